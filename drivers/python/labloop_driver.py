@@ -1,0 +1,569 @@
+"""labloop driver SDK for Python: one file, stdlib + pyzmq only.
+
+Implements labloop wire protocol v1 (docs/protocol.md) on the driver side:
+
+    class MyInstrument(Driver):
+        def describe(self) -> dict:
+            return {"driver": "my-hplc", "version": "1.2.0",
+                    "inputs": [{"name": "temp", "type": "continuous", "low": 20, "high": 80}],
+                    "outputs": ["yield"], "capacity": 1}
+
+        def run(self, params: dict, stop: threading.Event) -> dict:
+            ...                       # drive the hardware; poll `stop` to abort early
+            return {"yield": 0.42}    # raise an exception to report status "failed"
+
+    serve(MyInstrument(), "tcp://*:5555")
+
+`serve()` binds a ROUTER socket, answers hello/ping/abort at once from the main thread and
+runs experiments in worker threads (up to `capacity` at once), so heartbeats never wait for
+an experiment. Results are cached by experiment id, which makes `run` idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import signal
+import threading
+import time
+import queue
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import zmq
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "MAX_MESSAGE_BYTES",
+    "MAX_EXPERIMENT_ID_CHARS",
+    "Driver",
+    "ParamError",
+    "validate_describe",
+    "validate_params",
+    "serve",
+]
+
+PROTOCOL_VERSION = 1
+MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB, per payload frame
+MAX_EXPERIMENT_ID_CHARS = 128
+MAX_ERROR_CHARS = 4096  # failure texts are for humans; keep results small
+
+log = logging.getLogger("labloop_driver")
+
+# The experiment a worker thread is running, so Driver.report_progress() needs no id argument.
+_current = threading.local()
+
+
+class ParamError(ValueError):
+    """Params do not satisfy the declared inputs; str(error) is the `rejected` reason."""
+
+
+class Driver:
+    """Subclass and implement describe() and run(); optionally estimate()."""
+
+    def describe(self) -> dict[str, Any]:
+        """Return {"driver", "version", "inputs", "outputs", "capacity"} (the `welcome` body)."""
+        raise NotImplementedError
+
+    def run(self, params: dict[str, Any], stop: threading.Event) -> Any:
+        """Run one experiment and return {output name: number}.
+
+        `params` is already validated against the inputs (integers arrive as int). Raise to
+        report status "failed" (the exception text becomes "error"). Check `stop` often: once it
+        is set the experiment is reported as aborted, whatever run() returns. May also return a
+        tuple (values, meta) where meta is a JSON-serialisable dict merged into the result meta.
+        """
+        raise NotImplementedError
+
+    def estimate(self, params: dict[str, Any]) -> dict[str, float]:
+        """Optional {"expected_s": ..., "max_s": ...} sent in `accepted`; default: none."""
+        return {}
+
+    def report_progress(self, fraction: float) -> None:
+        """Call from inside run() to publish progress (0..1) in `pong`."""
+        job = getattr(_current, "job", None)
+        if job is not None and isinstance(fraction, (int, float)) and math.isfinite(fraction):
+            job.progress = min(1.0, max(0.0, float(fraction)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation helpers (usable without a socket, e.g. in a driver's own unit tests).
+
+
+def _is_number(v: Any) -> bool:
+    # JSON true/false parse to bool, which Python treats as int; they are not numbers on the wire.
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
+        return str(int(v))
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return repr(v)
+    try:
+        text = json.dumps(v, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _same_json_value(a: Any, b: Any) -> bool:
+    # Categorical choices compare as JSON values: "1" != 1 and true != 1.
+    if _is_number(a) and _is_number(b):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a describe() dict and return a normalised copy; raise ValueError when it is wrong."""
+    if not isinstance(desc, Mapping):
+        raise ValueError("describe() must return a dict")
+    for key in ("driver", "version"):
+        if not isinstance(desc.get(key), str) or not desc[key]:
+            raise ValueError(f"describe(): '{key}' must be a non-empty string")
+    inputs = desc.get("inputs")
+    if not isinstance(inputs, Sequence) or isinstance(inputs, str):
+        raise ValueError("describe(): 'inputs' must be a list")
+    seen: set[str] = set()
+    norm_inputs: list[dict[str, Any]] = []
+    for i, spec in enumerate(inputs):
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str) or not spec["name"]:
+            raise ValueError(f"describe(): inputs[{i}] needs a non-empty string 'name'")
+        name = spec["name"]
+        if name in seen:
+            raise ValueError(f"describe(): duplicate input '{name}'")
+        seen.add(name)
+        kind = spec.get("type")
+        if kind in ("continuous", "integer"):
+            lo, hi = spec.get("low"), spec.get("high")
+            if not (_is_number(lo) and _is_number(hi) and math.isfinite(lo) and math.isfinite(hi)):
+                raise ValueError(f"describe(): input '{name}' needs finite numeric 'low' and 'high'")
+            if lo > hi:
+                raise ValueError(f"describe(): input '{name}' has low > high")
+            if kind == "integer" and not (float(lo).is_integer() and float(hi).is_integer()):
+                raise ValueError(f"describe(): integer input '{name}' needs integral limits")
+        elif kind == "categorical":
+            choices = spec.get("choices")
+            if not isinstance(choices, Sequence) or isinstance(choices, str) or not choices:
+                raise ValueError(f"describe(): categorical input '{name}' needs a non-empty 'choices' list")
+        else:
+            raise ValueError(f"describe(): input '{name}' has unknown type {kind!r}")
+        if "unit" in spec and not isinstance(spec["unit"], str):
+            raise ValueError(f"describe(): input '{name}' has a non-string 'unit'")
+        norm_inputs.append(dict(spec))
+    outputs = desc.get("outputs")
+    if (not isinstance(outputs, Sequence) or isinstance(outputs, str)
+            or not all(isinstance(o, str) and o for o in outputs)
+            or len(set(outputs)) != len(outputs)):
+        raise ValueError("describe(): 'outputs' must be a list of distinct non-empty strings")
+    capacity = desc.get("capacity", 1)
+    if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
+        raise ValueError("describe(): 'capacity' must be an integer >= 1")
+    return {"driver": desc["driver"], "version": desc["version"], "inputs": norm_inputs,
+            "outputs": list(outputs), "capacity": capacity}
+
+
+def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[str, Any]:
+    """Check params against declared inputs (protocol v1 rules) and return a normalised copy.
+
+    Raises ParamError whose text is suitable as a `rejected` reason. Integer inputs accept any
+    JSON number with an integral value (3 or 3.0) and come back as int.
+    """
+    if not isinstance(params, Mapping):
+        raise ParamError("params is not an object")
+    declared = {spec["name"] for spec in inputs}
+    for name in params:
+        if name not in declared:
+            raise ParamError(f"unknown input {name}")
+    out: dict[str, Any] = {}
+    for spec in inputs:
+        name = spec["name"]
+        if name not in params:
+            raise ParamError(f"missing input {name}")
+        v = params[name]
+        kind = spec.get("type")
+        if kind in ("continuous", "integer"):
+            if not _is_number(v) or not math.isfinite(v):
+                raise ParamError(f"{name}={_fmt(v)} is not a finite number")
+            if kind == "integer":
+                if not float(v).is_integer():
+                    raise ParamError(f"{name}={_fmt(v)} is not an integer")
+                v = int(v)
+            lo, hi = spec["low"], spec["high"]
+            if v < lo or v > hi:
+                raise ParamError(f"{name}={_fmt(v)} outside limits [{_fmt(lo)}, {_fmt(hi)}]")
+        elif kind == "categorical":
+            choices = spec["choices"]
+            if not any(_same_json_value(v, c) for c in choices):
+                raise ParamError(f"{name}={_fmt(v)} not among choices {_fmt(list(choices))}")
+        else:
+            raise ParamError(f"input {name} has unknown type {kind!r}")
+        out[name] = v
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The server.
+
+
+class _Job:
+    """One running experiment. Only the main thread touches envelope/accepted."""
+
+    def __init__(self, exp_id: str, params: dict[str, Any], envelope: list[bytes],
+                 accepted: dict[str, Any]) -> None:
+        self.exp_id = exp_id
+        self.params = params
+        self.envelope = envelope  # where the result goes: the most recent sender for this id
+        self.accepted = accepted  # re-sent verbatim on a repeat `run`
+        self.stop = threading.Event()
+        self.progress: float | None = None  # written by the worker, read by the main thread
+        self.shutdown = False
+        self.thread: threading.Thread | None = None
+
+
+def _error(code: str, message: str, experiment: str | None = None) -> dict[str, Any]:
+    msg: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "error", "code": code, "message": message}
+    if experiment is not None:
+        msg["experiment"] = experiment
+    return msg
+
+
+def _valid_id(x: Any) -> bool:
+    return isinstance(x, str) and 1 <= len(x) <= MAX_EXPERIMENT_ID_CHARS
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN/Infinity literals; the protocol (plain JSON) does not.
+    raise ValueError(f"invalid JSON literal {name}")
+
+
+def _encode(msg: Mapping[str, Any]) -> bytes:
+    return json.dumps(msg, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+class _Server:
+    def __init__(self, driver: Driver, endpoint: str, cache_path: str | None,
+                 shutdown_timeout: float, stop_event: threading.Event | None) -> None:
+        self.driver = driver
+        self.endpoint = endpoint
+        self.info = validate_describe(driver.describe())
+        self.capacity: int = self.info["capacity"]
+        self.cache_path = cache_path
+        self.shutdown_timeout = shutdown_timeout
+        self.stopping = stop_event if stop_event is not None else threading.Event()
+        self.cache: dict[str, dict[str, Any]] = {}  # experiment id -> final result message
+        self.running: dict[str, _Job] = {}  # insertion order = start order
+        self.done: queue.SimpleQueue[tuple[_Job, dict[str, Any]]] = queue.SimpleQueue()
+        self.seq = 0  # experiments started by this process; exposed as meta.run_seq
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        if cache_path:
+            self._load_cache(cache_path)
+
+    # -- result cache on disk (JSON lines of result messages; last line for an id wins) --------
+
+    def _load_cache(self, path: str) -> None:
+        try:
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        msg = json.loads(line)
+                    except ValueError:
+                        continue  # a torn last line after a crash; skip it
+                    if isinstance(msg, dict) and msg.get("type") == "result" and _valid_id(msg.get("experiment")):
+                        self.cache[msg["experiment"]] = msg
+        except FileNotFoundError:
+            return
+        log.info("loaded %d cached results from %s", len(self.cache), path)
+
+    def _persist(self, msg: dict[str, Any]) -> None:
+        if not self.cache_path:
+            return
+        try:
+            with open(self.cache_path, "a", encoding="utf-8") as f:
+                f.write(_encode(msg).decode("utf-8") + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:  # a full disk must not stop the instrument answering
+            log.error("cannot persist result cache to %s: %s", self.cache_path, e)
+
+    # -- wake-up pipe: workers and signal handlers poke the main loop --------------------------
+
+    def _wake(self) -> None:
+        try:
+            os.write(self.wake_w, b"x")
+        except (BlockingIOError, OSError):
+            pass  # pipe full means a wake-up is already pending
+
+    def request_stop(self, *_: Any) -> None:
+        self.stopping.set()
+        self._wake()
+
+    # -- main loop ------------------------------------------------------------------------------
+
+    def serve(self, ready: Callable[[str], None] | None, install_signal_handlers: bool) -> None:
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 1000)
+        old_handlers: dict[int, Any] = {}
+        try:
+            sock.bind(self.endpoint)
+            bound = sock.getsockopt_string(zmq.LAST_ENDPOINT) or self.endpoint
+            if install_signal_handlers and threading.current_thread() is threading.main_thread():
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    old_handlers[sig] = signal.signal(sig, self.request_stop)
+            if ready is not None:
+                ready(bound)
+            log.info("serving %s %s on %s", self.info["driver"], self.info["version"], bound)
+            poller = zmq.Poller()
+            poller.register(sock, zmq.POLLIN)
+            poller.register(self.wake_r, zmq.POLLIN)
+            while not self.stopping.is_set():
+                events = dict(poller.poll(250))  # timeout only to notice an external stop_event
+                if self.wake_r in events:
+                    self._drain_wake()
+                self._flush_done(sock)
+                if sock in events:
+                    for _ in range(1000):  # bounded so finished results are not starved
+                        try:
+                            frames = sock.recv_multipart(zmq.NOBLOCK)
+                        except zmq.Again:
+                            break
+                        self._handle(sock, frames)
+            self._shutdown(sock)
+        finally:
+            for sig, handler in old_handlers.items():
+                signal.signal(sig, handler)
+            sock.close(linger=1000)
+            ctx.term()
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self.wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _shutdown(self, sock: zmq.Socket) -> None:
+        # Stop every experiment, give workers a bounded time to bring hardware to a safe state,
+        # and tell the controller what happened to each.
+        jobs = list(self.running.values())
+        for job in jobs:
+            job.shutdown = True
+            job.stop.set()
+        deadline = time.monotonic() + self.shutdown_timeout
+        for job in jobs:
+            if job.thread is not None:
+                job.thread.join(max(0.0, deadline - time.monotonic()))
+        self._flush_done(sock)
+        for job in self.running.values():
+            log.error("experiment %s did not stop within %.1f s of shutdown", job.exp_id, self.shutdown_timeout)
+        log.info("stopped")
+
+    def _flush_done(self, sock: zmq.Socket) -> None:
+        while True:
+            try:
+                job, msg = self.done.get_nowait()
+            except queue.Empty:
+                return
+            self.running.pop(job.exp_id, None)
+            if not job.shutdown:
+                # An experiment cut short by our own shutdown is no verdict on the experiment:
+                # it is reported but not cached, so a restarted driver runs it if asked again.
+                self.cache[job.exp_id] = msg
+                self._persist(msg)
+            self._send(sock, job.envelope, msg)
+
+    def _send(self, sock: zmq.Socket, envelope: list[bytes], msg: Mapping[str, Any]) -> None:
+        try:
+            sock.send_multipart(envelope + [_encode(msg)], zmq.NOBLOCK)
+        except zmq.ZMQError as e:
+            # ROUTER drops messages to vanished peers silently; anything else is worth a line.
+            log.warning("could not send %s: %s", msg.get("type"), e)
+
+    def _handle(self, sock: zmq.Socket, frames: list[bytes]) -> None:
+        if len(frames) < 2:
+            return  # identity only: nothing to answer
+        # [identity, payload] from DEALER; [identity, b"", payload] from REQ. Echo the envelope.
+        envelope, payload = frames[:-1], frames[-1]
+        try:
+            reply = self._dispatch(envelope, payload)
+        except Exception as e:  # a driver bug must not kill the instrument's connection
+            log.exception("internal error while handling a message")
+            reply = _error("internal", f"{type(e).__name__}: {e}")
+        if reply is not None:
+            self._send(sock, envelope, reply)
+
+    def _dispatch(self, envelope: list[bytes], payload: bytes) -> dict[str, Any] | None:
+        if len(payload) > MAX_MESSAGE_BYTES:
+            return _error("too_large", f"message of {len(payload)} bytes exceeds {MAX_MESSAGE_BYTES}")
+        try:
+            msg = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            return _error("bad_json", f"not valid UTF-8 JSON: {e}")
+        if not isinstance(msg, dict):
+            return _error("bad_json", "message is not a JSON object")
+        if "v" not in msg:
+            return _error("bad_version", f"missing \"v\"; this driver speaks protocol {PROTOCOL_VERSION}")
+        if not _is_number(msg["v"]) or msg["v"] != PROTOCOL_VERSION:
+            return _error("bad_version",
+                          f"unsupported protocol version {_fmt(msg['v'])}; this driver speaks {PROTOCOL_VERSION}")
+        mtype = msg.get("type")
+        if not isinstance(mtype, str):
+            return _error("bad_message", "missing or non-string \"type\"")
+        if mtype == "hello":
+            return self._on_hello(msg)
+        if mtype == "run":
+            return self._on_run(envelope, msg)
+        if mtype == "ping":
+            return self._on_ping()
+        if mtype == "abort":
+            return self._on_abort(envelope, msg)
+        if mtype == "error":
+            # Never answer an error with an error: two peers could ping-pong forever.
+            log.warning("controller reported error %s: %s", msg.get("code"), msg.get("message"))
+            return None
+        return _error("unknown_type", f"unknown message type {_fmt(mtype)}")
+
+    def _on_hello(self, msg: dict[str, Any]) -> dict[str, Any]:
+        log.info("hello from %s (campaign %s)", msg.get("controller"), msg.get("campaign"))
+        return {"v": PROTOCOL_VERSION, "type": "welcome", **self.info}
+
+    def _on_ping(self) -> dict[str, Any]:
+        pong: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "pong", "running": list(self.running)}
+        progress = {k: j.progress for k, j in self.running.items() if j.progress is not None}
+        if progress:
+            pong["progress"] = progress
+        return pong
+
+    def _on_run(self, envelope: list[bytes], msg: dict[str, Any]) -> dict[str, Any]:
+        exp_id = msg.get("experiment")
+        if not _valid_id(exp_id):
+            return _error("bad_message", f"\"experiment\" must be a string of 1-{MAX_EXPERIMENT_ID_CHARS} characters")
+        # Idempotency by id comes before any check of params: a repeat is answered from state.
+        if exp_id in self.cache:
+            return self.cache[exp_id]
+        job = self.running.get(exp_id)
+        if job is not None:
+            if msg.get("params") != job.params:
+                log.warning("repeat run %s with different params; ignoring the new params", exp_id)
+            job.envelope = envelope
+            return job.accepted
+        params = msg.get("params")
+        if not isinstance(params, dict):
+            return _error("bad_message", "\"params\" must be an object", exp_id)
+        try:
+            clean = validate_params(self.info["inputs"], params)
+        except ParamError as e:
+            return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id, "reason": str(e)}
+        if len(self.running) >= self.capacity:
+            return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id,
+                    "reason": f"busy: {len(self.running)}/{self.capacity} experiments running"}
+        accepted: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "accepted", "experiment": exp_id}
+        try:
+            est = self.driver.estimate(dict(clean)) or {}
+        except Exception:
+            log.exception("estimate() failed for %s; accepting without an estimate", exp_id)
+            est = {}
+        for key in ("expected_s", "max_s"):
+            val = est.get(key)
+            if _is_number(val) and math.isfinite(val) and val >= 0:
+                accepted[key] = float(val)
+        job = _Job(exp_id, clean, envelope, accepted)
+        self.seq += 1
+        job.thread = threading.Thread(target=self._work, args=(job, self.seq),
+                                      name=f"labloop-run-{exp_id}", daemon=True)
+        self.running[exp_id] = job
+        job.thread.start()
+        # The `accepted` is sent by our caller before the main loop can flush this job's result,
+        # so the controller always sees accepted before result.
+        return accepted
+
+    def _on_abort(self, envelope: list[bytes], msg: dict[str, Any]) -> dict[str, Any] | None:
+        exp_id = msg.get("experiment")
+        if not _valid_id(exp_id):
+            return _error("bad_message", f"\"experiment\" must be a string of 1-{MAX_EXPERIMENT_ID_CHARS} characters")
+        if exp_id in self.cache:
+            return self.cache[exp_id]
+        job = self.running.get(exp_id)
+        if job is None:
+            return _error("unknown_experiment", f"no experiment {exp_id} is running or finished", exp_id)
+        job.envelope = envelope
+        job.stop.set()
+        return None  # the reply is the `result` (failed, "aborted") once run() has returned
+
+    # -- worker ---------------------------------------------------------------------------------
+
+    def _work(self, job: _Job, seq: int) -> None:
+        _current.job = job
+        started_at = time.time()
+        t0 = time.monotonic()
+        result: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "result", "experiment": job.exp_id}
+        user_meta: Any = None
+        try:
+            ret = self.driver.run(dict(job.params), job.stop)
+            if isinstance(ret, tuple) and len(ret) == 2:
+                ret, user_meta = ret
+            if not job.stop.is_set():
+                result.update(status="ok", values=self._check_values(ret))
+        except Exception as e:
+            if not job.stop.is_set():
+                log.info("experiment %s failed: %s", job.exp_id, e)
+                text = str(e) or type(e).__name__
+                result.update(status="failed", error=text[:MAX_ERROR_CHARS])
+        if job.stop.is_set():
+            result.pop("values", None)
+            result.update(status="failed", error="driver shutting down" if job.shutdown else "aborted")
+        meta: dict[str, Any] = {}
+        if isinstance(user_meta, Mapping):
+            meta.update(user_meta)
+        meta.update(run_seq=seq, started_at=started_at, duration_s=round(time.monotonic() - t0, 6))
+        result["meta"] = meta
+        try:
+            if len(_encode(result)) > MAX_MESSAGE_BYTES:
+                raise ValueError("result exceeds 1 MiB")
+        except (TypeError, ValueError) as e:
+            log.error("experiment %s: meta dropped: %s", job.exp_id, e)
+            result["meta"] = {"run_seq": seq, "started_at": started_at}
+        _current.job = None
+        self.done.put((job, result))
+        self._wake()
+
+    def _check_values(self, ret: Any) -> dict[str, float | int]:
+        # Failing here (not sending a half-valid "ok") keeps the controller's data clean.
+        if not isinstance(ret, Mapping):
+            raise ValueError(f"driver bug: run() returned {type(ret).__name__}, not a dict of outputs")
+        values: dict[str, float | int] = {}
+        for name, v in ret.items():
+            if not isinstance(name, str):
+                raise ValueError(f"driver bug: output name {name!r} is not a string")
+            if not _is_number(v):
+                raise ValueError(f"output {name}={_fmt(v)} is not a number")
+            if not math.isfinite(v):
+                raise ValueError(f"output {name} is {v} (not finite)")
+            values[name] = v
+        missing = [o for o in self.info["outputs"] if o not in values]
+        if missing:
+            raise ValueError(f"missing output(s): {', '.join(missing)}")
+        return values
+
+
+def serve(driver: Driver, endpoint: str, *, cache_path: str | None = None,
+          ready: Callable[[str], None] | None = None, install_signal_handlers: bool = True,
+          shutdown_timeout: float = 5.0, stop_event: threading.Event | None = None) -> None:
+    """Bind a ROUTER at `endpoint` and serve protocol v1 until SIGINT/SIGTERM or `stop_event`.
+
+    cache_path: optional JSON-lines file; finished results are appended and reloaded at start,
+        so a restarted driver still answers a repeated `run` from its cache.
+    ready: called with the bound endpoint once the socket is bound (e.g. to print a banner).
+    install_signal_handlers: SIGINT/SIGTERM stop serving cleanly (main thread only).
+    shutdown_timeout: seconds to wait for running experiments after `stop` is set on them.
+    stop_event: set it from another thread to stop serving.
+    Returns normally after a clean stop; raises if the endpoint cannot be bound.
+    """
+    _Server(driver, endpoint, cache_path, shutdown_timeout, stop_event).serve(ready, install_signal_handlers)

@@ -1,0 +1,332 @@
+#!/usr/bin/python3
+"""Self-contained protocol-v1 conformance test for the Python SDK, via example_driver.py.
+
+Starts two example drivers as subprocesses on temporary ipc endpoints and plays the controller
+with a DEALER socket. Stdlib + pyzmq only; every receive has a timeout; the whole run is
+bounded by a watchdog. Exit status 0 = all checks passed.
+
+    /usr/bin/python3 drivers/python/test_labloop_driver.py
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any
+
+import zmq
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLE = os.path.join(HERE, "example_driver.py")
+BRANIN_MIN = 0.397887
+WATCHDOG_S = 28.0
+
+procs: list[subprocess.Popen[bytes]] = []
+failures: list[str] = []
+checks = 0
+
+
+def check(cond: bool, what: str) -> None:
+    global checks
+    checks += 1
+    if cond:
+        print(f"  ok   {what}")
+    else:
+        print(f"  FAIL {what}")
+        failures.append(what)
+
+
+class Controller:
+    """A minimal controller: one DEALER per driver, JSON in one frame."""
+
+    def __init__(self, ctx: zmq.Context, endpoint: str) -> None:
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(endpoint)
+
+    def send(self, msg: dict[str, Any] | bytes) -> None:
+        self.sock.send(msg if isinstance(msg, bytes) else json.dumps(msg).encode())
+
+    def recv_frames(self, timeout: float = 3.0) -> list[bytes] | None:
+        if self.sock.poll(int(timeout * 1000), zmq.POLLIN):
+            return self.sock.recv_multipart()
+        return None
+
+    def recv(self, timeout: float = 3.0) -> dict[str, Any] | None:
+        frames = self.recv_frames(timeout)
+        if frames is None:
+            return None
+        assert len(frames) == 1, f"expected one frame, got {frames!r}"
+        msg = json.loads(frames[0])
+        assert isinstance(msg, dict) and msg.get("v") == 1, f"bad reply {msg!r}"
+        return msg
+
+    def ask(self, msg: dict[str, Any] | bytes, timeout: float = 3.0) -> dict[str, Any]:
+        self.send(msg)
+        reply = self.recv(timeout)
+        return reply if reply is not None else {"type": "<timeout>"}
+
+
+def start_driver(tmp: str, name: str, *args: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    endpoint = f"ipc://{tmp}/{name}.ipc"
+    log_path = os.path.join(tmp, f"{name}.log")
+    log = open(log_path, "wb")  # a file, not a pipe: the driver can never block on stderr
+    proc = subprocess.Popen([sys.executable, "-B", EXAMPLE, "--endpoint", endpoint, *args],
+                            stdout=subprocess.DEVNULL, stderr=log)
+    procs.append(proc)
+    return proc, endpoint, log_path
+
+
+def wait_banner(proc: subprocess.Popen[bytes], log_path: str, endpoint: str, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    want = f"example_driver: serving on {endpoint}"
+    while time.monotonic() < deadline:
+        with open(log_path, encoding="utf-8", errors="replace") as f:
+            if want in f.read().splitlines():
+                return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+def run_exp(c: Controller, exp: str, x1: float, x2: float) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    acc = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x1": x1, "x2": x2}})
+    return acc, c.recv(5.0) if acc.get("type") == "accepted" else None
+
+
+def test_fast_driver(c: Controller) -> None:
+    print("driver A (delay 0, capacity 1)")
+    w = c.ask({"v": 1, "type": "hello", "controller": "labloop-test 0.1.0", "campaign": "t"})
+    check(w.get("type") == "welcome", "hello -> welcome")
+    check(isinstance(w.get("driver"), str) and isinstance(w.get("version"), str), "welcome has driver and version")
+    inputs = {i["name"]: i for i in w.get("inputs", [])}
+    check(inputs.get("x1", {}).get("type") == "continuous" and (inputs["x1"]["low"], inputs["x1"]["high"]) == (-5, 10),
+          "welcome input x1 continuous [-5, 10]")
+    check(inputs.get("x2", {}).get("type") == "continuous" and (inputs["x2"]["low"], inputs["x2"]["high"]) == (0, 15),
+          "welcome input x2 continuous [0, 15]")
+    check(w.get("outputs") == ["y"] and w.get("capacity") == 1, "welcome outputs [y], capacity 1")
+
+    acc, res = run_exp(c, "a-0001", -math.pi, 12.275)
+    check(acc.get("type") == "accepted" and acc.get("experiment") == "a-0001", "run -> accepted")
+    check(res is not None and res.get("type") == "result" and res.get("status") == "ok", "then result ok")
+    y = (res or {}).get("values", {}).get("y")
+    check(isinstance(y, float) and abs(y - BRANIN_MIN) < 1e-5, f"Branin(-pi, 12.275) = {y} ~ {BRANIN_MIN}")
+    check((res or {}).get("meta", {}).get("run_seq") == 1, "meta.run_seq == 1 for the first run")
+
+    again = c.ask({"v": 1, "type": "run", "experiment": "a-0001", "params": {"x1": -math.pi, "x2": 12.275}})
+    check(again == res, "repeat run of a finished id -> identical cached result, no accepted")
+    check(c.recv(0.3) is None, "nothing else follows the cached result")
+    _, res2 = run_exp(c, "a-0002", 0.0, 0.0)
+    check((res2 or {}).get("meta", {}).get("run_seq") == 2, "next new id is only the 2nd run (repeat did not run)")
+
+    def reason(params: dict[str, Any], exp: str = "a-bad") -> str | None:
+        r = c.ask({"v": 1, "type": "run", "experiment": exp, "params": params})
+        return r.get("reason") if r.get("type") == "rejected" and r.get("experiment") == exp else None
+
+    r = reason({"x1": 12, "x2": 3})
+    check(r is not None and "x1" in r and "limits" in r, f"x1=12 -> rejected ({r!r})")
+    check(reason({"x1": 1}) is not None, "missing input -> rejected")
+    check(reason({"x1": 1, "x2": 1, "x3": 1}) is not None, "unknown input -> rejected")
+    check(reason({"x1": "1", "x2": 1}) is not None, "string for a number -> rejected")
+    check(reason({"x1": True, "x2": 1}) is not None, "boolean for a number -> rejected")
+    check(reason({"x1": 1, "x2": -0.001}) is not None, "x2 below low -> rejected")
+    acc, res = run_exp(c, "a-bad", 10, 15)  # the same id that was rejected, now valid: evaluated afresh
+    check(acc.get("type") == "accepted" and (res or {}).get("status") == "ok", "rejected id re-sent with valid params -> runs")
+    acc, res = run_exp(c, "a-edge", -5, 0)
+    check(acc.get("type") == "accepted", "limits are inclusive (x1=-5, x2=0 accepted)")
+
+    p = c.ask({"v": 1, "type": "ping"})
+    check(p.get("type") == "pong" and p.get("running") == [], "ping -> pong, running []")
+    p = c.ask({"v": 1, "type": "ping", "future_field": {"anything": [1, 2]}})
+    check(p.get("type") == "pong", "unknown extra fields are ignored")
+
+    def code(msg: dict[str, Any] | bytes) -> str | None:
+        r = c.ask(msg)
+        return r.get("code") if r.get("type") == "error" and isinstance(r.get("message"), str) else None
+
+    check(code(b"\xff\xfe garbage \x00") == "bad_json", "garbage bytes -> error bad_json")
+    check(code(b"[1, 2, 3]") == "bad_json", "JSON array -> error bad_json")
+    check(code(b'{"v": 1, "type": "ping"') == "bad_json", "truncated JSON -> error bad_json")
+    check(code({"type": "ping"}) == "bad_version", "missing v -> error bad_version")
+    check(code({"v": 2, "type": "ping"}) == "bad_version", "v = 2 -> error bad_version")
+    check(code({"v": "1", "type": "ping"}) == "bad_version", "v = \"1\" -> error bad_version")
+    check(code({"v": 1, "type": "frobnicate"}) == "unknown_type", "unknown type -> error unknown_type")
+    check(code({"v": 1}) == "bad_message", "missing type -> error bad_message")
+    check(code({"v": 1, "type": "run", "params": {"x1": 0, "x2": 0}}) == "bad_message", "run without experiment -> bad_message")
+    check(code({"v": 1, "type": "run", "experiment": "x" * 129, "params": {}}) == "bad_message", "129-char id -> bad_message")
+    r = c.ask({"v": 1, "type": "run", "experiment": "a-np", "params": [1, 2]})
+    check(r.get("type") == "error" and r.get("code") == "bad_message" and r.get("experiment") == "a-np",
+          "run with non-object params -> bad_message carrying the experiment id")
+    check(code(b'{"v":1,"type":"ping","pad":"' + b"x" * (1 << 20) + b'"}') == "too_large", "> 1 MiB -> error too_large")
+    r = c.ask({"v": 1, "type": "abort", "experiment": "never-seen"})
+    check(r.get("type") == "error" and r.get("code") == "unknown_experiment" and r.get("experiment") == "never-seen",
+          "abort of an unknown id -> error unknown_experiment")
+    c.send({"v": 1, "type": "error", "code": "bad_message", "message": "controller complains"})
+    check(c.recv(0.3) is None, "an error from the controller is not answered")
+
+    # REQ-style envelope: an empty delimiter frame before the payload is echoed back.
+    c.sock.send_multipart([b"", json.dumps({"v": 1, "type": "ping"}).encode()])
+    frames = c.recv_frames()
+    check(frames is not None and len(frames) == 2 and frames[0] == b"" and json.loads(frames[1]).get("type") == "pong",
+          "empty delimiter frame is tolerated and echoed")
+
+    w = c.ask({"v": 1, "type": "hello"})
+    check(w.get("type") == "welcome", "driver still serving after all malformed input")
+
+
+def test_slow_driver(c: Controller) -> None:
+    print("driver B (delay 2, capacity 1)")
+    acc = c.ask({"v": 1, "type": "run", "experiment": "b-0001", "params": {"x1": 1.0, "x2": 2.0}})
+    check(acc.get("type") == "accepted" and acc.get("expected_s") == 2.0, "run -> accepted with expected_s 2")
+    acc2 = c.ask({"v": 1, "type": "run", "experiment": "b-0001", "params": {"x1": 1.0, "x2": 2.0}})
+    check(acc2 == acc, "repeat run while running -> the same accepted again")
+    time.sleep(0.3)
+    p = c.ask({"v": 1, "type": "ping"})
+    check(p.get("type") == "pong" and p.get("running") == ["b-0001"], "ping while running -> running [b-0001] (once)")
+    prog = p.get("progress", {}).get("b-0001")
+    check(prog is None or 0.0 <= prog <= 1.0, f"progress within 0..1 ({prog})")
+    busy = c.ask({"v": 1, "type": "run", "experiment": "b-0002", "params": {"x1": 1.0, "x2": 2.0}})
+    check(busy.get("type") == "rejected" and str(busy.get("reason", "")).startswith("busy"), "capacity full -> rejected busy")
+    res = c.recv(4.0)
+    check(res is not None and res.get("type") == "result" and res.get("experiment") == "b-0001"
+          and res.get("status") == "ok", "result ok after the delay")
+    check(abs((res or {}).get("values", {}).get("y", 0) - 21.627635) < 1e-5 and (res or {}).get("meta", {}).get("run_seq") == 1,
+          "exactly one run happened (run_seq 1, Branin(1, 2) ~ 21.627635)")
+    check(c.recv(0.5) is None, "no second result for the repeated run")
+
+    acc = c.ask({"v": 1, "type": "run", "experiment": "b-0003", "params": {"x1": 0.0, "x2": 0.0}})
+    check(acc.get("type") == "accepted", "run b-0003 -> accepted")
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    c.send({"v": 1, "type": "abort", "experiment": "b-0003"})
+    res = c.recv(2.0)
+    check(res is not None and res.get("type") == "result" and res.get("experiment") == "b-0003"
+          and res.get("status") == "failed" and res.get("error") == "aborted",
+          f"abort -> result failed 'aborted' in {time.monotonic() - t0:.2f} s")
+    check(c.ask({"v": 1, "type": "abort", "experiment": "b-0003"}) == res, "abort of a finished id -> cached result")
+    check(c.ask({"v": 1, "type": "run", "experiment": "b-0003", "params": {"x1": 0, "x2": 0}}) == res,
+          "run of an aborted id -> cached failed result (a failed id is final)")
+    p = c.ask({"v": 1, "type": "ping"})
+    check(p.get("running") == [], "nothing running after the abort")
+
+    # Clean shutdown while an experiment is running.
+    c.ask({"v": 1, "type": "run", "experiment": "b-0004", "params": {"x1": 0, "x2": 0}})
+
+
+def test_validate_params() -> None:
+    print("validate_params (in-process)")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
+    from labloop_driver import ParamError, validate_params
+
+    inputs = [{"name": "x1", "type": "continuous", "low": -5, "high": 10},
+              {"name": "cycles", "type": "integer", "low": 1, "high": 8},
+              {"name": "solvent", "type": "categorical", "choices": ["THF", "DMF"]}]
+
+    def verdict(params: Any) -> Any:
+        try:
+            return validate_params(inputs, params)
+        except ParamError as e:
+            return f"rejected: {e}"
+
+    ok = verdict({"x1": 1.5, "cycles": 3.0, "solvent": "THF"})
+    check(ok == {"x1": 1.5, "cycles": 3, "solvent": "THF"} and isinstance(ok["cycles"], int),
+          "integral 3.0 accepted for an integer input and passed on as int")
+    for bad, what in (({"x1": 1, "cycles": 2.5, "solvent": "THF"}, "non-integral integer"),
+                      ({"x1": 1, "cycles": 9, "solvent": "THF"}, "integer above high"),
+                      ({"x1": 1, "cycles": 2, "solvent": "DCM"}, "categorical not among choices"),
+                      ({"x1": 1, "cycles": 2, "solvent": 1}, "categorical of the wrong JSON type"),
+                      ({"x1": float("nan"), "cycles": 2, "solvent": "THF"}, "NaN"),
+                      ([1, 2, 3], "params not an object")):
+        check(str(verdict(bad)).startswith("rejected: "), f"{what} -> {verdict(bad)!r}")
+
+
+def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
+    print("result cache on disk (--cache)")
+    cache = os.path.join(tmp, "cache.jsonl")
+    p1, e1, l1 = start_driver(tmp, "c1", "--cache", cache)
+    check(wait_banner(p1, l1, e1), "driver C started with --cache")
+    c = Controller(ctx, e1)
+    _, res = run_exp(c, "c-0001", 3.0, 4.0)
+    check((res or {}).get("status") == "ok", "run c-0001 ok")
+    p1.send_signal(signal.SIGTERM)
+    check(p1.wait(5.0) == 0, "driver C stopped")
+    c.sock.close()
+    p2, e2, l2 = start_driver(tmp, "c2", "--cache", cache)
+    check(wait_banner(p2, l2, e2), "driver C restarted on the same cache file")
+    c = Controller(ctx, e2)
+    again = c.ask({"v": 1, "type": "run", "experiment": "c-0001", "params": {"x1": 3.0, "x2": 4.0}})
+    check(again == res, "after a driver restart a repeated run returns the cached result")
+    p2.send_signal(signal.SIGTERM)
+    check(p2.wait(5.0) == 0, "restarted driver C stopped")
+
+
+def main() -> int:
+    tmp = tempfile.mkdtemp(prefix="lltest-")
+    ctx = zmq.Context()
+
+    def watchdog() -> None:
+        print(f"FAIL: watchdog fired after {WATCHDOG_S} s", flush=True)
+        for p in procs:
+            p.kill()
+        os._exit(3)
+
+    timer = threading.Timer(WATCHDOG_S, watchdog)
+    timer.daemon = True
+    timer.start()
+    try:
+        pa, ea, la = start_driver(tmp, "a")
+        pb, eb, lb = start_driver(tmp, "b", "--delay", "2")
+        check(wait_banner(pa, la, ea) and wait_banner(pb, lb, eb), "both drivers print 'example_driver: serving on ENDPOINT'")
+        if failures:
+            return 1
+        ca, cb = Controller(ctx, ea), Controller(ctx, eb)
+        test_fast_driver(ca)
+        test_slow_driver(cb)
+        test_validate_params()
+
+        print("shutdown")
+        pb.send_signal(signal.SIGTERM)
+        res = cb.recv(3.0)
+        check(res is not None and res.get("experiment") == "b-0004" and res.get("status") == "failed",
+              f"SIGTERM while running -> result failed ({(res or {}).get('error')!r})")
+        pa.send_signal(signal.SIGINT)
+        for name, p in (("A", pa), ("B", pb)):
+            try:
+                rc = p.wait(5.0)
+            except subprocess.TimeoutExpired:
+                rc = None
+            check(rc == 0, f"driver {name} exits 0 after a signal (rc={rc})")
+        test_persistent_cache(tmp, ctx)
+    except Exception as e:  # an exception is a failed check, not a hang
+        import traceback
+        traceback.print_exc()
+        failures.append(f"exception: {e}")
+    finally:
+        timer.cancel()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        ctx.destroy(linger=0)
+        if failures:
+            for name in ("a", "b", "c1", "c2"):
+                path = os.path.join(tmp, f"{name}.log")
+                if os.path.exists(path):
+                    print(f"--- driver {name} stderr ---\n" + open(path, errors="replace").read())
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{checks - len(failures)}/{checks} checks passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

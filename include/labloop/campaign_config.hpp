@@ -1,0 +1,81 @@
+#pragma once
+// A campaign file, checked at load time. The JSON shape and field names are a contract that
+// technicians' files and external tools depend on: extend it, never rename. See docs/config.md.
+//
+// Every mistake throws ConfigError naming the file, the JSON pointer of the offending value and
+// the fix ("campaign.json: /parameters/2/high: must be greater than low (3 >= 5)").
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "labloop/instrument_info.hpp"
+#include "labloop/space.hpp"
+
+namespace labloop {
+
+enum class Goal { minimize, maximize };
+
+struct Objective {
+  std::string name;
+  Goal goal = Goal::minimize;
+};
+
+struct PlannerConfig {
+  std::string kind = "random";
+  nlohmann::json options = nlohmann::json::object();  // every key of "planner" except "kind"
+};
+
+struct InstrumentConfig {
+  std::string name;
+  std::string endpoint;                                // a running driver (tcp://… or ipc://…), or
+  std::string simulator;                               // a labloop-sim function labloop starts itself
+  nlohmann::json options = nlohmann::json::object();   // simulator options (noise, delay, capacity, dim, seed)
+  double timeout_s = 0;                                // per-experiment limit; 0 = none beyond the driver's max_s
+  double heartbeat_s = 1.0;                            // ping interval
+  int heartbeat_misses = 5;                            // silent intervals before the instrument counts as lost
+  double connect_timeout_s = 10.0;                     // how long to wait for `welcome`
+
+  bool is_simulator() const { return !simulator.empty(); }
+};
+
+struct Budget {
+  int experiments = 0;
+  double hours = 0;  // 0 = no time limit
+};
+
+struct CampaignConfig {
+  std::string source;  // file name, for messages
+  std::string name;
+  std::uint64_t seed = 1;
+  std::vector<Parameter> parameters;
+  Objective objective;
+  PlannerConfig planner;
+  std::vector<InstrumentConfig> instruments;
+  Budget budget;
+  std::optional<double> target;  // stop.target: stop once the best result reaches it
+  std::string output;            // output directory (default "runs/<name>")
+
+  Space space() const { return Space(parameters); }
+  nlohmann::json to_json() const;  // normalized form, as journaled
+};
+
+// Parses and validates; throws ConfigError. `source` names the file in messages.
+CampaignConfig parse_campaign_config(const std::string& text, const std::string& source);
+// Reads `path` (throws ConfigError when it cannot be read) and parses it.
+CampaignConfig load_campaign_config(const std::string& path);
+
+// Checks the campaign's parameters against what instrument `index` declared at `welcome`: every
+// parameter is an input of the instrument with the same type, bounds inside its limits, categorical
+// choices among its choices, and the objective among its outputs. Throws ConfigError naming
+// /instruments/<index> when they do not fit.
+void check_instrument_fits(const CampaignConfig& config, size_t index, const InstrumentInfo& info);
+
+// What a simulator instrument will declare, without starting it (for `validate` and dry runs).
+// Throws ConfigError for an unknown simulator or bad options.
+InstrumentInfo simulator_info(const CampaignConfig& config, size_t index);
+
+// Names the simulator accepts (for "did you mean" and --list).
+std::vector<std::string> simulator_names();
+
+}  // namespace labloop

@@ -1,0 +1,63 @@
+#pragma once
+// One exception base and one type per layer. Every message says what is wrong, where, and
+// what to do about it, so a technician can act on it without reading the code.
+#include <stdexcept>
+#include <string>
+
+namespace labloop {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A campaign file is wrong. `json_path` is the JSON pointer of the offending value ("/parameters/2/high").
+class ConfigError : public Error {
+ public:
+  ConfigError(std::string source, std::string json_path, const std::string& reason)
+      : Error(source + ": " + (json_path.empty() ? std::string("/") : json_path) + ": " + reason),
+        source_(std::move(source)),
+        json_path_(std::move(json_path)) {}
+  const std::string& source() const { return source_; }
+  const std::string& json_path() const { return json_path_; }
+
+ private:
+  std::string source_;
+  std::string json_path_;
+};
+
+// A message on the wire is malformed. `code` is the protocol error code sent back to the peer.
+class ProtocolError : public Error {
+ public:
+  ProtocolError(std::string code, const std::string& message) : Error(message), code_(std::move(code)) {}
+  const std::string& code() const { return code_; }
+
+ private:
+  std::string code_;
+};
+
+// An instrument misbehaved (could not be reached, refused the campaign's parameters, …).
+class InstrumentError : public Error {
+ public:
+  InstrumentError(std::string instrument, const std::string& message, std::string experiment = {})
+      : Error("instrument '" + instrument + "': " + message), instrument_(std::move(instrument)),
+        experiment_(std::move(experiment)) {}
+  const std::string& instrument() const { return instrument_; }
+  const std::string& experiment() const { return experiment_; }
+
+ private:
+  std::string instrument_;
+  std::string experiment_;
+};
+
+class PlannerError : public Error {
+ public:
+  using Error::Error;
+};
+
+class JournalError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace labloop

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs everything labloop needs to build and test on Debian 12 (bookworm).
+# Idempotent and non-interactive: safe to run again, and safe in CI (no terminal).
+set -euo pipefail
+
+packages=(
+  build-essential cmake git pkg-config ca-certificates
+  libeigen3-dev libnlopt-cxx-dev libnlopt-dev
+  libzmq3-dev cppzmq-dev nlohmann-json3-dev
+  catch2 libfmt-dev libcli11-dev libbenchmark-dev
+  python3 python3-zmq
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all packages already installed"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2; exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs the dependencies, builds labloop (Release) and runs the quick-start campaign on a
+# simulated instrument. Extra arguments go to `labloop run` (e.g. --output DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-deps.sh
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release
+cmake --build build/release -j "$(nproc)"
+./build/release/labloop validate examples/quickstart.json

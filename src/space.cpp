@@ -1,0 +1,149 @@
+#include "labloop/space.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace labloop {
+
+const char* to_string(ParameterType type) {
+  switch (type) {
+    case ParameterType::continuous: return "continuous";
+    case ParameterType::integer: return "integer";
+    case ParameterType::categorical: return "categorical";
+  }
+  return "?";
+}
+
+std::string Parameter::describe_domain() const {
+  if (type == ParameterType::categorical) return fmt::format("{} in {{{}}}", name, fmt::join(choices, ", "));
+  return fmt::format("{} in [{}, {}]{}", name, low, high, unit.empty() ? "" : " " + unit);
+}
+
+nlohmann::json Parameter::to_json() const {
+  nlohmann::json j{{"name", name}, {"type", to_string(type)}};
+  if (type == ParameterType::categorical) {
+    j["choices"] = choices;
+  } else if (type == ParameterType::integer) {
+    j["low"] = static_cast<long long>(low);
+    j["high"] = static_cast<long long>(high);
+  } else {
+    j["low"] = low;
+    j["high"] = high;
+  }
+  if (log) j["log"] = true;
+  if (!unit.empty()) j["unit"] = unit;
+  return j;
+}
+
+Space::Space(std::vector<Parameter> parameters) : parameters_(std::move(parameters)) {
+  for (const auto& p : parameters_) {
+    if (p.type == ParameterType::categorical) {
+      if (p.choices.empty()) throw std::invalid_argument("parameter '" + p.name + "' has no choices");
+    } else {
+      if (!(p.low < p.high) && !(p.type == ParameterType::integer && p.low == p.high))
+        throw std::invalid_argument("parameter '" + p.name + "' needs low < high");
+      if (p.log && p.low <= 0) throw std::invalid_argument("log parameter '" + p.name + "' needs low > 0");
+    }
+    offsets_.push_back(cube_dim_);
+    cube_dim_ += p.cube_width();
+  }
+}
+
+const Parameter* Space::find(const std::string& name) const {
+  for (const auto& p : parameters_)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+namespace {
+
+// Integers get equal-width cells of the cube so that uniform sampling picks each value with equal
+// odds; the encoded value is the cell centre. Log-scaled integers are spaced in log(value).
+long long integer_count(const Parameter& p) { return static_cast<long long>(p.high - p.low) + 1; }
+
+double decode_number(const Parameter& p, double u) {
+  u = std::clamp(u, 0.0, 1.0);
+  if (p.type == ParameterType::integer && !p.log) {
+    const long long n = integer_count(p);
+    const long long k = std::min(static_cast<long long>(std::floor(u * static_cast<double>(n))), n - 1);
+    return p.low + static_cast<double>(k);
+  }
+  double v = p.log ? std::exp(std::log(p.low) + u * (std::log(p.high) - std::log(p.low))) : p.low + u * (p.high - p.low);
+  if (p.type == ParameterType::integer) v = std::round(v);
+  // exp(log(x)) may overshoot by an ulp: clamp so a decoded value never leaves its bounds.
+  return std::clamp(v, p.low, p.high);
+}
+
+double encode_number(const Parameter& p, double v) {
+  if (p.type == ParameterType::integer && !p.log)
+    return (v - p.low + 0.5) / static_cast<double>(integer_count(p));
+  if (p.log) return (std::log(v) - std::log(p.low)) / (std::log(p.high) - std::log(p.low));
+  return (v - p.low) / (p.high - p.low);
+}
+
+}  // namespace
+
+std::string Space::check(const Params& params) const {
+  if (!params.is_object()) return "parameters must be a JSON object";
+  for (const auto& [name, value] : params.items())
+    if (!find(name)) return fmt::format("unknown parameter '{}'", name);
+  for (const auto& p : parameters_) {
+    auto it = params.find(p.name);
+    if (it == params.end()) return fmt::format("parameter '{}' is missing", p.name);
+    if (p.type == ParameterType::categorical) {
+      if (!it->is_string() || std::find(p.choices.begin(), p.choices.end(), it->get<std::string>()) == p.choices.end())
+        return fmt::format("{} = {} is not one of the choices {{{}}}", p.name, it->dump(), fmt::join(p.choices, ", "));
+      continue;
+    }
+    if (!it->is_number()) return fmt::format("{} = {} is not a number", p.name, it->dump());
+    const double v = it->get<double>();
+    if (!std::isfinite(v) || v < p.low || v > p.high)
+      return fmt::format("{} = {} is outside its bounds [{}, {}]", p.name, it->dump(), p.low, p.high);
+    if (p.type == ParameterType::integer && v != std::round(v))
+      return fmt::format("{} = {} is not an integer", p.name, it->dump());
+  }
+  return {};
+}
+
+Eigen::VectorXd Space::encode(const Params& params) const {
+  if (auto problem = check(params); !problem.empty()) throw std::invalid_argument(problem);
+  Eigen::VectorXd x = Eigen::VectorXd::Zero(cube_dim_);
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const auto& p = parameters_[i];
+    const auto& value = params.at(p.name);
+    if (p.type == ParameterType::categorical) {
+      const auto k = std::find(p.choices.begin(), p.choices.end(), value.get<std::string>()) - p.choices.begin();
+      x[offsets_[i] + k] = 1.0;
+    } else {
+      x[offsets_[i]] = encode_number(p, value.get<double>());
+    }
+  }
+  return x;
+}
+
+Params Space::decode(const Eigen::VectorXd& x) const {
+  if (x.size() != cube_dim_)
+    throw std::invalid_argument(fmt::format("cube point has {} coordinates, space needs {}", x.size(), cube_dim_));
+  if (!x.allFinite()) throw std::invalid_argument("cube point has a non-finite coordinate");
+  Params out = Params::object();
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const auto& p = parameters_[i];
+    if (p.type == ParameterType::categorical) {
+      Eigen::Index best = 0;
+      x.segment(offsets_[i], p.cube_width()).maxCoeff(&best);
+      out[p.name] = p.choices[static_cast<size_t>(best)];
+    } else if (p.type == ParameterType::integer) {
+      out[p.name] = static_cast<long long>(decode_number(p, x[offsets_[i]]));
+    } else {
+      out[p.name] = decode_number(p, x[offsets_[i]]);
+    }
+  }
+  return out;
+}
+
+Eigen::VectorXd Space::canonical(const Eigen::VectorXd& x) const { return encode(decode(x)); }
+
+}  // namespace labloop

@@ -1,0 +1,198 @@
+#include <catch2/catch.hpp>
+
+#include "labloop/campaign_config.hpp"
+#include "labloop/error.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+
+namespace {
+
+json valid() {
+  return json::parse(R"({
+    "name": "demo", "seed": 3,
+    "parameters": [
+      {"name": "x1", "type": "continuous", "low": -5, "high": 10},
+      {"name": "x2", "type": "continuous", "low": 0, "high": 15, "unit": "mm"}
+    ],
+    "objective": {"name": "y", "goal": "minimize"},
+    "planner": {"kind": "sobol"},
+    "instruments": [
+      {"name": "sim", "simulator": "branin", "options": {"noise": 0.01}},
+      {"name": "reactor-1", "endpoint": "tcp://127.0.0.1:5555"}
+    ],
+    "budget": {"experiments": 30, "hours": 12},
+    "stop": {"target": 0.4},
+    "output": "runs/demo"
+  })");
+}
+
+// The message the loader gives for `config`, or "" when it loads.
+std::string error_for(const json& config) {
+  try {
+    parse_campaign_config(config.dump(), "c.json");
+    return "";
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Config: a valid file loads with every field", "[config]") {
+  const CampaignConfig c = parse_campaign_config(valid().dump(), "c.json");
+  CHECK(c.name == "demo");
+  CHECK(c.seed == 3);
+  REQUIRE(c.parameters.size() == 2);
+  CHECK(c.parameters[1].unit == "mm");
+  CHECK(c.objective.goal == Goal::minimize);
+  CHECK(c.planner.kind == "sobol");
+  REQUIRE(c.instruments.size() == 2);
+  CHECK(c.instruments[0].is_simulator());
+  CHECK(c.instruments[0].options["noise"] == 0.01);
+  CHECK(c.instruments[1].endpoint == "tcp://127.0.0.1:5555");
+  CHECK(c.budget.experiments == 30);
+  CHECK(c.budget.hours == 12);
+  REQUIRE(c.target);
+  CHECK(*c.target == 0.4);
+  CHECK(c.output == "runs/demo");
+}
+
+TEST_CASE("Config: comments are allowed and optional fields get defaults", "[config]") {
+  const CampaignConfig c = parse_campaign_config(R"({
+    // a comment
+    "name": "d",
+    "parameters": [{"name": "x1", "type": "continuous", "low": -5, "high": 10},
+                   {"name": "x2", "type": "continuous", "low": 0, "high": 15}],
+    "objective": {"name": "y"},
+    "instruments": [{"name": "sim", "simulator": "branin"}],
+    "budget": {"experiments": 5}
+  })", "c.json");
+  CHECK(c.planner.kind == "random");
+  CHECK(c.output == "runs/d");
+  CHECK(c.seed == 1);
+  CHECK_FALSE(c.target);
+}
+
+TEST_CASE("Config: each mistake gets one message naming the JSON path and the fix", "[config]") {
+  json c = valid();
+  SECTION("unknown key, with did-you-mean") {
+    c["parameters"][0].erase("high");
+    c["parameters"][0]["hgih"] = 10;
+    CHECK(error_for(c) == "c.json: /parameters/0/hgih: unknown key; did you mean \"high\"? (allowed here: name, type, low, high, log, unit)");
+  }
+  SECTION("unknown top-level key") {
+    c["budgt"] = 1;
+    CHECK(error_for(c) == "c.json: /budgt: unknown key; did you mean \"budget\"? (allowed here: name, description, seed, parameters, objective, planner, instruments, budget, stop, output)");
+  }
+  SECTION("wrong type") {
+    c["budget"]["experiments"] = "30";
+    CHECK(error_for(c) == "c.json: /budget/experiments: must be an integer, got \"30\" (a string)");
+  }
+  SECTION("fractional integer") {
+    c["budget"]["experiments"] = 2.5;
+    CHECK(error_for(c) == "c.json: /budget/experiments: must be an integer, got 2.5 (a fractional number)");
+  }
+  SECTION("low >= high") {
+    c["parameters"][1]["low"] = 15;
+    CHECK(error_for(c) == "c.json: /parameters/1/high: must be greater than low (15 >= 15)");
+  }
+  SECTION("empty choices") {
+    c["parameters"].push_back({{"name", "solvent"}, {"type", "categorical"}, {"choices", json::array()}});
+    CHECK(error_for(c) == "c.json: /parameters/2/choices: must list at least one choice");
+  }
+  SECTION("duplicate parameter names") {
+    c["parameters"][1]["name"] = "x1";
+    CHECK(error_for(c) == "c.json: /parameters/1/name: duplicate parameter name \"x1\" (also at /parameters/0)");
+  }
+  SECTION("duplicate instrument names") {
+    c["instruments"][1]["name"] = "sim";
+    CHECK(error_for(c) == "c.json: /instruments/1/name: duplicate instrument name \"sim\" (also at /instruments/0)");
+  }
+  SECTION("budget <= 0") {
+    c["budget"]["experiments"] = 0;
+    CHECK(error_for(c) == "c.json: /budget/experiments: must be at least 1 (got 0)");
+  }
+  SECTION("hours <= 0") {
+    c["budget"]["hours"] = -1;
+    CHECK(error_for(c) == "c.json: /budget/hours: must be greater than 0 (got -1); leave it out for no time limit");
+  }
+  SECTION("unknown simulator") {
+    c["instruments"][0]["simulator"] = "brannin";
+    CHECK(error_for(c) == "c.json: /instruments/0/simulator: unknown simulator \"brannin\"; did you mean \"branin\"? (labloop-sim --list shows them all)");
+  }
+  SECTION("instrument/parameter mismatch: a parameter the simulator does not have") {
+    c["parameters"].push_back({{"name", "rate"}, {"type", "continuous"}, {"low", 0.01}, {"high", 10}, {"log", true}});
+    CHECK(error_for(c) == "c.json: /instruments/0: instrument 'sim' has no input named \"rate\" (it declares: x1, x2); rename the parameter or use another instrument");
+  }
+  SECTION("instrument/parameter mismatch: bounds outside the instrument's limits") {
+    c["parameters"][0]["high"] = 12;
+    CHECK(error_for(c) == "c.json: /instruments/0: instrument 'sim' limits \"x1\" to [-5, 10], but the campaign asks for [-5, 12]; narrow the parameter's bounds to fit");
+  }
+  SECTION("instrument/parameter mismatch: an input the campaign lacks") {
+    c["parameters"].erase(1);
+    CHECK(error_for(c) == "c.json: /instruments/0: instrument 'sim' needs input \"x2\" (x2 in [0, 15]), but the campaign has no such parameter; add it to \"parameters\"");
+  }
+  SECTION("objective the instrument does not measure") {
+    c["objective"]["name"] = "yield";
+    CHECK(error_for(c) == "c.json: /instruments/0: instrument 'sim' does not measure the objective \"yield\" (its outputs: y)");
+  }
+  SECTION("endpoint and simulator both given") {
+    c["instruments"][1]["simulator"] = "branin";
+    CHECK(error_for(c) == "c.json: /instruments/1: needs exactly one of \"endpoint\" (a running driver, e.g. \"tcp://127.0.0.1:5555\") or \"simulator\" (e.g. \"branin\")");
+  }
+  SECTION("an endpoint that is not ZeroMQ") {
+    c["instruments"][1]["endpoint"] = "127.0.0.1:5555";
+    CHECK(error_for(c) == "c.json: /instruments/1/endpoint: \"127.0.0.1:5555\" is not a ZeroMQ endpoint; use tcp://HOST:PORT or ipc:///PATH");
+  }
+  SECTION("bad goal") {
+    c["objective"]["goal"] = "minimise";
+    CHECK(error_for(c) == "c.json: /objective/goal: must be \"minimize\" or \"maximize\", got \"minimise\"; did you mean \"minimize\"?");
+  }
+  SECTION("unknown planner") {
+    c["planner"]["kind"] = "genetic";
+    CHECK(error_for(c) == "c.json: /planner/kind: unknown planner \"genetic\" (available: random, sobol)");
+  }
+  SECTION("planner option it does not take") {
+    c["planner"]["batch"] = 4;
+    CHECK(error_for(c) == "c.json: /planner/batch: unknown option for the sobol planner (it takes none)");
+  }
+  SECTION("simulator option out of range") {
+    c["instruments"][0]["options"]["noise"] = -1;
+    CHECK(error_for(c) == "c.json: /instruments/0/options/noise: must be >= 0 (standard deviation of Gaussian noise)");
+  }
+  SECTION("missing required key") {
+    c.erase("objective");
+    CHECK(error_for(c) == "c.json: /: missing required key \"objective\"");
+  }
+  SECTION("log scale needs positive bounds") {
+    c["parameters"][0]["log"] = true;
+    CHECK(error_for(c) == "c.json: /parameters/0/low: must be greater than 0 for a log-scaled parameter (got -5)");
+  }
+}
+
+TEST_CASE("Config: invalid JSON is reported with line and column", "[config]") {
+  try {
+    parse_campaign_config("{\n  \"name\": \"x\",\n  oops\n}", "c.json");
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()).rfind("c.json: /: not valid JSON at line 3, column 3", 0) == 0);
+  }
+}
+
+TEST_CASE("Config: a missing file says so", "[config]") {
+  CHECK_THROWS_WITH(load_campaign_config("/nonexistent/campaign.json"),
+                    "/nonexistent/campaign.json: /: cannot open the file (does it exist, and can you read it?)");
+}
+
+TEST_CASE("Config: an endpoint instrument is checked against what it declares at hello", "[config]") {
+  const CampaignConfig c = parse_campaign_config(valid().dump(), "c.json");
+  InstrumentInfo info;
+  info.inputs = {Parameter{.name = "x1", .low = -10, .high = 10},
+                 Parameter{.name = "x2", .type = ParameterType::integer, .low = 0, .high = 20}};
+  info.outputs = {"y"};
+  CHECK_THROWS_WITH(check_instrument_fits(c, 1, info),
+                    "c.json: /instruments/1: instrument 'reactor-1' declares \"x2\" as integer, but the campaign makes it continuous; make the parameter \"type\": \"integer\"");
+  info.inputs[1].type = ParameterType::continuous;
+  CHECK_NOTHROW(check_instrument_fits(c, 1, info));
+}
