@@ -86,11 +86,14 @@ double encode_number(const Parameter& p, double v) {
 
 }  // namespace
 
-std::string Space::check(const Params& params) const {
+std::string Space::check(const Params& params) const { return check_params(parameters_, params); }
+
+std::string check_params(const std::vector<Parameter>& parameters, const Params& params) {
   if (!params.is_object()) return "parameters must be a JSON object";
   for (const auto& [name, value] : params.items())
-    if (!find(name)) return fmt::format("unknown parameter '{}'", name);
-  for (const auto& p : parameters_) {
+    if (std::none_of(parameters.begin(), parameters.end(), [&](const Parameter& p) { return p.name == name; }))
+      return fmt::format("unknown parameter '{}'", name);
+  for (const auto& p : parameters) {
     auto it = params.find(p.name);
     if (it == params.end()) return fmt::format("parameter '{}' is missing", p.name);
     if (p.type == ParameterType::categorical) {

@@ -37,6 +37,11 @@ struct Parameter {
   nlohmann::json to_json() const;
 };
 
+// Empty string when `params` has exactly the names of `parameters` with in-bounds values (integers
+// integral, categoricals among their choices); otherwise a message naming the first offender.
+// Drivers use it on their declared inputs; Space::check uses it on the campaign's parameters.
+std::string check_params(const std::vector<Parameter>& parameters, const Params& params);
+
 class Space {
  public:
   Space() = default;

@@ -2,11 +2,17 @@
 // ConfigError → 2, any other error → 1, each printed once.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <csignal>
 #include <iostream>
+#include <thread>
 
+#include "labloop/campaign.hpp"
 #include "labloop/campaign_config.hpp"
 #include "labloop/error.hpp"
+#include "labloop/planner.hpp"
+#include "progress.hpp"
 
 namespace {
 
@@ -17,12 +23,74 @@ int validate(const std::string& file) {
   return 0;
 }
 
+// Ctrl-C / SIGTERM: the first asks the campaign to stop proposing and let running experiments
+// finish; a second one ends the program at once. Every journal line is already on disk, so the
+// journal stays consistent either way. Signals are taken by a dedicated thread (sigtimedwait),
+// so nothing async-signal-unsafe runs in a handler.
+class StopOnSignal {
+ public:
+  StopOnSignal() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+    watcher_ = std::jthread([this](std::stop_token done) {
+      const timespec tick{0, 200 * 1000 * 1000};
+      int count = 0;
+      while (!done.stop_requested()) {
+        const int signal = sigtimedwait(&set_, nullptr, &tick);
+        if (signal <= 0) continue;
+        if (++count == 1) {
+          std::fputs("\nstopping: no new experiments; waiting for running ones (Ctrl-C again to quit at once)\n", stderr);
+          source_.request_stop();
+        } else {
+          std::fputs("\nstopped at once; the journal holds every event so far\n", stderr);
+          std::_Exit(130);
+        }
+      }
+    });
+  }
+  ~StopOnSignal() {
+    watcher_.request_stop();
+    watcher_.join();
+    pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
+  }
+  std::stop_token token() const { return source_.get_token(); }
+
+ private:
+  sigset_t set_{};
+  std::stop_source source_;
+  std::jthread watcher_;
+};
+
+int run(const std::string& file, const std::string& output, bool dry_run) {
+  const auto config = labloop::load_campaign_config(file);
+  labloop::CampaignOptions options;
+  options.dry_run = dry_run;
+  if (!output.empty()) options.output = output;
+  StopOnSignal signals;
+  options.stop = signals.token();
+  labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name);
+  if (dry_run) std::fputs("dry run: every instrument is replaced by a simulated stand-in; no hardware moves\n", stdout);
+  const auto summary = labloop::run_campaign(config, options, &progress);
+  progress.print_summary(summary);
+  return summary.reason == "stopped by operator" ? 130 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"labloop: closed-loop autonomous lab controller"};
+  CLI::App app{"labloop: closed-loop autonomous lab controller.\n"
+               "Plans experiments, runs them on instruments over ZeroMQ, records every event."};
   app.require_subcommand(1);
-  std::string file;
+  std::string file, output;
+  bool dry_run = false;
+
+  auto* run_cmd = app.add_subcommand("run", "Run a campaign to its end (budget, target or time limit)");
+  run_cmd->add_option("file", file, "Campaign file (JSON)")->required();
+  run_cmd->add_option("--output,-o", output, "Output directory (overrides the file's \"output\")");
+  run_cmd->add_flag("--dry-run", dry_run, "Replace every instrument by a simulated stand-in: check the file end to end");
+
   auto* validate_cmd = app.add_subcommand("validate", "Check a campaign file without running anything");
   validate_cmd->add_option("file", file, "Campaign file (JSON)")->required();
 
@@ -33,6 +101,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*validate_cmd) return validate(file);
+    if (*run_cmd) return run(file, output, dry_run);
   } catch (const labloop::ConfigError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

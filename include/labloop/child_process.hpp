@@ -1,0 +1,79 @@
+#pragma once
+// RAII child processes: how the controller starts simulated instruments (labloop-sim) and how
+// tests start and kill drivers. Owning a ChildProcess means owning its whole process group, so
+// no simulator outlives the campaign, not even when the campaign ends with an exception.
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace labloop {
+
+// A child process leading its own process group. The destructor stops it and everything it
+// spawned into that group: SIGTERM to the group, up to 2 s for it to go, then SIGKILL; the child
+// is always reaped, so no zombie is left behind.
+//
+// Not thread-safe: one thread at a time may use an object (moving it between threads is fine).
+// Linux delivers the parent-death signal when the *thread* that started the child exits, so
+// construct it on a thread that lives at least as long as the child should (e.g. the controller's
+// main thread, or the std::jthread that owns the object).
+class ChildProcess {
+ public:
+  // Starts argv[0] (a path, or a name looked up in PATH) with argv[1..]. stdout and stderr are
+  // appended to `log_path` when it is not empty (the file and its parent directories are created
+  // if needed), otherwise inherited; stdin is inherited; no other descriptor is passed on. The
+  // child gets PR_SET_PDEATHSIG(SIGTERM), so it also dies when the controller is SIGKILLed, and
+  // starts with an empty signal mask and default SIGPIPE/SIGINT/SIGTERM handling.
+  // Throws labloop::Error naming the program and the OS reason when argv is empty, the log file
+  // cannot be opened, fork fails, or exec fails (a missing binary is an exception here, never a
+  // silent exit 127).
+  explicit ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path = {});
+  // terminate() with the default grace.
+  ~ChildProcess();
+
+  // The moved-from object owns nothing: pid() == -1 and its destructor does nothing.
+  ChildProcess(ChildProcess&& other) noexcept;
+  // Terminates the process this object owned (default grace) before taking over `other`'s.
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Process id, which is also the process-group id; -1 for a moved-from object. Stays the same
+  // after the child exited.
+  pid_t pid() const { return pid_; }
+  // True while the child has not exited. Non-blocking (waitpid WNOHANG); reaps it when it has.
+  bool running();
+  // Exit code, or 128 + signal number when killed by a signal; nullopt while running (and for a
+  // moved-from object). -1 if the child was reaped behind our back (SIGCHLD set to SIG_IGN).
+  std::optional<int> exit_status();
+  // Waits up to `timeout` for the child to exit on its own (polls every 1-10 ms); returns
+  // exit_status(), or nullopt on timeout. Sends no signal.
+  std::optional<int> wait_for(std::chrono::milliseconds timeout);
+  // SIGTERM to the process group, waits up to `grace` for the group to empty, then SIGKILLs the
+  // group; reaps the child. Works on a child that already exited (its leftover group members are
+  // still stopped). Idempotent: later calls, and the destructor, do nothing.
+  void terminate(std::chrono::milliseconds grace = std::chrono::milliseconds(2000)) noexcept;
+  // SIGKILL to the process group at once, then reaps (fault tests use it): exit_status() is then
+  // 128 + 9 unless the child had already exited. Idempotent like terminate().
+  void kill() noexcept;
+  // argv[0] as given.
+  const std::string& program() const { return program_; }
+
+ private:
+  // Records the status once waitpid returns the child; returns false while it still runs.
+  bool reap(bool block) noexcept;
+
+  pid_t pid_ = -1;
+  std::string program_;
+  std::optional<int> status_;
+  bool stopped_ = false;  // the group has been signalled to the end; nothing left to do
+};
+
+// Directory holding the running executable (from /proc/self/exe), to find sibling programs like
+// labloop-sim. Throws labloop::Error if /proc is unavailable.
+std::filesystem::path executable_dir();
+
+}  // namespace labloop

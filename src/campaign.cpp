@@ -1,0 +1,551 @@
+// The campaign loop. One thread owns everything: instruments' sockets, the planner, the journal.
+// Order of operations is what makes the journal trustworthy: an event is appended (and fsynced)
+// before the action it records has consequences — "proposed" before the planner's point is used,
+// "dispatched" right after `run` is queued, outcomes before the planner learns them.
+#include "labloop/campaign.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "dry_run_instrument.hpp"
+#include "labloop/child_process.hpp"
+#include "labloop/error.hpp"
+#include "labloop/instrument.hpp"
+#include "labloop/journal.hpp"
+#include "labloop/planner.hpp"
+#include "labloop/protocol.hpp"
+#include "labloop/report.hpp"
+
+namespace labloop {
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+// A private directory for ipc endpoints (their paths must stay short: ~100 bytes).
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "labloop-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw Error(fmt::format("cannot create a temporary directory in {}", fs::temp_directory_path().string()));
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// One instrument as the loop sees it: the link, whatever process or thread serves it, and how
+// many experiments it has in flight.
+struct LiveInstrument {
+  size_t index = 0;
+  const InstrumentConfig* config = nullptr;
+  std::unique_ptr<detail::DryRunInstrument> stand_in;  // dry run: served in-process…
+  std::jthread stand_in_server;                         // …by this thread (declared after: stops first)
+  std::optional<ChildProcess> simulator;                // simulator: labloop-sim child process
+  std::unique_ptr<Instrument> link;
+  int in_flight = 0;
+  bool lost = false;
+  Clock::time_point busy_until{};  // after a "busy" rejection, wait before sending more
+
+  int free_slots(Clock::time_point now) const {
+    if (lost || now < busy_until) return 0;
+    return std::max(0, link->info().capacity - in_flight);
+  }
+};
+
+struct Experiment {
+  std::string id;
+  Point x;       // canonical cube point (what really runs)
+  Params params;  // user units
+  int instrument = -1;  // -1 while waiting for dispatch
+  Clock::time_point dispatched{};
+  std::optional<Clock::time_point> deadline;
+  double limit_s = 0;
+  Clock::time_point last_sent{};  // last `run` sent for it
+  int resends = 0;  // `run` re-sent because the driver did not list it (see reconcile)
+};
+
+std::string sim_log_name(const std::string& instrument) { return instrument + ".log"; }
+
+class CampaignRun {
+ public:
+  CampaignRun(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer)
+      : config_(config), options_(options), observer_(observer), space_(config.space()) {
+    output_ = options.output ? fs::path(*options.output) : fs::path(config.output + (options.dry_run ? "-dry-run" : ""));
+  }
+
+  CampaignSummary run() {
+    open_output();
+    planner_ = make_planner(PlannerContext{space_, config_.seed, config_.planner, config_.source});
+    journal("campaign_started", {{"campaign", config_.name}, {"config", config_.to_json()}, {"dry_run", options_.dry_run},
+                                 {"labloop_version", "0.1.0"}, {"output", output_.string()}});
+    started_ = Clock::now();
+    try {
+      start_instruments();
+      loop();
+    } catch (const std::exception& e) {
+      finish(fmt::format("error: {}", e.what()));
+      throw;
+    }
+    finish(reason_);
+    return CampaignSummary{reason_, output_, status()};
+  }
+
+ private:
+  // ---- output and journal -------------------------------------------------------------------
+
+  void open_output() {
+    std::error_code ec;
+    fs::create_directories(output_, ec);
+    if (ec) throw Error(fmt::format("cannot create output directory {}: {}", output_.string(), ec.message()));
+    const fs::path journal_path = output_ / "journal.jsonl";
+    if (fs::exists(journal_path) && fs::file_size(journal_path) > 0)
+      throw Error(fmt::format("{} already holds a campaign (journal.jsonl); choose another directory with --output, or move it away",
+                              output_.string()));
+    journal_.emplace(journal_path);
+  }
+
+  json journal(const std::string& event, json fields) {
+    json written = journal_->append(event, std::move(fields));
+    events_.push_back(written);
+    if (observer_) observer_->on_event(written, status());
+    return written;
+  }
+
+  void log(const std::string& line) {
+    if (observer_) observer_->on_log(line);
+  }
+
+  void write_reports(bool force) {
+    const auto now = Clock::now();
+    if (!force && now - last_report_ < std::chrono::seconds(1)) return;
+    last_report_ = now;
+    const CampaignRecord record = summarize(events_);
+    write_results_csv(record, output_ / "results.csv");
+    write_convergence_svg(record, output_ / "convergence.svg");
+  }
+
+  // ---- instruments ----------------------------------------------------------------------------
+
+  fs::path simulator_program() const {
+    if (!options_.simulator.empty()) return options_.simulator;
+    if (const char* env = std::getenv("LABLOOP_SIM"); env && *env) return env;
+    const fs::path sibling = executable_dir() / "labloop-sim";
+    if (fs::exists(sibling)) return sibling;
+    return "labloop-sim";  // PATH
+  }
+
+  void start_instruments() {
+    for (size_t i = 0; i < config_.instruments.size(); ++i) {
+      const InstrumentConfig& ic = config_.instruments[i];
+      auto live = std::make_unique<LiveInstrument>();
+      live->index = i;
+      live->config = &ic;
+      std::string endpoint = ic.endpoint;
+      std::function<void()> check;
+      if (options_.dry_run || ic.is_simulator()) endpoint = fmt::format("ipc://{}/{}.ipc", temp_.path().string(), i);
+      if (options_.dry_run) {
+        const int capacity = ic.options.value("capacity", 1);
+        live->stand_in = std::make_unique<detail::DryRunInstrument>(config_, capacity, config_.seed + i);
+        ServeOptions serve_options;
+        serve_options.handle_signals = false;
+        serve_options.log = [](const std::string&) {};
+        auto* stand_in = live->stand_in.get();
+        live->stand_in_server = std::jthread([stand_in, endpoint, serve_options](std::stop_token stop) mutable {
+          serve_options.stop = stop;
+          serve(*stand_in, endpoint, serve_options);
+        });
+      } else if (ic.is_simulator()) {
+        // Each simulator gets its own noise seed, derived from the campaign's, unless the file sets one.
+        const std::string seed = ic.options.contains("seed") ? ic.options["seed"].dump() : std::to_string(config_.seed * 1000 + i + 1);
+        std::vector<std::string> argv{simulator_program().string(), "--function", ic.simulator, "--endpoint", endpoint, "--seed", seed};
+        for (const char* key : {"noise", "delay", "capacity", "dim"})
+          if (ic.options.contains(key)) argv.insert(argv.end(), {std::string("--") + key, ic.options[key].dump()});
+        live->simulator.emplace(argv, output_ / sim_log_name(ic.name));
+        ChildProcess* process = &*live->simulator;
+        const fs::path log_path = output_ / sim_log_name(ic.name);
+        check = [process, log_path, name = ic.name] {
+          if (!process->running())
+            throw InstrumentError(name, fmt::format("labloop-sim exited at start (status {}); see {}", process->exit_status().value_or(-1), log_path.string()));
+        };
+      }
+      InstrumentTiming timing;
+      timing.connect_timeout = std::chrono::milliseconds(static_cast<long>(ic.connect_timeout_s * 1000));
+      timing.heartbeat = std::chrono::milliseconds(static_cast<long>(ic.heartbeat_s * 1000));
+      timing.heartbeat_misses = ic.heartbeat_misses;
+      live->link = std::make_unique<Instrument>(context_, ic.name, endpoint, timing, [this](const std::string& line) { log(line); });
+      const InstrumentInfo& info = live->link->hello(config_.name, check);
+      check_instrument_fits(config_, i, info);
+      journal("instrument_ready", {{"instrument", ic.name}, {"endpoint", ic.is_simulator() || options_.dry_run ? "(private)" : endpoint},
+                                   {"driver", info.driver}, {"version", info.version}, {"capacity", info.capacity}});
+      instruments_.push_back(std::move(live));
+    }
+  }
+
+  // ---- the loop -------------------------------------------------------------------------------
+
+  void loop() {
+    while (true) {
+      const auto now = Clock::now();
+      if (reason_.empty()) reason_ = stop_reason(now);
+      if (reason_.empty()) dispatch(now);
+      if (!reason_.empty()) cancel_waiting();
+      if (in_flight_.empty() && waiting_.empty() && (!reason_.empty() || proposed_ >= config_.budget.experiments)) {
+        if (reason_.empty()) reason_ = "budget reached";
+        return;
+      }
+      if (stop_deadline_ && now > *stop_deadline_) {
+        abort_all("not finished within the stop grace period; aborted");
+        return;
+      }
+      poll_messages(std::chrono::milliseconds(50));
+      supervise(Clock::now());
+    }
+  }
+
+  std::string stop_reason(Clock::time_point now) {
+    if (options_.stop.stop_requested()) {
+      stop_deadline_ = now + options_.stop_grace;
+      return "stopped by operator";
+    }
+    if (config_.target && best_ && (config_.objective.goal == Goal::minimize ? *best_ <= *config_.target : *best_ >= *config_.target))
+      return "target reached";
+    if (config_.budget.hours > 0 && std::chrono::duration<double>(now - started_).count() > config_.budget.hours * 3600)
+      return "time budget reached";
+    if (std::all_of(instruments_.begin(), instruments_.end(), [](const auto& i) { return i->lost; })) return "no instruments left";
+    return {};
+  }
+
+  std::vector<Point> pending_points() const {
+    std::vector<Point> points;
+    for (const auto& [id, e] : in_flight_) points.push_back(e.x);
+    for (const auto& e : waiting_) points.push_back(e.x);
+    return points;
+  }
+
+  void dispatch(Clock::time_point now) {
+    int free = 0;
+    for (const auto& inst : instruments_) free += inst->free_slots(now);
+    const int fresh = std::min(free - static_cast<int>(waiting_.size()), config_.budget.experiments - proposed_);
+    if (fresh > 0) propose(fresh);
+    while (!waiting_.empty()) {
+      LiveInstrument* target = pick_instrument(now);
+      if (!target) break;
+      Experiment e = std::move(waiting_.front());
+      waiting_.pop_front();
+      send_run(*target, std::move(e), now);
+    }
+  }
+
+  void propose(int count) {
+    thinking_ = true;
+    if (observer_) observer_->on_event(json{{"event", "planner_thinking"}, {"count", count}}, status());
+    const std::vector<Point> pending = pending_points();
+    const std::vector<Point> points = planner_->ask(count, pending);
+    thinking_ = false;
+    for (const Point& raw : points) {
+      Experiment e;
+      e.id = fmt::format("{}-{:04d}", config_.name, ++proposed_);
+      e.params = space_.decode(raw);  // clamps and rounds: never outside the declared bounds
+      e.x = space_.encode(e.params);
+      journal("proposed", {{"experiment", e.id}, {"params", e.params}, {"planner", config_.planner.kind},
+                           {"x", std::vector<double>(e.x.data(), e.x.data() + e.x.size())}});
+      waiting_.push_back(std::move(e));
+    }
+  }
+
+  // The instrument with the most free slots, ties to the one used longest ago, so experiments
+  // spread over every instrument.
+  LiveInstrument* pick_instrument(Clock::time_point now) {
+    LiveInstrument* best = nullptr;
+    for (auto& inst : instruments_) {
+      const int free = inst->free_slots(now);
+      if (free <= 0) continue;
+      if (!best || free > best->free_slots(now) || (free == best->free_slots(now) && last_used_[inst->index] < last_used_[best->index]))
+        best = inst.get();
+    }
+    return best;
+  }
+
+  void send_run(LiveInstrument& inst, Experiment e, Clock::time_point now) {
+    // The last gate before hardware: the params must lie within the campaign's bounds, which
+    // check_instrument_fits has already proven lie within the instrument's own limits.
+    if (const std::string problem = space_.check(e.params); !problem.empty())
+      throw PlannerError(fmt::format("refusing to send {}: {} (a bug: please report it)", e.id, problem));
+    e.instrument = static_cast<int>(inst.index);
+    e.dispatched = e.last_sent = now;
+    if (inst.config->timeout_s > 0) {
+      e.limit_s = inst.config->timeout_s;
+      e.deadline = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(e.limit_s));
+    }
+    inst.link->send(protocol::run(e.id, e.params));
+    ++inst.in_flight;
+    last_used_[inst.index] = ++use_counter_;
+    journal("dispatched", {{"experiment", e.id}, {"instrument", inst.config->name}});
+    in_flight_.emplace(e.id, std::move(e));
+  }
+
+  void poll_messages(std::chrono::milliseconds timeout) {
+    std::vector<zmq::pollitem_t> items;
+    std::vector<LiveInstrument*> owners;
+    for (auto& inst : instruments_) {
+      if (inst->lost) continue;
+      items.push_back({inst->link->socket().handle(), 0, ZMQ_POLLIN, 0});
+      owners.push_back(inst.get());
+    }
+    if (items.empty()) return;
+    try {
+      zmq::poll(items.data(), items.size(), timeout);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      return;
+    }
+    for (size_t k = 0; k < items.size(); ++k) {
+      if (!(items[k].revents & ZMQ_POLLIN)) continue;
+      while (auto message = owners[k]->link->receive()) handle(*owners[k], *message);
+    }
+  }
+
+  void handle(LiveInstrument& inst, const json& m) {
+    const std::string& type = m["type"].get_ref<const std::string&>();
+    if (type == "pong") return reconcile(inst, m);
+    if (type == "welcome") return;
+    if (type == "error") {
+      log(fmt::format("{}: driver reported error {}: {}", inst.config->name, m["code"].get<std::string>(), m["message"].get<std::string>()));
+      return;
+    }
+    if (type != "accepted" && type != "rejected" && type != "result") {
+      log(fmt::format("{}: ignored unexpected \"{}\" message", inst.config->name, type));
+      return;
+    }
+    const std::string id = m["experiment"];
+    auto it = in_flight_.find(id);
+    if (it == in_flight_.end() || it->second.instrument != static_cast<int>(inst.index)) {
+      log(fmt::format("{}: ignored {} for {} (not in flight on this instrument)", inst.config->name, type, id));
+      return;
+    }
+    Experiment& e = it->second;
+    inst.link->note_alive();
+    if (type == "accepted") {
+      json fields{{"experiment", id}, {"instrument", inst.config->name}};
+      if (m.contains("expected_s") && m["expected_s"].is_number()) fields["expected_s"] = m["expected_s"];
+      if (m.contains("max_s") && m["max_s"].is_number()) {
+        fields["max_s"] = m["max_s"];
+        const double max_s = m["max_s"];
+        if (e.limit_s == 0 || max_s < e.limit_s) {
+          e.limit_s = max_s;
+          e.deadline = e.dispatched + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_s));
+        }
+      }
+      journal("accepted", fields);
+    } else if (type == "rejected") {
+      const std::string reason = m["reason"];
+      const bool busy = reason.rfind("busy", 0) == 0;
+      journal("rejected", {{"experiment", id}, {"instrument", inst.config->name}, {"reason", reason}, {"retry", busy}});
+      --inst.in_flight;
+      if (busy) {
+        inst.busy_until = Clock::now() + std::chrono::milliseconds(500);
+        Experiment again = std::move(e);
+        in_flight_.erase(it);
+        again.instrument = -1;
+        again.deadline.reset();
+        waiting_.push_front(std::move(again));
+      } else {
+        fail(it, fmt::format("rejected by {}: {}", inst.config->name, reason), false);
+      }
+    } else if (m["status"] == "ok") {
+      const json& values = m["values"];
+      auto v = values.find(config_.objective.name);
+      --inst.in_flight;
+      if (v == values.end() || !v->is_number() || !std::isfinite(v->get<double>())) {
+        fail(it, fmt::format("result from {} has no finite value for the objective \"{}\" (values: {})", inst.config->name,
+                             config_.objective.name, values.dump()), false);
+        return;
+      }
+      const double y = v->get<double>();
+      json fields{{"experiment", id}, {"instrument", inst.config->name}, {"status", "ok"}, {"values", values}, {"objective", y}};
+      if (m.contains("meta") && m["meta"].is_object()) fields["meta"] = m["meta"];
+      ++done_;
+      if (!best_ || (config_.objective.goal == Goal::minimize ? y < *best_ : y > *best_)) {
+        best_ = y;
+        best_experiment_ = id;
+        best_params_ = e.params;
+      }
+      const Point x = e.x;
+      in_flight_.erase(it);
+      journal("result", fields);
+      planner_->tell(x, config_.objective.goal == Goal::minimize ? y : -y);
+      write_reports(false);
+    } else {
+      --inst.in_flight;
+      fail(it, m["error"].get<std::string>(), false);
+    }
+  }
+
+  // A pong lists what the driver is running. An experiment it neither runs nor has reported,
+  // though dispatched well before the ping, was lost on the way or forgotten by a restarted
+  // driver: re-send `run` with the same id — the driver answers from its cache or starts it
+  // (protocol §5), so nothing runs twice and nothing is lost.
+  void reconcile(LiveInstrument& inst, const json& pong) {
+    const auto now = Clock::now();
+    const auto settle = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(2 * inst.config->heartbeat_s));
+    std::set<std::string> running;
+    for (const auto& id : pong["running"])
+      if (id.is_string()) running.insert(id.get<std::string>());
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      auto next = std::next(it);
+      Experiment& e = it->second;
+      if (e.instrument == static_cast<int>(inst.index) && !running.count(e.id) && now - e.last_sent > settle) {
+        if (++e.resends > 3) {
+          --inst.in_flight;
+          fail(it, fmt::format("{} no longer knows the experiment (re-sent 3 times)", inst.config->name), false);
+        } else {
+          log(fmt::format("{}: not running {} and sent no result; re-sending it (same id)", inst.config->name, e.id));
+          inst.link->send(protocol::run(e.id, e.params));
+          e.last_sent = now;
+        }
+      }
+      it = next;
+    }
+  }
+
+  // Records a final failure and tells the planner. `release` frees the instrument slot too.
+  void fail(std::map<std::string, Experiment>::iterator it, const std::string& error, bool release) {
+    Experiment& e = it->second;
+    LiveInstrument* inst = e.instrument >= 0 ? instruments_[static_cast<size_t>(e.instrument)].get() : nullptr;
+    if (release && inst) --inst->in_flight;
+    ++done_;
+    ++failed_;
+    const json fields{{"experiment", e.id}, {"instrument", inst ? inst->config->name : ""}, {"error", error}};
+    const Point x = e.x;
+    in_flight_.erase(it);
+    journal("failed", fields);
+    planner_->tell_failed(x);
+    write_reports(false);
+  }
+
+  void supervise(Clock::time_point now) {
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      auto next = std::next(it);
+      Experiment& e = it->second;
+      if (e.deadline && now > *e.deadline) {
+        LiveInstrument& inst = *instruments_[static_cast<size_t>(e.instrument)];
+        inst.link->send(protocol::abort(e.id));
+        fail(it, fmt::format("timeout: no result within {:g} s; aborted", e.limit_s), true);
+      }
+      it = next;
+    }
+    for (auto& inst : instruments_) {
+      if (inst->lost) continue;
+      inst->link->ping_if_due(now);
+      if (inst->link->silent(now)) {
+        inst->lost = true;
+        journal("instrument_lost", {{"instrument", inst->config->name},
+                                    {"reason", fmt::format("no answer for {:g} s", inst->config->heartbeat_s * inst->config->heartbeat_misses)}});
+        for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+          auto next = std::next(it);
+          if (it->second.instrument == static_cast<int>(inst->index)) fail(it, fmt::format("instrument {} lost", inst->config->name), true);
+          it = next;
+        }
+      }
+    }
+  }
+
+  void cancel_waiting() {
+    while (!waiting_.empty()) {
+      Experiment e = std::move(waiting_.front());
+      waiting_.pop_front();
+      auto [it, inserted] = in_flight_.emplace(e.id, std::move(e));
+      fail(it, fmt::format("not run: campaign stopping ({})", reason_), false);
+    }
+  }
+
+  void abort_all(const std::string& why) {
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      auto next = std::next(it);
+      LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
+      if (!inst.lost) inst.link->send(protocol::abort(it->first));
+      fail(it, why, true);
+      it = next;
+    }
+  }
+
+  void finish(const std::string& reason) {
+    json best = nullptr;
+    if (best_) best = {{"experiment", best_experiment_}, {"objective", *best_}, {"params", best_params_}};
+    try {
+      journal("campaign_finished", {{"reason", reason}, {"experiments", done_}, {"failed", failed_}, {"best", best}});
+      write_reports(true);
+    } catch (const std::exception& e) {
+      log(fmt::format("could not finish the journal or reports: {}", e.what()));
+    }
+  }
+
+  CampaignStatus status() const {
+    CampaignStatus s;
+    s.budget = config_.budget.experiments;
+    s.done = done_;
+    s.failed = failed_;
+    s.in_flight = static_cast<int>(in_flight_.size());
+    s.best = best_;
+    s.best_experiment = best_experiment_;
+    s.best_params = best_params_;
+    s.elapsed_s = std::chrono::duration<double>(Clock::now() - started_).count();
+    if (done_ > 0 && done_ < s.budget) s.eta_s = s.elapsed_s / done_ * (s.budget - done_);
+    s.planner_thinking = thinking_;
+    return s;
+  }
+
+  const CampaignConfig& config_;
+  const CampaignOptions& options_;
+  CampaignObserver* observer_;
+  Space space_;
+  fs::path output_;
+  std::optional<Journal> journal_;
+  std::vector<json> events_;
+  std::unique_ptr<Planner> planner_;
+  zmq::context_t context_;
+  TempDir temp_;
+  std::vector<std::unique_ptr<LiveInstrument>> instruments_;  // after context_: sockets close first
+  std::map<size_t, std::uint64_t> last_used_;
+  std::uint64_t use_counter_ = 0;
+  std::map<std::string, Experiment> in_flight_;
+  std::deque<Experiment> waiting_;
+  int proposed_ = 0;
+  int done_ = 0;
+  int failed_ = 0;
+  std::optional<double> best_;
+  std::string best_experiment_;
+  json best_params_;
+  bool thinking_ = false;
+  std::string reason_;
+  std::optional<Clock::time_point> stop_deadline_;
+  Clock::time_point started_ = Clock::now();
+  Clock::time_point last_report_{};
+};
+
+}  // namespace
+
+CampaignSummary run_campaign(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer) {
+  CampaignRun run(config, options, observer);
+  return run.run();
+}
+
+}  // namespace labloop

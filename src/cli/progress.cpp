@@ -1,0 +1,86 @@
+#include "progress.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace labloop::cli {
+
+std::string format_duration(double seconds) {
+  const long s = std::lround(seconds);
+  if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
+  if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+namespace {
+
+std::string params_text(const nlohmann::json& params) {
+  std::string out;
+  for (const auto& [name, value] : params.items()) {
+    if (!out.empty()) out += ", ";
+    out += name + "=" + (value.is_number_float() ? fmt::format("{:.4g}", value.get<double>()) : value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return out;
+}
+
+}  // namespace
+
+ProgressDisplay::ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name)
+    : out_(out), terminal_(terminal), objective_(std::move(objective_name)) {}
+
+ProgressDisplay::~ProgressDisplay() {
+  if (terminal_ && status_shown_) std::fputs("\n", out_);
+}
+
+std::string ProgressDisplay::best_text(const CampaignStatus& status) const {
+  if (!status.best) return "no result yet";
+  return fmt::format("best {}={:.6g} ({}) at {}", objective_, *status.best, params_text(status.best_params), status.best_experiment);
+}
+
+void ProgressDisplay::line(const std::string& text) {
+  if (terminal_ && status_shown_) std::fputs("\r\033[K", out_);
+  std::fputs((text + "\n").c_str(), out_);
+  status_shown_ = false;
+  std::fflush(out_);
+}
+
+void ProgressDisplay::redraw(const CampaignStatus& s) {
+  std::string text = fmt::format("[{}/{}] {} | {} running | {}{}{}", s.done, s.budget, best_text(s), s.in_flight,
+                                 format_duration(s.elapsed_s), s.eta_s ? " (ETA " + format_duration(*s.eta_s) + ")" : "",
+                                 s.planner_thinking ? " | planner thinking…" : "");
+  std::fputs(("\r\033[K" + text).c_str(), out_);
+  std::fflush(out_);
+  status_shown_ = true;
+}
+
+void ProgressDisplay::on_event(const nlohmann::json& event, const CampaignStatus& status) {
+  const std::string kind = event.value("event", "");
+  if (kind == "instrument_ready") {
+    line(fmt::format("instrument {} ready: {} {} (capacity {})", event["instrument"].get<std::string>(), event["driver"].get<std::string>(),
+                     event["version"].get<std::string>(), event["capacity"].get<int>()));
+  } else if (kind == "failed") {
+    line(fmt::format("{} failed on {}: {}", event["experiment"].get<std::string>(), event["instrument"].get<std::string>(),
+                     event["error"].get<std::string>()));
+  } else if (kind == "instrument_lost") {
+    line(fmt::format("instrument {} lost: {}", event["instrument"].get<std::string>(), event["reason"].get<std::string>()));
+  } else if (kind == "result" && !terminal_) {
+    line(fmt::format("[{}/{}] {} on {}: {}={:.6g} | {} | {}", status.done, status.budget, event["experiment"].get<std::string>(),
+                     event["instrument"].get<std::string>(), objective_, event["objective"].get<double>(), best_text(status),
+                     format_duration(status.elapsed_s)));
+  } else if (kind == "campaign_started" && !terminal_) {
+    line(fmt::format("campaign {} started; journal in {}", event["campaign"].get<std::string>(), event["output"].get<std::string>()));
+  }
+  if (terminal_ && kind != "campaign_finished") redraw(status);
+}
+
+void ProgressDisplay::on_log(const std::string& text) { line("note: " + text); }
+
+void ProgressDisplay::print_summary(const CampaignSummary& summary) {
+  const CampaignStatus& s = summary.status;
+  line(fmt::format("campaign finished: {} — {} experiments ({} failed) in {}", summary.reason, s.done, s.failed, format_duration(s.elapsed_s)));
+  if (s.best) line(fmt::format("{}", best_text(s)));
+  line(fmt::format("outputs: {0}/journal.jsonl  {0}/results.csv  {0}/convergence.svg", summary.output.string()));
+}
+
+}  // namespace labloop::cli

@@ -1,0 +1,35 @@
+#pragma once
+// What `labloop run` shows while a campaign runs: on a terminal, one status line redrawn in
+// place (done/budget, best so far with its parameters, elapsed, ETA, planner activity) with
+// notable events printed above it; otherwise one plain line per event worth logging.
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "labloop/campaign.hpp"
+
+namespace labloop::cli {
+
+class ProgressDisplay final : public CampaignObserver {
+ public:
+  ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name);
+  ~ProgressDisplay() override;
+  void on_event(const nlohmann::json& event, const CampaignStatus& status) override;
+  void on_log(const std::string& line) override;
+  void print_summary(const CampaignSummary& summary);
+
+ private:
+  void line(const std::string& text);  // a permanent line (above the status line on a terminal)
+  void redraw(const CampaignStatus& status);
+  std::string best_text(const CampaignStatus& status) const;
+
+  std::FILE* out_;
+  bool terminal_;
+  std::string objective_;
+  bool status_shown_ = false;
+  std::chrono::steady_clock::time_point last_draw_{};
+};
+
+std::string format_duration(double seconds);
+
+}  // namespace labloop::cli

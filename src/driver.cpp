@@ -1,0 +1,287 @@
+// serve(): the driver side of protocol v1. One thread owns the ROUTER socket and all state;
+// experiments run on worker threads that report back over an inproc PUSH/PULL pair, so the
+// socket loop never blocks on hardware and always answers `ping` promptly.
+#include "labloop/driver.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <csignal>
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "labloop/error.hpp"
+#include "labloop/protocol.hpp"
+
+namespace labloop {
+
+namespace {
+
+using json = nlohmann::json;
+using Envelope = std::vector<std::string>;  // routing frames (identity, maybe an empty delimiter)
+
+std::atomic<int> g_signal{0};
+extern "C" void on_signal(int signal) { g_signal.store(signal); }
+
+// Installs SIGINT/SIGTERM handlers for the lifetime of serve() and restores the old ones.
+class SignalGuard {
+ public:
+  explicit SignalGuard(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    g_signal.store(0);
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~SignalGuard() {
+    if (!enabled_) return;
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  bool signalled() const { return enabled_ && g_signal.load() != 0; }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+ private:
+  bool enabled_;
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+double now_unix() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct RunningExperiment {
+  Envelope route;          // where the result goes: the latest sender of run/abort for this id
+  json accepted;           // re-sent verbatim for a repeated run
+  bool aborted = false;
+  std::jthread worker;     // last member: joined first on destruction, while the rest is alive
+};
+
+class Server {
+ public:
+  Server(Driver& driver, const std::string& endpoint, const ServeOptions& options)
+      : driver_(driver), info_(driver.describe()), options_(options), router_(context_, zmq::socket_type::router),
+        completions_(context_, zmq::socket_type::pull) {
+    if (!options_.log) options_.log = [](const std::string& line) { std::cerr << "driver: " << line << std::endl; };
+    if (info_.capacity < 1) throw Error("driver describes capacity < 1; it must run at least one experiment at once");
+    welcome_ = protocol::encode(protocol::welcome(info_));
+    // Large enough to answer `too_large` politely; beyond it ZeroMQ drops the peer instead.
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(16 * protocol::kMaxMessageBytes));
+    router_.set(zmq::sockopt::linger, 1000);
+    try {
+      router_.bind(endpoint);
+    } catch (const zmq::error_t& e) {
+      throw Error(fmt::format("cannot bind {}: {} (is another driver already serving there?)", endpoint, e.what()));
+    }
+    completions_address_ = fmt::format("inproc://labloop-serve-{}", static_cast<const void*>(this));
+    completions_.bind(completions_address_);
+    bound_endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+  }
+
+  int loop() {
+    SignalGuard signals(options_.handle_signals);
+    options_.log(fmt::format("{} {} serving on {} (capacity {})", info_.driver, info_.version, bound_endpoint_, info_.capacity));
+    if (options_.on_ready) options_.on_ready(bound_endpoint_);
+    zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0}, {completions_.handle(), 0, ZMQ_POLLIN, 0}};
+    while (!options_.stop.stop_requested() && !signals.signalled()) {
+      poll(items, std::chrono::milliseconds(100));
+      if (items[0].revents & ZMQ_POLLIN) handle_request();
+      if (items[1].revents & ZMQ_POLLIN) handle_completion();
+    }
+    shut_down(items);
+    return 0;
+  }
+
+ private:
+  static void poll(zmq::pollitem_t* items, std::chrono::milliseconds timeout) {
+    try {
+      zmq::poll(items, 2, timeout);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;  // a signal: the loop condition looks at it
+      items[0].revents = items[1].revents = 0;
+    }
+  }
+
+  void send(const Envelope& route, const std::string& payload) {
+    for (const auto& frame : route) router_.send(zmq::buffer(frame), zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(payload), zmq::send_flags::none);
+  }
+  void send(const Envelope& route, const json& message) { send(route, protocol::encode(message)); }
+
+  void handle_request() {
+    std::vector<zmq::message_t> frames;
+    if (!zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
+    if (frames.size() < 2) return;  // ROUTER always prefixes an identity; nothing to answer to otherwise
+    Envelope route;
+    for (size_t i = 0; i + 1 < frames.size(); ++i) route.push_back(frames[i].to_string());
+    const std::string_view payload(static_cast<const char*>(frames.back().data()), frames.back().size());
+    try {
+      dispatch(route, protocol::decode(payload));
+    } catch (const ProtocolError& e) {
+      options_.log(fmt::format("rejected a malformed message ({}): {}", e.code(), e.what()));
+      send(route, protocol::error(e.code(), e.what()));
+    } catch (const std::exception& e) {
+      options_.log(fmt::format("internal error while handling a message: {}", e.what()));
+      send(route, protocol::error("internal", e.what()));
+    }
+  }
+
+  void dispatch(const Envelope& route, const json& m) {
+    const std::string& type = m["type"].get_ref<const std::string&>();
+    if (type == "hello") return send(route, welcome_);
+    if (type == "ping") return send(route, pong());
+    if (type == "run") return handle_run(route, m);
+    if (type == "abort") return handle_abort(route, m);
+    if (type == "error") return options_.log(fmt::format("controller reported error {}: {}", m["code"].get<std::string>(), m["message"].get<std::string>()));
+    send(route, protocol::error("unknown_type", fmt::format("a driver does not handle \"{}\" messages", type)));
+  }
+
+  json pong() const {
+    std::vector<std::string> ids(order_.begin(), order_.end());
+    return protocol::pong(ids);
+  }
+
+  void handle_run(const Envelope& route, const json& m) {
+    const std::string id = m["experiment"];
+    if (auto cached = cache_.find(id); cached != cache_.end()) return send(route, cached->second);
+    if (auto it = running_.find(id); it != running_.end()) {
+      it->second->route = route;
+      return send(route, it->second->accepted);
+    }
+    if (!m.contains("params") || !m["params"].is_object())
+      return send(route, protocol::error("bad_message", "run: \"params\" must be an object", id));
+    const Params& params = m["params"];
+    if (std::string problem = check_params(info_.inputs, params); !problem.empty()) {
+      options_.log(fmt::format("rejected {}: {}", id, problem));
+      return send(route, protocol::rejected(id, problem));
+    }
+    if (static_cast<int>(running_.size()) >= info_.capacity)
+      return send(route, protocol::rejected(id, fmt::format("busy: {}/{} experiments running", running_.size(), info_.capacity)));
+
+    const RunEstimate estimate = driver_.estimate(params);
+    auto experiment = std::make_unique<RunningExperiment>();
+    experiment->route = route;
+    experiment->accepted = protocol::accepted(id, estimate.expected_s, estimate.max_s);
+    // Accepted goes out before the worker starts, so it always precedes the result.
+    send(route, experiment->accepted);
+    experiment->worker = std::jthread([this, id, params](std::stop_token stop) { work(id, params, stop); });
+    order_.push_back(id);
+    running_.emplace(id, std::move(experiment));
+  }
+
+  void handle_abort(const Envelope& route, const json& m) {
+    const std::string id = m["experiment"];
+    if (auto cached = cache_.find(id); cached != cache_.end()) return send(route, cached->second);
+    auto it = running_.find(id);
+    if (it == running_.end())
+      return send(route, protocol::error("unknown_experiment", fmt::format("no experiment {} is running or finished", id), id));
+    it->second->route = route;
+    if (!it->second->aborted) {
+      it->second->aborted = true;
+      it->second->worker.request_stop();
+      options_.log(fmt::format("aborting {}", id));
+    }
+  }
+
+  // Runs on a worker thread: everything it touches is its own, except the driver (whose run()
+  // is documented as called concurrently) and a fresh PUSH socket to report back.
+  void work(const std::string& id, const Params& params, std::stop_token stop) {
+    const double started = now_unix();
+    json result;
+    try {
+      Values values = driver_.run(params, stop);
+      std::string problem;
+      for (const auto& output : info_.outputs) {
+        auto v = values.find(output);
+        if (v == values.end()) problem = fmt::format("driver returned no value for output \"{}\"", output);
+        else if (!std::isfinite(v->second)) problem = fmt::format("driver returned a non-finite value for output \"{}\"", output);
+        if (!problem.empty()) break;
+      }
+      const json meta{{"started_at", started}, {"duration_s", now_unix() - started}};
+      result = problem.empty() ? protocol::result_ok(id, values, meta) : protocol::result_failed(id, problem, meta);
+    } catch (const std::exception& e) {
+      result = protocol::result_failed(id, e.what(), json{{"started_at", started}, {"duration_s", now_unix() - started}});
+    } catch (...) {
+      result = protocol::result_failed(id, "driver failed with an unknown exception");
+    }
+    zmq::socket_t push(context_, zmq::socket_type::push);
+    push.set(zmq::sockopt::linger, -1);
+    push.connect(completions_address_);
+    push.send(zmq::buffer(protocol::encode(result)), zmq::send_flags::none);
+  }
+
+  void handle_completion() {
+    zmq::message_t message;
+    if (!completions_.recv(message, zmq::recv_flags::dontwait)) return;
+    json result = json::parse(message.to_string());
+    const std::string id = result["experiment"];
+    auto it = running_.find(id);
+    if (it == running_.end()) return;
+    if (shutting_down_) {
+      // Not a verdict on the experiment: not cached, so a restarted driver runs it when asked.
+      result = protocol::result_failed(id, "driver shutting down", result.value("meta", json()));
+    } else if (it->second->aborted) {
+      result = protocol::result_failed(id, "aborted", result.value("meta", json()));
+    }
+    const std::string payload = protocol::encode(result);
+    if (!shutting_down_) cache_[id] = payload;
+    send(it->second->route, payload);
+    options_.log(fmt::format("{} finished: {}", id, result["status"].get<std::string>() == "ok" ? result["values"].dump() : result["error"].get<std::string>()));
+    running_.erase(it);  // joins the worker, which has finished after its send
+    order_.erase(std::find(order_.begin(), order_.end(), id));
+  }
+
+  void shut_down(zmq::pollitem_t* items) {
+    shutting_down_ = true;
+    if (running_.empty()) return options_.log("stopped");
+    options_.log(fmt::format("stopping {} running experiment(s)", running_.size()));
+    for (auto& [id, experiment] : running_) experiment->worker.request_stop();
+    const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_grace;
+    while (!running_.empty() && std::chrono::steady_clock::now() < deadline) {
+      poll(items, std::chrono::milliseconds(50));
+      if (items[1].revents & ZMQ_POLLIN) handle_completion();
+    }
+    if (!running_.empty()) options_.log(fmt::format("{} experiment(s) did not stop within the grace period; waiting for them", running_.size()));
+    while (!running_.empty()) {
+      zmq::pollitem_t completion[] = {{completions_.handle(), 0, ZMQ_POLLIN, 0}};
+      try {
+        zmq::poll(completion, 1, std::chrono::milliseconds(100));
+      } catch (const zmq::error_t&) {
+      }
+      if (completion[0].revents & ZMQ_POLLIN) handle_completion();
+    }
+    options_.log("stopped");
+  }
+
+  Driver& driver_;
+  InstrumentInfo info_;
+  ServeOptions options_;
+  zmq::context_t context_;
+  zmq::socket_t router_;
+  zmq::socket_t completions_;
+  std::string completions_address_;
+  std::string bound_endpoint_;
+  std::string welcome_;
+  std::map<std::string, std::unique_ptr<RunningExperiment>> running_;
+  std::vector<std::string> order_;              // running ids in start order, for pong
+  std::map<std::string, std::string> cache_;    // finished id → encoded result
+  bool shutting_down_ = false;
+};
+
+}  // namespace
+
+int serve(Driver& driver, const std::string& endpoint, const ServeOptions& options) {
+  Server server(driver, endpoint, options);
+  return server.loop();
+}
+
+}  // namespace labloop

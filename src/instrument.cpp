@@ -1,0 +1,104 @@
+#include "labloop/instrument.hpp"
+
+#include <fmt/format.h>
+
+#include "labloop/error.hpp"
+#include "labloop/protocol.hpp"
+
+namespace labloop {
+
+using json = nlohmann::json;
+
+Instrument::Instrument(zmq::context_t& context, std::string name, std::string endpoint, InstrumentTiming timing, Log log)
+    : name_(std::move(name)), endpoint_(std::move(endpoint)), timing_(timing), log_(std::move(log)),
+      socket_(context, zmq::socket_type::dealer) {
+  socket_.set(zmq::sockopt::linger, 0);  // never block shutdown on a dead driver
+  // Oversized messages get a clear log line from decode(); beyond this ZeroMQ drops the peer.
+  socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(16 * protocol::kMaxMessageBytes));
+  try {
+    socket_.connect(endpoint_);
+  } catch (const zmq::error_t& e) {
+    throw InstrumentError(name_, fmt::format("cannot connect to {}: {}", endpoint_, e.what()));
+  }
+  last_heard_ = last_ping_ = Clock::now();
+}
+
+void Instrument::send(const json& message) {
+  // A DEALER queues while disconnected; with a full queue dontwait fails rather than hang the loop.
+  if (!socket_.send(zmq::buffer(protocol::encode(message)), zmq::send_flags::dontwait))
+    log_(fmt::format("{}: send queue full, message dropped ({})", name_, message.value("type", "?")));
+}
+
+std::optional<json> Instrument::receive(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    zmq::message_t frame;
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    try {
+      zmq::poll(&item, 1, std::max(left, std::chrono::milliseconds(0)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      return std::nullopt;
+    }
+    if (!(item.revents & ZMQ_POLLIN)) return std::nullopt;
+    if (!socket_.recv(frame, zmq::recv_flags::dontwait)) return std::nullopt;
+    // A driver replying through a REQ-style envelope may add an empty delimiter: skip it.
+    while (frame.more() && frame.size() == 0) {
+      if (!socket_.recv(frame, zmq::recv_flags::dontwait)) return std::nullopt;
+    }
+    bool extra = false;
+    while (frame.more()) {  // drain any further frames of a multi-frame message
+      zmq::message_t rest;
+      if (!socket_.recv(rest, zmq::recv_flags::dontwait)) break;
+      extra = true;
+      if (!rest.more()) break;
+    }
+    try {
+      if (extra) throw ProtocolError("bad_message", "message has more than one frame");
+      json message = protocol::decode(std::string_view(static_cast<const char*>(frame.data()), frame.size()));
+      if (message["type"] == "pong" || message["type"] == "welcome") last_heard_ = Clock::now();
+      return message;
+    } catch (const ProtocolError& e) {
+      ++malformed_;
+      log_(fmt::format("{}: ignored a malformed message ({}): {}", name_, e.code(), e.what()));
+    }
+    if (Clock::now() >= deadline) return std::nullopt;
+  }
+}
+
+const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::function<void()>& check) {
+  send(protocol::hello("labloop 0.1.0", campaign));
+  const auto deadline = Clock::now() + timing_.connect_timeout;
+  while (Clock::now() < deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto message = receive(std::min(left, std::chrono::milliseconds(200)));
+    if (check) check();
+    if (!message) continue;
+    const std::string& type = (*message)["type"].get_ref<const std::string&>();
+    if (type == "welcome") {
+      try {
+        info_ = protocol::parse_welcome(*message);
+      } catch (const ProtocolError& e) {
+        throw InstrumentError(name_, fmt::format("sent a malformed welcome: {}", e.what()));
+      }
+      last_heard_ = Clock::now();
+      return info_;
+    }
+    if (type == "error")
+      throw InstrumentError(name_, fmt::format("refused hello: {} ({})", (*message)["message"].get<std::string>(), (*message)["code"].get<std::string>()));
+    log_(fmt::format("{}: ignored a {} message while waiting for welcome", name_, type));
+  }
+  throw InstrumentError(name_, fmt::format("no answer from {} within {:.0f} s; is its driver running and bound to that endpoint?",
+                                           endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count()));
+}
+
+void Instrument::ping_if_due(Clock::time_point now) {
+  if (now - last_ping_ < timing_.heartbeat) return;
+  last_ping_ = now;
+  send(protocol::ping());
+}
+
+bool Instrument::silent(Clock::time_point now) const { return now - last_heard_ > timing_.heartbeat * timing_.heartbeat_misses; }
+
+}  // namespace labloop

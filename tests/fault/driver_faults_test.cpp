@@ -1,0 +1,173 @@
+// Instruments that misbehave: garbage, silence, hangs, lies, and SIGKILL. The controller must
+// neither crash nor hang, and every experiment must end with exactly one recorded outcome.
+#include <catch2/catch.hpp>
+#include <signal.h>
+
+#include <map>
+#include <thread>
+
+#include "fake_driver.hpp"
+#include "labloop/campaign.hpp"
+#include "labloop/child_process.hpp"
+#include "labloop/error.hpp"
+#include "labloop/journal.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+using test::FakeDriver;
+
+namespace {
+
+json campaign_with(const std::string& output, json instruments, int budget) {
+  return json{{"name", "f"},
+              {"parameters", {{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
+                              {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 15}}}},
+              {"objective", {{"name", "y"}}},
+              {"instruments", std::move(instruments)},
+              {"budget", {{"experiments", budget}}},
+              {"output", output}};
+}
+
+CampaignSummary run(const json& file) {
+  const CampaignConfig config = parse_campaign_config(file.dump(), "fault.json");
+  CampaignOptions options;
+  options.simulator = LABLOOP_SIM_PATH;
+  return run_campaign(config, options);
+}
+
+// Every proposed experiment has exactly one final outcome (result or failed).
+std::map<std::string, int> outcomes(const std::filesystem::path& out) {
+  std::map<std::string, int> count;
+  for (const auto& e : read_journal(out / "journal.jsonl").events) {
+    if (e["event"] == "proposed") count[e["experiment"]] += 0;
+    if (e["event"] == "result" || e["event"] == "failed") ++count[e["experiment"]];
+  }
+  return count;
+}
+
+int count_events(const std::filesystem::path& out, const std::string& kind, const std::string& instrument = {}) {
+  int n = 0;
+  for (const auto& e : read_journal(out / "journal.jsonl").events)
+    if (e["event"] == kind && (instrument.empty() || e.value("instrument", "") == instrument)) ++n;
+  return n;
+}
+
+json fast_heartbeat(json instrument) {
+  instrument["heartbeat_s"] = 0.1;
+  instrument["heartbeat_misses"] = 5;
+  instrument["connect_timeout_s"] = 5;
+  return instrument;
+}
+
+}  // namespace
+
+TEST_CASE("Faults: a driver that answers garbage is logged and lost while the campaign finishes on the others", "[fault]") {
+  test::TempDir dir;
+  // Welcomes properly, then answers everything with junk of every kind.
+  FakeDriver garbage(dir.ipc("garbage"), [](const std::string& payload) -> std::vector<std::string> {
+    if (FakeDriver::type_of(payload) == "hello") return {FakeDriver::welcome()};
+    return {"\xff\xfe not json", "[1,2,3]", R"({"v":1})", R"({"v":1,"type":"result","experiment":"nope","status":"ok","values":{"y":1}})",
+            R"({"v":7,"type":"pong","running":[]})", std::string(100, '{')};
+  });
+  const auto out = dir / "out";
+  const auto summary = run(campaign_with(out.string(), {fast_heartbeat({{"name", "junk"}, {"endpoint", dir.ipc("garbage")}}),
+                                                        {{"name", "good"}, {"simulator", "branin"}}}, 10));
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "instrument_lost", "junk") == 1);
+  for (const auto& [id, n] : outcomes(out)) CHECK(n == 1);
+  CHECK(outcomes(out).size() == 10);
+  CHECK(count_events(out, "result", "good") >= 9);
+}
+
+TEST_CASE("Faults: a silent driver is declared lost and its experiments fail instead of hanging", "[fault]") {
+  test::TempDir dir;
+  FakeDriver silent(dir.ipc("silent"), [](const std::string& payload) -> std::vector<std::string> {
+    if (FakeDriver::type_of(payload) == "hello") return {FakeDriver::welcome()};
+    return {};  // accepts nothing, answers nothing, not even pings
+  });
+  const auto out = dir / "out";
+  const auto summary = run(campaign_with(out.string(), {fast_heartbeat({{"name", "mute"}, {"endpoint", dir.ipc("silent")}})}, 5));
+  CHECK(summary.reason == "no instruments left");
+  CHECK(count_events(out, "instrument_lost", "mute") == 1);
+  const auto n = outcomes(out);
+  for (const auto& [id, k] : n) CHECK(k == 1);
+  CHECK(count_events(out, "failed") == static_cast<int>(n.size()));
+}
+
+TEST_CASE("Faults: a hung experiment is aborted after its timeout and the campaign goes on", "[fault]") {
+  test::TempDir dir;
+  const auto out = dir / "out";
+  json hung = {{"name", "hung"}, {"simulator", "branin"}, {"options", {{"delay", 30}}}, {"timeout_s", 0.3}};
+  const auto summary = run(campaign_with(out.string(), {hung, {{"name", "good"}, {"simulator", "branin"}}}, 8));
+  CHECK(summary.reason == "budget reached");
+  const int timeouts = count_events(out, "failed", "hung");
+  CHECK(timeouts >= 1);
+  for (const auto& e : read_journal(out / "journal.jsonl").events)
+    if (e["event"] == "failed") CHECK(e["error"].get<std::string>().rfind("timeout", 0) == 0);
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+  CHECK(summary.status.done == 8);
+}
+
+TEST_CASE("Faults: a driver killed with SIGKILL mid-campaign is lost and no recorded result is lost", "[fault]") {
+  test::TempDir dir;
+  const auto out = dir / "out";
+  ChildProcess victim({LABLOOP_SIM_PATH, "--function", "branin", "--endpoint", dir.ipc("victim"), "--delay", "0.05"}, dir / "victim.log");
+  std::jthread killer([&victim](std::stop_token stop) {
+    for (int i = 0; i < 40 && !stop.stop_requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    victim.kill();
+  });
+  json victim_instrument = fast_heartbeat({{"name", "victim"}, {"endpoint", dir.ipc("victim")}});
+  const auto summary = run(campaign_with(out.string(), {victim_instrument, {{"name", "good"}, {"simulator", "branin"}, {"options", {{"delay", 0.05}}}}}, 40));
+  killer.join();
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "instrument_lost", "victim") == 1);
+  CHECK(count_events(out, "result", "victim") >= 1);  // it did work before it died, and that is kept
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+  CHECK(outcomes(out).size() == 40);
+}
+
+TEST_CASE("Faults: a result without the objective or with a non-number counts as failed", "[fault]") {
+  test::TempDir dir;
+  int n = 0;
+  FakeDriver liar(dir.ipc("liar"), [&n](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") return {FakeDriver::welcome()};
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type != "run") return {};
+    const std::string id = FakeDriver::experiment_of(payload);
+    const std::string values = (++n % 2) ? R"({"z":1})" : R"({"y":"high"})";
+    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
+            R"({"v":1,"type":"result","experiment":")" + id + R"(","status":"ok","values":)" + values + "}"};
+  });
+  const auto out = dir / "out";
+  const auto summary = run(campaign_with(out.string(), {{{"name", "liar"}, {"endpoint", dir.ipc("liar")}}}, 4));
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "failed") == 4);
+  CHECK(count_events(out, "result") == 0);
+  for (const auto& e : read_journal(out / "journal.jsonl").events)
+    if (e["event"] == "failed") CHECK(e["error"].get<std::string>().find("no finite value for the objective \"y\"") != std::string::npos);
+}
+
+TEST_CASE("Faults: a driver whose limits do not fit the campaign is refused at hello with a config error", "[fault]") {
+  test::TempDir dir;
+  FakeDriver narrow(dir.ipc("narrow"), [](const std::string& payload) -> std::vector<std::string> {
+    if (FakeDriver::type_of(payload) != "hello") return {};
+    json w = json::parse(FakeDriver::welcome());
+    w["inputs"][0]["high"] = 5;  // the campaign asks for x1 up to 10
+    return {w.dump()};
+  });
+  try {
+    run(campaign_with((dir / "out").string(), {{{"name", "narrow"}, {"endpoint", dir.ipc("narrow")}}}, 3));
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()) == "fault.json: /instruments/0: instrument 'narrow' limits \"x1\" to [-5, 5], but the campaign asks for [-5, 10]; narrow the parameter's bounds to fit");
+  }
+}
+
+TEST_CASE("Faults: an endpoint with no driver gives a clear error after the connect timeout", "[fault]") {
+  test::TempDir dir;
+  json instrument = {{"name", "ghost"}, {"endpoint", dir.ipc("ghost")}, {"connect_timeout_s", 0.5}};
+  CHECK_THROWS_WITH(run(campaign_with((dir / "out").string(), {instrument}, 3)),
+                    Catch::Contains("instrument 'ghost': no answer from") && Catch::Contains("is its driver running"));
+}

@@ -1,0 +1,175 @@
+// Real campaigns against real labloop-sim processes over ipc sockets.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+
+#include "labloop/campaign.hpp"
+#include "labloop/child_process.hpp"
+#include "labloop/error.hpp"
+#include "labloop/journal.hpp"
+#include "test_functions.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+
+namespace {
+
+json branin_campaign(const std::string& output) {
+  return json{{"name", "t"},
+              {"seed", 5},
+              {"parameters", {{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
+                              {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 15}}}},
+              {"objective", {{"name", "y"}, {"goal", "minimize"}}},
+              {"planner", {{"kind", "sobol"}}},
+              {"instruments", {{{"name", "sim"}, {"simulator", "branin"}}}},
+              {"budget", {{"experiments", 12}}},
+              {"output", output}};
+}
+
+CampaignSummary run(const json& file, CampaignOptions options = {}) {
+  const CampaignConfig config = parse_campaign_config(file.dump(), "test.json");
+  options.simulator = LABLOOP_SIM_PATH;
+  return run_campaign(config, options);
+}
+
+std::vector<json> events_of(const std::filesystem::path& dir, const std::string& kind) {
+  std::vector<json> out;
+  for (const auto& e : read_journal(dir / "journal.jsonl").events)
+    if (e["event"] == kind) out.push_back(e);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Campaign: a real campaign against a real labloop-sim process finishes its budget with every event journaled", "[campaign]") {
+  test::TempDir dir;
+  const auto summary = run(branin_campaign((dir / "out").string()));
+  CHECK(summary.reason == "budget reached");
+  CHECK(summary.status.done == 12);
+  CHECK(summary.status.failed == 0);
+
+  const auto all = read_journal(dir / "out" / "journal.jsonl").events;
+  REQUIRE(all.size() > 3);
+  CHECK(all.front()["event"] == "campaign_started");
+  CHECK(all.back()["event"] == "campaign_finished");
+  CHECK(all.back()["reason"] == "budget reached");
+  CHECK(events_of(dir / "out", "proposed").size() == 12);
+  CHECK(events_of(dir / "out", "dispatched").size() == 12);
+  const auto results = events_of(dir / "out", "result");
+  REQUIRE(results.size() == 12);
+
+  // No noise configured: every recorded objective is Branin at the recorded parameters.
+  std::map<std::string, json> params;
+  for (const auto& p : events_of(dir / "out", "proposed")) params[p["experiment"]] = p["params"];
+  const auto* branin = sim::find_test_function("branin");
+  double best = 1e300;
+  for (const auto& r : results) {
+    const json& x = params.at(r["experiment"]);
+    const double x1 = x["x1"], x2 = x["x2"];
+    CHECK(x1 >= -5);
+    CHECK(x1 <= 10);
+    CHECK(x2 >= 0);
+    CHECK(x2 <= 15);
+    const double expected = branin->evaluate(std::vector<double>{x1, x2});
+    CHECK(r["objective"].get<double>() == Approx(expected).epsilon(1e-12));
+    best = std::min(best, expected);
+  }
+  REQUIRE(summary.status.best);
+  CHECK(*summary.status.best == Approx(best));
+  CHECK(all.back()["best"]["objective"].get<double>() == Approx(best));
+
+  const std::string csv = test::read_file(dir / "out" / "results.csv");
+  CHECK(csv.rfind("experiment,instrument,x1,x2,y,status,error,proposed_at,dispatched_at,finished_at\n", 0) == 0);
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 13);
+  const std::string svg = test::read_file(dir / "out" / "convergence.svg");
+  CHECK(svg.find("<svg") != std::string::npos);
+  CHECK(std::filesystem::exists(dir / "out" / "sim.log"));
+}
+
+TEST_CASE("Campaign: three simulated instruments share the budget and each experiment gets exactly one result", "[campaign]") {
+  test::TempDir dir;
+  json file = branin_campaign((dir / "out").string());
+  file["planner"]["kind"] = "random";
+  file["budget"]["experiments"] = 30;
+  file["instruments"] = {{{"name", "a"}, {"simulator", "branin"}, {"options", {{"delay", 0.02}}}},
+                         {{"name", "b"}, {"simulator", "branin"}, {"options", {{"delay", 0.03}, {"capacity", 2}}}},
+                         {{"name", "c"}, {"simulator", "branin"}, {"options", {{"delay", 0.01}, {"noise", 0.1}}}}};
+  const auto summary = run(file);
+  CHECK(summary.reason == "budget reached");
+  std::map<std::string, int> per_id;
+  std::map<std::string, int> per_instrument;
+  for (const auto& r : events_of(dir / "out", "result")) {
+    ++per_id[r["experiment"]];
+    ++per_instrument[r["instrument"]];
+  }
+  CHECK(per_id.size() == 30);
+  for (const auto& [id, count] : per_id) CHECK(count == 1);
+  CHECK(per_instrument.size() == 3);
+  CHECK(events_of(dir / "out", "failed").empty());
+}
+
+TEST_CASE("Campaign: it stops once the target is reached", "[campaign]") {
+  test::TempDir dir;
+  json file = branin_campaign((dir / "out").string());
+  file["budget"]["experiments"] = 50;
+  file["stop"] = {{"target", 20.0}};  // Branin ≤ 20 covers much of the box: reached early
+  const auto summary = run(file);
+  CHECK(summary.reason == "target reached");
+  REQUIRE(summary.status.best);
+  CHECK(*summary.status.best <= 20.0);
+  CHECK(summary.status.done < 50);
+}
+
+TEST_CASE("Campaign: a maximized objective keeps the largest result as best", "[campaign]") {
+  test::TempDir dir;
+  json file = branin_campaign((dir / "out").string());
+  file["objective"]["goal"] = "maximize";
+  const auto summary = run(file);
+  double largest = -1e300;
+  for (const auto& r : events_of(dir / "out", "result")) largest = std::max(largest, r["objective"].get<double>());
+  REQUIRE(summary.status.best);
+  CHECK(*summary.status.best == largest);
+}
+
+TEST_CASE("Campaign: a dry run replaces every instrument by a stand-in that accepts the campaign's parameters", "[campaign]") {
+  test::TempDir dir;
+  json file = branin_campaign((dir / "out").string());
+  // A real endpoint nobody serves, and parameters of every kind: the dry run needs neither.
+  file["parameters"] = {{{"name", "temp"}, {"type", "continuous"}, {"low", 20}, {"high", 80}, {"unit", "C"}},
+                        {{"name", "rate"}, {"type", "continuous"}, {"low", 0.01}, {"high", 10}, {"log", true}},
+                        {{"name", "cycles"}, {"type", "integer"}, {"low", 1}, {"high", 8}},
+                        {{"name", "solvent"}, {"type", "categorical"}, {"choices", {"THF", "DMF", "MeCN"}}}};
+  file["objective"] = {{"name", "yield"}, {"goal", "maximize"}};
+  file["instruments"] = {{{"name", "reactor"}, {"endpoint", "tcp://127.0.0.1:1"}}};
+  CampaignOptions options;
+  options.dry_run = true;
+  const auto summary = run(file, options);
+  CHECK(summary.reason == "budget reached");
+  CHECK(summary.output == dir / "out-dry-run");
+  const auto started = events_of(dir / "out-dry-run", "campaign_started");
+  REQUIRE(started.size() == 1);
+  CHECK(started[0]["dry_run"] == true);
+  const auto results = events_of(dir / "out-dry-run", "result");
+  CHECK(results.size() == 12);
+  std::set<double> distinct;
+  for (const auto& r : results) distinct.insert(r["objective"].get<double>());
+  CHECK(distinct.size() > 6);  // a response, not a constant
+}
+
+TEST_CASE("Campaign: an output directory that already holds a journal is refused", "[campaign]") {
+  test::TempDir dir;
+  json file = branin_campaign((dir / "out").string());
+  file["budget"]["experiments"] = 2;
+  run(file);
+  CHECK_THROWS_WITH(run(file), Catch::Contains("already holds a campaign"));
+}
+
+TEST_CASE("Campaign: a simulator that cannot start gives a clear error", "[campaign]") {
+  test::TempDir dir;
+  CampaignConfig config = parse_campaign_config(branin_campaign((dir / "out").string()).dump(), "test.json");
+  CampaignOptions options;
+  options.simulator = "/bin/false";
+  CHECK_THROWS_WITH(run_campaign(config, options), Catch::Contains("exited at start"));
+}

@@ -1,0 +1,548 @@
+// Conformance of serve() (docs/protocol.md) as the real labloop-sim process speaks it over a real
+// ipc socket, plus serve() in-process with small test drivers. Every receive is bounded by a
+// poll timeout, so a misbehaving driver fails a test instead of hanging it.
+#include <signal.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <exception>
+#include <functional>
+#include <future>
+#include <limits>
+#include <numbers>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "labloop/child_process.hpp"
+#include "labloop/driver.hpp"
+#include "labloop/protocol.hpp"
+#include "test_support.hpp"
+
+#ifndef LABLOOP_SIM_PATH
+#error "LABLOOP_SIM_PATH must be defined to the path of the labloop-sim binary"
+#endif
+
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr auto kReplyTimeout = 3000ms;  // generous: a prompt reply takes well under 10 ms
+
+// A controller-side DEALER connected to one driver endpoint; one frame = one JSON message.
+class Client {
+ public:
+  explicit Client(const std::string& endpoint) : socket_(context_, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.connect(endpoint);  // fine before the driver binds: ZeroMQ retries and queues
+  }
+
+  void send_raw(const std::string& payload) { socket_.send(zmq::buffer(payload), zmq::send_flags::none); }
+  void send(const json& message) { send_raw(message.dump()); }
+
+  // All frames of the next message, or nullopt when none arrives within `timeout`.
+  std::optional<std::vector<std::string>> receive_frames(std::chrono::milliseconds timeout = kReplyTimeout) {
+    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 1, timeout);
+    if (!(items[0].revents & ZMQ_POLLIN)) return std::nullopt;
+    std::vector<zmq::message_t> frames;
+    if (!zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return std::nullopt;
+    std::vector<std::string> out;
+    for (const auto& f : frames) out.push_back(f.to_string());
+    return out;
+  }
+
+  // The payload (last frame) of the next message, as text.
+  std::optional<std::string> receive_raw(std::chrono::milliseconds timeout = kReplyTimeout) {
+    auto frames = receive_frames(timeout);
+    if (!frames || frames->empty()) return std::nullopt;
+    return frames->back();
+  }
+
+  // The next message, parsed; fails the test when none arrives in time or it is not valid v1.
+  json receive(std::chrono::milliseconds timeout = kReplyTimeout) {
+    auto payload = receive_raw(timeout);
+    if (!payload) FAIL("no message from the driver within " << timeout.count() << " ms");
+    INFO("received " << *payload);
+    json m;
+    REQUIRE_NOTHROW(m = labloop::protocol::decode(*payload));
+    return m;
+  }
+
+  json request(const json& message, std::chrono::milliseconds timeout = kReplyTimeout) {
+    send(message);
+    return receive(timeout);
+  }
+
+ private:
+  zmq::context_t context_;
+  zmq::socket_t socket_;
+};
+
+json run_message(const std::string& id, const json& params) { return labloop::protocol::run(id, params); }
+
+json branin_params(double x1, double x2) { return json{{"x1", x1}, {"x2", x2}}; }
+
+// Proves that nothing else is queued for this client: a ping's pong must be the next message.
+json expect_next_is_pong(Client& client) {
+  const json pong = client.request(labloop::protocol::ping());
+  CHECK(pong["type"] == "pong");
+  return pong;
+}
+
+void expect_still_serving(Client& client) {
+  const json welcome = client.request(labloop::protocol::hello("labloop-test", "still-serving"));
+  CHECK(welcome["type"] == "welcome");
+}
+
+// labloop-sim serving branin at a fresh ipc endpoint. Members are destroyed in reverse order:
+// the process is terminated before its directory (holding the socket and the log) is removed.
+class Simulator {
+ public:
+  explicit Simulator(int capacity = 1, double delay_s = 0.0)
+      : endpoint_(dir_.ipc("sim")),
+        process_({LABLOOP_SIM_PATH, "--function", "branin", "--endpoint", endpoint_, "--capacity", std::to_string(capacity),
+                  "--delay", std::to_string(delay_s)},
+                 dir_ / "sim.log") {
+    REQUIRE(endpoint_.size() < 100);
+  }
+  const std::string& endpoint() const { return endpoint_; }
+  labloop::ChildProcess& process() { return process_; }
+  std::string log() const { return labloop::test::read_file(dir_ / "sim.log"); }
+
+ private:
+  labloop::test::TempDir dir_;
+  std::string endpoint_;
+  labloop::ChildProcess process_;
+};
+
+}  // namespace
+
+TEST_CASE("labloop-sim answers hello with a welcome describing branin", "[driver][sim]") {
+  Simulator sim(3);
+  Client client(sim.endpoint());
+  const json welcome = client.request(labloop::protocol::hello("labloop-test", "welcome"), 5000ms);
+  REQUIRE(welcome["type"] == "welcome");
+  CHECK(welcome["driver"] == "labloop-sim");
+  CHECK(welcome["version"].is_string());
+  CHECK(welcome["outputs"] == json{"y"});
+  CHECK(welcome["capacity"] == 3);
+  const labloop::InstrumentInfo info = labloop::protocol::parse_welcome(welcome);
+  REQUIRE(info.inputs.size() == 2);
+  CHECK(info.inputs[0].name == "x1");
+  CHECK(info.inputs[0].type == labloop::ParameterType::continuous);
+  CHECK(info.inputs[0].low == -5.0);
+  CHECK(info.inputs[0].high == 10.0);
+  CHECK(info.inputs[1].name == "x2");
+  CHECK(info.inputs[1].low == 0.0);
+  CHECK(info.inputs[1].high == 15.0);
+  // hello may come again at any time and the welcome never changes.
+  CHECK(client.request(labloop::protocol::hello("labloop-test", "again")) == welcome);
+  // A hello without the informational fields is answered too.
+  CHECK(client.request(json{{"v", 1}, {"type", "hello"}}) == welcome);
+}
+
+TEST_CASE("labloop-sim accepts a run and reports the branin minimum", "[driver][sim]") {
+  Simulator sim;
+  Client client(sim.endpoint());
+  const json accepted = client.request(run_message("min-1", branin_params(-std::numbers::pi, 12.275)), 5000ms);
+  REQUIRE(accepted["type"] == "accepted");
+  CHECK(accepted["experiment"] == "min-1");
+  const json result = client.receive();
+  REQUIRE(result["type"] == "result");
+  CHECK(result["experiment"] == "min-1");
+  REQUIRE(result["status"] == "ok");
+  CHECK(result["values"]["y"].get<double>() == Approx(0.397887).margin(1e-6));
+  expect_next_is_pong(client);
+}
+
+TEST_CASE("A repeated run of a finished experiment returns the identical cached result", "[driver][sim]") {
+  Simulator sim;
+  Client client(sim.endpoint());
+  client.send(run_message("cache-1", branin_params(1.0, 2.0)));
+  REQUIRE(client.receive(5000ms)["type"] == "accepted");
+  const auto first = client.receive_raw();
+  REQUIRE(first);
+  REQUIRE(json::parse(*first)["type"] == "result");
+
+  // Different params on the repeat are ignored: the id decides.
+  client.send(run_message("cache-1", branin_params(5.0, 5.0)));
+  const auto second = client.receive_raw();
+  REQUIRE(second);
+  CHECK(*second == *first);
+  // No accepted and no second result follow the cached one.
+  const json pong = expect_next_is_pong(client);
+  CHECK(pong["running"].empty());
+
+  // A new client (a restarted controller with a new identity) gets the same cached result.
+  Client other(sim.endpoint());
+  other.send(run_message("cache-1", branin_params(1.0, 2.0)));
+  const auto third = other.receive_raw(5000ms);
+  REQUIRE(third);
+  CHECK(*third == *first);
+}
+
+TEST_CASE("A repeated run of a running experiment is accepted again and gives one result", "[driver][sim]") {
+  Simulator sim(1, 1.0);
+  Client client(sim.endpoint());
+  const json accepted = client.request(run_message("dup-1", branin_params(0.0, 0.0)), 5000ms);
+  REQUIRE(accepted["type"] == "accepted");
+  CHECK(accepted["expected_s"].get<double>() == Approx(1.0));
+  // A repeat while it runs: the same accepted, even though capacity 1 is full.
+  const json again = client.request(run_message("dup-1", branin_params(0.0, 0.0)));
+  CHECK(again == accepted);
+  const json result = client.receive(5000ms);
+  REQUIRE(result["type"] == "result");
+  CHECK(result["experiment"] == "dup-1");
+  CHECK(result["status"] == "ok");
+  // Exactly one result: the next message is the pong, with nothing running.
+  const json pong = expect_next_is_pong(client);
+  CHECK(pong["running"].empty());
+}
+
+TEST_CASE("labloop-sim rejects bad params naming the parameter", "[driver][sim]") {
+  Simulator sim;
+  Client client(sim.endpoint());
+  struct Case {
+    const char* id;
+    json params;
+    const char* named;
+  };
+  const std::vector<Case> cases = {
+      {"bad-high", json{{"x1", 12.0}, {"x2", 0.0}}, "x1"},
+      {"bad-low", json{{"x1", 0.0}, {"x2", -0.5}}, "x2"},
+      {"bad-missing", json{{"x1", 0.0}}, "x2"},
+      {"bad-unknown", json{{"x1", 0.0}, {"x2", 0.0}, {"x3", 1.0}}, "x3"},
+      {"bad-string", json{{"x1", "1.0"}, {"x2", 0.0}}, "x1"},
+      {"bad-bool", json{{"x1", 0.0}, {"x2", true}}, "x2"},
+  };
+  bool first = true;
+  for (const auto& c : cases) {
+    INFO(c.id << " " << c.params.dump());
+    const json reply = client.request(run_message(c.id, c.params), first ? 5000ms : kReplyTimeout);
+    first = false;
+    REQUIRE(reply["type"] == "rejected");
+    CHECK(reply["experiment"] == c.id);
+    CHECK_THAT(reply["reason"].get<std::string>(), Catch::Contains(c.named));
+    CHECK_THAT(reply["reason"].get<std::string>(), !Catch::StartsWith("busy"));
+  }
+  // Bounds are inclusive, and a rejected id is not remembered: it is evaluated afresh.
+  const json accepted = client.request(run_message("bad-high", branin_params(10.0, 15.0)));
+  CHECK(accepted["type"] == "accepted");
+  const json result = client.receive();
+  CHECK(result["status"] == "ok");
+  // Nothing was started for the rejected runs.
+  const json pong = expect_next_is_pong(client);
+  CHECK(pong["running"].empty());
+  expect_still_serving(client);
+}
+
+TEST_CASE("labloop-sim rejects a run with busy when its capacity is full", "[driver][sim]") {
+  Simulator sim(1, 1.0);
+  Client client(sim.endpoint());
+  REQUIRE(client.request(run_message("busy-1", branin_params(0.0, 0.0)), 5000ms)["type"] == "accepted");
+  const json busy = client.request(run_message("busy-2", branin_params(1.0, 1.0)));
+  REQUIRE(busy["type"] == "rejected");
+  CHECK(busy["experiment"] == "busy-2");
+  CHECK_THAT(busy["reason"].get<std::string>(), Catch::StartsWith("busy"));
+  // Free the slot promptly, then the busy id may be sent again and is started.
+  client.send(labloop::protocol::abort("busy-1"));
+  const json aborted = client.receive();
+  CHECK(aborted["experiment"] == "busy-1");
+  CHECK(client.request(run_message("busy-2", branin_params(1.0, 1.0)))["type"] == "accepted");
+}
+
+TEST_CASE("ping is answered with the running experiments while one runs", "[driver][sim]") {
+  Simulator sim(2, 1.0);
+  Client client(sim.endpoint());
+  CHECK(expect_next_is_pong(client)["running"].empty());
+  REQUIRE(client.request(run_message("ping-1", branin_params(0.0, 0.0)))["type"] == "accepted");
+  REQUIRE(client.request(run_message("ping-2", branin_params(1.0, 1.0)))["type"] == "accepted");
+  const auto started = std::chrono::steady_clock::now();
+  const json pong = client.request(labloop::protocol::ping());
+  CHECK(std::chrono::steady_clock::now() - started < 500ms);  // answered while experiments run
+  REQUIRE(pong["type"] == "pong");
+  CHECK(pong["running"] == json{"ping-1", "ping-2"});  // in start order
+}
+
+TEST_CASE("Abort of a running experiment gives a failed result with error aborted", "[driver][sim]") {
+  Simulator sim(1, 5.0);
+  Client client(sim.endpoint());
+  REQUIRE(client.request(run_message("abort-1", branin_params(0.0, 0.0)), 5000ms)["type"] == "accepted");
+  const auto started = std::chrono::steady_clock::now();
+  client.send(labloop::protocol::abort("abort-1"));
+  const auto raw = client.receive_raw();
+  REQUIRE(raw);
+  CHECK(std::chrono::steady_clock::now() - started < 2s);  // well before the 5 s run would end
+  const json result = json::parse(*raw);
+  REQUIRE(result["type"] == "result");
+  CHECK(result["experiment"] == "abort-1");
+  CHECK(result["status"] == "failed");
+  CHECK(result["error"] == "aborted");
+  // A result is final: abort and run of the finished id re-send the cached result.
+  client.send(labloop::protocol::abort("abort-1"));
+  const auto after_abort = client.receive_raw();
+  REQUIRE(after_abort);
+  CHECK(*after_abort == *raw);
+  client.send(run_message("abort-1", branin_params(0.0, 0.0)));
+  const auto after_run = client.receive_raw();
+  REQUIRE(after_run);
+  CHECK(*after_run == *raw);
+  CHECK(expect_next_is_pong(client)["running"].empty());
+}
+
+TEST_CASE("Abort of an unknown experiment gives an unknown_experiment error", "[driver][sim]") {
+  Simulator sim;
+  Client client(sim.endpoint());
+  const json reply = client.request(labloop::protocol::abort("never-ran"), 5000ms);
+  REQUIRE(reply["type"] == "error");
+  CHECK(reply["code"] == "unknown_experiment");
+  CHECK(reply["experiment"] == "never-ran");
+  // Only rejected counts as unknown too.
+  REQUIRE(client.request(run_message("rejected-1", branin_params(99.0, 0.0)))["type"] == "rejected");
+  const json reply2 = client.request(labloop::protocol::abort("rejected-1"));
+  CHECK(reply2["code"] == "unknown_experiment");
+  expect_still_serving(client);
+}
+
+TEST_CASE("labloop-sim answers malformed messages with the matching error and keeps serving", "[driver][sim]") {
+  Simulator sim;
+  Client client(sim.endpoint());
+  expect_still_serving(client);  // connected
+
+  auto expect_error = [&](const std::string& payload, const std::string& code) {
+    INFO("sent " << payload);
+    client.send_raw(payload);
+    const json reply = client.receive();
+    REQUIRE(reply["type"] == "error");
+    CHECK(reply["code"] == code);
+    CHECK(reply["message"].is_string());
+  };
+  expect_error("this is not JSON {{{", "bad_json");
+  expect_error("[1,2,3]", "bad_json");
+  expect_error(R"({"v":1,"type":"ping","x":NaN})", "bad_json");
+  expect_error(R"({"v":2,"type":"ping"})", "bad_version");
+  expect_error(R"({"type":"ping"})", "bad_version");
+  expect_error(R"({"v":1})", "bad_message");
+  expect_error(R"({"v":1,"type":"run","params":{}})", "bad_message");
+  expect_error(json{{"v", 1}, {"type", "run"}, {"experiment", std::string(129, 'a')}, {"params", json::object()}}.dump(), "bad_message");
+  expect_error(R"({"v":1,"type":"no_such_type"})", "unknown_type");
+  expect_error(R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[],"outputs":[],"capacity":1})", "unknown_type");
+  expect_error(std::string(labloop::protocol::kMaxMessageBytes + 10, ' '), "too_large");
+  expect_error("\xff\xfe garbage", "bad_json");  // invalid UTF-8: answered, not a crash
+
+  // A run without params: bad_message naming the experiment (spec 4.2 step 4).
+  client.send_raw(R"({"v":1,"type":"run","experiment":"no-params"})");
+  const json no_params = client.receive();
+  CHECK(no_params["type"] == "error");
+  CHECK(no_params["code"] == "bad_message");
+  CHECK(no_params["experiment"] == "no-params");
+
+  // v 1.0 is version 1, and an error from the controller is never answered.
+  client.send_raw(R"({"v":1.0,"type":"error","code":"internal","message":"controller says hi"})");
+  CHECK(expect_next_is_pong(client)["running"].empty());
+  expect_still_serving(client);
+}
+
+TEST_CASE("A REQ-style empty delimiter frame is echoed back with the reply", "[driver][sim]") {
+  Simulator sim;
+  Client client(sim.endpoint());
+  expect_still_serving(client);
+  zmq::context_t context;
+  zmq::socket_t dealer(context, zmq::socket_type::dealer);
+  dealer.set(zmq::sockopt::linger, 0);
+  dealer.connect(sim.endpoint());
+  const std::string hello = labloop::protocol::encode(labloop::protocol::hello("req-style", "envelope"));
+  dealer.send(zmq::str_buffer(""), zmq::send_flags::sndmore);
+  dealer.send(zmq::buffer(hello), zmq::send_flags::none);
+  zmq::pollitem_t items[] = {{dealer.handle(), 0, ZMQ_POLLIN, 0}};
+  zmq::poll(items, 1, std::chrono::milliseconds(kReplyTimeout));
+  REQUIRE((items[0].revents & ZMQ_POLLIN));
+  std::vector<zmq::message_t> frames;
+  REQUIRE(zmq::recv_multipart(dealer, std::back_inserter(frames), zmq::recv_flags::dontwait));
+  REQUIRE(frames.size() == 2);
+  CHECK(frames[0].size() == 0);
+  CHECK(json::parse(frames[1].to_string())["type"] == "welcome");
+  // The plain client is unaffected.
+  expect_still_serving(client);
+}
+
+TEST_CASE("labloop-sim exits with status 0 soon after SIGTERM", "[driver][sim]") {
+  Simulator sim(1, 5.0);
+  Client client(sim.endpoint());
+  REQUIRE(client.request(run_message("term-1", branin_params(0.0, 0.0)), 5000ms)["type"] == "accepted");
+  REQUIRE(::kill(sim.process().pid(), SIGTERM) == 0);
+  // The running experiment is reported (not as a verdict) while the driver shuts down.
+  const json result = client.receive();
+  CHECK(result["type"] == "result");
+  CHECK(result["experiment"] == "term-1");
+  CHECK(result["status"] == "failed");
+  const auto status = sim.process().wait_for(5000ms);
+  REQUIRE(status.has_value());
+  CHECK(*status == 0);
+}
+
+// ---------------------------------------------------------------- serve() in-process ----
+
+namespace {
+
+// A one-input driver whose run() is a lambda: y = f(x), x in [-10, 10].
+class LambdaDriver final : public labloop::Driver {
+ public:
+  using Function = std::function<labloop::Values(double x, std::stop_token stop)>;
+  explicit LambdaDriver(Function function) : function_(std::move(function)) {}
+  labloop::InstrumentInfo describe() const override {
+    labloop::InstrumentInfo info;
+    info.driver = "lambda-driver";
+    info.version = "test";
+    labloop::Parameter x;
+    x.name = "x";
+    x.low = -10;
+    x.high = 10;
+    info.inputs = {x};
+    info.outputs = {"y"};
+    info.capacity = 2;
+    return info;
+  }
+  labloop::Values run(const labloop::Params& params, std::stop_token stop) override {
+    return function_(params.at("x").get<double>(), stop);
+  }
+
+ private:
+  Function function_;
+};
+
+// serve(driver) on a jthread at a fresh ipc endpoint; the destructor requests stop and joins.
+class InProcessServer {
+ public:
+  explicit InProcessServer(labloop::Driver& driver) : endpoint_(dir_.ipc("drv")), done_future_(done_.get_future()) {
+    std::promise<void> ready;
+    auto ready_future = ready.get_future();
+    thread_ = std::jthread([this, &driver, ready = std::move(ready)](std::stop_token stop) mutable {
+      try {
+        labloop::ServeOptions options;
+        options.stop = stop;
+        options.handle_signals = false;
+        options.log = [](const std::string&) {};
+        options.on_ready = [&ready](const std::string&) { ready.set_value(); };
+        done_.set_value(labloop::serve(driver, endpoint_, options));
+      } catch (...) {
+        const auto error = std::current_exception();
+        try {
+          ready.set_exception(error);
+        } catch (const std::future_error&) {
+        }
+        done_.set_exception(error);
+      }
+    });
+    REQUIRE(ready_future.wait_for(5s) == std::future_status::ready);
+    ready_future.get();  // rethrows a bind failure
+  }
+  ~InProcessServer() { thread_.request_stop(); }
+  InProcessServer(const InProcessServer&) = delete;
+  InProcessServer& operator=(const InProcessServer&) = delete;
+
+  const std::string& endpoint() const { return endpoint_; }
+  void request_stop() { thread_.request_stop(); }
+  // serve()'s return value, or nullopt when it has not returned within `timeout`.
+  std::optional<int> wait_for_return(std::chrono::milliseconds timeout) {
+    if (done_future_.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+    return done_future_.get();
+  }
+
+ private:
+  labloop::test::TempDir dir_;
+  std::string endpoint_;
+  std::promise<int> done_;
+  std::future<int> done_future_;
+  std::jthread thread_;  // last: stopped and joined first
+};
+
+json run_x(Client& client, const std::string& id, double x) {
+  const json accepted = client.request(labloop::protocol::run(id, json{{"x", x}}));
+  REQUIRE(accepted["type"] == "accepted");
+  const json result = client.receive();
+  REQUIRE(result["type"] == "result");
+  CHECK(result["experiment"] == id);
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("serve reports the values a driver returns", "[driver][serve]") {
+  LambdaDriver driver([](double x, std::stop_token) { return labloop::Values{{"y", 2 * x}, {"extra", 1.0}}; });
+  InProcessServer server(driver);
+  Client client(server.endpoint());
+  const json result = run_x(client, "ok-1", 3.5);
+  REQUIRE(result["status"] == "ok");
+  CHECK(result["values"]["y"].get<double>() == 7.0);
+  CHECK(result["meta"].is_object());
+}
+
+TEST_CASE("serve turns an exception from run into a failed result with its message", "[driver][serve]") {
+  LambdaDriver driver([](double, std::stop_token) -> labloop::Values { throw std::runtime_error("pump pressure too high"); });
+  InProcessServer server(driver);
+  Client client(server.endpoint());
+  const json result = run_x(client, "throw-1", 0.0);
+  CHECK(result["status"] == "failed");
+  CHECK(result["error"] == "pump pressure too high");
+  // The failure is cached like any result, and the server keeps serving.
+  client.send(labloop::protocol::run("throw-1", json{{"x", 0.0}}));
+  CHECK(client.receive() == result);
+  expect_still_serving(client);
+}
+
+TEST_CASE("serve fails an experiment whose output is NaN or missing naming the output", "[driver][serve]") {
+  LambdaDriver driver([](double x, std::stop_token) -> labloop::Values {
+    if (x < 0) return {{"y", std::numeric_limits<double>::quiet_NaN()}};
+    if (x > 0) return {{"y", std::numeric_limits<double>::infinity()}};
+    return {{"not_y", 1.0}};
+  });
+  InProcessServer server(driver);
+  Client client(server.endpoint());
+  for (const double x : {-1.0, 1.0, 0.0}) {
+    INFO("x = " << x);
+    const json result = run_x(client, "bad-output-" + std::to_string(static_cast<int>(x) + 1), x);
+    CHECK(result["status"] == "failed");
+    CHECK_FALSE(result.contains("values"));
+    CHECK_THAT(result["error"].get<std::string>(), Catch::Contains("\"y\""));
+  }
+}
+
+TEST_CASE("serve returns 0 soon after a stop is requested", "[driver][serve]") {
+  LambdaDriver driver([](double x, std::stop_token) { return labloop::Values{{"y", x}}; });
+  InProcessServer server(driver);
+  Client client(server.endpoint());
+  expect_still_serving(client);
+  CHECK_FALSE(server.wait_for_return(0ms).has_value());  // serving until asked to stop
+  server.request_stop();
+  const auto status = server.wait_for_return(3000ms);
+  REQUIRE(status.has_value());
+  CHECK(*status == 0);
+}
+
+TEST_CASE("serve stops a running experiment when a stop is requested", "[driver][serve]") {
+  LambdaDriver driver([](double, std::stop_token stop) -> labloop::Values {
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (!stop.stop_requested() && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(5ms);
+    throw std::runtime_error("stopped");
+  });
+  InProcessServer server(driver);
+  Client client(server.endpoint());
+  REQUIRE(client.request(labloop::protocol::run("long-1", json{{"x", 0.0}}))["type"] == "accepted");
+  server.request_stop();
+  const auto status = server.wait_for_return(3000ms);
+  REQUIRE(status.has_value());
+  CHECK(*status == 0);
+  const json result = client.receive();
+  CHECK(result["experiment"] == "long-1");
+  CHECK(result["status"] == "failed");
+}

@@ -1,0 +1,325 @@
+// Unit tests of the protocol v1 codec (docs/protocol.md): decode()'s error codes in the spec's
+// check order, the builders, parse_welcome and the limits.
+#include "labloop/protocol.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <string_view>
+
+#include "labloop/error.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+namespace protocol = labloop::protocol;
+
+// The ProtocolError code decode() answers with, or "" when it accepts the payload.
+std::string decode_code(std::string_view payload) {
+  try {
+    protocol::decode(payload);
+    return "";
+  } catch (const labloop::ProtocolError& e) {
+    return e.code();
+  }
+}
+
+std::string parse_welcome_code(const json& welcome) {
+  try {
+    protocol::parse_welcome(welcome);
+    return "";
+  } catch (const labloop::ProtocolError& e) {
+    return e.code();
+  }
+}
+
+std::string repeat(std::string_view unit, std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s += unit;
+  return s;
+}
+
+std::string run_with_id(const std::string& id) {
+  return json{{"v", 1}, {"type", "run"}, {"experiment", id}, {"params", json::object()}}.dump();
+}
+
+json welcome_with_inputs(json inputs) {
+  return json{{"v", 1},          {"type", "welcome"},      {"driver", "d"}, {"version", "1"},
+              {"inputs", inputs}, {"outputs", {"y"}},        {"capacity", 1}};
+}
+
+labloop::Parameter continuous(const std::string& name, double low, double high, const std::string& unit = {}) {
+  labloop::Parameter p;
+  p.name = name;
+  p.type = labloop::ParameterType::continuous;
+  p.low = low;
+  p.high = high;
+  p.unit = unit;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("decode answers too_large for a payload over 1 MiB before parsing it", "[protocol]") {
+  CHECK(decode_code(std::string(protocol::kMaxMessageBytes + 1, 'x')) == "too_large");
+  // Exactly at the limit is fine.
+  std::string at_limit = R"({"v":1,"type":"ping","pad":")";
+  const std::string tail = "\"}";
+  at_limit += std::string(protocol::kMaxMessageBytes - at_limit.size() - tail.size(), 'a') + tail;
+  REQUIRE(at_limit.size() == protocol::kMaxMessageBytes);
+  CHECK(decode_code(at_limit) == "");
+  // A large but valid message one byte over the limit is still too_large, not parsed.
+  CHECK(decode_code(at_limit + " ") == "too_large");
+}
+
+TEST_CASE("decode answers bad_json for invalid JSON or UTF-8 or a non-object", "[protocol]") {
+  CHECK(decode_code("") == "bad_json");
+  CHECK(decode_code("not json") == "bad_json");
+  CHECK(decode_code(R"({"v":1,"type":"ping")") == "bad_json");
+  CHECK(decode_code(R"({"v":1,"type":"ping"} trailing)") == "bad_json");
+  CHECK(decode_code("{\"v\":1,\"type\":\"ping\",\"x\":\"\xff\xfe\"}") == "bad_json");
+  CHECK(decode_code("{\"v\":1,\"type\":\"ping\",\"x\":\"\xc3\"}") == "bad_json");  // truncated sequence
+  CHECK(decode_code(R"([{"v":1,"type":"ping"}])") == "bad_json");
+  CHECK(decode_code(R"("ping")") == "bad_json");
+  CHECK(decode_code("42") == "bad_json");
+  CHECK(decode_code("null") == "bad_json");
+  CHECK(decode_code(R"({"v":1,"type":"ping","x":NaN})") == "bad_json");
+  CHECK(decode_code(R"({"v":1,"type":"ping","x":Infinity})") == "bad_json");
+  // bad_json is checked before v: an array without v is bad_json, not bad_version.
+  CHECK(decode_code("[]") == "bad_json");
+}
+
+TEST_CASE("decode answers bad_version unless v is a number equal to 1", "[protocol]") {
+  CHECK(decode_code(R"({"type":"ping"})") == "bad_version");
+  CHECK(decode_code(R"({"v":"1","type":"ping"})") == "bad_version");
+  CHECK(decode_code(R"({"v":2,"type":"ping"})") == "bad_version");
+  CHECK(decode_code(R"({"v":0,"type":"ping"})") == "bad_version");
+  CHECK(decode_code(R"({"v":1.5,"type":"ping"})") == "bad_version");
+  CHECK(decode_code(R"({"v":true,"type":"ping"})") == "bad_version");
+  CHECK(decode_code(R"({"v":null,"type":"ping"})") == "bad_version");
+  CHECK(decode_code(R"({"v":1,"type":"ping"})") == "");
+  CHECK(decode_code(R"({"v":1.0,"type":"ping"})") == "");
+  // v is checked before type and before the type's fields.
+  CHECK(decode_code(R"({"v":2})") == "bad_version");
+  CHECK(decode_code(R"({"v":2,"type":"no_such_type"})") == "bad_version");
+  CHECK(decode_code(R"({"v":2,"type":"run"})") == "bad_version");
+}
+
+TEST_CASE("decode answers bad_message for a missing type or bad required fields", "[protocol]") {
+  CHECK(decode_code(R"({"v":1})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":5})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":null})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"run","params":{}})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"run","experiment":7,"params":{}})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"run","experiment":"","params":{}})") == "bad_message");
+  // A run's params are the driver's to check, after its cache lookup (spec 4.2 step 4).
+  CHECK(decode_code(R"({"v":1,"type":"run","experiment":"e"})").empty());
+  CHECK(decode_code(R"({"v":1,"type":"run","experiment":"e","params":[1]})").empty());
+  CHECK(decode_code(R"({"v":1,"type":"abort"})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"abort","experiment":""})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"result","experiment":"e","status":"maybe"})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"result","experiment":"e","status":"ok"})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"result","experiment":"e","status":"ok","values":[1]})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"result","experiment":"e","status":"failed"})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"result","experiment":"e","status":"failed","error":"x","meta":3})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"accepted","experiment":"e","expected_s":-1})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"rejected","experiment":"e"})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"pong"})") == "bad_message");
+  CHECK(decode_code(R"({"v":1,"type":"error","code":"x"})") == "bad_message");
+
+  const json welcome = json::parse(R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[],"outputs":["y"],"capacity":1})");
+  CHECK(decode_code(welcome.dump()) == "");
+  for (const json& capacity : {json(0), json(-1), json(1.5), json("1"), json(nullptr)}) {
+    json w = welcome;
+    w["capacity"] = capacity;
+    INFO("capacity " << capacity.dump());
+    CHECK(decode_code(w.dump()) == "bad_message");
+  }
+  json no_outputs = welcome;
+  no_outputs["outputs"] = json::array({""});
+  CHECK(decode_code(no_outputs.dump()) == "bad_message");
+}
+
+TEST_CASE("decode limits experiment ids to 128 characters counted as code points", "[protocol]") {
+  CHECK(decode_code(run_with_id(std::string(128, 'a'))) == "");
+  CHECK(decode_code(run_with_id(std::string(129, 'a'))) == "bad_message");
+  // 128 two-byte characters (256 bytes) and 128 four-byte characters are still 128 characters.
+  CHECK(decode_code(run_with_id(repeat("\xc3\xa9", 128))) == "");
+  CHECK(decode_code(run_with_id(repeat("\xf0\x9f\x94\xac", 128))) == "");
+  CHECK(decode_code(run_with_id(repeat("\xc3\xa9", 129))) == "bad_message");
+}
+
+TEST_CASE("decode answers unknown_type for a type it does not know and ignores unknown fields", "[protocol]") {
+  CHECK(decode_code(R"({"v":1,"type":"no_such_type"})") == "unknown_type");
+  CHECK(decode_code(R"({"v":1,"type":"Ping"})") == "unknown_type");
+  CHECK(decode_code(R"({"v":1,"type":""})") == "unknown_type");
+  // Unknown extra fields and null optional fields are fine.
+  CHECK(decode_code(R"({"v":1,"type":"ping","future":{"a":[1,2]}})") == "");
+  CHECK(decode_code(R"({"v":1,"type":"hello"})") == "");
+  CHECK(decode_code(R"({"v":1,"type":"hello","controller":5,"campaign":null})") == "");
+  CHECK(decode_code(R"({"v":1,"type":"accepted","experiment":"e","expected_s":null,"max_s":3})") == "");
+  CHECK(decode_code(R"({"v":1,"type":"result","experiment":"e","status":"failed","error":"x","meta":null})") == "");
+}
+
+TEST_CASE("decode returns the parsed message", "[protocol]") {
+  const json m = protocol::decode(R"({"v":1,"type":"run","experiment":"q-1","params":{"x1":1.5,"s":"THF"}})");
+  CHECK(m["type"] == "run");
+  CHECK(m["experiment"] == "q-1");
+  CHECK(m["params"]["x1"] == 1.5);
+  CHECK(m["params"]["s"] == "THF");
+}
+
+TEST_CASE("Every builder produces a message that decode accepts unchanged", "[protocol]") {
+  labloop::InstrumentInfo info;
+  info.driver = "test-driver";
+  info.version = "0.1.0";
+  info.inputs.push_back(continuous("x1", -5, 10, "mL"));
+  labloop::Parameter cycles;
+  cycles.name = "cycles";
+  cycles.type = labloop::ParameterType::integer;
+  cycles.low = 1;
+  cycles.high = 8;
+  info.inputs.push_back(cycles);
+  labloop::Parameter solvent;
+  solvent.name = "solvent";
+  solvent.type = labloop::ParameterType::categorical;
+  solvent.choices = {"THF", "DMF"};
+  info.inputs.push_back(solvent);
+  info.outputs = {"y", "purity"};
+  info.capacity = 3;
+
+  const std::vector<json> messages = {
+      protocol::hello("labloop 0.1.0", "quickstart"),
+      protocol::run("quickstart-0007", json{{"x1", 1.5}, {"cycles", 3}, {"solvent", "THF"}}),
+      protocol::ping(),
+      protocol::abort("quickstart-0007"),
+      protocol::welcome(info),
+      protocol::accepted("quickstart-0007"),
+      protocol::accepted("quickstart-0007", 2.0, 60.0),
+      protocol::rejected("quickstart-0007", "x1=12 outside limits [-5, 10]"),
+      protocol::result_ok("quickstart-0007", {{"y", 0.42}, {"purity", 0.9}}),
+      protocol::result_ok("quickstart-0007", {{"y", 0.42}}, json{{"run_seq", 7}}),
+      protocol::result_failed("quickstart-0007", "pump pressure too high"),
+      protocol::result_failed("quickstart-0007", "pump pressure too high", json{{"duration_s", 2.0}}),
+      protocol::pong({}),
+      protocol::pong({"a", "b"}, {{"a", 0.4}}),
+      protocol::error("bad_json", "not JSON"),
+      protocol::error("unknown_experiment", "no experiment q-0099 is running or finished", "q-0099"),
+  };
+  for (const auto& m : messages) {
+    INFO(m.dump());
+    CHECK(m["v"] == protocol::kVersion);
+    CHECK(m["type"].is_string());
+    const std::string text = protocol::encode(m);
+    CHECK(text.find('\n') == std::string::npos);
+    json decoded;
+    REQUIRE_NOTHROW(decoded = protocol::decode(text));
+    CHECK(decoded == m);
+  }
+}
+
+TEST_CASE("Builders fill in the fields the spec requires", "[protocol]") {
+  const json a = protocol::accepted("e");
+  CHECK_FALSE(a.contains("expected_s"));
+  CHECK_FALSE(a.contains("max_s"));
+  const json a2 = protocol::accepted("e", 2.0, 16.0);
+  CHECK(a2["expected_s"] == 2.0);
+  CHECK(a2["max_s"] == 16.0);
+
+  const json ok = protocol::result_ok("e", {{"y", 0.5}});
+  CHECK(ok["status"] == "ok");
+  CHECK(ok["values"] == json{{"y", 0.5}});
+  CHECK_FALSE(ok.contains("meta"));
+
+  const json failed = protocol::result_failed("e", "boom");
+  CHECK(failed["status"] == "failed");
+  CHECK(failed["error"] == "boom");
+  CHECK_FALSE(failed.contains("values"));
+
+  const json pong = protocol::pong({"a", "b"}, {{"a", 0.25}});
+  CHECK(pong["running"] == json{"a", "b"});
+  CHECK(pong["progress"]["a"] == 0.25);
+  CHECK_FALSE(protocol::pong({}).contains("progress"));
+  CHECK(protocol::pong({})["running"].is_array());
+
+  CHECK_FALSE(protocol::error("bad_json", "m").contains("experiment"));
+  CHECK(protocol::error("unknown_experiment", "m", "q")["experiment"] == "q");
+}
+
+TEST_CASE("result_failed truncates the error text to 4096 characters", "[protocol]") {
+  const json long_failure = protocol::result_failed("e", std::string(10000, 'x'));
+  CHECK(long_failure["error"].get<std::string>() == std::string(4096, 'x'));
+  const json exact = protocol::result_failed("e", std::string(4096, 'z'));
+  CHECK(exact["error"].get<std::string>().size() == 4096);
+  CHECK(protocol::result_failed("e", "short")["error"] == "short");
+  CHECK(decode_code(protocol::encode(long_failure)) == "");
+}
+
+TEST_CASE("parse_welcome turns the inputs into Parameters", "[protocol]") {
+  const json welcome = protocol::decode(R"({"v":1,"type":"welcome","driver":"labloop-sim","version":"0.1.0",
+    "inputs":[{"name":"x1","type":"continuous","low":-5,"high":10,"unit":"mL"},
+              {"name":"cycles","type":"integer","low":1,"high":8},
+              {"name":"solvent","type":"categorical","choices":["THF","DMF"],"unit":"-"}],
+    "outputs":["y","purity"],"capacity":2,"future_field":true})");
+  const labloop::InstrumentInfo info = protocol::parse_welcome(welcome);
+  CHECK(info.driver == "labloop-sim");
+  CHECK(info.version == "0.1.0");
+  CHECK(info.outputs == std::vector<std::string>{"y", "purity"});
+  CHECK(info.capacity == 2);
+  REQUIRE(info.inputs.size() == 3);
+
+  CHECK(info.inputs[0].name == "x1");
+  CHECK(info.inputs[0].type == labloop::ParameterType::continuous);
+  CHECK(info.inputs[0].low == -5.0);
+  CHECK(info.inputs[0].high == 10.0);
+  CHECK(info.inputs[0].unit == "mL");
+
+  CHECK(info.inputs[1].name == "cycles");
+  CHECK(info.inputs[1].type == labloop::ParameterType::integer);
+  CHECK(info.inputs[1].low == 1.0);
+  CHECK(info.inputs[1].high == 8.0);
+  CHECK(info.inputs[1].unit.empty());
+
+  CHECK(info.inputs[2].name == "solvent");
+  CHECK(info.inputs[2].type == labloop::ParameterType::categorical);
+  CHECK(info.inputs[2].choices == std::vector<std::string>{"THF", "DMF"});
+  CHECK(info.inputs[2].unit == "-");
+}
+
+TEST_CASE("parse_welcome of welcome() gives back the InstrumentInfo", "[protocol]") {
+  labloop::InstrumentInfo info;
+  info.driver = "round-trip";
+  info.version = "2";
+  info.inputs = {continuous("a", -1.5, 2.25, "K"), continuous("b", 0, 0)};
+  info.outputs = {"y"};
+  info.capacity = 4;
+  const labloop::InstrumentInfo back = protocol::parse_welcome(protocol::decode(protocol::encode(protocol::welcome(info))));
+  CHECK(back.driver == info.driver);
+  CHECK(back.version == info.version);
+  CHECK(back.outputs == info.outputs);
+  CHECK(back.capacity == info.capacity);
+  REQUIRE(back.inputs.size() == 2);
+  CHECK(back.inputs[0].name == "a");
+  CHECK(back.inputs[0].low == -1.5);
+  CHECK(back.inputs[0].high == 2.25);
+  CHECK(back.inputs[0].unit == "K");
+  CHECK(back.inputs[1].low == 0.0);
+  CHECK(back.inputs[1].high == 0.0);  // low == high is allowed (inclusive bounds)
+}
+
+TEST_CASE("parse_welcome rejects malformed inputs with bad_message", "[protocol]") {
+  const json x = {{"name", "x"}, {"type", "continuous"}, {"low", 0}, {"high", 1}};
+  CHECK(parse_welcome_code(welcome_with_inputs(json::array({x}))) == "");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::array({x, x}))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"x","type":"continuous","low":2,"high":1}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"n","type":"integer","low":5,"high":3}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"x","type":"complex","low":0,"high":1}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"x","low":0,"high":1}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"s","type":"categorical","choices":[]}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"s","type":"categorical"}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"x","type":"continuous","low":0}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"x","type":"continuous","low":"0","high":1}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"","type":"continuous","low":0,"high":1}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"type":"continuous","low":0,"high":1}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([3])"))) == "bad_message");
+}

@@ -1,0 +1,313 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "labloop/error.hpp"
+#include "labloop/journal.hpp"
+#include "labloop/report.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() / ("labloop-report-test-" + std::to_string(rd()) + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+std::string time_of(int seq) { return "2026-11-25T08:30:" + std::string(seq < 10 ? "0" : "") + std::to_string(seq) + ".000Z"; }
+
+json event(int seq, const std::string& kind, json fields = json::object()) {
+  fields["seq"] = seq;
+  fields["time"] = time_of(seq);
+  fields["event"] = kind;
+  return fields;
+}
+
+json config(const std::string& goal) {
+  return json::parse(R"({
+    "name": "quickstart", "seed": 1,
+    "parameters": [
+      {"name": "x1", "type": "continuous", "low": -5, "high": 10},
+      {"name": "solvent", "type": "categorical", "choices": ["THF", "a,b"]},
+      {"name": "cycles", "type": "integer", "low": 1, "high": 8}
+    ],
+    "objective": {"name": "y", "goal": ")" + goal + R"("},
+    "planner": {"kind": "sobol"}, "instruments": [], "budget": {"experiments": 4}, "output": "runs/q"
+  })");
+}
+
+// Four experiments: e2 ok (0.42), e1 failed (then a stale late result), e3 ok (0.1), e4 pending.
+std::vector<json> campaign_events(const std::string& goal, const std::string& name = "quickstart") {
+  return {
+      event(1, "campaign_started", {{"campaign", name}, {"config", config(goal)}, {"dry_run", false}}),
+      event(2, "instrument_ready", {{"instrument", "sim"}, {"driver", "labloop-sim"}, {"version", "0.1.0"}, {"capacity", 3}}),
+      event(3, "proposed", {{"experiment", "e1"}, {"params", {{"x1", 1.5}, {"solvent", "a,b"}, {"cycles", 3}}}, {"planner", "sobol"}}),
+      event(4, "proposed", {{"experiment", "e2"}, {"params", {{"x1", -2.25}, {"solvent", "THF"}, {"cycles", 1}}}, {"planner", "sobol"}}),
+      event(5, "proposed", {{"experiment", "e3"}, {"params", {{"x1", 0.1}, {"solvent", "THF"}, {"cycles", 8}}}, {"planner", "sobol"}}),
+      event(6, "proposed", {{"experiment", "e4"}, {"params", {{"x1", 3}, {"solvent", "THF"}, {"cycles", 2}}}, {"planner", "sobol"}}),
+      event(7, "dispatched", {{"experiment", "e1"}, {"instrument", "sim"}}),
+      event(8, "dispatched", {{"experiment", "e2"}, {"instrument", "sim"}}),
+      event(9, "dispatched", {{"experiment", "e3"}, {"instrument", "sim"}}),
+      event(10, "accepted", {{"experiment", "e1"}, {"instrument", "sim"}, {"expected_s", 1.0}, {"max_s", 30.0}}),
+      event(11, "result", {{"experiment", "e2"}, {"instrument", "sim"}, {"status", "ok"}, {"values", {{"y", 0.42}, {"z", 1}}}, {"objective", 0.42}}),
+      event(12, "failed", {{"experiment", "e1"}, {"instrument", "sim"}, {"error", "timeout after 30 s, \"retry\" later"}}),
+      event(13, "result", {{"experiment", "e3"}, {"instrument", "sim"}, {"status", "ok"}, {"values", {{"y", 0.1}}}, {"objective", 0.1}}),
+      event(14, "result", {{"experiment", "e1"}, {"instrument", "sim"}, {"status", "ok"}, {"values", {{"y", -9.0}}}, {"objective", -9.0}}),
+      event(15, "instrument_lost", {{"instrument", "sim"}, {"reason", "heartbeat"}}),
+  };
+}
+
+// A campaign with `n` ok results whose objectives are `values`.
+CampaignRecord record_with(const std::vector<double>& values, bool maximize, const std::string& name = "quickstart") {
+  std::vector<json> events{event(1, "campaign_started", {{"campaign", name}, {"config", config(maximize ? "maximize" : "minimize")}})};
+  int seq = 2;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const std::string id = "e" + std::to_string(i + 1);
+    events.push_back(event(seq++, "proposed", {{"experiment", id}, {"params", {{"x1", 0.5}, {"solvent", "THF"}, {"cycles", 1}}}}));
+    events.push_back(event(seq++, "result", {{"experiment", id}, {"instrument", "sim"}, {"status", "ok"}, {"values", {{"y", values[i]}}}, {"objective", values[i]}}));
+  }
+  return summarize(events);
+}
+
+std::string render_svg(const CampaignRecord& record) {
+  TempDir dir;
+  const fs::path p = dir.path() / "convergence.svg";
+  write_convergence_svg(record, p);
+  return read_text(p);
+}
+
+void check_svg_shape(const std::string& svg) {
+  CHECK(svg.rfind("<svg", 0) == 0);
+  const std::string trimmed = svg.substr(0, svg.find_last_not_of("\n") + 1);
+  CHECK(trimmed.size() >= 6);
+  CHECK(trimmed.substr(trimmed.size() - 6) == "</svg>");
+  CHECK(count(svg, "<svg") == 1);
+  CHECK(svg.find("nan") == std::string::npos);
+  CHECK(svg.find("inf") == std::string::npos);
+}
+
+// The y coordinates of the best-so-far polyline, in SVG units (down is larger).
+std::vector<double> step_ys(const std::string& svg) {
+  const std::smatch m = [&] {
+    std::smatch found;
+    std::regex_search(svg, found, std::regex("<polyline points=\"([^\"]*)\""));
+    return found;
+  }();
+  std::vector<double> ys;
+  if (m.empty()) return ys;
+  std::istringstream points(m[1].str());
+  std::string point;
+  while (points >> point) ys.push_back(std::stod(point.substr(point.find(',') + 1)));
+  return ys;
+}
+
+}  // namespace
+
+TEST_CASE("Report: summarize assembles ok and failed and pending experiments in proposal order", "[report]") {
+  const CampaignRecord r = summarize(campaign_events("minimize"));
+  CHECK(r.campaign == "quickstart");
+  CHECK(r.objective_name == "y");
+  CHECK_FALSE(r.maximize);
+  CHECK(r.parameter_names == std::vector<std::string>{"x1", "solvent", "cycles"});
+  REQUIRE(r.experiments.size() == 4);
+
+  const ExperimentRecord& e1 = r.experiments[0];
+  CHECK(e1.id == "e1");
+  CHECK(e1.status == "failed");  // the late result after the failure is ignored
+  CHECK(e1.error == "timeout after 30 s, \"retry\" later");
+  CHECK_FALSE(e1.objective);
+  CHECK(e1.instrument == "sim");
+  CHECK(e1.proposed_at == time_of(3));
+  CHECK(e1.dispatched_at == time_of(7));
+  CHECK(e1.finished_at == time_of(12));
+  CHECK(e1.completion_index == 2);
+  CHECK(e1.params["solvent"] == "a,b");
+
+  const ExperimentRecord& e2 = r.experiments[1];
+  CHECK(e2.status == "ok");
+  REQUIRE(e2.objective);
+  CHECK(*e2.objective == 0.42);
+  CHECK(e2.values == json{{"y", 0.42}, {"z", 1}});
+  CHECK(e2.completion_index == 1);
+  CHECK(e2.error.empty());
+
+  CHECK(r.experiments[2].completion_index == 3);
+  const ExperimentRecord& e4 = r.experiments[3];
+  CHECK(e4.status == "pending");
+  CHECK(e4.instrument.empty());
+  CHECK(e4.dispatched_at.empty());
+  CHECK(e4.finished_at.empty());
+  CHECK(e4.completion_index == 0);
+  CHECK_FALSE(e4.objective);
+}
+
+TEST_CASE("Report: best_index honors the goal", "[report]") {
+  CHECK(summarize(campaign_events("minimize")).best_index() == std::optional<size_t>(2));  // e3, 0.1
+  const CampaignRecord max = summarize(campaign_events("maximize"));
+  CHECK(max.maximize);
+  CHECK(max.best_index() == std::optional<size_t>(1));  // e2, 0.42; e1's stale -9 is not a result
+
+  CHECK(record_with({3, 1, 1, 2}, false).best_index() == std::optional<size_t>(1));  // ties: first to finish
+  CHECK(record_with({3, 1, 5, 5}, true).best_index() == std::optional<size_t>(2));
+  CHECK_FALSE(record_with({}, false).best_index());
+}
+
+TEST_CASE("Report: a result without an objective field uses the objective from its values", "[report]") {
+  std::vector<json> events = campaign_events("minimize");
+  events[10].erase("objective");
+  const CampaignRecord r = summarize(events);
+  REQUIRE(r.experiments[1].objective);
+  CHECK(*r.experiments[1].objective == 0.42);
+}
+
+TEST_CASE("Report: summarize without campaign_started throws JournalError", "[report]") {
+  std::vector<json> events = campaign_events("minimize");
+  events.erase(events.begin());
+  CHECK_THROWS_AS(summarize(events), JournalError);
+  CHECK_THROWS_AS(summarize({}), JournalError);
+}
+
+TEST_CASE("Report: results.csv has the exact header and one quoted row per experiment", "[report]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "results.csv";
+  write_results_csv(summarize(campaign_events("minimize")), p);
+  const std::string expected =
+      "experiment,instrument,x1,solvent,cycles,y,status,error,proposed_at,dispatched_at,finished_at\n"
+      "e1,sim,1.5,\"a,b\",3,,failed,\"timeout after 30 s, \"\"retry\"\" later\"," + time_of(3) + "," + time_of(7) + "," + time_of(12) + "\n"
+      "e2,sim,-2.25,THF,1,0.42,ok,," + time_of(4) + "," + time_of(8) + "," + time_of(11) + "\n"
+      "e3,sim,0.1,THF,8,0.1,ok,," + time_of(5) + "," + time_of(9) + "," + time_of(13) + "\n"
+      "e4,,3,THF,2,,pending,," + time_of(6) + ",,\n";
+  CHECK(read_text(p) == expected);
+  // Written through a temporary sibling that is renamed away.
+  CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
+
+  // Rewriting replaces the file whole.
+  write_results_csv(record_with({}, false), p);
+  CHECK(read_text(p) == "experiment,instrument,x1,solvent,cycles,y,status,error,proposed_at,dispatched_at,finished_at\n");
+}
+
+TEST_CASE("Report: results.csv prints doubles short but exact", "[report]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "results.csv";
+  write_results_csv(record_with({1.0 / 3.0, 1e-20, 2.0}, false), p);
+  const std::string text = read_text(p);
+  CHECK_THAT(text, Catch::Matchers::Contains(",0.3333333333333333,ok,"));
+  CHECK_THAT(text, Catch::Matchers::Contains(",1e-20,ok,"));
+  CHECK_THAT(text, Catch::Matchers::Contains(",2,ok,"));
+}
+
+TEST_CASE("Report: writing into a missing directory throws labloop Error", "[report]") {
+  TempDir dir;
+  const CampaignRecord r = record_with({1}, false);
+  CHECK_THROWS_AS(write_results_csv(r, dir.path() / "missing" / "results.csv"), Error);
+  CHECK_THROWS_AS(write_convergence_svg(r, dir.path() / "missing" / "convergence.svg"), Error);
+}
+
+TEST_CASE("Report: convergence.svg with no results says so", "[report]") {
+  const std::string svg = render_svg(summarize({campaign_events("minimize")[0]}));
+  check_svg_shape(svg);
+  CHECK_THAT(svg, Catch::Matchers::Contains("no results yet"));
+  CHECK(count(svg, "<circle") == 0);
+}
+
+TEST_CASE("Report: convergence.svg with one result has one dot and no division by zero", "[report]") {
+  const std::string svg = render_svg(record_with({0.42}, false));
+  check_svg_shape(svg);
+  CHECK(count(svg, "<circle") == 1);
+  CHECK_THAT(svg, Catch::Matchers::Contains("quickstart: minimize y"));
+  CHECK_THAT(svg, Catch::Matchers::Contains(">y (best so far)</text>"));
+  CHECK_THAT(svg, Catch::Matchers::Contains(">experiment</text>"));
+}
+
+TEST_CASE("Report: convergence.svg with all-equal results stays finite", "[report]") {
+  for (const double v : {0.0, -3.0, 1e6}) {
+    const std::string svg = render_svg(record_with({v, v, v}, true));
+    check_svg_shape(svg);
+    CHECK(count(svg, "<circle") == 3);
+  }
+}
+
+TEST_CASE("Report: convergence.svg has one dot per ok result and a monotone best-so-far line", "[report]") {
+  std::vector<double> values;
+  for (int i = 0; i < 25; ++i) values.push_back(std::sin(i * 1.7) * 10 + i * 0.3);
+  for (const bool maximize : {false, true}) {
+    const std::string svg = render_svg(record_with(values, maximize, "a<b & \"c\""));
+    check_svg_shape(svg);
+    CHECK(count(svg, "<circle") == 25);
+    CHECK_THAT(svg, Catch::Matchers::Contains("a&lt;b &amp; &quot;c&quot;"));
+    CHECK(svg.find("a<b") == std::string::npos);
+    // Grid lines: one per tick, 4–6 ticks on each axis.
+    const size_t ticks = count(svg, "stroke=\"#e6e6e6\"");
+    CHECK(ticks >= 8);
+    CHECK(ticks <= 12);
+    const std::vector<double> ys = step_ys(svg);
+    REQUIRE(ys.size() == 2 * 25 - 1);
+    for (size_t i = 1; i < ys.size(); ++i) {
+      // Minimizing, the best moves down the value axis, i.e. down the page (larger SVG y).
+      if (maximize) CHECK(ys[i] <= ys[i - 1]);
+      else CHECK(ys[i] >= ys[i - 1]);
+    }
+  }
+}
+
+TEST_CASE("Report: failed and pending experiments are not drawn", "[report]") {
+  const std::string svg = render_svg(summarize(campaign_events("minimize")));
+  check_svg_shape(svg);
+  CHECK(count(svg, "<circle") == 2);
+}
+
+TEST_CASE("Report: reports can be built from a real journal", "[report]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  {
+    Journal journal(p);
+    for (json e : campaign_events("maximize")) {
+      const std::string kind = e["event"];
+      for (const char* key : {"seq", "time", "event"}) e.erase(key);
+      journal.append(kind, e);
+    }
+  }
+  const CampaignRecord r = summarize(read_journal(p).events);
+  CHECK(r.experiments.size() == 4);
+  CHECK(r.best_index() == std::optional<size_t>(1));
+  write_results_csv(r, dir.path() / "results.csv");
+  write_convergence_svg(r, dir.path() / "convergence.svg");
+  CHECK(fs::file_size(dir.path() / "results.csv") > 0);
+  CHECK(count(read_text(dir.path() / "convergence.svg"), "<circle") == 2);
+}
