@@ -225,7 +225,8 @@ class CampaignRun {
       stop_deadline_ = now + options_.stop_grace;
       return "stopped by operator";
     }
-    if (config_.target && best_ && (config_.objective.goal == Goal::minimize ? *best_ <= *config_.target : *best_ >= *config_.target))
+    // A dry run's responses are made up, so reaching the target means nothing: run the budget.
+    if (!options_.dry_run && config_.target && best_ && (config_.objective.goal == Goal::minimize ? *best_ <= *config_.target : *best_ >= *config_.target))
       return "target reached";
     if (config_.budget.hours > 0 && std::chrono::duration<double>(now - started_).count() > config_.budget.hours * 3600)
       return "time budget reached";

@@ -1,0 +1,75 @@
+#pragma once
+// Gaussian-process regression over the unit cube: the planner's surrogate model.
+//
+// Model: y = m + f(x) + ε with constant mean m, f ~ GP(0, k), ε ~ N(0, σ²). Observations are
+// standardized (zero mean, unit variance) internally; everything public is in the caller's y
+// units. Hyperparameters θ = [kernel log params…, log σ² (standardized units), m (standardized)]
+// are fitted by maximizing log p(y|θ) + log p(θ) (MAP, weak priors) with analytic gradients and
+// L-BFGS (NLopt), from the current θ plus a few random restarts.
+//
+// Numerics: Cholesky of K + σ²I, with jitter escalated (1e-8 … 1e-2 of the signal variance) when
+// the factorization fails; PlannerError when even that fails. add_observation extends the
+// factor by one row in O(n²) without refitting. Predictions for many points use matrix solves.
+#include <Eigen/Core>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "labloop/kernel.hpp"
+
+namespace labloop {
+
+struct GaussianProcessOptions {
+  std::string kernel = "matern52";
+  bool learn_noise = true;
+  double noise_variance = 1e-4;      // standardized units: the fixed value, or the start when learned
+  double noise_floor = 1e-6;         // learned noise never goes below this (standardized units)
+  int restarts = 2;                  // random restarts of the hyperparameter optimization, beyond the current θ
+  int max_evaluations = 150;         // per L-BFGS run
+  bool priors = true;                // weak log-normal priors on lengthscales and noise (MAP instead of ML)
+  std::uint64_t seed = 1;
+};
+
+class GaussianProcess {
+ public:
+  GaussianProcess(int dim, GaussianProcessOptions options = {});
+  GaussianProcess(const GaussianProcess& other);
+  GaussianProcess& operator=(const GaussianProcess& other);
+  GaussianProcess(GaussianProcess&&) noexcept;
+  GaussianProcess& operator=(GaussianProcess&&) noexcept;
+  ~GaussianProcess();
+
+  // Replaces the data (rows of x in the unit cube; n ≥ 1) and factorizes with the current θ.
+  void set_data(const Eigen::MatrixXd& x, const Eigen::VectorXd& y);
+  // MAP fit of θ (then refactorizes). Requires data.
+  void fit();
+  // Appends one observation without changing θ or the standardization: O(n²).
+  void add_observation(const Eigen::VectorXd& x, double y);
+
+  // Posterior of the latent f (no noise) at the rows of x: mean and variance in y units.
+  void predict(const Eigen::MatrixXd& x, Eigen::VectorXd& mean, Eigen::VectorXd& variance) const;
+  // The same at one point, with gradients of mean and variance with respect to x.
+  void predict(const Eigen::VectorXd& x, double& mean, double& variance, Eigen::VectorXd& mean_grad, Eigen::VectorXd& variance_grad) const;
+  // One joint draw of f at the rows of x (y units), for Thompson sampling.
+  Eigen::VectorXd sample(const Eigen::MatrixXd& x, std::mt19937_64& rng) const;
+
+  // θ as described above, and the objective the fit maximizes (log marginal likelihood plus
+  // log prior, in standardized units) with its analytic gradient when `grad` is not null.
+  Eigen::VectorXd hyperparameters() const;
+  void set_hyperparameters(const Eigen::VectorXd& theta);  // refactorizes when there is data
+  double log_posterior(const Eigen::VectorXd& theta, Eigen::VectorXd* grad) const;
+
+  int dim() const;
+  int size() const;                      // number of observations
+  const Eigen::MatrixXd& x() const;      // n×d
+  const Eigen::VectorXd& y() const;      // in y units
+  double noise_variance() const;         // in y units
+  const Kernel& kernel() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace labloop

@@ -1,0 +1,44 @@
+#pragma once
+// Covariance functions for the Gaussian-process surrogate. Inputs are rows in the unit cube.
+// Hyperparameters live in log space: [log lengthscale_1 … log lengthscale_d, log signal variance]
+// for the ARD kernels here, so every value is positive and optimizers work unconstrained.
+//
+// A new kernel is one .cpp in src/kernels/ plus one line in src/kernels/registry.cpp; the unit
+// tests iterate over the registry (symmetry, positive semi-definiteness, every gradient against
+// finite differences), so a new entry is checked automatically.
+#include <Eigen/Core>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace labloop {
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual std::unique_ptr<Kernel> clone() const = 0;
+  virtual std::string name() const = 0;
+
+  virtual Eigen::Index num_params() const = 0;
+  virtual Eigen::VectorXd log_params() const = 0;
+  virtual void set_log_params(const Eigen::VectorXd& p) = 0;
+
+  // k(a_i, b_j) for rows a_i of `a` (n×d) and b_j of `b` (m×d): an n×m matrix.
+  virtual Eigen::MatrixXd covariance(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) const = 0;
+  // k(x, x), the same for every x (stationary kernels): the prior variance.
+  virtual double prior_variance() const = 0;
+  // ∂K(a,a)/∂log_params[param]: n×n. Used by tests; fitting uses weighted_param_grad.
+  virtual Eigen::MatrixXd covariance_grad(const Eigen::MatrixXd& a, Eigen::Index param) const = 0;
+  // g_p = Σ_jk weights_jk · ∂K(a,a)_jk/∂log_params[p] for every p at once, in O(n² d) — the
+  // marginal-likelihood gradient is 0.5·tr(W ∂K/∂θ) with W = αα' − K⁻¹.
+  virtual Eigen::VectorXd weighted_param_grad(const Eigen::MatrixXd& a, const Eigen::MatrixXd& weights) const = 0;
+  // Gradient of k(x, b_j) with respect to x, for each row b_j: an m×d matrix (row j = ∇ₓ k(x, b_j)).
+  virtual Eigen::MatrixXd covariance_grad_x(const Eigen::RowVectorXd& x, const Eigen::MatrixXd& b) const = 0;
+};
+
+// "matern52" (default), "matern32", "squared_exponential"; throws std::invalid_argument for an
+// unknown name. Starts with lengthscales 0.5 (in the unit cube) and signal variance 1.
+std::unique_ptr<Kernel> make_kernel(const std::string& name, int dim);
+std::vector<std::string> kernel_names();
+
+}  // namespace labloop

@@ -1,0 +1,46 @@
+// Upper confidence bound for minimization: the negated lower confidence bound,
+// score = −(μ − √β·σ) = √β·σ − μ, so larger is better like every acquisition here.
+// β trades exploration (large) against exploitation (0 = pure posterior mean).
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "acquisitions.hpp"
+
+namespace labloop::detail {
+
+namespace {
+
+class UpperConfidenceBound final : public Acquisition {
+ public:
+  explicit UpperConfidenceBound(double beta) : sqrt_beta_(std::sqrt(beta)) {}
+
+  std::string name() const override { return "ucb"; }
+
+  Eigen::VectorXd score(const AcquisitionContext& ctx, const Eigen::MatrixXd& x) const override {
+    Eigen::VectorXd mean, variance;
+    ctx.model.predict(x, mean, variance);
+    Eigen::VectorXd out(x.rows());
+    for (Eigen::Index i = 0; i < x.rows(); ++i) out[i] = sqrt_beta_ * clamped_sigma(variance[i]) - mean[i];
+    return out;
+  }
+
+  double score(const AcquisitionContext& ctx, const Eigen::VectorXd& x, Eigen::VectorXd& grad) const override {
+    const PointPosterior p = posterior_at(ctx.model, x);
+    grad = sqrt_beta_ * p.sigma_grad - p.mean_grad;
+    return sqrt_beta_ * p.sigma - p.mean;
+  }
+
+ private:
+  double sqrt_beta_;
+};
+
+}  // namespace
+
+std::unique_ptr<Acquisition> make_ucb(double beta) {
+  if (!std::isfinite(beta) || beta < 0.0)
+    throw std::invalid_argument("acquisition \"ucb\": beta must be finite and >= 0 (got " + std::to_string(beta) + ")");
+  return std::make_unique<UpperConfidenceBound>(beta);
+}
+
+}  // namespace labloop::detail

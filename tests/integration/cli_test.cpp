@@ -1,0 +1,110 @@
+// The labloop command line as a technician uses it: real processes, exit codes, messages.
+#include <catch2/catch.hpp>
+#include <signal.h>
+
+#include <thread>
+
+#include "labloop/child_process.hpp"
+#include "labloop/journal.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+
+namespace {
+
+struct Outcome {
+  int status;
+  std::string output;
+};
+
+Outcome labloop_cli(std::vector<std::string> args, const test::TempDir& dir) {
+  args.insert(args.begin(), LABLOOP_CLI_PATH);
+  const auto log = dir / "cli.log";
+  std::filesystem::remove(log);
+  ChildProcess process(args, log);
+  const auto status = process.wait_for(std::chrono::seconds(60));
+  REQUIRE(status);
+  return {*status, test::read_file(log)};
+}
+
+}  // namespace
+
+TEST_CASE("CLI: every example campaign file validates", "[cli]") {
+  test::TempDir dir;
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(LABLOOP_SOURCE_DIR "/examples")) {
+    if (entry.path().extension() != ".json") continue;
+    INFO(entry.path());
+    const Outcome o = labloop_cli({"validate", entry.path().string()}, dir);
+    CHECK(o.status == 0);
+    CHECK(o.output.find(": ok") != std::string::npos);
+    ++checked;
+  }
+  CHECK(checked >= 2);
+}
+
+TEST_CASE("CLI: a bad campaign file exits with status 2 and one message naming the field", "[cli]") {
+  test::TempDir dir;
+  test::write_file(dir / "bad.json", R"({"name": "b",
+    "parameters": [{"name": "x1", "type": "continuous", "low": -5, "high": 10},
+                   {"name": "x2", "type": "continuous", "low": 0, "high": 15}],
+    "objective": {"name": "y"},
+    "instruments": [{"name": "sim", "simulator": "branin"}],
+    "budget": {"experiments": 0}})");
+  for (const char* verb : {"validate", "run"}) {
+    const Outcome o = labloop_cli({verb, (dir / "bad.json").string()}, dir);
+    CHECK(o.status == 2);
+    CHECK(o.output == "error: " + (dir / "bad.json").string() + ": /budget/experiments: must be at least 1 (got 0)\n");
+  }
+}
+
+TEST_CASE("CLI: run --dry-run goes end to end and --output chooses the directory", "[cli]") {
+  test::TempDir dir;
+  const Outcome o = labloop_cli({"run", LABLOOP_SOURCE_DIR "/examples/quickstart.json", "--dry-run", "--output", (dir / "dry").string()}, dir);
+  INFO(o.output);
+  CHECK(o.status == 0);
+  CHECK(o.output.find("dry run:") != std::string::npos);
+  CHECK(o.output.find("campaign finished: budget reached") != std::string::npos);
+  CHECK(std::filesystem::exists(dir / "dry" / "results.csv"));
+  CHECK(std::filesystem::exists(dir / "dry" / "convergence.svg"));
+  CHECK(read_journal(dir / "dry" / "journal.jsonl").events.back()["event"] == "campaign_finished");
+}
+
+TEST_CASE("CLI: run prints plain progress lines and a summary when not on a terminal", "[cli]") {
+  test::TempDir dir;
+  const Outcome o = labloop_cli({"run", LABLOOP_SOURCE_DIR "/examples/quickstart.json", "--output", (dir / "q").string()}, dir);
+  INFO(o.output);
+  CHECK(o.status == 0);
+  CHECK(o.output.find("instrument sim ready: labloop-sim") != std::string::npos);
+  CHECK(o.output.find("[30/30] quickstart-0030 on sim: y=") != std::string::npos);
+  CHECK(o.output.find("outputs: " + (dir / "q").string() + "/journal.jsonl") != std::string::npos);
+  CHECK(o.output.find("\033[") == std::string::npos);  // no terminal control codes in a log
+}
+
+TEST_CASE("CLI: SIGTERM stops a campaign cleanly with the journal closed", "[cli]") {
+  test::TempDir dir;
+  test::write_file(dir / "slow.json", R"({"name": "slow",
+    "parameters": [{"name": "x1", "type": "continuous", "low": -5, "high": 10},
+                   {"name": "x2", "type": "continuous", "low": 0, "high": 15}],
+    "objective": {"name": "y"},
+    "instruments": [{"name": "sim", "simulator": "branin", "options": {"delay": 0.2}}],
+    "budget": {"experiments": 1000}})");
+  ChildProcess process({LABLOOP_CLI_PATH, "run", (dir / "slow.json").string(), "--output", (dir / "out").string()}, dir / "cli.log");
+  // Wait until it has results, then ask it to stop.
+  for (int i = 0; i < 100 && test::read_file(dir / "cli.log").find("[2/1000]") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(process.pid(), SIGTERM);
+  const auto status = process.wait_for(std::chrono::seconds(10));
+  REQUIRE(status);
+  CHECK(*status == 130);
+  const auto events = read_journal(dir / "out" / "journal.jsonl").events;
+  REQUIRE(events.back()["event"] == "campaign_finished");
+  CHECK(events.back()["reason"] == "stopped by operator");
+  int outcomes = 0, proposed = 0;
+  for (const auto& e : events) {
+    if (e["event"] == "proposed") ++proposed;
+    if (e["event"] == "result" || e["event"] == "failed") ++outcomes;
+  }
+  CHECK(proposed == outcomes);
+  CHECK(outcomes < 1000);
+}
