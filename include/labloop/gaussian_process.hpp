@@ -27,7 +27,7 @@ struct GaussianProcessOptions {
   double noise_floor = 1e-6;         // learned noise never goes below this (standardized units)
   int restarts = 2;                  // random restarts of the hyperparameter optimization, beyond the current θ
   int max_evaluations = 150;         // per L-BFGS run
-  bool priors = true;                // weak log-normal priors on lengthscales and noise (MAP instead of ML)
+  bool priors = true;                // weak priors on lengthscales, signal and noise (MAP instead of ML)
   std::uint64_t seed = 1;
 };
 
@@ -42,10 +42,14 @@ class GaussianProcess {
 
   // Replaces the data (rows of x in the unit cube; n ≥ 1) and factorizes with the current θ.
   void set_data(const Eigen::MatrixXd& x, const Eigen::VectorXd& y);
-  // MAP fit of θ (then refactorizes). Requires data.
+  // MAP fit of θ (then refactorizes). Requires data. `restarts` overrides options.restarts
+  // (0 = polish the current θ only: cheap when θ is already close, as between BO iterations).
   void fit();
-  // Appends one observation without changing θ or the standardization: O(n²).
-  void add_observation(const Eigen::VectorXd& x, double y);
+  void fit(int restarts);
+  // Appends one observation without changing θ or the standardization: O(n²). `exact` treats it
+  // as noise-free (jitter only): fantasized outcomes of pending experiments, which must pin the
+  // posterior down at their point so a batch spreads out.
+  void add_observation(const Eigen::VectorXd& x, double y, bool exact = false);
 
   // Posterior of the latent f (no noise) at the rows of x: mean and variance in y units.
   void predict(const Eigen::MatrixXd& x, Eigen::VectorXd& mean, Eigen::VectorXd& variance) const;

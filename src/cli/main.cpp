@@ -12,6 +12,7 @@
 #include "labloop/campaign_config.hpp"
 #include "labloop/error.hpp"
 #include "labloop/planner.hpp"
+#include "bench.hpp"
 #include "progress.hpp"
 
 namespace {
@@ -94,6 +95,17 @@ int main(int argc, char** argv) {
   auto* validate_cmd = app.add_subcommand("validate", "Check a campaign file without running anything");
   validate_cmd->add_option("file", file, "Campaign file (JSON)")->required();
 
+  labloop::cli::BenchCommand bench;
+  auto* bench_cmd = app.add_subcommand("bench", "Benchmark planners on simulated test functions (no instruments needed)");
+  bench_cmd->add_option("--problems", bench.problems, "Functions, e.g. branin hartmann6 rosenbrock:4 (default: the standard set)");
+  bench_cmd->add_option("--planners", bench.planners, "Planner kinds or JSON planner sections (random is always included)");
+  bench_cmd->add_option("--seeds", bench.seeds, "Seeds per planner and problem")->check(CLI::PositiveNumber);
+  bench_cmd->add_option("--budget", bench.budget, "Evaluations per run (default: each problem's own)");
+  bench_cmd->add_option("--initial", bench.initial, "Initial design size for bayesian planners without their own");
+  bench_cmd->add_option("--jobs", bench.jobs, "Parallel runs (default: all cores)");
+  bench_cmd->add_option("--noise", bench.noise, "Gaussian noise on observations (regret stays noise-free)");
+  bench_cmd->add_option("--output,-o", bench.output, "Directory for bench.csv and regret.svg");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -102,6 +114,7 @@ int main(int argc, char** argv) {
   try {
     if (*validate_cmd) return validate(file);
     if (*run_cmd) return run(file, output, dry_run);
+    if (*bench_cmd) return labloop::cli::run_bench(bench);
   } catch (const labloop::ConfigError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

@@ -45,11 +45,27 @@ class ArdKernel final : public Kernel {
   Eigen::MatrixXd covariance(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) const override {
     check_cols(a);
     check_cols(b);
-    const Eigen::MatrixXd as = scaled(a), bs = scaled(b);  // d×n, d×m: one column per point
-    Eigen::MatrixXd k(a.rows(), b.rows());
-    for (Eigen::Index j = 0; j < bs.cols(); ++j)
-      for (Eigen::Index i = 0; i < as.cols(); ++i)
-        k(i, j) = variance_ * Profile::value(std::sqrt((as.col(i) - bs.col(j)).squaredNorm()));
+    const Eigen::Index n = a.rows(), m = b.rows(), dim = dim_();
+    const Eigen::MatrixXd as = scaled(a);  // d×n: one column per point
+    Eigen::MatrixXd k(n, m);
+    if (&a == &b) {  // K(X, X), the fitting hot path: half the pairs, unit diagonal
+      for (Eigen::Index j = 0; j < n; ++j) {
+        k(j, j) = variance_;
+        const double* pj = as.data() + j * dim;
+        for (Eigen::Index i = j + 1; i < n; ++i) {
+          const double v = variance_ * Profile::value(std::sqrt(squared_distance(as.data() + i * dim, pj, dim)));
+          k(i, j) = v;
+          k(j, i) = v;
+        }
+      }
+      return k;
+    }
+    const Eigen::MatrixXd bs = scaled(b);
+    for (Eigen::Index j = 0; j < m; ++j) {
+      const double* pj = bs.data() + j * dim;
+      for (Eigen::Index i = 0; i < n; ++i)
+        k(i, j) = variance_ * Profile::value(std::sqrt(squared_distance(as.data() + i * dim, pj, dim)));
+    }
     return k;
   }
 
@@ -81,19 +97,24 @@ class ArdKernel final : public Kernel {
     const Eigen::Index n = a.rows(), dim = dim_();
     if (weights.rows() != n || weights.cols() != n) throw std::invalid_argument("weighted_param_grad: weights must be n×n");
     const Eigen::MatrixXd as = scaled(a);
+    const Eigen::MatrixXd w2 = weights + weights.transpose();  // read W_ij + W_ji contiguously
     Eigen::VectorXd g = Eigen::VectorXd::Zero(dim + 1);
-    Eigen::VectorXd delta(dim);
     double g_variance = 0.0;
     // One pass over unordered pairs (the matrix ∂K/∂θ is symmetric, so W_ij and W_ji share a term).
     for (Eigen::Index j = 0; j < n; ++j) {
       g_variance += weights(j, j);  // f(0) = 1; the lengthscale terms vanish on the diagonal
+      const double* pj = as.data() + j * dim;
       for (Eigen::Index i = j + 1; i < n; ++i) {
-        const double w = weights(i, j) + weights(j, i);
-        delta = as.col(i) - as.col(j);
+        const double w = w2(i, j);
+        const double* pi = as.data() + i * dim;
         double f = 0.0, slope = 0.0;
-        Profile::value_and_slope(std::sqrt(delta.squaredNorm()), f, slope);
+        Profile::value_and_slope(std::sqrt(squared_distance(pi, pj, dim)), f, slope);
         g_variance += w * f;
-        g.head(dim) -= (w * slope) * delta.cwiseAbs2();
+        const double c = w * slope;
+        for (Eigen::Index k = 0; k < dim; ++k) {
+          const double delta = pi[k] - pj[k];
+          g(k) -= c * delta * delta;
+        }
       }
     }
     g *= variance_;
@@ -126,6 +147,14 @@ class ArdKernel final : public Kernel {
     if (m.cols() != dim_())
       throw std::invalid_argument(std::string(Profile::kName) + " kernel: inputs have " + std::to_string(m.cols()) +
                                   " columns, expected " + std::to_string(dim_()));
+  }
+  static double squared_distance(const double* p, const double* q, Eigen::Index dim) {
+    double r2 = 0.0;
+    for (Eigen::Index k = 0; k < dim; ++k) {
+      const double delta = p[k] - q[k];
+      r2 += delta * delta;
+    }
+    return r2;
   }
   // Points as columns, divided by their lengthscales.
   Eigen::MatrixXd scaled(const Eigen::MatrixXd& m) const { return inv_lengthscale_.asDiagonal() * m.transpose(); }

@@ -12,5 +12,6 @@ void check_planner_options(const PlannerContext& context, const std::vector<std:
 
 std::unique_ptr<Planner> make_random_planner(const PlannerContext& context);
 std::unique_ptr<Planner> make_sobol_planner(const PlannerContext& context);
+std::unique_ptr<Planner> make_bayesian_planner(const PlannerContext& context);
 
 }  // namespace labloop::detail

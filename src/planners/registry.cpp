@@ -15,6 +15,7 @@ struct PlannerEntry {
 const PlannerEntry kPlanners[] = {
     {"random", detail::make_random_planner},
     {"sobol", detail::make_sobol_planner},
+    {"bayesian", detail::make_bayesian_planner},
 };
 
 }  // namespace

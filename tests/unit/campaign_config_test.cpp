@@ -151,7 +151,7 @@ TEST_CASE("Config: each mistake gets one message naming the JSON path and the fi
   }
   SECTION("unknown planner") {
     c["planner"]["kind"] = "genetic";
-    CHECK(error_for(c) == "c.json: /planner/kind: unknown planner \"genetic\" (available: random, sobol)");
+    CHECK(error_for(c) == "c.json: /planner/kind: unknown planner \"genetic\" (available: random, sobol, bayesian)");
   }
   SECTION("planner option it does not take") {
     c["planner"]["batch"] = 4;

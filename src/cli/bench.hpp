@@ -1,0 +1,22 @@
+#pragma once
+// `labloop bench`: planners × problems × seeds on simulated test functions; prints a table of
+// regret statistics and writes bench.csv and regret.svg.
+#include <string>
+#include <vector>
+
+namespace labloop::cli {
+
+struct BenchCommand {
+  std::vector<std::string> problems;   // "branin", "rosenbrock:4", …; empty = the standard set
+  std::vector<std::string> planners;   // "random", "sobol", "bayesian", or JSON planner sections
+  int seeds = 10;
+  int budget = 0;                      // 0 = each problem's own budget
+  int initial = 10;                    // initial design of the bayesian planner (as the reference runs)
+  int jobs = 0;
+  double noise = 0;
+  std::string output = "bench-results";
+};
+
+int run_bench(const BenchCommand& command);
+
+}  // namespace labloop::cli

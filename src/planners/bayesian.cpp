@@ -1,0 +1,297 @@
+// Bayesian optimization: a Gaussian-process surrogate of the (minimized) objective and an
+// acquisition function that trades predicted value against uncertainty.
+//
+// One proposal: (1) an initial space-filling design until enough points exist; (2) fit the GP
+// (hyperparameters refit every `refit_every` observations, otherwise reused); (3) condition on
+// everything still running with the Kriging believer (each pending point is added as an
+// observation of its own posterior mean, an O(n²) Cholesky extension), so the batch spreads out
+// instead of collapsing onto one point; (4) maximize the acquisition: score quasi-random Sobol
+// candidates plus perturbations of the best points, polish the best few with bounded L-BFGS
+// using the analytic gradient, snap to the space (integers, one-hot categoricals) and re-score;
+// (5) for the next point of a batch, believe this one too and repeat.
+//
+// Failed experiments are taught as the worst value seen so far: the model then steers away from
+// them without the objective's scale being distorted.
+#include <nlopt.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+
+#include "labloop/acquisition.hpp"
+#include "labloop/gaussian_process.hpp"
+#include "labloop/sobol.hpp"
+#include "planners.hpp"
+
+namespace labloop::detail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BayesianOptions {
+  int initial = 0;  // 0 = max(5, 2·d) with d the number of parameters
+  std::string initial_design = "sobol";
+  std::string acquisition = "log_ei";
+  double beta = 2.0;
+  std::string kernel = "matern52";
+  int candidates = 1024;
+  int local_starts = 4;
+  int refit_every = 1;
+  double time_limit_s = 5.0;
+};
+
+// Latin hypercube: one point per stratum in every coordinate, strata paired at random.
+Eigen::MatrixXd latin_hypercube(int n, int d, std::mt19937_64& rng) {
+  Eigen::MatrixXd x(n, d);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<int> order(static_cast<size_t>(n));
+  for (int j = 0; j < d; ++j) {
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    for (int i = 0; i < n; ++i) x(i, j) = (order[static_cast<size_t>(i)] + u(rng)) / n;
+  }
+  return x;
+}
+
+class BayesianPlanner final : public Planner {
+ public:
+  BayesianPlanner(const Space& space, std::uint64_t seed, BayesianOptions options)
+      : space_(space), dim_(space.cube_dim()), options_(std::move(options)), rng_(seed), sobol_(space.cube_dim(), seed + 1),
+        acquisition_(make_acquisition(options_.acquisition, options_.beta)) {
+    if (options_.initial == 0) options_.initial = std::max(5, 2 * space.size());
+    if (options_.initial_design == "lhs") initial_points_ = latin_hypercube(options_.initial, dim_, rng_);
+    GaussianProcessOptions gp;
+    gp.kernel = options_.kernel;
+    gp.seed = seed;
+    model_ = std::make_unique<GaussianProcess>(dim_, gp);
+  }
+
+  std::vector<Point> ask(int q, std::span<const Point> pending) override {
+    const auto started = Clock::now();
+    std::vector<Point> out;
+    // Initial design: count what is already observed, failed or running.
+    const int have = static_cast<int>(ys_.size() + failed_.size() + pending.size());
+    while (static_cast<int>(out.size()) < q && have + static_cast<int>(out.size()) < options_.initial) out.push_back(initial_point());
+    if (static_cast<int>(out.size()) == q) return out;
+    if (ys_.size() < 2) {  // nothing to model yet (e.g. every early experiment failed)
+      while (static_cast<int>(out.size()) < q) out.push_back(space_.canonical(sobol_.next()));
+      return out;
+    }
+
+    fit_model();
+    GaussianProcess believer = *model_;
+    double incumbent = best_posterior_mean(believer);
+    for (const Point& p : pending) believe(believer, p, incumbent);
+    for (const Point& p : out) believe(believer, p, incumbent);
+    const std::vector<Point> taken = [&] {
+      std::vector<Point> t(pending.begin(), pending.end());
+      t.insert(t.end(), out.begin(), out.end());
+      return t;
+    }();
+    std::vector<Point> avoid = taken;
+    while (static_cast<int>(out.size()) < q) {
+      const double budget_s = options_.time_limit_s - std::chrono::duration<double>(Clock::now() - started).count();
+      Point x = maximize_acquisition(believer, incumbent, avoid, budget_s);
+      believe(believer, x, incumbent);
+      avoid.push_back(x);
+      out.push_back(std::move(x));
+    }
+    return out;
+  }
+
+  void tell(const Point& x, double y) override {
+    xs_.push_back(x);
+    ys_.push_back(y);
+  }
+  void tell_failed(const Point& x) override { failed_.push_back(x); }
+
+ private:
+  Point initial_point() {
+    const int i = next_initial_++;
+    if (i < initial_points_.rows()) return space_.canonical(initial_points_.row(i).transpose());
+    return space_.canonical(sobol_.next());
+  }
+
+  // The data the model sees: observations plus failures taught as the worst value so far.
+  void fit_model() {
+    const Eigen::Index n = static_cast<Eigen::Index>(xs_.size() + failed_.size());
+    Eigen::MatrixXd x(n, dim_);
+    Eigen::VectorXd y(n);
+    const double worst = *std::max_element(ys_.begin(), ys_.end());
+    Eigen::Index i = 0;
+    for (size_t k = 0; k < xs_.size(); ++k, ++i) x.row(i) = xs_[k].transpose(), y[i] = ys_[k];
+    for (const auto& f : failed_) x.row(i) = f.transpose(), y[i++] = worst;
+    model_->set_data(x, y);
+    if (n - last_fit_n_ >= options_.refit_every || last_fit_n_ == 0) {
+      // Between iterations θ barely moves: polish it, and only now and then search afresh.
+      model_->fit(fits_++ % 10 == 0 ? 2 : 0);
+      last_fit_n_ = n;
+    }
+  }
+
+  // Kriging believer: the pending point is taken to yield its posterior mean, exactly. The
+  // incumbent must follow (a believed value below it is "already found"), or the point itself
+  // would keep its expected improvement and the batch would pile up on it.
+  static void believe(GaussianProcess& gp, const Point& x, double& incumbent) {
+    Eigen::VectorXd mean, variance;
+    gp.predict(x.transpose(), mean, variance);
+    gp.add_observation(x, mean[0], /*exact=*/true);
+    incumbent = std::min(incumbent, mean[0]);
+  }
+
+  // For noisy objectives the best noisy observation is optimistic; the best posterior mean at
+  // the observed points is the incumbent that does not chase noise.
+  double best_posterior_mean(const GaussianProcess& gp) const {
+    Eigen::VectorXd mean, variance;
+    gp.predict(gp.x(), mean, variance);
+    return mean.minCoeff();
+  }
+
+  bool near_any(const Point& x, const std::vector<Point>& points) const {
+    for (const auto& p : points)
+      if ((p - x).squaredNorm() < 1e-12) return true;
+    for (const auto* list : {&xs_, &failed_})
+      for (const auto& p : *list)
+        if ((p - x).squaredNorm() < 1e-12) return true;
+    return false;
+  }
+
+  Point maximize_acquisition(const GaussianProcess& gp, double incumbent, const std::vector<Point>& avoid, double budget_s) {
+    const auto started = Clock::now();
+    const AcquisitionContext ctx{gp, incumbent, rng_};
+
+    // Candidates: a fresh scrambled Sobol set, plus Gaussian perturbations of the best points.
+    SobolSequence candidates_sequence(dim_, rng_() | 1);
+    Eigen::MatrixXd candidates = candidates_sequence.next(options_.candidates);
+    const int local = std::min<int>(static_cast<int>(ys_.size()), 5) * 20;
+    if (local > 0) {
+      std::vector<size_t> order(ys_.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + std::min<size_t>(5, order.size()), order.end(),
+                        [&](size_t a, size_t b) { return ys_[a] < ys_[b]; });
+      std::normal_distribution<double> step(0.0, 0.05);
+      const Eigen::Index base = candidates.rows();
+      candidates.conservativeResize(base + local, Eigen::NoChange);
+      for (int k = 0; k < local; ++k) {
+        const Point& centre = xs_[order[static_cast<size_t>(k / 20)]];
+        for (int d = 0; d < dim_; ++d) candidates(base + k, d) = std::clamp(centre[d] + step(rng_), 0.0, 1.0);
+      }
+    }
+    const Eigen::VectorXd scores = acquisition_->score(ctx, candidates);
+
+    std::vector<Eigen::Index> order(static_cast<size_t>(candidates.rows()));
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) { return scores[a] > scores[b]; });
+
+    Point best;
+    double best_score = -std::numeric_limits<double>::infinity();
+    auto consider = [&](const Point& raw) {
+      const Point x = space_.canonical(raw);
+      if (near_any(x, avoid)) return;
+      const double s = acquisition_->score(ctx, Eigen::MatrixXd(x.transpose()))[0];
+      if (s > best_score || best.size() == 0) best = x, best_score = s;
+    };
+
+    const bool polish = acquisition_->has_gradient();
+    int polished = 0;
+    for (Eigen::Index idx : order) {
+      if (polished >= options_.local_starts) break;
+      const bool out_of_time = std::chrono::duration<double>(Clock::now() - started).count() > budget_s;
+      Point start = candidates.row(idx).transpose();
+      if (polish && !out_of_time) start = local_maximum(ctx, start);
+      consider(start);
+      ++polished;
+    }
+    // Everything near taken points (tiny discrete spaces): take the best unused candidate.
+    for (size_t k = 0; best.size() == 0 && k < order.size(); ++k) consider(candidates.row(order[k]).transpose());
+    if (best.size() == 0) best = space_.canonical(candidates.row(order.front()).transpose());
+    return best;
+  }
+
+  Point local_maximum(const AcquisitionContext& ctx, const Point& start) {
+    nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(dim_));
+    opt.set_lower_bounds(std::vector<double>(static_cast<size_t>(dim_), 0.0));
+    opt.set_upper_bounds(std::vector<double>(static_cast<size_t>(dim_), 1.0));
+    opt.set_maxeval(60);
+    opt.set_xtol_rel(1e-6);
+    struct Data {
+      const Acquisition* acquisition;
+      const AcquisitionContext* ctx;
+    } data{acquisition_.get(), &ctx};
+    opt.set_max_objective(
+        [](const std::vector<double>& v, std::vector<double>& grad, void* raw) {
+          auto* d = static_cast<Data*>(raw);
+          const Eigen::Map<const Eigen::VectorXd> x(v.data(), static_cast<Eigen::Index>(v.size()));
+          Eigen::VectorXd g;
+          const double s = d->acquisition->score(*d->ctx, Eigen::VectorXd(x), g);
+          if (!grad.empty()) Eigen::Map<Eigen::VectorXd>(grad.data(), static_cast<Eigen::Index>(grad.size())) = g;
+          return std::isfinite(s) ? s : -1e300;
+        },
+        &data);
+    std::vector<double> v(start.data(), start.data() + start.size());
+    double value = 0;
+    try {
+      opt.optimize(v, value);
+    } catch (const std::exception&) {
+      // NLopt gives up on rounding trouble near the optimum; v holds its best point so far.
+    }
+    return Eigen::Map<Eigen::VectorXd>(v.data(), dim_);
+  }
+
+  Space space_;
+  int dim_;
+  BayesianOptions options_;
+  std::mt19937_64 rng_;
+  SobolSequence sobol_;
+  Eigen::MatrixXd initial_points_;
+  int next_initial_ = 0;
+  std::unique_ptr<Acquisition> acquisition_;
+  std::unique_ptr<GaussianProcess> model_;
+  Eigen::Index last_fit_n_ = 0;
+  int fits_ = 0;
+  std::vector<Point> xs_;
+  std::vector<double> ys_;
+  std::vector<Point> failed_;
+};
+
+}  // namespace
+
+std::unique_ptr<Planner> make_bayesian_planner(const PlannerContext& context) {
+  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s"});
+  const nlohmann::json& o = context.config.options;
+  BayesianOptions options;
+  auto fail = [&](const std::string& key, const std::string& reason) -> void { throw ConfigError(context.source, "/planner/" + key, reason); };
+  auto integer = [&](const char* key, int low, int& out) {
+    if (!o.contains(key)) return;
+    if (!o[key].is_number_integer() || o[key].get<long long>() < low) fail(key, fmt::format("must be an integer >= {}", low));
+    out = o[key].get<int>();
+  };
+  auto choice = [&](const char* key, const std::vector<std::string>& allowed, std::string& out) {
+    if (!o.contains(key)) return;
+    if (!o[key].is_string() || std::find(allowed.begin(), allowed.end(), o[key].get<std::string>()) == allowed.end())
+      fail(key, fmt::format("must be one of: {}", fmt::join(allowed, ", ")));
+    out = o[key].get<std::string>();
+  };
+  integer("initial", 1, options.initial);
+  integer("candidates", 16, options.candidates);
+  integer("local_starts", 0, options.local_starts);
+  integer("refit_every", 1, options.refit_every);
+  choice("initial_design", {"sobol", "lhs"}, options.initial_design);
+  choice("acquisition", acquisition_names(), options.acquisition);
+  choice("kernel", kernel_names(), options.kernel);
+  if (o.contains("beta")) {
+    if (!o["beta"].is_number() || o["beta"].get<double>() <= 0) fail("beta", "must be a number > 0");
+    options.beta = o["beta"];
+  }
+  if (o.contains("time_limit_s")) {
+    if (!o["time_limit_s"].is_number() || o["time_limit_s"].get<double>() <= 0) fail("time_limit_s", "must be a number of seconds > 0");
+    options.time_limit_s = o["time_limit_s"];
+  }
+  if (context.space.cube_dim() > SobolSequence::kMaxDim)
+    fail("kind", fmt::format("bayesian supports at most {} cube dimensions (this space has {})", SobolSequence::kMaxDim, context.space.cube_dim()));
+  return std::make_unique<BayesianPlanner>(context.space, context.seed, options);
+}
+
+}  // namespace labloop::detail

@@ -1,0 +1,134 @@
+// Conformance checks for every kernel in the registry: symmetry, positive semi-definiteness, the
+// prior variance, and every gradient against central finite differences (also at coincident points).
+#include <Eigen/Cholesky>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "labloop/kernel.hpp"
+
+namespace {
+
+using labloop::Kernel;
+
+Eigen::MatrixXd random_points(Eigen::Index n, Eigen::Index d, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  Eigen::MatrixXd x(n, d);
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (Eigen::Index k = 0; k < d; ++k) x(i, k) = unit(rng);
+  return x;
+}
+
+// Non-default parameters, so that a mix-up between lengthscales would show.
+std::unique_ptr<Kernel> configured(const std::string& name, int d) {
+  auto k = labloop::make_kernel(name, d);
+  Eigen::VectorXd p(d + 1);
+  for (int i = 0; i < d; ++i) p(i) = std::log(0.3 + 0.25 * i);
+  p(d) = std::log(1.7);
+  k->set_log_params(p);
+  return k;
+}
+
+double max_abs(const Eigen::MatrixXd& m) { return m.cwiseAbs().maxCoeff(); }
+
+}  // namespace
+
+TEST_CASE("Kernels: the registry has the documented kernels and rejects unknown names", "[kernel]") {
+  const auto names = labloop::kernel_names();
+  REQUIRE(names.size() >= 3);
+  CHECK(names.front() == "matern52");
+  for (const auto& name : names) CHECK(labloop::make_kernel(name, 2)->name() == name);
+  CHECK_THROWS_AS(labloop::make_kernel("no_such_kernel", 2), std::invalid_argument);
+  const auto k = labloop::make_kernel("matern52", 3);
+  CHECK(k->num_params() == 4);
+  CHECK(k->log_params().head(3).isApproxToConstant(std::log(0.5)));
+  CHECK(k->prior_variance() == Approx(1.0));
+}
+
+TEST_CASE("Kernels: covariance is symmetric and positive semi-definite with k(x x) equal to the prior variance", "[kernel]") {
+  for (const auto& name : labloop::kernel_names()) {
+    INFO("kernel " << name);
+    const int d = 3;
+    const auto k = configured(name, d);
+    const Eigen::MatrixXd x = random_points(30, d, 7);
+    const Eigen::MatrixXd c = k->covariance(x, x);
+    const Eigen::MatrixXd x_copy = x;  // the general (a ≠ b) path must agree with the symmetric one
+    CHECK(max_abs(c - k->covariance(x, x_copy)) < 1e-14);
+    CHECK(max_abs(c - c.transpose()) < 1e-14);
+    CHECK(c.diagonal().isApproxToConstant(k->prior_variance()));
+    CHECK(k->prior_variance() == Approx(1.7));
+    // Smallest eigenvalue ≥ −1e-9  ⇔  C + 1e-9·I has a Cholesky factor.
+    const Eigen::MatrixXd shifted = c + 1e-9 * Eigen::MatrixXd::Identity(c.rows(), c.cols());
+    CHECK(Eigen::LLT<Eigen::MatrixXd>(shifted).info() == Eigen::Success);
+    const Eigen::MatrixXd y = random_points(5, d, 8);
+    CHECK(max_abs(k->covariance(x, y) - k->covariance(y, x).transpose()) < 1e-14);
+  }
+}
+
+TEST_CASE("Kernels: the profiles match their formulas", "[kernel]") {
+  const double r = 0.8;  // one dimension, lengthscale 0.5: points 0.4 apart
+  Eigen::MatrixXd a(1, 1), b(1, 1);
+  a << 0.1;
+  b << 0.5;
+  const double s5 = std::sqrt(5.0), s3 = std::sqrt(3.0);
+  CHECK(labloop::make_kernel("matern52", 1)->covariance(a, b)(0, 0) ==
+        Approx((1 + s5 * r + 5 * r * r / 3) * std::exp(-s5 * r)));
+  CHECK(labloop::make_kernel("matern32", 1)->covariance(a, b)(0, 0) == Approx((1 + s3 * r) * std::exp(-s3 * r)));
+  CHECK(labloop::make_kernel("squared_exponential", 1)->covariance(a, b)(0, 0) == Approx(std::exp(-r * r / 2)));
+}
+
+TEST_CASE("Kernels: parameter gradients match finite differences including at coincident points", "[kernel]") {
+  for (const auto& name : labloop::kernel_names()) {
+    INFO("kernel " << name);
+    const int d = 3;
+    const auto k = configured(name, d);
+    Eigen::MatrixXd x = random_points(12, d, 11);
+    x.row(5) = x.row(2);  // a coincident pair: r = 0 off the diagonal
+    const Eigen::VectorXd p0 = k->log_params();
+    const Eigen::MatrixXd w = random_points(12, 12, 12).array() - 0.5;  // not symmetric on purpose
+    const Eigen::VectorXd weighted = k->weighted_param_grad(x, w);
+    REQUIRE(weighted.size() == k->num_params());
+    REQUIRE(weighted.allFinite());
+    const double h = 1e-5;
+    for (Eigen::Index p = 0; p < k->num_params(); ++p) {
+      INFO("parameter " << p);
+      auto kp = k->clone(), km = k->clone();
+      Eigen::VectorXd pp = p0, pm = p0;
+      pp(p) += h;
+      pm(p) -= h;
+      kp->set_log_params(pp);
+      km->set_log_params(pm);
+      const Eigen::MatrixXd fd = (kp->covariance(x, x) - km->covariance(x, x)) / (2 * h);
+      const Eigen::MatrixXd analytic = k->covariance_grad(x, p);
+      REQUIRE(analytic.allFinite());
+      CHECK(max_abs(analytic - fd) <= 1e-5 * std::max(1.0, max_abs(fd)));
+      const double fd_weighted = (w.array() * fd.array()).sum();
+      CHECK(weighted(p) == Approx(fd_weighted).epsilon(1e-5).margin(1e-7));
+    }
+  }
+}
+
+TEST_CASE("Kernels: the input gradient matches finite differences including at coincident points", "[kernel]") {
+  for (const auto& name : labloop::kernel_names()) {
+    INFO("kernel " << name);
+    const int d = 3;
+    const auto k = configured(name, d);
+    Eigen::MatrixXd b = random_points(8, d, 21);
+    const Eigen::RowVectorXd x = random_points(1, d, 22).row(0);
+    b.row(3) = x;  // r = 0: the gradient is zero there and must not be NaN
+    const Eigen::MatrixXd g = k->covariance_grad_x(x, b);
+    REQUIRE(g.rows() == b.rows());
+    REQUIRE(g.cols() == d);
+    REQUIRE(g.allFinite());
+    CHECK(g.row(3).cwiseAbs().maxCoeff() < 1e-12);
+    const double h = 1e-6;
+    for (int i = 0; i < d; ++i) {
+      Eigen::RowVectorXd xp = x, xm = x;
+      xp(i) += h;
+      xm(i) -= h;
+      const Eigen::VectorXd fd = (k->covariance(xp, b) - k->covariance(xm, b)).row(0).transpose() / (2 * h);
+      for (Eigen::Index j = 0; j < b.rows(); ++j) CHECK(g(j, i) == Approx(fd(j)).epsilon(1e-5).margin(1e-6));
+    }
+  }
+}
