@@ -259,8 +259,11 @@ class CampaignRun {
     thinking_ = true;
     if (observer_) observer_->on_event(json{{"event", "planner_thinking"}, {"count", count}}, status());
     const std::vector<Point> pending = pending_points();
+    const auto asked = Clock::now();
     const std::vector<Point> points = planner_->ask(count, pending);
     thinking_ = false;
+    if (const std::string note = planner_->take_note(); !note.empty())
+      journal("planner_note", {{"note", note}, {"seconds", std::chrono::duration<double>(Clock::now() - asked).count()}});
     for (const Point& raw : points) {
       Experiment e;
       e.id = fmt::format("{}-{:04d}", config_.name, ++proposed_);

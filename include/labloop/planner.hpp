@@ -22,6 +22,8 @@ class Planner {
   virtual std::vector<Point> ask(int q, std::span<const Point> pending) = 0;
   virtual void tell(const Point& x, double y) = 0;
   virtual void tell_failed(const Point& x) { (void)x; }
+  // Something about the last ask() worth journaling (e.g. "time limit reached"), then cleared.
+  virtual std::string take_note() { return {}; }
 };
 
 // What a planner factory gets: the space, the seed and the "planner" section of the config.

@@ -62,6 +62,8 @@ void ProgressDisplay::on_event(const nlohmann::json& event, const CampaignStatus
   } else if (kind == "failed") {
     line(fmt::format("{} failed on {}: {}", event["experiment"].get<std::string>(), event["instrument"].get<std::string>(),
                      event["error"].get<std::string>()));
+  } else if (kind == "planner_note") {
+    line(fmt::format("planner: {}", event["note"].get<std::string>()));
   } else if (kind == "instrument_lost") {
     line(fmt::format("instrument {} lost: {}", event["instrument"].get<std::string>(), event["reason"].get<std::string>()));
   } else if (kind == "result" && !terminal_) {

@@ -18,9 +18,11 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <utility>
 
 #include "labloop/acquisition.hpp"
 #include "labloop/gaussian_process.hpp"
+#include "labloop/output_transform.hpp"
 #include "labloop/sobol.hpp"
 #include "planners.hpp"
 
@@ -40,6 +42,7 @@ struct BayesianOptions {
   int local_starts = 4;
   int refit_every = 1;
   double time_limit_s = 5.0;
+  std::string output_transform = "yeo_johnson";
 };
 
 // Latin hypercube: one point per stratum in every coordinate, strata paired at random.
@@ -93,6 +96,9 @@ class BayesianPlanner final : public Planner {
     std::vector<Point> avoid = taken;
     while (static_cast<int>(out.size()) < q) {
       const double budget_s = options_.time_limit_s - std::chrono::duration<double>(Clock::now() - started).count();
+      if (budget_s <= 0 && note_.empty())
+        note_ = fmt::format("time limit of {:g} s reached: proposals use the best candidates scored so far, without local polishing",
+                            options_.time_limit_s);
       Point x = maximize_acquisition(believer, incumbent, avoid, budget_s);
       believe(believer, x, incumbent);
       avoid.push_back(x);
@@ -106,6 +112,7 @@ class BayesianPlanner final : public Planner {
     ys_.push_back(y);
   }
   void tell_failed(const Point& x) override { failed_.push_back(x); }
+  std::string take_note() override { return std::exchange(note_, {}); }
 
  private:
   Point initial_point() {
@@ -123,6 +130,11 @@ class BayesianPlanner final : public Planner {
     Eigen::Index i = 0;
     for (size_t k = 0; k < xs_.size(); ++k, ++i) x.row(i) = xs_[k].transpose(), y[i] = ys_[k];
     for (const auto& f : failed_) x.row(i) = f.transpose(), y[i++] = worst;
+    if (options_.output_transform == "yeo_johnson") {
+      YeoJohnson warp;
+      warp.fit(y.head(static_cast<Eigen::Index>(xs_.size())));
+      y = warp.transform(y);
+    }
     model_->set_data(x, y);
     if (n - last_fit_n_ >= options_.refit_every || last_fit_n_ == 0) {
       // Between iterations θ barely moves: polish it, and only now and then search afresh.
@@ -251,6 +263,7 @@ class BayesianPlanner final : public Planner {
   std::unique_ptr<GaussianProcess> model_;
   Eigen::Index last_fit_n_ = 0;
   int fits_ = 0;
+  std::string note_;
   std::vector<Point> xs_;
   std::vector<double> ys_;
   std::vector<Point> failed_;
@@ -259,7 +272,7 @@ class BayesianPlanner final : public Planner {
 }  // namespace
 
 std::unique_ptr<Planner> make_bayesian_planner(const PlannerContext& context) {
-  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s"});
+  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform"});
   const nlohmann::json& o = context.config.options;
   BayesianOptions options;
   auto fail = [&](const std::string& key, const std::string& reason) -> void { throw ConfigError(context.source, "/planner/" + key, reason); };
@@ -281,6 +294,7 @@ std::unique_ptr<Planner> make_bayesian_planner(const PlannerContext& context) {
   choice("initial_design", {"sobol", "lhs"}, options.initial_design);
   choice("acquisition", acquisition_names(), options.acquisition);
   choice("kernel", kernel_names(), options.kernel);
+  choice("output_transform", {"yeo_johnson", "none"}, options.output_transform);
   if (o.contains("beta")) {
     if (!o["beta"].is_number() || o["beta"].get<double>() <= 0) fail("beta", "must be a number > 0");
     options.beta = o["beta"];

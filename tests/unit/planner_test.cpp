@@ -118,3 +118,14 @@ TEST_CASE("Bayesian planner: beats random search on Branin and Hartmann-6 over f
     CHECK(bb[2] < rb[2] / 4);        // and by a clear margin on the median
   }
 }
+
+TEST_CASE("Bayesian planner: past its time limit it still answers and says so once", "[planner][bayesian]") {
+  const Space space({Parameter{.name = "x1", .low = 0, .high = 1}, Parameter{.name = "x2", .low = 0, .high = 1}});
+  auto planner = planner_for(space, "bayesian", {{"initial", 5}, {"time_limit_s", 1e-6}});
+  for (const auto& x : planner->ask(5, {})) planner->tell(x, x.squaredNorm());
+  CHECK(planner->take_note().empty());  // the initial design takes no time worth noting
+  const auto points = planner->ask(2, {});
+  CHECK(points.size() == 2);
+  CHECK(planner->take_note().find("time limit of 1e-06 s reached") == 0);
+  CHECK(planner->take_note().empty());
+}

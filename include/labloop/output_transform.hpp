@@ -1,0 +1,38 @@
+#pragma once
+// Warping of observed objective values before the Gaussian process sees them. Lab objectives and
+// test functions alike are often heavy-tailed (Rosenbrock spans 0 to 10⁵; yields pile up near a
+// ceiling); a GP with a stationary kernel fits such data badly. A Yeo–Johnson power transform,
+// with λ chosen by maximum likelihood, makes the data closer to Gaussian while keeping its order
+// (the transform is strictly increasing), so "best observed" means the same before and after.
+#include <Eigen/Core>
+
+namespace labloop {
+
+// Box–Cox when all values are positive, Yeo–Johnson otherwise (the class is named after the
+// general case).
+class YeoJohnson {
+ public:
+  // Divides y by its standard deviation (no centring), then picks λ in [−3, 3] maximizing the
+  // log-likelihood of the power transform. Needs at least 3 distinct values; otherwise it stays
+  // the identity.
+  void fit(const Eigen::VectorXd& y);
+  // Transformed values of y (same standardization and λ as fitted), re-standardized.
+  Eigen::VectorXd transform(const Eigen::VectorXd& y) const;
+  double transform(double y) const;
+  double lambda() const { return lambda_; }
+
+  // The raw transform and the log-likelihood of λ for standardized data (exposed for tests).
+  static double apply(double x, double lambda);
+  static double apply_box_cox(double x, double lambda);
+  static double log_likelihood(const Eigen::VectorXd& x, double lambda, bool box_cox = false);
+  bool box_cox() const { return box_cox_; }
+
+ private:
+  double raw(double x) const;
+  double scale_ = 1;                     // scaling before the power transform
+  bool box_cox_ = false;
+  double lambda_ = 1;                    // λ = 1 is the identity
+  double out_mean_ = 0, out_scale_ = 1;  // standardization after it
+};
+
+}  // namespace labloop

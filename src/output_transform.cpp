@@ -1,0 +1,86 @@
+// Box & Cox (1964), J. R. Stat. Soc. B 26(2); Yeo & Johnson (2000), "A new family of power
+// transformations to improve normality or symmetry", Biometrika 87(4). Data are divided by their
+// standard deviation but NOT centred first: centring would squeeze the region near the minimum —
+// where a minimizer needs resolution — into a sliver around one value (HEBO scales the same way).
+// All-positive data get Box–Cox ((x^λ − 1)/λ, log x at λ = 0), others Yeo–Johnson: ψ(x, λ) is ((x+1)^λ − 1)/λ for x ≥ 0 (log(x+1) at λ = 0) and
+// −((1−x)^(2−λ) − 1)/(2−λ) for x < 0 (−log(1−x) at λ = 2). The profile log-likelihood of λ for
+// Gaussian transformed data is −n/2·log σ̂²(λ) + (λ−1)·Σ sign(x)·log(|x|+1).
+#include "labloop/output_transform.hpp"
+
+#include <cmath>
+
+namespace labloop {
+
+double YeoJohnson::apply(double x, double lambda) {
+  if (x >= 0) return std::abs(lambda) < 1e-12 ? std::log1p(x) : (std::pow(x + 1, lambda) - 1) / lambda;
+  return std::abs(lambda - 2) < 1e-12 ? -std::log1p(-x) : -(std::pow(1 - x, 2 - lambda) - 1) / (2 - lambda);
+}
+
+double YeoJohnson::apply_box_cox(double x, double lambda) {
+  return std::abs(lambda) < 1e-12 ? std::log(x) : (std::pow(x, lambda) - 1) / lambda;
+}
+
+double YeoJohnson::log_likelihood(const Eigen::VectorXd& x, double lambda, bool box_cox) {
+  const Eigen::Index n = x.size();
+  Eigen::VectorXd t(n);
+  double jacobian = 0;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    t[i] = box_cox ? apply_box_cox(x[i], lambda) : apply(x[i], lambda);
+    jacobian += box_cox ? std::log(x[i]) : (x[i] >= 0 ? 1.0 : -1.0) * std::log1p(std::abs(x[i]));
+  }
+  const double variance = (t.array() - t.mean()).square().mean();
+  if (!(variance > 0) || !std::isfinite(variance)) return -std::numeric_limits<double>::infinity();
+  return -0.5 * static_cast<double>(n) * std::log(variance) + (lambda - 1) * jacobian;
+}
+
+void YeoJohnson::fit(const Eigen::VectorXd& y) {
+  *this = YeoJohnson{};
+  const Eigen::Index n = y.size();
+  if (n < 3) return;
+  const double mean = y.mean();
+  scale_ = std::sqrt((y.array() - mean).square().sum() / static_cast<double>(n - 1));
+  if (!(scale_ > 0) || !std::isfinite(scale_)) {
+    scale_ = 1;
+    return;
+  }
+  const Eigen::VectorXd x = y / scale_;
+  box_cox_ = x.minCoeff() > 0;
+  // The likelihood is unimodal in practice: a coarse grid, then golden-section refinement.
+  auto ll = [&](double l) { return log_likelihood(x, l, box_cox_); };
+  double best = 1, best_value = ll(1);
+  for (double l = -3; l <= 3.0001; l += 0.25) {
+    const double v = ll(l);
+    if (v > best_value) best = l, best_value = v;
+  }
+  double a = std::max(-3.0, best - 0.25), b = std::min(3.0, best + 0.25);
+  const double g = (std::sqrt(5.0) - 1) / 2;
+  for (int i = 0; i < 40; ++i) {
+    const double c = b - g * (b - a), d = a + g * (b - a);
+    if (ll(c) > ll(d)) b = d;
+    else a = c;
+  }
+  lambda_ = 0.5 * (a + b);
+  Eigen::VectorXd t(n);
+  for (Eigen::Index i = 0; i < n; ++i) t[i] = raw(x[i]);
+  out_mean_ = t.mean();
+  out_scale_ = std::sqrt((t.array() - out_mean_).square().sum() / static_cast<double>(n - 1));
+  if (!(out_scale_ > 0) || !std::isfinite(out_scale_)) out_scale_ = 1;
+}
+
+// Values outside the fitted range (a fantasy or a failure below the smallest positive value)
+// fall back to Yeo–Johnson's form so the transform stays defined and increasing.
+double YeoJohnson::raw(double x) const {
+  if (box_cox_ && x > 0) return apply_box_cox(x, lambda_);
+  if (box_cox_) return apply_box_cox(1e-12, lambda_) + x;
+  return apply(x, lambda_);
+}
+
+double YeoJohnson::transform(double y) const { return (raw(y / scale_) - out_mean_) / out_scale_; }
+
+Eigen::VectorXd YeoJohnson::transform(const Eigen::VectorXd& y) const {
+  Eigen::VectorXd t(y.size());
+  for (Eigen::Index i = 0; i < y.size(); ++i) t[i] = transform(y[i]);
+  return t;
+}
+
+}  // namespace labloop

@@ -1,0 +1,72 @@
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "labloop/output_transform.hpp"
+
+using namespace labloop;
+
+namespace {
+
+double skewness(const Eigen::VectorXd& v) {
+  const double m = v.mean();
+  const double s2 = (v.array() - m).square().mean();
+  return (v.array() - m).cube().mean() / std::pow(s2, 1.5);
+}
+
+}  // namespace
+
+TEST_CASE("Yeo-Johnson: lambda 1 is the identity and lambda 0 is log1p on the positive side", "[transform]") {
+  for (double x : {-3.0, -0.5, 0.0, 0.7, 12.0}) CHECK(YeoJohnson::apply(x, 1.0) == Approx(x));
+  CHECK(YeoJohnson::apply(2.0, 0.0) == Approx(std::log(3.0)));
+  CHECK(YeoJohnson::apply(-2.0, 2.0) == Approx(-std::log(3.0)));
+}
+
+TEST_CASE("Yeo-Johnson: the transform is strictly increasing for every lambda", "[transform]") {
+  for (double lambda : {-3.0, -1.0, 0.0, 0.5, 1.0, 2.0, 3.0}) {
+    double previous = -1e300;
+    for (double x = -10; x <= 10; x += 0.125) {
+      const double t = YeoJohnson::apply(x, lambda);
+      CHECK(t > previous);
+      previous = t;
+    }
+  }
+}
+
+TEST_CASE("Yeo-Johnson: heavy right tails get a lambda below 1 and lose most of their skew", "[transform]") {
+  std::mt19937_64 rng(11);
+  std::lognormal_distribution<double> heavy(0.0, 1.5);
+  Eigen::VectorXd y(200);
+  for (auto& v : y) v = 1000 * heavy(rng);
+  YeoJohnson warp;
+  warp.fit(y);
+  CHECK(warp.lambda() < 0.5);
+  const Eigen::VectorXd t = warp.transform(y);
+  CHECK(std::abs(skewness(t)) < 0.5 * std::abs(skewness(y)));
+  CHECK(t.mean() == Approx(0.0).margin(1e-9));
+  // Order is preserved: the best (smallest) observation stays the best.
+  Eigen::Index a = 0, b = 0;
+  y.minCoeff(&a);
+  t.minCoeff(&b);
+  CHECK(a == b);
+}
+
+TEST_CASE("Yeo-Johnson: Gaussian data keep lambda near 1", "[transform]") {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> gauss(3.0, 2.0);
+  Eigen::VectorXd y(400);
+  for (auto& v : y) v = gauss(rng);
+  YeoJohnson warp;
+  warp.fit(y);
+  CHECK(warp.lambda() == Approx(1.0).margin(0.3));
+}
+
+TEST_CASE("Yeo-Johnson: too few or constant values leave the data unchanged up to scaling", "[transform]") {
+  YeoJohnson warp;
+  warp.fit(Eigen::Vector2d(1.0, 5.0));
+  CHECK(warp.lambda() == 1.0);
+  CHECK(warp.transform(7.0) == 7.0);
+  warp.fit(Eigen::Vector3d(2.0, 2.0, 2.0));
+  CHECK(warp.lambda() == 1.0);
+  CHECK(std::isfinite(warp.transform(2.0)));
+}
