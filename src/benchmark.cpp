@@ -30,7 +30,7 @@ struct Job {
   int seed;
 };
 
-BenchmarkRun run_one(const Job& job, double noise) {
+BenchmarkRun run_one(const Job& job, double noise, int batch) {
   const auto* f = sim::find_test_function(job.problem->function);
   const int dim = job.problem->dim > 0 ? job.problem->dim : f->default_dim;
   const auto bounds = f->bounds(dim);
@@ -56,16 +56,20 @@ BenchmarkRun run_one(const Job& job, double noise) {
   BenchmarkRun run{job.problem->label(), job.planner->label, job.seed, {}, {}};
   double best = std::numeric_limits<double>::infinity();
   std::vector<double> x(static_cast<size_t>(dim));
-  for (int i = 0; i < job.problem->budget; ++i) {
+  for (int done = 0; done < job.problem->budget;) {
+    const int q = std::min(batch, job.problem->budget - done);
     const auto t0 = std::chrono::steady_clock::now();
-    const Point point = planner->ask(1, {}).front();
+    const std::vector<Point> points = planner->ask(q, {});
     run.ask_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    const Params params = space.decode(point);
-    for (int d = 0; d < dim; ++d) x[static_cast<size_t>(d)] = params["x" + std::to_string(d + 1)].get<double>();
-    const double value = f->evaluate(x);
-    best = std::min(best, value);
-    run.regret.push_back(std::max(best - optimum, 0.0));
-    planner->tell(space.encode(params), noise > 0 ? value + gauss(noise_rng) : value);
+    for (const Point& point : points) {
+      const Params params = space.decode(point);
+      for (int d = 0; d < dim; ++d) x[static_cast<size_t>(d)] = params["x" + std::to_string(d + 1)].get<double>();
+      const double value = f->evaluate(x);
+      best = std::min(best, value);
+      run.regret.push_back(std::max(best - optimum, 0.0));
+      planner->tell(space.encode(params), noise > 0 ? value + gauss(noise_rng) : value);
+      ++done;
+    }
   }
   return run;
 }
@@ -95,7 +99,7 @@ std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options) {
       pool.emplace_back([&] {
         for (size_t i = next++; i < jobs.size(); i = next++) {
           try {
-            runs[i] = run_one(jobs[i], options.noise);
+            runs[i] = run_one(jobs[i], options.noise, std::max(1, options.batch));
           } catch (...) {
             std::lock_guard lock(error_mutex);
             if (!error) error = std::current_exception();

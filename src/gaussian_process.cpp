@@ -425,6 +425,15 @@ void GaussianProcess::predict(const Eigen::MatrixXd& x, Eigen::VectorXd& mean, E
   variance = (signal - ks.colwise().squaredNorm().transpose().array()).max(1e-12 * signal) * var_scale;
 }
 
+Eigen::VectorXd GaussianProcess::predict_mean(const Eigen::MatrixXd& x) const {
+  const State& s = *s_;
+  if (x.cols() != s.dim)
+    throw PlannerError(fmt::format("Gaussian process: prediction points have {} columns, expected {}", x.cols(), s.dim));
+  if (s.n() == 0) return Eigen::VectorXd::Constant(x.rows(), s.y_mean + s.y_std * s.mean);
+  const Eigen::MatrixXd ks = s.kernel->covariance(s.x, x);  // n×m
+  return ((ks.transpose() * s.alpha).array() + s.mean) * s.y_std + s.y_mean;
+}
+
 void GaussianProcess::predict(const Eigen::VectorXd& x, double& mean, double& variance, Eigen::VectorXd& mean_grad,
                               Eigen::VectorXd& variance_grad) const {
   const State& s = *s_;

@@ -27,9 +27,11 @@ struct BenchmarkOptions {
   int seeds = 10;
   int jobs = 0;  // 0 = hardware concurrency
   double noise = 0;  // Gaussian noise added to observations (regret is measured noise-free)
+  int batch = 1;     // points per ask(): q experiments proposed together, then all told
 };
 
-// One run: the noise-free best-so-far regret after each evaluation, and seconds per ask().
+// One run: the noise-free best-so-far regret after each evaluation, and seconds per ask() (one
+// entry per ask, which proposes `batch` points).
 struct BenchmarkRun {
   std::string problem, planner;
   int seed = 0;

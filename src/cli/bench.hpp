@@ -14,6 +14,7 @@ struct BenchCommand {
   int initial = 10;                    // initial design of the bayesian planner (as the reference runs)
   int jobs = 0;
   double noise = 0;
+  int batch = 1;
   std::string output = "bench-results";
 };
 

@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--budget", bench.budget, "Evaluations per run (default: each problem's own)");
   bench_cmd->add_option("--initial", bench.initial, "Initial design size for bayesian planners without their own");
   bench_cmd->add_option("--jobs", bench.jobs, "Parallel runs (default: all cores)");
+  bench_cmd->add_option("--batch", bench.batch, "Experiments proposed together per round (q)")->check(CLI::PositiveNumber);
   bench_cmd->add_option("--noise", bench.noise, "Gaussian noise on observations (regret stays noise-free)");
   bench_cmd->add_option("--output,-o", bench.output, "Directory for bench.csv and regret.svg");
 

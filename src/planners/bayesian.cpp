@@ -32,6 +32,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Above this many observations, hyperparameters are fitted on a subset of this size.
+constexpr Eigen::Index kFitSubset = 300;
+
 struct BayesianOptions {
   int initial = 0;  // 0 = max(5, 2·d) with d the number of parameters
   std::string initial_design = "sobol";
@@ -65,10 +68,9 @@ class BayesianPlanner final : public Planner {
         acquisition_(make_acquisition(options_.acquisition, options_.beta)) {
     if (options_.initial == 0) options_.initial = std::max(5, 2 * space.size());
     if (options_.initial_design == "lhs") initial_points_ = latin_hypercube(options_.initial, dim_, rng_);
-    GaussianProcessOptions gp;
-    gp.kernel = options_.kernel;
-    gp.seed = seed;
-    model_ = std::make_unique<GaussianProcess>(dim_, gp);
+    gp_options_.kernel = options_.kernel;
+    gp_options_.seed = seed;
+    model_ = std::make_unique<GaussianProcess>(dim_, gp_options_);
   }
 
   std::vector<Point> ask(int q, std::span<const Point> pending) override {
@@ -135,12 +137,37 @@ class BayesianPlanner final : public Planner {
       warp.fit(y.head(static_cast<Eigen::Index>(xs_.size())));
       y = warp.transform(y);
     }
-    model_->set_data(x, y);
-    if (n - last_fit_n_ >= options_.refit_every || last_fit_n_ == 0) {
-      // Between iterations θ barely moves: polish it, and only now and then search afresh.
-      model_->fit(fits_++ % 10 == 0 ? 2 : 0);
-      last_fit_n_ = n;
+    const bool refit = n - last_fit_n_ >= options_.refit_every || last_fit_n_ == 0;
+    if (!refit) {
+      model_->set_data(x, y);
+      return;
     }
+    last_fit_n_ = n;
+    // Between iterations θ barely moves: polish it, and only now and then search afresh.
+    const int restarts = fits_++ % 10 == 0 ? 2 : 0;
+    if (n <= kFitSubset) {
+      model_->set_data(x, y);
+      model_->fit(restarts);
+      return;
+    }
+    // Each step of the hyperparameter search costs O(n³): with many results, fit θ on a subset
+    // (the best points, where the model matters most, and a random sample of the rest), then
+    // condition a model on everything with that θ — one full factorization, not two.
+    std::vector<Eigen::Index> order(static_cast<size_t>(n));
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + kFitSubset / 4, order.end(), [&](Eigen::Index a, Eigen::Index b) { return y[a] < y[b]; });
+    std::shuffle(order.begin() + kFitSubset / 4, order.end(), rng_);
+    Eigen::MatrixXd xs(kFitSubset, dim_);
+    Eigen::VectorXd ys(kFitSubset);
+    for (Eigen::Index k = 0; k < kFitSubset; ++k) xs.row(k) = x.row(order[static_cast<size_t>(k)]), ys[k] = y[order[static_cast<size_t>(k)]];
+    GaussianProcess subset(dim_, gp_options_);
+    subset.set_hyperparameters(model_->hyperparameters());
+    subset.set_data(xs, ys);
+    subset.fit(restarts);
+    GaussianProcess full(dim_, gp_options_);
+    full.set_hyperparameters(subset.hyperparameters());
+    full.set_data(x, y);
+    *model_ = std::move(full);
   }
 
   // Kriging believer: the pending point is taken to yield its posterior mean, exactly. The
@@ -155,11 +182,7 @@ class BayesianPlanner final : public Planner {
 
   // For noisy objectives the best noisy observation is optimistic; the best posterior mean at
   // the observed points is the incumbent that does not chase noise.
-  double best_posterior_mean(const GaussianProcess& gp) const {
-    Eigen::VectorXd mean, variance;
-    gp.predict(gp.x(), mean, variance);
-    return mean.minCoeff();
-  }
+  double best_posterior_mean(const GaussianProcess& gp) const { return gp.predict_mean(gp.x()).minCoeff(); }
 
   bool near_any(const Point& x, const std::vector<Point>& points) const {
     for (const auto& p : points)
@@ -175,8 +198,12 @@ class BayesianPlanner final : public Planner {
     const AcquisitionContext ctx{gp, incumbent, rng_};
 
     // Candidates: a fresh scrambled Sobol set, plus Gaussian perturbations of the best points.
+    // Scoring costs O(n²) per candidate (the posterior variance): with many observations, score
+    // fewer and rely on the local polishing.
+    const int count = std::clamp(static_cast<int>(options_.candidates * 300.0 / std::max<Eigen::Index>(gp.size(), 300)),
+                                 std::min(options_.candidates, 256), options_.candidates);
     SobolSequence candidates_sequence(dim_, rng_() | 1);
-    Eigen::MatrixXd candidates = candidates_sequence.next(options_.candidates);
+    Eigen::MatrixXd candidates = candidates_sequence.next(count);
     const int local = std::min<int>(static_cast<int>(ys_.size()), 5) * 20;
     if (local > 0) {
       std::vector<size_t> order(ys_.size());
@@ -260,6 +287,7 @@ class BayesianPlanner final : public Planner {
   Eigen::MatrixXd initial_points_;
   int next_initial_ = 0;
   std::unique_ptr<Acquisition> acquisition_;
+  GaussianProcessOptions gp_options_;
   std::unique_ptr<GaussianProcess> model_;
   Eigen::Index last_fit_n_ = 0;
   int fits_ = 0;
