@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -33,24 +35,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 // A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "labloop-child-process-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) FAIL("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using labloop::test::TempDir;
 
 // Polls `done` every 5 ms until it holds or `timeout` passes; true if it held.
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -16,32 +18,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("labloop-journal-test-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
+using test::TempDir;
 
- private:
-  fs::path path_;
-};
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void write_text(const fs::path& p, const std::string& text, bool append = false) {
   std::ofstream out(p, std::ios::binary | (append ? std::ios::app : std::ios::trunc));
@@ -76,7 +54,7 @@ TEST_CASE("Journal: appended events round-trip with seq and time and event first
   for (const json& e : {first, second, third}) CHECK(std::regex_match(e["time"].get<std::string>(), iso));
 
   // On disk: one line per event, keys in the order seq, time, event, then the fields.
-  const std::string text = read_text(p);
+  const std::string text = test::read_file(p);
   std::istringstream lines(text);
   std::string line;
   int n = 0;
@@ -130,7 +108,7 @@ TEST_CASE("Journal: a torn last line is reported by read_journal and truncated b
     journal.append("a", {{"k", 1}});
     journal.append("b", {{"k", 2}});
   }
-  const std::string intact = read_text(p);
+  const std::string intact = test::read_file(p);
 
   SECTION("a line cut short") { write_text(p, R"({"seq":3,"time":"2026-11-25T08:30:00.123Z","ev)", true); }
   SECTION("a complete object whose newline never reached the disk") {
@@ -146,7 +124,7 @@ TEST_CASE("Journal: a torn last line is reported by read_journal and truncated b
 
   Journal journal(p);
   CHECK(journal.last_seq() == 2);
-  CHECK(read_text(p) == intact);
+  CHECK(test::read_file(p) == intact);
   CHECK(journal.append("c")["seq"] == 3);
   const JournalContents after = read_journal(p);
   CHECK_FALSE(after.torn_tail);

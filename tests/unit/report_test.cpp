@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -18,31 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("labloop-report-test-" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
+using test::TempDir;
 
- private:
-  fs::path path_;
-};
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 size_t count(const std::string& text, const std::string& needle) {
   size_t n = 0;
@@ -109,7 +88,7 @@ std::string render_svg(const CampaignRecord& record) {
   TempDir dir;
   const fs::path p = dir.path() / "convergence.svg";
   write_convergence_svg(record, p);
-  return read_text(p);
+  return test::read_file(p);
 }
 
 void check_svg_shape(const std::string& svg) {
@@ -213,20 +192,20 @@ TEST_CASE("Report: results.csv has the exact header and one quoted row per exper
       "e2,sim,-2.25,THF,1,0.42,ok,," + time_of(4) + "," + time_of(8) + "," + time_of(11) + "\n"
       "e3,sim,0.1,THF,8,0.1,ok,," + time_of(5) + "," + time_of(9) + "," + time_of(13) + "\n"
       "e4,,3,THF,2,,pending,," + time_of(6) + ",,\n";
-  CHECK(read_text(p) == expected);
+  CHECK(test::read_file(p) == expected);
   // Written through a temporary sibling that is renamed away.
   CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
 
   // Rewriting replaces the file whole.
   write_results_csv(record_with({}, false), p);
-  CHECK(read_text(p) == "experiment,instrument,x1,solvent,cycles,y,status,error,proposed_at,dispatched_at,finished_at\n");
+  CHECK(test::read_file(p) == "experiment,instrument,x1,solvent,cycles,y,status,error,proposed_at,dispatched_at,finished_at\n");
 }
 
 TEST_CASE("Report: results.csv prints doubles short but exact", "[report]") {
   TempDir dir;
   const fs::path p = dir.path() / "results.csv";
   write_results_csv(record_with({1.0 / 3.0, 1e-20, 2.0}, false), p);
-  const std::string text = read_text(p);
+  const std::string text = test::read_file(p);
   CHECK_THAT(text, Catch::Matchers::Contains(",0.3333333333333333,ok,"));
   CHECK_THAT(text, Catch::Matchers::Contains(",1e-20,ok,"));
   CHECK_THAT(text, Catch::Matchers::Contains(",2,ok,"));
@@ -309,5 +288,5 @@ TEST_CASE("Report: reports can be built from a real journal", "[report]") {
   write_results_csv(r, dir.path() / "results.csv");
   write_convergence_svg(r, dir.path() / "convergence.svg");
   CHECK(fs::file_size(dir.path() / "results.csv") > 0);
-  CHECK(count(read_text(dir.path() / "convergence.svg"), "<circle") == 2);
+  CHECK(count(test::read_file(dir.path() / "convergence.svg"), "<circle") == 2);
 }
