@@ -11,6 +11,10 @@
 
 namespace labloop {
 
+namespace {
+const double kLikelihoodRatioThreshold = 6.63;
+}  // namespace
+
 double YeoJohnson::apply(double x, double lambda) {
   if (x >= 0) return std::abs(lambda) < 1e-12 ? std::log1p(x) : (std::pow(x + 1, lambda) - 1) / lambda;
   return std::abs(lambda - 2) < 1e-12 ? -std::log1p(-x) : -(std::pow(1 - x, 2 - lambda) - 1) / (2 - lambda);
@@ -60,6 +64,9 @@ void YeoJohnson::fit(const Eigen::VectorXd& y) {
     else a = c;
   }
   lambda_ = 0.5 * (a + b);
+  // Keep the data as they are unless a power transform explains them clearly better: the
+  // likelihood-ratio test of λ = 1 at the 1 % level (χ²₁ quantile 6.63).
+  if (2 * (ll(lambda_) - ll(1.0)) < kLikelihoodRatioThreshold) lambda_ = 1;
   Eigen::VectorXd t(n);
   for (Eigen::Index i = 0; i < n; ++i) t[i] = raw(x[i]);
   out_mean_ = t.mean();

@@ -13,8 +13,9 @@ namespace labloop {
 class YeoJohnson {
  public:
   // Divides y by its standard deviation (no centring), then picks λ in [−3, 3] maximizing the
-  // log-likelihood of the power transform. Needs at least 3 distinct values; otherwise it stays
-  // the identity.
+  // log-likelihood of the power transform. The transform is kept only when it beats the identity
+  // (λ = 1) in a likelihood-ratio test at the 1 % level: a warp that barely helps the fit costs
+  // resolution elsewhere. Needs at least 3 distinct values; otherwise it stays the identity.
   void fit(const Eigen::VectorXd& y);
   // Transformed values of y (same standardization and λ as fitted), re-standardized.
   Eigen::VectorXd transform(const Eigen::VectorXd& y) const;

@@ -129,3 +129,27 @@ TEST_CASE("Bayesian planner: past its time limit it still answers and says so on
   CHECK(planner->take_note().find("time limit of 1e-06 s reached") == 0);
   CHECK(planner->take_note().empty());
 }
+
+TEST_CASE("Bayesian planner: batches of four on Hartmann-6 stay far ahead of random points", "[planner][bayesian]") {
+  BenchmarkOptions options;
+  options.problems = {{"hartmann6", 0, 32}};
+  options.planners = {{"random", {{"kind", "random"}}}, {"bayesian", {{"kind", "bayesian"}, {"initial", 8}}}};
+  options.seeds = 5;
+  options.batch = 4;  // 8 rounds of 4: two initial rounds, six model rounds
+  const auto runs = run_benchmark(options);
+  std::map<int, double> random, bayesian;
+  for (const auto& r : runs) {
+    REQUIRE(r.regret.size() == 32);
+    CHECK(r.ask_seconds.size() == 8);
+    (r.planner == "random" ? random : bayesian)[r.seed] = r.regret.back();
+  }
+  int wins = 0;
+  std::vector<double> bb;
+  for (const auto& [seed, regret] : bayesian) {
+    wins += regret < random[seed];
+    bb.push_back(regret);
+  }
+  std::sort(bb.begin(), bb.end());
+  CHECK(wins >= 4);
+  CHECK(bb[2] < 0.5);  // random search's median regret here is about 1.6
+}
