@@ -110,10 +110,14 @@ class BayesianPlanner final : public Planner {
   }
 
   void tell(const Point& x, double y) override {
+    arrivals_.push_back({xs_.size(), false});
     xs_.push_back(x);
     ys_.push_back(y);
   }
-  void tell_failed(const Point& x) override { failed_.push_back(x); }
+  void tell_failed(const Point& x) override {
+    arrivals_.push_back({failed_.size(), true});
+    failed_.push_back(x);
+  }
   std::string take_note() override { return std::exchange(note_, {}); }
 
  private:
@@ -123,26 +127,34 @@ class BayesianPlanner final : public Planner {
     return space_.canonical(sobol_.next());
   }
 
-  // The data the model sees: observations plus failures taught as the worst value so far.
+  // The data the model sees: observations plus failures taught as the worst value so far, in
+  // the order they arrived. Between hyperparameter refits the output transform is frozen too, so
+  // each new result extends the Cholesky factor by one row (O(n²)) instead of refactorizing.
   void fit_model() {
-    const Eigen::Index n = static_cast<Eigen::Index>(xs_.size() + failed_.size());
-    Eigen::MatrixXd x(n, dim_);
-    Eigen::VectorXd y(n);
+    const Eigen::Index n = static_cast<Eigen::Index>(arrivals_.size());
     const double worst = *std::max_element(ys_.begin(), ys_.end());
-    Eigen::Index i = 0;
-    for (size_t k = 0; k < xs_.size(); ++k, ++i) x.row(i) = xs_[k].transpose(), y[i] = ys_[k];
-    for (const auto& f : failed_) x.row(i) = f.transpose(), y[i++] = worst;
-    if (options_.output_transform == "yeo_johnson") {
-      YeoJohnson warp;
-      warp.fit(y.head(static_cast<Eigen::Index>(xs_.size())));
-      y = warp.transform(y);
-    }
+    auto point = [&](const Arrival& a) -> const Point& { return a.failed ? failed_[a.index] : xs_[a.index]; };
+    auto value = [&](const Arrival& a) { return a.failed ? worst : ys_[a.index]; };
     const bool refit = n - last_fit_n_ >= options_.refit_every || last_fit_n_ == 0;
     if (!refit) {
-      model_->set_data(x, y);
+      for (Eigen::Index k = modelled_; k < n; ++k) {
+        const Arrival& a = arrivals_[static_cast<size_t>(k)];
+        model_->add_observation(point(a), warp_.transform(value(a)));
+      }
+      modelled_ = n;
       return;
     }
-    last_fit_n_ = n;
+    Eigen::MatrixXd x(n, dim_);
+    Eigen::VectorXd y(n);
+    for (Eigen::Index k = 0; k < n; ++k) {
+      const Arrival& a = arrivals_[static_cast<size_t>(k)];
+      x.row(k) = point(a).transpose();
+      y[k] = value(a);
+    }
+    if (options_.output_transform == "yeo_johnson")
+      warp_.fit(Eigen::Map<const Eigen::VectorXd>(ys_.data(), static_cast<Eigen::Index>(ys_.size())));
+    y = warp_.transform(y);
+    last_fit_n_ = modelled_ = n;
     // Between iterations θ barely moves: polish it, and only now and then search afresh.
     const int restarts = fits_++ % 10 == 0 ? 2 : 0;
     if (n <= kFitSubset) {
@@ -295,6 +307,13 @@ class BayesianPlanner final : public Planner {
   std::vector<Point> xs_;
   std::vector<double> ys_;
   std::vector<Point> failed_;
+  struct Arrival {
+    size_t index;  // into xs_/ys_, or into failed_
+    bool failed;
+  };
+  std::vector<Arrival> arrivals_;  // every result in the order it was told
+  Eigen::Index modelled_ = 0;      // how many of them model_ holds
+  YeoJohnson warp_;                // frozen between refits; the identity until fitted
 };
 
 }  // namespace

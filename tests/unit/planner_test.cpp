@@ -153,3 +153,17 @@ TEST_CASE("Bayesian planner: batches of four on Hartmann-6 stay far ahead of ran
   CHECK(wins >= 4);
   CHECK(bb[2] < 0.5);  // random search's median regret here is about 1.6
 }
+
+TEST_CASE("Bayesian planner: between refits new results extend the model and it still converges", "[planner][bayesian]") {
+  const Space space({Parameter{.name = "x1", .low = 0, .high = 1}, Parameter{.name = "x2", .low = 0, .high = 1}});
+  auto planner = planner_for(space, "bayesian", {{"initial", 5}, {"refit_every", 6}});
+  double best = 1e9;
+  for (int i = 0; i < 25; ++i) {
+    const Point x = planner->ask(1, {}).front();
+    const double y = (x - Eigen::Vector2d(0.3, 0.7)).squaredNorm();
+    best = std::min(best, y);
+    if (x[0] > 0.8) planner->tell_failed(x);  // a region where the instrument fails: failures arrive between refits too
+    else planner->tell(x, y);
+  }
+  CHECK(best < 1e-3);
+}
