@@ -173,3 +173,21 @@ TEST_CASE("Campaign: a simulator that cannot start gives a clear error", "[campa
   options.simulator = "/bin/false";
   CHECK_THROWS_WITH(run_campaign(config, options), Catch::Contains("exited at start"));
 }
+
+TEST_CASE("Campaign: the C++ example driver from the docs runs a mixed integer and continuous campaign", "[campaign]") {
+  test::TempDir dir;
+  ChildProcess driver({LABLOOP_EXAMPLE_DRIVER_PATH, dir.ipc("oven")}, dir / "oven.log");
+  const json file{{"name", "oven"},
+                  {"parameters", {{{"name", "temperature"}, {"type", "continuous"}, {"low", 50}, {"high", 240}},
+                                  {{"name", "minutes"}, {"type", "integer"}, {"low", 1}, {"high", 60}}}},
+                  {"objective", {{"name", "yield"}, {"goal", "maximize"}}},
+                  {"planner", {{"kind", "bayesian"}, {"initial", 4}}},
+                  {"instruments", {{{"name", "oven"}, {"endpoint", dir.ipc("oven")}}}},
+                  {"budget", {{"experiments", 8}}},
+                  {"output", (dir / "out").string()}};
+  const auto summary = run_campaign(parse_campaign_config(file.dump(), "oven.json"), {});
+  CHECK(summary.reason == "budget reached");
+  CHECK(summary.status.failed == 0);
+  for (const auto& e : events_of(dir / "out", "proposed")) CHECK(e["params"]["minutes"].is_number_integer());
+  CHECK(events_of(dir / "out", "result").size() == 8);
+}
