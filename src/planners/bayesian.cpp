@@ -34,6 +34,8 @@ using Clock = std::chrono::steady_clock;
 
 // Above this many observations, hyperparameters are fitted on a subset of this size.
 constexpr Eigen::Index kFitSubset = 300;
+// Up to this many combinations of categorical choices are enumerated for each candidate.
+constexpr long long kMaxCombinations = 64;
 
 struct BayesianOptions {
   int initial = 0;  // 0 = max(5, 2·d) with d the number of parameters
@@ -238,11 +240,17 @@ class BayesianPlanner final : public Planner {
 
     Point best;
     double best_score = -std::numeric_limits<double>::infinity();
+    // Snap to the space, then (when there are few) try every combination of categorical
+    // choices with the same numeric part: the relaxed one-hot optimum is only a hint.
     auto consider = [&](const Point& raw) {
-      const Point x = space_.canonical(raw);
-      if (near_any(x, avoid)) return;
-      const double s = acquisition_->score(ctx, Eigen::MatrixXd(x.transpose()))[0];
-      if (s > best_score || best.size() == 0) best = x, best_score = s;
+      const std::vector<Point> variants = categorical_variants(space_.canonical(raw));
+      Eigen::MatrixXd rows(static_cast<Eigen::Index>(variants.size()), dim_);
+      for (size_t k = 0; k < variants.size(); ++k) rows.row(static_cast<Eigen::Index>(k)) = variants[k].transpose();
+      const Eigen::VectorXd s = acquisition_->score(ctx, rows);
+      for (size_t k = 0; k < variants.size(); ++k) {
+        if (near_any(variants[k], avoid)) continue;
+        if (s[static_cast<Eigen::Index>(k)] > best_score || best.size() == 0) best = variants[k], best_score = s[static_cast<Eigen::Index>(k)];
+      }
     };
 
     const bool polish = acquisition_->has_gradient();
@@ -259,6 +267,30 @@ class BayesianPlanner final : public Planner {
     for (size_t k = 0; best.size() == 0 && k < order.size(); ++k) consider(candidates.row(order[k]).transpose());
     if (best.size() == 0) best = space_.canonical(candidates.row(order.front()).transpose());
     return best;
+  }
+
+  // x with each combination of categorical choices (x itself when there are none, or more than
+  // kMaxCombinations).
+  std::vector<Point> categorical_variants(const Point& x) const {
+    std::vector<Point> variants{x};
+    long long combinations = 1;
+    for (const auto& p : space_.parameters())
+      if (p.type == ParameterType::categorical) combinations *= static_cast<long long>(p.choices.size());
+    if (combinations <= 1 || combinations > kMaxCombinations) return variants;
+    for (int i = 0; i < space_.size(); ++i) {
+      const Parameter& p = space_.parameters()[static_cast<size_t>(i)];
+      if (p.type != ParameterType::categorical) continue;
+      std::vector<Point> next;
+      for (const Point& v : variants)
+        for (int c = 0; c < p.cube_width(); ++c) {
+          Point w = v;
+          w.segment(space_.offset(i), p.cube_width()).setZero();
+          w[space_.offset(i) + c] = 1.0;
+          next.push_back(std::move(w));
+        }
+      variants = std::move(next);
+    }
+    return variants;
   }
 
   Point local_maximum(const AcquisitionContext& ctx, const Point& start) {

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <set>
 
 #include "labloop/benchmark.hpp"
 #include "labloop/error.hpp"
@@ -166,4 +167,35 @@ TEST_CASE("Bayesian planner: between refits new results extend the model and it 
     else planner->tell(x, y);
   }
   CHECK(best < 1e-3);
+}
+
+TEST_CASE("Bayesian planner: in a purely categorical space it never proposes a combination twice", "[planner][bayesian]") {
+  const Space space({Parameter{.name = "solvent", .type = ParameterType::categorical, .choices = {"THF", "DMF", "MeCN"}},
+                     Parameter{.name = "base", .type = ParameterType::categorical, .choices = {"K2CO3", "Cs2CO3", "DBU", "Et3N"}}});
+  auto planner = planner_for(space, "bayesian", {{"initial", 3}});
+  std::set<std::string> seen;
+  for (int i = 0; i < 12; ++i) {
+    const Point x = space.canonical(planner->ask(1, {}).front());
+    const Params p = space.decode(x);
+    const std::string combination = p["solvent"].get<std::string>() + "/" + p["base"].get<std::string>();
+    INFO(combination);
+    CHECK(seen.insert(combination).second);
+    planner->tell(x, static_cast<double>(combination.size()) + (p["base"] == "DBU" ? -5.0 : 0.0));
+  }
+  CHECK(seen.size() == 12);
+}
+
+TEST_CASE("Bayesian planner: it finds the one good choice of a categorical parameter", "[planner][bayesian]") {
+  const Space space({Parameter{.name = "x", .low = 0, .high = 1},
+                     Parameter{.name = "c", .type = ParameterType::categorical, .choices = {"a", "b", "c", "d", "e", "f"}}});
+  auto planner = planner_for(space, "bayesian", {{"initial", 4}});
+  double best = 1e9;
+  for (int i = 0; i < 20; ++i) {
+    const Point x = space.canonical(planner->ask(1, {}).front());
+    const Params p = space.decode(x);
+    const double y = std::pow(p["x"].get<double>() - 0.5, 2) + (p["c"] == "f" ? 0.0 : 1.0);
+    best = std::min(best, y);
+    planner->tell(x, y);
+  }
+  CHECK(best < 0.01);
 }
