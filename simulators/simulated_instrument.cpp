@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "labloop/campaign_config.hpp"
 #include "labloop/error.hpp"
 
 namespace labloop::sim {
@@ -23,14 +24,7 @@ InstrumentInfo SimulatedInstrument::describe() const {
   InstrumentInfo info;
   info.driver = "labloop-sim";
   info.version = "0.1.0";
-  const auto bounds = function_.bounds(options_.dim);
-  for (int d = 0; d < options_.dim; ++d) {
-    Parameter p;
-    p.name = "x" + std::to_string(d + 1);
-    p.low = bounds[static_cast<size_t>(d)].first;
-    p.high = bounds[static_cast<size_t>(d)].second;
-    info.inputs.push_back(p);
-  }
+  info.inputs = simulator_inputs(function_.name, options_.dim);
   info.outputs = {"y"};
   info.capacity = options_.capacity;
   return info;

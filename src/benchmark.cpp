@@ -33,16 +33,7 @@ struct Job {
 BenchmarkRun run_one(const Job& job, double noise, int batch) {
   const auto* f = sim::find_test_function(job.problem->function);
   const int dim = job.problem->dim > 0 ? job.problem->dim : f->default_dim;
-  const auto bounds = f->bounds(dim);
-  std::vector<Parameter> parameters;
-  for (int d = 0; d < dim; ++d) {
-    Parameter p;
-    p.name = "x" + std::to_string(d + 1);
-    p.low = bounds[static_cast<size_t>(d)].first;
-    p.high = bounds[static_cast<size_t>(d)].second;
-    parameters.push_back(p);
-  }
-  const Space space(parameters);
+  const Space space(simulator_inputs(f->name, dim));
   PlannerConfig config;
   config.kind = job.planner->config.value("kind", "random");
   for (const auto& [k, v] : job.planner->config.items())

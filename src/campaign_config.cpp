@@ -236,6 +236,17 @@ std::string line_and_column(const std::string& text, size_t byte) {
 
 }  // namespace
 
+std::vector<Parameter> simulator_inputs(const std::string& function_name, int dim) {
+  const auto* function = sim::find_test_function(function_name);
+  if (!function) throw std::invalid_argument("unknown simulator function \"" + function_name + "\"");
+  const auto bounds = function->bounds(dim);
+  std::vector<Parameter> inputs;
+  for (int d = 0; d < dim; ++d)
+    inputs.push_back(Parameter{.name = "x" + std::to_string(d + 1), .low = bounds[static_cast<size_t>(d)].first,
+                               .high = bounds[static_cast<size_t>(d)].second});
+  return inputs;
+}
+
 std::vector<std::string> simulator_names() {
   std::vector<std::string> names;
   for (const auto& f : sim::test_functions()) names.push_back(f.name);
@@ -352,14 +363,7 @@ InstrumentInfo simulator_info(const CampaignConfig& config, size_t index) {
   InstrumentInfo info;
   info.driver = "labloop-sim";
   info.version = "0.1.0";
-  const auto bounds = function->bounds(dim);
-  for (int d = 0; d < dim; ++d) {
-    Parameter p;
-    p.name = "x" + std::to_string(d + 1);
-    p.low = bounds[static_cast<size_t>(d)].first;
-    p.high = bounds[static_cast<size_t>(d)].second;
-    info.inputs.push_back(p);
-  }
+  info.inputs = simulator_inputs(ic.simulator, dim);
   info.outputs = {"y"};
   info.capacity = ic.options.contains("capacity") ? ic.options["capacity"].get<int>() : 1;
   return info;

@@ -75,6 +75,11 @@ void check_instrument_fits(const CampaignConfig& config, size_t index, const Ins
 // Throws ConfigError for an unknown simulator or bad options.
 InstrumentInfo simulator_info(const CampaignConfig& config, size_t index);
 
+// The inputs x1…xd (with the function's standard bounds) of labloop-sim's `function` in
+// dimension `dim`: what a simulator declares at hello. Throws std::invalid_argument for an
+// unknown function.
+std::vector<Parameter> simulator_inputs(const std::string& function, int dim);
+
 // Names the simulator accepts (for "did you mean" and --list).
 std::vector<std::string> simulator_names();
 
