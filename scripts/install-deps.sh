@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake git pkg-config ca-certificates
   libeigen3-dev libnlopt-cxx-dev libnlopt-dev
-  libzmq3-dev cppzmq-dev nlohmann-json3-dev
+  libzmq3-dev cppzmq-dev nlohmann-json3-dev libsodium-dev
   catch2 libfmt-dev libcli11-dev libbenchmark-dev
   python3 python3-zmq
 )

@@ -9,14 +9,18 @@
 //   events. Continuing after a failed fsync is unsafe (Linux may drop the dirty pages and report
 //   success next time), and continuing after a partial write would glue the next event onto garbage
 //   in the middle of the file, which read_journal rightly refuses.
-// - All line writing goes through write_line(), so a per-line hash chain can be added in one place.
+// - All line writing goes through write_line(), which also seals the line into the hash chain: each
+//   line's hash covers the previous hash and the line's own bytes, so an edit anywhere shows up at
+//   the first edited line when reading (the hash is libsodium's SHA-256; nothing of our own).
 #include "labloop/journal.hpp"
 
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -38,6 +42,15 @@ constexpr const char* kDamagedAdvice =
     "directory";
 
 std::string os_reason(int err) { return std::strerror(err); }
+
+constexpr std::string_view kHashPrefix = ",\"hash\":\"";  // what ends a line's body
+constexpr size_t kHashHexLength = 64;
+// `,"hash":"` + 64 hex + `"}`
+constexpr size_t kHashSuffixLength = kHashPrefix.size() + kHashHexLength + 2;
+
+bool is_lower_hex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
 
 // Closes a descriptor unless released; keeps the constructor leak-free when it throws.
 class FdGuard {
@@ -117,8 +130,10 @@ struct Parsed {
 // Parses journal text; see read_journal for the rules.
 Parsed parse_journal(const std::string& text, const std::filesystem::path& path) {
   Parsed parsed;
+  parsed.contents.last_hash = journal_genesis_hash();
   const std::string name = path.string();
   std::uint64_t previous_seq = 0;
+  std::string previous_hash = journal_genesis_hash();
   size_t start = 0;
   size_t line_number = 0;
   while (start < text.size()) {
@@ -149,6 +164,22 @@ Parsed parse_journal(const std::string& text, const std::filesystem::path& path)
     const auto kind = event.find("event");
     if (kind == event.end() || !kind->is_string())
       throw JournalError(fmt::format("{}: line {} has no string \"event\"; {}", name, line_number, kDamagedAdvice));
+    // The chain is checked on the raw bytes (see journal.hpp), before seq, so that an edited line is
+    // reported as edited rather than as whatever its edit happened to break.
+    const bool sealed = line.size() > kHashSuffixLength + 1 && line.substr(line.size() - 2) == "\"}" &&
+                        line.substr(line.size() - kHashSuffixLength, kHashPrefix.size()) == kHashPrefix &&
+                        is_lower_hex(line.substr(line.size() - kHashHexLength - 2, kHashHexLength));
+    if (!sealed)
+      throw JournalError(fmt::format("{}: line {} does not end with its \"hash\" (every line is sealed into a hash "
+                                     "chain); {}",
+                                     name, line_number, kDamagedAdvice));
+    const std::string_view stored = line.substr(line.size() - kHashHexLength - 2, kHashHexLength);
+    const std::string expected = journal_hash(previous_hash, line.substr(0, line.size() - kHashSuffixLength));
+    if (stored != expected)
+      throw JournalError(fmt::format("{}: line {} does not match its hash chain: it was changed, or a line before "
+                                     "it was removed or inserted; {}",
+                                     name, line_number, kDamagedAdvice));
+    previous_hash = expected;
     const auto s = seq->get<std::uint64_t>();
     if (s != previous_seq + 1)
       throw JournalError(fmt::format("{}: line {} has seq {} but {} was expected (events are missing or out of "
@@ -156,6 +187,7 @@ Parsed parse_journal(const std::string& text, const std::filesystem::path& path)
                                      name, line_number, s, previous_seq + 1, kDamagedAdvice));
     previous_seq = s;
     parsed.contents.events.push_back(std::move(event));
+    parsed.contents.last_hash = previous_hash;
     start = end + 1;
     parsed.good_bytes = start;
   }
@@ -201,6 +233,7 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
   if (created) fsync_directory_of(path_);
 
   size_ = parsed.good_bytes;
+  last_hash_ = parsed.contents.last_hash;
   if (!parsed.contents.events.empty()) last_seq_ = parsed.contents.events.back()["seq"].get<std::uint64_t>();
   fd_ = fd.release();
 }
@@ -211,6 +244,7 @@ Journal::Journal(Journal&& other) noexcept
     : path_(std::move(other.path_)),
       fd_(std::exchange(other.fd_, -1)),
       last_seq_(other.last_seq_),
+      last_hash_(std::move(other.last_hash_)),
       size_(other.size_),
       broken_(other.broken_) {}
 
@@ -220,6 +254,7 @@ Journal& Journal::operator=(Journal&& other) noexcept {
     path_ = std::move(other.path_);
     fd_ = std::exchange(other.fd_, -1);
     last_seq_ = other.last_seq_;
+    last_hash_ = std::move(other.last_hash_);
     size_ = other.size_;
     broken_ = other.broken_;
   }
@@ -234,7 +269,7 @@ void Journal::close() noexcept {
 
 nlohmann::json Journal::append(const std::string& event, nlohmann::json fields) {
   if (!fields.is_object()) throw std::invalid_argument("Journal::append: fields must be a JSON object");
-  for (const char* reserved : {"seq", "time", "event"})
+  for (const char* reserved : {"seq", "time", "event", "hash"})
     if (fields.contains(reserved))
       throw std::invalid_argument(fmt::format("Journal::append: fields must not contain \"{}\"", reserved));
   if (fd_ < 0) throw JournalError(fmt::format("{}: the journal is closed (moved from)", path_.string()));
@@ -246,14 +281,16 @@ nlohmann::json Journal::append(const std::string& event, nlohmann::json fields) 
   nlohmann::ordered_json line{{"seq", last_seq_ + 1}, {"time", utc_now_iso()}, {"event", event}};
   for (const auto& [key, value] : fields.items()) line[key] = nlohmann::ordered_json(value);
   // Replace invalid UTF-8 (e.g. a driver's error text) rather than throwing and losing the event.
-  std::string text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-  text += '\n';
-  write_line(text);
+  std::string body = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  body.pop_back();  // the closing '}': the hash goes inside the object, last
+  const std::string text = write_line(body);
   ++last_seq_;
   return nlohmann::json::parse(text);
 }
 
-void Journal::write_line(const std::string& line) {
+std::string Journal::write_line(const std::string& body) {
+  const std::string hash = journal_hash(last_hash_, body);
+  const std::string line = fmt::format("{}{}{}\"}}\n", body, kHashPrefix, hash);
   const auto fail = [&](const char* what, int err) {
     broken_ = true;
     // Best effort: cut back to the last acknowledged line so the file stays readable.
@@ -272,6 +309,27 @@ void Journal::write_line(const std::string& line) {
   }
   if (fsync_retrying(fd_) != 0) fail("fsync", errno);
   size_ += line.size();
+  last_hash_ = hash;
+  return line;
+}
+
+std::string journal_hash(std::string_view previous_hash, std::string_view body) {
+  static const bool ready = sodium_init() >= 0;  // thread-safe once; hashing works either way
+  (void)ready;
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(previous_hash.data()), previous_hash.size());
+  crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(body.data()), body.size());
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&state, digest);
+  char hex[2 * crypto_hash_sha256_BYTES + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return std::string(hex, 2 * crypto_hash_sha256_BYTES);
+}
+
+const std::string& journal_genesis_hash() {
+  static const std::string genesis(kHashHexLength, '0');
+  return genesis;
 }
 
 JournalContents read_journal(const std::filesystem::path& path) {

@@ -6,6 +6,13 @@
 //   {"seq":1,"time":"2026-11-25T08:30:00.123Z","event":"campaign_started","campaign":"quickstart",…}
 // "seq" counts 1, 2, 3, … with no gaps; "time" is UTC ISO-8601 with milliseconds.
 //
+// Tamper evidence: every line ends with "hash", a SHA-256 chained to the line before it:
+//   {"seq":1,…,"hash":"<64 lowercase hex>"}
+//   hash = hex(SHA-256(previous line's hash (64 hex chars; 64 '0's for line 1) + body))
+// where body is the line's raw bytes up to, not including, the `,"hash":"` that ends it. Raw bytes,
+// not re-serialized JSON, so any tool in any language can check the chain (docs/reliability.md).
+// Editing, inserting, deleting or reordering any line breaks the chain from that line on.
+//
 // Durability: `append` returns only after the line has been written and fsync()ed, so an event that
 // was acknowledged survives a crash or power loss. A crash mid-append can leave a torn last line (no
 // trailing newline, or unparsable); it was never acknowledged, so readers report and ignore it and
@@ -14,6 +21,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace labloop {
@@ -37,7 +45,7 @@ class Journal {
 
   // Writes {"seq": last_seq()+1, "time": now, "event": event, …fields} as one line and fsync()s it
   // before returning; returns the event exactly as written (parsed back from the line). `fields`
-  // must be an object without "seq", "time" or "event" keys (std::invalid_argument otherwise).
+  // must be an object without "seq", "time", "event" or "hash" keys (std::invalid_argument otherwise).
   // Strings that are not valid UTF-8 are written with U+FFFD replacements rather than losing the
   // event. Throws JournalError when the write or fsync fails; the partial line is then truncated
   // away if possible and this Journal refuses further appends (reopen it to continue), since after
@@ -45,15 +53,19 @@ class Journal {
   nlohmann::json append(const std::string& event, nlohmann::json fields = nlohmann::json::object());
 
   std::uint64_t last_seq() const { return last_seq_; }  // 0 when the journal has no events
+  const std::string& last_hash() const { return last_hash_; }  // the chain's head (64 '0's when empty)
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  void write_line(const std::string& line);  // the one place a line reaches the file
+  // The one place a line reaches the file: seals `body` (a JSON object without its closing '}')
+  // into the hash chain, writes and fsyncs it; returns the whole line as written.
+  std::string write_line(const std::string& body);
   void close() noexcept;
 
   std::filesystem::path path_;
   int fd_ = -1;
   std::uint64_t last_seq_ = 0;
+  std::string last_hash_;
   std::uint64_t size_ = 0;  // bytes of complete, acknowledged lines
   bool broken_ = false;     // a write or fsync failed: no more appends
 };
@@ -62,12 +74,19 @@ struct JournalContents {
   std::vector<nlohmann::json> events;  // in file order; each an object with "seq", "time", "event"
   bool torn_tail = false;              // last line incomplete (power loss mid-write): reported and ignored
   std::string torn_tail_message;       // "<path>: line 12 is incomplete (torn write); ignored"
+  std::string last_hash;               // hash of the last complete line (64 '0's when there is none)
 };
 
-// Reads a whole journal. A torn last line is tolerated (see above). Any other unparsable line, a line
-// that is not an object, lacks an integer "seq" or a string "event", or whose seq is not the previous
-// seq + 1 (the first being 1) throws JournalError naming the file and the 1-based line number. A file
-// that cannot be read throws JournalError with the OS reason.
+// Reads a whole journal and checks its hash chain. A torn last line is tolerated (see above). Any other
+// unparsable line, a line that is not an object, lacks an integer "seq" or a string "event", whose seq
+// is not the previous seq + 1 (the first being 1), or whose hash is missing or does not match throws
+// JournalError naming the file and the 1-based line number. A file that cannot be read throws
+// JournalError with the OS reason.
 JournalContents read_journal(const std::filesystem::path& path);
+
+// The chain link: hex SHA-256 of previous_hash followed by body (see the line format above).
+std::string journal_hash(std::string_view previous_hash, std::string_view body);
+// The hash before the first line: 64 '0's.
+const std::string& journal_genesis_hash();
 
 }  // namespace labloop

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <thread>
 
+#include "labloop/audit.hpp"
 #include "labloop/campaign.hpp"
 #include "labloop/campaign_config.hpp"
 #include "labloop/error.hpp"
@@ -21,6 +22,32 @@ int validate(const std::string& file) {
   const auto config = labloop::load_campaign_config(file);
   fmt::print("{}: ok — campaign \"{}\", {} parameters, {} instruments, budget {} experiments, planner {}\n", file, config.name,
              config.parameters.size(), config.instruments.size(), config.budget.experiments, config.planner.kind);
+  return 0;
+}
+
+// Exit 0 when the journal is intact (finished or not), 1 otherwise; says which line is wrong.
+int verify(const std::string& where) {
+  labloop::JournalAudit audit;
+  try {
+    audit = labloop::audit_journal(where);
+  } catch (const labloop::JournalError& e) {
+    fmt::print("{}\nverify: FAILED\n", e.what());
+    return 1;
+  }
+  const std::string name = audit.journal.string();
+  for (const auto& problem : audit.problems) fmt::print("{}: {}\n", name, problem);
+  if (!audit.torn_tail.empty())
+    fmt::print("{}\n  (a crash cut the last line short; `labloop resume` removes it and continues)\n", audit.torn_tail);
+  fmt::print("{}: {} events, hash chain {}; campaign \"{}\": {} proposed, {} results, {} failed, {} open\n", name, audit.events,
+             audit.torn_tail.empty() ? "intact" : "intact up to the torn last line", audit.campaign, audit.proposed, audit.results,
+             audit.failed, audit.open);
+  if (audit.finished) fmt::print("finished: {}\n", audit.finish_reason);
+  else fmt::print("not finished: `labloop resume {}` continues it\n", where);
+  if (!audit.intact()) {
+    fmt::print("verify: FAILED\n");
+    return 1;
+  }
+  fmt::print("verify: ok (head {})\n", audit.head_hash);
   return 0;
 }
 
@@ -95,6 +122,10 @@ int main(int argc, char** argv) {
   auto* validate_cmd = app.add_subcommand("validate", "Check a campaign file without running anything");
   validate_cmd->add_option("file", file, "Campaign file (JSON)")->required();
 
+  std::string directory;
+  auto* verify_cmd = app.add_subcommand("verify", "Check a campaign's journal: hash chain, sequence and bookkeeping");
+  verify_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
+
   labloop::cli::BenchCommand bench;
   auto* bench_cmd = app.add_subcommand("bench", "Benchmark planners on simulated test functions (no instruments needed)");
   bench_cmd->add_option("--problems", bench.problems, "Functions, e.g. branin hartmann6 rosenbrock:4 (default: the standard set)");
@@ -116,6 +147,7 @@ int main(int argc, char** argv) {
     if (*validate_cmd) return validate(file);
     if (*run_cmd) return run(file, output, dry_run);
     if (*bench_cmd) return labloop::cli::run_bench(bench);
+    if (*verify_cmd) return verify(directory);
   } catch (const labloop::ConfigError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 #include <signal.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "labloop/child_process.hpp"
@@ -108,4 +109,31 @@ TEST_CASE("CLI: SIGTERM stops a campaign cleanly with the journal closed", "[cli
   }
   CHECK(proposed == outcomes);
   CHECK(outcomes < 1000);
+}
+
+TEST_CASE("CLI: verify passes a finished journal and fails naming the line after one byte changes", "[cli]") {
+  test::TempDir dir;
+  const std::string out = (dir / "q").string();
+  REQUIRE(labloop_cli({"run", LABLOOP_SOURCE_DIR "/examples/quickstart.json", "--dry-run", "--output", out}, dir).status == 0);
+  const Outcome ok = labloop_cli({"verify", out}, dir);
+  INFO(ok.output);
+  CHECK(ok.status == 0);
+  CHECK(ok.output.find("hash chain intact") != std::string::npos);
+  CHECK(ok.output.find("finished: budget reached") != std::string::npos);
+  CHECK(ok.output.find("verify: ok") != std::string::npos);
+
+  // Change one digit of the first result's objective on disk.
+  const auto journal = dir / "q" / "journal.jsonl";
+  std::string text = test::read_file(journal);
+  const size_t at = text.find("\"objective\":");
+  REQUIRE(at != std::string::npos);
+  const size_t digit = text.find_first_of("0123456789", at);
+  text[digit] = text[digit] == '1' ? '2' : '1';
+  test::write_file(journal, text);
+  const long line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(digit), '\n');
+  const Outcome bad = labloop_cli({"verify", out}, dir);
+  INFO(bad.output);
+  CHECK(bad.status == 1);
+  CHECK(bad.output.find("line " + std::to_string(line) + " does not match its hash chain") != std::string::npos);
+  CHECK(bad.output.find("verify: FAILED") != std::string::npos);
 }

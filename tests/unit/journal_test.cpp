@@ -26,6 +26,17 @@ void write_text(const fs::path& p, const std::string& text, bool append = false)
   out << text;
 }
 
+// Journal lines as Journal writes them: each JSON object text gets its chained "hash".
+std::string sealed(const std::vector<std::string>& objects) {
+  std::string text, previous = journal_genesis_hash();
+  for (const std::string& object : objects) {
+    const std::string body = object.substr(0, object.size() - 1);
+    previous = journal_hash(previous, body);
+    text += body + ",\"hash\":\"" + previous + "\"}\n";
+  }
+  return text;
+}
+
 const std::string kDamaged =
     "the journal was edited or damaged; restore it from a backup or start the campaign in a new output directory";
 
@@ -49,11 +60,11 @@ TEST_CASE("Journal: appended events round-trip with seq and time and event first
   CHECK(second["seq"] == 2);
   CHECK(second["params"]["x1"] == 1.5);
   CHECK(third["seq"] == 3);
-  CHECK(third.size() == 3);
+  CHECK(third.size() == 4);  // seq, time, event and hash
   const std::regex iso(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)");
   for (const json& e : {first, second, third}) CHECK(std::regex_match(e["time"].get<std::string>(), iso));
 
-  // On disk: one line per event, keys in the order seq, time, event, then the fields.
+  // On disk: one line per event, keys in the order seq, time, event, then the fields, then hash.
   const std::string text = test::read_file(p);
   std::istringstream lines(text);
   std::string line;
@@ -134,10 +145,8 @@ TEST_CASE("Journal: a torn last line is reported by read_journal and truncated b
 TEST_CASE("Journal: a broken line before the last one throws naming the line", "[journal]") {
   TempDir dir;
   const fs::path p = dir.path() / "journal.jsonl";
-  write_text(p,
-             "{\"seq\":1,\"time\":\"t\",\"event\":\"a\"}\n"
-             "{\"seq\":2,\"time\":\"t\",\"eve\n"
-             "{\"seq\":3,\"time\":\"t\",\"event\":\"c\"}\n");
+  write_text(p, sealed({R"({"seq":1,"time":"t","event":"a"})"}) + "{\"seq\":2,\"time\":\"t\",\"eve\n" +
+                    sealed({R"({"seq":3,"time":"t","event":"c"})"}));
   const std::string expected = p.string() + ": line 2 is not valid JSON; " + kDamaged;
   REQUIRE_THROWS_MATCHES(read_journal(p), JournalError, Catch::Matchers::Message(expected));
   // Appending after damage would bury it, so opening for writing refuses too.
@@ -147,10 +156,8 @@ TEST_CASE("Journal: a broken line before the last one throws naming the line", "
 TEST_CASE("Journal: a gap in seq throws naming the line", "[journal]") {
   TempDir dir;
   const fs::path p = dir.path() / "journal.jsonl";
-  write_text(p,
-             "{\"seq\":1,\"time\":\"t\",\"event\":\"a\"}\n"
-             "{\"seq\":2,\"time\":\"t\",\"event\":\"b\"}\n"
-             "{\"seq\":4,\"time\":\"t\",\"event\":\"d\"}\n");
+  write_text(p, sealed({R"({"seq":1,"time":"t","event":"a"})", R"({"seq":2,"time":"t","event":"b"})",
+                        R"({"seq":4,"time":"t","event":"d"})"}));
   REQUIRE_THROWS_MATCHES(
       read_journal(p), JournalError,
       Catch::Matchers::Message(p.string() +
@@ -161,14 +168,14 @@ TEST_CASE("Journal: a gap in seq throws naming the line", "[journal]") {
 TEST_CASE("Journal: lines that are not events throw naming the line", "[journal]") {
   TempDir dir;
   const fs::path p = dir.path() / "journal.jsonl";
-  const std::string good = "{\"seq\":1,\"time\":\"t\",\"event\":\"a\"}\n";
+  const std::string good = sealed({R"({"seq":1,"time":"t","event":"a"})"});
   std::string bad, reason;
   SECTION("not an object") { bad = "[1,2]\n", reason = "is not a JSON object"; }
   SECTION("no seq") { bad = "{\"time\":\"t\",\"event\":\"b\"}\n", reason = "has no positive integer \"seq\""; }
   SECTION("seq not a number") { bad = "{\"seq\":\"2\",\"event\":\"b\"}\n", reason = "has no positive integer \"seq\""; }
   SECTION("no event") { bad = "{\"seq\":2,\"time\":\"t\"}\n", reason = "has no string \"event\""; }
   SECTION("first seq is not 1") {
-    write_text(p, "{\"seq\":2,\"time\":\"t\",\"event\":\"a\"}\n");
+    write_text(p, sealed({R"({"seq":2,"time":"t","event":"a"})"}));
     REQUIRE_THROWS_MATCHES(read_journal(p), JournalError,
                            Catch::Matchers::Message(p.string() + ": line 1 has seq 2 but 1 was expected (events are "
                                                                  "missing or out of order); " +
@@ -246,4 +253,107 @@ TEST_CASE("Journal: invalid UTF-8 in a field is replaced rather than losing the 
   const json e = journal.append("failed", {{"error", std::string("bad \xff byte")}});
   CHECK(e["error"] == "bad \xEF\xBF\xBD byte");
   CHECK(read_journal(p).events.size() == 1);
+}
+
+TEST_CASE("Journal: the chain hash is SHA-256 of the previous hash and the body", "[journal]") {
+  // FIPS 180-2 test vectors: SHA-256("abc") and SHA-256("").
+  CHECK(journal_hash("", "abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(journal_hash("a", "bc") == journal_hash("", "abc"));
+  CHECK(journal_hash("", "") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(journal_genesis_hash() == std::string(64, '0'));
+}
+
+TEST_CASE("Journal: every line ends with a hash chained to the line before", "[journal]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  {
+    Journal journal(p);
+    CHECK(journal.last_hash() == journal_genesis_hash());
+    journal.append("a", {{"k", 1}});
+    journal.append("b", {{"k", "two"}});
+  }
+  {
+    Journal reopened(p);  // the chain continues across reopening
+    reopened.append("c");
+  }
+  // Recompute the chain from the raw lines: each hash covers the previous hash and the bytes before it.
+  std::istringstream lines(test::read_file(p));
+  std::string line, previous = journal_genesis_hash();
+  int n = 0;
+  while (std::getline(lines, line)) {
+    ++n;
+    const size_t at = line.rfind(",\"hash\":\"");
+    REQUIRE(at != std::string::npos);
+    const std::string hash = journal_hash(previous, line.substr(0, at));
+    CHECK(line.substr(at) == ",\"hash\":\"" + hash + "\"}");
+    previous = hash;
+  }
+  CHECK(n == 3);
+  const JournalContents contents = read_journal(p);
+  REQUIRE(contents.events.size() == 3);
+  CHECK(contents.last_hash == contents.events.back()["hash"]);
+  CHECK(Journal(p).last_hash() == contents.last_hash);
+}
+
+TEST_CASE("Journal: changing any single byte of a finished journal is detected naming the line", "[journal]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  {
+    Journal journal(p);
+    for (int i = 0; i < 5; ++i) journal.append("proposed", {{"experiment", "c-000" + std::to_string(i)}, {"x", {0.25, 0.5}}});
+  }
+  const std::string intact = test::read_file(p);
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    const size_t offset = std::uniform_int_distribution<size_t>(0, intact.size() - 1)(rng);
+    std::string edited = intact;
+    edited[offset] = static_cast<char>(edited[offset] ^ (1 << std::uniform_int_distribution<int>(0, 6)(rng)));
+    write_text(p, edited);
+    const size_t line = 1 + static_cast<size_t>(std::count(intact.begin(), intact.begin() + static_cast<long>(offset), '\n'));
+    const bool last_line = line == 5;
+    INFO("byte " << offset << " on line " << line);
+    if (last_line) {
+      // An edit of the last line may look like a torn write; it is then reported and dropped, never
+      // accepted as an event.
+      try {
+        const JournalContents contents = read_journal(p);
+        CHECK(contents.torn_tail);
+        CHECK(contents.events.size() == 4);
+      } catch (const JournalError& e) {
+        CHECK_THAT(std::string(e.what()), Catch::Matchers::Contains("line 5"));
+      }
+    } else {
+      try {
+        read_journal(p);
+        FAIL("an edited journal was accepted");
+      } catch (const JournalError& e) {
+        const std::string message = e.what();
+        // The edited line, or (for an edited newline) the line it merged into or split off.
+        const bool names_line = message.find("line " + std::to_string(line) + " ") != std::string::npos ||
+                                message.find("line " + std::to_string(line + 1) + " ") != std::string::npos;
+        CHECK(names_line);
+      }
+    }
+  }
+}
+
+TEST_CASE("Journal: a line without its hash or with a wrong one throws naming the line", "[journal]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  const std::string first = sealed({R"({"seq":1,"time":"t","event":"a"})"});
+  SECTION("no hash") {
+    write_text(p, first + "{\"seq\":2,\"time\":\"t\",\"event\":\"b\"}\n" + first);
+    REQUIRE_THROWS_MATCHES(read_journal(p), JournalError,
+                           Catch::Matchers::Message(p.string() + ": line 2 does not end with its \"hash\" (every line is "
+                                                                 "sealed into a hash chain); " + kDamaged));
+  }
+  SECTION("a line deleted") {
+    const std::string three = sealed({R"({"seq":1,"time":"t","event":"a"})", R"({"seq":2,"time":"t","event":"b"})",
+                                      R"({"seq":3,"time":"t","event":"c"})"});
+    const size_t second = three.find('\n') + 1;
+    write_text(p, three.substr(0, second) + three.substr(three.find('\n', second) + 1));
+    REQUIRE_THROWS_MATCHES(read_journal(p), JournalError,
+                           Catch::Matchers::Message(p.string() + ": line 2 does not match its hash chain: it was changed, or a "
+                                                                 "line before it was removed or inserted; " + kDamaged));
+  }
 }
