@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -21,6 +23,7 @@
 #include "labloop/journal.hpp"
 #include "labloop/planner.hpp"
 #include "labloop/protocol.hpp"
+#include "labloop/replay.hpp"
 #include "labloop/report.hpp"
 
 namespace labloop {
@@ -61,26 +64,52 @@ struct LiveInstrument {
   std::optional<ChildProcess> simulator;                // simulator: labloop-sim child process
   std::unique_ptr<Instrument> link;
   int in_flight = 0;
-  bool lost = false;
+  bool lost = false;          // silent: experiments stay assigned while we wait for it to answer again
+  Clock::time_point lost_since{};
+  bool quarantined = false;   // too many failures in a row, or lost for too long: nothing more goes there
+  int consecutive_failures = 0;
   Clock::time_point busy_until{};  // after a "busy" rejection, wait before sending more
 
   int free_slots(Clock::time_point now) const {
-    if (lost || now < busy_until) return 0;
+    if (lost || quarantined || now < busy_until) return 0;
     return std::max(0, link->info().capacity - in_flight);
   }
 };
 
+// One attempt at one of the planner's points. A retry is a new attempt with a new id (a result is
+// final at the driver, protocol §4.3): "<origin>-r2", "<origin>-r3", …
 struct Experiment {
   std::string id;
+  std::string origin;  // the planner's proposal this attempt serves (its own id for attempt 1)
+  int attempt = 1;
   Point x;       // canonical cube point (what really runs)
   Params params;  // user units
   int instrument = -1;  // -1 while waiting for dispatch
   Clock::time_point dispatched{};
+  Clock::time_point not_before{};  // retries wait out their backoff
   std::optional<Clock::time_point> deadline;
   double limit_s = 0;
+  std::optional<double> expected_s;  // from `accepted`: past it the experiment is overdue
+  bool overdue = false;
+  bool overdue_logged = false;
   Clock::time_point last_sent{};  // last `run` sent for it
   int resends = 0;  // `run` re-sent because the driver did not list it (see reconcile)
 };
+
+Clock::duration seconds(double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); }
+
+// Journal times ("2026-11-25T08:30:00.123Z") back to a clock reading, for time budgets on resume.
+std::optional<std::chrono::system_clock::time_point> parse_journal_time(const std::string& text) {
+  std::tm tm{};
+  int millis = 0;
+  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis) != 7)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(millis);
+}
+
+std::vector<double> as_vector(const Point& x) { return std::vector<double>(x.data(), x.data() + x.size()); }
 
 std::string sim_log_name(const std::string& instrument) { return instrument + ".log"; }
 
@@ -92,11 +121,14 @@ class CampaignRun {
   }
 
   CampaignSummary run() {
-    open_output();
     planner_ = make_planner(PlannerContext{space_, config_.seed, config_.planner, config_.source});
-    journal("campaign_started", {{"campaign", config_.name}, {"config", config_.to_json()}, {"dry_run", options_.dry_run},
-                                 {"labloop_version", "0.1.0"}, {"output", output_.string()}});
-    started_ = Clock::now();
+    if (options_.resume) {
+      restore();
+    } else {
+      open_output();
+      journal("campaign_started", {{"campaign", config_.name}, {"config", config_.to_json()}, {"dry_run", options_.dry_run},
+                                   {"labloop_version", "0.1.0"}, {"output", output_.string()}});
+    }
     try {
       start_instruments();
       loop();
@@ -117,9 +149,105 @@ class CampaignRun {
     if (ec) throw Error(fmt::format("cannot create output directory {}: {}", output_.string(), ec.message()));
     const fs::path journal_path = output_ / "journal.jsonl";
     if (fs::exists(journal_path) && fs::file_size(journal_path) > 0)
-      throw Error(fmt::format("{} already holds a campaign (journal.jsonl); choose another directory with --output, or move it away",
-                              output_.string()));
+      throw Error(fmt::format("{} already holds a campaign (journal.jsonl); continue it with `labloop resume {}`, or choose another "
+                              "directory with --output",
+                              output_.string(), output_.string()));
     journal_.emplace(journal_path);
+  }
+
+  // Resume: the journal is the whole truth. Replaying it rebuilds the planner exactly (see
+  // replay.hpp) and tells us which experiments are still open: those dispatched get their `run`
+  // re-sent with the same id once their instrument answers (the driver answers from its cache or
+  // runs it), those never dispatched wait for a free instrument.
+  void restore() {
+    const fs::path path = output_ / "journal.jsonl";
+    if (!fs::exists(path)) throw Error(fmt::format("{} holds no journal.jsonl: there is no campaign to resume there", output_.string()));
+    const JournalContents before = read_journal(path);
+    journal_.emplace(path);  // takes the lock, cuts a torn last line away
+    events_ = before.events;
+    if (!before.torn_tail_message.empty()) log(before.torn_tail_message + " (removed; it was never acted on)");
+    if (!events_.empty() && events_.back()["event"] == "campaign_finished") {
+      const std::string why = events_.back().value("reason", "");
+      if (why == "budget reached" || why == "target reached" || why == "time budget reached")
+        throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume", path.string(), why));
+    }
+    const ReplayReport replay = replay_journal(events_, config_, *planner_);
+
+    std::map<std::string, Experiment> open;
+    std::vector<std::string> order;
+    for (const json& e : events_) {
+      const std::string& kind = e["event"].get_ref<const std::string&>();
+      const std::string id = e.value("experiment", "");
+      if (kind == "proposed") {
+        Experiment x;
+        x.id = id;
+        x.attempt = e.value("attempt", 1);
+        x.params = e["params"];
+        x.x = space_.encode(x.params);
+        if (e.contains("retry_of")) {
+          auto it = origins_.find(e["retry_of"].get<std::string>());
+          x.origin = it != origins_.end() ? it->second : id;
+        } else {
+          x.origin = id;
+          ++planner_proposals_;
+        }
+        origins_[id] = x.origin;
+        asks_ = std::max(asks_, e.value("ask", 0));
+        open.emplace(id, std::move(x));
+        order.push_back(id);
+      } else if (kind == "dispatched" && open.count(id)) {
+        open[id].instrument = instrument_index(e.value("instrument", ""));
+      } else if (kind == "rejected" && e.value("retry", false) && open.count(id)) {
+        open[id].instrument = -1;
+      } else if (kind == "result" && open.count(id)) {
+        const double y = e["objective"].get<double>();
+        ++done_;
+        note_best(id, y, open[id].params);
+        open.erase(id);
+      } else if (kind == "failed" && open.count(id)) {
+        if (e.value("learn", true)) ++done_, ++failed_;
+        else if (!e.contains("retry_as")) ++discarded_;
+        open.erase(id);
+      }
+    }
+    json in_flight = json::array(), waiting = json::array();
+    for (const std::string& id : order) {
+      auto it = open.find(id);
+      if (it == open.end()) continue;
+      if (it->second.instrument >= 0) {
+        in_flight.push_back(id);
+        in_flight_.emplace(id, std::move(it->second));
+      } else {
+        waiting.push_back(id);
+        waiting_.push_back(std::move(it->second));
+      }
+    }
+    // The time budget counts from the campaign's first start, as a wall clock would.
+    if (auto t0 = parse_journal_time(events_.front().value("time", "")))
+      started_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::chrono::system_clock::now() - *t0);
+    json fields{{"in_flight", in_flight}, {"waiting", waiting}, {"replayed_asks", replay.asks}, {"reproduced", replay.reproduced()}};
+    if (before.torn_tail) fields["torn_tail"] = before.torn_tail_message;
+    journal("campaign_resumed", fields);
+    if (!replay.reproduced()) {
+      const std::string note = fmt::format("replaying the journal gave {} different proposal(s) (first: {}); continuing from the journal's record",
+                                           replay.differences.size(), replay.differences.front());
+      journal("planner_note", {{"note", note}});
+      log(note);
+    }
+  }
+
+  int instrument_index(const std::string& name) const {
+    for (size_t i = 0; i < config_.instruments.size(); ++i)
+      if (config_.instruments[i].name == name) return static_cast<int>(i);
+    return -1;
+  }
+
+  void note_best(const std::string& id, double y, const json& params) {
+    if (!best_ || (config_.objective.goal == Goal::minimize ? y < *best_ : y > *best_)) {
+      best_ = y;
+      best_experiment_ = id;
+      best_params_ = params;
+    }
   }
 
   json journal(const std::string& event, json fields) {
@@ -196,6 +324,28 @@ class CampaignRun {
       journal("instrument_ready", {{"instrument", ic.name}, {"endpoint", ic.is_simulator() || options_.dry_run ? "(private)" : endpoint},
                                    {"driver", info.driver}, {"version", info.version}, {"capacity", info.capacity}});
       instruments_.push_back(std::move(live));
+      resend_open(*instruments_.back(), "resumed");
+    }
+  }
+
+  // Re-sends `run` (same id) for every experiment open on `inst`: after a resume or when a lost
+  // driver answers again. Idempotent at the driver (protocol §5): a finished one comes back from
+  // its cache, a running one is accepted again, a forgotten one starts afresh.
+  void resend_open(LiveInstrument& inst, const char* why) {
+    const auto now = Clock::now();
+    for (auto& [id, e] : in_flight_) {
+      if (e.instrument != static_cast<int>(inst.index)) continue;
+      if (std::string(why) == "resumed") ++inst.in_flight;
+      e.dispatched = e.last_sent = now;
+      e.overdue = false;
+      e.deadline.reset();
+      e.limit_s = 0;
+      if (inst.config->timeout_s > 0) {
+        e.limit_s = inst.config->timeout_s;
+        e.deadline = now + seconds(e.limit_s);
+      }
+      journal("dispatched", {{"experiment", e.id}, {"instrument", inst.config->name}, {"resent", why}});
+      inst.link->send(protocol::run(e.id, e.params));
     }
   }
 
@@ -207,7 +357,7 @@ class CampaignRun {
       if (reason_.empty()) reason_ = stop_reason(now);
       if (reason_.empty()) dispatch(now);
       if (!reason_.empty()) cancel_waiting();
-      if (in_flight_.empty() && waiting_.empty() && (!reason_.empty() || proposed_ >= config_.budget.experiments)) {
+      if (in_flight_.empty() && waiting_.empty() && (!reason_.empty() || used() >= config_.budget.experiments)) {
         if (reason_.empty()) reason_ = "budget reached";
         return;
       }
@@ -230,47 +380,53 @@ class CampaignRun {
       return "target reached";
     if (config_.budget.hours > 0 && std::chrono::duration<double>(now - started_).count() > config_.budget.hours * 3600)
       return "time budget reached";
-    if (std::all_of(instruments_.begin(), instruments_.end(), [](const auto& i) { return i->lost; })) return "no instruments left";
+    if (std::all_of(instruments_.begin(), instruments_.end(), [](const auto& i) { return i->quarantined; })) return "no instruments left";
     return {};
   }
 
-  std::vector<Point> pending_points() const {
-    std::vector<Point> points;
-    for (const auto& [id, e] : in_flight_) points.push_back(e.x);
-    for (const auto& e : waiting_) points.push_back(e.x);
-    return points;
-  }
+  // Budget: the planner's proposals, less those discarded without a verdict (operator stop).
+  int used() const { return planner_proposals_ - discarded_; }
 
   void dispatch(Clock::time_point now) {
     int free = 0;
     for (const auto& inst : instruments_) free += inst->free_slots(now);
-    const int fresh = std::min(free - static_cast<int>(waiting_.size()), config_.budget.experiments - proposed_);
+    const int fresh = std::min(free - static_cast<int>(waiting_.size()), config_.budget.experiments - used());
     if (fresh > 0) propose(fresh);
-    while (!waiting_.empty()) {
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (it->not_before > now) {
+        ++it;
+        continue;
+      }
       LiveInstrument* target = pick_instrument(now);
       if (!target) break;
-      Experiment e = std::move(waiting_.front());
-      waiting_.pop_front();
+      Experiment e = std::move(*it);
+      it = waiting_.erase(it);
       send_run(*target, std::move(e), now);
     }
   }
 
+  // Journals the ask with what the planner was told (its number and the pending experiments, in
+  // the order given) so that `replay` and `resume` can make exactly the same call.
   void propose(int count) {
     thinking_ = true;
     if (observer_) observer_->on_event(json{{"event", "planner_thinking"}, {"count", count}}, status());
-    const std::vector<Point> pending = pending_points();
+    std::vector<Point> pending;
+    json pending_ids = json::array();
+    for (const auto& [id, e] : in_flight_) pending.push_back(e.x), pending_ids.push_back(id);
+    for (const auto& e : waiting_) pending.push_back(e.x), pending_ids.push_back(e.id);
     const auto asked = Clock::now();
     const std::vector<Point> points = planner_->ask(count, pending);
     thinking_ = false;
+    ++asks_;
     if (const std::string note = planner_->take_note(); !note.empty())
       journal("planner_note", {{"note", note}, {"seconds", std::chrono::duration<double>(Clock::now() - asked).count()}});
     for (const Point& raw : points) {
       Experiment e;
-      e.id = fmt::format("{}-{:04d}", config_.name, ++proposed_);
+      e.id = e.origin = fmt::format("{}-{:04d}", config_.name, ++planner_proposals_);
       e.params = space_.decode(raw);  // clamps and rounds: never outside the declared bounds
       e.x = space_.encode(e.params);
-      journal("proposed", {{"experiment", e.id}, {"params", e.params}, {"planner", config_.planner.kind},
-                           {"x", std::vector<double>(e.x.data(), e.x.data() + e.x.size())}});
+      journal("proposed", {{"experiment", e.id}, {"params", e.params}, {"planner", config_.planner.kind}, {"x", as_vector(e.x)},
+                           {"ask", asks_}, {"pending", pending_ids}});
       waiting_.push_back(std::move(e));
     }
   }
@@ -299,18 +455,19 @@ class CampaignRun {
       e.limit_s = inst.config->timeout_s;
       e.deadline = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(e.limit_s));
     }
+    // Journal first: after a crash between the two, resume re-sends `run` with the same id to
+    // this instrument (idempotent there); the other order could send it to a second instrument.
+    journal("dispatched", {{"experiment", e.id}, {"instrument", inst.config->name}});
     inst.link->send(protocol::run(e.id, e.params));
     ++inst.in_flight;
     last_used_[inst.index] = ++use_counter_;
-    journal("dispatched", {{"experiment", e.id}, {"instrument", inst.config->name}});
     in_flight_.emplace(e.id, std::move(e));
   }
 
   void poll_messages(std::chrono::milliseconds timeout) {
     std::vector<zmq::pollitem_t> items;
     std::vector<LiveInstrument*> owners;
-    for (auto& inst : instruments_) {
-      if (inst->lost) continue;
+    for (auto& inst : instruments_) {  // lost ones too: we listen for them to come back
       items.push_back({inst->link->socket().handle(), 0, ZMQ_POLLIN, 0});
       owners.push_back(inst.get());
     }
@@ -329,8 +486,11 @@ class CampaignRun {
 
   void handle(LiveInstrument& inst, const json& m) {
     const std::string& type = m["type"].get_ref<const std::string&>();
-    if (type == "pong") return reconcile(inst, m);
-    if (type == "welcome") return;
+    if (type == "pong" || type == "welcome") {
+      if (inst.lost && !inst.quarantined) back_online(inst);
+      if (type == "pong") reconcile(inst, m);
+      return;
+    }
     if (type == "error") {
       log(fmt::format("{}: driver reported error {}: {}", inst.config->name, m["code"].get<std::string>(), m["message"].get<std::string>()));
       return;
@@ -349,13 +509,16 @@ class CampaignRun {
     inst.link->note_alive();
     if (type == "accepted") {
       json fields{{"experiment", id}, {"instrument", inst.config->name}};
-      if (m.contains("expected_s") && m["expected_s"].is_number()) fields["expected_s"] = m["expected_s"];
+      if (m.contains("expected_s") && m["expected_s"].is_number()) {
+        fields["expected_s"] = m["expected_s"];
+        e.expected_s = m["expected_s"].get<double>();
+      }
       if (m.contains("max_s") && m["max_s"].is_number()) {
         fields["max_s"] = m["max_s"];
         const double max_s = m["max_s"];
         if (e.limit_s == 0 || max_s < e.limit_s) {
           e.limit_s = max_s;
-          e.deadline = e.dispatched + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_s));
+          e.deadline = e.dispatched + seconds(max_s);
         }
       }
       journal("accepted", fields);
@@ -372,26 +535,25 @@ class CampaignRun {
         again.deadline.reset();
         waiting_.push_front(std::move(again));
       } else {
-        fail(it, fmt::format("rejected by {}: {}", inst.config->name, reason), false);
+        fail(it, fmt::format("rejected by {}: {}", inst.config->name, reason), true, false);
       }
     } else if (m["status"] == "ok") {
       const json& values = m["values"];
       auto v = values.find(config_.objective.name);
       --inst.in_flight;
       if (v == values.end() || !v->is_number() || !std::isfinite(v->get<double>())) {
+        instrument_failed(inst);
         fail(it, fmt::format("result from {} has no finite value for the objective \"{}\" (values: {})", inst.config->name,
-                             config_.objective.name, values.dump()), false);
+                             config_.objective.name, values.dump()), true, false);
         return;
       }
       const double y = v->get<double>();
       json fields{{"experiment", id}, {"instrument", inst.config->name}, {"status", "ok"}, {"values", values}, {"objective", y}};
       if (m.contains("meta") && m["meta"].is_object()) fields["meta"] = m["meta"];
       ++done_;
-      if (!best_ || (config_.objective.goal == Goal::minimize ? y < *best_ : y > *best_)) {
-        best_ = y;
-        best_experiment_ = id;
-        best_params_ = e.params;
-      }
+      ++outcomes_since_start_;
+      inst.consecutive_failures = 0;
+      note_best(id, y, e.params);
       const Point x = e.x;
       in_flight_.erase(it);
       journal("result", fields);
@@ -399,7 +561,11 @@ class CampaignRun {
       write_reports(false);
     } else {
       --inst.in_flight;
-      fail(it, m["error"].get<std::string>(), false);
+      const std::string error = m["error"].is_string() ? m["error"].get<std::string>() : "failed (no reason given)";
+      // A driver shutting down says nothing about the experiment (protocol §5): try it again.
+      if (error == "driver shutting down") return retry_or_fail(it, fmt::format("{}: driver shutting down", inst.config->name), false);
+      instrument_failed(inst);
+      fail(it, error, true, false);
     }
   }
 
@@ -409,7 +575,7 @@ class CampaignRun {
   // (protocol §5), so nothing runs twice and nothing is lost.
   void reconcile(LiveInstrument& inst, const json& pong) {
     const auto now = Clock::now();
-    const auto settle = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(2 * inst.config->heartbeat_s));
+    const auto settle = seconds(2 * inst.config->heartbeat_s);
     std::set<std::string> running;
     for (const auto& id : pong["running"])
       if (id.is_string()) running.insert(id.get<std::string>());
@@ -418,8 +584,7 @@ class CampaignRun {
       Experiment& e = it->second;
       if (e.instrument == static_cast<int>(inst.index) && !running.count(e.id) && now - e.last_sent > settle) {
         if (++e.resends > 3) {
-          --inst.in_flight;
-          fail(it, fmt::format("{} no longer knows the experiment (re-sent 3 times)", inst.config->name), false);
+          retry_or_fail(it, fmt::format("{} no longer knows the experiment (re-sent 3 times)", inst.config->name), true);
         } else {
           log(fmt::format("{}: not running {} and sent no result; re-sending it (same id)", inst.config->name, e.id));
           inst.link->send(protocol::run(e.id, e.params));
@@ -430,42 +595,125 @@ class CampaignRun {
     }
   }
 
-  // Records a final failure and tells the planner. `release` frees the instrument slot too.
-  void fail(std::map<std::string, Experiment>::iterator it, const std::string& error, bool release) {
+  void back_online(LiveInstrument& inst) {
+    inst.lost = false;
+    inst.link->note_alive();
+    journal("instrument_reconnected", {{"instrument", inst.config->name},
+                                       {"after_s", std::chrono::duration<double>(Clock::now() - inst.lost_since).count()}});
+    resend_open(inst, "reconnected");
+  }
+
+  // Counts toward quarantine: failures the instrument is responsible for, in a row.
+  void instrument_failed(LiveInstrument& inst) {
+    if (++inst.consecutive_failures < inst.config->quarantine_after || inst.quarantined) return;
+    quarantine(inst, fmt::format("{} failures in a row", inst.consecutive_failures));
+  }
+
+  void quarantine(LiveInstrument& inst, const std::string& why) {
+    inst.quarantined = true;
+    journal("instrument_quarantined", {{"instrument", inst.config->name}, {"reason", why}});
+    log(fmt::format("{}: quarantined ({}); no more experiments go there", inst.config->name, why));
+  }
+
+  // Not a verdict on the point (timeout, interrupted run, lost instrument): the same point gets
+  // another attempt under a new id after a backoff, up to the instrument's `retries`; after that
+  // it counts as failed and the planner learns so.
+  void retry_or_fail(std::map<std::string, Experiment>::iterator it, const std::string& reason, bool release) {
     Experiment& e = it->second;
     LiveInstrument* inst = e.instrument >= 0 ? instruments_[static_cast<size_t>(e.instrument)].get() : nullptr;
     if (release && inst) --inst->in_flight;
-    ++done_;
-    ++failed_;
-    const json fields{{"experiment", e.id}, {"instrument", inst ? inst->config->name : ""}, {"error", error}};
+    const int retries = inst ? inst->config->retries : 2;
+    if (e.attempt > retries || !reason_.empty()) {
+      fail(it, e.attempt > 1 ? fmt::format("{} (attempt {})", reason, e.attempt) : reason, reason_.empty(), false);
+      return;
+    }
+    Experiment again;
+    again.origin = e.origin;
+    again.attempt = e.attempt + 1;
+    again.id = fmt::format("{}-r{}", e.origin, again.attempt);
+    again.x = e.x;
+    again.params = e.params;
+    const double backoff = (inst ? inst->config->retry_backoff_s : 5.0) * std::pow(2.0, e.attempt - 1);
+    again.not_before = Clock::now() + seconds(backoff);
+    const json fields{{"experiment", e.id}, {"instrument", inst ? inst->config->name : ""}, {"error", reason}, {"learn", false}, {"retry_as", again.id}};
+    const std::string old_id = e.id;
+    in_flight_.erase(it);
+    journal("failed", fields);
+    journal("proposed", {{"experiment", again.id}, {"params", again.params}, {"planner", config_.planner.kind}, {"x", as_vector(again.x)},
+                         {"retry_of", old_id}, {"attempt", again.attempt}, {"after_s", backoff}});
+    origins_[again.id] = again.origin;
+    waiting_.push_back(std::move(again));
+  }
+
+  // Records a final failure. `learn`: the planner is told (a verdict on the point); otherwise the
+  // experiment is discarded (operator stop) and frees its place in the budget. `release` frees the
+  // instrument slot too.
+  void fail(std::map<std::string, Experiment>::iterator it, const std::string& error, bool learn, bool release) {
+    Experiment& e = it->second;
+    LiveInstrument* inst = e.instrument >= 0 ? instruments_[static_cast<size_t>(e.instrument)].get() : nullptr;
+    if (release && inst) --inst->in_flight;
+    json fields{{"experiment", e.id}, {"instrument", inst ? inst->config->name : ""}, {"error", error}};
+    if (learn) {
+      ++done_;
+      ++failed_;
+      ++outcomes_since_start_;
+      ++failures_since_start_;
+    } else {
+      ++discarded_;
+      fields["learn"] = false;
+    }
     const Point x = e.x;
     in_flight_.erase(it);
     journal("failed", fields);
-    planner_->tell_failed(x);
+    if (learn) planner_->tell_failed(x);
     write_reports(false);
+    if (learn) pause_if_failing();
+  }
+
+  // Burning the budget on a broken setup helps nobody: stop proposing and say why.
+  void pause_if_failing() {
+    if (!reason_.empty() || failures_since_start_ < 5 || 2 * failures_since_start_ <= outcomes_since_start_) return;
+    reason_ = fmt::format("paused: {} of the last {} experiments failed; fix the cause, then `labloop resume {}`", failures_since_start_,
+                          outcomes_since_start_, output_.string());
+    stop_deadline_ = Clock::now() + options_.stop_grace;
   }
 
   void supervise(Clock::time_point now) {
     for (auto it = in_flight_.begin(); it != in_flight_.end();) {
       auto next = std::next(it);
       Experiment& e = it->second;
-      if (e.deadline && now > *e.deadline) {
-        LiveInstrument& inst = *instruments_[static_cast<size_t>(e.instrument)];
+      LiveInstrument& inst = *instruments_[static_cast<size_t>(e.instrument)];
+      if (e.deadline && now > *e.deadline && !inst.lost) {
         inst.link->send(protocol::abort(e.id));
-        fail(it, fmt::format("timeout: no result within {:g} s; aborted", e.limit_s), true);
+        instrument_failed(inst);
+        retry_or_fail(it, fmt::format("timeout: no result within {:g} s; aborted", e.limit_s), true);
+      } else if (e.expected_s && now > e.dispatched + seconds(*e.expected_s)) {
+        // Counted in the status line at once; a log line only once it is clearly late, so
+        // second-long simulated experiments do not flood the log.
+        e.overdue = true;
+        if (!e.overdue_logged && now > e.dispatched + seconds(*e.expected_s + 1.0)) {
+          e.overdue_logged = true;
+          log(fmt::format("{} on {} is overdue: expected to take {:g} s", e.id, inst.config->name, *e.expected_s));
+        }
       }
       it = next;
     }
     for (auto& inst : instruments_) {
-      if (inst->lost) continue;
+      if (inst->quarantined && inst->in_flight == 0) continue;
       inst->link->ping_if_due(now);
-      if (inst->link->silent(now)) {
+      if (!inst->lost && inst->link->silent(now)) {
         inst->lost = true;
+        inst->lost_since = now;
         journal("instrument_lost", {{"instrument", inst->config->name},
-                                    {"reason", fmt::format("no answer for {:g} s", inst->config->heartbeat_s * inst->config->heartbeat_misses)}});
+                                    {"reason", fmt::format("no answer for {:g} s", inst->config->heartbeat_s * inst->config->heartbeat_misses)},
+                                    {"wait_s", inst->config->reconnect_s}});
+      }
+      if (inst->lost && now - inst->lost_since > seconds(inst->config->reconnect_s)) {
+        inst->lost = false;
+        if (!inst->quarantined) quarantine(*inst, fmt::format("lost for {:g} s", inst->config->reconnect_s));
         for (auto it = in_flight_.begin(); it != in_flight_.end();) {
           auto next = std::next(it);
-          if (it->second.instrument == static_cast<int>(inst->index)) fail(it, fmt::format("instrument {} lost", inst->config->name), true);
+          if (it->second.instrument == static_cast<int>(inst->index)) retry_or_fail(it, fmt::format("instrument {} lost", inst->config->name), true);
           it = next;
         }
       }
@@ -477,7 +725,7 @@ class CampaignRun {
       Experiment e = std::move(waiting_.front());
       waiting_.pop_front();
       auto [it, inserted] = in_flight_.emplace(e.id, std::move(e));
-      fail(it, fmt::format("not run: campaign stopping ({})", reason_), false);
+      fail(it, fmt::format("not run: campaign stopping ({})", reason_), false, false);
     }
   }
 
@@ -486,7 +734,7 @@ class CampaignRun {
       auto next = std::next(it);
       LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
       if (!inst.lost) inst.link->send(protocol::abort(it->first));
-      fail(it, why, true);
+      fail(it, why, false, true);
       it = next;
     }
   }
@@ -508,6 +756,7 @@ class CampaignRun {
     s.done = done_;
     s.failed = failed_;
     s.in_flight = static_cast<int>(in_flight_.size());
+    s.overdue = static_cast<int>(std::count_if(in_flight_.begin(), in_flight_.end(), [](const auto& kv) { return kv.second.overdue; }));
     s.best = best_;
     s.best_experiment = best_experiment_;
     s.best_params = best_params_;
@@ -532,7 +781,11 @@ class CampaignRun {
   std::uint64_t use_counter_ = 0;
   std::map<std::string, Experiment> in_flight_;
   std::deque<Experiment> waiting_;
-  int proposed_ = 0;
+  int planner_proposals_ = 0;  // points the planner proposed (ids <name>-0001, …)
+  int discarded_ = 0;          // of those, ended without a verdict (operator stop)
+  int asks_ = 0;
+  std::map<std::string, std::string> origins_;  // experiment id → the proposal it serves
+  int outcomes_since_start_ = 0, failures_since_start_ = 0;  // for the failure-rate pause
   int done_ = 0;
   int failed_ = 0;
   std::optional<double> best_;

@@ -187,7 +187,8 @@ void check_simulator_options(const Node& options, const sim::TestFunction& funct
 }
 
 InstrumentConfig parse_instrument(const Node& node) {
-  node.expect_object({"name", "endpoint", "simulator", "options", "timeout_s", "heartbeat_s", "heartbeat_misses", "connect_timeout_s"});
+  node.expect_object({"name", "endpoint", "simulator", "options", "timeout_s", "heartbeat_s", "heartbeat_misses", "connect_timeout_s",
+                      "retries", "retry_backoff_s", "quarantine_after", "reconnect_s"});
   InstrumentConfig ic;
   check_identifier(node.child("name"), "instrument name");
   ic.name = node.child("name").as_string();
@@ -218,10 +219,16 @@ InstrumentConfig parse_instrument(const Node& node) {
   positive("timeout_s", ic.timeout_s);
   positive("heartbeat_s", ic.heartbeat_s);
   positive("connect_timeout_s", ic.connect_timeout_s);
-  if (node.has("heartbeat_misses")) {
-    ic.heartbeat_misses = static_cast<int>(node.child("heartbeat_misses").as_integer());
-    if (ic.heartbeat_misses < 1) node.child("heartbeat_misses").fail("must be at least 1");
-  }
+  positive("retry_backoff_s", ic.retry_backoff_s);
+  positive("reconnect_s", ic.reconnect_s);
+  auto at_least = [&](const char* key, int& out, int low) {
+    if (!node.has(key)) return;
+    out = static_cast<int>(node.child(key).as_integer());
+    if (out < low) node.child(key).fail(fmt::format("must be at least {} (got {})", low, out));
+  };
+  at_least("heartbeat_misses", ic.heartbeat_misses, 1);
+  at_least("retries", ic.retries, 0);
+  at_least("quarantine_after", ic.quarantine_after, 1);
   return ic;
 }
 
@@ -423,6 +430,10 @@ nlohmann::json CampaignConfig::to_json() const {
     i["heartbeat_s"] = ic.heartbeat_s;
     i["heartbeat_misses"] = ic.heartbeat_misses;
     i["connect_timeout_s"] = ic.connect_timeout_s;
+    i["retries"] = ic.retries;
+    i["retry_backoff_s"] = ic.retry_backoff_s;
+    i["quarantine_after"] = ic.quarantine_after;
+    i["reconnect_s"] = ic.reconnect_s;
     j["instruments"].push_back(i);
   }
   j["budget"] = {{"experiments", budget.experiments}};

@@ -16,6 +16,7 @@ namespace labloop {
 
 struct CampaignOptions {
   bool dry_run = false;                    // replace every instrument by an in-process stand-in
+  bool resume = false;                     // continue the campaign journaled in `output` (see replay.hpp)
   std::optional<std::string> output;       // overrides config.output
   std::stop_token stop;                    // stop proposing, let running experiments finish, end
   std::chrono::milliseconds stop_grace{30000};  // how long running experiments get after a stop
@@ -28,6 +29,7 @@ struct CampaignStatus {
   int done = 0;        // experiments with a final outcome (ok or failed)
   int failed = 0;
   int in_flight = 0;
+  int overdue = 0;     // running past the driver's expected_s
   std::optional<double> best;  // in the objective's own direction
   std::string best_experiment;
   nlohmann::json best_params;

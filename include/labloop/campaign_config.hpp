@@ -35,6 +35,10 @@ struct InstrumentConfig {
   double heartbeat_s = 1.0;                            // ping interval
   int heartbeat_misses = 5;                            // silent intervals before the instrument counts as lost
   double connect_timeout_s = 10.0;                     // how long to wait for `welcome`
+  int retries = 2;                 // attempts after a timeout or an interrupted run (same point, new id)
+  double retry_backoff_s = 5.0;    // wait before retry k: backoff × 2^(k-1)
+  int quarantine_after = 5;        // consecutive failures before no more experiments go there
+  double reconnect_s = 300.0;      // how long a lost instrument may take to come back
 
   bool is_simulator() const { return !simulator.empty(); }
 };

@@ -12,7 +12,9 @@
 #include "labloop/campaign.hpp"
 #include "labloop/campaign_config.hpp"
 #include "labloop/error.hpp"
+#include "labloop/journal.hpp"
 #include "labloop/planner.hpp"
+#include "labloop/replay.hpp"
 #include "bench.hpp"
 #include "progress.hpp"
 
@@ -91,6 +93,14 @@ class StopOnSignal {
   std::jthread watcher_;
 };
 
+// 0 finished, 130 stopped by the operator, 3 paused (too many failures), 4 no instruments left.
+int exit_code(const labloop::CampaignSummary& summary) {
+  if (summary.reason == "stopped by operator") return 130;
+  if (summary.reason.rfind("paused", 0) == 0) return 3;
+  if (summary.reason == "no instruments left") return 4;
+  return 0;
+}
+
 int run(const std::string& file, const std::string& output, bool dry_run) {
   const auto config = labloop::load_campaign_config(file);
   labloop::CampaignOptions options;
@@ -102,7 +112,38 @@ int run(const std::string& file, const std::string& output, bool dry_run) {
   if (dry_run) std::fputs("dry run: every instrument is replaced by a simulated stand-in; no hardware moves\n", stdout);
   const auto summary = labloop::run_campaign(config, options, &progress);
   progress.print_summary(summary);
-  return summary.reason == "stopped by operator" ? 130 : 0;
+  return exit_code(summary);
+}
+
+int resume(const std::string& where) {
+  const auto path = labloop::journal_path_of(where);
+  const auto contents = labloop::read_journal(path);
+  const auto config = labloop::journaled_config(contents.events, path.string());
+  labloop::CampaignOptions options;
+  options.resume = true;
+  options.output = std::filesystem::is_directory(where) ? where : path.parent_path().string();
+  options.dry_run = contents.events.front().value("dry_run", false);
+  StopOnSignal signals;
+  options.stop = signals.token();
+  labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name);
+  const auto summary = labloop::run_campaign(config, options, &progress);
+  progress.print_summary(summary);
+  return exit_code(summary);
+}
+
+// Exit 0 when every recorded proposal is reproduced, 1 otherwise (listing each difference).
+int replay(const std::string& where) {
+  const auto path = labloop::journal_path_of(where);
+  const auto contents = labloop::read_journal(path);
+  const auto config = labloop::journaled_config(contents.events, path.string());
+  const auto planner = labloop::make_planner(labloop::PlannerContext{config.space(), config.seed, config.planner, path.string()});
+  const auto report = labloop::replay_journal(contents.events, config, *planner);
+  for (const auto& difference : report.differences) fmt::print("{}\n", difference);
+  fmt::print("replayed {} planner calls: {} proposals, {} outcomes told; {}\n", report.asks, report.proposals, report.outcomes,
+             report.reproduced() ? "every proposal reproduced exactly" : fmt::format("{} proposal(s) differ", report.differences.size()));
+  if (report.time_limited > 0)
+    fmt::print("note: {} of those calls hit the planner's time limit when first made; their proposals depend on machine speed\n", report.time_limited);
+  return report.reproduced() ? 0 : 1;
 }
 
 }  // namespace
@@ -126,6 +167,11 @@ int main(int argc, char** argv) {
   auto* verify_cmd = app.add_subcommand("verify", "Check a campaign's journal: hash chain, sequence and bookkeeping");
   verify_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
 
+  auto* resume_cmd = app.add_subcommand("resume", "Continue a campaign after a crash, kill or stop, from its journal");
+  resume_cmd->add_option("dir", directory, "Campaign output directory")->required();
+  auto* replay_cmd = app.add_subcommand("replay", "Re-run the planner over a journal and check every proposal is reproduced");
+  replay_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
+
   labloop::cli::BenchCommand bench;
   auto* bench_cmd = app.add_subcommand("bench", "Benchmark planners on simulated test functions (no instruments needed)");
   bench_cmd->add_option("--problems", bench.problems, "Functions, e.g. branin hartmann6 rosenbrock:4 (default: the standard set)");
@@ -148,6 +194,8 @@ int main(int argc, char** argv) {
     if (*run_cmd) return run(file, output, dry_run);
     if (*bench_cmd) return labloop::cli::run_bench(bench);
     if (*verify_cmd) return verify(directory);
+    if (*resume_cmd) return resume(directory);
+    if (*replay_cmd) return replay(directory);
   } catch (const labloop::ConfigError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

@@ -46,7 +46,8 @@ void ProgressDisplay::line(const std::string& text) {
 }
 
 void ProgressDisplay::redraw(const CampaignStatus& s) {
-  std::string text = fmt::format("[{}/{}] {} | {} running | {}{}{}", s.done, s.budget, best_text(s), s.in_flight,
+  std::string text = fmt::format("[{}/{}] {} | {} running{} | {}{}{}", s.done, s.budget, best_text(s), s.in_flight,
+                                 s.overdue > 0 ? fmt::format(" ({} overdue)", s.overdue) : "",
                                  format_duration(s.elapsed_s), s.eta_s ? " (ETA " + format_duration(*s.eta_s) + ")" : "",
                                  s.planner_thinking ? " | planner thinking…" : "");
   std::fputs(("\r\033[K" + text).c_str(), out_);
@@ -65,7 +66,18 @@ void ProgressDisplay::on_event(const nlohmann::json& event, const CampaignStatus
   } else if (kind == "planner_note") {
     line(fmt::format("planner: {}", event["note"].get<std::string>()));
   } else if (kind == "instrument_lost") {
-    line(fmt::format("instrument {} lost: {}", event["instrument"].get<std::string>(), event["reason"].get<std::string>()));
+    line(fmt::format("instrument {} lost: {}; waiting up to {:g} s for it to come back", event["instrument"].get<std::string>(),
+                     event["reason"].get<std::string>(), event.value("wait_s", 0.0)));
+  } else if (kind == "instrument_reconnected") {
+    line(fmt::format("instrument {} is back after {:.1f} s; its experiments are re-queried by id", event["instrument"].get<std::string>(),
+                     event.value("after_s", 0.0)));
+  } else if (kind == "instrument_quarantined") {
+    line(fmt::format("instrument {} quarantined: {}; the campaign carries on with the others", event["instrument"].get<std::string>(),
+                     event["reason"].get<std::string>()));
+  } else if (kind == "campaign_resumed") {
+    line(fmt::format("campaign resumed: {} experiment(s) re-sent by id, {} waiting; planner rebuilt from {} journaled asks{}",
+                     event["in_flight"].size(), event["waiting"].size(), event.value("replayed_asks", 0),
+                     event.value("reproduced", true) ? " (reproduced exactly)" : " (with differences: see planner_note)"));
   } else if (kind == "result" && !terminal_) {
     line(fmt::format("[{}/{}] {} on {}: {}={:.6g} | {} | {}", status.done, status.budget, event["experiment"].get<std::string>(),
                      event["instrument"].get<std::string>(), objective_, event["objective"].get<double>(), best_text(status),

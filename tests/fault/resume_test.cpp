@@ -1,0 +1,163 @@
+// Crashes of the controller itself: kill -9 at any moment, torn journal lines, and `resume` /
+// `replay` / `verify` run as a technician would, as real processes.
+#include <catch2/catch.hpp>
+#include <signal.h>
+
+#include <random>
+#include <thread>
+
+#include "labloop/audit.hpp"
+#include "labloop/child_process.hpp"
+#include "labloop/error.hpp"
+#include "labloop/journal.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+
+namespace {
+
+struct Outcome {
+  int status;
+  std::string output;
+};
+
+Outcome cli(std::vector<std::string> args, const test::TempDir& dir, const std::string& log_name = "cli.log") {
+  args.insert(args.begin(), LABLOOP_CLI_PATH);
+  const auto log = dir / log_name;
+  std::filesystem::remove(log);
+  ChildProcess process(args, log);
+  const auto status = process.wait_for(std::chrono::seconds(90));
+  REQUIRE(status);
+  return {*status, test::read_file(log)};
+}
+
+int count(const std::filesystem::path& journal, const std::string& kind) {
+  int n = 0;
+  try {
+    for (const auto& e : read_journal(journal).events) n += e["event"] == kind;
+  } catch (const JournalError&) {
+  }
+  return n;
+}
+
+// The planner's points in proposal order, as journaled.
+std::vector<json> proposals(const std::filesystem::path& journal) {
+  std::vector<json> xs;
+  for (const auto& e : read_journal(journal).events)
+    if (e["event"] == "proposed" && !e.contains("retry_of")) xs.push_back(e["x"]);
+  return xs;
+}
+
+void write_campaign(const std::filesystem::path& file, int budget, const std::string& planner, double delay) {
+  test::write_file(file, json{{"name", "rz"},
+                              {"seed", 3},
+                              {"parameters", {{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
+                                              {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 15}}}},
+                              {"objective", {{"name", "y"}}},
+                              {"planner", json::parse(planner)},
+                              {"instruments", {{{"name", "sim"}, {"simulator", "branin"}, {"options", {{"delay", delay}}}}}},
+                              {"budget", {{"experiments", budget}}}}
+                             .dump());
+}
+
+// Starts `labloop run` (or resume), and kill -9s it once the journal holds `results` results.
+void run_and_kill(const std::vector<std::string>& args, const std::filesystem::path& journal, int results, const test::TempDir& dir) {
+  std::vector<std::string> argv{LABLOOP_CLI_PATH};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess controller(argv, dir / "killed.log");
+  for (int i = 0; i < 400 && count(journal, "result") < results && controller.running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(controller.running());
+  ::kill(controller.pid(), SIGKILL);
+  REQUIRE(controller.wait_for(std::chrono::seconds(10)));
+}
+
+}  // namespace
+
+TEST_CASE("Resume: a campaign killed with SIGKILL twice and resumed makes exactly the proposals of an uninterrupted run", "[resume]") {
+  test::TempDir dir;
+  write_campaign(dir / "c.json", 16, R"({"kind": "bayesian", "initial": 5})", 0.03);
+  REQUIRE(cli({"run", (dir / "c.json").string(), "-o", (dir / "a").string()}, dir).status == 0);
+
+  const auto b = dir / "b";
+  run_and_kill({"run", (dir / "c.json").string(), "-o", b.string()}, b / "journal.jsonl", 4, dir);
+  run_and_kill({"resume", b.string()}, b / "journal.jsonl", 9, dir);
+  CHECK(cli({"verify", b.string()}, dir).status == 0);  // an unfinished journal is intact too
+  const Outcome resumed = cli({"resume", b.string()}, dir);
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK(resumed.output.find("campaign resumed:") != std::string::npos);
+  CHECK(resumed.output.find("campaign finished: budget reached") != std::string::npos);
+
+  const auto uninterrupted = proposals(dir / "a" / "journal.jsonl");
+  CHECK(uninterrupted.size() == 16);
+  CHECK(proposals(b / "journal.jsonl") == uninterrupted);
+  const JournalAudit audit = audit_journal(b);
+  CHECK(audit.intact());
+  CHECK(audit.results == 16);
+  CHECK(audit.open == 0);
+  CHECK(count(b / "journal.jsonl", "campaign_resumed") == 2);
+
+  for (const auto& run : {dir / "a", b}) {
+    const Outcome replay = cli({"replay", run.string()}, dir);
+    INFO(replay.output);
+    CHECK(replay.status == 0);
+    CHECK(replay.output.find("every proposal reproduced exactly") != std::string::npos);
+  }
+}
+
+TEST_CASE("Resume: a torn last line is reported and cut away and the campaign finishes", "[resume]") {
+  test::TempDir dir;
+  write_campaign(dir / "c.json", 8, R"({"kind": "sobol"})", 0.02);
+  const auto b = dir / "b";
+  run_and_kill({"run", (dir / "c.json").string(), "-o", b.string()}, b / "journal.jsonl", 3, dir);
+  // Power loss mid-write: half of a last line, no newline.
+  const std::string intact = test::read_file(b / "journal.jsonl");
+  test::write_file(b / "journal.jsonl", intact + R"({"seq":999,"time":"2026-11-25T08:30:00.123Z","event":"res)");
+  const Outcome torn = cli({"verify", b.string()}, dir);
+  CHECK(torn.status == 1);
+  CHECK(torn.output.find("is incomplete (torn write)") != std::string::npos);
+
+  const Outcome resumed = cli({"resume", b.string()}, dir);
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK(resumed.output.find("is incomplete (torn write); ignored (removed; it was never acted on)") != std::string::npos);
+  CHECK(cli({"verify", b.string()}, dir).status == 0);
+  CHECK(audit_journal(b).results == 8);
+}
+
+TEST_CASE("Resume: a finished campaign is not resumed and an operator stop is", "[resume]") {
+  test::TempDir dir;
+  write_campaign(dir / "c.json", 4, R"({"kind": "random"})", 0.0);
+  REQUIRE(cli({"run", (dir / "c.json").string(), "-o", (dir / "a").string()}, dir).status == 0);
+  const Outcome again = cli({"resume", (dir / "a").string()}, dir);
+  CHECK(again.status == 1);
+  CHECK(again.output.find("the campaign already finished (budget reached); nothing to resume") != std::string::npos);
+
+  write_campaign(dir / "slow.json", 30, R"({"kind": "random"})", 0.05);
+  const auto s = dir / "s";
+  {
+    ChildProcess controller({LABLOOP_CLI_PATH, "run", (dir / "slow.json").string(), "-o", s.string()}, dir / "slow.log");
+    for (int i = 0; i < 400 && count(s / "journal.jsonl", "result") < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ::kill(controller.pid(), SIGINT);
+    const auto status = controller.wait_for(std::chrono::seconds(20));
+    REQUIRE(status);
+    CHECK(*status == 130);
+  }
+  const Outcome resumed = cli({"resume", s.string()}, dir);
+  INFO(resumed.output);
+  CHECK(resumed.status == 0);
+  const JournalAudit audit = audit_journal(s);
+  CHECK(audit.intact());
+  CHECK(audit.results == 30);  // the stop discarded nothing that counts: the budget is still met
+  CHECK(audit.finish_reason == "budget reached");
+}
+
+TEST_CASE("Resume: a directory without a journal gives a clear error", "[resume]") {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "empty");
+  const Outcome o = cli({"resume", (dir / "empty").string()}, dir);
+  CHECK(o.status == 1);
+  CHECK(o.output.find("journal.jsonl") != std::string::npos);
+}
