@@ -1,16 +1,40 @@
 // labloop-sim: serves a standard test function over protocol v1, as a stand-in instrument.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <iostream>
+#include <limits>
+#include <memory>
+#include <vector>
 
+#include "completed_log.hpp"
 #include "labloop/error.hpp"
 #include "simulated_instrument.hpp"
 
+namespace {
+
+// The one-line banner of the injected faults, empty when there are none.
+std::string active_faults(const labloop::sim::SimulatorOptions& o, const labloop::ServeOptions::ReplyFaults& r) {
+  std::vector<std::string> faults;
+  if (o.fail_rate > 0) faults.push_back(fmt::format("fail-rate {}", o.fail_rate));
+  if (o.hang_rate > 0) faults.push_back(fmt::format("hang-rate {}", o.hang_rate));
+  if (o.crash_after >= 0) faults.push_back(fmt::format("crash-after {}", o.crash_after));
+  if (o.crash_rate > 0) faults.push_back(fmt::format("crash-rate {}", o.crash_rate));
+  if (r.garbage_rate > 0) faults.push_back(fmt::format("garbage-rate {}", r.garbage_rate));
+  if (r.oversize_rate > 0) faults.push_back(fmt::format("oversize-rate {}", r.oversize_rate));
+  if (o.jitter_s > 0) faults.push_back(fmt::format("jitter {} s", o.jitter_s));
+  if (faults.empty()) return {};
+  return fmt::format("injected faults: {} (seed {})", fmt::join(faults, ", "), o.seed);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"labloop-sim: a simulated instrument serving a standard test function over labloop protocol v1"};
-  std::string function_name, endpoint;
+  std::string function_name, endpoint, completed_log_path;
   labloop::sim::SimulatorOptions options;
+  labloop::ServeOptions serve_options;
   bool list = false;
   app.add_flag("--list", list, "List the functions it serves and exit");
   app.add_option("--function,-f", function_name, "Test function to serve (see --list)");
@@ -19,7 +43,31 @@ int main(int argc, char** argv) {
   app.add_option("--noise", options.noise, "Standard deviation of Gaussian noise added to y")->check(CLI::NonNegativeNumber);
   app.add_option("--delay", options.delay_s, "Seconds each experiment takes")->check(CLI::NonNegativeNumber);
   app.add_option("--capacity", options.capacity, "Experiments run at once")->check(CLI::PositiveNumber);
-  app.add_option("--seed", options.seed, "Seed of the noise");
+  app.add_option("--seed", options.seed, "Seed of the noise and of every injected fault");
+  app.add_option("--cache", serve_options.cache_path,
+                 "Keep finished results in this file (JSON lines, fsynced before each is sent), so a restarted "
+                 "simulator answers a repeated run from it");
+  app.add_option("--completed-log", completed_log_path,
+                 "Append one JSON line {experiment, status, pid, time} per experiment this process actually completed "
+                 "(not for answers from the cache), fsynced");
+  const std::string faults = "Injected faults (for testing controllers; all off by default)";
+  app.add_option("--fail-rate", options.fail_rate, "Probability that an experiment fails with error \"injected failure\"")
+      ->check(CLI::Range(0.0, 1.0))->group(faults);
+  app.add_option("--hang-rate", options.hang_rate, "Probability that an experiment never finishes until aborted")
+      ->check(CLI::Range(0.0, 1.0))->group(faults);
+  app.add_option("--crash-after", options.crash_after,
+                 "SIGKILL itself halfway through experiment N+1 (N experiments started normally before it)")
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()))->group(faults);
+  app.add_option("--crash-rate", options.crash_rate, "Probability that an experiment SIGKILLs the process at a random moment of it")
+      ->check(CLI::Range(0.0, 1.0))->group(faults);
+  app.add_option("--garbage-rate", serve_options.reply_faults.garbage_rate,
+                 "Probability that a message is preceded by an extra frame that is not JSON")
+      ->check(CLI::Range(0.0, 1.0))->group(faults);
+  app.add_option("--oversize-rate", serve_options.reply_faults.oversize_rate,
+                 "Probability that a message is preceded by an extra pong larger than the 1 MiB message limit")
+      ->check(CLI::Range(0.0, 1.0))->group(faults);
+  app.add_option("--jitter", options.jitter_s, "Each experiment's delay gets + uniform(0, S) seconds")
+      ->check(CLI::NonNegativeNumber)->group(faults);
   CLI11_PARSE(app, argc, argv);
 
   if (list) {
@@ -41,8 +89,17 @@ int main(int argc, char** argv) {
   }
   try {
     labloop::sim::SimulatedInstrument instrument(*function, options);
-    labloop::ServeOptions serve_options;
     serve_options.log = [](const std::string& line) { std::cerr << "labloop-sim: " << line << std::endl; };
+    serve_options.reply_faults.seed = options.seed;
+    if (const std::string banner = active_faults(options, serve_options.reply_faults); !banner.empty())
+      std::cerr << "labloop-sim: " << banner << std::endl;
+    std::unique_ptr<labloop::sim::CompletedLog> completed_log;
+    if (!completed_log_path.empty()) {
+      completed_log = std::make_unique<labloop::sim::CompletedLog>(completed_log_path);
+      serve_options.on_finished = [&completed_log](const std::string& id, const nlohmann::json& result) {
+        completed_log->record(id, result);
+      };
+    }
     return labloop::serve(instrument, endpoint, serve_options);
   } catch (const std::exception& e) {
     std::cerr << "labloop-sim: " << e.what() << "\n";

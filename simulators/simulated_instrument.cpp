@@ -1,7 +1,11 @@
 #include "simulated_instrument.hpp"
 
 #include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <iostream>
 #include <thread>
 
 #include "labloop/campaign_config.hpp"
@@ -9,8 +13,22 @@
 
 namespace labloop::sim {
 
+namespace {
+
+// A power cut, as far as one process can have one: no destructors, no flushing, no goodbye to
+// the controller. The line before it only helps whoever reads the simulator's log.
+[[noreturn]] void crash_now(int experiment) {
+  std::cerr << "labloop-sim: injected crash: SIGKILL to itself during experiment #" << experiment << std::endl;
+  ::kill(::getpid(), SIGKILL);
+  std::_Exit(128 + SIGKILL);  // not reached: SIGKILL cannot be caught
+}
+
+bool is_rate(double p) { return p >= 0.0 && p <= 1.0; }
+
+}  // namespace
+
 SimulatedInstrument::SimulatedInstrument(const TestFunction& function, const SimulatorOptions& options)
-    : function_(function), options_(options), rng_(options.seed) {
+    : function_(function), options_(options), rng_(options.seed), faults_rng_(options.seed ^ 0x9e3779b97f4a7c15ULL) {
   if (options_.dim == 0) options_.dim = function.default_dim;
   if (options_.dim < function.min_dim || options_.dim > function.max_dim)
     throw Error(function.min_dim == function.max_dim
@@ -18,6 +36,26 @@ SimulatedInstrument::SimulatedInstrument(const TestFunction& function, const Sim
                     : fmt::format("{} allows {} to {} dimensions (got --dim {})", function.name, function.min_dim, function.max_dim, options_.dim));
   if (options_.capacity < 1) throw Error("capacity must be at least 1");
   if (options_.noise < 0 || options_.delay_s < 0) throw Error("noise and delay must be >= 0");
+  if (!is_rate(options_.fail_rate) || !is_rate(options_.hang_rate) || !is_rate(options_.crash_rate))
+    throw Error("fail, hang and crash rates must lie in [0, 1]");
+  if (options_.crash_after < -1 || options_.jitter_s < 0) throw Error("crash_after must be >= 0 (or -1 for never) and jitter >= 0");
+}
+
+SimulatedInstrument::Plan SimulatedInstrument::plan_experiment() {
+  const int number = ++started_;
+  Plan plan;
+  std::lock_guard lock(rng_mutex_);
+  // Always the same draws per experiment, so which faults are enabled does not shift the others.
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  const double jitter = uniform(faults_rng_), crash = uniform(faults_rng_), crash_moment = uniform(faults_rng_);
+  const double hang = uniform(faults_rng_), fail = uniform(faults_rng_);
+  plan.delay_s = options_.delay_s + jitter * options_.jitter_s;
+  plan.number = number;
+  if (options_.crash_after >= 0 && number > options_.crash_after) plan.crash_at_s = plan.delay_s / 2;
+  else if (crash < options_.crash_rate) plan.crash_at_s = crash_moment * plan.delay_s;
+  plan.hang = hang < options_.hang_rate;
+  plan.fail = fail < options_.fail_rate;
+  return plan;
 }
 
 InstrumentInfo SimulatedInstrument::describe() const {
@@ -31,13 +69,28 @@ InstrumentInfo SimulatedInstrument::describe() const {
 }
 
 Values SimulatedInstrument::run(const Params& params, std::stop_token stop) {
-  // Sleep in small steps so an abort is honoured promptly, as a real driver must.
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.delay_s);
-  while (std::chrono::steady_clock::now() < until) {
+  using Clock = std::chrono::steady_clock;
+  const Plan plan = plan_experiment();
+  const auto start = Clock::now();
+  const auto until = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(plan.delay_s));
+  std::optional<Clock::time_point> crash_at;
+  if (plan.crash_at_s) crash_at = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*plan.crash_at_s));
+  // Sleep in small steps so an abort is honoured promptly, as a real driver must. The crash is
+  // checked first: a crash planned at the very end (or with no delay) still happens.
+  for (;;) {
+    const auto now = Clock::now();
+    if (crash_at && now >= *crash_at) crash_now(plan.number);
+    if (now >= until) break;
     if (stop.stop_requested()) throw Error("aborted");
-    std::this_thread::sleep_for(std::min<std::chrono::duration<double>>(until - std::chrono::steady_clock::now(), std::chrono::milliseconds(10)));
+    const auto next = crash_at ? std::min(until, *crash_at) : until;
+    std::this_thread::sleep_for(std::min<Clock::duration>(next - now, std::chrono::milliseconds(10)));
   }
   if (stop.stop_requested()) throw Error("aborted");
+  if (plan.hang) {
+    while (!stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    throw Error("aborted");
+  }
+  if (plan.fail) throw Error("injected failure");
   std::vector<double> x(static_cast<size_t>(options_.dim));
   for (int d = 0; d < options_.dim; ++d) x[static_cast<size_t>(d)] = params.at("x" + std::to_string(d + 1)).get<double>();
   double y = function_.evaluate(x);
@@ -49,8 +102,8 @@ Values SimulatedInstrument::run(const Params& params, std::stop_token stop) {
 }
 
 RunEstimate SimulatedInstrument::estimate(const Params&) const {
-  if (options_.delay_s <= 0) return {};
-  return {options_.delay_s, 10 * options_.delay_s + 5};
+  if (options_.delay_s <= 0 && options_.jitter_s <= 0) return {};
+  return {options_.delay_s + options_.jitter_s / 2, 10 * (options_.delay_s + options_.jitter_s) + 5};
 }
 
 }  // namespace labloop::sim

@@ -1,9 +1,13 @@
 #pragma once
 // A simulated instrument: a standard test function served as a Driver, with optional Gaussian
 // noise, a delay per experiment and a capacity, so campaigns and planners can be exercised
-// end to end without hardware.
+// end to end without hardware. Optional injected faults (failures, hangs, crashes of the whole
+// process, delay jitter) let tests check that a controller survives a misbehaving instrument;
+// all their randomness comes from `seed`, so a run can be reproduced.
+#include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <random>
 
 #include "labloop/driver.hpp"
@@ -16,7 +20,14 @@ struct SimulatorOptions {
   double noise = 0.0;      // standard deviation of additive Gaussian noise
   double delay_s = 0.0;    // wall-clock seconds per experiment
   int capacity = 1;        // experiments at once
-  std::uint64_t seed = 1;  // noise seed
+  std::uint64_t seed = 1;  // seed of the noise and of the injected faults
+
+  // Injected faults, all off by default. Rates are probabilities per experiment, in [0, 1].
+  double fail_rate = 0.0;   // the experiment fails with error "injected failure" after its delay
+  double hang_rate = 0.0;   // the experiment never finishes until aborted (or serve() stops)
+  double crash_rate = 0.0;  // the process SIGKILLs itself at a random moment of the experiment
+  int crash_after = -1;     // >= 0: SIGKILL halfway through experiment crash_after+1 (and any later one)
+  double jitter_s = 0.0;    // each delay gets + uniform(0, jitter_s) seconds
 };
 
 class SimulatedInstrument final : public Driver {
@@ -28,10 +39,22 @@ class SimulatedInstrument final : public Driver {
   RunEstimate estimate(const Params& params) const override;
 
  private:
+  // What happens to one experiment, drawn when it starts.
+  struct Plan {
+    int number = 0;  // 1 for the first experiment this process starts
+    double delay_s = 0.0;
+    std::optional<double> crash_at_s;  // seconds into the experiment
+    bool hang = false;
+    bool fail = false;
+  };
+  Plan plan_experiment();
+
   const TestFunction& function_;
   SimulatorOptions options_;
   std::mutex rng_mutex_;
-  std::mt19937_64 rng_;
+  std::mt19937_64 rng_;         // noise
+  std::mt19937_64 faults_rng_;  // injected faults: a stream of its own, so noise stays as it was
+  std::atomic<int> started_{0};  // experiments started by this process
 };
 
 }  // namespace labloop::sim

@@ -62,6 +62,9 @@ struct LiveInstrument {
   std::unique_ptr<detail::DryRunInstrument> stand_in;  // dry run: served in-process…
   std::jthread stand_in_server;                         // …by this thread (declared after: stops first)
   std::optional<ChildProcess> simulator;                // simulator: labloop-sim child process
+  std::vector<std::string> simulator_argv;              // to restart it when it dies
+  int simulator_restarts = 0;
+  Clock::time_point simulator_restarted{};
   std::unique_ptr<Instrument> link;
   int in_flight = 0;
   bool lost = false;          // silent: experiments stay assigned while we wait for it to answer again
@@ -303,9 +306,18 @@ class CampaignRun {
       } else if (ic.is_simulator()) {
         // Each simulator gets its own noise seed, derived from the campaign's, unless the file sets one.
         const std::string seed = ic.options.contains("seed") ? ic.options["seed"].dump() : std::to_string(config_.seed * 1000 + i + 1);
-        std::vector<std::string> argv{simulator_program().string(), "--function", ic.simulator, "--endpoint", endpoint, "--seed", seed};
-        for (const char* key : {"noise", "delay", "capacity", "dim"})
-          if (ic.options.contains(key)) argv.insert(argv.end(), {std::string("--") + key, ic.options[key].dump()});
+        // Its result cache and the log of what it completed live beside the journal, so a resumed
+        // campaign's simulator answers re-sent runs from the cache instead of running them again.
+        std::vector<std::string> argv{simulator_program().string(), "--function", ic.simulator, "--endpoint", endpoint, "--seed", seed,
+                                      "--cache", (output_ / (ic.name + ".cache.jsonl")).string(),
+                                      "--completed-log", (output_ / (ic.name + ".completed.jsonl")).string()};
+        for (const auto& [key, value] : ic.options.items()) {
+          if (key == "seed") continue;
+          std::string flag = "--" + key;
+          std::replace(flag.begin(), flag.end(), '_', '-');
+          argv.insert(argv.end(), {flag, value.dump()});
+        }
+        live->simulator_argv = argv;
         live->simulator.emplace(argv, output_ / sim_log_name(ic.name));
         ChildProcess* process = &*live->simulator;
         const fs::path log_path = output_ / sim_log_name(ic.name);
@@ -564,6 +576,10 @@ class CampaignRun {
       const std::string error = m["error"].is_string() ? m["error"].get<std::string>() : "failed (no reason given)";
       // A driver shutting down says nothing about the experiment (protocol §5): try it again.
       if (error == "driver shutting down") return retry_or_fail(it, fmt::format("{}: driver shutting down", inst.config->name), false);
+      // We never sent `abort` for an experiment still in flight (a timeout or a stop removes it
+      // first), so this one was aborted at the instrument, by its operator: no verdict on the
+      // point either.
+      if (error == "aborted") return retry_or_fail(it, fmt::format("aborted at {} (not by labloop)", inst.config->name), false);
       instrument_failed(inst);
       fail(it, error, true, false);
     }
@@ -593,6 +609,21 @@ class CampaignRun {
       }
       it = next;
     }
+  }
+
+  // A simulator we started is ours to supervise, as an operator would restart a crashed driver:
+  // the new process reads the same result cache, binds the same endpoint, and the heartbeat then
+  // treats it as a driver that came back. At most one restart a second, so one that dies at once
+  // does not spin; it is then lost and quarantined like any silent driver.
+  void restart_simulator_if_dead(LiveInstrument& inst, Clock::time_point now) {
+    if (!inst.simulator || inst.quarantined || inst.simulator->running()) return;
+    if (now - inst.simulator_restarted < std::chrono::seconds(1)) return;
+    const int status = inst.simulator->exit_status().value_or(-1);
+    inst.simulator_restarted = now;
+    ++inst.simulator_restarts;
+    journal("instrument_restarted", {{"instrument", inst.config->name}, {"exit_status", status}, {"restarts", inst.simulator_restarts}});
+    log(fmt::format("{}: labloop-sim exited (status {}); restarted it (restart {})", inst.config->name, status, inst.simulator_restarts));
+    inst.simulator.emplace(inst.simulator_argv, output_ / sim_log_name(inst.config->name));
   }
 
   void back_online(LiveInstrument& inst) {
@@ -699,6 +730,7 @@ class CampaignRun {
       it = next;
     }
     for (auto& inst : instruments_) {
+      restart_simulator_if_dead(*inst, now);
       if (inst->quarantined && inst->in_flight == 0) continue;
       inst->link->ping_if_due(now);
       if (!inst->lost && inst->link->silent(now)) {

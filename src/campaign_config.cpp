@@ -102,6 +102,8 @@ class Node {
     if (!value_.is_number() || (value_.is_number_float() && value_.get<double>() != std::floor(value_.get<double>())))
       fail(fmt::format("must be an integer, got {} ({})", short_dump(value_), value_.is_number() ? "a fractional number" : type_name(value_)));
     if (value_.is_number_unsigned() && value_.get<unsigned long long>() > static_cast<unsigned long long>(LLONG_MAX)) fail("integer too large");
+    // An integral float such as 1e20 must be range-checked too: converting it would be undefined.
+    if (value_.is_number_float() && !(std::fabs(value_.get<double>()) < 0x1p63)) fail("integer too large");
     return value_.is_number_float() ? static_cast<long long>(value_.get<double>()) : value_.get<long long>();
   }
   bool as_bool() const {
@@ -171,9 +173,19 @@ Parameter parse_parameter(const Node& node) {
 
 // Options labloop-sim accepts, with their checks.
 void check_simulator_options(const Node& options, const sim::TestFunction& function) {
-  options.expect_object({"noise", "delay", "capacity", "dim", "seed"});
+  options.expect_object({"noise", "delay", "capacity", "dim", "seed", "jitter", "fail_rate", "hang_rate", "crash_rate", "crash_after",
+                         "garbage_rate", "oversize_rate"});
   if (options.has("noise") && options.child("noise").as_number() < 0) options.child("noise").fail("must be >= 0 (standard deviation of Gaussian noise)");
   if (options.has("delay") && options.child("delay").as_number() < 0) options.child("delay").fail("must be >= 0 (seconds per experiment)");
+  if (options.has("jitter") && options.child("jitter").as_number() < 0) options.child("jitter").fail("must be >= 0 (seconds added at random to the delay)");
+  // Fault injection (docs/reliability.md): probabilities per experiment, or per reply.
+  for (const char* rate : {"fail_rate", "hang_rate", "crash_rate", "garbage_rate", "oversize_rate"})
+    if (options.has(rate)) {
+      const double value = options.child(rate).as_number();
+      if (!(value >= 0 && value <= 1)) options.child(rate).fail(fmt::format("must be a probability between 0 and 1 (got {})", value));
+    }
+  if (options.has("crash_after") && options.child("crash_after").as_integer() < 0)
+    options.child("crash_after").fail("must be >= 0 (experiments started before the simulator kills itself)");
   if (options.has("capacity") && options.child("capacity").as_integer() < 1) options.child("capacity").fail("must be at least 1");
   if (options.has("seed")) options.child("seed").as_integer();
   if (options.has("dim")) {
@@ -270,6 +282,11 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
     auto pos = what.find("error: ");
     what = pos == std::string::npos ? what : what.substr(pos + 7);
     throw ConfigError(source, "", fmt::format("not valid JSON at {}: {}", line_and_column(text, e.byte > 0 ? e.byte - 1 : 0), what));
+  } catch (const json::out_of_range& e) {
+    // A number beyond double range (1e999) is out_of_range, not parse_error, and has no position.
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    throw ConfigError(source, "", fmt::format("not valid JSON: {}", pos == std::string::npos ? what : what.substr(pos + 2)));
   }
   const Node top(root, "", source);
   top.expect_object({"name", "description", "seed", "parameters", "objective", "planner", "instruments", "budget", "stop", "output"});

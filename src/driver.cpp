@@ -3,13 +3,19 @@
 // socket loop never blocks on hardware and always answers `ping` promptly.
 #include "labloop/driver.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <random>
 #include <thread>
 #include <vector>
 #include <zmq.hpp>
@@ -55,6 +61,92 @@ class SignalGuard {
   struct sigaction old_term_ {};
 };
 
+std::string os_error(const std::string& what, const std::string& path) {
+  return fmt::format("{} {}: {}", what, path, std::strerror(errno));
+}
+
+// The result cache on disk: JSON lines of final `result` messages, the last line for an id
+// winning (the Python SDK's format). One descriptor, opened with O_APPEND so every line lands at
+// the end; each append is fsynced before the caller sends the result, so a sent result is never
+// lost to a crash.
+class CacheFile {
+ public:
+  // Opens (creating if needed) `path`; throws Error naming the path and the OS reason.
+  explicit CacheFile(std::string path) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(os_error("cannot open the result cache", path_) + " (check that the directory exists and is writable)");
+    // A newly created file survives a power cut only once its directory entry is on disk too.
+    std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+    if (dir.empty()) dir = ".";
+    if (int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir_fd >= 0) {
+      ::fsync(dir_fd);
+      ::close(dir_fd);
+    }
+  }
+  ~CacheFile() { ::close(fd_); }
+  CacheFile(const CacheFile&) = delete;
+  CacheFile& operator=(const CacheFile&) = delete;
+
+  // Every result in the file: id → encoded result. A driver must keep serving whatever the file
+  // holds, so bad lines are skipped and reported through `log`, never thrown. A torn last line
+  // (a crash mid-write) is terminated with a newline, so the next append starts a line of its
+  // own instead of being glued to the fragment and lost with it on the next load.
+  std::map<std::string, std::string> load(const std::function<void(const std::string&)>& log) {
+    const std::string text = read_all();
+    std::map<std::string, std::string> results;
+    std::size_t start = 0;
+    for (int line_number = 1; start < text.size(); ++line_number) {
+      std::size_t end = text.find('\n', start);
+      const bool torn = end == std::string::npos;
+      if (torn) end = text.size();
+      const std::string_view line(text.data() + start, end - start);
+      start = end + 1;
+      if (line.empty()) continue;
+      try {
+        json m = protocol::decode(line);
+        if (m["type"] != "result") throw ProtocolError("bad_message", fmt::format("a \"{}\" message, not a result", m["type"].get<std::string>()));
+        const std::string id = m["experiment"];
+        results[id] = protocol::encode(m);
+      } catch (const ProtocolError& e) {
+        log(torn ? fmt::format("result cache {}: skipped a torn last line {} (a crash while writing it?)", path_, line_number)
+                 : fmt::format("result cache {}: skipped corrupt line {}: {}", path_, line_number, e.what()));
+      }
+    }
+    if (!text.empty() && text.back() != '\n') append_raw("\n");
+    return results;
+  }
+
+  // Appends `payload` as one line and fsyncs it; throws Error when the disk refuses.
+  void append(const std::string& payload) { append_raw(payload + "\n"); }
+
+ private:
+  std::string read_all() {
+    std::string text;
+    char buffer[65536];
+    for (;;) {
+      const ssize_t n = ::read(fd_, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw Error(os_error("cannot read the result cache", path_));
+      if (n == 0) return text;
+      text.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+
+  void append_raw(const std::string& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw Error(os_error("cannot append to the result cache", path_));
+      done += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd_) != 0) throw Error(os_error("cannot fsync the result cache", path_));
+  }
+
+  std::string path_;
+  int fd_ = -1;
+};
+
 double now_unix() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -74,6 +166,12 @@ class Server {
     if (!options_.log) options_.log = [](const std::string& line) { std::cerr << "driver: " << line << std::endl; };
     if (info_.capacity < 1) throw Error("driver describes capacity < 1; it must run at least one experiment at once");
     welcome_ = protocol::encode(protocol::welcome(info_));
+    // Before binding: a driver that cannot keep its results should fail before anyone connects.
+    if (!options_.cache_path.empty()) {
+      cache_file_ = std::make_unique<CacheFile>(options_.cache_path);
+      cache_ = cache_file_->load(options_.log);
+      options_.log(fmt::format("loaded {} cached result(s) from {}", cache_.size(), options_.cache_path));
+    }
     // Large enough to answer `too_large` politely; beyond it ZeroMQ drops the peer instead.
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(16 * protocol::kMaxMessageBytes));
     router_.set(zmq::sockopt::linger, 1000);
@@ -112,8 +210,31 @@ class Server {
   }
 
   void send(const Envelope& route, const std::string& payload) {
+    inject_reply_faults(route);
+    send_frames(route, payload);
+  }
+  void send_frames(const Envelope& route, const std::string& payload) {
     for (const auto& frame : route) router_.send(zmq::buffer(frame), zmq::send_flags::sndmore);
     router_.send(zmq::buffer(payload), zmq::send_flags::none);
+  }
+
+  // ServeOptions::reply_faults: extra frames *before* the real message, so the real one always
+  // arrives and a controller test can rely on it.
+  void inject_reply_faults(const Envelope& route) {
+    const auto& faults = options_.reply_faults;
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    if (faults.garbage_rate > 0 && uniform(faults_rng_) < faults.garbage_rate) {
+      // 0xFF never occurs in UTF-8, so no JSON parser can take this for a message.
+      std::string garbage = "\xff\xfe{garbage";
+      const auto extra = std::uniform_int_distribution<int>(0, 64)(faults_rng_);
+      for (int i = 0; i < extra; ++i) garbage.push_back(static_cast<char>(std::uniform_int_distribution<int>(0, 255)(faults_rng_)));
+      send_frames(route, garbage);
+    }
+    if (faults.oversize_rate > 0 && uniform(faults_rng_) < faults.oversize_rate) {
+      json oversize = protocol::pong({});
+      oversize["padding"] = std::string(protocol::kMaxMessageBytes, 'x');
+      send_frames(route, protocol::encode(oversize));
+    }
   }
   void send(const Envelope& route, const json& message) { send(route, protocol::encode(message)); }
 
@@ -233,11 +354,31 @@ class Server {
       result = protocol::result_failed(id, "aborted", result.value("meta", json()));
     }
     const std::string payload = protocol::encode(result);
-    if (!shutting_down_) cache_[id] = payload;
+    if (!shutting_down_) remember(id, result, payload);
     send(it->second->route, payload);
     options_.log(fmt::format("{} finished: {}", id, result["status"].get<std::string>() == "ok" ? result["values"].dump() : result["error"].get<std::string>()));
     running_.erase(it);  // joins the worker, which has finished after its send
     order_.erase(std::find(order_.begin(), order_.end(), id));
+  }
+
+  // Caches a final result, on disk first when there is a cache file: once the controller has
+  // seen a result, a restarted driver must still have it.
+  void remember(const std::string& id, const json& result, const std::string& payload) {
+    cache_[id] = payload;
+    if (cache_file_) {
+      try {
+        cache_file_->append(payload);
+      } catch (const Error& e) {
+        options_.log(fmt::format("{} (the result of {} is kept in memory only)", e.what(), id));
+      }
+    }
+    if (options_.on_finished) {
+      try {
+        options_.on_finished(id, result);
+      } catch (const std::exception& e) {
+        options_.log(fmt::format("on_finished failed for {}: {}", id, e.what()));
+      }
+    }
   }
 
   void shut_down(zmq::pollitem_t* items) {
@@ -274,6 +415,8 @@ class Server {
   std::map<std::string, std::unique_ptr<RunningExperiment>> running_;
   std::vector<std::string> order_;              // running ids in start order, for pong
   std::map<std::string, std::string> cache_;    // finished id → encoded result
+  std::unique_ptr<CacheFile> cache_file_;       // null without ServeOptions::cache_path
+  std::mt19937_64 faults_rng_{options_.reply_faults.seed};
   bool shutting_down_ = false;
 };
 

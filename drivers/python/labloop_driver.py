@@ -267,7 +267,16 @@ class _Server:
 
     def _load_cache(self, path: str) -> None:
         try:
-            with open(path, encoding="utf-8") as f:
+            with open(path, "rb+") as raw:
+                # A crash mid-append leaves a torn last line without its newline; end it, so the
+                # next result starts a line of its own instead of being glued to the fragment.
+                if raw.seek(0, os.SEEK_END) > 0:
+                    raw.seek(-1, os.SEEK_END)
+                    if raw.read(1) != b"\n":
+                        raw.write(b"\n")
+                        raw.flush()
+                        os.fsync(raw.fileno())
+            with open(path, encoding="utf-8", errors="replace") as f:
                 for line in f:
                     try:
                         msg = json.loads(line)

@@ -268,6 +268,28 @@ def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
     check(again == res, "after a driver restart a repeated run returns the cached result")
     p2.send_signal(signal.SIGTERM)
     check(p2.wait(5.0) == 0, "restarted driver C stopped")
+    c.sock.close()
+
+    # A crash mid-append leaves a torn last line; the next result must still persist on its own line.
+    with open(cache, "a", encoding="utf-8") as f:
+        f.write('{"v":1,"type":"result","experiment":"c-00')
+    p3, e3, l3 = start_driver(tmp, "c3", "--cache", cache)
+    check(wait_banner(p3, l3, e3), "driver C restarted on a cache file with a torn last line")
+    c = Controller(ctx, e3)
+    _, res2 = run_exp(c, "c-0002", 1.0, 2.0)
+    check((res2 or {}).get("status") == "ok", "run c-0002 ok after the torn line")
+    p3.send_signal(signal.SIGTERM)
+    check(p3.wait(5.0) == 0, "driver C stopped again")
+    c.sock.close()
+    p4, e4, l4 = start_driver(tmp, "c4", "--cache", cache)
+    check(wait_banner(p4, l4, e4), "driver C restarted once more")
+    c = Controller(ctx, e4)
+    check(c.ask({"v": 1, "type": "run", "experiment": "c-0001", "params": {"x1": 3.0, "x2": 4.0}}) == res,
+          "the result before the torn line is still cached")
+    check(c.ask({"v": 1, "type": "run", "experiment": "c-0002", "params": {"x1": 1.0, "x2": 2.0}}) == res2,
+          "the result written after the torn line was not lost")
+    p4.send_signal(signal.SIGTERM)
+    check(p4.wait(5.0) == 0, "driver C stopped for the last time")
 
 
 def main() -> int:

@@ -71,6 +71,9 @@ void ProgressDisplay::on_event(const nlohmann::json& event, const CampaignStatus
   } else if (kind == "instrument_reconnected") {
     line(fmt::format("instrument {} is back after {:.1f} s; its experiments are re-queried by id", event["instrument"].get<std::string>(),
                      event.value("after_s", 0.0)));
+  } else if (kind == "instrument_restarted") {
+    line(fmt::format("instrument {}: its simulator exited (status {}) and was restarted; open experiments are re-queried by id",
+                     event["instrument"].get<std::string>(), event.value("exit_status", -1)));
   } else if (kind == "instrument_quarantined") {
     line(fmt::format("instrument {} quarantined: {}; the campaign carries on with the others", event["instrument"].get<std::string>(),
                      event["reason"].get<std::string>()));

@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <map>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 #include "fake_driver.hpp"
@@ -181,4 +183,148 @@ TEST_CASE("Faults: an endpoint with no driver gives a clear error after the conn
   json instrument = {{"name", "ghost"}, {"endpoint", dir.ipc("ghost")}, {"connect_timeout_s", 0.5}};
   CHECK_THROWS_WITH(run(campaign_with((dir / "out").string(), {instrument}, 3)),
                     Catch::Contains("instrument 'ghost': no answer from") && Catch::Contains("is its driver running"));
+}
+
+// ---- one test per row of the outcome table in docs/reliability.md ----------------------------
+
+TEST_CASE("Faults: a driver error counts as failed, the planner is told, and a failing instrument is quarantined", "[fault][outcomes]") {
+  test::TempDir dir;
+  const auto out = dir / "out";
+  json broken = fast_heartbeat({{"name", "broken"}, {"simulator", "branin"}, {"options", {{"fail_rate", 1}, {"delay", 0.02}}}, {"quarantine_after", 3}});
+  json good = {{"name", "good"}, {"simulator", "branin"}, {"options", {{"delay", 0.05}}}};
+  const auto summary = run(campaign_with(out.string(), {broken, good}, 12));
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "instrument_quarantined", "broken") == 1);
+  CHECK(count_events(out, "failed", "broken") == 3);  // nothing more went there after the third
+  for (const auto& e : read_journal(out / "journal.jsonl").events)
+    if (e["event"] == "failed") {
+      CHECK(e["error"] == "injected failure");
+      CHECK_FALSE(e.contains("learn"));  // a verdict on the point: the planner learns from it
+    }
+  CHECK(summary.status.failed == 3);
+  CHECK(summary.status.done == 12);  // failures use the budget
+  CHECK(proposals(out) == 12);
+}
+
+TEST_CASE("Faults: when more than half of at least 5 experiments fail the campaign pauses and says why", "[fault][outcomes]") {
+  test::TempDir dir;
+  const auto out = dir / "out";
+  const auto summary = run(campaign_with(out.string(), {{{"name", "bad"}, {"simulator", "branin"}, {"options", {{"fail_rate", 1}}}}}, 40));
+  CHECK(summary.reason.rfind("paused: 5 of the last 5 experiments failed", 0) == 0);
+  CHECK(summary.reason.find("labloop resume") != std::string::npos);
+  CHECK(summary.status.failed == 5);
+  CHECK(proposals(out) < 40);  // the budget was not burnt
+}
+
+TEST_CASE("Faults: a rejected run counts as failed and the planner is told, while busy is retried on the same id", "[fault][outcomes]") {
+  test::TempDir dir;
+  int runs = 0;
+  FakeDriver picky(dir.ipc("picky"), [&runs](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") return {FakeDriver::welcome()};
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type != "run") return {};
+    const std::string id = FakeDriver::experiment_of(payload);
+    ++runs;
+    if (runs == 1) return {json{{"v", 1}, {"type", "rejected"}, {"experiment", id}, {"reason", "busy"}}.dump()};
+    if (runs == 3) return {json{{"v", 1}, {"type", "rejected"}, {"experiment", id}, {"reason", "interlock open"}}.dump()};
+    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
+            json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 1.0}}}}.dump()};
+  });
+  const auto out = dir / "out";
+  const auto summary = run(campaign_with(out.string(), {{{"name", "picky"}, {"endpoint", dir.ipc("picky")}}}, 4));
+  CHECK(summary.reason == "budget reached");
+  const auto events = read_journal(out / "journal.jsonl").events;
+  int failed = 0;
+  for (const auto& e : events)
+    if (e["event"] == "failed") {
+      ++failed;
+      CHECK(e["error"].get<std::string>().find("interlock open") != std::string::npos);
+      CHECK_FALSE(e.contains("learn"));
+    }
+  CHECK(failed == 1);
+  CHECK(count_events(out, "result") == 3);  // the busy one ran later under its own id
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+}
+
+TEST_CASE("Faults: an experiment aborted at the instrument by its operator is retried at the same point, the planner not told", "[fault][outcomes]") {
+  test::TempDir dir;
+  std::vector<json> runs;
+  FakeDriver operated(dir.ipc("op"), [&runs](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") return {FakeDriver::welcome()};
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type != "run") return {};
+    runs.push_back(json::parse(payload));
+    const std::string id = runs.back()["experiment"];
+    json result = {{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 2.0}}}};
+    if (runs.size() == 1) result = {{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "failed"}, {"error", "aborted"}};
+    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(), result.dump()};
+  });
+  const auto out = dir / "out";
+  const auto summary =
+      run(campaign_with(out.string(), {fast_heartbeat({{"name", "op"}, {"endpoint", dir.ipc("op")}})}, 3));
+  CHECK(summary.reason == "budget reached");
+  REQUIRE(runs.size() == 4);
+  CHECK(runs[1]["experiment"] == runs[0]["experiment"].get<std::string>() + "-r2");
+  CHECK(runs[1]["params"] == runs[0]["params"]);  // the same point again
+  const auto events = read_journal(out / "journal.jsonl").events;
+  for (const auto& e : events)
+    if (e["event"] == "failed") {
+      CHECK(e["learn"] == false);
+      CHECK(e["retry_as"] == runs[1]["experiment"]);
+    }
+  CHECK(count_events(out, "result") == 3);
+  CHECK(summary.status.failed == 0);
+}
+
+TEST_CASE("Faults: a simulator that crashes mid-experiment is restarted and nothing completes twice", "[fault][outcomes]") {
+  test::TempDir dir;
+  const auto out = dir / "out";
+  json crashy = fast_heartbeat({{"name", "crashy"}, {"simulator", "branin"}, {"options", {{"crash_after", 4}, {"delay", 0.02}}}});
+  crashy["reconnect_s"] = 30;
+  const auto summary = run(campaign_with(out.string(), {crashy}, 14));
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "instrument_restarted", "crashy") >= 2);
+  CHECK(count_events(out, "result") == 14);
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+  std::map<std::string, int> completed;
+  std::istringstream lines(test::read_file(out / "crashy.completed.jsonl"));
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) ++completed[json::parse(line)["experiment"].get<std::string>()];
+  CHECK(completed.size() == 14);
+  for (const auto& [id, k] : completed) CHECK(k == 1);
+}
+
+TEST_CASE("Faults: a lost driver that comes back is reconnected and its experiments are re-queried by id", "[fault][outcomes]") {
+  test::TempDir dir;
+  const auto out = dir / "out";
+  const std::vector<std::string> argv{LABLOOP_SIM_PATH, "--function", "branin", "--endpoint", dir.ipc("flaky"), "--delay", "0.05",
+                                      "--cache", (dir / "flaky.cache.jsonl").string(), "--completed-log", (dir / "flaky.completed.jsonl").string()};
+  std::optional<ChildProcess> flaky;
+  flaky.emplace(argv, dir / "flaky.log");
+  std::jthread outage([&](std::stop_token stop) {
+    for (int i = 0; i < 20 && !stop.stop_requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    flaky->kill();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // well past 5 missed heartbeats of 0.1 s
+    flaky.emplace(argv, dir / "flaky.log");
+    // The child dies with the thread that started it (PR_SET_PDEATHSIG), so this one stays.
+    while (!stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  });
+  json instrument = fast_heartbeat({{"name", "flaky"}, {"endpoint", dir.ipc("flaky")}});
+  instrument["reconnect_s"] = 30;
+  const auto summary = run(campaign_with(out.string(), {instrument}, 12));
+  outage.request_stop();
+  outage.join();
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "instrument_lost", "flaky") == 1);
+  CHECK(count_events(out, "instrument_reconnected", "flaky") == 1);
+  CHECK(count_events(out, "instrument_quarantined") == 0);
+  CHECK(count_events(out, "result") == 12);
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+  std::map<std::string, int> completed;
+  std::istringstream lines(test::read_file(dir / "flaky.completed.jsonl"));
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) ++completed[json::parse(line)["experiment"].get<std::string>()];
+  for (const auto& [id, k] : completed) CHECK(k == 1);
 }

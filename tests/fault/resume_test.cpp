@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "cli_process.hpp"
 #include "labloop/audit.hpp"
 #include "labloop/child_process.hpp"
 #include "labloop/error.hpp"
@@ -17,29 +18,10 @@ using nlohmann::json;
 
 namespace {
 
-struct Outcome {
-  int status;
-  std::string output;
-};
+using Outcome = test::CliOutcome;
+using test::cli;
 
-Outcome cli(std::vector<std::string> args, const test::TempDir& dir, const std::string& log_name = "cli.log") {
-  args.insert(args.begin(), LABLOOP_CLI_PATH);
-  const auto log = dir / log_name;
-  std::filesystem::remove(log);
-  ChildProcess process(args, log);
-  const auto status = process.wait_for(std::chrono::seconds(90));
-  REQUIRE(status);
-  return {*status, test::read_file(log)};
-}
-
-int count(const std::filesystem::path& journal, const std::string& kind) {
-  int n = 0;
-  try {
-    for (const auto& e : read_journal(journal).events) n += e["event"] == kind;
-  } catch (const JournalError&) {
-  }
-  return n;
-}
+int count(const std::filesystem::path& journal, const std::string& kind) { return test::count_journaled(journal, kind); }
 
 // The planner's points in proposal order, as journaled.
 std::vector<json> proposals(const std::filesystem::path& journal) {

@@ -1,0 +1,44 @@
+#pragma once
+// Running the real `labloop` binary from fault tests, as a technician would, and reading what it
+// left in its journal.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "labloop/child_process.hpp"
+#include "labloop/error.hpp"
+#include "labloop/journal.hpp"
+#include "test_support.hpp"
+
+namespace labloop::test {
+
+struct CliOutcome {
+  int status;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs `labloop args…` to completion (at most 90 s) and returns its status and output.
+inline CliOutcome cli(std::vector<std::string> args, const TempDir& dir, const std::string& log_name = "cli.log") {
+  args.insert(args.begin(), LABLOOP_CLI_PATH);
+  const auto log = dir / log_name;
+  std::filesystem::remove(log);
+  ChildProcess process(args, log);
+  const auto status = process.wait_for(std::chrono::seconds(90));
+  REQUIRE(status);
+  return {*status, read_file(log)};
+}
+
+// Events of one kind in a journal that may be being written (0 while it cannot be read whole).
+inline int count_journaled(const std::filesystem::path& journal, const std::string& kind) {
+  int n = 0;
+  try {
+    for (const auto& e : read_journal(journal).events) n += e["event"] == kind;
+  } catch (const JournalError&) {
+  }
+  return n;
+}
+
+}  // namespace labloop::test
