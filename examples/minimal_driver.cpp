@@ -33,5 +33,7 @@ class Oven final : public labloop::Driver {
 
 int main(int argc, char** argv) {
   Oven oven;
-  return labloop::serve(oven, argc > 1 ? argv[1] : "tcp://127.0.0.1:5555");
+  labloop::ServeOptions options;
+  if (argc > 2) options.cache_path = argv[2];  // results survive a crash of this driver
+  return labloop::serve(oven, argc > 1 ? argv[1] : "tcp://127.0.0.1:5555", options);
 }

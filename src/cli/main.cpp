@@ -101,10 +101,11 @@ int exit_code(const labloop::CampaignSummary& summary) {
   return 0;
 }
 
-int run(const std::string& file, const std::string& output, bool dry_run) {
+int run(const std::string& file, const std::string& output, bool dry_run, double grace_s) {
   const auto config = labloop::load_campaign_config(file);
   labloop::CampaignOptions options;
   options.dry_run = dry_run;
+  options.stop_grace = std::chrono::milliseconds(static_cast<long long>(grace_s * 1000));
   if (!output.empty()) options.output = output;
   StopOnSignal signals;
   options.stop = signals.token();
@@ -115,7 +116,7 @@ int run(const std::string& file, const std::string& output, bool dry_run) {
   return exit_code(summary);
 }
 
-int resume(const std::string& where) {
+int resume(const std::string& where, double grace_s) {
   const auto path = labloop::journal_path_of(where);
   const auto contents = labloop::read_journal(path);
   const auto config = labloop::journaled_config(contents.events, path.string());
@@ -123,6 +124,7 @@ int resume(const std::string& where) {
   options.resume = true;
   options.output = std::filesystem::is_directory(where) ? where : path.parent_path().string();
   options.dry_run = contents.events.front().value("dry_run", false);
+  options.stop_grace = std::chrono::milliseconds(static_cast<long long>(grace_s * 1000));
   StopOnSignal signals;
   options.stop = signals.token();
   labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name);
@@ -159,6 +161,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("file", file, "Campaign file (JSON)")->required();
   run_cmd->add_option("--output,-o", output, "Output directory (overrides the file's \"output\")");
   run_cmd->add_flag("--dry-run", dry_run, "Replace every instrument by a simulated stand-in: check the file end to end");
+  double grace_s = 30;
+  run_cmd->add_option("--grace", grace_s, "After Ctrl-C/SIGTERM: seconds running experiments get to finish before they are aborted (default 30)")
+      ->check(CLI::NonNegativeNumber);
 
   auto* validate_cmd = app.add_subcommand("validate", "Check a campaign file without running anything");
   validate_cmd->add_option("file", file, "Campaign file (JSON)")->required();
@@ -169,6 +174,7 @@ int main(int argc, char** argv) {
 
   auto* resume_cmd = app.add_subcommand("resume", "Continue a campaign after a crash, kill or stop, from its journal");
   resume_cmd->add_option("dir", directory, "Campaign output directory")->required();
+  resume_cmd->add_option("--grace", grace_s, "After Ctrl-C/SIGTERM: seconds running experiments get to finish (default 30)")->check(CLI::NonNegativeNumber);
   auto* replay_cmd = app.add_subcommand("replay", "Re-run the planner over a journal and check every proposal is reproduced");
   replay_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
 
@@ -191,10 +197,10 @@ int main(int argc, char** argv) {
   }
   try {
     if (*validate_cmd) return validate(file);
-    if (*run_cmd) return run(file, output, dry_run);
+    if (*run_cmd) return run(file, output, dry_run, grace_s);
     if (*bench_cmd) return labloop::cli::run_bench(bench);
     if (*verify_cmd) return verify(directory);
-    if (*resume_cmd) return resume(directory);
+    if (*resume_cmd) return resume(directory, grace_s);
     if (*replay_cmd) return replay(directory);
   } catch (const labloop::ConfigError& e) {
     std::cerr << "error: " << e.what() << "\n";

@@ -143,3 +143,50 @@ TEST_CASE("Resume: a directory without a journal gives a clear error", "[resume]
   CHECK(o.status == 1);
   CHECK(o.output.find("journal.jsonl") != std::string::npos);
 }
+
+TEST_CASE("Resume: a second Ctrl-C stops at once and still leaves a journal that resume finishes", "[resume]") {
+  test::TempDir dir;
+  write_campaign(dir / "c.json", 12, R"({"kind": "random"})", 0.3);
+  const auto s = dir / "s";
+  {
+    ChildProcess controller({LABLOOP_CLI_PATH, "run", (dir / "c.json").string(), "-o", s.string()}, dir / "twice.log");
+    for (int i = 0; i < 400 && count(s / "journal.jsonl", "result") < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ::kill(controller.pid(), SIGINT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::kill(controller.pid(), SIGINT);
+    const auto status = controller.wait_for(std::chrono::seconds(5));
+    REQUIRE(status);
+    CHECK(*status == 130);
+    CHECK(test::read_file(dir / "twice.log").find("stopped at once") != std::string::npos);
+  }
+  CHECK(count(s / "journal.jsonl", "campaign_finished") == 0);  // it really did not wait
+  const Outcome resumed = cli({"resume", s.string()}, dir);
+  INFO(resumed.output);
+  CHECK(resumed.status == 0);
+  const JournalAudit audit = audit_journal(s);
+  CHECK(audit.intact());
+  CHECK(audit.results == 12);
+}
+
+TEST_CASE("Resume: after a stop whose grace ran out the aborted experiments are discarded and the budget is still met", "[resume]") {
+  test::TempDir dir;
+  write_campaign(dir / "c.json", 6, R"({"kind": "random"})", 0.5);
+  const auto s = dir / "s";
+  {
+    ChildProcess controller({LABLOOP_CLI_PATH, "run", (dir / "c.json").string(), "-o", s.string(), "--grace", "0"}, dir / "grace.log");
+    for (int i = 0; i < 400 && count(s / "journal.jsonl", "result") < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ::kill(controller.pid(), SIGTERM);
+    const auto status = controller.wait_for(std::chrono::seconds(5));
+    REQUIRE(status);
+    CHECK(*status == 130);
+  }
+  int discarded = 0;
+  for (const auto& e : read_journal(s / "journal.jsonl").events)
+    if (e["event"] == "failed") {
+      CHECK(e["learn"] == false);  // no verdict on the point: the planner is not told
+      ++discarded;
+    }
+  CHECK(discarded == 1);  // the one running when the stop came
+  REQUIRE(cli({"resume", s.string(), "--grace", "0"}, dir).status == 0);
+  CHECK(audit_journal(s).results == 6);
+}

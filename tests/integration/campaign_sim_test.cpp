@@ -1,6 +1,7 @@
 // Real campaigns against real labloop-sim processes over ipc sockets.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -176,7 +177,7 @@ TEST_CASE("Campaign: a simulator that cannot start gives a clear error", "[campa
 
 TEST_CASE("Campaign: the C++ example driver from the docs runs a mixed integer and continuous campaign", "[campaign]") {
   test::TempDir dir;
-  ChildProcess driver({LABLOOP_EXAMPLE_DRIVER_PATH, dir.ipc("oven")}, dir / "oven.log");
+  ChildProcess driver({LABLOOP_EXAMPLE_DRIVER_PATH, dir.ipc("oven"), (dir / "oven-cache.jsonl").string()}, dir / "oven.log");
   const json file{{"name", "oven"},
                   {"parameters", {{{"name", "temperature"}, {"type", "continuous"}, {"low", 50}, {"high", 240}},
                                   {{"name", "minutes"}, {"type", "integer"}, {"low", 1}, {"high", 60}}}},
@@ -190,4 +191,7 @@ TEST_CASE("Campaign: the C++ example driver from the docs runs a mixed integer a
   CHECK(summary.status.failed == 0);
   for (const auto& e : events_of(dir / "out", "proposed")) CHECK(e["params"]["minutes"].is_number_integer());
   CHECK(events_of(dir / "out", "result").size() == 8);
+  // Its second argument is the result cache of docs/writing-a-driver.md: every result is on disk.
+  const std::string cache = test::read_file(dir / "oven-cache.jsonl");
+  CHECK(std::count(cache.begin(), cache.end(), '\n') == 8);
 }
