@@ -190,3 +190,22 @@ TEST_CASE("Resume: after a stop whose grace ran out the aborted experiments are 
   REQUIRE(cli({"resume", s.string(), "--grace", "0"}, dir).status == 0);
   CHECK(audit_journal(s).results == 6);
 }
+
+TEST_CASE("Resume: a finished journal whose last line was cut mid-way is recovered, and verify passes again", "[resume]") {
+  test::TempDir dir;
+  write_campaign(dir / "c.json", 5, R"({"kind": "sobol"})", 0.0);
+  const auto a = dir / "a";
+  REQUIRE(cli({"run", (dir / "c.json").string(), "-o", a.string()}, dir).status == 0);
+  const std::string whole = test::read_file(a / "journal.jsonl");
+  const size_t last_start = whole.rfind('\n', whole.size() - 2) + 1;
+  test::write_file(a / "journal.jsonl", whole.substr(0, last_start + (whole.size() - last_start) / 2));  // campaign_finished, half of it
+  CHECK(cli({"verify", a.string()}, dir).status == 1);
+  const Outcome resumed = cli({"resume", a.string()}, dir);
+  INFO(resumed.output);
+  CHECK(resumed.status == 0);
+  CHECK(resumed.output.find("torn write") != std::string::npos);
+  CHECK(cli({"verify", a.string()}, dir).status == 0);
+  const JournalAudit audit = audit_journal(a);
+  CHECK(audit.results == 5);
+  CHECK(audit.finish_reason == "budget reached");
+}
