@@ -498,9 +498,10 @@ class CampaignRun {
 
   void handle(LiveInstrument& inst, const json& m) {
     const std::string& type = m["type"].get_ref<const std::string&>();
-    if (type == "pong" || type == "welcome") {
+    if (type == "welcome") return recheck(inst, m);
+    if (type == "pong") {
       if (inst.lost && !inst.quarantined) back_online(inst);
-      if (type == "pong") reconcile(inst, m);
+      reconcile(inst, m);
       return;
     }
     if (type == "error") {
@@ -626,12 +627,37 @@ class CampaignRun {
     inst.simulator.emplace(inst.simulator_argv, output_ / sim_log_name(inst.config->name));
   }
 
+  // A driver that comes back may have been restarted with other settings: say hello again, and
+  // check its answer (recheck) before trusting it with anything new.
   void back_online(LiveInstrument& inst) {
     inst.lost = false;
     inst.link->note_alive();
     journal("instrument_reconnected", {{"instrument", inst.config->name},
                                        {"after_s", std::chrono::duration<double>(Clock::now() - inst.lost_since).count()}});
+    inst.link->send(protocol::hello("labloop 0.1.0", config_.name));
     resend_open(inst, "reconnected");
+  }
+
+  // A welcome after start-up answers the hello of back_online. Limits that no longer fit the
+  // campaign mean someone changed the instrument: quarantine it and take its experiments back.
+  void recheck(LiveInstrument& inst, const json& welcome) {
+    if (inst.quarantined) return;
+    std::string problem;
+    try {
+      check_instrument_fits(config_, inst.index, protocol::parse_welcome(welcome));
+      return;
+    } catch (const Error& e) {
+      problem = e.what();
+    }
+    quarantine(inst, fmt::format("it came back with different limits: {}", problem));
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      auto next = std::next(it);
+      if (it->second.instrument == static_cast<int>(inst.index)) {
+        inst.link->send(protocol::abort(it->first));
+        retry_or_fail(it, fmt::format("{} came back with different limits", inst.config->name), true);
+      }
+      it = next;
+    }
   }
 
   // Counts toward quarantine: failures the instrument is responsible for, in a row.

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <signal.h>
 
+#include <atomic>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -327,4 +328,53 @@ TEST_CASE("Faults: a lost driver that comes back is reconnected and its experime
   for (std::string line; std::getline(lines, line);)
     if (!line.empty()) ++completed[json::parse(line)["experiment"].get<std::string>()];
   for (const auto& [id, k] : completed) CHECK(k == 1);
+}
+
+TEST_CASE("Faults: a driver that comes back with limits that no longer fit is quarantined and the campaign finishes on the others", "[fault]") {
+  test::TempDir dir;
+  std::atomic<int> runs{0};
+  auto honest = [&runs](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") return {FakeDriver::welcome()};
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type != "run") return {};
+    ++runs;
+    const std::string id = FakeDriver::experiment_of(payload);
+    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
+            json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 3.0}}}}.dump()};
+  };
+  std::atomic<int> runs_after{0};
+  auto narrowed = [&runs_after](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") {
+      json w = json::parse(FakeDriver::welcome());
+      w["inputs"][0]["high"] = 5;  // someone narrowed x1 while it was down
+      return {w.dump()};
+    }
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type == "run") ++runs_after;
+    return {};
+  };
+  std::optional<FakeDriver> morph;
+  morph.emplace(dir.ipc("morph"), honest);
+  std::jthread swapper([&](std::stop_token stop) {
+    while (runs < 2 && !stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    morph.reset();
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));  // lost after 0.5 s of silence
+    morph.emplace(dir.ipc("morph"), narrowed);
+  });
+  const auto out = dir / "out";
+  json changing = fast_heartbeat({{"name", "morph"}, {"endpoint", dir.ipc("morph")}});
+  changing["reconnect_s"] = 30;
+  const auto summary =
+      run(campaign_with(out.string(), {changing, {{"name", "good"}, {"simulator", "branin"}, {"options", {{"delay", 0.1}}}}}, 16));
+  swapper.join();
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "instrument_reconnected", "morph") == 1);
+  REQUIRE(count_events(out, "instrument_quarantined", "morph") == 1);
+  for (const auto& e : read_journal(out / "journal.jsonl").events)
+    if (e["event"] == "instrument_quarantined")
+      CHECK(e["reason"].get<std::string>().find("different limits") != std::string::npos);
+  CHECK(count_events(out, "result") == 16);
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
 }
