@@ -174,7 +174,10 @@ TEST_CASE("Resume: after a stop whose grace ran out the aborted experiments are 
   const auto s = dir / "s";
   {
     ChildProcess controller({LABLOOP_CLI_PATH, "run", (dir / "c.json").string(), "-o", s.string(), "--grace", "0"}, dir / "grace.log");
-    for (int i = 0; i < 400 && count(s / "journal.jsonl", "result") < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // Stop while an experiment runs: after the first result, once the next one is dispatched.
+    const auto journal = s / "journal.jsonl";
+    for (int i = 0; i < 1000 && (count(journal, "result") < 1 || count(journal, "dispatched") <= count(journal, "result")); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     ::kill(controller.pid(), SIGTERM);
     const auto status = controller.wait_for(std::chrono::seconds(5));
     REQUIRE(status);
