@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake git pkg-config ca-certificates
+  clang libclang-rt-14-dev  # the sanitizer + libFuzzer build (Debian 12's clang is 14)
   libeigen3-dev libnlopt-cxx-dev libnlopt-dev
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libsodium-dev
   catch2 libfmt-dev libcli11-dev libbenchmark-dev

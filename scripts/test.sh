@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the dependencies, then builds and runs every test twice: a Release build (-O2) and an
-# AddressSanitizer + UndefinedBehaviorSanitizer build.
+# Installs the dependencies, then builds and runs every test twice: a Release build (-O2, the default
+# compiler) and an AddressSanitizer + UndefinedBehaviorSanitizer build with clang, which also builds
+# the libFuzzer targets and runs each for 60 s (scripts/fuzz.sh, docs/fuzzing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -10,7 +11,15 @@ cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release
 cmake --build build/release -j "$jobs"
 ctest --test-dir build/release --output-on-failure --no-tests=error -j "$jobs"
 
-cmake -S . -B build/sanitize -DCMAKE_BUILD_TYPE=Debug -DLABLOOP_SANITIZE=ON -DLABLOOP_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
+# A build/sanitize left by an older test.sh used g++; CMake cannot switch compilers in place.
+if [ -f build/sanitize/CMakeCache.txt ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang++' build/sanitize/CMakeCache.txt; then
+  rm -rf build/sanitize
+fi
+cmake -S . -B build/sanitize -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug -DLABLOOP_SANITIZE=ON -DLABLOOP_FUZZ=ON \
+  -DLABLOOP_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
 cmake --build build/sanitize -j "$jobs"
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --test-dir build/sanitize --output-on-failure --no-tests=error -j "$jobs"
-echo "test.sh: all tests passed (release and sanitizer builds)"
+# allow_addr2line: readable stack traces without installing llvm (llvm-symbolizer is used when present).
+export ASAN_OPTIONS=detect_leaks=1:allow_addr2line=1 UBSAN_OPTIONS=print_stacktrace=1:allow_addr2line=1
+ctest --test-dir build/sanitize --output-on-failure --no-tests=error -j "$jobs"
+./scripts/fuzz.sh build/sanitize 60
+echo "test.sh: all tests passed (release and sanitizer builds) and the fuzzers ran clean"

@@ -187,6 +187,8 @@ void check_simulator_options(const Node& options, const sim::TestFunction& funct
   if (options.has("crash_after") && options.child("crash_after").as_integer() < 0)
     options.child("crash_after").fail("must be >= 0 (experiments started before the simulator kills itself)");
   if (options.has("capacity") && options.child("capacity").as_integer() < 1) options.child("capacity").fail("must be at least 1");
+  // Read back as int (simulator_info, dry runs): larger would wrap, or be undefined for 1e18.
+  if (options.has("capacity") && options.child("capacity").as_integer() > INT_MAX) options.child("capacity").fail(fmt::format("must be at most {}", INT_MAX));
   if (options.has("seed")) options.child("seed").as_integer();
   if (options.has("dim")) {
     const long long d = options.child("dim").as_integer();

@@ -127,11 +127,10 @@ struct Parsed {
   size_t good_bytes = 0;  // length of the prefix made of complete, valid lines
 };
 
-// Parses journal text; see read_journal for the rules.
-Parsed parse_journal(const std::string& text, const std::filesystem::path& path) {
+// Parses journal text; see read_journal for the rules. `name` names the file in messages.
+Parsed parse_text(std::string_view text, const std::string& name) {
   Parsed parsed;
   parsed.contents.last_hash = journal_genesis_hash();
-  const std::string name = path.string();
   std::uint64_t previous_seq = 0;
   std::string previous_hash = journal_genesis_hash();
   size_t start = 0;
@@ -142,7 +141,7 @@ Parsed parse_journal(const std::string& text, const std::filesystem::path& path)
     const bool complete = newline != std::string::npos;
     const size_t end = complete ? newline : text.size();
     const bool last = !complete || end + 1 == text.size();
-    const std::string_view line(text.data() + start, end - start);
+    const std::string_view line = text.substr(start, end - start);
 
     // A line without its newline was cut short by a crash, even if what is there happens to parse.
     json event = complete ? json::parse(line, nullptr, /*allow_exceptions=*/false) : json(json::value_t::discarded);
@@ -225,7 +224,7 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
     throw JournalError(fmt::format("{}: cannot lock the journal: {}", name, os_reason(errno)));
   }
 
-  const Parsed parsed = parse_journal(read_all(fd.get(), path_), path_);
+  const Parsed parsed = parse_text(read_all(fd.get(), path_), name);
   if (parsed.contents.torn_tail) {
     if (::ftruncate(fd.get(), static_cast<off_t>(parsed.good_bytes)) != 0 || fsync_retrying(fd.get()) != 0)
       throw JournalError(fmt::format("{}: cannot truncate the torn last line: {}", name, os_reason(errno)));
@@ -336,7 +335,11 @@ JournalContents read_journal(const std::filesystem::path& path) {
   FdGuard fd(open_retrying(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0)
     throw JournalError(fmt::format("{}: cannot open the journal: {}", path.string(), os_reason(errno)));
-  return parse_journal(read_all(fd.get(), path), path).contents;
+  return parse_text(read_all(fd.get(), path), path.string()).contents;
+}
+
+JournalContents parse_journal(std::string_view text, const std::string& source) {
+  return parse_text(text, source).contents;
 }
 
 }  // namespace labloop

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <climits>
 #include <cmath>
 #include <set>
 
@@ -66,7 +67,8 @@ void check_fields(const json& m) {
     for (const auto& o : outputs)
       if (!o.is_string() || o.get_ref<const std::string&>().empty()) bad("bad_message", "welcome: \"outputs\" must be non-empty strings");
     const json& capacity = require(m, "capacity", "integer");
-    if (!capacity.is_number_integer() || capacity.get<long long>() < 1) bad("bad_message", "welcome: \"capacity\" must be an integer >= 1");
+    if (!capacity.is_number_integer() || capacity.get<long long>() < 1 || capacity.get<long long>() > INT_MAX)
+      bad("bad_message", fmt::format("welcome: \"capacity\" must be an integer from 1 to {}", INT_MAX));
   } else if (type == "accepted") {
     require_experiment(m);
     optional_number(m, "expected_s");
@@ -226,7 +228,9 @@ Parameter parse_input(const json& input) {
   if (!input.contains("name") || !input["name"].is_string() || input["name"].get<std::string>().empty())
     bad("bad_message", "welcome: each input needs a non-empty \"name\"");
   p.name = input["name"];
-  const std::string type = input.value("type", "");
+  // Not input.value("type", ""): that throws json::type_error when "type" is not a string.
+  const auto type_it = input.find("type");
+  const std::string type = type_it != input.end() && type_it->is_string() ? type_it->get<std::string>() : "";
   if (input.contains("unit") && input["unit"].is_string()) p.unit = input["unit"];
   if (type == "categorical") {
     p.type = ParameterType::categorical;
@@ -244,6 +248,10 @@ Parameter parse_input(const json& input) {
   p.high = input["high"];
   if (!std::isfinite(p.low) || !std::isfinite(p.high) || p.low > p.high)
     bad("bad_message", fmt::format("welcome: input \"{}\" needs finite low <= high", p.name));
+  // Integral, and within long long, which is how Parameter::to_json writes integer bounds back.
+  if (p.type == ParameterType::integer &&
+      (p.low != std::floor(p.low) || p.high != std::floor(p.high) || !(std::fabs(p.low) < 0x1p63) || !(std::fabs(p.high) < 0x1p63)))
+    bad("bad_message", fmt::format("welcome: integer input \"{}\" needs integral low and high", p.name));
   return p;
 }
 

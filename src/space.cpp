@@ -91,7 +91,8 @@ std::string Space::check(const Params& params) const { return check_params(param
 std::string check_params(const std::vector<Parameter>& parameters, const Params& params) {
   if (!params.is_object()) return "parameters must be a JSON object";
   for (const auto& [name, value] : params.items())
-    if (std::none_of(parameters.begin(), parameters.end(), [&](const Parameter& p) { return p.name == name; }))
+    // Named capture: clang 14 (Debian 12, the fuzz build) cannot capture a structured binding.
+    if (std::none_of(parameters.begin(), parameters.end(), [&key = name](const Parameter& p) { return p.name == key; }))
       return fmt::format("unknown parameter '{}'", name);
   for (const auto& p : parameters) {
     auto it = params.find(p.name);

@@ -83,6 +83,9 @@ struct JournalContents {
 // JournalError naming the file and the 1-based line number. A file that cannot be read throws
 // JournalError with the OS reason.
 JournalContents read_journal(const std::filesystem::path& path);
+// The same checks on journal text already in memory; `source` names it in messages (as the path
+// does for read_journal). Throws JournalError only.
+JournalContents parse_journal(std::string_view text, const std::string& source);
 
 // The chain link: hex SHA-256 of previous_hash followed by body (see the line format above).
 std::string journal_hash(std::string_view previous_hash, std::string_view body);
