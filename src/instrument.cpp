@@ -12,7 +12,9 @@ using json = nlohmann::json;
 Instrument::Instrument(zmq::context_t& context, std::string name, std::string endpoint, InstrumentTiming timing, Log log)
     : name_(std::move(name)), endpoint_(std::move(endpoint)), timing_(timing), log_(std::move(log)),
       socket_(context, zmq::socket_type::dealer) {
-  socket_.set(zmq::sockopt::linger, 0);  // never block shutdown on a dead driver
+  // A last `abort` sent just before the campaign ends must still leave; a dead driver may delay
+  // shutdown by at most this much.
+  socket_.set(zmq::sockopt::linger, 250);
   // Oversized messages get a clear log line from decode(); beyond this ZeroMQ drops the peer.
   socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(16 * protocol::kMaxMessageBytes));
   try {

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <optional>
@@ -379,4 +380,41 @@ TEST_CASE("Faults: a driver that comes back with limits that no longer fit is qu
       CHECK(e["reason"].get<std::string>().find("different limits") != std::string::npos);
   CHECK(count_events(out, "result") == 16);
   for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+}
+
+TEST_CASE("Faults: an experiment past the driver's expected_s is reported overdue and one past its max_s is aborted", "[fault][outcomes]") {
+  test::TempDir dir;
+  std::atomic<int> aborts{0};
+  std::string running;  // touched only on the fake driver's thread
+  FakeDriver slow(dir.ipc("slow"), [&aborts, &running](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") return {FakeDriver::welcome()};
+    if (type == "ping") return {json{{"v", 1}, {"type", "pong"}, {"running", running.empty() ? json::array() : json::array({running})}}.dump()};
+    if (type == "abort") ++aborts, running.clear();
+    if (type != "run") return {};
+    running = FakeDriver::experiment_of(payload);
+    // Says it takes 0.1 s and at most 1.5 s, then never answers.
+    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", FakeDriver::experiment_of(payload)}, {"expected_s", 0.1}, {"max_s", 1.5}}.dump()};
+  });
+  struct Lines : CampaignObserver {
+    std::vector<std::string> lines;
+    void on_event(const json&, const CampaignStatus&) override {}
+    void on_log(const std::string& line) override { lines.push_back(line); }
+  } observer;
+  const auto out = dir / "out";
+  json instrument = {{"name", "slow"}, {"endpoint", dir.ipc("slow")}, {"timeout_s", 30}, {"retries", 0}, {"heartbeat_s", 0.1}};
+  const CampaignConfig config = parse_campaign_config(campaign_with(out.string(), instrument, 1).dump(), "fault.json");
+  const auto summary = run_campaign(config, {}, &observer);
+  CHECK(summary.reason == "budget reached");
+  CHECK(std::any_of(observer.lines.begin(), observer.lines.end(),
+                    [](const std::string& l) { return l.find("is overdue: expected to take 0.1 s") != std::string::npos; }));
+  CHECK(aborts == 1);
+  const auto events = read_journal(out / "journal.jsonl").events;
+  int failed = 0;
+  for (const auto& e : events)
+    if (e["event"] == "failed") {
+      ++failed;
+      CHECK(e["error"] == "timeout: no result within 1.5 s; aborted");  // max_s, not the 30 s timeout
+    }
+  CHECK(failed == 1);
 }
