@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli_process.hpp"
 #include "fake_driver.hpp"
 #include "labloop/campaign.hpp"
 #include "labloop/child_process.hpp"
@@ -308,7 +309,9 @@ TEST_CASE("Faults: a lost driver that comes back is reconnected and its experime
   std::optional<ChildProcess> flaky;
   flaky.emplace(argv, dir / "flaky.log");
   std::jthread outage([&](std::stop_token stop) {
-    for (int i = 0; i < 20 && !stop.stop_requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // Mid-campaign: once it has results (a fixed delay could land before it even connected).
+    for (int i = 0; i < 2000 && !stop.stop_requested() && test::count_journaled(out / "journal.jsonl", "result") < 2; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     flaky->kill();
     std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // well past 5 missed heartbeats of 0.1 s
     flaky.emplace(argv, dir / "flaky.log");
