@@ -82,6 +82,14 @@ double YeoJohnson::raw(double x) const {
   return apply(x, lambda_);
 }
 
+double YeoJohnson::derivative(double y) const {
+  const double x = y / scale_;
+  double d = 1;
+  if (box_cox_) d = x > 0 ? std::pow(x, lambda_ - 1) : 1.0;
+  else d = x >= 0 ? std::pow(x + 1, lambda_ - 1) : std::pow(1 - x, 1 - lambda_);
+  return d / (scale_ * out_scale_);
+}
+
 double YeoJohnson::transform(double y) const { return (raw(y / scale_) - out_mean_) / out_scale_; }
 
 Eigen::VectorXd YeoJohnson::transform(const Eigen::VectorXd& y) const {

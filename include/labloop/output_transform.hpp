@@ -20,6 +20,9 @@ class YeoJohnson {
   // Transformed values of y (same standardization and λ as fitted), re-standardized.
   Eigen::VectorXd transform(const Eigen::VectorXd& y) const;
   double transform(double y) const;
+  // d transform(y) / dy (> 0): the Jacobian that puts the likelihood of transformed data back in
+  // y units, so a model of transformed values can be compared with one of the raw values.
+  double derivative(double y) const;
   double lambda() const { return lambda_; }
 
   // The raw transform and the log-likelihood of λ for standardized data (exposed for tests).

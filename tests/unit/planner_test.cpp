@@ -5,6 +5,7 @@
 
 #include "labloop/benchmark.hpp"
 #include "labloop/error.hpp"
+#include "labloop/output_transform.hpp"
 #include "labloop/planner.hpp"
 
 using namespace labloop;
@@ -93,6 +94,39 @@ TEST_CASE("Bayesian planner: bad options are config errors naming the option", "
                     "test.json: /planner/acquisition: must be one of: log_ei, ucb, log_pi, thompson");
   CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"initial", 0}}), "test.json: /planner/initial: must be an integer >= 1");
   CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"time_limit_s", -1}}), "test.json: /planner/time_limit_s: must be a number of seconds > 0");
+}
+
+TEST_CASE("Bayesian planner: model-selection and trust-region options are accepted, and checked", "[planner][bayesian]") {
+  const Space space = mixed_space();
+  for (const nlohmann::json& options : {nlohmann::json{{"kernel", "select"}, {"output_transform", "select"}, {"trust_region", "off"}},
+                                        nlohmann::json{{"kernel", "matern32"}, {"output_transform", "yeo_johnson"}, {"acquisition", "log_ei"}}}) {
+    auto planner = planner_for(space, "bayesian", options);
+    for (int i = 0; i < 12; ++i) {
+      const Point x = planner->ask(1, {}).front();
+      planner->tell(x, toy_objective(space, x));
+    }
+  }
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"trust_region", "on"}}), "test.json: /planner/trust_region: must be one of: candidates, off");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"output_transform", "box_cox"}}),
+                    "test.json: /planner/output_transform: must be one of: select, yeo_johnson, none");
+}
+
+TEST_CASE("Output transform: derivative() matches finite differences of transform()", "[planner][output_transform]") {
+  // The planner compares a model of warped values with one of raw values through this Jacobian.
+  const Eigen::VectorXd positive = (Eigen::VectorXd(8) << 0.01, 0.1, 0.3, 1, 2, 5, 40, 900).finished();  // Box–Cox
+  const Eigen::VectorXd mixed = (Eigen::VectorXd(8) << -50, -3, -0.2, 0.1, 1, 4, 30, 2000).finished();   // Yeo–Johnson
+  for (const Eigen::VectorXd& y : {positive, mixed}) {
+    YeoJohnson warp;
+    warp.fit(y);
+    REQUIRE(warp.lambda() != 1.0);
+    for (double v : {-10.0, -0.5, 0.05, 0.7, 3.0, 60.0}) {
+      if (warp.box_cox() && v <= 0.01) continue;
+      const double h = 1e-6 * std::max(1.0, std::abs(v));
+      const double fd = (warp.transform(v + h) - warp.transform(v - h)) / (2 * h);
+      CHECK(warp.derivative(v) > 0);
+      CHECK(warp.derivative(v) == Approx(fd).epsilon(1e-5));
+    }
+  }
 }
 
 TEST_CASE("Bayesian planner: beats random search on Branin and Hartmann-6 over fixed seeds", "[planner][bayesian]") {
