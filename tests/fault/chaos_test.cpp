@@ -8,7 +8,6 @@
 #include <optional>
 #include <random>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "cli_process.hpp"
@@ -34,11 +33,7 @@ struct Driver {
 // Every experiment id the drivers report having completed, with how often.
 std::map<std::string, int> completions(const test::TempDir& dir, const std::vector<Driver>& drivers) {
   std::map<std::string, int> count;
-  for (const auto& d : drivers) {
-    std::istringstream lines(test::read_file(dir / (d.name + ".completed.jsonl")));
-    for (std::string line; std::getline(lines, line);)
-      if (!line.empty()) ++count[json::parse(line).at("experiment").get<std::string>()];
-  }
+  for (const auto& d : drivers) test::count_completed(dir / (d.name + ".completed.jsonl"), count);
   return count;
 }
 
@@ -98,6 +93,9 @@ TEST_CASE("Chaos: 150 experiments on 3 drivers survive 10 controller SIGKILLs an
     REQUIRE(controller.wait_for(std::chrono::seconds(10)));
     ++controller_kills;
   }
+  // Shown with any failure below, so a rare one can be explained from the CI log alone.
+  INFO("controller SIGKILLs: " << controller_kills << ", driver SIGKILLs: " << driver_kills << "; controller log:\n"
+                               << test::read_file(dir / "controller.log"));
   REQUIRE(controller_kills >= 10);
   CHECK(driver_kills >= 3);
 
@@ -118,6 +116,10 @@ TEST_CASE("Chaos: 150 experiments on 3 drivers survive 10 controller SIGKILLs an
     INFO(id);
     CHECK(n == 1);
   }
+  std::string failures;
+  for (const auto& e : read_journal(journal).events)
+    if (e["event"] == "failed" || e["event"].get<std::string>().rfind("instrument_", 0) == 0) failures += e.dump() + "\n";
+  INFO("failures and instrument events:\n" << failures);
   CHECK(results == budget);
   // A kill can land before a resumed controller has journaled anything, so not every round
   // leaves a campaign_resumed; most do.

@@ -1,10 +1,12 @@
 #pragma once
 // Running the real `labloop` binary from fault tests, as a technician would, and reading what it
-// left in its journal.
+// and the simulators left behind.
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,13 @@ inline int count_journaled(const std::filesystem::path& journal, const std::stri
   } catch (const JournalError&) {
   }
   return n;
+}
+
+// How often each experiment id appears in a `labloop-sim --completed-log` file (added to `into`).
+inline void count_completed(const std::filesystem::path& log, std::map<std::string, int>& into) {
+  std::istringstream lines(read_file(log));
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) ++into[nlohmann::json::parse(line).at("experiment").get<std::string>()];
 }
 
 }  // namespace labloop::test

@@ -7,7 +7,6 @@
 #include <atomic>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include "cli_process.hpp"
@@ -294,9 +293,7 @@ TEST_CASE("Faults: a simulator that crashes mid-experiment is restarted and noth
   CHECK(count_events(out, "result") == 14);
   for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
   std::map<std::string, int> completed;
-  std::istringstream lines(test::read_file(out / "crashy.completed.jsonl"));
-  for (std::string line; std::getline(lines, line);)
-    if (!line.empty()) ++completed[json::parse(line)["experiment"].get<std::string>()];
+  test::count_completed(out / "crashy.completed.jsonl", completed);
   CHECK(completed.size() == 14);
   for (const auto& [id, k] : completed) CHECK(k == 1);
 }
@@ -330,9 +327,7 @@ TEST_CASE("Faults: a lost driver that comes back is reconnected and its experime
   CHECK(count_events(out, "result") == 12);
   for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
   std::map<std::string, int> completed;
-  std::istringstream lines(test::read_file(dir / "flaky.completed.jsonl"));
-  for (std::string line; std::getline(lines, line);)
-    if (!line.empty()) ++completed[json::parse(line)["experiment"].get<std::string>()];
+  test::count_completed(dir / "flaky.completed.jsonl", completed);
   for (const auto& [id, k] : completed) CHECK(k == 1);
 }
 
