@@ -5,23 +5,21 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "labloop/append_file.hpp"
+
 namespace labloop::sim {
 
 class CompletedLog {
  public:
   // Opens (creating if needed) `path` for appending; throws labloop::Error naming the path.
-  explicit CompletedLog(std::string path);
-  ~CompletedLog();
-  CompletedLog(const CompletedLog&) = delete;
-  CompletedLog& operator=(const CompletedLog&) = delete;
+  explicit CompletedLog(std::string path) : file_(std::move(path), "the completed log") {}
 
   // Appends {"experiment", "status", "pid", "time" (Unix seconds)} from a final `result`
   // message, and fsyncs it. Throws labloop::Error when the disk refuses.
   void record(const std::string& experiment, const nlohmann::json& result);
 
  private:
-  std::string path_;
-  int fd_ = -1;
+  AppendFile file_;
 };
 
 }  // namespace labloop::sim

@@ -335,6 +335,9 @@ class CampaignRun {
       check_instrument_fits(config_, i, info);
       journal("instrument_ready", {{"instrument", ic.name}, {"endpoint", ic.is_simulator() || options_.dry_run ? "(private)" : endpoint},
                                    {"driver", info.driver}, {"version", info.version}, {"capacity", info.capacity}});
+      // On resume, experiments the journal shows dispatched here are already this instrument's.
+      live->in_flight = static_cast<int>(std::count_if(in_flight_.begin(), in_flight_.end(),
+                                                       [i](const auto& kv) { return kv.second.instrument == static_cast<int>(i); }));
       instruments_.push_back(std::move(live));
       resend_open(*instruments_.back(), "resumed");
     }
@@ -347,17 +350,21 @@ class CampaignRun {
     const auto now = Clock::now();
     for (auto& [id, e] : in_flight_) {
       if (e.instrument != static_cast<int>(inst.index)) continue;
-      if (std::string(why) == "resumed") ++inst.in_flight;
-      e.dispatched = e.last_sent = now;
+      start_clock(e, inst, now);
       e.overdue = false;
-      e.deadline.reset();
-      e.limit_s = 0;
-      if (inst.config->timeout_s > 0) {
-        e.limit_s = inst.config->timeout_s;
-        e.deadline = now + seconds(e.limit_s);
-      }
       journal("dispatched", {{"experiment", e.id}, {"instrument", inst.config->name}, {"resent", why}});
       inst.link->send(protocol::run(e.id, e.params));
+    }
+  }
+
+  // The experiment's timing starts (again) now: its timeout counts from this `run`.
+  void start_clock(Experiment& e, const LiveInstrument& inst, Clock::time_point now) {
+    e.dispatched = e.last_sent = now;
+    e.deadline.reset();
+    e.limit_s = 0;
+    if (inst.config->timeout_s > 0) {
+      e.limit_s = inst.config->timeout_s;
+      e.deadline = now + seconds(e.limit_s);
     }
   }
 
@@ -462,11 +469,7 @@ class CampaignRun {
     if (const std::string problem = space_.check(e.params); !problem.empty())
       throw PlannerError(fmt::format("refusing to send {}: {} (a bug: please report it)", e.id, problem));
     e.instrument = static_cast<int>(inst.index);
-    e.dispatched = e.last_sent = now;
-    if (inst.config->timeout_s > 0) {
-      e.limit_s = inst.config->timeout_s;
-      e.deadline = now + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(e.limit_s));
-    }
+    start_clock(e, inst, now);
     // Journal first: after a crash between the two, resume re-sends `run` with the same id to
     // this instrument (idempotent there); the other order could send it to a second instrument.
     journal("dispatched", {{"experiment", e.id}, {"instrument", inst.config->name}});

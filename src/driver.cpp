@@ -3,16 +3,11 @@
 // socket loop never blocks on hardware and always answers `ping` promptly.
 #include "labloop/driver.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <csignal>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -21,6 +16,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "labloop/append_file.hpp"
 #include "labloop/error.hpp"
 #include "labloop/protocol.hpp"
 
@@ -61,38 +57,20 @@ class SignalGuard {
   struct sigaction old_term_ {};
 };
 
-std::string os_error(const std::string& what, const std::string& path) {
-  return fmt::format("{} {}: {}", what, path, std::strerror(errno));
-}
-
 // The result cache on disk: JSON lines of final `result` messages, the last line for an id
-// winning (the Python SDK's format). One descriptor, opened with O_APPEND so every line lands at
-// the end; each append is fsynced before the caller sends the result, so a sent result is never
-// lost to a crash.
+// winning (the Python SDK's format). Each append is fsynced before the caller sends the result,
+// so a sent result is never lost to a crash.
 class CacheFile {
  public:
   // Opens (creating if needed) `path`; throws Error naming the path and the OS reason.
-  explicit CacheFile(std::string path) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(os_error("cannot open the result cache", path_) + " (check that the directory exists and is writable)");
-    // A newly created file survives a power cut only once its directory entry is on disk too.
-    std::filesystem::path dir = std::filesystem::path(path_).parent_path();
-    if (dir.empty()) dir = ".";
-    if (int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir_fd >= 0) {
-      ::fsync(dir_fd);
-      ::close(dir_fd);
-    }
-  }
-  ~CacheFile() { ::close(fd_); }
-  CacheFile(const CacheFile&) = delete;
-  CacheFile& operator=(const CacheFile&) = delete;
+  explicit CacheFile(std::string path) : file_(std::move(path), "the result cache") {}
 
   // Every result in the file: id → encoded result. A driver must keep serving whatever the file
   // holds, so bad lines are skipped and reported through `log`, never thrown. A torn last line
   // (a crash mid-write) is terminated with a newline, so the next append starts a line of its
   // own instead of being glued to the fragment and lost with it on the next load.
   std::map<std::string, std::string> load(const std::function<void(const std::string&)>& log) {
-    const std::string text = read_all();
+    const std::string text = file_.read_all();
     std::map<std::string, std::string> results;
     std::size_t start = 0;
     for (int line_number = 1; start < text.size(); ++line_number) {
@@ -108,43 +86,19 @@ class CacheFile {
         const std::string id = m["experiment"];
         results[id] = protocol::encode(m);
       } catch (const ProtocolError& e) {
-        log(torn ? fmt::format("result cache {}: skipped a torn last line {} (a crash while writing it?)", path_, line_number)
-                 : fmt::format("result cache {}: skipped corrupt line {}: {}", path_, line_number, e.what()));
+        log(torn ? fmt::format("result cache {}: skipped a torn last line {} (a crash while writing it?)", file_.path(), line_number)
+                 : fmt::format("result cache {}: skipped corrupt line {}: {}", file_.path(), line_number, e.what()));
       }
     }
-    if (!text.empty() && text.back() != '\n') append_raw("\n");
+    if (!text.empty() && text.back() != '\n') file_.append("\n");
     return results;
   }
 
   // Appends `payload` as one line and fsyncs it; throws Error when the disk refuses.
-  void append(const std::string& payload) { append_raw(payload + "\n"); }
+  void append(const std::string& payload) { file_.append(payload + "\n"); }
 
  private:
-  std::string read_all() {
-    std::string text;
-    char buffer[65536];
-    for (;;) {
-      const ssize_t n = ::read(fd_, buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw Error(os_error("cannot read the result cache", path_));
-      if (n == 0) return text;
-      text.append(buffer, static_cast<std::size_t>(n));
-    }
-  }
-
-  void append_raw(const std::string& bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw Error(os_error("cannot append to the result cache", path_));
-      done += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd_) != 0) throw Error(os_error("cannot fsync the result cache", path_));
-  }
-
-  std::string path_;
-  int fd_ = -1;
+  AppendFile file_;
 };
 
 double now_unix() {

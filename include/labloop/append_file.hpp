@@ -1,0 +1,33 @@
+#pragma once
+// An append-only file whose every append is on disk before the call returns: opened with
+// O_APPEND (each write lands at the end, so processes sharing the file never overwrite each
+// other) and fsynced after each append. What the driver's result cache and labloop-sim's
+// completed log are made of. Not thread-safe.
+#include <string>
+#include <string_view>
+
+namespace labloop {
+
+class AppendFile {
+ public:
+  // Opens `path`, creating it if needed (then its directory is fsynced too, so the new file
+  // survives a power cut). `what` names the file in error messages ("the result cache").
+  // Throws labloop::Error naming the file, the path and the OS reason.
+  AppendFile(std::string path, std::string what);
+  ~AppendFile();  // closes the file
+  AppendFile(const AppendFile&) = delete;
+  AppendFile& operator=(const AppendFile&) = delete;
+
+  // The whole file as it is now. Throws labloop::Error when it cannot be read.
+  std::string read_all();
+  // Writes `bytes` at the end and fsyncs. Throws labloop::Error when the disk refuses.
+  void append(std::string_view bytes);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_, what_;
+  int fd_ = -1;
+};
+
+}  // namespace labloop
