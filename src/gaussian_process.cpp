@@ -24,8 +24,10 @@
 
 #include <Eigen/Cholesky>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <nlopt.hpp>
 #include <vector>
 
@@ -115,13 +117,36 @@ struct GaussianProcess::State {
   Eigen::VectorXd z;     // L⁻¹(ỹ − m)
   Eigen::VectorXd alpha;  // K⁻¹(ỹ − m)
   double jitter = 0.0;
+  Eigen::VectorXd prior_weight;  // per lengthscale: 1 / size of its group (empty: all 1)
 
   State(int d, GaussianProcessOptions o)
       : dim(d), options(std::move(o)), kernel(make_kernel(options.kernel, d)), log_noise(std::log(options.noise_variance)),
-        x(0, d) {}
+        x(0, d) {
+    const auto& groups = options.lengthscale_groups;
+    if (!groups.empty()) {
+      if (static_cast<int>(groups.size()) != d)
+        throw PlannerError(fmt::format("Gaussian process: lengthscale_groups has {} entries for {} inputs", groups.size(), d));
+      std::vector<int> size(groups.size(), 0);
+      for (int g : groups) {
+        if (g < 0 || g >= d) throw PlannerError(fmt::format("Gaussian process: lengthscale group {} is not in [0, {})", g, d));
+        ++size[static_cast<size_t>(g)];
+      }
+      const int count = *std::max_element(groups.begin(), groups.end()) + 1;
+      if (std::find(size.begin(), size.begin() + count, 0) != size.begin() + count)
+        throw PlannerError("Gaussian process: lengthscale groups must be numbered 0, 1, … without gaps");
+      prior_weight.resize(d);
+      for (int i = 0; i < d; ++i) prior_weight(i) = 1.0 / size[static_cast<size_t>(groups[static_cast<size_t>(i)])];
+    }
+    if (options.additive) {
+      std::vector<int> own(static_cast<size_t>(d));
+      std::iota(own.begin(), own.end(), 0);
+      kernel = make_additive_kernel(options.kernel, d, groups.empty() ? own : groups);
+    }
+  }
   State(const State& o)
       : dim(o.dim), options(o.options), kernel(o.kernel->clone()), log_noise(o.log_noise), mean(o.mean), x(o.x), y(o.y),
-        y_mean(o.y_mean), y_std(o.y_std), ys(o.ys), chol(o.chol), z(o.z), alpha(o.alpha), jitter(o.jitter) {}
+        y_mean(o.y_mean), y_std(o.y_std), ys(o.ys), chol(o.chol), z(o.z), alpha(o.alpha), jitter(o.jitter),
+        prior_weight(o.prior_weight) {}
 
   Eigen::Index n() const { return x.rows(); }
   Eigen::Index num_kernel() const { return kernel->num_params(); }
@@ -164,9 +189,11 @@ struct GaussianProcess::State {
     const Eigen::Index nl = num_kernel() - 1;
     double lp = 0.0;
     for (Eigen::Index i = 0; i < nl; ++i) {
+      // A group of tied lengthscales is one quantity: its prior counts once, spread over members.
+      const double w = prior_weight.size() ? prior_weight(i) : 1.0;
       const double l = std::exp(t(i));
-      lp += kLengthscaleShape * t(i) - kLengthscaleRate * l;
-      if (grad) (*grad)(i) += kLengthscaleShape - kLengthscaleRate * l;
+      lp += w * (kLengthscaleShape * t(i) - kLengthscaleRate * l);
+      if (grad) (*grad)(i) += w * (kLengthscaleShape - kLengthscaleRate * l);
     }
     const double u = t(nl);
     lp += -0.5 * u * u / (kSignalLogSd * kSignalLogSd);
@@ -300,19 +327,12 @@ double GaussianProcess::log_posterior(const Eigen::VectorXd& theta, Eigen::Vecto
   return lp;
 }
 
-void GaussianProcess::fit(int restarts) {
-  const int saved = s_->options.restarts;
-  s_->options.restarts = restarts;
-  try {
-    fit();
-  } catch (...) {
-    s_->options.restarts = saved;
-    throw;
-  }
-  s_->options.restarts = saved;
-}
+void GaussianProcess::fit() { fit(s_->options.restarts); }
 
-void GaussianProcess::fit() {
+void GaussianProcess::fit(int restarts, double max_seconds) {
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  auto remaining = [&] { return max_seconds - std::chrono::duration<double>(Clock::now() - started).count(); };
   State& s = *s_;
   if (s.n() == 0) throw PlannerError("Gaussian process: fit needs data (call set_data first)");
   const Eigen::Index nt = s.num_theta(), nk = s.num_kernel();
@@ -326,15 +346,32 @@ void GaussianProcess::fit() {
   lower(nk + 1) = -kMeanBound;
   upper(nk + 1) = kMeanBound;
 
-  const Eigen::VectorXd current = s.theta();
-  std::vector<Eigen::Index> free;  // the optimized coordinates; a fixed noise stays out
-  for (Eigen::Index i = 0; i < nt; ++i)
-    if (i != nk || s.options.learn_noise) free.push_back(i);
+  // The optimized variables, each a set of θ coordinates that move together: one per lengthscale
+  // group (inputs of a one-hot categorical share one), signal, noise unless fixed, and mean.
+  std::vector<std::vector<Eigen::Index>> vars;
+  const std::vector<int>& groups = s.options.lengthscale_groups;
+  if (groups.empty()) {
+    for (Eigen::Index i = 0; i < nk - 1; ++i) vars.push_back({i});
+  } else {
+    vars.resize(static_cast<size_t>(*std::max_element(groups.begin(), groups.end()) + 1));
+    for (Eigen::Index i = 0; i < nk - 1; ++i) vars[static_cast<size_t>(groups[static_cast<size_t>(i)])].push_back(i);
+  }
+  const size_t num_lengthscales = vars.size();
+  vars.push_back({nk - 1});
+  if (s.options.learn_noise) vars.push_back({nk});
+  vars.push_back({nk + 1});
+  Eigen::VectorXd current = s.theta();
   if (!s.options.learn_noise) lower(nk) = upper(nk) = current(nk);
+  // A θ set from outside may differ within a group: start from the group's mean.
+  for (const auto& members : vars) {
+    double mean = 0.0;
+    for (Eigen::Index i : members) mean += current(i);
+    for (Eigen::Index i : members) current(i) = mean / static_cast<double>(members.size());
+  }
 
   struct Context {
     const GaussianProcess* gp;
-    const std::vector<Eigen::Index>* free;
+    const std::vector<std::vector<Eigen::Index>>* vars;
     Eigen::VectorXd theta, grad;
     Eigen::VectorXd best;
     double best_value = -std::numeric_limits<double>::infinity();
@@ -342,14 +379,18 @@ void GaussianProcess::fit() {
 
   auto objective = [](unsigned m, const double* v, double* g, void* data) -> double {
     auto& c = *static_cast<Context*>(data);
-    for (unsigned i = 0; i < m; ++i) c.theta((*c.free)[i]) = v[i];
+    for (unsigned i = 0; i < m; ++i)
+      for (Eigen::Index k : (*c.vars)[i]) c.theta(k) = v[i];
     const double value = c.gp->log_posterior(c.theta, g ? &c.grad : nullptr);
     if (!std::isfinite(value)) {
       if (g) std::fill(g, g + m, 0.0);
       return -1e100;
     }
     if (g)
-      for (unsigned i = 0; i < m; ++i) g[i] = c.grad((*c.free)[i]);
+      for (unsigned i = 0; i < m; ++i) {
+        g[i] = 0.0;
+        for (Eigen::Index k : (*c.vars)[i]) g[i] += c.grad(k);
+      }
     if (value > c.best_value) {
       c.best_value = value;
       c.best = c.theta;
@@ -357,11 +398,11 @@ void GaussianProcess::fit() {
     return value;
   };
 
-  const auto nf = static_cast<unsigned>(free.size());
+  const auto nf = static_cast<unsigned>(vars.size());
   std::vector<double> lb(nf), ub(nf);
   for (unsigned i = 0; i < nf; ++i) {
-    lb[i] = lower(free[i]);
-    ub[i] = upper(free[i]);
+    lb[i] = lower(vars[i].front());
+    ub[i] = upper(vars[i].front());
   }
 
   // Starts: the current θ, then random ones (deterministic in the seed and n).
@@ -369,21 +410,24 @@ void GaussianProcess::fit() {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   auto uniform = [&](double a, double b) { return a + (b - a) * unit(rng); };
   std::vector<Context> runs;
-  for (int run = 0; run <= std::max(0, s.options.restarts); ++run) {
+  for (int run = 0; run <= std::max(0, restarts); ++run) {
     Eigen::VectorXd start = current;
     if (run > 0) {
-      for (Eigen::Index i = 0; i < nk - 1; ++i) start(i) = uniform(std::log(0.05), std::log(2.0));
+      for (size_t g = 0; g < num_lengthscales; ++g) {
+        const double l = uniform(std::log(0.05), std::log(2.0));
+        for (Eigen::Index i : vars[g]) start(i) = l;
+      }
       start(nk - 1) = uniform(std::log(0.3), std::log(3.0));
       if (s.options.learn_noise) start(nk) = uniform(std::max(lower(nk), std::log(1e-6)), std::log(0.1));
       start(nk + 1) = uniform(-0.5, 0.5);
     }
     start = start.cwiseMax(lower).cwiseMin(upper);
-    runs.push_back(Context{this, &free, start, Eigen::VectorXd(nt), start});
+    runs.push_back(Context{this, &vars, start, Eigen::VectorXd(nt), start});
   }
 
   auto optimize = [&](Context& ctx) {
     std::vector<double> v(nf);
-    for (unsigned i = 0; i < nf; ++i) v[i] = ctx.theta(free[i]);
+    for (unsigned i = 0; i < nf; ++i) v[i] = ctx.theta(vars[i].front());
     nlopt::opt opt(nlopt::LD_LBFGS, nf);
     opt.set_lower_bounds(lb);
     opt.set_upper_bounds(ub);
@@ -393,6 +437,7 @@ void GaussianProcess::fit() {
     // planner's decisions, and every evaluation costs ~n³ flops.
     opt.set_ftol_abs(1e-3);
     opt.set_xtol_abs(1e-3);
+    if (max_seconds > 0) opt.set_maxtime(std::max(1e-6, remaining()));
     double value = 0.0;
     try {
       opt.optimize(v, value);
@@ -400,7 +445,8 @@ void GaussianProcess::fit() {
       // Round-off or a failed line search: the best point seen so far is kept in ctx.best.
     }
   };
-  for (auto& ctx : runs) optimize(ctx);
+  for (size_t run = 0; run < runs.size(); ++run)
+    if (run == 0 || max_seconds <= 0 || remaining() > 0) optimize(runs[run]);
   const Context* best = &runs[0];
   for (const auto& ctx : runs)
     if (ctx.best_value > best->best_value) best = &ctx;

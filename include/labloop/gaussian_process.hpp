@@ -15,6 +15,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "labloop/kernel.hpp"
 
@@ -28,6 +29,14 @@ struct GaussianProcessOptions {
   int restarts = 2;                  // random restarts of the hyperparameter optimization, beyond the current θ
   int max_evaluations = 150;         // per L-BFGS run
   bool priors = true;                // weak priors on lengthscales, signal and noise (MAP instead of ML)
+  // Empty: one lengthscale per input. Otherwise the group (0, 1, …) of each input: inputs of a
+  // group share one fitted lengthscale — the one-hot inputs of a categorical parameter, whose
+  // kernel then depends only on whether two choices are equal (a Hamming distance), with one
+  // hyperparameter instead of one per choice.
+  std::vector<int> lengthscale_groups;
+  // Half `kernel` over all inputs, half its mean over the lengthscale groups (each input its own
+  // group when none are given): see make_additive_kernel.
+  bool additive = false;
   std::uint64_t seed = 1;
 };
 
@@ -44,8 +53,10 @@ class GaussianProcess {
   void set_data(const Eigen::MatrixXd& x, const Eigen::VectorXd& y);
   // MAP fit of θ (then refactorizes). Requires data. `restarts` overrides options.restarts
   // (0 = polish the current θ only: cheap when θ is already close, as between BO iterations).
+  // `max_seconds` > 0 bounds the whole fit: restarts not begun by then are skipped and a run in
+  // progress stops at its best θ so far (the planner's time limit covers the fit too).
   void fit();
-  void fit(int restarts);
+  void fit(int restarts, double max_seconds = 0.0);
   // Appends one observation without changing θ or the standardization: O(n²). `exact` treats it
   // as noise-free (jitter only): fantasized outcomes of pending experiments, which must pin the
   // posterior down at their point so a batch spreads out.

@@ -41,4 +41,9 @@ class Kernel {
 std::unique_ptr<Kernel> make_kernel(const std::string& name, int dim);
 std::vector<std::string> kernel_names();
 
+// Half the kernel `base` over all inputs, half the mean over groups of inputs of the same kernel
+// over that group alone (additive main effects plus interactions); `groups` gives each input's
+// group, numbered 0, 1, … Same log parameters as `base`. Throws std::invalid_argument.
+std::unique_ptr<Kernel> make_additive_kernel(const std::string& base, int dim, const std::vector<int>& groups);
+
 }  // namespace labloop

@@ -39,11 +39,15 @@ using Clock = std::chrono::steady_clock;
 
 // Above this many observations, hyperparameters are fitted on a subset of this size.
 constexpr Eigen::Index kFitSubset = 300;
-// Up to this many combinations of categorical choices are enumerated for each candidate.
-constexpr long long kMaxCombinations = 64;
+// Up to this many combinations of categorical choices are enumerated for each candidate; beyond,
+// a local search changes one choice at a time, at most this many times.
+constexpr long long kMaxCombinations = 4096;
+constexpr int kMaxLocalSearchSteps = 50;
 // Kernel and output-warp selection (when asked for) runs at fresh fits up to this many observations;
 // beyond, the last choice is kept.
 constexpr Eigen::Index kSelectMax = 200;
+// The share of planner.time_limit_s the model fit may use.
+constexpr double kFitShare = 0.6;
 
 struct BayesianOptions {
   int initial = 0;  // 0 = max(5, 2·d) with d the number of parameters
@@ -57,6 +61,8 @@ struct BayesianOptions {
   double time_limit_s = 5.0;
   std::string output_transform = "select";
   std::string trust_region = "candidates";  // "candidates": trust-region candidates join the pool; "off"
+  std::string categorical_lengthscale = "shared";  // "shared" by a parameter's choices, or "per_choice"
+  std::string additive = "auto";  // "auto": on when some parameter is categorical; "on"; "off"
 };
 
 // Latin hypercube: one point per stratum in every coordinate, strata paired at random.
@@ -82,7 +88,24 @@ class BayesianPlanner final : public Planner {
     if (options_.initial_design == "lhs") initial_points_ = latin_hypercube(options_.initial, dim_, rng_);
     gp_options_.kernel = options_.kernel == "select" ? "matern52" : options_.kernel;
     gp_options_.seed = seed;
+    // One lengthscale per categorical parameter, not per choice: with a handful of results a
+    // lengthscale per choice is mostly unidentified, and many choices would swamp the others.
+    if (options_.categorical_lengthscale == "shared")
+      for (int i = 0, group = 0; i < space.size(); ++i)
+        for (int c = 0; c < space.parameters()[static_cast<size_t>(i)].cube_width(); ++c)
+          gp_options_.lengthscale_groups.push_back(c + 1 == space.parameters()[static_cast<size_t>(i)].cube_width() ? group++ : group);
+    // Categorical effects are mostly main effects ("this ligand is good"): the additive half of the
+    // kernel carries them across combinations (docs/benchmarks.md, pool-based lookup tables).
+    const bool categorical = std::any_of(space.parameters().begin(), space.parameters().end(),
+                                         [](const Parameter& p) { return p.type == ParameterType::categorical; });
+    gp_options_.additive = options_.additive == "on" || (options_.additive == "auto" && categorical);
     model_ = std::make_unique<GaussianProcess>(dim_, gp_options_);
+    for (const auto& p : space.parameters()) {
+      if (p.type == ParameterType::categorical) combinations_ = std::min(combinations_ * static_cast<long long>(p.choices.size()), kMaxCombinations + 1);
+      discrete_ = discrete_ || p.type != ParameterType::continuous;
+      polishable_ = polishable_ || p.type != ParameterType::categorical;
+      for (int c = 0; c < p.cube_width(); ++c) categorical_coordinate_.push_back(p.type == ParameterType::categorical);
+    }
   }
 
   std::vector<Point> ask(int q, std::span<const Point> pending) override {
@@ -98,7 +121,10 @@ class BayesianPlanner final : public Planner {
     }
 
     update_trust_region();
-    fit_model();
+    // The fit gets most of the time limit; what it leaves goes to the acquisition search.
+    if (!fit_model(kFitShare * options_.time_limit_s) && note_.empty())
+      note_ = fmt::format("time limit of {:g} s reached while fitting the model: hyperparameters are the best found by then",
+                          options_.time_limit_s);
     GaussianProcess believer = *model_;
     double incumbent = best_posterior_mean(believer);
     for (const Point& p : pending) believe(believer, p, incumbent);
@@ -146,7 +172,10 @@ class BayesianPlanner final : public Planner {
   // The data the model sees: observations plus failures taught as the worst value so far, in
   // the order they arrived. Between hyperparameter refits the output transform is frozen too, so
   // each new result extends the Cholesky factor by one row (O(n²)) instead of refactorizing.
-  void fit_model() {
+  // Returns false when the fit stopped at `max_seconds`.
+  bool fit_model(double max_seconds) {
+    const auto started = Clock::now();
+    auto remaining = [&] { return max_seconds - std::chrono::duration<double>(Clock::now() - started).count(); };
     const Eigen::Index n = static_cast<Eigen::Index>(arrivals_.size());
     const double worst = *std::max_element(ys_.begin(), ys_.end());
     auto point = [&](const Arrival& a) -> const Point& { return a.failed ? failed_[a.index] : xs_[a.index]; };
@@ -158,7 +187,7 @@ class BayesianPlanner final : public Planner {
         model_->add_observation(point(a), warp_.transform(value(a)));
       }
       modelled_ = n;
-      return;
+      return true;
     }
     Eigen::MatrixXd x(n, dim_);
     Eigen::VectorXd y(n);
@@ -188,14 +217,17 @@ class BayesianPlanner final : public Planner {
       }
       const std::vector<std::string> kernels = select_kernel ? std::vector<std::string>{"matern52", "matern32"} : std::vector<std::string>{gp_options_.kernel};
       double best = -std::numeric_limits<double>::infinity();
+      bool first = true;
       for (const std::string& kernel : kernels)
         for (const YeoJohnson& w : warps) {
+          if (!first && remaining() <= 0) return false;
+          first = false;
           GaussianProcessOptions o = gp_options_;
           o.kernel = kernel;
           GaussianProcess candidate(dim_, o);
           if (kernel == gp_options_.kernel) candidate.set_hyperparameters(model_->hyperparameters());
           candidate.set_data(x, w.transform(y));
-          candidate.fit(restarts);
+          candidate.fit(restarts, std::max(1e-6, remaining()));
           const double e = evidence(candidate, y, &w);
           if (e > best) {
             best = e;
@@ -205,14 +237,14 @@ class BayesianPlanner final : public Planner {
             gp_options_.kernel = kernel;
           }
         }
-      return;
+      return remaining() > 0;
     }
     if (options_.output_transform == "yeo_johnson" || (select_warp && warped_)) warp_.fit(observed);
     y = warp_.transform(y);
     if (n <= kFitSubset) {
       model_->set_data(x, y);
-      model_->fit(restarts);
-      return;
+      model_->fit(restarts, max_seconds);
+      return remaining() > 0;
     }
     // Each step of the hyperparameter search costs O(n³): with many results, fit θ on a subset
     // (the best points, where the model matters most, and a random sample of the rest), then
@@ -227,11 +259,12 @@ class BayesianPlanner final : public Planner {
     GaussianProcess subset(dim_, gp_options_);
     subset.set_hyperparameters(model_->hyperparameters());
     subset.set_data(xs, ys);
-    subset.fit(restarts);
+    subset.fit(restarts, max_seconds);
     GaussianProcess full(dim_, gp_options_);
     full.set_hyperparameters(subset.hyperparameters());
     full.set_data(x, y);
     *model_ = std::move(full);
+    return remaining() > 0;
   }
 
   // Trust region (Eriksson et al., NeurIPS 2019, "TuRBO"): a box around the best point whose
@@ -360,6 +393,10 @@ class BayesianPlanner final : public Planner {
         for (int d = 0; d < dim_; ++d) candidates(base + k, d) = std::clamp(centre[d] + step(rng_), 0.0, 1.0);
       }
     }
+    // Score where experiments could really run: a relaxed one-hot point between choices is far
+    // from every observation, and its score says nothing about any choice.
+    if (discrete_)
+      for (Eigen::Index k = 0; k < candidates.rows(); ++k) candidates.row(k) = space_.canonical(candidates.row(k).transpose()).transpose();
     const Eigen::VectorXd scores = active_->score(ctx, candidates);
 
     std::vector<Eigen::Index> order(static_cast<size_t>(candidates.rows()));
@@ -368,17 +405,29 @@ class BayesianPlanner final : public Planner {
 
     Point best;
     double best_score = -std::numeric_limits<double>::infinity();
-    // Snap to the space, then (when there are few) try every combination of categorical
-    // choices with the same numeric part: the relaxed one-hot optimum is only a hint.
+    auto offer = [&](const Point& x, double score) {
+      if ((score > best_score || best.size() == 0) && !near_any(x, avoid)) best = x, best_score = score;
+    };
+    // Snap to the space, then settle the categorical choices for that numeric part: the relaxed
+    // one-hot optimum is only a hint. With few combinations try them all (once per numeric part:
+    // in a purely categorical space that is once per proposal); with more, climb by changing one
+    // choice at a time.
+    std::vector<Point> enumerated;
     auto consider = [&](const Point& raw) {
-      const std::vector<Point> variants = categorical_variants(space_.canonical(raw));
+      const Point x = space_.canonical(raw);
+      if (combinations_ > kMaxCombinations) {
+        categorical_local_search(ctx, x, offer);
+        return;
+      }
+      const Point numeric = numeric_part(x);
+      for (const Point& e : enumerated)
+        if ((e - numeric).squaredNorm() < 1e-24) return;
+      enumerated.push_back(numeric);
+      const std::vector<Point> variants = categorical_variants(x);
       Eigen::MatrixXd rows(static_cast<Eigen::Index>(variants.size()), dim_);
       for (size_t k = 0; k < variants.size(); ++k) rows.row(static_cast<Eigen::Index>(k)) = variants[k].transpose();
       const Eigen::VectorXd s = active_->score(ctx, rows);
-      for (size_t k = 0; k < variants.size(); ++k) {
-        if (near_any(variants[k], avoid)) continue;
-        if (s[static_cast<Eigen::Index>(k)] > best_score || best.size() == 0) best = variants[k], best_score = s[static_cast<Eigen::Index>(k)];
-      }
+      for (size_t k = 0; k < variants.size(); ++k) offer(variants[k], s[static_cast<Eigen::Index>(k)]);
     };
 
     const bool polish = active_->has_gradient();
@@ -387,7 +436,7 @@ class BayesianPlanner final : public Planner {
       if (polished >= options_.local_starts) break;
       const bool out_of_time = std::chrono::duration<double>(Clock::now() - started).count() > budget_s;
       Point start = candidates.row(idx).transpose();
-      if (polish && !out_of_time) start = local_maximum(ctx, start);
+      if (polish && !out_of_time && polishable_) start = local_maximum(ctx, start);
       consider(start);
       ++polished;
     }
@@ -397,47 +446,95 @@ class BayesianPlanner final : public Planner {
     return best;
   }
 
-  // x with each combination of categorical choices (x itself when there are none, or more than
-  // kMaxCombinations).
+  // x with each combination of categorical choices (x itself when there are none).
   std::vector<Point> categorical_variants(const Point& x) const {
     std::vector<Point> variants{x};
-    long long combinations = 1;
-    for (const auto& p : space_.parameters())
-      if (p.type == ParameterType::categorical) combinations *= static_cast<long long>(p.choices.size());
-    if (combinations <= 1 || combinations > kMaxCombinations) return variants;
     for (int i = 0; i < space_.size(); ++i) {
       const Parameter& p = space_.parameters()[static_cast<size_t>(i)];
       if (p.type != ParameterType::categorical) continue;
       std::vector<Point> next;
       for (const Point& v : variants)
-        for (int c = 0; c < p.cube_width(); ++c) {
-          Point w = v;
-          w.segment(space_.offset(i), p.cube_width()).setZero();
-          w[space_.offset(i) + c] = 1.0;
-          next.push_back(std::move(w));
-        }
+        for (int c = 0; c < p.cube_width(); ++c) next.push_back(with_choice(v, i, c));
       variants = std::move(next);
     }
     return variants;
   }
 
+  Point with_choice(const Point& x, int parameter, int choice) const {
+    Point w = x;
+    w.segment(space_.offset(parameter), space_.parameters()[static_cast<size_t>(parameter)].cube_width()).setZero();
+    w[space_.offset(parameter) + choice] = 1.0;
+    return w;
+  }
+
+  // x with every categorical coordinate zeroed: what the enumerated variants of x share.
+  Point numeric_part(const Point& x) const {
+    Point w = x;
+    for (int i = 0; i < space_.size(); ++i) {
+      const Parameter& p = space_.parameters()[static_cast<size_t>(i)];
+      if (p.type == ParameterType::categorical) w.segment(space_.offset(i), p.cube_width()).setZero();
+    }
+    return w;
+  }
+
+  // Too many combinations to enumerate: from x, move to the best point that differs in one
+  // categorical choice while that improves the acquisition (a local search in the Hamming
+  // neighbourhood). Every point scored on the way is offered, so the best one not yet taken wins
+  // even when the climb ends on an observed point.
+  template <typename Offer>
+  void categorical_local_search(const AcquisitionContext& ctx, Point x, Offer& offer) const {
+    Eigen::MatrixXd one(1, dim_);
+    one.row(0) = x.transpose();
+    double current = active_->score(ctx, one)[0];
+    offer(x, current);
+    for (int step = 0; step < kMaxLocalSearchSteps; ++step) {
+      std::vector<Point> neighbours;
+      for (int i = 0; i < space_.size(); ++i) {
+        const Parameter& p = space_.parameters()[static_cast<size_t>(i)];
+        if (p.type != ParameterType::categorical) continue;
+        for (int c = 0; c < p.cube_width(); ++c)
+          if (x[space_.offset(i) + c] != 1.0) neighbours.push_back(with_choice(x, i, c));
+      }
+      Eigen::MatrixXd rows(static_cast<Eigen::Index>(neighbours.size()), dim_);
+      for (size_t k = 0; k < neighbours.size(); ++k) rows.row(static_cast<Eigen::Index>(k)) = neighbours[k].transpose();
+      const Eigen::VectorXd s = active_->score(ctx, rows);
+      Eigen::Index top = 0;
+      for (Eigen::Index k = 0; k < s.size(); ++k) {
+        offer(neighbours[static_cast<size_t>(k)], s[k]);
+        if (s[k] > s[top]) top = k;
+      }
+      if (s.size() == 0 || !(s[top] > current)) return;
+      current = s[top];
+      x = neighbours[static_cast<size_t>(top)];
+    }
+  }
+
   Point local_maximum(const AcquisitionContext& ctx, const Point& start) {
     nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(dim_));
-    opt.set_lower_bounds(std::vector<double>(static_cast<size_t>(dim_), 0.0));
-    opt.set_upper_bounds(std::vector<double>(static_cast<size_t>(dim_), 1.0));
+    // Categorical coordinates stay where they are (their choices are settled by enumeration or
+    // local search); the others move within the cube, integers relaxed.
+    std::vector<double> lower(static_cast<size_t>(dim_)), upper(static_cast<size_t>(dim_));
+    for (int d = 0; d < dim_; ++d) {
+      lower[static_cast<size_t>(d)] = categorical_coordinate_[static_cast<size_t>(d)] ? start[d] : 0.0;
+      upper[static_cast<size_t>(d)] = categorical_coordinate_[static_cast<size_t>(d)] ? start[d] : 1.0;
+    }
+    opt.set_lower_bounds(lower);
+    opt.set_upper_bounds(upper);
     opt.set_maxeval(60);
     opt.set_xtol_rel(1e-6);
     struct Data {
       const Acquisition* acquisition;
       const AcquisitionContext* ctx;
-    } data{active_, &ctx};
+      const std::vector<bool>* fixed;
+    } data{active_, &ctx, &categorical_coordinate_};
     opt.set_max_objective(
         [](const std::vector<double>& v, std::vector<double>& grad, void* raw) {
           auto* d = static_cast<Data*>(raw);
           const Eigen::Map<const Eigen::VectorXd> x(v.data(), static_cast<Eigen::Index>(v.size()));
           Eigen::VectorXd g;
           const double s = d->acquisition->score(*d->ctx, Eigen::VectorXd(x), g);
-          if (!grad.empty()) Eigen::Map<Eigen::VectorXd>(grad.data(), static_cast<Eigen::Index>(grad.size())) = g;
+          if (!grad.empty())
+            for (size_t k = 0; k < grad.size(); ++k) grad[k] = (*d->fixed)[k] ? 0.0 : g[static_cast<Eigen::Index>(k)];
           return std::isfinite(s) ? s : -1e300;
         },
         &data);
@@ -453,6 +550,10 @@ class BayesianPlanner final : public Planner {
 
   Space space_;
   int dim_;
+  long long combinations_ = 1;  // of categorical choices (capped at kMaxCombinations + 1)
+  bool discrete_ = false;        // some parameter is integer or categorical
+  bool polishable_ = false;      // some parameter is not categorical (gradient polishing applies)
+  std::vector<bool> categorical_coordinate_;  // per cube coordinate
   BayesianOptions options_;
   std::mt19937_64 rng_;
   SobolSequence sobol_;
@@ -489,7 +590,7 @@ class BayesianPlanner final : public Planner {
 }  // namespace
 
 std::unique_ptr<Planner> make_bayesian_planner(const PlannerContext& context) {
-  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region"});
+  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive"});
   const nlohmann::json& o = context.config.options;
   BayesianOptions options;
   auto fail = [&](const std::string& key, const std::string& reason) -> void { throw ConfigError(context.source, "/planner/" + key, reason); };
@@ -515,6 +616,8 @@ std::unique_ptr<Planner> make_bayesian_planner(const PlannerContext& context) {
   choice("kernel", kernels, options.kernel);
   choice("output_transform", {"select", "yeo_johnson", "none"}, options.output_transform);
   choice("trust_region", {"candidates", "off"}, options.trust_region);
+  choice("categorical_lengthscale", {"shared", "per_choice"}, options.categorical_lengthscale);
+  choice("additive", {"auto", "on", "off"}, options.additive);
   if (o.contains("beta")) {
     if (!o["beta"].is_number() || o["beta"].get<double>() <= 0) fail("beta", "must be a number > 0");
     options.beta = o["beta"];

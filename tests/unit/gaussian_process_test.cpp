@@ -172,6 +172,49 @@ TEST_CASE("GaussianProcess: fit increases the log posterior and finds a sensible
   }
 }
 
+TEST_CASE("GaussianProcess: a fit with a time limit stops early and never makes the fit worse", "[gp]") {
+  const Eigen::MatrixXd x = random_points(200, 6, 11);
+  const Eigen::VectorXd y = smooth(x);
+  GaussianProcess limited(6), full(6);
+  limited.set_data(x, y);
+  full.set_data(x, y);
+  const double before = limited.log_posterior(limited.hyperparameters(), nullptr);
+  limited.fit(5, 1e-9);  // one evaluation costs about a millisecond here: the limit cuts the first run short
+  full.fit(5);
+  const double cut = limited.log_posterior(limited.hyperparameters(), nullptr);
+  const double done = full.log_posterior(full.hyperparameters(), nullptr);
+  CHECK(cut >= before);
+  CHECK(done > cut + 1.0);
+}
+
+TEST_CASE("GaussianProcess: inputs of a lengthscale group share one fitted lengthscale", "[gp]") {
+  // Input 0 continuous, inputs 1–3 a one-hot choice among three.
+  Eigen::MatrixXd x(12, 4);
+  Eigen::VectorXd y(12);
+  for (int i = 0; i < 12; ++i) {
+    const int choice = i % 3;
+    x.row(i) << (i + 0.5) / 12.0, choice == 0, choice == 1, choice == 2;
+    y(i) = std::sin(3.0 * x(i, 0)) + 0.7 * choice;
+  }
+  GaussianProcessOptions options;
+  options.lengthscale_groups = {0, 1, 1, 1};
+  GaussianProcess gp(4, options);
+  gp.set_data(x, y);
+  const double before = gp.log_posterior(gp.hyperparameters(), nullptr);
+  gp.fit();
+  const Eigen::VectorXd theta = gp.hyperparameters();
+  CHECK(gp.log_posterior(theta, nullptr) > before);
+  CHECK(theta(2) == theta(1));
+  CHECK(theta(3) == theta(1));
+  CHECK(theta(0) != theta(1));
+
+  for (const std::vector<int>& bad : {std::vector<int>{0, 1, 1}, std::vector<int>{0, 2, 2, 2}, std::vector<int>{0, -1, 1, 1}}) {
+    GaussianProcessOptions o;
+    o.lengthscale_groups = bad;
+    CHECK_THROWS_AS(GaussianProcess(4, o), labloop::PlannerError);
+  }
+}
+
 TEST_CASE("GaussianProcess: add_observation predicts like a refactorization of the same model", "[gp]") {
   const int d = 2;
   const Eigen::MatrixXd x = random_points(10, d, 9);

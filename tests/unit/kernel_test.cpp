@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "labloop/kernel.hpp"
 
@@ -30,6 +33,18 @@ std::unique_ptr<Kernel> configured(const std::string& name, int d) {
   return k;
 }
 
+// Every registered kernel in 3-D, and each as the additive mixture over the groups {0}, {1, 2}.
+std::vector<std::pair<std::string, std::unique_ptr<Kernel>>> configured_kernels() {
+  std::vector<std::pair<std::string, std::unique_ptr<Kernel>>> kernels;
+  for (const auto& name : labloop::kernel_names()) {
+    kernels.emplace_back(name, configured(name, 3));
+    auto additive = labloop::make_additive_kernel(name, 3, {0, 1, 1});
+    additive->set_log_params(kernels.back().second->log_params());
+    kernels.emplace_back(additive->name(), std::move(additive));
+  }
+  return kernels;
+}
+
 double max_abs(const Eigen::MatrixXd& m) { return m.cwiseAbs().maxCoeff(); }
 
 }  // namespace
@@ -47,10 +62,9 @@ TEST_CASE("Kernels: the registry has the documented kernels and rejects unknown 
 }
 
 TEST_CASE("Kernels: covariance is symmetric and positive semi-definite with k(x x) equal to the prior variance", "[kernel]") {
-  for (const auto& name : labloop::kernel_names()) {
+  for (const auto& [name, k] : configured_kernels()) {
     INFO("kernel " << name);
     const int d = 3;
-    const auto k = configured(name, d);
     const Eigen::MatrixXd x = random_points(30, d, 7);
     const Eigen::MatrixXd c = k->covariance(x, x);
     const Eigen::MatrixXd x_copy = x;  // the general (a ≠ b) path must agree with the symmetric one
@@ -78,11 +92,27 @@ TEST_CASE("Kernels: the profiles match their formulas", "[kernel]") {
   CHECK(labloop::make_kernel("squared_exponential", 1)->covariance(a, b)(0, 0) == Approx(std::exp(-r * r / 2)));
 }
 
+TEST_CASE("Kernels: the additive mixture is half the full kernel plus half the mean of the group kernels", "[kernel]") {
+  const auto full = configured("matern52", 3);
+  const auto additive = labloop::make_additive_kernel("matern52", 3, {0, 1, 1});
+  additive->set_log_params(full->log_params());
+  CHECK(additive->name() == "matern52_additive");
+  const Eigen::MatrixXd a = random_points(4, 3, 31), b = random_points(5, 3, 32);
+  const Eigen::VectorXd p = full->log_params();
+  auto first = labloop::make_kernel("matern52", 1), rest = labloop::make_kernel("matern52", 2);
+  first->set_log_params(Eigen::Vector2d(p(0), p(3)));
+  rest->set_log_params(Eigen::Vector3d(p(1), p(2), p(3)));
+  const Eigen::MatrixXd expected = 0.5 * full->covariance(a, b) + 0.25 * first->covariance(a.leftCols(1), b.leftCols(1)) +
+                                   0.25 * rest->covariance(a.rightCols(2), b.rightCols(2));
+  CHECK(max_abs(additive->covariance(a, b) - expected) < 1e-14);
+  CHECK_THROWS_AS(labloop::make_additive_kernel("matern52", 3, {0, 2, 2}), std::invalid_argument);
+  CHECK_THROWS_AS(labloop::make_additive_kernel("matern52", 3, {0, 1}), std::invalid_argument);
+}
+
 TEST_CASE("Kernels: parameter gradients match finite differences including at coincident points", "[kernel]") {
-  for (const auto& name : labloop::kernel_names()) {
+  for (const auto& [name, k] : configured_kernels()) {
     INFO("kernel " << name);
     const int d = 3;
-    const auto k = configured(name, d);
     Eigen::MatrixXd x = random_points(12, d, 11);
     x.row(5) = x.row(2);  // a coincident pair: r = 0 off the diagonal
     const Eigen::VectorXd p0 = k->log_params();
@@ -110,10 +140,9 @@ TEST_CASE("Kernels: parameter gradients match finite differences including at co
 }
 
 TEST_CASE("Kernels: the input gradient matches finite differences including at coincident points", "[kernel]") {
-  for (const auto& name : labloop::kernel_names()) {
+  for (const auto& [name, k] : configured_kernels()) {
     INFO("kernel " << name);
     const int d = 3;
-    const auto k = configured(name, d);
     Eigen::MatrixXd b = random_points(8, d, 21);
     const Eigen::RowVectorXd x = random_points(1, d, 22).row(0);
     b.row(3) = x;  // r = 0: the gradient is zero there and must not be NaN
