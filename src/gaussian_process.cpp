@@ -117,6 +117,7 @@ struct GaussianProcess::State {
   Eigen::VectorXd z;     // L⁻¹(ỹ − m)
   Eigen::VectorXd alpha;  // K⁻¹(ỹ − m)
   double jitter = 0.0;
+  Eigen::VectorXd diagonal;  // what K + σ²I adds to k(xᵢ, xᵢ) at each point: noise and jitter
   Eigen::VectorXd prior_weight;  // per lengthscale: 1 / size of its group (empty: all 1)
 
   State(int d, GaussianProcessOptions o)
@@ -146,7 +147,7 @@ struct GaussianProcess::State {
   State(const State& o)
       : dim(o.dim), options(o.options), kernel(o.kernel->clone()), log_noise(o.log_noise), mean(o.mean), x(o.x), y(o.y),
         y_mean(o.y_mean), y_std(o.y_std), ys(o.ys), chol(o.chol), z(o.z), alpha(o.alpha), jitter(o.jitter),
-        prior_weight(o.prior_weight) {}
+        diagonal(o.diagonal), prior_weight(o.prior_weight) {}
 
   Eigen::Index n() const { return x.rows(); }
   Eigen::Index num_kernel() const { return kernel->num_params(); }
@@ -179,6 +180,7 @@ struct GaussianProcess::State {
     k.diagonal().array() += std::exp(log_noise);
     Eigen::LLT<Eigen::MatrixXd> llt;
     if (!cholesky_with_jitter(k, kernel->prior_variance(), llt, jitter)) throw_cholesky_failed(n());
+    diagonal = Eigen::VectorXd::Constant(n(), std::exp(log_noise) + jitter);
     chol = llt.matrixLLT();
     z = ys.array() - mean;
     chol.triangularView<Eigen::Lower>().solveInPlace(z);
@@ -258,14 +260,18 @@ void GaussianProcess::add_observation(const Eigen::VectorXd& x, double y, bool e
   // New row of L: L l = k, d = √(k** + σ² + jitter − lᵀl).
   const Eigen::VectorXd l = s.chol.triangularView<Eigen::Lower>().solve(kx);
   const double signal = s.kernel->prior_variance();
-  double d2 = signal + (exact ? 1e-8 * signal : std::exp(s.log_noise)) + s.jitter - l.squaredNorm();
+  double added = (exact ? 1e-8 * signal : std::exp(s.log_noise)) + s.jitter;
+  double d2 = signal + added - l.squaredNorm();
   if (!(d2 > 1e-10 * signal)) {
     // The new point is (numerically) a copy of the data: the smallest jitter that keeps L valid.
     double j = 1e-8 * signal;
     while (d2 + j <= 1e-10 * signal && j < 1.01e-2 * signal) j *= 10.0;
     if (!(d2 + j > 0.0)) throw_cholesky_failed(n + 1);
     d2 += j;
+    added += j;
   }
+  s.diagonal.conservativeResize(n + 1);
+  s.diagonal(n) = added;
   const double d = std::sqrt(d2);
   s.chol.conservativeResize(n + 1, n + 1);
   s.chol.row(n).head(n) = l.transpose();
@@ -451,6 +457,13 @@ void GaussianProcess::fit(int restarts, double max_seconds) {
   for (const auto& ctx : runs)
     if (ctx.best_value > best->best_value) best = &ctx;
   if (std::isfinite(best->best_value)) set_hyperparameters(best->best);
+}
+
+Eigen::VectorXd GaussianProcess::fitted_mean() const {
+  // With K + D = K_f + D factorized and α = (K_f + D)⁻¹(ỹ − m): m + K_f α = ỹ − D α.
+  const State& s = *s_;
+  if (s.n() == 0) return Eigen::VectorXd();
+  return s.y_mean + s.y_std * (s.ys.array() - s.diagonal.array() * s.alpha.array());
 }
 
 void GaussianProcess::predict(const Eigen::MatrixXd& x, Eigen::VectorXd& mean, Eigen::VectorXd& variance) const {

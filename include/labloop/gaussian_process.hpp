@@ -66,6 +66,8 @@ class GaussianProcess {
   void predict(const Eigen::MatrixXd& x, Eigen::VectorXd& mean, Eigen::VectorXd& variance) const;
   // The posterior mean alone: O(n·m) instead of the variance's O(n²·m).
   Eigen::VectorXd predict_mean(const Eigen::MatrixXd& x) const;
+  // predict_mean(x()) in O(n), from the factorization: the incumbent of noisy objectives.
+  Eigen::VectorXd fitted_mean() const;
   // The same at one point, with gradients of mean and variance with respect to x.
   void predict(const Eigen::VectorXd& x, double& mean, double& variance, Eigen::VectorXd& mean_grad, Eigen::VectorXd& variance_grad) const;
   // One joint draw of f at the rows of x (y units), for Thompson sampling.

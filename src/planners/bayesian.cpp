@@ -328,7 +328,7 @@ class BayesianPlanner final : public Planner {
 
   // For noisy objectives the best noisy observation is optimistic; the best posterior mean at
   // the observed points is the incumbent that does not chase noise.
-  double best_posterior_mean(const GaussianProcess& gp) const { return gp.predict_mean(gp.x()).minCoeff(); }
+  double best_posterior_mean(const GaussianProcess& gp) const { return gp.fitted_mean().minCoeff(); }
 
   bool near_any(const Point& x, const std::vector<Point>& points) const {
     for (const auto& p : points)

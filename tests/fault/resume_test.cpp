@@ -150,7 +150,11 @@ TEST_CASE("Resume: a second Ctrl-C stops at once and still leaves a journal that
   const auto s = dir / "s";
   {
     ChildProcess controller({LABLOOP_CLI_PATH, "run", (dir / "c.json").string(), "-o", s.string()}, dir / "twice.log");
-    for (int i = 0; i < 400 && count(s / "journal.jsonl", "result") < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // Both signals while an experiment (0.3 s) runs: with none running, the first alone would
+    // finish the campaign before the second arrived.
+    const auto journal = s / "journal.jsonl";
+    for (int i = 0; i < 1000 && (count(journal, "result") < 2 || count(journal, "dispatched") <= count(journal, "result")); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     ::kill(controller.pid(), SIGINT);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ::kill(controller.pid(), SIGINT);

@@ -215,6 +215,22 @@ TEST_CASE("GaussianProcess: inputs of a lengthscale group share one fitted lengt
   }
 }
 
+TEST_CASE("GaussianProcess: fitted_mean is the posterior mean at the data, also after add_observation", "[gp]") {
+  const Eigen::MatrixXd x = random_points(30, 3, 41);
+  Eigen::VectorXd y = smooth(x);
+  y(4) += 0.3;  // something for the noise to smooth
+  GaussianProcess gp(3);
+  gp.set_data(x, y);
+  gp.fit();
+  CHECK((gp.fitted_mean() - gp.predict_mean(gp.x())).cwiseAbs().maxCoeff() < 1e-8);
+  const Eigen::MatrixXd more = random_points(3, 3, 42);
+  gp.add_observation(more.row(0).transpose(), 3.1);
+  gp.add_observation(more.row(1).transpose(), 2.9, /*exact=*/true);
+  gp.add_observation(x.row(7).transpose(), y(7) + 0.1);  // a repeat: needs its own jitter
+  REQUIRE(gp.size() == 33);
+  CHECK((gp.fitted_mean() - gp.predict_mean(gp.x())).cwiseAbs().maxCoeff() < 1e-6);
+}
+
 TEST_CASE("GaussianProcess: add_observation predicts like a refactorization of the same model", "[gp]") {
   const int d = 2;
   const Eigen::MatrixXd x = random_points(10, d, 9);
