@@ -199,7 +199,9 @@ class BayesianPlanner final : public Planner {
     const Eigen::Map<const Eigen::VectorXd> observed(ys_.data(), static_cast<Eigen::Index>(ys_.size()));
     last_fit_n_ = modelled_ = n;
     // Between iterations θ barely moves: polish it, and only now and then search afresh.
-    const bool fresh = fits_++ % 10 == 0;
+    // Past the fitting subset, 25 new results among hundreds barely move θ, and a multi-start
+    // search there would cost more than a proposal may take: only the first fit searches afresh.
+    const bool fresh = n > kFitSubset ? fits_++ == 0 : fits_++ % 10 == 0;
     const int restarts = fresh ? 2 : 0;
     const bool select_kernel = options_.kernel == "select", select_warp = options_.output_transform == "select";
     if ((select_kernel || select_warp) && fresh && n <= kSelectMax) {
@@ -432,8 +434,10 @@ class BayesianPlanner final : public Planner {
 
     const bool polish = active_->has_gradient();
     int polished = 0;
+    // Each polishing step costs O(n²) like the scoring: with many results, fewer starts.
+    const int local_starts = gp.size() > 1000 ? std::min(options_.local_starts, 2) : options_.local_starts;
     for (Eigen::Index idx : order) {
-      if (polished >= options_.local_starts) break;
+      if (polished >= local_starts) break;
       const bool out_of_time = std::chrono::duration<double>(Clock::now() - started).count() > budget_s;
       Point start = candidates.row(idx).transpose();
       if (polish && !out_of_time && polishable_) start = local_maximum(ctx, start);
