@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the dependencies, then builds and runs every test twice: a Release build (-O2, the default
 # compiler) and an AddressSanitizer + UndefinedBehaviorSanitizer build with clang, which also builds
-# the libFuzzer targets and runs each for 60 s (scripts/fuzz.sh, docs/fuzzing.md).
+# the libFuzzer targets and runs each for 45 s (scripts/fuzz.sh, docs/fuzzing.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -21,5 +21,5 @@ cmake --build build/sanitize -j "$jobs"
 # allow_addr2line: readable stack traces without installing llvm (llvm-symbolizer is used when present).
 export ASAN_OPTIONS=detect_leaks=1:allow_addr2line=1 UBSAN_OPTIONS=print_stacktrace=1:allow_addr2line=1
 ctest --test-dir build/sanitize --output-on-failure --no-tests=error -j "$jobs"
-./scripts/fuzz.sh build/sanitize 60
+./scripts/fuzz.sh build/sanitize 45
 echo "test.sh: all tests passed (release and sanitizer builds) and the fuzzers ran clean"
