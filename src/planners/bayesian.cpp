@@ -88,24 +88,25 @@ class BayesianPlanner final : public Planner {
     if (options_.initial_design == "lhs") initial_points_ = latin_hypercube(options_.initial, dim_, rng_);
     gp_options_.kernel = options_.kernel == "select" ? "matern52" : options_.kernel;
     gp_options_.seed = seed;
-    // One lengthscale per categorical parameter, not per choice: with a handful of results a
-    // lengthscale per choice is mostly unidentified, and many choices would swamp the others.
-    if (options_.categorical_lengthscale == "shared")
-      for (int i = 0, group = 0; i < space.size(); ++i)
-        for (int c = 0; c < space.parameters()[static_cast<size_t>(i)].cube_width(); ++c)
-          gp_options_.lengthscale_groups.push_back(c + 1 == space.parameters()[static_cast<size_t>(i)].cube_width() ? group++ : group);
+    bool categorical = false;
+    for (int i = 0; i < space.size(); ++i) {
+      const Parameter& p = space.parameters()[static_cast<size_t>(i)];
+      const bool is_categorical = p.type == ParameterType::categorical;
+      categorical = categorical || is_categorical;
+      if (is_categorical) combinations_ = std::min(combinations_ * static_cast<long long>(p.choices.size()), kMaxCombinations + 1);
+      discrete_ = discrete_ || p.type != ParameterType::continuous;
+      polishable_ = polishable_ || !is_categorical;
+      for (int c = 0; c < p.cube_width(); ++c) {
+        categorical_coordinate_.push_back(is_categorical);
+        // One lengthscale per parameter, not per choice: with a handful of results a lengthscale
+        // per choice is mostly unidentified, and many choices would swamp the others.
+        if (options_.categorical_lengthscale == "shared") gp_options_.lengthscale_groups.push_back(i);
+      }
+    }
     // Categorical effects are mostly main effects ("this ligand is good"): the additive half of the
     // kernel carries them across combinations (docs/benchmarks.md, pool-based lookup tables).
-    const bool categorical = std::any_of(space.parameters().begin(), space.parameters().end(),
-                                         [](const Parameter& p) { return p.type == ParameterType::categorical; });
     gp_options_.additive = options_.additive == "on" || (options_.additive == "auto" && categorical);
     model_ = std::make_unique<GaussianProcess>(dim_, gp_options_);
-    for (const auto& p : space.parameters()) {
-      if (p.type == ParameterType::categorical) combinations_ = std::min(combinations_ * static_cast<long long>(p.choices.size()), kMaxCombinations + 1);
-      discrete_ = discrete_ || p.type != ParameterType::continuous;
-      polishable_ = polishable_ || p.type != ParameterType::categorical;
-      for (int c = 0; c < p.cube_width(); ++c) categorical_coordinate_.push_back(p.type == ParameterType::categorical);
-    }
   }
 
   std::vector<Point> ask(int q, std::span<const Point> pending) override {
@@ -474,10 +475,8 @@ class BayesianPlanner final : public Planner {
   // x with every categorical coordinate zeroed: what the enumerated variants of x share.
   Point numeric_part(const Point& x) const {
     Point w = x;
-    for (int i = 0; i < space_.size(); ++i) {
-      const Parameter& p = space_.parameters()[static_cast<size_t>(i)];
-      if (p.type == ParameterType::categorical) w.segment(space_.offset(i), p.cube_width()).setZero();
-    }
+    for (int d = 0; d < dim_; ++d)
+      if (categorical_coordinate_[static_cast<size_t>(d)]) w[d] = 0.0;
     return w;
   }
 
