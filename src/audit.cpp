@@ -22,10 +22,21 @@ JournalAudit audit_journal(const std::filesystem::path& where) {
 
   std::map<std::string, std::string> outcome;  // experiment → its final outcome event
   size_t line = 0;
+  // A failed attempt that names its retry ("retry_as") is followed at once by that retry's
+  // "proposed" line; only a crash can separate them, and then resume writes the line first.
+  std::string announced_retry;
+  size_t announced_at = 0;
   for (const auto& e : contents.events) {
     ++line;
     const std::string& kind = e["event"].get_ref<const std::string&>();
     const std::string id = e.value("experiment", "");
+    if (!announced_retry.empty() && !(kind == "proposed" && id == announced_retry))
+      audit.problems.push_back(fmt::format("line {}: the retry {} announced at line {} was never proposed", line, announced_retry, announced_at));
+    announced_retry.clear();
+    if (kind == "failed" && e.contains("retry_as") && e["retry_as"].is_string()) {
+      announced_retry = e["retry_as"].get<std::string>();
+      announced_at = line;
+    }
     if (audit.finished && kind != "campaign_resumed") {
       audit.problems.push_back(fmt::format("line {}: \"{}\" after campaign_finished", line, kind));
       continue;

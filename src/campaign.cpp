@@ -5,6 +5,8 @@
 #include "labloop/campaign.hpp"
 
 #include <fmt/format.h>
+#include <signal.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,13 +36,25 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-// A private directory for ipc endpoints (their paths must stay short: ~100 bytes).
+constexpr std::chrono::milliseconds kFirstBusyBackoff{500};
+constexpr std::chrono::seconds kLongestBusyBackoff{30};
+constexpr size_t kIdTagChars = 12;  // of the campaign id, in experiment ids: 48 random bits
+constexpr int kMostPerAsk = 64;     // proposals per ask: a huge declared capacity must not stall the loop
+
+// A private directory for ipc endpoints (their paths must stay short: ~100 bytes). It holds its
+// owner's pid, so that the next campaign can remove the folders of controllers that were killed
+// (SIGKILL runs no destructor).
 class TempDir {
  public:
   TempDir() {
+    remove_orphans();
     std::string pattern = (fs::temp_directory_path() / "labloop-XXXXXX").string();
     if (!mkdtemp(pattern.data())) throw Error(fmt::format("cannot create a temporary directory in {}", fs::temp_directory_path().string()));
     path_ = pattern;
+    if (FILE* f = std::fopen((path_ / "owner.pid").c_str(), "w")) {
+      std::fprintf(f, "%ld\n", static_cast<long>(::getpid()));
+      std::fclose(f);
+    }
   }
   ~TempDir() {
     std::error_code ignored;
@@ -51,6 +65,26 @@ class TempDir {
   const fs::path& path() const { return path_; }
 
  private:
+  // Only folders that name their owner and whose owner is gone: a running campaign's folder (or
+  // one of an older version, without owner.pid) is never touched.
+  static void remove_orphans() {
+    std::error_code ec;
+    for (fs::directory_iterator it(fs::temp_directory_path(ec), ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.rfind("labloop-", 0) != 0 || name.size() != 14) continue;
+      long pid = 0;
+      if (FILE* f = std::fopen((it->path() / "owner.pid").c_str(), "r")) {
+        if (std::fscanf(f, "%ld", &pid) != 1) pid = 0;
+        std::fclose(f);
+      }
+      if (pid <= 0 || pid == ::getpid()) continue;
+      if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+        std::error_code ignored;
+        fs::remove_all(it->path(), ignored);
+      }
+    }
+  }
+
   fs::path path_;
 };
 
@@ -71,7 +105,10 @@ struct LiveInstrument {
   Clock::time_point lost_since{};
   bool quarantined = false;   // too many failures in a row, or lost for too long: nothing more goes there
   int consecutive_failures = 0;
-  Clock::time_point busy_until{};  // after a "busy" rejection, wait before sending more
+  Clock::time_point busy_until{};  // after a "busy" rejection, wait before sending more…
+  Clock::duration busy_backoff = kFirstBusyBackoff;  // …this long, doubling while it stays busy
+  bool awaiting_welcome = false;   // a hello went out after a reconnect; other welcomes are ignored
+  Clock::time_point relinked{};    // when its socket was last rebuilt while lost
 
   int free_slots(Clock::time_point now) const {
     if (lost || quarantined || now < busy_until) return 0;
@@ -99,7 +136,25 @@ struct Experiment {
   int resends = 0;  // `run` re-sent because the driver did not list it (see reconcile)
 };
 
-Clock::duration seconds(double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); }
+// Seconds from a config or a driver (`max_s`, `expected_s`) to clock ticks. Saturates at about
+// 31 years: 1e300 s must mean "a very long time", not an overflow into the past.
+Clock::duration seconds(double s) {
+  constexpr double kLongest = 1e9;
+  if (!(s > 0)) return Clock::duration::zero();
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::min(s, kLongest)));
+}
+
+// A random 128-bit identity for a new campaign (hex). Experiment ids carry its first
+// kIdTagChars characters, so that a driver's result cache can never answer this campaign with
+// another's result for the same name and number (protocol §5).
+std::string new_campaign_id() {
+  if (sodium_init() < 0) throw Error("cannot initialise libsodium's random number generator");
+  unsigned char bytes[16];
+  randombytes_buf(bytes, sizeof bytes);
+  char hex[2 * sizeof bytes + 1];
+  sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+  return hex;
+}
 
 // Journal times ("2026-11-25T08:30:00.123Z") back to a clock reading, for time budgets on resume.
 std::optional<std::chrono::system_clock::time_point> parse_journal_time(const std::string& text) {
@@ -129,8 +184,10 @@ class CampaignRun {
       restore();
     } else {
       open_output();
-      journal("campaign_started", {{"campaign", config_.name}, {"config", config_.to_json()}, {"dry_run", options_.dry_run},
-                                   {"labloop_version", "0.1.0"}, {"output", output_.string()}});
+      const std::string campaign_id = new_campaign_id();
+      id_tag_ = campaign_id.substr(0, kIdTagChars);
+      journal("campaign_started", {{"campaign", config_.name}, {"campaign_id", campaign_id}, {"config", config_.to_json()},
+                                   {"dry_run", options_.dry_run}, {"labloop_version", "0.1.0"}, {"output", output_.string()}});
     }
     try {
       start_instruments();
@@ -175,13 +232,21 @@ class CampaignRun {
         throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume", path.string(), why));
     }
     const ReplayReport replay = replay_journal(events_, config_, *planner_);
+    // Journals written before campaign ids keep their ids' form ("<name>-0007").
+    if (const auto id = events_.front().find("campaign_id"); id != events_.front().end() && id->is_string())
+      id_tag_ = id->get<std::string>().substr(0, kIdTagChars);
 
     std::map<std::string, Experiment> open;
     std::vector<std::string> order;
+    // A failed attempt whose retry was announced ("retry_as") but whose "proposed" line never got
+    // written (a crash between the two lines): resume writes that line now.
+    std::optional<Experiment> unproposed_retry;
+    std::string unproposed_retry_of;
     for (const json& e : events_) {
       const std::string& kind = e["event"].get_ref<const std::string&>();
       const std::string id = e.value("experiment", "");
       if (kind == "proposed") {
+        if (unproposed_retry && unproposed_retry->id == id) unproposed_retry.reset();
         Experiment x;
         x.id = id;
         x.attempt = e.value("attempt", 1);
@@ -210,8 +275,24 @@ class CampaignRun {
       } else if (kind == "failed" && open.count(id)) {
         if (e.value("learn", true)) ++done_, ++failed_;
         else if (!e.contains("retry_as")) ++discarded_;
+        if (const auto retry = e.find("retry_as"); retry != e.end() && retry->is_string()) {
+          Experiment again = open[id];
+          again.id = retry->get<std::string>();
+          again.attempt = open[id].attempt + 1;
+          again.instrument = -1;
+          unproposed_retry = std::move(again);
+          unproposed_retry_of = id;
+        }
         open.erase(id);
       }
+    }
+    if (unproposed_retry) {
+      const Experiment& again = *unproposed_retry;
+      journal("proposed", {{"experiment", again.id}, {"params", again.params}, {"planner", config_.planner.kind}, {"x", as_vector(again.x)},
+                           {"retry_of", unproposed_retry_of}, {"attempt", again.attempt}, {"after_s", 0}});
+      origins_[again.id] = again.origin;
+      open.emplace(again.id, again);
+      order.push_back(again.id);
     }
     json in_flight = json::array(), waiting = json::array();
     for (const std::string& id : order) {
@@ -407,10 +488,12 @@ class CampaignRun {
   int used() const { return planner_proposals_ - discarded_; }
 
   void dispatch(Clock::time_point now) {
-    int free = 0;
+    // Capacities may each be INT_MAX (protocol §7): sum them wide.
+    long long free = 0;
     for (const auto& inst : instruments_) free += inst->free_slots(now);
-    const int fresh = std::min(free - static_cast<int>(waiting_.size()), config_.budget.experiments - used());
-    if (fresh > 0) propose(fresh);
+    const long long fresh = std::min({free - static_cast<long long>(waiting_.size()), static_cast<long long>(config_.budget.experiments - used()),
+                                      static_cast<long long>(kMostPerAsk)});
+    if (fresh > 0) propose(static_cast<int>(fresh));
     for (auto it = waiting_.begin(); it != waiting_.end();) {
       if (it->not_before > now) {
         ++it;
@@ -441,7 +524,9 @@ class CampaignRun {
       journal("planner_note", {{"note", note}, {"seconds", std::chrono::duration<double>(Clock::now() - asked).count()}});
     for (const Point& raw : points) {
       Experiment e;
-      e.id = e.origin = fmt::format("{}-{:04d}", config_.name, ++planner_proposals_);
+      ++planner_proposals_;
+      e.id = e.origin = id_tag_.empty() ? fmt::format("{}-{:04d}", config_.name, planner_proposals_)
+                                        : fmt::format("{}-{}-{:04d}", config_.name, id_tag_, planner_proposals_);
       e.params = space_.decode(raw);  // clamps and rounds: never outside the declared bounds
       e.x = space_.encode(e.params);
       journal("proposed", {{"experiment", e.id}, {"params", e.params}, {"planner", config_.planner.kind}, {"x", as_vector(e.x)},
@@ -501,7 +586,12 @@ class CampaignRun {
 
   void handle(LiveInstrument& inst, const json& m) {
     const std::string& type = m["type"].get_ref<const std::string&>();
-    if (type == "welcome") return recheck(inst, m);
+    if (type == "welcome") {
+      // Only the answer to our own hello counts: anyone can send a welcome at any time.
+      if (!inst.awaiting_welcome) return log(fmt::format("{}: ignored a welcome it was not asked for", inst.config->name));
+      inst.awaiting_welcome = false;
+      return recheck(inst, m);
+    }
     if (type == "pong") {
       if (inst.lost && !inst.quarantined) back_online(inst);
       reconcile(inst, m);
@@ -524,6 +614,7 @@ class CampaignRun {
     Experiment& e = it->second;
     inst.link->note_alive();
     if (type == "accepted") {
+      inst.busy_backoff = kFirstBusyBackoff;
       json fields{{"experiment", id}, {"instrument", inst.config->name}};
       if (m.contains("expected_s") && m["expected_s"].is_number()) {
         fields["expected_s"] = m["expected_s"];
@@ -541,10 +632,20 @@ class CampaignRun {
     } else if (type == "rejected") {
       const std::string reason = m["reason"];
       const bool busy = reason.rfind("busy", 0) == 0;
+      // "conflict": the driver holds this id with other parameters (protocol §5) — not a verdict
+      // on the point, and its cached result is not ours: try again under a new id.
+      const bool conflict = reason.rfind("conflict", 0) == 0;
       journal("rejected", {{"experiment", id}, {"instrument", inst.config->name}, {"reason", reason}, {"retry", busy}});
       --inst.in_flight;
+      if (conflict) {
+        log(fmt::format("{}: {} (the driver holds {} with other parameters); retrying under a new id", inst.config->name, reason, id));
+        return retry_or_fail(it, fmt::format("rejected by {}: {}", inst.config->name, reason), false);
+      }
       if (busy) {
-        inst.busy_until = Clock::now() + std::chrono::milliseconds(500);
+        // Backs off while it stays busy, so a driver that always answers "busy" costs two journal
+        // lines per kLongestBusyBackoff, not a spinning loop.
+        inst.busy_until = Clock::now() + inst.busy_backoff;
+        inst.busy_backoff = std::min<Clock::duration>(2 * inst.busy_backoff, kLongestBusyBackoff);
         Experiment again = std::move(e);
         in_flight_.erase(it);
         again.instrument = -1;
@@ -637,6 +738,7 @@ class CampaignRun {
     inst.link->note_alive();
     journal("instrument_reconnected", {{"instrument", inst.config->name},
                                        {"after_s", std::chrono::duration<double>(Clock::now() - inst.lost_since).count()}});
+    inst.awaiting_welcome = true;
     inst.link->send(protocol::hello("labloop 0.1.0", config_.name));
     resend_open(inst, "reconnected");
   }
@@ -769,6 +871,15 @@ class CampaignRun {
                                     {"reason", fmt::format("no answer for {:g} s", inst->config->heartbeat_s * inst->config->heartbeat_misses)},
                                     {"wait_s", inst->config->reconnect_s}});
       }
+      // ZeroMQ drops a connection for good on a protocol error (a frame over the size limit,
+      // docs/reliability.md): while lost, a fresh socket every few heartbeats lets a driver that
+      // is still there answer again; its pong then re-sends our open experiments by id.
+      if (inst->lost && !inst->quarantined && now - inst->relinked >= seconds(inst->config->heartbeat_s * 2)) {
+        if (inst->relinked < inst->lost_since)
+          log(fmt::format("{}: no answer; connecting to it afresh every {:g} s until it answers", inst->config->name, inst->config->heartbeat_s * 2));
+        inst->relinked = now;
+        inst->link->relink();
+      }
       if (inst->lost && now - inst->lost_since > seconds(inst->config->reconnect_s)) {
         inst->lost = false;
         if (!inst->quarantined) quarantine(*inst, fmt::format("lost for {:g} s", inst->config->reconnect_s));
@@ -846,6 +957,7 @@ class CampaignRun {
   int discarded_ = 0;          // of those, ended without a verdict (operator stop)
   int asks_ = 0;
   std::map<std::string, std::string> origins_;  // experiment id → the proposal it serves
+  std::string id_tag_;  // in experiment ids: the start of the campaign id (empty for older journals)
   int outcomes_since_start_ = 0, failures_since_start_ = 0;  // for the failure-rate pause
   int done_ = 0;
   int failed_ = 0;

@@ -125,6 +125,8 @@ class Node {
 // Names used in ids, file names and CSV headers: keep them simple so nothing needs quoting.
 void check_identifier(const Node& node, const std::string& what) {
   const std::string s = node.as_string();
+  // Names end up in experiment ids (at most 128 characters, protocol §7), file names and CSV headers.
+  if (s.size() > kMaxNameChars) node.fail(fmt::format("{} is {} characters long; at most {} are allowed", what, s.size(), kMaxNameChars));
   for (char c : s)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
       node.fail(fmt::format("{} \"{}\" may only contain letters, digits, '_', '-' and '.'", what, s));
@@ -175,17 +177,22 @@ Parameter parse_parameter(const Node& node) {
 void check_simulator_options(const Node& options, const sim::TestFunction& function) {
   options.expect_object({"noise", "delay", "capacity", "dim", "seed", "jitter", "fail_rate", "hang_rate", "crash_rate", "crash_after",
                          "garbage_rate", "oversize_rate"});
-  if (options.has("noise") && options.child("noise").as_number() < 0) options.child("noise").fail("must be >= 0 (standard deviation of Gaussian noise)");
-  if (options.has("delay") && options.child("delay").as_number() < 0) options.child("delay").fail("must be >= 0 (seconds per experiment)");
-  if (options.has("jitter") && options.child("jitter").as_number() < 0) options.child("jitter").fail("must be >= 0 (seconds added at random to the delay)");
+  auto within = [&](const char* key, double high, const char* what) {
+    if (!options.has(key)) return;
+    const double value = options.child(key).as_number();
+    if (!(value >= 0 && value <= high)) options.child(key).fail(fmt::format("must be from 0 to {:g} ({}; got {:g})", high, what, value));
+  };
+  within("noise", 1e100, "standard deviation of Gaussian noise");
+  within("delay", kMaxSeconds, "seconds per experiment");
+  within("jitter", kMaxSeconds, "seconds added at random to the delay");
   // Fault injection (docs/reliability.md): probabilities per experiment, or per reply.
   for (const char* rate : {"fail_rate", "hang_rate", "crash_rate", "garbage_rate", "oversize_rate"})
     if (options.has(rate)) {
       const double value = options.child(rate).as_number();
       if (!(value >= 0 && value <= 1)) options.child(rate).fail(fmt::format("must be a probability between 0 and 1 (got {})", value));
     }
-  if (options.has("crash_after") && options.child("crash_after").as_integer() < 0)
-    options.child("crash_after").fail("must be >= 0 (experiments started before the simulator kills itself)");
+  if (options.has("crash_after") && (options.child("crash_after").as_integer() < 0 || options.child("crash_after").as_integer() > INT_MAX))
+    options.child("crash_after").fail(fmt::format("must be from 0 to {} (experiments started before the simulator kills itself)", INT_MAX));
   if (options.has("capacity") && options.child("capacity").as_integer() < 1) options.child("capacity").fail("must be at least 1");
   // Read back as int (simulator_info, dry runs): larger would wrap, or be undefined for 1e18.
   if (options.has("capacity") && options.child("capacity").as_integer() > INT_MAX) options.child("capacity").fail(fmt::format("must be at most {}", INT_MAX));
@@ -225,24 +232,28 @@ InstrumentConfig parse_instrument(const Node& node) {
       ic.options = node.child("options").value();
     }
   }
-  auto positive = [&](const char* key, double& out) {
+  // Upper limits keep every product of these (heartbeat × misses, backoff × 2^retries) and every
+  // conversion to clock ticks finite and exact; docs/config.md lists them.
+  auto seconds = [&](const char* key, double& out, double high) {
     if (!node.has(key)) return;
     out = node.child(key).as_number();
-    if (!(out > 0)) node.child(key).fail(fmt::format("must be greater than 0 seconds (got {})", out));
+    if (!(out > 0)) node.child(key).fail(fmt::format("must be greater than 0 seconds (got {:g})", out));
+    if (out > high) node.child(key).fail(fmt::format("must be at most {:g} seconds (got {:g})", high, out));
   };
-  positive("timeout_s", ic.timeout_s);
-  positive("heartbeat_s", ic.heartbeat_s);
-  positive("connect_timeout_s", ic.connect_timeout_s);
-  positive("retry_backoff_s", ic.retry_backoff_s);
-  positive("reconnect_s", ic.reconnect_s);
-  auto at_least = [&](const char* key, int& out, int low) {
+  seconds("timeout_s", ic.timeout_s, kMaxSeconds);
+  seconds("heartbeat_s", ic.heartbeat_s, 3600);
+  seconds("connect_timeout_s", ic.connect_timeout_s, 86400);
+  seconds("retry_backoff_s", ic.retry_backoff_s, 86400);
+  seconds("reconnect_s", ic.reconnect_s, kMaxSeconds);
+  auto count = [&](const char* key, int& out, int low, int high) {
     if (!node.has(key)) return;
-    out = static_cast<int>(node.child(key).as_integer());
-    if (out < low) node.child(key).fail(fmt::format("must be at least {} (got {})", low, out));
+    const long long value = node.child(key).as_integer();
+    if (value < low || value > high) node.child(key).fail(fmt::format("must be from {} to {} (got {})", low, high, value));
+    out = static_cast<int>(value);
   };
-  at_least("heartbeat_misses", ic.heartbeat_misses, 1);
-  at_least("retries", ic.retries, 0);
-  at_least("quarantine_after", ic.quarantine_after, 1);
+  count("heartbeat_misses", ic.heartbeat_misses, 1, 1000);
+  count("retries", ic.retries, 0, 20);
+  count("quarantine_after", ic.quarantine_after, 1, 1000000);
   return ic;
 }
 
@@ -352,6 +363,8 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   if (budget.has("hours")) {
     c.budget.hours = budget.child("hours").as_number();
     if (!(c.budget.hours > 0)) budget.child("hours").fail(fmt::format("must be greater than 0 (got {}); leave it out for no time limit", c.budget.hours));
+    if (c.budget.hours > kMaxSeconds / 3600)
+      budget.child("hours").fail(fmt::format("must be at most {:g} hours (got {:g}); leave it out for no time limit", kMaxSeconds / 3600, c.budget.hours));
   }
 
   if (top.has("stop")) {

@@ -10,25 +10,41 @@ namespace labloop {
 using json = nlohmann::json;
 
 Instrument::Instrument(zmq::context_t& context, std::string name, std::string endpoint, InstrumentTiming timing, Log log)
-    : name_(std::move(name)), endpoint_(std::move(endpoint)), timing_(timing), log_(std::move(log)),
-      socket_(context, zmq::socket_type::dealer) {
+    : context_(context), name_(std::move(name)), endpoint_(std::move(endpoint)), timing_(timing), log_(std::move(log)) {
+  connect();
+  last_heard_ = last_ping_ = Clock::now();
+}
+
+void Instrument::connect() {
+  socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
   // A last `abort` sent just before the campaign ends must still leave; a dead driver may delay
   // shutdown by at most this much.
   socket_.set(zmq::sockopt::linger, 250);
-  // Oversized messages get a clear log line from decode(); beyond this ZeroMQ drops the peer.
-  socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(16 * protocol::kMaxMessageBytes));
+  // Frames over 1 MiB are read and refused by decode() with a log line; past this limit ZeroMQ
+  // drops the connection instead of reading it (memory), and relink() makes a new one.
+  socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
   try {
     socket_.connect(endpoint_);
   } catch (const zmq::error_t& e) {
     throw InstrumentError(name_, fmt::format("cannot connect to {}: {}", endpoint_, e.what()));
   }
-  last_heard_ = last_ping_ = Clock::now();
+}
+
+void Instrument::relink() {
+  ++relinks_;
+  socket_.set(zmq::sockopt::linger, 0);  // what the old connection still holds is re-sent by id later
+  connect();
 }
 
 void Instrument::send(const json& message) {
   // A DEALER queues while disconnected; with a full queue dontwait fails rather than hang the loop.
-  if (!socket_.send(zmq::buffer(protocol::encode(message)), zmq::send_flags::dontwait))
-    log_(fmt::format("{}: send queue full, message dropped ({})", name_, message.value("type", "?")));
+  // Logged once per outage, not once per heartbeat.
+  if (socket_.send(zmq::buffer(protocol::encode(message)), zmq::send_flags::dontwait)) {
+    dropping_ = false;
+  } else if (!dropping_) {
+    dropping_ = true;
+    log_(fmt::format("{}: send queue full, message dropped ({}); more may follow until it answers again", name_, message.value("type", "?")));
+  }
 }
 
 std::optional<json> Instrument::receive(std::chrono::milliseconds timeout) {
@@ -63,6 +79,7 @@ std::optional<json> Instrument::receive(std::chrono::milliseconds timeout) {
       return message;
     } catch (const ProtocolError& e) {
       ++malformed_;
+      last_malformed_ = e.what();
       log_(fmt::format("{}: ignored a malformed message ({}): {}", name_, e.code(), e.what()));
     }
     if (Clock::now() >= deadline) return std::nullopt;
@@ -74,8 +91,12 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
   const auto deadline = Clock::now() + timing_.connect_timeout;
   while (Clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    last_malformed_.clear();
     auto message = receive(std::min(left, std::chrono::milliseconds(200)));
     if (check) check();
+    // decode() names the message type first ("welcome: \"capacity\" must be …"): a driver that
+    // answers with a broken welcome is told so, not reported as silent.
+    if (last_malformed_.rfind("welcome:", 0) == 0) throw InstrumentError(name_, fmt::format("sent a malformed welcome: {}", last_malformed_));
     if (!message) continue;
     const std::string& type = (*message)["type"].get_ref<const std::string&>();
     if (type == "welcome") {

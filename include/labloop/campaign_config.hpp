@@ -16,6 +16,11 @@ namespace labloop {
 
 enum class Goal { minimize, maximize };
 
+// Stated limits (docs/config.md): names of campaigns, parameters and instruments, and the longest
+// duration any setting may give (365 days; timeouts, delays and the time budget).
+constexpr std::size_t kMaxNameChars = 64;
+constexpr double kMaxSeconds = 365.0 * 24 * 3600;
+
 struct Objective {
   std::string name;
   Goal goal = Goal::minimize;

@@ -33,6 +33,10 @@ class Instrument {
   const InstrumentInfo& hello(const std::string& campaign, const std::function<void()>& check = {});
 
   void send(const nlohmann::json& message);
+  // Closes the socket and connects a new one to the same endpoint (the driver sees a new peer).
+  // For a driver that went silent: ZeroMQ gives up on a connection after a protocol error such
+  // as a frame over kMaxFrameBytes, and only a new socket can reach the driver again.
+  void relink();
   // The next well-formed message, or nullopt when none arrives within `timeout`. Malformed
   // messages are logged and dropped. Only answers count as a sign of life: a `pong` or `welcome`
   // here, and whatever the campaign vouches for with note_alive() (news of its experiments) — a
@@ -50,8 +54,16 @@ class Instrument {
   const InstrumentInfo& info() const { return info_; }
   zmq::socket_t& socket() { return socket_; }
   int malformed_count() const { return malformed_; }
+  int relink_count() const { return relinks_; }
+
+  // Frames larger than this are not read at all: ZeroMQ drops the connection (see relink()).
+  // Between protocol::kMaxMessageBytes and this they are read and refused by decode().
+  static constexpr std::int64_t kMaxFrameBytes = 16 << 20;
 
  private:
+  void connect();
+
+  zmq::context_t& context_;
   std::string name_;
   std::string endpoint_;
   InstrumentTiming timing_;
@@ -61,6 +73,9 @@ class Instrument {
   Clock::time_point last_heard_;
   Clock::time_point last_ping_;
   int malformed_ = 0;
+  int relinks_ = 0;
+  bool dropping_ = false;       // sends are failing: logged once until one succeeds
+  std::string last_malformed_;  // what decode() said of the last malformed message
 };
 
 }  // namespace labloop

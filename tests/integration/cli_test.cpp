@@ -77,7 +77,10 @@ TEST_CASE("CLI: run prints plain progress lines and a summary when not on a term
   INFO(o.output);
   CHECK(o.status == 0);
   CHECK(o.output.find("instrument sim ready: labloop-sim") != std::string::npos);
-  CHECK(o.output.find("[1/30] quickstart-0001 on sim: y=") != std::string::npos);
+  // Ids carry the start of the campaign's random id: quickstart-<12 hex digits>-0001.
+  const auto first = o.output.find("[1/30] quickstart-");
+  REQUIRE(first != std::string::npos);
+  CHECK(o.output.substr(first + 30, 14) == "-0001 on sim: ");
   CHECK(o.output.find("campaign finished: ") != std::string::npos);
   CHECK(o.output.find("outputs: " + (dir / "q").string() + "/journal.jsonl") != std::string::npos);
   CHECK(o.output.find("\033[") == std::string::npos);  // no terminal control codes in a log

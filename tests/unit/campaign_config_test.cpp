@@ -159,7 +159,7 @@ TEST_CASE("Config: each mistake gets one message naming the JSON path and the fi
   }
   SECTION("simulator option out of range") {
     c["instruments"][0]["options"]["noise"] = -1;
-    CHECK(error_for(c) == "c.json: /instruments/0/options/noise: must be >= 0 (standard deviation of Gaussian noise)");
+    CHECK(error_for(c) == "c.json: /instruments/0/options/noise: must be from 0 to 1e+100 (standard deviation of Gaussian noise; got -1)");
   }
   SECTION("missing required key") {
     c.erase("objective");
@@ -195,4 +195,40 @@ TEST_CASE("Config: an endpoint instrument is checked against what it declares at
                     "c.json: /instruments/1: instrument 'reactor-1' declares \"x2\" as integer, but the campaign makes it continuous; make the parameter \"type\": \"integer\"");
   info.inputs[1].type = ParameterType::continuous;
   CHECK_NOTHROW(check_instrument_fits(c, 1, info));
+}
+
+TEST_CASE("Config: every duration and count has a stated range, checked before any conversion", "[config][limits]") {
+  auto with = [](const std::string& pointer, const json& value) {
+    json c = valid();
+    c[json::json_pointer(pointer)] = value;
+    return error_for(c);
+  };
+  // Fuzzed files that validate accepted: each would overflow a conversion later.
+  CHECK(with("/instruments/1/heartbeat_misses", 4294967297LL) == "c.json: /instruments/1/heartbeat_misses: must be from 1 to 1000 (got 4294967297)");
+  CHECK(with("/instruments/0/options/delay", 18446744073709551615ULL).find("/instruments/0/options/delay: must be from 0 to 3.1536e+07") != std::string::npos);
+  CHECK(with("/instruments/1/timeout_s", 1e300) == "c.json: /instruments/1/timeout_s: must be at most 3.1536e+07 seconds (got 1e+300)");
+  CHECK(with("/instruments/1/heartbeat_s", 1e9) == "c.json: /instruments/1/heartbeat_s: must be at most 3600 seconds (got 1e+09)");
+  CHECK(with("/instruments/1/reconnect_s", 1e308).find("must be at most") != std::string::npos);
+  CHECK(with("/instruments/1/connect_timeout_s", 1e6).find("must be at most 86400 seconds") != std::string::npos);
+  CHECK(with("/instruments/1/retry_backoff_s", 1e6).find("must be at most 86400 seconds") != std::string::npos);
+  CHECK(with("/instruments/1/retries", 1000).find("must be from 0 to 20") != std::string::npos);
+  CHECK(with("/instruments/1/quarantine_after", 4294967297LL).find("must be from 1 to 1000000") != std::string::npos);
+  CHECK(with("/instruments/0/options/crash_after", 4294967297LL).find("must be from 0 to 2147483647") != std::string::npos);
+  CHECK(with("/budget/hours", 1e308).find("/budget/hours: must be at most 8760 hours") != std::string::npos);
+  CHECK(with("/instruments/0/options/noise", 1e300).find("must be from 0 to 1e+100") != std::string::npos);
+  // At the limits, files load.
+  CHECK(with("/instruments/1/heartbeat_misses", 1000) == "");
+  CHECK(with("/instruments/1/timeout_s", 365.0 * 24 * 3600) == "");
+  CHECK(with("/budget/hours", 8760) == "");
+}
+
+TEST_CASE("Config: names are at most 64 characters, so experiment ids stay within the protocol's 128", "[config][limits]") {
+  json c = valid();
+  c["name"] = std::string(64, 'a');
+  CHECK(error_for(c) == "");
+  c["name"] = std::string(65, 'a');
+  CHECK(error_for(c) == "c.json: /name: campaign name is 65 characters long; at most 64 are allowed");
+  c = valid();
+  c["instruments"][1]["name"] = std::string(100, 'r');
+  CHECK(error_for(c).find("instrument name is 100 characters long") != std::string::npos);
 }

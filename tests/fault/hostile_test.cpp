@@ -1,0 +1,376 @@
+// Hostile and extreme instruments (issue 14): spec-legal but extreme numbers, oversized frames,
+// unsolicited messages, a driver that caches by id, and a journal cut at every line. Each test
+// failed on the controller before these cases were handled.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "fake_driver.hpp"
+#include "labloop/audit.hpp"
+#include "labloop/campaign.hpp"
+#include "labloop/error.hpp"
+#include "labloop/journal.hpp"
+#include "labloop/replay.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+using test::FakeDriver;
+
+namespace {
+
+// A campaign over x1 in [-5,10], x2 in [0,15] (FakeDriver::welcome's box) with random proposals:
+// these tests are about the loop, not the planner.
+json hostile_campaign(const std::string& output, json instruments, int budget, const std::string& name = "h") {
+  if (instruments.is_object()) instruments = json::array({instruments});
+  return json{{"name", name},
+              {"parameters", {{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
+                              {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 15}}}},
+              {"objective", {{"name", "y"}}},
+              {"planner", {{"kind", "random"}}},
+              {"instruments", std::move(instruments)},
+              {"budget", {{"experiments", budget}}},
+              {"output", output}};
+}
+
+json quick(json instrument) {
+  instrument["heartbeat_s"] = 0.1;
+  instrument["heartbeat_misses"] = 5;
+  instrument["connect_timeout_s"] = 5;
+  instrument["reconnect_s"] = 5;
+  instrument["retry_backoff_s"] = 0.05;
+  return instrument;
+}
+
+CampaignSummary run_file(const json& file, bool resume = false, std::optional<std::string> output = {}) {
+  const CampaignConfig config = parse_campaign_config(file.dump(), "hostile.json");
+  CampaignOptions options;
+  options.resume = resume;
+  options.output = std::move(output);
+  return run_campaign(config, options);
+}
+
+std::vector<json> events_of(const std::filesystem::path& out) { return read_journal(out / "journal.jsonl").events; }
+
+int count_events(const std::filesystem::path& out, const std::string& kind) {
+  int n = 0;
+  for (const auto& e : events_of(out)) n += e["event"] == kind;
+  return n;
+}
+
+double y_of(const json& params) { return params["x1"].get<double>() + params["x2"].get<double>(); }
+
+std::string ok_result(const std::string& id, double y) {
+  return json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", y}}}}.dump();
+}
+std::string accepted(const std::string& id, json extra = json::object()) {
+  json m{{"v", 1}, {"type", "accepted"}, {"experiment", id}};
+  m.update(extra);
+  return m.dump();
+}
+const std::string kPong = R"({"v":1,"type":"pong","running":[]})";
+
+// A well-behaved driver: every run gets y = x1 + x2 at once.
+FakeDriver::Behaviour honest(int capacity = 1) {
+  return [capacity](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    const std::string type = m.value("type", "");
+    if (type == "hello") return {FakeDriver::welcome(capacity)};
+    if (type == "ping") return {kPong};
+    if (type != "run") return {};
+    const std::string id = m["experiment"];
+    return {accepted(id), ok_result(id, y_of(m["params"]))};
+  };
+}
+
+// Every experiment has exactly one final outcome and the journal passes verify's checks.
+void check_bookkeeping(const std::filesystem::path& out) {
+  std::map<std::string, int> outcome;
+  for (const auto& e : events_of(out)) {
+    if (e["event"] == "proposed") outcome[e["experiment"]] += 0;
+    if (e["event"] == "result" || e["event"] == "failed") ++outcome[e["experiment"]];
+  }
+  for (const auto& [id, n] : outcome) {
+    INFO(id);
+    CHECK(n == 1);
+  }
+  const JournalAudit audit = audit_journal(out);
+  INFO(fmt::format("{}", fmt::join(audit.problems, "\n")));
+  CHECK(audit.problems.empty());
+}
+
+}  // namespace
+
+TEST_CASE("Hostile: two instruments declaring the largest capacity (INT_MAX) do not stall the campaign", "[fault][hostile]") {
+  test::TempDir dir;
+  FakeDriver a(dir.ipc("a"), honest(INT_MAX)), b(dir.ipc("b"), honest(INT_MAX));
+  const auto out = dir / "out";
+  const auto summary = run_file(hostile_campaign(out.string(), {quick({{"name", "a"}, {"endpoint", dir.ipc("a")}}),
+                                                                quick({{"name", "b"}, {"endpoint", dir.ipc("b")}})}, 6));
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "result") == 6);
+  check_bookkeeping(out);
+}
+
+TEST_CASE("Hostile: a driver declaring max_s = 1e300 is not timed out at once", "[fault][hostile]") {
+  test::TempDir dir;
+  FakeDriver huge(dir.ipc("huge"), [](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] != "run") return {};
+    const std::string id = m["experiment"];
+    return {accepted(id, {{"max_s", 1e300}, {"expected_s", 1e300}}), ok_result(id, y_of(m["params"]))};
+  });
+  const auto out = dir / "out";
+  json instrument = quick({{"name", "huge"}, {"endpoint", dir.ipc("huge")}});
+  instrument["timeout_s"] = 3600;  // the driver's max_s is larger: the campaign's own limit holds
+  const auto summary = run_file(hostile_campaign(out.string(), instrument, 4));
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "result") == 4);
+  CHECK(count_events(out, "failed") == 0);
+  CHECK(count_events(out, "instrument_quarantined") == 0);
+}
+
+TEST_CASE("Hostile: a frame over the 16 MiB limit drops the connection, which is made again and the result still arrives", "[fault][hostile]") {
+  test::TempDir dir;
+  int runs = 0;
+  bool sent_monster = false;
+  FakeDriver monster(dir.ipc("monster"), [&](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] != "run") return {};
+    const std::string id = m["experiment"];
+    // The second experiment's first answer is preceded by 17 MiB of junk: ZeroMQ drops the link
+    // (and the result after it) — only a new connection and a re-sent `run` can bring it back.
+    if (++runs == 2 && !sent_monster) {
+      sent_monster = true;
+      return {std::string(17 << 20, 'x'), accepted(id), ok_result(id, y_of(m["params"]))};
+    }
+    return {accepted(id), ok_result(id, y_of(m["params"]))};
+  });
+  const auto out = dir / "out";
+  const auto summary = run_file(hostile_campaign(out.string(), quick({{"name", "monster"}, {"endpoint", dir.ipc("monster")}}), 4));
+  CHECK(sent_monster);
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "result") == 4);
+  CHECK(count_events(out, "failed") == 0);
+  CHECK(count_events(out, "instrument_quarantined") == 0);
+  CHECK(count_events(out, "instrument_reconnected") >= 1);
+  check_bookkeeping(out);
+}
+
+TEST_CASE("Hostile: a driver that answers busy forever is backed off, not spun on", "[fault][hostile]") {
+  test::TempDir dir;
+  FakeDriver busy(dir.ipc("busy"), [](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] != "run") return {};
+    return {json{{"v", 1}, {"type", "rejected"}, {"experiment", m["experiment"]}, {"reason", "busy: someone else's run"}}.dump()};
+  });
+  const auto out = dir / "out";
+  json file = hostile_campaign(out.string(), quick({{"name", "busy"}, {"endpoint", dir.ipc("busy")}}), 3);
+  file["budget"]["hours"] = 6.0 / 3600;  // six seconds
+  const auto summary = run_file(file);
+  CHECK(summary.reason == "time budget reached");
+  // 0.5 s, 1, 2, 4 s between attempts: at most 4 in six seconds (a fixed 0.5 s gave 12).
+  const int rejected = count_events(out, "rejected");
+  CHECK(rejected >= 2);
+  CHECK(rejected <= 5);
+  check_bookkeeping(out);
+}
+
+TEST_CASE("Hostile: an unsolicited, malformed welcome is ignored, not a reason to quarantine", "[fault][hostile]") {
+  test::TempDir dir;
+  FakeDriver chatty(dir.ipc("chatty"), [](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    json bad = json::parse(FakeDriver::welcome());
+    bad["inputs"][0]["low"] = 100;  // low > high: parse_welcome refuses it
+    if (m["type"] == "ping") return {kPong, bad.dump(), FakeDriver::welcome()};
+    if (m["type"] != "run") return {};
+    const std::string id = m["experiment"];
+    return {accepted(id), ok_result(id, y_of(m["params"]))};
+  });
+  const auto out = dir / "out";
+  json file = hostile_campaign(out.string(), quick({{"name", "chatty"}, {"endpoint", dir.ipc("chatty")}}), 6);
+  const auto summary = run_file(file);
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "instrument_quarantined") == 0);
+  CHECK(count_events(out, "result") == 6);
+}
+
+TEST_CASE("Hostile: a welcome with a bad capacity is named as such, at once", "[fault][hostile]") {
+  for (const json& capacity : {json(0), json(-1), json(1.5), json(1e9), json("2")}) {
+    INFO(capacity.dump());
+    test::TempDir dir;
+    FakeDriver odd(dir.ipc("odd"), [capacity](const std::string& payload) -> std::vector<std::string> {
+      if (FakeDriver::type_of(payload) != "hello") return {};
+      json w = json::parse(FakeDriver::welcome());
+      w["capacity"] = capacity;
+      return {w.dump()};
+    });
+    json instrument = {{"name", "odd"}, {"endpoint", dir.ipc("odd")}, {"connect_timeout_s", 30}};
+    const auto started = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH(run_file(hostile_campaign((dir / "out").string(), instrument, 2)),
+                      Catch::Contains("malformed welcome") && Catch::Contains("capacity"));
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+  }
+}
+
+TEST_CASE("Hostile: two campaigns of the same name against one caching driver get their own results", "[fault][hostile]") {
+  test::TempDir dir;
+  // A driver that, like the old SDKs, answers a repeated id from its cache whatever the params.
+  std::map<std::string, std::string> cache;
+  FakeDriver caching(dir.ipc("cache"), [&cache](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] != "run") return {};
+    const std::string id = m["experiment"];
+    if (auto hit = cache.find(id); hit != cache.end()) return {hit->second};
+    return {accepted(id), cache[id] = ok_result(id, y_of(m["params"]))};
+  });
+  std::set<std::string> ids, campaign_ids;
+  for (int seed : {1, 2}) {
+    const auto out = dir / ("out" + std::to_string(seed));
+    json file = hostile_campaign(out.string(), quick({{"name", "cache"}, {"endpoint", dir.ipc("cache")}}), 5, "q");
+    file["seed"] = seed;
+    CHECK(run_file(file).reason == "budget reached");
+    const auto events = events_of(out);
+    const std::string campaign_id = events.front().value("campaign_id", "");
+    CHECK(campaign_id.size() == 32);
+    campaign_ids.insert(campaign_id);
+    std::map<std::string, json> params;
+    for (const auto& e : events) {
+      if (e["event"] == "proposed") {
+        const std::string id = e["experiment"];
+        CHECK(id.find(campaign_id.substr(0, 12)) != std::string::npos);
+        CHECK(ids.insert(id).second);
+        params[id] = e["params"];
+      }
+      if (e["event"] == "result") CHECK(e["objective"].get<double>() == Approx(y_of(params.at(e["experiment"]))));
+    }
+  }
+  CHECK(campaign_ids.size() == 2);
+}
+
+TEST_CASE("Hostile: the next campaign removes temporary folders whose controller was killed", "[fault][hostile]") {
+  // A pid that surely belongs to nobody now: a child that has exited and been reaped.
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  REQUIRE(child > 0);
+  waitpid(child, nullptr, 0);
+  const auto tmp = std::filesystem::temp_directory_path();
+  auto leftover = [&](const std::string& name, pid_t owner) {
+    const auto path = tmp / name;
+    std::filesystem::create_directories(path);
+    std::ofstream(path / "owner.pid") << owner << "\n";
+    std::ofstream(path / "0.ipc") << "";
+    return path;
+  };
+  const auto dead = leftover("labloop-zzdead", child);
+  const auto alive = leftover("labloop-zzlive", getppid());
+  test::TempDir dir;
+  FakeDriver driver(dir.ipc("d"), honest());
+  CHECK(run_file(hostile_campaign((dir / "out").string(), quick({{"name", "d"}, {"endpoint", dir.ipc("d")}}), 1)).reason == "budget reached");
+  CHECK_FALSE(std::filesystem::exists(dead));
+  CHECK(std::filesystem::exists(alive));
+  std::filesystem::remove_all(alive);
+}
+
+// The journal cut after every line of a campaign that saw retries after a timeout, an operator's
+// abort at the instrument, a busy refusal, a verdict failure and a lost driver: each cut resumes
+// to the full budget, every experiment ends exactly once, and verify finds nothing wrong.
+TEST_CASE("Hostile: a journal cut after any line resumes to the full budget with every experiment once", "[fault][hostile][resume]") {
+  test::TempDir dir;
+  constexpr int kBudget = 6;
+  const std::string endpoint = dir.ipc("lab");
+  const auto original = dir / "original";
+  {
+    int runs = 0;
+    std::vector<std::string> deferred;  // results sent with the next pong (a slow experiment)
+    int silent_pings = 0;
+    FakeDriver lab(endpoint, [&](const std::string& payload) -> std::vector<std::string> {
+      const json m = json::parse(payload);
+      const std::string type = m["type"];
+      if (type == "hello") return {FakeDriver::welcome()};
+      if (type == "ping") {
+        if (silent_pings > 0) {  // a driver that stops answering for a while: lost, then back
+          --silent_pings;
+          return {};
+        }
+        std::vector<std::string> out{kPong};
+        out.insert(out.end(), deferred.begin(), deferred.end());
+        deferred.clear();
+        return out;
+      }
+      if (type != "run") return {};
+      const std::string id = m["experiment"];
+      const double y = y_of(m["params"]);
+      switch (++runs) {
+        case 1: return {accepted(id), ok_result(id, y)};
+        case 2: return {accepted(id)};  // never finishes: timed out, aborted, retried
+        case 3:  // aborted at the instrument by its operator: retried
+          return {accepted(id), json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "failed"}, {"error", "aborted"}}.dump()};
+        case 4: return {json{{"v", 1}, {"type", "rejected"}, {"experiment", id}, {"reason", "busy: warming up"}}.dump()};
+        case 5:  // a real failure: a verdict on the point
+          return {accepted(id), json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "failed"}, {"error", "clogged"}}.dump()};
+        case 6:
+          silent_pings = 12;  // 1.2 s of silence with heartbeat 0.1 s × 5: lost, then it answers again
+          deferred.push_back(ok_result(id, y));
+          return {accepted(id)};
+        default: return {accepted(id), ok_result(id, y)};
+      }
+    });
+    json instrument = quick({{"name", "lab"}, {"endpoint", endpoint}});
+    instrument["timeout_s"] = 0.5;
+    instrument["retries"] = 3;
+    const auto summary = run_file(hostile_campaign(original.string(), instrument, kBudget));
+    REQUIRE(summary.reason == "budget reached");
+  }
+  const auto events = events_of(original);
+  std::set<std::string> kinds;
+  for (const auto& e : events) kinds.insert(e["event"].get<std::string>());
+  for (const char* kind : {"rejected", "instrument_lost", "instrument_reconnected"}) {
+    INFO(kind);
+    CHECK(kinds.count(kind));
+  }
+  int retries = 0;
+  for (const auto& e : events) retries += e.contains("retry_as");
+  CHECK(retries >= 2);
+
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(test::read_file(original / "journal.jsonl"));
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  REQUIRE(lines.size() == events.size());
+  FakeDriver lab(endpoint, honest());
+  for (size_t cut = 1; cut < lines.size(); ++cut) {  // the last line is campaign_finished
+    INFO("journal cut after line " << cut << ": " << lines[cut - 1].substr(0, 160));
+    const auto copy = dir / fmt::format("cut{}", cut);
+    std::filesystem::create_directories(copy);
+    std::ofstream journal(copy / "journal.jsonl");
+    for (size_t i = 0; i < cut; ++i) journal << lines[i] << '\n';
+    journal.close();
+    const CampaignConfig config = journaled_config(read_journal(copy / "journal.jsonl").events, "cut");
+    CampaignOptions options;
+    options.resume = true;
+    options.output = copy.string();
+    const auto summary = run_campaign(config, options);
+    CHECK(summary.reason == "budget reached");
+    CHECK(summary.status.done == kBudget);
+    check_bookkeeping(copy);
+    std::filesystem::remove_all(copy);
+  }
+}
