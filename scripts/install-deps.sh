@@ -3,14 +3,21 @@
 # Idempotent and non-interactive: safe to run again, and safe in CI (no terminal).
 set -euo pipefail
 
+# What building and running labloop needs; `--tests` adds what the tests, fuzzers and benchmarks
+# need (clang for the sanitizer build, Catch2, Google Benchmark, pyzmq for the Python SDK).
 packages=(
   build-essential cmake git pkg-config ca-certificates
-  clang libclang-rt-14-dev  # the sanitizer + libFuzzer build (Debian 12's clang is 14)
   libeigen3-dev libnlopt-cxx-dev libnlopt-dev
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libsodium-dev
-  catch2 libfmt-dev libcli11-dev libbenchmark-dev
-  python3 python3-zmq
+  libfmt-dev libcli11-dev
 )
+if [ "${1:-}" = "--tests" ]; then
+  packages+=(
+    clang libclang-rt-14-dev  # the sanitizer + libFuzzer build (Debian 12's clang is 14)
+    catch2 libbenchmark-dev
+    python3 python3-zmq
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do
