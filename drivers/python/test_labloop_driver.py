@@ -350,14 +350,22 @@ def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
     # A cache file written before params were kept: its lines load and are answered by id alone.
     old_cache = os.path.join(tmp, "old-cache.jsonl")
     old = {"v": 1, "type": "result", "experiment": "o-0001", "status": "ok", "values": {"y": 42.0}}
+    # ... beside a line as the C++ SDK writes it (keys sorted, "params" among them).
+    cpp = {"experiment": "n-0001", "meta": {"duration_s": 0.1}, "params": {"x1": 1.5, "x2": 2},
+           "status": "ok", "type": "result", "v": 1, "values": {"y": 43.5}}
     with open(old_cache, "w", encoding="utf-8") as f:
-        f.write(json.dumps(old) + "\n")
+        f.write(json.dumps(old) + "\n" + json.dumps(cpp, separators=(",", ":")) + "\n")
     p5, e5, l5 = start_driver(tmp, "c5", "--cache", old_cache)
     check(wait_banner(p5, l5, e5), "driver C started on a cache file without params")
     c = Controller(ctx, e5)
     check(c.ask({"v": 1, "type": "run", "experiment": "o-0001", "params": {"x1": 1.0, "x2": 1.0}}) == old,
           "an old cache line (no params) is answered by id alone")
     check(c.recv(0.2) is None, "nothing runs for it")
+    check(c.ask({"v": 1, "type": "run", "experiment": "n-0001", "params": {"x2": 2.0, "x1": 1.5}})
+          == {k: v for k, v in cpp.items() if k != "params"}, "a C++-written line is answered for its params (without them)")
+    r = c.ask({"v": 1, "type": "run", "experiment": "n-0001", "params": {"x1": 1.5, "x2": 3}})
+    check(r.get("type") == "rejected" and str(r.get("reason", "")).startswith("conflict"),
+          "... and other params are a conflict")
     p5.send_signal(signal.SIGTERM)
     check(p5.wait(5.0) == 0, "driver C stopped after the old cache file")
 
@@ -383,6 +391,10 @@ def main() -> int:
             return 1
         ca, cb = Controller(ctx, ea), Controller(ctx, eb)
         test_fast_driver(ca)
+        with open(la, encoding="utf-8", errors="replace") as f:
+            log_a = f.read()
+        check("conflict: rejected a run of a-0001" in log_a, "the driver logs each conflict")
+        check("ignored an abort of a-0001" in log_a, "the driver logs each refused abort")
         test_slow_driver(cb)
         test_validate_params()
 
