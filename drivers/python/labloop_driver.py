@@ -659,8 +659,10 @@ def serve(driver: Driver, endpoint: str, *, cache_path: str | None = None,
           shutdown_timeout: float = 5.0, stop_event: threading.Event | None = None) -> None:
     """Bind a ROUTER at `endpoint` and serve protocol v1 until SIGINT/SIGTERM or `stop_event`.
 
-    cache_path: optional JSON-lines file; finished results are appended and reloaded at start,
-        so a restarted driver still answers a repeated `run` from its cache.
+    cache_path: optional JSON-lines file; finished results are appended (each line the result
+        plus a "params" member: the params of its run) and reloaded at start, so a restarted
+        driver still answers a repeated `run` with the same params from its cache. Files of
+        the C++ SDK are the same; lines without "params" (older versions) are answered by id.
     ready: called with the bound endpoint once the socket is bound (e.g. to print a banner).
     install_signal_handlers: SIGINT/SIGTERM stop serving cleanly (main thread only).
     shutdown_timeout: seconds to wait for running experiments after `stop` is set on them.
