@@ -10,6 +10,7 @@
 #include <cmath>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -57,21 +58,31 @@ class SignalGuard {
   struct sigaction old_term_ {};
 };
 
-// The result cache on disk: JSON lines of final `result` messages, the last line for an id
-// winning (the Python SDK's format). Each append is fsynced before the caller sends the result,
-// so a sent result is never lost to a crash.
+// A finished experiment as the cache keeps it. `params` are those of the run that produced the
+// result, so a repeated `run` is answered only when it asks for the same experiment (protocol
+// §5); a line written before params were kept has none and is answered by id alone.
+struct FinishedExperiment {
+  std::string payload;                 // the encoded `result`, re-sent verbatim
+  std::optional<json> params;          // nullopt: an old cache line without params
+  std::optional<std::string> owner;    // routing identity of the latest matching `run`, if any yet
+};
+
+// The result cache on disk: JSON lines, each a final `result` message plus a "params" member
+// holding the params of its run, the last line for an id winning (the Python SDK's format). Lines
+// without "params" (written by older SDKs) still load. Each append is fsynced before the caller
+// sends the result, so a sent result is never lost to a crash.
 class CacheFile {
  public:
   // Opens (creating if needed) `path`; throws Error naming the path and the OS reason.
   explicit CacheFile(std::string path) : file_(std::move(path), "the result cache") {}
 
-  // Every result in the file: id → encoded result. A driver must keep serving whatever the file
-  // holds, so bad lines are skipped and reported through `log`, never thrown. A torn last line
-  // (a crash mid-write) is terminated with a newline, so the next append starts a line of its
-  // own instead of being glued to the fragment and lost with it on the next load.
-  std::map<std::string, std::string> load(const std::function<void(const std::string&)>& log) {
+  // Every result in the file by id. A driver must keep serving whatever the file holds, so bad
+  // lines are skipped and reported through `log`, never thrown. A torn last line (a crash
+  // mid-write) is terminated with a newline, so the next append starts a line of its own instead
+  // of being glued to the fragment and lost with it on the next load.
+  std::map<std::string, FinishedExperiment> load(const std::function<void(const std::string&)>& log) {
     const std::string text = file_.read_all();
-    std::map<std::string, std::string> results;
+    std::map<std::string, FinishedExperiment> results;
     std::size_t start = 0;
     for (int line_number = 1; start < text.size(); ++line_number) {
       std::size_t end = text.find('\n', start);
@@ -83,8 +94,14 @@ class CacheFile {
       try {
         json m = protocol::decode(line);
         if (m["type"] != "result") throw ProtocolError("bad_message", fmt::format("a \"{}\" message, not a result", m["type"].get<std::string>()));
-        const std::string id = m["experiment"];
-        results[id] = protocol::encode(m);
+        FinishedExperiment finished;
+        if (auto params = m.find("params"); params != m.end()) {
+          if (!params->is_object()) throw ProtocolError("bad_message", "\"params\" must be an object");
+          finished.params = std::move(*params);
+          m.erase("params");
+        }
+        finished.payload = protocol::encode(m);
+        results[m["experiment"].get<std::string>()] = std::move(finished);
       } catch (const ProtocolError& e) {
         log(torn ? fmt::format("result cache {}: skipped a torn last line {} (a crash while writing it?)", file_.path(), line_number)
                  : fmt::format("result cache {}: skipped corrupt line {}: {}", file_.path(), line_number, e.what()));
@@ -94,19 +111,32 @@ class CacheFile {
     return results;
   }
 
-  // Appends `payload` as one line and fsyncs it; throws Error when the disk refuses.
-  void append(const std::string& payload) { file_.append(payload + "\n"); }
+  // Appends `result` with its run's `params` as one line and fsyncs it; throws Error when the
+  // disk refuses.
+  void append(const json& result, const json& params) {
+    json line = result;
+    line["params"] = params;
+    file_.append(protocol::encode(line) + "\n");
+  }
 
  private:
   AppendFile file_;
 };
+
+// For log lines: a JSON value cut to a readable length.
+std::string brief(const json& value) {
+  std::string text = protocol::encode(value);
+  if (text.size() > 200) text = text.substr(0, 197) + "...";
+  return text;
+}
 
 double now_unix() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 struct RunningExperiment {
-  Envelope route;          // where the result goes: the latest sender of run/abort for this id
+  Envelope route;          // the owner: the latest sender of a matching run; the result goes here
+  json params;             // as received, compared with those of a repeated run
   json accepted;           // re-sent verbatim for a repeated run
   bool aborted = false;
   std::jthread worker;     // last member: joined first on destruction, while the rest is alive
@@ -225,10 +255,33 @@ class Server {
     return protocol::pong(ids);
   }
 
+  // The peer behind an envelope: its ROUTER identity (the first frame), whatever delimiter follows.
+  static const std::string& identity(const Envelope& route) { return route.front(); }
+
+  // A repeated `run` is answered from state only when it asks for the same experiment: the same
+  // id *and* the same params, compared as JSON values (an absent "params" never matches). Another
+  // campaign reusing the id, or a stray client, gets `rejected` "conflict…" and nothing else.
+  static bool same_params(const json& m, const json& stored) {
+    const auto params = m.find("params");
+    return params != m.end() && *params == stored;
+  }
+  void reject_conflict(const Envelope& route, const json& m, const std::string& id, const char* state, const json& stored) {
+    const auto params = m.find("params");
+    options_.log(fmt::format("conflict: rejected a run of {} with params {}: it {} with params {}", id,
+                             params == m.end() ? std::string("(none)") : brief(*params), state, brief(stored)));
+    send(route, protocol::rejected(id, fmt::format("conflict: experiment {} {} with other parameters", id, state)));
+  }
+
   void handle_run(const Envelope& route, const json& m) {
     const std::string id = m["experiment"];
-    if (auto cached = cache_.find(id); cached != cache_.end()) return send(route, cached->second);
+    if (auto cached = cache_.find(id); cached != cache_.end()) {
+      FinishedExperiment& finished = cached->second;
+      if (finished.params && !same_params(m, *finished.params)) return reject_conflict(route, m, id, "already ran", *finished.params);
+      finished.owner = identity(route);
+      return send(route, finished.payload);
+    }
     if (auto it = running_.find(id); it != running_.end()) {
+      if (!same_params(m, it->second->params)) return reject_conflict(route, m, id, "is running", it->second->params);
       it->second->route = route;
       return send(route, it->second->accepted);
     }
@@ -245,6 +298,7 @@ class Server {
     const RunEstimate estimate = driver_.estimate(params);
     auto experiment = std::make_unique<RunningExperiment>();
     experiment->route = route;
+    experiment->params = params;
     experiment->accepted = protocol::accepted(id, estimate.expected_s, estimate.max_s);
     // Accepted goes out before the worker starts, so it always precedes the result.
     send(route, experiment->accepted);
@@ -253,12 +307,22 @@ class Server {
     running_.emplace(id, std::move(experiment));
   }
 
+  // Only the owner of an experiment (the latest sender of a matching `run`) may abort it or be
+  // re-sent its result through `abort`; to anyone else the experiment does not exist.
   void handle_abort(const Envelope& route, const json& m) {
     const std::string id = m["experiment"];
-    if (auto cached = cache_.find(id); cached != cache_.end()) return send(route, cached->second);
+    auto not_theirs = [&] {
+      options_.log(fmt::format("ignored an abort of {} from a peer that did not run it", id));
+      send(route, protocol::error("unknown_experiment", fmt::format("no experiment {} was run by this peer", id), id));
+    };
+    if (auto cached = cache_.find(id); cached != cache_.end()) {
+      if (cached->second.owner != identity(route)) return not_theirs();
+      return send(route, cached->second.payload);
+    }
     auto it = running_.find(id);
     if (it == running_.end())
       return send(route, protocol::error("unknown_experiment", fmt::format("no experiment {} is running or finished", id), id));
+    if (identity(it->second->route) != identity(route)) return not_theirs();
     it->second->route = route;
     if (!it->second->aborted) {
       it->second->aborted = true;
@@ -308,7 +372,7 @@ class Server {
       result = protocol::result_failed(id, "aborted", result.value("meta", json()));
     }
     const std::string payload = protocol::encode(result);
-    if (!shutting_down_) remember(id, result, payload);
+    if (!shutting_down_) remember(id, result, payload, *it->second);
     send(it->second->route, payload);
     options_.log(fmt::format("{} finished: {}", id, result["status"].get<std::string>() == "ok" ? result["values"].dump() : result["error"].get<std::string>()));
     running_.erase(it);  // joins the worker, which has finished after its send
@@ -317,11 +381,11 @@ class Server {
 
   // Caches a final result, on disk first when there is a cache file: once the controller has
   // seen a result, a restarted driver must still have it.
-  void remember(const std::string& id, const json& result, const std::string& payload) {
-    cache_[id] = payload;
+  void remember(const std::string& id, const json& result, const std::string& payload, const RunningExperiment& experiment) {
+    cache_[id] = FinishedExperiment{payload, experiment.params, identity(experiment.route)};
     if (cache_file_) {
       try {
-        cache_file_->append(payload);
+        cache_file_->append(result, experiment.params);
       } catch (const Error& e) {
         options_.log(fmt::format("{} (the result of {} is kept in memory only)", e.what(), id));
       }
@@ -368,7 +432,7 @@ class Server {
   std::string welcome_;
   std::map<std::string, std::unique_ptr<RunningExperiment>> running_;
   std::vector<std::string> order_;              // running ids in start order, for pong
-  std::map<std::string, std::string> cache_;    // finished id → encoded result
+  std::map<std::string, FinishedExperiment> cache_;  // finished id → its result, params and owner
   std::unique_ptr<CacheFile> cache_file_;       // null without ServeOptions::cache_path
   std::mt19937_64 faults_rng_{options_.reply_faults.seed};
   bool shutting_down_ = false;

@@ -16,7 +16,9 @@ Implements labloop wire protocol v1 (docs/protocol.md) on the driver side:
 
 `serve()` binds a ROUTER socket, answers hello/ping/abort at once from the main thread and
 runs experiments in worker threads (up to `capacity` at once), so heartbeats never wait for
-an experiment. Results are cached by experiment id, which makes `run` idempotent.
+an experiment. Results are cached by experiment id and params, which makes `run` idempotent:
+a repeated `run` with other params is `rejected` ("conflict: ..."), and only the peer that sent
+the matching `run` may abort the experiment (docs/protocol.md sections 4.2, 4.5 and 5).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "MAX_MESSAGE_BYTES",
     "MAX_EXPERIMENT_ID_CHARS",
+    "MAX_MESSAGE_DEPTH",
     "Driver",
     "ParamError",
     "validate_describe",
@@ -48,6 +51,7 @@ __all__ = [
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB, per payload frame
 MAX_EXPERIMENT_ID_CHARS = 128
+MAX_MESSAGE_DEPTH = 64  # nested arrays/objects per payload; the top-level object is level 1
 MAX_ERROR_CHARS = 4096  # failure texts are for humans; keep results small
 
 log = logging.getLogger("labloop_driver")
@@ -110,10 +114,43 @@ def _fmt(v: Any) -> str:
 
 
 def _same_json_value(a: Any, b: Any) -> bool:
-    # Categorical choices compare as JSON values: "1" != 1 and true != 1.
+    # Compare as JSON values: "1" != 1 and true != 1, but 1 == 1.0; objects and arrays member by
+    # member. Used for categorical choices and for the params of a repeated `run`.
     if _is_number(a) and _is_number(b):
         return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_json_value(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_json_value(x, y) for x, y in zip(a, b))
     return type(a) is type(b) and a == b
+
+
+# Bytes that are not brackets; brackets are ASCII, so the scan works on the raw UTF-8 bytes.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _too_deep(payload: bytes, max_depth: int = MAX_MESSAGE_DEPTH) -> bool:
+    """True when `payload` opens more than max_depth nested arrays/objects (`{}` is depth 1).
+
+    A scan before parsing, so a hostile frame never reaches json.loads' recursion (100,000 '['
+    raise RecursionError, or crash an interpreter whose recursion limit was raised). The text
+    need not be valid JSON; unbalanced closers never buy extra depth.
+    """
+    if payload.count(b"[") + payload.count(b"{") <= max_depth:
+        return False  # the common case, at C speed
+    # A bracket inside a string is not structure: drop escaped backslashes, then escaped quotes,
+    # then every other quote-delimited run (only bytes methods: a regex is too slow on 1 MiB).
+    unescaped = payload.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(unescaped.split(b'"')[0::2]).translate(None, _NOT_BRACKETS)
+    depth = 0
+    for c in brackets:
+        if c == 0x5B or c == 0x7B:  # [ {
+            depth += 1
+            if depth > max_depth:
+                return True
+        elif depth > 0:
+            depth -= 1
+    return False
 
 
 def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
@@ -211,16 +248,33 @@ def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[st
 class _Job:
     """One running experiment. Only the main thread touches envelope/accepted."""
 
-    def __init__(self, exp_id: str, params: dict[str, Any], envelope: list[bytes],
-                 accepted: dict[str, Any]) -> None:
+    def __init__(self, exp_id: str, params: dict[str, Any], sent_params: dict[str, Any],
+                 envelope: list[bytes], accepted: dict[str, Any]) -> None:
         self.exp_id = exp_id
-        self.params = params
-        self.envelope = envelope  # where the result goes: the most recent sender for this id
+        self.params = params  # validated, as run() gets them
+        self.sent_params = sent_params  # as received: compared with a repeat's, kept in the cache
+        self.envelope = envelope  # the owner: the latest sender of a matching `run`; gets the result
         self.accepted = accepted  # re-sent verbatim on a repeat `run`
         self.stop = threading.Event()
         self.progress: float | None = None  # written by the worker, read by the main thread
         self.shutdown = False
         self.thread: threading.Thread | None = None
+
+
+class _Finished:
+    """A finished experiment: its final result, the params of its run (None for a cache line
+    written before params were kept: answered by id alone) and its owner's routing identity
+    (None until someone sends a matching `run` to this process)."""
+
+    def __init__(self, result: dict[str, Any], params: dict[str, Any] | None, owner: bytes | None) -> None:
+        self.result = result
+        self.params = params
+        self.owner = owner
+
+
+def _brief(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)  # for log lines
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _error(code: str, message: str, experiment: str | None = None) -> dict[str, Any]:
@@ -253,7 +307,7 @@ class _Server:
         self.cache_path = cache_path
         self.shutdown_timeout = shutdown_timeout
         self.stopping = stop_event if stop_event is not None else threading.Event()
-        self.cache: dict[str, dict[str, Any]] = {}  # experiment id -> final result message
+        self.cache: dict[str, _Finished] = {}  # experiment id -> final result, params, owner
         self.running: dict[str, _Job] = {}  # insertion order = start order
         self.done: queue.SimpleQueue[tuple[_Job, dict[str, Any]]] = queue.SimpleQueue()
         self.seq = 0  # experiments started by this process; exposed as meta.run_seq
@@ -263,7 +317,8 @@ class _Server:
         if cache_path:
             self._load_cache(cache_path)
 
-    # -- result cache on disk (JSON lines of result messages; last line for an id wins) --------
+    # -- result cache on disk: JSON lines, each a final result message plus a "params" member
+    #    holding the params of its run (lines of older SDKs have none); last line for an id wins.
 
     def _load_cache(self, path: str) -> None:
         try:
@@ -276,24 +331,33 @@ class _Server:
                         raw.write(b"\n")
                         raw.flush()
                         os.fsync(raw.fileno())
-            with open(path, encoding="utf-8", errors="replace") as f:
-                for line in f:
+            with open(path, "rb") as f:
+                for number, line in enumerate(f, 1):
+                    if _too_deep(line):
+                        log.warning("result cache %s: skipped line %d nested deeper than %d levels",
+                                    path, number, MAX_MESSAGE_DEPTH)
+                        continue
                     try:
-                        msg = json.loads(line)
-                    except ValueError:
+                        msg = json.loads(line.decode("utf-8", errors="replace"), parse_constant=_reject_constant)
+                    except (ValueError, RecursionError):
                         continue  # a torn last line after a crash; skip it
-                    if isinstance(msg, dict) and msg.get("type") == "result" and _valid_id(msg.get("experiment")):
-                        self.cache[msg["experiment"]] = msg
+                    if not (isinstance(msg, dict) and msg.get("type") == "result" and _valid_id(msg.get("experiment"))):
+                        continue
+                    params = msg.pop("params", None)
+                    if params is not None and not isinstance(params, dict):
+                        log.warning("result cache %s: skipped line %d whose params are not an object", path, number)
+                        continue
+                    self.cache[msg["experiment"]] = _Finished(msg, params, None)
         except FileNotFoundError:
             return
         log.info("loaded %d cached results from %s", len(self.cache), path)
 
-    def _persist(self, msg: dict[str, Any]) -> None:
+    def _persist(self, msg: dict[str, Any], params: dict[str, Any]) -> None:
         if not self.cache_path:
             return
         try:
             with open(self.cache_path, "a", encoding="utf-8") as f:
-                f.write(_encode(msg).decode("utf-8") + "\n")
+                f.write(_encode({**msg, "params": params}).decode("utf-8") + "\n")
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as e:  # a full disk must not stop the instrument answering
@@ -384,8 +448,8 @@ class _Server:
             if not job.shutdown:
                 # An experiment cut short by our own shutdown is no verdict on the experiment:
                 # it is reported but not cached, so a restarted driver runs it if asked again.
-                self.cache[job.exp_id] = msg
-                self._persist(msg)
+                self.cache[job.exp_id] = _Finished(msg, job.sent_params, job.envelope[0])
+                self._persist(msg, job.sent_params)
             self._send(sock, job.envelope, msg)
 
     def _send(self, sock: zmq.Socket, envelope: list[bytes], msg: Mapping[str, Any]) -> None:
@@ -411,6 +475,10 @@ class _Server:
     def _dispatch(self, envelope: list[bytes], payload: bytes) -> dict[str, Any] | None:
         if len(payload) > MAX_MESSAGE_BYTES:
             return _error("too_large", f"message of {len(payload)} bytes exceeds {MAX_MESSAGE_BYTES}")
+        if _too_deep(payload):
+            return _error("too_deep", f"message nested deeper than {MAX_MESSAGE_DEPTH} levels")
+        if payload.startswith(b"\xef\xbb\xbf"):
+            return _error("bad_json", "not valid UTF-8 JSON: a byte-order mark is not allowed")
         try:
             msg = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -454,13 +522,19 @@ class _Server:
         exp_id = msg.get("experiment")
         if not _valid_id(exp_id):
             return _error("bad_message", f"\"experiment\" must be a string of 1-{MAX_EXPERIMENT_ID_CHARS} characters")
-        # Idempotency by id comes before any check of params: a repeat is answered from state.
-        if exp_id in self.cache:
-            return self.cache[exp_id]
+        # A repeat is answered from state, before any check of params, but only when it asks for
+        # the same experiment: the same params, compared as JSON values (absent never matches).
+        # Another campaign reusing the id, or a stray client, gets "conflict" and nothing else.
+        finished = self.cache.get(exp_id)
+        if finished is not None:
+            if finished.params is not None and not self._same_params(msg, finished.params):
+                return self._conflict(msg, exp_id, "already ran", finished.params)
+            finished.owner = envelope[0]
+            return finished.result
         job = self.running.get(exp_id)
         if job is not None:
-            if msg.get("params") != job.params:
-                log.warning("repeat run %s with different params; ignoring the new params", exp_id)
+            if not self._same_params(msg, job.sent_params):
+                return self._conflict(msg, exp_id, "is running", job.sent_params)
             job.envelope = envelope
             return job.accepted
         params = msg.get("params")
@@ -483,7 +557,7 @@ class _Server:
             val = est.get(key)
             if _is_number(val) and math.isfinite(val) and val >= 0:
                 accepted[key] = float(val)
-        job = _Job(exp_id, clean, envelope, accepted)
+        job = _Job(exp_id, clean, params, envelope, accepted)
         self.seq += 1
         job.thread = threading.Thread(target=self._work, args=(job, self.seq),
                                       name=f"labloop-run-{exp_id}", daemon=True)
@@ -493,17 +567,35 @@ class _Server:
         # so the controller always sees accepted before result.
         return accepted
 
+    @staticmethod
+    def _same_params(msg: dict[str, Any], stored: dict[str, Any]) -> bool:
+        return "params" in msg and _same_json_value(msg["params"], stored)
+
+    @staticmethod
+    def _conflict(msg: dict[str, Any], exp_id: str, state: str, stored: dict[str, Any]) -> dict[str, Any]:
+        log.warning("conflict: rejected a run of %s with params %s: it %s with params %s", exp_id,
+                    _brief(msg["params"]) if "params" in msg else "(none)", state, _brief(stored))
+        return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id,
+                "reason": f"conflict: experiment {exp_id} {state} with other parameters"}
+
     def _on_abort(self, envelope: list[bytes], msg: dict[str, Any]) -> dict[str, Any] | None:
         exp_id = msg.get("experiment")
         if not _valid_id(exp_id):
             return _error("bad_message", f"\"experiment\" must be a string of 1-{MAX_EXPERIMENT_ID_CHARS} characters")
-        if exp_id in self.cache:
-            return self.cache[exp_id]
+        # Only the owner (the latest sender of a matching `run`) may stop an experiment or be
+        # re-sent its result this way; to anyone else the experiment does not exist.
+        finished = self.cache.get(exp_id)
         job = self.running.get(exp_id)
-        if job is None:
+        if finished is None and job is None:
             return _error("unknown_experiment", f"no experiment {exp_id} is running or finished", exp_id)
-        job.envelope = envelope
-        job.stop.set()
+        owner = finished.owner if finished is not None else job.envelope[0]  # type: ignore[union-attr]
+        if owner != envelope[0]:
+            log.warning("ignored an abort of %s from a peer that did not run it", exp_id)
+            return _error("unknown_experiment", f"no experiment {exp_id} was run by this peer", exp_id)
+        if finished is not None:
+            return finished.result
+        job.envelope = envelope  # type: ignore[union-attr]
+        job.stop.set()  # type: ignore[union-attr]
         return None  # the reply is the `result` (failed, "aborted") once run() has returned
 
     # -- worker ---------------------------------------------------------------------------------
@@ -567,8 +659,10 @@ def serve(driver: Driver, endpoint: str, *, cache_path: str | None = None,
           shutdown_timeout: float = 5.0, stop_event: threading.Event | None = None) -> None:
     """Bind a ROUTER at `endpoint` and serve protocol v1 until SIGINT/SIGTERM or `stop_event`.
 
-    cache_path: optional JSON-lines file; finished results are appended and reloaded at start,
-        so a restarted driver still answers a repeated `run` from its cache.
+    cache_path: optional JSON-lines file; finished results are appended (each line the result
+        plus a "params" member: the params of its run) and reloaded at start, so a restarted
+        driver still answers a repeated `run` with the same params from its cache. Files of
+        the C++ SDK are the same; lines without "params" (older versions) are answered by id.
     ready: called with the bound endpoint once the socket is bound (e.g. to print a banner).
     install_signal_handlers: SIGINT/SIGTERM stop serving cleanly (main thread only).
     shutdown_timeout: seconds to wait for running experiments after `stop` is set on them.

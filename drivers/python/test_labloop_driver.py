@@ -125,8 +125,29 @@ def test_fast_driver(c: Controller) -> None:
     again = c.ask({"v": 1, "type": "run", "experiment": "a-0001", "params": {"x1": -math.pi, "x2": 12.275}})
     check(again == res, "repeat run of a finished id -> identical cached result, no accepted")
     check(c.recv(0.3) is None, "nothing else follows the cached result")
+    # Another campaign reusing the id (or a stray client) asks for other params: never the
+    # cached result of a different experiment, and nothing runs.
+    r = c.ask({"v": 1, "type": "run", "experiment": "a-0001", "params": {"x1": 5.0, "x2": 5.0}})
+    check(r.get("type") == "rejected" and r.get("experiment") == "a-0001"
+          and str(r.get("reason", "")).startswith("conflict"), f"finished id + other params -> rejected conflict ({r.get('reason')!r})")
+    check(c.recv(0.3) is None, "nothing else follows the conflict")
+    r = c.ask({"v": 1, "type": "run", "experiment": "a-0001", "params": {"x2": 12.275}})
+    check(r.get("type") == "rejected" and str(r.get("reason", "")).startswith("conflict"), "finished id + missing input -> conflict")
+    check(c.ask({"v": 1, "type": "run", "experiment": "a-0001", "params": {"x2": 12.275, "x1": -math.pi}}) == res,
+          "finished id + the same params (other key order) -> the cached result")
+    # A peer that never ran a-0001 can neither abort it nor fetch its result through abort.
+    stranger = Controller(c.sock.context, c.sock.getsockopt_string(zmq.LAST_ENDPOINT))
+    r = stranger.ask({"v": 1, "type": "abort", "experiment": "a-0001"})
+    check(r.get("type") == "error" and r.get("code") == "unknown_experiment" and r.get("experiment") == "a-0001"
+          and "result" not in json.dumps(r), "abort of a finished id from another peer -> unknown_experiment, no result")
+    check(c.ask({"v": 1, "type": "abort", "experiment": "a-0001"}) == res, "abort of a finished id from its owner -> cached result")
+    # Once the stranger re-sends the matching run it owns the experiment (a restarted controller).
+    check(stranger.ask({"v": 1, "type": "run", "experiment": "a-0001", "params": {"x1": -math.pi, "x2": 12.275}}) == res,
+          "another peer's matching run -> the cached result")
+    check(stranger.ask({"v": 1, "type": "abort", "experiment": "a-0001"}) == res, "... and it is then the owner")
+    stranger.sock.close()
     _, res2 = run_exp(c, "a-0002", 0.0, 0.0)
-    check((res2 or {}).get("meta", {}).get("run_seq") == 2, "next new id is only the 2nd run (repeat did not run)")
+    check((res2 or {}).get("meta", {}).get("run_seq") == 2, "next new id is only the 2nd run (repeats did not run)")
 
     def reason(params: dict[str, Any], exp: str = "a-bad") -> str | None:
         r = c.ask({"v": 1, "type": "run", "experiment": exp, "params": params})
@@ -154,6 +175,19 @@ def test_fast_driver(c: Controller) -> None:
         return r.get("code") if r.get("type") == "error" and isinstance(r.get("message"), str) else None
 
     check(code(b"\xff\xfe garbage \x00") == "bad_json", "garbage bytes -> error bad_json")
+    check(code(b"\xef\xbb\xbf" + json.dumps({"v": 1, "type": "ping"}).encode()) == "bad_json",
+          "a byte-order mark before the JSON -> error bad_json")
+    t0 = time.monotonic()
+    check(code(b"[" * 100_000) == "too_deep", f"100,000 '[' -> error too_deep ({time.monotonic() - t0:.2f} s)")
+    check(code(b'{"v":1,"type":"ping","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}") == "too_deep",
+          "a deep but balanced member -> error too_deep")
+
+    def nested(levels: int) -> bytes:  # a ping whose extra member makes `levels` levels in all
+        return b'{"v":1,"type":"ping","x":' + b"[" * (levels - 1) + b"]" * (levels - 1) + b"}"
+    check(code(nested(65)) == "too_deep", "65 levels -> error too_deep")
+    check(c.ask(nested(64)).get("type") == "pong", "64 levels -> answered")
+    check(c.ask(b'{"v":1,"type":"ping","x":"' + b"[" * 1000 + b'"}').get("type") == "pong",
+          "brackets inside a string are not nesting")
     check(code(b"[1, 2, 3]") == "bad_json", "JSON array -> error bad_json")
     check(code(b'{"v": 1, "type": "ping"') == "bad_json", "truncated JSON -> error bad_json")
     check(code({"type": "ping"}) == "bad_version", "missing v -> error bad_version")
@@ -189,6 +223,17 @@ def test_slow_driver(c: Controller) -> None:
     check(acc.get("type") == "accepted" and acc.get("expected_s") == 2.0, "run -> accepted with expected_s 2")
     acc2 = c.ask({"v": 1, "type": "run", "experiment": "b-0001", "params": {"x1": 1.0, "x2": 2.0}})
     check(acc2 == acc, "repeat run while running -> the same accepted again")
+    r = c.ask({"v": 1, "type": "run", "experiment": "b-0001", "params": {"x1": 1.0, "x2": 3.0}})
+    check(r.get("type") == "rejected" and r.get("experiment") == "b-0001"
+          and str(r.get("reason", "")).startswith("conflict"), f"running id + other params -> rejected conflict ({r.get('reason')!r})")
+    stranger = Controller(c.sock.context, c.sock.getsockopt_string(zmq.LAST_ENDPOINT))
+    r = stranger.ask({"v": 1, "type": "abort", "experiment": "b-0001"})
+    check(r.get("type") == "error" and r.get("code") == "unknown_experiment" and r.get("experiment") == "b-0001",
+          "abort of a running id from another peer -> unknown_experiment")
+    r = stranger.ask({"v": 1, "type": "run", "experiment": "b-0001", "params": {"x1": 1.0, "x2": 2.5}})
+    check(r.get("type") == "rejected" and str(r.get("reason", "")).startswith("conflict"),
+          "another peer's run of the running id with other params -> conflict")
+    check(stranger.recv(0.1) is None, "the stranger gets nothing else")
     time.sleep(0.3)
     p = c.ask({"v": 1, "type": "ping"})
     check(p.get("type") == "pong" and p.get("running") == ["b-0001"], "ping while running -> running [b-0001] (once)")
@@ -202,6 +247,8 @@ def test_slow_driver(c: Controller) -> None:
     check(abs((res or {}).get("values", {}).get("y", 0) - 21.627635) < 1e-5 and (res or {}).get("meta", {}).get("run_seq") == 1,
           "exactly one run happened (run_seq 1, Branin(1, 2) ~ 21.627635)")
     check(c.recv(0.5) is None, "no second result for the repeated run")
+    check(stranger.recv(0.1) is None, "the stranger got no result")
+    stranger.sock.close()
 
     acc = c.ask({"v": 1, "type": "run", "experiment": "b-0003", "params": {"x1": 0.0, "x2": 0.0}})
     check(acc.get("type") == "accepted", "run b-0003 -> accepted")
@@ -266,6 +313,14 @@ def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
     c = Controller(ctx, e2)
     again = c.ask({"v": 1, "type": "run", "experiment": "c-0001", "params": {"x1": 3.0, "x2": 4.0}})
     check(again == res, "after a driver restart a repeated run returns the cached result")
+    r = c.ask({"v": 1, "type": "run", "experiment": "c-0001", "params": {"x1": 3.0, "x2": 4.5}})
+    check(r.get("type") == "rejected" and str(r.get("reason", "")).startswith("conflict"),
+          "after a restart the cache still knows the params: other params -> conflict")
+    with open(cache, encoding="utf-8") as f:
+        lines = [json.loads(line) for line in f if line.strip()]
+    check(len(lines) == 1 and lines[0].get("params") == {"x1": 3.0, "x2": 4.0}
+          and {k: v for k, v in lines[0].items() if k != "params"} == res,
+          "the cache file holds one line for c-0001: its result plus the params of its run")
     p2.send_signal(signal.SIGTERM)
     check(p2.wait(5.0) == 0, "restarted driver C stopped")
     c.sock.close()
@@ -290,6 +345,29 @@ def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
           "the result written after the torn line was not lost")
     p4.send_signal(signal.SIGTERM)
     check(p4.wait(5.0) == 0, "driver C stopped for the last time")
+    c.sock.close()
+
+    # A cache file written before params were kept: its lines load and are answered by id alone.
+    old_cache = os.path.join(tmp, "old-cache.jsonl")
+    old = {"v": 1, "type": "result", "experiment": "o-0001", "status": "ok", "values": {"y": 42.0}}
+    # ... beside a line as the C++ SDK writes it (keys sorted, "params" among them).
+    cpp = {"experiment": "n-0001", "meta": {"duration_s": 0.1}, "params": {"x1": 1.5, "x2": 2},
+           "status": "ok", "type": "result", "v": 1, "values": {"y": 43.5}}
+    with open(old_cache, "w", encoding="utf-8") as f:
+        f.write(json.dumps(old) + "\n" + json.dumps(cpp, separators=(",", ":")) + "\n")
+    p5, e5, l5 = start_driver(tmp, "c5", "--cache", old_cache)
+    check(wait_banner(p5, l5, e5), "driver C started on a cache file without params")
+    c = Controller(ctx, e5)
+    check(c.ask({"v": 1, "type": "run", "experiment": "o-0001", "params": {"x1": 1.0, "x2": 1.0}}) == old,
+          "an old cache line (no params) is answered by id alone")
+    check(c.recv(0.2) is None, "nothing runs for it")
+    check(c.ask({"v": 1, "type": "run", "experiment": "n-0001", "params": {"x2": 2.0, "x1": 1.5}})
+          == {k: v for k, v in cpp.items() if k != "params"}, "a C++-written line is answered for its params (without them)")
+    r = c.ask({"v": 1, "type": "run", "experiment": "n-0001", "params": {"x1": 1.5, "x2": 3}})
+    check(r.get("type") == "rejected" and str(r.get("reason", "")).startswith("conflict"),
+          "... and other params are a conflict")
+    p5.send_signal(signal.SIGTERM)
+    check(p5.wait(5.0) == 0, "driver C stopped after the old cache file")
 
 
 def main() -> int:
@@ -313,6 +391,10 @@ def main() -> int:
             return 1
         ca, cb = Controller(ctx, ea), Controller(ctx, eb)
         test_fast_driver(ca)
+        with open(la, encoding="utf-8", errors="replace") as f:
+            log_a = f.read()
+        check("conflict: rejected a run of a-0001" in log_a, "the driver logs each conflict")
+        check("ignored an abort of a-0001" in log_a, "the driver logs each refused abort")
         test_slow_driver(cb)
         test_validate_params()
 
@@ -341,7 +423,7 @@ def main() -> int:
                 p.wait()
         ctx.destroy(linger=0)
         if failures:
-            for name in ("a", "b", "c1", "c2"):
+            for name in ("a", "b", "c1", "c2", "c3", "c4", "c5"):
                 path = os.path.join(tmp, f"{name}.log")
                 if os.path.exists(path):
                     print(f"--- driver {name} stderr ---\n" + open(path, errors="replace").read())

@@ -3,13 +3,21 @@
 // serve(); serve() speaks protocol v1 (docs/protocol.md): it binds the ROUTER, answers hello,
 // ping and abort, checks every `run` against the declared limits before the driver sees it, runs
 // experiments on worker threads up to the declared capacity, caches results by experiment id
-// (so a repeated `run` never runs twice) and stops cleanly on SIGINT/SIGTERM.
+// and params (so a repeated `run` never runs twice) and stops cleanly on SIGINT/SIGTERM.
+//
+// A repeated `run` (an id running or finished) is answered from state only when its params equal
+// those of the first run, compared as JSON values; otherwise it is `rejected` with a reason
+// starting with "conflict" and logged, and nothing runs. The peer that last sent a matching `run`
+// owns the experiment: its result goes there, and an `abort` from any other peer is answered
+// `error unknown_experiment` and stops nothing (docs/protocol.md §4.2, §4.5, §5).
 //
 // With ServeOptions::cache_path the cache also lives on disk, in the same format as the Python
-// SDK's `cache_path` (JSON lines, one final `result` message each; the last line for an id
-// wins), so the two are interchangeable. Each result is appended and fsynced *before* it is
-// sent: a result the controller has seen survives a driver crash or power cut, and a restarted
-// driver answers a repeated `run` for it from the file instead of running it again.
+// SDK's `cache_path` (JSON lines, one final `result` message each plus a "params" member holding
+// the params of its run; the last line for an id wins), so the two are interchangeable. Lines
+// without "params", written by earlier versions, still load and are answered by id alone. Each
+// result is appended and fsynced *before* it is sent: a result the controller has seen survives
+// a driver crash or power cut, and a restarted driver answers a repeated `run` for it from the
+// file instead of running it again.
 #include <chrono>
 #include <cstdint>
 #include <functional>

@@ -9,11 +9,13 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <future>
 #include <limits>
 #include <numbers>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -23,6 +25,7 @@
 
 #include "labloop/child_process.hpp"
 #include "labloop/driver.hpp"
+#include "labloop/error.hpp"
 #include "labloop/protocol.hpp"
 #include "test_support.hpp"
 
@@ -103,22 +106,44 @@ void expect_still_serving(Client& client) {
   CHECK(welcome["type"] == "welcome");
 }
 
+// What a result cache file should hold before labloop-sim starts; nullopt = run without --cache.
+using CacheContents = std::optional<std::string>;
+
 // labloop-sim serving branin at a fresh ipc endpoint. Members are destroyed in reverse order:
 // the process is terminated before its directory (holding the socket and the log) is removed.
 class Simulator {
  public:
-  explicit Simulator(int capacity = 1, double delay_s = 0.0)
-      : endpoint_(dir_.ipc("sim")),
-        process_({LABLOOP_SIM_PATH, "--function", "branin", "--endpoint", endpoint_, "--capacity", std::to_string(capacity),
-                  "--delay", std::to_string(delay_s)},
-                 dir_ / "sim.log") {
+  explicit Simulator(int capacity = 1, double delay_s = 0.0, const CacheContents& cache = std::nullopt)
+      : endpoint_(dir_.ipc("sim")), process_(arguments(capacity, delay_s, cache), dir_ / "sim.log") {
     REQUIRE(endpoint_.size() < 100);
   }
   const std::string& endpoint() const { return endpoint_; }
   labloop::ChildProcess& process() { return process_; }
   std::string log() const { return labloop::test::read_file(dir_ / "sim.log"); }
+  std::filesystem::path cache_path() const { return dir_ / "cache.jsonl"; }
+
+  // The lines of the cache file that are about `experiment`, parsed.
+  std::vector<json> cache_lines(const std::string& experiment) const {
+    std::vector<json> lines;
+    std::istringstream text(labloop::test::read_file(cache_path()));
+    for (std::string line; std::getline(text, line);) {
+      const json m = json::parse(line, nullptr, false);
+      if (m.is_object() && m.value("experiment", "") == experiment) lines.push_back(m);
+    }
+    return lines;
+  }
 
  private:
+  std::vector<std::string> arguments(int capacity, double delay_s, const CacheContents& cache) const {
+    std::vector<std::string> args{LABLOOP_SIM_PATH, "--function", "branin", "--endpoint", endpoint_,
+                                  "--capacity", std::to_string(capacity), "--delay", std::to_string(delay_s)};
+    if (cache) {
+      labloop::test::write_file(cache_path(), *cache);
+      args.insert(args.end(), {"--cache", cache_path().string()});
+    }
+    return args;
+  }
+
   labloop::test::TempDir dir_;
   std::string endpoint_;
   labloop::ChildProcess process_;
@@ -165,7 +190,7 @@ TEST_CASE("labloop-sim accepts a run and reports the branin minimum", "[driver][
 }
 
 TEST_CASE("A repeated run of a finished experiment returns the identical cached result", "[driver][sim]") {
-  Simulator sim;
+  Simulator sim(1, 0.0, "");
   Client client(sim.endpoint());
   client.send(run_message("cache-1", branin_params(1.0, 2.0)));
   REQUIRE(client.receive(5000ms)["type"] == "accepted");
@@ -173,14 +198,22 @@ TEST_CASE("A repeated run of a finished experiment returns the identical cached 
   REQUIRE(first);
   REQUIRE(json::parse(*first)["type"] == "result");
 
-  // Different params on the repeat are ignored: the id decides.
-  client.send(run_message("cache-1", branin_params(5.0, 5.0)));
+  // The same id and the same params (as JSON values: 1 and 1.0 are one number).
+  client.send(run_message("cache-1", json{{"x2", 2}, {"x1", 1.0}}));
   const auto second = client.receive_raw();
   REQUIRE(second);
   CHECK(*second == *first);
   // No accepted and no second result follow the cached one.
   const json pong = expect_next_is_pong(client);
   CHECK(pong["running"].empty());
+
+  // The file keeps the params of the run beside its result, in one line.
+  const auto lines = sim.cache_lines("cache-1");
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0]["params"] == branin_params(1.0, 2.0));
+  json result_only = lines[0];
+  result_only.erase("params");
+  CHECK(result_only == json::parse(*first));
 
   // A new client (a restarted controller with a new identity) gets the same cached result.
   Client other(sim.endpoint());
@@ -206,6 +239,131 @@ TEST_CASE("A repeated run of a running experiment is accepted again and gives on
   // Exactly one result: the next message is the pong, with nothing running.
   const json pong = expect_next_is_pong(client);
   CHECK(pong["running"].empty());
+}
+
+TEST_CASE("A repeated run of a finished experiment with other params is rejected as a conflict, nothing runs", "[driver][sim][conflict]") {
+  // Another campaign reusing the id (or a stray client poisoning it) must never get the cached
+  // result of a different experiment.
+  Simulator sim(1, 0.0, "");
+  Client client(sim.endpoint());
+  client.send(run_message("q-0003", branin_params(1.0, 2.0)));
+  REQUIRE(client.receive(5000ms)["type"] == "accepted");
+  const auto first = client.receive_raw();
+  REQUIRE(first);
+  REQUIRE(json::parse(*first)["status"] == "ok");
+
+  for (const json& other : {branin_params(5.0, 5.0), json{{"x1", 1.0}}, json{{"x1", 1.0}, {"x2", 2.0}, {"x3", 0.0}},
+                            json{{"x1", 1.0}, {"x2", "2"}}}) {
+    INFO("params " << other.dump());
+    const json reply = client.request(run_message("q-0003", other));
+    REQUIRE(reply["type"] == "rejected");
+    CHECK(reply["experiment"] == "q-0003");
+    CHECK_THAT(reply["reason"].get<std::string>(), Catch::StartsWith("conflict"));
+    CHECK_THAT(reply["reason"].get<std::string>(), Catch::Contains("q-0003"));
+  }
+  client.send_raw(R"({"v":1,"type":"run","experiment":"q-0003"})");  // no params at all
+  CHECK_THAT(client.receive()["reason"].get<std::string>(), Catch::StartsWith("conflict"));
+  // Nothing ran and nothing else was sent; the cache is unchanged; the driver logged the conflicts.
+  CHECK(expect_next_is_pong(client)["running"].empty());
+  CHECK(sim.cache_lines("q-0003").size() == 1);
+  CHECK_THAT(sim.log(), Catch::Contains("conflict"));
+  // The matching run is still answered from the cache, by any peer.
+  Client other(sim.endpoint());
+  other.send(run_message("q-0003", branin_params(1.0, 2.0)));
+  const auto again = other.receive_raw();
+  REQUIRE(again);
+  CHECK(*again == *first);
+}
+
+TEST_CASE("A repeated run of a running experiment with other params is rejected as a conflict", "[driver][sim][conflict]") {
+  Simulator sim(1, 0.5);
+  Client client(sim.endpoint());
+  const json accepted = client.request(run_message("q-0004", branin_params(0.0, 0.0)), 5000ms);
+  REQUIRE(accepted["type"] == "accepted");
+  const json conflict = client.request(run_message("q-0004", branin_params(0.0, 1.0)));
+  REQUIRE(conflict["type"] == "rejected");
+  CHECK(conflict["experiment"] == "q-0004");
+  CHECK_THAT(conflict["reason"].get<std::string>(), Catch::StartsWith("conflict"));
+  // Another peer's conflicting run neither starts anything nor takes the result.
+  Client stranger(sim.endpoint());
+  CHECK_THAT(stranger.request(run_message("q-0004", branin_params(2.0, 2.0)))["reason"].get<std::string>(),
+             Catch::StartsWith("conflict"));
+  // The matching repeat is still accepted again, and the one result goes to its owner.
+  CHECK(client.request(run_message("q-0004", branin_params(0.0, 0.0))) == accepted);
+  const json result = client.receive();
+  REQUIRE(result["type"] == "result");
+  CHECK(result["experiment"] == "q-0004");
+  CHECK(result["status"] == "ok");
+  CHECK(result["values"]["y"].get<double>() == Approx(55.6021).margin(1e-3));  // branin(0, 0), not (0, 1)
+  CHECK(expect_next_is_pong(client)["running"].empty());
+  CHECK_FALSE(stranger.receive_raw(100ms).has_value());
+}
+
+TEST_CASE("An abort from a peer that did not run the experiment gets unknown_experiment and stops nothing", "[driver][sim][owner]") {
+  Simulator sim(2, 1.0);
+  Client owner(sim.endpoint());
+  Client stranger(sim.endpoint());
+  REQUIRE(owner.request(run_message("p-0001", branin_params(0.0, 0.0)), 5000ms)["type"] == "accepted");
+  REQUIRE(owner.request(run_message("p-0002", branin_params(1.0, 1.0)))["type"] == "accepted");
+  for (const char* id : {"p-0001", "p-0002"}) {
+    const json reply = stranger.request(labloop::protocol::abort(id));
+    REQUIRE(reply["type"] == "error");
+    CHECK(reply["code"] == "unknown_experiment");
+    CHECK(reply["experiment"] == id);
+  }
+  CHECK(expect_next_is_pong(stranger)["running"] == json{"p-0001", "p-0002"});  // both still running
+  // The owner's abort still works, promptly.
+  owner.send(labloop::protocol::abort("p-0002"));
+  const json aborted = owner.receive(500ms);
+  CHECK(aborted["experiment"] == "p-0002");
+  CHECK(aborted["status"] == "failed");
+  CHECK(aborted["error"] == "aborted");
+  // The other finishes normally, for its owner.
+  const auto finished_raw = owner.receive_raw(2000ms);
+  REQUIRE(finished_raw);
+  const json finished = json::parse(*finished_raw);
+  CHECK(finished["experiment"] == "p-0001");
+  CHECK(finished["status"] == "ok");
+  // Finished: a stranger's abort does not get the result either; the owner's does.
+  const json late = stranger.request(labloop::protocol::abort("p-0001"));
+  CHECK(late["type"] == "error");
+  CHECK(late["code"] == "unknown_experiment");
+  owner.send(labloop::protocol::abort("p-0001"));
+  CHECK(owner.receive_raw() == finished_raw);
+  CHECK_FALSE(stranger.receive_raw(100ms).has_value());
+  CHECK_THAT(sim.log(), Catch::Contains("ignored an abort of p-0001"));
+}
+
+TEST_CASE("A peer that re-sends the matching run owns the experiment: its result and its abort", "[driver][sim][owner]") {
+  Simulator sim(1, 5.0);
+  Client first(sim.endpoint());
+  REQUIRE(first.request(run_message("r-0001", branin_params(0.0, 0.0)), 5000ms)["type"] == "accepted");
+  // A controller that restarted has a new identity and re-sends the same run.
+  Client restarted(sim.endpoint());
+  REQUIRE(restarted.request(run_message("r-0001", branin_params(0.0, 0.0)))["type"] == "accepted");
+  CHECK(first.request(labloop::protocol::abort("r-0001"))["code"] == "unknown_experiment");  // no longer the owner
+  restarted.send(labloop::protocol::abort("r-0001"));
+  const json result = restarted.receive(1000ms);
+  CHECK(result["experiment"] == "r-0001");
+  CHECK(result["error"] == "aborted");
+  CHECK_FALSE(first.receive_raw(100ms).has_value());
+}
+
+TEST_CASE("A cache file without params (an older driver's) still loads and is answered by id", "[driver][sim][conflict]") {
+  const json old_line = labloop::protocol::result_ok("old-1", {{"y", 42.0}});  // no branin point gives exactly 42 here
+  // A line as the Python SDK writes it: its own key order, "params" last.
+  const std::string python_line =
+      R"({"v":1,"type":"result","experiment":"new-1","status":"ok","values":{"y":43.5},"meta":{"run_seq":1},"params":{"x1":1.5,"x2":2}})";
+  Simulator sim(1, 0.0, old_line.dump() + "\n" + python_line + "\n");
+  Client client(sim.endpoint());
+  CHECK(client.request(run_message("old-1", branin_params(3.0, 4.0)), 5000ms) == old_line);  // nothing to compare
+  const json expected_new = json::parse(python_line);
+  json new_result = expected_new;
+  new_result.erase("params");
+  CHECK(client.request(run_message("new-1", json{{"x1", 1.5}, {"x2", 2.0}})) == new_result);
+  CHECK_THAT(client.request(run_message("new-1", branin_params(1.5, 3.0)))["reason"].get<std::string>(), Catch::StartsWith("conflict"));
+  CHECK(expect_next_is_pong(client)["running"].empty());
+  CHECK_THAT(sim.log(), Catch::Contains("loaded 2 cached result(s)"));
 }
 
 TEST_CASE("labloop-sim rejects bad params naming the parameter", "[driver][sim]") {
@@ -350,6 +508,34 @@ TEST_CASE("labloop-sim answers malformed messages with the matching error and ke
   client.send_raw(R"({"v":1.0,"type":"error","code":"internal","message":"controller says hi"})");
   CHECK(expect_next_is_pong(client)["running"].empty());
   expect_still_serving(client);
+}
+
+TEST_CASE("labloop-sim answers a frame nested 100,000 deep with the decode error and keeps serving", "[driver][sim]") {
+  Simulator sim;
+  Client client(sim.endpoint());
+  expect_still_serving(client);
+  for (const std::string& payload : {std::string(100000, '['),
+                                     R"({"v":1,"type":"ping","x":)" + std::string(100000, '[') + std::string(100000, ']') + "}"}) {
+    // serve() answers as protocol::decode decides: its error code (too_deep once decode has a
+    // depth limit), or the message itself if decode takes it; either way it keeps serving.
+    std::string expected_code;
+    try {
+      labloop::protocol::decode(payload);
+    } catch (const labloop::ProtocolError& e) {
+      expected_code = e.code();
+    }
+    INFO("decode: " << (expected_code.empty() ? std::string("accepted") : expected_code));
+    client.send_raw(payload);
+    const json reply = client.receive();
+    if (expected_code.empty()) {
+      CHECK(reply["type"] == "pong");
+    } else {
+      REQUIRE(reply["type"] == "error");
+      CHECK(reply["code"] == expected_code);
+    }
+  }
+  expect_still_serving(client);
+  CHECK(sim.process().running());
 }
 
 TEST_CASE("A REQ-style empty delimiter frame is echoed back with the reply", "[driver][sim]") {

@@ -270,7 +270,10 @@ TEST_CASE("A torn last line and a corrupt line in the cache file are skipped and
   // The fragment was closed with a newline, so t-2's line is whole and found after a restart.
   const auto lines = w.lines(w.cache);
   REQUIRE(lines.size() == 4);
-  CHECK(json::parse(lines[3]) == fresh);
+  json line = json::parse(lines[3]);
+  CHECK(line["params"] == run_message("t-2")["params"]);  // the params of its run, beside the result
+  line.erase("params");
+  CHECK(line == fresh);
   auto sim = w.start(w.durable());
   Client client(w.endpoint);
   client.send(run_message("t-2"));
