@@ -1,0 +1,90 @@
+// Campaign folders written by an earlier version (tests/fixtures/v0.1.0, written by labloop 0.1.0)
+// still verify, replay and resume: the journal format and the result cache are extended, never
+// changed in a way that strands a campaign that is already running.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <map>
+#include <regex>
+
+#include "labloop/audit.hpp"
+#include "labloop/campaign.hpp"
+#include "labloop/error.hpp"
+#include "labloop/journal.hpp"
+#include "labloop/planner.hpp"
+#include "labloop/replay.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+
+namespace {
+
+const std::filesystem::path kFixtures = std::filesystem::path(LABLOOP_SOURCE_DIR) / "tests/fixtures/v0.1.0";
+
+// A private copy: resume writes into the folder.
+std::filesystem::path copy_of(const std::string& name, const test::TempDir& dir) {
+  const auto to = dir / name;
+  std::filesystem::copy(kFixtures / name, to, std::filesystem::copy_options::recursive);
+  return to;
+}
+
+ReplayReport replay(const std::filesystem::path& folder) {
+  const auto events = read_journal(folder / "journal.jsonl").events;
+  const CampaignConfig config = journaled_config(events, "fixture");
+  auto planner = make_planner(PlannerContext{config.space(), config.seed, config.planner, config.source});
+  return replay_journal(events, config, *planner);
+}
+
+CampaignSummary resume(const std::filesystem::path& folder) {
+  const CampaignConfig config = journaled_config(read_journal(folder / "journal.jsonl").events, "fixture");
+  CampaignOptions options;
+  options.resume = true;
+  options.output = folder.string();
+  options.simulator = LABLOOP_SIM_PATH;
+  return run_campaign(config, options);
+}
+
+}  // namespace
+
+TEST_CASE("Compatibility: a finished 0.1.0 campaign verifies, replays exactly and is not resumed", "[fault][compat]") {
+  test::TempDir dir;
+  const auto folder = copy_of("finished", dir);
+  const JournalAudit audit = audit_journal(folder);
+  CHECK(audit.intact());
+  CHECK(audit.finished);
+  CHECK(audit.results == 12);
+  const ReplayReport report = replay(folder);
+  INFO(fmt::format("{}", fmt::join(report.differences, "\n")));
+  CHECK(report.reproduced());
+  CHECK(report.proposals == 12);
+  CHECK_THROWS_WITH(resume(folder), Catch::Contains("already finished"));
+}
+
+TEST_CASE("Compatibility: an interrupted 0.1.0 campaign resumes to its budget with ids of the old form", "[fault][compat]") {
+  test::TempDir dir;
+  const auto folder = copy_of("interrupted", dir);
+  const JournalAudit before = audit_journal(folder);
+  CHECK(before.intact());
+  CHECK(before.open == 1);
+  CHECK(replay(folder).reproduced());
+
+  const auto summary = resume(folder);
+  CHECK(summary.reason == "budget reached");
+  CHECK(summary.status.done == 12);
+  const JournalAudit after = audit_journal(folder);
+  INFO(fmt::format("{}", fmt::join(after.problems, "\n")));
+  CHECK(after.intact());
+  CHECK(after.open == 0);
+  CHECK(after.results == 12);
+  // The journal has no campaign_id: the ids keep the form its drivers already know.
+  const std::regex old_form("fixture-[0-9]{4}(-r[0-9]+)?");
+  std::map<std::string, int> outcomes;
+  for (const auto& e : read_journal(folder / "journal.jsonl").events) {
+    if (e["event"] == "proposed") CHECK(std::regex_match(e["experiment"].get<std::string>(), old_form));
+    if (e["event"] == "result" || e["event"] == "failed") ++outcomes[e["experiment"]];
+  }
+  CHECK(outcomes.size() == 12);
+  for (const auto& [id, n] : outcomes) CHECK(n == 1);
+  CHECK(replay(folder).reproduced());
+}
