@@ -6,6 +6,7 @@
 
 #include <map>
 #include <regex>
+#include <sstream>
 
 #include "labloop/audit.hpp"
 #include "labloop/campaign.hpp"
@@ -36,13 +37,25 @@ ReplayReport replay(const std::filesystem::path& folder) {
   return replay_journal(events, config, *planner);
 }
 
+// As `labloop resume` does it.
 CampaignSummary resume(const std::filesystem::path& folder) {
-  const CampaignConfig config = journaled_config(read_journal(folder / "journal.jsonl").events, "fixture");
+  const auto events = read_journal(folder / "journal.jsonl").events;
+  const CampaignConfig config = journaled_config(events, "fixture");
   CampaignOptions options;
   options.resume = true;
+  options.dry_run = events.front().value("dry_run", false);
   options.output = folder.string();
   options.simulator = LABLOOP_SIM_PATH;
   return run_campaign(config, options);
+}
+
+// Keeps the first `lines` lines of the folder's journal: a `kill -9` at that moment.
+void cut_journal(const std::filesystem::path& folder, size_t lines) {
+  std::istringstream in(test::read_file(folder / "journal.jsonl"));
+  std::string kept;
+  std::string line;
+  for (size_t i = 0; i < lines && std::getline(in, line); ++i) kept += line + "\n";
+  test::write_file(folder / "journal.jsonl", kept);
 }
 
 }  // namespace
@@ -87,4 +100,30 @@ TEST_CASE("Compatibility: an interrupted 0.1.0 campaign resumes to its budget wi
   CHECK(outcomes.size() == 12);
   for (const auto& [id, n] : outcomes) CHECK(n == 1);
   CHECK(replay(folder).reproduced());
+}
+
+TEST_CASE("Compatibility: 0.1.0 campaigns of every kind verify, replay exactly, and resume from a cut in the middle", "[fault][compat]") {
+  for (const std::string name : {"finished", "mixed", "three", "faulty"}) {
+    INFO(name);
+    test::TempDir dir;
+    const auto folder = copy_of(name, dir);
+    const JournalAudit audit = audit_journal(folder);
+    CHECK(audit.intact());
+    CHECK(audit.finished);
+    CHECK(replay(folder).reproduced());
+
+    const int budget = journaled_config(read_journal(folder / "journal.jsonl").events, "fixture").budget.experiments;
+    cut_journal(folder, audit.events / 2);
+    const auto summary = resume(folder);
+    CHECK(summary.reason == "budget reached");
+    CHECK(summary.status.done == budget);
+    const JournalAudit after = audit_journal(folder);
+    INFO(fmt::format("{}", fmt::join(after.problems, "\n")));
+    CHECK(after.intact());
+    CHECK(after.open == 0);
+    const std::regex old_form(name == "finished" ? "fixture-[0-9]{4}(-r[0-9]+)?" : name + "-[0-9]{4}(-r[0-9]+)?");
+    for (const auto& e : read_journal(folder / "journal.jsonl").events)
+      if (e["event"] == "proposed") CHECK(std::regex_match(e["experiment"].get<std::string>(), old_form));
+    CHECK(replay(folder).reproduced());
+  }
 }
