@@ -20,6 +20,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -27,7 +28,9 @@
 #include <thread>
 #include <vector>
 
+#include "labloop/campaign_config.hpp"
 #include "labloop/error.hpp"
+#include "labloop/json_limits.hpp"
 #include "labloop/planner.hpp"
 #include "labloop/space.hpp"
 
@@ -60,7 +63,11 @@ class LookupTable {
     if (name_.empty()) name_ = dir.parent_path().filename().string();
     std::ifstream spec_file(dir / "spec.json");
     if (!spec_file) throw Error(fmt::format("{}: cannot read spec.json", dir.string()));
-    const nlohmann::json spec = nlohmann::json::parse(spec_file);
+    const std::string spec_text{std::istreambuf_iterator<char>(spec_file), std::istreambuf_iterator<char>()};
+    // A spec is a campaign-like file: the campaign file's depth limit (deeper JSON would overflow the stack).
+    if (const auto at = labloop::find_excess_nesting(spec_text, labloop::kMaxConfigDepth))
+      throw Error(fmt::format("{}: spec.json nests arrays/objects deeper than {} levels (at byte {})", dir.string(), labloop::kMaxConfigDepth, *at));
+    const nlohmann::json spec = nlohmann::json::parse(spec_text);
     std::vector<labloop::Parameter> parameters;
     for (const auto& p : spec.at("parameters")) {
       if (!p.contains("options"))

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "labloop/error.hpp"
+#include "labloop/json_limits.hpp"
 #include "labloop/planner.hpp"
 #include "test_functions.hpp"
 
@@ -286,6 +287,10 @@ std::vector<std::string> simulator_names() {
 }
 
 CampaignConfig parse_campaign_config(const std::string& text, const std::string& source) {
+  if (const auto at = find_excess_nesting(text, kMaxConfigDepth))
+    throw ConfigError(source, "", fmt::format("arrays/objects nested deeper than {} levels at {}; a campaign file needs "
+                                              "only a few (is it damaged, or not a campaign file?)",
+                                              kMaxConfigDepth, line_and_column(text, *at)));
   json root;
   try {
     root = json::parse(text, nullptr, true, /*ignore_comments=*/true);

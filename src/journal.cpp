@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "labloop/error.hpp"
+#include "labloop/json_limits.hpp"
 
 namespace labloop {
 
@@ -138,22 +139,27 @@ Parsed parse_text(std::string_view text, const std::string& name) {
   while (start < text.size()) {
     ++line_number;
     const size_t newline = text.find('\n', start);
-    const bool complete = newline != std::string::npos;
-    const size_t end = complete ? newline : text.size();
-    const bool last = !complete || end + 1 == text.size();
+    // A torn write is a last line without its newline: append() writes the newline last and
+    // acknowledges nothing before fsync, so such a line was never acknowledged and is dropped, even
+    // if what is there happens to parse. A line WITH its newline was written whole; if it is wrong,
+    // the file was damaged after the fact and that is reported, never cut away as a torn write.
+    if (newline == std::string::npos) {
+      parsed.contents.torn_tail = true;
+      parsed.contents.torn_tail_message = fmt::format("{}: line {} is incomplete (torn write); ignored", name, line_number);
+      return parsed;
+    }
+    const size_t end = newline;
     const std::string_view line = text.substr(start, end - start);
 
-    // A line without its newline was cut short by a crash, even if what is there happens to parse.
-    json event = complete ? json::parse(line, nullptr, /*allow_exceptions=*/false) : json(json::value_t::discarded);
-    if (event.is_discarded()) {
-      if (last) {
-        parsed.contents.torn_tail = true;
-        parsed.contents.torn_tail_message =
-            fmt::format("{}: line {} is incomplete (torn write); ignored", name, line_number);
-        return parsed;
-      }
+    // Checked before parsing: nested JSON is handled recursively, and a deep enough line would
+    // overflow the stack of every reader (resume, verify, replay) instead of being reported.
+    if (const auto at = find_excess_nesting(line, kMaxJournalLineDepth))
+      throw JournalError(fmt::format("{}: line {} nests arrays/objects deeper than {} levels (at byte {} of the line); "
+                                     "labloop never writes such a line; {}",
+                                     name, line_number, kMaxJournalLineDepth, *at, kDamagedAdvice));
+    json event = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (event.is_discarded())
       throw JournalError(fmt::format("{}: line {} is not valid JSON; {}", name, line_number, kDamagedAdvice));
-    }
     if (!event.is_object())
       throw JournalError(fmt::format("{}: line {} is not a JSON object; {}", name, line_number, kDamagedAdvice));
     const auto seq = event.find("seq");
@@ -282,6 +288,10 @@ nlohmann::json Journal::append(const std::string& event, nlohmann::json fields) 
   // Replace invalid UTF-8 (e.g. a driver's error text) rather than throwing and losing the event.
   std::string body = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   body.pop_back();  // the closing '}': the hash goes inside the object, last
+  // A line no reader would accept must not be written; fields come from depth-checked messages and
+  // configs, so this only fires on a caller's bug.
+  if (find_excess_nesting(body, kMaxJournalLineDepth))
+    throw std::invalid_argument(fmt::format("Journal::append: \"{}\" nests deeper than {} levels", event, kMaxJournalLineDepth));
   const std::string text = write_line(body);
   ++last_seq_;
   return nlohmann::json::parse(text);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "labloop/error.hpp"
+#include "labloop/json_limits.hpp"
 
 namespace labloop::protocol {
 
@@ -105,6 +106,14 @@ json base(const char* type) { return json{{"v", kVersion}, {"type", type}}; }
 json decode(std::string_view payload) {
   if (payload.size() > kMaxMessageBytes)
     bad("too_large", fmt::format("message of {} bytes exceeds the {} byte limit", payload.size(), kMaxMessageBytes));
+  // The spec forbids a byte-order mark; nlohmann would skip it silently, hiding a peer's bug that
+  // stricter peers (Python's json.loads) reject.
+  if (payload.starts_with("\xEF\xBB\xBF"))
+    bad("bad_json", "message starts with a UTF-8 byte-order mark (EF BB BF); send the JSON object without it");
+  if (const auto at = find_excess_nesting(payload, kMaxMessageDepth))
+    bad("too_deep", fmt::format("message nests arrays/objects deeper than {} levels (at byte {}), the protocol's "
+                                "limit; the sender must send flatter data (e.g. in \"meta\")",
+                                kMaxMessageDepth, *at));
   json m;
   try {
     // nlohmann rejects invalid UTF-8 in strings, NaN/Infinity literals and trailing garbage.

@@ -14,6 +14,12 @@
 
 namespace labloop {
 
+// Arrays and objects nested in a campaign file, the top-level object being level 1. The schema
+// needs about 4 (planner and simulator options add a few); a deeper file is refused with a
+// ConfigError before parsing, since nested JSON is handled recursively and 100,000 levels would
+// overflow the stack.
+constexpr std::size_t kMaxConfigDepth = 64;
+
 enum class Goal { minimize, maximize };
 
 // Stated limits (docs/config.md): names of campaigns, parameters and instruments, and the longest

@@ -14,9 +14,16 @@
 // Editing, inserting, deleting or reordering any line breaks the chain from that line on.
 //
 // Durability: `append` returns only after the line has been written and fsync()ed, so an event that
-// was acknowledged survives a crash or power loss. A crash mid-append can leave a torn last line (no
-// trailing newline, or unparsable); it was never acknowledged, so readers report and ignore it and
-// reopening a Journal truncates it away.
+// was acknowledged survives a crash or power loss. A crash mid-append can leave a torn last line: one
+// without its trailing newline (the newline is written last). It was never acknowledged, so readers
+// report and ignore it and reopening a Journal truncates it away. A last line that has its newline
+// but is damaged (bad JSON, wrong hash) is corruption like any other line: it throws, and is never
+// truncated away.
+//
+// Nesting: a line may nest arrays and objects at most kMaxJournalLineDepth levels (the event object
+// being level 1). Events wrap protocol messages (protocol::kMaxMessageDepth) and the campaign file
+// (kMaxConfigDepth) in a few more levels, so real journals stay far below it; a deeper line is
+// refused before parsing, as nested JSON is handled recursively and could overflow the stack.
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -25,6 +32,8 @@
 #include <vector>
 
 namespace labloop {
+
+constexpr std::size_t kMaxJournalLineDepth = 128;
 
 // Writes one journal file. Not thread-safe: one thread appends at a time (the campaign loop).
 // Only one Journal may hold a given file open at a time, in any process (enforced with an
@@ -35,7 +44,8 @@ class Journal {
   // directory is fsync()ed so the file itself survives power loss. When the file already has events,
   // numbering continues after the last one; a torn last line is truncated away first (it was never
   // acknowledged). Throws JournalError naming the path and the reason when the file cannot be opened,
-  // is damaged before its last line (see read_journal), or is held by another Journal.
+  // is damaged (any complete line, the last one included; see read_journal), or is held by another
+  // Journal.
   explicit Journal(const std::filesystem::path& path);
   ~Journal();  // closes the file
   Journal(const Journal&) = delete;
@@ -72,16 +82,16 @@ class Journal {
 
 struct JournalContents {
   std::vector<nlohmann::json> events;  // in file order; each an object with "seq", "time", "event"
-  bool torn_tail = false;              // last line incomplete (power loss mid-write): reported and ignored
+  bool torn_tail = false;              // last line without its newline (crash mid-write): reported and ignored
   std::string torn_tail_message;       // "<path>: line 12 is incomplete (torn write); ignored"
   std::string last_hash;               // hash of the last complete line (64 '0's when there is none)
 };
 
-// Reads a whole journal and checks its hash chain. A torn last line is tolerated (see above). Any other
-// unparsable line, a line that is not an object, lacks an integer "seq" or a string "event", whose seq
-// is not the previous seq + 1 (the first being 1), or whose hash is missing or does not match throws
-// JournalError naming the file and the 1-based line number. A file that cannot be read throws
-// JournalError with the OS reason.
+// Reads a whole journal and checks its hash chain. A torn last line (no newline) is tolerated (see
+// above). Any other line that is unparsable, nested deeper than kMaxJournalLineDepth, not an object,
+// lacks an integer "seq" or a string "event", whose seq is not the previous seq + 1 (the first being
+// 1), or whose hash is missing or does not match throws JournalError naming the file and the 1-based
+// line number. A file that cannot be read throws JournalError with the OS reason.
 JournalContents read_journal(const std::filesystem::path& path);
 // The same checks on journal text already in memory; `source` names it in messages (as the path
 // does for read_journal). Throws JournalError only.

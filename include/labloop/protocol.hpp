@@ -15,11 +15,16 @@ namespace labloop::protocol {
 
 constexpr int kVersion = 1;
 constexpr std::size_t kMaxMessageBytes = 1 << 20;
+// Arrays and objects nested in one message, the message object itself being level 1 (so a
+// result's "meta" may hold 62 levels). Deeper messages are refused with "too_deep" before parsing:
+// nested JSON is handled recursively, and 100,000 levels would overflow the stack.
+constexpr std::size_t kMaxMessageDepth = 64;
 constexpr std::size_t kMaxExperimentIdChars = 128;
 
-// Checks a received payload, in the spec's order (size, JSON object, v, type, known type, the
-// type's required fields) and returns the parsed object. Throws ProtocolError whose code() is
-// the protocol error code to answer with.
+// Checks a received payload, in the spec's order (size, no byte-order mark, nesting depth, JSON
+// object, v, type, known type, the type's required fields) and returns the parsed object. Throws
+// ProtocolError whose code() is the protocol error code to answer with ("too_large", "bad_json",
+// "too_deep", "bad_version", "bad_message", "unknown_type").
 nlohmann::json decode(std::string_view payload);
 std::string encode(const nlohmann::json& message);
 

@@ -9,7 +9,9 @@
 #include <map>
 
 #include "labloop/benchmark.hpp"
+#include "labloop/campaign_config.hpp"
 #include "labloop/error.hpp"
+#include "labloop/json_limits.hpp"
 
 namespace labloop::cli {
 
@@ -44,6 +46,9 @@ BenchmarkProblem parse_problem(const std::string& text) {
 BenchmarkPlanner parse_planner(const std::string& text, int initial) {
   BenchmarkPlanner p;
   if (!text.empty() && text.front() == '{') {
+    // A planner section, so the campaign file's depth limit (deeper JSON would crash dump() below).
+    if (const auto at = find_excess_nesting(text, kMaxConfigDepth))
+      throw ConfigError("--planners", "", fmt::format("JSON nested deeper than {} levels (at character {})", kMaxConfigDepth, *at + 1));
     p.config = nlohmann::json::parse(text);
     p.label = p.config.dump();
   } else {

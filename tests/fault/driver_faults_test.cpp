@@ -416,3 +416,51 @@ TEST_CASE("Faults: an experiment past the driver's expected_s is reported overdu
     }
   CHECK(failed == 1);
 }
+
+TEST_CASE("Faults: a result nested 100,000 deep is ignored as malformed, never recorded, and the campaign goes on", "[fault][limits]") {
+  test::TempDir dir;
+  std::string deep_id;
+  FakeDriver hostile(dir.ipc("deep"), [&deep_id](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") return {FakeDriver::welcome()};
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type != "run") return {};
+    const std::string id = FakeDriver::experiment_of(payload);
+    const std::string accepted = json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump();
+    if (deep_id.empty()) {
+      // 200 KB, far under the 1 MiB frame limit: only the depth check stands in the way.
+      deep_id = id;
+      return {accepted, R"({"v":1,"type":"result","experiment":")" + id + R"(","status":"ok","values":{"y":1},"meta":{"m":)" +
+                            std::string(100000, '[') + std::string(100000, ']') + "}}"};
+    }
+    // The re-sent run of the same id (the pong never listed it) and all later runs: a normal result.
+    return {accepted, json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 2.0}}}}.dump()};
+  });
+  const auto out = dir / "out";
+  struct LogLines : CampaignObserver {
+    std::vector<std::string> lines;
+    void on_event(const json&, const CampaignStatus&) override {}
+    void on_log(const std::string& line) override { lines.push_back(line); }
+  } log;
+  const json file = campaign_with(out.string(), {fast_heartbeat({{"name", "deep"}, {"endpoint", dir.ipc("deep")}})}, 3);
+  CampaignOptions options;
+  options.simulator = LABLOOP_SIM_PATH;
+  const auto summary = run_campaign(parse_campaign_config(file.dump(), "fault.json"), options, &log);
+  CHECK(summary.reason == "budget reached");
+  REQUIRE_FALSE(deep_id.empty());
+  CHECK(std::count_if(log.lines.begin(), log.lines.end(), [](const std::string& line) {
+          return line.find("ignored a malformed message (too_deep)") != std::string::npos;
+        }) == 1);
+  // The journal verifies, and the deep result is nowhere in it: the experiment got the later answer.
+  const auto events = read_journal(out / "journal.jsonl").events;
+  int results = 0;
+  for (const auto& e : events)
+    if (e["event"] == "result") {
+      ++results;
+      CHECK_FALSE(e.contains("meta"));
+      CHECK(e["values"]["y"] == 2.0);
+    }
+  CHECK(results == 3);
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+  CHECK(outcomes(out).count(deep_id) == 1);
+}

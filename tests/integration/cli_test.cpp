@@ -140,3 +140,29 @@ TEST_CASE("CLI: verify passes a finished journal and fails naming the line after
   CHECK(bad.output.find("line " + std::to_string(line) + " does not match its hash chain") != std::string::npos);
   CHECK(bad.output.find("verify: FAILED") != std::string::npos);
 }
+
+TEST_CASE("CLI: JSON nested 100,000 deep gets a clear error from validate, verify, replay and resume, not a crash", "[cli][limits]") {
+  test::TempDir dir;
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  test::write_file(dir / "deep.json", deep);
+  const Outcome validate = labloop_cli({"validate", (dir / "deep.json").string()}, dir);
+  CHECK(validate.status == 2);
+  CHECK(validate.output == "error: " + (dir / "deep.json").string() +
+                               ": /: arrays/objects nested deeper than 64 levels at line 1, column 65; a campaign file "
+                               "needs only a few (is it damaged, or not a campaign file?)\n");
+
+  // A finished campaign, then one more line, correctly chained, whose meta nests 100,000 deep.
+  const std::string out = (dir / "q").string();
+  REQUIRE(labloop_cli({"run", LABLOOP_SOURCE_DIR "/examples/quickstart.json", "--dry-run", "--output", out}, dir).status == 0);
+  const auto journal = dir / "q" / "journal.jsonl";
+  const JournalContents contents = read_journal(journal);
+  const std::size_t line = contents.events.size() + 1;
+  const std::string body = R"({"seq":)" + std::to_string(line) + R"(,"time":"2026-12-02T00:00:00.000Z","event":"note","meta":{"m":)" + deep + "}";
+  test::write_file(journal, test::read_file(journal) + body + ",\"hash\":\"" + journal_hash(contents.last_hash, body) + "\"}\n");
+  for (const char* verb : {"verify", "replay", "resume"}) {
+    const Outcome o = labloop_cli({verb, out}, dir);
+    INFO(verb << ": " << o.output);
+    CHECK(o.status == 1);
+    CHECK(o.output.find("line " + std::to_string(line) + " nests arrays/objects deeper than 128 levels") != std::string::npos);
+  }
+}

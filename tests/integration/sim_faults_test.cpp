@@ -282,6 +282,24 @@ TEST_CASE("A torn last line and a corrupt line in the cache file are skipped and
   CHECK(w.completions().at("t-2").size() == 1);
 }
 
+TEST_CASE("A cache line nested 100,000 deep is skipped as corrupt and the driver serves the rest", "[simfaults][limits]") {
+  Workspace w;
+  const json cached = labloop::protocol::result_ok("t-1", {{"y", 42.0}});
+  const std::string deep = R"({"v":1,"type":"result","experiment":"t-3","status":"ok","values":{"y":7},"meta":{"m":)" +
+                           std::string(100000, '[') + std::string(100000, ']') + "}}";
+  labloop::test::write_file(w.cache, deep + "\n" + cached.dump() + "\n");
+  auto sim = w.start(w.durable());
+  Client client(w.endpoint);
+  client.send(run_message("t-1"));
+  CHECK(client.receive(kStartTimeout) == cached);
+  client.send(run_message("t-3"));  // its deep line was no result: evaluated afresh
+  REQUIRE(client.receive()["type"] == "accepted");
+  const json fresh = client.receive();
+  CHECK(fresh["status"] == "ok");
+  CHECK(fresh["values"]["y"] != 7);
+  CHECK_THAT(w.log(), Catch::Contains("skipped corrupt line 1: message nests arrays/objects deeper than 64 levels"));
+}
+
 TEST_CASE("labloop-sim refuses fault rates outside [0, 1] and a negative --crash-after", "[simfaults]") {
   Workspace w;
   for (const auto& flags : {std::vector<std::string>{"--fail-rate", "1.5"}, {"--garbage-rate", "-0.1"}, {"--crash-after", "-1"}}) {

@@ -180,6 +180,33 @@ TEST_CASE("Config: invalid JSON is reported with line and column", "[config]") {
   }
 }
 
+TEST_CASE("Config: nesting deeper than 64 levels is refused before parsing, naming the limit and place", "[config]") {
+  STATIC_REQUIRE(kMaxConfigDepth == 64);
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  CHECK_THROWS_MATCHES(parse_campaign_config(deep, "c.json"), ConfigError,
+                       Catch::Matchers::Message("c.json: /: arrays/objects nested deeper than 64 levels at line 1, column "
+                                                "65; a campaign file needs only a few (is it damaged, or not a campaign "
+                                                "file?)"));
+  // Inside an otherwise valid file, on its own line.
+  std::string text = valid().dump(2);
+  text.insert(2, "\"description\": " + deep + ",\n");  // after "{\n", the object being level 1
+  try {
+    parse_campaign_config(text, "c.json");
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Matchers::StartsWith("c.json: /: arrays/objects nested deeper than 64 levels at line 2, column 79;"));
+  }
+  // Brackets in strings and comments are not nesting.
+  json c = valid();
+  c["description"] = std::string(100000, '[');
+  CHECK(error_for(c) == "");
+  CHECK_NOTHROW(parse_campaign_config("// " + std::string(1000, '[') + "\n" + valid().dump(), "c.json"));
+}
+
+TEST_CASE("Config: a UTF-8 byte-order mark at the start is accepted (editors write one)", "[config]") {
+  CHECK(parse_campaign_config("\xEF\xBB\xBF" + valid().dump(), "c.json").name == "demo");
+}
+
 TEST_CASE("Config: a missing file says so", "[config]") {
   CHECK_THROWS_WITH(load_campaign_config("/nonexistent/campaign.json"),
                     "/nonexistent/campaign.json: /: cannot open the file (does it exist, and can you read it?)");

@@ -125,7 +125,7 @@ TEST_CASE("Journal: a torn last line is reported by read_journal and truncated b
   SECTION("a complete object whose newline never reached the disk") {
     write_text(p, R"({"seq":3,"time":"2026-11-25T08:30:00.123Z","event":"c"})", true);
   }
-  SECTION("garbage ending in a newline") { write_text(p, std::string("\0\0\0\0\n", 5), true); }
+  SECTION("garbage without a newline") { write_text(p, std::string("\0\0\0\0", 4), true); }
 
   const JournalContents contents = read_journal(p);
   CHECK(contents.torn_tail);
@@ -151,6 +151,75 @@ TEST_CASE("Journal: a broken line before the last one throws naming the line", "
   REQUIRE_THROWS_MATCHES(read_journal(p), JournalError, Catch::Matchers::Message(expected));
   // Appending after damage would bury it, so opening for writing refuses too.
   REQUIRE_THROWS_MATCHES(Journal(p), JournalError, Catch::Matchers::Message(expected));
+}
+
+TEST_CASE("Journal: a damaged complete last line is corruption, not a torn write, and is never cut away", "[journal]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  const std::string one = sealed({R"({"seq":1,"time":"t","event":"a"})"});
+  const std::string two = sealed({R"({"seq":1,"time":"t","event":"a"})", R"({"seq":2,"time":"t","event":"b"})"});
+  std::string text, reason;
+  SECTION("garbage ending in a newline") {
+    text = one + std::string("\0\0\0\0\n", 5);
+    reason = "is not valid JSON";
+  }
+  SECTION("a cut line ending in a newline") {
+    text = two.substr(0, two.size() - 20) + "\n";
+    reason = "is not valid JSON";
+  }
+  SECTION("one byte changed") {
+    text = two;
+    text[text.rfind("\"b\"") + 1] = 'c';
+    reason = "does not match its hash chain";
+  }
+  write_text(p, text);
+  const std::string expected = p.string() + ": line 2 " + reason;
+  REQUIRE_THROWS_AS(read_journal(p), JournalError);
+  REQUIRE_THROWS_WITH(read_journal(p), Catch::Matchers::StartsWith(expected));
+  REQUIRE_THROWS_AS(Journal(p), JournalError);
+  REQUIRE_THROWS_WITH(Journal(p), Catch::Matchers::StartsWith(expected));
+  CHECK(test::read_file(p) == text);
+}
+
+TEST_CASE("Journal: a correctly chained line nested 100,000 deep throws naming the line instead of crashing", "[journal]") {
+  STATIC_REQUIRE(kMaxJournalLineDepth == 128);
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  const auto meta = [](std::size_t arrays) { return std::string(arrays, '[') + std::string(arrays, ']'); };
+  const std::string first = R"({"seq":1,"time":"t","event":"a"})";
+  const std::string deep = R"({"seq":2,"time":"t","event":"result","experiment":"e","meta":{"m":)" + meta(100000) + "}}";
+  const std::string after = R"({"seq":3,"time":"t","event":"c"})";
+  const std::string message = ": line 2 nests arrays/objects deeper than 128 levels";
+  SECTION("in the middle") { write_text(p, sealed({first, deep, after})); }
+  SECTION("as the last line") { write_text(p, sealed({first, deep})); }
+  REQUIRE_THROWS_AS(read_journal(p), JournalError);
+  REQUIRE_THROWS_WITH(read_journal(p), Catch::Matchers::StartsWith(p.string() + message));
+  REQUIRE_THROWS_AS(Journal(p), JournalError);
+  REQUIRE_THROWS_WITH(Journal(p), Catch::Matchers::StartsWith(p.string() + message));
+  REQUIRE_THROWS_AS(parse_journal(test::read_file(p), "j"), JournalError);
+  REQUIRE_THROWS_WITH(parse_journal(test::read_file(p), "j"), Catch::Matchers::StartsWith("j" + message));
+}
+
+TEST_CASE("Journal: a line exactly at the nesting limit is read", "[journal]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  // The event object is level 1 and meta level 2: 126 arrays make 128 levels.
+  const auto line = [](std::size_t arrays) {
+    return R"({"seq":1,"time":"t","event":"result","meta":{"m":)" + std::string(arrays, '[') + std::string(arrays, ']') + "}}";
+  };
+  write_text(p, sealed({line(kMaxJournalLineDepth - 2)}));
+  CHECK(read_journal(p).events.size() == 1);
+  write_text(p, sealed({line(kMaxJournalLineDepth - 1)}));
+  CHECK_THROWS_AS(read_journal(p), JournalError);
+}
+
+TEST_CASE("Journal: append refuses fields no reader would accept", "[journal]") {
+  TempDir dir;
+  Journal journal(dir.path() / "journal.jsonl");
+  json deep = json::array();
+  for (std::size_t i = 0; i < kMaxJournalLineDepth; ++i) deep = json::array({deep});
+  CHECK_THROWS_AS(journal.append("result", {{"meta", deep}}), std::invalid_argument);
+  CHECK(journal.append("a")["seq"] == 1);
 }
 
 TEST_CASE("Journal: a gap in seq throws naming the line", "[journal]") {
@@ -312,16 +381,17 @@ TEST_CASE("Journal: changing any single byte of a finished journal is detected n
     const size_t line = 1 + static_cast<size_t>(std::count(intact.begin(), intact.begin() + static_cast<long>(offset), '\n'));
     const bool last_line = line == 5;
     INFO("byte " << offset << " on line " << line);
-    if (last_line) {
-      // An edit of the last line may look like a torn write; it is then reported and dropped, never
-      // accepted as an event.
-      try {
-        const JournalContents contents = read_journal(p);
-        CHECK(contents.torn_tail);
-        CHECK(contents.events.size() == 4);
-      } catch (const JournalError& e) {
-        CHECK_THAT(std::string(e.what()), Catch::Matchers::Contains("line 5"));
-      }
+    if (offset == intact.size() - 1) {
+      // Only the final newline lost makes a torn write: reported and dropped, never accepted.
+      const JournalContents contents = read_journal(p);
+      CHECK(contents.torn_tail);
+      CHECK(contents.events.size() == 4);
+    } else if (last_line) {
+      // The last line is complete, so a damaged one is corruption, not a torn write.
+      REQUIRE_THROWS_AS(read_journal(p), JournalError);
+      REQUIRE_THROWS_WITH(read_journal(p), Catch::Matchers::Contains("line 5 "));
+      REQUIRE_THROWS_WITH(Journal(p), Catch::Matchers::Contains("line 5 "));
+      CHECK(test::read_file(p) == edited);  // never truncated away
     } else {
       try {
         read_journal(p);

@@ -89,6 +89,49 @@ TEST_CASE("decode answers bad_json for invalid JSON or UTF-8 or a non-object", "
   CHECK(decode_code("[]") == "bad_json");
 }
 
+TEST_CASE("decode answers bad_json for a payload that starts with a byte-order mark", "[protocol]") {
+  // The spec forbids it; nlohmann alone would skip it and accept the message.
+  CHECK(decode_code("\xEF\xBB\xBF{\"v\":1,\"type\":\"ping\"}") == "bad_json");
+  CHECK(decode_code("\xEF\xBB\xBF") == "bad_json");
+  CHECK(decode_code("{\"v\":1,\"type\":\"ping\",\"x\":\"\xEF\xBB\xBF\"}") == "");  // U+FEFF inside a string is text
+}
+
+namespace {
+
+// A valid ok result whose "meta" (or "values") holds `arrays` nested arrays: the message object is
+// level 1 and meta level 2, so its whole depth is arrays + 2.
+std::string deep_result(std::size_t arrays, const char* field = "meta") {
+  const std::string nest = repeat("[", arrays) + repeat("]", arrays);
+  if (std::string_view(field) == "values")
+    return R"({"v":1,"type":"result","experiment":"e-1","status":"ok","values":{"y":)" + nest + "}}";
+  return R"({"v":1,"type":"result","experiment":"e-1","status":"ok","values":{"y":1},"meta":{"m":)" + nest + "}}";
+}
+
+}  // namespace
+
+TEST_CASE("decode answers too_deep for a message nested deeper than 64 levels, before parsing", "[protocol]") {
+  STATIC_REQUIRE(protocol::kMaxMessageDepth == 64);
+  CHECK(decode_code(deep_result(100000)) == "too_deep");
+  CHECK(decode_code(deep_result(100000, "values")) == "too_deep");
+  CHECK(decode_code(deep_result(protocol::kMaxMessageDepth - 2)) == "");
+  CHECK(decode_code(deep_result(protocol::kMaxMessageDepth - 1)) == "too_deep");
+  CHECK(decode_code(deep_result(protocol::kMaxMessageDepth - 1, "values")) == "too_deep");
+  try {
+    protocol::decode(deep_result(100000));
+    FAIL("accepted");
+  } catch (const labloop::ProtocolError& e) {
+    CHECK(std::string(e.what()) ==
+          "message nests arrays/objects deeper than 64 levels (at byte 147), the protocol's limit; the sender must send "
+          "flatter data (e.g. in \"meta\")");
+  }
+  // 100,000 brackets inside a string are text, not nesting.
+  const std::string text = R"({"v":1,"type":"result","experiment":"e-1","status":"ok","values":{"y":1},"meta":{"note":")" +
+                           repeat("[", 100000) + repeat("]", 100000) + "\"}}";
+  CHECK(decode_code(text) == "");
+  // Size is checked first: a deep payload over 1 MiB is too_large.
+  CHECK(decode_code(repeat("[", protocol::kMaxMessageBytes + 1)) == "too_large");
+}
+
 TEST_CASE("decode answers bad_version unless v is a number equal to 1", "[protocol]") {
   CHECK(decode_code(R"({"type":"ping"})") == "bad_version");
   CHECK(decode_code(R"({"v":"1","type":"ping"})") == "bad_version");

@@ -1,4 +1,7 @@
 #include <catch2/catch.hpp>
+#include <sys/resource.h>
+
+#include <csignal>
 
 #include "test_support.hpp"
 
@@ -216,6 +219,33 @@ TEST_CASE("Report: writing into a missing directory throws labloop Error", "[rep
   const CampaignRecord r = record_with({1}, false);
   CHECK_THROWS_AS(write_results_csv(r, dir.path() / "missing" / "results.csv"), Error);
   CHECK_THROWS_AS(write_convergence_svg(r, dir.path() / "missing" / "convergence.svg"), Error);
+}
+
+TEST_CASE("Report: a write that fails part way (a full disk) leaves the old file whole and no temporary file", "[report]") {
+  TempDir dir;
+  const fs::path csv = dir.path() / "results.csv", svg = dir.path() / "convergence.svg";
+  write_results_csv(record_with({1}, false), csv);
+  write_convergence_svg(record_with({1}, false), svg);
+  const std::string old_csv = test::read_file(csv), old_svg = test::read_file(svg);
+  // A file size limit makes write() fail with EFBIG after the temporary file was created, as ENOSPC
+  // would; SIGXFSZ is ignored so that the failure is an error, not the end of the test process.
+  struct rlimit saved {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = saved;
+  small.rlim_cur = 64;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const CampaignRecord bigger = record_with({1, 2, 3, 4, 5, 6, 7, 8}, false);
+  std::string csv_error, svg_error;
+  try { write_results_csv(bigger, csv); } catch (const Error& e) { csv_error = e.what(); }
+  try { write_convergence_svg(bigger, svg); } catch (const Error& e) { svg_error = e.what(); }
+  ::setrlimit(RLIMIT_FSIZE, &saved);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK_THAT(csv_error, Catch::Matchers::StartsWith(csv.string() + ": cannot write: "));
+  CHECK_THAT(svg_error, Catch::Matchers::StartsWith(svg.string() + ": cannot write: "));
+  CHECK(test::read_file(csv) == old_csv);
+  CHECK(test::read_file(svg) == old_svg);
+  CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 2);
 }
 
 TEST_CASE("Report: convergence.svg with no results says so", "[report]") {
