@@ -10,6 +10,7 @@
 
 #include "completed_log.hpp"
 #include "labloop/error.hpp"
+#include "labloop/version.hpp"
 #include "simulated_instrument.hpp"
 
 namespace {
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   labloop::sim::SimulatorOptions options;
   labloop::ServeOptions serve_options;
   bool list = false;
+  app.set_version_flag("--version", std::string("labloop-sim ") + labloop::kVersion);
   app.add_flag("--list", list, "List the functions it serves and exit");
   app.add_option("--function,-f", function_name, "Test function to serve (see --list)");
   app.add_option("--endpoint,-e", endpoint, "Where to bind, e.g. tcp://127.0.0.1:5555 or ipc:///tmp/sim.ipc");

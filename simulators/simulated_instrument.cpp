@@ -10,6 +10,7 @@
 
 #include "labloop/campaign_config.hpp"
 #include "labloop/error.hpp"
+#include "labloop/version.hpp"
 
 namespace labloop::sim {
 
@@ -61,7 +62,7 @@ SimulatedInstrument::Plan SimulatedInstrument::plan_experiment() {
 InstrumentInfo SimulatedInstrument::describe() const {
   InstrumentInfo info;
   info.driver = "labloop-sim";
-  info.version = "0.1.0";
+  info.version = kVersion;
   info.inputs = simulator_inputs(function_.name, options_.dim);
   info.outputs = {"y"};
   info.capacity = options_.capacity;

@@ -27,6 +27,7 @@
 #include "labloop/protocol.hpp"
 #include "labloop/replay.hpp"
 #include "labloop/report.hpp"
+#include "labloop/version.hpp"
 
 namespace labloop {
 
@@ -187,7 +188,7 @@ class CampaignRun {
       const std::string campaign_id = new_campaign_id();
       id_tag_ = campaign_id.substr(0, kIdTagChars);
       journal("campaign_started", {{"campaign", config_.name}, {"campaign_id", campaign_id}, {"config", config_.to_json()},
-                                   {"dry_run", options_.dry_run}, {"labloop_version", "0.1.0"}, {"output", output_.string()}});
+                                   {"dry_run", options_.dry_run}, {"labloop_version", kVersion}, {"output", output_.string()}});
     }
     try {
       start_instruments();
@@ -739,7 +740,7 @@ class CampaignRun {
     journal("instrument_reconnected", {{"instrument", inst.config->name},
                                        {"after_s", std::chrono::duration<double>(Clock::now() - inst.lost_since).count()}});
     inst.awaiting_welcome = true;
-    inst.link->send(protocol::hello("labloop 0.1.0", config_.name));
+    inst.link->send(protocol::hello(fmt::format("labloop {}", kVersion), config_.name));
     resend_open(inst, "reconnected");
   }
 

@@ -14,6 +14,7 @@
 #include "labloop/error.hpp"
 #include "labloop/json_limits.hpp"
 #include "labloop/planner.hpp"
+#include "labloop/version.hpp"
 #include "test_functions.hpp"
 
 namespace labloop {
@@ -406,7 +407,7 @@ InstrumentInfo simulator_info(const CampaignConfig& config, size_t index) {
   const int dim = ic.options.contains("dim") ? ic.options["dim"].get<int>() : function->default_dim;
   InstrumentInfo info;
   info.driver = "labloop-sim";
-  info.version = "0.1.0";
+  info.version = kVersion;
   info.inputs = simulator_inputs(ic.simulator, dim);
   info.outputs = {"y"};
   info.capacity = ic.options.contains("capacity") ? ic.options["capacity"].get<int>() : 1;

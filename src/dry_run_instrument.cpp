@@ -4,11 +4,13 @@
 #include <numbers>
 #include <random>
 
+#include "labloop/version.hpp"
+
 namespace labloop::detail {
 
 DryRunInstrument::DryRunInstrument(const CampaignConfig& config, int capacity, std::uint64_t seed) : space_(config.space()) {
   info_.driver = "labloop-dry-run";
-  info_.version = "0.1.0";
+  info_.version = kVersion;
   info_.inputs = config.parameters;
   info_.outputs = {config.objective.name};
   info_.capacity = capacity;

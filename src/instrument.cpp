@@ -4,6 +4,7 @@
 
 #include "labloop/error.hpp"
 #include "labloop/protocol.hpp"
+#include "labloop/version.hpp"
 
 namespace labloop {
 
@@ -87,7 +88,7 @@ std::optional<json> Instrument::receive(std::chrono::milliseconds timeout) {
 }
 
 const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::function<void()>& check) {
-  send(protocol::hello("labloop 0.1.0", campaign));
+  send(protocol::hello(fmt::format("labloop {}", kVersion), campaign));
   const auto deadline = Clock::now() + timing_.connect_timeout;
   while (Clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());

@@ -15,6 +15,7 @@
 #include "labloop/journal.hpp"
 #include "labloop/planner.hpp"
 #include "labloop/replay.hpp"
+#include "labloop/version.hpp"
 #include "bench.hpp"
 #include "progress.hpp"
 
@@ -153,6 +154,7 @@ int replay(const std::string& where) {
 int main(int argc, char** argv) {
   CLI::App app{"labloop: closed-loop autonomous lab controller.\n"
                "Plans experiments, runs them on instruments over ZeroMQ, records every event."};
+  app.set_version_flag("--version", fmt::format("labloop {}", labloop::kVersion));
   app.require_subcommand(1);
   std::string file, output;
   bool dry_run = false;

@@ -7,6 +7,7 @@
 
 #include "labloop/child_process.hpp"
 #include "labloop/journal.hpp"
+#include "labloop/version.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -29,6 +30,13 @@ Outcome labloop_cli(std::vector<std::string> args, const test::TempDir& dir) {
 }
 
 }  // namespace
+
+TEST_CASE("CLI: --version prints the version set in CMakeLists.txt and exits 0", "[cli]") {
+  test::TempDir dir;
+  const Outcome o = labloop_cli({"--version"}, dir);
+  CHECK(o.status == 0);
+  CHECK(o.output == std::string("labloop ") + labloop::kVersion + "\n");
+}
 
 TEST_CASE("CLI: every example campaign file validates", "[cli]") {
   test::TempDir dir;
