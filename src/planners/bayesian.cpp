@@ -136,7 +136,7 @@ class BayesianPlanner final : public Planner {
     double incumbent = best_posterior_mean(believer);
     if (!std::isfinite(incumbent)) {
       // The model is unusable (it cannot even reproduce its own data): space-filling points.
-      add_note("the model's posterior mean is not finite");
+      add_note("the model's posterior mean is not finite: proposing space-filling points instead");
       while (static_cast<int>(out.size()) < q) out.push_back(space_filling(pending, out));
       return out;
     }
@@ -158,7 +158,7 @@ class BayesianPlanner final : public Planner {
       active_ = !avoid.empty() && in_flight_ ? in_flight_.get() : acquisition_.get();
       Point x = maximize_acquisition(believer, incumbent, avoid, budget_s);
       if (x.size() != dim_ || !x.allFinite() || x.minCoeff() < 0.0 || x.maxCoeff() > 1.0) {
-        add_note("no finite acquisition score (or a proposal outside the cube)");
+        add_note("no finite acquisition score (or a proposal outside the cube): proposing a space-filling point instead");
         x = space_filling(avoid, {});
       }
       believe(believer, x, incumbent);
@@ -186,11 +186,11 @@ class BayesianPlanner final : public Planner {
   std::string take_note() override { return std::exchange(note_, {}); }
 
  private:
-  // Defence in depth: the model gave something non-finite, so a space-filling point was proposed.
-  void add_note(const char* what) {
-    if (note_.find("space-filling") != std::string::npos) return;  // once per ask is enough
+  // Defence in depth: the model gave something non-finite. Each such note once per ask.
+  void add_note(const std::string& text) {
+    if (note_.find(text) != std::string::npos) return;
     if (!note_.empty()) note_ += "; ";
-    note_ += fmt::format("{}: proposing a space-filling point instead", what);
+    note_ += text;
   }
 
   // The next Sobol point not too close to a point taken, observed or failed (a few tries: in a
@@ -390,7 +390,7 @@ class BayesianPlanner final : public Planner {
     gp.predict(x.transpose(), mean, variance);
     if (!std::isfinite(mean[0])) {
       // Believing it would poison the model: the batch then spreads by `avoid` alone.
-      add_note("the posterior mean at a pending point is not finite");
+      add_note("the posterior mean at a pending point is not finite: the point is avoided but not believed");
       return;
     }
     gp.add_observation(x, mean[0], /*exact=*/true);
