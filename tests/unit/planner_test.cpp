@@ -418,3 +418,28 @@ TEST_CASE("Bayesian planner: a huge best value (a maximized 1e300) still steers 
     CHECK(total / asks < 0.3);
   }
 }
+
+TEST_CASE("Bayesian planner: every acquisition and batches with pending points take extreme values", "[planner][bayesian]") {
+  const Space space({Parameter{.name = "x1", .low = 0, .high = 1}, Parameter{.name = "x2", .low = 0, .high = 1}});
+  for (const std::string acquisition : {"ucb", "log_ei", "log_pi", "thompson"})
+    for (const std::vector<double>& values : {std::vector<double>{1e300, 0.5, -DBL_MAX, 0.9, 0.4, 0.7}, std::vector<double>{-1e300, 1.0, 1.0, 1.0, 1.0, 1.0}}) {
+      INFO(acquisition << ", first value " << values[0]);
+      // (Thompson sampling draws jointly over all candidates, O(m³): 64 keep the test fast.)
+      auto planner = planner_for(space, "bayesian", {{"initial", 6}, {"acquisition", acquisition}, {"candidates", 64}});
+      const auto design = planner->ask(6, {});
+      for (size_t i = 0; i < design.size(); ++i) planner->tell(design[i], values[i]);
+      std::vector<Point> pending = planner->ask(2, {});
+      for (int round = 0; round < 3; ++round) {
+        const auto batch = planner->ask(3, pending);
+        REQUIRE(batch.size() == 3);
+        for (const auto& x : batch) {
+          REQUIRE(x.allFinite());
+          REQUIRE(x.minCoeff() >= 0.0);
+          REQUIRE(x.maxCoeff() <= 1.0);
+        }
+        CHECK(planner->take_note().find("not finite") == std::string::npos);
+        for (const auto& x : pending) planner->tell(x, round == 1 ? DBL_MAX : x.squaredNorm());
+        pending = batch;
+      }
+    }
+}
