@@ -235,12 +235,28 @@ void GaussianProcess::set_data(const Eigen::MatrixXd& x, const Eigen::VectorXd& 
       throw PlannerError(fmt::format("Gaussian process: result {} is {} — record failed experiments with tell_failed "
                                      "instead of passing a non-finite value",
                                      i, y(i)));
+  double y_mean = y.mean();
+  const double var = y.size() > 1 ? (y.array() - y_mean).square().sum() / static_cast<double>(y.size() - 1) : 0.0;
+  double sd = std::sqrt(var);
+  if (!std::isfinite(y_mean) || !std::isfinite(var)) {
+    // Squares overflow beyond ~1e154 (and sums near ±DBL_MAX): divide by the largest magnitude
+    // first. Ordinary data never come here, so their standardization is unchanged.
+    const double m = y.cwiseAbs().maxCoeff();
+    const Eigen::ArrayXd u = y.array() / m;
+    const double u_mean = u.mean();
+    y_mean = m * u_mean;
+    sd = y.size() > 1 ? m * std::sqrt((u - u_mean).square().sum() / static_cast<double>(y.size() - 1)) : 0.0;
+  }
+  const double y_std = (sd > 1e-12 * std::max(1.0, std::abs(y_mean))) ? sd : 1.0;
+  // Posterior variances are held in y units (σ² · y_std²): they must stay representable.
+  if (!std::isfinite(y_mean) || !std::isfinite(y_std * y_std))
+    throw PlannerError(fmt::format("Gaussian process: results spread over {:g} in magnitude, too wide for the model to represent "
+                                   "(compress them first, e.g. with MagnitudeCompression)",
+                                   y.cwiseAbs().maxCoeff()));
   s.x = x;
   s.y = y;
-  s.y_mean = y.mean();
-  const double var = y.size() > 1 ? (y.array() - s.y_mean).square().sum() / static_cast<double>(y.size() - 1) : 0.0;
-  const double sd = std::sqrt(var);
-  s.y_std = (sd > 1e-12 * std::max(1.0, std::abs(s.y_mean))) ? sd : 1.0;
+  s.y_mean = y_mean;
+  s.y_std = y_std;
   s.ys = (y.array() - s.y_mean) / s.y_std;
   s.factorize();
 }
@@ -256,6 +272,13 @@ void GaussianProcess::add_observation(const Eigen::VectorXd& x, double y, bool e
     return;
   }
   const Eigen::Index n = s.n();
+  // The standardization stays as fitted: a value far outside it (y − ȳ overflowing) would turn
+  // the whole posterior into infinities, so it is refused before anything changes.
+  // (Squares of standardized values must stay finite too: hence the bound, far beyond any fit.)
+  if (!(std::abs((y - s.y_mean) / s.y_std) <= 1e150))
+    throw PlannerError(fmt::format("Gaussian process: result {:g} is too far outside the fitted data to add without refitting "
+                                   "(call set_data)",
+                                   y));
   const Eigen::VectorXd kx = s.kernel->covariance(s.x, x.transpose()).col(0);
   // New row of L: L l = k, d = √(k** + σ² + jitter − lᵀl).
   const Eigen::VectorXd l = s.chol.triangularView<Eigen::Lower>().solve(kx);

@@ -7,13 +7,66 @@
 // Gaussian transformed data is −n/2·log σ̂²(λ) + (λ−1)·Σ sign(x)·log(|x|+1).
 #include "labloop/output_transform.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace labloop {
 
 namespace {
 const double kLikelihoodRatioThreshold = 6.63;
+
+// Sample standard deviation (n − 1) that cannot overflow: beyond ~1e154 the squares do, and the
+// mean of values near ±DBL_MAX may too. Then the values are divided by their largest magnitude
+// first, and when even the spread exceeds the double range, that magnitude stands in for it.
+// Ordinary data take the plain formula, so their results stay bit for bit what they were.
+double spread(const Eigen::VectorXd& y) {
+  const double n = static_cast<double>(y.size());
+  const double plain = std::sqrt((y.array() - y.mean()).square().sum() / (n - 1));
+  if (std::isfinite(plain)) return plain;
+  const double m = y.cwiseAbs().maxCoeff();
+  const Eigen::ArrayXd u = y.array() / m;
+  const double sd = m * std::sqrt((u - u.mean()).square().sum() / (n - 1));
+  return std::isfinite(sd) ? sd : m;
+}
+
+// The upper median (the middle value, or the larger of the two middle ones): enough for a scale.
+double upper_median(std::vector<double> v) {
+  const auto middle = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), middle, v.end());
+  return *middle;
+}
 }  // namespace
+
+void MagnitudeCompression::fit(const Eigen::VectorXd& y) {
+  *this = MagnitudeCompression{};
+  if (y.size() == 0 || y.cwiseAbs().maxCoeff() <= kThreshold) return;
+  active_ = true;
+  // The median absolute deviation, computed on halves so that no difference can overflow (the
+  // factor 2 does not matter to a scale). It follows the bulk of the data, not the extremes, so
+  // ordinary values stay spread over units of order 1 after the compression.
+  std::vector<double> half(static_cast<size_t>(y.size()));
+  for (Eigen::Index i = 0; i < y.size(); ++i) half[static_cast<size_t>(i)] = y[i] / 2;
+  const double centre = upper_median(half);
+  std::vector<double> deviation(half.size()), magnitude(half.size());
+  for (size_t i = 0; i < half.size(); ++i) deviation[i] = std::abs(half[i] - centre), magnitude[i] = std::abs(half[i]);
+  double s = upper_median(deviation);
+  if (!(s > 0)) s = upper_median(magnitude);  // most values equal: their magnitude
+  scale_ = s > 0 && std::isfinite(s) ? s : 1.0;
+}
+
+double MagnitudeCompression::transform(double y) const {
+  if (!active_) return y;
+  const double a = std::abs(y), r = a / scale_;
+  // log1p(|y|/s), written as log|y| − log s where |y|/s overflows (a tiny s).
+  return std::copysign(std::isfinite(r) ? std::log1p(r) : std::log(a) - std::log(scale_), y);
+}
+
+Eigen::VectorXd MagnitudeCompression::transform(const Eigen::VectorXd& y) const {
+  Eigen::VectorXd t(y.size());
+  for (Eigen::Index i = 0; i < y.size(); ++i) t[i] = transform(y[i]);
+  return t;
+}
 
 double YeoJohnson::apply(double x, double lambda) {
   if (x >= 0) return std::abs(lambda) < 1e-12 ? std::log1p(x) : (std::pow(x + 1, lambda) - 1) / lambda;
@@ -41,8 +94,7 @@ void YeoJohnson::fit(const Eigen::VectorXd& y) {
   *this = YeoJohnson{};
   const Eigen::Index n = y.size();
   if (n < 3) return;
-  const double mean = y.mean();
-  scale_ = std::sqrt((y.array() - mean).square().sum() / static_cast<double>(n - 1));
+  scale_ = spread(y);
   if (!(scale_ > 0) || !std::isfinite(scale_)) {
     scale_ = 1;
     return;
@@ -69,8 +121,14 @@ void YeoJohnson::fit(const Eigen::VectorXd& y) {
   if (2 * (ll(lambda_) - ll(1.0)) < kLikelihoodRatioThreshold) lambda_ = 1;
   Eigen::VectorXd t(n);
   for (Eigen::Index i = 0; i < n; ++i) t[i] = raw(x[i]);
+  // A power transform of data whose magnitudes differ wildly can itself overflow: then the
+  // identity (λ = 1), which after the scaling above always stays finite.
+  if (!t.allFinite()) {
+    lambda_ = 1;
+    for (Eigen::Index i = 0; i < n; ++i) t[i] = raw(x[i]);
+  }
   out_mean_ = t.mean();
-  out_scale_ = std::sqrt((t.array() - out_mean_).square().sum() / static_cast<double>(n - 1));
+  out_scale_ = spread(t);
   if (!(out_scale_ > 0) || !std::isfinite(out_scale_)) out_scale_ = 1;
 }
 

@@ -50,6 +50,9 @@ class GaussianProcess {
   ~GaussianProcess();
 
   // Replaces the data (rows of x in the unit cube; n ≥ 1) and factorizes with the current θ.
+  // Any finite y can be standardized (no overflow beyond 1e154), but PlannerError when their
+  // spread is so wide that variances in y units would overflow (~1e154 and more): compress
+  // such values first (MagnitudeCompression in output_transform.hpp).
   void set_data(const Eigen::MatrixXd& x, const Eigen::VectorXd& y);
   // MAP fit of θ (then refactorizes). Requires data. `restarts` overrides options.restarts
   // (0 = polish the current θ only: cheap when θ is already close, as between BO iterations).
@@ -59,7 +62,8 @@ class GaussianProcess {
   void fit(int restarts, double max_seconds = 0.0);
   // Appends one observation without changing θ or the standardization: O(n²). `exact` treats it
   // as noise-free (jitter only): fantasized outcomes of pending experiments, which must pin the
-  // posterior down at their point so a batch spreads out.
+  // posterior down at their point so a batch spreads out. PlannerError for a y whose
+  // standardized value overflows.
   void add_observation(const Eigen::VectorXd& x, double y, bool exact = false);
 
   // Posterior of the latent f (no noise) at the rows of x: mean and variance in y units.

@@ -5,8 +5,32 @@
 // with λ chosen by maximum likelihood, makes the data closer to Gaussian while keeping its order
 // (the transform is strictly increasing), so "best observed" means the same before and after.
 #include <Eigen/Core>
+#include <cmath>
 
 namespace labloop {
+
+// Values too large in magnitude for the model (an instrument may report any finite double,
+// ±1.8e308 included): squares and spreads of such values overflow, and a Gaussian process in y
+// units cannot even hold their variance. When some |y| exceeds kThreshold, every value is
+// compressed by sign(y)·log1p(|y|/s), with s a robust scale of the data (their median absolute
+// deviation, not moved by the extremes): strictly increasing, so the order of all values — the
+// extreme ones included — is kept, and at most about 1.4e3 in magnitude. Below the threshold the
+// compression is the identity, so ordinary data are modelled exactly as without it.
+class MagnitudeCompression {
+ public:
+  static constexpr double kThreshold = 1e100;
+  // Chooses identity or compression (and s) for these values; all must be finite.
+  void fit(const Eigen::VectorXd& y);
+  double transform(double y) const;
+  Eigen::VectorXd transform(const Eigen::VectorXd& y) const;
+  bool active() const { return active_; }
+  double scale() const { return scale_; }
+  static bool extreme(double y) { return !(std::abs(y) <= kThreshold); }
+
+ private:
+  bool active_ = false;
+  double scale_ = 1;
+};
 
 // Box–Cox when all values are positive, Yeo–Johnson otherwise (the class is named after the
 // general case).
@@ -16,6 +40,9 @@ class YeoJohnson {
   // log-likelihood of the power transform. The transform is kept only when it beats the identity
   // (λ = 1) in a likelihood-ratio test at the 1 % level: a warp that barely helps the fit costs
   // resolution elsewhere. Needs at least 3 distinct values; otherwise it stays the identity.
+  // Any finite values are safe (the scaling cannot overflow), but values beyond
+  // MagnitudeCompression::kThreshold are best compressed first: the power transform cannot
+  // separate ordinary values from an extreme one once both are divided by the extreme's spread.
   void fit(const Eigen::VectorXd& y);
   // Transformed values of y (same standardization and λ as fitted), re-standardized.
   Eigen::VectorXd transform(const Eigen::VectorXd& y) const;

@@ -17,6 +17,12 @@
 //
 // Failed experiments are taught as the worst value seen so far: the model then steers away from
 // them without the objective's scale being distorted.
+//
+// Any finite value is accepted (docs/reliability.md): values beyond MagnitudeCompression::kThreshold
+// (1e100) in magnitude are compressed, order kept, before the output warp and the model see them,
+// so an extreme result still counts as the best or worst seen. In depth, nothing non-finite the
+// model might still produce (posterior, scores, polished points) reaches a proposal: such a
+// proposal is replaced by the next space-filling point, and a planner note says so.
 #include <nlopt.hpp>
 
 #include <algorithm>
@@ -128,6 +134,12 @@ class BayesianPlanner final : public Planner {
                           options_.time_limit_s);
     GaussianProcess believer = *model_;
     double incumbent = best_posterior_mean(believer);
+    if (!std::isfinite(incumbent)) {
+      // The model is unusable (it cannot even reproduce its own data): space-filling points.
+      add_note("the model's posterior mean is not finite: proposing space-filling points instead");
+      while (static_cast<int>(out.size()) < q) out.push_back(space_filling(pending, out));
+      return out;
+    }
     for (const Point& p : pending) believe(believer, p, incumbent);
     for (const Point& p : out) believe(believer, p, incumbent);
     const std::vector<Point> taken = [&] {
@@ -145,6 +157,10 @@ class BayesianPlanner final : public Planner {
       // out better than the configured UCB does (measured on Hartmann-6, q = 4).
       active_ = !avoid.empty() && in_flight_ ? in_flight_.get() : acquisition_.get();
       Point x = maximize_acquisition(believer, incumbent, avoid, budget_s);
+      if (x.size() != dim_ || !x.allFinite() || x.minCoeff() < 0.0 || x.maxCoeff() > 1.0) {
+        add_note("no finite acquisition score (or a proposal outside the cube): proposing a space-filling point instead");
+        x = space_filling(avoid, {});
+      }
       believe(believer, x, incumbent);
       avoid.push_back(x);
       out.push_back(std::move(x));
@@ -153,6 +169,12 @@ class BayesianPlanner final : public Planner {
   }
 
   void tell(const Point& x, double y) override {
+    if (!std::isfinite(y)) {
+      // Not a result a model can hold (the campaign never sends one): a failure, as for a crash.
+      note_ = fmt::format("a result of {} was taught as a failed experiment", y);
+      tell_failed(x);
+      return;
+    }
     arrivals_.push_back({xs_.size(), false});
     xs_.push_back(x);
     ys_.push_back(y);
@@ -164,6 +186,23 @@ class BayesianPlanner final : public Planner {
   std::string take_note() override { return std::exchange(note_, {}); }
 
  private:
+  // Defence in depth: the model gave something non-finite. Each such note once per ask.
+  void add_note(const std::string& text) {
+    if (note_.find(text) != std::string::npos) return;
+    if (!note_.empty()) note_ += "; ";
+    note_ += text;
+  }
+
+  // The next Sobol point not too close to a point taken, observed or failed (a few tries: in a
+  // tiny discrete space every point may be taken, and then a repeat is better than none).
+  Point space_filling(std::span<const Point> taken, std::span<const Point> more) {
+    std::vector<Point> avoid(taken.begin(), taken.end());
+    avoid.insert(avoid.end(), more.begin(), more.end());
+    Point x = space_.canonical(sobol_.next());
+    for (int tries = 0; tries < 64 && near_any(x, avoid); ++tries) x = space_.canonical(sobol_.next());
+    return x;
+  }
+
   Point initial_point() {
     const int i = next_initial_++;
     if (i < initial_points_.rows()) return space_.canonical(initial_points_.row(i).transpose());
@@ -181,14 +220,23 @@ class BayesianPlanner final : public Planner {
     const double worst = *std::max_element(ys_.begin(), ys_.end());
     auto point = [&](const Arrival& a) -> const Point& { return a.failed ? failed_[a.index] : xs_[a.index]; };
     auto value = [&](const Arrival& a) { return a.failed ? worst : ys_[a.index]; };
-    const bool refit = n - last_fit_n_ >= options_.refit_every || last_fit_n_ == 0;
+    bool refit = n - last_fit_n_ >= options_.refit_every || last_fit_n_ == 0;
     if (!refit) {
-      for (Eigen::Index k = modelled_; k < n; ++k) {
-        const Arrival& a = arrivals_[static_cast<size_t>(k)];
-        model_->add_observation(point(a), warp_.transform(value(a)));
+      // The frozen transforms must take every new value to a finite, representable one; an
+      // extreme value the compression was not fitted for (or one the warp overflows) refits.
+      std::vector<double> t;
+      for (Eigen::Index k = modelled_; k < n && !refit; ++k) {
+        const double v = value(arrivals_[static_cast<size_t>(k)]);
+        t.push_back(warp_.transform(compression_.transform(v)));
+        refit = (!compression_.active() && MagnitudeCompression::extreme(v)) || !std::isfinite(t.back()) ||
+                std::abs(t.back()) > MagnitudeCompression::kThreshold;
       }
-      modelled_ = n;
-      return true;
+      if (!refit) {
+        for (Eigen::Index k = modelled_; k < n; ++k)
+          model_->add_observation(point(arrivals_[static_cast<size_t>(k)]), t[static_cast<size_t>(k - modelled_)]);
+        modelled_ = n;
+        return true;
+      }
     }
     Eigen::MatrixXd x(n, dim_);
     Eigen::VectorXd y(n);
@@ -197,7 +245,11 @@ class BayesianPlanner final : public Planner {
       x.row(k) = point(a).transpose();
       y[k] = value(a);
     }
-    const Eigen::Map<const Eigen::VectorXd> observed(ys_.data(), static_cast<Eigen::Index>(ys_.size()));
+    // Everything below sees compressed values (the identity unless some value is extreme).
+    compression_.fit(Eigen::Map<const Eigen::VectorXd>(ys_.data(), static_cast<Eigen::Index>(ys_.size())));
+    const Eigen::VectorXd observed =
+        compression_.transform(Eigen::Map<const Eigen::VectorXd>(ys_.data(), static_cast<Eigen::Index>(ys_.size())));
+    y = compression_.transform(y);
     last_fit_n_ = modelled_ = n;
     // Between iterations θ barely moves: polish it, and only now and then search afresh.
     // Past the fitting subset, 25 new results among hundreds barely move θ, and a multi-start
@@ -220,11 +272,12 @@ class BayesianPlanner final : public Planner {
       }
       const std::vector<std::string> kernels = select_kernel ? std::vector<std::string>{"matern52", "matern32"} : std::vector<std::string>{gp_options_.kernel};
       double best = -std::numeric_limits<double>::infinity();
-      bool first = true;
+      bool first = true, chosen = false;
       for (const std::string& kernel : kernels)
         for (const YeoJohnson& w : warps) {
-          if (!first && remaining() <= 0) return false;
+          if (!first && remaining() <= 0) break;
           first = false;
+          if (!w.transform(y).allFinite()) continue;  // the identity warp always qualifies
           GaussianProcessOptions o = gp_options_;
           o.kernel = kernel;
           GaussianProcess candidate(dim_, o);
@@ -232,17 +285,27 @@ class BayesianPlanner final : public Planner {
           candidate.set_data(x, w.transform(y));
           candidate.fit(restarts, std::max(1e-6, remaining()));
           const double e = evidence(candidate, y, &w);
-          if (e > best) {
-            best = e;
+          if (e > best || !chosen) {
+            // The first model stands even when its evidence is not finite: a model without
+            // this fit's data would be stale, or empty.
+            chosen = true;
+            best = std::isfinite(e) ? e : best;
             *model_ = std::move(candidate);
             warp_ = w;
             warped_ = w.lambda() != 1.0;
             gp_options_.kernel = kernel;
           }
         }
+      if (!chosen) {  // only a warp that overflowed was on offer: the identity instead
+        warp_ = YeoJohnson{};
+        warped_ = false;
+        model_->set_data(x, y);
+        model_->fit(restarts, std::max(1e-6, remaining()));
+      }
       return remaining() > 0;
     }
     if (options_.output_transform == "yeo_johnson" || (select_warp && warped_)) warp_.fit(observed);
+    if (!warp_.transform(y).allFinite()) warp_ = YeoJohnson{};  // the identity keeps them finite
     y = warp_.transform(y);
     if (n <= kFitSubset) {
       model_->set_data(x, y);
@@ -322,16 +385,24 @@ class BayesianPlanner final : public Planner {
   // Kriging believer: the pending point is taken to yield its posterior mean, exactly. The
   // incumbent must follow (a believed value below it is "already found"), or the point itself
   // would keep its expected improvement and the batch would pile up on it.
-  static void believe(GaussianProcess& gp, const Point& x, double& incumbent) {
+  void believe(GaussianProcess& gp, const Point& x, double& incumbent) {
     Eigen::VectorXd mean, variance;
     gp.predict(x.transpose(), mean, variance);
+    if (!std::isfinite(mean[0])) {
+      // Believing it would poison the model: the batch then spreads by `avoid` alone.
+      add_note("the posterior mean at a pending point is not finite: the point is avoided but not believed");
+      return;
+    }
     gp.add_observation(x, mean[0], /*exact=*/true);
     incumbent = std::min(incumbent, mean[0]);
   }
 
   // For noisy objectives the best noisy observation is optimistic; the best posterior mean at
   // the observed points is the incumbent that does not chase noise.
-  double best_posterior_mean(const GaussianProcess& gp) const { return gp.fitted_mean().minCoeff(); }
+  // NaN (then the caller falls back) for a model without data: minCoeff of nothing reads nothing.
+  double best_posterior_mean(const GaussianProcess& gp) const {
+    return gp.size() > 0 ? gp.fitted_mean().minCoeff() : std::numeric_limits<double>::quiet_NaN();
+  }
 
   bool near_any(const Point& x, const std::vector<Point>& points) const {
     for (const auto& p : points)
@@ -400,7 +471,15 @@ class BayesianPlanner final : public Planner {
     // from every observation, and its score says nothing about any choice.
     if (discrete_)
       for (Eigen::Index k = 0; k < candidates.rows(); ++k) candidates.row(k) = space_.canonical(candidates.row(k).transpose()).transpose();
-    const Eigen::VectorXd scores = active_->score(ctx, candidates);
+    // A non-finite score (NaN or ±inf from a broken posterior) is no information: it ranks last.
+    // Sorting NaNs would break std::sort's ordering contract (undefined behaviour: a crash).
+    Eigen::VectorXd scores = active_->score(ctx, candidates);
+    bool any_finite = false;
+    for (Eigen::Index k = 0; k < scores.size(); ++k) {
+      if (!std::isfinite(scores[k])) scores[k] = -std::numeric_limits<double>::infinity();
+      any_finite = any_finite || std::isfinite(scores[k]);
+    }
+    if (!any_finite) return Point();  // the caller proposes a space-filling point
 
     std::vector<Eigen::Index> order(static_cast<size_t>(candidates.rows()));
     std::iota(order.begin(), order.end(), 0);
@@ -409,6 +488,8 @@ class BayesianPlanner final : public Planner {
     Point best;
     double best_score = -std::numeric_limits<double>::infinity();
     auto offer = [&](const Point& x, double score) {
+      if (!x.allFinite()) return;
+      if (!std::isfinite(score)) score = -std::numeric_limits<double>::infinity();  // NaN would stick as the best
       if ((score > best_score || best.size() == 0) && !near_any(x, avoid)) best = x, best_score = score;
     };
     // Snap to the space, then settle the categorical choices for that numeric part: the relaxed
@@ -548,7 +629,8 @@ class BayesianPlanner final : public Planner {
     } catch (const std::exception&) {
       // NLopt gives up on rounding trouble near the optimum; v holds its best point so far.
     }
-    return Eigen::Map<Eigen::VectorXd>(v.data(), dim_);
+    const Point polished = Eigen::Map<Eigen::VectorXd>(v.data(), dim_);
+    return polished.allFinite() ? polished : start;  // NaN gradients can lead L-BFGS astray
   }
 
   Space space_;
@@ -579,6 +661,7 @@ class BayesianPlanner final : public Planner {
   };
   std::vector<Arrival> arrivals_;  // every result in the order it was told
   Eigen::Index modelled_ = 0;      // how many of them model_ holds
+  MagnitudeCompression compression_;  // frozen between refits, like the warp; before it
   YeoJohnson warp_;                // frozen between refits; the identity until fitted
   bool warped_ = false;            // "select": whether the last model choice kept the warp
   static constexpr double kTrInitialLength = 0.8, kTrMinLength = 0.0078125, kTrMaxLength = 1.6;

@@ -396,3 +396,30 @@ TEST_CASE("GaussianProcess: copies are independent", "[gp]") {
   CHECK(c.size() == 3);
   CHECK(&c.kernel() != &b.kernel());
 }
+
+TEST_CASE("GaussianProcess: values beyond 1e154 standardize without overflow, or are refused with a message", "[gp]") {
+  Eigen::MatrixXd x(4, 1);
+  x << 0.1, 0.4, 0.6, 0.9;
+  GaussianProcess gp(1);
+  // Large values whose spread is still representable: a finite posterior.
+  Eigen::VectorXd y(4);
+  y << 1e140, 2e140, 3e140, 4e140;  // squares fine: the plain formula
+  gp.set_data(x, y);
+  // The sum overflows, the spread is zero: still a model (of a constant).
+  const double max = std::numeric_limits<double>::max();
+  y << max, max, max, max;
+  gp.set_data(x, y);
+  Eigen::VectorXd mean, variance;
+  gp.predict(x, mean, variance);
+  CHECK(mean.allFinite());
+  CHECK(variance.allFinite());
+  // Variances in y units would overflow: a PlannerError naming the problem, never a crash.
+  y << 1e300, -1e300, 1.0, 2.0;
+  CHECK_THROWS_AS(gp.set_data(x, y), labloop::PlannerError);
+  y << 1.0, 2.0, 3.0, 4.0;
+  gp.set_data(x, y);
+  Eigen::VectorXd x1(1);
+  x1 << 0.5;
+  CHECK_THROWS_AS(gp.add_observation(x1, std::numeric_limits<double>::max()), labloop::PlannerError);
+  CHECK(gp.size() == 4);  // refused before anything changed
+}

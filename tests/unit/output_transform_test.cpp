@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cfloat>
+#include <cmath>
 #include <random>
 
 #include "labloop/output_transform.hpp"
@@ -70,4 +72,51 @@ TEST_CASE("Yeo-Johnson: too few or constant values leave the data unchanged up t
   warp.fit(Eigen::Vector3d(2.0, 2.0, 2.0));
   CHECK(warp.lambda() == 1.0);
   CHECK(std::isfinite(warp.transform(2.0)));
+}
+
+TEST_CASE("Magnitude compression: the identity up to 1e100, beyond it finite, strictly increasing and moderate", "[transform]") {
+  MagnitudeCompression c;
+  const Eigen::VectorXd ordinary = (Eigen::VectorXd(4) << -3e99, 1.0, 2.5, 1e99).finished();
+  c.fit(ordinary);
+  CHECK_FALSE(c.active());
+  for (Eigen::Index i = 0; i < ordinary.size(); ++i) CHECK(c.transform(ordinary[i]) == ordinary[i]);
+
+  const double tiny = std::numeric_limits<double>::denorm_min();
+  for (const Eigen::VectorXd& y : {(Eigen::VectorXd(6) << 1e300, 1.0, 2.0, 3.0, 1e-3, -7.0).finished(),
+                                   (Eigen::VectorXd(6) << DBL_MAX, -DBL_MAX, DBL_MAX, -DBL_MAX, 0.0, 1.0).finished(),
+                                   (Eigen::VectorXd(4) << -1e300, -1e300, -1e300, -1e300).finished(),
+                                   (Eigen::VectorXd(5) << 1e200, tiny, 2 * tiny, tiny, tiny).finished()}) {
+    c.fit(y);
+    CHECK(c.active());
+    CHECK(c.scale() > 0);
+    CHECK(std::isfinite(c.scale()));
+    const Eigen::VectorXd t = c.transform(y);
+    CHECK(t.allFinite());
+    CHECK(t.cwiseAbs().maxCoeff() < 1500);
+    for (Eigen::Index i = 0; i < y.size(); ++i)
+      for (Eigen::Index j = 0; j < y.size(); ++j)
+        if (y[i] < y[j]) CHECK(t[i] <= t[j]);
+  }
+  // One extreme value among ordinary ones: those keep their order distinctly (s is their spread).
+  c.fit((Eigen::VectorXd(6) << 1e300, 1.0, 2.0, 3.0, 1e-3, -7.0).finished());
+  CHECK(c.transform(-7.0) < c.transform(1e-3));
+  CHECK(c.transform(1e-3) < c.transform(1.0));
+  CHECK(c.transform(1.0) < c.transform(2.0));
+  CHECK(c.transform(3.0) < c.transform(1e300));
+  // Over the whole double range, for any scale, never an overflow.
+  for (double v : {-DBL_MAX, -1e308, 0.0, tiny, 1e308, DBL_MAX}) CHECK(std::isfinite(c.transform(v)));
+}
+
+TEST_CASE("Yeo-Johnson: extreme finite values give a finite transform (no overflow in the scaling)", "[transform]") {
+  for (const Eigen::VectorXd& y : {(Eigen::VectorXd(6) << 1e300, 1.0, 2.0, 3.0, 1e-3, -7.0).finished(),
+                                   (Eigen::VectorXd(6) << DBL_MAX, -DBL_MAX, DBL_MAX, -DBL_MAX, 0.0, 1.0).finished(),
+                                   (Eigen::VectorXd(5) << 1e200, 3e200, 1e201, 2e200, 5e200).finished(),
+                                   (Eigen::VectorXd(4) << -1e300, -1e300, -1e300, -1e300).finished()}) {
+    YeoJohnson warp;
+    warp.fit(y);
+    const Eigen::VectorXd t = warp.transform(y);
+    INFO(t.transpose());
+    CHECK(t.allFinite());
+    for (Eigen::Index i = 0; i < y.size(); ++i) CHECK(std::isfinite(warp.derivative(y[i])));
+  }
 }
