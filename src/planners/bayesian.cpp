@@ -680,10 +680,14 @@ std::unique_ptr<Planner> make_bayesian_planner(const PlannerContext& context) {
   const nlohmann::json& o = context.config.options;
   BayesianOptions options;
   auto fail = [&](const std::string& key, const std::string& reason) -> void { throw ConfigError(context.source, "/planner/" + key, reason); };
-  auto integer = [&](const char* key, int low, int& out) {
+  // Upper limits keep memory and time per proposal bounded and every value inside an int
+  // (docs/config.md lists them).
+  auto integer = [&](const char* key, int low, int high, int& out) {
     if (!o.contains(key)) return;
-    if (!o[key].is_number_integer() || o[key].get<long long>() < low) fail(key, fmt::format("must be an integer >= {}", low));
-    out = o[key].get<int>();
+    const bool integral = o[key].is_number_integer() && !(o[key].is_number_unsigned() && o[key].get<unsigned long long>() > static_cast<unsigned long long>(high));
+    if (!integral || o[key].get<long long>() < low || o[key].get<long long>() > high)
+      fail(key, fmt::format("must be an integer from {} to {}", low, high));
+    out = static_cast<int>(o[key].get<long long>());
   };
   auto choice = [&](const char* key, const std::vector<std::string>& allowed, std::string& out) {
     if (!o.contains(key)) return;
@@ -691,10 +695,10 @@ std::unique_ptr<Planner> make_bayesian_planner(const PlannerContext& context) {
       fail(key, fmt::format("must be one of: {}", fmt::join(allowed, ", ")));
     out = o[key].get<std::string>();
   };
-  integer("initial", 1, options.initial);
-  integer("candidates", 16, options.candidates);
-  integer("local_starts", 0, options.local_starts);
-  integer("refit_every", 1, options.refit_every);
+  integer("initial", 1, 100000, options.initial);
+  integer("candidates", 16, 100000, options.candidates);
+  integer("local_starts", 0, 1000, options.local_starts);
+  integer("refit_every", 1, 1000000, options.refit_every);
   choice("initial_design", {"sobol", "lhs"}, options.initial_design);
   choice("acquisition", acquisition_names(), options.acquisition);
   std::vector<std::string> kernels = kernel_names();
@@ -705,11 +709,12 @@ std::unique_ptr<Planner> make_bayesian_planner(const PlannerContext& context) {
   choice("categorical_lengthscale", {"shared", "per_choice"}, options.categorical_lengthscale);
   choice("additive", {"auto", "on", "off"}, options.additive);
   if (o.contains("beta")) {
-    if (!o["beta"].is_number() || o["beta"].get<double>() <= 0) fail("beta", "must be a number > 0");
+    if (!o["beta"].is_number() || !(o["beta"].get<double>() > 0 && o["beta"].get<double>() <= 1e6)) fail("beta", "must be a number > 0 and at most 1e6");
     options.beta = o["beta"];
   }
   if (o.contains("time_limit_s")) {
-    if (!o["time_limit_s"].is_number() || o["time_limit_s"].get<double>() <= 0) fail("time_limit_s", "must be a number of seconds > 0");
+    if (!o["time_limit_s"].is_number() || !(o["time_limit_s"].get<double>() > 0 && o["time_limit_s"].get<double>() <= 86400))
+      fail("time_limit_s", "must be a number of seconds > 0 and at most 86400");
     options.time_limit_s = o["time_limit_s"];
   }
   if (context.space.cube_dim() > SobolSequence::kMaxDim)

@@ -97,8 +97,13 @@ TEST_CASE("Bayesian planner: bad options are config errors naming the option", "
   const Space space = mixed_space();
   CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"acquisition", "ei"}}),
                     "test.json: /planner/acquisition: must be one of: log_ei, ucb, log_pi, thompson");
-  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"initial", 0}}), "test.json: /planner/initial: must be an integer >= 1");
-  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"time_limit_s", -1}}), "test.json: /planner/time_limit_s: must be a number of seconds > 0");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"initial", 0}}), "test.json: /planner/initial: must be an integer from 1 to 100000");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"time_limit_s", -1}}), "test.json: /planner/time_limit_s: must be a number of seconds > 0 and at most 86400");
+  // Fuzzed files that used to load: a wrapped int and an unbounded time limit.
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"refit_every", 4294967297LL}}), "test.json: /planner/refit_every: must be an integer from 1 to 1000000");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"candidates", 18446744073709551615ULL}}), "test.json: /planner/candidates: must be an integer from 16 to 100000");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"time_limit_s", 1e308}}), "test.json: /planner/time_limit_s: must be a number of seconds > 0 and at most 86400");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"beta", 1e300}}), "test.json: /planner/beta: must be a number > 0 and at most 1e6");
 }
 
 TEST_CASE("Bayesian planner: model-selection and trust-region options are accepted, and checked", "[planner][bayesian]") {
