@@ -374,3 +374,44 @@ TEST_CASE("Hostile: a journal cut after any line resumes to the full budget with
     std::filesystem::remove_all(copy);
   }
 }
+
+TEST_CASE("Hostile: extreme but finite objective values from a driver neither crash the planner nor its resume", "[fault][hostile]") {
+  test::TempDir dir;
+  int runs = 0;
+  // The 3rd and 5th results are 1e300 and -DBL_MAX: the model takes over after an initial design
+  // of 4, with both in its data (this crashed the Bayesian planner, and every resume after it).
+  FakeDriver extreme(dir.ipc("x"), [&runs](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] != "run") return {};
+    const std::string id = m["experiment"];
+    ++runs;
+    const double y = runs == 3 ? 1e300 : runs == 5 ? -1.7976931348623157e308 : y_of(m["params"]);
+    return {accepted(id), ok_result(id, y)};
+  });
+  const auto out = dir / "out";
+  json file = hostile_campaign(out.string(), quick({{"name", "x"}, {"endpoint", dir.ipc("x")}}), 9);
+  file["planner"] = {{"kind", "bayesian"}, {"initial", 4}};
+  REQUIRE(run_file(file).reason == "budget reached");
+  CHECK(count_events(out, "result") == 9);
+  check_bookkeeping(out);
+
+  // Resume from the middle of that journal: the planner is rebuilt from both extremes.
+  const auto events = events_of(out);
+  size_t cut = 0;
+  for (size_t i = 0, results = 0; i < events.size(); ++i)
+    if (events[i]["event"] == "result" && ++results == 6) cut = i + 1;
+  REQUIRE(cut > 0);
+  std::istringstream in(test::read_file(out / "journal.jsonl"));
+  std::string kept, line;
+  for (size_t i = 0; i < cut && std::getline(in, line); ++i) kept += line + "\n";
+  test::write_file(out / "journal.jsonl", kept);
+  const CampaignConfig config = journaled_config(read_journal(out / "journal.jsonl").events, "cut");
+  CampaignOptions options;
+  options.resume = true;
+  options.output = out.string();
+  CHECK(run_campaign(config, options).reason == "budget reached");
+  CHECK(count_events(out, "result") == 9);
+  check_bookkeeping(out);
+}
