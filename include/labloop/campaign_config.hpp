@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "labloop/instrument_info.hpp"
+#include "labloop/planner.hpp"
 #include "labloop/space.hpp"
 
 namespace labloop {
@@ -30,11 +31,6 @@ constexpr double kMaxSeconds = 365.0 * 24 * 3600;
 struct Objective {
   std::string name;
   Goal goal = Goal::minimize;
-};
-
-struct PlannerConfig {
-  std::string kind = "random";
-  nlohmann::json options = nlohmann::json::object();  // every key of "planner" except "kind"
 };
 
 struct InstrumentConfig {

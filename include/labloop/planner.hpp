@@ -5,15 +5,23 @@
 #include <Eigen/Core>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "labloop/campaign_config.hpp"
+#include "labloop/space.hpp"
 
 namespace labloop {
 
 using Point = Eigen::VectorXd;
+
+// The "planner" section of a campaign file. Planners see this and the space, never the rest of
+// the campaign (the dependency runs one way: campaign → planner).
+struct PlannerConfig {
+  std::string kind = "random";
+  nlohmann::json options = nlohmann::json::object();  // every key of "planner" except "kind"
+};
 
 class Planner {
  public:
