@@ -6,7 +6,6 @@
 
 #include <map>
 #include <regex>
-#include <sstream>
 
 #include "labloop/audit.hpp"
 #include "labloop/campaign.hpp"
@@ -49,14 +48,6 @@ CampaignSummary resume(const std::filesystem::path& folder) {
   return run_campaign(config, options);
 }
 
-// Keeps the first `lines` lines of the folder's journal: a `kill -9` at that moment.
-void cut_journal(const std::filesystem::path& folder, size_t lines) {
-  std::istringstream in(test::read_file(folder / "journal.jsonl"));
-  std::string kept;
-  std::string line;
-  for (size_t i = 0; i < lines && std::getline(in, line); ++i) kept += line + "\n";
-  test::write_file(folder / "journal.jsonl", kept);
-}
 
 }  // namespace
 
@@ -113,7 +104,7 @@ TEST_CASE("Compatibility: 0.1.0 campaigns of every kind verify, replay exactly, 
     CHECK(replay(folder).reproduced());
 
     const int budget = journaled_config(read_journal(folder / "journal.jsonl").events, "fixture").budget.experiments;
-    cut_journal(folder, audit.events / 2);
+    test::keep_first_lines(folder / "journal.jsonl", audit.events / 2);
     const auto summary = resume(folder);
     CHECK(summary.reason == "budget reached");
     CHECK(summary.status.done == budget);

@@ -67,14 +67,7 @@ int count_events(const std::filesystem::path& out, const std::string& kind, cons
   return n;
 }
 
-json fast_heartbeat(json instrument) {
-  instrument["heartbeat_s"] = 0.1;
-  instrument["heartbeat_misses"] = 5;
-  instrument["connect_timeout_s"] = 5;
-  instrument["reconnect_s"] = 0.5;
-  instrument["retry_backoff_s"] = 0.05;
-  return instrument;
-}
+using test::fast_heartbeat;
 
 }  // namespace
 

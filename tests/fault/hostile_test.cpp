@@ -40,14 +40,8 @@ json hostile_campaign(const std::string& output, json instruments, int budget, c
               {"output", output}};
 }
 
-json quick(json instrument) {
-  instrument["heartbeat_s"] = 0.1;
-  instrument["heartbeat_misses"] = 5;
-  instrument["connect_timeout_s"] = 5;
-  instrument["reconnect_s"] = 5;
-  instrument["retry_backoff_s"] = 0.05;
-  return instrument;
-}
+// Lost within half a second, quarantined only after 5 s: these drivers are meant to come back.
+json quick(json instrument) { return test::fast_heartbeat(std::move(instrument), 5); }
 
 CampaignSummary run_file(const json& file, bool resume = false, std::optional<std::string> output = {}) {
   const CampaignConfig config = parse_campaign_config(file.dump(), "hostile.json");
@@ -360,9 +354,8 @@ TEST_CASE("Hostile: a journal cut after any line resumes to the full budget with
     INFO("journal cut after line " << cut << ": " << lines[cut - 1].substr(0, 160));
     const auto copy = dir / fmt::format("cut{}", cut);
     std::filesystem::create_directories(copy);
-    std::ofstream journal(copy / "journal.jsonl");
-    for (size_t i = 0; i < cut; ++i) journal << lines[i] << '\n';
-    journal.close();
+    std::filesystem::copy_file(original / "journal.jsonl", copy / "journal.jsonl");
+    test::keep_first_lines(copy / "journal.jsonl", cut);
     const CampaignConfig config = journaled_config(read_journal(copy / "journal.jsonl").events, "cut");
     CampaignOptions options;
     options.resume = true;
@@ -403,10 +396,7 @@ TEST_CASE("Hostile: extreme but finite objective values from a driver neither cr
   for (size_t i = 0, results = 0; i < events.size(); ++i)
     if (events[i]["event"] == "result" && ++results == 6) cut = i + 1;
   REQUIRE(cut > 0);
-  std::istringstream in(test::read_file(out / "journal.jsonl"));
-  std::string kept, line;
-  for (size_t i = 0; i < cut && std::getline(in, line); ++i) kept += line + "\n";
-  test::write_file(out / "journal.jsonl", kept);
+  test::keep_first_lines(out / "journal.jsonl", cut);
   const CampaignConfig config = journaled_config(read_journal(out / "journal.jsonl").events, "cut");
   CampaignOptions options;
   options.resume = true;

@@ -44,4 +44,23 @@ inline void write_file(const std::filesystem::path& path, const std::string& tex
   out << text;
 }
 
+// Keeps the first `lines` lines of a file: a journal as a `kill -9` at that moment leaves it.
+inline void keep_first_lines(const std::filesystem::path& path, size_t lines) {
+  std::ifstream in(path);
+  std::string kept, line;
+  for (size_t i = 0; i < lines && std::getline(in, line); ++i) kept += line + "\n";
+  in.close();
+  write_file(path, kept);
+}
+
+// Heartbeat settings that notice a silent driver within half a second, for fault tests.
+inline nlohmann::json fast_heartbeat(nlohmann::json instrument, double reconnect_s = 0.5) {
+  instrument["heartbeat_s"] = 0.1;
+  instrument["heartbeat_misses"] = 5;
+  instrument["connect_timeout_s"] = 5;
+  instrument["reconnect_s"] = reconnect_s;
+  instrument["retry_backoff_s"] = 0.05;
+  return instrument;
+}
+
 }  // namespace labloop::test
