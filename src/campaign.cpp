@@ -176,7 +176,7 @@ class CampaignRun {
  public:
   CampaignRun(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer)
       : config_(config), options_(options), observer_(observer), space_(config.space()) {
-    output_ = options.output ? fs::path(*options.output) : fs::path(config.output + (options.dry_run ? "-dry-run" : ""));
+    output_ = campaign_output(config, options);
   }
 
   CampaignSummary run() {
@@ -184,17 +184,17 @@ class CampaignRun {
     if (options_.resume) {
       restore();
     } else {
-      open_output();
-      const std::string campaign_id = new_campaign_id();
-      id_tag_ = campaign_id.substr(0, kIdTagChars);
-      journal("campaign_started", {{"campaign", config_.name}, {"campaign_id", campaign_id}, {"config", config_.to_json()},
-                                   {"dry_run", options_.dry_run}, {"labloop_version", kVersion}, {"output", output_.string()}});
+      prepare_output();
     }
     try {
       start_instruments();
+      // A new campaign's journal starts once every instrument has answered and fits: a campaign
+      // that cannot start (a wrong port, limits that do not fit) leaves no journal behind, and the
+      // same `labloop run` works once the cause is fixed.
+      if (!journal_) open_journal();
       loop();
     } catch (const std::exception& e) {
-      finish(fmt::format("error: {}", e.what()));
+      if (journal_) finish(fmt::format("error: {}", e.what()));
       throw;
     }
     finish(reason_);
@@ -204,16 +204,32 @@ class CampaignRun {
  private:
   // ---- output and journal -------------------------------------------------------------------
 
-  void open_output() {
+  void prepare_output() {
     std::error_code ec;
     fs::create_directories(output_, ec);
     if (ec) throw Error(fmt::format("cannot create output directory {}: {}", output_.string(), ec.message()));
+    refuse_existing_campaign();
+  }
+
+  void refuse_existing_campaign() const {
     const fs::path journal_path = output_ / "journal.jsonl";
-    if (fs::exists(journal_path) && fs::file_size(journal_path) > 0)
+    std::error_code ec;
+    if (fs::exists(journal_path, ec) && fs::file_size(journal_path, ec) > 0)
       throw Error(fmt::format("{} already holds a campaign (journal.jsonl); continue it with `labloop resume {}`, or choose another "
                               "directory with --output",
                               output_.string(), output_.string()));
-    journal_.emplace(journal_path);
+  }
+
+  void open_journal() {
+    refuse_existing_campaign();  // again: another `labloop run` may have started there meanwhile
+    journal_.emplace(output_ / "journal.jsonl");
+    const std::string campaign_id = new_campaign_id();
+    id_tag_ = campaign_id.substr(0, kIdTagChars);
+    journal("campaign_started", {{"campaign", config_.name}, {"campaign_id", campaign_id}, {"config", config_.to_json()},
+                                 {"dry_run", options_.dry_run}, {"labloop_version", kVersion}, {"output", output_.string()}});
+    std::vector<std::pair<std::string, json>> held;
+    held.swap(held_events_);
+    for (auto& [event, fields] : held) journal(event, std::move(fields));
   }
 
   // Resume: the journal is the whole truth. Replaying it rebuilds the planner exactly (see
@@ -336,6 +352,10 @@ class CampaignRun {
   }
 
   json journal(const std::string& event, json fields) {
+    if (!journal_) {  // a new campaign's instruments are starting: written once they all have (open_journal)
+      held_events_.emplace_back(event, std::move(fields));
+      return nullptr;
+    }
     json written = journal_->append(event, std::move(fields));
     events_.push_back(written);
     if (observer_) observer_->on_event(written, status());
@@ -945,6 +965,7 @@ class CampaignRun {
   Space space_;
   fs::path output_;
   std::optional<Journal> journal_;
+  std::vector<std::pair<std::string, json>> held_events_;  // before open_journal
   std::vector<json> events_;
   std::unique_ptr<Planner> planner_;
   zmq::context_t context_;
@@ -973,6 +994,10 @@ class CampaignRun {
 };
 
 }  // namespace
+
+std::filesystem::path campaign_output(const CampaignConfig& config, const CampaignOptions& options) {
+  return options.output ? std::filesystem::path(*options.output) : std::filesystem::path(config.output + (options.dry_run ? "-dry-run" : ""));
+}
 
 CampaignSummary run_campaign(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer) {
   CampaignRun run(config, options, observer);

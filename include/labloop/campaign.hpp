@@ -53,7 +53,12 @@ struct CampaignSummary {
   CampaignStatus status;
 };
 
-// Runs the campaign to its end. Throws ConfigError when an instrument does not fit the
+// Where the campaign writes: options.output, else the file's "output" (+ "-dry-run" for a dry run).
+std::filesystem::path campaign_output(const CampaignConfig& config, const CampaignOptions& options);
+
+// Runs the campaign to its end. A new campaign writes its journal only once every instrument has
+// answered and fits: when it cannot start, the output directory holds no journal and the same run
+// can be repeated there. Throws ConfigError when an instrument does not fit the
 // campaign, InstrumentError when one cannot be started or reached, JournalError on disk trouble.
 CampaignSummary run_campaign(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer = nullptr);
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -112,7 +113,18 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
   options.stop = signals.token();
   labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name);
   if (dry_run) std::fputs("dry run: every instrument is replaced by a simulated stand-in; no hardware moves\n", stdout);
-  const auto summary = labloop::run_campaign(config, options, &progress);
+  const auto where = labloop::campaign_output(config, options);
+  const bool fresh = !std::filesystem::exists(where / "journal.jsonl");
+  labloop::CampaignSummary summary;
+  try {
+    summary = labloop::run_campaign(config, options, &progress);
+  } catch (const std::exception& e) {
+    if (!fresh || std::filesystem::exists(where / "journal.jsonl")) throw;
+    std::cerr << "error: " << e.what() << "\n"
+              << "nothing was started and no journal was written: fix the cause, then run the same command again (" << where.string()
+              << " may be reused)\n";
+    return dynamic_cast<const labloop::ConfigError*>(&e) ? 2 : 1;
+  }
   progress.print_summary(summary);
   return exit_code(summary);
 }

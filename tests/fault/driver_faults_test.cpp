@@ -175,6 +175,37 @@ TEST_CASE("Faults: a driver whose limits do not fit the campaign is refused at h
   }
 }
 
+TEST_CASE("Faults: a campaign that cannot start writes no journal, and the same run works once the cause is fixed", "[fault]") {
+  test::TempDir dir;
+  const auto out = dir / "out";
+  const json file = campaign_with(out.string(), {fast_heartbeat({{"name", "reactor"}, {"endpoint", dir.ipc("reactor")}})}, 3);
+  {
+    FakeDriver narrow(dir.ipc("reactor"), [](const std::string& payload) -> std::vector<std::string> {
+      if (FakeDriver::type_of(payload) != "hello") return {};
+      json w = json::parse(FakeDriver::welcome());
+      w["inputs"][1]["high"] = 10;  // the campaign asks for x2 up to 15
+      return {w.dump()};
+    });
+    CHECK_THROWS_AS(run(file), ConfigError);
+    CHECK_FALSE(std::filesystem::exists(out / "journal.jsonl"));
+  }
+  // The technician fixes the instrument (here: a driver with the right limits) and runs again.
+  FakeDriver fixed(dir.ipc("reactor"), [](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (m["type"] != "run") return {};
+    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", m["experiment"]}}.dump(),
+            json{{"v", 1}, {"type", "result"}, {"experiment", m["experiment"]}, {"status", "ok"}, {"values", {{"y", 1.0}}}}.dump()};
+  });
+  CHECK(run(file).reason == "budget reached");
+  const auto events = read_journal(out / "journal.jsonl").events;
+  REQUIRE(events.size() >= 2);
+  CHECK(events[0]["event"] == "campaign_started");
+  CHECK(events[1]["event"] == "instrument_ready");
+  CHECK(count_events(out, "result") == 3);
+}
+
 TEST_CASE("Faults: an endpoint with no driver gives a clear error after the connect timeout", "[fault]") {
   test::TempDir dir;
   json instrument = {{"name", "ghost"}, {"endpoint", dir.ipc("ghost")}, {"connect_timeout_s", 0.5}};

@@ -94,6 +94,21 @@ TEST_CASE("CLI: run prints plain progress lines and a summary when not on a term
   CHECK(o.output.find("\033[") == std::string::npos);  // no terminal control codes in a log
 }
 
+TEST_CASE("CLI: a run that cannot start says nothing was written and the folder may be reused", "[cli]") {
+  test::TempDir dir;
+  test::write_file(dir / "ghost.json", R"({"name": "ghost",
+    "parameters": [{"name": "x1", "type": "continuous", "low": -5, "high": 10}],
+    "objective": {"name": "y"},
+    "instruments": [{"name": "reactor", "endpoint": ")" + dir.ipc("nobody") + R"(", "connect_timeout_s": 0.3}],
+    "budget": {"experiments": 3}})");
+  const Outcome o = labloop_cli({"run", (dir / "ghost.json").string(), "--output", (dir / "out").string()}, dir);
+  INFO(o.output);
+  CHECK(o.status == 1);
+  CHECK(o.output.find("no answer from") != std::string::npos);
+  CHECK(o.output.find("nothing was started and no journal was written") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "out" / "journal.jsonl"));
+}
+
 TEST_CASE("CLI: SIGTERM stops a campaign cleanly with the journal closed", "[cli]") {
   test::TempDir dir;
   test::write_file(dir / "slow.json", R"({"name": "slow",
