@@ -16,6 +16,7 @@ if [ "${1:-}" = "--tests" ]; then
     clang libclang-rt-14-dev  # the sanitizer + libFuzzer build (Debian 12's clang is 14)
     catch2 libbenchmark-dev
     python3 python3-zmq
+    tmux  # the progress display is tested in a real terminal
   )
 fi
 

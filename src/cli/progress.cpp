@@ -1,8 +1,11 @@
 #include "progress.hpp"
 
 #include <fmt/format.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 
 namespace labloop::cli {
 
@@ -13,7 +16,26 @@ std::string format_duration(double seconds) {
   return fmt::format("{}s", s);
 }
 
+std::string fit_to_width(const std::string& text, std::size_t columns) {
+  if (columns == 0) return {};
+  std::size_t count = 0, cut = std::string::npos;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;  // inside a UTF-8 character
+    if (count + 1 == columns) cut = i;  // where "…" goes if the text is too long
+    if (++count > columns) return text.substr(0, cut) + "…";
+  }
+  return text;
+}
+
 namespace {
+
+// The terminal's width now (it may be resized while a campaign runs); 80 when it cannot be known.
+std::size_t terminal_columns(std::FILE* out) {
+  winsize size{};
+  if (::ioctl(::fileno(out), TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  if (const char* columns = std::getenv("COLUMNS"); columns && std::atoi(columns) > 0) return static_cast<std::size_t>(std::atoi(columns));
+  return 80;
+}
 
 std::string params_text(const nlohmann::json& params) {
   std::string out;
@@ -50,7 +72,8 @@ void ProgressDisplay::redraw(const CampaignStatus& s) {
                                  s.overdue > 0 ? fmt::format(" ({} overdue)", s.overdue) : "",
                                  format_duration(s.elapsed_s), s.eta_s ? " (ETA " + format_duration(*s.eta_s) + ")" : "",
                                  s.planner_thinking ? " | planner thinking…" : "");
-  std::fputs(("\r\033[K" + text).c_str(), out_);
+  // One column spare: some terminals wrap when the last column is written.
+  std::fputs(("\r\033[K" + fit_to_width(text, terminal_columns(out_) - 1)).c_str(), out_);
   std::fflush(out_);
   status_shown_ = true;
 }

@@ -32,4 +32,9 @@ class ProgressDisplay final : public CampaignObserver {
 
 std::string format_duration(double seconds);
 
+// `text` cut to at most `columns` characters (code points), ending in "…" when cut. A status line
+// longer than the terminal wraps, and "\r" then redraws only its last row: every redraw would leave
+// the rows above behind.
+std::string fit_to_width(const std::string& text, std::size_t columns);
+
 }  // namespace labloop::cli

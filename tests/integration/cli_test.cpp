@@ -3,6 +3,9 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
 #include <thread>
 
 #include "labloop/child_process.hpp"
@@ -107,6 +110,37 @@ TEST_CASE("CLI: a run that cannot start says nothing was written and the folder 
   CHECK(o.output.find("no answer from") != std::string::npos);
   CHECK(o.output.find("nothing was started and no journal was written") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "out" / "journal.jsonl"));
+}
+
+// What a technician sees in an 80-column tmux pane: the status line is redrawn in place, so the
+// screen holds the few permanent lines and the last status, not one row per redraw (it held 145
+// rows for this campaign when the status line was wider than the terminal).
+TEST_CASE("CLI: in an 80-column terminal the progress display leaves a few lines, not one per redraw", "[cli][tmux]") {
+  test::TempDir dir;
+  const std::string tmux = "tmux -L " + dir.path().filename().string() + " ";
+  const std::string command = std::string(LABLOOP_CLI_PATH) + " run " LABLOOP_SOURCE_DIR "/examples/quickstart.json --output " +
+                              (dir / "q").string() + "; echo run-ended; sleep 60";
+  REQUIRE(std::system((tmux + "new-session -d -x 80 -y 50 -s p '" + command + "'").c_str()) == 0);
+  auto screen = [&] {
+    std::string text;
+    if (FILE* pipe = ::popen((tmux + "capture-pane -p -S - -E - -t p").c_str(), "r")) {
+      char buffer[4096];
+      while (std::fgets(buffer, sizeof buffer, pipe)) text += buffer;
+      ::pclose(pipe);
+    }
+    return text;
+  };
+  std::string text;
+  for (int i = 0; i < 600 && (text = screen()).find("run-ended") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::system((tmux + "kill-server").c_str());
+  INFO(text);
+  REQUIRE(text.find("run-ended") != std::string::npos);
+  CHECK(text.find("campaign finished: budget reached") != std::string::npos);
+  int rows = 0;
+  std::istringstream lines(text.substr(0, text.find("run-ended")));
+  for (std::string row; std::getline(lines, row);) rows += row.find_first_not_of(' ') != std::string::npos;
+  CHECK(rows <= 12);
 }
 
 TEST_CASE("CLI: SIGTERM stops a campaign cleanly with the journal closed", "[cli]") {
