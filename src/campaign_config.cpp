@@ -39,15 +39,21 @@ size_t edit_distance(const std::string& a, const std::string& b) {
 }
 
 // "; did you mean \"high\"?" when one candidate is close enough to be a plausible typo.
+// The closest candidate by edit distance, when it is close. Several equally close ones are all
+// named (up to three): "x7" among x1…x6 is no typo of any one of them, and picking the first
+// ("did you mean x1?") would mislead.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
-  const std::string* best = nullptr;
+  std::vector<std::string> best;
   size_t best_distance = 0;
   for (const auto& c : candidates) {
     const size_t d = edit_distance(word, c);
-    if (!best || d < best_distance) best = &c, best_distance = d;
+    if (best.empty() || d < best_distance) best = {c}, best_distance = d;
+    else if (d == best_distance) best.push_back(c);
   }
-  if (best && best_distance <= std::max<size_t>(2, best->size() / 3)) return fmt::format("; did you mean \"{}\"?", *best);
-  return {};
+  if (best.empty() || best.size() > 3 || best_distance > std::max<size_t>(2, best.front().size() / 3)) return {};
+  std::string names = fmt::format("\"{}\"", best.front());
+  for (size_t i = 1; i < best.size(); ++i) names += fmt::format("{}\"{}\"", i + 1 == best.size() ? " or " : ", ", best[i]);
+  return fmt::format("; did you mean {}?", names);
 }
 
 std::string type_name(const json& j) {

@@ -24,8 +24,10 @@ namespace {
 
 int validate(const std::string& file) {
   const auto config = labloop::load_campaign_config(file);
-  fmt::print("{}: ok — campaign \"{}\", {} parameters, {} instruments, budget {} experiments, planner {}\n", file, config.name,
-             config.parameters.size(), config.instruments.size(), config.budget.experiments, config.planner.kind);
+  const auto count = [](size_t n, const char* noun) { return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s"); };
+  fmt::print("{}: ok — campaign \"{}\", {}, {}, budget {}, planner {}\n", file, config.name,
+             count(config.parameters.size(), "parameter"), count(config.instruments.size(), "instrument"),
+             count(static_cast<size_t>(config.budget.experiments), "experiment"), config.planner.kind);
   return 0;
 }
 

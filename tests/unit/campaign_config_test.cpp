@@ -259,3 +259,21 @@ TEST_CASE("Config: names are at most 64 characters, so experiment ids stay withi
   c["instruments"][1]["name"] = std::string(100, 'r');
   CHECK(error_for(c).find("instrument name is 100 characters long") != std::string::npos);
 }
+
+TEST_CASE("Config: did-you-mean names every equally close candidate, or none when too many are", "[config]") {
+  json c = valid();
+  c["instruments"] = json::array({{{"name", "sim"}, {"simulator", "hartmann6"}}});
+  c["parameters"] = json::array();
+  for (const char* name : {"x1", "x2", "x3", "x4", "x5", "x7"}) c["parameters"].push_back({{"name", name}, {"type", "continuous"}, {"low", 0}, {"high", 1}});
+  // x7 is as close to x1…x6 as it is to any: no single guess (it used to say "x1").
+  CHECK(error_for(c) == "c.json: /instruments/0: instrument 'sim' has no input named \"x7\" (it declares: x1, x2, x3, x4, x5, x6); rename the parameter or use another instrument");
+  c = valid();
+  c["objective"]["goal"] = "maxmize";
+  CHECK(error_for(c) == "c.json: /objective/goal: must be \"minimize\" or \"maximize\", got \"maxmize\"; did you mean \"maximize\"?");
+  // Up to three equally close ones are named.
+  c = valid();
+  c["instruments"] = json::array({{{"name", "sim"}, {"simulator", "hartmann3"}}});
+  c["parameters"] = json::array();
+  for (const char* name : {"x1", "x2", "x4"}) c["parameters"].push_back({{"name", name}, {"type", "continuous"}, {"low", 0}, {"high", 1}});
+  CHECK(error_for(c) == "c.json: /instruments/0: instrument 'sim' has no input named \"x4\"; did you mean \"x1\", \"x2\" or \"x3\"? (it declares: x1, x2, x3); rename the parameter or use another instrument");
+}
