@@ -274,6 +274,31 @@ std::string line_and_column(const std::string& text, size_t byte) {
   return fmt::format("line {}, column {}", line, column);
 }
 
+// The two slips people make most when editing JSON by hand, in plain words and at the place to
+// fix (the parser only notices at the next token, often a line later). `at` is the byte the parser
+// stopped at; "" when it is neither.
+std::string plain_syntax_error(const std::string& text, size_t at) {
+  if (at >= text.size()) return {};
+  // The parser stops at the end of a string token: step back to its opening quote.
+  if (text[at] == '"' && at > 0) {
+    size_t open = at - 1;
+    while (open > 0 && !(text[open] == '"' && text[open - 1] != '\\')) --open;
+    if (text[open] == '"') at = open;
+  }
+  size_t before = at;
+  while (before > 0 && std::isspace(static_cast<unsigned char>(text[before - 1]))) --before;
+  if (before == 0) return {};
+  const char previous = text[before - 1], next = text[at];
+  if (previous == ',' && (next == ']' || next == '}'))
+    return fmt::format("not valid JSON: a comma at {} is followed by '{}'; JSON allows no comma after the last item: remove it",
+                       line_and_column(text, before - 1), next);
+  if (next == '"' && (previous == '"' || previous == '}' || previous == ']' || std::isdigit(static_cast<unsigned char>(previous)) ||
+                      previous == 'e' || previous == 'l'))
+    return fmt::format("not valid JSON: a comma is missing at {}, before the string at {}", line_and_column(text, before),
+                       line_and_column(text, at));
+  return {};
+}
+
 }  // namespace
 
 std::vector<Parameter> simulator_inputs(const std::string& function_name, int dim) {
@@ -302,11 +327,13 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   try {
     root = json::parse(text, nullptr, true, /*ignore_comments=*/true);
   } catch (const json::parse_error& e) {
+    const size_t at = e.byte > 0 ? e.byte - 1 : 0;
+    if (const std::string plain = plain_syntax_error(text, at); !plain.empty()) throw ConfigError(source, "", plain);
     // nlohmann's message starts with an internal id; keep only the part after "error: ".
     std::string what = e.what();
     auto pos = what.find("error: ");
     what = pos == std::string::npos ? what : what.substr(pos + 7);
-    throw ConfigError(source, "", fmt::format("not valid JSON at {}: {}", line_and_column(text, e.byte > 0 ? e.byte - 1 : 0), what));
+    throw ConfigError(source, "", fmt::format("not valid JSON at {}: {}", line_and_column(text, at), what));
   } catch (const json::out_of_range& e) {
     // A number beyond double range (1e999) is out_of_range, not parse_error, and has no position.
     std::string what = e.what();

@@ -277,3 +277,20 @@ TEST_CASE("Config: did-you-mean names every equally close candidate, or none whe
   for (const char* name : {"x1", "x2", "x4"}) c["parameters"].push_back({{"name", name}, {"type", "continuous"}, {"low", 0}, {"high", 1}});
   CHECK(error_for(c) == "c.json: /instruments/0: instrument 'sim' has no input named \"x4\"; did you mean \"x1\", \"x2\" or \"x3\"? (it declares: x1, x2, x3); rename the parameter or use another instrument");
 }
+
+TEST_CASE("Config: a trailing or missing comma is named in plain words, where it is", "[config]") {
+  auto error = [](const std::string& text) {
+    try {
+      parse_campaign_config(text, "c.json");
+      return std::string();
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+  };
+  // The parser notices at the ']' on the next line; the mistake is the comma on line 2.
+  CHECK(error("{\n  \"parameters\": [1, 2,\n  ]\n}") ==
+        "c.json: /: not valid JSON: a comma at line 2, column 22 is followed by ']'; JSON allows no comma after the last item: remove it");
+  CHECK(error("{\"a\": 1,}") == "c.json: /: not valid JSON: a comma at line 1, column 8 is followed by '}'; JSON allows no comma after the last item: remove it");
+  CHECK(error("{\n  \"name\": \"x\"\n  \"seed\": 1\n}") ==
+        "c.json: /: not valid JSON: a comma is missing at line 2, column 14, before the string at line 3, column 3");
+}
