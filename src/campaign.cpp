@@ -139,6 +139,9 @@ struct Experiment {
 
 // Seconds from a config or a driver (`max_s`, `expected_s`) to clock ticks. Saturates at about
 // 31 years: 1e300 s must mean "a very long time", not an overflow into the past.
+// How far past a driver's expected_s an experiment must run to count as overdue.
+double overdue_margin(double expected_s) { return std::max(1.0, 0.25 * expected_s); }
+
 Clock::duration seconds(double s) {
   constexpr double kLongest = 1e9;
   if (!(s > 0)) return Clock::duration::zero();
@@ -870,11 +873,11 @@ class CampaignRun {
         inst.link->send(protocol::abort(e.id));
         instrument_failed(inst);
         retry_or_fail(it, fmt::format("timeout: no result within {:g} s; aborted", e.limit_s), true);
-      } else if (e.expected_s && now > e.dispatched + seconds(*e.expected_s)) {
-        // Counted in the status line at once; a log line only once it is clearly late, so
-        // second-long simulated experiments do not flood the log.
+      } else if (e.expected_s && now > e.dispatched + seconds(*e.expected_s + overdue_margin(*e.expected_s))) {
+        // Only clearly late: experiments whose duration jitters around expected_s are not
+        // "overdue" half the time. Shown in the status line and logged once.
         e.overdue = true;
-        if (!e.overdue_logged && now > e.dispatched + seconds(*e.expected_s + 1.0)) {
+        if (!e.overdue_logged) {
           e.overdue_logged = true;
           log(fmt::format("{} on {} is overdue: expected to take {:g} s", e.id, inst.config->name, *e.expected_s));
         }
@@ -954,7 +957,10 @@ class CampaignRun {
     s.best_experiment = best_experiment_;
     s.best_params = best_params_;
     s.elapsed_s = std::chrono::duration<double>(Clock::now() - started_).count();
-    if (done_ > 0 && done_ < s.budget) s.eta_s = s.elapsed_s / done_ * (s.budget - done_);
+    // From the pace since this start (a resumed campaign's downtime says nothing about it), and
+    // none once stopping: no new experiments will start.
+    const double running_s = std::chrono::duration<double>(Clock::now() - this_start_).count();
+    if (reason_.empty() && outcomes_since_start_ > 0 && done_ < s.budget) s.eta_s = running_s / outcomes_since_start_ * (s.budget - done_);
     s.planner_thinking = thinking_;
     return s;
   }
@@ -989,7 +995,8 @@ class CampaignRun {
   bool thinking_ = false;
   std::string reason_;
   std::optional<Clock::time_point> stop_deadline_;
-  Clock::time_point started_ = Clock::now();
+  Clock::time_point started_ = Clock::now();           // the campaign's first start (moved back on resume)
+  const Clock::time_point this_start_ = Clock::now();  // this process's start
   Clock::time_point last_report_{};
 };
 

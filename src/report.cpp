@@ -294,9 +294,13 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
     double x, y;
     const ExperimentRecord* experiment;
   };
+  // Any finite result can arrive (up to ±1.8e308); the span of two such is infinite. Beyond ±1e300
+  // a result is drawn at that edge: the axis stays finite and the file still records the value.
+  constexpr double kDrawable = 1e300;
   std::vector<Point> points;
   for (const ExperimentRecord& x : record.experiments)
-    if (x.status == "ok" && x.objective) points.push_back({double(x.completion_index), *x.objective, &x});
+    if (x.status == "ok" && x.objective)
+      points.push_back({double(x.completion_index), std::clamp(*x.objective, -kDrawable, kDrawable), &x});
   std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.x < b.x; });
 
   std::string svg = svg_open(title);

@@ -272,6 +272,17 @@ TEST_CASE("Report: convergence.svg with all-equal results stays finite", "[repor
   }
 }
 
+TEST_CASE("Report: convergence.svg with extreme finite results stays finite", "[report]") {
+  // Their span overflowed to infinity, and the axis code converted it to int (undefined).
+  for (const bool maximize : {false, true}) {
+    const std::string svg = render_svg(record_with({1.0, 1e300, -1.7976931348623157e308, 1.7976931348623157e308, 2.0}, maximize));
+    check_svg_shape(svg);
+    CHECK(count(svg, "<circle") == 5);
+    CHECK(svg.find("inf") == std::string::npos);
+    CHECK(svg.find("nan") == std::string::npos);
+  }
+}
+
 TEST_CASE("Report: convergence.svg has one dot per ok result and a monotone best-so-far line", "[report]") {
   std::vector<double> values;
   for (int i = 0; i < 25; ++i) values.push_back(std::sin(i * 1.7) * 10 + i * 0.3);
