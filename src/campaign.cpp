@@ -137,11 +137,11 @@ struct Experiment {
   int resends = 0;  // `run` re-sent because the driver did not list it (see reconcile)
 };
 
-// Seconds from a config or a driver (`max_s`, `expected_s`) to clock ticks. Saturates at about
-// 31 years: 1e300 s must mean "a very long time", not an overflow into the past.
 // How far past a driver's expected_s an experiment must run to count as overdue.
 double overdue_margin(double expected_s) { return std::max(1.0, 0.25 * expected_s); }
 
+// Seconds from a config or a driver (`max_s`, `expected_s`) to clock ticks. Saturates at about
+// 31 years: 1e300 s must mean "a very long time", not an overflow into the past.
 Clock::duration seconds(double s) {
   constexpr double kLongest = 1e9;
   if (!(s > 0)) return Clock::duration::zero();
@@ -298,7 +298,7 @@ class CampaignRun {
         if (const auto retry = e.find("retry_as"); retry != e.end() && retry->is_string()) {
           Experiment again = open[id];
           again.id = retry->get<std::string>();
-          again.attempt = open[id].attempt + 1;
+          ++again.attempt;
           again.instrument = -1;
           unproposed_retry = std::move(again);
           unproposed_retry_of = id;
