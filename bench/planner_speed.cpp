@@ -38,11 +38,11 @@
 #include <thread>
 #include <vector>
 
-#include "labloop/campaign_config.hpp"
-#include "labloop/error.hpp"
-#include "labloop/planner.hpp"
-#include "labloop/sobol.hpp"
-#include "labloop/space.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/model/planner.hpp"
+#include "labloop/model/sobol.hpp"
+#include "labloop/model/space.hpp"
 #include "test_functions.hpp"
 
 namespace {

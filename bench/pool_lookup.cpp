@@ -28,11 +28,11 @@
 #include <thread>
 #include <vector>
 
-#include "labloop/campaign_config.hpp"
-#include "labloop/error.hpp"
-#include "labloop/json_limits.hpp"
-#include "labloop/planner.hpp"
-#include "labloop/space.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/core/json_limits.hpp"
+#include "labloop/model/planner.hpp"
+#include "labloop/model/space.hpp"
 
 namespace {
 

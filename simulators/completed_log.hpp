@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "labloop/append_file.hpp"
+#include "labloop/core/append_file.hpp"
 
 namespace labloop::sim {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "completed_log.hpp"
-#include "labloop/error.hpp"
-#include "labloop/version.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/core/version.hpp"
 #include "simulated_instrument.hpp"
 
 namespace {

@@ -8,9 +8,9 @@
 #include <iostream>
 #include <thread>
 
-#include "labloop/campaign_config.hpp"
-#include "labloop/error.hpp"
-#include "labloop/version.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/core/version.hpp"
 
 namespace labloop::sim {
 

@@ -10,7 +10,7 @@
 #include <optional>
 #include <random>
 
-#include "labloop/driver.hpp"
+#include "labloop/wire/driver.hpp"
 #include "test_functions.hpp"
 
 namespace labloop::sim {

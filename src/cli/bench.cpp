@@ -8,10 +8,10 @@
 #include <fstream>
 #include <map>
 
-#include "labloop/benchmark.hpp"
-#include "labloop/campaign_config.hpp"
-#include "labloop/error.hpp"
-#include "labloop/json_limits.hpp"
+#include "planner_benchmark.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/core/json_limits.hpp"
 
 namespace labloop::cli {
 

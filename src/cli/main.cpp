@@ -9,14 +9,14 @@
 #include <iostream>
 #include <thread>
 
-#include "labloop/audit.hpp"
-#include "labloop/campaign.hpp"
-#include "labloop/campaign_config.hpp"
-#include "labloop/error.hpp"
-#include "labloop/journal.hpp"
-#include "labloop/planner.hpp"
-#include "labloop/replay.hpp"
-#include "labloop/version.hpp"
+#include "labloop/journal/audit.hpp"
+#include "labloop/campaign/campaign.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
+#include "labloop/model/planner.hpp"
+#include "labloop/campaign/replay.hpp"
+#include "labloop/core/version.hpp"
 #include "bench.hpp"
 #include "progress.hpp"
 

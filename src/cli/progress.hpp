@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "labloop/campaign.hpp"
+#include "labloop/campaign/campaign.hpp"
 
 namespace labloop::cli {
 

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "labloop/child_process.hpp"
-#include "labloop/error.hpp"
-#include "labloop/journal.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
 #include "test_support.hpp"
 
 namespace labloop::test {

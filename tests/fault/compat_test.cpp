@@ -7,12 +7,12 @@
 #include <map>
 #include <regex>
 
-#include "labloop/audit.hpp"
-#include "labloop/campaign.hpp"
-#include "labloop/error.hpp"
-#include "labloop/journal.hpp"
-#include "labloop/planner.hpp"
-#include "labloop/replay.hpp"
+#include "labloop/journal/audit.hpp"
+#include "labloop/campaign/campaign.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
+#include "labloop/model/planner.hpp"
+#include "labloop/campaign/replay.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;

@@ -11,10 +11,10 @@
 
 #include "cli_process.hpp"
 #include "fake_driver.hpp"
-#include "labloop/campaign.hpp"
-#include "labloop/child_process.hpp"
-#include "labloop/error.hpp"
-#include "labloop/journal.hpp"
+#include "labloop/campaign/campaign.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;

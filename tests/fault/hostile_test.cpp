@@ -13,11 +13,11 @@
 #include <sstream>
 
 #include "fake_driver.hpp"
-#include "labloop/audit.hpp"
-#include "labloop/campaign.hpp"
-#include "labloop/error.hpp"
-#include "labloop/journal.hpp"
-#include "labloop/replay.hpp"
+#include "labloop/journal/audit.hpp"
+#include "labloop/campaign/campaign.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
+#include "labloop/campaign/replay.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;

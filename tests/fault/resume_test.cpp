@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "cli_process.hpp"
-#include "labloop/audit.hpp"
-#include "labloop/child_process.hpp"
-#include "labloop/error.hpp"
-#include "labloop/journal.hpp"
+#include "labloop/journal/audit.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;

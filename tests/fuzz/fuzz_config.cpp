@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "labloop/campaign_config.hpp"
-#include "labloop/error.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -12,8 +12,8 @@
 #include <string>
 #include <string_view>
 
-#include "labloop/error.hpp"
-#include "labloop/journal.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "labloop/error.hpp"
-#include "labloop/protocol.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/wire/protocol.hpp"
 
 namespace protocol = labloop::protocol;
 

@@ -5,10 +5,10 @@
 #include <map>
 #include <set>
 
-#include "labloop/campaign.hpp"
-#include "labloop/child_process.hpp"
-#include "labloop/error.hpp"
-#include "labloop/journal.hpp"
+#include "labloop/campaign/campaign.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
 #include "test_functions.hpp"
 #include "test_support.hpp"
 

@@ -8,9 +8,9 @@
 #include <sstream>
 #include <thread>
 
-#include "labloop/child_process.hpp"
-#include "labloop/journal.hpp"
-#include "labloop/version.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/journal/journal.hpp"
+#include "labloop/core/version.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;

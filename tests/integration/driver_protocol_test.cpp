@@ -23,10 +23,10 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "labloop/child_process.hpp"
-#include "labloop/driver.hpp"
-#include "labloop/error.hpp"
-#include "labloop/protocol.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/wire/driver.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/wire/protocol.hpp"
 #include "test_support.hpp"
 
 #ifndef LABLOOP_SIM_PATH

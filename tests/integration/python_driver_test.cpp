@@ -4,9 +4,9 @@
 
 #include <map>
 
-#include "labloop/campaign.hpp"
-#include "labloop/child_process.hpp"
-#include "labloop/journal.hpp"
+#include "labloop/campaign/campaign.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/journal/journal.hpp"
 #include "test_functions.hpp"
 #include "test_support.hpp"
 

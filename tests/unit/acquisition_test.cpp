@@ -1,4 +1,4 @@
-#include "labloop/acquisition.hpp"
+#include "labloop/model/acquisition.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "labloop/gaussian_process.hpp"
-#include "../../src/acquisitions/acquisitions.hpp"  // detail::erfcx, log_ndtr: the shared special functions
+#include "labloop/model/gaussian_process.hpp"
+#include "../../src/model/acquisitions/acquisitions.hpp"  // detail::erfcx, log_ndtr: the shared special functions
 
 using labloop::AcquisitionContext;
 using labloop::GaussianProcess;

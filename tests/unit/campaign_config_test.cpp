@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "labloop/campaign_config.hpp"
-#include "labloop/error.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
 
 using namespace labloop;
 using nlohmann::json;

@@ -1,4 +1,4 @@
-#include "labloop/child_process.hpp"
+#include "labloop/core/child_process.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "labloop/error.hpp"
+#include "labloop/core/error.hpp"
 
 using labloop::ChildProcess;
 using namespace std::chrono_literals;

@@ -5,10 +5,10 @@
 
 #include <string>
 
-#include "labloop/campaign_config.hpp"
-#include "labloop/error.hpp"
-#include "labloop/journal.hpp"
-#include "labloop/protocol.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
+#include "labloop/wire/protocol.hpp"
 
 using namespace labloop;
 using nlohmann::json;

@@ -1,12 +1,12 @@
 // GaussianProcess against closed forms on tiny cases, gradients against finite differences, the
 // O(n²) update against a full refactorization, and the failure modes.
-#include "labloop/gaussian_process.hpp"
+#include "labloop/model/gaussian_process.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
 
-#include "labloop/error.hpp"
+#include "labloop/core/error.hpp"
 
 namespace {
 

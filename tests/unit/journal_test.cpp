@@ -9,8 +9,8 @@
 #include <sstream>
 #include <string>
 
-#include "labloop/error.hpp"
-#include "labloop/journal.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
 
 using namespace labloop;
 using nlohmann::json;

@@ -1,5 +1,5 @@
 // The nesting pre-scan every JSON reader runs before nlohmann parses (json_limits.hpp).
-#include "labloop/json_limits.hpp"
+#include "labloop/core/json_limits.hpp"
 
 #include <catch2/catch.hpp>
 

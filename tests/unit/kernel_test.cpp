@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "labloop/kernel.hpp"
+#include "labloop/model/kernel.hpp"
 
 namespace {
 

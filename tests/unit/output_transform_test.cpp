@@ -4,7 +4,7 @@
 #include <cmath>
 #include <random>
 
-#include "labloop/output_transform.hpp"
+#include "labloop/model/output_transform.hpp"
 
 using namespace labloop;
 

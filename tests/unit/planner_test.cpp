@@ -8,10 +8,10 @@
 #include <random>
 #include <set>
 
-#include "labloop/benchmark.hpp"
-#include "labloop/error.hpp"
-#include "labloop/output_transform.hpp"
-#include "labloop/planner.hpp"
+#include "planner_benchmark.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/model/output_transform.hpp"
+#include "labloop/model/planner.hpp"
 
 using namespace labloop;
 

@@ -1,13 +1,13 @@
 // Unit tests of the protocol v1 codec (docs/protocol.md): decode()'s error codes in the spec's
 // check order, the builders, parse_welcome and the limits.
-#include "labloop/protocol.hpp"
+#include "labloop/wire/protocol.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <string>
 #include <string_view>
 
-#include "labloop/error.hpp"
+#include "labloop/core/error.hpp"
 
 namespace {
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "labloop/error.hpp"
-#include "labloop/journal.hpp"
-#include "labloop/report.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
+#include "labloop/journal/report.hpp"
 
 using namespace labloop;
 using nlohmann::json;

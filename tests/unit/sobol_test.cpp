@@ -1,4 +1,4 @@
-#include "labloop/sobol.hpp"
+#include "labloop/model/sobol.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "labloop/error.hpp"
+#include "labloop/core/error.hpp"
 
 using labloop::PlannerError;
 using labloop::SobolSequence;

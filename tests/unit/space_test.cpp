@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "labloop/space.hpp"
+#include "labloop/model/space.hpp"
 
 using namespace labloop;
 

@@ -1,0 +1,65 @@
+#pragma once
+// The closed loop: start or connect the instruments, then repeatedly ask the planner for as many
+// experiments as there are free instrument slots, dispatch them, collect results, and tell the
+// planner — until the budget, the target, the time limit or a stop request ends it. Every event
+// is journaled (and fsynced) before the loop acts on it; results.csv and convergence.svg are
+// rewritten from the journal's events as results arrive.
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+#include "labloop/campaign/campaign_config.hpp"
+
+namespace labloop {
+
+struct CampaignOptions {
+  bool dry_run = false;                    // replace every instrument by an in-process stand-in
+  bool resume = false;                     // continue the campaign journaled in `output` (see replay.hpp)
+  std::optional<std::string> output;       // overrides config.output
+  std::stop_token stop;                    // stop proposing, let running experiments finish, end
+  std::chrono::milliseconds stop_grace{30000};  // how long running experiments get after a stop
+  std::filesystem::path simulator;         // labloop-sim to start; empty = next to this program
+};
+
+// A snapshot for progress displays.
+struct CampaignStatus {
+  int budget = 0;
+  int done = 0;        // experiments with a final outcome (ok or failed)
+  int failed = 0;
+  int in_flight = 0;
+  int overdue = 0;     // running past the driver's expected_s
+  std::optional<double> best;  // in the objective's own direction
+  std::string best_experiment;
+  nlohmann::json best_params;
+  double elapsed_s = 0;
+  std::optional<double> eta_s;
+  bool planner_thinking = false;
+};
+
+class CampaignObserver {
+ public:
+  virtual ~CampaignObserver() = default;
+  // Called after each journaled event (and with event "planner_thinking" before a proposal).
+  virtual void on_event(const nlohmann::json& event, const CampaignStatus& status) = 0;
+  // Log lines from the loop (malformed messages, ignored late results, …).
+  virtual void on_log(const std::string& line) { (void)line; }
+};
+
+struct CampaignSummary {
+  std::string reason;                 // "budget reached", "target reached", …
+  std::filesystem::path output;
+  CampaignStatus status;
+};
+
+// Where the campaign writes: options.output, else the file's "output" (+ "-dry-run" for a dry run).
+std::filesystem::path campaign_output(const CampaignConfig& config, const CampaignOptions& options);
+
+// Runs the campaign to its end. A new campaign writes its journal only once every instrument has
+// answered and fits: when it cannot start, the output directory holds no journal and the same run
+// can be repeated there. Throws ConfigError when an instrument does not fit the
+// campaign, InstrumentError when one cannot be started or reached, JournalError on disk trouble.
+CampaignSummary run_campaign(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer = nullptr);
+
+}  // namespace labloop

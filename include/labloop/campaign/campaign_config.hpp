@@ -1,0 +1,97 @@
+#pragma once
+// A campaign file, checked at load time. The JSON shape and field names are a contract that
+// technicians' files and external tools depend on: extend it, never rename. See docs/config.md.
+//
+// Every mistake throws ConfigError naming the file, the JSON pointer of the offending value and
+// the fix ("campaign.json: /parameters/2/high: must be greater than low (3 >= 5)").
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "labloop/wire/instrument_info.hpp"
+#include "labloop/model/planner.hpp"
+#include "labloop/model/space.hpp"
+
+namespace labloop {
+
+// Arrays and objects nested in a campaign file, the top-level object being level 1. The schema
+// needs about 4 (planner and simulator options add a few); a deeper file is refused with a
+// ConfigError before parsing, since nested JSON is handled recursively and 100,000 levels would
+// overflow the stack.
+constexpr std::size_t kMaxConfigDepth = 64;
+
+enum class Goal { minimize, maximize };
+
+// Stated limits (docs/config.md): names of campaigns, parameters and instruments, and the longest
+// duration any setting may give (365 days; timeouts, delays and the time budget).
+constexpr std::size_t kMaxNameChars = 64;
+constexpr double kMaxSeconds = 365.0 * 24 * 3600;
+
+struct Objective {
+  std::string name;
+  Goal goal = Goal::minimize;
+};
+
+struct InstrumentConfig {
+  std::string name;
+  std::string endpoint;                                // a running driver (tcp://… or ipc://…), or
+  std::string simulator;                               // a labloop-sim function labloop starts itself
+  nlohmann::json options = nlohmann::json::object();   // simulator options (noise, delay, capacity, dim, seed)
+  double timeout_s = 0;                                // per-experiment limit; 0 = none beyond the driver's max_s
+  double heartbeat_s = 1.0;                            // ping interval
+  int heartbeat_misses = 5;                            // silent intervals before the instrument counts as lost
+  double connect_timeout_s = 10.0;                     // how long to wait for `welcome`
+  int retries = 2;                 // attempts after a timeout or an interrupted run (same point, new id)
+  double retry_backoff_s = 5.0;    // wait before retry k: backoff × 2^(k-1)
+  int quarantine_after = 5;        // consecutive failures before no more experiments go there
+  double reconnect_s = 300.0;      // how long a lost instrument may take to come back
+
+  bool is_simulator() const { return !simulator.empty(); }
+};
+
+struct Budget {
+  int experiments = 0;
+  double hours = 0;  // 0 = no time limit
+};
+
+struct CampaignConfig {
+  std::string source;  // file name, for messages
+  std::string name;
+  std::uint64_t seed = 1;
+  std::vector<Parameter> parameters;
+  Objective objective;
+  PlannerConfig planner;
+  std::vector<InstrumentConfig> instruments;
+  Budget budget;
+  std::optional<double> target;  // stop.target: stop once the best result reaches it
+  std::string output;            // output directory (default "runs/<name>")
+
+  Space space() const { return Space(parameters); }
+  nlohmann::json to_json() const;  // normalized form, as journaled
+};
+
+// Parses and validates; throws ConfigError. `source` names the file in messages.
+CampaignConfig parse_campaign_config(const std::string& text, const std::string& source);
+// Reads `path` (throws ConfigError when it cannot be read) and parses it.
+CampaignConfig load_campaign_config(const std::string& path);
+
+// Checks the campaign's parameters against what instrument `index` declared at `welcome`: every
+// parameter is an input of the instrument with the same type, bounds inside its limits, categorical
+// choices among its choices, and the objective among its outputs. Throws ConfigError naming
+// /instruments/<index> when they do not fit.
+void check_instrument_fits(const CampaignConfig& config, size_t index, const InstrumentInfo& info);
+
+// What a simulator instrument will declare, without starting it (for `validate` and dry runs).
+// Throws ConfigError for an unknown simulator or bad options.
+InstrumentInfo simulator_info(const CampaignConfig& config, size_t index);
+
+// The inputs x1…xd (with the function's standard bounds) of labloop-sim's `function` in
+// dimension `dim`: what a simulator declares at hello. Throws std::invalid_argument for an
+// unknown function.
+std::vector<Parameter> simulator_inputs(const std::string& function, int dim);
+
+// Names the simulator accepts (for "did you mean" and --list).
+std::vector<std::string> simulator_names();
+
+}  // namespace labloop

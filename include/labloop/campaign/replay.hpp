@@ -1,0 +1,34 @@
+#pragma once
+// Rebuilding a planner from a campaign's journal. The campaign journals everything its planner
+// was given and gave back — each ask (its number, the pending experiments it was told about) and
+// every outcome, in call order — so feeding the same calls to a new planner with the same seed and
+// settings (both in campaign_started) reproduces its state exactly. `labloop replay` uses this to
+// audit every proposal; `labloop resume` uses it to continue as if never interrupted.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/model/planner.hpp"
+
+namespace labloop {
+
+// The campaign's configuration as journaled in its campaign_started event (the first line).
+// Throws JournalError when the events do not start with one, ConfigError when it does not parse.
+CampaignConfig journaled_config(const std::vector<nlohmann::json>& events, const std::string& source);
+
+struct ReplayReport {
+  int asks = 0;        // planner calls replayed
+  int proposals = 0;   // points compared
+  int outcomes = 0;    // results and failures told to the planner
+  std::vector<std::string> differences;  // one line per proposal the planner no longer makes
+  int time_limited = 0;  // asks that hit the planner's time limit when first made (may differ)
+  bool reproduced() const { return differences.empty(); }
+};
+
+// Replays `events` (a whole journal, in order) into `planner`: asks with the recorded q and pending
+// experiments, compares every point with the journaled one, and tells each outcome the planner
+// was told. Afterwards the planner is in the state it had after the last event.
+ReplayReport replay_journal(const std::vector<nlohmann::json>& events, const CampaignConfig& config, Planner& planner);
+
+}  // namespace labloop

@@ -1,0 +1,93 @@
+#pragma once
+// The driver SDK: what an instrument author writes. Implement Driver (describe + run) and call
+// serve(); serve() speaks protocol v1 (docs/protocol.md): it binds the ROUTER, answers hello,
+// ping and abort, checks every `run` against the declared limits before the driver sees it, runs
+// experiments on worker threads up to the declared capacity, caches results by experiment id
+// and params (so a repeated `run` never runs twice) and stops cleanly on SIGINT/SIGTERM.
+//
+// A repeated `run` (an id running or finished) is answered from state only when its params equal
+// those of the first run, compared as JSON values; otherwise it is `rejected` with a reason
+// starting with "conflict" and logged, and nothing runs. The peer that last sent a matching `run`
+// owns the experiment: its result goes there, and an `abort` from any other peer is answered
+// `error unknown_experiment` and stops nothing (docs/protocol.md §4.2, §4.5, §5).
+//
+// With ServeOptions::cache_path the cache also lives on disk, in the same format as the Python
+// SDK's `cache_path` (JSON lines, one final `result` message each plus a "params" member holding
+// the params of its run; the last line for an id wins), so the two are interchangeable. Lines
+// without "params", written by earlier versions, still load and are answered by id alone. Each
+// result is appended and fsynced *before* it is sent: a result the controller has seen survives
+// a driver crash or power cut, and a restarted driver answers a repeated `run` for it from the
+// file instead of running it again.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+#include "labloop/wire/instrument_info.hpp"
+#include "labloop/core/parameter.hpp"
+
+namespace labloop {
+
+using Values = std::map<std::string, double>;
+
+struct RunEstimate {
+  std::optional<double> expected_s;  // how long the driver expects the experiment to take
+  std::optional<double> max_s;       // the longest it may take before something is wrong
+};
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  // The instrument's own safety limits, outputs and capacity. Must not change while serving.
+  virtual InstrumentInfo describe() const = 0;
+  // Runs one experiment. `params` already lie within describe().inputs. Return every declared
+  // output as a finite number, or throw to fail the experiment (the exception's message becomes
+  // the result's error). `stop` is requested on abort or shutdown: bring the hardware to a safe
+  // state and return or throw promptly. Called from worker threads, up to `capacity` at once.
+  virtual Values run(const Params& params, std::stop_token stop) = 0;
+  // Optional time estimate sent with `accepted`.
+  virtual RunEstimate estimate(const Params& /*params*/) const { return {}; }
+};
+
+struct ServeOptions {
+  std::stop_token stop;               // serve() returns soon after a stop is requested
+  bool handle_signals = true;         // SIGINT/SIGTERM end serve() cleanly (restored on return)
+  std::chrono::milliseconds shutdown_grace{5000};  // how long running experiments get to stop
+  std::function<void(const std::string&)> log;     // one line per event worth telling; default stderr
+  std::function<void(const std::string&)> on_ready;  // called once bound, with the bound endpoint
+
+  // Result cache file (see the top of this header); empty = memory only. Loaded at start: a
+  // torn last line (a crash mid-write) or a corrupt line is skipped with a log line, never fatal.
+  // serve() throws labloop::Error when the file cannot be opened or read. A failed append later
+  // (disk full) is logged and the result still sent: the instrument keeps answering.
+  std::string cache_path;
+
+  // Called on the serving thread once per experiment whose final result enters the cache (ok,
+  // failed or aborted), after it is appended to the cache file (if any) and before it is sent, so
+  // whoever sees the result can already see what this hook recorded. Not called for re-sends from
+  // the cache, nor for experiments cut short by serve()'s own shutdown (those are not cached).
+  // An exception from it is logged, not propagated; it delays every result, so keep it short.
+  std::function<void(const std::string& experiment, const nlohmann::json& result)> on_finished;
+
+  // For testing controllers only: misbehaviour injected into what serve() sends. Before each
+  // outgoing message, with probability garbage_rate an extra frame of bytes that are not JSON
+  // is sent, and with probability oversize_rate an extra valid `pong` larger than
+  // protocol::kMaxMessageBytes; the real message always follows. Deterministic given `seed`
+  // and the order of messages. Both 0 (the default) = nothing injected.
+  struct ReplyFaults {
+    double garbage_rate = 0.0;
+    double oversize_rate = 0.0;
+    std::uint64_t seed = 1;
+  } reply_faults;
+};
+
+// Serves `driver` at `endpoint` (tcp://HOST:PORT, tcp://HOST:* or ipc:///PATH) until stopped.
+// Returns 0 after a clean stop. Throws labloop::Error when the endpoint cannot be bound or the
+// cache file cannot be opened.
+int serve(Driver& driver, const std::string& endpoint, const ServeOptions& options = {});
+
+}  // namespace labloop

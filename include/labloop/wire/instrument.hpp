@@ -1,0 +1,81 @@
+#pragma once
+// The controller's side of one driver: a DEALER socket connected to the driver's ROUTER, the
+// hello/welcome handshake, and heartbeat bookkeeping. Not thread-safe: one campaign loop owns it.
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <zmq.hpp>
+
+#include "labloop/wire/instrument_info.hpp"
+
+namespace labloop {
+
+struct InstrumentTiming {
+  std::chrono::milliseconds connect_timeout{10000};  // how long to wait for `welcome`
+  std::chrono::milliseconds heartbeat{1000};         // ping interval
+  int heartbeat_misses = 5;                          // silent intervals before the driver counts as lost
+};
+
+class Instrument {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Log = std::function<void(const std::string&)>;
+
+  // Connects (ZeroMQ connects lazily: nothing fails here if the driver is not up yet).
+  Instrument(zmq::context_t& context, std::string name, std::string endpoint, InstrumentTiming timing, Log log);
+
+  // Sends `hello` and waits for `welcome`. Throws InstrumentError when none comes in time, when
+  // the driver answers with an error (e.g. another protocol version) or a malformed welcome.
+  // `check`, when given, is called a few times a second while waiting and may throw to give up
+  // early (e.g. when the simulator process already exited).
+  const InstrumentInfo& hello(const std::string& campaign, const std::function<void()>& check = {});
+
+  void send(const nlohmann::json& message);
+  // Closes the socket and connects a new one to the same endpoint (the driver sees a new peer).
+  // For a driver that went silent: ZeroMQ gives up on a connection after a protocol error such
+  // as a frame over kMaxFrameBytes, and only a new socket can reach the driver again.
+  void relink();
+  // The next well-formed message, or nullopt when none arrives within `timeout`. Malformed
+  // messages are logged and dropped. Only answers count as a sign of life: a `pong` or `welcome`
+  // here, and whatever the campaign vouches for with note_alive() (news of its experiments) — a
+  // driver that chatters without answering is as lost as a silent one.
+  std::optional<nlohmann::json> receive(std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+
+  void note_alive() { last_heard_ = Clock::now(); }
+  // Sends `ping` when an interval has passed since the last one.
+  void ping_if_due(Clock::time_point now);
+  // True when nothing well-formed arrived for heartbeat × misses.
+  bool silent(Clock::time_point now) const;
+
+  const std::string& name() const { return name_; }
+  const std::string& endpoint() const { return endpoint_; }
+  const InstrumentInfo& info() const { return info_; }
+  zmq::socket_t& socket() { return socket_; }
+  int malformed_count() const { return malformed_; }
+  int relink_count() const { return relinks_; }
+
+  // Frames larger than this are not read at all: ZeroMQ drops the connection (see relink()).
+  // Between protocol::kMaxMessageBytes and this they are read and refused by decode().
+  static constexpr std::int64_t kMaxFrameBytes = 16 << 20;
+
+ private:
+  void connect();
+
+  zmq::context_t& context_;
+  std::string name_;
+  std::string endpoint_;
+  InstrumentTiming timing_;
+  Log log_;
+  zmq::socket_t socket_;
+  InstrumentInfo info_;
+  Clock::time_point last_heard_;
+  Clock::time_point last_ping_;
+  int malformed_ = 0;
+  int relinks_ = 0;
+  bool dropping_ = false;       // sends are failing: logged once until one succeeds
+  std::string last_malformed_;  // what decode() said of the last malformed message
+};
+
+}  // namespace labloop

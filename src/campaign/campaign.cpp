@@ -1,0 +1,1014 @@
+// The campaign loop. One thread owns everything: instruments' sockets, the planner, the journal.
+// Order of operations is what makes the journal trustworthy: an event is appended (and fsynced)
+// before the action it records has consequences — "proposed" before the planner's point is used,
+// "dispatched" right after `run` is queued, outcomes before the planner learns them.
+#include "labloop/campaign/campaign.hpp"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "dry_run_instrument.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/wire/instrument.hpp"
+#include "labloop/journal/journal.hpp"
+#include "labloop/model/planner.hpp"
+#include "labloop/wire/protocol.hpp"
+#include "labloop/campaign/replay.hpp"
+#include "labloop/journal/report.hpp"
+#include "labloop/core/version.hpp"
+
+namespace labloop {
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+constexpr std::chrono::milliseconds kFirstBusyBackoff{500};
+constexpr std::chrono::seconds kLongestBusyBackoff{30};
+constexpr size_t kIdTagChars = 12;  // of the campaign id, in experiment ids: 48 random bits
+constexpr int kMostPerAsk = 64;     // proposals per ask: a huge declared capacity must not stall the loop
+
+// A private directory for ipc endpoints (their paths must stay short: ~100 bytes). It holds its
+// owner's pid, so that the next campaign can remove the folders of controllers that were killed
+// (SIGKILL runs no destructor).
+class TempDir {
+ public:
+  TempDir() {
+    remove_orphans();
+    std::string pattern = (fs::temp_directory_path() / "labloop-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw Error(fmt::format("cannot create a temporary directory in {}", fs::temp_directory_path().string()));
+    path_ = pattern;
+    if (FILE* f = std::fopen((path_ / "owner.pid").c_str(), "w")) {
+      std::fprintf(f, "%ld\n", static_cast<long>(::getpid()));
+      std::fclose(f);
+    }
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  // Only folders that name their owner and whose owner is gone: a running campaign's folder (or
+  // one of an older version, without owner.pid) is never touched.
+  static void remove_orphans() {
+    std::error_code ec;
+    for (fs::directory_iterator it(fs::temp_directory_path(ec), ec), end; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.rfind("labloop-", 0) != 0 || name.size() != 14) continue;
+      long pid = 0;
+      if (FILE* f = std::fopen((it->path() / "owner.pid").c_str(), "r")) {
+        if (std::fscanf(f, "%ld", &pid) != 1) pid = 0;
+        std::fclose(f);
+      }
+      if (pid <= 0 || pid == ::getpid()) continue;
+      if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+        std::error_code ignored;
+        fs::remove_all(it->path(), ignored);
+      }
+    }
+  }
+
+  fs::path path_;
+};
+
+// One instrument as the loop sees it: the link, whatever process or thread serves it, and how
+// many experiments it has in flight.
+struct LiveInstrument {
+  size_t index = 0;
+  const InstrumentConfig* config = nullptr;
+  std::unique_ptr<detail::DryRunInstrument> stand_in;  // dry run: served in-process…
+  std::jthread stand_in_server;                         // …by this thread (declared after: stops first)
+  std::optional<ChildProcess> simulator;                // simulator: labloop-sim child process
+  std::vector<std::string> simulator_argv;              // to restart it when it dies
+  int simulator_restarts = 0;
+  Clock::time_point simulator_restarted{};
+  std::unique_ptr<Instrument> link;
+  int in_flight = 0;
+  bool lost = false;          // silent: experiments stay assigned while we wait for it to answer again
+  Clock::time_point lost_since{};
+  bool quarantined = false;   // too many failures in a row, or lost for too long: nothing more goes there
+  int consecutive_failures = 0;
+  Clock::time_point busy_until{};  // after a "busy" rejection, wait before sending more…
+  Clock::duration busy_backoff = kFirstBusyBackoff;  // …this long, doubling while it stays busy
+  bool awaiting_welcome = false;   // a hello went out after a reconnect; other welcomes are ignored
+  Clock::time_point relinked{};    // when its socket was last rebuilt while lost
+
+  int free_slots(Clock::time_point now) const {
+    if (lost || quarantined || now < busy_until) return 0;
+    return std::max(0, link->info().capacity - in_flight);
+  }
+};
+
+// One attempt at one of the planner's points. A retry is a new attempt with a new id (a result is
+// final at the driver, protocol §4.3): "<origin>-r2", "<origin>-r3", …
+struct Experiment {
+  std::string id;
+  std::string origin;  // the planner's proposal this attempt serves (its own id for attempt 1)
+  int attempt = 1;
+  Point x;       // canonical cube point (what really runs)
+  Params params;  // user units
+  int instrument = -1;  // -1 while waiting for dispatch
+  Clock::time_point dispatched{};
+  Clock::time_point not_before{};  // retries wait out their backoff
+  std::optional<Clock::time_point> deadline;
+  double limit_s = 0;
+  std::optional<double> expected_s;  // from `accepted`: past it the experiment is overdue
+  bool overdue = false;
+  bool overdue_logged = false;
+  Clock::time_point last_sent{};  // last `run` sent for it
+  int resends = 0;  // `run` re-sent because the driver did not list it (see reconcile)
+};
+
+// How far past a driver's expected_s an experiment must run to count as overdue.
+double overdue_margin(double expected_s) { return std::max(1.0, 0.25 * expected_s); }
+
+// Seconds from a config or a driver (`max_s`, `expected_s`) to clock ticks. Saturates at about
+// 31 years: 1e300 s must mean "a very long time", not an overflow into the past.
+Clock::duration seconds(double s) {
+  constexpr double kLongest = 1e9;
+  if (!(s > 0)) return Clock::duration::zero();
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::min(s, kLongest)));
+}
+
+// A random 128-bit identity for a new campaign (hex). Experiment ids carry its first
+// kIdTagChars characters, so that a driver's result cache can never answer this campaign with
+// another's result for the same name and number (protocol §5).
+std::string new_campaign_id() {
+  if (sodium_init() < 0) throw Error("cannot initialise libsodium's random number generator");
+  unsigned char bytes[16];
+  randombytes_buf(bytes, sizeof bytes);
+  char hex[2 * sizeof bytes + 1];
+  sodium_bin2hex(hex, sizeof hex, bytes, sizeof bytes);
+  return hex;
+}
+
+// Journal times ("2026-11-25T08:30:00.123Z") back to a clock reading, for time budgets on resume.
+std::optional<std::chrono::system_clock::time_point> parse_journal_time(const std::string& text) {
+  std::tm tm{};
+  int millis = 0;
+  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis) != 7)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(millis);
+}
+
+std::vector<double> as_vector(const Point& x) { return std::vector<double>(x.data(), x.data() + x.size()); }
+
+std::string sim_log_name(const std::string& instrument) { return instrument + ".log"; }
+
+class CampaignRun {
+ public:
+  CampaignRun(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer)
+      : config_(config), options_(options), observer_(observer), space_(config.space()) {
+    output_ = campaign_output(config, options);
+  }
+
+  CampaignSummary run() {
+    planner_ = make_planner(PlannerContext{space_, config_.seed, config_.planner, config_.source});
+    if (options_.resume) {
+      restore();
+    } else {
+      prepare_output();
+    }
+    try {
+      start_instruments();
+      // A new campaign's journal starts once every instrument has answered and fits: a campaign
+      // that cannot start (a wrong port, limits that do not fit) leaves no journal behind, and the
+      // same `labloop run` works once the cause is fixed.
+      if (!journal_) open_journal();
+      loop();
+    } catch (const std::exception& e) {
+      if (journal_) finish(fmt::format("error: {}", e.what()));
+      throw;
+    }
+    finish(reason_);
+    return CampaignSummary{reason_, output_, status()};
+  }
+
+ private:
+  // ---- output and journal -------------------------------------------------------------------
+
+  void prepare_output() {
+    std::error_code ec;
+    fs::create_directories(output_, ec);
+    if (ec) throw Error(fmt::format("cannot create output directory {}: {}", output_.string(), ec.message()));
+    refuse_existing_campaign();
+  }
+
+  void refuse_existing_campaign() const {
+    const fs::path journal_path = output_ / "journal.jsonl";
+    std::error_code ec;
+    if (fs::exists(journal_path, ec) && fs::file_size(journal_path, ec) > 0)
+      throw Error(fmt::format("{} already holds a campaign (journal.jsonl); continue it with `labloop resume {}`, or choose another "
+                              "directory with --output",
+                              output_.string(), output_.string()));
+  }
+
+  void open_journal() {
+    refuse_existing_campaign();  // again: another `labloop run` may have started there meanwhile
+    journal_.emplace(output_ / "journal.jsonl");
+    const std::string campaign_id = new_campaign_id();
+    id_tag_ = campaign_id.substr(0, kIdTagChars);
+    journal("campaign_started", {{"campaign", config_.name}, {"campaign_id", campaign_id}, {"config", config_.to_json()},
+                                 {"dry_run", options_.dry_run}, {"labloop_version", kVersion}, {"output", output_.string()}});
+    std::vector<std::pair<std::string, json>> held;
+    held.swap(held_events_);
+    for (auto& [event, fields] : held) journal(event, std::move(fields));
+  }
+
+  // Resume: the journal is the whole truth. Replaying it rebuilds the planner exactly (see
+  // replay.hpp) and tells us which experiments are still open: those dispatched get their `run`
+  // re-sent with the same id once their instrument answers (the driver answers from its cache or
+  // runs it), those never dispatched wait for a free instrument.
+  void restore() {
+    const fs::path path = output_ / "journal.jsonl";
+    if (!fs::exists(path)) throw Error(fmt::format("{} holds no journal.jsonl: there is no campaign to resume there", output_.string()));
+    const JournalContents before = read_journal(path);
+    journal_.emplace(path);  // takes the lock, cuts a torn last line away
+    events_ = before.events;
+    if (!before.torn_tail_message.empty()) log(before.torn_tail_message + " (removed; it was never acted on)");
+    if (!events_.empty() && events_.back()["event"] == "campaign_finished") {
+      const std::string why = events_.back().value("reason", "");
+      if (why == "budget reached" || why == "target reached" || why == "time budget reached")
+        throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume", path.string(), why));
+    }
+    const ReplayReport replay = replay_journal(events_, config_, *planner_);
+    // Journals written before campaign ids keep their ids' form ("<name>-0007").
+    if (const auto id = events_.front().find("campaign_id"); id != events_.front().end() && id->is_string())
+      id_tag_ = id->get<std::string>().substr(0, kIdTagChars);
+
+    std::map<std::string, Experiment> open;
+    std::vector<std::string> order;
+    // A failed attempt whose retry was announced ("retry_as") but whose "proposed" line never got
+    // written (a crash between the two lines): resume writes that line now.
+    std::optional<Experiment> unproposed_retry;
+    std::string unproposed_retry_of;
+    for (const json& e : events_) {
+      const std::string& kind = e["event"].get_ref<const std::string&>();
+      const std::string id = e.value("experiment", "");
+      if (kind == "proposed") {
+        if (unproposed_retry && unproposed_retry->id == id) unproposed_retry.reset();
+        Experiment x;
+        x.id = id;
+        x.attempt = e.value("attempt", 1);
+        x.params = e["params"];
+        x.x = space_.encode(x.params);
+        if (e.contains("retry_of")) {
+          auto it = origins_.find(e["retry_of"].get<std::string>());
+          x.origin = it != origins_.end() ? it->second : id;
+        } else {
+          x.origin = id;
+          ++planner_proposals_;
+        }
+        origins_[id] = x.origin;
+        asks_ = std::max(asks_, e.value("ask", 0));
+        open.emplace(id, std::move(x));
+        order.push_back(id);
+      } else if (kind == "dispatched" && open.count(id)) {
+        open[id].instrument = instrument_index(e.value("instrument", ""));
+      } else if (kind == "rejected" && e.value("retry", false) && open.count(id)) {
+        open[id].instrument = -1;
+      } else if (kind == "result" && open.count(id)) {
+        const double y = e["objective"].get<double>();
+        ++done_;
+        note_best(id, y, open[id].params);
+        open.erase(id);
+      } else if (kind == "failed" && open.count(id)) {
+        if (e.value("learn", true)) ++done_, ++failed_;
+        else if (!e.contains("retry_as")) ++discarded_;
+        if (const auto retry = e.find("retry_as"); retry != e.end() && retry->is_string()) {
+          Experiment again = open[id];
+          again.id = retry->get<std::string>();
+          ++again.attempt;
+          again.instrument = -1;
+          unproposed_retry = std::move(again);
+          unproposed_retry_of = id;
+        }
+        open.erase(id);
+      }
+    }
+    if (unproposed_retry) {
+      const Experiment& again = *unproposed_retry;
+      journal("proposed", {{"experiment", again.id}, {"params", again.params}, {"planner", config_.planner.kind}, {"x", as_vector(again.x)},
+                           {"retry_of", unproposed_retry_of}, {"attempt", again.attempt}, {"after_s", 0}});
+      origins_[again.id] = again.origin;
+      open.emplace(again.id, again);
+      order.push_back(again.id);
+    }
+    json in_flight = json::array(), waiting = json::array();
+    for (const std::string& id : order) {
+      auto it = open.find(id);
+      if (it == open.end()) continue;
+      if (it->second.instrument >= 0) {
+        in_flight.push_back(id);
+        in_flight_.emplace(id, std::move(it->second));
+      } else {
+        waiting.push_back(id);
+        waiting_.push_back(std::move(it->second));
+      }
+    }
+    // The time budget counts from the campaign's first start, as a wall clock would.
+    if (auto t0 = parse_journal_time(events_.front().value("time", "")))
+      started_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::chrono::system_clock::now() - *t0);
+    json fields{{"in_flight", in_flight}, {"waiting", waiting}, {"replayed_asks", replay.asks}, {"reproduced", replay.reproduced()}};
+    if (before.torn_tail) fields["torn_tail"] = before.torn_tail_message;
+    journal("campaign_resumed", fields);
+    if (!replay.reproduced()) {
+      const std::string note = fmt::format("replaying the journal gave {} different proposal(s) (first: {}); continuing from the journal's record",
+                                           replay.differences.size(), replay.differences.front());
+      journal("planner_note", {{"note", note}});
+      log(note);
+    }
+  }
+
+  int instrument_index(const std::string& name) const {
+    for (size_t i = 0; i < config_.instruments.size(); ++i)
+      if (config_.instruments[i].name == name) return static_cast<int>(i);
+    return -1;
+  }
+
+  void note_best(const std::string& id, double y, const json& params) {
+    if (!best_ || (config_.objective.goal == Goal::minimize ? y < *best_ : y > *best_)) {
+      best_ = y;
+      best_experiment_ = id;
+      best_params_ = params;
+    }
+  }
+
+  json journal(const std::string& event, json fields) {
+    if (!journal_) {  // a new campaign's instruments are starting: written once they all have (open_journal)
+      held_events_.emplace_back(event, std::move(fields));
+      return nullptr;
+    }
+    json written = journal_->append(event, std::move(fields));
+    events_.push_back(written);
+    if (observer_) observer_->on_event(written, status());
+    return written;
+  }
+
+  void log(const std::string& line) {
+    if (observer_) observer_->on_log(line);
+  }
+
+  void write_reports(bool force) {
+    const auto now = Clock::now();
+    if (!force && now - last_report_ < std::chrono::seconds(1)) return;
+    last_report_ = now;
+    const CampaignRecord record = summarize(events_);
+    write_results_csv(record, output_ / "results.csv");
+    write_convergence_svg(record, output_ / "convergence.svg");
+  }
+
+  // ---- instruments ----------------------------------------------------------------------------
+
+  fs::path simulator_program() const {
+    if (!options_.simulator.empty()) return options_.simulator;
+    if (const char* env = std::getenv("LABLOOP_SIM"); env && *env) return env;
+    const fs::path sibling = executable_dir() / "labloop-sim";
+    if (fs::exists(sibling)) return sibling;
+    return "labloop-sim";  // PATH
+  }
+
+  void start_instruments() {
+    for (size_t i = 0; i < config_.instruments.size(); ++i) {
+      const InstrumentConfig& ic = config_.instruments[i];
+      auto live = std::make_unique<LiveInstrument>();
+      live->index = i;
+      live->config = &ic;
+      std::string endpoint = ic.endpoint;
+      std::function<void()> check;
+      if (options_.dry_run || ic.is_simulator()) endpoint = fmt::format("ipc://{}/{}.ipc", temp_.path().string(), i);
+      if (options_.dry_run) {
+        const int capacity = ic.options.value("capacity", 1);
+        live->stand_in = std::make_unique<detail::DryRunInstrument>(config_, capacity, config_.seed + i);
+        ServeOptions serve_options;
+        serve_options.handle_signals = false;
+        serve_options.log = [](const std::string&) {};
+        auto* stand_in = live->stand_in.get();
+        live->stand_in_server = std::jthread([stand_in, endpoint, serve_options](std::stop_token stop) mutable {
+          serve_options.stop = stop;
+          serve(*stand_in, endpoint, serve_options);
+        });
+      } else if (ic.is_simulator()) {
+        // Each simulator gets its own noise seed, derived from the campaign's, unless the file sets one.
+        const std::string seed = ic.options.contains("seed") ? ic.options["seed"].dump() : std::to_string(config_.seed * 1000 + i + 1);
+        // Its result cache and the log of what it completed live beside the journal, so a resumed
+        // campaign's simulator answers re-sent runs from the cache instead of running them again.
+        std::vector<std::string> argv{simulator_program().string(), "--function", ic.simulator, "--endpoint", endpoint, "--seed", seed,
+                                      "--cache", (output_ / (ic.name + ".cache.jsonl")).string(),
+                                      "--completed-log", (output_ / (ic.name + ".completed.jsonl")).string()};
+        for (const auto& [key, value] : ic.options.items()) {
+          if (key == "seed") continue;
+          std::string flag = "--" + key;
+          std::replace(flag.begin(), flag.end(), '_', '-');
+          argv.insert(argv.end(), {flag, value.dump()});
+        }
+        live->simulator_argv = argv;
+        live->simulator.emplace(argv, output_ / sim_log_name(ic.name));
+        ChildProcess* process = &*live->simulator;
+        const fs::path log_path = output_ / sim_log_name(ic.name);
+        check = [process, log_path, name = ic.name] {
+          if (!process->running())
+            throw InstrumentError(name, fmt::format("labloop-sim exited at start (status {}); see {}", process->exit_status().value_or(-1), log_path.string()));
+        };
+      }
+      InstrumentTiming timing;
+      timing.connect_timeout = std::chrono::milliseconds(static_cast<long>(ic.connect_timeout_s * 1000));
+      timing.heartbeat = std::chrono::milliseconds(static_cast<long>(ic.heartbeat_s * 1000));
+      timing.heartbeat_misses = ic.heartbeat_misses;
+      live->link = std::make_unique<Instrument>(context_, ic.name, endpoint, timing, [this](const std::string& line) { log(line); });
+      const InstrumentInfo& info = live->link->hello(config_.name, check);
+      check_instrument_fits(config_, i, info);
+      journal("instrument_ready", {{"instrument", ic.name}, {"endpoint", ic.is_simulator() || options_.dry_run ? "(private)" : endpoint},
+                                   {"driver", info.driver}, {"version", info.version}, {"capacity", info.capacity}});
+      // On resume, experiments the journal shows dispatched here are already this instrument's.
+      live->in_flight = static_cast<int>(std::count_if(in_flight_.begin(), in_flight_.end(),
+                                                       [i](const auto& kv) { return kv.second.instrument == static_cast<int>(i); }));
+      instruments_.push_back(std::move(live));
+      resend_open(*instruments_.back(), "resumed");
+    }
+  }
+
+  // Re-sends `run` (same id) for every experiment open on `inst`: after a resume or when a lost
+  // driver answers again. Idempotent at the driver (protocol §5): a finished one comes back from
+  // its cache, a running one is accepted again, a forgotten one starts afresh.
+  void resend_open(LiveInstrument& inst, const char* why) {
+    const auto now = Clock::now();
+    for (auto& [id, e] : in_flight_) {
+      if (e.instrument != static_cast<int>(inst.index)) continue;
+      start_clock(e, inst, now);
+      e.overdue = false;
+      journal("dispatched", {{"experiment", e.id}, {"instrument", inst.config->name}, {"resent", why}});
+      inst.link->send(protocol::run(e.id, e.params));
+    }
+  }
+
+  // The experiment's timing starts (again) now: its timeout counts from this `run`.
+  void start_clock(Experiment& e, const LiveInstrument& inst, Clock::time_point now) {
+    e.dispatched = e.last_sent = now;
+    e.deadline.reset();
+    e.limit_s = 0;
+    if (inst.config->timeout_s > 0) {
+      e.limit_s = inst.config->timeout_s;
+      e.deadline = now + seconds(e.limit_s);
+    }
+  }
+
+  // ---- the loop -------------------------------------------------------------------------------
+
+  void loop() {
+    while (true) {
+      const auto now = Clock::now();
+      if (reason_.empty()) reason_ = stop_reason(now);
+      if (reason_.empty()) dispatch(now);
+      if (!reason_.empty()) cancel_waiting();
+      if (in_flight_.empty() && waiting_.empty() && (!reason_.empty() || used() >= config_.budget.experiments)) {
+        if (reason_.empty()) reason_ = "budget reached";
+        return;
+      }
+      if (stop_deadline_ && now > *stop_deadline_) {
+        abort_all("not finished within the stop grace period; aborted");
+        return;
+      }
+      poll_messages(std::chrono::milliseconds(50));
+      supervise(Clock::now());
+    }
+  }
+
+  std::string stop_reason(Clock::time_point now) {
+    if (options_.stop.stop_requested()) {
+      stop_deadline_ = now + options_.stop_grace;
+      return "stopped by operator";
+    }
+    // A dry run's responses are made up, so reaching the target means nothing: run the budget.
+    if (!options_.dry_run && config_.target && best_ && (config_.objective.goal == Goal::minimize ? *best_ <= *config_.target : *best_ >= *config_.target))
+      return "target reached";
+    if (config_.budget.hours > 0 && std::chrono::duration<double>(now - started_).count() > config_.budget.hours * 3600)
+      return "time budget reached";
+    if (std::all_of(instruments_.begin(), instruments_.end(), [](const auto& i) { return i->quarantined; })) return "no instruments left";
+    return {};
+  }
+
+  // Budget: the planner's proposals, less those discarded without a verdict (operator stop).
+  int used() const { return planner_proposals_ - discarded_; }
+
+  void dispatch(Clock::time_point now) {
+    // Capacities may each be INT_MAX (protocol §7): sum them wide.
+    long long free = 0;
+    for (const auto& inst : instruments_) free += inst->free_slots(now);
+    const long long fresh = std::min({free - static_cast<long long>(waiting_.size()), static_cast<long long>(config_.budget.experiments - used()),
+                                      static_cast<long long>(kMostPerAsk)});
+    if (fresh > 0) propose(static_cast<int>(fresh));
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (it->not_before > now) {
+        ++it;
+        continue;
+      }
+      LiveInstrument* target = pick_instrument(now);
+      if (!target) break;
+      Experiment e = std::move(*it);
+      it = waiting_.erase(it);
+      send_run(*target, std::move(e), now);
+    }
+  }
+
+  // Journals the ask with what the planner was told (its number and the pending experiments, in
+  // the order given) so that `replay` and `resume` can make exactly the same call.
+  void propose(int count) {
+    thinking_ = true;
+    if (observer_) observer_->on_event(json{{"event", "planner_thinking"}, {"count", count}}, status());
+    std::vector<Point> pending;
+    json pending_ids = json::array();
+    for (const auto& [id, e] : in_flight_) pending.push_back(e.x), pending_ids.push_back(id);
+    for (const auto& e : waiting_) pending.push_back(e.x), pending_ids.push_back(e.id);
+    const auto asked = Clock::now();
+    const std::vector<Point> points = planner_->ask(count, pending);
+    thinking_ = false;
+    ++asks_;
+    if (const std::string note = planner_->take_note(); !note.empty())
+      journal("planner_note", {{"note", note}, {"seconds", std::chrono::duration<double>(Clock::now() - asked).count()}});
+    for (const Point& raw : points) {
+      Experiment e;
+      ++planner_proposals_;
+      e.id = e.origin = id_tag_.empty() ? fmt::format("{}-{:04d}", config_.name, planner_proposals_)
+                                        : fmt::format("{}-{}-{:04d}", config_.name, id_tag_, planner_proposals_);
+      e.params = space_.decode(raw);  // clamps and rounds: never outside the declared bounds
+      e.x = space_.encode(e.params);
+      journal("proposed", {{"experiment", e.id}, {"params", e.params}, {"planner", config_.planner.kind}, {"x", as_vector(e.x)},
+                           {"ask", asks_}, {"pending", pending_ids}});
+      waiting_.push_back(std::move(e));
+    }
+  }
+
+  // The instrument with the most free slots, ties to the one used longest ago, so experiments
+  // spread over every instrument.
+  LiveInstrument* pick_instrument(Clock::time_point now) {
+    LiveInstrument* best = nullptr;
+    for (auto& inst : instruments_) {
+      const int free = inst->free_slots(now);
+      if (free <= 0) continue;
+      if (!best || free > best->free_slots(now) || (free == best->free_slots(now) && last_used_[inst->index] < last_used_[best->index]))
+        best = inst.get();
+    }
+    return best;
+  }
+
+  void send_run(LiveInstrument& inst, Experiment e, Clock::time_point now) {
+    // The last gate before hardware: the params must lie within the campaign's bounds, which
+    // check_instrument_fits has already proven lie within the instrument's own limits.
+    if (const std::string problem = space_.check(e.params); !problem.empty())
+      throw PlannerError(fmt::format("refusing to send {}: {} (a bug: please report it)", e.id, problem));
+    e.instrument = static_cast<int>(inst.index);
+    start_clock(e, inst, now);
+    // Journal first: after a crash between the two, resume re-sends `run` with the same id to
+    // this instrument (idempotent there); the other order could send it to a second instrument.
+    journal("dispatched", {{"experiment", e.id}, {"instrument", inst.config->name}});
+    inst.link->send(protocol::run(e.id, e.params));
+    ++inst.in_flight;
+    last_used_[inst.index] = ++use_counter_;
+    in_flight_.emplace(e.id, std::move(e));
+  }
+
+  void poll_messages(std::chrono::milliseconds timeout) {
+    std::vector<zmq::pollitem_t> items;
+    std::vector<LiveInstrument*> owners;
+    for (auto& inst : instruments_) {  // lost ones too: we listen for them to come back
+      items.push_back({inst->link->socket().handle(), 0, ZMQ_POLLIN, 0});
+      owners.push_back(inst.get());
+    }
+    if (items.empty()) return;
+    try {
+      zmq::poll(items.data(), items.size(), timeout);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+      return;
+    }
+    for (size_t k = 0; k < items.size(); ++k) {
+      if (!(items[k].revents & ZMQ_POLLIN)) continue;
+      while (auto message = owners[k]->link->receive()) handle(*owners[k], *message);
+    }
+  }
+
+  void handle(LiveInstrument& inst, const json& m) {
+    const std::string& type = m["type"].get_ref<const std::string&>();
+    if (type == "welcome") {
+      // Only the answer to our own hello counts: anyone can send a welcome at any time.
+      if (!inst.awaiting_welcome) return log(fmt::format("{}: ignored a welcome it was not asked for", inst.config->name));
+      inst.awaiting_welcome = false;
+      return recheck(inst, m);
+    }
+    if (type == "pong") {
+      if (inst.lost && !inst.quarantined) back_online(inst);
+      reconcile(inst, m);
+      return;
+    }
+    if (type == "error") {
+      log(fmt::format("{}: driver reported error {}: {}", inst.config->name, m["code"].get<std::string>(), m["message"].get<std::string>()));
+      return;
+    }
+    if (type != "accepted" && type != "rejected" && type != "result") {
+      log(fmt::format("{}: ignored unexpected \"{}\" message", inst.config->name, type));
+      return;
+    }
+    const std::string id = m["experiment"];
+    auto it = in_flight_.find(id);
+    if (it == in_flight_.end() || it->second.instrument != static_cast<int>(inst.index)) {
+      log(fmt::format("{}: ignored {} for {} (not in flight on this instrument)", inst.config->name, type, id));
+      return;
+    }
+    Experiment& e = it->second;
+    inst.link->note_alive();
+    if (type == "accepted") {
+      inst.busy_backoff = kFirstBusyBackoff;
+      json fields{{"experiment", id}, {"instrument", inst.config->name}};
+      if (m.contains("expected_s") && m["expected_s"].is_number()) {
+        fields["expected_s"] = m["expected_s"];
+        e.expected_s = m["expected_s"].get<double>();
+      }
+      if (m.contains("max_s") && m["max_s"].is_number()) {
+        fields["max_s"] = m["max_s"];
+        const double max_s = m["max_s"];
+        if (e.limit_s == 0 || max_s < e.limit_s) {
+          e.limit_s = max_s;
+          e.deadline = e.dispatched + seconds(max_s);
+        }
+      }
+      journal("accepted", fields);
+    } else if (type == "rejected") {
+      const std::string reason = m["reason"];
+      const bool busy = reason.rfind("busy", 0) == 0;
+      // "conflict": the driver holds this id with other parameters (protocol §5) — not a verdict
+      // on the point, and its cached result is not ours: try again under a new id.
+      const bool conflict = reason.rfind("conflict", 0) == 0;
+      journal("rejected", {{"experiment", id}, {"instrument", inst.config->name}, {"reason", reason}, {"retry", busy}});
+      --inst.in_flight;
+      if (conflict) {
+        log(fmt::format("{}: {} (the driver holds {} with other parameters); retrying under a new id", inst.config->name, reason, id));
+        return retry_or_fail(it, fmt::format("rejected by {}: {}", inst.config->name, reason), false);
+      }
+      if (busy) {
+        // Backs off while it stays busy, so a driver that always answers "busy" costs two journal
+        // lines per kLongestBusyBackoff, not a spinning loop.
+        inst.busy_until = Clock::now() + inst.busy_backoff;
+        inst.busy_backoff = std::min<Clock::duration>(2 * inst.busy_backoff, kLongestBusyBackoff);
+        Experiment again = std::move(e);
+        in_flight_.erase(it);
+        again.instrument = -1;
+        again.deadline.reset();
+        waiting_.push_front(std::move(again));
+      } else {
+        fail(it, fmt::format("rejected by {}: {}", inst.config->name, reason), true, false);
+      }
+    } else if (m["status"] == "ok") {
+      const json& values = m["values"];
+      auto v = values.find(config_.objective.name);
+      --inst.in_flight;
+      if (v == values.end() || !v->is_number() || !std::isfinite(v->get<double>())) {
+        instrument_failed(inst);
+        fail(it, fmt::format("result from {} has no finite value for the objective \"{}\" (values: {})", inst.config->name,
+                             config_.objective.name, values.dump()), true, false);
+        return;
+      }
+      const double y = v->get<double>();
+      json fields{{"experiment", id}, {"instrument", inst.config->name}, {"status", "ok"}, {"values", values}, {"objective", y}};
+      if (m.contains("meta") && m["meta"].is_object()) fields["meta"] = m["meta"];
+      ++done_;
+      ++outcomes_since_start_;
+      inst.consecutive_failures = 0;
+      note_best(id, y, e.params);
+      const Point x = e.x;
+      in_flight_.erase(it);
+      journal("result", fields);
+      planner_->tell(x, config_.objective.goal == Goal::minimize ? y : -y);
+      write_reports(false);
+    } else {
+      --inst.in_flight;
+      const std::string error = m["error"].is_string() ? m["error"].get<std::string>() : "failed (no reason given)";
+      // A driver shutting down says nothing about the experiment (protocol §5): try it again.
+      if (error == "driver shutting down") return retry_or_fail(it, fmt::format("{}: driver shutting down", inst.config->name), false);
+      // We never sent `abort` for an experiment still in flight (a timeout or a stop removes it
+      // first), so this one was aborted at the instrument, by its operator: no verdict on the
+      // point either.
+      if (error == "aborted") return retry_or_fail(it, fmt::format("aborted at {} (not by labloop)", inst.config->name), false);
+      instrument_failed(inst);
+      fail(it, error, true, false);
+    }
+  }
+
+  // A pong lists what the driver is running. An experiment it neither runs nor has reported,
+  // though dispatched well before the ping, was lost on the way or forgotten by a restarted
+  // driver: re-send `run` with the same id — the driver answers from its cache or starts it
+  // (protocol §5), so nothing runs twice and nothing is lost.
+  void reconcile(LiveInstrument& inst, const json& pong) {
+    const auto now = Clock::now();
+    const auto settle = seconds(2 * inst.config->heartbeat_s);
+    std::set<std::string> running;
+    for (const auto& id : pong["running"])
+      if (id.is_string()) running.insert(id.get<std::string>());
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      auto next = std::next(it);
+      Experiment& e = it->second;
+      if (e.instrument == static_cast<int>(inst.index) && !running.count(e.id) && now - e.last_sent > settle) {
+        if (++e.resends > 3) {
+          retry_or_fail(it, fmt::format("{} no longer knows the experiment (re-sent 3 times)", inst.config->name), true);
+        } else {
+          log(fmt::format("{}: not running {} and sent no result; re-sending it (same id)", inst.config->name, e.id));
+          inst.link->send(protocol::run(e.id, e.params));
+          e.last_sent = now;
+        }
+      }
+      it = next;
+    }
+  }
+
+  // A simulator we started is ours to supervise, as an operator would restart a crashed driver:
+  // the new process reads the same result cache, binds the same endpoint, and the heartbeat then
+  // treats it as a driver that came back. At most one restart a second, so one that dies at once
+  // does not spin; it is then lost and quarantined like any silent driver.
+  void restart_simulator_if_dead(LiveInstrument& inst, Clock::time_point now) {
+    if (!inst.simulator || inst.quarantined || inst.simulator->running()) return;
+    if (now - inst.simulator_restarted < std::chrono::seconds(1)) return;
+    const int status = inst.simulator->exit_status().value_or(-1);
+    inst.simulator_restarted = now;
+    ++inst.simulator_restarts;
+    journal("instrument_restarted", {{"instrument", inst.config->name}, {"exit_status", status}, {"restarts", inst.simulator_restarts}});
+    log(fmt::format("{}: labloop-sim exited (status {}); restarted it (restart {})", inst.config->name, status, inst.simulator_restarts));
+    inst.simulator.emplace(inst.simulator_argv, output_ / sim_log_name(inst.config->name));
+  }
+
+  // A driver that comes back may have been restarted with other settings: say hello again, and
+  // check its answer (recheck) before trusting it with anything new.
+  void back_online(LiveInstrument& inst) {
+    inst.lost = false;
+    inst.link->note_alive();
+    journal("instrument_reconnected", {{"instrument", inst.config->name},
+                                       {"after_s", std::chrono::duration<double>(Clock::now() - inst.lost_since).count()}});
+    inst.awaiting_welcome = true;
+    inst.link->send(protocol::hello(fmt::format("labloop {}", kVersion), config_.name));
+    resend_open(inst, "reconnected");
+  }
+
+  // A welcome after start-up answers the hello of back_online. Limits that no longer fit the
+  // campaign mean someone changed the instrument: quarantine it and take its experiments back.
+  void recheck(LiveInstrument& inst, const json& welcome) {
+    if (inst.quarantined) return;
+    std::string problem;
+    try {
+      check_instrument_fits(config_, inst.index, protocol::parse_welcome(welcome));
+      return;
+    } catch (const Error& e) {
+      problem = e.what();
+    }
+    quarantine(inst, fmt::format("it came back with different limits: {}", problem));
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      auto next = std::next(it);
+      if (it->second.instrument == static_cast<int>(inst.index)) {
+        inst.link->send(protocol::abort(it->first));
+        retry_or_fail(it, fmt::format("{} came back with different limits", inst.config->name), true);
+      }
+      it = next;
+    }
+  }
+
+  // Counts toward quarantine: failures the instrument is responsible for, in a row.
+  void instrument_failed(LiveInstrument& inst) {
+    if (++inst.consecutive_failures < inst.config->quarantine_after || inst.quarantined) return;
+    quarantine(inst, fmt::format("{} failures in a row", inst.consecutive_failures));
+  }
+
+  void quarantine(LiveInstrument& inst, const std::string& why) {
+    inst.quarantined = true;
+    journal("instrument_quarantined", {{"instrument", inst.config->name}, {"reason", why}});
+    log(fmt::format("{}: quarantined ({}); no more experiments go there", inst.config->name, why));
+  }
+
+  // Not a verdict on the point (timeout, interrupted run, lost instrument): the same point gets
+  // another attempt under a new id after a backoff, up to the instrument's `retries`; after that
+  // it counts as failed and the planner learns so.
+  void retry_or_fail(std::map<std::string, Experiment>::iterator it, const std::string& reason, bool release) {
+    Experiment& e = it->second;
+    LiveInstrument* inst = e.instrument >= 0 ? instruments_[static_cast<size_t>(e.instrument)].get() : nullptr;
+    if (release && inst) --inst->in_flight;
+    const int retries = inst ? inst->config->retries : 2;
+    if (e.attempt > retries || !reason_.empty()) {
+      fail(it, e.attempt > 1 ? fmt::format("{} (attempt {})", reason, e.attempt) : reason, reason_.empty(), false);
+      return;
+    }
+    Experiment again;
+    again.origin = e.origin;
+    again.attempt = e.attempt + 1;
+    again.id = fmt::format("{}-r{}", e.origin, again.attempt);
+    again.x = e.x;
+    again.params = e.params;
+    const double backoff = (inst ? inst->config->retry_backoff_s : 5.0) * std::pow(2.0, e.attempt - 1);
+    again.not_before = Clock::now() + seconds(backoff);
+    const json fields{{"experiment", e.id}, {"instrument", inst ? inst->config->name : ""}, {"error", reason}, {"learn", false}, {"retry_as", again.id}};
+    const std::string old_id = e.id;
+    in_flight_.erase(it);
+    journal("failed", fields);
+    journal("proposed", {{"experiment", again.id}, {"params", again.params}, {"planner", config_.planner.kind}, {"x", as_vector(again.x)},
+                         {"retry_of", old_id}, {"attempt", again.attempt}, {"after_s", backoff}});
+    origins_[again.id] = again.origin;
+    waiting_.push_back(std::move(again));
+  }
+
+  // Records a final failure. `learn`: the planner is told (a verdict on the point); otherwise the
+  // experiment is discarded (operator stop) and frees its place in the budget. `release` frees the
+  // instrument slot too.
+  void fail(std::map<std::string, Experiment>::iterator it, const std::string& error, bool learn, bool release) {
+    Experiment& e = it->second;
+    LiveInstrument* inst = e.instrument >= 0 ? instruments_[static_cast<size_t>(e.instrument)].get() : nullptr;
+    if (release && inst) --inst->in_flight;
+    json fields{{"experiment", e.id}, {"instrument", inst ? inst->config->name : ""}, {"error", error}};
+    if (learn) {
+      ++done_;
+      ++failed_;
+      ++outcomes_since_start_;
+      ++failures_since_start_;
+    } else {
+      ++discarded_;
+      fields["learn"] = false;
+    }
+    const Point x = e.x;
+    in_flight_.erase(it);
+    journal("failed", fields);
+    if (learn) planner_->tell_failed(x);
+    write_reports(false);
+    if (learn) pause_if_failing();
+  }
+
+  // Burning the budget on a broken setup helps nobody: stop proposing and say why.
+  void pause_if_failing() {
+    if (!reason_.empty() || failures_since_start_ < 5 || 2 * failures_since_start_ <= outcomes_since_start_) return;
+    reason_ = fmt::format("paused: {} of the last {} experiments failed; fix the cause, then `labloop resume {}`", failures_since_start_,
+                          outcomes_since_start_, output_.string());
+    stop_deadline_ = Clock::now() + options_.stop_grace;
+  }
+
+  void supervise(Clock::time_point now) {
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      auto next = std::next(it);
+      Experiment& e = it->second;
+      LiveInstrument& inst = *instruments_[static_cast<size_t>(e.instrument)];
+      if (e.deadline && now > *e.deadline && !inst.lost) {
+        inst.link->send(protocol::abort(e.id));
+        instrument_failed(inst);
+        retry_or_fail(it, fmt::format("timeout: no result within {:g} s; aborted", e.limit_s), true);
+      } else if (e.expected_s && now > e.dispatched + seconds(*e.expected_s + overdue_margin(*e.expected_s))) {
+        // Only clearly late: experiments whose duration jitters around expected_s are not
+        // "overdue" half the time. Shown in the status line and logged once.
+        e.overdue = true;
+        if (!e.overdue_logged) {
+          e.overdue_logged = true;
+          log(fmt::format("{} on {} is overdue: expected to take {:g} s", e.id, inst.config->name, *e.expected_s));
+        }
+      }
+      it = next;
+    }
+    for (auto& inst : instruments_) {
+      restart_simulator_if_dead(*inst, now);
+      if (inst->quarantined && inst->in_flight == 0) continue;
+      inst->link->ping_if_due(now);
+      if (!inst->lost && inst->link->silent(now)) {
+        inst->lost = true;
+        inst->lost_since = now;
+        journal("instrument_lost", {{"instrument", inst->config->name},
+                                    {"reason", fmt::format("no answer for {:g} s", inst->config->heartbeat_s * inst->config->heartbeat_misses)},
+                                    {"wait_s", inst->config->reconnect_s}});
+      }
+      // ZeroMQ drops a connection for good on a protocol error (a frame over the size limit,
+      // docs/reliability.md): while lost, a fresh socket every few heartbeats lets a driver that
+      // is still there answer again; its pong then re-sends our open experiments by id.
+      if (inst->lost && !inst->quarantined && now - inst->relinked >= seconds(inst->config->heartbeat_s * 2)) {
+        if (inst->relinked < inst->lost_since)
+          log(fmt::format("{}: no answer; connecting to it afresh every {:g} s until it answers", inst->config->name, inst->config->heartbeat_s * 2));
+        inst->relinked = now;
+        inst->link->relink();
+      }
+      if (inst->lost && now - inst->lost_since > seconds(inst->config->reconnect_s)) {
+        inst->lost = false;
+        if (!inst->quarantined) quarantine(*inst, fmt::format("lost for {:g} s", inst->config->reconnect_s));
+        for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+          auto next = std::next(it);
+          if (it->second.instrument == static_cast<int>(inst->index)) retry_or_fail(it, fmt::format("instrument {} lost", inst->config->name), true);
+          it = next;
+        }
+      }
+    }
+  }
+
+  void cancel_waiting() {
+    while (!waiting_.empty()) {
+      Experiment e = std::move(waiting_.front());
+      waiting_.pop_front();
+      auto [it, inserted] = in_flight_.emplace(e.id, std::move(e));
+      fail(it, fmt::format("not run: campaign stopping ({})", reason_), false, false);
+    }
+  }
+
+  void abort_all(const std::string& why) {
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      auto next = std::next(it);
+      LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
+      if (!inst.lost) inst.link->send(protocol::abort(it->first));
+      fail(it, why, false, true);
+      it = next;
+    }
+  }
+
+  void finish(const std::string& reason) {
+    json best = nullptr;
+    if (best_) best = {{"experiment", best_experiment_}, {"objective", *best_}, {"params", best_params_}};
+    try {
+      journal("campaign_finished", {{"reason", reason}, {"experiments", done_}, {"failed", failed_}, {"best", best}});
+      write_reports(true);
+    } catch (const std::exception& e) {
+      log(fmt::format("could not finish the journal or reports: {}", e.what()));
+    }
+  }
+
+  CampaignStatus status() const {
+    CampaignStatus s;
+    s.budget = config_.budget.experiments;
+    s.done = done_;
+    s.failed = failed_;
+    s.in_flight = static_cast<int>(in_flight_.size());
+    s.overdue = static_cast<int>(std::count_if(in_flight_.begin(), in_flight_.end(), [](const auto& kv) { return kv.second.overdue; }));
+    s.best = best_;
+    s.best_experiment = best_experiment_;
+    s.best_params = best_params_;
+    s.elapsed_s = std::chrono::duration<double>(Clock::now() - started_).count();
+    // From the pace since this start (a resumed campaign's downtime says nothing about it), and
+    // none once stopping: no new experiments will start.
+    const double running_s = std::chrono::duration<double>(Clock::now() - this_start_).count();
+    if (reason_.empty() && outcomes_since_start_ > 0 && done_ < s.budget) s.eta_s = running_s / outcomes_since_start_ * (s.budget - done_);
+    s.planner_thinking = thinking_;
+    return s;
+  }
+
+  const CampaignConfig& config_;
+  const CampaignOptions& options_;
+  CampaignObserver* observer_;
+  Space space_;
+  fs::path output_;
+  std::optional<Journal> journal_;
+  std::vector<std::pair<std::string, json>> held_events_;  // before open_journal
+  std::vector<json> events_;
+  std::unique_ptr<Planner> planner_;
+  zmq::context_t context_;
+  TempDir temp_;
+  std::vector<std::unique_ptr<LiveInstrument>> instruments_;  // after context_: sockets close first
+  std::map<size_t, std::uint64_t> last_used_;
+  std::uint64_t use_counter_ = 0;
+  std::map<std::string, Experiment> in_flight_;
+  std::deque<Experiment> waiting_;
+  int planner_proposals_ = 0;  // points the planner proposed (ids <name>-0001, …)
+  int discarded_ = 0;          // of those, ended without a verdict (operator stop)
+  int asks_ = 0;
+  std::map<std::string, std::string> origins_;  // experiment id → the proposal it serves
+  std::string id_tag_;  // in experiment ids: the start of the campaign id (empty for older journals)
+  int outcomes_since_start_ = 0, failures_since_start_ = 0;  // for the failure-rate pause
+  int done_ = 0;
+  int failed_ = 0;
+  std::optional<double> best_;
+  std::string best_experiment_;
+  json best_params_;
+  bool thinking_ = false;
+  std::string reason_;
+  std::optional<Clock::time_point> stop_deadline_;
+  Clock::time_point started_ = Clock::now();           // the campaign's first start (moved back on resume)
+  const Clock::time_point this_start_ = Clock::now();  // this process's start
+  Clock::time_point last_report_{};
+};
+
+}  // namespace
+
+std::filesystem::path campaign_output(const CampaignConfig& config, const CampaignOptions& options) {
+  return options.output ? std::filesystem::path(*options.output) : std::filesystem::path(config.output + (options.dry_run ? "-dry-run" : ""));
+}
+
+CampaignSummary run_campaign(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer) {
+  CampaignRun run(config, options, observer);
+  return run.run();
+}
+
+}  // namespace labloop

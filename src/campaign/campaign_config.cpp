@@ -1,0 +1,517 @@
+// Loading and validating campaign files. The checker walks the JSON with its pointer path in
+// hand, so every message can name exactly where the mistake is and what would fix it.
+#include "labloop/campaign/campaign_config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "labloop/core/error.hpp"
+#include "labloop/core/json_limits.hpp"
+#include "labloop/model/planner.hpp"
+#include "labloop/core/version.hpp"
+#include "test_functions.hpp"
+
+namespace labloop {
+
+namespace {
+
+using json = nlohmann::json;
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// "; did you mean \"high\"?" when one candidate is close enough to be a plausible typo.
+// The closest candidate by edit distance, when it is close. Several equally close ones are all
+// named (up to three): "x7" among x1…x6 is no typo of any one of them, and picking the first
+// ("did you mean x1?") would mislead.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  std::vector<std::string> best;
+  size_t best_distance = 0;
+  for (const auto& c : candidates) {
+    const size_t d = edit_distance(word, c);
+    if (best.empty() || d < best_distance) best = {c}, best_distance = d;
+    else if (d == best_distance) best.push_back(c);
+  }
+  if (best.empty() || best.size() > 3 || best_distance > std::max<size_t>(2, best.front().size() / 3)) return {};
+  std::string names = fmt::format("\"{}\"", best.front());
+  for (size_t i = 1; i < best.size(); ++i) names += fmt::format("{}\"{}\"", i + 1 == best.size() ? " or " : ", ", best[i]);
+  return fmt::format("; did you mean {}?", names);
+}
+
+std::string type_name(const json& j) {
+  switch (j.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::string: return "a string";
+    case json::value_t::array: return "an array";
+    case json::value_t::object: return "an object";
+    default: return "a number";
+  }
+}
+
+std::string short_dump(const json& j) {
+  std::string s = j.dump();
+  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+}
+
+// A JSON value with its pointer path; every accessor validates and throws ConfigError.
+class Node {
+ public:
+  Node(const json& value, std::string path, const std::string& source) : value_(value), path_(std::move(path)), source_(source) {}
+
+  const json& value() const { return value_; }
+  const std::string& path() const { return path_; }
+
+  [[noreturn]] void fail(const std::string& reason) const { throw ConfigError(source_, path_, reason); }
+
+  void expect_object(const std::vector<std::string>& allowed_keys) const {
+    if (!value_.is_object()) fail(fmt::format("must be an object, got {} ({})", short_dump(value_), type_name(value_)));
+    for (const auto& [key, v] : value_.items()) {
+      if (std::find(allowed_keys.begin(), allowed_keys.end(), key) == allowed_keys.end())
+        Node(v, path_ + "/" + key, source_).fail(fmt::format("unknown key{} (allowed here: {})", did_you_mean(key, allowed_keys), fmt::join(allowed_keys, ", ")));
+    }
+  }
+  bool has(const std::string& key) const { return value_.contains(key); }
+  Node child(const std::string& key) const {
+    if (!value_.contains(key)) fail(fmt::format("missing required key \"{}\"", key));
+    return Node(value_.at(key), path_ + "/" + key, source_);
+  }
+  Node at(size_t index) const { return Node(value_.at(index), path_ + "/" + std::to_string(index), source_); }
+
+  std::string as_string(bool allow_empty = false) const {
+    if (!value_.is_string()) fail(fmt::format("must be a string, got {} ({})", short_dump(value_), type_name(value_)));
+    auto s = value_.get<std::string>();
+    if (!allow_empty && s.empty()) fail("must not be empty");
+    return s;
+  }
+  double as_number() const {
+    if (!value_.is_number()) fail(fmt::format("must be a number, got {} ({})", short_dump(value_), type_name(value_)));
+    return value_.get<double>();
+  }
+  long long as_integer() const {
+    if (!value_.is_number() || (value_.is_number_float() && value_.get<double>() != std::floor(value_.get<double>())))
+      fail(fmt::format("must be an integer, got {} ({})", short_dump(value_), value_.is_number() ? "a fractional number" : type_name(value_)));
+    if (value_.is_number_unsigned() && value_.get<unsigned long long>() > static_cast<unsigned long long>(LLONG_MAX)) fail("integer too large");
+    // An integral float such as 1e20 must be range-checked too: converting it would be undefined.
+    if (value_.is_number_float() && !(std::fabs(value_.get<double>()) < 0x1p63)) fail("integer too large");
+    return value_.is_number_float() ? static_cast<long long>(value_.get<double>()) : value_.get<long long>();
+  }
+  bool as_bool() const {
+    if (!value_.is_boolean()) fail(fmt::format("must be true or false, got {} ({})", short_dump(value_), type_name(value_)));
+    return value_.get<bool>();
+  }
+  const json& as_array(bool allow_empty = false) const {
+    if (!value_.is_array()) fail(fmt::format("must be an array, got {} ({})", short_dump(value_), type_name(value_)));
+    if (!allow_empty && value_.empty()) fail("must not be empty");
+    return value_;
+  }
+
+ private:
+  const json& value_;
+  std::string path_;
+  const std::string& source_;
+};
+
+// Names used in ids, file names and CSV headers: keep them simple so nothing needs quoting.
+void check_identifier(const Node& node, const std::string& what) {
+  const std::string s = node.as_string();
+  // Names end up in experiment ids (at most 128 characters, protocol §7), file names and CSV headers.
+  if (s.size() > kMaxNameChars) node.fail(fmt::format("{} is {} characters long; at most {} are allowed", what, s.size(), kMaxNameChars));
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
+      node.fail(fmt::format("{} \"{}\" may only contain letters, digits, '_', '-' and '.'", what, s));
+}
+
+Parameter parse_parameter(const Node& node) {
+  if (!node.value().is_object()) node.expect_object({});
+  Parameter p;
+  check_identifier(node.child("name"), "parameter name");
+  p.name = node.child("name").as_string();
+  const Node type_node = node.child("type");
+  const std::string type = type_node.as_string();
+  const std::vector<std::string> types{"continuous", "integer", "categorical"};
+  if (type == "continuous") p.type = ParameterType::continuous;
+  else if (type == "integer") p.type = ParameterType::integer;
+  else if (type == "categorical") p.type = ParameterType::categorical;
+  else type_node.fail(fmt::format("unknown parameter type \"{}\"{} (use continuous, integer or categorical)", type, did_you_mean(type, types)));
+
+  if (p.type == ParameterType::categorical) {
+    node.expect_object({"name", "type", "choices", "unit"});
+    const Node choices = node.child("choices");
+    if (choices.as_array(true).empty()) choices.fail("must list at least one choice");
+    std::set<std::string> seen;
+    for (size_t i = 0; i < choices.value().size(); ++i) {
+      const std::string c = choices.at(i).as_string();
+      if (!seen.insert(c).second) choices.at(i).fail(fmt::format("duplicate choice \"{}\"", c));
+      p.choices.push_back(c);
+    }
+  } else {
+    node.expect_object({"name", "type", "low", "high", "log", "unit"});
+    const Node low = node.child("low"), high = node.child("high");
+    if (p.type == ParameterType::integer) {
+      p.low = static_cast<double>(low.as_integer());
+      p.high = static_cast<double>(high.as_integer());
+    } else {
+      p.low = low.as_number();
+      p.high = high.as_number();
+    }
+    if (!(p.low < p.high)) high.fail(fmt::format("must be greater than low ({} >= {})", p.low, p.high));
+    if (node.has("log")) p.log = node.child("log").as_bool();
+    if (p.log && p.low <= 0) low.fail(fmt::format("must be greater than 0 for a log-scaled parameter (got {})", p.low));
+  }
+  if (node.has("unit")) p.unit = node.child("unit").as_string(true);
+  return p;
+}
+
+// Options labloop-sim accepts, with their checks.
+void check_simulator_options(const Node& options, const sim::TestFunction& function) {
+  options.expect_object({"noise", "delay", "capacity", "dim", "seed", "jitter", "fail_rate", "hang_rate", "crash_rate", "crash_after",
+                         "garbage_rate", "oversize_rate"});
+  auto within = [&](const char* key, double high, const char* what) {
+    if (!options.has(key)) return;
+    const double value = options.child(key).as_number();
+    if (!(value >= 0 && value <= high)) options.child(key).fail(fmt::format("must be from 0 to {:g} ({}; got {:g})", high, what, value));
+  };
+  within("noise", 1e100, "standard deviation of Gaussian noise");
+  within("delay", kMaxSeconds, "seconds per experiment");
+  within("jitter", kMaxSeconds, "seconds added at random to the delay");
+  // Fault injection (docs/reliability.md): probabilities per experiment, or per reply.
+  for (const char* rate : {"fail_rate", "hang_rate", "crash_rate", "garbage_rate", "oversize_rate"})
+    if (options.has(rate)) {
+      const double value = options.child(rate).as_number();
+      if (!(value >= 0 && value <= 1)) options.child(rate).fail(fmt::format("must be a probability between 0 and 1 (got {})", value));
+    }
+  if (options.has("crash_after") && (options.child("crash_after").as_integer() < 0 || options.child("crash_after").as_integer() > INT_MAX))
+    options.child("crash_after").fail(fmt::format("must be from 0 to {} (experiments started before the simulator kills itself)", INT_MAX));
+  if (options.has("capacity") && options.child("capacity").as_integer() < 1) options.child("capacity").fail("must be at least 1");
+  // Read back as int (simulator_info, dry runs): larger would wrap, or be undefined for 1e18.
+  if (options.has("capacity") && options.child("capacity").as_integer() > INT_MAX) options.child("capacity").fail(fmt::format("must be at most {}", INT_MAX));
+  if (options.has("seed")) options.child("seed").as_integer();
+  if (options.has("dim")) {
+    const long long d = options.child("dim").as_integer();
+    if (d < function.min_dim || d > function.max_dim) {
+      if (function.min_dim == function.max_dim)
+        options.child("dim").fail(fmt::format("{} is fixed at {} dimensions", function.name, function.min_dim));
+      options.child("dim").fail(fmt::format("{} allows {} to {} dimensions (got {})", function.name, function.min_dim, function.max_dim, d));
+    }
+  }
+}
+
+InstrumentConfig parse_instrument(const Node& node) {
+  node.expect_object({"name", "endpoint", "simulator", "options", "timeout_s", "heartbeat_s", "heartbeat_misses", "connect_timeout_s",
+                      "retries", "retry_backoff_s", "quarantine_after", "reconnect_s"});
+  InstrumentConfig ic;
+  check_identifier(node.child("name"), "instrument name");
+  ic.name = node.child("name").as_string();
+  if (node.has("endpoint") == node.has("simulator"))
+    node.fail("needs exactly one of \"endpoint\" (a running driver, e.g. \"tcp://127.0.0.1:5555\") or \"simulator\" (e.g. \"branin\")");
+  if (node.has("endpoint")) {
+    const Node ep = node.child("endpoint");
+    ic.endpoint = ep.as_string();
+    if (ic.endpoint.rfind("tcp://", 0) != 0 && ic.endpoint.rfind("ipc://", 0) != 0)
+      ep.fail(fmt::format("\"{}\" is not a ZeroMQ endpoint; use tcp://HOST:PORT or ipc:///PATH", ic.endpoint));
+    if (node.has("options")) node.child("options").fail("options are only for simulators; a driver at an endpoint takes its options on its own command line");
+  } else {
+    const Node sim_node = node.child("simulator");
+    ic.simulator = sim_node.as_string();
+    const auto* function = sim::find_test_function(ic.simulator);
+    if (!function)
+      sim_node.fail(fmt::format("unknown simulator \"{}\"{} (labloop-sim --list shows them all)", ic.simulator, did_you_mean(ic.simulator, simulator_names())));
+    if (node.has("options")) {
+      check_simulator_options(node.child("options"), *function);
+      ic.options = node.child("options").value();
+    }
+  }
+  // Upper limits keep every product of these (heartbeat × misses, backoff × 2^retries) and every
+  // conversion to clock ticks finite and exact; docs/config.md lists them.
+  auto seconds = [&](const char* key, double& out, double high) {
+    if (!node.has(key)) return;
+    out = node.child(key).as_number();
+    if (!(out > 0)) node.child(key).fail(fmt::format("must be greater than 0 seconds (got {:g})", out));
+    if (out > high) node.child(key).fail(fmt::format("must be at most {:g} seconds (got {:g})", high, out));
+  };
+  seconds("timeout_s", ic.timeout_s, kMaxSeconds);
+  seconds("heartbeat_s", ic.heartbeat_s, 3600);
+  seconds("connect_timeout_s", ic.connect_timeout_s, 86400);
+  seconds("retry_backoff_s", ic.retry_backoff_s, 86400);
+  seconds("reconnect_s", ic.reconnect_s, kMaxSeconds);
+  auto count = [&](const char* key, int& out, int low, int high) {
+    if (!node.has(key)) return;
+    const long long value = node.child(key).as_integer();
+    if (value < low || value > high) node.child(key).fail(fmt::format("must be from {} to {} (got {})", low, high, value));
+    out = static_cast<int>(value);
+  };
+  count("heartbeat_misses", ic.heartbeat_misses, 1, 1000);
+  count("retries", ic.retries, 0, 20);
+  count("quarantine_after", ic.quarantine_after, 1, 1000000);
+  return ic;
+}
+
+std::string line_and_column(const std::string& text, size_t byte) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') ++line, column = 1;
+    else ++column;
+  }
+  return fmt::format("line {}, column {}", line, column);
+}
+
+// The two slips people make most when editing JSON by hand, in plain words and at the place to
+// fix (the parser only notices at the next token, often a line later). `at` is the byte the parser
+// stopped at; "" when it is neither.
+std::string plain_syntax_error(const std::string& text, size_t at) {
+  if (at >= text.size()) return {};
+  // The parser stops at the end of a string token: step back to its opening quote.
+  if (text[at] == '"' && at > 0) {
+    size_t open = at - 1;
+    while (open > 0 && !(text[open] == '"' && text[open - 1] != '\\')) --open;
+    if (text[open] == '"') at = open;
+  }
+  size_t before = at;
+  while (before > 0 && std::isspace(static_cast<unsigned char>(text[before - 1]))) --before;
+  if (before == 0) return {};
+  const char previous = text[before - 1], next = text[at];
+  if (previous == ',' && (next == ']' || next == '}'))
+    return fmt::format("not valid JSON: a comma at {} is followed by '{}'; JSON allows no comma after the last item: remove it",
+                       line_and_column(text, before - 1), next);
+  if (next == '"' && (previous == '"' || previous == '}' || previous == ']' || std::isdigit(static_cast<unsigned char>(previous)) ||
+                      previous == 'e' || previous == 'l'))
+    return fmt::format("not valid JSON: a comma is missing at {}, before the string at {}", line_and_column(text, before),
+                       line_and_column(text, at));
+  return {};
+}
+
+}  // namespace
+
+std::vector<Parameter> simulator_inputs(const std::string& function_name, int dim) {
+  const auto* function = sim::find_test_function(function_name);
+  if (!function) throw std::invalid_argument("unknown simulator function \"" + function_name + "\"");
+  const auto bounds = function->bounds(dim);
+  std::vector<Parameter> inputs;
+  for (int d = 0; d < dim; ++d)
+    inputs.push_back(Parameter{.name = "x" + std::to_string(d + 1), .low = bounds[static_cast<size_t>(d)].first,
+                               .high = bounds[static_cast<size_t>(d)].second});
+  return inputs;
+}
+
+std::vector<std::string> simulator_names() {
+  std::vector<std::string> names;
+  for (const auto& f : sim::test_functions()) names.push_back(f.name);
+  return names;
+}
+
+CampaignConfig parse_campaign_config(const std::string& text, const std::string& source) {
+  if (const auto at = find_excess_nesting(text, kMaxConfigDepth))
+    throw ConfigError(source, "", fmt::format("arrays/objects nested deeper than {} levels at {}; a campaign file needs "
+                                              "only a few (is it damaged, or not a campaign file?)",
+                                              kMaxConfigDepth, line_and_column(text, *at)));
+  json root;
+  try {
+    root = json::parse(text, nullptr, true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    const size_t at = e.byte > 0 ? e.byte - 1 : 0;
+    if (const std::string plain = plain_syntax_error(text, at); !plain.empty()) throw ConfigError(source, "", plain);
+    // nlohmann's message starts with an internal id; keep only the part after "error: ".
+    std::string what = e.what();
+    auto pos = what.find("error: ");
+    what = pos == std::string::npos ? what : what.substr(pos + 7);
+    throw ConfigError(source, "", fmt::format("not valid JSON at {}: {}", line_and_column(text, at), what));
+  } catch (const json::out_of_range& e) {
+    // A number beyond double range (1e999) is out_of_range, not parse_error, and has no position.
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    throw ConfigError(source, "", fmt::format("not valid JSON: {}", pos == std::string::npos ? what : what.substr(pos + 2)));
+  }
+  const Node top(root, "", source);
+  top.expect_object({"name", "description", "seed", "parameters", "objective", "planner", "instruments", "budget", "stop", "output"});
+
+  CampaignConfig c;
+  c.source = source;
+  check_identifier(top.child("name"), "campaign name");
+  c.name = top.child("name").as_string();
+  if (top.has("seed")) {
+    const long long seed = top.child("seed").as_integer();
+    if (seed < 0) top.child("seed").fail("must be >= 0");
+    c.seed = static_cast<std::uint64_t>(seed);
+  }
+
+  const Node params = top.child("parameters");
+  params.as_array();
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < params.value().size(); ++i) {
+    Parameter p = parse_parameter(params.at(i));
+    if (auto [it, inserted] = seen.emplace(p.name, i); !inserted)
+      params.at(i).child("name").fail(fmt::format("duplicate parameter name \"{}\" (also at /parameters/{})", p.name, it->second));
+    c.parameters.push_back(std::move(p));
+  }
+
+  const Node objective = top.child("objective");
+  objective.expect_object({"name", "goal"});
+  c.objective.name = objective.child("name").as_string();
+  if (objective.has("goal")) {
+    const Node goal = objective.child("goal");
+    const std::string g = goal.as_string();
+    if (g == "minimize") c.objective.goal = Goal::minimize;
+    else if (g == "maximize") c.objective.goal = Goal::maximize;
+    else goal.fail(fmt::format("must be \"minimize\" or \"maximize\", got \"{}\"{}", g, did_you_mean(g, {"minimize", "maximize"})));
+  }
+
+  if (top.has("planner")) {
+    const Node planner = top.child("planner");
+    if (!planner.value().is_object()) planner.expect_object({});
+    c.planner.kind = planner.child("kind").as_string();
+    for (const auto& [key, value] : planner.value().items())
+      if (key != "kind") c.planner.options[key] = value;
+  }
+
+  const Node instruments = top.child("instruments");
+  instruments.as_array();
+  std::map<std::string, size_t> instrument_names;
+  for (size_t i = 0; i < instruments.value().size(); ++i) {
+    InstrumentConfig ic = parse_instrument(instruments.at(i));
+    if (auto [it, inserted] = instrument_names.emplace(ic.name, i); !inserted)
+      instruments.at(i).child("name").fail(fmt::format("duplicate instrument name \"{}\" (also at /instruments/{})", ic.name, it->second));
+    c.instruments.push_back(std::move(ic));
+  }
+
+  const Node budget = top.child("budget");
+  budget.expect_object({"experiments", "hours"});
+  const Node experiments = budget.child("experiments");
+  const long long n = experiments.as_integer();
+  if (n < 1) experiments.fail(fmt::format("must be at least 1 (got {})", n));
+  if (n > 1000000) experiments.fail(fmt::format("must be at most 1000000 (got {})", n));
+  c.budget.experiments = static_cast<int>(n);
+  if (budget.has("hours")) {
+    c.budget.hours = budget.child("hours").as_number();
+    if (!(c.budget.hours > 0)) budget.child("hours").fail(fmt::format("must be greater than 0 (got {}); leave it out for no time limit", c.budget.hours));
+    if (c.budget.hours > kMaxSeconds / 3600)
+      budget.child("hours").fail(fmt::format("must be at most {:g} hours (got {:g}); leave it out for no time limit", kMaxSeconds / 3600, c.budget.hours));
+  }
+
+  if (top.has("stop")) {
+    const Node stop = top.child("stop");
+    stop.expect_object({"target"});
+    if (stop.has("target")) c.target = stop.child("target").as_number();
+  }
+
+  c.output = top.has("output") ? top.child("output").as_string() : "runs/" + c.name;
+
+  // The planner checks its own options (each kind accepts different ones).
+  make_planner(PlannerContext{c.space(), c.seed, c.planner, c.source});
+
+  // Simulators are known in advance: check them now so `validate` catches mismatches before
+  // anything starts. Drivers at endpoints are checked when they answer `hello`.
+  for (size_t i = 0; i < c.instruments.size(); ++i)
+    if (c.instruments[i].is_simulator()) check_instrument_fits(c, i, simulator_info(c, i));
+  return c;
+}
+
+CampaignConfig load_campaign_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path, "", "cannot open the file (does it exist, and can you read it?)");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse_campaign_config(buffer.str(), path);
+}
+
+InstrumentInfo simulator_info(const CampaignConfig& config, size_t index) {
+  const InstrumentConfig& ic = config.instruments.at(index);
+  const std::string path = fmt::format("/instruments/{}/simulator", index);
+  const auto* function = sim::find_test_function(ic.simulator);
+  if (!function) throw ConfigError(config.source, path, fmt::format("unknown simulator \"{}\"", ic.simulator));
+  const int dim = ic.options.contains("dim") ? ic.options["dim"].get<int>() : function->default_dim;
+  InstrumentInfo info;
+  info.driver = "labloop-sim";
+  info.version = kVersion;
+  info.inputs = simulator_inputs(ic.simulator, dim);
+  info.outputs = {"y"};
+  info.capacity = ic.options.contains("capacity") ? ic.options["capacity"].get<int>() : 1;
+  return info;
+}
+
+void check_instrument_fits(const CampaignConfig& config, size_t index, const InstrumentInfo& info) {
+  const InstrumentConfig& ic = config.instruments.at(index);
+  const std::string path = fmt::format("/instruments/{}", index);
+  auto fail = [&](const std::string& reason) { throw ConfigError(config.source, path, fmt::format("instrument '{}' {}", ic.name, reason)); };
+  std::vector<std::string> input_names;
+  for (const auto& in : info.inputs) input_names.push_back(in.name);
+
+  for (const auto& p : config.parameters) {
+    auto it = std::find_if(info.inputs.begin(), info.inputs.end(), [&](const Parameter& in) { return in.name == p.name; });
+    if (it == info.inputs.end())
+      fail(fmt::format("has no input named \"{}\"{} (it declares: {}); rename the parameter or use another instrument",
+                       p.name, did_you_mean(p.name, input_names), fmt::join(input_names, ", ")));
+    const Parameter& limit = *it;
+    if (p.type == ParameterType::categorical) {
+      if (limit.type != ParameterType::categorical) fail(fmt::format("declares \"{}\" as {}, but the campaign makes it categorical", p.name, to_string(limit.type)));
+      for (const auto& choice : p.choices)
+        if (std::find(limit.choices.begin(), limit.choices.end(), choice) == limit.choices.end())
+          fail(fmt::format("does not accept choice \"{}\" for \"{}\" (it accepts: {})", choice, p.name, fmt::join(limit.choices, ", ")));
+    } else {
+      if (limit.type == ParameterType::categorical) fail(fmt::format("declares \"{}\" as categorical, but the campaign makes it {}", p.name, to_string(p.type)));
+      if (limit.type == ParameterType::integer && p.type == ParameterType::continuous)
+        fail(fmt::format("declares \"{}\" as integer, but the campaign makes it continuous; make the parameter \"type\": \"integer\"", p.name));
+      if (p.low < limit.low || p.high > limit.high)
+        fail(fmt::format("limits \"{}\" to [{}, {}], but the campaign asks for [{}, {}]; narrow the parameter's bounds to fit",
+                         p.name, limit.low, limit.high, p.low, p.high));
+    }
+  }
+  for (const auto& in : info.inputs) {
+    if (!std::any_of(config.parameters.begin(), config.parameters.end(), [&](const Parameter& p) { return p.name == in.name; }))
+      fail(fmt::format("needs input \"{}\" ({}), but the campaign has no such parameter; add it to \"parameters\"", in.name, in.describe_domain()));
+  }
+  if (std::find(info.outputs.begin(), info.outputs.end(), config.objective.name) == info.outputs.end())
+    fail(fmt::format("does not measure the objective \"{}\"{} (its outputs: {})", config.objective.name,
+                     did_you_mean(config.objective.name, info.outputs), fmt::join(info.outputs, ", ")));
+}
+
+nlohmann::json CampaignConfig::to_json() const {
+  json j;
+  j["name"] = name;
+  j["seed"] = seed;
+  j["parameters"] = json::array();
+  for (const auto& p : parameters) j["parameters"].push_back(p.to_json());
+  j["objective"] = {{"name", objective.name}, {"goal", objective.goal == Goal::minimize ? "minimize" : "maximize"}};
+  j["planner"] = planner.options;
+  j["planner"]["kind"] = planner.kind;
+  j["instruments"] = json::array();
+  for (const auto& ic : instruments) {
+    json i{{"name", ic.name}};
+    if (ic.is_simulator()) i["simulator"] = ic.simulator, i["options"] = ic.options;
+    else i["endpoint"] = ic.endpoint;
+    if (ic.timeout_s > 0) i["timeout_s"] = ic.timeout_s;
+    i["heartbeat_s"] = ic.heartbeat_s;
+    i["heartbeat_misses"] = ic.heartbeat_misses;
+    i["connect_timeout_s"] = ic.connect_timeout_s;
+    i["retries"] = ic.retries;
+    i["retry_backoff_s"] = ic.retry_backoff_s;
+    i["quarantine_after"] = ic.quarantine_after;
+    i["reconnect_s"] = ic.reconnect_s;
+    j["instruments"].push_back(i);
+  }
+  j["budget"] = {{"experiments", budget.experiments}};
+  if (budget.hours > 0) j["budget"]["hours"] = budget.hours;
+  if (target) j["stop"] = {{"target", *target}};
+  j["output"] = output;
+  return j;
+}
+
+}  // namespace labloop

@@ -1,0 +1,65 @@
+#include "labloop/core/append_file.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "labloop/core/error.hpp"
+
+namespace labloop {
+
+namespace {
+
+Error os_error(const std::string& action, const std::string& what, const std::string& path) {
+  return Error(fmt::format("cannot {} {} {}: {}", action, what, path, std::strerror(errno)));
+}
+
+}  // namespace
+
+AppendFile::AppendFile(std::string path, std::string what) : path_(std::move(path)), what_(std::move(what)) {
+  const bool existed = std::filesystem::exists(path_);
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    Error e = os_error("open", what_, path_);
+    throw Error(std::string(e.what()) + " (check that the directory exists and is writable)");
+  }
+  if (existed) return;
+  std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+  if (dir.empty()) dir = ".";
+  if (const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+}
+
+AppendFile::~AppendFile() { ::close(fd_); }
+
+std::string AppendFile::read_all() {
+  std::string text;
+  char buffer[65536];
+  for (off_t offset = 0;;) {
+    const ssize_t n = ::pread(fd_, buffer, sizeof buffer, offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw os_error("read", what_, path_);
+    if (n == 0) return text;
+    text.append(buffer, static_cast<std::size_t>(n));
+    offset += n;
+  }
+}
+
+void AppendFile::append(std::string_view bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw os_error("append to", what_, path_);
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd_) != 0) throw os_error("fsync", what_, path_);
+}
+
+}  // namespace labloop

@@ -1,0 +1,379 @@
+// ChildProcess: fork + exec with the child in its own process group.
+//
+// Between fork and exec the child may only make async-signal-safe calls (another thread of the
+// parent may have held the malloc lock at fork time), so everything that allocates - the argv
+// array, the log file, the error pipe - is prepared before fork, and the child only does raw
+// system calls. Exec failure is reported through a close-on-exec pipe: a successful exec closes
+// it (EOF in the parent), a failure writes {step, errno} into it first.
+//
+// Group, not process: a simulator started through a shell wrapper, or one that forks helpers,
+// must die with it, so every signal goes to -pgid and the child leads its own group. Both sides
+// call setpgid so that the group exists before either side proceeds, whichever runs first.
+#include "labloop/core/child_process.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "labloop/core/error.hpp"
+
+namespace labloop {
+namespace {
+
+constexpr auto kDefaultGrace = std::chrono::milliseconds(2000);
+// CLOSE_RANGE_CLOEXEC from <linux/close_range.h>, which not every libc header set exposes.
+constexpr unsigned kCloseRangeCloexec = 1U << 2;
+
+// What the child was doing when it failed; sent with errno through the error pipe.
+enum class Step : int { setpgid, pdeathsig, parent_gone, dup2, exec };
+
+struct ChildFailure {
+  Step step;
+  int error;
+};
+
+const char* describe(Step step) {
+  switch (step) {
+    case Step::setpgid: return "setpgid";
+    case Step::pdeathsig: return "prctl(PR_SET_PDEATHSIG)";
+    case Step::parent_gone: return "parent exited during start";
+    case Step::dup2: return "redirecting stdout/stderr";
+    case Step::exec: return "exec";
+  }
+  return "start";
+}
+
+// Owns a file descriptor on the parent side, so every early throw closes it.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Blocks every signal on the calling thread for the duration of fork. Otherwise a signal could
+// run one of the parent's handlers inside the child before exec (e.g. a SIGTERM handler that
+// flags the *controller* for shutdown), or a PDEATHSIG could be swallowed by such a handler.
+class BlockAllSignals {
+ public:
+  BlockAllSignals() {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved_);
+  }
+  ~BlockAllSignals() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  BlockAllSignals(const BlockAllSignals&) = delete;
+  BlockAllSignals& operator=(const BlockAllSignals&) = delete;
+
+ private:
+  sigset_t saved_;
+};
+
+[[noreturn]] void child_fail(int error_fd, Step step) {
+  const ChildFailure failure{step, errno};
+  // Nothing useful to do if this write fails: the parent then sees EOF plus exit 127.
+  [[maybe_unused]] ssize_t n = ::write(error_fd, &failure, sizeof failure);
+  ::_exit(127);
+}
+
+// Runs in the child between fork and exec: async-signal-safe calls only.
+[[noreturn]] void exec_child(char* const* argv, int log_fd, int error_fd, pid_t parent) {
+  if (::setpgid(0, 0) != 0) child_fail(error_fd, Step::setpgid);
+  if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) child_fail(error_fd, Step::pdeathsig);
+  // If the parent died before prctl, no signal will ever come: we were already re-parented.
+  if (::getppid() != parent) {
+    errno = ESRCH;
+    child_fail(error_fd, Step::parent_gone);
+  }
+  if (log_fd >= 0) {
+    // dup2 clears FD_CLOEXEC on the new descriptor; log_fd itself is >= 3 (see open_log).
+    if (::dup2(log_fd, STDOUT_FILENO) < 0 || ::dup2(log_fd, STDERR_FILENO) < 0) {
+      child_fail(error_fd, Step::dup2);
+    }
+  }
+  // Descriptors a library opened without O_CLOEXEC must not leak into the instrument (a held
+  // socket keeps a port busy after the controller is gone). Best effort: needs Linux 5.11.
+#ifdef SYS_close_range
+  ::syscall(SYS_close_range, 3U, ~0U, kCloseRangeCloexec);
+#endif
+  // Handlers are reset by exec anyway, but only after the mask below is lifted, so reset them
+  // now; ignored signals survive exec, so reset the ones an instrument must not inherit ignored.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction current {};
+    if (::sigaction(sig, nullptr, &current) != 0) continue;  // e.g. glibc-reserved RT signals
+    const bool must_reset = sig == SIGPIPE || sig == SIGINT || sig == SIGTERM;
+    if (must_reset || (current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN)) {
+      ::sigaction(sig, &dfl, nullptr);
+    }
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);  // a pending PDEATHSIG now kills us, as intended
+  ::execvp(argv[0], argv);
+  child_fail(error_fd, Step::exec);
+}
+
+// Opened before fork (open allocates nothing in user space, but error handling here does).
+Fd open_log(const std::string& program, const std::filesystem::path& log_path) {
+  if (log_path.empty()) return Fd{};
+  std::error_code ec;
+  if (log_path.has_parent_path()) std::filesystem::create_directories(log_path.parent_path(), ec);
+  int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw Error(fmt::format("cannot start '{}': cannot open log file '{}': {}{}", program,
+                            log_path.string(), std::strerror(errno),
+                            ec ? fmt::format(" (creating its directory failed: {})", ec.message())
+                               : std::string()));
+  }
+  // With stdout or stderr closed, open may return 1 or 2, and dup2(fd, fd) would then leave
+  // FD_CLOEXEC set and the child's output would vanish at exec; keep the log above 2.
+  if (fd <= STDERR_FILENO) {
+    const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    const int saved_errno = errno;
+    ::close(fd);
+    if (moved < 0) {
+      throw Error(fmt::format("cannot start '{}': cannot open log file '{}': {}", program,
+                              log_path.string(), std::strerror(saved_errno)));
+    }
+    fd = moved;
+  }
+  return Fd{fd};
+}
+
+int decode_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+// True while some member of the group has not exited. Zombies do not count: a grandchild
+// re-parented to an init that never reaps (some containers) stays a zombie forever, and waiting
+// for it would turn every terminate() into a full grace period.
+bool group_alive(pid_t pgid) noexcept {
+  if (::kill(-pgid, 0) != 0) return errno != ESRCH;  // EPERM: someone is there
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return true;  // cannot tell; assume alive and let the grace run out
+  bool alive = false;
+  while (const dirent* entry = ::readdir(proc)) {
+    if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
+    char path[sizeof "/proc/" + sizeof entry->d_name + sizeof "/stat"];
+    std::snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    char buf[512];
+    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    // "pid (comm) S ppid pgrp ...": comm may itself contain ')' and spaces.
+    const char* close_paren = std::strrchr(buf, ')');
+    if (close_paren == nullptr) continue;
+    char state = 0;
+    int ppid = 0;
+    int pgrp = 0;
+    if (std::sscanf(close_paren + 1, " %c %d %d", &state, &ppid, &pgrp) != 3) continue;
+    if (pgrp == pgid && state != 'Z' && state != 'X') {
+      alive = true;
+      break;
+    }
+  }
+  ::closedir(proc);
+  return alive;
+}
+
+}  // namespace
+
+ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path) {
+  if (argv.empty() || argv.front().empty()) {
+    throw Error("cannot start a child process: the command is empty (argv[0] must name a program)");
+  }
+  program_ = argv.front();
+
+  std::vector<char*> c_argv;
+  c_argv.reserve(argv.size() + 1);
+  for (std::string& arg : argv) c_argv.push_back(arg.data());
+  c_argv.push_back(nullptr);
+
+  Fd log_fd = open_log(program_, log_path);
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    throw Error(fmt::format("cannot start '{}': pipe: {}", program_, std::strerror(errno)));
+  }
+  Fd error_read{pipe_fds[0]};
+  Fd error_write{pipe_fds[1]};
+
+  const pid_t parent = ::getpid();
+  pid_t pid = -1;
+  int fork_errno = 0;
+  {
+    BlockAllSignals blocked;
+    pid = ::fork();
+    if (pid == 0) exec_child(c_argv.data(), log_fd.get(), error_write.get(), parent);
+    fork_errno = errno;
+  }
+  if (pid < 0) {
+    throw Error(fmt::format("cannot start '{}': fork: {}", program_, std::strerror(fork_errno)));
+  }
+  pid_ = pid;
+  // EACCES once the child has exec'd and ESRCH once it has exited are both fine: the child
+  // itself called setpgid first.
+  ::setpgid(pid, pid);
+  error_write.reset();  // so that read() sees EOF when the child's copy closes at exec
+  log_fd.reset();
+
+  ChildFailure failure{};
+  std::size_t got = 0;
+  while (got < sizeof failure) {
+    const ssize_t n =
+        ::read(error_read.get(), reinterpret_cast<char*>(&failure) + got, sizeof failure - got);
+    if (n > 0) {
+      got += static_cast<std::size_t>(n);
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  if (got == 0) return;  // exec succeeded
+
+  // The child exits right after reporting, so this wait is short; it must be reaped here because
+  // no destructor will run for a half-constructed object.
+  reap(/*block=*/true);
+  pid_ = -1;
+  stopped_ = true;
+  if (got < sizeof failure) {
+    throw Error(fmt::format("cannot start '{}': the child failed before exec", program_));
+  }
+  const char* hint = failure.step == Step::exec && failure.error == ENOENT
+                         ? " (check the path, or that the program is on PATH)"
+                         : "";
+  throw Error(fmt::format("cannot start '{}': {}: {}{}", program_, describe(failure.step),
+                          std::strerror(failure.error), hint));
+}
+
+ChildProcess::~ChildProcess() { terminate(kDefaultGrace); }
+
+ChildProcess::ChildProcess(ChildProcess&& other) noexcept
+    : pid_(std::exchange(other.pid_, -1)),
+      program_(std::move(other.program_)),
+      status_(std::exchange(other.status_, std::nullopt)),
+      stopped_(std::exchange(other.stopped_, true)) {}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
+  if (this != &other) {
+    terminate(kDefaultGrace);
+    pid_ = std::exchange(other.pid_, -1);
+    program_ = std::move(other.program_);
+    status_ = std::exchange(other.status_, std::nullopt);
+    stopped_ = std::exchange(other.stopped_, true);
+  }
+  return *this;
+}
+
+bool ChildProcess::reap(bool block) noexcept {
+  if (status_) return true;
+  if (pid_ < 0) return true;
+  for (;;) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
+    if (r == pid_) {
+      status_ = decode_status(status);
+      return true;
+    }
+    if (r == 0) return false;
+    if (errno == EINTR) continue;
+    // ECHILD: SIGCHLD is ignored (the kernel reaped it) or someone waited for it before us.
+    status_ = -1;
+    return true;
+  }
+}
+
+bool ChildProcess::running() { return !reap(/*block=*/false); }
+
+std::optional<int> ChildProcess::exit_status() {
+  if (pid_ < 0 && !status_) return std::nullopt;
+  reap(/*block=*/false);
+  return status_;
+}
+
+std::optional<int> ChildProcess::wait_for(std::chrono::milliseconds timeout) {
+  if (pid_ < 0) return status_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto pause = std::chrono::milliseconds(1);
+  while (!reap(/*block=*/false)) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+    pause = std::min(pause * 2, std::chrono::milliseconds(10));
+  }
+  return status_;
+}
+
+void ChildProcess::terminate(std::chrono::milliseconds grace) noexcept {
+  if (pid_ < 0 || stopped_) return;
+  // The group is signalled even when the leader has already exited: whatever it left behind in
+  // the group is still ours to stop. ESRCH just means there is nothing left.
+  if (::kill(-pid_, SIGTERM) == 0) {
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    auto pause = std::chrono::milliseconds(1);
+    for (;;) {
+      const bool leader_gone = reap(/*block=*/false);
+      if (leader_gone && !group_alive(pid_)) break;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) break;
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+      pause = std::min(pause * 2, std::chrono::milliseconds(10));
+    }
+  }
+  kill();
+}
+
+void ChildProcess::kill() noexcept {
+  if (pid_ < 0 || stopped_) return;
+  ::kill(-pid_, SIGKILL);
+  // SIGKILL cannot be caught or ignored, so this blocking wait returns as soon as the kernel has
+  // torn the process down.
+  reap(/*block=*/true);
+  stopped_ = true;
+}
+
+std::filesystem::path executable_dir() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    throw Error(fmt::format("cannot locate the running executable via /proc/self/exe: {} "
+                            "(is /proc mounted?)",
+                            ec.message()));
+  }
+  return exe.parent_path();
+}
+
+}  // namespace labloop

@@ -1,0 +1,355 @@
+// Journal: append-only JSON lines with one fsync per event.
+//
+// Why this shape:
+// - Each event is written as a single line by one write() loop on an O_APPEND descriptor, then
+//   fsync()ed. A crash can therefore only damage the last line, and only a line that append() had not
+//   yet acknowledged; that is what makes "torn last line = ignore it" safe rather than lossy.
+// - A newly created file is not durable until its directory entry is: fsync the directory once.
+// - If a write or fsync fails we cut the file back to the last acknowledged line and stop accepting
+//   events. Continuing after a failed fsync is unsafe (Linux may drop the dirty pages and report
+//   success next time), and continuing after a partial write would glue the next event onto garbage
+//   in the middle of the file, which read_journal rightly refuses.
+// - All line writing goes through write_line(), which also seals the line into the hash chain: each
+//   line's hash covers the previous hash and the line's own bytes, so an edit anywhere shows up at
+//   the first edited line when reading (the hash is libsodium's SHA-256; nothing of our own).
+#include "labloop/journal/journal.hpp"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fmt/core.h>
+#include <stdexcept>
+#include <utility>
+
+#include "labloop/core/error.hpp"
+#include "labloop/core/json_limits.hpp"
+
+namespace labloop {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kDamagedAdvice =
+    "the journal was edited or damaged; restore it from a backup or start the campaign in a new output "
+    "directory";
+
+std::string os_reason(int err) { return std::strerror(err); }
+
+constexpr std::string_view kHashPrefix = ",\"hash\":\"";  // what ends a line's body
+constexpr size_t kHashHexLength = 64;
+// `,"hash":"` + 64 hex + `"}`
+constexpr size_t kHashSuffixLength = kHashPrefix.size() + kHashHexLength + 2;
+
+bool is_lower_hex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// Closes a descriptor unless released; keeps the constructor leak-free when it throws.
+class FdGuard {
+ public:
+  explicit FdGuard(int fd) : fd_(fd) {}
+  ~FdGuard() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FdGuard(const FdGuard&) = delete;
+  FdGuard& operator=(const FdGuard&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+int open_retrying(const char* path, int flags, mode_t mode = 0) {
+  for (;;) {
+    const int fd = ::open(path, flags, mode);
+    if (fd >= 0 || errno != EINTR) return fd;
+  }
+}
+
+int fsync_retrying(int fd) {
+  for (;;) {
+    const int rc = ::fsync(fd);
+    if (rc == 0 || errno != EINTR) return rc;
+  }
+}
+
+// Whole file from offset 0; throws JournalError with the OS reason.
+std::string read_all(int fd, const std::filesystem::path& path) {
+  std::string text;
+  char buffer[65536];
+  off_t offset = 0;
+  for (;;) {
+    const ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw JournalError(fmt::format("{}: cannot read the journal: {}", path.string(), os_reason(errno)));
+    }
+    if (n == 0) return text;
+    text.append(buffer, static_cast<size_t>(n));
+    offset += n;
+  }
+}
+
+std::string utc_now_iso() {
+  using namespace std::chrono;
+  const auto now = floor<milliseconds>(system_clock::now());
+  const auto secs = floor<seconds>(now);
+  const std::time_t t = system_clock::to_time_t(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>((now - secs).count()));
+}
+
+void fsync_directory_of(const std::filesystem::path& path) {
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  FdGuard fd(open_retrying(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0)
+    throw JournalError(fmt::format("{}: cannot open the journal's directory to make the new file durable: {}",
+                                   path.string(), os_reason(errno)));
+  // Some filesystems cannot fsync a directory (EINVAL); there is nothing more we can do there.
+  if (fsync_retrying(fd.get()) != 0 && errno != EINVAL)
+    throw JournalError(fmt::format("{}: cannot fsync the journal's directory: {}", path.string(), os_reason(errno)));
+}
+
+struct Parsed {
+  JournalContents contents;
+  size_t good_bytes = 0;  // length of the prefix made of complete, valid lines
+};
+
+// Parses journal text; see read_journal for the rules. `name` names the file in messages.
+Parsed parse_text(std::string_view text, const std::string& name) {
+  Parsed parsed;
+  parsed.contents.last_hash = journal_genesis_hash();
+  std::uint64_t previous_seq = 0;
+  std::string previous_hash = journal_genesis_hash();
+  size_t start = 0;
+  size_t line_number = 0;
+  while (start < text.size()) {
+    ++line_number;
+    const size_t newline = text.find('\n', start);
+    // A torn write is a last line without its newline: append() writes the newline last and
+    // acknowledges nothing before fsync, so such a line was never acknowledged and is dropped, even
+    // if what is there happens to parse. A line WITH its newline was written whole; if it is wrong,
+    // the file was damaged after the fact and that is reported, never cut away as a torn write.
+    if (newline == std::string::npos) {
+      parsed.contents.torn_tail = true;
+      parsed.contents.torn_tail_message = fmt::format("{}: line {} is incomplete (torn write); ignored", name, line_number);
+      return parsed;
+    }
+    const size_t end = newline;
+    const std::string_view line = text.substr(start, end - start);
+
+    // Checked before parsing: nested JSON is handled recursively, and a deep enough line would
+    // overflow the stack of every reader (resume, verify, replay) instead of being reported.
+    if (const auto at = find_excess_nesting(line, kMaxJournalLineDepth))
+      throw JournalError(fmt::format("{}: line {} nests arrays/objects deeper than {} levels (at byte {} of the line); "
+                                     "labloop never writes such a line; {}",
+                                     name, line_number, kMaxJournalLineDepth, *at, kDamagedAdvice));
+    json event = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (event.is_discarded())
+      throw JournalError(fmt::format("{}: line {} is not valid JSON; {}", name, line_number, kDamagedAdvice));
+    if (!event.is_object())
+      throw JournalError(fmt::format("{}: line {} is not a JSON object; {}", name, line_number, kDamagedAdvice));
+    const auto seq = event.find("seq");
+    if (seq == event.end() || !seq->is_number_unsigned())
+      throw JournalError(
+          fmt::format("{}: line {} has no positive integer \"seq\"; {}", name, line_number, kDamagedAdvice));
+    const auto kind = event.find("event");
+    if (kind == event.end() || !kind->is_string())
+      throw JournalError(fmt::format("{}: line {} has no string \"event\"; {}", name, line_number, kDamagedAdvice));
+    // The chain is checked on the raw bytes (see journal.hpp), before seq, so that an edited line is
+    // reported as edited rather than as whatever its edit happened to break.
+    const bool sealed = line.size() > kHashSuffixLength + 1 && line.substr(line.size() - 2) == "\"}" &&
+                        line.substr(line.size() - kHashSuffixLength, kHashPrefix.size()) == kHashPrefix &&
+                        is_lower_hex(line.substr(line.size() - kHashHexLength - 2, kHashHexLength));
+    if (!sealed)
+      throw JournalError(fmt::format("{}: line {} does not end with its \"hash\" (every line is sealed into a hash "
+                                     "chain); {}",
+                                     name, line_number, kDamagedAdvice));
+    const std::string_view stored = line.substr(line.size() - kHashHexLength - 2, kHashHexLength);
+    const std::string expected = journal_hash(previous_hash, line.substr(0, line.size() - kHashSuffixLength));
+    if (stored != expected)
+      throw JournalError(fmt::format("{}: line {} does not match its hash chain: it was changed, or a line before "
+                                     "it was removed or inserted; {}",
+                                     name, line_number, kDamagedAdvice));
+    previous_hash = expected;
+    const auto s = seq->get<std::uint64_t>();
+    if (s != previous_seq + 1)
+      throw JournalError(fmt::format("{}: line {} has seq {} but {} was expected (events are missing or out of "
+                                     "order); {}",
+                                     name, line_number, s, previous_seq + 1, kDamagedAdvice));
+    previous_seq = s;
+    parsed.contents.events.push_back(std::move(event));
+    parsed.contents.last_hash = previous_hash;
+    start = end + 1;
+    parsed.good_bytes = start;
+  }
+  return parsed;
+}
+
+}  // namespace
+
+Journal::Journal(const std::filesystem::path& path) : path_(path) {
+  const std::string name = path_.string();
+  bool created = false;
+  int raw = -1;
+  for (;;) {
+    raw = open_retrying(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+    if (raw >= 0 || errno != ENOENT) break;
+    // O_EXCL tells us whether we created it (and so must make the directory entry durable).
+    raw = open_retrying(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
+    if (raw >= 0) {
+      created = true;
+      break;
+    }
+    if (errno != EEXIST) break;  // someone created it between our two opens: open it normally
+  }
+  if (raw < 0)
+    throw JournalError(fmt::format("{}: cannot open the journal for writing: {} (the directory must exist and be "
+                                   "writable)",
+                                   name, os_reason(errno)));
+  FdGuard fd(raw);
+
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      throw JournalError(fmt::format("{}: the journal is already open in another labloop run; stop that run first, "
+                                     "or choose another output directory",
+                                     name));
+    throw JournalError(fmt::format("{}: cannot lock the journal: {}", name, os_reason(errno)));
+  }
+
+  const Parsed parsed = parse_text(read_all(fd.get(), path_), name);
+  if (parsed.contents.torn_tail) {
+    if (::ftruncate(fd.get(), static_cast<off_t>(parsed.good_bytes)) != 0 || fsync_retrying(fd.get()) != 0)
+      throw JournalError(fmt::format("{}: cannot truncate the torn last line: {}", name, os_reason(errno)));
+  }
+  if (created) fsync_directory_of(path_);
+
+  size_ = parsed.good_bytes;
+  last_hash_ = parsed.contents.last_hash;
+  if (!parsed.contents.events.empty()) last_seq_ = parsed.contents.events.back()["seq"].get<std::uint64_t>();
+  fd_ = fd.release();
+}
+
+Journal::~Journal() { close(); }
+
+Journal::Journal(Journal&& other) noexcept
+    : path_(std::move(other.path_)),
+      fd_(std::exchange(other.fd_, -1)),
+      last_seq_(other.last_seq_),
+      last_hash_(std::move(other.last_hash_)),
+      size_(other.size_),
+      broken_(other.broken_) {}
+
+Journal& Journal::operator=(Journal&& other) noexcept {
+  if (this != &other) {
+    close();
+    path_ = std::move(other.path_);
+    fd_ = std::exchange(other.fd_, -1);
+    last_seq_ = other.last_seq_;
+    last_hash_ = std::move(other.last_hash_);
+    size_ = other.size_;
+    broken_ = other.broken_;
+  }
+  return *this;
+}
+
+void Journal::close() noexcept {
+  // Every acknowledged line is already fsync()ed, so a close() error loses nothing we promised.
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+nlohmann::json Journal::append(const std::string& event, nlohmann::json fields) {
+  if (!fields.is_object()) throw std::invalid_argument("Journal::append: fields must be a JSON object");
+  for (const char* reserved : {"seq", "time", "event", "hash"})
+    if (fields.contains(reserved))
+      throw std::invalid_argument(fmt::format("Journal::append: fields must not contain \"{}\"", reserved));
+  if (fd_ < 0) throw JournalError(fmt::format("{}: the journal is closed (moved from)", path_.string()));
+  if (broken_)
+    throw JournalError(fmt::format("{}: an earlier write to the journal failed; restart the run to resume from it",
+                                   path_.string()));
+
+  // ordered_json only to put seq/time/event first on the line; the public type stays json.
+  nlohmann::ordered_json line{{"seq", last_seq_ + 1}, {"time", utc_now_iso()}, {"event", event}};
+  for (const auto& [key, value] : fields.items()) line[key] = nlohmann::ordered_json(value);
+  // Replace invalid UTF-8 (e.g. a driver's error text) rather than throwing and losing the event.
+  std::string body = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  body.pop_back();  // the closing '}': the hash goes inside the object, last
+  // A line no reader would accept must not be written; fields come from depth-checked messages and
+  // configs, so this only fires on a caller's bug.
+  if (find_excess_nesting(body, kMaxJournalLineDepth))
+    throw std::invalid_argument(fmt::format("Journal::append: \"{}\" nests deeper than {} levels", event, kMaxJournalLineDepth));
+  const std::string text = write_line(body);
+  ++last_seq_;
+  return nlohmann::json::parse(text);
+}
+
+std::string Journal::write_line(const std::string& body) {
+  const std::string hash = journal_hash(last_hash_, body);
+  const std::string line = fmt::format("{}{}{}\"}}\n", body, kHashPrefix, hash);
+  const auto fail = [&](const char* what, int err) {
+    broken_ = true;
+    // Best effort: cut back to the last acknowledged line so the file stays readable.
+    (void)::ftruncate(fd_, static_cast<off_t>(size_));
+    throw JournalError(fmt::format("{}: cannot {} the journal: {}; the last event was not recorded", path_.string(),
+                                   what, os_reason(err)));
+  };
+  size_t written = 0;
+  while (written < line.size()) {
+    const ssize_t n = ::write(fd_, line.data() + written, line.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("write to", errno);
+    }
+    written += static_cast<size_t>(n);  // short writes just continue; O_APPEND keeps them contiguous
+  }
+  if (fsync_retrying(fd_) != 0) fail("fsync", errno);
+  size_ += line.size();
+  last_hash_ = hash;
+  return line;
+}
+
+std::string journal_hash(std::string_view previous_hash, std::string_view body) {
+  static const bool ready = sodium_init() >= 0;  // thread-safe once; hashing works either way
+  (void)ready;
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(previous_hash.data()), previous_hash.size());
+  crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(body.data()), body.size());
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&state, digest);
+  char hex[2 * crypto_hash_sha256_BYTES + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return std::string(hex, 2 * crypto_hash_sha256_BYTES);
+}
+
+const std::string& journal_genesis_hash() {
+  static const std::string genesis(kHashHexLength, '0');
+  return genesis;
+}
+
+JournalContents read_journal(const std::filesystem::path& path) {
+  FdGuard fd(open_retrying(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0)
+    throw JournalError(fmt::format("{}: cannot open the journal: {}", path.string(), os_reason(errno)));
+  return parse_text(read_all(fd.get(), path), path.string()).contents;
+}
+
+JournalContents parse_journal(std::string_view text, const std::string& source) {
+  return parse_text(text, source).contents;
+}
+
+}  // namespace labloop

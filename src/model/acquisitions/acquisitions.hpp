@@ -1,0 +1,54 @@
+#pragma once
+// Internal: one factory per acquisition file (listed in registry.cpp), the special functions they
+// share (log_h.cpp), and the posterior-at-a-point helper with the σ floor.
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "labloop/model/acquisition.hpp"
+#include "labloop/model/gaussian_process.hpp"
+
+namespace labloop::detail {
+
+std::unique_ptr<Acquisition> make_log_ei();
+std::unique_ptr<Acquisition> make_ucb(double beta);  // throws std::invalid_argument unless beta ≥ 0 and finite
+std::unique_ptr<Acquisition> make_log_pi();
+std::unique_ptr<Acquisition> make_thompson();
+
+// Special functions (log_h.cpp), accurate to a few ulp over the whole double range.
+double erfcx(double x);                // exp(x²)·erfc(x); +inf once 2·exp(x²) overflows (x ≲ −26.6)
+double mills_ratio(double u);          // R(u) = Φ(−u)/φ(u) = √(π/2)·erfcx(u/√2)
+double log_ndtr(double z);             // log Φ(z), finite for every finite z
+double log_ndtr_derivative(double z);  // d/dz log Φ(z) = φ(z)/Φ(z)
+
+// The posterior standard deviation never goes below this (y units), so that scores and gradients
+// stay finite at training points of a noise-free model, where the latent variance is ~0 or even
+// slightly negative from rounding.
+inline constexpr double kMinSigma = 1e-12;
+
+inline double clamped_sigma(double variance) { return std::sqrt(std::max(variance, kMinSigma * kMinSigma)); }
+
+// μ, σ and their gradients with respect to x at one point. Where the floor is active σ is
+// constant, so its gradient is zero there.
+struct PointPosterior {
+  double mean = 0.0;
+  double sigma = 0.0;
+  Eigen::VectorXd mean_grad;
+  Eigen::VectorXd sigma_grad;
+};
+
+inline PointPosterior posterior_at(const GaussianProcess& model, const Eigen::VectorXd& x) {
+  PointPosterior p;
+  double variance = 0.0;
+  Eigen::VectorXd variance_grad;
+  model.predict(x, p.mean, variance, p.mean_grad, variance_grad);
+  p.sigma = clamped_sigma(variance);
+  if (variance > kMinSigma * kMinSigma)
+    p.sigma_grad = variance_grad / (2.0 * p.sigma);
+  else
+    p.sigma_grad = Eigen::VectorXd::Zero(x.size());
+  return p;
+}
+
+}  // namespace labloop::detail

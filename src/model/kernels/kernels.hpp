@@ -1,0 +1,13 @@
+#pragma once
+// Internal: one factory per kernel file, listed in registry.cpp.
+#include <memory>
+
+#include "labloop/model/kernel.hpp"
+
+namespace labloop::detail {
+
+std::unique_ptr<Kernel> make_matern52_kernel(int dim);
+std::unique_ptr<Kernel> make_matern32_kernel(int dim);
+std::unique_ptr<Kernel> make_squared_exponential_kernel(int dim);
+
+}  // namespace labloop::detail

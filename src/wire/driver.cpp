@@ -1,0 +1,448 @@
+// serve(): the driver side of protocol v1. One thread owns the ROUTER socket and all state;
+// experiments run on worker threads that report back over an inproc PUSH/PULL pair, so the
+// socket loop never blocks on hardware and always answers `ping` promptly.
+#include "labloop/wire/driver.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <csignal>
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <random>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "labloop/core/append_file.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/wire/protocol.hpp"
+
+namespace labloop {
+
+namespace {
+
+using json = nlohmann::json;
+using Envelope = std::vector<std::string>;  // routing frames (identity, maybe an empty delimiter)
+
+std::atomic<int> g_signal{0};
+extern "C" void on_signal(int signal) { g_signal.store(signal); }
+
+// Installs SIGINT/SIGTERM handlers for the lifetime of serve() and restores the old ones.
+class SignalGuard {
+ public:
+  explicit SignalGuard(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    g_signal.store(0);
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~SignalGuard() {
+    if (!enabled_) return;
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  bool signalled() const { return enabled_ && g_signal.load() != 0; }
+  SignalGuard(const SignalGuard&) = delete;
+  SignalGuard& operator=(const SignalGuard&) = delete;
+
+ private:
+  bool enabled_;
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+// A finished experiment as the cache keeps it. `params` are those of the run that produced the
+// result, so a repeated `run` is answered only when it asks for the same experiment (protocol
+// §5); a line written before params were kept has none and is answered by id alone.
+struct FinishedExperiment {
+  std::string payload;                 // the encoded `result`, re-sent verbatim
+  std::optional<json> params;          // nullopt: an old cache line without params
+  std::optional<std::string> owner;    // routing identity of the latest matching `run`, if any yet
+};
+
+// The result cache on disk: JSON lines, each a final `result` message plus a "params" member
+// holding the params of its run, the last line for an id winning (the Python SDK's format). Lines
+// without "params" (written by older SDKs) still load. Each append is fsynced before the caller
+// sends the result, so a sent result is never lost to a crash.
+class CacheFile {
+ public:
+  // Opens (creating if needed) `path`; throws Error naming the path and the OS reason.
+  explicit CacheFile(std::string path) : file_(std::move(path), "the result cache") {}
+
+  // Every result in the file by id. A driver must keep serving whatever the file holds, so bad
+  // lines are skipped and reported through `log`, never thrown. A torn last line (a crash
+  // mid-write) is terminated with a newline, so the next append starts a line of its own instead
+  // of being glued to the fragment and lost with it on the next load.
+  std::map<std::string, FinishedExperiment> load(const std::function<void(const std::string&)>& log) {
+    const std::string text = file_.read_all();
+    std::map<std::string, FinishedExperiment> results;
+    std::size_t start = 0;
+    for (int line_number = 1; start < text.size(); ++line_number) {
+      std::size_t end = text.find('\n', start);
+      const bool torn = end == std::string::npos;
+      if (torn) end = text.size();
+      const std::string_view line(text.data() + start, end - start);
+      start = end + 1;
+      if (line.empty()) continue;
+      try {
+        json m = protocol::decode(line);
+        if (m["type"] != "result") throw ProtocolError("bad_message", fmt::format("a \"{}\" message, not a result", m["type"].get<std::string>()));
+        FinishedExperiment finished;
+        if (auto params = m.find("params"); params != m.end()) {
+          if (!params->is_object()) throw ProtocolError("bad_message", "\"params\" must be an object");
+          finished.params = std::move(*params);
+          m.erase("params");
+        }
+        finished.payload = protocol::encode(m);
+        results[m["experiment"].get<std::string>()] = std::move(finished);
+      } catch (const ProtocolError& e) {
+        log(torn ? fmt::format("result cache {}: skipped a torn last line {} (a crash while writing it?)", file_.path(), line_number)
+                 : fmt::format("result cache {}: skipped corrupt line {}: {}", file_.path(), line_number, e.what()));
+      }
+    }
+    if (!text.empty() && text.back() != '\n') file_.append("\n");
+    return results;
+  }
+
+  // Appends `result` with its run's `params` as one line and fsyncs it; throws Error when the
+  // disk refuses.
+  void append(const json& result, const json& params) {
+    json line = result;
+    line["params"] = params;
+    file_.append(protocol::encode(line) + "\n");
+  }
+
+ private:
+  AppendFile file_;
+};
+
+// For log lines: a JSON value cut to a readable length.
+std::string brief(const json& value) {
+  std::string text = protocol::encode(value);
+  if (text.size() > 200) text = text.substr(0, 197) + "...";
+  return text;
+}
+
+double now_unix() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct RunningExperiment {
+  Envelope route;          // the owner: the latest sender of a matching run; the result goes here
+  json params;             // as received, compared with those of a repeated run
+  json accepted;           // re-sent verbatim for a repeated run
+  bool aborted = false;
+  std::jthread worker;     // last member: joined first on destruction, while the rest is alive
+};
+
+class Server {
+ public:
+  Server(Driver& driver, const std::string& endpoint, const ServeOptions& options)
+      : driver_(driver), info_(driver.describe()), options_(options), router_(context_, zmq::socket_type::router),
+        completions_(context_, zmq::socket_type::pull) {
+    if (!options_.log) options_.log = [](const std::string& line) { std::cerr << "driver: " << line << std::endl; };
+    if (info_.capacity < 1) throw Error("driver describes capacity < 1; it must run at least one experiment at once");
+    welcome_ = protocol::encode(protocol::welcome(info_));
+    // Before binding: a driver that cannot keep its results should fail before anyone connects.
+    if (!options_.cache_path.empty()) {
+      cache_file_ = std::make_unique<CacheFile>(options_.cache_path);
+      cache_ = cache_file_->load(options_.log);
+      options_.log(fmt::format("loaded {} cached result(s) from {}", cache_.size(), options_.cache_path));
+    }
+    // Large enough to answer `too_large` politely; beyond it ZeroMQ drops the peer instead.
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(16 * protocol::kMaxMessageBytes));
+    router_.set(zmq::sockopt::linger, 1000);
+    try {
+      router_.bind(endpoint);
+    } catch (const zmq::error_t& e) {
+      throw Error(fmt::format("cannot bind {}: {} (is another driver already serving there?)", endpoint, e.what()));
+    }
+    completions_address_ = fmt::format("inproc://labloop-serve-{}", static_cast<const void*>(this));
+    completions_.bind(completions_address_);
+    bound_endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+  }
+
+  int loop() {
+    SignalGuard signals(options_.handle_signals);
+    options_.log(fmt::format("{} {} serving on {} (capacity {})", info_.driver, info_.version, bound_endpoint_, info_.capacity));
+    if (options_.on_ready) options_.on_ready(bound_endpoint_);
+    zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0}, {completions_.handle(), 0, ZMQ_POLLIN, 0}};
+    while (!options_.stop.stop_requested() && !signals.signalled()) {
+      poll(items, std::chrono::milliseconds(100));
+      if (items[0].revents & ZMQ_POLLIN) handle_request();
+      if (items[1].revents & ZMQ_POLLIN) handle_completion();
+    }
+    shut_down(items);
+    return 0;
+  }
+
+ private:
+  static void poll(zmq::pollitem_t* items, std::chrono::milliseconds timeout) {
+    try {
+      zmq::poll(items, 2, timeout);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;  // a signal: the loop condition looks at it
+      items[0].revents = items[1].revents = 0;
+    }
+  }
+
+  void send(const Envelope& route, const std::string& payload) {
+    inject_reply_faults(route);
+    send_frames(route, payload);
+  }
+  void send_frames(const Envelope& route, const std::string& payload) {
+    for (const auto& frame : route) router_.send(zmq::buffer(frame), zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(payload), zmq::send_flags::none);
+  }
+
+  // ServeOptions::reply_faults: extra frames *before* the real message, so the real one always
+  // arrives and a controller test can rely on it.
+  void inject_reply_faults(const Envelope& route) {
+    const auto& faults = options_.reply_faults;
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    if (faults.garbage_rate > 0 && uniform(faults_rng_) < faults.garbage_rate) {
+      // 0xFF never occurs in UTF-8, so no JSON parser can take this for a message.
+      std::string garbage = "\xff\xfe{garbage";
+      const auto extra = std::uniform_int_distribution<int>(0, 64)(faults_rng_);
+      for (int i = 0; i < extra; ++i) garbage.push_back(static_cast<char>(std::uniform_int_distribution<int>(0, 255)(faults_rng_)));
+      send_frames(route, garbage);
+    }
+    if (faults.oversize_rate > 0 && uniform(faults_rng_) < faults.oversize_rate) {
+      json oversize = protocol::pong({});
+      oversize["padding"] = std::string(protocol::kMaxMessageBytes, 'x');
+      send_frames(route, protocol::encode(oversize));
+    }
+  }
+  void send(const Envelope& route, const json& message) { send(route, protocol::encode(message)); }
+
+  void handle_request() {
+    std::vector<zmq::message_t> frames;
+    if (!zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
+    if (frames.size() < 2) return;  // ROUTER always prefixes an identity; nothing to answer to otherwise
+    Envelope route;
+    for (size_t i = 0; i + 1 < frames.size(); ++i) route.push_back(frames[i].to_string());
+    const std::string_view payload(static_cast<const char*>(frames.back().data()), frames.back().size());
+    try {
+      dispatch(route, protocol::decode(payload));
+    } catch (const ProtocolError& e) {
+      options_.log(fmt::format("rejected a malformed message ({}): {}", e.code(), e.what()));
+      send(route, protocol::error(e.code(), e.what()));
+    } catch (const std::exception& e) {
+      options_.log(fmt::format("internal error while handling a message: {}", e.what()));
+      send(route, protocol::error("internal", e.what()));
+    }
+  }
+
+  void dispatch(const Envelope& route, const json& m) {
+    const std::string& type = m["type"].get_ref<const std::string&>();
+    if (type == "hello") return send(route, welcome_);
+    if (type == "ping") return send(route, pong());
+    if (type == "run") return handle_run(route, m);
+    if (type == "abort") return handle_abort(route, m);
+    if (type == "error") return options_.log(fmt::format("controller reported error {}: {}", m["code"].get<std::string>(), m["message"].get<std::string>()));
+    send(route, protocol::error("unknown_type", fmt::format("a driver does not handle \"{}\" messages", type)));
+  }
+
+  json pong() const {
+    std::vector<std::string> ids(order_.begin(), order_.end());
+    return protocol::pong(ids);
+  }
+
+  // The peer behind an envelope: its ROUTER identity (the first frame), whatever delimiter follows.
+  static const std::string& identity(const Envelope& route) { return route.front(); }
+
+  // A repeated `run` is answered from state only when it asks for the same experiment: the same
+  // id *and* the same params, compared as JSON values (an absent "params" never matches). Another
+  // campaign reusing the id, or a stray client, gets `rejected` "conflict…" and nothing else.
+  static bool same_params(const json& m, const json& stored) {
+    const auto params = m.find("params");
+    return params != m.end() && *params == stored;
+  }
+  void reject_conflict(const Envelope& route, const json& m, const std::string& id, const char* state, const json& stored) {
+    const auto params = m.find("params");
+    options_.log(fmt::format("conflict: rejected a run of {} with params {}: it {} with params {}", id,
+                             params == m.end() ? std::string("(none)") : brief(*params), state, brief(stored)));
+    send(route, protocol::rejected(id, fmt::format("conflict: experiment {} {} with other parameters", id, state)));
+  }
+
+  void handle_run(const Envelope& route, const json& m) {
+    const std::string id = m["experiment"];
+    if (auto cached = cache_.find(id); cached != cache_.end()) {
+      FinishedExperiment& finished = cached->second;
+      if (finished.params && !same_params(m, *finished.params)) return reject_conflict(route, m, id, "already ran", *finished.params);
+      finished.owner = identity(route);
+      return send(route, finished.payload);
+    }
+    if (auto it = running_.find(id); it != running_.end()) {
+      if (!same_params(m, it->second->params)) return reject_conflict(route, m, id, "is running", it->second->params);
+      it->second->route = route;
+      return send(route, it->second->accepted);
+    }
+    if (!m.contains("params") || !m["params"].is_object())
+      return send(route, protocol::error("bad_message", "run: \"params\" must be an object", id));
+    const Params& params = m["params"];
+    if (std::string problem = check_params(info_.inputs, params); !problem.empty()) {
+      options_.log(fmt::format("rejected {}: {}", id, problem));
+      return send(route, protocol::rejected(id, problem));
+    }
+    if (static_cast<int>(running_.size()) >= info_.capacity)
+      return send(route, protocol::rejected(id, fmt::format("busy: {}/{} experiments running", running_.size(), info_.capacity)));
+
+    const RunEstimate estimate = driver_.estimate(params);
+    auto experiment = std::make_unique<RunningExperiment>();
+    experiment->route = route;
+    experiment->params = params;
+    experiment->accepted = protocol::accepted(id, estimate.expected_s, estimate.max_s);
+    // Accepted goes out before the worker starts, so it always precedes the result.
+    send(route, experiment->accepted);
+    experiment->worker = std::jthread([this, id, params](std::stop_token stop) { work(id, params, stop); });
+    order_.push_back(id);
+    running_.emplace(id, std::move(experiment));
+  }
+
+  // Only the owner of an experiment (the latest sender of a matching `run`) may abort it or be
+  // re-sent its result through `abort`; to anyone else the experiment does not exist.
+  void handle_abort(const Envelope& route, const json& m) {
+    const std::string id = m["experiment"];
+    auto not_theirs = [&] {
+      options_.log(fmt::format("ignored an abort of {} from a peer that did not run it", id));
+      send(route, protocol::error("unknown_experiment", fmt::format("no experiment {} was run by this peer", id), id));
+    };
+    if (auto cached = cache_.find(id); cached != cache_.end()) {
+      if (cached->second.owner != identity(route)) return not_theirs();
+      return send(route, cached->second.payload);
+    }
+    auto it = running_.find(id);
+    if (it == running_.end())
+      return send(route, protocol::error("unknown_experiment", fmt::format("no experiment {} is running or finished", id), id));
+    if (identity(it->second->route) != identity(route)) return not_theirs();
+    it->second->route = route;
+    if (!it->second->aborted) {
+      it->second->aborted = true;
+      it->second->worker.request_stop();
+      options_.log(fmt::format("aborting {}", id));
+    }
+  }
+
+  // Runs on a worker thread: everything it touches is its own, except the driver (whose run()
+  // is documented as called concurrently) and a fresh PUSH socket to report back.
+  void work(const std::string& id, const Params& params, std::stop_token stop) {
+    const double started = now_unix();
+    json result;
+    try {
+      Values values = driver_.run(params, stop);
+      std::string problem;
+      for (const auto& output : info_.outputs) {
+        auto v = values.find(output);
+        if (v == values.end()) problem = fmt::format("driver returned no value for output \"{}\"", output);
+        else if (!std::isfinite(v->second)) problem = fmt::format("driver returned a non-finite value for output \"{}\"", output);
+        if (!problem.empty()) break;
+      }
+      const json meta{{"started_at", started}, {"duration_s", now_unix() - started}};
+      result = problem.empty() ? protocol::result_ok(id, values, meta) : protocol::result_failed(id, problem, meta);
+    } catch (const std::exception& e) {
+      result = protocol::result_failed(id, e.what(), json{{"started_at", started}, {"duration_s", now_unix() - started}});
+    } catch (...) {
+      result = protocol::result_failed(id, "driver failed with an unknown exception");
+    }
+    zmq::socket_t push(context_, zmq::socket_type::push);
+    push.set(zmq::sockopt::linger, -1);
+    push.connect(completions_address_);
+    push.send(zmq::buffer(protocol::encode(result)), zmq::send_flags::none);
+  }
+
+  void handle_completion() {
+    zmq::message_t message;
+    if (!completions_.recv(message, zmq::recv_flags::dontwait)) return;
+    json result = json::parse(message.to_string());
+    const std::string id = result["experiment"];
+    auto it = running_.find(id);
+    if (it == running_.end()) return;
+    if (shutting_down_) {
+      // Not a verdict on the experiment: not cached, so a restarted driver runs it when asked.
+      result = protocol::result_failed(id, "driver shutting down", result.value("meta", json()));
+    } else if (it->second->aborted) {
+      result = protocol::result_failed(id, "aborted", result.value("meta", json()));
+    }
+    const std::string payload = protocol::encode(result);
+    if (!shutting_down_) remember(id, result, payload, *it->second);
+    send(it->second->route, payload);
+    options_.log(fmt::format("{} finished: {}", id, result["status"].get<std::string>() == "ok" ? result["values"].dump() : result["error"].get<std::string>()));
+    running_.erase(it);  // joins the worker, which has finished after its send
+    order_.erase(std::find(order_.begin(), order_.end(), id));
+  }
+
+  // Caches a final result, on disk first when there is a cache file: once the controller has
+  // seen a result, a restarted driver must still have it.
+  void remember(const std::string& id, const json& result, const std::string& payload, const RunningExperiment& experiment) {
+    cache_[id] = FinishedExperiment{payload, experiment.params, identity(experiment.route)};
+    if (cache_file_) {
+      try {
+        cache_file_->append(result, experiment.params);
+      } catch (const Error& e) {
+        options_.log(fmt::format("{} (the result of {} is kept in memory only)", e.what(), id));
+      }
+    }
+    if (options_.on_finished) {
+      try {
+        options_.on_finished(id, result);
+      } catch (const std::exception& e) {
+        options_.log(fmt::format("on_finished failed for {}: {}", id, e.what()));
+      }
+    }
+  }
+
+  void shut_down(zmq::pollitem_t* items) {
+    shutting_down_ = true;
+    if (running_.empty()) return options_.log("stopped");
+    options_.log(fmt::format("stopping {} running experiment(s)", running_.size()));
+    for (auto& [id, experiment] : running_) experiment->worker.request_stop();
+    const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_grace;
+    while (!running_.empty() && std::chrono::steady_clock::now() < deadline) {
+      poll(items, std::chrono::milliseconds(50));
+      if (items[1].revents & ZMQ_POLLIN) handle_completion();
+    }
+    if (!running_.empty()) options_.log(fmt::format("{} experiment(s) did not stop within the grace period; waiting for them", running_.size()));
+    while (!running_.empty()) {
+      zmq::pollitem_t completion[] = {{completions_.handle(), 0, ZMQ_POLLIN, 0}};
+      try {
+        zmq::poll(completion, 1, std::chrono::milliseconds(100));
+      } catch (const zmq::error_t&) {
+      }
+      if (completion[0].revents & ZMQ_POLLIN) handle_completion();
+    }
+    options_.log("stopped");
+  }
+
+  Driver& driver_;
+  InstrumentInfo info_;
+  ServeOptions options_;
+  zmq::context_t context_;
+  zmq::socket_t router_;
+  zmq::socket_t completions_;
+  std::string completions_address_;
+  std::string bound_endpoint_;
+  std::string welcome_;
+  std::map<std::string, std::unique_ptr<RunningExperiment>> running_;
+  std::vector<std::string> order_;              // running ids in start order, for pong
+  std::map<std::string, FinishedExperiment> cache_;  // finished id → its result, params and owner
+  std::unique_ptr<CacheFile> cache_file_;       // null without ServeOptions::cache_path
+  std::mt19937_64 faults_rng_{options_.reply_faults.seed};
+  bool shutting_down_ = false;
+};
+
+}  // namespace
+
+int serve(Driver& driver, const std::string& endpoint, const ServeOptions& options) {
+  Server server(driver, endpoint, options);
+  return server.loop();
+}
+
+}  // namespace labloop
