@@ -9,9 +9,10 @@
 #include <random>
 #include <thread>
 
-#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/model/space.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/model/planner.hpp"
+#include "standard_inputs.hpp"
 #include "test_functions.hpp"
 
 namespace labloop {
@@ -33,7 +34,7 @@ struct Job {
 BenchmarkRun run_one(const Job& job, double noise, int batch) {
   const auto* f = sim::find_test_function(job.problem->function);
   const int dim = job.problem->dim > 0 ? job.problem->dim : f->default_dim;
-  const Space space(simulator_inputs(f->name, dim));
+  const Space space(sim::standard_inputs(*f, dim));
   PlannerConfig config;
   config.kind = job.planner->config.value("kind", "random");
   for (const auto& [k, v] : job.planner->config.items())

@@ -8,7 +8,7 @@
 #include <iostream>
 #include <thread>
 
-#include "labloop/campaign/campaign_config.hpp"
+#include "standard_inputs.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/version.hpp"
 
@@ -63,7 +63,7 @@ InstrumentInfo SimulatedInstrument::describe() const {
   InstrumentInfo info;
   info.driver = "labloop-sim";
   info.version = kVersion;
-  info.inputs = simulator_inputs(function_.name, options_.dim);
+  info.inputs = standard_inputs(function_, options_.dim);
   info.outputs = {"y"};
   info.capacity = options_.capacity;
   return info;

@@ -15,7 +15,6 @@
 #include "labloop/core/json_limits.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/core/version.hpp"
-#include "test_functions.hpp"
 
 namespace labloop {
 
@@ -182,7 +181,7 @@ Parameter parse_parameter(const Node& node) {
 }
 
 // Options labloop-sim accepts, with their checks.
-void check_simulator_options(const Node& options, const sim::TestFunction& function) {
+void check_simulator_options(const Node& options, const SimulatorSpec& function) {
   options.expect_object({"noise", "delay", "capacity", "dim", "seed", "jitter", "fail_rate", "hang_rate", "crash_rate", "crash_after",
                          "garbage_rate", "oversize_rate"});
   auto within = [&](const char* key, double high, const char* what) {
@@ -215,7 +214,7 @@ void check_simulator_options(const Node& options, const sim::TestFunction& funct
   }
 }
 
-InstrumentConfig parse_instrument(const Node& node) {
+InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& simulators) {
   node.expect_object({"name", "endpoint", "simulator", "options", "timeout_s", "heartbeat_s", "heartbeat_misses", "connect_timeout_s",
                       "retries", "retry_backoff_s", "quarantine_after", "reconnect_s"});
   InstrumentConfig ic;
@@ -232,13 +231,14 @@ InstrumentConfig parse_instrument(const Node& node) {
   } else {
     const Node sim_node = node.child("simulator");
     ic.simulator = sim_node.as_string();
-    const auto* function = sim::find_test_function(ic.simulator);
+    const SimulatorSpec* function = simulators.find(ic.simulator);
     if (!function)
-      sim_node.fail(fmt::format("unknown simulator \"{}\"{} (labloop-sim --list shows them all)", ic.simulator, did_you_mean(ic.simulator, simulator_names())));
+      sim_node.fail(fmt::format("unknown simulator \"{}\"{} (labloop-sim --list shows them all)", ic.simulator, did_you_mean(ic.simulator, simulators.names())));
     if (node.has("options")) {
       check_simulator_options(node.child("options"), *function);
       ic.options = node.child("options").value();
     }
+    ic.simulated_inputs = function->inputs(ic.options.contains("dim") ? ic.options["dim"].get<int>() : function->default_dim);
   }
   // Upper limits keep every product of these (heartbeat × misses, backoff × 2^retries) and every
   // conversion to clock ticks finite and exact; docs/config.md lists them.
@@ -301,24 +301,7 @@ std::string plain_syntax_error(const std::string& text, size_t at) {
 
 }  // namespace
 
-std::vector<Parameter> simulator_inputs(const std::string& function_name, int dim) {
-  const auto* function = sim::find_test_function(function_name);
-  if (!function) throw std::invalid_argument("unknown simulator function \"" + function_name + "\"");
-  const auto bounds = function->bounds(dim);
-  std::vector<Parameter> inputs;
-  for (int d = 0; d < dim; ++d)
-    inputs.push_back(Parameter{.name = "x" + std::to_string(d + 1), .low = bounds[static_cast<size_t>(d)].first,
-                               .high = bounds[static_cast<size_t>(d)].second});
-  return inputs;
-}
-
-std::vector<std::string> simulator_names() {
-  std::vector<std::string> names;
-  for (const auto& f : sim::test_functions()) names.push_back(f.name);
-  return names;
-}
-
-CampaignConfig parse_campaign_config(const std::string& text, const std::string& source) {
+CampaignConfig parse_campaign_config(const std::string& text, const std::string& source, const SimulatorCatalogue& simulators) {
   if (const auto at = find_excess_nesting(text, kMaxConfigDepth))
     throw ConfigError(source, "", fmt::format("arrays/objects nested deeper than {} levels at {}; a campaign file needs "
                                               "only a few (is it damaged, or not a campaign file?)",
@@ -386,7 +369,7 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   instruments.as_array();
   std::map<std::string, size_t> instrument_names;
   for (size_t i = 0; i < instruments.value().size(); ++i) {
-    InstrumentConfig ic = parse_instrument(instruments.at(i));
+    InstrumentConfig ic = parse_instrument(instruments.at(i), simulators);
     if (auto [it, inserted] = instrument_names.emplace(ic.name, i); !inserted)
       instruments.at(i).child("name").fail(fmt::format("duplicate instrument name \"{}\" (also at /instruments/{})", ic.name, it->second));
     c.instruments.push_back(std::move(ic));
@@ -424,24 +407,20 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   return c;
 }
 
-CampaignConfig load_campaign_config(const std::string& path) {
+CampaignConfig load_campaign_config(const std::string& path, const SimulatorCatalogue& simulators) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path, "", "cannot open the file (does it exist, and can you read it?)");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return parse_campaign_config(buffer.str(), path);
+  return parse_campaign_config(buffer.str(), path, simulators);
 }
 
 InstrumentInfo simulator_info(const CampaignConfig& config, size_t index) {
   const InstrumentConfig& ic = config.instruments.at(index);
-  const std::string path = fmt::format("/instruments/{}/simulator", index);
-  const auto* function = sim::find_test_function(ic.simulator);
-  if (!function) throw ConfigError(config.source, path, fmt::format("unknown simulator \"{}\"", ic.simulator));
-  const int dim = ic.options.contains("dim") ? ic.options["dim"].get<int>() : function->default_dim;
   InstrumentInfo info;
   info.driver = "labloop-sim";
   info.version = kVersion;
-  info.inputs = simulator_inputs(ic.simulator, dim);
+  info.inputs = ic.simulated_inputs;
   info.outputs = {"y"};
   info.capacity = ic.options.contains("capacity") ? ic.options["capacity"].get<int>() : 1;
   return info;

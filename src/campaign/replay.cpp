@@ -11,10 +11,10 @@ namespace labloop {
 
 using nlohmann::json;
 
-CampaignConfig journaled_config(const std::vector<json>& events, const std::string& source) {
+CampaignConfig journaled_config(const std::vector<json>& events, const std::string& source, const SimulatorCatalogue& simulators) {
   if (events.empty() || events.front().value("event", "") != "campaign_started" || !events.front().contains("config"))
     throw JournalError(fmt::format("{}: does not start with a campaign_started event carrying the configuration", source));
-  return parse_campaign_config(events.front()["config"].dump(), source + " (campaign_started)");
+  return parse_campaign_config(events.front()["config"].dump(), source + " (campaign_started)", simulators);
 }
 
 namespace {

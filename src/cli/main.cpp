@@ -19,11 +19,12 @@
 #include "labloop/core/version.hpp"
 #include "bench.hpp"
 #include "progress.hpp"
+#include "catalogue.hpp"
 
 namespace {
 
 int validate(const std::string& file) {
-  const auto config = labloop::load_campaign_config(file);
+  const auto config = labloop::load_campaign_config(file, labloop::sim::catalogue());
   const auto count = [](size_t n, const char* noun) { return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s"); };
   fmt::print("{}: ok — campaign \"{}\", {}, {}, budget {}, planner {}\n", file, config.name,
              count(config.parameters.size(), "parameter"), count(config.instruments.size(), "instrument"),
@@ -106,7 +107,7 @@ int exit_code(const labloop::CampaignSummary& summary) {
 }
 
 int run(const std::string& file, const std::string& output, bool dry_run, double grace_s) {
-  const auto config = labloop::load_campaign_config(file);
+  const auto config = labloop::load_campaign_config(file, labloop::sim::catalogue());
   labloop::CampaignOptions options;
   options.dry_run = dry_run;
   options.stop_grace = std::chrono::milliseconds(static_cast<long long>(grace_s * 1000));
@@ -134,7 +135,7 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
 int resume(const std::string& where, double grace_s) {
   const auto path = labloop::journal_path_of(where);
   const auto contents = labloop::read_journal(path);
-  const auto config = labloop::journaled_config(contents.events, path.string());
+  const auto config = labloop::journaled_config(contents.events, path.string(), labloop::sim::catalogue());
   labloop::CampaignOptions options;
   options.resume = true;
   options.output = std::filesystem::is_directory(where) ? where : path.parent_path().string();
@@ -152,7 +153,7 @@ int resume(const std::string& where, double grace_s) {
 int replay(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
   const auto contents = labloop::read_journal(path);
-  const auto config = labloop::journaled_config(contents.events, path.string());
+  const auto config = labloop::journaled_config(contents.events, path.string(), labloop::sim::catalogue());
   const auto planner = labloop::make_planner(labloop::PlannerContext{config.space(), config.seed, config.planner, path.string()});
   const auto report = labloop::replay_journal(contents.events, config, *planner);
   for (const auto& difference : report.differences) fmt::print("{}\n", difference);

@@ -14,6 +14,7 @@
 #include "labloop/model/planner.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "test_support.hpp"
+#include "catalogue.hpp"
 
 using namespace labloop;
 using nlohmann::json;
@@ -31,7 +32,7 @@ std::filesystem::path copy_of(const std::string& name, const test::TempDir& dir)
 
 ReplayReport replay(const std::filesystem::path& folder) {
   const auto events = read_journal(folder / "journal.jsonl").events;
-  const CampaignConfig config = journaled_config(events, "fixture");
+  const CampaignConfig config = journaled_config(events, "fixture", labloop::sim::catalogue());
   auto planner = make_planner(PlannerContext{config.space(), config.seed, config.planner, config.source});
   return replay_journal(events, config, *planner);
 }
@@ -39,7 +40,7 @@ ReplayReport replay(const std::filesystem::path& folder) {
 // As `labloop resume` does it.
 CampaignSummary resume(const std::filesystem::path& folder) {
   const auto events = read_journal(folder / "journal.jsonl").events;
-  const CampaignConfig config = journaled_config(events, "fixture");
+  const CampaignConfig config = journaled_config(events, "fixture", labloop::sim::catalogue());
   CampaignOptions options;
   options.resume = true;
   options.dry_run = events.front().value("dry_run", false);
@@ -103,7 +104,7 @@ TEST_CASE("Compatibility: 0.1.0 campaigns of every kind verify, replay exactly, 
     CHECK(audit.finished);
     CHECK(replay(folder).reproduced());
 
-    const int budget = journaled_config(read_journal(folder / "journal.jsonl").events, "fixture").budget.experiments;
+    const int budget = journaled_config(read_journal(folder / "journal.jsonl").events, "fixture", labloop::sim::catalogue()).budget.experiments;
     test::keep_first_lines(folder / "journal.jsonl", audit.events / 2);
     const auto summary = resume(folder);
     CHECK(summary.reason == "budget reached");

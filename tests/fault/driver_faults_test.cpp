@@ -16,6 +16,7 @@
 #include "labloop/core/error.hpp"
 #include "labloop/journal/journal.hpp"
 #include "test_support.hpp"
+#include "catalogue.hpp"
 
 using namespace labloop;
 using nlohmann::json;
@@ -36,7 +37,7 @@ json campaign_with(const std::string& output, json instruments, int budget) {
 }
 
 CampaignSummary run(const json& file) {
-  const CampaignConfig config = parse_campaign_config(file.dump(), "fault.json");
+  const CampaignConfig config = parse_campaign_config(file.dump(), "fault.json", labloop::sim::catalogue());
   CampaignOptions options;
   options.simulator = LABLOOP_SIM_PATH;
   return run_campaign(config, options);
@@ -425,7 +426,7 @@ TEST_CASE("Faults: an experiment past the driver's expected_s is reported overdu
   } observer;
   const auto out = dir / "out";
   json instrument = {{"name", "slow"}, {"endpoint", dir.ipc("slow")}, {"timeout_s", 30}, {"retries", 0}, {"heartbeat_s", 0.1}};
-  const CampaignConfig config = parse_campaign_config(campaign_with(out.string(), instrument, 1).dump(), "fault.json");
+  const CampaignConfig config = parse_campaign_config(campaign_with(out.string(), instrument, 1).dump(), "fault.json", labloop::sim::catalogue());
   const auto summary = run_campaign(config, {}, &observer);
   CHECK(summary.reason == "budget reached");
   CHECK(std::any_of(observer.lines.begin(), observer.lines.end(),
@@ -469,7 +470,7 @@ TEST_CASE("Faults: a result nested 100,000 deep is ignored as malformed, never r
   const json file = campaign_with(out.string(), {fast_heartbeat({{"name", "deep"}, {"endpoint", dir.ipc("deep")}})}, 3);
   CampaignOptions options;
   options.simulator = LABLOOP_SIM_PATH;
-  const auto summary = run_campaign(parse_campaign_config(file.dump(), "fault.json"), options, &log);
+  const auto summary = run_campaign(parse_campaign_config(file.dump(), "fault.json", labloop::sim::catalogue()), options, &log);
   CHECK(summary.reason == "budget reached");
   REQUIRE_FALSE(deep_id.empty());
   CHECK(std::count_if(log.lines.begin(), log.lines.end(), [](const std::string& line) {

@@ -19,6 +19,7 @@
 #include "labloop/journal/journal.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "test_support.hpp"
+#include "catalogue.hpp"
 
 using namespace labloop;
 using nlohmann::json;
@@ -44,7 +45,7 @@ json hostile_campaign(const std::string& output, json instruments, int budget, c
 json quick(json instrument) { return test::fast_heartbeat(std::move(instrument), 5); }
 
 CampaignSummary run_file(const json& file, bool resume = false, std::optional<std::string> output = {}) {
-  const CampaignConfig config = parse_campaign_config(file.dump(), "hostile.json");
+  const CampaignConfig config = parse_campaign_config(file.dump(), "hostile.json", labloop::sim::catalogue());
   CampaignOptions options;
   options.resume = resume;
   options.output = std::move(output);
@@ -356,7 +357,7 @@ TEST_CASE("Hostile: a journal cut after any line resumes to the full budget with
     std::filesystem::create_directories(copy);
     std::filesystem::copy_file(original / "journal.jsonl", copy / "journal.jsonl");
     test::keep_first_lines(copy / "journal.jsonl", cut);
-    const CampaignConfig config = journaled_config(read_journal(copy / "journal.jsonl").events, "cut");
+    const CampaignConfig config = journaled_config(read_journal(copy / "journal.jsonl").events, "cut", labloop::sim::catalogue());
     CampaignOptions options;
     options.resume = true;
     options.output = copy.string();
@@ -397,7 +398,7 @@ TEST_CASE("Hostile: extreme but finite objective values from a driver neither cr
     if (events[i]["event"] == "result" && ++results == 6) cut = i + 1;
   REQUIRE(cut > 0);
   test::keep_first_lines(out / "journal.jsonl", cut);
-  const CampaignConfig config = journaled_config(read_journal(out / "journal.jsonl").events, "cut");
+  const CampaignConfig config = journaled_config(read_journal(out / "journal.jsonl").events, "cut", labloop::sim::catalogue());
   CampaignOptions options;
   options.resume = true;
   options.output = out.string();

@@ -11,6 +11,7 @@
 #include "labloop/journal/journal.hpp"
 #include "test_functions.hpp"
 #include "test_support.hpp"
+#include "catalogue.hpp"
 
 using namespace labloop;
 using nlohmann::json;
@@ -30,7 +31,7 @@ json branin_campaign(const std::string& output) {
 }
 
 CampaignSummary run(const json& file, CampaignOptions options = {}) {
-  const CampaignConfig config = parse_campaign_config(file.dump(), "test.json");
+  const CampaignConfig config = parse_campaign_config(file.dump(), "test.json", labloop::sim::catalogue());
   options.simulator = LABLOOP_SIM_PATH;
   return run_campaign(config, options);
 }
@@ -169,7 +170,7 @@ TEST_CASE("Campaign: an output directory that already holds a journal is refused
 
 TEST_CASE("Campaign: a simulator that cannot start gives a clear error", "[campaign]") {
   test::TempDir dir;
-  CampaignConfig config = parse_campaign_config(branin_campaign((dir / "out").string()).dump(), "test.json");
+  CampaignConfig config = parse_campaign_config(branin_campaign((dir / "out").string()).dump(), "test.json", labloop::sim::catalogue());
   CampaignOptions options;
   options.simulator = "/bin/false";
   CHECK_THROWS_WITH(run_campaign(config, options), Catch::Contains("exited at start"));
@@ -186,7 +187,7 @@ TEST_CASE("Campaign: the C++ example driver from the docs runs a mixed integer a
                   {"instruments", {{{"name", "oven"}, {"endpoint", dir.ipc("oven")}}}},
                   {"budget", {{"experiments", 8}}},
                   {"output", (dir / "out").string()}};
-  const auto summary = run_campaign(parse_campaign_config(file.dump(), "oven.json"), {});
+  const auto summary = run_campaign(parse_campaign_config(file.dump(), "oven.json", labloop::sim::catalogue()), {});
   CHECK(summary.reason == "budget reached");
   CHECK(summary.status.failed == 0);
   for (const auto& e : events_of(dir / "out", "proposed")) CHECK(e["params"]["minutes"].is_number_integer());

@@ -9,6 +9,7 @@
 #include "labloop/journal/journal.hpp"
 #include "test_functions.hpp"
 #include "test_support.hpp"
+#include "catalogue.hpp"
 
 using namespace labloop;
 using nlohmann::json;
@@ -25,7 +26,7 @@ TEST_CASE("Python driver: a campaign runs to its budget on the Python SDK's exam
                   {"instruments", {{{"name", "python"}, {"endpoint", dir.ipc("py")}}}},
                   {"budget", {{"experiments", 10}}},
                   {"output", (dir / "out").string()}};
-  const auto summary = run_campaign(parse_campaign_config(file.dump(), "py.json"), {});
+  const auto summary = run_campaign(parse_campaign_config(file.dump(), "py.json", labloop::sim::catalogue()), {});
   CHECK(summary.reason == "budget reached");
   CHECK(summary.status.done == 10);
   CHECK(summary.status.failed == 0);

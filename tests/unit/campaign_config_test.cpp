@@ -2,6 +2,7 @@
 
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
+#include "catalogue.hpp"
 
 using namespace labloop;
 using nlohmann::json;
@@ -30,7 +31,7 @@ json valid() {
 // The message the loader gives for `config`, or "" when it loads.
 std::string error_for(const json& config) {
   try {
-    parse_campaign_config(config.dump(), "c.json");
+    parse_campaign_config(config.dump(), "c.json", labloop::sim::catalogue());
     return "";
   } catch (const ConfigError& e) {
     return e.what();
@@ -40,7 +41,7 @@ std::string error_for(const json& config) {
 }  // namespace
 
 TEST_CASE("Config: a valid file loads with every field", "[config]") {
-  const CampaignConfig c = parse_campaign_config(valid().dump(), "c.json");
+  const CampaignConfig c = parse_campaign_config(valid().dump(), "c.json", labloop::sim::catalogue());
   CHECK(c.name == "demo");
   CHECK(c.seed == 3);
   REQUIRE(c.parameters.size() == 2);
@@ -67,7 +68,7 @@ TEST_CASE("Config: comments are allowed and optional fields get defaults", "[con
     "objective": {"name": "y"},
     "instruments": [{"name": "sim", "simulator": "branin"}],
     "budget": {"experiments": 5}
-  })", "c.json");
+  })", "c.json", labloop::sim::catalogue());
   CHECK(c.planner.kind == "random");
   CHECK(c.output == "runs/d");
   CHECK(c.seed == 1);
@@ -173,7 +174,7 @@ TEST_CASE("Config: each mistake gets one message naming the JSON path and the fi
 
 TEST_CASE("Config: invalid JSON is reported with line and column", "[config]") {
   try {
-    parse_campaign_config("{\n  \"name\": \"x\",\n  oops\n}", "c.json");
+    parse_campaign_config("{\n  \"name\": \"x\",\n  oops\n}", "c.json", labloop::sim::catalogue());
     FAIL("no error");
   } catch (const ConfigError& e) {
     CHECK(std::string(e.what()).rfind("c.json: /: not valid JSON at line 3, column 3", 0) == 0);
@@ -183,7 +184,7 @@ TEST_CASE("Config: invalid JSON is reported with line and column", "[config]") {
 TEST_CASE("Config: nesting deeper than 64 levels is refused before parsing, naming the limit and place", "[config]") {
   STATIC_REQUIRE(kMaxConfigDepth == 64);
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
-  CHECK_THROWS_MATCHES(parse_campaign_config(deep, "c.json"), ConfigError,
+  CHECK_THROWS_MATCHES(parse_campaign_config(deep, "c.json", labloop::sim::catalogue()), ConfigError,
                        Catch::Matchers::Message("c.json: /: arrays/objects nested deeper than 64 levels at line 1, column "
                                                 "65; a campaign file needs only a few (is it damaged, or not a campaign "
                                                 "file?)"));
@@ -191,7 +192,7 @@ TEST_CASE("Config: nesting deeper than 64 levels is refused before parsing, nami
   std::string text = valid().dump(2);
   text.insert(2, "\"description\": " + deep + ",\n");  // after "{\n", the object being level 1
   try {
-    parse_campaign_config(text, "c.json");
+    parse_campaign_config(text, "c.json", labloop::sim::catalogue());
     FAIL("no error");
   } catch (const ConfigError& e) {
     CHECK_THAT(std::string(e.what()), Catch::Matchers::StartsWith("c.json: /: arrays/objects nested deeper than 64 levels at line 2, column 79;"));
@@ -200,20 +201,20 @@ TEST_CASE("Config: nesting deeper than 64 levels is refused before parsing, nami
   json c = valid();
   c["description"] = std::string(100000, '[');
   CHECK(error_for(c) == "");
-  CHECK_NOTHROW(parse_campaign_config("// " + std::string(1000, '[') + "\n" + valid().dump(), "c.json"));
+  CHECK_NOTHROW(parse_campaign_config("// " + std::string(1000, '[') + "\n" + valid().dump(), "c.json", labloop::sim::catalogue()));
 }
 
 TEST_CASE("Config: a UTF-8 byte-order mark at the start is accepted (editors write one)", "[config]") {
-  CHECK(parse_campaign_config("\xEF\xBB\xBF" + valid().dump(), "c.json").name == "demo");
+  CHECK(parse_campaign_config("\xEF\xBB\xBF" + valid().dump(), "c.json", labloop::sim::catalogue()).name == "demo");
 }
 
 TEST_CASE("Config: a missing file says so", "[config]") {
-  CHECK_THROWS_WITH(load_campaign_config("/nonexistent/campaign.json"),
+  CHECK_THROWS_WITH(load_campaign_config("/nonexistent/campaign.json", labloop::sim::catalogue()),
                     "/nonexistent/campaign.json: /: cannot open the file (does it exist, and can you read it?)");
 }
 
 TEST_CASE("Config: an endpoint instrument is checked against what it declares at hello", "[config]") {
-  const CampaignConfig c = parse_campaign_config(valid().dump(), "c.json");
+  const CampaignConfig c = parse_campaign_config(valid().dump(), "c.json", labloop::sim::catalogue());
   InstrumentInfo info;
   info.inputs = {Parameter{.name = "x1", .low = -10, .high = 10},
                  Parameter{.name = "x2", .type = ParameterType::integer, .low = 0, .high = 20}};
@@ -281,7 +282,7 @@ TEST_CASE("Config: did-you-mean names every equally close candidate, or none whe
 TEST_CASE("Config: a trailing or missing comma is named in plain words, where it is", "[config]") {
   auto error = [](const std::string& text) {
     try {
-      parse_campaign_config(text, "c.json");
+      parse_campaign_config(text, "c.json", labloop::sim::catalogue());
       return std::string();
     } catch (const ConfigError& e) {
       return std::string(e.what());
@@ -293,4 +294,19 @@ TEST_CASE("Config: a trailing or missing comma is named in plain words, where it
   CHECK(error("{\"a\": 1,}") == "c.json: /: not valid JSON: a comma at line 1, column 8 is followed by '}'; JSON allows no comma after the last item: remove it");
   CHECK(error("{\n  \"name\": \"x\"\n  \"seed\": 1\n}") ==
         "c.json: /: not valid JSON: a comma is missing at line 2, column 14, before the string at line 3, column 3");
+}
+
+TEST_CASE("Config: simulators are known only through the catalogue the program passes in", "[config]") {
+  // The library links no simulator code: with no catalogue, a simulator instrument is refused, and
+  // a catalogue of one's own is what decides which simulators exist and what they declare.
+  CHECK_THROWS_WITH(parse_campaign_config(valid().dump(), "c.json", SimulatorCatalogue{}),
+                    Catch::Matchers::Contains("/instruments/0/simulator: unknown simulator \"branin\""));
+  const SimulatorCatalogue own({SimulatorSpec{.name = "branin", .default_dim = 2, .min_dim = 2, .max_dim = 2, .inputs = [](int dim) {
+    std::vector<Parameter> inputs;
+    for (int d = 1; d <= dim; ++d) inputs.push_back(Parameter{.name = "x" + std::to_string(d), .low = -100, .high = 100});
+    return inputs;
+  }}});
+  const CampaignConfig c = parse_campaign_config(valid().dump(), "c.json", own);
+  REQUIRE(c.instruments[0].simulated_inputs.size() == 2);
+  CHECK(simulator_info(c, 0).inputs[1].high == 100);
 }

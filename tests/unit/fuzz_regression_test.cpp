@@ -9,6 +9,7 @@
 #include "labloop/core/error.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/wire/protocol.hpp"
+#include "catalogue.hpp"
 
 using namespace labloop;
 using nlohmann::json;
@@ -29,7 +30,7 @@ std::string config_with(const json& extra) {
 
 std::string config_error(const std::string& text) {
   try {
-    parse_campaign_config(text, "fuzz.json");
+    parse_campaign_config(text, "fuzz.json", labloop::sim::catalogue());
     return "";
   } catch (const ConfigError& e) {
     return e.what();

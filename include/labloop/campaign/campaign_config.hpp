@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "labloop/campaign/simulator_catalogue.hpp"
 #include "labloop/wire/instrument_info.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/model/space.hpp"
@@ -46,6 +47,7 @@ struct InstrumentConfig {
   double retry_backoff_s = 5.0;    // wait before retry k: backoff × 2^(k-1)
   int quarantine_after = 5;        // consecutive failures before no more experiments go there
   double reconnect_s = 300.0;      // how long a lost instrument may take to come back
+  std::vector<Parameter> simulated_inputs;  // simulator: what it will declare (from the catalogue; not journaled)
 
   bool is_simulator() const { return !simulator.empty(); }
 };
@@ -71,10 +73,11 @@ struct CampaignConfig {
   nlohmann::json to_json() const;  // normalized form, as journaled
 };
 
-// Parses and validates; throws ConfigError. `source` names the file in messages.
-CampaignConfig parse_campaign_config(const std::string& text, const std::string& source);
+// Parses and validates; throws ConfigError. `source` names the file in messages; `simulators`
+// are the simulated instruments a campaign may name (an empty catalogue refuses them all).
+CampaignConfig parse_campaign_config(const std::string& text, const std::string& source, const SimulatorCatalogue& simulators);
 // Reads `path` (throws ConfigError when it cannot be read) and parses it.
-CampaignConfig load_campaign_config(const std::string& path);
+CampaignConfig load_campaign_config(const std::string& path, const SimulatorCatalogue& simulators);
 
 // Checks the campaign's parameters against what instrument `index` declared at `welcome`: every
 // parameter is an input of the instrument with the same type, bounds inside its limits, categorical
@@ -82,16 +85,8 @@ CampaignConfig load_campaign_config(const std::string& path);
 // /instruments/<index> when they do not fit.
 void check_instrument_fits(const CampaignConfig& config, size_t index, const InstrumentInfo& info);
 
-// What a simulator instrument will declare, without starting it (for `validate` and dry runs).
-// Throws ConfigError for an unknown simulator or bad options.
+// What a simulator instrument will declare, without starting it (for `validate` and dry runs),
+// as its catalogue entry described it when the file was loaded.
 InstrumentInfo simulator_info(const CampaignConfig& config, size_t index);
-
-// The inputs x1…xd (with the function's standard bounds) of labloop-sim's `function` in
-// dimension `dim`: what a simulator declares at hello. Throws std::invalid_argument for an
-// unknown function.
-std::vector<Parameter> simulator_inputs(const std::string& function, int dim);
-
-// Names the simulator accepts (for "did you mean" and --list).
-std::vector<std::string> simulator_names();
 
 }  // namespace labloop

@@ -15,7 +15,7 @@ namespace labloop {
 
 // The campaign's configuration as journaled in its campaign_started event (the first line).
 // Throws JournalError when the events do not start with one, ConfigError when it does not parse.
-CampaignConfig journaled_config(const std::vector<nlohmann::json>& events, const std::string& source);
+CampaignConfig journaled_config(const std::vector<nlohmann::json>& events, const std::string& source, const SimulatorCatalogue& simulators);
 
 struct ReplayReport {
   int asks = 0;        // planner calls replayed
