@@ -1,5 +1,5 @@
-// Loading and validating campaign files. The checker walks the JSON with its pointer path in
-// hand, so every message can name exactly where the mistake is and what would fix it.
+// Loading and validating campaign files. The checker (core/json_check.hpp) walks the JSON with its
+// pointer path in hand, so every message can name exactly where the mistake is and what would fix it.
 #include "labloop/campaign/campaign_config.hpp"
 
 #include <fmt/format.h>
@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "labloop/core/error.hpp"
+#include "labloop/core/json_check.hpp"
 #include "labloop/core/json_limits.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/core/version.hpp"
@@ -22,112 +23,7 @@ namespace {
 
 using json = nlohmann::json;
 
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
-// "; did you mean \"high\"?" when one candidate is close enough to be a plausible typo.
-// The closest candidate by edit distance, when it is close. Several equally close ones are all
-// named (up to three): "x7" among x1…x6 is no typo of any one of them, and picking the first
-// ("did you mean x1?") would mislead.
-std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
-  std::vector<std::string> best;
-  size_t best_distance = 0;
-  for (const auto& c : candidates) {
-    const size_t d = edit_distance(word, c);
-    if (best.empty() || d < best_distance) best = {c}, best_distance = d;
-    else if (d == best_distance) best.push_back(c);
-  }
-  if (best.empty() || best.size() > 3 || best_distance > std::max<size_t>(2, best.front().size() / 3)) return {};
-  std::string names = fmt::format("\"{}\"", best.front());
-  for (size_t i = 1; i < best.size(); ++i) names += fmt::format("{}\"{}\"", i + 1 == best.size() ? " or " : ", ", best[i]);
-  return fmt::format("; did you mean {}?", names);
-}
-
-std::string type_name(const json& j) {
-  switch (j.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::string: return "a string";
-    case json::value_t::array: return "an array";
-    case json::value_t::object: return "an object";
-    default: return "a number";
-  }
-}
-
-std::string short_dump(const json& j) {
-  std::string s = j.dump();
-  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
-}
-
-// A JSON value with its pointer path; every accessor validates and throws ConfigError.
-class Node {
- public:
-  Node(const json& value, std::string path, const std::string& source) : value_(value), path_(std::move(path)), source_(source) {}
-
-  const json& value() const { return value_; }
-  const std::string& path() const { return path_; }
-
-  [[noreturn]] void fail(const std::string& reason) const { throw ConfigError(source_, path_, reason); }
-
-  void expect_object(const std::vector<std::string>& allowed_keys) const {
-    if (!value_.is_object()) fail(fmt::format("must be an object, got {} ({})", short_dump(value_), type_name(value_)));
-    for (const auto& [key, v] : value_.items()) {
-      if (std::find(allowed_keys.begin(), allowed_keys.end(), key) == allowed_keys.end())
-        Node(v, path_ + "/" + key, source_).fail(fmt::format("unknown key{} (allowed here: {})", did_you_mean(key, allowed_keys), fmt::join(allowed_keys, ", ")));
-    }
-  }
-  bool has(const std::string& key) const { return value_.contains(key); }
-  Node child(const std::string& key) const {
-    if (!value_.contains(key)) fail(fmt::format("missing required key \"{}\"", key));
-    return Node(value_.at(key), path_ + "/" + key, source_);
-  }
-  Node at(size_t index) const { return Node(value_.at(index), path_ + "/" + std::to_string(index), source_); }
-
-  std::string as_string(bool allow_empty = false) const {
-    if (!value_.is_string()) fail(fmt::format("must be a string, got {} ({})", short_dump(value_), type_name(value_)));
-    auto s = value_.get<std::string>();
-    if (!allow_empty && s.empty()) fail("must not be empty");
-    return s;
-  }
-  double as_number() const {
-    if (!value_.is_number()) fail(fmt::format("must be a number, got {} ({})", short_dump(value_), type_name(value_)));
-    return value_.get<double>();
-  }
-  long long as_integer() const {
-    if (!value_.is_number() || (value_.is_number_float() && value_.get<double>() != std::floor(value_.get<double>())))
-      fail(fmt::format("must be an integer, got {} ({})", short_dump(value_), value_.is_number() ? "a fractional number" : type_name(value_)));
-    if (value_.is_number_unsigned() && value_.get<unsigned long long>() > static_cast<unsigned long long>(LLONG_MAX)) fail("integer too large");
-    // An integral float such as 1e20 must be range-checked too: converting it would be undefined.
-    if (value_.is_number_float() && !(std::fabs(value_.get<double>()) < 0x1p63)) fail("integer too large");
-    return value_.is_number_float() ? static_cast<long long>(value_.get<double>()) : value_.get<long long>();
-  }
-  bool as_bool() const {
-    if (!value_.is_boolean()) fail(fmt::format("must be true or false, got {} ({})", short_dump(value_), type_name(value_)));
-    return value_.get<bool>();
-  }
-  const json& as_array(bool allow_empty = false) const {
-    if (!value_.is_array()) fail(fmt::format("must be an array, got {} ({})", short_dump(value_), type_name(value_)));
-    if (!allow_empty && value_.empty()) fail("must not be empty");
-    return value_;
-  }
-
- private:
-  const json& value_;
-  std::string path_;
-  const std::string& source_;
-};
+using Node = JsonNode;
 
 // Names used in ids, file names and CSV headers: keep them simple so nothing needs quoting.
 void check_identifier(const Node& node, const std::string& what) {
