@@ -1,13 +1,17 @@
 #include "bench.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
+#include "catalogue.hpp"
 #include "planner_benchmark.hpp"
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
@@ -27,6 +31,24 @@ double quantile(std::vector<double> v, double q) {
 }
 
 double log10_regret(double r) { return std::log10(std::max(r, 1e-12)); }
+
+std::string fmt_ms(const std::vector<double>& ms) {
+  if (ms.empty()) return "-";
+  const double m = quantile(ms, 0.5);
+  return m < 0.1 ? fmt::format("{:.3f}", m) : m < 10 ? fmt::format("{:.2f}", m) : fmt::format("{:.0f}", m);
+}
+
+// Asks of the initial design (no model yet): the Bayesian planner's `initial` (0 = its default,
+// max(5, 2·d) points) in batches of `batch`; every ask of a planner without a model.
+size_t initial_design_asks(const nlohmann::json& planner, const BenchmarkProblem& problem, int batch) {
+  if (planner.value("kind", "") != "bayesian") return static_cast<size_t>(-1);
+  int initial = planner.value("initial", 0);
+  if (initial <= 0) {
+    const SimulatorSpec* spec = sim::catalogue().find(problem.function);
+    initial = std::max(5, 2 * (problem.dim > 0 ? problem.dim : spec ? spec->default_dim : 0));
+  }
+  return static_cast<size_t>((initial + batch - 1) / batch);
+}
 
 std::string fmt_regret(double r) { return r < 1e-3 || r >= 1e4 ? fmt::format("{:.2e}", r) : fmt::format("{:.4g}", r); }
 
@@ -59,8 +81,28 @@ BenchmarkPlanner parse_planner(const std::string& text, int initial) {
   return p;
 }
 
+// log10 regret per evaluation across seeds: median and quartiles.
+struct RegretCurve {
+  std::vector<double> median, q25, q75;
+};
+
+// Evenly spaced round numbers for an axis from 1 to n: 1, 10, 20, … or 1, 50, 100, …
+std::vector<size_t> evaluation_ticks(size_t n) {
+  size_t step = 1;
+  for (size_t s : {1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000})
+    if (n / s <= 8) {
+      step = s;
+      break;
+    }
+  if (n / step > 8) step = n / 8;
+  std::vector<size_t> ticks{1};
+  for (size_t t = step; t <= n; t += step)
+    if (t > 1) ticks.push_back(t);
+  return ticks;
+}
+
 void write_svg(const std::filesystem::path& path, const std::vector<std::string>& problems, const std::vector<std::string>& planners,
-               const std::map<std::pair<std::string, std::string>, std::vector<double>>& median_curves) {
+               const std::map<std::pair<std::string, std::string>, RegretCurve>& curves) {
   const int panel_w = 520, panel_h = 260, margin = 60;
   const int height = static_cast<int>(problems.size()) * (panel_h + margin) + 40;
   const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
@@ -72,24 +114,36 @@ void write_svg(const std::filesystem::path& path, const std::vector<std::string>
     double lo = 1e300, hi = -1e300;
     size_t n = 0;
     for (const auto& planner : planners) {
-      const auto& curve = median_curves.at({problems[pi], planner});
-      n = std::max(n, curve.size());
-      for (double v : curve) lo = std::min(lo, v), hi = std::max(hi, v);
+      const auto& curve = curves.at({problems[pi], planner});
+      n = std::max(n, curve.median.size());
+      for (double v : curve.q25) lo = std::min(lo, v);
+      for (double v : curve.q75) hi = std::max(hi, v);
     }
     lo = std::floor(lo), hi = std::ceil(hi);
     if (hi <= lo) hi = lo + 1;
     auto px = [&](size_t i) { return margin + static_cast<double>(i) / static_cast<double>(std::max<size_t>(n - 1, 1)) * panel_w; };
     auto py = [&](double v) { return top + (hi - v) / (hi - lo) * panel_h; };
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">{}: median log10 simple regret</text>\n", margin, top - 8, problems[pi]);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">{}: simple regret (log scale), median and quartiles over seeds</text>\n",
+                       margin, top - 8, problems[pi]);
     svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", margin, top, panel_w, panel_h);
-    for (double t = lo; t <= hi; t += 1)
-      svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{:g}</text><line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n",
+    // At most about eight labelled decades, so tall ranges stay readable.
+    const double decade_step = std::max(1.0, std::ceil((hi - lo) / 8));
+    for (double t = lo; t <= hi; t += decade_step)
+      svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">1e{:g}</text><line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>\n",
                          margin - 6, py(t) + 4, t, margin, margin + panel_w, py(t), py(t));
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">evaluations (1 … {})</text>\n", margin + panel_w / 2, top + panel_h + 30, n);
+    for (size_t t : evaluation_ticks(n))
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text><line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{}\" y2=\"{}\" stroke=\"#444\"/>\n",
+                         px(t - 1), top + panel_h + 16, t, px(t - 1), px(t - 1), top + panel_h, top + panel_h + 4);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">evaluations</text>\n", margin + panel_w / 2, top + panel_h + 34);
     for (size_t k = 0; k < planners.size(); ++k) {
-      const auto& curve = median_curves.at({problems[pi], planners[k]});
+      const auto& curve = curves.at({problems[pi], planners[k]});
+      // The band between the quartiles: how much the outcome depends on the seed.
+      std::string band;
+      for (size_t i = 0; i < curve.q75.size(); ++i) band += fmt::format("{:.1f},{:.1f} ", px(i), py(curve.q75[i]));
+      for (size_t i = curve.q25.size(); i-- > 0;) band += fmt::format("{:.1f},{:.1f} ", px(i), py(curve.q25[i]));
+      svg += fmt::format("<polygon fill=\"{}\" fill-opacity=\"0.15\" stroke=\"none\" points=\"{}\"/>\n", colours[k % 6], band);
       std::string points;
-      for (size_t i = 0; i < curve.size(); ++i) points += fmt::format("{:.1f},{:.1f} ", px(i), py(curve[i]));
+      for (size_t i = 0; i < curve.median.size(); ++i) points += fmt::format("{:.1f},{:.1f} ", px(i), py(curve.median[i]));
       svg += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\" points=\"{}\"/>\n", colours[k % 6], points);
       svg += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"{}\">{}</text>\n", margin + panel_w + 10, top + 16 + 16 * static_cast<int>(k), colours[k % 6],
                          planners[k].size() > 24 ? planners[k].substr(0, 24) + "…" : planners[k]);
@@ -101,7 +155,36 @@ void write_svg(const std::filesystem::path& path, const std::vector<std::string>
 
 }  // namespace
 
+// The lookup-table benchmark is its own program (it reads datasets, not test functions); `labloop
+// bench --datasets` runs the one installed beside this one, with the options they share.
+int run_dataset_bench(const BenchCommand& command) {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const auto program = self.parent_path() / "labloop-bench-pool";
+  if (ec || !std::filesystem::exists(program))
+    throw Error(fmt::format("labloop bench --datasets needs labloop-bench-pool beside labloop ({}); build it with "
+                            "`cmake --build build --target labloop-bench-pool`",
+                            program.string()));
+  std::vector<std::string> args{program.string()};
+  args.insert(args.end(), command.datasets.begin(), command.datasets.end());
+  if (!command.planners.empty()) {
+    args.push_back("--planners");
+    args.insert(args.end(), command.planners.begin(), command.planners.end());
+  }
+  if (command.seeds_given) args.insert(args.end(), {"--seeds", std::to_string(command.seeds)});
+  if (command.initial_given) args.insert(args.end(), {"--initial", std::to_string(command.initial)});
+  if (command.jobs > 0) args.insert(args.end(), {"--jobs", std::to_string(command.jobs)});
+  if (command.budget > 0) args.insert(args.end(), {"--max", std::to_string(command.budget)});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::fflush(stdout);
+  execv(argv[0], argv.data());
+  throw Error(fmt::format("cannot start {}: {}", program.string(), std::strerror(errno)));
+}
+
 int run_bench(const BenchCommand& command) {
+  if (!command.datasets.empty()) return run_dataset_bench(command);
   BenchmarkOptions options;
   for (const auto& p : command.problems) options.problems.push_back(parse_problem(p));
   if (options.problems.empty()) options.problems = standard_problems();
@@ -116,8 +199,14 @@ int run_bench(const BenchCommand& command) {
   options.noise = command.noise;
   options.batch = command.batch;
 
-  fmt::print("labloop bench: {} problems × {} planners × {} seeds{}\n", options.problems.size(), options.planners.size(), options.seeds,
-             options.batch > 1 ? fmt::format(", batches of {} (ms/ask is per batch)", options.batch) : "");
+  fmt::print("labloop bench: {} problems × {} planners × {} seeds{}; writing to {}/ (-o DIR to choose)\n", options.problems.size(),
+             options.planners.size(), options.seeds, options.batch > 1 ? fmt::format(", batches of {} (ms/ask is per batch)", options.batch) : "",
+             command.output);
+  fmt::print("  @N            simple regret after N evaluations (best found minus the known optimum): median [quartiles] over seeds\n"
+             "  reach random  evaluations until a run first matches random search's median final regret; median over the runs\n"
+             "                that got there, \"-\" when fewer than half did\n"
+             "  ms/ask        median time of one proposal by the model (\"-\" for planners without one)\n"
+             "  design ms     median time of one proposal of the initial design (Sobol, random: every proposal)\n");
   const auto started = std::chrono::steady_clock::now();
   const auto runs = run_benchmark(options);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -137,12 +226,15 @@ int run_bench(const BenchCommand& command) {
       csv << r.problem << ",\"" << [&] { std::string s = r.planner; size_t k = 0; while ((k = s.find('"', k)) != std::string::npos) s.insert(k, "\""), k += 2; return s; }()
           << "\"," << r.seed << "," << i + 1 << "," << fmt::format("{}", r.regret[i]) << "," << fmt::format("{}", r.ask_seconds[std::min(i / static_cast<size_t>(std::max(1, command.batch)), r.ask_seconds.size() - 1)]) << "\n";
 
-  std::map<std::pair<std::string, std::string>, std::vector<double>> median_curves;
+  std::map<std::string, size_t> planner_index;
+  for (size_t k = 0; k < options.planners.size(); ++k) planner_index.emplace(options.planners[k].label, k);
+  std::map<std::pair<std::string, std::string>, RegretCurve> curves;
   for (size_t pi = 0; pi < options.problems.size(); ++pi) {
     const auto& problem = options.problems[pi];
     const int budget = problem.budget;
     std::vector<int> checkpoints{10, budget / 2, budget};
     checkpoints.erase(std::remove_if(checkpoints.begin(), checkpoints.end(), [&](int c) { return c < 1 || c > budget; }), checkpoints.end());
+    std::sort(checkpoints.begin(), checkpoints.end());  // a budget of 15 has its half (7) before 10
     checkpoints.erase(std::unique(checkpoints.begin(), checkpoints.end()), checkpoints.end());
     // "Reach": how many evaluations until a run first matches random search's median final regret.
     std::vector<double> random_final;
@@ -152,7 +244,7 @@ int run_bench(const BenchCommand& command) {
     fmt::print("\n{} (budget {}, {} seeds) — simple regret: median [IQR]\n", problem.label(), budget, options.seeds);
     std::string header = fmt::format("  {:<28}", "planner");
     for (int c : checkpoints) header += fmt::format(" {:>24}", fmt::format("@{}", c));
-    header += fmt::format(" {:>14} {:>12}", "reach random", "ms/ask");
+    header += fmt::format(" {:>14} {:>12} {:>12}", "reach random", "ms/ask", "design ms");
     fmt::print("{}\n", header);
     for (const auto& planner : planner_labels) {
       const auto& group = groups[{problem.label(), planner}];
@@ -162,27 +254,30 @@ int run_bench(const BenchCommand& command) {
         for (const auto* r : group) at.push_back(r->regret[static_cast<size_t>(c - 1)]);
         row += fmt::format(" {:>24}", fmt::format("{} [{}, {}]", fmt_regret(quantile(at, 0.5)), fmt_regret(quantile(at, 0.25)), fmt_regret(quantile(at, 0.75))));
       }
-      std::vector<double> reach, ask_ms;
+      std::vector<double> reach, ask_ms, design_ms;
+      const size_t design_asks = initial_design_asks(options.planners[planner_index.at(planner)].config, problem, options.batch);
       for (const auto* r : group) {
         auto it = std::find_if(r->regret.begin(), r->regret.end(), [&](double v) { return v <= reach_target; });
         reach.push_back(it == r->regret.end() ? std::nan("") : static_cast<double>(it - r->regret.begin() + 1));
-        for (double s : r->ask_seconds) ask_ms.push_back(s * 1000);
+        for (size_t a = 0; a < r->ask_seconds.size(); ++a) (a < design_asks ? design_ms : ask_ms).push_back(r->ask_seconds[a] * 1000);
       }
       const auto reached = std::count_if(reach.begin(), reach.end(), [](double v) { return !std::isnan(v); });
       reach.erase(std::remove_if(reach.begin(), reach.end(), [](double v) { return std::isnan(v); }), reach.end());
-      row += fmt::format(" {:>14} {:>12.2f}", reached * 2 > static_cast<long>(group.size()) ? fmt::format("{:g}", quantile(reach, 0.5)) : "-",
-                         quantile(ask_ms, 0.5));
+      row += fmt::format(" {:>14} {:>12} {:>12}", reached * 2 > static_cast<long>(group.size()) ? fmt::format("{:g}", quantile(reach, 0.5)) : "-",
+                         fmt_ms(ask_ms), fmt_ms(design_ms));
       fmt::print("{}\n", row);
-      std::vector<double> curve(static_cast<size_t>(budget));
+      RegretCurve curve;
       for (int i = 0; i < budget; ++i) {
         std::vector<double> at;
         for (const auto* r : group) at.push_back(log10_regret(r->regret[static_cast<size_t>(i)]));
-        curve[static_cast<size_t>(i)] = quantile(at, 0.5);
+        curve.median.push_back(quantile(at, 0.5));
+        curve.q25.push_back(quantile(at, 0.25));
+        curve.q75.push_back(quantile(at, 0.75));
       }
-      median_curves[{problem.label(), planner}] = curve;
+      curves[{problem.label(), planner}] = curve;
     }
   }
-  write_svg(std::filesystem::path(command.output) / "regret.svg", problem_labels, planner_labels, median_curves);
+  write_svg(std::filesystem::path(command.output) / "regret.svg", problem_labels, planner_labels, curves);
   fmt::print("\nwall time {:.1f} s; wrote {}/bench.csv and {}/regret.svg\n", wall, command.output, command.output);
   return 0;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // `labloop bench`: planners × problems × seeds on simulated test functions; prints a table of
-// regret statistics and writes bench.csv and regret.svg.
+// regret statistics and writes bench.csv and regret.svg. With datasets, the lookup-table
+// benchmark (labloop-bench-pool) instead.
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@ struct BenchCommand {
   double noise = 0;
   int batch = 1;
   std::string output = "bench-results";
+  std::vector<std::string> datasets;   // lookup-table dataset folders: run labloop-bench-pool on them instead
+  bool seeds_given = false, initial_given = false;  // else labloop-bench-pool's own defaults (40 seeds, 5 initial)
 };
 
 int run_bench(const BenchCommand& command);

@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
   replay_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
 
   labloop::cli::BenchCommand bench;
-  auto* bench_cmd = app.add_subcommand("bench", "Benchmark planners on simulated test functions (no instruments needed)");
+  auto* bench_cmd = app.add_subcommand("bench", "Benchmark planners on simulated test functions, or on lookup-table datasets with --datasets (no instruments needed)");
   bench_cmd->add_option("--problems", bench.problems, "Functions, e.g. branin hartmann6 rosenbrock:4 (default: the standard set)");
   bench_cmd->add_option("--planners", bench.planners, "Planner kinds or JSON planner sections (random is always included)");
   bench_cmd->add_option("--seeds", bench.seeds, "Seeds per planner and problem")->check(CLI::PositiveNumber);
@@ -205,7 +205,10 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--jobs", bench.jobs, "Parallel runs (default: all cores)");
   bench_cmd->add_option("--batch", bench.batch, "Experiments proposed together per round (q)")->check(CLI::PositiveNumber);
   bench_cmd->add_option("--noise", bench.noise, "Gaussian noise on observations (regret stays noise-free)");
-  bench_cmd->add_option("--output,-o", bench.output, "Directory for bench.csv and regret.svg");
+  bench_cmd->add_option("--output,-o", bench.output, "Directory for bench.csv and regret.svg (default: bench-results in the current directory)");
+  bench_cmd->add_option("--datasets", bench.datasets,
+                        "Lookup-table dataset folders (spec.json + data.csv): experiments until a top-1 % row, by labloop-bench-pool "
+                        "(with --planners, --seeds, --initial, --jobs, and --budget as its --max)");
 
   try {
     app.parse(argc, argv);
@@ -215,7 +218,11 @@ int main(int argc, char** argv) {
   try {
     if (*validate_cmd) return validate(file);
     if (*run_cmd) return run(file, output, dry_run, grace_s);
-    if (*bench_cmd) return labloop::cli::run_bench(bench);
+    if (*bench_cmd) {
+      bench.seeds_given = bench_cmd->count("--seeds") > 0;
+      bench.initial_given = bench_cmd->count("--initial") > 0;
+      return labloop::cli::run_bench(bench);
+    }
     if (*verify_cmd) return verify(directory);
     if (*resume_cmd) return resume(directory, grace_s);
     if (*replay_cmd) return replay(directory);

@@ -1,10 +1,12 @@
 // The labloop command line as a technician uses it: real processes, exit codes, messages.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -222,4 +224,58 @@ TEST_CASE("CLI: JSON nested 100,000 deep gets a clear error from validate, verif
     CHECK(o.status == 1);
     CHECK(o.output.find("line " + std::to_string(line) + " nests arrays/objects deeper than 128 levels") != std::string::npos);
   }
+}
+
+TEST_CASE("CLI: bench says where it writes, explains its columns, orders budgets, and draws quartile bands with ticks", "[cli][bench]") {
+  test::TempDir dir;
+  const auto out = dir / "bench";
+  // Budget 15: its half (7) comes before the fixed checkpoint 10 and must be printed first.
+  const Outcome o = labloop_cli({"bench", "--problems", "branin", "--seeds", "3", "--budget", "15", "--planners", "bayesian", "--initial", "5",
+                                 "-o", out.string()},
+                                dir);
+  INFO(o.output);
+  REQUIRE(o.status == 0);
+  CHECK(o.output.find("writing to " + out.string() + "/ (-o DIR to choose)") != std::string::npos);
+  for (const char* column : {"  @N ", "  reach random ", "  ms/ask ", "  design ms "}) CHECK(o.output.find(column) != std::string::npos);
+  const auto at7 = o.output.find("@7"), at10 = o.output.find("@10"), at15 = o.output.find("@15");
+  REQUIRE(at7 != std::string::npos);
+  CHECK(at7 < at10);
+  CHECK(at10 < at15);
+  // The Bayesian row times its model-based asks (10 of 15 here), not the design's near-zero ones.
+  const auto row = o.output.substr(o.output.find("\n  bayesian"), 200);
+  std::istringstream fields(row.substr(0, row.find('\n', 1)));
+  std::vector<std::string> cells{std::istream_iterator<std::string>(fields), {}};
+  REQUIRE(cells.size() >= 3);
+  CHECK(cells[cells.size() - 2] != "-");
+  CHECK(std::stod(cells[cells.size() - 2]) > 0);
+  const std::string svg = test::read_file(out / "regret.svg");
+  CHECK(svg.find("<polygon") != std::string::npos);                     // the band between quartiles
+  CHECK(svg.find(">10</text>") != std::string::npos);                   // evaluation ticks (every 2nd of 15)
+  CHECK(svg.find(">evaluations</text>") != std::string::npos);
+  CHECK(svg.find("median and quartiles over seeds") != std::string::npos);
+}
+
+TEST_CASE("CLI: bench --datasets runs the lookup-table benchmark", "[cli][bench]") {
+  test::TempDir dir;
+  // A 4 × 5 plate of made-up yields, in the shared datasets' format (spec.json + data.csv).
+  const auto dataset = dir / "plate";
+  std::filesystem::create_directories(dataset);
+  test::write_file(dataset / "spec.json", R"({"parameters": [{"name": "base", "type": "categorical", "options": ["a", "b", "c", "d"]},
+    {"name": "solvent", "type": "categorical", "options": ["s1", "s2", "s3", "s4", "s5"]}],
+    "objectives": [{"name": "yield", "goal": "maximize"}]})");
+  std::string csv = "base,solvent,yield\n";
+  for (const char* base : {"a", "b", "c", "d"})
+    for (const char* solvent : {"s1", "s2", "s3", "s4", "s5"}) csv += fmt::format("{},{},{}\n", base, solvent, (base[0] - 'a') * 5 + (solvent[1] - '0'));
+  test::write_file(dataset / "data.csv", csv);
+  const Outcome o = labloop_cli({"bench", "--datasets", dataset.string(), "--seeds", "2", "--planners", "sobol", "--budget", "20"}, dir);
+  INFO(o.output);
+  if (!std::filesystem::exists(std::filesystem::path(LABLOOP_CLI_PATH).parent_path() / "labloop-bench-pool")) {
+    // Built without the benchmarks: the message says how to build the program.
+    CHECK(o.status != 0);
+    CHECK(o.output.find("--target labloop-bench-pool") != std::string::npos);
+    return;
+  }
+  CHECK(o.status == 0);
+  CHECK(o.output.find("plate") != std::string::npos);
+  CHECK(o.output.find("sobol") != std::string::npos);
 }
