@@ -220,86 +220,110 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
     throw ConfigError(source, "", fmt::format("not valid JSON: {}", pos == std::string::npos ? what : what.substr(pos + 2)));
   }
   const Node top(root, "", source);
-  top.expect_object({"name", "description", "seed", "parameters", "objective", "planner", "instruments", "budget", "stop", "output"});
+  // Every independent part of the file is checked even after a mistake in another, so one run of
+  // `validate` names them all; checks that need earlier parts (the planner's options need the
+  // parameters) run only when those parts are right.
+  ConfigMistakes mistakes;
+  top.expect_object({"name", "description", "seed", "parameters", "objective", "planner", "instruments", "budget", "stop", "output"}, mistakes);
 
   CampaignConfig c;
   c.source = source;
-  check_identifier(top.child("name"), "campaign name");
-  c.name = top.child("name").as_string();
-  if (top.has("seed")) {
+  mistakes.check([&] {
+    check_identifier(top.child("name"), "campaign name");
+    c.name = top.child("name").as_string();
+  });
+  mistakes.check([&] {
+    if (!top.has("seed")) return;
     const long long seed = top.child("seed").as_integer();
     if (seed < 0) top.child("seed").fail("must be >= 0");
     c.seed = static_cast<std::uint64_t>(seed);
+  });
+
+  bool parameters_ok = mistakes.check([&] { top.child("parameters").as_array(); });
+  if (parameters_ok) {
+    const Node params = top.child("parameters");
+    std::map<std::string, size_t> seen;
+    for (size_t i = 0; i < params.value().size(); ++i)
+      parameters_ok &= mistakes.check([&] {
+        Parameter p = parse_parameter(params.at(i));
+        if (auto [it, inserted] = seen.emplace(p.name, i); !inserted)
+          params.at(i).child("name").fail(fmt::format("duplicate parameter name \"{}\" (also at /parameters/{})", p.name, it->second));
+        c.parameters.push_back(std::move(p));
+      });
   }
 
-  const Node params = top.child("parameters");
-  params.as_array();
-  std::map<std::string, size_t> seen;
-  for (size_t i = 0; i < params.value().size(); ++i) {
-    Parameter p = parse_parameter(params.at(i));
-    if (auto [it, inserted] = seen.emplace(p.name, i); !inserted)
-      params.at(i).child("name").fail(fmt::format("duplicate parameter name \"{}\" (also at /parameters/{})", p.name, it->second));
-    c.parameters.push_back(std::move(p));
-  }
+  const bool objective_ok = mistakes.check([&] {
+    const Node objective = top.child("objective");
+    objective.expect_object({"name", "goal"});
+    c.objective.name = objective.child("name").as_string();
+    if (objective.has("goal")) {
+      const Node goal = objective.child("goal");
+      const std::string g = goal.as_string();
+      if (g == "minimize") c.objective.goal = Goal::minimize;
+      else if (g == "maximize") c.objective.goal = Goal::maximize;
+      else goal.fail(fmt::format("must be \"minimize\" or \"maximize\", got \"{}\"{}", g, did_you_mean(g, {"minimize", "maximize"})));
+    }
+  });
 
-  const Node objective = top.child("objective");
-  objective.expect_object({"name", "goal"});
-  c.objective.name = objective.child("name").as_string();
-  if (objective.has("goal")) {
-    const Node goal = objective.child("goal");
-    const std::string g = goal.as_string();
-    if (g == "minimize") c.objective.goal = Goal::minimize;
-    else if (g == "maximize") c.objective.goal = Goal::maximize;
-    else goal.fail(fmt::format("must be \"minimize\" or \"maximize\", got \"{}\"{}", g, did_you_mean(g, {"minimize", "maximize"})));
-  }
-
-  if (top.has("planner")) {
+  const bool planner_ok = mistakes.check([&] {
+    if (!top.has("planner")) return;
     const Node planner = top.child("planner");
     if (!planner.value().is_object()) planner.expect_object({});
     c.planner.kind = planner.child("kind").as_string();
     for (const auto& [key, value] : planner.value().items())
       if (key != "kind") c.planner.options[key] = value;
+  });
+
+  std::vector<bool> instrument_ok;
+  if (mistakes.check([&] { top.child("instruments").as_array(); })) {
+    const Node instruments = top.child("instruments");
+    std::map<std::string, size_t> instrument_names;
+    for (size_t i = 0; i < instruments.value().size(); ++i)
+      instrument_ok.push_back(mistakes.check([&] {
+        InstrumentConfig ic = parse_instrument(instruments.at(i), simulators);
+        if (auto [it, inserted] = instrument_names.emplace(ic.name, i); !inserted)
+          instruments.at(i).child("name").fail(fmt::format("duplicate instrument name \"{}\" (also at /instruments/{})", ic.name, it->second));
+        c.instruments.push_back(std::move(ic));
+      }));
   }
 
-  const Node instruments = top.child("instruments");
-  instruments.as_array();
-  std::map<std::string, size_t> instrument_names;
-  for (size_t i = 0; i < instruments.value().size(); ++i) {
-    InstrumentConfig ic = parse_instrument(instruments.at(i), simulators);
-    if (auto [it, inserted] = instrument_names.emplace(ic.name, i); !inserted)
-      instruments.at(i).child("name").fail(fmt::format("duplicate instrument name \"{}\" (also at /instruments/{})", ic.name, it->second));
-    c.instruments.push_back(std::move(ic));
-  }
-
-  const Node budget = top.child("budget");
-  budget.expect_object({"experiments", "hours"});
-  const Node experiments = budget.child("experiments");
-  const long long n = experiments.as_integer();
-  if (n < 1) experiments.fail(fmt::format("must be at least 1 (got {})", n));
-  if (n > 1000000) experiments.fail(fmt::format("must be at most 1000000 (got {})", n));
-  c.budget.experiments = static_cast<int>(n);
-  if (budget.has("hours")) {
-    c.budget.hours = budget.child("hours").as_number();
-    if (!(c.budget.hours > 0)) budget.child("hours").fail(fmt::format("must be greater than 0 (got {}); leave it out for no time limit", c.budget.hours));
+  mistakes.check([&] {
+    const Node budget = top.child("budget");
+    budget.expect_object({"experiments", "hours"});
+    const Node experiments = budget.child("experiments");
+    const long long n = experiments.as_integer();
+    if (n < 1) experiments.fail(fmt::format("must be at least 1 (got {})", n));
+    if (n > 1000000) experiments.fail(fmt::format("must be at most 1000000 (got {})", n));
+    c.budget.experiments = static_cast<int>(n);
+  });
+  mistakes.check([&] {
+    if (!top.has("budget") || !top.child("budget").value().is_object() || !top.child("budget").has("hours")) return;
+    const Node hours = top.child("budget").child("hours");
+    c.budget.hours = hours.as_number();
+    if (!(c.budget.hours > 0)) hours.fail(fmt::format("must be greater than 0 (got {}); leave it out for no time limit", c.budget.hours));
     if (c.budget.hours > kMaxSeconds / 3600)
-      budget.child("hours").fail(fmt::format("must be at most {:g} hours (got {:g}); leave it out for no time limit", kMaxSeconds / 3600, c.budget.hours));
-  }
+      hours.fail(fmt::format("must be at most {:g} hours (got {:g}); leave it out for no time limit", kMaxSeconds / 3600, c.budget.hours));
+  });
 
-  if (top.has("stop")) {
+  mistakes.check([&] {
+    if (!top.has("stop")) return;
     const Node stop = top.child("stop");
     stop.expect_object({"target"});
     if (stop.has("target")) c.target = stop.child("target").as_number();
-  }
+  });
 
-  c.output = top.has("output") ? top.child("output").as_string() : "runs/" + c.name;
+  mistakes.check([&] { c.output = top.has("output") ? top.child("output").as_string() : "runs/" + c.name; });
 
   // The planner checks its own options (each kind accepts different ones).
-  make_planner(PlannerContext{c.space(), c.seed, c.planner, c.source});
+  if (parameters_ok && planner_ok) mistakes.check([&] { make_planner(PlannerContext{c.space(), c.seed, c.planner, c.source}); });
 
   // Simulators are known in advance: check them now so `validate` catches mismatches before
-  // anything starts. Drivers at endpoints are checked when they answer `hello`.
-  for (size_t i = 0; i < c.instruments.size(); ++i)
-    if (c.instruments[i].is_simulator()) check_instrument_fits(c, i, simulator_info(c, i));
+  // anything starts. Drivers at endpoints are checked when they answer `hello`. Only instruments
+  // that parsed are in c.instruments, so their indices are looked up again for the messages.
+  if (parameters_ok && objective_ok && std::all_of(instrument_ok.begin(), instrument_ok.end(), [](bool ok) { return ok; }))
+    for (size_t i = 0; i < c.instruments.size(); ++i)
+      if (c.instruments[i].is_simulator()) mistakes.check([&] { check_instrument_fits(c, i, simulator_info(c, i)); });
+  mistakes.throw_if_any();
   return c;
 }
 

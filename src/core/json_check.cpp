@@ -64,6 +64,23 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
   return fmt::format("; did you mean {}?", names);
 }
 
+bool ConfigMistakes::check(const std::function<void()>& step) {
+  try {
+    step();
+    return true;
+  } catch (const ConfigError& e) {
+    if (mistakes_.size() < cap_) mistakes_.push_back(e);
+    else ++not_shown_;
+    return false;
+  }
+}
+
+void ConfigMistakes::throw_if_any() const {
+  if (mistakes_.empty()) return;
+  if (mistakes_.size() == 1) throw mistakes_.front();
+  throw ConfigError(mistakes_, not_shown_);
+}
+
 void JsonNode::fail(const std::string& reason) const { throw ConfigError(source_, path_, reason); }
 
 void JsonNode::expect_object(const std::vector<std::string>& allowed_keys) const {
@@ -72,6 +89,15 @@ void JsonNode::expect_object(const std::vector<std::string>& allowed_keys) const
     if (std::find(allowed_keys.begin(), allowed_keys.end(), key) == allowed_keys.end())
       JsonNode(v, path_ + "/" + key, source_).fail(fmt::format("unknown key{} (allowed here: {})", did_you_mean(key, allowed_keys), fmt::join(allowed_keys, ", ")));
   }
+}
+
+void JsonNode::expect_object(const std::vector<std::string>& allowed_keys, ConfigMistakes& mistakes) const {
+  if (!value_.is_object()) fail(fmt::format("must be an object, got {} ({})", short_dump(value_), type_name(value_)));
+  for (const auto& [key, v] : value_.items())
+    if (std::find(allowed_keys.begin(), allowed_keys.end(), key) == allowed_keys.end())
+      mistakes.check([&, &k = key, &value = v] {
+        JsonNode(value, path_ + "/" + k, source_).fail(fmt::format("unknown key{} (allowed here: {})", did_you_mean(k, allowed_keys), fmt::join(allowed_keys, ", ")));
+      });
 }
 
 JsonNode JsonNode::child(const std::string& key) const {

@@ -310,3 +310,38 @@ TEST_CASE("Config: simulators are known only through the catalogue the program p
   REQUIRE(c.instruments[0].simulated_inputs.size() == 2);
   CHECK(simulator_info(c, 0).inputs[1].high == 100);
 }
+
+TEST_CASE("Config: every mistake in a file is reported at once, in file order, up to 20", "[config]") {
+  json c = valid();
+  c["budgett"] = 3;                              // an unknown key (did you mean budget?)
+  c["parameters"][1]["high"] = -1;              // high below low
+  c["instruments"][1]["endpoint"] = "127.0.0.1:5555";  // not a ZeroMQ endpoint
+  c["budget"]["experiments"] = 0;               // below 1
+  try {
+    parse_campaign_config(c.dump(), "c.json", labloop::sim::catalogue());
+    FAIL("the file loaded");
+  } catch (const ConfigError& e) {
+    REQUIRE(e.mistakes().size() == 4);
+    CHECK(e.mistakes()[0] == "c.json: /budgett: unknown key; did you mean \"budget\"? (allowed here: name, description, seed, parameters, objective, "
+                             "planner, instruments, budget, stop, output)");
+    CHECK(e.mistakes()[1] == "c.json: /parameters/1/high: must be greater than low (0 >= -1)");
+    CHECK(e.mistakes()[2].rfind("c.json: /instruments/1/endpoint: \"127.0.0.1:5555\" is not a ZeroMQ endpoint", 0) == 0);
+    CHECK(e.mistakes()[3] == "c.json: /budget/experiments: must be at least 1 (got 0)");
+    CHECK(e.json_path() == "/budgett");
+    CHECK(std::string(e.what()) == e.mistakes()[0] + "\n" + e.mistakes()[1] + "\n" + e.mistakes()[2] + "\n" + e.mistakes()[3]);
+  }
+  // One mistake: exactly its message, as before.
+  json one = valid();
+  one["budget"]["experiments"] = 0;
+  CHECK(error_for(one) == "c.json: /budget/experiments: must be at least 1 (got 0)");
+
+  json many = valid();
+  for (int i = 0; i < 25; ++i) many["parameters"].push_back({{"name", "p" + std::to_string(i)}, {"type", "continuous"}, {"low", 1}, {"high", 0}});
+  try {
+    parse_campaign_config(many.dump(), "c.json", labloop::sim::catalogue());
+    FAIL("the file loaded");
+  } catch (const ConfigError& e) {
+    CHECK(e.mistakes().size() == 20);
+    CHECK(std::string(e.what()).find("\n… and 5 more (fix these first)") != std::string::npos);
+  }
+}

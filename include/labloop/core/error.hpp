@@ -3,6 +3,7 @@
 // what to do about it, so a technician can act on it without reading the code.
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace labloop {
 
@@ -20,10 +21,28 @@ class ConfigError : public Error {
         json_path_(std::move(json_path)) {}
   const std::string& source() const { return source_; }
   const std::string& json_path() const { return json_path_; }
+  // Every mistake found in one pass over the file, in file order (this one alone when it is the
+  // only one); what() lists them one per line.
+  const std::vector<std::string>& mistakes() const { return mistakes_; }
+
+  // Several mistakes at once: source() and json_path() are the first one's.
+  explicit ConfigError(const std::vector<ConfigError>& mistakes, size_t not_shown)
+      : Error(list(mistakes, not_shown)), source_(mistakes.front().source()), json_path_(mistakes.front().json_path()) {
+    mistakes_.clear();
+    for (const auto& m : mistakes) mistakes_.push_back(m.what());
+  }
 
  private:
+  static std::string list(const std::vector<ConfigError>& mistakes, size_t not_shown) {
+    std::string text;
+    for (const auto& m : mistakes) text += (text.empty() ? "" : "\n") + std::string(m.what());
+    if (not_shown > 0) text += "\n… and " + std::to_string(not_shown) + " more (fix these first)";
+    return text;
+  }
+
   std::string source_;
   std::string json_path_;
+  std::vector<std::string> mistakes_{what()};
 };
 
 // A message on the wire is malformed. `code` is the protocol error code sent back to the peer.

@@ -3,15 +3,37 @@
 // kernel and simulator options): it walks the value with its JSON pointer in hand, so a mistake is
 // named where it is ("campaign.json: /parameters/2/high: must be greater than low (3 >= 5)"),
 // with a "did you mean" for near-miss names. Every accessor checks and throws ConfigError.
+#include <cstddef>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "labloop/core/error.hpp"
 
 namespace labloop {
 
 // "; did you mean \"high\"?" when a candidate is close enough to be a plausible typo of `word`;
 // several equally close candidates are all named (up to three); "" when none is close.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+
+// Collects the mistakes of one pass over a file, so a person fixing it sees them all at once, not
+// one per attempt. Each `check` runs one independent piece of checking; a ConfigError it throws is
+// recorded and the pass goes on. Past `cap` mistakes only their number is kept.
+class ConfigMistakes {
+ public:
+  explicit ConfigMistakes(size_t cap = 20) : cap_(cap) {}
+  // Runs `step`; false when it threw ConfigError (recorded).
+  bool check(const std::function<void()>& step);
+  bool empty() const { return mistakes_.empty(); }
+  // Throws one ConfigError listing every recorded mistake (nothing when there is none).
+  void throw_if_any() const;
+
+ private:
+  size_t cap_;
+  std::vector<ConfigError> mistakes_;
+  size_t not_shown_ = 0;
+};
 
 // A JSON value with its pointer path and the name of the file it came from. Holds references:
 // the value and `source` must outlive it.
@@ -27,6 +49,8 @@ class JsonNode {
 
   // An object whose keys are all among `allowed_keys` (an unknown key is named, with a did-you-mean).
   void expect_object(const std::vector<std::string>& allowed_keys) const;
+  // The same, recording every unknown key in `mistakes` (not an object still throws).
+  void expect_object(const std::vector<std::string>& allowed_keys, ConfigMistakes& mistakes) const;
   bool has(const std::string& key) const { return value_.contains(key); }
   // The member `key`; missing is a mistake.
   JsonNode child(const std::string& key) const;
