@@ -4,18 +4,20 @@
 
 #include <algorithm>
 #include <cmath>
-#include <stdexcept>
+
+#include "labloop/core/error.hpp"
 
 namespace labloop {
 
 Space::Space(std::vector<Parameter> parameters) : parameters_(std::move(parameters)) {
   for (const auto& p : parameters_) {
     if (p.type == ParameterType::categorical) {
-      if (p.choices.empty()) throw std::invalid_argument("parameter '" + p.name + "' has no choices");
+      if (p.choices.empty()) throw PlannerError("search space: parameter '" + p.name + "' has no choices: give it at least one");
     } else {
       if (!(p.low < p.high) && !(p.type == ParameterType::integer && p.low == p.high))
-        throw std::invalid_argument("parameter '" + p.name + "' needs low < high");
-      if (p.log && p.low <= 0) throw std::invalid_argument("log parameter '" + p.name + "' needs low > 0");
+        throw PlannerError(fmt::format("search space: parameter '{}' needs low < high (it has low {} and high {})", p.name, p.low, p.high));
+      if (p.log && p.low <= 0)
+        throw PlannerError(fmt::format("search space: log parameter '{}' needs low > 0 (it has {}): raise low or drop \"log\"", p.name, p.low));
     }
     offsets_.push_back(cube_dim_);
     cube_dim_ += p.cube_width();
@@ -59,7 +61,8 @@ double encode_number(const Parameter& p, double v) {
 std::string Space::check(const Params& params) const { return check_params(parameters_, params); }
 
 Eigen::VectorXd Space::encode(const Params& params) const {
-  if (auto problem = check(params); !problem.empty()) throw std::invalid_argument(problem);
+  if (auto problem = check(params); !problem.empty())
+    throw PlannerError(fmt::format("parameters do not fit the search space: {}", problem));
   Eigen::VectorXd x = Eigen::VectorXd::Zero(cube_dim_);
   for (size_t i = 0; i < parameters_.size(); ++i) {
     const auto& p = parameters_[i];
@@ -76,8 +79,8 @@ Eigen::VectorXd Space::encode(const Params& params) const {
 
 Params Space::decode(const Eigen::VectorXd& x) const {
   if (x.size() != cube_dim_)
-    throw std::invalid_argument(fmt::format("cube point has {} coordinates, space needs {}", x.size(), cube_dim_));
-  if (!x.allFinite()) throw std::invalid_argument("cube point has a non-finite coordinate");
+    throw PlannerError(fmt::format("cube point has {} coordinates, space needs {}", x.size(), cube_dim_));
+  if (!x.allFinite()) throw PlannerError("cube point has a non-finite coordinate");
   Params out = Params::object();
   for (size_t i = 0; i < parameters_.size(); ++i) {
     const auto& p = parameters_[i];

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "labloop/core/error.hpp"
 #include "labloop/model/gaussian_process.hpp"
 #include "../../src/model/acquisitions/acquisitions.hpp"  // detail::erfcx, log_ndtr: the shared special functions
 
@@ -196,10 +197,10 @@ TEST_CASE("make_acquisition builds every registered name and rejects unknown nam
   for (const std::string expected : {"log_ei", "ucb", "log_pi", "thompson"})
     CHECK(std::find(names.begin(), names.end(), expected) != names.end());
   for (const auto& name : names) CHECK(labloop::make_acquisition(name)->name() == name);
-  CHECK_THROWS_AS(labloop::make_acquisition("expected_improvement"), std::invalid_argument);
-  CHECK_THROWS_AS(labloop::make_acquisition(""), std::invalid_argument);
-  CHECK_THROWS_AS(labloop::make_acquisition("ucb", -1.0), std::invalid_argument);
-  CHECK_THROWS_AS(labloop::make_acquisition("ucb", std::numeric_limits<double>::quiet_NaN()), std::invalid_argument);
+  CHECK_THROWS_AS(labloop::make_acquisition("expected_improvement"), labloop::PlannerError);
+  CHECK_THROWS_AS(labloop::make_acquisition(""), labloop::PlannerError);
+  CHECK_THROWS_AS(labloop::make_acquisition("ucb", -1.0), labloop::PlannerError);
+  CHECK_THROWS_AS(labloop::make_acquisition("ucb", std::numeric_limits<double>::quiet_NaN()), labloop::PlannerError);
 }
 
 TEST_CASE("Every acquisition with a gradient agrees between single and batch scores and with finite differences", "[acquisition]") {

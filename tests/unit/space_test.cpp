@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "labloop/core/error.hpp"
 #include "labloop/model/space.hpp"
 
 using namespace labloop;
@@ -83,8 +84,8 @@ TEST_CASE("Space: decode rejects non-finite coordinates instead of sending garba
   const Space s = mixed_space();
   Eigen::VectorXd x = Eigen::VectorXd::Constant(s.cube_dim(), 0.5);
   x[0] = std::numeric_limits<double>::quiet_NaN();
-  CHECK_THROWS_AS(s.decode(x), std::invalid_argument);
-  CHECK_THROWS_AS(s.decode(Eigen::VectorXd::Zero(3)), std::invalid_argument);
+  CHECK_THROWS_AS(s.decode(x), labloop::PlannerError);
+  CHECK_THROWS_AS(s.decode(Eigen::VectorXd::Zero(3)), labloop::PlannerError);
 }
 
 TEST_CASE("Space: check names the first parameter that is out of bounds or missing or unknown or mistyped", "[space][safety]") {
@@ -101,7 +102,7 @@ TEST_CASE("Space: check names the first parameter that is out of bounds or missi
   Params missing = ok;
   missing.erase("big");
   CHECK(s.check(missing) == "parameter 'big' is missing");
-  CHECK_THROWS_AS(s.encode(missing), std::invalid_argument);
+  CHECK_THROWS_AS(s.encode(missing), labloop::PlannerError);
 }
 
 TEST_CASE("Space: canonical snaps a cube point to where the experiment really runs", "[space]") {

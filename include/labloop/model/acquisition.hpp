@@ -35,7 +35,7 @@ class Acquisition {
 };
 
 // "log_ei" (default), "ucb" (option beta, default 2), "log_pi", "thompson". Throws
-// std::invalid_argument for an unknown name.
+// PlannerError for an unknown name (or a negative or non-finite beta for "ucb").
 std::unique_ptr<Acquisition> make_acquisition(const std::string& name, double beta = 2.0);
 std::vector<std::string> acquisition_names();
 

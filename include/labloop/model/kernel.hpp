@@ -36,14 +36,14 @@ class Kernel {
   virtual Eigen::MatrixXd covariance_grad_x(const Eigen::RowVectorXd& x, const Eigen::MatrixXd& b) const = 0;
 };
 
-// "matern52" (default), "matern32", "squared_exponential"; throws std::invalid_argument for an
+// "matern52" (default), "matern32", "squared_exponential"; throws PlannerError for an
 // unknown name. Starts with lengthscales 0.5 (in the unit cube) and signal variance 1.
 std::unique_ptr<Kernel> make_kernel(const std::string& name, int dim);
 std::vector<std::string> kernel_names();
 
 // Half the kernel `base` over all inputs, half the mean over groups of inputs of the same kernel
 // over that group alone (additive main effects plus interactions); `groups` gives each input's
-// group, numbered 0, 1, … Same log parameters as `base`. Throws std::invalid_argument.
+// group, numbered 0, 1, … Same log parameters as `base`. Throws PlannerError.
 std::unique_ptr<Kernel> make_additive_kernel(const std::string& base, int dim, const std::vector<int>& groups);
 
 }  // namespace labloop

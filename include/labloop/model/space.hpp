@@ -17,8 +17,8 @@ namespace labloop {
 class Space {
  public:
   Space() = default;
-  // Throws ConfigError-free std::invalid_argument on inconsistent parameters; configs are
-  // validated before a Space is built, so this only guards programming errors.
+  // Throws PlannerError on inconsistent parameters; campaign files are validated (ConfigError)
+  // before a Space is built, so this guards other callers (bench tables, embedding programs).
   explicit Space(std::vector<Parameter> parameters);
 
   const std::vector<Parameter>& parameters() const { return parameters_; }
@@ -27,10 +27,11 @@ class Space {
   int offset(int parameter_index) const { return offsets_[parameter_index]; }
   const Parameter* find(const std::string& name) const;
 
-  // User units → cube. Throws std::invalid_argument when `params` fail `check`.
+  // User units → cube. Throws PlannerError when `params` fail `check`.
   Eigen::VectorXd encode(const Params& params) const;
   // Cube → user units. Coordinates are clamped to [0,1] first, integers rounded, so the result
-  // always lies within the declared bounds.
+  // always lies within the declared bounds. Throws PlannerError for a point of the wrong size
+  // or with a non-finite coordinate.
   Params decode(const Eigen::VectorXd& x) const;
   // Snap a cube point to the point that represents what `decode` returns (integer rounding,
   // one-hot categoricals), so planners can see where an experiment really was run.

@@ -12,7 +12,7 @@
 namespace labloop::detail {
 
 std::unique_ptr<Acquisition> make_log_ei();
-std::unique_ptr<Acquisition> make_ucb(double beta);  // throws std::invalid_argument unless beta ≥ 0 and finite
+std::unique_ptr<Acquisition> make_ucb(double beta);  // throws PlannerError unless beta ≥ 0 and finite
 std::unique_ptr<Acquisition> make_log_pi();
 std::unique_ptr<Acquisition> make_thompson();
 

@@ -1,7 +1,7 @@
 // The acquisition table. A new acquisition is one .cpp with a factory, plus one line below.
-#include <stdexcept>
 #include <string>
 
+#include "labloop/core/error.hpp"
 #include "acquisitions.hpp"
 
 namespace labloop {
@@ -33,7 +33,7 @@ std::unique_ptr<Acquisition> make_acquisition(const std::string& name, double be
     if (name == e.name) return e.make(beta);
   std::string available;
   for (const auto& e : kAcquisitions) available += (available.empty() ? "" : ", ") + std::string(e.name);
-  throw std::invalid_argument("unknown acquisition \"" + name + "\" (available: " + available + ")");
+  throw PlannerError("unknown acquisition \"" + name + "\" (available: " + available + ")");
 }
 
 }  // namespace labloop

@@ -2,9 +2,9 @@
 // score = −(μ − √β·σ) = √β·σ − μ, so larger is better like every acquisition here.
 // β trades exploration (large) against exploitation (0 = pure posterior mean).
 #include <cmath>
-#include <stdexcept>
 #include <string>
 
+#include "labloop/core/error.hpp"
 #include "acquisitions.hpp"
 
 namespace labloop::detail {
@@ -39,7 +39,7 @@ class UpperConfidenceBound final : public Acquisition {
 
 std::unique_ptr<Acquisition> make_ucb(double beta) {
   if (!std::isfinite(beta) || beta < 0.0)
-    throw std::invalid_argument("acquisition \"ucb\": beta must be finite and >= 0 (got " + std::to_string(beta) + ")");
+    throw PlannerError("acquisition \"ucb\": beta must be finite and >= 0 (got " + std::to_string(beta) + ")");
   return std::make_unique<UpperConfidenceBound>(beta);
 }
 

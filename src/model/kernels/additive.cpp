@@ -9,10 +9,12 @@
 // over to points that differ in the others (main effects: "this ligand is good"), which a kernel
 // over all inputs at once only allows between near neighbours; the full half keeps interactions.
 // A sum of positive semi-definite kernels is positive semi-definite.
-#include <stdexcept>
+#include <fmt/format.h>
+
 #include <string>
 #include <vector>
 
+#include "labloop/core/error.hpp"
 #include "kernels.hpp"
 
 namespace labloop::detail {
@@ -22,15 +24,15 @@ namespace {
 class AdditiveMixtureKernel final : public Kernel {
  public:
   AdditiveMixtureKernel(const std::string& base, int dim, const std::vector<int>& groups) : base_(base), full_(make_kernel(base, dim)) {
-    if (static_cast<int>(groups.size()) != dim) throw std::invalid_argument("additive kernel: one group per input expected");
+    if (static_cast<int>(groups.size()) != dim) throw PlannerError(fmt::format("additive kernel: one group per input expected ({} groups for {} inputs)", groups.size(), dim));
     for (int i = 0; i < dim; ++i) {
       const int g = groups[static_cast<size_t>(i)];
-      if (g < 0 || g >= dim) throw std::invalid_argument("additive kernel: group index out of range");
+      if (g < 0 || g >= dim) throw PlannerError(fmt::format("additive kernel: group {} of input {} is not in [0, {})", g, i, dim));
       if (g >= static_cast<int>(dims_.size())) dims_.resize(static_cast<size_t>(g) + 1);
       dims_[static_cast<size_t>(g)].push_back(i);
     }
     for (const auto& d : dims_) {
-      if (d.empty()) throw std::invalid_argument("additive kernel: groups must be numbered 0, 1, … without gaps");
+      if (d.empty()) throw PlannerError("additive kernel: groups must be numbered 0, 1, … without gaps");
       parts_.push_back(make_kernel(base, static_cast<int>(d.size())));
     }
     set_log_params(full_->log_params());

@@ -13,9 +13,9 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <memory>
-#include <stdexcept>
 #include <string>
 
+#include "labloop/core/error.hpp"
 #include "labloop/model/kernel.hpp"
 
 namespace labloop::detail {
@@ -24,7 +24,7 @@ template <class Profile>
 class ArdKernel final : public Kernel {
  public:
   explicit ArdKernel(int dim) : log_params_(Eigen::VectorXd::Constant(dim + 1, std::log(0.5))) {
-    if (dim < 1) throw std::invalid_argument("kernel dimension must be at least 1");
+    if (dim < 1) throw PlannerError("kernel dimension must be at least 1 (got " + std::to_string(dim) + ")");
     log_params_(dim) = 0.0;
     update();
   }
@@ -35,8 +35,8 @@ class ArdKernel final : public Kernel {
   Eigen::VectorXd log_params() const override { return log_params_; }
   void set_log_params(const Eigen::VectorXd& p) override {
     if (p.size() != log_params_.size())
-      throw std::invalid_argument(std::string(Profile::kName) + " kernel: expected " + std::to_string(log_params_.size()) +
-                                  " log parameters, got " + std::to_string(p.size()));
+      throw PlannerError(std::string(Profile::kName) + " kernel: expected " + std::to_string(log_params_.size()) +
+                         " log parameters, got " + std::to_string(p.size()));
     log_params_ = p;
     update();
   }
@@ -71,7 +71,9 @@ class ArdKernel final : public Kernel {
 
   Eigen::MatrixXd covariance_grad(const Eigen::MatrixXd& a, Eigen::Index param) const override {
     check_cols(a);
-    if (param < 0 || param >= num_params()) throw std::out_of_range("kernel parameter index out of range");
+    if (param < 0 || param >= num_params())
+      throw PlannerError(std::string(Profile::kName) + " kernel: parameter index " + std::to_string(param) + " is not in [0, " +
+                         std::to_string(num_params()) + ")");
     const Eigen::MatrixXd as = scaled(a);
     const Eigen::Index n = a.rows(), dim = dim_();
     Eigen::MatrixXd g(n, n);
@@ -95,7 +97,7 @@ class ArdKernel final : public Kernel {
   Eigen::VectorXd weighted_param_grad(const Eigen::MatrixXd& a, const Eigen::MatrixXd& weights) const override {
     check_cols(a);
     const Eigen::Index n = a.rows(), dim = dim_();
-    if (weights.rows() != n || weights.cols() != n) throw std::invalid_argument("weighted_param_grad: weights must be n×n");
+    if (weights.rows() != n || weights.cols() != n) throw PlannerError("weighted_param_grad: weights must be n×n for n input rows");
     const Eigen::MatrixXd as = scaled(a);
     const Eigen::MatrixXd w2 = weights + weights.transpose();  // read W_ij + W_ji contiguously
     Eigen::VectorXd g = Eigen::VectorXd::Zero(dim + 1);
@@ -124,7 +126,7 @@ class ArdKernel final : public Kernel {
 
   Eigen::MatrixXd covariance_grad_x(const Eigen::RowVectorXd& x, const Eigen::MatrixXd& b) const override {
     check_cols(b);
-    if (x.size() != dim_()) throw std::invalid_argument("covariance_grad_x: x has the wrong dimension");
+    if (x.size() != dim_()) throw PlannerError("covariance_grad_x: x has " + std::to_string(x.size()) + " inputs, expected " + std::to_string(dim_()));
     const Eigen::VectorXd xs = x.transpose().cwiseProduct(inv_lengthscale_);
     const Eigen::MatrixXd bs = scaled(b);
     Eigen::MatrixXd g(b.rows(), dim_());
@@ -145,8 +147,8 @@ class ArdKernel final : public Kernel {
   }
   void check_cols(const Eigen::MatrixXd& m) const {
     if (m.cols() != dim_())
-      throw std::invalid_argument(std::string(Profile::kName) + " kernel: inputs have " + std::to_string(m.cols()) +
-                                  " columns, expected " + std::to_string(dim_()));
+      throw PlannerError(std::string(Profile::kName) + " kernel: inputs have " + std::to_string(m.cols()) +
+                         " columns, expected " + std::to_string(dim_()));
   }
   static double squared_distance(const double* p, const double* q, Eigen::Index dim) {
     double r2 = 0.0;

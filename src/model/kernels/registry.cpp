@@ -1,8 +1,8 @@
 // The kernel table. A new kernel is one .cpp with a factory, plus one line below.
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "labloop/core/error.hpp"
 #include "kernels.hpp"
 
 namespace labloop {
@@ -33,7 +33,7 @@ std::unique_ptr<Kernel> make_kernel(const std::string& name, int dim) {
     if (name == e.name) return e.make(dim);
   std::string available;
   for (const auto& e : kKernels) available += (available.empty() ? "" : ", ") + std::string(e.name);
-  throw std::invalid_argument("unknown kernel \"" + name + "\" (available: " + available + ")");
+  throw PlannerError("unknown kernel \"" + name + "\" (available: " + available + ")");
 }
 
 }  // namespace labloop

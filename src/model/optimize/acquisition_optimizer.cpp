@@ -1,0 +1,321 @@
+// Maximizing the acquisition. Candidates: a fresh scrambled Sobol set, the same number inside the
+// trust region (TuRBO: Eriksson et al., NeurIPS 2019), and Gaussian perturbations of the best
+// points; the best few are polished with bounded L-BFGS using the analytic gradient, snapped to
+// the space (integers, one-hot categoricals) and re-scored with their categorical choices settled.
+//
+// The random draws (candidate sets, perturbations, the acquisition's own) come from the planner's
+// generator in a fixed order, so a seed still reproduces a campaign's proposals exactly.
+#include "acquisition_optimizer.hpp"
+
+#include <nlopt.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <utility>
+
+#include "labloop/model/planner.hpp"
+#include "labloop/model/sobol.hpp"
+#include "model_selection.hpp"
+
+namespace labloop::detail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Up to this many combinations of categorical choices are enumerated for each candidate; beyond,
+// a local search changes one choice at a time, at most this many times.
+constexpr long long kMaxCombinations = 4096;
+constexpr int kMaxLocalSearchSteps = 50;
+
+}  // namespace
+
+// The best point offered so far that is not near a point to avoid (taken, observed or failed):
+// a proposal must not repeat an experiment while another point scores at all.
+class BestProposal {
+ public:
+  BestProposal(const std::vector<Point>& avoid, const Observations& observations) : avoid_(avoid), observations_(observations) {}
+
+  void offer(const Point& x, double score) {
+    if (!x.allFinite()) return;
+    if (!std::isfinite(score)) score = -std::numeric_limits<double>::infinity();  // NaN would stick as the best
+    if ((score > score_ || point_.size() == 0) && !observations_.near_any(x, avoid_)) point_ = x, score_ = score;
+  }
+  bool empty() const { return point_.size() == 0; }
+  const Point& point() const { return point_; }
+
+ private:
+  const std::vector<Point>& avoid_;
+  const Observations& observations_;
+  Point point_;
+  double score_ = -std::numeric_limits<double>::infinity();
+};
+
+AcquisitionOptimizer::AcquisitionOptimizer(const Space& space, AcquisitionOptimizerOptions options)
+    : space_(space), dim_(space.cube_dim()), options_(options) {
+  for (int i = 0; i < space.size(); ++i) {
+    const Parameter& p = space.parameters()[static_cast<size_t>(i)];
+    const bool is_categorical = p.type == ParameterType::categorical;
+    if (is_categorical) combinations_ = std::min(combinations_ * static_cast<long long>(p.choices.size()), kMaxCombinations + 1);
+    discrete_ = discrete_ || p.type != ParameterType::continuous;
+    polishable_ = polishable_ || !is_categorical;
+    for (int c = 0; c < p.cube_width(); ++c) categorical_coordinate_.push_back(is_categorical);
+  }
+}
+
+// Trust region (Eriksson et al., NeurIPS 2019, "TuRBO"): a box around the best point whose
+// side grows after a run of improving proposals and shrinks after a run of failures; when it
+// collapses it restarts at its initial size.
+void AcquisitionOptimizer::update_trust_region(const Observations& observations) {
+  const double best = observations.ys[observations.best()];
+  const size_t n = observations.ys.size();
+  if (tr_seen_ == 0) {
+    tr_best_ = best;
+    tr_seen_ = n;
+    return;
+  }
+  if (n == tr_seen_) return;
+  if (best < tr_best_ - 1e-3 * std::abs(tr_best_)) {
+    ++tr_success_;
+    tr_failure_ = 0;
+  } else {
+    tr_success_ = 0;
+    ++tr_failure_;
+  }
+  tr_best_ = std::min(best, tr_best_);
+  tr_seen_ = n;
+  if (tr_success_ >= kTrSuccessTolerance) tr_length_ = std::min(2.0 * tr_length_, kTrMaxLength), tr_success_ = 0;
+  if (tr_failure_ >= std::max(4, dim_)) tr_length_ /= 2.0, tr_failure_ = 0;
+  if (tr_length_ < kTrMinLength) tr_length_ = kTrInitialLength;
+}
+
+// The trust-region box: side tr_length_ scaled per coordinate by the lengthscales (geometric
+// mean 1), centred on the best observation, clipped to the cube.
+void AcquisitionOptimizer::trust_region_box(const GaussianProcess& gp, const Observations& observations, Eigen::VectorXd& lower,
+                                            Eigen::VectorXd& upper) const {
+  const Point& centre = observations.xs[observations.best()];
+  Eigen::ArrayXd w = gp.kernel().log_params().head(dim_).array();
+  w = (w - w.mean()).exp();
+  lower = (centre.array() - 0.5 * tr_length_ * w).max(0.0).matrix();
+  upper = (centre.array() + 0.5 * tr_length_ * w).min(1.0).matrix();
+}
+
+Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const GaussianProcess& gp, double incumbent, const std::vector<Point>& avoid,
+                                     const Observations& observations, std::mt19937_64& rng, double budget_s) const {
+  const auto started = Clock::now();
+  const AcquisitionContext ctx{gp, incumbent, rng};
+
+  // Candidates: a fresh scrambled Sobol set, the same number inside the trust region, and
+  // Gaussian perturbations of the best points. Scoring costs O(n²) per candidate (the posterior
+  // variance): with many observations, score fewer and rely on the local polishing.
+  const int count = std::clamp(static_cast<int>(options_.candidates * 300.0 / std::max<Eigen::Index>(gp.size(), 300)),
+                               std::min(options_.candidates, 256), options_.candidates);
+  SobolSequence candidates_sequence(dim_, rng() | 1);
+  Eigen::MatrixXd candidates = candidates_sequence.next(count);
+  if (options_.trust_region == TrustRegion::candidates) {
+    // TuRBO's candidates: Sobol points in the box, each moving a random subset of about
+    // kTrPerturbed coordinates (all of them up to that dimension) away from the best point.
+    Eigen::VectorXd lower, upper;
+    trust_region_box(gp, observations, lower, upper);
+    const Point& centre = observations.xs[observations.best()];
+    // Past the fitting subset the model is local enough for half as many (keeps n = 2000 fast).
+    const int tr_count = gp.size() > kFitSubset ? count / 2 : count;
+    SobolSequence tr_sequence(dim_, rng() | 1);
+    const Eigen::MatrixXd raw = tr_sequence.next(tr_count);
+    const double p = std::min(1.0, kTrPerturbed / dim_);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    std::uniform_int_distribution<int> pick(0, dim_ - 1);
+    const Eigen::Index base = candidates.rows();
+    candidates.conservativeResize(base + tr_count, Eigen::NoChange);
+    for (int k = 0; k < tr_count; ++k) {
+      bool any = false;
+      for (int d = 0; d < dim_; ++d) {
+        const bool perturb = p >= 1.0 || u(rng) < p;
+        any = any || perturb;
+        candidates(base + k, d) = perturb ? lower[d] + (upper[d] - lower[d]) * raw(k, d) : centre[d];
+      }
+      if (!any) {
+        const int d = pick(rng);
+        candidates(base + k, d) = lower[d] + (upper[d] - lower[d]) * raw(k, d);
+      }
+    }
+  }
+  const std::vector<double>& ys = observations.ys;
+  const int local = std::min<int>(static_cast<int>(ys.size()), 5) * 20;
+  if (local > 0) {
+    std::vector<size_t> order(ys.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + std::min<size_t>(5, order.size()), order.end(),
+                      [&](size_t a, size_t b) { return ys[a] < ys[b]; });
+    std::normal_distribution<double> step(0.0, 0.05);
+    const Eigen::Index base = candidates.rows();
+    candidates.conservativeResize(base + local, Eigen::NoChange);
+    for (int k = 0; k < local; ++k) {
+      const Point& centre = observations.xs[order[static_cast<size_t>(k / 20)]];
+      for (int d = 0; d < dim_; ++d) candidates(base + k, d) = std::clamp(centre[d] + step(rng), 0.0, 1.0);
+    }
+  }
+  // Score where experiments could really run: a relaxed one-hot point between choices is far
+  // from every observation, and its score says nothing about any choice.
+  if (discrete_)
+    for (Eigen::Index k = 0; k < candidates.rows(); ++k) candidates.row(k) = space_.canonical(candidates.row(k).transpose()).transpose();
+  // A non-finite score (NaN or ±inf from a broken posterior) is no information: it ranks last.
+  // Sorting NaNs would break std::sort's ordering contract (undefined behaviour: a crash).
+  Eigen::VectorXd scores = acquisition.score(ctx, candidates);
+  bool any_finite = false;
+  for (Eigen::Index k = 0; k < scores.size(); ++k) {
+    if (!std::isfinite(scores[k])) scores[k] = -std::numeric_limits<double>::infinity();
+    any_finite = any_finite || std::isfinite(scores[k]);
+  }
+  if (!any_finite) return Point();  // the caller proposes a space-filling point
+
+  std::vector<Eigen::Index> order(static_cast<size_t>(candidates.rows()));
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) { return scores[a] > scores[b]; });
+
+  BestProposal best(avoid, observations);
+  // Snap to the space, then settle the categorical choices for that numeric part: the relaxed
+  // one-hot optimum is only a hint. With few combinations try them all (once per numeric part:
+  // in a purely categorical space that is once per proposal); with more, climb by changing one
+  // choice at a time.
+  std::vector<Point> enumerated;
+  auto consider = [&](const Point& raw) {
+    const Point x = space_.canonical(raw);
+    if (combinations_ > kMaxCombinations) {
+      categorical_local_search(acquisition, ctx, x, best);
+      return;
+    }
+    const Point numeric = numeric_part(x);
+    for (const Point& e : enumerated)
+      if ((e - numeric).squaredNorm() < 1e-24) return;
+    enumerated.push_back(numeric);
+    const std::vector<Point> variants = categorical_variants(x);
+    Eigen::MatrixXd rows(static_cast<Eigen::Index>(variants.size()), dim_);
+    for (size_t k = 0; k < variants.size(); ++k) rows.row(static_cast<Eigen::Index>(k)) = variants[k].transpose();
+    const Eigen::VectorXd s = acquisition.score(ctx, rows);
+    for (size_t k = 0; k < variants.size(); ++k) best.offer(variants[k], s[static_cast<Eigen::Index>(k)]);
+  };
+
+  const bool polish = acquisition.has_gradient();
+  int polished = 0;
+  // Each polishing step costs O(n²) like the scoring: with many results, fewer starts.
+  const int local_starts = gp.size() > 1000 ? std::min(options_.local_starts, 2) : options_.local_starts;
+  for (Eigen::Index idx : order) {
+    if (polished >= local_starts) break;
+    const bool out_of_time = std::chrono::duration<double>(Clock::now() - started).count() > budget_s;
+    Point start = candidates.row(idx).transpose();
+    if (polish && !out_of_time && polishable_) start = local_maximum(acquisition, ctx, start);
+    consider(start);
+    ++polished;
+  }
+  // Everything near taken points (tiny discrete spaces): take the best unused candidate.
+  for (size_t k = 0; best.empty() && k < order.size(); ++k) consider(candidates.row(order[k]).transpose());
+  if (best.empty()) return space_.canonical(candidates.row(order.front()).transpose());
+  return best.point();
+}
+
+// x with each combination of categorical choices (x itself when there are none).
+std::vector<Point> AcquisitionOptimizer::categorical_variants(const Point& x) const {
+  std::vector<Point> variants{x};
+  for (int i = 0; i < space_.size(); ++i) {
+    const Parameter& p = space_.parameters()[static_cast<size_t>(i)];
+    if (p.type != ParameterType::categorical) continue;
+    std::vector<Point> next;
+    for (const Point& v : variants)
+      for (int c = 0; c < p.cube_width(); ++c) next.push_back(with_choice(v, i, c));
+    variants = std::move(next);
+  }
+  return variants;
+}
+
+Point AcquisitionOptimizer::with_choice(const Point& x, int parameter, int choice) const {
+  Point w = x;
+  w.segment(space_.offset(parameter), space_.parameters()[static_cast<size_t>(parameter)].cube_width()).setZero();
+  w[space_.offset(parameter) + choice] = 1.0;
+  return w;
+}
+
+// x with every categorical coordinate zeroed: what the enumerated variants of x share.
+Point AcquisitionOptimizer::numeric_part(const Point& x) const {
+  Point w = x;
+  for (int d = 0; d < dim_; ++d)
+    if (categorical_coordinate_[static_cast<size_t>(d)]) w[d] = 0.0;
+  return w;
+}
+
+// Too many combinations to enumerate: from x, move to the best point that differs in one
+// categorical choice while that improves the acquisition (a local search in the Hamming
+// neighbourhood). Every point scored on the way is offered, so the best one not yet taken wins
+// even when the climb ends on an observed point.
+void AcquisitionOptimizer::categorical_local_search(const Acquisition& acquisition, const AcquisitionContext& ctx, Point x,
+                                                    BestProposal& best) const {
+  Eigen::MatrixXd one(1, dim_);
+  one.row(0) = x.transpose();
+  double current = acquisition.score(ctx, one)[0];
+  best.offer(x, current);
+  for (int step = 0; step < kMaxLocalSearchSteps; ++step) {
+    std::vector<Point> neighbours;
+    for (int i = 0; i < space_.size(); ++i) {
+      const Parameter& p = space_.parameters()[static_cast<size_t>(i)];
+      if (p.type != ParameterType::categorical) continue;
+      for (int c = 0; c < p.cube_width(); ++c)
+        if (x[space_.offset(i) + c] != 1.0) neighbours.push_back(with_choice(x, i, c));
+    }
+    Eigen::MatrixXd rows(static_cast<Eigen::Index>(neighbours.size()), dim_);
+    for (size_t k = 0; k < neighbours.size(); ++k) rows.row(static_cast<Eigen::Index>(k)) = neighbours[k].transpose();
+    const Eigen::VectorXd s = acquisition.score(ctx, rows);
+    Eigen::Index top = 0;
+    for (Eigen::Index k = 0; k < s.size(); ++k) {
+      best.offer(neighbours[static_cast<size_t>(k)], s[k]);
+      if (s[k] > s[top]) top = k;
+    }
+    if (s.size() == 0 || !(s[top] > current)) return;
+    current = s[top];
+    x = neighbours[static_cast<size_t>(top)];
+  }
+}
+
+Point AcquisitionOptimizer::local_maximum(const Acquisition& acquisition, const AcquisitionContext& ctx, const Point& start) const {
+  nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(dim_));
+  // Categorical coordinates stay where they are (their choices are settled by enumeration or
+  // local search); the others move within the cube, integers relaxed.
+  std::vector<double> lower(static_cast<size_t>(dim_)), upper(static_cast<size_t>(dim_));
+  for (int d = 0; d < dim_; ++d) {
+    lower[static_cast<size_t>(d)] = categorical_coordinate_[static_cast<size_t>(d)] ? start[d] : 0.0;
+    upper[static_cast<size_t>(d)] = categorical_coordinate_[static_cast<size_t>(d)] ? start[d] : 1.0;
+  }
+  opt.set_lower_bounds(lower);
+  opt.set_upper_bounds(upper);
+  opt.set_maxeval(60);
+  opt.set_xtol_rel(1e-6);
+  struct Data {
+    const Acquisition* acquisition;
+    const AcquisitionContext* ctx;
+    const std::vector<bool>* fixed;
+  } data{&acquisition, &ctx, &categorical_coordinate_};
+  opt.set_max_objective(
+      [](const std::vector<double>& v, std::vector<double>& grad, void* raw) {
+        auto* d = static_cast<Data*>(raw);
+        const Eigen::Map<const Eigen::VectorXd> x(v.data(), static_cast<Eigen::Index>(v.size()));
+        Eigen::VectorXd g;
+        const double s = d->acquisition->score(*d->ctx, Eigen::VectorXd(x), g);
+        if (!grad.empty())
+          for (size_t k = 0; k < grad.size(); ++k) grad[k] = (*d->fixed)[k] ? 0.0 : g[static_cast<Eigen::Index>(k)];
+        return std::isfinite(s) ? s : -1e300;
+      },
+      &data);
+  std::vector<double> v(start.data(), start.data() + start.size());
+  double value = 0;
+  try {
+    opt.optimize(v, value);
+  } catch (const std::exception&) {
+    // NLopt gives up on rounding trouble near the optimum; v holds its best point so far.
+  }
+  const Point polished = Eigen::Map<Eigen::VectorXd>(v.data(), dim_);
+  return polished.allFinite() ? polished : start;  // NaN gradients can lead L-BFGS astray
+}
+
+}  // namespace labloop::detail

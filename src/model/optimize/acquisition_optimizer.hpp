@@ -1,0 +1,71 @@
+#pragma once
+// Internal: maximizes an acquisition over the search space for the Bayesian planner. Scores
+// quasi-random Sobol candidates, trust-region candidates (TuRBO: Eriksson et al., NeurIPS 2019)
+// and perturbations of the best points; polishes the best few with bounded L-BFGS (NLopt) using
+// the analytic gradient; snaps them to the space and settles categorical choices by enumeration
+// or, with too many combinations, by a local search one choice at a time.
+#include <random>
+#include <vector>
+
+#include "labloop/model/acquisition.hpp"
+#include "labloop/model/gaussian_process.hpp"
+#include "labloop/model/space.hpp"
+#include "observations.hpp"
+
+namespace labloop::detail {
+
+enum class TrustRegion { candidates, off };  // candidates: trust-region candidates join the pool
+
+struct AcquisitionOptimizerOptions {
+  int candidates = 1024;
+  int local_starts = 4;
+  TrustRegion trust_region = TrustRegion::candidates;
+};
+
+class BestProposal;
+
+class AcquisitionOptimizer {
+ public:
+  AcquisitionOptimizer(const Space& space, AcquisitionOptimizerOptions options);
+
+  // Grows, shrinks or restarts the trust region from the results told since the last call (at
+  // least one value in `observations`).
+  void update_trust_region(const Observations& observations);
+
+  // The point of the space (canonical: integers and one-hot categoricals snapped) with the best
+  // acquisition found, away from `avoid` and from every observed or failed point when possible.
+  // An empty point when no candidate has a finite score; the caller then falls back. Past
+  // `budget_s` seconds the candidates are no longer polished. `rng` draws the candidates and is
+  // handed to the acquisition (Thompson sampling).
+  Eigen::VectorXd maximize(const Acquisition& acquisition, const GaussianProcess& gp, double incumbent,
+                           const std::vector<Eigen::VectorXd>& avoid, const Observations& observations,
+                           std::mt19937_64& rng, double budget_s) const;
+
+ private:
+  void trust_region_box(const GaussianProcess& gp, const Observations& observations, Eigen::VectorXd& lower,
+                        Eigen::VectorXd& upper) const;
+  std::vector<Eigen::VectorXd> categorical_variants(const Eigen::VectorXd& x) const;
+  Eigen::VectorXd with_choice(const Eigen::VectorXd& x, int parameter, int choice) const;
+  Eigen::VectorXd numeric_part(const Eigen::VectorXd& x) const;
+  void categorical_local_search(const Acquisition& acquisition, const AcquisitionContext& ctx, Eigen::VectorXd x,
+                                BestProposal& best) const;
+  Eigen::VectorXd local_maximum(const Acquisition& acquisition, const AcquisitionContext& ctx, const Eigen::VectorXd& start) const;
+
+  Space space_;
+  int dim_;
+  AcquisitionOptimizerOptions options_;
+  long long combinations_ = 1;  // of categorical choices (capped at kMaxCombinations + 1)
+  bool discrete_ = false;        // some parameter is integer or categorical
+  bool polishable_ = false;      // some parameter is not categorical (gradient polishing applies)
+  std::vector<bool> categorical_coordinate_;  // per cube coordinate
+
+  static constexpr double kTrInitialLength = 0.8, kTrMinLength = 0.0078125, kTrMaxLength = 1.6;
+  static constexpr int kTrSuccessTolerance = 3;
+  static constexpr double kTrPerturbed = 20.0;
+  double tr_length_ = kTrInitialLength;
+  double tr_best_ = 0;
+  size_t tr_seen_ = 0;
+  int tr_success_ = 0, tr_failure_ = 0;
+};
+
+}  // namespace labloop::detail

@@ -1,0 +1,63 @@
+#pragma once
+// Internal: the Bayesian planner's surrogate. Fits a Gaussian process to what the planner was
+// told (failures as the worst value seen), choosing the kernel and the output warp by evidence
+// when asked to, refitting hyperparameters every `refit_every` results and extending the
+// Cholesky factor in between.
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "labloop/model/gaussian_process.hpp"
+#include "labloop/model/output_transform.hpp"
+#include "labloop/model/space.hpp"
+#include "observations.hpp"
+
+namespace labloop::detail {
+
+// Above this many observations, hyperparameters are fitted on a subset of this size.
+inline constexpr Eigen::Index kFitSubset = 300;
+
+enum class KernelChoice { select, fixed };
+enum class OutputTransform { select, yeo_johnson, none };
+enum class CategoricalLengthscale { shared, per_choice };
+enum class AdditiveKernel { automatic, on, off };
+
+struct ModelSelectionOptions {
+  // select: Matérn-5/2 or Matérn-3/2, whichever the evidence favours; fixed: `kernel` always.
+  KernelChoice kernel_choice = KernelChoice::select;
+  std::string kernel = "matern52";  // a kernel registry name; with select, the one fitted first
+  OutputTransform output_transform = OutputTransform::select;
+  int refit_every = 1;
+  // shared: one lengthscale per categorical parameter; per_choice: one per choice.
+  CategoricalLengthscale categorical_lengthscale = CategoricalLengthscale::shared;
+  AdditiveKernel additive = AdditiveKernel::automatic;  // automatic: on when some parameter is categorical
+};
+
+class ModelSelection {
+ public:
+  ModelSelection(const Space& space, std::uint64_t seed, ModelSelectionOptions options);
+
+  // Brings the model up to date with `observations` (at least one value, told in order; the
+  // same object at every call). `rng` picks the fitting subset past kFitSubset results.
+  // Returns false when the fit stopped at `max_seconds`.
+  bool fit(const Observations& observations, std::mt19937_64& rng, double max_seconds);
+
+  const GaussianProcess& model() const { return *model_; }
+
+ private:
+  static double evidence(const GaussianProcess& gp, const Eigen::VectorXd& y, const YeoJohnson* warp);
+
+  int dim_;
+  ModelSelectionOptions options_;
+  GaussianProcessOptions gp_options_;  // its kernel is the one chosen last
+  std::unique_ptr<GaussianProcess> model_;
+  Eigen::Index last_fit_n_ = 0;
+  int fits_ = 0;
+  Eigen::Index modelled_ = 0;         // how many of the observations model_ holds
+  MagnitudeCompression compression_;  // frozen between refits, like the warp; before it
+  YeoJohnson warp_;                   // frozen between refits; the identity until fitted
+  bool warped_ = false;               // OutputTransform::select: whether the last model choice kept the warp
+};
+
+}  // namespace labloop::detail

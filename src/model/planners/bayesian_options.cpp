@@ -1,0 +1,83 @@
+#include "bayesian_options.hpp"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "labloop/model/acquisition.hpp"
+#include "labloop/model/kernel.hpp"
+#include "labloop/model/sobol.hpp"
+#include "planners.hpp"
+
+namespace labloop::detail {
+
+BayesianOptions parse_bayesian_options(const PlannerContext& context) {
+  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive"});
+  const nlohmann::json& o = context.config.options;
+  BayesianOptions options;
+  auto fail = [&](const std::string& key, const std::string& reason) -> void { throw ConfigError(context.source, "/planner/" + key, reason); };
+  // Upper limits keep memory and time per proposal bounded and every value inside an int
+  // (docs/config.md lists them).
+  auto integer = [&](const char* key, int low, int high, int& out) {
+    if (!o.contains(key)) return;
+    const bool integral = o[key].is_number_integer() && !(o[key].is_number_unsigned() && o[key].get<unsigned long long>() > static_cast<unsigned long long>(high));
+    if (!integral || o[key].get<long long>() < low || o[key].get<long long>() > high)
+      fail(key, fmt::format("must be an integer from {} to {}", low, high));
+    out = static_cast<int>(o[key].get<long long>());
+  };
+  auto name = [&](const char* key, const std::vector<std::string>& allowed, std::string& out) {
+    if (!o.contains(key)) return;
+    if (!o[key].is_string() || std::find(allowed.begin(), allowed.end(), o[key].get<std::string>()) == allowed.end())
+      fail(key, fmt::format("must be one of: {}", fmt::join(allowed, ", ")));
+    out = o[key].get<std::string>();
+  };
+  // A choice among fixed names, kept as its enum; the message lists the names in this order.
+  auto choice = [&]<typename Enum>(const char* key, const std::vector<std::pair<std::string, Enum>>& allowed, Enum& out) {
+    std::vector<std::string> names;
+    for (const auto& [text, value] : allowed) names.push_back(text);
+    std::string text;
+    name(key, names, text);
+    for (const auto& [candidate, value] : allowed)
+      if (candidate == text) out = value;
+  };
+  integer("initial", 1, 100000, options.initial);
+  integer("candidates", 16, 100000, options.optimizer.candidates);
+  integer("local_starts", 0, 1000, options.optimizer.local_starts);
+  integer("refit_every", 1, 1000000, options.model.refit_every);
+  choice("initial_design", std::vector<std::pair<std::string, InitialDesign>>{{"sobol", InitialDesign::sobol}, {"lhs", InitialDesign::lhs}},
+         options.initial_design);
+  name("acquisition", acquisition_names(), options.acquisition);
+  std::vector<std::string> kernels = kernel_names();
+  kernels.push_back("select");
+  std::string kernel = "select";
+  name("kernel", kernels, kernel);
+  if (kernel != "select") options.model.kernel_choice = KernelChoice::fixed, options.model.kernel = kernel;
+  choice("output_transform",
+         std::vector<std::pair<std::string, OutputTransform>>{
+             {"select", OutputTransform::select}, {"yeo_johnson", OutputTransform::yeo_johnson}, {"none", OutputTransform::none}},
+         options.model.output_transform);
+  choice("trust_region", std::vector<std::pair<std::string, TrustRegion>>{{"candidates", TrustRegion::candidates}, {"off", TrustRegion::off}},
+         options.optimizer.trust_region);
+  choice("categorical_lengthscale",
+         std::vector<std::pair<std::string, CategoricalLengthscale>>{{"shared", CategoricalLengthscale::shared},
+                                                                     {"per_choice", CategoricalLengthscale::per_choice}},
+         options.model.categorical_lengthscale);
+  choice("additive",
+         std::vector<std::pair<std::string, AdditiveKernel>>{{"auto", AdditiveKernel::automatic}, {"on", AdditiveKernel::on}, {"off", AdditiveKernel::off}},
+         options.model.additive);
+  if (o.contains("beta")) {
+    if (!o["beta"].is_number() || !(o["beta"].get<double>() > 0 && o["beta"].get<double>() <= 1e6)) fail("beta", "must be a number > 0 and at most 1e6");
+    options.beta = o["beta"];
+  }
+  if (o.contains("time_limit_s")) {
+    if (!o["time_limit_s"].is_number() || !(o["time_limit_s"].get<double>() > 0 && o["time_limit_s"].get<double>() <= 86400))
+      fail("time_limit_s", "must be a number of seconds > 0 and at most 86400");
+    options.time_limit_s = o["time_limit_s"];
+  }
+  if (context.space.cube_dim() > SobolSequence::kMaxDim)
+    fail("kind", fmt::format("bayesian supports at most {} cube dimensions (this space has {})", SobolSequence::kMaxDim, context.space.cube_dim()));
+  if (options.initial == 0) options.initial = std::max(5, 2 * context.space.size());
+  return options;
+}
+
+}  // namespace labloop::detail

@@ -1,0 +1,30 @@
+#pragma once
+// Internal: the "planner" section of a bayesian campaign, checked and parsed once, when the
+// planner is built. Names and defaults are the ones docs/config.md lists.
+#include <string>
+
+#include "labloop/model/planner.hpp"
+#include "../optimize/acquisition_optimizer.hpp"
+#include "../optimize/model_selection.hpp"
+
+namespace labloop::detail {
+
+enum class InitialDesign { sobol, lhs };
+
+struct BayesianOptions {
+  int initial = 0;  // resolved by parse_bayesian_options: 0 in the file means max(5, 2·d), d parameters
+  InitialDesign initial_design = InitialDesign::sobol;
+  // A registry name (make_acquisition), not an enum: a new acquisition is one .cpp and a
+  // registry line, and the planner builds it once, at construction.
+  std::string acquisition = "ucb";
+  double beta = 3.0;
+  double time_limit_s = 5.0;
+  ModelSelectionOptions model;
+  AcquisitionOptimizerOptions optimizer;
+};
+
+// Throws ConfigError (path /planner/<option>) for an unknown option or a value out of range,
+// and for a space with more cube dimensions than the Sobol sequence supports.
+BayesianOptions parse_bayesian_options(const PlannerContext& context);
+
+}  // namespace labloop::detail
