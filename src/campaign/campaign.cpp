@@ -230,8 +230,8 @@ class CampaignRun {
     journal_.emplace(output_ / "journal.jsonl");
     const std::string campaign_id = new_campaign_id();
     id_tag_ = campaign_id.substr(0, kIdTagChars);
-    journal("campaign_started", {{"campaign", config_.name}, {"campaign_id", campaign_id}, {"config", config_.to_json()},
-                                 {"dry_run", options_.dry_run}, {"labloop_version", kVersion}, {"output", output_.string()}});
+    journal(CampaignStartedEvent{.campaign = config_.name, .campaign_id = campaign_id, .config = config_.to_json(), .dry_run = options_.dry_run,
+                                 .labloop_version = kVersion, .output = output_.string()});
     std::vector<std::pair<std::string, json>> held;
     held.swap(held_events_);
     for (auto& [event, fields] : held) journal(event, std::move(fields));
@@ -905,10 +905,10 @@ class CampaignRun {
   }
 
   void finish(const std::string& reason) {
-    json best = nullptr;
-    if (best_) best = {{"experiment", best_experiment_}, {"objective", *best_}, {"params", best_params_}};
+    std::optional<FinishedBest> best;
+    if (best_) best = FinishedBest{best_experiment_, *best_, best_params_};
     try {
-      journal("campaign_finished", {{"reason", reason}, {"experiments", done_}, {"failed", failed_}, {"best", best}});
+      journal(CampaignFinishedEvent{.reason = reason, .experiments = done_, .failed = failed_, .best = best});
       write_reports(true);
     } catch (const std::exception& e) {
       log(fmt::format("could not finish the journal or reports: {}", e.what()));

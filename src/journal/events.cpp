@@ -65,9 +65,12 @@ class FieldReader {
     const json* v = find(key);
     if (!v) return std::nullopt;
     if (!v->is_number_integer()) fail(key, "is not an integer");
-    const auto n = v->get<std::int64_t>();
-    if (n < std::numeric_limits<int>::min() || n > std::numeric_limits<int>::max()) fail(key, "is out of range");
-    return static_cast<int>(n);
+    // Unsigned first: a value past INT64_MAX read as signed would wrap into range.
+    const bool fits = v->is_number_unsigned() ? v->get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<int>::max())
+                                              : v->get<std::int64_t>() >= std::numeric_limits<int>::min() &&
+                                                    v->get<std::int64_t>() <= std::numeric_limits<int>::max();
+    if (!fits) fail(key, "is out of range");
+    return v->get<int>();
   }
 
   std::optional<double> optional_number(const char* key) const {
@@ -299,7 +302,8 @@ JournalEvent decode_event(const json& object, std::string_view source, size_t li
   const FieldReader reader(object, source, line, event);
   JournalEvent decoded;
   if (const json* seq = reader.find("seq")) {
-    if (!seq->is_number_integer() || seq->get<std::int64_t>() < 0) reader.fail("seq", "is not a positive integer");
+    if (!seq->is_number_unsigned() && !(seq->is_number_integer() && seq->get<std::int64_t>() >= 0))
+      reader.fail("seq", "is not a positive integer");
     decoded.seq = seq->get<std::uint64_t>();
   }
   decoded.time = reader.string_or_empty("time");

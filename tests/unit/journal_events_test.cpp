@@ -402,3 +402,21 @@ TEST_CASE("Campaign state: what the loop never writes is listed, and the first o
   CHECK(record.experiments[0].objective == std::optional<double>(3.0));
   CHECK(record.experiments.back().id == "ghost");
 }
+
+TEST_CASE("Campaign state: results.csv from the fold is the one 0.1.0 wrote for its own journals", "[journal_events]") {
+  // Finished campaigns only: an interrupted run's last results.csv may predate its last events.
+  for (const char* name : {"finished", "mixed", "three", "faulty"}) {
+    INFO(name);
+    test::TempDir dir;
+    const std::vector<JournalEvent> events = decode_events(read_journal(kFixtures / name / "journal.jsonl").events, name);
+    write_results_csv(campaign_record(CampaignState::fold(events)), dir / "results.csv");
+    CHECK(test::read_file(dir / "results.csv") == test::read_file(kFixtures / name / "results.csv"));
+  }
+}
+
+TEST_CASE("Journal events: integers past int's range are refused, not wrapped", "[journal_events]") {
+  const json huge = json::parse(R"({"seq":2,"event":"instrument_ready","instrument":"sim","capacity":18446744073709551615})");
+  CHECK_THROWS_WITH(decode_event(huge, "test", 2), Catch::Contains("\"capacity\" is out of range"));
+  const json negative = json::parse(R"({"seq":2,"event":"proposed","experiment":"e","ask":-3000000000})");
+  CHECK_THROWS_WITH(decode_event(negative, "test", 2), Catch::Contains("\"ask\" is out of range"));
+}
