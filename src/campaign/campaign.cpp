@@ -22,6 +22,8 @@
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/wire/instrument.hpp"
+#include "labloop/journal/campaign_state.hpp"
+#include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/wire/protocol.hpp"
@@ -228,8 +230,8 @@ class CampaignRun {
     journal_.emplace(output_ / "journal.jsonl");
     const std::string campaign_id = new_campaign_id();
     id_tag_ = campaign_id.substr(0, kIdTagChars);
-    journal("campaign_started", {{"campaign", config_.name}, {"campaign_id", campaign_id}, {"config", config_.to_json()},
-                                 {"dry_run", options_.dry_run}, {"labloop_version", kVersion}, {"output", output_.string()}});
+    journal(CampaignStartedEvent{.campaign = config_.name, .campaign_id = campaign_id, .config = config_.to_json(), .dry_run = options_.dry_run,
+                                 .labloop_version = kVersion, .output = output_.string()});
     std::vector<std::pair<std::string, json>> held;
     held.swap(held_events_);
     for (auto& [event, fields] : held) journal(event, std::move(fields));
@@ -244,98 +246,63 @@ class CampaignRun {
     if (!fs::exists(path)) throw Error(fmt::format("{} holds no journal.jsonl: there is no campaign to resume there", output_.string()));
     const JournalContents before = read_journal(path);
     journal_.emplace(path);  // takes the lock, cuts a torn last line away
-    events_ = before.events;
+    const std::vector<JournalEvent> events = decode_events(before.events, path.string());
     if (!before.torn_tail_message.empty()) log(before.torn_tail_message + " (removed; it was never acted on)");
-    if (!events_.empty() && events_.back()["event"] == "campaign_finished") {
-      const std::string why = events_.back().value("reason", "");
+    if (const auto* finished = events.empty() ? nullptr : events.back().as<CampaignFinishedEvent>()) {
+      const std::string& why = finished->reason;
       if (why == "budget reached" || why == "target reached" || why == "time budget reached")
         throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume", path.string(), why));
     }
-    const ReplayReport replay = replay_journal(events_, config_, *planner_);
+    const ReplayReport replay = replay_journal(events, config_, *planner_);
+    state_ = CampaignState::fold(events);
     // Journals written before campaign ids keep their ids' form ("<name>-0007").
-    if (const auto id = events_.front().find("campaign_id"); id != events_.front().end() && id->is_string())
-      id_tag_ = id->get<std::string>().substr(0, kIdTagChars);
-
-    std::map<std::string, Experiment> open;
-    std::vector<std::string> order;
+    if (state_.campaign_id()) id_tag_ = state_.campaign_id()->substr(0, kIdTagChars);
+    planner_proposals_ = state_.planner_proposals();
+    asks_ = state_.asks();
+    done_ = state_.done();
+    failed_ = state_.failed();
+    discarded_ = state_.discarded();
+    if (const auto& best = state_.best()) {
+      best_ = best->objective;
+      best_experiment_ = best->experiment;
+      best_params_ = best->params;
+    }
     // A failed attempt whose retry was announced ("retry_as") but whose "proposed" line never got
     // written (a crash between the two lines): resume writes that line now.
-    std::optional<Experiment> unproposed_retry;
-    std::string unproposed_retry_of;
-    for (const json& e : events_) {
-      const std::string& kind = e["event"].get_ref<const std::string&>();
-      const std::string id = e.value("experiment", "");
-      if (kind == "proposed") {
-        if (unproposed_retry && unproposed_retry->id == id) unproposed_retry.reset();
-        Experiment x;
-        x.id = id;
-        x.attempt = e.value("attempt", 1);
-        x.params = e["params"];
-        x.x = space_.encode(x.params);
-        if (e.contains("retry_of")) {
-          auto it = origins_.find(e["retry_of"].get<std::string>());
-          x.origin = it != origins_.end() ? it->second : id;
-        } else {
-          x.origin = id;
-          ++planner_proposals_;
-        }
-        origins_[id] = x.origin;
-        asks_ = std::max(asks_, e.value("ask", 0));
-        open.emplace(id, std::move(x));
-        order.push_back(id);
-      } else if (kind == "dispatched" && open.count(id)) {
-        open[id].instrument = instrument_index(e.value("instrument", ""));
-      } else if (kind == "rejected" && e.value("retry", false) && open.count(id)) {
-        open[id].instrument = -1;
-      } else if (kind == "result" && open.count(id)) {
-        const double y = e["objective"].get<double>();
-        ++done_;
-        note_best(id, y, open[id].params);
-        open.erase(id);
-      } else if (kind == "failed" && open.count(id)) {
-        if (e.value("learn", true)) ++done_, ++failed_;
-        else if (!e.contains("retry_as")) ++discarded_;
-        if (const auto retry = e.find("retry_as"); retry != e.end() && retry->is_string()) {
-          Experiment again = open[id];
-          again.id = retry->get<std::string>();
-          ++again.attempt;
-          again.instrument = -1;
-          unproposed_retry = std::move(again);
-          unproposed_retry_of = id;
-        }
-        open.erase(id);
-      }
+    if (const auto retry = state_.unproposed_retry()) {
+      const ExperimentState& failed = *state_.experiment(retry->retry_of);
+      journal(ProposedEvent{.experiment = retry->id, .params = failed.params, .planner = config_.planner.kind,
+                            .x = as_vector(space_.encode(failed.params)), .retry_of = retry->retry_of, .attempt = failed.attempt + 1,
+                            .after_s = 0});
     }
-    if (unproposed_retry) {
-      const Experiment& again = *unproposed_retry;
-      journal("proposed", {{"experiment", again.id}, {"params", again.params}, {"planner", config_.planner.kind}, {"x", as_vector(again.x)},
-                           {"retry_of", unproposed_retry_of}, {"attempt", again.attempt}, {"after_s", 0}});
-      origins_[again.id] = again.origin;
-      open.emplace(again.id, again);
-      order.push_back(again.id);
-    }
-    json in_flight = json::array(), waiting = json::array();
-    for (const std::string& id : order) {
-      auto it = open.find(id);
-      if (it == open.end()) continue;
-      if (it->second.instrument >= 0) {
-        in_flight.push_back(id);
-        in_flight_.emplace(id, std::move(it->second));
+    std::vector<std::string> in_flight, waiting;
+    for (const ExperimentState* open : state_.open_experiments()) {
+      Experiment x;
+      x.id = open->id;
+      x.origin = open->origin;
+      x.attempt = open->attempt;
+      x.params = open->params;
+      x.x = space_.encode(x.params);
+      x.instrument = open->assigned_to ? instrument_index(*open->assigned_to) : -1;
+      if (x.instrument >= 0) {
+        in_flight.push_back(x.id);
+        in_flight_.emplace(x.id, std::move(x));
       } else {
-        waiting.push_back(id);
-        waiting_.push_back(std::move(it->second));
+        waiting.push_back(x.id);
+        waiting_.push_back(std::move(x));
       }
     }
+    for (const ExperimentState& x : state_.experiments())
+      if (x.proposed) origins_[x.id] = x.origin;
     // The time budget counts from the campaign's first start, as a wall clock would.
-    if (auto t0 = parse_journal_time(events_.front().value("time", "")))
+    if (auto t0 = parse_journal_time(state_.started_at()))
       started_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::chrono::system_clock::now() - *t0);
-    json fields{{"in_flight", in_flight}, {"waiting", waiting}, {"replayed_asks", replay.asks}, {"reproduced", replay.reproduced()}};
-    if (before.torn_tail) fields["torn_tail"] = before.torn_tail_message;
-    journal("campaign_resumed", fields);
+    journal(CampaignResumedEvent{.in_flight = in_flight, .waiting = waiting, .replayed_asks = replay.asks, .reproduced = replay.reproduced(),
+                                 .torn_tail = before.torn_tail ? std::optional<std::string>(before.torn_tail_message) : std::nullopt});
     if (!replay.reproduced()) {
       const std::string note = fmt::format("replaying the journal gave {} different proposal(s) (first: {}); continuing from the journal's record",
                                            replay.differences.size(), replay.differences.front());
-      journal("planner_note", {{"note", note}});
+      journal(PlannerNoteEvent{.note = note});
       log(note);
     }
   }
@@ -360,10 +327,12 @@ class CampaignRun {
       return nullptr;
     }
     json written = journal_->append(event, std::move(fields));
-    events_.push_back(written);
+    state_.apply(decode_event(written, journal_->path().string(), journal_->last_seq()));
     if (observer_) observer_->on_event(written, status());
     return written;
   }
+
+  json journal(const JournalEventBody& event) { return journal(std::string(event_name(event)), encode_fields(event)); }
 
   void log(const std::string& line) {
     if (observer_) observer_->on_log(line);
@@ -373,7 +342,7 @@ class CampaignRun {
     const auto now = Clock::now();
     if (!force && now - last_report_ < std::chrono::seconds(1)) return;
     last_report_ = now;
-    const CampaignRecord record = summarize(events_);
+    const CampaignRecord record = campaign_record(state_);
     write_results_csv(record, output_ / "results.csv");
     write_convergence_svg(record, output_ / "convergence.svg");
   }
@@ -936,10 +905,10 @@ class CampaignRun {
   }
 
   void finish(const std::string& reason) {
-    json best = nullptr;
-    if (best_) best = {{"experiment", best_experiment_}, {"objective", *best_}, {"params", best_params_}};
+    std::optional<FinishedBest> best;
+    if (best_) best = FinishedBest{best_experiment_, *best_, best_params_};
     try {
-      journal("campaign_finished", {{"reason", reason}, {"experiments", done_}, {"failed", failed_}, {"best", best}});
+      journal(CampaignFinishedEvent{.reason = reason, .experiments = done_, .failed = failed_, .best = best});
       write_reports(true);
     } catch (const std::exception& e) {
       log(fmt::format("could not finish the journal or reports: {}", e.what()));
@@ -972,7 +941,7 @@ class CampaignRun {
   fs::path output_;
   std::optional<Journal> journal_;
   std::vector<std::pair<std::string, json>> held_events_;  // before open_journal
-  std::vector<json> events_;
+  CampaignState state_;  // the journal so far, folded: what reports are made of
   std::unique_ptr<Planner> planner_;
   zmq::context_t context_;
   TempDir temp_;

@@ -6,22 +6,29 @@
 #include <map>
 
 #include "labloop/core/error.hpp"
+#include "labloop/journal/campaign_state.hpp"
 
 namespace labloop {
 
 using nlohmann::json;
 
-CampaignConfig journaled_config(const std::vector<json>& events, const std::string& source, const SimulatorCatalogue& simulators) {
-  if (events.empty() || events.front().value("event", "") != "campaign_started" || !events.front().contains("config"))
+CampaignConfig journaled_config(const std::vector<JournalEvent>& events, const std::string& source, const SimulatorCatalogue& simulators) {
+  const auto* started = events.empty() ? nullptr : events.front().as<CampaignStartedEvent>();
+  if (!started || started->config.is_null())
     throw JournalError(fmt::format("{}: does not start with a campaign_started event carrying the configuration", source));
-  return parse_campaign_config(events.front()["config"].dump(), source + " (campaign_started)", simulators);
+  return parse_campaign_config(started->config.dump(), source + " (campaign_started)", simulators);
+}
+
+CampaignConfig journaled_config(const std::vector<json>& events, const std::string& source, const SimulatorCatalogue& simulators) {
+  if (events.empty()) return journaled_config(std::vector<JournalEvent>{}, source, simulators);
+  return journaled_config(std::vector<JournalEvent>{decode_event(events.front(), source, 1)}, source, simulators);
 }
 
 namespace {
 
-Point point_of(const json& x) {
+Point point_of(const std::vector<double>& x) {
   Point p(static_cast<Eigen::Index>(x.size()));
-  for (size_t i = 0; i < x.size(); ++i) p[static_cast<Eigen::Index>(i)] = x[i].get<double>();
+  for (size_t i = 0; i < x.size(); ++i) p[static_cast<Eigen::Index>(i)] = x[i];
   return p;
 }
 
@@ -32,33 +39,35 @@ std::string show(const Point& p) {
 
 }  // namespace
 
-ReplayReport replay_journal(const std::vector<json>& events, const CampaignConfig& config, Planner& planner) {
+ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner) {
   const Space space = config.space();
   const double sign = config.objective.goal == Goal::minimize ? 1.0 : -1.0;
-  std::map<std::string, Point> points;  // experiment → cube point as journaled
+  // The journal as folded so far: which experiments were proposed (their points as journaled) and
+  // which outcomes were the first, i.e. the ones the planner was told.
+  CampaignState state;
   ReplayReport report;
   bool time_limited = false;  // the next ask was cut short by the time limit when first made
   for (size_t i = 0; i < events.size(); ++i) {
-    const json& e = events[i];
-    const std::string& kind = e["event"].get_ref<const std::string&>();
-    if (kind == "planner_note") {
-      time_limited = e.value("note", "").find("time limit") != std::string::npos;
-    } else if (kind == "proposed") {
-      points[e["experiment"]] = point_of(e["x"]);
-      if (e.contains("retry_of") || !e.contains("ask")) continue;  // a retry is not the planner's
-      // One ask = the consecutive proposals carrying its number.
-      const auto ask = e["ask"];
+    const JournalEvent& e = events[i];
+    if (const auto* note = e.as<PlannerNoteEvent>()) {
+      time_limited = note->note.find("time limit") != std::string::npos;
+      state.apply(e);
+      continue;
+    }
+    if (const auto* first = e.as<ProposedEvent>(); first && !first->retry_of && first->ask) {
+      // One ask = the consecutive proposals carrying its number (a retry is not the planner's).
       size_t end = i + 1;
-      while (end < events.size() && events[end]["event"] == "proposed" && events[end].value("ask", json()) == ask) {
-        points[events[end]["experiment"]] = point_of(events[end]["x"]);
-        ++end;
+      for (; end < events.size(); ++end) {
+        const auto* next = events[end].as<ProposedEvent>();
+        if (!next || next->ask != first->ask) break;
       }
+      for (size_t k = i; k < end; ++k) state.apply(events[k]);
       std::vector<Point> pending;
-      for (const auto& id : e.value("pending", json::array())) {
-        auto it = points.find(id.get<std::string>());
-        if (it == points.end())
-          throw JournalError(fmt::format("seq {}: pending experiment {} was never proposed", e["seq"].dump(), id.dump()));
-        pending.push_back(it->second);
+      for (const std::string& id : first->pending.value_or(std::vector<std::string>{})) {
+        const ExperimentState* x = state.experiment(id);
+        if (!x || !x->proposed)
+          throw JournalError(fmt::format("seq {}: pending experiment {} was never proposed", e.seq, json(id).dump()));
+        pending.push_back(point_of(x->x));
       }
       const int q = static_cast<int>(end - i);
       const std::vector<Point> asked = planner.ask(q, pending);
@@ -66,33 +75,44 @@ ReplayReport replay_journal(const std::vector<json>& events, const CampaignConfi
       ++report.asks;
       if (time_limited) ++report.time_limited;
       for (int k = 0; k < q; ++k) {
-        const json& recorded = events[i + static_cast<size_t>(k)];
-        const Point want = point_of(recorded["x"]);
+        const auto& recorded = *events[i + static_cast<size_t>(k)].as<ProposedEvent>();
+        const Point want = point_of(recorded.x);
         ++report.proposals;
         if (k >= static_cast<int>(asked.size())) {
-          report.differences.push_back(fmt::format("{}: the planner now proposes only {} point(s) in this ask", recorded["experiment"].get<std::string>(), asked.size()));
+          report.differences.push_back(fmt::format("{}: the planner now proposes only {} point(s) in this ask", recorded.experiment, asked.size()));
           continue;
         }
         const Point got = space.encode(space.decode(asked[static_cast<size_t>(k)]));
         if (got.size() != want.size() || (got - want).cwiseAbs().maxCoeff() > 1e-9)
-          report.differences.push_back(fmt::format("{}: journaled {} but the planner now proposes {}{}", recorded["experiment"].get<std::string>(),
+          report.differences.push_back(fmt::format("{}: journaled {} but the planner now proposes {}{}", recorded.experiment,
                                                    show(want), show(got), time_limited ? " (that ask hit the time limit)" : ""));
       }
       time_limited = false;
       i = end - 1;
-    } else if (kind == "result" || kind == "failed") {
-      auto it = points.find(e.value("experiment", ""));
-      if (it == points.end()) continue;  // audit reports these; nothing the planner was told
-      if (kind == "result") {
-        planner.tell(it->second, sign * e["objective"].get<double>());
-        ++report.outcomes;
-      } else if (e.value("learn", true)) {
-        planner.tell_failed(it->second);
-        ++report.outcomes;
-      }
+      continue;
     }
+    // An outcome reaches the planner when it is the first for a proposed experiment, as in the loop.
+    const std::string* id = e.experiment();
+    const ExperimentState* before = id ? state.experiment(*id) : nullptr;
+    const bool open = before && before->proposed && before->outcome == ExperimentOutcome::open;
+    state.apply(e);
+    if (!open) continue;
+    const ExperimentState& x = *state.experiment(*id);
+    if (x.outcome == ExperimentOutcome::open || !x.learned) continue;
+    if (x.outcome == ExperimentOutcome::ok) {
+      if (!x.objective)
+        throw JournalError(fmt::format("seq {}: the result for {} has no objective, in its \"objective\" or its values", e.seq, x.id));
+      planner.tell(point_of(x.x), sign * *x.objective);
+    } else {
+      planner.tell_failed(point_of(x.x));
+    }
+    ++report.outcomes;
   }
   return report;
+}
+
+ReplayReport replay_journal(const std::vector<json>& events, const CampaignConfig& config, Planner& planner) {
+  return replay_journal(decode_events(events, "journal"), config, planner);
 }
 
 }  // namespace labloop

@@ -13,6 +13,7 @@
 #include "labloop/campaign/campaign.hpp"
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/campaign/replay.hpp"
@@ -134,12 +135,12 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
 
 int resume(const std::string& where, double grace_s) {
   const auto path = labloop::journal_path_of(where);
-  const auto contents = labloop::read_journal(path);
-  const auto config = labloop::journaled_config(contents.events, path.string(), labloop::sim::catalogue());
+  const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
+  const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   labloop::CampaignOptions options;
   options.resume = true;
   options.output = std::filesystem::is_directory(where) ? where : path.parent_path().string();
-  options.dry_run = contents.events.front().value("dry_run", false);
+  options.dry_run = events.front().as<labloop::CampaignStartedEvent>()->dry_run;  // journaled_config checked it is one
   options.stop_grace = std::chrono::milliseconds(static_cast<long long>(grace_s * 1000));
   StopOnSignal signals;
   options.stop = signals.token();
@@ -152,10 +153,10 @@ int resume(const std::string& where, double grace_s) {
 // Exit 0 when every recorded proposal is reproduced, 1 otherwise (listing each difference).
 int replay(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
-  const auto contents = labloop::read_journal(path);
-  const auto config = labloop::journaled_config(contents.events, path.string(), labloop::sim::catalogue());
+  const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
+  const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const auto planner = labloop::make_planner(labloop::PlannerContext{config.space(), config.seed, config.planner, path.string()});
-  const auto report = labloop::replay_journal(contents.events, config, *planner);
+  const auto report = labloop::replay_journal(events, config, *planner);
   for (const auto& difference : report.differences) fmt::print("{}\n", difference);
   fmt::print("replayed {} planner calls: {} proposals, {} outcomes told; {}\n", report.asks, report.proposals, report.outcomes,
              report.reproduced() ? "every proposal reproduced exactly" : fmt::format("{} proposal(s) differ", report.differences.size()));

@@ -5,7 +5,11 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <variant>
+
+#include "labloop/journal/events.hpp"
 
 namespace labloop::cli {
 
@@ -78,40 +82,68 @@ void ProgressDisplay::redraw(const CampaignStatus& s) {
   status_shown_ = true;
 }
 
-void ProgressDisplay::on_event(const nlohmann::json& event, const CampaignStatus& status) {
-  const std::string kind = event.value("event", "");
-  if (kind == "instrument_ready") {
-    line(fmt::format("instrument {} ready: {} {} (capacity {})", event["instrument"].get<std::string>(), event["driver"].get<std::string>(),
-                     event["version"].get<std::string>(), event["capacity"].get<int>()));
-  } else if (kind == "failed") {
-    line(fmt::format("{} failed on {}: {}", event["experiment"].get<std::string>(), event["instrument"].get<std::string>(),
-                     event["error"].get<std::string>()));
-  } else if (kind == "planner_note") {
-    line(fmt::format("planner: {}", event["note"].get<std::string>()));
-  } else if (kind == "instrument_lost") {
-    line(fmt::format("instrument {} lost: {}; waiting up to {:g} s for it to come back", event["instrument"].get<std::string>(),
-                     event["reason"].get<std::string>(), event.value("wait_s", 0.0)));
-  } else if (kind == "instrument_reconnected") {
-    line(fmt::format("instrument {} is back after {:.1f} s; its experiments are re-queried by id", event["instrument"].get<std::string>(),
-                     event.value("after_s", 0.0)));
-  } else if (kind == "instrument_restarted") {
-    line(fmt::format("instrument {}: its simulator exited (status {}) and was restarted; open experiments are re-queried by id",
-                     event["instrument"].get<std::string>(), event.value("exit_status", -1)));
-  } else if (kind == "instrument_quarantined") {
-    line(fmt::format("instrument {} quarantined: {}; the campaign carries on with the others", event["instrument"].get<std::string>(),
-                     event["reason"].get<std::string>()));
-  } else if (kind == "campaign_resumed") {
-    line(fmt::format("campaign resumed: {} experiment(s) re-sent by id, {} waiting; planner rebuilt from {} journaled asks{}",
-                     event["in_flight"].size(), event["waiting"].size(), event.value("replayed_asks", 0),
-                     event.value("reproduced", true) ? " (reproduced exactly)" : " (with differences: see planner_note)"));
-  } else if (kind == "result" && !terminal_) {
-    line(fmt::format("[{}/{}] {} on {}: {}={:.6g} | {} | {}", status.done, status.budget, event["experiment"].get<std::string>(),
-                     event["instrument"].get<std::string>(), objective_, event["objective"].get<double>(), best_text(status),
-                     format_duration(status.elapsed_s)));
-  } else if (kind == "campaign_started" && !terminal_) {
-    line(fmt::format("campaign {} started; journal in {}", event["campaign"].get<std::string>(), event["output"].get<std::string>()));
+void ProgressDisplay::on_event(const nlohmann::json& object, const CampaignStatus& status) {
+  // The loop's own notices (planner_thinking) are not journal lines: no seq, and an unknown kind.
+  const JournalEvent event = decode_event(object, "event", object.value("seq", std::uint64_t{0}));
+  switch (event.kind()) {
+    case EventKind::instrument_ready: {
+      const auto& e = std::get<InstrumentReadyEvent>(event.body);
+      line(fmt::format("instrument {} ready: {} {} (capacity {})", e.instrument, e.driver, e.version, e.capacity));
+      break;
+    }
+    case EventKind::failed: {
+      const auto& e = std::get<FailedEvent>(event.body);
+      line(fmt::format("{} failed on {}: {}", e.experiment, e.instrument, e.error));
+      break;
+    }
+    case EventKind::planner_note:
+      line(fmt::format("planner: {}", std::get<PlannerNoteEvent>(event.body).note));
+      break;
+    case EventKind::instrument_lost: {
+      const auto& e = std::get<InstrumentLostEvent>(event.body);
+      line(fmt::format("instrument {} lost: {}; waiting up to {:g} s for it to come back", e.instrument, e.reason, e.wait_s));
+      break;
+    }
+    case EventKind::instrument_reconnected: {
+      const auto& e = std::get<InstrumentReconnectedEvent>(event.body);
+      line(fmt::format("instrument {} is back after {:.1f} s; its experiments are re-queried by id", e.instrument, e.after_s));
+      break;
+    }
+    case EventKind::instrument_restarted: {
+      const auto& e = std::get<InstrumentRestartedEvent>(event.body);
+      line(fmt::format("instrument {}: its simulator exited (status {}) and was restarted; open experiments are re-queried by id",
+                       e.instrument, e.exit_status));
+      break;
+    }
+    case EventKind::instrument_quarantined: {
+      const auto& e = std::get<InstrumentQuarantinedEvent>(event.body);
+      line(fmt::format("instrument {} quarantined: {}; the campaign carries on with the others", e.instrument, e.reason));
+      break;
+    }
+    case EventKind::campaign_resumed: {
+      const auto& e = std::get<CampaignResumedEvent>(event.body);
+      line(fmt::format("campaign resumed: {} experiment(s) re-sent by id, {} waiting; planner rebuilt from {} journaled asks{}",
+                       e.in_flight.size(), e.waiting.size(), e.replayed_asks,
+                       e.reproduced ? " (reproduced exactly)" : " (with differences: see planner_note)"));
+      break;
+    }
+    case EventKind::result: {
+      if (terminal_) break;  // the status line shows it
+      const auto& e = std::get<ResultEvent>(event.body);
+      line(fmt::format("[{}/{}] {} on {}: {}={:.6g} | {} | {}", status.done, status.budget, e.experiment, e.instrument, objective_,
+                       e.objective.value_or(std::nan("")), best_text(status), format_duration(status.elapsed_s)));
+      break;
+    }
+    case EventKind::campaign_started: {
+      if (terminal_) break;
+      const auto& e = std::get<CampaignStartedEvent>(event.body);
+      line(fmt::format("campaign {} started; journal in {}", e.campaign, e.output.value_or("")));
+      break;
+    }
+    default:
+      break;
   }
-  if (terminal_ && kind != "campaign_finished") redraw(status);
+  if (terminal_ && event.kind() != EventKind::campaign_finished) redraw(status);
 }
 
 void ProgressDisplay::on_log(const std::string& text) { line("note: " + text); }

@@ -18,29 +18,16 @@
 #include <cstdio>
 #include <cstring>
 #include <fmt/core.h>
-#include <unordered_map>
 #include <utility>
 
 #include "labloop/core/error.hpp"
+#include "labloop/journal/campaign_state.hpp"
 
 namespace labloop {
 
 namespace {
 
 using nlohmann::json;
-
-std::string string_field(const json& j, const char* key) {
-  if (!j.is_object()) return {};
-  const auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::optional<double> number_field(const json& j, const std::string& key) {
-  if (!j.is_object()) return std::nullopt;
-  const auto it = j.find(key);
-  if (it == j.end() || !it->is_number()) return std::nullopt;
-  return it->get<double>();
-}
 
 void write_file_atomically(const std::filesystem::path& path, const std::string& content) {
   const std::filesystem::path temp =
@@ -189,71 +176,31 @@ std::optional<size_t> CampaignRecord::best_index() const {
   return best;
 }
 
-CampaignRecord summarize(const std::vector<nlohmann::json>& events) {
-  CampaignRecord record;
-  bool started = false;
-  std::unordered_map<std::string, size_t> index_of;
-  int completed = 0;
-
-  const auto record_for = [&](const std::string& id) -> ExperimentRecord& {
-    const auto [it, inserted] = index_of.try_emplace(id, record.experiments.size());
-    if (inserted) {
-      record.experiments.emplace_back();
-      record.experiments.back().id = id;
-    }
-    return record.experiments[it->second];
-  };
-
-  for (const json& e : events) {
-    const std::string kind = string_field(e, "event");
-    const std::string time = string_field(e, "time");
-    if (kind == "campaign_started") {
-      if (started) continue;  // a restarted run repeats it; the first one defines the campaign
-      started = true;
-      const json config = e.is_object() && e.contains("config") ? e["config"] : json::object();
-      record.campaign = string_field(e, "campaign");
-      if (record.campaign.empty()) record.campaign = string_field(config, "name");
-      const json objective = config.is_object() && config.contains("objective") ? config["objective"] : json();
-      record.objective_name = string_field(objective, "name");
-      record.maximize = string_field(objective, "goal") == "maximize";
-      if (config.is_object() && config.contains("parameters") && config["parameters"].is_array())
-        for (const json& p : config["parameters"]) record.parameter_names.push_back(string_field(p, "name"));
-      continue;
-    }
-    const std::string id = string_field(e, "experiment");
-    if (id.empty()) continue;  // instrument_ready, instrument_lost, campaign_finished, …
-    if (kind == "proposed") {
-      ExperimentRecord& x = record_for(id);
-      if (e.contains("params")) x.params = e["params"];
-      if (x.proposed_at.empty()) x.proposed_at = time;
-      continue;
-    }
-    if (kind != "dispatched" && kind != "accepted" && kind != "result" && kind != "failed") continue;
-    ExperimentRecord& x = record_for(id);
-    if (x.status != "pending") continue;  // the loop acted on the first outcome; later ones are stale
-    const std::string instrument = string_field(e, "instrument");
-    if (!instrument.empty()) x.instrument = instrument;
-    if (kind == "dispatched") {
-      x.dispatched_at = time;  // the latest dispatch, matching `instrument` after a re-dispatch
-    } else if (kind == "result" || kind == "failed") {
-      x.finished_at = time;
-      x.completion_index = ++completed;
-      const std::string status = string_field(e, "status");
-      if (kind == "result" && status == "ok") {
-        x.status = "ok";
-        x.values = e.contains("values") ? e["values"] : json::object();
-        x.objective = number_field(e, "objective");
-        if (!x.objective) x.objective = number_field(x.values, record.objective_name);
-      } else {
-        x.status = "failed";
-        x.error = string_field(e, "error");
-        if (x.error.empty() && kind == "result") x.error = "result status '" + status + "'";
-      }
-    }
-  }
-  if (!started)
+CampaignRecord campaign_record(const CampaignState& state) {
+  if (!state.started())
     throw JournalError("no campaign_started event: these events do not describe a labloop campaign (is the "
                        "journal empty, or not a labloop journal?)");
+  CampaignRecord record;
+  record.campaign = state.campaign();
+  record.objective_name = state.objective_name();
+  record.maximize = state.maximize();
+  record.parameter_names = state.parameter_names();
+  for (const ExperimentState& x : state.experiments()) {
+    ExperimentRecord& r = record.experiments.emplace_back();
+    r.id = x.id;
+    r.instrument = x.instrument;
+    r.status = x.outcome == ExperimentOutcome::ok ? "ok" : x.outcome == ExperimentOutcome::failed ? "failed" : "pending";
+    r.params = x.params;
+    if (x.outcome == ExperimentOutcome::ok) {
+      r.objective = x.objective;
+      r.values = x.values;
+    }
+    r.error = x.error;
+    r.proposed_at = x.proposed_at;
+    r.dispatched_at = x.dispatched_at;
+    r.finished_at = x.finished_at;
+    r.completion_index = x.completion_index;
+  }
 
   // A config without parameters (should not happen) still gets columns: names in first-seen order.
   if (record.parameter_names.empty()) {
@@ -266,6 +213,10 @@ CampaignRecord summarize(const std::vector<nlohmann::json>& events) {
     }
   }
   return record;
+}
+
+CampaignRecord summarize(const std::vector<nlohmann::json>& events) {
+  return campaign_record(CampaignState::fold(decode_events(events, "journal")));
 }
 
 void write_results_csv(const CampaignRecord& record, const std::filesystem::path& path) {

@@ -13,6 +13,8 @@
 #include <string_view>
 
 #include "labloop/core/error.hpp"
+#include "labloop/journal/campaign_state.hpp"
+#include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
 
 namespace {
@@ -48,6 +50,9 @@ void read(std::string_view text) {
     std::uint64_t seq = 0;
     for (const auto& event : contents.events)
       if (event.at("seq").get<std::uint64_t>() != ++seq) std::abort();  // the reader promises 1, 2, 3, …
+    // Every reader decodes and folds what parse_journal accepted: a line of any shape must come
+    // out as events and a state, or as a JournalError naming it.
+    (void)labloop::CampaignState::fold(labloop::decode_events(contents.events, "fuzz.jsonl"));
   } catch (const labloop::JournalError&) {
   }
 }

@@ -9,12 +9,15 @@
 #include <vector>
 
 #include "labloop/campaign/campaign_config.hpp"
+#include "labloop/journal/events.hpp"
 #include "labloop/model/planner.hpp"
 
 namespace labloop {
 
 // The campaign's configuration as journaled in its campaign_started event (the first line).
 // Throws JournalError when the events do not start with one, ConfigError when it does not parse.
+CampaignConfig journaled_config(const std::vector<JournalEvent>& events, const std::string& source, const SimulatorCatalogue& simulators);
+// The same from the journal's objects (only the first is decoded).
 CampaignConfig journaled_config(const std::vector<nlohmann::json>& events, const std::string& source, const SimulatorCatalogue& simulators);
 
 struct ReplayReport {
@@ -28,7 +31,11 @@ struct ReplayReport {
 
 // Replays `events` (a whole journal, in order) into `planner`: asks with the recorded q and pending
 // experiments, compares every point with the journaled one, and tells each outcome the planner
-// was told. Afterwards the planner is in the state it had after the last event.
+// was told (the first outcome of each proposed experiment; see journal/campaign_state.hpp).
+// Afterwards the planner is in the state it had after the last event. Throws JournalError when a
+// pending experiment was never proposed or an ok result has no objective.
+ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner);
+// The same from the journal's objects; a malformed event throws JournalError naming its line.
 ReplayReport replay_journal(const std::vector<nlohmann::json>& events, const CampaignConfig& config, Planner& planner);
 
 }  // namespace labloop

@@ -23,7 +23,8 @@ struct JournalAudit {
 };
 
 // `where` is a campaign output directory (its journal.jsonl) or a journal file. A damaged hash
-// chain or sequence throws JournalError naming the line; bookkeeping errors are listed in problems.
+// chain or sequence, or an event with malformed fields, throws JournalError naming the line;
+// bookkeeping errors (journal/campaign_state.hpp finds them) are listed in problems.
 JournalAudit audit_journal(const std::filesystem::path& where);
 
 // The journal file for a campaign directory or journal path.

@@ -1,21 +1,15 @@
 #pragma once
-// Human-facing outputs derived from a campaign's journal events: results.csv (one row per experiment)
-// and convergence.svg (best objective so far). Both are pure functions of the events, so they can be
-// regenerated at any time from the journal, during or after a run.
-//
-// Events used (each also has seq, time, event; see docs/protocol.md and journal.hpp):
-//   campaign_started  {campaign, config: CampaignConfig::to_json(), dry_run}
-//   proposed          {experiment, params, planner}
-//   dispatched        {experiment, instrument}          accepted {experiment, instrument, …}
-//   result            {experiment, instrument, status: "ok", values, objective, meta?}
-//   failed            {experiment, instrument, error}
-// Other events (instrument_ready, instrument_lost, campaign_finished, unknown ones) are ignored.
+// Human-facing outputs derived from a campaign's journal: results.csv (one row per experiment) and
+// convergence.svg (best objective so far). Both are pure functions of the journal's fold
+// (journal/campaign_state.hpp), so they can be regenerated at any time, during or after a run.
 #include <cstddef>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "labloop/journal/campaign_state.hpp"
 
 namespace labloop {
 
@@ -44,10 +38,12 @@ struct CampaignRecord {
   std::optional<size_t> best_index() const;
 };
 
-// Builds the record from journal events in file order. The first final outcome (result or failed)
-// of an experiment is the one that counts; later ones are ignored, since the campaign loop acted on
-// the first. Events for an experiment never proposed still create a record (with empty params).
-// Throws JournalError when there is no campaign_started event.
+// The record of a folded journal: every experiment it names, in first-mention order (an experiment
+// never proposed still gets a record, with empty params). Throws JournalError when there was no
+// campaign_started event.
+CampaignRecord campaign_record(const CampaignState& state);
+// The same from journal events in file order (decoded, then folded). A malformed event throws
+// JournalError naming its position.
 CampaignRecord summarize(const std::vector<nlohmann::json>& events);
 
 // Writes results.csv: header

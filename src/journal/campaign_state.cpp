@@ -1,0 +1,224 @@
+// The fold of a campaign's journal (see campaign_state.hpp for the rules it follows).
+#include "labloop/journal/campaign_state.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <type_traits>
+
+namespace labloop {
+
+namespace {
+
+using nlohmann::json;
+
+std::string string_in(const json& object, const char* key) {
+  if (!object.is_object()) return {};
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::optional<double> number_in(const json& object, const std::string& key) {
+  if (!object.is_object()) return std::nullopt;
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
+}
+
+}  // namespace
+
+CampaignState CampaignState::fold(const std::vector<JournalEvent>& events) {
+  CampaignState state;
+  for (const JournalEvent& event : events) state.apply(event);
+  return state;
+}
+
+const ExperimentState* CampaignState::experiment(const std::string& id) const {
+  const auto it = index_of_.find(id);
+  return it == index_of_.end() ? nullptr : &experiments_[it->second];
+}
+
+std::vector<const ExperimentState*> CampaignState::open_experiments() const {
+  std::vector<const ExperimentState*> open;
+  for (const std::string& id : proposal_order_) {
+    const ExperimentState& x = experiments_[index_of_.at(id)];
+    if (x.outcome == ExperimentOutcome::open) open.push_back(&x);
+  }
+  return open;
+}
+
+int CampaignState::open_count() const { return static_cast<int>(open_experiments().size()); }
+
+bool CampaignState::paused() const { return finished_ && finish_reason_.rfind("paused", 0) == 0; }
+
+ExperimentState& CampaignState::record_for(const std::string& id) {
+  const auto [it, inserted] = index_of_.try_emplace(id, experiments_.size());
+  if (inserted) {
+    experiments_.emplace_back();
+    experiments_.back().id = id;
+    experiments_.back().origin = id;
+  }
+  return experiments_[it->second];
+}
+
+ExperimentState* CampaignState::open_record(const std::string& id) {
+  const auto it = index_of_.find(id);
+  if (it == index_of_.end()) return nullptr;
+  ExperimentState& x = experiments_[it->second];
+  return x.proposed && x.outcome == ExperimentOutcome::open ? &x : nullptr;
+}
+
+void CampaignState::apply(const JournalEvent& event) {
+  const size_t line = ++events_;
+  const EventKind kind = event.kind();
+  const std::string* id = event.experiment();
+
+  // The line after a failure that names its retry is that retry's "proposed" line.
+  if (announced_retry_) {
+    const auto* proposed = event.as<ProposedEvent>();
+    if (!proposed || proposed->experiment != announced_retry_->id)
+      problems_.push_back(fmt::format("line {}: the retry {} announced at line {} was never proposed", line, announced_retry_->id,
+                                      announced_retry_->line));
+    announced_retry_.reset();
+  }
+  if (const auto* failed = event.as<FailedEvent>(); failed && failed->retry_as) announced_retry_ = Announced{*failed->retry_as, line};
+
+  if (finished_ && kind != EventKind::campaign_resumed)
+    problems_.push_back(fmt::format("line {}: \"{}\" after campaign_finished", line, event.name()));
+  if (line == 1 && kind != EventKind::campaign_started)
+    problems_.push_back(fmt::format("line 1 is \"{}\", not campaign_started", event.name()));
+
+  std::visit(
+      [&](const auto& e) {
+        using Event = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<Event, CampaignStartedEvent>) {
+          start(e, event.time);
+        } else if constexpr (std::is_same_v<Event, ProposedEvent>) {
+          propose(e, event.time);
+        } else if constexpr (std::is_same_v<Event, DispatchedEvent>) {
+          touch(*id, e.instrument, event.time, true);
+        } else if constexpr (std::is_same_v<Event, AcceptedEvent>) {
+          touch(*id, e.instrument, event.time, false);
+        } else if constexpr (std::is_same_v<Event, RejectedEvent>) {
+          reject(e);
+        } else if constexpr (std::is_same_v<Event, ResultEvent> || std::is_same_v<Event, FailedEvent>) {
+          conclude(event);
+        } else if constexpr (std::is_same_v<Event, CampaignFinishedEvent>) {
+          finished_ = true;
+          finish_reason_ = e.reason;
+        } else if constexpr (std::is_same_v<Event, CampaignResumedEvent>) {
+          finished_ = false;
+          ++resumes_;
+        }
+        // Instrument events, planner notes and unknown kinds say nothing about experiments.
+      },
+      event.body);
+}
+
+void CampaignState::start(const CampaignStartedEvent& e, const std::string& time) {
+  if (started_) return;  // the first one defines the campaign
+  started_ = true;
+  campaign_ = e.campaign;
+  campaign_id_ = e.campaign_id;
+  started_at_ = time;
+  config_ = e.config;
+  dry_run_ = e.dry_run;
+  if (campaign_.empty()) campaign_ = string_in(config_, "name");
+  const json objective = config_.is_object() && config_.contains("objective") ? config_["objective"] : json();
+  objective_name_ = string_in(objective, "name");
+  maximize_ = string_in(objective, "goal") == "maximize";
+  if (config_.is_object() && config_.contains("parameters") && config_["parameters"].is_array())
+    for (const json& p : config_["parameters"]) parameter_names_.push_back(string_in(p, "name"));
+}
+
+void CampaignState::propose(const ProposedEvent& e, const std::string& time) {
+  ++proposed_lines_;
+  if (unproposed_retry_ && unproposed_retry_->id == e.experiment) unproposed_retry_.reset();
+  ExperimentState& x = record_for(e.experiment);
+  if (x.proposed) problems_.push_back(fmt::format("line {}: {} proposed twice", events_, e.experiment));
+  if (!e.params.is_null()) x.params = e.params;
+  if (x.proposed_at.empty()) x.proposed_at = time;
+  // Every planner proposal line counts toward the budget and every ask number is taken, as the
+  // loop numbers its proposals and asks by them; a repeated line changes nothing else.
+  if (!e.retry_of) ++planner_proposals_;
+  if (e.ask) asks_ = std::max(asks_, *e.ask);
+  if (x.proposed) return;
+  x.proposed = true;
+  proposal_order_.push_back(e.experiment);
+  x.x = e.x;
+  x.attempt = e.attempt.value_or(1);
+  x.ask = e.ask;
+  x.retry_of = e.retry_of;
+  if (e.retry_of) {
+    const ExperimentState* earlier = experiment(*e.retry_of);
+    x.origin = earlier && earlier->proposed ? earlier->origin : e.experiment;
+  } else {
+    x.origin = e.experiment;
+  }
+}
+
+void CampaignState::touch(const std::string& id, const std::string& instrument, const std::string& time, bool dispatch) {
+  ExperimentState& x = record_for(id);
+  if (x.outcome != ExperimentOutcome::open) return;  // the loop acted on the outcome; this is stale
+  if (!instrument.empty()) x.instrument = instrument;
+  if (!dispatch) return;
+  x.dispatched_at = time;  // the latest dispatch, matching `instrument` after a re-dispatch
+  if (x.proposed) x.assigned_to = instrument;
+}
+
+void CampaignState::reject(const RejectedEvent& e) {
+  if (ExperimentState* x = open_record(e.experiment); x && e.retry) x->assigned_to.reset();
+}
+
+void CampaignState::conclude(const JournalEvent& event) {
+  const auto* result = event.as<ResultEvent>();
+  const auto* failure = event.as<FailedEvent>();
+  const std::string& id = *event.experiment();
+  ExperimentState& x = record_for(id);
+  if (!x.proposed) {
+    problems_.push_back(fmt::format("line {}: {} for {}, which was never proposed", events_, event.name(), id));
+  } else if (x.outcome != ExperimentOutcome::open) {
+    problems_.push_back(fmt::format("line {}: a second final outcome ({}) for {}, already {}", events_, event.name(), id,
+                                    x.reported ? "result" : "failed"));
+  }
+  if (x.outcome != ExperimentOutcome::open) return;  // the first outcome is the one the loop acted on
+
+  const std::string& instrument = result ? result->instrument : failure->instrument;
+  if (!instrument.empty()) x.instrument = instrument;
+  x.finished_at = event.time;
+  x.completion_index = ++completed_;
+  x.reported = result != nullptr;
+  x.assigned_to.reset();
+  if (result && result->status == "ok") {
+    x.outcome = ExperimentOutcome::ok;
+    x.values = result->values.is_null() ? json::object() : result->values;
+    x.objective = result->objective ? result->objective : number_in(x.values, objective_name_);
+    x.learned = true;
+  } else {
+    x.outcome = ExperimentOutcome::failed;
+    x.error = failure ? failure->error : "result status '" + result->status + "'";
+    x.learned = failure ? failure->learn : true;
+    if (failure) x.retry_as = failure->retry_as;
+  }
+  if (!x.proposed) return;  // listed in reports, but nothing the loop counted
+
+  ++(result ? result_outcomes_ : failed_outcomes_);
+  if (x.outcome == ExperimentOutcome::ok) {
+    ++done_;
+    note_best(x);
+  } else if (x.learned) {
+    ++done_;
+    ++failed_;
+  } else if (!x.retry_as) {
+    ++discarded_;
+  }
+  if (x.retry_as) unproposed_retry_ = UnproposedRetry{x.id, *x.retry_as};
+}
+
+void CampaignState::note_best(const ExperimentState& x) {
+  if (!x.objective) return;
+  const double y = *x.objective;
+  if (!best_ || (maximize_ ? y > best_->objective : y < best_->objective)) best_ = BestExperiment{x.id, y, x.params};
+}
+
+}  // namespace labloop

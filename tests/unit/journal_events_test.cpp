@@ -1,0 +1,422 @@
+// Typed journal events (journal/events.hpp) and the fold every reader uses (journal/campaign_state.hpp).
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "labloop/core/error.hpp"
+#include "labloop/journal/audit.hpp"
+#include "labloop/journal/campaign_state.hpp"
+#include "labloop/journal/events.hpp"
+#include "labloop/journal/journal.hpp"
+#include "labloop/journal/report.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kFixtures = fs::path(LABLOOP_SOURCE_DIR) / "tests/fixtures/v0.1.0";
+
+// One of each kind, with every field the campaign loop writes (optional ones set).
+std::vector<JournalEventBody> one_of_each() {
+  const json params{{"x1", 1.5}, {"solvent", "THF"}};
+  return {
+      CampaignStartedEvent{"quickstart", "0123456789abcdef0123456789abcdef", json{{"name", "quickstart"}}, true, "0.3.0", "runs/q"},
+      InstrumentReadyEvent{"sim", "(private)", "labloop-sim", "0.3.0", 4},
+      ProposedEvent{"q-0001", params, "bayesian", {0.25, 0.5}, 3, std::vector<std::string>{"q-0000"}, std::nullopt, std::nullopt, nullptr},
+      ProposedEvent{"q-0001-r2", params, "bayesian", {0.25, 0.5}, std::nullopt, std::nullopt, "q-0001", 2, 5.0},
+      DispatchedEvent{"q-0001", "sim", "reconnected"},
+      AcceptedEvent{"q-0001", "sim", 2, 30.5},
+      RejectedEvent{"q-0001", "sim", "busy: 4 running", true},
+      ResultEvent{"q-0001", "sim", "ok", json{{"y", 0.42}, {"z", 1}}, 0.42, json{{"host", "bench-3"}}},
+      FailedEvent{"q-0001", "sim", "timeout: no result within 30 s; aborted", false, "q-0001-r2"},
+      InstrumentLostEvent{"sim", "no answer for 6 s", 60.0},
+      InstrumentReconnectedEvent{"sim", 12.5},
+      InstrumentRestartedEvent{"sim", 137, 2},
+      InstrumentQuarantinedEvent{"sim", "3 failures in a row"},
+      PlannerNoteEvent{"the ask hit the time limit", 1.25},
+      CampaignResumedEvent{{"q-0001"}, {"q-0002", "q-0003"}, 7, false, "journal.jsonl: line 40 is incomplete (torn write); ignored"},
+      CampaignFinishedEvent{"budget reached", 12, 1, FinishedBest{"q-0001", 0.42, params}},
+  };
+}
+
+json line_of(const JournalEventBody& body, std::uint64_t seq) {
+  json object = encode_fields(body);
+  object["seq"] = seq;
+  object["time"] = "2026-11-25T08:30:00.123Z";
+  object["event"] = std::string(event_name(body));
+  return object;
+}
+
+json without_envelope(json object) {
+  for (const char* key : {"seq", "time", "event", "hash"}) object.erase(key);
+  return object;
+}
+
+json event(const std::string& kind, json fields) {
+  fields["event"] = kind;
+  return fields;
+}
+
+json config(const std::string& goal) {
+  return json{{"name", "fold"},
+              {"parameters", json::array({json{{"name", "a"}}, json{{"name", "b"}}})},
+              {"objective", json{{"name", "y"}, {"goal", goal}}}};
+}
+
+json proposed(const std::string& id, int ask, double a) {
+  return event("proposed", {{"experiment", id}, {"params", {{"a", a}, {"b", 1}}}, {"planner", "sobol"}, {"x", {a, 0.5}}, {"ask", ask},
+                            {"pending", json::array()}});
+}
+
+json retry(const std::string& id, const std::string& of, int attempt, double a) {
+  return event("proposed", {{"experiment", id}, {"params", {{"a", a}, {"b", 1}}}, {"planner", "sobol"}, {"x", {a, 0.5}}, {"retry_of", of},
+                            {"attempt", attempt}, {"after_s", 5.0}});
+}
+
+json dispatched(const std::string& id, const std::string& instrument) {
+  return event("dispatched", {{"experiment", id}, {"instrument", instrument}});
+}
+
+json result(const std::string& id, const std::string& instrument, double y) {
+  return event("result", {{"experiment", id}, {"instrument", instrument}, {"status", "ok"}, {"values", {{"y", y}}}, {"objective", y}});
+}
+
+json failed(const std::string& id, const std::string& instrument, const std::string& error, std::optional<bool> learn = std::nullopt,
+            std::optional<std::string> retry_as = std::nullopt) {
+  json f{{"experiment", id}, {"instrument", instrument}, {"error", error}};
+  if (learn) f["learn"] = *learn;
+  if (retry_as) f["retry_as"] = *retry_as;
+  return event("failed", f);
+}
+
+CampaignState fold_of(std::vector<json> objects) {
+  for (size_t i = 0; i < objects.size(); ++i) {
+    objects[i]["seq"] = i + 1;
+    objects[i]["time"] = fmt::format("2026-11-25T08:{:02}:00.000Z", i);
+  }
+  return CampaignState::fold(decode_events(objects, "test"));
+}
+
+// A campaign on two instruments: a retry after a timeout, a busy rejection, a lost instrument
+// whose experiment is retried elsewhere, an operator stop, then a resume that goes on.
+std::vector<json> eventful_campaign(const std::string& goal) {
+  return {
+      event("campaign_started", {{"campaign", "fold"}, {"campaign_id", "feedfacefeedfacefeedfacefeedface"}, {"config", config(goal)},
+                                 {"dry_run", false}, {"labloop_version", "0.3.0"}, {"output", "runs/fold"}}),
+      event("instrument_ready", {{"instrument", "A"}, {"endpoint", "tcp://a:5555"}, {"driver", "d"}, {"version", "1"}, {"capacity", 2}}),
+      event("instrument_ready", {{"instrument", "B"}, {"endpoint", "tcp://b:5555"}, {"driver", "d"}, {"version", "1"}, {"capacity", 1}}),
+      proposed("f-0001", 1, 0.1),  // line 4
+      proposed("f-0002", 1, 0.2),
+      proposed("f-0003", 1, 0.3),
+      dispatched("f-0001", "A"),
+      dispatched("f-0002", "A"),
+      dispatched("f-0003", "B"),
+      event("accepted", {{"experiment", "f-0001"}, {"instrument", "A"}, {"expected_s", 1}}),  // line 10
+      result("f-0001", "A", 3.0),
+      failed("f-0002", "A", "timeout: no result within 30 s; aborted", false, "f-0002-r2"),
+      retry("f-0002-r2", "f-0002", 2, 0.2),
+      event("rejected", {{"experiment", "f-0003"}, {"instrument", "B"}, {"reason", "busy"}, {"retry", true}}),
+      dispatched("f-0002-r2", "A"),  // line 15
+      event("instrument_lost", {{"instrument", "A"}, {"reason", "no answer for 6 s"}, {"wait_s", 60.0}}),
+      event("instrument_quarantined", {{"instrument", "A"}, {"reason", "lost for 60 s"}}),
+      failed("f-0002-r2", "A", "instrument A lost (attempt 2)", false, "f-0002-r3"),
+      retry("f-0002-r3", "f-0002-r2", 3, 0.2),
+      dispatched("f-0003", "B"),  // line 20
+      result("f-0003", "B", 1.0),
+      failed("f-0002-r3", "", "not run: campaign stopping (stopped by operator)", false),
+      event("campaign_finished", {{"reason", "stopped by operator"}, {"experiments", 2}, {"failed", 0}, {"best", nullptr}}),
+      event("campaign_resumed", {{"in_flight", json::array()}, {"waiting", json::array()}, {"replayed_asks", 1}, {"reproduced", true}}),
+      proposed("f-0004", 2, 0.4),  // line 25
+      proposed("f-0005", 2, 0.5),
+      dispatched("f-0004", "B"),
+      failed("f-0004", "B", "result from B has no finite value for the objective \"y\""),
+      dispatched("f-0005", "B"),
+  };
+}
+
+}  // namespace
+
+TEST_CASE("Journal events: every kind survives encode and decode, field for field", "[journal_events]") {
+  std::uint64_t seq = 0;
+  for (const JournalEventBody& body : one_of_each()) {
+    const json object = line_of(body, ++seq);
+    const JournalEvent decoded = decode_event(object, "test", seq);
+    INFO(object.dump());
+    CHECK(decoded.body == body);
+    CHECK(decoded.name() == event_name(body));
+    CHECK(decoded.seq == seq);
+    CHECK(decoded.time == "2026-11-25T08:30:00.123Z");
+    CHECK(decoded.raw == object);
+    CHECK(encode_fields(decoded.body).dump() == without_envelope(object).dump());
+  }
+  CHECK(seq == static_cast<std::uint64_t>(EventKind::unknown) + 1);  // every known kind, "proposed" twice
+}
+
+TEST_CASE("Journal events: the encoding is the bytes the loop has always written", "[journal_events]") {
+  // As campaign.cpp wrote a retry's "proposed" line and a resume's before typed events.
+  const json params{{"x1", 2}};
+  const json loop_retry{{"experiment", "q-0001-r2"}, {"params", params}, {"planner", "sobol"}, {"x", std::vector<double>{0.5}},
+                        {"retry_of", "q-0001"}, {"attempt", 2}, {"after_s", 0}};
+  const ProposedEvent typed_retry{.experiment = "q-0001-r2", .params = params, .planner = "sobol", .x = {0.5}, .retry_of = "q-0001",
+                                  .attempt = 2, .after_s = 0};
+  CHECK(encode_fields(typed_retry).dump() == loop_retry.dump());  // "after_s":0 stays an integer
+
+  const json loop_resumed{{"in_flight", json::array({"a"})}, {"waiting", json::array()}, {"replayed_asks", 4}, {"reproduced", true}};
+  CHECK(encode_fields(CampaignResumedEvent{.in_flight = {"a"}, .waiting = {}, .replayed_asks = 4, .reproduced = true}).dump() ==
+        loop_resumed.dump());
+
+  // A discarded experiment says learn:false; one the planner learned says nothing about it.
+  CHECK_FALSE(encode_fields(FailedEvent{"e", "sim", "boom", true, std::nullopt}).contains("learn"));
+  CHECK(encode_fields(CampaignFinishedEvent{"budget reached", 0, 0, std::nullopt})["best"].is_null());
+}
+
+TEST_CASE("Journal events: a real journal's lines decode back to what was appended", "[journal_events]") {
+  test::TempDir dir;
+  const fs::path path = dir / "journal.jsonl";
+  const std::vector<JournalEventBody> bodies = one_of_each();
+  {
+    Journal journal(path);
+    for (const JournalEventBody& body : bodies) journal.append(std::string(event_name(body)), encode_fields(body));
+  }
+  const std::vector<JournalEvent> events = decode_events(read_journal(path).events, path.string());
+  REQUIRE(events.size() == bodies.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    CHECK(events[i].body == bodies[i]);
+    CHECK(events[i].seq == i + 1);
+  }
+}
+
+TEST_CASE("Journal events: journals written by 0.1.0 decode, and re-encode to their own fields", "[journal_events]") {
+  for (const char* name : {"finished", "interrupted", "mixed", "three", "faulty"}) {
+    const JournalContents contents = read_journal(kFixtures / name / "journal.jsonl");
+    const std::vector<JournalEvent> events = decode_events(contents.events, name);
+    REQUIRE(events.size() == contents.events.size());
+    for (const JournalEvent& e : events) {
+      INFO(name << " seq " << e.seq);
+      CHECK(e.kind() != EventKind::unknown);
+      CHECK(encode_fields(e.body).dump() == without_envelope(e.raw).dump());
+    }
+    const CampaignState state = CampaignState::fold(events);
+    CHECK(state.problems().empty());
+    CHECK_FALSE(state.campaign_id());  // 0.1.0 had no campaign ids
+  }
+}
+
+TEST_CASE("Journal events: a kind this version does not know is kept, not refused", "[journal_events]") {
+  const json object{{"seq", 9}, {"time", "t"}, {"event", "calibration_drift"}, {"instrument", "sim"}, {"ppm", 3}};
+  const JournalEvent e = decode_event(object, "test", 9);
+  CHECK(e.kind() == EventKind::unknown);
+  CHECK(e.name() == "calibration_drift");
+  CHECK(e.raw == object);
+  CHECK(e.experiment() == nullptr);
+  CampaignState state;
+  state.apply(decode_event(line_of(CampaignStartedEvent{.campaign = "c"}, 1), "test", 1));
+  state.apply(e);
+  CHECK(state.problems().empty());
+}
+
+TEST_CASE("Journal events: a malformed event is a JournalError naming its line", "[journal_events]") {
+  const auto error_of = [](const json& object) -> std::string {
+    try {
+      decode_events({line_of(CampaignStartedEvent{.campaign = "c"}, 1), object}, "runs/q/journal.jsonl");
+    } catch (const JournalError& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  const json good = line_of(ProposedEvent{.experiment = "e1", .params = json::object(), .planner = "sobol", .x = {0.5}, .ask = 1}, 2);
+
+  json no_id = good;
+  no_id.erase("experiment");
+  CHECK_THAT(error_of(no_id), Catch::Contains("runs/q/journal.jsonl: line 2: the proposed event's \"experiment\" is missing"));
+  json bad_x = good;
+  bad_x["x"] = json::array({0.5, "half"});
+  CHECK_THAT(error_of(bad_x), Catch::Contains("line 2: the proposed event's \"x\" is not an array of numbers"));
+  json bad_ask = good;
+  bad_ask["ask"] = 1.5;
+  CHECK_THAT(error_of(bad_ask), Catch::Contains("\"ask\" is not an integer"));
+  json bad_params = good;
+  bad_params["params"] = "x1=2";
+  CHECK_THAT(error_of(bad_params), Catch::Contains("\"params\" is not an object"));
+  CHECK_THAT(error_of(json{{"seq", 2}, {"event", "result"}, {"experiment", "e1"}, {"objective", "0.4"}}),
+             Catch::Contains("the result event's \"objective\" is not a number"));
+  CHECK_THAT(error_of(json{{"seq", 2}, {"event", "failed"}, {"experiment", "e1"}, {"learn", "no"}}),
+             Catch::Contains("\"learn\" is not true or false"));
+  CHECK_THAT(error_of(json{{"seq", 2}, {"event", "instrument_ready"}, {"instrument", "sim"}, {"capacity", "4"}}),
+             Catch::Contains("\"capacity\" is not an integer"));
+  CHECK_THAT(error_of(json{{"seq", 2}, {"event", "campaign_finished"}, {"best", json{{"objective", 1}}}}),
+             Catch::Contains("\"best\" has no string \"experiment\""));
+  CHECK_THAT(error_of(json{{"seq", 2}, {"event", 7}}), Catch::Contains("line 2: has no string \"event\""));
+  CHECK_THAT(error_of(json::array({1, 2})), Catch::Contains("line 2: is not a JSON object"));
+
+  // Through the readers that decode whole journals.
+  CHECK_THROWS_AS(summarize({line_of(CampaignStartedEvent{.campaign = "c"}, 1), bad_x}), JournalError);
+  test::TempDir dir;
+  {
+    Journal journal(dir / "journal.jsonl");
+    journal.append("campaign_started", encode_fields(CampaignStartedEvent{.campaign = "c"}));
+    journal.append("dispatched", {{"experiment", 12}, {"instrument", "sim"}});
+  }
+  CHECK_THROWS_WITH(audit_journal(dir.path()), Catch::Contains("line 2: the dispatched event's \"experiment\" is not a string"));
+}
+
+TEST_CASE("Campaign state: retries, a busy rejection, a lost instrument, a stop and a resume", "[journal_events]") {
+  const CampaignState s = fold_of(eventful_campaign("minimize"));
+  CHECK(s.problems().empty());
+  CHECK(s.started());
+  CHECK(s.campaign() == "fold");
+  CHECK(s.campaign_id() == std::optional<std::string>("feedfacefeedfacefeedfacefeedface"));
+  CHECK(s.started_at() == "2026-11-25T08:00:00.000Z");
+  CHECK(s.objective_name() == "y");
+  CHECK_FALSE(s.maximize());
+  CHECK(s.parameter_names() == std::vector<std::string>{"a", "b"});
+  CHECK_FALSE(s.finished());  // resumed since
+  CHECK(s.finish_reason() == "stopped by operator");
+  CHECK(s.resumes() == 1);
+  CHECK(s.events() == 29);
+
+  // Counted as the loop counts: two results, one learned failure, one point discarded by the stop
+  // (its two earlier attempts were retried, not discarded).
+  CHECK(s.done() == 3);
+  CHECK(s.failed() == 1);
+  CHECK(s.discarded() == 1);
+  CHECK(s.planner_proposals() == 5);
+  CHECK(s.used() == 4);
+  CHECK(s.asks() == 2);
+  CHECK(s.proposed_lines() == 7);
+  CHECK(s.result_outcomes() == 2);
+  CHECK(s.failed_outcomes() == 4);
+  REQUIRE(s.best());
+  CHECK(s.best()->experiment == "f-0003");
+  CHECK(s.best()->objective == 1.0);
+  CHECK(s.best()->params == json{{"a", 0.3}, {"b", 1}});
+
+  const ExperimentState* third = s.experiment("f-0002-r3");
+  REQUIRE(third);
+  CHECK(third->origin == "f-0002");  // through f-0002-r2
+  CHECK(third->attempt == 3);
+  CHECK(third->retry_of == std::optional<std::string>("f-0002-r2"));
+  CHECK(third->outcome == ExperimentOutcome::failed);
+  CHECK_FALSE(third->learned);
+  CHECK(third->instrument.empty());  // never dispatched
+  CHECK(third->completion_index == 5);
+
+  const ExperimentState* second = s.experiment("f-0002-r2");
+  REQUIRE(second);
+  CHECK(second->instrument == "A");
+  CHECK(second->retry_as == std::optional<std::string>("f-0002-r3"));
+  CHECK(second->dispatched_at == "2026-11-25T08:14:00.000Z");
+
+  const ExperimentState* busy = s.experiment("f-0003");
+  REQUIRE(busy);
+  CHECK(busy->outcome == ExperimentOutcome::ok);
+  CHECK(busy->objective == std::optional<double>(1.0));
+  CHECK(busy->dispatched_at == "2026-11-25T08:19:00.000Z");  // the second dispatch, after "busy"
+
+  // f-0005 is the only one still open, dispatched to B: resume re-sends it there.
+  const auto open = s.open_experiments();
+  REQUIRE(open.size() == 1);
+  CHECK(open[0]->id == "f-0005");
+  CHECK(open[0]->assigned_to == std::optional<std::string>("B"));
+  CHECK(s.open_count() == 1);
+  CHECK_FALSE(s.unproposed_retry());
+
+  // The experiments in first-mention order, as results.csv lists them.
+  std::vector<std::string> ids;
+  for (const ExperimentState& x : s.experiments()) ids.push_back(x.id);
+  CHECK(ids == std::vector<std::string>{"f-0001", "f-0002", "f-0003", "f-0002-r2", "f-0002-r3", "f-0004", "f-0005"});
+}
+
+TEST_CASE("Campaign state: the best respects the goal, and ties go to the first", "[journal_events]") {
+  std::vector<json> events = eventful_campaign("maximize");
+  events.push_back(result("f-0005", "B", 3.0));  // ties f-0001's 3.0
+  const CampaignState s = fold_of(events);
+  REQUIRE(s.best());
+  CHECK(s.best()->experiment == "f-0001");
+  CHECK(s.best()->objective == 3.0);
+  CHECK(s.maximize());
+  CHECK(s.open_experiments().empty());
+}
+
+TEST_CASE("Campaign state: a busy rejection puts an experiment back in the queue", "[journal_events]") {
+  std::vector<json> events = eventful_campaign("minimize");
+  events.resize(14);  // up to the rejection of f-0003
+  const CampaignState s = fold_of(events);
+  const auto open = s.open_experiments();
+  REQUIRE(open.size() == 2);
+  CHECK(open[0]->id == "f-0003");
+  CHECK_FALSE(open[0]->assigned_to);  // waiting for an instrument again
+  CHECK(open[0]->instrument == "B");  // reports still show where it last was
+  CHECK(open[1]->id == "f-0002-r2");
+  CHECK_FALSE(open[1]->assigned_to);  // proposed, never dispatched
+}
+
+TEST_CASE("Campaign state: a retry announced without its proposed line is resume's to write", "[journal_events]") {
+  std::vector<json> events = eventful_campaign("minimize");
+  events.resize(12);  // crash right after f-0002's failure named f-0002-r2
+  const CampaignState cut = fold_of(events);
+  REQUIRE(cut.unproposed_retry());
+  CHECK(cut.unproposed_retry()->retry_of == "f-0002");
+  CHECK(cut.unproposed_retry()->id == "f-0002-r2");
+  CHECK(cut.problems().empty());  // nothing came after it yet
+
+  // Anything but that proposal next is a bookkeeping error.
+  events.push_back(dispatched("f-0003", "B"));
+  const CampaignState broken = fold_of(events);
+  REQUIRE(broken.problems().size() == 1);
+  CHECK(broken.problems()[0] == "line 13: the retry f-0002-r2 announced at line 12 was never proposed");
+  CHECK(broken.unproposed_retry());  // resume still owes the line
+}
+
+TEST_CASE("Campaign state: what the loop never writes is listed, and the first outcome counts", "[journal_events]") {
+  std::vector<json> events = eventful_campaign("minimize");
+  events.push_back(result("f-0001", "A", -50.0));              // line 30: a second outcome
+  events.push_back(result("ghost", "A", -99.0));               // line 31: never proposed
+  events.push_back(proposed("f-0004", 3, 0.9));                // line 32: proposed twice
+  events.push_back(event("campaign_finished", {{"reason", "budget reached"}, {"experiments", 4}, {"failed", 1}, {"best", nullptr}}));
+  events.push_back(dispatched("f-0005", "B"));                 // line 34: after the end
+  const CampaignState s = fold_of(events);
+  CHECK(s.problems() == std::vector<std::string>{
+                            "line 30: a second final outcome (result) for f-0001, already result",
+                            "line 31: result for ghost, which was never proposed",
+                            "line 32: f-0004 proposed twice",
+                            "line 34: \"dispatched\" after campaign_finished",
+                        });
+  CHECK(s.experiment("f-0001")->objective == std::optional<double>(3.0));
+  CHECK(s.best()->experiment == "f-0003");  // neither the stale -50 nor the ghost's -99
+  CHECK(s.done() == 3);
+  CHECK(s.experiment("ghost")->completion_index == 7);  // reports still list it
+  CHECK(s.finished());
+  CHECK(s.finish_reason() == "budget reached");
+
+  const CampaignRecord record = campaign_record(s);
+  CHECK(record.experiments.size() == 8);
+  CHECK(record.experiments[0].objective == std::optional<double>(3.0));
+  CHECK(record.experiments.back().id == "ghost");
+}
+
+TEST_CASE("Campaign state: results.csv from the fold is the one 0.1.0 wrote for its own journals", "[journal_events]") {
+  // Finished campaigns only: an interrupted run's last results.csv may predate its last events.
+  for (const char* name : {"finished", "mixed", "three", "faulty"}) {
+    INFO(name);
+    test::TempDir dir;
+    const std::vector<JournalEvent> events = decode_events(read_journal(kFixtures / name / "journal.jsonl").events, name);
+    write_results_csv(campaign_record(CampaignState::fold(events)), dir / "results.csv");
+    CHECK(test::read_file(dir / "results.csv") == test::read_file(kFixtures / name / "results.csv"));
+  }
+}
+
+TEST_CASE("Journal events: integers past int's range are refused, not wrapped", "[journal_events]") {
+  const json huge = json::parse(R"({"seq":2,"event":"instrument_ready","instrument":"sim","capacity":18446744073709551615})");
+  CHECK_THROWS_WITH(decode_event(huge, "test", 2), Catch::Contains("\"capacity\" is out of range"));
+  const json negative = json::parse(R"({"seq":2,"event":"proposed","experiment":"e","ask":-3000000000})");
+  CHECK_THROWS_WITH(decode_event(negative, "test", 2), Catch::Contains("\"ask\" is out of range"));
+}
