@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "dry_run_instrument.hpp"
+#include "labloop/campaign/experiment_book.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/wire/instrument.hpp"
@@ -39,8 +40,6 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-constexpr std::chrono::milliseconds kFirstBusyBackoff{500};
-constexpr std::chrono::seconds kLongestBusyBackoff{30};
 constexpr size_t kIdTagChars = 12;  // of the campaign id, in experiment ids: 48 random bits
 constexpr int kMostPerAsk = 64;     // proposals per ask: a huge declared capacity must not stall the loop
 
@@ -91,8 +90,8 @@ class TempDir {
   fs::path path_;
 };
 
-// One instrument as the loop sees it: the link, whatever process or thread serves it, and how
-// many experiments it has in flight.
+// One instrument as the loop sees it: the link and whatever process or thread serves it (its
+// policy state — lost, quarantined, busy, experiments in flight — is in the ExperimentBook).
 struct LiveInstrument {
   size_t index = 0;
   const InstrumentConfig* config = nullptr;
@@ -103,20 +102,7 @@ struct LiveInstrument {
   int simulator_restarts = 0;
   Clock::time_point simulator_restarted{};
   std::unique_ptr<Instrument> link;
-  int in_flight = 0;
-  bool lost = false;          // silent: experiments stay assigned while we wait for it to answer again
-  Clock::time_point lost_since{};
-  bool quarantined = false;   // too many failures in a row, or lost for too long: nothing more goes there
-  int consecutive_failures = 0;
-  Clock::time_point busy_until{};  // after a "busy" rejection, wait before sending more…
-  Clock::duration busy_backoff = kFirstBusyBackoff;  // …this long, doubling while it stays busy
   bool awaiting_welcome = false;   // a hello went out after a reconnect; other welcomes are ignored
-  Clock::time_point relinked{};    // when its socket was last rebuilt while lost
-
-  int free_slots(Clock::time_point now) const {
-    if (lost || quarantined || now < busy_until) return 0;
-    return std::max(0, link->info().capacity - in_flight);
-  }
 };
 
 // One attempt at one of the planner's points. A retry is a new attempt with a new id (a result is
@@ -128,26 +114,13 @@ struct Experiment {
   Point x;       // canonical cube point (what really runs)
   Params params;  // user units
   int instrument = -1;  // -1 while waiting for dispatch
-  Clock::time_point dispatched{};
   Clock::time_point not_before{};  // retries wait out their backoff
-  std::optional<Clock::time_point> deadline;
-  double limit_s = 0;
-  std::optional<double> expected_s;  // from `accepted`: past it the experiment is overdue
-  bool overdue = false;
-  bool overdue_logged = false;
-  Clock::time_point last_sent{};  // last `run` sent for it
-  int resends = 0;  // `run` re-sent because the driver did not list it (see reconcile)
 };
 
-// How far past a driver's expected_s an experiment must run to count as overdue.
-double overdue_margin(double expected_s) { return std::max(1.0, 0.25 * expected_s); }
-
-// Seconds from a config or a driver (`max_s`, `expected_s`) to clock ticks. Saturates at about
-// 31 years: 1e300 s must mean "a very long time", not an overflow into the past.
-Clock::duration seconds(double s) {
-  constexpr double kLongest = 1e9;
-  if (!(s > 0)) return Clock::duration::zero();
-  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(std::min(s, kLongest)));
+std::vector<InstrumentPolicy> policies(const CampaignConfig& config) {
+  std::vector<InstrumentPolicy> out;
+  for (const InstrumentConfig& ic : config.instruments) out.push_back(InstrumentPolicy::of(ic));
+  return out;
 }
 
 // A random 128-bit identity for a new campaign (hex). Experiment ids carry its first
@@ -180,7 +153,7 @@ std::string sim_log_name(const std::string& instrument) { return instrument + ".
 class CampaignRun {
  public:
   CampaignRun(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer)
-      : config_(config), options_(options), observer_(observer), space_(config.space()) {
+      : config_(config), options_(options), observer_(observer), space_(config.space()), book_(policies(config)) {
     output_ = campaign_output(config, options);
   }
 
@@ -410,8 +383,6 @@ class CampaignRun {
       journal("instrument_ready", {{"instrument", ic.name}, {"endpoint", ic.is_simulator() || options_.dry_run ? "(private)" : endpoint},
                                    {"driver", info.driver}, {"version", info.version}, {"capacity", info.capacity}});
       // On resume, experiments the journal shows dispatched here are already this instrument's.
-      live->in_flight = static_cast<int>(std::count_if(in_flight_.begin(), in_flight_.end(),
-                                                       [i](const auto& kv) { return kv.second.instrument == static_cast<int>(i); }));
       instruments_.push_back(std::move(live));
       resend_open(*instruments_.back(), "resumed");
     }
@@ -424,21 +395,9 @@ class CampaignRun {
     const auto now = Clock::now();
     for (auto& [id, e] : in_flight_) {
       if (e.instrument != static_cast<int>(inst.index)) continue;
-      start_clock(e, inst, now);
-      e.overdue = false;
+      book_.dispatched(e.id, e.origin, e.attempt, inst.index, now, true);
       journal("dispatched", {{"experiment", e.id}, {"instrument", inst.config->name}, {"resent", why}});
       inst.link->send(protocol::run(e.id, e.params));
-    }
-  }
-
-  // The experiment's timing starts (again) now: its timeout counts from this `run`.
-  void start_clock(Experiment& e, const LiveInstrument& inst, Clock::time_point now) {
-    e.dispatched = e.last_sent = now;
-    e.deadline.reset();
-    e.limit_s = 0;
-    if (inst.config->timeout_s > 0) {
-      e.limit_s = inst.config->timeout_s;
-      e.deadline = now + seconds(e.limit_s);
     }
   }
 
@@ -447,7 +406,7 @@ class CampaignRun {
   void loop() {
     while (true) {
       const auto now = Clock::now();
-      if (reason_.empty()) reason_ = stop_reason(now);
+      if (reason_.empty() && !(reason_ = stop_reason(now)).empty()) book_.campaign_stopping();
       if (reason_.empty()) dispatch(now);
       if (!reason_.empty()) cancel_waiting();
       if (in_flight_.empty() && waiting_.empty() && (!reason_.empty() || used() >= config_.budget.experiments)) {
@@ -473,7 +432,7 @@ class CampaignRun {
       return "target reached";
     if (config_.budget.hours > 0 && std::chrono::duration<double>(now - started_).count() > config_.budget.hours * 3600)
       return "time budget reached";
-    if (std::all_of(instruments_.begin(), instruments_.end(), [](const auto& i) { return i->quarantined; })) return "no instruments left";
+    if (book_.all_quarantined()) return "no instruments left";
     return {};
   }
 
@@ -483,7 +442,7 @@ class CampaignRun {
   void dispatch(Clock::time_point now) {
     // Capacities may each be INT_MAX (protocol §7): sum them wide.
     long long free = 0;
-    for (const auto& inst : instruments_) free += inst->free_slots(now);
+    for (const auto& inst : instruments_) free += free_slots(*inst, now);
     const long long fresh = std::min({free - static_cast<long long>(waiting_.size()), static_cast<long long>(config_.budget.experiments - used()),
                                       static_cast<long long>(kMostPerAsk)});
     if (fresh > 0) propose(static_cast<int>(fresh));
@@ -528,14 +487,16 @@ class CampaignRun {
     }
   }
 
+  int free_slots(const LiveInstrument& inst, Clock::time_point now) const { return book_.free_slots(inst.index, inst.link->info().capacity, now); }
+
   // The instrument with the most free slots, ties to the one used longest ago, so experiments
   // spread over every instrument.
   LiveInstrument* pick_instrument(Clock::time_point now) {
     LiveInstrument* best = nullptr;
     for (auto& inst : instruments_) {
-      const int free = inst->free_slots(now);
+      const int free = free_slots(*inst, now);
       if (free <= 0) continue;
-      if (!best || free > best->free_slots(now) || (free == best->free_slots(now) && last_used_[inst->index] < last_used_[best->index]))
+      if (!best || free > free_slots(*best, now) || (free == free_slots(*best, now) && last_used_[inst->index] < last_used_[best->index]))
         best = inst.get();
     }
     return best;
@@ -547,12 +508,11 @@ class CampaignRun {
     if (const std::string problem = space_.check(e.params); !problem.empty())
       throw PlannerError(fmt::format("refusing to send {}: {} (a bug: please report it)", e.id, problem));
     e.instrument = static_cast<int>(inst.index);
-    start_clock(e, inst, now);
+    book_.dispatched(e.id, e.origin, e.attempt, inst.index, now);
     // Journal first: after a crash between the two, resume re-sends `run` with the same id to
     // this instrument (idempotent there); the other order could send it to a second instrument.
     journal("dispatched", {{"experiment", e.id}, {"instrument", inst.config->name}});
     inst.link->send(protocol::run(e.id, e.params));
-    ++inst.in_flight;
     last_used_[inst.index] = ++use_counter_;
     in_flight_.emplace(e.id, std::move(e));
   }
@@ -586,7 +546,7 @@ class CampaignRun {
       return recheck(inst, m);
     }
     if (type == "pong") {
-      if (inst.lost && !inst.quarantined) back_online(inst);
+      if (const auto lost_for = book_.answered(inst.index, Clock::now())) back_online(inst, *lost_for);
       reconcile(inst, m);
       return;
     }
@@ -607,20 +567,17 @@ class CampaignRun {
     Experiment& e = it->second;
     inst.link->note_alive();
     if (type == "accepted") {
-      inst.busy_backoff = kFirstBusyBackoff;
       json fields{{"experiment", id}, {"instrument", inst.config->name}};
+      std::optional<double> expected_s, max_s;
       if (m.contains("expected_s") && m["expected_s"].is_number()) {
         fields["expected_s"] = m["expected_s"];
-        e.expected_s = m["expected_s"].get<double>();
+        expected_s = m["expected_s"].get<double>();
       }
       if (m.contains("max_s") && m["max_s"].is_number()) {
         fields["max_s"] = m["max_s"];
-        const double max_s = m["max_s"];
-        if (e.limit_s == 0 || max_s < e.limit_s) {
-          e.limit_s = max_s;
-          e.deadline = e.dispatched + seconds(max_s);
-        }
+        max_s = m["max_s"].get<double>();
       }
+      book_.accepted(id, expected_s, max_s);
       journal("accepted", fields);
     } else if (type == "rejected") {
       const std::string reason = m["reason"];
@@ -629,40 +586,32 @@ class CampaignRun {
       // on the point, and its cached result is not ours: try again under a new id.
       const bool conflict = reason.rfind("conflict", 0) == 0;
       journal("rejected", {{"experiment", id}, {"instrument", inst.config->name}, {"reason", reason}, {"retry", busy}});
-      --inst.in_flight;
       if (conflict) {
         log(fmt::format("{}: {} (the driver holds {} with other parameters); retrying under a new id", inst.config->name, reason, id));
-        return retry_or_fail(it, fmt::format("rejected by {}: {}", inst.config->name, reason), false);
+        return settle(it, Outcome::conflict, fmt::format("rejected by {}: {}", inst.config->name, reason));
       }
       if (busy) {
-        // Backs off while it stays busy, so a driver that always answers "busy" costs two journal
-        // lines per kLongestBusyBackoff, not a spinning loop.
-        inst.busy_until = Clock::now() + inst.busy_backoff;
-        inst.busy_backoff = std::min<Clock::duration>(2 * inst.busy_backoff, kLongestBusyBackoff);
+        book_.rejected_busy(id, Clock::now());
         Experiment again = std::move(e);
         in_flight_.erase(it);
         again.instrument = -1;
-        again.deadline.reset();
         waiting_.push_front(std::move(again));
       } else {
-        fail(it, fmt::format("rejected by {}: {}", inst.config->name, reason), true, false);
+        settle(it, Outcome::rejected, fmt::format("rejected by {}: {}", inst.config->name, reason));
       }
     } else if (m["status"] == "ok") {
       const json& values = m["values"];
       auto v = values.find(config_.objective.name);
-      --inst.in_flight;
       if (v == values.end() || !v->is_number() || !std::isfinite(v->get<double>())) {
-        instrument_failed(inst);
-        fail(it, fmt::format("result from {} has no finite value for the objective \"{}\" (values: {})", inst.config->name,
-                             config_.objective.name, values.dump()), true, false);
+        settle(it, Outcome::out_of_spec, fmt::format("result from {} has no finite value for the objective \"{}\" (values: {})", inst.config->name,
+                                                     config_.objective.name, values.dump()));
         return;
       }
       const double y = v->get<double>();
       json fields{{"experiment", id}, {"instrument", inst.config->name}, {"status", "ok"}, {"values", values}, {"objective", y}};
       if (m.contains("meta") && m["meta"].is_object()) fields["meta"] = m["meta"];
       ++done_;
-      ++outcomes_since_start_;
-      inst.consecutive_failures = 0;
+      book_.result(id);
       note_best(id, y, e.params);
       const Point x = e.x;
       in_flight_.erase(it);
@@ -670,16 +619,14 @@ class CampaignRun {
       planner_->tell(x, config_.objective.goal == Goal::minimize ? y : -y);
       write_reports(false);
     } else {
-      --inst.in_flight;
       const std::string error = m["error"].is_string() ? m["error"].get<std::string>() : "failed (no reason given)";
       // A driver shutting down says nothing about the experiment (protocol §5): try it again.
-      if (error == "driver shutting down") return retry_or_fail(it, fmt::format("{}: driver shutting down", inst.config->name), false);
+      if (error == "driver shutting down") return settle(it, Outcome::shutting_down, fmt::format("{}: driver shutting down", inst.config->name));
       // We never sent `abort` for an experiment still in flight (a timeout or a stop removes it
       // first), so this one was aborted at the instrument, by its operator: no verdict on the
       // point either.
-      if (error == "aborted") return retry_or_fail(it, fmt::format("aborted at {} (not by labloop)", inst.config->name), false);
-      instrument_failed(inst);
-      fail(it, error, true, false);
+      if (error == "aborted") return settle(it, Outcome::aborted_at_instrument, fmt::format("aborted at {} (not by labloop)", inst.config->name));
+      settle(it, Outcome::driver_error, error);
     }
   }
 
@@ -688,24 +635,17 @@ class CampaignRun {
   // driver: re-send `run` with the same id — the driver answers from its cache or starts it
   // (protocol §5), so nothing runs twice and nothing is lost.
   void reconcile(LiveInstrument& inst, const json& pong) {
-    const auto now = Clock::now();
-    const auto settle = seconds(2 * inst.config->heartbeat_s);
     std::set<std::string> running;
     for (const auto& id : pong["running"])
       if (id.is_string()) running.insert(id.get<std::string>());
-    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
-      auto next = std::next(it);
-      Experiment& e = it->second;
-      if (e.instrument == static_cast<int>(inst.index) && !running.count(e.id) && now - e.last_sent > settle) {
-        if (++e.resends > 3) {
-          retry_or_fail(it, fmt::format("{} no longer knows the experiment (re-sent 3 times)", inst.config->name), true);
-        } else {
-          log(fmt::format("{}: not running {} and sent no result; re-sending it (same id)", inst.config->name, e.id));
-          inst.link->send(protocol::run(e.id, e.params));
-          e.last_sent = now;
-        }
+    for (const Unlisted& unlisted : book_.reconcile(inst.index, running, Clock::now())) {
+      auto it = in_flight_.find(unlisted.id);
+      if (!unlisted.resend) {
+        settle(it, Outcome::forgotten, fmt::format("{} no longer knows the experiment (re-sent 3 times)", inst.config->name));
+      } else {
+        log(fmt::format("{}: not running {} and sent no result; re-sending it (same id)", inst.config->name, it->first));
+        inst.link->send(protocol::run(it->first, it->second.params));
       }
-      it = next;
     }
   }
 
@@ -714,7 +654,7 @@ class CampaignRun {
   // treats it as a driver that came back. At most one restart a second, so one that dies at once
   // does not spin; it is then lost and quarantined like any silent driver.
   void restart_simulator_if_dead(LiveInstrument& inst, Clock::time_point now) {
-    if (!inst.simulator || inst.quarantined || inst.simulator->running()) return;
+    if (!inst.simulator || book_.quarantined(inst.index) || inst.simulator->running()) return;
     if (now - inst.simulator_restarted < std::chrono::seconds(1)) return;
     const int status = inst.simulator->exit_status().value_or(-1);
     inst.simulator_restarted = now;
@@ -726,11 +666,9 @@ class CampaignRun {
 
   // A driver that comes back may have been restarted with other settings: say hello again, and
   // check its answer (recheck) before trusting it with anything new.
-  void back_online(LiveInstrument& inst) {
-    inst.lost = false;
+  void back_online(LiveInstrument& inst, double lost_for_s) {
     inst.link->note_alive();
-    journal("instrument_reconnected", {{"instrument", inst.config->name},
-                                       {"after_s", std::chrono::duration<double>(Clock::now() - inst.lost_since).count()}});
+    journal("instrument_reconnected", {{"instrument", inst.config->name}, {"after_s", lost_for_s}});
     inst.awaiting_welcome = true;
     inst.link->send(protocol::hello(fmt::format("labloop {}", kVersion), config_.name));
     resend_open(inst, "reconnected");
@@ -739,7 +677,7 @@ class CampaignRun {
   // A welcome after start-up answers the hello of back_online. Limits that no longer fit the
   // campaign mean someone changed the instrument: quarantine it and take its experiments back.
   void recheck(LiveInstrument& inst, const json& welcome) {
-    if (inst.quarantined) return;
+    if (book_.quarantined(inst.index)) return;
     std::string problem;
     try {
       check_instrument_fits(config_, inst.index, protocol::parse_welcome(welcome));
@@ -747,72 +685,71 @@ class CampaignRun {
     } catch (const Error& e) {
       problem = e.what();
     }
-    quarantine(inst, fmt::format("it came back with different limits: {}", problem));
-    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
-      auto next = std::next(it);
-      if (it->second.instrument == static_cast<int>(inst.index)) {
-        inst.link->send(protocol::abort(it->first));
-        retry_or_fail(it, fmt::format("{} came back with different limits", inst.config->name), true);
-      }
-      it = next;
+    const std::optional<GiveUp> changed = book_.changed_limits(inst.index);
+    if (changed->quarantine) report_quarantine(*changed->quarantine, problem);
+    for (const std::string& id : changed->experiments) {
+      inst.link->send(protocol::abort(id));
+      settle(in_flight_.find(id), Outcome::instrument_changed, fmt::format("{} came back with different limits", inst.config->name));
     }
   }
 
-  // Counts toward quarantine: failures the instrument is responsible for, in a row.
-  void instrument_failed(LiveInstrument& inst) {
-    if (++inst.consecutive_failures < inst.config->quarantine_after || inst.quarantined) return;
-    quarantine(inst, fmt::format("{} failures in a row", inst.consecutive_failures));
-  }
-
-  void quarantine(LiveInstrument& inst, const std::string& why) {
-    inst.quarantined = true;
+  // `problem`: what no longer fits, for QuarantineCause::changed_limits.
+  void report_quarantine(const Quarantine& q, const std::string& problem = {}) {
+    const LiveInstrument& inst = *instruments_[q.instrument];
+    std::string why;
+    switch (q.cause) {
+      case QuarantineCause::failures_in_a_row: why = fmt::format("{} failures in a row", q.failures_in_a_row); break;
+      case QuarantineCause::changed_limits: why = fmt::format("it came back with different limits: {}", problem); break;
+      case QuarantineCause::lost_too_long: why = fmt::format("lost for {:g} s", q.lost_for_s); break;
+    }
     journal("instrument_quarantined", {{"instrument", inst.config->name}, {"reason", why}});
     log(fmt::format("{}: quarantined ({}); no more experiments go there", inst.config->name, why));
   }
 
-  // Not a verdict on the point (timeout, interrupted run, lost instrument): the same point gets
-  // another attempt under a new id after a backoff, up to the instrument's `retries`; after that
-  // it counts as failed and the planner learns so.
-  void retry_or_fail(std::map<std::string, Experiment>::iterator it, const std::string& reason, bool release) {
-    Experiment& e = it->second;
-    LiveInstrument* inst = e.instrument >= 0 ? instruments_[static_cast<size_t>(e.instrument)].get() : nullptr;
-    if (release && inst) --inst->in_flight;
-    const int retries = inst ? inst->config->retries : 2;
-    if (e.attempt > retries || !reason_.empty()) {
-      fail(it, e.attempt > 1 ? fmt::format("{} (attempt {})", reason, e.attempt) : reason, reason_.empty(), false);
-      return;
+  // An experiment ended without a result: journals what the book decided — a quarantine of its
+  // instrument, then a retry or the final failure — and pauses the campaign when it says so.
+  void settle(std::map<std::string, Experiment>::iterator it, Outcome outcome, const std::string& reason) {
+    const Settlement s = book_.settle(it->first, outcome, Clock::now());
+    if (s.quarantine) report_quarantine(*s.quarantine);
+    if (s.retry) {
+      retry(it, *s.retry, reason);
+    } else {
+      fail(it, retried(outcome) && s.attempt > 1 ? fmt::format("{} (attempt {})", reason, s.attempt) : reason, s.learn);
     }
+    if (s.pause) pause(*s.pause);
+  }
+
+  // Not a verdict on the point (timeout, interrupted run, lost instrument): the same point again
+  // under a new id after a backoff.
+  void retry(std::map<std::string, Experiment>::iterator it, const Retry& r, const std::string& reason) {
+    Experiment& e = it->second;
+    const LiveInstrument* inst = e.instrument >= 0 ? instruments_[static_cast<size_t>(e.instrument)].get() : nullptr;
     Experiment again;
     again.origin = e.origin;
-    again.attempt = e.attempt + 1;
-    again.id = fmt::format("{}-r{}", e.origin, again.attempt);
+    again.attempt = r.attempt;
+    again.id = r.id;
     again.x = e.x;
     again.params = e.params;
-    const double backoff = (inst ? inst->config->retry_backoff_s : 5.0) * std::pow(2.0, e.attempt - 1);
-    again.not_before = Clock::now() + seconds(backoff);
+    again.not_before = r.not_before;
     const json fields{{"experiment", e.id}, {"instrument", inst ? inst->config->name : ""}, {"error", reason}, {"learn", false}, {"retry_as", again.id}};
     const std::string old_id = e.id;
     in_flight_.erase(it);
     journal("failed", fields);
     journal("proposed", {{"experiment", again.id}, {"params", again.params}, {"planner", config_.planner.kind}, {"x", as_vector(again.x)},
-                         {"retry_of", old_id}, {"attempt", again.attempt}, {"after_s", backoff}});
+                         {"retry_of", old_id}, {"attempt", again.attempt}, {"after_s", r.after_s}});
     origins_[again.id] = again.origin;
     waiting_.push_back(std::move(again));
   }
 
   // Records a final failure. `learn`: the planner is told (a verdict on the point); otherwise the
-  // experiment is discarded (operator stop) and frees its place in the budget. `release` frees the
-  // instrument slot too.
-  void fail(std::map<std::string, Experiment>::iterator it, const std::string& error, bool learn, bool release) {
+  // experiment is discarded (operator stop) and frees its place in the budget.
+  void fail(std::map<std::string, Experiment>::iterator it, const std::string& error, bool learn) {
     Experiment& e = it->second;
-    LiveInstrument* inst = e.instrument >= 0 ? instruments_[static_cast<size_t>(e.instrument)].get() : nullptr;
-    if (release && inst) --inst->in_flight;
+    const LiveInstrument* inst = e.instrument >= 0 ? instruments_[static_cast<size_t>(e.instrument)].get() : nullptr;
     json fields{{"experiment", e.id}, {"instrument", inst ? inst->config->name : ""}, {"error", error}};
     if (learn) {
       ++done_;
       ++failed_;
-      ++outcomes_since_start_;
-      ++failures_since_start_;
     } else {
       ++discarded_;
       fields["learn"] = false;
@@ -822,44 +759,33 @@ class CampaignRun {
     journal("failed", fields);
     if (learn) planner_->tell_failed(x);
     write_reports(false);
-    if (learn) pause_if_failing();
   }
 
   // Burning the budget on a broken setup helps nobody: stop proposing and say why.
-  void pause_if_failing() {
-    if (!reason_.empty() || failures_since_start_ < 5 || 2 * failures_since_start_ <= outcomes_since_start_) return;
-    reason_ = fmt::format("paused: {} of the last {} experiments failed; fix the cause, then `labloop resume {}`", failures_since_start_,
-                          outcomes_since_start_, output_.string());
+  void pause(const Pause& p) {
+    reason_ = fmt::format("paused: {} of the last {} experiments failed; fix the cause, then `labloop resume {}`", p.failures, p.outcomes,
+                          output_.string());
     stop_deadline_ = Clock::now() + options_.stop_grace;
   }
 
   void supervise(Clock::time_point now) {
-    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
-      auto next = std::next(it);
-      Experiment& e = it->second;
-      LiveInstrument& inst = *instruments_[static_cast<size_t>(e.instrument)];
-      if (e.deadline && now > *e.deadline && !inst.lost) {
-        inst.link->send(protocol::abort(e.id));
-        instrument_failed(inst);
-        retry_or_fail(it, fmt::format("timeout: no result within {:g} s; aborted", e.limit_s), true);
-      } else if (e.expected_s && now > e.dispatched + seconds(*e.expected_s + overdue_margin(*e.expected_s))) {
-        // Only clearly late: experiments whose duration jitters around expected_s are not
-        // "overdue" half the time. Shown in the status line and logged once.
-        e.overdue = true;
-        if (!e.overdue_logged) {
-          e.overdue_logged = true;
-          log(fmt::format("{} on {} is overdue: expected to take {:g} s", e.id, inst.config->name, *e.expected_s));
-        }
+    for (const Late& late : book_.check_deadlines(now)) {
+      auto it = in_flight_.find(late.id);
+      LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
+      if (late.kind == Late::Kind::timed_out) {
+        inst.link->send(protocol::abort(late.id));
+        settle(it, Outcome::timeout, fmt::format("timeout: no result within {:g} s; aborted", late.seconds));
+      } else {
+        // Shown in the status line; logged once.
+        log(fmt::format("{} on {} is overdue: expected to take {:g} s", late.id, inst.config->name, late.seconds));
       }
-      it = next;
     }
     for (auto& inst : instruments_) {
       restart_simulator_if_dead(*inst, now);
-      if (inst->quarantined && inst->in_flight == 0) continue;
+      if (book_.quarantined(inst->index) && book_.in_flight(inst->index) == 0) continue;
       inst->link->ping_if_due(now);
-      if (!inst->lost && inst->link->silent(now)) {
-        inst->lost = true;
-        inst->lost_since = now;
+      if (!book_.lost(inst->index) && inst->link->silent(now)) {
+        book_.instrument_lost(inst->index, now);
         journal("instrument_lost", {{"instrument", inst->config->name},
                                     {"reason", fmt::format("no answer for {:g} s", inst->config->heartbeat_s * inst->config->heartbeat_misses)},
                                     {"wait_s", inst->config->reconnect_s}});
@@ -867,20 +793,15 @@ class CampaignRun {
       // ZeroMQ drops a connection for good on a protocol error (a frame over the size limit,
       // docs/reliability.md): while lost, a fresh socket every few heartbeats lets a driver that
       // is still there answer again; its pong then re-sends our open experiments by id.
-      if (inst->lost && !inst->quarantined && now - inst->relinked >= seconds(inst->config->heartbeat_s * 2)) {
-        if (inst->relinked < inst->lost_since)
+      if (const Relink relink = book_.relink_due(inst->index, now); relink != Relink::not_due) {
+        if (relink == Relink::first)
           log(fmt::format("{}: no answer; connecting to it afresh every {:g} s until it answers", inst->config->name, inst->config->heartbeat_s * 2));
-        inst->relinked = now;
         inst->link->relink();
       }
-      if (inst->lost && now - inst->lost_since > seconds(inst->config->reconnect_s)) {
-        inst->lost = false;
-        if (!inst->quarantined) quarantine(*inst, fmt::format("lost for {:g} s", inst->config->reconnect_s));
-        for (auto it = in_flight_.begin(); it != in_flight_.end();) {
-          auto next = std::next(it);
-          if (it->second.instrument == static_cast<int>(inst->index)) retry_or_fail(it, fmt::format("instrument {} lost", inst->config->name), true);
-          it = next;
-        }
+      if (const std::optional<GiveUp> gave_up = book_.give_up_if_due(inst->index, now)) {
+        if (gave_up->quarantine) report_quarantine(*gave_up->quarantine);
+        for (const std::string& id : gave_up->experiments)
+          settle(in_flight_.find(id), Outcome::instrument_lost, fmt::format("instrument {} lost", inst->config->name));
       }
     }
   }
@@ -890,7 +811,7 @@ class CampaignRun {
       Experiment e = std::move(waiting_.front());
       waiting_.pop_front();
       auto [it, inserted] = in_flight_.emplace(e.id, std::move(e));
-      fail(it, fmt::format("not run: campaign stopping ({})", reason_), false, false);
+      settle(it, Outcome::discarded, fmt::format("not run: campaign stopping ({})", reason_));
     }
   }
 
@@ -898,8 +819,8 @@ class CampaignRun {
     for (auto it = in_flight_.begin(); it != in_flight_.end();) {
       auto next = std::next(it);
       LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
-      if (!inst.lost) inst.link->send(protocol::abort(it->first));
-      fail(it, why, false, true);
+      if (!book_.lost(inst.index)) inst.link->send(protocol::abort(it->first));
+      settle(it, Outcome::discarded, why);
       it = next;
     }
   }
@@ -921,7 +842,7 @@ class CampaignRun {
     s.done = done_;
     s.failed = failed_;
     s.in_flight = static_cast<int>(in_flight_.size());
-    s.overdue = static_cast<int>(std::count_if(in_flight_.begin(), in_flight_.end(), [](const auto& kv) { return kv.second.overdue; }));
+    s.overdue = book_.overdue_count();
     s.best = best_;
     s.best_experiment = best_experiment_;
     s.best_params = best_params_;
@@ -929,7 +850,8 @@ class CampaignRun {
     // From the pace since this start (a resumed campaign's downtime says nothing about it), and
     // none once stopping: no new experiments will start.
     const double running_s = std::chrono::duration<double>(Clock::now() - this_start_).count();
-    if (reason_.empty() && outcomes_since_start_ > 0 && done_ < s.budget) s.eta_s = running_s / outcomes_since_start_ * (s.budget - done_);
+    const int outcomes = book_.outcomes_since_start();
+    if (reason_.empty() && outcomes > 0 && done_ < s.budget) s.eta_s = running_s / outcomes * (s.budget - done_);
     s.planner_thinking = thinking_;
     return s;
   }
@@ -943,6 +865,7 @@ class CampaignRun {
   std::vector<std::pair<std::string, json>> held_events_;  // before open_journal
   CampaignState state_;  // the journal so far, folded: what reports are made of
   std::unique_ptr<Planner> planner_;
+  ExperimentBook book_;  // the policy: what a failure, a silence or a late result leads to
   zmq::context_t context_;
   TempDir temp_;
   std::vector<std::unique_ptr<LiveInstrument>> instruments_;  // after context_: sockets close first
@@ -955,7 +878,6 @@ class CampaignRun {
   int asks_ = 0;
   std::map<std::string, std::string> origins_;  // experiment id → the proposal it serves
   std::string id_tag_;  // in experiment ids: the start of the campaign id (empty for older journals)
-  int outcomes_since_start_ = 0, failures_since_start_ = 0;  // for the failure-rate pause
   int done_ = 0;
   int failed_ = 0;
   std::optional<double> best_;
