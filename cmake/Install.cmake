@@ -1,7 +1,8 @@
 # Install rules, the CMake package (find_package(labloop)) and the Debian package (cpack -G DEB).
 # Included at the end of the top-level CMakeLists.txt, once every target exists.
 #
-#   cmake --install build --prefix /opt/labloop   # bin/labloop, bin/labloop-sim, headers, libs, package
+#   cmake --install build --prefix /opt/labloop   # bin/labloop, bin/labloop-sim, headers, libs,
+#                                                 # lib/cmake/labloop, share/labloop/examples
 #   cd build && cpack -G DEB                      # labloop_<version>_<arch>.deb (see scripts/check-deb.sh)
 #
 # The component libraries are static (PIC, so they also link into shared objects): a driver or an
@@ -42,6 +43,11 @@ install(TARGETS ${labloop_installed_libraries} labloop_driver labloop
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/labloop ${PROJECT_BINARY_DIR}/generated/labloop
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.hpp")
+# The example campaigns and driver (README.md's quick-start: labloop run <datadir>/labloop/examples/quickstart.json).
+install(FILES ${PROJECT_SOURCE_DIR}/examples/quickstart.json ${PROJECT_SOURCE_DIR}/examples/bayesian.json
+              ${PROJECT_SOURCE_DIR}/examples/parallel.json ${PROJECT_SOURCE_DIR}/examples/minimal_driver.cpp
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/labloop/examples)
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(EXPORT labloopTargets NAMESPACE labloop:: DESTINATION ${LABLOOP_INSTALL_CMAKEDIR})
 
 configure_package_config_file(cmake/labloopConfig.cmake.in ${PROJECT_BINARY_DIR}/labloopConfig.cmake
@@ -87,7 +93,8 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "labloop maintainers <maintainers@users.nore
     CACHE STRING "Maintainer field of the .deb")
 set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)  # Depends: the libraries labloop and labloop-sim load
+set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "g++, cmake, nlohmann-json3-dev, cppzmq-dev, libzmq3-dev, libfmt-dev")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libeigen3-dev, libnlopt-dev, libsodium-dev, python3-zmq")
 include(CPack)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Checks the Debian package in a clean Debian 12 root: it installs with apt (its Depends only),
-# `labloop run examples/quickstart.json` (README.md's first campaign) finishes on the installed
-# labloop-sim, and, with the package's Recommends added, the example driver builds against the
-# installed CMake package with find_package(labloop COMPONENTS driver) and runs a campaign.
+# Checks the Debian package in a clean Debian 12 root: it installs with apt (its Depends only);
+# README.md's first campaign, `labloop run /usr/share/labloop/examples/quickstart.json`, finishes
+# on the installed labloop-sim; and, with the package's Recommends added, the example driver builds
+# against the installed CMake package (find_package(labloop COMPONENTS driver)) and runs a campaign.
 # Not part of CI (it downloads a Debian root).
 #
 # Prerequisites (on a Debian/Ubuntu host):
@@ -55,7 +55,6 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 rm -rf "$root/check"
 mkdir -p "$root/check"
 cp "$deb" "$root/check/"
-cp examples/quickstart.json examples/minimal_driver.cpp "$root/check/"
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root DEBIAN_FRONTEND=noninteractive "$@"; }
 
 echo "check-deb: install with its Depends only (--no-install-recommends)"
@@ -67,8 +66,8 @@ for program in labloop labloop-sim; do
 done
 in_root labloop --version
 
-echo "check-deb: the quick-start (README.md): labloop run examples/quickstart.json"
-in_root sh -c 'cd /check && labloop run quickstart.json --output /check/runs/quickstart'
+echo "check-deb: the quick-start (README.md) from the package: labloop run /usr/share/labloop/examples/quickstart.json"
+in_root sh -c 'cd /check && labloop run /usr/share/labloop/examples/quickstart.json --output /check/runs/quickstart'
 results=$(grep -c '"event":"result"' "$root/check/runs/quickstart/journal.jsonl" || true)
 [ "$results" = 30 ] || { echo "check-deb: expected 30 results from the quick-start, found $results" >&2; exit 1; }
 head -n 3 "$root/check/runs/quickstart/results.csv"
@@ -83,7 +82,7 @@ cat >"$root/check/driver/CMakeLists.txt" <<'EOF'
 cmake_minimum_required(VERSION 3.25)
 project(my_driver LANGUAGES CXX)
 find_package(labloop REQUIRED COMPONENTS driver)
-add_executable(my-driver ../minimal_driver.cpp)
+add_executable(my-driver /usr/share/labloop/examples/minimal_driver.cpp)
 target_link_libraries(my-driver PRIVATE labloop::driver)
 EOF
 in_root cmake -S /check/driver -B /check/driver/build

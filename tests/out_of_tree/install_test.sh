@@ -35,7 +35,8 @@ step() { echo "install_test: [${SECONDS}s] $*"; }
 step "cmake --install $build --prefix $work/prefix"
 prefix=$work/prefix
 "$cmake" --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1 || fail "cmake --install failed"
-for f in bin/labloop bin/labloop-sim include/labloop/driver.hpp include/labloop/labloop.hpp include/labloop/core/version.hpp; do
+for f in bin/labloop bin/labloop-sim include/labloop/driver.hpp include/labloop/labloop.hpp include/labloop/core/version.hpp \
+         share/labloop/examples/quickstart.json; do
   [ -e "$prefix/$f" ] || fail "not installed: $f"
 done
 targets=$(find "$prefix" -name labloopTargets.cmake | head -n 1)
@@ -123,7 +124,7 @@ driver_pid=""
 
 step "a campaign on the installed labloop-sim"
 sed -e 's/"bayesian"/"random"/' -e 's/"experiments": 30/"experiments": 5/' \
-  "$src/examples/quickstart.json" >"$work/sim.json"
+  "$prefix/share/labloop/examples/quickstart.json" >"$work/sim.json"
 timeout 60 "$prefix/bin/labloop" run "$work/sim.json" --output "$work/sim-run" >"$work/sim.log" 2>&1 \
   || fail "labloop run on the installed labloop-sim failed"
 results=$(grep -c '"event":"result"' "$work/sim-run/journal.jsonl" || true)
