@@ -25,17 +25,6 @@ foreach(target IN LISTS labloop_installed_libraries)
   endif()
 endforeach()
 
-# The campaign links the simulators' test functions privately and only in the build tree
-# ($<BUILD_INTERFACE:labloop_test_functions>, for checking "simulator" entries). While it does, the
-# installed static campaign library needs them too: ship them as an internal library of the package.
-# Inert once the campaign no longer links them.
-get_target_property(labloop_campaign_links labloop_campaign LINK_LIBRARIES)
-if("$<BUILD_INTERFACE:labloop_test_functions>" IN_LIST labloop_campaign_links)
-  set_target_properties(labloop_test_functions PROPERTIES EXPORT_NAME internal_test_functions)
-  target_link_libraries(labloop_campaign PRIVATE $<INSTALL_INTERFACE:labloop::internal_test_functions>)
-  list(APPEND labloop_installed_libraries labloop_test_functions)
-endif()
-
 install(TARGETS ${labloop_installed_libraries} labloop_driver labloop
   EXPORT labloopTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
@@ -95,6 +84,6 @@ set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)  # Depends: the libraries labloop and labloop-sim load
 set(CPACK_STRIP_FILES ON)
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "g++, cmake, nlohmann-json3-dev, cppzmq-dev, libzmq3-dev, libfmt-dev")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "build-essential, cmake, nlohmann-json3-dev, cppzmq-dev, libzmq3-dev, libfmt-dev")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libeigen3-dev, libnlopt-dev, libsodium-dev, python3-zmq")
 include(CPack)

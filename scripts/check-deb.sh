@@ -13,7 +13,8 @@
 #
 # Usage: scripts/check-deb.sh [PATH/TO/labloop_<version>_<arch>.deb]
 #   Without an argument, builds the package first: build/package (Release, no tests), cpack -G DEB.
-#   ROOT=DIR keeps the Debian root there (default: a temporary directory, removed at the end).
+#   ROOT=DIR keeps the Debian root there for a quicker second run (default: a temporary directory,
+#   removed at the end); the Depends-only check means something only in a fresh root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mirror=${MIRROR:-http://deb.debian.org/debian}
@@ -59,6 +60,7 @@ in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HO
 
 echo "check-deb: install with its Depends only (--no-install-recommends)"
 in_root apt-get update -q
+in_root dpkg --purge labloop >/dev/null 2>&1 || true  # a kept ROOT: install afresh
 in_root apt-get install -y -q --no-install-recommends "/check/$(basename "$deb")"
 in_root dpkg -s labloop | sed -n '/^Version/p;/^Depends/p;/^Recommends/p'
 for program in labloop labloop-sim; do
