@@ -2,8 +2,10 @@
 # The installed package, used from outside (ctest "install: …", cmake/Install.cmake):
 #  1. `cmake --install` the build into a temporary prefix;
 #  2. check that labloop::driver's link interface there names no Eigen, NLopt or libsodium;
-#  3. build tests/out_of_tree/ against it with find_package(labloop): examples/minimal_driver.cpp
-#     linking labloop::driver, and a program embedding labloop::labloop through a shared library;
+#  3. build tests/out_of_tree/ against it: examples/minimal_driver.cpp with
+#     find_package(labloop COMPONENTS driver) and labloop::driver, Eigen and NLopt made unfindable
+#     (tests/out_of_tree/driver/), and with find_package(labloop) a program embedding
+#     labloop::labloop through a shared library (so the static libraries must be PIC);
 #  4. run a campaign with the installed `labloop` against that driver (tcp://127.0.0.1:PORT), a
 #     small one on the installed labloop-sim, and a dry run in the embedding program.
 # Needs the build's labloop, labloop-sim and libraries built. Removes its processes and files.
