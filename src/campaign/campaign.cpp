@@ -176,7 +176,7 @@ class CampaignRun {
       throw;
     }
     finish(reason_);
-    return CampaignSummary{reason_, output_, status()};
+    return CampaignSummary{stop_.value(), reason_, output_, status()};
   }
 
  private:
@@ -406,11 +406,14 @@ class CampaignRun {
   void loop() {
     while (true) {
       const auto now = Clock::now();
-      if (reason_.empty() && !(reason_ = stop_reason(now)).empty()) book_.campaign_stopping();
+      if (!stop_ && (stop_ = stop_reason(now))) {
+        reason_ = stop_text(*stop_);
+        book_.campaign_stopping();
+      }
       if (reason_.empty()) dispatch(now);
       if (!reason_.empty()) cancel_waiting();
       if (in_flight_.empty() && waiting_.empty() && (!reason_.empty() || used() >= config_.budget.experiments)) {
-        if (reason_.empty()) reason_ = "budget reached";
+        if (!stop_) stop_ = StopReason::budget_reached, reason_ = stop_text(*stop_);
         return;
       }
       if (stop_deadline_ && now > *stop_deadline_) {
@@ -422,18 +425,31 @@ class CampaignRun {
     }
   }
 
-  std::string stop_reason(Clock::time_point now) {
+  std::optional<StopReason> stop_reason(Clock::time_point now) {
     if (options_.stop.stop_requested()) {
       stop_deadline_ = now + options_.stop_grace;
-      return "stopped by operator";
+      return StopReason::stopped_by_operator;
     }
     // A dry run's responses are made up, so reaching the target means nothing: run the budget.
     if (!options_.dry_run && config_.target && best_ && (config_.objective.goal == Goal::minimize ? *best_ <= *config_.target : *best_ >= *config_.target))
-      return "target reached";
+      return StopReason::target_reached;
     if (config_.budget.hours > 0 && std::chrono::duration<double>(now - started_).count() > config_.budget.hours * 3600)
-      return "time budget reached";
-    if (book_.all_quarantined()) return "no instruments left";
-    return {};
+      return StopReason::time_budget_reached;
+    if (book_.all_quarantined()) return StopReason::no_instruments_left;
+    return std::nullopt;
+  }
+
+  // The journaled text of a reason (a contract: campaign_finished's "reason"); a pause has its own.
+  static std::string stop_text(StopReason why) {
+    switch (why) {
+      case StopReason::budget_reached: return "budget reached";
+      case StopReason::target_reached: return "target reached";
+      case StopReason::time_budget_reached: return "time budget reached";
+      case StopReason::stopped_by_operator: return "stopped by operator";
+      case StopReason::no_instruments_left: return "no instruments left";
+      case StopReason::paused: return "paused";
+    }
+    return "stopped";
   }
 
   // Budget: the planner's proposals, less those discarded without a verdict (operator stop).
@@ -763,6 +779,7 @@ class CampaignRun {
 
   // Burning the budget on a broken setup helps nobody: stop proposing and say why.
   void pause(const Pause& p) {
+    stop_ = StopReason::paused;
     reason_ = fmt::format("paused: {} of the last {} experiments failed; fix the cause, then `labloop resume {}`", p.failures, p.outcomes,
                           output_.string());
     stop_deadline_ = Clock::now() + options_.stop_grace;
@@ -884,6 +901,7 @@ class CampaignRun {
   std::string best_experiment_;
   json best_params_;
   bool thinking_ = false;
+  std::optional<StopReason> stop_;  // set once, with reason_ (its journaled text)
   std::string reason_;
   std::optional<Clock::time_point> stop_deadline_;
   Clock::time_point started_ = Clock::now();           // the campaign's first start (moved back on resume)

@@ -101,9 +101,14 @@ class StopOnSignal {
 
 // 0 finished, 130 stopped by the operator, 3 paused (too many failures), 4 no instruments left.
 int exit_code(const labloop::CampaignSummary& summary) {
-  if (summary.reason == "stopped by operator") return 130;
-  if (summary.reason.rfind("paused", 0) == 0) return 3;
-  if (summary.reason == "no instruments left") return 4;
+  switch (summary.stop) {
+    case labloop::StopReason::stopped_by_operator: return 130;
+    case labloop::StopReason::paused: return 3;
+    case labloop::StopReason::no_instruments_left: return 4;
+    case labloop::StopReason::budget_reached:
+    case labloop::StopReason::target_reached:
+    case labloop::StopReason::time_budget_reached: return 0;
+  }
   return 0;
 }
 

@@ -84,6 +84,7 @@ TEST_CASE("Faults: a driver that answers garbage is logged and lost while the ca
   const auto summary = run(campaign_with(out.string(), {fast_heartbeat({{"name", "junk"}, {"endpoint", dir.ipc("garbage")}}),
                                                         {{"name", "good"}, {"simulator", "branin"}}}, 10));
   CHECK(summary.reason == "budget reached");
+  CHECK(summary.stop == StopReason::budget_reached);
   CHECK(count_events(out, "instrument_lost", "junk") == 1);
   for (const auto& [id, n] : outcomes(out)) CHECK(n == 1);
   CHECK(proposals(out) == 10);
@@ -99,6 +100,7 @@ TEST_CASE("Faults: a silent driver is declared lost and its experiments fail ins
   const auto out = dir / "out";
   const auto summary = run(campaign_with(out.string(), {fast_heartbeat({{"name", "mute"}, {"endpoint", dir.ipc("silent")}})}, 5));
   CHECK(summary.reason == "no instruments left");
+  CHECK(summary.stop == StopReason::no_instruments_left);
   CHECK(count_events(out, "instrument_lost", "mute") == 1);
   const auto n = outcomes(out);
   for (const auto& [id, k] : n) CHECK(k == 1);
@@ -232,6 +234,7 @@ TEST_CASE("Faults: when more than half of at least 5 experiments fail the campai
   test::TempDir dir;
   const auto out = dir / "out";
   const auto summary = run(campaign_with(out.string(), {{{"name", "bad"}, {"simulator", "branin"}, {"options", {{"fail_rate", 1}}}}}, 40));
+  CHECK(summary.stop == StopReason::paused);
   CHECK(summary.reason.rfind("paused: 5 of the last 5 experiments failed", 0) == 0);
   CHECK(summary.reason.find("labloop resume") != std::string::npos);
   CHECK(summary.status.failed == 5);

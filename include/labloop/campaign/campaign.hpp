@@ -47,8 +47,20 @@ class CampaignObserver {
   virtual void on_log(const std::string& line) { (void)line; }
 };
 
+// Why a campaign stopped. The journal and the summary line carry its text (CampaignSummary::reason,
+// campaign_finished's "reason"), which stays as it was; programs decide on this value.
+enum class StopReason {
+  budget_reached,       // "budget reached"
+  target_reached,       // "target reached"
+  time_budget_reached,  // "time budget reached"
+  stopped_by_operator,  // "stopped by operator" (Ctrl-C, SIGTERM, CampaignOptions::stop)
+  paused,               // "paused: N of the last M experiments failed; …" (resume after fixing)
+  no_instruments_left,  // "no instruments left" (all quarantined)
+};
+
 struct CampaignSummary {
-  std::string reason;                 // "budget reached", "target reached", …
+  StopReason stop = StopReason::budget_reached;
+  std::string reason;                 // "budget reached", "target reached", … as journaled
   std::filesystem::path output;
   CampaignStatus status;
 };
