@@ -4,7 +4,7 @@
 #   labloop-sim, the example driver and the benchmarks;
 # - an AddressSanitizer + UndefinedBehaviorSanitizer build with clang that runs every test (unit,
 #   integration with real processes and sockets, fault), and builds the libFuzzer targets and runs
-#   each for 45 s (scripts/fuzz.sh, docs/fuzzing.md).
+#   each for 30 s (scripts/fuzz.sh, docs/fuzzing.md).
 # Every test runs once, under the sanitizers, where it finds more. Compiling and running the tests
 # in Release as well took CI past its 15 minutes (880 s, then 929 s with this session's tests).
 set -euo pipefail
@@ -25,5 +25,5 @@ cmake --build build/sanitize -j "$jobs"
 # allow_addr2line: readable stack traces without installing llvm (llvm-symbolizer is used when present).
 export ASAN_OPTIONS=detect_leaks=1:allow_addr2line=1 UBSAN_OPTIONS=print_stacktrace=1:allow_addr2line=1
 ctest --test-dir build/sanitize --output-on-failure --no-tests=error -j "$jobs"
-./scripts/fuzz.sh build/sanitize 45
+./scripts/fuzz.sh build/sanitize 30
 echo "test.sh: the release build compiled, every test passed in the sanitizer build, and the fuzzers ran clean"
