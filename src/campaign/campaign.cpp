@@ -338,6 +338,8 @@ class CampaignRun {
       live->config = &ic;
       std::string endpoint = ic.endpoint;
       std::function<void()> check;
+      if (ic.is_manual() && !options_.dry_run)  // landing in steps: the config is read, the loop does not drive people yet
+        throw ConfigError(config_.source, fmt::format("/instruments/{}", i), "manual instruments are not supported by this build yet");
       if (options_.dry_run || ic.is_simulator()) endpoint = fmt::format("ipc://{}/{}.ipc", temp_.path().string(), i);
       if (options_.dry_run) {
         const int capacity = ic.options.value("capacity", 1);

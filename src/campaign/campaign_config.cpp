@@ -110,15 +110,48 @@ void check_simulator_options(const Node& options, const SimulatorSpec& function)
   }
 }
 
+OutputSpec parse_output(const Node& node) {
+  OutputSpec o;
+  if (node.value().is_string()) {  // a bare name: no unit, no range
+    check_identifier(node, "output name");
+    o.name = node.as_string();
+    return o;
+  }
+  node.expect_object({"name", "unit", "low", "high"});
+  check_identifier(node.child("name"), "output name");
+  o.name = node.child("name").as_string();
+  if (node.has("unit")) {
+    o.unit = node.child("unit").as_string();
+    if (o.unit.size() > kMaxNameChars) node.child("unit").fail(fmt::format("is {} characters long; at most {} are allowed", o.unit.size(), kMaxNameChars));
+    for (char ch : o.unit)
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == ',' || ch == '"' || ch == '[' || ch == ']')
+        node.child("unit").fail("may not contain control characters, commas, quotes or brackets (it goes into CSV headers as \"name [unit]\")");
+  }
+  if (node.has("low")) o.low = node.child("low").as_number();
+  if (node.has("high")) o.high = node.child("high").as_number();
+  if (o.low && o.high && !(*o.low < *o.high)) node.child("high").fail(fmt::format("must be greater than low ({:g} >= {:g})", *o.low, *o.high));
+  return o;
+}
+
 InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& simulators) {
-  node.expect_object({"name", "endpoint", "simulator", "options", "timeout_s", "heartbeat_s", "heartbeat_misses", "connect_timeout_s",
-                      "retries", "retry_backoff_s", "quarantine_after", "reconnect_s"});
+  node.expect_object({"name", "endpoint", "simulator", "manual", "capacity", "options", "timeout_s", "heartbeat_s", "heartbeat_misses",
+                      "connect_timeout_s", "retries", "retry_backoff_s", "quarantine_after", "reconnect_s"});
   InstrumentConfig ic;
   check_identifier(node.child("name"), "instrument name");
   ic.name = node.child("name").as_string();
-  if (node.has("endpoint") == node.has("simulator"))
-    node.fail("needs exactly one of \"endpoint\" (a running driver, e.g. \"tcp://127.0.0.1:5555\") or \"simulator\" (e.g. \"branin\")");
-  if (node.has("endpoint")) {
+  if (node.has("manual")) ic.manual = node.child("manual").as_bool();
+  if (int(node.has("endpoint")) + int(node.has("simulator")) + int(ic.manual) != 1)
+    node.fail("needs exactly one of \"endpoint\" (a running driver, e.g. \"tcp://127.0.0.1:5555\"), \"simulator\" (e.g. \"branin\") "
+              "or \"manual\": true (a person enters results with `labloop enter`)");
+  if (node.has("capacity")) {
+    if (!ic.manual) node.child("capacity").fail("is only for manual instruments; a driver declares its own capacity (a simulator takes it in \"options\")");
+    const long long n = node.child("capacity").as_integer();
+    if (n < 1 || n > kMaxManualCapacity) node.child("capacity").fail(fmt::format("must be from 1 to {} (got {})", kMaxManualCapacity, n));
+    ic.capacity = static_cast<int>(n);
+  }
+  if (ic.manual) {
+    if (node.has("options")) node.child("options").fail("options are only for simulators");
+  } else if (node.has("endpoint")) {
     const Node ep = node.child("endpoint");
     ic.endpoint = ep.as_string();
     if (ic.endpoint.rfind("tcp://", 0) != 0 && ic.endpoint.rfind("ipc://", 0) != 0)
@@ -224,7 +257,7 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   // `validate` names them all; checks that need earlier parts (the planner's options need the
   // parameters) run only when those parts are right.
   ConfigMistakes mistakes;
-  top.expect_object({"name", "description", "seed", "parameters", "objective", "planner", "instruments", "budget", "stop", "output"}, mistakes);
+  top.expect_object({"name", "description", "seed", "parameters", "objective", "outputs", "planner", "instruments", "budget", "stop", "output"}, mistakes);
 
   CampaignConfig c;
   c.source = source;
@@ -262,6 +295,20 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
       if (g == "minimize") c.objective.goal = Goal::minimize;
       else if (g == "maximize") c.objective.goal = Goal::maximize;
       else goal.fail(fmt::format("must be \"minimize\" or \"maximize\", got \"{}\"{}", g, did_you_mean(g, {"minimize", "maximize"})));
+    }
+  });
+
+  mistakes.check([&] {
+    if (!top.has("outputs")) return;
+    const Node outputs = top.child("outputs");
+    outputs.as_array();
+    if (outputs.value().size() > kMaxOutputs) outputs.fail(fmt::format("declares {} outputs; at most {} are allowed", outputs.value().size(), kMaxOutputs));
+    std::map<std::string, size_t> seen;
+    for (size_t i = 0; i < outputs.value().size(); ++i) {
+      OutputSpec o = parse_output(outputs.at(i));
+      if (auto [it, inserted] = seen.emplace(o.name, i); !inserted)
+        outputs.at(i).fail(fmt::format("duplicate output name \"{}\" (also at /outputs/{})", o.name, it->second));
+      c.outputs.push_back(std::move(o));
     }
   });
 
@@ -346,6 +393,19 @@ InstrumentInfo simulator_info(const CampaignConfig& config, size_t index) {
   return info;
 }
 
+InstrumentInfo manual_info(const CampaignConfig& config, size_t index) {
+  const InstrumentConfig& ic = config.instruments.at(index);
+  InstrumentInfo info;
+  info.driver = "labloop-manual";
+  info.version = kVersion;
+  info.inputs = config.parameters;
+  info.outputs = {config.objective.name};
+  for (const auto& o : config.outputs)
+    if (o.name != config.objective.name) info.outputs.push_back(o.name);
+  info.capacity = ic.capacity;
+  return info;
+}
+
 void check_instrument_fits(const CampaignConfig& config, size_t index, const InstrumentInfo& info) {
   const InstrumentConfig& ic = config.instruments.at(index);
   const std::string path = fmt::format("/instruments/{}", index);
@@ -382,6 +442,20 @@ void check_instrument_fits(const CampaignConfig& config, size_t index, const Ins
                      did_you_mean(config.objective.name, info.outputs), fmt::join(info.outputs, ", ")));
 }
 
+nlohmann::json OutputSpec::to_json() const {
+  json j{{"name", name}};
+  if (!unit.empty()) j["unit"] = unit;
+  if (low) j["low"] = *low;
+  if (high) j["high"] = *high;
+  return j;
+}
+
+const OutputSpec* CampaignConfig::find_output(const std::string& wanted) const {
+  for (const auto& o : outputs)
+    if (o.name == wanted) return &o;
+  return nullptr;
+}
+
 nlohmann::json CampaignConfig::to_json() const {
   json j;
   j["name"] = name;
@@ -389,12 +463,17 @@ nlohmann::json CampaignConfig::to_json() const {
   j["parameters"] = json::array();
   for (const auto& p : parameters) j["parameters"].push_back(p.to_json());
   j["objective"] = {{"name", objective.name}, {"goal", objective.goal == Goal::minimize ? "minimize" : "maximize"}};
+  if (!outputs.empty()) {
+    j["outputs"] = json::array();
+    for (const auto& o : outputs) j["outputs"].push_back(o.to_json());
+  }
   j["planner"] = planner.options;
   j["planner"]["kind"] = planner.kind;
   j["instruments"] = json::array();
   for (const auto& ic : instruments) {
     json i{{"name", ic.name}};
     if (ic.is_simulator()) i["simulator"] = ic.simulator, i["options"] = ic.options;
+    else if (ic.is_manual()) i["manual"] = true, i["capacity"] = ic.capacity;
     else i["endpoint"] = ic.endpoint;
     if (ic.timeout_s > 0) i["timeout_s"] = ic.timeout_s;
     i["heartbeat_s"] = ic.heartbeat_s;

@@ -84,7 +84,7 @@ TEST_CASE("Config: each mistake gets one message naming the JSON path and the fi
   }
   SECTION("unknown top-level key") {
     c["budgt"] = 1;
-    CHECK(error_for(c) == "c.json: /budgt: unknown key; did you mean \"budget\"? (allowed here: name, description, seed, parameters, objective, planner, instruments, budget, stop, output)");
+    CHECK(error_for(c) == "c.json: /budgt: unknown key; did you mean \"budget\"? (allowed here: name, description, seed, parameters, objective, outputs, planner, instruments, budget, stop, output)");
   }
   SECTION("wrong type") {
     c["budget"]["experiments"] = "30";
@@ -140,7 +140,7 @@ TEST_CASE("Config: each mistake gets one message naming the JSON path and the fi
   }
   SECTION("endpoint and simulator both given") {
     c["instruments"][1]["simulator"] = "branin";
-    CHECK(error_for(c) == "c.json: /instruments/1: needs exactly one of \"endpoint\" (a running driver, e.g. \"tcp://127.0.0.1:5555\") or \"simulator\" (e.g. \"branin\")");
+    CHECK(error_for(c) == "c.json: /instruments/1: needs exactly one of \"endpoint\" (a running driver, e.g. \"tcp://127.0.0.1:5555\"), \"simulator\" (e.g. \"branin\") or \"manual\": true (a person enters results with `labloop enter`)");
   }
   SECTION("an endpoint that is not ZeroMQ") {
     c["instruments"][1]["endpoint"] = "127.0.0.1:5555";
@@ -323,7 +323,7 @@ TEST_CASE("Config: every mistake in a file is reported at once, in file order, u
   } catch (const ConfigError& e) {
     REQUIRE(e.mistakes().size() == 4);
     CHECK(e.mistakes()[0] == "c.json: /budgett: unknown key; did you mean \"budget\"? (allowed here: name, description, seed, parameters, objective, "
-                             "planner, instruments, budget, stop, output)");
+                             "outputs, planner, instruments, budget, stop, output)");
     CHECK(e.mistakes()[1] == "c.json: /parameters/1/high: must be greater than low (0 >= -1)");
     CHECK(e.mistakes()[2].rfind("c.json: /instruments/1/endpoint: \"127.0.0.1:5555\" is not a ZeroMQ endpoint", 0) == 0);
     CHECK(e.mistakes()[3] == "c.json: /budget/experiments: must be at least 1 (got 0)");
@@ -343,5 +343,48 @@ TEST_CASE("Config: every mistake in a file is reported at once, in file order, u
   } catch (const ConfigError& e) {
     CHECK(e.mistakes().size() == 20);
     CHECK(std::string(e.what()).find("\n… and 5 more (fix these first)") != std::string::npos);
+  }
+}
+
+TEST_CASE("Config: declared outputs carry units and ranges; a manual instrument needs no driver", "[config]") {
+  json c = valid();
+  c["outputs"] = json::parse(R"([{"name": "y", "unit": "%", "low": 0, "high": 100}, "purity"])");
+  c["instruments"].push_back(json::parse(R"({"name": "bench-chemist", "manual": true, "capacity": 3})"));
+  const CampaignConfig config = parse_campaign_config(c.dump(), "c.json", labloop::sim::catalogue());
+  REQUIRE(config.outputs.size() == 2);
+  CHECK(config.find_output("y")->unit == "%");
+  CHECK(*config.find_output("y")->high == 100);
+  CHECK(config.find_output("purity")->unit.empty());
+  CHECK(config.find_output("nothing") == nullptr);
+  const InstrumentConfig& person = config.instruments.back();
+  CHECK(person.is_manual());
+  CHECK(person.capacity == 3);
+  // The journaled form parses back to the same thing (resume reads it).
+  const CampaignConfig again = parse_campaign_config(config.to_json().dump(), "journal", labloop::sim::catalogue());
+  CHECK(again.to_json() == config.to_json());
+  const InstrumentInfo info = manual_info(config, config.instruments.size() - 1);
+  CHECK(info.capacity == 3);
+  CHECK(info.outputs == std::vector<std::string>{"y", "purity"});
+  CHECK(info.inputs.size() == config.parameters.size());
+
+  SECTION("mistakes") {
+    json bad = c;
+    bad["instruments"].back()["endpoint"] = "tcp://127.0.0.1:1";
+    CHECK_THAT(error_for(bad), Catch::Contains("/instruments/2: needs exactly one of \"endpoint\""));
+    bad = c;
+    bad["instruments"][0]["capacity"] = 2;
+    CHECK(error_for(bad) == "c.json: /instruments/0/capacity: is only for manual instruments; a driver declares its own capacity (a simulator takes it in \"options\")");
+    bad = c;
+    bad["instruments"].back()["capacity"] = 0;
+    CHECK(error_for(bad) == "c.json: /instruments/2/capacity: must be from 1 to 1000 (got 0)");
+    bad = c;
+    bad["outputs"][0]["high"] = -1;
+    CHECK(error_for(bad) == "c.json: /outputs/0/high: must be greater than low (0 >= -1)");
+    bad = c;
+    bad["outputs"][1] = "y";
+    CHECK(error_for(bad) == "c.json: /outputs/1: duplicate output name \"y\" (also at /outputs/0)");
+    bad = c;
+    bad["outputs"][0]["unit"] = "a,b";
+    CHECK_THAT(error_for(bad), Catch::Contains("/outputs/0/unit: may not contain"));
   }
 }

@@ -34,10 +34,27 @@ struct Objective {
   Goal goal = Goal::minimize;
 };
 
+// A measured quantity the campaign records ("outputs" in the file): its unit for people and, when
+// given, the range a valid value lies in (a value entered by hand outside it is refused).
+struct OutputSpec {
+  std::string name;
+  std::string unit;  // free text shown to people, e.g. "%"; "" when not given
+  std::optional<double> low, high;
+
+  nlohmann::json to_json() const;
+};
+
+// Stated limit on declared outputs (docs/config.md).
+constexpr std::size_t kMaxOutputs = 64;
+// A manual instrument's capacity: experiments a person may have waiting at once.
+constexpr int kMaxManualCapacity = 1000;
+
 struct InstrumentConfig {
   std::string name;
   std::string endpoint;                                // a running driver (tcp://… or ipc://…), or
-  std::string simulator;                               // a labloop-sim function labloop starts itself
+  std::string simulator;                               // a labloop-sim function labloop starts itself, or
+  bool manual = false;                                 // a person: results come through `labloop enter`
+  int capacity = 1;                                    // manual: experiments waiting for the person at once
   nlohmann::json options = nlohmann::json::object();   // simulator options (noise, delay, capacity, dim, seed)
   double timeout_s = 0;                                // per-experiment limit; 0 = none beyond the driver's max_s
   double heartbeat_s = 1.0;                            // ping interval
@@ -50,6 +67,7 @@ struct InstrumentConfig {
   std::vector<Parameter> simulated_inputs;  // simulator: what it will declare (from the catalogue; not journaled)
 
   bool is_simulator() const { return !simulator.empty(); }
+  bool is_manual() const { return manual; }
 };
 
 struct Budget {
@@ -63,6 +81,7 @@ struct CampaignConfig {
   std::uint64_t seed = 1;
   std::vector<Parameter> parameters;
   Objective objective;
+  std::vector<OutputSpec> outputs;  // declared outputs (units, ranges); the objective may be among them
   PlannerConfig planner;
   std::vector<InstrumentConfig> instruments;
   Budget budget;
@@ -70,6 +89,8 @@ struct CampaignConfig {
   std::string output;            // output directory (default "runs/<name>")
 
   Space space() const { return Space(parameters); }
+  // The declaration of output `name`, or nullptr when the file declares none by that name.
+  const OutputSpec* find_output(const std::string& name) const;
   nlohmann::json to_json() const;  // normalized form, as journaled
 };
 
@@ -88,5 +109,8 @@ void check_instrument_fits(const CampaignConfig& config, size_t index, const Ins
 // What a simulator instrument will declare, without starting it (for `validate` and dry runs),
 // as its catalogue entry described it when the file was loaded.
 InstrumentInfo simulator_info(const CampaignConfig& config, size_t index);
+// What a manual instrument (a person) declares: every campaign parameter as an input, the
+// objective and the declared outputs as outputs, the configured capacity.
+InstrumentInfo manual_info(const CampaignConfig& config, size_t index);
 
 }  // namespace labloop
