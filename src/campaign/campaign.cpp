@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "dry_run_instrument.hpp"
+#include "manual_instrument.hpp"
 #include "labloop/campaign/experiment_book.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
@@ -95,7 +96,7 @@ class TempDir {
 struct LiveInstrument {
   size_t index = 0;
   const InstrumentConfig* config = nullptr;
-  std::unique_ptr<detail::DryRunInstrument> stand_in;  // dry run: served in-process…
+  std::unique_ptr<Driver> stand_in;                     // dry run or manual: served in-process…
   std::jthread stand_in_server;                         // …by this thread (declared after: stops first)
   std::optional<ChildProcess> simulator;                // simulator: labloop-sim child process
   std::vector<std::string> simulator_argv;              // to restart it when it dies
@@ -338,12 +339,14 @@ class CampaignRun {
       live->config = &ic;
       std::string endpoint = ic.endpoint;
       std::function<void()> check;
-      if (ic.is_manual() && !options_.dry_run)  // landing in steps: the config is read, the loop does not drive people yet
-        throw ConfigError(config_.source, fmt::format("/instruments/{}", i), "manual instruments are not supported by this build yet");
-      if (options_.dry_run || ic.is_simulator()) endpoint = fmt::format("ipc://{}/{}.ipc", temp_.path().string(), i);
-      if (options_.dry_run) {
-        const int capacity = ic.options.value("capacity", 1);
-        live->stand_in = std::make_unique<detail::DryRunInstrument>(config_, capacity, config_.seed + i);
+      if (options_.dry_run || ic.is_simulator() || ic.is_manual()) endpoint = fmt::format("ipc://{}/{}.ipc", temp_.path().string(), i);
+      if (options_.dry_run || ic.is_manual()) {
+        // Stand-ins served in-process: a dry run's simulated response, or a person's entries.
+        if (options_.dry_run)
+          live->stand_in = std::make_unique<detail::DryRunInstrument>(config_, ic.is_manual() ? ic.capacity : ic.options.value("capacity", 1),
+                                                                      config_.seed + i);
+        else
+          live->stand_in = std::make_unique<detail::ManualInstrument>(config_, i, output_, [this](const std::string& line) { log(line); });
         ServeOptions serve_options;
         serve_options.handle_signals = false;
         serve_options.log = [](const std::string&) {};
@@ -382,7 +385,7 @@ class CampaignRun {
       live->link = std::make_unique<Instrument>(context_, ic.name, endpoint, timing, [this](const std::string& line) { log(line); });
       const InstrumentInfo& info = live->link->hello(config_.name, check);
       check_instrument_fits(config_, i, info);
-      journal("instrument_ready", {{"instrument", ic.name}, {"endpoint", ic.is_simulator() || options_.dry_run ? "(private)" : endpoint},
+      journal("instrument_ready", {{"instrument", ic.name}, {"endpoint", ic.endpoint.empty() || options_.dry_run ? "(private)" : endpoint},
                                    {"driver", info.driver}, {"version", info.version}, {"capacity", info.capacity}});
       // On resume, experiments the journal shows dispatched here are already this instrument's.
       instruments_.push_back(std::move(live));
@@ -416,6 +419,15 @@ class CampaignRun {
       if (!reason_.empty()) cancel_waiting();
       if (in_flight_.empty() && waiting_.empty() && (!reason_.empty() || used() >= config_.budget.experiments)) {
         if (!stop_) stop_ = StopReason::budget_reached, reason_ = stop_text(*stop_);
+        return;
+      }
+      // A person may be halfway through an experiment: a stop does not abort it. It stays open in
+      // the journal; its result can be entered while the campaign is stopped, and `resume` records it.
+      if (stop_deadline_ && waiting_.empty() && !in_flight_.empty() &&
+          std::all_of(in_flight_.begin(), in_flight_.end(), [&](const auto& entry) { return waits_for_person(entry.second); })) {
+        log(fmt::format("{} wait{} for a person: enter the result{} (`labloop pending {}`), then `labloop resume {}`",
+                        in_flight_.size() == 1 ? "1 experiment" : fmt::format("{} experiments", in_flight_.size()), in_flight_.size() == 1 ? "s" : "",
+                        in_flight_.size() == 1 ? "" : "s", output_.string(), output_.string()));
         return;
       }
       if (stop_deadline_ && now > *stop_deadline_) {
@@ -834,9 +846,17 @@ class CampaignRun {
     }
   }
 
+  bool waits_for_person(const Experiment& e) const {
+    return e.instrument >= 0 && instruments_[static_cast<size_t>(e.instrument)]->config->is_manual();
+  }
+
   void abort_all(const std::string& why) {
     for (auto it = in_flight_.begin(); it != in_flight_.end();) {
       auto next = std::next(it);
+      if (waits_for_person(it->second)) {  // left open, as above
+        it = next;
+        continue;
+      }
       LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
       if (!book_.lost(inst.index)) inst.link->send(protocol::abort(it->first));
       settle(it, Outcome::discarded, why);

@@ -19,6 +19,7 @@
 #include "labloop/campaign/replay.hpp"
 #include "labloop/core/version.hpp"
 #include "bench.hpp"
+#include "manual.hpp"
 #include "progress.hpp"
 #include "catalogue.hpp"
 
@@ -201,6 +202,20 @@ int main(int argc, char** argv) {
   auto* replay_cmd = app.add_subcommand("replay", "Re-run the planner over a journal and check every proposal is reproduced");
   replay_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
 
+  bool pending_csv = false;
+  auto* pending_cmd = app.add_subcommand("pending", "List the experiments waiting for a person (manual instruments), in the campaign's units");
+  pending_cmd->add_option("dir", directory, "Campaign output directory")->required();
+  pending_cmd->add_flag("--csv", pending_csv, "Print them as a CSV to fill in and give to `labloop enter --csv`");
+
+  labloop::cli::EnterCommand enter;
+  auto* enter_cmd = app.add_subcommand("enter", "Enter the result of an experiment run by hand: labloop enter DIR EXPERIMENT yield=71.5 purity=0.93");
+  enter_cmd->add_option("dir", enter.directory, "Campaign output directory")->required();
+  enter_cmd->add_option("experiment", enter.experiment, "Experiment id (`labloop pending` lists them)");
+  enter_cmd->add_option("values", enter.values, "Measured values as NAME=VALUE");
+  enter_cmd->add_option("--failed", enter.failed, "The experiment failed: why (instead of values)");
+  enter_cmd->add_option("--csv", enter.csv, "Enter several results from a CSV file (header: experiment, outputs, optional failed)");
+  enter_cmd->add_option("--by", enter.by, "Who entered the results (default: your user name)");
+
   labloop::cli::BenchCommand bench;
   auto* bench_cmd = app.add_subcommand("bench", "Benchmark planners on simulated test functions, or on lookup-table datasets with --datasets (no instruments needed)");
   bench_cmd->add_option("--problems", bench.problems, "Functions, e.g. branin hartmann6 rosenbrock:4 (default: the standard set)");
@@ -232,6 +247,8 @@ int main(int argc, char** argv) {
     if (*verify_cmd) return verify(directory);
     if (*resume_cmd) return resume(directory, grace_s);
     if (*replay_cmd) return replay(directory);
+    if (*pending_cmd) return labloop::cli::pending(directory, pending_csv);
+    if (*enter_cmd) return labloop::cli::enter(enter);
   } catch (const labloop::ConfigError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

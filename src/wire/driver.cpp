@@ -337,7 +337,7 @@ class Server {
     const double started = now_unix();
     json result;
     try {
-      Values values = driver_.run(params, stop);
+      Values values = driver_.run_experiment(id, params, stop);
       std::string problem;
       for (const auto& output : info_.outputs) {
         auto v = values.find(output);

@@ -49,6 +49,12 @@ class Driver {
   // the result's error). `stop` is requested on abort or shutdown: bring the hardware to a safe
   // state and return or throw promptly. Called from worker threads, up to `capacity` at once.
   virtual Values run(const Params& params, std::stop_token stop) = 0;
+  // What serve() calls: run() by default. Override it instead when the experiment's id matters
+  // to the instrument (sample labels, a person asked to enter results under that id).
+  virtual Values run_experiment(const std::string& experiment, const Params& params, std::stop_token stop) {
+    (void)experiment;
+    return run(params, stop);
+  }
   // Optional time estimate sent with `accepted`.
   virtual RunEstimate estimate(const Params& /*params*/) const { return {}; }
 };

@@ -23,8 +23,9 @@ struct CliOutcome {
 };
 
 // Runs `labloop args…` to completion (at most 90 s) and returns its status and output.
-inline CliOutcome cli(std::vector<std::string> args, const TempDir& dir, const std::string& log_name = "cli.log") {
-  args.insert(args.begin(), LABLOOP_CLI_PATH);
+inline CliOutcome cli(const std::vector<std::string>& words, const TempDir& dir, const std::string& log_name = "cli.log") {
+  std::vector<std::string> args{LABLOOP_CLI_PATH};  // built in order: inserting at the front trips a GCC 12 false -Warray-bounds
+  args.insert(args.end(), words.begin(), words.end());
   const auto log = dir / log_name;
   std::filesystem::remove(log);
   ChildProcess process(args, log);

@@ -1,0 +1,343 @@
+#include "labloop/campaign/manual_entry.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "labloop/core/error.hpp"
+#include "labloop/core/json_check.hpp"
+
+namespace labloop {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string os_error(int err) { return std::strerror(err); }
+
+// Closes a file descriptor on every path out.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+void write_all(int fd, std::string_view bytes, const fs::path& path) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error(fmt::format("{}: cannot write: {}", path.string(), os_error(errno)));
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+void fsync_dir(const fs::path& dir) {
+  Fd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY)};
+  if (d.fd >= 0) ::fsync(d.fd);
+}
+
+// Splits one CSV record (RFC 4180 quoting; the record is one line: entries need no newlines).
+std::vector<std::string> split_csv(const std::string& line, size_t row) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') field += '"', ++i;
+      else if (c == '"') quoted = false;
+      else field += c;
+    } else if (c == '"' && field.empty()) {
+      quoted = true;
+    } else if (c == ',') {
+      fields.push_back(std::move(field));
+      field.clear();
+    } else {
+      field += c;
+    }
+  }
+  if (quoted) throw Error(fmt::format("row {}: a quoted field is not closed", row));
+  fields.push_back(std::move(field));
+  for (auto& f : fields) {  // spreadsheet exports pad cells
+    const auto b = f.find_first_not_of(" \t"), e = f.find_last_not_of(" \t");
+    f = b == std::string::npos ? "" : f.substr(b, e - b + 1);
+  }
+  return fields;
+}
+
+std::optional<double> parse_number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size()) return std::nullopt;
+  return v;
+}
+
+// "yield [%]" → "yield": results.csv and `pending --csv` write units into headers.
+std::string header_name(const std::string& header) {
+  const auto bracket = header.find(" [");
+  return bracket != std::string::npos && header.back() == ']' ? header.substr(0, bracket) : header;
+}
+
+std::vector<std::string> output_names(const CampaignConfig& config) {
+  std::vector<std::string> names{config.objective.name};
+  for (const auto& o : config.outputs)
+    if (o.name != config.objective.name) names.push_back(o.name);
+  return names;
+}
+
+const InstrumentConfig* instrument_named(const CampaignConfig& config, const std::string& name) {
+  for (const auto& ic : config.instruments)
+    if (ic.name == name) return &ic;
+  return nullptr;
+}
+
+}  // namespace
+
+json ManualEntry::to_json() const {
+  json j{{"experiment", experiment}};
+  if (failed) j["failed"] = *failed;
+  else j["values"] = values;
+  j["by"] = by;
+  j["at"] = at;
+  j["source"] = source;
+  return j;
+}
+
+ManualEntry ManualEntry::from_json(const json& j, const std::string& where) {
+  ManualEntry e;
+  try {
+    const JsonNode node(j, "", where);
+    node.expect_object({"experiment", "values", "failed", "by", "at", "source"});
+    e.experiment = node.child("experiment").as_string();
+    if (node.has("failed")) e.failed = node.child("failed").as_string();
+    if (node.has("values")) {
+      const JsonNode values = node.child("values");
+      if (!values.value().is_object()) values.fail("must be an object of NAME: number");
+      for (const auto& [name, value] : values.value().items()) {
+        const double v = values.child(name).as_number();
+        if (!std::isfinite(v)) values.child(name).fail("must be a finite number");
+        e.values[name] = v;
+      }
+    }
+    if (node.has("by")) e.by = node.child("by").as_string();
+    if (node.has("at")) e.at = node.child("at").as_string();
+    if (node.has("source")) e.source = node.child("source").as_string();
+  } catch (const ConfigError& bad) {
+    throw Error(fmt::format("not a result entry: {}", bad.what()));
+  }
+  if (!e.failed && e.values.empty()) throw Error(fmt::format("{}: not a result entry: it has neither values nor a failure", where));
+  return e;
+}
+
+fs::path inbox_dir(const fs::path& campaign_dir) { return campaign_dir / "inbox"; }
+
+fs::path entry_path(const fs::path& campaign_dir, const std::string& experiment) {
+  return inbox_dir(campaign_dir) / (experiment + ".json");
+}
+
+void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
+  const fs::path dir = inbox_dir(campaign_dir);
+  std::error_code ec;
+  if (fs::create_directory(dir, ec)) fsync_dir(campaign_dir);
+  if (ec) throw Error(fmt::format("{}: cannot create the inbox: {}", dir.string(), ec.message()));
+  const fs::path target = entry_path(campaign_dir, entry.experiment);
+  const fs::path temp = dir / fmt::format(".{}.{}.tmp", entry.experiment, ::getpid());
+  {
+    Fd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+    if (f.fd < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_error(errno)));
+    write_all(f.fd, entry.to_json().dump() + "\n", temp);
+    if (::fsync(f.fd) != 0) throw Error(fmt::format("{}: cannot write to disk: {}", temp.string(), os_error(errno)));
+  }
+  // link() refuses an existing name, so two people entering the same experiment cannot overwrite
+  // each other; rename() would replace silently.
+  const int rc = ::link(temp.c_str(), target.c_str());
+  const int err = errno;
+  ::unlink(temp.c_str());
+  if (rc != 0 && err == EEXIST) {
+    std::string who;
+    try {
+      if (auto earlier = read_entry(campaign_dir, entry.experiment)) who = fmt::format(" by {} at {}", earlier->by, earlier->at);
+    } catch (const Error&) {
+    }
+    throw Error(fmt::format("{} already has an entered result{} ({}); an entry is never replaced", entry.experiment, who, target.string()));
+  }
+  if (rc != 0) throw Error(fmt::format("{}: cannot create: {}", target.string(), os_error(err)));
+  fsync_dir(dir);
+}
+
+std::optional<ManualEntry> read_entry(const fs::path& campaign_dir, const std::string& experiment) {
+  const fs::path path = entry_path(campaign_dir, experiment);
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return std::nullopt;
+    throw Error(fmt::format("{}: cannot read: {}", path.string(), ec.message()));
+  }
+  if (size > kMaxEntryBytes) throw Error(fmt::format("{}: {} bytes; an entry is at most {} bytes", path.string(), size, kMaxEntryBytes));
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  json j;
+  try {
+    j = json::parse(text.str());
+  } catch (const json::exception&) {
+    throw Error(fmt::format("{}: not valid JSON", path.string()));
+  }
+  return ManualEntry::from_json(j, path.string());
+}
+
+std::vector<PendingExperiment> pending_experiments(const fs::path& campaign_dir, const CampaignConfig& config, const CampaignState& state) {
+  std::vector<PendingExperiment> pending;
+  for (const ExperimentState* e : state.open_experiments()) {
+    if (!e->assigned_to) continue;
+    const InstrumentConfig* ic = instrument_named(config, *e->assigned_to);
+    if (!ic || !ic->is_manual()) continue;
+    PendingExperiment p{e, ic->name, std::nullopt, {}};
+    try {
+      p.entered = read_entry(campaign_dir, e->id);
+    } catch (const Error& bad) {
+      p.unreadable = bad.what();
+    }
+    pending.push_back(std::move(p));
+  }
+  return pending;
+}
+
+std::string check_entry(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry) {
+  const ExperimentState* e = state.experiment(entry.experiment);
+  if (!e || !e->proposed) {
+    std::vector<std::string> open;
+    for (const auto* o : state.open_experiments()) open.push_back(o->id);
+    return fmt::format("this campaign has no experiment \"{}\"{} (`labloop pending` lists those waiting)", entry.experiment,
+                       did_you_mean(entry.experiment, open));
+  }
+  if (e->outcome != ExperimentOutcome::open)
+    return fmt::format("{} already has its outcome ({} at {}); the journal keeps results as recorded", entry.experiment,
+                       e->outcome == ExperimentOutcome::ok ? "a result" : "failed", e->finished_at);
+  const InstrumentConfig* ic = e->assigned_to ? instrument_named(config, *e->assigned_to) : nullptr;
+  if (!ic || !ic->is_manual())
+    return fmt::format("{} is not waiting for a person ({}); only experiments on manual instruments take entered results", entry.experiment,
+                       e->assigned_to ? "it runs on instrument '" + *e->assigned_to + "'" : "it is not dispatched yet");
+  if (entry.failed) {
+    if (!entry.values.empty()) return "give either values or --failed, not both";
+    if (entry.failed->empty()) return "say why it failed (--failed \"reason\")";
+    return {};
+  }
+  const auto names = output_names(config);
+  for (const auto& [name, value] : entry.values) {
+    if (std::find(names.begin(), names.end(), name) == names.end())
+      return fmt::format("\"{}\" is not an output of this campaign{} (outputs: {}; declare more under \"outputs\")", name,
+                         did_you_mean(name, names), fmt::join(names, ", "));
+    if (!std::isfinite(value)) return fmt::format("{} must be a finite number", name);
+    if (const OutputSpec* spec = config.find_output(name)) {
+      const std::string unit = spec->unit.empty() ? "" : " " + spec->unit;
+      if (spec->low && value < *spec->low) return fmt::format("{} = {:g} is below its declared range (low {:g}{})", name, value, *spec->low, unit);
+      if (spec->high && value > *spec->high) return fmt::format("{} = {:g} is above its declared range (high {:g}{})", name, value, *spec->high, unit);
+    }
+  }
+  if (!entry.values.contains(config.objective.name))
+    return fmt::format("the objective \"{}\" is missing (give {}=VALUE, or --failed \"reason\" when the experiment failed)", config.objective.name,
+                       config.objective.name);
+  return {};
+}
+
+void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry) {
+  for (const auto& word : words) {
+    const auto eq = word.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error(fmt::format("\"{}\" is not NAME=VALUE (e.g. yield=71.5)", word));
+    const std::string name = word.substr(0, eq);
+    const auto value = parse_number(word.substr(eq + 1));
+    if (!value) throw Error(fmt::format("{}: \"{}\" is not a number", name, word.substr(eq + 1)));
+    if (entry.values.contains(name)) throw Error(fmt::format("{} is given twice", name));
+    entry.values[name] = *value;
+  }
+}
+
+EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
+  std::ifstream in(path);
+  if (!in) throw Error(fmt::format("{}: cannot read: {}", path.string(), os_error(errno)));
+  const auto outputs = output_names(config);
+  enum class Column { experiment, failed, output, ignored };
+  std::string line;
+  size_t row = 0;
+  std::vector<std::string> header;
+  std::vector<Column> kinds;
+  EntryFile file;
+  while (std::getline(in, line)) {
+    ++row;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (row == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // spreadsheets' byte-order mark
+    if (line.find_first_not_of(" \t,") == std::string::npos) continue;
+    std::vector<std::string> fields;
+    try {
+      fields = split_csv(line, row);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: {}", path.string(), e.what()));
+    }
+    if (header.empty()) {
+      for (const auto& f : fields) {
+        header.push_back(header_name(f));
+        const std::string& name = header.back();
+        if (name == "experiment") kinds.push_back(Column::experiment);
+        else if (name == "failed") kinds.push_back(Column::failed);
+        else if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) kinds.push_back(Column::output);
+        else kinds.push_back(Column::ignored), file.ignored_columns.push_back(name);
+      }
+      if (std::find(kinds.begin(), kinds.end(), Column::experiment) == kinds.end())
+        throw Error(fmt::format("{}: row 1 must be a header with an \"experiment\" column (got: {})", path.string(), line));
+      continue;
+    }
+    if (file.entries.size() >= kMaxEntryRows) throw Error(fmt::format("{}: more than {} rows; split the file", path.string(), kMaxEntryRows));
+    if (fields.size() != header.size())
+      throw Error(fmt::format("{}: row {} has {} fields, the header {}", path.string(), row, fields.size(), header.size()));
+    ManualEntry e;
+    e.source = fmt::format("{} row {}", path.filename().string(), row);
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (kinds[i] == Column::experiment) e.experiment = fields[i];
+      else if (kinds[i] == Column::failed && !fields[i].empty()) e.failed = fields[i];
+      else if (kinds[i] == Column::output && !fields[i].empty()) {
+        const auto v = parse_number(fields[i]);
+        if (!v) throw Error(fmt::format("{}: row {}: {} \"{}\" is not a number", path.string(), row, header[i], fields[i]));
+        e.values[header[i]] = *v;
+      }
+    }
+    if (e.values.empty() && !e.failed) {
+      file.blank_rows.push_back(row);  // not measured yet: a template row left empty
+      continue;
+    }
+    file.entries.push_back(std::move(e));
+  }
+  if (header.empty()) throw Error(fmt::format("{}: empty file", path.string()));
+  return file;
+}
+
+bool campaign_running(const fs::path& journal) {
+  Fd f{::open(journal.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) return false;
+  // The campaign holds an exclusive flock for as long as it runs (journal.hpp); a shared one is
+  // refused exactly then, and taking it briefly disturbs nobody.
+  if (::flock(f.fd, LOCK_SH | LOCK_NB) != 0) return errno == EWOULDBLOCK;
+  ::flock(f.fd, LOCK_UN);
+  return false;
+}
+
+}  // namespace labloop

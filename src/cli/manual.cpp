@@ -1,0 +1,182 @@
+#include "manual.hpp"
+
+#include <fmt/format.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <ranges>
+
+#include "catalogue.hpp"
+#include "labloop/campaign/manual_entry.hpp"
+#include "labloop/campaign/replay.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/audit.hpp"
+#include "labloop/journal/campaign_state.hpp"
+#include "labloop/journal/journal.hpp"
+
+namespace labloop::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Campaign {
+  fs::path directory, journal;
+  CampaignConfig config;
+  CampaignState state;
+};
+
+Campaign open_campaign(const std::string& where) {
+  Campaign c;
+  c.journal = journal_path_of(where);
+  c.directory = c.journal.parent_path();
+  const auto events = decode_events(read_journal(c.journal).events, c.journal.string());
+  c.config = journaled_config(events, c.journal.string(), sim::catalogue());
+  c.state = CampaignState::fold(events);
+  return c;
+}
+
+std::string value_text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+// Six significant digits: what a person can set by hand (the CSV keeps every digit).
+std::string rounded(const nlohmann::json& v) { return v.is_number_float() ? fmt::format("{:.6g}", v.get<double>()) : value_text(v); }
+
+std::string with_unit(const std::string& name, const std::string& unit) { return unit.empty() ? name : fmt::format("{} [{}]", name, unit); }
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::vector<std::string> outputs_of(const CampaignConfig& config) {
+  std::vector<std::string> names{config.objective.name};
+  for (const auto& o : config.outputs)
+    if (o.name != config.objective.name) names.push_back(o.name);
+  return names;
+}
+
+std::string os_user() {
+  if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) return pw->pw_name;
+  return fmt::format("uid {}", ::geteuid());
+}
+
+std::string utc_now() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+std::string plural(size_t n, const char* noun) { return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s"); }
+
+}  // namespace
+
+int pending(const std::string& directory, bool csv) {
+  const Campaign c = open_campaign(directory);
+  const auto waiting = pending_experiments(c.directory, c.config, c.state);
+  const auto outputs = outputs_of(c.config);
+  if (csv) {
+    std::vector<std::string> header{"experiment", "instrument"};
+    for (const auto& p : c.config.parameters) header.push_back(with_unit(p.name, p.unit));
+    for (const auto& o : outputs) {
+      const OutputSpec* spec = c.config.find_output(o);
+      header.push_back(with_unit(o, spec ? spec->unit : ""));
+    }
+    header.push_back("failed");
+    std::vector<std::string> quoted;
+    for (const auto& h : header) quoted.push_back(csv_field(h));
+    fmt::print("{}\n", fmt::join(quoted, ","));
+    for (const auto& w : waiting) {
+      if (w.entered || !w.unreadable.empty()) continue;
+      std::vector<std::string> row{csv_field(w.experiment->id), csv_field(w.instrument)};
+      for (const auto& p : c.config.parameters)
+        row.push_back(csv_field(w.experiment->params.contains(p.name) ? value_text(w.experiment->params[p.name]) : ""));
+      row.resize(row.size() + outputs.size() + 1);
+      fmt::print("{}\n", fmt::join(row, ","));
+    }
+    return 0;
+  }
+  fmt::print("campaign \"{}\" ({}): {} waiting for a person{}\n", c.config.name, c.directory.string(), plural(waiting.size(), "experiment"),
+             campaign_running(c.journal) ? "" : " (the campaign is not running: entries are recorded when it resumes)");
+  for (const auto& w : waiting) {
+    std::vector<std::string> settings;
+    for (const auto& p : c.config.parameters)
+      if (w.experiment->params.contains(p.name))
+        settings.push_back(fmt::format("{} = {}{}", p.name, rounded(w.experiment->params[p.name]), p.unit.empty() ? "" : " " + p.unit));
+    fmt::print("\n  {}  on {}  since {}\n      {}\n", w.experiment->id, w.instrument, w.experiment->dispatched_at, fmt::join(settings, ", "));
+    if (!w.unreadable.empty()) {
+      fmt::print("      its entry cannot be read: {}\n      fix or delete that file, then enter again\n", w.unreadable);
+      continue;
+    }
+    if (w.entered) {
+      fmt::print("      entered by {} at {}; waiting for the campaign to record it\n", w.entered->by, w.entered->at);
+      continue;
+    }
+    std::vector<std::string> fields;
+    for (const auto& o : outputs) fields.push_back(o == c.config.objective.name ? o + "=VALUE" : "[" + o + "=VALUE]");
+    fmt::print("      enter: labloop enter {} {} {}\n", directory, w.experiment->id, fmt::join(fields, " "));
+  }
+  if (!waiting.empty()) fmt::print("\nSeveral at once: labloop pending {} --csv > todo.csv, fill it in, labloop enter {} --csv todo.csv\n", directory, directory);
+  return 0;
+}
+
+int enter(const EnterCommand& command) {
+  const Campaign c = open_campaign(command.directory);
+  std::vector<ManualEntry> entries;
+  if (!command.csv.empty()) {
+    if (!command.experiment.empty() || !command.values.empty() || !command.failed.empty())
+      throw Error("give either --csv FILE or EXPERIMENT with values, not both");
+    EntryFile file = read_entry_csv(command.csv, c.config);
+    if (!file.ignored_columns.empty()) fmt::print("{}: ignored columns (not outputs): {}\n", command.csv, fmt::join(file.ignored_columns, ", "));
+    if (!file.blank_rows.empty()) fmt::print("{}: skipped {} with no values: {}\n", command.csv, plural(file.blank_rows.size(), "row"), fmt::join(file.blank_rows, ", "));
+    entries = std::move(file.entries);
+  } else {
+    if (command.experiment.empty()) throw Error("name the experiment (`labloop pending` lists them), or give --csv FILE");
+    ManualEntry e;
+    e.experiment = command.experiment;
+    e.source = "command line";
+    parse_assignments(command.values, e);
+    if (!command.failed.empty()) e.failed = command.failed;
+    if (e.values.empty() && !e.failed) throw Error("give the measured values (e.g. yield=71.5), or --failed \"reason\"");
+    entries.push_back(std::move(e));
+  }
+  const std::string by = command.by.empty() ? os_user() : command.by;
+  size_t accepted = 0, refused = 0;
+  for (auto& e : entries) {
+    e.by = by;
+    e.at = utc_now();
+    std::string why = check_entry(c.config, c.state, e);
+    if (why.empty()) {
+      try {
+        write_entry(c.directory, e);
+      } catch (const Error& error) {
+        why = error.what();
+      }
+    }
+    if (!why.empty()) {
+      ++refused;
+      fmt::print("refused {}{}: {}\n", e.experiment.empty() ? "(no experiment id)" : e.experiment,
+                 e.source == "command line" ? "" : " (" + e.source + ")", why);
+      continue;
+    }
+    ++accepted;
+    fmt::print("entered {}: {}\n", e.experiment,
+               e.failed ? "failed: " + *e.failed : fmt::format("{}", fmt::join(e.values | std::views::transform([](const auto& kv) {
+                                                                                   return fmt::format("{}={:g}", kv.first, kv.second);
+                                                                                 }),
+                                                                                 " ")));
+  }
+  if (accepted > 0)
+    fmt::print("{}\n", campaign_running(c.journal) ? "the running campaign records them within a second"
+                                                   : fmt::format("the campaign is not running: `labloop resume {}` records them", command.directory));
+  return refused == 0 ? 0 : 2;
+}
+
+}  // namespace labloop::cli

@@ -1,0 +1,24 @@
+#pragma once
+// `labloop pending` and `labloop enter`: a person's side of a manual instrument.
+#include <string>
+#include <vector>
+
+namespace labloop::cli {
+
+struct EnterCommand {
+  std::string directory;
+  std::string experiment;
+  std::vector<std::string> values;  // NAME=VALUE words
+  std::string failed;               // --failed REASON
+  std::string csv;                  // --csv FILE
+  std::string by;                   // --by NAME (default: the OS user)
+};
+
+// Lists experiments waiting for a person, in user units; with `csv`, as a template to fill in and
+// give back to `labloop enter --csv`. Exit 0.
+int pending(const std::string& directory, bool csv);
+// Checks and saves entered results. Exit 0 when every entry was accepted, 2 when any was refused
+// (the accepted ones are saved all the same; each refusal says why).
+int enter(const EnterCommand& command);
+
+}  // namespace labloop::cli

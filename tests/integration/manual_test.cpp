@@ -1,0 +1,133 @@
+// A person in the loop: a campaign with a manual and a simulated instrument, results entered with
+// `labloop enter` while it runs and with `--csv` while it is stopped, then resumed to its end.
+// Real processes throughout, as a technician would use them.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "labloop/core/child_process.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/journal/campaign_state.hpp"
+#include "labloop/journal/events.hpp"
+#include "labloop/journal/journal.hpp"
+#include "cli_process.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The journal folded as it is now (empty while it cannot be read whole).
+CampaignState state_of(const fs::path& journal) {
+  try {
+    return CampaignState::fold(decode_events(read_journal(journal).events, journal.string()));
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+// Experiments open on the manual instrument once nothing else is left to run.
+std::vector<std::string> waiting_for_person(const CampaignState& state) {
+  std::vector<std::string> ids;
+  for (const auto* e : state.open_experiments()) {
+    if (e->assigned_to != "chemist") return {};  // the simulator still has work
+    ids.push_back(e->id);
+  }
+  return ids;
+}
+
+template <class Done>
+void wait_until(Done done, const char* what) {
+  for (int i = 0; i < 600; ++i) {
+    if (done()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FAIL("timed out waiting until " << what);
+}
+
+}  // namespace
+
+TEST_CASE("Manual instrument: results entered while running and from a CSV after a stop, wrong entries refused", "[manual][cli]") {
+  test::TempDir dir;
+  test::write_file(dir / "c.json", R"({"name": "mixed", "seed": 4,
+    "parameters": [{"name": "x1", "type": "continuous", "low": -5, "high": 10, "unit": "mL"},
+                   {"name": "x2", "type": "continuous", "low": 0, "high": 15}],
+    "objective": {"name": "y"},
+    "outputs": [{"name": "y", "unit": "mg", "low": -1000, "high": 1000}, {"name": "purity", "low": 0, "high": 1}],
+    "planner": {"kind": "sobol"},
+    "instruments": [{"name": "sim", "simulator": "branin", "options": {"delay": 0.02}},
+                    {"name": "chemist", "manual": true, "capacity": 2}],
+    "budget": {"experiments": 8}})");
+  const fs::path out = dir / "out", journal = out / "journal.jsonl";
+  ChildProcess campaign({LABLOOP_CLI_PATH, "run", (dir / "c.json").string(), "--output", out.string()}, dir / "run.log");
+
+  // The simulator runs everything else; the campaign then waits for the person's two.
+  std::vector<std::string> mine;
+  wait_until([&] { return (mine = waiting_for_person(state_of(journal))).size() == 2 && state_of(journal).used() == 8; },
+             "two experiments wait for the person and the budget is proposed");
+  const test::CliOutcome listed = test::cli({"pending", out.string()}, dir);
+  CHECK(listed.status == 0);
+  CHECK_THAT(listed.output, Catch::Contains("2 experiments waiting for a person"));
+  CHECK_THAT(listed.output, Catch::Contains(" mL, x2 = "));
+  CHECK_THAT(listed.output, Catch::Contains(fmt::format("enter: labloop enter {} {} y=VALUE [purity=VALUE]", out.string(), mine[0])));
+
+  // Mistakes are refused with their reason, and nothing is saved.
+  test::CliOutcome o = test::cli({"enter", out.string(), mine[0], "yeild=3"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("\"yeild\" is not an output of this campaign (outputs: y, purity"));
+  o = test::cli({"enter", out.string(), mine[0], "y=3", "purity=1.5"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("purity = 1.5 is above its declared range (high 1)"));
+  o = test::cli({"enter", out.string(), mine[0], "purity=0.5"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("the objective \"y\" is missing"));
+  o = test::cli({"enter", out.string(), "mixed-0000", "y=1"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("this campaign has no experiment \"mixed-0000\""));
+  CHECK_FALSE(fs::exists(dir / "out" / "inbox" / (mine[0] + ".json")));
+
+  // A right one is recorded by the running campaign at once.
+  o = test::cli({"enter", out.string(), mine[0], "y=12.5", "purity=0.93", "--by", "ana"}, dir);
+  CHECK(o.status == 0);
+  CHECK_THAT(o.output, Catch::Contains("the running campaign records them within a second"));
+  wait_until([&] { const auto* e = state_of(journal).experiment(mine[0]); return e && e->outcome == ExperimentOutcome::ok; },
+             "the running campaign records the entered result");
+  const CampaignState running = state_of(journal);
+  const ExperimentState* first = running.experiment(mine[0]);
+  CHECK(first->objective == 12.5);
+  CHECK(first->values.value("purity", 0.0) == 0.93);
+  o = test::cli({"enter", out.string(), mine[0], "y=13"}, dir);  // once recorded, a result stays as recorded
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("already has its outcome"));
+
+  // Stopped while the person still works on the second: it stays open, not aborted.
+  ::kill(campaign.pid(), SIGTERM);
+  const auto stopped = campaign.wait_for(std::chrono::seconds(20));
+  REQUIRE(stopped);
+  CHECK(*stopped == 130);
+  CHECK_THAT(test::read_file(dir / "run.log"), Catch::Contains("1 experiment waits for a person"));
+  const CampaignState after_stop = state_of(journal);
+  REQUIRE(after_stop.experiment(mine[1])->outcome == ExperimentOutcome::open);
+
+  // Entered from a CSV while stopped (a template from `pending --csv`, filled in), then resumed.
+  const test::CliOutcome tpl = test::cli({"pending", out.string(), "--csv"}, dir);
+  REQUIRE(tpl.status == 0);
+  CHECK_THAT(tpl.output, Catch::StartsWith("experiment,instrument,x1 [mL],x2,y [mg],purity,failed\n" + mine[1] + ",chemist,"));
+  test::write_file(dir / "done.csv", "experiment,y [mg],purity,notes\n" + mine[1] + ",4.25,0.99,looked fine\n");
+  o = test::cli({"enter", out.string(), "--csv", (dir / "done.csv").string()}, dir);
+  CHECK(o.status == 0);
+  CHECK_THAT(o.output, Catch::Contains("ignored columns (not outputs): notes"));
+  CHECK_THAT(o.output, Catch::Contains("`labloop resume"));
+  o = test::cli({"resume", out.string()}, dir);
+  CHECK(o.status == 0);
+  const CampaignState end = state_of(journal);
+  CHECK(end.finished());
+  CHECK(end.finish_reason() == "budget reached");
+  CHECK(end.done() == 8);
+  CHECK(end.experiment(mine[1])->objective == 4.25);
+  CHECK(end.experiment(mine[1])->values.value("purity", 0.0) == 0.99);
+  CHECK(test::cli({"verify", out.string()}, dir).status == 0);
+}
