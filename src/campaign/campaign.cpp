@@ -265,8 +265,6 @@ class CampaignRun {
         waiting_.push_back(std::move(x));
       }
     }
-    for (const ExperimentState& x : state_.experiments())
-      if (x.proposed) origins_[x.id] = x.origin;
     // The time budget counts from the campaign's first start, as a wall clock would.
     if (auto t0 = parse_journal_time(state_.started_at()))
       started_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::chrono::system_clock::now() - *t0);
@@ -753,7 +751,6 @@ class CampaignRun {
     journal("failed", fields);
     journal("proposed", {{"experiment", again.id}, {"params", again.params}, {"planner", config_.planner.kind}, {"x", as_vector(again.x)},
                          {"retry_of", old_id}, {"attempt", again.attempt}, {"after_s", r.after_s}});
-    origins_[again.id] = again.origin;
     waiting_.push_back(std::move(again));
   }
 
@@ -893,7 +890,6 @@ class CampaignRun {
   int planner_proposals_ = 0;  // points the planner proposed (ids <name>-0001, …)
   int discarded_ = 0;          // of those, ended without a verdict (operator stop)
   int asks_ = 0;
-  std::map<std::string, std::string> origins_;  // experiment id → the proposal it serves
   std::string id_tag_;  // in experiment ids: the start of the campaign id (empty for older journals)
   int done_ = 0;
   int failed_ = 0;
