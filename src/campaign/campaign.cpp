@@ -721,7 +721,7 @@ class CampaignRun {
       case QuarantineCause::lost_too_long: why = fmt::format("lost for {:g} s", q.lost_for_s); break;
     }
     journal(InstrumentQuarantinedEvent{.instrument = inst.config->name, .reason = why});
-    log(fmt::format("{}: quarantined ({}); no more experiments go there", inst.config->name, why));
+    log(fmt::format("{}: {} ({})", inst.config->name, state_text(book_.state(q.instrument)), why));
   }
 
   // An experiment ended without a result: journals what the book decided — a quarantine of its
