@@ -357,8 +357,9 @@ class Server {
   void handle_completion() {
     zmq::message_t message;
     if (!completions_.recv(message, zmq::recv_flags::dontwait)) return;
-    // Our own worker's encoding of a Result: decoding it again cannot fail.
-    protocol::Result result = std::get<protocol::Result>(protocol::decode(message.to_string()));
+    // Our own worker's Result, as it encoded it. Not decode(): its size limit is the receiver's to
+    // apply, and a driver that returns a huge map of values must not stop serving here.
+    protocol::Result result = std::get<protocol::Result>(protocol::decode_object(json::parse(message.to_string())));
     const std::string id = result.experiment;
     auto it = running_.find(id);
     if (it == running_.end()) return;

@@ -179,6 +179,10 @@ Message decode(std::string_view payload) {
   } catch (const json::exception& e) {
     bad("bad_json", fmt::format("not valid UTF-8 JSON: {}", e.what()));
   }
+  return decode_object(m);
+}
+
+Message decode_object(const json& m) {
   if (!m.is_object()) bad("bad_json", "message must be a JSON object");
   auto v = m.find("v");
   if (v == m.end() || !v->is_number() || v->get<double>() != kVersion)

@@ -178,3 +178,20 @@ TEST_CASE("Codec: parse_welcome refuses a welcome whose inputs decode let throug
     CHECK(std::string(e.what()) == "welcome: input \"x\" has unknown type \"complex\"");
   }
 }
+
+TEST_CASE("Codec: decode_object checks JSON already parsed as decode does after parsing, without the size limit", "[protocol][codec]") {
+  // The driver SDK's own workers hand results over this way: the 1 MiB limit is the receiver's.
+  const auto big = protocol::Result::failed("e", "x", json{{"blob", std::string(protocol::kMaxMessageBytes, 'b')}});
+  CHECK(protocol::decode_object(protocol::to_json(big)) == protocol::Message{big});
+  CHECK(refusal(protocol::encode(big)).code == "too_large");
+  for (const auto& [object, code] : std::vector<std::pair<json, std::string>>{
+           {json::array(), "bad_json"}, {json{{"type", "ping"}}, "bad_version"}, {json{{"v", 1}, {"type", "pong"}}, "bad_message"}}) {
+    INFO(object.dump());
+    try {
+      protocol::decode_object(object);
+      FAIL("accepted");
+    } catch (const labloop::ProtocolError& e) {
+      CHECK(e.code() == code);
+    }
+  }
+}

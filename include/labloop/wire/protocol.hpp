@@ -130,6 +130,9 @@ std::string_view type_name(const Message& message);
 // ProtocolError whose code() is the protocol error code to answer with ("too_large", "bad_json",
 // "too_deep", "bad_version", "bad_message", "unknown_type").
 Message decode(std::string_view payload);
+// The checks after parsing (JSON object, v, type, the type's fields), for JSON already in hand.
+// Not a second decode(): a string literal would convert to either argument.
+Message decode_object(const nlohmann::json& object);
 
 // The message as one JSON object ("v", "type" and its fields; optional fields only when set), and
 // as the payload to send. Invalid UTF-8 in strings is replaced, never thrown on: a message must
