@@ -206,9 +206,9 @@ class CampaignRun {
     id_tag_ = campaign_id.substr(0, kIdTagChars);
     journal(CampaignStartedEvent{.campaign = config_.name, .campaign_id = campaign_id, .config = config_.to_json(), .dry_run = options_.dry_run,
                                  .labloop_version = kVersion, .output = output_.string()});
-    std::vector<std::pair<std::string, json>> held;
+    std::vector<JournalEventBody> held;
     held.swap(held_events_);
-    for (auto& [event, fields] : held) journal(event, std::move(fields));
+    for (const JournalEventBody& event : held) journal(event);
   }
 
   // Resume: the journal is the whole truth. Replaying it rebuilds the planner exactly (see
@@ -266,8 +266,6 @@ class CampaignRun {
         waiting_.push_back(std::move(x));
       }
     }
-    for (const ExperimentState& x : state_.experiments())
-      if (x.proposed) origins_[x.id] = x.origin;
     // The time budget counts from the campaign's first start, as a wall clock would.
     if (auto t0 = parse_journal_time(state_.started_at()))
       started_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::chrono::system_clock::now() - *t0);
@@ -295,18 +293,18 @@ class CampaignRun {
     }
   }
 
-  json journal(const std::string& event, json fields) {
+  // Every event goes through its type (events.hpp): encode_fields writes exactly the fields the
+  // loop has always written, so journals keep their bytes.
+  void journal(const JournalEventBody& event) {
     if (!journal_) {  // a new campaign's instruments are starting: written once they all have (open_journal)
-      held_events_.emplace_back(event, std::move(fields));
-      return nullptr;
+      held_events_.push_back(event);
+      return;
     }
-    json written = journal_->append(event, std::move(fields));
-    state_.apply(decode_event(written, journal_->path().string(), journal_->last_seq()));
-    if (observer_) observer_->on_event(written, status());
-    return written;
+    const json written = journal_->append(std::string(event_name(event)), encode_fields(event));
+    JournalEvent decoded = decode_event(written, journal_->path().string(), journal_->last_seq());
+    state_.apply(decoded);
+    if (observer_) observer_->on_event(decoded, status());
   }
-
-  json journal(const JournalEventBody& event) { return journal(std::string(event_name(event)), encode_fields(event)); }
 
   void log(const std::string& line) {
     if (observer_) observer_->on_log(line);
@@ -385,8 +383,8 @@ class CampaignRun {
       live->link = std::make_unique<Instrument>(context_, ic.name, endpoint, timing, [this](const std::string& line) { log(line); });
       const InstrumentInfo& info = live->link->hello(config_.name, check);
       check_instrument_fits(config_, i, info);
-      journal("instrument_ready", {{"instrument", ic.name}, {"endpoint", ic.endpoint.empty() || options_.dry_run ? "(private)" : endpoint},
-                                   {"driver", info.driver}, {"version", info.version}, {"capacity", info.capacity}});
+      journal(InstrumentReadyEvent{.instrument = ic.name, .endpoint = ic.endpoint.empty() || options_.dry_run ? "(private)" : endpoint,
+                                   .driver = info.driver, .version = info.version, .capacity = info.capacity});
       // On resume, experiments the journal shows dispatched here are already this instrument's.
       instruments_.push_back(std::move(live));
       resend_open(*instruments_.back(), "resumed");
@@ -401,8 +399,8 @@ class CampaignRun {
     for (auto& [id, e] : in_flight_) {
       if (e.instrument != static_cast<int>(inst.index)) continue;
       book_.dispatched(e.id, e.origin, e.attempt, inst.index, now, true);
-      journal("dispatched", {{"experiment", e.id}, {"instrument", inst.config->name}, {"resent", why}});
-      inst.link->send(protocol::run(e.id, e.params));
+      journal(DispatchedEvent{.experiment = e.id, .instrument = inst.config->name, .resent = why});
+      inst.link->send(protocol::Run{e.id, e.params});
     }
   }
 
@@ -493,9 +491,9 @@ class CampaignRun {
   // the order given) so that `replay` and `resume` can make exactly the same call.
   void propose(int count) {
     thinking_ = true;
-    if (observer_) observer_->on_event(json{{"event", "planner_thinking"}, {"count", count}}, status());
+    if (observer_) observer_->on_status(status());  // shows "planner thinking…"
     std::vector<Point> pending;
-    json pending_ids = json::array();
+    std::vector<std::string> pending_ids;
     for (const auto& [id, e] : in_flight_) pending.push_back(e.x), pending_ids.push_back(id);
     for (const auto& e : waiting_) pending.push_back(e.x), pending_ids.push_back(e.id);
     const auto asked = Clock::now();
@@ -503,7 +501,7 @@ class CampaignRun {
     thinking_ = false;
     ++asks_;
     if (const std::string note = planner_->take_note(); !note.empty())
-      journal("planner_note", {{"note", note}, {"seconds", std::chrono::duration<double>(Clock::now() - asked).count()}});
+      journal(PlannerNoteEvent{.note = note, .seconds = std::chrono::duration<double>(Clock::now() - asked).count()});
     for (const Point& raw : points) {
       Experiment e;
       ++planner_proposals_;
@@ -511,8 +509,8 @@ class CampaignRun {
                                         : fmt::format("{}-{}-{:04d}", config_.name, id_tag_, planner_proposals_);
       e.params = space_.decode(raw);  // clamps and rounds: never outside the declared bounds
       e.x = space_.encode(e.params);
-      journal("proposed", {{"experiment", e.id}, {"params", e.params}, {"planner", config_.planner.kind}, {"x", as_vector(e.x)},
-                           {"ask", asks_}, {"pending", pending_ids}});
+      journal(ProposedEvent{.experiment = e.id, .params = e.params, .planner = config_.planner.kind, .x = as_vector(e.x), .ask = asks_,
+                            .pending = pending_ids});
       waiting_.push_back(std::move(e));
     }
   }
@@ -541,8 +539,8 @@ class CampaignRun {
     book_.dispatched(e.id, e.origin, e.attempt, inst.index, now);
     // Journal first: after a crash between the two, resume re-sends `run` with the same id to
     // this instrument (idempotent there); the other order could send it to a second instrument.
-    journal("dispatched", {{"experiment", e.id}, {"instrument", inst.config->name}});
-    inst.link->send(protocol::run(e.id, e.params));
+    journal(DispatchedEvent{.experiment = e.id, .instrument = inst.config->name});
+    inst.link->send(protocol::Run{e.id, e.params});
     last_used_[inst.index] = ++use_counter_;
     in_flight_.emplace(e.id, std::move(e));
   }
@@ -567,70 +565,76 @@ class CampaignRun {
     }
   }
 
-  void handle(LiveInstrument& inst, const json& m) {
-    const std::string& type = m["type"].get_ref<const std::string&>();
-    if (type == "welcome") {
+  void handle(LiveInstrument& inst, const protocol::Message& m) {
+    if (const auto* welcome = std::get_if<protocol::Welcome>(&m)) {
       // Only the answer to our own hello counts: anyone can send a welcome at any time.
       if (!inst.awaiting_welcome) return log(fmt::format("{}: ignored a welcome it was not asked for", inst.config->name));
       inst.awaiting_welcome = false;
-      return recheck(inst, m);
+      return recheck(inst, *welcome);
     }
-    if (type == "pong") {
+    if (const auto* pong = std::get_if<protocol::Pong>(&m)) {
       if (const auto lost_for = book_.answered(inst.index, Clock::now())) back_online(inst, *lost_for);
-      reconcile(inst, m);
-      return;
+      return reconcile(inst, *pong);
     }
-    if (type == "error") {
-      log(fmt::format("{}: driver reported error {}: {}", inst.config->name, m["code"].get<std::string>(), m["message"].get<std::string>()));
-      return;
-    }
-    if (type != "accepted" && type != "rejected" && type != "result") {
-      log(fmt::format("{}: ignored unexpected \"{}\" message", inst.config->name, type));
-      return;
-    }
-    const std::string id = m["experiment"];
+    if (const auto* error = std::get_if<protocol::Error>(&m))
+      return log(fmt::format("{}: driver reported error {}: {}", inst.config->name, error->code, error->message));
+    if (const auto* accepted = std::get_if<protocol::Accepted>(&m)) return on_accepted(inst, *accepted);
+    if (const auto* rejected = std::get_if<protocol::Rejected>(&m)) return on_rejected(inst, *rejected);
+    if (const auto* result = std::get_if<protocol::Result>(&m)) return on_result(inst, *result);
+    log(fmt::format("{}: ignored unexpected \"{}\" message", inst.config->name, protocol::type_name(m)));
+  }
+
+  // The experiment a driver's news (accepted, rejected, result) is about, if it is in flight on
+  // that driver — news of it is then a sign of life. in_flight_.end() otherwise: the news is
+  // logged and ignored (a late answer, another campaign's experiment).
+  std::map<std::string, Experiment>::iterator news_about(LiveInstrument& inst, std::string_view news, const std::string& id) {
     auto it = in_flight_.find(id);
     if (it == in_flight_.end() || it->second.instrument != static_cast<int>(inst.index)) {
-      log(fmt::format("{}: ignored {} for {} (not in flight on this instrument)", inst.config->name, type, id));
-      return;
+      log(fmt::format("{}: ignored {} for {} (not in flight on this instrument)", inst.config->name, news, id));
+      return in_flight_.end();
     }
-    Experiment& e = it->second;
     inst.link->note_alive();
-    if (type == "accepted") {
-      json fields{{"experiment", id}, {"instrument", inst.config->name}};
-      std::optional<double> expected_s, max_s;
-      if (m.contains("expected_s") && m["expected_s"].is_number()) {
-        fields["expected_s"] = m["expected_s"];
-        expected_s = m["expected_s"].get<double>();
-      }
-      if (m.contains("max_s") && m["max_s"].is_number()) {
-        fields["max_s"] = m["max_s"];
-        max_s = m["max_s"].get<double>();
-      }
-      book_.accepted(id, expected_s, max_s);
-      journal("accepted", fields);
-    } else if (type == "rejected") {
-      const std::string reason = m["reason"];
-      const bool busy = reason.rfind("busy", 0) == 0;
-      // "conflict": the driver holds this id with other parameters (protocol §5) — not a verdict
-      // on the point, and its cached result is not ours: try again under a new id.
-      const bool conflict = reason.rfind("conflict", 0) == 0;
-      journal("rejected", {{"experiment", id}, {"instrument", inst.config->name}, {"reason", reason}, {"retry", busy}});
-      if (conflict) {
-        log(fmt::format("{}: {} (the driver holds {} with other parameters); retrying under a new id", inst.config->name, reason, id));
-        return settle(it, Outcome::conflict, fmt::format("rejected by {}: {}", inst.config->name, reason));
-      }
-      if (busy) {
-        book_.rejected_busy(id, Clock::now());
-        Experiment again = std::move(e);
-        in_flight_.erase(it);
-        again.instrument = -1;
-        waiting_.push_front(std::move(again));
-      } else {
-        settle(it, Outcome::rejected, fmt::format("rejected by {}: {}", inst.config->name, reason));
-      }
-    } else if (m["status"] == "ok") {
-      const json& values = m["values"];
+    return it;
+  }
+
+  void on_accepted(LiveInstrument& inst, const protocol::Accepted& m) {
+    if (news_about(inst, "accepted", m.experiment) == in_flight_.end()) return;
+    // Null or a number ≥ 0 (decode checked); the journal keeps the driver's spelling of it.
+    const auto seconds = [](const json& value) { return value.is_number() ? std::optional<double>(value.get<double>()) : std::nullopt; };
+    book_.accepted(m.experiment, seconds(m.expected_s), seconds(m.max_s));
+    journal(AcceptedEvent{.experiment = m.experiment, .instrument = inst.config->name, .expected_s = m.expected_s, .max_s = m.max_s});
+  }
+
+  void on_rejected(LiveInstrument& inst, const protocol::Rejected& m) {
+    const auto it = news_about(inst, "rejected", m.experiment);
+    if (it == in_flight_.end()) return;
+    const std::string& reason = m.reason;
+    const bool busy = reason.rfind("busy", 0) == 0;
+    // "conflict": the driver holds this id with other parameters (protocol §5) — not a verdict
+    // on the point, and its cached result is not ours: try again under a new id.
+    const bool conflict = reason.rfind("conflict", 0) == 0;
+    journal(RejectedEvent{.experiment = m.experiment, .instrument = inst.config->name, .reason = reason, .retry = busy});
+    if (conflict) {
+      log(fmt::format("{}: {} (the driver holds {} with other parameters); retrying under a new id", inst.config->name, reason, m.experiment));
+      return settle(it, Outcome::conflict, fmt::format("rejected by {}: {}", inst.config->name, reason));
+    }
+    if (busy) {
+      book_.rejected_busy(m.experiment, Clock::now());
+      Experiment again = std::move(it->second);
+      in_flight_.erase(it);
+      again.instrument = -1;
+      waiting_.push_front(std::move(again));
+    } else {
+      settle(it, Outcome::rejected, fmt::format("rejected by {}: {}", inst.config->name, reason));
+    }
+  }
+
+  void on_result(LiveInstrument& inst, const protocol::Result& m) {
+    const auto it = news_about(inst, "result", m.experiment);
+    if (it == in_flight_.end()) return;
+    const std::string& id = m.experiment;
+    if (m.status == protocol::ResultStatus::ok) {
+      const json& values = m.values;
       auto v = values.find(config_.objective.name);
       if (v == values.end() || !v->is_number() || !std::isfinite(v->get<double>())) {
         settle(it, Outcome::out_of_spec, fmt::format("result from {} has no finite value for the objective \"{}\" (values: {})", inst.config->name,
@@ -638,18 +642,18 @@ class CampaignRun {
         return;
       }
       const double y = v->get<double>();
-      json fields{{"experiment", id}, {"instrument", inst.config->name}, {"status", "ok"}, {"values", values}, {"objective", y}};
-      if (m.contains("meta") && m["meta"].is_object()) fields["meta"] = m["meta"];
+      const Experiment& e = it->second;
       ++done_;
       book_.result(id);
       note_best(id, y, e.params);
       const Point x = e.x;
       in_flight_.erase(it);
-      journal("result", fields);
+      journal(ResultEvent{.experiment = id, .instrument = inst.config->name, .status = "ok", .values = values, .objective = y,
+                          .meta = m.meta.is_object() ? std::optional<json>(m.meta) : std::nullopt});
       planner_->tell(x, config_.objective.goal == Goal::minimize ? y : -y);
       write_reports(false);
     } else {
-      const std::string error = m["error"].is_string() ? m["error"].get<std::string>() : "failed (no reason given)";
+      const std::string& error = m.error;
       // A driver shutting down says nothing about the experiment (protocol §5): try it again.
       if (error == "driver shutting down") return settle(it, Outcome::shutting_down, fmt::format("{}: driver shutting down", inst.config->name));
       // We never sent `abort` for an experiment still in flight (a timeout or a stop removes it
@@ -664,17 +668,15 @@ class CampaignRun {
   // though dispatched well before the ping, was lost on the way or forgotten by a restarted
   // driver: re-send `run` with the same id — the driver answers from its cache or starts it
   // (protocol §5), so nothing runs twice and nothing is lost.
-  void reconcile(LiveInstrument& inst, const json& pong) {
-    std::set<std::string> running;
-    for (const auto& id : pong["running"])
-      if (id.is_string()) running.insert(id.get<std::string>());
+  void reconcile(LiveInstrument& inst, const protocol::Pong& pong) {
+    const std::set<std::string> running(pong.running.begin(), pong.running.end());
     for (const Unlisted& unlisted : book_.reconcile(inst.index, running, Clock::now())) {
       auto it = in_flight_.find(unlisted.id);
       if (!unlisted.resend) {
         settle(it, Outcome::forgotten, fmt::format("{} no longer knows the experiment (re-sent 3 times)", inst.config->name));
       } else {
         log(fmt::format("{}: not running {} and sent no result; re-sending it (same id)", inst.config->name, it->first));
-        inst.link->send(protocol::run(it->first, it->second.params));
+        inst.link->send(protocol::Run{it->first, it->second.params});
       }
     }
   }
@@ -689,7 +691,7 @@ class CampaignRun {
     const int status = inst.simulator->exit_status().value_or(-1);
     inst.simulator_restarted = now;
     ++inst.simulator_restarts;
-    journal("instrument_restarted", {{"instrument", inst.config->name}, {"exit_status", status}, {"restarts", inst.simulator_restarts}});
+    journal(InstrumentRestartedEvent{.instrument = inst.config->name, .exit_status = status, .restarts = inst.simulator_restarts});
     log(fmt::format("{}: labloop-sim exited (status {}); restarted it (restart {})", inst.config->name, status, inst.simulator_restarts));
     inst.simulator.emplace(inst.simulator_argv, output_ / sim_log_name(inst.config->name));
   }
@@ -698,15 +700,15 @@ class CampaignRun {
   // check its answer (recheck) before trusting it with anything new.
   void back_online(LiveInstrument& inst, double lost_for_s) {
     inst.link->note_alive();
-    journal("instrument_reconnected", {{"instrument", inst.config->name}, {"after_s", lost_for_s}});
+    journal(InstrumentReconnectedEvent{.instrument = inst.config->name, .after_s = lost_for_s});
     inst.awaiting_welcome = true;
-    inst.link->send(protocol::hello(fmt::format("labloop {}", kVersion), config_.name));
+    inst.link->send(protocol::Hello{fmt::format("labloop {}", kVersion), config_.name});
     resend_open(inst, "reconnected");
   }
 
   // A welcome after start-up answers the hello of back_online. Limits that no longer fit the
   // campaign mean someone changed the instrument: quarantine it and take its experiments back.
-  void recheck(LiveInstrument& inst, const json& welcome) {
+  void recheck(LiveInstrument& inst, const protocol::Welcome& welcome) {
     if (book_.quarantined(inst.index)) return;
     std::string problem;
     try {
@@ -718,7 +720,7 @@ class CampaignRun {
     const std::optional<GiveUp> changed = book_.changed_limits(inst.index);
     if (changed->quarantine) report_quarantine(*changed->quarantine, problem);
     for (const std::string& id : changed->experiments) {
-      inst.link->send(protocol::abort(id));
+      inst.link->send(protocol::Abort{id});
       settle(in_flight_.find(id), Outcome::instrument_changed, fmt::format("{} came back with different limits", inst.config->name));
     }
   }
@@ -732,8 +734,8 @@ class CampaignRun {
       case QuarantineCause::changed_limits: why = fmt::format("it came back with different limits: {}", problem); break;
       case QuarantineCause::lost_too_long: why = fmt::format("lost for {:g} s", q.lost_for_s); break;
     }
-    journal("instrument_quarantined", {{"instrument", inst.config->name}, {"reason", why}});
-    log(fmt::format("{}: quarantined ({}); no more experiments go there", inst.config->name, why));
+    journal(InstrumentQuarantinedEvent{.instrument = inst.config->name, .reason = why});
+    log(fmt::format("{}: {} ({})", inst.config->name, state_text(book_.state(q.instrument)), why));
   }
 
   // An experiment ended without a result: journals what the book decided — a quarantine of its
@@ -761,13 +763,11 @@ class CampaignRun {
     again.x = e.x;
     again.params = e.params;
     again.not_before = r.not_before;
-    const json fields{{"experiment", e.id}, {"instrument", inst ? inst->config->name : ""}, {"error", reason}, {"learn", false}, {"retry_as", again.id}};
-    const std::string old_id = e.id;
+    const FailedEvent failed{.experiment = e.id, .instrument = inst ? inst->config->name : "", .error = reason, .learn = false, .retry_as = again.id};
     in_flight_.erase(it);
-    journal("failed", fields);
-    journal("proposed", {{"experiment", again.id}, {"params", again.params}, {"planner", config_.planner.kind}, {"x", as_vector(again.x)},
-                         {"retry_of", old_id}, {"attempt", again.attempt}, {"after_s", r.after_s}});
-    origins_[again.id] = again.origin;
+    journal(failed);
+    journal(ProposedEvent{.experiment = again.id, .params = again.params, .planner = config_.planner.kind, .x = as_vector(again.x),
+                          .retry_of = failed.experiment, .attempt = again.attempt, .after_s = r.after_s});
     waiting_.push_back(std::move(again));
   }
 
@@ -776,17 +776,16 @@ class CampaignRun {
   void fail(std::map<std::string, Experiment>::iterator it, const std::string& error, bool learn) {
     Experiment& e = it->second;
     const LiveInstrument* inst = e.instrument >= 0 ? instruments_[static_cast<size_t>(e.instrument)].get() : nullptr;
-    json fields{{"experiment", e.id}, {"instrument", inst ? inst->config->name : ""}, {"error", error}};
+    const FailedEvent failed{.experiment = e.id, .instrument = inst ? inst->config->name : "", .error = error, .learn = learn};
     if (learn) {
       ++done_;
       ++failed_;
     } else {
       ++discarded_;
-      fields["learn"] = false;
     }
     const Point x = e.x;
     in_flight_.erase(it);
-    journal("failed", fields);
+    journal(failed);
     if (learn) planner_->tell_failed(x);
     write_reports(false);
   }
@@ -804,7 +803,7 @@ class CampaignRun {
       auto it = in_flight_.find(late.id);
       LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
       if (late.kind == Late::Kind::timed_out) {
-        inst.link->send(protocol::abort(late.id));
+        inst.link->send(protocol::Abort{late.id});
         settle(it, Outcome::timeout, fmt::format("timeout: no result within {:g} s; aborted", late.seconds));
       } else {
         // Shown in the status line; logged once.
@@ -817,9 +816,9 @@ class CampaignRun {
       inst->link->ping_if_due(now);
       if (!book_.lost(inst->index) && inst->link->silent(now)) {
         book_.instrument_lost(inst->index, now);
-        journal("instrument_lost", {{"instrument", inst->config->name},
-                                    {"reason", fmt::format("no answer for {:g} s", inst->config->heartbeat_s * inst->config->heartbeat_misses)},
-                                    {"wait_s", inst->config->reconnect_s}});
+        journal(InstrumentLostEvent{.instrument = inst->config->name,
+                                    .reason = fmt::format("no answer for {:g} s", inst->config->heartbeat_s * inst->config->heartbeat_misses),
+                                    .wait_s = inst->config->reconnect_s});
       }
       // ZeroMQ drops a connection for good on a protocol error (a frame over the size limit,
       // docs/reliability.md): while lost, a fresh socket every few heartbeats lets a driver that
@@ -858,7 +857,7 @@ class CampaignRun {
         continue;
       }
       LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
-      if (!book_.lost(inst.index)) inst.link->send(protocol::abort(it->first));
+      if (!book_.lost(inst.index)) inst.link->send(protocol::Abort{it->first});
       settle(it, Outcome::discarded, why);
       it = next;
     }
@@ -901,7 +900,7 @@ class CampaignRun {
   Space space_;
   fs::path output_;
   std::optional<Journal> journal_;
-  std::vector<std::pair<std::string, json>> held_events_;  // before open_journal
+  std::vector<JournalEventBody> held_events_;  // before open_journal
   CampaignState state_;  // the journal so far, folded: what reports are made of
   std::unique_ptr<Planner> planner_;
   ExperimentBook book_;  // the policy: what a failure, a silence or a late result leads to
@@ -915,7 +914,6 @@ class CampaignRun {
   int planner_proposals_ = 0;  // points the planner proposed (ids <name>-0001, …)
   int discarded_ = 0;          // of those, ended without a verdict (operator stop)
   int asks_ = 0;
-  std::map<std::string, std::string> origins_;  // experiment id → the proposal it serves
   std::string id_tag_;  // in experiment ids: the start of the campaign id (empty for older journals)
   int done_ = 0;
   int failed_ = 0;

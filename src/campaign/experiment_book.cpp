@@ -150,13 +150,23 @@ Settlement ExperimentBook::settle(const std::string& id, Outcome outcome, Clock:
   return s;
 }
 
+std::string_view state_text(InstrumentState state) {
+  switch (state) {
+    case InstrumentState::ready: return "ready";
+    case InstrumentState::lost: return "lost: no answer; its experiments wait for it to come back";
+    case InstrumentState::quarantined: return "quarantined: no more experiments go there";
+    case InstrumentState::quarantined_and_lost: return "quarantined and silent: no more experiments go there, and its running ones are given up unless it answers";
+  }
+  return "unknown";
+}
+
 std::vector<Late> ExperimentBook::check_deadlines(Clock::time_point now) {
   std::vector<Late> late;
   for (auto& [id, e] : experiments_) {
     if (!e.instrument) continue;
     const Instrument& inst = instruments_[*e.instrument];
     // A lost instrument's experiments wait for it (up to reconnect_s): it may have finished them.
-    if (e.deadline && now > *e.deadline && !inst.lost) {
+    if (e.deadline && now > *e.deadline && !is_lost(inst.state)) {
       late.push_back(Late{id, Late::Kind::timed_out, e.limit_s});
     } else if (e.expected_s && now > e.dispatched + saturating_seconds(*e.expected_s + overdue_margin(*e.expected_s))) {
       e.overdue = true;
@@ -187,20 +197,20 @@ std::vector<Unlisted> ExperimentBook::reconcile(size_t instrument, const std::se
 
 void ExperimentBook::instrument_lost(size_t instrument, Clock::time_point now) {
   Instrument& inst = instruments_.at(instrument);
-  inst.lost = true;
+  inst.state = is_quarantined(inst.state) ? InstrumentState::quarantined_and_lost : InstrumentState::lost;
   inst.lost_since = now;
 }
 
 std::optional<double> ExperimentBook::answered(size_t instrument, Clock::time_point now) {
   Instrument& inst = instruments_.at(instrument);
-  if (!inst.lost || inst.quarantined) return std::nullopt;
-  inst.lost = false;
+  if (inst.state != InstrumentState::lost) return std::nullopt;  // a quarantined one does not come back
+  inst.state = InstrumentState::ready;
   return std::chrono::duration<double>(now - inst.lost_since).count();
 }
 
 Relink ExperimentBook::relink_due(size_t instrument, Clock::time_point now) {
   Instrument& inst = instruments_.at(instrument);
-  if (!inst.lost || inst.quarantined || now - inst.relinked < saturating_seconds(inst.policy.heartbeat_s * 2)) return Relink::not_due;
+  if (inst.state != InstrumentState::lost || now - inst.relinked < saturating_seconds(inst.policy.heartbeat_s * 2)) return Relink::not_due;
   const bool first = inst.relinked < inst.lost_since;
   inst.relinked = now;
   return first ? Relink::first : Relink::again;
@@ -208,32 +218,29 @@ Relink ExperimentBook::relink_due(size_t instrument, Clock::time_point now) {
 
 std::optional<GiveUp> ExperimentBook::give_up_if_due(size_t instrument, Clock::time_point now) {
   Instrument& inst = instruments_.at(instrument);
-  if (!inst.lost || now - inst.lost_since <= saturating_seconds(inst.policy.reconnect_s)) return std::nullopt;
-  inst.lost = false;
+  if (!is_lost(inst.state) || now - inst.lost_since <= saturating_seconds(inst.policy.reconnect_s)) return std::nullopt;
   GiveUp g;
-  if (!inst.quarantined) {
-    inst.quarantined = true;
-    g.quarantine = Quarantine{instrument, QuarantineCause::lost_too_long, 0, inst.policy.reconnect_s};
-  }
+  if (inst.state == InstrumentState::lost) g.quarantine = Quarantine{instrument, QuarantineCause::lost_too_long, 0, inst.policy.reconnect_s};
+  inst.state = InstrumentState::quarantined;  // no longer waited for
   g.experiments = experiments_on(instrument);
   return g;
 }
 
 std::optional<GiveUp> ExperimentBook::changed_limits(size_t instrument) {
   Instrument& inst = instruments_.at(instrument);
-  if (inst.quarantined) return std::nullopt;
-  inst.quarantined = true;
+  if (is_quarantined(inst.state)) return std::nullopt;
+  quarantine(inst);
   return GiveUp{Quarantine{instrument, QuarantineCause::changed_limits}, experiments_on(instrument)};
 }
 
 int ExperimentBook::free_slots(size_t instrument, int capacity, Clock::time_point now) const {
   const Instrument& inst = instruments_.at(instrument);
-  if (inst.lost || inst.quarantined || now < inst.busy_until) return 0;
+  if (inst.state != InstrumentState::ready || now < inst.busy_until) return 0;
   return std::max(0, capacity - inst.in_flight);
 }
 
 bool ExperimentBook::all_quarantined() const {
-  return std::all_of(instruments_.begin(), instruments_.end(), [](const Instrument& i) { return i.quarantined; });
+  return std::all_of(instruments_.begin(), instruments_.end(), [](const Instrument& i) { return is_quarantined(i.state); });
 }
 
 bool ExperimentBook::overdue(const std::string& id) const {
@@ -260,8 +267,8 @@ void ExperimentBook::leave_instrument(Experiment& e) {
 
 // Failures the instrument is responsible for, in a row; the streak keeps counting once quarantined.
 std::optional<Quarantine> ExperimentBook::count_failure(Instrument& inst, size_t index) {
-  if (++inst.consecutive_failures < inst.policy.quarantine_after || inst.quarantined) return std::nullopt;
-  inst.quarantined = true;
+  if (++inst.consecutive_failures < inst.policy.quarantine_after || is_quarantined(inst.state)) return std::nullopt;
+  quarantine(inst);
   return Quarantine{index, QuarantineCause::failures_in_a_row, inst.consecutive_failures};
 }
 

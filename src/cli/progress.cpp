@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <cstdint>
 #include <cstdlib>
 #include <variant>
 
@@ -82,9 +81,7 @@ void ProgressDisplay::redraw(const CampaignStatus& s) {
   status_shown_ = true;
 }
 
-void ProgressDisplay::on_event(const nlohmann::json& object, const CampaignStatus& status) {
-  // The loop's own notices (planner_thinking) are not journal lines: no seq, and an unknown kind.
-  const JournalEvent event = decode_event(object, "event", object.value("seq", std::uint64_t{0}));
+void ProgressDisplay::on_event(const JournalEvent& event, const CampaignStatus& status) {
   switch (event.kind()) {
     case EventKind::instrument_ready: {
       const auto& e = std::get<InstrumentReadyEvent>(event.body);
@@ -144,6 +141,10 @@ void ProgressDisplay::on_event(const nlohmann::json& object, const CampaignStatu
       break;
   }
   if (terminal_ && event.kind() != EventKind::campaign_finished) redraw(status);
+}
+
+void ProgressDisplay::on_status(const CampaignStatus& status) {
+  if (terminal_) redraw(status);
 }
 
 void ProgressDisplay::on_log(const std::string& text) { line("note: " + text); }

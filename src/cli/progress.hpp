@@ -14,7 +14,8 @@ class ProgressDisplay final : public CampaignObserver {
  public:
   ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name);
   ~ProgressDisplay() override;
-  void on_event(const nlohmann::json& event, const CampaignStatus& status) override;
+  void on_event(const JournalEvent& event, const CampaignStatus& status) override;
+  void on_status(const CampaignStatus& status) override;
   void on_log(const std::string& line) override;
   void print_summary(const CampaignSummary& summary);
 

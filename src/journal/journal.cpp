@@ -26,7 +26,6 @@
 #include <cstring>
 #include <ctime>
 #include <fmt/core.h>
-#include <stdexcept>
 #include <utility>
 
 #include "labloop/core/error.hpp"
@@ -273,10 +272,10 @@ void Journal::close() noexcept {
 }
 
 nlohmann::json Journal::append(const std::string& event, nlohmann::json fields) {
-  if (!fields.is_object()) throw std::invalid_argument("Journal::append: fields must be a JSON object");
+  if (!fields.is_object()) throw JournalError("Journal::append: fields must be a JSON object");
   for (const char* reserved : {"seq", "time", "event", "hash"})
     if (fields.contains(reserved))
-      throw std::invalid_argument(fmt::format("Journal::append: fields must not contain \"{}\"", reserved));
+      throw JournalError(fmt::format("Journal::append: fields must not contain \"{}\"", reserved));
   if (fd_ < 0) throw JournalError(fmt::format("{}: the journal is closed (moved from)", path_.string()));
   if (broken_)
     throw JournalError(fmt::format("{}: an earlier write to the journal failed; restart the run to resume from it",
@@ -291,7 +290,7 @@ nlohmann::json Journal::append(const std::string& event, nlohmann::json fields) 
   // A line no reader would accept must not be written; fields come from depth-checked messages and
   // configs, so this only fires on a caller's bug.
   if (find_excess_nesting(body, kMaxJournalLineDepth))
-    throw std::invalid_argument(fmt::format("Journal::append: \"{}\" nests deeper than {} levels", event, kMaxJournalLineDepth));
+    throw JournalError(fmt::format("Journal::append: \"{}\" nests deeper than {} levels", event, kMaxJournalLineDepth));
   const std::string text = write_line(body);
   ++last_seq_;
   return nlohmann::json::parse(text);

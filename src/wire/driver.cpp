@@ -28,6 +28,9 @@ namespace {
 using json = nlohmann::json;
 using Envelope = std::vector<std::string>;  // routing frames (identity, maybe an empty delimiter)
 
+// JSON that is not a protocol message (a cache line, a log excerpt) in the wire's spelling.
+std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 std::atomic<int> g_signal{0};
 extern "C" void on_signal(int signal) { g_signal.store(signal); }
 
@@ -92,16 +95,18 @@ class CacheFile {
       start = end + 1;
       if (line.empty()) continue;
       try {
-        json m = protocol::decode(line);
-        if (m["type"] != "result") throw ProtocolError("bad_message", fmt::format("a \"{}\" message, not a result", m["type"].get<std::string>()));
+        const protocol::Message m = protocol::decode(line);
+        const auto* result = std::get_if<protocol::Result>(&m);
+        if (!result) throw ProtocolError("bad_message", fmt::format("a \"{}\" message, not a result", protocol::type_name(m)));
         FinishedExperiment finished;
-        if (auto params = m.find("params"); params != m.end()) {
+        // "params" is the cache's own member, not the message's: the typed result drops it.
+        const json object = json::parse(line);
+        if (auto params = object.find("params"); params != object.end()) {
           if (!params->is_object()) throw ProtocolError("bad_message", "\"params\" must be an object");
-          finished.params = std::move(*params);
-          m.erase("params");
+          finished.params = *params;
         }
-        finished.payload = protocol::encode(m);
-        results[m["experiment"].get<std::string>()] = std::move(finished);
+        finished.payload = protocol::encode(*result);
+        results[result->experiment] = std::move(finished);
       } catch (const ProtocolError& e) {
         log(torn ? fmt::format("result cache {}: skipped a torn last line {} (a crash while writing it?)", file_.path(), line_number)
                  : fmt::format("result cache {}: skipped corrupt line {}: {}", file_.path(), line_number, e.what()));
@@ -113,10 +118,10 @@ class CacheFile {
 
   // Appends `result` with its run's `params` as one line and fsyncs it; throws Error when the
   // disk refuses.
-  void append(const json& result, const json& params) {
-    json line = result;
+  void append(const protocol::Result& result, const json& params) {
+    json line = protocol::to_json(result);
     line["params"] = params;
-    file_.append(protocol::encode(line) + "\n");
+    file_.append(dump(line) + "\n");
   }
 
  private:
@@ -125,7 +130,7 @@ class CacheFile {
 
 // For log lines: a JSON value cut to a readable length.
 std::string brief(const json& value) {
-  std::string text = protocol::encode(value);
+  std::string text = dump(value);
   if (text.size() > 200) text = text.substr(0, 197) + "...";
   return text;
 }
@@ -137,7 +142,7 @@ double now_unix() {
 struct RunningExperiment {
   Envelope route;          // the owner: the latest sender of a matching run; the result goes here
   json params;             // as received, compared with those of a repeated run
-  json accepted;           // re-sent verbatim for a repeated run
+  protocol::Accepted accepted;  // re-sent as it was for a repeated run
   bool aborted = false;
   std::jthread worker;     // last member: joined first on destruction, while the rest is alive
 };
@@ -149,7 +154,7 @@ class Server {
         completions_(context_, zmq::socket_type::pull) {
     if (!options_.log) options_.log = [](const std::string& line) { std::cerr << "driver: " << line << std::endl; };
     if (info_.capacity < 1) throw Error("driver describes capacity < 1; it must run at least one experiment at once");
-    welcome_ = protocol::encode(protocol::welcome(info_));
+    welcome_ = protocol::encode(protocol::Welcome::of(info_));
     // Before binding: a driver that cannot keep its results should fail before anyone connects.
     if (!options_.cache_path.empty()) {
       cache_file_ = std::make_unique<CacheFile>(options_.cache_path);
@@ -215,12 +220,12 @@ class Server {
       send_frames(route, garbage);
     }
     if (faults.oversize_rate > 0 && uniform(faults_rng_) < faults.oversize_rate) {
-      json oversize = protocol::pong({});
+      json oversize = protocol::to_json(protocol::Pong{});
       oversize["padding"] = std::string(protocol::kMaxMessageBytes, 'x');
-      send_frames(route, protocol::encode(oversize));
+      send_frames(route, dump(oversize));
     }
   }
-  void send(const Envelope& route, const json& message) { send(route, protocol::encode(message)); }
+  void send(const Envelope& route, const protocol::Message& message) { send(route, protocol::encode(message)); }
 
   void handle_request() {
     std::vector<zmq::message_t> frames;
@@ -233,26 +238,21 @@ class Server {
       dispatch(route, protocol::decode(payload));
     } catch (const ProtocolError& e) {
       options_.log(fmt::format("rejected a malformed message ({}): {}", e.code(), e.what()));
-      send(route, protocol::error(e.code(), e.what()));
+      send(route, protocol::Error{e.code(), e.what()});
     } catch (const std::exception& e) {
       options_.log(fmt::format("internal error while handling a message: {}", e.what()));
-      send(route, protocol::error("internal", e.what()));
+      send(route, protocol::Error{"internal", e.what()});
     }
   }
 
-  void dispatch(const Envelope& route, const json& m) {
-    const std::string& type = m["type"].get_ref<const std::string&>();
-    if (type == "hello") return send(route, welcome_);
-    if (type == "ping") return send(route, pong());
-    if (type == "run") return handle_run(route, m);
-    if (type == "abort") return handle_abort(route, m);
-    if (type == "error") return options_.log(fmt::format("controller reported error {}: {}", m["code"].get<std::string>(), m["message"].get<std::string>()));
-    send(route, protocol::error("unknown_type", fmt::format("a driver does not handle \"{}\" messages", type)));
-  }
-
-  json pong() const {
-    std::vector<std::string> ids(order_.begin(), order_.end());
-    return protocol::pong(ids);
+  void dispatch(const Envelope& route, const protocol::Message& m) {
+    if (std::holds_alternative<protocol::Hello>(m)) return send(route, welcome_);
+    if (std::holds_alternative<protocol::Ping>(m)) return send(route, protocol::Pong{order_, {}});
+    if (const auto* run = std::get_if<protocol::Run>(&m)) return handle_run(route, *run);
+    if (const auto* abort = std::get_if<protocol::Abort>(&m)) return handle_abort(route, abort->experiment);
+    if (const auto* error = std::get_if<protocol::Error>(&m))
+      return options_.log(fmt::format("controller reported error {}: {}", error->code, error->message));
+    send(route, protocol::Error{"unknown_type", fmt::format("a driver does not handle \"{}\" messages", protocol::type_name(m))});
   }
 
   // The peer behind an envelope: its ROUTER identity (the first frame), whatever delimiter follows.
@@ -261,45 +261,42 @@ class Server {
   // A repeated `run` is answered from state only when it asks for the same experiment: the same
   // id *and* the same params, compared as JSON values (an absent "params" never matches). Another
   // campaign reusing the id, or a stray client, gets `rejected` "conflict…" and nothing else.
-  static bool same_params(const json& m, const json& stored) {
-    const auto params = m.find("params");
-    return params != m.end() && *params == stored;
-  }
-  void reject_conflict(const Envelope& route, const json& m, const std::string& id, const char* state, const json& stored) {
-    const auto params = m.find("params");
+  // Stored params are always objects, so a run without params (null) never matches.
+  static bool same_params(const protocol::Run& m, const json& stored) { return !m.params.is_null() && m.params == stored; }
+  void reject_conflict(const Envelope& route, const protocol::Run& m, const char* state, const json& stored) {
+    const std::string& id = m.experiment;
     options_.log(fmt::format("conflict: rejected a run of {} with params {}: it {} with params {}", id,
-                             params == m.end() ? std::string("(none)") : brief(*params), state, brief(stored)));
-    send(route, protocol::rejected(id, fmt::format("conflict: experiment {} {} with other parameters", id, state)));
+                             m.params.is_null() ? std::string("(none)") : brief(m.params), state, brief(stored)));
+    send(route, protocol::Rejected{id, fmt::format("conflict: experiment {} {} with other parameters", id, state)});
   }
 
-  void handle_run(const Envelope& route, const json& m) {
-    const std::string id = m["experiment"];
+  void handle_run(const Envelope& route, const protocol::Run& m) {
+    const std::string& id = m.experiment;
     if (auto cached = cache_.find(id); cached != cache_.end()) {
       FinishedExperiment& finished = cached->second;
-      if (finished.params && !same_params(m, *finished.params)) return reject_conflict(route, m, id, "already ran", *finished.params);
+      if (finished.params && !same_params(m, *finished.params)) return reject_conflict(route, m, "already ran", *finished.params);
       finished.owner = identity(route);
       return send(route, finished.payload);
     }
     if (auto it = running_.find(id); it != running_.end()) {
-      if (!same_params(m, it->second->params)) return reject_conflict(route, m, id, "is running", it->second->params);
+      if (!same_params(m, it->second->params)) return reject_conflict(route, m, "is running", it->second->params);
       it->second->route = route;
       return send(route, it->second->accepted);
     }
-    if (!m.contains("params") || !m["params"].is_object())
-      return send(route, protocol::error("bad_message", "run: \"params\" must be an object", id));
-    const Params& params = m["params"];
+    if (!m.params.is_object()) return send(route, protocol::Error{"bad_message", "run: \"params\" must be an object", id});
+    const Params& params = m.params;
     if (std::string problem = check_params(info_.inputs, params); !problem.empty()) {
       options_.log(fmt::format("rejected {}: {}", id, problem));
-      return send(route, protocol::rejected(id, problem));
+      return send(route, protocol::Rejected{id, problem});
     }
     if (static_cast<int>(running_.size()) >= info_.capacity)
-      return send(route, protocol::rejected(id, fmt::format("busy: {}/{} experiments running", running_.size(), info_.capacity)));
+      return send(route, protocol::Rejected{id, fmt::format("busy: {}/{} experiments running", running_.size(), info_.capacity)});
 
     const RunEstimate estimate = driver_.estimate(params);
     auto experiment = std::make_unique<RunningExperiment>();
     experiment->route = route;
     experiment->params = params;
-    experiment->accepted = protocol::accepted(id, estimate.expected_s, estimate.max_s);
+    experiment->accepted = protocol::Accepted::of(id, estimate.expected_s, estimate.max_s);
     // Accepted goes out before the worker starts, so it always precedes the result.
     send(route, experiment->accepted);
     experiment->worker = std::jthread([this, id, params](std::stop_token stop) { work(id, params, stop); });
@@ -309,11 +306,10 @@ class Server {
 
   // Only the owner of an experiment (the latest sender of a matching `run`) may abort it or be
   // re-sent its result through `abort`; to anyone else the experiment does not exist.
-  void handle_abort(const Envelope& route, const json& m) {
-    const std::string id = m["experiment"];
+  void handle_abort(const Envelope& route, const std::string& id) {
     auto not_theirs = [&] {
       options_.log(fmt::format("ignored an abort of {} from a peer that did not run it", id));
-      send(route, protocol::error("unknown_experiment", fmt::format("no experiment {} was run by this peer", id), id));
+      send(route, protocol::Error{"unknown_experiment", fmt::format("no experiment {} was run by this peer", id), id});
     };
     if (auto cached = cache_.find(id); cached != cache_.end()) {
       if (cached->second.owner != identity(route)) return not_theirs();
@@ -321,7 +317,7 @@ class Server {
     }
     auto it = running_.find(id);
     if (it == running_.end())
-      return send(route, protocol::error("unknown_experiment", fmt::format("no experiment {} is running or finished", id), id));
+      return send(route, protocol::Error{"unknown_experiment", fmt::format("no experiment {} is running or finished", id), id});
     if (identity(it->second->route) != identity(route)) return not_theirs();
     it->second->route = route;
     if (!it->second->aborted) {
@@ -335,7 +331,7 @@ class Server {
   // is documented as called concurrently) and a fresh PUSH socket to report back.
   void work(const std::string& id, const Params& params, std::stop_token stop) {
     const double started = now_unix();
-    json result;
+    protocol::Result result;
     try {
       Values values = driver_.run_experiment(id, params, stop);
       std::string problem;
@@ -346,11 +342,11 @@ class Server {
         if (!problem.empty()) break;
       }
       const json meta{{"started_at", started}, {"duration_s", now_unix() - started}};
-      result = problem.empty() ? protocol::result_ok(id, values, meta) : protocol::result_failed(id, problem, meta);
+      result = problem.empty() ? protocol::Result::ok(id, values, meta) : protocol::Result::failed(id, problem, meta);
     } catch (const std::exception& e) {
-      result = protocol::result_failed(id, e.what(), json{{"started_at", started}, {"duration_s", now_unix() - started}});
+      result = protocol::Result::failed(id, e.what(), json{{"started_at", started}, {"duration_s", now_unix() - started}});
     } catch (...) {
-      result = protocol::result_failed(id, "driver failed with an unknown exception");
+      result = protocol::Result::failed(id, "driver failed with an unknown exception");
     }
     zmq::socket_t push(context_, zmq::socket_type::push);
     push.set(zmq::sockopt::linger, -1);
@@ -361,27 +357,29 @@ class Server {
   void handle_completion() {
     zmq::message_t message;
     if (!completions_.recv(message, zmq::recv_flags::dontwait)) return;
-    json result = json::parse(message.to_string());
-    const std::string id = result["experiment"];
+    // Our own worker's Result, as it encoded it. Not decode(): its size limit is the receiver's to
+    // apply, and a driver that returns a huge map of values must not stop serving here.
+    protocol::Result result = std::get<protocol::Result>(protocol::decode_object(json::parse(message.to_string())));
+    const std::string id = result.experiment;
     auto it = running_.find(id);
     if (it == running_.end()) return;
     if (shutting_down_) {
       // Not a verdict on the experiment: not cached, so a restarted driver runs it when asked.
-      result = protocol::result_failed(id, "driver shutting down", result.value("meta", json()));
+      result = protocol::Result::failed(id, "driver shutting down", result.meta);
     } else if (it->second->aborted) {
-      result = protocol::result_failed(id, "aborted", result.value("meta", json()));
+      result = protocol::Result::failed(id, "aborted", result.meta);
     }
     const std::string payload = protocol::encode(result);
     if (!shutting_down_) remember(id, result, payload, *it->second);
     send(it->second->route, payload);
-    options_.log(fmt::format("{} finished: {}", id, result["status"].get<std::string>() == "ok" ? result["values"].dump() : result["error"].get<std::string>()));
+    options_.log(fmt::format("{} finished: {}", id, result.status == protocol::ResultStatus::ok ? result.values.dump() : result.error));
     running_.erase(it);  // joins the worker, which has finished after its send
     order_.erase(std::find(order_.begin(), order_.end(), id));
   }
 
   // Caches a final result, on disk first when there is a cache file: once the controller has
   // seen a result, a restarted driver must still have it.
-  void remember(const std::string& id, const json& result, const std::string& payload, const RunningExperiment& experiment) {
+  void remember(const std::string& id, const protocol::Result& result, const std::string& payload, const RunningExperiment& experiment) {
     cache_[id] = FinishedExperiment{payload, experiment.params, identity(experiment.route)};
     if (cache_file_) {
       try {
@@ -392,7 +390,7 @@ class Server {
     }
     if (options_.on_finished) {
       try {
-        options_.on_finished(id, result);
+        options_.on_finished(id, protocol::to_json(result));
       } catch (const std::exception& e) {
         options_.log(fmt::format("on_finished failed for {}: {}", id, e.what()));
       }

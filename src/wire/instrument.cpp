@@ -8,8 +8,6 @@
 
 namespace labloop {
 
-using json = nlohmann::json;
-
 Instrument::Instrument(zmq::context_t& context, std::string name, std::string endpoint, InstrumentTiming timing, Log log)
     : context_(context), name_(std::move(name)), endpoint_(std::move(endpoint)), timing_(timing), log_(std::move(log)) {
   connect();
@@ -37,18 +35,18 @@ void Instrument::relink() {
   connect();
 }
 
-void Instrument::send(const json& message) {
+void Instrument::send(const protocol::Message& message) {
   // A DEALER queues while disconnected; with a full queue dontwait fails rather than hang the loop.
   // Logged once per outage, not once per heartbeat.
   if (socket_.send(zmq::buffer(protocol::encode(message)), zmq::send_flags::dontwait)) {
     dropping_ = false;
   } else if (!dropping_) {
     dropping_ = true;
-    log_(fmt::format("{}: send queue full, message dropped ({}); more may follow until it answers again", name_, message.value("type", "?")));
+    log_(fmt::format("{}: send queue full, message dropped ({}); more may follow until it answers again", name_, protocol::type_name(message)));
   }
 }
 
-std::optional<json> Instrument::receive(std::chrono::milliseconds timeout) {
+std::optional<protocol::Message> Instrument::receive(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (true) {
     zmq::message_t frame;
@@ -75,8 +73,8 @@ std::optional<json> Instrument::receive(std::chrono::milliseconds timeout) {
     }
     try {
       if (extra) throw ProtocolError("bad_message", "message has more than one frame");
-      json message = protocol::decode(std::string_view(static_cast<const char*>(frame.data()), frame.size()));
-      if (message["type"] == "pong" || message["type"] == "welcome") last_heard_ = Clock::now();
+      protocol::Message message = protocol::decode(std::string_view(static_cast<const char*>(frame.data()), frame.size()));
+      if (std::holds_alternative<protocol::Pong>(message) || std::holds_alternative<protocol::Welcome>(message)) last_heard_ = Clock::now();
       return message;
     } catch (const ProtocolError& e) {
       ++malformed_;
@@ -88,7 +86,7 @@ std::optional<json> Instrument::receive(std::chrono::milliseconds timeout) {
 }
 
 const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::function<void()>& check) {
-  send(protocol::hello(fmt::format("labloop {}", kVersion), campaign));
+  send(protocol::Hello{fmt::format("labloop {}", kVersion), campaign});
   const auto deadline = Clock::now() + timing_.connect_timeout;
   while (Clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -99,19 +97,18 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
     // answers with a broken welcome is told so, not reported as silent.
     if (last_malformed_.rfind("welcome:", 0) == 0) throw InstrumentError(name_, fmt::format("sent a malformed welcome: {}", last_malformed_));
     if (!message) continue;
-    const std::string& type = (*message)["type"].get_ref<const std::string&>();
-    if (type == "welcome") {
+    if (const auto* welcome = std::get_if<protocol::Welcome>(&*message)) {
       try {
-        info_ = protocol::parse_welcome(*message);
+        info_ = protocol::parse_welcome(*welcome);
       } catch (const ProtocolError& e) {
         throw InstrumentError(name_, fmt::format("sent a malformed welcome: {}", e.what()));
       }
       last_heard_ = Clock::now();
       return info_;
     }
-    if (type == "error")
-      throw InstrumentError(name_, fmt::format("refused hello: {} ({})", (*message)["message"].get<std::string>(), (*message)["code"].get<std::string>()));
-    log_(fmt::format("{}: ignored a {} message while waiting for welcome", name_, type));
+    if (const auto* error = std::get_if<protocol::Error>(&*message))
+      throw InstrumentError(name_, fmt::format("refused hello: {} ({})", error->message, error->code));
+    log_(fmt::format("{}: ignored a {} message while waiting for welcome", name_, protocol::type_name(*message)));
   }
   throw InstrumentError(name_, fmt::format("no answer from {} within {:.0f} s; is its driver running and bound to that endpoint?",
                                            endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count()));
@@ -120,7 +117,7 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
 void Instrument::ping_if_due(Clock::time_point now) {
   if (now - last_ping_ < timing_.heartbeat) return;
   last_ping_ = now;
-  send(protocol::ping());
+  send(protocol::Ping{});
 }
 
 bool Instrument::silent(Clock::time_point now) const { return now - last_heard_ > timing_.heartbeat * timing_.heartbeat_misses; }

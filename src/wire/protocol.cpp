@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <climits>
 #include <cmath>
 #include <set>
@@ -99,11 +100,68 @@ void check_fields(const json& m) {
   }
 }
 
-json base(const char* type) { return json{{"v", kVersion}, {"type", type}}; }
+// check_fields() has run: every required field is present with its type.
+Message read_message(const json& m) {
+  const std::string& type = m["type"].get_ref<const std::string&>();
+  const auto string_at = [&m](const char* field) { return m[field].get<std::string>(); };
+  const auto optional_string = [&m](const char* field) -> std::optional<std::string> {
+    const auto it = m.find(field);
+    if (it == m.end() || !it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  const auto present = [&m](const char* field) -> json {
+    const auto it = m.find(field);
+    return it == m.end() ? json(nullptr) : *it;
+  };
+  if (type == "hello") return Hello{optional_string("controller"), optional_string("campaign")};
+  if (type == "run") return Run{string_at("experiment"), present("params")};
+  if (type == "ping") return Ping{};
+  if (type == "abort") return Abort{string_at("experiment")};
+  if (type == "welcome") {
+    Welcome w{string_at("driver"), string_at("version"), m["inputs"], {}, m["capacity"].get<int>()};
+    for (const auto& o : m["outputs"]) w.outputs.push_back(o.get<std::string>());
+    return w;
+  }
+  if (type == "accepted") return Accepted{string_at("experiment"), present("expected_s"), present("max_s")};
+  if (type == "rejected") return Rejected{string_at("experiment"), string_at("reason")};
+  if (type == "result") {
+    Result r{string_at("experiment"), ResultStatus::ok, nullptr, {}, present("meta")};
+    if (m["status"] == "ok") {
+      r.values = m["values"];
+    } else {
+      r.status = ResultStatus::failed;
+      r.error = string_at("error");
+    }
+    return r;
+  }
+  if (type == "pong") {
+    Pong p;
+    for (const auto& id : m["running"])
+      if (id.is_string()) p.running.push_back(id.get<std::string>());
+    if (const auto progress = m.find("progress"); progress != m.end() && progress->is_object())
+      for (const auto& [id, fraction] : progress->items())
+        if (fraction.is_number()) p.progress[id] = fraction.get<double>();
+    return p;
+  }
+  return Error{string_at("code"), string_at("message"), optional_string("experiment")};  // check_fields knows no other type
+}
+
+// Cuts at a character boundary, so truncation never creates invalid UTF-8.
+std::string truncate_utf8(const std::string& s, std::size_t max_chars) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && chars++ == max_chars) return s.substr(0, i);
+  }
+  return s;
+}
+
+// In the order of Message's alternatives.
+constexpr std::array<std::string_view, std::variant_size_v<Message>> kTypeNames{
+    "hello", "run", "ping", "abort", "welcome", "accepted", "rejected", "result", "pong", "error"};
 
 }  // namespace
 
-json decode(std::string_view payload) {
+Message decode(std::string_view payload) {
   if (payload.size() > kMaxMessageBytes)
     bad("too_large", fmt::format("message of {} bytes exceeds the {} byte limit", payload.size(), kMaxMessageBytes));
   // The spec forbids a byte-order mark; nlohmann would skip it silently, hiding a peer's bug that
@@ -121,6 +179,10 @@ json decode(std::string_view payload) {
   } catch (const json::exception& e) {
     bad("bad_json", fmt::format("not valid UTF-8 JSON: {}", e.what()));
   }
+  return decode_object(m);
+}
+
+Message decode_object(const json& m) {
   if (!m.is_object()) bad("bad_json", "message must be a JSON object");
   auto v = m.find("v");
   if (v == m.end() || !v->is_number() || v->get<double>() != kVersion)
@@ -129,106 +191,99 @@ json decode(std::string_view payload) {
   auto type = m.find("type");
   if (type == m.end() || !type->is_string()) bad("bad_message", "missing \"type\" (a string)");
   check_fields(m);
+  return read_message(m);
+}
+
+std::string_view type_name(const Message& message) { return kTypeNames[message.index()]; }
+
+namespace {
+
+// One writer per message type: its fields, optional ones only when set.
+template <class T>
+void put_optional(json& m, const char* field, const std::optional<T>& value) {
+  if (value) m[field] = *value;
+}
+void put_unless_null(json& m, const char* field, const json& value) {
+  if (!value.is_null()) m[field] = value;
+}
+
+void write(json& m, const Hello& x) {
+  put_optional(m, "controller", x.controller);
+  put_optional(m, "campaign", x.campaign);
+}
+void write(json& m, const Run& x) {
+  m["experiment"] = x.experiment;
+  m["params"] = x.params;
+}
+void write(json&, const Ping&) {}
+void write(json& m, const Abort& x) { m["experiment"] = x.experiment; }
+void write(json& m, const Welcome& x) {
+  m["driver"] = x.driver;
+  m["version"] = x.version;
+  m["inputs"] = x.inputs;
+  m["outputs"] = x.outputs;
+  m["capacity"] = x.capacity;
+}
+void write(json& m, const Accepted& x) {
+  m["experiment"] = x.experiment;
+  put_unless_null(m, "expected_s", x.expected_s);
+  put_unless_null(m, "max_s", x.max_s);
+}
+void write(json& m, const Rejected& x) {
+  m["experiment"] = x.experiment;
+  m["reason"] = x.reason;
+}
+void write(json& m, const Result& x) {
+  m["experiment"] = x.experiment;
+  if (x.status == ResultStatus::ok) {
+    m["status"] = "ok";
+    m["values"] = x.values.is_null() ? json::object() : x.values;
+  } else {
+    m["status"] = "failed";
+    m["error"] = x.error;
+  }
+  put_unless_null(m, "meta", x.meta);
+}
+void write(json& m, const Pong& x) {
+  m["running"] = x.running;
+  if (!x.progress.empty()) m["progress"] = x.progress;
+}
+void write(json& m, const Error& x) {
+  m["code"] = x.code;
+  m["message"] = x.message;
+  put_optional(m, "experiment", x.experiment);
+}
+
+}  // namespace
+
+json to_json(const Message& message) {
+  json m{{"v", kVersion}, {"type", type_name(message)}};
+  std::visit([&m](const auto& x) { write(m, x); }, message);
   return m;
 }
 
 // Invalid UTF-8 (a driver's error text, a parser message quoting the bad byte) is replaced
 // rather than thrown on: a message must always be sendable.
-std::string encode(const json& message) { return message.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string encode(const Message& message) { return to_json(message).dump(-1, ' ', false, json::error_handler_t::replace); }
 
-namespace {
-
-// Cuts at a character boundary, so truncation never creates invalid UTF-8.
-std::string truncate_utf8(const std::string& s, std::size_t max_chars) {
-  std::size_t chars = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && chars++ == max_chars) return s.substr(0, i);
-  }
-  return s;
+Welcome Welcome::of(const InstrumentInfo& info) {
+  Welcome w{info.driver, info.version, json::array(), info.outputs, info.capacity};
+  for (const auto& p : info.inputs) w.inputs.push_back(p.to_json());
+  return w;
 }
 
-}  // namespace
-
-json hello(const std::string& controller, const std::string& campaign) {
-  json m = base("hello");
-  m["controller"] = controller;
-  m["campaign"] = campaign;
-  return m;
+Accepted Accepted::of(std::string experiment, std::optional<double> expected_s, std::optional<double> max_s) {
+  return Accepted{std::move(experiment), expected_s ? json(*expected_s) : json(nullptr), max_s ? json(*max_s) : json(nullptr)};
 }
 
-json run(const std::string& experiment, const Params& params) {
-  json m = base("run");
-  m["experiment"] = experiment;
-  m["params"] = params;
-  return m;
+Result Result::ok(std::string experiment, const std::map<std::string, double>& values, json meta) {
+  Result r{std::move(experiment), ResultStatus::ok, json::object(), {}, std::move(meta)};
+  for (const auto& [name, value] : values) r.values[name] = value;
+  return r;
 }
 
-json ping() { return base("ping"); }
-
-json abort(const std::string& experiment) {
-  json m = base("abort");
-  m["experiment"] = experiment;
-  return m;
-}
-
-json welcome(const InstrumentInfo& info) {
-  json m = base("welcome");
-  m["driver"] = info.driver;
-  m["version"] = info.version;
-  m["inputs"] = json::array();
-  for (const auto& p : info.inputs) m["inputs"].push_back(p.to_json());
-  m["outputs"] = info.outputs;
-  m["capacity"] = info.capacity;
-  return m;
-}
-
-json accepted(const std::string& experiment, std::optional<double> expected_s, std::optional<double> max_s) {
-  json m = base("accepted");
-  m["experiment"] = experiment;
-  if (expected_s) m["expected_s"] = *expected_s;
-  if (max_s) m["max_s"] = *max_s;
-  return m;
-}
-
-json rejected(const std::string& experiment, const std::string& reason) {
-  json m = base("rejected");
-  m["experiment"] = experiment;
-  m["reason"] = reason;
-  return m;
-}
-
-json result_ok(const std::string& experiment, const std::map<std::string, double>& values, const json& meta) {
-  json m = base("result");
-  m["experiment"] = experiment;
-  m["status"] = "ok";
-  m["values"] = json::object();
-  for (const auto& [k, v] : values) m["values"][k] = v;
-  if (!meta.is_null()) m["meta"] = meta;
-  return m;
-}
-
-json result_failed(const std::string& experiment, const std::string& error_text, const json& meta) {
-  json m = base("result");
-  m["experiment"] = experiment;
-  m["status"] = "failed";
-  m["error"] = truncate_utf8(error_text, 4096);
-  if (!meta.is_null()) m["meta"] = meta;
-  return m;
-}
-
-json pong(const std::vector<std::string>& running, const std::map<std::string, double>& progress) {
-  json m = base("pong");
-  m["running"] = running;
-  if (!progress.empty()) m["progress"] = progress;
-  return m;
-}
-
-json error(const std::string& code, const std::string& message, const std::string& experiment) {
-  json m = base("error");
-  m["code"] = code;
-  m["message"] = message;
-  if (!experiment.empty()) m["experiment"] = experiment;
-  return m;
+Result Result::failed(std::string experiment, const std::string& error, json meta) {
+  return Result{std::move(experiment), ResultStatus::failed, nullptr, truncate_utf8(error, kMaxErrorChars), std::move(meta)};
 }
 
 Parameter parse_input(const json& input) {
@@ -264,18 +319,18 @@ Parameter parse_input(const json& input) {
   return p;
 }
 
-InstrumentInfo parse_welcome(const json& m) {
+InstrumentInfo parse_welcome(const Welcome& welcome) {
   InstrumentInfo info;
-  info.driver = m.at("driver");
-  info.version = m.at("version");
+  info.driver = welcome.driver;
+  info.version = welcome.version;
   std::set<std::string> names;
-  for (const auto& input : m.at("inputs")) {
+  for (const auto& input : welcome.inputs) {
     info.inputs.push_back(parse_input(input));
     if (!names.insert(info.inputs.back().name).second)
       bad("bad_message", fmt::format("welcome: duplicate input \"{}\"", info.inputs.back().name));
   }
-  for (const auto& o : m.at("outputs")) info.outputs.push_back(o);
-  info.capacity = m.at("capacity");
+  info.outputs = welcome.outputs;
+  info.capacity = welcome.capacity;
   return info;
 }
 

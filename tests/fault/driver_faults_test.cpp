@@ -361,7 +361,7 @@ TEST_CASE("Faults: a result nested 100,000 deep is ignored as malformed, never r
   const auto out = dir / "out";
   struct LogLines : CampaignObserver {
     std::vector<std::string> lines;
-    void on_event(const json&, const CampaignStatus&) override {}
+    void on_event(const JournalEvent&, const CampaignStatus&) override {}
     void on_log(const std::string& line) override { lines.push_back(line); }
   } log;
   const json file = campaign_with(out.string(), {fast_heartbeat({{"name", "deep"}, {"endpoint", dir.ipc("deep")}})}, 3);

@@ -361,3 +361,36 @@ TEST_CASE("Book: an instrument back with other limits is quarantined and its exp
   book.changed_limits(1);
   CHECK(book.all_quarantined());
 }
+
+TEST_CASE("Book: an instrument's state, including quarantined while silent, and its words", "[book]") {
+  ExperimentBook book({policy(), policy()});
+  CHECK(book.state(0) == InstrumentState::ready);
+  send(book, "a", 0, t0);
+  send(book, "b", 0, t0);
+  send(book, "c", 0, t0);
+  send(book, "d", 0, t0);
+  book.instrument_lost(0, t0 + 1s);
+  CHECK(book.state(0) == InstrumentState::lost);
+  // Failures reported by the silent instrument (before its pong) quarantine it; it stays silent.
+  book.settle("a", Outcome::driver_error, t0 + 2s);
+  book.settle("b", Outcome::driver_error, t0 + 2s);
+  const Settlement third = book.settle("c", Outcome::driver_error, t0 + 2s);
+  REQUIRE(third.quarantine);
+  CHECK(book.state(0) == InstrumentState::quarantined_and_lost);
+  CHECK(book.lost(0));
+  CHECK(book.quarantined(0));
+  CHECK(book.relink_due(0, t0 + 10s) == Relink::not_due);
+  CHECK_FALSE(book.answered(0, t0 + 10s));
+  CHECK(book.state(0) == InstrumentState::quarantined_and_lost);
+  // Its last experiment is still given up after reconnect_s, with no second quarantine.
+  const auto gave_up = book.give_up_if_due(0, t0 + 1s + 60s + 1ms);
+  REQUIRE(gave_up);
+  CHECK_FALSE(gave_up->quarantine);
+  CHECK(gave_up->experiments == std::vector<std::string>{"d"});
+  CHECK(book.state(0) == InstrumentState::quarantined);
+  CHECK(book.state(1) == InstrumentState::ready);
+
+  CHECK(state_text(InstrumentState::ready) == "ready");
+  CHECK(state_text(InstrumentState::quarantined) == "quarantined: no more experiments go there");
+  for (const auto s : {InstrumentState::lost, InstrumentState::quarantined_and_lost}) CHECK_FALSE(state_text(s).empty());
+}

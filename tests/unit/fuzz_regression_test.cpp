@@ -37,10 +37,13 @@ std::string config_error(const std::string& text) {
   }
 }
 
+// The welcome a payload decodes to (the payloads here are all welcomes).
+protocol::Welcome welcome_of(const std::string& payload) { return std::get<protocol::Welcome>(protocol::decode(payload)); }
+
 // The ProtocolError code for decode + parse_welcome, or "" when both accept.
 std::string welcome_code(const std::string& payload) {
   try {
-    protocol::parse_welcome(protocol::decode(payload));
+    protocol::parse_welcome(welcome_of(payload));
     return "";
   } catch (const ProtocolError& e) {
     return e.code();
@@ -99,9 +102,9 @@ TEST_CASE("Fuzz regression: a welcome integer input needs integral bounds (1e300
   CHECK(welcome_code(welcome_with_input(R"({"name":"n","type":"integer","low":0,"high":1e300})")) == "bad_message");
   CHECK(welcome_code(welcome_with_input(R"({"name":"n","type":"integer","low":0.5,"high":3})")) == "bad_message");
   CHECK(welcome_code(welcome_with_input(R"({"name":"n","type":"integer","low":-3,"high":3.0})")) == "");
-  // What parse_welcome accepts, welcome() must send back in a form decode accepts.
-  const auto info = protocol::parse_welcome(protocol::decode(welcome_with_input(R"({"name":"n","type":"integer","low":-3,"high":3.0})")));
-  CHECK(protocol::parse_welcome(protocol::decode(protocol::encode(protocol::welcome(info)))).inputs.at(0).high == 3);
+  // What parse_welcome accepts, Welcome::of must send back in a form decode accepts.
+  const auto info = protocol::parse_welcome(welcome_of(welcome_with_input(R"({"name":"n","type":"integer","low":-3,"high":3.0})")));
+  CHECK(protocol::parse_welcome(welcome_of(protocol::encode(protocol::Welcome::of(info)))).inputs.at(0).high == 3);
 }
 
 TEST_CASE("parse_journal reads journal text as read_journal reads the file, naming the source", "[fuzz][journal]") {

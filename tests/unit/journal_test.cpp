@@ -218,7 +218,7 @@ TEST_CASE("Journal: append refuses fields no reader would accept", "[journal]") 
   Journal journal(dir.path() / "journal.jsonl");
   json deep = json::array();
   for (std::size_t i = 0; i < kMaxJournalLineDepth; ++i) deep = json::array({deep});
-  CHECK_THROWS_AS(journal.append("result", {{"meta", deep}}), std::invalid_argument);
+  CHECK_THROWS_AS(journal.append("result", {{"meta", deep}}), labloop::JournalError);
   CHECK(journal.append("a")["seq"] == 1);
 }
 
@@ -308,9 +308,9 @@ TEST_CASE("Journal: a moved journal keeps appending and the moved-from one refus
 TEST_CASE("Journal: fields may not override seq or time or event", "[journal]") {
   TempDir dir;
   Journal journal(dir.path() / "journal.jsonl");
-  CHECK_THROWS_AS(journal.append("a", {{"seq", 7}}), std::invalid_argument);
-  CHECK_THROWS_AS(journal.append("a", {{"event", "b"}}), std::invalid_argument);
-  CHECK_THROWS_AS(journal.append("a", json::array()), std::invalid_argument);
+  CHECK_THROWS_AS(journal.append("a", {{"seq", 7}}), labloop::JournalError);
+  CHECK_THROWS_AS(journal.append("a", {{"event", "b"}}), labloop::JournalError);
+  CHECK_THROWS_AS(journal.append("a", json::array()), labloop::JournalError);
   CHECK(journal.last_seq() == 0);
   CHECK(journal.append("a")["seq"] == 1);
 }

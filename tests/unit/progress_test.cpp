@@ -15,3 +15,28 @@ TEST_CASE("Progress: the status line is cut to the terminal's width, counting ch
   CHECK(fit_to_width("planner thinking… é", 17) == "planner thinking…");
   CHECK(fit_to_width("ééééé", 3) == "éé…");
 }
+
+TEST_CASE("Progress: prints the typed events the loop passes, one line each when not on a terminal", "[progress]") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  {
+    labloop::cli::ProgressDisplay display(out, false, "y");
+    labloop::CampaignStatus status;
+    status.budget = 4;
+    status.done = 1;
+    labloop::JournalEvent ready;
+    ready.body = labloop::InstrumentReadyEvent{.instrument = "sim", .endpoint = "(private)", .driver = "labloop-sim", .version = "1", .capacity = 2};
+    display.on_event(ready, status);
+    labloop::JournalEvent result;
+    result.body = labloop::ResultEvent{.experiment = "q-0001", .instrument = "sim", .status = "ok", .values = {{"y", 0.5}}, .objective = 0.5};
+    display.on_event(result, status);
+    display.on_status(status);  // the planner-thinking notice redraws a terminal's status line only
+  }
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  CHECK(text ==
+        "instrument sim ready: labloop-sim 1 (capacity 2)\n"
+        "[1/4] q-0001 on sim: y=0.5 | no result yet | 0s\n");
+}

@@ -1,5 +1,6 @@
 // Unit tests of the protocol v1 codec (docs/protocol.md): decode()'s error codes in the spec's
-// check order, the builders, parse_welcome and the limits.
+// check order, the typed messages, parse_welcome and the limits. tests/unit/protocol_codec_test.cpp
+// covers each message type's round trip and bytes.
 #include "labloop/wire/protocol.hpp"
 
 #include <catch2/catch.hpp>
@@ -26,7 +27,7 @@ std::string decode_code(std::string_view payload) {
 
 std::string parse_welcome_code(const json& welcome) {
   try {
-    protocol::parse_welcome(welcome);
+    protocol::parse_welcome(std::get<protocol::Welcome>(protocol::decode(welcome.dump())));
     return "";
   } catch (const labloop::ProtocolError& e) {
     return e.code();
@@ -204,15 +205,16 @@ TEST_CASE("decode answers unknown_type for a type it does not know and ignores u
   CHECK(decode_code(R"({"v":1,"type":"result","experiment":"e","status":"failed","error":"x","meta":null})") == "");
 }
 
-TEST_CASE("decode returns the parsed message", "[protocol]") {
-  const json m = protocol::decode(R"({"v":1,"type":"run","experiment":"q-1","params":{"x1":1.5,"s":"THF"}})");
-  CHECK(m["type"] == "run");
-  CHECK(m["experiment"] == "q-1");
-  CHECK(m["params"]["x1"] == 1.5);
-  CHECK(m["params"]["s"] == "THF");
+TEST_CASE("decode returns the typed message", "[protocol]") {
+  const protocol::Message m = protocol::decode(R"({"v":1,"type":"run","experiment":"q-1","params":{"x1":1.5,"s":"THF"}})");
+  CHECK(protocol::type_name(m) == "run");
+  const auto& run = std::get<protocol::Run>(m);
+  CHECK(run.experiment == "q-1");
+  CHECK(run.params["x1"] == 1.5);
+  CHECK(run.params["s"] == "THF");
 }
 
-TEST_CASE("Every builder produces a message that decode accepts unchanged", "[protocol]") {
+TEST_CASE("Every message type encodes to a message that decode gives back unchanged", "[protocol]") {
   labloop::InstrumentInfo info;
   info.driver = "test-driver";
   info.version = "0.1.0";
@@ -231,79 +233,80 @@ TEST_CASE("Every builder produces a message that decode accepts unchanged", "[pr
   info.outputs = {"y", "purity"};
   info.capacity = 3;
 
-  const std::vector<json> messages = {
-      protocol::hello("labloop 0.1.0", "quickstart"),
-      protocol::run("quickstart-0007", json{{"x1", 1.5}, {"cycles", 3}, {"solvent", "THF"}}),
-      protocol::ping(),
-      protocol::abort("quickstart-0007"),
-      protocol::welcome(info),
-      protocol::accepted("quickstart-0007"),
-      protocol::accepted("quickstart-0007", 2.0, 60.0),
-      protocol::rejected("quickstart-0007", "x1=12 outside limits [-5, 10]"),
-      protocol::result_ok("quickstart-0007", {{"y", 0.42}, {"purity", 0.9}}),
-      protocol::result_ok("quickstart-0007", {{"y", 0.42}}, json{{"run_seq", 7}}),
-      protocol::result_failed("quickstart-0007", "pump pressure too high"),
-      protocol::result_failed("quickstart-0007", "pump pressure too high", json{{"duration_s", 2.0}}),
-      protocol::pong({}),
-      protocol::pong({"a", "b"}, {{"a", 0.4}}),
-      protocol::error("bad_json", "not JSON"),
-      protocol::error("unknown_experiment", "no experiment q-0099 is running or finished", "q-0099"),
+  const std::vector<protocol::Message> messages = {
+      protocol::Hello{"labloop 0.1.0", "quickstart"},
+      protocol::Run{"quickstart-0007", json{{"x1", 1.5}, {"cycles", 3}, {"solvent", "THF"}}},
+      protocol::Ping{},
+      protocol::Abort{"quickstart-0007"},
+      protocol::Welcome::of(info),
+      protocol::Accepted::of("quickstart-0007"),
+      protocol::Accepted::of("quickstart-0007", 2.0, 60.0),
+      protocol::Rejected{"quickstart-0007", "x1=12 outside limits [-5, 10]"},
+      protocol::Result::ok("quickstart-0007", {{"y", 0.42}, {"purity", 0.9}}),
+      protocol::Result::ok("quickstart-0007", {{"y", 0.42}}, json{{"run_seq", 7}}),
+      protocol::Result::failed("quickstart-0007", "pump pressure too high"),
+      protocol::Result::failed("quickstart-0007", "pump pressure too high", json{{"duration_s", 2.0}}),
+      protocol::Pong{},
+      protocol::Pong{{"a", "b"}, {{"a", 0.4}}},
+      protocol::Error{"bad_json", "not JSON"},
+      protocol::Error{"unknown_experiment", "no experiment q-0099 is running or finished", "q-0099"},
   };
   for (const auto& m : messages) {
-    INFO(m.dump());
-    CHECK(m["v"] == protocol::kVersion);
-    CHECK(m["type"].is_string());
+    const json object = protocol::to_json(m);
+    INFO(object.dump());
+    CHECK(object["v"] == protocol::kVersion);
+    CHECK(object["type"] == protocol::type_name(m));
     const std::string text = protocol::encode(m);
     CHECK(text.find('\n') == std::string::npos);
-    json decoded;
+    protocol::Message decoded;
     REQUIRE_NOTHROW(decoded = protocol::decode(text));
     CHECK(decoded == m);
+    CHECK(protocol::to_json(decoded) == object);
   }
 }
 
-TEST_CASE("Builders fill in the fields the spec requires", "[protocol]") {
-  const json a = protocol::accepted("e");
+TEST_CASE("Encoding writes the fields the spec requires and optional ones only when set", "[protocol]") {
+  const json a = protocol::to_json(protocol::Accepted::of("e"));
   CHECK_FALSE(a.contains("expected_s"));
   CHECK_FALSE(a.contains("max_s"));
-  const json a2 = protocol::accepted("e", 2.0, 16.0);
+  const json a2 = protocol::to_json(protocol::Accepted::of("e", 2.0, 16.0));
   CHECK(a2["expected_s"] == 2.0);
   CHECK(a2["max_s"] == 16.0);
 
-  const json ok = protocol::result_ok("e", {{"y", 0.5}});
+  const json ok = protocol::to_json(protocol::Result::ok("e", {{"y", 0.5}}));
   CHECK(ok["status"] == "ok");
   CHECK(ok["values"] == json{{"y", 0.5}});
   CHECK_FALSE(ok.contains("meta"));
 
-  const json failed = protocol::result_failed("e", "boom");
+  const json failed = protocol::to_json(protocol::Result::failed("e", "boom"));
   CHECK(failed["status"] == "failed");
   CHECK(failed["error"] == "boom");
   CHECK_FALSE(failed.contains("values"));
 
-  const json pong = protocol::pong({"a", "b"}, {{"a", 0.25}});
+  const json pong = protocol::to_json(protocol::Pong{{"a", "b"}, {{"a", 0.25}}});
   CHECK(pong["running"] == json{"a", "b"});
   CHECK(pong["progress"]["a"] == 0.25);
-  CHECK_FALSE(protocol::pong({}).contains("progress"));
-  CHECK(protocol::pong({})["running"].is_array());
+  CHECK_FALSE(protocol::to_json(protocol::Pong{}).contains("progress"));
+  CHECK(protocol::to_json(protocol::Pong{})["running"].is_array());
 
-  CHECK_FALSE(protocol::error("bad_json", "m").contains("experiment"));
-  CHECK(protocol::error("unknown_experiment", "m", "q")["experiment"] == "q");
+  CHECK_FALSE(protocol::to_json(protocol::Error{"bad_json", "m"}).contains("experiment"));
+  CHECK(protocol::to_json(protocol::Error{"unknown_experiment", "m", "q"})["experiment"] == "q");
 }
 
-TEST_CASE("result_failed truncates the error text to 4096 characters", "[protocol]") {
-  const json long_failure = protocol::result_failed("e", std::string(10000, 'x'));
-  CHECK(long_failure["error"].get<std::string>() == std::string(4096, 'x'));
-  const json exact = protocol::result_failed("e", std::string(4096, 'z'));
-  CHECK(exact["error"].get<std::string>().size() == 4096);
-  CHECK(protocol::result_failed("e", "short")["error"] == "short");
+TEST_CASE("Result::failed truncates the error text to 4096 characters", "[protocol]") {
+  const protocol::Result long_failure = protocol::Result::failed("e", std::string(10000, 'x'));
+  CHECK(long_failure.error == std::string(4096, 'x'));
+  CHECK(protocol::Result::failed("e", std::string(4096, 'z')).error.size() == 4096);
+  CHECK(protocol::Result::failed("e", "short").error == "short");
   CHECK(decode_code(protocol::encode(long_failure)) == "");
 }
 
 TEST_CASE("parse_welcome turns the inputs into Parameters", "[protocol]") {
-  const json welcome = protocol::decode(R"({"v":1,"type":"welcome","driver":"labloop-sim","version":"0.1.0",
+  const auto welcome = std::get<protocol::Welcome>(protocol::decode(R"({"v":1,"type":"welcome","driver":"labloop-sim","version":"0.1.0",
     "inputs":[{"name":"x1","type":"continuous","low":-5,"high":10,"unit":"mL"},
               {"name":"cycles","type":"integer","low":1,"high":8},
               {"name":"solvent","type":"categorical","choices":["THF","DMF"],"unit":"-"}],
-    "outputs":["y","purity"],"capacity":2,"future_field":true})");
+    "outputs":["y","purity"],"capacity":2,"future_field":true})"));
   const labloop::InstrumentInfo info = protocol::parse_welcome(welcome);
   CHECK(info.driver == "labloop-sim");
   CHECK(info.version == "0.1.0");
@@ -329,14 +332,14 @@ TEST_CASE("parse_welcome turns the inputs into Parameters", "[protocol]") {
   CHECK(info.inputs[2].unit == "-");
 }
 
-TEST_CASE("parse_welcome of welcome() gives back the InstrumentInfo", "[protocol]") {
+TEST_CASE("parse_welcome of Welcome::of gives back the InstrumentInfo", "[protocol]") {
   labloop::InstrumentInfo info;
   info.driver = "round-trip";
   info.version = "2";
   info.inputs = {continuous("a", -1.5, 2.25, "K"), continuous("b", 0, 0)};
   info.outputs = {"y"};
   info.capacity = 4;
-  const labloop::InstrumentInfo back = protocol::parse_welcome(protocol::decode(protocol::encode(protocol::welcome(info))));
+  const labloop::InstrumentInfo back = protocol::parse_welcome(std::get<protocol::Welcome>(protocol::decode(protocol::encode(protocol::Welcome::of(info)))));
   CHECK(back.driver == info.driver);
   CHECK(back.version == info.version);
   CHECK(back.outputs == info.outputs);

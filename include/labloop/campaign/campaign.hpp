@@ -11,6 +11,7 @@
 #include <string>
 
 #include "labloop/campaign/campaign_config.hpp"
+#include "labloop/journal/events.hpp"
 
 namespace labloop {
 
@@ -41,8 +42,11 @@ struct CampaignStatus {
 class CampaignObserver {
  public:
   virtual ~CampaignObserver() = default;
-  // Called after each journaled event (and with event "planner_thinking" before a proposal).
-  virtual void on_event(const nlohmann::json& event, const CampaignStatus& status) = 0;
+  // Called after each journaled event, with the event as written (decoded once, by the loop).
+  virtual void on_event(const JournalEvent& event, const CampaignStatus& status) = 0;
+  // Called when the status changes without an event: before the planner is asked for proposals
+  // (status.planner_thinking is then set).
+  virtual void on_status(const CampaignStatus& status) { (void)status; }
   // Log lines from the loop (malformed messages, ignored late results, …).
   virtual void on_log(const std::string& line) { (void)line; }
 };

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "labloop/campaign/campaign_config.hpp"
@@ -63,6 +64,20 @@ constexpr bool retried(Outcome o) {
 }
 
 enum class QuarantineCause { failures_in_a_row, changed_limits, lost_too_long };
+
+// Where an instrument stands. Lost (silent past its heartbeat) and quarantined (out of service)
+// are separate facts, and both can hold at once: an instrument quarantined while silent (a failure
+// reported just before it went quiet) still has its running experiments given up after
+// reconnect_s, so that combination is a state of its own rather than a pair of flags.
+enum class InstrumentState {
+  ready,                 // answering and in service
+  lost,                  // silent: no new experiments; its running ones wait up to reconnect_s for it
+  quarantined,           // out of service: no new experiments; its running ones may still finish
+  quarantined_and_lost,  // out of service and silent: its running ones are given up after reconnect_s
+};
+
+// The state in words, for log lines ("quarantined: no more experiments go there").
+std::string_view state_text(InstrumentState state);
 
 struct Quarantine {
   size_t instrument = 0;
@@ -174,8 +189,9 @@ class ExperimentBook {
   // ---- questions ----
   int free_slots(size_t instrument, int capacity, Clock::time_point now) const;
   int in_flight(size_t instrument) const { return instruments_.at(instrument).in_flight; }
-  bool lost(size_t instrument) const { return instruments_.at(instrument).lost; }
-  bool quarantined(size_t instrument) const { return instruments_.at(instrument).quarantined; }
+  InstrumentState state(size_t instrument) const { return instruments_.at(instrument).state; }
+  bool lost(size_t instrument) const { return is_lost(state(instrument)); }
+  bool quarantined(size_t instrument) const { return is_quarantined(state(instrument)); }
   bool all_quarantined() const;
   int outcomes_since_start() const { return outcomes_; }  // results and failures the planner learnt of
   int consecutive_failures(size_t instrument) const { return instruments_.at(instrument).consecutive_failures; }
@@ -201,15 +217,20 @@ class ExperimentBook {
   struct Instrument {
     InstrumentPolicy policy;
     int in_flight = 0;
-    bool lost = false;
+    InstrumentState state = InstrumentState::ready;
     Clock::time_point lost_since{};
     Clock::time_point relinked{};
-    bool quarantined = false;
     int consecutive_failures = 0;
     Clock::time_point busy_until{};
     Clock::duration busy_backoff = kFirstBusyBackoff;
   };
 
+  static bool is_lost(InstrumentState s) { return s == InstrumentState::lost || s == InstrumentState::quarantined_and_lost; }
+  static bool is_quarantined(InstrumentState s) { return s == InstrumentState::quarantined || s == InstrumentState::quarantined_and_lost; }
+  // Out of service, silent or not.
+  static void quarantine(Instrument& inst) {
+    inst.state = is_lost(inst.state) ? InstrumentState::quarantined_and_lost : InstrumentState::quarantined;
+  }
   void leave_instrument(Experiment& e);
   std::optional<Quarantine> count_failure(Instrument& inst, size_t index);
   std::vector<std::string> experiments_on(size_t instrument) const;

@@ -55,7 +55,8 @@ class Journal {
 
   // Writes {"seq": last_seq()+1, "time": now, "event": event, …fields} as one line and fsync()s it
   // before returning; returns the event exactly as written (parsed back from the line). `fields`
-  // must be an object without "seq", "time", "event" or "hash" keys (std::invalid_argument otherwise).
+  // must be an object without "seq", "time", "event" or "hash" keys (JournalError otherwise: a caller's
+  // bug, reported in the journal layer's own type like every other journal failure).
   // Strings that are not valid UTF-8 are written with U+FFFD replacements rather than losing the
   // event. Throws JournalError when the write or fsync fails; the partial line is then truncated
   // away if possible and this Journal refuses further appends (reopen it to continue), since after

@@ -3,12 +3,12 @@
 // hello/welcome handshake, and heartbeat bookkeeping. Not thread-safe: one campaign loop owns it.
 #include <chrono>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <zmq.hpp>
 
 #include "labloop/wire/instrument_info.hpp"
+#include "labloop/wire/protocol.hpp"
 
 namespace labloop {
 
@@ -32,7 +32,7 @@ class Instrument {
   // early (e.g. when the simulator process already exited).
   const InstrumentInfo& hello(const std::string& campaign, const std::function<void()>& check = {});
 
-  void send(const nlohmann::json& message);
+  void send(const protocol::Message& message);
   // Closes the socket and connects a new one to the same endpoint (the driver sees a new peer).
   // For a driver that went silent: ZeroMQ gives up on a connection after a protocol error such
   // as a frame over kMaxFrameBytes, and only a new socket can reach the driver again.
@@ -41,7 +41,7 @@ class Instrument {
   // messages are logged and dropped. Only answers count as a sign of life: a `pong` or `welcome`
   // here, and whatever the campaign vouches for with note_alive() (news of its experiments) — a
   // driver that chatters without answering is as lost as a silent one.
-  std::optional<nlohmann::json> receive(std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
+  std::optional<protocol::Message> receive(std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 
   void note_alive() { last_heard_ = Clock::now(); }
   // Sends `ping` when an interval has passed since the last one.

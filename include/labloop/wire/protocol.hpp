@@ -1,11 +1,19 @@
 #pragma once
 // Protocol v1 (docs/protocol.md is the normative spec): one ZeroMQ frame, one UTF-8 JSON object
-// with "v": 1 and "type". This header builds and checks messages; it knows nothing of sockets.
+// with "v": 1 and "type". This header is the protocol's messages as types — one struct per message
+// type, `Message` for any of them — and its one codec (decode/encode); it knows nothing of sockets.
+//
+// What the types keep. The fields the spec defines, and nothing else: unknown extra fields are
+// ignored on decode (spec §2, forward compatibility) and so are not sent on. Where the spec leaves
+// a value free-form (`meta`, `params`, `values`, `inputs`) it stays JSON: the receiver checks it
+// where it acts on it (the driver checks `params` after its cache lookup, spec §4.2; parse_welcome
+// checks `inputs`), exactly as the checks ran before the messages had types.
 #include <nlohmann/json.hpp>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include "labloop/wire/instrument_info.hpp"
@@ -20,30 +28,121 @@ constexpr std::size_t kMaxMessageBytes = 1 << 20;
 // nested JSON is handled recursively, and 100,000 levels would overflow the stack.
 constexpr std::size_t kMaxMessageDepth = 64;
 constexpr std::size_t kMaxExperimentIdChars = 128;
+// A failed result's "error" is cut to this many characters when made with Result::failed (spec
+// §4.3: SHOULD be ≤ 4096); decode accepts longer text from other drivers.
+constexpr std::size_t kMaxErrorChars = 4096;
+
+// ---- controller → driver ----
+
+// "controller" and "campaign" are informational: a driver must not refuse a hello without them or
+// with other types there (spec §4.1), so a non-string decodes as absent.
+struct Hello {
+  std::optional<std::string> controller;
+  std::optional<std::string> campaign;
+  bool operator==(const Hello&) const = default;
+};
+
+struct Run {
+  std::string experiment;
+  nlohmann::json params;  // an object when well-formed; null when absent (checked by the driver, spec §4.2 step 4)
+  bool operator==(const Run&) const = default;
+};
+
+struct Ping {
+  bool operator==(const Ping&) const = default;
+};
+
+struct Abort {
+  std::string experiment;
+  bool operator==(const Abort&) const = default;
+};
+
+// ---- driver → controller ----
+
+// The instrument description as sent. `inputs` stays JSON here: decode checks only that it is an
+// array, and parse_welcome() reads it into Parameters (a driver receiving a welcome answers
+// unknown_type, not a complaint about its inputs).
+struct Welcome {
+  std::string driver;
+  std::string version;
+  nlohmann::json inputs = nlohmann::json::array();
+  std::vector<std::string> outputs;
+  int capacity = 1;
+  static Welcome of(const InstrumentInfo& info);
+  bool operator==(const Welcome&) const = default;
+};
+
+// Seconds as the driver wrote them: a JSON number ≥ 0 (2 stays 2, 2.0 stays 2.0, since the
+// journal records the message as received), or null when absent.
+struct Accepted {
+  std::string experiment;
+  nlohmann::json expected_s;
+  nlohmann::json max_s;
+  static Accepted of(std::string experiment, std::optional<double> expected_s = {}, std::optional<double> max_s = {});
+  bool operator==(const Accepted&) const = default;
+};
+
+struct Rejected {
+  std::string experiment;
+  std::string reason;  // free text, but "busy…" and "conflict…" are machine-readable (spec §4.2)
+  bool operator==(const Rejected&) const = default;
+};
+
+enum class ResultStatus { ok, failed };
+
+// `values` only when ok (an object; its members as the driver wrote them), `error` only when
+// failed; `meta` is opaque: an object, or null when absent.
+struct Result {
+  std::string experiment;
+  ResultStatus status = ResultStatus::ok;
+  nlohmann::json values;
+  std::string error;
+  nlohmann::json meta;
+  static Result ok(std::string experiment, const std::map<std::string, double>& values, nlohmann::json meta = nullptr);
+  // Cuts `error` to kMaxErrorChars characters (at a character boundary).
+  static Result failed(std::string experiment, const std::string& error, nlohmann::json meta = nullptr);
+  bool operator==(const Result&) const = default;
+};
+
+// Ids in `running` that are not strings, and progress entries that are not numbers, are dropped
+// on decode: nobody could act on them.
+struct Pong {
+  std::vector<std::string> running;
+  std::map<std::string, double> progress;  // sent only when not empty
+  bool operator==(const Pong&) const = default;
+};
+
+// Either direction.
+struct Error {
+  std::string code;
+  std::string message;
+  std::optional<std::string> experiment;
+  bool operator==(const Error&) const = default;
+};
+
+using Message = std::variant<Hello, Run, Ping, Abort, Welcome, Accepted, Rejected, Result, Pong, Error>;
+
+// The "type" of a message ("hello", "run", …).
+std::string_view type_name(const Message& message);
 
 // Checks a received payload, in the spec's order (size, no byte-order mark, nesting depth, JSON
-// object, v, type, known type, the type's required fields) and returns the parsed object. Throws
+// object, v, type, known type, the type's required fields) and returns the message. Throws
 // ProtocolError whose code() is the protocol error code to answer with ("too_large", "bad_json",
 // "too_deep", "bad_version", "bad_message", "unknown_type").
-nlohmann::json decode(std::string_view payload);
-std::string encode(const nlohmann::json& message);
+Message decode(std::string_view payload);
+// The checks after parsing (JSON object, v, type, the type's fields), for JSON already in hand.
+// Not a second decode(): a string literal would convert to either argument.
+Message decode_object(const nlohmann::json& object);
 
-// Builders, one per message type (controller → driver, then driver → controller).
-nlohmann::json hello(const std::string& controller, const std::string& campaign);
-nlohmann::json run(const std::string& experiment, const Params& params);
-nlohmann::json ping();
-nlohmann::json abort(const std::string& experiment);
-nlohmann::json welcome(const InstrumentInfo& info);
-nlohmann::json accepted(const std::string& experiment, std::optional<double> expected_s = {}, std::optional<double> max_s = {});
-nlohmann::json rejected(const std::string& experiment, const std::string& reason);
-nlohmann::json result_ok(const std::string& experiment, const std::map<std::string, double>& values, const nlohmann::json& meta = nullptr);
-nlohmann::json result_failed(const std::string& experiment, const std::string& error, const nlohmann::json& meta = nullptr);
-nlohmann::json pong(const std::vector<std::string>& running, const std::map<std::string, double>& progress = {});
-nlohmann::json error(const std::string& code, const std::string& message, const std::string& experiment = {});
+// The message as one JSON object ("v", "type" and its fields; optional fields only when set), and
+// as the payload to send. Invalid UTF-8 in strings is replaced, never thrown on: a message must
+// always be sendable.
+nlohmann::json to_json(const Message& message);
+std::string encode(const Message& message);
 
 // The instrument description in a decoded `welcome`; throws ProtocolError("bad_message") when
 // an input is malformed (unknown type, low > high, no choices, duplicate names).
-InstrumentInfo parse_welcome(const nlohmann::json& welcome);
+InstrumentInfo parse_welcome(const Welcome& welcome);
 
 // Parses an input's JSON form (as in `welcome.inputs` and configs) into a Parameter.
 Parameter parse_input(const nlohmann::json& input);
