@@ -632,7 +632,7 @@ class CampaignRun {
       const Point x = e.x;
       in_flight_.erase(it);
       journal("result", fields);
-      planner_->tell(x, config_.objective.goal == Goal::minimize ? y : -y);
+      planner_->tell(Observation::succeeded(x, config_.objective.goal == Goal::minimize ? y : -y, numeric_values(values)));
       write_reports(false);
     } else {
       const std::string error = m["error"].is_string() ? m["error"].get<std::string>() : "failed (no reason given)";
@@ -773,7 +773,7 @@ class CampaignRun {
     const Point x = e.x;
     in_flight_.erase(it);
     journal("failed", fields);
-    if (learn) planner_->tell_failed(x);
+    if (learn) planner_->tell(Observation::failed(x));
     write_reports(false);
   }
 
