@@ -59,7 +59,8 @@ BenchmarkRun run_one(const Job& job, double noise, int batch) {
       const double value = f->evaluate(x);
       best = std::min(best, value);
       run.regret.push_back(std::max(best - optimum, 0.0));
-      planner->tell(space.encode(params), noise > 0 ? value + gauss(noise_rng) : value);
+      const double y = noise > 0 ? value + gauss(noise_rng) : value;
+      planner->tell(Observation::succeeded(space.encode(params), y, {{"y", y}}));
       ++done;
     }
   }

@@ -117,7 +117,7 @@ std::unique_ptr<labloop::Planner> planner_with_data(const Problem& problem, int 
   labloop::SobolSequence design(problem.dim(), seed * 2654435761ULL + 17);
   for (int i = 0; i < n; ++i) {
     const Point x = design.next();
-    planner->tell(x, problem.evaluate(x));
+    planner->tell(labloop::Observation::succeeded(x, problem.evaluate(x)));
   }
   return planner;
 }
@@ -127,7 +127,7 @@ double timed_ask(labloop::Planner& planner, const Problem& problem) {
   const auto started = Clock::now();
   const std::vector<Point> proposed = planner.ask(1, {});
   const double ms = elapsed_ms(started);
-  planner.tell(proposed.at(0), problem.evaluate(proposed.at(0)));
+  planner.tell(labloop::Observation::succeeded(proposed.at(0), problem.evaluate(proposed.at(0))));
   return ms;
 }
 
@@ -284,7 +284,7 @@ int run(int argc, char** argv) {
         const auto t0 = Clock::now();
         const Point x = planner->ask(1, {}).at(0);
         const double y = problem.evaluate(x);
-        planner->tell(x, y);
+        planner->tell(labloop::Observation::succeeded(x, y));
         if (i >= kCampaignInitial) iterations.push_back(elapsed_ms(t0));
         best = std::min(best, y);
       }

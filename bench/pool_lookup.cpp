@@ -175,14 +175,14 @@ Run run_once(const LookupTable& table, const nlohmann::json& planner_section, st
     ask_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count());
     const std::optional<double> y = table.value(x);
     if (!y) {
-      planner->tell_failed(x);  // a combination the table lacks: the experiment "failed"
+      planner->tell(labloop::Observation::failed(x));  // a combination the table lacks: the experiment "failed"
       continue;
     }
     if (table.in_top(*y)) {
       run.experiments = i;
       break;
     }
-    planner->tell(x, *y);
+    planner->tell(labloop::Observation::succeeded(x, *y));
   }
   std::sort(ask_ms.begin(), ask_ms.end());
   run.median_ask_ms = ask_ms.empty() ? 0.0 : ask_ms[ask_ms.size() / 2];

@@ -650,7 +650,7 @@ class CampaignRun {
       in_flight_.erase(it);
       journal(ResultEvent{.experiment = id, .instrument = inst.config->name, .status = "ok", .values = values, .objective = y,
                           .meta = m.meta.is_object() ? std::optional<json>(m.meta) : std::nullopt});
-      planner_->tell(x, config_.objective.goal == Goal::minimize ? y : -y);
+      planner_->tell(Observation::succeeded(x, config_.objective.goal == Goal::minimize ? y : -y, numeric_values(values)));
       write_reports(false);
     } else {
       const std::string& error = m.error;
@@ -786,7 +786,7 @@ class CampaignRun {
     const Point x = e.x;
     in_flight_.erase(it);
     journal(failed);
-    if (learn) planner_->tell_failed(x);
+    if (learn) planner_->tell(Observation::failed(x));
     write_reports(false);
   }
 

@@ -102,9 +102,9 @@ ReplayReport replay_journal(const std::vector<JournalEvent>& events, const Campa
     if (x.outcome == ExperimentOutcome::ok) {
       if (!x.objective)
         throw JournalError(fmt::format("seq {}: the result for {} has no objective, in its \"objective\" or its values", e.seq, x.id));
-      planner.tell(point_of(x.x), sign * *x.objective);
+      planner.tell(Observation::succeeded(point_of(x.x), sign * *x.objective, numeric_values(x.values)));
     } else {
-      planner.tell_failed(point_of(x.x));
+      planner.tell(Observation::failed(point_of(x.x)));
     }
     ++report.outcomes;
   }

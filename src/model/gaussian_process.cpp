@@ -121,7 +121,7 @@ struct GaussianProcess::State {
   Eigen::VectorXd prior_weight;  // per lengthscale: 1 / size of its group (empty: all 1)
 
   State(int d, GaussianProcessOptions o)
-      : dim(d), options(std::move(o)), kernel(make_kernel(options.kernel, d)), log_noise(std::log(options.noise_variance)),
+      : dim(d), options(std::move(o)), kernel(make_kernel(options.kernel, d, options.kernel_options)), log_noise(std::log(options.noise_variance)),
         x(0, d) {
     const auto& groups = options.lengthscale_groups;
     if (!groups.empty()) {
@@ -141,7 +141,7 @@ struct GaussianProcess::State {
     if (options.additive) {
       std::vector<int> own(static_cast<size_t>(d));
       std::iota(own.begin(), own.end(), 0);
-      kernel = make_additive_kernel(options.kernel, d, groups.empty() ? own : groups);
+      kernel = make_additive_kernel(options.kernel, d, groups.empty() ? own : groups, options.kernel_options);
     }
   }
   State(const State& o)
@@ -232,7 +232,7 @@ void GaussianProcess::set_data(const Eigen::MatrixXd& x, const Eigen::VectorXd& 
   if (!x.allFinite()) throw PlannerError("Gaussian process: inputs contain NaN or infinity");
   for (Eigen::Index i = 0; i < y.size(); ++i)
     if (!std::isfinite(y(i)))
-      throw PlannerError(fmt::format("Gaussian process: result {} is {} — record failed experiments with tell_failed "
+      throw PlannerError(fmt::format("Gaussian process: result {} is {} — record failed experiments as failed observations "
                                      "instead of passing a non-finite value",
                                      i, y(i)));
   double y_mean = y.mean();

@@ -10,6 +10,7 @@
 
 #include "labloop/core/error.hpp"
 #include "labloop/model/kernel.hpp"
+#include "extending.hpp"  // examples/extending/
 
 namespace {
 
@@ -25,8 +26,7 @@ Eigen::MatrixXd random_points(Eigen::Index n, Eigen::Index d, std::uint64_t seed
 }
 
 // Non-default parameters, so that a mix-up between lengthscales would show.
-std::unique_ptr<Kernel> configured(const std::string& name, int d) {
-  auto k = labloop::make_kernel(name, d);
+std::unique_ptr<Kernel> configured(std::unique_ptr<Kernel> k, int d) {
   Eigen::VectorXd p(d + 1);
   for (int i = 0; i < d; ++i) p(i) = std::log(0.3 + 0.25 * i);
   p(d) = std::log(1.7);
@@ -34,9 +34,16 @@ std::unique_ptr<Kernel> configured(const std::string& name, int d) {
   return k;
 }
 
-// Every registered kernel in 3-D, and each as the additive mixture over the groups {0}, {1, 2}.
+std::unique_ptr<Kernel> configured(const std::string& name, int d) { return configured(labloop::make_kernel(name, d), d); }
+
+// Every registered kernel in 3-D, and each as the additive mixture over the groups {0}, {1, 2};
+// and the worked example of docs/extending.md with a non-default option.
 std::vector<std::pair<std::string, std::unique_ptr<Kernel>>> configured_kernels() {
   std::vector<std::pair<std::string, std::unique_ptr<Kernel>>> kernels;
+  static const nlohmann::json example_options{{"alpha", 0.7}};
+  static const std::string source = "test";
+  kernels.emplace_back("rational_quadratic",
+                       configured(labloop::detail::make_rational_quadratic_kernel(3, labloop::JsonNode(example_options, "", source)), 3));
   for (const auto& name : labloop::kernel_names()) {
     kernels.emplace_back(name, configured(name, 3));
     auto additive = labloop::make_additive_kernel(name, 3, {0, 1, 1});
@@ -56,6 +63,15 @@ TEST_CASE("Kernels: the registry has the documented kernels and rejects unknown 
   CHECK(names.front() == "matern52");
   for (const auto& name : names) CHECK(labloop::make_kernel(name, 2)->name() == name);
   CHECK_THROWS_AS(labloop::make_kernel("no_such_kernel", 2), labloop::PlannerError);
+  CHECK_THROWS_WITH(labloop::make_kernel("matern_52", 2),
+                    "unknown kernel \"matern_52\"; did you mean \"matern52\"? (available: matern52, matern32, squared_exponential)");
+  CHECK_THROWS_WITH(labloop::make_kernel("matern52", 2, nlohmann::json{{"nu", 2.5}}), "kernel matern52: /nu: unknown option for the matern52 kernel (it takes none)");
+  static const nlohmann::json bad_alpha{{"alpha", -1}}, typo{{"alpah", 1}};
+  static const std::string source = "c.json";
+  CHECK_THROWS_WITH(labloop::detail::make_rational_quadratic_kernel(2, labloop::JsonNode(bad_alpha, "/planner/kernel", source)),
+                    "c.json: /planner/kernel/alpha: must be a number > 0 and at most 1e6 (got -1)");
+  CHECK_THROWS_WITH(labloop::detail::make_rational_quadratic_kernel(2, labloop::JsonNode(typo, "/planner/kernel", source)),
+                    "c.json: /planner/kernel/alpah: unknown option for the rational_quadratic kernel; did you mean \"alpha\"? (allowed: alpha)");
   const auto k = labloop::make_kernel("matern52", 3);
   CHECK(k->num_params() == 4);
   CHECK(k->log_params().head(3).isApproxToConstant(std::log(0.5)));

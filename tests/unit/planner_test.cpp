@@ -12,6 +12,7 @@
 #include "labloop/core/error.hpp"
 #include "labloop/model/output_transform.hpp"
 #include "labloop/model/planner.hpp"
+#include "extending.hpp"  // examples/extending/
 
 using namespace labloop;
 
@@ -39,9 +40,14 @@ double toy_objective(const Space& space, const Point& x) {
 
 TEST_CASE("Planners: every registered planner proposes q distinct points inside the cube", "[planner]") {
   const Space space = mixed_space();
-  for (const auto& kind : planner_kinds()) {
+  std::vector<std::pair<std::string, std::unique_ptr<Planner>>> planners;
+  for (const auto& kind : planner_kinds()) planners.emplace_back(kind, planner_for(space, kind));
+  // The worked example of docs/extending.md, with an option.
+  static const std::string source = "test.json";
+  const PlannerConfig example{"local_random", {{"radius", 0.1}}};
+  planners.emplace_back("local_random", detail::make_local_random_planner(PlannerContext{space, 3, example, source}));
+  for (auto& [kind, planner] : planners) {
     INFO(kind);
-    auto planner = planner_for(space, kind);
     std::vector<Point> pending;
     for (int round = 0; round < 6; ++round) {
       const auto points = planner->ask(3, pending);
@@ -55,7 +61,7 @@ TEST_CASE("Planners: every registered planner proposes q distinct points inside 
       for (size_t i = 0; i < points.size(); ++i)
         for (size_t j = i + 1; j < points.size(); ++j) CHECK((points[i] - points[j]).norm() > 1e-9);
       // Results of the previous round arrive; this round stays pending.
-      for (const auto& x : pending) planner->tell(space.canonical(x), toy_objective(space, x));
+      for (const auto& x : pending) planner->tell(Observation::succeeded(space.canonical(x), toy_objective(space, x)));
       pending = points;
     }
   }
@@ -64,7 +70,7 @@ TEST_CASE("Planners: every registered planner proposes q distinct points inside 
 TEST_CASE("Bayesian planner: a batch spreads out instead of collapsing onto one point", "[planner][bayesian]") {
   const Space space({Parameter{.name = "x1", .low = 0, .high = 1}, Parameter{.name = "x2", .low = 0, .high = 1}});
   auto planner = planner_for(space, "bayesian", {{"initial", 6}});
-  for (const auto& x : planner->ask(6, {})) planner->tell(x, std::sin(6 * x[0]) + std::cos(5 * x[1]));
+  for (const auto& x : planner->ask(6, {})) planner->tell(Observation::succeeded(x, std::sin(6 * x[0]) + std::cos(5 * x[1])));
   const auto batch = planner->ask(4, {});
   REQUIRE(batch.size() == 4);
   double closest = 1e9;
@@ -85,9 +91,9 @@ TEST_CASE("Bayesian planner: it does not propose a point that failed again", "[p
     const Params p = space.decode(x);
     if (p["n"] == 1 && p["c"] == "y") {
       ++failures;
-      planner->tell_failed(x);
+      planner->tell(Observation::failed(x));
     } else {
-      planner->tell(x, p["n"].get<double>() + (p["c"] == "y" ? 0.0 : 1.0));
+      planner->tell(Observation::succeeded(x, p["n"].get<double>() + (p["c"] == "y" ? 0.0 : 1.0)));
     }
   }
   CHECK(failures <= 1);
@@ -113,12 +119,47 @@ TEST_CASE("Bayesian planner: model-selection and trust-region options are accept
     auto planner = planner_for(space, "bayesian", options);
     for (int i = 0; i < 12; ++i) {
       const Point x = planner->ask(1, {}).front();
-      planner->tell(x, toy_objective(space, x));
+      planner->tell(Observation::succeeded(x, toy_objective(space, x)));
     }
   }
   CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"trust_region", "on"}}), "test.json: /planner/trust_region: must be one of: candidates, off");
   CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"output_transform", "box_cox"}}),
                     "test.json: /planner/output_transform: must be one of: select, yeo_johnson, none");
+}
+
+TEST_CASE("Planner options: a kernel's or an acquisition's own options are checked where they were written", "[planner][bayesian]") {
+  const Space space = mixed_space();
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"acquisition", {{"kind", "ucb"}, {"bta", 2}}}}),
+                    "test.json: /planner/acquisition/bta: unknown option for the ucb acquisition; did you mean \"beta\"? (allowed: beta)");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"acquisition", {{"kind", "ucb"}, {"beta", -2}}}}),
+                    "test.json: /planner/acquisition/beta: must be finite and >= 0 (got -2)");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"acquisition", {{"kind", "ei"}}}}),
+                    "test.json: /planner/acquisition/kind: must be one of: log_ei, ucb, log_pi, thompson");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"acquisition", {{"kind", "ucb"}, {"beta", 2}}}, {"beta", 2}}),
+                    "test.json: /planner/beta: is given twice: here and in \"acquisition\" (keep one)");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"kernel", {{"kind", "matern52"}, {"nu", 1.5}}}}),
+                    "test.json: /planner/kernel/nu: unknown option for the matern52 kernel (it takes none)");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"kernel", {{"kind", "matern_52"}}}}),
+                    "test.json: /planner/kernel/kind: must be one of: matern52, matern32, squared_exponential, select");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"kernel", {{"kind", "select"}, {"nu", 1.5}}}}),
+                    "test.json: /planner/kernel: select chooses between matern52 and matern32 with their defaults: it takes no options");
+  CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"bta", 2}}),
+                    Catch::StartsWith("test.json: /planner/bta: unknown option for the bayesian planner; did you mean \"beta\"? (allowed: initial,"));
+  CHECK_THROWS_WITH(planner_for(space, "sobl"), "test.json: /planner/kind: unknown planner \"sobl\"; did you mean \"sobol\"? (available: random, sobol, bayesian)");
+
+  // The object forms mean what the short forms mean: the same proposals.
+  auto proposals = [&](const nlohmann::json& options) {
+    auto planner = planner_for(space, "bayesian", options);
+    std::vector<Point> out;
+    for (int i = 0; i < 9; ++i) {
+      const Point x = planner->ask(1, {}).front();
+      planner->tell(Observation::succeeded(x, toy_objective(space, x)));
+      out.push_back(x);
+    }
+    return out;
+  };
+  CHECK(proposals({{"acquisition", "ucb"}, {"beta", 2}, {"kernel", "matern32"}, {"initial", 5}}) ==
+        proposals({{"acquisition", {{"kind", "ucb"}, {"beta", 2}}}, {"kernel", {{"kind", "matern32"}}}, {"initial", 5}}));
 }
 
 TEST_CASE("Output transform: derivative() matches finite differences of transform()", "[planner][output_transform]") {
@@ -167,7 +208,7 @@ TEST_CASE("Bayesian planner: beats random search on Branin and Hartmann-6 over f
 TEST_CASE("Bayesian planner: past its time limit it still answers and says so once", "[planner][bayesian]") {
   const Space space({Parameter{.name = "x1", .low = 0, .high = 1}, Parameter{.name = "x2", .low = 0, .high = 1}});
   auto planner = planner_for(space, "bayesian", {{"initial", 5}, {"time_limit_s", 1e-6}});
-  for (const auto& x : planner->ask(5, {})) planner->tell(x, x.squaredNorm());
+  for (const auto& x : planner->ask(5, {})) planner->tell(Observation::succeeded(x, x.squaredNorm()));
   CHECK(planner->take_note().empty());  // the initial design takes no time worth noting
   const auto points = planner->ask(2, {});
   CHECK(points.size() == 2);
@@ -207,8 +248,8 @@ TEST_CASE("Bayesian planner: between refits new results extend the model and it 
     const Point x = planner->ask(1, {}).front();
     const double y = (x - Eigen::Vector2d(0.3, 0.7)).squaredNorm();
     best = std::min(best, y);
-    if (x[0] > 0.8) planner->tell_failed(x);  // a region where the instrument fails: failures arrive between refits too
-    else planner->tell(x, y);
+    if (x[0] > 0.8) planner->tell(Observation::failed(x));  // a region where the instrument fails: failures arrive between refits too
+    else planner->tell(Observation::succeeded(x, y));
   }
   CHECK(best < 1e-3);
 }
@@ -224,7 +265,7 @@ TEST_CASE("Bayesian planner: in a purely categorical space it never proposes a c
     const std::string combination = p["solvent"].get<std::string>() + "/" + p["base"].get<std::string>();
     INFO(combination);
     CHECK(seen.insert(combination).second);
-    planner->tell(x, static_cast<double>(combination.size()) + (p["base"] == "DBU" ? -5.0 : 0.0));
+    planner->tell(Observation::succeeded(x, static_cast<double>(combination.size()) + (p["base"] == "DBU" ? -5.0 : 0.0)));
   }
   CHECK(seen.size() == 12);
 }
@@ -239,7 +280,7 @@ TEST_CASE("Bayesian planner: it finds the one good choice of a categorical param
     const Params p = space.decode(x);
     const double y = std::pow(p["x"].get<double>() - 0.5, 2) + (p["c"] == "f" ? 0.0 : 1.0);
     best = std::min(best, y);
-    planner->tell(x, y);
+    planner->tell(Observation::succeeded(x, y));
   }
   CHECK(best < 0.01);
 }
@@ -282,7 +323,7 @@ TEST_CASE("Bayesian planner: with too many combinations to enumerate it still fi
         if (kind == "bayesian") CHECK(seen.insert(std::vector<double>(x.data(), x.data() + x.size())).second);
         const double y = objective(x);
         best = std::min(best, y);
-        planner->tell(x, y);
+        planner->tell(Observation::succeeded(x, y));
       }
       (kind == "bayesian" ? bayesian : random).push_back(best - optimum);
     }
@@ -306,7 +347,7 @@ std::vector<Point> extreme_run(const std::vector<double>& values, int asks = 4, 
   const int initial = 6;
   size_t told = 0;
   for (const auto& x : planner->ask(initial, {})) {
-    planner->tell(x, told < values.size() ? values[told] : x.squaredNorm());
+    planner->tell(Observation::succeeded(x, told < values.size() ? values[told] : x.squaredNorm()));
     ++told;
   }
   std::vector<Point> proposals;
@@ -323,7 +364,7 @@ std::vector<Point> extreme_run(const std::vector<double>& values, int asks = 4, 
     // The model takes such values as they come: no fallback to space-filling points.
     const std::string note = planner->take_note();
     CHECK(note.find("not finite") == std::string::npos);
-    planner->tell(x, told < values.size() ? values[told] : x.squaredNorm());
+    planner->tell(Observation::succeeded(x, told < values.size() ? values[told] : x.squaredNorm()));
     ++told;
   }
   return proposals;
@@ -381,8 +422,8 @@ TEST_CASE("Bayesian planner: extreme values arriving between refits and failures
       REQUIRE(x.allFinite());
       REQUIRE(x.minCoeff() >= 0.0);
       REQUIRE(x.maxCoeff() <= 1.0);
-      if (i % 4 == 2) planner->tell_failed(x);  // taught as the worst value seen, which may be huge
-      else planner->tell(x, i == 6 || i == 9 ? huge : x.squaredNorm());
+      if (i % 4 == 2) planner->tell(Observation::failed(x));  // taught as the worst value seen, which may be huge
+      else planner->tell(Observation::succeeded(x, i == 6 || i == 9 ? huge : x.squaredNorm()));
     }
   }
 }
@@ -411,12 +452,12 @@ TEST_CASE("Bayesian planner: a huge best value (a maximized 1e300) still steers 
       auto planner = planner_for(space, "bayesian", {{"initial", 8}});
       const auto design = planner->ask(8, {});
       const Point extreme = design[position];
-      for (size_t i = 0; i < design.size(); ++i) planner->tell(design[i], i == position ? best : 1.0 + 0.01 * static_cast<double>(i));
+      for (size_t i = 0; i < design.size(); ++i) planner->tell(Observation::succeeded(design[i], i == position ? best : 1.0 + 0.01 * static_cast<double>(i)));
       for (int i = 0; i < 6; ++i, ++asks) {
         const Point x = planner->ask(1, {}).front();
         REQUIRE(x.allFinite());
         total += (x - extreme).norm();
-        planner->tell(x, 1.0 + (x - extreme).norm());
+        planner->tell(Observation::succeeded(x, 1.0 + (x - extreme).norm()));
       }
     }
     INFO("best value " << best << ": mean distance of the proposals from it " << total / asks);
@@ -432,7 +473,7 @@ TEST_CASE("Bayesian planner: every acquisition and batches with pending points t
       // (Thompson sampling draws jointly over all candidates, O(m³): 64 keep the test fast.)
       auto planner = planner_for(space, "bayesian", {{"initial", 6}, {"acquisition", acquisition}, {"candidates", 64}});
       const auto design = planner->ask(6, {});
-      for (size_t i = 0; i < design.size(); ++i) planner->tell(design[i], values[i]);
+      for (size_t i = 0; i < design.size(); ++i) planner->tell(Observation::succeeded(design[i], values[i]));
       std::vector<Point> pending = planner->ask(2, {});
       for (int round = 0; round < 3; ++round) {
         const auto batch = planner->ask(3, pending);
@@ -443,7 +484,7 @@ TEST_CASE("Bayesian planner: every acquisition and batches with pending points t
           REQUIRE(x.maxCoeff() <= 1.0);
         }
         CHECK(planner->take_note().find("not finite") == std::string::npos);
-        for (const auto& x : pending) planner->tell(x, round == 1 ? DBL_MAX : x.squaredNorm());
+        for (const auto& x : pending) planner->tell(Observation::succeeded(x, round == 1 ? DBL_MAX : x.squaredNorm()));
         pending = batch;
       }
     }

@@ -6,6 +6,7 @@
 // self-consistent optimum/argmin pair.
 
 #include "test_functions.hpp"
+#include "extending.hpp"  // examples/extending/
 
 #include <catch2/catch.hpp>
 
@@ -26,6 +27,16 @@ namespace {
 using labloop::sim::find_test_function;
 using labloop::sim::test_functions;
 using labloop::sim::TestFunction;
+
+// The registry and the worked example of docs/extending.md: what the conformance checks run on.
+const std::vector<TestFunction>& checked_functions() {
+  static const std::vector<TestFunction> all = [] {
+    std::vector<TestFunction> functions = test_functions();
+    functions.push_back(labloop::sim::example_sphere_function());
+    return functions;
+  }();
+  return all;
+}
 
 constexpr double pi = std::numbers::pi;
 
@@ -73,7 +84,7 @@ double eval(const char* name, const std::vector<double>& x) {
 }  // namespace
 
 TEST_CASE("Test functions: the registry is a well-formed table", "[sim]") {
-  const auto& table = test_functions();
+  const auto& table = checked_functions();
   REQUIRE_FALSE(table.empty());
 
   std::set<std::string> names;
@@ -118,7 +129,7 @@ TEST_CASE("Test functions: find_test_function returns the entry or nullptr", "[s
 }
 
 TEST_CASE("Test functions: bounds give one non-empty interval per coordinate", "[sim]") {
-  for (const TestFunction& f : test_functions()) {
+  for (const TestFunction& f : checked_functions()) {
     for (int dim : dims_to_check(f)) {
       INFO("function: " << f.name << ", dim " << dim);
       const auto box = f.bounds(dim);
@@ -133,7 +144,7 @@ TEST_CASE("Test functions: bounds give one non-empty interval per coordinate", "
 }
 
 TEST_CASE("Test functions: each reaches its known optimum at its known minimizer", "[sim]") {
-  for (const TestFunction& f : test_functions()) {
+  for (const TestFunction& f : checked_functions()) {
     // Every function must have at least its default dimension fully known.
     INFO("function: " << f.name);
     CHECK_FALSE(std::isnan(f.optimum(f.default_dim)));
@@ -156,7 +167,7 @@ TEST_CASE("Test functions: random points inside the bounds never beat the known 
           "[sim]") {
   std::mt19937_64 rng(20240611);
   constexpr int samples = 2000;
-  for (const TestFunction& f : test_functions()) {
+  for (const TestFunction& f : checked_functions()) {
     for (int dim : dims_to_check(f)) {
       INFO("function: " << f.name << ", dim " << dim);
       const auto box = f.bounds(dim);
@@ -179,7 +190,7 @@ TEST_CASE("Test functions: random points inside the bounds never beat the known 
 TEST_CASE("Test functions: scalable functions work at dimensions 1 (or min) 3 10 and max",
           "[sim]") {
   int scalable = 0;
-  for (const TestFunction& f : test_functions()) {
+  for (const TestFunction& f : checked_functions()) {
     if (!is_any_dim(f)) continue;
     ++scalable;
     for (int dim : {std::max(1, f.min_dim), 3, 10, f.max_dim}) {
@@ -198,7 +209,7 @@ TEST_CASE("Test functions: scalable functions work at dimensions 1 (or min) 3 10
 }
 
 TEST_CASE("Test functions: a wrong-sized input gives NaN instead of a bogus value", "[sim]") {
-  for (const TestFunction& f : test_functions()) {
+  for (const TestFunction& f : checked_functions()) {
     INFO("function: " << f.name);
     const std::vector<double> too_short(static_cast<std::size_t>(f.min_dim - 1), 0.5);
     CHECK(std::isnan(f.evaluate(too_short)));
@@ -209,7 +220,7 @@ TEST_CASE("Test functions: a wrong-sized input gives NaN instead of a bogus valu
 
 TEST_CASE("Test functions: optimum and argmin are unknown outside the allowed dimensions",
           "[sim]") {
-  for (const TestFunction& f : test_functions()) {
+  for (const TestFunction& f : checked_functions()) {
     INFO("function: " << f.name);
     CHECK(std::isnan(f.optimum(f.min_dim - 1)));
     CHECK(f.argmin(f.min_dim - 1).empty());

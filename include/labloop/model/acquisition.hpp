@@ -5,14 +5,17 @@
 // are returned in log space, so they stay finite and their gradients stay informative where the
 // plain value underflows to zero.
 //
-// A new acquisition is one .cpp in src/acquisitions/ plus one line in its registry.cpp; the tests
-// iterate over the registry and check every gradient against finite differences.
+// A new acquisition is one .cpp in src/model/acquisitions/ plus one line in its registry.cpp
+// (docs/extending.md); the tests iterate over the registry and check every gradient against
+// finite differences.
 #include <Eigen/Core>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "labloop/core/json_check.hpp"
 #include "labloop/model/gaussian_process.hpp"
 
 namespace labloop {
@@ -34,9 +37,17 @@ class Acquisition {
   virtual bool has_gradient() const { return true; }
 };
 
-// "log_ei" (default), "ucb" (option beta, default 2), "log_pi", "thompson". Throws
-// PlannerError for an unknown name (or a negative or non-finite beta for "ucb").
-std::unique_ptr<Acquisition> make_acquisition(const std::string& name, double beta = 2.0);
+// What a registry row builds an acquisition with: its options (an object, {} for every default),
+// which the factory checks with JsonNode (an unknown or wrong option is a ConfigError naming where
+// it was written, "/planner/acquisition/beta").
+using AcquisitionFactory = std::unique_ptr<Acquisition> (*)(const JsonNode& options);
+
+// "log_ei" (default), "ucb" (option "beta", default 2), "log_pi", "thompson". Throws
+// PlannerError for an unknown name, ConfigError for options it does not take (or a negative or
+// non-finite beta for "ucb").
+std::unique_ptr<Acquisition> make_acquisition(const std::string& name, const JsonNode& options);
+// The same with options that have no place in a file (already checked, or none).
+std::unique_ptr<Acquisition> make_acquisition(const std::string& name, const nlohmann::json& options = nlohmann::json::object());
 std::vector<std::string> acquisition_names();
 
 // log(h(z)) with h(z) = φ(z) + z·Φ(z), accurate for every z (no underflow for z ≪ 0), and its

@@ -23,6 +23,8 @@ namespace labloop {
 
 struct GaussianProcessOptions {
   std::string kernel = "matern52";
+  // The kernel's options (make_kernel), already checked where they were written.
+  nlohmann::json kernel_options = nlohmann::json::object();
   bool learn_noise = true;
   double noise_variance = 1e-4;      // standardized units: the fixed value, or the start when learned
   double noise_floor = 1e-6;         // learned noise never goes below this (standardized units)

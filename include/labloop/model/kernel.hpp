@@ -3,13 +3,17 @@
 // Hyperparameters live in log space: [log lengthscale_1 … log lengthscale_d, log signal variance]
 // for the ARD kernels here, so every value is positive and optimizers work unconstrained.
 //
-// A new kernel is one .cpp in src/kernels/ plus one line in src/kernels/registry.cpp; the unit
-// tests iterate over the registry (symmetry, positive semi-definiteness, every gradient against
-// finite differences), so a new entry is checked automatically.
+// A new kernel is one .cpp in src/model/kernels/ plus one line in src/model/kernels/registry.cpp
+// (docs/extending.md); the unit tests iterate over the registry (symmetry, positive
+// semi-definiteness, every gradient against finite differences), so a new entry is checked
+// automatically.
 #include <Eigen/Core>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "labloop/core/json_check.hpp"
 
 namespace labloop {
 
@@ -36,14 +40,23 @@ class Kernel {
   virtual Eigen::MatrixXd covariance_grad_x(const Eigen::RowVectorXd& x, const Eigen::MatrixXd& b) const = 0;
 };
 
+// What a registry row builds a kernel with: the number of inputs and the kernel's options (an
+// object, {} for every default), which the factory checks with JsonNode, so an unknown or wrong
+// option is a ConfigError naming where it was written ("/planner/kernel/alpha").
+using KernelFactory = std::unique_ptr<Kernel> (*)(int dim, const JsonNode& options);
+
 // "matern52" (default), "matern32", "squared_exponential"; throws PlannerError for an
-// unknown name. Starts with lengthscales 0.5 (in the unit cube) and signal variance 1.
-std::unique_ptr<Kernel> make_kernel(const std::string& name, int dim);
+// unknown name, ConfigError for options the kernel does not take. Starts with lengthscales 0.5
+// (in the unit cube) and signal variance 1.
+std::unique_ptr<Kernel> make_kernel(const std::string& name, int dim, const JsonNode& options);
+// The same with options that have no place in a file (already checked, or none).
+std::unique_ptr<Kernel> make_kernel(const std::string& name, int dim, const nlohmann::json& options = nlohmann::json::object());
 std::vector<std::string> kernel_names();
 
-// Half the kernel `base` over all inputs, half the mean over groups of inputs of the same kernel
-// over that group alone (additive main effects plus interactions); `groups` gives each input's
-// group, numbered 0, 1, … Same log parameters as `base`. Throws PlannerError.
-std::unique_ptr<Kernel> make_additive_kernel(const std::string& base, int dim, const std::vector<int>& groups);
+// Half the kernel `base` (with `options`) over all inputs, half the mean over groups of inputs of
+// the same kernel over that group alone (additive main effects plus interactions); `groups` gives
+// each input's group, numbered 0, 1, … Same log parameters as `base`. Throws PlannerError.
+std::unique_ptr<Kernel> make_additive_kernel(const std::string& base, int dim, const std::vector<int>& groups,
+                                             const nlohmann::json& options = nlohmann::json::object());
 
 }  // namespace labloop

@@ -1,15 +1,19 @@
 #pragma once
 // Planners propose experiments as points in the unit cube (see Space). They never see units,
-// ids or instruments: the Campaign owns those (ask/tell, as in Ax). Objective values given to
-// `tell` are always "smaller is better": the Campaign negates maximized objectives.
+// ids or instruments: the Campaign owns those (ask/tell, as in Ax). What comes back is an
+// Observation; its `objective` is always "smaller is better": the Campaign negates maximized
+// objectives (docs/decisions/0005-observation.md).
 #include <Eigen/Core>
 #include <cstdint>
+#include <limits>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "labloop/core/json_check.hpp"
 #include "labloop/model/space.hpp"
 
 namespace labloop {
@@ -23,13 +27,42 @@ struct PlannerConfig {
   nlohmann::json options = nlohmann::json::object();  // every key of "planner" except "kind"
 };
 
+// How an experiment ended, as far as a planner is concerned. Room for more (an outcome
+// constraint violated: "infeasible") without another interface change.
+enum class ObservationStatus {
+  ok,      // measured: `objective` and `values` hold the result
+  failed,  // no result (the instrument failed): the point is worth avoiding, nothing more is known
+};
+
+// One experiment's outcome as a planner sees it: the one argument of Planner::tell, so that
+// several objectives, outcome constraints or failure models can be added as fields, not as new
+// virtual functions every planner must follow.
+struct Observation {
+  Point x;  // where, in the unit cube
+  ObservationStatus status = ObservationStatus::ok;
+  // The objective already oriented "smaller is better" (the campaign negates a maximized one), so
+  // a single-objective planner needs nothing else. NaN unless status is ok.
+  double objective = std::numeric_limits<double>::quiet_NaN();
+  // Every numeric value the instrument reported, by name, as measured (not negated): for planners
+  // that model more than the objective. Empty when the caller knows only the objective.
+  std::map<std::string, double> values;
+
+  static Observation succeeded(Point x, double objective, std::map<std::string, double> values = {}) {
+    return Observation{std::move(x), ObservationStatus::ok, objective, std::move(values)};
+  }
+  static Observation failed(Point x) { return Observation{std::move(x), ObservationStatus::failed, std::numeric_limits<double>::quiet_NaN(), {}}; }
+};
+
+// The numbers among a result's "values" object (anything else, or a non-object, gives none).
+std::map<std::string, double> numeric_values(const nlohmann::json& values);
+
 class Planner {
  public:
   virtual ~Planner() = default;
   // q new points, distinct from each other and aware of `pending` (dispatched, no result yet).
   virtual std::vector<Point> ask(int q, std::span<const Point> pending) = 0;
-  virtual void tell(const Point& x, double y) = 0;
-  virtual void tell_failed(const Point& x) { (void)x; }
+  // The one way results reach a planner, successes and failures alike.
+  virtual void tell(const Observation& observation) = 0;
   // Something about the last ask() worth journaling (e.g. "time limit reached"), then cleared.
   virtual std::string take_note() { return {}; }
 };
@@ -40,7 +73,14 @@ struct PlannerContext {
   std::uint64_t seed;
   const PlannerConfig& config;
   const std::string& source;  // config file name, for ConfigError messages
+
+  // The options (config.options) with their place in the file, "/planner": a factory checks and
+  // reads them with JsonNode, so a mistake is a ConfigError at /planner/<option>.
+  JsonNode options() const { return JsonNode(config.options, "/planner", source); }
 };
+
+// What a registry row builds a planner with; the factory checks context.options() itself.
+using PlannerFactory = std::unique_ptr<Planner> (*)(const PlannerContext& context);
 
 // Builds the planner named by config.kind; throws ConfigError (path /planner/...) for an unknown
 // kind or options it does not accept.

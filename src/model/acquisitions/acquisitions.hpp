@@ -8,13 +8,14 @@
 
 #include "labloop/model/acquisition.hpp"
 #include "labloop/model/gaussian_process.hpp"
+#include "../registry.hpp"
 
 namespace labloop::detail {
 
-std::unique_ptr<Acquisition> make_log_ei();
-std::unique_ptr<Acquisition> make_ucb(double beta);  // throws PlannerError unless beta ≥ 0 and finite
-std::unique_ptr<Acquisition> make_log_pi();
-std::unique_ptr<Acquisition> make_thompson();
+std::unique_ptr<Acquisition> make_log_ei(const JsonNode& options);
+std::unique_ptr<Acquisition> make_ucb(const JsonNode& options);  // "beta" ≥ 0 and finite
+std::unique_ptr<Acquisition> make_log_pi(const JsonNode& options);
+std::unique_ptr<Acquisition> make_thompson(const JsonNode& options);
 
 // Special functions (log_h.cpp), accurate to a few ulp over the whole double range.
 double erfcx(double x);                // exp(x²)·erfc(x); +inf once 2·exp(x²) overflows (x ≲ −26.6)

@@ -38,6 +38,9 @@ class LogExpectedImprovement final : public Acquisition {
 
 }  // namespace
 
-std::unique_ptr<Acquisition> make_log_ei() { return std::make_unique<LogExpectedImprovement>(); }
+std::unique_ptr<Acquisition> make_log_ei(const JsonNode& options) {
+  check_options(options, "log_ei acquisition", {});
+  return std::make_unique<LogExpectedImprovement>();
+}
 
 }  // namespace labloop::detail

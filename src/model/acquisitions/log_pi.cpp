@@ -30,6 +30,9 @@ class LogProbabilityOfImprovement final : public Acquisition {
 
 }  // namespace
 
-std::unique_ptr<Acquisition> make_log_pi() { return std::make_unique<LogProbabilityOfImprovement>(); }
+std::unique_ptr<Acquisition> make_log_pi(const JsonNode& options) {
+  check_options(options, "log_pi acquisition", {});
+  return std::make_unique<LogProbabilityOfImprovement>();
+}
 
 }  // namespace labloop::detail

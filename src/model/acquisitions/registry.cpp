@@ -1,39 +1,32 @@
-// The acquisition table. A new acquisition is one .cpp with a factory, plus one line below.
+// The acquisition table. A new acquisition is one .cpp with a factory, plus one line below; the
+// conformance tests (tests/unit/acquisition_test.cpp) iterate this table.
 #include <string>
 
-#include "labloop/core/error.hpp"
+#include "../registry.hpp"
 #include "acquisitions.hpp"
 
 namespace labloop {
 
 namespace {
 
-struct AcquisitionEntry {
-  const char* name;
-  std::unique_ptr<Acquisition> (*make)(double beta);
-};
-
-const AcquisitionEntry kAcquisitions[] = {
-    {"log_ei", [](double) { return detail::make_log_ei(); }},
+const detail::RegistryEntry<AcquisitionFactory> kAcquisitions[] = {
+    {"log_ei", detail::make_log_ei},
     {"ucb", detail::make_ucb},
-    {"log_pi", [](double) { return detail::make_log_pi(); }},
-    {"thompson", [](double) { return detail::make_thompson(); }},
+    {"log_pi", detail::make_log_pi},
+    {"thompson", detail::make_thompson},
 };
 
 }  // namespace
 
-std::vector<std::string> acquisition_names() {
-  std::vector<std::string> names;
-  for (const auto& e : kAcquisitions) names.emplace_back(e.name);
-  return names;
+std::vector<std::string> acquisition_names() { return detail::entry_names<AcquisitionFactory>(kAcquisitions); }
+
+std::unique_ptr<Acquisition> make_acquisition(const std::string& name, const JsonNode& options) {
+  return detail::make_entry<AcquisitionFactory>(kAcquisitions, "acquisition", name, options);
 }
 
-std::unique_ptr<Acquisition> make_acquisition(const std::string& name, double beta) {
-  for (const auto& e : kAcquisitions)
-    if (name == e.name) return e.make(beta);
-  std::string available;
-  for (const auto& e : kAcquisitions) available += (available.empty() ? "" : ", ") + std::string(e.name);
-  throw PlannerError("unknown acquisition \"" + name + "\" (available: " + available + ")");
+std::unique_ptr<Acquisition> make_acquisition(const std::string& name, const nlohmann::json& options) {
+  const std::string source = "acquisition " + name;
+  return make_acquisition(name, JsonNode(options, "", source));
 }
 
 }  // namespace labloop

@@ -27,6 +27,9 @@ class ThompsonSampling final : public Acquisition {
 
 }  // namespace
 
-std::unique_ptr<Acquisition> make_thompson() { return std::make_unique<ThompsonSampling>(); }
+std::unique_ptr<Acquisition> make_thompson(const JsonNode& options) {
+  check_options(options, "thompson acquisition", {});
+  return std::make_unique<ThompsonSampling>();
+}
 
 }  // namespace labloop::detail

@@ -37,9 +37,10 @@ class UpperConfidenceBound final : public Acquisition {
 
 }  // namespace
 
-std::unique_ptr<Acquisition> make_ucb(double beta) {
-  if (!std::isfinite(beta) || beta < 0.0)
-    throw PlannerError("acquisition \"ucb\": beta must be finite and >= 0 (got " + std::to_string(beta) + ")");
+// Option "beta" (default 2): the exploration weight.
+std::unique_ptr<Acquisition> make_ucb(const JsonNode& options) {
+  check_options(options, "ucb acquisition", {"beta"});
+  const double beta = number_option(options, "beta", 2.0, [](double b) { return std::isfinite(b) && b >= 0.0; }, "must be finite and >= 0");
   return std::make_unique<UpperConfidenceBound>(beta);
 }
 

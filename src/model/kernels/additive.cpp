@@ -23,7 +23,8 @@ namespace {
 
 class AdditiveMixtureKernel final : public Kernel {
  public:
-  AdditiveMixtureKernel(const std::string& base, int dim, const std::vector<int>& groups) : base_(base), full_(make_kernel(base, dim)) {
+  AdditiveMixtureKernel(const std::string& base, int dim, const std::vector<int>& groups, const nlohmann::json& options)
+      : base_(base), full_(make_kernel(base, dim, options)) {
     if (static_cast<int>(groups.size()) != dim) throw PlannerError(fmt::format("additive kernel: one group per input expected ({} groups for {} inputs)", groups.size(), dim));
     for (int i = 0; i < dim; ++i) {
       const int g = groups[static_cast<size_t>(i)];
@@ -33,7 +34,7 @@ class AdditiveMixtureKernel final : public Kernel {
     }
     for (const auto& d : dims_) {
       if (d.empty()) throw PlannerError("additive kernel: groups must be numbered 0, 1, … without gaps");
-      parts_.push_back(make_kernel(base, static_cast<int>(d.size())));
+      parts_.push_back(make_kernel(base, static_cast<int>(d.size()), options));
     }
     set_log_params(full_->log_params());
   }
@@ -121,8 +122,8 @@ class AdditiveMixtureKernel final : public Kernel {
 
 namespace labloop {
 
-std::unique_ptr<Kernel> make_additive_kernel(const std::string& base, int dim, const std::vector<int>& groups) {
-  return std::make_unique<detail::AdditiveMixtureKernel>(base, dim, groups);
+std::unique_ptr<Kernel> make_additive_kernel(const std::string& base, int dim, const std::vector<int>& groups, const nlohmann::json& options) {
+  return std::make_unique<detail::AdditiveMixtureKernel>(base, dim, groups, options);
 }
 
 }  // namespace labloop

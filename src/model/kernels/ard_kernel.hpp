@@ -5,25 +5,29 @@
 //
 // A profile is a struct with
 //   static constexpr const char* kName;
-//   static double value(double r);                              // f(r), f(0) = 1
-//   static void value_and_slope(double r, double& f, double& g); // f(r) and g(r) = f'(r)/r
+//   double value(double r) const;                               // f(r), f(0) = 1
+//   void value_and_slope(double r, double& f, double& g) const;  // f(r) and g(r) = f'(r)/r
+// (static member functions do as well); a profile with options holds them as members, fixed
+// once the kernel is built: they are not hyperparameters.
 // g = f'/r is what every gradient needs, and unlike f'(r)/r computed naively it is finite at r = 0
 // for all the profiles here (the singularity is removable), so coincident points give no NaN:
 //   ∂k/∂log ℓ_p = −s² g(r) (a_p − b_p)²/ℓ_p²,   ∂k/∂log s² = k,   ∇_a k = s² g(r) (a − b)/ℓ².
 #include <Eigen/Core>
+#include <fmt/format.h>
 #include <cmath>
 #include <memory>
 #include <string>
 
 #include "labloop/core/error.hpp"
 #include "labloop/model/kernel.hpp"
+#include "../registry.hpp"
 
 namespace labloop::detail {
 
 template <class Profile>
 class ArdKernel final : public Kernel {
  public:
-  explicit ArdKernel(int dim) : log_params_(Eigen::VectorXd::Constant(dim + 1, std::log(0.5))) {
+  explicit ArdKernel(int dim, Profile profile = {}) : profile_(profile), log_params_(Eigen::VectorXd::Constant(dim + 1, std::log(0.5))) {
     if (dim < 1) throw PlannerError("kernel dimension must be at least 1 (got " + std::to_string(dim) + ")");
     log_params_(dim) = 0.0;
     update();
@@ -53,7 +57,7 @@ class ArdKernel final : public Kernel {
         k(j, j) = variance_;
         const double* pj = as.data() + j * dim;
         for (Eigen::Index i = j + 1; i < n; ++i) {
-          const double v = variance_ * Profile::value(std::sqrt(squared_distance(as.data() + i * dim, pj, dim)));
+          const double v = variance_ * profile_.value(std::sqrt(squared_distance(as.data() + i * dim, pj, dim)));
           k(i, j) = v;
           k(j, i) = v;
         }
@@ -64,7 +68,7 @@ class ArdKernel final : public Kernel {
     for (Eigen::Index j = 0; j < m; ++j) {
       const double* pj = bs.data() + j * dim;
       for (Eigen::Index i = 0; i < n; ++i)
-        k(i, j) = variance_ * Profile::value(std::sqrt(squared_distance(as.data() + i * dim, pj, dim)));
+        k(i, j) = variance_ * profile_.value(std::sqrt(squared_distance(as.data() + i * dim, pj, dim)));
     }
     return k;
   }
@@ -80,7 +84,7 @@ class ArdKernel final : public Kernel {
     for (Eigen::Index j = 0; j < n; ++j)
       for (Eigen::Index i = j; i < n; ++i) {
         double f = 0.0, slope = 0.0;
-        Profile::value_and_slope(std::sqrt((as.col(i) - as.col(j)).squaredNorm()), f, slope);
+        profile_.value_and_slope(std::sqrt((as.col(i) - as.col(j)).squaredNorm()), f, slope);
         double v;
         if (param == dim) {
           v = variance_ * f;
@@ -110,7 +114,7 @@ class ArdKernel final : public Kernel {
         const double w = w2(i, j);
         const double* pi = as.data() + i * dim;
         double f = 0.0, slope = 0.0;
-        Profile::value_and_slope(std::sqrt(squared_distance(pi, pj, dim)), f, slope);
+        profile_.value_and_slope(std::sqrt(squared_distance(pi, pj, dim)), f, slope);
         g_variance += w * f;
         const double c = w * slope;
         for (Eigen::Index k = 0; k < dim; ++k) {
@@ -133,7 +137,7 @@ class ArdKernel final : public Kernel {
     for (Eigen::Index j = 0; j < b.rows(); ++j) {
       const Eigen::VectorXd delta = xs - bs.col(j);
       double f = 0.0, slope = 0.0;
-      Profile::value_and_slope(std::sqrt(delta.squaredNorm()), f, slope);
+      profile_.value_and_slope(std::sqrt(delta.squaredNorm()), f, slope);
       g.row(j) = (variance_ * slope) * delta.cwiseProduct(inv_lengthscale_).transpose();
     }
     return g;
@@ -161,9 +165,17 @@ class ArdKernel final : public Kernel {
   // Points as columns, divided by their lengthscales.
   Eigen::MatrixXd scaled(const Eigen::MatrixXd& m) const { return inv_lengthscale_.asDiagonal() * m.transpose(); }
 
+  Profile profile_;
   Eigen::VectorXd log_params_;
   Eigen::VectorXd inv_lengthscale_;
   double variance_ = 1.0;
 };
+
+// The factory of every ARD kernel: they take no options (their hyperparameters are fitted).
+template <class Profile>
+std::unique_ptr<Kernel> make_ard_kernel(int dim, const JsonNode& options) {
+  check_options(options, fmt::format("{} kernel", Profile::kName), {});  // not string + char*: GCC 12 warns falsely (-Warray-bounds)
+  return std::make_unique<ArdKernel<Profile>>(dim);
+}
 
 }  // namespace labloop::detail

@@ -6,8 +6,8 @@
 
 namespace labloop::detail {
 
-std::unique_ptr<Kernel> make_matern52_kernel(int dim);
-std::unique_ptr<Kernel> make_matern32_kernel(int dim);
-std::unique_ptr<Kernel> make_squared_exponential_kernel(int dim);
+std::unique_ptr<Kernel> make_matern52_kernel(int dim, const JsonNode& options);
+std::unique_ptr<Kernel> make_matern32_kernel(int dim, const JsonNode& options);
+std::unique_ptr<Kernel> make_squared_exponential_kernel(int dim, const JsonNode& options);
 
 }  // namespace labloop::detail

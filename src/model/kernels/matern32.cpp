@@ -22,6 +22,6 @@ struct Matern32 {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_matern32_kernel(int dim) { return std::make_unique<ArdKernel<Matern32>>(dim); }
+std::unique_ptr<Kernel> make_matern32_kernel(int dim, const JsonNode& options) { return make_ard_kernel<Matern32>(dim, options); }
 
 }  // namespace labloop::detail

@@ -22,6 +22,6 @@ struct Matern52 {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_matern52_kernel(int dim) { return std::make_unique<ArdKernel<Matern52>>(dim); }
+std::unique_ptr<Kernel> make_matern52_kernel(int dim, const JsonNode& options) { return make_ard_kernel<Matern52>(dim, options); }
 
 }  // namespace labloop::detail

@@ -19,8 +19,6 @@ struct SquaredExponential {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_squared_exponential_kernel(int dim) {
-  return std::make_unique<ArdKernel<SquaredExponential>>(dim);
-}
+std::unique_ptr<Kernel> make_squared_exponential_kernel(int dim, const JsonNode& options) { return make_ard_kernel<SquaredExponential>(dim, options); }
 
 }  // namespace labloop::detail

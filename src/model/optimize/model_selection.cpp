@@ -26,6 +26,7 @@ constexpr Eigen::Index kSelectMax = 200;
 ModelSelection::ModelSelection(const Space& space, std::uint64_t seed, ModelSelectionOptions options)
     : dim_(space.cube_dim()), options_(std::move(options)) {
   gp_options_.kernel = options_.kernel;
+  gp_options_.kernel_options = options_.kernel_options;
   gp_options_.seed = seed;
   bool categorical = false;
   for (int i = 0; i < space.size(); ++i) {

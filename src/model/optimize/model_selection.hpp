@@ -27,6 +27,7 @@ struct ModelSelectionOptions {
   // select: Matérn-5/2 or Matérn-3/2, whichever the evidence favours; fixed: `kernel` always.
   KernelChoice kernel_choice = KernelChoice::select;
   std::string kernel = "matern52";  // a kernel registry name; with select, the one fitted first
+  nlohmann::json kernel_options = nlohmann::json::object();  // for a fixed kernel (select uses the defaults)
   OutputTransform output_transform = OutputTransform::select;
   int refit_every = 1;
   // shared: one lengthscale per categorical parameter; per_choice: one per choice.

@@ -72,7 +72,7 @@ class BayesianPlanner final : public Planner {
   // replaying a journal relies on.
   BayesianPlanner(const Space& space, std::uint64_t seed, BayesianOptions options)
       : space_(space), options_(std::move(options)), rng_(seed), sobol_(space.cube_dim(), seed + 1),
-        acquisition_(make_acquisition(options_.acquisition, options_.beta)),
+        acquisition_(make_acquisition(options_.acquisition, options_.acquisition_options)),
         model_selection_(space, seed, options_.model), optimizer_(space, options_.optimizer) {
     if (options_.acquisition == "ucb") in_flight_ = make_acquisition("log_ei");
     if (options_.initial_design == InitialDesign::lhs) initial_points_ = latin_hypercube(options_.initial, space.cube_dim(), rng_);
@@ -131,16 +131,20 @@ class BayesianPlanner final : public Planner {
     return out;
   }
 
-  void tell(const Point& x, double y) override {
-    if (!std::isfinite(y)) {
-      // Not a result a model can hold (the campaign never sends one): a failure, as for a crash.
-      note_ = fmt::format("a result of {} was taught as a failed experiment", y);
-      tell_failed(x);
+  // The objective alone: other values are for planners that model them (none yet).
+  void tell(const Observation& observation) override {
+    if (observation.status == ObservationStatus::failed) {
+      observations_.add_failed(observation.x);
       return;
     }
-    observations_.add(x, y);
+    if (!std::isfinite(observation.objective)) {
+      // Not a result a model can hold (the campaign never sends one): a failure, as for a crash.
+      note_ = fmt::format("a result of {} was taught as a failed experiment", observation.objective);
+      observations_.add_failed(observation.x);
+      return;
+    }
+    observations_.add(observation.x, observation.objective);
   }
-  void tell_failed(const Point& x) override { observations_.add_failed(x); }
   std::string take_note() override { return std::exchange(note_, {}); }
 
  private:

@@ -14,8 +14,10 @@ namespace labloop::detail {
 BayesianOptions parse_bayesian_options(const PlannerContext& context) {
   check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive"});
   const nlohmann::json& o = context.config.options;
+  const JsonNode node = context.options();
   BayesianOptions options;
-  auto fail = [&](const std::string& key, const std::string& reason) -> void { throw ConfigError(context.source, "/planner/" + key, reason); };
+  // Not node.child(key): "kind" is not among the options, yet the space's size is its mistake.
+  auto fail = [&](const std::string& key, const std::string& reason) -> void { throw ConfigError(context.source, node.path() + "/" + key, reason); };
   // Upper limits keep memory and time per proposal bounded and every value inside an int
   // (docs/config.md lists them).
   auto integer = [&](const char* key, int low, int high, int& out) {
@@ -46,12 +48,37 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
   integer("refit_every", 1, 1000000, options.model.refit_every);
   choice("initial_design", std::vector<std::pair<std::string, InitialDesign>>{{"sobol", InitialDesign::sobol}, {"lhs", InitialDesign::lhs}},
          options.initial_design);
-  name("acquisition", acquisition_names(), options.acquisition);
+  // "acquisition" and "kernel": a registry name, or {"kind": name, <its options>}; the options are
+  // checked by building the acquisition or kernel once, so a mistake is named where it was written.
+  auto named_with_options = [&](const char* key, const std::vector<std::string>& allowed, std::string& out, nlohmann::json& out_options) {
+    if (!o.contains(key) || !o[key].is_object()) return name(key, allowed, out);
+    const JsonNode kind = node.child(key).child("kind");
+    if (!kind.value().is_string() || std::find(allowed.begin(), allowed.end(), kind.value().get<std::string>()) == allowed.end())
+      kind.fail(fmt::format("must be one of: {}", fmt::join(allowed, ", ")));
+    out = kind.value().get<std::string>();
+    out_options = o[key];
+    out_options.erase("kind");
+  };
+  named_with_options("acquisition", acquisition_names(), options.acquisition, options.acquisition_options);
+  if (o.contains("beta")) {
+    if (!o["beta"].is_number() || !(o["beta"].get<double>() > 0 && o["beta"].get<double>() <= 1e6)) fail("beta", "must be a number > 0 and at most 1e6");
+    if (options.acquisition_options.contains("beta")) fail("beta", "is given twice: here and in \"acquisition\" (keep one)");
+  }
+  // "beta" predates per-acquisition options: it is ucb's exploration weight, with the planner's
+  // own default of 3 (docs/decisions/0004-ucb-beta-3-default.md), and ignored by the others.
+  if (options.acquisition == "ucb" && !options.acquisition_options.contains("beta")) options.acquisition_options["beta"] = o.value("beta", 3.0);
+  make_acquisition(options.acquisition, JsonNode(options.acquisition_options, "/planner/acquisition", context.source));
+
   std::vector<std::string> kernels = kernel_names();
   kernels.push_back("select");
   std::string kernel = "select";
-  name("kernel", kernels, kernel);
-  if (kernel != "select") options.model.kernel_choice = KernelChoice::fixed, options.model.kernel = kernel;
+  named_with_options("kernel", kernels, kernel, options.model.kernel_options);
+  if (kernel == "select") {
+    if (!options.model.kernel_options.empty()) fail("kernel", "select chooses between matern52 and matern32 with their defaults: it takes no options");
+  } else {
+    options.model.kernel_choice = KernelChoice::fixed, options.model.kernel = kernel;
+    make_kernel(kernel, context.space.cube_dim(), JsonNode(options.model.kernel_options, "/planner/kernel", context.source));
+  }
   choice("output_transform",
          std::vector<std::pair<std::string, OutputTransform>>{
              {"select", OutputTransform::select}, {"yeo_johnson", OutputTransform::yeo_johnson}, {"none", OutputTransform::none}},
@@ -65,10 +92,6 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
   choice("additive",
          std::vector<std::pair<std::string, AdditiveKernel>>{{"auto", AdditiveKernel::automatic}, {"on", AdditiveKernel::on}, {"off", AdditiveKernel::off}},
          options.model.additive);
-  if (o.contains("beta")) {
-    if (!o["beta"].is_number() || !(o["beta"].get<double>() > 0 && o["beta"].get<double>() <= 1e6)) fail("beta", "must be a number > 0 and at most 1e6");
-    options.beta = o["beta"];
-  }
   if (o.contains("time_limit_s")) {
     if (!o["time_limit_s"].is_number() || !(o["time_limit_s"].get<double>() > 0 && o["time_limit_s"].get<double>() <= 86400))
       fail("time_limit_s", "must be a number of seconds > 0 and at most 86400");

@@ -17,7 +17,9 @@ struct BayesianOptions {
   // A registry name (make_acquisition), not an enum: a new acquisition is one .cpp and a
   // registry line, and the planner builds it once, at construction.
   std::string acquisition = "ucb";
-  double beta = 3.0;
+  // Its options, checked: {"beta": …} for ucb, from the planner's own "beta" (default 3) or from
+  // "acquisition": {"kind": "ucb", "beta": …}.
+  nlohmann::json acquisition_options = nlohmann::json::object();
   double time_limit_s = 5.0;
   ModelSelectionOptions model;
   AcquisitionOptimizerOptions optimizer;

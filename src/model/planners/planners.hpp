@@ -7,7 +7,8 @@
 
 namespace labloop::detail {
 
-// Throws ConfigError for a planner option not in `allowed`.
+// Throws ConfigError at /planner/<option> for an option not in `allowed` (with a did-you-mean).
+// A factory calls it first, then reads the options it takes from context.options().
 void check_planner_options(const PlannerContext& context, const std::vector<std::string>& allowed);
 
 std::unique_ptr<Planner> make_random_planner(const PlannerContext& context);

@@ -21,7 +21,7 @@ class RandomPlanner final : public Planner {
     }
     return out;
   }
-  void tell(const Point&, double) override {}
+  void tell(const Observation&) override {}  // proposals ignore results
 
  private:
   int dim_;

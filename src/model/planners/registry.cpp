@@ -1,18 +1,13 @@
-// The planner table. A new planner is one .cpp with a factory, plus one line below.
-#include <algorithm>
-
+// The planner table. A new planner is one .cpp with a factory, plus one line below; the planner
+// conformance tests (tests/unit/planner_test.cpp) iterate this table.
+#include "../registry.hpp"
 #include "planners.hpp"
 
 namespace labloop {
 
 namespace {
 
-struct PlannerEntry {
-  const char* kind;
-  std::unique_ptr<Planner> (*make)(const PlannerContext&);
-};
-
-const PlannerEntry kPlanners[] = {
+const detail::RegistryEntry<PlannerFactory> kPlanners[] = {
     {"random", detail::make_random_planner},
     {"sobol", detail::make_sobol_planner},
     {"bayesian", detail::make_bayesian_planner},
@@ -20,27 +15,17 @@ const PlannerEntry kPlanners[] = {
 
 }  // namespace
 
-std::vector<std::string> planner_kinds() {
-  std::vector<std::string> kinds;
-  for (const auto& e : kPlanners) kinds.emplace_back(e.kind);
-  return kinds;
-}
+std::vector<std::string> planner_kinds() { return detail::entry_names<PlannerFactory>(kPlanners); }
 
 std::unique_ptr<Planner> make_planner(const PlannerContext& context) {
-  for (const auto& e : kPlanners)
-    if (context.config.kind == e.kind) return e.make(context);
-  throw ConfigError(context.source, "/planner/kind",
-                    fmt::format("unknown planner \"{}\" (available: {})", context.config.kind, fmt::join(planner_kinds(), ", ")));
+  if (const auto* entry = detail::find_entry<PlannerFactory>(kPlanners, context.config.kind)) return entry->make(context);
+  throw ConfigError(context.source, "/planner/kind", detail::unknown_name_message("planner", context.config.kind, planner_kinds()));
 }
 
 namespace detail {
 
 void check_planner_options(const PlannerContext& context, const std::vector<std::string>& allowed) {
-  for (const auto& [key, value] : context.config.options.items())
-    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
-      throw ConfigError(context.source, "/planner/" + key,
-                        fmt::format("unknown option for the {} planner{}", context.config.kind,
-                                    allowed.empty() ? std::string(" (it takes none)") : fmt::format(" (allowed: {})", fmt::join(allowed, ", "))));
+  check_options(context.options(), context.config.kind + " planner", allowed);
 }
 
 }  // namespace detail

@@ -16,7 +16,7 @@ class SobolPlanner final : public Planner {
     for (int i = 0; i < q; ++i) out.push_back(sequence_.next());
     return out;
   }
-  void tell(const Point&, double) override {}
+  void tell(const Observation&) override {}  // proposals ignore results
 
  private:
   SobolSequence sequence_;
