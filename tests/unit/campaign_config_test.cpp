@@ -346,7 +346,7 @@ TEST_CASE("Config: every mistake in a file is reported at once, in file order, u
   }
 }
 
-TEST_CASE("Config: declared outputs carry units and ranges; a manual instrument needs no driver", "[config]") {
+TEST_CASE("Config: declared outputs carry units and ranges, and a manual instrument needs no driver", "[config]") {
   json c = valid();
   c["outputs"] = json::parse(R"([{"name": "y", "unit": "%", "low": 0, "high": 100}, "purity"])");
   c["instruments"].push_back(json::parse(R"({"name": "bench-chemist", "manual": true, "capacity": 3})"));
