@@ -516,12 +516,12 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
         "<line class=\"target\" x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"1.5\" "
         "stroke-dasharray=\"6 4\"/>\n",
         kLeft, y, kLeft + kPlotW, y, kTargetColor);
-    // Labelled at the left, where the campaign had not come near it yet, on the side away from the
-    // results (below when minimizing); a white outline keeps it legible over a grid line or dot.
+    // Labelled at the left, where the campaign had not come near it yet, and above the line: below
+    // it, near the x axis, are the failures' crosses. A white outline keeps it legible over a dot.
     svg += fmt::format(
         "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"{}\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\">"
         "target {:.6g}</text>\n",
-        kLeft + 6, record.maximize ? y - 6 : y + 15, kTargetColor, *record.target);
+        kLeft + 6, y - 6, kTargetColor, *record.target);
   }
 
   // Best so far as a step line: it holds its value until a better result arrives.
