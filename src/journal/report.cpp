@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fmt/core.h>
+#include <unordered_set>
 #include <utility>
 
 #include "labloop/core/error.hpp"
@@ -360,12 +361,15 @@ CampaignRecord campaign_record(const CampaignState& state) {
       else if (o.is_object() && o.contains("name") && o["name"].is_string())
         declared.emplace_back(o["name"].get<std::string>(), config_string(o, "unit"));
     }
+  // A set, not a search of the list: an instrument may return hundreds of values (a spectrum), and
+  // the reports are rebuilt after every event.
+  std::unordered_set<std::string> seen;
   const auto add_output = [&](const std::string& name, const std::string& unit) {
     if (name == record.objective_name) {
       if (!unit.empty()) record.objective_unit = unit;
       return;
     }
-    if (std::find(record.output_names.begin(), record.output_names.end(), name) != record.output_names.end()) return;
+    if (!seen.insert(name).second) return;
     record.output_names.push_back(name);
     record.output_units.push_back(unit);
   };
