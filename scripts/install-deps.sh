@@ -17,6 +17,7 @@ if [ "${1:-}" = "--tests" ]; then
     catch2 libbenchmark-dev
     python3 python3-zmq
     tmux  # the progress display is tested in a real terminal
+    librsvg2-bin  # rsvg-convert: a test renders convergence.svg to PNG
   )
 fi
 

@@ -123,6 +123,7 @@ void CampaignState::start(const CampaignStartedEvent& e, const std::string& time
   started_at_ = time;
   config_ = e.config;
   dry_run_ = e.dry_run;
+  labloop_version_ = e.labloop_version;
   if (campaign_.empty()) campaign_ = string_in(config_, "name");
   const json objective = config_.is_object() && config_.contains("objective") ? config_["objective"] : json();
   objective_name_ = string_in(objective, "name");

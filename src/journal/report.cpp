@@ -4,9 +4,10 @@
 // watching them, so each is written to a hidden temporary sibling, fsync()ed, then rename()d over the
 // target: rename within one directory is atomic, so a reader sees the old file or the new one.
 //
-// The SVG is written by hand to keep the library free of plotting dependencies. Axis ticks use the
-// 1-2-5 sequence (step = m·10^e, m ∈ {1, 2, 5}), picking the step whose tick count is closest to 5
-// within 4–6, so labels are short and evenly spaced.
+// The SVG is written by hand to keep the library free of plotting dependencies. Linear axis ticks
+// use the 1-2-5 sequence (step = m·10^e, m ∈ {1, 2, 5}), picking the step whose tick count is closest
+// to 5 within 4–6, so labels are short and evenly spaced; the value axis may be logarithmic instead
+// (the rule is in report.hpp).
 #include "labloop/journal/report.hpp"
 
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fmt/core.h>
+#include <unordered_set>
 #include <utility>
 
 #include "labloop/core/error.hpp"
@@ -89,6 +91,19 @@ std::string format_value(const json& v) {
   }
 }
 
+// A string member of a JSON object, or of an object member of it; "" when any of it is missing.
+std::string config_string(const json& object, const char* key, const char* subkey = nullptr) {
+  if (!object.is_object() || !object.contains(key)) return {};
+  const json& v = object[key];
+  if (subkey) return config_string(v, subkey);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+// "name [unit]", or the bare name when no unit is known: the form docs/config.md promises.
+std::string with_unit(const std::string& name, const std::string& unit) {
+  return unit.empty() ? name : name + " [" + unit + "]";
+}
+
 // ---- SVG -------------------------------------------------------------------------------------------
 
 std::string xml_escape(const std::string& text) {
@@ -145,17 +160,130 @@ std::string tick_label(const Axis& axis, double v) {
   return fmt::format("{:.{}f}", v, axis.decimals);
 }
 
-constexpr double kWidth = 640, kHeight = 400;
-constexpr double kLeft = 76, kRight = 24, kTop = 44, kBottom = 56;
+// Logarithmic ticks: powers of ten every `every` decades; with few decades, 2 and 5 times them too,
+// labelled when the axis spans at most 3.5 decades and drawn as lighter grid lines up to 7.
+struct Tick {
+  double value;
+  std::string label;  // "" for an unlabelled minor grid line
+};
+
+// 10^e·m as people write it: "0.02", "500", and "2e-7" / "1e6" beyond the range where that stays short.
+std::string decade_label(int m, int e) {
+  if (e >= -4 && e <= 5) return fmt::format("{}", std::stod(fmt::format("{}e{}", m, e)));
+  return fmt::format("{}e{}", m, e);
+}
+
+std::vector<Tick> log_ticks(double lo, double hi) {  // lo, hi: log10 of the axis ends
+  std::vector<Tick> ticks;
+  const double span = hi - lo;
+  const int every = std::max(1, static_cast<int>(std::ceil(span / 7)));
+  for (int e = static_cast<int>(std::floor(lo)); e <= static_cast<int>(std::ceil(hi)); ++e) {
+    for (const int m : {1, 2, 5}) {
+      const double v = e + std::log10(double(m));
+      if (v < lo - 1e-9 || v > hi + 1e-9) continue;
+      if (m == 1 && e % every == 0) ticks.push_back({v, decade_label(1, e)});
+      else if (m != 1 && span <= 3.5) ticks.push_back({v, decade_label(m, e)});
+      else if (m != 1 && span <= 7) ticks.push_back({v, ""});
+    }
+  }
+  return ticks;
+}
+
+// The value axis: where results go, in plot units (log10 of the value on a log axis).
+struct ValueAxis {
+  bool log = false;
+  double lo = 0, hi = 1;  // axis ends, in plot units
+  std::vector<Tick> ticks;
+  double to_plot(double v) const { return log ? std::log10(v) : v; }
+};
+
+// Quartile by linear interpolation between order statistics (sorted input, at least one value).
+double quantile(const std::vector<double>& sorted, double q) {
+  const double at = q * double(sorted.size() - 1);
+  const size_t i = static_cast<size_t>(std::floor(at));
+  if (i + 1 >= sorted.size()) return sorted.back();
+  return sorted[i] + (at - double(i)) * (sorted[i + 1] - sorted[i]);
+}
+
+// The rule of report.hpp: log10 for positive data over more than two decades, otherwise linear over
+// the results inside Tukey's far-out fences (so one wild result cannot flatten the rest), always
+// taking in the best result and the target.
+ValueAxis value_axis(std::vector<double> values, double best, const std::optional<double>& target) {
+  std::sort(values.begin(), values.end());
+  ValueAxis axis;
+  const double smallest = target ? std::min(values.front(), *target) : values.front();
+  const double largest = target ? std::max(values.back(), *target) : values.back();
+  if (smallest > 0 && largest / smallest > 100) {
+    axis.log = true;
+    const double lo = std::log10(smallest), hi = std::log10(largest);
+    // Within ±307 decades so the ends stay finite when written out (10^309 is not a double); a
+    // result smaller than 1e-307 is drawn at the bottom edge.
+    const double pad = (hi - lo) * 0.05;
+    axis.lo = std::max(lo - pad, -307.0), axis.hi = std::min(hi + pad, 307.0);
+    axis.ticks = log_ticks(axis.lo, axis.hi);
+    return axis;
+  }
+  double lo = values.front(), hi = values.back();
+  if (values.size() >= 4) {
+    const double q1 = quantile(values, 0.25), q3 = quantile(values, 0.75), iqr = q3 - q1;
+    // A zero IQR (most results equal) would call every other result an outlier: no clipping then.
+    if (iqr > 0) {
+      const double low_fence = q1 - 3 * iqr, high_fence = q3 + 3 * iqr;
+      lo = *std::find_if(values.begin(), values.end(), [&](double v) { return v >= low_fence; });
+      hi = *std::find_if(values.rbegin(), values.rend(), [&](double v) { return v <= high_fence; });
+    }
+  }
+  lo = std::min(lo, best), hi = std::max(hi, best);
+  if (target) lo = std::min(lo, *target), hi = std::max(hi, *target);
+  if (hi - lo <= std::abs(hi) * 1e-12 || !std::isfinite(hi - lo)) {
+    // One value (or all equal): give it room instead of dividing by a zero range.
+    const double pad = lo == 0 ? 1.0 : std::abs(lo) * 0.1;
+    lo -= pad, hi += pad;
+  } else {
+    // Keep dots off the frame, but do not pad across zero: results that cannot be negative (a
+    // yield, a distance) should not get an axis reaching into negative values.
+    const double pad = (hi - lo) * 0.05;
+    lo = lo >= 0 ? std::max(0.0, lo - pad) : lo - pad;
+    hi = hi <= 0 ? std::min(0.0, hi + pad) : hi + pad;
+  }
+  const Axis a = nice_axis(lo, hi, 0.0);
+  axis.lo = a.lo, axis.hi = a.hi;
+  for (int i = 0; i < a.count(); ++i) axis.ticks.push_back({a.tick(i), tick_label(a, a.tick(i))});
+  return axis;
+}
+
+// Sized for a slide: the legend gets its own column right of the plot so it never hides a result.
+constexpr double kWidth = 800, kHeight = 480;
+constexpr double kLeft = 84, kRight = 206, kTop = 48, kBottom = 60;
 constexpr double kPlotW = kWidth - kLeft - kRight, kPlotH = kHeight - kTop - kBottom;
+constexpr const char* kResultColor = "#7f7f7f";
+constexpr const char* kBestColor = "#1f77b4";
+constexpr const char* kFailedColor = "#d62728";
+constexpr const char* kTargetColor = "#2ca02c";
 
 std::string svg_open(const std::string& title) {
   return fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-      "font-family=\"sans-serif\" font-size=\"12\">\n"
+      "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"13\">\n"
       "<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n"
-      "<text x=\"{2}\" y=\"26\" text-anchor=\"middle\" font-size=\"16\">{3}</text>\n",
-      kWidth, kHeight, kWidth / 2, xml_escape(title));
+      "<text x=\"{2}\" y=\"28\" text-anchor=\"middle\" font-size=\"18\" font-weight=\"bold\">{3}</text>\n",
+      kWidth, kHeight, kLeft + kPlotW / 2, xml_escape(title));
+}
+
+std::string cross(double x, double y, double r, const std::string& tooltip) {
+  return fmt::format(
+      "<path class=\"failed\" d=\"M{0:.1f} {1:.1f}L{2:.1f} {3:.1f}M{0:.1f} {3:.1f}L{2:.1f} {1:.1f}\" stroke=\"{4}\" "
+      "stroke-width=\"2.5\" stroke-linecap=\"round\">{5}</path>\n",
+      x - r, y - r, x + r, y + r, kFailedColor, tooltip);
+}
+
+// A triangle pointing up (at the top edge) or down (at the bottom edge): a result beyond the axis.
+std::string off_scale_marker(double x, double y, bool up, const char* cls, const std::string& tooltip) {
+  const double d = up ? -1 : 1;
+  return fmt::format(
+      "<path class=\"{}\" d=\"M{:.1f} {:.1f}L{:.1f} {:.1f}L{:.1f} {:.1f}Z\" fill=\"white\" stroke=\"{}\" "
+      "stroke-width=\"1.5\">{}</path>\n",
+      cls, x, y + d * 6, x - 5, y - d * 3, x + 5, y - d * 3, kResultColor, tooltip);
 }
 
 }  // namespace
@@ -185,6 +313,8 @@ CampaignRecord campaign_record(const CampaignState& state) {
   record.objective_name = state.objective_name();
   record.maximize = state.maximize();
   record.parameter_names = state.parameter_names();
+  const json& config = state.config();
+  const std::string planner = config_string(config, "planner", "kind");
   for (const ExperimentState& x : state.experiments()) {
     ExperimentRecord& r = record.experiments.emplace_back();
     r.id = x.id;
@@ -200,6 +330,8 @@ CampaignRecord campaign_record(const CampaignState& state) {
     r.dispatched_at = x.dispatched_at;
     r.finished_at = x.finished_at;
     r.completion_index = x.completion_index;
+    if (x.retry_of) r.proposed_by = fmt::format("retry {} of {}", x.attempt, *x.retry_of);
+    else if (x.ask) r.proposed_by = planner.empty() ? fmt::format("ask {}", *x.ask) : fmt::format("{} ask {}", planner, *x.ask);
   }
 
   // A config without parameters (should not happen) still gets columns: names in first-seen order.
@@ -212,6 +344,45 @@ CampaignRecord campaign_record(const CampaignState& state) {
           record.parameter_names.push_back(item.key());
     }
   }
+
+  // Units and targets come from the journaled config (CampaignConfig::to_json()): the journal cannot
+  // see the config struct, and a journal from before they existed simply has none.
+  for (const std::string& name : record.parameter_names) {
+    std::string unit;
+    if (config.is_object() && config.contains("parameters") && config["parameters"].is_array())
+      for (const json& p : config["parameters"])
+        if (p.is_object() && p.value("name", json()) == name) unit = config_string(p, "unit");
+    record.parameter_units.push_back(unit);
+  }
+  std::vector<std::pair<std::string, std::string>> declared;  // outputs: name, unit
+  if (config.is_object() && config.contains("outputs") && config["outputs"].is_array())
+    for (const json& o : config["outputs"]) {
+      if (o.is_string()) declared.emplace_back(o.get<std::string>(), "");  // the short form, should it be journaled
+      else if (o.is_object() && o.contains("name") && o["name"].is_string())
+        declared.emplace_back(o["name"].get<std::string>(), config_string(o, "unit"));
+    }
+  // A set, not a search of the list: an instrument may return hundreds of values (a spectrum), and
+  // the reports are rebuilt after every event.
+  std::unordered_set<std::string> seen;
+  const auto add_output = [&](const std::string& name, const std::string& unit) {
+    if (name == record.objective_name) {
+      if (!unit.empty()) record.objective_unit = unit;
+      return;
+    }
+    if (!seen.insert(name).second) return;
+    record.output_names.push_back(name);
+    record.output_units.push_back(unit);
+  };
+  for (const auto& [name, unit] : declared) add_output(name, unit);
+  for (const ExperimentRecord& x : record.experiments)
+    if (x.values.is_object())
+      for (const auto& item : x.values.items()) add_output(item.key(), "");
+  const std::optional<std::string>& version = state.labloop_version();
+  record.units_in_headers = !(version && version->rfind("0.1.", 0) == 0);
+  if (config.is_object() && config.contains("stop") && config["stop"].is_object()) {
+    const json& target = config["stop"].value("target", json());
+    if (target.is_number()) record.target = target.get<double>();
+  }
   return record;
 }
 
@@ -220,9 +391,16 @@ CampaignRecord summarize(const std::vector<nlohmann::json>& events) {
 }
 
 void write_results_csv(const CampaignRecord& record, const std::filesystem::path& path) {
+  const auto unit_of = [&](const std::vector<std::string>& units, size_t i) {
+    return record.units_in_headers && i < units.size() ? units[i] : std::string();
+  };
   std::string out = "experiment,instrument";
-  for (const std::string& name : record.parameter_names) out += "," + csv_field(name);
-  out += "," + csv_field(record.objective_name) + ",status,error,proposed_at,dispatched_at,finished_at\n";
+  for (size_t i = 0; i < record.parameter_names.size(); ++i)
+    out += "," + csv_field(with_unit(record.parameter_names[i], unit_of(record.parameter_units, i)));
+  out += "," + csv_field(with_unit(record.objective_name, record.units_in_headers ? record.objective_unit : ""));
+  for (size_t i = 0; i < record.output_names.size(); ++i)
+    out += "," + csv_field(with_unit(record.output_names[i], unit_of(record.output_units, i)));
+  out += ",status,error,proposed_at,dispatched_at,finished_at,proposed_by\n";
   for (const ExperimentRecord& x : record.experiments) {
     out += csv_field(x.id) + "," + csv_field(x.instrument);
     for (const std::string& name : record.parameter_names) {
@@ -231,8 +409,12 @@ void write_results_csv(const CampaignRecord& record, const std::filesystem::path
     }
     out += ',';
     if (x.status == "ok" && x.objective) out += fmt::format("{}", *x.objective);
+    for (const std::string& name : record.output_names) {
+      out += ',';
+      if (x.status == "ok" && x.values.is_object() && x.values.contains(name)) out += csv_field(format_value(x.values[name]));
+    }
     out += "," + csv_field(x.status) + "," + csv_field(x.error) + "," + csv_field(x.proposed_at) + "," +
-           csv_field(x.dispatched_at) + "," + csv_field(x.finished_at) + "\n";
+           csv_field(x.dispatched_at) + "," + csv_field(x.finished_at) + "," + csv_field(x.proposed_by) + "\n";
   }
   write_file_atomically(path, out);
 }
@@ -249,74 +431,168 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   // a result is drawn at that edge: the axis stays finite and the file still records the value.
   constexpr double kDrawable = 1e300;
   std::vector<Point> points;
-  for (const ExperimentRecord& x : record.experiments)
+  std::vector<const ExperimentRecord*> failures;
+  for (const ExperimentRecord& x : record.experiments) {
     if (x.status == "ok" && x.objective)
       points.push_back({double(x.completion_index), std::clamp(*x.objective, -kDrawable, kDrawable), &x});
+    else if (x.status == "failed" && x.completion_index > 0)
+      failures.push_back(&x);
+  }
   std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) { return a.x < b.x; });
 
   std::string svg = svg_open(title);
   if (points.empty()) {
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#666\">no results yet</text>\n</svg>\n",
-                       kWidth / 2, kHeight / 2);
+    const std::string failed = failures.empty() ? "" : fmt::format(" ({} failed)", failures.size());
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#666\">no results yet{}</text>\n</svg>\n",
+                       kWidth / 2, kHeight / 2, failed);
     write_file_atomically(path, svg);
     return;
   }
 
-  // x: from 0, at least 5 wide so one or two results do not fill the whole plot.
-  const Axis xa = nice_axis(0, std::max(points.back().x, 5.0), 1.0);
-  double ylo = points.front().y, yhi = ylo;
-  for (const Point& p : points) ylo = std::min(ylo, p.y), yhi = std::max(yhi, p.y);
-  if (yhi - ylo <= std::abs(yhi) * 1e-12 || !std::isfinite(yhi - ylo)) {
-    // One value (or all equal): give it room instead of dividing by a zero range.
-    const double pad = ylo == 0 ? 1.0 : std::abs(ylo) * 0.1;
-    ylo -= pad, yhi += pad;
-  } else {
-    const double pad = (yhi - ylo) * 0.04;  // keep dots off the frame
-    ylo -= pad, yhi += pad;
-  }
-  const Axis ya = nice_axis(ylo, yhi, 0.0);
-  const auto sx = [&](double v) { return kLeft + (v - xa.lo) / (xa.hi - xa.lo) * kPlotW; };
-  const auto sy = [&](double v) { return kTop + kPlotH - (v - ya.lo) / (ya.hi - ya.lo) * kPlotH; };
+  // x: from 0 to the last outcome (failures too), at least 5 wide so one or two results do not fill
+  // the whole plot.
+  double last_x = points.back().x;
+  for (const ExperimentRecord* f : failures) last_x = std::max(last_x, double(f->completion_index));
+  const Axis xa = nice_axis(0, std::max(last_x, 5.0), 1.0);
 
-  // Grid and tick labels.
-  for (int i = 0; i < ya.count(); ++i) {
-    const double y = sy(ya.tick(i));
-    svg += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#e6e6e6\"/>\n", kLeft, y,
-                       kLeft + kPlotW, y);
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", kLeft - 8, y + 4,
-                       xml_escape(tick_label(ya, ya.tick(i))));
+  std::vector<double> values, best_so_far;
+  for (const Point& p : points) {
+    values.push_back(p.y);
+    const double best = best_so_far.empty() ? p.y : record.maximize ? std::max(best_so_far.back(), p.y) : std::min(best_so_far.back(), p.y);
+    best_so_far.push_back(best);
+  }
+  // A target is drawn within the same limits as results.
+  const std::optional<double> target =
+      record.target ? std::optional<double>(std::clamp(*record.target, -kDrawable, kDrawable)) : std::nullopt;
+  const ValueAxis ya = value_axis(values, best_so_far.back(), target);
+
+  const auto sx = [&](double v) { return kLeft + (v - xa.lo) / (xa.hi - xa.lo) * kPlotW; };
+  const auto sy_plot = [&](double p) { return kTop + kPlotH - (p - ya.lo) / (ya.hi - ya.lo) * kPlotH; };
+  // Where a value goes, and which edge it is beyond (-1 below, +1 above, 0 on the axis).
+  struct Place {
+    double y;
+    int beyond;
+  };
+  const auto place = [&](double v) -> Place {
+    const double p = ya.to_plot(v);
+    if (p < ya.lo) return {sy_plot(ya.lo), -1};
+    if (p > ya.hi) return {sy_plot(ya.hi), 1};
+    return {sy_plot(p), 0};
+  };
+
+  // Grid, tick marks and tick labels.
+  for (const Tick& t : ya.ticks) {
+    const double y = sy_plot(t.value);
+    svg += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\"/>\n", kLeft, y,
+                       kLeft + kPlotW, y, t.label.empty() ? "#f3f3f3" : "#e6e6e6");
+    if (t.label.empty()) continue;
+    svg += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#333\"/>\n", kLeft - 5, y,
+                       kLeft, y);
+    svg += fmt::format("<text class=\"ytick\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", kLeft - 8,
+                       y + 4, xml_escape(t.label));
   }
   for (int i = 0; i < xa.count(); ++i) {
     const double x = sx(xa.tick(i));
     svg += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#e6e6e6\"/>\n", x, kTop,
                        x, kTop + kPlotH);
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", x, kTop + kPlotH + 18,
-                       xml_escape(tick_label(xa, xa.tick(i))));
+    svg += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#333\"/>\n", x,
+                       kTop + kPlotH, x, kTop + kPlotH + 5);
+    svg += fmt::format("<text class=\"xtick\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n", x,
+                       kTop + kPlotH + 20, xml_escape(tick_label(xa, xa.tick(i))));
   }
+  // The axis range in numbers, for programs (and tests) that read the plot back.
+  svg += fmt::format("<desc>value axis: {} from {} to {}</desc>\n", ya.log ? "log10" : "linear",
+                     ya.log ? std::pow(10.0, ya.lo) : ya.lo, ya.log ? std::pow(10.0, ya.hi) : ya.hi);
   // Axes and their titles.
   svg += fmt::format("<path d=\"M{:.1f} {:.1f}V{:.1f}H{:.1f}\" fill=\"none\" stroke=\"#333\"/>\n", kLeft, kTop,
                      kTop + kPlotH, kLeft + kPlotW);
-  svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">experiment</text>\n",
+  svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"14\">experiment (in order of completion)</text>\n",
                      kLeft + kPlotW / 2, kHeight - 14);
-  svg += fmt::format("<text transform=\"translate(18 {:.1f}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
-                     kTop + kPlotH / 2, xml_escape(record.objective_name + " (best so far)"));
+  svg += fmt::format(
+      "<text transform=\"translate(20 {:.1f}) rotate(-90)\" text-anchor=\"middle\" font-size=\"14\">{}</text>\n",
+      kTop + kPlotH / 2,
+      xml_escape(with_unit(record.objective_name, record.objective_unit) + (ya.log ? " (log scale)" : "")));
+
+  // The target under everything else, labelled at its right end.
+  if (target) {
+    const double y = place(*target).y;
+    svg += fmt::format(
+        "<line class=\"target\" x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"1.5\" "
+        "stroke-dasharray=\"6 4\"/>\n",
+        kLeft, y, kLeft + kPlotW, y, kTargetColor);
+    // Labelled at the left, where the campaign had not come near it yet, and above the line: below
+    // it, near the x axis, are the failures' crosses. A white outline keeps it legible over a dot.
+    svg += fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"{}\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\">"
+        "target {:.6g}</text>\n",
+        kLeft + 6, y - 6, kTargetColor, *record.target);
+  }
 
   // Best so far as a step line: it holds its value until a better result arrives.
-  std::string steps;
-  double best = points.front().y;
-  steps += fmt::format("{:.1f},{:.1f}", sx(points.front().x), sy(best));
+  std::string steps = fmt::format("{:.1f},{:.1f}", sx(points.front().x), place(best_so_far.front()).y);
   for (size_t i = 1; i < points.size(); ++i) {
-    const Point& p = points[i];
-    steps += fmt::format(" {:.1f},{:.1f}", sx(p.x), sy(best));
-    best = record.maximize ? std::max(best, p.y) : std::min(best, p.y);
-    steps += fmt::format(" {:.1f},{:.1f}", sx(p.x), sy(best));
+    steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(best_so_far[i - 1]).y);
+    steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(best_so_far[i]).y);
   }
-  svg += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\"/>\n", steps);
+  svg += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2.5\" stroke-linejoin=\"round\"/>\n",
+                     steps, kBestColor);
 
   // Dots last so they stay on top; each carries a tooltip with its experiment id and value.
-  for (const Point& p : points)
-    svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3.5\" fill=\"#888\"><title>{}: {}</title></circle>\n",
-                       sx(p.x), sy(p.y), xml_escape(p.experiment->id), p.y);
+  int off_scale = 0;
+  for (const Point& p : points) {
+    const Place at = place(p.y);
+    const std::string tooltip = fmt::format("<title>{}: {}</title>", xml_escape(p.experiment->id), p.y);
+    if (at.beyond != 0) {
+      ++off_scale;
+      svg += off_scale_marker(sx(p.x), at.y, at.beyond > 0, "result off-scale", tooltip);
+    } else {
+      svg += fmt::format("<circle class=\"result\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" fill-opacity=\"0.75\">{}</circle>\n",
+                         sx(p.x), at.y, kResultColor, tooltip);
+    }
+  }
+  // The best result ringed, so the eye finds it.
+  const Point& best_point = *std::find_if(points.begin(), points.end(), [&](const Point& p) { return p.y == best_so_far.back(); });
+  svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"7\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
+                     sx(best_point.x), place(best_point.y).y, kBestColor);
+  // Failures have no value: a cross on the x axis at the place of their outcome.
+  for (const ExperimentRecord* f : failures)
+    svg += cross(sx(f->completion_index), kTop + kPlotH, 5,
+                 fmt::format("<title>{}: failed: {}</title>", xml_escape(f->id), xml_escape(f->error)));
+
+  // Legend, in its own column.
+  const double lx = kLeft + kPlotW + 24;
+  double ly = kTop + 12;
+  const auto entry = [&](const std::string& sample, const std::string& text) {
+    svg += sample;
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", lx + 30, ly + 4, xml_escape(text));
+    ly += 24;
+  };
+  entry(fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" fill-opacity=\"0.75\"/>\n", lx + 12, ly,
+                    kResultColor),
+        fmt::format("result ({})", points.size()));
+  entry(fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2.5\"/>\n",
+                    lx, ly, lx + 24, ly, kBestColor),
+        "best so far");
+  if (off_scale > 0)
+    entry(off_scale_marker(lx + 12, ly, true, "legend", ""), fmt::format("off scale ({}), at edge", off_scale));
+  if (!failures.empty()) entry(cross(lx + 12, ly, 5, ""), fmt::format("failed ({})", failures.size()));
+  if (record.target)
+    entry(fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"1.5\" "
+                      "stroke-dasharray=\"6 4\"/>\n",
+                      lx, ly, lx + 24, ly, kTargetColor),
+          fmt::format("target {:.6g}", *record.target));
+  ly += 12;
+  svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-weight=\"bold\">best {}</text>\n", lx, ly,
+                     xml_escape(fmt::format("{:.6g}{}", best_point.y, record.objective_unit.empty() ? "" : " " + record.objective_unit)));
+  // Ids can be long ("quickstart-2ff97af40c80-0027"): past the 28 characters the column holds, the
+  // middle gives way (ASCII ids only: cutting elsewhere could split a UTF-8 character).
+  const std::string& id = best_point.experiment->id;
+  constexpr size_t kIdChars = 28;
+  const bool ascii = std::all_of(id.begin(), id.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  const std::string shown =
+      id.size() <= kIdChars || !ascii ? id : id.substr(0, 10) + "…" + id.substr(id.size() - (kIdChars - 11));
+  svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\" font-size=\"11\">{}<title>{}</title></text>\n", lx,
+                     ly + 18, xml_escape(shown), xml_escape(id));
   svg += "</svg>\n";
   write_file_atomically(path, svg);
 }

@@ -83,7 +83,7 @@ TEST_CASE("Campaign: a real campaign against a real labloop-sim process finishes
   CHECK(all.back()["best"]["objective"].get<double>() == Approx(best));
 
   const std::string csv = test::read_file(dir / "out" / "results.csv");
-  CHECK(csv.rfind("experiment,instrument,x1,x2,y,status,error,proposed_at,dispatched_at,finished_at\n", 0) == 0);
+  CHECK(csv.rfind("experiment,instrument,x1,x2,y,status,error,proposed_at,dispatched_at,finished_at,proposed_by\n", 0) == 0);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 13);
   const std::string svg = test::read_file(dir / "out" / "convergence.svg");
   CHECK(svg.find("<svg") != std::string::npos);

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -403,14 +404,32 @@ TEST_CASE("Campaign state: what the loop never writes is listed, and the first o
   CHECK(record.experiments.back().id == "ghost");
 }
 
-TEST_CASE("Campaign state: results.csv from the fold is the one 0.1.0 wrote for its own journals", "[journal_events]") {
+TEST_CASE("Campaign state: results.csv from the fold extends the one 0.1.0 wrote for its own journals", "[journal_events]") {
+  // The columns are a contract that is extended, never changed (report.hpp): for 0.1.0's journals
+  // (no units, one output) every line is 0.1.0's line, byte for byte, followed by the new columns.
   // Finished campaigns only: an interrupted run's last results.csv may predate its last events.
+  const auto lines = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+  };
   for (const char* name : {"finished", "mixed", "three", "faulty"}) {
     INFO(name);
     test::TempDir dir;
     const std::vector<JournalEvent> events = decode_events(read_journal(kFixtures / name / "journal.jsonl").events, name);
     write_results_csv(campaign_record(CampaignState::fold(events)), dir / "results.csv");
-    CHECK(test::read_file(dir / "results.csv") == test::read_file(kFixtures / name / "results.csv"));
+    const std::vector<std::string> now = lines(test::read_file(dir / "results.csv"));
+    const std::vector<std::string> then = lines(test::read_file(kFixtures / name / "results.csv"));
+    REQUIRE(now.size() == then.size());
+    CHECK(now[0] == then[0] + ",proposed_by");
+    for (size_t i = 1; i < now.size(); ++i) {
+      INFO(now[i]);
+      CHECK(now[i].rfind(then[i] + ",", 0) == 0);
+      // The new column says which planner call (or which retry) proposed the experiment.
+      const std::string added = now[i].substr(then[i].size() + 1);
+      CHECK((added.rfind("bayesian ask ", 0) == 0 || added.rfind("retry ", 0) == 0));
+    }
   }
 }
 

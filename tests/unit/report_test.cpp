@@ -5,8 +5,11 @@
 
 #include "test_support.hpp"
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -59,8 +62,8 @@ std::vector<json> campaign_events(const std::string& goal, const std::string& na
   return {
       event(1, "campaign_started", {{"campaign", name}, {"config", config(goal)}, {"dry_run", false}}),
       event(2, "instrument_ready", {{"instrument", "sim"}, {"driver", "labloop-sim"}, {"version", "0.1.0"}, {"capacity", 3}}),
-      event(3, "proposed", {{"experiment", "e1"}, {"params", {{"x1", 1.5}, {"solvent", "a,b"}, {"cycles", 3}}}, {"planner", "sobol"}}),
-      event(4, "proposed", {{"experiment", "e2"}, {"params", {{"x1", -2.25}, {"solvent", "THF"}, {"cycles", 1}}}, {"planner", "sobol"}}),
+      event(3, "proposed", {{"experiment", "e1"}, {"params", {{"x1", 1.5}, {"solvent", "a,b"}, {"cycles", 3}}}, {"planner", "sobol"}, {"ask", 1}}),
+      event(4, "proposed", {{"experiment", "e2"}, {"params", {{"x1", -2.25}, {"solvent", "THF"}, {"cycles", 1}}}, {"planner", "sobol"}, {"ask", 1}}),
       event(5, "proposed", {{"experiment", "e3"}, {"params", {{"x1", 0.1}, {"solvent", "THF"}, {"cycles", 8}}}, {"planner", "sobol"}}),
       event(6, "proposed", {{"experiment", "e4"}, {"params", {{"x1", 3}, {"solvent", "THF"}, {"cycles", 2}}}, {"planner", "sobol"}}),
       event(7, "dispatched", {{"experiment", "e1"}, {"instrument", "sim"}}),
@@ -190,18 +193,18 @@ TEST_CASE("Report: results.csv has the exact header and one quoted row per exper
   const fs::path p = dir.path() / "results.csv";
   write_results_csv(summarize(campaign_events("minimize")), p);
   const std::string expected =
-      "experiment,instrument,x1,solvent,cycles,y,status,error,proposed_at,dispatched_at,finished_at\n"
-      "e1,sim,1.5,\"a,b\",3,,failed,\"timeout after 30 s, \"\"retry\"\" later\"," + time_of(3) + "," + time_of(7) + "," + time_of(12) + "\n"
-      "e2,sim,-2.25,THF,1,0.42,ok,," + time_of(4) + "," + time_of(8) + "," + time_of(11) + "\n"
-      "e3,sim,0.1,THF,8,0.1,ok,," + time_of(5) + "," + time_of(9) + "," + time_of(13) + "\n"
-      "e4,,3,THF,2,,pending,," + time_of(6) + ",,\n";
+      "experiment,instrument,x1,solvent,cycles,y,z,status,error,proposed_at,dispatched_at,finished_at,proposed_by\n"
+      "e1,sim,1.5,\"a,b\",3,,,failed,\"timeout after 30 s, \"\"retry\"\" later\"," + time_of(3) + "," + time_of(7) + "," + time_of(12) + ",sobol ask 1\n"
+      "e2,sim,-2.25,THF,1,0.42,1,ok,," + time_of(4) + "," + time_of(8) + "," + time_of(11) + ",sobol ask 1\n"
+      "e3,sim,0.1,THF,8,0.1,,ok,," + time_of(5) + "," + time_of(9) + "," + time_of(13) + ",\n"
+      "e4,,3,THF,2,,,pending,," + time_of(6) + ",,,\n";
   CHECK(test::read_file(p) == expected);
   // Written through a temporary sibling that is renamed away.
   CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
 
   // Rewriting replaces the file whole.
   write_results_csv(record_with({}, false), p);
-  CHECK(test::read_file(p) == "experiment,instrument,x1,solvent,cycles,y,status,error,proposed_at,dispatched_at,finished_at\n");
+  CHECK(test::read_file(p) == "experiment,instrument,x1,solvent,cycles,y,status,error,proposed_at,dispatched_at,finished_at,proposed_by\n");
 }
 
 TEST_CASE("Report: results.csv prints doubles short but exact", "[report]") {
@@ -258,17 +261,17 @@ TEST_CASE("Report: convergence.svg with no results says so", "[report]") {
 TEST_CASE("Report: convergence.svg with one result has one dot and no division by zero", "[report]") {
   const std::string svg = render_svg(record_with({0.42}, false));
   check_svg_shape(svg);
-  CHECK(count(svg, "<circle") == 1);
+  CHECK(count(svg, "class=\"result") == 1);
   CHECK_THAT(svg, Catch::Matchers::Contains("quickstart: minimize y"));
-  CHECK_THAT(svg, Catch::Matchers::Contains(">y (best so far)</text>"));
-  CHECK_THAT(svg, Catch::Matchers::Contains(">experiment</text>"));
+  CHECK_THAT(svg, Catch::Matchers::Contains(">y</text>"));
+  CHECK_THAT(svg, Catch::Matchers::Contains(">experiment (in order of completion)</text>"));
 }
 
 TEST_CASE("Report: convergence.svg with all-equal results stays finite", "[report]") {
   for (const double v : {0.0, -3.0, 1e6}) {
     const std::string svg = render_svg(record_with({v, v, v}, true));
     check_svg_shape(svg);
-    CHECK(count(svg, "<circle") == 3);
+    CHECK(count(svg, "class=\"result") == 3);
   }
 }
 
@@ -277,7 +280,7 @@ TEST_CASE("Report: convergence.svg with extreme finite results stays finite", "[
   for (const bool maximize : {false, true}) {
     const std::string svg = render_svg(record_with({1.0, 1e300, -1.7976931348623157e308, 1.7976931348623157e308, 2.0}, maximize));
     check_svg_shape(svg);
-    CHECK(count(svg, "<circle") == 5);
+    CHECK(count(svg, "class=\"result") == 5);
     CHECK(svg.find("inf") == std::string::npos);
     CHECK(svg.find("nan") == std::string::npos);
   }
@@ -289,7 +292,7 @@ TEST_CASE("Report: convergence.svg has one dot per ok result and a monotone best
   for (const bool maximize : {false, true}) {
     const std::string svg = render_svg(record_with(values, maximize, "a<b & \"c\""));
     check_svg_shape(svg);
-    CHECK(count(svg, "<circle") == 25);
+    CHECK(count(svg, "class=\"result") == 25);
     CHECK_THAT(svg, Catch::Matchers::Contains("a&lt;b &amp; &quot;c&quot;"));
     CHECK(svg.find("a<b") == std::string::npos);
     // Grid lines: one per tick, 4–6 ticks on each axis.
@@ -306,10 +309,13 @@ TEST_CASE("Report: convergence.svg has one dot per ok result and a monotone best
   }
 }
 
-TEST_CASE("Report: failed and pending experiments are not drawn", "[report]") {
+TEST_CASE("Report: failed experiments are crosses on the x axis, pending ones are not drawn", "[report]") {
   const std::string svg = render_svg(summarize(campaign_events("minimize")));
   check_svg_shape(svg);
-  CHECK(count(svg, "<circle") == 2);
+  CHECK(count(svg, "class=\"result") == 2);
+  CHECK(count(svg, "class=\"failed\"") == 2);  // e1's, and the legend's sample
+  CHECK_THAT(svg, Catch::Matchers::Contains("<title>e1: failed: timeout after 30 s, &quot;retry&quot; later</title>"));
+  CHECK_THAT(svg, Catch::Matchers::Contains(">failed (1)</text>"));
 }
 
 TEST_CASE("Report: reports can be built from a real journal", "[report]") {
@@ -329,5 +335,248 @@ TEST_CASE("Report: reports can be built from a real journal", "[report]") {
   write_results_csv(r, dir.path() / "results.csv");
   write_convergence_svg(r, dir.path() / "convergence.svg");
   CHECK(fs::file_size(dir.path() / "results.csv") > 0);
-  CHECK(count(test::read_file(dir.path() / "convergence.svg"), "<circle") == 2);
+  CHECK(count(test::read_file(dir.path() / "convergence.svg"), "class=\"result") == 2);
+}
+
+namespace {
+
+// A campaign from `config` whose experiments e1, e2, … finish in order with these objectives;
+// nullopt: that experiment failed.
+CampaignRecord record_from(const json& config, const std::vector<std::optional<double>>& results) {
+  std::vector<json> events{event(1, "campaign_started", {{"campaign", config["name"]}, {"config", config}})};
+  int seq = 2;
+  const std::string objective = config["objective"]["name"];
+  for (size_t i = 0; i < results.size(); ++i) {
+    const std::string id = "e" + std::to_string(i + 1);
+    events.push_back(event(seq++, "proposed", {{"experiment", id}, {"params", {{"x1", 0.5}, {"x2", 2.0}}}, {"ask", int(i) + 1}}));
+    if (results[i])
+      events.push_back(event(seq++, "result", {{"experiment", id}, {"instrument", "sim"}, {"status", "ok"},
+                                               {"values", {{objective, *results[i]}}}, {"objective", *results[i]}}));
+    else
+      events.push_back(event(seq++, "failed", {{"experiment", id}, {"instrument", "sim"}, {"error", "no answer"}}));
+  }
+  return summarize(events);
+}
+
+// The quick-start's config (examples/quickstart.json, as journaled), with stop.target when given.
+json quickstart_config(std::optional<double> target) {
+  json c = json::parse(R"({
+    "name": "quickstart", "seed": 1,
+    "parameters": [{"name": "x1", "type": "continuous", "low": -5, "high": 10},
+                   {"name": "x2", "type": "continuous", "low": 0, "high": 15}],
+    "objective": {"name": "y", "goal": "minimize"},
+    "planner": {"kind": "bayesian"}, "instruments": [], "budget": {"experiments": 30}, "output": "runs/quickstart"
+  })");
+  if (target) c["stop"] = {{"target", *target}};
+  return c;
+}
+
+// Branin-like: a space-filling start far from the optimum, then the model closing in on 0.398.
+const std::vector<std::optional<double>> kQuickstart = {55.6, 17.3, 120.4, 24.9, std::nullopt, 5.2, 308.1, 3.1, 10.8,
+                                                         0.9,  1.4,  0.52,  0.47, 0.41,         0.399, 2.3, 0.398};
+
+struct ValueRange {
+  std::string scale;
+  double lo = 0, hi = 0;
+};
+
+// The value axis as the SVG states it in its <desc>.
+ValueRange value_range(const std::string& svg) {
+  std::smatch m;
+  REQUIRE(std::regex_search(svg, m, std::regex("<desc>value axis: (log10|linear) from (\\S+) to (\\S+)</desc>")));
+  return {m[1].str(), std::stod(m[2].str()), std::stod(m[3].str())};
+}
+
+// The labels of the value axis's ticks, bottom to top (they are written in that order).
+std::vector<double> y_tick_labels(const std::string& svg) {
+  std::vector<double> labels;
+  const std::regex tick("<text class=\"ytick\"[^>]*>([^<]*)</text>");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), tick); it != std::sregex_iterator(); ++it)
+    labels.push_back(std::stod((*it)[1].str()));
+  return labels;
+}
+
+std::vector<double> best_so_far(const std::vector<std::optional<double>>& results, bool maximize) {
+  std::vector<double> best;
+  for (const auto& r : results)
+    if (r) best.push_back(best.empty() ? *r : maximize ? std::max(best.back(), *r) : std::min(best.back(), *r));
+  return best;
+}
+
+// Every dot and every vertex of the best-so-far line inside the plot area (report.cpp's layout).
+void check_inside_plot(const std::string& svg) {
+  const std::regex dot("<circle class=\"result\" cx=\"[^\"]*\" cy=\"([^\"]*)\"");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), dot); it != std::sregex_iterator(); ++it) {
+    const double y = std::stod((*it)[1].str());
+    CHECK(y >= 48);
+    CHECK(y <= 420);
+  }
+  for (const double y : step_ys(svg)) {
+    CHECK(y >= 48);
+    CHECK(y <= 420);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Report: results.csv has every output, units in the header and why each experiment was proposed", "[report]") {
+  const json config = json::parse(R"({
+    "name": "oven", "seed": 1,
+    "parameters": [{"name": "temperature", "type": "continuous", "low": 20, "high": 120, "unit": "C"},
+                   {"name": "rate", "type": "continuous", "low": 0.1, "high": 2, "unit": "mL/min"},
+                   {"name": "solvent", "type": "categorical", "choices": ["THF", "MeCN"]}],
+    "objective": {"name": "yield", "goal": "maximize"},
+    "outputs": [{"name": "yield", "unit": "%", "low": 0, "high": 100}, {"name": "purity", "unit": "%"}, {"name": "color"}],
+    "planner": {"kind": "bayesian"}, "instruments": [], "budget": {"experiments": 2}, "output": "runs/oven"
+  })");
+  const json a = {{"temperature", 80}, {"rate", 0.5}, {"solvent", "THF"}};
+  const json b = {{"temperature", 60}, {"rate", 1.5}, {"solvent", "MeCN"}};
+  const std::vector<json> events{
+      event(1, "campaign_started", {{"campaign", "oven"}, {"config", config}}),
+      event(2, "proposed", {{"experiment", "e1"}, {"params", a}, {"planner", "bayesian"}, {"ask", 1}}),
+      event(3, "proposed", {{"experiment", "e2"}, {"params", b}, {"planner", "bayesian"}, {"ask", 1}}),
+      event(4, "dispatched", {{"experiment", "e1"}, {"instrument", "lab"}}),
+      event(5, "dispatched", {{"experiment", "e2"}, {"instrument", "lab"}}),
+      event(6, "result", {{"experiment", "e1"}, {"instrument", "lab"}, {"status", "ok"}, {"objective", 71.5},
+                          {"values", {{"yield", 71.5}, {"purity", 98.25}, {"color", "amber"}}}}),
+      event(7, "failed", {{"experiment", "e2"}, {"instrument", "lab"}, {"error", "pump stalled"}, {"learn", false}, {"retry_as", "e2-r2"}}),
+      event(8, "proposed", {{"experiment", "e2-r2"}, {"params", b}, {"planner", "bayesian"}, {"retry_of", "e2"}, {"attempt", 2}, {"after_s", 5.0}}),
+      event(9, "dispatched", {{"experiment", "e2-r2"}, {"instrument", "lab"}}),
+      // Values the config does not declare ("pressure") get a column after the declared ones.
+      event(10, "result", {{"experiment", "e2-r2"}, {"instrument", "lab"}, {"status", "ok"}, {"objective", 64},
+                           {"values", {{"yield", 64}, {"purity", 99.5}, {"color", "pale, yellow"}, {"pressure", 1.2}}}}),
+  };
+  const CampaignRecord record = summarize(events);
+  CHECK(record.objective_unit == "%");
+  CHECK(record.parameter_units == std::vector<std::string>{"C", "mL/min", ""});
+  CHECK(record.output_names == std::vector<std::string>{"purity", "color", "pressure"});
+  CHECK(record.output_units == std::vector<std::string>{"%", "", ""});
+  CHECK_FALSE(record.target);
+
+  TempDir dir;
+  write_results_csv(record, dir.path() / "results.csv");
+  CHECK(test::read_file(dir.path() / "results.csv") ==
+        "experiment,instrument,temperature [C],rate [mL/min],solvent,yield [%],purity [%],color,pressure,status,error,"
+        "proposed_at,dispatched_at,finished_at,proposed_by\n"
+        "e1,lab,80,0.5,THF,71.5,98.25,amber,,ok,," + time_of(2) + "," + time_of(4) + "," + time_of(6) + ",bayesian ask 1\n"
+        "e2,lab,60,1.5,MeCN,,,,,failed,pump stalled," + time_of(3) + "," + time_of(5) + "," + time_of(7) + ",bayesian ask 1\n"
+        "e2-r2,lab,60,1.5,MeCN,64,99.5,\"pale, yellow\",1.2,ok,," + time_of(8) + "," + time_of(9) + "," + time_of(10) + ",retry 2 of e2\n");
+
+  // The plot names the objective with its unit.
+  const std::string svg = render_svg(record);
+  CHECK_THAT(svg, Catch::Matchers::Contains(">yield [%]</text>"));
+  CHECK_THAT(svg, Catch::Matchers::Contains(">best 71.5 %</text>"));
+}
+
+TEST_CASE("Report: convergence.svg of a quick-start campaign shows the whole best-so-far line, the target and the failure", "[report]") {
+  for (const bool with_target : {true, false}) {
+    INFO("target: " << with_target);
+    const std::string svg = render_svg(record_from(quickstart_config(with_target ? std::optional<double>(0.4) : std::nullopt), kQuickstart));
+    check_svg_shape(svg);
+    // 0.398 … 308: more than two decades of positive values.
+    const ValueRange range = value_range(svg);
+    CHECK(range.scale == "log10");
+    for (const double b : best_so_far(kQuickstart, false)) {
+      CHECK(range.lo <= b);
+      CHECK(range.hi >= b);
+    }
+    check_inside_plot(svg);
+    // Labelled ticks inside the range, increasing up the axis, at least three of them.
+    const std::vector<double> labels = y_tick_labels(svg);
+    REQUIRE(labels.size() >= 3);
+    for (size_t i = 0; i < labels.size(); ++i) {
+      CHECK(labels[i] >= range.lo);
+      CHECK(labels[i] <= range.hi);
+      if (i > 0) CHECK(labels[i] > labels[i - 1]);
+    }
+    CHECK_THAT(svg, Catch::Matchers::Contains(">y (log scale)</text>"));
+    CHECK(count(svg, "class=\"result") == 16);
+    CHECK(count(svg, "class=\"failed\"") == 2);  // the failure, and the legend's sample
+    CHECK_THAT(svg, Catch::Matchers::Contains(">result (16)</text>"));
+    CHECK_THAT(svg, Catch::Matchers::Contains(">best so far</text>"));
+    CHECK_THAT(svg, Catch::Matchers::Contains(">best 0.398</text>"));
+    if (with_target) {
+      CHECK(count(svg, "class=\"target\"") == 1);
+      CHECK(range.lo <= 0.4);
+      CHECK_THAT(svg, Catch::Matchers::Contains(">target 0.4</text>"));
+    } else {
+      CHECK(svg.find("target") == std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("Report: convergence.svg uses a log axis only for positive values over more than two decades", "[report]") {
+  const json config = quickstart_config(std::nullopt);
+  CHECK(value_range(render_svg(record_from(config, {1000.0, 10.0, 0.5, 3.0}))).scale == "log10");
+  const std::vector<double> decades = y_tick_labels(render_svg(record_from(config, {1000.0, 10.0, 0.5, 3.0})));
+  for (const double d : {1.0, 10.0, 100.0, 1000.0}) CHECK(std::find(decades.begin(), decades.end(), d) != decades.end());
+  CHECK(value_range(render_svg(record_from(config, {1e6, 3e-5, 2.0}))).scale == "log10");
+  CHECK(value_range(render_svg(record_from(config, {1.0, 2.0, 3.0, 50.0}))).scale == "linear");      // < 2 decades
+  CHECK(value_range(render_svg(record_from(config, {-1.0, 10.0, 1000.0}))).scale == "linear");       // not all positive
+  CHECK(value_range(render_svg(record_from(config, {0.0, 10.0, 1000.0}))).scale == "linear");
+  // The ends stay finite over any span of positive values; what is too small is drawn at the edge.
+  const std::string wide = render_svg(record_from(config, {1e-300, 1e300, 1e-320, 1.0}));
+  check_svg_shape(wide);
+  CHECK(value_range(wide).scale == "log10");
+  CHECK(count(wide, "class=\"result off-scale\"") == 1);
+  // A target at or below zero cannot be drawn on a log axis.
+  CHECK(value_range(render_svg(record_from(quickstart_config(0.0), {1000.0, 10.0, 0.5}))).scale == "linear");
+}
+
+TEST_CASE("Report: one wild result does not flatten a linear convergence plot but is drawn at the edge", "[report]") {
+  json config = quickstart_config(std::nullopt);
+  config["objective"] = {{"name", "yield"}, {"goal", "maximize"}};
+  const std::vector<std::optional<double>> results = {5.0, 40.0, 55.0, 62.0, -900.0, 70.0, 71.0, 73.0, 74.0};
+  const std::string svg = render_svg(record_from(config, results));
+  check_svg_shape(svg);
+  const ValueRange range = value_range(svg);
+  CHECK(range.scale == "linear");
+  CHECK(range.lo > -900);
+  CHECK(range.hi < 200);
+  for (const double b : best_so_far(results, true)) {
+    CHECK(range.lo <= b);
+    CHECK(range.hi >= b);
+  }
+  check_inside_plot(svg);
+  CHECK(count(svg, "class=\"result\"") == 8);
+  CHECK(count(svg, "class=\"result off-scale\"") == 1);
+  CHECK_THAT(svg, Catch::Matchers::Contains("<title>e5: -900</title>"));
+  CHECK_THAT(svg, Catch::Matchers::Contains(">off scale (1), at edge</text>"));
+}
+
+TEST_CASE("Report: convergence.svg renders to PNG with rsvg-convert", "[report]") {
+  // A real renderer catches what string checks cannot: malformed XML, or markup it refuses.
+  if (std::system("command -v rsvg-convert >/dev/null 2>&1") != 0)
+    FAIL("rsvg-convert is not installed: install librsvg2-bin (scripts/install-deps.sh --tests installs it)");
+  TempDir dir;
+  for (const bool with_target : {true, false}) {
+    const fs::path svg = dir.path() / "convergence.svg", png = dir.path() / "convergence.png";
+    write_convergence_svg(record_from(quickstart_config(with_target ? std::optional<double>(0.4) : std::nullopt), kQuickstart), svg);
+    const std::string command = "rsvg-convert -o '" + png.string() + "' '" + svg.string() + "' 2>&1";
+    REQUIRE(std::system(command.c_str()) == 0);
+    const std::string bytes = test::read_file(png);
+    REQUIRE(bytes.size() > 1000);
+    CHECK(bytes.substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
+    // 800 x 480, big-endian in the IHDR chunk.
+    CHECK(bytes.substr(16, 8) == std::string("\0\0\x03\x20\0\0\x01\xe0", 8));
+  }
+}
+
+TEST_CASE("Report: a campaign started by labloop 0.1.0 keeps its bare parameter headers though its config has units", "[report]") {
+  json config = quickstart_config(std::nullopt);
+  config["parameters"][0]["unit"] = "mm";
+  for (const std::string version : {"0.1.0", "0.2.0"}) {
+    INFO(version);
+    const std::vector<json> events{
+        event(1, "campaign_started", {{"campaign", "quickstart"}, {"config", config}, {"labloop_version", version}}),
+        event(2, "proposed", {{"experiment", "e1"}, {"params", {{"x1", 0.5}, {"x2", 2.0}}}, {"ask", 1}}),
+    };
+    const CampaignRecord record = summarize(events);
+    CHECK(record.parameter_units == std::vector<std::string>{"mm", ""});
+    CHECK(record.units_in_headers == (version != "0.1.0"));
+    TempDir dir;
+    write_results_csv(record, dir.path() / "results.csv");
+    CHECK_THAT(test::read_file(dir.path() / "results.csv"),
+               Catch::Matchers::StartsWith(version == "0.1.0" ? "experiment,instrument,x1,x2,y," : "experiment,instrument,x1 [mm],x2,y,"));
+  }
 }

@@ -82,6 +82,7 @@ class CampaignState {
   const std::string& started_at() const { return started_at_; }  // journal time of the first start
   const nlohmann::json& config() const { return config_; }       // as journaled; null when absent
   bool dry_run() const { return dry_run_; }
+  const std::optional<std::string>& labloop_version() const { return labloop_version_; }  // that started it
   const std::string& objective_name() const { return objective_name_; }
   bool maximize() const { return maximize_; }
   const std::vector<std::string>& parameter_names() const { return parameter_names_; }  // declared order
@@ -134,6 +135,7 @@ class CampaignState {
   std::string started_at_;
   nlohmann::json config_;
   bool dry_run_ = false;
+  std::optional<std::string> labloop_version_;
   std::string objective_name_;
   bool maximize_ = false;
   std::vector<std::string> parameter_names_;

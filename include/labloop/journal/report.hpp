@@ -24,13 +24,28 @@ struct ExperimentRecord {
   std::string error;                // when failed
   std::string proposed_at, dispatched_at, finished_at;  // journal times (ISO-8601 UTC), "" when not reached
   int completion_index = 0;         // 1-based order of final outcomes among all experiments (0 = pending)
+  // Why it was proposed, from its "proposed" line: "<planner> ask <n>" for the planner's own
+  // proposals, "retry <attempt> of <id>" for a retry; "" when the journal has no such line or field.
+  std::string proposed_by;
 };
 
 struct CampaignRecord {
   std::string campaign;
   std::string objective_name;
   bool maximize = false;
+  std::string objective_unit;                 // from the config's "outputs"; "" when not declared
   std::vector<std::string> parameter_names;   // from the config, in declared order
+  std::vector<std::string> parameter_units;   // parallel to parameter_names; "" when not declared
+  // Measured values other than the objective: those the config's "outputs" declares, in its
+  // order, then any other name a result carried, in first-seen order.
+  std::vector<std::string> output_names;
+  std::vector<std::string> output_units;      // parallel to output_names; "" when not declared
+  std::optional<double> target;               // the config's stop.target
+  // Whether results.csv headers carry units. A column keeps its name for the campaign's whole life,
+  // and labloop 0.1.0 headed parameters by bare name even when the config gave units: campaigns it
+  // started (journaled "labloop_version" 0.1.x) keep those names when a newer version resumes them
+  // or rewrites their reports.
+  bool units_in_headers = true;
   std::vector<ExperimentRecord> experiments;  // in proposal order
 
   // Index into `experiments` of the best ok experiment with an objective (smallest, or largest when
@@ -47,18 +62,37 @@ CampaignRecord campaign_record(const CampaignState& state);
 CampaignRecord summarize(const std::vector<nlohmann::json>& events);
 
 // Writes results.csv: header
-//   experiment,instrument,<param1>,…,<objective name>,status,error,proposed_at,dispatched_at,finished_at
-// then one row per experiment in proposal order. Fields are quoted per RFC 4180 when they contain a
-// comma, quote, CR or LF; lines end with "\n". Numbers are the shortest text that round-trips; the
-// objective is empty unless ok. The file is written to a temporary sibling, fsync()ed and renamed over
+//   experiment,instrument,<param1>,…,<objective>,<output1>,…,status,error,proposed_at,dispatched_at,
+//   finished_at,proposed_by
+// then one row per experiment in proposal order. A parameter or output whose unit the config
+// declares is headed "<name> [<unit>]" (unless !units_in_headers). Fields are quoted per RFC 4180 when they contain a comma,
+// quote, CR or LF; lines end with "\n". Numbers are the shortest text that round-trips; the
+// objective and outputs are empty unless ok (and an output the result did not carry stays empty).
+//
+// The columns are a contract that is extended, never changed: a column once written keeps its name
+// and its values, new ones are added (outputs after the objective, anything else at the end), so
+// programs should find columns by header name. A campaign started by labloop 0.1.0 (which knew one
+// output, and did not write units into headers) gets 0.1.0's columns unchanged, in the same order,
+// followed by the new ones (docs/outputs.md). The file is written to a temporary sibling, fsync()ed and renamed over
 // `path`, so readers never see half a file. Throws labloop::Error naming the path and the OS reason.
 void write_results_csv(const CampaignRecord& record, const std::filesystem::path& path);
 
-// Writes convergence.svg, a self-contained 640x400 SVG: one grey <circle> per ok result with an
-// objective (x = its completion_index, so gaps show failures; y = objective), a step line of the best
-// so far, axes with 1-2-5 tick labels, and a title "<campaign>: minimize|maximize <objective>". With no
-// such results it is a small SVG saying "no results yet". Written atomically like the CSV; throws
-// labloop::Error likewise.
+// Writes convergence.svg, a self-contained 800x480 SVG: one grey dot (class "result") per ok result
+// with an objective (x = its completion_index; y = objective), a step line of the best so far, a red
+// cross on the x axis at the completion index of each failed experiment, a dashed labelled line at
+// stop.target when the config sets one, tick labels on both axes, axis titles ("<objective>
+// [<unit>]"), a legend, and a title "<campaign>: minimize|maximize <objective>". With no results it
+// is a small SVG saying "no results yet" (and how many failed). Written atomically like the CSV;
+// throws labloop::Error likewise.
+//
+// The value axis is chosen from the data so the best-so-far line is readable (docs/outputs.md):
+// - log10 when every result and the target (if set) are positive and the largest of them is more
+//   than 100 times the smallest (more than two decades): ticks at powers of ten;
+// - linear otherwise, over the results inside the "far out" fences Q1 − 3·IQR … Q3 + 3·IQR (Tukey,
+//   quartiles of the results, when there are at least four), widened to take in the best result and
+//   the target, plus a 5 % margin that does not cross zero, with 1-2-5 ticks. Results outside it are
+//   drawn as open triangles on the edge they fall beyond, and the legend counts them ("off scale").
+// Its <desc> states the scale and ends ("value axis: log10|linear from <low> to <high>").
 void write_convergence_svg(const CampaignRecord& record, const std::filesystem::path& path);
 
 }  // namespace labloop
