@@ -29,6 +29,8 @@
 #include "labloop/journal/journal.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/wire/protocol.hpp"
+#include "labloop/campaign/manual_entry.hpp"
+#include "labloop/campaign/prior_results.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/journal/report.hpp"
 #include "labloop/core/version.hpp"
@@ -136,17 +138,6 @@ std::string new_campaign_id() {
   return hex;
 }
 
-// Journal times ("2026-11-25T08:30:00.123Z") back to a clock reading, for time budgets on resume.
-std::optional<std::chrono::system_clock::time_point> parse_journal_time(const std::string& text) {
-  std::tm tm{};
-  int millis = 0;
-  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis) != 7)
-    return std::nullopt;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(millis);
-}
-
 std::vector<double> as_vector(const Point& x) { return std::vector<double>(x.data(), x.data() + x.size()); }
 
 std::string sim_log_name(const std::string& instrument) { return instrument + ".log"; }
@@ -164,6 +155,8 @@ class CampaignRun {
       restore();
     } else {
       prepare_output();
+      // Read before anything starts: a file that cannot be read stops the run with nothing written.
+      if (!config_.prior_results.empty()) priors_ = read_prior_results(config_);
     }
     try {
       start_instruments();
@@ -209,6 +202,25 @@ class CampaignRun {
     std::vector<JournalEventBody> held;
     held.swap(held_events_);
     for (const JournalEventBody& event : held) journal(event);
+    if (priors_) teach_prior_results(*priors_);
+  }
+
+  // Journaled, then told, in file order, before the first proposal: replay tells them in the same
+  // place (replay.cpp), so a resumed planner is the same planner.
+  void teach_prior_results(const PriorResults& priors) {
+    const double sign = config_.objective.goal == Goal::minimize ? 1.0 : -1.0;
+    for (const std::string& skipped : priors.skipped) {
+      log(fmt::format("prior_results: {}", skipped));
+      journal(PlannerNoteEvent{.note = fmt::format("prior_results: {}", skipped)});
+    }
+    for (const PriorRow& row : priors.rows) {
+      const Point x = space_.encode(row.params);
+      journal(PriorResultEvent{.source = priors.source, .row = static_cast<int>(row.line), .params = row.params, .x = as_vector(x),
+                               .values = row.values, .objective = row.objective});
+      planner_->tell(Observation::succeeded(x, sign * row.objective, row.values));
+    }
+    log(fmt::format("prior_results: the planner learned {} of {} row{} from {}", priors.rows.size(), priors.rows.size() + priors.skipped.size(),
+                    priors.rows.size() + priors.skipped.size() == 1 ? "" : "s", priors.source));
   }
 
   // Resume: the journal is the whole truth. Replaying it rebuilds the planner exactly (see
@@ -225,7 +237,8 @@ class CampaignRun {
     if (const auto* finished = events.empty() ? nullptr : events.back().as<CampaignFinishedEvent>()) {
       const std::string& why = finished->reason;
       if (why == "budget reached" || why == "target reached" || why == "time budget reached")
-        throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume", path.string(), why));
+        throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume (`labloop extend {} --experiments N` gives it more)",
+                                path.string(), why, output_.string()));
     }
     const ReplayReport replay = replay_journal(events, config_, *planner_);
     state_ = CampaignState::fold(events);
@@ -330,7 +343,35 @@ class CampaignRun {
   }
 
   void start_instruments() {
+    for (size_t i = 0; i < config_.instruments.size(); ++i) start_instrument(i);
+  }
+
+ public:
+  // `validate --instruments`: every instrument started or connected as a run would, checked, and
+  // let go. Simulators keep their files in the private temporary directory: nothing is written
+  // to the campaign's output, no journal, and no experiment runs.
+  std::vector<InstrumentCheck> check_instruments() {
+    output_ = temp_.path();
+    std::vector<InstrumentCheck> checks;
     for (size_t i = 0; i < config_.instruments.size(); ++i) {
+      InstrumentCheck c{config_.instruments[i].name, std::nullopt, {}, false};
+      try {
+        start_instrument(i);
+        c.info = instruments_.back()->link->info();
+      } catch (const ConfigError& e) {
+        c.problem = e.what();
+        c.mismatch = true;
+      } catch (const std::exception& e) {
+        c.problem = e.what();
+      }
+      checks.push_back(std::move(c));
+    }
+    return checks;
+  }
+
+ private:
+  void start_instrument(size_t i) {
+    {
       const InstrumentConfig& ic = config_.instruments[i];
       auto live = std::make_unique<LiveInstrument>();
       live->index = i;
@@ -648,8 +689,9 @@ class CampaignRun {
       note_best(id, y, e.params);
       const Point x = e.x;
       in_flight_.erase(it);
-      journal(ResultEvent{.experiment = id, .instrument = inst.config->name, .status = "ok", .values = values, .objective = y,
-                          .meta = m.meta.is_object() ? std::optional<json>(m.meta) : std::nullopt});
+      std::optional<json> meta = m.meta.is_object() ? std::optional<json>(m.meta) : std::nullopt;
+      if (inst.config->is_manual()) meta = entered_meta(id, std::move(meta));
+      journal(ResultEvent{.experiment = id, .instrument = inst.config->name, .status = "ok", .values = values, .objective = y, .meta = meta});
       planner_->tell(Observation::succeeded(x, config_.objective.goal == Goal::minimize ? y : -y, numeric_values(values)));
       write_reports(false);
     } else {
@@ -845,6 +887,23 @@ class CampaignRun {
     }
   }
 
+  // Who entered a person's result, when and from where, into the result's meta: the journal is
+  // the record of who did what (the inbox file may be deleted later).
+  std::optional<json> entered_meta(const std::string& id, std::optional<json> meta) {
+    try {
+      if (const auto entry = read_entry(output_, id)) {
+        json m = meta.value_or(json::object());
+        m["entered_by"] = entry->by;
+        m["entered_at"] = entry->at;
+        m["entered_from"] = entry->source;
+        return m;
+      }
+    } catch (const Error& e) {
+      log(fmt::format("{}: {}", id, e.what()));
+    }
+    return meta;
+  }
+
   bool waits_for_person(const Experiment& e) const {
     return e.instrument >= 0 && instruments_[static_cast<size_t>(e.instrument)]->config->is_manual();
   }
@@ -900,7 +959,8 @@ class CampaignRun {
   Space space_;
   fs::path output_;
   std::optional<Journal> journal_;
-  std::vector<JournalEventBody> held_events_;  // before open_journal
+  std::vector<JournalEventBody> held_events_;
+  std::optional<PriorResults> priors_;  // a new campaign's "prior_results", read before it starts
   CampaignState state_;  // the journal so far, folded: what reports are made of
   std::unique_ptr<Planner> planner_;
   ExperimentBook book_;  // the policy: what a failure, a silence or a late result leads to
@@ -933,6 +993,11 @@ class CampaignRun {
 
 std::filesystem::path campaign_output(const CampaignConfig& config, const CampaignOptions& options) {
   return options.output ? std::filesystem::path(*options.output) : std::filesystem::path(config.output + (options.dry_run ? "-dry-run" : ""));
+}
+
+std::vector<InstrumentCheck> check_instruments(const CampaignConfig& config, const CampaignOptions& options) {
+  CampaignRun run(config, options, nullptr);
+  return run.check_instruments();
 }
 
 CampaignSummary run_campaign(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer) {

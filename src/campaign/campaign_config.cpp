@@ -190,6 +190,9 @@ InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& si
   };
   count("heartbeat_misses", ic.heartbeat_misses, 1, 1000);
   count("retries", ic.retries, 0, 20);
+  // A person's "failed" is a verdict on the chemistry, not on the person: never quarantine them
+  // unless the file asks to.
+  if (ic.manual) ic.quarantine_after = 1000000;
   count("quarantine_after", ic.quarantine_after, 1, 1000000);
   return ic;
 }
@@ -257,7 +260,8 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   // `validate` names them all; checks that need earlier parts (the planner's options need the
   // parameters) run only when those parts are right.
   ConfigMistakes mistakes;
-  top.expect_object({"name", "description", "seed", "parameters", "objective", "outputs", "planner", "instruments", "budget", "stop", "output"}, mistakes);
+  top.expect_object({"name", "description", "seed", "parameters", "objective", "outputs", "planner", "instruments", "budget", "stop", "output",
+                     "prior_results"}, mistakes);
 
   CampaignConfig c;
   c.source = source;
@@ -360,6 +364,11 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   });
 
   mistakes.check([&] { c.output = top.has("output") ? top.child("output").as_string() : "runs/" + c.name; });
+  mistakes.check([&] {
+    if (!top.has("prior_results")) return;
+    c.prior_results = top.child("prior_results").as_string();
+    if (c.prior_results.empty()) top.child("prior_results").fail("must name a CSV file (or leave the field out)");
+  });
 
   // The planner checks its own options (each kind accepts different ones).
   if (parameters_ok && planner_ok) mistakes.check([&] { make_planner(PlannerContext{c.space(), c.seed, c.planner, c.source}); });
@@ -488,6 +497,7 @@ nlohmann::json CampaignConfig::to_json() const {
   j["budget"] = {{"experiments", budget.experiments}};
   if (budget.hours > 0) j["budget"]["hours"] = budget.hours;
   if (target) j["stop"] = {{"target", *target}};
+  if (!prior_results.empty()) j["prior_results"] = prior_results;
   j["output"] = output;
   return j;
 }

@@ -16,6 +16,7 @@
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
+#include "csv_table.hpp"
 
 namespace labloop {
 
@@ -46,54 +47,6 @@ void write_all(int fd, std::string_view bytes, const fs::path& path) {
 void fsync_dir(const fs::path& dir) {
   Fd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY)};
   if (d.fd >= 0) ::fsync(d.fd);
-}
-
-// Splits one CSV record (RFC 4180 quoting; the record is one line: entries need no newlines).
-std::vector<std::string> split_csv(const std::string& line, size_t row) {
-  std::vector<std::string> fields;
-  std::string field;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') field += '"', ++i;
-      else if (c == '"') quoted = false;
-      else field += c;
-    } else if (c == '"' && field.empty()) {
-      quoted = true;
-    } else if (c == ',') {
-      fields.push_back(std::move(field));
-      field.clear();
-    } else {
-      field += c;
-    }
-  }
-  if (quoted) throw Error(fmt::format("row {}: a quoted field is not closed", row));
-  fields.push_back(std::move(field));
-  for (auto& f : fields) {  // spreadsheet exports pad cells
-    const auto b = f.find_first_not_of(" \t"), e = f.find_last_not_of(" \t");
-    f = b == std::string::npos ? "" : f.substr(b, e - b + 1);
-  }
-  return fields;
-}
-
-std::optional<double> parse_number(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  if (used != text.size()) return std::nullopt;
-  return v;
-}
-
-// "yield [%]" → "yield": results.csv and `pending --csv` write units into headers.
-std::string header_name(const std::string& header) {
-  const auto bracket = header.find(" [");
-  return bracket != std::string::npos && header.back() == ']' ? header.substr(0, bracket) : header;
 }
 
 std::vector<std::string> output_names(const CampaignConfig& config) {
@@ -265,7 +218,7 @@ void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry
     if (eq == std::string::npos || eq == 0)
       throw Error(fmt::format("\"{}\" is not NAME=VALUE (e.g. yield=71.5)", word));
     const std::string name = word.substr(0, eq);
-    const auto value = parse_number(word.substr(eq + 1));
+    const auto value = detail::parse_number(word.substr(eq + 1));
     if (!value) throw Error(fmt::format("{}: \"{}\" is not a number", name, word.substr(eq + 1)));
     if (entry.values.contains(name)) throw Error(fmt::format("{} is given twice", name));
     entry.values[name] = *value;
@@ -273,60 +226,38 @@ void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry
 }
 
 EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
-  std::ifstream in(path);
-  if (!in) throw Error(fmt::format("{}: cannot read: {}", path.string(), os_error(errno)));
+  const detail::CsvTable table = detail::read_csv_table(path, kMaxEntryRows);
   const auto outputs = output_names(config);
   enum class Column { experiment, failed, output, ignored };
-  std::string line;
-  size_t row = 0;
-  std::vector<std::string> header;
   std::vector<Column> kinds;
   EntryFile file;
-  while (std::getline(in, line)) {
-    ++row;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (row == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // spreadsheets' byte-order mark
-    if (line.find_first_not_of(" \t,") == std::string::npos) continue;
-    std::vector<std::string> fields;
-    try {
-      fields = split_csv(line, row);
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: {}", path.string(), e.what()));
-    }
-    if (header.empty()) {
-      for (const auto& f : fields) {
-        header.push_back(header_name(f));
-        const std::string& name = header.back();
-        if (name == "experiment") kinds.push_back(Column::experiment);
-        else if (name == "failed") kinds.push_back(Column::failed);
-        else if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) kinds.push_back(Column::output);
-        else kinds.push_back(Column::ignored), file.ignored_columns.push_back(name);
-      }
-      if (std::find(kinds.begin(), kinds.end(), Column::experiment) == kinds.end())
-        throw Error(fmt::format("{}: row 1 must be a header with an \"experiment\" column (got: {})", path.string(), line));
-      continue;
-    }
-    if (file.entries.size() >= kMaxEntryRows) throw Error(fmt::format("{}: more than {} rows; split the file", path.string(), kMaxEntryRows));
-    if (fields.size() != header.size())
-      throw Error(fmt::format("{}: row {} has {} fields, the header {}", path.string(), row, fields.size(), header.size()));
+  for (const auto& name : table.header) {
+    if (name == "experiment") kinds.push_back(Column::experiment);
+    else if (name == "failed") kinds.push_back(Column::failed);
+    else if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) kinds.push_back(Column::output);
+    else kinds.push_back(Column::ignored), file.ignored_columns.push_back(name);
+  }
+  if (std::find(kinds.begin(), kinds.end(), Column::experiment) == kinds.end())
+    throw Error(fmt::format("{}: line 1 must be a header with an \"experiment\" column (got: {})", path.string(), fmt::join(table.header, ",")));
+  for (const detail::CsvRow& row : table.rows) {
     ManualEntry e;
-    e.source = fmt::format("{} row {}", path.filename().string(), row);
-    for (size_t i = 0; i < header.size(); ++i) {
-      if (kinds[i] == Column::experiment) e.experiment = fields[i];
-      else if (kinds[i] == Column::failed && !fields[i].empty()) e.failed = fields[i];
-      else if (kinds[i] == Column::output && !fields[i].empty()) {
-        const auto v = parse_number(fields[i]);
-        if (!v) throw Error(fmt::format("{}: row {}: {} \"{}\" is not a number", path.string(), row, header[i], fields[i]));
-        e.values[header[i]] = *v;
+    e.source = fmt::format("{} line {}", path.filename().string(), row.line);
+    for (size_t i = 0; i < kinds.size(); ++i) {
+      const std::string& cell = row.fields[i];
+      if (kinds[i] == Column::experiment) e.experiment = cell;
+      else if (kinds[i] == Column::failed && !cell.empty()) e.failed = cell;
+      else if (kinds[i] == Column::output && !cell.empty()) {
+        const auto v = detail::parse_number(cell);
+        if (!v) throw Error(fmt::format("{}: line {}: {} \"{}\" is not a number", path.string(), row.line, table.header[i], cell));
+        e.values[table.header[i]] = *v;
       }
     }
     if (e.values.empty() && !e.failed) {
-      file.blank_rows.push_back(row);  // not measured yet: a template row left empty
+      file.blank_rows.push_back(row.line);  // not measured yet: a template row left empty
       continue;
     }
     file.entries.push_back(std::move(e));
   }
-  if (header.empty()) throw Error(fmt::format("{}: empty file", path.string()));
   return file;
 }
 

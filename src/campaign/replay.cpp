@@ -16,7 +16,14 @@ CampaignConfig journaled_config(const std::vector<JournalEvent>& events, const s
   const auto* started = events.empty() ? nullptr : events.front().as<CampaignStartedEvent>();
   if (!started || started->config.is_null())
     throw JournalError(fmt::format("{}: does not start with a campaign_started event carrying the configuration", source));
-  return parse_campaign_config(started->config.dump(), source + " (campaign_started)", simulators);
+  CampaignConfig config = parse_campaign_config(started->config.dump(), source + " (campaign_started)", simulators);
+  // `labloop extend` raises the budget by journaling it; the latest extension counts.
+  for (const JournalEvent& e : events)
+    if (const auto* extended = e.as<BudgetExtendedEvent>()) {
+      config.budget.experiments = extended->experiments;
+      if (extended->hours) config.budget.hours = *extended->hours;
+    }
+  return config;
 }
 
 CampaignConfig journaled_config(const std::vector<json>& events, const std::string& source, const SimulatorCatalogue& simulators) {
@@ -89,6 +96,13 @@ ReplayReport replay_journal(const std::vector<JournalEvent>& events, const Campa
       }
       time_limited = false;
       i = end - 1;
+      continue;
+    }
+    // Past results reach the planner where the campaign told it, before its first proposal.
+    if (const auto* prior = e.as<PriorResultEvent>()) {
+      state.apply(e);
+      planner.tell(Observation::succeeded(point_of(prior->x), sign * prior->objective, numeric_values(prior->values)));
+      ++report.outcomes;
       continue;
     }
     // An outcome reaches the planner when it is the first for a proposed experiment, as in the loop.

@@ -20,18 +20,42 @@
 #include "labloop/core/version.hpp"
 #include "bench.hpp"
 #include "manual.hpp"
+#include "labloop/campaign/prior_results.hpp"
+#include "labloop/campaign/manual_entry.hpp"
+#include "labloop/journal/campaign_state.hpp"
+#include "labloop/core/os_user.hpp"
 #include "progress.hpp"
 #include "catalogue.hpp"
 
 namespace {
 
-int validate(const std::string& file) {
+int validate(const std::string& file, bool instruments) {
   const auto config = labloop::load_campaign_config(file, labloop::sim::catalogue());
   const auto count = [](size_t n, const char* noun) { return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s"); };
   fmt::print("{}: ok — campaign \"{}\", {}, {}, budget {}, planner {}\n", file, config.name,
              count(config.parameters.size(), "parameter"), count(config.instruments.size(), "instrument"),
              count(static_cast<size_t>(config.budget.experiments), "experiment"), config.planner.kind);
-  return 0;
+  if (!config.prior_results.empty()) {
+    const auto priors = labloop::read_prior_results(config);
+    for (const auto& skipped : priors.skipped) fmt::print("prior_results: {}\n", skipped);
+    if (!priors.ignored_columns.empty()) fmt::print("prior_results: ignored columns (neither parameters nor outputs): {}\n", fmt::join(priors.ignored_columns, ", "));
+    fmt::print("prior_results: {} of {} taught to the planner before its first proposal\n", count(priors.rows.size(), "row"),
+               priors.rows.size() + priors.skipped.size());
+  }
+  if (!instruments) return 0;
+  // Connects to every instrument (starting simulators) as `run` would, and lets go: nothing runs.
+  int status = 0;
+  for (const auto& check : labloop::check_instruments(config, labloop::CampaignOptions{})) {
+    if (check.problem.empty()) {
+      fmt::print("instrument '{}': ok — {} {}, capacity {}, outputs {}\n", check.instrument, check.info->driver, check.info->version,
+                 check.info->capacity, fmt::join(check.info->outputs, ", "));
+    } else {
+      fmt::print("instrument '{}': {}\n", check.instrument, check.problem);
+      status = check.mismatch ? 2 : std::max(status, 1);
+    }
+  }
+  if (status != 0) fmt::print("{}: the instruments do not all fit this campaign (nothing was run)\n", file);
+  return status;
 }
 
 // Exit 0 when the journal is intact (finished or not), 1 otherwise; says which line is wrong.
@@ -156,6 +180,40 @@ int resume(const std::string& where, double grace_s) {
   return exit_code(summary);
 }
 
+// Raises the budget of a stopped or finished campaign by journaling it, then resumes it.
+int extend(const std::string& where, int more_experiments, double more_hours, double grace_s) {
+  if (more_experiments <= 0 && more_hours <= 0) throw labloop::Error("say how much more: --experiments N and/or --hours H");
+  const auto path = labloop::journal_path_of(where);
+  if (labloop::campaign_running(path))
+    throw labloop::Error(fmt::format("{}: the campaign is running; stop it (Ctrl-C), then extend it", path.string()));
+  const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
+  const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
+  const auto state = labloop::CampaignState::fold(events);
+  if (state.finished() && state.finish_reason() == "target reached")
+    throw labloop::Error(fmt::format("{}: the campaign reached its target (stop.target {}); with more budget it would stop again at once",
+                                     path.string(), config.target.value_or(0)));
+  labloop::BudgetExtendedEvent raised;
+  raised.experiments = config.budget.experiments + std::max(more_experiments, 0);
+  if (raised.experiments > 1000000) throw labloop::Error(fmt::format("a budget is at most 1000000 experiments (asked for {})", raised.experiments));
+  if (more_hours > 0) {
+    // The time budget counts from the campaign's first start; without one so far, from now.
+    double base = config.budget.hours;
+    if (base <= 0) {
+      const auto first = labloop::parse_journal_time(state.started_at());
+      base = first ? std::chrono::duration<double>(std::chrono::system_clock::now() - *first).count() / 3600 : 0;
+    }
+    raised.hours = base + more_hours;
+  }
+  raised.by = labloop::os_user_name();
+  {
+    labloop::Journal journal(path);
+    journal.append(std::string(labloop::event_name(raised)), labloop::encode_fields(raised));
+  }
+  fmt::print("budget raised: {} → {} experiments{}; continuing\n", config.budget.experiments, raised.experiments,
+             raised.hours ? fmt::format(", time budget {:.4g} h from the first start", *raised.hours) : "");
+  return resume(where, grace_s);
+}
+
 // Exit 0 when every recorded proposal is reproduced, 1 otherwise (listing each difference).
 int replay(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
@@ -191,6 +249,9 @@ int main(int argc, char** argv) {
 
   auto* validate_cmd = app.add_subcommand("validate", "Check a campaign file without running anything");
   validate_cmd->add_option("file", file, "Campaign file (JSON)")->required();
+  bool validate_instruments = false;
+  validate_cmd->add_flag("--instruments", validate_instruments,
+                         "Also connect to every instrument (starting simulators) and check names, limits and outputs; nothing runs");
 
   std::string directory;
   auto* verify_cmd = app.add_subcommand("verify", "Check a campaign's journal: hash chain, sequence and bookkeeping");
@@ -199,6 +260,13 @@ int main(int argc, char** argv) {
   auto* resume_cmd = app.add_subcommand("resume", "Continue a campaign after a crash, kill or stop, from its journal");
   resume_cmd->add_option("dir", directory, "Campaign output directory")->required();
   resume_cmd->add_option("--grace", grace_s, "After Ctrl-C/SIGTERM: seconds running experiments get to finish (default 30)")->check(CLI::NonNegativeNumber);
+  int more_experiments = 0;
+  double more_hours = 0;
+  auto* extend_cmd = app.add_subcommand("extend", "Give a finished or stopped campaign more budget and continue it");
+  extend_cmd->add_option("dir", directory, "Campaign output directory")->required();
+  extend_cmd->add_option("--experiments", more_experiments, "This many more experiments")->check(CLI::PositiveNumber);
+  extend_cmd->add_option("--hours", more_hours, "This many more hours of time budget")->check(CLI::PositiveNumber);
+  extend_cmd->add_option("--grace", grace_s, "After Ctrl-C/SIGTERM: seconds running experiments get to finish (default 30)")->check(CLI::NonNegativeNumber);
   auto* replay_cmd = app.add_subcommand("replay", "Re-run the planner over a journal and check every proposal is reproduced");
   replay_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
 
@@ -237,7 +305,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    if (*validate_cmd) return validate(file);
+    if (*validate_cmd) return validate(file, validate_instruments);
     if (*run_cmd) return run(file, output, dry_run, grace_s);
     if (*bench_cmd) {
       bench.seeds_given = bench_cmd->count("--seeds") > 0;
@@ -247,6 +315,7 @@ int main(int argc, char** argv) {
     if (*verify_cmd) return verify(directory);
     if (*resume_cmd) return resume(directory, grace_s);
     if (*replay_cmd) return replay(directory);
+    if (*extend_cmd) return extend(directory, more_experiments, more_hours, grace_s);
     if (*pending_cmd) return labloop::cli::pending(directory, pending_csv);
     if (*enter_cmd) return labloop::cli::enter(enter);
   } catch (const labloop::ConfigError& e) {

@@ -1,18 +1,17 @@
 #include "manual.hpp"
 
 #include <fmt/format.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <ctime>
 #include <filesystem>
-#include <ranges>
 
 #include "catalogue.hpp"
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/os_user.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/journal/journal.hpp"
@@ -58,11 +57,6 @@ std::vector<std::string> outputs_of(const CampaignConfig& config) {
   for (const auto& o : config.outputs)
     if (o.name != config.objective.name) names.push_back(o.name);
   return names;
-}
-
-std::string os_user() {
-  if (const passwd* pw = ::getpwuid(::geteuid()); pw && pw->pw_name) return pw->pw_name;
-  return fmt::format("uid {}", ::geteuid());
 }
 
 std::string utc_now() {
@@ -147,7 +141,7 @@ int enter(const EnterCommand& command) {
     if (e.values.empty() && !e.failed) throw Error("give the measured values (e.g. yield=71.5), or --failed \"reason\"");
     entries.push_back(std::move(e));
   }
-  const std::string by = command.by.empty() ? os_user() : command.by;
+  const std::string by = command.by.empty() ? os_user_name() : command.by;
   size_t accepted = 0, refused = 0;
   for (auto& e : entries) {
     e.by = by;
@@ -167,11 +161,9 @@ int enter(const EnterCommand& command) {
       continue;
     }
     ++accepted;
-    fmt::print("entered {}: {}\n", e.experiment,
-               e.failed ? "failed: " + *e.failed : fmt::format("{}", fmt::join(e.values | std::views::transform([](const auto& kv) {
-                                                                                   return fmt::format("{}={:g}", kv.first, kv.second);
-                                                                                 }),
-                                                                                 " ")));
+    std::vector<std::string> shown;
+    for (const auto& [name, value] : e.values) shown.push_back(fmt::format("{}={:g}", name, value));
+    fmt::print("entered {}: {}\n", e.experiment, e.failed ? "failed: " + *e.failed : fmt::format("{}", fmt::join(shown, " ")));
   }
   if (accepted > 0)
     fmt::print("{}\n", campaign_running(c.journal) ? "the running campaign records them within a second"

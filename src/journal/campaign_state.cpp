@@ -83,7 +83,7 @@ void CampaignState::apply(const JournalEvent& event) {
   }
   if (const auto* failed = event.as<FailedEvent>(); failed && failed->retry_as) announced_retry_ = Announced{*failed->retry_as, line};
 
-  if (finished_ && kind != EventKind::campaign_resumed)
+  if (finished_ && kind != EventKind::campaign_resumed && kind != EventKind::budget_extended)
     problems_.push_back(fmt::format("line {}: \"{}\" after campaign_finished", line, event.name()));
   if (line == 1 && kind != EventKind::campaign_started)
     problems_.push_back(fmt::format("line 1 is \"{}\", not campaign_started", event.name()));
@@ -103,6 +103,11 @@ void CampaignState::apply(const JournalEvent& event) {
           reject(e);
         } else if constexpr (std::is_same_v<Event, ResultEvent> || std::is_same_v<Event, FailedEvent>) {
           conclude(event);
+        } else if constexpr (std::is_same_v<Event, BudgetExtendedEvent>) {
+          budget_experiments_ = e.experiments;
+          if (e.hours) budget_hours_ = e.hours;
+        } else if constexpr (std::is_same_v<Event, PriorResultEvent>) {
+          prior_results_.push_back(e);
         } else if constexpr (std::is_same_v<Event, CampaignFinishedEvent>) {
           finished_ = true;
           finish_reason_ = e.reason;

@@ -25,6 +25,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(EventKind::unknown) +
     "campaign_started",       "instrument_ready",       "proposed",     "dispatched",       "accepted",
     "rejected",               "result",                 "failed",       "instrument_lost",  "instrument_reconnected",
     "instrument_restarted",   "instrument_quarantined", "planner_note", "campaign_resumed", "campaign_finished",
+    "budget_extended",        "prior_result",
     "unknown",
 };
 
@@ -267,6 +268,27 @@ JournalEventBody decode_body(EventKind kind, const std::string& name, const Fiel
       }
       return e;
     }
+    case EventKind::budget_extended: {
+      BudgetExtendedEvent e;
+      const auto experiments = r.optional_int("experiments");
+      if (!experiments || *experiments < 1) r.fail("experiments", "is not a positive integer");
+      e.experiments = *experiments;
+      e.hours = r.optional_number("hours");
+      e.by = r.string_or_empty("by");
+      return e;
+    }
+    case EventKind::prior_result: {
+      PriorResultEvent e;
+      e.source = r.string_or_empty("source");
+      e.row = r.optional_int("row").value_or(0);
+      e.params = r.object_or_null("params");
+      e.x = r.numbers("x");
+      e.values = r.object_or_null("values");
+      const auto objective = r.optional_number("objective");
+      if (!objective) r.fail("objective", "is not a number");
+      e.objective = *objective;
+      return e;
+    }
     case EventKind::unknown: break;
   }
   return UnknownEvent{name};
@@ -414,6 +436,17 @@ json encode_fields(const JournalEventBody& body) {
           f["failed"] = e.failed;
           f["best"] = e.best ? json{{"experiment", e.best->experiment}, {"objective", e.best->objective}, {"params", e.best->params}}
                              : json(nullptr);
+        } else if constexpr (std::is_same_v<Event, BudgetExtendedEvent>) {
+          f["experiments"] = e.experiments;
+          put_if("hours", e.hours);
+          f["by"] = e.by;
+        } else if constexpr (std::is_same_v<Event, PriorResultEvent>) {
+          f["source"] = e.source;
+          f["row"] = e.row;
+          f["params"] = e.params;
+          f["x"] = e.x;
+          f["values"] = e.values;
+          f["objective"] = e.objective;
         } else {
           static_assert(std::is_same_v<Event, UnknownEvent>);
         }

@@ -351,4 +351,14 @@ JournalContents parse_journal(std::string_view text, const std::string& source) 
   return parse_text(text, source).contents;
 }
 
+std::optional<std::chrono::system_clock::time_point> parse_journal_time(const std::string& text) {
+  std::tm tm{};
+  int millis = 0;
+  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis) != 7)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(millis);
+}
+
 }  // namespace labloop

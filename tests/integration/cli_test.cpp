@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -278,4 +279,30 @@ TEST_CASE("CLI: bench --datasets runs the lookup-table benchmark", "[cli][bench]
   CHECK(o.status == 0);
   CHECK(o.output.find("plate") != std::string::npos);
   CHECK(o.output.find("sobol") != std::string::npos);
+}
+
+TEST_CASE("CLI: validate --instruments finds a parameter the driver lacks, without running anything", "[cli]") {
+  test::TempDir dir;
+  ChildProcess driver({LABLOOP_EXAMPLE_DRIVER_PATH, dir.ipc("oven")}, dir / "oven.log");
+  const std::string campaign = fmt::format(R"({{"name": "oven",
+    "parameters": [{{"name": "temprature", "type": "continuous", "low": 50, "high": 240}},
+                   {{"name": "minutes", "type": "integer", "low": 1, "high": 60}}],
+    "objective": {{"name": "yield", "goal": "maximize"}},
+    "instruments": [{{"name": "oven", "endpoint": "{}"}}],
+    "budget": {{"experiments": 5}}, "output": "{}"}})",
+                                           dir.ipc("oven"), (dir / "out").string());
+  test::write_file(dir / "oven.json", campaign);
+  // The file itself is fine: only the driver knows its inputs.
+  CHECK(labloop_cli({"validate", (dir / "oven.json").string()}, dir).status == 0);
+  const Outcome o = labloop_cli({"validate", (dir / "oven.json").string(), "--instruments"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("instrument 'oven' has no input named \"temprature\"; did you mean \"temperature\"?"));
+  CHECK_THAT(o.output, Catch::Contains("the instruments do not all fit this campaign (nothing was run)"));
+  CHECK_FALSE(std::filesystem::exists(dir / "out"));
+
+  test::write_file(dir / "fixed.json", std::regex_replace(campaign, std::regex("temprature"), "temperature"));
+  const Outcome fixed = labloop_cli({"validate", (dir / "fixed.json").string(), "--instruments"}, dir);
+  CHECK(fixed.status == 0);
+  CHECK_THAT(fixed.output, Catch::Contains("instrument 'oven': ok — "));
+  CHECK_FALSE(std::filesystem::exists(dir / "out"));
 }

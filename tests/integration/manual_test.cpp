@@ -99,6 +99,12 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   const ExperimentState* first = running.experiment(mine[0]);
   CHECK(first->objective == 12.5);
   CHECK(first->values.value("purity", 0.0) == 0.93);
+  // The journal says who entered it, and from where.
+  bool recorded_by = false;
+  for (const auto& e : decode_events(read_journal(journal).events, journal.string()))
+    if (const auto* r = e.as<ResultEvent>(); r && r->experiment == mine[0])
+      recorded_by = r->meta && r->meta->value("entered_by", "") == "ana" && r->meta->value("entered_from", "") == "command line";
+  CHECK(recorded_by);
   o = test::cli({"enter", out.string(), mine[0], "y=13"}, dir);  // once recorded, a result stays as recorded
   CHECK(o.status == 2);
   CHECK_THAT(o.output, Catch::Contains("already has its outcome"));

@@ -45,6 +45,8 @@ std::vector<JournalEventBody> one_of_each() {
       PlannerNoteEvent{"the ask hit the time limit", 1.25},
       CampaignResumedEvent{{"q-0001"}, {"q-0002", "q-0003"}, 7, false, "journal.jsonl: line 40 is incomplete (torn write); ignored"},
       CampaignFinishedEvent{"budget reached", 12, 1, FinishedBest{"q-0001", 0.42, params}},
+      BudgetExtendedEvent{20, 12.5, "ana"},
+      PriorResultEvent{"earlier.csv", 3, params, {0.25, 0.5}, json{{"y", 1.5}, {"purity", 0.9}}, 1.5},
   };
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/journal/events.hpp"
@@ -68,6 +69,18 @@ struct CampaignSummary {
   std::filesystem::path output;
   CampaignStatus status;
 };
+
+// What `labloop validate --instruments` learns of one instrument.
+struct InstrumentCheck {
+  std::string instrument;
+  std::optional<InstrumentInfo> info;  // what it declared, when it answered
+  std::string problem;                 // why it cannot be used; "" when it fits
+  bool mismatch = false;               // the problem is the campaign file's (a ConfigError), not a connection
+};
+// Starts or connects every instrument as `run` would (simulators in a private temporary folder),
+// checks each against the campaign (names, limits, outputs) and disconnects. Nothing runs and
+// nothing is written to the output directory. One entry per instrument, in file order.
+std::vector<InstrumentCheck> check_instruments(const CampaignConfig& config, const CampaignOptions& options);
 
 // Where the campaign writes: options.output, else the file's "output" (+ "-dry-run" for a dry run).
 std::filesystem::path campaign_output(const CampaignConfig& config, const CampaignOptions& options);

@@ -87,6 +87,7 @@ struct CampaignConfig {
   Budget budget;
   std::optional<double> target;  // stop.target: stop once the best result reaches it
   std::string output;            // output directory (default "runs/<name>")
+  std::string prior_results;     // CSV of results the lab already has ("" = none); see prior_results.hpp
 
   Space space() const { return Space(parameters); }
   // The declaration of output `name`, or nullptr when the file declares none by that name.

@@ -110,6 +110,11 @@ class CampaignState {
   int failed_outcomes() const { return failed_outcomes_; }  // first outcomes that were "failed" lines
   int open_count() const;
 
+  // ---- raised budgets (`labloop extend`) and past results (config "prior_results") ----
+  const std::optional<int>& budget_experiments() const { return budget_experiments_; }  // the latest extension's
+  const std::optional<double>& budget_hours() const { return budget_hours_; }
+  const std::vector<PriorResultEvent>& prior_results() const { return prior_results_; }
+
   // ---- the campaign's course ----
   bool finished() const { return finished_; }  // campaign_finished, not resumed since
   const std::string& finish_reason() const { return finish_reason_; }  // of the last campaign_finished
@@ -154,6 +159,10 @@ class CampaignState {
   int completed_ = 0;
   std::optional<BestExperiment> best_;
   int proposed_lines_ = 0, result_outcomes_ = 0, failed_outcomes_ = 0;
+
+  std::optional<int> budget_experiments_;
+  std::optional<double> budget_hours_;
+  std::vector<PriorResultEvent> prior_results_;
 
   bool finished_ = false;
   std::string finish_reason_;

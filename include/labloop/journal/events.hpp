@@ -41,6 +41,8 @@ enum class EventKind {
   planner_note,
   campaign_resumed,
   campaign_finished,
+  budget_extended,
+  prior_result,
   unknown,
 };
 
@@ -205,6 +207,29 @@ struct CampaignFinishedEvent {
   bool operator==(const CampaignFinishedEvent&) const = default;
 };
 
+// `labloop extend`: the budget from here on (totals, not increments), and who raised it. A
+// finished campaign continues after it.
+struct BudgetExtendedEvent {
+  static constexpr EventKind kind = EventKind::budget_extended;
+  int experiments = 0;            // the new experiment budget
+  std::optional<double> hours;    // the new time budget, when it has one
+  std::string by;                 // the OS user who extended it
+  bool operator==(const BudgetExtendedEvent&) const = default;
+};
+
+// One row of the config's "prior_results" file, taught to the planner before its first proposal.
+// Not an experiment of this campaign: it has no id, costs no budget and is not a candidate for best.
+struct PriorResultEvent {
+  static constexpr EventKind kind = EventKind::prior_result;
+  std::string source;             // the file, as named in the config
+  int row = 0;                    // 1-based line in that file (the header is line 1)
+  nlohmann::json params;          // user units
+  std::vector<double> x;          // canonical cube point
+  nlohmann::json values;          // the outputs given
+  double objective = 0;
+  bool operator==(const PriorResultEvent&) const = default;
+};
+
 // A kind this version does not know; its fields are in JournalEvent::raw.
 struct UnknownEvent {
   static constexpr EventKind kind = EventKind::unknown;
@@ -215,7 +240,8 @@ struct UnknownEvent {
 using JournalEventBody =
     std::variant<CampaignStartedEvent, InstrumentReadyEvent, ProposedEvent, DispatchedEvent, AcceptedEvent, RejectedEvent,
                  ResultEvent, FailedEvent, InstrumentLostEvent, InstrumentReconnectedEvent, InstrumentRestartedEvent,
-                 InstrumentQuarantinedEvent, PlannerNoteEvent, CampaignResumedEvent, CampaignFinishedEvent, UnknownEvent>;
+                 InstrumentQuarantinedEvent, PlannerNoteEvent, CampaignResumedEvent, CampaignFinishedEvent, BudgetExtendedEvent,
+                 PriorResultEvent, UnknownEvent>;
 
 // One decoded journal line.
 struct JournalEvent {

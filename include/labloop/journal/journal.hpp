@@ -25,7 +25,9 @@
 // (kMaxConfigDepth) in a few more levels, so real journals stay far below it; a deeper line is
 // refused before parsing, as nested JSON is handled recursively and could overflow the stack.
 #include <cstdint>
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -102,5 +104,9 @@ JournalContents parse_journal(std::string_view text, const std::string& source);
 std::string journal_hash(std::string_view previous_hash, std::string_view body);
 // The hash before the first line: 64 '0's.
 const std::string& journal_genesis_hash();
+
+// A journal's "time" ("2026-11-25T08:30:00.123Z") as a clock reading; nullopt when it is not one.
+// Time budgets count from the first start, across resumes and extensions.
+std::optional<std::chrono::system_clock::time_point> parse_journal_time(const std::string& text);
 
 }  // namespace labloop

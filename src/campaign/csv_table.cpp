@@ -1,0 +1,99 @@
+#include "csv_table.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "labloop/core/error.hpp"
+
+namespace labloop::detail {
+
+namespace {
+
+// Splits one record; `line` names it in the message for an unclosed quote.
+std::vector<std::string> split(const std::string& text, std::size_t line) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += '"', ++i;
+      else if (c == '"') quoted = false;
+      else field += c;
+    } else if (c == '"' && field.find_first_not_of(" \t") == std::string::npos) {
+      field.clear();
+      quoted = true;
+    } else if (c == ',') {
+      fields.push_back(std::move(field));
+      field.clear();
+    } else {
+      field += c;
+    }
+  }
+  if (quoted) throw Error(fmt::format("line {}: a quoted field is not closed", line));
+  fields.push_back(std::move(field));
+  for (auto& f : fields) {  // spreadsheet exports pad cells
+    const auto b = f.find_first_not_of(" \t"), e = f.find_last_not_of(" \t");
+    f = b == std::string::npos ? "" : f.substr(b, e - b + 1);
+  }
+  return fields;
+}
+
+// "yield [%]" → "yield": results.csv and `pending --csv` write units into headers.
+std::string header_name(const std::string& header) {
+  const auto bracket = header.find(" [");
+  return bracket != std::string::npos && !header.empty() && header.back() == ']' ? header.substr(0, bracket) : header;
+}
+
+}  // namespace
+
+std::optional<double> parse_number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+CsvTable read_csv_table(const std::filesystem::path& path, std::size_t max_rows) {
+  std::ifstream in(path);
+  if (!in) throw Error(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
+  CsvTable table;
+  std::string text;
+  std::size_t line = 0;
+  bool have_header = false;
+  while (std::getline(in, text)) {
+    ++line;
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+    if (line == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a spreadsheet's byte-order mark
+    if (text.find_first_not_of(" \t,") == std::string::npos) continue;
+    std::vector<std::string> fields;
+    try {
+      fields = split(text, line);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: {}", path.string(), e.what()));
+    }
+    if (!have_header) {
+      for (const auto& f : fields) table.header.push_back(header_name(f));
+      have_header = true;
+      continue;
+    }
+    if (table.rows.size() >= max_rows) throw Error(fmt::format("{}: more than {} rows; split the file", path.string(), max_rows));
+    if (fields.size() != table.header.size())
+      throw Error(fmt::format("{}: line {} has {} fields, the header {}", path.string(), line, fields.size(), table.header.size()));
+    table.rows.push_back({line, std::move(fields)});
+  }
+  if (!have_header) throw Error(fmt::format("{}: empty file (it needs a header line)", path.string()));
+  return table;
+}
+
+}  // namespace labloop::detail

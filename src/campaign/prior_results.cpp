@@ -1,0 +1,107 @@
+#include "labloop/campaign/prior_results.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "csv_table.hpp"
+#include "labloop/core/error.hpp"
+
+namespace labloop {
+
+namespace fs = std::filesystem;
+
+fs::path prior_results_path(const CampaignConfig& config) {
+  const fs::path given = config.prior_results;
+  if (given.is_absolute()) return given;
+  return fs::path(config.source).parent_path() / given;
+}
+
+PriorResults read_prior_results(const CampaignConfig& config) {
+  PriorResults out;
+  out.source = config.prior_results;
+  const fs::path path = prior_results_path(config);
+  const std::string name = path.filename().string();
+  auto refuse = [&](const std::string& why) { throw ConfigError(config.source, "/prior_results", why); };
+  detail::CsvTable table;
+  try {
+    table = detail::read_csv_table(path, kMaxPriorRows);
+  } catch (const Error& e) {
+    refuse(e.what());
+  }
+  const auto column = [&](const std::string& wanted) -> std::optional<std::size_t> {
+    const auto it = std::find(table.header.begin(), table.header.end(), wanted);
+    if (it == table.header.end()) return std::nullopt;
+    return static_cast<std::size_t>(it - table.header.begin());
+  };
+  std::vector<std::size_t> parameter_columns;
+  for (const auto& p : config.parameters) {
+    const auto c = column(p.name);
+    if (!c) refuse(fmt::format("{} has no column \"{}\" (its header: {}); every parameter needs one", path.string(), p.name, fmt::join(table.header, ", ")));
+    parameter_columns.push_back(*c);
+  }
+  const auto objective_column = column(config.objective.name);
+  if (!objective_column) refuse(fmt::format("{} has no column for the objective \"{}\" (its header: {})", path.string(), config.objective.name,
+                                            fmt::join(table.header, ", ")));
+  std::vector<std::pair<std::size_t, std::string>> output_columns{{*objective_column, config.objective.name}};
+  for (std::size_t i = 0; i < table.header.size(); ++i) {
+    const std::string& h = table.header[i];
+    if (i == *objective_column || std::find(parameter_columns.begin(), parameter_columns.end(), i) != parameter_columns.end()) continue;
+    if (config.find_output(h)) output_columns.emplace_back(i, h);
+    else out.ignored_columns.push_back(h);
+  }
+
+  for (const detail::CsvRow& row : table.rows) {
+    auto skip = [&](const std::string& why) { out.skipped.push_back(fmt::format("{} line {}: {}; skipped", name, row.line, why)); };
+    PriorRow r;
+    r.line = row.line;
+    r.params = Params::object();
+    std::string problem;
+    for (std::size_t k = 0; k < config.parameters.size() && problem.empty(); ++k) {
+      const Parameter& p = config.parameters[k];
+      const std::string& cell = row.fields[parameter_columns[k]];
+      if (cell.empty()) {
+        problem = fmt::format("no value for {}", p.name);
+      } else if (p.type == ParameterType::categorical) {
+        r.params[p.name] = cell;
+      } else if (const auto v = detail::parse_number(cell)) {
+        if (p.type == ParameterType::integer && *v == std::floor(*v)) r.params[p.name] = static_cast<long long>(*v);
+        else r.params[p.name] = *v;
+      } else {
+        problem = fmt::format("{} \"{}\" is not a number", p.name, cell);
+      }
+    }
+    if (problem.empty()) problem = check_params(config.parameters, r.params);
+    if (!problem.empty()) {
+      skip(problem);
+      continue;
+    }
+    for (const auto& [index, output] : output_columns) {
+      const std::string& cell = row.fields[index];
+      if (cell.empty()) continue;
+      const auto v = detail::parse_number(cell);
+      if (!v) {
+        problem = fmt::format("{} \"{}\" is not a number", output, cell);
+        break;
+      }
+      if (const OutputSpec* spec = config.find_output(output)) {
+        if ((spec->low && *v < *spec->low) || (spec->high && *v > *spec->high)) {
+          problem = fmt::format("{} = {:g} is outside its declared range", output, *v);
+          break;
+        }
+      }
+      r.values[output] = *v;
+    }
+    if (problem.empty() && !r.values.contains(config.objective.name)) problem = fmt::format("no value for the objective {}", config.objective.name);
+    if (!problem.empty()) {
+      skip(problem);
+      continue;
+    }
+    r.objective = r.values.at(config.objective.name);
+    out.rows.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace labloop

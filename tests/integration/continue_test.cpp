@@ -1,0 +1,106 @@
+// Campaigns that start from what the lab already knows ("prior_results") and campaigns given more
+// budget after they finished (`labloop extend`): real processes, as a technician uses them.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <set>
+
+#include "cli_process.hpp"
+#include "labloop/journal/campaign_state.hpp"
+#include "labloop/journal/events.hpp"
+#include "labloop/journal/journal.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string campaign_file(const std::string& name, int budget, const std::string& extra) {
+  return fmt::format(R"({{"name": "{}", "seed": 11,
+    "parameters": [{{"name": "x1", "type": "continuous", "low": -5, "high": 10, "unit": "mm"}},
+                   {{"name": "x2", "type": "continuous", "low": 0, "high": 15}}],
+    "objective": {{"name": "y"}},
+    "planner": {{"kind": "bayesian", "initial": 5}},
+    "instruments": [{{"name": "sim", "simulator": "branin"}}],
+    "budget": {{"experiments": {}}}{}}})",
+                     name, budget, extra);
+}
+
+std::vector<JournalEvent> events_of(const fs::path& dir) {
+  const fs::path journal = dir / "journal.jsonl";
+  return decode_events(read_journal(journal).events, journal.string());
+}
+
+std::vector<double> first_proposal(const fs::path& dir) {
+  for (const auto& e : events_of(dir))
+    if (const auto* p = e.as<ProposedEvent>()) return p->x;
+  FAIL("no proposal in " << dir);
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("prior_results teach the planner before its first proposal, and bad rows are reported by line and skipped", "[prior][cli]") {
+  test::TempDir dir;
+  // Eight good rows (more than the initial design of 5), one outside the space, one without the
+  // objective, and a column that is neither a parameter nor an output.
+  std::string csv = "x1 [mm],x2,y,notes\n";
+  const double rows[8][3] = {{-3, 12, 20.1}, {9, 2, 3.2},  {3.1, 2.3, 0.6}, {0, 5, 17.5},
+                             {5, 5, 18.0},   {-4, 4, 96}, {8, 14, 110},    {2, 8, 30}};
+  for (const auto& r : rows) csv += fmt::format("{},{},{},ok\n", r[0], r[1], r[2]);
+  csv += "12,3,1.0,too far\n";  // line 10
+  csv += "1,3,,no result\n";    // line 11
+  test::write_file(dir / "earlier.csv", csv);
+  test::write_file(dir / "with.json", campaign_file("with", 3, R"(, "prior_results": "earlier.csv")"));
+  test::write_file(dir / "without.json", campaign_file("without", 3, ""));
+
+  const test::CliOutcome checked = test::cli({"validate", (dir / "with.json").string()}, dir);
+  CHECK(checked.status == 0);
+  CHECK_THAT(checked.output, Catch::Contains("earlier.csv line 10: x1 = 12") && Catch::Contains("is outside its bounds [-5, 10]; skipped"));
+  CHECK_THAT(checked.output, Catch::Contains("earlier.csv line 11: no value for the objective y; skipped"));
+  CHECK_THAT(checked.output, Catch::Contains("ignored columns (neither parameters nor outputs): notes"));
+  CHECK_THAT(checked.output, Catch::Contains("8 rows of 10 taught to the planner"));
+
+  REQUIRE(test::cli({"run", (dir / "with.json").string(), "--output", (dir / "with").string()}, dir).status == 0);
+  REQUIRE(test::cli({"run", (dir / "without.json").string(), "--output", (dir / "without").string()}, dir).status == 0);
+  int priors = 0;
+  for (const auto& e : events_of(dir / "with")) priors += e.as<PriorResultEvent>() != nullptr;
+  CHECK(priors == 8);
+  // Same seed and space: only the prior results can make the first proposals differ. Without them
+  // the first is the initial design's; with eight of them the model proposes at once.
+  CHECK(first_proposal(dir / "with") != first_proposal(dir / "without"));
+  const CampaignState with = CampaignState::fold(events_of(dir / "with"));
+  CHECK(with.done() == 3);  // priors cost no budget
+  // The journal alone reproduces the planner: replay tells the priors where the run did.
+  const test::CliOutcome replayed = test::cli({"replay", (dir / "with").string()}, dir);
+  CHECK(replayed.status == 0);
+  CHECK_THAT(replayed.output, Catch::Contains("every proposal reproduced exactly"));
+}
+
+TEST_CASE("extend gives a finished campaign more experiments, journaled, with unique ids", "[extend][cli]") {
+  test::TempDir dir;
+  test::write_file(dir / "c.json", campaign_file("grow", 4, ""));
+  const fs::path out = dir / "out";
+  REQUIRE(test::cli({"run", (dir / "c.json").string(), "--output", out.string()}, dir).status == 0);
+  const test::CliOutcome again = test::cli({"resume", out.string()}, dir);
+  CHECK(again.status == 1);
+  CHECK_THAT(again.output, Catch::Contains(fmt::format("`labloop extend {} --experiments N` gives it more", out.string())));
+
+  const test::CliOutcome extended = test::cli({"extend", out.string(), "--experiments", "3"}, dir);
+  CHECK(extended.status == 0);
+  CHECK_THAT(extended.output, Catch::Contains("budget raised: 4 → 7 experiments; continuing"));
+  const auto events = events_of(out);
+  const CampaignState state = CampaignState::fold(events);
+  CHECK(state.finished());
+  CHECK(state.finish_reason() == "budget reached");
+  CHECK(state.done() == 7);
+  CHECK(state.budget_experiments() == 7);
+  CHECK(state.problems().empty());
+  std::set<std::string> ids;
+  for (const auto& e : state.experiments()) CHECK(ids.insert(e.id).second);
+  CHECK(ids.size() == 7);
+  CHECK(test::cli({"verify", out.string()}, dir).status == 0);
+  CHECK(test::cli({"replay", out.string()}, dir).status == 0);
+  CHECK(test::cli({"extend", out.string()}, dir).status == 1);  // how much more must be said
+}
