@@ -391,28 +391,30 @@ CampaignConfig load_campaign_config(const std::string& path, const SimulatorCata
   return parse_campaign_config(buffer.str(), path, simulators);
 }
 
-InstrumentInfo simulator_info(const CampaignConfig& config, size_t index) {
-  const InstrumentConfig& ic = config.instruments.at(index);
+namespace {
+
+// What an instrument labloop stands in for itself declares (it has no driver to ask).
+InstrumentInfo stand_in_info(const char* driver, std::vector<Parameter> inputs, std::vector<std::string> outputs, int capacity) {
   InstrumentInfo info;
-  info.driver = "labloop-sim";
+  info.driver = driver;
   info.version = kVersion;
-  info.inputs = ic.simulated_inputs;
-  info.outputs = {"y"};
-  info.capacity = ic.options.contains("capacity") ? ic.options["capacity"].get<int>() : 1;
+  info.inputs = std::move(inputs);
+  info.outputs = std::move(outputs);
+  info.capacity = capacity;
   return info;
 }
 
-InstrumentInfo manual_info(const CampaignConfig& config, size_t index) {
+}  // namespace
+
+InstrumentInfo simulator_info(const CampaignConfig& config, size_t index) {
   const InstrumentConfig& ic = config.instruments.at(index);
-  InstrumentInfo info;
-  info.driver = "labloop-manual";
-  info.version = kVersion;
-  info.inputs = config.parameters;
-  info.outputs = {config.objective.name};
-  for (const auto& o : config.outputs)
-    if (o.name != config.objective.name) info.outputs.push_back(o.name);
-  info.capacity = ic.capacity;
-  return info;
+  return stand_in_info("labloop-sim", ic.simulated_inputs, {"y"}, ic.options.contains("capacity") ? ic.options["capacity"].get<int>() : 1);
+}
+
+// The objective is required; other declared outputs are optional, so they are not among the
+// outputs a result must carry.
+InstrumentInfo manual_info(const CampaignConfig& config, size_t index) {
+  return stand_in_info("labloop-manual", config.parameters, {config.objective.name}, config.instruments.at(index).capacity);
 }
 
 void check_instrument_fits(const CampaignConfig& config, size_t index, const InstrumentInfo& info) {

@@ -24,7 +24,7 @@ using test::cli;
 int count(const std::filesystem::path& journal, const std::string& kind) { return test::count_journaled(journal, kind); }
 
 // The planner's points in proposal order, as journaled.
-std::vector<json> proposals(const std::filesystem::path& journal) {
+std::vector<json> proposed_points(const std::filesystem::path& journal) {
   std::vector<json> xs;
   for (const auto& e : read_journal(journal).events)
     if (e["event"] == "proposed" && !e.contains("retry_of")) xs.push_back(e["x"]);
@@ -72,9 +72,9 @@ TEST_CASE("Resume: a campaign killed with SIGKILL twice and resumed makes exactl
   CHECK(resumed.output.find("campaign resumed:") != std::string::npos);
   CHECK(resumed.output.find("campaign finished: budget reached") != std::string::npos);
 
-  const auto uninterrupted = proposals(dir / "a" / "journal.jsonl");
+  const auto uninterrupted = proposed_points(dir / "a" / "journal.jsonl");
   CHECK(uninterrupted.size() == 16);
-  CHECK(proposals(b / "journal.jsonl") == uninterrupted);
+  CHECK(proposed_points(b / "journal.jsonl") == uninterrupted);
   const JournalAudit audit = audit_journal(b);
   CHECK(audit.intact());
   CHECK(audit.results == 16);

@@ -93,7 +93,11 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   o = test::cli({"enter", out.string(), mine[0], "y=12.5", "purity=0.93", "--by", "ana"}, dir);
   CHECK(o.status == 0);
   CHECK_THAT(o.output, Catch::Contains("the running campaign records them within a second"));
-  wait_until([&] { const auto* e = state_of(journal).experiment(mine[0]); return e && e->outcome == ExperimentOutcome::ok; },
+  wait_until([&] {
+               const CampaignState now = state_of(journal);
+               const ExperimentState* e = now.experiment(mine[0]);
+               return e && e->outcome == ExperimentOutcome::ok;
+             },
              "the running campaign records the entered result");
   const CampaignState running = state_of(journal);
   const ExperimentState* first = running.experiment(mine[0]);
@@ -122,7 +126,7 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   const test::CliOutcome tpl = test::cli({"pending", out.string(), "--csv"}, dir);
   REQUIRE(tpl.status == 0);
   CHECK_THAT(tpl.output, Catch::StartsWith("experiment,instrument,x1 [mL],x2,y [mg],purity,failed\n" + mine[1] + ",chemist,"));
-  test::write_file(dir / "done.csv", "experiment,y [mg],purity,notes\n" + mine[1] + ",4.25,0.99,looked fine\n");
+  test::write_file(dir / "done.csv", "experiment,y [mg],purity,notes\n" + mine[1] + ",4.25,,purity not measured\n");
   o = test::cli({"enter", out.string(), "--csv", (dir / "done.csv").string()}, dir);
   CHECK(o.status == 0);
   CHECK_THAT(o.output, Catch::Contains("ignored columns (not outputs): notes"));
@@ -134,6 +138,6 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   CHECK(end.finish_reason() == "budget reached");
   CHECK(end.done() == 8);
   CHECK(end.experiment(mine[1])->objective == 4.25);
-  CHECK(end.experiment(mine[1])->values.value("purity", 0.0) == 0.99);
+  CHECK_FALSE(end.experiment(mine[1])->values.contains("purity"));  // optional outputs may be left out
   CHECK(test::cli({"verify", out.string()}, dir).status == 0);
 }

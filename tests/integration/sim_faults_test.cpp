@@ -28,12 +28,12 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 constexpr auto kStartTimeout = 5000ms;  // the first reply includes the simulator's start-up
-constexpr auto kReplyTimeout = 3000ms;  // generous: a prompt reply takes well under 10 ms
+constexpr auto kSimReplyTimeout = 3000ms;  // generous: a prompt reply takes well under 10 ms
 
 // A controller-side DEALER; one frame = one message. Raw frames, because some are not JSON here.
-class Client {
+class SimClient {
  public:
-  explicit Client(const std::string& endpoint) : socket_(context_, zmq::socket_type::dealer) {
+  explicit SimClient(const std::string& endpoint) : socket_(context_, zmq::socket_type::dealer) {
     socket_.set(zmq::sockopt::linger, 0);
     socket_.connect(endpoint);  // fine before the simulator binds: ZeroMQ retries and queues
   }
@@ -41,7 +41,7 @@ class Client {
   void send(const json& message) { socket_.send(zmq::buffer(message.dump()), zmq::send_flags::none); }
 
   // The payload of the next message, or nullopt when none arrives within `timeout`.
-  std::optional<std::string> receive_raw(std::chrono::milliseconds timeout = kReplyTimeout) {
+  std::optional<std::string> receive_raw(std::chrono::milliseconds timeout = kSimReplyTimeout) {
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}};
     zmq::poll(items, 1, timeout);
     if (!(items[0].revents & ZMQ_POLLIN)) return std::nullopt;
@@ -51,7 +51,7 @@ class Client {
   }
 
   // The next message, which must be valid protocol v1; fails the test otherwise.
-  json receive(std::chrono::milliseconds timeout = kReplyTimeout) {
+  json receive(std::chrono::milliseconds timeout = kSimReplyTimeout) {
     const auto payload = receive_raw(timeout);
     if (!payload) FAIL("no message from labloop-sim within " << timeout.count() << " ms");
     INFO("received " << payload->substr(0, 200));
@@ -108,7 +108,7 @@ class Workspace {
 };
 
 // Proves that nothing else is queued for this client.
-void expect_nothing_running_and_nothing_queued(Client& client) {
+void expect_nothing_running_and_nothing_queued(SimClient& client) {
   client.send(labloop::protocol::to_json(labloop::protocol::Ping{}));
   const json pong = client.receive();
   CHECK(pong["type"] == "pong");
@@ -123,7 +123,7 @@ TEST_CASE("A result cached by labloop-sim survives kill -9 and is re-sent withou
   {
     // Noise, so a second evaluation would give a different y.
     auto sim = w.start(w.durable({"--noise", "1", "--seed", "1"}));
-    Client client(w.endpoint);
+    SimClient client(w.endpoint);
     client.send(run_message("k-1"));
     REQUIRE(client.receive(kStartTimeout)["type"] == "accepted");
     first = client.receive();
@@ -133,7 +133,7 @@ TEST_CASE("A result cached by labloop-sim survives kill -9 and is re-sent withou
     CHECK(sim.exit_status() == 128 + 9);
   }
   auto sim = w.start(w.durable({"--noise", "1", "--seed", "2"}));
-  Client client(w.endpoint);
+  SimClient client(w.endpoint);
   client.send(run_message("k-1"));
   const json again = client.receive(kStartTimeout);
   CHECK(again == first);  // the very same message, meta and all; no `accepted` before it
@@ -149,7 +149,7 @@ TEST_CASE("An experiment cut short by --crash-after runs again after a restart a
   const auto flags = w.durable({"--crash-after", "1", "--delay", "0.2"});
   {
     auto sim = w.start(flags);
-    Client client(w.endpoint);
+    SimClient client(w.endpoint);
     client.send(run_message("c-1"));
     REQUIRE(client.receive(kStartTimeout)["type"] == "accepted");
     REQUIRE(client.receive()["status"] == "ok");
@@ -163,7 +163,7 @@ TEST_CASE("An experiment cut short by --crash-after runs again after a restart a
     CHECK(completions.count("c-2") == 0);
   }
   auto sim = w.start(flags);  // counts afresh: c-2 is this process's first experiment
-  Client client(w.endpoint);
+  SimClient client(w.endpoint);
   client.send(run_message("c-2"));
   REQUIRE(client.receive(kStartTimeout)["type"] == "accepted");  // not cached: it never finished
   const json result = client.receive();
@@ -182,7 +182,7 @@ TEST_CASE("An experiment cut short by --crash-after runs again after a restart a
 TEST_CASE("labloop-sim --fail-rate 1 fails every experiment with error injected failure", "[simfaults]") {
   Workspace w;
   auto sim = w.start({"--fail-rate", "1"});
-  Client client(w.endpoint);
+  SimClient client(w.endpoint);
   client.send(run_message("f-1"));
   REQUIRE(client.receive(kStartTimeout)["type"] == "accepted");
   const json result = client.receive();
@@ -195,7 +195,7 @@ TEST_CASE("labloop-sim --fail-rate 1 fails every experiment with error injected 
 TEST_CASE("labloop-sim --hang-rate 1 gives no result until the experiment is aborted", "[simfaults]") {
   Workspace w;
   auto sim = w.start({"--hang-rate", "1"});
-  Client client(w.endpoint);
+  SimClient client(w.endpoint);
   client.send(run_message("h-1"));
   REQUIRE(client.receive(kStartTimeout)["type"] == "accepted");
   CHECK_FALSE(client.receive_raw(500ms).has_value());  // no delay: a result would be here by now
@@ -211,7 +211,7 @@ TEST_CASE("labloop-sim --hang-rate 1 gives no result until the experiment is abo
 TEST_CASE("labloop-sim --garbage-rate 1 sends a frame that is not JSON before every real message", "[simfaults]") {
   Workspace w;
   auto sim = w.start({"--garbage-rate", "1"});
-  Client client(w.endpoint);
+  SimClient client(w.endpoint);
   client.send(labloop::protocol::to_json(labloop::protocol::Hello{"labloop-test", "garbage"}));
   const auto garbage = client.receive_raw(kStartTimeout);
   REQUIRE(garbage);
@@ -229,7 +229,7 @@ TEST_CASE("labloop-sim --garbage-rate 1 sends a frame that is not JSON before ev
 TEST_CASE("labloop-sim --oversize-rate 1 sends a message over the size limit before every real message", "[simfaults]") {
   Workspace w;
   auto sim = w.start({"--oversize-rate", "1"});
-  Client client(w.endpoint);
+  SimClient client(w.endpoint);
   client.send(run_message("o-1"));
   const auto oversize = client.receive_raw(kStartTimeout);
   REQUIRE(oversize);
@@ -256,7 +256,7 @@ TEST_CASE("A torn last line and a corrupt line in the cache file are skipped and
   json fresh;
   {
     auto sim = w.start(w.durable());
-    Client client(w.endpoint);
+    SimClient client(w.endpoint);
     client.send(run_message("t-1"));
     CHECK(client.receive(kStartTimeout) == cached);
     client.send(run_message("t-2"));  // its torn line was no result: evaluated afresh
@@ -275,7 +275,7 @@ TEST_CASE("A torn last line and a corrupt line in the cache file are skipped and
   line.erase("params");
   CHECK(line == fresh);
   auto sim = w.start(w.durable());
-  Client client(w.endpoint);
+  SimClient client(w.endpoint);
   client.send(run_message("t-2"));
   CHECK(client.receive(kStartTimeout) == fresh);
   expect_nothing_running_and_nothing_queued(client);
@@ -289,7 +289,7 @@ TEST_CASE("A cache line nested 100,000 deep is skipped as corrupt and the driver
                            std::string(100000, '[') + std::string(100000, ']') + "}}";
   labloop::test::write_file(w.cache, deep + "\n" + cached.dump() + "\n");
   auto sim = w.start(w.durable());
-  Client client(w.endpoint);
+  SimClient client(w.endpoint);
   client.send(run_message("t-1"));
   CHECK(client.receive(kStartTimeout) == cached);
   client.send(run_message("t-3"));  // its deep line was no result: evaluated afresh

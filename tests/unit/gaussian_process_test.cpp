@@ -13,7 +13,7 @@ namespace {
 using labloop::GaussianProcess;
 using labloop::GaussianProcessOptions;
 
-Eigen::MatrixXd random_points(Eigen::Index n, Eigen::Index d, std::uint64_t seed) {
+Eigen::MatrixXd gp_random_points(Eigen::Index n, Eigen::Index d, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   Eigen::MatrixXd x(n, d);
@@ -101,7 +101,7 @@ TEST_CASE("GaussianProcess: with negligible noise the mean interpolates the data
   options.learn_noise = false;
   options.noise_variance = 1e-9;
   GaussianProcess gp(2, options);
-  const Eigen::MatrixXd x = random_points(12, 2, 3);
+  const Eigen::MatrixXd x = gp_random_points(12, 2, 3);
   const Eigen::VectorXd y = smooth(x);
   gp.set_data(x, y);
   Eigen::VectorXd mean, var;
@@ -112,7 +112,7 @@ TEST_CASE("GaussianProcess: with negligible noise the mean interpolates the data
 }
 
 TEST_CASE("GaussianProcess: the log posterior gradient matches finite differences", "[gp]") {
-  const Eigen::MatrixXd x = random_points(15, 2, 5);
+  const Eigen::MatrixXd x = gp_random_points(15, 2, 5);
   const Eigen::VectorXd y = smooth(x);
   for (const bool priors : {true, false})
     for (const bool learn_noise : {true, false})
@@ -173,7 +173,7 @@ TEST_CASE("GaussianProcess: fit increases the log posterior and finds a sensible
 }
 
 TEST_CASE("GaussianProcess: a fit with a time limit stops early and never makes the fit worse", "[gp]") {
-  const Eigen::MatrixXd x = random_points(120, 6, 11);
+  const Eigen::MatrixXd x = gp_random_points(120, 6, 11);
   const Eigen::VectorXd y = smooth(x);
   GaussianProcess limited(6), full(6);
   limited.set_data(x, y);
@@ -216,14 +216,14 @@ TEST_CASE("GaussianProcess: inputs of a lengthscale group share one fitted lengt
 }
 
 TEST_CASE("GaussianProcess: fitted_mean is the posterior mean at the data, also after add_observation", "[gp]") {
-  const Eigen::MatrixXd x = random_points(30, 3, 41);
+  const Eigen::MatrixXd x = gp_random_points(30, 3, 41);
   Eigen::VectorXd y = smooth(x);
   y(4) += 0.3;  // something for the noise to smooth
   GaussianProcess gp(3);
   gp.set_data(x, y);
   gp.fit();
   CHECK((gp.fitted_mean() - gp.predict_mean(gp.x())).cwiseAbs().maxCoeff() < 1e-8);
-  const Eigen::MatrixXd more = random_points(3, 3, 42);
+  const Eigen::MatrixXd more = gp_random_points(3, 3, 42);
   gp.add_observation(more.row(0).transpose(), 3.1);
   gp.add_observation(more.row(1).transpose(), 2.9, /*exact=*/true);
   gp.add_observation(x.row(7).transpose(), y(7) + 0.1);  // a repeat: needs its own jitter
@@ -233,7 +233,7 @@ TEST_CASE("GaussianProcess: fitted_mean is the posterior mean at the data, also 
 
 TEST_CASE("GaussianProcess: add_observation predicts like a refactorization of the same model", "[gp]") {
   const int d = 2;
-  const Eigen::MatrixXd x = random_points(10, d, 9);
+  const Eigen::MatrixXd x = gp_random_points(10, d, 9);
   const Eigen::VectorXd y = smooth(x);
   const double l = 0.35, s2 = 1.3, noise = 0.02, m = 0.3;
 
@@ -258,7 +258,7 @@ TEST_CASE("GaussianProcess: add_observation predicts like a refactorization of t
       theta(d, l, s2 * s7_sq / s10_sq, noise * s7_sq / s10_sq, (ybar7 + std::sqrt(s7_sq) * m - ybar10) / std::sqrt(s10_sq)));
   REQUIRE(full.noise_variance() == Approx(updated.noise_variance()));
 
-  const Eigen::MatrixXd q = random_points(25, d, 10);
+  const Eigen::MatrixXd q = gp_random_points(25, d, 10);
   Eigen::VectorXd mu, var, mu_full, var_full;
   updated.predict(q, mu, var);
   full.predict(q, mu_full, var_full);
@@ -277,10 +277,10 @@ TEST_CASE("GaussianProcess: single-point predictions and their gradients match t
     GaussianProcessOptions options;
     options.kernel = kernel;
     GaussianProcess gp(3, options);
-    const Eigen::MatrixXd x = random_points(20, 3, 13);
+    const Eigen::MatrixXd x = gp_random_points(20, 3, 13);
     gp.set_data(x, smooth(x));
     gp.set_hyperparameters(theta(3, 0.4, 1.2, 0.01, 0.1));
-    const Eigen::MatrixXd q = random_points(4, 3, 14);
+    const Eigen::MatrixXd q = gp_random_points(4, 3, 14);
     for (Eigen::Index j = 0; j < q.rows(); ++j) {
       const Eigen::VectorXd p = q.row(j).transpose();
       double mean = 0, var = 0;
@@ -366,7 +366,7 @@ TEST_CASE("GaussianProcess: duplicate inputs with different results do not break
 
 TEST_CASE("GaussianProcess: invalid data and hyperparameters are rejected with PlannerError", "[gp]") {
   GaussianProcess gp(2);
-  Eigen::MatrixXd x = random_points(3, 2, 1);
+  Eigen::MatrixXd x = gp_random_points(3, 2, 1);
   Eigen::VectorXd y(3);
   y << 1.0, std::nan(""), 2.0;
   CHECK_THROWS_AS(gp.set_data(x, y), labloop::PlannerError);
@@ -374,7 +374,7 @@ TEST_CASE("GaussianProcess: invalid data and hyperparameters are rejected with P
   CHECK_THROWS_AS(gp.set_data(x, y), labloop::PlannerError);
   y(1) = 0.0;
   CHECK_THROWS_AS(gp.set_data(x, y.head(2)), labloop::PlannerError);
-  CHECK_THROWS_AS(gp.set_data(random_points(3, 3, 1), y), labloop::PlannerError);
+  CHECK_THROWS_AS(gp.set_data(gp_random_points(3, 3, 1), y), labloop::PlannerError);
   CHECK_THROWS_AS(gp.fit(), labloop::PlannerError);  // no data yet
   gp.set_data(x, y);
   CHECK_THROWS_AS(gp.add_observation(Eigen::VectorXd::Zero(2), std::nan("")), labloop::PlannerError);

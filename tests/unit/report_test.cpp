@@ -44,7 +44,7 @@ json event(int seq, const std::string& kind, json fields = json::object()) {
   return fields;
 }
 
-json config(const std::string& goal) {
+json report_config(const std::string& goal) {
   return json::parse(R"({
     "name": "quickstart", "seed": 1,
     "parameters": [
@@ -60,7 +60,7 @@ json config(const std::string& goal) {
 // Four experiments: e2 ok (0.42), e1 failed (then a stale late result), e3 ok (0.1), e4 pending.
 std::vector<json> campaign_events(const std::string& goal, const std::string& name = "quickstart") {
   return {
-      event(1, "campaign_started", {{"campaign", name}, {"config", config(goal)}, {"dry_run", false}}),
+      event(1, "campaign_started", {{"campaign", name}, {"config", report_config(goal)}, {"dry_run", false}}),
       event(2, "instrument_ready", {{"instrument", "sim"}, {"driver", "labloop-sim"}, {"version", "0.1.0"}, {"capacity", 3}}),
       event(3, "proposed", {{"experiment", "e1"}, {"params", {{"x1", 1.5}, {"solvent", "a,b"}, {"cycles", 3}}}, {"planner", "sobol"}, {"ask", 1}}),
       event(4, "proposed", {{"experiment", "e2"}, {"params", {{"x1", -2.25}, {"solvent", "THF"}, {"cycles", 1}}}, {"planner", "sobol"}, {"ask", 1}}),
@@ -80,7 +80,7 @@ std::vector<json> campaign_events(const std::string& goal, const std::string& na
 
 // A campaign with `n` ok results whose objectives are `values`.
 CampaignRecord record_with(const std::vector<double>& values, bool maximize, const std::string& name = "quickstart") {
-  std::vector<json> events{event(1, "campaign_started", {{"campaign", name}, {"config", config(maximize ? "maximize" : "minimize")}})};
+  std::vector<json> events{event(1, "campaign_started", {{"campaign", name}, {"config", report_config(maximize ? "maximize" : "minimize")}})};
   int seq = 2;
   for (size_t i = 0; i < values.size(); ++i) {
     const std::string id = "e" + std::to_string(i + 1);

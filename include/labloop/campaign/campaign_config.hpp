@@ -111,7 +111,8 @@ void check_instrument_fits(const CampaignConfig& config, size_t index, const Ins
 // as its catalogue entry described it when the file was loaded.
 InstrumentInfo simulator_info(const CampaignConfig& config, size_t index);
 // What a manual instrument (a person) declares: every campaign parameter as an input, the
-// objective and the declared outputs as outputs, the configured capacity.
+// objective as its one required output (other declared outputs may be entered, or not), the
+// configured capacity.
 InstrumentInfo manual_info(const CampaignConfig& config, size_t index);
 
 }  // namespace labloop
