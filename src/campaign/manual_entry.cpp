@@ -194,6 +194,10 @@ std::string check_entry(const CampaignConfig& config, const CampaignState& state
     if (entry.failed->empty()) return "say why it failed (--failed \"reason\")";
     return {};
   }
+  return check_values(config, entry);
+}
+
+std::string check_values(const CampaignConfig& config, const ManualEntry& entry) {
   const auto names = output_names(config);
   for (const auto& [name, value] : entry.values) {
     if (std::find(names.begin(), names.end(), name) == names.end())
@@ -259,6 +263,18 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
     file.entries.push_back(std::move(e));
   }
   return file;
+}
+
+std::string check_correction(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry) {
+  const ExperimentState* e = state.experiment(entry.experiment);
+  if (!e || !e->proposed) return fmt::format("this campaign has no experiment \"{}\"", entry.experiment);
+  if (e->outcome != ExperimentOutcome::ok)
+    return fmt::format("{} has no recorded result to correct ({})", entry.experiment, e->outcome == ExperimentOutcome::open ? "it is still open: enter it" : "it failed");
+  const InstrumentConfig* ic = instrument_named(config, e->instrument);
+  if (!ic || !ic->is_manual())
+    return fmt::format("{} was measured by instrument '{}'; only results a person entered can be corrected", entry.experiment, e->instrument);
+  if (entry.failed) return "a correction gives the right values (a recorded result cannot become a failure)";
+  return check_values(config, entry);
 }
 
 bool campaign_running(const fs::path& journal) {

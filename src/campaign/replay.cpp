@@ -105,6 +105,17 @@ ReplayReport replay_journal(const std::vector<JournalEvent>& events, const Campa
       ++report.outcomes;
       continue;
     }
+    // A correction replaces what the planner was told, where the campaign replaced it.
+    if (const auto* corrected = e.as<ResultCorrectedEvent>()) {
+      const ExperimentState* x = state.experiment(corrected->experiment);
+      if (x && x->outcome == ExperimentOutcome::ok && x->objective) {
+        const Point at = point_of(x->x);
+        planner.amend(Observation::succeeded(at, sign * *x->objective, numeric_values(x->values)),
+                      Observation::succeeded(at, sign * corrected->objective, numeric_values(corrected->values)));
+      }
+      state.apply(e);
+      continue;
+    }
     // An outcome reaches the planner when it is the first for a proposed experiment, as in the loop.
     const std::string* id = e.experiment();
     const ExperimentState* before = id ? state.experiment(*id) : nullptr;

@@ -283,6 +283,7 @@ int main(int argc, char** argv) {
   enter_cmd->add_option("--failed", enter.failed, "The experiment failed: why (instead of values)");
   enter_cmd->add_option("--csv", enter.csv, "Enter several results from a CSV file (header: experiment, outputs, optional failed)");
   enter_cmd->add_option("--by", enter.by, "Who entered the results (default: your user name)");
+  enter_cmd->add_option("--correct", enter.correct, "Replace the recorded result of EXPERIMENT by these values, saying why (the campaign must be stopped)");
 
   labloop::cli::BenchCommand bench;
   auto* bench_cmd = app.add_subcommand("bench", "Benchmark planners on simulated test functions, or on lookup-table datasets with --datasets (no instruments needed)");

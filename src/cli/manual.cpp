@@ -121,8 +121,45 @@ int pending(const std::string& directory, bool csv) {
   return 0;
 }
 
+namespace {
+
+// `enter --correct`: journaled at once, so the campaign must not hold the journal.
+int correct(const EnterCommand& command, const Campaign& c) {
+  if (!command.csv.empty() || command.experiment.empty())
+    throw Error("--correct takes one experiment and its right values: labloop enter DIR EXPERIMENT yield=72 --correct \"why\"");
+  if (campaign_running(c.journal))
+    throw Error(fmt::format("the campaign is running: stop it (Ctrl-C), correct the result, then `labloop resume {}`", command.directory));
+  ManualEntry e;
+  e.experiment = command.experiment;
+  parse_assignments(command.values, e);
+  if (!command.failed.empty()) e.failed = command.failed;
+  if (const std::string why = check_correction(c.config, c.state, e); !why.empty()) {
+    fmt::print("refused {}: {}\n", e.experiment, why);
+    return 2;
+  }
+  const ExperimentState& before = *c.state.experiment(e.experiment);
+  ResultCorrectedEvent corrected;
+  corrected.experiment = e.experiment;
+  corrected.values = e.values;
+  corrected.objective = e.values.at(c.config.objective.name);
+  corrected.previous_values = before.values;
+  corrected.previous_objective = before.objective.value_or(0);
+  corrected.reason = command.correct;
+  corrected.by = command.by.empty() ? os_user_name() : command.by;
+  {
+    Journal journal(c.journal);
+    journal.append(std::string(event_name(corrected)), encode_fields(corrected));
+  }
+  fmt::print("corrected {}: {} {:g} → {:g} ({}); the journal keeps both, and the planner learns the new value when the campaign resumes\n",
+             e.experiment, c.config.objective.name, corrected.previous_objective, corrected.objective, command.correct);
+  return 0;
+}
+
+}  // namespace
+
 int enter(const EnterCommand& command) {
   const Campaign c = open_campaign(command.directory);
+  if (!command.correct.empty()) return correct(command, c);
   std::vector<ManualEntry> entries;
   if (!command.csv.empty()) {
     if (!command.experiment.empty() || !command.values.empty() || !command.failed.empty())

@@ -12,6 +12,7 @@ struct EnterCommand {
   std::string failed;               // --failed REASON
   std::string csv;                  // --csv FILE
   std::string by;                   // --by NAME (default: the OS user)
+  std::string correct;              // --correct REASON: replace a recorded result
 };
 
 // Lists experiments waiting for a person, in user units; with `csv`, as a template to fill in and

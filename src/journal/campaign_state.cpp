@@ -83,7 +83,7 @@ void CampaignState::apply(const JournalEvent& event) {
   }
   if (const auto* failed = event.as<FailedEvent>(); failed && failed->retry_as) announced_retry_ = Announced{*failed->retry_as, line};
 
-  if (finished_ && kind != EventKind::campaign_resumed && kind != EventKind::budget_extended)
+  if (finished_ && kind != EventKind::campaign_resumed && kind != EventKind::budget_extended && kind != EventKind::result_corrected)
     problems_.push_back(fmt::format("line {}: \"{}\" after campaign_finished", line, event.name()));
   if (line == 1 && kind != EventKind::campaign_started)
     problems_.push_back(fmt::format("line 1 is \"{}\", not campaign_started", event.name()));
@@ -108,6 +108,8 @@ void CampaignState::apply(const JournalEvent& event) {
           if (e.hours) budget_hours_ = e.hours;
         } else if constexpr (std::is_same_v<Event, PriorResultEvent>) {
           prior_results_.push_back(e);
+        } else if constexpr (std::is_same_v<Event, ResultCorrectedEvent>) {
+          correct(e);
         } else if constexpr (std::is_same_v<Event, CampaignFinishedEvent>) {
           finished_ = true;
           finish_reason_ = e.reason;
@@ -219,6 +221,24 @@ void CampaignState::conclude(const JournalEvent& event) {
     ++discarded_;
   }
   if (x.retry_as) unproposed_retry_ = UnproposedRetry{x.id, *x.retry_as};
+}
+
+void CampaignState::correct(const ResultCorrectedEvent& e) {
+  ExperimentState* x = index_of_.contains(e.experiment) ? &experiments_[index_of_.at(e.experiment)] : nullptr;
+  if (!x || x->outcome != ExperimentOutcome::ok) {
+    problems_.push_back(fmt::format("line {}: a correction for {}, which has no recorded result", events_, e.experiment));
+    return;
+  }
+  x->values = e.values.is_null() ? json::object() : e.values;
+  x->objective = e.objective;
+  // The best may have been the corrected one: look again over every result, in completion order
+  // (ties go to the first to finish, as note_best gives them).
+  std::vector<const ExperimentState*> done;
+  for (const auto& other : experiments_)
+    if (other.outcome == ExperimentOutcome::ok && other.proposed) done.push_back(&other);
+  std::sort(done.begin(), done.end(), [](const auto* a, const auto* b) { return a->completion_index < b->completion_index; });
+  best_.reset();
+  for (const auto* other : done) note_best(*other);
 }
 
 void CampaignState::note_best(const ExperimentState& x) {

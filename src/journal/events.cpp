@@ -25,7 +25,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(EventKind::unknown) +
     "campaign_started",       "instrument_ready",       "proposed",     "dispatched",       "accepted",
     "rejected",               "result",                 "failed",       "instrument_lost",  "instrument_reconnected",
     "instrument_restarted",   "instrument_quarantined", "planner_note", "campaign_resumed", "campaign_finished",
-    "budget_extended",        "prior_result",
+    "budget_extended",        "prior_result",           "result_corrected",
     "unknown",
 };
 
@@ -289,6 +289,19 @@ JournalEventBody decode_body(EventKind kind, const std::string& name, const Fiel
       e.objective = *objective;
       return e;
     }
+    case EventKind::result_corrected: {
+      ResultCorrectedEvent e;
+      e.experiment = r.required_string("experiment");
+      e.values = r.object_or_null("values");
+      e.previous_values = r.object_or_null("previous_values");
+      const auto objective = r.optional_number("objective");
+      if (!objective) r.fail("objective", "is not a number");
+      e.objective = *objective;
+      e.previous_objective = r.optional_number("previous_objective").value_or(0);
+      e.reason = r.string_or_empty("reason");
+      e.by = r.string_or_empty("by");
+      return e;
+    }
     case EventKind::unknown: break;
   }
   return UnknownEvent{name};
@@ -447,6 +460,14 @@ json encode_fields(const JournalEventBody& body) {
           f["x"] = e.x;
           f["values"] = e.values;
           f["objective"] = e.objective;
+        } else if constexpr (std::is_same_v<Event, ResultCorrectedEvent>) {
+          f["experiment"] = e.experiment;
+          f["values"] = e.values;
+          f["objective"] = e.objective;
+          f["previous_values"] = e.previous_values;
+          f["previous_objective"] = e.previous_objective;
+          f["reason"] = e.reason;
+          f["by"] = e.by;
         } else {
           static_assert(std::is_same_v<Event, UnknownEvent>);
         }

@@ -140,4 +140,26 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   CHECK(end.experiment(mine[1])->objective == 4.25);
   CHECK_FALSE(end.experiment(mine[1])->values.contains("purity"));  // optional outputs may be left out
   CHECK(test::cli({"verify", out.string()}, dir).status == 0);
+
+  // A value entered wrongly is corrected by a new journaled event saying who and why; a result an
+  // instrument measured cannot be.
+  o = test::cli({"enter", out.string(), mine[0], "y=11.5", "--correct", "misread the balance", "--by", "ben"}, dir);
+  CHECK(o.status == 0);
+  CHECK_THAT(o.output, Catch::Contains("corrected " + mine[0] + ": y 12.5 → 11.5 (misread the balance)"));
+  const auto events = decode_events(read_journal(journal).events, journal.string());
+  const auto* correction = events.back().as<ResultCorrectedEvent>();
+  REQUIRE(correction);
+  CHECK(correction->by == "ben");
+  CHECK(correction->previous_objective == 12.5);
+  const CampaignState fixed = CampaignState::fold(events);
+  CHECK(fixed.experiment(mine[0])->objective == 11.5);
+  CHECK(fixed.problems().empty());
+  std::string measured;
+  for (const auto& e : fixed.experiments())
+    if (e.instrument == "sim" && e.outcome == ExperimentOutcome::ok) measured = e.id;
+  o = test::cli({"enter", out.string(), measured, "y=1", "--correct", "looks wrong"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("was measured by instrument 'sim'; only results a person entered can be corrected"));
+  CHECK(test::cli({"verify", out.string()}, dir).status == 0);
+  CHECK(test::cli({"replay", out.string()}, dir).status == 0);
 }

@@ -47,6 +47,7 @@ std::vector<JournalEventBody> one_of_each() {
       CampaignFinishedEvent{"budget reached", 12, 1, FinishedBest{"q-0001", 0.42, params}},
       BudgetExtendedEvent{20, 12.5, "ana"},
       PriorResultEvent{"earlier.csv", 3, params, {0.25, 0.5}, json{{"y", 1.5}, {"purity", 0.9}}, 1.5},
+      ResultCorrectedEvent{"q-0001", json{{"y", 0.5}}, 0.5, json{{"y", 5.0}}, 5.0, "misread", "ana"},
   };
 }
 

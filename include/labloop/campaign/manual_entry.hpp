@@ -67,6 +67,12 @@ std::vector<PendingExperiment> pending_experiments(const std::filesystem::path& 
 // and lie in the declared range; the objective is required unless the entry says it failed.
 std::string check_entry(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry);
 
+// The value checks alone (names, finite, ranges, the objective present).
+std::string check_values(const CampaignConfig& config, const ManualEntry& entry);
+// Why `entry` cannot correct its experiment's recorded result ("" when it can): the result must
+// be recorded, from a manual instrument, and the new values must pass check_values.
+std::string check_correction(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry);
+
 // Parses "name=value" words from the command line into entry.values; throws Error naming the
 // word that is wrong.
 void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry);

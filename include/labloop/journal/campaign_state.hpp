@@ -133,6 +133,7 @@ class CampaignState {
   void reject(const RejectedEvent& e);
   void conclude(const JournalEvent& event);
   void note_best(const ExperimentState& x);
+  void correct(const ResultCorrectedEvent& e);
 
   bool started_ = false;
   std::string campaign_;

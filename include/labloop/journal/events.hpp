@@ -43,6 +43,7 @@ enum class EventKind {
   campaign_finished,
   budget_extended,
   prior_result,
+  result_corrected,
   unknown,
 };
 
@@ -230,6 +231,20 @@ struct PriorResultEvent {
   bool operator==(const PriorResultEvent&) const = default;
 };
 
+// `labloop enter --correct`: a person's recorded result replaced by the right values, saying who
+// and why. The journal stays append-only: the first result stays in it, this one supersedes it.
+struct ResultCorrectedEvent {
+  static constexpr EventKind kind = EventKind::result_corrected;
+  std::string experiment;
+  nlohmann::json values;          // the corrected values
+  double objective = 0;
+  nlohmann::json previous_values; // as recorded before
+  double previous_objective = 0;
+  std::string reason;
+  std::string by;
+  bool operator==(const ResultCorrectedEvent&) const = default;
+};
+
 // A kind this version does not know; its fields are in JournalEvent::raw.
 struct UnknownEvent {
   static constexpr EventKind kind = EventKind::unknown;
@@ -241,7 +256,7 @@ using JournalEventBody =
     std::variant<CampaignStartedEvent, InstrumentReadyEvent, ProposedEvent, DispatchedEvent, AcceptedEvent, RejectedEvent,
                  ResultEvent, FailedEvent, InstrumentLostEvent, InstrumentReconnectedEvent, InstrumentRestartedEvent,
                  InstrumentQuarantinedEvent, PlannerNoteEvent, CampaignResumedEvent, CampaignFinishedEvent, BudgetExtendedEvent,
-                 PriorResultEvent, UnknownEvent>;
+                 PriorResultEvent, ResultCorrectedEvent, UnknownEvent>;
 
 // One decoded journal line.
 struct JournalEvent {

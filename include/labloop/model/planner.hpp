@@ -63,6 +63,12 @@ class Planner {
   virtual std::vector<Point> ask(int q, std::span<const Point> pending) = 0;
   // The one way results reach a planner, successes and failures alike.
   virtual void tell(const Observation& observation) = 0;
+  // A result told earlier was wrong (a person corrected a value they entered): replace `told` by
+  // `corrected` (same point). Planners that keep no observations need not override it.
+  virtual void amend(const Observation& told, const Observation& corrected) {
+    (void)told;
+    (void)corrected;
+  }
   // Something about the last ask() worth journaling (e.g. "time limit reached"), then cleared.
   virtual std::string take_note() { return {}; }
 };

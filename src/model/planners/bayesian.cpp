@@ -145,6 +145,14 @@ class BayesianPlanner final : public Planner {
     }
     observations_.add(observation.x, observation.objective);
   }
+  void amend(const Observation& told, const Observation& corrected) override {
+    if (!std::isfinite(corrected.objective)) return;
+    for (size_t i = 0; i < observations_.xs.size(); ++i)
+      if (observations_.ys[i] == told.objective && (observations_.xs[i] - told.x).squaredNorm() < 1e-24) {
+        observations_.ys[i] = corrected.objective;
+        return;
+      }
+  }
   std::string take_note() override { return std::exchange(note_, {}); }
 
  private:
