@@ -193,8 +193,10 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
     throw labloop::Error(fmt::format("{}: the campaign reached its target (stop.target {}); with more budget it would stop again at once",
                                      path.string(), config.target.value_or(0)));
   labloop::BudgetExtendedEvent raised;
-  raised.experiments = config.budget.experiments + std::max(more_experiments, 0);
-  if (raised.experiments > 1000000) throw labloop::Error(fmt::format("a budget is at most 1000000 experiments (asked for {})", raised.experiments));
+  // Summed in 64 bits: --experiments accepts any int, and the sum must not wrap past the limit.
+  const long long total = static_cast<long long>(config.budget.experiments) + std::max(more_experiments, 0);
+  if (total > 1000000) throw labloop::Error(fmt::format("a budget is at most 1000000 experiments (asked for {})", total));
+  raised.experiments = static_cast<int>(total);
   if (more_hours > 0) {
     // The time budget counts from the campaign's first start; without one so far, from now.
     double base = config.budget.hours;
@@ -203,6 +205,8 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
       base = first ? std::chrono::duration<double>(std::chrono::system_clock::now() - *first).count() / 3600 : 0;
     }
     raised.hours = base + more_hours;
+    if (*raised.hours > labloop::kMaxSeconds / 3600)
+      throw labloop::Error(fmt::format("a time budget is at most {:g} hours (asked for {:g})", labloop::kMaxSeconds / 3600, *raised.hours));
   }
   raised.by = labloop::os_user_name();
   {
