@@ -21,6 +21,7 @@
 #include "dry_run_instrument.hpp"
 #include "manual_instrument.hpp"
 #include "labloop/campaign/experiment_book.hpp"
+#include "labloop/campaign/goals.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/wire/instrument.hpp"
@@ -150,7 +151,7 @@ class CampaignRun {
   }
 
   CampaignSummary run() {
-    planner_ = make_planner(PlannerContext{space_, config_.seed, config_.planner, config_.source});
+    planner_ = make_planner(PlannerContext{space_, config_.seed, config_.planner, config_.source, config_.planner_goals()});
     if (options_.resume) {
       restore();
     } else {
@@ -208,7 +209,6 @@ class CampaignRun {
   // Journaled, then told, in file order, before the first proposal: replay tells them in the same
   // place (replay.cpp), so a resumed planner is the same planner.
   void teach_prior_results(const PriorResults& priors) {
-    const double sign = config_.objective.goal == Goal::minimize ? 1.0 : -1.0;
     for (const std::string& skipped : priors.skipped) {
       log(fmt::format("prior_results: {}", skipped));
       journal(PlannerNoteEvent{.note = fmt::format("prior_results: {}", skipped)});
@@ -217,7 +217,7 @@ class CampaignRun {
       const Point x = space_.encode(row.params);
       journal(PriorResultEvent{.source = priors.source, .row = static_cast<int>(row.line), .params = row.params, .x = as_vector(x),
                                .values = row.values, .objective = row.objective});
-      planner_->tell(Observation::succeeded(x, sign * row.objective, row.values));
+      planner_->tell(observe(config_, x, row.values));
     }
     log(fmt::format("prior_results: the planner learned {} of {} row{} from {}", priors.rows.size(), priors.rows.size() + priors.skipped.size(),
                     priors.rows.size() + priors.skipped.size() == 1 ? "" : "s", priors.source));
@@ -676,23 +676,24 @@ class CampaignRun {
     const std::string& id = m.experiment;
     if (m.status == protocol::ResultStatus::ok) {
       const json& values = m.values;
-      auto v = values.find(config_.objective.name);
-      if (v == values.end() || !v->is_number() || !std::isfinite(v->get<double>())) {
-        settle(it, Outcome::out_of_spec, fmt::format("result from {} has no finite value for the objective \"{}\" (values: {})", inst.config->name,
-                                                     config_.objective.name, values.dump()));
+      if (const std::string missing = missing_outputs(config_, values); !missing.empty()) {
+        settle(it, Outcome::out_of_spec, fmt::format("result from {} has {} (values: {})", inst.config->name, missing, values.dump()));
         return;
       }
-      const double y = v->get<double>();
+      const double y = values.at(config_.objective.name).get<double>();
       const Experiment& e = it->second;
       ++done_;
       book_.result(id);
-      note_best(id, y, e.params);
+      if (counts(config_, values)) note_best(id, y, e.params);
       const Point x = e.x;
       in_flight_.erase(it);
       std::optional<json> meta = m.meta.is_object() ? std::optional<json>(m.meta) : std::nullopt;
       if (inst.config->is_manual()) meta = entered_meta(id, std::move(meta));
       journal(ResultEvent{.experiment = id, .instrument = inst.config->name, .status = "ok", .values = values, .objective = y, .meta = meta});
-      planner_->tell(Observation::succeeded(x, config_.objective.goal == Goal::minimize ? y : -y, numeric_values(values)));
+      const Observation observation = observe(config_, x, values);
+      if (const auto failure = failure_met(config_, values))
+        log(fmt::format("{}: {} counts as failed ({}; failure condition)", inst.config->name, id, failure->text()));
+      planner_->tell(observation);
       write_reports(false);
     } else {
       const std::string& error = m.error;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <fstream>
 #include <map>
 #include <set>
@@ -74,6 +75,74 @@ Parameter parse_parameter(const Node& node) {
   }
   if (node.has("unit")) p.unit = node.child("unit").as_string(true);
   return p;
+}
+
+Objective parse_objective(const Node& node) {
+  node.expect_object({"name", "goal", "threshold"});
+  Objective o;
+  o.name = node.child("name").as_string();
+  if (node.has("goal")) {
+    const Node goal = node.child("goal");
+    const std::string g = goal.as_string();
+    if (g == "minimize") o.goal = Goal::minimize;
+    else if (g == "maximize") o.goal = Goal::maximize;
+    else goal.fail(fmt::format("must be \"minimize\" or \"maximize\", got \"{}\"{}", g, did_you_mean(g, {"minimize", "maximize"})));
+  }
+  if (node.has("threshold")) o.threshold = node.child("threshold").as_number();
+  return o;
+}
+
+// "objective": {…} (one) or "objectives": [{…}, …] (one or more). A journaled config carries
+// both, the first objective as "objective", so that readers older than "objectives" still know
+// it; they must then agree.
+void parse_objectives(const Node& top, CampaignConfig& c) {
+  if (!top.has("objectives")) {
+    c.objective = parse_objective(top.child("objective"));
+    c.objectives = {c.objective};
+    return;
+  }
+  const Node list = top.child("objectives");
+  list.as_array();
+  if (list.value().size() > kMaxObjectives)
+    list.fail(fmt::format("lists {} objectives; at most {} are allowed", list.value().size(), kMaxObjectives));
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < list.value().size(); ++i) {
+    Objective o = parse_objective(list.at(i));
+    if (auto [it, inserted] = seen.emplace(o.name, i); !inserted)
+      list.at(i).child("name").fail(fmt::format("duplicate objective \"{}\" (also at /objectives/{})", o.name, it->second));
+    c.objectives.push_back(std::move(o));
+  }
+  c.objective = c.objectives.front();
+  if (top.has("objective")) {
+    const Objective single = parse_objective(top.child("objective"));
+    if (single.name != c.objective.name || single.goal != c.objective.goal)
+      top.child("objective").fail(fmt::format("names \"{}\" but \"objectives\" starts with \"{}\": give one of the two (\"objectives\" for several)",
+                                              single.name, c.objective.name));
+  }
+}
+
+// A list of conditions on outputs ("purity >= 0.95"), as a string or an array of strings.
+std::vector<OutcomeCondition> parse_conditions(const Node& parent, const std::string& key, const char* what) {
+  std::vector<OutcomeCondition> out;
+  if (!parent.has(key)) return out;
+  const Node node = parent.child(key);
+  std::vector<Node> items;
+  if (node.value().is_string()) {
+    items.push_back(node);
+  } else {
+    node.as_array();
+    if (node.value().size() > kMaxOutcomeConditions)
+      node.fail(fmt::format("lists {} conditions; at most {} are allowed", node.value().size(), kMaxOutcomeConditions));
+    for (size_t i = 0; i < node.value().size(); ++i) items.push_back(node.at(i));
+  }
+  for (const Node& item : items) {
+    OutcomeCondition condition;
+    const std::string text = item.as_string();
+    if (const std::string problem = parse_outcome_condition(text, condition); !problem.empty())
+      item.fail(fmt::format("\"{}\" is not {}: it {}", text, what, problem));
+    out.push_back(std::move(condition));
+  }
+  return out;
 }
 
 // Options labloop-sim accepts, with their checks.
@@ -260,8 +329,8 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   // `validate` names them all; checks that need earlier parts (the planner's options need the
   // parameters) run only when those parts are right.
   ConfigMistakes mistakes;
-  top.expect_object({"name", "description", "seed", "parameters", "objective", "outputs", "planner", "instruments", "budget", "stop", "output",
-                     "prior_results"}, mistakes);
+  top.expect_object({"name", "description", "seed", "parameters", "objective", "objectives", "outcome_constraints", "failure", "outputs",
+                     "planner", "instruments", "budget", "stop", "output", "prior_results"}, mistakes);
 
   CampaignConfig c;
   c.source = source;
@@ -289,19 +358,14 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
       });
   }
 
-  const bool objective_ok = mistakes.check([&] {
-    const Node objective = top.child("objective");
-    objective.expect_object({"name", "goal"});
-    c.objective.name = objective.child("name").as_string();
-    if (objective.has("goal")) {
-      const Node goal = objective.child("goal");
-      const std::string g = goal.as_string();
-      if (g == "minimize") c.objective.goal = Goal::minimize;
-      else if (g == "maximize") c.objective.goal = Goal::maximize;
-      else goal.fail(fmt::format("must be \"minimize\" or \"maximize\", got \"{}\"{}", g, did_you_mean(g, {"minimize", "maximize"})));
-    }
+  const bool objective_ok = mistakes.check([&] { parse_objectives(top, c); });
+  mistakes.check([&] { c.outcome_constraints = parse_conditions(top, "outcome_constraints", "an outcome constraint"); });
+  mistakes.check([&] {
+    if (!top.has("failure")) return;
+    const Node failure = top.child("failure");
+    failure.expect_object({"when"});
+    c.failure_when = parse_conditions(failure, "when", "a failure condition");
   });
-
   mistakes.check([&] {
     if (!top.has("outputs")) return;
     const Node outputs = top.child("outputs");
@@ -371,7 +435,7 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   });
 
   // The planner checks its own options (each kind accepts different ones).
-  if (parameters_ok && planner_ok) mistakes.check([&] { make_planner(PlannerContext{c.space(), c.seed, c.planner, c.source}); });
+  if (parameters_ok && planner_ok) mistakes.check([&] { make_planner(PlannerContext{c.space(), c.seed, c.planner, c.source, c.planner_goals()}); });
 
   // Simulators are known in advance: check them now so `validate` catches mismatches before
   // anything starts. Drivers at endpoints are checked when they answer `hello`. Only instruments
@@ -411,10 +475,10 @@ InstrumentInfo simulator_info(const CampaignConfig& config, size_t index) {
   return stand_in_info("labloop-sim", ic.simulated_inputs, {"y"}, ic.options.contains("capacity") ? ic.options["capacity"].get<int>() : 1);
 }
 
-// The objective is required; other declared outputs are optional, so they are not among the
-// outputs a result must carry.
+// The objectives (and outputs the outcome constraints and failure conditions name) are required;
+// other declared outputs are optional, so they are not among the outputs a result must carry.
 InstrumentInfo manual_info(const CampaignConfig& config, size_t index) {
-  return stand_in_info("labloop-manual", config.parameters, {config.objective.name}, config.instruments.at(index).capacity);
+  return stand_in_info("labloop-manual", config.parameters, config.required_outputs(), config.instruments.at(index).capacity);
 }
 
 void check_instrument_fits(const CampaignConfig& config, size_t index, const InstrumentInfo& info) {
@@ -448,9 +512,12 @@ void check_instrument_fits(const CampaignConfig& config, size_t index, const Ins
     if (!std::any_of(config.parameters.begin(), config.parameters.end(), [&](const Parameter& p) { return p.name == in.name; }))
       fail(fmt::format("needs input \"{}\" ({}), but the campaign has no such parameter; add it to \"parameters\"", in.name, in.describe_domain()));
   }
-  if (std::find(info.outputs.begin(), info.outputs.end(), config.objective.name) == info.outputs.end())
-    fail(fmt::format("does not measure the objective \"{}\"{} (its outputs: {})", config.objective.name,
-                     did_you_mean(config.objective.name, info.outputs), fmt::join(info.outputs, ", ")));
+  for (const std::string& needed : config.required_outputs()) {
+    if (std::find(info.outputs.begin(), info.outputs.end(), needed) != info.outputs.end()) continue;
+    const bool objective = std::any_of(config.objectives.begin(), config.objectives.end(), [&](const Objective& o) { return o.name == needed; });
+    fail(fmt::format("does not measure the {} \"{}\"{} (its outputs: {})", objective ? "objective" : "output", needed,
+                     did_you_mean(needed, info.outputs), fmt::join(info.outputs, ", ")));
+  }
 }
 
 nlohmann::json OutputSpec::to_json() const {
@@ -459,6 +526,26 @@ nlohmann::json OutputSpec::to_json() const {
   if (low) j["low"] = *low;
   if (high) j["high"] = *high;
   return j;
+}
+
+PlannerGoals CampaignConfig::planner_goals() const {
+  PlannerGoals goals;
+  goals.objectives = static_cast<int>(objectives.size());
+  for (const Objective& o : objectives) goals.thresholds.push_back(o.threshold ? o.sign() * *o.threshold : std::numeric_limits<double>::quiet_NaN());
+  goals.outcome_constraints = static_cast<int>(outcome_constraints.size());
+  goals.failure_condition = !failure_when.empty();
+  return goals;
+}
+
+std::vector<std::string> CampaignConfig::required_outputs() const {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& needed) {
+    if (std::find(out.begin(), out.end(), needed) == out.end()) out.push_back(needed);
+  };
+  for (const Objective& o : objectives) add(o.name);
+  for (const OutcomeCondition& c : outcome_constraints) add(c.output);
+  for (const OutcomeCondition& c : failure_when) add(c.output);
+  return out;
 }
 
 const OutputSpec* CampaignConfig::find_output(const std::string& wanted) const {
@@ -473,7 +560,24 @@ nlohmann::json CampaignConfig::to_json() const {
   j["seed"] = seed;
   j["parameters"] = json::array();
   for (const auto& p : parameters) j["parameters"].push_back(p.to_json());
-  j["objective"] = {{"name", objective.name}, {"goal", objective.goal == Goal::minimize ? "minimize" : "maximize"}};
+  auto objective_json = [](const Objective& o) {
+    json out{{"name", o.name}, {"goal", o.goal == Goal::minimize ? "minimize" : "maximize"}};
+    if (o.threshold) out["threshold"] = *o.threshold;
+    return out;
+  };
+  // "objective" stays (the first objective) so that readers older than "objectives" still know it.
+  j["objective"] = objective_json(objective);
+  if (objectives.size() > 1 || objective.threshold) {
+    j["objectives"] = json::array();
+    for (const Objective& o : objectives) j["objectives"].push_back(objective_json(o));
+  }
+  auto conditions = [](const std::vector<OutcomeCondition>& list) {
+    json out = json::array();
+    for (const OutcomeCondition& c : list) out.push_back(c.text());
+    return out;
+  };
+  if (!outcome_constraints.empty()) j["outcome_constraints"] = conditions(outcome_constraints);
+  if (!failure_when.empty()) j["failure"] = {{"when", conditions(failure_when)}};
   if (!outputs.empty()) {
     j["outputs"] = json::array();
     for (const auto& o : outputs) j["outputs"].push_back(o.to_json());

@@ -49,13 +49,6 @@ void fsync_dir(const fs::path& dir) {
   if (d.fd >= 0) ::fsync(d.fd);
 }
 
-std::vector<std::string> output_names(const CampaignConfig& config) {
-  std::vector<std::string> names{config.objective.name};
-  for (const auto& o : config.outputs)
-    if (o.name != config.objective.name) names.push_back(o.name);
-  return names;
-}
-
 const InstrumentConfig* instrument_named(const CampaignConfig& config, const std::string& name) {
   for (const auto& ic : config.instruments)
     if (ic.name == name) return &ic;
@@ -198,7 +191,7 @@ std::string check_entry(const CampaignConfig& config, const CampaignState& state
 }
 
 std::string check_values(const CampaignConfig& config, const ManualEntry& entry) {
-  const auto names = output_names(config);
+  const auto names = manual_outputs(config);
   for (const auto& [name, value] : entry.values) {
     if (std::find(names.begin(), names.end(), name) == names.end())
       return fmt::format("\"{}\" is not an output of this campaign{} (outputs: {}; declare more under \"outputs\")", name,
@@ -210,9 +203,12 @@ std::string check_values(const CampaignConfig& config, const ManualEntry& entry)
       if (spec->high && value > *spec->high) return fmt::format("{} = {:g} is above its declared range (high {:g}{})", name, value, *spec->high, unit);
     }
   }
-  if (!entry.values.contains(config.objective.name))
-    return fmt::format("the objective \"{}\" is missing (give {}=VALUE, or --failed \"reason\" when the experiment failed)", config.objective.name,
-                       config.objective.name);
+  for (const std::string& name : config.required_outputs()) {
+    if (entry.values.contains(name)) continue;
+    const bool objective = std::any_of(config.objectives.begin(), config.objectives.end(), [&](const Objective& o) { return o.name == name; });
+    return fmt::format("the {} \"{}\" is missing (give {}=VALUE, or --failed \"reason\" when the experiment failed)", objective ? "objective" : "output",
+                       name, name);
+  }
   return {};
 }
 
@@ -231,7 +227,7 @@ void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry
 
 EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
   const detail::CsvTable table = detail::read_csv_table(path, kMaxEntryRows);
-  const auto outputs = output_names(config);
+  const auto outputs = manual_outputs(config);
   enum class Column { experiment, failed, output, ignored };
   std::vector<Column> kinds;
   EntryFile file;
@@ -285,6 +281,13 @@ bool campaign_running(const fs::path& journal) {
   if (::flock(f.fd, LOCK_SH | LOCK_NB) != 0) return errno == EWOULDBLOCK;
   ::flock(f.fd, LOCK_UN);
   return false;
+}
+
+std::vector<std::string> manual_outputs(const CampaignConfig& config) {
+  std::vector<std::string> names = config.required_outputs();
+  for (const auto& o : config.outputs)
+    if (std::find(names.begin(), names.end(), o.name) == names.end()) names.push_back(o.name);
+  return names;
 }
 
 }  // namespace labloop

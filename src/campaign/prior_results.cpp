@@ -48,7 +48,8 @@ PriorResults read_prior_results(const CampaignConfig& config) {
   for (std::size_t i = 0; i < table.header.size(); ++i) {
     const std::string& h = table.header[i];
     if (i == *objective_column || std::find(parameter_columns.begin(), parameter_columns.end(), i) != parameter_columns.end()) continue;
-    if (config.find_output(h)) output_columns.emplace_back(i, h);
+    const std::vector<std::string> required = config.required_outputs();
+    if (config.find_output(h) || std::find(required.begin(), required.end(), h) != required.end()) output_columns.emplace_back(i, h);
     else out.ignored_columns.push_back(h);
   }
 
@@ -93,7 +94,8 @@ PriorResults read_prior_results(const CampaignConfig& config) {
       }
       r.values[output] = *v;
     }
-    if (problem.empty() && !r.values.contains(config.objective.name)) problem = fmt::format("no value for the objective {}", config.objective.name);
+    for (const Objective& o : config.objectives)
+      if (problem.empty() && !r.values.contains(o.name)) problem = fmt::format("no value for the objective {}", o.name);
     if (!problem.empty()) {
       skip(problem);
       continue;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "labloop/campaign/goals.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/campaign_state.hpp"
 
@@ -48,7 +49,13 @@ std::string show(const Point& p) {
 
 ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner) {
   const Space space = config.space();
-  const double sign = config.objective.goal == Goal::minimize ? 1.0 : -1.0;
+  // What the loop told the planner, from what the journal kept: older journals may carry the
+  // objective in the event's "objective" alone.
+  auto observation = [&](const Point& at, json values, double objective) {
+    if (!values.is_object()) values = json::object();
+    if (!values.contains(config.objective.name)) values[config.objective.name] = objective;
+    return observe(config, at, values);
+  };
   // The journal as folded so far: which experiments were proposed (their points as journaled) and
   // which outcomes were the first, i.e. the ones the planner was told.
   CampaignState state;
@@ -101,7 +108,7 @@ ReplayReport replay_journal(const std::vector<JournalEvent>& events, const Campa
     // Past results reach the planner where the campaign told it, before its first proposal.
     if (const auto* prior = e.as<PriorResultEvent>()) {
       state.apply(e);
-      planner.tell(Observation::succeeded(point_of(prior->x), sign * prior->objective, numeric_values(prior->values)));
+      planner.tell(observation(point_of(prior->x), prior->values, prior->objective));
       ++report.outcomes;
       continue;
     }
@@ -110,8 +117,7 @@ ReplayReport replay_journal(const std::vector<JournalEvent>& events, const Campa
       const ExperimentState* x = state.experiment(corrected->experiment);
       if (x && x->outcome == ExperimentOutcome::ok && x->objective) {
         const Point at = point_of(x->x);
-        planner.amend(Observation::succeeded(at, sign * *x->objective, numeric_values(x->values)),
-                      Observation::succeeded(at, sign * corrected->objective, numeric_values(corrected->values)));
+        planner.amend(observation(at, x->values, *x->objective), observation(at, corrected->values, corrected->objective));
       }
       state.apply(e);
       continue;
@@ -127,7 +133,7 @@ ReplayReport replay_journal(const std::vector<JournalEvent>& events, const Campa
     if (x.outcome == ExperimentOutcome::ok) {
       if (!x.objective)
         throw JournalError(fmt::format("seq {}: the result for {} has no objective, in its \"objective\" or its values", e.seq, x.id));
-      planner.tell(Observation::succeeded(point_of(x.x), sign * *x.objective, numeric_values(x.values)));
+      planner.tell(observation(point_of(x.x), x.values, *x.objective));
     } else {
       planner.tell(Observation::failed(point_of(x.x)));
     }

@@ -223,7 +223,7 @@ int replay(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
   const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
-  const auto planner = labloop::make_planner(labloop::PlannerContext{config.space(), config.seed, config.planner, path.string()});
+  const auto planner = labloop::make_planner(labloop::PlannerContext{config.space(), config.seed, config.planner, path.string(), config.planner_goals()});
   const auto report = labloop::replay_journal(events, config, *planner);
   for (const auto& difference : report.differences) fmt::print("{}\n", difference);
   fmt::print("replayed {} planner calls: {} proposals, {} outcomes told; {}\n", report.asks, report.proposals, report.outcomes,

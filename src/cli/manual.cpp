@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -52,13 +53,6 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
-std::vector<std::string> outputs_of(const CampaignConfig& config) {
-  std::vector<std::string> names{config.objective.name};
-  for (const auto& o : config.outputs)
-    if (o.name != config.objective.name) names.push_back(o.name);
-  return names;
-}
-
 std::string utc_now() {
   const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
@@ -75,7 +69,7 @@ std::string plural(size_t n, const char* noun) { return fmt::format("{} {}{}", n
 int pending(const std::string& directory, bool csv) {
   const Campaign c = open_campaign(directory);
   const auto waiting = pending_experiments(c.directory, c.config, c.state);
-  const auto outputs = outputs_of(c.config);
+  const auto outputs = manual_outputs(c.config);
   if (csv) {
     std::vector<std::string> header{"experiment", "instrument"};
     for (const auto& p : c.config.parameters) header.push_back(with_unit(p.name, p.unit));
@@ -114,7 +108,9 @@ int pending(const std::string& directory, bool csv) {
       continue;
     }
     std::vector<std::string> fields;
-    for (const auto& o : outputs) fields.push_back(o == c.config.objective.name ? o + "=VALUE" : "[" + o + "=VALUE]");
+    const std::vector<std::string> required = c.config.required_outputs();
+    for (const auto& o : outputs)
+      fields.push_back(std::find(required.begin(), required.end(), o) != required.end() ? o + "=VALUE" : "[" + o + "=VALUE]");
     fmt::print("      enter: labloop enter {} {} {}\n", directory, w.experiment->id, fmt::join(fields, " "));
   }
   if (!waiting.empty()) fmt::print("\nSeveral at once: labloop pending {} --csv > todo.csv, fill it in, labloop enter {} --csv todo.csv\n", directory, directory);

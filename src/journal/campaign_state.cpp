@@ -135,6 +135,21 @@ void CampaignState::start(const CampaignStartedEvent& e, const std::string& time
   const json objective = config_.is_object() && config_.contains("objective") ? config_["objective"] : json();
   objective_name_ = string_in(objective, "name");
   maximize_ = string_in(objective, "goal") == "maximize";
+  // Conditions that keep a result from counting as the best (journaled in canonical form by the
+  // campaign that wrote this config; anything unreadable is ignored here, the config check of
+  // resume and replay reports it).
+  auto conditions = [&](const json& list) {
+    if (!list.is_array()) return;
+    for (const json& text : list) {
+      OutcomeCondition c;
+      if (text.is_string() && parse_outcome_condition(text.get<std::string>(), c).empty()) not_counting_.push_back({c, false});
+    }
+  };
+  if (config_.is_object() && config_.contains("outcome_constraints")) conditions(config_["outcome_constraints"]);
+  const size_t constraints = not_counting_.size();
+  if (config_.is_object() && config_.contains("failure") && config_["failure"].is_object() && config_["failure"].contains("when"))
+    conditions(config_["failure"]["when"]);
+  for (size_t i = constraints; i < not_counting_.size(); ++i) not_counting_[i].second = true;
   if (config_.is_object() && config_.contains("parameters") && config_["parameters"].is_array())
     for (const json& p : config_["parameters"]) parameter_names_.push_back(string_in(p, "name"));
 }
@@ -241,8 +256,17 @@ void CampaignState::correct(const ResultCorrectedEvent& e) {
   for (const auto* other : done) note_best(*other);
 }
 
+bool CampaignState::counts(const ExperimentState& x) const {
+  for (const auto& [condition, is_failure] : not_counting_) {
+    const std::optional<bool> holds = condition.holds_in(x.values);
+    // An outcome constraint must hold; a failure condition must not.
+    if (is_failure ? holds.value_or(false) : !holds.value_or(false)) return false;
+  }
+  return true;
+}
+
 void CampaignState::note_best(const ExperimentState& x) {
-  if (!x.objective) return;
+  if (!x.objective || !counts(x)) return;
   const double y = *x.objective;
   if (!best_ || (maximize_ ? y > best_->objective : y < best_->objective)) best_ = BestExperiment{x.id, y, x.params};
 }

@@ -33,7 +33,7 @@ std::filesystem::path copy_of(const std::string& name, const test::TempDir& dir)
 ReplayReport replay(const std::filesystem::path& folder) {
   const auto events = read_journal(folder / "journal.jsonl").events;
   const CampaignConfig config = journaled_config(events, "fixture", labloop::sim::catalogue());
-  auto planner = make_planner(PlannerContext{config.space(), config.seed, config.planner, config.source});
+  auto planner = make_planner(PlannerContext{config.space(), config.seed, config.planner, config.source, config.planner_goals()});
   return replay_journal(events, config, *planner);
 }
 

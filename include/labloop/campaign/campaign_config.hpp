@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "labloop/campaign/simulator_catalogue.hpp"
+#include "labloop/core/outcome_condition.hpp"
 #include "labloop/wire/instrument_info.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/model/space.hpp"
@@ -32,7 +33,19 @@ constexpr double kMaxSeconds = 365.0 * 24 * 3600;
 struct Objective {
   std::string name;
   Goal goal = Goal::minimize;
+  // The worst value still worth having (in the objective's units and direction): the reference
+  // point of the hypervolume. Absent: the planner infers one (docs/objectives.md).
+  std::optional<double> threshold;
+
+  // +1 for minimize, −1 for maximize: what turns a value into "smaller is better".
+  double sign() const { return goal == Goal::minimize ? 1.0 : -1.0; }
+  // Whether a is better than b.
+  bool better(double a, double b) const { return goal == Goal::minimize ? a < b : a > b; }
 };
+
+// Stated limits (docs/config.md): objectives, outcome constraints and failure conditions.
+constexpr std::size_t kMaxObjectives = 8;
+constexpr std::size_t kMaxOutcomeConditions = 32;
 
 // A measured quantity the campaign records ("outputs" in the file): its unit for people and, when
 // given, the range a valid value lies in (a value entered by hand outside it is refused).
@@ -80,7 +93,10 @@ struct CampaignConfig {
   std::string name;
   std::uint64_t seed = 1;
   std::vector<Parameter> parameters;
-  Objective objective;
+  Objective objective;               // the first of `objectives` (what one-objective code reads)
+  std::vector<Objective> objectives;  // "objectives", or {objective}: never empty once parsed
+  std::vector<OutcomeCondition> outcome_constraints;  // a result counts only when all hold
+  std::vector<OutcomeCondition> failure_when;         // "failure": {"when": …}: any holds → failed
   std::vector<OutputSpec> outputs;  // declared outputs (units, ranges); the objective may be among them
   PlannerConfig planner;
   std::vector<InstrumentConfig> instruments;
@@ -90,6 +106,11 @@ struct CampaignConfig {
   std::string prior_results;     // CSV of results the lab already has ("" = none); see prior_results.hpp
 
   Space space() const { return Space(parameters); }
+  // What the planner must know of the objectives and outcome constraints.
+  PlannerGoals planner_goals() const;
+  // Every output a result must carry: the objectives, then the outputs outcome constraints and
+  // failure conditions name (each once).
+  std::vector<std::string> required_outputs() const;
   // The declaration of output `name`, or nullptr when the file declares none by that name.
   const OutputSpec* find_output(const std::string& name) const;
   nlohmann::json to_json() const;  // normalized form, as journaled

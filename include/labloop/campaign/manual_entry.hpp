@@ -29,6 +29,10 @@ constexpr std::size_t kMaxEntryBytes = 64 * 1024;
 // Rows `labloop enter --csv` takes from one file.
 constexpr std::size_t kMaxEntryRows = 10000;
 
+// What a person may enter for a result: the outputs a result must carry (the objectives, then
+// the outputs outcome constraints and failure conditions name), then the other declared outputs.
+std::vector<std::string> manual_outputs(const CampaignConfig& config);
+
 struct ManualEntry {
   std::string experiment;
   std::map<std::string, double> values;  // ok: the measured values by output name

@@ -24,6 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "labloop/core/outcome_condition.hpp"
 #include "labloop/journal/events.hpp"
 
 namespace labloop {
@@ -133,6 +134,7 @@ class CampaignState {
   void reject(const RejectedEvent& e);
   void conclude(const JournalEvent& event);
   void note_best(const ExperimentState& x);
+  bool counts(const ExperimentState& x) const;  // no outcome constraint or failure condition rules it out
   void correct(const ResultCorrectedEvent& e);
 
   bool started_ = false;
@@ -144,6 +146,8 @@ class CampaignState {
   std::optional<std::string> labloop_version_;
   std::string objective_name_;
   bool maximize_ = false;
+  // Outcome constraints (false) and failure conditions (true): a result they rule out is never the best.
+  std::vector<std::pair<OutcomeCondition, bool>> not_counting_;
   std::vector<std::string> parameter_names_;
 
   std::vector<ExperimentState> experiments_;

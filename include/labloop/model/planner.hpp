@@ -46,11 +46,45 @@ struct Observation {
   // Every numeric value the instrument reported, by name, as measured (not negated): for planners
   // that model more than the objective. Empty when the caller knows only the objective.
   std::map<std::string, double> values;
+  // Every objective, oriented "smaller is better", in the order of PlannerGoals (objectives[0] ==
+  // objective). Empty means {objective}: callers that know one objective need not fill it.
+  std::vector<double> objectives;
+  // One per outcome constraint of PlannerGoals, oriented so that ≤ 0 means it holds (for
+  // "purity >= 0.95": 0.95 − purity). Empty when there are none. Known for failed experiments
+  // too when the instrument measured them (NaN otherwise).
+  std::vector<double> constraints;
 
   static Observation succeeded(Point x, double objective, std::map<std::string, double> values = {}) {
-    return Observation{std::move(x), ObservationStatus::ok, objective, std::move(values)};
+    return Observation{std::move(x), ObservationStatus::ok, objective, std::move(values), {}, {}};
   }
-  static Observation failed(Point x) { return Observation{std::move(x), ObservationStatus::failed, std::numeric_limits<double>::quiet_NaN(), {}}; }
+  static Observation failed(Point x) {
+    return Observation{std::move(x), ObservationStatus::failed, std::numeric_limits<double>::quiet_NaN(), {}, {}, {}};
+  }
+  // objectives, or {objective} when the caller gave only that.
+  std::vector<double> objective_values() const { return objectives.empty() ? std::vector<double>{objective} : objectives; }
+  // Whether every outcome constraint holds (true when there are none).
+  bool feasible() const {
+    for (double c : constraints)
+      if (!(c <= 0.0)) return false;
+    return true;
+  }
+};
+
+// What the campaign wants, as far as a planner needs to know: how many objectives (all oriented
+// "smaller is better"), the worst value of each still worth having, and how many outcome
+// constraints come with each Observation. The default is one objective and no constraints.
+struct PlannerGoals {
+  int objectives = 1;
+  // Per objective, oriented like the objectives: the reference point for hypervolume. NaN where
+  // the campaign file gives no threshold (the planner infers one). Empty means all NaN.
+  std::vector<double> thresholds;
+  int outcome_constraints = 0;
+  // Whether some failures are outcomes of the chemistry ("failure": {"when": …}) rather than of
+  // the instrument, so a model of where experiments fail is worth fitting. Planners may model
+  // failures either way.
+  bool failure_condition = false;
+
+  bool several_objectives() const { return objectives > 1; }
 };
 
 // The numbers among a result's "values" object (anything else, or a non-object, gives none).
@@ -79,6 +113,7 @@ struct PlannerContext {
   std::uint64_t seed;
   const PlannerConfig& config;
   const std::string& source;  // config file name, for ConfigError messages
+  PlannerGoals goals{};        // one objective, no outcome constraints unless the campaign says so
 
   // The options (config.options) with their place in the file, "/planner": a factory checks and
   // reads them with JsonNode, so a mistake is a ConfigError at /planner/<option>.

@@ -218,6 +218,9 @@ class BayesianPlanner final : public Planner {
 }  // namespace
 
 std::unique_ptr<Planner> make_bayesian_planner(const PlannerContext& context) {
+  if (context.goals.several_objectives() || context.goals.outcome_constraints > 0)
+    throw ConfigError(context.source, "/planner/kind",
+                      "the bayesian planner does not yet model several objectives or outcome constraints in this version; use \"random\" or \"sobol\"");
   return std::make_unique<BayesianPlanner>(context.space, context.seed, parse_bayesian_options(context));
 }
 

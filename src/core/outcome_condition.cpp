@@ -1,0 +1,79 @@
+#include "labloop/core/outcome_condition.hpp"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+namespace labloop {
+
+namespace {
+
+std::string trimmed(const std::string& s) {
+  size_t a = 0, b = s.size();
+  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
+  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
+  return s.substr(a, b - a);
+}
+
+bool is_name(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
+  return true;
+}
+
+std::optional<double> number(const std::string& s) {
+  if (s.empty()) return std::nullopt;
+  double v = 0;
+  const char* first = s.data() + (s[0] == '+' ? 1 : 0);
+  const auto [end, ec] = std::from_chars(first, s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<bool> OutcomeCondition::holds_in(const nlohmann::json& values) const {
+  if (!values.is_object()) return std::nullopt;
+  const auto it = values.find(output);
+  if (it == values.end() || !it->is_number()) return std::nullopt;
+  const double v = it->get<double>();
+  if (!std::isfinite(v)) return std::nullopt;
+  return holds(v);
+}
+
+std::string OutcomeCondition::text() const { return fmt::format("{} {} {}", output, relation == Relation::at_most ? "<=" : ">=", bound); }
+
+std::string parse_outcome_condition(const std::string& text, OutcomeCondition& out) {
+  const std::string example = "compare one output with a number, e.g. \"purity >= 0.95\"";
+  if (text.size() > kMaxConditionChars) return fmt::format("is {} characters long; at most {} are allowed", text.size(), kMaxConditionChars);
+  size_t at = std::string::npos, width = 2;
+  for (const char* op : {"<=", ">=", "==", "!=", "<", ">", "="}) {
+    at = text.find(op);
+    if (at != std::string::npos) {
+      width = std::string(op).size();
+      break;
+    }
+  }
+  if (at == std::string::npos) return "has no comparison: " + example;
+  const std::string op = text.substr(at, width);
+  if (op == "==" || op == "=" || op == "!=")
+    return fmt::format("uses \"{}\": a measured value is never exactly equal to a number; use \"<=\" or \">=\" to {}", op, example);
+  const std::string left = trimmed(text.substr(0, at)), right = trimmed(text.substr(at + width));
+  if (right.find_first_of("<>=") != std::string::npos) return "has more than one comparison: " + example;
+  const bool less = op[0] == '<';
+  // "name <= 3" or "3 >= name"; "<" is read as "<=" (a measured value never sits on the bound).
+  if (is_name(left) && number(right)) {
+    out = OutcomeCondition{left, less ? Relation::at_most : Relation::at_least, *number(right)};
+    return {};
+  }
+  if (number(left) && is_name(right)) {
+    out = OutcomeCondition{right, less ? Relation::at_least : Relation::at_most, *number(left)};
+    return {};
+  }
+  return "must " + example + " (one output name on one side, one finite number on the other)";
+}
+
+}  // namespace labloop
