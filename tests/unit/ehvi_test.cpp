@@ -94,6 +94,32 @@ TEST_CASE("EHVI: matches a Monte Carlo estimate with 1e6 samples in 2 and 3 obje
   }
 }
 
+TEST_CASE("EHVI: wide and thin boxes (relative to sd) both match the closed form in long double", "[ehvi]") {
+  // One front point: the box [0, 1) x [-inf, 0) has width 1, so as sd grows from 2 to 40 the
+  // box side passes from the log(1 - e^a) evaluation to the Gauss-Legendre one (near sd ~ 12).
+  const labloop::LogExpectedHypervolumeImprovement log_ehvi(Eigen::MatrixXd::Zero(1, 2), Eigen::Vector2d(1, 1));
+  for (double spread = 2.0; spread <= 40.0; spread *= 1.1) {
+    for (const double centre : {-3.0, 0.5, 4.0}) {
+      const Eigen::Vector2d mean(centre, -0.2);
+      const Eigen::Vector2d sd(spread, 0.3);
+      INFO("sd " << spread << ", mean " << centre);
+      CHECK(std::exp(log_ehvi(mean, sd)) == Approx(ehvi_test_direct(log_ehvi.boxes(), mean, sd)).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("EHVI: matches a Monte Carlo estimate with 1e6 samples in 4 objectives", "[ehvi]") {
+  std::mt19937_64 rng(4321);
+  const Eigen::MatrixXd front = ehvi_test_front(6, 4, rng);
+  const labloop::LogExpectedHypervolumeImprovement log_ehvi(front, Eigen::VectorXd::Constant(4, 1.2));
+  Eigen::Vector4d mean(0.45, 0.5, 0.55, 0.6);
+  const Eigen::Vector4d sd(0.2, 0.25, 0.3, 0.2);
+  const EhviTestEstimate mc = ehvi_test_monte_carlo(log_ehvi.boxes(), mean, sd, 1000000, rng);
+  const double value = std::exp(log_ehvi(mean, sd));
+  INFO("EHVI " << value << ", MC " << mc.mean << " ± " << mc.standard_error);
+  CHECK(std::abs(value - mc.mean) <= 3.0 * mc.standard_error);
+}
+
 TEST_CASE("EHVI: with an empty front it is the product of the 1-D expected improvements over the reference", "[ehvi]") {
   const Eigen::Vector3d r(1.0, 2.0, 0.5);
   const Eigen::Vector3d mean(0.3, 2.5, -1.0);
