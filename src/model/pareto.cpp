@@ -22,7 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
-#include <numeric>
+#include <limits>
 
 #include "labloop/core/error.hpp"
 
