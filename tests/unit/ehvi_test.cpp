@@ -196,6 +196,27 @@ TEST_CASE("EHVI: log EHVI stays finite and decreasing far behind the front, wher
   }
 }
 
+TEST_CASE("EHVI: as the deviations vanish it tends to the hypervolume improvement of the mean", "[ehvi]") {
+  std::mt19937_64 rng(31);
+  for (Eigen::Index M = 2; M <= 4; ++M) {
+    const Eigen::MatrixXd front = ehvi_test_front(8, M, rng);
+    const labloop::LogExpectedHypervolumeImprovement log_ehvi(front, Eigen::VectorXd::Constant(M, 1.1));
+    const Eigen::VectorXd ahead = Eigen::VectorXd::Constant(M, 0.45);
+    const double improvement = labloop::hypervolume_improvement(log_ehvi.boxes(), ahead);
+    REQUIRE(improvement > 0.0);
+    Eigen::VectorXd grad_mean, grad_sd;
+    const double value = log_ehvi(ahead, Eigen::VectorXd::Constant(M, 1e-9), grad_mean, grad_sd);
+    CHECK(std::exp(value) == Approx(improvement).epsilon(1e-6));
+    CHECK(grad_mean.allFinite());
+    CHECK((grad_mean.array() < 0.0).all());
+    // At the planner's floor (1e-12) behind the front: finite, with a finite gradient.
+    const double behind = log_ehvi(Eigen::VectorXd::Constant(M, 2.0), Eigen::VectorXd::Constant(M, 1e-12), grad_mean, grad_sd);
+    CHECK(std::isfinite(behind));
+    CHECK(grad_mean.allFinite());
+    CHECK(grad_sd.allFinite());
+  }
+}
+
 TEST_CASE("EHVI: bad means or deviations are PlannerErrors", "[ehvi]") {
   const labloop::LogExpectedHypervolumeImprovement log_ehvi(Eigen::MatrixXd::Zero(1, 2), Eigen::Vector2d(1, 1));
   CHECK(log_ehvi.objectives() == 2);

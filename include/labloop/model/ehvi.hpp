@@ -15,8 +15,8 @@
 //
 // Build one LogExpectedHypervolumeImprovement per front (it holds the box decomposition, which
 // is the expensive part) and evaluate it for many candidates; evaluation is const and
-// thread-safe. An evaluation costs O(boxes·M) special functions: about 40 µs for 2 objectives
-// and 50 points, 65 µs for 3 and 50, 90 µs for 4 and 30 (docs/decisions/0006-multi-objective.md).
+// thread-safe. An evaluation costs O(boxes·M) special functions: 30–60 µs for 2 objectives
+// and 50 points, 50–70 µs for 3 and 50, 60–90 µs for 4 and 30 (docs/decisions/0006-multi-objective.md).
 #include <Eigen/Core>
 #include <vector>
 
@@ -32,7 +32,9 @@ class LogExpectedHypervolumeImprovement {
   // log EHVI for means μ and standard deviations σ (M entries each, σ > 0 and finite, μ finite;
   // PlannerError otherwise). The planner floors σ as for single-objective acquisitions.
   double operator()(const Eigen::VectorXd& mean, const Eigen::VectorXd& sd) const;
-  // The same, and its gradient with respect to μ and σ (resized to M).
+  // The same, and its gradient with respect to μ and σ (resized to M). With one GP per objective,
+  // the gradient in x is Σ_j grad_mean(j)·∇μ_j(x) + grad_sd(j)·∇σ_j(x) (detail::posterior_at
+  // gives both, with σ floored).
   double operator()(const Eigen::VectorXd& mean, const Eigen::VectorXd& sd, Eigen::VectorXd& grad_mean,
                     Eigen::VectorXd& grad_sd) const;
 
