@@ -20,8 +20,8 @@
 //  - a ≥ −0.1 (thin box): h(z_u) − h(z_l) would cancel, so integrate Φ over [z_l, z_u] by 8-point
 //    Gauss–Legendre in log space; there log Φ varies by at most about |a| over the interval (its
 //    slope φ/Φ is at most that of log h, Φ/h, in the lower tail and smaller elsewhere), so the rule
-//    is exact to rounding. The gradient uses ∫φ and ∫tφ by the same rule:
-//    ∂T/∂μ = −∫φ, ∂T/∂σ = −∫tφ (from φ' = −tφ).
+//    is accurate to rounding (tested against long double). The gradient uses ∫φ and ∫tφ by the
+//    same rule: ∂T/∂μ = −∫φ, ∂T/∂σ = −∫tφ (from φ' = −tφ).
 // The per-objective pieces log h(z), g(z), ρ(z) depend only on a bound value, and boxes share
 // bounds, so they are computed once per distinct bound per call.
 #include "labloop/model/ehvi.hpp"

@@ -29,11 +29,10 @@
 //          a box opens at the slab where it appears and closes where it disappears. Adding one
 //          point to a 2-D staircase replaces O(1 + points it removes) boxes, hence O(n) boxes for
 //          M = 3; for M = 4 the count is measured (docs/decisions/0006-multi-objective.md).
-// The boxes are disjoint because the slabs are and each slab's (M−1)-D boxes are. This is the
-// decomposition of Yang, Emmerich, Deutz, Bäck, "Efficient computation of expected hypervolume
-// improvement using box decomposition algorithms", J Glob Optim 75, 2019 (§3–4) in the slicing
-// form; Lacour, Klamroth, Fonseca (2017) give asymptotically smaller ones for M ≥ 4, not needed
-// at our front sizes.
+// The boxes are disjoint because the slabs are and each slab's (M−1)-D boxes are. Yang, Emmerich,
+// Deutz, Bäck, "Efficient computation of expected hypervolume improvement using box decomposition
+// algorithms", J Glob Optim 75, 2019, compute EHVI over such a decomposition; Lacour, Klamroth,
+// Fonseca (2017) give smaller decompositions for M ≥ 4, not needed at our front sizes.
 //
 // The improvement of a point y is then exact and free of cancellation:
 //   HVI(y) = Σ_boxes Π_j max(0, u_j − max(y_j, l_j)).
