@@ -30,16 +30,23 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <utility>
 
+#include "../acquisitions/feasibility_weighted.hpp"
 #include "../optimize/acquisition_optimizer.hpp"
+#include "../optimize/goal_acquisition.hpp"
 #include "../optimize/model_selection.hpp"
 #include "../optimize/observations.hpp"
 #include "bayesian_options.hpp"
 #include "labloop/model/acquisition.hpp"
+#include "labloop/model/ehvi.hpp"
+#include "labloop/model/feasibility_model.hpp"
 #include "labloop/model/gaussian_process.hpp"
+#include "labloop/model/pareto.hpp"
 #include "labloop/model/sobol.hpp"
 #include "planners.hpp"
 
@@ -70,12 +77,18 @@ class BayesianPlanner final : public Planner {
   // One generator, rng_, serves the Latin hypercube, the model's fitting subset and the
   // acquisition search, always in the same order: a seed reproduces every proposal, which
   // replaying a journal relies on.
-  BayesianPlanner(const Space& space, std::uint64_t seed, BayesianOptions options)
-      : space_(space), options_(std::move(options)), rng_(seed), sobol_(space.cube_dim(), seed + 1),
+  BayesianPlanner(const Space& space, std::uint64_t seed, BayesianOptions options, PlannerGoals goals)
+      : space_(space), options_(std::move(options)), goals_(std::move(goals)), rng_(seed), sobol_(space.cube_dim(), seed + 1),
         acquisition_(make_acquisition(options_.acquisition, options_.acquisition_options)),
-        model_selection_(space, seed, options_.model), optimizer_(space, options_.optimizer) {
+        model_selection_(space, seed, options_.model), optimizer_(space, options_.optimizer),
+        goal_optimizer_(space, AcquisitionOptimizerOptions{options_.optimizer.candidates, options_.optimizer.local_starts, TrustRegion::off}) {
     if (options_.acquisition == "ucb") in_flight_ = make_acquisition("log_ei");
     if (options_.initial_design == InitialDesign::lhs) initial_points_ = latin_hypercube(options_.initial, space.cube_dim(), rng_);
+    extra_objectives_.resize(static_cast<size_t>(std::max(0, goals_.objectives - 1)));
+    constraints_.resize(static_cast<size_t>(goals_.outcome_constraints));
+    for (int k = 0; k + 1 < goals_.objectives; ++k) extra_models_.push_back(std::make_unique<ModelSelection>(space, seed + 100 + k, options_.model));
+    for (int c = 0; c < goals_.outcome_constraints; ++c)
+      constraint_models_.push_back(std::make_unique<ModelSelection>(space, seed + 200 + c, options_.model));
   }
 
   std::vector<Point> ask(int q, std::span<const Point> pending) override {
@@ -89,6 +102,7 @@ class BayesianPlanner final : public Planner {
       while (static_cast<int>(out.size()) < q) out.push_back(space_.canonical(sobol_.next()));
       return out;
     }
+    if (goals_.several_objectives() || goals_.outcome_constraints > 0) return ask_for_goals(q, pending, std::move(out), started);
 
     optimizer_.update_trust_region(observations_);
     // The fit gets most of the time limit; what it leaves goes to the acquisition search.
@@ -102,6 +116,16 @@ class BayesianPlanner final : public Planner {
       add_note("the model's posterior mean is not finite: proposing space-filling points instead");
       while (static_cast<int>(out.size()) < q) out.push_back(space_filling(pending, out));
       return out;
+    }
+    fit_feasibility(model_selection_.model());
+    std::unique_ptr<Acquisition> weighted, weighted_in_flight;
+    if (feasibility_.fitted()) {
+      const bool log_space = acquisition_->name().rfind("log_", 0) == 0;
+      const Eigen::VectorXd& y = believer.y();
+      const double spread = std::sqrt((y.array() - y.mean()).square().mean());
+      weighted = std::make_unique<FeasibilityWeighted>(*acquisition_, feasibility_, log_space ? 1.0 : std::max(spread, 1e-12));
+      weighted_in_flight = std::make_unique<FeasibilityWeighted>(in_flight_ ? *in_flight_ : *acquisition_, feasibility_,
+                                                                 in_flight_ || log_space ? 1.0 : std::max(spread, 1e-12));
     }
     for (const Point& p : pending) believe(believer, p, incumbent);
     for (const Point& p : out) believe(believer, p, incumbent);
@@ -118,7 +142,8 @@ class BayesianPlanner final : public Planner {
                             options_.time_limit_s);
       // While other experiments are in flight, LogEI with the believed incumbent spreads a batch
       // out better than the configured UCB does (measured on Hartmann-6, q = 4).
-      const Acquisition& active = !avoid.empty() && in_flight_ ? *in_flight_ : *acquisition_;
+      const Acquisition& active = weighted ? (!avoid.empty() ? *weighted_in_flight : *weighted)
+                                           : !avoid.empty() && in_flight_ ? *in_flight_ : *acquisition_;
       Point x = optimizer_.maximize(active, believer, incumbent, avoid, observations_, rng_, budget_s);
       if (x.size() != space_.cube_dim() || !x.allFinite() || x.minCoeff() < 0.0 || x.maxCoeff() > 1.0) {
         add_note("no finite acquisition score (or a proposal outside the cube): proposing a space-filling point instead");
@@ -131,25 +156,48 @@ class BayesianPlanner final : public Planner {
     return out;
   }
 
-  // The objective alone: other values are for planners that model them (none yet).
+  // Every objective and outcome constraint the goals name; failures taught as the worst value
+  // seen (and, once any, to the feasibility model). A constraint's value is learned whenever it
+  // was measured, even for an experiment that failed by the campaign's failure condition.
   void tell(const Observation& observation) override {
-    if (observation.status == ObservationStatus::failed) {
-      observations_.add_failed(observation.x);
-      return;
-    }
-    if (!std::isfinite(observation.objective)) {
+    const std::vector<double> objectives = observation.objective_values();
+    bool ok = observation.status == ObservationStatus::ok;
+    if (ok && !std::all_of(objectives.begin(), objectives.end(), [](double v) { return std::isfinite(v); })) {
       // Not a result a model can hold (the campaign never sends one): a failure, as for a crash.
       note_ = fmt::format("a result of {} was taught as a failed experiment", observation.objective);
-      observations_.add_failed(observation.x);
-      return;
+      ok = false;
     }
-    observations_.add(observation.x, observation.objective);
+    if (ok && objectives.size() != 1 + extra_objectives_.size()) {
+      note_ = fmt::format("a result with {} objectives (expected {}) was taught as a failed experiment", objectives.size(), 1 + extra_objectives_.size());
+      ok = false;
+    }
+    Told told{observation.x, ok, ok ? objectives : std::vector<double>{}, {}};
+    if (ok) {
+      observations_.add(observation.x, objectives[0]);
+      for (size_t k = 0; k < extra_objectives_.size(); ++k) extra_objectives_[k].add(observation.x, objectives[k + 1]);
+    } else {
+      observations_.add_failed(observation.x);
+      for (auto& extra : extra_objectives_) extra.add_failed(observation.x);
+    }
+    for (size_t c = 0; c < constraints_.size(); ++c) {
+      const double v = c < observation.constraints.size() ? observation.constraints[c] : std::numeric_limits<double>::quiet_NaN();
+      told.constraints.push_back(v);
+      if (std::isfinite(v)) constraints_[c].add(observation.x, v);
+    }
+    told_.push_back(std::move(told));
   }
   void amend(const Observation& told, const Observation& corrected) override {
     if (!std::isfinite(corrected.objective)) return;
+    const std::vector<double> now = corrected.objective_values();
     for (size_t i = 0; i < observations_.xs.size(); ++i)
       if (observations_.ys[i] == told.objective && (observations_.xs[i] - told.x).squaredNorm() < 1e-24) {
         observations_.ys[i] = corrected.objective;
+        for (size_t k = 0; k < extra_objectives_.size() && k + 1 < now.size(); ++k) extra_objectives_[k].ys[i] = now[k + 1];
+        for (Told& t : told_)
+          if (t.ok && (t.x - told.x).squaredNorm() < 1e-24 && t.objectives.front() == told.objective) {
+            t.objectives = now;
+            break;
+          }
         return;
       }
   }
@@ -201,8 +249,192 @@ class BayesianPlanner final : public Planner {
     return gp.size() > 0 ? gp.fitted_mean().minCoeff() : std::numeric_limits<double>::quiet_NaN();
   }
 
+  // What one experiment taught, for the goal path's fronts and incumbents.
+  struct Told {
+    Point x;
+    bool ok;                         // an objective value for every objective
+    std::vector<double> objectives;  // oriented; empty unless ok
+    std::vector<double> constraints; // excess per outcome constraint (≤ 0 holds); NaN where unmeasured
+  };
+
+  bool observed_feasible(const Told& t) const {
+    return t.ok && std::all_of(t.constraints.begin(), t.constraints.end(), [](double c) { return c <= 0.0; });
+  }
+
+  // Once something has failed (and the option is on), fit the classifier of where experiments
+  // succeed, with the objective model's lengthscales. Deterministic: replay fits the same.
+  void fit_feasibility(const GaussianProcess& objective_model) {
+    if (options_.failure_model == FailureModel::off || observations_.failed.empty()) return;
+    Eigen::MatrixXd x(static_cast<Eigen::Index>(observations_.arrivals.size()), space_.cube_dim());
+    std::vector<bool> succeeded;
+    for (size_t i = 0; i < observations_.arrivals.size(); ++i) {
+      x.row(static_cast<Eigen::Index>(i)) = observations_.point(observations_.arrivals[i]).transpose();
+      succeeded.push_back(!observations_.arrivals[i].failed);
+    }
+    try {
+      feasibility_.fit(objective_model.kernel(), x, succeeded);
+    } catch (const PlannerError& e) {
+      add_note(std::string("failures are not modelled this time: ") + e.what());
+      feasibility_ = FeasibilityModel();
+    }
+  }
+
+  // Several objectives or outcome constraints (goal_acquisition.hpp): one model per objective and
+  // per constraint, the acquisition over all of them, Kriging believers for the batch. The
+  // optimizer's perturbations centre on the points best by a random Chebyshev scalarization
+  // (ParEGO's weights, drawn per ask), so they visit the whole front.
+  std::vector<Point> ask_for_goals(int q, std::span<const Point> pending, std::vector<Point> out, Clock::time_point started) {
+    const int models = 1 + static_cast<int>(extra_models_.size() + constraint_models_.size());
+    const double fit_s = kFitShare * options_.time_limit_s / models;
+    bool in_time = model_selection_.fit(observations_, rng_, fit_s);
+    for (size_t k = 0; k < extra_models_.size(); ++k) in_time = extra_models_[k]->fit(extra_objectives_[k], rng_, fit_s) && in_time;
+    std::vector<bool> constraint_modelled;
+    for (size_t c = 0; c < constraint_models_.size(); ++c) {
+      const bool enough = constraints_[c].ys.size() >= 2;
+      constraint_modelled.push_back(enough);
+      if (enough) in_time = constraint_models_[c]->fit(constraints_[c], rng_, fit_s) && in_time;
+    }
+    if (!in_time && note_.empty())
+      note_ = fmt::format("time limit of {:g} s reached while fitting the models: hyperparameters are the best found by then", options_.time_limit_s);
+    fit_feasibility(model_selection_.model());
+
+    std::vector<GaussianProcess> objective_gps{model_selection_.model()};
+    for (const auto& m : extra_models_) objective_gps.push_back(m->model());
+    std::vector<GaussianProcess> constraint_gps;
+    for (size_t c = 0; c < constraint_models_.size(); ++c)
+      if (constraint_modelled[c]) constraint_gps.push_back(constraint_models_[c]->model());
+    const bool parego = goals_.several_objectives() && options_.multi_objective == MultiObjective::parego;
+
+    // The feasible observed points and their objectives (as measured, and the models' belief).
+    std::vector<const Told*> feasible;
+    for (const Told& t : told_)
+      if (observed_feasible(t)) feasible.push_back(&t);
+    const Eigen::Index m_objectives = static_cast<Eigen::Index>(objective_gps.size());
+    Eigen::MatrixXd measured(static_cast<Eigen::Index>(feasible.size()), m_objectives);
+    Eigen::MatrixXd feasible_x(static_cast<Eigen::Index>(feasible.size()), space_.cube_dim());
+    for (size_t i = 0; i < feasible.size(); ++i) {
+      feasible_x.row(static_cast<Eigen::Index>(i)) = feasible[i]->x.transpose();
+      for (Eigen::Index j = 0; j < m_objectives; ++j) measured(static_cast<Eigen::Index>(i), j) = feasible[i]->objectives[static_cast<size_t>(j)];
+    }
+
+    // ParEGO: this ask's weights scalarize the objectives (normalized by what was observed); one
+    // GP of the scalarized values stands in for the objectives.
+    Eigen::VectorXd weights;
+    if (goals_.several_objectives()) weights = sample_simplex_weights(m_objectives, rng_);
+    std::optional<GaussianProcess> scalarized;
+    if (parego) {
+      std::vector<const Told*> ok;
+      for (const Told& t : told_)
+        if (t.ok) ok.push_back(&t);
+      Eigen::MatrixXd y(static_cast<Eigen::Index>(ok.size()), m_objectives), x(static_cast<Eigen::Index>(ok.size()), space_.cube_dim());
+      for (size_t i = 0; i < ok.size(); ++i) {
+        x.row(static_cast<Eigen::Index>(i)) = ok[i]->x.transpose();
+        for (Eigen::Index j = 0; j < m_objectives; ++j) y(static_cast<Eigen::Index>(i), j) = ok[i]->objectives[static_cast<size_t>(j)];
+      }
+      GaussianProcessOptions o;
+      o.seed = rng_();
+      scalarized.emplace(space_.cube_dim(), o);
+      scalarized->set_data(x, chebyshev(normalize_objectives(y), weights));
+      scalarized->fit(1, std::max(1e-3, fit_s));
+    }
+
+    // Believers: every model is conditioned on its own mean at each pending (then each new) point.
+    auto believe_all = [&](const Point& p) {
+      auto believe_one = [&](GaussianProcess& gp) {
+        Eigen::VectorXd mean, variance;
+        gp.predict(p.transpose(), mean, variance);
+        if (std::isfinite(mean[0])) gp.add_observation(p, mean[0], /*exact=*/true);
+        return std::isfinite(mean[0]) ? mean[0] : std::numeric_limits<double>::quiet_NaN();
+      };
+      std::vector<double> means;
+      for (GaussianProcess& gp : objective_gps) means.push_back(believe_one(gp));
+      bool believed_feasible = true;
+      for (GaussianProcess& gp : constraint_gps) believed_feasible = believe_one(gp) <= 0.0 && believed_feasible;
+      if (scalarized) believe_one(*scalarized);
+      return std::make_pair(means, believed_feasible);
+    };
+
+    // The front of the models' belief at the feasible points, plus believed batch points.
+    Eigen::MatrixXd front(0, m_objectives);
+    if (feasible.size() > 0) {
+      front.resize(static_cast<Eigen::Index>(feasible.size()), m_objectives);
+      for (Eigen::Index j = 0; j < m_objectives; ++j) front.col(j) = objective_gps[static_cast<size_t>(j)].predict_mean(feasible_x);
+    }
+    Eigen::VectorXd reference;
+    if (goals_.several_objectives() && feasible.size() > 0) {
+      reference = infer_reference_point(measured);
+      for (Eigen::Index j = 0; j < m_objectives && static_cast<size_t>(j) < goals_.thresholds.size(); ++j)
+        if (std::isfinite(goals_.thresholds[static_cast<size_t>(j)])) reference[j] = goals_.thresholds[static_cast<size_t>(j)];
+    }
+    std::vector<Point> avoid(pending.begin(), pending.end());
+    avoid.insert(avoid.end(), out.begin(), out.end());
+    for (const Point& p : avoid) {
+      const auto [means, ok] = believe_all(p);
+      if (ok && front.rows() > 0 && std::all_of(means.begin(), means.end(), [](double v) { return std::isfinite(v); })) {
+        front.conservativeResize(front.rows() + 1, Eigen::NoChange);
+        for (Eigen::Index j = 0; j < m_objectives; ++j) front(front.rows() - 1, j) = means[static_cast<size_t>(j)];
+      }
+    }
+
+    // What the optimizer perturbs and avoids: the observed points, ranked by a scalarization of
+    // their objectives (infeasible ones behind every feasible one).
+    Observations guide;
+    guide.failed = observations_.failed;
+    {
+      Eigen::MatrixXd y(static_cast<Eigen::Index>(told_.size()), m_objectives);
+      std::vector<size_t> rows;
+      for (size_t i = 0; i < told_.size(); ++i)
+        if (told_[i].ok) {
+          for (Eigen::Index j = 0; j < m_objectives; ++j) y(static_cast<Eigen::Index>(rows.size()), j) = told_[i].objectives[static_cast<size_t>(j)];
+          rows.push_back(i);
+        }
+      y.conservativeResize(static_cast<Eigen::Index>(rows.size()), Eigen::NoChange);
+      const Eigen::VectorXd score = goals_.several_objectives() ? chebyshev(normalize_objectives(y), weights) : Eigen::VectorXd(y.col(0));
+      const double penalty = score.size() > 0 ? score.maxCoeff() - score.minCoeff() + 1.0 : 1.0;
+      for (size_t r = 0; r < rows.size(); ++r)
+        guide.add(told_[rows[r]].x, score[static_cast<Eigen::Index>(r)] + (observed_feasible(told_[rows[r]]) ? 0.0 : penalty));
+    }
+
+    while (static_cast<int>(out.size()) < q) {
+      const double budget_s = options_.time_limit_s - std::chrono::duration<double>(Clock::now() - started).count();
+      GoalParts parts;
+      std::optional<LogExpectedHypervolumeImprovement> ehvi;
+      if (scalarized) {
+        parts.objectives = {&*scalarized};
+        if (!feasible.empty()) parts.incumbent = scalarized->predict_mean(feasible_x).minCoeff();
+      } else {
+        for (const GaussianProcess& gp : objective_gps) parts.objectives.push_back(&gp);
+        if (goals_.several_objectives()) {
+          if (front.rows() > 0) {
+            ehvi.emplace(front, reference);
+            parts.ehvi = &*ehvi;
+          }
+        } else if (front.rows() > 0) {
+          parts.incumbent = front.col(0).minCoeff();
+        }
+      }
+      for (const GaussianProcess& gp : constraint_gps) parts.constraints.push_back(&gp);
+      if (feasibility_.fitted()) parts.feasibility = &feasibility_;
+      const GoalAcquisition acquisition(std::move(parts));
+      Point x = goal_optimizer_.maximize(acquisition, objective_gps.front(), 0.0, avoid, guide, rng_, budget_s);
+      if (x.size() != space_.cube_dim() || !x.allFinite() || x.minCoeff() < 0.0 || x.maxCoeff() > 1.0) {
+        add_note("no finite acquisition score (or a proposal outside the cube): proposing a space-filling point instead");
+        x = space_filling(avoid, {});
+      }
+      const auto [means, ok] = believe_all(x);
+      if (ok && front.rows() > 0 && std::all_of(means.begin(), means.end(), [](double v) { return std::isfinite(v); })) {
+        front.conservativeResize(front.rows() + 1, Eigen::NoChange);
+        for (Eigen::Index j = 0; j < m_objectives; ++j) front(front.rows() - 1, j) = means[static_cast<size_t>(j)];
+      }
+      avoid.push_back(x);
+      out.push_back(std::move(x));
+    }
+    return out;
+  }
+
   Space space_;
   BayesianOptions options_;
+  PlannerGoals goals_;
   std::mt19937_64 rng_;
   SobolSequence sobol_;
   Eigen::MatrixXd initial_points_;
@@ -211,17 +443,20 @@ class BayesianPlanner final : public Planner {
   std::unique_ptr<Acquisition> in_flight_;  // for points proposed while others are pending (null: acquisition_)
   ModelSelection model_selection_;
   AcquisitionOptimizer optimizer_;
-  Observations observations_;
+  AcquisitionOptimizer goal_optimizer_;  // several objectives or outcome constraints: no trust region
+  Observations observations_;            // the first objective (failures as its worst value)
+  std::vector<Observations> extra_objectives_;  // the others, in the goals' order
+  std::vector<Observations> constraints_;       // each outcome constraint's measured excesses
+  std::vector<std::unique_ptr<ModelSelection>> extra_models_, constraint_models_;
+  std::vector<Told> told_;
+  FeasibilityModel feasibility_;
   std::string note_;
 };
 
 }  // namespace
 
 std::unique_ptr<Planner> make_bayesian_planner(const PlannerContext& context) {
-  if (context.goals.several_objectives() || context.goals.outcome_constraints > 0)
-    throw ConfigError(context.source, "/planner/kind",
-                      "the bayesian planner does not yet model several objectives or outcome constraints in this version; use \"random\" or \"sobol\"");
-  return std::make_unique<BayesianPlanner>(context.space, context.seed, parse_bayesian_options(context));
+  return std::make_unique<BayesianPlanner>(context.space, context.seed, parse_bayesian_options(context), context.goals);
 }
 
 }  // namespace labloop::detail

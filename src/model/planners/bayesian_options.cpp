@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "labloop/model/acquisition.hpp"
+#include "labloop/model/hypervolume.hpp"
 #include "labloop/model/kernel.hpp"
 #include "labloop/model/sobol.hpp"
 #include "planners.hpp"
@@ -12,7 +13,7 @@
 namespace labloop::detail {
 
 BayesianOptions parse_bayesian_options(const PlannerContext& context) {
-  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive"});
+  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive", "failure_model", "multi_objective"});
   const nlohmann::json& o = context.config.options;
   const JsonNode node = context.options();
   BayesianOptions options;
@@ -92,6 +93,15 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
   choice("additive",
          std::vector<std::pair<std::string, AdditiveKernel>>{{"auto", AdditiveKernel::automatic}, {"on", AdditiveKernel::on}, {"off", AdditiveKernel::off}},
          options.model.additive);
+  choice("failure_model", std::vector<std::pair<std::string, FailureModel>>{{"on", FailureModel::on}, {"off", FailureModel::off}},
+         options.failure_model);
+  // Beyond 4 objectives the hypervolume's box decomposition grows too fast: ParEGO by default.
+  if (context.goals.objectives > kMaxHypervolumeObjectives) options.multi_objective = MultiObjective::parego;
+  choice("multi_objective", std::vector<std::pair<std::string, MultiObjective>>{{"ehvi", MultiObjective::ehvi}, {"parego", MultiObjective::parego}},
+         options.multi_objective);
+  if (options.multi_objective == MultiObjective::ehvi && context.goals.objectives > kMaxHypervolumeObjectives)
+    fail("multi_objective", fmt::format("ehvi handles at most {} objectives (this campaign has {}); use \"parego\"", kMaxHypervolumeObjectives,
+                                        context.goals.objectives));
   if (o.contains("time_limit_s")) {
     if (!o["time_limit_s"].is_number() || !(o["time_limit_s"].get<double>() > 0 && o["time_limit_s"].get<double>() <= 86400))
       fail("time_limit_s", "must be a number of seconds > 0 and at most 86400");

@@ -10,6 +10,13 @@
 namespace labloop::detail {
 
 enum class InitialDesign { sobol, lhs };
+// How failed experiments shape proposals: on — a feasibility model (a GP classifier) weights the
+// acquisition by the probability of success once something has failed; off — failures are only
+// taught as the worst value seen.
+enum class FailureModel { on, off };
+// Several objectives: expected hypervolume improvement (2–4 objectives), or ParEGO's random
+// Chebyshev scalarizations (any number; the only choice beyond 4).
+enum class MultiObjective { ehvi, parego };
 
 struct BayesianOptions {
   int initial = 0;  // resolved by parse_bayesian_options: 0 in the file means max(5, 2·d), d parameters
@@ -21,6 +28,8 @@ struct BayesianOptions {
   // "acquisition": {"kind": "ucb", "beta": …}.
   nlohmann::json acquisition_options = nlohmann::json::object();
   double time_limit_s = 5.0;
+  FailureModel failure_model = FailureModel::on;
+  MultiObjective multi_objective = MultiObjective::ehvi;
   ModelSelectionOptions model;
   AcquisitionOptimizerOptions optimizer;
 };
