@@ -444,8 +444,8 @@ std::vector<std::string> TestFunction::output_names(int dim, const OptionValues&
   return outputs ? outputs(dim, values) : std::vector<std::string>{"y"};
 }
 
-std::vector<double> TestFunction::values(std::span<const double> x, const OptionValues& values) const {
-  return evaluate_outputs ? evaluate_outputs(x, values) : std::vector<double>{evaluate(x)};
+std::vector<double> TestFunction::values(std::span<const double> x, const OptionValues& option_values) const {
+  return evaluate_outputs ? evaluate_outputs(x, option_values) : std::vector<double>{evaluate(x)};
 }
 
 BenchmarkFacts TestFunction::benchmark_facts(int dim, const OptionValues& values) const {

@@ -358,6 +358,8 @@ TEST_CASE("Test functions: outputs, options and benchmark facts are consistent f
     for (const auto& o : f.options) {
       INFO("option: " << o.name);
       CHECK(tf_is_identifier(o.name));
+      // A campaign writes it beside labloop-sim's own options, and the campaign tells them apart by name.
+      CHECK_FALSE(tf_contains(labloop::simulator_options(), o.name));
       CHECK_FALSE(o.description.empty());
       CHECK(o.low <= o.default_value);
       CHECK(o.default_value <= o.high);

@@ -1,9 +1,9 @@
 #pragma once
 // The simulated instruments a campaign may start itself ("simulator": "branin"), as far as
 // checking a campaign file needs to know them: names, allowed dimensions, the inputs and outputs
-// each declares, and the options of its own each takes. The simulators live outside the library (simulators/); the program that loads
-// campaign files passes their catalogue in (labloop's CLI passes labloop-sim's,
-// `labloop::sim::catalogue()`), so loading a config links no simulator code.
+// each declares, and the options of its own each takes. The simulators live outside the library
+// (simulators/); the program that loads campaign files passes their catalogue in (labloop's CLI
+// passes labloop-sim's, `labloop::sim::catalogue()`), so loading a config links no simulator code.
 #include <functional>
 #include <string>
 #include <string_view>
