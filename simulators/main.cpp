@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "completed_log.hpp"
+#include "function_options.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/version.hpp"
 #include "simulated_instrument.hpp"
@@ -42,7 +43,10 @@ int main(int argc, char** argv) {
   app.add_option("--function,-f", function_name, "Test function to serve (see --list)");
   app.add_option("--endpoint,-e", endpoint, "Where to bind, e.g. tcp://127.0.0.1:5555 or ipc:///tmp/sim.ipc");
   app.add_option("--dim", options.dim, "Dimension, for functions that allow several (default: the function's own)");
-  app.add_option("--noise", options.noise, "Standard deviation of Gaussian noise added to y")->check(CLI::NonNegativeNumber);
+  std::string function_options;
+  app.add_option("--options", function_options,
+                 "The function's own options as a JSON object, e.g. '{\"objectives\": 3}' for dtlz2 (--list shows them)");
+  app.add_option("--noise", options.noise, "Standard deviation of Gaussian noise added to each output")->check(CLI::NonNegativeNumber);
   app.add_option("--delay", options.delay_s, "Seconds each experiment takes")->check(CLI::NonNegativeNumber);
   app.add_option("--capacity", options.capacity, "Experiments run at once")->check(CLI::PositiveNumber);
   app.add_option("--seed", options.seed, "Seed of the noise and of every injected fault");
@@ -73,10 +77,16 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (list) {
-    fmt::print("{:<16} {:<10} {}\n", "function", "dims", "description");
+    fmt::print("{:<22} {:<10} {}\n", "function", "dims", "description");
     for (const auto& f : labloop::sim::test_functions()) {
       const std::string dims = f.min_dim == f.max_dim ? std::to_string(f.min_dim) : fmt::format("{}-{} ({})", f.min_dim, f.max_dim, f.default_dim);
-      fmt::print("{:<16} {:<10} {}\n", f.name, dims, f.description);
+      fmt::print("{:<22} {:<10} {}\n", f.name, dims, f.description);
+      const auto defaults = f.default_options();
+      const auto outputs = f.output_names(f.default_dim, defaults);
+      if (outputs.size() > 1) fmt::print("{:<33} outputs: {}\n", "", fmt::join(outputs, ", "));
+      for (const auto& o : f.options)
+        fmt::print("{:<33} option {}: {}, {} to {:g} (default {:g})\n", "", o.name, o.description,
+                   o.integer ? fmt::format("whole number {:g}", o.low) : fmt::format("{:g}", o.low), o.high, o.default_value);
     }
     return 0;
   }
@@ -88,6 +98,24 @@ int main(int argc, char** argv) {
   if (!function) {
     std::cerr << "labloop-sim: unknown function \"" << function_name << "\" (--list shows them)\n";
     return 2;
+  }
+  if (!function_options.empty()) {
+    // The same checker as the campaign file's (function_options.hpp), so a campaign never starts a
+    // simulator that refuses what the config check let through.
+    const std::string source = "--options";
+    try {
+      const nlohmann::json parsed = nlohmann::json::parse(function_options);
+      const labloop::JsonNode node(parsed, "", source);
+      if (function->options.empty() && !(parsed.is_object() && parsed.empty())) node.fail(function->name + " takes no options of its own");
+      node.expect_object(function->option_names());
+      options.function_options = labloop::sim::read_function_options(node, *function, options.dim > 0 ? options.dim : function->default_dim);
+    } catch (const nlohmann::json::parse_error& e) {
+      std::cerr << "labloop-sim: --options is not JSON (" << e.what() << "); write e.g. --options '{\"objectives\": 3}'\n";
+      return 2;
+    } catch (const labloop::ConfigError& e) {
+      std::cerr << "labloop-sim: " << e.what() << "\n";
+      return 2;
+    }
   }
   try {
     labloop::sim::SimulatedInstrument instrument(*function, options);

@@ -1,9 +1,11 @@
 #include "simulated_instrument.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <thread>
@@ -40,6 +42,12 @@ SimulatedInstrument::SimulatedInstrument(const TestFunction& function, const Sim
   if (!is_rate(options_.fail_rate) || !is_rate(options_.hang_rate) || !is_rate(options_.crash_rate))
     throw Error("fail, hang and crash rates must lie in [0, 1]");
   if (options_.crash_after < -1 || options_.jitter_s < 0) throw Error("crash_after must be >= 0 (or -1 for never) and jitter >= 0");
+  for (const auto& [name, value] : options_.function_options)
+    if (const auto names = function.option_names(); std::find(names.begin(), names.end(), name) == names.end())
+      throw Error(fmt::format("{} has no option \"{}\" (its options: {})", function.name, name, names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+  if (const auto problem = function.complete_options(options_.dim, options_.function_options))
+    throw Error(fmt::format("{} option \"{}\" {}", function.name, problem->option, problem->message));
+  outputs_ = function.output_names(options_.dim, options_.function_options);
 }
 
 SimulatedInstrument::Plan SimulatedInstrument::plan_experiment() {
@@ -64,7 +72,7 @@ InstrumentInfo SimulatedInstrument::describe() const {
   info.driver = "labloop-sim";
   info.version = kVersion;
   info.inputs = standard_inputs(function_, options_.dim);
-  info.outputs = {"y"};
+  info.outputs = outputs_;
   info.capacity = options_.capacity;
   return info;
 }
@@ -94,12 +102,20 @@ Values SimulatedInstrument::run(const Params& params, std::stop_token stop) {
   if (plan.fail) throw Error("injected failure");
   std::vector<double> x(static_cast<size_t>(options_.dim));
   for (int d = 0; d < options_.dim; ++d) x[static_cast<size_t>(d)] = params.at("x" + std::to_string(d + 1)).get<double>();
-  double y = function_.evaluate(x);
+  // A function's failing region fails as an injected failure does: by throwing, which serve()
+  // reports as a result with status "failed" and this error.
+  if (function_.failure)
+    if (const char* error = function_.failure(x)) throw Error(error);
+  std::vector<double> y = function_.values(x, options_.function_options);
+  if (y.size() != outputs_.size()) throw Error(fmt::format("{} gave {} values for {} outputs (a bug in its table entry)", function_.name, y.size(), outputs_.size()));
   if (options_.noise > 0) {
+    // One draw per output in output order, so a single-output function's noise is as before.
     std::lock_guard lock(rng_mutex_);
-    y += std::normal_distribution<double>(0.0, options_.noise)(rng_);
+    for (double& v : y) v += std::normal_distribution<double>(0.0, options_.noise)(rng_);
   }
-  return {{"y", y}};
+  Values values;
+  for (size_t i = 0; i < y.size(); ++i) values[outputs_[i]] = y[i];
+  return values;
 }
 
 RunEstimate SimulatedInstrument::estimate(const Params&) const {

@@ -17,13 +17,15 @@ namespace labloop::sim {
 
 struct SimulatorOptions {
   int dim = 0;             // 0 = the function's default dimension
-  double noise = 0.0;      // standard deviation of additive Gaussian noise
+  OptionValues function_options;  // the function's own options (--options); missing ones take their defaults
+  double noise = 0.0;      // standard deviation of Gaussian noise added to each output, independently
   double delay_s = 0.0;    // wall-clock seconds per experiment
   int capacity = 1;        // experiments at once
   std::uint64_t seed = 1;  // seed of the noise and of the injected faults
 
   // Injected faults, all off by default. Rates are probabilities per experiment, in [0, 1].
   double fail_rate = 0.0;   // the experiment fails with error "injected failure" after its delay
+                            // (a function with a failing region fails there too, with its own error)
   double hang_rate = 0.0;   // the experiment never finishes until aborted (or serve() stops)
   double crash_rate = 0.0;  // the process SIGKILLs itself at a random moment of the experiment
   int crash_after = -1;     // >= 0: SIGKILL halfway through experiment crash_after+1 (and any later one)
@@ -32,7 +34,7 @@ struct SimulatorOptions {
 
 class SimulatedInstrument final : public Driver {
  public:
-  // Throws labloop::Error for a dimension the function does not allow.
+  // Throws labloop::Error for a dimension or function options the function does not allow.
   SimulatedInstrument(const TestFunction& function, const SimulatorOptions& options);
   InstrumentInfo describe() const override;
   Values run(const Params& params, std::stop_token stop) override;
@@ -50,7 +52,8 @@ class SimulatedInstrument final : public Driver {
   Plan plan_experiment();
 
   const TestFunction& function_;
-  SimulatorOptions options_;
+  SimulatorOptions options_;          // function_options completed with the defaults
+  std::vector<std::string> outputs_;  // what it declares and returns, in the function's order
   std::mutex rng_mutex_;
   std::mt19937_64 rng_;         // noise
   std::mt19937_64 faults_rng_;  // injected faults: a stream of its own, so noise stays as it was

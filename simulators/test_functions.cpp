@@ -32,6 +32,24 @@
 // The shifted variants are ours: they move the minimizer away from the centre
 // / the all-ones point so an optimizer biased towards "nice" points (box centre,
 // origin, integer lattice) gets no free win.
+//
+// Functions with several outputs, for multi-objective and constrained benchmarks:
+//   BraninCurrin  Branin rescaled to [0,1]^2 and the Currin exponential function
+//              (C. Currin, T. Mitchell, M. Morris & D. Ylvisaker (1991), "Bayesian
+//              prediction of deterministic functions, with applications to the
+//              design and analysis of computer experiments", JASA 86(416):953-963),
+//              as paired in BoTorch's BraninCurrin (both minimized; reference
+//              point (18, 6), maximum hypervolume 59.36011874867746).
+//   DTLZ2      K. Deb, L. Thiele, M. Laumanns & E. Zitzler (2005), "Scalable test
+//              problems for evolutionary multiobjective optimization", in
+//              Evolutionary Multiobjective Optimization, Springer, pp. 105-145.
+//              Its Pareto front is the unit sphere's positive orthant, so with
+//              reference point 1.1 in every objective the maximum hypervolume is
+//              1.1^M minus the orthant's volume: 1.21 - pi/4, 1.331 - pi/6,
+//              1.4641 - pi^2/32 for M = 2, 3, 4.
+//   hartmann6_constrained and branin_failing are ours: Hartmann-6 with the
+//              linear constraint sum(x) <= 3, and Branin whose experiments fail in
+//              a half-plane holding one of its three minima.
 
 #include "test_functions.hpp"
 
@@ -40,6 +58,7 @@
 #include <cstddef>
 #include <limits>
 #include <numbers>
+#include <sstream>
 
 namespace labloop::sim {
 namespace {
@@ -273,6 +292,168 @@ double levy_shifted(std::span<const double> x) {
   return levy(z);
 }
 
+// ----------------------------------------------------------- BraninCurrin ---
+
+// Branin on [0,1]^2: x1' = 15 x1 - 5 in [-5, 10], x2' = 15 x2 in [0, 15].
+double branin_rescaled(std::span<const double> x) {
+  if (x.size() != 2) return nan;
+  const std::array<double, 2> z = {15.0 * x[0] - 5.0, 15.0 * x[1]};
+  return branin(z);
+}
+
+double currin(std::span<const double> x) {
+  if (x.size() != 2) return nan;
+  const double x1 = x[0];
+  const double x2 = x[1];
+  // At x2 = 0 the factor is its limit 1 - exp(-inf) = 1, written out rather than left to
+  // IEEE division by zero.
+  const double factor = x2 > 0.0 ? 1.0 - std::exp(-1.0 / (2.0 * x2)) : 1.0;
+  const double numerator = ((2300.0 * x1 + 1900.0) * x1 + 2092.0) * x1 + 60.0;
+  const double denominator = ((100.0 * x1 + 500.0) * x1 + 4.0) * x1 + 20.0;
+  return factor * numerator / denominator;
+}
+
+std::vector<std::string> branin_currin_outputs(int, const OptionValues&) { return {"branin", "currin"}; }
+
+std::vector<double> branin_currin_values(std::span<const double> x, const OptionValues&) {
+  return {branin_rescaled(x), currin(x)};
+}
+
+BenchmarkFacts branin_currin_facts(int, const OptionValues&) {
+  return {.objectives = {"branin", "currin"}, .reference_point = {18.0, 6.0}, .max_hypervolume = 59.36011874867746};
+}
+
+// ------------------------------------------------------------------ DTLZ2 ---
+
+constexpr int dtlz2_max_dim = 20;
+
+int objectives_option(const OptionValues& options) { return static_cast<int>(options.at("objectives")); }
+
+// f_m = (1 + g) prod_{i < M-m} cos(x_i pi/2) * (m > 1 ? sin(x_{M-m} pi/2) : 1), 0-based x, with
+// g = sum over the last k = d - M + 1 inputs of (x_i - 0.5)^2.
+std::vector<double> dtlz2(std::span<const double> x, int objectives) {
+  const auto m = static_cast<std::size_t>(objectives);
+  if (x.size() < 2 || x.size() > static_cast<std::size_t>(dtlz2_max_dim) || m < 2 || m > x.size())
+    return std::vector<double>(m, nan);
+  double g = 0.0;
+  for (std::size_t i = m - 1; i < x.size(); ++i) g += (x[i] - 0.5) * (x[i] - 0.5);
+  std::vector<double> f(m, 1.0 + g);
+  for (std::size_t j = 0; j < m; ++j) {
+    // Objective j+1 takes the cosines of the first m-1-j angles, then one sine (except f1).
+    const std::size_t cosines = m - 1 - j;
+    for (std::size_t i = 0; i < cosines; ++i) f[j] *= std::cos(x[i] * pi / 2.0);
+    if (j > 0) f[j] *= std::sin(x[cosines] * pi / 2.0);
+  }
+  return f;
+}
+
+std::optional<OptionProblem> dtlz2_check(int dim, const OptionValues& options) {
+  const int m = objectives_option(options);
+  if (m > dim)
+    return OptionProblem{"objectives", "is " + std::to_string(m) + " but dtlz2 with " + std::to_string(dim) +
+                                           " inputs allows at most " + std::to_string(dim) +
+                                           " objectives (it needs dim >= objectives); raise \"dim\" or lower \"objectives\""};
+  return std::nullopt;
+}
+
+std::vector<std::string> dtlz2_outputs(int, const OptionValues& options) {
+  std::vector<std::string> names;
+  for (int j = 1; j <= objectives_option(options); ++j) names.push_back("f" + std::to_string(j));
+  return names;
+}
+
+std::vector<double> dtlz2_values(std::span<const double> x, const OptionValues& options) {
+  return dtlz2(x, objectives_option(options));
+}
+
+BenchmarkFacts dtlz2_facts(int dim, const OptionValues& options) {
+  const int m = objectives_option(options);
+  BenchmarkFacts facts{.objectives = dtlz2_outputs(dim, options), .reference_point = std::vector<double>(static_cast<std::size_t>(m), 1.1)};
+  // 1.1^M minus the volume of the unit ball's positive orthant (see the top of this file).
+  if (m == 2) facts.max_hypervolume = 1.21 - pi / 4.0;
+  if (m == 3) facts.max_hypervolume = 1.331 - pi / 6.0;
+  if (m == 4) facts.max_hypervolume = 1.4641 - pi * pi / 32.0;
+  return facts;
+}
+
+bool dtlz2_dim(int dim) { return dim >= 2 && dim <= dtlz2_max_dim; }
+
+// ------------------------------------------------------ Hartmann-6, constrained ---
+
+std::vector<std::string> hartmann6_constrained_outputs(int, const OptionValues&) { return {"y", "c"}; }
+
+// c = sum(x) - 3: feasible when c <= 0. The unconstrained argmin has sum 2.07, so it is feasible
+// and the feasible optimum is Hartmann-6's own.
+std::vector<double> hartmann6_constrained_values(std::span<const double> x, const OptionValues&) {
+  if (x.size() != 6) return {nan, nan};
+  double sum = 0.0;
+  for (double v : x) sum += v;
+  return {hartmann6(x), sum - 3.0};
+}
+
+BenchmarkFacts hartmann6_constrained_facts(int, const OptionValues&) { return {.objectives = {"y"}, .constraints = {"c"}}; }
+
+// --------------------------------------------------------- Branin, failing ---
+
+// Experiments fail where x1 + x2 > 10.5: the half-plane holds the minimum (9.42478, 2.475)
+// (x1 + x2 = 11.90) but not (-pi, 12.275) (9.13) or (pi, 2.275) (5.42), so the feasible optimum
+// stays 10/(8 pi) while a planner that ignores failures keeps losing experiments to the corner.
+constexpr double branin_failing_line = 10.5;
+
+const char* branin_failing_failure(std::span<const double> x) {
+  return x.size() == 2 && x[0] + x[1] > branin_failing_line ? "no product" : nullptr;
+}
+
+std::string format_number(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
+
+}  // namespace
+
+std::vector<std::string> TestFunction::option_names() const {
+  std::vector<std::string> names;
+  for (const FunctionOption& o : options) names.push_back(o.name);
+  return names;
+}
+
+OptionValues TestFunction::default_options() const {
+  OptionValues values;
+  for (const FunctionOption& o : options) values[o.name] = o.default_value;
+  return values;
+}
+
+std::optional<OptionProblem> TestFunction::complete_options(int dim, OptionValues& given) const {
+  for (const FunctionOption& o : options) {
+    const auto it = given.find(o.name);
+    if (it == given.end()) {
+      given[o.name] = o.default_value;
+      continue;
+    }
+    const double v = it->second;
+    if (!(v >= o.low && v <= o.high) || (o.integer && v != std::floor(v)))
+      return OptionProblem{o.name, "must be " + std::string(o.integer ? "a whole number" : "a number") + " from " + format_number(o.low) +
+                                       " to " + format_number(o.high) + " (" + o.description + "; got " + format_number(v) + ")"};
+  }
+  if (check_options) return check_options(dim, given);
+  return std::nullopt;
+}
+
+std::vector<std::string> TestFunction::output_names(int dim, const OptionValues& values) const {
+  return outputs ? outputs(dim, values) : std::vector<std::string>{"y"};
+}
+
+std::vector<double> TestFunction::values(std::span<const double> x, const OptionValues& option_values) const {
+  return evaluate_outputs ? evaluate_outputs(x, option_values) : std::vector<double>{evaluate(x)};
+}
+
+BenchmarkFacts TestFunction::benchmark_facts(int dim, const OptionValues& values) const {
+  return facts ? facts(dim, values) : BenchmarkFacts{};
+}
+
+namespace {
+
 }  // namespace
 
 const std::vector<TestFunction>& test_functions() {
@@ -351,6 +532,58 @@ const std::vector<TestFunction>& test_functions() {
          for (double s : levy_shift) x.push_back(s + 1.0);
          return x;
        }},
+
+      // ---- several outputs, options, failures: for multi-objective and constrained benchmarks ----
+
+      {.name = "branin_currin",
+       .description = "Branin (rescaled to [0,1]^2) and Currin, 2 objectives, ref (18, 6), max hypervolume 59.36",
+       .default_dim = 2, .min_dim = 2, .max_dim = 2,
+       .bounds = [](int) { return uniform_box(2, 0.0, 1.0); },
+       .evaluate = branin_rescaled,
+       .optimum = branin_optimum,
+       .argmin = [](int dim) { return dim == 2 ? std::vector<double>{(pi + 5.0) / 15.0, 2.275 / 15.0} : std::vector<double>{}; },
+       .outputs = branin_currin_outputs,
+       .evaluate_outputs = branin_currin_values,
+       .facts = branin_currin_facts},
+
+      {.name = "dtlz2",
+       .description = "DTLZ2 on [0,1]^d, objectives f1..fM (option objectives: 2-4), front sum f^2 = 1, ref 1.1",
+       .default_dim = 6, .min_dim = 2, .max_dim = dtlz2_max_dim,
+       .bounds = [](int dim) { return uniform_box(dim, 0.0, 1.0); },
+       .evaluate = [](std::span<const double> x) { return dtlz2(x, 2)[0]; },
+       .optimum = [](int dim) { return dtlz2_dim(dim) ? 0.0 : nan; },  // f1 = 0 wherever x1 = 1
+       .argmin = [](int dim) {
+         std::vector<double> x = dtlz2_dim(dim) ? filled(dim, 0.5) : std::vector<double>{};
+         if (!x.empty()) x[0] = 1.0;
+         return x;
+       },
+       .options = {{.name = "objectives", .description = "number of objectives f1..fM", .default_value = 2, .low = 2, .high = 4}},
+       .check_options = dtlz2_check,
+       .outputs = dtlz2_outputs,
+       .evaluate_outputs = dtlz2_values,
+       .facts = dtlz2_facts},
+
+      {.name = "hartmann6_constrained",
+       .description = "Hartmann-6 y with constraint c = sum(x) - 3 <= 0, feasible optimum -3.32237",
+       .default_dim = 6, .min_dim = 6, .max_dim = 6,
+       .bounds = [](int) { return uniform_box(6, 0.0, 1.0); },
+       .evaluate = hartmann6,
+       .optimum = hartmann6_optimum,
+       .argmin = [](int dim) {
+         return dim == 6 ? std::vector<double>{0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573} : std::vector<double>{};
+       },
+       .outputs = hartmann6_constrained_outputs,
+       .evaluate_outputs = hartmann6_constrained_values,
+       .facts = hartmann6_constrained_facts},
+
+      {.name = "branin_failing",
+       .description = "Branin whose experiments fail (\"no product\") where x1 + x2 > 10.5; 2 of its 3 minima remain",
+       .default_dim = 2, .min_dim = 2, .max_dim = 2,
+       .bounds = [](int) { return std::vector<std::pair<double, double>>{{-5.0, 10.0}, {0.0, 15.0}}; },
+       .evaluate = branin,
+       .optimum = branin_optimum,
+       .argmin = [](int dim) { return dim == 2 ? std::vector<double>{-pi, 12.275} : std::vector<double>{}; },
+       .failure = branin_failing_failure},
   };
   return table;
 }

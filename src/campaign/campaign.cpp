@@ -33,6 +33,7 @@
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/prior_results.hpp"
 #include "labloop/campaign/replay.hpp"
+#include "labloop/campaign/simulator_catalogue.hpp"
 #include "labloop/journal/report.hpp"
 #include "labloop/core/version.hpp"
 
@@ -402,12 +403,21 @@ class CampaignRun {
         std::vector<std::string> argv{simulator_program().string(), "--function", ic.simulator, "--endpoint", endpoint, "--seed", seed,
                                       "--cache", (output_ / (ic.name + ".cache.jsonl")).string(),
                                       "--completed-log", (output_ / (ic.name + ".completed.jsonl")).string()};
+        // labloop-sim's own options become flags; the rest, which the config check accepted as the
+        // function's own (e.g. dtlz2's "objectives"), go together as one JSON object, checked again
+        // by labloop-sim with the same checker.
+        nlohmann::json function_options = nlohmann::json::object();
         for (const auto& [key, value] : ic.options.items()) {
           if (key == "seed") continue;
+          if (std::find(simulator_options().begin(), simulator_options().end(), key) == simulator_options().end()) {
+            function_options[key] = value;
+            continue;
+          }
           std::string flag = "--" + key;
           std::replace(flag.begin(), flag.end(), '_', '-');
           argv.insert(argv.end(), {flag, value.dump()});
         }
+        if (!function_options.empty()) argv.insert(argv.end(), {"--options", function_options.dump()});
         live->simulator_argv = argv;
         live->simulator.emplace(argv, output_ / sim_log_name(ic.name));
         ChildProcess* process = &*live->simulator;

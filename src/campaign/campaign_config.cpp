@@ -145,10 +145,12 @@ std::vector<OutcomeCondition> parse_conditions(const Node& parent, const std::st
   return out;
 }
 
-// Options labloop-sim accepts, with their checks.
+// Options labloop-sim accepts, with their checks: its own, which every function takes, and the
+// function's own (e.g. dtlz2's "objectives"), which the function's spec checks.
 void check_simulator_options(const Node& options, const SimulatorSpec& function) {
-  options.expect_object({"noise", "delay", "capacity", "dim", "seed", "jitter", "fail_rate", "hang_rate", "crash_rate", "crash_after",
-                         "garbage_rate", "oversize_rate"});
+  std::vector<std::string> accepted = simulator_options();
+  accepted.insert(accepted.end(), function.option_names.begin(), function.option_names.end());
+  options.expect_object(accepted);
   auto within = [&](const char* key, double high, const char* what) {
     if (!options.has(key)) return;
     const double value = options.child(key).as_number();
@@ -177,6 +179,8 @@ void check_simulator_options(const Node& options, const SimulatorSpec& function)
       options.child("dim").fail(fmt::format("{} allows {} to {} dimensions (got {})", function.name, function.min_dim, function.max_dim, d));
     }
   }
+  // After "dim": a function's options may depend on its dimension (dtlz2 needs dim >= objectives).
+  if (function.check_options) function.check_options(options);
 }
 
 OutputSpec parse_output(const Node& node) {
@@ -237,6 +241,7 @@ InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& si
       ic.options = node.child("options").value();
     }
     ic.simulated_inputs = function->inputs(ic.options.contains("dim") ? ic.options["dim"].get<int>() : function->default_dim);
+    if (function->outputs) ic.simulated_outputs = function->outputs(ic.options);
   }
   // Upper limits keep every product of these (heartbeat × misses, backoff × 2^retries) and every
   // conversion to clock ticks finite and exact; docs/config.md lists them.
@@ -472,7 +477,9 @@ InstrumentInfo stand_in_info(const char* driver, std::vector<Parameter> inputs, 
 
 InstrumentInfo simulator_info(const CampaignConfig& config, size_t index) {
   const InstrumentConfig& ic = config.instruments.at(index);
-  return stand_in_info("labloop-sim", ic.simulated_inputs, {"y"}, ic.options.contains("capacity") ? ic.options["capacity"].get<int>() : 1);
+  // A function that names no outputs of its own has the one labloop-sim has always declared, "y".
+  std::vector<std::string> outputs = ic.simulated_outputs.empty() ? std::vector<std::string>{"y"} : ic.simulated_outputs;
+  return stand_in_info("labloop-sim", ic.simulated_inputs, std::move(outputs), ic.options.contains("capacity") ? ic.options["capacity"].get<int>() : 1);
 }
 
 // The objectives (and outputs the outcome constraints and failure conditions name) are required;

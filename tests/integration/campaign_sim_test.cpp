@@ -196,3 +196,36 @@ TEST_CASE("Campaign: the C++ example driver from the docs runs a mixed integer a
   const std::string cache = test::read_file(dir / "oven-cache.jsonl");
   CHECK(std::count(cache.begin(), cache.end(), '\n') == 8);
 }
+
+TEST_CASE("Campaign: a dtlz2 simulator with its own option objectives 3 records all three outputs and optimizes f2", "[campaign][multi]") {
+  test::TempDir dir;
+  json parameters = json::array();
+  for (int d = 1; d <= 4; ++d) parameters.push_back({{"name", "x" + std::to_string(d)}, {"type", "continuous"}, {"low", 0}, {"high", 1}});
+  const json file{{"name", "mo"},
+                  {"seed", 2},
+                  {"parameters", parameters},
+                  {"objective", {{"name", "f2"}, {"goal", "minimize"}}},
+                  {"planner", {{"kind", "sobol"}}},
+                  {"instruments", {{{"name", "sim"}, {"simulator", "dtlz2"}, {"options", {{"dim", 4}, {"objectives", 3}, {"delay", 0.001}}}}}},
+                  {"budget", {{"experiments", 6}}},
+                  {"output", (dir / "out").string()}};
+  const auto summary = run(file);
+  CHECK(summary.reason == "budget reached");
+  CHECK(summary.status.failed == 0);
+  std::map<std::string, json> params;
+  for (const auto& p : events_of(dir / "out", "proposed")) params[p["experiment"]] = p["params"];
+  const auto* dtlz2 = sim::find_test_function("dtlz2");
+  const auto results = events_of(dir / "out", "result");
+  REQUIRE(results.size() == 6);
+  for (const auto& r : results) {
+    const json& x = params.at(r["experiment"]);
+    const std::vector<double> point{x["x1"], x["x2"], x["x3"], x["x4"]};
+    const auto expected = dtlz2->values(point, sim::OptionValues{{"objectives", 3}});
+    REQUIRE(r["values"].size() == 3);
+    CHECK(r["values"]["f1"].get<double>() == Approx(expected[0]).epsilon(1e-12));
+    CHECK(r["values"]["f3"].get<double>() == Approx(expected[2]).epsilon(1e-12));
+    const double objective = r.contains("objective") ? r["objective"].get<double>() : r["values"]["f2"].get<double>();
+    CHECK(objective == Approx(expected[1]).epsilon(1e-12));
+  }
+  // Three values in every result: the function's option reached labloop-sim (as --options).
+}

@@ -77,8 +77,8 @@ class Workspace {
   const std::string cache = (dir_ / "cache.jsonl").string();
   const std::string completed = (dir_ / "completed.jsonl").string();
 
-  labloop::ChildProcess start(const std::vector<std::string>& flags) const {
-    std::vector<std::string> argv{LABLOOP_SIM_PATH, "--function", "branin", "--endpoint", endpoint};
+  labloop::ChildProcess start(const std::vector<std::string>& flags, const std::string& function = "branin") const {
+    std::vector<std::string> argv{LABLOOP_SIM_PATH, "--function", function, "--endpoint", endpoint};
     argv.insert(argv.end(), flags.begin(), flags.end());
     return labloop::ChildProcess(argv, dir_ / "sim.log");
   }
@@ -310,4 +310,99 @@ TEST_CASE("labloop-sim refuses fault rates outside [0, 1] and a negative --crash
     CHECK(*status != 0);
   }
   CHECK_THAT(w.log(), Catch::Contains("--fail-rate") && Catch::Contains("--crash-after"));
+}
+
+// ---- functions with several outputs, options of their own, and failing regions ----
+
+namespace {
+
+json simfn_run(const std::string& id, const json& params) { return labloop::protocol::to_json(labloop::protocol::Run{id, params}); }
+
+json simfn_hello() { return labloop::protocol::to_json(labloop::protocol::Hello{}); }
+
+}  // namespace
+
+TEST_CASE("labloop-sim dtlz2 with --options objectives 3 declares f1 f2 f3 at welcome and returns all three", "[simfaults][multi]") {
+  Workspace w;
+  auto sim = w.start({"--options", R"({"objectives": 3})"}, "dtlz2");
+  SimClient client(w.endpoint);
+  client.send(simfn_hello());
+  const json welcome = client.receive(kStartTimeout);
+  REQUIRE(welcome["type"] == "welcome");
+  CHECK(welcome["outputs"] == json::array({"f1", "f2", "f3"}));
+  CHECK(welcome["inputs"].size() == 6);  // the default dimension
+
+  // On the Pareto front (the last k = 4 inputs at 0.5): the squares sum to 1.
+  client.send(simfn_run("d-1", {{"x1", 0.3}, {"x2", 0.7}, {"x3", 0.5}, {"x4", 0.5}, {"x5", 0.5}, {"x6", 0.5}}));
+  REQUIRE(client.receive()["type"] == "accepted");
+  const json result = client.receive();
+  REQUIRE(result["type"] == "result");
+  CHECK(result["status"] == "ok");
+  const json& values = result["values"];
+  REQUIRE(values.size() == 3);
+  double sum = 0;
+  for (const char* name : {"f1", "f2", "f3"}) {
+    REQUIRE(values.contains(name));
+    sum += values[name].get<double>() * values[name].get<double>();
+  }
+  CHECK(sum == Approx(1.0).epsilon(1e-12));
+}
+
+TEST_CASE("labloop-sim --noise adds independent noise to each output of branin_currin", "[simfaults][multi]") {
+  Workspace w;
+  auto sim = w.start({"--noise", "0.5", "--seed", "3"}, "branin_currin");
+  SimClient client(w.endpoint);
+  client.send(simfn_run("n-1", {{"x1", 0.0}, {"x2", 0.0}}));
+  REQUIRE(client.receive(kStartTimeout)["type"] == "accepted");
+  const json values = client.receive()["values"];
+  REQUIRE(values.size() == 2);
+  // Noise-free: branin 308.129…, currin 3; each moved by its own draw.
+  const double branin_noise = values["branin"].get<double>() - 308.12909601160663;
+  const double currin_noise = values["currin"].get<double>() - 3.0;
+  CHECK(branin_noise != 0.0);
+  CHECK(currin_noise != 0.0);
+  CHECK(branin_noise != currin_noise);
+  CHECK(std::abs(branin_noise) < 5.0);  // 10 standard deviations
+  CHECK(std::abs(currin_noise) < 5.0);
+}
+
+TEST_CASE("labloop-sim branin_failing fails with error no product beyond x1 + x2 = 10.5 and succeeds elsewhere", "[simfaults][multi]") {
+  Workspace w;
+  auto sim = w.start({}, "branin_failing");
+  SimClient client(w.endpoint);
+  client.send(simfn_run("b-1", {{"x1", 9.42478}, {"x2", 2.475}}));
+  REQUIRE(client.receive(kStartTimeout)["type"] == "accepted");
+  const json failed = client.receive();
+  CHECK(failed["experiment"] == "b-1");
+  CHECK(failed["status"] == "failed");
+  CHECK(failed["error"] == "no product");
+  client.send(simfn_run("b-2", {{"x1", -3.14159265358979}, {"x2", 12.275}}));
+  REQUIRE(client.receive()["type"] == "accepted");
+  const json ok = client.receive();
+  CHECK(ok["status"] == "ok");
+  CHECK(ok["values"]["y"].get<double>() == Approx(0.397887).margin(1e-5));
+}
+
+TEST_CASE("labloop-sim refuses --options a function does not take, or values out of range, with exit status 2", "[simfaults][multi]") {
+  Workspace w;
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"dtlz2", {"--options", R"({"objectives": 5})"}},
+      {"dtlz2", {"--options", R"({"objectivs": 3})"}},
+      {"dtlz2", {"--dim", "2", "--options", R"({"objectives": 3})"}},
+      {"dtlz2", {"--options", "not json"}},
+      {"branin", {"--options", R"({"objectives": 3})"}},
+  };
+  for (const auto& [function, flags] : cases) {
+    INFO(function << " " << flags.back());
+    auto sim = w.start(flags, function);
+    const auto status = sim.wait_for(5000ms);
+    REQUIRE(status.has_value());
+    CHECK(*status == 2);
+  }
+  const std::string log = w.log();
+  CHECK_THAT(log, Catch::Contains("--options: /objectives: must be a whole number from 2 to 4"));
+  CHECK_THAT(log, Catch::Contains("did you mean \"objectives\"?"));
+  CHECK_THAT(log, Catch::Contains("raise \"dim\""));
+  CHECK_THAT(log, Catch::Contains("--options is not JSON"));
+  CHECK_THAT(log, Catch::Contains("branin takes no options of its own"));
 }

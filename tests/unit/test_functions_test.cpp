@@ -6,7 +6,10 @@
 // self-consistent optimum/argmin pair.
 
 #include "test_functions.hpp"
+#include "catalogue.hpp"
 #include "extending.hpp"  // examples/extending/
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -101,7 +104,9 @@ TEST_CASE("Test functions: the registry is a well-formed table", "[sim]") {
     CHECK(f.min_dim >= 1);
     CHECK(f.min_dim <= f.default_dim);
     CHECK(f.default_dim <= f.max_dim);
-    if (is_any_dim(f)) CHECK(f.max_dim == 1000);
+    // Scalable single-objective functions go to 1000; multi-objective ones state their own limit.
+    if (is_any_dim(f) && f.outputs == nullptr) CHECK(f.max_dim == 1000);
+    CHECK(f.max_dim <= 1000);
     CHECK(f.bounds != nullptr);
     CHECK(f.evaluate != nullptr);
     CHECK(f.optimum != nullptr);
@@ -110,7 +115,8 @@ TEST_CASE("Test functions: the registry is a well-formed table", "[sim]") {
 
   for (const char* required :
        {"branin", "hartmann3", "hartmann6", "ackley", "levy", "rosenbrock", "styblinski_tang",
-        "michalewicz", "ackley_shifted", "levy_shifted"}) {
+        "michalewicz", "ackley_shifted", "levy_shifted", "branin_currin", "dtlz2", "hartmann6_constrained",
+        "branin_failing"}) {
     INFO("required: " << required);
     CHECK(names.count(required) == 1);
   }
@@ -299,4 +305,275 @@ TEST_CASE("Test functions: shifted variants are the base function moved by the s
   // otherwise the "known optimum" would be unreachable.
   for (double s : ackley_shift) CHECK(std::abs(s) < 32.768);
   for (double s : levy_shift) CHECK(std::abs(s + 1.0) < 10.0);
+}
+
+// ---- options, several outputs, failing regions ----
+
+namespace {
+
+using labloop::sim::OptionValues;
+
+bool tf_is_identifier(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+bool tf_contains(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+const TestFunction& tf_function(const char* name) {
+  const TestFunction* f = find_test_function(name);
+  REQUIRE(f != nullptr);
+  return *f;
+}
+
+// A campaign over every input of `function` at its default dimension, served by labloop-sim
+// with `options`; `objective` is the output it optimizes.
+nlohmann::json tf_campaign(const std::string& function, const nlohmann::json& options, const std::string& objective, int dim) {
+  nlohmann::json parameters = nlohmann::json::array();
+  for (int d = 1; d <= dim; ++d) parameters.push_back({{"name", "x" + std::to_string(d)}, {"type", "continuous"}, {"low", 0}, {"high", 1}});
+  return {{"name", "mo"},
+          {"parameters", parameters},
+          {"objective", {{"name", objective}, {"goal", "minimize"}}},
+          {"planner", {{"kind", "sobol"}}},
+          {"instruments", {{{"name", "sim"}, {"simulator", function}, {"options", options}}}},
+          {"budget", {{"experiments", 5}}}};
+}
+
+// The loader's message for `config` ("" when it loads).
+std::string tf_config_error(const nlohmann::json& config) {
+  try {
+    labloop::parse_campaign_config(config.dump(), "c.json", labloop::sim::catalogue());
+    return "";
+  } catch (const labloop::ConfigError& e) {
+    return e.what();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Test functions: outputs, options and benchmark facts are consistent for every entry", "[sim]") {
+  for (const TestFunction& f : checked_functions()) {
+    INFO("function: " << f.name);
+    for (const auto& o : f.options) {
+      INFO("option: " << o.name);
+      CHECK(tf_is_identifier(o.name));
+      // A campaign writes it beside labloop-sim's own options, and the campaign tells them apart by name.
+      CHECK_FALSE(tf_contains(labloop::simulator_options(), o.name));
+      CHECK_FALSE(o.description.empty());
+      CHECK(o.low <= o.default_value);
+      CHECK(o.default_value <= o.high);
+      // Values beyond the bounds are refused, naming the option.
+      for (double beyond : {o.low - 1, o.high + 1}) {
+        OptionValues given{{o.name, beyond}};
+        const auto problem = f.complete_options(f.default_dim, given);
+        REQUIRE(problem.has_value());
+        CHECK(problem->option == o.name);
+      }
+    }
+    const OptionValues defaults = f.default_options();
+    CHECK(defaults.size() == f.options.size());
+    OptionValues completed;
+    CHECK_FALSE(f.complete_options(f.default_dim, completed).has_value());
+    CHECK(completed == defaults);
+
+    const auto names = f.output_names(f.default_dim, defaults);
+    REQUIRE_FALSE(names.empty());
+    CHECK(std::set<std::string>(names.begin(), names.end()).size() == names.size());
+    for (const auto& n : names) CHECK(tf_is_identifier(n));
+    // Several outputs need a function giving them all; one output is "y" unless named otherwise.
+    if (names.size() > 1) CHECK(f.evaluate_outputs != nullptr);
+
+    const auto box = f.bounds(f.default_dim);
+    const std::vector<double> centre = box_centre(box);
+    const std::vector<double> values = f.values(centre, defaults);
+    REQUIRE(values.size() == names.size());
+    for (double v : values) CHECK(std::isfinite(v));
+    CHECK(values.front() == Approx(f.evaluate(centre)).epsilon(1e-12));  // evaluate is the first output at the defaults
+
+    const auto facts = f.benchmark_facts(f.default_dim, defaults);
+    for (const auto& o : facts.objectives) CHECK(tf_contains(names, o));
+    for (const auto& c : facts.constraints) CHECK(tf_contains(names, c));
+    const size_t objectives = facts.objectives.empty() ? names.size() : facts.objectives.size();
+    if (!facts.reference_point.empty()) CHECK(facts.reference_point.size() == objectives);
+    if (!std::isnan(facts.max_hypervolume)) {
+      CHECK_FALSE(facts.reference_point.empty());
+      CHECK(facts.max_hypervolume > 0);
+    }
+
+    // The known minimizer is feasible: its experiment succeeds and its constraints hold.
+    const std::vector<double> x = f.argmin(f.default_dim);
+    if (x.empty()) continue;
+    if (f.failure) CHECK(f.failure(x) == nullptr);
+    const std::vector<double> at_argmin = f.values(x, defaults);
+    for (const auto& c : facts.constraints) {
+      const auto i = static_cast<size_t>(std::find(names.begin(), names.end(), c) - names.begin());
+      CHECK(at_argmin.at(i) <= 0);
+    }
+  }
+}
+
+TEST_CASE("Test functions: DTLZ2 points with g = 0 lie on the unit sphere, others outside it", "[sim]") {
+  const TestFunction& f = tf_function("dtlz2");
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (int m : {2, 3, 4}) {
+    for (int dim : {m, 6, 12}) {
+      INFO("objectives " << m << ", dim " << dim);
+      OptionValues options{{"objectives", m}};
+      REQUIRE_FALSE(f.complete_options(dim, options).has_value());
+      REQUIRE(f.output_names(dim, options).size() == static_cast<size_t>(m));
+      for (int s = 0; s < 50; ++s) {
+        std::vector<double> x(static_cast<size_t>(dim), 0.5);  // g = 0: the last k inputs at 0.5
+        for (int i = 0; i < m - 1; ++i) x[static_cast<size_t>(i)] = unit(rng);
+        const auto y = f.values(x, options);
+        REQUIRE(y.size() == static_cast<size_t>(m));
+        double sum = 0;
+        for (double v : y) {
+          CHECK(v >= -1e-15);
+          sum += v * v;
+        }
+        CHECK(sum == Approx(1.0).epsilon(1e-12));
+        x.back() = 0.9;  // g = 0.16: the front scaled by 1 + g
+        double off = 0;
+        for (double v : f.values(x, options)) off += v * v;
+        CHECK(off == Approx(1.16 * 1.16).epsilon(1e-12));
+      }
+    }
+  }
+  // f1 at the corner x1 = 0 is 1 + g, fM at x1 = 1 is 1 + g (M = 2: f = (cos, sin)).
+  const auto y = f.values(std::vector<double>{0.0, 0.5, 0.5, 0.5, 0.5, 0.5}, OptionValues{{"objectives", 2}});
+  CHECK(y.at(0) == Approx(1.0));
+  CHECK(y.at(1) == Approx(0.0).margin(1e-15));
+}
+
+TEST_CASE("Test functions: DTLZ2 states its reference point and the known maximum hypervolume", "[sim]") {
+  const TestFunction& f = tf_function("dtlz2");
+  const auto two = f.benchmark_facts(6, OptionValues{{"objectives", 2}});
+  CHECK(two.reference_point == std::vector<double>{1.1, 1.1});
+  CHECK(two.max_hypervolume == Approx(1.21 - pi / 4));
+  CHECK(two.objectives == std::vector<std::string>{"f1", "f2"});
+  const auto three = f.benchmark_facts(6, OptionValues{{"objectives", 3}});
+  CHECK(three.reference_point.size() == 3);
+  CHECK(three.objectives == std::vector<std::string>{"f1", "f2", "f3"});
+}
+
+TEST_CASE("Test functions: the option objectives sets how many outputs DTLZ2 has", "[sim]") {
+  const TestFunction& f = tf_function("dtlz2");
+  for (int m : {2, 3, 4}) {
+    OptionValues options{{"objectives", m}};
+    REQUIRE_FALSE(f.complete_options(6, options).has_value());
+    const auto names = f.output_names(6, options);
+    REQUIRE(names.size() == static_cast<size_t>(m));
+    CHECK(names.front() == "f1");
+    CHECK(names.back() == "f" + std::to_string(m));
+    CHECK(f.values(std::vector<double>(6, 0.3), options).size() == static_cast<size_t>(m));
+  }
+  OptionValues none;
+  REQUIRE_FALSE(f.complete_options(6, none).has_value());
+  CHECK(none.at("objectives") == 2);  // the default
+}
+
+TEST_CASE("Test functions: option values outside their bounds or against the dimension are refused", "[sim]") {
+  const TestFunction& f = tf_function("dtlz2");
+  for (double bad : {1.0, 5.0, 2.5, -3.0}) {
+    INFO("objectives " << bad);
+    OptionValues options{{"objectives", bad}};
+    const auto problem = f.complete_options(6, options);
+    REQUIRE(problem.has_value());
+    CHECK(problem->option == "objectives");
+    CHECK_THAT(problem->message, Catch::Contains("from 2 to 4"));
+  }
+  OptionValues too_many{{"objectives", 4}};
+  const auto problem = f.complete_options(3, too_many);
+  REQUIRE(problem.has_value());
+  CHECK_THAT(problem->message, Catch::Contains("at most 3 objectives"));
+}
+
+TEST_CASE("Test functions: BraninCurrin matches hand calculation", "[sim]") {
+  const TestFunction& f = tf_function("branin_currin");
+  const OptionValues none;
+  // (0, 0): Branin at (-5, 0) = 308.129096…; Currin's factor is its limit 1, so 60/20 = 3.
+  auto y = f.values(std::vector<double>{0.0, 0.0}, none);
+  REQUIRE(y.size() == 2);
+  CHECK(y[0] == Approx(308.12909601160663).epsilon(1e-12));
+  CHECK(y[1] == Approx(3.0).epsilon(1e-14));
+  // (0.5, 0.5): Branin at (2.5, 7.5); Currin (1 - e^-1) * 1868.5 / 159.5.
+  y = f.values(std::vector<double>{0.5, 0.5}, none);
+  CHECK(y[0] == Approx(24.129964413622268).epsilon(1e-12));
+  CHECK(y[1] == Approx((1 - std::exp(-1.0)) * 1868.5 / 159.5).epsilon(1e-14));
+  // (1, 1): Branin at (10, 15); Currin (1 - e^-1/2) * 6352 / 624.
+  y = f.values(std::vector<double>{1.0, 1.0}, none);
+  CHECK(y[0] == Approx(145.87219087939556).epsilon(1e-12));
+  CHECK(y[1] == Approx((1 - std::exp(-0.5)) * 6352.0 / 624.0).epsilon(1e-14));
+  CHECK(f.output_names(2, none) == std::vector<std::string>{"branin", "currin"});
+  const auto facts = f.benchmark_facts(2, none);
+  CHECK(facts.reference_point == std::vector<double>{18.0, 6.0});
+  CHECK(facts.max_hypervolume == Approx(59.36).margin(0.01));
+}
+
+TEST_CASE("Test functions: constrained Hartmann-6 has c = sum(x) - 3, feasible at its argmin", "[sim]") {
+  const TestFunction& f = tf_function("hartmann6_constrained");
+  const OptionValues none;
+  const auto x = f.argmin(6);
+  const auto y = f.values(x, none);
+  REQUIRE(y.size() == 2);
+  CHECK(y[0] == near_optimum(-3.32237));
+  CHECK(y[1] == Approx(2.072869 - 3.0).margin(1e-9));
+  CHECK(f.values(std::vector<double>(6, 1.0), none).at(1) == Approx(3.0));
+  const auto facts = f.benchmark_facts(6, none);
+  CHECK(facts.objectives == std::vector<std::string>{"y"});
+  CHECK(facts.constraints == std::vector<std::string>{"c"});
+}
+
+TEST_CASE("Test functions: failing Branin fails beyond x1 + x2 = 10.5, at one of its three minima only", "[sim]") {
+  const TestFunction& f = tf_function("branin_failing");
+  REQUIRE(f.failure != nullptr);
+  CHECK(f.failure(std::vector<double>{-pi, 12.275}) == nullptr);
+  CHECK(f.failure(std::vector<double>{pi, 2.275}) == nullptr);
+  REQUIRE(f.failure(std::vector<double>{9.42478, 2.475}) != nullptr);
+  CHECK(std::string(f.failure(std::vector<double>{9.42478, 2.475})) == "no product");
+  CHECK(f.failure(std::vector<double>{10.0, 0.4}) == nullptr);
+  CHECK(f.failure(std::vector<double>{10.0, 0.6}) != nullptr);
+  CHECK(f.evaluate(std::vector<double>{9.42478, 2.475}) == Approx(10.0 / (8.0 * pi)).margin(1e-5));  // the value is Branin's
+}
+
+TEST_CASE("Test functions: a campaign file's instrument options take the function's own options", "[sim][config]") {
+  const auto config = labloop::parse_campaign_config(tf_campaign("dtlz2", {{"objectives", 3}, {"noise", 0.1}}, "f3", 6).dump(), "c.json",
+                                                     labloop::sim::catalogue());
+  CHECK(labloop::simulator_info(config, 0).outputs == std::vector<std::string>{"f1", "f2", "f3"});
+  CHECK(tf_config_error(tf_campaign("dtlz2", nlohmann::json::object(), "f2", 6)).empty());
+  CHECK(tf_config_error(tf_campaign("branin_currin", nlohmann::json::object(), "currin", 2)).empty());
+  CHECK(tf_config_error(tf_campaign("hartmann6_constrained", nlohmann::json::object(), "y", 6)).empty());
+  // The objective must be among the function's outputs.
+  CHECK_THAT(tf_config_error(tf_campaign("dtlz2", nlohmann::json::object(), "f3", 6)),
+             Catch::Contains("/instruments/0") && Catch::Contains("does not measure the objective \"f3\"") && Catch::Contains("f1, f2"));
+  CHECK_THAT(tf_config_error(tf_campaign("branin_currin", nlohmann::json::object(), "y", 2)), Catch::Contains("its outputs: branin, currin"));
+}
+
+TEST_CASE("Test functions: bad or unknown function options in a campaign file are refused where they are", "[sim][config]") {
+  for (const nlohmann::json& bad : {nlohmann::json(5), nlohmann::json(1), nlohmann::json(2.5), nlohmann::json("3")}) {
+    INFO("objectives " << bad.dump());
+    CHECK_THAT(tf_config_error(tf_campaign("dtlz2", {{"objectives", bad}}, "f1", 6)), Catch::Contains("c.json: /instruments/0/options/objectives: "));
+  }
+  CHECK(tf_config_error(tf_campaign("dtlz2", {{"objectives", 4}}, "f4", 6)).empty());
+  // Against the dimension: dtlz2 needs dim >= objectives.
+  CHECK_THAT(tf_config_error(tf_campaign("dtlz2", {{"objectives", 3}, {"dim", 2}}, "f1", 2)),
+             Catch::Contains("/instruments/0/options/objectives: ") && Catch::Contains("raise \"dim\""));
+  // A typo: did-you-mean, naming labloop-sim's options and the function's own.
+  const std::string typo = tf_config_error(tf_campaign("dtlz2", {{"objectivs", 3}}, "f1", 6));
+  CHECK_THAT(typo, Catch::Contains("/instruments/0/options/objectivs: unknown key; did you mean \"objectives\"?") &&
+                       Catch::Contains("noise") && Catch::Contains("oversize_rate, objectives"));
+  // A function without options of its own takes only labloop-sim's.
+  CHECK_THAT(tf_config_error(tf_campaign("branin_currin", {{"objectives", 3}}, "branin", 2)),
+             Catch::Contains("/instruments/0/options/objectives: unknown key") && !Catch::Contains("did you mean"));
+}
+
+TEST_CASE("Test functions: the worked example's option centre moves its minimum", "[sim]") {
+  const TestFunction& f = labloop::sim::example_sphere_function();
+  OptionValues options{{"centre", -2.5}};
+  REQUIRE_FALSE(f.complete_options(3, options).has_value());
+  CHECK(f.values(std::vector<double>(3, -2.5), options).at(0) == 0.0);
+  CHECK(f.values(std::vector<double>(3, 1.0), options).at(0) == Approx(3 * 3.5 * 3.5));
+  CHECK(f.values(std::vector<double>(3, 1.0), f.default_options()).at(0) == 0.0);
 }

@@ -78,6 +78,7 @@ struct InstrumentConfig {
   int quarantine_after = 5;        // consecutive failures before no more experiments go there
   double reconnect_s = 300.0;      // how long a lost instrument may take to come back
   std::vector<Parameter> simulated_inputs;  // simulator: what it will declare (from the catalogue; not journaled)
+  std::vector<std::string> simulated_outputs;  // simulator: the outputs it will declare (from the catalogue; empty = "y")
 
   bool is_simulator() const { return !simulator.empty(); }
   bool is_manual() const { return manual; }

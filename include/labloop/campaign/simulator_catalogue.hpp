@@ -1,17 +1,27 @@
 #pragma once
 // The simulated instruments a campaign may start itself ("simulator": "branin"), as far as
-// checking a campaign file needs to know them: names, allowed dimensions and the inputs each
-// declares. The simulators live outside the library (simulators/); the program that loads
-// campaign files passes their catalogue in (labloop's CLI passes labloop-sim's,
-// `labloop::sim::catalogue()`), so loading a config links no simulator code.
+// checking a campaign file needs to know them: names, allowed dimensions, the inputs and outputs
+// each declares, and the options of its own each takes. The simulators live outside the library
+// (simulators/); the program that loads campaign files passes their catalogue in (labloop's CLI
+// passes labloop-sim's, `labloop::sim::catalogue()`), so loading a config links no simulator code.
 #include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "labloop/core/json_check.hpp"
 #include "labloop/core/parameter.hpp"
 
 namespace labloop {
+
+// labloop-sim's own options, which every simulated function takes. The campaign passes each one
+// given in an instrument's "options" as a flag (`"fail_rate": 0.1` → `--fail-rate 0.1`), and the
+// function's own options together as one `--options '{"objectives": 3}'`.
+inline const std::vector<std::string>& simulator_options() {
+  static const std::vector<std::string> names{"noise",    "delay",     "capacity",   "dim",        "seed",         "jitter",
+                                              "fail_rate", "hang_rate", "crash_rate", "crash_after", "garbage_rate", "oversize_rate"};
+  return names;
+}
 
 struct SimulatorSpec {
   std::string name;  // as written in a campaign file, e.g. "hartmann6"
@@ -20,6 +30,14 @@ struct SimulatorSpec {
   int max_dim = 1;
   // The inputs x1…x<dim> with the function's standard bounds: what the simulator declares at hello.
   std::function<std::vector<Parameter>(int dim)> inputs;
+  // The options of its own (beside simulator_options()), by name, for messages; empty for most.
+  std::vector<std::string> option_names;
+  // Checks those of them in an instrument's "options" object (which also holds labloop-sim's;
+  // unknown keys and "dim" are checked before). Throws ConfigError at the offending option's
+  // path. Empty: the function has no options of its own.
+  std::function<void(const JsonNode& options)> check_options;
+  // The outputs it declares at hello for an instrument's (checked) "options"; empty: one output "y".
+  std::function<std::vector<std::string>(const nlohmann::json& options)> outputs;
 };
 
 class SimulatorCatalogue {
