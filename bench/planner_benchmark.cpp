@@ -2,13 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
+#include <optional>
 #include <chrono>
 #include <cmath>
 #include <mutex>
 #include <random>
 #include <thread>
 
+#include "labloop/model/hypervolume.hpp"
 #include "labloop/model/space.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/model/planner.hpp"
@@ -17,10 +20,18 @@
 
 namespace labloop {
 
-std::string BenchmarkProblem::label() const { return dim > 0 ? fmt::format("{}-{}", function, dim) : function; }
+std::string BenchmarkProblem::label() const {
+  const std::string base = dim > 0 ? fmt::format("{}-{}", function, dim) : function;
+  return noise > 0 ? fmt::format("{} noise {:g}", base, noise) : base;
+}
 
 std::vector<BenchmarkProblem> standard_problems() {
   return {{"branin", 0, 50}, {"hartmann6", 0, 50}, {"ackley_shifted", 0, 50}, {"rosenbrock", 4, 50}, {"levy_shifted", 0, 100}};
+}
+
+std::vector<BenchmarkProblem> goal_problems() {
+  return {{"branin_currin", 0, 46, -1, 6}, {"dtlz2", 6, 60, -1, 14}, {"hartmann6_constrained", 0, 50, -1, 10},
+          {"hartmann6", 0, 50, 0.1, 10}, {"branin", 0, 50, 0.5, 10}};
 }
 
 namespace {
@@ -31,38 +42,94 @@ struct Job {
   int seed;
 };
 
-BenchmarkRun run_one(const Job& job, double noise, int batch) {
+BenchmarkRun run_one(const Job& job, double default_noise, int batch) {
   const auto* f = sim::find_test_function(job.problem->function);
   const int dim = job.problem->dim > 0 ? job.problem->dim : f->default_dim;
+  const double noise = job.problem->noise >= 0 ? job.problem->noise : default_noise;
   const Space space(sim::standard_inputs(*f, dim));
+  const sim::OptionValues function_options = f->default_options();
+  const std::vector<std::string> outputs = f->output_names(dim, function_options);
+  const sim::BenchmarkFacts facts = f->benchmark_facts(dim, function_options);
+  auto index_of = [&](const std::string& name) { return static_cast<size_t>(std::find(outputs.begin(), outputs.end(), name) - outputs.begin()); };
+  std::vector<size_t> objectives, constraints;
+  for (const auto& name : facts.objectives.empty() ? outputs : facts.objectives) objectives.push_back(index_of(name));
+  for (const auto& name : facts.constraints) constraints.push_back(index_of(name));
+  const bool several = objectives.size() > 1;
+
   PlannerConfig config;
   config.kind = job.planner->config.value("kind", "random");
   for (const auto& [k, v] : job.planner->config.items())
     if (k != "kind") config.options[k] = v;
+  if (config.kind == "bayesian" && job.problem->initial > 0) config.options["initial"] = job.problem->initial;
+  PlannerGoals goals;
+  goals.objectives = static_cast<int>(objectives.size());
+  if (several) goals.thresholds = facts.reference_point;
+  goals.outcome_constraints = static_cast<int>(constraints.size());
   const std::string source = "bench";
-  auto planner = make_planner(PlannerContext{space, static_cast<std::uint64_t>(job.seed), config, source});
+  auto planner = make_planner(PlannerContext{space, static_cast<std::uint64_t>(job.seed), config, source, goals});
   const double optimum = f->optimum(dim);
+  const int initial = config.kind == "bayesian" ? config.options.value("initial", 0) : 0;
   std::mt19937_64 noise_rng(static_cast<std::uint64_t>(job.seed) * 7919 + 17);
-  std::normal_distribution<double> gauss(0.0, noise);
+  std::normal_distribution<double> gauss(0.0, std::max(noise, 0.0));
 
-  BenchmarkRun run{job.problem->label(), job.planner->label, job.seed, {}, {}};
+  BenchmarkRun run{job.problem->label(), job.planner->label, job.seed, {}, {}, {}};
   double best = std::numeric_limits<double>::infinity();
+  Eigen::MatrixXd front(0, static_cast<Eigen::Index>(objectives.size()));  // true values of feasible points
+  std::vector<std::pair<Point, double>> measured;  // one objective: (point, noisy value) of feasible results
   std::vector<double> x(static_cast<size_t>(dim));
+  auto true_value = [&](const Point& point) {
+    const Params params = space.decode(point);
+    for (int d = 0; d < dim; ++d) x[static_cast<size_t>(d)] = params["x" + std::to_string(d + 1)].get<double>();
+    return f->values(x, function_options);
+  };
   for (int done = 0; done < job.problem->budget;) {
     const int q = std::min(batch, job.problem->budget - done);
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<Point> points = planner->ask(q, {});
     run.ask_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     for (const Point& point : points) {
+      const bool after_design = done >= initial;
       const Params params = space.decode(point);
-      for (int d = 0; d < dim; ++d) x[static_cast<size_t>(d)] = params["x" + std::to_string(d + 1)].get<double>();
-      const double value = f->evaluate(x);
-      best = std::min(best, value);
-      run.regret.push_back(std::max(best - optimum, 0.0));
-      const double y = noise > 0 ? value + gauss(noise_rng) : value;
-      planner->tell(Observation::succeeded(space.encode(params), y, {{"y", y}}));
+      const Point at = space.encode(params);
+      const std::vector<double> values = true_value(point);
+      const bool fails = f->failure && f->failure(x) != nullptr;
+      bool feasible = !fails;
+      for (size_t c : constraints) feasible = feasible && values[c] <= 0.0;
+      if (fails) {
+        run.failed += after_design ? 1 : 0;
+        planner->tell(Observation::failed(at));
+      } else {
+        std::vector<double> noisy = values;
+        if (noise > 0)
+          for (double& v : noisy) v += gauss(noise_rng);
+        Observation o = Observation::succeeded(at, noisy[objectives[0]]);
+        if (several)
+          for (size_t j : objectives) o.objectives.push_back(noisy[j]);
+        for (size_t c : constraints) o.constraints.push_back(noisy[c]);
+        for (size_t k = 0; k < outputs.size(); ++k) o.values[outputs[k]] = noisy[k];
+        planner->tell(o);
+        if (!feasible) run.infeasible += after_design ? 1 : 0;
+        if (feasible && !several) measured.emplace_back(at, noisy[objectives[0]]);
+      }
+      if (feasible && several) {
+        front.conservativeResize(front.rows() + 1, Eigen::NoChange);
+        for (size_t j = 0; j < objectives.size(); ++j) front(front.rows() - 1, static_cast<Eigen::Index>(j)) = values[objectives[j]];
+      }
+      if (several) {
+        const Eigen::Map<const Eigen::VectorXd> reference(facts.reference_point.data(), static_cast<Eigen::Index>(facts.reference_point.size()));
+        run.hypervolume.push_back(front.rows() > 0 ? hypervolume(front, reference) : 0.0);
+      } else {
+        if (feasible) best = std::min(best, values[objectives[0]]);
+        run.regret.push_back(std::max(best - optimum, 0.0));
+      }
       ++done;
     }
+  }
+  if (!several && !measured.empty()) {
+    std::optional<Point> recommended = planner->recommend();
+    if (!recommended)
+      recommended = std::min_element(measured.begin(), measured.end(), [](const auto& a, const auto& b) { return a.second < b.second; })->first;
+    run.recommended_regret = std::max(true_value(*recommended)[objectives[0]] - optimum, 0.0);
   }
   return run;
 }
@@ -75,7 +142,13 @@ std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options) {
     if (!f) throw ConfigError("bench", "/problems", fmt::format("unknown function \"{}\" (labloop-sim --list shows them)", p.function));
     const int dim = p.dim > 0 ? p.dim : f->default_dim;
     if (dim < f->min_dim || dim > f->max_dim) throw ConfigError("bench", "/problems", fmt::format("{} does not allow dimension {}", p.function, dim));
-    if (std::isnan(f->optimum(dim))) throw ConfigError("bench", "/problems", fmt::format("{} has no known optimum in dimension {}: regret is undefined", p.function, dim));
+    const sim::BenchmarkFacts facts = f->benchmark_facts(dim, f->default_options());
+    if (facts.objectives.size() > 1) {
+      if (facts.reference_point.size() != facts.objectives.size())
+        throw ConfigError("bench", "/problems", fmt::format("{} has no reference point in dimension {}: hypervolume is undefined", p.function, dim));
+    } else if (std::isnan(f->optimum(dim))) {
+      throw ConfigError("bench", "/problems", fmt::format("{} has no known optimum in dimension {}: regret is undefined", p.function, dim));
+    }
   }
   std::vector<Job> jobs;
   for (const auto& problem : options.problems)

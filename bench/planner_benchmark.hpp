@@ -3,6 +3,7 @@
 // against a standard test function (no sockets: the planner is what is measured), in parallel
 // over the available cores. Regret is simple regret: best value found minus the known optimum.
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -13,7 +14,9 @@ struct BenchmarkProblem {
   std::string function;  // a labloop-sim function name, e.g. "hartmann6"
   int dim = 0;           // 0 = the function's default
   int budget = 50;       // evaluations, initial design included
-  std::string label() const;  // "hartmann6" or "ackley-5"
+  double noise = -1;     // standard deviation of noise on every output; < 0: BenchmarkOptions::noise
+  int initial = 0;       // the bayesian planner's initial design here; 0: as the planner is configured
+  std::string label() const;  // "hartmann6", "ackley-5", "hartmann6 σ=0.1"
 };
 
 struct BenchmarkPlanner {
@@ -30,13 +33,21 @@ struct BenchmarkOptions {
   int batch = 1;     // points per ask(): q experiments proposed together, then all told
 };
 
-// One run: the noise-free best-so-far regret after each evaluation, and seconds per ask() (one
-// entry per ask, which proposes `batch` points).
+// One run: the noise-free best-so-far regret after each evaluation (among points whose outcome
+// constraints hold; +inf before the first), and seconds per ask() (one entry per ask, which
+// proposes `batch` points). Problems with several objectives have no regret: the hypervolume of
+// the evaluated points (true values, feasible ones) against the problem's reference point instead.
 struct BenchmarkRun {
   std::string problem, planner;
   int seed = 0;
   std::vector<double> regret;
+  std::vector<double> hypervolume;
   std::vector<double> ask_seconds;
+  int infeasible = 0;  // evaluations after the initial design that broke an outcome constraint
+  int failed = 0;      // evaluations after the initial design that failed
+  // One objective: the true regret of the setting the planner recommends at the end (its model's
+  // best among those run; the best measured value for planners without a model). NaN otherwise.
+  double recommended_regret = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Throws ConfigError for an unknown function or a planner config that does not load.
@@ -45,5 +56,9 @@ std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options);
 // The standard problem set of the planner issue (Branin, Hartmann-6, shifted Ackley-5,
 // Rosenbrock-4, shifted Levy-10), with its budgets.
 std::vector<BenchmarkProblem> standard_problems();
+// The objectives issue's set (docs/benchmarks.md, "Objectives, constraints, noise"): BraninCurrin
+// and DTLZ2 by hypervolume, constrained Hartmann-6, noisy Hartmann-6 and Branin, with the
+// reference runs' budgets and initial designs.
+std::vector<BenchmarkProblem> goal_problems();
 
 }  // namespace labloop

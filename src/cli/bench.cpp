@@ -12,6 +12,7 @@
 #include <map>
 
 #include "catalogue.hpp"
+#include "test_functions.hpp"
 #include "planner_benchmark.hpp"
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
@@ -187,11 +188,19 @@ int run_bench(const BenchCommand& command) {
   if (!command.datasets.empty()) return run_dataset_bench(command);
   BenchmarkOptions options;
   for (const auto& p : command.problems) options.problems.push_back(parse_problem(p));
+  if (command.suite == "goals") {
+    const auto goals = goal_problems();
+    options.problems.insert(options.problems.end(), goals.begin(), goals.end());
+  } else if (!command.suite.empty() && command.suite != "standard") {
+    throw ConfigError("--suite", "", fmt::format("unknown suite \"{}\" (standard, goals)", command.suite));
+  }
   if (options.problems.empty()) options.problems = standard_problems();
   if (command.budget > 0)
     for (auto& p : options.problems) p.budget = command.budget;
   std::vector<std::string> planner_texts = command.planners;
   if (planner_texts.empty()) planner_texts = {"bayesian"};
+  // The objectives suite compares with ParEGO in the same run, as the reference table does.
+  if (command.planners.empty() && command.suite == "goals") planner_texts.push_back(R"({"kind": "bayesian", "multi_objective": "parego"})");
   if (std::find(planner_texts.begin(), planner_texts.end(), "random") == planner_texts.end()) planner_texts.insert(planner_texts.begin(), "random");
   for (const auto& p : planner_texts) options.planners.push_back(parse_planner(p, command.initial));
   options.seeds = command.seeds;
@@ -206,7 +215,10 @@ int run_bench(const BenchCommand& command) {
              "  reach random  evaluations until a run first matches random search's median final regret; median over the runs\n"
              "                that got there, \"-\" when fewer than half did\n"
              "  ms/ask        median time of one proposal by the model (\"-\" for planners without one)\n"
-             "  design ms     median time of one proposal of the initial design (Sobol, random: every proposal)\n");
+             "  design ms     median time of one proposal of the initial design (Sobol, random: every proposal)\n"
+             "  several objectives: @N is the hypervolume of the feasible points (true values) against the problem's reference point\n"
+             "  and reach random counts evaluations to random search's median final hypervolume; infeasible and failed count\n"
+             "  evaluations after the initial design (median); recommended: true regret of the planner's recommended setting\n");
   const auto started = std::chrono::steady_clock::now();
   const auto runs = run_benchmark(options);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -220,11 +232,13 @@ int run_bench(const BenchCommand& command) {
   std::filesystem::create_directories(command.output);
   std::ofstream csv(std::filesystem::path(command.output) / "bench.csv");
   // ask_seconds: the time of the ask() that proposed this evaluation (shared within a batch).
-  csv << "problem,planner,seed,evaluation,regret,ask_seconds\n";
+  csv << "problem,planner,seed,evaluation,regret,ask_seconds,hypervolume\n";
   for (const auto& r : runs)
-    for (size_t i = 0; i < r.regret.size(); ++i)
+    for (size_t i = 0; i < std::max(r.regret.size(), r.hypervolume.size()); ++i)
       csv << r.problem << ",\"" << [&] { std::string s = r.planner; size_t k = 0; while ((k = s.find('"', k)) != std::string::npos) s.insert(k, "\""), k += 2; return s; }()
-          << "\"," << r.seed << "," << i + 1 << "," << fmt::format("{}", r.regret[i]) << "," << fmt::format("{}", r.ask_seconds[std::min(i / static_cast<size_t>(std::max(1, command.batch)), r.ask_seconds.size() - 1)]) << "\n";
+          << "\"," << r.seed << "," << i + 1 << "," << (i < r.regret.size() ? fmt::format("{}", r.regret[i]) : "") << ","
+          << fmt::format("{}", r.ask_seconds[std::min(i / static_cast<size_t>(std::max(1, command.batch)), r.ask_seconds.size() - 1)]) << ","
+          << (i < r.hypervolume.size() ? fmt::format("{}", r.hypervolume[i]) : "") << "\n";
 
   std::map<std::string, size_t> planner_index;
   for (size_t k = 0; k < options.planners.size(); ++k) planner_index.emplace(options.planners[k].label, k);
@@ -237,39 +251,66 @@ int run_bench(const BenchCommand& command) {
     std::sort(checkpoints.begin(), checkpoints.end());  // a budget of 15 has its half (7) before 10
     checkpoints.erase(std::unique(checkpoints.begin(), checkpoints.end()), checkpoints.end());
     // "Reach": how many evaluations until a run first matches random search's median final regret.
+    // Several objectives: hypervolume (larger is better) in place of regret.
+    const auto& first = *groups[{problem.label(), "random"}].front();
+    const bool several = !first.hypervolume.empty();
+    auto series = [&](const BenchmarkRun* r) -> const std::vector<double>& { return several ? r->hypervolume : r->regret; };
+    const sim::TestFunction* function = sim::find_test_function(problem.function);
+    const int dim = problem.dim > 0 ? problem.dim : function->default_dim;
+    const double max_hypervolume = function->benchmark_facts(dim, function->default_options()).max_hypervolume;
+    const bool constrained = !function->benchmark_facts(dim, function->default_options()).constraints.empty();
+    const bool fails = function->failure != nullptr;
     std::vector<double> random_final;
-    for (const auto* r : groups[{problem.label(), "random"}]) random_final.push_back(r->regret.back());
+    for (const auto* r : groups[{problem.label(), "random"}]) random_final.push_back(series(r).back());
     const double reach_target = quantile(random_final, 0.5);
 
-    fmt::print("\n{} (budget {}, {} seeds) — simple regret: median [IQR]\n", problem.label(), budget, options.seeds);
+    fmt::print("\n{} (budget {}, {} seeds) — {}: median [IQR]\n", problem.label(), budget, options.seeds,
+               several ? fmt::format("hypervolume (maximum {:.4g})", max_hypervolume) : "simple regret");
     std::string header = fmt::format("  {:<28}", "planner");
     for (int c : checkpoints) header += fmt::format(" {:>24}", fmt::format("@{}", c));
     header += fmt::format(" {:>14} {:>12} {:>12}", "reach random", "ms/ask", "design ms");
+    if (constrained) header += fmt::format(" {:>10}", "infeasible");
+    if (fails) header += fmt::format(" {:>8}", "failed");
+    if (!several) header += fmt::format(" {:>12}", "recommended");
     fmt::print("{}\n", header);
     for (const auto& planner : planner_labels) {
       const auto& group = groups[{problem.label(), planner}];
       std::string row = fmt::format("  {:<28}", planner.size() > 28 ? planner.substr(0, 27) + "…" : planner);
       for (int c : checkpoints) {
         std::vector<double> at;
-        for (const auto* r : group) at.push_back(r->regret[static_cast<size_t>(c - 1)]);
+        for (const auto* r : group) at.push_back(series(r)[static_cast<size_t>(c - 1)]);
         row += fmt::format(" {:>24}", fmt::format("{} [{}, {}]", fmt_regret(quantile(at, 0.5)), fmt_regret(quantile(at, 0.25)), fmt_regret(quantile(at, 0.75))));
       }
       std::vector<double> reach, ask_ms, design_ms;
       const size_t design_asks = initial_design_asks(options.planners[planner_index.at(planner)].config, problem, options.batch);
       for (const auto* r : group) {
-        auto it = std::find_if(r->regret.begin(), r->regret.end(), [&](double v) { return v <= reach_target; });
-        reach.push_back(it == r->regret.end() ? std::nan("") : static_cast<double>(it - r->regret.begin() + 1));
+        const std::vector<double>& values = series(r);
+        auto it = std::find_if(values.begin(), values.end(), [&](double v) { return several ? v >= reach_target : v <= reach_target; });
+        reach.push_back(it == values.end() ? std::nan("") : static_cast<double>(it - values.begin() + 1));
         for (size_t a = 0; a < r->ask_seconds.size(); ++a) (a < design_asks ? design_ms : ask_ms).push_back(r->ask_seconds[a] * 1000);
       }
       const auto reached = std::count_if(reach.begin(), reach.end(), [](double v) { return !std::isnan(v); });
       reach.erase(std::remove_if(reach.begin(), reach.end(), [](double v) { return std::isnan(v); }), reach.end());
       row += fmt::format(" {:>14} {:>12} {:>12}", reached * 2 > static_cast<long>(group.size()) ? fmt::format("{:g}", quantile(reach, 0.5)) : "-",
                          fmt_ms(ask_ms), fmt_ms(design_ms));
+      std::vector<double> infeasible, failed, recommended;
+      for (const auto* r : group) {
+        infeasible.push_back(r->infeasible);
+        failed.push_back(r->failed);
+        if (!std::isnan(r->recommended_regret)) recommended.push_back(r->recommended_regret);
+      }
+      if (constrained) row += fmt::format(" {:>10g}", quantile(infeasible, 0.5));
+      if (fails) row += fmt::format(" {:>8g}", quantile(failed, 0.5));
+      if (!several) row += fmt::format(" {:>12}", recommended.empty() ? "-" : fmt_regret(quantile(recommended, 0.5)));
       fmt::print("{}\n", row);
       RegretCurve curve;
       for (int i = 0; i < budget; ++i) {
         std::vector<double> at;
-        for (const auto* r : group) at.push_back(log10_regret(r->regret[static_cast<size_t>(i)]));
+        // Several objectives: the log of the gap to the maximum hypervolume (or of −hypervolume's
+        // shortfall from the best seen when the maximum is unknown), so the panel reads like regret.
+        for (const auto* r : group)
+          at.push_back(several ? log10_regret((std::isnan(max_hypervolume) ? reach_target * 2 : max_hypervolume) - r->hypervolume[static_cast<size_t>(i)])
+                               : log10_regret(r->regret[static_cast<size_t>(i)]));
         curve.median.push_back(quantile(at, 0.5));
         curve.q25.push_back(quantile(at, 0.25));
         curve.q75.push_back(quantile(at, 0.75));

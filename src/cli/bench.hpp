@@ -9,6 +9,7 @@ namespace labloop::cli {
 
 struct BenchCommand {
   std::vector<std::string> problems;   // "branin", "rosenbrock:4", …; empty = the standard set
+  std::string suite;                   // "standard" or "goals" (the objectives issue's set), added to `problems`
   std::vector<std::string> planners;   // "random", "sobol", "bayesian", or JSON planner sections
   int seeds = 10;
   int budget = 0;                      // 0 = each problem's own budget

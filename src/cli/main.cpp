@@ -292,6 +292,9 @@ int main(int argc, char** argv) {
   labloop::cli::BenchCommand bench;
   auto* bench_cmd = app.add_subcommand("bench", "Benchmark planners on simulated test functions, or on lookup-table datasets with --datasets (no instruments needed)");
   bench_cmd->add_option("--problems", bench.problems, "Functions, e.g. branin hartmann6 rosenbrock:4 (default: the standard set)");
+  bench_cmd->add_option("--suite", bench.suite,
+                        "A problem set: standard (the default), or goals: several objectives, an outcome constraint and noise "
+                        "(docs/benchmarks.md)");
   bench_cmd->add_option("--planners", bench.planners, "Planner kinds or JSON planner sections (random is always included)");
   bench_cmd->add_option("--seeds", bench.seeds, "Seeds per planner and problem")->check(CLI::PositiveNumber);
   bench_cmd->add_option("--budget", bench.budget, "Evaluations per run (default: each problem's own)");

@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -105,6 +106,11 @@ class Planner {
   }
   // Something about the last ask() worth journaling (e.g. "time limit reached"), then cleared.
   virtual std::string take_note() { return {}; }
+  // The setting the planner would recommend now among those already run, for one objective: the
+  // one its model believes best (for noisy results not the luckiest measurement), among those
+  // whose outcome constraints held. nullopt when the planner has no model, no such result, or
+  // several objectives; callers then take the best measured value.
+  virtual std::optional<Point> recommend() { return std::nullopt; }
 };
 
 // What a planner factory gets: the space, the seed and the "planner" section of the config.

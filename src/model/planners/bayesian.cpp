@@ -203,6 +203,28 @@ class BayesianPlanner final : public Planner {
   }
   std::string take_note() override { return std::exchange(note_, {}); }
 
+  // The best posterior mean of the objective among the results that count, from the model as of
+  // the last ask (refitted here when results arrived since; deterministic, so replay is unaffected
+  // — recommend() is never called while replaying).
+  std::optional<Point> recommend() override {
+    if (goals_.several_objectives() || observations_.ys.size() < 2) return std::nullopt;
+    std::vector<const Told*> candidates;
+    for (const Told& t : told_)
+      if (observed_feasible(t)) candidates.push_back(&t);
+    if (candidates.empty()) return std::nullopt;
+    std::mt19937_64 scratch(0);  // the planner's own generator stays untouched
+    ModelSelection fresh(space_, 0, options_.model);
+    fresh.fit(observations_, scratch, options_.time_limit_s);
+    Eigen::MatrixXd x(static_cast<Eigen::Index>(candidates.size()), space_.cube_dim());
+    for (size_t i = 0; i < candidates.size(); ++i) x.row(static_cast<Eigen::Index>(i)) = candidates[i]->x.transpose();
+    const Eigen::VectorXd mean = fresh.model().predict_mean(x);
+    Eigen::Index best = 0;
+    for (Eigen::Index i = 1; i < mean.size(); ++i)
+      if (mean[i] < mean[best]) best = i;
+    if (!std::isfinite(mean[best])) return std::nullopt;
+    return candidates[static_cast<size_t>(best)]->x;
+  }
+
  private:
   // Defence in depth: the model gave something non-finite. Each such note once per ask.
   void add_note(const std::string& text) {
