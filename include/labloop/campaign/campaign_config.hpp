@@ -80,6 +80,9 @@ struct CampaignConfig {
   std::string name;
   std::uint64_t seed = 1;
   std::vector<Parameter> parameters;
+  // Known linear constraints on the parameters ("constraints": ["x1 + x2 + x3 == 1"]), parsed,
+  // checked satisfiable (model/linear_constraints.hpp for the grammar and the limits).
+  std::vector<LinearConstraint> constraints;
   Objective objective;
   std::vector<OutputSpec> outputs;  // declared outputs (units, ranges); the objective may be among them
   PlannerConfig planner;
@@ -89,7 +92,7 @@ struct CampaignConfig {
   std::string output;            // output directory (default "runs/<name>")
   std::string prior_results;     // CSV of results the lab already has ("" = none); see prior_results.hpp
 
-  Space space() const { return Space(parameters); }
+  Space space() const { return constraints.empty() ? Space(parameters) : Space(parameters, constraints); }
   // The declaration of output `name`, or nullptr when the file declares none by that name.
   const OutputSpec* find_output(const std::string& name) const;
   nlohmann::json to_json() const;  // normalized form, as journaled
