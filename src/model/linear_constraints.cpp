@@ -151,6 +151,8 @@ Tokens tokenize(std::string_view text, const std::vector<Parameter>& parameters)
     }
     if (c == '(' || c == ')')
       return fail(fmt::format("parentheses (column {}) are not supported: expand the expression into a sum of number*name terms", i + 1));
+    if (static_cast<unsigned char>(c) >= 0x80)  // not echoed: it may be part of a multi-byte character
+      return fail(fmt::format("unexpected non-ASCII character at column {}: names and operators are ASCII (write <= for ≤, >= for ≥)", i + 1));
     return fail(fmt::format("unexpected character '{}' at column {}: a constraint is a sum of number*name terms, a comparison "
                             "(<=, >=, ==) and another such sum",
                             c, i + 1));
@@ -281,6 +283,8 @@ ConstraintParse parse_linear_constraint(std::string_view text, const std::vector
     return fail("names no parameter once its terms are collected: a constraint must involve at least one parameter");
   c.rhs = -constant;
   if (!std::isfinite(c.rhs)) return fail("the constant terms are out of range");
+  if (!std::isfinite(c.scale(parameters)))
+    return fail("its coefficients times the parameters' ranges overflow: rescale the constraint or the parameters' units");
   result.constraint = std::move(c);
   return result;
 }

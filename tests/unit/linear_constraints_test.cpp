@@ -125,6 +125,8 @@ TEST_CASE("Linear constraints: the parser refuses each kind of mistake with a me
   CHECK_THAT(lc_error("x1 x2 <= 1"), Contains("\"x2\" at column 4: an operator (+, -, *) is missing before it"));
   CHECK_THAT(lc_error("x1 <= 1e999"), Contains("number \"1e999\" at column 7 is out of range"));
   CHECK_THAT(lc_error("x1 <= 1 # note"), Contains("unexpected character '#' at column 9"));
+  CHECK_THAT(lc_error("x1 \u2264 1"), Contains("unexpected non-ASCII character at column 4: names and operators are ASCII (write <= for"));
+  CHECK_THAT(lc_error("1e307*temperature <= 1"), Contains("its coefficients times the parameters' ranges overflow"));
   CHECK_THAT(lc_error("x1 <= " + std::string(1000, '1')), Contains("is 1006 characters long; at most 1000 are allowed"));
 }
 
@@ -308,6 +310,14 @@ TEST_CASE("Linear constraints: no proposal of the random, sobol or bayesian plan
       static const std::string source = "test.json";
       const PlannerConfig config{kind, kind == "bayesian" ? json{{"initial", 4}, {"candidates", 128}, {"local_starts", 2}} : json::object()};
       auto planner = make_planner(PlannerContext{space, static_cast<std::uint64_t>(trial), config, source});
+      if (kind == "bayesian") {
+        // A result from outside the constraints (prior_results may hold one): the search around
+        // the best point must still stay inside.
+        Point outside(space.cube_dim());
+        for (Eigen::Index d = 0; d < outside.size(); ++d) outside[d] = u(gen);
+        outside = space.canonical(outside);
+        planner->tell(Observation::succeeded(outside, -1.0));
+      }
       for (int round = 0; round < 6; ++round) {
         for (const Point& x : planner->ask(2, {})) {
           ++proposals;
