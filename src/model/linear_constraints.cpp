@@ -440,8 +440,13 @@ FeasibleRegion::FeasibleRegion(const std::vector<Parameter>& parameters, const s
   f_.resize(static_cast<Eigen::Index>(f_list.size()));
   for (size_t i = 0; i < e_rows.size(); ++i) e_.row(static_cast<Eigen::Index>(i)) = e_rows[i], f_[static_cast<Eigen::Index>(i)] = f_list[i];
 
-  // Hit-and-run moves in the null space of E, and not along fixed coordinates (an integer with
-  // low == high): stack unit rows for those, and take the SVD's null space.
+  find_centre(constraints.size());
+}
+
+// Hit-and-run moves in the null space of E, and not along fixed coordinates (an integer with
+// low == high, or pinned by the constraints): stack unit rows for those, take the SVD's null space.
+void FeasibleRegion::find_directions() {
+  const auto k = static_cast<Eigen::Index>(coords_.size());
   std::vector<Eigen::Index> fixed;
   for (Eigen::Index j = 0; j < k; ++j)
     if (!(lo_[j] < hi_[j])) fixed.push_back(j);
@@ -458,10 +463,13 @@ FeasibleRegion::FeasibleRegion(const std::vector<Parameter>& parameters, const s
     null_ = svd.matrixV().rightCols(k - rank);
   }
   if (e_.rows() > 0) e_pinv_ = e_.completeOrthogonalDecomposition().pseudoInverse();
+}
 
-  // The interior point, when there is one (a caller checks infeasible_subset() first; here an
-  // infeasible region just keeps the box centre, and the samplers will find nothing feasible).
-  const std::vector<bool> all(constraints.size(), true);
+// The interior point, when there is one (a caller checks infeasible_subset() first; here an
+// infeasible region just keeps the box centre, and the samplers will find nothing feasible).
+void FeasibleRegion::find_centre(size_t constraint_count) {
+  find_directions();
+  const std::vector<bool> all(constraint_count, true);
   std::optional<Eigen::VectorXd> best = feasible_point(all, 0.0);
   if (!best) {
     centre_ = 0.5 * (lo_ + hi_);
@@ -473,8 +481,69 @@ FeasibleRegion::FeasibleRegion(const std::vector<Parameter>& parameters, const s
     if (auto y = feasible_point(all, t)) good = t, best = y;
     else bad = t;
   }
+  // No room even for a margin of 1e-4: some inequalities (or box sides) hold with equality at
+  // every feasible point ("x <= 0.5" with "x >= 0.5"). Hit-and-run would be stuck on them, so
+  // they become equalities (or fixed coordinates), once, and the centre is sought again.
+  if (good == 0 && !pinned_checked_) {
+    pinned_checked_ = true;
+    if (pin_implicit_equalities(all)) return find_centre(constraint_count);
+  }
   centre_ = *best;
   if (auto p = project(centre_); p && violation(*p) < violation(centre_)) centre_ = *p;
+}
+
+// Inequality rows and box sides that cannot move by kPinTest without leaving the region become
+// equality rows (when independent of those already there; a dependent one is implied and
+// dropped) or fixed coordinates. True when anything changed.
+bool FeasibleRegion::pin_implicit_equalities(const std::vector<bool>& all) {
+  constexpr double kPinTest = 1e-4;
+  bool changed = false;
+  std::vector<Eigen::Index> keep;
+  for (Eigen::Index r = 0; r < g_.rows(); ++r) {
+    Eigen::VectorXd h = h_;
+    h[r] -= kPinTest;
+    if (feasible_point(all, 0.0, &h)) {
+      keep.push_back(r);
+      continue;
+    }
+    changed = true;
+    Eigen::MatrixXd grown(e_.rows() + 1, e_.cols());
+    grown << e_, g_.row(r);
+    auto rank = [](const Eigen::MatrixXd& m) {
+      if (m.rows() == 0) return Eigen::Index{0};
+      const Eigen::VectorXd sv = Eigen::JacobiSVD<Eigen::MatrixXd>(m).singularValues();
+      Eigen::Index n = 0;
+      for (Eigen::Index i = 0; i < sv.size(); ++i) n += sv[i] > 1e-10 * std::max(1.0, sv[0]);
+      return n;
+    };
+    if (rank(grown) > rank(e_)) {
+      e_ = grown;
+      f_.conservativeResize(f_.size() + 1);
+      f_[f_.size() - 1] = h_[r];
+      e_source_.push_back(g_source_[static_cast<size_t>(r)]);
+    }
+  }
+  if (changed) {
+    Eigen::MatrixXd g(static_cast<Eigen::Index>(keep.size()), g_.cols());
+    Eigen::VectorXd h(static_cast<Eigen::Index>(keep.size()));
+    std::vector<int> source;
+    for (size_t i = 0; i < keep.size(); ++i)
+      g.row(static_cast<Eigen::Index>(i)) = g_.row(keep[i]), h[static_cast<Eigen::Index>(i)] = h_[keep[i]], source.push_back(g_source_[static_cast<size_t>(keep[i])]);
+    g_ = std::move(g), h_ = std::move(h), g_source_ = std::move(source);
+  }
+  for (Eigen::Index j = 0; j < lo_.size(); ++j) {
+    if (!(lo_[j] < hi_[j])) continue;
+    const double low = lo_[j], high = hi_[j];
+    lo_[j] = std::min(low + kPinTest, high);
+    const bool can_leave_low = feasible_point(all, 0.0).has_value();
+    lo_[j] = low;
+    hi_[j] = std::max(high - kPinTest, low);
+    const bool can_leave_high = feasible_point(all, 0.0).has_value();
+    hi_[j] = high;
+    if (!can_leave_low) hi_[j] = low, changed = true;
+    else if (!can_leave_high) lo_[j] = high, changed = true;
+  }
+  return changed;
 }
 
 Eigen::VectorXd FeasibleRegion::reduce(const Eigen::VectorXd& x) const {
@@ -499,10 +568,10 @@ double FeasibleRegion::violation(const Eigen::VectorXd& y) const {
 }
 
 // A point meeting the constraints in `use` with margin `margin` (inequalities and box), or none.
-std::optional<Eigen::VectorXd> FeasibleRegion::feasible_point(const std::vector<bool>& use, double margin) const {
+std::optional<Eigen::VectorXd> FeasibleRegion::feasible_point(const std::vector<bool>& use, double margin, const Eigen::VectorXd* bounds) const {
   const auto k = static_cast<Eigen::Index>(coords_.size());
   Eigen::MatrixXd g = select_rows(g_, g_source_, use), e = select_rows(e_, e_source_, use);
-  Eigen::VectorXd h = select_entries(h_, g_source_, use).array() - margin, f = select_entries(f_, e_source_, use);
+  Eigen::VectorXd h = select_entries(bounds ? *bounds : h_, g_source_, use).array() - margin, f = select_entries(f_, e_source_, use);
   std::vector<double> lower(static_cast<size_t>(k)), upper(static_cast<size_t>(k));
   for (Eigen::Index j = 0; j < k; ++j) {
     const bool fixed = !(lo_[j] < hi_[j]);

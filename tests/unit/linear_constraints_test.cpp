@@ -223,6 +223,23 @@ TEST_CASE("Linear constraints: a 10-component simplex yields 1000 feasible point
   }
 }
 
+TEST_CASE("Linear constraints: inequalities that pin a setting are sampled along what is left free", "[constraints][sampler]") {
+  const std::vector<Parameter> parameters{Parameter{.name = "a", .low = 0, .high = 1}, Parameter{.name = "b", .low = 0, .high = 1},
+                                          Parameter{.name = "c", .low = 0, .high = 1}, Parameter{.name = "d", .low = 0, .high = 1}};
+  auto parse = [&](const char* text) { return *parse_linear_constraint(text, parameters).constraint; };
+  // a + b == 1 written as two inequalities; c + d >= 2 forces c = d = 1 (box sides).
+  const Space space(parameters, {parse("a + b <= 1"), parse("a + b >= 1"), parse("c + d >= 2")});
+  FeasibleSampler sampler(space);
+  std::mt19937_64 rng(3);
+  double low = 1, high = 0;
+  for (int i = 0; i < 200; ++i) {
+    const Eigen::VectorXd x = sampler.next(rng);
+    REQUIRE(space.check(space.decode(x)) == "");
+    low = std::min(low, x[0]), high = std::max(high, x[0]);
+  }
+  CHECK(high - low > 0.8);  // not stuck at the starting point
+}
+
 TEST_CASE("Linear constraints: no proposal of the random, sobol or bayesian planner violates random constraint sets", "[constraints][planner]") {
   std::mt19937_64 gen(2026);
   std::uniform_real_distribution<double> u(0.0, 1.0);

@@ -123,7 +123,11 @@ class FeasibleRegion {
   void hit_and_run(Eigen::VectorXd& y, const Eigen::VectorXd& lo, const Eigen::VectorXd& hi, int steps, std::mt19937_64& rng) const;
 
  private:
-  std::optional<Eigen::VectorXd> feasible_point(const std::vector<bool>& use, double margin) const;
+  // `bounds` replaces h (same rows) when given.
+  std::optional<Eigen::VectorXd> feasible_point(const std::vector<bool>& use, double margin, const Eigen::VectorXd* bounds = nullptr) const;
+  void find_directions();
+  void find_centre(size_t constraint_count);
+  bool pin_implicit_equalities(const std::vector<bool>& all);
 
   int constraints_ = 0;
   std::vector<int> coords_;
@@ -135,6 +139,7 @@ class FeasibleRegion {
   Eigen::MatrixXd null_;     // orthonormal basis of the directions hit-and-run moves along
   Eigen::MatrixXd e_pinv_;   // pseudo-inverse of E, to pull a point back onto E y = f
   Eigen::VectorXd centre_;
+  bool pinned_checked_ = false;
 };
 
 }  // namespace labloop
