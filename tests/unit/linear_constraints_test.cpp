@@ -131,6 +131,28 @@ TEST_CASE("Linear constraints: the parser refuses each kind of mistake with a me
   CHECK_THAT(lc_error("x1 <= " + std::string(1000, '1')), Contains("is 1006 characters long; at most 1000 are allowed"));
 }
 
+TEST_CASE("Linear constraints: the parser gives a constraint or a message for any text, never an exception", "[constraints][fuzz]") {
+  const std::vector<std::string> pieces{"x1", "x2", "flow-rate", "cycles", "conc", "solvent", "2", "0.5", "1e-3", ".", "-", "+", "*", "/",
+                                        "^", "<=", ">=", "==", "=", "<", "(", ")", " ", "e", "1e999", "x", "-rate", "\xE2\x89\xA4", "\t"};
+  std::mt19937_64 gen(17);
+  int parsed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    const int n = 1 + static_cast<int>(gen() % 9);
+    for (int k = 0; k < n; ++k) text += pieces[gen() % pieces.size()] + (gen() % 2 ? " " : "");
+    ConstraintParse r;
+    REQUIRE_NOTHROW(r = parse_linear_constraint(text, lc_parameters()));
+    INFO(text);
+    CHECK(r.constraint.has_value() == r.error.empty());
+    if (r.constraint) {
+      ++parsed;
+      CHECK(std::isfinite(r.constraint->rhs));
+      CHECK_FALSE(r.constraint->terms.empty());
+    }
+  }
+  CHECK(parsed > 10);  // most random texts are mistakes; some are constraints
+}
+
 TEST_CASE("Linear constraints: the config names a bad constraint by its JSON path and journals the constraints as written", "[constraints][config]") {
   CHECK(lc_config_error(lc_config({"x1 + x2 + x3 == 1", "x1 <= 0.5"})).empty());
   CHECK(lc_config_error(lc_config({"x1 + x2 == 1", "x1 * x2 <= 1"})) ==

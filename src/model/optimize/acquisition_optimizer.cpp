@@ -281,7 +281,9 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
     ++polished;
   }
   // Everything near taken points (tiny discrete spaces): take the best unused candidate.
-  for (size_t k = 0; best.empty() && k < order.size(); ++k) consider(candidates.row(order[k]).transpose());
+  // (With constraints, not the dropped ones: repairing each of thousands would cost seconds.)
+  for (size_t k = 0; best.empty() && k < order.size(); ++k)
+    if (!dropped[static_cast<size_t>(order[k])]) consider(candidates.row(order[k]).transpose());
   if (best.empty() && sampler_) {
     // Only feasible candidates kept a finite score; order puts them first.
     return std::isfinite(scores[order.front()]) ? Point(candidates.row(order.front()).transpose()) : Point();
