@@ -559,6 +559,10 @@ class CampaignRun {
       e.id = e.origin = id_tag_.empty() ? fmt::format("{}-{:04d}", config_.name, planner_proposals_)
                                         : fmt::format("{}-{}-{:04d}", config_.name, id_tag_, planner_proposals_);
       e.params = space_.decode(raw);  // clamps and rounds: never outside the declared bounds
+      // Constraints are not a matter of clamping: a planner that broke one has a bug, and the
+      // point is neither journaled nor dispatched (send_run checks again before hardware).
+      if (const std::string problem = space_.check(e.params); !problem.empty())
+        throw PlannerError(fmt::format("planner \"{}\" proposed {}: {} (a bug: please report it)", config_.planner.kind, e.params.dump(), problem));
       e.x = space_.encode(e.params);
       journal(ProposedEvent{.experiment = e.id, .params = e.params, .planner = config_.planner.kind, .x = as_vector(e.x), .ask = asks_,
                             .pending = pending_ids});

@@ -9,12 +9,14 @@
 #include <limits>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
 #include "labloop/core/json_limits.hpp"
+#include "labloop/model/feasible_sampler.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/core/version.hpp"
 
@@ -143,6 +145,49 @@ std::vector<OutcomeCondition> parse_conditions(const Node& parent, const std::st
     out.push_back(std::move(condition));
   }
   return out;
+}
+
+// "constraints": an array of strings (linear_constraints.hpp), each parsed against the parameters,
+// then the set checked satisfiable within the bounds: "no setting satisfies /constraints/0 (…)
+// and /constraints/2 (…) together". With integers in a constraint, a whole-number setting must
+// also be found (the relaxation may be satisfiable when no whole numbers are). False when any of
+// that failed (then c.constraints stays empty and the planner is checked without them).
+bool parse_constraints(const Node& node, CampaignConfig& c, ConfigMistakes& mistakes) {
+  if (!mistakes.check([&] {
+        node.as_array(true);
+        if (node.value().size() > kMaxConstraints)
+          node.fail(fmt::format("has {} constraints; at most {} are allowed", node.value().size(), kMaxConstraints));
+      }))
+    return false;
+  std::vector<LinearConstraint> parsed;
+  bool ok = true;
+  for (size_t i = 0; i < node.value().size(); ++i)
+    ok &= mistakes.check([&] {
+      const Node item = node.at(i);
+      ConstraintParse result = parse_linear_constraint(item.as_string(true), c.parameters);
+      if (!result.constraint) item.fail(result.error);
+      parsed.push_back(std::move(*result.constraint));
+    });
+  if (!ok) return false;
+  return mistakes.check([&] {
+    std::vector<int> offsets;
+    int dim = 0;
+    for (const auto& p : c.parameters) offsets.push_back(dim), dim += p.cube_width();
+    const FeasibleRegion region(c.parameters, offsets, dim, parsed);
+    if (const auto subset = region.infeasible_subset(); !subset.empty())
+      (subset.size() == 1 ? node.at(static_cast<size_t>(subset[0])) : node).fail(describe_infeasible(parsed, subset));
+    const Space space(c.parameters, parsed);
+    if (!region.integer().empty() && std::find(region.integer().begin(), region.integer().end(), true) != region.integer().end()) {
+      try {
+        std::mt19937_64 rng(c.seed);
+        FeasibleSampler(space).next(rng);
+      } catch (const PlannerError&) {
+        node.fail("the constraints can be met only with fractional values of integer parameters (no whole-number setting found): "
+                  "make those parameters continuous or loosen the constraints");
+      }
+    }
+    c.constraints = std::move(parsed);
+  });
 }
 
 // Options labloop-sim accepts, with their checks: its own, which every function takes, and the
@@ -334,8 +379,8 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   // `validate` names them all; checks that need earlier parts (the planner's options need the
   // parameters) run only when those parts are right.
   ConfigMistakes mistakes;
-  top.expect_object({"name", "description", "seed", "parameters", "objective", "objectives", "outcome_constraints", "failure", "outputs",
-                     "planner", "instruments", "budget", "stop", "output", "prior_results"}, mistakes);
+  top.expect_object({"name", "description", "seed", "parameters", "constraints", "objective", "objectives", "outcome_constraints", "failure",
+                     "outputs", "planner", "instruments", "budget", "stop", "output", "prior_results"}, mistakes);
 
   CampaignConfig c;
   c.source = source;
@@ -362,6 +407,9 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
         c.parameters.push_back(std::move(p));
       });
   }
+
+  // Constraints need the parameters; each is checked on its own, then all together (satisfiable).
+  if (parameters_ok && top.has("constraints")) parse_constraints(top.child("constraints"), c, mistakes);
 
   const bool objective_ok = mistakes.check([&] { parse_objectives(top, c); });
   mistakes.check([&] { c.outcome_constraints = parse_conditions(top, "outcome_constraints", "an outcome constraint"); });
@@ -567,6 +615,11 @@ nlohmann::json CampaignConfig::to_json() const {
   j["seed"] = seed;
   j["parameters"] = json::array();
   for (const auto& p : parameters) j["parameters"].push_back(p.to_json());
+  // Only when present, so a config without constraints is journaled as it always was.
+  if (!constraints.empty()) {
+    j["constraints"] = json::array();
+    for (const auto& k : constraints) j["constraints"].push_back(k.text);
+  }
   auto objective_json = [](const Objective& o) {
     json out{{"name", o.name}, {"goal", o.goal == Goal::minimize ? "minimize" : "maximize"}};
     if (o.threshold) out["threshold"] = *o.threshold;

@@ -31,7 +31,8 @@ double quantile(std::vector<double> v, double q) {
   return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
-double log10_regret(double r) { return std::log10(std::max(r, 1e-12)); }
+// Clamped to [1e-12, 1e12]: before the first feasible result regret is +inf, which has no place on an axis.
+double log10_regret(double r) { return std::log10(std::clamp(r, 1e-12, 1e12)); }
 
 std::string fmt_ms(const std::vector<double>& ms) {
   if (ms.empty()) return "-";

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <random>
 
 #include "labloop/core/error.hpp"
 
@@ -22,6 +24,24 @@ Space::Space(std::vector<Parameter> parameters) : parameters_(std::move(paramete
     offsets_.push_back(cube_dim_);
     cube_dim_ += p.cube_width();
   }
+}
+
+Space::Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> constraints) : Space(std::move(parameters)) {
+  if (constraints.empty()) return;
+  constraints_ = std::move(constraints);
+  for (const auto& c : constraints_) {
+    std::vector<int> indices;
+    for (const auto& [name, a] : c.terms) {
+      const auto it = std::find_if(parameters_.begin(), parameters_.end(), [&n = name](const Parameter& p) { return p.name == n; });
+      if (it == parameters_.end()) throw PlannerError(fmt::format("constraint \"{}\" names unknown parameter '{}'", c.text, name));
+      indices.push_back(static_cast<int>(it - parameters_.begin()));
+    }
+    term_parameters_.push_back(std::move(indices));
+    scales_.push_back(c.scale(parameters_));
+  }
+  region_ = FeasibleRegion(parameters_, offsets_, cube_dim_, constraints_);
+  if (const auto subset = region_.infeasible_subset(); !subset.empty())
+    throw PlannerError("search space: " + describe_infeasible(constraints_, subset));
 }
 
 const Parameter* Space::find(const std::string& name) const {
@@ -58,10 +78,85 @@ double encode_number(const Parameter& p, double v) {
 
 }  // namespace
 
-std::string Space::check(const Params& params) const { return check_params(parameters_, params); }
+std::string Space::check_bounds(const Params& params) const { return check_params(parameters_, params); }
+
+std::string Space::check(const Params& params) const {
+  std::string problem = check_bounds(params);
+  if (problem.empty() && constrained()) problem = check_constraints(params);
+  return problem;
+}
+
+std::string Space::check_constraints(const Params& params) const {
+  for (size_t i = 0; i < constraints_.size(); ++i) {
+    const LinearConstraint& c = constraints_[i];
+    std::vector<double> values;
+    for (int p : term_parameters_[i]) values.push_back(params.at(parameters_[static_cast<size_t>(p)].name).get<double>());
+    const double r = c.residual(values);
+    if (!c.satisfied(r, scales_[i])) {
+      const char* op = c.relation == ConstraintRelation::less_equal ? "<=" : c.relation == ConstraintRelation::greater_equal ? ">=" : "==";
+      return fmt::format("violates constraint {} \"{}\": its parameter terms sum to {:.10g}, which must be {} {:.10g}", i, c.text, r + c.rhs, op, c.rhs);
+    }
+  }
+  return {};
+}
+
+bool Space::feasible(const Eigen::VectorXd& x) const {
+  if (!constrained()) return true;
+  if (x.size() != cube_dim_ || !x.allFinite()) return false;
+  for (size_t i = 0; i < constraints_.size(); ++i) {
+    std::vector<double> values;
+    for (int p : term_parameters_[i]) values.push_back(decode_number(parameters_[static_cast<size_t>(p)], x[offsets_[static_cast<size_t>(p)]]));
+    if (!constraints_[i].satisfied(constraints_[i].residual(values), scales_[i])) return false;
+  }
+  return true;
+}
+
+std::optional<Eigen::VectorXd> Space::repair(const Eigen::VectorXd& x) const {
+  const Eigen::VectorXd snapped = canonical(x);
+  if (feasible(snapped)) return snapped;
+  const std::optional<Eigen::VectorXd> projected = region_.project(region_.reduce(x));
+  if (projected) {
+    const Eigen::VectorXd c = canonical(region_.expand(*projected, x));
+    if (feasible(c)) return c;
+  }
+  // Integers the rounding pushed out: hold them at whole values next to the relaxed solution
+  // (each rounded down or up; all combinations up to 6 integers, otherwise 64 of them drawn with
+  // a fixed generator so repair stays a function of x) and project the rest again.
+  const std::vector<bool>& is_integer = region_.integer();
+  std::vector<Eigen::Index> ints;
+  for (size_t j = 0; j < is_integer.size(); ++j)
+    if (is_integer[j] && region_.lower()[static_cast<Eigen::Index>(j)] < region_.upper()[static_cast<Eigen::Index>(j)])
+      ints.push_back(static_cast<Eigen::Index>(j));
+  if (ints.empty()) return std::nullopt;
+  const Eigen::VectorXd base = projected ? *projected : region_.reduce(x).cwiseMax(region_.lower()).cwiseMin(region_.upper());
+  std::vector<bool> hold(is_integer.size(), false);
+  for (Eigen::Index j : ints) hold[static_cast<size_t>(j)] = true;
+  const int combinations = ints.size() <= 6 ? 1 << ints.size() : 64;
+  std::mt19937_64 local(12345);
+  std::optional<Eigen::VectorXd> best;
+  double best_distance = std::numeric_limits<double>::infinity();
+  for (int mask = 0; mask < combinations; ++mask) {
+    Eigen::VectorXd y = base;
+    for (size_t b = 0; b < ints.size(); ++b) {
+      const Eigen::Index j = ints[b];
+      // Cell width 1/n: cell k's centre is (k + 0.5)/n.
+      const double n = std::round(0.5 / region_.lower()[j]);
+      const double cell = std::clamp(std::floor(y[j] * n - 0.5), 0.0, n - 1);
+      const bool up = ints.size() <= 6 ? (mask >> b) & 1 : local() & 1;
+      y[j] = (std::min(cell + (up ? 1.0 : 0.0), n - 1) + 0.5) / n;
+    }
+    const auto p = region_.project(y, hold);
+    if (!p) continue;
+    const Eigen::VectorXd c = canonical(region_.expand(*p, x));
+    if (!feasible(c)) continue;
+    const double d = (*p - base).squaredNorm();
+    if (d < best_distance) best_distance = d, best = c;
+  }
+  return best;
+}
 
 Eigen::VectorXd Space::encode(const Params& params) const {
-  if (auto problem = check(params); !problem.empty())
+  if (auto problem = check_bounds(params); !problem.empty())
     throw PlannerError(fmt::format("parameters do not fit the search space: {}", problem));
   Eigen::VectorXd x = Eigen::VectorXd::Zero(cube_dim_);
   for (size_t i = 0; i < parameters_.size(); ++i) {

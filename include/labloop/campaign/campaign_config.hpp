@@ -94,6 +94,9 @@ struct CampaignConfig {
   std::string name;
   std::uint64_t seed = 1;
   std::vector<Parameter> parameters;
+  // Known linear constraints on the parameters ("constraints": ["x1 + x2 + x3 == 1"]), parsed,
+  // checked satisfiable (model/linear_constraints.hpp for the grammar and the limits).
+  std::vector<LinearConstraint> constraints;
   Objective objective;               // the first of `objectives` (what one-objective code reads)
   std::vector<Objective> objectives;  // "objectives", or {objective}: never empty once parsed
   std::vector<OutcomeCondition> outcome_constraints;  // a result counts only when all hold
@@ -106,7 +109,7 @@ struct CampaignConfig {
   std::string output;            // output directory (default "runs/<name>")
   std::string prior_results;     // CSV of results the lab already has ("" = none); see prior_results.hpp
 
-  Space space() const { return Space(parameters); }
+  Space space() const { return constraints.empty() ? Space(parameters) : Space(parameters, constraints); }
   // What the planner must know of the objectives and outcome constraints.
   PlannerGoals planner_goals() const;
   // Every output a result must carry: the objectives, then the outputs outcome constraints and

@@ -6,11 +6,17 @@
 // Cube layout: one coordinate per continuous or integer parameter (log-scaled ones are linear in
 // log(value)), and one coordinate per choice for a categorical parameter (one-hot; decoding takes
 // the largest coordinate, so a uniform point in the cube picks each choice with equal odds).
+//
+// Linear constraints (linear_constraints.hpp) narrow the space: `check` refuses settings that
+// violate them, `feasible` says whether a cube point's setting meets them, and `repair` finds a
+// canonical point that does. A space without constraints behaves exactly as before they existed.
 #include <Eigen/Core>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "labloop/core/parameter.hpp"
+#include "labloop/model/linear_constraints.hpp"
 
 namespace labloop {
 
@@ -20,6 +26,10 @@ class Space {
   // Throws PlannerError on inconsistent parameters; campaign files are validated (ConfigError)
   // before a Space is built, so this guards other callers (bench tables, embedding programs).
   explicit Space(std::vector<Parameter> parameters);
+  // With linear constraints parsed against `parameters` (parse_linear_constraint). Throws
+  // PlannerError for a constraint naming what is not a numeric, linear-scaled parameter, or when
+  // no setting satisfies the constraints (naming a minimal set of them).
+  Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> constraints);
 
   const std::vector<Parameter>& parameters() const { return parameters_; }
   int size() const { return static_cast<int>(parameters_.size()); }
@@ -27,7 +37,13 @@ class Space {
   int offset(int parameter_index) const { return offsets_[parameter_index]; }
   const Parameter* find(const std::string& name) const;
 
-  // User units → cube. Throws PlannerError when `params` fail `check`.
+  const std::vector<LinearConstraint>& constraints() const { return constraints_; }
+  bool constrained() const { return !constraints_.empty(); }
+  // The constraints in cube coordinates (empty without constraints).
+  const FeasibleRegion& region() const { return region_; }
+
+  // User units → cube. Throws PlannerError when `params` fail `check_bounds` (a point outside
+  // the constraints still has coordinates: prior results and retries of old settings need them).
   Eigen::VectorXd encode(const Params& params) const;
   // Cube → user units. Coordinates are clamped to [0,1] first, integers rounded, so the result
   // always lies within the declared bounds. Throws PlannerError for a point of the wrong size
@@ -36,14 +52,31 @@ class Space {
   // Snap a cube point to the point that represents what `decode` returns (integer rounding,
   // one-hot categoricals), so planners can see where an experiment really was run.
   Eigen::VectorXd canonical(const Eigen::VectorXd& x) const;
-  // Empty string when `params` has exactly the declared names with in-bounds values; otherwise a
-  // message naming the first offending parameter.
+  // Empty string when `params` has exactly the declared names with in-bounds values and meets
+  // every constraint (within kConstraintTolerance of its scale); otherwise a message naming the
+  // first offending parameter or constraint.
   std::string check(const Params& params) const;
+  // The same without the constraints.
+  std::string check_bounds(const Params& params) const;
+  // Whether the setting `decode(x)` meets every constraint (true without constraints).
+  bool feasible(const Eigen::VectorXd& x) const;
+  // A canonical point whose setting meets the constraints, near x: canonical(x) when that
+  // already does; else the projection of x onto the constraints (integers relaxed), snapped;
+  // else, for integers the rounding broke, neighbouring whole values tried with the continuous
+  // coordinates projected again. Nothing when none of that meets them (integers in equalities
+  // may have no whole-number solution near x, or none at all).
+  std::optional<Eigen::VectorXd> repair(const Eigen::VectorXd& x) const;
 
  private:
+  std::string check_constraints(const Params& params) const;
+
   std::vector<Parameter> parameters_;
   std::vector<int> offsets_;
   int cube_dim_ = 0;
+  std::vector<LinearConstraint> constraints_;
+  std::vector<std::vector<int>> term_parameters_;  // per constraint: parameter index of each term
+  std::vector<double> scales_;                      // per constraint: LinearConstraint::scale
+  FeasibleRegion region_;
 };
 
 }  // namespace labloop

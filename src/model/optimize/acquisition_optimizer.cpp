@@ -64,6 +64,45 @@ AcquisitionOptimizer::AcquisitionOptimizer(const Space& space, AcquisitionOptimi
     polishable_ = polishable_ || !is_categorical;
     for (int c = 0; c < p.cube_width(); ++c) categorical_coordinate_.push_back(is_categorical);
   }
+  if (space.constrained()) {
+    sampler_.emplace(space);
+    const FeasibleRegion& region = space.region();
+    const std::vector<int>& coords = region.coordinates();
+    inequality_rows_ = Eigen::MatrixXd::Zero(region.inequality_rows().rows(), dim_);
+    equality_rows_ = Eigen::MatrixXd::Zero(region.equality_rows().rows(), dim_);
+    for (size_t j = 0; j < coords.size(); ++j) {
+      inequality_rows_.col(coords[j]) = region.inequality_rows().col(static_cast<Eigen::Index>(j));
+      equality_rows_.col(coords[j]) = region.equality_rows().col(static_cast<Eigen::Index>(j));
+    }
+    inequality_bounds_ = region.inequality_bounds();
+    equality_values_ = region.equality_values();
+  }
+}
+
+// Constraints only: `count` feasible candidates near `centre`, in the box [lower, upper] (cube
+// coordinates): a hit-and-run walk inside the constraints and the box, started at centre (or at
+// its projection when centre itself, e.g. a prior result, is outside the constraints); the
+// coordinates no constraint names are drawn uniformly in the box.
+void AcquisitionOptimizer::add_feasible_near(Eigen::MatrixXd& candidates, const Point& centre, const Eigen::VectorXd& lower,
+                                             const Eigen::VectorXd& upper, int count, std::mt19937_64& rng) const {
+  const FeasibleRegion& region = space_.region();
+  Eigen::VectorXd y = region.reduce(centre);
+  if (!region.contains(y)) {
+    const auto p = region.project(y);
+    if (!p) return;
+    y = *p;
+  }
+  const Eigen::VectorXd lo = region.lower().cwiseMax(region.reduce(lower).cwiseMin(y));
+  const Eigen::VectorXd hi = region.upper().cwiseMin(region.reduce(upper).cwiseMax(y));
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const Eigen::Index base = candidates.rows();
+  candidates.conservativeResize(base + count, Eigen::NoChange);
+  for (int k = 0; k < count; ++k) {
+    region.hit_and_run(y, lo, hi, 3, rng);
+    Point x(dim_);
+    for (int d = 0; d < dim_; ++d) x[d] = lower[d] + (upper[d] - lower[d]) * u(rng);
+    candidates.row(base + k) = region.expand(y, std::move(x)).transpose();
+  }
 }
 
 // Trust region (Eriksson et al., NeurIPS 2019, "TuRBO"): a box around the best point whose
@@ -113,9 +152,19 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
   // variance): with many observations, score fewer and rely on the local polishing.
   const int count = std::clamp(static_cast<int>(options_.candidates * 300.0 / std::max<Eigen::Index>(gp.size(), 300)),
                                std::min(options_.candidates, 256), options_.candidates);
-  SobolSequence candidates_sequence(dim_, rng() | 1);
-  Eigen::MatrixXd candidates = candidates_sequence.next(count);
-  if (options_.trust_region == TrustRegion::candidates) {
+  Eigen::MatrixXd candidates;
+  if (sampler_) {
+    candidates.resize(count, dim_);
+    for (int k = 0; k < count; ++k) candidates.row(k) = sampler_->next(rng).transpose();
+  } else {
+    SobolSequence candidates_sequence(dim_, rng() | 1);
+    candidates = candidates_sequence.next(count);
+  }
+  if (options_.trust_region == TrustRegion::candidates && sampler_) {
+    Eigen::VectorXd lower, upper;
+    trust_region_box(gp, observations, lower, upper);
+    add_feasible_near(candidates, observations.xs[observations.best()], lower, upper, gp.size() > kFitSubset ? count / 2 : count, rng);
+  } else if (options_.trust_region == TrustRegion::candidates) {
     // TuRBO's candidates: Sobol points in the box, each moving a random subset of about
     // kTrPerturbed coordinates (all of them up to that dimension) away from the best point.
     Eigen::VectorXd lower, upper;
@@ -145,7 +194,17 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
   }
   const std::vector<double>& ys = observations.ys;
   const int local = std::min<int>(static_cast<int>(ys.size()), 5) * 20;
-  if (local > 0) {
+  if (local > 0 && sampler_) {
+    // Perturbations inside the constraints: short walks within ±0.1 of each of the best points.
+    std::vector<size_t> order(ys.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + std::min<size_t>(5, order.size()), order.end(),
+                      [&](size_t a, size_t b) { return ys[a] < ys[b]; });
+    for (int k = 0; k < local / 20; ++k) {
+      const Point& centre = observations.xs[order[static_cast<size_t>(k)]];
+      add_feasible_near(candidates, centre, (centre.array() - 0.1).max(0.0).matrix(), (centre.array() + 0.1).min(1.0).matrix(), 20, rng);
+    }
+  } else if (local > 0) {
     std::vector<size_t> order(ys.size());
     std::iota(order.begin(), order.end(), 0);
     std::partial_sort(order.begin(), order.begin() + std::min<size_t>(5, order.size()), order.end(),
@@ -160,14 +219,19 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
   }
   // Score where experiments could really run: a relaxed one-hot point between choices is far
   // from every observation, and its score says nothing about any choice.
-  if (discrete_)
+  if (discrete_ || sampler_)
     for (Eigen::Index k = 0; k < candidates.rows(); ++k) candidates.row(k) = space_.canonical(candidates.row(k).transpose()).transpose();
+  // With constraints, a candidate whose setting violates them (integers rounded out) is dropped
+  // below: its score becomes -inf.
+  std::vector<bool> dropped(static_cast<size_t>(candidates.rows()), false);
+  if (sampler_)
+    for (Eigen::Index k = 0; k < candidates.rows(); ++k) dropped[static_cast<size_t>(k)] = !space_.feasible(candidates.row(k).transpose());
   // A non-finite score (NaN or ±inf from a broken posterior) is no information: it ranks last.
   // Sorting NaNs would break std::sort's ordering contract (undefined behaviour: a crash).
   Eigen::VectorXd scores = acquisition.score(ctx, candidates);
   bool any_finite = false;
   for (Eigen::Index k = 0; k < scores.size(); ++k) {
-    if (!std::isfinite(scores[k])) scores[k] = -std::numeric_limits<double>::infinity();
+    if (!std::isfinite(scores[k]) || dropped[static_cast<size_t>(k)]) scores[k] = -std::numeric_limits<double>::infinity();
     any_finite = any_finite || std::isfinite(scores[k]);
   }
   if (!any_finite) return Point();  // the caller proposes a space-filling point
@@ -183,7 +247,12 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
   // choice at a time.
   std::vector<Point> enumerated;
   auto consider = [&](const Point& raw) {
-    const Point x = space_.canonical(raw);
+    Point x = space_.canonical(raw);
+    if (sampler_ && !space_.feasible(x)) {
+      const auto repaired = space_.repair(raw);
+      if (!repaired) return;
+      x = *repaired;
+    }
     if (combinations_ > kMaxCombinations) {
       categorical_local_search(acquisition, ctx, x, best);
       return;
@@ -207,12 +276,18 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
     if (polished >= local_starts) break;
     const bool out_of_time = std::chrono::duration<double>(Clock::now() - started).count() > budget_s;
     Point start = candidates.row(idx).transpose();
-    if (polish && !out_of_time && polishable_) start = local_maximum(acquisition, ctx, start);
+    if (polish && !out_of_time && polishable_) start = sampler_ ? constrained_local_maximum(acquisition, ctx, start) : local_maximum(acquisition, ctx, start);
     consider(start);
     ++polished;
   }
   // Everything near taken points (tiny discrete spaces): take the best unused candidate.
-  for (size_t k = 0; best.empty() && k < order.size(); ++k) consider(candidates.row(order[k]).transpose());
+  // (With constraints, not the dropped ones: repairing each of thousands would cost seconds.)
+  for (size_t k = 0; best.empty() && k < order.size(); ++k)
+    if (!dropped[static_cast<size_t>(order[k])]) consider(candidates.row(order[k]).transpose());
+  if (best.empty() && sampler_) {
+    // Only feasible candidates kept a finite score; order puts them first.
+    return std::isfinite(scores[order.front()]) ? Point(candidates.row(order.front()).transpose()) : Point();
+  }
   if (best.empty()) return space_.canonical(candidates.row(order.front()).transpose());
   return best.point();
 }
@@ -316,6 +391,71 @@ Point AcquisitionOptimizer::local_maximum(const Acquisition& acquisition, const 
   }
   const Point polished = Eigen::Map<Eigen::VectorXd>(v.data(), dim_);
   return polished.allFinite() ? polished : start;  // NaN gradients can lead L-BFGS astray
+}
+
+namespace {
+
+struct AcquisitionPolish {
+  const Acquisition* acquisition;
+  const AcquisitionContext* ctx;
+};
+struct AcquisitionRows {
+  const Eigen::MatrixXd* rows;
+  const Eigen::VectorXd* values;
+};
+
+// Linear constraints rows·x − values (≤ 0 or = 0) for NLopt, gradient rows (m × n, row-major).
+void acquisition_constraint_rows(unsigned m, double* result, unsigned n, const double* x, double* grad, void* raw) {
+  const auto* r = static_cast<const AcquisitionRows*>(raw);
+  Eigen::Map<Eigen::VectorXd>(result, m) = (*r->rows) * Eigen::Map<const Eigen::VectorXd>(x, n) - *r->values;
+  if (grad) Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(grad, m, n) = *r->rows;
+}
+
+}  // namespace
+
+// With linear constraints: SLSQP (L-BFGS takes bounds only), the constraints' rows normalized as
+// in FeasibleRegion; categorical coordinates held, integers relaxed to their value range.
+Point AcquisitionOptimizer::constrained_local_maximum(const Acquisition& acquisition, const AcquisitionContext& ctx, const Point& start) const {
+  nlopt::opt opt(nlopt::LD_SLSQP, static_cast<unsigned>(dim_));
+  std::vector<double> lower(static_cast<size_t>(dim_), 0.0), upper(static_cast<size_t>(dim_), 1.0);
+  for (int d = 0; d < dim_; ++d)
+    if (categorical_coordinate_[static_cast<size_t>(d)]) lower[static_cast<size_t>(d)] = upper[static_cast<size_t>(d)] = start[d];
+  const FeasibleRegion& region = space_.region();
+  for (size_t j = 0; j < region.coordinates().size(); ++j) {
+    lower[static_cast<size_t>(region.coordinates()[j])] = region.lower()[static_cast<Eigen::Index>(j)];
+    upper[static_cast<size_t>(region.coordinates()[j])] = region.upper()[static_cast<Eigen::Index>(j)];
+  }
+  opt.set_lower_bounds(lower);
+  opt.set_upper_bounds(upper);
+  opt.set_maxeval(60);
+  opt.set_xtol_rel(1e-6);
+  AcquisitionPolish data{&acquisition, &ctx};
+  opt.set_max_objective(
+      [](const std::vector<double>& v, std::vector<double>& grad, void* raw) {
+        auto* d = static_cast<AcquisitionPolish*>(raw);
+        const Eigen::Map<const Eigen::VectorXd> x(v.data(), static_cast<Eigen::Index>(v.size()));
+        Eigen::VectorXd g;
+        const double s = d->acquisition->score(*d->ctx, Eigen::VectorXd(x), g);
+        if (!grad.empty())
+          for (size_t k = 0; k < grad.size(); ++k) grad[k] = std::isfinite(g[static_cast<Eigen::Index>(k)]) ? g[static_cast<Eigen::Index>(k)] : 0.0;
+        return std::isfinite(s) ? s : -1e300;
+      },
+      &data);
+  AcquisitionRows inequalities{&inequality_rows_, &inequality_bounds_}, equalities{&equality_rows_, &equality_values_};
+  if (inequality_rows_.rows() > 0)
+    opt.add_inequality_mconstraint(acquisition_constraint_rows, &inequalities, std::vector<double>(static_cast<size_t>(inequality_rows_.rows()), 1e-12));
+  if (equality_rows_.rows() > 0)
+    opt.add_equality_mconstraint(acquisition_constraint_rows, &equalities, std::vector<double>(static_cast<size_t>(equality_rows_.rows()), 1e-12));
+  std::vector<double> v(start.data(), start.data() + start.size());
+  for (size_t d = 0; d < v.size(); ++d) v[d] = std::clamp(v[d], lower[d], upper[d]);
+  double value = 0;
+  try {
+    opt.optimize(v, value);
+  } catch (const std::exception&) {
+    // As for L-BFGS: v holds the best point so far; consider() repairs or drops it.
+  }
+  const Point polished = Eigen::Map<Eigen::VectorXd>(v.data(), dim_);
+  return polished.allFinite() ? polished : start;
 }
 
 }  // namespace labloop::detail

@@ -4,8 +4,17 @@
 // and perturbations of the best points; polishes the best few with bounded L-BFGS (NLopt) using
 // the analytic gradient; snaps them to the space and settles categorical choices by enumeration
 // or, with too many combinations, by a local search one choice at a time.
+//
+// With linear constraints every candidate is feasible or dropped: the global candidates are
+// feasible hit-and-run draws instead of Sobol points, trust-region candidates and perturbations
+// are hit-and-run walks inside the constraints and their box, polishing is SLSQP with the linear
+// constraints (L-BFGS takes only bounds), and a polished point the rounding of integers pushed
+// out is repaired (Space::repair) or dropped.
+#include <optional>
 #include <random>
 #include <vector>
+
+#include "labloop/model/feasible_sampler.hpp"
 
 #include "labloop/model/acquisition.hpp"
 #include "labloop/model/gaussian_process.hpp"
@@ -50,6 +59,9 @@ class AcquisitionOptimizer {
   void categorical_local_search(const Acquisition& acquisition, const AcquisitionContext& ctx, Eigen::VectorXd x,
                                 BestProposal& best) const;
   Eigen::VectorXd local_maximum(const Acquisition& acquisition, const AcquisitionContext& ctx, const Eigen::VectorXd& start) const;
+  Eigen::VectorXd constrained_local_maximum(const Acquisition& acquisition, const AcquisitionContext& ctx, const Eigen::VectorXd& start) const;
+  void add_feasible_near(Eigen::MatrixXd& candidates, const Eigen::VectorXd& centre, const Eigen::VectorXd& lower,
+                         const Eigen::VectorXd& upper, int count, std::mt19937_64& rng) const;
 
   Space space_;
   int dim_;
@@ -58,6 +70,12 @@ class AcquisitionOptimizer {
   bool discrete_ = false;        // some parameter is integer or categorical
   bool polishable_ = false;      // some parameter is not categorical (gradient polishing applies)
   std::vector<bool> categorical_coordinate_;  // per cube coordinate
+  // Constraints only: the feasible sampler (its chain's position changes with each draw, hence
+  // mutable: maximize is otherwise a function of its arguments and the trust region), and the
+  // constraints' rows over the whole cube for SLSQP.
+  mutable std::optional<FeasibleSampler> sampler_;
+  Eigen::MatrixXd inequality_rows_, equality_rows_;
+  Eigen::VectorXd inequality_bounds_, equality_values_;
 
   static constexpr double kTrInitialLength = 0.8, kTrMinLength = 0.0078125, kTrMaxLength = 1.6;
   static constexpr int kTrSuccessTolerance = 3;

@@ -27,6 +27,14 @@
 // so an extreme result still counts as the best or worst seen. In depth, nothing non-finite the
 // model might still produce (posterior, scores, polished points) reaches a proposal: such a
 // proposal is replaced by the next space-filling point, and a planner note says so.
+//
+// Linear constraints (Space::constrained): the initial design is a greedy maximin subset of
+// feasible hit-and-run draws (FeasibleSampler::design, both "sobol" and "lhs"), space-filling
+// fallbacks are feasible draws, and the acquisition optimizer searches the feasible set only.
+// The design's draws use their own generator (seeded from the seed), so the model's draws from
+// rng_ keep their order. A proposal whose setting violates a constraint is never returned: it is
+// replaced by a feasible space-filling point, with a note. None of this runs without constraints,
+// so those proposals are bit-identical to what they were before constraints existed.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -45,6 +53,7 @@
 #include "labloop/model/acquisition.hpp"
 #include "labloop/model/ehvi.hpp"
 #include "labloop/model/feasibility_model.hpp"
+#include "labloop/model/feasible_sampler.hpp"
 #include "labloop/model/gaussian_process.hpp"
 #include "labloop/model/pareto.hpp"
 #include "labloop/model/sobol.hpp"
@@ -83,7 +92,12 @@ class BayesianPlanner final : public Planner {
         model_selection_(space, seed, options_.model), optimizer_(space, options_.optimizer),
         goal_optimizer_(space, AcquisitionOptimizerOptions{options_.optimizer.candidates, options_.optimizer.local_starts, TrustRegion::off}) {
     if (options_.acquisition == "ucb") in_flight_ = make_acquisition("log_ei");
-    if (options_.initial_design == InitialDesign::lhs) initial_points_ = latin_hypercube(options_.initial, space.cube_dim(), rng_);
+    if (space.constrained()) {
+      sampler_.emplace(space);
+      design_rng_.seed(seed ^ 0x9e3779b97f4a7c15ULL);
+    } else if (options_.initial_design == InitialDesign::lhs) {
+      initial_points_ = latin_hypercube(options_.initial, space.cube_dim(), rng_);
+    }
     extra_objectives_.resize(static_cast<size_t>(std::max(0, goals_.objectives - 1)));
     constraints_.resize(static_cast<size_t>(goals_.outcome_constraints));
     for (int k = 0; k + 1 < goals_.objectives; ++k) extra_models_.push_back(std::make_unique<ModelSelection>(space, seed + 100 + k, options_.model));
@@ -99,7 +113,7 @@ class BayesianPlanner final : public Planner {
     while (static_cast<int>(out.size()) < q && have + static_cast<int>(out.size()) < options_.initial) out.push_back(initial_point());
     if (static_cast<int>(out.size()) == q) return out;
     if (observations_.ys.size() < 2) {  // nothing to model yet (e.g. every early experiment failed)
-      while (static_cast<int>(out.size()) < q) out.push_back(space_.canonical(sobol_.next()));
+      while (static_cast<int>(out.size()) < q) out.push_back(sampler_ ? sampler_->next(design_rng_) : space_.canonical(sobol_.next()));
       return out;
     }
     if (goals_.several_objectives() || goals_.outcome_constraints > 0) return ask_for_goals(q, pending, std::move(out), started);
@@ -147,6 +161,10 @@ class BayesianPlanner final : public Planner {
       Point x = optimizer_.maximize(active, believer, incumbent, avoid, observations_, rng_, budget_s);
       if (x.size() != space_.cube_dim() || !x.allFinite() || x.minCoeff() < 0.0 || x.maxCoeff() > 1.0) {
         add_note("no finite acquisition score (or a proposal outside the cube): proposing a space-filling point instead");
+        x = space_filling(avoid, {});
+      } else if (sampler_ && !space_.feasible(x)) {
+        // Defence in depth: the optimizer keeps to the constraints; should rounding have broken them, never propose it.
+        add_note("the best acquisition point violated a constraint: proposing a feasible space-filling point instead");
         x = space_filling(avoid, {});
       }
       believe(believer, x, incumbent);
@@ -238,6 +256,11 @@ class BayesianPlanner final : public Planner {
   Point space_filling(std::span<const Point> taken, std::span<const Point> more) {
     std::vector<Point> avoid(taken.begin(), taken.end());
     avoid.insert(avoid.end(), more.begin(), more.end());
+    if (sampler_) {
+      Point x = sampler_->next(design_rng_);
+      for (int tries = 0; tries < 64 && observations_.near_any(x, avoid); ++tries) x = sampler_->next(design_rng_);
+      return x;
+    }
     Point x = space_.canonical(sobol_.next());
     for (int tries = 0; tries < 64 && observations_.near_any(x, avoid); ++tries) x = space_.canonical(sobol_.next());
     return x;
@@ -245,6 +268,13 @@ class BayesianPlanner final : public Planner {
 
   Point initial_point() {
     const int i = next_initial_++;
+    if (sampler_) {
+      // Made at the first use (building a planner, e.g. to check a config, should stay cheap),
+      // at most kMaxFeasibleDesign points; later ones are plain feasible draws.
+      if (i == 0) feasible_design_ = sampler_->design(std::min(options_.initial, kMaxFeasibleDesign), design_rng_);
+      if (i < static_cast<int>(feasible_design_.size())) return feasible_design_[static_cast<size_t>(i)];
+      return sampler_->next(design_rng_);
+    }
     if (i < initial_points_.rows()) return space_.canonical(initial_points_.row(i).transpose());
     return space_.canonical(sobol_.next());
   }
@@ -461,6 +491,10 @@ class BayesianPlanner final : public Planner {
   SobolSequence sobol_;
   Eigen::MatrixXd initial_points_;
   int next_initial_ = 0;
+  static constexpr int kMaxFeasibleDesign = 256;
+  std::optional<FeasibleSampler> sampler_;  // with constraints only
+  std::mt19937_64 design_rng_;              // the sampler's draws (constraints only)
+  std::vector<Point> feasible_design_;
   std::unique_ptr<Acquisition> acquisition_;
   std::unique_ptr<Acquisition> in_flight_;  // for points proposed while others are pending (null: acquisition_)
   ModelSelection model_selection_;

@@ -1,0 +1,39 @@
+#pragma once
+// Points of a constrained space, drawn so that mixtures and simplices are never starved: a
+// hit-and-run chain (FeasibleRegion::hit_and_run) over the constrained coordinates, started at
+// the region's interior point, thinned between draws; other coordinates (categorical choices,
+// parameters no constraint names) are drawn uniformly. Every point returned is canonical and
+// meets the constraints (Space::repair after rounding integers).
+#include <Eigen/Core>
+#include <random>
+#include <vector>
+
+#include "labloop/model/space.hpp"
+
+namespace labloop {
+
+class FeasibleSampler {
+ public:
+  // `space` must be constrained; it is copied.
+  explicit FeasibleSampler(const Space& space);
+
+  // The next point; `rng` drives the chain. Throws PlannerError when 100 draws in a row give
+  // no setting meeting the constraints after rounding (integers in equalities with no
+  // whole-number solution).
+  Eigen::VectorXd next(std::mt19937_64& rng);
+  // n points spread over the feasible set: greedy maximin (each the pool point farthest from
+  // those chosen, starting from a random one) out of a pool of max(10 n, 64) draws, at most 4096.
+  std::vector<Eigen::VectorXd> design(int n, std::mt19937_64& rng);
+
+  // Hit-and-run moves between draws: enough for the chain to forget where it was (a few times
+  // the dimension it moves in).
+  int thinning() const { return thinning_; }
+
+ private:
+  Space space_;
+  Eigen::VectorXd y_;  // the chain's position (reduced coordinates)
+  bool started_ = false;
+  int thinning_ = 1;
+};
+
+}  // namespace labloop

@@ -1,0 +1,145 @@
+#pragma once
+// Known linear constraints on parameters ("constraints" in a campaign file, docs/config.md), e.g.
+// a mixture whose fractions sum to one: "x1 + x2 + x3 == 1", or "temperature + 10*equiv <= 150".
+//
+// Grammar (user units, one comparison per constraint):
+//   constraint := side ("<=" | ">=" | "==") side
+//   side       := ["+" | "-"] term (("+" | "-") term)*
+//   term       := number | name | number "*" name | name "*" number | name "/" number
+// Numbers are decimal (1, 0.5, 2e-3). A name is a continuous or integer parameter that is not
+// log-scaled: categorical parameters have no numeric value, and a linear constraint on a
+// log-scaled parameter is not linear in the planner's coordinates (log(value)), which the
+// samplers and projections below rely on. Products or quotients of parameters and powers are
+// refused: constraints must be linear.
+//
+// Stated limits: at most kMaxConstraints constraints of at most kMaxConstraintChars characters.
+// A setting satisfies a constraint Σ aᵢvᵢ (op) b when the residual r = Σ aᵢvᵢ − b obeys the
+// comparison to within kConstraintTolerance × scale, scale = Σ|aᵢ|(highᵢ − lowᵢ) + |b| (so an
+// equality holds to 1e-9 of the constraint's own magnitude, and an inequality has the same slack).
+//
+// FeasibleRegion is the same constraints in cube coordinates (see Space): a continuous parameter
+// is u = (v − low)/(high − low) and an integer one (cell centres) u = (v − low + 0.5)/(high − low + 1),
+// both affine, so the constraints stay linear there: G u ≤ h, E u = f, lo ≤ u ≤ hi. Integer
+// parameters are relaxed to the continuous interval [low, high] (their values are rounded later;
+// Space::repair restores feasibility after rounding). Everything works on the "constrained
+// coordinates" only, those of parameters some constraint names; other coordinates are free.
+#include <Eigen/Core>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "labloop/core/parameter.hpp"
+
+namespace labloop {
+
+constexpr std::size_t kMaxConstraints = 64;
+constexpr std::size_t kMaxConstraintChars = 1000;
+constexpr double kConstraintTolerance = 1e-9;
+
+enum class ConstraintRelation { less_equal, greater_equal, equal };
+
+struct LinearConstraint {
+  std::string text;                                  // as written in the campaign file
+  std::vector<std::pair<std::string, double>> terms;  // parameter name → coefficient, collected, non-zero
+  ConstraintRelation relation = ConstraintRelation::less_equal;
+  double rhs = 0;                                    // terms (relation) rhs, in user units
+
+  // Σ|aᵢ|(highᵢ − lowᵢ) + |rhs|, the magnitude the tolerance is relative to. `parameters` must
+  // contain every term's name.
+  double scale(const std::vector<Parameter>& parameters) const;
+  // r = Σ aᵢvᵢ − rhs for the given user-unit values (same order as `terms`).
+  double residual(const std::vector<double>& values) const;
+  // Whether residual `r` obeys the relation within kConstraintTolerance × scale.
+  bool satisfied(double r, double scale) const;
+};
+
+// A parsed constraint, or the reason `text` is not one (the message a person reads after
+// "campaign.json: /constraints/2: "; the caller adds the place).
+struct ConstraintParse {
+  std::optional<LinearConstraint> constraint;
+  std::string error;
+};
+
+// Parses `text` against `parameters` (their names, types and log flags). Never throws for bad
+// text: a person's mistake is an expected outcome, returned in `error`.
+ConstraintParse parse_linear_constraint(std::string_view text, const std::vector<Parameter>& parameters);
+
+// "no setting within the parameters' bounds satisfies /constraints/0 ("x1 >= 0.6") and
+// /constraints/2 ("x1 <= 0.4") together: …" for a subset from FeasibleRegion::infeasible_subset.
+std::string describe_infeasible(const std::vector<LinearConstraint>& constraints, const std::vector<int>& subset);
+
+class FeasibleRegion {
+ public:
+  FeasibleRegion() = default;
+  // `offsets` are the parameters' first cube coordinates, `cube_dim` the cube's dimension.
+  // Constraints must have been parsed against `parameters` (throws PlannerError for a name that
+  // is not a continuous or integer parameter without log).
+  FeasibleRegion(const std::vector<Parameter>& parameters, const std::vector<int>& offsets, int cube_dim,
+                 const std::vector<LinearConstraint>& constraints);
+
+  bool empty() const { return constraints_ == 0; }  // no constraints: the whole cube
+  int reduced_dim() const { return static_cast<int>(coords_.size()); }
+  // The cube coordinates the constraints involve (reduced index → cube coordinate).
+  const std::vector<int>& coordinates() const { return coords_; }
+  Eigen::VectorXd reduce(const Eigen::VectorXd& cube_point) const;
+  // `cube_point` with its constrained coordinates replaced by `y`.
+  Eigen::VectorXd expand(const Eigen::VectorXd& y, Eigen::VectorXd cube_point) const;
+  const Eigen::VectorXd& lower() const { return lo_; }
+  const Eigen::VectorXd& upper() const { return hi_; }
+  // Which reduced coordinates belong to integer parameters.
+  const std::vector<bool>& integer() const { return integer_; }
+
+  // The rows in reduced coordinates, each normalized by its constraint's scale: G y ≤ h, E y = f.
+  const Eigen::MatrixXd& inequality_rows() const { return g_; }
+  const Eigen::VectorXd& inequality_bounds() const { return h_; }
+  const Eigen::MatrixXd& equality_rows() const { return e_; }
+  const Eigen::VectorXd& equality_values() const { return f_; }
+
+  // The largest violation at reduced point y, each constraint measured relative to its scale,
+  // the box in cube units; 0 inside.
+  double violation(const Eigen::VectorXd& y) const;
+  bool contains(const Eigen::VectorXd& y) const { return violation(y) <= kConstraintTolerance; }
+
+  // Indices of a minimal set of constraints that no point of the box satisfies together (every
+  // proper subset is satisfiable), found with a deletion filter over feasibility solves; empty
+  // when some point satisfies them all. Integers are relaxed to their continuous range here.
+  std::vector<int> infeasible_subset() const;
+
+  // The nearest point (Euclidean, reduced coordinates) to y satisfying the constraints, with
+  // coordinates flagged in `fixed` held at y's values; nothing when none is found.
+  std::optional<Eigen::VectorXd> project(const Eigen::VectorXd& y, const std::vector<bool>& fixed = {}) const;
+
+  // A point deep inside (a Chebyshev-centre-like point: largest margin to every inequality and
+  // the box, measured as in `violation`), computed at construction; its margin may be 0 when the
+  // region has no interior beyond its equalities.
+  const Eigen::VectorXd& centre() const { return centre_; }
+
+  // Hit-and-run (Smith 1984) in the null space of the equalities: `steps` moves from y, each
+  // along a uniformly random direction to a uniform point of the chord inside the region and the
+  // box [lo, hi] (which must contain y). Leaves the region's uniform distribution invariant.
+  void hit_and_run(Eigen::VectorXd& y, const Eigen::VectorXd& lo, const Eigen::VectorXd& hi, int steps, std::mt19937_64& rng) const;
+
+ private:
+  // `bounds` replaces h (same rows) when given.
+  std::optional<Eigen::VectorXd> feasible_point(const std::vector<bool>& use, double margin, const Eigen::VectorXd* bounds = nullptr) const;
+  void find_directions();
+  void find_centre(size_t constraint_count);
+  bool pin_implicit_equalities(const std::vector<bool>& all);
+
+  int constraints_ = 0;
+  std::vector<int> coords_;
+  std::vector<bool> integer_;
+  Eigen::MatrixXd g_, e_;  // rows normalized by the constraint's scale
+  Eigen::VectorXd h_, f_;
+  std::vector<int> g_source_, e_source_;  // constraint index of each row
+  Eigen::VectorXd lo_, hi_;
+  Eigen::MatrixXd null_;     // orthonormal basis of the directions hit-and-run moves along
+  Eigen::MatrixXd e_pinv_;   // pseudo-inverse of E, to pull a point back onto E y = f
+  Eigen::VectorXd centre_;
+  bool pinned_checked_ = false;
+};
+
+}  // namespace labloop

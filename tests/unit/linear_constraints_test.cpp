@@ -1,0 +1,439 @@
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "catalogue.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/model/feasible_sampler.hpp"
+#include "labloop/model/linear_constraints.hpp"
+#include "labloop/model/planner.hpp"
+#include "labloop/model/sobol.hpp"
+
+using namespace labloop;
+using Catch::Matchers::Contains;
+using nlohmann::json;
+
+namespace {
+
+std::vector<Parameter> lc_parameters() {
+  return {Parameter{.name = "x1", .low = 0, .high = 1},
+          Parameter{.name = "x2", .low = 0, .high = 1},
+          Parameter{.name = "x3", .low = 0, .high = 1},
+          Parameter{.name = "temperature", .low = 20, .high = 120},
+          Parameter{.name = "equiv", .low = 1, .high = 5},
+          Parameter{.name = "flow-rate", .low = 0, .high = 2},
+          Parameter{.name = "cycles", .type = ParameterType::integer, .low = 1, .high = 9},
+          Parameter{.name = "conc", .low = 0.01, .high = 1, .log = true},
+          Parameter{.name = "solvent", .type = ParameterType::categorical, .choices = {"THF", "DMF"}}};
+}
+
+LinearConstraint lc_parse(const std::string& text) {
+  ConstraintParse r = parse_linear_constraint(text, lc_parameters());
+  INFO(r.error);
+  REQUIRE(r.constraint);
+  return *r.constraint;
+}
+
+std::string lc_error(const std::string& text) {
+  const ConstraintParse r = parse_linear_constraint(text, lc_parameters());
+  return r.constraint ? "" : r.error;
+}
+
+double lc_coefficient(const LinearConstraint& c, const std::string& name) {
+  for (const auto& [n, a] : c.terms)
+    if (n == name) return a;
+  return 0;
+}
+
+json lc_config(const json& constraints) {
+  return json{{"name", "mix"},
+              {"parameters", json::array({{{"name", "x1"}, {"type", "continuous"}, {"low", 0}, {"high", 1}},
+                                          {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 1}},
+                                          {{"name", "x3"}, {"type", "continuous"}, {"low", 0}, {"high", 1}}})},
+              {"constraints", constraints},
+              {"objective", {{"name", "y"}}},
+              {"planner", {{"kind", "random"}}},
+              {"instruments", json::array({{{"name", "sim"}, {"simulator", "hartmann3"}}})},
+              {"budget", {{"experiments", 10}}}};
+}
+
+std::string lc_config_error(const json& config) {
+  try {
+    parse_campaign_config(config.dump(), "c.json", labloop::sim::catalogue());
+    return "";
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Linear constraints: the parser reads sums of number*name terms with numbers on either side", "[constraints]") {
+  const LinearConstraint mix = lc_parse("x1 + x2 + x3 == 1");
+  CHECK(mix.relation == ConstraintRelation::equal);
+  CHECK(mix.terms.size() == 3);
+  CHECK(mix.rhs == 1);
+  const LinearConstraint heat = lc_parse("temperature + 10*equiv <= 150");
+  CHECK(heat.relation == ConstraintRelation::less_equal);
+  CHECK(lc_coefficient(heat, "equiv") == 10);
+  CHECK(heat.rhs == 150);
+  const LinearConstraint ratio = lc_parse("0.5*x1 - x2 >= -2");
+  CHECK(ratio.relation == ConstraintRelation::greater_equal);
+  CHECK(lc_coefficient(ratio, "x1") == 0.5);
+  CHECK(lc_coefficient(ratio, "x2") == -1);
+  CHECK(ratio.rhs == -2);
+  // Terms on both sides are collected to the left, numbers to the right; name*number and /number too.
+  const LinearConstraint moved = lc_parse("x1*2 + 3 <= x2/4 - 1e-1 + 2*x1");
+  CHECK(lc_coefficient(moved, "x1") == 0);  // 2 − 2: dropped
+  CHECK(moved.terms.size() == 1);
+  CHECK(lc_coefficient(moved, "x2") == -0.25);
+  CHECK(moved.rhs == Approx(-3.1));
+  // A name with '-' is one name; between two names '-' is a minus.
+  CHECK(lc_coefficient(lc_parse("flow-rate - x1 <= 1"), "flow-rate") == 1);
+  CHECK(lc_coefficient(lc_parse("x1-x2 >= 0"), "x2") == -1);
+  CHECK(lc_parse("cycles + x1 <= 5").terms.size() == 2);  // integers are allowed
+}
+
+TEST_CASE("Linear constraints: the parser refuses each kind of mistake with a message saying what to do", "[constraints]") {
+  CHECK_THAT(lc_error(""), Contains("is empty: write a linear constraint such as"));
+  CHECK_THAT(lc_error("   "), Contains("is empty"));
+  CHECK_THAT(lc_error("x1 + x2"), Contains("has no comparison: write <=, >= or =="));
+  CHECK_THAT(lc_error("x1 + x2 = 1"), Contains("\"=\" at column 9 is not a comparison here: write \"==\" for equality"));
+  CHECK_THAT(lc_error("x1 < 1"), Contains("strict \"<\" at column 4 is not supported: write \"<=\""));
+  CHECK_THAT(lc_error("0 <= x1 <= 1"), Contains("has 2 comparisons; write one per constraint"));
+  CHECK_THAT(lc_error("x1 + x4 <= 1"), Contains("unknown parameter \"x4\"; did you mean") && Contains("(parameters: x1, x2, x3, temperature"));
+  CHECK_THAT(lc_error("temprature <= 100"), Contains("unknown parameter \"temprature\"; did you mean \"temperature\"?"));
+  CHECK_THAT(lc_error("x1*x2 <= 1"), Contains("\"x1*x2\": constraints must be linear (a product of two parameters)"));
+  CHECK_THAT(lc_error("x1^2 <= 1"), Contains("\"^\" at column 3: constraints must be linear (no powers)"));
+  CHECK_THAT(lc_error("x1**2 <= 1"), Contains("constraints must be linear (no powers)"));
+  CHECK_THAT(lc_error("x1/x2 <= 1"), Contains("\"x1/x2\": constraints must be linear (dividing by a parameter)"));
+  CHECK_THAT(lc_error("x1/0 <= 1"), Contains("divides by zero"));
+  CHECK_THAT(lc_error("solvent + x1 <= 1"), Contains("parameter \"solvent\" is categorical and cannot appear in a constraint"));
+  CHECK_THAT(lc_error("conc + x1 <= 1"), Contains("parameter \"conc\" is log-scaled: a linear constraint on it is not linear in the "
+                                                  "planner's coordinates"));
+  CHECK_THAT(lc_error("x1 - x1 <= 1"), Contains("names no parameter once its terms are collected"));
+  CHECK_THAT(lc_error("1 <= 2"), Contains("names no parameter"));
+  CHECK_THAT(lc_error("2x1 <= 1"), Contains("write a product with \"*\", e.g. \"2*x1\""));
+  CHECK_THAT(lc_error("(x1 + x2) <= 1"), Contains("parentheses (column 1) are not supported"));
+  CHECK_THAT(lc_error("x1 + <= 1"), Contains("a side of \"x1 + <= 1\" is empty"));
+  CHECK_THAT(lc_error("x1 <="), Contains("nothing after \"<=\""));
+  CHECK_THAT(lc_error("x1 x2 <= 1"), Contains("\"x2\" at column 4: an operator (+, -, *) is missing before it"));
+  CHECK_THAT(lc_error("x1 <= 1e999"), Contains("number \"1e999\" at column 7 is out of range"));
+  CHECK_THAT(lc_error("x1 <= 1 # note"), Contains("unexpected character '#' at column 9"));
+  CHECK_THAT(lc_error("x1 \u2264 1"), Contains("unexpected non-ASCII character at column 4: names and operators are ASCII (write <= for"));
+  CHECK_THAT(lc_error("1e307*temperature <= 1"), Contains("its coefficients times the parameters' ranges overflow"));
+  CHECK_THAT(lc_error("x1 <= " + std::string(1000, '1')), Contains("is 1006 characters long; at most 1000 are allowed"));
+}
+
+TEST_CASE("Linear constraints: the parser gives a constraint or a message for any text, never an exception", "[constraints][fuzz]") {
+  const std::vector<std::string> pieces{"x1", "x2", "flow-rate", "cycles", "conc", "solvent", "2", "0.5", "1e-3", ".", "-", "+", "*", "/",
+                                        "^", "<=", ">=", "==", "=", "<", "(", ")", " ", "e", "1e999", "x", "-rate", "\xE2\x89\xA4", "\t"};
+  std::mt19937_64 gen(17);
+  int parsed = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    const int n = 1 + static_cast<int>(gen() % 9);
+    for (int k = 0; k < n; ++k) text += pieces[gen() % pieces.size()] + (gen() % 2 ? " " : "");
+    ConstraintParse r;
+    REQUIRE_NOTHROW(r = parse_linear_constraint(text, lc_parameters()));
+    INFO(text);
+    CHECK(r.constraint.has_value() == r.error.empty());
+    if (r.constraint) {
+      ++parsed;
+      CHECK(std::isfinite(r.constraint->rhs));
+      CHECK_FALSE(r.constraint->terms.empty());
+    }
+  }
+  CHECK(parsed > 10);  // most random texts are mistakes; some are constraints
+}
+
+TEST_CASE("Linear constraints: the config names a bad constraint by its JSON path and journals the constraints as written", "[constraints][config]") {
+  CHECK(lc_config_error(lc_config({"x1 + x2 + x3 == 1", "x1 <= 0.5"})).empty());
+  CHECK(lc_config_error(lc_config({"x1 + x2 == 1", "x1 * x2 <= 1"})) ==
+        "c.json: /constraints/1: \"x1 * x2\": constraints must be linear (a product of two parameters)");
+  CHECK_THAT(lc_config_error(lc_config(json::array({"x1 <= 1", 3}))), Contains("c.json: /constraints/1: "));
+  CHECK_THAT(lc_config_error(lc_config("x1 <= 1")), Contains("c.json: /constraints: "));
+  json many = json::array();
+  for (int i = 0; i < 65; ++i) many.push_back("x1 <= 1");
+  CHECK(lc_config_error(lc_config(many)) == "c.json: /constraints: has 65 constraints; at most 64 are allowed");
+
+  const CampaignConfig c = parse_campaign_config(lc_config({"x1 + x2 + x3 == 1", "0.5*x1 - x2 >= -2"}).dump(), "c.json", labloop::sim::catalogue());
+  REQUIRE(c.constraints.size() == 2);
+  CHECK(c.to_json()["constraints"] == json({"x1 + x2 + x3 == 1", "0.5*x1 - x2 >= -2"}));
+  CHECK(c.space().constrained());
+  // Re-parsing the journaled form gives the same constraints (replay and resume rely on it).
+  const CampaignConfig again = parse_campaign_config(c.to_json().dump(), "journal", labloop::sim::catalogue());
+  CHECK(again.constraints.size() == 2);
+  // Without constraints the journaled config has no such key (old journals re-encode unchanged).
+  json plain = lc_config({});
+  plain.erase("constraints");
+  CHECK_FALSE(parse_campaign_config(plain.dump(), "c.json", labloop::sim::catalogue()).to_json().contains("constraints"));
+}
+
+TEST_CASE("Linear constraints: an unsatisfiable set is refused naming a minimal subset of the constraints", "[constraints][config]") {
+  CHECK(lc_config_error(lc_config({"x1 >= 0.6", "x2 + x3 <= 1", "x1 <= 0.4"})) ==
+        "c.json: /constraints: no setting within the parameters' bounds satisfies /constraints/0 (\"x1 >= 0.6\") and "
+        "/constraints/2 (\"x1 <= 0.4\") together: relax or remove one of them");
+  CHECK(lc_config_error(lc_config({"x1 <= 1", "x1 + x2 + x3 >= 3.5"})) ==
+        "c.json: /constraints/1: no setting within the parameters' bounds satisfies /constraints/1 (\"x1 + x2 + x3 >= 3.5\"): "
+        "widen the bounds or change the constraint");
+  // Three constraints needed together; none of the pairs is unsatisfiable.
+  CHECK_THAT(lc_config_error(lc_config({"x1 + x2 >= 1.5", "x2 + x3 >= 1.5", "x1 + x3 >= 1.5", "x1 + x2 + x3 <= 2"})),
+             Contains("satisfies /constraints/0 (\"x1 + x2 >= 1.5\"), /constraints/1 (\"x2 + x3 >= 1.5\"), /constraints/2 (\"x1 + x3 >= 1.5\") "
+                      "and /constraints/3 (\"x1 + x2 + x3 <= 2\") together"));
+  // Integers: satisfiable when relaxed, but no whole number is.
+  json ints = lc_config({"2*n == 3"});
+  ints["parameters"].push_back({{"name", "n"}, {"type", "integer"}, {"low", 0}, {"high", 4}});
+  ints["instruments"] = json::array({{{"name", "person"}, {"manual", true}}});
+  CHECK_THAT(lc_config_error(ints), Contains("/constraints: the constraints can be met only with fractional values of integer parameters"));
+}
+
+TEST_CASE("Linear constraints: Space::check refuses a setting that violates a constraint, within the stated tolerance", "[constraints][space]") {
+  const Space space(lc_parameters(), {lc_parse("x1 + x2 + x3 == 1"), lc_parse("temperature + 10*equiv <= 150")});
+  Params p = {{"x1", 0.2}, {"x2", 0.3}, {"x3", 0.5}, {"temperature", 100.0}, {"equiv", 5.0}, {"flow-rate", 1.0},
+              {"cycles", 3}, {"conc", 0.1}, {"solvent", "THF"}};
+  CHECK(space.check(p).empty());
+  p["x3"] = 0.5 + 2e-9;  // scale 4: within 1e-9 × 4
+  CHECK(space.check(p).empty());
+  p["x3"] = 0.6;
+  CHECK(space.check(p) == "violates constraint 0 \"x1 + x2 + x3 == 1\": its parameter terms sum to 1.1, which must be == 1");
+  CHECK(space.check_bounds(p).empty());
+  CHECK_NOTHROW(space.encode(p));  // coordinates exist outside the constraints (prior results)
+  CHECK_FALSE(space.feasible(space.encode(p)));
+  p["x3"] = 0.5;
+  p["temperature"] = 110.0;
+  CHECK_THAT(space.check(p), Contains("violates constraint 1 \"temperature + 10*equiv <= 150\": its parameter terms sum to 160"));
+  // Repair: the nearest canonical point that meets them.
+  const auto repaired = space.repair(space.encode(p));
+  REQUIRE(repaired);
+  CHECK(space.check(space.decode(*repaired)).empty());
+}
+
+TEST_CASE("Linear constraints: a 10-component simplex yields 1000 feasible points quickly that cover it", "[constraints][sampler]") {
+  std::vector<Parameter> parameters;
+  std::string sum;
+  for (int i = 1; i <= 10; ++i) {
+    parameters.push_back(Parameter{.name = "c" + std::to_string(i), .low = 0, .high = 1});
+    sum += (i > 1 ? " + c" : "c") + std::to_string(i);
+  }
+  const Space space(parameters, {*parse_linear_constraint(sum + " == 1", parameters).constraint});
+  const auto started = std::chrono::steady_clock::now();
+  FeasibleSampler sampler(space);
+  std::mt19937_64 rng(7);
+  std::vector<Eigen::VectorXd> points;
+  for (int i = 0; i < 1000; ++i) points.push_back(sampler.next(rng));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  WARN("1000 simplex points in " << seconds << " s");
+  CHECK(seconds < 1.0);  // Release: about 0.02 s; sanitizer builds are several times slower
+  Eigen::VectorXd top = Eigen::VectorXd::Zero(10);
+  Eigen::VectorXd mean = Eigen::VectorXd::Zero(10);
+  for (const auto& x : points) {
+    REQUIRE(space.check(space.decode(x)).empty());
+    top = top.cwiseMax(x);
+    mean += x / 1000.0;
+  }
+  for (int i = 0; i < 10; ++i) {
+    // Reaches towards every vertex: uniformly, P(cᵢ > 0.4) = 0.6⁹ ≈ 1 %, so about 10 of the 1000
+    // points pass 0.4 for each component (0.5 would be passed by only 2, and by none 14 % of the time).
+    CHECK(top[i] > 0.4);
+    CHECK(mean[i] == Approx(0.1).margin(0.02));  // uniform on the simplex: each component's mean is 1/10
+  }
+}
+
+TEST_CASE("Linear constraints: inequalities that pin a setting are sampled along what is left free", "[constraints][sampler]") {
+  const std::vector<Parameter> parameters{Parameter{.name = "a", .low = 0, .high = 1}, Parameter{.name = "b", .low = 0, .high = 1},
+                                          Parameter{.name = "c", .low = 0, .high = 1}, Parameter{.name = "d", .low = 0, .high = 1}};
+  auto parse = [&](const char* text) { return *parse_linear_constraint(text, parameters).constraint; };
+  // a + b == 1 written as two inequalities; c + d >= 2 forces c = d = 1 (box sides).
+  const Space space(parameters, {parse("a + b <= 1"), parse("a + b >= 1"), parse("c + d >= 2")});
+  FeasibleSampler sampler(space);
+  std::mt19937_64 rng(3);
+  double low = 1, high = 0;
+  for (int i = 0; i < 200; ++i) {
+    const Eigen::VectorXd x = sampler.next(rng);
+    REQUIRE(space.check(space.decode(x)) == "");
+    low = std::min(low, x[0]), high = std::max(high, x[0]);
+  }
+  CHECK(high - low > 0.8);  // not stuck at the starting point
+}
+
+TEST_CASE("Linear constraints: no proposal of the random, sobol or bayesian planner violates random constraint sets", "[constraints][planner]") {
+  std::mt19937_64 gen(2026);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  int spaces = 0, proposals = 0;
+  const auto started = std::chrono::steady_clock::now();
+  for (int trial = 0; trial < 150; ++trial) {
+    // A random space: 2–8 parameters, continuous (some log-scaled), integer and categorical.
+    const int n = 2 + static_cast<int>(gen() % 7);
+    std::vector<Parameter> parameters;
+    std::vector<int> eligible;  // may appear in constraints
+    const bool simplex = trial % 3 == 0 && n >= 3;
+    for (int i = 0; i < n; ++i) {
+      Parameter p{.name = "p" + std::to_string(i)};
+      const double kind = u(gen);
+      if (simplex && i < 3) {
+        p.low = 0, p.high = 1;  // the mixture components
+      } else if (kind < 0.45) {
+        p.low = std::round(-10 + 20 * u(gen));
+        p.high = p.low + 0.5 + 10 * u(gen);
+      } else if (kind < 0.7) {
+        p.type = ParameterType::integer;
+        p.low = std::round(-3 + 6 * u(gen));
+        p.high = p.low + 1 + static_cast<double>(gen() % 6);
+      } else if (kind < 0.85) {
+        p.type = ParameterType::categorical;
+        p.choices = {"a", "b", "c"};
+      } else {
+        p.low = 0.1, p.high = 10, p.log = true;
+      }
+      if (p.type != ParameterType::categorical && !p.log) eligible.push_back(i);
+      parameters.push_back(p);
+    }
+    // A reference setting every constraint is built to contain (integers whole, the mixture on its simplex).
+    std::vector<double> ref(static_cast<size_t>(n));
+    double mix_total = 0;
+    for (int i = 0; i < n; ++i) {
+      const Parameter& p = parameters[static_cast<size_t>(i)];
+      ref[static_cast<size_t>(i)] = p.type == ParameterType::integer ? p.low + static_cast<double>(gen() % static_cast<unsigned>(p.high - p.low + 1))
+                                                                     : p.low + (p.high - p.low) * u(gen);
+      if (simplex && i < 3) mix_total += ref[static_cast<size_t>(i)];
+    }
+    std::vector<std::string> texts;
+    if (simplex) {
+      for (int i = 0; i < 3; ++i) ref[static_cast<size_t>(i)] /= mix_total;
+      texts.push_back("p0 + p1 + p2 == 1");
+    }
+    const int count = 1 + static_cast<int>(gen() % 4);
+    for (int k = 0; k < count && !eligible.empty(); ++k) {
+      std::string text;
+      double value = 0;
+      bool continuous_term = false;
+      for (int i : eligible) {
+        if (u(gen) < 0.5 && !text.empty()) continue;
+        const bool is_integer = parameters[static_cast<size_t>(i)].type == ParameterType::integer;
+        const double a = std::round((u(gen) * 4 - 2) * 100) / 100;
+        if (a == 0) continue;
+        text += fmt::format("{}{}*p{}", text.empty() ? "" : " + ", a, i);
+        value += a * ref[static_cast<size_t>(i)];
+        continuous_term = continuous_term || !is_integer;
+      }
+      if (text.empty()) continue;
+      const double kind = u(gen);
+      if (kind < 0.25 && continuous_term) {
+        // An equality through the reference (a continuous term can absorb the integers' rounding).
+        texts.push_back(fmt::format("{} == {:.17g}", text, value));
+      } else if (kind < 0.6) {
+        texts.push_back(fmt::format("{} <= {:.17g}", text, value + u(gen)));
+      } else {
+        texts.push_back(fmt::format("{} >= {:.17g}", text, value - u(gen)));
+      }
+    }
+    if (texts.empty()) continue;
+    std::vector<LinearConstraint> constraints;
+    for (const auto& t : texts) {
+      ConstraintParse r = parse_linear_constraint(t, parameters);
+      INFO(t << ": " << r.error);
+      REQUIRE(r.constraint);
+      constraints.push_back(*r.constraint);
+    }
+    const Space space(parameters, constraints);
+    ++spaces;
+    for (const std::string kind : {"random", "sobol", "bayesian"}) {
+      if (kind == "bayesian" && trial % 3 != 0) continue;  // the model is the slow part: every third space
+      INFO("trial " << trial << ", planner " << kind << ", constraints: " << fmt::format("{}", fmt::join(texts, "; ")));
+      static const std::string source = "test.json";
+      const PlannerConfig config{kind, kind == "bayesian" ? json{{"initial", 4}, {"candidates", 128}, {"local_starts", 2}} : json::object()};
+      auto planner = make_planner(PlannerContext{space, static_cast<std::uint64_t>(trial), config, source});
+      if (kind == "bayesian") {
+        // A result from outside the constraints (prior_results may hold one): the search around
+        // the best point must still stay inside.
+        Point outside(space.cube_dim());
+        for (Eigen::Index d = 0; d < outside.size(); ++d) outside[d] = u(gen);
+        outside = space.canonical(outside);
+        planner->tell(Observation::succeeded(outside, -1.0));
+      }
+      for (int round = 0; round < 6; ++round) {
+        for (const Point& x : planner->ask(2, {})) {
+          ++proposals;
+          const Params params = space.decode(x);
+          INFO(params.dump());
+          REQUIRE(space.check(params) == "");
+          REQUIRE(space.feasible(x));
+          planner->tell(Observation::succeeded(space.canonical(x), (x.array() - 0.3).square().sum()));
+        }
+        // The Bayesian planner's last-resort replacement of an infeasible proposal is never needed.
+        CHECK_THAT(planner->take_note(), !Contains("violated a constraint"));
+      }
+    }
+  }
+  WARN(spaces << " constrained spaces, " << proposals << " proposals checked in "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s");
+  CHECK(spaces >= 100);
+}
+
+TEST_CASE("Linear constraints: integers in an equality are kept whole and the equality exact", "[constraints][planner]") {
+  const std::vector<Parameter> parameters{Parameter{.name = "a", .type = ParameterType::integer, .low = 0, .high = 10},
+                                          Parameter{.name = "b", .type = ParameterType::integer, .low = 0, .high = 10},
+                                          Parameter{.name = "x", .low = 0, .high = 1}};
+  const Space space(parameters, {*parse_linear_constraint("a + b == 7", parameters).constraint,
+                                 *parse_linear_constraint("a - 2*x >= 1", parameters).constraint});
+  for (const std::string kind : {"random", "sobol", "bayesian"}) {
+    INFO(kind);
+    static const std::string source = "test.json";
+    const PlannerConfig config{kind, kind == "bayesian" ? json{{"initial", 4}, {"candidates", 64}} : json::object()};
+    auto planner = make_planner(PlannerContext{space, 5, config, source});
+    std::set<long long> seen;
+    for (int round = 0; round < 6; ++round)
+      for (const Point& x : planner->ask(2, {})) {
+        const Params p = space.decode(x);
+        REQUIRE(space.check(p) == "");
+        CHECK(p["a"].get<long long>() + p["b"].get<long long>() == 7);
+        seen.insert(p["a"].get<long long>());
+        planner->tell(Observation::succeeded(x, std::pow(p["a"].get<double>() - 4, 2) + p["x"].get<double>()));
+      }
+    CHECK(seen.size() >= 2);
+  }
+}
+
+TEST_CASE("Linear constraints: sobol keeps its own points where they are feasible", "[constraints][planner]") {
+  const std::vector<Parameter> parameters{Parameter{.name = "a", .low = 0, .high = 1}, Parameter{.name = "b", .low = 0, .high = 1}};
+  const Space space(parameters, {*parse_linear_constraint("a + b <= 1.5", parameters).constraint});
+  static const std::string source = "test.json";
+  const PlannerConfig config{"sobol", json::object()};
+  auto planner = make_planner(PlannerContext{space, 9, config, source});
+  SobolSequence sequence(2, 10);  // the planner's: seed + 1
+  for (const Point& x : planner->ask(16, {})) {
+    Point expected = sequence.next();
+    while (expected.sum() > 1.5) expected = sequence.next();
+    CHECK((x - expected).norm() < 1e-12);
+  }
+}
+
+TEST_CASE("Linear constraints: a constrained Bayesian proposal with default options stays well within its time limit", "[constraints][planner]") {
+  const std::vector<Parameter> parameters{Parameter{.name = "x1", .low = 0, .high = 1}, Parameter{.name = "x2", .low = 0, .high = 1},
+                                          Parameter{.name = "x3", .low = 0, .high = 1}, Parameter{.name = "t", .low = 20, .high = 120},
+                                          Parameter{.name = "n", .type = ParameterType::integer, .low = 1, .high = 8}};
+  auto parse = [&](const char* text) { return *parse_linear_constraint(text, parameters).constraint; };
+  const Space space(parameters, {parse("x1 + x2 + x3 == 1"), parse("t + 10*n <= 150"), parse("x1 <= 0.6")});
+  static const std::string source = "test.json";
+  const PlannerConfig config{"bayesian", json::object()};
+  auto planner = make_planner(PlannerContext{space, 4, config, source});
+  auto objective = [&](const Point& x) {
+    const Params p = space.decode(x);
+    return std::pow(p["x1"].get<double>() - 0.2, 2) + std::pow((p["t"].get<double>() - 70) / 100, 2) + 0.01 * p["n"].get<double>();
+  };
+  for (int i = 0; i < 20; ++i)
+    for (const Point& x : planner->ask(1, {})) planner->tell(Observation::succeeded(x, objective(x)));
+  const auto started = std::chrono::steady_clock::now();
+  const std::vector<Point> batch = planner->ask(2, {});
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  WARN("constrained Bayesian ask(2) after 20 results: " << seconds << " s");
+  for (const Point& x : batch) CHECK(space.check(space.decode(x)) == "");
+  CHECK(seconds < 2.5);
+}
