@@ -59,9 +59,14 @@ BenchmarkProblem parse_problem(const std::string& text) {
   const auto colon = text.find(':');
   p.function = text.substr(0, colon);
   if (colon != std::string::npos) p.dim = std::stoi(text.substr(colon + 1));
-  for (const auto& standard : standard_problems())
+  // A problem of a suite keeps that suite's budget and initial design (noise only from --noise).
+  std::vector<BenchmarkProblem> known = standard_problems();
+  for (const auto& g : goal_problems())
+    if (g.noise < 0) known.push_back(g);
+  for (const auto& standard : known)
     if (standard.function == p.function && (p.dim == 0 || p.dim == standard.dim)) {
       p.budget = standard.budget;
+      p.initial = standard.initial;
       if (p.dim == 0) p.dim = standard.dim;
     }
   return p;
