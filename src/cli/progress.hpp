@@ -1,7 +1,9 @@
 #pragma once
 // What `labloop run` shows while a campaign runs: on a terminal, one status line redrawn in
-// place (done/budget, best so far with its parameters, elapsed, ETA, planner activity) with
-// notable events printed above it; otherwise one plain line per event worth logging.
+// place (done/budget, best so far with its parameters — or, for several objectives, the size of
+// the Pareto set and its hypervolume —, elapsed, ETA, planner activity) with notable events
+// printed above it; otherwise one plain line per event worth logging. The summary at the end lists
+// the Pareto set of a campaign with several objectives (at most 20 members, then "… and K more").
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -23,6 +25,7 @@ class ProgressDisplay final : public CampaignObserver {
   void line(const std::string& text);  // a permanent line (above the status line on a terminal)
   void redraw(const CampaignStatus& status);
   std::string best_text(const CampaignStatus& status) const;
+  void print_pareto_set(const ParetoSummary& pareto);
 
   std::FILE* out_;
   bool terminal_;
