@@ -119,8 +119,13 @@ void annotate_goals(const CampaignConfig& config, CampaignRecord& record) {
   Eigen::Index taken = 0;
   for (const size_t i : order) {
     if (taken < static_cast<Eigen::Index>(rows.size()) && rows[static_cast<size_t>(taken)] == i) {
+      // A point no better than an earlier one in any objective adds nothing: skip the recomputation
+      // (for 4 objectives each costs O(n² log n), and late results are often dominated).
+      const auto y = Y.row(taken);
+      bool covered = false;
+      for (Eigen::Index r = 0; r < taken && !covered; ++r) covered = (Y.row(r).array() <= y.array()).all();
       ++taken;
-      volume = hypervolume(Y.topRows(taken), reference);
+      if (!covered) volume = hypervolume(Y.topRows(taken), reference);
     }
     record.experiments[i].hypervolume = volume;
   }

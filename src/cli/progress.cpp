@@ -52,8 +52,8 @@ std::string params_text(const nlohmann::json& params) {
 
 }  // namespace
 
-ProgressDisplay::ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name)
-    : out_(out), terminal_(terminal), objective_(std::move(objective_name)) {}
+ProgressDisplay::ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name, std::vector<std::string> other_objectives)
+    : out_(out), terminal_(terminal), objective_(std::move(objective_name)), other_objectives_(std::move(other_objectives)) {}
 
 ProgressDisplay::~ProgressDisplay() {
   if (terminal_ && status_shown_) std::fputs("\n", out_);
@@ -134,8 +134,13 @@ void ProgressDisplay::on_event(const JournalEvent& event, const CampaignStatus& 
     case EventKind::result: {
       if (terminal_) break;  // the status line shows it
       const auto& e = std::get<ResultEvent>(event.body);
-      line(fmt::format("[{}/{}] {} on {}: {}={:.6g} | {} | {}", status.done, status.budget, e.experiment, e.instrument, objective_,
-                       e.objective.value_or(std::nan("")), best_text(status), format_duration(status.elapsed_s)));
+      std::string measured = fmt::format("{}={:.6g}", objective_, e.objective.value_or(std::nan("")));
+      for (const std::string& name : other_objectives_) {
+        const auto it = e.values.is_object() ? e.values.find(name) : e.values.end();
+        if (e.values.is_object() && it != e.values.end() && it->is_number()) measured += fmt::format(", {}={:.6g}", name, it->get<double>());
+      }
+      line(fmt::format("[{}/{}] {} on {}: {} | {} | {}", status.done, status.budget, e.experiment, e.instrument, measured, best_text(status),
+                       format_duration(status.elapsed_s)));
       break;
     }
     case EventKind::campaign_started: {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "labloop/campaign/campaign.hpp"
 
@@ -14,7 +15,8 @@ namespace labloop::cli {
 
 class ProgressDisplay final : public CampaignObserver {
  public:
-  ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name);
+  // `other_objectives`: a campaign's objectives after the first, shown beside it in result lines.
+  ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name, std::vector<std::string> other_objectives = {});
   ~ProgressDisplay() override;
   void on_event(const JournalEvent& event, const CampaignStatus& status) override;
   void on_status(const CampaignStatus& status) override;
@@ -30,6 +32,7 @@ class ProgressDisplay final : public CampaignObserver {
   std::FILE* out_;
   bool terminal_;
   std::string objective_;
+  std::vector<std::string> other_objectives_;
   bool status_shown_ = false;
   std::chrono::steady_clock::time_point last_draw_{};
 };

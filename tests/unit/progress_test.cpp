@@ -45,7 +45,7 @@ TEST_CASE("Progress: with several objectives the status shows the Pareto set and
   std::FILE* out = std::tmpfile();
   REQUIRE(out);
   {
-    labloop::cli::ProgressDisplay display(out, false, "a");
+    labloop::cli::ProgressDisplay display(out, false, "a", {"b"});
     labloop::CampaignSummary summary;
     summary.reason = "budget reached";
     summary.output = "runs/mo";
@@ -67,7 +67,7 @@ TEST_CASE("Progress: with several objectives the status shows the Pareto set and
   std::string text;
   for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
   std::fclose(out);
-  CHECK_THAT(text, Catch::Matchers::Contains("| Pareto set: 22 results, hypervolume 12.5 |"));
+  CHECK_THAT(text, Catch::Matchers::Contains("[25/0] mo-0001 on sim: a=1, b=0.5 | Pareto set: 22 results, hypervolume 12.5 |"));
   CHECK_THAT(text, Catch::Matchers::Contains("\nPareto set: 22 results, hypervolume 12.5\n  mo-0001: a=1 mg, b=0.5 (x=0.25)\n"));
   CHECK_THAT(text, Catch::Matchers::Contains("  mo-0020: a=20 mg, b=0.5 (x=0.25)\n  … and 2 more (results.csv: pareto = 1)\n"));
   CHECK(text.find("mo-0021:") == std::string::npos);

@@ -128,12 +128,13 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
 
 // Writes pareto.svg for an annotated record with two or more objectives (record.objectives), a
 // self-contained SVG written atomically like the others, titled "<campaign>: Pareto front".
-// - Two objectives (800x480): one marker per ok result with both values (class "result" — filled
-//   for counting results, "result front" ringed for those on the Pareto front, "result ruled-out"
-//   hollow for results an outcome constraint or failure condition rules out), the front as a step
-//   line (class "front") closed off at the reference point, the reference point as a cross (class
-//   "reference"), axis titles "<objective> [<unit>]" (↑/→ better marked in the legend), and a legend
-//   counting results, front points and failures (which have no values, so no marker).
+// - Two objectives (800x480): one marker per ok result with both values (class "result", grey, for
+//   dominated counting results; "result front", orange, for the Pareto set; "result ruled-out",
+//   hollow red, for results an outcome constraint or failure condition rules out), the front as a
+//   step line (class "front") closed off at the reference point unless an end point lies beyond it,
+//   the reference point as a green + (class "reference"), axis titles "<objective> [<unit>]
+//   (minimize|maximize)", and a legend counting each kind, failures (no values, so no marker) and
+//   where each entry of the reference point comes from.
 // - Three or more: a lower-triangular grid of 2-D panels, one per pair of objectives, each with
 //   one marker per ok result in the same classes (front = the M-dimensional front, not the
 //   projection's), the reference point where known, and no step line.
