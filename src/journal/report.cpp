@@ -449,6 +449,7 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   struct Point {
     double x, y;
     const ExperimentRecord* experiment;
+    bool counts;  // false: an outcome constraint or failure condition rules it out (never the best)
   };
   // Any finite result can arrive (up to ±1.8e308); the span of two such is infinite. Beyond ±1e300
   // a result is drawn at that edge: the axis stays finite and the file still records the value.
@@ -457,7 +458,7 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   std::vector<const ExperimentRecord*> failures;
   for (const ExperimentRecord& x : record.experiments) {
     if (x.status == "ok" && x.objective)
-      points.push_back({double(x.completion_index), std::clamp(*x.objective, -kDrawable, kDrawable), &x});
+      points.push_back({double(x.completion_index), std::clamp(*x.objective, -kDrawable, kDrawable), &x, x.counts.value_or(true)});
     else if (x.status == "failed" && x.completion_index > 0)
       failures.push_back(&x);
   }
@@ -478,16 +479,20 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   for (const ExperimentRecord* f : failures) last_x = std::max(last_x, double(f->completion_index));
   const Axis xa = nice_axis(0, std::max(last_x, 5.0), 1.0);
 
-  std::vector<double> values, best_so_far;
+  // The best so far counts only results no condition rules out, as the journal's fold does: none
+  // until the first counting result.
+  std::vector<double> values;
+  std::vector<std::optional<double>> best_so_far;
+  std::optional<double> best;
   for (const Point& p : points) {
     values.push_back(p.y);
-    const double best = best_so_far.empty() ? p.y : record.maximize ? std::max(best_so_far.back(), p.y) : std::min(best_so_far.back(), p.y);
+    if (p.counts) best = !best ? p.y : record.maximize ? std::max(*best, p.y) : std::min(*best, p.y);
     best_so_far.push_back(best);
   }
   // A target is drawn within the same limits as results.
   const std::optional<double> target =
       record.target ? std::optional<double>(std::clamp(*record.target, -kDrawable, kDrawable)) : std::nullopt;
-  const ValueAxis ya = value_axis(values, best_so_far.back(), target);
+  const ValueAxis ya = value_axis(values, best.value_or(values.front()), target);
 
   const auto sx = [&](double v) { return kLeft + (v - xa.lo) / (xa.hi - xa.lo) * kPlotW; };
   const auto sy_plot = [&](double p) { return kTop + kPlotH - (p - ya.lo) / (ya.hi - ya.lo) * kPlotH; };
@@ -552,31 +557,41 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   }
 
   // Best so far as a step line: it holds its value until a better result arrives.
-  std::string steps = fmt::format("{:.1f},{:.1f}", sx(points.front().x), place(best_so_far.front()).y);
-  for (size_t i = 1; i < points.size(); ++i) {
-    steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(best_so_far[i - 1]).y);
-    steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(best_so_far[i]).y);
+  const size_t first = static_cast<size_t>(
+      std::find_if(best_so_far.begin(), best_so_far.end(), [](const std::optional<double>& b) { return b.has_value(); }) - best_so_far.begin());
+  if (first < points.size()) {
+    std::string steps = fmt::format("{:.1f},{:.1f}", sx(points[first].x), place(*best_so_far[first]).y);
+    for (size_t i = first + 1; i < points.size(); ++i) {
+      steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(*best_so_far[i - 1]).y);
+      steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(*best_so_far[i]).y);
+    }
+    svg += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2.5\" stroke-linejoin=\"round\"/>\n",
+                       steps, kBestColor);
   }
-  svg += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2.5\" stroke-linejoin=\"round\"/>\n",
-                     steps, kBestColor);
 
   // Dots last so they stay on top; each carries a tooltip with its experiment id and value.
-  int off_scale = 0;
+  int off_scale = 0, ruled_out = 0;
   for (const Point& p : points) {
     const Place at = place(p.y);
-    const std::string tooltip = fmt::format("<title>{}: {}</title>", xml_escape(p.experiment->id), p.y);
+    const std::string tooltip = fmt::format("<title>{}: {}{}</title>", xml_escape(p.experiment->id), p.y, p.counts ? "" : " (ruled out by a condition)");
     if (at.beyond != 0) {
       ++off_scale;
+      ruled_out += !p.counts;
       svg += off_scale_marker(sx(p.x), at.y, at.beyond > 0, "result off-scale", tooltip);
+    } else if (!p.counts) {
+      ++ruled_out;
+      svg += fmt::format("<circle class=\"result ruled-out\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"white\" stroke=\"{}\" stroke-width=\"1.5\">{}</circle>\n",
+                         sx(p.x), at.y, kFailedColor, tooltip);
     } else {
       svg += fmt::format("<circle class=\"result\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" fill-opacity=\"0.75\">{}</circle>\n",
                          sx(p.x), at.y, kResultColor, tooltip);
     }
   }
   // The best result ringed, so the eye finds it.
-  const Point& best_point = *std::find_if(points.begin(), points.end(), [&](const Point& p) { return p.y == best_so_far.back(); });
-  svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"7\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
-                     sx(best_point.x), place(best_point.y).y, kBestColor);
+  const auto best_it = std::find_if(points.begin(), points.end(), [&](const Point& p) { return p.counts && best && p.y == *best; });
+  if (best_it != points.end())
+    svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"7\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
+                       sx(best_it->x), place(best_it->y).y, kBestColor);
   // Failures have no value: a cross on the x axis at the place of their outcome.
   for (const ExperimentRecord* f : failures)
     svg += cross(sx(f->completion_index), kTop + kPlotH, 5,
@@ -593,6 +608,10 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   entry(fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" fill-opacity=\"0.75\"/>\n", lx + 12, ly,
                     kResultColor),
         fmt::format("result ({})", points.size()));
+  if (ruled_out > 0)
+    entry(fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"white\" stroke=\"{}\" stroke-width=\"1.5\"/>\n", lx + 12, ly,
+                      kFailedColor),
+          fmt::format("of which ruled out ({})", ruled_out));
   entry(fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2.5\"/>\n",
                     lx, ly, lx + 24, ly, kBestColor),
         "best so far");
@@ -605,6 +624,12 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
                       lx, ly, lx + 24, ly, kTargetColor),
           fmt::format("target {:.6g}", *record.target));
   ly += 12;
+  if (best_it == points.end()) {
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-weight=\"bold\">no counting result yet</text>\n</svg>\n", lx, ly);
+    write_file_atomically(path, svg);
+    return;
+  }
+  const Point& best_point = *best_it;
   svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-weight=\"bold\">best {}</text>\n", lx, ly,
                      xml_escape(fmt::format("{:.6g}{}", best_point.y, record.objective_unit.empty() ? "" : " " + record.objective_unit)));
   // Ids can be long ("quickstart-2ff97af40c80-0027"): past the 28 characters the column holds, the

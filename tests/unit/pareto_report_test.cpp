@@ -254,3 +254,23 @@ TEST_CASE("Pareto report: pareto.svg has one marker per result, the front and th
     CHECK(test::read_file(png).substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
   }
 }
+
+TEST_CASE("Pareto report: convergence.svg never calls a ruled-out result the best and draws it hollow", "[pareto_report]") {
+  test::TempDir dir;
+  const fs::path svg = dir.path() / "convergence.svg";
+  // Objective a (maximized): 1, 2, 0.5, 5 (ruled out), 2, failed, −200 (ruled out).
+  write_convergence_svg(pr_record(pr_constrained(), pr_constrained_outcomes()), svg);
+  const std::string text = test::read_file(svg);
+  CHECK(pr_count(text, "class=\"result ruled-out\"") == 1);  // the other is off scale, at the edge
+  CHECK(pr_count(text, "class=\"result") == 6);
+  CHECK_THAT(text, Catch::Matchers::Contains(">best 2</text>"));
+  CHECK_THAT(text, Catch::Matchers::Contains("of which ruled out (2)"));
+
+  // Nothing counts yet: no best, no step line.
+  write_convergence_svg(pr_record(pr_constrained(), {{{"a", 5}, {"b", 1}, {"purity", 0.5}}}), svg);
+  const std::string none = test::read_file(svg);
+  CHECK_THAT(none, Catch::Matchers::Contains("no counting result yet"));
+  CHECK(none.find("<polyline") == std::string::npos);
+  const fs::path png = dir.path() / "convergence.png";
+  CHECK(std::system(("rsvg-convert -o '" + png.string() + "' '" + svg.string() + "' 2>&1").c_str()) == 0);
+}

@@ -112,7 +112,9 @@ void write_results_csv(const CampaignRecord& record, const std::filesystem::path
 // with an objective (x = its completion_index; y = objective), a step line of the best so far, a red
 // cross on the x axis at the completion index of each failed experiment, a dashed labelled line at
 // stop.target when the config sets one, tick labels on both axes, axis titles ("<objective>
-// [<unit>]"), a legend, and a title "<campaign>: minimize|maximize <objective>". With no results it
+// [<unit>]"), a legend, and a title "<campaign>: minimize|maximize <objective>". In an annotated
+// record a result a condition rules out (ExperimentRecord::counts false) is a hollow red circle
+// (class "result ruled-out") and is never the best so far. With no results it
 // is a small SVG saying "no results yet" (and how many failed). Written atomically like the CSV;
 // throws labloop::Error likewise.
 //
