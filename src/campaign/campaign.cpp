@@ -330,7 +330,8 @@ class CampaignRun {
     const auto now = Clock::now();
     if (!force && now - last_report_ < std::chrono::seconds(1)) return;
     last_report_ = now;
-    // The same code path as any command that regenerates reports (pareto_report.hpp).
+    // One code path for every writer of the reports (pareto_report.hpp): a command that
+    // regenerates them from a journal calls the same function, so the files cannot differ.
     write_campaign_reports(config_, state_, output_);
   }
 
