@@ -35,6 +35,7 @@
 #include "labloop/campaign/replay.hpp"
 #include "labloop/campaign/simulator_catalogue.hpp"
 #include "labloop/journal/report.hpp"
+#include "labloop/campaign/pareto_report.hpp"
 #include "labloop/core/version.hpp"
 
 namespace labloop {
@@ -172,7 +173,7 @@ class CampaignRun {
       throw;
     }
     finish(reason_);
-    return CampaignSummary{stop_.value(), reason_, output_, status()};
+    return CampaignSummary{stop_.value(), reason_, output_, status(), pareto()};
   }
 
  private:
@@ -317,6 +318,7 @@ class CampaignRun {
     const json written = journal_->append(std::string(event_name(event)), encode_fields(event));
     JournalEvent decoded = decode_event(written, journal_->path().string(), journal_->last_seq());
     state_.apply(decoded);
+    if (decoded.kind() == EventKind::result || decoded.kind() == EventKind::result_corrected) pareto_stale_ = true;
     if (observer_) observer_->on_event(decoded, status());
   }
 
@@ -328,9 +330,21 @@ class CampaignRun {
     const auto now = Clock::now();
     if (!force && now - last_report_ < std::chrono::seconds(1)) return;
     last_report_ = now;
-    const CampaignRecord record = campaign_record(state_);
-    write_results_csv(record, output_ / "results.csv");
-    write_convergence_svg(record, output_ / "convergence.svg");
+    // One code path for every writer of the reports (pareto_report.hpp): a command that
+    // regenerates them from a journal calls the same function, so the files cannot differ.
+    write_campaign_reports(config_, state_, output_);
+  }
+
+  // Several objectives: the Pareto set as the reports show it, recomputed from the journal's fold
+  // after a result arrived (not per event: each recomputation goes over every result).
+  const std::optional<ParetoSummary>& pareto() const {
+    if (pareto_stale_ && config_.objectives.size() > 1 && state_.started()) {
+      CampaignRecord record = campaign_record(state_);
+      annotate_goals(config_, record);
+      pareto_ = pareto_summary(record);
+      pareto_stale_ = false;
+    }
+    return pareto_;
   }
 
   // ---- instruments ----------------------------------------------------------------------------
@@ -965,6 +979,10 @@ class CampaignRun {
     const int outcomes = book_.outcomes_since_start();
     if (reason_.empty() && outcomes > 0 && done_ < s.budget) s.eta_s = running_s / outcomes * (s.budget - done_);
     s.planner_thinking = thinking_;
+    if (const auto& front = pareto()) {
+      s.pareto_size = static_cast<int>(front->members.size());
+      s.hypervolume = front->hypervolume;
+    }
     return s;
   }
 
@@ -1002,6 +1020,10 @@ class CampaignRun {
   Clock::time_point started_ = Clock::now();           // the campaign's first start (moved back on resume)
   const Clock::time_point this_start_ = Clock::now();  // this process's start
   Clock::time_point last_report_{};
+  // What pareto() returns, and whether a result arrived since (true at first: a resumed campaign
+  // has results from the start).
+  mutable std::optional<ParetoSummary> pareto_;
+  mutable bool pareto_stale_ = true;
 };
 
 }  // namespace

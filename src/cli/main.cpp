@@ -124,6 +124,13 @@ class StopOnSignal {
   std::jthread watcher_;
 };
 
+// The objectives after the first, which progress lines show beside it.
+std::vector<std::string> other_objectives(const labloop::CampaignConfig& config) {
+  std::vector<std::string> names;
+  for (size_t i = 1; i < config.objectives.size(); ++i) names.push_back(config.objectives[i].name);
+  return names;
+}
+
 // 0 finished, 130 stopped by the operator, 3 paused (too many failures), 4 no instruments left.
 int exit_code(const labloop::CampaignSummary& summary) {
   switch (summary.stop) {
@@ -145,7 +152,7 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
   if (!output.empty()) options.output = output;
   StopOnSignal signals;
   options.stop = signals.token();
-  labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name);
+  labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config));
   if (dry_run) std::fputs("dry run: every instrument is replaced by a simulated stand-in; no hardware moves\n", stdout);
   const auto where = labloop::campaign_output(config, options);
   const bool fresh = !std::filesystem::exists(where / "journal.jsonl");
@@ -174,7 +181,7 @@ int resume(const std::string& where, double grace_s) {
   options.stop_grace = std::chrono::milliseconds(static_cast<long long>(grace_s * 1000));
   StopOnSignal signals;
   options.stop = signals.token();
-  labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name);
+  labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config));
   const auto summary = labloop::run_campaign(config, options, &progress);
   progress.print_summary(summary);
   return exit_code(summary);

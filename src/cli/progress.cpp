@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstdlib>
 #include <variant>
 
@@ -51,14 +52,20 @@ std::string params_text(const nlohmann::json& params) {
 
 }  // namespace
 
-ProgressDisplay::ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name)
-    : out_(out), terminal_(terminal), objective_(std::move(objective_name)) {}
+ProgressDisplay::ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name, std::vector<std::string> other_objectives)
+    : out_(out), terminal_(terminal), objective_(std::move(objective_name)), other_objectives_(std::move(other_objectives)) {}
 
 ProgressDisplay::~ProgressDisplay() {
   if (terminal_ && status_shown_) std::fputs("\n", out_);
 }
 
 std::string ProgressDisplay::best_text(const CampaignStatus& status) const {
+  // Several objectives have no single best: the Pareto set stands in for it.
+  if (status.pareto_size) {
+    if (*status.pareto_size == 0) return "Pareto set: no counting result yet";
+    return fmt::format("Pareto set: {} result{}{}", *status.pareto_size, *status.pareto_size == 1 ? "" : "s",
+                       status.hypervolume ? fmt::format(", hypervolume {:.6g}", *status.hypervolume) : "");
+  }
   if (!status.best) return "no result yet";
   return fmt::format("best {}={:.6g} ({}) at {}", objective_, *status.best, params_text(status.best_params), status.best_experiment);
 }
@@ -127,8 +134,13 @@ void ProgressDisplay::on_event(const JournalEvent& event, const CampaignStatus& 
     case EventKind::result: {
       if (terminal_) break;  // the status line shows it
       const auto& e = std::get<ResultEvent>(event.body);
-      line(fmt::format("[{}/{}] {} on {}: {}={:.6g} | {} | {}", status.done, status.budget, e.experiment, e.instrument, objective_,
-                       e.objective.value_or(std::nan("")), best_text(status), format_duration(status.elapsed_s)));
+      std::string measured = fmt::format("{}={:.6g}", objective_, e.objective.value_or(std::nan("")));
+      for (const std::string& name : other_objectives_) {
+        const auto it = e.values.is_object() ? e.values.find(name) : e.values.end();
+        if (e.values.is_object() && it != e.values.end() && it->is_number()) measured += fmt::format(", {}={:.6g}", name, it->get<double>());
+      }
+      line(fmt::format("[{}/{}] {} on {}: {} | {} | {}", status.done, status.budget, e.experiment, e.instrument, measured, best_text(status),
+                       format_duration(status.elapsed_s)));
       break;
     }
     case EventKind::campaign_started: {
@@ -152,8 +164,35 @@ void ProgressDisplay::on_log(const std::string& text) { line("note: " + text); }
 void ProgressDisplay::print_summary(const CampaignSummary& summary) {
   const CampaignStatus& s = summary.status;
   line(fmt::format("campaign finished: {} — {} experiments ({} failed) in {}", summary.reason, s.done, s.failed, format_duration(s.elapsed_s)));
-  if (s.best) line(fmt::format("{}", best_text(s)));
-  line(fmt::format("outputs: {0}/journal.jsonl  {0}/results.csv  {0}/convergence.svg", summary.output.string()));
+  if (summary.pareto) {
+    print_pareto_set(*summary.pareto);
+  } else if (s.best) {
+    line(fmt::format("{}", best_text(s)));
+  }
+  line(fmt::format("outputs: {0}/journal.jsonl  {0}/results.csv  {0}/convergence.svg{1}", summary.output.string(),
+                   summary.pareto ? fmt::format("  {}/pareto.svg", summary.output.string()) : ""));
+}
+
+void ProgressDisplay::print_pareto_set(const ParetoSummary& pareto) {
+  const size_t n = pareto.members.size();
+  if (n == 0) {
+    line("Pareto set: empty (no result counts yet)");
+    return;
+  }
+  line(fmt::format("Pareto set: {} result{}{}", n, n == 1 ? "" : "s",
+                   pareto.hypervolume ? fmt::format(", hypervolume {:.6g}", *pareto.hypervolume) : ""));
+  // A long list scrolls the rest of the run out of view; results.csv has every member.
+  constexpr size_t kShown = 20;
+  for (size_t i = 0; i < std::min(n, kShown); ++i) {
+    const ParetoMember& member = pareto.members[i];
+    std::string values;
+    for (size_t k = 0; k < pareto.objectives.size() && k < member.objectives.size(); ++k) {
+      const ReportObjective& o = pareto.objectives[k];
+      values += fmt::format("{}{}={:.6g}{}", k ? ", " : "", o.name, member.objectives[k], o.unit.empty() ? "" : " " + o.unit);
+    }
+    line(fmt::format("  {}: {} ({})", member.experiment, values, params_text(member.params)));
+  }
+  if (n > kShown) line(fmt::format("  … and {} more (results.csv: pareto = 1)", n - kShown));
 }
 
 }  // namespace labloop::cli

@@ -1,10 +1,13 @@
 #pragma once
 // What `labloop run` shows while a campaign runs: on a terminal, one status line redrawn in
-// place (done/budget, best so far with its parameters, elapsed, ETA, planner activity) with
-// notable events printed above it; otherwise one plain line per event worth logging.
+// place (done/budget, best so far with its parameters — or, for several objectives, the size of
+// the Pareto set and its hypervolume —, elapsed, ETA, planner activity) with notable events
+// printed above it; otherwise one plain line per event worth logging. The summary at the end lists
+// the Pareto set of a campaign with several objectives (at most 20 members, then "… and K more").
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "labloop/campaign/campaign.hpp"
 
@@ -12,7 +15,8 @@ namespace labloop::cli {
 
 class ProgressDisplay final : public CampaignObserver {
  public:
-  ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name);
+  // `other_objectives`: a campaign's objectives after the first, shown beside it in result lines.
+  ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name, std::vector<std::string> other_objectives = {});
   ~ProgressDisplay() override;
   void on_event(const JournalEvent& event, const CampaignStatus& status) override;
   void on_status(const CampaignStatus& status) override;
@@ -23,10 +27,12 @@ class ProgressDisplay final : public CampaignObserver {
   void line(const std::string& text);  // a permanent line (above the status line on a terminal)
   void redraw(const CampaignStatus& status);
   std::string best_text(const CampaignStatus& status) const;
+  void print_pareto_set(const ParetoSummary& pareto);
 
   std::FILE* out_;
   bool terminal_;
   std::string objective_;
+  std::vector<std::string> other_objectives_;
   bool status_shown_ = false;
   std::chrono::steady_clock::time_point last_draw_{};
 };

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <fmt/core.h>
 #include <unordered_set>
 #include <utility>
@@ -261,14 +262,17 @@ constexpr const char* kBestColor = "#1f77b4";
 constexpr const char* kFailedColor = "#d62728";
 constexpr const char* kTargetColor = "#2ca02c";
 
-std::string svg_open(const std::string& title) {
+// The opening of an SVG of any size, its title centred over x = title_x.
+std::string svg_open(const std::string& title, double width, double height, double title_x) {
   return fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
       "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"13\">\n"
       "<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n"
       "<text x=\"{2}\" y=\"28\" text-anchor=\"middle\" font-size=\"18\" font-weight=\"bold\">{3}</text>\n",
-      kWidth, kHeight, kLeft + kPlotW / 2, xml_escape(title));
+      width, height, title_x, xml_escape(title));
 }
+
+std::string svg_open(const std::string& title) { return svg_open(title, kWidth, kHeight, kLeft + kPlotW / 2); }
 
 std::string cross(double x, double y, double r, const std::string& tooltip) {
   return fmt::format(
@@ -374,6 +378,13 @@ CampaignRecord campaign_record(const CampaignState& state) {
     record.output_units.push_back(unit);
   };
   for (const auto& [name, unit] : declared) add_output(name, unit);
+  // Every objective has a column from the start, even before its first result: a campaign with
+  // several objectives journals them all ("objectives"; the first is the objective column).
+  if (config.is_object() && config.contains("objectives") && config["objectives"].is_array())
+    for (const json& o : config["objectives"]) {
+      const std::string name = config_string(o, "name");
+      if (!name.empty()) add_output(name, "");
+    }
   for (const ExperimentRecord& x : record.experiments)
     if (x.values.is_object())
       for (const auto& item : x.values.items()) add_output(item.key(), "");
@@ -400,7 +411,15 @@ void write_results_csv(const CampaignRecord& record, const std::filesystem::path
   out += "," + csv_field(with_unit(record.objective_name, record.units_in_headers ? record.objective_unit : ""));
   for (size_t i = 0; i < record.output_names.size(); ++i)
     out += "," + csv_field(with_unit(record.output_names[i], unit_of(record.output_units, i)));
-  out += ",status,error,proposed_at,dispatched_at,finished_at,proposed_by\n";
+  out += ",status,error,proposed_at,dispatched_at,finished_at,proposed_by";
+  // The goal columns (annotate_goals): absent unless the campaign has what they describe, so a
+  // single-objective campaign without conditions keeps its columns byte for byte.
+  const bool several = record.objectives.size() > 1;
+  if (record.conditions) out += ",counts";
+  if (several) out += ",pareto";
+  if (several && record.hypervolume_column) out += ",hypervolume";
+  out += '\n';
+  const auto flag = [](const std::optional<bool>& b) { return b ? std::string(*b ? ",1" : ",0") : std::string(","); };
   for (const ExperimentRecord& x : record.experiments) {
     out += csv_field(x.id) + "," + csv_field(x.instrument);
     for (const std::string& name : record.parameter_names) {
@@ -414,7 +433,11 @@ void write_results_csv(const CampaignRecord& record, const std::filesystem::path
       if (x.status == "ok" && x.values.is_object() && x.values.contains(name)) out += csv_field(format_value(x.values[name]));
     }
     out += "," + csv_field(x.status) + "," + csv_field(x.error) + "," + csv_field(x.proposed_at) + "," +
-           csv_field(x.dispatched_at) + "," + csv_field(x.finished_at) + "," + csv_field(x.proposed_by) + "\n";
+           csv_field(x.dispatched_at) + "," + csv_field(x.finished_at) + "," + csv_field(x.proposed_by);
+    if (record.conditions) out += flag(x.counts);
+    if (several) out += flag(x.pareto);
+    if (several && record.hypervolume_column) out += x.hypervolume ? fmt::format(",{}", *x.hypervolume) : ",";
+    out += '\n';
   }
   write_file_atomically(path, out);
 }
@@ -426,6 +449,7 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   struct Point {
     double x, y;
     const ExperimentRecord* experiment;
+    bool counts;  // false: an outcome constraint or failure condition rules it out (never the best)
   };
   // Any finite result can arrive (up to ±1.8e308); the span of two such is infinite. Beyond ±1e300
   // a result is drawn at that edge: the axis stays finite and the file still records the value.
@@ -434,7 +458,7 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   std::vector<const ExperimentRecord*> failures;
   for (const ExperimentRecord& x : record.experiments) {
     if (x.status == "ok" && x.objective)
-      points.push_back({double(x.completion_index), std::clamp(*x.objective, -kDrawable, kDrawable), &x});
+      points.push_back({double(x.completion_index), std::clamp(*x.objective, -kDrawable, kDrawable), &x, x.counts.value_or(true)});
     else if (x.status == "failed" && x.completion_index > 0)
       failures.push_back(&x);
   }
@@ -455,16 +479,20 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   for (const ExperimentRecord* f : failures) last_x = std::max(last_x, double(f->completion_index));
   const Axis xa = nice_axis(0, std::max(last_x, 5.0), 1.0);
 
-  std::vector<double> values, best_so_far;
+  // The best so far counts only results no condition rules out, as the journal's fold does: none
+  // until the first counting result.
+  std::vector<double> values;
+  std::vector<std::optional<double>> best_so_far;
+  std::optional<double> best;
   for (const Point& p : points) {
     values.push_back(p.y);
-    const double best = best_so_far.empty() ? p.y : record.maximize ? std::max(best_so_far.back(), p.y) : std::min(best_so_far.back(), p.y);
+    if (p.counts) best = !best ? p.y : record.maximize ? std::max(*best, p.y) : std::min(*best, p.y);
     best_so_far.push_back(best);
   }
   // A target is drawn within the same limits as results.
   const std::optional<double> target =
       record.target ? std::optional<double>(std::clamp(*record.target, -kDrawable, kDrawable)) : std::nullopt;
-  const ValueAxis ya = value_axis(values, best_so_far.back(), target);
+  const ValueAxis ya = value_axis(values, best.value_or(values.front()), target);
 
   const auto sx = [&](double v) { return kLeft + (v - xa.lo) / (xa.hi - xa.lo) * kPlotW; };
   const auto sy_plot = [&](double p) { return kTop + kPlotH - (p - ya.lo) / (ya.hi - ya.lo) * kPlotH; };
@@ -529,31 +557,41 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   }
 
   // Best so far as a step line: it holds its value until a better result arrives.
-  std::string steps = fmt::format("{:.1f},{:.1f}", sx(points.front().x), place(best_so_far.front()).y);
-  for (size_t i = 1; i < points.size(); ++i) {
-    steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(best_so_far[i - 1]).y);
-    steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(best_so_far[i]).y);
+  const size_t first = static_cast<size_t>(
+      std::find_if(best_so_far.begin(), best_so_far.end(), [](const std::optional<double>& b) { return b.has_value(); }) - best_so_far.begin());
+  if (first < points.size()) {
+    std::string steps = fmt::format("{:.1f},{:.1f}", sx(points[first].x), place(*best_so_far[first]).y);
+    for (size_t i = first + 1; i < points.size(); ++i) {
+      steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(*best_so_far[i - 1]).y);
+      steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(*best_so_far[i]).y);
+    }
+    svg += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2.5\" stroke-linejoin=\"round\"/>\n",
+                       steps, kBestColor);
   }
-  svg += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2.5\" stroke-linejoin=\"round\"/>\n",
-                     steps, kBestColor);
 
   // Dots last so they stay on top; each carries a tooltip with its experiment id and value.
-  int off_scale = 0;
+  int off_scale = 0, ruled_out = 0;
   for (const Point& p : points) {
     const Place at = place(p.y);
-    const std::string tooltip = fmt::format("<title>{}: {}</title>", xml_escape(p.experiment->id), p.y);
+    const std::string tooltip = fmt::format("<title>{}: {}{}</title>", xml_escape(p.experiment->id), p.y, p.counts ? "" : " (ruled out by a condition)");
     if (at.beyond != 0) {
       ++off_scale;
+      ruled_out += !p.counts;
       svg += off_scale_marker(sx(p.x), at.y, at.beyond > 0, "result off-scale", tooltip);
+    } else if (!p.counts) {
+      ++ruled_out;
+      svg += fmt::format("<circle class=\"result ruled-out\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"white\" stroke=\"{}\" stroke-width=\"1.5\">{}</circle>\n",
+                         sx(p.x), at.y, kFailedColor, tooltip);
     } else {
       svg += fmt::format("<circle class=\"result\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" fill-opacity=\"0.75\">{}</circle>\n",
                          sx(p.x), at.y, kResultColor, tooltip);
     }
   }
   // The best result ringed, so the eye finds it.
-  const Point& best_point = *std::find_if(points.begin(), points.end(), [&](const Point& p) { return p.y == best_so_far.back(); });
-  svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"7\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
-                     sx(best_point.x), place(best_point.y).y, kBestColor);
+  const auto best_it = std::find_if(points.begin(), points.end(), [&](const Point& p) { return p.counts && best && p.y == *best; });
+  if (best_it != points.end())
+    svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"7\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
+                       sx(best_it->x), place(best_it->y).y, kBestColor);
   // Failures have no value: a cross on the x axis at the place of their outcome.
   for (const ExperimentRecord* f : failures)
     svg += cross(sx(f->completion_index), kTop + kPlotH, 5,
@@ -570,6 +608,10 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   entry(fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" fill-opacity=\"0.75\"/>\n", lx + 12, ly,
                     kResultColor),
         fmt::format("result ({})", points.size()));
+  if (ruled_out > 0)
+    entry(fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"white\" stroke=\"{}\" stroke-width=\"1.5\"/>\n", lx + 12, ly,
+                      kFailedColor),
+          fmt::format("of which ruled out ({})", ruled_out));
   entry(fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2.5\"/>\n",
                     lx, ly, lx + 24, ly, kBestColor),
         "best so far");
@@ -582,6 +624,12 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
                       lx, ly, lx + 24, ly, kTargetColor),
           fmt::format("target {:.6g}", *record.target));
   ly += 12;
+  if (best_it == points.end()) {
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-weight=\"bold\">no counting result yet</text>\n</svg>\n", lx, ly);
+    write_file_atomically(path, svg);
+    return;
+  }
+  const Point& best_point = *best_it;
   svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-weight=\"bold\">best {}</text>\n", lx, ly,
                      xml_escape(fmt::format("{:.6g}{}", best_point.y, record.objective_unit.empty() ? "" : " " + record.objective_unit)));
   // Ids can be long ("quickstart-2ff97af40c80-0027"): past the 28 characters the column holds, the
@@ -593,6 +641,256 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
       id.size() <= kIdChars || !ascii ? id : id.substr(0, 10) + "…" + id.substr(id.size() - (kIdChars - 11));
   svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\" font-size=\"11\">{}<title>{}</title></text>\n", lx,
                      ly + 18, xml_escape(shown), xml_escape(id));
+  svg += "</svg>\n";
+  write_file_atomically(path, svg);
+}
+
+
+// ---- pareto.svg ------------------------------------------------------------------------------------
+//
+// The front is drawn as the boundary of the region it dominates: in "smaller is better" terms
+// (each value times −1 for a maximized objective), front points sorted by the first objective
+// give a staircase down and to the right, closed off at the reference point on both ends.
+
+namespace {
+
+constexpr const char* kFrontColor = "#ff7f0e";
+
+enum class MarkerKind { counting, front, ruled_out };
+
+struct ParetoMarker {
+  const ExperimentRecord* experiment;
+  std::vector<double> values;  // one per objective, clamped to what can be drawn
+  MarkerKind kind;
+};
+
+// An axis over the given values, padded like the convergence plot's linear value axis.
+Axis data_axis(std::vector<double> values) {
+  double lo = *std::min_element(values.begin(), values.end()), hi = *std::max_element(values.begin(), values.end());
+  if (hi - lo <= std::abs(hi) * 1e-12 || !std::isfinite(hi - lo)) {
+    const double pad = lo == 0 ? 1.0 : std::abs(lo) * 0.1;
+    lo -= pad, hi += pad;
+  } else {
+    // As for convergence.svg: no padding across zero for values that cannot be negative.
+    const double pad = (hi - lo) * 0.05;
+    lo = lo >= 0 ? std::max(0.0, lo - pad) : lo - pad;
+    hi = hi <= 0 ? std::min(0.0, hi + pad) : hi + pad;
+  }
+  return nice_axis(lo, hi, 0.0);
+}
+
+std::string pareto_marker(const ParetoMarker& m, double x, double y, double r, const std::string& tooltip) {
+  switch (m.kind) {
+    case MarkerKind::front:
+      return fmt::format("<circle class=\"result front\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{:.1f}\" fill=\"{}\" stroke=\"#333\" stroke-width=\"1\">{}</circle>\n",
+                         x, y, r + 1, kFrontColor, tooltip);
+    case MarkerKind::ruled_out:
+      return fmt::format("<circle class=\"result ruled-out\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{:.1f}\" fill=\"white\" stroke=\"{}\" stroke-width=\"1.5\">{}</circle>\n",
+                         x, y, r, kFailedColor, tooltip);
+    case MarkerKind::counting: break;
+  }
+  return fmt::format("<circle class=\"result\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{:.1f}\" fill=\"{}\" fill-opacity=\"0.75\">{}</circle>\n", x,
+                     y, r, kResultColor, tooltip);
+}
+
+std::string reference_marker(double x, double y, double r, const std::string& tooltip) {
+  return fmt::format(
+      "<path class=\"reference\" d=\"M{0:.1f} {1:.1f}H{2:.1f}M{3:.1f} {4:.1f}V{5:.1f}\" stroke=\"{6}\" stroke-width=\"2.5\">{7}</path>\n",
+      x - r, y, x + r, x, y - r, y + r, kTargetColor, tooltip);
+}
+
+std::string objective_title(const ReportObjective& o) {
+  return with_unit(o.name, o.unit) + (o.maximize ? " (maximize)" : " (minimize)");
+}
+
+// One 2-D panel: frame, grid, ticks (labels only where asked), markers, the reference point.
+struct Panel {
+  double left, top, width, height;
+  const Axis* x;
+  const Axis* y;
+  double sx(double v) const { return left + (v - x->lo) / (x->hi - x->lo) * width; }
+  double sy(double v) const { return top + height - (v - y->lo) / (y->hi - y->lo) * height; }
+};
+
+void draw_frame(std::string& svg, const Panel& p, bool x_labels, bool y_labels, int font_size) {
+  for (int i = 0; i < p.y->count(); ++i) {
+    const double y = p.sy(p.y->tick(i));
+    svg += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#e6e6e6\"/>\n", p.left, y, p.left + p.width, y);
+    if (y_labels)
+      svg += fmt::format("<text class=\"ytick\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\" font-size=\"{}\">{}</text>\n", p.left - 6, y + 4,
+                         font_size, xml_escape(tick_label(*p.y, p.y->tick(i))));
+  }
+  for (int i = 0; i < p.x->count(); ++i) {
+    const double x = p.sx(p.x->tick(i));
+    svg += fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#e6e6e6\"/>\n", x, p.top, x, p.top + p.height);
+    if (x_labels)
+      svg += fmt::format("<text class=\"xtick\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"{}\">{}</text>\n", x,
+                         p.top + p.height + 16, font_size, xml_escape(tick_label(*p.x, p.x->tick(i))));
+  }
+  svg += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" stroke=\"#333\"/>\n", p.left, p.top,
+                     p.width, p.height);
+}
+
+}  // namespace
+
+void write_pareto_svg(const CampaignRecord& record, const std::filesystem::path& path) {
+  const size_t m = record.objectives.size();
+  if (m < 2) throw std::invalid_argument("write_pareto_svg: the record has fewer than two objectives (annotate_goals first)");
+  constexpr double kDrawable = 1e300;
+  std::vector<ParetoMarker> markers;
+  size_t failed = 0, front = 0, ruled_out = 0;
+  for (const ExperimentRecord& x : record.experiments) {
+    if (x.status == "failed") ++failed;
+    if (x.status != "ok" || !x.values.is_object()) continue;
+    ParetoMarker marker{&x, {}, x.pareto.value_or(false) ? MarkerKind::front : x.counts.value_or(true) ? MarkerKind::counting : MarkerKind::ruled_out};
+    for (const ReportObjective& o : record.objectives) {
+      const auto it = x.values.find(o.name);
+      if (it == x.values.end() || !it->is_number() || !std::isfinite(it->get<double>())) break;
+      marker.values.push_back(std::clamp(it->get<double>(), -kDrawable, kDrawable));
+    }
+    if (marker.values.size() != m) continue;  // cannot happen for a result that passed the campaign's checks
+    front += marker.kind == MarkerKind::front;
+    ruled_out += marker.kind == MarkerKind::ruled_out;
+    markers.push_back(std::move(marker));
+  }
+  // Drawn in completion order, front points last so they stay on top.
+  std::stable_sort(markers.begin(), markers.end(), [](const ParetoMarker& a, const ParetoMarker& b) {
+    const bool af = a.kind == MarkerKind::front, bf = b.kind == MarkerKind::front;
+    if (af != bf) return bf;
+    return a.experiment->completion_index < b.experiment->completion_index;
+  });
+  const bool have_reference = record.reference.size() == m;
+  std::vector<double> reference;
+  if (have_reference)
+    for (const double r : record.reference) reference.push_back(std::clamp(r, -kDrawable, kDrawable));
+
+  const std::string title = fmt::format("{}: Pareto front", record.campaign);
+  const bool grid = m > 2;
+  // Grid geometry: (m−1)×(m−1) lower-triangular panels, the legend in a column to their right.
+  const double cell = grid ? std::max(90.0, std::min(180.0, 540.0 / double(m - 1))) : 0, gap = grid ? 40 : 0;
+  const double width = grid ? kLeft + double(m - 1) * (cell + gap) + kRight : kWidth;
+  const double height = grid ? kTop + double(m - 1) * (cell + gap) + 40 : kHeight;
+  const double plot_w = grid ? double(m - 1) * (cell + gap) - gap : kPlotW;
+  std::string svg = svg_open(title, width, height, kLeft + plot_w / 2);
+  if (markers.empty()) {
+    const std::string failures = failed == 0 ? "" : fmt::format(" ({} failed)", failed);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#666\">no results yet{}</text>\n</svg>\n", width / 2,
+                       height / 2, failures);
+    write_file_atomically(path, svg);
+    return;
+  }
+
+  // One axis per objective, shared by every panel that shows it.
+  std::vector<Axis> axes;
+  for (size_t k = 0; k < m; ++k) {
+    std::vector<double> values;
+    for (const ParetoMarker& p : markers) values.push_back(p.values[k]);
+    if (have_reference) values.push_back(reference[k]);
+    axes.push_back(data_axis(std::move(values)));
+  }
+  std::string reference_text;
+  if (have_reference)
+    for (size_t k = 0; k < m; ++k)
+      reference_text += fmt::format("{}{}={:.6g} ({})", k ? ", " : "", record.objectives[k].name, record.reference[k],
+                                    record.reference_from_threshold[k] ? "threshold" : "inferred");
+  svg += fmt::format("<desc>Pareto front: {} of {} results; reference point: {}</desc>\n", front, markers.size(),
+                     have_reference ? reference_text : "none yet");
+
+  const auto tooltip = [&](const ParetoMarker& p) {
+    std::string text = xml_escape(p.experiment->id) + ":";
+    for (size_t k = 0; k < m; ++k) text += fmt::format("{} {}={}", k ? "," : "", xml_escape(record.objectives[k].name), p.values[k]);
+    if (p.kind == MarkerKind::ruled_out) text += " (ruled out by a condition)";
+    return "<title>" + text + "</title>";
+  };
+  const std::string reference_tooltip = "<title>reference point: " + xml_escape(reference_text) + "</title>";
+
+  if (!grid) {
+    const Panel panel{kLeft, kTop, kPlotW, kPlotH, &axes[0], &axes[1]};
+    draw_frame(svg, panel, true, true, 13);
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"14\">{}</text>\n", kLeft + kPlotW / 2,
+                       kHeight - 14, xml_escape(objective_title(record.objectives[0])));
+    svg += fmt::format("<text transform=\"translate(20 {:.1f}) rotate(-90)\" text-anchor=\"middle\" font-size=\"14\">{}</text>\n",
+                       kTop + kPlotH / 2, xml_escape(objective_title(record.objectives[1])));
+    // The staircase, in "smaller is better" terms and back.
+    if (have_reference && front > 0) {
+      const double s0 = record.objectives[0].maximize ? -1 : 1, s1 = record.objectives[1].maximize ? -1 : 1;
+      std::vector<std::pair<double, double>> steps;  // oriented
+      for (const ParetoMarker& p : markers)
+        if (p.kind == MarkerKind::front) steps.emplace_back(s0 * p.values[0], s1 * p.values[1]);
+      std::sort(steps.begin(), steps.end());
+      steps.erase(std::unique(steps.begin(), steps.end()), steps.end());  // tied results: one corner
+      const auto at = [&](double o0, double o1) { return fmt::format("{:.1f},{:.1f}", panel.sx(s0 * o0), panel.sy(s1 * o1)); };
+      // 2k + 1 vertices for k distinct front points: down from the reference, across, down, …,
+      // across to the reference; an end is left open when the end point is beyond the reference
+      // (the line would double back).
+      std::string points;
+      const double r0 = s0 * reference[0], r1 = s1 * reference[1];
+      if (r1 > steps.front().second) points = at(steps.front().first, r1) + " ";
+      for (size_t i = 0; i < steps.size(); ++i) {
+        if (i > 0) points += at(steps[i].first, steps[i - 1].second) + " ";
+        points += at(steps[i].first, steps[i].second);
+        if (i + 1 < steps.size()) points += " ";
+      }
+      if (r0 > steps.back().first) points += " " + at(r0, steps.back().second);
+      svg += fmt::format("<polyline class=\"front\" points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-linejoin=\"round\"/>\n",
+                         points, kFrontColor);
+    }
+    if (have_reference) svg += reference_marker(panel.sx(reference[0]), panel.sy(reference[1]), 7, reference_tooltip);
+    for (const ParetoMarker& p : markers) svg += pareto_marker(p, panel.sx(p.values[0]), panel.sy(p.values[1]), 4, tooltip(p));
+  } else {
+    for (size_t row = 0; row + 1 < m; ++row) {
+      for (size_t col = 0; col <= row; ++col) {
+        const size_t xi = col, yi = row + 1;
+        const Panel panel{kLeft + double(col) * (cell + gap), kTop + double(row) * (cell + gap), cell, cell, &axes[xi], &axes[yi]};
+        const bool bottom = row + 2 == m, left = col == 0;
+        svg += fmt::format("<g class=\"panel\" data-x=\"{}\" data-y=\"{}\">\n", xml_escape(record.objectives[xi].name),
+                           xml_escape(record.objectives[yi].name));
+        draw_frame(svg, panel, bottom, left, 10);
+        if (bottom)
+          svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"12\">{}</text>\n", panel.left + cell / 2,
+                             panel.top + cell + 32, xml_escape(objective_title(record.objectives[xi])));
+        if (left)
+          svg += fmt::format("<text transform=\"translate(22 {:.1f}) rotate(-90)\" text-anchor=\"middle\" font-size=\"12\">{}</text>\n",
+                             panel.top + cell / 2, xml_escape(objective_title(record.objectives[yi])));
+        if (have_reference) svg += reference_marker(panel.sx(reference[xi]), panel.sy(reference[yi]), 5, reference_tooltip);
+        for (const ParetoMarker& p : markers) svg += pareto_marker(p, panel.sx(p.values[xi]), panel.sy(p.values[yi]), 3, tooltip(p));
+        svg += "</g>\n";
+      }
+    }
+  }
+
+  // Legend, in its own column.
+  const double lx = kLeft + plot_w + 24;
+  double ly = kTop + 12;
+  const auto entry = [&](const std::string& sample, const std::string& text) {
+    svg += sample;
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", lx + 30, ly + 4, xml_escape(text));
+    ly += 24;
+  };
+  const size_t counting = markers.size() - front - ruled_out;
+  entry(fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"5\" fill=\"{}\" stroke=\"#333\"/>\n", lx + 12, ly, kFrontColor),
+        fmt::format("Pareto set ({})", front));
+  if (counting > 0)
+    entry(fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\" fill-opacity=\"0.75\"/>\n", lx + 12, ly, kResultColor),
+          fmt::format("dominated ({})", counting));
+  if (ruled_out > 0)
+    entry(fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"white\" stroke=\"{}\" stroke-width=\"1.5\"/>\n", lx + 12, ly,
+                      kFailedColor),
+          fmt::format("ruled out ({})", ruled_out));
+  if (!grid && have_reference && front > 0)
+    entry(fmt::format("<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" stroke-width=\"2\"/>\n", lx, ly, lx + 24,
+                      ly, kFrontColor),
+          "Pareto front");
+  if (failed > 0) entry("", fmt::format("failed: {} (no values)", failed));
+  if (have_reference) {
+    entry(reference_marker(lx + 12, ly, 6, ""), "reference point");
+    // Where each entry comes from, one small line each: the legend column is narrow.
+    ly -= 8;
+    for (size_t k = 0; k < m; ++k, ly += 16)
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\" font-size=\"11\">{}</text>\n", lx + 30, ly + 4,
+                         xml_escape(fmt::format("{} {:.4g} ({})", record.objectives[k].name, record.reference[k],
+                                                record.reference_from_threshold[k] ? "threshold" : "inferred")));
+  }
   svg += "</svg>\n";
   write_file_atomically(path, svg);
 }

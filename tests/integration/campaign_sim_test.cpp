@@ -2,8 +2,10 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "labloop/campaign/campaign.hpp"
 #include "labloop/core/child_process.hpp"
@@ -228,4 +230,100 @@ TEST_CASE("Campaign: a dtlz2 simulator with its own option objectives 3 records 
     CHECK(objective == Approx(expected[1]).epsilon(1e-12));
   }
   // Three values in every result: the function's option reached labloop-sim (as --options).
+}
+
+namespace {
+
+// results.csv as rows of header → field (its fields here hold no commas or quotes).
+std::vector<std::map<std::string, std::string>> pareto_csv_rows(const std::filesystem::path& csv) {
+  std::istringstream in(test::read_file(csv));
+  const auto split = [](const std::string& text) {
+    std::vector<std::string> fields;
+    size_t start = 0;
+    for (size_t comma; (comma = text.find(',', start)) != std::string::npos; start = comma + 1) fields.push_back(text.substr(start, comma - start));
+    fields.push_back(text.substr(start));
+    return fields;
+  };
+  std::string line;
+  std::getline(in, line);
+  const auto header = split(line);
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    const auto fields = split(line);
+    auto& row = rows.emplace_back();
+    for (size_t i = 0; i < header.size() && i < fields.size(); ++i) row[header[i]] = fields[i];
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("Campaign: a bayesian campaign on branin_currin reports its Pareto set in results.csv, pareto.svg and the summary", "[campaign][multi]") {
+  test::TempDir dir;
+  // Branin's threshold as in the benchmark's reference point; Currin's reference is inferred.
+  const json file{{"name", "bc"},
+                  {"seed", 3},
+                  {"parameters", {{{"name", "x1"}, {"type", "continuous"}, {"low", 0}, {"high", 1}},
+                                  {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 1}}}},
+                  {"objectives", {{{"name", "branin"}, {"goal", "minimize"}, {"threshold", 18}}, {{"name", "currin"}, {"goal", "minimize"}}}},
+                  {"outputs", {{{"name", "branin"}, {"unit", "a.u."}}, {{"name", "currin"}, {"unit", "b.u."}}}},
+                  {"planner", {{"kind", "bayesian"}, {"initial", 6}}},
+                  {"instruments", {{{"name", "sim"}, {"simulator", "branin_currin"}, {"options", {{"delay", 0.001}}}}}},
+                  {"budget", {{"experiments", 14}}},
+                  {"output", (dir / "out").string()}};
+  const auto summary = run(file);
+  CHECK(summary.reason == "budget reached");
+  REQUIRE(summary.status.done == 14);
+
+  auto rows = pareto_csv_rows(dir / "out" / "results.csv");
+  REQUIRE(rows.size() == 14);
+  REQUIRE(rows.front().count("pareto") == 1);
+  REQUIRE(rows.front().count("hypervolume") == 1);
+  CHECK(rows.front().count("branin [a.u.]") == 1);
+  CHECK(rows.front().count("currin [b.u.]") == 1);
+  CHECK(rows.front().count("counts") == 0);  // no outcome constraints, no failure condition
+  int on_front = 0;
+  for (const auto& row : rows) {
+    INFO(row.at("experiment"));
+    CHECK(row.at("status") == "ok");
+    CHECK((row.at("pareto") == "0" || row.at("pareto") == "1"));
+    on_front += row.at("pareto") == "1";
+  }
+  CHECK(on_front >= 1);
+  // The hypervolume after each outcome never falls, in the order of completion.
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.at("finished_at") < b.at("finished_at"); });
+  double previous = 0;
+  for (const auto& row : rows) {
+    REQUIRE_FALSE(row.at("hypervolume").empty());
+    const double volume = std::stod(row.at("hypervolume"));
+    CHECK(volume >= previous);
+    previous = volume;
+  }
+  CHECK(previous > 0);
+
+  // The summary carries the same set.
+  REQUIRE(summary.pareto);
+  CHECK(summary.pareto->members.size() == static_cast<size_t>(on_front));
+  CHECK(summary.status.pareto_size == on_front);
+  REQUIRE(summary.pareto->hypervolume);
+  CHECK(*summary.pareto->hypervolume == Approx(previous));
+  CHECK(summary.pareto->objectives.at(1).unit == "b.u.");
+
+  // pareto.svg: one marker per result, a front point per Pareto row, and it renders.
+  const auto svg_path = dir / "out" / "pareto.svg";
+  REQUIRE(std::filesystem::exists(svg_path));
+  const std::string svg = test::read_file(svg_path);
+  const auto occurrences = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = svg.find(needle); at != std::string::npos; at = svg.find(needle, at + 1)) ++n;
+    return n;
+  };
+  CHECK(occurrences("class=\"result") == 14);
+  CHECK(occurrences("class=\"result front\"") == static_cast<size_t>(on_front));
+  CHECK(occurrences("<polyline class=\"front\"") == 1);
+  if (std::system("command -v rsvg-convert >/dev/null 2>&1") != 0)
+    FAIL("rsvg-convert is not installed: install librsvg2-bin (scripts/install-deps.sh --tests installs it)");
+  const auto png = dir / "pareto.png";
+  REQUIRE(std::system(("rsvg-convert -o '" + png.string() + "' '" + svg_path.string() + "' 2>&1").c_str()) == 0);
+  CHECK(test::read_file(png).substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
 }

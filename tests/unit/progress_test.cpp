@@ -40,3 +40,37 @@ TEST_CASE("Progress: prints the typed events the loop passes, one line each when
         "instrument sim ready: labloop-sim 1 (capacity 2)\n"
         "[1/4] q-0001 on sim: y=0.5 | no result yet | 0s\n");
 }
+
+TEST_CASE("Progress: with several objectives the status shows the Pareto set and the summary lists it, at most 20 rows", "[progress]") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  {
+    labloop::cli::ProgressDisplay display(out, false, "a", {"b"});
+    labloop::CampaignSummary summary;
+    summary.reason = "budget reached";
+    summary.output = "runs/mo";
+    summary.status.done = 25;
+    summary.status.best = 1.0;
+    summary.status.pareto_size = 22;
+    summary.status.hypervolume = 12.5;
+    labloop::ParetoSummary pareto;
+    pareto.objectives = {{"a", false, "mg", std::nullopt}, {"b", true, "", 3.0}};
+    for (int i = 1; i <= 22; ++i) pareto.members.push_back({(i < 10 ? "mo-000" : "mo-00") + std::to_string(i), {double(i), 0.5}, {{"x", 0.25}}});
+    pareto.hypervolume = 12.5;
+    summary.pareto = pareto;
+    labloop::JournalEvent result;
+    result.body = labloop::ResultEvent{.experiment = "mo-0001", .instrument = "sim", .status = "ok", .values = {{"a", 1}, {"b", 0.5}}, .objective = 1.0};
+    display.on_event(result, summary.status);
+    display.print_summary(summary);
+  }
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  CHECK_THAT(text, Catch::Matchers::Contains("[25/0] mo-0001 on sim: a=1, b=0.5 | Pareto set: 22 results, hypervolume 12.5 |"));
+  CHECK_THAT(text, Catch::Matchers::Contains("\nPareto set: 22 results, hypervolume 12.5\n  mo-0001: a=1 mg, b=0.5 (x=0.25)\n"));
+  CHECK_THAT(text, Catch::Matchers::Contains("  mo-0020: a=20 mg, b=0.5 (x=0.25)\n  … and 2 more (results.csv: pareto = 1)\n"));
+  CHECK(text.find("mo-0021:") == std::string::npos);
+  CHECK(text.find("best a=") == std::string::npos);  // no single best for several objectives
+  CHECK_THAT(text, Catch::Matchers::Contains("runs/mo/pareto.svg"));
+}

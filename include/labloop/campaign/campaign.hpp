@@ -2,8 +2,8 @@
 // The closed loop: start or connect the instruments, then repeatedly ask the planner for as many
 // experiments as there are free instrument slots, dispatch them, collect results, and tell the
 // planner — until the budget, the target, the time limit or a stop request ends it. Every event
-// is journaled (and fsynced) before the loop acts on it; results.csv and convergence.svg are
-// rewritten from the journal's events as results arrive.
+// is journaled (and fsynced) before the loop acts on it; results.csv, convergence.svg and (several
+// objectives) pareto.svg are rewritten from the journal's events as results arrive.
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "labloop/campaign/campaign_config.hpp"
+#include "labloop/campaign/pareto_report.hpp"
 #include "labloop/journal/events.hpp"
 
 namespace labloop {
@@ -32,12 +33,16 @@ struct CampaignStatus {
   int failed = 0;
   int in_flight = 0;
   int overdue = 0;     // running past the driver's expected_s
-  std::optional<double> best;  // in the objective's own direction
+  std::optional<double> best;  // in the objective's own direction (the first, with several)
   std::string best_experiment;
   nlohmann::json best_params;
   double elapsed_s = 0;
   std::optional<double> eta_s;
   bool planner_thinking = false;
+  // Several objectives: the size of the Pareto set and its hypervolume (pareto_report.hpp; the
+  // hypervolume is nullopt beyond 4 objectives or while no reference point is known).
+  std::optional<int> pareto_size;
+  std::optional<double> hypervolume;
 };
 
 class CampaignObserver {
@@ -68,6 +73,8 @@ struct CampaignSummary {
   std::string reason;                 // "budget reached", "target reached", … as journaled
   std::filesystem::path output;
   CampaignStatus status;
+  // Several objectives: the Pareto set at the end, as the reports show it; nullopt for one.
+  std::optional<ParetoSummary> pareto;
 };
 
 // What `labloop validate --instruments` learns of one instrument.

@@ -1,7 +1,10 @@
 #pragma once
-// Human-facing outputs derived from a campaign's journal: results.csv (one row per experiment) and
-// convergence.svg (best objective so far). Both are pure functions of the journal's fold
-// (journal/campaign_state.hpp), so they can be regenerated at any time, during or after a run.
+// Human-facing outputs derived from a campaign's journal: results.csv (one row per experiment),
+// convergence.svg (best objective so far) and, for several objectives, pareto.svg. All are pure
+// functions of the journal's fold (journal/campaign_state.hpp), so they can be regenerated at any
+// time, during or after a run. What needs the campaign's goals and the Pareto maths (which live in
+// the model component, out of the journal's reach) is filled into the record by
+// campaign/pareto_report.hpp before these writers run.
 #include <cstddef>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -27,6 +30,22 @@ struct ExperimentRecord {
   // Why it was proposed, from its "proposed" line: "<planner> ask <n>" for the planner's own
   // proposals, "retry <attempt> of <id>" for a retry; "" when the journal has no such line or field.
   std::string proposed_by;
+
+  // Filled by annotate_goals() (campaign/pareto_report.hpp); unset in a record straight from
+  // campaign_record(). Set only for ok results, and only when the campaign has what they describe:
+  std::optional<bool> counts;         // outcome constraints or a failure condition: no condition rules it out
+  std::optional<bool> pareto;         // several objectives: it counts and no counting result dominates it
+  // Several objectives (at most 4), every experiment with an outcome once a reference point is
+  // known: the hypervolume of the counting results completed up to and including this one.
+  std::optional<double> hypervolume;
+};
+
+// One of a campaign's several objectives, as the reports show it.
+struct ReportObjective {
+  std::string name;
+  bool maximize = false;
+  std::string unit;                  // "" when not declared
+  std::optional<double> threshold;   // the config's, in the objective's units
 };
 
 struct CampaignRecord {
@@ -47,6 +66,15 @@ struct CampaignRecord {
   // or rewrites their reports.
   bool units_in_headers = true;
   std::vector<ExperimentRecord> experiments;  // in proposal order
+
+  // Filled by annotate_goals() (campaign/pareto_report.hpp), like ExperimentRecord::counts…:
+  bool conditions = false;                  // outcome constraints or a failure condition: a "counts" column
+  std::vector<ReportObjective> objectives;  // two or more: "pareto" and "hypervolume" columns, pareto.svg
+  bool hypervolume_column = false;          // several objectives, at most kMaxHypervolumeObjectives (4)
+  // The hypervolume's reference point, one entry per objective in its own units; empty while
+  // unknown (no threshold for some objective and no counting result yet).
+  std::vector<double> reference;
+  std::vector<bool> reference_from_threshold;  // parallel to reference: given (true) or inferred
 
   // Index into `experiments` of the best ok experiment with an objective (smallest, or largest when
   // maximizing; ties go to the one that finished first); nullopt when there is none.
@@ -73,7 +101,10 @@ CampaignRecord summarize(const std::vector<nlohmann::json>& events);
 // and its values, new ones are added (outputs after the objective, anything else at the end), so
 // programs should find columns by header name. A campaign started by labloop 0.1.0 (which knew one
 // output, and did not write units into headers) gets 0.1.0's columns unchanged, in the same order,
-// followed by the new ones (docs/outputs.md). The file is written to a temporary sibling, fsync()ed and renamed over
+// followed by the new ones (docs/outputs.md). Annotated records (see ExperimentRecord::counts) get,
+// at the end: "counts" (1/0 for ok results) when record.conditions; "pareto" (1/0 for ok results)
+// when record.objectives has two or more; then "hypervolume" when record.hypervolume_column. A
+// single-objective campaign without conditions gets none of them. The file is written to a temporary sibling, fsync()ed and renamed over
 // `path`, so readers never see half a file. Throws labloop::Error naming the path and the OS reason.
 void write_results_csv(const CampaignRecord& record, const std::filesystem::path& path);
 
@@ -81,7 +112,9 @@ void write_results_csv(const CampaignRecord& record, const std::filesystem::path
 // with an objective (x = its completion_index; y = objective), a step line of the best so far, a red
 // cross on the x axis at the completion index of each failed experiment, a dashed labelled line at
 // stop.target when the config sets one, tick labels on both axes, axis titles ("<objective>
-// [<unit>]"), a legend, and a title "<campaign>: minimize|maximize <objective>". With no results it
+// [<unit>]"), a legend, and a title "<campaign>: minimize|maximize <objective>". In an annotated
+// record a result a condition rules out (ExperimentRecord::counts false) is a hollow red circle
+// (class "result ruled-out") and is never the best so far. With no results it
 // is a small SVG saying "no results yet" (and how many failed). Written atomically like the CSV;
 // throws labloop::Error likewise.
 //
@@ -94,5 +127,22 @@ void write_results_csv(const CampaignRecord& record, const std::filesystem::path
 //   drawn as open triangles on the edge they fall beyond, and the legend counts them ("off scale").
 // Its <desc> states the scale and ends ("value axis: log10|linear from <low> to <high>").
 void write_convergence_svg(const CampaignRecord& record, const std::filesystem::path& path);
+
+// Writes pareto.svg for an annotated record with two or more objectives (record.objectives), a
+// self-contained SVG written atomically like the others, titled "<campaign>: Pareto front".
+// - Two objectives (800x480): one marker per ok result with both values (class "result", grey, for
+//   dominated counting results; "result front", orange, for the Pareto set; "result ruled-out",
+//   hollow red, for results an outcome constraint or failure condition rules out), the front as a
+//   step line (class "front") closed off at the reference point unless an end point lies beyond it,
+//   the reference point as a green + (class "reference"), axis titles "<objective> [<unit>]
+//   (minimize|maximize)", and a legend counting each kind, failures (no values, so no marker) and
+//   where each entry of the reference point comes from.
+// - Three or more: a lower-triangular grid of 2-D panels, one per pair of objectives, each with
+//   one marker per ok result in the same classes (front = the M-dimensional front, not the
+//   projection's), the reference point where known, and no step line.
+// Its <desc> says "Pareto front: <k> of <n> results" and the reference point. With no results it
+// says "no results yet". Throws labloop::Error naming the path when it cannot be written, and
+// std::invalid_argument when record.objectives has fewer than two entries (a bug).
+void write_pareto_svg(const CampaignRecord& record, const std::filesystem::path& path);
 
 }  // namespace labloop
