@@ -173,10 +173,24 @@ class CampaignRun {
       throw;
     }
     finish(reason_);
-    return CampaignSummary{stop_.value(), reason_, output_, status(), pareto()};
+    return CampaignSummary{stop_.value(), reason_, output_, status(), pareto(), recommendation()};
   }
 
  private:
+  // The experiment at the point the planner recommends (Planner::recommend), if it counts.
+  std::optional<CampaignSummary::Recommendation> recommendation() {
+    if (config_.objectives.size() > 1 || !planner_) return std::nullopt;
+    const std::optional<Point> at = planner_->recommend();
+    if (!at) return std::nullopt;
+    for (const ExperimentState& x : state_.experiments()) {
+      if (x.outcome != ExperimentOutcome::ok || !x.objective || x.x.size() != static_cast<size_t>(at->size())) continue;
+      if ((Eigen::Map<const Eigen::VectorXd>(x.x.data(), at->size()) - *at).cwiseAbs().maxCoeff() > 1e-9) continue;
+      if (!counts(config_, x.values)) continue;
+      return CampaignSummary::Recommendation{x.id, x.params, *x.objective};
+    }
+    return std::nullopt;
+  }
+
   // ---- output and journal -------------------------------------------------------------------
 
   void prepare_output() {

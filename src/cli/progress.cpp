@@ -168,6 +168,13 @@ void ProgressDisplay::print_summary(const CampaignSummary& summary) {
     print_pareto_set(*summary.pareto);
   } else if (s.best) {
     line(fmt::format("{}", best_text(s)));
+    // With noisy measurements the best measured value may be luck: say what the model believes.
+    if (summary.recommended && summary.recommended->experiment != s.best_experiment)
+      line(fmt::format("recommended {} at {} ({}={:.6g} measured): the planner's model believes it best among those run; the best "
+                       "measurement may be partly noise",
+                       summary.recommended->experiment, params_text(summary.recommended->params), objective_, summary.recommended->measured));
+    else if (summary.recommended)
+      line("the planner's model agrees: it also believes that setting best among those run");
   }
   line(fmt::format("outputs: {0}/journal.jsonl  {0}/results.csv  {0}/convergence.svg{1}", summary.output.string(),
                    summary.pareto ? fmt::format("  {}/pareto.svg", summary.output.string()) : ""));

@@ -74,3 +74,33 @@ TEST_CASE("Progress: with several objectives the status shows the Pareto set and
   CHECK(text.find("best a=") == std::string::npos);  // no single best for several objectives
   CHECK_THAT(text, Catch::Matchers::Contains("runs/mo/pareto.svg"));
 }
+
+TEST_CASE("Progress: the summary names the planner's recommendation when it is not the best measurement", "[progress]") {
+  auto summary_text = [](std::optional<labloop::CampaignSummary::Recommendation> recommended) {
+    std::FILE* out = std::tmpfile();
+    REQUIRE(out);
+    {
+      labloop::cli::ProgressDisplay display(out, false, "y");
+      labloop::CampaignSummary summary;
+      summary.reason = "budget reached";
+      summary.output = "runs/n";
+      summary.status.done = 20;
+      summary.status.best = 0.1;
+      summary.status.best_experiment = "n-0007";
+      summary.status.best_params = {{"x", 0.5}};
+      summary.recommended = std::move(recommended);
+      display.print_summary(summary);
+    }
+    std::rewind(out);
+    std::string text;
+    for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+    std::fclose(out);
+    return text;
+  };
+  const std::string other = summary_text(labloop::CampaignSummary::Recommendation{"n-0012", {{"x", 0.25}}, 0.3});
+  CHECK_THAT(other, Catch::Matchers::Contains("best y=0.1 (x=0.5) at n-0007\n"));
+  CHECK_THAT(other, Catch::Matchers::Contains("recommended n-0012 at x=0.25 (y=0.3 measured): the planner's model believes it best"));
+  const std::string same = summary_text(labloop::CampaignSummary::Recommendation{"n-0007", {{"x", 0.5}}, 0.1});
+  CHECK_THAT(same, Catch::Matchers::Contains("the planner's model agrees"));
+  CHECK(summary_text(std::nullopt).find("recommended") == std::string::npos);
+}

@@ -75,6 +75,14 @@ struct CampaignSummary {
   CampaignStatus status;
   // Several objectives: the Pareto set at the end, as the reports show it; nullopt for one.
   std::optional<ParetoSummary> pareto;
+  // One objective: the setting the planner recommends among those run (its model's best, not the
+  // luckiest noisy measurement); nullopt when the planner has no model or no result counts.
+  struct Recommendation {
+    std::string experiment;
+    nlohmann::json params;
+    double measured = 0.0;  // what that experiment measured
+  };
+  std::optional<Recommendation> recommended;
 };
 
 // What `labloop validate --instruments` learns of one instrument.
