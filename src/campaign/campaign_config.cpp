@@ -94,6 +94,14 @@ Objective parse_objective(const Node& node) {
   return o;
 }
 
+// results.csv has columns of these names for campaigns with several objectives or conditions on
+// outputs (docs/outputs.md): an output of the same name would make two columns alike.
+void refuse_report_column(const Node& node, const std::string& name) {
+  for (const char* column : {"pareto", "hypervolume", "counts"})
+    if (name == column)
+      node.fail(fmt::format("an output named \"{}\" would clash with results.csv's own \"{}\" column: rename the output", name, column));
+}
+
 // "objective": {…} (one) or "objectives": [{…}, …] (one or more). A journaled config carries
 // both, the first objective as "objective", so that readers older than "objectives" still know
 // it; they must then agree.
@@ -110,6 +118,7 @@ void parse_objectives(const Node& top, CampaignConfig& c) {
   std::map<std::string, size_t> seen;
   for (size_t i = 0; i < list.value().size(); ++i) {
     Objective o = parse_objective(list.at(i));
+    refuse_report_column(list.at(i).child("name"), o.name);
     if (auto [it, inserted] = seen.emplace(o.name, i); !inserted)
       list.at(i).child("name").fail(fmt::format("duplicate objective \"{}\" (also at /objectives/{})", o.name, it->second));
     c.objectives.push_back(std::move(o));
@@ -142,6 +151,7 @@ std::vector<OutcomeCondition> parse_conditions(const Node& parent, const std::st
     const std::string text = item.as_string();
     if (const std::string problem = parse_outcome_condition(text, condition); !problem.empty())
       item.fail(fmt::format("\"{}\" is not {}: it {}", text, what, problem));
+    refuse_report_column(item, condition.output);
     out.push_back(std::move(condition));
   }
   return out;

@@ -123,6 +123,10 @@ TEST_CASE("Goals: mistakes are named where they are", "[goals]") {
   c["outcome_constraints"] = {"purity >= 0.95", "purity = 1"};
   CHECK(goals_error(c).find("/outcome_constraints/1: \"purity = 1\" is not an outcome constraint: it uses \"=\"") != std::string::npos);
   c = goals_config();
+  c["outcome_constraints"] = {"pareto >= 1"};
+  CHECK(goals_error(c).find("/outcome_constraints/0: an output named \"pareto\" would clash with results.csv's own \"pareto\" column") !=
+        std::string::npos);
+  c = goals_config();
   c["failure"] = {{"when", 3}};
   CHECK(goals_error(c).find("/failure/when: ") != std::string::npos);
   c = goals_config();
