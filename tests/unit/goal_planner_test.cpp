@@ -120,10 +120,10 @@ TEST_CASE("Goal acquisition: gradients match finite differences for every combin
   front << y1, y2;
   const LogExpectedHypervolumeImprovement ehvi(pareto_front(front), infer_reference_point(front));
   std::vector<detail::GoalParts> cases;
-  cases.push_back(detail::GoalParts{{&g1}, {&gc}, nullptr, y1.minCoeff(), nullptr});
-  cases.push_back(detail::GoalParts{{&g1}, {&gc}, &feasibility, std::nan(""), nullptr});  // nothing feasible yet
-  cases.push_back(detail::GoalParts{{&g1, &g2}, {}, nullptr, std::nan(""), &ehvi});
-  cases.push_back(detail::GoalParts{{&g1, &g2}, {&gc}, &feasibility, std::nan(""), &ehvi});
+  cases.push_back(detail::GoalParts{{&g1}, {&gc}, {}, nullptr, y1.minCoeff(), nullptr});
+  cases.push_back(detail::GoalParts{{&g1}, {&gc}, {0.1}, &feasibility, std::nan(""), nullptr});  // nothing feasible yet
+  cases.push_back(detail::GoalParts{{&g1, &g2}, {}, {}, nullptr, std::nan(""), &ehvi});
+  cases.push_back(detail::GoalParts{{&g1, &g2}, {&gc}, {-0.2}, &feasibility, std::nan(""), &ehvi});
   std::mt19937_64 ctx_rng(1);
   const AcquisitionContext ctx{g1, 0.0, ctx_rng};
   for (size_t k = 0; k < cases.size(); ++k) {

@@ -1,6 +1,6 @@
 // See goal_acquisition.hpp. Gradients chain the parts' analytic ones:
 //   LogEI: ∇ = ∇σ/σ + (log h)'(z)·∇z, z = (τ − μ)/σ, ∇z = −(∇μ + z∇σ)/σ;
-//   log Φ(u), u = −μ/σ: ∇ = (log Φ)'(u)·∇u, ∇u = −(∇μ + u∇σ)/σ;
+//   log Φ(u), u = (b − μ)/σ: ∇ = (log Φ)'(u)·∇u, ∇u = −(∇μ + u∇σ)/σ;
 //   log EHVI: Σ_j ∂/∂μ_j·∇μ_j + ∂/∂σ_j·∇σ_j (ehvi.hpp).
 #include "goal_acquisition.hpp"
 
@@ -43,9 +43,10 @@ Eigen::VectorXd GoalAcquisition::score(const AcquisitionContext& ctx, const Eige
       }
     }
   }
-  for (const GaussianProcess* c : parts_.constraints) {
-    c->predict(x, mean, variance);
-    for (Eigen::Index i = 0; i < m; ++i) out[i] += log_ndtr(-mean[i] / clamped_sigma(variance[i]));
+  for (size_t k = 0; k < parts_.constraints.size(); ++k) {
+    parts_.constraints[k]->predict(x, mean, variance);
+    const double bound = bound_of(k);
+    for (Eigen::Index i = 0; i < m; ++i) out[i] += log_ndtr((bound - mean[i]) / clamped_sigma(variance[i]));
   }
   if (parts_.feasibility) out += parts_.feasibility->log_probability(x);
   return out;
@@ -80,9 +81,9 @@ double GoalAcquisition::score(const AcquisitionContext& ctx, const Eigen::Vector
       value += std::log(p.sigma) + log_h(z);
     }
   }
-  for (const GaussianProcess* c : parts_.constraints) {
-    const PointPosterior p = posterior_at(*c, x);
-    const double u = -p.mean / p.sigma;
+  for (size_t k = 0; k < parts_.constraints.size(); ++k) {
+    const PointPosterior p = posterior_at(*parts_.constraints[k], x);
+    const double u = (bound_of(k) - p.mean) / p.sigma;
     grad += log_ndtr_derivative(u) * (-(p.mean_grad + u * p.sigma_grad) / p.sigma);
     value += log_ndtr(u);
   }

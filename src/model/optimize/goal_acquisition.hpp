@@ -8,7 +8,7 @@
 // among observed points that satisfy the constraints), or the expected hypervolume improvement
 // over the front of posterior means for several objectives (noise-aware: the model's belief
 // about the observed points, not their noisy values). Each constraint has its own GP; P(c ≤ 0)
-// = Φ(−μ_c/σ_c) (Gardner et al., ICML 2014; Gelbart et al., UAI 2014). Before any observed point
+// = Φ((b_c − μ_c)/σ_c), b_c the bound in the model's units (Gardner et al., ICML 2014; Gelbart et al., UAI 2014). Before any observed point
 // satisfies the constraints there is nothing to improve on and A is left out: the score is the
 // probability of feasibility, which finds the feasible region first.
 //
@@ -27,7 +27,8 @@ namespace labloop::detail {
 
 struct GoalParts {
   std::vector<const GaussianProcess*> objectives;   // one model per objective (≥ 1), "smaller is better"
-  std::vector<const GaussianProcess*> constraints;  // one per outcome constraint: holds where ≤ 0
+  std::vector<const GaussianProcess*> constraints;  // one per outcome constraint: holds where ≤ its bound
+  std::vector<double> constraint_bounds;            // per constraint, in its model's units (0 when absent)
   const FeasibilityModel* feasibility = nullptr;    // null: failures are not modelled
   // One objective: LogEI's incumbent; NaN: no feasible point yet (score feasibility alone).
   double incumbent = std::numeric_limits<double>::quiet_NaN();
@@ -43,6 +44,7 @@ class GoalAcquisition final : public Acquisition {
   double score(const AcquisitionContext& ctx, const Eigen::VectorXd& x, Eigen::VectorXd& grad) const override;
 
  private:
+  double bound_of(size_t k) const { return k < parts_.constraint_bounds.size() ? parts_.constraint_bounds[k] : 0.0; }
   bool improves() const { return parts_.ehvi != nullptr || (parts_.objectives.size() == 1 && !std::isnan(parts_.incumbent)); }
   GoalParts parts_;
 };

@@ -45,6 +45,10 @@ class ModelSelection {
   bool fit(const Observations& observations, std::mt19937_64& rng, double max_seconds);
 
   const GaussianProcess& model() const { return *model_; }
+  // A value in the observations' units taken to the model's (the magnitude compression, then the
+  // output warp, as fitted last; both increasing): where a threshold in user units lies for the
+  // model, e.g. an outcome constraint's bound or a hypervolume reference point.
+  double to_model_units(double y) const { return warp_.transform(compression_.transform(y)); }
 
  private:
   static double evidence(const GaussianProcess& gp, const Eigen::VectorXd& y, const YeoJohnson* warp);

@@ -352,9 +352,18 @@ class BayesianPlanner final : public Planner {
 
     std::vector<GaussianProcess> objective_gps{model_selection_.model()};
     for (const auto& m : extra_models_) objective_gps.push_back(m->model());
+    // Each model sees its outputs compressed and warped (model_selection.hpp): bounds and the
+    // reference point are taken to its units, or they would sit in the wrong place.
     std::vector<GaussianProcess> constraint_gps;
+    std::vector<double> constraint_bounds;
     for (size_t c = 0; c < constraint_models_.size(); ++c)
-      if (constraint_modelled[c]) constraint_gps.push_back(constraint_models_[c]->model());
+      if (constraint_modelled[c]) {
+        constraint_gps.push_back(constraint_models_[c]->model());
+        constraint_bounds.push_back(constraint_models_[c]->to_model_units(0.0));
+      }
+    auto objective_model = [&](Eigen::Index j) -> const ModelSelection& {
+      return j == 0 ? model_selection_ : *extra_models_[static_cast<size_t>(j - 1)];
+    };
     const bool parego = goals_.several_objectives() && options_.multi_objective == MultiObjective::parego;
 
     // The feasible observed points and their objectives (as measured, and the models' belief).
@@ -401,7 +410,7 @@ class BayesianPlanner final : public Planner {
       std::vector<double> means;
       for (GaussianProcess& gp : objective_gps) means.push_back(believe_one(gp));
       bool believed_feasible = true;
-      for (GaussianProcess& gp : constraint_gps) believed_feasible = believe_one(gp) <= 0.0 && believed_feasible;
+      for (size_t c = 0; c < constraint_gps.size(); ++c) believed_feasible = believe_one(constraint_gps[c]) <= constraint_bounds[c] && believed_feasible;
       if (scalarized) believe_one(*scalarized);
       return std::make_pair(means, believed_feasible);
     };
@@ -417,6 +426,7 @@ class BayesianPlanner final : public Planner {
       reference = infer_reference_point(measured);
       for (Eigen::Index j = 0; j < m_objectives && static_cast<size_t>(j) < goals_.thresholds.size(); ++j)
         if (std::isfinite(goals_.thresholds[static_cast<size_t>(j)])) reference[j] = goals_.thresholds[static_cast<size_t>(j)];
+      for (Eigen::Index j = 0; j < m_objectives; ++j) reference[j] = objective_model(j).to_model_units(reference[j]);
     }
     std::vector<Point> avoid(pending.begin(), pending.end());
     avoid.insert(avoid.end(), out.begin(), out.end());
@@ -466,6 +476,7 @@ class BayesianPlanner final : public Planner {
         }
       }
       for (const GaussianProcess& gp : constraint_gps) parts.constraints.push_back(&gp);
+      parts.constraint_bounds = constraint_bounds;
       if (feasibility_.fitted()) parts.feasibility = &feasibility_;
       const GoalAcquisition acquisition(std::move(parts));
       Point x = goal_optimizer_.maximize(acquisition, objective_gps.front(), 0.0, avoid, guide, rng_, budget_s);
