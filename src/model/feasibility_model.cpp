@@ -103,8 +103,8 @@ void FeasibilityModel::fit(const Kernel& kernel, const Eigen::MatrixXd& x, const
     const Eigen::MatrixXd kk = variance * k1;
     Eigen::VectorXd g = Eigen::VectorXd::Zero(n), a = Eigen::VectorXd::Zero(n), dlog(n), w(n);
     Eigen::LLT<Eigen::MatrixXd> llt;
-    double previous = -std::numeric_limits<double>::infinity(), psi = 0;
-    for (int step = 0; step < kMaxNewtonSteps; ++step) {
+    // ∇log p, W and log p(y|f) at the latent g.
+    auto likelihood_at = [&] {
       double loglik = 0;
       for (Eigen::Index i = 0; i < n; ++i) {
         const double z = y[i] * (mean + g[i]);
@@ -113,7 +113,11 @@ void FeasibilityModel::fit(const Kernel& kernel, const Eigen::MatrixXd& x, const
         w[i] = std::max(0.0, r * r + z * r);
         loglik += detail::log_ndtr(z);
       }
-      psi = -0.5 * a.dot(g) + loglik;
+      return loglik;
+    };
+    double previous = -std::numeric_limits<double>::infinity(), psi = 0;
+    for (int step = 0; step < kMaxNewtonSteps; ++step) {
+      psi = -0.5 * a.dot(g) + likelihood_at();
       if (step > 0 && std::abs(psi - previous) < 1e-10 * (1 + std::abs(psi))) break;
       previous = psi;
       const Eigen::VectorXd sw = w.cwiseSqrt();
@@ -127,14 +131,7 @@ void FeasibilityModel::fit(const Kernel& kernel, const Eigen::MatrixXd& x, const
       g = kk * a;
     }
     // Quantities at the final mode (recomputed so they match g exactly).
-    double loglik = 0;
-    for (Eigen::Index i = 0; i < n; ++i) {
-      const double z = y[i] * (mean + g[i]);
-      const double r = detail::log_ndtr_derivative(z);
-      dlog[i] = y[i] * r;
-      w[i] = std::max(0.0, r * r + z * r);
-      loglik += detail::log_ndtr(z);
-    }
+    const double loglik = likelihood_at();
     const Eigen::VectorXd sw = w.cwiseSqrt();
     Eigen::MatrixXd b = sw.asDiagonal() * kk * sw.asDiagonal();
     b.diagonal().array() += 1.0;
