@@ -66,10 +66,13 @@ FeasibilityModel::FeasibilityModel(const FeasibilityModel& other)
     : s_(other.s_ ? std::make_unique<State>(State{other.s_->kernel->clone(), other.s_->x, other.s_->mean, other.s_->dlog, other.s_->sqrt_w,
                                                   other.s_->l, other.s_->variance})
                   : nullptr) {}
+// Copy, then move in: with a move assignment of its own, the temporary is not copied again.
 FeasibilityModel& FeasibilityModel::operator=(const FeasibilityModel& other) {
   if (this != &other) *this = FeasibilityModel(other);
   return *this;
 }
+FeasibilityModel::FeasibilityModel(FeasibilityModel&&) noexcept = default;
+FeasibilityModel& FeasibilityModel::operator=(FeasibilityModel&&) noexcept = default;
 FeasibilityModel::~FeasibilityModel() = default;
 
 bool FeasibilityModel::fitted() const { return s_ != nullptr; }

@@ -8,6 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "catalogue.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
+
 namespace labloop::test {
 
 // A fresh directory under /tmp, removed (with its contents) when the object goes away. Short
@@ -61,6 +65,17 @@ inline nlohmann::json fast_heartbeat(nlohmann::json instrument, double reconnect
   instrument["reconnect_s"] = reconnect_s;
   instrument["retry_backoff_s"] = 0.05;
   return instrument;
+}
+
+// The message the campaign-file loader gives for `config` (named `source` in it), or "" when it
+// loads: what the config tests compare.
+inline std::string config_error(const nlohmann::json& config, const std::string& source = "c.json") {
+  try {
+    parse_campaign_config(config.dump(), source, labloop::sim::catalogue());
+    return "";
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
 }
 
 }  // namespace labloop::test

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
 #include "catalogue.hpp"
@@ -29,14 +31,7 @@ json valid() {
 }
 
 // The message the loader gives for `config`, or "" when it loads.
-std::string error_for(const json& config) {
-  try {
-    parse_campaign_config(config.dump(), "c.json", labloop::sim::catalogue());
-    return "";
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-}
+std::string error_for(const json& config) { return labloop::test::config_error(config, "c.json"); }
 
 }  // namespace
 

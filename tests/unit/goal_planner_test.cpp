@@ -92,6 +92,15 @@ TEST_CASE("Feasibility model: likely success near successes, likely failure near
       CHECK(grad[d] == Approx(fd).margin(1e-5).epsilon(1e-4));
     }
   }
+  // Copies predict alike, and assigning an empty model (what the planner does when a fit fails)
+  // leaves it unfitted.
+  FeasibilityModel copy(model);
+  CHECK(copy.log_probability(probe).isApprox(logp));
+  FeasibilityModel assigned;
+  assigned = copy;
+  CHECK(assigned.log_probability(probe).isApprox(logp));
+  assigned = FeasibilityModel();
+  CHECK_FALSE(assigned.fitted());
   // Every experiment succeeded or every one failed: still a finite, sensible model.
   model.fit(*kernel, x, std::vector<bool>(30, true));
   CHECK(std::exp(model.log_probability(probe).minCoeff()) > 0.5);

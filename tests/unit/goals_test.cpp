@@ -2,6 +2,8 @@
 // and what one result then means (goals.hpp).
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 #include <cmath>
 
 #include "catalogue.hpp"
@@ -29,14 +31,7 @@ json goals_config() {
   })");
 }
 
-std::string goals_error(const json& config) {
-  try {
-    parse_campaign_config(config.dump(), "g.json", labloop::sim::catalogue());
-    return "";
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-}
+std::string goals_error(const json& config) { return labloop::test::config_error(config, "g.json"); }
 
 CampaignConfig goals_parsed(const json& config) { return parse_campaign_config(config.dump(), "g.json", labloop::sim::catalogue()); }
 

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -63,14 +65,7 @@ json lc_config(const json& constraints) {
               {"budget", {{"experiments", 10}}}};
 }
 
-std::string lc_config_error(const json& config) {
-  try {
-    parse_campaign_config(config.dump(), "c.json", labloop::sim::catalogue());
-    return "";
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-}
+std::string lc_config_error(const json& config) { return labloop::test::config_error(config, "c.json"); }
 
 }  // namespace
 

@@ -24,6 +24,8 @@ class FeasibilityModel {
   FeasibilityModel();
   FeasibilityModel(const FeasibilityModel& other);
   FeasibilityModel& operator=(const FeasibilityModel& other);
+  FeasibilityModel(FeasibilityModel&&) noexcept;
+  FeasibilityModel& operator=(FeasibilityModel&&) noexcept;
   ~FeasibilityModel();
 
   // Fits to the rows of x and whether each succeeded (sizes equal, n ≥ 1). `kernel` supplies the
