@@ -463,6 +463,22 @@ void FeasibleRegion::find_directions() {
     null_ = svd.matrixV().rightCols(k - rank);
   }
   if (e_.rows() > 0) e_pinv_ = e_.completeOrthogonalDecomposition().pseudoInverse();
+  // Keep a row only when it raises the rank of those kept before it.
+  std::vector<Eigen::Index> keep;
+  Eigen::Index kept_rank = 0;
+  for (Eigen::Index r = 0; r < e_.rows(); ++r) {
+    Eigen::MatrixXd rows(static_cast<Eigen::Index>(keep.size()) + 1, k);
+    for (size_t i = 0; i < keep.size(); ++i) rows.row(static_cast<Eigen::Index>(i)) = e_.row(keep[i]);
+    rows.row(rows.rows() - 1) = e_.row(r);
+    const Eigen::VectorXd sv = Eigen::JacobiSVD<Eigen::MatrixXd>(rows).singularValues();
+    Eigen::Index rank = 0;
+    for (Eigen::Index i = 0; i < sv.size(); ++i) rank += sv[i] > 1e-10 * std::max(1.0, sv[0]);
+    if (rank > kept_rank) keep.push_back(r), kept_rank = rank;
+  }
+  e_independent_.resize(static_cast<Eigen::Index>(keep.size()), k);
+  f_independent_.resize(static_cast<Eigen::Index>(keep.size()));
+  for (size_t i = 0; i < keep.size(); ++i)
+    e_independent_.row(static_cast<Eigen::Index>(i)) = e_.row(keep[i]), f_independent_[static_cast<Eigen::Index>(i)] = f_[keep[i]];
 }
 
 // The interior point, when there is one (a caller checks infeasible_subset() first; here an
@@ -667,9 +683,10 @@ std::optional<Eigen::VectorXd> FeasibleRegion::project(const Eigen::VectorXd& y,
   const Eigen::VectorXd target = y;
   Projection objective{&target, nullptr, nullptr};
   opt.set_min_objective(distance2, &objective);
-  Projection ineq{&target, &g_, &h_}, eq{&target, &e_, &f_};
+  Projection ineq{&target, &g_, &h_}, eq{&target, &e_independent_, &f_independent_};
   if (g_.rows() > 0) opt.add_inequality_mconstraint(linear_rows, &ineq, std::vector<double>(static_cast<size_t>(g_.rows()), 1e-13));
-  if (e_.rows() > 0) opt.add_equality_mconstraint(linear_rows, &eq, std::vector<double>(static_cast<size_t>(e_.rows()), 1e-13));
+  if (e_independent_.rows() > 0)
+    opt.add_equality_mconstraint(linear_rows, &eq, std::vector<double>(static_cast<size_t>(e_independent_.rows()), 1e-13));
   opt.set_xtol_abs(1e-13);
   opt.set_maxeval(200);
   double value = 0;

@@ -97,6 +97,12 @@ class FeasibleRegion {
   const Eigen::VectorXd& inequality_bounds() const { return h_; }
   const Eigen::MatrixXd& equality_rows() const { return e_; }
   const Eigen::VectorXd& equality_values() const { return f_; }
+  // The same without the rows that earlier rows imply (a repeated equality, or one that combines
+  // others): what optimizers are given, since SLSQP refuses more equalities than coordinates.
+  // A dropped row that contradicts the others makes the region infeasible, which
+  // infeasible_subset() reports from all the rows.
+  const Eigen::MatrixXd& independent_equality_rows() const { return e_independent_; }
+  const Eigen::VectorXd& independent_equality_values() const { return f_independent_; }
 
   // The largest violation at reduced point y, each constraint measured relative to its scale,
   // the box in cube units; 0 inside.
@@ -138,6 +144,8 @@ class FeasibleRegion {
   Eigen::VectorXd lo_, hi_;
   Eigen::MatrixXd null_;     // orthonormal basis of the directions hit-and-run moves along
   Eigen::MatrixXd e_pinv_;   // pseudo-inverse of E, to pull a point back onto E y = f
+  Eigen::MatrixXd e_independent_;  // independent_equality_rows()
+  Eigen::VectorXd f_independent_;
   Eigen::VectorXd centre_;
   bool pinned_checked_ = false;
 };

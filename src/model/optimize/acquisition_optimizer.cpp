@@ -69,13 +69,13 @@ AcquisitionOptimizer::AcquisitionOptimizer(const Space& space, AcquisitionOptimi
     const FeasibleRegion& region = space.region();
     const std::vector<int>& coords = region.coordinates();
     inequality_rows_ = Eigen::MatrixXd::Zero(region.inequality_rows().rows(), dim_);
-    equality_rows_ = Eigen::MatrixXd::Zero(region.equality_rows().rows(), dim_);
+    equality_rows_ = Eigen::MatrixXd::Zero(region.independent_equality_rows().rows(), dim_);
     for (size_t j = 0; j < coords.size(); ++j) {
       inequality_rows_.col(coords[j]) = region.inequality_rows().col(static_cast<Eigen::Index>(j));
-      equality_rows_.col(coords[j]) = region.equality_rows().col(static_cast<Eigen::Index>(j));
+      equality_rows_.col(coords[j]) = region.independent_equality_rows().col(static_cast<Eigen::Index>(j));
     }
     inequality_bounds_ = region.inequality_bounds();
-    equality_values_ = region.equality_values();
+    equality_values_ = region.independent_equality_values();
   }
 }
 
