@@ -62,7 +62,7 @@ const Parameter* find_parameter(const std::vector<Parameter>& parameters, std::s
 std::vector<std::string> numeric_names(const std::vector<Parameter>& parameters) {
   std::vector<std::string> names;
   for (const auto& p : parameters)
-    if (p.type != ParameterType::categorical && !p.log) names.push_back(p.name);
+    if ((p.type == ParameterType::continuous || p.type == ParameterType::integer) && !p.log) names.push_back(p.name);
   return names;
 }
 
@@ -221,6 +221,12 @@ ConstraintParse parse_linear_constraint(std::string_view text, const std::vector
             const Parameter* p = find_parameter(parameters, t.text);
             if (p->type == ParameterType::categorical)
               return fail(fmt::format("parameter \"{}\" is categorical and cannot appear in a constraint (it has no numeric value)", p->name));
+            // Discrete levels are not refused for a lack of maths (repair could step to neighbouring
+            // levels as it does for integers) but until that is written and tested (decision 0007).
+            if (p->type == ParameterType::discrete)
+              return fail(fmt::format("parameter \"{}\" is discrete and cannot appear in a constraint yet: make it continuous or integer, "
+                                      "or leave it out of the constraint",
+                                      p->name));
             if (p->log)
               return fail(fmt::format("parameter \"{}\" is log-scaled: a linear constraint on it is not linear in the planner's coordinates "
                                       "(log of the value), so it cannot be kept exactly; drop \"log\" from the parameter or leave it out of "
@@ -381,8 +387,8 @@ FeasibleRegion::FeasibleRegion(const std::vector<Parameter>& parameters, const s
     for (const auto& [name, a] : c.terms) {
       auto it = std::find_if(parameters.begin(), parameters.end(), [&n = name](const Parameter& p) { return p.name == n; });
       if (it == parameters.end()) throw PlannerError(fmt::format("constraint \"{}\" names unknown parameter '{}'", c.text, name));
-      if (it->type == ParameterType::categorical || it->log)
-        throw PlannerError(fmt::format("constraint \"{}\" names '{}', which is categorical or log-scaled", c.text, name));
+      if (it->type == ParameterType::categorical || it->type == ParameterType::discrete || it->log)
+        throw PlannerError(fmt::format("constraint \"{}\" names '{}', which is categorical, discrete or log-scaled", c.text, name));
       reduced_of[static_cast<size_t>(it - parameters.begin())] = 0;
     }
   std::vector<double> alpha, beta;  // value = alpha + beta * u

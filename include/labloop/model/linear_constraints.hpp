@@ -9,7 +9,8 @@
 // Numbers are decimal (1, 0.5, 2e-3). A name is a continuous or integer parameter that is not
 // log-scaled: categorical parameters have no numeric value, and a linear constraint on a
 // log-scaled parameter is not linear in the planner's coordinates (log(value)), which the
-// samplers and projections below rely on. Products or quotients of parameters and powers are
+// samplers and projections below rely on. Discrete parameters are refused for now: repair would
+// have to step between unequally spaced levels (docs/decisions/0007). Products or quotients of parameters and powers are
 // refused: constraints must be linear.
 //
 // Stated limits: at most kMaxConstraints constraints of at most kMaxConstraintChars characters.
