@@ -229,8 +229,8 @@ bool parse_constraints(const Node& node, CampaignConfig& c, ConfigMistakes& mist
         std::mt19937_64 rng(c.seed);
         FeasibleSampler(space).next(rng);
       } catch (const PlannerError&) {
-        node.fail("the constraints can be met only with fractional values of integer parameters (no whole-number setting found): "
-                  "make those parameters continuous or loosen the constraints");
+        node.fail("the constraints can be met only with fractional values of integer parameters or values between discrete levels (no "
+                  "setting of whole numbers and levels found): make those parameters continuous or loosen the constraints");
       }
     }
     c.constraints = std::move(parsed);

@@ -62,7 +62,7 @@ const Parameter* find_parameter(const std::vector<Parameter>& parameters, std::s
 std::vector<std::string> numeric_names(const std::vector<Parameter>& parameters) {
   std::vector<std::string> names;
   for (const auto& p : parameters)
-    if ((p.type == ParameterType::continuous || p.type == ParameterType::integer) && !p.log) names.push_back(p.name);
+    if (p.type != ParameterType::categorical && !p.log) names.push_back(p.name);
   return names;
 }
 
@@ -221,12 +221,6 @@ ConstraintParse parse_linear_constraint(std::string_view text, const std::vector
             const Parameter* p = find_parameter(parameters, t.text);
             if (p->type == ParameterType::categorical)
               return fail(fmt::format("parameter \"{}\" is categorical and cannot appear in a constraint (it has no numeric value)", p->name));
-            // Discrete levels are not refused for a lack of maths (repair could step to neighbouring
-            // levels as it does for integers) but until that is written and tested (decision 0007).
-            if (p->type == ParameterType::discrete)
-              return fail(fmt::format("parameter \"{}\" is discrete and cannot appear in a constraint yet: make it continuous or integer, "
-                                      "or leave it out of the constraint",
-                                      p->name));
             if (p->log)
               return fail(fmt::format("parameter \"{}\" is log-scaled: a linear constraint on it is not linear in the planner's coordinates "
                                       "(log of the value), so it cannot be kept exactly; drop \"log\" from the parameter or leave it out of "
@@ -387,35 +381,42 @@ FeasibleRegion::FeasibleRegion(const std::vector<Parameter>& parameters, const s
     for (const auto& [name, a] : c.terms) {
       auto it = std::find_if(parameters.begin(), parameters.end(), [&n = name](const Parameter& p) { return p.name == n; });
       if (it == parameters.end()) throw PlannerError(fmt::format("constraint \"{}\" names unknown parameter '{}'", c.text, name));
-      if (it->type == ParameterType::categorical || it->type == ParameterType::discrete || it->log)
-        throw PlannerError(fmt::format("constraint \"{}\" names '{}', which is categorical, discrete or log-scaled", c.text, name));
+      if (it->type == ParameterType::categorical || it->log)
+        throw PlannerError(fmt::format("constraint \"{}\" names '{}', which is categorical or log-scaled", c.text, name));
       reduced_of[static_cast<size_t>(it - parameters.begin())] = 0;
     }
   std::vector<double> alpha, beta;  // value = alpha + beta * u
+  std::vector<double> lo_list, hi_list;
   for (size_t i = 0; i < parameters.size(); ++i) {
     if (reduced_of[i] < 0) continue;
     const Parameter& p = parameters[i];
     reduced_of[i] = static_cast<int>(coords_.size());
     coords_.push_back(offsets[i]);
-    const bool is_integer = p.type == ParameterType::integer;
-    integer_.push_back(is_integer);
-    if (is_integer) {
+    // Integers and discrete levels are relaxed to [low, high], between the coordinates of their
+    // first and last value (1/(2n) and 1 − 1/(2n)), and rounded after.
+    integer_.push_back(p.type == ParameterType::integer || p.type == ParameterType::discrete);
+    if (p.type == ParameterType::integer) {
       const double n = p.high - p.low + 1;
       alpha.push_back(p.low - 0.5);
       beta.push_back(n);
+      lo_list.push_back(0.5 / n), hi_list.push_back(1.0 - 0.5 / n);
+    } else if (p.type == ParameterType::discrete) {
+      // Space's encoding: u = 1/(2n) + (v − v₀)/(v_last − v₀)·(1 − 1/n), linear in v (not log).
+      const double n = static_cast<double>(p.values.size());
+      const double span = p.values.back() - p.values.front();
+      const double b = n > 1 ? span / (1.0 - 1.0 / n) : 0.0;
+      beta.push_back(b);
+      alpha.push_back(p.values.front() - b * 0.5 / n);
+      lo_list.push_back(0.5 / n), hi_list.push_back(n > 1 ? 1.0 - 0.5 / n : 0.5 / n);
     } else {
       alpha.push_back(p.low);
       beta.push_back(p.high - p.low);
+      lo_list.push_back(0.0), hi_list.push_back(1.0);
     }
   }
   const auto k = static_cast<Eigen::Index>(coords_.size());
-  lo_.resize(k);
-  hi_.resize(k);
-  for (Eigen::Index j = 0; j < k; ++j) {
-    // Integers relaxed to [low, high]: the centres of their first and last cells.
-    lo_[j] = integer_[static_cast<size_t>(j)] ? 0.5 / beta[static_cast<size_t>(j)] : 0.0;
-    hi_[j] = integer_[static_cast<size_t>(j)] ? 1.0 - 0.5 / beta[static_cast<size_t>(j)] : 1.0;
-  }
+  lo_ = Eigen::Map<Eigen::VectorXd>(lo_list.data(), k);
+  hi_ = Eigen::Map<Eigen::VectorXd>(hi_list.data(), k);
   std::vector<Eigen::RowVectorXd> g_rows, e_rows;
   std::vector<double> h_list, f_list;
   for (size_t ci = 0; ci < constraints.size(); ++ci) {

@@ -159,14 +159,21 @@ std::optional<Eigen::VectorXd> Space::repair(const Eigen::VectorXd& x) const {
     const Eigen::VectorXd c = canonical(region_.expand(*projected, x));
     if (feasible(c)) return c;
   }
-  // Integers the rounding pushed out: hold them at whole values next to the relaxed solution
-  // (each rounded down or up; all combinations up to 6 integers, otherwise 64 of them drawn with
-  // a fixed generator so repair stays a function of x) and project the rest again.
+  // Integers (and discrete levels) the rounding pushed out: hold them at whole values (levels)
+  // next to the relaxed solution (each rounded down or up; all combinations up to 6 of them,
+  // otherwise 64 drawn with a fixed generator so repair stays a function of x) and project the
+  // rest again.
   const std::vector<bool>& is_integer = region_.integer();
   std::vector<Eigen::Index> ints;
+  std::vector<const Parameter*> levels_of;  // per entry of ints: the discrete parameter, or null
   for (size_t j = 0; j < is_integer.size(); ++j)
-    if (is_integer[j] && region_.lower()[static_cast<Eigen::Index>(j)] < region_.upper()[static_cast<Eigen::Index>(j)])
+    if (is_integer[j] && region_.lower()[static_cast<Eigen::Index>(j)] < region_.upper()[static_cast<Eigen::Index>(j)]) {
       ints.push_back(static_cast<Eigen::Index>(j));
+      const int offset = region_.coordinates()[j];
+      const auto at = std::find(offsets_.begin(), offsets_.end(), offset);
+      const Parameter& p = parameters_[static_cast<size_t>(at - offsets_.begin())];
+      levels_of.push_back(p.type == ParameterType::discrete ? &p : nullptr);
+    }
   if (ints.empty()) return std::nullopt;
   const Eigen::VectorXd base = projected ? *projected : region_.reduce(x).cwiseMax(region_.lower()).cwiseMin(region_.upper());
   std::vector<bool> hold(is_integer.size(), false);
@@ -179,10 +186,17 @@ std::optional<Eigen::VectorXd> Space::repair(const Eigen::VectorXd& x) const {
     Eigen::VectorXd y = base;
     for (size_t b = 0; b < ints.size(); ++b) {
       const Eigen::Index j = ints[b];
+      const bool up = ints.size() <= 6 ? (mask >> b) & 1 : local() & 1;
+      if (const Parameter* p = levels_of[b]) {
+        // The last level at or below y[j] in the cube, or the one after it.
+        size_t below = 0;
+        while (below + 1 < p->values.size() && discrete_coordinate(*p, p->values[below + 1]) <= y[j]) ++below;
+        y[j] = discrete_coordinate(*p, p->values[std::min(below + (up ? 1 : 0), p->values.size() - 1)]);
+        continue;
+      }
       // Cell width 1/n: cell k's centre is (k + 0.5)/n.
       const double n = std::round(0.5 / region_.lower()[j]);
       const double cell = std::clamp(std::floor(y[j] * n - 0.5), 0.0, n - 1);
-      const bool up = ints.size() <= 6 ? (mask >> b) & 1 : local() & 1;
       y[j] = (std::min(cell + (up ? 1.0 : 0.0), n - 1) + 0.5) / n;
     }
     const auto p = region_.project(y, hold);

@@ -453,9 +453,13 @@ TEST_CASE("Config: each mistake in a discrete parameter is named at its JSON pat
     x1["values"].push_back(12);
     CHECK(error_for(c) == "c.json: /instruments/0: instrument 'sim' limits \"x1\" to [-5, 10], but the campaign asks for level 12; drop the levels outside");
   }
-  SECTION("a linear constraint naming a discrete parameter") {
+  SECTION("linear constraints take a discrete parameter, and need a setting at its levels") {
     c["constraints"] = {"x1 + x2 <= 10"};
-    CHECK_THAT(error_for(c), Catch::StartsWith("c.json: /constraints/0: ") && Catch::Contains("parameter \"x1\" is discrete and cannot appear in a constraint yet"));
+    CHECK(error_for(c) == "");
+    c["constraints"] = {"x1 == 1"};  // within [-5, 10], but no level is 1
+    CHECK(error_for(c) == "c.json: /constraints: the constraints can be met only with fractional values of integer parameters or values "
+                          "between discrete levels (no setting of whole numbers and levels found): make those parameters continuous or loosen "
+                          "the constraints");
   }
   SECTION("an unknown type names discrete among the types") {
     x1["type"] = "discret";

@@ -9,8 +9,9 @@
 // Numbers are decimal (1, 0.5, 2e-3). A name is a continuous or integer parameter that is not
 // log-scaled: categorical parameters have no numeric value, and a linear constraint on a
 // log-scaled parameter is not linear in the planner's coordinates (log(value)), which the
-// samplers and projections below rely on. Discrete parameters are refused for now: repair would
-// have to step between unequally spaced levels (docs/decisions/0007). Products or quotients of parameters and powers are
+// samplers and projections below rely on. Discrete parameters are relaxed like integers (their
+// coordinate is linear in the value between the first and last level) and then snapped to a
+// level, which Space::repair steps between when the snap breaks a constraint. Products or quotients of parameters and powers are
 // refused: constraints must be linear.
 //
 // Stated limits: at most kMaxConstraints constraints of at most kMaxConstraintChars characters.
@@ -77,7 +78,7 @@ class FeasibleRegion {
   FeasibleRegion() = default;
   // `offsets` are the parameters' first cube coordinates, `cube_dim` the cube's dimension.
   // Constraints must have been parsed against `parameters` (throws PlannerError for a name that
-  // is not a continuous or integer parameter without log).
+  // is not a continuous, integer or discrete parameter without log).
   FeasibleRegion(const std::vector<Parameter>& parameters, const std::vector<int>& offsets, int cube_dim,
                  const std::vector<LinearConstraint>& constraints);
 
@@ -90,7 +91,7 @@ class FeasibleRegion {
   Eigen::VectorXd expand(const Eigen::VectorXd& y, Eigen::VectorXd cube_point) const;
   const Eigen::VectorXd& lower() const { return lo_; }
   const Eigen::VectorXd& upper() const { return hi_; }
-  // Which reduced coordinates belong to integer parameters.
+  // Which reduced coordinates belong to integer or discrete parameters (relaxed, then rounded).
   const std::vector<bool>& integer() const { return integer_; }
 
   // The rows in reduced coordinates, each normalized by its constraint's scale: G y ≤ h, E y = f.

@@ -30,7 +30,8 @@ class Space {
   // before a Space is built, so this guards other callers (bench tables, embedding programs).
   explicit Space(std::vector<Parameter> parameters);
   // With linear constraints parsed against `parameters` (parse_linear_constraint). Throws
-  // PlannerError for a constraint naming what is not a numeric, linear-scaled parameter, or when
+  // PlannerError for a constraint naming what is not a numeric (continuous, integer or discrete),
+  // linear-scaled parameter, or when
   // no setting satisfies the constraints (naming a minimal set of them).
   Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> constraints);
 
@@ -66,7 +67,8 @@ class Space {
   bool feasible(const Eigen::VectorXd& x) const;
   // A canonical point whose setting meets the constraints, near x: canonical(x) when that
   // already does; else the projection of x onto the constraints (integers relaxed), snapped;
-  // else, for integers the rounding broke, neighbouring whole values tried with the continuous
+  // else, for integers the rounding broke, neighbouring whole values (for discrete parameters,
+  // the levels either side) tried with the continuous
   // coordinates projected again. Nothing when none of that meets them (integers in equalities
   // may have no whole-number solution near x, or none at all).
   std::optional<Eigen::VectorXd> repair(const Eigen::VectorXd& x) const;
