@@ -53,6 +53,7 @@ MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB, per payload frame
 MAX_EXPERIMENT_ID_CHARS = 128
 MAX_MESSAGE_DEPTH = 64  # nested arrays/objects per payload; the top-level object is level 1
 MAX_ERROR_CHARS = 4096  # failure texts are for humans; keep results small
+MAX_DISCRETE_LEVELS = 1000  # levels of a discrete input (docs/protocol.md)
 
 log = logging.getLogger("labloop_driver")
 
@@ -185,6 +186,17 @@ def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
             choices = spec.get("choices")
             if not isinstance(choices, Sequence) or isinstance(choices, str) or not choices:
                 raise ValueError(f"describe(): categorical input '{name}' needs a non-empty 'choices' list")
+        elif kind == "discrete":
+            # Numeric levels (protocol v1, extended): the controller sends only these values.
+            values = spec.get("values")
+            if (not isinstance(values, Sequence) or isinstance(values, str) or not values
+                    or len(values) > MAX_DISCRETE_LEVELS
+                    or not all(_is_number(v) and math.isfinite(v) for v in values)):
+                raise ValueError(f"describe(): discrete input '{name}' needs a 'values' list of 1 to "
+                                 f"{MAX_DISCRETE_LEVELS} finite numbers")
+            if len(set(float(v) for v in values)) != len(values):
+                raise ValueError(f"describe(): discrete input '{name}' lists a level twice")
+            spec = dict(spec, values=sorted(values))
         else:
             raise ValueError(f"describe(): input '{name}' has unknown type {kind!r}")
         if "unit" in spec and not isinstance(spec["unit"], str):
@@ -235,6 +247,17 @@ def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[st
             choices = spec["choices"]
             if not any(_same_json_value(v, c) for c in choices):
                 raise ParamError(f"{name}={_fmt(v)} not among choices {_fmt(list(choices))}")
+        elif kind == "discrete":
+            # The same tolerance as the controller's check (1e-9 of the levels' scale), and the
+            # level itself handed to run(), so 0.1 written as 0.10000000000000002 is still 0.1.
+            levels = spec["values"]
+            if not _is_number(v) or not math.isfinite(v):
+                raise ParamError(f"{name}={_fmt(v)} is not a finite number")
+            scale = max([levels[-1] - levels[0]] + [abs(x) for x in levels])
+            level = min(levels, key=lambda x: abs(x - v))
+            if abs(level - v) > 1e-9 * scale:
+                raise ParamError(f"{name}={_fmt(v)} is not one of the levels {_fmt(list(levels))}")
+            v = level
         else:
             raise ParamError(f"input {name} has unknown type {kind!r}")
         out[name] = v

@@ -297,6 +297,37 @@ def test_validate_params() -> None:
         check(str(verdict(bad)).startswith("rejected: "), f"{what} -> {verdict(bad)!r}")
 
 
+def test_discrete_inputs() -> None:
+    print("discrete inputs (in-process)")
+    from labloop_driver import ParamError, validate_describe, validate_params
+
+    desc = {"driver": "d", "version": "1", "outputs": ["y"],
+            "inputs": [{"name": "conc", "type": "discrete", "values": [0.153, 0.057, 0.1]}]}
+    inputs = validate_describe(desc)["inputs"]
+    check(inputs[0]["values"] == [0.057, 0.1, 0.153], "discrete levels sorted ascending by validate_describe")
+    for values, what in (([], "no levels"), ([0.1, "a"], "a level that is not a number"),
+                         ([0.1, 0.1], "a level twice"), ([float("inf")], "an infinite level")):
+        bad = dict(desc, inputs=[{"name": "conc", "type": "discrete", "values": values}])
+        try:
+            validate_describe(bad)
+            check(False, f"describe with {what} refused")
+        except ValueError as e:
+            check("discrete input 'conc'" in str(e), f"describe with {what} refused: {e}")
+
+    def verdict(params: Any) -> Any:
+        try:
+            return validate_params(inputs, params)
+        except ParamError as e:
+            return f"rejected: {e}"
+
+    check(verdict({"conc": 0.1}) == {"conc": 0.1}, "a level accepted")
+    check(verdict({"conc": 0.1 + 1e-13}) == {"conc": 0.1}, "a level with a rounding error accepted as the level")
+    for v in (0.12, 0.2, "0.1", float("nan")):
+        got = str(verdict({"conc": v}))
+        check(got.startswith("rejected: "), f"conc={v!r} refused -> {got!r}")
+    check("0.057, 0.1, 0.153" in str(verdict({"conc": 0.12})), "the refusal names the levels")
+
+
 def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
     print("result cache on disk (--cache)")
     cache = os.path.join(tmp, "cache.jsonl")
@@ -397,6 +428,7 @@ def main() -> int:
         check("ignored an abort of a-0001" in log_a, "the driver logs each refused abort")
         test_slow_driver(cb)
         test_validate_params()
+        test_discrete_inputs()
 
         print("shutdown")
         pb.send_signal(signal.SIGTERM)

@@ -45,13 +45,50 @@ Parameter parse_parameter(const Node& node) {
   p.name = node.child("name").as_string();
   const Node type_node = node.child("type");
   const std::string type = type_node.as_string();
-  const std::vector<std::string> types{"continuous", "integer", "categorical"};
+  const std::vector<std::string> types{"continuous", "integer", "categorical", "discrete"};
   if (type == "continuous") p.type = ParameterType::continuous;
   else if (type == "integer") p.type = ParameterType::integer;
   else if (type == "categorical") p.type = ParameterType::categorical;
-  else type_node.fail(fmt::format("unknown parameter type \"{}\"{} (use continuous, integer or categorical)", type, did_you_mean(type, types)));
+  else if (type == "discrete") p.type = ParameterType::discrete;
+  else type_node.fail(fmt::format("unknown parameter type \"{}\"{} (use continuous, integer, categorical or discrete)", type, did_you_mean(type, types)));
+  // Keys of another type get a message that says which type takes them.
+  if (p.type != ParameterType::discrete && node.has("values"))
+    node.child("values").fail(fmt::format("only a discrete parameter takes \"values\"; make the type \"discrete\" or use {}",
+                                          p.type == ParameterType::categorical ? "\"choices\"" : "\"low\" and \"high\""));
+  if (p.type == ParameterType::discrete)
+    for (const char* key : {"low", "high", "choices"})
+      if (node.has(key))
+        node.child(key).fail(fmt::format("a discrete parameter takes its levels from \"values\" only; drop \"{}\"", key));
 
-  if (p.type == ParameterType::categorical) {
+  if (p.type == ParameterType::discrete) {
+    node.expect_object({"name", "type", "values", "log", "unit"});
+    const Node values = node.child("values");
+    const size_t n = values.as_array(true).size();
+    if (n < 2)
+      values.fail(n == 0 ? "must list the levels, at least 2 (e.g. [0.05, 0.1, 0.15])"
+                         : "lists one level: a parameter with one level is a constant; leave it out of the campaign (or give more levels)");
+    if (n > kMaxDiscreteLevels)
+      values.fail(fmt::format("lists {} levels; at most {} are allowed (use a continuous or integer parameter)", n, kMaxDiscreteLevels));
+    std::vector<std::pair<double, size_t>> levels;  // value, index in the file
+    for (size_t i = 0; i < n; ++i) {
+      const double v = values.at(i).as_number();
+      if (!std::isfinite(v)) values.at(i).fail("must be a finite number");
+      levels.emplace_back(v, i);
+    }
+    // Any order in the file; ascending inside, which Space's encoding and level_index rely on.
+    std::sort(levels.begin(), levels.end());
+    for (const auto& level : levels) p.values.push_back(level.first);
+    p.low = p.values.front();
+    p.high = p.values.back();
+    for (size_t k = 1; k < n; ++k)
+      if (p.values[k] - p.values[k - 1] <= p.level_tolerance()) {
+        const size_t first = std::min(levels[k].second, levels[k - 1].second), second = std::max(levels[k].second, levels[k - 1].second);
+        values.at(second).fail(fmt::format("duplicate level {} (also at {}/{}); list each level once", values.at(second).value().dump(), values.path(), first));
+      }
+    if (node.has("log")) p.log = node.child("log").as_bool();
+    if (p.log && p.low <= 0)
+      node.child("log").fail(fmt::format("a log-scaled parameter needs every level > 0 (it has {}): drop \"log\" or that level", p.low));
+  } else if (p.type == ParameterType::categorical) {
     node.expect_object({"name", "type", "choices", "unit"});
     const Node choices = node.child("choices");
     if (choices.as_array(true).empty()) choices.fail("must list at least one choice");
@@ -192,8 +229,8 @@ bool parse_constraints(const Node& node, CampaignConfig& c, ConfigMistakes& mist
         std::mt19937_64 rng(c.seed);
         FeasibleSampler(space).next(rng);
       } catch (const PlannerError&) {
-        node.fail("the constraints can be met only with fractional values of integer parameters (no whole-number setting found): "
-                  "make those parameters continuous or loosen the constraints");
+        node.fail("the constraints can be met only with fractional values of integer parameters or values between discrete levels (no "
+                  "setting of whole numbers and levels found): make those parameters continuous or loosen the constraints");
       }
     }
     c.constraints = std::move(parsed);
@@ -564,8 +601,26 @@ void check_instrument_fits(const CampaignConfig& config, size_t index, const Ins
       for (const auto& choice : p.choices)
         if (std::find(limit.choices.begin(), limit.choices.end(), choice) == limit.choices.end())
           fail(fmt::format("does not accept choice \"{}\" for \"{}\" (it accepts: {})", choice, p.name, fmt::join(limit.choices, ", ")));
+    } else if (p.type == ParameterType::discrete) {
+      // Levels fit a continuous input within its bounds, an integer input when whole and within
+      // them, a discrete input when it has every one of them.
+      if (limit.type == ParameterType::categorical) fail(fmt::format("declares \"{}\" as categorical, but the campaign makes it discrete", p.name));
+      for (double v : p.values) {
+        if (limit.type == ParameterType::discrete) {
+          if (limit.level_index(v) < 0)
+            fail(fmt::format("does not accept level {} for \"{}\" (it accepts: {}); use only those levels", v, p.name, fmt::join(limit.values, ", ")));
+        } else if (v < limit.low || v > limit.high) {
+          fail(fmt::format("limits \"{}\" to [{}, {}], but the campaign asks for level {}; drop the levels outside", p.name, limit.low, limit.high, v));
+        } else if (limit.type == ParameterType::integer && v != std::floor(v)) {
+          fail(fmt::format("declares \"{}\" as integer, but the campaign's level {} is not a whole number; use whole levels", p.name, v));
+        }
+      }
     } else {
       if (limit.type == ParameterType::categorical) fail(fmt::format("declares \"{}\" as categorical, but the campaign makes it {}", p.name, to_string(p.type)));
+      if (limit.type == ParameterType::discrete)
+        fail(fmt::format("declares \"{}\" as discrete (levels {}), but the campaign makes it {}; make the parameter \"type\": \"discrete\" "
+                         "with some of those levels as \"values\"",
+                         p.name, fmt::join(limit.values, ", "), to_string(p.type)));
       if (limit.type == ParameterType::integer && p.type == ParameterType::continuous)
         fail(fmt::format("declares \"{}\" as integer, but the campaign makes it continuous; make the parameter \"type\": \"integer\"", p.name));
       if (p.low < limit.low || p.high > limit.high)

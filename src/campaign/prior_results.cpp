@@ -67,8 +67,13 @@ PriorResults read_prior_results(const CampaignConfig& config) {
       } else if (p.type == ParameterType::categorical) {
         r.params[p.name] = cell;
       } else if (const auto v = detail::parse_number(cell)) {
-        if (p.type == ParameterType::integer && *v == std::floor(*v)) r.params[p.name] = static_cast<long long>(*v);
-        else r.params[p.name] = *v;
+        // A discrete value written with a rounding error (0.1000000000001) is taken as its level,
+        // as the planner will encode it; one that is no level is refused by check_params below.
+        const int level = p.type == ParameterType::discrete ? p.level_index(*v) : -1;
+        const double value = level >= 0 ? p.values[static_cast<std::size_t>(level)] : *v;
+        if (value == std::floor(value) && (p.type == ParameterType::integer || (level >= 0 && std::fabs(value) < 0x1p53)))
+          r.params[p.name] = static_cast<long long>(value);
+        else r.params[p.name] = value;
       } else {
         problem = fmt::format("{} \"{}\" is not a number", p.name, cell);
       }

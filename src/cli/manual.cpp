@@ -97,7 +97,10 @@ int pending(const std::string& directory, bool csv) {
     std::vector<std::string> settings;
     for (const auto& p : c.config.parameters)
       if (w.experiment->params.contains(p.name))
-        settings.push_back(fmt::format("{} = {}{}", p.name, rounded(w.experiment->params[p.name]), p.unit.empty() ? "" : " " + p.unit));
+        // A discrete level in full, as the campaign file lists it: rounding could make two alike.
+        settings.push_back(fmt::format("{} = {}{}", p.name,
+                                       p.type == ParameterType::discrete ? value_text(w.experiment->params[p.name]) : rounded(w.experiment->params[p.name]),
+                                       p.unit.empty() ? "" : " " + p.unit));
     fmt::print("\n  {}  on {}  since {}\n      {}\n", w.experiment->id, w.instrument, w.experiment->dispatched_at, fmt::join(settings, ", "));
     if (!w.unreadable.empty()) {
       fmt::print("      its entry cannot be read: {}\n      fix or delete that file, then enter again\n", w.unreadable);

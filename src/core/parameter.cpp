@@ -12,12 +12,32 @@ const char* to_string(ParameterType type) {
     case ParameterType::continuous: return "continuous";
     case ParameterType::integer: return "integer";
     case ParameterType::categorical: return "categorical";
+    case ParameterType::discrete: return "discrete";
   }
   return "?";
 }
 
+// Neither needs the levels sorted: a driver's describe() may list them in any order (the config
+// and protocol parsers and Space sort theirs). A thousand levels at most make a scan cheap.
+double Parameter::level_tolerance() const {
+  if (values.empty()) return 0.0;
+  const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+  double scale = *hi - *lo;
+  for (double v : values) scale = std::max(scale, std::fabs(v));
+  return 1e-9 * scale;
+}
+
+int Parameter::level_index(double v) const {
+  if (values.empty() || !std::isfinite(v)) return -1;
+  size_t nearest = 0;
+  for (size_t k = 1; k < values.size(); ++k)
+    if (std::fabs(values[k] - v) < std::fabs(values[nearest] - v)) nearest = k;
+  return std::fabs(values[nearest] - v) <= level_tolerance() ? static_cast<int>(nearest) : -1;
+}
+
 std::string Parameter::describe_domain() const {
   if (type == ParameterType::categorical) return fmt::format("{} in {{{}}}", name, fmt::join(choices, ", "));
+  if (type == ParameterType::discrete) return fmt::format("{} in {{{}}}{}", name, fmt::join(values, ", "), unit.empty() ? "" : " " + unit);
   return fmt::format("{} in [{}, {}]{}", name, low, high, unit.empty() ? "" : " " + unit);
 }
 
@@ -25,6 +45,8 @@ nlohmann::json Parameter::to_json() const {
   nlohmann::json j{{"name", name}, {"type", to_string(type)}};
   if (type == ParameterType::categorical) {
     j["choices"] = choices;
+  } else if (type == ParameterType::discrete) {
+    j["values"] = values;
   } else if (type == ParameterType::integer) {
     j["low"] = static_cast<long long>(low);
     j["high"] = static_cast<long long>(high);
@@ -53,6 +75,10 @@ std::string check_params(const std::vector<Parameter>& parameters, const Params&
     }
     if (!it->is_number()) return fmt::format("{} = {} is not a number", p.name, it->dump());
     const double v = it->get<double>();
+    if (p.type == ParameterType::discrete) {
+      if (p.level_index(v) < 0) return fmt::format("{} = {} is not one of the levels {{{}}}", p.name, it->dump(), fmt::join(p.values, ", "));
+      continue;
+    }
     if (!std::isfinite(v) || v < p.low || v > p.high)
       return fmt::format("{} = {} is outside its bounds [{}, {}]", p.name, it->dump(), p.low, p.high);
     if (p.type == ParameterType::integer && v != std::round(v))

@@ -41,8 +41,9 @@ Eigen::VectorXd FeasibleSampler::next(std::mt19937_64& rng) {
     x = region.expand(y_, std::move(x));
     if (auto repaired = space_.repair(x)) return *repaired;
   }
-  throw PlannerError(fmt::format("no setting meeting the constraints was found in {} draws: integer parameters in equalities may have no "
-                                 "whole-number solution; make them continuous or loosen the constraints",
+  throw PlannerError(fmt::format("no setting meeting the constraints was found in {} draws: integer or discrete parameters in "
+                                 "equalities may have no solution among their whole values or levels; make them continuous or loosen the "
+                                 "constraints",
                                  kMaxRepairs));
 }
 

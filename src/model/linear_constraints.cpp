@@ -386,30 +386,37 @@ FeasibleRegion::FeasibleRegion(const std::vector<Parameter>& parameters, const s
       reduced_of[static_cast<size_t>(it - parameters.begin())] = 0;
     }
   std::vector<double> alpha, beta;  // value = alpha + beta * u
+  std::vector<double> lo_list, hi_list;
   for (size_t i = 0; i < parameters.size(); ++i) {
     if (reduced_of[i] < 0) continue;
     const Parameter& p = parameters[i];
     reduced_of[i] = static_cast<int>(coords_.size());
     coords_.push_back(offsets[i]);
-    const bool is_integer = p.type == ParameterType::integer;
-    integer_.push_back(is_integer);
-    if (is_integer) {
+    // Integers and discrete levels are relaxed to [low, high], between the coordinates of their
+    // first and last value (1/(2n) and 1 − 1/(2n)), and rounded after.
+    integer_.push_back(p.type == ParameterType::integer || p.type == ParameterType::discrete);
+    if (p.type == ParameterType::integer) {
       const double n = p.high - p.low + 1;
       alpha.push_back(p.low - 0.5);
       beta.push_back(n);
+      lo_list.push_back(0.5 / n), hi_list.push_back(1.0 - 0.5 / n);
+    } else if (p.type == ParameterType::discrete) {
+      // Space's encoding: u = 1/(2n) + (v − v₀)/(v_last − v₀)·(1 − 1/n), linear in v (not log).
+      const double n = static_cast<double>(p.values.size());
+      const double span = p.values.back() - p.values.front();
+      const double b = n > 1 ? span / (1.0 - 1.0 / n) : 0.0;
+      beta.push_back(b);
+      alpha.push_back(p.values.front() - b * 0.5 / n);
+      lo_list.push_back(0.5 / n), hi_list.push_back(n > 1 ? 1.0 - 0.5 / n : 0.5 / n);
     } else {
       alpha.push_back(p.low);
       beta.push_back(p.high - p.low);
+      lo_list.push_back(0.0), hi_list.push_back(1.0);
     }
   }
   const auto k = static_cast<Eigen::Index>(coords_.size());
-  lo_.resize(k);
-  hi_.resize(k);
-  for (Eigen::Index j = 0; j < k; ++j) {
-    // Integers relaxed to [low, high]: the centres of their first and last cells.
-    lo_[j] = integer_[static_cast<size_t>(j)] ? 0.5 / beta[static_cast<size_t>(j)] : 0.0;
-    hi_[j] = integer_[static_cast<size_t>(j)] ? 1.0 - 0.5 / beta[static_cast<size_t>(j)] : 1.0;
-  }
+  lo_ = Eigen::Map<Eigen::VectorXd>(lo_list.data(), k);
+  hi_ = Eigen::Map<Eigen::VectorXd>(hi_list.data(), k);
   std::vector<Eigen::RowVectorXd> g_rows, e_rows;
   std::vector<double> h_list, f_list;
   for (size_t ci = 0; ci < constraints.size(); ++ci) {

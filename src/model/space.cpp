@@ -12,9 +12,23 @@
 namespace labloop {
 
 Space::Space(std::vector<Parameter> parameters) : parameters_(std::move(parameters)) {
-  for (const auto& p : parameters_) {
+  for (auto& p : parameters_) {
     if (p.type == ParameterType::categorical) {
       if (p.choices.empty()) throw PlannerError("search space: parameter '" + p.name + "' has no choices: give it at least one");
+    } else if (p.type == ParameterType::discrete) {
+      // Levels sorted here too, and low/high set from them, so callers that build parameters by
+      // hand (bench tables, embedding programs) need only fill `values`.
+      if (p.values.empty()) throw PlannerError("search space: discrete parameter '" + p.name + "' has no values: give it at least one level");
+      std::sort(p.values.begin(), p.values.end());
+      for (size_t k = 0; k < p.values.size(); ++k) {
+        if (!std::isfinite(p.values[k])) throw PlannerError(fmt::format("search space: discrete parameter '{}' has a non-finite level", p.name));
+        if (k > 0 && p.values[k] - p.values[k - 1] <= p.level_tolerance())
+          throw PlannerError(fmt::format("search space: discrete parameter '{}' has the level {} twice", p.name, p.values[k]));
+      }
+      p.low = p.values.front();
+      p.high = p.values.back();
+      if (p.log && p.low <= 0)
+        throw PlannerError(fmt::format("search space: log parameter '{}' needs levels > 0 (it has {}): drop \"log\"", p.name, p.low));
     } else {
       if (!(p.low < p.high) && !(p.type == ParameterType::integer && p.low == p.high))
         throw PlannerError(fmt::format("search space: parameter '{}' needs low < high (it has low {} and high {})", p.name, p.low, p.high));
@@ -56,8 +70,31 @@ namespace {
 // odds; the encoded value is the cell centre. Log-scaled integers are spaced in log(value).
 long long integer_count(const Parameter& p) { return static_cast<long long>(p.high - p.low) + 1; }
 
+// Discrete levels: one coordinate, linear in the value (or its log) between the first level's
+// centre 1/(2n) and the last's 1 − 1/(2n). Equally spaced levels thus sit exactly where an
+// integer parameter's cell centres (k + 0.5)/n do, and decoding to the nearest level (ties up, as
+// floor(u·n) breaks them) gives the same cells; unequal spacing keeps its order and distances.
+double discrete_coordinate(const Parameter& p, double v) {
+  const double n = static_cast<double>(p.values.size());
+  auto t = [&](double w) { return p.log ? std::log(w) : w; };
+  const double span = t(p.values.back()) - t(p.values.front());
+  const double fraction = span > 0 ? (t(v) - t(p.values.front())) / span : 0.0;
+  return 0.5 / n + fraction * (1.0 - 1.0 / n);
+}
+
+// Index of the level whose coordinate is nearest u.
+size_t discrete_level(const Parameter& p, double u) {
+  const auto it = std::lower_bound(p.values.begin(), p.values.end(), u,
+                                   [&](double level, double target) { return discrete_coordinate(p, level) < target; });
+  size_t k = static_cast<size_t>(it - p.values.begin());
+  if (k == p.values.size()) return k - 1;
+  if (k > 0 && u - discrete_coordinate(p, p.values[k - 1]) < discrete_coordinate(p, p.values[k]) - u) --k;
+  return k;
+}
+
 double decode_number(const Parameter& p, double u) {
   u = std::clamp(u, 0.0, 1.0);
+  if (p.type == ParameterType::discrete) return p.values[discrete_level(p, u)];
   if (p.type == ParameterType::integer && !p.log) {
     const long long n = integer_count(p);
     const long long k = std::min(static_cast<long long>(std::floor(u * static_cast<double>(n))), n - 1);
@@ -70,6 +107,9 @@ double decode_number(const Parameter& p, double u) {
 }
 
 double encode_number(const Parameter& p, double v) {
+  // check_bounds has matched v to a level; encode that level exactly, so a value read back with a
+  // rounding error lands on the same coordinate as the level itself.
+  if (p.type == ParameterType::discrete) return discrete_coordinate(p, p.values[static_cast<size_t>(p.level_index(v))]);
   if (p.type == ParameterType::integer && !p.log)
     return (v - p.low + 0.5) / static_cast<double>(integer_count(p));
   if (p.log) return (std::log(v) - std::log(p.low)) / (std::log(p.high) - std::log(p.low));
@@ -119,14 +159,21 @@ std::optional<Eigen::VectorXd> Space::repair(const Eigen::VectorXd& x) const {
     const Eigen::VectorXd c = canonical(region_.expand(*projected, x));
     if (feasible(c)) return c;
   }
-  // Integers the rounding pushed out: hold them at whole values next to the relaxed solution
-  // (each rounded down or up; all combinations up to 6 integers, otherwise 64 of them drawn with
-  // a fixed generator so repair stays a function of x) and project the rest again.
+  // Integers (and discrete levels) the rounding pushed out: hold them at whole values (levels)
+  // next to the relaxed solution (each rounded down or up; all combinations up to 6 of them,
+  // otherwise 64 drawn with a fixed generator so repair stays a function of x) and project the
+  // rest again.
   const std::vector<bool>& is_integer = region_.integer();
   std::vector<Eigen::Index> ints;
+  std::vector<const Parameter*> levels_of;  // per entry of ints: the discrete parameter, or null
   for (size_t j = 0; j < is_integer.size(); ++j)
-    if (is_integer[j] && region_.lower()[static_cast<Eigen::Index>(j)] < region_.upper()[static_cast<Eigen::Index>(j)])
+    if (is_integer[j] && region_.lower()[static_cast<Eigen::Index>(j)] < region_.upper()[static_cast<Eigen::Index>(j)]) {
       ints.push_back(static_cast<Eigen::Index>(j));
+      const int offset = region_.coordinates()[j];
+      const auto at = std::find(offsets_.begin(), offsets_.end(), offset);
+      const Parameter& p = parameters_[static_cast<size_t>(at - offsets_.begin())];
+      levels_of.push_back(p.type == ParameterType::discrete ? &p : nullptr);
+    }
   if (ints.empty()) return std::nullopt;
   const Eigen::VectorXd base = projected ? *projected : region_.reduce(x).cwiseMax(region_.lower()).cwiseMin(region_.upper());
   std::vector<bool> hold(is_integer.size(), false);
@@ -139,10 +186,17 @@ std::optional<Eigen::VectorXd> Space::repair(const Eigen::VectorXd& x) const {
     Eigen::VectorXd y = base;
     for (size_t b = 0; b < ints.size(); ++b) {
       const Eigen::Index j = ints[b];
+      const bool up = ints.size() <= 6 ? (mask >> b) & 1 : local() & 1;
+      if (const Parameter* p = levels_of[b]) {
+        // The last level at or below y[j] in the cube, or the one after it.
+        size_t below = 0;
+        while (below + 1 < p->values.size() && discrete_coordinate(*p, p->values[below + 1]) <= y[j]) ++below;
+        y[j] = discrete_coordinate(*p, p->values[std::min(below + (up ? 1 : 0), p->values.size() - 1)]);
+        continue;
+      }
       // Cell width 1/n: cell k's centre is (k + 0.5)/n.
       const double n = std::round(0.5 / region_.lower()[j]);
       const double cell = std::clamp(std::floor(y[j] * n - 0.5), 0.0, n - 1);
-      const bool up = ints.size() <= 6 ? (mask >> b) & 1 : local() & 1;
       y[j] = (std::min(cell + (up ? 1.0 : 0.0), n - 1) + 0.5) / n;
     }
     const auto p = region_.project(y, hold);
@@ -185,6 +239,12 @@ Params Space::decode(const Eigen::VectorXd& x) const {
       out[p.name] = p.choices[static_cast<size_t>(best)];
     } else if (p.type == ParameterType::integer) {
       out[p.name] = static_cast<long long>(decode_number(p, x[offsets_[i]]));
+    } else if (p.type == ParameterType::discrete) {
+      // Whole-number levels go out as JSON integers, so an instrument that declares the input
+      // integer sees 2, not 2.0.
+      const double v = decode_number(p, x[offsets_[i]]);
+      if (v == std::floor(v) && std::fabs(v) < 0x1p53) out[p.name] = static_cast<long long>(v);
+      else out[p.name] = v;
     } else {
       out[p.name] = decode_number(p, x[offsets_[i]]);
     }

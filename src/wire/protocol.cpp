@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cmath>
@@ -301,6 +302,25 @@ Parameter parse_input(const json& input) {
     if (!input.contains("choices") || !input["choices"].is_array() || input["choices"].empty())
       bad("bad_message", fmt::format("welcome: input \"{}\" needs a non-empty \"choices\" array", p.name));
     for (const auto& c : input["choices"]) p.choices.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+    return p;
+  }
+  if (type == "discrete") {
+    // Protocol v1 extended: only a driver that declares a discrete input sends one.
+    p.type = ParameterType::discrete;
+    const auto values = input.find("values");
+    if (values == input.end() || !values->is_array() || values->empty() || values->size() > kMaxDiscreteLevels)
+      bad("bad_message", fmt::format("welcome: discrete input \"{}\" needs a \"values\" array of 1 to {} numbers", p.name, kMaxDiscreteLevels));
+    for (const auto& v : *values) {
+      if (!v.is_number() || !std::isfinite(v.get<double>()))
+        bad("bad_message", fmt::format("welcome: discrete input \"{}\" has a level that is not a finite number ({})", p.name, v.dump()));
+      p.values.push_back(v.get<double>());
+    }
+    std::sort(p.values.begin(), p.values.end());
+    for (size_t k = 1; k < p.values.size(); ++k)
+      if (p.values[k] - p.values[k - 1] <= p.level_tolerance())
+        bad("bad_message", fmt::format("welcome: discrete input \"{}\" lists the level {} twice", p.name, p.values[k]));
+    p.low = p.values.front();
+    p.high = p.values.back();
     return p;
   }
   if (type == "continuous") p.type = ParameterType::continuous;

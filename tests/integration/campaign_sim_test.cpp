@@ -92,6 +92,30 @@ TEST_CASE("Campaign: a real campaign against a real labloop-sim process finishes
   CHECK(std::filesystem::exists(dir / "out" / "sim.log"));
 }
 
+TEST_CASE("Campaign: a discrete parameter against a simulator's continuous input sends only its levels, with the Bayesian planner", "[campaign][discrete]") {
+  test::TempDir dir;
+  json file = branin_campaign((dir / "out").string());
+  const std::vector<double> levels{-5, -3.2, 0, 2.5, 3.1, 9.5};
+  file["parameters"][0] = {{"name", "x1"}, {"type", "discrete"}, {"values", {9.5, -5, 3.1, 0, 2.5, -3.2}}};
+  file["planner"] = {{"kind", "bayesian"}, {"initial", 4}, {"candidates", 128}, {"local_starts", 1}};
+  file["budget"]["experiments"] = 10;
+  const auto summary = run(file);
+  CHECK(summary.reason == "budget reached");
+  std::map<std::string, json> params;
+  for (const auto& d : events_of(dir / "out", "proposed")) params[d["experiment"]] = d["params"];
+  REQUIRE(params.size() == 10);
+  CHECK(events_of(dir / "out", "result").size() == 10);
+  const auto* branin = sim::find_test_function("branin");
+  for (const auto& r : events_of(dir / "out", "result")) {
+    const json& x = params.at(r["experiment"]);
+    INFO(x.dump());
+    const double x1 = x["x1"];
+    CHECK(std::find(levels.begin(), levels.end(), x1) != levels.end());
+    // The simulator computed its result at exactly that level.
+    CHECK(r["objective"].get<double>() == Approx(branin->evaluate(std::vector<double>{x1, x["x2"].get<double>()})).epsilon(1e-12));
+  }
+}
+
 TEST_CASE("Campaign: three simulated instruments share the budget and each experiment gets exactly one result", "[campaign]") {
   test::TempDir dir;
   json file = branin_campaign((dir / "out").string());

@@ -3,6 +3,7 @@
 #include "test_support.hpp"
 
 #include "labloop/campaign/campaign_config.hpp"
+#include "labloop/campaign/prior_results.hpp"
 #include "labloop/core/error.hpp"
 #include "catalogue.hpp"
 
@@ -382,4 +383,144 @@ TEST_CASE("Config: declared outputs carry units and ranges, and a manual instrum
     bad["outputs"][0]["unit"] = "a,b";
     CHECK_THAT(error_for(bad), Catch::Contains("/outputs/0/unit: may not contain"));
   }
+}
+
+namespace {
+
+// valid() with x1 discrete: levels inside branin's [-5, 10], written out of order.
+json config_test_discrete() {
+  json c = valid();
+  c["parameters"][0] = json::parse(R"({"name": "x1", "type": "discrete", "values": [10, -5, 2.5, 3], "unit": "mM"})");
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("Config: a discrete parameter loads with its levels sorted, and its journaled form parses back the same", "[config][discrete]") {
+  const CampaignConfig config = parse_campaign_config(config_test_discrete().dump(), "c.json", labloop::sim::catalogue());
+  const Parameter& x1 = config.parameters.front();
+  CHECK(x1.type == ParameterType::discrete);
+  CHECK(x1.values == std::vector<double>{-5, 2.5, 3, 10});
+  CHECK(x1.low == -5);
+  CHECK(x1.high == 10);
+  CHECK(x1.describe_domain() == "x1 in {-5, 2.5, 3, 10} mM");
+  CHECK(x1.to_json() == json::parse(R"({"name": "x1", "type": "discrete", "values": [-5.0, 2.5, 3.0, 10.0], "unit": "mM"})"));
+  const CampaignConfig again = parse_campaign_config(config.to_json().dump(), "journal", labloop::sim::catalogue());
+  CHECK(again.to_json() == config.to_json());
+  CHECK(again.parameters.front().values == x1.values);
+}
+
+TEST_CASE("Config: each mistake in a discrete parameter is named at its JSON path", "[config][discrete]") {
+  json c = config_test_discrete();
+  json& x1 = c["parameters"][0];
+  SECTION("no values") {
+    x1.erase("values");
+    CHECK(error_for(c) == "c.json: /parameters/0: missing required key \"values\"");
+  }
+  SECTION("one level is a constant") {
+    x1["values"] = {3};
+    CHECK(error_for(c) == "c.json: /parameters/0/values: lists one level: a parameter with one level is a constant; leave it out of the campaign (or give more levels)");
+  }
+  SECTION("more than 1000 levels") {
+    x1["values"] = json::array();
+    for (int k = 0; k < 1001; ++k) x1["values"].push_back(-5 + 0.01 * k);
+    CHECK(error_for(c) == "c.json: /parameters/0/values: lists 1001 levels; at most 1000 are allowed (use a continuous or integer parameter)");
+  }
+  SECTION("a level that is not a number") {
+    x1["values"][1] = "0.1";
+    CHECK(error_for(c) == "c.json: /parameters/0/values/1: must be a number, got \"0.1\" (a string)");
+  }
+  SECTION("a duplicate level, named with where it first appears") {
+    x1["values"] = {3, 1, 2.5, 1.0};
+    CHECK(error_for(c) == "c.json: /parameters/0/values/3: duplicate level 1.0 (also at /parameters/0/values/1); list each level once");
+  }
+  SECTION("low, high or choices on a discrete parameter") {
+    x1["low"] = 0;
+    CHECK(error_for(c) == "c.json: /parameters/0/low: a discrete parameter takes its levels from \"values\" only; drop \"low\"");
+    x1.erase("low");
+    x1["choices"] = {"a"};
+    CHECK(error_for(c) == "c.json: /parameters/0/choices: a discrete parameter takes its levels from \"values\" only; drop \"choices\"");
+  }
+  SECTION("values on a continuous parameter") {
+    c["parameters"][1]["values"] = {1, 2};
+    CHECK(error_for(c) == "c.json: /parameters/1/values: only a discrete parameter takes \"values\"; make the type \"discrete\" or use \"low\" and \"high\"");
+  }
+  SECTION("log with a level that is not positive") {
+    x1["log"] = true;
+    CHECK(error_for(c) == "c.json: /parameters/0/log: a log-scaled parameter needs every level > 0 (it has -5): drop \"log\" or that level");
+  }
+  SECTION("a level outside the simulator's input") {
+    x1["values"].push_back(12);
+    CHECK(error_for(c) == "c.json: /instruments/0: instrument 'sim' limits \"x1\" to [-5, 10], but the campaign asks for level 12; drop the levels outside");
+  }
+  SECTION("linear constraints take a discrete parameter, and need a setting at its levels") {
+    c["constraints"] = {"x1 + x2 <= 10"};
+    CHECK(error_for(c) == "");
+    c["constraints"] = {"x1 == 1"};  // within [-5, 10], but no level is 1
+    CHECK(error_for(c) == "c.json: /constraints: the constraints can be met only with fractional values of integer parameters or values "
+                          "between discrete levels (no setting of whole numbers and levels found): make those parameters continuous or loosen "
+                          "the constraints");
+  }
+  SECTION("an unknown type names discrete among the types") {
+    x1["type"] = "discret";
+    CHECK(error_for(c) == "c.json: /parameters/0/type: unknown parameter type \"discret\"; did you mean \"discrete\"? (use continuous, integer, categorical or discrete)");
+  }
+}
+
+TEST_CASE("Config: a discrete parameter fits a continuous input holding its levels, an integer one when whole, a discrete one listing them all", "[config][discrete]") {
+  json file = config_test_discrete();
+  file["parameters"][0]["values"] = {1, 2, 4};
+  const CampaignConfig c = parse_campaign_config(file.dump(), "c.json", labloop::sim::catalogue());
+  InstrumentInfo info;
+  info.inputs = {Parameter{.name = "x1", .low = 0, .high = 4}, Parameter{.name = "x2", .low = 0, .high = 15}};
+  info.outputs = {"y"};
+  CHECK_NOTHROW(check_instrument_fits(c, 1, info));
+  info.inputs[0].high = 3;
+  CHECK_THROWS_WITH(check_instrument_fits(c, 1, info),
+                    "c.json: /instruments/1: instrument 'reactor-1' limits \"x1\" to [0, 3], but the campaign asks for level 4; drop the levels outside");
+  info.inputs[0] = Parameter{.name = "x1", .type = ParameterType::integer, .low = 0, .high = 4};
+  CHECK_NOTHROW(check_instrument_fits(c, 1, info));
+  info.inputs[0] = Parameter{.name = "x1", .type = ParameterType::discrete, .low = 1, .high = 8, .values = {1, 2, 4, 8}};
+  CHECK_NOTHROW(check_instrument_fits(c, 1, info));
+  info.inputs[0].values = {1, 4, 8};
+  CHECK_THROWS_WITH(check_instrument_fits(c, 1, info),
+                    "c.json: /instruments/1: instrument 'reactor-1' does not accept level 2 for \"x1\" (it accepts: 1, 4, 8); use only those levels");
+  info.inputs[0] = Parameter{.name = "x1", .type = ParameterType::categorical, .choices = {"1", "2", "4"}};
+  CHECK_THROWS_WITH(check_instrument_fits(c, 1, info),
+                    "c.json: /instruments/1: instrument 'reactor-1' declares \"x1\" as categorical, but the campaign makes it discrete");
+  // A continuous campaign parameter cannot go to a discrete input: it would ask for values between levels.
+  info.inputs[0] = Parameter{.name = "x1", .low = 0, .high = 4};
+  info.inputs[1] = Parameter{.name = "x2", .type = ParameterType::discrete, .low = 0, .high = 15, .values = {0, 15}};
+  CHECK_THROWS_WITH(check_instrument_fits(c, 1, info),
+                    "c.json: /instruments/1: instrument 'reactor-1' declares \"x2\" as discrete (levels 0, 15), but the campaign makes it continuous; "
+                    "make the parameter \"type\": \"discrete\" with some of those levels as \"values\"");
+
+  SECTION("fractional levels do not fit an integer input") {
+    json half = config_test_discrete();
+    half["parameters"][0]["values"] = {1, 2.5};
+    const CampaignConfig h = parse_campaign_config(half.dump(), "c.json", labloop::sim::catalogue());
+    InstrumentInfo ints;
+    ints.inputs = {Parameter{.name = "x1", .type = ParameterType::integer, .low = 0, .high = 4}, Parameter{.name = "x2", .low = 0, .high = 15}};
+    ints.outputs = {"y"};
+    CHECK_THROWS_WITH(check_instrument_fits(h, 1, ints),
+                      "c.json: /instruments/1: instrument 'reactor-1' declares \"x1\" as integer, but the campaign's level 2.5 is not a whole number; use whole levels");
+  }
+}
+
+TEST_CASE("Config: prior results refuse a discrete value that is no level, by line, and take one with a rounding error as its level", "[config][discrete][prior]") {
+  labloop::test::TempDir dir;
+  labloop::test::write_file(dir / "earlier.csv", "x1,x2,y\n2.5,1,10\n2.6,1,11\n3.0000000000001,2,12\n");
+  json file = config_test_discrete();
+  file["prior_results"] = "earlier.csv";
+  file["instruments"].erase(1);
+  const std::string source = (dir / "c.json").string();
+  labloop::test::write_file(dir / "c.json", file.dump());
+  const CampaignConfig c = parse_campaign_config(file.dump(), source, labloop::sim::catalogue());
+  const PriorResults prior = read_prior_results(c);
+  REQUIRE(prior.rows.size() == 2);
+  CHECK(prior.rows[0].params["x1"].get<double>() == 2.5);
+  CHECK(prior.rows[1].params["x1"].is_number_integer());
+  CHECK(prior.rows[1].params["x1"].get<double>() == 3);
+  REQUIRE(prior.skipped.size() == 1);
+  CHECK_THAT(prior.skipped[0], Catch::Contains("line 3: x1 = 2.6 is not one of the levels {-5, 2.5, 3, 10}; skipped"));
 }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -187,6 +188,12 @@ TEST_CASE("Linear constraints: an unsatisfiable set is refused naming a minimal 
   ints["parameters"].push_back({{"name", "n"}, {"type", "integer"}, {"low", 0}, {"high", 4}});
   ints["instruments"] = json::array({{{"name", "person"}, {"manual", true}}});
   CHECK_THAT(lc_config_error(ints), Contains("/constraints: the constraints can be met only with fractional values of integer parameters"));
+  // Discrete levels: 0.3 lies between levels 0.25 and 0.5, which no level makes 2*d.
+  json levels = lc_config({"2*d == 0.6"});
+  levels["parameters"].push_back({{"name", "d"}, {"type", "discrete"}, {"values", {0, 0.25, 0.5}}});
+  levels["instruments"] = json::array({{{"name", "person"}, {"manual", true}}});
+  CHECK_THAT(lc_config_error(levels), Contains("/constraints: the constraints can be met only with fractional values of integer parameters "
+                                               "or values between discrete levels"));
 }
 
 TEST_CASE("Linear constraints: Space::check refuses a setting that violates a constraint, within the stated tolerance", "[constraints][space]") {
@@ -452,4 +459,40 @@ TEST_CASE("Linear constraints: a constrained Bayesian batch with default options
   const std::vector<Point> batch = planner->ask(2, {});
   REQUIRE(batch.size() == 2);
   for (const Point& x : batch) CHECK(space.check(space.decode(x)) == "");
+}
+
+TEST_CASE("Linear constraints: discrete levels in an equality stay levels and keep the equality exact", "[constraints][planner][discrete]") {
+  // Unequally spaced levels; five pairs sum to one.
+  const std::vector<Parameter> parameters{
+      Parameter{.name = "a", .type = ParameterType::discrete, .low = 0, .high = 0.9, .values = {0, 0.1, 0.25, 0.6, 0.9}},
+      Parameter{.name = "b", .type = ParameterType::discrete, .low = 0.1, .high = 1, .values = {0.1, 0.4, 0.75, 0.9, 1}},
+      Parameter{.name = "x", .low = 0, .high = 1}};
+  const Space space(parameters, {*parse_linear_constraint("a + b == 1", parameters).constraint,
+                                 *parse_linear_constraint("a + x <= 1.2", parameters).constraint});
+  const std::vector<double> levels_a{0, 0.1, 0.25, 0.6, 0.9};
+  // Repair from a point whose snapped levels break the equality (a → 0.25, b → 0.9).
+  Eigen::VectorXd off = space.encode({{"a", 0.25}, {"b", 0.9}, {"x", 0.5}});
+  REQUIRE_FALSE(space.feasible(off));
+  const auto repaired = space.repair(off);
+  REQUIRE(repaired);
+  CHECK(space.check(space.decode(*repaired)) == "");
+  CHECK(space.canonical(*repaired).isApprox(*repaired));
+  for (const std::string kind : {"random", "sobol", "bayesian"}) {
+    INFO(kind);
+    static const std::string source = "test.json";
+    const PlannerConfig config{kind, kind == "bayesian" ? json{{"initial", 4}, {"candidates", 64}} : json::object()};
+    auto planner = make_planner(PlannerContext{space, 5, config, source});
+    std::set<double> seen;
+    for (int round = 0; round < 5; ++round)
+      for (const Point& x : planner->ask(2, {})) {
+        const Params p = space.decode(x);
+        INFO(p.dump());
+        REQUIRE(space.check(p) == "");
+        CHECK(std::find(levels_a.begin(), levels_a.end(), p["a"].get<double>()) != levels_a.end());
+        CHECK(p["a"].get<double>() + p["b"].get<double>() == Approx(1.0).margin(1e-12));
+        seen.insert(p["a"].get<double>());
+        planner->tell(Observation::succeeded(x, std::pow(p["a"].get<double>() - 0.6, 2) + p["x"].get<double>()));
+      }
+    CHECK(seen.size() >= 2);
+  }
 }

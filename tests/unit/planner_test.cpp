@@ -489,3 +489,66 @@ TEST_CASE("Bayesian planner: every acquisition and batches with pending points t
       }
     }
 }
+
+namespace {
+
+// Seven unequally spaced levels each: the objective's optimum sits between levels in value, so
+// the planner has to use the distances, not just the order.
+const std::vector<double> kPlannerTestLevelsA{0, 0.05, 0.1, 0.2, 0.4, 0.7, 1.0};
+const std::vector<double> kPlannerTestLevelsB{1, 1.5, 2, 3, 5, 8, 13};
+
+double planner_test_discrete_objective(double a, double b, double x) {
+  return std::pow((a - 0.37) / 0.3, 2) + std::pow((b - 2.2) / 3, 2) + std::pow(x - 0.4, 2);
+}
+
+bool planner_test_is_level(const std::vector<double>& levels, const nlohmann::json& v) {
+  return std::find(levels.begin(), levels.end(), v.get<double>()) != levels.end();
+}
+
+}  // namespace
+
+TEST_CASE("Bayesian planner: over discrete levels it proposes only levels, never a combination twice, and finds the best one", "[planner][bayesian][discrete]") {
+  const Space space({Parameter{.name = "a", .type = ParameterType::discrete, .values = kPlannerTestLevelsA},
+                     Parameter{.name = "b", .type = ParameterType::discrete, .values = kPlannerTestLevelsB}});
+  auto planner = planner_for(space, "bayesian", {{"initial", 5}});
+  std::set<std::pair<double, double>> seen;
+  double best = 1e9;
+  for (int i = 0; i < 20; ++i) {
+    const Point x = planner->ask(1, {}).front();
+    CHECK(space.canonical(x).isApprox(x, 1e-12));  // already snapped to levels
+    const Params p = space.decode(x);
+    CHECK(planner_test_is_level(kPlannerTestLevelsA, p["a"]));
+    CHECK(planner_test_is_level(kPlannerTestLevelsB, p["b"]));
+    INFO(p.dump());
+    CHECK(seen.emplace(p["a"].get<double>(), p["b"].get<double>()).second);
+    const double y = planner_test_discrete_objective(p["a"].get<double>(), p["b"].get<double>(), 0.4);
+    best = std::min(best, y);
+    planner->tell(Observation::succeeded(x, y));
+  }
+  CHECK(best == planner_test_discrete_objective(0.4, 2, 0.4));
+}
+
+TEST_CASE("Bayesian planner: with two discrete parameters and a continuous one it finds the best levels and the continuous optimum", "[planner][bayesian][discrete]") {
+  const Space space({Parameter{.name = "a", .type = ParameterType::discrete, .values = kPlannerTestLevelsA},
+                     Parameter{.name = "x", .low = 0, .high = 1},
+                     Parameter{.name = "b", .type = ParameterType::discrete, .values = kPlannerTestLevelsB}});
+  auto planner = planner_for(space, "bayesian", {{"initial", 6}});
+  double best = 1e9;
+  Params best_params;
+  for (int i = 0; i < 30; ++i) {
+    const std::vector<Point> batch = planner->ask(i % 3 == 0 ? 2 : 1, {});
+    for (const Point& x : batch) {
+      const Params p = space.decode(x);
+      CHECK(planner_test_is_level(kPlannerTestLevelsA, p["a"]));
+      CHECK(planner_test_is_level(kPlannerTestLevelsB, p["b"]));
+      CHECK(space.check(p).empty());
+      const double y = planner_test_discrete_objective(p["a"].get<double>(), p["b"].get<double>(), p["x"].get<double>());
+      if (y < best) best = y, best_params = p;
+      planner->tell(Observation::succeeded(x, y));
+    }
+  }
+  INFO(best_params.dump());
+  CHECK(best_params["a"].get<double>() == 0.4);
+  CHECK(best_params["b"].get<double>() == 2);
+  CHECK(best - planner_test_discrete_objective(0.4, 2, 0.4) < 0.005);
+}

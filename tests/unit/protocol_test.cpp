@@ -369,3 +369,37 @@ TEST_CASE("parse_welcome rejects malformed inputs with bad_message", "[protocol]
   CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"type":"continuous","low":0,"high":1}])"))) == "bad_message");
   CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([3])"))) == "bad_message");
 }
+
+TEST_CASE("A discrete input in welcome round-trips through encode and parse_welcome, its levels sorted", "[protocol][discrete]") {
+  labloop::InstrumentInfo info;
+  info.driver = "levels";
+  info.version = "1";
+  info.inputs = {labloop::Parameter{.name = "conc", .type = labloop::ParameterType::discrete, .low = 0.057, .high = 0.153, .unit = "M",
+                                    .values = {0.057, 0.1, 0.153}}};
+  info.outputs = {"y"};
+  const std::string wire = protocol::encode(protocol::Welcome::of(info));
+  CHECK(json::parse(wire)["inputs"][0] == json::parse(R"({"name": "conc", "type": "discrete", "values": [0.057, 0.1, 0.153], "unit": "M"})"));
+  const labloop::InstrumentInfo back = protocol::parse_welcome(std::get<protocol::Welcome>(protocol::decode(wire)));
+  REQUIRE(back.inputs.size() == 1);
+  CHECK(back.inputs[0].type == labloop::ParameterType::discrete);
+  CHECK(back.inputs[0].values == info.inputs[0].values);
+  CHECK(back.inputs[0].low == 0.057);
+  CHECK(back.inputs[0].high == 0.153);
+  CHECK(back.inputs[0].unit == "M");
+  // A driver may list them in any order.
+  const auto unsorted = protocol::parse_welcome(std::get<protocol::Welcome>(
+      protocol::decode(welcome_with_inputs(json::parse(R"([{"name":"t","type":"discrete","values":[80,25,60]}])")).dump())));
+  CHECK(unsorted.inputs[0].values == std::vector<double>{25, 60, 80});
+}
+
+TEST_CASE("parse_welcome rejects a discrete input without a list of distinct numeric levels", "[protocol][discrete]") {
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"t","type":"discrete","values":[1]}])"))) == "");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"t","type":"discrete"}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"t","type":"discrete","values":[]}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"t","type":"discrete","values":[1,"2"]}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"t","type":"discrete","values":[2,1,2]}])"))) == "bad_message");
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"t","type":"discrete","values":3}])"))) == "bad_message");
+  json many = json::array();
+  for (int k = 0; k < 1001; ++k) many.push_back(k);
+  CHECK(parse_welcome_code(welcome_with_inputs(json::array({json{{"name", "t"}, {"type", "discrete"}, {"values", many}}}))) == "bad_message");
+}

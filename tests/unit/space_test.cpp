@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <map>
 #include <random>
 
 #include "labloop/core/error.hpp"
@@ -114,4 +117,107 @@ TEST_CASE("Space: canonical snaps a cube point to where the experiment really ru
   CHECK(c[2] == Approx((4 + 0.5) / 8));  // cycles: cell 4 of 8 → value 5
   CHECK(c.tail(3) == Eigen::Vector3d(0, 1, 0));
   CHECK(s.canonical(c).isApprox(c));
+}
+
+namespace {
+
+// Concentrations run at a few unequally spaced levels (issue 18), and a log-spaced dilution series.
+Parameter space_test_conc() { return Parameter{.name = "conc", .type = ParameterType::discrete, .values = {0.057, 0.1, 0.153, 0.5}}; }
+Parameter space_test_dilution() {
+  return Parameter{.name = "dilution", .type = ParameterType::discrete, .log = true, .values = {1, 10, 100, 1000}};
+}
+
+}  // namespace
+
+TEST_CASE("Space: every discrete level survives encode then decode exactly, whole levels as JSON integers", "[space][discrete]") {
+  const Space s({space_test_conc(), space_test_dilution()});
+  REQUIRE(s.cube_dim() == 2);
+  for (double c : {0.057, 0.1, 0.153, 0.5})
+    for (double d : {1.0, 10.0, 100.0, 1000.0}) {
+      const Params back = s.decode(s.encode({{"conc", c}, {"dilution", d}}));
+      CHECK(back["conc"].get<double>() == c);  // the level itself, not a value near it
+      CHECK(back["dilution"].is_number_integer());
+      CHECK(back["dilution"].get<double>() == d);
+    }
+}
+
+TEST_CASE("Space: a discrete coordinate is linear in the value between 1/(2n) and 1 - 1/(2n), so unequal spacing keeps its order and distances", "[space][discrete]") {
+  const Space s({space_test_conc()});
+  std::vector<double> u;
+  for (double c : {0.057, 0.1, 0.153, 0.5}) u.push_back(s.encode({{"conc", c}})[0]);
+  CHECK(u.front() == Approx(1.0 / 8).epsilon(1e-12));
+  CHECK(u.back() == Approx(7.0 / 8).epsilon(1e-12));
+  for (size_t k = 1; k < u.size(); ++k) CHECK(u[k] > u[k - 1]);
+  CHECK((u[2] - u[1]) / (u[1] - u[0]) == Approx((0.153 - 0.1) / (0.1 - 0.057)).epsilon(1e-9));
+  CHECK((u[3] - u[2]) / (u[1] - u[0]) == Approx((0.5 - 0.153) / (0.1 - 0.057)).epsilon(1e-9));
+}
+
+TEST_CASE("Space: log-scaled discrete levels are spaced by log(value)", "[space][discrete]") {
+  const Space s({space_test_dilution()});
+  // 1, 10, 100, 1000 are evenly spaced in log: the integer cell centres (k + 0.5)/4.
+  for (int k = 0; k < 4; ++k) CHECK(s.encode({{"dilution", std::pow(10.0, k)}})[0] == Approx((k + 0.5) / 4).epsilon(1e-12));
+  CHECK_THROWS_AS(Space({Parameter{.name = "d", .type = ParameterType::discrete, .log = true, .values = {0, 1, 2}}}), PlannerError);
+}
+
+TEST_CASE("Space: equally spaced discrete levels encode and decode exactly like an integer parameter", "[space][discrete]") {
+  const Space as_levels({Parameter{.name = "n", .type = ParameterType::discrete, .values = {2, 3, 4, 5, 6, 7, 8}}});
+  const Space as_integer({Parameter{.name = "n", .type = ParameterType::integer, .low = 2, .high = 8}});
+  // Levels 0.5 apart behave the same way, cell for cell.
+  const Space halves({Parameter{.name = "n", .type = ParameterType::discrete, .values = {1, 1.5, 2, 2.5, 3, 3.5, 4}}});
+  for (int v = 2; v <= 8; ++v) {
+    CHECK(as_levels.encode({{"n", v}})[0] == Approx(as_integer.encode({{"n", v}})[0]).margin(1e-15));
+    CHECK(halves.encode({{"n", 1 + 0.5 * (v - 2)}})[0] == Approx(as_integer.encode({{"n", v}})[0]).margin(1e-15));
+  }
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> u(-0.2, 1.2);
+  for (int i = 0; i < 5000; ++i) {
+    const Eigen::VectorXd x = Eigen::VectorXd::Constant(1, u(rng));
+    const long long want = as_integer.decode(x)["n"].get<long long>();
+    CHECK(as_levels.decode(x)["n"].get<long long>() == want);
+    CHECK(halves.decode(x)["n"].get<double>() == 1 + 0.5 * static_cast<double>(want - 2));
+  }
+}
+
+TEST_CASE("Space: a point between discrete levels snaps to the nearest level in the cube, never outside the levels", "[space][discrete]") {
+  const Space s({space_test_conc()});
+  const std::vector<double> levels{0.057, 0.1, 0.153, 0.5};
+  std::vector<double> u;
+  for (double c : levels) u.push_back(s.encode({{"conc", c}})[0]);
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> coordinate(-1.0, 2.0);
+  for (int i = 0; i < 2000; ++i) {
+    const double x = coordinate(rng);
+    size_t nearest = 0;
+    for (size_t k = 1; k < u.size(); ++k)
+      if (std::fabs(std::clamp(x, 0.0, 1.0) - u[k]) < std::fabs(std::clamp(x, 0.0, 1.0) - u[nearest])) nearest = k;
+    const Eigen::VectorXd point = Eigen::VectorXd::Constant(1, x);
+    CHECK(s.decode(point)["conc"].get<double>() == levels[nearest]);
+    CHECK(s.canonical(point)[0] == u[nearest]);
+  }
+  // Just either side of the midpoint between 0.153 and 0.5.
+  const double mid = (u[2] + u[3]) / 2;
+  CHECK(s.decode(Eigen::VectorXd::Constant(1, mid - 1e-9))["conc"].get<double>() == 0.153);
+  CHECK(s.decode(Eigen::VectorXd::Constant(1, mid + 1e-9))["conc"].get<double>() == 0.5);
+}
+
+TEST_CASE("Space: check refuses a value that is no discrete level and names the levels but passes a level with a rounding error", "[space][discrete][safety]") {
+  const Space s({space_test_conc()});
+  CHECK(s.check({{"conc", 0.12}}) == "conc = 0.12 is not one of the levels {0.057, 0.1, 0.153, 0.5}");
+  CHECK(s.check({{"conc", 0.6}}) == "conc = 0.6 is not one of the levels {0.057, 0.1, 0.153, 0.5}");
+  CHECK(s.check({{"conc", "0.1"}}) == "conc = \"0.1\" is not a number");
+  CHECK(s.check({{"conc", 0.1 + 1e-12}}).empty());
+  CHECK(s.encode({{"conc", 0.1 + 1e-12}})[0] == s.encode({{"conc", 0.1}})[0]);
+  CHECK_THROWS_AS(s.encode({{"conc", 0.11}}), PlannerError);
+}
+
+TEST_CASE("Space: discrete levels given in any order are sorted, with low and high the extreme levels", "[space][discrete]") {
+  const Space s({Parameter{.name = "t", .type = ParameterType::discrete, .values = {80, 25, 60}}});
+  const Parameter& t = s.parameters().front();
+  CHECK(t.values == std::vector<double>{25, 60, 80});
+  CHECK(t.low == 25);
+  CHECK(t.high == 80);
+  CHECK(t.describe_domain() == "t in {25, 60, 80}");
+  CHECK(t.to_json() == nlohmann::json::parse(R"({"name": "t", "type": "discrete", "values": [25.0, 60.0, 80.0]})"));
+  CHECK_THROWS_AS(Space({Parameter{.name = "t", .type = ParameterType::discrete, .values = {1, 2, 1}}}), PlannerError);
+  CHECK_THROWS_AS(Space({Parameter{.name = "t", .type = ParameterType::discrete}}), PlannerError);
 }

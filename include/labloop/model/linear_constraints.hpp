@@ -6,11 +6,13 @@
 //   constraint := side ("<=" | ">=" | "==") side
 //   side       := ["+" | "-"] term (("+" | "-") term)*
 //   term       := number | name | number "*" name | name "*" number | name "/" number
-// Numbers are decimal (1, 0.5, 2e-3). A name is a continuous or integer parameter that is not
-// log-scaled: categorical parameters have no numeric value, and a linear constraint on a
-// log-scaled parameter is not linear in the planner's coordinates (log(value)), which the
-// samplers and projections below rely on. Products or quotients of parameters and powers are
-// refused: constraints must be linear.
+// Numbers are decimal (1, 0.5, 2e-3). A name is a continuous, integer or discrete parameter
+// that is not log-scaled: categorical parameters have no numeric value, and a linear constraint
+// on a log-scaled parameter is not linear in the planner's coordinates (log(value)), which the
+// samplers and projections below rely on. Discrete parameters are relaxed like integers (their
+// coordinate is linear in the value between the first and last level) and then snapped to a
+// level, which Space::repair steps between when the snap breaks a constraint. Products or
+// quotients of parameters and powers are refused: constraints must be linear.
 //
 // Stated limits: at most kMaxConstraints constraints of at most kMaxConstraintChars characters.
 // A setting satisfies a constraint Σ aᵢvᵢ (op) b when the residual r = Σ aᵢvᵢ − b obeys the
@@ -19,8 +21,9 @@
 //
 // FeasibleRegion is the same constraints in cube coordinates (see Space): a continuous parameter
 // is u = (v − low)/(high − low) and an integer one (cell centres) u = (v − low + 0.5)/(high − low + 1),
-// both affine, so the constraints stay linear there: G u ≤ h, E u = f, lo ≤ u ≤ hi. Integer
-// parameters are relaxed to the continuous interval [low, high] (their values are rounded later;
+// both affine, as is a discrete one between its first and last level, so the constraints stay
+// linear there: G u ≤ h, E u = f, lo ≤ u ≤ hi. Integer and discrete parameters are relaxed to
+// the continuous interval [low, high] (their values are rounded to whole values or levels later;
 // Space::repair restores feasibility after rounding). Everything works on the "constrained
 // coordinates" only, those of parameters some constraint names; other coordinates are free.
 #include <Eigen/Core>
@@ -76,7 +79,7 @@ class FeasibleRegion {
   FeasibleRegion() = default;
   // `offsets` are the parameters' first cube coordinates, `cube_dim` the cube's dimension.
   // Constraints must have been parsed against `parameters` (throws PlannerError for a name that
-  // is not a continuous or integer parameter without log).
+  // is not a continuous, integer or discrete parameter without log).
   FeasibleRegion(const std::vector<Parameter>& parameters, const std::vector<int>& offsets, int cube_dim,
                  const std::vector<LinearConstraint>& constraints);
 
@@ -89,7 +92,7 @@ class FeasibleRegion {
   Eigen::VectorXd expand(const Eigen::VectorXd& y, Eigen::VectorXd cube_point) const;
   const Eigen::VectorXd& lower() const { return lo_; }
   const Eigen::VectorXd& upper() const { return hi_; }
-  // Which reduced coordinates belong to integer parameters.
+  // Which reduced coordinates belong to integer or discrete parameters (relaxed, then rounded).
   const std::vector<bool>& integer() const { return integer_; }
 
   // The rows in reduced coordinates, each normalized by its constraint's scale: G y ≤ h, E y = f.

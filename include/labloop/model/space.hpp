@@ -4,7 +4,9 @@
 // `check` rejects user-unit values that do.
 //
 // Cube layout: one coordinate per continuous or integer parameter (log-scaled ones are linear in
-// log(value)), and one coordinate per choice for a categorical parameter (one-hot; decoding takes
+// log(value)); one per discrete parameter, linear in the value (or its log) from the first of n
+// levels at 1/(2n) to the last at 1 − 1/(2n), decoded to the nearest level (equally spaced levels
+// encode exactly as an integer parameter's cell centres); and one coordinate per choice for a categorical parameter (one-hot; decoding takes
 // the largest coordinate, so a uniform point in the cube picks each choice with equal odds).
 //
 // Linear constraints (linear_constraints.hpp) narrow the space: `check` refuses settings that
@@ -23,11 +25,13 @@ namespace labloop {
 class Space {
  public:
   Space() = default;
-  // Throws PlannerError on inconsistent parameters; campaign files are validated (ConfigError)
+  // Throws PlannerError on inconsistent parameters; sorts discrete levels and sets their low and
+  // high to the first and last level. Campaign files are validated (ConfigError)
   // before a Space is built, so this guards other callers (bench tables, embedding programs).
   explicit Space(std::vector<Parameter> parameters);
   // With linear constraints parsed against `parameters` (parse_linear_constraint). Throws
-  // PlannerError for a constraint naming what is not a numeric, linear-scaled parameter, or when
+  // PlannerError for a constraint naming what is not a numeric (continuous, integer or discrete),
+  // linear-scaled parameter, or when
   // no setting satisfies the constraints (naming a minimal set of them).
   Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> constraints);
 
@@ -45,12 +49,13 @@ class Space {
   // User units → cube. Throws PlannerError when `params` fail `check_bounds` (a point outside
   // the constraints still has coordinates: prior results and retries of old settings need them).
   Eigen::VectorXd encode(const Params& params) const;
-  // Cube → user units. Coordinates are clamped to [0,1] first, integers rounded, so the result
-  // always lies within the declared bounds. Throws PlannerError for a point of the wrong size
+  // Cube → user units. Coordinates are clamped to [0,1] first, integers rounded, discrete
+  // parameters snapped to the nearest level, so the result always lies within the declared
+  // bounds and levels (whole-number levels as JSON integers). Throws PlannerError for a point of the wrong size
   // or with a non-finite coordinate.
   Params decode(const Eigen::VectorXd& x) const;
   // Snap a cube point to the point that represents what `decode` returns (integer rounding,
-  // one-hot categoricals), so planners can see where an experiment really was run.
+  // discrete levels, one-hot categoricals), so planners can see where an experiment really was run.
   Eigen::VectorXd canonical(const Eigen::VectorXd& x) const;
   // Empty string when `params` has exactly the declared names with in-bounds values and meets
   // every constraint (within kConstraintTolerance of its scale); otherwise a message naming the
@@ -62,7 +67,8 @@ class Space {
   bool feasible(const Eigen::VectorXd& x) const;
   // A canonical point whose setting meets the constraints, near x: canonical(x) when that
   // already does; else the projection of x onto the constraints (integers relaxed), snapped;
-  // else, for integers the rounding broke, neighbouring whole values tried with the continuous
+  // else, for integers the rounding broke, neighbouring whole values (for discrete parameters,
+  // the levels either side) tried with the continuous
   // coordinates projected again. Nothing when none of that meets them (integers in equalities
   // may have no whole-number solution near x, or none at all).
   std::optional<Eigen::VectorXd> repair(const Eigen::VectorXd& x) const;

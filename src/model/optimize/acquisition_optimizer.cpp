@@ -1,7 +1,9 @@
 // Maximizing the acquisition. Candidates: a fresh scrambled Sobol set, the same number inside the
 // trust region (TuRBO: Eriksson et al., NeurIPS 2019), and Gaussian perturbations of the best
 // points; the best few are polished with bounded L-BFGS using the analytic gradient, snapped to
-// the space (integers, one-hot categoricals) and re-scored with their categorical choices settled.
+// the space (integers, discrete levels, one-hot categoricals) and re-scored with their categorical
+// choices settled. Discrete parameters follow the integer path: relaxed, then snapped by
+// Space::canonical to the nearest level.
 //
 // The random draws (candidate sets, perturbations, the acquisition's own) come from the planner's
 // generator in a fixed order, so a seed still reproduces a campaign's proposals exactly.

@@ -41,8 +41,9 @@ class AcquisitionOptimizer {
   // least one value in `observations`).
   void update_trust_region(const Observations& observations);
 
-  // The point of the space (canonical: integers and one-hot categoricals snapped) with the best
-  // acquisition found, away from `avoid` and from every observed or failed point when possible.
+  // The point of the space (canonical: integers, discrete levels and one-hot categoricals
+  // snapped) with the best acquisition found, away from `avoid` and from every observed or failed
+  // point when possible.
   // An empty point when no candidate has a finite score; the caller then falls back. Past
   // `budget_s` seconds the candidates are no longer polished. `rng` draws the candidates and is
   // handed to the acquisition (Thompson sampling).
@@ -67,7 +68,7 @@ class AcquisitionOptimizer {
   int dim_;
   AcquisitionOptimizerOptions options_;
   long long combinations_ = 1;  // of categorical choices (capped at kMaxCombinations + 1)
-  bool discrete_ = false;        // some parameter is integer or categorical
+  bool discrete_ = false;        // some parameter is integer, discrete or categorical
   bool polishable_ = false;      // some parameter is not categorical (gradient polishing applies)
   std::vector<bool> categorical_coordinate_;  // per cube coordinate
   // Constraints only: the feasible sampler (its chain's position changes with each draw, hence

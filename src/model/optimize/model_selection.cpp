@@ -31,6 +31,7 @@ ModelSelection::ModelSelection(const Space& space, std::uint64_t seed, ModelSele
   bool categorical = false;
   for (int i = 0; i < space.size(); ++i) {
     const Parameter& p = space.parameters()[static_cast<size_t>(i)];
+    // Integer and discrete parameters are one numeric coordinate each, like continuous ones.
     categorical = categorical || p.type == ParameterType::categorical;
     for (int c = 0; c < p.cube_width(); ++c)
       // One lengthscale per parameter, not per choice: with a handful of results a lengthscale
