@@ -261,10 +261,11 @@ TEST_CASE("CLI: bench says where it writes, explains its columns, orders budgets
 
 TEST_CASE("CLI: bench --datasets runs the lookup-table benchmark", "[cli][bench]") {
   test::TempDir dir;
-  // A 4 × 5 plate of made-up yields, in the shared datasets' format (spec.json + data.csv).
+  // A 4 × 5 plate of made-up yields, in the datasets' format (spec.json + data.csv, simulators/data).
   const auto dataset = dir / "plate";
   std::filesystem::create_directories(dataset);
-  test::write_file(dataset / "spec.json", R"({"parameters": [{"name": "base", "type": "categorical", "options": ["a", "b", "c", "d"]},
+  test::write_file(dataset / "spec.json", R"({"rows": 20, "lookup_table": true,
+    "parameters": [{"name": "base", "type": "categorical", "options": ["a", "b", "c", "d"]},
     {"name": "solvent", "type": "categorical", "options": ["s1", "s2", "s3", "s4", "s5"]}],
     "objectives": [{"name": "yield", "goal": "maximize"}]})");
   std::string csv = "base,solvent,yield\n";
