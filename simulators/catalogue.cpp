@@ -40,10 +40,15 @@ class LazyDatasetSpec {
 SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
   auto lazy = std::make_shared<LazyDatasetSpec>(dir);
   SimulatorSpec spec{.name = dir.filename().string()};
-  // Not known before the spec is read: the dimension check of "dim" in options is left to
-  // labloop-sim (which refuses any but the dataset's), so the campaign's check allows any.
+  // Not known before the spec is read: the generic range check of "dim" lets any through, and
+  // check_options (which runs after it) holds it to the dataset's own, as labloop-sim does.
   spec.min_dim = 1;
   spec.max_dim = static_cast<int>(kMaxDatasetColumns);
+  spec.check_options = [lazy](const JsonNode& options) {
+    const DatasetSpec& d = lazy->get();
+    if (options.has("dim") && options.child("dim").as_integer() != static_cast<long long>(d.parameters.size()))
+      options.child("dim").fail(fmt::format("{} is a dataset with {} parameters; leave \"dim\" out", d.name, d.parameters.size()));
+  };
   spec.inputs = [lazy](int) { return lazy->get().parameters; };
   spec.outputs = [lazy](const nlohmann::json&) { return lazy->get().objective_names(); };
   spec.unavailable = [lazy]() -> std::string {

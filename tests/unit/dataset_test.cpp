@@ -249,6 +249,14 @@ TEST_CASE("Datasets: the catalogue serves lookup tables by folder name and refus
   CHECK(message_of([&] { parse_campaign_config(campaign.dump(), "c.json", sim::catalogue()); }) ==
         "c.json: /instruments/0/simulator: dataset \"snar\" holds scattered measurements, not a lookup table: it needs an emulator, "
         "which is not available yet (labloop-sim --list shows which datasets can be served)");
+
+  // A lookup table accepts no "dim" but its own, and a campaign that fits it loads.
+  const json example = json::parse(test::read_file(LABLOOP_SOURCE_DIR "/examples/buchwald_a.json"), nullptr, true, true);
+  CHECK(parse_campaign_config(example.dump(), "b.json", sim::catalogue()).instruments.at(0).simulator == "buchwald_a");
+  json wrong_dim = example;
+  wrong_dim["instruments"][0]["options"] = {{"dim", 3}};
+  CHECK(message_of([&] { parse_campaign_config(wrong_dim.dump(), "b.json", sim::catalogue()); }) ==
+        "b.json: /instruments/0/options/dim: buchwald_a is a dataset with 4 parameters; leave \"dim\" out");
 }
 
 TEST_CASE("Datasets: a lookup table served as an instrument declares its columns, answers, adds noise and fails unmeasured combinations", "[datasets]") {
