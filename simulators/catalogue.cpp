@@ -1,5 +1,12 @@
 #include "catalogue.hpp"
 
+#include <fmt/format.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "dataset.hpp"
 #include "function_options.hpp"
 #include "standard_inputs.hpp"
 #include "test_functions.hpp"
@@ -11,6 +18,47 @@ namespace {
 // The dimension an instrument's options give (checked before), or the function's default.
 int catalogue_dim(const nlohmann::json& options, const TestFunction& f) {
   return options.contains("dim") ? options["dim"].get<int>() : f.default_dim;
+}
+
+// A dataset's spec.json, read the first time a campaign file names the dataset and kept: the
+// catalogue lists every dataset, and most campaigns use none.
+class LazyDatasetSpec {
+ public:
+  explicit LazyDatasetSpec(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  // Throws what read_dataset_spec throws (and tries again on the next call).
+  const DatasetSpec& get() {
+    std::call_once(once_, [this] { spec_ = read_dataset_spec(dir_); });
+    return *spec_;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  std::once_flag once_;
+  std::optional<DatasetSpec> spec_;
+};
+
+SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
+  auto lazy = std::make_shared<LazyDatasetSpec>(dir);
+  SimulatorSpec spec{.name = dir.filename().string()};
+  // Not known before the spec is read: the generic range check of "dim" lets any through, and
+  // check_options (which runs after it) holds it to the dataset's own, as labloop-sim does.
+  spec.min_dim = 1;
+  spec.max_dim = static_cast<int>(kMaxDatasetColumns);
+  spec.check_options = [lazy](const JsonNode& options) {
+    const DatasetSpec& d = lazy->get();
+    if (options.has("dim") && options.child("dim").as_integer() != static_cast<long long>(d.parameters.size()))
+      options.child("dim").fail(fmt::format("{} is a dataset with {} parameters; leave \"dim\" out", d.name, d.parameters.size()));
+  };
+  spec.inputs = [lazy](int) { return lazy->get().parameters; };
+  spec.outputs = [lazy](const nlohmann::json&) { return lazy->get().objective_names(); };
+  spec.unavailable = [lazy]() -> std::string {
+    const DatasetSpec& d = lazy->get();
+    if (d.lookup_table) return {};
+    return fmt::format("dataset \"{}\" holds scattered measurements, not a lookup table: it needs an emulator, which is not available yet "
+                       "(labloop-sim --list shows which datasets can be served)",
+                       d.name);
+  };
+  return spec;
 }
 
 }  // namespace
@@ -33,6 +81,10 @@ const SimulatorCatalogue& catalogue() {
       };
       specs.push_back(std::move(spec));
     }
+    // The datasets after the functions (a function's name wins, should a folder share it).
+    const std::filesystem::path dir = data_dir();
+    for (const std::string& name : dataset_names(dir))
+      if (!find_test_function(name)) specs.push_back(dataset_simulator(dir / name));
     return SimulatorCatalogue(std::move(specs));
   }();
   return instance;

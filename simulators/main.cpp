@@ -1,8 +1,12 @@
-// labloop-sim: serves a standard test function over protocol v1, as a stand-in instrument.
+// labloop-sim: serves a standard test function, or a dataset's lookup table, over protocol v1, as a
+// stand-in instrument.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -12,9 +16,51 @@
 #include "function_options.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/version.hpp"
+#include "dataset.hpp"
 #include "simulated_instrument.hpp"
 
 namespace {
+
+// The datasets after the functions in --list: kind, rows, dimensions, objectives with goals.
+void list_datasets() {
+  const std::filesystem::path dir = labloop::sim::data_dir();
+  fmt::print("\n{:<29} {:<30} {:>5} {:>5}  {}\n", "dataset", "kind", "rows", "dims", "objectives");
+  if (const std::string problem = labloop::sim::data_dir_problem(dir); !problem.empty()) {
+    fmt::print("(none: {})\n", problem);
+    return;
+  }
+  for (const std::string& name : labloop::sim::dataset_names(dir)) {
+    try {
+      const auto spec = labloop::sim::read_dataset_spec(dir / name);
+      std::vector<std::string> objectives;
+      for (const auto& o : spec.objectives) objectives.push_back(fmt::format("{} ({})", o.name, o.maximize ? "max" : "min"));
+      const std::string kind = spec.lookup_table ? "lookup" : "emulated (not yet available)";
+      fmt::print("{:<29} {:<30} {:>5} {:>5}  {}\n", name, kind, spec.rows, spec.parameters.size(), fmt::join(objectives, ", "));
+    } catch (const std::exception& e) {
+      fmt::print("{:<29} unreadable: {}\n", name, e.what());
+    }
+  }
+  fmt::print("\nDatasets from {} ({}); each folder's README.md gives its meaning, units, licence and citation.\n", dir.string(),
+             std::getenv("LABLOOP_DATA_DIR") && *std::getenv("LABLOOP_DATA_DIR") ? "LABLOOP_DATA_DIR" : "built-in default; set LABLOOP_DATA_DIR to use another");
+}
+
+// The instrument serving a dataset: its lookup table, read whole (under 0.1 s for the largest).
+// Throws Error (or ConfigError for a malformed spec.json) with a message naming the problem.
+std::unique_ptr<labloop::sim::SimulatedInstrument> dataset_instrument(const std::string& name, const labloop::sim::SimulatorOptions& options) {
+  const std::filesystem::path dir = labloop::sim::data_dir();
+  const auto names = labloop::sim::dataset_names(dir);
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    if (const std::string problem = labloop::sim::data_dir_problem(dir); !problem.empty())
+      throw labloop::Error(fmt::format("unknown function \"{}\", and no datasets to look in: {}", name, problem));
+    throw labloop::Error(fmt::format("unknown function or dataset \"{}\" (--list shows them)", name));
+  }
+  if (!labloop::sim::read_dataset_spec(dir / name).lookup_table)
+    throw labloop::Error(fmt::format("dataset {} holds scattered measurements, not a lookup table: serving it needs an emulator, which is "
+                                     "not available yet (--list shows the lookup tables)",
+                                     name));
+  auto table = std::make_shared<const labloop::sim::LookupTable>(labloop::sim::read_dataset(dir / name));
+  return std::make_unique<labloop::sim::SimulatedInstrument>(std::move(table), options);
+}
 
 // The one-line banner of the injected faults, empty when there are none.
 std::string active_faults(const labloop::sim::SimulatorOptions& o, const labloop::ServeOptions::ReplyFaults& r) {
@@ -33,14 +79,17 @@ std::string active_faults(const labloop::sim::SimulatorOptions& o, const labloop
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"labloop-sim: a simulated instrument serving a standard test function over labloop protocol v1"};
+  CLI::App app{"labloop-sim: a simulated instrument serving a standard test function, or a real dataset's lookup table, over labloop "
+               "protocol v1"};
+  app.footer(fmt::format("Datasets (--function buchwald_a): read from $LABLOOP_DATA_DIR when set, else from {} (built in).",
+                         labloop::sim::data_dir().string()));
   std::string function_name, endpoint, completed_log_path;
   labloop::sim::SimulatorOptions options;
   labloop::ServeOptions serve_options;
   bool list = false;
   app.set_version_flag("--version", std::string("labloop-sim ") + labloop::kVersion);
-  app.add_flag("--list", list, "List the functions it serves and exit");
-  app.add_option("--function,-f", function_name, "Test function to serve (see --list)");
+  app.add_flag("--list", list, "List the functions and datasets it serves and exit");
+  app.add_option("--function,-f", function_name, "Test function or dataset to serve (see --list)");
   app.add_option("--endpoint,-e", endpoint, "Where to bind, e.g. tcp://127.0.0.1:5555 or ipc:///tmp/sim.ipc");
   app.add_option("--dim", options.dim, "Dimension, for functions that allow several (default: the function's own)");
   std::string function_options;
@@ -88,6 +137,7 @@ int main(int argc, char** argv) {
         fmt::print("{:<33} option {}: {}, {} to {:g} (default {:g})\n", "", o.name, o.description,
                    o.integer ? fmt::format("whole number {:g}", o.low) : fmt::format("{:g}", o.low), o.high, o.default_value);
     }
+    list_datasets();
     return 0;
   }
   if (function_name.empty() || endpoint.empty()) {
@@ -95,11 +145,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto* function = labloop::sim::find_test_function(function_name);
-  if (!function) {
-    std::cerr << "labloop-sim: unknown function \"" << function_name << "\" (--list shows them)\n";
-    return 2;
-  }
-  if (!function_options.empty()) {
+  if (function && !function_options.empty()) {
     // The same checker as the campaign file's (function_options.hpp), so a campaign never starts a
     // simulator that refuses what the config check let through.
     const std::string source = "--options";
@@ -117,8 +163,22 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  std::unique_ptr<labloop::sim::SimulatedInstrument> instrument;
   try {
-    labloop::sim::SimulatedInstrument instrument(*function, options);
+    if (function) {
+      instrument = std::make_unique<labloop::sim::SimulatedInstrument>(*function, options);
+    } else {
+      instrument = dataset_instrument(function_name, options);
+      if (!function_options.empty() && function_options != "{}")
+        throw labloop::Error(fmt::format("{} is a dataset: it takes no --options of its own (labloop-sim's, such as --noise, apply)", function_name));
+    }
+  } catch (const std::exception& e) {
+    // Named where it is wrong (an unknown name, a dataset without its emulator, a damaged data
+    // file): a mistake in what was asked for, not a failure while serving.
+    std::cerr << "labloop-sim: " << e.what() << "\n";
+    return 2;
+  }
+  try {
     serve_options.log = [](const std::string& line) { std::cerr << "labloop-sim: " << line << std::endl; };
     serve_options.reply_faults.seed = options.seed;
     if (const std::string banner = active_faults(options, serve_options.reply_faults); !banner.empty())
@@ -130,7 +190,7 @@ int main(int argc, char** argv) {
         completed_log->record(id, result);
       };
     }
-    return labloop::serve(instrument, endpoint, serve_options);
+    return labloop::serve(*instrument, endpoint, serve_options);
   } catch (const std::exception& e) {
     std::cerr << "labloop-sim: " << e.what() << "\n";
     return 1;

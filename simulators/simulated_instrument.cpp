@@ -30,24 +30,40 @@ bool is_rate(double p) { return p >= 0.0 && p <= 1.0; }
 
 }  // namespace
 
-SimulatedInstrument::SimulatedInstrument(const TestFunction& function, const SimulatorOptions& options)
-    : function_(function), options_(options), rng_(options.seed), faults_rng_(options.seed ^ 0x9e3779b97f4a7c15ULL) {
-  if (options_.dim == 0) options_.dim = function.default_dim;
-  if (options_.dim < function.min_dim || options_.dim > function.max_dim)
-    throw Error(function.min_dim == function.max_dim
-                    ? fmt::format("{} is fixed at {} dimensions (got --dim {})", function.name, function.min_dim, options_.dim)
-                    : fmt::format("{} allows {} to {} dimensions (got --dim {})", function.name, function.min_dim, function.max_dim, options_.dim));
+void SimulatedInstrument::check_options() const {
   if (options_.capacity < 1) throw Error("capacity must be at least 1");
   if (options_.noise < 0 || options_.delay_s < 0) throw Error("noise and delay must be >= 0");
   if (!is_rate(options_.fail_rate) || !is_rate(options_.hang_rate) || !is_rate(options_.crash_rate))
     throw Error("fail, hang and crash rates must lie in [0, 1]");
   if (options_.crash_after < -1 || options_.jitter_s < 0) throw Error("crash_after must be >= 0 (or -1 for never) and jitter >= 0");
+}
+
+SimulatedInstrument::SimulatedInstrument(const TestFunction& function, const SimulatorOptions& options)
+    : function_(&function), name_(function.name), options_(options), rng_(options.seed), faults_rng_(options.seed ^ 0x9e3779b97f4a7c15ULL) {
+  if (options_.dim == 0) options_.dim = function.default_dim;
+  if (options_.dim < function.min_dim || options_.dim > function.max_dim)
+    throw Error(function.min_dim == function.max_dim
+                    ? fmt::format("{} is fixed at {} dimensions (got --dim {})", function.name, function.min_dim, options_.dim)
+                    : fmt::format("{} allows {} to {} dimensions (got --dim {})", function.name, function.min_dim, function.max_dim, options_.dim));
+  check_options();
   for (const auto& [name, value] : options_.function_options)
     if (const auto names = function.option_names(); std::find(names.begin(), names.end(), name) == names.end())
       throw Error(fmt::format("{} has no option \"{}\" (its options: {})", function.name, name, names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
   if (const auto problem = function.complete_options(options_.dim, options_.function_options))
     throw Error(fmt::format("{} option \"{}\" {}", function.name, problem->option, problem->message));
+  inputs_ = standard_inputs(function, options_.dim);
   outputs_ = function.output_names(options_.dim, options_.function_options);
+}
+
+SimulatedInstrument::SimulatedInstrument(std::shared_ptr<const LookupTable> table, const SimulatorOptions& options)
+    : table_(std::move(table)), name_(table_->spec().name), options_(options), rng_(options.seed), faults_rng_(options.seed ^ 0x9e3779b97f4a7c15ULL) {
+  const int dim = static_cast<int>(table_->spec().parameters.size());
+  if (options_.dim == 0) options_.dim = dim;
+  if (options_.dim != dim) throw Error(fmt::format("{} is a dataset with {} parameters (got --dim {}); leave --dim out", name_, dim, options_.dim));
+  if (!options_.function_options.empty()) throw Error(fmt::format("{} is a dataset: it takes no options of its own", name_));
+  check_options();
+  inputs_ = table_->spec().parameters;
+  outputs_ = table_->spec().objective_names();
 }
 
 SimulatedInstrument::Plan SimulatedInstrument::plan_experiment() {
@@ -71,7 +87,7 @@ InstrumentInfo SimulatedInstrument::describe() const {
   InstrumentInfo info;
   info.driver = "labloop-sim";
   info.version = kVersion;
-  info.inputs = standard_inputs(function_, options_.dim);
+  info.inputs = inputs_;
   info.outputs = outputs_;
   info.capacity = options_.capacity;
   return info;
@@ -100,14 +116,20 @@ Values SimulatedInstrument::run(const Params& params, std::stop_token stop) {
     throw Error("aborted");
   }
   if (plan.fail) throw Error("injected failure");
-  std::vector<double> x(static_cast<size_t>(options_.dim));
-  for (int d = 0; d < options_.dim; ++d) x[static_cast<size_t>(d)] = params.at("x" + std::to_string(d + 1)).get<double>();
-  // A function's failing region fails as an injected failure does: by throwing, which serve()
-  // reports as a result with status "failed" and this error.
-  if (function_.failure)
-    if (const char* error = function_.failure(x)) throw Error(error);
-  std::vector<double> y = function_.values(x, options_.function_options);
-  if (y.size() != outputs_.size()) throw Error(fmt::format("{} gave {} values for {} outputs (a bug in its table entry)", function_.name, y.size(), outputs_.size()));
+  std::vector<double> y;
+  if (table_) {
+    // A combination the table lacks fails like a failing region: the error says which.
+    y = table_->values(params);
+  } else {
+    std::vector<double> x(static_cast<size_t>(options_.dim));
+    for (int d = 0; d < options_.dim; ++d) x[static_cast<size_t>(d)] = params.at("x" + std::to_string(d + 1)).get<double>();
+    // A function's failing region fails as an injected failure does: by throwing, which serve()
+    // reports as a result with status "failed" and this error.
+    if (function_->failure)
+      if (const char* error = function_->failure(x)) throw Error(error);
+    y = function_->values(x, options_.function_options);
+  }
+  if (y.size() != outputs_.size()) throw Error(fmt::format("{} gave {} values for {} outputs (a bug in its table entry)", name_, y.size(), outputs_.size()));
   if (options_.noise > 0) {
     // One draw per output in output order, so a single-output function's noise is as before.
     std::lock_guard lock(rng_mutex_);

@@ -1,6 +1,6 @@
 #pragma once
-// A simulated instrument: a standard test function served as a Driver, with optional Gaussian
-// noise, a delay per experiment and a capacity, so campaigns and planners can be exercised
+// A simulated instrument: a standard test function, or a dataset's lookup table, served as a
+// Driver, with optional Gaussian noise, a delay per experiment and a capacity, so campaigns and planners can be exercised
 // end to end without hardware. Optional injected faults (failures, hangs, crashes of the whole
 // process, delay jitter) let tests check that a controller survives a misbehaving instrument;
 // all their randomness comes from `seed`, so a run can be reproduced.
@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <memory>
 #include <random>
 
 #include "labloop/wire/driver.hpp"
+#include "lookup_table.hpp"
 #include "test_functions.hpp"
 
 namespace labloop::sim {
@@ -36,6 +38,10 @@ class SimulatedInstrument final : public Driver {
  public:
   // Throws labloop::Error for a dimension or function options the function does not allow.
   SimulatedInstrument(const TestFunction& function, const SimulatorOptions& options);
+  // A lookup table: inputs are its parameters (options as choices), outputs its objectives; each
+  // experiment returns the table's values (noise added when asked), and fails for a combination
+  // the table lacks. `dim` must be 0 or the number of parameters; there are no function options.
+  SimulatedInstrument(std::shared_ptr<const LookupTable> table, const SimulatorOptions& options);
   InstrumentInfo describe() const override;
   Values run(const Params& params, std::stop_token stop) override;
   RunEstimate estimate(const Params& params) const override;
@@ -50,8 +56,13 @@ class SimulatedInstrument final : public Driver {
     bool fail = false;
   };
   Plan plan_experiment();
+  // The checks of labloop-sim's own options, which every kind of instrument takes.
+  void check_options() const;
 
-  const TestFunction& function_;
+  const TestFunction* function_ = nullptr;     // one of these two
+  std::shared_ptr<const LookupTable> table_;
+  std::string name_;
+  std::vector<Parameter> inputs_;
   SimulatorOptions options_;          // function_options completed with the defaults
   std::vector<std::string> outputs_;  // what it declares and returns, in the function's order
   std::mutex rng_mutex_;

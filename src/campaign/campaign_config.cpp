@@ -328,6 +328,8 @@ InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& si
     const SimulatorSpec* function = simulators.find(ic.simulator);
     if (!function)
       sim_node.fail(fmt::format("unknown simulator \"{}\"{} (labloop-sim --list shows them all)", ic.simulator, did_you_mean(ic.simulator, simulators.names())));
+    if (function->unavailable)
+      if (const std::string why = function->unavailable(); !why.empty()) sim_node.fail(why);
     if (node.has("options")) {
       check_simulator_options(node.child("options"), *function);
       ic.options = node.child("options").value();

@@ -14,9 +14,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
-#include "csv_table.hpp"
 
 namespace labloop {
 
@@ -218,7 +218,7 @@ void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry
     if (eq == std::string::npos || eq == 0)
       throw Error(fmt::format("\"{}\" is not NAME=VALUE (e.g. yield=71.5)", word));
     const std::string name = word.substr(0, eq);
-    const auto value = detail::parse_number(word.substr(eq + 1));
+    const auto value = parse_number(word.substr(eq + 1));
     if (!value) throw Error(fmt::format("{}: \"{}\" is not a number", name, word.substr(eq + 1)));
     if (entry.values.contains(name)) throw Error(fmt::format("{} is given twice", name));
     entry.values[name] = *value;
@@ -226,7 +226,7 @@ void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry
 }
 
 EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
-  const detail::CsvTable table = detail::read_csv_table(path, kMaxEntryRows);
+  const CsvTable table = read_csv_table(path, {.max_rows = kMaxEntryRows});
   const auto outputs = manual_outputs(config);
   enum class Column { experiment, failed, output, ignored };
   std::vector<Column> kinds;
@@ -239,7 +239,7 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
   }
   if (std::find(kinds.begin(), kinds.end(), Column::experiment) == kinds.end())
     throw Error(fmt::format("{}: line 1 must be a header with an \"experiment\" column (got: {})", path.string(), fmt::join(table.header, ",")));
-  for (const detail::CsvRow& row : table.rows) {
+  for (const CsvRow& row : table.rows) {
     ManualEntry e;
     e.source = fmt::format("{} line {}", path.filename().string(), row.line);
     for (size_t i = 0; i < kinds.size(); ++i) {
@@ -247,7 +247,7 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
       if (kinds[i] == Column::experiment) e.experiment = cell;
       else if (kinds[i] == Column::failed && !cell.empty()) e.failed = cell;
       else if (kinds[i] == Column::output && !cell.empty()) {
-        const auto v = detail::parse_number(cell);
+        const auto v = parse_number(cell);
         if (!v) throw Error(fmt::format("{}: line {}: {} \"{}\" is not a number", path.string(), row.line, table.header[i], cell));
         e.values[table.header[i]] = *v;
       }

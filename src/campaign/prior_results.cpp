@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "csv_table.hpp"
+#include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 
 namespace labloop {
@@ -24,9 +24,9 @@ PriorResults read_prior_results(const CampaignConfig& config) {
   const fs::path path = prior_results_path(config);
   const std::string name = path.filename().string();
   auto refuse = [&](const std::string& why) { throw ConfigError(config.source, "/prior_results", why); };
-  detail::CsvTable table;
+  CsvTable table;
   try {
-    table = detail::read_csv_table(path, kMaxPriorRows);
+    table = read_csv_table(path, {.max_rows = kMaxPriorRows});
   } catch (const Error& e) {
     refuse(e.what());
   }
@@ -53,7 +53,7 @@ PriorResults read_prior_results(const CampaignConfig& config) {
     else out.ignored_columns.push_back(h);
   }
 
-  for (const detail::CsvRow& row : table.rows) {
+  for (const CsvRow& row : table.rows) {
     auto skip = [&](const std::string& why) { out.skipped.push_back(fmt::format("{} line {}: {}; skipped", name, row.line, why)); };
     PriorRow r;
     r.line = row.line;
@@ -66,7 +66,7 @@ PriorResults read_prior_results(const CampaignConfig& config) {
         problem = fmt::format("no value for {}", p.name);
       } else if (p.type == ParameterType::categorical) {
         r.params[p.name] = cell;
-      } else if (const auto v = detail::parse_number(cell)) {
+      } else if (const auto v = parse_number(cell)) {
         // A discrete value written with a rounding error (0.1000000000001) is taken as its level,
         // as the planner will encode it; one that is no level is refused by check_params below.
         const int level = p.type == ParameterType::discrete ? p.level_index(*v) : -1;
@@ -86,7 +86,7 @@ PriorResults read_prior_results(const CampaignConfig& config) {
     for (const auto& [index, output] : output_columns) {
       const std::string& cell = row.fields[index];
       if (cell.empty()) continue;
-      const auto v = detail::parse_number(cell);
+      const auto v = parse_number(cell);
       if (!v) {
         problem = fmt::format("{} \"{}\" is not a number", output, cell);
         break;

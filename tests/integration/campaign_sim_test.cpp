@@ -11,6 +11,7 @@
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/journal.hpp"
+#include "lookup_table.hpp"
 #include "test_functions.hpp"
 #include "test_support.hpp"
 #include "catalogue.hpp"
@@ -350,4 +351,32 @@ TEST_CASE("Campaign: a bayesian campaign on branin_currin reports its Pareto set
   const auto png = dir / "pareto.png";
   REQUIRE(std::system(("rsvg-convert -o '" + png.string() + "' '" + svg_path.string() + "' 2>&1").c_str()) == 0);
   CHECK(test::read_file(png).substr(0, 8) == std::string("\x89PNG\r\n\x1a\n", 8));
+}
+
+TEST_CASE("Campaign: a campaign on a dataset's lookup table runs end to end against labloop-sim, every result the table's value", "[campaign][datasets]") {
+  test::TempDir dir;
+  const std::filesystem::path data = LABLOOP_SOURCE_DIR "/simulators/data/edbo_direct_arylation";
+  const sim::LookupTable table(sim::read_dataset(data));
+  json parameters = json::array();
+  for (const Parameter& p : table.spec().parameters) parameters.push_back(p.to_json());
+  const json file{{"name", "edbo"},
+                  {"seed", 3},
+                  {"parameters", parameters},
+                  {"objective", {{"name", "yield"}, {"goal", "maximize"}}},
+                  {"planner", {{"kind", "random"}}},
+                  {"instruments", {{{"name", "sim"}, {"simulator", "edbo_direct_arylation"}}}},
+                  {"budget", {{"experiments", 8}}},
+                  {"output", (dir / "out").string()}};
+  const auto summary = run(file);
+  CHECK(summary.reason == "budget reached");
+  CHECK(summary.status.done == 8);
+  CHECK(summary.status.failed == 0);
+  std::map<std::string, json> params;
+  for (const auto& p : events_of(dir / "out", "proposed")) params[p["experiment"]] = p["params"];
+  const auto results = events_of(dir / "out", "result");
+  REQUIRE(results.size() == 8);
+  for (const auto& r : results) {
+    INFO(r.dump());
+    CHECK(r["objective"].get<double>() == table.values(params.at(r["experiment"])).at(0));
+  }
 }

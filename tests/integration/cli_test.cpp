@@ -261,10 +261,11 @@ TEST_CASE("CLI: bench says where it writes, explains its columns, orders budgets
 
 TEST_CASE("CLI: bench --datasets runs the lookup-table benchmark", "[cli][bench]") {
   test::TempDir dir;
-  // A 4 × 5 plate of made-up yields, in the shared datasets' format (spec.json + data.csv).
+  // A 4 × 5 plate of made-up yields, in the datasets' format (spec.json + data.csv, simulators/data).
   const auto dataset = dir / "plate";
   std::filesystem::create_directories(dataset);
-  test::write_file(dataset / "spec.json", R"({"parameters": [{"name": "base", "type": "categorical", "options": ["a", "b", "c", "d"]},
+  test::write_file(dataset / "spec.json", R"({"rows": 20, "lookup_table": true,
+    "parameters": [{"name": "base", "type": "categorical", "options": ["a", "b", "c", "d"]},
     {"name": "solvent", "type": "categorical", "options": ["s1", "s2", "s3", "s4", "s5"]}],
     "objectives": [{"name": "yield", "goal": "maximize"}]})");
   std::string csv = "base,solvent,yield\n";
@@ -308,4 +309,36 @@ TEST_CASE("CLI: validate --instruments finds a parameter the driver lacks, witho
   CHECK(fixed.status == 0);
   CHECK_THAT(fixed.output, Catch::Contains("instrument 'oven': ok — "));
   CHECK_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+TEST_CASE("labloop-sim: --list shows the datasets with their kinds, and a dataset it cannot serve or find is named with what to do", "[cli][datasets]") {
+  test::TempDir dir;
+  auto sim = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), LABLOOP_SIM_PATH);
+    ChildProcess process(args, dir / "sim.log");
+    const auto status = process.wait_for(std::chrono::seconds(60));
+    REQUIRE(status);
+    return Outcome{*status, test::read_file(dir / "sim.log")};
+  };
+  const Outcome list = sim({"--list"});
+  CHECK(list.status == 0);
+  CHECK(std::regex_search(list.output, std::regex(R"(\nbuchwald_a +lookup +792 +4  yield \(max\)\n)")));
+  CHECK(std::regex_search(list.output, std::regex(R"(\nsnar +emulated \(not yet available\) +66 +4  e_factor \(min\)\n)")));
+  CHECK(std::regex_search(list.output, std::regex(R"(\ndye_lasers +lookup +3458 +3  peak_score \(max\), spectral_overlap \(min\), fluo_rate \(max\)\n)")));
+
+  const Outcome scattered = sim({"--function", "snar", "--endpoint", dir.ipc("s")});
+  CHECK(scattered.status == 2);
+  CHECK(scattered.output.find("dataset snar holds scattered measurements, not a lookup table: serving it needs an emulator, which is not available yet") !=
+        std::string::npos);
+
+  // The data directory comes from the environment when set; a missing one is named, with the fix.
+  const std::string missing = (dir / "no-data").string();
+  ChildProcess env_process({"/usr/bin/env", "LABLOOP_DATA_DIR=" + missing, LABLOOP_SIM_PATH, "--function", "buchwald_a", "--endpoint", dir.ipc("e")},
+                           dir / "env.log");
+  const auto status = env_process.wait_for(std::chrono::seconds(60));
+  REQUIRE(status);
+  CHECK(*status == 2);
+  CHECK(test::read_file(dir / "env.log") ==
+        "labloop-sim: unknown function \"buchwald_a\", and no datasets to look in: the data directory " + missing +
+            " does not exist; set the environment variable LABLOOP_DATA_DIR to the folder holding the datasets (simulators/data in labloop's source)\n");
 }

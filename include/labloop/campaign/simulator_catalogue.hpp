@@ -38,6 +38,9 @@ struct SimulatorSpec {
   std::function<void(const JsonNode& options)> check_options;
   // The outputs it declares at hello for an instrument's (checked) "options"; empty: one output "y".
   std::function<std::vector<std::string>(const nlohmann::json& options)> outputs;
+  // Why a campaign may not use it now (e.g. a dataset whose emulator is not written yet), said
+  // where the campaign file names it. Empty, or returning "": it can be used.
+  std::function<std::string()> unavailable;
 };
 
 class SimulatorCatalogue {

@@ -6,7 +6,8 @@
 // text with find_excess_nesting() before handing it to nlohmann, and rejects it with its own
 // layer's error. The limits themselves live beside their users:
 //   protocol::kMaxMessageDepth (protocol.hpp), kMaxConfigDepth (campaign_config.hpp),
-//   kMaxJournalLineDepth (journal.hpp). docs/reliability.md lists them all.
+//   kMaxJournalLineDepth (journal.hpp), and outside the library labloop-sim's kMaxSpecDepth
+//   (simulators/dataset.hpp). docs/reliability.md lists them all.
 #include <cstddef>
 #include <optional>
 #include <string_view>

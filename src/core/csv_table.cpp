@@ -1,4 +1,4 @@
-#include "csv_table.hpp"
+#include "labloop/core/csv_table.hpp"
 
 #include <fmt/format.h>
 
@@ -9,12 +9,12 @@
 
 #include "labloop/core/error.hpp"
 
-namespace labloop::detail {
+namespace labloop {
 
 namespace {
 
 // Splits one record; `line` names it in the message for an unclosed quote.
-std::vector<std::string> split(const std::string& text, std::size_t line) {
+std::vector<std::string> split_csv_record(const std::string& text, std::size_t line) {
   std::vector<std::string> fields;
   std::string field;
   bool quoted = false;
@@ -64,30 +64,45 @@ std::optional<double> parse_number(const std::string& text) {
   return v;
 }
 
-CsvTable read_csv_table(const std::filesystem::path& path, std::size_t max_rows) {
-  std::ifstream in(path);
+CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limits) {
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
+  const auto too_large = [&] {
+    const std::string limit = limits.max_bytes >= (1 << 20) ? fmt::format("{} MiB", limits.max_bytes >> 20) : fmt::format("{} bytes", limits.max_bytes);
+    return Error(fmt::format("{}: larger than {}; split the file", path.string(), limit));
+  };
+  // Checked before reading where the size is known; counted while reading for pipes and the like.
+  std::error_code size_error;
+  if (const auto size = std::filesystem::file_size(path, size_error); !size_error && size > limits.max_bytes) throw too_large();
   CsvTable table;
   std::string text;
-  std::size_t line = 0;
+  std::size_t line = 0, bytes = 0;
   bool have_header = false;
   while (std::getline(in, text)) {
     ++line;
+    bytes += text.size() + 1;
+    if (bytes > limits.max_bytes) throw too_large();
     if (!text.empty() && text.back() == '\r') text.pop_back();
     if (line == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a spreadsheet's byte-order mark
     if (text.find_first_not_of(" \t,") == std::string::npos) continue;
     std::vector<std::string> fields;
     try {
-      fields = split(text, line);
+      fields = split_csv_record(text, line);
     } catch (const Error& e) {
       throw Error(fmt::format("{}: {}", path.string(), e.what()));
     }
+    if (fields.size() > limits.max_columns)
+      throw Error(fmt::format("{}: line {} has {} fields; at most {} columns are allowed", path.string(), line, fields.size(), limits.max_columns));
+    for (std::size_t i = 0; i < fields.size(); ++i)
+      if (fields[i].size() > limits.max_field_chars)
+        throw Error(fmt::format("{}: line {}, field {}: {} characters long; at most {} are allowed", path.string(), line, i + 1,
+                                fields[i].size(), limits.max_field_chars));
     if (!have_header) {
       for (const auto& f : fields) table.header.push_back(header_name(f));
       have_header = true;
       continue;
     }
-    if (table.rows.size() >= max_rows) throw Error(fmt::format("{}: more than {} rows; split the file", path.string(), max_rows));
+    if (table.rows.size() >= limits.max_rows) throw Error(fmt::format("{}: more than {} rows; split the file", path.string(), limits.max_rows));
     if (fields.size() != table.header.size())
       throw Error(fmt::format("{}: line {} has {} fields, the header {}", path.string(), line, fields.size(), table.header.size()));
     table.rows.push_back({line, std::move(fields)});
@@ -96,4 +111,4 @@ CsvTable read_csv_table(const std::filesystem::path& path, std::size_t max_rows)
   return table;
 }
 
-}  // namespace labloop::detail
+}  // namespace labloop

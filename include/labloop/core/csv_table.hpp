@@ -1,0 +1,41 @@
+#pragma once
+// The CSV files labloop reads (entered results, past results, the datasets behind simulated
+// instruments), read one way: RFC 4180 quoting within a line (fields need no line breaks; the
+// datasets' SMILES strings hold commas inside quotes), CRLF or LF, a spreadsheet's byte-order
+// mark, cells trimmed of padding, blank lines skipped. In core so that the simulators, which link
+// only the driver SDK, read their data with the same code as the campaign.
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace labloop {
+
+struct CsvRow {
+  std::size_t line = 0;  // 1-based, the header being line 1
+  std::vector<std::string> fields;
+};
+
+struct CsvTable {
+  std::vector<std::string> header;  // "name [unit]" read as "name"
+  std::vector<CsvRow> rows;         // each with as many fields as the header
+};
+
+// What a reader accepts, so a wrong or hostile file is refused with a message instead of filling
+// the memory. The defaults are far above any table a person or a shipped dataset writes.
+struct CsvLimits {
+  std::size_t max_rows = 100'000;           // data rows, after the header
+  std::size_t max_bytes = 64 << 20;         // the whole file
+  std::size_t max_columns = 1000;
+  std::size_t max_field_chars = 64 << 10;   // one cell, in bytes
+};
+
+// Throws Error naming the file and line: unreadable, empty, larger than a limit, a row of the
+// wrong width or an unclosed quote.
+CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limits);
+
+// The number in a cell, or nothing when the cell is not exactly one finite number.
+std::optional<double> parse_number(const std::string& text);
+
+}  // namespace labloop

@@ -1,0 +1,67 @@
+#include "lookup_table.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "labloop/core/error.hpp"
+
+namespace labloop::sim {
+
+LookupTable::LookupTable(Dataset data) : spec_(std::move(data.spec)) {
+  if (!spec_.lookup_table)
+    throw Error(fmt::format("{} is not a lookup table (its rows are scattered measurements): an emulator is needed to serve it, "
+                            "and none is available yet",
+                            spec_.name));
+  for (const auto& o : spec_.objectives)
+    if (o.type != "continuous" || o.censored_rows > 0)
+      throw Error(fmt::format("{}: objective \"{}\" is {}, so the table has no exact number to return", spec_.name, o.name,
+                              o.type != "continuous" ? o.type : "censored in some rows"));
+  const std::size_t np = spec_.parameters.size(), no = spec_.objectives.size();
+  std::map<std::vector<int>, std::pair<std::vector<double>, int>> sums;  // replicates are averaged
+  for (const CsvRow& row : data.rows) {
+    std::vector<int> key(np);
+    for (std::size_t i = 0; i < np; ++i) key[i] = find_option(spec_.parameters[i], row.fields[i]);  // checked when read
+    auto& [sum, count] = sums[key];
+    sum.resize(no, 0.0);
+    for (std::size_t j = 0; j < no; ++j) sum[j] += *parse_number(row.fields[np + j]);  // numbers: checked when read
+    ++count;
+  }
+  for (auto& [key, entry] : sums) {
+    for (double& v : entry.first) v /= entry.second;
+    means_.emplace(key, std::move(entry.first));
+  }
+}
+
+std::optional<std::vector<double>> LookupTable::find(const Params& params) const {
+  std::vector<int> key;
+  for (const Parameter& p : spec_.parameters) {
+    if (!params.is_object() || !params.contains(p.name)) throw Error(fmt::format("{}: parameter \"{}\" is missing", spec_.name, p.name));
+    const auto& value = params[p.name];
+    int option = -1;
+    if (value.is_string()) option = find_option(p, value.get<std::string>());
+    else if (value.is_number()) option = find_option(p, fmt::format("{}", value.get<double>()));
+    if (option < 0)
+      throw Error(fmt::format("{}: {} = {} is not among its options ({})", spec_.name, p.name, value.dump(), fmt::join(p.choices, ", ")));
+    key.push_back(option);
+  }
+  const auto it = means_.find(key);
+  if (it == means_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<double> LookupTable::values(const Params& params) const {
+  if (auto found = find(params)) return std::move(*found);
+  std::vector<std::string> setting;
+  for (const Parameter& p : spec_.parameters) setting.push_back(p.name + " = " + (params[p.name].is_string() ? params[p.name].get<std::string>() : params[p.name].dump()));
+  throw Error(fmt::format("{} has no measurement for {} (the dataset does not hold every combination); "
+                          "leave this combination out or choose another",
+                          spec_.name, fmt::join(setting, ", ")));
+}
+
+std::vector<std::vector<double>> LookupTable::all_values() const {
+  std::vector<std::vector<double>> out;
+  for (const auto& [key, values] : means_) out.push_back(values);
+  return out;
+}
+
+}  // namespace labloop::sim

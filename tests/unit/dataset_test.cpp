@@ -1,0 +1,283 @@
+// The datasets behind simulated instruments (simulators/data): every shipped folder loads and
+// agrees with its spec; lookup tables answer with the CSV's values; damaged folders get messages.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "catalogue.hpp"
+#include "dataset.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
+#include "lookup_table.hpp"
+#include "simulated_instrument.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+
+namespace {
+
+const std::filesystem::path kShippedData = LABLOOP_SOURCE_DIR "/simulators/data";
+
+// A small dataset folder in `dir`: two categorical parameters and one continuous objective, with a
+// replicate of (a, 1); `csv` and `spec` replace the defaults to break one thing at a time.
+std::filesystem::path small_dataset(const test::TempDir& dir, const std::string& csv, json spec = {}) {
+  if (spec.is_null())
+    spec = json{{"title", "small"},
+                {"rows", 4},
+                {"lookup_table", true},
+                {"parameter_constraint", "none"},
+                {"parameters", {{{"name", "solvent"}, {"type", "categorical"}, {"options", {"a", "b,c"}}},
+                                {{"name", "temperature"}, {"type", "discrete"}, {"options", {1, 2.5}}}}},
+                {"objectives", {{{"name", "yield"}, {"goal", "maximize"}, {"type", "continuous"}}}}};
+  const auto folder = dir / "small";
+  std::filesystem::create_directories(folder);
+  test::write_file(folder / "spec.json", spec.dump());
+  test::write_file(folder / "data.csv", csv);
+  return folder;
+}
+
+const std::string kSmallCsv = "solvent,temperature,yield\na,1,10\n\"b,c\",1,20\na,2.5,30\na,1.0,11\n";
+
+// What the message of `f`'s exception holds ("" when nothing is thrown).
+template <typename F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("Datasets: every shipped dataset loads, and agrees with its spec.json", "[datasets]") {
+  const auto started = std::chrono::steady_clock::now();
+  const auto names = sim::dataset_names(kShippedData);
+  CHECK(names.size() == 46);
+  int lookup_tables = 0;
+  for (const std::string& name : names) {
+    INFO(name);
+    const sim::Dataset data = sim::read_dataset(kShippedData / name);
+    const json spec = json::parse(test::read_file(kShippedData / name / "spec.json"));
+    CHECK(data.spec.name == name);
+    CHECK(data.rows.size() == spec["rows"].get<std::size_t>());
+    REQUIRE(data.spec.parameters.size() == spec["parameters"].size());
+    for (std::size_t i = 0; i < data.spec.parameters.size(); ++i) {
+      const Parameter& p = data.spec.parameters[i];
+      const json& s = spec["parameters"][i];
+      CHECK(p.name == s["name"]);
+      if (s["type"] == "continuous") {
+        CHECK(p.type == ParameterType::continuous);
+        CHECK(p.low == s["low"].get<double>());
+        CHECK(p.high == s["high"].get<double>());
+      } else {
+        CHECK(p.type == ParameterType::categorical);
+        CHECK(p.choices.size() == s["options"].size());
+      }
+    }
+    REQUIRE(data.spec.objectives.size() == spec["objectives"].size());
+    for (std::size_t j = 0; j < data.spec.objectives.size(); ++j) {
+      CHECK(data.spec.objectives[j].name == spec["objectives"][j]["name"]);
+      CHECK(data.spec.objectives[j].maximize == (spec["objectives"][j]["goal"] == "maximize"));
+    }
+    CHECK(data.spec.lookup_table == spec["lookup_table"].get<bool>());
+    CHECK(data.spec.constraint == spec["parameter_constraint"]);
+    lookup_tables += data.spec.lookup_table;
+  }
+  CHECK(lookup_tables == 12);
+  // Reading them all is cheap enough to do at every campaign start (about 0.1 s in Release).
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+}
+
+TEST_CASE("Datasets: each lookup table answers with the CSV's values, for options as text and as numbers", "[datasets]") {
+  for (const std::string& name : sim::dataset_names(kShippedData)) {
+    if (!sim::read_dataset_spec(kShippedData / name).lookup_table) continue;
+    INFO(name);
+    sim::Dataset data = sim::read_dataset(kShippedData / name);
+    const std::vector<CsvRow> rows = data.rows;
+    const sim::DatasetSpec spec = data.spec;
+    const sim::LookupTable table(std::move(data));
+    // The mean per combination, summed in row order as the table does, so equal to the last bit.
+    std::map<std::vector<std::string>, std::pair<std::vector<double>, int>> expected;
+    const std::size_t np = spec.parameters.size();
+    for (const CsvRow& row : rows) {
+      auto& [sum, count] = expected[std::vector<std::string>(row.fields.begin(), row.fields.begin() + static_cast<long>(np))];
+      sum.resize(spec.objectives.size());
+      for (std::size_t j = 0; j < spec.objectives.size(); ++j) sum[j] += std::stod(row.fields[np + j]);
+      ++count;
+    }
+    CHECK(table.combinations() == expected.size());
+    // About 25 rows of each table, spread over it.
+    for (std::size_t r = 0; r < rows.size(); r += std::max<std::size_t>(1, rows.size() / 25)) {
+      Params params = json::object();
+      Params numeric = json::object();
+      for (std::size_t i = 0; i < np; ++i) {
+        params[spec.parameters[i].name] = rows[r].fields[i];
+        const auto number = parse_number(rows[r].fields[i]);
+        numeric[spec.parameters[i].name] = number ? json(*number) : json(rows[r].fields[i]);
+      }
+      auto [sum, count] = expected.at(std::vector<std::string>(rows[r].fields.begin(), rows[r].fields.begin() + static_cast<long>(np)));
+      for (double& v : sum) v /= count;
+      CHECK(table.values(params) == sum);
+      CHECK(table.values(numeric) == sum);
+    }
+  }
+}
+
+TEST_CASE("Datasets: replicates are averaged, numbers match by value, and a missing combination is named", "[datasets]") {
+  test::TempDir dir;
+  const sim::LookupTable table(sim::read_dataset(small_dataset(dir, kSmallCsv)));
+  CHECK(table.combinations() == 3);
+  CHECK(table.values({{"solvent", "a"}, {"temperature", "1"}}) == std::vector<double>{10.5});
+  CHECK(table.values({{"solvent", "a"}, {"temperature", 1}}) == std::vector<double>{10.5});
+  CHECK(table.values({{"solvent", "a"}, {"temperature", "1.0"}}) == std::vector<double>{10.5});
+  CHECK(table.values({{"solvent", "b,c"}, {"temperature", 1.0}}) == std::vector<double>{20});
+  CHECK(table.values({{"solvent", "a"}, {"temperature", 2.5}}) == std::vector<double>{30});
+  CHECK_FALSE(table.find({{"solvent", "b,c"}, {"temperature", 2.5}}));
+  CHECK(message_of([&] { table.values({{"solvent", "b,c"}, {"temperature", 2.5}}); }) ==
+        "small has no measurement for solvent = b,c, temperature = 2.5 (the dataset does not hold every combination); "
+        "leave this combination out or choose another");
+  CHECK(message_of([&] { table.values({{"solvent", "d"}, {"temperature", 1}}); }) == "small: solvent = \"d\" is not among its options (a, b,c)");
+  CHECK(message_of([&] { table.values({{"solvent", "a"}}); }) == "small: parameter \"temperature\" is missing");
+}
+
+TEST_CASE("Datasets: a damaged data.csv is refused naming the file, the line and the problem", "[datasets]") {
+  test::TempDir dir;
+  const std::string csv = (dir / "small" / "data.csv").string();
+  auto problem = [&](const std::string& text) { return message_of([&] { sim::read_dataset(small_dataset(dir, text)); }); };
+  CHECK(problem("solvent,temperature,yield\na,1,10\nb,1\na,2.5,30\na,1,11\n") == csv + ": line 3 has 2 fields, the header 3");
+  CHECK(problem("solvent,temperature,yield\na,1,10\nd,1,20\na,2.5,30\na,1,11\n") ==
+        csv + ": line 3: solvent = \"d\" is not among its options in spec.json (a, b,c)");
+  CHECK(problem("solvent,temperature,yield\na,1,10\na,3,20\na,2.5,30\na,1,11\n") ==
+        csv + ": line 3: temperature = \"3\" is not among its options in spec.json (1, 2.5)");
+  CHECK(problem("solvent,temperature,yield\na,1,10\na,1,ten\na,2.5,30\na,1,11\n") == csv + ": line 3: yield = \"ten\" is not a number");
+  CHECK(problem("solvent,temperature,yield\na,1,10\n") == csv + ": 1 rows, but spec.json says \"rows\": 4 (a truncated or edited file?)");
+  CHECK(problem("solvent,yield,temperature\na,1,10\n") ==
+        csv + ": line 1: the header is \"solvent,yield,temperature\", but spec.json's parameters and objectives are "
+              "\"solvent,temperature,yield\" (in this order)");
+  CHECK(problem("solvent,temperature,yield\n\"a,1,10\n") == csv + ": line 2: a quoted field is not closed");
+  CHECK(problem("solvent,temperature,yield\n" + std::string(5000, 'a') + ",1,10\n") ==
+        csv + ": line 2, field 1: 5000 characters long; at most 4096 are allowed");
+  CHECK(problem("") == csv + ": empty file (it needs a header line)");
+}
+
+TEST_CASE("Datasets: the CSV reader refuses a file over its size, row or column limit before filling the memory", "[datasets]") {
+  test::TempDir dir;
+  const auto file = dir / "t.csv";
+  test::write_file(file, "a,b\n1,2\n3,4\n");
+  CHECK(message_of([&] { read_csv_table(file, {.max_bytes = 11}); }) == file.string() + ": larger than 11 bytes; split the file");
+  CHECK(message_of([&] { read_csv_table(file, {.max_rows = 1}); }) == file.string() + ": more than 1 rows; split the file");
+  CHECK(message_of([&] { read_csv_table(file, {.max_columns = 1}); }) == file.string() + ": line 1 has 2 fields; at most 1 columns are allowed");
+  CHECK(read_csv_table(file, {.max_bytes = 12}).rows.size() == 2);
+  // A SMILES string holds commas and brackets; quoted, it is one field.
+  test::write_file(file, "smiles,y\n\"CC(C)=O.[K+],x\",2\n");
+  CHECK(read_csv_table(file, {}).rows.at(0).fields == std::vector<std::string>{"CC(C)=O.[K+],x", "2"});
+}
+
+TEST_CASE("Datasets: a damaged spec.json is refused naming the file, the JSON path and the problem", "[datasets]") {
+  test::TempDir dir;
+  const std::string spec_path = (dir / "small" / "spec.json").string();
+  const json good = json::parse(R"({"rows": 4, "lookup_table": true,
+      "parameters": [{"name": "solvent", "type": "categorical", "options": ["a", "b,c"]},
+                     {"name": "temperature", "type": "discrete", "options": [1, 2.5]}],
+      "objectives": [{"name": "yield", "goal": "maximize"}]})");
+  auto problem = [&](const json& spec) { return message_of([&] { sim::read_dataset(small_dataset(dir, kSmallCsv, spec)); }); };
+  CHECK(problem(good).empty());
+  json bad = good;
+  bad["parameters"][1]["type"] = "ordinal";
+  CHECK(problem(bad) == spec_path + ": /parameters/1/type: must be \"continuous\", \"categorical\" or \"discrete\" (got \"ordinal\")");
+  bad = good;
+  bad["parameters"][1]["options"][1] = "two";
+  CHECK(problem(bad) == spec_path + ": /parameters/1/options/1: must be a number, got \"two\" (a string)");
+  bad = good;
+  bad["parameters"][0]["options"][1] = "a";
+  CHECK(problem(bad) == spec_path + ": /parameters/0/options/1: duplicate option \"a\"");
+  bad = good;
+  bad["objectives"][0]["goal"] = "up";
+  CHECK(problem(bad) == spec_path + ": /objectives/0/goal: must be \"maximize\" or \"minimize\" (got \"up\")");
+  bad = good;
+  bad["parameters"][0] = {{"name", "solvent"}, {"type", "continuous"}, {"low", 1}, {"high", 0}};
+  CHECK(problem(bad) == spec_path + ": /parameters/0/high: must be greater than low (1 >= 0)");
+  bad = good;
+  bad["parameters"][0]["name"] = "sol vent";
+  CHECK(problem(bad) == spec_path + ": /parameters/0/name: parameter name \"sol vent\" may only contain letters, digits, '_', '-' and '.'");
+  bad = good;
+  bad.erase("rows");
+  CHECK(problem(bad) == spec_path + ": /: missing required key \"rows\"");
+
+  // Not JSON, too deep, too large: messages, not crashes.
+  const auto folder = small_dataset(dir, kSmallCsv, good);
+  test::write_file(folder / "spec.json", "{\"rows\": ");
+  CHECK(message_of([&] { sim::read_dataset_spec(folder); }).find(spec_path + ": /: not valid JSON: ") == 0);
+  test::write_file(folder / "spec.json", std::string(100000, '[') + std::string(100000, ']'));
+  CHECK(message_of([&] { sim::read_dataset_spec(folder); }) == spec_path + ": /: nests arrays and objects deeper than 16 levels (at byte 16)");
+  test::write_file(folder / "spec.json", std::string(sim::kMaxSpecBytes + 1, ' '));
+  CHECK(message_of([&] { sim::read_dataset_spec(folder); }) == spec_path + ": 1048577 bytes; a spec may hold at most 1048576");
+  std::filesystem::remove(folder / "spec.json");
+  CHECK(message_of([&] { sim::read_dataset_spec(folder); }).find(spec_path + ": cannot read: ") == 0);
+}
+
+TEST_CASE("Datasets: a missing data directory is named with what to do, not a crash", "[datasets]") {
+  test::TempDir dir;
+  CHECK(sim::dataset_names(dir / "nowhere").empty());
+  CHECK(sim::data_dir_problem(dir / "nowhere") ==
+        "the data directory " + (dir / "nowhere").string() +
+            " does not exist; set the environment variable LABLOOP_DATA_DIR to the folder holding the datasets (simulators/data in labloop's source)");
+  CHECK(sim::data_dir_problem(kShippedData).empty());
+}
+
+TEST_CASE("Datasets: the catalogue serves lookup tables by folder name and refuses scattered sets until they have emulators", "[datasets]") {
+  const SimulatorSpec* buchwald = sim::catalogue().find("buchwald_a");
+  REQUIRE(buchwald);
+  CHECK(buchwald->outputs(json::object()) == std::vector<std::string>{"yield"});
+  const auto inputs = buchwald->inputs(0);
+  REQUIRE(inputs.size() == 4);
+  CHECK(inputs[0].name == "aryl_halide");
+  CHECK(inputs[0].choices == std::vector<std::string>{"FC(F)(F)c1ccc(Cl)cc1", "FC(F)(F)c1ccc(Br)cc1", "FC(F)(F)c1ccc(I)cc1"});
+  CHECK(buchwald->unavailable().empty());
+
+  // A campaign file naming a scattered dataset is refused where it names it.
+  const json campaign = {{"name", "t"},
+                         {"parameters", {{{"name", "x"}, {"type", "continuous"}, {"low", 0}, {"high", 1}}}},
+                         {"objective", {{"name", "e_factor"}, {"goal", "minimize"}}},
+                         {"instruments", {{{"name", "sim"}, {"simulator", "snar"}}}},
+                         {"budget", {{"experiments", 4}}}};
+  CHECK(message_of([&] { parse_campaign_config(campaign.dump(), "c.json", sim::catalogue()); }) ==
+        "c.json: /instruments/0/simulator: dataset \"snar\" holds scattered measurements, not a lookup table: it needs an emulator, "
+        "which is not available yet (labloop-sim --list shows which datasets can be served)");
+
+  // A lookup table accepts no "dim" but its own, and a campaign that fits it loads.
+  const json example = json::parse(test::read_file(LABLOOP_SOURCE_DIR "/examples/buchwald_a.json"), nullptr, true, true);
+  CHECK(parse_campaign_config(example.dump(), "b.json", sim::catalogue()).instruments.at(0).simulator == "buchwald_a");
+  json wrong_dim = example;
+  wrong_dim["instruments"][0]["options"] = {{"dim", 3}};
+  CHECK(message_of([&] { parse_campaign_config(wrong_dim.dump(), "b.json", sim::catalogue()); }) ==
+        "b.json: /instruments/0/options/dim: buchwald_a is a dataset with 4 parameters; leave \"dim\" out");
+}
+
+TEST_CASE("Datasets: a lookup table served as an instrument declares its columns, answers, adds noise and fails unmeasured combinations", "[datasets]") {
+  test::TempDir dir;
+  auto table = std::make_shared<const sim::LookupTable>(sim::read_dataset(small_dataset(dir, kSmallCsv)));
+  sim::SimulatedInstrument exact(table, {});
+  const InstrumentInfo info = exact.describe();
+  REQUIRE(info.inputs.size() == 2);
+  CHECK(info.inputs[1].choices == std::vector<std::string>{"1", "2.5"});
+  CHECK(info.outputs == std::vector<std::string>{"yield"});
+  CHECK(exact.run({{"solvent", "a"}, {"temperature", "1"}}, {})["yield"] == 10.5);
+  CHECK(message_of([&] { exact.run({{"solvent", "b,c"}, {"temperature", "2.5"}}, {}); }).find("small has no measurement for") == 0);
+
+  sim::SimulatorOptions noisy;
+  noisy.noise = 1.0;
+  sim::SimulatedInstrument with_noise(table, noisy);
+  const double y = with_noise.run({{"solvent", "a"}, {"temperature", "2.5"}}, {})["yield"];
+  CHECK(y != 30.0);
+  CHECK(std::abs(y - 30.0) < 6.0);
+
+  sim::SimulatorOptions wrong_dim;
+  wrong_dim.dim = 3;
+  CHECK(message_of([&] { sim::SimulatedInstrument refused(table, wrong_dim); }) == "small is a dataset with 2 parameters (got --dim 3); leave --dim out");
+}
