@@ -48,6 +48,7 @@ SimulatedInstrument::SimulatedInstrument(const TestFunction& function, const Sim
   if (const auto problem = function.complete_options(options_.dim, options_.function_options))
     throw Error(fmt::format("{} option \"{}\" {}", function.name, problem->option, problem->message));
   outputs_ = function.output_names(options_.dim, options_.function_options);
+  input_names_ = function.input_names(options_.dim);
 }
 
 SimulatedInstrument::Plan SimulatedInstrument::plan_experiment() {
@@ -100,8 +101,8 @@ Values SimulatedInstrument::run(const Params& params, std::stop_token stop) {
     throw Error("aborted");
   }
   if (plan.fail) throw Error("injected failure");
-  std::vector<double> x(static_cast<size_t>(options_.dim));
-  for (int d = 0; d < options_.dim; ++d) x[static_cast<size_t>(d)] = params.at("x" + std::to_string(d + 1)).get<double>();
+  std::vector<double> x;
+  for (const std::string& name : input_names_) x.push_back(params.at(name).get<double>());
   // A function's failing region fails as an injected failure does: by throwing, which serve()
   // reports as a result with status "failed" and this error.
   if (function_.failure)

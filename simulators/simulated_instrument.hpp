@@ -54,6 +54,7 @@ class SimulatedInstrument final : public Driver {
   const TestFunction& function_;
   SimulatorOptions options_;          // function_options completed with the defaults
   std::vector<std::string> outputs_;  // what it declares and returns, in the function's order
+  std::vector<std::string> input_names_;  // the parameters it reads, in the order of the function's x
   std::mutex rng_mutex_;
   std::mt19937_64 rng_;         // noise
   std::mt19937_64 faults_rng_;  // injected faults: a stream of its own, so noise stays as it was
