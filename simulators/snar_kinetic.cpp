@@ -23,11 +23,12 @@
 // 1e-2 L mol^-1 s^-1 and E_a in kJ/mol:
 //   a 57.9, 33.3     b 2.70, 35.3     c 0.865, 38.9     d 1.63, 44.8
 // Summit converts °C to K by adding 273.71 (not 273.15) for both T and T_ref; we keep its offset so
-// the numbers agree with Summit's (k differs by under 1.1 % across 30-120 °C either way).
+// the numbers agree with Summit's (k differs by under 1 % across 30-120 °C either way).
 //
 // The reactor is an ideal plug-flow tube of V = 5 mL: the outlet is the rate equations integrated
 // over the residence time tau (min) from the inlet [DFNB] = conc_dfnb, [PLDN] = equiv * conc_dfnb.
-// With the total flow q = V/tau (mL/min):
+// With the total flow q = V/tau (mL/min) (V cancels out of both objectives, so it appears nowhere
+// below):
 //   STY = 60 * M_ortho * [ortho] / tau   (kg of ortho product per m^3 of reactor per hour; Summit
 //         floors it at 1e-6)
 //   E-factor = (rho_EtOH q + 1e-3 q sum_{i != ortho} M_i [i]) / (1e-3 q M_ortho [ortho])
@@ -64,7 +65,6 @@ namespace {
 
 constexpr double snar_nan = std::numeric_limits<double>::quiet_NaN();
 
-constexpr double kSnarReactorVolumeMl = 5.0;
 constexpr double kSnarEthanolDensity = 0.789;   // g/mL
 constexpr double kSnarGasConstant = 8.314e-3;   // kJ mol^-1 K^-1
 constexpr double kSnarKelvinOffset = 273.71;    // Summit's °C -> K (see the top of the file)

@@ -1,7 +1,8 @@
 #pragma once
 // The inputs a simulated test function declares: its input names (x1…x<dim> unless the function
-// names them, as snar_kinetic does) with its standard bounds. One definition for labloop-sim (what it declares at hello), its catalogue (what config checking
-// expects) and the planner benchmark (the space it searches).
+// names them, as snar_kinetic does) with its standard bounds. One definition for labloop-sim (what
+// it declares at hello), its catalogue (what config checking expects) and the planner benchmark
+// (the space it searches).
 #include <string>
 #include <vector>
 
