@@ -55,6 +55,13 @@ BenchmarkRun run_one(const Job& job, double default_noise, int batch) {
   for (const auto& name : facts.objectives.empty() ? outputs : facts.objectives) objectives.push_back(index_of(name));
   for (const auto& name : facts.constraints) constraints.push_back(index_of(name));
   const bool several = objectives.size() > 1;
+  // Planners and hypervolumes minimize: a maximized objective (snar_kinetic's sty) goes in negated,
+  // its reference coordinate too.
+  std::vector<double> sign;
+  for (size_t j : objectives)
+    sign.push_back(std::find(facts.maximized.begin(), facts.maximized.end(), outputs[j]) != facts.maximized.end() ? -1.0 : 1.0);
+  std::vector<double> reference_point = facts.reference_point;
+  for (size_t j = 0; j < reference_point.size() && j < sign.size(); ++j) reference_point[j] *= sign[j];
 
   PlannerConfig config;
   config.kind = job.planner->config.value("kind", "random");
@@ -63,7 +70,7 @@ BenchmarkRun run_one(const Job& job, double default_noise, int batch) {
   if (config.kind == "bayesian" && job.problem->initial > 0) config.options["initial"] = job.problem->initial;
   PlannerGoals goals;
   goals.objectives = static_cast<int>(objectives.size());
-  if (several) goals.thresholds = facts.reference_point;
+  if (several) goals.thresholds = reference_point;
   goals.outcome_constraints = static_cast<int>(constraints.size());
   const std::string source = "bench";
   auto planner = make_planner(PlannerContext{space, static_cast<std::uint64_t>(job.seed), config, source, goals});
@@ -79,7 +86,7 @@ BenchmarkRun run_one(const Job& job, double default_noise, int batch) {
   std::vector<double> x(static_cast<size_t>(dim));
   auto true_value = [&](const Point& point) {
     const Params params = space.decode(point);
-    for (int d = 0; d < dim; ++d) x[static_cast<size_t>(d)] = params["x" + std::to_string(d + 1)].get<double>();
+    for (size_t d = 0; d < x.size(); ++d) x[d] = params[space.parameters()[d].name].get<double>();
     return f->values(x, function_options);
   };
   for (int done = 0; done < job.problem->budget;) {
@@ -102,24 +109,24 @@ BenchmarkRun run_one(const Job& job, double default_noise, int batch) {
         std::vector<double> noisy = values;
         if (noise > 0)
           for (double& v : noisy) v += gauss(noise_rng);
-        Observation o = Observation::succeeded(at, noisy[objectives[0]]);
+        Observation o = Observation::succeeded(at, sign[0] * noisy[objectives[0]]);
         if (several)
-          for (size_t j : objectives) o.objectives.push_back(noisy[j]);
+          for (size_t j = 0; j < objectives.size(); ++j) o.objectives.push_back(sign[j] * noisy[objectives[j]]);
         for (size_t c : constraints) o.constraints.push_back(noisy[c]);
         for (size_t k = 0; k < outputs.size(); ++k) o.values[outputs[k]] = noisy[k];
         planner->tell(o);
         if (!feasible) run.infeasible += after_design ? 1 : 0;
-        if (feasible && !several) measured.emplace_back(at, noisy[objectives[0]]);
+        if (feasible && !several) measured.emplace_back(at, sign[0] * noisy[objectives[0]]);
       }
       if (feasible && several) {
         front.conservativeResize(front.rows() + 1, Eigen::NoChange);
-        for (size_t j = 0; j < objectives.size(); ++j) front(front.rows() - 1, static_cast<Eigen::Index>(j)) = values[objectives[j]];
+        for (size_t j = 0; j < objectives.size(); ++j) front(front.rows() - 1, static_cast<Eigen::Index>(j)) = sign[j] * values[objectives[j]];
       }
       if (several) {
-        const Eigen::Map<const Eigen::VectorXd> reference(facts.reference_point.data(), static_cast<Eigen::Index>(facts.reference_point.size()));
+        const Eigen::Map<const Eigen::VectorXd> reference(reference_point.data(), static_cast<Eigen::Index>(reference_point.size()));
         run.hypervolume.push_back(front.rows() > 0 ? hypervolume(front, reference) : 0.0);
       } else {
-        if (feasible) best = std::min(best, values[objectives[0]]);
+        if (feasible) best = std::min(best, sign[0] * values[objectives[0]]);
         run.regret.push_back(std::max(best - optimum, 0.0));
       }
       ++done;
@@ -129,7 +136,7 @@ BenchmarkRun run_one(const Job& job, double default_noise, int batch) {
     std::optional<Point> recommended = planner->recommend();
     if (!recommended)
       recommended = std::min_element(measured.begin(), measured.end(), [](const auto& a, const auto& b) { return a.second < b.second; })->first;
-    run.recommended_regret = std::max(true_value(*recommended)[objectives[0]] - optimum, 0.0);
+    run.recommended_regret = std::max(sign[0] * true_value(*recommended)[objectives[0]] - optimum, 0.0);
   }
   return run;
 }

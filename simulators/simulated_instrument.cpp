@@ -121,8 +121,8 @@ Values SimulatedInstrument::run(const Params& params, std::stop_token stop) {
     // A combination the table lacks fails like a failing region: the error says which.
     y = table_->values(params);
   } else {
-    std::vector<double> x(static_cast<size_t>(options_.dim));
-    for (int d = 0; d < options_.dim; ++d) x[static_cast<size_t>(d)] = params.at("x" + std::to_string(d + 1)).get<double>();
+    std::vector<double> x;
+    for (const Parameter& input : inputs_) x.push_back(params.at(input.name).get<double>());
     // A function's failing region fails as an injected failure does: by throwing, which serve()
     // reports as a result with status "failed" and this error.
     if (function_->failure)

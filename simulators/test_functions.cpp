@@ -50,6 +50,12 @@
 //   hartmann6_constrained and branin_failing are ours: Hartmann-6 with the
 //              linear constraint sum(x) <= 3, and Branin whose experiments fail in
 //              a half-plane holding one of its three minima.
+//
+// A mechanistic model, in a file of its own with its sources (snar_kinetic.cpp):
+//   snar_kinetic  the SnAr continuous-flow kinetic model of Summit's SnarBenchmark
+//              (Hone et al. 2017, React. Chem. Eng. 2:103-108; Schweidtmann et al. 2018,
+//              Chem. Eng. J. 352:277-282): named inputs, E-factor (minimized, the first
+//              output) and space-time yield (maximized).
 
 #include "test_functions.hpp"
 
@@ -59,6 +65,8 @@
 #include <limits>
 #include <numbers>
 #include <sstream>
+
+#include "snar_kinetic.hpp"
 
 namespace labloop::sim {
 namespace {
@@ -452,6 +460,13 @@ BenchmarkFacts TestFunction::benchmark_facts(int dim, const OptionValues& values
   return facts ? facts(dim, values) : BenchmarkFacts{};
 }
 
+std::vector<std::string> TestFunction::input_names(int dim) const {
+  if (inputs) return inputs(dim);
+  std::vector<std::string> names;
+  for (int d = 1; d <= dim; ++d) names.push_back("x" + std::to_string(d));
+  return names;
+}
+
 namespace {
 
 }  // namespace
@@ -584,6 +599,21 @@ const std::vector<TestFunction>& test_functions() {
        .optimum = branin_optimum,
        .argmin = [](int dim) { return dim == 2 ? std::vector<double>{-pi, 12.275} : std::vector<double>{}; },
        .failure = branin_failing_failure},
+
+      // ---- mechanistic: a chemical reactor's kinetics (snar_kinetic.cpp) ----
+
+      {.name = "snar_kinetic",
+       .description = "SnAr flow reactor kinetics (Summit's SnarBenchmark): tau, equiv_pldn, conc_dfnb, temperature; "
+                      "e_factor (min 8.4516), sty (maximize)",
+       .default_dim = 4, .min_dim = 4, .max_dim = 4,
+       .bounds = snar_kinetic_bounds,
+       .evaluate = snar_kinetic_e_factor,
+       .optimum = snar_kinetic_optimum,
+       .argmin = snar_kinetic_argmin,
+       .outputs = snar_kinetic_outputs,
+       .evaluate_outputs = snar_kinetic_values,
+       .facts = snar_kinetic_facts,
+       .inputs = snar_kinetic_input_names},
   };
   return table;
 }

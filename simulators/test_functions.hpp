@@ -39,8 +39,12 @@ struct OptionProblem {
 struct BenchmarkFacts {
   std::vector<std::string> objectives;   // outputs to minimize; empty = every output
   std::vector<std::string> constraints;  // outputs a feasible point keeps <= 0
+  // Among `objectives`, those where larger is better (snar_kinetic's space-time yield): benchmarks
+  // minimize their negation. Empty for every other function: all objectives are minimized.
+  std::vector<std::string> maximized;
   // Multi-objective: the hypervolume reference point (one coordinate per objective, in the order
-  // of `objectives`), and the hypervolume of the true Pareto front against it; NaN when unknown.
+  // of `objectives`, in the outputs' own units and direction: a maximized objective's worst value
+  // counted), and the hypervolume of the true Pareto front against it; NaN when unknown.
   std::vector<double> reference_point;
   double max_hypervolume = std::numeric_limits<double>::quiet_NaN();
 };
@@ -94,6 +98,9 @@ struct TestFunction {
   // Objectives, constraints, hypervolume reference for `dim` and option values; nullptr: one
   // objective (every output), no constraints, nothing known of a front.
   BenchmarkFacts (*facts)(int dim, const OptionValues& options) = nullptr;
+  // Names of the `dim` inputs, in the order of `bounds` and of x (valid identifiers, unique);
+  // nullptr: x1…x<dim>. What labloop-sim declares, campaign files name, and benchmarks search.
+  std::vector<std::string> (*inputs)(int dim) = nullptr;
 
   // The names of its own options, for messages ("did you mean").
   std::vector<std::string> option_names() const;
@@ -108,6 +115,8 @@ struct TestFunction {
   std::vector<double> values(std::span<const double> x, const OptionValues& options) const;
   // facts(dim, options), or the single-objective default.
   BenchmarkFacts benchmark_facts(int dim, const OptionValues& options) const;
+  // inputs(dim), or x1…x<dim>.
+  std::vector<std::string> input_names(int dim) const;
 };
 
 // The registry: an explicit table (not self-registering statics). Adding a function = one entry.

@@ -380,3 +380,37 @@ TEST_CASE("Campaign: a campaign on a dataset's lookup table runs end to end agai
     CHECK(r["objective"].get<double>() == table.values(params.at(r["experiment"])).at(0));
   }
 }
+
+TEST_CASE("Campaign: snar_kinetic takes its named inputs over the wire and returns the model's e_factor and sty", "[campaign][multi][snar]") {
+  test::TempDir dir;
+  const json file{{"name", "snar"},
+                  {"seed", 2},
+                  {"parameters", {{{"name", "tau"}, {"type", "continuous"}, {"low", 0.5}, {"high", 2}},
+                                  {{"name", "equiv_pldn"}, {"type", "continuous"}, {"low", 1}, {"high", 5}},
+                                  {{"name", "conc_dfnb"}, {"type", "continuous"}, {"low", 0.1}, {"high", 0.5}},
+                                  {{"name", "temperature"}, {"type", "continuous"}, {"low", 30}, {"high", 120}}}},
+                  {"objectives", {{{"name", "sty"}, {"goal", "maximize"}}, {{"name", "e_factor"}, {"goal", "minimize"}}}},
+                  {"planner", {{"kind", "sobol"}}},
+                  {"instruments", {{{"name", "reactor"}, {"simulator", "snar_kinetic"}}}},
+                  {"budget", {{"experiments", 6}}},
+                  {"output", (dir / "out").string()}};
+  const auto summary = run(file);
+  CHECK(summary.reason == "budget reached");
+  REQUIRE(summary.status.done == 6);
+  std::map<std::string, json> params;
+  for (const auto& p : events_of(dir / "out", "proposed")) params[p["experiment"].get<std::string>()] = p["params"];
+  const auto* f = labloop::sim::find_test_function("snar_kinetic");
+  REQUIRE(f != nullptr);
+  int checked = 0;
+  for (const auto& r : events_of(dir / "out", "result")) {
+    INFO(r.dump());
+    REQUIRE(r["status"] == "ok");
+    const json& p = params.at(r["experiment"].get<std::string>());
+    const std::vector<double> x = {p["tau"].get<double>(), p["equiv_pldn"].get<double>(), p["conc_dfnb"].get<double>(), p["temperature"].get<double>()};
+    const auto expected = f->values(x, {});
+    CHECK(r["values"]["e_factor"].get<double>() == Approx(expected[0]).epsilon(1e-12));
+    CHECK(r["values"]["sty"].get<double>() == Approx(expected[1]).epsilon(1e-12));
+    ++checked;
+  }
+  CHECK(checked == 6);
+}

@@ -116,7 +116,7 @@ TEST_CASE("Test functions: the registry is a well-formed table", "[sim]") {
   for (const char* required :
        {"branin", "hartmann3", "hartmann6", "ackley", "levy", "rosenbrock", "styblinski_tang",
         "michalewicz", "ackley_shifted", "levy_shifted", "branin_currin", "dtlz2", "hartmann6_constrained",
-        "branin_failing"}) {
+        "branin_failing", "snar_kinetic"}) {
     INFO("required: " << required);
     CHECK(names.count(required) == 1);
   }
@@ -383,6 +383,16 @@ TEST_CASE("Test functions: outputs, options and benchmark facts are consistent f
     for (const auto& n : names) CHECK(tf_is_identifier(n));
     // Several outputs need a function giving them all; one output is "y" unless named otherwise.
     if (names.size() > 1) CHECK(f.evaluate_outputs != nullptr);
+    // Inputs: one name per coordinate, identifiers, unique, and never an output's name.
+    for (int dim : dims_to_check(f)) {
+      const auto inputs = f.input_names(dim);
+      REQUIRE(inputs.size() == static_cast<size_t>(dim));
+      CHECK(std::set<std::string>(inputs.begin(), inputs.end()).size() == inputs.size());
+      for (const auto& n : inputs) {
+        CHECK(tf_is_identifier(n));
+        CHECK_FALSE(tf_contains(names, n));
+      }
+    }
 
     const auto box = f.bounds(f.default_dim);
     const std::vector<double> centre = box_centre(box);
@@ -393,6 +403,7 @@ TEST_CASE("Test functions: outputs, options and benchmark facts are consistent f
 
     const auto facts = f.benchmark_facts(f.default_dim, defaults);
     for (const auto& o : facts.objectives) CHECK(tf_contains(names, o));
+    for (const auto& m : facts.maximized) CHECK(tf_contains(facts.objectives, m));
     for (const auto& c : facts.constraints) CHECK(tf_contains(names, c));
     const size_t objectives = facts.objectives.empty() ? names.size() : facts.objectives.size();
     if (!facts.reference_point.empty()) CHECK(facts.reference_point.size() == objectives);
