@@ -32,6 +32,7 @@
 #include "labloop/wire/protocol.hpp"
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/prior_results.hpp"
+#include "labloop/campaign/candidates.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/campaign/simulator_catalogue.hpp"
 #include "labloop/journal/report.hpp"
@@ -153,12 +154,13 @@ class CampaignRun {
   }
 
   CampaignSummary run() {
-    planner_ = make_planner(PlannerContext{space_, config_.seed, config_.planner, config_.source, config_.planner_goals()});
     if (options_.resume) {
       restore();
     } else {
       prepare_output();
       // Read before anything starts: a file that cannot be read stops the run with nothing written.
+      if (!config_.candidates.empty()) candidates_ = read_candidates(config_);
+      make_the_planner();
       if (!config_.prior_results.empty()) priors_ = read_prior_results(config_);
     }
     try {
@@ -177,6 +179,13 @@ class CampaignRun {
   }
 
  private:
+  // After the candidates (if any) are read: a pool-based planner gets its rows.
+  void make_the_planner() {
+    PlannerContext context{space_, config_.seed, config_.planner, config_.source, config_.planner_goals()};
+    if (candidates_) context.candidates = &candidates_->pool;
+    planner_ = make_planner(context);
+  }
+
   // The experiment at the point the planner recommends (Planner::recommend), if it counts.
   std::optional<CampaignSummary::Recommendation> recommendation() {
     if (config_.objectives.size() > 1 || !planner_) return std::nullopt;
@@ -215,7 +224,8 @@ class CampaignRun {
     const std::string campaign_id = new_campaign_id();
     id_tag_ = campaign_id.substr(0, kIdTagChars);
     journal(CampaignStartedEvent{.campaign = config_.name, .campaign_id = campaign_id, .config = config_.to_json(), .dry_run = options_.dry_run,
-                                 .labloop_version = kVersion, .output = output_.string()});
+                                 .labloop_version = kVersion, .output = output_.string(),
+                                 .candidates = candidates_ ? candidates_->to_json() : nlohmann::json()});
     std::vector<JournalEventBody> held;
     held.swap(held_events_);
     for (const JournalEventBody& event : held) journal(event);
@@ -252,10 +262,17 @@ class CampaignRun {
     if (!before.torn_tail_message.empty()) log(before.torn_tail_message + " (removed; it was never acted on)");
     if (const auto* finished = events.empty() ? nullptr : events.back().as<CampaignFinishedEvent>()) {
       const std::string& why = finished->reason;
+      if (why == stop_text(StopReason::candidates_exhausted))
+        throw Error(fmt::format("{}: the campaign already finished: {}; nothing to resume (new settings to try make a new campaign with "
+                                "its own candidates file)",
+                                path.string(), why));
       if (why == "budget reached" || why == "target reached" || why == "time budget reached")
         throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume (`labloop extend {} --experiments N` gives it more)",
                                 path.string(), why, output_.string()));
     }
+    // The pool the proposals were made from, refused if its file changed since (candidates.hpp).
+    candidates_ = journaled_candidates(events, config_);
+    make_the_planner();
     const ReplayReport replay = replay_journal(events, config_, *planner_);
     state_ = CampaignState::fold(events);
     // Journals written before campaign ids keep their ids' form ("<name>-0007").
@@ -527,6 +544,9 @@ class CampaignRun {
     if (config_.budget.hours > 0 && std::chrono::duration<double>(now - started_).count() > config_.budget.hours * 3600)
       return StopReason::time_budget_reached;
     if (book_.all_quarantined()) return StopReason::no_instruments_left;
+    // Once every row is told or running no row frees up again (failures and retries keep theirs),
+    // so the campaign ends when the last experiment does.
+    if (candidates_exhausted_ && in_flight_.empty() && waiting_.empty()) return StopReason::candidates_exhausted;
     return std::nullopt;
   }
 
@@ -538,6 +558,7 @@ class CampaignRun {
       case StopReason::time_budget_reached: return "time budget reached";
       case StopReason::stopped_by_operator: return "stopped by operator";
       case StopReason::no_instruments_left: return "no instruments left";
+      case StopReason::candidates_exhausted: return "every candidate has been tried";
       case StopReason::paused: return "paused";
     }
     return "stopped";
@@ -552,7 +573,7 @@ class CampaignRun {
     for (const auto& inst : instruments_) free += free_slots(*inst, now);
     const long long fresh = std::min({free - static_cast<long long>(waiting_.size()), static_cast<long long>(config_.budget.experiments - used()),
                                       static_cast<long long>(kMostPerAsk)});
-    if (fresh > 0) propose(static_cast<int>(fresh));
+    if (fresh > 0 && !candidates_exhausted_) propose(static_cast<int>(fresh));
     for (auto it = waiting_.begin(); it != waiting_.end();) {
       if (it->not_before > now) {
         ++it;
@@ -578,6 +599,10 @@ class CampaignRun {
     const auto asked = Clock::now();
     const std::vector<Point> points = planner_->ask(count, pending);
     thinking_ = false;
+    // A pool gives fewer points only when it has no more open rows (planner.hpp); an empty ask
+    // changed nothing in the planner and is not journaled, so replay need not repeat it.
+    if (candidates_ && static_cast<int>(points.size()) < count) candidates_exhausted_ = true;
+    if (points.empty()) return;
     ++asks_;
     if (const std::string note = planner_->take_note(); !note.empty())
       journal(PlannerNoteEvent{.note = note, .seconds = std::chrono::duration<double>(Clock::now() - asked).count()});
@@ -587,6 +612,14 @@ class CampaignRun {
       e.id = e.origin = id_tag_.empty() ? fmt::format("{}-{:04d}", config_.name, planner_proposals_)
                                         : fmt::format("{}-{}-{:04d}", config_.name, id_tag_, planner_proposals_);
       e.params = space_.decode(raw);  // clamps and rounds: never outside the declared bounds
+      if (candidates_) {
+        // The row's own values, as the file gives them (a decoded point may differ in the last digit).
+        const auto row = candidates_->pool.find(raw);
+        if (!row)
+          throw PlannerError(fmt::format("planner \"{}\" proposed {}, which is not a row of {} (a bug: please report it)", config_.planner.kind,
+                                         e.params.dump(), candidates_->source));
+        e.params = candidates_->row_params(*row);
+      }
       // Constraints are not a matter of clamping: a planner that broke one has a bug, and the
       // point is neither journaled nor dispatched (send_run checks again before hardware).
       if (const std::string problem = space_.check(e.params); !problem.empty())
@@ -1008,6 +1041,8 @@ class CampaignRun {
   std::optional<Journal> journal_;
   std::vector<JournalEventBody> held_events_;
   std::optional<PriorResults> priors_;  // a new campaign's "prior_results", read before it starts
+  std::optional<CandidateFile> candidates_;  // the "candidates" pool (the planner holds a copy with its marks)
+  bool candidates_exhausted_ = false;        // the planner gave fewer points than asked: no open row is left
   CampaignState state_;  // the journal so far, folded: what reports are made of
   std::unique_ptr<Planner> planner_;
   ExperimentBook book_;  // the policy: what a failure, a silence or a late result leads to

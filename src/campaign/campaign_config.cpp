@@ -429,7 +429,7 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   // parameters) run only when those parts are right.
   ConfigMistakes mistakes;
   top.expect_object({"name", "description", "seed", "parameters", "constraints", "objective", "objectives", "outcome_constraints", "failure",
-                     "outputs", "planner", "instruments", "budget", "stop", "output", "prior_results"}, mistakes);
+                     "outputs", "planner", "instruments", "budget", "stop", "output", "prior_results", "candidates"}, mistakes);
 
   CampaignConfig c;
   c.source = source;
@@ -534,6 +534,13 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
     if (!top.has("prior_results")) return;
     c.prior_results = top.child("prior_results").as_string();
     if (c.prior_results.empty()) top.child("prior_results").fail("must name a CSV file (or leave the field out)");
+  });
+  // The file itself is read where the campaign starts, resumes or is validated (candidates.hpp):
+  // parsing a file never reads another.
+  mistakes.check([&] {
+    if (!top.has("candidates")) return;
+    c.candidates = top.child("candidates").as_string();
+    if (c.candidates.empty()) top.child("candidates").fail("must name a CSV file of the settings to choose from (or leave the field out)");
   });
 
   // The planner checks its own options (each kind accepts different ones).
@@ -731,6 +738,7 @@ nlohmann::json CampaignConfig::to_json() const {
   if (budget.hours > 0) j["budget"]["hours"] = budget.hours;
   if (target) j["stop"] = {{"target", *target}};
   if (!prior_results.empty()) j["prior_results"] = prior_results;
+  if (!candidates.empty()) j["candidates"] = candidates;
   j["output"] = output;
   return j;
 }

@@ -21,6 +21,7 @@
 #include "bench.hpp"
 #include "manual.hpp"
 #include "labloop/campaign/prior_results.hpp"
+#include "labloop/campaign/candidates.hpp"
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/core/os_user.hpp"
@@ -41,6 +42,11 @@ int validate(const std::string& file, bool instruments) {
     if (!priors.ignored_columns.empty()) fmt::print("prior_results: ignored columns (neither parameters nor outputs): {}\n", fmt::join(priors.ignored_columns, ", "));
     fmt::print("prior_results: {} of {} taught to the planner before its first proposal\n", count(priors.rows.size(), "row"),
                priors.rows.size() + priors.skipped.size());
+  }
+  if (!config.candidates.empty()) {
+    const auto candidates = labloop::read_candidates(config);
+    fmt::print("candidates: {} from {}; proposals are chosen among them, each at most once\n", count(static_cast<size_t>(candidates.pool.size()), "row"),
+               candidates.path.string());
   }
   if (!instruments) return 0;
   // Connects to every instrument (starting simulators) as `run` would, and lets go: nothing runs.
@@ -139,7 +145,8 @@ int exit_code(const labloop::CampaignSummary& summary) {
     case labloop::StopReason::no_instruments_left: return 4;
     case labloop::StopReason::budget_reached:
     case labloop::StopReason::target_reached:
-    case labloop::StopReason::time_budget_reached: return 0;
+    case labloop::StopReason::time_budget_reached:
+    case labloop::StopReason::candidates_exhausted: return 0;
   }
   return 0;
 }
@@ -199,6 +206,10 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
   if (state.finished() && state.finish_reason() == "target reached")
     throw labloop::Error(fmt::format("{}: the campaign reached its target (stop.target {}); with more budget it would stop again at once",
                                      path.string(), config.target.value_or(0)));
+  if (state.finished() && state.finish_reason() == "every candidate has been tried")
+    throw labloop::Error(fmt::format("{}: every row of its candidates file ({}) has been tried; a larger budget would propose nothing. New "
+                                     "settings to try make a new campaign (its prior_results may be this one's results.csv)",
+                                     path.string(), config.candidates));
   labloop::BudgetExtendedEvent raised;
   // Summed in 64 bits: --experiments accepts any int, and the sum must not wrap past the limit.
   const long long total = static_cast<long long>(config.budget.experiments) + std::max(more_experiments, 0);
@@ -230,7 +241,10 @@ int replay(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
   const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
-  const auto planner = labloop::make_planner(labloop::PlannerContext{config.space(), config.seed, config.planner, path.string(), config.planner_goals()});
+  const auto candidates = labloop::journaled_candidates(events, config);
+  labloop::PlannerContext context{config.space(), config.seed, config.planner, path.string(), config.planner_goals()};
+  if (candidates) context.candidates = &candidates->pool;
+  const auto planner = labloop::make_planner(context);
   const auto report = labloop::replay_journal(events, config, *planner);
   for (const auto& difference : report.differences) fmt::print("{}\n", difference);
   fmt::print("replayed {} planner calls: {} proposals, {} outcomes told; {}\n", report.asks, report.proposals, report.outcomes,

@@ -144,6 +144,7 @@ JournalEventBody decode_body(EventKind kind, const std::string& name, const Fiel
       e.dry_run = r.boolean("dry_run", false);
       e.labloop_version = r.optional_string("labloop_version");
       e.output = r.optional_string("output");
+      e.candidates = r.object_or_null("candidates");
       return e;
     }
     case EventKind::instrument_ready: {
@@ -377,6 +378,7 @@ json encode_fields(const JournalEventBody& body) {
           f["dry_run"] = e.dry_run;
           put_if("labloop_version", e.labloop_version);
           put_if("output", e.output);
+          put_unless_null("candidates", e.candidates);
         } else if constexpr (std::is_same_v<Event, InstrumentReadyEvent>) {
           f["instrument"] = e.instrument;
           f["endpoint"] = e.endpoint;

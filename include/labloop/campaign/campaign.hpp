@@ -66,6 +66,7 @@ enum class StopReason {
   stopped_by_operator,  // "stopped by operator" (Ctrl-C, SIGTERM, CampaignOptions::stop)
   paused,               // "paused: N of the last M experiments failed; …" (resume after fixing)
   no_instruments_left,  // "no instruments left" (all quarantined)
+  candidates_exhausted, // "every candidate has been tried" (a candidate pool: every row told, none left to run)
 };
 
 struct CampaignSummary {

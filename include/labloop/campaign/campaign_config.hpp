@@ -108,6 +108,7 @@ struct CampaignConfig {
   std::optional<double> target;  // stop.target: stop once the best result reaches it
   std::string output;            // output directory (default "runs/<name>")
   std::string prior_results;     // CSV of results the lab already has ("" = none); see prior_results.hpp
+  std::string candidates;        // CSV of the only settings to propose ("" = the whole space); see candidates.hpp
 
   Space space() const { return constraints.empty() ? Space(parameters) : Space(parameters, constraints); }
   // What the planner must know of the objectives and outcome constraints.

@@ -61,6 +61,9 @@ struct CampaignStartedEvent {
   bool dry_run = false;                        // absent = false
   std::optional<std::string> labloop_version;  // of the controller that started it
   std::optional<std::string> output;           // the output directory, as given
+  // With a candidate pool: {"file": absolute path, "sha256": hex of its bytes, "rows": n}, so
+  // resume and replay rebuild the same pool and refuse a changed file; null when absent.
+  nlohmann::json candidates;
   bool operator==(const CampaignStartedEvent&) const = default;
 };
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "labloop/core/json_check.hpp"
+#include "labloop/model/candidate_pool.hpp"
 #include "labloop/model/space.hpp"
 
 namespace labloop {
@@ -95,6 +96,7 @@ class Planner {
  public:
   virtual ~Planner() = default;
   // q new points, distinct from each other and aware of `pending` (dispatched, no result yet).
+  // With a candidate pool (PlannerContext::candidates) at most the rows still open.
   virtual std::vector<Point> ask(int q, std::span<const Point> pending) = 0;
   // The one way results reach a planner, successes and failures alike.
   virtual void tell(const Observation& observation) = 0;
@@ -120,6 +122,11 @@ struct PlannerContext {
   const PlannerConfig& config;
   const std::string& source;  // config file name, for ConfigError messages
   PlannerGoals goals{};        // one objective, no outcome constraints unless the campaign says so
+  // A fixed list of settings to choose from ("candidates"), or null for the whole space. With a
+  // pool every planner proposes only its rows, never a row told or pending, and ask() returns
+  // fewer than q points (none: the pool is exhausted, and nothing in the planner changed) when
+  // fewer rows are open. The planner copies it; results told later mark rows in its copy.
+  const CandidatePool* candidates = nullptr;
 
   // The options (config.options) with their place in the file, "/planner": a factory checks and
   // reads them with JsonNode, so a mistake is a ConfigError at /planner/<option>.

@@ -35,6 +35,14 @@
 // rng_ keep their order. A proposal whose setting violates a constraint is never returned: it is
 // replaced by a feasible space-filling point, with a note. None of this runs without constraints,
 // so those proposals are bit-identical to what they were before constraints existed.
+//
+// A candidate pool (PlannerContext::candidates) replaces the search of the space by a choice of
+// rows, everything else (models, believers, notes) unchanged: every point the planner would
+// have proposed is taken from the ask's open rows (PoolChoice). The initial design and the
+// space-filling fallbacks take the open row nearest their point; the acquisition is maximized by
+// scoring every open row when there are at most kExhaustiveRows, otherwise a random
+// kExhaustiveRows of them plus the kNearOptimum rows nearest the continuous optimum (the
+// optimizer's answer over the whole space). Without a pool none of this runs.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -58,6 +66,7 @@
 #include "labloop/model/pareto.hpp"
 #include "labloop/model/sobol.hpp"
 #include "planners.hpp"
+#include "pool_choice.hpp"
 
 namespace labloop::detail {
 
@@ -67,6 +76,12 @@ using Clock = std::chrono::steady_clock;
 
 // The share of planner.time_limit_s the model fit may use.
 constexpr double kFitShare = 0.6;
+
+// A candidate pool's rows scored per ask: all of them up to kExhaustiveRows (100,000 rows score
+// in about a second with 100 results), else a random kExhaustiveRows plus the kNearOptimum
+// nearest the continuous optimum; scored in blocks of kScoreBlock rows to bound memory.
+constexpr size_t kExhaustiveRows = 100000, kNearOptimum = 64;
+constexpr Eigen::Index kScoreBlock = 2048;
 
 // Latin hypercube: one point per stratum in every coordinate, strata paired at random.
 Eigen::MatrixXd latin_hypercube(int n, int d, std::mt19937_64& rng) {
@@ -86,8 +101,8 @@ class BayesianPlanner final : public Planner {
   // One generator, rng_, serves the Latin hypercube, the model's fitting subset and the
   // acquisition search, always in the same order: a seed reproduces every proposal, which
   // replaying a journal relies on.
-  BayesianPlanner(const Space& space, std::uint64_t seed, BayesianOptions options, PlannerGoals goals)
-      : space_(space), options_(std::move(options)), goals_(std::move(goals)), rng_(seed), sobol_(space.cube_dim(), seed + 1),
+  BayesianPlanner(const Space& space, std::uint64_t seed, BayesianOptions options, PlannerGoals goals, std::optional<PoolChoice> pool)
+      : space_(space), options_(std::move(options)), goals_(std::move(goals)), pool_(std::move(pool)), rng_(seed), sobol_(space.cube_dim(), seed + 1),
         acquisition_(make_acquisition(options_.acquisition, options_.acquisition_options)),
         model_selection_(space, seed, options_.model), optimizer_(space, options_.optimizer),
         goal_optimizer_(space, AcquisitionOptimizerOptions{options_.optimizer.candidates, options_.optimizer.local_starts, TrustRegion::off}) {
@@ -108,12 +123,15 @@ class BayesianPlanner final : public Planner {
   std::vector<Point> ask(int q, std::span<const Point> pending) override {
     const auto started = Clock::now();
     std::vector<Point> out;
+    // A pool gives at most its open rows; none left: return before any draw, so the planner is
+    // as it was (the campaign does not journal an empty ask, and replay does not repeat it).
+    if (pool_ && (q = pool_->begin(q, pending)) == 0) return out;
     // Initial design: count what is already observed, failed or running.
     const int have = static_cast<int>(observations_.ys.size() + observations_.failed.size() + pending.size());
-    while (static_cast<int>(out.size()) < q && have + static_cast<int>(out.size()) < options_.initial) out.push_back(initial_point());
+    while (static_cast<int>(out.size()) < q && have + static_cast<int>(out.size()) < options_.initial) out.push_back(on_pool(initial_point()));
     if (static_cast<int>(out.size()) == q) return out;
     if (observations_.ys.size() < 2) {  // nothing to model yet (e.g. every early experiment failed)
-      while (static_cast<int>(out.size()) < q) out.push_back(sampler_ ? sampler_->next(design_rng_) : space_.canonical(sobol_.next()));
+      while (static_cast<int>(out.size()) < q) out.push_back(on_pool(sampler_ ? sampler_->next(design_rng_) : space_.canonical(sobol_.next())));
       return out;
     }
     if (goals_.several_objectives() || goals_.outcome_constraints > 0) return ask_for_goals(q, pending, std::move(out), started);
@@ -158,7 +176,8 @@ class BayesianPlanner final : public Planner {
       // out better than the configured UCB does (measured on Hartmann-6, q = 4).
       const Acquisition& active = weighted ? (!avoid.empty() ? *weighted_in_flight : *weighted)
                                            : !avoid.empty() && in_flight_ ? *in_flight_ : *acquisition_;
-      Point x = optimizer_.maximize(active, believer, incumbent, avoid, observations_, rng_, budget_s);
+      Point x = pool_ ? best_row(active, believer, incumbent, avoid, observations_, optimizer_, budget_s)
+                      : optimizer_.maximize(active, believer, incumbent, avoid, observations_, rng_, budget_s);
       if (x.size() != space_.cube_dim() || !x.allFinite() || x.minCoeff() < 0.0 || x.maxCoeff() > 1.0) {
         add_note("no finite acquisition score (or a proposal outside the cube): proposing a space-filling point instead");
         x = space_filling(avoid, {});
@@ -203,6 +222,7 @@ class BayesianPlanner final : public Planner {
       if (std::isfinite(v)) constraints_[c].add(observation.x, v);
     }
     told_.push_back(std::move(told));
+    if (pool_) pool_->told(observation.x);
   }
   void amend(const Observation& told, const Observation& corrected) override {
     if (!std::isfinite(corrected.objective)) return;
@@ -254,6 +274,7 @@ class BayesianPlanner final : public Planner {
   // The next Sobol point not too close to a point taken, observed or failed (a few tries: in a
   // tiny discrete space every point may be taken, and then a repeat is better than none).
   Point space_filling(std::span<const Point> taken, std::span<const Point> more) {
+    if (pool_) return on_pool(sampler_ ? sampler_->next(design_rng_) : space_.canonical(sobol_.next()));  // open rows are never taken ones
     std::vector<Point> avoid(taken.begin(), taken.end());
     avoid.insert(avoid.end(), more.begin(), more.end());
     if (sampler_) {
@@ -264,6 +285,48 @@ class BayesianPlanner final : public Planner {
     Point x = space_.canonical(sobol_.next());
     for (int tries = 0; tries < 64 && observations_.near_any(x, avoid); ++tries) x = space_.canonical(sobol_.next());
     return x;
+  }
+
+  // With a pool, the open row nearest x (taken); x itself without one.
+  Point on_pool(Point x) { return pool_ ? pool_->take_nearest(x) : x; }
+
+  // With a pool: the open row the acquisition scores best (taken), or an empty point when no
+  // score is finite. Beyond kExhaustiveRows open rows: a random kExhaustiveRows of them, plus the
+  // kNearOptimum nearest the continuous optimum, so a narrow peak between sampled rows is not missed.
+  Point best_row(const Acquisition& acquisition, const GaussianProcess& gp, double incumbent, const std::vector<Point>& avoid,
+                 const Observations& guide, const AcquisitionOptimizer& optimizer, double budget_s) {
+    const std::vector<Eigen::Index>& open = pool_->open();
+    std::vector<size_t> positions(open.size());
+    std::iota(positions.begin(), positions.end(), size_t{0});
+    if (open.size() > kExhaustiveRows) {
+      for (size_t k = 0; k < kExhaustiveRows; ++k)  // partial Fisher–Yates: a uniform subset
+        std::swap(positions[k], positions[std::uniform_int_distribution<size_t>(k, positions.size() - 1)(rng_)]);
+      positions.resize(kExhaustiveRows);
+      const Point optimum = optimizer.maximize(acquisition, gp, incumbent, avoid, guide, rng_, budget_s);
+      if (optimum.size() == space_.cube_dim() && optimum.allFinite()) {
+        std::vector<std::pair<double, size_t>> distance(open.size());
+        for (size_t k = 0; k < open.size(); ++k) distance[k] = {(pool_->pool().rows().row(open[k]).transpose() - optimum).squaredNorm(), k};
+        std::partial_sort(distance.begin(), distance.begin() + static_cast<std::ptrdiff_t>(kNearOptimum), distance.end());
+        for (size_t k = 0; k < kNearOptimum; ++k) positions.push_back(distance[k].second);
+      }
+      std::sort(positions.begin(), positions.end());
+      positions.erase(std::unique(positions.begin(), positions.end()), positions.end());
+    }
+    const AcquisitionContext ctx{gp, incumbent, rng_};
+    size_t best = positions.size();
+    double best_score = -std::numeric_limits<double>::infinity();
+    Eigen::MatrixXd block;
+    for (size_t start = 0; start < positions.size(); start += static_cast<size_t>(kScoreBlock)) {
+      const size_t n = std::min(positions.size() - start, static_cast<size_t>(kScoreBlock));
+      block.resize(static_cast<Eigen::Index>(n), space_.cube_dim());
+      for (size_t k = 0; k < n; ++k) block.row(static_cast<Eigen::Index>(k)) = pool_->pool().rows().row(open[positions[start + k]]);
+      const Eigen::VectorXd scores = acquisition.score(ctx, block);
+      for (size_t k = 0; k < n; ++k)
+        if (std::isfinite(scores[static_cast<Eigen::Index>(k)]) && scores[static_cast<Eigen::Index>(k)] > best_score)
+          best_score = scores[static_cast<Eigen::Index>(k)], best = start + k;
+    }
+    if (best == positions.size()) return Point();
+    return pool_->take(positions[best]);
   }
 
   Point initial_point() {
@@ -479,7 +542,8 @@ class BayesianPlanner final : public Planner {
       parts.constraint_bounds = constraint_bounds;
       if (feasibility_.fitted()) parts.feasibility = &feasibility_;
       const GoalAcquisition acquisition(std::move(parts));
-      Point x = goal_optimizer_.maximize(acquisition, objective_gps.front(), 0.0, avoid, guide, rng_, budget_s);
+      Point x = pool_ ? best_row(acquisition, objective_gps.front(), 0.0, avoid, guide, goal_optimizer_, budget_s)
+                      : goal_optimizer_.maximize(acquisition, objective_gps.front(), 0.0, avoid, guide, rng_, budget_s);
       if (x.size() != space_.cube_dim() || !x.allFinite() || x.minCoeff() < 0.0 || x.maxCoeff() > 1.0) {
         add_note("no finite acquisition score (or a proposal outside the cube): proposing a space-filling point instead");
         x = space_filling(avoid, {});
@@ -498,6 +562,7 @@ class BayesianPlanner final : public Planner {
   Space space_;
   BayesianOptions options_;
   PlannerGoals goals_;
+  std::optional<PoolChoice> pool_;  // with a candidate pool only
   std::mt19937_64 rng_;
   SobolSequence sobol_;
   Eigen::MatrixXd initial_points_;
@@ -523,7 +588,7 @@ class BayesianPlanner final : public Planner {
 }  // namespace
 
 std::unique_ptr<Planner> make_bayesian_planner(const PlannerContext& context) {
-  return std::make_unique<BayesianPlanner>(context.space, context.seed, parse_bayesian_options(context), context.goals);
+  return std::make_unique<BayesianPlanner>(context.space, context.seed, parse_bayesian_options(context), context.goals, pool_choice(context));
 }
 
 }  // namespace labloop::detail

@@ -1,0 +1,170 @@
+#include "labloop/campaign/candidates.hpp"
+
+#include <fmt/format.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include "labloop/core/csv_table.hpp"
+#include "labloop/core/error.hpp"
+
+namespace labloop {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Rows named in one message; the rest are counted.
+constexpr std::size_t kMaxReportedRows = 10;
+
+std::string sha256_hex(const std::string& bytes) {
+  if (sodium_init() < 0) throw Error("cannot initialise libsodium (for the candidates file's SHA-256)");
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+  char hex[2 * crypto_hash_sha256_BYTES + 1];
+  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+  return hex;
+}
+
+// The file's bytes, or nothing when it cannot be read.
+std::optional<std::string> file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string list_problems(const std::vector<std::string>& problems) {
+  std::string text;
+  for (std::size_t i = 0; i < problems.size() && i < kMaxReportedRows; ++i) text += (i ? "; " : "") + problems[i];
+  if (problems.size() > kMaxReportedRows) text += fmt::format("; and {} more", problems.size() - kMaxReportedRows);
+  return text;
+}
+
+}  // namespace
+
+nlohmann::json CandidateFile::to_json() const {
+  return {{"file", path.string()}, {"sha256", sha256}, {"rows", pool.size()}};
+}
+
+fs::path candidates_path(const CampaignConfig& config) {
+  const fs::path given = config.candidates;
+  if (given.is_absolute()) return given;
+  return fs::path(config.source).parent_path() / given;
+}
+
+CandidateFile read_candidates(const CampaignConfig& config) { return read_candidates(config, candidates_path(config)); }
+
+CandidateFile read_candidates(const CampaignConfig& config, const fs::path& given) {
+  auto refuse = [&](const std::string& why) { throw ConfigError(config.source, "/candidates", why); };
+  CandidateFile out;
+  out.source = config.candidates;
+  std::error_code ec;
+  out.path = fs::absolute(given, ec);
+  if (ec) out.path = given;
+  const std::string name = out.path.string();
+  const auto size = fs::file_size(out.path, ec);
+  if (!ec && size > kMaxCandidateBytes)
+    refuse(fmt::format("{} has {} bytes, more than the {} a candidates file may have; split the campaign", name, size, kMaxCandidateBytes));
+  const std::optional<std::string> bytes = file_bytes(out.path);
+  if (!bytes) refuse(fmt::format("{}: cannot read it; check the path (relative paths start at the campaign file's folder)", name));
+  out.sha256 = sha256_hex(*bytes);
+
+  CsvTable table;
+  try {
+    table = read_csv_table(out.path, {.max_rows = kMaxCandidateRows, .max_bytes = kMaxCandidateBytes});
+  } catch (const Error& e) {
+    refuse(e.what());
+  }
+  // Columns: exactly the parameters, each once, in any order.
+  std::vector<std::string> unknown, repeated;
+  std::set<std::string> seen;
+  for (const std::string& h : table.header) {
+    if (!seen.insert(h).second) repeated.push_back(h);
+    if (std::none_of(config.parameters.begin(), config.parameters.end(), [&](const Parameter& p) { return p.name == h; })) unknown.push_back(h);
+  }
+  if (!repeated.empty()) refuse(fmt::format("{}: column \"{}\" appears more than once; keep one", name, repeated.front()));
+  std::vector<std::string> missing;
+  std::vector<std::size_t> columns;
+  for (const Parameter& p : config.parameters) {
+    const auto it = std::find(table.header.begin(), table.header.end(), p.name);
+    if (it == table.header.end()) missing.push_back(p.name);
+    else columns.push_back(static_cast<std::size_t>(it - table.header.begin()));
+  }
+  if (!missing.empty())
+    refuse(fmt::format("{} has no column for {} (its header: {}); the header must name every parameter", name, fmt::join(missing, ", "),
+                       fmt::join(table.header, ", ")));
+  if (!unknown.empty())
+    refuse(fmt::format("{} has column{} {} that {} no parameter; remove {}, or declare {} as a parameter", name, unknown.size() == 1 ? "" : "s",
+                       fmt::join(unknown, ", "), unknown.size() == 1 ? "names" : "name", unknown.size() == 1 ? "it" : "them",
+                       unknown.size() == 1 ? "it" : "them"));
+  if (table.rows.empty()) refuse(fmt::format("{} has a header but no rows: give at least one setting to choose from", name));
+
+  const Space space = config.space();
+  std::vector<std::string> problems;
+  Eigen::MatrixXd cube(static_cast<Eigen::Index>(table.rows.size()), space.cube_dim());
+  for (const CsvRow& row : table.rows) {
+    Params params = Params::object();
+    std::string problem;
+    for (std::size_t k = 0; k < config.parameters.size() && problem.empty(); ++k) {
+      const Parameter& p = config.parameters[k];
+      const std::string& cell = row.fields[columns[k]];
+      if (cell.size() > kMaxCandidateField) problem = fmt::format("{} has {} characters (at most {})", p.name, cell.size(), kMaxCandidateField);
+      else if (cell.empty()) problem = fmt::format("no value for {}", p.name);
+      else if (p.type == ParameterType::categorical) params[p.name] = cell;
+      else if (const auto v = parse_number(cell)) {
+        if (p.type == ParameterType::integer && *v == std::floor(*v) && std::abs(*v) < 9e15) params[p.name] = static_cast<long long>(*v);
+        else params[p.name] = *v;
+      } else {
+        problem = fmt::format("{} \"{}\" is not a number", p.name, cell);
+      }
+    }
+    // Through the space, so every parameter type and the linear constraints are checked alike.
+    if (problem.empty()) problem = space.check(params);
+    if (!problem.empty()) {
+      problems.push_back(fmt::format("line {}: {}", row.line, problem));
+      continue;
+    }
+    cube.row(static_cast<Eigen::Index>(out.params.size())) = space.canonical(space.encode(params)).transpose();
+    out.params.push_back(std::move(params));
+    out.lines.push_back(row.line);
+  }
+  if (!problems.empty())
+    refuse(fmt::format("{}: {} row{} outside the campaign's space: {}; fix or remove {}", name, problems.size(), problems.size() == 1 ? " is" : "s are",
+                       list_problems(problems), problems.size() == 1 ? "it" : "them"));
+  out.pool = CandidatePool(std::move(cube));
+  if (const auto duplicates = out.pool.duplicates(); !duplicates.empty()) {
+    std::vector<std::string> pairs;
+    for (const auto& [first, later] : duplicates)
+      pairs.push_back(fmt::format("line {} repeats line {}", out.lines[static_cast<std::size_t>(later)], out.lines[static_cast<std::size_t>(first)]));
+    refuse(fmt::format("{}: {} row{} the same setting as an earlier one: {}; remove the repeats (each setting is tried at most once)", name,
+                       pairs.size(), pairs.size() == 1 ? " is" : "s are", list_problems(pairs)));
+  }
+  return out;
+}
+
+std::optional<CandidateFile> journaled_candidates(const std::vector<JournalEvent>& events, const CampaignConfig& config) {
+  if (config.candidates.empty()) return std::nullopt;
+  const auto* started = events.empty() ? nullptr : events.front().as<CampaignStartedEvent>();
+  const nlohmann::json record = started ? started->candidates : nlohmann::json();
+  if (!record.is_object() || !record.contains("file") || !record["file"].is_string() || !record.contains("sha256") || !record["sha256"].is_string())
+    throw Error(fmt::format("{}: the campaign names candidates \"{}\" but its campaign_started event does not record which file (and its "
+                            "SHA-256): the journal is damaged",
+                            config.source, config.candidates));
+  const fs::path path = record["file"].get<std::string>();
+  const std::string want = record["sha256"].get<std::string>();
+  const std::optional<std::string> bytes = file_bytes(path);
+  if (!bytes)
+    throw Error(fmt::format("the candidates file {} this campaign was started with cannot be read: put it back (SHA-256 {}) to resume or replay",
+                            path.string(), want));
+  if (const std::string now = sha256_hex(*bytes); now != want)
+    throw Error(fmt::format("the candidates file {} has changed since the campaign began (SHA-256 {} then, {} now): proposals were made from "
+                            "the original rows, so restore that file to resume or replay; a changed pool is a new campaign",
+                            path.string(), want, now));
+  return read_candidates(config, path);
+}
+
+}  // namespace labloop

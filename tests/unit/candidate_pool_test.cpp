@@ -1,0 +1,300 @@
+// Candidate pools: the pool value, every planner keeping to it, and the candidates file's checks.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "labloop/campaign/candidates.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/model/candidate_pool.hpp"
+#include "labloop/model/planner.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+
+namespace {
+
+Space pool_space() {
+  return Space({Parameter{.name = "a", .low = 0, .high = 1}, Parameter{.name = "b", .low = 0.1, .high = 10, .log = true},
+                Parameter{.name = "n", .type = ParameterType::integer, .low = 1, .high = 5},
+                Parameter{.name = "c", .type = ParameterType::categorical, .choices = {"x", "y", "z"}}});
+}
+
+// n distinct rows of pool_space, as canonical cube points (fixed generator).
+CandidatePool random_pool(const Space& space, int n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  Eigen::MatrixXd rows(n, space.cube_dim());
+  int filled = 0;
+  while (filled < n) {
+    Eigen::VectorXd x(space.cube_dim());
+    for (Eigen::Index j = 0; j < x.size(); ++j) x[j] = u(rng);
+    rows.row(filled++) = space.canonical(space.encode(space.decode(x))).transpose();
+  }
+  return CandidatePool(rows);
+}
+
+double pool_objective(const Space& space, const Point& x) {
+  const Params p = space.decode(x);
+  return std::pow(p["a"].get<double>() - 0.3, 2) + std::pow(std::log10(p["b"].get<double>()), 2) + 0.1 * p["n"].get<double>() +
+         (p["c"] == "y" ? 0.0 : 0.5);
+}
+
+std::unique_ptr<Planner> pool_planner(const Space& space, const std::string& kind, const CandidatePool& pool, std::uint64_t seed,
+                                      PlannerGoals goals = {}, json options = json::object()) {
+  static const std::string source = "test.json";
+  static std::vector<std::unique_ptr<PlannerConfig>> configs;  // outlive the planners
+  configs.push_back(std::make_unique<PlannerConfig>(PlannerConfig{kind, std::move(options)}));
+  PlannerContext context{space, seed, *configs.back(), source, goals};
+  context.candidates = &pool;
+  return make_planner(context);
+}
+
+// Every proposal is a row, none twice (told, failed or pending); returns the rows in order.
+struct PoolRun {
+  std::vector<Eigen::Index> rows;
+};
+
+PoolRun drive(const Space& space, const CandidatePool& pool, Planner& planner, int q, int rounds, bool several = false) {
+  PoolRun run;
+  std::set<Eigen::Index> seen;
+  std::vector<Point> pending;
+  int k = 0;
+  for (int round = 0; round < rounds; ++round) {
+    const std::vector<Point> points = planner.ask(q, pending);
+    const Eigen::Index open = pool.size() - static_cast<Eigen::Index>(seen.size());
+    CHECK(static_cast<Eigen::Index>(points.size()) == std::min<Eigen::Index>(q, open));
+    for (const Point& x : points) {
+      const auto row = pool.find(x);
+      REQUIRE(row);
+      CHECK(seen.insert(*row).second);
+      CHECK(space.check(space.decode(x)).empty());
+      run.rows.push_back(*row);
+    }
+    // The older half of pending arrives (every third a failure); the rest stays pending.
+    std::vector<Point> still;
+    for (size_t i = 0; i < pending.size(); ++i) {
+      if (i % 2 == 1) {
+        still.push_back(pending[i]);
+        continue;
+      }
+      if (++k % 3 == 0) {
+        planner.tell(Observation::failed(pending[i]));
+      } else {
+        Observation o = Observation::succeeded(pending[i], pool_objective(space, pending[i]));
+        if (several) o.objectives = {o.objective, -o.objective * 0.5 + pending[i][0]};
+        planner.tell(o);
+      }
+    }
+    still.insert(still.end(), points.begin(), points.end());
+    pending = std::move(still);
+  }
+  return run;
+}
+
+}  // namespace
+
+TEST_CASE("CandidatePool: find matches rows within the tolerance, even across a grid cell boundary", "[pool]") {
+  Eigen::MatrixXd rows(3, 2);
+  rows << 0.1, 0.2, 0.5, 0.5, 1e-6, 3e-6;  // the last row sits on cell boundaries
+  const CandidatePool pool(rows);
+  CHECK(pool.find(Eigen::Vector2d(0.1, 0.2)) == Eigen::Index{0});
+  CHECK(pool.find(Eigen::Vector2d(0.5 + 5e-10, 0.5 - 5e-10)) == Eigen::Index{1});
+  CHECK(pool.find(Eigen::Vector2d(1e-6 - 5e-10, 3e-6 + 5e-10)) == Eigen::Index{2});
+  CHECK(pool.find(Eigen::Vector2d(1e-6 + 5e-10, 3e-6 - 5e-10)) == Eigen::Index{2});
+  CHECK_FALSE(pool.find(Eigen::Vector2d(0.5 + 1e-8, 0.5)));
+  CHECK_FALSE(pool.find(Eigen::Vector3d(0.1, 0.2, 0)));
+  CHECK(pool.duplicates().empty());
+  Eigen::MatrixXd twice(3, 2);
+  twice << 0.1, 0.2, 0.3, 0.3, 0.1, 0.2 + 1e-12;
+  const CandidatePool repeated(twice);
+  REQUIRE(repeated.duplicates().size() == 1);
+  CHECK(repeated.duplicates().front() == std::make_pair(Eigen::Index{0}, Eigen::Index{2}));
+  CandidatePool marked(rows);
+  marked.mark_used(Eigen::Vector2d(0.5, 0.5));
+  const std::vector<Eigen::VectorXd> pending{Eigen::Vector2d(0.1, 0.2), Eigen::Vector2d(0.9, 0.9)};
+  CHECK(marked.untested(pending) == std::vector<Eigen::Index>{2});
+}
+
+TEST_CASE("Pool planners: every planner proposes only rows and never one twice (sequential, batches of 4, pending, failures)", "[pool][planner]") {
+  const Space space = pool_space();
+  const CandidatePool pool = random_pool(space, 30, 11);
+  REQUIRE(pool.duplicates().empty());
+  for (const std::string& kind : planner_kinds()) {
+    for (int q : {1, 4}) {
+      INFO(kind << " q=" << q);
+      auto planner = pool_planner(space, kind, pool, 7, {}, kind == "bayesian" ? json{{"initial", 5}} : json::object());
+      const PoolRun run = drive(space, pool, *planner, q, q == 1 ? 12 : 10);
+      if (q == 4) CHECK(run.rows.size() == 30);  // the pool runs out: the last asks give fewer, then none
+      CHECK(planner->ask(2, {}).size() <= 2);
+    }
+  }
+}
+
+TEST_CASE("Pool planners: the Bayesian planner keeps to the pool with several objectives and an outcome constraint", "[pool][planner][bayesian]") {
+  const Space space = pool_space();
+  const CandidatePool pool = random_pool(space, 24, 5);
+  PlannerGoals goals;
+  goals.objectives = 2;
+  auto planner = pool_planner(space, "bayesian", pool, 3, goals, {{"initial", 4}});
+  const PoolRun run = drive(space, pool, *planner, 4, 8, /*several=*/true);
+  CHECK(run.rows.size() == 24);
+  PlannerGoals constrained;
+  constrained.outcome_constraints = 1;
+  auto second = pool_planner(space, "bayesian", pool, 4, constrained, {{"initial", 4}});
+  std::set<Eigen::Index> seen;
+  for (int round = 0; round < 5; ++round)
+    for (const Point& x : second->ask(2, {})) {
+      const auto row = pool.find(x);
+      REQUIRE(row);
+      CHECK(seen.insert(*row).second);
+      Observation o = Observation::succeeded(x, pool_objective(space, x));
+      o.constraints = {x[0] - 0.5};
+      second->tell(o);
+    }
+  CHECK(seen.size() == 10);
+}
+
+TEST_CASE("Pool planners: an exhausted pool gives no points and leaves the planner as it was", "[pool][planner]") {
+  const Space space = pool_space();
+  const CandidatePool pool = random_pool(space, 6, 2);
+  for (const std::string& kind : planner_kinds()) {
+    INFO(kind);
+    auto planner = pool_planner(space, kind, pool, 1, {}, kind == "bayesian" ? json{{"initial", 2}} : json::object());
+    std::vector<Point> all;
+    for (int i = 0; i < 6; ++i)
+      for (const Point& x : planner->ask(1, {})) {
+        planner->tell(Observation::succeeded(x, pool_objective(space, x)));
+        all.push_back(x);
+      }
+    CHECK(all.size() == 6);
+    CHECK(planner->ask(3, {}).empty());
+  }
+}
+
+TEST_CASE("Pool planners: the Bayesian planner finds the best row of a smooth function sooner than random (median of 5 seeds)", "[pool][planner][bayesian]") {
+  const Space space({Parameter{.name = "x1", .low = 0, .high = 1}, Parameter{.name = "x2", .low = 0, .high = 1}});
+  // 400 rows on a jittered grid; the function's minimum is near (0.7, 0.25).
+  std::mt19937_64 rng(42);
+  std::uniform_real_distribution<double> jitter(-0.01, 0.01);
+  Eigen::MatrixXd rows(400, 2);
+  for (int i = 0; i < 20; ++i)
+    for (int j = 0; j < 20; ++j) rows.row(i * 20 + j) << std::clamp((i + 0.5) / 20 + jitter(rng), 0.0, 1.0), std::clamp((j + 0.5) / 20 + jitter(rng), 0.0, 1.0);
+  const CandidatePool pool(rows);
+  auto f = [](const Point& x) { return std::pow(x[0] - 0.7, 2) + 2 * std::pow(x[1] - 0.25, 2) + 0.1 * std::sin(5 * x[0]); };
+  Eigen::Index best_row = 0;
+  for (Eigen::Index i = 1; i < pool.size(); ++i)
+    if (f(pool.row(i)) < f(pool.row(best_row))) best_row = i;
+  auto experiments_to_best = [&](const std::string& kind, std::uint64_t seed) {
+    auto planner = pool_planner(space, kind, pool, seed, {}, kind == "bayesian" ? json{{"initial", 6}} : json::object());
+    constexpr int kBudget = 60;
+    for (int n = 1; n <= kBudget; ++n) {
+      const Point x = planner->ask(1, {}).front();
+      if (pool.find(x) == best_row) return n;
+      planner->tell(Observation::succeeded(x, f(x)));
+    }
+    return kBudget + 1;
+  };
+  std::vector<int> bayes, random;
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    bayes.push_back(experiments_to_best("bayesian", seed));
+    random.push_back(experiments_to_best("random", seed));
+  }
+  std::sort(bayes.begin(), bayes.end());
+  std::sort(random.begin(), random.end());
+  INFO("bayesian " << bayes[2] << ", random " << random[2]);
+  CHECK(bayes[2] <= 40);          // random needs ~200 on average for 1 row in 400
+  CHECK(bayes[2] < random[2]);
+}
+
+TEST_CASE("Pool planners: without a pool every planner proposes what it did before (the context's default)", "[pool][planner]") {
+  const Space space = pool_space();
+  static const std::string source = "test.json";
+  for (const std::string& kind : planner_kinds()) {
+    const PlannerConfig config{kind, json::object()};
+    auto a = make_planner(PlannerContext{space, 9, config, source});
+    PlannerContext with_null{space, 9, config, source};
+    with_null.candidates = nullptr;
+    auto b = make_planner(with_null);
+    const auto pa = a->ask(3, {}), pb = b->ask(3, {});
+    REQUIRE(pa.size() == 3);
+    for (size_t i = 0; i < 3; ++i) CHECK(pa[i] == pb[i]);
+  }
+}
+
+// ---- the candidates file ----------------------------------------------------------------------
+
+namespace {
+
+json pool_config(const std::string& csv) {
+  return json{{"name", "p"},
+              {"parameters", {{{"name", "temp"}, {"type", "continuous"}, {"low", 20}, {"high", 120}},
+                              {{"name", "cycles"}, {"type", "integer"}, {"low", 1}, {"high", 8}},
+                              {{"name", "smiles"}, {"type", "categorical"}, {"choices", {"CCO", "C(C)O,N", "c1ccccc1"}}}}},
+              {"constraints", {"temp + 10*cycles <= 150"}},
+              {"objective", {{"name", "y"}}},
+              {"planner", {{"kind", "random"}}},
+              {"instruments", {{{"name", "sim"}, {"endpoint", "tcp://127.0.0.1:5555"}}}},
+              {"budget", {{"experiments", 5}}},
+              {"candidates", csv}};
+}
+
+// The ConfigError read_candidates gives for `csv_text` ("" when it reads).
+std::string candidates_error(const test::TempDir& dir, const std::string& csv_text) {
+  test::write_file(dir / "plate.csv", csv_text);
+  const CampaignConfig config = parse_campaign_config(pool_config((dir / "plate.csv").string()).dump(), "c.json", labloop::sim::catalogue());
+  try {
+    read_candidates(config);
+    return "";
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Candidates file: a good file reads, quoted values with commas included, in any column order", "[pool][config]") {
+  test::TempDir dir;
+  test::write_file(dir / "plate.csv", "smiles,temp [C],cycles\nCCO,30,2\n\"C(C)O,N\",40.5,1\nc1ccccc1,20,3\n");
+  const CampaignConfig config = parse_campaign_config(pool_config((dir / "plate.csv").string()).dump(), "c.json", labloop::sim::catalogue());
+  CHECK(config.candidates == (dir / "plate.csv").string());
+  CHECK(config.to_json()["candidates"] == config.candidates);
+  const CandidateFile file = read_candidates(config);
+  REQUIRE(file.pool.size() == 3);
+  CHECK(file.row_params(1)["smiles"] == "C(C)O,N");
+  CHECK(file.row_params(1)["temp"] == 40.5);
+  CHECK(file.row_params(2)["cycles"] == 3);
+  CHECK(file.lines == std::vector<std::size_t>{2, 3, 4});
+  CHECK(file.sha256.size() == 64);
+  CHECK(file.to_json()["rows"] == 3);
+  const Space space = config.space();
+  for (Eigen::Index i = 0; i < 3; ++i) CHECK(file.pool.find(space.encode(file.row_params(i))) == i);
+}
+
+TEST_CASE("Candidates file: each mistake is a ConfigError at /candidates naming the file, the lines and the fix", "[pool][config]") {
+  test::TempDir dir;
+  CHECK_THAT(test::config_error(pool_config("")), Catch::Contains("c.json: /candidates: must not be empty"));
+  json not_text = pool_config("plate.csv");
+  not_text["candidates"] = 3;
+  CHECK_THAT(test::config_error(not_text), Catch::Contains("c.json: /candidates"));
+  CHECK(candidates_error(dir, "temp,cycles,smiles\n30,2,CCO\n").empty());
+  CHECK_THAT(candidates_error(dir, "temp,cycles\n30,2\n"), Catch::Contains("/candidates") && Catch::Contains("no column for smiles"));
+  CHECK_THAT(candidates_error(dir, "temp,cycles,smiles,well\n30,2,CCO,A1\n"),
+             Catch::Contains("column well that names no parameter") && Catch::Contains("declare it as a parameter"));
+  CHECK_THAT(candidates_error(dir, "temp,cycles,smiles,temp\n30,2,CCO,30\n"), Catch::Contains("\"temp\" appears more than once"));
+  CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n"), Catch::Contains("no rows"));
+  CHECK_THAT(candidates_error(dir, ""), Catch::Contains("empty file"));
+  CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2,CCO\n130,1,CCO\n30,2.5,CCO\n30,2,CCN\n100,7,CCO\nabc,1,CCO\n"),
+             Catch::Contains("5 rows are outside the campaign's space") && Catch::Contains("line 3: ") && Catch::Contains("line 4: ") &&
+                 Catch::Contains("line 5: ") && Catch::Contains("line 6: violates constraint 0") && Catch::Contains("line 7: temp \"abc\" is not a number"));
+  CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2,CCO\n40,2,CCO\n30.0,2,CCO\n"),
+             Catch::Contains("line 4 repeats line 2") && Catch::Contains("remove the repeats"));
+  CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2,\"CCO\n"), Catch::Contains("quoted field is not closed"));
+  CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2,CCO," + std::string(5, 'x') + "\n"), Catch::Contains("has 4 fields"));
+  CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2," + std::string(kMaxCandidateField + 1, 'C') + "\n"), Catch::Contains("at most 1000"));
+  const CampaignConfig config = parse_campaign_config(pool_config((dir / "missing.csv").string()).dump(), "c.json", labloop::sim::catalogue());
+  CHECK_THROWS_WITH(read_candidates(config), Catch::Contains("c.json: /candidates:") && Catch::Contains("cannot read"));
+}
