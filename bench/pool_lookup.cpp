@@ -70,7 +70,7 @@ class PoolTable {
     const labloop::sim::DatasetSpec spec = labloop::sim::read_dataset_spec(folder);
     // Only options can be scored exactly: a lookup table has no values between its rows.
     for (const auto& p : spec.parameters)
-      if (p.type != labloop::ParameterType::categorical)
+      if (p.type != labloop::ParameterType::categorical && p.type != labloop::ParameterType::discrete)
         throw Error(fmt::format("{}: parameter \"{}\" is {} (no options): only lookup tables of options can be scored exactly", spec.name,
                                 p.name, labloop::to_string(p.type)));
     return labloop::sim::LookupTable(labloop::sim::read_dataset(folder));

@@ -83,25 +83,29 @@ Parameter parameter_from_spec(const JsonNode& node) {
   }
   if (type != "categorical" && type != "discrete")
     node.child("type").fail(fmt::format("must be \"continuous\", \"categorical\" or \"discrete\" (got \"{}\")", type));
-  // A discrete parameter (numeric options) is for now a categorical one whose choices are the
-  // numbers' text; lookups match requests to them by value (find_option). Another branch adds
-  // ParameterType::discrete with `std::vector<double> values`: on merge, this one place switches to
-  // it, so that planners see the options' order and spacing.
-  p.type = ParameterType::categorical;
   const JsonNode options = node.child("options");
   if (options.as_array().size() > kMaxDatasetOptions)
     options.fail(fmt::format("lists {} options; at most {} are allowed", options.value().size(), kMaxDatasetOptions));
+  if (type == "discrete") {
+    // Numeric levels: a discrete parameter, so planners see their order and spacing (an
+    // experiment at 105 °C says something about 90 and 120 °C).
+    p.type = ParameterType::discrete;
+    if (options.value().size() < 2 || options.value().size() > kMaxDiscreteLevels)
+      options.fail(fmt::format("lists {} levels; a discrete parameter has from 2 to {}", options.value().size(), kMaxDiscreteLevels));
+    for (std::size_t i = 0; i < options.value().size(); ++i) p.values.push_back(options.at(i).as_number());
+    std::sort(p.values.begin(), p.values.end());
+    if (const auto twin = std::adjacent_find(p.values.begin(), p.values.end()); twin != p.values.end())
+      options.fail(fmt::format("lists the level {:g} twice", *twin));
+    p.low = p.values.front();
+    p.high = p.values.back();
+    return p;
+  }
+  p.type = ParameterType::categorical;
   std::set<std::string> seen;
   for (std::size_t i = 0; i < options.value().size(); ++i) {
     const JsonNode option = options.at(i);
-    std::string text;
-    if (type == "discrete") {
-      option.as_number();
-      text = option.value().dump();  // 0.1 → "0.1", 90 → "90", 7.0 → "7.0": how the CSVs spell them
-    } else {
-      text = option.value().is_number() ? option.value().dump() : option.as_string();
-      if (text.size() > kMaxDatasetFieldChars) option.fail(fmt::format("is {} characters long; at most {} are allowed", text.size(), kMaxDatasetFieldChars));
-    }
+    std::string text = option.value().is_number() ? option.value().dump() : option.as_string();
+    if (text.size() > kMaxDatasetFieldChars) option.fail(fmt::format("is {} characters long; at most {} are allowed", text.size(), kMaxDatasetFieldChars));
     if (!seen.insert(text).second) option.fail(fmt::format("duplicate option \"{}\"", text));
     p.choices.push_back(std::move(text));
   }
@@ -148,12 +152,21 @@ DatasetSpec read_dataset_spec(const fs::path& dir) {
   spec.rows = static_cast<std::size_t>(rows);
   if (spec.lookup_table)
     for (std::size_t i = 0; i < spec.parameters.size(); ++i)
-      if (spec.parameters[i].type != ParameterType::categorical)
+      if (spec.parameters[i].type != ParameterType::categorical && spec.parameters[i].type != ParameterType::discrete)
         parameters.at(i).fail("is continuous, but the spec says lookup_table: a lookup table's parameters all have options");
   return spec;
 }
 
+std::string option_list(const Parameter& parameter) {
+  if (parameter.type == ParameterType::discrete) return fmt::format("{}", fmt::join(parameter.values, ", "));
+  return fmt::format("{}", fmt::join(parameter.choices, ", "));
+}
+
 int find_option(const Parameter& parameter, const std::string& text) {
+  if (parameter.type == ParameterType::discrete) {
+    const auto value = parse_number(text);
+    return value ? parameter.level_index(*value) : -1;
+  }
   const auto& choices = parameter.choices;
   if (const auto it = std::find(choices.begin(), choices.end(), text); it != choices.end()) return static_cast<int>(it - choices.begin());
   const auto value = parse_number(text);
@@ -186,9 +199,8 @@ Dataset read_dataset(const fs::path& dir) {
     for (std::size_t i = 0; i < np; ++i) {
       const Parameter& p = spec.parameters[i];
       const std::string& cell = row.fields[i];
-      if (p.type == ParameterType::categorical) {
-        if (find_option(p, cell) < 0)
-          fail(p.name, fmt::format("= \"{}\" is not among its options in spec.json ({})", cell, fmt::join(p.choices, ", ")));
+      if (p.type == ParameterType::categorical || p.type == ParameterType::discrete) {
+        if (find_option(p, cell) < 0) fail(p.name, fmt::format("= \"{}\" is not among its options in spec.json ({})", cell, option_list(p)));
       } else if (!parse_number(cell)) {
         fail(p.name, fmt::format("= \"{}\" is not a number", cell));
       }

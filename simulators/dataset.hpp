@@ -65,7 +65,7 @@ struct Dataset {
 
 // One parameter of spec.json as a labloop Parameter: "continuous" → continuous with its low/high;
 // "categorical" → categorical with the options as written; "discrete" (numeric "options") →
-// categorical with each number's text. Throws ConfigError at `node`'s path.
+// discrete with those levels. Throws ConfigError at `node`'s path.
 Parameter parameter_from_spec(const JsonNode& node);
 
 // Reads `dir`/spec.json only (a few KB): enough for a catalogue, `--list` and the inputs and
@@ -87,8 +87,12 @@ std::vector<std::string> dataset_names(const std::filesystem::path& dir);
 // or "" when it holds some.
 std::string data_dir_problem(const std::filesystem::path& dir);
 
-// The parameter's option (its index in `choices`) that `text` names: the same text, or for numeric
-// options the same number ("0.10" and "0.1"); -1 when none does.
+// The parameter's option (its index in `choices`, or in `values` for a discrete one) that `text`
+// names: the same text, or for numeric options the same number ("0.10" and "0.1"); -1 when none
+// does.
 int find_option(const Parameter& parameter, const std::string& text);
+
+// Its options for messages: "THF, DMF" or "0.057, 0.1, 0.153".
+std::string option_list(const Parameter& parameter);
 
 }  // namespace labloop::sim

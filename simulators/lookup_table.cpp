@@ -41,7 +41,7 @@ std::optional<std::vector<double>> LookupTable::find(const Params& params) const
     if (value.is_string()) option = find_option(p, value.get<std::string>());
     else if (value.is_number()) option = find_option(p, fmt::format("{}", value.get<double>()));
     if (option < 0)
-      throw Error(fmt::format("{}: {} = {} is not among its options ({})", spec_.name, p.name, value.dump(), fmt::join(p.choices, ", ")));
+      throw Error(fmt::format("{}: {} = {} is not among its options ({})", spec_.name, p.name, value.dump(), option_list(p)));
     key.push_back(option);
   }
   const auto it = means_.find(key);

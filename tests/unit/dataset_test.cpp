@@ -74,6 +74,10 @@ TEST_CASE("Datasets: every shipped dataset loads, and agrees with its spec.json"
         CHECK(p.type == ParameterType::continuous);
         CHECK(p.low == s["low"].get<double>());
         CHECK(p.high == s["high"].get<double>());
+      } else if (s["type"] == "discrete") {
+        CHECK(p.type == ParameterType::discrete);
+        CHECK(p.values.size() == s["options"].size());
+        CHECK(std::is_sorted(p.values.begin(), p.values.end()));
       } else {
         CHECK(p.type == ParameterType::categorical);
         CHECK(p.choices.size() == s["options"].size());
@@ -265,7 +269,8 @@ TEST_CASE("Datasets: a lookup table served as an instrument declares its columns
   sim::SimulatedInstrument exact(table, {});
   const InstrumentInfo info = exact.describe();
   REQUIRE(info.inputs.size() == 2);
-  CHECK(info.inputs[1].choices == std::vector<std::string>{"1", "2.5"});
+  CHECK(info.inputs[1].type == ParameterType::discrete);
+  CHECK(info.inputs[1].values == std::vector<double>{1, 2.5});
   CHECK(info.outputs == std::vector<std::string>{"yield"});
   CHECK(exact.run({{"solvent", "a"}, {"temperature", "1"}}, {})["yield"] == 10.5);
   CHECK(message_of([&] { exact.run({{"solvent", "b,c"}, {"temperature", "2.5"}}, {}); }).find("small has no measurement for") == 0);
