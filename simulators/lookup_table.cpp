@@ -58,6 +58,22 @@ std::vector<double> LookupTable::values(const Params& params) const {
                           spec_.name, fmt::join(setting, ", ")));
 }
 
+std::vector<Params> LookupTable::settings() const {
+  std::vector<Params> out;
+  out.reserve(means_.size());
+  for (const auto& [key, values] : means_) {
+    Params params = Params::object();
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      const Parameter& p = spec_.parameters[i];
+      const auto option = static_cast<std::size_t>(key[i]);
+      if (p.type == ParameterType::discrete) params[p.name] = p.values[option];
+      else params[p.name] = p.choices[option];
+    }
+    out.push_back(std::move(params));
+  }
+  return out;
+}
+
 std::vector<std::vector<double>> LookupTable::all_values() const {
   std::vector<std::vector<double>> out;
   for (const auto& [key, values] : means_) out.push_back(values);

@@ -30,6 +30,9 @@ class LookupTable {
   std::vector<double> values(const Params& params) const;
   // Every combination's values, in no particular order (benchmarks rank them).
   std::vector<std::vector<double>> all_values() const;
+  // Every combination measured, as the params an instrument would be sent, in the order of
+  // all_values(): the rows of a candidate pool.
+  std::vector<Params> settings() const;
 
  private:
   DatasetSpec spec_;

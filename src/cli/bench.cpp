@@ -182,6 +182,7 @@ int run_dataset_bench(const BenchCommand& command) {
   if (command.initial_given) args.insert(args.end(), {"--initial", std::to_string(command.initial)});
   if (command.jobs > 0) args.insert(args.end(), {"--jobs", std::to_string(command.jobs)});
   if (command.budget > 0) args.insert(args.end(), {"--max", std::to_string(command.budget)});
+  if (command.subset < 1.0) args.insert(args.end(), {"--subset", fmt::format("{}", command.subset)});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -19,6 +19,7 @@ struct BenchCommand {
   int batch = 1;
   std::string output = "bench-results";
   std::vector<std::string> datasets;   // lookup-table dataset folders: run labloop-bench-pool on them instead
+  double subset = 1.0;                 // with datasets: the fraction of rows in each run's pool
   bool seeds_given = false, initial_given = false;  // else labloop-bench-pool's own defaults (40 seeds, 5 initial)
 };
 

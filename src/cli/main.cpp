@@ -326,7 +326,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--output,-o", bench.output, "Directory for bench.csv and regret.svg (default: bench-results in the current directory)");
   bench_cmd->add_option("--datasets", bench.datasets,
                         "Lookup-table dataset folders (spec.json + data.csv): experiments until a top-1 % row, by labloop-bench-pool "
-                        "(with --planners, --seeds, --initial, --jobs, and --budget as its --max)");
+                        "as pool campaigns, by labloop-bench-pool (with --planners, --seeds, --initial, --jobs, --subset, and --budget as its --max)");
+  bench_cmd->add_option("--subset", bench.subset, "With --datasets: the fraction of each table's rows in a run's pool, drawn per seed (default 1)")
+      ->check(CLI::Range(0.01, 1.0));
 
   try {
     app.parse(argc, argv);

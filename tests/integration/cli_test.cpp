@@ -272,7 +272,7 @@ TEST_CASE("CLI: bench --datasets runs the lookup-table benchmark", "[cli][bench]
   for (const char* base : {"a", "b", "c", "d"})
     for (const char* solvent : {"s1", "s2", "s3", "s4", "s5"}) csv += fmt::format("{},{},{}\n", base, solvent, (base[0] - 'a') * 5 + (solvent[1] - '0'));
   test::write_file(dataset / "data.csv", csv);
-  const Outcome o = labloop_cli({"bench", "--datasets", dataset.string(), "--seeds", "2", "--planners", "sobol", "--budget", "20"}, dir);
+  const Outcome o = labloop_cli({"bench", "--datasets", dataset.string(), "--seeds", "2", "--planners", "sobol", "--budget", "20", "--subset", "0.5"}, dir);
   INFO(o.output);
   if (!std::filesystem::exists(std::filesystem::path(LABLOOP_CLI_PATH).parent_path() / "labloop-bench-pool")) {
     // Built without the benchmarks: the message says how to build the program.
@@ -283,6 +283,7 @@ TEST_CASE("CLI: bench --datasets runs the lookup-table benchmark", "[cli][bench]
   CHECK(o.status == 0);
   CHECK(o.output.find("plate") != std::string::npos);
   CHECK(o.output.find("sobol") != std::string::npos);
+  CHECK(o.output.find("pool: 50 % of each table's rows") != std::string::npos);
 }
 
 TEST_CASE("CLI: validate --instruments finds a parameter the driver lacks, without running anything", "[cli]") {
