@@ -1,0 +1,266 @@
+#include "labloop/core/key_file.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "labloop/core/error.hpp"
+
+namespace labloop {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kZ85Alphabet =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+
+int z85_value(char c) {
+  const auto at = kZ85Alphabet.find(c);
+  return at == std::string_view::npos ? -1 : static_cast<int>(at);
+}
+
+// The name = "value" lines of a ZPL certificate, by section ("metadata/name", "curve/public-key"),
+// or a bare Z85 key as "curve/public-key".
+std::map<std::string, std::string> read_certificate_fields(const fs::path& file) {
+  std::error_code ec;
+  const auto size = fs::file_size(file, ec);
+  if (ec) throw Error(fmt::format("key file {} cannot be read: {}", file.string(), ec.message()));
+  if (size > kMaxKeyFileBytes)
+    throw Error(fmt::format("key file {} is {} bytes; a key file is at most {} bytes: is this the right file?", file.string(), size,
+                            kMaxKeyFileBytes));
+  std::ifstream in(file);
+  if (!in) throw Error(fmt::format("key file {} cannot be opened: {}", file.string(), std::strerror(errno)));
+
+  std::map<std::string, std::string> fields;
+  std::string line, section;
+  int line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const std::string text = line.substr(first, line.find_last_not_of(" \t") - first + 1);
+    if (first == 0 && text.find('=') == std::string::npos) {
+      if (text.size() == 40 && z85_decode(text)) {
+        fields["curve/public-key"] = text;  // a bare key, as zmq_curve_keypair prints it
+        continue;
+      }
+      section = text;
+      continue;
+    }
+    const auto equals = text.find('=');
+    if (equals == std::string::npos)
+      throw Error(fmt::format("key file {} line {}: expected name = \"value\"; is this a key file written by labloop keys new?",
+                              file.string(), line_number));
+    std::string name = text.substr(0, equals);
+    name.erase(name.find_last_not_of(" \t") + 1);
+    std::string value = text.substr(equals + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front())
+      value = value.substr(1, value.size() - 2);
+    fields[section + "/" + name] = value;
+  }
+  return fields;
+}
+
+Key32 required_key(const std::map<std::string, std::string>& fields, const std::string& field, const fs::path& file) {
+  const auto it = fields.find(field);
+  if (it == fields.end())
+    throw Error(fmt::format("key file {} has no {}: make keys with `labloop keys new NAME`", file.string(), field));
+  const auto key = z85_decode(it->second);
+  if (!key) throw Error(fmt::format("key file {}: {} is not a 40-character Z85 key", file.string(), field));
+  return *key;
+}
+
+std::optional<Key32> optional_key(const std::map<std::string, std::string>& fields, const std::string& field, const fs::path& file) {
+  if (!fields.count(field)) return std::nullopt;
+  return required_key(fields, field, file);
+}
+
+PublicKey public_part(const std::map<std::string, std::string>& fields, const fs::path& file) {
+  PublicKey key;
+  const auto name = fields.find("metadata/name");
+  key.name = name != fields.end() ? name->second : file.stem().string();
+  key.curve = required_key(fields, "curve/public-key", file);
+  key.sign = optional_key(fields, "metadata/sign-public-key", file);
+  return key;
+}
+
+void write_file(const fs::path& path, const std::string& text, mode_t mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    if (errno == EEXIST)
+      throw Error(fmt::format("{} exists: labloop never overwrites a key; choose another name or remove the old files first", path.string()));
+    throw Error(fmt::format("cannot create {}: {}", path.string(), std::strerror(errno)));
+  }
+  // The mode given to open() is narrowed by the umask; the secret must end up exactly owner-only.
+  bool ok = ::fchmod(fd, mode) == 0;
+  size_t written = 0;
+  while (ok && written < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) written += static_cast<size_t>(n);
+  }
+  ok = ok && ::fsync(fd) == 0;
+  const int saved = errno;
+  ::close(fd);
+  if (!ok) {
+    fs::remove(path);
+    throw Error(fmt::format("cannot write {}: {}", path.string(), std::strerror(saved)));
+  }
+}
+
+std::string today() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &utc);
+  return text;
+}
+
+}  // namespace
+
+std::string z85_encode(const Key32& key) {
+  std::string text;
+  text.reserve(40);
+  for (size_t i = 0; i < key.size(); i += 4) {
+    std::uint32_t value = (std::uint32_t{key[i]} << 24) | (std::uint32_t{key[i + 1]} << 16) | (std::uint32_t{key[i + 2]} << 8) | key[i + 3];
+    char chunk[5];
+    for (int j = 4; j >= 0; --j) {
+      chunk[j] = kZ85Alphabet[value % 85];
+      value /= 85;
+    }
+    text.append(chunk, 5);
+  }
+  return text;
+}
+
+std::optional<Key32> z85_decode(std::string_view text) {
+  if (text.size() != 40) return std::nullopt;
+  Key32 key{};
+  for (size_t i = 0; i < 8; ++i) {
+    std::uint64_t value = 0;
+    for (size_t j = 0; j < 5; ++j) {
+      const int digit = z85_value(text[i * 5 + j]);
+      if (digit < 0) return std::nullopt;
+      value = value * 85 + static_cast<std::uint64_t>(digit);
+    }
+    if (value > 0xffffffffULL) return std::nullopt;
+    for (int b = 0; b < 4; ++b) key[i * 4 + static_cast<size_t>(b)] = static_cast<std::uint8_t>(value >> (24 - 8 * b));
+  }
+  return key;
+}
+
+std::string key_fingerprint(const Key32& curve_public) { return "curve:" + z85_encode(curve_public).substr(0, 16); }
+
+fs::path secret_key_path(const fs::path& path) {
+  fs::path p = path;
+  std::error_code ec;
+  if (p.extension() == ".key" || (p.extension() != ".pub" && fs::is_regular_file(p, ec))) return p;  // e.g. pyzmq's NAME.key_secret
+  if (p.extension() == ".pub") return p.replace_extension(".key");
+  return fs::path(p.string() + ".key");
+}
+
+fs::path public_key_path(const fs::path& path) {
+  fs::path p = path;
+  if (p.extension() == ".pub") return p;
+  if (p.extension() == ".key") return p.replace_extension(".pub");
+  return fs::path(p.string() + ".pub");
+}
+
+PublicKey read_public_key(const fs::path& file) {
+  if (!fs::exists(file)) throw Error(fmt::format("key file {} does not exist", file.string()));
+  return public_part(read_certificate_fields(file), file);
+}
+
+KeyPair read_key_pair(const fs::path& path) {
+  const fs::path file = secret_key_path(path);
+  struct stat info {};
+  if (::stat(file.c_str(), &info) != 0)
+    throw Error(fmt::format("secret key {} cannot be read: {} (make one with `labloop keys new {}`)", file.string(), std::strerror(errno),
+                            file.stem().string()));
+  if ((info.st_mode & 077) != 0)
+    throw Error(fmt::format("secret key {} may be read or changed by other users (mode {:04o}); a secret key must be its owner's "
+                            "only: run `chmod 600 {}`",
+                            file.string(), info.st_mode & 07777, file.string()));
+  const auto fields = read_certificate_fields(file);
+  KeyPair pair;
+  pair.public_key = public_part(fields, file);
+  pair.curve_secret = required_key(fields, "curve/secret-key", file);
+  pair.sign_seed = optional_key(fields, "metadata/sign-secret-seed", file);
+  if (pair.sign_seed.has_value() != pair.public_key.sign.has_value())
+    throw Error(fmt::format("key file {} has only half of its signing key (sign-public-key and sign-secret-seed go together)", file.string()));
+  return pair;
+}
+
+std::vector<PublicKey> read_public_keys(const fs::path& file_or_directory) {
+  std::error_code ec;
+  if (!fs::exists(file_or_directory, ec))
+    throw Error(fmt::format("allowed keys {} do not exist: name a public key file or a directory of them", file_or_directory.string()));
+  if (!fs::is_directory(file_or_directory, ec)) return {read_public_key(file_or_directory)};
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(file_or_directory, ec)) {
+    if (entry.path().extension() != ".pub" || !entry.is_regular_file()) continue;
+    if (files.size() == kMaxAllowedKeys)
+      throw Error(fmt::format("allowed keys {} hold more than {} public keys: split them by instrument", file_or_directory.string(),
+                              kMaxAllowedKeys));
+    files.push_back(entry.path());
+  }
+  if (ec) throw Error(fmt::format("allowed keys {} cannot be listed: {}", file_or_directory.string(), ec.message()));
+  std::sort(files.begin(), files.end());
+  std::vector<PublicKey> keys;
+  keys.reserve(files.size());
+  for (const auto& file : files) keys.push_back(read_public_key(file));
+  return keys;
+}
+
+void write_key_pair(const fs::path& stem, const KeyPair& pair) {
+  const fs::path pub = public_key_path(stem), key = secret_key_path(stem);
+  if (fs::exists(pub) || fs::exists(key))
+    throw Error(fmt::format("{} exists: labloop never overwrites a key; choose another name or remove the old files first",
+                            fs::exists(key) ? key.string() : pub.string()));
+  const auto& p = pair.public_key;
+  const bool plain_name = !p.name.empty() && p.name.size() <= 64 &&
+                          std::all_of(p.name.begin(), p.name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'; });
+  if (!plain_name)
+    throw Error(fmt::format("key name \"{}\": use 1 to 64 letters, digits, '-', '_' or '.'", p.name));
+  std::ostringstream metadata;
+  metadata << "metadata\n    name = \"" << p.name << "\"\n";
+  if (p.sign) metadata << "    sign-public-key = \"" << z85_encode(*p.sign) << "\"\n";
+
+  std::ostringstream public_text;
+  public_text << "#   **** Generated on " << today() << " by labloop keys new ****\n"
+              << "#   ZeroMQ CURVE Public Certificate (labloop key \"" << p.name << "\", " << p.fingerprint() << ")\n"
+              << "#   Public: give it to drivers that should accept this controller, or to whoever verifies its journals.\n\n"
+              << metadata.str() << "curve\n    public-key = \"" << z85_encode(p.curve) << "\"\n";
+
+  std::ostringstream secret_text;
+  secret_text << "#   **** Generated on " << today() << " by labloop keys new ****\n"
+              << "#   ZeroMQ CURVE **Secret** Certificate (labloop key \"" << p.name << "\", " << p.fingerprint() << ")\n"
+              << "#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n\n"
+              << metadata.str();
+  if (pair.sign_seed) secret_text << "    sign-secret-seed = \"" << z85_encode(*pair.sign_seed) << "\"\n";
+  secret_text << "curve\n    public-key = \"" << z85_encode(p.curve) << "\"\n    secret-key = \"" << z85_encode(pair.curve_secret) << "\"\n";
+
+  write_file(key, secret_text.str(), 0600);
+  try {
+    write_file(pub, public_text.str(), 0644);
+  } catch (...) {
+    fs::remove(key);
+    throw;
+  }
+}
+
+}  // namespace labloop
