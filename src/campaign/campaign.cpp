@@ -220,6 +220,7 @@ class CampaignRun {
 
   void open_journal() {
     refuse_existing_campaign();  // again: another `labloop run` may have started there meanwhile
+    if (candidates_) keep_candidates_copy(*candidates_, output_);  // the folder alone resumes and replays, wherever it is moved
     journal_.emplace(output_ / "journal.jsonl");
     const std::string campaign_id = new_campaign_id();
     id_tag_ = campaign_id.substr(0, kIdTagChars);
@@ -271,7 +272,7 @@ class CampaignRun {
                                 path.string(), why, output_.string()));
     }
     // The pool the proposals were made from, refused if its file changed since (candidates.hpp).
-    candidates_ = journaled_candidates(events, config_);
+    candidates_ = journaled_candidates(events, config_, output_);
     make_the_planner();
     const ReplayReport replay = replay_journal(events, config_, *planner_);
     state_ = CampaignState::fold(events);

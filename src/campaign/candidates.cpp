@@ -1,5 +1,7 @@
 #include "labloop/campaign/candidates.hpp"
 
+#include "labloop/core/append_file.hpp"
+
 #include <fmt/format.h>
 #include <sodium.h>
 
@@ -9,6 +11,7 @@
 #include <iterator>
 #include <set>
 
+#include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 
@@ -146,7 +149,8 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
   return out;
 }
 
-std::optional<CandidateFile> journaled_candidates(const std::vector<JournalEvent>& events, const CampaignConfig& config) {
+std::optional<CandidateFile> journaled_candidates(const std::vector<JournalEvent>& events, const CampaignConfig& config,
+                                                  const fs::path& folder) {
   if (config.candidates.empty()) return std::nullopt;
   const auto* started = events.empty() ? nullptr : events.front().as<CampaignStartedEvent>();
   const nlohmann::json record = started ? started->candidates : nlohmann::json();
@@ -156,15 +160,46 @@ std::optional<CandidateFile> journaled_candidates(const std::vector<JournalEvent
                             config.source, config.candidates));
   const fs::path path = record["file"].get<std::string>();
   const std::string want = record["sha256"].get<std::string>();
-  const std::optional<std::string> bytes = file_bytes(path);
+  // The recorded file first: when it is there but changed, the campaign refuses (someone edited
+  // the pool, perhaps to drop a well; resuming on the old rows would ignore that). The copy in
+  // the campaign folder serves only when the recorded file is gone (the folder was moved).
+  fs::path place = path;
+  std::optional<std::string> bytes = file_bytes(place);
+  if (!bytes && !folder.empty() && !path.filename().empty()) {
+    place = folder / path.filename();
+    bytes = file_bytes(place);
+  }
   if (!bytes)
-    throw Error(fmt::format("the candidates file {} this campaign was started with cannot be read: put it back (SHA-256 {}) to resume or replay",
-                            path.string(), want));
+    throw Error(fmt::format("the candidates file {} this campaign was started with cannot be read{}: put it back (SHA-256 {}) to resume or replay",
+                            path.string(), place != path ? fmt::format(", nor its copy {}", place.string()) : std::string(), want));
   if (const std::string now = sha256_hex(*bytes); now != want)
     throw Error(fmt::format("the candidates file {} has changed since the campaign began (SHA-256 {} then, {} now): proposals were made from "
                             "the original rows, so restore that file to resume or replay; a changed pool is a new campaign",
-                            path.string(), want, now));
-  return read_candidates(config, path);
+                            place.string(), want, now));
+  return read_candidates(config, place);
+}
+
+void keep_candidates_copy(const CandidateFile& candidates, const fs::path& folder) {
+  const fs::path copy = folder / candidates.path.filename();
+  std::error_code ec;
+  if (fs::exists(copy, ec)) {
+    const std::optional<std::string> there = file_bytes(copy);
+    if (there && sha256_hex(*there) == candidates.sha256) return;  // the file itself, or the same rows
+    throw Error(fmt::format("{} holds another file named {}: the campaign keeps a copy of its candidates there; choose another --output "
+                            "or rename one of them",
+                            folder.string(), candidates.path.filename().string()));
+  }
+  const std::optional<std::string> bytes = file_bytes(candidates.path);
+  if (!bytes || sha256_hex(*bytes) != candidates.sha256)
+    throw Error(fmt::format("the candidates file {} changed while the campaign was starting: start it again", candidates.path.string()));
+  const fs::path partial = copy.string() + ".partial";
+  {
+    AppendFile out(partial.string(), "the campaign's copy of its candidates file");
+    if (!out.read_all().empty()) fs::resize_file(partial, 0);
+    out.append(*bytes);
+  }
+  fs::rename(partial, copy, ec);
+  if (ec) throw Error(fmt::format("cannot keep a copy of the candidates file in {}: {}", copy.string(), ec.message()));
 }
 
 }  // namespace labloop

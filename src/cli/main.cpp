@@ -241,7 +241,7 @@ int replay(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
   const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
-  const auto candidates = labloop::journaled_candidates(events, config);
+  const auto candidates = labloop::journaled_candidates(events, config, path.parent_path());
   labloop::PlannerContext context{config.space(), config.seed, config.planner, path.string(), config.planner_goals()};
   if (candidates) context.candidates = &candidates->pool;
   const auto planner = labloop::make_planner(context);

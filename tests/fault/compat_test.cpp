@@ -9,6 +9,7 @@
 
 #include "labloop/journal/audit.hpp"
 #include "labloop/campaign/campaign.hpp"
+#include "labloop/campaign/candidates.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/model/planner.hpp"
@@ -22,18 +23,23 @@ using nlohmann::json;
 namespace {
 
 const std::filesystem::path kFixtures = std::filesystem::path(LABLOOP_SOURCE_DIR) / "tests/fixtures/v0.1.0";
+const std::filesystem::path kFixtures020 = std::filesystem::path(LABLOOP_SOURCE_DIR) / "tests/fixtures/v0.2.0";
 
 // A private copy: resume writes into the folder.
-std::filesystem::path copy_of(const std::string& name, const test::TempDir& dir) {
+std::filesystem::path copy_of(const std::string& name, const test::TempDir& dir, const std::filesystem::path& from = kFixtures) {
   const auto to = dir / name;
-  std::filesystem::copy(kFixtures / name, to, std::filesystem::copy_options::recursive);
+  std::filesystem::copy(from / name, to, std::filesystem::copy_options::recursive);
   return to;
 }
 
+// As `labloop replay` does it.
 ReplayReport replay(const std::filesystem::path& folder) {
-  const auto events = read_journal(folder / "journal.jsonl").events;
+  const auto events = decode_events(read_journal(folder / "journal.jsonl").events, "fixture");
   const CampaignConfig config = journaled_config(events, "fixture", labloop::sim::catalogue());
-  auto planner = make_planner(PlannerContext{config.space(), config.seed, config.planner, config.source, config.planner_goals()});
+  const auto candidates = journaled_candidates(events, config, folder);
+  PlannerContext context{config.space(), config.seed, config.planner, config.source, config.planner_goals()};
+  if (candidates) context.candidates = &candidates->pool;
+  auto planner = make_planner(context);
   return replay_journal(events, config, *planner);
 }
 
@@ -118,4 +124,54 @@ TEST_CASE("Compatibility: 0.1.0 campaigns of every kind verify, replay exactly, 
       if (e["event"] == "proposed") CHECK(std::regex_match(e["experiment"].get<std::string>(), old_form));
     CHECK(replay(folder).reproduced());
   }
+}
+
+// 0.2.0 wrote the goals (several objectives, constraints, outcome constraints, failure rules),
+// pools of candidates, discrete parameters and lookup tables' categorical parameters into its
+// journals: later versions read those too.
+TEST_CASE("Compatibility: 0.2.0 campaigns verify, replay exactly, and resume from a cut in the middle", "[fault][compat]") {
+  for (const std::string name : {"goals", "pool", "lookup"}) {
+    INFO(name);
+    test::TempDir dir;
+    const auto folder = copy_of(name, dir, kFixtures020);
+    const JournalAudit audit = audit_journal(folder);
+    INFO(fmt::format("{}", fmt::join(audit.problems, "\n")));
+    CHECK(audit.intact());
+    CHECK(audit.finished);
+    const ReplayReport report = replay(folder);
+    INFO(fmt::format("{}", fmt::join(report.differences, "\n")));
+    CHECK(report.reproduced());
+    CHECK_THROWS_WITH(resume(folder), Catch::Contains("already finished"));
+
+    const int budget = journaled_config(read_journal(folder / "journal.jsonl").events, "fixture", labloop::sim::catalogue()).budget.experiments;
+    test::keep_first_lines(folder / "journal.jsonl", audit.events / 2);
+    const auto summary = resume(folder);
+    CHECK(summary.reason == "budget reached");
+    CHECK(summary.status.done == budget);
+    const JournalAudit after = audit_journal(folder);
+    INFO(fmt::format("{}", fmt::join(after.problems, "\n")));
+    CHECK(after.intact());
+    CHECK(after.open == 0);
+    CHECK(replay(folder).reproduced());
+  }
+}
+
+TEST_CASE("Compatibility: a 0.2.0 campaign with two objectives killed mid-experiment resumes to its budget", "[fault][compat]") {
+  test::TempDir dir;
+  const auto folder = copy_of("interrupted", dir, kFixtures020);
+  const JournalAudit before = audit_journal(folder);
+  CHECK(before.intact());
+  CHECK(before.open == 1);
+  CHECK(replay(folder).reproduced());
+  const auto summary = resume(folder);
+  CHECK(summary.reason == "budget reached");
+  CHECK(summary.status.done == 14);
+  REQUIRE(summary.pareto);
+  CHECK_FALSE(summary.pareto->members.empty());
+  const JournalAudit after = audit_journal(folder);
+  INFO(fmt::format("{}", fmt::join(after.problems, "\n")));
+  CHECK(after.intact());
+  CHECK(after.open == 0);
+  CHECK(after.results == 14);
+  CHECK(replay(folder).reproduced());
 }

@@ -116,6 +116,16 @@ TEST_CASE("Pool campaign: replaying a Bayesian pool campaign reproduces its prop
   CHECK_THROWS_WITH(run_campaign(config, options), Catch::Contains("has changed since the campaign began") && Catch::Contains("restore that file"));
   test::write_file(dir / "plate.csv", original);
   CHECK(run_campaign(config, options).reason == "budget reached");
+
+  // The campaign folder keeps its own copy: moved elsewhere (the original file gone), it still
+  // replays; a copy that was edited is refused as the original would be.
+  CHECK(test::read_file(dir / "out-dry-run" / "plate.csv") == original);
+  std::filesystem::remove(dir / "plate.csv");
+  const auto moved_events = decode_events(read_journal(journal).events, journal.string());
+  CHECK(journaled_candidates(moved_events, config, dir / "out-dry-run"));
+  CHECK_THROWS_WITH(journaled_candidates(moved_events, config), Catch::Contains("cannot be read"));
+  test::write_file(dir / "out-dry-run" / "plate.csv", original + "9.5,14.5\n");
+  CHECK_THROWS_WITH(journaled_candidates(moved_events, config, dir / "out-dry-run"), Catch::Contains("has changed since the campaign began"));
 }
 
 TEST_CASE("Pool campaign: two labloop-sim instruments over real sockets run only pool rows, none twice", "[pool][campaign]") {

@@ -58,8 +58,17 @@ CandidateFile read_candidates(const CampaignConfig& config);
 CandidateFile read_candidates(const CampaignConfig& config, const std::filesystem::path& path);
 
 // For resume and replay: the pool of the journaled campaign, read from the file the start event
-// recorded; nothing when the campaign has none. Throws Error when the file cannot be read or its
-// SHA-256 differs from the journaled one (the message says how to put things right).
-std::optional<CandidateFile> journaled_candidates(const std::vector<JournalEvent>& events, const CampaignConfig& config);
+// recorded, or, when that file is gone (a campaign folder moved to another place or machine),
+// from the file of the same name in the campaign folder `folder`, where a new campaign keeps a
+// copy (keep_candidates_copy); nothing when the campaign has none. Throws Error when the file
+// read has another SHA-256 than the journaled one (an edited pool is a new campaign), or when
+// neither can be read (the message says how to put things right).
+std::optional<CandidateFile> journaled_candidates(const std::vector<JournalEvent>& events, const CampaignConfig& config,
+                                                  const std::filesystem::path& folder = {});
+
+// Copies the candidates file into the campaign folder under its own name (unless it is already
+// there), fsynced, so the folder alone resumes, replays and verifies anywhere. Throws Error when
+// the copy cannot be written.
+void keep_candidates_copy(const CandidateFile& candidates, const std::filesystem::path& folder);
 
 }  // namespace labloop
