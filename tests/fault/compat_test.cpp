@@ -56,6 +56,23 @@ CampaignSummary resume(const std::filesystem::path& folder) {
 }
 
 
+// Cuts the finished campaign in `folder` in the middle of its journal, as a `kill -9` then would,
+// resumes it to its budget, and checks the result is whole and still replays exactly.
+void check_resumes_from_a_cut(const std::filesystem::path& folder, int events) {
+  const int budget = journaled_config(read_journal(folder / "journal.jsonl").events, "fixture", labloop::sim::catalogue()).budget.experiments;
+  test::keep_first_lines(folder / "journal.jsonl", events / 2);
+  const auto summary = resume(folder);
+  CHECK(summary.reason == "budget reached");
+  CHECK(summary.status.done == budget);
+  const JournalAudit after = audit_journal(folder);
+  INFO(fmt::format("{}", fmt::join(after.problems, "\n")));
+  CHECK(after.intact());
+  CHECK(after.open == 0);
+  const ReplayReport report = replay(folder);
+  INFO(fmt::format("{}", fmt::join(report.differences, "\n")));
+  CHECK(report.reproduced());
+}
+
 }  // namespace
 
 TEST_CASE("Compatibility: a finished 0.1.0 campaign verifies, replays exactly and is not resumed", "[fault][compat]") {
@@ -110,19 +127,10 @@ TEST_CASE("Compatibility: 0.1.0 campaigns of every kind verify, replay exactly, 
     CHECK(audit.finished);
     CHECK(replay(folder).reproduced());
 
-    const int budget = journaled_config(read_journal(folder / "journal.jsonl").events, "fixture", labloop::sim::catalogue()).budget.experiments;
-    test::keep_first_lines(folder / "journal.jsonl", audit.events / 2);
-    const auto summary = resume(folder);
-    CHECK(summary.reason == "budget reached");
-    CHECK(summary.status.done == budget);
-    const JournalAudit after = audit_journal(folder);
-    INFO(fmt::format("{}", fmt::join(after.problems, "\n")));
-    CHECK(after.intact());
-    CHECK(after.open == 0);
+    check_resumes_from_a_cut(folder, audit.events);
     const std::regex old_form(name == "finished" ? "fixture-[0-9]{4}(-r[0-9]+)?" : name + "-[0-9]{4}(-r[0-9]+)?");
     for (const auto& e : read_journal(folder / "journal.jsonl").events)
       if (e["event"] == "proposed") CHECK(std::regex_match(e["experiment"].get<std::string>(), old_form));
-    CHECK(replay(folder).reproduced());
   }
 }
 
@@ -142,17 +150,7 @@ TEST_CASE("Compatibility: 0.2.0 campaigns verify, replay exactly, and resume fro
     INFO(fmt::format("{}", fmt::join(report.differences, "\n")));
     CHECK(report.reproduced());
     CHECK_THROWS_WITH(resume(folder), Catch::Contains("already finished"));
-
-    const int budget = journaled_config(read_journal(folder / "journal.jsonl").events, "fixture", labloop::sim::catalogue()).budget.experiments;
-    test::keep_first_lines(folder / "journal.jsonl", audit.events / 2);
-    const auto summary = resume(folder);
-    CHECK(summary.reason == "budget reached");
-    CHECK(summary.status.done == budget);
-    const JournalAudit after = audit_journal(folder);
-    INFO(fmt::format("{}", fmt::join(after.problems, "\n")));
-    CHECK(after.intact());
-    CHECK(after.open == 0);
-    CHECK(replay(folder).reproduced());
+    check_resumes_from_a_cut(folder, audit.events);
   }
 }
 

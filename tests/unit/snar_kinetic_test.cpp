@@ -175,22 +175,19 @@ TEST_CASE("SnAr kinetic: conversion rises with temperature, residence time and e
       CHECK(bis > previous_bis);
       previous_bis = bis;
     }
-    previous = -1.0;
-    for (double tau = 0.5; tau <= 2.0; tau += 0.25) {
-      SnarConditions c = base;
-      c.tau_min = tau;
-      const double conversion = snar_conversion(c);
-      CHECK(conversion > previous);
-      previous = conversion;
-    }
-    previous = -1.0;
-    for (double equiv = 1.0; equiv <= 5.0; equiv += 0.5) {
-      SnarConditions c = base;
-      c.equiv_pldn = equiv;
-      const double conversion = snar_conversion(c);
-      CHECK(conversion > previous);
-      previous = conversion;
-    }
+    // Conversion rises with residence time and with equivalents of pyrrolidine.
+    const auto rises_along = [&](double SnarConditions::*field, double from, double to, double step) {
+      double before = -1.0;
+      for (double v = from; v <= to; v += step) {
+        SnarConditions c = base;
+        c.*field = v;
+        const double conversion = snar_conversion(c);
+        CHECK(conversion > before);
+        before = conversion;
+      }
+    };
+    rises_along(&SnarConditions::tau_min, 0.5, 2.0, 0.25);
+    rises_along(&SnarConditions::equiv_pldn, 1.0, 5.0, 0.5);
   }
   // More pyrrolidine, longer and hotter: the ortho product goes on to the bis adduct, so the
   // space-time yield falls past a point (Summit's corner values: 223.7 at 2 min, 5 eq., 120 °C
