@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "dataset.hpp"
+#include "emulator.hpp"
 #include "function_options.hpp"
 #include "standard_inputs.hpp"
 #include "test_functions.hpp"
@@ -30,11 +31,18 @@ class LazyDatasetSpec {
     std::call_once(once_, [this] { spec_ = read_dataset_spec(dir_); });
     return *spec_;
   }
+  // What labloop-sim declares: a lookup table's parameters as the spec gives them, a scattered
+  // set's narrowed to the box its rows span (emulated_inputs: reads data.csv, no fitting).
+  const std::vector<Parameter>& inputs() {
+    std::call_once(inputs_once_, [this] { inputs_ = get().lookup_table ? get().parameters : emulated_inputs(read_dataset(dir_)); });
+    return inputs_;
+  }
 
  private:
   std::filesystem::path dir_;
-  std::once_flag once_;
+  std::once_flag once_, inputs_once_;
   std::optional<DatasetSpec> spec_;
+  std::vector<Parameter> inputs_;
 };
 
 SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
@@ -49,15 +57,8 @@ SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
     if (options.has("dim") && options.child("dim").as_integer() != static_cast<long long>(d.parameters.size()))
       options.child("dim").fail(fmt::format("{} is a dataset with {} parameters; leave \"dim\" out", d.name, d.parameters.size()));
   };
-  spec.inputs = [lazy](int) { return lazy->get().parameters; };
+  spec.inputs = [lazy](int) { return lazy->inputs(); };
   spec.outputs = [lazy](const nlohmann::json&) { return lazy->get().objective_names(); };
-  spec.unavailable = [lazy]() -> std::string {
-    const DatasetSpec& d = lazy->get();
-    if (d.lookup_table) return {};
-    return fmt::format("dataset \"{}\" holds scattered measurements, not a lookup table: it needs an emulator, which is not available yet "
-                       "(labloop-sim --list shows which datasets can be served)",
-                       d.name);
-  };
   return spec;
 }
 

@@ -9,8 +9,8 @@ namespace labloop::sim {
 
 LookupTable::LookupTable(Dataset data) : spec_(std::move(data.spec)) {
   if (!spec_.lookup_table)
-    throw Error(fmt::format("{} is not a lookup table (its rows are scattered measurements): an emulator is needed to serve it, "
-                            "and none is available yet",
+    throw Error(fmt::format("{} is not a lookup table (its rows are scattered measurements): labloop-sim serves it through an "
+                            "emulator (emulator.hpp), not a LookupTable",
                             spec_.name));
   for (const auto& o : spec_.objectives)
     if (o.type != "continuous" || o.censored_rows > 0)

@@ -1,13 +1,16 @@
-// labloop-sim: serves a standard test function, or a dataset's lookup table, over protocol v1, as a
-// stand-in instrument.
+// labloop-sim: serves a standard test function, a dataset's lookup table or a scattered dataset's
+// emulator over protocol v1, as a stand-in instrument.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -17,14 +20,31 @@
 #include "labloop/core/error.hpp"
 #include "labloop/core/version.hpp"
 #include "dataset.hpp"
+#include "emulator.hpp"
 #include "simulated_instrument.hpp"
 
 namespace {
 
+// An emulated dataset's --list line: its cross-validated error from emulator.json (stored by
+// --emulator-report; computing it here would take minutes), or why there is none.
+std::string emulator_summary(const std::filesystem::path& dir) {
+  const auto report = labloop::sim::read_emulator_json(dir);
+  if (!report || report->value("fingerprint", "") != labloop::sim::emulator_fingerprint(dir))
+    return "no stored fit (emulator.json missing or stale: run labloop-sim --emulator-report " + dir.filename().string() + ")";
+  std::vector<std::string> figures;
+  for (const auto& o : (*report)["objectives"])
+    if (o["cv_rmse"].is_number() && o["cv_r2"].is_number())
+      figures.push_back(fmt::format("{} RMSE {:.3g}, R² {:.2f}", o["name"].get<std::string>(), o["cv_rmse"].get<double>(), o["cv_r2"].get<double>()));
+  const auto rows = report->value("rows", std::size_t{0}), fit_rows = report->value("fit_rows", std::size_t{0});
+  return fmt::format("{}-fold CV: {}; fitted to {}", report->value("folds", 0), fmt::join(figures, "; "),
+                     fit_rows < rows ? fmt::format("a random {} of the {} rows (seed {})", fit_rows, rows, report->value("seed", std::uint64_t{0}))
+                                     : fmt::format("all {} rows", rows));
+}
+
 // The datasets after the functions in --list: kind, rows, dimensions, objectives with goals.
 void list_datasets() {
   const std::filesystem::path dir = labloop::sim::data_dir();
-  fmt::print("\n{:<29} {:<30} {:>5} {:>5}  {}\n", "dataset", "kind", "rows", "dims", "objectives");
+  fmt::print("\n{:<29} {:<9} {:>5} {:>5}  {}\n", "dataset", "kind", "rows", "dims", "objectives");
   if (const std::string problem = labloop::sim::data_dir_problem(dir); !problem.empty()) {
     fmt::print("(none: {})\n", problem);
     return;
@@ -34,19 +54,22 @@ void list_datasets() {
       const auto spec = labloop::sim::read_dataset_spec(dir / name);
       std::vector<std::string> objectives;
       for (const auto& o : spec.objectives) objectives.push_back(fmt::format("{} ({})", o.name, o.maximize ? "max" : "min"));
-      const std::string kind = spec.lookup_table ? "lookup" : "emulated (not yet available)";
-      fmt::print("{:<29} {:<30} {:>5} {:>5}  {}\n", name, kind, spec.rows, spec.parameters.size(), fmt::join(objectives, ", "));
+      const std::string kind = spec.lookup_table ? "lookup" : "emulated";
+      fmt::print("{:<29} {:<9} {:>5} {:>5}  {}\n", name, kind, spec.rows, spec.parameters.size(), fmt::join(objectives, ", "));
+      if (!spec.lookup_table) fmt::print("{:<29} {}\n", "", emulator_summary(dir / name));
     } catch (const std::exception& e) {
       fmt::print("{:<29} unreadable: {}\n", name, e.what());
     }
   }
-  fmt::print("\nDatasets from {} ({}); each folder's README.md gives its meaning, units, licence and citation.\n", dir.string(),
-             std::getenv("LABLOOP_DATA_DIR") && *std::getenv("LABLOOP_DATA_DIR") ? "LABLOOP_DATA_DIR" : "built-in default; set LABLOOP_DATA_DIR to use another");
+  fmt::print("\nDatasets from {} ({}); each folder's README.md gives its meaning, units, licence and citation. Emulated sets: a "
+             "Gaussian process per objective fitted to at most {} rows; docs/datasets.md gives the rules.\n",
+             dir.string(),
+             std::getenv("LABLOOP_DATA_DIR") && *std::getenv("LABLOOP_DATA_DIR") ? "LABLOOP_DATA_DIR" : "built-in default; set LABLOOP_DATA_DIR to use another",
+             labloop::sim::kMaxEmulatorRows);
 }
 
-// The instrument serving a dataset: its lookup table, read whole (under 0.1 s for the largest).
-// Throws Error (or ConfigError for a malformed spec.json) with a message naming the problem.
-std::unique_ptr<labloop::sim::SimulatedInstrument> dataset_instrument(const std::string& name, const labloop::sim::SimulatorOptions& options) {
+// The dataset `name` in the data directory, or Error naming what is missing.
+std::filesystem::path dataset_dir(const std::string& name) {
   const std::filesystem::path dir = labloop::sim::data_dir();
   const auto names = labloop::sim::dataset_names(dir);
   if (std::find(names.begin(), names.end(), name) == names.end()) {
@@ -54,12 +77,74 @@ std::unique_ptr<labloop::sim::SimulatedInstrument> dataset_instrument(const std:
       throw labloop::Error(fmt::format("unknown function \"{}\", and no datasets to look in: {}", name, problem));
     throw labloop::Error(fmt::format("unknown function or dataset \"{}\" (--list shows them)", name));
   }
-  if (!labloop::sim::read_dataset_spec(dir / name).lookup_table)
-    throw labloop::Error(fmt::format("dataset {} holds scattered measurements, not a lookup table: serving it needs an emulator, which is "
-                                     "not available yet (--list shows the lookup tables)",
-                                     name));
-  auto table = std::make_shared<const labloop::sim::LookupTable>(labloop::sim::read_dataset(dir / name));
+  return dir / name;
+}
+
+// The instrument serving a dataset: its lookup table, read whole (under 0.1 s for the largest),
+// or its emulator, with the hyperparameters stored in emulator.json when they match the data
+// (else fitted afresh, which takes up to minutes: said on stderr). Throws Error (or ConfigError
+// for a malformed spec.json) with a message naming the problem.
+std::unique_ptr<labloop::sim::SimulatedInstrument> dataset_instrument(const std::string& name, const labloop::sim::SimulatorOptions& options) {
+  const std::filesystem::path dir = dataset_dir(name);
+  labloop::sim::Dataset data = labloop::sim::read_dataset(dir);
+  if (!data.spec.lookup_table) {
+    const auto stored = labloop::sim::read_emulator_json(dir);
+    auto emulator = std::make_shared<const labloop::sim::Emulator>(data, stored ? &*stored : nullptr);
+    if (!emulator->from_stored())
+      std::cerr << "labloop-sim: " << name << ": emulator.json is missing or stale, so the emulator was fitted afresh (run labloop-sim "
+                << "--emulator-report " << name << " to store the fit)" << std::endl;
+    return std::make_unique<labloop::sim::SimulatedInstrument>(std::move(emulator), options);
+  }
+  auto table = std::make_shared<const labloop::sim::LookupTable>(std::move(data));
   return std::make_unique<labloop::sim::SimulatedInstrument>(std::move(table), options);
+}
+
+// --emulator-report: fits the emulator afresh, cross-validates it, prints the figures and (unless
+// `print_only`) writes emulator.json and the README's emulator section. `name` "all": every
+// scattered dataset. Returns the exit status.
+int emulator_report(const std::string& name, bool print_only) {
+  std::vector<std::string> names;
+  if (name == "all") {
+    for (const std::string& n : labloop::sim::dataset_names(labloop::sim::data_dir()))
+      if (!labloop::sim::read_dataset_spec(labloop::sim::data_dir() / n).lookup_table) names.push_back(n);
+  } else {
+    names.push_back(name);
+  }
+  for (const std::string& n : names) {
+    const std::filesystem::path dir = dataset_dir(n);
+    const auto start = std::chrono::steady_clock::now();
+    labloop::sim::Emulator emulator(labloop::sim::read_dataset(dir));
+    emulator.cross_validate();
+    const nlohmann::json report = emulator.to_json();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    fmt::print("{} ({} of {} rows fitted, {:.1f} s)\n", n, emulator.fit_rows(), emulator.rows(), seconds);
+    for (const auto& o : emulator.objectives())
+      fmt::print("  {:<20} {}-fold CV RMSE {:.4g}  R² {:.3f}  noise sd {:.3g} ({})  range [{:.4g}, {:.4g}] ({}){}\n", o.name,
+                 labloop::sim::kFolds, *o.cv_rmse, *o.cv_r2, o.noise_sd, o.noise_source, o.low, o.high, o.range_rule,
+                 o.warped ? fmt::format("  warp λ {:.2f}", o.lambda) : "");
+    if (print_only) continue;
+    {
+      std::ofstream out(dir / "emulator.json", std::ios::trunc);
+      out << report.dump(1) << "\n";
+      if (!out) throw labloop::Error(fmt::format("{}: cannot write", (dir / "emulator.json").string()));
+    }
+    // The README's section between the markers is replaced (or appended the first time).
+    const std::filesystem::path readme = dir / "README.md";
+    std::string text;
+    {
+      std::ifstream in(readme, std::ios::binary);
+      text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    const std::string begin = "<!-- labloop:emulator", end = "<!-- /labloop:emulator -->\n";
+    const auto a = text.find(begin), b = text.find(end);
+    const std::string section = labloop::sim::emulator_readme_section(report);
+    if (a != std::string::npos && b != std::string::npos && b > a) text.replace(a, b + end.size() - a, section);
+    else text += (text.empty() || text.back() == '\n' ? "\n" : "\n\n") + section;
+    std::ofstream out(readme, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out) throw labloop::Error(fmt::format("{}: cannot write", readme.string()));
+  }
+  return 0;
 }
 
 // The one-line banner of the injected faults, empty when there are none.
@@ -79,16 +164,21 @@ std::string active_faults(const labloop::sim::SimulatorOptions& o, const labloop
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"labloop-sim: a simulated instrument serving a standard test function, or a real dataset's lookup table, over labloop "
-               "protocol v1"};
+  CLI::App app{"labloop-sim: a simulated instrument serving a standard test function, or a real dataset (its lookup table or an "
+               "emulator fitted to it), over labloop protocol v1"};
   app.footer(fmt::format("Datasets (--function buchwald_a): read from $LABLOOP_DATA_DIR when set, else from {} (built in).",
                          labloop::sim::data_dir().string()));
   std::string function_name, endpoint, completed_log_path;
   labloop::sim::SimulatorOptions options;
   labloop::ServeOptions serve_options;
-  bool list = false;
+  bool list = false, report_print_only = false;
+  std::string report_name;
   app.set_version_flag("--version", std::string("labloop-sim ") + labloop::kVersion);
   app.add_flag("--list", list, "List the functions and datasets it serves and exit");
+  app.add_option("--emulator-report", report_name,
+                 "Fit a scattered dataset's emulator afresh, cross-validate it, print the figures and store them in its emulator.json "
+                 "and README.md (NAME, or all); takes seconds to minutes per dataset");
+  app.add_flag("--print-only", report_print_only, "With --emulator-report: print the figures, write nothing");
   app.add_option("--function,-f", function_name, "Test function or dataset to serve (see --list)");
   app.add_option("--endpoint,-e", endpoint, "Where to bind, e.g. tcp://127.0.0.1:5555 or ipc:///tmp/sim.ipc");
   app.add_option("--dim", options.dim, "Dimension, for functions that allow several (default: the function's own)");
@@ -140,6 +230,14 @@ int main(int argc, char** argv) {
     list_datasets();
     return 0;
   }
+  if (!report_name.empty()) {
+    try {
+      return emulator_report(report_name, report_print_only);
+    } catch (const std::exception& e) {
+      std::cerr << "labloop-sim: " << e.what() << "\n";
+      return 2;
+    }
+  }
   if (function_name.empty() || endpoint.empty()) {
     std::cerr << "labloop-sim: --function and --endpoint are required (--list shows the functions)\n";
     return 2;
@@ -173,8 +271,8 @@ int main(int argc, char** argv) {
         throw labloop::Error(fmt::format("{} is a dataset: it takes no --options of its own (labloop-sim's, such as --noise, apply)", function_name));
     }
   } catch (const std::exception& e) {
-    // Named where it is wrong (an unknown name, a dataset without its emulator, a damaged data
-    // file): a mistake in what was asked for, not a failure while serving.
+    // Named where it is wrong (an unknown name, a damaged data file): a mistake in what was
+    // asked for, not a failure while serving.
     std::cerr << "labloop-sim: " << e.what() << "\n";
     return 2;
   }

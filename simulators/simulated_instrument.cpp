@@ -66,6 +66,17 @@ SimulatedInstrument::SimulatedInstrument(std::shared_ptr<const LookupTable> tabl
   outputs_ = table_->spec().objective_names();
 }
 
+SimulatedInstrument::SimulatedInstrument(std::shared_ptr<const Emulator> emulator, const SimulatorOptions& options)
+    : emulator_(std::move(emulator)), name_(emulator_->spec().name), options_(options), rng_(options.seed), faults_rng_(options.seed ^ 0x9e3779b97f4a7c15ULL) {
+  const int dim = static_cast<int>(emulator_->spec().parameters.size());
+  if (options_.dim == 0) options_.dim = dim;
+  if (options_.dim != dim) throw Error(fmt::format("{} is a dataset with {} parameters (got --dim {}); leave --dim out", name_, dim, options_.dim));
+  if (!options_.function_options.empty()) throw Error(fmt::format("{} is a dataset: it takes no options of its own", name_));
+  check_options();
+  inputs_ = emulator_->inputs();
+  outputs_ = emulator_->spec().objective_names();
+}
+
 SimulatedInstrument::Plan SimulatedInstrument::plan_experiment() {
   const int number = ++started_;
   Plan plan;
@@ -120,6 +131,10 @@ Values SimulatedInstrument::run(const Params& params, std::stop_token stop) {
   if (table_) {
     // A combination the table lacks fails like a failing region: the error says which.
     y = table_->values(params);
+  } else if (emulator_) {
+    // An input the emulator refuses (outside the rows' box, off the simplex) fails the same way.
+    std::lock_guard lock(rng_mutex_);
+    y = emulator_->sample(params, rng_);
   } else {
     std::vector<double> x;
     for (const Parameter& input : inputs_) x.push_back(params.at(input.name).get<double>());

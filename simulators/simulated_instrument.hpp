@@ -11,6 +11,7 @@
 #include <memory>
 #include <random>
 
+#include "emulator.hpp"
 #include "labloop/wire/driver.hpp"
 #include "lookup_table.hpp"
 #include "test_functions.hpp"
@@ -42,6 +43,11 @@ class SimulatedInstrument final : public Driver {
   // experiment returns the table's values (noise added when asked), and fails for a combination
   // the table lacks. `dim` must be 0 or the number of parameters; there are no function options.
   SimulatedInstrument(std::shared_ptr<const LookupTable> table, const SimulatorOptions& options);
+  // A scattered dataset's emulator: inputs are its parameters within the rows' box, outputs its
+  // objectives; each experiment returns the emulator's sample (its own noise drawn from the
+  // instrument's seed, then `noise` when asked), and fails for an input it refuses. Same `dim`
+  // and option rules as a lookup table.
+  SimulatedInstrument(std::shared_ptr<const Emulator> emulator, const SimulatorOptions& options);
   InstrumentInfo describe() const override;
   Values run(const Params& params, std::stop_token stop) override;
   RunEstimate estimate(const Params& params) const override;
@@ -59,8 +65,9 @@ class SimulatedInstrument final : public Driver {
   // The checks of labloop-sim's own options, which every kind of instrument takes.
   void check_options() const;
 
-  const TestFunction* function_ = nullptr;     // one of these two
+  const TestFunction* function_ = nullptr;     // one of these three
   std::shared_ptr<const LookupTable> table_;
+  std::shared_ptr<const Emulator> emulator_;  // or this one
   std::string name_;
   std::vector<Parameter> inputs_;
   SimulatorOptions options_;          // function_options completed with the defaults

@@ -312,7 +312,7 @@ TEST_CASE("CLI: validate --instruments finds a parameter the driver lacks, witho
   CHECK_FALSE(std::filesystem::exists(dir / "out"));
 }
 
-TEST_CASE("labloop-sim: --list shows the datasets with their kinds, and a dataset it cannot serve or find is named with what to do", "[cli][datasets]") {
+TEST_CASE("labloop-sim: --list shows the datasets with their kinds and emulators' CV error, and a dataset it cannot find is named with what to do", "[cli][datasets]") {
   test::TempDir dir;
   auto sim = [&](std::vector<std::string> args) {
     args.insert(args.begin(), LABLOOP_SIM_PATH);
@@ -324,13 +324,17 @@ TEST_CASE("labloop-sim: --list shows the datasets with their kinds, and a datase
   const Outcome list = sim({"--list"});
   CHECK(list.status == 0);
   CHECK(std::regex_search(list.output, std::regex(R"(\nbuchwald_a +lookup +792 +4  yield \(max\)\n)")));
-  CHECK(std::regex_search(list.output, std::regex(R"(\nsnar +emulated \(not yet available\) +66 +4  e_factor \(min\)\n)")));
+  CHECK(std::regex_search(list.output, std::regex(R"(\nsnar +emulated +66 +4  e_factor \(min\)\n +5-fold CV: e_factor RMSE [0-9.]+, R² 0\.[0-9]+; fitted to all 66 rows\n)")));
+  CHECK(std::regex_search(list.output, std::regex(R"(\noer_plate_3496 +emulated +2121 +6  overpotential \(min\)\n +5-fold CV: .*; fitted to a random 1000 of the 2121 rows \(seed [0-9]+\)\n)")));
   CHECK(std::regex_search(list.output, std::regex(R"(\ndye_lasers +lookup +3458 +3  peak_score \(max\), spectral_overlap \(min\), fluo_rate \(max\)\n)")));
 
-  const Outcome scattered = sim({"--function", "snar", "--endpoint", dir.ipc("s")});
-  CHECK(scattered.status == 2);
-  CHECK(scattered.output.find("dataset snar holds scattered measurements, not a lookup table: serving it needs an emulator, which is not available yet") !=
-        std::string::npos);
+  // The report recomputes the figures (--print-only: the shipped files stay as they are).
+  const Outcome report = sim({"--emulator-report", "snar", "--print-only"});
+  CHECK(report.status == 0);
+  CHECK(std::regex_search(report.output, std::regex(R"(\nsnar \(66 of 66 rows fitted, [0-9.]+ s\)\n  e_factor +5-fold CV RMSE [0-9.]+  R² 0\.[0-9]+  noise sd )")));
+  const Outcome lookup = sim({"--emulator-report", "buchwald_a", "--print-only"});
+  CHECK(lookup.status == 2);
+  CHECK_THAT(lookup.output, Catch::EndsWith("\nlabloop-sim: buchwald_a is a lookup table: labloop-sim serves it from its rows, not through an emulator\n"));
 
   // The data directory comes from the environment when set; a missing one is named, with the fix.
   const std::string missing = (dir / "no-data").string();

@@ -234,7 +234,7 @@ TEST_CASE("Datasets: a missing data directory is named with what to do, not a cr
   CHECK(sim::data_dir_problem(kShippedData).empty());
 }
 
-TEST_CASE("Datasets: the catalogue serves lookup tables by folder name and refuses scattered sets until they have emulators", "[datasets]") {
+TEST_CASE("Datasets: the catalogue serves lookup tables by folder name and scattered sets through emulators within their rows' box", "[datasets]") {
   const SimulatorSpec* buchwald = sim::catalogue().find("buchwald_a");
   REQUIRE(buchwald);
   CHECK(buchwald->outputs(json::object()) == std::vector<std::string>{"yield"});
@@ -242,17 +242,23 @@ TEST_CASE("Datasets: the catalogue serves lookup tables by folder name and refus
   REQUIRE(inputs.size() == 4);
   CHECK(inputs[0].name == "aryl_halide");
   CHECK(inputs[0].choices == std::vector<std::string>{"FC(F)(F)c1ccc(Cl)cc1", "FC(F)(F)c1ccc(Br)cc1", "FC(F)(F)c1ccc(I)cc1"});
-  CHECK(buchwald->unavailable().empty());
+  CHECK((!buchwald->unavailable || buchwald->unavailable().empty()));
 
-  // A campaign file naming a scattered dataset is refused where it names it.
-  const json campaign = {{"name", "t"},
-                         {"parameters", {{{"name", "x"}, {"type", "continuous"}, {"low", 0}, {"high", 1}}}},
-                         {"objective", {{"name", "e_factor"}, {"goal", "minimize"}}},
-                         {"instruments", {{{"name", "sim"}, {"simulator", "snar"}}}},
-                         {"budget", {{"experiments", 4}}}};
+  // A scattered dataset is served by its emulator, whose inputs are the box the rows span: a
+  // campaign asking for more is refused where it names the instrument.
+  json campaign = {{"name", "t"},
+                   {"parameters", {{{"name", "residence_time"}, {"type", "continuous"}, {"low", 0.5}, {"high", 2}},
+                                   {{"name", "ratio"}, {"type", "continuous"}, {"low", 1}, {"high", 4.96}},
+                                   {{"name", "concentration"}, {"type", "continuous"}, {"low", 0.111}, {"high", 0.5}},
+                                   {{"name", "temperature"}, {"type", "continuous"}, {"low", 60}, {"high", 140}}}},
+                   {"objective", {{"name", "e_factor"}, {"goal", "minimize"}}},
+                   {"instruments", {{{"name", "sim"}, {"simulator", "snar"}}}},
+                   {"budget", {{"experiments", 4}}}};
   CHECK(message_of([&] { parse_campaign_config(campaign.dump(), "c.json", sim::catalogue()); }) ==
-        "c.json: /instruments/0/simulator: dataset \"snar\" holds scattered measurements, not a lookup table: it needs an emulator, "
-        "which is not available yet (labloop-sim --list shows which datasets can be served)");
+        "c.json: /instruments/0: instrument 'sim' limits \"temperature\" to [64.8, 140], but the campaign asks for [60, 140]; narrow the "
+        "parameter's bounds to fit");
+  campaign["parameters"][3]["low"] = 64.8;
+  CHECK(parse_campaign_config(campaign.dump(), "c.json", sim::catalogue()).instruments.at(0).simulator == "snar");
 
   // A lookup table accepts no "dim" but its own, and a campaign that fits it loads.
   const json example = json::parse(test::read_file(LABLOOP_SOURCE_DIR "/examples/buchwald_a.json"), nullptr, true, true);

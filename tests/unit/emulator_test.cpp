@@ -1,0 +1,302 @@
+// Emulators of scattered datasets (simulators/emulator.hpp): recovery of a known function, noise
+// from replicates, refusals outside the rows' box and off the simplex, clamping, stored fits, the
+// cross-validated error of shipped datasets against bounds, and the instrument serving one.
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "catalogue.hpp"
+#include "dataset.hpp"
+#include "emulator.hpp"
+#include "labloop/core/error.hpp"
+#include "simulated_instrument.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+
+namespace {
+
+const std::filesystem::path kEmulatorData = LABLOOP_SOURCE_DIR "/simulators/data";
+
+json emu_continuous(const std::string& name, double low, double high) {
+  return {{"name", name}, {"type", "continuous"}, {"low", low}, {"high", high}};
+}
+
+// A scattered dataset folder `name` in `dir` from its parameters, objectives and rows (numbers
+// or texts, parameters first).
+std::filesystem::path emu_dataset(const test::TempDir& dir, const std::string& name, const json& parameters, const json& objectives,
+                                        const std::vector<std::vector<std::string>>& rows, const std::string& constraint = "none") {
+  const json spec{{"title", name},
+                  {"rows", rows.size()},
+                  {"lookup_table", false},
+                  {"parameter_constraint", constraint},
+                  {"parameters", parameters},
+                  {"objectives", objectives}};
+  const auto folder = dir / name;
+  std::filesystem::create_directories(folder);
+  test::write_file(folder / "spec.json", spec.dump());
+  std::string csv;
+  for (std::size_t i = 0; i < parameters.size(); ++i) csv += (i ? "," : "") + parameters[i]["name"].get<std::string>();
+  for (const auto& o : objectives) csv += "," + o["name"].get<std::string>();
+  csv += "\n";
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) csv += (i ? "," : "") + row[i];
+    csv += "\n";
+  }
+  test::write_file(folder / "data.csv", csv);
+  return folder;
+}
+
+std::string emu_num(double v) { return fmt::format("{}", v); }
+
+// 2-D, y = 10 + 3·a − 2·b² on a 7×7 grid over [0, 1] × [−1, 1]: smooth, no noise.
+double emu_known_function(double a, double b) { return 10 + 3 * a - 2 * b * b; }
+
+std::filesystem::path emu_known_dataset(const test::TempDir& dir) {
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < 7; ++i)
+    for (int k = 0; k < 7; ++k) {
+      const double a = i / 6.0, b = -1 + k / 3.0;
+      rows.push_back({emu_num(a), emu_num(b), emu_num(emu_known_function(a, b))});
+    }
+  return emu_dataset(dir, "known", json::array({emu_continuous("a", 0, 1), emu_continuous("b", -2, 2)}),
+                           json::array({{{"name", "response"}, {"goal", "maximize"}}}), rows);
+}
+
+}  // namespace
+
+TEST_CASE("Emulator: fitted to a known smooth function, it recovers it between the rows within 2 % of its range", "[emulator]") {
+  test::TempDir dir;
+  const sim::Emulator emulator(sim::read_dataset(emu_known_dataset(dir)));
+  REQUIRE(emulator.objectives().size() == 1);
+  CHECK(emulator.fit_rows() == 49);
+  // The declared box is the rows' ([−1, 1]), not the spec's ([−2, 2]).
+  CHECK(emulator.inputs()[1].low == -1);
+  CHECK(emulator.inputs()[1].high == 1);
+  double worst = 0;
+  for (double a : {0.05, 0.31, 0.5, 0.77, 0.95})
+    for (double b : {-0.93, -0.4, 0.1, 0.55, 0.9}) {
+      const double y = emulator.predict(json{{"a", a}, {"b", b}}).at(0);
+      worst = std::max(worst, std::abs(y - emu_known_function(a, b)));
+    }
+  // The function spans 8 to 13: 2 % is 0.1.
+  CHECK(worst < 0.1);
+  // Noise-free rows: the model's noise is small next to the range.
+  CHECK(emulator.objectives()[0].noise_source == "model");
+  CHECK(emulator.objectives()[0].noise_sd < 0.05);
+}
+
+TEST_CASE("Emulator: replicates give the noise, and samples spread by it around the prediction", "[emulator]") {
+  test::TempDir dir;
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(0.0, 0.5);
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < 20; ++i)
+    for (int r = 0; r < 3; ++r) rows.push_back({emu_num(i / 19.0), emu_num(2 + 4 * (i / 19.0) + noise(rng))});
+  const auto folder = emu_dataset(dir, "replicated", json::array({emu_continuous("x", 0, 1)}),
+                                        json::array({{{"name", "signal"}, {"goal", "maximize"}}}), rows);
+  const sim::Emulator emulator(sim::read_dataset(folder));
+  const sim::EmulatedObjective& o = emulator.objectives().at(0);
+  CHECK(o.noise_source == "replicates (20 settings, 40 dof)");
+  // 40 degrees of freedom: the estimate of 0.5 is good to about 11 % (one standard error).
+  CHECK(o.noise_sd > 0.35);
+  CHECK(o.noise_sd < 0.65);
+
+  const json at{{"x", 0.5}};
+  const double mean = emulator.predict(at).at(0);
+  CHECK(std::abs(mean - 4) < 0.3);
+  std::mt19937_64 draws(3);
+  double sum = 0, sum2 = 0;
+  const int n = 4000;
+  for (int i = 0; i < n; ++i) {
+    const double y = emulator.sample(at, draws).at(0);
+    sum += y, sum2 += y * y;
+  }
+  const double sample_mean = sum / n, sample_sd = std::sqrt(sum2 / n - sample_mean * sample_mean);
+  CHECK(std::abs(sample_mean - mean) < 0.05);
+  CHECK(std::abs(sample_sd - o.noise_sd) < 0.05 * o.noise_sd);
+  // The same generator state gives the same sample: runs are reproducible by seed.
+  std::mt19937_64 one(11), two(11);
+  CHECK(emulator.sample(at, one) == emulator.sample(at, two));
+}
+
+TEST_CASE("Emulator: inputs outside the rows' box, off the simplex or never measured are refused, naming the constraint", "[emulator]") {
+  test::TempDir dir;
+  const sim::Emulator known(sim::read_dataset(emu_known_dataset(dir)));
+  CHECK(known.refusal(json{{"a", 0.5}, {"b", 0.5}}).empty());
+  CHECK(known.refusal(json{{"a", 0.5}, {"b", 1.5}}) ==
+        "known: b = 1.5 lies outside the box the rows span, [-1, 1]; the emulator does not extrapolate: choose a value inside");
+  CHECK(known.refusal(json{{"a", 0.5}}) == "known: parameter \"b\" is missing");
+  CHECK_THROWS_WITH(known.predict(json{{"a", -0.1}, {"b", 0}}), Catch::Contains("a = -0.1 lies outside the box"));
+
+  // Three fractions summing to 1 (rows on a grid of the simplex).
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i <= 5; ++i)
+    for (int k = 0; i + k <= 5; ++k) {
+      const double p = i / 5.0, q = k / 5.0, r = 1 - p - q;
+      rows.push_back({emu_num(p), emu_num(q), emu_num(r), emu_num(1 + p + 2 * q)});
+    }
+  const auto simplex = emu_dataset(dir, "mix", json::array({emu_continuous("p", 0, 1), emu_continuous("q", 0, 1), emu_continuous("r", 0, 1)}),
+                                         json::array({{{"name", "score"}, {"goal", "minimize"}}}), rows, "simplex");
+  const sim::Emulator mix(sim::read_dataset(simplex));
+  CHECK(mix.refusal(json{{"p", 0.2}, {"q", 0.3}, {"r", 0.5}}).empty());
+  CHECK(mix.refusal(json{{"p", 0.2}, {"q", 0.3}, {"r", 0.7}}) ==
+        "mix: simplex constraint: p + q + r = 1.2, but these fractions must sum to 1 (±0.001); the emulator does not extrapolate off "
+        "the simplex (declare the linear constraint p + q + r = 1 in the campaign)");
+  CHECK(std::abs(mix.predict(json{{"p", 0.2}, {"q", 0.3}, {"r", 0.5}}).at(0) - 1.8) < 0.05);
+
+  // A categorical choice the spec lists but no row has.
+  rows.clear();
+  for (int i = 0; i < 6; ++i) rows.push_back({i % 2 ? "THF" : "DMF", emu_num(i / 5.0), emu_num(i + (i % 2))});
+  const auto mixed = emu_dataset(dir, "mixed", json::array({{{"name", "solvent"}, {"type", "categorical"}, {"options", {"THF", "DMF", "MeCN"}}},
+                                                                  emu_continuous("t", 0, 1)}),
+                                       json::array({{{"name", "out"}, {"goal", "maximize"}}}), rows);
+  const sim::Emulator categorical(sim::read_dataset(mixed));
+  CHECK(categorical.refusal(json{{"solvent", "THF"}, {"t", 0.5}}).empty());
+  CHECK(categorical.refusal(json{{"solvent", "MeCN"}, {"t", 0.5}}) ==
+        "mixed: no row of the dataset has solvent = \"MeCN\", so the emulator cannot predict it (it does not extrapolate); choose one of the "
+        "measured options");
+  CHECK(categorical.refusal(json{{"solvent", "water"}, {"t", 0.5}}) == "mixed: solvent = \"water\" is not among its options (THF, DMF, MeCN)");
+}
+
+TEST_CASE("Emulator: predictions and samples stay in the objective's range: [0, 100] for a yield, the observed range widened otherwise", "[emulator]") {
+  test::TempDir dir;
+  // A yield near its ceiling with replicates 8 apart: noise large enough to cross 100 often.
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < 10; ++i) {
+    const double x = i / 9.0, y = 80 + 16 * x;
+    rows.push_back({emu_num(x), emu_num(std::min(100.0, y + 4))});
+    rows.push_back({emu_num(x), emu_num(y - 4)});
+  }
+  const auto folder = emu_dataset(dir, "ceiling", json::array({emu_continuous("x", 0, 1)}),
+                                        json::array({{{"name", "yield"}, {"goal", "maximize"}}}), rows);
+  const sim::Emulator yield(sim::read_dataset(folder));
+  const sim::EmulatedObjective& o = yield.objectives().at(0);
+  CHECK(o.range_rule == "percentage");
+  CHECK(o.low == 0);
+  CHECK(o.high == 100);
+  CHECK(o.noise_sd > 3);
+  std::mt19937_64 rng(5);
+  int at_ceiling = 0;
+  for (int i = 0; i < 500; ++i) {
+    const double y = yield.sample(json{{"x", 1.0}}, rng).at(0);
+    CHECK(y <= 100);
+    CHECK(y >= 0);
+    at_ceiling += y == 100;
+  }
+  CHECK(at_ceiling > 50);  // the clamp did act
+
+  // Not a percentage, none negative: observed range (0.5 to 10) ± 10 % of its span, but not below 0.
+  rows.clear();
+  for (int i = 0; i < 10; ++i) rows.push_back({emu_num(i / 9.0), emu_num(0.5 + 9.5 * (i / 9.0))});
+  const auto positive = emu_dataset(dir, "positive", json::array({emu_continuous("x", 0, 1)}),
+                                          json::array({{{"name", "area"}, {"goal", "maximize"}}}), rows);
+  const sim::Emulator area(sim::read_dataset(positive));
+  CHECK(area.objectives()[0].range_rule == "observed ± 10 %, ≥ 0");
+  CHECK(area.objectives()[0].low == 0);
+  CHECK(area.objectives()[0].high == Approx(10.95));
+  std::mt19937_64 rng2(6);
+  for (int i = 0; i < 200; ++i) CHECK(area.sample(json{{"x", 0.0}}, rng2).at(0) >= 0);
+}
+
+TEST_CASE("Emulator: a stored fit whose fingerprint matches is reused, giving the same predictions, and a stale one is refitted", "[emulator]") {
+  test::TempDir dir;
+  const auto folder = emu_known_dataset(dir);
+  const sim::Dataset data = sim::read_dataset(folder);
+  sim::Emulator fitted(data);
+  CHECK_FALSE(fitted.from_stored());
+  const json stored = fitted.to_json();
+  CHECK(stored["fingerprint"] == sim::emulator_fingerprint(folder));
+  const sim::Emulator reused(data, &stored);
+  CHECK(reused.from_stored());
+  const json at{{"a", 0.4}, {"b", -0.3}};
+  CHECK(reused.predict(at).at(0) == Approx(fitted.predict(at).at(0)).epsilon(1e-12));
+  json stale = stored;
+  stale["fingerprint"] = "0000000000000000";
+  CHECK_FALSE(sim::Emulator(data, &stale).from_stored());
+}
+
+// The figures stored in the shipped emulator.json files are what a fresh fit gives, and bounded:
+// three small sets of different kinds (snar: continuous; suzuki_i: a categorical input and two
+// objectives; thin_film: a simplex whose objective is warped). Agreement is to 0.02 in R² and
+// 3 % in RMSE, not bit for bit: another compiler's rounding (clang, a sanitizer build) moves the
+// hyperparameter optimizer's path a little. The R² bounds sit below the stored figures (0.87;
+// 0.90 and 0.86; 0.71) with some room: an emulator that got worse fails here.
+TEST_CASE("Emulator: the cross-validated error of shipped datasets matches emulator.json and stays within bounds", "[emulator][datasets]") {
+  const std::map<std::string, std::vector<double>> min_r2{{"snar", {0.7}}, {"suzuki_i", {0.7, 0.7}}, {"thin_film", {0.4}}};
+  for (const auto& [name, bounds] : min_r2) {
+    INFO(name);
+    const auto folder = kEmulatorData / name;
+    const auto stored = sim::read_emulator_json(folder);
+    REQUIRE(stored);
+    CHECK((*stored)["fingerprint"] == sim::emulator_fingerprint(folder));
+    sim::Emulator emulator(sim::read_dataset(folder));
+    emulator.cross_validate();
+    REQUIRE(emulator.objectives().size() == bounds.size());
+    for (std::size_t j = 0; j < bounds.size(); ++j) {
+      const sim::EmulatedObjective& o = emulator.objectives()[j];
+      INFO(o.name);
+      const json& s = (*stored)["objectives"][j];
+      CHECK(*o.cv_rmse == Approx(s["cv_rmse"].get<double>()).epsilon(0.03));
+      CHECK(*o.cv_r2 == Approx(s["cv_r2"].get<double>()).margin(0.02));
+      CHECK(*o.cv_r2 >= bounds[j]);
+    }
+  }
+}
+
+TEST_CASE("Emulator: every shipped scattered dataset has a current emulator.json with its CV figures and README section", "[emulator][datasets]") {
+  int scattered = 0;
+  for (const std::string& name : sim::dataset_names(kEmulatorData)) {
+    const auto folder = kEmulatorData / name;
+    if (sim::read_dataset_spec(folder).lookup_table) continue;
+    INFO(name);
+    ++scattered;
+    const auto stored = sim::read_emulator_json(folder);
+    REQUIRE(stored);
+    CHECK((*stored)["fingerprint"] == sim::emulator_fingerprint(folder));
+    for (const auto& o : (*stored)["objectives"]) {
+      CHECK(o["cv_rmse"].is_number());
+      CHECK(o["cv_r2"].is_number());
+    }
+    CHECK(test::read_file(folder / "README.md").find(sim::emulator_readme_section(*stored)) != std::string::npos);
+  }
+  CHECK(scattered == 34);
+}
+
+TEST_CASE("Emulator: labloop-sim's instrument serves an emulated set reproducibly by seed and fails refused inputs", "[emulator][datasets]") {
+  const auto folder = kEmulatorData / "snar";
+  const auto stored = sim::read_emulator_json(folder);
+  REQUIRE(stored);
+  auto emulator = std::make_shared<const sim::Emulator>(sim::read_dataset(folder), &*stored);
+  CHECK(emulator->from_stored());
+  sim::SimulatorOptions options;
+  options.seed = 4;
+  sim::SimulatedInstrument a(emulator, options), b(emulator, options);
+  options.seed = 5;
+  sim::SimulatedInstrument c(emulator, options);
+  const auto info = a.describe();
+  REQUIRE(info.inputs.size() == 4);
+  CHECK(info.inputs[3].name == "temperature");
+  CHECK(info.inputs[3].low == 64.8);  // the rows' box, not the spec's 60
+  CHECK(info.outputs == std::vector<std::string>{"e_factor"});
+  // The catalogue declares the same inputs, so a campaign file is checked against them.
+  const SimulatorSpec* spec = sim::catalogue().find("snar");
+  REQUIRE(spec);
+  CHECK((!spec->unavailable || spec->unavailable().empty()));
+  CHECK(spec->inputs(0)[3].low == 64.8);
+
+  const json params{{"residence_time", 1.2}, {"ratio", 3}, {"concentration", 0.3}, {"temperature", 100}};
+  const double ya = a.run(params, {}).at("e_factor"), yb = b.run(params, {}).at("e_factor"), yc = c.run(params, {}).at("e_factor");
+  CHECK(ya == yb);
+  CHECK(ya != yc);
+  const double mean = emulator->predict(params).at(0), sd = emulator->objectives()[0].noise_sd;
+  CHECK(std::abs(ya - mean) < 5 * sd);
+  CHECK_THROWS_WITH(a.run(json{{"residence_time", 1.2}, {"ratio", 3}, {"concentration", 0.3}, {"temperature", 62}}, {}),
+                    "snar: temperature = 62 lies outside the box the rows span, [64.8, 140]; the emulator does not extrapolate: choose a "
+                    "value inside");
+}
