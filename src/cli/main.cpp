@@ -77,7 +77,7 @@ void print_sessions(const labloop::JournalAudit& audit) {
                s.key_fingerprint.empty() ? std::string("no controller key") : fmt::format("controller key \"{}\" {}", s.key_name, s.key_fingerprint));
     for (const labloop::SessionInstrument& inst : s.instruments)
       fmt::print("    instrument {}: {} {}, driver key {}\n", inst.name, or_unrecorded(inst.driver), inst.version,
-                 inst.key_fingerprint.empty() ? "not recorded (plaintext link)" : inst.key_fingerprint);
+                 inst.key_fingerprint.empty() ? "not recorded" : inst.key_fingerprint);
     if (s.experiments == 0) fmt::print("    experiments: none proposed\n");
     else
       fmt::print("    experiments: {} proposed ({} … {}), {} outcome{}\n", s.experiments, s.first_experiment, s.last_experiment, s.outcomes,
@@ -117,7 +117,7 @@ int verify(const std::string& where, const std::string& key_file) {
   if (!key && audit.signatures > 0)
     fmt::print("signed by {}: {} signature{} (use --key to prove it)\n", fmt::join(signers, ", "), audit.signatures, audit.signatures == 1 ? "" : "s");
   if (key && audit.intact())
-    fmt::print("signed by {} {}: {} signature{}, the last covering line {} of {}\n", key->fingerprint(), key->name, audit.signatures,
+    fmt::print("signed by {} (\"{}\"): {} signature{}, the last covering line {} of {}\n", key->fingerprint(), key->name, audit.signatures,
                audit.signatures == 1 ? "" : "s", audit.signed_through, audit.events);
   if (!audit.intact()) {
     fmt::print("verify: FAILED\n");
