@@ -351,3 +351,22 @@ TEST_CASE("Signed journals: a signature binds the campaign id, the line and its 
   CHECK(s.public_key == z85_encode(*key.public_key.sign));
   CHECK(key_fingerprint(*curve_public_of(*key.public_key.sign)) == key.public_key.fingerprint());
 }
+
+TEST_CASE("Signed journals: a campaign stopped by the operator signs its journal after campaign_finished", "[signing]") {
+  test::TempDir dir;
+  const KeyPair key = new_key(dir, "controller");
+  const CampaignConfig config = load_campaign_config(campaign_file(dir, 50).string(), sim::catalogue());
+  std::stop_source stop;
+  stop.request_stop();  // Ctrl-C at once: the first step of the loop stops it
+  CampaignOptions options;
+  options.dry_run = true;
+  options.output = (dir / "out").string();
+  options.stop = stop.get_token();
+  CHECK(run_campaign(config, options).reason == "stopped by operator");
+  const auto events = decode_events(read_journal(dir / "out/journal.jsonl").events, "journal");
+  REQUIRE(events.size() >= 2);
+  REQUIRE(events[events.size() - 2].as<CampaignFinishedEvent>());
+  CHECK(events[events.size() - 2].as<CampaignFinishedEvent>()->reason == "stopped by operator");
+  CHECK(events.back().kind() == EventKind::journal_signed);
+  CHECK(audit_journal(dir / "out", key.public_key).intact());
+}
