@@ -38,6 +38,9 @@
 #include "labloop/journal/report.hpp"
 #include "labloop/campaign/pareto_report.hpp"
 #include "labloop/core/version.hpp"
+#include "labloop/core/key_file.hpp"
+#include "labloop/core/os_user.hpp"
+#include "labloop/journal/signing.hpp"
 
 namespace labloop {
 
@@ -49,6 +52,11 @@ namespace fs = std::filesystem;
 
 constexpr size_t kIdTagChars = 12;  // of the campaign id, in experiment ids: 48 random bits
 constexpr int kMostPerAsk = 64;     // proposals per ask: a huge declared capacity must not stall the loop
+// With a controller key the journal is signed at every stop and at the end, and also after this
+// many events or this long since the last signature, whichever comes first: a `kill -9` leaves
+// at most that much unsigned (docs/signed-journals.md).
+constexpr int kSignEveryEvents = 100;
+constexpr auto kSignEvery = std::chrono::minutes(10);
 
 // A private directory for ipc endpoints (their paths must stay short: ~100 bytes). It holds its
 // owner's pid, so that the next campaign can remove the folders of controllers that were killed
@@ -146,6 +154,18 @@ std::vector<double> as_vector(const Point& x) { return std::vector<double>(x.dat
 
 std::string sim_log_name(const std::string& instrument) { return instrument + ".log"; }
 
+// The controller's host name for the record of who ran what; nothing when the system has none.
+std::optional<std::string> controller_host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return std::nullopt;
+  return std::string(name);
+}
+
+// The fingerprint of the driver's public key, for instrument_ready.
+// MERGE (issue 19, encryption branch): once InstrumentConfig has its "security" section, return
+// read_public_key(<its server_public_key path>).fingerprint() when it names one; nothing otherwise.
+std::optional<std::string> driver_key_fingerprint(const InstrumentConfig&) { return std::nullopt; }
+
 class CampaignRun {
  public:
   CampaignRun(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer)
@@ -154,6 +174,8 @@ class CampaignRun {
   }
 
   CampaignSummary run() {
+    // Before anything is written: a key that cannot sign stops the run here.
+    if (!config_.controller_key.empty()) key_ = read_controller_key();
     if (options_.resume) {
       restore();
     } else {
@@ -224,9 +246,11 @@ class CampaignRun {
     journal_.emplace(output_ / "journal.jsonl");
     const std::string campaign_id = new_campaign_id();
     id_tag_ = campaign_id.substr(0, kIdTagChars);
+    campaign_id_ = campaign_id;
     journal(CampaignStartedEvent{.campaign = config_.name, .campaign_id = campaign_id, .config = config_.to_json(), .dry_run = options_.dry_run,
                                  .labloop_version = kVersion, .output = output_.string(),
-                                 .candidates = candidates_ ? candidates_->to_json() : nlohmann::json()});
+                                 .candidates = candidates_ ? candidates_->to_json() : nlohmann::json(), .os_user = os_user_name(),
+                                 .host = controller_host_name(), .key_name = key_name(), .key_fingerprint = key_fingerprint()});
     std::vector<JournalEventBody> held;
     held.swap(held_events_);
     for (const JournalEventBody& event : held) journal(event);
@@ -258,10 +282,15 @@ class CampaignRun {
     const fs::path path = output_ / "journal.jsonl";
     if (!fs::exists(path)) throw Error(fmt::format("{} holds no journal.jsonl: there is no campaign to resume there", output_.string()));
     const JournalContents before = read_journal(path);
-    journal_.emplace(path);  // takes the lock, cuts a torn last line away
     const std::vector<JournalEvent> events = decode_events(before.events, path.string());
+    refuse_another_key(events);
+    journal_.emplace(path);  // takes the lock, cuts a torn last line away
     if (!before.torn_tail_message.empty()) log(before.torn_tail_message + " (removed; it was never acted on)");
-    if (const auto* finished = events.empty() ? nullptr : events.back().as<CampaignFinishedEvent>()) {
+    // The last event of the campaign: signatures after it are not events of the campaign.
+    const JournalEvent* last = nullptr;
+    for (auto it = events.rbegin(); it != events.rend() && !last; ++it)
+      if (it->kind() != EventKind::journal_signed) last = &*it;
+    if (const auto* finished = last ? last->as<CampaignFinishedEvent>() : nullptr) {
       const std::string& why = finished->reason;
       if (why == stop_text(StopReason::candidates_exhausted))
         throw Error(fmt::format("{}: the campaign already finished: {}; nothing to resume (new settings to try make a new campaign with "
@@ -278,6 +307,7 @@ class CampaignRun {
     state_ = CampaignState::fold(events);
     // Journals written before campaign ids keep their ids' form ("<name>-0007").
     if (state_.campaign_id()) id_tag_ = state_.campaign_id()->substr(0, kIdTagChars);
+    campaign_id_ = state_.campaign_id().value_or("");
     planner_proposals_ = state_.planner_proposals();
     asks_ = state_.asks();
     done_ = state_.done();
@@ -317,13 +347,58 @@ class CampaignRun {
     if (auto t0 = parse_journal_time(state_.started_at()))
       started_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::chrono::system_clock::now() - *t0);
     journal(CampaignResumedEvent{.in_flight = in_flight, .waiting = waiting, .replayed_asks = replay.asks, .reproduced = replay.reproduced(),
-                                 .torn_tail = before.torn_tail ? std::optional<std::string>(before.torn_tail_message) : std::nullopt});
+                                 .torn_tail = before.torn_tail ? std::optional<std::string>(before.torn_tail_message) : std::nullopt,
+                                 .os_user = os_user_name(), .host = controller_host_name(), .key_name = key_name(),
+                                 .key_fingerprint = key_fingerprint()});
     if (!replay.reproduced()) {
       const std::string note = fmt::format("replaying the journal gave {} different proposal(s) (first: {}); continuing from the journal's record",
                                            replay.differences.size(), replay.differences.front());
       journal(PlannerNoteEvent{.note = note});
       log(note);
     }
+  }
+
+  // ---- signatures (journal/signing.hpp) ---------------------------------------------------------
+
+  KeyPair read_controller_key() const {
+    try {
+      return read_key_pair(config_.controller_key);
+    } catch (const Error& e) {
+      throw ConfigError(config_.source, "/controller_key", fmt::format("{} (the key that signs this campaign's journal)", e.what()));
+    }
+  }
+
+  std::optional<std::string> key_name() const { return key_ ? std::optional<std::string>(key_->public_key.name) : std::nullopt; }
+  std::optional<std::string> key_fingerprint() const { return key_ ? std::optional<std::string>(key_->public_key.fingerprint()) : std::nullopt; }
+
+  // One journal, one key: `verify --key` checks every signature with one key, so a resume with
+  // another key would leave a journal nobody can prove. Refused before anything is written.
+  void refuse_another_key(const std::vector<JournalEvent>& events) const {
+    if (!key_) return;
+    for (auto it = events.rbegin(); it != events.rend(); ++it) {
+      const auto* signed_by = it->as<JournalSignedEvent>();
+      if (!signed_by) continue;
+      if (signed_by->key_fingerprint != key_->public_key.fingerprint())
+        throw ConfigError(config_.source, "/controller_key",
+                          fmt::format("{} is key \"{}\" ({}), but line {} of the journal is signed by \"{}\" ({}): put back the key that "
+                                      "signed it, so that one key proves the whole journal",
+                                      config_.controller_key, key_->public_key.name, key_->public_key.fingerprint(), it->seq,
+                                      signed_by->key_name, signed_by->key_fingerprint));
+      return;
+    }
+  }
+
+  // Signs the journal up to its last line, unless that is a signature already.
+  void sign_journal() {
+    if (!key_ || !journal_ || unsigned_events_ == 0) return;
+    journal(sign_journal_head(*key_, campaign_id_, journal_->last_seq(), journal_->last_hash()));
+    last_signed_ = Clock::now();
+  }
+
+  // Called between the loop's steps, never inside a group of lines that belong together (an ask's
+  // proposals, a failure and its retry's "proposed" line).
+  void sign_if_due(Clock::time_point now) {
+    if (unsigned_events_ >= kSignEveryEvents || (unsigned_events_ > 0 && now - last_signed_ >= kSignEvery)) sign_journal();
   }
 
   int instrument_index(const std::string& name) const {
@@ -351,6 +426,11 @@ class CampaignRun {
     JournalEvent decoded = decode_event(written, journal_->path().string(), journal_->last_seq());
     state_.apply(decoded);
     if (decoded.kind() == EventKind::result || decoded.kind() == EventKind::result_corrected) pareto_stale_ = true;
+    if (decoded.kind() == EventKind::journal_signed) {
+      unsigned_events_ = 0;
+      return;  // not news of the campaign
+    }
+    ++unsigned_events_;
     if (observer_) observer_->on_event(decoded, status());
   }
 
@@ -481,7 +561,8 @@ class CampaignRun {
       const InstrumentInfo& info = live->link->hello(config_.name, check);
       check_instrument_fits(config_, i, info);
       journal(InstrumentReadyEvent{.instrument = ic.name, .endpoint = ic.endpoint.empty() || options_.dry_run ? "(private)" : endpoint,
-                                   .driver = info.driver, .version = info.version, .capacity = info.capacity});
+                                   .driver = info.driver, .version = info.version, .capacity = info.capacity,
+                                   .key_fingerprint = driver_key_fingerprint(ic)});
       // On resume, experiments the journal shows dispatched here are already this instrument's.
       instruments_.push_back(std::move(live));
       resend_open(*instruments_.back(), "resumed");
@@ -506,6 +587,7 @@ class CampaignRun {
   void loop() {
     while (true) {
       const auto now = Clock::now();
+      sign_if_due(now);
       if (!stop_ && (stop_ = stop_reason(now))) {
         reason_ = stop_text(*stop_);
         book_.campaign_stopping();
@@ -1004,6 +1086,8 @@ class CampaignRun {
     if (best_) best = FinishedBest{best_experiment_, *best_, best_params_};
     try {
       journal(CampaignFinishedEvent{.reason = reason, .experiments = done_, .failed = failed_, .best = best});
+      sign_journal();
+      if (key_) log(fmt::format("journal signed by \"{}\" ({}) through line {}", key_->public_key.name, key_->public_key.fingerprint(), journal_->last_seq() - 1));
       write_reports(true);
     } catch (const std::exception& e) {
       log(fmt::format("could not finish the journal or reports: {}", e.what()));
@@ -1041,6 +1125,10 @@ class CampaignRun {
   fs::path output_;
   std::optional<Journal> journal_;
   std::vector<JournalEventBody> held_events_;
+  std::optional<KeyPair> key_;  // config "controller_key": the journal is signed with it
+  std::string campaign_id_;     // what signatures bind them to ("" for journals before campaign ids)
+  int unsigned_events_ = 0;     // events since the last signature
+  Clock::time_point last_signed_ = Clock::now();
   std::optional<PriorResults> priors_;  // a new campaign's "prior_results", read before it starts
   std::optional<CandidateFile> candidates_;  // the "candidates" pool (the planner holds a copy with its marks)
   bool candidates_exhausted_ = false;        // the planner gave fewer points than asked: no open row is left

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <fstream>
 #include <map>
@@ -19,6 +20,8 @@
 #include "labloop/model/feasible_sampler.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/core/version.hpp"
+#include "labloop/core/key_file.hpp"
+#include "labloop/journal/signing.hpp"
 
 namespace labloop {
 
@@ -27,6 +30,28 @@ namespace {
 using json = nlohmann::json;
 
 using Node = JsonNode;
+
+// "controller_key": the controller's key pair, named relative to the campaign file. Read and
+// tried here (a signature made and checked), so a key that is missing, damaged, readable by
+// others or unable to sign stops the campaign before anything starts, not at its first stop.
+std::string parse_controller_key(const Node& node, const std::string& source) {
+  const std::string given = node.as_string();
+  if (given.empty()) node.fail("must name the controller's key pair, e.g. \"keys/controller\" (or leave the field out: the journal is then not signed)");
+  std::filesystem::path path = std::filesystem::path(source).parent_path() / given;
+  std::error_code ec;
+  if (const auto absolute = std::filesystem::absolute(path, ec); !ec) path = absolute.lexically_normal();
+  try {
+    const KeyPair pair = read_key_pair(path);
+    const std::string probe = "labloop: can controller_key sign?";
+    if (!signature_valid(pair.public_key, probe, sign_message(pair, probe)))
+      throw Error(fmt::format("key \"{}\" cannot sign: its signatures do not verify with its own public key (is it damaged?)", pair.public_key.name));
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& e) {
+    node.fail(fmt::format("{} (the key that signs the journal; leave the field out for an unsigned journal)", e.what()));
+  }
+  return path.string();
+}
 
 // Names used in ids, file names and CSV headers: keep them simple so nothing needs quoting.
 void check_identifier(const Node& node, const std::string& what) {
@@ -429,7 +454,8 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   // parameters) run only when those parts are right.
   ConfigMistakes mistakes;
   top.expect_object({"name", "description", "seed", "parameters", "constraints", "objective", "objectives", "outcome_constraints", "failure",
-                     "outputs", "planner", "instruments", "budget", "stop", "output", "prior_results", "candidates"}, mistakes);
+                     "outputs", "planner", "instruments", "budget", "stop", "output", "prior_results", "candidates",
+                     "controller_key"}, mistakes);
 
   CampaignConfig c;
   c.source = source;
@@ -541,6 +567,10 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
     if (!top.has("candidates")) return;
     c.candidates = top.child("candidates").as_string();
     if (c.candidates.empty()) top.child("candidates").fail("must name a CSV file of the settings to choose from (or leave the field out)");
+  });
+
+  mistakes.check([&] {
+    if (top.has("controller_key")) c.controller_key = parse_controller_key(top.child("controller_key"), source);
   });
 
   // The planner checks its own options (each kind accepts different ones).
@@ -739,6 +769,7 @@ nlohmann::json CampaignConfig::to_json() const {
   if (target) j["stop"] = {{"target", *target}};
   if (!prior_results.empty()) j["prior_results"] = prior_results;
   if (!candidates.empty()) j["candidates"] = candidates;
+  if (!controller_key.empty()) j["controller_key"] = controller_key;  // absolute: resume finds the key from the journal
   j["output"] = output;
   return j;
 }

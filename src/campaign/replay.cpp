@@ -17,7 +17,18 @@ CampaignConfig journaled_config(const std::vector<JournalEvent>& events, const s
   const auto* started = events.empty() ? nullptr : events.front().as<CampaignStartedEvent>();
   if (!started || started->config.is_null())
     throw JournalError(fmt::format("{}: does not start with a campaign_started event carrying the configuration", source));
-  CampaignConfig config = parse_campaign_config(started->config.dump(), source + " (campaign_started)", simulators);
+  // The controller's key is not read here: replay, verify and `enter` need no secret, and an
+  // auditor's machine has none. Resume reads it when it signs (campaign.cpp).
+  json journaled = started->config;
+  std::string controller_key;
+  if (const auto key = journaled.find("controller_key"); key != journaled.end()) {
+    if (!key->is_string() || key->get<std::string>().empty())
+      throw ConfigError(source + " (campaign_started)", "/controller_key", "is not the path of a key pair (the journal was edited or damaged)");
+    controller_key = key->get<std::string>();
+    journaled.erase(key);
+  }
+  CampaignConfig config = parse_campaign_config(journaled.dump(), source + " (campaign_started)", simulators);
+  config.controller_key = controller_key;
   // `labloop extend` raises the budget by journaling it; the latest extension counts.
   for (const JournalEvent& e : events)
     if (const auto* extended = e.as<BudgetExtendedEvent>()) {

@@ -1,5 +1,6 @@
 // labloop: the command line. Exceptions become exit codes here and nowhere else:
-// ConfigError → 2, any other error → 1, each printed once.
+// ConfigError → 2, any other error → 1, each printed once. `verify` exits 0 or 1 (with --key, 1
+// also for a signature that fails or a journal not wholly signed by that key).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/core/os_user.hpp"
+#include "labloop/core/key_file.hpp"
 #include "progress.hpp"
 #include "catalogue.hpp"
 
@@ -64,17 +66,44 @@ int validate(const std::string& file, bool instruments) {
   return status;
 }
 
+// Who ran what, when: each session (the start, each resume), its instruments and experiments.
+void print_sessions(const labloop::JournalAudit& audit) {
+  const auto or_unrecorded = [](const std::string& text) { return text.empty() ? std::string("(not recorded)") : text; };
+  fmt::print("who ran what:\n");
+  for (size_t i = 0; i < audit.sessions.size(); ++i) {
+    const labloop::SessionRecord& s = audit.sessions[i];
+    fmt::print("  session {}: {} {} (line {}) by {}@{}, {}\n", i + 1, s.resumed ? "resumed" : "started", s.at, s.line, or_unrecorded(s.os_user),
+               or_unrecorded(s.host),
+               s.key_fingerprint.empty() ? std::string("no controller key") : fmt::format("controller key \"{}\" {}", s.key_name, s.key_fingerprint));
+    for (const labloop::SessionInstrument& inst : s.instruments)
+      fmt::print("    instrument {}: {} {}, driver key {}\n", inst.name, or_unrecorded(inst.driver), inst.version,
+                 inst.key_fingerprint.empty() ? "not recorded" : inst.key_fingerprint);
+    if (s.experiments == 0) fmt::print("    experiments: none proposed\n");
+    else
+      fmt::print("    experiments: {} proposed ({} … {}), {} outcome{}\n", s.experiments, s.first_experiment, s.last_experiment, s.outcomes,
+                 s.outcomes == 1 ? "" : "s");
+  }
+}
+
 // Exit 0 when the journal is intact (finished or not), 1 otherwise; says which line is wrong.
-int verify(const std::string& where) {
+// With `key_file`: 1 also unless every signature is that key's and they cover the last event.
+int verify(const std::string& where, const std::string& key_file) {
+  std::optional<labloop::PublicKey> key;
+  if (!key_file.empty()) {
+    // "keys/controller" names keys/controller.pub, as the campaign file's controller_key does.
+    const std::filesystem::path file = std::filesystem::exists(key_file) ? std::filesystem::path(key_file) : labloop::public_key_path(key_file);
+    key = labloop::read_public_key(file);
+  }
   labloop::JournalAudit audit;
   try {
-    audit = labloop::audit_journal(where);
+    audit = key ? labloop::audit_journal(where, *key) : labloop::audit_journal(where);
   } catch (const labloop::JournalError& e) {
     fmt::print("{}\nverify: FAILED\n", e.what());
     return 1;
   }
   const std::string name = audit.journal.string();
   for (const auto& problem : audit.problems) fmt::print("{}: {}\n", name, problem);
+  for (const auto& problem : audit.signature_problems) fmt::print("{}: {}\n", name, problem);
   if (!audit.torn_tail.empty())
     fmt::print("{}\n  (a crash cut the last line short; `labloop resume` removes it and continues)\n", audit.torn_tail);
   fmt::print("{}: {} events, hash chain {}; campaign \"{}\": {} proposed, {} results, {} failed, {} open\n", name, audit.events,
@@ -82,6 +111,14 @@ int verify(const std::string& where) {
              audit.failed, audit.open);
   if (audit.finished) fmt::print("finished: {}\n", audit.finish_reason);
   else fmt::print("not finished: `labloop resume {}` continues it\n", where);
+  if (key) print_sessions(audit);
+  std::vector<std::string> signers;
+  for (const auto& signer : audit.signers) signers.push_back(fmt::format("{} (\"{}\")", signer.fingerprint, signer.name));
+  if (!key && audit.signatures > 0)
+    fmt::print("signed by {}: {} signature{} (use --key to prove it)\n", fmt::join(signers, ", "), audit.signatures, audit.signatures == 1 ? "" : "s");
+  if (key && audit.intact())
+    fmt::print("signed by {} (\"{}\"): {} signature{}, the last covering line {} of {}\n", key->fingerprint(), key->name, audit.signatures,
+               audit.signatures == 1 ? "" : "s", audit.signed_through, audit.events);
   if (!audit.intact()) {
     fmt::print("verify: FAILED\n");
     return 1;
@@ -281,6 +318,9 @@ int main(int argc, char** argv) {
   std::string directory;
   auto* verify_cmd = app.add_subcommand("verify", "Check a campaign's journal: hash chain, sequence and bookkeeping");
   verify_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
+  std::string verify_key;
+  verify_cmd->add_option("--key", verify_key,
+                         "The controller's public key (controller.pub): prove that key signed the whole journal, and show who ran what");
 
   auto* resume_cmd = app.add_subcommand("resume", "Continue a campaign after a crash, kill or stop, from its journal");
   resume_cmd->add_option("dir", directory, "Campaign output directory")->required();
@@ -343,7 +383,7 @@ int main(int argc, char** argv) {
       bench.initial_given = bench_cmd->count("--initial") > 0;
       return labloop::cli::run_bench(bench);
     }
-    if (*verify_cmd) return verify(directory);
+    if (*verify_cmd) return verify(directory, verify_key);
     if (*resume_cmd) return resume(directory, grace_s);
     if (*replay_cmd) return replay(directory);
     if (*extend_cmd) return extend(directory, more_experiments, more_hours, grace_s);

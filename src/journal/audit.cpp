@@ -1,17 +1,82 @@
+// `labloop verify`. Signatures: a journal_signed line at line L signs the chain up to line L−1
+// (signing.hpp). Checking it against the chain hash of line L−1 as the file holds it now — not
+// the "head" the line claims — is what catches a journal edited and re-chained by hand: the
+// chain is intact again, but no longer the one the key signed. Every line before a valid
+// signature is covered by it (the chain links them), so only the tail after the last one can be
+// unsigned.
 #include "labloop/journal/audit.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "labloop/core/error.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/journal/journal.hpp"
+#include "labloop/journal/signing.hpp"
 
 namespace labloop {
 
-std::filesystem::path journal_path_of(const std::filesystem::path& where) {
-  return std::filesystem::is_directory(where) ? where / "journal.jsonl" : where;
+namespace {
+
+bool lower_hex(std::string_view text, std::size_t length) {
+  return text.size() == length && std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-JournalAudit audit_journal(const std::filesystem::path& where) {
+// What is wrong with a signature line at `line`, or "" when it is well-formed: what can be
+// checked without the signer's key.
+std::string signature_form_problem(const JournalSignedEvent& s, std::size_t line) {
+  if (line < 2) return "the first line cannot be a signature";
+  if (s.signed_seq + 1 != line)
+    return fmt::format("signs through line {}, but a signature signs the line before it ({})", s.signed_seq, line - 1);
+  if (!lower_hex(s.head, 64)) return "its \"head\" is not 64 lower-case hex digits";
+  if (!signature_from_hex(s.signature)) return "its \"signature\" is not 128 lower-case hex digits";
+  const auto sign_public = z85_decode(s.public_key);
+  if (!sign_public) return "its \"public_key\" is not a Z85 key (40 characters)";
+  const auto curve = curve_public_of(*sign_public);
+  if (!curve) return "its \"public_key\" is not an Ed25519 public key";
+  if (key_fingerprint(*curve) != s.key_fingerprint)
+    return fmt::format("its \"key_fingerprint\" {} is not its public key's ({})", s.key_fingerprint, key_fingerprint(*curve));
+  return {};
+}
+
+void note_signer(JournalAudit& audit, const JournalSignedEvent& s) {
+  for (JournalSigner& signer : audit.signers)
+    if (signer.fingerprint == s.key_fingerprint && signer.name == s.key_name) {
+      ++signer.signatures;
+      return;
+    }
+  audit.signers.push_back(JournalSigner{s.key_name, s.key_fingerprint, 1});
+}
+
+std::vector<SessionRecord> sessions_of(const std::vector<JournalEvent>& events) {
+  std::vector<SessionRecord> sessions;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const JournalEvent& e = events[i];
+    if (const auto* started = e.as<CampaignStartedEvent>(); started && sessions.empty()) {
+      sessions.push_back(SessionRecord{.line = i + 1, .resumed = false, .at = e.time, .os_user = started->os_user.value_or(""),
+                                       .host = started->host.value_or(""), .key_name = started->key_name.value_or(""),
+                                       .key_fingerprint = started->key_fingerprint.value_or("")});
+    } else if (const auto* resumed = e.as<CampaignResumedEvent>()) {
+      sessions.push_back(SessionRecord{.line = i + 1, .resumed = true, .at = e.time, .os_user = resumed->os_user.value_or(""),
+                                       .host = resumed->host.value_or(""), .key_name = resumed->key_name.value_or(""),
+                                       .key_fingerprint = resumed->key_fingerprint.value_or("")});
+    }
+    if (sessions.empty()) continue;
+    SessionRecord& session = sessions.back();
+    if (const auto* ready = e.as<InstrumentReadyEvent>()) {
+      session.instruments.push_back(SessionInstrument{ready->instrument, ready->driver, ready->version, ready->key_fingerprint.value_or("")});
+    } else if (const auto* proposed = e.as<ProposedEvent>()) {
+      if (session.experiments++ == 0) session.first_experiment = proposed->experiment;
+      session.last_experiment = proposed->experiment;
+    } else if (e.kind() == EventKind::result || e.kind() == EventKind::failed) {
+      ++session.outcomes;
+    }
+  }
+  return sessions;
+}
+
+JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key) {
   JournalAudit audit;
   audit.journal = journal_path_of(where);
   const JournalContents contents = read_journal(audit.journal);
@@ -19,7 +84,8 @@ JournalAudit audit_journal(const std::filesystem::path& where) {
   audit.head_hash = contents.last_hash;
   audit.torn_tail = contents.torn_tail_message;
 
-  const CampaignState state = CampaignState::fold(decode_events(contents.events, audit.journal.string()));
+  const std::vector<JournalEvent> events = decode_events(contents.events, audit.journal.string());
+  const CampaignState state = CampaignState::fold(events);
   audit.campaign = state.campaign();
   audit.finished = state.finished();
   audit.finish_reason = state.finish_reason();
@@ -28,7 +94,68 @@ JournalAudit audit_journal(const std::filesystem::path& where) {
   audit.failed = state.failed_outcomes();
   audit.open = state.open_count();
   audit.problems = state.problems();
+  audit.sessions = sessions_of(events);
+
+  audit.key_checked = key != nullptr;
+  const std::string campaign_id = state.campaign_id().value_or("");
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto* s = events[i].as<JournalSignedEvent>();
+    if (!s) continue;
+    const std::size_t line = i + 1;
+    ++audit.signatures;
+    note_signer(audit, *s);
+    if (const std::string problem = signature_form_problem(*s, line); !problem.empty()) {
+      audit.signature_problems.push_back(
+          fmt::format("line {}: malformed signature: {}; labloop never writes such a line (the journal was edited or damaged)", line, problem));
+      continue;
+    }
+    if (!key) continue;
+    // The chain as it is now, not as the line claims it was.
+    const std::string head = contents.events[i - 1].at("hash").get<std::string>();
+    if (signature_valid(*key, journal_signature_message(campaign_id, s->signed_seq, head), *signature_from_hex(s->signature))) {
+      audit.signed_through = s->signed_seq;
+      continue;
+    }
+    std::string which;
+    if (z85_decode(s->public_key) != key->sign)
+      which = fmt::format(" (it names key \"{}\" {}; the key given is \"{}\" {})", s->key_name, s->key_fingerprint, key->name, key->fingerprint());
+    audit.signature_problems.push_back(fmt::format(
+        "line {}: signature does not match: the journal was changed after it was signed, or signed by another key{}", line, which));
+  }
+  if (!key) return audit;
+  if (audit.signatures == 0) {
+    audit.signature_problems.push_back(
+        "no signatures: nothing proves who wrote this journal (its campaign ran without \"controller_key\", or they were removed)");
+    return audit;
+  }
+  // The unsigned tail: lines after the last valid signature's, signature lines aside.
+  std::size_t first = 0, last = 0;
+  for (std::size_t line = static_cast<std::size_t>(audit.signed_through) + 1; line <= events.size(); ++line) {
+    if (events[line - 1].kind() == EventKind::journal_signed) continue;
+    if (first == 0) first = line;
+    last = line;
+  }
+  if (first != 0)
+    audit.signature_problems.push_back(
+        fmt::format("{} not signed (the campaign may have been killed; resume it and stop it to sign)",
+                    first == last ? fmt::format("line {} is", first) : fmt::format("lines {}–{} are", first, last)));
   return audit;
+}
+
+}  // namespace
+
+std::filesystem::path journal_path_of(const std::filesystem::path& where) {
+  return std::filesystem::is_directory(where) ? where / "journal.jsonl" : where;
+}
+
+JournalAudit audit_journal(const std::filesystem::path& where) { return run_audit(where, nullptr); }
+
+JournalAudit audit_journal(const std::filesystem::path& where, const PublicKey& key) {
+  if (!key.sign)
+    throw Error(fmt::format("key \"{}\" ({}) has no signing part (it was made by another ZeroMQ tool): it cannot check signatures; "
+                            "use the .pub file `labloop keys new` wrote for the controller",
+                            key.name, key.fingerprint()));
+  return run_audit(where, &key);
 }
 
 }  // namespace labloop

@@ -83,7 +83,8 @@ void CampaignState::apply(const JournalEvent& event) {
   }
   if (const auto* failed = event.as<FailedEvent>(); failed && failed->retry_as) announced_retry_ = Announced{*failed->retry_as, line};
 
-  if (finished_ && kind != EventKind::campaign_resumed && kind != EventKind::budget_extended && kind != EventKind::result_corrected)
+  if (finished_ && kind != EventKind::campaign_resumed && kind != EventKind::budget_extended && kind != EventKind::result_corrected &&
+      kind != EventKind::journal_signed)
     problems_.push_back(fmt::format("line {}: \"{}\" after campaign_finished", line, event.name()));
   if (line == 1 && kind != EventKind::campaign_started)
     problems_.push_back(fmt::format("line 1 is \"{}\", not campaign_started", event.name()));
@@ -117,7 +118,7 @@ void CampaignState::apply(const JournalEvent& event) {
           finished_ = false;
           ++resumes_;
         }
-        // Instrument events, planner notes and unknown kinds say nothing about experiments.
+        // Instrument events, planner notes, signatures and unknown kinds say nothing about experiments.
       },
       event.body);
 }

@@ -25,7 +25,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(EventKind::unknown) +
     "campaign_started",       "instrument_ready",       "proposed",     "dispatched",       "accepted",
     "rejected",               "result",                 "failed",       "instrument_lost",  "instrument_reconnected",
     "instrument_restarted",   "instrument_quarantined", "planner_note", "campaign_resumed", "campaign_finished",
-    "budget_extended",        "prior_result",           "result_corrected",
+    "budget_extended",        "prior_result",           "result_corrected", "journal_signed",
     "unknown",
 };
 
@@ -115,6 +115,13 @@ class FieldReader {
     return out;
   }
 
+  std::uint64_t required_count(const char* key) const {
+    const json* v = find(key);
+    if (!v) fail(key, "is missing");
+    if (!v->is_number_unsigned() && !(v->is_number_integer() && v->get<std::int64_t>() >= 0)) fail(key, "is not a count (an integer >= 0)");
+    return v->get<std::uint64_t>();
+  }
+
   std::optional<std::vector<std::string>> optional_strings(const char* key) const {
     const json* v = find(key);
     if (!v) return std::nullopt;
@@ -145,6 +152,10 @@ JournalEventBody decode_body(EventKind kind, const std::string& name, const Fiel
       e.labloop_version = r.optional_string("labloop_version");
       e.output = r.optional_string("output");
       e.candidates = r.object_or_null("candidates");
+      e.os_user = r.optional_string("os_user");
+      e.host = r.optional_string("host");
+      e.key_name = r.optional_string("key_name");
+      e.key_fingerprint = r.optional_string("key_fingerprint");
       return e;
     }
     case EventKind::instrument_ready: {
@@ -154,6 +165,7 @@ JournalEventBody decode_body(EventKind kind, const std::string& name, const Fiel
       e.driver = r.string_or_empty("driver");
       e.version = r.string_or_empty("version");
       e.capacity = r.optional_int("capacity").value_or(0);
+      e.key_fingerprint = r.optional_string("key_fingerprint");
       return e;
     }
     case EventKind::proposed: {
@@ -250,6 +262,10 @@ JournalEventBody decode_body(EventKind kind, const std::string& name, const Fiel
       e.replayed_asks = r.optional_int("replayed_asks").value_or(0);
       e.reproduced = r.boolean("reproduced", true);
       e.torn_tail = r.optional_string("torn_tail");
+      e.os_user = r.optional_string("os_user");
+      e.host = r.optional_string("host");
+      e.key_name = r.optional_string("key_name");
+      e.key_fingerprint = r.optional_string("key_fingerprint");
       return e;
     }
     case EventKind::campaign_finished: {
@@ -301,6 +317,18 @@ JournalEventBody decode_body(EventKind kind, const std::string& name, const Fiel
       e.previous_objective = r.optional_number("previous_objective").value_or(0);
       e.reason = r.string_or_empty("reason");
       e.by = r.string_or_empty("by");
+      return e;
+    }
+    case EventKind::journal_signed: {
+      // Types only: what the fields must look like (lengths, encodings) is the audit's to check,
+      // so that a damaged signature is reported as such rather than stopping resume.
+      JournalSignedEvent e;
+      e.signed_seq = r.required_count("signed_seq");
+      e.head = r.required_string("head");
+      e.key_name = r.string_or_empty("key_name");
+      e.key_fingerprint = r.string_or_empty("key_fingerprint");
+      e.public_key = r.required_string("public_key");
+      e.signature = r.required_string("signature");
       return e;
     }
     case EventKind::unknown: break;
@@ -379,12 +407,17 @@ json encode_fields(const JournalEventBody& body) {
           put_if("labloop_version", e.labloop_version);
           put_if("output", e.output);
           put_unless_null("candidates", e.candidates);
+          put_if("os_user", e.os_user);
+          put_if("host", e.host);
+          put_if("key_name", e.key_name);
+          put_if("key_fingerprint", e.key_fingerprint);
         } else if constexpr (std::is_same_v<Event, InstrumentReadyEvent>) {
           f["instrument"] = e.instrument;
           f["endpoint"] = e.endpoint;
           f["driver"] = e.driver;
           f["version"] = e.version;
           f["capacity"] = e.capacity;
+          put_if("key_fingerprint", e.key_fingerprint);
         } else if constexpr (std::is_same_v<Event, ProposedEvent>) {
           f["experiment"] = e.experiment;
           put_unless_null("params", e.params);
@@ -445,6 +478,10 @@ json encode_fields(const JournalEventBody& body) {
           f["replayed_asks"] = e.replayed_asks;
           f["reproduced"] = e.reproduced;
           put_if("torn_tail", e.torn_tail);
+          put_if("os_user", e.os_user);
+          put_if("host", e.host);
+          put_if("key_name", e.key_name);
+          put_if("key_fingerprint", e.key_fingerprint);
         } else if constexpr (std::is_same_v<Event, CampaignFinishedEvent>) {
           f["reason"] = e.reason;
           f["experiments"] = e.experiments;
@@ -470,6 +507,13 @@ json encode_fields(const JournalEventBody& body) {
           f["previous_objective"] = e.previous_objective;
           f["reason"] = e.reason;
           f["by"] = e.by;
+        } else if constexpr (std::is_same_v<Event, JournalSignedEvent>) {
+          f["signed_seq"] = e.signed_seq;
+          f["head"] = e.head;
+          f["key_name"] = e.key_name;
+          f["key_fingerprint"] = e.key_fingerprint;
+          f["public_key"] = e.public_key;
+          f["signature"] = e.signature;
         } else {
           static_assert(std::is_same_v<Event, UnknownEvent>);
         }

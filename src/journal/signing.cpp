@@ -66,6 +66,24 @@ bool signature_valid(const PublicKey& key, std::string_view message, const Signa
                                      key.sign->data()) == 0;
 }
 
+std::optional<Key32> curve_public_of(const Key32& sign_public) {
+  ensure_sodium();
+  Key32 curve{};
+  if (crypto_sign_ed25519_pk_to_curve25519(curve.data(), sign_public.data()) != 0) return std::nullopt;
+  return curve;
+}
+
+std::string journal_signature_message(std::string_view campaign_id, std::uint64_t signed_seq, std::string_view head) {
+  return fmt::format("labloop journal signature v1\ncampaign {}\nseq {}\nhead {}\n", campaign_id, signed_seq, head);
+}
+
+JournalSignedEvent sign_journal_head(const KeyPair& pair, std::string_view campaign_id, std::uint64_t signed_seq, std::string_view head) {
+  const Signature signature = sign_message(pair, journal_signature_message(campaign_id, signed_seq, head));
+  return JournalSignedEvent{.signed_seq = signed_seq, .head = std::string(head), .key_name = pair.public_key.name,
+                            .key_fingerprint = pair.public_key.fingerprint(), .public_key = z85_encode(*pair.public_key.sign),
+                            .signature = signature_hex(signature)};
+}
+
 std::string signature_hex(const Signature& signature) {
   char hex[2 * 64 + 1];
   sodium_bin2hex(hex, sizeof hex, signature.data(), signature.size());

@@ -48,6 +48,7 @@ std::vector<JournalEventBody> one_of_each() {
       BudgetExtendedEvent{20, 12.5, "ana"},
       PriorResultEvent{"earlier.csv", 3, params, {0.25, 0.5}, json{{"y", 1.5}, {"purity", 0.9}}, 1.5},
       ResultCorrectedEvent{"q-0001", json{{"y", 0.5}}, 0.5, json{{"y", 5.0}}, 5.0, "misread", "ana"},
+      JournalSignedEvent{18, std::string(64, 'a'), "controller", "curve:0123456789abcdef", std::string(40, 'x'), std::string(128, 'b')},
   };
 }
 

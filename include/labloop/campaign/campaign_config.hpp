@@ -109,6 +109,9 @@ struct CampaignConfig {
   std::string output;            // output directory (default "runs/<name>")
   std::string prior_results;     // CSV of results the lab already has ("" = none); see prior_results.hpp
   std::string candidates;        // CSV of the only settings to propose ("" = the whole space); see candidates.hpp
+  // The controller's key pair ("controller_key", relative to the campaign file; held here as an
+  // absolute path): the journal is signed with it (journal/signing.hpp). "" = not signed.
+  std::string controller_key;
 
   Space space() const { return constraints.empty() ? Space(parameters) : Space(parameters, constraints); }
   // What the planner must know of the objectives and outcome constraints.

@@ -44,6 +44,7 @@ enum class EventKind {
   budget_extended,
   prior_result,
   result_corrected,
+  journal_signed,
   unknown,
 };
 
@@ -64,6 +65,12 @@ struct CampaignStartedEvent {
   // With a candidate pool: {"file": absolute path, "sha256": hex of its bytes, "rows": n}, so
   // resume and replay rebuild the same pool and refuse a changed file; null when absent.
   nlohmann::json candidates;
+  // Who started it (absent before 0.3): the OS user and host of the controller, and its key
+  // (config "controller_key") when the journal is signed: the key's name and fingerprint.
+  std::optional<std::string> os_user;
+  std::optional<std::string> host;
+  std::optional<std::string> key_name;
+  std::optional<std::string> key_fingerprint;  // "curve:…" (core/key_file.hpp)
   bool operator==(const CampaignStartedEvent&) const = default;
 };
 
@@ -74,6 +81,9 @@ struct InstrumentReadyEvent {
   std::string driver;
   std::string version;
   int capacity = 0;
+  // The driver's public key ("curve:…"), when the instrument's config names it (encrypted
+  // links); absent otherwise and before 0.3.
+  std::optional<std::string> key_fingerprint;
   bool operator==(const InstrumentReadyEvent&) const = default;
 };
 
@@ -191,6 +201,11 @@ struct CampaignResumedEvent {
   int replayed_asks = 0;
   bool reproduced = true;              // replay gave every journaled proposal again
   std::optional<std::string> torn_tail;  // the message about a torn last line that was cut away
+  // Who resumed it: as in CampaignStartedEvent (absent before 0.3).
+  std::optional<std::string> os_user;
+  std::optional<std::string> host;
+  std::optional<std::string> key_name;
+  std::optional<std::string> key_fingerprint;
   bool operator==(const CampaignResumedEvent&) const = default;
 };
 
@@ -248,6 +263,21 @@ struct ResultCorrectedEvent {
   bool operator==(const ResultCorrectedEvent&) const = default;
 };
 
+// The controller's Ed25519 signature of the journal up to the line before this one (signing.hpp:
+// journal_signature_message gives the exact bytes signed: the campaign id, signed_seq and head).
+// Written by a campaign with a "controller_key" at every stop, at the end and periodically.
+// Not an event of the campaign: the fold, replay and resume skip it.
+struct JournalSignedEvent {
+  static constexpr EventKind kind = EventKind::journal_signed;
+  std::uint64_t signed_seq = 0;  // the last line signed: this line's seq − 1
+  std::string head;              // that line's "hash" (64 hex)
+  std::string key_name;          // the key's name (metadata "name" of its files)
+  std::string key_fingerprint;   // "curve:…" of the key's CurveZMQ half (core/key_file.hpp)
+  std::string public_key;        // the Ed25519 public key, Z85 (40 characters)
+  std::string signature;         // Ed25519, lower-case hex (128 characters)
+  bool operator==(const JournalSignedEvent&) const = default;
+};
+
 // A kind this version does not know; its fields are in JournalEvent::raw.
 struct UnknownEvent {
   static constexpr EventKind kind = EventKind::unknown;
@@ -259,7 +289,7 @@ using JournalEventBody =
     std::variant<CampaignStartedEvent, InstrumentReadyEvent, ProposedEvent, DispatchedEvent, AcceptedEvent, RejectedEvent,
                  ResultEvent, FailedEvent, InstrumentLostEvent, InstrumentReconnectedEvent, InstrumentRestartedEvent,
                  InstrumentQuarantinedEvent, PlannerNoteEvent, CampaignResumedEvent, CampaignFinishedEvent, BudgetExtendedEvent,
-                 PriorResultEvent, ResultCorrectedEvent, UnknownEvent>;
+                 PriorResultEvent, ResultCorrectedEvent, JournalSignedEvent, UnknownEvent>;
 
 // One decoded journal line.
 struct JournalEvent {

@@ -1,0 +1,42 @@
+// `labloop verify --key` as an auditor runs it: the real program, its output and exit status.
+// (The audit itself is unit-tested in tests/unit/signed_journal_test.cpp.)
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "cli_process.hpp"
+#include "labloop/core/key_file.hpp"
+#include "labloop/journal/signing.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+
+TEST_CASE("CLI: verify --key proves a signed journal, shows who ran what, and exits 1 for another key", "[cli][signing]") {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "keys");
+  const KeyPair key = generate_key_pair("controller");
+  write_key_pair(dir / "keys/controller", key);
+  write_key_pair(dir / "keys/stranger", generate_key_pair("stranger"));
+  json file = json::parse(test::read_file(std::filesystem::path(LABLOOP_SOURCE_DIR) / "examples/quickstart.json"), nullptr, true, true);
+  file["controller_key"] = "keys/controller";
+  file["budget"]["experiments"] = 4;
+  test::write_file(dir / "campaign.json", file.dump());
+  const auto out = (dir / "out").string();
+  REQUIRE(test::cli({"run", (dir / "campaign.json").string(), "--dry-run", "--output", out}, dir).status == 0);
+
+  const test::CliOutcome proved = test::cli({"verify", out, "--key", (dir / "keys/controller.pub").string()}, dir);
+  INFO(proved.output);
+  CHECK(proved.status == 0);
+  CHECK_THAT(proved.output, Catch::Contains("who ran what:") && Catch::Contains("session 1: started") &&
+                                Catch::Contains(fmt::format("controller key \"controller\" {}", key.public_key.fingerprint())) &&
+                                Catch::Contains("experiments: 4 proposed") && Catch::Contains("verify: ok"));
+
+  const test::CliOutcome plain = test::cli({"verify", out}, dir);
+  CHECK(plain.status == 0);
+  CHECK_THAT(plain.output, Catch::Contains(fmt::format("signed by {}", key.public_key.fingerprint())) &&
+                               Catch::Contains("(use --key to prove it)"));
+
+  const test::CliOutcome stranger = test::cli({"verify", out, "--key", (dir / "keys/stranger").string()}, dir);
+  CHECK(stranger.status == 1);
+  CHECK_THAT(stranger.output, Catch::Contains("signature does not match") && Catch::Contains("verify: FAILED"));
+}
