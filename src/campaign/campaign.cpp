@@ -476,7 +476,8 @@ class CampaignRun {
       timing.connect_timeout = std::chrono::milliseconds(static_cast<long>(ic.connect_timeout_s * 1000));
       timing.heartbeat = std::chrono::milliseconds(static_cast<long>(ic.heartbeat_s * 1000));
       timing.heartbeat_misses = ic.heartbeat_misses;
-      live->link = std::make_unique<Instrument>(context_, ic.name, endpoint, timing, [this](const std::string& line) { log(line); });
+      live->link = std::make_unique<Instrument>(context_, ic.name, endpoint, timing, [this](const std::string& line) { log(line); },
+                                                options_.dry_run ? std::nullopt : ic.keys);
       const InstrumentInfo& info = live->link->hello(config_.name, check);
       check_instrument_fits(config_, i, info);
       journal(InstrumentReadyEvent{.instrument = ic.name, .endpoint = ic.endpoint.empty() || options_.dry_run ? "(private)" : endpoint,

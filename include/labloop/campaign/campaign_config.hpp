@@ -12,6 +12,7 @@
 #include "labloop/campaign/simulator_catalogue.hpp"
 #include "labloop/core/outcome_condition.hpp"
 #include "labloop/wire/instrument_info.hpp"
+#include "labloop/wire/instrument_keys.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/model/space.hpp"
 
@@ -79,6 +80,11 @@ struct InstrumentConfig {
   double reconnect_s = 300.0;      // how long a lost instrument may take to come back
   std::vector<Parameter> simulated_inputs;  // simulator: what it will declare (from the catalogue; not journaled)
   std::vector<std::string> simulated_outputs;  // simulator: the outputs it will declare (from the catalogue; empty = "y")
+  // "security": {"server_public_key": "keys/reactor-1.pub", "client_keys": "keys/controller"}
+  // (paths relative to the campaign file; client_keys defaults to the top-level controller_key).
+  // Read and checked when the file loads: the link is CURVE-encrypted (docs/security.md). Only
+  // for drivers at an endpoint. Not journaled: replay and reports need no keys.
+  std::optional<InstrumentKeys> keys;
 
   bool is_simulator() const { return !simulator.empty(); }
   bool is_manual() const { return manual; }
@@ -108,6 +114,7 @@ struct CampaignConfig {
   std::optional<double> target;  // stop.target: stop once the best result reaches it
   std::string output;            // output directory (default "runs/<name>")
   std::string prior_results;     // CSV of results the lab already has ("" = none); see prior_results.hpp
+  std::string controller_key;    // "controller_key": this controller's key pair (instruments' default client_keys)
   std::string candidates;        // CSV of the only settings to propose ("" = the whole space); see candidates.hpp
 
   Space space() const { return constraints.empty() ? Space(parameters) : Space(parameters, constraints); }
