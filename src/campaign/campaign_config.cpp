@@ -398,6 +398,15 @@ InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& si
     if (ic.endpoint.empty())
       node.child("security").fail("is only for drivers at an endpoint; labloop talks to its own simulators and stand-ins over a private ipc socket");
     ic.keys = parse_instrument_security(node.child("security"), controller_key, base);
+    // Absolute, so the journaled config (resume) finds the same files from anywhere.
+    const auto absolute = [&](const std::string& given) {
+      std::error_code ec;
+      const std::filesystem::path path = std::filesystem::absolute(base / given, ec);
+      return ec ? (base / given).string() : path.lexically_normal().string();
+    };
+    const Node sec = node.child("security");
+    ic.security_paths = {{"server_public_key", absolute(sec.child("server_public_key").as_string())},
+                         {"client_keys", absolute(sec.has("client_keys") ? sec.child("client_keys").as_string() : controller_key)}};
   }
   return ic;
 }
@@ -773,6 +782,7 @@ nlohmann::json CampaignConfig::to_json() const {
     i["retry_backoff_s"] = ic.retry_backoff_s;
     i["quarantine_after"] = ic.quarantine_after;
     i["reconnect_s"] = ic.reconnect_s;
+    if (ic.keys) i["security"] = ic.security_paths;  // paths only: the keys stay in their files
     j["instruments"].push_back(i);
   }
   j["budget"] = {{"experiments", budget.experiments}};

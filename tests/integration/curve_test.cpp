@@ -371,7 +371,14 @@ TEST_CASE("CURVE: drivers refuse to start without usable keys, campaign files ar
   REQUIRE(config.instruments.at(0).keys);
   CHECK(config.instruments.at(0).keys->client.public_key.curve == controller.public_key.curve);
   CHECK(config.instruments.at(0).keys->server.curve == read_public_key(keys / "drv.pub").curve);
-  CHECK_FALSE(config.to_json()["instruments"][0].contains("security"));  // no key paths in the journal's config
+  // Journaled as absolute paths (never the keys), so resume, reading the journal from another
+  // directory, connects with the same keys.
+  const json journaled = config.to_json();
+  CHECK(journaled["instruments"][0]["security"]["client_keys"] == fs::absolute(keys / "controller").lexically_normal().string());
+  CHECK(journaled.dump().find(z85_encode(controller.curve_secret)) == std::string::npos);
+  const auto again = parse_campaign_config(journaled.dump(), "/elsewhere/journal.jsonl (campaign_started)", sim::catalogue());
+  REQUIRE(again.instruments.at(0).keys);
+  CHECK(again.instruments.at(0).keys->client.public_key.curve == controller.public_key.curve);
 
   // A plaintext link to another machine is warned about once; loopback and ipc are not.
   zmq::context_t context;

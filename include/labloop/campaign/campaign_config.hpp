@@ -83,8 +83,10 @@ struct InstrumentConfig {
   // "security": {"server_public_key": "keys/reactor-1.pub", "client_keys": "keys/controller"}
   // (paths relative to the campaign file; client_keys defaults to the top-level controller_key).
   // Read and checked when the file loads: the link is CURVE-encrypted (docs/security.md). Only
-  // for drivers at an endpoint. Not journaled: replay and reports need no keys.
+  // for drivers at an endpoint. Journaled as key file paths made absolute (never the keys), so
+  // `labloop resume` connects as the first run did; reading the journaled config needs the files.
   std::optional<InstrumentKeys> keys;
+  nlohmann::json security_paths;  // {"server_public_key": ABS, "client_keys": ABS} with keys; else null
 
   bool is_simulator() const { return !simulator.empty(); }
   bool is_manual() const { return manual; }
