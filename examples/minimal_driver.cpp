@@ -4,7 +4,10 @@
 #include <labloop/driver.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <stdexcept>
+#include <string>
+#include <vector>
 #include <thread>
 
 class Oven final : public labloop::Driver {
@@ -31,9 +34,29 @@ class Oven final : public labloop::Driver {
   }
 };
 
+// labloop-example-driver [ENDPOINT [CACHE]] [--key keys/oven] [--allowed keys/controllers] [--require-encryption]
 int main(int argc, char** argv) {
   Oven oven;
   labloop::ServeOptions options;
-  if (argc > 2) options.cache_path = argv[2];  // results survive a crash of this driver
-  return labloop::serve(oven, argc > 1 ? argv[1] : "tcp://127.0.0.1:5555", options);
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if ((arg == "--key" || arg == "--allowed") && i + 1 < argc) {
+      (arg == "--key" ? options.key_path : options.allowed_keys) = argv[++i];  // CurveZMQ: docs/security.md
+    } else if (arg == "--require-encryption") {
+      options.require_encryption = true;
+    } else if (arg.rfind("--", 0) == 0) {
+      std::fprintf(stderr, "unknown option %s (or it lacks its value)\n", arg.c_str());
+      return 2;
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (positional.size() > 1) options.cache_path = positional[1];  // results survive a crash of this driver
+  try {
+    return labloop::serve(oven, positional.empty() ? "tcp://127.0.0.1:5555" : positional[0], options);
+  } catch (const std::exception& e) {  // a key that cannot be read, an endpoint in use: one line, exit 1
+    std::fprintf(stderr, "example driver: %s\n", e.what());
+    return 1;
+  }
 }

@@ -213,6 +213,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0))->group(faults);
   app.add_option("--jitter", options.jitter_s, "Each experiment's delay gets + uniform(0, S) seconds")
       ->check(CLI::NonNegativeNumber)->group(faults);
+  // CurveZMQ (docs/security.md): this simulator's key pair and the controllers allowed to connect.
+  app.add_option("--key", serve_options.key_path, "Encrypt with this key pair (keys/sim or keys/sim.key; `labloop keys new sim`)");
+  app.add_option("--allowed", serve_options.allowed_keys, "Controller public keys allowed to connect: a .pub file or a directory of them");
+  app.add_flag("--require-encryption", serve_options.require_encryption, "Refuse to start without --key and --allowed");
   CLI11_PARSE(app, argc, argv);
 
   if (list) {

@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--capacity", type=int, default=1, metavar="N", help="experiments run at once (default 1)")
     ap.add_argument("--cache", metavar="FILE", help="persist the result cache to this JSON-lines file")
     ap.add_argument("--verbose", action="store_true", help="log protocol events to stderr")
+    ap.add_argument("--key", metavar="KEYS/NAME", help="encrypt with this key pair (CurveZMQ; `labloop keys new NAME`)")
+    ap.add_argument("--allowed", metavar="FILE_OR_DIR", help="controller public keys allowed to connect (.pub file or directory)")
+    ap.add_argument("--require-encryption", action="store_true", help="refuse to start without --key and --allowed")
     args = ap.parse_args(argv)
     if args.delay < 0 or not math.isfinite(args.delay):
         ap.error("--delay must be a finite number >= 0")
@@ -80,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"example_driver: serving on {shown}", file=sys.stderr, flush=True)
 
     try:
-        serve(BraninDriver(args.delay, args.capacity), args.endpoint, cache_path=args.cache, ready=ready)
+        serve(BraninDriver(args.delay, args.capacity), args.endpoint, cache_path=args.cache, ready=ready,
+              key_path=args.key, allowed_keys=args.allowed, require_encryption=args.require_encryption)
     except Exception as e:  # e.g. address in use: one clear line, non-zero exit
         print(f"example_driver: {e}", file=sys.stderr)
         return 1

@@ -35,6 +35,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import zmq
+import zmq.auth.thread
+import zmq.utils.z85
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -46,6 +48,10 @@ __all__ = [
     "validate_describe",
     "validate_params",
     "serve",
+    "KeyFileError",
+    "read_key_pair",
+    "read_public_keys",
+    "key_fingerprint",
 ]
 
 PROTOCOL_VERSION = 1
@@ -56,6 +62,109 @@ MAX_ERROR_CHARS = 4096  # failure texts are for humans; keep results small
 MAX_DISCRETE_LEVELS = 1000  # levels of a discrete input (docs/protocol.md)
 
 log = logging.getLogger("labloop_driver")
+
+# CurveZMQ (docs/security.md): limits on what is read as keys, as the C++ SDK's core/key_file.hpp.
+MAX_KEY_FILE_BYTES = 64 * 1024
+MAX_ALLOWED_KEYS = 10000
+
+
+class KeyFileError(ValueError):
+    """A key file or allow-list that cannot be used; the message names the file and the fix."""
+
+
+def _secret_key_path(path: str) -> str:
+    if path.endswith(".key"):
+        return path
+    return (path[:-4] if path.endswith(".pub") else path) + ".key"
+
+
+def _read_key_text(path: str) -> bytes:
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise KeyFileError(f"key file {path} cannot be read: {e.strerror}") from None
+    if size > MAX_KEY_FILE_BYTES:
+        raise KeyFileError(f"key file {path} is {size} bytes; a key file is at most {MAX_KEY_FILE_BYTES} bytes: is this the right file?")
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _z85_key(text: bytes, path: str, what: str) -> bytes:
+    try:
+        if len(text) == 40 and len(zmq.utils.z85.decode(text)) == 32:
+            return text
+    except (ValueError, KeyError):
+        pass
+    raise KeyFileError(f"key file {path}: its {what} is not 40 Z85 characters (a damaged file?)")
+
+
+def read_public_key(path: str) -> bytes:
+    """The Z85 CURVE public key of a .pub file (ZeroMQ certificate, or one bare Z85 line)."""
+    text = _read_key_text(path)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(b"#")]
+    if len(lines) == 1 and b"=" not in lines[0]:
+        return _z85_key(lines[0], path, "bare key")
+    for line in lines:
+        if line.startswith(b"public-key"):
+            return _z85_key(line.split(b"=", 1)[1].strip(b" \t'\""), path, "public-key")
+    raise KeyFileError(f"key file {path} holds no public-key (is it a labloop or ZeroMQ key file?)")
+
+
+def read_key_pair(path: str) -> tuple[bytes, bytes]:
+    """(public, secret) Z85 keys of "keys/NAME" or "keys/NAME.key"; refuses a secret others may read."""
+    secret_path = _secret_key_path(path)
+    try:
+        mode = os.stat(secret_path).st_mode
+    except OSError as e:
+        raise KeyFileError(f"secret key {secret_path} cannot be read: {e.strerror} (make one with `labloop keys new NAME`)") from None
+    if mode & 0o077:
+        raise KeyFileError(f"secret key {secret_path} may be read or changed by other users (mode {mode & 0o7777:04o}); "
+                        f"a secret key must be its owner's only: run `chmod 600 {secret_path}`")
+    public = read_public_key(secret_path)
+    for line in _read_key_text(secret_path).splitlines():
+        line = line.strip()
+        if line.startswith(b"secret-key"):
+            return public, _z85_key(line.split(b"=", 1)[1].strip(b" \t'\""), secret_path, "secret-key")
+    raise KeyFileError(f"key file {secret_path} holds no secret-key: give the .key file of a pair")
+
+
+def read_public_keys(path: str) -> list[bytes]:
+    """An allow-list: one .pub file, or every *.pub file of a directory (not recursive)."""
+    if not os.path.exists(path):
+        raise KeyFileError(f"allowed keys {path} do not exist: name a public key file or a directory of them")
+    if not os.path.isdir(path):
+        return [read_public_key(path)]
+    names = sorted(n for n in os.listdir(path) if n.endswith(".pub") and os.path.isfile(os.path.join(path, n)))
+    if len(names) > MAX_ALLOWED_KEYS:
+        raise KeyFileError(f"allowed keys {path} hold more than {MAX_ALLOWED_KEYS} public keys: split them by instrument")
+    return [read_public_key(os.path.join(path, n)) for n in names]
+
+
+def key_fingerprint(z85_public: bytes) -> str:
+    """How logs name a key: "curve:" and its first 16 Z85 characters (as the C++ SDK)."""
+    return "curve:" + z85_public[:16].decode("ascii", errors="replace")
+
+
+class _AllowList:
+    """pyzmq credentials provider: re-reads the allow-list at every handshake (no cache), so a key
+    revoked with `labloop keys revoke` is refused from its next connection. Fails closed."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        try:
+            allowed = read_public_keys(self.path)
+        except (KeyFileError, OSError) as e:
+            log.error("refused controller key %s: the allow-list cannot be read (%s); every controller is refused until it is fixed",
+                      key_fingerprint(key), e)
+            return False
+        if key in allowed:
+            log.info("admitted controller key %s", key_fingerprint(key))
+            return True
+        log.warning("refused controller key %s: it is not in the allow-list %s", key_fingerprint(key), self.path)
+        return False
+
 
 # The experiment a worker thread is running, so Driver.report_progress() needs no id argument.
 _current = threading.local()
@@ -322,7 +431,25 @@ def _encode(msg: Mapping[str, Any]) -> bytes:
 
 class _Server:
     def __init__(self, driver: Driver, endpoint: str, cache_path: str | None,
-                 shutdown_timeout: float, stop_event: threading.Event | None) -> None:
+                 shutdown_timeout: float, stop_event: threading.Event | None,
+                 key_path: str | None = None, allowed_keys: str | None = None,
+                 require_encryption: bool = False) -> None:
+        if require_encryption and not key_path:
+            raise KeyFileError("encryption is required but no key pair was given: make one with `labloop keys new NAME`, then "
+                            "serve with key_path (--key keys/NAME) and allowed_keys (--allowed DIR)")
+        if bool(key_path) != bool(allowed_keys):
+            raise KeyFileError("a key pair was given without an allow-list: name the controllers' public keys allowed to connect "
+                            "(--allowed FILE_OR_DIR)" if key_path else
+                            "an allow-list was given without this driver's key pair (--key keys/NAME)")
+        self.keys: tuple[bytes, bytes] | None = None
+        self.allowed_keys = allowed_keys
+        if key_path:
+            if not zmq.has("curve"):
+                raise KeyFileError("this libzmq has no CURVE support: install a libzmq built with libsodium")
+            self.keys = read_key_pair(key_path)
+            count = len(read_public_keys(allowed_keys or ""))  # a typo fails now, not at the first handshake
+            log.info("encrypted (CURVE): this driver's key is %s; %d controller key(s) allowed by %s",
+                     key_fingerprint(self.keys[0]), count, allowed_keys)
         self.driver = driver
         self.endpoint = endpoint
         self.info = validate_describe(driver.describe())
@@ -402,8 +529,17 @@ class _Server:
 
     def serve(self, ready: Callable[[str], None] | None, install_signal_handlers: bool) -> None:
         ctx = zmq.Context()
+        auth = None
+        if self.keys is not None:
+            # ZAP on inproc://zeromq.zap.01 of this context, started before bind.
+            auth = zmq.auth.thread.ThreadAuthenticator(ctx, log=logging.getLogger("labloop_driver.zap"))
+            auth.start()
+            auth.configure_curve_callback("*", credentials_provider=_AllowList(self.allowed_keys or ""))
         sock = ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 1000)
+        if self.keys is not None:
+            sock.curve_publickey, sock.curve_secretkey = self.keys
+            sock.curve_server = True
         old_handlers: dict[int, Any] = {}
         try:
             sock.bind(self.endpoint)
@@ -434,6 +570,8 @@ class _Server:
             for sig, handler in old_handlers.items():
                 signal.signal(sig, handler)
             sock.close(linger=1000)
+            if auth is not None:
+                auth.stop()
             ctx.term()
             os.close(self.wake_r)
             os.close(self.wake_w)
@@ -679,7 +817,8 @@ class _Server:
 
 def serve(driver: Driver, endpoint: str, *, cache_path: str | None = None,
           ready: Callable[[str], None] | None = None, install_signal_handlers: bool = True,
-          shutdown_timeout: float = 5.0, stop_event: threading.Event | None = None) -> None:
+          shutdown_timeout: float = 5.0, stop_event: threading.Event | None = None,
+          key_path: str | None = None, allowed_keys: str | None = None, require_encryption: bool = False) -> None:
     """Bind a ROUTER at `endpoint` and serve protocol v1 until SIGINT/SIGTERM or `stop_event`.
 
     cache_path: optional JSON-lines file; finished results are appended (each line the result
@@ -690,6 +829,14 @@ def serve(driver: Driver, endpoint: str, *, cache_path: str | None = None,
     install_signal_handlers: SIGINT/SIGTERM stop serving cleanly (main thread only).
     shutdown_timeout: seconds to wait for running experiments after `stop` is set on them.
     stop_event: set it from another thread to stop serving.
+    key_path, allowed_keys: CurveZMQ encryption and authentication (docs/security.md): this
+        driver's key pair ("keys/NAME" or its .key, from `labloop keys new`; the secret must be
+        mode 0600) and the controllers allowed to connect (a .pub file or a directory of them),
+        re-read at every handshake so a revoked key is refused from its next connection. Both or
+        neither. A plaintext client or an unlisted key is refused during the handshake and logged
+        with the key's fingerprint.
+    require_encryption: raise instead of serving in plain text when no key pair is given.
     Returns normally after a clean stop; raises if the endpoint cannot be bound.
     """
-    _Server(driver, endpoint, cache_path, shutdown_timeout, stop_event).serve(ready, install_signal_handlers)
+    _Server(driver, endpoint, cache_path, shutdown_timeout, stop_event,
+            key_path, allowed_keys, require_encryption).serve(ready, install_signal_handlers)

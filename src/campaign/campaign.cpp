@@ -161,10 +161,12 @@ std::optional<std::string> controller_host_name() {
   return std::string(name);
 }
 
-// The fingerprint of the driver's public key, for instrument_ready.
-// MERGE (issue 19, encryption branch): once InstrumentConfig has its "security" section, return
-// read_public_key(<its server_public_key path>).fingerprint() when it names one; nothing otherwise.
-std::optional<std::string> driver_key_fingerprint(const InstrumentConfig&) { return std::nullopt; }
+// The fingerprint of the driver's public key (its "security" section), for instrument_ready;
+// nothing for a plaintext link.
+std::optional<std::string> driver_key_fingerprint(const InstrumentConfig& ic) {
+  if (!ic.keys) return std::nullopt;
+  return ic.keys->server.fingerprint();
+}
 
 class CampaignRun {
  public:
@@ -557,7 +559,10 @@ class CampaignRun {
       timing.connect_timeout = std::chrono::milliseconds(static_cast<long>(ic.connect_timeout_s * 1000));
       timing.heartbeat = std::chrono::milliseconds(static_cast<long>(ic.heartbeat_s * 1000));
       timing.heartbeat_misses = ic.heartbeat_misses;
-      live->link = std::make_unique<Instrument>(context_, ic.name, endpoint, timing, [this](const std::string& line) { log(line); });
+      // A journaled config read on a machine without the instrument's key files: never plaintext instead.
+      if (!options_.dry_run && !ic.keys && !ic.keys_error.empty()) throw InstrumentError(ic.name, ic.keys_error);
+      live->link = std::make_unique<Instrument>(context_, ic.name, endpoint, timing, [this](const std::string& line) { log(line); },
+                                                options_.dry_run ? std::nullopt : ic.keys);
       const InstrumentInfo& info = live->link->hello(config_.name, check);
       check_instrument_fits(config_, i, info);
       journal(InstrumentReadyEvent{.instrument = ic.name, .endpoint = ic.endpoint.empty() || options_.dry_run ? "(private)" : endpoint,

@@ -16,6 +16,7 @@
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
+#include "labloop/core/key_file.hpp"
 #include "labloop/core/json_limits.hpp"
 #include "labloop/model/feasible_sampler.hpp"
 #include "labloop/model/planner.hpp"
@@ -323,9 +324,39 @@ OutputSpec parse_output(const Node& node) {
   return o;
 }
 
-InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& simulators) {
+// An instrument's "security" section: the driver's public key and this controller's key pair,
+// read now so a missing file, a damaged key or a secret others may read stops the file loading.
+// Paths are relative to the campaign file; client_keys defaults to the top-level controller_key.
+InstrumentKeys parse_instrument_security(const Node& node, const std::string& controller_key, const std::filesystem::path& base) {
+  node.expect_object({"server_public_key", "client_keys"});
+  const Node server = node.child("server_public_key");
+  InstrumentKeys keys;
+  try {
+    keys.server = read_public_key(base / server.as_string());
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& e) {
+    server.fail(fmt::format("{} (the driver's public key: its NAME.pub from `labloop keys new`)", e.what()));
+  }
+  std::string client = controller_key;
+  if (node.has("client_keys")) client = node.child("client_keys").as_string();
+  if (client.empty())
+    node.fail("needs \"client_keys\": this controller's key pair, e.g. \"keys/controller\" (`labloop keys new controller`), or a "
+              "top-level \"controller_key\"");
+  try {
+    keys.client = read_key_pair(base / client);
+  } catch (const Error& e) {
+    const std::string why = fmt::format("{} (this controller's key pair{})", e.what(), node.has("client_keys") ? "" : ", from \"controller_key\"");
+    if (node.has("client_keys")) node.child("client_keys").fail(why);
+    node.fail(why);
+  }
+  return keys;
+}
+
+InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& simulators, const std::string& controller_key,
+                                  const std::filesystem::path& base) {
   node.expect_object({"name", "endpoint", "simulator", "manual", "capacity", "options", "timeout_s", "heartbeat_s", "heartbeat_misses",
-                      "connect_timeout_s", "retries", "retry_backoff_s", "quarantine_after", "reconnect_s"});
+                      "connect_timeout_s", "retries", "retry_backoff_s", "quarantine_after", "reconnect_s", "security"});
   InstrumentConfig ic;
   check_identifier(node.child("name"), "instrument name");
   ic.name = node.child("name").as_string();
@@ -387,6 +418,20 @@ InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& si
   // unless the file asks to.
   if (ic.manual) ic.quarantine_after = 1000000;
   count("quarantine_after", ic.quarantine_after, 1, 1000000);
+  if (node.has("security")) {
+    if (ic.endpoint.empty())
+      node.child("security").fail("is only for drivers at an endpoint; labloop talks to its own simulators and stand-ins over a private ipc socket");
+    ic.keys = parse_instrument_security(node.child("security"), controller_key, base);
+    // Absolute, so the journaled config (resume) finds the same files from anywhere.
+    const auto absolute = [&](const std::string& given) {
+      std::error_code ec;
+      const std::filesystem::path path = std::filesystem::absolute(base / given, ec);
+      return ec ? (base / given).string() : path.lexically_normal().string();
+    };
+    const Node sec = node.child("security");
+    ic.security_paths = {{"server_public_key", absolute(sec.child("server_public_key").as_string())},
+                         {"client_keys", absolute(sec.has("client_keys") ? sec.child("client_keys").as_string() : controller_key)}};
+  }
   return ic;
 }
 
@@ -454,8 +499,7 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   // parameters) run only when those parts are right.
   ConfigMistakes mistakes;
   top.expect_object({"name", "description", "seed", "parameters", "constraints", "objective", "objectives", "outcome_constraints", "failure",
-                     "outputs", "planner", "instruments", "budget", "stop", "output", "prior_results", "candidates",
-                     "controller_key"}, mistakes);
+                     "outputs", "planner", "instruments", "budget", "stop", "output", "prior_results", "candidates", "controller_key"}, mistakes);
 
   CampaignConfig c;
   c.source = source;
@@ -518,12 +562,17 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   });
 
   std::vector<bool> instrument_ok;
+  // Before the instruments: it is their security sections' default client_keys. Read and tried
+  // here (absolute afterwards), so a key that cannot sign stops the file loading.
+  mistakes.check([&] {
+    if (top.has("controller_key")) c.controller_key = parse_controller_key(top.child("controller_key"), source);
+  });
   if (mistakes.check([&] { top.child("instruments").as_array(); })) {
     const Node instruments = top.child("instruments");
     std::map<std::string, size_t> instrument_names;
     for (size_t i = 0; i < instruments.value().size(); ++i)
       instrument_ok.push_back(mistakes.check([&] {
-        InstrumentConfig ic = parse_instrument(instruments.at(i), simulators);
+        InstrumentConfig ic = parse_instrument(instruments.at(i), simulators, c.controller_key, std::filesystem::path(source).parent_path());
         if (auto [it, inserted] = instrument_names.emplace(ic.name, i); !inserted)
           instruments.at(i).child("name").fail(fmt::format("duplicate instrument name \"{}\" (also at /instruments/{})", ic.name, it->second));
         c.instruments.push_back(std::move(ic));
@@ -569,9 +618,6 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
     if (c.candidates.empty()) top.child("candidates").fail("must name a CSV file of the settings to choose from (or leave the field out)");
   });
 
-  mistakes.check([&] {
-    if (top.has("controller_key")) c.controller_key = parse_controller_key(top.child("controller_key"), source);
-  });
 
   // The planner checks its own options (each kind accepts different ones).
   if (parameters_ok && planner_ok) mistakes.check([&] { make_planner(PlannerContext{c.space(), c.seed, c.planner, c.source, c.planner_goals()}); });
@@ -762,6 +808,7 @@ nlohmann::json CampaignConfig::to_json() const {
     i["retry_backoff_s"] = ic.retry_backoff_s;
     i["quarantine_after"] = ic.quarantine_after;
     i["reconnect_s"] = ic.reconnect_s;
+    if (ic.keys) i["security"] = ic.security_paths;  // paths only: the keys stay in their files
     j["instruments"].push_back(i);
   }
   j["budget"] = {{"experiments", budget.experiments}};

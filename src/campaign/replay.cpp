@@ -7,6 +7,7 @@
 
 #include "labloop/campaign/goals.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/key_file.hpp"
 #include "labloop/journal/campaign_state.hpp"
 
 namespace labloop {
@@ -27,8 +28,29 @@ CampaignConfig journaled_config(const std::vector<JournalEvent>& events, const s
     controller_key = key->get<std::string>();
     journaled.erase(key);
   }
+  // Nor are the instruments' key files: resume reads them below, and says so if it cannot.
+  std::map<size_t, json> security;
+  if (auto instruments = journaled.find("instruments"); instruments != journaled.end() && instruments->is_array())
+    for (size_t i = 0; i < instruments->size(); ++i)
+      if (auto& ic = (*instruments)[i]; ic.is_object() && ic.contains("security")) {
+        security[i] = ic["security"];
+        ic.erase("security");
+      }
   CampaignConfig config = parse_campaign_config(journaled.dump(), source + " (campaign_started)", simulators);
   config.controller_key = controller_key;
+  for (const auto& [i, paths] : security) {
+    if (i >= config.instruments.size()) break;
+    InstrumentConfig& ic = config.instruments[i];
+    ic.security_paths = paths;
+    try {
+      if (!paths.is_object() || !paths.value("server_public_key", json()).is_string() || !paths.value("client_keys", json()).is_string())
+        throw Error("its security section is not two key file paths (the journal was edited or damaged)");
+      ic.keys = InstrumentKeys{read_public_key(paths["server_public_key"].get<std::string>()),
+                               read_key_pair(paths["client_keys"].get<std::string>())};
+    } catch (const Error& e) {
+      ic.keys_error = fmt::format("instrument {}: its keys cannot be read on this machine: {}", ic.name, e.what());
+    }
+  }
   // `labloop extend` raises the budget by journaling it; the latest extension counts.
   for (const JournalEvent& e : events)
     if (const auto* extended = e.as<BudgetExtendedEvent>()) {

@@ -21,6 +21,7 @@
 #include "labloop/core/version.hpp"
 #include "bench.hpp"
 #include "manual.hpp"
+#include "keys.hpp"
 #include "labloop/campaign/prior_results.hpp"
 #include "labloop/campaign/candidates.hpp"
 #include "labloop/campaign/manual_entry.hpp"
@@ -370,6 +371,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--subset", bench.subset, "With --datasets: the fraction of each table's rows in a run's pool, drawn per seed (default 1)")
       ->check(CLI::Range(0.01, 1.0));
 
+  labloop::cli::KeysCommand keys;
+  auto* keys_cmd = labloop::cli::add_keys_command(app, keys);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -389,6 +393,7 @@ int main(int argc, char** argv) {
     if (*extend_cmd) return extend(directory, more_experiments, more_hours, grace_s);
     if (*pending_cmd) return labloop::cli::pending(directory, pending_csv);
     if (*enter_cmd) return labloop::cli::enter(enter);
+    if (*keys_cmd) return labloop::cli::run_keys(keys);
   } catch (const labloop::ConfigError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

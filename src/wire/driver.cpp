@@ -20,6 +20,7 @@
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/wire/protocol.hpp"
+#include "curve.hpp"
 
 namespace labloop {
 
@@ -161,6 +162,7 @@ class Server {
       cache_ = cache_file_->load(options_.log);
       options_.log(fmt::format("loaded {} cached result(s) from {}", cache_.size(), options_.cache_path));
     }
+    set_up_encryption();
     // Large enough to answer `too_large` politely; beyond it ZeroMQ drops the peer instead.
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(16 * protocol::kMaxMessageBytes));
     router_.set(zmq::sockopt::linger, 1000);
@@ -178,23 +180,71 @@ class Server {
     SignalGuard signals(options_.handle_signals);
     options_.log(fmt::format("{} {} serving on {} (capacity {})", info_.driver, info_.version, bound_endpoint_, info_.capacity));
     if (options_.on_ready) options_.on_ready(bound_endpoint_);
-    zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0}, {completions_.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
+                               {completions_.handle(), 0, ZMQ_POLLIN, 0},
+                               {monitor_ ? monitor_->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
     while (!options_.stop.stop_requested() && !signals.signalled()) {
       poll(items, std::chrono::milliseconds(100));
       if (items[0].revents & ZMQ_POLLIN) handle_request();
       if (items[1].revents & ZMQ_POLLIN) handle_completion();
+      if (items[2].revents & ZMQ_POLLIN) log_handshake_failures();
     }
     shut_down(items);
     return 0;
   }
 
  private:
-  static void poll(zmq::pollitem_t* items, std::chrono::milliseconds timeout) {
+  // items: the ROUTER, completions and, when encrypted, the handshake monitor.
+  void poll(zmq::pollitem_t* items, std::chrono::milliseconds timeout) const {
+    items[2].revents = 0;
     try {
-      zmq::poll(items, 2, timeout);
+      zmq::poll(items, monitor_ ? 3 : 2, timeout);
     } catch (const zmq::error_t& e) {
       if (e.num() != EINTR) throw;  // a signal: the loop condition looks at it
-      items[0].revents = items[1].revents = 0;
+      items[0].revents = items[1].revents = items[2].revents = 0;
+    }
+  }
+
+  // ServeOptions::key_path/allowed_keys/require_encryption: CURVE server with a ZAP handler, set
+  // up before bind so the first connection is already checked.
+  void set_up_encryption() {
+    const bool keyed = !options_.key_path.empty(), listed = !options_.allowed_keys.empty();
+    if (options_.require_encryption && !keyed)
+      throw Error("encryption is required but no key pair was given: make one with `labloop keys new NAME`, then serve with its "
+                  "key (--key keys/NAME) and the controllers allowed to connect (--allowed DIR)");
+    if (keyed != listed)
+      throw Error(keyed ? "a key pair was given without an allow-list: name the controllers' public keys allowed to connect (--allowed FILE_OR_DIR)"
+                        : "an allow-list was given without this driver's key pair (--key keys/NAME)");
+    if (!keyed) return;
+    if (!detail::curve_available()) throw Error("this libzmq has no CURVE support: install a libzmq built with libsodium");
+    const KeyPair pair = read_key_pair(options_.key_path);
+    // Checked now so a typo fails at start; re-read at every handshake afterwards.
+    const std::vector<PublicKey> allowed = read_public_keys(options_.allowed_keys);
+    zap_ = std::make_unique<detail::ZapHandler>(context_, options_.allowed_keys, options_.log);
+    router_.set(zmq::sockopt::curve_server, true);
+    detail::set_curve_key(router_, ZMQ_CURVE_SECRETKEY, pair.curve_secret, "secret key");
+    router_.set(zmq::sockopt::zap_domain, "labloop");
+    monitor_ = std::make_unique<detail::HandshakeMonitor>(context_, router_);
+    options_.log(fmt::format("encrypted (CURVE): this driver's key is {} ({}); {} controller key(s) allowed by {}{}",
+                             pair.public_key.fingerprint(), secret_key_path(options_.key_path).string(), allowed.size(),
+                             options_.allowed_keys, allowed.empty() ? " — none can connect until one is added" : ""));
+  }
+
+  // Clients refused before the access check (ZAP logs its own refusals, with the key).
+  void log_handshake_failures() {
+    while (auto event = monitor_->next()) {
+      // A plaintext client may see the mismatch first and hang up before this side reads its
+      // greeting: then all the driver sees is a handshake cut short.
+      if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+        options_.log("a client closed its connection during the handshake (a plaintext client, or one encrypting to another server key; "
+                     "the controller's error says which)");
+      if (event->event != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) continue;
+      if (event->value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+        options_.log("refused a client without encryption: this driver requires CURVE (the controller needs a security section)");
+      else if (event->value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC)
+        options_.log("refused a client that encrypts to another server key: its security section names the wrong server_public_key");
+      else
+        options_.log(fmt::format("refused a client: {}", detail::protocol_error_text(event->value)));
     }
   }
 
@@ -423,7 +473,9 @@ class Server {
   InstrumentInfo info_;
   ServeOptions options_;
   zmq::context_t context_;
+  std::unique_ptr<detail::ZapHandler> zap_;  // after context_: stopped before it terminates
   zmq::socket_t router_;
+  std::unique_ptr<detail::HandshakeMonitor> monitor_;  // after router_: closed before it
   zmq::socket_t completions_;
   std::string completions_address_;
   std::string bound_endpoint_;

@@ -5,14 +5,42 @@
 #include "labloop/core/error.hpp"
 #include "labloop/wire/protocol.hpp"
 #include "labloop/core/version.hpp"
+#include "curve.hpp"
 
 namespace labloop {
 
-Instrument::Instrument(zmq::context_t& context, std::string name, std::string endpoint, InstrumentTiming timing, Log log)
-    : context_(context), name_(std::move(name)), endpoint_(std::move(endpoint)), timing_(timing), log_(std::move(log)) {
+namespace {
+
+// True for tcp://HOST:PORT whose HOST is not this machine's loopback (127.x, ::1, localhost):
+// traffic that other machines on the network may see.
+bool leaves_this_machine(const std::string& endpoint) {
+  if (endpoint.rfind("tcp://", 0) != 0) return false;  // ipc://, inproc://: local by construction
+  std::string host = endpoint.substr(6);
+  if (const auto semicolon = host.find(';'); semicolon != std::string::npos) host = host.substr(semicolon + 1);  // source;dest
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') == std::string::npos ? std::string::npos : host.find(']') - 1);
+  } else if (const auto colon = host.rfind(':'); colon != std::string::npos) {
+    host = host.substr(0, colon);
+  }
+  return !(host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0);
+}
+
+}  // namespace
+
+Instrument::Instrument(zmq::context_t& context, std::string name, std::string endpoint, InstrumentTiming timing, Log log,
+                       std::optional<InstrumentKeys> keys)
+    : context_(context), name_(std::move(name)), endpoint_(std::move(endpoint)), timing_(timing), log_(std::move(log)), keys_(std::move(keys)) {
+  if (keys_ && !detail::curve_available())
+    throw InstrumentError(name_, "has a security section, but this libzmq has no CURVE support (install libzmq built with libsodium)");
+  if (!keys_ && leaves_this_machine(endpoint_))
+    log_(fmt::format("warning: instrument {} at {} is not encrypted: anyone on that network can read its messages and send it "
+                     "their own; give it a \"security\" section (docs/security.md)",
+                     name_, endpoint_));
   connect();
   last_heard_ = last_ping_ = Clock::now();
 }
+
+Instrument::~Instrument() = default;
 
 void Instrument::connect() {
   socket_ = zmq::socket_t(context_, zmq::socket_type::dealer);
@@ -22,6 +50,14 @@ void Instrument::connect() {
   // Frames over 1 MiB are read and refused by decode() with a log line; past this limit ZeroMQ
   // drops the connection instead of reading it (memory), and relink() makes a new one.
   socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+  if (keys_) {
+    detail::set_curve_key(socket_, ZMQ_CURVE_SERVERKEY, keys_->server.curve, "server key");
+    detail::set_curve_key(socket_, ZMQ_CURVE_PUBLICKEY, keys_->client.public_key.curve, "public key");
+    detail::set_curve_key(socket_, ZMQ_CURVE_SECRETKEY, keys_->client.curve_secret, "secret key");
+  }
+  // Before connecting, so no handshake goes unseen.
+  monitor_ = std::make_unique<detail::HandshakeMonitor>(context_, socket_);
+  silent_closes_ = 0;
   try {
     socket_.connect(endpoint_);
   } catch (const zmq::error_t& e) {
@@ -46,7 +82,51 @@ void Instrument::send(const protocol::Message& message) {
   }
 }
 
+void Instrument::check_handshake() {
+  while (auto event = monitor_->next()) {
+    if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      if (!refusal_.empty()) log_(fmt::format("{}: handshake succeeded again", name_));
+      refusal_.clear();
+      silent_closes_ = 0;
+      continue;
+    }
+    // A driver that closes the connection during the handshake without a word: once may be a
+    // driver stopping at that moment; twice in a row, with keys, is a CURVE server that could not
+    // read our hello, i.e. its key is not the one we encrypt to.
+    if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && (!keys_ || ++silent_closes_ < 2)) continue;
+    std::string text = refusal_text(event->event, event->value);
+    if (text != refusal_) log_(fmt::format("{}: {}", name_, text));
+    refusal_ = std::move(text);
+  }
+}
+
+std::string Instrument::refusal_text(int event, int value) const {
+  const std::string mine = keys_ ? keys_->client.public_key.fingerprint() : std::string();
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+    if (value == 400)
+      return fmt::format("refused this controller's key {}: it is not in the driver's allow-list (add this controller's .pub file "
+                         "to the directory the driver's --allowed names; docs/security.md)",
+                         mine);
+    if (value == 500)
+      return fmt::format("could not check this controller's key {}: the driver cannot read its allow-list (see the driver's log)", mine);
+    return fmt::format("refused this controller's key {} (access check status {})", mine, value);
+  }
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+    if (!keys_)
+      return "requires encryption: give it a security section (\"server_public_key\" and \"client_keys\"; docs/security.md)";
+    return "does not encrypt, but its security section asks for it: start its driver with its key pair and allow-list "
+           "(--key, --allowed), or remove the security section";
+  }
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && keys_)
+    return fmt::format("closed the connection during the encrypted handshake: its key does not match server_public_key ({}); "
+                       "name the .pub file its driver was started with",
+                       keys_->server.fingerprint());
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) return fmt::format("the handshake failed ({})", detail::protocol_error_text(value));
+  return fmt::format("the handshake failed (error {})", value);
+}
+
 std::optional<protocol::Message> Instrument::receive(std::chrono::milliseconds timeout) {
+  check_handshake();
   const auto deadline = Clock::now() + timeout;
   while (true) {
     zmq::message_t frame;
@@ -91,8 +171,11 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
   while (Clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     last_malformed_.clear();
-    auto message = receive(std::min(left, std::chrono::milliseconds(200)));
+    auto message = receive(std::min(left, std::chrono::milliseconds(100)));
     if (check) check();
+    check_handshake();
+    // Nothing runs on a refused instrument: the campaign stops before its first experiment.
+    if (!message && !refusal_.empty()) throw InstrumentError(name_, refusal_);
     // decode() names the message type first ("welcome: \"capacity\" must be …"): a driver that
     // answers with a broken welcome is told so, not reported as silent.
     if (last_malformed_.rfind("welcome:", 0) == 0) throw InstrumentError(name_, fmt::format("sent a malformed welcome: {}", last_malformed_));

@@ -12,6 +12,7 @@
 #include "labloop/campaign/simulator_catalogue.hpp"
 #include "labloop/core/outcome_condition.hpp"
 #include "labloop/wire/instrument_info.hpp"
+#include "labloop/wire/instrument_keys.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/model/space.hpp"
 
@@ -79,6 +80,17 @@ struct InstrumentConfig {
   double reconnect_s = 300.0;      // how long a lost instrument may take to come back
   std::vector<Parameter> simulated_inputs;  // simulator: what it will declare (from the catalogue; not journaled)
   std::vector<std::string> simulated_outputs;  // simulator: the outputs it will declare (from the catalogue; empty = "y")
+  // "security": {"server_public_key": "keys/reactor-1.pub", "client_keys": "keys/controller"}
+  // (paths relative to the campaign file; client_keys defaults to the top-level controller_key).
+  // Read and checked when the file loads: the link is CURVE-encrypted (docs/security.md). Only
+  // for drivers at an endpoint. Journaled as key file paths made absolute (never the keys), so
+  // `labloop resume` connects as the first run did; reading the journaled config needs the files.
+  std::optional<InstrumentKeys> keys;
+  nlohmann::json security_paths;  // {"server_public_key": ABS, "client_keys": ABS} with keys; else null
+  // A journaled config (journaled_config) is read without its key files, since replay and verify
+  // need no secret (an auditor's machine has none): then `keys` stays empty, this says why, and
+  // the campaign refuses to connect the instrument (resume) with this message.
+  std::string keys_error;
 
   bool is_simulator() const { return !simulator.empty(); }
   bool is_manual() const { return manual; }
@@ -110,7 +122,8 @@ struct CampaignConfig {
   std::string prior_results;     // CSV of results the lab already has ("" = none); see prior_results.hpp
   std::string candidates;        // CSV of the only settings to propose ("" = the whole space); see candidates.hpp
   // The controller's key pair ("controller_key", relative to the campaign file; held here as an
-  // absolute path): the journal is signed with it (journal/signing.hpp). "" = not signed.
+  // absolute path): the journal is signed with it (journal/signing.hpp), and it is the default
+  // client_keys of instruments' security sections. "" = not signed.
   std::string controller_key;
 
   Space space() const { return constraints.empty() ? Space(parameters) : Space(parameters, constraints); }

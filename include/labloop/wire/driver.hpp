@@ -79,6 +79,20 @@ struct ServeOptions {
   // An exception from it is logged, not propagated; it delays every result, so keep it short.
   std::function<void(const std::string& experiment, const nlohmann::json& result)> on_finished;
 
+  // CurveZMQ encryption and authentication (docs/security.md). `key_path`: this driver's key pair
+  // ("keys/reactor-1" or "keys/reactor-1.key", as `labloop keys new` writes it; its secret file
+  // must be readable by its owner only). `allowed_keys`: the controllers that may connect, a .pub
+  // file or a directory of .pub files, re-read at every handshake (no cache), so a key removed
+  // from it — `labloop keys revoke` — is refused from its next connection; a connection already
+  // open stays until it closes. Give both or neither. With them, a plaintext client or a key not
+  // in the list is refused during the handshake (before any message reaches this code) and each
+  // refusal is logged with the key's fingerprint. `require_encryption` without them makes serve()
+  // throw at start instead of serving in plain text. serve() throws labloop::Error for an
+  // unreadable or loose-permission key, a missing allow-list, or a libzmq without CURVE.
+  std::string key_path;
+  std::string allowed_keys;
+  bool require_encryption = false;
+
   // For testing controllers only: misbehaviour injected into what serve() sends. Before each
   // outgoing message, with probability garbage_rate an extra frame of bytes that are not JSON
   // is sent, and with probability oversize_rate an extra valid `pong` larger than

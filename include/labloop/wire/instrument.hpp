@@ -1,16 +1,28 @@
 #pragma once
 // The controller's side of one driver: a DEALER socket connected to the driver's ROUTER, the
 // hello/welcome handshake, and heartbeat bookkeeping. Not thread-safe: one campaign loop owns it.
+//
+// With InstrumentKeys the link is encrypted and authenticated with CURVE (docs/security.md). A
+// refused handshake is watched for (a socket monitor) and turned into an InstrumentError by
+// hello() that says why — this controller's key is not in the driver's allow-list, the driver
+// requires encryption, or the driver's key is not server_public_key — instead of a timeout.
+// Without keys, a tcp endpoint that is not loopback gets one warning in the log at construction.
 #include <chrono>
+#include <memory>
 #include <functional>
 #include <optional>
 #include <string>
 #include <zmq.hpp>
 
 #include "labloop/wire/instrument_info.hpp"
+#include "labloop/wire/instrument_keys.hpp"
 #include "labloop/wire/protocol.hpp"
 
 namespace labloop {
+
+namespace detail {
+class HandshakeMonitor;
+}
 
 struct InstrumentTiming {
   std::chrono::milliseconds connect_timeout{10000};  // how long to wait for `welcome`
@@ -24,10 +36,16 @@ class Instrument {
   using Log = std::function<void(const std::string&)>;
 
   // Connects (ZeroMQ connects lazily: nothing fails here if the driver is not up yet).
-  Instrument(zmq::context_t& context, std::string name, std::string endpoint, InstrumentTiming timing, Log log);
+  // `keys`: encrypt and authenticate with CURVE; throws Error when libzmq lacks CURVE.
+  Instrument(zmq::context_t& context, std::string name, std::string endpoint, InstrumentTiming timing, Log log,
+             std::optional<InstrumentKeys> keys = std::nullopt);
+  ~Instrument();
+  Instrument(const Instrument&) = delete;
+  Instrument& operator=(const Instrument&) = delete;
 
   // Sends `hello` and waits for `welcome`. Throws InstrumentError when none comes in time, when
-  // the driver answers with an error (e.g. another protocol version) or a malformed welcome.
+  // the driver answers with an error (e.g. another protocol version) or a malformed welcome, and
+  // as soon as the handshake is refused (the message says why; see the top of this header).
   // `check`, when given, is called a few times a second while waiting and may throw to give up
   // early (e.g. when the simulator process already exited).
   const InstrumentInfo& hello(const std::string& campaign, const std::function<void()>& check = {});
@@ -55,6 +73,10 @@ class Instrument {
   zmq::socket_t& socket() { return socket_; }
   int malformed_count() const { return malformed_; }
   int relink_count() const { return relinks_; }
+  bool encrypted() const { return keys_.has_value(); }
+  // Why the last handshake failed, worded for people ("instrument reactor-1 refused this
+  // controller's key curve:…"); empty when the last one succeeded or none failed yet.
+  const std::string& handshake_refusal() const { return refusal_; }
 
   // Frames larger than this are not read at all: ZeroMQ drops the connection (see relink()).
   // Between protocol::kMaxMessageBytes and this they are read and refused by decode().
@@ -62,13 +84,19 @@ class Instrument {
 
  private:
   void connect();
+  void check_handshake();  // reads the monitor's events; sets refusal_
+  std::string refusal_text(int event, int value) const;
 
   zmq::context_t& context_;
   std::string name_;
   std::string endpoint_;
   InstrumentTiming timing_;
   Log log_;
+  std::optional<InstrumentKeys> keys_;
   zmq::socket_t socket_;
+  std::unique_ptr<detail::HandshakeMonitor> monitor_;  // after socket_: closed before it
+  std::string refusal_;
+  int silent_closes_ = 0;  // handshakes the driver ended without a word, since the last success
   InstrumentInfo info_;
   Clock::time_point last_heard_;
   Clock::time_point last_ping_;
