@@ -10,7 +10,8 @@
 // them, drawn per seed: real tables are incomplete), never one twice; the "instrument" returns the
 // table's value (the mean of replicates). The run ends when a proposal hits a top-1 % row of the
 // pool (its value at least as good as the ceil(1 % · rows)-th best of the pool), and goes on to
-// the pool's best row, the pool's end or --max experiments. Reported per dataset and planner over --seeds runs: the median and interquartile
+// the pool's best row, the pool's end or --max experiments. A dataset's descriptors.csv, when it
+// has one, describes its categorical choices (--one-hot ignores it). Reported per dataset and planner over --seeds runs: the median and interquartile
 // range of the number of experiments until the first top-1 % row and until the pool's best row
 // (the initial design included; a run that never gets there counts as --max + 1), and the
 // median time per ask.
@@ -25,14 +26,17 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "dataset.hpp"
 #include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/model/candidate_pool.hpp"
+#include "labloop/model/descriptors.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/model/space.hpp"
 #include "lookup_table.hpp"
@@ -47,7 +51,7 @@ using labloop::Point;
 // it: the first objective, minimized; its measured combinations as candidate rows.
 class PoolTable {
  public:
-  explicit PoolTable(const fs::path& dir) : table_(read(dir)), space_(table_.spec().parameters) {
+  PoolTable(const fs::path& dir, bool descriptors) : table_(read(dir)), space_(with_descriptors(folder(dir), table_.spec().parameters, descriptors)) {
     const labloop::sim::DatasetSpec& spec = table_.spec();
     const double sign = spec.objectives.at(0).maximize ? -1.0 : 1.0;  // minimized inside
     const std::vector<labloop::Params> settings = table_.settings();
@@ -67,8 +71,29 @@ class PoolTable {
 
  private:
   // A folder, or the name of a dataset in the data directory (labloop-sim's names).
+  static fs::path folder(const fs::path& dir) { return fs::is_directory(dir) || dir.has_parent_path() ? dir : labloop::sim::data_dir() / dir; }
+
+  // The dataset's descriptors.csv (long format), when it has one, for each categorical parameter it describes.
+  static std::vector<labloop::Parameter> with_descriptors(const fs::path& dir, std::vector<labloop::Parameter> parameters, bool wanted) {
+    const fs::path file = dir / "descriptors.csv";
+    if (!wanted || !fs::exists(file)) return parameters;
+    labloop::CsvLimits limits;
+    limits.max_rows = 200'000;
+    const labloop::CsvTable table = labloop::read_csv_table(file, limits);
+    std::set<std::string> described{table.header.empty() ? std::string() : table.header.front()};
+    for (const auto& row : table.rows) described.insert(row.fields.front());
+    for (auto& p : parameters)
+      if (p.type == labloop::ParameterType::categorical && described.count(p.name)) {
+        labloop::DescriptorTable d = labloop::read_descriptor_table(file, p, /*skip_text=*/true);
+        p.descriptors = file.string();
+        p.descriptor_names = std::move(d.names);
+        p.descriptor_values = std::move(d.values);
+      }
+    return parameters;
+  }
+
   static labloop::sim::LookupTable read(const fs::path& dir) {
-    const fs::path folder = fs::is_directory(dir) || dir.has_parent_path() ? dir : labloop::sim::data_dir() / dir;
+    const fs::path folder = PoolTable::folder(dir);
     const labloop::sim::DatasetSpec spec = labloop::sim::read_dataset_spec(folder);
     // Only options can be scored exactly: a lookup table has no values between its rows.
     for (const auto& p : spec.parameters)
@@ -169,6 +194,8 @@ int main(int argc, char** argv) {
   app.add_option("--max", max_experiments, "Experiments per run at most (a run that never gets there counts as --max + 1)")
       ->check(CLI::PositiveNumber);
   app.add_option("--jobs", jobs, "Parallel runs")->check(CLI::PositiveNumber);
+  bool one_hot = false;
+  app.add_flag("--one-hot", one_hot, "Ignore the datasets' descriptors.csv: categorical choices one-hot only (without it the planner chooses by evidence)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -183,7 +210,7 @@ int main(int argc, char** argv) {
     fmt::print("{:<24} {:>6} {:>4}  {:<40} {:>8} {:>10} {:>8} {:>10} {:>8}\n", "dataset", "pool", "top", "planner", "to top 1%", "IQR",
                "to best", "IQR", "ms/ask");
     for (const auto& dir : datasets) {
-      const PoolTable table{fs::path(dir)};
+      const PoolTable table{fs::path(dir), !one_hot};
       for (const auto& section : sections) {
         std::vector<Run> runs(static_cast<size_t>(seeds));
         std::atomic<int> next{0};

@@ -18,6 +18,7 @@
 #include "labloop/core/json_check.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/core/json_limits.hpp"
+#include "labloop/model/descriptors.hpp"
 #include "labloop/model/feasible_sampler.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/core/version.hpp"
@@ -62,6 +63,29 @@ void check_identifier(const Node& node, const std::string& what) {
   for (char c : s)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
       node.fail(fmt::format("{} \"{}\" may only contain letters, digits, '_', '-' and '.'", what, s));
+}
+
+// A categorical parameter's "descriptors" file (model/descriptors.hpp), relative to the campaign
+// file's folder, read and checked now; the parameter keeps the absolute path, so the journaled
+// config (replay) reads the same file.
+void load_descriptors(const Node& node, Parameter& p, const std::string& source) {
+  if (p.descriptors.empty()) return;
+  namespace fs = std::filesystem;
+  fs::path file = p.descriptors;
+  if (file.is_relative()) file = fs::path(source).parent_path() / file;
+  std::error_code ec;
+  const fs::path absolute = fs::absolute(file, ec);
+  if (!ec) file = absolute.lexically_normal();
+  try {
+    DescriptorTable table = read_descriptor_table(file, p);
+    p.descriptors = file.string();
+    p.descriptor_names = std::move(table.names);
+    p.descriptor_values = std::move(table.values);
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& e) {
+    node.child("descriptors").fail(e.what());
+  }
 }
 
 Parameter parse_parameter(const Node& node) {
@@ -115,7 +139,8 @@ Parameter parse_parameter(const Node& node) {
     if (p.log && p.low <= 0)
       node.child("log").fail(fmt::format("a log-scaled parameter needs every level > 0 (it has {}): drop \"log\" or that level", p.low));
   } else if (p.type == ParameterType::categorical) {
-    node.expect_object({"name", "type", "choices", "unit"});
+    node.expect_object({"name", "type", "choices", "unit", "descriptors"});
+    if (node.has("descriptors")) p.descriptors = node.child("descriptors").as_string();  // a file (load_descriptors reads it)
     const Node choices = node.child("choices");
     if (choices.as_array(true).empty()) choices.fail("must list at least one choice");
     std::set<std::string> seen;
@@ -521,6 +546,7 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
     for (size_t i = 0; i < params.value().size(); ++i)
       parameters_ok &= mistakes.check([&] {
         Parameter p = parse_parameter(params.at(i));
+        load_descriptors(params.at(i), p, source);
         if (auto [it, inserted] = seen.emplace(p.name, i); !inserted)
           params.at(i).child("name").fail(fmt::format("duplicate parameter name \"{}\" (also at /parameters/{})", p.name, it->second));
         c.parameters.push_back(std::move(p));

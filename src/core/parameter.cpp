@@ -45,6 +45,7 @@ nlohmann::json Parameter::to_json() const {
   nlohmann::json j{{"name", name}, {"type", to_string(type)}};
   if (type == ParameterType::categorical) {
     j["choices"] = choices;
+    if (!descriptors.empty()) j["descriptors"] = descriptors;
   } else if (type == ParameterType::discrete) {
     j["values"] = values;
   } else if (type == ParameterType::integer) {

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "labloop/core/error.hpp"
+#include "kernels/kernels.hpp"
 
 namespace labloop {
 
@@ -121,8 +122,12 @@ struct GaussianProcess::State {
   Eigen::VectorXd prior_weight;  // per lengthscale: 1 / size of its group (empty: all 1)
 
   State(int d, GaussianProcessOptions o)
-      : dim(d), options(std::move(o)), kernel(make_kernel(options.kernel, d, options.kernel_options)), log_noise(std::log(options.noise_variance)),
-        x(0, d) {
+      : dim(d), options(std::move(o)), log_noise(std::log(options.noise_variance)), x(0, d) {
+    if (options.input_map.size() > 0 && options.input_map.cols() != d)
+      throw PlannerError(fmt::format("Gaussian process: input_map has {} columns for {} inputs", options.input_map.cols(), d));
+    // With an input map the kernel, its lengthscale groups and its additive parts are over the features.
+    d = options.input_map.size() > 0 ? static_cast<int>(options.input_map.rows()) : d;
+    kernel = make_kernel(options.kernel, d, options.kernel_options);
     const auto& groups = options.lengthscale_groups;
     if (!groups.empty()) {
       if (static_cast<int>(groups.size()) != d)
@@ -143,6 +148,7 @@ struct GaussianProcess::State {
       std::iota(own.begin(), own.end(), 0);
       kernel = make_additive_kernel(options.kernel, d, groups.empty() ? own : groups, options.kernel_options);
     }
+    if (options.input_map.size() > 0) kernel = detail::make_mapped_kernel(std::move(kernel), options.input_map);
   }
   State(const State& o)
       : dim(o.dim), options(o.options), kernel(o.kernel->clone()), log_noise(o.log_noise), mean(o.mean), x(o.x), y(o.y),

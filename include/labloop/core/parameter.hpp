@@ -33,6 +33,11 @@ struct Parameter {
   std::string unit;   // free text shown to people, e.g. "mL/min"
   std::vector<std::string> choices;  // categorical only
   std::vector<double> values;  // discrete only: the levels, ascending, distinct
+  // Categorical only, optional: numeric descriptors of each choice (model/descriptors.hpp reads
+  // and checks them; the planner may model the choices through them instead of one-hot).
+  std::string descriptors;                              // the table's file, as resolved ("" = none)
+  std::vector<std::string> descriptor_names;            // one per descriptor column
+  std::vector<std::vector<double>> descriptor_values;   // one row per choice (the choices' order), one value per name
 
   // Coordinates this parameter occupies in the cube.
   int cube_width() const { return type == ParameterType::categorical ? static_cast<int>(choices.size()) : 1; }

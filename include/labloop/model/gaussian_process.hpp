@@ -40,6 +40,9 @@ struct GaussianProcessOptions {
   // group when none are given): see make_additive_kernel.
   bool additive = false;
   std::uint64_t seed = 1;
+  // Empty: the kernel sees the inputs. Otherwise (features × dim) it sees input_map · x, and
+  // lengthscale_groups and additive refer to those features (descriptors.hpp's FeatureMap).
+  Eigen::MatrixXd input_map;
 };
 
 class GaussianProcess {

@@ -9,5 +9,7 @@ namespace labloop::detail {
 std::unique_ptr<Kernel> make_matern52_kernel(int dim, const JsonNode& options);
 std::unique_ptr<Kernel> make_matern32_kernel(int dim, const JsonNode& options);
 std::unique_ptr<Kernel> make_squared_exponential_kernel(int dim, const JsonNode& options);
+// base over the features map · x of each input x (map: features × inputs; mapped.cpp).
+std::unique_ptr<Kernel> make_mapped_kernel(std::unique_ptr<Kernel> base, const Eigen::MatrixXd& map);
 
 }  // namespace labloop::detail

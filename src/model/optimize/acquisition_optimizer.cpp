@@ -138,7 +138,9 @@ void AcquisitionOptimizer::update_trust_region(const Observations& observations)
 void AcquisitionOptimizer::trust_region_box(const GaussianProcess& gp, const Observations& observations, Eigen::VectorXd& lower,
                                             Eigen::VectorXd& upper) const {
   const Point& centre = observations.xs[observations.best()];
-  Eigen::ArrayXd w = gp.kernel().log_params().head(dim_).array();
+  // A kernel over descriptor features (descriptors.hpp) has no lengthscale per coordinate: a cube.
+  const Eigen::VectorXd log_params = gp.kernel().log_params();
+  Eigen::ArrayXd w = log_params.size() == dim_ + 1 ? Eigen::ArrayXd(log_params.head(dim_).array()) : Eigen::ArrayXd::Zero(dim_);
   w = (w - w.mean()).exp();
   lower = (centre.array() - 0.5 * tr_length_ * w).max(0.0).matrix();
   upper = (centre.array() + 0.5 * tr_length_ * w).min(1.0).matrix();

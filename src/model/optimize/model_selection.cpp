@@ -41,6 +41,16 @@ ModelSelection::ModelSelection(const Space& space, std::uint64_t seed, ModelSele
   // Categorical effects are mostly main effects ("this ligand is good"): the additive half of the
   // kernel carries them across combinations (docs/benchmarks.md, pool-based lookup tables).
   gp_options_.additive = options_.additive == AdditiveKernel::on || (options_.additive == AdditiveKernel::automatic && categorical);
+  one_hot_options_ = gp_options_;
+  // Descriptors (descriptors.hpp): the same model over the choices' descriptor features, one
+  // lengthscale per parameter (shared) or per feature (per_choice), chosen against one-hot by evidence.
+  if (std::optional<FeatureMap> map = descriptor_feature_map(space)) {
+    GaussianProcessOptions o = gp_options_;
+    o.input_map = std::move(map->matrix);
+    o.lengthscale_groups.clear();
+    if (options_.categorical_lengthscale == CategoricalLengthscale::shared) o.lengthscale_groups = std::move(map->groups);
+    descriptor_options_ = std::move(o);
+  }
   model_ = std::make_unique<GaussianProcess>(dim_, gp_options_);
 }
 
@@ -91,7 +101,8 @@ bool ModelSelection::fit(const Observations& observations, std::mt19937_64& rng,
   const bool fresh = n > kFitSubset ? fits_++ == 0 : fits_++ % 10 == 0;
   const int restarts = fresh ? 2 : 0;
   const bool select_kernel = options_.kernel_choice == KernelChoice::select, select_warp = options_.output_transform == OutputTransform::select;
-  if ((select_kernel || select_warp) && fresh && n <= kSelectMax) {
+  const bool select_encoding = descriptor_options_.has_value();
+  if ((select_kernel || select_warp || select_encoding) && fresh && n <= kSelectMax) {
     // Model choice by evidence (MacKay 1992; for the output warp, Snelson et al., NIPS 2003):
     // fit each candidate kernel to the raw values and to their power transform, and keep the
     // model whose MAP objective, taken back to y units by the warp's Jacobian, is highest.
@@ -107,29 +118,34 @@ bool ModelSelection::fit(const Observations& observations, std::mt19937_64& rng,
     const std::vector<std::string> kernels = select_kernel ? std::vector<std::string>{"matern52", "matern32"} : std::vector<std::string>{gp_options_.kernel};
     double best = -std::numeric_limits<double>::infinity();
     bool first = true, chosen = false;
-    for (const std::string& kernel : kernels)
-      for (const YeoJohnson& w : warps) {
-        if (!first && remaining() <= 0) break;
-        first = false;
-        if (!w.transform(y).allFinite()) continue;  // the identity warp always qualifies
-        GaussianProcessOptions o = gp_options_;
-        o.kernel = kernel;
-        GaussianProcess candidate(dim_, o);
-        if (kernel == gp_options_.kernel) candidate.set_hyperparameters(model_->hyperparameters());
-        candidate.set_data(x, w.transform(y));
-        candidate.fit(restarts, std::max(1e-6, remaining()));
-        const double e = evidence(candidate, y, &w);
-        if (e > best || !chosen) {
-          // The first model stands even when its evidence is not finite: a model without
-          // this fit's data would be stale, or empty.
-          chosen = true;
-          best = std::isfinite(e) ? e : best;
-          *model_ = std::move(candidate);
-          warp_ = w;
-          warped_ = w.lambda() != 1.0;
-          gp_options_.kernel = kernel;
+    // One-hot first (the only encoding without descriptors), then descriptor features.
+    const std::vector<bool> encodings = select_encoding ? std::vector<bool>{false, true} : std::vector<bool>{descriptors_};
+    for (const bool use_descriptors : encodings)
+      for (const std::string& kernel : kernels)
+        for (const YeoJohnson& w : warps) {
+          if (!first && remaining() <= 0) break;
+          first = false;
+          if (!w.transform(y).allFinite()) continue;  // the identity warp always qualifies
+          GaussianProcessOptions o = use_descriptors ? *descriptor_options_ : select_encoding ? one_hot_options_ : gp_options_;
+          o.kernel = kernel;
+          GaussianProcess candidate(dim_, o);
+          // Start from the model chosen so far when it has the same form (as before, within this loop too).
+          if (kernel == gp_options_.kernel && use_descriptors == descriptors_) candidate.set_hyperparameters(model_->hyperparameters());
+          candidate.set_data(x, w.transform(y));
+          candidate.fit(restarts, std::max(1e-6, remaining()));
+          const double e = evidence(candidate, y, &w);
+          if (e > best || !chosen) {
+            // The first model stands even when its evidence is not finite: a model without
+            // this fit's data would be stale, or empty.
+            chosen = true;
+            best = std::isfinite(e) ? e : best;
+            *model_ = std::move(candidate);
+            warp_ = w;
+            warped_ = w.lambda() != 1.0;
+            gp_options_ = o;
+            descriptors_ = use_descriptors;
+          }
         }
-      }
     if (!chosen) {  // only a warp that overflowed was on offer: the identity instead
       warp_ = YeoJohnson{};
       warped_ = false;

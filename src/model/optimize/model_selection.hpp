@@ -5,9 +5,11 @@
 // Cholesky factor in between.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
+#include "labloop/model/descriptors.hpp"
 #include "labloop/model/gaussian_process.hpp"
 #include "labloop/model/output_transform.hpp"
 #include "labloop/model/space.hpp"
@@ -49,6 +51,9 @@ class ModelSelection {
   // output warp, as fitted last; both increasing): where a threshold in user units lies for the
   // model, e.g. an outcome constraint's bound or a hypervolume reference point.
   double to_model_units(double y) const { return warp_.transform(compression_.transform(y)); }
+  // Whether the model last chosen sees categorical choices through their descriptors (only
+  // possible when some parameter has descriptors; chosen by evidence against one-hot).
+  bool uses_descriptors() const { return descriptors_; }
 
  private:
   static double evidence(const GaussianProcess& gp, const Eigen::VectorXd& y, const YeoJohnson* warp);
@@ -63,6 +68,10 @@ class ModelSelection {
   MagnitudeCompression compression_;  // frozen between refits, like the warp; before it
   YeoJohnson warp_;                   // frozen between refits; the identity until fitted
   bool warped_ = false;               // OutputTransform::select: whether the last model choice kept the warp
+  // With descriptors: the model's options for their features (gp_options_ holds the chosen ones).
+  std::optional<GaussianProcessOptions> descriptor_options_;
+  GaussianProcessOptions one_hot_options_;
+  bool descriptors_ = false;  // gp_options_ is descriptor_options_ (but for the kernel name)
 };
 
 }  // namespace labloop::detail

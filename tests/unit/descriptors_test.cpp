@@ -1,0 +1,255 @@
+// Descriptors of categorical choices: the table reader and its errors, the features the model
+// sees, the kernel over them, and the model's evidence-based choice between one-hot and descriptors.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <random>
+#include <set>
+#include <string>
+
+#include "../../src/model/optimize/model_selection.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/model/descriptors.hpp"
+#include "labloop/model/gaussian_process.hpp"
+#include "labloop/model/planner.hpp"
+#include "labloop/model/space.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using Catch::Matchers::Contains;
+
+namespace {
+
+Parameter ligand(std::vector<std::string> choices = {"L1", "L2", "L3"}) {
+  return Parameter{.name = "ligand", .type = ParameterType::categorical, .choices = std::move(choices)};
+}
+
+std::string read_error(const std::filesystem::path& file, const Parameter& p) {
+  try {
+    read_descriptor_table(file, p);
+    return "";
+  } catch (const Error& e) {
+    return e.what();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("Descriptors: long files with or without a header and wide files read the same values", "[descriptors]") {
+  test::TempDir dir;
+  test::write_file(dir / "long.csv", "type,option,desc_name,desc_val\nligand,L2,mass,20\nligand,L1,mass,10\nbase,B1,mass,99\n"
+                                     "ligand,L1,charge,-1\nligand,L2,charge,0.5\nligand,L3,mass,30\nligand,L3,charge,1e-3\n");
+  test::write_file(dir / "bare.csv", "ligand,L1,mass,10\nligand,L2,mass,20\nligand,L3,mass,30\nligand,L1,charge,-1\nligand,L2,charge,0.5\nligand,L3,charge,1e-3\n");
+  test::write_file(dir / "wide.csv", "option,mass,charge\nL3,30,1e-3\nL1,10,-1\nL2,20,0.5\n");
+  for (const char* name : {"long.csv", "bare.csv", "wide.csv"}) {
+    INFO(name);
+    const DescriptorTable t = read_descriptor_table(dir / name, ligand());
+    CHECK(t.names == std::vector<std::string>{"mass", "charge"});
+    REQUIRE(t.values.size() == 3);
+    CHECK(t.values[0] == std::vector<double>{10, -1});
+    CHECK(t.values[1] == std::vector<double>{20, 0.5});
+    CHECK(t.values[2] == std::vector<double>{30, 1e-3});
+  }
+}
+
+TEST_CASE("Descriptors: each mistake in a table names the file, the line or choice, and the fix", "[descriptors]") {
+  test::TempDir dir;
+  const auto f = dir / "d.csv";
+  auto error = [&](const std::string& text) {
+    test::write_file(f, text);
+    return read_error(f, ligand());
+  };
+  CHECK_THAT(error("option,mass\nL1,1\nL2,2\nL3,3\nL9,4\n"), Contains("line 5: option \"L9\" is not one of the choices of \"ligand\"") &&
+                                                                 Contains("remove its rows or add it to the choices"));
+  CHECK_THAT(error("option,mass\nL1,1\nL2,2\n"), Contains("choice \"L3\" of \"ligand\" has no descriptors: add its rows"));
+  CHECK_THAT(error("ligand,L1,mass,1\nligand,L2,mass,2\nligand,L3,mass,3\nligand,L1,charge,0\n"),
+             Contains("choice \"L2\" of \"ligand\" lacks descriptor \"charge\""));
+  CHECK_THAT(error("option,mass\nL1,1\nL2,nan\nL3,3\n"), Contains("line 3: descriptor \"mass\" of option \"L2\" is \"nan\", not a finite number"));
+  CHECK_THAT(error("option,mass\nL1,1\nL2,inf\nL3,3\n"), Contains("not a finite number"));
+  CHECK_THAT(error("ligand,L1,mass,1\nligand,L1,mass,2\n"), Contains("line 2: descriptor \"mass\" of option \"L1\" is given twice"));
+  CHECK_THAT(error("base,B1,mass,1\nbase,B2,mass,2\n"), Contains("has no rows for parameter \"ligand\"") && Contains("names base"));
+  CHECK_THAT(error("option\nL1\nL2\nL3\n"), Contains("needs a descriptor column"));
+  CHECK_THAT(read_error(dir / "missing.csv", ligand()), Contains("missing.csv: cannot read the file"));
+  {
+    std::string wide = "option";
+    for (size_t k = 0; k <= kMaxDescriptors; ++k) wide += ",d" + std::to_string(k);
+    CHECK_THAT(error(wide + "\n"), Contains("4097 columns") || Contains("more than 4096 descriptors"));
+  }
+  {
+    std::string big(static_cast<size_t>(kMaxDescriptorFileBytes) + 1, ' ');
+    big.replace(0, 14, "option,mass\nL1");
+    CHECK_THAT(error(big), Contains("at most 4194304 (4 MiB) are allowed"));
+  }
+  CHECK_THAT(read_error(f, Parameter{.name = "x"}), Contains("only categorical parameters take descriptors"));
+}
+
+TEST_CASE("Descriptors: a campaign file's table is read relative to it, and its mistakes point at the field", "[descriptors][config]") {
+  test::TempDir dir;
+  test::write_file(dir / "ligands.csv", "option,mass\nL1,1\nL2,2\n");
+  nlohmann::json c = nlohmann::json::parse(R"({
+    "name": "demo", "parameters": [{"name": "ligand", "type": "categorical", "choices": ["L1", "L2"], "descriptors": "ligands.csv"},
+                                   {"name": "x", "type": "continuous", "low": 0, "high": 1}],
+    "objective": {"name": "y", "goal": "minimize"}, "planner": {"kind": "bayesian"},
+    "instruments": [{"name": "r", "endpoint": "tcp://127.0.0.1:5555"}], "budget": {"experiments": 10}, "output": "runs/demo"})");
+  const std::string source = (dir / "campaign.json").string();
+  const CampaignConfig config = parse_campaign_config(c.dump(), source, sim::catalogue());
+  const Parameter& p = config.parameters.front();
+  CHECK(p.descriptors == (dir / "ligands.csv").string());
+  CHECK(p.descriptor_values == std::vector<std::vector<double>>{{1}, {2}});
+  CHECK(p.to_json().at("descriptors") == p.descriptors);  // journaled absolute: replay reads the same file
+  c["parameters"][0]["choices"] = {"L1", "L2", "L3"};
+  CHECK_THAT(test::config_error(c, source), Contains("/parameters/0/descriptors") && Contains("choice \"L3\" of \"ligand\" has no descriptors"));
+  c["parameters"][0]["descriptors"] = "";
+  CHECK_THAT(test::config_error(c, source), Contains("/parameters/0/descriptors: must not be empty"));
+  c["parameters"][1]["descriptors"] = "ligands.csv";
+  CHECK_THAT(test::config_error(c, source), Contains("/parameters/1"));
+}
+
+TEST_CASE("Descriptors: features drop constant and duplicate columns, scale jointly and reduce by principal components", "[descriptors]") {
+  // Columns: varying, constant, a scaled copy, a negated copy, another varying one.
+  const std::vector<std::vector<double>> v{{1, 5, 2, -1, 0}, {2, 5, 4, -2, 3}, {4, 5, 8, -4, 1}, {3, 5, 6, -3, 7}};
+  const Eigen::MatrixXd f = descriptor_features(v);
+  REQUIRE(f.rows() == 4);
+  CHECK(f.cols() == 2);  // the constant and both copies dropped
+  CHECK(f.minCoeff() == Approx(0.0).margin(1e-12));
+  CHECK(f.maxCoeff() == Approx(1.0));
+  // Joint scaling: the two standardized columns keep equal spread per unit of standard deviation.
+  const Eigen::RowVectorXd sd = ((f.rowwise() - f.colwise().mean()).array().square().colwise().mean()).sqrt();
+  CHECK(sd[0] == Approx(sd[1]));
+  // The order of the choices is kept: column 0 follows the first descriptor.
+  CHECK(f(0, 0) == Approx(0.0).margin(1e-12));
+  CHECK(f(2, 0) == Approx(1.0));
+
+  // 10 choices, 50 descriptors: at most min(50, 9, kMaxDescriptorComponents) components.
+  std::mt19937_64 rng(3);
+  std::normal_distribution<double> n01;
+  std::vector<std::vector<double>> many(10, std::vector<double>(50));
+  for (auto& row : many)
+    for (double& x : row) x = n01(rng);
+  const Eigen::MatrixXd reduced = descriptor_features(many);
+  CHECK(reduced.cols() == kMaxDescriptorComponents);
+  CHECK(descriptor_features(many, 3).cols() == 3);
+  std::vector<std::vector<double>> three(many.begin(), many.begin() + 3);
+  CHECK(descriptor_features(three).cols() == 2);  // choices − 1
+  // Principal components come in decreasing spread: the first spans [0, 1].
+  CHECK((reduced.col(0).maxCoeff() - reduced.col(0).minCoeff()) == Approx(1.0));
+  CHECK((reduced.col(1).maxCoeff() - reduced.col(1).minCoeff()) <= 1.0 + 1e-12);
+  // Nothing varies: no features.
+  CHECK(descriptor_features({{1, 2}, {1, 2}}).cols() == 0);
+}
+
+TEST_CASE("Descriptors: the feature map takes a one-hot point to its choice's features and passes other coordinates through", "[descriptors]") {
+  Parameter p = ligand({"L1", "L2", "L3", "L4"});
+  p.descriptor_values = {{1, 0}, {2, 1}, {4, 0}, {3, 5}};
+  const Space space({Parameter{.name = "x", .low = 0, .high = 10}, p, Parameter{.name = "base", .type = ParameterType::categorical, .choices = {"a", "b"}}});
+  const auto map = descriptor_feature_map(space);
+  REQUIRE(map);
+  const Eigen::MatrixXd f = descriptor_features(p.descriptor_values);
+  REQUIRE(map->matrix.rows() == 1 + f.cols() + 2);
+  CHECK(map->matrix.cols() == space.cube_dim());
+  CHECK(map->groups == std::vector<int>{0, 1, 1, 2, 2});
+  for (int c = 0; c < 4; ++c) {
+    const Eigen::VectorXd x = space.encode({{"x", 2.5}, {"ligand", p.choices[static_cast<size_t>(c)]}, {"base", "b"}});
+    const Eigen::VectorXd m = map->matrix * x;
+    CHECK(m[0] == Approx(0.25));
+    CHECK((m.segment(1, f.cols()).transpose() - f.row(c)).norm() < 1e-12);
+    CHECK(m[m.size() - 2] == 0.0);
+    CHECK(m[m.size() - 1] == 1.0);
+  }
+  CHECK_FALSE(descriptor_feature_map(Space({ligand()})));  // no descriptors: no map
+}
+
+TEST_CASE("Descriptors: a Gaussian process over mapped inputs has gradients that match finite differences", "[descriptors]") {
+  Parameter p = ligand({"L1", "L2", "L3"});
+  p.descriptor_values = {{1, 0}, {2, 1}, {4, 3}};
+  const Space space({Parameter{.name = "x", .low = 0, .high = 1}, p});
+  GaussianProcessOptions o;
+  const auto map = descriptor_feature_map(space);
+  REQUIRE(map);
+  o.input_map = map->matrix;
+  o.lengthscale_groups = map->groups;
+  o.additive = true;
+  GaussianProcess gp(space.cube_dim(), o);
+  Eigen::MatrixXd x(4, space.cube_dim());
+  x << 0.1, 1, 0, 0, 0.5, 0, 1, 0, 0.9, 0, 0, 1, 0.3, 0, 1, 0;
+  gp.set_data(x, Eigen::Vector4d(1, 2, 0.5, 1.5));
+  gp.fit();
+  CHECK(gp.kernel().num_params() == map->matrix.rows() + 1);
+  const Eigen::VectorXd at = (Eigen::VectorXd(4) << 0.4, 0.2, 0.5, 0.3).finished();
+  double mean = 0, variance = 0;
+  Eigen::VectorXd mg, vg;
+  gp.predict(at, mean, variance, mg, vg);
+  for (Eigen::Index j = 0; j < at.size(); ++j) {
+    Eigen::VectorXd up = at, down = at;
+    up[j] += 1e-6, down[j] -= 1e-6;
+    Eigen::VectorXd mu, mv, du, dv;
+    gp.predict(up.transpose(), mu, mv);
+    gp.predict(down.transpose(), du, dv);
+    CHECK(mg[j] == Approx((mu[0] - du[0]) / 2e-6).margin(1e-5));
+    CHECK(vg[j] == Approx((mv[0] - dv[0]) / 2e-6).margin(1e-5));
+  }
+}
+
+namespace {
+
+// 16 choices with two descriptors: `smooth` (the output is a smooth function of it) and `noise`.
+Space synthetic_space(bool informative) {
+  Parameter p = ligand({});
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (int c = 0; c < 16; ++c) {
+    p.choices.push_back("c" + std::to_string(c));
+    const double smooth = c / 15.0, noise = u(rng);
+    p.descriptor_values.push_back(informative ? std::vector<double>{smooth, 0.2 * noise} : std::vector<double>{noise, u(rng)});
+  }
+  return Space({p});
+}
+
+bool chooses_descriptors(const Space& space, const std::function<double(int)>& value) {
+  detail::ModelSelection selection(space, 5, detail::ModelSelectionOptions{});
+  detail::Observations obs;
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(0, 0.02);
+  for (int rep = 0; rep < 2; ++rep)
+    for (int c = 0; c < 16; ++c) {
+      Eigen::VectorXd x = Eigen::VectorXd::Zero(16);
+      x[c] = 1;
+      obs.add(x, value(c) + noise(rng));
+    }
+  selection.fit(obs, rng, 30.0);
+  return selection.uses_descriptors();
+}
+
+}  // namespace
+
+TEST_CASE("Descriptors: evidence picks descriptors when the output follows one and one-hot when they are noise", "[descriptors][model]") {
+  CHECK(chooses_descriptors(synthetic_space(true), [](int c) { return std::sin(4.0 * c / 15.0); }));
+  // Unrelated per-choice values, and descriptors drawn independently of them.
+  std::mt19937_64 rng(19);
+  std::normal_distribution<double> n01;
+  std::vector<double> effect;
+  for (int c = 0; c < 16; ++c) effect.push_back(n01(rng));
+  CHECK_FALSE(chooses_descriptors(synthetic_space(false), [&](int c) { return effect[static_cast<size_t>(c)]; }));
+}
+
+TEST_CASE("Descriptors: the Bayesian planner with descriptors proposes only declared choices", "[descriptors][planner]") {
+  Parameter p = ligand({"L1", "L2", "L3", "L4", "L5"});
+  p.descriptor_values = {{1, 0.3}, {2, 0.1}, {4, 0.7}, {3, 0.2}, {5, 0.9}};
+  const Space space({Parameter{.name = "x", .low = 0, .high = 1}, p});
+  const PlannerConfig config{"bayesian", nlohmann::json{{"initial", 4}}};
+  auto planner = make_planner(PlannerContext{space, 3, config, "test"});
+  const std::set<std::string> declared(p.choices.begin(), p.choices.end());
+  for (int i = 0; i < 12; ++i) {
+    const Point x = planner->ask(1, {}).front();
+    CHECK((space.canonical(x) - x).norm() < 1e-12);
+    const Params params = space.decode(x);
+    const std::string choice = params.at("ligand");
+    CHECK(declared.count(choice) == 1);
+    const auto index = std::find(p.choices.begin(), p.choices.end(), choice) - p.choices.begin();
+    const double y = std::pow(params.at("x").get<double>() - 0.3, 2) + 0.1 * static_cast<double>(index);
+    planner->tell(Observation::succeeded(x, y));
+  }
+}
