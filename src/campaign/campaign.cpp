@@ -54,7 +54,7 @@ constexpr size_t kIdTagChars = 12;  // of the campaign id, in experiment ids: 48
 constexpr int kMostPerAsk = 64;     // proposals per ask: a huge declared capacity must not stall the loop
 // With a controller key the journal is signed at every stop and at the end, and also after this
 // many events or this long since the last signature, whichever comes first: a `kill -9` leaves
-// at most that much unsigned (docs/signed-journals.md).
+// at most that much unsigned (docs/security.md (Signed records)).
 constexpr int kSignEveryEvents = 100;
 constexpr auto kSignEvery = std::chrono::minutes(10);
 

@@ -30,7 +30,7 @@ bool signature_valid(const PublicKey& key, std::string_view message, const Signa
 // Ed25519 point.
 std::optional<Key32> curve_public_of(const Key32& sign_public);
 
-// ---- signed journals (journal/events.hpp: JournalSignedEvent; docs/signed-journals.md) ----
+// ---- signed journals (journal/events.hpp: JournalSignedEvent; docs/security.md (Signed records)) ----
 //
 // The exact bytes a journal_signed line signs, binding the signature to one journal (its campaign
 // id: "" for journals from before campaign ids) and one point in it (the seq and chain hash of the
