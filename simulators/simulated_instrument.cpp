@@ -57,24 +57,24 @@ SimulatedInstrument::SimulatedInstrument(const TestFunction& function, const Sim
 
 SimulatedInstrument::SimulatedInstrument(std::shared_ptr<const LookupTable> table, const SimulatorOptions& options)
     : table_(std::move(table)), name_(table_->spec().name), options_(options), rng_(options.seed), faults_rng_(options.seed ^ 0x9e3779b97f4a7c15ULL) {
-  const int dim = static_cast<int>(table_->spec().parameters.size());
-  if (options_.dim == 0) options_.dim = dim;
-  if (options_.dim != dim) throw Error(fmt::format("{} is a dataset with {} parameters (got --dim {}); leave --dim out", name_, dim, options_.dim));
-  if (!options_.function_options.empty()) throw Error(fmt::format("{} is a dataset: it takes no options of its own", name_));
-  check_options();
-  inputs_ = table_->spec().parameters;
-  outputs_ = table_->spec().objective_names();
+  serve_dataset(table_->spec().parameters, table_->spec().objective_names());
 }
 
 SimulatedInstrument::SimulatedInstrument(std::shared_ptr<const Emulator> emulator, const SimulatorOptions& options)
     : emulator_(std::move(emulator)), name_(emulator_->spec().name), options_(options), rng_(options.seed), faults_rng_(options.seed ^ 0x9e3779b97f4a7c15ULL) {
-  const int dim = static_cast<int>(emulator_->spec().parameters.size());
+  serve_dataset(emulator_->inputs(), emulator_->spec().objective_names());
+}
+
+// A dataset's columns are its inputs and outputs: --dim may only repeat their number, and a
+// dataset takes no function options.
+void SimulatedInstrument::serve_dataset(std::vector<Parameter> inputs, std::vector<std::string> outputs) {
+  const int dim = static_cast<int>(inputs.size());
   if (options_.dim == 0) options_.dim = dim;
   if (options_.dim != dim) throw Error(fmt::format("{} is a dataset with {} parameters (got --dim {}); leave --dim out", name_, dim, options_.dim));
   if (!options_.function_options.empty()) throw Error(fmt::format("{} is a dataset: it takes no options of its own", name_));
   check_options();
-  inputs_ = emulator_->inputs();
-  outputs_ = emulator_->spec().objective_names();
+  inputs_ = std::move(inputs);
+  outputs_ = std::move(outputs);
 }
 
 SimulatedInstrument::Plan SimulatedInstrument::plan_experiment() {

@@ -64,6 +64,7 @@ class SimulatedInstrument final : public Driver {
   Plan plan_experiment();
   // The checks of labloop-sim's own options, which every kind of instrument takes.
   void check_options() const;
+  void serve_dataset(std::vector<Parameter> inputs, std::vector<std::string> outputs);
 
   const TestFunction* function_ = nullptr;     // one of these three
   std::shared_ptr<const LookupTable> table_;

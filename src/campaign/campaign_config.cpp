@@ -834,7 +834,9 @@ nlohmann::json CampaignConfig::to_json() const {
     i["retry_backoff_s"] = ic.retry_backoff_s;
     i["quarantine_after"] = ic.quarantine_after;
     i["reconnect_s"] = ic.reconnect_s;
-    if (ic.keys) i["security"] = ic.security_paths;  // paths only: the keys stay in their files
+    // Paths only (the keys stay in their files); kept also when a journaled config was read
+    // without its key files, so writing it again never drops the instrument's encryption.
+    if (!ic.security_paths.is_null()) i["security"] = ic.security_paths;
     j["instruments"].push_back(i);
   }
   j["budget"] = {{"experiments", budget.experiments}};

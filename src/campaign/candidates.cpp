@@ -193,9 +193,9 @@ void keep_candidates_copy(const CandidateFile& candidates, const fs::path& folde
   if (!bytes || sha256_hex(*bytes) != candidates.sha256)
     throw Error(fmt::format("the candidates file {} changed while the campaign was starting: start it again", candidates.path.string()));
   const fs::path partial = copy.string() + ".partial";
+  fs::remove(partial, ec);  // a copy cut short by a crash at an earlier start
   {
     AppendFile out(partial.string(), "the campaign's copy of its candidates file");
-    if (!out.read_all().empty()) fs::resize_file(partial, 0);
     out.append(*bytes);
   }
   fs::rename(partial, copy, ec);
