@@ -1,0 +1,188 @@
+// Exclusive control end to end (protocol §12, docs/decisions/0011-exclusive-control.md): real
+// `labloop` processes against one encrypted labloop-sim (exclusive by default with --key). The
+// policy itself is tested in tests/unit/lease_test.cpp; here, once each, what only processes and
+// sockets show: a second campaign refused naming the holder with nothing of it run, a `kill -9`ed
+// campaign's instrument still refused to a new one and taken back by its `resume`, release at
+// the end freeing it, and an old controller (hello without campaign_id) served only while free.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <thread>
+#include <zmq.hpp>
+
+#include "cli_process.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/core/key_file.hpp"
+#include "labloop/journal/journal.hpp"
+#include "labloop/journal/signing.hpp"
+#include "labloop/wire/protocol.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+void write_exclusive_campaign(const test::TempDir& dir, const std::string& file, const std::string& name, int budget) {
+  // A generous heartbeat: a driver stalled by a slow fsync on a busy machine must not be quarantined.
+  const json instrument{{"name", "reactor-1"},
+                        {"endpoint", dir.ipc("sim")},
+                        {"heartbeat_s", 0.5},
+                        {"heartbeat_misses", 20},
+                        {"security", {{"server_public_key", (dir / "keys/sim.pub").string()}}}};
+  // One key signs the journal and is the instrument's client key (its default).
+  test::write_file(dir / file, json{{"name", name},
+                                    {"controller_key", (dir / "keys/controller").string()},
+                                    {"seed", 5},
+                                    {"parameters", {{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
+                                                    {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 15}}}},
+                                    {"objective", {{"name", "y"}}},
+                                    {"planner", {{"kind", "sobol"}}},
+                                    {"instruments", {instrument}},
+                                    {"budget", {{"experiments", budget}}}}
+                                   .dump());
+}
+
+std::string exclusive_campaign_id(const fs::path& journal) {
+  return read_journal(journal).events.at(0).at("campaign_id").get<std::string>();
+}
+
+std::vector<std::string> exclusive_kinds(const fs::path& journal) {
+  std::vector<std::string> kinds;
+  for (const auto& e : read_journal(journal).events)
+    if (e["event"] != "journal_signed") kinds.push_back(e["event"].get<std::string>());  // signatures are not the campaign's events
+  return kinds;
+}
+
+// A controller of protocol v1 before campaign ids: a DEALER with this controller's key, sending
+// raw messages (the same key, so only the missing campaign_id tells it from the holder).
+class OldController {
+ public:
+  OldController(zmq::context_t& context, const std::string& endpoint, const KeyPair& mine, const PublicKey& server)
+      : socket_(context, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    zmq_setsockopt(socket_.handle(), ZMQ_CURVE_SERVERKEY, server.curve.data(), 32);
+    zmq_setsockopt(socket_.handle(), ZMQ_CURVE_PUBLICKEY, mine.public_key.curve.data(), 32);
+    zmq_setsockopt(socket_.handle(), ZMQ_CURVE_SECRETKEY, mine.curve_secret.data(), 32);
+    socket_.connect(endpoint);
+  }
+  json ask(const protocol::Message& message) {
+    socket_.send(zmq::buffer(protocol::encode(message)), zmq::send_flags::none);
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, 5000ms);
+    zmq::message_t reply;
+    if (!(item.revents & ZMQ_POLLIN) || !socket_.recv(reply)) return json{{"type", "<timeout>"}};
+    return json::parse(reply.to_string());
+  }
+
+ private:
+  zmq::socket_t socket_;
+};
+
+}  // namespace
+
+TEST_CASE("Exclusive control: a second campaign is refused naming the holder, a kill -9ed campaign's resume takes its instrument "
+          "back while a new one is still refused, and release at the end frees it",
+          "[exclusive][curve]") {
+  const test::TempDir dir;
+  const KeyPair controller = generate_key_pair("controller");
+  const KeyPair sim_key = generate_key_pair("sim");
+  fs::create_directories(dir / "keys");
+  fs::create_directories(dir / "allowed");
+  write_key_pair(dir / "keys/controller", controller);
+  write_key_pair(dir / "keys/sim", sim_key);
+  fs::copy_file(dir / "keys/controller.pub", dir / "allowed/controller.pub");
+  ChildProcess simulator({LABLOOP_SIM_PATH, "--function", "branin", "--endpoint", dir.ipc("sim"), "--delay", "0.25", "--key",
+                          (dir / "keys/sim").string(), "--allowed", (dir / "allowed").string(), "--cache", (dir / "sim.cache.jsonl").string(),
+                          "--completed-log", (dir / "sim.completed.jsonl").string()},
+                         dir / "sim.log");
+  write_exclusive_campaign(dir, "a.json", "alpha", 8);
+  write_exclusive_campaign(dir, "b.json", "bravo", 3);
+  const fs::path a_journal = dir / "a" / "journal.jsonl";
+
+  // (a) Campaign A holds the instrument; B is refused at start, naming A, and writes nothing.
+  std::string a_id;
+  {
+    ChildProcess a({LABLOOP_CLI_PATH, "run", (dir / "a.json").string(), "-o", (dir / "a").string()}, dir / "a.log");
+    for (int i = 0; i < 1000 && test::count_journaled(a_journal, "result") < 2 && a.running(); ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE(a.running());
+    a_id = exclusive_campaign_id(a_journal);
+    const auto b = test::cli({"run", (dir / "b.json").string(), "-o", (dir / "b").string()}, dir, "b.log");
+    INFO(b.output);
+    CHECK(b.status == 1);
+    CHECK_THAT(b.output, Catch::Contains("instrument 'reactor-1'") && Catch::Contains("held by campaign " + a_id) &&
+                             Catch::Contains("controller " + controller.public_key.fingerprint()));
+    CHECK_FALSE(fs::exists(dir / "b" / "journal.jsonl"));
+
+    // (d) An old controller, the same key but no campaign_id, is refused too: hello and run.
+    zmq::context_t context;
+    OldController old(context, dir.ipc("sim"), controller, sim_key.public_key);
+    const json hello = old.ask(protocol::Hello{"labloop 0.2.0", "old"});
+    CHECK(hello["type"] == "error");
+    CHECK(hello["code"] == "busy");
+    const json run = old.ask(protocol::Run{"old-0001", json{{"x1", 1.0}, {"x2", 2.0}}});
+    CHECK(run["code"] == "busy");
+    CHECK(run["experiment"] == "old-0001");
+
+    // kill -9 mid-run: no release, the lease stays A's.
+    REQUIRE(a.running());
+    ::kill(a.pid(), SIGKILL);
+    REQUIRE(a.wait_for(10s));
+  }
+  CHECK(test::count_journaled(a_journal, "campaign_finished") == 0);
+
+  // (b) A new campaign is still refused; A's resume (same campaign id, same key) takes it back.
+  const auto c = test::cli({"run", (dir / "b.json").string(), "-o", (dir / "c").string()}, dir, "c.log");
+  INFO(c.output);
+  CHECK(c.status == 1);
+  CHECK_THAT(c.output, Catch::Contains("held by campaign " + a_id));
+  const auto resumed = test::cli({"resume", (dir / "a").string()}, dir, "resume.log");
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  const std::vector<std::string> kinds = exclusive_kinds(a_journal);
+  CHECK(std::count(kinds.begin(), kinds.end(), "instrument_held") == 2);  // at start and at resume
+  REQUIRE(kinds.size() >= 2);
+  CHECK(kinds[kinds.size() - 2] == "instrument_released");  // released, then campaign_finished
+  CHECK(kinds.back() == "campaign_finished");
+  CHECK(test::count_journaled(a_journal, "result") == 8);
+  // verify reads the new events (journal format extended, not renamed) and says who held what.
+  const auto verified = test::cli({"verify", (dir / "a").string(), "--key", (dir / "keys/controller.pub").string()}, dir, "verify.log");
+  INFO(verified.output);
+  CHECK(verified.status == 0);
+  CHECK_THAT(verified.output, Catch::Contains("held since") && Catch::Contains("not released") && Catch::Contains(", released 20"));
+
+  // (c) Released: an old controller is served again, and a new campaign runs.
+  {
+    zmq::context_t context;
+    OldController old(context, dir.ipc("sim"), controller, sim_key.public_key);
+    const json hello = old.ask(protocol::Hello{"labloop 0.2.0", "old"});
+    CHECK(hello["type"] == "welcome");
+    CHECK_FALSE(hello.contains("holder"));  // served, never the holder
+  }
+  const auto d = test::cli({"run", (dir / "b.json").string(), "-o", (dir / "d").string()}, dir, "d.log");
+  INFO(d.output);
+  CHECK(d.status == 0);
+  const std::string d_id = exclusive_campaign_id(dir / "d" / "journal.jsonl");
+
+  // Only A's and D's experiments ever ran on the instrument: nothing of B, C or the old controller.
+  std::map<std::string, int> completed;
+  test::count_completed(dir / "sim.completed.jsonl", completed);
+  int a_runs = 0, d_runs = 0;
+  for (const auto& [id, n] : completed) {
+    INFO(id);
+    CHECK(n == 1);
+    const bool of_a = id.find(a_id.substr(0, 12)) != std::string::npos, of_d = id.find(d_id.substr(0, 12)) != std::string::npos;
+    CHECK((of_a || of_d));
+    a_runs += of_a;
+    d_runs += of_d;
+  }
+  CHECK(a_runs == 8);
+  CHECK(d_runs == 3);
+  CHECK_THAT(test::read_file(dir / "sim.log"), Catch::Contains("refused a hello from a controller that does not hold this instrument"));
+}
