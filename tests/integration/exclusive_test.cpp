@@ -102,7 +102,7 @@ TEST_CASE("Exclusive control: a second campaign is refused naming the holder, a 
                           (dir / "keys/sim").string(), "--allowed", (dir / "allowed").string(), "--cache", (dir / "sim.cache.jsonl").string(),
                           "--completed-log", (dir / "sim.completed.jsonl").string()},
                          dir / "sim.log");
-  write_exclusive_campaign(dir, "a.json", "alpha", 8);
+  write_exclusive_campaign(dir, "a.json", "alpha", 12);  // 3 s of experiments: time to refuse two others before the kill
   write_exclusive_campaign(dir, "b.json", "bravo", 3);
   const fs::path a_journal = dir / "a" / "journal.jsonl";
 
@@ -150,7 +150,7 @@ TEST_CASE("Exclusive control: a second campaign is refused naming the holder, a 
   REQUIRE(kinds.size() >= 2);
   CHECK(kinds[kinds.size() - 2] == "instrument_released");  // released, then campaign_finished
   CHECK(kinds.back() == "campaign_finished");
-  CHECK(test::count_journaled(a_journal, "result") == 8);
+  CHECK(test::count_journaled(a_journal, "result") == 12);
   // verify reads the new events (journal format extended, not renamed) and says who held what.
   const auto verified = test::cli({"verify", (dir / "a").string(), "--key", (dir / "keys/controller.pub").string()}, dir, "verify.log");
   INFO(verified.output);
@@ -182,7 +182,7 @@ TEST_CASE("Exclusive control: a second campaign is refused naming the holder, a 
     a_runs += of_a;
     d_runs += of_d;
   }
-  CHECK(a_runs == 8);
+  CHECK(a_runs == 12);
   CHECK(d_runs == 3);
   CHECK_THAT(test::read_file(dir / "sim.log"), Catch::Contains("refused a hello from a controller that does not hold this instrument"));
 }
