@@ -8,8 +8,10 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <thread>
 #include <zmq.hpp>
@@ -19,6 +21,7 @@
 #include "labloop/core/key_file.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/journal/signing.hpp"
+#include "labloop/wire/driver.hpp"
 #include "labloop/wire/protocol.hpp"
 #include "test_support.hpp"
 
@@ -60,20 +63,26 @@ std::vector<std::string> exclusive_kinds(const fs::path& journal) {
   return kinds;
 }
 
-// A controller of protocol v1 before campaign ids: a DEALER with this controller's key, sending
-// raw messages (the same key, so only the missing campaign_id tells it from the holder).
+// A controller sending raw protocol messages on a DEALER: one of protocol v1 before campaign ids
+// (with this controller's key, so only the missing campaign_id tells it from the holder), or a
+// plaintext one.
 class OldController {
  public:
-  OldController(zmq::context_t& context, const std::string& endpoint, const KeyPair& mine, const PublicKey& server)
+  OldController(zmq::context_t& context, const std::string& endpoint, const KeyPair* mine = nullptr, const PublicKey* server = nullptr)
       : socket_(context, zmq::socket_type::dealer) {
     socket_.set(zmq::sockopt::linger, 0);
-    zmq_setsockopt(socket_.handle(), ZMQ_CURVE_SERVERKEY, server.curve.data(), 32);
-    zmq_setsockopt(socket_.handle(), ZMQ_CURVE_PUBLICKEY, mine.public_key.curve.data(), 32);
-    zmq_setsockopt(socket_.handle(), ZMQ_CURVE_SECRETKEY, mine.curve_secret.data(), 32);
+    if (mine && server) {
+      zmq_setsockopt(socket_.handle(), ZMQ_CURVE_SERVERKEY, server->curve.data(), 32);
+      zmq_setsockopt(socket_.handle(), ZMQ_CURVE_PUBLICKEY, mine->public_key.curve.data(), 32);
+      zmq_setsockopt(socket_.handle(), ZMQ_CURVE_SECRETKEY, mine->curve_secret.data(), 32);
+    }
     socket_.connect(endpoint);
   }
   json ask(const protocol::Message& message) {
     socket_.send(zmq::buffer(protocol::encode(message)), zmq::send_flags::none);
+    return receive();
+  }
+  json receive() {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, 5000ms);
     zmq::message_t reply;
@@ -85,7 +94,89 @@ class OldController {
   zmq::socket_t socket_;
 };
 
+// x in [0, 1] → y = x; counts the runs that reach it.
+class ExclusiveEcho final : public Driver {
+ public:
+  InstrumentInfo describe() const override {
+    InstrumentInfo info;
+    info.driver = "exclusive-echo";
+    info.version = "1";
+    info.inputs = {Parameter{.name = "x", .low = 0, .high = 1}};
+    info.outputs = {"y"};
+    return info;
+  }
+  Values run(const Params& params, std::stop_token) override {
+    ++runs;
+    return {{"y", params["x"].get<double>()}};
+  }
+  std::atomic<int> runs{0};
+};
+
+// serve() in-process until the object goes away.
+class ExclusiveServed {
+ public:
+  ExclusiveServed(Driver& driver, const std::string& endpoint, ServeOptions options) {
+    std::promise<void> ready;
+    auto bound = ready.get_future();
+    thread_ = std::jthread([&driver, endpoint, options, ready = std::move(ready)](std::stop_token stop) mutable {
+      options.stop = stop;
+      options.handle_signals = false;
+      options.log = [](const std::string&) {};
+      options.on_ready = [&ready](const std::string&) { ready.set_value(); };
+      serve(driver, endpoint, options);
+    });
+    REQUIRE(bound.wait_for(5s) == std::future_status::ready);
+  }
+
+ private:
+  std::jthread thread_;
+};
+
 }  // namespace
+
+TEST_CASE("Exclusive control in serve(): the holder survives a driver restart, a connection says hello to be the holder's, only "
+          "the holder releases, and a driver without it answers release and names no holder",
+          "[exclusive]") {
+  const test::TempDir dir;
+  ExclusiveEcho echo;
+  ServeOptions options;
+  options.exclusive = true;
+  options.cache_path = (dir / "echo.cache.jsonl").string();
+  zmq::context_t context;
+  const auto run = [](OldController& c, const std::string& id) { return c.ask(protocol::Run{id, json{{"x", 0.5}}}); };
+  {
+    ExclusiveServed served(echo, dir.ipc("echo"), options);
+    OldController a(context, dir.ipc("echo")), b(context, dir.ipc("echo"));
+    const json welcome = a.ask(protocol::Hello{"t", "a", "aaaa"});
+    CHECK(welcome["holder"]["campaign_id"] == "aaaa");
+    CHECK_FALSE(welcome["holder"].contains("controller"));  // plaintext: the campaign id alone
+    CHECK(b.ask(protocol::Hello{"t", "b", "bbbb"})["code"] == "busy");
+    CHECK(run(b, "b-1")["code"] == "busy");
+    CHECK(run(a, "a-1")["type"] == "accepted");
+  }
+  CHECK(echo.runs.load() == 1);
+  {
+    ExclusiveServed served(echo, dir.ipc("echo"), options);  // restarted: the holder is read back
+    OldController a(context, dir.ipc("echo")), b(context, dir.ipc("echo"));
+    CHECK(b.ask(protocol::Hello{"t", "b", "bbbb"})["code"] == "busy");
+    CHECK(run(a, "a-2")["code"] == "busy");  // a connection this driver has not heard hello from
+    CHECK(a.ask(protocol::Hello{"t", "a", "aaaa"})["holder"]["campaign_id"] == "aaaa");
+    CHECK(run(a, "a-2")["type"] == "accepted");
+    CHECK(a.receive()["type"] == "result");
+    CHECK(b.ask(protocol::Release{"bbbb"})["code"] == "busy");
+    CHECK(a.ask(protocol::Release{"aaaa"}) == protocol::to_json(protocol::Released{"aaaa"}));
+    CHECK(b.ask(protocol::Hello{"t", "b", "bbbb"})["holder"]["campaign_id"] == "bbbb");
+  }
+  CHECK(echo.runs.load() == 2);
+  CHECK_THAT(test::read_file(dir / "echo.cache.jsonl.holder"), Catch::Contains("\"released\":true") && Catch::Contains("bbbb"));
+  {
+    options.exclusive = false;  // v1 as before: no holder, release answered, everyone served
+    ExclusiveServed served(echo, dir.ipc("echo"), options);
+    OldController c(context, dir.ipc("echo"));
+    CHECK_FALSE(c.ask(protocol::Hello{"t", "c", "cccc"}).contains("holder"));
+    CHECK(c.ask(protocol::Release{"cccc"})["type"] == "released");
+  }
+}
 
 TEST_CASE("Exclusive control: a second campaign is refused naming the holder, a kill -9ed campaign's resume takes its instrument "
           "back while a new one is still refused, and release at the end frees it",
@@ -122,7 +213,7 @@ TEST_CASE("Exclusive control: a second campaign is refused naming the holder, a 
 
     // (d) An old controller, the same key but no campaign_id, is refused too: hello and run.
     zmq::context_t context;
-    OldController old(context, dir.ipc("sim"), controller, sim_key.public_key);
+    OldController old(context, dir.ipc("sim"), &controller, &sim_key.public_key);
     const json hello = old.ask(protocol::Hello{"labloop 0.2.0", "old"});
     CHECK(hello["type"] == "error");
     CHECK(hello["code"] == "busy");
@@ -160,7 +251,7 @@ TEST_CASE("Exclusive control: a second campaign is refused naming the holder, a 
   // (c) Released: an old controller is served again, and a new campaign runs.
   {
     zmq::context_t context;
-    OldController old(context, dir.ipc("sim"), controller, sim_key.public_key);
+    OldController old(context, dir.ipc("sim"), &controller, &sim_key.public_key);
     const json hello = old.ask(protocol::Hello{"labloop 0.2.0", "old"});
     CHECK(hello["type"] == "welcome");
     CHECK_FALSE(hello.contains("holder"));  // served, never the holder
