@@ -557,7 +557,8 @@ class _Server:
                 for line in f:
                     try:
                         h = json.loads(line.decode("utf-8", errors="replace"))
-                    except ValueError:
+                    except (ValueError, RecursionError):
+                        log.warning("holder file %s: skipped a line that is not a holder (a crash while writing it?)", path)
                         continue
                     if isinstance(h, dict) and h.get("released") is True:
                         self.lease.holder = None
