@@ -194,6 +194,10 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
     }
     if (const auto* error = std::get_if<protocol::Error>(&*message)) {
       // Never retried in a loop: someone has to end the other campaign, or wait for it.
+      if (error->code == protocol::kBusy && campaign_id && error->message.find("campaign " + *campaign_id) != std::string::npos)
+        throw InstrumentError(name_, fmt::format("is held by this campaign, but under another controller key: {} (driver at {}). "
+                                                 "Resume with the key it was started with (its security section's client_keys)",
+                                                 error->message, endpoint_));
       if (error->code == protocol::kBusy)
         throw InstrumentError(name_, fmt::format("is in use by another campaign and cannot be used: {} (driver at {}). Wait for that "
                                                  "campaign to end, or stop it (its own `labloop resume` takes the instrument back)",

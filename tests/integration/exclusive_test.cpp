@@ -17,11 +17,13 @@
 #include <zmq.hpp>
 
 #include "cli_process.hpp"
+#include "fake_driver.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/journal/signing.hpp"
 #include "labloop/wire/driver.hpp"
+#include "labloop/wire/instrument.hpp"
 #include "labloop/wire/protocol.hpp"
 #include "test_support.hpp"
 
@@ -276,4 +278,22 @@ TEST_CASE("Exclusive control: a second campaign is refused naming the holder, a 
   CHECK(a_runs == 12);
   CHECK(d_runs == 3);
   CHECK_THAT(test::read_file(dir / "sim.log"), Catch::Contains("refused a hello from a controller that does not hold this instrument"));
+}
+
+TEST_CASE("Exclusive control at the controller: busy to its hello names the holder and what to do, and says so when the holder is "
+          "this campaign under another controller key",
+          "[exclusive]") {
+  const test::TempDir dir;
+  test::FakeDriver fake(dir.ipc("fake"), [](const std::string&) {
+    return std::vector<std::string>{protocol::encode(protocol::Error{
+        "busy", "instrument held by campaign aaaa (controller curve:other) since 2026-12-02 14:02:07 UTC; its lease runs until 2026-12-02 15:02:07 UTC unless it is released",
+        std::nullopt})};
+  });
+  zmq::context_t context;
+  Instrument another(context, "reactor-1", dir.ipc("fake"), InstrumentTiming{}, [](const std::string&) {});
+  CHECK_THROWS_WITH(another.hello("b", {}, std::string("bbbb")),
+                    Catch::Contains("instrument 'reactor-1': is in use by another campaign") && Catch::Contains("held by campaign aaaa") &&
+                        Catch::Contains("Wait for that campaign to end, or stop it"));
+  Instrument same(context, "reactor-1", dir.ipc("fake"), InstrumentTiming{}, [](const std::string&) {});
+  CHECK_THROWS_WITH(same.hello("a", {}, std::string("aaaa")), Catch::Contains("is held by this campaign, but under another controller key"));
 }
