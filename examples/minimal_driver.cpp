@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,16 +36,23 @@ class Oven final : public labloop::Driver {
 };
 
 // labloop-example-driver [ENDPOINT [CACHE]] [--key keys/oven] [--allowed keys/controllers] [--require-encryption]
+//                        [--exclusive | --no-exclusive] [--lease SECONDS]
+// One campaign at a time (docs/protocol.md §12) is the default with --key.
 int main(int argc, char** argv) {
   Oven oven;
   labloop::ServeOptions options;
   std::vector<std::string> positional;
+  int exclusive = -1;  // -1: on with a key
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if ((arg == "--key" || arg == "--allowed") && i + 1 < argc) {
       (arg == "--key" ? options.key_path : options.allowed_keys) = argv[++i];  // CurveZMQ: docs/security.md
     } else if (arg == "--require-encryption") {
       options.require_encryption = true;
+    } else if (arg == "--exclusive" || arg == "--no-exclusive") {
+      exclusive = arg == "--exclusive";
+    } else if (arg == "--lease" && i + 1 < argc) {
+      options.lease = std::chrono::seconds(std::atoll(argv[++i]));
     } else if (arg.rfind("--", 0) == 0) {
       std::fprintf(stderr, "unknown option %s (or it lacks its value)\n", arg.c_str());
       return 2;
@@ -53,6 +61,11 @@ int main(int argc, char** argv) {
     }
   }
   if (positional.size() > 1) options.cache_path = positional[1];  // results survive a crash of this driver
+  options.exclusive = exclusive == 1 || (exclusive == -1 && !options.key_path.empty());
+  if (options.lease.count() <= 0) {
+    std::fprintf(stderr, "--lease needs a whole number of seconds > 0\n");
+    return 2;
+  }
   try {
     return labloop::serve(oven, positional.empty() ? "tcp://127.0.0.1:5555" : positional[0], options);
   } catch (const std::exception& e) {  // a key that cannot be read, an endpoint in use: one line, exit 1

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -217,7 +218,21 @@ int main(int argc, char** argv) {
   app.add_option("--key", serve_options.key_path, "Encrypt with this key pair (keys/sim or keys/sim.key; `labloop keys new sim`)");
   app.add_option("--allowed", serve_options.allowed_keys, "Controller public keys allowed to connect: a .pub file or a directory of them");
   app.add_flag("--require-encryption", serve_options.require_encryption, "Refuse to start without --key and --allowed");
+  // Exclusive control (docs/protocol.md §12): one campaign at a time. On by default with a key,
+  // where the holder is a controller key and not only a campaign id.
+  bool exclusive = false, not_exclusive = false;
+  double lease_s = 3600;
+  app.add_flag("--exclusive", exclusive, "Serve one campaign at a time: others get `busy` naming the holder (default with --key)");
+  app.add_flag("--no-exclusive", not_exclusive, "Serve every controller, even with --key (protocol v1 without holders)");
+  app.add_option("--lease", lease_s, "Seconds a silent holder keeps the instrument (default 3600; its messages renew it)")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
+  if (exclusive && not_exclusive) {
+    std::cerr << "labloop-sim: --exclusive and --no-exclusive contradict each other; give one\n";
+    return 2;
+  }
+  serve_options.exclusive = exclusive || (!not_exclusive && !serve_options.key_path.empty());
+  serve_options.lease = std::chrono::seconds(static_cast<long long>(std::ceil(lease_s)));
 
   if (list) {
     fmt::print("{:<22} {:<10} {}\n", "function", "dims", "description");

@@ -69,7 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--key", metavar="KEYS/NAME", help="encrypt with this key pair (CurveZMQ; `labloop keys new NAME`)")
     ap.add_argument("--allowed", metavar="FILE_OR_DIR", help="controller public keys allowed to connect (.pub file or directory)")
     ap.add_argument("--require-encryption", action="store_true", help="refuse to start without --key and --allowed")
+    ap.add_argument("--exclusive", action="store_true", default=None,
+                    help="one campaign at a time: others get `busy` naming the holder (default with --key)")
+    ap.add_argument("--no-exclusive", dest="exclusive", action="store_false", help="serve every controller, even with --key")
+    ap.add_argument("--lease", type=float, default=3600.0, metavar="SECONDS",
+                    help="how long a silent holder keeps the instrument (default 3600; its messages renew it)")
     args = ap.parse_args(argv)
+    if args.exclusive is None:
+        args.exclusive = bool(args.key)
     if args.delay < 0 or not math.isfinite(args.delay):
         ap.error("--delay must be a finite number >= 0")
     if args.capacity < 1:
@@ -84,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         serve(BraninDriver(args.delay, args.capacity), args.endpoint, cache_path=args.cache, ready=ready,
-              key_path=args.key, allowed_keys=args.allowed, require_encryption=args.require_encryption)
+              key_path=args.key, allowed_keys=args.allowed, require_encryption=args.require_encryption,
+              exclusive=args.exclusive, lease_s=args.lease)
     except Exception as e:  # e.g. address in use: one clear line, non-zero exit
         print(f"example_driver: {e}", file=sys.stderr)
         return 1

@@ -19,6 +19,8 @@ runs experiments in worker threads (up to `capacity` at once), so heartbeats nev
 an experiment. Results are cached by experiment id and params, which makes `run` idempotent:
 a repeated `run` with other params is `rejected` ("conflict: ..."), and only the peer that sent
 the matching `run` may abort the experiment (docs/protocol.md sections 4.2, 4.5 and 5).
+With `exclusive=True` one campaign at a time holds the instrument (section 12): others get
+`error busy` naming the holder, the holder's `resume` takes it back, `release` ends it.
 """
 
 from __future__ import annotations
@@ -52,11 +54,13 @@ __all__ = [
     "read_key_pair",
     "read_public_keys",
     "key_fingerprint",
+    "HolderLease",
 ]
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB, per payload frame
 MAX_EXPERIMENT_ID_CHARS = 128
+MAX_CAMPAIGN_ID_CHARS = 128
 MAX_MESSAGE_DEPTH = 64  # nested arrays/objects per payload; the top-level object is level 1
 MAX_ERROR_CHARS = 4096  # failure texts are for humans; keep results small
 MAX_DISCRETE_LEVELS = 1000  # levels of a discrete input (docs/protocol.md)
@@ -164,6 +168,75 @@ class _AllowList:
             return True
         log.warning("refused controller key %s: it is not in the allow-list %s", key_fingerprint(key), self.path)
         return False
+
+
+def _utc(t: float, fmt: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
+    return time.strftime(fmt, time.gmtime(t))
+
+
+class HolderLease:
+    """Exclusive control (docs/protocol.md section 12), the policy alone, time passed in: the C++
+    SDK's labloop/wire/lease.hpp. A claim is (campaign id, controller key fingerprint or "")."""
+
+    def __init__(self, lease_s: float) -> None:
+        self.lease_s = lease_s
+        self.holder: dict[str, Any] | None = None  # {"campaign_id", "key", "since", "until"}; may have expired
+        self.dirty = False  # changed in a way the holder file must know
+        self._saved_until = 0.0
+
+    def current(self, now: float) -> dict[str, Any] | None:
+        return self.holder if self.holder is not None and now < self.holder["until"] else None
+
+    def _renew(self, now: float) -> None:
+        assert self.holder is not None
+        self.holder["until"] = now + self.lease_s
+        if self.holder["until"] - self._saved_until >= self.lease_s / 10:
+            self.dirty = True
+
+    def take(self, claim: tuple[str, str], now: float) -> str:
+        """'taken', 'renewed' (the holder again: a resume) or 'refused'."""
+        held = self.current(now)
+        if held is not None:
+            if (held["campaign_id"], held["key"]) != claim:
+                return "refused"
+            self._renew(now)
+            return "renewed"
+        self.holder = {"campaign_id": claim[0], "key": claim[1], "since": now, "until": now + self.lease_s}
+        self.dirty = True
+        return "taken"
+
+    def admit(self, claim: tuple[str, str] | None, now: float) -> bool:
+        held = self.current(now)
+        if held is None:
+            return True
+        if claim != (held["campaign_id"], held["key"]):
+            return False
+        self._renew(now)
+        return True
+
+    def release(self, claim: tuple[str, str], now: float) -> str:
+        """'released', 'not_held' or 'refused' (someone else holds it)."""
+        held = self.current(now)
+        if held is None:
+            if self.holder is not None:
+                self.holder, self.dirty = None, True
+            return "not_held"
+        if (held["campaign_id"], held["key"]) != claim:
+            return "refused"
+        self.holder, self.dirty = None, True
+        return "released"
+
+    def saved(self) -> None:
+        self.dirty = False
+        self._saved_until = self.holder["until"] if self.holder else 0.0
+
+    def busy_message(self, now: float) -> str:
+        held = self.current(now)
+        if held is None:
+            return "instrument is free"
+        who = f" (controller {held['key']})" if held["key"] else ""
+        return (f"instrument held by campaign {held['campaign_id']}{who} since {_utc(held['since'], '%Y-%m-%d %H:%M:%S')} UTC; "
+                f"its lease runs until {_utc(held['until'], '%Y-%m-%d %H:%M:%S')} UTC unless it is released")
 
 
 # The experiment a worker thread is running, so Driver.report_progress() needs no id argument.
@@ -433,7 +506,7 @@ class _Server:
     def __init__(self, driver: Driver, endpoint: str, cache_path: str | None,
                  shutdown_timeout: float, stop_event: threading.Event | None,
                  key_path: str | None = None, allowed_keys: str | None = None,
-                 require_encryption: bool = False) -> None:
+                 require_encryption: bool = False, exclusive: bool = False, lease_s: float = 3600.0) -> None:
         if require_encryption and not key_path:
             raise KeyFileError("encryption is required but no key pair was given: make one with `labloop keys new NAME`, then "
                             "serve with key_path (--key keys/NAME) and allowed_keys (--allowed DIR)")
@@ -466,6 +539,52 @@ class _Server:
         os.set_blocking(self.wake_w, False)
         if cache_path:
             self._load_cache(cache_path)
+        # Exclusive control: the holder, and what each peer (ROUTER identity) claimed in its hello.
+        self.lease = HolderLease(lease_s) if exclusive else None
+        self.peers: dict[bytes, tuple[str, str] | None] = {}
+        self._key = ""  # the controller key of the message being handled (its connection's User-Id)
+        self.holder_path = cache_path + ".holder" if cache_path else None
+        if self.lease is not None and self.holder_path:
+            self._load_holder(self.holder_path)
+
+    # -- the holder on disk beside the cache (the C++ SDK's format): JSON lines, the last good
+    #    one winning, {"released": true} when free; fsynced before the answer that depends on it.
+
+    def _load_holder(self, path: str) -> None:
+        assert self.lease is not None
+        try:
+            with open(path, "rb") as f:
+                for line in f:
+                    try:
+                        h = json.loads(line.decode("utf-8", errors="replace"))
+                    except (ValueError, RecursionError):
+                        log.warning("holder file %s: skipped a line that is not a holder (a crash while writing it?)", path)
+                        continue
+                    if isinstance(h, dict) and h.get("released") is True:
+                        self.lease.holder = None
+                    elif (isinstance(h, dict) and isinstance(h.get("campaign_id"), str) and h["campaign_id"]
+                          and isinstance(h.get("key"), str) and _is_number(h.get("since")) and _is_number(h.get("until"))):
+                        self.lease.holder = {k: h[k] for k in ("campaign_id", "key", "since", "until")}
+        except FileNotFoundError:
+            return
+        self.lease.saved()
+        if self.lease.current(time.time()) is not None:
+            log.info("restored the holder from %s: %s", path, self.lease.busy_message(time.time()))
+
+    def _save_holder(self) -> None:
+        if self.lease is None or not self.lease.dirty:
+            return
+        if self.holder_path:
+            held = self.lease.current(time.time())
+            line = held if held is not None else {"released": True}
+            try:
+                with open(self.holder_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(line) + "\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as e:
+                log.error("cannot write the holder file %s: %s (kept in memory only)", self.holder_path, e)
+        self.lease.saved()
 
     # -- result cache on disk: JSON lines, each a final result message plus a "params" member
     #    holding the params of its run (lines of older SDKs have none); last line for an id wins.
@@ -561,10 +680,11 @@ class _Server:
                 if sock in events:
                     for _ in range(1000):  # bounded so finished results are not starved
                         try:
-                            frames = sock.recv_multipart(zmq.NOBLOCK)
+                            raw = sock.recv_multipart(zmq.NOBLOCK, copy=False)
                         except zmq.Again:
                             break
-                        self._handle(sock, frames)
+                        self._key = self._authenticated_key(raw[-1])
+                        self._handle(sock, [f.bytes for f in raw])
             self._shutdown(sock)
         finally:
             for sig, handler in old_handlers.items():
@@ -575,6 +695,18 @@ class _Server:
             ctx.term()
             os.close(self.wake_r)
             os.close(self.wake_w)
+
+    @staticmethod
+    def _authenticated_key(frame: zmq.Frame) -> str:
+        """The connection's controller key as its fingerprint: pyzmq's authenticator gives the Z85
+        key as User-Id (the C++ SDK's ZAP handler the fingerprint itself); "" on plaintext."""
+        try:
+            user = frame.get("User-Id")
+        except (zmq.ZMQError, KeyError, ValueError):
+            return ""
+        if not user:
+            return ""
+        return user if user.startswith("curve:") else key_fingerprint(user.encode("ascii", errors="replace"))
 
     def _drain_wake(self) -> None:
         try:
@@ -655,12 +787,19 @@ class _Server:
         if not isinstance(mtype, str):
             return _error("bad_message", "missing or non-string \"type\"")
         if mtype == "hello":
-            return self._on_hello(msg)
+            return self._on_hello(envelope, msg)
+        if mtype == "release":
+            return self._on_release(msg)
         if mtype == "run":
+            if not self._admits(envelope):
+                return self._busy("run", msg.get("experiment") if _valid_id(msg.get("experiment")) else None)
             return self._on_run(envelope, msg)
         if mtype == "ping":
+            self._admits(envelope)  # the holder's heartbeat renews its lease; anyone may ping
             return self._on_ping()
         if mtype == "abort":
+            if not self._admits(envelope):
+                return self._busy("abort", msg.get("experiment") if _valid_id(msg.get("experiment")) else None)
             return self._on_abort(envelope, msg)
         if mtype == "error":
             # Never answer an error with an error: two peers could ping-pong forever.
@@ -668,9 +807,58 @@ class _Server:
             return None
         return _error("unknown_type", f"unknown message type {_fmt(mtype)}")
 
-    def _on_hello(self, msg: dict[str, Any]) -> dict[str, Any]:
+    def _on_hello(self, envelope: list[bytes], msg: dict[str, Any]) -> dict[str, Any]:
         log.info("hello from %s (campaign %s)", msg.get("controller"), msg.get("campaign"))
-        return {"v": PROTOCOL_VERSION, "type": "welcome", **self.info}
+        welcome = {"v": PROTOCOL_VERSION, "type": "welcome", **self.info}
+        if self.lease is None:
+            return welcome
+        campaign_id = msg.get("campaign_id")
+        if isinstance(campaign_id, str) and not 1 <= len(campaign_id) <= MAX_CAMPAIGN_ID_CHARS:
+            return _error("bad_message", f"hello: \"campaign_id\" must be 1 to {MAX_CAMPAIGN_ID_CHARS} characters")
+        claim = (campaign_id, self._key) if isinstance(campaign_id, str) else None
+        if len(self.peers) >= 4096 and envelope[0] not in self.peers:
+            self.peers.clear()  # bounded; a forgotten peer is asked for a hello again through `busy`
+        self.peers[envelope[0]] = claim
+        now = time.time()
+        if claim is None:  # an old controller: served while free, never holds the instrument
+            return welcome if self.lease.admit(None, now) else self._busy("hello", None)
+        taken = self.lease.take(claim, now)
+        self._save_holder()
+        if taken == "refused":
+            return self._busy("hello", None)
+        held = self.lease.current(now)
+        assert held is not None
+        log.info("campaign %s %s this instrument until %s", claim[0], "holds" if taken == "taken" else "took back", _utc(held["until"]))
+        welcome["holder"] = {"campaign_id": held["campaign_id"], "since": _utc(held["since"]), "until": _utc(held["until"])}
+        if held["key"]:
+            welcome["holder"]["controller"] = held["key"]
+        return welcome
+
+    def _on_release(self, msg: dict[str, Any]) -> dict[str, Any]:
+        campaign_id = msg.get("campaign_id")
+        if not isinstance(campaign_id, str) or not 1 <= len(campaign_id) <= MAX_CAMPAIGN_ID_CHARS:
+            return _error("bad_message", f"release: \"campaign_id\" must be a string of 1 to {MAX_CAMPAIGN_ID_CHARS} characters")
+        if self.lease is not None:
+            outcome = self.lease.release((campaign_id, self._key), time.time())
+            self._save_holder()
+            if outcome == "refused":
+                return self._busy("release", None)
+            if outcome == "released":
+                log.info("campaign %s released this instrument", campaign_id)
+        return {"v": PROTOCOL_VERSION, "type": "released", "campaign_id": campaign_id}
+
+    def _admits(self, envelope: list[bytes]) -> bool:
+        if self.lease is None:
+            return True
+        admitted = self.lease.admit(self.peers.get(envelope[0]), time.time())
+        self._save_holder()
+        return admitted
+
+    def _busy(self, what: str, experiment: str | None) -> dict[str, Any]:
+        assert self.lease is not None
+        message = self.lease.busy_message(time.time())
+        log.warning("refused a %s from a controller that does not hold this instrument: %s", what, message)
+        return _error("busy", message, experiment)
 
     def _on_ping(self) -> dict[str, Any]:
         pong: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "pong", "running": list(self.running)}
@@ -818,7 +1006,8 @@ class _Server:
 def serve(driver: Driver, endpoint: str, *, cache_path: str | None = None,
           ready: Callable[[str], None] | None = None, install_signal_handlers: bool = True,
           shutdown_timeout: float = 5.0, stop_event: threading.Event | None = None,
-          key_path: str | None = None, allowed_keys: str | None = None, require_encryption: bool = False) -> None:
+          key_path: str | None = None, allowed_keys: str | None = None, require_encryption: bool = False,
+          exclusive: bool = False, lease_s: float = 3600.0) -> None:
     """Bind a ROUTER at `endpoint` and serve protocol v1 until SIGINT/SIGTERM or `stop_event`.
 
     cache_path: optional JSON-lines file; finished results are appended (each line the result
@@ -836,7 +1025,12 @@ def serve(driver: Driver, endpoint: str, *, cache_path: str | None = None,
         neither. A plaintext client or an unlisted key is refused during the handshake and logged
         with the key's fingerprint.
     require_encryption: raise instead of serving in plain text when no key pair is given.
+    exclusive: one campaign at a time (docs/protocol.md section 12). A hello with a "campaign_id"
+        takes the instrument when it is free, expired, or already that campaign's (with the same
+        controller key on an encrypted link: a resume); anyone else's hello, run and abort gets
+        `error busy` naming the holder. The holder's messages renew its lease of `lease_s`
+        seconds; `release` ends it. With cache_path the holder is kept in cache_path + ".holder".
     Returns normally after a clean stop; raises if the endpoint cannot be bound.
     """
     _Server(driver, endpoint, cache_path, shutdown_timeout, stop_event,
-            key_path, allowed_keys, require_encryption).serve(ready, install_signal_handlers)
+            key_path, allowed_keys, require_encryption, exclusive, lease_s).serve(ready, install_signal_handlers)

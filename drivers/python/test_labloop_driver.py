@@ -401,6 +401,73 @@ def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
     check(p5.wait(5.0) == 0, "driver C stopped after the old cache file")
 
 
+def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
+    """Exclusive control (docs/protocol.md section 12): the policy, then serve() with two controllers."""
+    print("exclusive control")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    import labloop_driver as ld
+
+    lease = ld.HolderLease(60.0)
+    check(lease.take(("A", ""), 100.0) == "taken" and lease.take(("A", ""), 130.0) == "renewed", "taken, then renewed by its holder")
+    check(lease.take(("B", ""), 150.0) == "refused" and "held by campaign A" in lease.busy_message(150.0), "another is refused, naming A")
+    check(not lease.admit(None, 150.0) and lease.admit(("A", ""), 150.0), "runs: only the holder's")
+    check(lease.take(("B", ""), 211.0) == "taken", "an expired lease is free (60 s after the holder's last message)")
+    check(lease.release(("A", ""), 212.0) == "refused" and lease.release(("B", ""), 212.0) == "released", "only the holder releases")
+
+    endpoint = f"ipc://{tmp}/exclusive.ipc"
+    cache = os.path.join(tmp, "exclusive.cache.jsonl")
+    stop = threading.Event()
+    bound = threading.Event()
+
+    class Quick(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "quick", "version": "1", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                    "outputs": ["y"], "capacity": 1}
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            return {"y": params["x"]}
+
+    def serving() -> threading.Thread:
+        stop.clear()
+        bound.clear()
+        t = threading.Thread(target=ld.serve, args=(Quick(), endpoint),
+                             kwargs={"cache_path": cache, "ready": lambda _: bound.set(), "install_signal_handlers": False,
+                                     "stop_event": stop, "exclusive": True}, daemon=True)
+        t.start()
+        check(bound.wait(5.0), "exclusive driver serving")
+        return t
+
+    t = serving()
+    a, b, old = Controller(ctx, endpoint), Controller(ctx, endpoint), Controller(ctx, endpoint)
+    w = a.ask({"v": 1, "type": "hello", "campaign": "a", "campaign_id": "c-aaaa"})
+    check(w.get("type") == "welcome" and w.get("holder", {}).get("campaign_id") == "c-aaaa", f"A holds it ({w.get('holder')})")
+    r = b.ask({"v": 1, "type": "hello", "campaign": "b", "campaign_id": "c-bbbb"})
+    check(r.get("type") == "error" and r.get("code") == "busy" and "c-aaaa" in r.get("message", ""), f"B is busy, naming A ({r})")
+    r = b.ask({"v": 1, "type": "run", "experiment": "b-1", "params": {"x": 0.5}})
+    check(r.get("code") == "busy" and r.get("experiment") == "b-1", "B's run is refused with busy")
+    check(old.ask({"v": 1, "type": "hello"}).get("code") == "busy", "a hello without campaign_id is refused while held")
+    check(run_kind(a, "a-1") == "accepted", "A's run is accepted")
+    stop.set()
+    t.join(5.0)
+    t = serving()  # a restarted driver keeps its holder (cache_path + ".holder")
+    c = Controller(ctx, endpoint)
+    check(c.ask({"v": 1, "type": "hello", "campaign_id": "c-cccc"}).get("code") == "busy", "after a restart, C is still refused")
+    r = c.ask({"v": 1, "type": "release", "campaign_id": "c-aaaa"})
+    check(r == {"v": 1, "type": "released", "campaign_id": "c-aaaa"}, f"release -> released ({r})")
+    w = c.ask({"v": 1, "type": "hello", "campaign_id": "c-cccc"})
+    check(w.get("holder", {}).get("campaign_id") == "c-cccc", "once released, C takes it")
+    stop.set()
+    t.join(5.0)
+
+
+def run_kind(c: Controller, exp: str) -> str:
+    r = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": 0.5}})
+    if r.get("type") == "accepted":
+        c.recv(3.0)  # its result
+    return str(r.get("type"))
+
+
 def main() -> int:
     tmp = tempfile.mkdtemp(prefix="lltest-")
     ctx = zmq.Context()
@@ -443,6 +510,7 @@ def main() -> int:
                 rc = None
             check(rc == 0, f"driver {name} exits 0 after a signal (rc={rc})")
         test_persistent_cache(tmp, ctx)
+        test_exclusive(tmp, ctx)
     except Exception as e:  # an exception is a failed check, not a hang
         import traceback
         traceback.print_exc()

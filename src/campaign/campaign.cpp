@@ -118,6 +118,7 @@ struct LiveInstrument {
   Clock::time_point simulator_restarted{};
   std::unique_ptr<Instrument> link;
   bool awaiting_welcome = false;   // a hello went out after a reconnect; other welcomes are ignored
+  std::optional<std::chrono::steady_clock::time_point> last_busy_hello;  // rate limit of hellos after `busy`
 };
 
 // One attempt at one of the planner's points. A retry is a new attempt with a new id (a result is
@@ -181,6 +182,9 @@ class CampaignRun {
     if (options_.resume) {
       restore();
     } else {
+      // Before the instruments start: their hello names it, so that a driver under exclusive
+      // control is held by this campaign (protocol §12) and its `resume` takes it back.
+      campaign_id_ = new_campaign_id();
       prepare_output();
       // Read before anything starts: a file that cannot be read stops the run with nothing written.
       if (!config_.candidates.empty()) candidates_ = read_candidates(config_);
@@ -196,6 +200,7 @@ class CampaignRun {
       loop();
     } catch (const std::exception& e) {
       if (journal_) finish(fmt::format("error: {}", e.what()));
+      else release_instruments();  // an instrument further down the list refused: let go of those that said yes
       throw;
     }
     finish(reason_);
@@ -246,9 +251,8 @@ class CampaignRun {
     refuse_existing_campaign();  // again: another `labloop run` may have started there meanwhile
     if (candidates_) keep_candidates_copy(*candidates_, output_);  // the folder alone resumes and replays, wherever it is moved
     journal_.emplace(output_ / "journal.jsonl");
-    const std::string campaign_id = new_campaign_id();
+    const std::string campaign_id = campaign_id_;
     id_tag_ = campaign_id.substr(0, kIdTagChars);
-    campaign_id_ = campaign_id;
     journal(CampaignStartedEvent{.campaign = config_.name, .campaign_id = campaign_id, .config = config_.to_json(), .dry_run = options_.dry_run,
                                  .labloop_version = kVersion, .output = output_.string(),
                                  .candidates = candidates_ ? candidates_->to_json() : nlohmann::json(), .os_user = os_user_name(),
@@ -563,11 +567,19 @@ class CampaignRun {
       if (!options_.dry_run && !ic.keys && !ic.keys_error.empty()) throw InstrumentError(ic.name, ic.keys_error);
       live->link = std::make_unique<Instrument>(context_, ic.name, endpoint, timing, [this](const std::string& line) { log(line); },
                                                 options_.dry_run ? std::nullopt : ic.keys);
-      const InstrumentInfo& info = live->link->hello(config_.name, check);
-      check_instrument_fits(config_, i, info);
+      // No campaign id: `validate --instruments` (none yet) and journals from before ids never hold one.
+      const InstrumentInfo& info =
+          live->link->hello(config_.name, check, campaign_id_.empty() ? std::nullopt : std::optional<std::string>(campaign_id_));
+      try {
+        check_instrument_fits(config_, i, info);
+      } catch (...) {
+        instruments_.push_back(std::move(live));  // so that release_instruments() lets it go
+        throw;
+      }
       journal(InstrumentReadyEvent{.instrument = ic.name, .endpoint = ic.endpoint.empty() || options_.dry_run ? "(private)" : endpoint,
                                    .driver = info.driver, .version = info.version, .capacity = info.capacity,
                                    .key_fingerprint = driver_key_fingerprint(ic)});
+      journal_held(*live, live->link->holder());
       // On resume, experiments the journal shows dispatched here are already this instrument's.
       instruments_.push_back(std::move(live));
       resend_open(*instruments_.back(), "resumed");
@@ -780,8 +792,11 @@ class CampaignRun {
       if (const auto lost_for = book_.answered(inst.index, Clock::now())) back_online(inst, *lost_for);
       return reconcile(inst, *pong);
     }
-    if (const auto* error = std::get_if<protocol::Error>(&m))
+    if (const auto* error = std::get_if<protocol::Error>(&m)) {
+      if (error->code == protocol::kBusy) return on_busy(inst, *error);
       return log(fmt::format("{}: driver reported error {}: {}", inst.config->name, error->code, error->message));
+    }
+    if (std::holds_alternative<protocol::Released>(m)) return;  // a late answer to a release
     if (const auto* accepted = std::get_if<protocol::Accepted>(&m)) return on_accepted(inst, *accepted);
     if (const auto* rejected = std::get_if<protocol::Rejected>(&m)) return on_rejected(inst, *rejected);
     if (const auto* result = std::get_if<protocol::Result>(&m)) return on_result(inst, *result);
@@ -908,13 +923,70 @@ class CampaignRun {
     inst.link->note_alive();
     journal(InstrumentReconnectedEvent{.instrument = inst.config->name, .after_s = lost_for_s});
     inst.awaiting_welcome = true;
-    inst.link->send(protocol::Hello{fmt::format("labloop {}", kVersion), config_.name});
+    inst.link->send(inst.link->hello_message());
     resend_open(inst, "reconnected");
+  }
+
+  // ---- exclusive control (protocol §12) ----------------------------------------------------------
+
+  void journal_held(const LiveInstrument& inst, const std::optional<protocol::Holder>& holder) {
+    if (!holder) return;
+    journal(InstrumentHeldEvent{.instrument = inst.config->name, .campaign_id = holder->campaign_id, .since = holder->since,
+                                .until = holder->until, .controller = holder->controller});
+  }
+
+  // `busy` once running: the driver does not know this connection as the holder's. Usually it
+  // forgot us (it was restarted, or we reconnected) and a hello takes the instrument back; if
+  // another campaign holds it now (our lease expired), the hello is refused too and our
+  // experiments there end by their timeouts. At most one hello per heartbeat interval.
+  void on_busy(LiveInstrument& inst, const protocol::Error& error) {
+    const auto now = Clock::now();
+    if (inst.last_busy_hello && now - *inst.last_busy_hello < std::chrono::duration<double>(inst.config->heartbeat_s)) return;
+    inst.last_busy_hello = now;
+    // Said once until a welcome answers: held by another campaign, this repeats every interval.
+    if (!inst.awaiting_welcome)
+      log(fmt::format("{}: the driver answered busy ({}); saying hello again to take it back", inst.config->name, error.message));
+    inst.awaiting_welcome = true;
+    inst.link->send(inst.link->hello_message());
+  }
+
+  // At every stop: `release` to each instrument whose driver named this campaign its holder,
+  // and a short wait for `released` (journaled). A driver that knows no `release` answers
+  // unknown_type, and one that is gone answers nothing: both are fine, its lease then runs out.
+  void release_instruments() {
+    std::vector<LiveInstrument*> held;
+    for (auto& inst : instruments_)
+      if (inst->link && inst->link->holder() && !campaign_id_.empty()) held.push_back(inst.get());
+    if (held.empty()) return;
+    for (LiveInstrument* inst : held) inst->link->send(protocol::Release{campaign_id_});
+    const auto deadline = Clock::now() + std::chrono::seconds(1);
+    while (!held.empty() && Clock::now() < deadline) {
+      for (auto it = held.begin(); it != held.end();) {
+        bool answered = false;
+        while (auto message = (*it)->link->receive(std::chrono::milliseconds(10))) {
+          if (const auto* released = std::get_if<protocol::Released>(&*message); released && released->campaign_id == campaign_id_) {
+            journal(InstrumentReleasedEvent{.instrument = (*it)->config->name});
+            answered = true;
+            break;
+          }
+          // An answer to the release that is not `released`: unknown_type from an old driver (fine),
+          // anything else said once. Errors about experiments are late news of the campaign.
+          if (const auto* error = std::get_if<protocol::Error>(&*message); error && !error->experiment) {
+            if (error->code != "unknown_type")
+              log(fmt::format("{}: the driver did not release it: {} ({})", (*it)->config->name, error->message, error->code));
+            answered = true;
+            break;
+          }
+        }
+        it = answered ? held.erase(it) : it + 1;
+      }
+    }
   }
 
   // A welcome after start-up answers the hello of back_online. Limits that no longer fit the
   // campaign mean someone changed the instrument: quarantine it and take its experiments back.
   void recheck(LiveInstrument& inst, const protocol::Welcome& welcome) {
+    journal_held(inst, welcome.holder);
     if (book_.quarantined(inst.index)) return;
     std::string problem;
     try {
@@ -1090,6 +1162,7 @@ class CampaignRun {
     std::optional<FinishedBest> best;
     if (best_) best = FinishedBest{best_experiment_, *best_, best_params_};
     try {
+      release_instruments();  // before campaign_finished: nothing of the campaign comes after it
       journal(CampaignFinishedEvent{.reason = reason, .experiments = done_, .failed = failed_, .best = best});
       sign_journal();
       if (key_) log(fmt::format("journal signed by \"{}\" ({}) through line {}", key_->public_key.name, key_->public_key.fingerprint(), journal_->last_seq() - 1));

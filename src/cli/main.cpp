@@ -77,8 +77,11 @@ void print_sessions(const labloop::JournalAudit& audit) {
                or_unrecorded(s.host),
                s.key_fingerprint.empty() ? std::string("no controller key") : fmt::format("controller key \"{}\" {}", s.key_name, s.key_fingerprint));
     for (const labloop::SessionInstrument& inst : s.instruments)
-      fmt::print("    instrument {}: {} {}, driver key {}\n", inst.name, or_unrecorded(inst.driver), inst.version,
-                 inst.key_fingerprint.empty() ? "not recorded" : inst.key_fingerprint);
+      fmt::print("    instrument {}: {} {}, driver key {}{}\n", inst.name, or_unrecorded(inst.driver), inst.version,
+                 inst.key_fingerprint.empty() ? "not recorded" : inst.key_fingerprint,
+                 inst.held_since.empty() ? std::string()
+                                         : fmt::format(", held since {}{}", inst.held_since,
+                                                       inst.released_at.empty() ? ", not released" : ", released " + inst.released_at));
     if (s.experiments == 0) fmt::print("    experiments: none proposed\n");
     else
       fmt::print("    experiments: {} proposed ({} … {}), {} outcome{}\n", s.experiments, s.first_experiment, s.last_experiment, s.outcomes,

@@ -103,6 +103,17 @@ void ProgressDisplay::on_event(const JournalEvent& event, const CampaignStatus& 
     case EventKind::planner_note:
       line(fmt::format("planner: {}", std::get<PlannerNoteEvent>(event.body).note));
       break;
+    case EventKind::instrument_held: {
+      const auto& e = std::get<InstrumentHeldEvent>(event.body);
+      line(fmt::format("instrument {} is this campaign's alone (exclusive control) until {}, renewed while it runs", e.instrument,
+                       e.until.value_or("its driver's lease ends")));
+      break;
+    }
+    case EventKind::instrument_released: {
+      const auto& e = std::get<InstrumentReleasedEvent>(event.body);
+      line(fmt::format("instrument {} released: free for the next campaign", e.instrument));
+      break;
+    }
     case EventKind::instrument_lost: {
       const auto& e = std::get<InstrumentLostEvent>(event.body);
       line(fmt::format("instrument {} lost: {}; waiting up to {:g} s for it to come back", e.instrument, e.reason, e.wait_s));

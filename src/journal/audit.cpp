@@ -66,6 +66,12 @@ std::vector<SessionRecord> sessions_of(const std::vector<JournalEvent>& events) 
     SessionRecord& session = sessions.back();
     if (const auto* ready = e.as<InstrumentReadyEvent>()) {
       session.instruments.push_back(SessionInstrument{ready->instrument, ready->driver, ready->version, ready->key_fingerprint.value_or("")});
+    } else if (const auto* held = e.as<InstrumentHeldEvent>()) {
+      for (SessionInstrument& inst : session.instruments)
+        if (inst.name == held->instrument && inst.held_since.empty()) inst.held_since = held->since;
+    } else if (const auto* released = e.as<InstrumentReleasedEvent>()) {
+      for (SessionInstrument& inst : session.instruments)
+        if (inst.name == released->instrument) inst.released_at = e.time;
     } else if (const auto* proposed = e.as<ProposedEvent>()) {
       if (session.experiments++ == 0) session.first_experiment = proposed->experiment;
       session.last_experiment = proposed->experiment;

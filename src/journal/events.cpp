@@ -26,6 +26,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(EventKind::unknown) +
     "rejected",               "result",                 "failed",       "instrument_lost",  "instrument_reconnected",
     "instrument_restarted",   "instrument_quarantined", "planner_note", "campaign_resumed", "campaign_finished",
     "budget_extended",        "prior_result",           "result_corrected", "journal_signed",
+    "instrument_held",        "instrument_released",
     "unknown",
 };
 
@@ -331,6 +332,20 @@ JournalEventBody decode_body(EventKind kind, const std::string& name, const Fiel
       e.signature = r.required_string("signature");
       return e;
     }
+    case EventKind::instrument_held: {
+      InstrumentHeldEvent e;
+      e.instrument = r.required_string("instrument");
+      e.campaign_id = r.string_or_empty("campaign_id");
+      e.since = r.string_or_empty("since");
+      e.until = r.optional_string("until");
+      e.controller = r.optional_string("controller");
+      return e;
+    }
+    case EventKind::instrument_released: {
+      InstrumentReleasedEvent e;
+      e.instrument = r.required_string("instrument");
+      return e;
+    }
     case EventKind::unknown: break;
   }
   return UnknownEvent{name};
@@ -514,6 +529,14 @@ json encode_fields(const JournalEventBody& body) {
           f["key_fingerprint"] = e.key_fingerprint;
           f["public_key"] = e.public_key;
           f["signature"] = e.signature;
+        } else if constexpr (std::is_same_v<Event, InstrumentHeldEvent>) {
+          f["instrument"] = e.instrument;
+          f["campaign_id"] = e.campaign_id;
+          f["since"] = e.since;
+          put_if("until", e.until);
+          put_if("controller", e.controller);
+        } else if constexpr (std::is_same_v<Event, InstrumentReleasedEvent>) {
+          f["instrument"] = e.instrument;
         } else {
           static_assert(std::is_same_v<Event, UnknownEvent>);
         }

@@ -81,7 +81,9 @@ void ZapHandler::answer(std::vector<zmq::message_t>& request) {
     return reply("400", "key not in the allow-list", "");
   }
   log_(fmt::format("admitted controller key {} ({}) from {}", fingerprint, found->name, address));
-  reply("200", "OK", found->name);
+  // The User-Id of every message on this connection: exclusive control (lease.hpp) knows the
+  // controller by it, so it is the fingerprint, which no message can forge, not the file's name.
+  reply("200", "OK", fingerprint);
 }
 
 HandshakeMonitor::HandshakeMonitor(zmq::context_t& context, zmq::socket_t& socket) : pair_(context, zmq::socket_type::pair) {

@@ -19,6 +19,7 @@
 
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/wire/lease.hpp"
 #include "labloop/wire/protocol.hpp"
 #include "curve.hpp"
 
@@ -129,6 +130,45 @@ class CacheFile {
   AppendFile file_;
 };
 
+// The holder under exclusive control, on disk beside the result cache: one JSON line per change
+// (LeaseHolder::to_json, or {"released": true}), the last good line winning, each fsynced before
+// the answer that depends on it is sent. A restarted driver must not hand a crashed campaign's
+// instrument to the next comer.
+class HolderFile {
+ public:
+  explicit HolderFile(std::string path) : file_(std::move(path), "the instrument's holder file") {}
+
+  std::optional<LeaseHolder> load(const std::function<void(const std::string&)>& log) {
+    const std::string text = file_.read_all();
+    std::optional<LeaseHolder> holder;
+    std::size_t start = 0;
+    while (start < text.size()) {
+      std::size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      const std::string line = text.substr(start, end - start);
+      start = end + 1;
+      if (line.empty()) continue;
+      const json object = json::parse(line, nullptr, false);
+      if (object.is_object() && object.value("released", false)) {
+        holder.reset();
+      } else if (auto read = LeaseHolder::from_json(object)) {
+        holder = std::move(read);
+      } else {
+        log(fmt::format("holder file {}: skipped a line that is not a holder (a crash while writing it?)", file_.path()));
+      }
+    }
+    if (!text.empty() && text.back() != '\n') file_.append("\n");
+    return holder;
+  }
+
+  void save(const std::optional<LeaseHolder>& holder) {
+    file_.append(dump(holder ? holder->to_json() : json{{"released", true}}) + "\n");
+  }
+
+ private:
+  AppendFile file_;
+};
+
 // For log lines: a JSON value cut to a readable length.
 std::string brief(const json& value) {
   std::string text = dump(value);
@@ -162,6 +202,7 @@ class Server {
       cache_ = cache_file_->load(options_.log);
       options_.log(fmt::format("loaded {} cached result(s) from {}", cache_.size(), options_.cache_path));
     }
+    if (options_.exclusive) set_up_lease();
     set_up_encryption();
     // Large enough to answer `too_large` politely; beyond it ZeroMQ drops the peer instead.
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(16 * protocol::kMaxMessageBytes));
@@ -248,6 +289,13 @@ class Server {
     }
   }
 
+  // The key fingerprint the ZAP handler gave this connection as its User-Id (curve.cpp); "" on a
+  // plaintext link, where ZeroMQ sets no User-Id.
+  static std::string authenticated_key(zmq::message_t& frame) {
+    const char* user = zmq_msg_gets(frame.handle(), "User-Id");
+    return user ? std::string(user) : std::string();
+  }
+
   void send(const Envelope& route, const std::string& payload) {
     inject_reply_faults(route);
     send_frames(route, payload);
@@ -285,7 +333,7 @@ class Server {
     for (size_t i = 0; i + 1 < frames.size(); ++i) route.push_back(frames[i].to_string());
     const std::string_view payload(static_cast<const char*>(frames.back().data()), frames.back().size());
     try {
-      dispatch(route, protocol::decode(payload));
+      dispatch(route, protocol::decode(payload), authenticated_key(frames.back()));
     } catch (const ProtocolError& e) {
       options_.log(fmt::format("rejected a malformed message ({}): {}", e.code(), e.what()));
       send(route, protocol::Error{e.code(), e.what()});
@@ -295,14 +343,112 @@ class Server {
     }
   }
 
-  void dispatch(const Envelope& route, const protocol::Message& m) {
-    if (std::holds_alternative<protocol::Hello>(m)) return send(route, welcome_);
-    if (std::holds_alternative<protocol::Ping>(m)) return send(route, protocol::Pong{order_, {}});
-    if (const auto* run = std::get_if<protocol::Run>(&m)) return handle_run(route, *run);
-    if (const auto* abort = std::get_if<protocol::Abort>(&m)) return handle_abort(route, abort->experiment);
+  // `key`: the controller key the peer's connection authenticated with ("" on plaintext).
+  void dispatch(const Envelope& route, const protocol::Message& m, const std::string& key) {
+    if (const auto* hello = std::get_if<protocol::Hello>(&m)) return handle_hello(route, *hello, key);
+    if (const auto* release = std::get_if<protocol::Release>(&m)) return handle_release(route, *release, key);
+    if (std::holds_alternative<protocol::Ping>(m)) {
+      if (lease_) lease_admits(route);  // the holder's heartbeat renews its lease; anyone may ping
+      return send(route, protocol::Pong{order_, {}});
+    }
+    if (const auto* run = std::get_if<protocol::Run>(&m)) {
+      if (!lease_admits(route)) return refuse_busy(route, "run", run->experiment);
+      return handle_run(route, *run);
+    }
+    if (const auto* abort = std::get_if<protocol::Abort>(&m)) {
+      if (!lease_admits(route)) return refuse_busy(route, "abort", abort->experiment);
+      return handle_abort(route, abort->experiment);
+    }
     if (const auto* error = std::get_if<protocol::Error>(&m))
       return options_.log(fmt::format("controller reported error {}: {}", error->code, error->message));
     send(route, protocol::Error{"unknown_type", fmt::format("a driver does not handle \"{}\" messages", protocol::type_name(m))});
+  }
+
+  // ---- exclusive control (ServeOptions::exclusive; wire/lease.hpp holds the policy) ----
+
+  void set_up_lease() {
+    lease_.emplace(static_cast<double>(options_.lease.count()));
+    if (options_.cache_path.empty()) return;
+    holder_file_ = std::make_unique<HolderFile>(options_.cache_path + ".holder");
+    if (const auto holder = holder_file_->load(options_.log)) {
+      lease_->restore(*holder);
+      if (lease_->holder(now_unix()))
+        options_.log(fmt::format("restored the holder from {}: {}", options_.cache_path + ".holder", lease_->busy_message(now_unix())));
+    }
+  }
+
+  // On disk before the answer that depends on it leaves (taken, released), so a crash between
+  // the two cannot hand the instrument to someone else after a restart.
+  void save_lease() {
+    if (!lease_ || !lease_->needs_saving()) return;
+    if (holder_file_) {
+      try {
+        holder_file_->save(lease_->holder(now_unix()));
+      } catch (const Error& e) {
+        options_.log(fmt::format("{} (the holder is kept in memory only)", e.what()));
+      }
+    }
+    lease_->saved();
+  }
+
+  // What a peer claimed in its last hello; nullopt for no hello or one without a campaign id.
+  std::optional<LeaseClaim> claim_of(const Envelope& route) const {
+    const auto it = peers_.find(identity(route));
+    return it == peers_.end() ? std::nullopt : it->second;
+  }
+
+  bool lease_admits(const Envelope& route) {
+    if (!lease_) return true;
+    const bool admitted = lease_->admit(claim_of(route), now_unix());
+    save_lease();
+    return admitted;
+  }
+
+  void refuse_busy(const Envelope& route, const char* what, const std::optional<std::string>& experiment) {
+    const std::string message = lease_->busy_message(now_unix());
+    options_.log(fmt::format("refused a {} from a controller that does not hold this instrument: {}", what, message));
+    send(route, protocol::Error{std::string(protocol::kBusy), message, experiment});
+  }
+
+  void handle_hello(const Envelope& route, const protocol::Hello& m, const std::string& key) {
+    if (!lease_) return send(route, welcome_);
+    std::optional<LeaseClaim> claim;
+    if (m.campaign_id) claim = LeaseClaim{*m.campaign_id, key};
+    remember_peer(route, claim);
+    const double now = now_unix();
+    if (!claim) {  // an old controller: served while the instrument is free, never holds it
+      if (!lease_->admit(std::nullopt, now)) return refuse_busy(route, "hello", std::nullopt);
+      return send(route, welcome_);
+    }
+    const HolderLease::Take take = lease_->take(*claim, now);
+    save_lease();
+    if (take == HolderLease::Take::refused) return refuse_busy(route, "hello", std::nullopt);
+    const LeaseHolder holder = *lease_->holder(now);
+    if (take == HolderLease::Take::taken)
+      options_.log(fmt::format("campaign {}{} holds this instrument until {} (renewed by its messages)", claim->campaign_id,
+                               key.empty() ? "" : fmt::format(" (controller {})", key), utc_iso8601(holder.until)));
+    else
+      options_.log(fmt::format("campaign {} took its instrument back", claim->campaign_id));
+    protocol::Welcome welcome = protocol::Welcome::of(info_);
+    welcome.holder = protocol::Holder{holder.claim.campaign_id, utc_iso8601(holder.since), utc_iso8601(holder.until),
+                                      key.empty() ? std::nullopt : std::optional<std::string>(key)};
+    send(route, welcome);
+  }
+
+  void handle_release(const Envelope& route, const protocol::Release& m, const std::string& key) {
+    if (!lease_) return send(route, protocol::Released{m.campaign_id});
+    const HolderLease::Release release = lease_->release(LeaseClaim{m.campaign_id, key}, now_unix());
+    save_lease();
+    if (release == HolderLease::Release::refused) return refuse_busy(route, "release", std::nullopt);
+    if (release == HolderLease::Release::released) options_.log(fmt::format("campaign {} released this instrument", m.campaign_id));
+    send(route, protocol::Released{m.campaign_id});
+  }
+
+  // Peers are ROUTER identities, one per connection; a controller that reconnects says hello
+  // again. Bounded: a peer forgotten here is asked for a hello again through `busy`.
+  void remember_peer(const Envelope& route, const std::optional<LeaseClaim>& claim) {
+    if (peers_.size() >= kMaxPeers && !peers_.count(identity(route))) peers_.clear();
+    peers_[identity(route)] = claim;
   }
 
   // The peer behind an envelope: its ROUTER identity (the first frame), whatever delimiter follows.
@@ -486,6 +632,10 @@ class Server {
   std::unique_ptr<CacheFile> cache_file_;       // null without ServeOptions::cache_path
   std::mt19937_64 faults_rng_{options_.reply_faults.seed};
   bool shutting_down_ = false;
+  std::optional<HolderLease> lease_;            // nullopt unless ServeOptions::exclusive
+  std::unique_ptr<HolderFile> holder_file_;     // null without cache_path
+  static constexpr std::size_t kMaxPeers = 4096;
+  std::map<std::string, std::optional<LeaseClaim>> peers_;  // ROUTER identity → its hello's claim
 };
 
 }  // namespace

@@ -165,8 +165,10 @@ std::optional<protocol::Message> Instrument::receive(std::chrono::milliseconds t
   }
 }
 
-const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::function<void()>& check) {
-  send(protocol::Hello{fmt::format("labloop {}", kVersion), campaign});
+const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::function<void()>& check,
+                                        const std::optional<std::string>& campaign_id) {
+  hello_ = protocol::Hello{fmt::format("labloop {}", kVersion), campaign, campaign_id};
+  send(hello_);
   const auto deadline = Clock::now() + timing_.connect_timeout;
   while (Clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -186,11 +188,22 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
       } catch (const ProtocolError& e) {
         throw InstrumentError(name_, fmt::format("sent a malformed welcome: {}", e.what()));
       }
+      holder_ = welcome->holder;
       last_heard_ = Clock::now();
       return info_;
     }
-    if (const auto* error = std::get_if<protocol::Error>(&*message))
+    if (const auto* error = std::get_if<protocol::Error>(&*message)) {
+      // Never retried in a loop: someone has to end the other campaign, or wait for it.
+      if (error->code == protocol::kBusy && campaign_id && error->message.find("campaign " + *campaign_id) != std::string::npos)
+        throw InstrumentError(name_, fmt::format("is held by this campaign, but under another controller key: {} (driver at {}). "
+                                                 "Resume with the key it was started with (its security section's client_keys)",
+                                                 error->message, endpoint_));
+      if (error->code == protocol::kBusy)
+        throw InstrumentError(name_, fmt::format("is in use by another campaign and cannot be used: {} (driver at {}). Wait for that "
+                                                 "campaign to end, or stop it (its own `labloop resume` takes the instrument back)",
+                                                 error->message, endpoint_));
       throw InstrumentError(name_, fmt::format("refused hello: {} ({})", error->message, error->code));
+    }
     log_(fmt::format("{}: ignored a {} message while waiting for welcome", name_, protocol::type_name(*message)));
   }
   throw InstrumentError(name_, fmt::format("no answer from {} within {:.0f} s; is its driver running and bound to that endpoint?",

@@ -52,10 +52,22 @@ void optional_number(const json& m, const char* field) {
     bad("bad_message", fmt::format("{}: \"{}\" must be a number >= 0", m["type"].get<std::string>(), field));
 }
 
+void require_campaign_id(const json& m) {
+  require_string(m, "campaign_id");
+  const auto& id = m["campaign_id"].get_ref<const std::string&>();
+  if (id.empty() || utf8_length(id) > kMaxCampaignIdChars)
+    bad("bad_message", fmt::format("{}: \"campaign_id\" must be 1 to {} characters", m["type"].get<std::string>(), kMaxCampaignIdChars));
+}
+
 void check_fields(const json& m) {
   const std::string& type = m["type"].get_ref<const std::string&>();
-  if (type == "hello" || type == "ping") return;
-  if (type == "run") {
+  if (type == "ping") return;
+  if (type == "hello") {
+    // Only a string is a campaign id; anything else is an old or foreign controller's field.
+    if (const auto id = m.find("campaign_id"); id != m.end() && id->is_string()) require_campaign_id(m);
+  } else if (type == "release" || type == "released") {
+    require_campaign_id(m);
+  } else if (type == "run") {
     // "params" is checked by the driver after its cache lookup (spec §4.2: a repeated run of a
     // known id is answered from the cache whatever its params).
     require_experiment(m);
@@ -114,13 +126,22 @@ Message read_message(const json& m) {
     const auto it = m.find(field);
     return it == m.end() ? json(nullptr) : *it;
   };
-  if (type == "hello") return Hello{optional_string("controller"), optional_string("campaign")};
+  if (type == "hello") return Hello{optional_string("controller"), optional_string("campaign"), optional_string("campaign_id")};
+  if (type == "release") return Release{string_at("campaign_id")};
+  if (type == "released") return Released{string_at("campaign_id")};
   if (type == "run") return Run{string_at("experiment"), present("params")};
   if (type == "ping") return Ping{};
   if (type == "abort") return Abort{string_at("experiment")};
   if (type == "welcome") {
-    Welcome w{string_at("driver"), string_at("version"), m["inputs"], {}, m["capacity"].get<int>()};
+    Welcome w{string_at("driver"), string_at("version"), m["inputs"], {}, m["capacity"].get<int>(), std::nullopt};
     for (const auto& o : m["outputs"]) w.outputs.push_back(o.get<std::string>());
+    if (const auto holder = m.find("holder"); holder != m.end() && holder->is_object()) {
+      const auto text = [&holder](const char* field) -> std::optional<std::string> {
+        const auto it = holder->find(field);
+        return it != holder->end() && it->is_string() ? std::optional<std::string>(it->get<std::string>()) : std::nullopt;
+      };
+      if (auto id = text("campaign_id")) w.holder = Holder{std::move(*id), text("since").value_or(""), text("until"), text("controller")};
+    }
     return w;
   }
   if (type == "accepted") return Accepted{string_at("experiment"), present("expected_s"), present("max_s")};
@@ -158,7 +179,7 @@ std::string truncate_utf8(const std::string& s, std::size_t max_chars) {
 
 // In the order of Message's alternatives.
 constexpr std::array<std::string_view, std::variant_size_v<Message>> kTypeNames{
-    "hello", "run", "ping", "abort", "welcome", "accepted", "rejected", "result", "pong", "error"};
+    "hello", "run", "ping", "abort", "welcome", "accepted", "rejected", "result", "pong", "error", "release", "released"};
 
 }  // namespace
 
@@ -211,7 +232,10 @@ void put_unless_null(json& m, const char* field, const json& value) {
 void write(json& m, const Hello& x) {
   put_optional(m, "controller", x.controller);
   put_optional(m, "campaign", x.campaign);
+  put_optional(m, "campaign_id", x.campaign_id);
 }
+void write(json& m, const Release& x) { m["campaign_id"] = x.campaign_id; }
+void write(json& m, const Released& x) { m["campaign_id"] = x.campaign_id; }
 void write(json& m, const Run& x) {
   m["experiment"] = x.experiment;
   m["params"] = x.params;
@@ -224,6 +248,12 @@ void write(json& m, const Welcome& x) {
   m["inputs"] = x.inputs;
   m["outputs"] = x.outputs;
   m["capacity"] = x.capacity;
+  if (x.holder) {
+    json holder{{"campaign_id", x.holder->campaign_id}, {"since", x.holder->since}};
+    put_optional(holder, "until", x.holder->until);
+    put_optional(holder, "controller", x.holder->controller);
+    m["holder"] = std::move(holder);
+  }
 }
 void write(json& m, const Accepted& x) {
   m["experiment"] = x.experiment;
@@ -268,7 +298,7 @@ json to_json(const Message& message) {
 std::string encode(const Message& message) { return to_json(message).dump(-1, ' ', false, json::error_handler_t::replace); }
 
 Welcome Welcome::of(const InstrumentInfo& info) {
-  Welcome w{info.driver, info.version, json::array(), info.outputs, info.capacity};
+  Welcome w{info.driver, info.version, json::array(), info.outputs, info.capacity, std::nullopt};
   for (const auto& p : info.inputs) w.inputs.push_back(p.to_json());
   return w;
 }

@@ -49,6 +49,8 @@ std::vector<JournalEventBody> one_of_each() {
       PriorResultEvent{"earlier.csv", 3, params, {0.25, 0.5}, json{{"y", 1.5}, {"purity", 0.9}}, 1.5},
       ResultCorrectedEvent{"q-0001", json{{"y", 0.5}}, 0.5, json{{"y", 5.0}}, 5.0, "misread", "ana"},
       JournalSignedEvent{18, std::string(64, 'a'), "controller", "curve:0123456789abcdef", std::string(40, 'x'), std::string(128, 'b')},
+      InstrumentHeldEvent{"reactor-1", "0123456789abcdef0123456789abcdef", "2026-12-02T14:02:07Z", "2026-12-02T15:02:07Z", "curve:0123456789abcdef"},
+      InstrumentReleasedEvent{"reactor-1"},
   };
 }
 

@@ -50,6 +50,13 @@ TEST_CASE("Codec: each message type round-trips through encode and decode", "[pr
       protocol::Pong{{"a", "b"}, {{"a", 0.25}, {"b", 1.0}}},
       protocol::Error{"bad_json", "not JSON", std::nullopt},
       protocol::Error{"unknown_experiment", "no such experiment", "q-0099"},
+      // Exclusive control (spec §12): v1 extended.
+      protocol::Hello{"labloop 0.3.0", "quickstart", "0123456789abcdef0123456789abcdef"},
+      protocol::Welcome{"d", "1", json::array(), {"y"}, 1, protocol::Holder{"0123456789abcdef", "2026-12-02T14:02:07Z", "2026-12-02T15:02:07Z", "curve:abc"}},
+      protocol::Welcome{"d", "1", json::array(), {"y"}, 1, protocol::Holder{"0123456789abcdef", "2026-12-02T14:02:07Z", std::nullopt, std::nullopt}},
+      protocol::Release{"0123456789abcdef"},
+      protocol::Released{"0123456789abcdef"},
+      protocol::Error{"busy", "instrument held by campaign 0123 since 14:02:07 UTC", std::nullopt},
   };
   for (const auto& m : messages) {
     const std::string bytes = protocol::encode(m);
@@ -117,6 +124,25 @@ TEST_CASE("Codec: unknown fields are ignored, null optional fields are absent, m
   const auto run = std::get<protocol::Run>(protocol::decode(R"({"v":1,"type":"run","experiment":"e","params":[1]})"));
   CHECK(run.params == json::array({1}));  // the driver's to refuse (spec §4.2 step 4)
   CHECK(protocol::type_name(protocol::decode(R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[7],"outputs":[],"capacity":1})")) == "welcome");
+}
+
+TEST_CASE("Codec: exclusive control's fields are v1 extended, and old peers' messages decode as before", "[protocol][codec][lease]") {
+  CHECK(protocol::encode(protocol::Hello{"c", "q", "abc"}) == R"({"campaign":"q","campaign_id":"abc","controller":"c","type":"hello","v":1})");
+  CHECK(protocol::encode(protocol::Release{"abc"}) == R"({"campaign_id":"abc","type":"release","v":1})");
+  CHECK(protocol::encode(protocol::Released{"abc"}) == R"({"campaign_id":"abc","type":"released","v":1})");
+  // An old controller's hello, and a campaign_id of another type, are a hello without one.
+  CHECK(std::get<protocol::Hello>(protocol::decode(R"({"v":1,"type":"hello","campaign":"q"})")).campaign_id == std::nullopt);
+  CHECK(std::get<protocol::Hello>(protocol::decode(R"({"v":1,"type":"hello","campaign_id":7})")).campaign_id == std::nullopt);
+  CHECK(refusal(R"({"v":1,"type":"hello","campaign_id":""})").code == "bad_message");
+  CHECK(refusal(R"({"v":1,"type":"release"})").message == "release: missing \"campaign_id\"");
+  CHECK(refusal(R"({"v":1,"type":"released","campaign_id":3})").message == "released: \"campaign_id\" must be a string");
+  // An old driver's welcome has no holder; a malformed holder is informational, so absent.
+  const char* welcome = R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[],"outputs":["y"],"capacity":1)";
+  CHECK_FALSE(std::get<protocol::Welcome>(protocol::decode(std::string(welcome) + "}")).holder);
+  CHECK_FALSE(std::get<protocol::Welcome>(protocol::decode(std::string(welcome) + R"(,"holder":"me"})")).holder);
+  CHECK_FALSE(std::get<protocol::Welcome>(protocol::decode(std::string(welcome) + R"(,"holder":{"since":"x"}})")).holder);
+  const auto held = std::get<protocol::Welcome>(protocol::decode(std::string(welcome) + R"(,"holder":{"campaign_id":"c","since":"s","x":1}})"));
+  CHECK(held.holder == protocol::Holder{"c", "s", std::nullopt, std::nullopt});
 }
 
 TEST_CASE("Codec: every refusal keeps its code and text", "[protocol][codec]") {

@@ -19,6 +19,9 @@ struct SessionInstrument {
   std::string name;
   std::string driver, version;  // from the driver's welcome
   std::string key_fingerprint;  // the driver's public key ("curve:…"); "" when not recorded
+  // Exclusive control (instrument_held / instrument_released): "" when the driver held nothing.
+  std::string held_since;       // as the driver gave it (UTC ISO 8601)
+  std::string released_at;      // journal time of its instrument_released line
 };
 
 // A session: the campaign's start or one of its resumes, up to the next one.

@@ -45,6 +45,8 @@ enum class EventKind {
   prior_result,
   result_corrected,
   journal_signed,
+  instrument_held,
+  instrument_released,
   unknown,
 };
 
@@ -278,6 +280,27 @@ struct JournalSignedEvent {
   bool operator==(const JournalSignedEvent&) const = default;
 };
 
+// The campaign holds an instrument under exclusive control (protocol §12): its driver's welcome
+// named this campaign as holder. Written at start, at resume and after a reconnect; absent for
+// drivers without exclusive control. Times as the driver gave them (UTC ISO 8601).
+struct InstrumentHeldEvent {
+  static constexpr EventKind kind = EventKind::instrument_held;
+  std::string instrument;
+  std::string campaign_id;
+  std::string since;
+  std::optional<std::string> until;       // the lease's end unless renewed
+  std::optional<std::string> controller;  // the controller key the driver knows it by
+  bool operator==(const InstrumentHeldEvent&) const = default;
+};
+
+// The campaign let an instrument go (`release` answered by `released`), just before
+// campaign_finished.
+struct InstrumentReleasedEvent {
+  static constexpr EventKind kind = EventKind::instrument_released;
+  std::string instrument;
+  bool operator==(const InstrumentReleasedEvent&) const = default;
+};
+
 // A kind this version does not know; its fields are in JournalEvent::raw.
 struct UnknownEvent {
   static constexpr EventKind kind = EventKind::unknown;
@@ -289,7 +312,7 @@ using JournalEventBody =
     std::variant<CampaignStartedEvent, InstrumentReadyEvent, ProposedEvent, DispatchedEvent, AcceptedEvent, RejectedEvent,
                  ResultEvent, FailedEvent, InstrumentLostEvent, InstrumentReconnectedEvent, InstrumentRestartedEvent,
                  InstrumentQuarantinedEvent, PlannerNoteEvent, CampaignResumedEvent, CampaignFinishedEvent, BudgetExtendedEvent,
-                 PriorResultEvent, ResultCorrectedEvent, JournalSignedEvent, UnknownEvent>;
+                 PriorResultEvent, ResultCorrectedEvent, JournalSignedEvent, InstrumentHeldEvent, InstrumentReleasedEvent, UnknownEvent>;
 
 // One decoded journal line.
 struct JournalEvent {

@@ -93,6 +93,18 @@ struct ServeOptions {
   std::string allowed_keys;
   bool require_encryption = false;
 
+  // Exclusive control (docs/protocol.md §12, docs/decisions/0011-exclusive-control.md): one
+  // campaign at a time. A hello with a "campaign_id" takes the instrument when it is free, its
+  // lease has expired, or that campaign (with the same controller key, on an encrypted link)
+  // already holds it — a resume after a crash; anyone else's hello, run and abort is answered
+  // `error busy` naming the holder, and nothing of theirs runs. Every message of the holder's
+  // renews the lease for `lease`; `release` ends it. The key is the one the connection
+  // authenticated with (CURVE), never one a message names. With `cache_path`, the holder is kept
+  // in `cache_path` + ".holder" (JSON lines, fsynced) so a restarted driver keeps it. Off, the
+  // driver serves every controller as protocol v1 always did.
+  bool exclusive = false;
+  std::chrono::seconds lease{3600};
+
   // For testing controllers only: misbehaviour injected into what serve() sends. Before each
   // outgoing message, with probability garbage_rate an extra frame of bytes that are not JSON
   // is sent, and with probability oversize_rate an extra valid `pong` larger than

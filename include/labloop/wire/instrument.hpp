@@ -47,8 +47,17 @@ class Instrument {
   // the driver answers with an error (e.g. another protocol version) or a malformed welcome, and
   // as soon as the handshake is refused (the message says why; see the top of this header).
   // `check`, when given, is called a few times a second while waiting and may throw to give up
-  // early (e.g. when the simulator process already exited).
-  const InstrumentInfo& hello(const std::string& campaign, const std::function<void()>& check = {});
+  // early (e.g. when the simulator process already exited). `campaign_id`: the campaign asks to
+  // hold the instrument (protocol §12); a driver held by another campaign answers `busy`, and the
+  // InstrumentError says who holds it and what to do. Without it, the hello of protocol v1.
+  const InstrumentInfo& hello(const std::string& campaign, const std::function<void()>& check = {},
+                              const std::optional<std::string>& campaign_id = std::nullopt);
+  // The hello that hello() sent, to send again when the driver forgot this peer (a reconnect, a
+  // restarted driver answering `busy` to the holder's own runs).
+  protocol::Hello hello_message() const { return hello_; }
+  // The holder the driver's welcome named: this campaign, under exclusive control; nothing from
+  // a driver without it.
+  const std::optional<protocol::Holder>& holder() const { return holder_; }
 
   void send(const protocol::Message& message);
   // Closes the socket and connects a new one to the same endpoint (the driver sees a new peer).
@@ -98,6 +107,8 @@ class Instrument {
   std::string refusal_;
   int silent_closes_ = 0;  // handshakes the driver ended without a word, since the last success
   InstrumentInfo info_;
+  protocol::Hello hello_;
+  std::optional<protocol::Holder> holder_;
   Clock::time_point last_heard_;
   Clock::time_point last_ping_;
   int malformed_ = 0;

@@ -31,15 +31,29 @@ constexpr std::size_t kMaxExperimentIdChars = 128;
 // A failed result's "error" is cut to this many characters when made with Result::failed (spec
 // §4.3: SHOULD be ≤ 4096); decode accepts longer text from other drivers.
 constexpr std::size_t kMaxErrorChars = 4096;
+constexpr std::size_t kMaxCampaignIdChars = 128;
+// The error code of a driver held by another campaign (spec §6, §12).
+constexpr std::string_view kBusy = "busy";
 
 // ---- controller → driver ----
 
-// "controller" and "campaign" are informational: a driver must not refuse a hello without them or
-// with other types there (spec §4.1), so a non-string decodes as absent.
+// "controller" and "campaign" (the campaign's name) are informational: a driver must not refuse a
+// hello without them or with other types there (spec §4.1), so a non-string decodes as absent.
+// "campaign_id" (v1 extended, spec §12) is the campaign's random id: a driver under exclusive
+// control lets that campaign hold the instrument (wire/lease.hpp). A non-string is absent too
+// (an old controller); a string must be 1 to kMaxCampaignIdChars characters.
 struct Hello {
   std::optional<std::string> controller;
   std::optional<std::string> campaign;
+  std::optional<std::string> campaign_id;
   bool operator==(const Hello&) const = default;
+};
+
+// Ends the sender's hold on the instrument (spec §12): answered by `released`, or by
+// `unknown_type` from a driver that knows nothing of holders (which the controller ignores).
+struct Release {
+  std::string campaign_id;
+  bool operator==(const Release&) const = default;
 };
 
 struct Run {
@@ -59,6 +73,17 @@ struct Abort {
 
 // ---- driver → controller ----
 
+// Who holds an instrument under exclusive control, as `welcome` tells its holder (spec §12). Times
+// are UTC ISO 8601 ("2026-12-02T14:02:00Z"); `controller` is the holder's key fingerprint when the
+// link is encrypted. Informational: a malformed "holder" decodes as absent.
+struct Holder {
+  std::string campaign_id;
+  std::string since;
+  std::optional<std::string> until;
+  std::optional<std::string> controller;
+  bool operator==(const Holder&) const = default;
+};
+
 // The instrument description as sent. `inputs` stays JSON here: decode checks only that it is an
 // array, and parse_welcome() reads it into Parameters (a driver receiving a welcome answers
 // unknown_type, not a complaint about its inputs).
@@ -68,6 +93,7 @@ struct Welcome {
   nlohmann::json inputs = nlohmann::json::array();
   std::vector<std::string> outputs;
   int capacity = 1;
+  std::optional<Holder> holder;  // only from a driver under exclusive control, to the campaign it admitted
   static Welcome of(const InstrumentInfo& info);
   bool operator==(const Welcome&) const = default;
 };
@@ -120,7 +146,14 @@ struct Error {
   bool operator==(const Error&) const = default;
 };
 
-using Message = std::variant<Hello, Run, Ping, Abort, Welcome, Accepted, Rejected, Result, Pong, Error>;
+// The answer to `release`: the instrument is no longer held by that campaign (or never was).
+struct Released {
+  std::string campaign_id;
+  bool operator==(const Released&) const = default;
+};
+
+// New types go at the end: type_name() and the fuzz corpus rely on the order.
+using Message = std::variant<Hello, Run, Ping, Abort, Welcome, Accepted, Rejected, Result, Pong, Error, Release, Released>;
 
 // The "type" of a message ("hello", "run", …).
 std::string_view type_name(const Message& message);

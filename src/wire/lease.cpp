@@ -1,0 +1,98 @@
+#include "labloop/wire/lease.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <ctime>
+
+namespace labloop {
+
+namespace {
+
+std::string lease_clock_text(double unix_seconds, const char* format) {
+  const std::time_t t = static_cast<std::time_t>(std::floor(unix_seconds));
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char text[64];
+  std::strftime(text, sizeof text, format, &utc);
+  return text;
+}
+
+}  // namespace
+
+std::string utc_iso8601(double unix_seconds) { return lease_clock_text(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
+
+nlohmann::json LeaseHolder::to_json() const {
+  return {{"campaign_id", claim.campaign_id}, {"key", claim.key}, {"since", since}, {"until", until}};
+}
+
+std::optional<LeaseHolder> LeaseHolder::from_json(const nlohmann::json& j) {
+  if (!j.is_object()) return std::nullopt;
+  const auto id = j.find("campaign_id"), key = j.find("key"), since = j.find("since"), until = j.find("until");
+  if (id == j.end() || !id->is_string() || id->get_ref<const std::string&>().empty()) return std::nullopt;
+  if (key == j.end() || !key->is_string() || since == j.end() || !since->is_number() || until == j.end() || !until->is_number())
+    return std::nullopt;
+  return LeaseHolder{{id->get<std::string>(), key->get<std::string>()}, since->get<double>(), until->get<double>()};
+}
+
+std::optional<LeaseHolder> HolderLease::holder(double now) const {
+  if (holder_ && now < holder_->until) return holder_;
+  return std::nullopt;
+}
+
+void HolderLease::restore(const LeaseHolder& holder) {
+  holder_ = holder;
+  dirty_ = false;
+  saved_until_ = holder.until;
+}
+
+void HolderLease::renew(double now) {
+  holder_->until = now + lease_s_;
+  if (holder_->until - saved_until_ >= lease_s_ / 10) dirty_ = true;
+}
+
+HolderLease::Take HolderLease::take(const LeaseClaim& claim, double now) {
+  if (const auto current = holder(now)) {
+    if (current->claim != claim) return Take::refused;
+    renew(now);
+    return Take::renewed;
+  }
+  holder_ = LeaseHolder{claim, now, now + lease_s_};
+  dirty_ = true;
+  return Take::taken;
+}
+
+bool HolderLease::admit(const std::optional<LeaseClaim>& peer, double now) {
+  const auto current = holder(now);
+  if (!current) return true;
+  if (!peer || peer->campaign_id != current->claim.campaign_id || peer->key != current->claim.key) return false;
+  renew(now);
+  return true;
+}
+
+HolderLease::Release HolderLease::release(const LeaseClaim& claim, double now) {
+  const auto current = holder(now);
+  if (!current) {
+    // An expired holder is dropped from disk too, so a restart does not bring it back to mind.
+    if (holder_) {
+      holder_.reset();
+      dirty_ = true;
+    }
+    return Release::not_held;
+  }
+  if (current->claim != claim) return Release::refused;
+  holder_.reset();
+  dirty_ = true;
+  return Release::released;
+}
+
+std::string HolderLease::busy_message(double now) const {
+  const auto current = holder(now);
+  if (!current) return "instrument is free";
+  const std::string controller = current->claim.key.empty() ? "" : fmt::format(" (controller {})", current->claim.key);
+  return fmt::format("instrument held by campaign {}{} since {} UTC; its lease runs until {} UTC unless it is released",
+                     current->claim.campaign_id, controller, lease_clock_text(current->since, "%Y-%m-%d %H:%M:%S"),
+                     lease_clock_text(current->until, "%Y-%m-%d %H:%M:%S"));
+}
+
+}  // namespace labloop

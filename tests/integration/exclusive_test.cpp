@@ -1,0 +1,299 @@
+// Exclusive control end to end (protocol §12, docs/decisions/0011-exclusive-control.md): real
+// `labloop` processes against one encrypted labloop-sim (exclusive by default with --key). The
+// policy itself is tested in tests/unit/lease_test.cpp; here, once each, what only processes and
+// sockets show: a second campaign refused naming the holder with nothing of it run, a `kill -9`ed
+// campaign's instrument still refused to a new one and taken back by its `resume`, release at
+// the end freeing it, and an old controller (hello without campaign_id) served only while free.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <thread>
+#include <zmq.hpp>
+
+#include "cli_process.hpp"
+#include "fake_driver.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/core/key_file.hpp"
+#include "labloop/journal/journal.hpp"
+#include "labloop/journal/signing.hpp"
+#include "labloop/wire/driver.hpp"
+#include "labloop/wire/instrument.hpp"
+#include "labloop/wire/protocol.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+void write_exclusive_campaign(const test::TempDir& dir, const std::string& file, const std::string& name, int budget) {
+  // A generous heartbeat: a driver stalled by a slow fsync on a busy machine must not be quarantined.
+  const json instrument{{"name", "reactor-1"},
+                        {"endpoint", dir.ipc("sim")},
+                        {"heartbeat_s", 0.5},
+                        {"heartbeat_misses", 20},
+                        {"security", {{"server_public_key", (dir / "keys/sim.pub").string()}}}};
+  // One key signs the journal and is the instrument's client key (its default).
+  test::write_file(dir / file, json{{"name", name},
+                                    {"controller_key", (dir / "keys/controller").string()},
+                                    {"seed", 5},
+                                    {"parameters", {{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
+                                                    {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 15}}}},
+                                    {"objective", {{"name", "y"}}},
+                                    {"planner", {{"kind", "sobol"}}},
+                                    {"instruments", {instrument}},
+                                    {"budget", {{"experiments", budget}}}}
+                                   .dump());
+}
+
+std::string exclusive_campaign_id(const fs::path& journal) {
+  return read_journal(journal).events.at(0).at("campaign_id").get<std::string>();
+}
+
+std::vector<std::string> exclusive_kinds(const fs::path& journal) {
+  std::vector<std::string> kinds;
+  for (const auto& e : read_journal(journal).events)
+    if (e["event"] != "journal_signed") kinds.push_back(e["event"].get<std::string>());  // signatures are not the campaign's events
+  return kinds;
+}
+
+// A controller sending raw protocol messages on a DEALER: one of protocol v1 before campaign ids
+// (with this controller's key, so only the missing campaign_id tells it from the holder), or a
+// plaintext one.
+class OldController {
+ public:
+  OldController(zmq::context_t& context, const std::string& endpoint, const KeyPair* mine = nullptr, const PublicKey* server = nullptr)
+      : socket_(context, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    if (mine && server) {
+      zmq_setsockopt(socket_.handle(), ZMQ_CURVE_SERVERKEY, server->curve.data(), 32);
+      zmq_setsockopt(socket_.handle(), ZMQ_CURVE_PUBLICKEY, mine->public_key.curve.data(), 32);
+      zmq_setsockopt(socket_.handle(), ZMQ_CURVE_SECRETKEY, mine->curve_secret.data(), 32);
+    }
+    socket_.connect(endpoint);
+  }
+  json ask(const protocol::Message& message) {
+    socket_.send(zmq::buffer(protocol::encode(message)), zmq::send_flags::none);
+    return receive();
+  }
+  json receive() {
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    zmq::poll(&item, 1, 5000ms);
+    zmq::message_t reply;
+    if (!(item.revents & ZMQ_POLLIN) || !socket_.recv(reply)) return json{{"type", "<timeout>"}};
+    return json::parse(reply.to_string());
+  }
+
+ private:
+  zmq::socket_t socket_;
+};
+
+// x in [0, 1] → y = x; counts the runs that reach it.
+class ExclusiveEcho final : public Driver {
+ public:
+  InstrumentInfo describe() const override {
+    InstrumentInfo info;
+    info.driver = "exclusive-echo";
+    info.version = "1";
+    info.inputs = {Parameter{.name = "x", .low = 0, .high = 1}};
+    info.outputs = {"y"};
+    return info;
+  }
+  Values run(const Params& params, std::stop_token) override {
+    ++runs;
+    return {{"y", params["x"].get<double>()}};
+  }
+  std::atomic<int> runs{0};
+};
+
+// serve() in-process until the object goes away.
+class ExclusiveServed {
+ public:
+  ExclusiveServed(Driver& driver, const std::string& endpoint, ServeOptions options) {
+    std::promise<void> ready;
+    auto bound = ready.get_future();
+    thread_ = std::jthread([&driver, endpoint, options, ready = std::move(ready)](std::stop_token stop) mutable {
+      options.stop = stop;
+      options.handle_signals = false;
+      options.log = [](const std::string&) {};
+      options.on_ready = [&ready](const std::string&) { ready.set_value(); };
+      serve(driver, endpoint, options);
+    });
+    REQUIRE(bound.wait_for(5s) == std::future_status::ready);
+  }
+
+ private:
+  std::jthread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("Exclusive control in serve(): the holder survives a driver restart, a connection says hello to be the holder's, only "
+          "the holder releases, and a driver without it answers release and names no holder",
+          "[exclusive]") {
+  const test::TempDir dir;
+  ExclusiveEcho echo;
+  ServeOptions options;
+  options.exclusive = true;
+  options.cache_path = (dir / "echo.cache.jsonl").string();
+  zmq::context_t context;
+  const auto run = [](OldController& c, const std::string& id) { return c.ask(protocol::Run{id, json{{"x", 0.5}}}); };
+  {
+    ExclusiveServed served(echo, dir.ipc("echo"), options);
+    OldController a(context, dir.ipc("echo")), b(context, dir.ipc("echo"));
+    const json welcome = a.ask(protocol::Hello{"t", "a", "aaaa"});
+    CHECK(welcome["holder"]["campaign_id"] == "aaaa");
+    CHECK_FALSE(welcome["holder"].contains("controller"));  // plaintext: the campaign id alone
+    CHECK(b.ask(protocol::Hello{"t", "b", "bbbb"})["code"] == "busy");
+    CHECK(run(b, "b-1")["code"] == "busy");
+    CHECK(run(a, "a-1")["type"] == "accepted");
+  }
+  CHECK(echo.runs.load() == 1);
+  {
+    ExclusiveServed served(echo, dir.ipc("echo"), options);  // restarted: the holder is read back
+    OldController a(context, dir.ipc("echo")), b(context, dir.ipc("echo"));
+    CHECK(b.ask(protocol::Hello{"t", "b", "bbbb"})["code"] == "busy");
+    CHECK(run(a, "a-2")["code"] == "busy");  // a connection this driver has not heard hello from
+    CHECK(a.ask(protocol::Hello{"t", "a", "aaaa"})["holder"]["campaign_id"] == "aaaa");
+    CHECK(run(a, "a-2")["type"] == "accepted");
+    CHECK(a.receive()["type"] == "result");
+    CHECK(b.ask(protocol::Release{"bbbb"})["code"] == "busy");
+    CHECK(a.ask(protocol::Release{"aaaa"}) == protocol::to_json(protocol::Released{"aaaa"}));
+    CHECK(b.ask(protocol::Hello{"t", "b", "bbbb"})["holder"]["campaign_id"] == "bbbb");
+  }
+  CHECK(echo.runs.load() == 2);
+  CHECK_THAT(test::read_file(dir / "echo.cache.jsonl.holder"), Catch::Contains("\"released\":true") && Catch::Contains("bbbb"));
+  {
+    options.exclusive = false;  // v1 as before: no holder, release answered, everyone served
+    ExclusiveServed served(echo, dir.ipc("echo"), options);
+    OldController c(context, dir.ipc("echo"));
+    CHECK_FALSE(c.ask(protocol::Hello{"t", "c", "cccc"}).contains("holder"));
+    CHECK(c.ask(protocol::Release{"cccc"})["type"] == "released");
+  }
+}
+
+TEST_CASE("Exclusive control: a second campaign is refused naming the holder, a kill -9ed campaign's resume takes its instrument "
+          "back while a new one is still refused, and release at the end frees it",
+          "[exclusive][curve]") {
+  const test::TempDir dir;
+  const KeyPair controller = generate_key_pair("controller");
+  const KeyPair sim_key = generate_key_pair("sim");
+  fs::create_directories(dir / "keys");
+  fs::create_directories(dir / "allowed");
+  write_key_pair(dir / "keys/controller", controller);
+  write_key_pair(dir / "keys/sim", sim_key);
+  fs::copy_file(dir / "keys/controller.pub", dir / "allowed/controller.pub");
+  ChildProcess simulator({LABLOOP_SIM_PATH, "--function", "branin", "--endpoint", dir.ipc("sim"), "--delay", "0.25", "--key",
+                          (dir / "keys/sim").string(), "--allowed", (dir / "allowed").string(), "--cache", (dir / "sim.cache.jsonl").string(),
+                          "--completed-log", (dir / "sim.completed.jsonl").string()},
+                         dir / "sim.log");
+  write_exclusive_campaign(dir, "a.json", "alpha", 12);  // 3 s of experiments: time to refuse two others before the kill
+  write_exclusive_campaign(dir, "b.json", "bravo", 3);
+  const fs::path a_journal = dir / "a" / "journal.jsonl";
+
+  // (a) Campaign A holds the instrument; B is refused at start, naming A, and writes nothing.
+  std::string a_id;
+  {
+    ChildProcess a({LABLOOP_CLI_PATH, "run", (dir / "a.json").string(), "-o", (dir / "a").string()}, dir / "a.log");
+    for (int i = 0; i < 1000 && test::count_journaled(a_journal, "result") < 2 && a.running(); ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE(a.running());
+    a_id = exclusive_campaign_id(a_journal);
+    const auto b = test::cli({"run", (dir / "b.json").string(), "-o", (dir / "b").string()}, dir, "b.log");
+    INFO(b.output);
+    CHECK(b.status == 1);
+    CHECK_THAT(b.output, Catch::Contains("instrument 'reactor-1'") && Catch::Contains("held by campaign " + a_id) &&
+                             Catch::Contains("controller " + controller.public_key.fingerprint()));
+    CHECK_FALSE(fs::exists(dir / "b" / "journal.jsonl"));
+
+    // (d) An old controller, the same key but no campaign_id, is refused too: hello and run.
+    zmq::context_t context;
+    OldController old(context, dir.ipc("sim"), &controller, &sim_key.public_key);
+    const json hello = old.ask(protocol::Hello{"labloop 0.2.0", "old"});
+    CHECK(hello["type"] == "error");
+    CHECK(hello["code"] == "busy");
+    const json run = old.ask(protocol::Run{"old-0001", json{{"x1", 1.0}, {"x2", 2.0}}});
+    CHECK(run["code"] == "busy");
+    CHECK(run["experiment"] == "old-0001");
+
+    // kill -9 mid-run: no release, the lease stays A's.
+    REQUIRE(a.running());
+    ::kill(a.pid(), SIGKILL);
+    REQUIRE(a.wait_for(10s));
+  }
+  CHECK(test::count_journaled(a_journal, "campaign_finished") == 0);
+
+  // (b) A new campaign is still refused; A's resume (same campaign id, same key) takes it back.
+  const auto c = test::cli({"run", (dir / "b.json").string(), "-o", (dir / "c").string()}, dir, "c.log");
+  INFO(c.output);
+  CHECK(c.status == 1);
+  CHECK_THAT(c.output, Catch::Contains("held by campaign " + a_id));
+  const auto resumed = test::cli({"resume", (dir / "a").string()}, dir, "resume.log");
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  const std::vector<std::string> kinds = exclusive_kinds(a_journal);
+  CHECK(std::count(kinds.begin(), kinds.end(), "instrument_held") == 2);  // at start and at resume
+  REQUIRE(kinds.size() >= 2);
+  CHECK(kinds[kinds.size() - 2] == "instrument_released");  // released, then campaign_finished
+  CHECK(kinds.back() == "campaign_finished");
+  CHECK(test::count_journaled(a_journal, "result") == 12);
+  // verify reads the new events (journal format extended, not renamed) and says who held what.
+  const auto verified = test::cli({"verify", (dir / "a").string(), "--key", (dir / "keys/controller.pub").string()}, dir, "verify.log");
+  INFO(verified.output);
+  CHECK(verified.status == 0);
+  CHECK_THAT(verified.output, Catch::Contains("held since") && Catch::Contains("not released") && Catch::Contains(", released 20"));
+
+  // (c) Released: an old controller is served again, and a new campaign runs.
+  {
+    zmq::context_t context;
+    OldController old(context, dir.ipc("sim"), &controller, &sim_key.public_key);
+    const json hello = old.ask(protocol::Hello{"labloop 0.2.0", "old"});
+    CHECK(hello["type"] == "welcome");
+    CHECK_FALSE(hello.contains("holder"));  // served, never the holder
+  }
+  const auto d = test::cli({"run", (dir / "b.json").string(), "-o", (dir / "d").string()}, dir, "d.log");
+  INFO(d.output);
+  CHECK(d.status == 0);
+  const std::string d_id = exclusive_campaign_id(dir / "d" / "journal.jsonl");
+
+  // Only A's and D's experiments ever ran on the instrument: nothing of B, C or the old controller.
+  std::map<std::string, int> completed;
+  test::count_completed(dir / "sim.completed.jsonl", completed);
+  int a_runs = 0, d_runs = 0;
+  for (const auto& [id, n] : completed) {
+    INFO(id);
+    CHECK(n == 1);
+    const bool of_a = id.find(a_id.substr(0, 12)) != std::string::npos, of_d = id.find(d_id.substr(0, 12)) != std::string::npos;
+    CHECK((of_a || of_d));
+    a_runs += of_a;
+    d_runs += of_d;
+  }
+  CHECK(a_runs == 12);
+  CHECK(d_runs == 3);
+  CHECK_THAT(test::read_file(dir / "sim.log"), Catch::Contains("refused a hello from a controller that does not hold this instrument"));
+}
+
+TEST_CASE("Exclusive control at the controller: busy to its hello names the holder and what to do, and says so when the holder is "
+          "this campaign under another controller key",
+          "[exclusive]") {
+  const test::TempDir dir;
+  test::FakeDriver fake(dir.ipc("fake"), [](const std::string&) {
+    return std::vector<std::string>{protocol::encode(protocol::Error{
+        "busy", "instrument held by campaign aaaa (controller curve:other) since 2026-12-02 14:02:07 UTC; its lease runs until 2026-12-02 15:02:07 UTC unless it is released",
+        std::nullopt})};
+  });
+  zmq::context_t context;
+  Instrument another(context, "reactor-1", dir.ipc("fake"), InstrumentTiming{}, [](const std::string&) {});
+  CHECK_THROWS_WITH(another.hello("b", {}, std::string("bbbb")),
+                    Catch::Contains("instrument 'reactor-1': is in use by another campaign") && Catch::Contains("held by campaign aaaa") &&
+                        Catch::Contains("Wait for that campaign to end, or stop it"));
+  Instrument same(context, "reactor-1", dir.ipc("fake"), InstrumentTiming{}, [](const std::string&) {});
+  CHECK_THROWS_WITH(same.hello("a", {}, std::string("aaaa")), Catch::Contains("is held by this campaign, but under another controller key"));
+}
