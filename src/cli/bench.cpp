@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "catalogue.hpp"
+#include "dataset.hpp"
 #include "test_functions.hpp"
 #include "planner_benchmark.hpp"
 #include "real_benchmark.hpp"
@@ -54,7 +55,10 @@ size_t initial_design_asks(const nlohmann::json& planner, const BenchmarkProblem
   return static_cast<size_t>((initial + batch - 1) / batch);
 }
 
-std::string fmt_regret(double r) { return r < 1e-3 || r >= 1e4 ? fmt::format("{:.2e}", r) : fmt::format("{:.4g}", r); }
+std::string fmt_regret(double r) {
+  if (r == 0) return "0";  // reached exactly (a clamped emulator's ceiling): not 0.00e+00
+  return std::abs(r) < 1e-3 || std::abs(r) >= 1e4 ? fmt::format("{:.2e}", r) : fmt::format("{:.4g}", r);
+}
 
 BenchmarkProblem parse_problem(const std::string& text) {
   BenchmarkProblem p;
@@ -181,18 +185,23 @@ int run_real_suite(const BenchCommand& command) {
 
   fmt::print("labloop bench --suite real: {} datasets × {} planners × {} seeds; writing to {}/real.csv (-o DIR to choose)\n", options.datasets.size(),
              options.planners.size(), options.seeds, command.output);
-  fmt::print("  lookup tables: pool campaigns on {} of the rows{}, never a row twice, at most {} experiments (--max); descriptors {}\n"
-             "    to top 1 %  experiments until the first row among the pool's best ceil(1 %) rows, initial design included:\n"
-             "                median [Q1, Q3] over seeds; a run that never gets there counts as {}\n"
-             "    to best     the same until the pool's best row\n"
-             "  emulated datasets: {} experiments (--budget), observations noisy as labloop-sim serves them\n"
-             "    regret@N    reference minus the true (noise-free emulator mean) value of the best setting among the first N,\n"
-             "                median [Q1, Q3]; reference: the best emulated mean over the dataset's rows, {} Sobol points of the\n"
-             "                emulator's input box and a compass search from the best {} of them (below 0: better than the reference)\n"
-             "  ms/ask        median over runs of a run's median time per proposal\n",
-             options.subset < 1.0 ? fmt::format("a random {:g} %", 100 * options.subset) : "all", options.subset < 1.0 ? " drawn per seed" : "",
-             options.max_experiments, options.descriptors ? "from descriptors.csv where there is one" : "off (--one-hot)", options.max_experiments + 1,
-             options.budget, kReferenceSobolPoints, kReferencePolished);
+  // The legend of the kinds of dataset given (spec.json only: a few KB each).
+  bool any_lookup = false, any_emulated = false;
+  for (const auto& d : options.datasets) (sim::read_dataset_spec(real_dataset_folder(d)).lookup_table ? any_lookup : any_emulated) = true;
+  if (any_lookup)
+    fmt::print("  lookup tables: pool campaigns on {} of the rows{}, never a row twice, at most {} experiments (--max); descriptors {}\n"
+               "    to top 1 %  experiments until the first row among the pool's best ceil(1 %) rows, initial design included:\n"
+               "                median [Q1, Q3] over seeds; a run that never gets there counts as {}\n"
+               "    to best     the same until the pool's best row\n",
+               options.subset < 1.0 ? fmt::format("a random {:g} %", 100 * options.subset) : "all", options.subset < 1.0 ? " drawn per seed" : "",
+               options.max_experiments, options.descriptors ? "from descriptors.csv where there is one" : "off (--one-hot)", options.max_experiments + 1);
+  if (any_emulated)
+    fmt::print("  emulated datasets: {} experiments (--budget), observations noisy as labloop-sim serves them\n"
+               "    regret@N    reference minus the true (noise-free emulator mean) value of the best setting among the first N,\n"
+               "                median [Q1, Q3]; reference: the best emulated mean over the dataset's rows, {} Sobol points of the\n"
+               "                emulator's input box and a compass search from the best {} of them (below 0: better than the reference)\n",
+               options.budget, kReferenceSobolPoints, kReferencePolished);
+  fmt::print("  ms/ask        median over runs of a run's median time per proposal\n");
   std::fflush(stdout);
   const auto started = std::chrono::steady_clock::now();
   const auto print_dataset = [&](const std::vector<RealRun>& runs) {
