@@ -1,19 +1,21 @@
 #include "bench.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
+#include <thread>
 
 #include "catalogue.hpp"
+#include "dataset.hpp"
 #include "test_functions.hpp"
 #include "planner_benchmark.hpp"
+#include "real_benchmark.hpp"
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_limits.hpp"
@@ -28,6 +30,7 @@ double quantile(std::vector<double> v, double q) {
   const double pos = q * static_cast<double>(v.size() - 1);
   const size_t lo = static_cast<size_t>(std::floor(pos));
   const size_t hi = std::min(lo + 1, v.size() - 1);
+  if (v[lo] == v[hi]) return v[lo];  // also two infinities (a run with no result yet), which would give NaN below
   return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
@@ -52,7 +55,10 @@ size_t initial_design_asks(const nlohmann::json& planner, const BenchmarkProblem
   return static_cast<size_t>((initial + batch - 1) / batch);
 }
 
-std::string fmt_regret(double r) { return r < 1e-3 || r >= 1e4 ? fmt::format("{:.2e}", r) : fmt::format("{:.4g}", r); }
+std::string fmt_regret(double r) {
+  if (r == 0) return "0";  // reached exactly (a clamped emulator's ceiling): not 0.00e+00
+  return std::abs(r) < 1e-3 || std::abs(r) >= 1e4 ? fmt::format("{:.2e}", r) : fmt::format("{:.4g}", r);
+}
 
 BenchmarkProblem parse_problem(const std::string& text) {
   BenchmarkProblem p;
@@ -162,44 +168,125 @@ void write_svg(const std::filesystem::path& path, const std::vector<std::string>
 
 }  // namespace
 
-// The lookup-table benchmark is its own program (it reads datasets, not test functions); `labloop
-// bench --datasets` runs the one installed beside this one, with the options they share.
-int run_dataset_bench(const BenchCommand& command) {
-  std::error_code ec;
-  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  const auto program = self.parent_path() / "labloop-bench-pool";
-  if (ec || !std::filesystem::exists(program))
-    throw Error(fmt::format("labloop bench --datasets needs labloop-bench-pool beside labloop ({}); build it with "
-                            "`cmake --build build --target labloop-bench-pool`",
-                            program.string()));
-  std::vector<std::string> args{program.string()};
-  args.insert(args.end(), command.datasets.begin(), command.datasets.end());
-  if (!command.planners.empty()) {
-    args.push_back("--planners");
-    args.insert(args.end(), command.planners.begin(), command.planners.end());
-  }
-  if (command.seeds_given) args.insert(args.end(), {"--seeds", std::to_string(command.seeds)});
-  if (command.initial_given) args.insert(args.end(), {"--initial", std::to_string(command.initial)});
-  if (command.jobs > 0) args.insert(args.end(), {"--jobs", std::to_string(command.jobs)});
-  if (command.budget > 0) args.insert(args.end(), {"--max", std::to_string(command.budget)});
-  if (command.subset < 1.0) args.insert(args.end(), {"--subset", fmt::format("{}", command.subset)});
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
+// The real suite: every dataset's table as soon as its runs are done, then real.csv (one line per run).
+int run_real_suite(const BenchCommand& command) {
+  RealBenchmarkOptions options;
+  options.datasets = command.datasets.empty() ? real_suite_datasets() : command.datasets;
+  std::vector<std::string> planner_texts = command.planners.empty() ? std::vector<std::string>{"bayesian"} : command.planners;
+  if (std::find(planner_texts.begin(), planner_texts.end(), "random") == planner_texts.end()) planner_texts.insert(planner_texts.begin(), "random");
+  // The reference runs start from 5 experiments; the other suites' default (10) is theirs.
+  for (const auto& p : planner_texts) options.planners.push_back(parse_planner(p, command.initial_given ? command.initial : 5));
+  options.seeds = command.seeds_given ? command.seeds : 40;
+  options.jobs = command.jobs > 0 ? command.jobs : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  options.subset = command.subset;
+  options.max_experiments = command.max_experiments;
+  options.budget = command.budget > 0 ? command.budget : kEmulatedBudget;
+  options.descriptors = !command.one_hot;
+
+  fmt::print("labloop bench --suite real: {} datasets × {} planners × {} seeds; writing to {}/real.csv (-o DIR to choose)\n", options.datasets.size(),
+             options.planners.size(), options.seeds, command.output);
+  // The legend of the kinds of dataset given (spec.json only: a few KB each).
+  bool any_lookup = false, any_emulated = false;
+  for (const auto& d : options.datasets) (sim::read_dataset_spec(real_dataset_folder(d)).lookup_table ? any_lookup : any_emulated) = true;
+  if (any_lookup)
+    fmt::print("  lookup tables: pool campaigns on {} of the rows{}, never a row twice, at most {} experiments (--max); descriptors {}\n"
+               "    to top 1 %  experiments until the first row among the pool's best ceil(1 %) rows, initial design included:\n"
+               "                median [Q1, Q3] over seeds; a run that never gets there counts as {}\n"
+               "    to best     the same until the pool's best row\n",
+               options.subset < 1.0 ? fmt::format("a random {:g} %", 100 * options.subset) : "all", options.subset < 1.0 ? " drawn per seed" : "",
+               options.max_experiments, options.descriptors ? "from descriptors.csv where there is one" : "off (--one-hot)", options.max_experiments + 1);
+  if (any_emulated)
+    fmt::print("  emulated datasets: {} experiments (--budget), observations noisy as labloop-sim serves them\n"
+               "    regret@N    reference minus the true (noise-free emulator mean) value of the best setting among the first N,\n"
+               "                median [Q1, Q3]; reference: the best emulated mean over the dataset's rows, {} Sobol points of the\n"
+               "                emulator's input box and a compass search from the best {} of them (below 0: better than the reference)\n",
+               options.budget, kReferenceSobolPoints, kReferencePolished);
+  fmt::print("  ms/ask        median over runs of a run's median time per proposal\n");
   std::fflush(stdout);
-  execv(argv[0], argv.data());
-  throw Error(fmt::format("cannot start {}: {}", program.string(), std::strerror(errno)));
+  const auto started = std::chrono::steady_clock::now();
+  const auto print_dataset = [&](const std::vector<RealRun>& runs) {
+    if (runs.empty()) return;
+    const RealRun& first = runs.front();
+    const bool lookup = first.kind == RealDatasetKind::lookup_table;
+    std::vector<int> checkpoints{10, options.budget / 2, options.budget};
+    checkpoints.erase(std::remove_if(checkpoints.begin(), checkpoints.end(), [&](int c) { return c < 1 || c > options.budget; }), checkpoints.end());
+    std::sort(checkpoints.begin(), checkpoints.end());
+    checkpoints.erase(std::unique(checkpoints.begin(), checkpoints.end()), checkpoints.end());
+    if (lookup) {
+      std::vector<double> pool, top;
+      for (const auto& r : runs) pool.push_back(r.pool), top.push_back(r.top_rows);
+      fmt::print("\n{}: lookup table, pool of {:g} rows (top 1 %: {:g} rows)\n  {:<28} {:>20} {:>20} {:>10}\n", first.dataset, quantile(pool, 0.5),
+                 quantile(top, 0.5), "planner", "to top 1 %", "to best", "ms/ask");
+    } else {
+      std::string header = fmt::format("  {:<28}", "planner");
+      for (int c : checkpoints) header += fmt::format(" {:>28}", fmt::format("regret@{}", c));
+      fmt::print("\n{}: emulated, reference {:.6g}, budget {}\n{} {:>8} {:>10}\n", first.dataset, first.reference, options.budget, header, "refused", "ms/ask");
+    }
+    for (const auto& planner : options.planners) {
+      std::vector<const RealRun*> group;
+      for (const auto& r : runs)
+        if (r.planner == planner.label) group.push_back(&r);
+      std::vector<double> ask;
+      for (const auto* r : group) ask.push_back(r->median_ask_ms);
+      std::string row = fmt::format("  {:<28}", planner.label.size() > 28 ? planner.label.substr(0, 27) + "…" : planner.label);
+      const auto stats = [](const std::vector<double>& v, bool counts) {
+        // Experiments as labloop-bench-pool printed them (docs/benchmarks.md): median to .1, quartiles whole.
+        return counts ? fmt::format("{:.1f} [{:.0f}, {:.0f}]", quantile(v, 0.5), quantile(v, 0.25), quantile(v, 0.75))
+                      : fmt::format("{} [{}, {}]", fmt_regret(quantile(v, 0.5)), fmt_regret(quantile(v, 0.25)), fmt_regret(quantile(v, 0.75)));
+      };
+      if (lookup) {
+        std::vector<double> to_top, to_best;
+        for (const auto* r : group) to_top.push_back(r->to_top), to_best.push_back(r->to_best);
+        row += fmt::format(" {:>20} {:>20}", stats(to_top, true), stats(to_best, true));
+      } else {
+        for (int c : checkpoints) {
+          std::vector<double> at;
+          for (const auto* r : group) at.push_back(r->regret.empty() ? std::numeric_limits<double>::infinity() : r->regret[std::min(r->regret.size(), static_cast<size_t>(c)) - 1]);
+          row += fmt::format(" {:>28}", stats(at, false));
+        }
+        std::vector<double> refused;
+        for (const auto* r : group) refused.push_back(r->refused);
+        row += fmt::format(" {:>8g}", quantile(refused, 0.5));
+      }
+      fmt::print("{} {:>10}\n", row, fmt_ms(ask));
+    }
+    std::fflush(stdout);
+  };
+  const auto runs = run_real_benchmark(options, print_dataset);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+
+  std::filesystem::create_directories(command.output);
+  const auto csv_path = std::filesystem::path(command.output) / "real.csv";
+  std::ofstream csv(csv_path);
+  // One line per run. Lookup tables: pool, top_rows, to_top, to_best (regret empty); emulated:
+  // experiments, the final regret, refused and the reference (pool columns empty).
+  csv << "dataset,kind,planner,seed,pool,top_rows,to_top,to_best,experiments,regret,refused,reference,median_ask_ms\n";
+  for (const auto& r : runs) {
+    const bool lookup = r.kind == RealDatasetKind::lookup_table;
+    std::string planner = r.planner;
+    for (size_t k = 0; (k = planner.find('"', k)) != std::string::npos; k += 2) planner.insert(k, "\"");
+    csv << r.dataset << "," << (lookup ? "lookup_table" : "emulated") << ",\"" << planner << "\"," << r.seed << ","
+        << (lookup ? fmt::format("{},{},{},{},{}", r.pool, r.top_rows, r.to_top, r.to_best, r.proposed.size())
+                   : fmt::format(",,,,{}", r.regret.size()))
+        << "," << (lookup || r.regret.empty() ? "" : fmt::format("{}", r.regret.back())) << "," << (lookup ? "" : std::to_string(r.refused)) << ","
+        << (lookup ? "" : fmt::format("{}", r.reference)) << "," << fmt::format("{}", r.median_ask_ms) << "\n";
+  }
+  if (!csv) throw Error(fmt::format("cannot write {}", csv_path.string()));
+  fmt::print("\nwall time {:.1f} s; wrote {}\n", wall, csv_path.string());
+  return 0;
 }
 
 int run_bench(const BenchCommand& command) {
-  if (!command.datasets.empty()) return run_dataset_bench(command);
+  if (command.suite == BenchSuite::real || !command.datasets.empty()) {
+    if (command.suite_given && command.suite != BenchSuite::real) throw ConfigError("--datasets", "", "datasets belong to the real suite (--suite real)");
+    if (!command.problems.empty()) throw ConfigError("--problems", "", "the real suite runs datasets (--datasets), not test functions");
+    return run_real_suite(command);
+  }
   BenchmarkOptions options;
   for (const auto& p : command.problems) options.problems.push_back(parse_problem(p));
-  if (command.suite == "goals") {
+  if (command.suite == BenchSuite::goals) {
     const auto goals = goal_problems();
     options.problems.insert(options.problems.end(), goals.begin(), goals.end());
-  } else if (!command.suite.empty() && command.suite != "standard") {
-    throw ConfigError("--suite", "", fmt::format("unknown suite \"{}\" (standard, goals)", command.suite));
   }
   if (options.problems.empty()) options.problems = standard_problems();
   if (command.budget > 0)
@@ -207,7 +294,7 @@ int run_bench(const BenchCommand& command) {
   std::vector<std::string> planner_texts = command.planners;
   if (planner_texts.empty()) planner_texts = {"bayesian"};
   // The objectives suite compares with ParEGO in the same run, as the reference table does.
-  if (command.planners.empty() && command.suite == "goals") planner_texts.push_back(R"({"kind": "bayesian", "multi_objective": "parego"})");
+  if (command.planners.empty() && command.suite == BenchSuite::goals) planner_texts.push_back(R"({"kind": "bayesian", "multi_objective": "parego"})");
   if (std::find(planner_texts.begin(), planner_texts.end(), "random") == planner_texts.end()) planner_texts.insert(planner_texts.begin(), "random");
   for (const auto& p : planner_texts) options.planners.push_back(parse_planner(p, command.initial));
   options.seeds = command.seeds;

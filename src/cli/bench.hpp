@@ -1,15 +1,20 @@
 #pragma once
 // `labloop bench`: planners × problems × seeds on simulated test functions; prints a table of
-// regret statistics and writes bench.csv and regret.svg. With datasets, the lookup-table
-// benchmark (labloop-bench-pool) instead.
+// regret statistics and writes bench.csv and regret.svg. The real suite (or --datasets) runs
+// planners on the datasets instead (bench/real_benchmark.hpp) and writes real.csv.
 #include <string>
 #include <vector>
 
 namespace labloop::cli {
 
+// standard: the planner issue's test functions; goals: several objectives, an outcome constraint
+// and noise; real: the datasets (lookup tables as pool campaigns, scattered ones emulated).
+enum class BenchSuite { standard, goals, real };
+
 struct BenchCommand {
   std::vector<std::string> problems;   // "branin", "rosenbrock:4", …; empty = the standard set
-  std::string suite;                   // "standard" or "goals" (the objectives issue's set), added to `problems`
+  BenchSuite suite = BenchSuite::standard;  // standard and goals add to `problems`
+  bool suite_given = false;
   std::vector<std::string> planners;   // "random", "sobol", "bayesian", or JSON planner sections
   int seeds = 10;
   int budget = 0;                      // 0 = each problem's own budget
@@ -18,9 +23,15 @@ struct BenchCommand {
   double noise = 0;
   int batch = 1;
   std::string output = "bench-results";
-  std::vector<std::string> datasets;   // lookup-table dataset folders: run labloop-bench-pool on them instead
-  double subset = 1.0;                 // with datasets: the fraction of rows in each run's pool
-  bool seeds_given = false, initial_given = false;  // else labloop-bench-pool's own defaults (40 seeds, 5 initial)
+  // The real suite: datasets (names or folders; empty = real_suite_datasets()); giving them
+  // implies the real suite.
+  std::vector<std::string> datasets;
+  double subset = 1.0;                 // lookup tables: the fraction of rows in each run's pool
+  int max_experiments = 200;           // lookup tables: experiments per run at most
+  bool one_hot = false;                // lookup tables: ignore descriptors.csv
+  // The real suite's own defaults when not given: 40 seeds and 5 initial experiments (the
+  // reference runs'), a budget of kEmulatedBudget for emulated datasets.
+  bool seeds_given = false, initial_given = false;
 };
 
 int run_bench(const BenchCommand& command);

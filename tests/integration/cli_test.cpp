@@ -259,7 +259,7 @@ TEST_CASE("CLI: bench says where it writes, explains its columns, orders budgets
   CHECK(svg.find("median and quartiles over seeds") != std::string::npos);
 }
 
-TEST_CASE("CLI: bench --datasets runs the lookup-table benchmark", "[cli][bench]") {
+TEST_CASE("CLI: bench --datasets runs the real suite on a dataset folder", "[cli][bench]") {
   test::TempDir dir;
   // A 4 × 5 plate of made-up yields, in the datasets' format (spec.json + data.csv, simulators/data).
   const auto dataset = dir / "plate";
@@ -272,18 +272,24 @@ TEST_CASE("CLI: bench --datasets runs the lookup-table benchmark", "[cli][bench]
   for (const char* base : {"a", "b", "c", "d"})
     for (const char* solvent : {"s1", "s2", "s3", "s4", "s5"}) csv += fmt::format("{},{},{}\n", base, solvent, (base[0] - 'a') * 5 + (solvent[1] - '0'));
   test::write_file(dataset / "data.csv", csv);
-  const Outcome o = labloop_cli({"bench", "--datasets", dataset.string(), "--seeds", "2", "--planners", "sobol", "--budget", "20", "--subset", "0.5"}, dir);
+  const Outcome o = labloop_cli({"bench", "--datasets", dataset.string(), "--seeds", "2", "--planners", "sobol", "--max", "20", "--subset", "0.5",
+                                 "--jobs", "1", "-o", (dir / "out").string()},
+                                dir);
   INFO(o.output);
-  if (!std::filesystem::exists(std::filesystem::path(LABLOOP_CLI_PATH).parent_path() / "labloop-bench-pool")) {
-    // Built without the benchmarks: the message says how to build the program.
-    CHECK(o.status != 0);
-    CHECK(o.output.find("--target labloop-bench-pool") != std::string::npos);
-    return;
-  }
   CHECK(o.status == 0);
-  CHECK(o.output.find("plate") != std::string::npos);
+  CHECK(o.output.find("plate: lookup table, pool of 10 rows") != std::string::npos);
   CHECK(o.output.find("sobol") != std::string::npos);
-  CHECK(o.output.find("pool: 50 % of each table's rows") != std::string::npos);
+  CHECK(o.output.find("random") != std::string::npos);
+  CHECK(o.output.find("a random 50 % of the rows") != std::string::npos);
+  // One line per run: 2 planners × 2 seeds, after the header.
+  const std::string written = test::read_file(dir / "out" / "real.csv");
+  CHECK(std::count(written.begin(), written.end(), '\n') == 5);
+
+  // An unknown name lists the known datasets.
+  const Outcome unknown = labloop_cli({"bench", "--suite", "real", "--datasets", "buchwald_z", "--seeds", "1"}, dir);
+  CHECK(unknown.status == 2);
+  CHECK(unknown.output.find("unknown dataset \"buchwald_z\"") != std::string::npos);
+  CHECK(unknown.output.find("buchwald_a") != std::string::npos);
 }
 
 TEST_CASE("CLI: validate --instruments finds a parameter the driver lacks, without running anything", "[cli]") {

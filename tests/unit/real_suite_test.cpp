@@ -1,0 +1,127 @@
+// The real-data suite (bench/real_benchmark.hpp, `labloop bench --suite real`) in CI size: a
+// small lookup table as pool campaigns, whole and as a 70 % subset, and a small emulated dataset
+// with a tiny budget. Full size runs from bench/README.md.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "labloop/core/error.hpp"
+#include "real_benchmark.hpp"
+
+using namespace labloop;
+
+namespace {
+
+BenchmarkPlanner real_test_planner(const std::string& kind) {
+  BenchmarkPlanner p{kind, {{"kind", kind}}};
+  if (kind == "bayesian") p.config["initial"] = 5;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("Real suite: a lookup table as pool campaigns counts experiments to the top 1 % and the best row", "[bench][real]") {
+  RealBenchmarkOptions options;
+  options.datasets = {"perovskites"};  // 192 rows, 2 in the top 1 %
+  options.planners = {real_test_planner("random"), real_test_planner("bayesian")};
+  options.seeds = 2;
+  options.max_experiments = 20;
+  options.jobs = 2;
+  int datasets_reported = 0;
+  const std::vector<RealRun> runs = run_real_benchmark(options, [&](const std::vector<RealRun>& done) {
+    ++datasets_reported;
+    CHECK(done.size() == 4);
+  });
+  CHECK(datasets_reported == 1);
+  REQUIRE(runs.size() == 4);
+  std::set<std::string> planners;
+  for (const RealRun& r : runs) {
+    INFO(r.planner << " seed " << r.seed);
+    planners.insert(r.planner);
+    CHECK(r.kind == RealDatasetKind::lookup_table);
+    CHECK(r.dataset == "perovskites");
+    CHECK(r.pool == 192);
+    CHECK(r.top_rows == 2);
+    // Counted up to --max, or --max + 1 for a run that never got there.
+    CHECK(r.to_top >= 1);
+    CHECK(r.to_top <= options.max_experiments + 1);
+    CHECK(r.to_best <= options.max_experiments + 1);
+    CHECK(r.to_top <= r.to_best);  // the best row is a top-1 % row
+    CHECK(r.proposed.size() <= static_cast<size_t>(options.max_experiments));
+    // A run stops at the best row: it ran exactly that many experiments.
+    if (r.to_best <= options.max_experiments) CHECK(r.proposed.size() == static_cast<size_t>(r.to_best));
+    else CHECK(r.proposed.size() == static_cast<size_t>(options.max_experiments));
+    // Never a row twice.
+    CHECK(std::set<size_t>(r.proposed.begin(), r.proposed.end()).size() == r.proposed.size());
+    CHECK(r.median_ask_ms >= 0);
+  }
+  CHECK(planners == std::set<std::string>{"random", "bayesian"});
+  // Seeds differ: the two random runs do not propose the same rows.
+  CHECK(runs[0].proposed != runs[1].proposed);
+}
+
+TEST_CASE("Real suite: a 70 % subset draws its rows per seed, and jobs do not change the figures", "[bench][real]") {
+  RealBenchmarkOptions options;
+  options.datasets = {"perovskites"};
+  options.planners = {real_test_planner("random")};
+  options.seeds = 3;
+  options.max_experiments = 40;
+  options.subset = 0.7;
+  options.jobs = 1;
+  const std::vector<RealRun> runs = run_real_benchmark(options);
+  REQUIRE(runs.size() == 3);
+  for (const RealRun& r : runs) {
+    // round(0.7 · 192) = 134 rows (rounded, not ceiled, as labloop-bench-pool drew them, so its figures reproduce).
+    CHECK(r.pool == 134);
+    CHECK(r.top_rows == 2);  // ceil(1 % of 134)
+    CHECK(std::set<size_t>(r.proposed.begin(), r.proposed.end()).size() == r.proposed.size());
+  }
+  options.jobs = 3;
+  const std::vector<RealRun> parallel = run_real_benchmark(options);
+  REQUIRE(parallel.size() == runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    CHECK(parallel[i].seed == runs[i].seed);
+    CHECK(parallel[i].proposed == runs[i].proposed);
+    CHECK(parallel[i].to_top == runs[i].to_top);
+  }
+}
+
+TEST_CASE("Real suite: an emulated dataset reports regret against its reference at every experiment", "[bench][real]") {
+  RealBenchmarkOptions options;
+  options.datasets = {"snar"};  // 66 rows, e_factor minimized
+  options.planners = {real_test_planner("random"), real_test_planner("bayesian")};
+  options.seeds = 2;
+  options.budget = 7;
+  options.jobs = 2;
+  const std::vector<RealRun> runs = run_real_benchmark(options);
+  REQUIRE(runs.size() == 4);
+  std::set<std::string> planners;
+  for (const RealRun& r : runs) {
+    INFO(r.planner << " seed " << r.seed);
+    planners.insert(r.planner);
+    CHECK(r.kind == RealDatasetKind::emulated);
+    CHECK(std::isfinite(r.reference));
+    CHECK(r.reference == runs.front().reference);  // one reference per dataset
+    REQUIRE(r.regret.size() == 7);
+    CHECK(r.refused == 0);  // the planner searches the emulator's own box
+    for (size_t i = 0; i < r.regret.size(); ++i) {
+      // A sign or reference error shows here: the best of a few settings cannot beat the
+      // polished best of 8192 points and the rows.
+      CHECK(r.regret[i] >= 0.0);
+      if (i > 0) CHECK(r.regret[i] <= r.regret[i - 1]);  // the best so far only improves
+    }
+  }
+  CHECK(planners == std::set<std::string>{"random", "bayesian"});
+}
+
+TEST_CASE("Real suite: an unknown dataset is refused before anything runs, naming the known ones", "[bench][real]") {
+  RealBenchmarkOptions options;
+  options.datasets = {"perovskites", "buchwald_z"};
+  options.planners = {real_test_planner("random")};
+  options.seeds = 1;
+  CHECK_THROWS_WITH(run_real_benchmark(options), Catch::Contains("unknown dataset \"buchwald_z\"") && Catch::Contains("buchwald_a"));
+  CHECK(real_suite_datasets().size() == 16);
+  for (const auto& name : real_suite_datasets()) CHECK_NOTHROW(real_dataset_folder(name));
+}
