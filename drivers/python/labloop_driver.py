@@ -38,6 +38,7 @@ from typing import Any
 
 import zmq
 import zmq.auth.thread
+import zmq.utils.monitor
 import zmq.utils.z85
 
 __all__ = [
@@ -241,6 +242,27 @@ class HolderLease:
 
 # The experiment a worker thread is running, so Driver.report_progress() needs no id argument.
 _current = threading.local()
+
+
+def _log_handshake_failures(monitor: zmq.Socket) -> None:
+    """Logs the handshakes refused before the allow-list is asked (as the C++ SDK words them)."""
+    for _ in range(1000):  # bounded: a flood of refused connections must not starve the loop
+        try:
+            event = zmq.utils.monitor.recv_monitor_message(monitor, zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+            # A plaintext client may see the mismatch first and hang up before this side reads
+            # its greeting: then all the driver sees is a handshake cut short.
+            log.warning("a client closed its connection during the handshake (a plaintext client, or one encrypting to "
+                        "another server key; the controller's error says which)")
+        elif event["value"] == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+            log.warning("refused a client without encryption: this driver requires CURVE (the controller needs a security section)")
+        elif event["value"] == zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC:
+            log.warning("refused a client that encrypts to another server key: its security section names the wrong "
+                        "server_public_key")
+        else:
+            log.warning("refused a client: ZeroMQ handshake error %d", event["value"])
 
 
 class ParamError(ValueError):
@@ -659,6 +681,12 @@ class _Server:
         if self.keys is not None:
             sock.curve_publickey, sock.curve_secretkey = self.keys
             sock.curve_server = True
+        # Clients refused before the access check (the allow-list logs its own refusals, with
+        # the key): a plaintext client, or one encrypting to another server key. Started before
+        # bind so no handshake is missed.
+        monitor = None
+        if self.keys is not None:
+            monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
         old_handlers: dict[int, Any] = {}
         try:
             sock.bind(self.endpoint)
@@ -672,10 +700,14 @@ class _Server:
             poller = zmq.Poller()
             poller.register(sock, zmq.POLLIN)
             poller.register(self.wake_r, zmq.POLLIN)
+            if monitor is not None:
+                poller.register(monitor, zmq.POLLIN)
             while not self.stopping.is_set():
                 events = dict(poller.poll(250))  # timeout only to notice an external stop_event
                 if self.wake_r in events:
                     self._drain_wake()
+                if monitor is not None and monitor in events:
+                    _log_handshake_failures(monitor)
                 self._flush_done(sock)
                 if sock in events:
                     for _ in range(1000):  # bounded so finished results are not starved
@@ -689,6 +721,9 @@ class _Server:
         finally:
             for sig, handler in old_handlers.items():
                 signal.signal(sig, handler)
+            if monitor is not None:
+                sock.disable_monitor()
+                monitor.close(linger=0)
             sock.close(linger=1000)
             if auth is not None:
                 auth.stop()

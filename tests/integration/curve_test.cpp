@@ -194,6 +194,25 @@ TEST_CASE("CURVE: keys new and list, then an encrypted campaign on a C++ driver,
   CHECK(curve_eventually([&] { return test::read_file(dir / "py.log"); }, "admitted controller key " + controller));
   CHECK(curve_eventually([&] { return test::read_file(dir / "sim.log"); }, "admitted controller key " + controller));
   CHECK_THAT(served.log(), Catch::Contains("admitted controller key " + controller));
+
+  // A plaintext client is refused by the Python SDK too, and its log says so (which side notices
+  // the mechanism mismatch first is a race: one of the two messages).
+  zmq::context_t context;
+  zmq::socket_t plain(context, zmq::socket_type::dealer);
+  plain.set(zmq::sockopt::linger, 0);
+  plain.connect(dir.ipc("py"));
+  plain.send(zmq::str_buffer(R"({"type": "hello", "protocol": 1})"), zmq::send_flags::dontwait);
+  const auto python_log = [&] { return test::read_file(dir / "py.log"); };
+  bool refusal_logged = false;
+  for (int i = 0; i < 100 && !refusal_logged; ++i) {
+    const std::string text = python_log();
+    refusal_logged = text.find("refused a client without encryption") != std::string::npos ||
+                     text.find("closed its connection during the handshake") != std::string::npos;
+    if (!refusal_logged) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(refusal_logged);
+  zmq::message_t answer;
+  CHECK_FALSE(plain.recv(answer, zmq::recv_flags::dontwait));  // nothing answers a plaintext hello
 }
 
 TEST_CASE("CURVE: a plaintext controller, an unknown key, a wrong server key and a revoked key are refused naming the instrument "
