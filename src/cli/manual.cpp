@@ -7,15 +7,18 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 
 #include "catalogue.hpp"
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/key_file.hpp"
 #include "labloop/core/os_user.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/journal/journal.hpp"
+#include "labloop/journal/signing.hpp"
 
 namespace labloop::cli {
 
@@ -27,6 +30,7 @@ struct Campaign {
   fs::path directory, journal;
   CampaignConfig config;
   CampaignState state;
+  std::optional<std::string> signed_by;  // the key fingerprint of the journal's last signature
 };
 
 Campaign open_campaign(const std::string& where) {
@@ -36,6 +40,8 @@ Campaign open_campaign(const std::string& where) {
   const auto events = decode_events(read_journal(c.journal).events, c.journal.string());
   c.config = journaled_config(events, c.journal.string(), sim::catalogue());
   c.state = CampaignState::fold(events);
+  for (auto it = events.rbegin(); it != events.rend() && !c.signed_by; ++it)
+    if (const auto* s = it->as<JournalSignedEvent>()) c.signed_by = s->key_fingerprint;
   return c;
 }
 
@@ -136,6 +142,23 @@ int correct(const EnterCommand& command, const Campaign& c) {
     fmt::print("refused {}: {}\n", e.experiment, why);
     return 2;
   }
+  // A signed journal stays provable (`verify --key`): the correction is signed with the campaign's
+  // controller key at once, and without that key nothing is written.
+  std::optional<KeyPair> key;
+  if (!c.config.controller_key.empty()) {
+    try {
+      key = read_key_pair(c.config.controller_key);
+      if (!key->sign_seed) throw Error(fmt::format("key {} cannot sign (it was made by another ZeroMQ tool)", c.config.controller_key));
+      // One journal, one key (as resume insists): another key's signature would prove nothing.
+      if (c.signed_by && *c.signed_by != key->public_key.fingerprint())
+        throw Error(fmt::format("{} is key {}, but the journal is signed by {}: put back the key that signed it", c.config.controller_key,
+                                key->public_key.fingerprint(), *c.signed_by));
+    } catch (const Error& error) {
+      fmt::print("refused {}: this campaign's journal is signed, so its corrections are signed too, with its controller_key: {}\n",
+                 e.experiment, error.what());
+      return 2;
+    }
+  }
   const ExperimentState& before = *c.state.experiment(e.experiment);
   ResultCorrectedEvent corrected;
   corrected.experiment = e.experiment;
@@ -148,6 +171,10 @@ int correct(const EnterCommand& command, const Campaign& c) {
   {
     Journal journal(c.journal);
     journal.append(std::string(event_name(corrected)), encode_fields(corrected));
+    if (key) {
+      const JournalSignedEvent signed_head = sign_journal_head(*key, c.state.campaign_id().value_or(""), journal.last_seq(), journal.last_hash());
+      journal.append(std::string(event_name(signed_head)), encode_fields(signed_head));
+    }
   }
   fmt::print("corrected {}: {} {:g} → {:g} ({}); the journal keeps both, and the planner learns the new value when the campaign resumes\n",
              e.experiment, c.config.objective.name, corrected.previous_objective, corrected.objective, command.correct);

@@ -9,9 +9,11 @@
 
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/key_file.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
+#include "labloop/journal/signing.hpp"
 #include "cli_process.hpp"
 #include "test_support.hpp"
 
@@ -52,7 +54,11 @@ void wait_until(Done done, const char* what) {
 
 TEST_CASE("Manual instrument: results entered while running and from a CSV after a stop, wrong entries refused", "[manual][cli]") {
   test::TempDir dir;
-  test::write_file(dir / "c.json", R"({"name": "mixed", "seed": 4,
+  // Signed (docs/security.md): a person's correction keeps the journal provable.
+  fs::create_directories(dir / "keys");
+  const KeyPair key = generate_key_pair("controller");
+  write_key_pair(dir / "keys/controller", key);
+  test::write_file(dir / "c.json", R"({"name": "mixed", "seed": 4, "controller_key": "keys/controller",
     "parameters": [{"name": "x1", "type": "continuous", "low": -5, "high": 10, "unit": "mL"},
                    {"name": "x2", "type": "continuous", "low": 0, "high": 15}],
     "objective": {"name": "y"},
@@ -142,12 +148,27 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   CHECK(test::cli({"verify", out.string()}, dir).status == 0);
 
   // A value entered wrongly is corrected by a new journaled event saying who and why; a result an
-  // instrument measured cannot be.
+  // instrument measured cannot be. In a signed journal the correction is signed at once, and
+  // without the campaign's key it is refused with nothing written.
+  const std::string pub = (dir / "keys/controller.pub").string();
+  CHECK(test::cli({"verify", out.string(), "--key", pub}, dir).status == 0);
+  const std::string before_correction = test::read_file(journal);
+  fs::rename(dir / "keys/controller.key", dir / "keys/away.key");
+  o = test::cli({"enter", out.string(), mine[0], "y=11.5", "--correct", "misread the balance", "--by", "ben"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("its corrections are signed too, with its controller_key"));
+  CHECK(test::read_file(journal) == before_correction);
+  fs::rename(dir / "keys/away.key", dir / "keys/controller.key");
   o = test::cli({"enter", out.string(), mine[0], "y=11.5", "--correct", "misread the balance", "--by", "ben"}, dir);
   CHECK(o.status == 0);
   CHECK_THAT(o.output, Catch::Contains("corrected " + mine[0] + ": y 12.5 → 11.5 (misread the balance)"));
+  const test::CliOutcome proved = test::cli({"verify", out.string(), "--key", pub}, dir);
+  INFO(proved.output);
+  CHECK(proved.status == 0);
   const auto events = decode_events(read_journal(journal).events, journal.string());
-  const auto* correction = events.back().as<ResultCorrectedEvent>();
+  REQUIRE(events.size() >= 2);
+  CHECK(events.back().as<JournalSignedEvent>());
+  const auto* correction = events[events.size() - 2].as<ResultCorrectedEvent>();
   REQUIRE(correction);
   CHECK(correction->by == "ben");
   CHECK(correction->previous_objective == 12.5);
