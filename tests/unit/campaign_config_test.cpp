@@ -524,3 +524,20 @@ TEST_CASE("Config: prior results refuse a discrete value that is no level, by li
   REQUIRE(prior.skipped.size() == 1);
   CHECK_THAT(prior.skipped[0], Catch::Contains("line 3: x1 = 2.6 is not one of the levels {-5, 2.5, 3, 10}; skipped"));
 }
+
+TEST_CASE("Every example campaign file in examples/ loads, and its simulators are known", "[config][examples]") {
+  // A technician's first files: a renamed field or a dataset that moved must fail here, not at
+  // their bench.
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::path(LABLOOP_SOURCE_DIR) / "examples")) {
+    if (entry.path().extension() != ".json") continue;
+    ++files;
+    INFO(entry.path().string());
+    CampaignConfig config;
+    REQUIRE_NOTHROW(config = load_campaign_config(entry.path().string(), labloop::sim::catalogue()));
+    CHECK_FALSE(config.parameters.empty());
+    for (const auto& instrument : config.instruments)
+      if (!instrument.simulator.empty()) CHECK(labloop::sim::catalogue().find(instrument.simulator) != nullptr);
+  }
+  CHECK(files >= 12);
+}
