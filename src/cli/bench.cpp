@@ -179,7 +179,8 @@ int run_real_suite(const BenchCommand& command) {
   options.seeds = command.seeds_given ? command.seeds : 40;
   options.jobs = command.jobs > 0 ? command.jobs : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   options.subset = command.subset;
-  options.max_experiments = command.max_experiments;
+  // Before --max existed, `labloop bench --datasets … --budget N` stopped pool runs at N: it still does.
+  options.max_experiments = !command.max_given && command.budget > 0 ? command.budget : command.max_experiments;
   options.budget = command.budget > 0 ? command.budget : kEmulatedBudget;
   options.descriptors = !command.one_hot;
 

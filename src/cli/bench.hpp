@@ -31,7 +31,7 @@ struct BenchCommand {
   bool one_hot = false;                // lookup tables: ignore descriptors.csv
   // The real suite's own defaults when not given: 40 seeds and 5 initial experiments (the
   // reference runs'), a budget of kEmulatedBudget for emulated datasets.
-  bool seeds_given = false, initial_given = false;
+  bool seeds_given = false, initial_given = false, max_given = false;
 };
 
 int run_bench(const BenchCommand& command);

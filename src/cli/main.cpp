@@ -389,7 +389,8 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--subset", bench.subset, "Real suite, lookup tables: the fraction of each table's rows in a run's pool, drawn per seed (default 1)")
       ->check(CLI::Range(0.01, 1.0));
   bench_cmd->add_option("--max", bench.max_experiments,
-                        "Real suite, lookup tables: experiments per run at most (a run that never reaches a row counts as --max + 1; default 200)")
+                        "Real suite, lookup tables: experiments per run at most (a run that never reaches a row counts as --max + 1; default: --budget "
+                        "when given, as before --max existed, else 200)")
       ->check(CLI::PositiveNumber);
   bench_cmd->add_flag("--one-hot", bench.one_hot, "Real suite, lookup tables: ignore descriptors.csv (categorical choices one-hot only)");
 
@@ -408,6 +409,7 @@ int main(int argc, char** argv) {
       bench.seeds_given = bench_cmd->count("--seeds") > 0;
       bench.initial_given = bench_cmd->count("--initial") > 0;
       bench.suite_given = bench_cmd->count("--suite") > 0;
+      bench.max_given = bench_cmd->count("--max") > 0;
       bench.suite = suites.at(suite_name);
       return labloop::cli::run_bench(bench);
     }

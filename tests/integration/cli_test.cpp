@@ -285,6 +285,15 @@ TEST_CASE("CLI: bench --datasets runs the real suite on a dataset folder", "[cli
   const std::string written = test::read_file(dir / "out" / "real.csv");
   CHECK(std::count(written.begin(), written.end(), '\n') == 5);
 
+  // `--budget` alone limits pool runs, as it did before `--max` existed (a count of 4 is past it).
+  const Outcome budget = labloop_cli({"bench", "--datasets", dataset.string(), "--seeds", "1", "--planners", "sobol", "--budget", "3", "--jobs", "1",
+                                      "-o", (dir / "out3").string()},
+                                     dir);
+  INFO(budget.output);
+  CHECK(budget.status == 0);
+  CHECK(budget.output.find("at most 3 experiments (--max)") != std::string::npos);
+  CHECK(budget.output.find("counts as 4") != std::string::npos);
+
   // An unknown name lists the known datasets.
   const Outcome unknown = labloop_cli({"bench", "--suite", "real", "--datasets", "buchwald_z", "--seeds", "1"}, dir);
   CHECK(unknown.status == 2);
