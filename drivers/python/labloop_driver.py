@@ -65,6 +65,7 @@ MAX_CAMPAIGN_ID_CHARS = 128
 MAX_MESSAGE_DEPTH = 64  # nested arrays/objects per payload; the top-level object is level 1
 MAX_ERROR_CHARS = 4096  # failure texts are for humans; keep results small
 MAX_DISCRETE_LEVELS = 1000  # levels of a discrete input (docs/protocol.md)
+MAX_HOLDER_FILE_BYTES = 64 << 20  # the exclusive-control holder file, compacted at every start
 
 log = logging.getLogger("labloop_driver")
 
@@ -574,9 +575,18 @@ class _Server:
 
     def _load_holder(self, path: str) -> None:
         assert self.lease is not None
+        lines = 0
+        torn = False
         try:
+            if os.path.getsize(path) > MAX_HOLDER_FILE_BYTES:
+                raise ValueError(f"the instrument's holder file {path} is larger than the {MAX_HOLDER_FILE_BYTES} bytes a driver reads: "
+                                 "is it the right file? If no campaign holds this instrument, remove it")
             with open(path, "rb") as f:
                 for line in f:
+                    torn = not line.endswith(b"\n")
+                    if not line.strip():
+                        continue
+                    lines += 1
                     try:
                         h = json.loads(line.decode("utf-8", errors="replace"))
                     except (ValueError, RecursionError):
@@ -589,6 +599,16 @@ class _Server:
                         self.lease.holder = {k: h[k] for k in ("campaign_id", "key", "since", "until")}
         except FileNotFoundError:
             return
+        if lines > 1 or torn:
+            # Compacted to its current line (as the C++ SDK does), so the file grows only within one
+            # run of the driver; should the rename not survive a power cut, the old file gives the same holder.
+            held = self.lease.current(time.time())
+            temporary = path + ".compacting"
+            with open(temporary, "w", encoding="utf-8") as f:
+                f.write(json.dumps(held if held is not None else {"released": True}) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, path)
         self.lease.saved()
         if self.lease.current(time.time()) is not None:
             log.info("restored the holder from %s: %s", path, self.lease.busy_message(time.time()))

@@ -459,6 +459,12 @@ def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
     check(w.get("holder", {}).get("campaign_id") == "c-cccc", "once released, C takes it")
     stop.set()
     t.join(5.0)
+    t = serving()  # a restart compacts the holder file to its current line
+    stop.set()
+    t.join(5.0)
+    with open(cache + ".holder", encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    check(len(lines) == 1 and "c-cccc" in lines[0] and "released" not in lines[0], f"holder file compacted ({lines})")
 
 
 def run_kind(c: Controller, exp: str) -> str:

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <csignal>
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -133,40 +134,64 @@ class CacheFile {
 // The holder under exclusive control, on disk beside the result cache: one JSON line per change
 // (LeaseHolder::to_json, or {"released": true}), the last good line winning, each fsynced before
 // the answer that depends on it is sent. A restarted driver must not hand a crashed campaign's
-// instrument to the next comer.
+// instrument to the next comer. Loading compacts the file to its one current line, so it grows
+// only within one run of the driver (a line per take, release, and lease/10 of renewals); a file
+// past kMaxHolderFileBytes is refused at start rather than read.
 class HolderFile {
  public:
-  explicit HolderFile(std::string path) : file_(std::move(path), "the instrument's holder file") {}
+  static constexpr std::uintmax_t kMaxHolderFileBytes = 64 << 20;
+
+  explicit HolderFile(std::string path) : path_(std::move(path)), file_(open(path_)) {}
 
   std::optional<LeaseHolder> load(const std::function<void(const std::string&)>& log) {
-    const std::string text = file_.read_all();
+    std::error_code ec;
+    if (const auto size = std::filesystem::file_size(path_, ec); !ec && size > kMaxHolderFileBytes)
+      throw Error(fmt::format("the instrument's holder file {} is {} bytes, more than the {} a driver reads: is it the right file? "
+                              "If no campaign holds this instrument, remove it",
+                              path_, size, kMaxHolderFileBytes));
+    const std::string text = file_->read_all();
     std::optional<LeaseHolder> holder;
-    std::size_t start = 0;
+    std::size_t start = 0, lines = 0;
     while (start < text.size()) {
       std::size_t end = text.find('\n', start);
       if (end == std::string::npos) end = text.size();
       const std::string line = text.substr(start, end - start);
       start = end + 1;
       if (line.empty()) continue;
+      ++lines;
       const json object = json::parse(line, nullptr, false);
       if (object.is_object() && object.value("released", false)) {
         holder.reset();
       } else if (auto read = LeaseHolder::from_json(object)) {
         holder = std::move(read);
       } else {
-        log(fmt::format("holder file {}: skipped a line that is not a holder (a crash while writing it?)", file_.path()));
+        log(fmt::format("holder file {}: skipped a line that is not a holder (a crash while writing it?)", path_));
       }
     }
-    if (!text.empty() && text.back() != '\n') file_.append("\n");
+    if (lines > 1 || (!text.empty() && text.back() != '\n')) compact(holder);
     return holder;
   }
 
-  void save(const std::optional<LeaseHolder>& holder) {
-    file_.append(dump(holder ? holder->to_json() : json{{"released", true}}) + "\n");
-  }
+  void save(const std::optional<LeaseHolder>& holder) { file_->append(line_of(holder)); }
 
  private:
-  AppendFile file_;
+  static std::unique_ptr<AppendFile> open(const std::string& path) { return std::make_unique<AppendFile>(path, "the instrument's holder file"); }
+  static std::string line_of(const std::optional<LeaseHolder>& holder) { return dump(holder ? holder->to_json() : json{{"released", true}}) + "\n"; }
+
+  // The current line alone, written beside and renamed over the file. Should the rename not
+  // survive a power cut, the old file is still there and gives the same holder.
+  void compact(const std::optional<LeaseHolder>& holder) {
+    const std::string temporary = path_ + ".compacting";
+    std::error_code ec;
+    std::filesystem::remove(temporary, ec);
+    open(temporary)->append(line_of(holder));
+    std::filesystem::rename(temporary, path_, ec);
+    if (ec) throw Error(fmt::format("cannot compact the instrument's holder file {}: {}", path_, ec.message()));
+    file_ = open(path_);
+  }
+
+  std::string path_;
+  std::unique_ptr<AppendFile> file_;
 };
 
 // For log lines: a JSON value cut to a readable length.

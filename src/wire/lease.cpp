@@ -65,7 +65,7 @@ HolderLease::Take HolderLease::take(const LeaseClaim& claim, double now) {
 bool HolderLease::admit(const std::optional<LeaseClaim>& peer, double now) {
   const auto current = holder(now);
   if (!current) return true;
-  if (!peer || peer->campaign_id != current->claim.campaign_id || peer->key != current->claim.key) return false;
+  if (!peer || *peer != current->claim) return false;
   renew(now);
   return true;
 }

@@ -171,6 +171,10 @@ TEST_CASE("Exclusive control in serve(): the holder survives a driver restart, a
   }
   CHECK(echo.runs.load() == 2);
   CHECK_THAT(test::read_file(dir / "echo.cache.jsonl.holder"), Catch::Contains("\"released\":true") && Catch::Contains("bbbb"));
+  { ExclusiveServed served(echo, dir.ipc("echo"), options); }  // a restart compacts the file to its current line
+  const std::string compacted = test::read_file(dir / "echo.cache.jsonl.holder");
+  CHECK(std::count(compacted.begin(), compacted.end(), '\n') == 1);
+  CHECK_THAT(compacted, Catch::Contains("bbbb") && !Catch::Contains("released"));
   {
     options.exclusive = false;  // v1 as before: no holder, release answered, everyone served
     ExclusiveServed served(echo, dir.ipc("echo"), options);
