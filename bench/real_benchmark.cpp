@@ -1,6 +1,7 @@
 #include "real_benchmark.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <atomic>
@@ -9,6 +10,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -19,6 +21,8 @@
 #include "labloop/core/error.hpp"
 #include "labloop/model/candidate_pool.hpp"
 #include "labloop/model/descriptors.hpp"
+#include "labloop/model/feasible_sampler.hpp"
+#include "labloop/model/linear_constraints.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/model/sobol.hpp"
 #include "labloop/model/space.hpp"
@@ -190,13 +194,9 @@ class RealEmulated {
  public:
   explicit RealEmulated(const fs::path& folder) {
     const sim::Dataset data = sim::read_dataset(folder);
-    if (data.spec.constraint == "simplex")
-      throw Error(fmt::format("{}: a simplex dataset (fractions summing to 1) is not in the real suite yet: its planner would need the "
-                              "linear constraint, and its reference a sampler on the simplex",
-                              data.spec.name));
     const auto stored = sim::read_emulator_json(folder);
     emulator_ = std::make_unique<const sim::Emulator>(data, stored ? &*stored : nullptr);
-    space_ = std::make_unique<const Space>(emulator_->inputs());
+    space_ = std::make_unique<const Space>(emulated_space(*emulator_));
     sign_ = data.spec.objectives.at(0).maximize ? -1.0 : 1.0;
     reference_ = find_reference(data);
   }
@@ -214,9 +214,24 @@ class RealEmulated {
   }
 
  private:
-  // The best emulated mean over the rows, kReferenceSobolPoints Sobol points of the input box,
-  // then a compass search from the best kReferencePolished cube points (continuous coordinates,
-  // steps halved from 1/8 down to 1/4096 of the box).
+  // The planner's space: the emulator's inputs and, for a simplex dataset (fractions summing to
+  // 1), that equality as a linear constraint, so every proposal is a setting the emulator takes
+  // (Space meets equalities to 1e-9 of their scale; the emulator refuses beyond 1e-3).
+  static Space emulated_space(const sim::Emulator& emulator) {
+    std::vector<Parameter> inputs = emulator.inputs();
+    if (emulator.spec().constraint != "simplex") return Space(std::move(inputs));
+    std::vector<std::string> names;
+    for (const Parameter& p : inputs) names.push_back(p.name);
+    const std::string text = fmt::format("{} == 1", fmt::join(names, " + "));
+    const ConstraintParse parsed = parse_linear_constraint(text, inputs);
+    if (!parsed.constraint) throw Error(fmt::format("{}: its simplex constraint \"{}\": {}", emulator.spec().name, text, parsed.error));
+    return Space(std::move(inputs), {*parsed.constraint});
+  }
+
+  // The best emulated mean over the rows, kReferenceSobolPoints Sobol points of the input box
+  // (of the feasible set, drawn by hit and run, when the space is constrained), then a compass
+  // search from the best kReferencePolished cube points (continuous coordinates, steps halved
+  // from 1/8 down to 1/4096 of the box; a step off the constraints is projected back onto them).
   double find_reference(const sim::Dataset& data) const {
     const Space& space = *space_;
     std::vector<std::pair<double, Eigen::VectorXd>> scored;
@@ -236,8 +251,14 @@ class RealEmulated {
       if (!emulator_->refusal(params).empty()) continue;
       score(space.canonical(space.encode(params)));
     }
-    SobolSequence sobol(std::max(space.cube_dim(), 1), 20261202);
-    for (int i = 0; i < kReferenceSobolPoints; ++i) score(space.canonical(sobol.next().head(space.cube_dim())));
+    if (space.constrained()) {
+      FeasibleSampler sampler(space);
+      std::mt19937_64 rng(20261202);
+      for (int i = 0; i < kReferenceSobolPoints; ++i) score(sampler.next(rng));
+    } else {
+      SobolSequence sobol(std::max(space.cube_dim(), 1), 20261202);
+      for (int i = 0; i < kReferenceSobolPoints; ++i) score(space.canonical(sobol.next().head(space.cube_dim())));
+    }
     if (scored.empty()) throw Error(fmt::format("{}: the emulator refuses every reference point: nothing to measure regret against", name()));
     std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     double best = scored.front().first;
@@ -253,6 +274,11 @@ class RealEmulated {
           for (double direction : {-1.0, 1.0}) {
             Eigen::VectorXd y = x;
             y(c) = std::clamp(y(c) + direction * step, 0.0, 1.0);
+            if (space.constrained()) {
+              const std::optional<Eigen::VectorXd> repaired = space.repair(y);
+              if (!repaired || (*repaired - x).cwiseAbs().maxCoeff() == 0) continue;
+              y = *repaired;
+            }
             const auto fy = true_value(space.decode(y));
             if (fy && *fy < fx) x = y, fx = *fy, moved = true;
           }

@@ -200,7 +200,8 @@ int run_real_suite(const BenchCommand& command) {
     fmt::print("  emulated datasets: {} experiments (--budget), observations noisy as labloop-sim serves them\n"
                "    regret@N    reference minus the true (noise-free emulator mean) value of the best setting among the first N,\n"
                "                median [Q1, Q3]; reference: the best emulated mean over the dataset's rows, {} Sobol points of the\n"
-               "                emulator's input box and a compass search from the best {} of them (below 0: better than the reference)\n",
+               "                emulator's input box (on a simplex, fractions summing to 1, hit-and-run draws; the planner\n"
+               "                gets that constraint) and a compass search from the best {} of them (below 0: better than the reference)\n",
                options.budget, kReferenceSobolPoints, kReferencePolished);
   fmt::print("  ms/ask        median over runs of a run's median time per proposal\n");
   std::fflush(stdout);
@@ -258,22 +259,36 @@ int run_real_suite(const BenchCommand& command) {
 
   std::filesystem::create_directories(command.output);
   const auto csv_path = std::filesystem::path(command.output) / "real.csv";
+  // A planner's label is its JSON: quoted, its quotes doubled (RFC 4180).
+  auto csv_field = [](std::string text) {
+    for (size_t k = 0; (k = text.find('"', k)) != std::string::npos; k += 2) text.insert(k, "\"");
+    return "\"" + text + "\"";
+  };
   std::ofstream csv(csv_path);
   // One line per run. Lookup tables: pool, top_rows, to_top, to_best (regret empty); emulated:
   // experiments, the final regret, refused and the reference (pool columns empty).
   csv << "dataset,kind,planner,seed,pool,top_rows,to_top,to_best,experiments,regret,refused,reference,median_ask_ms\n";
   for (const auto& r : runs) {
     const bool lookup = r.kind == RealDatasetKind::lookup_table;
-    std::string planner = r.planner;
-    for (size_t k = 0; (k = planner.find('"', k)) != std::string::npos; k += 2) planner.insert(k, "\"");
-    csv << r.dataset << "," << (lookup ? "lookup_table" : "emulated") << ",\"" << planner << "\"," << r.seed << ","
+    const std::string planner = csv_field(r.planner);
+    csv << r.dataset << "," << (lookup ? "lookup_table" : "emulated") << "," << planner << "," << r.seed << ","
         << (lookup ? fmt::format("{},{},{},{},{}", r.pool, r.top_rows, r.to_top, r.to_best, r.proposed.size())
                    : fmt::format(",,,,{}", r.regret.size()))
         << "," << (lookup || r.regret.empty() ? "" : fmt::format("{}", r.regret.back())) << "," << (lookup ? "" : std::to_string(r.refused)) << ","
         << (lookup ? "" : fmt::format("{}", r.reference)) << "," << fmt::format("{}", r.median_ask_ms) << "\n";
   }
   if (!csv) throw Error(fmt::format("cannot write {}", csv_path.string()));
-  fmt::print("\nwall time {:.1f} s; wrote {}\n", wall, csv_path.string());
+  // The rows each lookup-table run chose, in order (row: 0-based data row of the dataset's
+  // data.csv, header excluded), so a run can be followed step by step.
+  const auto rows_path = std::filesystem::path(command.output) / "real_rows.csv";
+  std::ofstream rows_csv(rows_path);
+  rows_csv << "dataset,planner,seed,experiment,row\n";
+  for (const auto& r : runs) {
+    const std::string planner = csv_field(r.planner);
+    for (size_t i = 0; i < r.proposed.size(); ++i) rows_csv << r.dataset << "," << planner << "," << r.seed << "," << i + 1 << "," << r.proposed[i] << "\n";
+  }
+  if (!rows_csv) throw Error(fmt::format("cannot write {}", rows_path.string()));
+  fmt::print("\nwall time {:.1f} s; wrote {} and {}\n", wall, csv_path.string(), rows_path.string());
   return 0;
 }
 

@@ -368,7 +368,7 @@ int main(int argc, char** argv) {
                         "A problem set: standard (the default); goals: several objectives, an outcome constraint and noise; real: the "
                         "datasets, lookup tables as pool campaigns (experiments to the top 1 % and to the best row) and scattered ones "
                         "through their emulators (regret: the best emulated mean over the dataset's rows, 8192 Sobol points of the "
-                        "emulator's input box and a compass search from the best 4 of them, minus the true value of the best setting "
+                        "emulator's input box (hit-and-run draws on a simplex dataset's fractions) and a compass search from the best 4 of them, minus the true value of the best setting "
                         "evaluated) (docs/benchmarks.md)")
       ->check(CLI::IsMember({"standard", "goals", "real"}));
   bench_cmd->add_option("--planners", bench.planners, "Planner kinds or JSON planner sections (random is always included)");
@@ -382,7 +382,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--batch", bench.batch, "Experiments proposed together per round (q)")->check(CLI::PositiveNumber);
   bench_cmd->add_option("--noise", bench.noise, "Gaussian noise on observations (regret stays noise-free)");
   bench_cmd->add_option("--output,-o", bench.output,
-                        "Directory for bench.csv and regret.svg, or the real suite's real.csv (default: bench-results in the current directory)");
+                        "Directory for bench.csv and regret.svg, or the real suite's real.csv and real_rows.csv (default: bench-results in the current directory)");
   bench_cmd->add_option("--datasets", bench.datasets,
                         "The real suite's datasets: names in the data directory (LABLOOP_DATA_DIR, else simulators/data; labloop-sim --list) "
                         "or folders (spec.json + data.csv); implies --suite real (default: the lookup tables with a target and four emulated ones)");

@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
+#include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -284,6 +286,38 @@ TEST_CASE("CLI: bench --datasets runs the real suite on a dataset folder", "[cli
   // One line per run: 2 planners × 2 seeds, after the header.
   const std::string written = test::read_file(dir / "out" / "real.csv");
   CHECK(std::count(written.begin(), written.end(), '\n') == 5);
+  // real_rows.csv: every row each run chose, in order (data.csv row numbers), never one twice;
+  // as many as the run's experiments in real.csv (column 9).
+  std::map<std::string, std::set<int>> chosen;
+  std::istringstream rows_in(test::read_file(dir / "out" / "real_rows.csv"));
+  std::string line;
+  std::getline(rows_in, line);
+  CHECK(line == "dataset,planner,seed,experiment,row");
+  size_t lines = 0;
+  while (std::getline(rows_in, line)) {
+    ++lines;
+    std::vector<std::string> f;
+    std::istringstream fields(line);
+    for (std::string field; std::getline(fields, field, ',');) f.push_back(field);
+    REQUIRE(f.size() == 5);
+    const int row = std::stoi(f[4]);
+    CHECK(row >= 0);
+    CHECK(row < 20);
+    CHECK(chosen[f[1] + " " + f[2]].insert(row).second);
+    CHECK(std::stoi(f[3]) == static_cast<int>(chosen[f[1] + " " + f[2]].size()));
+  }
+  CHECK(chosen.size() == 4);
+  size_t experiments = 0;
+  std::istringstream runs_in(written);
+  std::getline(runs_in, line);
+  while (std::getline(runs_in, line)) {
+    std::vector<std::string> f;
+    std::istringstream fields(line);
+    for (std::string field; std::getline(fields, field, ',');) f.push_back(field);
+    REQUIRE(f.size() >= 9);
+    experiments += static_cast<size_t>(std::stoi(f[8]));
+  }
+  CHECK(lines == experiments);
 
   // `--budget` alone limits pool runs, as it did before `--max` existed (a count of 4 is past it).
   const Outcome budget = labloop_cli({"bench", "--datasets", dataset.string(), "--seeds", "1", "--planners", "sobol", "--budget", "3", "--jobs", "1",
