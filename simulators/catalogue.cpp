@@ -59,6 +59,7 @@ SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
   };
   spec.inputs = [lazy](int) { return lazy->inputs(); };
   spec.outputs = [lazy](const nlohmann::json&) { return lazy->get().objective_names(); };
+  if (std::error_code ec; std::filesystem::is_regular_file(dir / "descriptors.csv", ec)) spec.descriptors = dir / "descriptors.csv";
   return spec;
 }
 

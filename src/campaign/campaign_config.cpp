@@ -88,6 +88,31 @@ void load_descriptors(const Node& node, Parameter& p, const std::string& source)
   }
 }
 
+// What `labloop bench --suite real` does for a dataset, a campaign on its simulator does too: a
+// categorical parameter naming no descriptors takes the dataset's descriptors.csv, when every
+// simulator of the campaign that has one has the same file and it describes each of the
+// parameter's choices with numbers (otherwise the parameter stays one-hot; nothing is refused:
+// the file is the dataset's, not the person's). Only for a campaign file (load_campaign_config).
+void adopt_dataset_descriptors(CampaignConfig& config, const SimulatorCatalogue& simulators) {
+  std::set<std::filesystem::path> files;
+  for (const InstrumentConfig& ic : config.instruments)
+    if (const SimulatorSpec* spec = ic.is_simulator() ? simulators.find(ic.simulator) : nullptr; spec && !spec->descriptors.empty())
+      files.insert(spec->descriptors);
+  if (files.size() != 1) return;
+  const std::filesystem::path& file = *files.begin();
+  for (Parameter& p : config.parameters) {
+    if (p.type != ParameterType::categorical || !p.descriptors.empty() || p.one_hot_only) continue;
+    try {
+      DescriptorTable table = read_descriptor_table(file, p);
+      p.descriptors = file.string();
+      p.descriptor_names = std::move(table.names);
+      p.descriptor_values = std::move(table.values);
+    } catch (const Error&) {
+      // Not described there (another parameter's rows only, a choice missing): one-hot.
+    }
+  }
+}
+
 Parameter parse_parameter(const Node& node) {
   if (!node.value().is_object()) node.expect_object({});
   Parameter p;
@@ -140,7 +165,16 @@ Parameter parse_parameter(const Node& node) {
       node.child("log").fail(fmt::format("a log-scaled parameter needs every level > 0 (it has {}): drop \"log\" or that level", p.low));
   } else if (p.type == ParameterType::categorical) {
     node.expect_object({"name", "type", "choices", "unit", "descriptors"});
-    if (node.has("descriptors")) p.descriptors = node.child("descriptors").as_string();  // a file (load_descriptors reads it)
+    if (node.has("descriptors")) {
+      // A file (load_descriptors reads it), or false: one-hot only, not even a dataset's own file.
+      const Node d = node.child("descriptors");
+      if (d.value().is_boolean()) {
+        if (d.as_bool()) d.fail("true is not a file: name a descriptor file (\"ligands.csv\"), or false for none");
+        p.one_hot_only = true;
+      } else {
+        p.descriptors = d.as_string();
+      }
+    }
     const Node choices = node.child("choices");
     if (choices.as_array(true).empty()) choices.fail("must list at least one choice");
     std::set<std::string> seen;
@@ -663,7 +697,9 @@ CampaignConfig load_campaign_config(const std::string& path, const SimulatorCata
   if (!in) throw ConfigError(path, "", "cannot open the file (does it exist, and can you read it?)");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  return parse_campaign_config(buffer.str(), path, simulators);
+  CampaignConfig config = parse_campaign_config(buffer.str(), path, simulators);
+  adopt_dataset_descriptors(config, simulators);
+  return config;
 }
 
 namespace {

@@ -47,6 +47,10 @@ int validate(const std::string& file, bool instruments) {
     fmt::print("prior_results: {} of {} taught to the planner before its first proposal\n", count(priors.rows.size(), "row"),
                priors.rows.size() + priors.skipped.size());
   }
+  for (const auto& p : config.parameters)
+    if (!p.descriptors.empty())
+      fmt::print("descriptors: parameter '{}': {} per choice from {}; the planner weighs them against one-hot by evidence\n", p.name,
+                 p.descriptor_names.size(), p.descriptors);
   if (!config.candidates.empty()) {
     const auto candidates = labloop::read_candidates(config);
     fmt::print("candidates: {} from {}; proposals are chosen among them, each at most once\n", count(static_cast<size_t>(candidates.pool.size()), "row"),

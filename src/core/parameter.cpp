@@ -46,6 +46,7 @@ nlohmann::json Parameter::to_json() const {
   if (type == ParameterType::categorical) {
     j["choices"] = choices;
     if (!descriptors.empty()) j["descriptors"] = descriptors;
+    else if (one_hot_only) j["descriptors"] = false;
   } else if (type == ParameterType::discrete) {
     j["values"] = values;
   } else if (type == ParameterType::integer) {

@@ -11,6 +11,7 @@
 
 #include "../../src/model/optimize/model_selection.hpp"
 #include "labloop/campaign/campaign_config.hpp"
+#include "dataset.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/model/descriptors.hpp"
 #include "labloop/model/gaussian_process.hpp"
@@ -106,6 +107,44 @@ TEST_CASE("Descriptors: a campaign file's table is read relative to it, and its 
   CHECK_THAT(test::config_error(c, source), Contains("/parameters/0/descriptors: must not be empty"));
   c["parameters"][1]["descriptors"] = "ligands.csv";
   CHECK_THAT(test::config_error(c, source), Contains("/parameters/1"));
+}
+
+TEST_CASE("Descriptors: a campaign file on a dataset simulator takes the dataset's descriptors.csv, journaled, unless it says false",
+          "[descriptors][config]") {
+  // perovskites: three categorical parameters, all described in its descriptors.csv.
+  test::TempDir dir;
+  const sim::DatasetSpec spec = sim::read_dataset_spec(sim::data_dir() / "perovskites");
+  nlohmann::json c{{"name", "perov"}, {"objective", {{"name", "hse_gap"}, {"goal", "minimize"}}}, {"planner", {{"kind", "bayesian"}}},
+                   {"instruments", {{{"name", "sim"}, {"simulator", "perovskites"}}}}, {"budget", {{"experiments", 10}}}, {"output", "runs/p"}};
+  for (const Parameter& p : spec.parameters) c["parameters"].push_back(p.to_json());
+  const std::filesystem::path file = dir / "campaign.json";
+  test::write_file(file, c.dump());
+  const CampaignConfig loaded = load_campaign_config(file.string(), sim::catalogue());
+  const std::string table = (sim::data_dir() / "perovskites" / "descriptors.csv").string();
+  for (const Parameter& p : loaded.parameters) {
+    INFO(p.name);
+    CHECK(p.descriptors == table);
+    CHECK(!p.descriptor_names.empty());
+    CHECK(p.descriptor_values.size() == p.choices.size());
+  }
+  // The journaled config names the file, so replay reads it again; parsing a config (as replay
+  // and resume parse the journal) adopts nothing: a campaign journaled before this stays one-hot.
+  CHECK(loaded.to_json()["parameters"][0]["descriptors"] == table);
+  const CampaignConfig journaled = parse_campaign_config(loaded.to_json().dump(), "journal", sim::catalogue());
+  CHECK(journaled.parameters[0].descriptors == table);
+  const CampaignConfig old = parse_campaign_config(c.dump(), "journal", sim::catalogue());
+  for (const Parameter& p : old.parameters) CHECK(p.descriptors.empty());
+  // "descriptors": false keeps a parameter one-hot, and is journaled as such.
+  c["parameters"][0]["descriptors"] = false;
+  test::write_file(file, c.dump());
+  const CampaignConfig off = load_campaign_config(file.string(), sim::catalogue());
+  CHECK(off.parameters[0].descriptors.empty());
+  CHECK(off.parameters[0].one_hot_only);
+  CHECK(off.parameters[1].descriptors == table);
+  CHECK(off.to_json()["parameters"][0]["descriptors"] == false);
+  CHECK(parse_campaign_config(off.to_json().dump(), "journal", sim::catalogue()).parameters[0].one_hot_only);
+  c["parameters"][0]["descriptors"] = true;
+  CHECK_THAT(test::config_error(c, file.string()), Contains("/parameters/0/descriptors: true is not a file"));
 }
 
 TEST_CASE("Descriptors: features drop constant and duplicate columns, scale jointly and reduce by principal components", "[descriptors]") {

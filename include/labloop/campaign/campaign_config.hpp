@@ -140,7 +140,11 @@ struct CampaignConfig {
 // Parses and validates; throws ConfigError. `source` names the file in messages; `simulators`
 // are the simulated instruments a campaign may name (an empty catalogue refuses them all).
 CampaignConfig parse_campaign_config(const std::string& text, const std::string& source, const SimulatorCatalogue& simulators);
-// Reads `path` (throws ConfigError when it cannot be read) and parses it.
+// Reads `path` (throws ConfigError when it cannot be read) and parses it. A new campaign's file
+// only: a categorical parameter naming no descriptors takes those of the dataset simulator serving
+// the campaign (SimulatorSpec::descriptors) when the file describes every choice; the journaled
+// config then names that file, and a journal is parsed with parse_campaign_config, which adopts
+// nothing, so campaigns written before this replay and resume as they ran.
 CampaignConfig load_campaign_config(const std::string& path, const SimulatorCatalogue& simulators);
 
 // Checks the campaign's parameters against what instrument `index` declared at `welcome`: every

@@ -4,6 +4,7 @@
 // each declares, and the options of its own each takes. The simulators live outside the library
 // (simulators/); the program that loads campaign files passes their catalogue in (labloop's CLI
 // passes labloop-sim's, `labloop::sim::catalogue()`), so loading a config links no simulator code.
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,9 @@ struct SimulatorSpec {
   // Why a campaign may not use it now (e.g. a dataset whose emulator is not written yet), said
   // where the campaign file names it. Empty, or returning "": it can be used.
   std::function<std::string()> unavailable;
+  // A dataset's descriptors.csv, when it has one: a categorical parameter of a campaign file on
+  // this simulator that names no descriptors (and does not say false) uses it (load_campaign_config).
+  std::filesystem::path descriptors;
 };
 
 class SimulatorCatalogue {

@@ -36,6 +36,7 @@ struct Parameter {
   // Categorical only, optional: numeric descriptors of each choice (model/descriptors.hpp reads
   // and checks them; the planner may model the choices through them instead of one-hot).
   std::string descriptors;                              // the table's file, as resolved ("" = none)
+  bool one_hot_only = false;                            // "descriptors": false — none, not even a dataset's own
   std::vector<std::string> descriptor_names;            // one per descriptor column
   std::vector<std::vector<double>> descriptor_values;   // one row per choice (the choices' order), one value per name
 
