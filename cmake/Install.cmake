@@ -2,7 +2,8 @@
 # Included at the end of the top-level CMakeLists.txt, once every target exists.
 #
 #   cmake --install build --prefix /opt/labloop   # bin/labloop, bin/labloop-sim, headers, libs,
-#                                                 # lib/cmake/labloop, share/labloop/examples
+#                                                 # lib/cmake/labloop, share/labloop/examples,
+#                                                 # share/labloop/data (the datasets)
 #   cd build && cpack -G DEB                      # labloop_<version>_<arch>.deb (see scripts/check-deb.sh)
 #
 # The component libraries are static (PIC, so they also link into shared objects): a driver or an
@@ -36,6 +37,9 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/labloop ${PROJECT_BINARY_DIR}/ge
 install(FILES ${PROJECT_SOURCE_DIR}/examples/quickstart.json ${PROJECT_SOURCE_DIR}/examples/bayesian.json
               ${PROJECT_SOURCE_DIR}/examples/parallel.json ${PROJECT_SOURCE_DIR}/examples/minimal_driver.cpp
   DESTINATION ${CMAKE_INSTALL_DATADIR}/labloop/examples)
+# The datasets behind labloop-sim's dataset instruments and `labloop bench --suite real` (about 7 MB,
+# with their licences and citations): the installed programs read them there (simulators/dataset.cpp).
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/simulators/data/ DESTINATION ${CMAKE_INSTALL_DATADIR}/labloop/data)
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(EXPORT labloopTargets NAMESPACE labloop:: DESTINATION ${LABLOOP_INSTALL_CMAKEDIR})
 

@@ -223,6 +223,14 @@ Dataset read_dataset(const fs::path& dir) {
 
 fs::path data_dir() {
   if (const char* env = std::getenv("LABLOOP_DATA_DIR"); env && *env) return env;
+  // An installed labloop or labloop-sim reads the data installed with it, so it keeps working
+  // when the source tree is gone, and never mixes in another version's data.
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed = (exe.parent_path() / LABLOOP_INSTALLED_DATA_FROM_BIN).lexically_normal();
+    if (fs::is_regular_file(installed / "README.md", ec)) return installed;
+  }
   return LABLOOP_DATA_DIR;
 }
 

@@ -65,7 +65,7 @@ void list_datasets() {
   fmt::print("\nDatasets from {} ({}); each folder's README.md gives its meaning, units, licence and citation. Emulated sets: a "
              "Gaussian process per objective fitted to at most {} rows; docs/datasets.md gives the rules.\n",
              dir.string(),
-             std::getenv("LABLOOP_DATA_DIR") && *std::getenv("LABLOOP_DATA_DIR") ? "LABLOOP_DATA_DIR" : "built-in default; set LABLOOP_DATA_DIR to use another",
+             std::getenv("LABLOOP_DATA_DIR") && *std::getenv("LABLOOP_DATA_DIR") ? "LABLOOP_DATA_DIR" : "the default: installed with this program, else its source tree's; set LABLOOP_DATA_DIR to use another",
              labloop::sim::kMaxEmulatorRows);
 }
 
@@ -167,7 +167,7 @@ std::string active_faults(const labloop::sim::SimulatorOptions& o, const labloop
 int main(int argc, char** argv) {
   CLI::App app{"labloop-sim: a simulated instrument serving a standard test function, or a real dataset (its lookup table or an "
                "emulator fitted to it), over labloop protocol v1"};
-  app.footer(fmt::format("Datasets (--function buchwald_a): read from $LABLOOP_DATA_DIR when set, else from {} (built in).",
+  app.footer(fmt::format("Datasets (--function buchwald_a): read from $LABLOOP_DATA_DIR when set, else from {} (installed with this program, else its source tree's).",
                          labloop::sim::data_dir().string()));
   std::string function_name, endpoint, completed_log_path;
   labloop::sim::SimulatorOptions options;

@@ -38,7 +38,7 @@ step "cmake --install $build --prefix $work/prefix"
 prefix=$work/prefix
 "$cmake" --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1 || fail "cmake --install failed"
 for f in bin/labloop bin/labloop-sim include/labloop/driver.hpp include/labloop/labloop.hpp include/labloop/core/version.hpp \
-         share/labloop/examples/quickstart.json; do
+         share/labloop/examples/quickstart.json share/labloop/data/README.md share/labloop/data/buchwald_a/data.csv; do
   [ -e "$prefix/$f" ] || fail "not installed: $f"
 done
 targets=$(find "$prefix" -name labloopTargets.cmake | head -n 1)
@@ -131,6 +131,14 @@ timeout 60 "$prefix/bin/labloop" run "$work/sim.json" --output "$work/sim-run" >
   || fail "labloop run on the installed labloop-sim failed"
 results=$(grep -c '"event":"result"' "$work/sim-run/journal.jsonl" || true)
 [ "$results" = 5 ] || fail "expected 5 results on the simulator, found $results"
+
+step "the installed programs read the installed datasets"
+# Not the source tree's: an installed labloop keeps working when the source is gone.
+"$prefix/bin/labloop-sim" --help >"$work/sim-help.log" 2>&1 || true
+grep -q "$prefix/share/labloop/data" "$work/sim-help.log" || fail "labloop-sim --help does not name the installed data directory"
+timeout 60 "$prefix/bin/labloop" bench --datasets perovskites --seeds 1 --max 5 --planners random -o "$work/bench" >"$work/bench.log" 2>&1 \
+  || fail "labloop bench on an installed dataset failed"
+grep -q "perovskites: lookup table, pool of 192 rows" "$work/bench.log" || fail "labloop bench did not read the installed perovskites"
 
 step "a dry run in the program embedding labloop::labloop"
 timeout 60 "$oot/embed" "$work/oven.json" "$work/embed-run" >"$work/embed.log" 2>&1 || fail "the embedding program failed"
