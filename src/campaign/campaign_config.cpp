@@ -99,7 +99,10 @@ void adopt_dataset_descriptors(CampaignConfig& config, const SimulatorCatalogue&
     if (const SimulatorSpec* spec = ic.is_simulator() ? simulators.find(ic.simulator) : nullptr; spec && !spec->descriptors.empty())
       files.insert(spec->descriptors);
   if (files.size() != 1) return;
-  const std::filesystem::path& file = *files.begin();
+  // Absolute, as load_descriptors journals a file (LABLOOP_DATA_DIR may be relative).
+  std::error_code ec;
+  std::filesystem::path file = std::filesystem::absolute(*files.begin(), ec).lexically_normal();
+  if (ec) file = *files.begin();
   for (Parameter& p : config.parameters) {
     if (p.type != ParameterType::categorical || !p.descriptors.empty() || p.one_hot_only) continue;
     try {

@@ -372,8 +372,8 @@ int main(int argc, char** argv) {
                         "A problem set: standard (the default); goals: several objectives, an outcome constraint and noise; real: the "
                         "datasets, lookup tables as pool campaigns (experiments to the top 1 % and to the best row) and scattered ones "
                         "through their emulators (regret: the best emulated mean over the dataset's rows, 8192 Sobol points of the "
-                        "emulator's input box (hit-and-run draws on a simplex dataset's fractions) and a compass search from the best 4 of them, minus the true value of the best setting "
-                        "evaluated) (docs/benchmarks.md)")
+                        "emulator's input box (hit-and-run draws on a simplex dataset's fractions) and a compass search from the best 4 of "
+                        "them, minus the true value of the best setting evaluated) (docs/benchmarks.md)")
       ->check(CLI::IsMember({"standard", "goals", "real"}));
   bench_cmd->add_option("--planners", bench.planners, "Planner kinds or JSON planner sections (random is always included)");
   bench_cmd->add_option("--seeds", bench.seeds, "Seeds per planner and problem (default 10; the real suite: 40)")->check(CLI::PositiveNumber);
@@ -388,7 +388,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--output,-o", bench.output,
                         "Directory for bench.csv and regret.svg, or the real suite's real.csv and real_rows.csv (default: bench-results in the current directory)");
   bench_cmd->add_option("--datasets", bench.datasets,
-                        "The real suite's datasets: names in the data directory (LABLOOP_DATA_DIR, else simulators/data; labloop-sim --list) "
+                        "The real suite's datasets: names in the data directory (LABLOOP_DATA_DIR, else the installed or source tree's data; labloop-sim --list) "
                         "or folders (spec.json + data.csv); implies --suite real (default: the lookup tables with a target and four emulated ones)");
   bench_cmd->add_option("--subset", bench.subset, "Real suite, lookup tables: the fraction of each table's rows in a run's pool, drawn per seed (default 1)")
       ->check(CLI::Range(0.01, 1.0));
