@@ -3,6 +3,7 @@
 #include "labloop/campaign/campaign_config.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -113,6 +114,34 @@ void adopt_dataset_descriptors(CampaignConfig& config, const SimulatorCatalogue&
     } catch (const Error&) {
       // Not described there (another parameter's rows only, a choice missing): one-hot.
     }
+  }
+}
+
+// A simplex dataset's emulator refuses any setting whose fractions do not sum to 1: a new
+// campaign on it must say so in "constraints" (then every planner proposes only such settings),
+// or it is refused here with the line to add. Only for a campaign file (load_campaign_config), so
+// journals written before this still replay and resume.
+void require_simulator_sums(const CampaignConfig& config, const SimulatorCatalogue& simulators, const std::string& source) {
+  for (size_t i = 0; i < config.instruments.size(); ++i) {
+    const InstrumentConfig& ic = config.instruments[i];
+    const SimulatorSpec* spec = ic.is_simulator() ? simulators.find(ic.simulator) : nullptr;
+    if (!spec || !spec->sum_to_one) continue;
+    const std::vector<std::string> names = spec->sum_to_one();
+    if (names.empty()) continue;
+    const std::set<std::string> wanted(names.begin(), names.end());
+    // Σ c·xᵢ == c over exactly these parameters, any c ≠ 0 (100·x₁ + … == 100 is the same).
+    const bool declared = std::any_of(config.constraints.begin(), config.constraints.end(), [&](const LinearConstraint& c) {
+      if (c.relation != ConstraintRelation::equal || c.terms.size() != wanted.size()) return false;
+      const double a = c.terms.front().second;
+      for (const auto& [name, coefficient] : c.terms)
+        if (!wanted.count(name) || std::abs(coefficient - a) > 1e-12 * std::abs(a)) return false;
+      return std::abs(c.rhs - a) <= 1e-12 * std::abs(a);
+    });
+    if (!declared)
+      throw ConfigError(source, fmt::format("/instruments/{}/simulator", i),
+                        fmt::format("{}'s {} are fractions that must sum to 1 (its instrument refuses any other setting): add "
+                                    "\"constraints\": [\"{} == 1\"] to the campaign",
+                                    ic.simulator, fmt::join(names, ", "), fmt::join(names, " + ")));
   }
 }
 
@@ -701,6 +730,7 @@ CampaignConfig load_campaign_config(const std::string& path, const SimulatorCata
   std::stringstream buffer;
   buffer << in.rdbuf();
   CampaignConfig config = parse_campaign_config(buffer.str(), path, simulators);
+  require_simulator_sums(config, simulators, path);
   adopt_dataset_descriptors(config, simulators);
   return config;
 }

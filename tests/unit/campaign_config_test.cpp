@@ -541,3 +541,35 @@ TEST_CASE("Every example campaign file in examples/ loads, and its simulators ar
   }
   CHECK(files >= 12);
 }
+
+TEST_CASE("Config: a new campaign on a simplex dataset must declare its sum-to-1 constraint, journals are not held to it", "[config]") {
+  // thin_film's three fractions sum to 1 in every row, and its emulator refuses other settings.
+  test::TempDir dir;
+  json c = json::parse(R"({"name": "tf", "parameters": [
+      {"name": "CsPbI", "type": "continuous", "low": 0, "high": 1}, {"name": "FAPbI", "type": "continuous", "low": 0, "high": 1},
+      {"name": "MAPbI", "type": "continuous", "low": 0, "high": 1}],
+    "objective": {"name": "instability_index", "goal": "minimize"}, "planner": {"kind": "bayesian"},
+    "instruments": [{"name": "sim", "simulator": "thin_film"}], "budget": {"experiments": 5}, "output": "runs/tf"})");
+  const auto file = dir / "tf.json";
+  auto load = [&] {
+    test::write_file(file, c.dump());
+    return load_campaign_config(file.string(), labloop::sim::catalogue());
+  };
+  CHECK_THROWS_WITH(load(), file.string() + ": /instruments/0/simulator: thin_film's CsPbI, FAPbI, MAPbI are fractions that must sum to 1 "
+                                            "(its instrument refuses any other setting): add \"constraints\": [\"CsPbI + FAPbI + MAPbI == 1\"] "
+                                            "to the campaign");
+  // A journal (replay, resume) written before the rule still parses.
+  CHECK_NOTHROW(parse_campaign_config(c.dump(), "journal", labloop::sim::catalogue()));
+  // Not the sum, or not all of them, or an inequality: refused as well.
+  for (const char* wrong : {"CsPbI + FAPbI + MAPbI == 0.9", "CsPbI + FAPbI == 1", "CsPbI + FAPbI + MAPbI <= 1", "CsPbI + 2*FAPbI + MAPbI == 1"}) {
+    INFO(wrong);
+    c["constraints"] = {wrong};
+    CHECK_THROWS_AS(load(), ConfigError);
+  }
+  // The equality in any scale is the one asked for.
+  for (const char* right : {"CsPbI + FAPbI + MAPbI == 1", "100*CsPbI + 100*FAPbI + 100*MAPbI == 100", "MAPbI + CsPbI + FAPbI == 1"}) {
+    INFO(right);
+    c["constraints"] = {right};
+    CHECK(load().constraints.size() == 1);
+  }
+}

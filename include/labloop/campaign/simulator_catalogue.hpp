@@ -45,6 +45,10 @@ struct SimulatorSpec {
   // A dataset's descriptors.csv, when it has one: a categorical parameter of a campaign file on
   // this simulator that names no descriptors (and does not say false) uses it (load_campaign_config).
   std::filesystem::path descriptors;
+  // The parameters whose values must sum to 1 (a simplex dataset's fractions), or none (empty, or
+  // an empty function): a campaign file on this simulator must declare that equality
+  // (load_campaign_config), or the instrument would refuse every setting off it.
+  std::function<std::vector<std::string>()> sum_to_one;
 };
 
 class SimulatorCatalogue {
