@@ -17,7 +17,6 @@
 
 #include "dataset.hpp"
 #include "emulator.hpp"
-#include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/model/candidate_pool.hpp"
 #include "labloop/model/descriptors.hpp"
@@ -80,22 +79,10 @@ class RealPoolTable {
   double value(size_t row) const { return values_[row]; }
 
  private:
-  // The dataset's descriptors.csv (long format), when it has one, for each categorical parameter it describes.
+  // The dataset's descriptors.csv, when it has one, as a campaign file on its simulator takes it.
   static std::vector<Parameter> with_descriptors(const fs::path& dir, std::vector<Parameter> parameters, bool wanted) {
     const fs::path file = dir / "descriptors.csv";
-    if (!wanted || !fs::exists(file)) return parameters;
-    CsvLimits limits;
-    limits.max_rows = 200'000;
-    const CsvTable table = read_csv_table(file, limits);
-    std::set<std::string> described{table.header.empty() ? std::string() : table.header.front()};
-    for (const auto& row : table.rows) described.insert(row.fields.front());
-    for (auto& p : parameters)
-      if (p.type == ParameterType::categorical && described.count(p.name)) {
-        DescriptorTable d = read_descriptor_table(file, p, /*skip_text=*/true);
-        p.descriptors = file.string();
-        p.descriptor_names = std::move(d.names);
-        p.descriptor_values = std::move(d.values);
-      }
+    if (wanted && fs::exists(file)) adopt_descriptors(parameters, file);
     return parameters;
   }
 
@@ -219,10 +206,8 @@ class RealEmulated {
   // (Space meets equalities to 1e-9 of their scale; the emulator refuses beyond 1e-3).
   static Space emulated_space(const sim::Emulator& emulator) {
     std::vector<Parameter> inputs = emulator.inputs();
-    if (emulator.spec().constraint != "simplex") return Space(std::move(inputs));
-    std::vector<std::string> names;
-    for (const Parameter& p : inputs) names.push_back(p.name);
-    const std::string text = fmt::format("{} == 1", fmt::join(names, " + "));
+    const std::string text = emulator.spec().required_constraint();
+    if (text.empty()) return Space(std::move(inputs));
     const ConstraintParse parsed = parse_linear_constraint(text, inputs);
     if (!parsed.constraint) throw Error(fmt::format("{}: its simplex constraint \"{}\": {}", emulator.spec().name, text, parsed.error));
     return Space(std::move(inputs), {*parsed.constraint});

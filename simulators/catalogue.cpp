@@ -60,12 +60,7 @@ SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
   spec.inputs = [lazy](int) { return lazy->inputs(); };
   spec.outputs = [lazy](const nlohmann::json&) { return lazy->get().objective_names(); };
   if (std::error_code ec; std::filesystem::is_regular_file(dir / "descriptors.csv", ec)) spec.descriptors = dir / "descriptors.csv";
-  spec.sum_to_one = [lazy] {
-    std::vector<std::string> names;
-    if (lazy->get().constraint == "simplex")
-      for (const Parameter& p : lazy->get().parameters) names.push_back(p.name);
-    return names;
-  };
+  spec.required_constraint = [lazy] { return lazy->get().required_constraint(); };
   return spec;
 }
 

@@ -69,6 +69,13 @@ std::vector<std::string> DatasetSpec::objective_names() const {
   return names;
 }
 
+std::string DatasetSpec::required_constraint() const {
+  if (constraint != "simplex") return "";
+  std::vector<std::string> names;
+  for (const Parameter& p : parameters) names.push_back(p.name);
+  return fmt::format("{} == 1", fmt::join(names, " + "));
+}
+
 Parameter parameter_from_spec(const JsonNode& node) {
   if (!node.value().is_object()) node.expect_object({});
   Parameter p;

@@ -53,6 +53,9 @@ struct DatasetSpec {
   std::size_t rows = 0;                      // rows data.csv holds (after its header)
 
   std::vector<std::string> objective_names() const;
+  // The linear constraint every setting must meet (docs/config.md "constraints"), as a campaign
+  // file writes it: "a + b + … == 1" over a simplex dataset's fractions; "" when there is none.
+  std::string required_constraint() const;
 };
 
 // spec.json and data.csv together. Every row has one field per parameter and objective, as the CSV

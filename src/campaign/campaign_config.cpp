@@ -23,7 +23,6 @@
 #include "labloop/model/feasible_sampler.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/core/version.hpp"
-#include "labloop/core/key_file.hpp"
 #include "labloop/journal/signing.hpp"
 
 namespace labloop {
@@ -78,10 +77,7 @@ void load_descriptors(const Node& node, Parameter& p, const std::string& source)
   const fs::path absolute = fs::absolute(file, ec);
   if (!ec) file = absolute.lexically_normal();
   try {
-    DescriptorTable table = read_descriptor_table(file, p);
-    p.descriptors = file.string();
-    p.descriptor_names = std::move(table.names);
-    p.descriptor_values = std::move(table.values);
+    attach_descriptors(p, file);
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& e) {
@@ -89,11 +85,9 @@ void load_descriptors(const Node& node, Parameter& p, const std::string& source)
   }
 }
 
-// What `labloop bench --suite real` does for a dataset, a campaign on its simulator does too: a
-// categorical parameter naming no descriptors takes the dataset's descriptors.csv, when every
-// simulator of the campaign that has one has the same file and it describes each of the
-// parameter's choices with numbers (otherwise the parameter stays one-hot; nothing is refused:
-// the file is the dataset's, not the person's). Only for a campaign file (load_campaign_config).
+// The dataset's descriptors.csv adopted (model/descriptors.hpp: adopt_descriptors, as `labloop
+// bench --suite real` does) when every simulator of the campaign that has one has the same file.
+// Only for a campaign file (load_campaign_config).
 void adopt_dataset_descriptors(CampaignConfig& config, const SimulatorCatalogue& simulators) {
   std::set<std::filesystem::path> files;
   for (const InstrumentConfig& ic : config.instruments)
@@ -104,44 +98,47 @@ void adopt_dataset_descriptors(CampaignConfig& config, const SimulatorCatalogue&
   std::error_code ec;
   std::filesystem::path file = std::filesystem::absolute(*files.begin(), ec).lexically_normal();
   if (ec) file = *files.begin();
-  for (Parameter& p : config.parameters) {
-    if (p.type != ParameterType::categorical || !p.descriptors.empty() || p.one_hot_only) continue;
-    try {
-      DescriptorTable table = read_descriptor_table(file, p);
-      p.descriptors = file.string();
-      p.descriptor_names = std::move(table.names);
-      p.descriptor_values = std::move(table.values);
-    } catch (const Error&) {
-      // Not described there (another parameter's rows only, a choice missing): one-hot.
-    }
-  }
+  adopt_descriptors(config.parameters, file);
 }
 
-// A simplex dataset's emulator refuses any setting whose fractions do not sum to 1: a new
-// campaign on it must say so in "constraints" (then every planner proposes only such settings),
-// or it is refused here with the line to add. Only for a campaign file (load_campaign_config), so
-// journals written before this still replay and resume.
-void require_simulator_sums(const CampaignConfig& config, const SimulatorCatalogue& simulators, const std::string& source) {
+// Whether `a` says what `b` says: the same parameters, coefficients and right-hand side up to one
+// factor (100·x₁ + 100·x₂ == 100 is x₁ + x₂ == 1; an inequality only up to a positive factor).
+bool same_constraint(const LinearConstraint& a, const LinearConstraint& b) {
+  if (a.terms.size() != b.terms.size() || a.terms.empty()) return false;
+  const bool flipped = a.relation != b.relation;
+  if (flipped && (a.relation == ConstraintRelation::equal || b.relation == ConstraintRelation::equal)) return false;
+  std::map<std::string, double> bs(b.terms.begin(), b.terms.end());
+  const auto first = bs.find(a.terms.front().first);
+  if (first == bs.end()) return false;
+  const double factor = a.terms.front().second / first->second;  // a = factor · b
+  if (b.relation != ConstraintRelation::equal && (factor < 0) != flipped) return false;
+  auto close = [&](double x, double y) { return std::abs(x - factor * y) <= 1e-12 * std::max(std::abs(x), 1.0); };
+  for (const auto& [name, coefficient] : a.terms)
+    if (const auto it = bs.find(name); it == bs.end() || !close(coefficient, it->second)) return false;
+  return close(a.rhs, b.rhs);
+}
+
+// A simulator's required constraint (a simplex dataset's emulator refuses any setting whose
+// fractions do not sum to 1): a new campaign on it must say so in "constraints" (then every
+// planner proposes only such settings), or it is refused here with the line to add. Only for a
+// campaign file (load_campaign_config), so journals written before this still replay and resume.
+void require_simulator_constraints(const CampaignConfig& config, const SimulatorCatalogue& simulators, const std::string& source) {
   for (size_t i = 0; i < config.instruments.size(); ++i) {
     const InstrumentConfig& ic = config.instruments[i];
     const SimulatorSpec* spec = ic.is_simulator() ? simulators.find(ic.simulator) : nullptr;
-    if (!spec || !spec->sum_to_one) continue;
-    const std::vector<std::string> names = spec->sum_to_one();
-    if (names.empty()) continue;
-    const std::set<std::string> wanted(names.begin(), names.end());
-    // Σ c·xᵢ == c over exactly these parameters, any c ≠ 0 (100·x₁ + … == 100 is the same).
-    const bool declared = std::any_of(config.constraints.begin(), config.constraints.end(), [&](const LinearConstraint& c) {
-      if (c.relation != ConstraintRelation::equal || c.terms.size() != wanted.size()) return false;
-      const double a = c.terms.front().second;
-      for (const auto& [name, coefficient] : c.terms)
-        if (!wanted.count(name) || std::abs(coefficient - a) > 1e-12 * std::abs(a)) return false;
-      return std::abs(c.rhs - a) <= 1e-12 * std::abs(a);
-    });
+    if (!spec || !spec->required_constraint) continue;
+    const std::string text = spec->required_constraint();
+    if (text.empty()) continue;
+    // Against the campaign's parameters; if they lack the simulator's, the instrument check says so.
+    const ConstraintParse required = parse_linear_constraint(text, config.parameters);
+    if (!required.constraint) continue;
+    const bool declared = std::any_of(config.constraints.begin(), config.constraints.end(),
+                                      [&](const LinearConstraint& c) { return same_constraint(c, *required.constraint); });
     if (!declared)
       throw ConfigError(source, fmt::format("/instruments/{}/simulator", i),
-                        fmt::format("{}'s {} are fractions that must sum to 1 (its instrument refuses any other setting): add "
-                                    "\"constraints\": [\"{} == 1\"] to the campaign",
-                                    ic.simulator, fmt::join(names, ", "), fmt::join(names, " + ")));
+                        fmt::format("{} refuses any setting off \"{}\": add "
+                                    "\"constraints\": [\"{}\"] to the campaign",
+                                    ic.simulator, text, text));
   }
 }
 
@@ -730,7 +727,7 @@ CampaignConfig load_campaign_config(const std::string& path, const SimulatorCata
   std::stringstream buffer;
   buffer << in.rdbuf();
   CampaignConfig config = parse_campaign_config(buffer.str(), path, simulators);
-  require_simulator_sums(config, simulators, path);
+  require_simulator_constraints(config, simulators, path);
   adopt_dataset_descriptors(config, simulators);
   return config;
 }

@@ -38,7 +38,7 @@ std::string choices_list(const Parameter& p) {
 
 }  // namespace
 
-DescriptorTable read_descriptor_table(const fs::path& file, const Parameter& parameter, bool skip_text) {
+DescriptorTable read_descriptor_table(const fs::path& file, const Parameter& parameter) {
   const std::string name = file.string();
   auto fail = [&](const std::string& why) { throw Error(fmt::format("descriptor table {}: {}", name, why)); };
   if (parameter.type != ParameterType::categorical) fail(fmt::format("\"{}\" is not categorical: only categorical parameters take descriptors", parameter.name));
@@ -58,7 +58,6 @@ DescriptorTable read_descriptor_table(const fs::path& file, const Parameter& par
   DescriptorTable out;
   std::vector<std::vector<std::optional<double>>> cells(parameter.choices.size());
   std::map<std::string, size_t> name_index;
-  std::set<size_t> text_names;  // skip_text: descriptors left out
   auto add_name = [&](const std::string& n, size_t line) {
     auto [it, inserted] = name_index.emplace(n, out.names.size());
     if (inserted) {
@@ -79,11 +78,6 @@ DescriptorTable read_descriptor_table(const fs::path& file, const Parameter& par
   };
   auto set = [&](size_t c, size_t k, const std::string& text, size_t line) {
     const auto v = parse_number(text);
-    if (!v && skip_text) {
-      text_names.insert(k);
-      cells[c][k] = 0.0;  // dropped below
-      return;
-    }
     if (!v)
       fail(fmt::format("line {}: descriptor \"{}\" of option \"{}\" is \"{}\", not a finite number", line, out.names[k], parameter.choices[c], text));
     if (cells[c][k]) fail(fmt::format("line {}: descriptor \"{}\" of option \"{}\" is given twice; give it once", line, out.names[k], parameter.choices[c]));
@@ -126,7 +120,6 @@ DescriptorTable read_descriptor_table(const fs::path& file, const Parameter& par
   for (size_t c = 0; c < cells.size(); ++c) {
     std::vector<double> row;
     for (size_t k = 0; k < cells[c].size(); ++k) {
-      if (text_names.count(k)) continue;
       if (!cells[c][k]) {
         const bool none = std::none_of(cells[c].begin(), cells[c].end(), [](const auto& v) { return v.has_value(); });
         if (none) fail(fmt::format("choice \"{}\" of \"{}\" has no descriptors: add its rows (every choice needs every descriptor)", parameter.choices[c], parameter.name));
@@ -137,13 +130,25 @@ DescriptorTable read_descriptor_table(const fs::path& file, const Parameter& par
     }
     out.values.push_back(std::move(row));
   }
-  if (!text_names.empty()) {
-    std::vector<std::string> names;
-    for (size_t k = 0; k < out.names.size(); ++k)
-      if (!text_names.count(k)) names.push_back(out.names[k]);
-    out.names = std::move(names);
-  }
   return out;
+}
+
+void attach_descriptors(Parameter& parameter, const fs::path& file) {
+  DescriptorTable table = read_descriptor_table(file, parameter);
+  parameter.descriptors = file.string();
+  parameter.descriptor_names = std::move(table.names);
+  parameter.descriptor_values = std::move(table.values);
+}
+
+void adopt_descriptors(std::vector<Parameter>& parameters, const fs::path& file) {
+  for (Parameter& p : parameters) {
+    if (p.type != ParameterType::categorical || !p.descriptors.empty() || p.one_hot_only) continue;
+    try {
+      attach_descriptors(p, file);
+    } catch (const Error&) {
+      // Not described there (another parameter's rows only, a choice missing): one-hot.
+    }
+  }
 }
 
 Eigen::MatrixXd descriptor_features(const std::vector<std::vector<double>>& values, int max_components) {

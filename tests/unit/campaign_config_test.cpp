@@ -555,9 +555,8 @@ TEST_CASE("Config: a new campaign on a simplex dataset must declare its sum-to-1
     test::write_file(file, c.dump());
     return load_campaign_config(file.string(), labloop::sim::catalogue());
   };
-  CHECK_THROWS_WITH(load(), file.string() + ": /instruments/0/simulator: thin_film's CsPbI, FAPbI, MAPbI are fractions that must sum to 1 "
-                                            "(its instrument refuses any other setting): add \"constraints\": [\"CsPbI + FAPbI + MAPbI == 1\"] "
-                                            "to the campaign");
+  CHECK_THROWS_WITH(load(), file.string() + ": /instruments/0/simulator: thin_film refuses any setting off \"CsPbI + FAPbI + MAPbI == 1\": "
+                                            "add \"constraints\": [\"CsPbI + FAPbI + MAPbI == 1\"] to the campaign");
   // A journal (replay, resume) written before the rule still parses.
   CHECK_NOTHROW(parse_campaign_config(c.dump(), "journal", labloop::sim::catalogue()));
   // Not the sum, or not all of them, or an inequality: refused as well.
@@ -567,7 +566,8 @@ TEST_CASE("Config: a new campaign on a simplex dataset must declare its sum-to-1
     CHECK_THROWS_AS(load(), ConfigError);
   }
   // The equality in any scale is the one asked for.
-  for (const char* right : {"CsPbI + FAPbI + MAPbI == 1", "100*CsPbI + 100*FAPbI + 100*MAPbI == 100", "MAPbI + CsPbI + FAPbI == 1"}) {
+  for (const char* right : {"CsPbI + FAPbI + MAPbI == 1", "100*CsPbI + 100*FAPbI + 100*MAPbI == 100", "MAPbI + CsPbI + FAPbI == 1",
+                           "-CsPbI - FAPbI - MAPbI == -1"}) {
     INFO(right);
     c["constraints"] = {right};
     CHECK(load().constraints.size() == 1);

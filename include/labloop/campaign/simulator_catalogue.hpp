@@ -45,10 +45,11 @@ struct SimulatorSpec {
   // A dataset's descriptors.csv, when it has one: a categorical parameter of a campaign file on
   // this simulator that names no descriptors (and does not say false) uses it (load_campaign_config).
   std::filesystem::path descriptors;
-  // The parameters whose values must sum to 1 (a simplex dataset's fractions), or none (empty, or
-  // an empty function): a campaign file on this simulator must declare that equality
-  // (load_campaign_config), or the instrument would refuse every setting off it.
-  std::function<std::vector<std::string>()> sum_to_one;
+  // A linear constraint (model/linear_constraints.hpp) every setting must meet, e.g. a simplex
+  // dataset's "a + b + c == 1", or none ("" or an empty function): a campaign file on this
+  // simulator must declare it, at any scale (load_campaign_config), or the instrument would refuse
+  // every setting off it.
+  std::function<std::string()> required_constraint;
 };
 
 class SimulatorCatalogue {

@@ -42,9 +42,17 @@ struct DescriptorTable {
 // naming the file (and line) and what to do: a file missing, over kMaxDescriptorFileBytes or over
 // kMaxDescriptors columns; an option that is not a choice; a choice without descriptors or missing
 // one; a value that is not a finite number; a descriptor given twice for an option.
-// `skip_text`: a descriptor with any value that is not a number (a dataset's atom labels, "C1")
-// is left out instead of refused — for the shipped datasets' descriptors.csv, not for users' files.
-DescriptorTable read_descriptor_table(const std::filesystem::path& file, const Parameter& parameter, bool skip_text = false);
+DescriptorTable read_descriptor_table(const std::filesystem::path& file, const Parameter& parameter);
+
+// read_descriptor_table, then the parameter keeps the table and `file` (as given: pass an absolute
+// path for a journaled config, so replay reads the same file). Throws as read_descriptor_table.
+void attach_descriptors(Parameter& parameter, const std::filesystem::path& file);
+
+// A dataset's descriptors.csv for every categorical parameter that names none and is not
+// one_hot_only, when the file describes each of its choices with numbers; any other parameter
+// stays as it is (nothing is refused: the file is the dataset's, not the person's). What a
+// campaign file on a dataset simulator and `labloop bench --suite real` both do.
+void adopt_descriptors(std::vector<Parameter>& parameters, const std::filesystem::path& file);
 
 // The model's features of a parameter's choices from their descriptors (rows: choices; columns:
 // descriptors): columns constant over the choices dropped, then duplicates (equal, or equal up to
