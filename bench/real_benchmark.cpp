@@ -140,7 +140,9 @@ RealRun run_pool_once(const RealPoolTable& table, const BenchmarkPlanner& planne
   const double top = sorted[top_count - 1], best = sorted.front();
   const CandidatePool pool(cube);
 
-  const PlannerConfig config = real_planner_config(planner_spec.config);
+  // As a campaign file with these rows as its "candidates" would run.
+  PlannerConfig config = real_planner_config(planner_spec.config);
+  set_new_campaign_defaults(config, /*candidate_pool=*/true);
   const std::string source = "labloop bench --suite real";
   PlannerContext context{table.space(), static_cast<std::uint64_t>(seed), config, source};
   context.candidates = &pool;

@@ -328,3 +328,33 @@ TEST_CASE("Pool planners: a pool of 120,000 rows takes the sampled path and stil
   // 12 experiments: random rows reach 0.01 (within 0.1 of the optimum) with odds about 1 - (1 - π·0.01)^12 ≈ 0.32.
   CHECK(best < 0.01);
 }
+
+TEST_CASE("A new pool campaign's bayesian planner gets β = 12 in its journaled options, an older journal keeps what it ran", "[pool][config]") {
+  test::TempDir dir;
+  test::write_file(dir / "plate.csv", "temp,cycles,smiles\n30,2,CCO\n40,1,CCO\n");
+  auto loaded = [&](json planner, bool pool = true) {
+    json c = pool_config((dir / "plate.csv").string());
+    c["planner"] = std::move(planner);
+    if (!pool) c.erase("candidates");
+    test::write_file(dir / "c.json", c.dump());
+    return load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue());
+  };
+  const CampaignConfig fresh = loaded({{"kind", "bayesian"}});
+  CHECK(fresh.planner.options["beta"] == kPoolBeta);
+  CHECK(fresh.to_json()["planner"]["beta"] == kPoolBeta);
+  // The journal holds the file as loaded; read back (replay, resume) it stays at 12, and a journal
+  // written before (no "beta") is read as written: the planner's own default of 3.
+  CHECK(parse_campaign_config(fresh.to_json().dump(), "journal", labloop::sim::catalogue()).planner.options["beta"] == kPoolBeta);
+  json older = pool_config((dir / "plate.csv").string());
+  older["planner"] = {{"kind", "bayesian"}};
+  CHECK_FALSE(parse_campaign_config(older.dump(), "journal", labloop::sim::catalogue()).planner.options.contains("beta"));
+  // UCB named, or as an object without its own β: the same.
+  CHECK(loaded({{"kind", "bayesian"}, {"acquisition", "ucb"}}).planner.options["beta"] == kPoolBeta);
+  CHECK(loaded({{"kind", "bayesian"}, {"acquisition", {{"kind", "ucb"}}}}).planner.options["beta"] == kPoolBeta);
+  // Said in the file, another acquisition, another planner or no pool: nothing added.
+  CHECK(loaded({{"kind", "bayesian"}, {"beta", 2}}).planner.options["beta"] == 2);
+  CHECK_FALSE(loaded({{"kind", "bayesian"}, {"acquisition", {{"kind", "ucb"}, {"beta", 2}}}}).planner.options.contains("beta"));
+  CHECK_FALSE(loaded({{"kind", "bayesian"}, {"acquisition", "log_ei"}}).planner.options.contains("beta"));
+  CHECK_FALSE(loaded({{"kind", "random"}}).planner.options.contains("beta"));
+  CHECK_FALSE(loaded({{"kind", "bayesian"}}, /*pool=*/false).planner.options.contains("beta"));
+}

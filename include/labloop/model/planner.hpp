@@ -143,4 +143,13 @@ std::unique_ptr<Planner> make_planner(const PlannerContext& context);
 // Registered kinds, for messages and --help.
 std::vector<std::string> planner_kinds();
 
+// Defaults a new campaign gets that older journals did not run with, written into
+// config.options explicitly so every journal replays with what it ran (a journal's planner
+// section is parsed as written: parse_campaign_config never calls this). For a campaign file
+// (load_campaign_config) and for `labloop bench --suite real`, which measures what such a
+// campaign does. Today one: the bayesian planner choosing among a candidate pool's rows with
+// UCB and no β of its own gets "beta": kPoolBeta (docs/decisions/0012-pool-exploration.md).
+constexpr double kPoolBeta = 12.0;
+void set_new_campaign_defaults(PlannerConfig& config, bool candidate_pool);
+
 }  // namespace labloop

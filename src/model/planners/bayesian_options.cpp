@@ -118,3 +118,18 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
 }
 
 }  // namespace labloop::detail
+
+namespace labloop {
+
+void set_new_campaign_defaults(PlannerConfig& config, bool candidate_pool) {
+  if (config.kind != "bayesian" || !candidate_pool || config.options.contains("beta")) return;
+  // UCB is the default acquisition; given by name or as an object without its own β, it takes
+  // the planner's "beta". Anything else (another acquisition, a malformed value) is left to the
+  // options' own checks.
+  const auto it = config.options.find("acquisition");
+  const bool ucb = it == config.options.end() || (it->is_string() && *it == "ucb") ||
+                   (it->is_object() && it->value("kind", nlohmann::json()) == "ucb" && !it->contains("beta"));
+  if (ucb) config.options["beta"] = kPoolBeta;
+}
+
+}  // namespace labloop
