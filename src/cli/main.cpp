@@ -53,8 +53,11 @@ int validate(const std::string& file, bool instruments) {
                  p.descriptor_names.size(), p.descriptors);
   if (!config.candidates.empty()) {
     const auto candidates = labloop::read_candidates(config);
-    fmt::print("candidates: {} from {}; proposals are chosen among them, each at most once\n", count(static_cast<size_t>(candidates.pool.size()), "row"),
-               candidates.path.string());
+    // A new pool campaign's β (docs/decisions/0012) is said here, as the journal will record it.
+    const nlohmann::json beta = config.planner.kind == "bayesian" ? config.planner.options.value("beta", nlohmann::json()) : nlohmann::json();
+    const std::string exploring = beta.is_number() ? fmt::format("; the planner explores them with UCB beta {:g}", beta.get<double>()) : "";
+    fmt::print("candidates: {} from {}; proposals are chosen among them, each at most once{}\n", count(static_cast<size_t>(candidates.pool.size()), "row"),
+               candidates.path.string(), exploring);
   }
   if (!instruments) return 0;
   // Connects to every instrument (starting simulators) as `run` would, and lets go: nothing runs.
