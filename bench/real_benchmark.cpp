@@ -142,7 +142,7 @@ RealRun run_pool_once(const RealPoolTable& table, const BenchmarkPlanner& planne
 
   // As a campaign file with these rows as its "candidates" would run.
   PlannerConfig config = real_planner_config(planner_spec.config);
-  set_new_campaign_defaults(config, /*candidate_pool=*/true);
+  set_new_campaign_defaults(config, table.space().parameters(), /*candidate_pool=*/true);
   const std::string source = "labloop bench --suite real";
   PlannerContext context{table.space(), static_cast<std::uint64_t>(seed), config, source};
   context.candidates = &pool;

@@ -729,7 +729,7 @@ CampaignConfig load_campaign_config(const std::string& path, const SimulatorCata
   CampaignConfig config = parse_campaign_config(buffer.str(), path, simulators);
   require_simulator_constraints(config, simulators, path);
   adopt_dataset_descriptors(config, simulators);
-  set_new_campaign_defaults(config.planner, !config.candidates.empty());
+  set_new_campaign_defaults(config.planner, config.parameters, !config.candidates.empty());
   return config;
 }
 

@@ -329,7 +329,7 @@ TEST_CASE("Pool planners: a pool of 120,000 rows takes the sampled path and stil
   CHECK(best < 0.01);
 }
 
-TEST_CASE("A new pool campaign's bayesian planner gets β = 12 in its journaled options, an older journal keeps what it ran", "[pool][config]") {
+TEST_CASE("A new pool campaign's (or finite space's) bayesian planner gets β = 12 in its journaled options, an older journal keeps what it ran", "[pool][config]") {
   test::TempDir dir;
   test::write_file(dir / "plate.csv", "temp,cycles,smiles\n30,2,CCO\n40,1,CCO\n");
   auto loaded = [&](json planner, bool pool = true) {
@@ -357,4 +357,14 @@ TEST_CASE("A new pool campaign's bayesian planner gets β = 12 in its journaled 
   CHECK_FALSE(loaded({{"kind", "bayesian"}, {"acquisition", "log_ei"}}).planner.options.contains("beta"));
   CHECK_FALSE(loaded({{"kind", "random"}}).planner.options.contains("beta"));
   CHECK_FALSE(loaded({{"kind", "bayesian"}}, /*pool=*/false).planner.options.contains("beta"));
+  // Without a pool, a space of categorical and discrete parameters only is a finite set as well.
+  PlannerConfig bayesian{"bayesian", json::object()};
+  const Parameter level{.name = "conc", .type = ParameterType::discrete, .values = {0.1, 0.2}};
+  const Parameter solvent{.name = "solvent", .type = ParameterType::categorical, .choices = {"THF", "DMF"}};
+  const Parameter cycles{.name = "cycles", .type = ParameterType::integer, .low = 1, .high = 8};
+  set_new_campaign_defaults(bayesian, {level, solvent}, /*candidate_pool=*/false);
+  CHECK(bayesian.options["beta"] == kPoolBeta);
+  PlannerConfig with_integer{"bayesian", json::object()};
+  set_new_campaign_defaults(with_integer, {level, solvent, cycles}, /*candidate_pool=*/false);
+  CHECK_FALSE(with_integer.options.contains("beta"));
 }
