@@ -119,7 +119,7 @@ PlannerConfig real_planner_config(const nlohmann::json& section) {
 // One seed: the pool (every row, or a random `subset` fraction of them), then the planner until
 // the pool's best row is found, the pool is used up or max_experiments have run. The subset's
 // draw and the planner's seed are labloop-bench-pool's, so its figures reproduce.
-RealRun run_pool_once(const RealPoolTable& table, const BenchmarkPlanner& planner_spec, int seed, double subset, int max_experiments) {
+RealRun run_pool_once(const RealPoolTable& table, const BenchmarkPlanner& planner_spec, int seed, double subset, int max_experiments, bool whole_space) {
   std::vector<size_t> rows(table.rows());
   for (size_t i = 0; i < rows.size(); ++i) rows[i] = i;
   if (subset < 1.0) {
@@ -140,12 +140,12 @@ RealRun run_pool_once(const RealPoolTable& table, const BenchmarkPlanner& planne
   const double top = sorted[top_count - 1], best = sorted.front();
   const CandidatePool pool(cube);
 
-  // As a campaign file with these rows as its "candidates" would run.
+  // As a campaign file with these rows as its "candidates" (or, whole_space, with none) would run.
   PlannerConfig config = real_planner_config(planner_spec.config);
-  set_new_campaign_defaults(config, table.space().parameters(), /*candidate_pool=*/true);
+  set_new_campaign_defaults(config, table.space().parameters(), /*candidate_pool=*/!whole_space);
   const std::string source = "labloop bench --suite real";
   PlannerContext context{table.space(), static_cast<std::uint64_t>(seed), config, source};
-  context.candidates = &pool;
+  if (!whole_space) context.candidates = &pool;
   auto planner = make_planner(context);
   std::vector<double> ask_ms;
   RealRun run;
@@ -164,7 +164,9 @@ RealRun run_pool_once(const RealPoolTable& table, const BenchmarkPlanner& planne
     if (asked.empty()) break;  // cannot happen before the best row: every row is open until told
     const Point x = table.space().canonical(asked.front());
     const auto row = pool.find(x);
-    if (!row) throw Error(fmt::format("{}: planner {} proposed a point outside the pool (a bug)", table.name(), planner_spec.config.dump()));
+    if (!row)
+      throw Error(fmt::format("{}: planner {} proposed a point outside the {} (a bug)", table.name(), planner_spec.config.dump(),
+                              whole_space ? "table" : "pool"));
     run.proposed.push_back(rows[static_cast<size_t>(*row)]);
     const double y = values[static_cast<size_t>(*row)];
     if (run.to_top > max_experiments && y <= top) run.to_top = i;
@@ -349,6 +351,8 @@ void real_parallel(size_t count, int jobs, F&& job) {
 std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options, const std::function<void(const std::vector<RealRun>&)>& on_dataset) {
   if (options.seeds < 1) throw ConfigError("--seeds", "", "must be at least 1");
   if (!(options.subset > 0.0 && options.subset <= 1.0)) throw ConfigError("--subset", "", "must lie in (0, 1]");
+  if (options.whole_space && options.subset < 1.0)
+    throw ConfigError("--whole-space", "", "searches every setting of the table, so every row must be there: leave --subset out");
   if (options.max_experiments < 1) throw ConfigError("--max", "", "must be at least 1");
   if (options.budget < 1) throw ConfigError("--budget", "", "must be at least 1");
   // Every name checked before anything runs: a typo in the last dataset should not cost an hour.
@@ -362,7 +366,8 @@ std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options, con
     if (spec.lookup_table) {
       const RealPoolTable table(folder, options.descriptors);
       real_parallel(runs.size(), options.jobs, [&](size_t i) {
-        runs[i] = run_pool_once(table, options.planners[i / seeds], static_cast<int>(i % seeds) + 1, options.subset, options.max_experiments);
+        runs[i] = run_pool_once(table, options.planners[i / seeds], static_cast<int>(i % seeds) + 1, options.subset, options.max_experiments,
+                                options.whole_space);
       });
     } else {
       const RealEmulated problem(folder);

@@ -54,6 +54,10 @@ struct RealBenchmarkOptions {
   int max_experiments = 200;  // lookup tables: experiments per run at most
   int budget = kEmulatedBudget;  // emulated datasets: experiments per run
   bool descriptors = true;    // lookup tables: use descriptors.csv when there is one
+  // Lookup tables: the planner searches the whole space, as a campaign without a candidates
+  // file on the dataset's simulator does (each proposal looked up in the table), instead of
+  // choosing among the rows. Needs subset 1 (every setting must have a row).
+  bool whole_space = false;
 };
 
 // One run (one dataset, planner and seed).

@@ -183,6 +183,7 @@ int run_real_suite(const BenchCommand& command) {
   options.max_experiments = !command.max_given && command.budget > 0 ? command.budget : command.max_experiments;
   options.budget = command.budget > 0 ? command.budget : kEmulatedBudget;
   options.descriptors = !command.one_hot;
+  options.whole_space = command.whole_space;
 
   fmt::print("labloop bench --suite real: {} datasets × {} planners × {} seeds; writing to {}/real.csv (-o DIR to choose)\n", options.datasets.size(),
              options.planners.size(), options.seeds, command.output);
@@ -190,11 +191,14 @@ int run_real_suite(const BenchCommand& command) {
   bool any_lookup = false, any_emulated = false;
   for (const auto& d : options.datasets) (sim::read_dataset_spec(real_dataset_folder(d)).lookup_table ? any_lookup : any_emulated) = true;
   if (any_lookup)
-    fmt::print("  lookup tables: pool campaigns on {} of the rows{}, never a row twice, at most {} experiments (--max); descriptors {}\n"
+    fmt::print("  lookup tables: {}, at most {} experiments (--max); descriptors {}\n"
                "    to top 1 %  experiments until the first row among the pool's best ceil(1 %) rows, initial design included:\n"
                "                median [Q1, Q3] over seeds; a run that never gets there counts as {}\n"
                "    to best     the same until the pool's best row\n",
-               options.subset < 1.0 ? fmt::format("a random {:g} %", 100 * options.subset) : "all", options.subset < 1.0 ? " drawn per seed" : "",
+               options.whole_space ? std::string("campaigns in the whole space (no candidates), each setting looked up in the table (--whole-space)")
+                                   : fmt::format("pool campaigns on {} of the rows{}, never a row twice",
+                                                 options.subset < 1.0 ? fmt::format("a random {:g} %", 100 * options.subset) : "all",
+                                                 options.subset < 1.0 ? " drawn per seed" : ""),
                options.max_experiments, options.descriptors ? "from descriptors.csv where there is one" : "off (--one-hot)", options.max_experiments + 1);
   if (any_emulated)
     fmt::print("  emulated datasets: {} experiments (--budget), observations noisy as labloop-sim serves them\n"

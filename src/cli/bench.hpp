@@ -29,6 +29,7 @@ struct BenchCommand {
   double subset = 1.0;                 // lookup tables: the fraction of rows in each run's pool
   int max_experiments = 200;           // lookup tables: experiments per run at most
   bool one_hot = false;                // lookup tables: ignore descriptors.csv
+  bool whole_space = false;            // lookup tables: search the whole space, no candidates
   // The real suite's own defaults when not given: 40 seeds and 5 initial experiments (the
   // reference runs'), a budget of kEmulatedBudget for emulated datasets.
   bool seeds_given = false, initial_given = false, max_given = false;

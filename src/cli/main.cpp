@@ -400,6 +400,9 @@ int main(int argc, char** argv) {
                         "when given, as before --max existed, else 200)")
       ->check(CLI::PositiveNumber);
   bench_cmd->add_flag("--one-hot", bench.one_hot, "Real suite, lookup tables: ignore descriptors.csv (categorical choices one-hot only)");
+  bench_cmd->add_flag("--whole-space", bench.whole_space,
+                      "Real suite, lookup tables: the planner searches the whole space, as a campaign without a candidates file does, instead of "
+                      "choosing among the rows (not with --subset)");
 
   labloop::cli::KeysCommand keys;
   auto* keys_cmd = labloop::cli::add_keys_command(app, keys);

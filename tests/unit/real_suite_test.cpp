@@ -148,3 +148,24 @@ TEST_CASE("Real suite: an unknown dataset is refused before anything runs, namin
   CHECK(real_suite_datasets().size() == 16);
   for (const auto& name : real_suite_datasets()) CHECK_NOTHROW(real_dataset_folder(name));
 }
+
+TEST_CASE("Real suite: --whole-space searches without a pool, and on a table of categories only it chooses as the pool campaign does", "[bench][real]") {
+  RealBenchmarkOptions options;
+  options.datasets = {"perovskites"};  // three categorical parameters: the whole space is the table's 192 rows
+  options.planners = {real_test_planner("bayesian")};
+  options.seeds = 2;
+  options.max_experiments = 12;
+  options.jobs = 2;
+  const std::vector<RealRun> pooled = run_real_benchmark(options, {});
+  options.whole_space = true;
+  const std::vector<RealRun> whole = run_real_benchmark(options, {});
+  REQUIRE(whole.size() == 2);
+  for (size_t i = 0; i < whole.size(); ++i) {
+    INFO("seed " << whole[i].seed);
+    CHECK(whole[i].proposed.size() >= 6);  // past the initial design
+    CHECK(whole[i].proposed == pooled[i].proposed);
+  }
+  // Every setting must have a row: a subset is refused, naming the flag.
+  options.subset = 0.7;
+  CHECK_THROWS_WITH(run_real_benchmark(options, {}), Catch::Contains("--whole-space") && Catch::Contains("leave --subset out"));
+}
