@@ -101,23 +101,6 @@ void adopt_dataset_descriptors(CampaignConfig& config, const SimulatorCatalogue&
   adopt_descriptors(config.parameters, file);
 }
 
-// Whether `a` says what `b` says: the same parameters, coefficients and right-hand side up to one
-// factor (100·x₁ + 100·x₂ == 100 is x₁ + x₂ == 1; an inequality only up to a positive factor).
-bool same_constraint(const LinearConstraint& a, const LinearConstraint& b) {
-  if (a.terms.size() != b.terms.size() || a.terms.empty()) return false;
-  const bool flipped = a.relation != b.relation;
-  if (flipped && (a.relation == ConstraintRelation::equal || b.relation == ConstraintRelation::equal)) return false;
-  std::map<std::string, double> bs(b.terms.begin(), b.terms.end());
-  const auto first = bs.find(a.terms.front().first);
-  if (first == bs.end()) return false;
-  const double factor = a.terms.front().second / first->second;  // a = factor · b
-  if (b.relation != ConstraintRelation::equal && (factor < 0) != flipped) return false;
-  auto close = [&](double x, double y) { return std::abs(x - factor * y) <= 1e-12 * std::max(std::abs(x), 1.0); };
-  for (const auto& [name, coefficient] : a.terms)
-    if (const auto it = bs.find(name); it == bs.end() || !close(coefficient, it->second)) return false;
-  return close(a.rhs, b.rhs);
-}
-
 // A simulator's required constraint (a simplex dataset's emulator refuses any setting whose
 // fractions do not sum to 1): a new campaign on it must say so in "constraints" (then every
 // planner proposes only such settings), or it is refused here with the line to add. Only for a
@@ -133,7 +116,7 @@ void require_simulator_constraints(const CampaignConfig& config, const Simulator
     const ConstraintParse required = parse_linear_constraint(text, config.parameters);
     if (!required.constraint) continue;
     const bool declared = std::any_of(config.constraints.begin(), config.constraints.end(),
-                                      [&](const LinearConstraint& c) { return same_constraint(c, *required.constraint); });
+                                      [&](const LinearConstraint& c) { return c.same_as(*required.constraint); });
     if (!declared)
       throw ConfigError(source, fmt::format("/instruments/{}/simulator", i),
                         fmt::format("{} refuses any setting off \"{}\": add "

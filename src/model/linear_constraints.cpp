@@ -24,6 +24,7 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <map>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -304,6 +305,21 @@ double LinearConstraint::residual(const std::vector<double>& values) const {
   double r = -rhs;
   for (size_t i = 0; i < terms.size(); ++i) r += terms[i].second * values[i];
   return r;
+}
+
+bool LinearConstraint::same_as(const LinearConstraint& other) const {
+  if (terms.size() != other.terms.size() || terms.empty()) return false;
+  const bool turned = relation != other.relation;
+  if (turned && (relation == ConstraintRelation::equal || other.relation == ConstraintRelation::equal)) return false;
+  const std::map<std::string, double> theirs(other.terms.begin(), other.terms.end());
+  const auto first = theirs.find(terms.front().first);
+  if (first == theirs.end()) return false;
+  const double factor = terms.front().second / first->second;  // this = factor · other
+  if (relation != ConstraintRelation::equal && (factor < 0) != turned) return false;
+  auto close = [&](double mine, double their) { return std::abs(mine - factor * their) <= 1e-12 * std::max(std::abs(mine), 1.0); };
+  for (const auto& [name, coefficient] : terms)
+    if (const auto it = theirs.find(name); it == theirs.end() || !close(coefficient, it->second)) return false;
+  return close(rhs, other.rhs);
 }
 
 bool LinearConstraint::satisfied(double r, double s) const {

@@ -496,3 +496,23 @@ TEST_CASE("Linear constraints: discrete levels in an equality stay levels and ke
     CHECK(seen.size() >= 2);
   }
 }
+
+TEST_CASE("Linear constraints: same_as matches a constraint written at another scale, order or sign, and nothing else", "[constraints]") {
+  const LinearConstraint sum = lc_parse("x1 + x2 + x3 == 1");
+  for (const char* same : {"x1 + x2 + x3 == 1", "100*x1 + 100*x2 + 100*x3 == 100", "x3 + x1 + x2 == 1", "-x1 - x2 - x3 == -1", "x1 + x2 == 1 - x3"}) {
+    INFO(same);
+    CHECK(lc_parse(same).same_as(sum));
+    CHECK(sum.same_as(lc_parse(same)));
+  }
+  for (const char* other : {"x1 + x2 + x3 == 0.9", "x1 + x2 == 1", "x1 + x2 + x3 <= 1", "x1 + 2*x2 + x3 == 1", "x1 + x2 + temperature == 1"}) {
+    INFO(other);
+    CHECK_FALSE(lc_parse(other).same_as(sum));
+  }
+  // Inequalities: a positive factor keeps the comparison, a negative one turns it.
+  const LinearConstraint cap = lc_parse("temperature + 10*equiv <= 150");
+  CHECK(lc_parse("2*temperature + 20*equiv <= 300").same_as(cap));
+  CHECK(lc_parse("-temperature - 10*equiv >= -150").same_as(cap));
+  CHECK_FALSE(lc_parse("temperature + 10*equiv >= 150").same_as(cap));
+  CHECK_FALSE(lc_parse("-temperature - 10*equiv <= -150").same_as(cap));
+  CHECK_FALSE(lc_parse("temperature + 10*equiv == 150").same_as(cap));
+}

@@ -57,6 +57,10 @@ struct LinearConstraint {
   double residual(const std::vector<double>& values) const;
   // Whether residual `r` obeys the relation within kConstraintTolerance × scale.
   bool satisfied(double r, double scale) const;
+  // Whether `other` says the same: the same parameters, coefficients and right-hand side up to
+  // one factor (100·x₁ + 100·x₂ == 100 is x₁ + x₂ == 1; an inequality only up to a positive
+  // factor, or a negative one with the comparison turned: −x₁ >= −1 is x₁ <= 1). Equal to 1e-12.
+  bool same_as(const LinearConstraint& other) const;
 };
 
 // A parsed constraint, or the reason `text` is not one (the message a person reads after
