@@ -1,6 +1,7 @@
 // labloop: the command line. Exceptions become exit codes here and nowhere else:
 // ConfigError → 2, any other error → 1, each printed once. `verify` exits 0 or 1 (with --key, 1
 // also for a signature that fails or a journal not wholly signed by that key).
+#include <algorithm>
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -51,13 +52,20 @@ int validate(const std::string& file, bool instruments) {
     if (!p.descriptors.empty())
       fmt::print("descriptors: parameter '{}': {} per choice from {}; the planner weighs them against one-hot by evidence\n", p.name,
                  p.descriptor_names.size(), p.descriptors);
+  // A new campaign's β on a finite set of settings (docs/decisions/0012) is said here, as the
+  // journal will record it.
+  const nlohmann::json beta = config.planner.kind == "bayesian" ? config.planner.options.value("beta", nlohmann::json()) : nlohmann::json();
+  const std::string exploring = beta.is_number() ? fmt::format("; the planner explores them with UCB beta {:g}", beta.get<double>()) : "";
   if (!config.candidates.empty()) {
     const auto candidates = labloop::read_candidates(config);
-    // A new pool campaign's β (docs/decisions/0012) is said here, as the journal will record it.
-    const nlohmann::json beta = config.planner.kind == "bayesian" ? config.planner.options.value("beta", nlohmann::json()) : nlohmann::json();
-    const std::string exploring = beta.is_number() ? fmt::format("; the planner explores them with UCB beta {:g}", beta.get<double>()) : "";
     fmt::print("candidates: {} from {}; proposals are chosen among them, each at most once{}\n", count(static_cast<size_t>(candidates.pool.size()), "row"),
                candidates.path.string(), exploring);
+  } else if (std::all_of(config.parameters.begin(), config.parameters.end(), [](const labloop::Parameter& p) {
+               return p.type == labloop::ParameterType::categorical || p.type == labloop::ParameterType::discrete;
+             })) {
+    double settings = 1;  // a double: a product of many sizes may pass any integer's range
+    for (const auto& p : config.parameters) settings *= static_cast<double>(p.type == labloop::ParameterType::categorical ? p.choices.size() : p.values.size());
+    fmt::print("space: {:.0f} settings in all (every parameter categorical or discrete){}\n", settings, exploring);
   }
   if (!instruments) return 0;
   // Connects to every instrument (starting simulators) as `run` would, and lets go: nothing runs.
