@@ -92,8 +92,10 @@ void Instrument::check_handshake() {
     }
     // A driver that closes the connection during the handshake without a word: once may be a
     // driver stopping at that moment; twice in a row, with keys, is a CURVE server that could not
-    // read our hello, i.e. its key is not the one we encrypt to.
-    if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && (!keys_ || ++silent_closes_ < 2)) continue;
+    // read our hello, i.e. its key is not the one we encrypt to. Without keys it is a CURVE
+    // server that read our plaintext greeting before we read its own (which side sees the
+    // mechanism mismatch first is a race, and under load we may lose it every time).
+    if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && ++silent_closes_ < 2) continue;
     std::string text = refusal_text(event->event, event->value);
     if (text != refusal_) log_(fmt::format("{}: {}", name_, text));
     refusal_ = std::move(text);
@@ -121,6 +123,9 @@ std::string Instrument::refusal_text(int event, int value) const {
     return fmt::format("closed the connection during the encrypted handshake: its key does not match server_public_key ({}); "
                        "name the .pub file its driver was started with",
                        keys_->server.fingerprint());
+  if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+    return "closed the connection during the handshake twice in a row: it most likely requires encryption: give it a security section "
+           "(\"server_public_key\" and \"client_keys\"; docs/security.md)";
   if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) return fmt::format("the handshake failed ({})", detail::protocol_error_text(value));
   return fmt::format("the handshake failed (error {})", value);
 }

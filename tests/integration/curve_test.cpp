@@ -13,6 +13,9 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -409,4 +412,39 @@ TEST_CASE("CURVE: drivers refuse to start without usable keys, campaign files ar
   { Instrument local(context, "r2", "tcp://127.0.0.1:5555", {}, log); }
   { Instrument socket_file(context, "r3", dir.ipc("r3"), {}, log); }
   CHECK(lines.size() == 1);
+}
+
+TEST_CASE("CURVE: a driver that ends every handshake without a word is refused at once as one that likely requires encryption",
+          "[curve]") {
+  // What a plaintext controller sees of a CURVE driver that notices the mechanism mismatch first
+  // (a race the controller may lose every time under load): the connection closes mid-handshake.
+  // A bare socket that accepts and closes makes that happen every time.
+  test::TempDir dir;
+  const std::string endpoint = dir.ipc("silent");
+  const std::string path = endpoint.substr(std::string("ipc://").size());
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  REQUIRE(path.size() < sizeof(address.sun_path));
+  std::copy(path.begin(), path.end(), address.sun_path);
+  REQUIRE(::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
+  REQUIRE(::listen(listener, 8) == 0);
+  std::jthread closer([listener](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      const int connection = ::accept(listener, nullptr, nullptr);
+      if (connection < 0) return;  // the listener was shut down
+      ::close(connection);
+    }
+  });
+  const json instrument{{"name", "silent"}, {"endpoint", endpoint}, {"connect_timeout_s", 20}};
+  const auto started = std::chrono::steady_clock::now();
+  const std::string error = curve_run_error(dir, curve_campaign(dir, "out", json::array({instrument}), 2));
+  CHECK_THAT(error, Catch::Contains("instrument 'silent'") && Catch::Contains("closed the connection during the handshake twice in a row") &&
+                        Catch::Contains("requires encryption: give it a security section"));
+  CHECK(std::chrono::steady_clock::now() - started < 15s);  // not after connect_timeout_s
+  CHECK_FALSE(fs::exists(dir / "out" / "journal.jsonl"));
+  closer.request_stop();
+  ::shutdown(listener, SHUT_RDWR);
+  ::close(listener);
 }
