@@ -269,13 +269,16 @@ TEST_CASE("Faults: a lost driver that comes back is reconnected and its experime
     for (int i = 0; i < 2000 && !stop.stop_requested() && test::count_journaled(out / "journal.jsonl", "result") < 2; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     flaky->kill();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // well past 5 missed heartbeats of 0.1 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(2000));  // well past 10 missed heartbeats of 0.1 s
     flaky.emplace(argv, dir / "flaky.log");
     // The child dies with the thread that started it (PR_SET_PDEATHSIG), so this one stays.
     while (!stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   });
   json instrument = fast_heartbeat({{"name", "flaky"}, {"endpoint", dir.ipc("flaky")}});
   instrument["reconnect_s"] = 30;
+  // Lost once only: a driver stalled for 0.5 s on a loaded machine (sanitizers beside it) must
+  // not count as lost again, so 10 misses here instead of 5.
+  instrument["heartbeat_misses"] = 10;
   const auto summary = run(campaign_with(out.string(), {instrument}, 12));
   outage.request_stop();
   outage.join();
