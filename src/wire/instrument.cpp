@@ -159,7 +159,7 @@ std::optional<protocol::Message> Instrument::receive(std::chrono::milliseconds t
     try {
       if (extra) throw ProtocolError("bad_message", "message has more than one frame");
       protocol::Message message = protocol::decode(std::string_view(static_cast<const char*>(frame.data()), frame.size()));
-      if (std::holds_alternative<protocol::Pong>(message) || std::holds_alternative<protocol::Welcome>(message)) last_heard_ = Clock::now();
+      if (std::holds_alternative<protocol::Pong>(message) || std::holds_alternative<protocol::Welcome>(message)) note_alive();
       return message;
     } catch (const ProtocolError& e) {
       ++malformed_;
@@ -194,7 +194,7 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
         throw InstrumentError(name_, fmt::format("sent a malformed welcome: {}", e.what()));
       }
       holder_ = welcome->holder;
-      last_heard_ = Clock::now();
+      note_alive();
       return info_;
     }
     if (const auto* error = std::get_if<protocol::Error>(&*message)) {
@@ -215,12 +215,22 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
                                            endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count()));
 }
 
+void Instrument::note_alive() {
+  last_heard_ = Clock::now();
+  unanswered_pings_ = 0;
+}
+
 void Instrument::ping_if_due(Clock::time_point now) {
   if (now - last_ping_ < timing_.heartbeat) return;
   last_ping_ = now;
+  ++unanswered_pings_;
   send(protocol::Ping{});
 }
 
-bool Instrument::silent(Clock::time_point now) const { return now - last_heard_ > timing_.heartbeat * timing_.heartbeat_misses; }
+// Both conditions: time alone would count a pause of the controller itself (a long planner step,
+// a loaded machine), during which it asked nothing, as the driver's silence.
+bool Instrument::silent(Clock::time_point now) const {
+  return unanswered_pings_ >= timing_.heartbeat_misses && now - last_heard_ > timing_.heartbeat * timing_.heartbeat_misses;
+}
 
 }  // namespace labloop

@@ -15,6 +15,7 @@
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/journal.hpp"
+#include "labloop/wire/instrument.hpp"
 #include "test_support.hpp"
 #include "catalogue.hpp"
 
@@ -105,6 +106,42 @@ TEST_CASE("Faults: a silent driver is declared lost and its experiments fail ins
   const auto n = outcomes(out);
   for (const auto& [id, k] : n) CHECK(k == 1);
   CHECK(count_events(out, "failed") == static_cast<int>(n.size()));
+}
+
+TEST_CASE("Faults: a pause of the controller itself is not a driver's silence, but pings left unanswered are", "[fault]") {
+  test::TempDir dir;
+  std::atomic<bool> answering{true};
+  FakeDriver driver(dir.ipc("d"), [&answering](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") return {FakeDriver::welcome()};
+    if (type == "ping" && answering) return {R"({"v":1,"type":"pong","running":[]})"};
+    return {};
+  });
+  zmq::context_t context;
+  InstrumentTiming timing;
+  timing.heartbeat = std::chrono::milliseconds(100);
+  timing.heartbeat_misses = 5;
+  Instrument link(context, "d", dir.ipc("d"), timing, [](const std::string&) {});
+  link.hello("c", {});
+  // A planner step of a second: no pings went out, so none went unanswered.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  CHECK_FALSE(link.silent(Instrument::Clock::now()));
+  auto exchange = [&](std::chrono::milliseconds span, bool stop_when_silent) {
+    const auto until = Instrument::Clock::now() + span;
+    while (Instrument::Clock::now() < until) {
+      link.ping_if_due(Instrument::Clock::now());
+      while (link.receive(std::chrono::milliseconds(10))) {
+      }
+      if (stop_when_silent && link.silent(Instrument::Clock::now())) return true;
+    }
+    return link.silent(Instrument::Clock::now());
+  };
+  CHECK_FALSE(exchange(std::chrono::milliseconds(400), false));  // answered: alive
+  answering = false;
+  const auto stopped = Instrument::Clock::now();
+  CHECK(exchange(std::chrono::milliseconds(3000), true));  // 5 unanswered pings
+  // 0.5 s after the last answer, which came at most one interval before it stopped answering.
+  CHECK(Instrument::Clock::now() - stopped >= std::chrono::milliseconds(400));
 }
 
 TEST_CASE("Faults: a hung experiment is aborted after its timeout and the campaign goes on", "[fault]") {

@@ -70,10 +70,10 @@ class Instrument {
   // driver that chatters without answering is as lost as a silent one.
   std::optional<protocol::Message> receive(std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 
-  void note_alive() { last_heard_ = Clock::now(); }
+  void note_alive();
   // Sends `ping` when an interval has passed since the last one.
   void ping_if_due(Clock::time_point now);
-  // True when nothing well-formed arrived for heartbeat × misses.
+  // True when `misses` pings in a row went unanswered and nothing answered for heartbeat × misses.
   bool silent(Clock::time_point now) const;
 
   const std::string& name() const { return name_; }
@@ -111,6 +111,7 @@ class Instrument {
   std::optional<protocol::Holder> holder_;
   Clock::time_point last_heard_;
   Clock::time_point last_ping_;
+  int unanswered_pings_ = 0;  // pings sent since the last answer
   int malformed_ = 0;
   int relinks_ = 0;
   bool dropping_ = false;       // sends are failing: logged once until one succeeds
