@@ -422,17 +422,24 @@ TEST_CASE("CURVE: a driver that ends every handshake without a word is refused a
   test::TempDir dir;
   const std::string endpoint = dir.ipc("silent");
   const std::string path = endpoint.substr(std::string("ipc://").size());
-  const int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  REQUIRE(listener >= 0);
+  std::jthread closer;  // joined last: the listener below is shut down first, which ends its accept()
+  struct Listener {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    ~Listener() {
+      ::shutdown(fd, SHUT_RDWR);
+      ::close(fd);
+    }
+  } listener;
+  REQUIRE(listener.fd >= 0);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   REQUIRE(path.size() < sizeof(address.sun_path));
   std::copy(path.begin(), path.end(), address.sun_path);
-  REQUIRE(::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
-  REQUIRE(::listen(listener, 8) == 0);
-  std::jthread closer([listener](std::stop_token stop) {
+  REQUIRE(::bind(listener.fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0);
+  REQUIRE(::listen(listener.fd, 8) == 0);
+  closer = std::jthread([fd = listener.fd](std::stop_token stop) {
     while (!stop.stop_requested()) {
-      const int connection = ::accept(listener, nullptr, nullptr);
+      const int connection = ::accept(fd, nullptr, nullptr);
       if (connection < 0) return;  // the listener was shut down
       ::close(connection);
     }
@@ -444,7 +451,4 @@ TEST_CASE("CURVE: a driver that ends every handshake without a word is refused a
                         Catch::Contains("requires encryption: give it a security section"));
   CHECK(std::chrono::steady_clock::now() - started < 15s);  // not after connect_timeout_s
   CHECK_FALSE(fs::exists(dir / "out" / "journal.jsonl"));
-  closer.request_stop();
-  ::shutdown(listener, SHUT_RDWR);
-  ::close(listener);
 }
