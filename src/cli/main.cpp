@@ -1,7 +1,6 @@
 // labloop: the command line. Exceptions become exit codes here and nowhere else:
 // ConfigError → 2, any other error → 1, each printed once. `verify` exits 0 or 1 (with --key, 1
 // also for a signature that fails or a journal not wholly signed by that key).
-#include <algorithm>
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -60,12 +59,10 @@ int validate(const std::string& file, bool instruments) {
     const auto candidates = labloop::read_candidates(config);
     fmt::print("candidates: {} from {}; proposals are chosen among them, each at most once{}\n", count(static_cast<size_t>(candidates.pool.size()), "row"),
                candidates.path.string(), exploring);
-  } else if (std::all_of(config.parameters.begin(), config.parameters.end(), [](const labloop::Parameter& p) {
-               return p.type == labloop::ParameterType::categorical || p.type == labloop::ParameterType::discrete;
-             })) {
+  } else {
     double settings = 1;  // a double: a product of many sizes may pass any integer's range
-    for (const auto& p : config.parameters) settings *= static_cast<double>(p.type == labloop::ParameterType::categorical ? p.choices.size() : p.values.size());
-    fmt::print("space: {:.0f} settings in all (every parameter categorical or discrete){}\n", settings, exploring);
+    for (const auto& p : config.parameters) settings *= static_cast<double>(p.listed_values());
+    if (settings > 0) fmt::print("space: {:.0f} settings in all (every parameter categorical or discrete){}\n", settings, exploring);
   }
   if (!instruments) return 0;
   // Connects to every instrument (starting simulators) as `run` would, and lets go: nothing runs.

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "labloop/core/error.hpp"
 #include "labloop/wire/protocol.hpp"
 #include "labloop/core/version.hpp"
@@ -223,7 +225,7 @@ void Instrument::note_alive() {
 void Instrument::ping_if_due(Clock::time_point now) {
   if (now - last_ping_ < timing_.heartbeat) return;
   last_ping_ = now;
-  ++unanswered_pings_;
+  unanswered_pings_ = std::min(unanswered_pings_ + 1, timing_.heartbeat_misses);  // only compared with misses: bounded
   send(protocol::Ping{});
 }
 

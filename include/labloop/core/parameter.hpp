@@ -42,6 +42,11 @@ struct Parameter {
 
   // Coordinates this parameter occupies in the cube.
   int cube_width() const { return type == ParameterType::categorical ? static_cast<int>(choices.size()) : 1; }
+  // How many values it takes when they are listed (categorical choices, discrete levels); 0 for a
+  // continuous or integer range (a wide integer range behaves like a continuous one).
+  size_t listed_values() const {
+    return type == ParameterType::categorical ? choices.size() : type == ParameterType::discrete ? values.size() : 0;
+  }
   // Discrete only: the index of the level `v` equals to within level_tolerance(), or -1. Levels
   // closer than that are duplicates (the config refuses them), so at most one matches.
   int level_index(double v) const;

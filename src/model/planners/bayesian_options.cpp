@@ -122,10 +122,8 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
 namespace labloop {
 
 void set_new_campaign_defaults(PlannerConfig& config, const std::vector<Parameter>& parameters, bool candidate_pool) {
-  // Integer parameters are left out: a wide integer range behaves like a continuous one.
-  const bool finite = candidate_pool || (!parameters.empty() && std::all_of(parameters.begin(), parameters.end(), [](const Parameter& p) {
-                        return p.type == ParameterType::categorical || p.type == ParameterType::discrete;
-                      }));
+  const bool finite = candidate_pool || (!parameters.empty() && std::all_of(parameters.begin(), parameters.end(),
+                                                                              [](const Parameter& p) { return p.listed_values() > 0; }));
   if (config.kind != "bayesian" || !finite || config.options.contains("beta")) return;
   // UCB is the default acquisition; given by name or as an object without its own β, it takes
   // the planner's "beta". Anything else (another acquisition, a malformed value) is left to the
