@@ -155,6 +155,21 @@ Axis nice_axis(double lo, double hi, double min_step) {
   return best;
 }
 
+// A value axis over [lo, hi] with room around the values: one value (or all equal) gets room
+// instead of a zero range; otherwise 5 % keeps dots off the frame, but not across zero: results
+// that cannot be negative (a yield, a distance) get no axis reaching into negative values.
+Axis padded_axis(double lo, double hi) {
+  if (hi - lo <= std::abs(hi) * 1e-12 || !std::isfinite(hi - lo)) {
+    const double pad = lo == 0 ? 1.0 : std::abs(lo) * 0.1;
+    lo -= pad, hi += pad;
+  } else {
+    const double pad = (hi - lo) * 0.05;
+    lo = lo >= 0 ? std::max(0.0, lo - pad) : lo - pad;
+    hi = hi <= 0 ? std::min(0.0, hi + pad) : hi + pad;
+  }
+  return nice_axis(lo, hi, 0.0);
+}
+
 std::string tick_label(const Axis& axis, double v) {
   if (std::abs(v) < axis.step * 1e-9) v = 0;  // no "-0" from rounding
   if (axis.exponent < -6 || axis.exponent > 9) return fmt::format("{:g}", v);
@@ -236,18 +251,7 @@ ValueAxis value_axis(std::vector<double> values, double best, const std::optiona
   }
   lo = std::min(lo, best), hi = std::max(hi, best);
   if (target) lo = std::min(lo, *target), hi = std::max(hi, *target);
-  if (hi - lo <= std::abs(hi) * 1e-12 || !std::isfinite(hi - lo)) {
-    // One value (or all equal): give it room instead of dividing by a zero range.
-    const double pad = lo == 0 ? 1.0 : std::abs(lo) * 0.1;
-    lo -= pad, hi += pad;
-  } else {
-    // Keep dots off the frame, but do not pad across zero: results that cannot be negative (a
-    // yield, a distance) should not get an axis reaching into negative values.
-    const double pad = (hi - lo) * 0.05;
-    lo = lo >= 0 ? std::max(0.0, lo - pad) : lo - pad;
-    hi = hi <= 0 ? std::min(0.0, hi + pad) : hi + pad;
-  }
-  const Axis a = nice_axis(lo, hi, 0.0);
+  const Axis a = padded_axis(lo, hi);
   axis.lo = a.lo, axis.hi = a.hi;
   for (int i = 0; i < a.count(); ++i) axis.ticks.push_back({a.tick(i), tick_label(a, a.tick(i))});
   return axis;
@@ -666,17 +670,7 @@ struct ParetoMarker {
 
 // An axis over the given values, padded like the convergence plot's linear value axis.
 Axis data_axis(std::vector<double> values) {
-  double lo = *std::min_element(values.begin(), values.end()), hi = *std::max_element(values.begin(), values.end());
-  if (hi - lo <= std::abs(hi) * 1e-12 || !std::isfinite(hi - lo)) {
-    const double pad = lo == 0 ? 1.0 : std::abs(lo) * 0.1;
-    lo -= pad, hi += pad;
-  } else {
-    // As for convergence.svg: no padding across zero for values that cannot be negative.
-    const double pad = (hi - lo) * 0.05;
-    lo = lo >= 0 ? std::max(0.0, lo - pad) : lo - pad;
-    hi = hi <= 0 ? std::min(0.0, hi + pad) : hi + pad;
-  }
-  return nice_axis(lo, hi, 0.0);
+  return padded_axis(*std::min_element(values.begin(), values.end()), *std::max_element(values.begin(), values.end()));
 }
 
 std::string pareto_marker(const ParetoMarker& m, double x, double y, double r, const std::string& tooltip) {
