@@ -97,7 +97,7 @@ void FeasibilityModel::fit(const Kernel& kernel, const Eigen::MatrixXd& x, const
   if (!full && multiplier != 2.0) continue;
   std::unique_ptr<Kernel> k = kernel.clone();
   Eigen::VectorXd p = k->log_params();
-  p.head(p.size() - 1).array() += std::log(multiplier);
+  p.head(k->num_lengthscales()).array() += std::log(multiplier);
   p[p.size() - 1] = 0.0;  // unit signal variance: K1 scales with the variance below
   k->set_log_params(p);
   const Eigen::MatrixXd k1 = k->covariance(x, x);

@@ -46,6 +46,12 @@ const double kMinLogLengthscale = std::log(0.01), kMaxLogLengthscale = std::log(
 const double kMinLogSignal = std::log(0.01), kMaxLogSignal = std::log(100.0);
 constexpr double kMaxLogNoise = 0.0;
 constexpr double kMeanBound = 3.0;
+// The kernel's own parameters (the additive kernel's share, as a logit): a N(0, 1) prior keeps
+// them near their start unless the data say otherwise, and they are fitted only from this many
+// results on: with fewer, the evidence sent the additive share to its bound (w = 0.05 on
+// dye_lasers from 6 results) and the search did worse (docs/decisions/0013).
+constexpr double kOwnParamSd = 1.0;
+constexpr Eigen::Index kOwnParamsMinResults = 15;
 constexpr Eigen::Index kBlock = 48;
 
 // Cholesky of `k` (lower), adding jitter 1e-8·s², 1e-7·s², … 1e-2·s² to the diagonal when the plain
@@ -194,14 +200,18 @@ struct GaussianProcess::State {
   }
 
   double log_prior(const Eigen::VectorXd& t, Eigen::VectorXd* grad) const {
-    const Eigen::Index nl = num_kernel() - 1;
+    const Eigen::Index nl = num_kernel() - 1, nls = kernel->num_lengthscales();
     double lp = 0.0;
-    for (Eigen::Index i = 0; i < nl; ++i) {
+    for (Eigen::Index i = 0; i < nls; ++i) {
       // A group of tied lengthscales is one quantity: its prior counts once, spread over members.
       const double w = prior_weight.size() ? prior_weight(i) : 1.0;
       const double l = std::exp(t(i));
       lp += w * (kLengthscaleShape * t(i) - kLengthscaleRate * l);
       if (grad) (*grad)(i) += w * (kLengthscaleShape - kLengthscaleRate * l);
+    }
+    for (Eigen::Index i = nls; i < nl; ++i) {  // the kernel's own: centred on their start, 0
+      lp += -0.5 * t(i) * t(i) / (kOwnParamSd * kOwnParamSd);
+      if (grad) (*grad)(i) += -t(i) / (kOwnParamSd * kOwnParamSd);
     }
     const double u = t(nl);
     lp += -0.5 * u * u / (kSignalLogSd * kSignalLogSd);
@@ -370,10 +380,16 @@ void GaussianProcess::fit(int restarts, double max_seconds) {
   auto remaining = [&] { return max_seconds - std::chrono::duration<double>(Clock::now() - started).count(); };
   State& s = *s_;
   if (s.n() == 0) throw PlannerError("Gaussian process: fit needs data (call set_data first)");
-  const Eigen::Index nt = s.num_theta(), nk = s.num_kernel();
+  const Eigen::Index nt = s.num_theta(), nk = s.num_kernel(), nl = s.kernel->num_lengthscales();
   Eigen::VectorXd lower(nt), upper(nt);
-  lower.head(nk - 1).setConstant(kMinLogLengthscale);
-  upper.head(nk - 1).setConstant(kMaxLogLengthscale);
+  lower.head(nl).setConstant(kMinLogLengthscale);
+  upper.head(nl).setConstant(kMaxLogLengthscale);
+  lower.segment(nl, nk - 1 - nl).setConstant(-kKernelOwnParamBound);
+  upper.segment(nl, nk - 1 - nl).setConstant(kKernelOwnParamBound);
+  // The kernel's own parameters are fitted only when asked and with enough results; otherwise
+  // they stay at 0 and are no variables of the search (which then runs as it did before they
+  // existed: the same starts from the same draws).
+  const bool fit_own = s.options.fit_kernel_own_params && s.n() >= kOwnParamsMinResults;
   lower(nk - 1) = kMinLogSignal;
   upper(nk - 1) = kMaxLogSignal;
   lower(nk) = std::log(s.options.noise_floor);
@@ -382,20 +398,24 @@ void GaussianProcess::fit(int restarts, double max_seconds) {
   upper(nk + 1) = kMeanBound;
 
   // The optimized variables, each a set of θ coordinates that move together: one per lengthscale
-  // group (inputs of a one-hot categorical share one), signal, noise unless fixed, and mean.
+  // group (inputs of a one-hot categorical share one), the kernel's own, signal, noise unless
+  // fixed, and mean.
   std::vector<std::vector<Eigen::Index>> vars;
   const std::vector<int>& groups = s.options.lengthscale_groups;
   if (groups.empty()) {
-    for (Eigen::Index i = 0; i < nk - 1; ++i) vars.push_back({i});
+    for (Eigen::Index i = 0; i < nl; ++i) vars.push_back({i});
   } else {
     vars.resize(static_cast<size_t>(*std::max_element(groups.begin(), groups.end()) + 1));
-    for (Eigen::Index i = 0; i < nk - 1; ++i) vars[static_cast<size_t>(groups[static_cast<size_t>(i)])].push_back(i);
+    for (Eigen::Index i = 0; i < nl; ++i) vars[static_cast<size_t>(groups[static_cast<size_t>(i)])].push_back(i);
   }
   const size_t num_lengthscales = vars.size();
+  if (fit_own)
+    for (Eigen::Index i = nl; i < nk - 1; ++i) vars.push_back({i});
   vars.push_back({nk - 1});
   if (s.options.learn_noise) vars.push_back({nk});
   vars.push_back({nk + 1});
   Eigen::VectorXd current = s.theta();
+  if (!fit_own) current.segment(nl, nk - 1 - nl).setZero();
   if (!s.options.learn_noise) lower(nk) = upper(nk) = current(nk);
   // A θ set from outside may differ within a group: start from the group's mean.
   for (const auto& members : vars) {
@@ -452,6 +472,8 @@ void GaussianProcess::fit(int restarts, double max_seconds) {
         const double l = uniform(std::log(0.05), std::log(2.0));
         for (Eigen::Index i : vars[g]) start(i) = l;
       }
+      if (fit_own)
+        for (Eigen::Index i = nl; i < nk - 1; ++i) start(i) = uniform(-1.5, 1.5);
       start(nk - 1) = uniform(std::log(0.3), std::log(3.0));
       if (s.options.learn_noise) start(nk) = uniform(std::max(lower(nk), std::log(1e-6)), std::log(0.1));
       start(nk + 1) = uniform(-0.5, 0.5);

@@ -368,3 +368,34 @@ TEST_CASE("A new pool campaign's (or finite space's) bayesian planner gets β = 
   set_new_campaign_defaults(with_integer, {level, solvent, cycles}, /*candidate_pool=*/false);
   CHECK_FALSE(with_integer.options.contains("beta"));
 }
+
+TEST_CASE("A new campaign whose bayesian planner can use the additive kernel gets a fitted additive share in its journaled options, an older journal keeps one half", "[config]") {
+  const Parameter solvent{.name = "solvent", .type = ParameterType::categorical, .choices = {"THF", "DMF"}};
+  const Parameter temp{.name = "temp", .low = 20, .high = 80};
+  auto defaults = [](json options, const std::vector<Parameter>& parameters, const std::string& kind = "bayesian") {
+    PlannerConfig config{kind, std::move(options)};
+    set_new_campaign_defaults(config, parameters, /*candidate_pool=*/false);
+    return config.options;
+  };
+  CHECK(defaults(json::object(), {temp, solvent})["additive_share"] == "fitted");
+  CHECK(defaults({{"additive", "auto"}}, {temp, solvent})["additive_share"] == "fitted");
+  CHECK(defaults({{"additive", "on"}}, {temp})["additive_share"] == "fitted");
+  CHECK(defaults({{"additive_share", "half"}}, {temp, solvent})["additive_share"] == "half");
+  CHECK_FALSE(defaults(json::object(), {temp}).contains("additive_share"));
+  CHECK_FALSE(defaults({{"additive", "off"}}, {temp, solvent}).contains("additive_share"));
+  CHECK_FALSE(defaults(json::object(), {temp, solvent}, "random").contains("additive_share"));
+  // Written into the file as loaded, so the journal replays with it; a journal without it is read
+  // as written (one half, as it ran).
+  test::TempDir dir;
+  test::write_file(dir / "plate.csv", "temp,cycles,smiles\n30,2,CCO\n40,1,CCO\n");
+  json c = pool_config((dir / "plate.csv").string());
+  c["planner"] = {{"kind", "bayesian"}};
+  test::write_file(dir / "c.json", c.dump());
+  const CampaignConfig fresh = load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue());
+  CHECK(fresh.to_json()["planner"]["additive_share"] == "fitted");
+  CHECK_FALSE(parse_campaign_config(c.dump(), "journal", labloop::sim::catalogue()).planner.options.contains("additive_share"));
+  c["planner"]["additive_share"] = "third";
+  test::write_file(dir / "c.json", c.dump());
+  CHECK_THROWS_WITH(load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue()),
+                    Catch::Contains("/planner/additive_share: must be one of: half, fitted"));
+}

@@ -215,6 +215,51 @@ TEST_CASE("GaussianProcess: inputs of a lengthscale group share one fitted lengt
   }
 }
 
+TEST_CASE("GaussianProcess: the additive kernel's share is fitted from 15 results on when asked and held at one half otherwise", "[gp]") {
+  // Three inputs, a sum of effects of one input each: the evidence favours the additive part.
+  auto additive_data = [](Eigen::Index n) {
+    const Eigen::MatrixXd x = gp_random_points(n, 3, 21);
+    Eigen::VectorXd y(n);
+    for (Eigen::Index i = 0; i < n; ++i) y(i) = std::sin(5 * x(i, 0)) + std::cos(4 * x(i, 1)) + 2 * x(i, 2);
+    return std::pair{x, y};
+  };
+  auto fitted_share = [&](Eigen::Index n, bool fit_own) {
+    GaussianProcessOptions options;
+    options.additive = true;
+    options.fit_kernel_own_params = fit_own;
+    GaussianProcess gp(3, options);
+    const auto [x, y] = additive_data(n);
+    gp.set_data(x, y);
+    gp.fit();
+    REQUIRE(gp.kernel().num_lengthscales() == 3);
+    REQUIRE(gp.kernel().num_params() == 5);
+    const double eta = gp.hyperparameters()(3);
+    return 1.0 / (1.0 + std::exp(-eta));  // the full kernel's share w
+  };
+  CHECK(fitted_share(40, true) < 0.3);
+  CHECK(fitted_share(40, false) == 0.5);
+  CHECK(fitted_share(14, true) == 0.5);
+
+  // The log posterior's gradient in the share (and everything else) against finite differences.
+  GaussianProcessOptions options;
+  options.additive = true;
+  GaussianProcess gp(3, options);
+  const auto [x, y] = additive_data(15);
+  gp.set_data(x, y);
+  Eigen::VectorXd t(7);
+  t << std::log(0.3), std::log(0.5), std::log(0.8), 0.4, std::log(0.8), std::log(0.05), 0.2;
+  Eigen::VectorXd grad;
+  REQUIRE(std::isfinite(gp.log_posterior(t, &grad)));
+  const double h = 1e-5;
+  for (Eigen::Index i = 0; i < t.size(); ++i) {
+    INFO("θ component " << i);
+    Eigen::VectorXd tp = t, tm = t;
+    tp(i) += h;
+    tm(i) -= h;
+    CHECK(grad(i) == Approx((gp.log_posterior(tp, nullptr) - gp.log_posterior(tm, nullptr)) / (2 * h)).epsilon(1e-5).margin(1e-6));
+  }
+}
+
 TEST_CASE("GaussianProcess: fitted_mean is the posterior mean at the data, also after add_observation", "[gp]") {
   const Eigen::MatrixXd x = gp_random_points(30, 3, 41);
   Eigen::VectorXd y = smooth(x);

@@ -47,7 +47,10 @@ std::vector<std::pair<std::string, std::unique_ptr<Kernel>>> configured_kernels(
   for (const auto& name : labloop::kernel_names()) {
     kernels.emplace_back(name, configured(name, 3));
     auto additive = labloop::make_additive_kernel(name, 3, {0, 1, 1});
-    additive->set_log_params(kernels.back().second->log_params());
+    const Eigen::VectorXd p = kernels.back().second->log_params();
+    Eigen::VectorXd q(5);
+    q << p.head(3), -0.4, p(3);  // a full-kernel share w of 0.40
+    additive->set_log_params(q);
     kernels.emplace_back(additive->name(), std::move(additive));
   }
   return kernels;
@@ -109,21 +112,31 @@ TEST_CASE("Kernels: the profiles match their formulas", "[kernel]") {
   CHECK(labloop::make_kernel("squared_exponential", 1)->covariance(a, b)(0, 0) == Approx(std::exp(-r * r / 2)));
 }
 
-TEST_CASE("Kernels: the additive mixture is half the full kernel plus half the mean of the group kernels", "[kernel]") {
+TEST_CASE("Kernels: the additive mixture is w times the full kernel plus 1-w times the mean of the group kernels", "[kernel]") {
   const auto full = configured("matern52", 3);
   const auto additive = labloop::make_additive_kernel("matern52", 3, {0, 1, 1});
-  additive->set_log_params(full->log_params());
   CHECK(additive->name() == "matern52_additive");
-  const Eigen::MatrixXd a = random_points(4, 3, 31), b = random_points(5, 3, 32);
+  CHECK(additive->num_params() == 5);
+  CHECK(additive->num_lengthscales() == 3);
+  CHECK(additive->log_params()(3) == 0.0);  // w starts at one half
   const Eigen::VectorXd p = full->log_params();
   auto first = labloop::make_kernel("matern52", 1), rest = labloop::make_kernel("matern52", 2);
   first->set_log_params(Eigen::Vector2d(p(0), p(3)));
   rest->set_log_params(Eigen::Vector3d(p(1), p(2), p(3)));
-  const Eigen::MatrixXd expected = 0.5 * full->covariance(a, b) + 0.25 * first->covariance(a.leftCols(1), b.leftCols(1)) +
-                                   0.25 * rest->covariance(a.rightCols(2), b.rightCols(2));
-  CHECK(max_abs(additive->covariance(a, b) - expected) < 1e-14);
+  const Eigen::MatrixXd a = random_points(4, 3, 31), b = random_points(5, 3, 32);
+  for (const double eta : {0.0, 1.2, -2.0}) {
+    INFO("eta " << eta);
+    Eigen::VectorXd q(5);
+    q << p.head(3), eta, p(3);
+    additive->set_log_params(q);
+    const double w = 1.0 / (1.0 + std::exp(-eta));
+    const Eigen::MatrixXd expected = w * full->covariance(a, b) + (1 - w) / 2 * first->covariance(a.leftCols(1), b.leftCols(1)) +
+                                     (1 - w) / 2 * rest->covariance(a.rightCols(2), b.rightCols(2));
+    CHECK(max_abs(additive->covariance(a, b) - expected) < 1e-14);
+  }
   CHECK_THROWS_AS(labloop::make_additive_kernel("matern52", 3, {0, 2, 2}), labloop::PlannerError);
   CHECK_THROWS_AS(labloop::make_additive_kernel("matern52", 3, {0, 1}), labloop::PlannerError);
+  CHECK_THROWS_AS(additive->set_log_params(p), labloop::PlannerError);
 }
 
 TEST_CASE("Kernels: parameter gradients match finite differences including at coincident points", "[kernel]") {

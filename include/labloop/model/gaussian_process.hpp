@@ -36,9 +36,12 @@ struct GaussianProcessOptions {
   // kernel then depends only on whether two choices are equal (a Hamming distance), with one
   // hyperparameter instead of one per choice.
   std::vector<int> lengthscale_groups;
-  // Half `kernel` over all inputs, half its mean over the lengthscale groups (each input its own
-  // group when none are given): see make_additive_kernel.
+  // `kernel` over all inputs plus its mean over the lengthscale groups (each input its own group
+  // when none are given), half and half unless fit_kernel_own_params: see make_additive_kernel.
   bool additive = false;
+  // Fit the kernel's own parameters (the additive share) with the others, from 15 results on;
+  // otherwise they stay at 0 (the additive kernel: half and half).
+  bool fit_kernel_own_params = false;
   std::uint64_t seed = 1;
   // Empty: the kernel sees the inputs. Otherwise (features × dim) it sees input_map · x, and
   // lengthscale_groups and additive refer to those features (descriptors.hpp's FeatureMap).

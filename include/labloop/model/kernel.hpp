@@ -1,7 +1,9 @@
 #pragma once
 // Covariance functions for the Gaussian-process surrogate. Inputs are rows in the unit cube.
 // Hyperparameters live in log space: [log lengthscale_1 … log lengthscale_d, log signal variance]
-// for the ARD kernels here, so every value is positive and optimizers work unconstrained.
+// for the ARD kernels here, so every value is positive and optimizers work unconstrained. A kernel
+// may have parameters of its own between the lengthscales and the signal variance (the additive
+// mixture's share): reals that the fit keeps within ±kKernelOwnParamBound, starting at 0.
 //
 // A new kernel is one .cpp in src/model/kernels/ plus one line in src/model/kernels/registry.cpp
 // (docs/extending.md); the unit tests iterate over the registry (symmetry, positive
@@ -17,6 +19,8 @@
 
 namespace labloop {
 
+inline constexpr double kKernelOwnParamBound = 3.0;
+
 class Kernel {
  public:
   virtual ~Kernel() = default;
@@ -24,6 +28,9 @@ class Kernel {
   virtual std::string name() const = 0;
 
   virtual Eigen::Index num_params() const = 0;
+  // The first num_lengthscales() parameters are log lengthscales; the last is the log signal
+  // variance; any between are the kernel's own.
+  virtual Eigen::Index num_lengthscales() const { return num_params() - 1; }
   virtual Eigen::VectorXd log_params() const = 0;
   virtual void set_log_params(const Eigen::VectorXd& p) = 0;
 
@@ -53,9 +60,10 @@ std::unique_ptr<Kernel> make_kernel(const std::string& name, int dim, const Json
 std::unique_ptr<Kernel> make_kernel(const std::string& name, int dim, const nlohmann::json& options = nlohmann::json::object());
 std::vector<std::string> kernel_names();
 
-// Half the kernel `base` (with `options`) over all inputs, half the mean over groups of inputs of
-// the same kernel over that group alone (additive main effects plus interactions); `groups` gives
-// each input's group, numbered 0, 1, … Same log parameters as `base`. Throws PlannerError.
+// The kernel `base` (with `options`) over all inputs, weighted w, plus 1 − w times the mean over
+// groups of inputs of the same kernel over that group alone (additive main effects plus
+// interactions); `groups` gives each input's group, numbered 0, 1, … Parameters: `base`'s
+// lengthscales, η = logit w (starts at 0: w = ½), `base`'s log signal variance. Throws PlannerError.
 std::unique_ptr<Kernel> make_additive_kernel(const std::string& base, int dim, const std::vector<int>& groups,
                                              const nlohmann::json& options = nlohmann::json::object());
 

@@ -19,6 +19,7 @@ class MappedKernel final : public Kernel {
   std::unique_ptr<Kernel> clone() const override { return std::make_unique<MappedKernel>(*this); }
   std::string name() const override { return base_->name() + "_mapped"; }
   Eigen::Index num_params() const override { return base_->num_params(); }
+  Eigen::Index num_lengthscales() const override { return base_->num_lengthscales(); }
   Eigen::VectorXd log_params() const override { return base_->log_params(); }
   void set_log_params(const Eigen::VectorXd& p) override { base_->set_log_params(p); }
   double prior_variance() const override { return base_->prior_variance(); }

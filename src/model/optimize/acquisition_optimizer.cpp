@@ -140,7 +140,7 @@ void AcquisitionOptimizer::trust_region_box(const GaussianProcess& gp, const Obs
   const Point& centre = observations.xs[observations.best()];
   // A kernel over descriptor features (descriptors.hpp) has no lengthscale per coordinate: a cube.
   const Eigen::VectorXd log_params = gp.kernel().log_params();
-  Eigen::ArrayXd w = log_params.size() == dim_ + 1 ? Eigen::ArrayXd(log_params.head(dim_).array()) : Eigen::ArrayXd::Zero(dim_);
+  Eigen::ArrayXd w = gp.kernel().num_lengthscales() == dim_ ? Eigen::ArrayXd(log_params.head(dim_).array()) : Eigen::ArrayXd::Zero(dim_);
   w = (w - w.mean()).exp();
   lower = (centre.array() - 0.5 * tr_length_ * w).max(0.0).matrix();
   upper = (centre.array() + 0.5 * tr_length_ * w).min(1.0).matrix();

@@ -41,6 +41,7 @@ ModelSelection::ModelSelection(const Space& space, std::uint64_t seed, ModelSele
   // Categorical effects are mostly main effects ("this ligand is good"): the additive half of the
   // kernel carries them across combinations (docs/benchmarks.md, pool-based lookup tables).
   gp_options_.additive = options_.additive == AdditiveKernel::on || (options_.additive == AdditiveKernel::automatic && categorical);
+  gp_options_.fit_kernel_own_params = options_.additive_share == AdditiveShare::fitted;
   one_hot_options_ = gp_options_;
   // Descriptors (descriptors.hpp): the same model over the choices' descriptor features, one
   // lengthscale per parameter (shared) or per feature (per_choice), chosen against one-hot by evidence.

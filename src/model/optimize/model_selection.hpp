@@ -24,6 +24,7 @@ enum class KernelChoice { select, fixed };
 enum class OutputTransform { select, yeo_johnson, none };
 enum class CategoricalLengthscale { shared, per_choice };
 enum class AdditiveKernel { automatic, on, off };
+enum class AdditiveShare { half, fitted };
 
 struct ModelSelectionOptions {
   // select: Matérn-5/2 or Matérn-3/2, whichever the evidence favours; fixed: `kernel` always.
@@ -35,6 +36,9 @@ struct ModelSelectionOptions {
   // shared: one lengthscale per categorical parameter; per_choice: one per choice.
   CategoricalLengthscale categorical_lengthscale = CategoricalLengthscale::shared;
   AdditiveKernel additive = AdditiveKernel::automatic;  // automatic: on when some parameter is categorical
+  // The additive kernel's share of the full kernel: half (as campaigns before "additive_share"
+  // existed ran), or fitted with the other hyperparameters (new campaigns; docs/decisions/0013).
+  AdditiveShare additive_share = AdditiveShare::half;
 };
 
 class ModelSelection {

@@ -13,7 +13,7 @@
 namespace labloop::detail {
 
 BayesianOptions parse_bayesian_options(const PlannerContext& context) {
-  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive", "failure_model", "multi_objective"});
+  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive", "additive_share", "failure_model", "multi_objective"});
   const nlohmann::json& o = context.config.options;
   const JsonNode node = context.options();
   BayesianOptions options;
@@ -97,6 +97,8 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
   choice("additive",
          std::vector<std::pair<std::string, AdditiveKernel>>{{"auto", AdditiveKernel::automatic}, {"on", AdditiveKernel::on}, {"off", AdditiveKernel::off}},
          options.model.additive);
+  choice("additive_share", std::vector<std::pair<std::string, AdditiveShare>>{{"half", AdditiveShare::half}, {"fitted", AdditiveShare::fitted}},
+         options.model.additive_share);
   choice("failure_model", std::vector<std::pair<std::string, FailureModel>>{{"on", FailureModel::on}, {"off", FailureModel::off}},
          options.failure_model);
   // Beyond 4 objectives the hypervolume's box decomposition grows too fast: ParEGO by default.
@@ -122,9 +124,15 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
 namespace labloop {
 
 void set_new_campaign_defaults(PlannerConfig& config, const std::vector<Parameter>& parameters, bool candidate_pool) {
+  if (config.kind != "bayesian") return;
+  // Where the additive kernel can be on (a categorical parameter, or asked for), its share is fitted.
+  const bool categorical = std::any_of(parameters.begin(), parameters.end(), [](const Parameter& p) { return p.type == ParameterType::categorical; });
+  const auto additive = config.options.find("additive");
+  const bool additive_possible = additive == config.options.end() || *additive == "auto" ? categorical : *additive == "on";
+  if (additive_possible && !config.options.contains("additive_share")) config.options["additive_share"] = "fitted";
   const bool finite = candidate_pool || (!parameters.empty() && std::all_of(parameters.begin(), parameters.end(),
                                                                               [](const Parameter& p) { return p.listed_values() > 0; }));
-  if (config.kind != "bayesian" || !finite || config.options.contains("beta")) return;
+  if (!finite || config.options.contains("beta")) return;
   // UCB is the default acquisition; given by name or as an object without its own β, it takes
   // the planner's "beta". Anything else (another acquisition, a malformed value) is left to the
   // options' own checks.
