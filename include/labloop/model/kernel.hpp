@@ -29,7 +29,7 @@ class Kernel {
 
   virtual Eigen::Index num_params() const = 0;
   // The first num_lengthscales() parameters are log lengthscales; the last is the log signal
-  // variance; any between are the kernel's own.
+  // variance s² (the kernel is s² times a kernel without it); any between are the kernel's own.
   virtual Eigen::Index num_lengthscales() const { return num_params() - 1; }
   virtual Eigen::VectorXd log_params() const = 0;
   virtual void set_log_params(const Eigen::VectorXd& p) = 0;

@@ -28,6 +28,10 @@ class AdditiveMixtureKernel final : public Kernel {
  public:
   AdditiveMixtureKernel(const std::string& base, int dim, const std::vector<int>& groups, const nlohmann::json& options)
       : base_(base), full_(make_kernel(base, dim, options)) {
+    // The share's gradient below uses Σ W ⊙ K = the weighted gradient in log s²: a base kernel
+    // with parameters of its own would need them placed and mixed too.
+    if (full_->num_lengthscales() != full_->num_params() - 1)
+      throw PlannerError(fmt::format("additive kernel: the {} kernel has parameters besides lengthscales and the signal variance", base));
     if (static_cast<int>(groups.size()) != dim) throw PlannerError(fmt::format("additive kernel: one group per input expected ({} groups for {} inputs)", groups.size(), dim));
     for (int i = 0; i < dim; ++i) {
       const int g = groups[static_cast<size_t>(i)];
