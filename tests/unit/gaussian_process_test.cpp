@@ -41,6 +41,24 @@ Eigen::VectorXd theta(int d, double l, double s2, double noise, double m) {
   return t;
 }
 
+// The log posterior's gradient at θ = t against central finite differences, component by component.
+void check_log_posterior_gradient(const GaussianProcess& gp, const Eigen::VectorXd& t) {
+  Eigen::VectorXd grad;
+  const double value = gp.log_posterior(t, &grad);
+  REQUIRE(std::isfinite(value));
+  REQUIRE(grad.size() == t.size());
+  CHECK(gp.log_posterior(t, nullptr) == Approx(value));
+  const double h = 1e-5;
+  for (Eigen::Index i = 0; i < t.size(); ++i) {
+    INFO("θ component " << i);
+    Eigen::VectorXd tp = t, tm = t;
+    tp(i) += h;
+    tm(i) -= h;
+    const double fd = (gp.log_posterior(tp, nullptr) - gp.log_posterior(tm, nullptr)) / (2 * h);
+    CHECK(grad(i) == Approx(fd).epsilon(1e-5).margin(1e-6));
+  }
+}
+
 double matern52(double r) { return (1 + std::sqrt(5.0) * r + 5 * r * r / 3) * std::exp(-std::sqrt(5.0) * r); }
 
 }  // namespace
@@ -126,20 +144,7 @@ TEST_CASE("GaussianProcess: the log posterior gradient matches finite difference
         gp.set_data(x, y);
         Eigen::VectorXd t = theta(2, 0.3, 0.8, 0.05, 0.2);
         t(1) = std::log(0.6);
-        Eigen::VectorXd grad;
-        const double value = gp.log_posterior(t, &grad);
-        REQUIRE(std::isfinite(value));
-        REQUIRE(grad.size() == t.size());
-        CHECK(gp.log_posterior(t, nullptr) == Approx(value));
-        const double h = 1e-5;
-        for (Eigen::Index i = 0; i < t.size(); ++i) {
-          INFO("θ component " << i);
-          Eigen::VectorXd tp = t, tm = t;
-          tp(i) += h;
-          tm(i) -= h;
-          const double fd = (gp.log_posterior(tp, nullptr) - gp.log_posterior(tm, nullptr)) / (2 * h);
-          CHECK(grad(i) == Approx(fd).epsilon(1e-5).margin(1e-6));
-        }
+        check_log_posterior_gradient(gp, t);
       }
 }
 
@@ -248,16 +253,7 @@ TEST_CASE("GaussianProcess: the additive kernel's share is fitted from 15 result
   gp.set_data(x, y);
   Eigen::VectorXd t(7);
   t << std::log(0.3), std::log(0.5), std::log(0.8), 0.4, std::log(0.8), std::log(0.05), 0.2;
-  Eigen::VectorXd grad;
-  REQUIRE(std::isfinite(gp.log_posterior(t, &grad)));
-  const double h = 1e-5;
-  for (Eigen::Index i = 0; i < t.size(); ++i) {
-    INFO("θ component " << i);
-    Eigen::VectorXd tp = t, tm = t;
-    tp(i) += h;
-    tm(i) -= h;
-    CHECK(grad(i) == Approx((gp.log_posterior(tp, nullptr) - gp.log_posterior(tm, nullptr)) / (2 * h)).epsilon(1e-5).margin(1e-6));
-  }
+  check_log_posterior_gradient(gp, t);
 }
 
 TEST_CASE("GaussianProcess: fitted_mean is the posterior mean at the data, also after add_observation", "[gp]") {
