@@ -65,6 +65,7 @@ class RealPoolTable {
     const double sign = spec.objectives.at(0).maximize ? -1.0 : 1.0;  // minimized inside
     const std::vector<Params> settings = table_.settings();
     const std::vector<std::vector<double>> values = table_.all_values();
+    data_rows_ = table_.first_rows();
     rows_.resize(static_cast<Eigen::Index>(settings.size()), space_.cube_dim());
     for (size_t i = 0; i < settings.size(); ++i) {
       rows_.row(static_cast<Eigen::Index>(i)) = space_.canonical(space_.encode(settings[i])).transpose();
@@ -77,6 +78,10 @@ class RealPoolTable {
   size_t rows() const { return values_.size(); }
   const Eigen::MatrixXd& cube_rows() const { return rows_; }
   double value(size_t row) const { return values_[row]; }
+  // Row `row`'s first line in data.csv, 0-based after the header (its combinations are in key order).
+  size_t data_row(size_t row) const { return data_rows_[row]; }
+  // Its first objective as the dataset states it (not minimized).
+  double stated_value(size_t row) const { return table_.spec().objectives.at(0).maximize ? -values_[row] : values_[row]; }
 
  private:
   // The dataset's descriptors.csv, when it has one, as a campaign file on its simulator takes it.
@@ -100,6 +105,7 @@ class RealPoolTable {
   Space space_;
   Eigen::MatrixXd rows_;        // one canonical cube point per combination
   std::vector<double> values_;  // its first objective, minimized
+  std::vector<size_t> data_rows_;
 };
 
 double real_median(std::vector<double> v) {
@@ -167,7 +173,8 @@ RealRun run_pool_once(const RealPoolTable& table, const BenchmarkPlanner& planne
     if (!row)
       throw Error(fmt::format("{}: planner {} proposed a point outside the {} (a bug)", table.name(), planner_spec.config.dump(),
                               whole_space ? "table" : "pool"));
-    run.proposed.push_back(rows[static_cast<size_t>(*row)]);
+    run.proposed.push_back(table.data_row(rows[static_cast<size_t>(*row)]));
+    run.proposed_values.push_back(table.stated_value(rows[static_cast<size_t>(*row)]));
     const double y = values[static_cast<size_t>(*row)];
     if (run.to_top > max_experiments && y <= top) run.to_top = i;
     if (y <= best) run.to_best = i;

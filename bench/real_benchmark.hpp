@@ -70,7 +70,8 @@ struct RealRun {
   int top_rows = 0;   // rows counted as the pool's top 1 %
   int to_top = 0;     // experiments until the first top-1 % row (max_experiments + 1: never)
   int to_best = 0;    // experiments until the pool's best row (max_experiments + 1: never)
-  std::vector<std::size_t> proposed;  // the table rows proposed, in order (indices into the whole table)
+  std::vector<std::size_t> proposed;  // the rows proposed, in order: each one's first line in data.csv, 0-based after the header
+  std::vector<double> proposed_values;  // their first objective, as the dataset states it (replicates averaged)
   // Emulated datasets: regret after each experiment (+inf before the first that succeeded), and
   // experiments the emulator refused (outside the rows' box: failed, as labloop-sim reports them).
   std::vector<double> regret;

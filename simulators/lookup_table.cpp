@@ -21,6 +21,7 @@ LookupTable::LookupTable(Dataset data) : spec_(std::move(data.spec)) {
   for (const CsvRow& row : data.rows) {
     std::vector<int> key(np);
     for (std::size_t i = 0; i < np; ++i) key[i] = find_option(spec_.parameters[i], row.fields[i]);  // checked when read
+    first_rows_.emplace(key, row.line - 2);  // the first of its replicates; line 1 is the header
     auto& [sum, count] = sums[key];
     sum.resize(no, 0.0);
     for (std::size_t j = 0; j < no; ++j) sum[j] += *parse_number(row.fields[np + j]);  // numbers: checked when read
@@ -71,6 +72,13 @@ std::vector<Params> LookupTable::settings() const {
     }
     out.push_back(std::move(params));
   }
+  return out;
+}
+
+std::vector<std::size_t> LookupTable::first_rows() const {
+  std::vector<std::size_t> out;
+  out.reserve(first_rows_.size());
+  for (const auto& [key, row] : first_rows_) out.push_back(row);
   return out;
 }
 

@@ -33,11 +33,15 @@ class LookupTable {
   // Every combination measured, as the params an instrument would be sent, in the order of
   // all_values(): the rows of a candidate pool.
   std::vector<Params> settings() const;
+  // Every combination's first row in the dataset's data.csv (0-based after the header: line − 2), in the
+  // order of all_values(): where a benchmark's chosen combination can be looked up by hand.
+  std::vector<std::size_t> first_rows() const;
 
  private:
   DatasetSpec spec_;
   // Key: each parameter's option index (in `choices`), in spec order.
   std::map<std::vector<int>, std::vector<double>> means_;
+  std::map<std::vector<int>, std::size_t> first_rows_;  // same keys
 };
 
 }  // namespace labloop::sim

@@ -283,13 +283,15 @@ int run_real_suite(const BenchCommand& command) {
   }
   if (!csv) throw Error(fmt::format("cannot write {}", csv_path.string()));
   // The rows each lookup-table run chose, in order (row: 0-based data row of the dataset's
-  // data.csv, header excluded), so a run can be followed step by step.
+  // data.csv, header excluded; value: its first objective, replicates averaged), so a run can be
+  // followed step by step.
   const auto rows_path = std::filesystem::path(command.output) / "real_rows.csv";
   std::ofstream rows_csv(rows_path);
-  rows_csv << "dataset,planner,seed,experiment,row\n";
+  rows_csv << "dataset,planner,seed,experiment,row,value\n";
   for (const auto& r : runs) {
     const std::string planner = csv_field(r.planner);
-    for (size_t i = 0; i < r.proposed.size(); ++i) rows_csv << r.dataset << "," << planner << "," << r.seed << "," << i + 1 << "," << r.proposed[i] << "\n";
+    for (size_t i = 0; i < r.proposed.size(); ++i) rows_csv << r.dataset << "," << planner << "," << r.seed << "," << i + 1 << "," << r.proposed[i] << ","
+                                                     << fmt::format("{}", r.proposed_values[i]) << "\n";
   }
   if (!rows_csv) throw Error(fmt::format("cannot write {}", rows_path.string()));
   fmt::print("\nwall time {:.1f} s; wrote {} and {}\n", wall, csv_path.string(), rows_path.string());

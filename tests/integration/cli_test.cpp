@@ -276,9 +276,14 @@ TEST_CASE("CLI: bench --datasets runs the real suite on a dataset folder", "[cli
     "parameters": [{"name": "base", "type": "categorical", "options": ["a", "b", "c", "d"]},
     {"name": "solvent", "type": "categorical", "options": ["s1", "s2", "s3", "s4", "s5"]}],
     "objectives": [{"name": "yield", "goal": "maximize"}]})");
+  // Written base last and solvents backwards, so that data.csv's order is not the options' order.
   std::string csv = "base,solvent,yield\n";
-  for (const char* base : {"a", "b", "c", "d"})
-    for (const char* solvent : {"s1", "s2", "s3", "s4", "s5"}) csv += fmt::format("{},{},{}\n", base, solvent, (base[0] - 'a') * 5 + (solvent[1] - '0'));
+  std::vector<double> yields;  // by data.csv row
+  for (const char* solvent : {"s5", "s4", "s3", "s2", "s1"})
+    for (const char* base : {"a", "b", "c", "d"}) {
+      yields.push_back((base[0] - 'a') * 5 + (solvent[1] - '0'));
+      csv += fmt::format("{},{},{}\n", base, solvent, yields.back());
+    }
   test::write_file(dataset / "data.csv", csv);
   const Outcome o = labloop_cli({"bench", "--datasets", dataset.string(), "--seeds", "2", "--planners", "sobol", "--max", "20", "--subset", "0.5",
                                  "--jobs", "1", "-o", (dir / "out").string()},
@@ -292,23 +297,24 @@ TEST_CASE("CLI: bench --datasets runs the real suite on a dataset folder", "[cli
   // One line per run: 2 planners × 2 seeds, after the header.
   const std::string written = test::read_file(dir / "out" / "real.csv");
   CHECK(std::count(written.begin(), written.end(), '\n') == 5);
-  // real_rows.csv: every row each run chose, in order (data.csv row numbers), never one twice;
-  // as many as the run's experiments in real.csv (column 9).
+  // real_rows.csv: every row each run chose, in order (data.csv row numbers, with the row's
+  // yield), never one twice; as many as the run's experiments in real.csv (column 9).
   std::map<std::string, std::set<int>> chosen;
   std::istringstream rows_in(test::read_file(dir / "out" / "real_rows.csv"));
   std::string line;
   std::getline(rows_in, line);
-  CHECK(line == "dataset,planner,seed,experiment,row");
+  CHECK(line == "dataset,planner,seed,experiment,row,value");
   size_t lines = 0;
   while (std::getline(rows_in, line)) {
     ++lines;
     std::vector<std::string> f;
     std::istringstream fields(line);
     for (std::string field; std::getline(fields, field, ',');) f.push_back(field);
-    REQUIRE(f.size() == 5);
+    REQUIRE(f.size() == 6);
     const int row = std::stoi(f[4]);
     CHECK(row >= 0);
-    CHECK(row < 20);
+    REQUIRE(row < 20);
+    CHECK(std::stod(f[5]) == yields[static_cast<size_t>(row)]);
     CHECK(chosen[f[1] + " " + f[2]].insert(row).second);
     CHECK(std::stoi(f[3]) == static_cast<int>(chosen[f[1] + " " + f[2]].size()));
   }
