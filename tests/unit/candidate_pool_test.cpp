@@ -399,3 +399,84 @@ TEST_CASE("A new campaign whose bayesian planner can use the additive kernel get
   CHECK_THROWS_WITH(load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue()),
                     Catch::Contains("/planner/additive_share: must be one of: half, fitted"));
 }
+
+namespace {
+
+// Twelve options of one categorical parameter, two of them tried (results 1 and 2): the other ten
+// are rows the model cannot tell apart. Returns which of the untried options (0 = the first in
+// the choices' order) the next proposal took, with or without a pool of the twelve rows.
+int untried_taken(const std::string& ties, std::uint64_t seed, bool with_pool) {
+  std::vector<std::string> choices;
+  for (int i = 0; i < 12; ++i) choices.push_back("L" + std::to_string(i));
+  const Space space({Parameter{.name = "ligand", .type = ParameterType::categorical, .choices = choices}});
+  Eigen::MatrixXd rows = Eigen::MatrixXd::Identity(12, 12);
+  const CandidatePool pool(rows);
+  const json options{{"initial", 2}, {"ties", ties}};
+  std::unique_ptr<Planner> planner;
+  if (with_pool) {
+    planner = pool_planner(space, "bayesian", pool, seed, {}, options);
+  } else {
+    static const std::string source = "test.json";
+    const PlannerConfig config{"bayesian", options};
+    planner = make_planner(PlannerContext{space, seed, config, source});
+  }
+  std::set<int> tried;
+  double y = 1.0;
+  for (const Point& x : planner->ask(2, {})) {
+    Eigen::Index c;
+    x.maxCoeff(&c);
+    tried.insert(static_cast<int>(c));
+    planner->tell(Observation::succeeded(x, y++));
+  }
+  REQUIRE(tried.size() == 2);
+  const std::vector<Point> next = planner->ask(1, {});
+  REQUIRE(next.size() == 1);
+  Eigen::Index c;
+  next.front().maxCoeff(&c);
+  REQUIRE(tried.count(static_cast<int>(c)) == 0);  // an untried option: the model's best guess
+  int position = 0;
+  for (int k = 0; k < c; ++k) position += tried.count(k) == 0 ? 1 : 0;
+  return position;
+}
+
+}  // namespace
+
+TEST_CASE("Ties: random settles equal scores by a draw, first by the order of the rows or choices (as campaigns before the option)", "[pool][planner][bayesian]") {
+  for (const bool with_pool : {true, false}) {
+    INFO((with_pool ? "a pool of the twelve rows" : "the whole space"));
+    std::set<int> first, random;
+    for (std::uint64_t seed = 1; seed <= 24; ++seed) {
+      first.insert(untried_taken("first", seed, with_pool));
+      random.insert(untried_taken("random", seed, with_pool));
+    }
+    CHECK(first == std::set<int>{0});
+    // Ten untried options, 24 draws: fewer than five distinct ones would be a broken draw.
+    CHECK(random.size() >= 5);
+  }
+}
+
+TEST_CASE("Ties: a new campaign with a categorical parameter or a pool gets random ties in its journaled options, an older journal keeps the first", "[pool][config]") {
+  const Parameter solvent{.name = "solvent", .type = ParameterType::categorical, .choices = {"THF", "DMF"}};
+  const Parameter temp{.name = "temp", .low = 20, .high = 80};
+  auto defaults = [](json options, const std::vector<Parameter>& parameters, bool pool = false, const std::string& kind = "bayesian") {
+    PlannerConfig config{kind, std::move(options)};
+    set_new_campaign_defaults(config, parameters, pool);
+    return config.options;
+  };
+  CHECK(defaults(json::object(), {temp, solvent})["ties"] == "random");
+  CHECK(defaults(json::object(), {temp}, /*pool=*/true)["ties"] == "random");
+  CHECK(defaults({{"ties", "first"}}, {temp, solvent})["ties"] == "first");
+  CHECK_FALSE(defaults(json::object(), {temp}).contains("ties"));
+  CHECK_FALSE(defaults(json::object(), {temp, solvent}, true, "random").contains("ties"));
+  test::TempDir dir;
+  test::write_file(dir / "plate.csv", "temp,cycles,smiles\n30,2,CCO\n40,1,CCO\n");
+  json c = pool_config((dir / "plate.csv").string());
+  c["planner"] = {{"kind", "bayesian"}};
+  test::write_file(dir / "c.json", c.dump());
+  CHECK(load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue()).to_json()["planner"]["ties"] == "random");
+  CHECK_FALSE(parse_campaign_config(c.dump(), "journal", labloop::sim::catalogue()).planner.options.contains("ties"));
+  c["planner"]["ties"] = "last";
+  test::write_file(dir / "c.json", c.dump());
+  CHECK_THROWS_WITH(load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue()),
+                    Catch::Contains("/planner/ties: must be one of: first, random"));
+}

@@ -37,14 +37,24 @@ constexpr int kMaxLocalSearchSteps = 50;
 
 // The best point offered so far that is not near a point to avoid (taken, observed or failed):
 // a proposal must not repeat an experiment while another point scores at all.
+// With `tie_rng` (Ties::random), among offers tied with the best one is kept with equal chance
+// (reservoir sampling: the k-th tied offer replaces the kept one with probability 1/k).
 class BestProposal {
  public:
-  BestProposal(const std::vector<Point>& avoid, const Observations& observations) : avoid_(avoid), observations_(observations) {}
+  BestProposal(const std::vector<Point>& avoid, const Observations& observations, std::mt19937_64* tie_rng)
+      : avoid_(avoid), observations_(observations), tie_rng_(tie_rng) {}
 
   void offer(const Point& x, double score) {
     if (!x.allFinite()) return;
     if (!std::isfinite(score)) score = -std::numeric_limits<double>::infinity();  // NaN would stick as the best
-    if ((score > score_ || point_.size() == 0) && !observations_.near_any(x, avoid_)) point_ = x, score_ = score;
+    if (tie_rng_ && point_.size() != 0 && tied(score, score_)) {
+      if (observations_.near_any(x, avoid_)) return;
+      ++ties_;
+      if (std::uniform_int_distribution<long long>(0, ties_ - 1)(*tie_rng_) == 0) point_ = x;
+      score_ = std::max(score_, score);
+      return;
+    }
+    if ((score > score_ || point_.size() == 0) && !observations_.near_any(x, avoid_)) point_ = x, score_ = score, ties_ = 1;
   }
   bool empty() const { return point_.size() == 0; }
   const Point& point() const { return point_; }
@@ -52,8 +62,10 @@ class BestProposal {
  private:
   const std::vector<Point>& avoid_;
   const Observations& observations_;
+  std::mt19937_64* tie_rng_;
   Point point_;
   double score_ = -std::numeric_limits<double>::infinity();
+  long long ties_ = 0;  // offers tied with the kept one, itself included
 };
 
 AcquisitionOptimizer::AcquisitionOptimizer(const Space& space, AcquisitionOptimizerOptions options)
@@ -244,7 +256,7 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) { return scores[a] > scores[b]; });
 
-  BestProposal best(avoid, observations);
+  BestProposal best(avoid, observations, options_.ties == Ties::random ? &rng : nullptr);
   // Snap to the space, then settle the categorical choices for that numeric part: the relaxed
   // one-hot optimum is only a hint. With few combinations try them all (once per numeric part:
   // in a purely categorical space that is once per proposal); with more, climb by changing one

@@ -10,6 +10,8 @@
 // are hit-and-run walks inside the constraints and their box, polishing is SLSQP with the linear
 // constraints (L-BFGS takes only bounds), and a polished point the rounding of integers pushed
 // out is repaired (Space::repair) or dropped.
+#include <algorithm>
+#include <cmath>
 #include <optional>
 #include <random>
 #include <vector>
@@ -24,12 +26,25 @@
 namespace labloop::detail {
 
 enum class TrustRegion { candidates, off };  // candidates: trust-region candidates join the pool
+// How equal best scores are settled (docs/decisions/0014). first: the first offered, so a
+// proposal depends on the order of a pool's rows and of a parameter's choices (campaigns before
+// the option); random: one of them with equal chance, drawn from the planner's generator.
+enum class Ties { first, random };
+// Scores within this fraction of max(1, |best|) of the best are equal: choices the model cannot
+// tell apart (untried options of one-hot parameters) differ by rounding alone.
+constexpr double kTieTolerance = 1e-9;
 
 struct AcquisitionOptimizerOptions {
   int candidates = 1024;
   int local_starts = 4;
   TrustRegion trust_region = TrustRegion::candidates;
+  Ties ties = Ties::first;
 };
+
+// Whether `score` is within kTieTolerance of `best` (both finite).
+inline bool tied(double score, double best) {
+  return std::isfinite(score) && std::isfinite(best) && std::abs(score - best) <= kTieTolerance * std::max(1.0, std::abs(best));
+}
 
 class BestProposal;
 

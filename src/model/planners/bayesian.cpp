@@ -315,17 +315,29 @@ class BayesianPlanner final : public Planner {
     const AcquisitionContext ctx{gp, incumbent, rng_};
     size_t best = positions.size();
     double best_score = -std::numeric_limits<double>::infinity();
+    const bool random_ties = options_.optimizer.ties == Ties::random;
+    std::vector<double> all(random_ties ? positions.size() : 0);  // every score, to find the ties
     Eigen::MatrixXd block;
     for (size_t start = 0; start < positions.size(); start += static_cast<size_t>(kScoreBlock)) {
       const size_t n = std::min(positions.size() - start, static_cast<size_t>(kScoreBlock));
       block.resize(static_cast<Eigen::Index>(n), space_.cube_dim());
       for (size_t k = 0; k < n; ++k) block.row(static_cast<Eigen::Index>(k)) = pool_->pool().rows().row(open[positions[start + k]]);
       const Eigen::VectorXd scores = acquisition.score(ctx, block);
-      for (size_t k = 0; k < n; ++k)
+      for (size_t k = 0; k < n; ++k) {
+        if (random_ties) all[start + k] = scores[static_cast<Eigen::Index>(k)];
         if (std::isfinite(scores[static_cast<Eigen::Index>(k)]) && scores[static_cast<Eigen::Index>(k)] > best_score)
           best_score = scores[static_cast<Eigen::Index>(k)], best = start + k;
+      }
     }
     if (best == positions.size()) return Point();
+    if (random_ties) {
+      // Rows the model cannot tell apart (say, untried options of a one-hot parameter): one at
+      // random, not the first in the file, so the proposal does not depend on the rows' order.
+      std::vector<size_t> ties;
+      for (size_t k = 0; k < all.size(); ++k)
+        if (tied(all[k], best_score)) ties.push_back(k);
+      if (ties.size() > 1) best = ties[std::uniform_int_distribution<size_t>(0, ties.size() - 1)(rng_)];
+    }
     return pool_->take(positions[best]);
   }
 

@@ -13,7 +13,7 @@
 namespace labloop::detail {
 
 BayesianOptions parse_bayesian_options(const PlannerContext& context) {
-  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive", "additive_share", "failure_model", "multi_objective"});
+  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive", "additive_share", "ties", "failure_model", "multi_objective"});
   const nlohmann::json& o = context.config.options;
   const JsonNode node = context.options();
   BayesianOptions options;
@@ -99,6 +99,7 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
          options.model.additive);
   choice("additive_share", std::vector<std::pair<std::string, AdditiveShare>>{{"half", AdditiveShare::half}, {"fitted", AdditiveShare::fitted}},
          options.model.additive_share);
+  choice("ties", std::vector<std::pair<std::string, Ties>>{{"first", Ties::first}, {"random", Ties::random}}, options.optimizer.ties);
   choice("failure_model", std::vector<std::pair<std::string, FailureModel>>{{"on", FailureModel::on}, {"off", FailureModel::off}},
          options.failure_model);
   // Beyond 4 objectives the hypervolume's box decomposition grows too fast: ParEGO by default.
@@ -130,6 +131,10 @@ void set_new_campaign_defaults(PlannerConfig& config, const std::vector<Paramete
   const auto additive = config.options.find("additive");
   const bool additive_possible = additive == config.options.end() || *additive == "auto" ? categorical : *additive == "on";
   if (additive_possible && !config.options.contains("additive_share")) config.options["additive_share"] = "fitted";
+  // Where equal scores are common (untried options of a categorical parameter, a pool's rows),
+  // ties are settled at random: the order of a file's rows or of a parameter's choices then
+  // decides nothing (docs/decisions/0014).
+  if ((categorical || candidate_pool) && !config.options.contains("ties")) config.options["ties"] = "random";
   const bool finite = candidate_pool || (!parameters.empty() && std::all_of(parameters.begin(), parameters.end(),
                                                                               [](const Parameter& p) { return p.listed_values() > 0; }));
   if (!finite || config.options.contains("beta")) return;
