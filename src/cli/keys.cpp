@@ -14,6 +14,7 @@
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/key_file.hpp"
+#include "labloop/core/utc_time.hpp"
 #include "labloop/journal/signing.hpp"
 
 namespace labloop::cli {
@@ -29,14 +30,7 @@ void sync_directory(const fs::path& directory) {
   ::close(fd);
 }
 
-std::string utc_stamp() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H%M%SZ", &utc);
-  return text;
-}
+std::string utc_stamp() { return utc_text(std::time(nullptr), "%Y-%m-%dT%H%M%SZ"); }
 
 int keys_new(const std::string& name, const fs::path& dir) {
   std::error_code ec;

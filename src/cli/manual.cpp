@@ -13,6 +13,7 @@
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/utc_time.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/core/os_user.hpp"
 #include "labloop/journal/audit.hpp"
@@ -59,14 +60,7 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
-std::string utc_now() {
-  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
+std::string utc_now() { return utc_text(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ"); }
 
 std::string plural(size_t n, const char* noun) { return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s"); }
 

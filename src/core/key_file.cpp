@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "labloop/core/error.hpp"
+#include "labloop/core/utc_time.hpp"
 
 namespace labloop {
 namespace fs = std::filesystem;
@@ -121,14 +122,7 @@ void write_file(const fs::path& path, const std::string& text, mode_t mode) {
   }
 }
 
-std::string today() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M UTC", &utc);
-  return text;
-}
+std::string today() { return utc_text(std::time(nullptr), "%Y-%m-%d %H:%M UTC"); }
 
 }  // namespace
 

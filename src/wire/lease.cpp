@@ -5,22 +5,17 @@
 #include <cmath>
 #include <ctime>
 
+#include "labloop/core/utc_time.hpp"
+
 namespace labloop {
 
 namespace {
 
-std::string lease_clock_text(double unix_seconds, const char* format) {
-  const std::time_t t = static_cast<std::time_t>(std::floor(unix_seconds));
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char text[64];
-  std::strftime(text, sizeof text, format, &utc);
-  return text;
-}
+std::time_t whole_seconds(double unix_seconds) { return static_cast<std::time_t>(std::floor(unix_seconds)); }
 
 }  // namespace
 
-std::string utc_iso8601(double unix_seconds) { return lease_clock_text(unix_seconds, "%Y-%m-%dT%H:%M:%SZ"); }
+std::string utc_iso8601(double unix_seconds) { return utc_text(whole_seconds(unix_seconds), "%Y-%m-%dT%H:%M:%SZ"); }
 
 nlohmann::json LeaseHolder::to_json() const {
   return {{"campaign_id", claim.campaign_id}, {"key", claim.key}, {"since", since}, {"until", until}};
@@ -91,8 +86,8 @@ std::string HolderLease::busy_message(double now) const {
   if (!current) return "instrument is free";
   const std::string controller = current->claim.key.empty() ? "" : fmt::format(" (controller {})", current->claim.key);
   return fmt::format("instrument held by campaign {}{} since {} UTC; its lease runs until {} UTC unless it is released",
-                     current->claim.campaign_id, controller, lease_clock_text(current->since, "%Y-%m-%d %H:%M:%S"),
-                     lease_clock_text(current->until, "%Y-%m-%d %H:%M:%S"));
+                     current->claim.campaign_id, controller, utc_text(whole_seconds(current->since), "%Y-%m-%d %H:%M:%S"),
+                     utc_text(whole_seconds(current->until), "%Y-%m-%d %H:%M:%S"));
 }
 
 }  // namespace labloop

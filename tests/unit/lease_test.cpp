@@ -2,6 +2,7 @@
 // release an instrument, with time passed in — no sockets, no clocks.
 #include <catch2/catch.hpp>
 
+#include "labloop/core/utc_time.hpp"
 #include "labloop/wire/lease.hpp"
 
 using namespace labloop;
@@ -83,6 +84,8 @@ TEST_CASE("Lease: busy names the campaign, its controller and the lease's times"
   plain.take(LeaseClaim{"cccc", ""}, kT0);
   CHECK(plain.busy_message(kT0).find("campaign cccc since") != std::string::npos);
   CHECK(utc_iso8601(kT0) == "2025-12-02T14:02:07Z");
+  CHECK(labloop::utc_text(0, "%Y-%m-%d %H:%M UTC") == "1970-01-01 00:00 UTC");  // key files' format
+  CHECK(labloop::utc_text(86399, "%Y-%m-%dT%H%M%SZ") == "1970-01-01T235959Z");   // revoked keys' stamp
 }
 
 TEST_CASE("Lease: disk hears of takes and releases, and of renewals a tenth of a lease apart", "[lease]") {
