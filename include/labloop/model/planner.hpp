@@ -151,7 +151,8 @@ std::vector<std::string> planner_kinds();
 // rows, or a space whose parameters are all categorical or discrete — with UCB and no β of its
 // own gets "beta": kPoolBeta (docs/decisions/0012-pool-exploration.md); one that can use the
 // additive kernel (a categorical parameter, or "additive": "on") and says nothing of its share
-// gets "additive_share": "fitted" (docs/decisions/0013-fitted-additive-share.md).
+// gets "additive_share": "fitted" (docs/decisions/0013-fitted-additive-share.md); one with a
+// categorical parameter or a pool gets "ties": "random" (docs/decisions/0014-random-ties.md).
 constexpr double kPoolBeta = 12.0;
 void set_new_campaign_defaults(PlannerConfig& config, const std::vector<Parameter>& parameters, bool candidate_pool);
 
