@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <optional>
@@ -13,9 +12,9 @@
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/core/error.hpp"
-#include "labloop/core/utc_time.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/core/os_user.hpp"
+#include "labloop/core/utc_time.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/journal/journal.hpp"
