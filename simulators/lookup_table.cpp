@@ -17,20 +17,16 @@ LookupTable::LookupTable(Dataset data) : spec_(std::move(data.spec)) {
       throw Error(fmt::format("{}: objective \"{}\" is {}, so the table has no exact number to return", spec_.name, o.name,
                               o.type != "continuous" ? o.type : "censored in some rows"));
   const std::size_t np = spec_.parameters.size(), no = spec_.objectives.size();
-  std::map<std::vector<int>, std::pair<std::vector<double>, int>> sums;  // replicates are averaged
   for (const CsvRow& row : data.rows) {
     std::vector<int> key(np);
     for (std::size_t i = 0; i < np; ++i) key[i] = find_option(spec_.parameters[i], row.fields[i]);  // checked when read
-    first_rows_.emplace(key, row.line - 2);  // the first of its replicates; line 1 is the header
-    auto& [sum, count] = sums[key];
-    sum.resize(no, 0.0);
-    for (std::size_t j = 0; j < no; ++j) sum[j] += *parse_number(row.fields[np + j]);  // numbers: checked when read
-    ++count;
+    // The first of its replicates gives the row number (line 1 is the header); values are summed here, averaged below.
+    Combination& c = combinations_.try_emplace(std::move(key), Combination{std::vector<double>(no, 0.0), row.line - 2, 0}).first->second;
+    for (std::size_t j = 0; j < no; ++j) c.means[j] += *parse_number(row.fields[np + j]);  // numbers: checked when read
+    ++c.replicates;
   }
-  for (auto& [key, entry] : sums) {
-    for (double& v : entry.first) v /= entry.second;
-    means_.emplace(key, std::move(entry.first));
-  }
+  for (auto& [key, c] : combinations_)
+    for (double& v : c.means) v /= c.replicates;
 }
 
 std::optional<std::vector<double>> LookupTable::find(const Params& params) const {
@@ -45,9 +41,9 @@ std::optional<std::vector<double>> LookupTable::find(const Params& params) const
       throw Error(fmt::format("{}: {} = {} is not among its options ({})", spec_.name, p.name, value.dump(), option_list(p)));
     key.push_back(option);
   }
-  const auto it = means_.find(key);
-  if (it == means_.end()) return std::nullopt;
-  return it->second;
+  const auto it = combinations_.find(key);
+  if (it == combinations_.end()) return std::nullopt;
+  return it->second.means;
 }
 
 std::vector<double> LookupTable::values(const Params& params) const {
@@ -61,8 +57,8 @@ std::vector<double> LookupTable::values(const Params& params) const {
 
 std::vector<Params> LookupTable::settings() const {
   std::vector<Params> out;
-  out.reserve(means_.size());
-  for (const auto& [key, values] : means_) {
+  out.reserve(combinations_.size());
+  for (const auto& [key, c] : combinations_) {
     Params params = Params::object();
     for (std::size_t i = 0; i < key.size(); ++i) {
       const Parameter& p = spec_.parameters[i];
@@ -77,14 +73,14 @@ std::vector<Params> LookupTable::settings() const {
 
 std::vector<std::size_t> LookupTable::first_rows() const {
   std::vector<std::size_t> out;
-  out.reserve(first_rows_.size());
-  for (const auto& [key, row] : first_rows_) out.push_back(row);
+  out.reserve(combinations_.size());
+  for (const auto& [key, c] : combinations_) out.push_back(c.first_row);
   return out;
 }
 
 std::vector<std::vector<double>> LookupTable::all_values() const {
   std::vector<std::vector<double>> out;
-  for (const auto& [key, values] : means_) out.push_back(values);
+  for (const auto& [key, c] : combinations_) out.push_back(c.means);
   return out;
 }
 

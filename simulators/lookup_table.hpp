@@ -20,7 +20,7 @@ class LookupTable {
 
   const DatasetSpec& spec() const { return spec_; }
   // Distinct combinations measured (rows less replicates).
-  std::size_t combinations() const { return means_.size(); }
+  std::size_t combinations() const { return combinations_.size(); }
 
   // The objectives' values (in spec order) at `params` (every parameter by name; an option as its
   // text, or a number matched by value: 0.1 finds "0.1"); nullopt for a combination the table
@@ -39,9 +39,13 @@ class LookupTable {
 
  private:
   DatasetSpec spec_;
+  struct Combination {
+    std::vector<double> means;  // the objectives, replicates averaged
+    std::size_t first_row = 0;  // its first replicate's row in data.csv
+    int replicates = 0;
+  };
   // Key: each parameter's option index (in `choices`), in spec order.
-  std::map<std::vector<int>, std::vector<double>> means_;
-  std::map<std::vector<int>, std::size_t> first_rows_;  // same keys
+  std::map<std::vector<int>, Combination> combinations_;
 };
 
 }  // namespace labloop::sim
