@@ -400,6 +400,27 @@ TEST_CASE("A new campaign whose bayesian planner can use the additive kernel get
                     Catch::Contains("/planner/additive_share: must be one of: half, fitted"));
 }
 
+TEST_CASE("A new campaign whose categorical choices have descriptors gets a one-hot margin in its journaled options, an older journal a plain evidence choice", "[config]") {
+  Parameter ligand{.name = "ligand", .type = ParameterType::categorical, .choices = {"L1", "L2"}};
+  const Parameter temp{.name = "temp", .low = 20, .high = 80};
+  auto defaults = [](json options, const std::vector<Parameter>& parameters) {
+    PlannerConfig config{"bayesian", std::move(options)};
+    set_new_campaign_defaults(config, parameters, /*candidate_pool=*/false);
+    return config.options;
+  };
+  CHECK_FALSE(defaults(json::object(), {temp, ligand}).contains("one_hot_margin"));
+  ligand.descriptor_values = {{1.0}, {2.0}};
+  CHECK(defaults(json::object(), {temp, ligand})["one_hot_margin"] == kOneHotMargin);
+  CHECK(defaults({{"one_hot_margin", 0}}, {temp, ligand})["one_hot_margin"] == 0);
+  // A journal is parsed as written: without the option the choice is plain evidence, as it ran.
+  const Space space({temp, ligand});
+  for (const json& bad : {json("strong"), json(-1), json(1e7)}) {
+    const PlannerConfig config{"bayesian", json{{"one_hot_margin", bad}}};
+    CHECK_THROWS_WITH(make_planner(PlannerContext{space, 1, config, "c.json"}),
+                      Catch::Contains("/planner/one_hot_margin: must be a number from 0 to 1e6"));
+  }
+}
+
 namespace {
 
 // Twelve options of one categorical parameter, two of them tried (results 1 and 2): the other ten

@@ -134,6 +134,10 @@ TEST_CASE("Descriptors: a campaign file on a dataset simulator takes the dataset
   CHECK(journaled.parameters[0].descriptors == table);
   const CampaignConfig old = parse_campaign_config(c.dump(), "journal", sim::catalogue());
   for (const Parameter& p : old.parameters) CHECK(p.descriptors.empty());
+  // The planner keeps them unless one-hot is strongly better (decision 0015), journaled too; an
+  // older journal has no margin and replays with the plain evidence choice it ran with.
+  CHECK(loaded.to_json()["planner"]["one_hot_margin"] == kOneHotMargin);
+  CHECK_FALSE(old.planner.options.contains("one_hot_margin"));
   // "descriptors": false keeps a parameter one-hot, and is journaled as such.
   c["parameters"][0]["descriptors"] = false;
   test::write_file(file, c.dump());
@@ -247,19 +251,30 @@ Space synthetic_space(bool informative) {
   return Space({p});
 }
 
-bool chooses_descriptors(const Space& space, const std::function<double(int)>& value) {
-  detail::ModelSelection selection(space, 5, detail::ModelSelectionOptions{});
+// Whether the model fitted to `results` results (choices in turn, repeated) sees descriptors.
+bool chooses_descriptors(const Space& space, const std::function<double(int)>& value, double one_hot_margin = 0.0, int results = 32) {
+  detail::ModelSelectionOptions options;
+  options.one_hot_margin = one_hot_margin;
+  detail::ModelSelection selection(space, 5, options);
   detail::Observations obs;
   std::mt19937_64 rng(7);
   std::normal_distribution<double> noise(0, 0.02);
-  for (int rep = 0; rep < 2; ++rep)
-    for (int c = 0; c < 16; ++c) {
-      Eigen::VectorXd x = Eigen::VectorXd::Zero(16);
-      x[c] = 1;
-      obs.add(x, value(c) + noise(rng));
-    }
+  for (int k = 0; k < results; ++k) {
+    const int c = k % 16;
+    Eigen::VectorXd x = Eigen::VectorXd::Zero(16);
+    x[c] = 1;
+    obs.add(x, value(c) + noise(rng));
+  }
   selection.fit(obs, rng, 30.0);
   return selection.uses_descriptors();
+}
+
+std::vector<double> unrelated_effects() {
+  std::mt19937_64 rng(19);
+  std::normal_distribution<double> n01;
+  std::vector<double> effect;
+  for (int c = 0; c < 16; ++c) effect.push_back(n01(rng));
+  return effect;
 }
 
 }  // namespace
@@ -267,11 +282,33 @@ bool chooses_descriptors(const Space& space, const std::function<double(int)>& v
 TEST_CASE("Descriptors: evidence picks descriptors when the output follows one and one-hot when they are noise", "[descriptors][model]") {
   CHECK(chooses_descriptors(synthetic_space(true), [](int c) { return std::sin(4.0 * c / 15.0); }));
   // Unrelated per-choice values, and descriptors drawn independently of them.
-  std::mt19937_64 rng(19);
-  std::normal_distribution<double> n01;
-  std::vector<double> effect;
-  for (int c = 0; c < 16; ++c) effect.push_back(n01(rng));
+  const std::vector<double> effect = unrelated_effects();
   CHECK_FALSE(chooses_descriptors(synthetic_space(false), [&](int c) { return effect[static_cast<size_t>(c)]; }));
+}
+
+TEST_CASE("Descriptors: with a one-hot margin, one-hot replaces them only on strong evidence", "[descriptors][model]") {
+  // Descriptors that are noise, per-choice values unrelated to them: one-hot is the better model,
+  // but a descriptor model with short lengthscales nearly matches it, so its evidence stays weak.
+  const Space space = synthetic_space(false);
+  const std::vector<double> effect = unrelated_effects();
+  auto value = [&](int c) { return effect[static_cast<size_t>(c)]; };
+  int kept_by_margin = 0;
+  for (int results = 4; results <= 32; results += 4) {
+    INFO(results << " results");
+    const bool plain = chooses_descriptors(space, value, 0.0, results), margin = chooses_descriptors(space, value, kOneHotMargin, results);
+    // The margin only ever keeps descriptors that a plain evidence choice would drop.
+    CHECK((margin || !plain));
+    kept_by_margin += margin && !plain ? 1 : 0;
+  }
+  CHECK(kept_by_margin > 0);
+  // Misleading descriptors: choices c and c + 8 are twins by their descriptor, yet have opposite
+  // values. No lengthscale fits that, and the evidence for one-hot is strong: it replaces them.
+  Parameter twins = synthetic_space(false).parameters().front();
+  for (int c = 0; c < 16; ++c) twins.descriptor_values[static_cast<size_t>(c)] = {(c % 8) / 7.0 + 1e-4 * (c / 8)};
+  auto opposite = [](int c) { return c < 8 ? 1.0 : -1.0; };
+  CHECK_FALSE(chooses_descriptors(Space({twins}), opposite, kOneHotMargin, 32));
+  // A margin no evidence can clear keeps them always.
+  CHECK(chooses_descriptors(Space({twins}), opposite, 1e6, 32));
 }
 
 TEST_CASE("Descriptors: the Bayesian planner with descriptors proposes only declared choices", "[descriptors][planner]") {

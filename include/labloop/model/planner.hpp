@@ -147,13 +147,16 @@ std::vector<std::string> planner_kinds();
 // config.options explicitly so every journal replays with what it ran (a journal's planner
 // section is parsed as written: parse_campaign_config never calls this). For a campaign file
 // (load_campaign_config) and for `labloop bench --suite real`, which measures what such a
-// campaign does. Today two: the bayesian planner choosing from a finite set — a candidate pool's
+// campaign does. The bayesian planner choosing from a finite set — a candidate pool's
 // rows, or a space whose parameters are all categorical or discrete — with UCB and no β of its
 // own gets "beta": kPoolBeta (docs/decisions/0012-pool-exploration.md); one that can use the
 // additive kernel (a categorical parameter, or "additive": "on") and says nothing of its share
 // gets "additive_share": "fitted" (docs/decisions/0013-fitted-additive-share.md); one with a
-// categorical parameter or a pool gets "ties": "random" (docs/decisions/0014-random-ties.md).
+// categorical parameter or a pool gets "ties": "random" (docs/decisions/0014-random-ties.md); one
+// whose categorical choices have descriptors gets "one_hot_margin": kOneHotMargin, so one-hot
+// replaces the descriptors only on strong evidence (docs/decisions/0015-descriptors-kept.md).
 constexpr double kPoolBeta = 12.0;
+constexpr double kOneHotMargin = 3.0;
 void set_new_campaign_defaults(PlannerConfig& config, const std::vector<Parameter>& parameters, bool candidate_pool);
 
 }  // namespace labloop

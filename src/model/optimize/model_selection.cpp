@@ -134,7 +134,9 @@ bool ModelSelection::fit(const Observations& observations, std::mt19937_64& rng,
           if (kernel == gp_options_.kernel && use_descriptors == descriptors_) candidate.set_hyperparameters(model_->hyperparameters());
           candidate.set_data(x, w.transform(y));
           candidate.fit(restarts, std::max(1e-6, remaining()));
-          const double e = evidence(candidate, y, &w);
+          // Descriptors say which untried choices resemble tried ones, which the evidence of a few
+          // results cannot judge: one-hot replaces them only when clearly better (decision 0015).
+          const double e = evidence(candidate, y, &w) - (select_encoding && !use_descriptors ? options_.one_hot_margin : 0.0);
           if (e > best || !chosen) {
             // The first model stands even when its evidence is not finite: a model without
             // this fit's data would be stale, or empty.

@@ -39,6 +39,10 @@ struct ModelSelectionOptions {
   // The additive kernel's share of the full kernel: half (as campaigns before "additive_share"
   // existed ran), or fitted with the other hyperparameters (new campaigns; docs/decisions/0013).
   AdditiveShare additive_share = AdditiveShare::half;
+  // With descriptors: how much higher (natural log) the one-hot model's evidence must be than the
+  // descriptor model's for the planner to set the descriptors aside. 0: a plain evidence choice
+  // (as campaigns before "one_hot_margin" existed ran); new campaigns 3 (docs/decisions/0015).
+  double one_hot_margin = 0.0;
 };
 
 class ModelSelection {
