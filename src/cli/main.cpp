@@ -47,10 +47,14 @@ int validate(const std::string& file, bool instruments) {
     fmt::print("prior_results: {} of {} taught to the planner before its first proposal\n", count(priors.rows.size(), "row"),
                priors.rows.size() + priors.skipped.size());
   }
+  // The margin is journaled for a new campaign (docs/decisions/0015): say what it means.
+  const nlohmann::json margin = config.planner.kind == "bayesian" ? config.planner.options.value("one_hot_margin", nlohmann::json()) : nlohmann::json();
+  const std::string weighing = margin.is_number() && margin.get<double>() > 0
+                                   ? fmt::format("the planner keeps them unless one-hot has stronger evidence by more than {:g} (one_hot_margin)", margin.get<double>())
+                                   : "the planner weighs them against one-hot by evidence";
   for (const auto& p : config.parameters)
     if (!p.descriptors.empty())
-      fmt::print("descriptors: parameter '{}': {} per choice from {}; the planner weighs them against one-hot by evidence\n", p.name,
-                 p.descriptor_names.size(), p.descriptors);
+      fmt::print("descriptors: parameter '{}': {} per choice from {}; {}\n", p.name, p.descriptor_names.size(), p.descriptors, weighing);
   // A new campaign's β on a finite set of settings (docs/decisions/0012) is said here, as the
   // journal will record it.
   const nlohmann::json beta = config.planner.kind == "bayesian" ? config.planner.options.value("beta", nlohmann::json()) : nlohmann::json();

@@ -58,9 +58,13 @@ TEST_CASE("CLI: every example campaign file validates", "[cli]") {
     // The pool example's planner has no β of its own: validate says the one its journal will record.
     if (entry.path().filename() == "plate.json") CHECK(o.output.find("the planner explores them with UCB beta 12\n") != std::string::npos);
     // So does a campaign whose parameters are all categorical (792 = 3 · 22 · 3 · 4 combinations).
-    if (entry.path().filename() == "buchwald_a.json")
+    if (entry.path().filename() == "buchwald_a.json") {
       CHECK(o.output.find("space: 792 settings in all (every parameter categorical or discrete); the planner explores them with UCB beta 12\n") !=
             std::string::npos);
+      // The dataset's descriptors are adopted, and kept unless one-hot is strongly better (decision 0015).
+      CHECK(o.output.find("descriptors: parameter 'additive': 200 per choice from ") != std::string::npos);
+      CHECK(o.output.find("; the planner keeps them unless one-hot has stronger evidence by more than 3 (one_hot_margin)\n") != std::string::npos);
+    }
     ++checked;
   }
   CHECK(checked >= 2);
