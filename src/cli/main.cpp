@@ -17,6 +17,7 @@
 #include "labloop/core/error.hpp"
 #include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
+#include "labloop/model/descriptors.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/core/version.hpp"
@@ -52,9 +53,18 @@ int validate(const std::string& file, bool instruments) {
   const std::string weighing = margin.is_number() && margin.get<double>() > 0
                                    ? fmt::format("the planner keeps them unless one-hot has stronger evidence by more than {:g} (one_hot_margin)", margin.get<double>())
                                    : "the planner weighs them against one-hot by evidence";
-  for (const auto& p : config.parameters)
-    if (!p.descriptors.empty())
-      fmt::print("descriptors: parameter '{}': {} per choice from {}; {}\n", p.name, p.descriptor_names.size(), p.descriptors, weighing);
+  for (const auto& p : config.parameters) {
+    if (p.descriptors.empty()) continue;
+    // What the model will see: descriptors equal for every choice tell it nothing (a table's
+    // defect a technician should hear of before a campaign, not find in its figures).
+    const auto features = labloop::descriptor_features(p.descriptor_values).cols();
+    if (features == 0)
+      fmt::print("descriptors: parameter '{}': its {} descriptors in {} are the same for every choice, so the model cannot use them: it sees the choices one-hot\n",
+                 p.name, p.descriptor_names.size(), p.descriptors);
+    else
+      fmt::print("descriptors: parameter '{}': {} per choice from {} ({} feature{} for the model); {}\n", p.name, p.descriptor_names.size(), p.descriptors,
+                 features, features == 1 ? "" : "s", weighing);
+  }
   // A new campaign's β on a finite set of settings (docs/decisions/0012) is said here, as the
   // journal will record it.
   const nlohmann::json beta = config.planner.kind == "bayesian" ? config.planner.options.value("beta", nlohmann::json()) : nlohmann::json();

@@ -70,6 +70,21 @@ TEST_CASE("CLI: every example campaign file validates", "[cli]") {
   CHECK(checked >= 2);
 }
 
+TEST_CASE("CLI: validate says when a descriptor table gives every choice the same values", "[cli]") {
+  // perovskites' descriptors.csv (as Olympus ships it) repeats one option's values for all.
+  test::TempDir dir;
+  nlohmann::json c{{"name", "perov"}, {"objective", {{"name", "hse_gap"}, {"goal", "minimize"}}}, {"planner", {{"kind", "bayesian"}}},
+                   {"instruments", {{{"name", "sim"}, {"simulator", "perovskites"}}}}, {"budget", {{"experiments", 10}}}, {"output", "runs/p"}};
+  c["parameters"] = {{{"name", "cation"}, {"type", "categorical"}, {"choices", {"Ge", "Sn", "Pb"}}},
+                     {{"name", "anion"}, {"type", "categorical"}, {"choices", {"F", "Cl", "Br", "I"}}},
+                     {{"name", "organic"}, {"type", "categorical"}, {"choices", {"methylammonium", "formamidinium"}}}};
+  test::write_file(dir / "perov.json", c.dump());
+  const Outcome o = labloop_cli({"validate", (dir / "perov.json").string()}, dir);
+  CHECK(o.status == 0);
+  CHECK(o.output.find("descriptors: parameter 'cation': its 4 descriptors in ") != std::string::npos);
+  CHECK(o.output.find(" are the same for every choice, so the model cannot use them: it sees the choices one-hot\n") != std::string::npos);
+}
+
 TEST_CASE("CLI: a bad campaign file exits with status 2 and one message naming the field", "[cli]") {
   test::TempDir dir;
   test::write_file(dir / "bad.json", R"({"name": "b",
