@@ -412,7 +412,8 @@ TEST_CASE("A new campaign whose categorical choices have descriptors gets a one-
   ligand.descriptor_values = {{1.0}, {2.0}};
   CHECK(defaults(json::object(), {temp, ligand})["one_hot_margin"] == kOneHotMargin);
   CHECK(defaults({{"one_hot_margin", 0}}, {temp, ligand})["one_hot_margin"] == 0);
-  // A journal is parsed as written: without the option the choice is plain evidence, as it ran.
+  // (A journal is parsed as written, never through these defaults: descriptors_test checks that one
+  // without the option keeps the plain choice it ran with.) Values out of range are refused.
   const Space space({temp, ligand});
   for (const json& bad : {json("strong"), json(-1), json(1e7)}) {
     const PlannerConfig config{"bayesian", json{{"one_hot_margin", bad}}};

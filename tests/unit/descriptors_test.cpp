@@ -296,7 +296,7 @@ TEST_CASE("Descriptors: with a one-hot margin, one-hot replaces them only on str
   for (int results = 4; results <= 32; results += 4) {
     INFO(results << " results");
     const bool plain = chooses_descriptors(space, value, 0.0, results), margin = chooses_descriptors(space, value, kOneHotMargin, results);
-    // The margin only ever keeps descriptors that a plain evidence choice would drop.
+    // Whatever a plain evidence choice keeps, the margin keeps too; it differs only by keeping more.
     CHECK((margin || !plain));
     kept_by_margin += margin && !plain ? 1 : 0;
   }
