@@ -33,6 +33,7 @@
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/prior_results.hpp"
 #include "labloop/campaign/candidates.hpp"
+#include "labloop/campaign/descriptor_copies.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/campaign/simulator_catalogue.hpp"
 #include "labloop/journal/report.hpp"
@@ -250,6 +251,7 @@ class CampaignRun {
   void open_journal() {
     refuse_existing_campaign();  // again: another `labloop run` may have started there meanwhile
     if (candidates_) keep_candidates_copy(*candidates_, output_);  // the folder alone resumes and replays, wherever it is moved
+    keep_descriptor_copies(config_, output_);  // so do its descriptor tables
     journal_.emplace(output_ / "journal.jsonl");
     const std::string campaign_id = campaign_id_;
     id_tag_ = campaign_id.substr(0, kIdTagChars);

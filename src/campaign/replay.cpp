@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "labloop/campaign/descriptor_copies.hpp"
 #include "labloop/campaign/goals.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/key_file.hpp"
@@ -36,6 +37,9 @@ CampaignConfig journaled_config(const std::vector<JournalEvent>& events, const s
         security[i] = ic["security"];
         ic.erase("security");
       }
+  // A descriptor table named by a path that is gone (the folder or the data directory moved):
+  // the copy beside the journal, or the dataset's own file (descriptor_copies.hpp).
+  find_moved_descriptors(journaled, std::filesystem::path(source).parent_path(), simulators);
   CampaignConfig config = parse_campaign_config(journaled.dump(), source + " (campaign_started)", simulators);
   config.controller_key = controller_key;
   for (const auto& [i, paths] : security) {

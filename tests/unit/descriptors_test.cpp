@@ -11,6 +11,7 @@
 
 #include "../../src/model/optimize/model_selection.hpp"
 #include "labloop/campaign/campaign_config.hpp"
+#include "labloop/campaign/descriptor_copies.hpp"
 #include "dataset.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/model/descriptors.hpp"
@@ -107,6 +108,59 @@ TEST_CASE("Descriptors: a campaign file's table is read relative to it, and its 
   CHECK_THAT(test::config_error(c, source), Contains("/parameters/0/descriptors: must not be empty"));
   c["parameters"][1]["descriptors"] = "ligands.csv";
   CHECK_THAT(test::config_error(c, source), Contains("/parameters/1"));
+}
+
+TEST_CASE("Descriptors: a campaign keeps a copy of each table, and a journal whose table is gone reads the copy or the dataset's file",
+          "[descriptors][config]") {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "tables");
+  std::filesystem::create_directories(dir / "campaign");
+  const std::string table = "option,mass\nL1,1\nL2,2\n";
+  test::write_file(dir / "tables" / "ligands.csv", table);
+  nlohmann::json c = nlohmann::json::parse(R"({
+    "name": "demo", "parameters": [{"name": "ligand", "type": "categorical", "choices": ["L1", "L2"], "descriptors": "tables/ligands.csv"}],
+    "objective": {"name": "y", "goal": "minimize"}, "planner": {"kind": "bayesian"},
+    "instruments": [{"name": "r", "endpoint": "tcp://127.0.0.1:5555"}], "budget": {"experiments": 10}})");
+  const CampaignConfig config = parse_campaign_config(c.dump(), (dir / "campaign.json").string(), sim::catalogue());
+  keep_descriptor_copies(config, dir / "campaign");
+  const std::filesystem::path copy = dir / "campaign" / "ligand.descriptors.csv";
+  CHECK(test::read_file(copy) == table);
+  // A second parameter naming the same table shares the copy (a dataset's file serves them all).
+  nlohmann::json two = c;
+  two["parameters"].push_back({{"name", "ligand2"}, {"type", "categorical"}, {"choices", {"L1", "L2"}}, {"descriptors", "tables/ligands.csv"}});
+  const CampaignConfig both = parse_campaign_config(two.dump(), (dir / "campaign.json").string(), sim::catalogue());
+  std::filesystem::create_directories(dir / "both");
+  keep_descriptor_copies(both, dir / "both");
+  CHECK(std::filesystem::exists(dir / "both" / "ligand.descriptors.csv"));
+  CHECK_FALSE(std::filesystem::exists(dir / "both" / "ligand2.descriptors.csv"));
+  nlohmann::json both_journaled = both.to_json();
+  // The journaled path exists: left alone.
+  nlohmann::json journaled = config.to_json();
+  find_moved_descriptors(journaled, dir / "campaign", sim::catalogue());
+  CHECK(journaled["parameters"][0]["descriptors"] == (dir / "tables" / "ligands.csv").string());
+  // Gone (the folder moved to another machine): the copy beside the journal, with the same values.
+  std::filesystem::remove(dir / "tables" / "ligands.csv");
+  find_moved_descriptors(journaled, dir / "campaign", sim::catalogue());
+  CHECK(journaled["parameters"][0]["descriptors"] == copy.string());
+  find_moved_descriptors(both_journaled, dir / "both", sim::catalogue());
+  CHECK(both_journaled["parameters"][1]["descriptors"] == (dir / "both" / "ligand.descriptors.csv").string());
+  CHECK(parse_campaign_config(journaled.dump(), "journal", sim::catalogue()).parameters[0].descriptor_values == std::vector<std::vector<double>>{{1}, {2}});
+  // Neither there nor copied: left as journaled, and reading it names the file.
+  nlohmann::json lost = config.to_json();
+  find_moved_descriptors(lost, dir / "elsewhere", sim::catalogue());
+  CHECK(lost["parameters"][0]["descriptors"] == (dir / "tables" / "ligands.csv").string());
+  CHECK_THROWS_WITH(parse_campaign_config(lost.dump(), "journal", sim::catalogue()), Contains("ligands.csv") && Contains("cannot read the file"));
+  // A dataset's descriptors.csv in a data directory that has moved (an upgrade, another machine),
+  // from a campaign written before copies were kept: the dataset's file where it is now.
+  nlohmann::json dataset = nlohmann::json::parse(R"({"parameters": [{"name": "anion", "descriptors": "/gone/perovskites/descriptors.csv"}],
+    "instruments": [{"name": "sim", "simulator": "perovskites"}]})");
+  find_moved_descriptors(dataset, {}, sim::catalogue());
+  CHECK(std::filesystem::path(dataset["parameters"][0]["descriptors"].get<std::string>()) ==
+        std::filesystem::absolute(sim::data_dir() / "perovskites" / "descriptors.csv").lexically_normal());
+  // Another dataset's folder name: no match.
+  dataset["parameters"][0]["descriptors"] = "/gone/mmli_opv/descriptors.csv";
+  find_moved_descriptors(dataset, {}, sim::catalogue());
+  CHECK(dataset["parameters"][0]["descriptors"] == "/gone/mmli_opv/descriptors.csv");
 }
 
 TEST_CASE("Descriptors: a campaign file on a dataset simulator takes the dataset's descriptors.csv, journaled, unless it says false",

@@ -1,0 +1,72 @@
+#include "labloop/campaign/descriptor_copies.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "labloop/core/append_file.hpp"
+#include "labloop/core/error.hpp"
+
+namespace labloop {
+
+namespace fs = std::filesystem;
+
+std::filesystem::path descriptor_copy_name(const std::string& parameter) { return parameter + ".descriptors.csv"; }
+
+void keep_descriptor_copies(const CampaignConfig& config, const fs::path& folder) {
+  std::set<std::string> kept;  // a dataset's descriptors.csv serves every parameter: one copy
+  for (const Parameter& p : config.parameters) {
+    if (p.descriptors.empty() || !kept.insert(p.descriptors).second) continue;
+    std::ifstream in(p.descriptors, std::ios::binary);
+    if (!in) throw Error(fmt::format("cannot read the descriptors of \"{}\" ({}) to keep a copy in the campaign folder", p.name, p.descriptors));
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const fs::path copy = folder / descriptor_copy_name(p.name);
+    const fs::path partial = copy.string() + ".partial";
+    std::error_code ec;
+    fs::remove(partial, ec);  // a copy cut short by a crash at an earlier start
+    {
+      AppendFile out(partial.string(), "the campaign's copy of a descriptor table");
+      out.append(bytes);
+    }
+    fs::rename(partial, copy, ec);
+    if (ec) throw Error(fmt::format("cannot keep a copy of the descriptors of \"{}\" in {}: {}", p.name, copy.string(), ec.message()));
+  }
+}
+
+void find_moved_descriptors(nlohmann::json& config, const fs::path& folder, const SimulatorCatalogue& simulators) {
+  auto parameters = config.find("parameters");
+  if (parameters == config.end() || !parameters->is_array()) return;
+  // Decided on the journaled paths first, then applied: parameters sharing a table share its copy.
+  std::map<std::string, fs::path> moved;
+  for (const auto& p : *parameters) {
+    if (!p.is_object() || !p.contains("descriptors") || !p["descriptors"].is_string() || !p.value("name", nlohmann::json()).is_string()) continue;
+    const std::string named = p["descriptors"].get<std::string>();
+    std::error_code ec;
+    if (named.empty() || moved.count(named) || fs::exists(named, ec)) continue;
+    std::optional<fs::path> found;
+    // The copy is under the name of the first parameter that names this table.
+    if (!folder.empty() && fs::exists(folder / descriptor_copy_name(p["name"].get<std::string>()), ec))
+      found = folder / descriptor_copy_name(p["name"].get<std::string>());
+    // Written before copies were kept: the journal named a dataset's file (.../<dataset>/descriptors.csv).
+    const fs::path path = named;
+    if (!found && path.filename() == "descriptors.csv" && config.contains("instruments") && config["instruments"].is_array())
+      for (const auto& instrument : config["instruments"]) {
+        const std::string simulator = instrument.is_object() ? instrument.value("simulator", "") : "";
+        const SimulatorSpec* spec = simulator.empty() ? nullptr : simulators.find(simulator);
+        if (spec && !spec->descriptors.empty() && path.parent_path().filename() == simulator && fs::exists(spec->descriptors, ec)) {
+          found = fs::absolute(spec->descriptors, ec).lexically_normal();
+          break;
+        }
+      }
+    if (found) moved[named] = *found;
+  }
+  for (auto& p : *parameters)
+    if (p.is_object() && p.contains("descriptors") && p["descriptors"].is_string())
+      if (const auto it = moved.find(p["descriptors"].get<std::string>()); it != moved.end()) p["descriptors"] = it->second.string();
+}
+
+}  // namespace labloop
