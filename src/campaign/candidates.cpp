@@ -192,14 +192,7 @@ void keep_candidates_copy(const CandidateFile& candidates, const fs::path& folde
   const std::optional<std::string> bytes = file_bytes(candidates.path);
   if (!bytes || sha256_hex(*bytes) != candidates.sha256)
     throw Error(fmt::format("the candidates file {} changed while the campaign was starting: start it again", candidates.path.string()));
-  const fs::path partial = copy.string() + ".partial";
-  fs::remove(partial, ec);  // a copy cut short by a crash at an earlier start
-  {
-    AppendFile out(partial.string(), "the campaign's copy of its candidates file");
-    out.append(*bytes);
-  }
-  fs::rename(partial, copy, ec);
-  if (ec) throw Error(fmt::format("cannot keep a copy of the candidates file in {}: {}", copy.string(), ec.message()));
+  write_whole_file(copy.string(), *bytes, "the campaign's copy of its candidates file");
 }
 
 }  // namespace labloop

@@ -10,6 +10,7 @@
 
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/model/descriptors.hpp"
 
 namespace labloop {
 
@@ -21,19 +22,15 @@ void keep_descriptor_copies(const CampaignConfig& config, const fs::path& folder
   std::set<std::string> kept;  // a dataset's descriptors.csv serves every parameter: one copy
   for (const Parameter& p : config.parameters) {
     if (p.descriptors.empty() || !kept.insert(p.descriptors).second) continue;
-    std::ifstream in(p.descriptors, std::ios::binary);
-    if (!in) throw Error(fmt::format("cannot read the descriptors of \"{}\" ({}) to keep a copy in the campaign folder", p.name, p.descriptors));
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const fs::path copy = folder / descriptor_copy_name(p.name);
-    const fs::path partial = copy.string() + ".partial";
+    // Checked when the configuration was read; the limit again, in case it grew since.
     std::error_code ec;
-    fs::remove(partial, ec);  // a copy cut short by a crash at an earlier start
-    {
-      AppendFile out(partial.string(), "the campaign's copy of a descriptor table");
-      out.append(bytes);
-    }
-    fs::rename(partial, copy, ec);
-    if (ec) throw Error(fmt::format("cannot keep a copy of the descriptors of \"{}\" in {}: {}", p.name, copy.string(), ec.message()));
+    const std::uintmax_t size = fs::file_size(p.descriptors, ec);
+    std::ifstream in(p.descriptors, std::ios::binary);
+    if (ec || !in || size > kMaxDescriptorFileBytes)
+      throw Error(fmt::format("cannot read the descriptors of \"{}\" ({}, at most {} bytes) to keep a copy in the campaign folder", p.name,
+                              p.descriptors, kMaxDescriptorFileBytes));
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    write_whole_file((folder / descriptor_copy_name(p.name)).string(), bytes, fmt::format("the campaign's copy of the descriptors of \"{}\"", p.name));
   }
 }
 

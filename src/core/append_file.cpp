@@ -62,4 +62,16 @@ void AppendFile::append(std::string_view bytes) {
   if (::fsync(fd_) != 0) throw os_error("fsync", what_, path_);
 }
 
+void write_whole_file(const std::string& path, std::string_view bytes, const std::string& what) {
+  const std::string partial = path + ".partial";
+  std::error_code ec;
+  std::filesystem::remove(partial, ec);  // one cut short by a crash
+  {
+    AppendFile out(partial, what);
+    out.append(bytes);
+  }
+  std::filesystem::rename(partial, path, ec);
+  if (ec) throw Error(fmt::format("cannot write {} {}: {}", what, path, ec.message()));
+}
+
 }  // namespace labloop

@@ -30,4 +30,9 @@ class AppendFile {
   int fd_ = -1;
 };
 
+// Writes `bytes` as the whole of `path`, all or nothing: into `path`.partial (fsynced; one left
+// by a crash is replaced), then renamed over `path`. Throws labloop::Error naming `what`, the
+// path and the reason.
+void write_whole_file(const std::string& path, std::string_view bytes, const std::string& what);
+
 }  // namespace labloop
