@@ -10,6 +10,7 @@
 #include "dataset.hpp"
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/model/descriptors.hpp"
 #include "lookup_table.hpp"
 #include "simulated_instrument.hpp"
 #include "test_support.hpp"
@@ -95,6 +96,29 @@ TEST_CASE("Datasets: every shipped dataset loads, and agrees with its spec.json"
   CHECK(lookup_tables == 12);
   // Reading them all is cheap enough to do at every campaign start (about 0.1 s in Release).
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+}
+
+TEST_CASE("Datasets: every shipped descriptors.csv describes some parameter's choices with values that vary", "[datasets][descriptors]") {
+  // What a campaign on the dataset adopts (adopt_descriptors): a file that describes no parameter
+  // completely, or only with equal values, would silently leave the model one-hot.
+  std::map<std::string, int> described;  // dataset → parameters whose features vary
+  for (const std::string& name : sim::dataset_names(kShippedData)) {
+    const auto file = kShippedData / name / "descriptors.csv";
+    if (!std::filesystem::exists(file)) continue;
+    INFO(name);
+    std::vector<Parameter> parameters = sim::read_dataset(kShippedData / name).spec.parameters;
+    adopt_descriptors(parameters, file);
+    int varying = 0;
+    for (const Parameter& p : parameters)
+      if (!p.descriptor_values.empty()) varying += descriptor_features(p.descriptor_values).cols() > 0;
+    described[name] = varying;
+  }
+  // perovskites' file, as Olympus ships it, gives every option of a parameter the same values
+  // (its README): adopted, but nothing for the model.
+  const std::map<std::string, int> expected{{"buchwald_a", 4}, {"buchwald_b", 4}, {"buchwald_c", 4}, {"buchwald_d", 4},
+                                            {"buchwald_e", 4}, {"edbo_direct_arylation", 3}, {"lnp3", 4}, {"mmli_opv", 2},
+                                            {"perovskites", 0}, {"redoxmers", 4}, {"suzuki_edbo", 5}, {"vapdiff_crystal", 2}};
+  CHECK(described == expected);
 }
 
 TEST_CASE("Datasets: each lookup table answers with the CSV's values, for options as text and as numbers", "[datasets]") {
