@@ -48,11 +48,16 @@ int validate(const std::string& file, bool instruments) {
     fmt::print("prior_results: {} of {} taught to the planner before its first proposal\n", count(priors.rows.size(), "row"),
                priors.rows.size() + priors.skipped.size());
   }
-  // The margin is journaled for a new campaign (docs/decisions/0015): say what it means.
-  const nlohmann::json margin = config.planner.kind == "bayesian" ? config.planner.options.value("one_hot_margin", nlohmann::json()) : nlohmann::json();
-  const std::string weighing = margin.is_number() && margin.get<double>() > 0
-                                   ? fmt::format("the planner keeps them unless one-hot has stronger evidence by more than {:g} (one_hot_margin)", margin.get<double>())
-                                   : "the planner weighs them against one-hot by evidence";
+  // How the planner uses them is journaled for a new campaign (docs/decisions/0015, 0016): say what it means.
+  const nlohmann::json& planner_options = config.planner.options;
+  const bool bayesian = config.planner.kind == "bayesian";
+  const nlohmann::json margin = bayesian ? planner_options.value("one_hot_margin", nlohmann::json()) : nlohmann::json();
+  const std::string weighing =
+      bayesian && planner_options.value("one_hot_residual", nlohmann::json(false)) == true
+          ? "the planner models each choice by them plus an effect of its own, fitting how much each explains (one_hot_residual)"
+      : margin.is_number() && margin.get<double>() > 0
+          ? fmt::format("the planner keeps them unless one-hot has stronger evidence by more than {:g} (one_hot_margin)", margin.get<double>())
+          : "the planner weighs them against one-hot by evidence";
   for (const auto& p : config.parameters) {
     if (p.descriptors.empty()) continue;
     // What the model will see: descriptors equal for every choice tell it nothing (a table's

@@ -52,6 +52,10 @@ constexpr double kMeanBound = 3.0;
 // dye_lasers from 6 results) and the search did worse (docs/decisions/0013).
 constexpr double kOwnParamSd = 1.0;
 constexpr Eigen::Index kOwnParamsMinResults = 15;
+// With an input residual: the descriptor kernel's share before it is fitted, and the centre of
+// its prior. Descriptors someone supplied get most of the signal; the rest keeps each choice an
+// effect of its own (docs/decisions/0016: ½ cost 3 % on the shipped tables, 0.8 nothing).
+constexpr double kInitialDescriptorShare = 0.8;
 constexpr Eigen::Index kBlock = 48;
 
 // Cholesky of `k` (lower), adding jitter 1e-8·s², 1e-7·s², … 1e-2·s² to the diagonal when the plain
@@ -126,40 +130,59 @@ struct GaussianProcess::State {
   double jitter = 0.0;
   Eigen::VectorXd diagonal;  // what K + σ²I adds to k(xᵢ, xᵢ) at each point: noise and jitter
   Eigen::VectorXd prior_weight;  // per lengthscale: 1 / size of its group (empty: all 1)
+  std::vector<int> groups;        // each kernel lengthscale's group (empty: one each)
 
   State(int d, GaussianProcessOptions o)
       : dim(d), options(std::move(o)), log_noise(std::log(options.noise_variance)), x(0, d) {
     if (options.input_map.size() > 0 && options.input_map.cols() != d)
       throw PlannerError(fmt::format("Gaussian process: input_map has {} columns for {} inputs", options.input_map.cols(), d));
     // With an input map the kernel, its lengthscale groups and its additive parts are over the features.
+    const int inputs = d;
     d = options.input_map.size() > 0 ? static_cast<int>(options.input_map.rows()) : d;
-    kernel = make_kernel(options.kernel, d, options.kernel_options);
-    const auto& groups = options.lengthscale_groups;
-    if (!groups.empty()) {
-      if (static_cast<int>(groups.size()) != d)
-        throw PlannerError(fmt::format("Gaussian process: lengthscale_groups has {} entries for {} inputs", groups.size(), d));
-      std::vector<int> size(groups.size(), 0);
-      for (int g : groups) {
-        if (g < 0 || g >= d) throw PlannerError(fmt::format("Gaussian process: lengthscale group {} is not in [0, {})", g, d));
-        ++size[static_cast<size_t>(g)];
+    kernel = build_kernel(d, options.lengthscale_groups);
+    groups = options.lengthscale_groups;
+    if (options.input_map.size() > 0) {
+      kernel = detail::make_mapped_kernel(std::move(kernel), options.input_map);
+      if (options.input_residual) {
+        // The residual part's lengthscales come after the features' and are grouped after theirs.
+        kernel = detail::make_residual_mixture_kernel(std::move(kernel), build_kernel(inputs, options.residual_lengthscale_groups),
+                                                             kInitialDescriptorShare);
+        const int first = groups.empty() ? d : *std::max_element(groups.begin(), groups.end()) + 1;
+        if (groups.empty()) groups.resize(static_cast<size_t>(d)), std::iota(groups.begin(), groups.end(), 0);
+        for (int i = 0; i < inputs; ++i)
+          groups.push_back(first + (options.residual_lengthscale_groups.empty() ? i : options.residual_lengthscale_groups[static_cast<size_t>(i)]));
       }
-      const int count = *std::max_element(groups.begin(), groups.end()) + 1;
+    }
+    if (!groups.empty()) {
+      std::vector<int> size(groups.size(), 0);
+      for (int g : groups) ++size[static_cast<size_t>(g)];
+      prior_weight.resize(static_cast<Eigen::Index>(groups.size()));
+      for (size_t i = 0; i < groups.size(); ++i) prior_weight(static_cast<Eigen::Index>(i)) = 1.0 / size[static_cast<size_t>(groups[i])];
+    }
+  }
+  // The kernel over `d` inputs with these lengthscale groups (checked), additive when asked.
+  std::unique_ptr<Kernel> build_kernel(int d, const std::vector<int>& g) const {
+    if (!g.empty()) {
+      if (static_cast<int>(g.size()) != d)
+        throw PlannerError(fmt::format("Gaussian process: lengthscale_groups has {} entries for {} inputs", g.size(), d));
+      std::vector<int> size(g.size(), 0);
+      for (int v : g) {
+        if (v < 0 || v >= d) throw PlannerError(fmt::format("Gaussian process: lengthscale group {} is not in [0, {})", v, d));
+        ++size[static_cast<size_t>(v)];
+      }
+      const int count = *std::max_element(g.begin(), g.end()) + 1;
       if (std::find(size.begin(), size.begin() + count, 0) != size.begin() + count)
         throw PlannerError("Gaussian process: lengthscale groups must be numbered 0, 1, … without gaps");
-      prior_weight.resize(d);
-      for (int i = 0; i < d; ++i) prior_weight(i) = 1.0 / size[static_cast<size_t>(groups[static_cast<size_t>(i)])];
     }
-    if (options.additive) {
-      std::vector<int> own(static_cast<size_t>(d));
-      std::iota(own.begin(), own.end(), 0);
-      kernel = make_additive_kernel(options.kernel, d, groups.empty() ? own : groups, options.kernel_options);
-    }
-    if (options.input_map.size() > 0) kernel = detail::make_mapped_kernel(std::move(kernel), options.input_map);
+    if (!options.additive) return make_kernel(options.kernel, d, options.kernel_options);
+    std::vector<int> own(static_cast<size_t>(d));
+    std::iota(own.begin(), own.end(), 0);
+    return make_additive_kernel(options.kernel, d, g.empty() ? own : g, options.kernel_options);
   }
   State(const State& o)
       : dim(o.dim), options(o.options), kernel(o.kernel->clone()), log_noise(o.log_noise), mean(o.mean), x(o.x), y(o.y),
         y_mean(o.y_mean), y_std(o.y_std), ys(o.ys), chol(o.chol), z(o.z), alpha(o.alpha), jitter(o.jitter),
-        diagonal(o.diagonal), prior_weight(o.prior_weight) {}
+        diagonal(o.diagonal), prior_weight(o.prior_weight), groups(o.groups) {}
 
   Eigen::Index n() const { return x.rows(); }
   Eigen::Index num_kernel() const { return kernel->num_params(); }
@@ -401,7 +424,7 @@ void GaussianProcess::fit(int restarts, double max_seconds) {
   // group (inputs of a one-hot categorical share one), the kernel's own, signal, noise unless
   // fixed, and mean.
   std::vector<std::vector<Eigen::Index>> vars;
-  const std::vector<int>& groups = s.options.lengthscale_groups;
+  const std::vector<int>& groups = s.groups;
   if (groups.empty()) {
     for (Eigen::Index i = 0; i < nl; ++i) vars.push_back({i});
   } else {

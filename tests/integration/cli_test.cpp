@@ -61,9 +61,10 @@ TEST_CASE("CLI: every example campaign file validates", "[cli]") {
     if (entry.path().filename() == "buchwald_a.json") {
       CHECK(o.output.find("space: 792 settings in all (every parameter categorical or discrete); the planner explores them with UCB beta 12\n") !=
             std::string::npos);
-      // The dataset's descriptors are adopted, and kept unless one-hot is strongly better (decision 0015).
+      // The dataset's descriptors are adopted, with an effect of each choice's own beside them (decision 0016).
       CHECK(o.output.find("descriptors: parameter 'additive': 200 per choice from ") != std::string::npos);
-      CHECK(o.output.find("; the planner keeps them unless one-hot has stronger evidence by more than 3 (one_hot_margin)\n") != std::string::npos);
+      CHECK(o.output.find("; the planner models each choice by them plus an effect of its own, fitting how much each explains (one_hot_residual)\n") !=
+            std::string::npos);
     }
     ++checked;
   }

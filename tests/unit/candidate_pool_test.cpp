@@ -400,7 +400,7 @@ TEST_CASE("A new campaign whose bayesian planner can use the additive kernel get
                     Catch::Contains("/planner/additive_share: must be one of: half, fitted"));
 }
 
-TEST_CASE("A new campaign whose categorical choices have descriptors gets a one-hot margin in its journaled options, an older journal a plain evidence choice", "[config]") {
+TEST_CASE("A new campaign whose categorical choices have descriptors gets a one-hot residual in its journaled options, an older journal a plain evidence choice", "[config]") {
   Parameter ligand{.name = "ligand", .type = ParameterType::categorical, .choices = {"L1", "L2"}};
   const Parameter temp{.name = "temp", .low = 20, .high = 80};
   auto defaults = [](json options, const std::vector<Parameter>& parameters) {
@@ -408,10 +408,14 @@ TEST_CASE("A new campaign whose categorical choices have descriptors gets a one-
     set_new_campaign_defaults(config, parameters, /*candidate_pool=*/false);
     return config.options;
   };
-  CHECK_FALSE(defaults(json::object(), {temp, ligand}).contains("one_hot_margin"));
+  CHECK_FALSE(defaults(json::object(), {temp, ligand}).contains("one_hot_residual"));
   ligand.descriptor_values = {{1.0}, {2.0}};
-  CHECK(defaults(json::object(), {temp, ligand})["one_hot_margin"] == kOneHotMargin);
+  CHECK(defaults(json::object(), {temp, ligand})["one_hot_residual"] == true);
+  CHECK_FALSE(defaults(json::object(), {temp, ligand}).contains("one_hot_margin"));
+  CHECK(defaults({{"one_hot_residual", false}}, {temp, ligand})["one_hot_residual"] == false);
+  // A file that asks for the choice by evidence (decision 0015) keeps it.
   CHECK(defaults({{"one_hot_margin", 0}}, {temp, ligand})["one_hot_margin"] == 0);
+  CHECK_FALSE(defaults({{"one_hot_margin", 0}}, {temp, ligand}).contains("one_hot_residual"));
   // (A journal is parsed as written, never through these defaults: descriptors_test checks that one
   // without the option keeps the plain choice it ran with.) Values out of range are refused.
   const Space space({temp, ligand});
@@ -419,6 +423,10 @@ TEST_CASE("A new campaign whose categorical choices have descriptors gets a one-
     const PlannerConfig config{"bayesian", json{{"one_hot_margin", bad}}};
     CHECK_THROWS_WITH(make_planner(PlannerContext{space, 1, config, "c.json"}),
                       Catch::Contains("/planner/one_hot_margin: must be a number from 0 to 1e6"));
+  }
+  for (const json& bad : {json("yes"), json(1)}) {
+    const PlannerConfig config{"bayesian", json{{"one_hot_residual", bad}}};
+    CHECK_THROWS_WITH(make_planner(PlannerContext{space, 1, config, "c.json"}), Catch::Contains("/planner/one_hot_residual: must be true or false"));
   }
 }
 

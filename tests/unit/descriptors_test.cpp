@@ -188,9 +188,11 @@ TEST_CASE("Descriptors: a campaign file on a dataset simulator takes the dataset
   CHECK(journaled.parameters[0].descriptors == table);
   const CampaignConfig old = parse_campaign_config(c.dump(), "journal", sim::catalogue());
   for (const Parameter& p : old.parameters) CHECK(p.descriptors.empty());
-  // The planner keeps them unless one-hot is strongly better (decision 0015), journaled too; an
-  // older journal has no margin and replays with the plain evidence choice it ran with.
-  CHECK(loaded.to_json()["planner"]["one_hot_margin"] == kOneHotMargin);
+  // The planner models them with an effect of each choice's own beside them (decision 0016),
+  // journaled too; an older journal has neither that nor a margin and replays with the plain
+  // evidence choice it ran with.
+  CHECK(loaded.to_json()["planner"]["one_hot_residual"] == true);
+  CHECK_FALSE(old.planner.options.contains("one_hot_residual"));
   CHECK_FALSE(old.planner.options.contains("one_hot_margin"));
   // "descriptors": false keeps a parameter one-hot, and is journaled as such.
   c["parameters"][0]["descriptors"] = false;
@@ -269,12 +271,25 @@ TEST_CASE("Descriptors: a Gaussian process over mapped inputs has gradients that
   o.input_map = map->matrix;
   o.lengthscale_groups = map->groups;
   o.additive = true;
+  // Alone, and with a residual per choice (one lengthscale for the x input, one for the ligand's three).
+  o.input_residual = GENERATE(false, true);
+  o.residual_lengthscale_groups = {0, 1, 1, 1};
+  INFO("residual " << o.input_residual);
   GaussianProcess gp(space.cube_dim(), o);
   Eigen::MatrixXd x(4, space.cube_dim());
   x << 0.1, 1, 0, 0, 0.5, 0, 1, 0, 0.9, 0, 0, 1, 0.3, 0, 1, 0;
   gp.set_data(x, Eigen::Vector4d(1, 2, 0.5, 1.5));
   gp.fit();
-  CHECK(gp.kernel().num_lengthscales() == map->matrix.rows());
+  CHECK(gp.kernel().num_lengthscales() == map->matrix.rows() + (o.input_residual ? space.cube_dim() : 0));
+  // The log posterior's gradient in θ (the fit's) against finite differences, at the fitted θ.
+  const Eigen::VectorXd theta = gp.hyperparameters();
+  Eigen::VectorXd grad;
+  gp.log_posterior(theta, &grad);
+  for (Eigen::Index j = 0; j < theta.size(); ++j) {
+    Eigen::VectorXd up = theta, down = theta;
+    up[j] += 1e-6, down[j] -= 1e-6;
+    CHECK(grad[j] == Approx((gp.log_posterior(up, nullptr) - gp.log_posterior(down, nullptr)) / 2e-6).margin(1e-4));
+  }
   const Eigen::VectorXd at = (Eigen::VectorXd(4) << 0.4, 0.2, 0.5, 0.3).finished();
   double mean = 0, variance = 0;
   Eigen::VectorXd mg, vg;
@@ -323,6 +338,41 @@ bool chooses_descriptors(const Space& space, const std::function<double(int)>& v
   return selection.uses_descriptors();
 }
 
+// The model with a one-hot residual (decision 0016), its share fitted, after 32 results on the
+// choices but 2, 6, 10 and 13 (in turn, repeated): its descriptor share, and its posterior mean
+// and standard deviation at every choice.
+struct ResidualFit {
+  double share;
+  Eigen::VectorXd mean, sd;
+};
+const std::vector<int> kUntried{2, 6, 10, 13};
+ResidualFit fit_with_residual(const Space& space, const std::function<double(int)>& value) {
+  detail::ModelSelectionOptions options;
+  options.one_hot_residual = true;
+  options.additive_share = detail::AdditiveShare::fitted;  // the kernel's own parameters, the share among them
+  detail::ModelSelection selection(space, 5, options);
+  REQUIRE(selection.uses_descriptors());
+  std::vector<int> tried;
+  for (int c = 0; c < 16; ++c)
+    if (std::find(kUntried.begin(), kUntried.end(), c) == kUntried.end()) tried.push_back(c);
+  detail::Observations obs;
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(0, 0.02);
+  for (size_t k = 0; k < 32; ++k) {
+    const int c = tried[k % tried.size()];
+    Eigen::VectorXd x = Eigen::VectorXd::Zero(16);
+    x[c] = 1;
+    obs.add(x, value(c) + noise(rng));
+  }
+  selection.fit(obs, rng, 30.0);
+  const Eigen::VectorXd p = selection.model().kernel().log_params();
+  ResidualFit fit{1.0 / (1.0 + std::exp(-(p(p.size() - 2) + std::log(0.8 / 0.2)))), {}, {}};
+  Eigen::VectorXd variance;
+  selection.model().predict(Eigen::MatrixXd::Identity(16, 16), fit.mean, variance);
+  fit.sd = variance.cwiseSqrt();
+  return fit;
+}
+
 std::vector<double> unrelated_effects() {
   std::mt19937_64 rng(19);
   std::normal_distribution<double> n01;
@@ -349,7 +399,7 @@ TEST_CASE("Descriptors: with a one-hot margin, one-hot replaces them only on str
   int kept_by_margin = 0;
   for (int results = 4; results <= 32; results += 4) {
     INFO(results << " results");
-    const bool plain = chooses_descriptors(space, value, 0.0, results), margin = chooses_descriptors(space, value, kOneHotMargin, results);
+    const bool plain = chooses_descriptors(space, value, 0.0, results), margin = chooses_descriptors(space, value, 3.0, results);
     // Whatever a plain evidence choice keeps, the margin keeps too; it differs only by keeping more.
     CHECK((margin || !plain));
     kept_by_margin += margin && !plain ? 1 : 0;
@@ -360,9 +410,31 @@ TEST_CASE("Descriptors: with a one-hot margin, one-hot replaces them only on str
   Parameter twins = synthetic_space(false).parameters().front();
   for (int c = 0; c < 16; ++c) twins.descriptor_values[static_cast<size_t>(c)] = {(c % 8) / 7.0 + 1e-4 * (c / 8)};
   auto opposite = [](int c) { return c < 8 ? 1.0 : -1.0; };
-  CHECK_FALSE(chooses_descriptors(Space({twins}), opposite, kOneHotMargin, 32));
+  CHECK_FALSE(chooses_descriptors(Space({twins}), opposite, 3.0, 32));
   // A margin no evidence can clear keeps them always.
   CHECK(chooses_descriptors(Space({twins}), opposite, 1e6, 32));
+}
+
+TEST_CASE("Descriptors: with a one-hot residual the fit gives descriptors the larger share where they explain the values", "[descriptors][model]") {
+  // Twelve of sixteen choices tried. Where the values follow a descriptor, the descriptors carry
+  // most of the signal; where they are unrelated, the choices' own effects do.
+  const ResidualFit follows = fit_with_residual(synthetic_space(true), [](int c) { return std::sin(4.0 * c / 15.0); });
+  const std::vector<double> effect = unrelated_effects();
+  const ResidualFit unrelated = fit_with_residual(synthetic_space(false), [&](int c) { return effect[static_cast<size_t>(c)]; });
+  // (Noise descriptors with short lengthscales can pass for one-hot, so theirs need not fall far.)
+  CHECK(follows.share > unrelated.share);
+  // Descriptors that explain the values predict the untried choices (the values span [-1, 1]).
+  for (int c : kUntried) CHECK(std::abs(follows.mean[c] - std::sin(4.0 * c / 15.0)) < 0.3);
+  // Misleading ones leave the untried choices uncertain instead of confidently like their
+  // descriptor twins: each keeps a sizeable share of the prior, so the planner still tries them.
+  Parameter twins = synthetic_space(false).parameters().front();
+  for (int c = 0; c < 16; ++c) twins.descriptor_values[static_cast<size_t>(c)] = {(c % 8) / 7.0 + 1e-4 * (c / 8)};
+  const ResidualFit misled = fit_with_residual(Space({twins}), [](int c) { return c < 8 ? 1.0 : -1.0; });
+  CHECK(misled.share < follows.share - 0.2);
+  for (int c : kUntried) {
+    INFO("choice " << c);
+    CHECK(misled.sd[c] > 5 * misled.sd[0]);
+  }
 }
 
 TEST_CASE("Descriptors: the Bayesian planner with descriptors proposes only declared choices", "[descriptors][planner]") {

@@ -11,6 +11,7 @@
 #include "labloop/core/error.hpp"
 #include "labloop/model/kernel.hpp"
 #include "extending.hpp"  // examples/extending/
+#include "../../src/model/kernels/kernels.hpp"
 
 namespace {
 
@@ -53,6 +54,17 @@ std::vector<std::pair<std::string, std::unique_ptr<Kernel>>> configured_kernels(
     additive->set_log_params(q);
     kernels.emplace_back(additive->name(), std::move(additive));
   }
+  // Descriptors with a residual per choice: an additive kernel over two features of the inputs
+  // beside one over the inputs themselves, sharing s² = 1.7, with the descriptor share ρ = 0.6.
+  Eigen::MatrixXd map(2, 3);
+  map << 0.7, -0.2, 0.4, 0.1, 0.9, -0.5;
+  auto residual = labloop::detail::make_residual_mixture_kernel(
+      labloop::detail::make_mapped_kernel(labloop::make_additive_kernel("matern52", 2, {0, 1}), map),
+      labloop::make_additive_kernel("matern32", 3, {0, 1, 1}), 0.8);
+  Eigen::VectorXd r(residual->num_params());
+  r << std::log(0.4), std::log(0.8), std::log(0.3), std::log(0.55), std::log(0.9), 0.5, -0.7, std::log(1.5), std::log(1.7);
+  residual->set_log_params(r);
+  kernels.emplace_back(residual->name(), std::move(residual));
   return kernels;
 }
 
@@ -137,6 +149,36 @@ TEST_CASE("Kernels: the additive mixture is w times the full kernel plus 1-w tim
   CHECK_THROWS_AS(labloop::make_additive_kernel("matern52", 3, {0, 2, 2}), labloop::PlannerError);
   CHECK_THROWS_AS(labloop::make_additive_kernel("matern52", 3, {0, 1}), labloop::PlannerError);
   CHECK_THROWS_AS(additive->set_log_params(p), labloop::PlannerError);
+}
+
+TEST_CASE("Kernels: descriptors with a residual per choice are rho times the descriptor kernel plus 1-rho times the one-hot one", "[kernel]") {
+  Eigen::MatrixXd map(2, 3);
+  map << 0.7, -0.2, 0.4, 0.1, 0.9, -0.5;
+  auto described = labloop::detail::make_mapped_kernel(labloop::make_additive_kernel("matern52", 2, {0, 1}), map);
+  auto choices = labloop::make_additive_kernel("matern52", 3, {0, 1, 1});
+  const auto residual = labloop::detail::make_residual_mixture_kernel(described->clone(), choices->clone(), 0.8);
+  CHECK(residual->num_params() == 4 + 5);
+  CHECK(residual->num_lengthscales() == 2 + 3);
+  CHECK(residual->log_params()(7) == 0.0);  // η = 0: ρ is the initial share
+  // [ℓ_D (2), ℓ_C (3), η_D, η_C, η, log s²]
+  Eigen::VectorXd p(9);
+  p << std::log(0.4), std::log(0.8), std::log(0.3), std::log(0.55), std::log(0.9), 0.5, -0.7, 0.0, std::log(1.7);
+  Eigen::VectorXd pd(4), pc(5);
+  pd << p(0), p(1), p(5), p(8);
+  pc << p(2), p(3), p(4), p(6), p(8);
+  described->set_log_params(pd);
+  choices->set_log_params(pc);
+  const Eigen::MatrixXd a = random_points(4, 3, 41), b = random_points(5, 3, 42);
+  for (const double eta : {0.0, 1.2, -2.0}) {
+    INFO("eta " << eta);
+    p(7) = eta;
+    residual->set_log_params(p);
+    const double rho = 1.0 / (1.0 + std::exp(-eta) / 4.0);  // σ(η + logit 0.8)
+    CHECK(max_abs(residual->covariance(a, b) - (rho * described->covariance(a, b) + (1 - rho) * choices->covariance(a, b))) < 1e-14);
+    CHECK(residual->prior_variance() == Approx(1.7));
+  }
+  CHECK_THROWS_AS(residual->set_log_params(pd), labloop::PlannerError);
+  CHECK_THROWS_AS(labloop::detail::make_residual_mixture_kernel(described->clone(), choices->clone(), 1.0), labloop::PlannerError);
 }
 
 TEST_CASE("Kernels: parameter gradients match finite differences including at coincident points", "[kernel]") {

@@ -46,6 +46,11 @@ struct GaussianProcessOptions {
   // Empty: the kernel sees the inputs. Otherwise (features × dim) it sees input_map · x, and
   // lengthscale_groups and additive refer to those features (descriptors.hpp's FeatureMap).
   Eigen::MatrixXd input_map;
+  // With input_map: the kernel over the features plus, with a fitted share, the same kernel over
+  // the inputs themselves (one-hot choices: an effect of each choice that its descriptors do not
+  // explain), whose inputs share lengthscales by these groups (empty: one per input).
+  bool input_residual = false;
+  std::vector<int> residual_lengthscale_groups;
 };
 
 class GaussianProcess {

@@ -153,10 +153,11 @@ std::vector<std::string> planner_kinds();
 // additive kernel (a categorical parameter, or "additive": "on") and says nothing of its share
 // gets "additive_share": "fitted" (docs/decisions/0013-fitted-additive-share.md); one with a
 // categorical parameter or a pool gets "ties": "random" (docs/decisions/0014-random-ties.md); one
-// whose categorical choices have descriptors gets "one_hot_margin": kOneHotMargin, so one-hot
-// replaces the descriptors only on strong evidence (docs/decisions/0015-descriptors-kept.md).
+// whose categorical choices have descriptors gets "one_hot_residual": true (a model over the
+// descriptors with an effect of each choice's own beside them, docs/decisions/0016), unless it
+// sets "one_hot_margin" (the choice between descriptors and one-hot by evidence that campaigns
+// journaled before, docs/decisions/0015-descriptors-kept.md).
 constexpr double kPoolBeta = 12.0;
-constexpr double kOneHotMargin = 3.0;
 void set_new_campaign_defaults(PlannerConfig& config, const std::vector<Parameter>& parameters, bool candidate_pool);
 
 }  // namespace labloop

@@ -50,7 +50,17 @@ ModelSelection::ModelSelection(const Space& space, std::uint64_t seed, ModelSele
     o.input_map = std::move(map->matrix);
     o.lengthscale_groups.clear();
     if (options_.categorical_lengthscale == CategoricalLengthscale::shared) o.lengthscale_groups = std::move(map->groups);
-    descriptor_options_ = std::move(o);
+    o.input_residual = options_.one_hot_residual;
+    o.residual_lengthscale_groups = gp_options_.lengthscale_groups;
+    if (options_.one_hot_residual) {
+      // The model over descriptors holds one over the choices, whose share the fit sets: no
+      // choice between the two by evidence (their hyperparameter counts differ, and the MAP
+      // objective is no evidence across those).
+      gp_options_ = std::move(o);
+      descriptors_ = true;
+    } else {
+      descriptor_options_ = std::move(o);
+    }
   }
   model_ = std::make_unique<GaussianProcess>(dim_, gp_options_);
 }
@@ -127,7 +137,7 @@ bool ModelSelection::fit(const Observations& observations, std::mt19937_64& rng,
           if (!first && remaining() <= 0) break;
           first = false;
           if (!w.transform(y).allFinite()) continue;  // the identity warp always qualifies
-          GaussianProcessOptions o = use_descriptors ? *descriptor_options_ : select_encoding ? one_hot_options_ : gp_options_;
+          GaussianProcessOptions o = !select_encoding ? gp_options_ : use_descriptors ? *descriptor_options_ : one_hot_options_;
           o.kernel = kernel;
           GaussianProcess candidate(dim_, o);
           // Start from the model chosen so far when it has the same form (as before, within this loop too).

@@ -43,6 +43,11 @@ struct ModelSelectionOptions {
   // descriptor model's for the planner to set the descriptors aside. 0: a plain evidence choice
   // (as campaigns before "one_hot_margin" existed ran); new campaigns 3 (docs/decisions/0015).
   double one_hot_margin = 0.0;
+  // With descriptors: the model over them adds to each choice an effect of its own that the
+  // descriptors do not explain (a one-hot part with a fitted share) and is always used, so
+  // one_hot_margin plays no part. Off as campaigns before "one_hot_residual" existed ran; new
+  // campaigns on (docs/decisions/0016).
+  bool one_hot_residual = false;
 };
 
 class ModelSelection {

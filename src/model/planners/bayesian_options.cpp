@@ -13,7 +13,7 @@
 namespace labloop::detail {
 
 BayesianOptions parse_bayesian_options(const PlannerContext& context) {
-  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive", "additive_share", "ties", "one_hot_margin", "failure_model", "multi_objective"});
+  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive", "additive_share", "ties", "one_hot_margin", "one_hot_residual", "failure_model", "multi_objective"});
   const nlohmann::json& o = context.config.options;
   const JsonNode node = context.options();
   BayesianOptions options;
@@ -114,6 +114,10 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
       fail("one_hot_margin", "must be a number from 0 to 1e6 (log evidence)");
     options.model.one_hot_margin = o["one_hot_margin"];
   }
+  if (o.contains("one_hot_residual")) {
+    if (!o["one_hot_residual"].is_boolean()) fail("one_hot_residual", "must be true or false");
+    options.model.one_hot_residual = o["one_hot_residual"];
+  }
   if (o.contains("time_limit_s")) {
     if (!o["time_limit_s"].is_number() || !(o["time_limit_s"].get<double>() > 0 && o["time_limit_s"].get<double>() <= 86400))
       fail("time_limit_s", "must be a number of seconds > 0 and at most 86400");
@@ -142,7 +146,10 @@ void set_new_campaign_defaults(PlannerConfig& config, const std::vector<Paramete
   if ((categorical || candidate_pool) && !config.options.contains("ties")) config.options["ties"] = "random";
   // Descriptors someone supplied are set aside only on strong evidence (docs/decisions/0015).
   const bool described = std::any_of(parameters.begin(), parameters.end(), [](const Parameter& p) { return !p.descriptor_values.empty(); });
-  if (described && !config.options.contains("one_hot_margin")) config.options["one_hot_margin"] = kOneHotMargin;
+  // Descriptors someone supplied are kept, and each choice keeps an effect of its own beside them
+  // (docs/decisions/0016); a file that asks for the choice by evidence (decision 0015) has it.
+  if (described && !config.options.contains("one_hot_residual") && !config.options.contains("one_hot_margin"))
+    config.options["one_hot_residual"] = true;
   const bool finite = candidate_pool || (!parameters.empty() && std::all_of(parameters.begin(), parameters.end(),
                                                                               [](const Parameter& p) { return p.listed_values() > 0; }));
   if (!finite || config.options.contains("beta")) return;
