@@ -45,9 +45,11 @@ void find_moved_descriptors(nlohmann::json& config, const fs::path& folder, cons
     std::error_code ec;
     if (named.empty() || moved.count(named) || fs::exists(named, ec)) continue;
     std::optional<fs::path> found;
-    // The copy is under the name of the first parameter that names this table.
-    if (!folder.empty() && fs::exists(folder / descriptor_copy_name(p["name"].get<std::string>()), ec))
-      found = folder / descriptor_copy_name(p["name"].get<std::string>());
+    // The copy is under the name of the first parameter that names this table; absolute, as
+    // the configuration takes a relative path from its own folder (`labloop replay kept` names
+    // the folder relative to the working directory).
+    if (const fs::path copy = folder / descriptor_copy_name(p["name"].get<std::string>()); !folder.empty() && fs::exists(copy, ec))
+      found = fs::absolute(copy, ec).lexically_normal();
     // Written before copies were kept: the journal named a dataset's file (.../<dataset>/descriptors.csv).
     const fs::path path = named;
     if (!found && path.filename() == "descriptors.csv" && config.contains("instruments") && config["instruments"].is_array())

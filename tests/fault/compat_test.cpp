@@ -138,8 +138,10 @@ TEST_CASE("Compatibility: 0.1.0 campaigns of every kind verify, replay exactly, 
 // pools of candidates, discrete parameters and lookup tables' categorical parameters into its
 // journals: later versions read those too.
 TEST_CASE("Compatibility: 0.2.0 campaigns verify, replay exactly, and resume from a cut in the middle", "[fault][compat]") {
-  // described: categorical parameters seen through a dataset's descriptors, whose journaled path is gone.
-  for (const std::string name : {"goals", "pool", "lookup", "described"}) {
+  // described: categorical parameters seen through a dataset's descriptors, whose journaled path
+  // is gone; kept: the same with decision 0015's margin journaled and the table's copy beside the
+  // journal (the only copy left), before decision 0016's residual.
+  for (const std::string name : {"goals", "pool", "lookup", "described", "kept"}) {
     INFO(name);
     test::TempDir dir;
     const auto folder = copy_of(name, dir, kFixtures020);

@@ -142,6 +142,13 @@ TEST_CASE("Descriptors: a campaign keeps a copy of each table, and a journal who
   std::filesystem::remove(dir / "tables" / "ligands.csv");
   find_moved_descriptors(journaled, dir / "campaign", sim::catalogue());
   CHECK(journaled["parameters"][0]["descriptors"] == copy.string());
+  // The folder named relative to the working directory (`labloop replay kept`): the copy by its
+  // absolute path, as a relative one would be taken from the configuration's own folder.
+  nlohmann::json relative = config.to_json();
+  find_moved_descriptors(relative, std::filesystem::relative(dir / "campaign"), sim::catalogue());
+  CHECK(relative["parameters"][0]["descriptors"] == copy.string());
+  CHECK(parse_campaign_config(relative.dump(), (dir / "campaign" / "journal.jsonl").string(), sim::catalogue()).parameters[0].descriptor_values ==
+        std::vector<std::vector<double>>{{1}, {2}});
   find_moved_descriptors(both_journaled, dir / "both", sim::catalogue());
   CHECK(both_journaled["parameters"][1]["descriptors"] == (dir / "both" / "ligand.descriptors.csv").string());
   CHECK(parse_campaign_config(journaled.dump(), "journal", sim::catalogue()).parameters[0].descriptor_values == std::vector<std::vector<double>>{{1}, {2}});
