@@ -251,13 +251,14 @@ class CampaignRun {
   void open_journal() {
     refuse_existing_campaign();  // again: another `labloop run` may have started there meanwhile
     if (candidates_) keep_candidates_copy(*candidates_, output_);  // the folder alone resumes and replays, wherever it is moved
-    keep_descriptor_copies(config_, output_);  // so do its descriptor tables
+    nlohmann::json descriptor_tables = keep_descriptor_copies(config_, output_);  // so do its descriptor tables
     journal_.emplace(output_ / "journal.jsonl");
     const std::string campaign_id = campaign_id_;
     id_tag_ = campaign_id.substr(0, kIdTagChars);
     journal(CampaignStartedEvent{.campaign = config_.name, .campaign_id = campaign_id, .config = config_.to_json(), .dry_run = options_.dry_run,
                                  .labloop_version = kVersion, .output = output_.string(),
-                                 .candidates = candidates_ ? candidates_->to_json() : nlohmann::json(), .os_user = os_user_name(),
+                                 .candidates = candidates_ ? candidates_->to_json() : nlohmann::json(),
+                                 .descriptor_tables = descriptor_tables.empty() ? nlohmann::json() : std::move(descriptor_tables), .os_user = os_user_name(),
                                  .host = controller_host_name(), .key_name = key_name(), .key_fingerprint = key_fingerprint()});
     std::vector<JournalEventBody> held;
     held.swap(held_events_);

@@ -1,16 +1,12 @@
 #include "labloop/campaign/candidates.hpp"
 
-#include "labloop/core/append_file.hpp"
-
 #include <fmt/format.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <iterator>
 #include <set>
 
+#include "labloop/campaign/file_digest.hpp"
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
@@ -23,22 +19,6 @@ namespace {
 
 // Rows named in one message; the rest are counted.
 constexpr std::size_t kMaxReportedRows = 10;
-
-std::string sha256_hex(const std::string& bytes) {
-  if (sodium_init() < 0) throw Error("cannot initialise libsodium (for the candidates file's SHA-256)");
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  char hex[2 * crypto_hash_sha256_BYTES + 1];
-  sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-  return hex;
-}
-
-// The file's bytes, or nothing when it cannot be read.
-std::optional<std::string> file_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 std::string list_problems(const std::vector<std::string>& problems) {
   std::string text;

@@ -37,9 +37,10 @@ CampaignConfig journaled_config(const std::vector<JournalEvent>& events, const s
         security[i] = ic["security"];
         ic.erase("security");
       }
-  // A descriptor table named by a path that is gone (the folder or the data directory moved):
-  // the copy beside the journal, or the dataset's own file (descriptor_copies.hpp).
-  find_moved_descriptors(journaled, std::filesystem::path(source).parent_path(), simulators);
+  // A descriptor table named by a path that is gone (the folder or the data directory moved), or
+  // whose bytes are no longer those the journal recorded: the copy beside the journal, or the
+  // dataset's own file (descriptor_copies.hpp).
+  find_moved_descriptors(journaled, std::filesystem::path(source).parent_path(), simulators, started->descriptor_tables);
   CampaignConfig config = parse_campaign_config(journaled.dump(), source + " (campaign_started)", simulators);
   config.controller_key = controller_key;
   for (const auto& [i, paths] : security) {

@@ -153,6 +153,7 @@ JournalEventBody decode_body(EventKind kind, const std::string& name, const Fiel
       e.labloop_version = r.optional_string("labloop_version");
       e.output = r.optional_string("output");
       e.candidates = r.object_or_null("candidates");
+      e.descriptor_tables = r.object_or_null("descriptor_tables");
       e.os_user = r.optional_string("os_user");
       e.host = r.optional_string("host");
       e.key_name = r.optional_string("key_name");
@@ -422,6 +423,7 @@ json encode_fields(const JournalEventBody& body) {
           put_if("labloop_version", e.labloop_version);
           put_if("output", e.output);
           put_unless_null("candidates", e.candidates);
+          put_unless_null("descriptor_tables", e.descriptor_tables);
           put_if("os_user", e.os_user);
           put_if("host", e.host);
           put_if("key_name", e.key_name);

@@ -12,6 +12,7 @@
 #include "../../src/model/optimize/model_selection.hpp"
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/campaign/descriptor_copies.hpp"
+#include "labloop/campaign/file_digest.hpp"
 #include "dataset.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/model/descriptors.hpp"
@@ -168,6 +169,45 @@ TEST_CASE("Descriptors: a campaign keeps a copy of each table, and a journal who
   dataset["parameters"][0]["descriptors"] = "/gone/mmli_opv/descriptors.csv";
   find_moved_descriptors(dataset, {}, sim::catalogue());
   CHECK(dataset["parameters"][0]["descriptors"] == "/gone/mmli_opv/descriptors.csv");
+}
+
+TEST_CASE("Descriptors: the journal records each table's SHA-256, and a table changed since is replaced by the copy or refused",
+          "[descriptors][config]") {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "campaign");
+  const std::string table = "option,mass\nL1,1\nL2,2\n";
+  test::write_file(dir / "ligands.csv", table);
+  nlohmann::json c = nlohmann::json::parse(R"({
+    "name": "demo", "parameters": [{"name": "ligand", "type": "categorical", "choices": ["L1", "L2"], "descriptors": "ligands.csv"}],
+    "objective": {"name": "y", "goal": "minimize"}, "planner": {"kind": "bayesian"},
+    "instruments": [{"name": "r", "endpoint": "tcp://127.0.0.1:5555"}], "budget": {"experiments": 10}})");
+  const CampaignConfig config = parse_campaign_config(c.dump(), (dir / "campaign.json").string(), sim::catalogue());
+  const nlohmann::json recorded = keep_descriptor_copies(config, dir / "campaign");
+  const std::string path = (dir / "ligands.csv").string();
+  REQUIRE(recorded.size() == 1);
+  CHECK(recorded[path] == sha256_hex(table));
+  CHECK(keep_descriptor_copies(parse_campaign_config(R"({"name": "plain", "parameters": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+    "objective": {"name": "y", "goal": "minimize"}, "instruments": [{"name": "r", "endpoint": "tcp://127.0.0.1:5555"}],
+    "budget": {"experiments": 10}})", (dir / "plain.json").string(), sim::catalogue()), dir / "campaign") == nlohmann::json::object());
+  // Unchanged: left alone.
+  nlohmann::json journaled = config.to_json();
+  find_moved_descriptors(journaled, dir / "campaign", sim::catalogue(), recorded);
+  CHECK(journaled["parameters"][0]["descriptors"] == path);
+  // Changed since (an updated data directory): the copy holds the recorded bytes and replaces it.
+  test::write_file(dir / "ligands.csv", "option,mass\nL1,1\nL2,3\n");
+  find_moved_descriptors(journaled, dir / "campaign", sim::catalogue(), recorded);
+  CHECK(journaled["parameters"][0]["descriptors"] == (dir / "campaign" / "ligand.descriptors.csv").string());
+  CHECK(parse_campaign_config(journaled.dump(), "journal", sim::catalogue()).parameters[0].descriptor_values == std::vector<std::vector<double>>{{1}, {2}});
+  // A journal written before digests were recorded cannot tell: the file as it is now.
+  nlohmann::json older = config.to_json();
+  find_moved_descriptors(older, dir / "campaign", sim::catalogue());
+  CHECK(older["parameters"][0]["descriptors"] == path);
+  // Changed, and no copy with the recorded bytes: refused with the file and both digests.
+  test::write_file(dir / "campaign" / "ligand.descriptors.csv", "option,mass\nL1,1\nL2,4\n");
+  nlohmann::json refused = config.to_json();
+  CHECK_THROWS_WITH(find_moved_descriptors(refused, dir / "campaign", sim::catalogue(), recorded),
+                    Contains("the descriptor table " + path + " has changed since the campaign began") && Contains(sha256_hex(table)) &&
+                        Contains("restore that file"));
 }
 
 TEST_CASE("Descriptors: a campaign file on a dataset simulator takes the dataset's descriptors.csv, journaled, unless it says false",

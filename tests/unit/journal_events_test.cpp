@@ -30,6 +30,8 @@ std::vector<JournalEventBody> one_of_each() {
   const json params{{"x1", 1.5}, {"solvent", "THF"}};
   return {
       CampaignStartedEvent{"quickstart", "0123456789abcdef0123456789abcdef", json{{"name", "quickstart"}}, true, "0.3.0", "runs/q"},
+      CampaignStartedEvent{.campaign = "described", .candidates = json{{"file", "/data/plate.csv"}, {"sha256", "ab12"}, {"rows", 30}},
+                           .descriptor_tables = json{{"/data/ligands.csv", "cd34"}}},
       InstrumentReadyEvent{"sim", "(private)", "labloop-sim", "0.3.0", 4},
       ProposedEvent{"q-0001", params, "bayesian", {0.25, 0.5}, 3, std::vector<std::string>{"q-0000"}, std::nullopt, std::nullopt, nullptr},
       ProposedEvent{"q-0001-r2", params, "bayesian", {0.25, 0.5}, std::nullopt, std::nullopt, "q-0001", 2, 5.0},
@@ -164,7 +166,7 @@ TEST_CASE("Journal events: every kind survives encode and decode, field for fiel
     CHECK(decoded.raw == object);
     CHECK(encode_fields(decoded.body).dump() == without_envelope(object).dump());
   }
-  CHECK(seq == static_cast<std::uint64_t>(EventKind::unknown) + 1);  // every known kind, "proposed" twice
+  CHECK(seq == static_cast<std::uint64_t>(EventKind::unknown) + 2);  // every known kind, "campaign_started" and "proposed" twice
 }
 
 TEST_CASE("Journal events: the encoding is the bytes the loop has always written", "[journal_events]") {

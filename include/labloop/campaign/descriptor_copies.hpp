@@ -19,14 +19,20 @@ namespace labloop {
 std::filesystem::path descriptor_copy_name(const std::string& parameter);
 
 // Copies each table the parameters name into `folder` (replacing a file of that name), written
-// whole then renamed. Throws Error when a table cannot be read or the copy cannot be written.
-void keep_descriptor_copies(const CampaignConfig& config, const std::filesystem::path& folder);
+// whole then renamed, and returns {"<path as the parameters name it>": "<SHA-256 of the bytes
+// copied>", …} for the journal (an empty object when no parameter has descriptors). Throws Error
+// when a table cannot be read or the copy cannot be written.
+nlohmann::json keep_descriptor_copies(const CampaignConfig& config, const std::filesystem::path& folder);
 
 // For a journaled configuration (its "parameters" and "instruments" as journaled): each
 // parameter whose "descriptors" file no longer exists is pointed at the copy in `folder` (empty:
 // none), else, when the journal named a dataset's descriptors.csv, at that dataset's file in
-// today's data directory. Paths that exist, and those with no replacement, are left as they are
-// (reading them then fails with the file named).
-void find_moved_descriptors(nlohmann::json& config, const std::filesystem::path& folder, const SimulatorCatalogue& simulators);
+// today's data directory. With the SHA-256 the journal recorded for a table (`recorded`, as
+// keep_descriptor_copies returned; null for journals written before), a file that exists but
+// has other bytes counts as gone too: the copy replaces it when its bytes are the recorded ones
+// (a data directory updated since), and otherwise Error names the file and both digests. Paths
+// with no replacement are left as they are (reading them then fails with the file named).
+void find_moved_descriptors(nlohmann::json& config, const std::filesystem::path& folder, const SimulatorCatalogue& simulators,
+                            const nlohmann::json& recorded = nullptr);
 
 }  // namespace labloop

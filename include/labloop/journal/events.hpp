@@ -67,6 +67,9 @@ struct CampaignStartedEvent {
   // With a candidate pool: {"file": absolute path, "sha256": hex of its bytes, "rows": n}, so
   // resume and replay rebuild the same pool and refuse a changed file; null when absent.
   nlohmann::json candidates;
+  // With descriptor tables: {"<path as journaled>": "<SHA-256 hex of its bytes>", …}, so resume
+  // and replay use the bytes the campaign ran with (absent before decision 0016's commit): null when absent.
+  nlohmann::json descriptor_tables;
   // Who started it (absent before 0.3): the OS user and host of the controller, and its key
   // (config "controller_key") when the journal is signed: the key's name and fingerprint.
   std::optional<std::string> os_user;
