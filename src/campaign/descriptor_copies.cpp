@@ -41,8 +41,12 @@ void find_moved_descriptors(nlohmann::json& config, const fs::path& folder, cons
     if (!recorded.is_object() || !recorded.contains(named) || !recorded[named].is_string()) return std::nullopt;
     return recorded[named].get<std::string>();
   };
+  // Nothing for a file that cannot be read or is over the tables' limit (reading it as a table
+  // then says which).
   auto digest_of = [](const fs::path& file) -> std::optional<std::string> {
-    const std::optional<std::string> bytes = file_bytes(file);
+    std::error_code ec;
+    const std::uintmax_t size = fs::file_size(file, ec);
+    const std::optional<std::string> bytes = ec || size > kMaxDescriptorFileBytes ? std::nullopt : file_bytes(file);
     return bytes ? std::optional<std::string>(sha256_hex(*bytes)) : std::nullopt;
   };
   // Decided on the journaled paths first, then applied: parameters sharing a table share its copy.
@@ -61,14 +65,13 @@ void find_moved_descriptors(nlohmann::json& config, const fs::path& folder, cons
     // The copy is under the name of the first parameter that names this table; absolute, as
     // the configuration takes a relative path from its own folder (`labloop replay kept` names
     // the folder relative to the working directory).
-    if (const fs::path copy = folder / descriptor_copy_name(p["name"].get<std::string>());
-        !folder.empty() && fs::exists(copy, ec) && (!want || digest_of(copy) == want))
-      found = fs::absolute(copy, ec).lexically_normal();
+    const fs::path copy = folder / descriptor_copy_name(p["name"].get<std::string>());
+    if (!folder.empty() && fs::exists(copy, ec) && (!want || digest_of(copy) == want)) found = fs::absolute(copy, ec).lexically_normal();
     if (!found && now)
       throw Error(fmt::format("the descriptor table {} has changed since the campaign began (SHA-256 {} then, {} now) and the campaign folder "
                               "holds no copy of the original ({}): proposals were made from the original values, so restore that file to "
                               "resume or replay",
-                              named, *want, *now, (folder / descriptor_copy_name(p["name"].get<std::string>())).string()));
+                              named, *want, *now, copy.string()));
     // Written before copies were kept: the journal named a dataset's file (.../<dataset>/descriptors.csv).
     const fs::path path = named;
     if (!found && path.filename() == "descriptors.csv" && config.contains("instruments") && config["instruments"].is_array())

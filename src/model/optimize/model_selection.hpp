@@ -41,7 +41,8 @@ struct ModelSelectionOptions {
   AdditiveShare additive_share = AdditiveShare::half;
   // With descriptors: how much higher (natural log) the one-hot model's evidence must be than the
   // descriptor model's for the planner to set the descriptors aside. 0: a plain evidence choice
-  // (as campaigns before "one_hot_margin" existed ran); new campaigns 3 (docs/decisions/0015).
+  // (as campaigns before "one_hot_margin" existed ran); campaigns started under decision 0015
+  // journaled 3. Unused with one_hot_residual.
   double one_hot_margin = 0.0;
   // With descriptors: the model over them adds to each choice an effect of its own that the
   // descriptors do not explain (a one-hot part with a fitted share) and is always used, so

@@ -144,7 +144,6 @@ void set_new_campaign_defaults(PlannerConfig& config, const std::vector<Paramete
   // ties are settled at random: the order of a file's rows or of a parameter's choices then
   // decides nothing (docs/decisions/0014).
   if ((categorical || candidate_pool) && !config.options.contains("ties")) config.options["ties"] = "random";
-  // Descriptors someone supplied are set aside only on strong evidence (docs/decisions/0015).
   const bool described = std::any_of(parameters.begin(), parameters.end(), [](const Parameter& p) { return !p.descriptor_values.empty(); });
   // Descriptors someone supplied are kept, and each choice keeps an effect of its own beside them
   // (docs/decisions/0016); a file that asks for the choice by evidence (decision 0015) has it.
