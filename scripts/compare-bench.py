@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""Compares the real suite's runs of `labloop bench`, seed by seed.
+
+Each argument is an output directory of `labloop bench --suite real` (its real.csv), optionally
+followed by `:PLANNER` to pick one planner of that run (as real.csv's planner column writes it,
+e.g. `runs/b12:{"beta":12,"kind":"bayesian"}`); without it, every planner of the run except
+random search is a column. The first column is the baseline. Per lookup table and column: the
+median experiments to the first top-1 % row, the geometric mean over seeds, and, against the
+baseline, on how many seeds the column needed fewer / more experiments (paired by seed, over the
+seeds both ran). The last line is the geometric mean over the tables every column ran of each
+table's geometric mean over seeds. Runs are comparable only when made with the same --seeds,
+--max and --subset (each seed draws the same initial rows and subset for every planner).
+
+usage: scripts/compare-bench.py BASELINE_DIR[:PLANNER] OTHER_DIR[:PLANNER]...
+(a directory is named up to its first colon, so its name cannot hold one)
+Standard library only; stdout is a plain-text table.
+"""
+import csv
+import math
+import statistics
+import sys
+
+
+def load(argument):
+    """{column name: {dataset: {seed: experiments to the top 1 %}}} of one argument."""
+    directory, _, wanted = argument.partition(":")
+    columns = {}
+    try:
+        f = open(f"{directory}/real.csv", newline="")
+    except OSError as e:
+        sys.exit(f"compare-bench: cannot read {directory}/real.csv: {e.strerror}")
+    with f:
+        for row in csv.DictReader(f):
+            if row["kind"] != "lookup_table" or row["to_top"] == "":
+                continue
+            planner = row["planner"]
+            if wanted and planner != wanted:
+                continue
+            if not wanted and planner == "random":
+                continue
+            columns.setdefault(f"{directory}:{planner}", {}).setdefault(row["dataset"], {})[int(row["seed"])] = int(row["to_top"])
+    if not columns:
+        sys.exit(f"compare-bench: {argument}: no lookup-table rows" + (f" for planner {wanted}" if wanted else " of a planner other than random"))
+    return columns
+
+
+def geometric_mean(values):
+    return math.exp(statistics.mean(math.log(v) for v in values))
+
+
+def compare(columns):
+    """Rows of (dataset, [(median, geometric mean, better, worse) per column]) and the summary line."""
+    names = list(columns)
+    base = columns[names[0]]
+    datasets = sorted({d for c in columns.values() for d in c})
+    rows, per_column = [], {n: [] for n in names}
+    for dataset in datasets:
+        cells = []
+        for name in names:
+            runs = columns[name].get(dataset)
+            if runs is None:
+                cells.append(None)
+                continue
+            paired = sorted(set(runs) & set(base.get(dataset, {})))
+            better = sum(runs[s] < base[dataset][s] for s in paired)
+            worse = sum(runs[s] > base[dataset][s] for s in paired)
+            cells.append((statistics.median(runs.values()), geometric_mean(runs.values()), better, worse))
+        rows.append((dataset, cells))
+        if all(c is not None for c in cells):
+            for name, cell in zip(names, cells):
+                per_column[name].append(math.log(cell[1]))
+    summary = [math.exp(statistics.mean(v)) if v else None for v in per_column.values()]
+    return names, rows, summary
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        sys.exit(__doc__)
+    columns = {}
+    for argument in sys.argv[1:]:
+        for name, data in load(argument).items():
+            if name in columns:
+                sys.exit(f"compare-bench: column {name} given twice")
+            columns[name] = data
+    names, rows, summary = compare(columns)
+    for k, name in enumerate(names):
+        print(f"[{k}] {name}" + (" (baseline)" if k == 0 else ""))
+    print("median experiments to the top 1 % / geometric mean over seeds / seeds better:worse than [0]")
+    print(f"{'table':<24}" + "".join(f"{f'[{k}]':>22}" for k in range(len(names))))
+    for dataset, cells in rows:
+        line = f"{dataset:<24}"
+        for cell in cells:
+            line += f"{'-':>22}" if cell is None else f"{cell[0]:>8.1f} {cell[1]:6.2f} {cell[2]:>3}:{cell[3]:<3}"
+        print(line)
+    print(f"{'geometric mean':<24}" + "".join(f"{'-':>22}" if g is None else f"{g:>15.2f}{'':7}" for g in summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""scripts/compare-bench.py on two small real.csv files whose figures are worked out by hand."""
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "compare-bench.py")
+spec = importlib.util.spec_from_file_location("compare_bench", SCRIPT)
+compare_bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(compare_bench)
+
+HEADER = "dataset,kind,planner,seed,pool,top_rows,to_top,to_best,experiments,regret,refused,reference,median_ask_ms\n"
+
+
+def write_run(directory, rows):
+    os.makedirs(directory)
+    with open(os.path.join(directory, "real.csv"), "w") as f:
+        f.write(HEADER)
+        for dataset, planner, seed, to_top in rows:
+            f.write(f'{dataset},lookup_table,"{planner}",{seed},100,1,{to_top},{to_top},{to_top},,,,0.1\n')
+        # An emulated row: no experiments-to-top figure, never compared.
+        f.write('suzuki,emulated,"bayesian",1,,,,,50,0.5,,1,0.1\n')
+
+
+class CompareBench(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.a = os.path.join(self.tmp.name, "a")
+        self.b = os.path.join(self.tmp.name, "b")
+        write_run(self.a, [("t1", "random", 1, 50), ("t1", "bayesian", 1, 4), ("t1", "bayesian", 2, 16), ("t1", "bayesian", 3, 9),
+                           ("t2", "bayesian", 1, 10), ("t2", "bayesian", 2, 10)])
+        # b: two planners, the JSON one quoted as labloop writes it; t1 seed 3 missing; no t2 for one planner.
+        write_run(self.b, [("t1", "bayesian", 1, 2), ("t1", "bayesian", 2, 16), ("t2", "bayesian", 1, 20), ("t2", "bayesian", 2, 5),
+                           ("t1", '{""beta"":6}', 1, 8), ("t1", '{""beta"":6}', 2, 8)])
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_figures(self):
+        columns = {}
+        for argument in (self.a, self.b):
+            columns.update(compare_bench.load(argument))
+        self.assertEqual(list(columns), [f"{self.a}:bayesian", f"{self.b}:bayesian", f'{self.b}:{{"beta":6}}'])
+        names, rows, summary = compare_bench.compare(columns)
+        t1, t2 = dict(rows)["t1"], dict(rows)["t2"]
+        # Baseline t1: 4, 16, 9 → median 9, geometric mean (4·16·9)^(1/3) = 576^(1/3).
+        self.assertEqual(t1[0][0], 9)
+        self.assertAlmostEqual(t1[0][1], 576 ** (1 / 3))
+        self.assertEqual(t1[0][2:], (0, 0))
+        # b's bayesian on t1: 2, 16 → median 9, geometric mean √32; paired with seeds 1, 2: one better, none worse.
+        self.assertEqual(t1[1][0], 9)
+        self.assertAlmostEqual(t1[1][1], 32 ** 0.5)
+        self.assertEqual(t1[1][2:], (1, 0))
+        # β = 6 on t1: 8, 8 → better on seed 2 (8 < 16), worse on seed 1 (8 > 4).
+        self.assertEqual(t1[2][0], 8)
+        self.assertAlmostEqual(t1[2][1], 8.0)
+        self.assertEqual(t1[2][2:], (1, 1))
+        # t2: 20 and 5 against 10 and 10: one each way, the same geometric mean; the β = 6 column never ran it.
+        self.assertAlmostEqual(t2[1][1], 10.0)
+        self.assertEqual(t2[1][2:], (1, 1))
+        self.assertIsNone(t2[2])
+        # The summary covers the tables every column ran: t1 alone.
+        self.assertAlmostEqual(summary[0], 576 ** (1 / 3))
+        self.assertAlmostEqual(summary[2], 8.0)
+
+    def test_command_line(self):
+        out = subprocess.run([sys.executable, SCRIPT, self.a, f'{self.b}:{{"beta":6}}'], capture_output=True, text=True, check=True).stdout
+        self.assertIn("(baseline)", out)
+        self.assertRegex(out, r"t1\s+9\.0\s+8\.32\s+0:0\s+8\.0\s+8\.00\s+1:1")
+        bad = subprocess.run([sys.executable, SCRIPT, f"{self.a}:nope"], capture_output=True, text=True)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertIn("no lookup-table rows for planner nope", bad.stderr)
+        missing = subprocess.run([sys.executable, SCRIPT, os.path.join(self.tmp.name, "none")], capture_output=True, text=True)
+        self.assertNotEqual(missing.returncode, 0)
+        self.assertIn("cannot read", missing.stderr)
+        self.assertNotIn("Traceback", missing.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
