@@ -30,15 +30,17 @@ def load(argument):
     except OSError as e:
         sys.exit(f"compare-bench: cannot read {directory}/real.csv: {e.strerror}")
     with f:
-        for row in csv.DictReader(f):
-            if row["kind"] != "lookup_table" or row["to_top"] == "":
-                continue
-            planner = row["planner"]
-            if wanted and planner != wanted:
-                continue
-            if not wanted and planner == "random":
-                continue
-            columns.setdefault(f"{directory}:{planner}", {}).setdefault(row["dataset"], {})[int(row["seed"])] = int(row["to_top"])
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            try:
+                if row["kind"] != "lookup_table" or row["to_top"] == "":
+                    continue
+                planner = row["planner"]
+                if (wanted and planner != wanted) or (not wanted and planner == "random"):
+                    continue
+                seed, to_top = int(row["seed"]), int(row["to_top"])
+            except (KeyError, TypeError, ValueError):
+                sys.exit(f"compare-bench: {directory}/real.csv line {line}: not a row of labloop bench's real.csv")
+            columns.setdefault(f"{directory}:{planner}", {}).setdefault(row["dataset"], {})[seed] = to_top
     if not columns:
         sys.exit(f"compare-bench: {argument}: no lookup-table rows" + (f" for planner {wanted}" if wanted else " of a planner other than random"))
     return columns

@@ -14,6 +14,18 @@ namespace labloop {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// A table's bytes, or nothing when it cannot be read or is over the tables' limit (reading it as
+// a table then says which).
+std::optional<std::string> table_bytes(const fs::path& file) {
+  std::error_code ec;
+  const std::uintmax_t size = fs::file_size(file, ec);
+  return ec || size > kMaxDescriptorFileBytes ? std::nullopt : file_bytes(file);
+}
+
+}  // namespace
+
 std::filesystem::path descriptor_copy_name(const std::string& parameter) { return parameter + ".descriptors.csv"; }
 
 nlohmann::json keep_descriptor_copies(const CampaignConfig& config, const fs::path& folder) {
@@ -21,9 +33,7 @@ nlohmann::json keep_descriptor_copies(const CampaignConfig& config, const fs::pa
   for (const Parameter& p : config.parameters) {
     if (p.descriptors.empty() || digests.contains(p.descriptors)) continue;
     // Checked when the configuration was read; the limit again, in case it grew since.
-    std::error_code ec;
-    const std::uintmax_t size = fs::file_size(p.descriptors, ec);
-    const std::optional<std::string> bytes = ec || size > kMaxDescriptorFileBytes ? std::nullopt : file_bytes(p.descriptors);
+    const std::optional<std::string> bytes = table_bytes(p.descriptors);
     if (!bytes)
       throw Error(fmt::format("cannot read the descriptors of \"{}\" ({}, at most {} bytes) to keep a copy in the campaign folder", p.name,
                               p.descriptors, kMaxDescriptorFileBytes));
@@ -41,12 +51,8 @@ void find_moved_descriptors(nlohmann::json& config, const fs::path& folder, cons
     if (!recorded.is_object() || !recorded.contains(named) || !recorded[named].is_string()) return std::nullopt;
     return recorded[named].get<std::string>();
   };
-  // Nothing for a file that cannot be read or is over the tables' limit (reading it as a table
-  // then says which).
   auto digest_of = [](const fs::path& file) -> std::optional<std::string> {
-    std::error_code ec;
-    const std::uintmax_t size = fs::file_size(file, ec);
-    const std::optional<std::string> bytes = ec || size > kMaxDescriptorFileBytes ? std::nullopt : file_bytes(file);
+    const std::optional<std::string> bytes = table_bytes(file);
     return bytes ? std::optional<std::string>(sha256_hex(*bytes)) : std::nullopt;
   };
   // Decided on the journaled paths first, then applied: parameters sharing a table share its copy.

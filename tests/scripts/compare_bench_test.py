@@ -77,6 +77,14 @@ class CompareBench(unittest.TestCase):
         self.assertNotEqual(missing.returncode, 0)
         self.assertIn("cannot read", missing.stderr)
         self.assertNotIn("Traceback", missing.stderr)
+        garbled = os.path.join(self.tmp.name, "garbled")
+        os.makedirs(garbled)
+        with open(os.path.join(garbled, "real.csv"), "w") as f:
+            f.write(HEADER + "t1,lookup_table,bayesian,one,100,1,4,4,4,,,,0.1\n")
+        bad_row = subprocess.run([sys.executable, SCRIPT, garbled], capture_output=True, text=True)
+        self.assertNotEqual(bad_row.returncode, 0)
+        self.assertIn("real.csv line 2: not a row of labloop bench's real.csv", bad_row.stderr)
+        self.assertNotIn("Traceback", bad_row.stderr)
 
 
 if __name__ == "__main__":
