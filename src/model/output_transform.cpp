@@ -30,6 +30,17 @@ double spread(const Eigen::VectorXd& y) {
   return std::isfinite(sd) ? sd : m;
 }
 
+// Φ⁻¹(q) for 0 < q < 1: bisection on erfc to double precision (a few dozen steps; the warp is
+// fitted once per model fit).
+double normal_quantile(double q) {
+  double lo = -40, hi = 40;
+  for (int i = 0; i < 200 && hi - lo > 1e-12; ++i) {
+    const double mid = (lo + hi) / 2;
+    (0.5 * std::erfc(-mid / std::sqrt(2.0)) < q ? lo : hi) = mid;
+  }
+  return (lo + hi) / 2;
+}
+
 // The upper median (the middle value, or the larger of the two middle ones): enough for a scale.
 double upper_median(std::vector<double> v) {
   const auto middle = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
@@ -151,6 +162,55 @@ double YeoJohnson::derivative(double y) const {
 double YeoJohnson::transform(double y) const { return (raw(y / scale_) - out_mean_) / out_scale_; }
 
 Eigen::VectorXd YeoJohnson::transform(const Eigen::VectorXd& y) const {
+  Eigen::VectorXd t(y.size());
+  for (Eigen::Index i = 0; i < y.size(); ++i) t[i] = transform(y[i]);
+  return t;
+}
+
+void HalfRankWarp::fit(const Eigen::VectorXd& y) {
+  *this = HalfRankWarp{};
+  const Eigen::Index n = y.size();
+  std::vector<double> sorted(y.data(), y.data() + n);
+  std::sort(sorted.begin(), sorted.end());
+  size_t distinct = sorted.empty() ? 0 : 1;
+  for (size_t i = 1; i < sorted.size(); ++i) distinct += sorted[i] != sorted[i - 1];
+  if (distinct < 3) return;
+  const double median = sorted[static_cast<size_t>(n - 1) / 2];  // the lower median: on the better side
+  double ss = 0;
+  size_t better = 0;
+  for (const double v : sorted)
+    if (v <= median) ss += (v - median) * (v - median), ++better;
+  const double sigma = std::sqrt(ss / static_cast<double>(better));
+  if (!(sigma > 0) || !std::isfinite(sigma)) return;
+  // Each distinct value above the median at its mid-rank quantile.
+  for (size_t i = 0; i < sorted.size();) {
+    size_t j = i;
+    while (j < sorted.size() && sorted[j] == sorted[i]) ++j;
+    if (sorted[i] > median) {
+      const double q = (static_cast<double>(i + j) / 2.0) / static_cast<double>(n);  // mid-rank (0-based i..j−1) + 0.5, over n
+      from_.push_back(sorted[i]);
+      to_.push_back(median + sigma * normal_quantile(q));
+    }
+    i = j;
+  }
+  if (from_.empty()) return;
+  from_.insert(from_.begin(), median);
+  to_.insert(to_.begin(), median);
+  // Increasing: a quantile image can fall below its left neighbour only through rounding.
+  for (size_t i = 1; i < to_.size(); ++i) to_[i] = std::max(to_[i], std::nextafter(to_[i - 1], INFINITY));
+  if (from_.size() < 2) from_.clear(), to_.clear();
+}
+
+double HalfRankWarp::transform(double y) const {
+  if (from_.empty() || !(y > from_.front())) return y;
+  const auto hi = std::upper_bound(from_.begin(), from_.end(), y);
+  size_t k = static_cast<size_t>(hi - from_.begin());
+  if (k >= from_.size()) k = from_.size() - 1;  // beyond the worst: the last segment's slope
+  const double x0 = from_[k - 1], x1 = from_[k], t0 = to_[k - 1], t1 = to_[k];
+  return t0 + (t1 - t0) * (y - x0) / (x1 - x0);
+}
+
+Eigen::VectorXd HalfRankWarp::transform(const Eigen::VectorXd& y) const {
   Eigen::VectorXd t(y.size());
   for (Eigen::Index i = 0; i < y.size(); ++i) t[i] = transform(y[i]);
   return t;

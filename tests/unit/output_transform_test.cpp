@@ -120,3 +120,38 @@ TEST_CASE("Yeo-Johnson: extreme finite values give a finite transform (no overfl
     for (Eigen::Index i = 0; i < y.size(); ++i) CHECK(std::isfinite(warp.derivative(y[i])));
   }
 }
+
+TEST_CASE("Half-rank warp: the better half unchanged, the worse half a Gaussian tail by rank, order kept", "[transform]") {
+  // Minimized values: 1…5 the better half (median 5), then a long tail of poor ones.
+  Eigen::VectorXd y(9);
+  y << 1, 2, 3, 4, 5, 6, 50, 500, 5000;
+  HalfRankWarp warp;
+  warp.fit(y);
+  REQUIRE_FALSE(warp.identity());
+  const Eigen::VectorXd t = warp.transform(y);
+  for (int i = 0; i < 5; ++i) CHECK(t[i] == y[i]);
+  // σ = √((16 + 9 + 4 + 1 + 0) / 5) = √6; the value of 0-based rank r has quantile (r + ½) / 9.
+  const double sigma = std::sqrt(6.0);
+  CHECK(t[8] == Approx(5 + sigma * 1.5932).epsilon(1e-4));  // Φ⁻¹(17/18) = 1.5932
+  CHECK(t[5] == Approx(5 + sigma * 0.28222).epsilon(1e-4));  // Φ⁻¹(11/18)
+  for (int i = 1; i < 9; ++i) CHECK(t[i] > t[i - 1]);
+  // Between and beyond fitted values: interpolated, increasing, finite.
+  CHECK(warp.transform(275.0) > t[6]);
+  CHECK(warp.transform(275.0) < t[7]);
+  CHECK(warp.transform(1e4) > t[8]);
+  CHECK(std::isfinite(warp.transform(1e300)));
+  CHECK(warp.transform(-7.0) == -7.0);
+}
+
+TEST_CASE("Half-rank warp: too few distinct values or no spread in the better half leave the identity", "[transform]") {
+  HalfRankWarp warp;
+  Eigen::VectorXd two(4);
+  two << 1, 1, 2, 2;
+  warp.fit(two);
+  CHECK(warp.identity());
+  Eigen::VectorXd flat(5);
+  flat << 0, 0, 0, 1, 2;  // a better half of zeros: no scale for the tail
+  warp.fit(flat);
+  CHECK(warp.identity());
+  CHECK(warp.transform(3.0) == 3.0);
+}

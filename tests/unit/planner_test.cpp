@@ -115,7 +115,8 @@ TEST_CASE("Bayesian planner: bad options are config errors naming the option", "
 TEST_CASE("Bayesian planner: model-selection and trust-region options are accepted, and checked", "[planner][bayesian]") {
   const Space space = mixed_space();
   for (const nlohmann::json& options : {nlohmann::json{{"kernel", "select"}, {"output_transform", "select"}, {"trust_region", "off"}},
-                                        nlohmann::json{{"kernel", "matern32"}, {"output_transform", "yeo_johnson"}, {"acquisition", "log_ei"}}}) {
+                                        nlohmann::json{{"kernel", "matern32"}, {"output_transform", "yeo_johnson"}, {"acquisition", "log_ei"}},
+                                        nlohmann::json{{"output_transform", "half_rank"}, {"refit_every", 3}}}) {
     auto planner = planner_for(space, "bayesian", options);
     for (int i = 0; i < 12; ++i) {
       const Point x = planner->ask(1, {}).front();
@@ -124,7 +125,7 @@ TEST_CASE("Bayesian planner: model-selection and trust-region options are accept
   }
   CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"trust_region", "on"}}), "test.json: /planner/trust_region: must be one of: candidates, off");
   CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"output_transform", "box_cox"}}),
-                    "test.json: /planner/output_transform: must be one of: select, yeo_johnson, none");
+                    "test.json: /planner/output_transform: must be one of: select, yeo_johnson, none, half_rank");
 }
 
 TEST_CASE("Planner options: a kernel's or an acquisition's own options are checked where they were written", "[planner][bayesian]") {
@@ -403,7 +404,7 @@ TEST_CASE("Bayesian planner: mixtures of extreme, equal, tiny and nearly equal v
     INFO("values " << values[0] << " " << values[1] << " " << values[2] << " " << values[3] << " " << values[4] << " " << values[5]);
     extreme_run(values, 4);
     // Every value extreme (not only the initial design's), with every output-transform choice.
-    for (const char* transform : {"select", "yeo_johnson", "none"}) {
+    for (const char* transform : {"select", "yeo_johnson", "none", "half_rank"}) {
       INFO(transform);
       std::vector<double> all = values;
       for (int i = 0; i < 4; ++i) all.push_back(values[static_cast<size_t>(i)]);
@@ -414,9 +415,10 @@ TEST_CASE("Bayesian planner: mixtures of extreme, equal, tiny and nearly equal v
 
 TEST_CASE("Bayesian planner: extreme values arriving between refits and failures next to them never crash it", "[planner][bayesian]") {
   const Space space({Parameter{.name = "x1", .low = 0, .high = 1}, Parameter{.name = "x2", .low = 0, .high = 1}});
-  for (double huge : {1e300, -1e300, DBL_MAX, -DBL_MAX}) {
-    INFO("value " << huge);
-    auto planner = planner_for(space, "bayesian", {{"initial", 5}, {"refit_every", 5}});
+  for (double huge : {1e300, -1e300, DBL_MAX, -DBL_MAX})
+   for (const char* transform : {"select", "half_rank"}) {
+    INFO("value " << huge << ", " << transform);
+    auto planner = planner_for(space, "bayesian", {{"initial", 5}, {"refit_every", 5}, {"output_transform", transform}});
     for (int i = 0; i < 14; ++i) {
       const Point x = planner->ask(1, {}).front();
       REQUIRE(x.allFinite());

@@ -6,6 +6,7 @@
 // (the transform is strictly increasing), so "best observed" means the same before and after.
 #include <Eigen/Core>
 #include <cmath>
+#include <vector>
 
 namespace labloop {
 
@@ -64,6 +65,25 @@ class YeoJohnson {
   bool box_cox_ = false;
   double lambda_ = 1;                    // λ = 1 is the identity
   double out_mean_ = 0, out_scale_ = 1;  // standardization after it
+};
+
+// Half-rank warp (as Google Vizier's): the values worse than the median (larger: the planner
+// minimizes) are replaced by median + σ·Φ⁻¹(q), q their rank quantile and σ the root mean square
+// deviation of the better half from the median; the better half is kept as it is. The worse half's
+// spread is then set by its order alone: a long tail of poor results is drawn in to a Gaussian
+// tail, and a plateau of near-equal ones (yields near 0 %) is spread out by rank, while the
+// region near the optimum keeps its shape and units. Increasing (ties share a value). Values between the fitted ones are interpolated linearly; beyond the worst
+// fitted one, continued with the slope of the last segment.
+class HalfRankWarp {
+ public:
+  // Needs at least 3 distinct values and a better half with some spread; otherwise the identity.
+  void fit(const Eigen::VectorXd& y);
+  double transform(double y) const;
+  Eigen::VectorXd transform(const Eigen::VectorXd& y) const;
+  bool identity() const { return from_.empty(); }
+
+ private:
+  std::vector<double> from_, to_;  // the warped part: sorted fitted values ≥ the median and their images
 };
 
 }  // namespace labloop

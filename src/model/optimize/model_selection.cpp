@@ -82,7 +82,7 @@ bool ModelSelection::fit(const Observations& observations, std::mt19937_64& rng,
     std::vector<double> t;
     for (Eigen::Index k = modelled_; k < n && !refit; ++k) {
       const double v = value(observations.arrivals[static_cast<size_t>(k)]);
-      t.push_back(warp_.transform(compression_.transform(v)));
+      t.push_back(warp_.transform(half_rank_.transform(compression_.transform(v))));
       refit = (!compression_.active() && MagnitudeCompression::extreme(v)) || !std::isfinite(t.back()) ||
               std::abs(t.back()) > MagnitudeCompression::kThreshold;
     }
@@ -105,6 +105,12 @@ bool ModelSelection::fit(const Observations& observations, std::mt19937_64& rng,
   const Eigen::VectorXd observed =
       compression_.transform(Eigen::Map<const Eigen::VectorXd>(ys.data(), static_cast<Eigen::Index>(ys.size())));
   y = compression_.transform(y);
+  if (options_.output_transform == OutputTransform::half_rank) {
+    // Warped before anything else sees the values: the kernel choice below compares models of the
+    // same warped values, and the power warp stays the identity.
+    half_rank_.fit(observed);
+    y = half_rank_.transform(y);
+  }
   last_fit_n_ = modelled_ = n;
   // Between iterations θ barely moves: polish it, and only now and then search afresh.
   // Past the fitting subset, 25 new results among hundreds barely move θ, and a multi-start

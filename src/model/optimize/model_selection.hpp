@@ -21,7 +21,7 @@ namespace labloop::detail {
 inline constexpr Eigen::Index kFitSubset = 300;
 
 enum class KernelChoice { select, fixed };
-enum class OutputTransform { select, yeo_johnson, none };
+enum class OutputTransform { select, yeo_johnson, none, half_rank };
 enum class CategoricalLengthscale { shared, per_choice };
 enum class AdditiveKernel { automatic, on, off };
 enum class AdditiveShare { half, fitted };
@@ -64,7 +64,7 @@ class ModelSelection {
   // A value in the observations' units taken to the model's (the magnitude compression, then the
   // output warp, as fitted last; both increasing): where a threshold in user units lies for the
   // model, e.g. an outcome constraint's bound or a hypervolume reference point.
-  double to_model_units(double y) const { return warp_.transform(compression_.transform(y)); }
+  double to_model_units(double y) const { return warp_.transform(half_rank_.transform(compression_.transform(y))); }
   // Whether the model last chosen sees categorical choices through their descriptors (only
   // possible when some parameter has descriptors; chosen by evidence against one-hot).
   bool uses_descriptors() const { return descriptors_; }
@@ -82,6 +82,7 @@ class ModelSelection {
   MagnitudeCompression compression_;  // frozen between refits, like the warp; before it
   YeoJohnson warp_;                   // frozen between refits; the identity until fitted
   bool warped_ = false;               // OutputTransform::select: whether the last model choice kept the warp
+  HalfRankWarp half_rank_;            // OutputTransform::half_rank (warp_ is then the identity); frozen between refits
   // With descriptors: the model's options for their features (gp_options_ holds the chosen ones).
   std::optional<GaussianProcessOptions> descriptor_options_;
   GaussianProcessOptions one_hot_options_;

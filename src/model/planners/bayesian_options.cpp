@@ -82,7 +82,8 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
   }
   choice("output_transform",
          std::vector<std::pair<std::string, OutputTransform>>{
-             {"select", OutputTransform::select}, {"yeo_johnson", OutputTransform::yeo_johnson}, {"none", OutputTransform::none}},
+             {"select", OutputTransform::select}, {"yeo_johnson", OutputTransform::yeo_johnson}, {"none", OutputTransform::none},
+                                                                 {"half_rank", OutputTransform::half_rank}},
          options.model.output_transform);
   // Several objectives: the hypervolume is measured in the models' units, and a power transform
   // bends that geometry (and the improvement the planner expects) differently per objective.
