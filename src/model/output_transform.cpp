@@ -196,9 +196,9 @@ void HalfRankWarp::fit(const Eigen::VectorXd& y) {
   if (from_.empty()) return;
   from_.insert(from_.begin(), median);
   to_.insert(to_.begin(), median);
-  // Increasing: a quantile image can fall below its left neighbour only through rounding.
+  // Strictly increasing: every quantile here exceeds ½ and grows with the rank, so this only
+  // guards against rounding in the bisection.
   for (size_t i = 1; i < to_.size(); ++i) to_[i] = std::max(to_[i], std::nextafter(to_[i - 1], INFINITY));
-  if (from_.size() < 2) from_.clear(), to_.clear();
 }
 
 double HalfRankWarp::transform(double y) const {

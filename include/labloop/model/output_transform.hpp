@@ -72,8 +72,9 @@ class YeoJohnson {
 // deviation of the better half from the median; the better half is kept as it is. The worse half's
 // spread is then set by its order alone: a long tail of poor results is drawn in to a Gaussian
 // tail, and a plateau of near-equal ones (yields near 0 %) is spread out by rank, while the
-// region near the optimum keeps its shape and units. Increasing (ties share a value). Values between the fitted ones are interpolated linearly; beyond the worst
-// fitted one, continued with the slope of the last segment.
+// region near the optimum keeps its shape and units. Increasing (ties share a value). Values
+// between the fitted ones are interpolated linearly; beyond the worst fitted one, continued with
+// the slope of the last segment.
 class HalfRankWarp {
  public:
   // Needs at least 3 distinct values and a better half with some spread; otherwise the identity.
