@@ -42,7 +42,7 @@ struct Job {
   int seed;
 };
 
-BenchmarkRun run_one(const Job& job, double default_noise, int batch) {
+BenchmarkRun run_one(const Job& job, double default_noise, int batch, bool declare_noise) {
   const auto* f = sim::find_test_function(job.problem->function);
   const int dim = job.problem->dim > 0 ? job.problem->dim : f->default_dim;
   const double noise = job.problem->noise >= 0 ? job.problem->noise : default_noise;
@@ -71,6 +71,7 @@ BenchmarkRun run_one(const Job& job, double default_noise, int batch) {
   PlannerGoals goals;
   goals.objectives = static_cast<int>(objectives.size());
   if (several) goals.thresholds = reference_point;
+  if (declare_noise) goals.noise.assign(objectives.size(), std::max(noise, 0.0));
   goals.outcome_constraints = static_cast<int>(constraints.size());
   const std::string source = "bench";
   auto planner = make_planner(PlannerContext{space, static_cast<std::uint64_t>(job.seed), config, source, goals});
@@ -172,7 +173,7 @@ std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options) {
       pool.emplace_back([&] {
         for (size_t i = next++; i < jobs.size(); i = next++) {
           try {
-            runs[i] = run_one(jobs[i], options.noise, std::max(1, options.batch));
+            runs[i] = run_one(jobs[i], options.noise, std::max(1, options.batch), options.declare_noise);
           } catch (...) {
             std::lock_guard lock(error_mutex);
             if (!error) error = std::current_exception();

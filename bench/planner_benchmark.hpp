@@ -31,6 +31,9 @@ struct BenchmarkOptions {
   int jobs = 0;  // 0 = hardware concurrency
   double noise = 0;  // Gaussian noise added to observations (regret is measured noise-free)
   int batch = 1;     // points per ask(): q experiments proposed together, then all told
+  // Tell the planners each objective's noise (as an objective's "noise" in a campaign file does)
+  // instead of leaving them to estimate it.
+  bool declare_noise = false;
 };
 
 // One run: the noise-free best-so-far regret after each evaluation (among points whose outcome

@@ -214,7 +214,7 @@ Parameter parse_parameter(const Node& node) {
 }
 
 Objective parse_objective(const Node& node) {
-  node.expect_object({"name", "goal", "threshold"});
+  node.expect_object({"name", "goal", "threshold", "noise"});
   Objective o;
   o.name = node.child("name").as_string();
   if (node.has("goal")) {
@@ -225,6 +225,12 @@ Objective parse_objective(const Node& node) {
     else goal.fail(fmt::format("must be \"minimize\" or \"maximize\", got \"{}\"{}", g, did_you_mean(g, {"minimize", "maximize"})));
   }
   if (node.has("threshold")) o.threshold = node.child("threshold").as_number();
+  if (node.has("noise")) {
+    const Node noise = node.child("noise");
+    o.noise = noise.as_number();
+    if (!(*o.noise >= 0 && *o.noise <= 1e100))
+      noise.fail(fmt::format("must be from 0 to 1e100 (the standard deviation of a measurement of \"{}\", in its units; got {:g})", o.name, *o.noise));
+  }
   return o;
 }
 
@@ -812,7 +818,10 @@ nlohmann::json OutputSpec::to_json() const {
 PlannerGoals CampaignConfig::planner_goals() const {
   PlannerGoals goals;
   goals.objectives = static_cast<int>(objectives.size());
-  for (const Objective& o : objectives) goals.thresholds.push_back(o.threshold ? o.sign() * *o.threshold : std::numeric_limits<double>::quiet_NaN());
+  for (const Objective& o : objectives) {
+    goals.thresholds.push_back(o.threshold ? o.sign() * *o.threshold : std::numeric_limits<double>::quiet_NaN());
+    goals.noise.push_back(o.noise.value_or(std::numeric_limits<double>::quiet_NaN()));
+  }
   goals.outcome_constraints = static_cast<int>(outcome_constraints.size());
   goals.failure_condition = !failure_when.empty();
   return goals;
@@ -849,6 +858,7 @@ nlohmann::json CampaignConfig::to_json() const {
   auto objective_json = [](const Objective& o) {
     json out{{"name", o.name}, {"goal", o.goal == Goal::minimize ? "minimize" : "maximize"}};
     if (o.threshold) out["threshold"] = *o.threshold;
+    if (o.noise) out["noise"] = *o.noise;
     return out;
   };
   // "objective" stays (the first objective) so that readers older than "objectives" still know it.

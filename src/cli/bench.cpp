@@ -322,6 +322,7 @@ int run_bench(const BenchCommand& command) {
   options.seeds = command.seeds;
   options.jobs = command.jobs;
   options.noise = command.noise;
+  options.declare_noise = command.declare_noise;
   options.batch = command.batch;
 
   fmt::print("labloop bench: {} problems × {} planners × {} seeds{}; writing to {}/ (-o DIR to choose)\n", options.problems.size(),

@@ -21,6 +21,7 @@ struct BenchCommand {
   int initial = 10;                    // initial design of the bayesian planner (as the reference runs)
   int jobs = 0;
   double noise = 0;
+  bool declare_noise = false;
   int batch = 1;
   std::string output = "bench-results";
   // The real suite: datasets (names or folders; empty = real_suite_datasets()); giving them

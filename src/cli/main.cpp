@@ -412,6 +412,8 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--jobs", bench.jobs, "Parallel runs (default: all cores)")->check(CLI::PositiveNumber);
   bench_cmd->add_option("--batch", bench.batch, "Experiments proposed together per round (q)")->check(CLI::PositiveNumber);
   bench_cmd->add_option("--noise", bench.noise, "Gaussian noise on observations (regret stays noise-free)");
+  bench_cmd->add_flag("--declare-noise", bench.declare_noise,
+                      "Tell the planners each objective's noise, as an objective's \"noise\" in a campaign file does (default: they estimate it)");
   bench_cmd->add_option("--output,-o", bench.output,
                         "Directory for bench.csv and regret.svg, or the real suite's real.csv and real_rows.csv (default: bench-results in the current directory)");
   bench_cmd->add_option("--datasets", bench.datasets,

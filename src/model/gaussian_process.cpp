@@ -186,6 +186,14 @@ struct GaussianProcess::State {
 
   Eigen::Index n() const { return x.rows(); }
   Eigen::Index num_kernel() const { return kernel->num_params(); }
+  bool stated_noise() const { return std::isfinite(options.noise_sd); }
+  bool learns_noise() const { return options.learn_noise && !stated_noise(); }
+  // A stated noise in standardized units, which change with every set_data.
+  void apply_stated_noise() {
+    if (!stated_noise()) return;
+    const double v = options.noise_sd * options.noise_sd / (y_std * y_std);
+    log_noise = std::clamp(std::log(v), std::log(options.noise_floor), std::max(kMaxLogNoise, std::log(options.noise_floor)));
+  }
   Eigen::Index num_theta() const { return num_kernel() + 2; }
 
   Eigen::VectorXd theta() const {
@@ -250,6 +258,8 @@ GaussianProcess::GaussianProcess(int dim, GaussianProcessOptions options) {
   if (dim < 1) throw PlannerError(fmt::format("Gaussian process: dimension must be at least 1 (got {})", dim));
   if (!(options.noise_variance > 0.0) || !(options.noise_floor > 0.0))
     throw PlannerError("Gaussian process: noise_variance and noise_floor must be positive");
+  if (!std::isnan(options.noise_sd) && !(options.noise_sd >= 0.0 && std::isfinite(options.noise_sd)))
+    throw PlannerError(fmt::format("Gaussian process: a stated noise must be a finite standard deviation >= 0 (got {})", options.noise_sd));
   s_ = std::make_unique<State>(dim, std::move(options));
 }
 GaussianProcess::GaussianProcess(const GaussianProcess& other) : s_(std::make_unique<State>(*other.s_)) {}
@@ -297,6 +307,7 @@ void GaussianProcess::set_data(const Eigen::MatrixXd& x, const Eigen::VectorXd& 
   s.y_mean = y_mean;
   s.y_std = y_std;
   s.ys = (y.array() - s.y_mean) / s.y_std;
+  s.apply_stated_noise();
   s.factorize();
 }
 
@@ -435,11 +446,11 @@ void GaussianProcess::fit(int restarts, double max_seconds) {
   if (fit_own)
     for (Eigen::Index i = nl; i < nk - 1; ++i) vars.push_back({i});
   vars.push_back({nk - 1});
-  if (s.options.learn_noise) vars.push_back({nk});
+  if (s.learns_noise()) vars.push_back({nk});
   vars.push_back({nk + 1});
   Eigen::VectorXd current = s.theta();
   if (!fit_own) current.segment(nl, nk - 1 - nl).setZero();
-  if (!s.options.learn_noise) lower(nk) = upper(nk) = current(nk);
+  if (!s.learns_noise()) lower(nk) = upper(nk) = current(nk);
   // A θ set from outside may differ within a group: start from the group's mean.
   for (const auto& members : vars) {
     double mean = 0.0;
@@ -498,7 +509,7 @@ void GaussianProcess::fit(int restarts, double max_seconds) {
       if (fit_own)
         for (Eigen::Index i = nl; i < nk - 1; ++i) start(i) = uniform(-1.5, 1.5);
       start(nk - 1) = uniform(std::log(0.3), std::log(3.0));
-      if (s.options.learn_noise) start(nk) = uniform(std::max(lower(nk), std::log(1e-6)), std::log(0.1));
+      if (s.learns_noise()) start(nk) = uniform(std::max(lower(nk), std::log(1e-6)), std::log(0.1));
       start(nk + 1) = uniform(-0.5, 0.5);
     }
     start = start.cwiseMax(lower).cwiseMin(upper);
@@ -643,6 +654,7 @@ void GaussianProcess::set_hyperparameters(const Eigen::VectorXd& theta) {
   const Eigen::Index nk = s.num_kernel();
   s.kernel->set_log_params(theta.head(nk));
   s.log_noise = theta(nk);
+  s.apply_stated_noise();  // a stated noise is no hyperparameter to take from elsewhere
   s.mean = theta(nk + 1);
   s.factorize();
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -501,4 +502,36 @@ TEST_CASE("Descriptors: the Bayesian planner with descriptors proposes only decl
     const double y = std::pow(params.at("x").get<double>() - 0.3, 2) + 0.1 * static_cast<double>(index);
     planner->tell(Observation::succeeded(x, y));
   }
+}
+
+// Not descriptors, but the same surrogate: with a stated noise (an objective's "noise") the model
+// uses it, and keeps skewed results unwarped when it is above 0, since a warp would make the noise unequal.
+TEST_CASE("Model selection: a stated noise fixes the model's noise and, above 0, keeps the results unwarped", "[gp]") {
+  const Space space({Parameter{.name = "a", .low = 0, .high = 1}, Parameter{.name = "b", .low = 0, .high = 1}});
+  auto fitted = [&](double noise_sd) {
+    detail::ModelSelectionOptions options;
+    options.noise_sd = noise_sd;
+    auto selection = std::make_unique<detail::ModelSelection>(space, 5, options);
+    detail::Observations obs;
+    std::mt19937_64 rng(9);
+    std::uniform_real_distribution<double> unit(0, 1);
+    for (int k = 0; k < 20; ++k) {
+      const Eigen::Vector2d x(unit(rng), unit(rng));
+      obs.add(x, std::exp(6.0 * x[0] + 3.0 * x[1]));  // heavy right tail: the evidence wants a warp
+    }
+    selection->fit(obs, rng, 30.0);
+    return selection;
+  };
+  CHECK(fitted(std::nan(""))->to_model_units(500.0) != Approx(500.0));
+  CHECK(fitted(0.0)->to_model_units(500.0) != Approx(500.0));  // noise-free: a warp changes no noise
+  const auto stated = fitted(2.0);
+  CHECK(stated->to_model_units(500.0) == Approx(500.0));
+  CHECK(stated->model().noise_variance() == Approx(4.0));
+
+  detail::ModelSelectionOptions warped;
+  warped.noise_sd = 2.0;
+  warped.output_transform = detail::OutputTransform::yeo_johnson;
+  CHECK_THROWS_WITH(detail::ModelSelection(space, 5, warped), Catch::Contains("\"output_transform\""));
+  warped.noise_sd = 0.0;
+  CHECK_NOTHROW(detail::ModelSelection(space, 5, warped));
 }

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "labloop/core/error.hpp"
@@ -463,4 +464,49 @@ TEST_CASE("GaussianProcess: values beyond 1e154 standardize without overflow, or
   x1 << 0.5;
   CHECK_THROWS_AS(gp.add_observation(x1, std::numeric_limits<double>::max()), labloop::PlannerError);
   CHECK(gp.size() == 4);  // refused before anything changed
+}
+
+TEST_CASE("GaussianProcess: a stated noise is used as it is, not learned, within the noise bounds", "[gp]") {
+  const Eigen::MatrixXd x = gp_random_points(12, 2, 3);
+  Eigen::VectorXd y = 10.0 * smooth(x);
+  std::mt19937_64 rng(4);
+  std::normal_distribution<double> noise(0.0, 0.5);
+  for (Eigen::Index i = 0; i < y.size(); ++i) y(i) += noise(rng);
+  const double y_var = (y.array() - y.mean()).square().sum() / static_cast<double>(y.size() - 1);
+
+  GaussianProcess learned(2);
+  learned.set_data(x, y);
+  learned.fit();
+  GaussianProcessOptions options;
+  options.noise_sd = 0.5;
+  GaussianProcess stated(2, options);
+  stated.set_data(x, y);
+  stated.fit();
+  CHECK(stated.noise_variance() == Approx(0.25));
+  CHECK(learned.noise_variance() != Approx(0.25).epsilon(0.05));  // the learned one is something else
+  // Not taken from another model's θ, and kept by new results (whose standardization is frozen).
+  stated.set_hyperparameters(learned.hyperparameters());
+  CHECK(stated.noise_variance() == Approx(0.25));
+  stated.add_observation(Eigen::Vector2d(0.5, 0.5), 30.0);
+  stated.fit();
+  CHECK(stated.noise_variance() == Approx(0.25));
+
+  SECTION("0 is the noise floor; beyond the results' own spread, their variance") {
+    options.noise_sd = 0.0;
+    GaussianProcess exact(2, options);
+    exact.set_data(x, y);
+    exact.fit();
+    CHECK(exact.noise_variance() == Approx(options.noise_floor * y_var));
+    options.noise_sd = 1e6;
+    GaussianProcess huge(2, options);
+    huge.set_data(x, y);
+    huge.fit();
+    CHECK(huge.noise_variance() == Approx(y_var));
+  }
+  SECTION("a stated noise that is not a standard deviation is refused") {
+    for (double bad : {-1.0, std::numeric_limits<double>::infinity()}) {
+      options.noise_sd = bad;
+      CHECK_THROWS_AS(GaussianProcess(2, options), labloop::PlannerError);
+    }
+  }
 }

@@ -174,3 +174,34 @@ TEST_CASE("Goals: what one result means for the planner and for the best", "[goa
   CHECK(failure_met(c, no_product)->text() == "sty <= 0");
   CHECK_FALSE(counts(c, no_product));
 }
+
+TEST_CASE("Goals: an objective's stated noise loads, reaches the planner, journals, and is refused out of range", "[goals]") {
+  json c = goals_config();
+  c["objectives"][1]["noise"] = 0.5;
+  const CampaignConfig parsed = goals_parsed(c);
+  CHECK(parsed.objectives[1].noise == 0.5);
+  CHECK_FALSE(parsed.objectives[0].noise.has_value());
+  const PlannerGoals goals = parsed.planner_goals();
+  REQUIRE(goals.noise.size() == 2);
+  CHECK(std::isnan(goals.noise[0]));
+  CHECK(goals.noise[1] == 0.5);
+  const json journaled = parsed.to_json();
+  CHECK(journaled["objectives"][1]["noise"] == 0.5);
+  CHECK(goals_parsed(journaled).to_json() == journaled);
+
+  json one = goals_config();
+  one.erase("objectives");
+  one["objective"] = {{"name", "sty"}, {"goal", "maximize"}, {"noise", 2}};
+  CHECK(goals_parsed(one).to_json()["objective"]["noise"] == 2.0);
+  CHECK(goals_parsed(one).planner_goals().noise == std::vector<double>{2.0});
+
+  c["objectives"][1]["noise"] = -0.1;
+  CHECK(goals_error(c).find("/objectives/1/noise: must be from 0 to 1e100 (the standard deviation of a measurement of \"e_factor\", in its units; got -0.1)") !=
+        std::string::npos);
+  c["objectives"][1]["noise"] = "0.5";
+  CHECK(goals_error(c).find("/objectives/1/noise:") != std::string::npos);
+  // A warp of the results would change the units the noise is stated in.
+  c["objectives"][1]["noise"] = 0.5;
+  c["planner"] = {{"kind", "bayesian"}, {"output_transform", "yeo_johnson"}};
+  CHECK(goals_error(c).find("/planner/output_transform: warps the results, whose units an objective's \"noise\" is stated in") != std::string::npos);
+}

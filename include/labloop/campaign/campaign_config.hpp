@@ -37,6 +37,9 @@ struct Objective {
   // The worst value still worth having (in the objective's units and direction): the reference
   // point of the hypervolume. Absent: the planner infers one (docs/objectives.md).
   std::optional<double> threshold;
+  // The measurement's standard deviation in the objective's units, when known (the instrument's
+  // repeatability): the planner then uses it instead of estimating the noise. Absent: estimated.
+  std::optional<double> noise;
 
   // +1 for minimize, −1 for maximize: what turns a value into "smaller is better".
   double sign() const { return goal == Goal::minimize ? 1.0 : -1.0; }

@@ -12,6 +12,7 @@
 // factor by one row in O(n²) without refitting. Predictions for many points use matrix solves.
 #include <Eigen/Core>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -28,6 +29,10 @@ struct GaussianProcessOptions {
   bool learn_noise = true;
   double noise_variance = 1e-4;      // standardized units: the fixed value, or the start when learned
   double noise_floor = 1e-6;         // learned noise never goes below this (standardized units)
+  // The measurement's standard deviation in y units, when someone who knows the instrument states
+  // it (an objective's "noise"): the noise is then that, not learned, whatever learn_noise says —
+  // within [noise_floor, 1] in standardized units. NaN: not stated.
+  double noise_sd = std::numeric_limits<double>::quiet_NaN();
   int restarts = 2;                  // random restarts of the hyperparameter optimization, beyond the current θ
   int max_evaluations = 150;         // per L-BFGS run
   bool priors = true;                // weak priors on lengthscales, signal and noise (MAP instead of ML)

@@ -80,6 +80,10 @@ struct PlannerGoals {
   // Per objective, oriented like the objectives: the reference point for hypervolume. NaN where
   // the campaign file gives no threshold (the planner infers one). Empty means all NaN.
   std::vector<double> thresholds;
+  // Per objective: the measurement's standard deviation when the campaign states it (an
+  // objective's "noise", in its units), NaN where it does not and the planner estimates it.
+  // Empty means all NaN.
+  std::vector<double> noise;
   int outcome_constraints = 0;
   // Whether some failures are outcomes of the chemistry ("failure": {"when": …}) rather than of
   // the instrument, so a model of where experiments fail is worth fitting. Planners may model

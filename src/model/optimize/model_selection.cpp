@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "labloop/core/error.hpp"
+
 namespace labloop::detail {
 
 namespace {
@@ -26,6 +28,12 @@ constexpr Eigen::Index kSelectMax = 200;
 ModelSelection::ModelSelection(const Space& space, std::uint64_t seed, ModelSelectionOptions options)
     : dim_(space.cube_dim()), options_(std::move(options)) {
   gp_options_.kernel = options_.kernel;
+  gp_options_.noise_sd = options_.noise_sd;
+  if (options_.noise_sd > 0 &&
+      (options_.output_transform == OutputTransform::yeo_johnson || options_.output_transform == OutputTransform::half_rank))
+    throw PlannerError(
+        "an objective's stated \"noise\" is in result units, which a warp of the results (\"output_transform\") would change: "
+        "leave \"output_transform\" at \"select\" or \"none\", or remove the objective's \"noise\"");
   gp_options_.kernel_options = options_.kernel_options;
   gp_options_.seed = seed;
   bool categorical = false;
@@ -128,7 +136,7 @@ bool ModelSelection::fit(const Observations& observations, std::mt19937_64& rng,
     std::vector<YeoJohnson> warps;
     if (select_warp) {
       warps.emplace_back();
-      if (warp.lambda() != 1.0) warps.push_back(warp);
+      if (warp.lambda() != 1.0 && !(options_.noise_sd > 0)) warps.push_back(warp);
     } else {
       warps.push_back(options_.output_transform == OutputTransform::yeo_johnson ? warp : YeoJohnson{});
     }

@@ -4,6 +4,7 @@
 // when asked to, refitting hyperparameters every `refit_every` results and extending the
 // Cholesky factor in between.
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <random>
@@ -49,6 +50,11 @@ struct ModelSelectionOptions {
   // one_hot_margin plays no part. Off as campaigns before "one_hot_residual" existed ran; new
   // campaigns on (docs/decisions/0016).
   bool one_hot_residual = false;
+  // The measurement's standard deviation in the observations' units, when the campaign states it
+  // (an objective's "noise"): the model's noise is then fixed there, and when it is above 0
+  // `select` keeps the results unwarped — a warp would make a noise that is the same everywhere in
+  // result units unequal across the range, which one noise variance cannot describe. NaN: learned.
+  double noise_sd = std::numeric_limits<double>::quiet_NaN();
 };
 
 class ModelSelection {

@@ -104,7 +104,7 @@ class BayesianPlanner final : public Planner {
   BayesianPlanner(const Space& space, std::uint64_t seed, BayesianOptions options, PlannerGoals goals, std::optional<PoolChoice> pool)
       : space_(space), options_(std::move(options)), goals_(std::move(goals)), pool_(std::move(pool)), rng_(seed), sobol_(space.cube_dim(), seed + 1),
         acquisition_(make_acquisition(options_.acquisition, options_.acquisition_options)),
-        model_selection_(space, seed, options_.model), optimizer_(space, options_.optimizer),
+        model_selection_(space, seed, objective_model_options(0)), optimizer_(space, options_.optimizer),
         goal_optimizer_(space, AcquisitionOptimizerOptions{options_.optimizer.candidates, options_.optimizer.local_starts, TrustRegion::off}) {
     if (options_.acquisition == "ucb") in_flight_ = make_acquisition("log_ei");
     if (space.constrained()) {
@@ -115,7 +115,8 @@ class BayesianPlanner final : public Planner {
     }
     extra_objectives_.resize(static_cast<size_t>(std::max(0, goals_.objectives - 1)));
     constraints_.resize(static_cast<size_t>(goals_.outcome_constraints));
-    for (int k = 0; k + 1 < goals_.objectives; ++k) extra_models_.push_back(std::make_unique<ModelSelection>(space, seed + 100 + k, options_.model));
+    for (int k = 0; k + 1 < goals_.objectives; ++k)
+      extra_models_.push_back(std::make_unique<ModelSelection>(space, seed + 100 + k, objective_model_options(k + 1)));
     for (int c = 0; c < goals_.outcome_constraints; ++c)
       constraint_models_.push_back(std::make_unique<ModelSelection>(space, seed + 200 + c, options_.model));
   }
@@ -251,7 +252,7 @@ class BayesianPlanner final : public Planner {
       if (observed_feasible(t)) candidates.push_back(&t);
     if (candidates.empty()) return std::nullopt;
     std::mt19937_64 scratch(0);  // the planner's own generator stays untouched
-    ModelSelection fresh(space_, 0, options_.model);
+    ModelSelection fresh(space_, 0, objective_model_options(0));
     fresh.fit(observations_, scratch, options_.time_limit_s);
     Eigen::MatrixXd x(static_cast<Eigen::Index>(candidates.size()), space_.cube_dim());
     for (size_t i = 0; i < candidates.size(); ++i) x.row(static_cast<Eigen::Index>(i)) = candidates[i]->x.transpose();
@@ -264,6 +265,13 @@ class BayesianPlanner final : public Planner {
   }
 
  private:
+  // The surrogate's options for objective j: the planner's, with the noise the campaign states for it.
+  ModelSelectionOptions objective_model_options(int j) const {
+    ModelSelectionOptions o = options_.model;
+    if (static_cast<size_t>(j) < goals_.noise.size()) o.noise_sd = goals_.noise[static_cast<size_t>(j)];
+    return o;
+  }
+
   // Defence in depth: the model gave something non-finite. Each such note once per ask.
   void add_note(const std::string& text) {
     if (note_.find(text) != std::string::npos) return;

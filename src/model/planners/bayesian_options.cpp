@@ -83,12 +83,17 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
   choice("output_transform",
          std::vector<std::pair<std::string, OutputTransform>>{
              {"select", OutputTransform::select}, {"yeo_johnson", OutputTransform::yeo_johnson}, {"none", OutputTransform::none},
-                                                                 {"half_rank", OutputTransform::half_rank}},
+             {"half_rank", OutputTransform::half_rank}},
          options.model.output_transform);
   // Several objectives: the hypervolume is measured in the models' units, and a power transform
   // bends that geometry (and the improvement the planner expects) differently per objective.
   // Measured on DTLZ2 (d = 6) and BraninCurrin: raw outputs did better (docs/decisions/0008).
   if (context.goals.several_objectives() && !o.contains("output_transform")) options.model.output_transform = OutputTransform::none;
+  // A stated noise is in result units, which a warp would stretch unequally (model_selection.hpp).
+  if ((options.model.output_transform == OutputTransform::yeo_johnson || options.model.output_transform == OutputTransform::half_rank) &&
+      std::any_of(context.goals.noise.begin(), context.goals.noise.end(), [](double sd) { return sd > 0; }))
+    fail("output_transform", "warps the results, whose units an objective's \"noise\" is stated in: use \"select\" or \"none\", or "
+                             "remove the objective's \"noise\"");
   choice("trust_region", std::vector<std::pair<std::string, TrustRegion>>{{"candidates", TrustRegion::candidates}, {"off", TrustRegion::off}},
          options.optimizer.trust_region);
   choice("categorical_lengthscale",
