@@ -101,6 +101,11 @@ InstrumentInfo SimulatedInstrument::describe() const {
   info.inputs = inputs_;
   info.outputs = outputs_;
   info.capacity = options_.capacity;
+  // Its measurements' noise is known exactly where `noise` is all of it (a function or a table; an
+  // emulator adds a noise of its own, estimated from the data): stated, as a real driver states
+  // its instrument's repeatability.
+  if (options_.noise > 0 && !emulator_)
+    for (const std::string& output : outputs_) info.noise[output] = options_.noise;
   return info;
 }
 

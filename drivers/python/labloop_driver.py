@@ -65,6 +65,7 @@ MAX_CAMPAIGN_ID_CHARS = 128
 MAX_MESSAGE_DEPTH = 64  # nested arrays/objects per payload; the top-level object is level 1
 MAX_ERROR_CHARS = 4096  # failure texts are for humans; keep results small
 MAX_DISCRETE_LEVELS = 1000  # levels of a discrete input (docs/protocol.md)
+MAX_STATED_NOISE = 1e100  # the largest standard deviation a welcome's "noise" may state (docs/protocol.md)
 MAX_HOLDER_FILE_BYTES = 64 << 20  # the exclusive-control holder file, compacted at every start
 
 log = logging.getLogger("labloop_driver")
@@ -274,7 +275,9 @@ class Driver:
     """Subclass and implement describe() and run(); optionally estimate()."""
 
     def describe(self) -> dict[str, Any]:
-        """Return {"driver", "version", "inputs", "outputs", "capacity"} (the `welcome` body)."""
+        """Return {"driver", "version", "inputs", "outputs", "capacity"} (the `welcome` body),
+        and "noise" ({output: standard deviation of one measurement}) for the outputs whose
+        repeatability you know."""
         raise NotImplementedError
 
     def run(self, params: dict[str, Any], stop: threading.Event) -> Any:
@@ -415,8 +418,15 @@ def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
     capacity = desc.get("capacity", 1)
     if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
         raise ValueError("describe(): 'capacity' must be an integer >= 1")
-    return {"driver": desc["driver"], "version": desc["version"], "inputs": norm_inputs,
-            "outputs": list(outputs), "capacity": capacity}
+    described = {"driver": desc["driver"], "version": desc["version"], "inputs": norm_inputs,
+                 "outputs": list(outputs), "capacity": capacity}
+    noise = desc.get("noise")
+    if noise is not None:
+        if (not isinstance(noise, Mapping) or not all(k in outputs for k in noise)
+                or not all(_is_number(v) and 0 <= v <= MAX_STATED_NOISE for v in noise.values())):
+            raise ValueError("describe(): 'noise' must map outputs to standard deviations from 0 to 1e100")
+        described["noise"] = {k: float(v) for k, v in noise.items()}
+    return described
 
 
 def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[str, Any]:

@@ -327,6 +327,16 @@ def test_discrete_inputs() -> None:
         check(got.startswith("rejected: "), f"conc={v!r} refused -> {got!r}")
     check("0.057, 0.1, 0.153" in str(verdict({"conc": 0.12})), "the refusal names the levels")
 
+    check(validate_describe(dict(desc, noise={"y": 2}))["noise"] == {"y": 2.0}, "a stated noise is kept")
+    check("noise" not in validate_describe(desc), "no noise stated, none sent")
+    for noise, what in (({"z": 1}, "an output it does not have"), ({"y": -1}, "a negative noise"),
+                        ({"y": float("nan")}, "NaN"), ({"y": True}, "a boolean"), ([1], "a list")):
+        try:
+            validate_describe(dict(desc, noise=noise))
+            check(False, f"noise with {what} refused")
+        except ValueError as e:
+            check("'noise'" in str(e), f"noise with {what} refused: {e}")
+
 
 def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
     print("result cache on disk (--cache)")

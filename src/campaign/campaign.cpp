@@ -197,7 +197,10 @@ class CampaignRun {
       // A new campaign's journal starts once every instrument has answered and fits: a campaign
       // that cannot start (a wrong port, limits that do not fit) leaves no journal behind, and the
       // same `labloop run` works once the cause is fixed.
-      if (!journal_) open_journal();
+      if (!journal_) {
+        adopt_instrument_noise();
+        open_journal();
+      }
       loop();
     } catch (const std::exception& e) {
       if (journal_) finish(fmt::format("error: {}", e.what()));
@@ -214,6 +217,16 @@ class CampaignRun {
     PlannerContext context{space_, config_.seed, config_.planner, config_.source, config_.planner_goals()};
     if (candidates_) context.candidates = &candidates_->pool;
     planner_ = make_planner(context);
+  }
+
+  // A new campaign, its instruments ready: the noise they state becomes its objectives' where the
+  // file states none (adopt_stated_noise), before the journal records the config.
+  void adopt_instrument_noise() {
+    std::vector<const InstrumentInfo*> infos;
+    for (const auto& inst : instruments_) infos.push_back(&inst->link->info());
+    const CampaignConfig before = config_;
+    for (const std::string& line : adopt_stated_noise(config_, infos)) log(line);
+    if (config_.to_json() != before.to_json()) make_the_planner();
   }
 
   // The experiment at the point the planner recommends (Planner::recommend), if it counts.
@@ -1199,7 +1212,7 @@ class CampaignRun {
     return s;
   }
 
-  const CampaignConfig& config_;
+  CampaignConfig config_;  // a copy: a new campaign adopts the noise its instruments state
   const CampaignOptions& options_;
   CampaignObserver* observer_;
   Space space_;

@@ -815,6 +815,39 @@ nlohmann::json OutputSpec::to_json() const {
   return j;
 }
 
+std::vector<std::string> adopt_stated_noise(CampaignConfig& config, const std::vector<const InstrumentInfo*>& instruments) {
+  std::vector<std::string> lines;
+  if (instruments.empty()) return lines;
+  const std::string warp = config.planner.kind == "bayesian" && config.planner.options.contains("output_transform") &&
+                                   config.planner.options["output_transform"].is_string()
+                               ? config.planner.options["output_transform"].get<std::string>()
+                               : "";
+  for (size_t j = 0; j < config.objectives.size(); ++j) {
+    Objective& o = config.objectives[j];
+    if (o.noise) continue;
+    std::optional<double> largest;
+    bool everyone = true;
+    for (const InstrumentInfo* info : instruments) {
+      const auto it = info->noise.find(o.name);
+      if (it == info->noise.end()) everyone = false;
+      else largest = std::max(largest.value_or(0.0), it->second);
+    }
+    if (!largest) continue;
+    if (!everyone) {
+      lines.push_back(fmt::format("objective \"{}\": its noise is estimated from the results (not every instrument states one)", o.name));
+    } else if (warp == "yeo_johnson" || warp == "half_rank") {
+      lines.push_back(fmt::format("objective \"{}\": the noise the instruments state ({:g}) is not used: the planner's \"output_transform\": "
+                                  "\"{}\" changes the results' units",
+                                  o.name, *largest, warp));
+    } else {
+      o.noise = largest;
+      if (j == 0) config.objective.noise = largest;
+      lines.push_back(fmt::format("objective \"{}\": noise {:g} (standard deviation) as the instruments state it", o.name, *largest));
+    }
+  }
+  return lines;
+}
+
 PlannerGoals CampaignConfig::planner_goals() const {
   PlannerGoals goals;
   goals.objectives = static_cast<int>(objectives.size());

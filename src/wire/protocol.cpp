@@ -84,6 +84,17 @@ void check_fields(const json& m) {
     const json& capacity = require(m, "capacity", "integer");
     if (!capacity.is_number_integer() || capacity.get<long long>() < 1 || capacity.get<long long>() > INT_MAX)
       bad("bad_message", fmt::format("welcome: \"capacity\" must be an integer from 1 to {}", INT_MAX));
+    // Optional (v1 extended, §4.1); null counts as absent.
+    if (const auto noise = m.find("noise"); noise != m.end() && !noise->is_null()) {
+      if (!noise->is_object()) bad("bad_message", "welcome: \"noise\" must be an object of output names and standard deviations");
+      for (const auto& [name, sd] : noise->items()) {
+        if (std::find(outputs.begin(), outputs.end(), json(name)) == outputs.end())
+          bad("bad_message", fmt::format("welcome: \"noise\" names \"{}\", which is not one of its outputs", name));
+        if (!sd.is_number() || !(sd.get<double>() >= 0 && sd.get<double>() <= kMaxStatedNoise))
+          bad("bad_message", fmt::format("welcome: the noise of \"{}\" must be a number from 0 to {:g} (a standard deviation), got {}", name,
+                                         kMaxStatedNoise, sd.dump()));
+      }
+    }
   } else if (type == "accepted") {
     require_experiment(m);
     optional_number(m, "expected_s");
@@ -142,6 +153,8 @@ Message read_message(const json& m) {
       };
       if (auto id = text("campaign_id")) w.holder = Holder{std::move(*id), text("since").value_or(""), text("until"), text("controller")};
     }
+    if (const auto noise = m.find("noise"); noise != m.end() && noise->is_object())
+      for (const auto& [name, sd] : noise->items()) w.noise[name] = sd.get<double>();
     return w;
   }
   if (type == "accepted") return Accepted{string_at("experiment"), present("expected_s"), present("max_s")};
@@ -254,6 +267,7 @@ void write(json& m, const Welcome& x) {
     put_optional(holder, "controller", x.holder->controller);
     m["holder"] = std::move(holder);
   }
+  if (!x.noise.empty()) m["noise"] = x.noise;
 }
 void write(json& m, const Accepted& x) {
   m["experiment"] = x.experiment;
@@ -298,7 +312,7 @@ json to_json(const Message& message) {
 std::string encode(const Message& message) { return to_json(message).dump(-1, ' ', false, json::error_handler_t::replace); }
 
 Welcome Welcome::of(const InstrumentInfo& info) {
-  Welcome w{info.driver, info.version, json::array(), info.outputs, info.capacity, std::nullopt};
+  Welcome w{info.driver, info.version, json::array(), info.outputs, info.capacity, std::nullopt, info.noise};
   for (const auto& p : info.inputs) w.inputs.push_back(p.to_json());
   return w;
 }
@@ -381,6 +395,7 @@ InstrumentInfo parse_welcome(const Welcome& welcome) {
   }
   info.outputs = welcome.outputs;
   info.capacity = welcome.capacity;
+  info.noise = welcome.noise;
   return info;
 }
 

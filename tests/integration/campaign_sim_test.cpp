@@ -137,6 +137,19 @@ TEST_CASE("Campaign: three simulated instruments share the budget and each exper
   for (const auto& [id, count] : per_id) CHECK(count == 1);
   CHECK(per_instrument.size() == 3);
   CHECK(events_of(dir / "out", "failed").empty());
+  // Only "c" states a noise (its welcome's, protocol §4.1): the objective's is left to the model.
+  CHECK_FALSE(events_of(dir / "out", "campaign_started").front()["config"]["objective"].contains("noise"));
+}
+
+TEST_CASE("Campaign: the noise its instruments state goes into the journaled config, the largest", "[campaign]") {
+  test::TempDir dir;
+  json file = branin_campaign((dir / "out").string());
+  file["planner"]["kind"] = "random";
+  file["budget"]["experiments"] = 4;
+  file["instruments"] = {{{"name", "a"}, {"simulator", "branin"}, {"options", {{"noise", 0.2}}}},
+                         {{"name", "b"}, {"simulator", "branin"}, {"options", {{"noise", 0.3}}}}};
+  CHECK(run(file).reason == "budget reached");
+  CHECK(events_of(dir / "out", "campaign_started").front()["config"]["objective"]["noise"] == 0.3);
 }
 
 TEST_CASE("Campaign: it stops once the target is reached", "[campaign]") {

@@ -205,3 +205,42 @@ TEST_CASE("Goals: an objective's stated noise loads, reaches the planner, journa
   c["planner"] = {{"kind", "bayesian"}, {"output_transform", "yeo_johnson"}};
   CHECK(goals_error(c).find("/planner/output_transform: warps the results, whose units an objective's \"noise\" is stated in") != std::string::npos);
 }
+
+TEST_CASE("Goals: a new campaign adopts the noise every instrument states, the largest, where its file states none", "[goals]") {
+  CampaignConfig c = goals_parsed(goals_config());
+  InstrumentInfo a, b;
+  a.outputs = b.outputs = {"sty", "e_factor", "purity"};
+  a.noise = {{"sty", 0.2}, {"e_factor", 1.0}};
+  b.noise = {{"sty", 0.3}};
+  std::vector<std::string> lines = adopt_stated_noise(c, {&a, &b});
+  CHECK(c.objectives[0].noise == 0.3);
+  CHECK(c.objective.noise == 0.3);  // the first objective is journaled as "objective" too
+  CHECK_FALSE(c.objectives[1].noise.has_value());  // b states none for it
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0] == "objective \"sty\": noise 0.3 (standard deviation) as the instruments state it");
+  CHECK(lines[1] == "objective \"e_factor\": its noise is estimated from the results (not every instrument states one)");
+  CHECK(goals_parsed(c.to_json()).planner_goals().noise[0] == 0.3);
+
+  // What the file states stands; nothing stated, nothing said.
+  json stated = goals_config();
+  stated["objectives"][0]["noise"] = 5;
+  c = goals_parsed(stated);
+  lines = adopt_stated_noise(c, {&a, &b});
+  CHECK(c.objectives[0].noise == 5.0);
+  CHECK(lines == std::vector<std::string>{"objective \"e_factor\": its noise is estimated from the results (not every instrument states one)"});
+  c = goals_parsed(goals_config());
+  const InstrumentInfo silent;
+  CHECK(adopt_stated_noise(c, {&a, &silent}).size() == 2);
+  CHECK_FALSE(c.objectives[0].noise.has_value());
+  CHECK(adopt_stated_noise(c, {&silent}).empty());
+  CHECK(adopt_stated_noise(c, {}).empty());
+
+  // A planner told to warp the results does not get it (the config would no longer validate).
+  json warped = goals_config();
+  warped["planner"] = {{"kind", "bayesian"}, {"output_transform", "half_rank"}};
+  c = goals_parsed(warped);
+  lines = adopt_stated_noise(c, {&a, &b});
+  CHECK_FALSE(c.objectives[0].noise.has_value());
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].find("is not used: the planner's \"output_transform\": \"half_rank\"") != std::string::npos);
+}

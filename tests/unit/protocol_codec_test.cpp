@@ -221,3 +221,30 @@ TEST_CASE("Codec: decode_object checks JSON already parsed as decode does after 
     }
   }
 }
+
+TEST_CASE("Codec: a welcome's stated noise is v1 extended: round-trips, null is absent, and malformed is refused", "[protocol][codec]") {
+  const std::string welcome = R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[],"outputs":["y","purity"],"capacity":1)";
+  protocol::Welcome w = std::get<protocol::Welcome>(protocol::decode(welcome + R"(,"noise":{"y":0.5}})"));
+  CHECK(w.noise == std::map<std::string, double>{{"y", 0.5}});
+  CHECK(protocol::parse_welcome(w).noise == w.noise);
+  CHECK(std::get<protocol::Welcome>(protocol::decode(protocol::encode(w))) == w);
+  CHECK(protocol::encode(w).find(R"("noise":{"y":0.5})") != std::string::npos);
+  // Absent or null: nothing stated, and nothing written.
+  w = std::get<protocol::Welcome>(protocol::decode(welcome + R"(,"noise":null})"));
+  CHECK(w.noise.empty());
+  CHECK(protocol::encode(w).find("noise") == std::string::npos);
+  CHECK(protocol::Welcome::of(labloop::InstrumentInfo{"d", "1", {}, {"y"}, 1, {{"y", 0.0}}}).noise == std::map<std::string, double>{{"y", 0.0}});
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {R"("noise":[0.5])", "welcome: \"noise\" must be an object of output names and standard deviations"},
+      {R"("noise":{"z":0.5})", "welcome: \"noise\" names \"z\", which is not one of its outputs"},
+      {R"("noise":{"y":-1})", "welcome: the noise of \"y\" must be a number from 0 to 1e+100 (a standard deviation), got -1"},
+      {R"("noise":{"y":"0.5"})", "welcome: the noise of \"y\" must be a number from 0 to 1e+100 (a standard deviation), got \"0.5\""},
+      {R"("noise":{"y":1e300})", "welcome: the noise of \"y\" must be a number from 0 to 1e+100 (a standard deviation), got 1e+300"},
+  };
+  for (const auto& [field, message] : refused) {
+    INFO(field);
+    const Refusal r = refusal(welcome + "," + field + "}");
+    CHECK(r.code == "bad_message");
+    CHECK(r.message == message);
+  }
+}

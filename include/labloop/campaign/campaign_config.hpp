@@ -156,6 +156,14 @@ CampaignConfig load_campaign_config(const std::string& path, const SimulatorCata
 // /instruments/<index> when they do not fit.
 void check_instrument_fits(const CampaignConfig& config, size_t index, const InstrumentInfo& info);
 
+// A new campaign's objectives take the noise its instruments state (welcome "noise") where the file
+// states none and every instrument states one for that objective: the largest of them, since one
+// noise serves the model of all their results. Not where a bayesian planner is told to warp the
+// results ("output_transform" yeo_johnson or half_rank), which would change their units. Returns a
+// line per objective for the log (adopted, or why not); the journaled config then carries the
+// noise, so replay and resume use it whatever the drivers say later.
+std::vector<std::string> adopt_stated_noise(CampaignConfig& config, const std::vector<const InstrumentInfo*>& instruments);
+
 // What a simulator instrument will declare, without starting it (for `validate` and dry runs),
 // as its catalogue entry described it when the file was loaded.
 InstrumentInfo simulator_info(const CampaignConfig& config, size_t index);

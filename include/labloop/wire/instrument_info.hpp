@@ -1,6 +1,8 @@
 #pragma once
 // What an instrument declares about itself in its `welcome` message: its own safety limits per
-// input, the outputs it measures, and how many experiments it runs at once.
+// input, the outputs it measures, how many experiments it runs at once, and how noisy its
+// measurements are when it says so.
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -15,6 +17,9 @@ struct InstrumentInfo {
   std::vector<Parameter> inputs;       // the instrument's limits (not the campaign's bounds)
   std::vector<std::string> outputs;    // names of measured values
   int capacity = 1;                    // experiments it runs at once, >= 1
+  // Per output the driver states a noise for: the standard deviation of one measurement, in the
+  // output's units (welcome "noise", protocol §4.1). Outputs not here: not stated.
+  std::map<std::string, double> noise;
 };
 
 }  // namespace labloop

@@ -32,6 +32,8 @@ constexpr std::size_t kMaxExperimentIdChars = 128;
 // §4.3: SHOULD be ≤ 4096); decode accepts longer text from other drivers.
 constexpr std::size_t kMaxErrorChars = 4096;
 constexpr std::size_t kMaxCampaignIdChars = 128;
+// The largest standard deviation a welcome may state for an output ("noise"), as a campaign file may.
+constexpr double kMaxStatedNoise = 1e100;
 // The error code of a driver held by another campaign (spec §6, §12).
 constexpr std::string_view kBusy = "busy";
 
@@ -94,6 +96,7 @@ struct Welcome {
   std::vector<std::string> outputs;
   int capacity = 1;
   std::optional<Holder> holder;  // only from a driver under exclusive control, to the campaign it admitted
+  std::map<std::string, double> noise;  // "noise": standard deviation per output the driver states one for (§4.1)
   static Welcome of(const InstrumentInfo& info);
   bool operator==(const Welcome&) const = default;
 };
