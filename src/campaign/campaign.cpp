@@ -224,9 +224,10 @@ class CampaignRun {
   void adopt_instrument_noise() {
     std::vector<const InstrumentInfo*> infos;
     for (const auto& inst : instruments_) infos.push_back(&inst->link->info());
-    const CampaignConfig before = config_;
+    auto stated = [&] { return std::count_if(config_.objectives.begin(), config_.objectives.end(), [](const Objective& o) { return o.noise.has_value(); }); };
+    const auto before = stated();
     for (const std::string& line : adopt_stated_noise(config_, infos)) log(line);
-    if (config_.to_json() != before.to_json()) make_the_planner();
+    if (stated() != before) make_the_planner();  // it was made before the instruments answered
   }
 
   // The experiment at the point the planner recommends (Planner::recommend), if it counts.
