@@ -400,6 +400,30 @@ TEST_CASE("A new campaign whose bayesian planner can use the additive kernel get
                     Catch::Contains("/planner/additive_share: must be one of: half, fitted"));
 }
 
+TEST_CASE("A new campaign choosing among listed values gets output_transform auto in its journaled options, a continuous one or a file that sets it does not", "[config]") {
+  const Parameter solvent{.name = "solvent", .type = ParameterType::categorical, .choices = {"THF", "DMF"}};
+  const Parameter level{.name = "conc", .type = ParameterType::discrete, .values = {0.1, 0.2}};
+  const Parameter temp{.name = "temp", .low = 20, .high = 80};
+  auto defaults = [](json options, const std::vector<Parameter>& parameters, bool pool = false, const std::string& kind = "bayesian") {
+    PlannerConfig config{kind, std::move(options)};
+    set_new_campaign_defaults(config, parameters, pool);
+    return config.options;
+  };
+  CHECK(defaults(json::object(), {solvent, level})["output_transform"] == "auto");
+  CHECK(defaults(json::object(), {temp, solvent}, /*pool=*/true)["output_transform"] == "auto");
+  CHECK_FALSE(defaults(json::object(), {temp, solvent}).contains("output_transform"));
+  CHECK(defaults({{"output_transform", "select"}}, {solvent})["output_transform"] == "select");
+  CHECK_FALSE(defaults(json::object(), {solvent}, false, "random").contains("output_transform"));
+  // The journal holds it; a journal written before is read as written (select, as it ran).
+  test::TempDir dir;
+  test::write_file(dir / "plate.csv", "temp,cycles,smiles\n30,2,CCO\n40,1,CCO\n");
+  json c = pool_config((dir / "plate.csv").string());
+  c["planner"] = {{"kind", "bayesian"}};
+  test::write_file(dir / "c.json", c.dump());
+  CHECK(load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue()).to_json()["planner"]["output_transform"] == "auto");
+  CHECK_FALSE(parse_campaign_config(c.dump(), "journal", labloop::sim::catalogue()).planner.options.contains("output_transform"));
+}
+
 TEST_CASE("A new campaign whose categorical choices have descriptors gets a one-hot residual in its journaled options, an older journal a plain evidence choice", "[config]") {
   Parameter ligand{.name = "ligand", .type = ParameterType::categorical, .choices = {"L1", "L2"}};
   const Parameter temp{.name = "temp", .low = 20, .high = 80};

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "../../src/model/optimize/model_selection.hpp"
+#include "bayesian_options.hpp"
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/campaign/descriptor_copies.hpp"
 #include "labloop/campaign/file_digest.hpp"
@@ -534,4 +535,58 @@ TEST_CASE("Model selection: a stated noise fixes the model's noise and, above 0,
   CHECK_THROWS_WITH(detail::ModelSelection(space, 5, warped), Catch::Contains("\"output_transform\""));
   warped.noise_sd = 0.0;
   CHECK_NOTHROW(detail::ModelSelection(space, 5, warped));
+}
+
+// "auto" (decision 0017): a floor — the worst value shared by two or more results — is modelled
+// by rank (half_rank); without one, as select; with a stated noise, never warped.
+TEST_CASE("Model selection: auto ranks the worse half while a floor of equal worst results lasts, and is select otherwise", "[gp]") {
+  const Space space({Parameter{.name = "a", .low = 0, .high = 1}, Parameter{.name = "b", .low = 0, .high = 1}});
+  // Smaller is better for the model: a floor is equal largest values (0 % yield, negated).
+  auto observations = [](bool floor) {
+    detail::Observations obs;
+    std::mt19937_64 rng(3);
+    std::uniform_real_distribution<double> unit(0, 1);
+    for (int k = 0; k < 16; ++k) {
+      const Eigen::Vector2d x(unit(rng), unit(rng));
+      const double y = -100.0 * x[0] * x[1];
+      obs.add(x, floor && k % 4 == 0 ? 0.0 : y - 1.0);  // four results at the floor, 0
+    }
+    return obs;
+  };
+  auto fitted = [&](detail::OutputTransform transform, bool floor, double noise_sd = std::nan("")) {
+    detail::ModelSelectionOptions options;
+    options.output_transform = transform;
+    options.noise_sd = noise_sd;
+    auto selection = std::make_unique<detail::ModelSelection>(space, 5, options);
+    std::mt19937_64 rng(1);
+    selection->fit(observations(floor), rng, 30.0);
+    return selection;
+  };
+  const std::vector<double> probes{-60.0, -20.0, -5.0, -1.5, 0.0};
+  auto same_units = [&](const detail::ModelSelection& a, const detail::ModelSelection& b) {
+    for (double v : probes)
+      if (a.to_model_units(v) != Approx(b.to_model_units(v))) return false;
+    return true;
+  };
+  using detail::OutputTransform;
+  CHECK(same_units(*fitted(OutputTransform::automatic, true), *fitted(OutputTransform::half_rank, true)));
+  CHECK_FALSE(same_units(*fitted(OutputTransform::automatic, true), *fitted(OutputTransform::select, true)));
+  CHECK(same_units(*fitted(OutputTransform::automatic, false), *fitted(OutputTransform::select, false)));
+  // Half-rank moves the worse half: 0 (the floor) is not where it was.
+  CHECK(fitted(OutputTransform::automatic, true)->to_model_units(0.0) != Approx(0.0).margin(1e-6));
+  const auto noisy = fitted(OutputTransform::automatic, true, 1.0);
+  for (double v : probes) CHECK(noisy->to_model_units(v) == Approx(v));
+}
+
+TEST_CASE("Bayesian options: auto is none with several objectives, and allowed with a stated noise", "[gp]") {
+  const Space space({Parameter{.name = "a", .low = 0, .high = 1}});
+  const PlannerConfig config{"bayesian", {{"output_transform", "auto"}}};
+  const std::string source = "c.json";
+  PlannerGoals one;
+  CHECK(detail::parse_bayesian_options(PlannerContext{space, 1, config, source, one}).model.output_transform == detail::OutputTransform::automatic);
+  PlannerGoals two;
+  two.objectives = 2;
+  CHECK(detail::parse_bayesian_options(PlannerContext{space, 1, config, source, two}).model.output_transform == detail::OutputTransform::none);
+  one.noise = {0.5};
+  CHECK_NOTHROW(detail::parse_bayesian_options(PlannerContext{space, 1, config, source, one}));
 }

@@ -116,7 +116,8 @@ TEST_CASE("Bayesian planner: model-selection and trust-region options are accept
   const Space space = mixed_space();
   for (const nlohmann::json& options : {nlohmann::json{{"kernel", "select"}, {"output_transform", "select"}, {"trust_region", "off"}},
                                         nlohmann::json{{"kernel", "matern32"}, {"output_transform", "yeo_johnson"}, {"acquisition", "log_ei"}},
-                                        nlohmann::json{{"output_transform", "half_rank"}, {"refit_every", 3}}}) {
+                                        nlohmann::json{{"output_transform", "half_rank"}, {"refit_every", 3}},
+                                        nlohmann::json{{"output_transform", "auto"}, {"refit_every", 2}}}) {
     auto planner = planner_for(space, "bayesian", options);
     for (int i = 0; i < 12; ++i) {
       const Point x = planner->ask(1, {}).front();
@@ -125,7 +126,7 @@ TEST_CASE("Bayesian planner: model-selection and trust-region options are accept
   }
   CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"trust_region", "on"}}), "test.json: /planner/trust_region: must be one of: candidates, off");
   CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"output_transform", "box_cox"}}),
-                    "test.json: /planner/output_transform: must be one of: select, yeo_johnson, none, half_rank");
+                    "test.json: /planner/output_transform: must be one of: select, yeo_johnson, none, half_rank, auto");
 }
 
 TEST_CASE("Planner options: a kernel's or an acquisition's own options are checked where they were written", "[planner][bayesian]") {

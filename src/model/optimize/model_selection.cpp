@@ -113,7 +113,16 @@ bool ModelSelection::fit(const Observations& observations, std::mt19937_64& rng,
   const Eigen::VectorXd observed =
       compression_.transform(Eigen::Map<const Eigen::VectorXd>(ys.data(), static_cast<Eigen::Index>(ys.size())));
   y = compression_.transform(y);
-  if (options_.output_transform == OutputTransform::half_rank) {
+  // A floor — the worst value shared by several results (no product, a detection limit) — says
+  // "this bad or worse", not how bad: under "auto" the worse half then goes by rank instead of
+  // by value (docs/decisions/0017). Not with a stated noise, which is in result units.
+  bool at_floor = false;
+  if (options_.output_transform == OutputTransform::automatic && !(options_.noise_sd > 0) && observed.size() > 0)
+    at_floor = (observed.array() == observed.maxCoeff()).count() >= 2;
+  const bool half_ranked = options_.output_transform == OutputTransform::half_rank || at_floor;
+  half_rank_ = HalfRankWarp{};
+  if (at_floor) warp_ = YeoJohnson{}, warped_ = false;
+  if (half_ranked) {
     // Warped before anything else sees the values: the kernel choice below compares models of the
     // same warped values, and the power warp stays the identity.
     half_rank_.fit(observed);
@@ -125,7 +134,8 @@ bool ModelSelection::fit(const Observations& observations, std::mt19937_64& rng,
   // search there would cost more than a proposal may take: only the first fit searches afresh.
   const bool fresh = n > kFitSubset ? fits_++ == 0 : fits_++ % 10 == 0;
   const int restarts = fresh ? 2 : 0;
-  const bool select_kernel = options_.kernel_choice == KernelChoice::select, select_warp = options_.output_transform == OutputTransform::select;
+  const bool select_kernel = options_.kernel_choice == KernelChoice::select, select_warp =
+      options_.output_transform == OutputTransform::select || (options_.output_transform == OutputTransform::automatic && !at_floor);
   const bool select_encoding = descriptor_options_.has_value();
   if ((select_kernel || select_warp || select_encoding) && fresh && n <= kSelectMax) {
     // Model choice by evidence (MacKay 1992; for the output warp, Snelson et al., NIPS 2003):

@@ -22,7 +22,9 @@ namespace labloop::detail {
 inline constexpr Eigen::Index kFitSubset = 300;
 
 enum class KernelChoice { select, fixed };
-enum class OutputTransform { select, yeo_johnson, none, half_rank };
+// automatic: half_rank while the worst value is a floor (shared by two or more results),
+// otherwise select (docs/decisions/0017).
+enum class OutputTransform { select, yeo_johnson, none, half_rank, automatic };
 enum class CategoricalLengthscale { shared, per_choice };
 enum class AdditiveKernel { automatic, on, off };
 enum class AdditiveShare { half, fitted };

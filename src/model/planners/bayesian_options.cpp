@@ -83,12 +83,14 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
   choice("output_transform",
          std::vector<std::pair<std::string, OutputTransform>>{
              {"select", OutputTransform::select}, {"yeo_johnson", OutputTransform::yeo_johnson}, {"none", OutputTransform::none},
-             {"half_rank", OutputTransform::half_rank}},
+             {"half_rank", OutputTransform::half_rank}, {"auto", OutputTransform::automatic}},
          options.model.output_transform);
   // Several objectives: the hypervolume is measured in the models' units, and a power transform
   // bends that geometry (and the improvement the planner expects) differently per objective.
   // Measured on DTLZ2 (d = 6) and BraninCurrin: raw outputs did better (docs/decisions/0008).
-  if (context.goals.several_objectives() && !o.contains("output_transform")) options.model.output_transform = OutputTransform::none;
+  // "auto" is a one-objective rule (decision 0017): with several, it is their default.
+  if (context.goals.several_objectives() && (!o.contains("output_transform") || options.model.output_transform == OutputTransform::automatic))
+    options.model.output_transform = OutputTransform::none;
   // A stated noise is in result units, which a warp would stretch unequally (model_selection.hpp).
   if ((options.model.output_transform == OutputTransform::yeo_johnson || options.model.output_transform == OutputTransform::half_rank) &&
       std::any_of(context.goals.noise.begin(), context.goals.noise.end(), [](double sd) { return sd > 0; }))
@@ -157,6 +159,10 @@ void set_new_campaign_defaults(PlannerConfig& config, const std::vector<Paramete
     config.options["one_hot_residual"] = true;
   const bool finite = candidate_pool || (!parameters.empty() && std::all_of(parameters.begin(), parameters.end(),
                                                                               [](const Parameter& p) { return p.listed_values() > 0; }));
+  // Where a floor of equal worst results has been measured to mislead the model (pools and
+  // spaces of listed values: plates at 0 % yield), the worse half goes by rank while there is one
+  // (docs/decisions/0017).
+  if (finite && !config.options.contains("output_transform")) config.options["output_transform"] = "auto";
   if (!finite || config.options.contains("beta")) return;
   // UCB is the default acquisition; given by name or as an object without its own β, it takes
   // the planner's "beta". Anything else (another acquisition, a malformed value) is left to the
