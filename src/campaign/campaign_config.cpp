@@ -24,6 +24,7 @@
 #include "labloop/model/planner.hpp"
 #include "labloop/core/version.hpp"
 #include "labloop/journal/signing.hpp"
+#include "labloop/wire/protocol.hpp"
 
 namespace labloop {
 
@@ -228,7 +229,8 @@ Objective parse_objective(const Node& node) {
   if (node.has("noise")) {
     const Node noise = node.child("noise");
     o.noise = noise.as_number();
-    if (!(*o.noise >= 0 && *o.noise <= 1e100))
+    // The same range a driver's welcome may state (protocol §4.1), so an adopted noise fits it too.
+    if (!(*o.noise >= 0 && *o.noise <= protocol::kMaxStatedNoise))
       noise.fail(fmt::format("must be from 0 to 1e100 (the standard deviation of a measurement of \"{}\", in its units; got {:g})", o.name, *o.noise));
   }
   return o;

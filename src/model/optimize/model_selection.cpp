@@ -29,8 +29,7 @@ ModelSelection::ModelSelection(const Space& space, std::uint64_t seed, ModelSele
     : dim_(space.cube_dim()), options_(std::move(options)) {
   gp_options_.kernel = options_.kernel;
   gp_options_.noise_sd = options_.noise_sd;
-  if (options_.noise_sd > 0 &&
-      (options_.output_transform == OutputTransform::yeo_johnson || options_.output_transform == OutputTransform::half_rank))
+  if (options_.noise_sd > 0 && always_warps(options_.output_transform))
     throw PlannerError(
         "an objective's stated \"noise\" is in result units, which a warp of the results (\"output_transform\") would change: "
         "leave \"output_transform\" at \"select\" or \"none\", or remove the objective's \"noise\"");

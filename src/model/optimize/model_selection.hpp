@@ -25,6 +25,9 @@ enum class KernelChoice { select, fixed };
 // automatic: half_rank while the worst value is a floor (shared by two or more results),
 // otherwise select (docs/decisions/0017).
 enum class OutputTransform { select, yeo_johnson, none, half_rank, automatic };
+// Whether the transform always warps the results, so that a noise stated in result units no
+// longer describes them (select and automatic leave them unwarped when a noise is stated).
+inline bool always_warps(OutputTransform t) { return t == OutputTransform::yeo_johnson || t == OutputTransform::half_rank; }
 enum class CategoricalLengthscale { shared, per_choice };
 enum class AdditiveKernel { automatic, on, off };
 enum class AdditiveShare { half, fitted };

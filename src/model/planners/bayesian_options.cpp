@@ -92,7 +92,7 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
   if (context.goals.several_objectives() && (!o.contains("output_transform") || options.model.output_transform == OutputTransform::automatic))
     options.model.output_transform = OutputTransform::none;
   // A stated noise is in result units, which a warp would stretch unequally (model_selection.hpp).
-  if ((options.model.output_transform == OutputTransform::yeo_johnson || options.model.output_transform == OutputTransform::half_rank) &&
+  if (always_warps(options.model.output_transform) &&
       std::any_of(context.goals.noise.begin(), context.goals.noise.end(), [](double sd) { return sd > 0; }))
     fail("output_transform", "warps the results, whose units an objective's \"noise\" is stated in: use \"select\" or \"none\", or "
                              "remove the objective's \"noise\"");
