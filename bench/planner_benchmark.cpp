@@ -31,6 +31,7 @@ std::vector<BenchmarkProblem> standard_problems() {
 
 std::vector<BenchmarkProblem> goal_problems() {
   return {{"branin_currin", 0, 46, -1, 6}, {"dtlz2", 6, 60, -1, 14}, {"hartmann6_constrained", 0, 50, -1, 10},
+          {"gramacy", 0, 50, -1, 10}, {"ackley_constrained", 0, 100, -1, 10},
           {"hartmann6", 0, 50, 0.1, 10}, {"branin", 0, 50, 0.5, 10}};
 }
 

@@ -401,6 +401,48 @@ std::vector<double> hartmann6_constrained_values(std::span<const double> x, cons
 
 BenchmarkFacts hartmann6_constrained_facts(int, const OptionValues&) { return {.objectives = {"y"}, .constraints = {"c"}}; }
 
+// --------------------------------------------- Gramacy et al.'s toy problem ---
+
+// Gramacy et al., "Modeling an augmented Lagrangian for blackbox constrained optimization",
+// Technometrics 58 (2016): minimize x1 + x2 on [0,1]^2 subject to
+//   c1 = 3/2 - x1 - 2 x2 - 1/2 sin(2 pi (x1^2 - 2 x2)) <= 0,   c2 = x1^2 + x2^2 - 3/2 <= 0.
+// Both constraints are active somewhere and c1 splits the feasible set into pieces; the optimum
+// lies on c1's boundary, so a planner must learn that boundary to get close. The paper quotes
+// 0.5998 at (0.1954, 0.4044); the figures below come from a 1e-3 grid refined along c1 = 0
+// (the minimizer rounded to the feasible side).
+std::vector<std::string> gramacy_outputs(int, const OptionValues&) { return {"y", "c1", "c2"}; }
+
+std::vector<double> gramacy_values(std::span<const double> x, const OptionValues&) {
+  if (x.size() != 2) return {nan, nan, nan};
+  const double a = x[0], b = x[1];
+  return {a + b, 1.5 - a - 2.0 * b - 0.5 * std::sin(2.0 * pi * (a * a - 2.0 * b)), a * a + b * b - 1.5};
+}
+
+double gramacy_objective(std::span<const double> x) { return x.size() == 2 ? x[0] + x[1] : nan; }
+
+constexpr double gramacy_optimum_value = 0.59978805201;
+
+BenchmarkFacts gramacy_facts(int, const OptionValues&) { return {.objectives = {"y"}, .constraints = {"c1", "c2"}}; }
+
+// ------------------------------------------------ Ackley-10, constrained (SCBO) ---
+
+// Eriksson and Poloczek, "Scalable constrained Bayesian optimization", AISTATS 2021: Ackley-10 on
+// [-5, 10]^10 subject to c1 = sum(x) <= 0 and c2 = |x|_2 - 5 <= 0. The optimum 0 at the origin
+// lies on c1's boundary, and the box is mostly infeasible (sum(x) <= 0 in about 1 % of it).
+std::vector<std::string> ackley_constrained_outputs(int, const OptionValues&) { return {"y", "c1", "c2"}; }
+
+std::vector<double> ackley_constrained_values(std::span<const double> x, const OptionValues&) {
+  if (x.size() != 10) return {nan, nan, nan};
+  double sum = 0.0, squares = 0.0;
+  for (double v : x) {
+    sum += v;
+    squares += v * v;
+  }
+  return {ackley(x), sum, std::sqrt(squares) - 5.0};
+}
+
+BenchmarkFacts ackley_constrained_facts(int, const OptionValues&) { return {.objectives = {"y"}, .constraints = {"c1", "c2"}}; }
+
 // --------------------------------------------------------- Branin, failing ---
 
 // Experiments fail where x1 + x2 > 10.5: the half-plane holds the minimum (9.42478, 2.475)
@@ -590,6 +632,28 @@ const std::vector<TestFunction>& test_functions() {
        .outputs = hartmann6_constrained_outputs,
        .evaluate_outputs = hartmann6_constrained_values,
        .facts = hartmann6_constrained_facts},
+
+      {.name = "gramacy",
+       .description = "Gramacy et al.'s toy problem: y = x1 + x2 with constraints c1, c2 <= 0 (both active), feasible optimum 0.5998",
+       .default_dim = 2, .min_dim = 2, .max_dim = 2,
+       .bounds = [](int) { return uniform_box(2, 0.0, 1.0); },
+       .evaluate = gramacy_objective,
+       .optimum = [](int dim) { return dim == 2 ? gramacy_optimum_value : nan; },
+       .argmin = [](int dim) { return dim == 2 ? std::vector<double>{0.19512268451, 0.4046653676} : std::vector<double>{}; },
+       .outputs = gramacy_outputs,
+       .evaluate_outputs = gramacy_values,
+       .facts = gramacy_facts},
+
+      {.name = "ackley_constrained",
+       .description = "Ackley-10 on [-5,10]^10 with constraints c1 = sum(x) <= 0, c2 = |x| - 5 <= 0 (SCBO's), optimum 0 on c1's boundary",
+       .default_dim = 10, .min_dim = 10, .max_dim = 10,
+       .bounds = [](int) { return uniform_box(10, -5.0, 10.0); },
+       .evaluate = [](std::span<const double> x) { return x.size() == 10 ? ackley(x) : nan; },
+       .optimum = [](int dim) { return dim == 10 ? 0.0 : nan; },
+       .argmin = [](int dim) { return dim == 10 ? std::vector<double>(10, 0.0) : std::vector<double>{}; },
+       .outputs = ackley_constrained_outputs,
+       .evaluate_outputs = ackley_constrained_values,
+       .facts = ackley_constrained_facts},
 
       {.name = "branin_failing",
        .description = "Branin whose experiments fail (\"no product\") where x1 + x2 > 10.5; 2 of its 3 minima remain",

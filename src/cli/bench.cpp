@@ -402,7 +402,10 @@ int run_bench(const BenchCommand& command) {
       const size_t design_asks = initial_design_asks(options.planners[planner_index.at(planner)].config, problem, options.batch);
       for (const auto* r : group) {
         const std::vector<double>& values = series(r);
-        auto it = std::find_if(values.begin(), values.end(), [&](double v) { return several ? v >= reach_target : v <= reach_target; });
+        auto it = std::find_if(values.begin(), values.end(), [&](double v) {
+          // Regret is infinite until a feasible point is found: matching a random search that found none means finding one.
+          return several ? v >= reach_target : std::isfinite(v) && v <= reach_target;
+        });
         reach.push_back(it == values.end() ? std::nan("") : static_cast<double>(it - values.begin() + 1));
         for (size_t a = 0; a < r->ask_seconds.size(); ++a) (a < design_asks ? design_ms : ask_ms).push_back(r->ask_seconds[a] * 1000);
       }

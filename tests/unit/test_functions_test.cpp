@@ -116,7 +116,7 @@ TEST_CASE("Test functions: the registry is a well-formed table", "[sim]") {
   for (const char* required :
        {"branin", "hartmann3", "hartmann6", "ackley", "levy", "rosenbrock", "styblinski_tang",
         "michalewicz", "ackley_shifted", "levy_shifted", "branin_currin", "dtlz2", "hartmann6_constrained",
-        "branin_failing", "snar_kinetic"}) {
+        "gramacy", "ackley_constrained", "branin_failing", "snar_kinetic"}) {
     INFO("required: " << required);
     CHECK(names.count(required) == 1);
   }
@@ -178,6 +178,13 @@ TEST_CASE("Test functions: random points inside the bounds never beat the known 
       INFO("function: " << f.name << ", dim " << dim);
       const auto box = f.bounds(dim);
       const double opt = f.optimum(dim);
+      // With outcome constraints the optimum is the feasible one: only feasible points count.
+      const auto options = f.default_options();
+      const auto facts = f.benchmark_facts(dim, options);
+      const auto outputs = f.output_names(dim, options);
+      std::vector<std::size_t> constraints;
+      for (const auto& c : facts.constraints)
+        constraints.push_back(static_cast<std::size_t>(std::find(outputs.begin(), outputs.end(), c) - outputs.begin()));
       std::vector<double> x(box.size());
       double best = std::numeric_limits<double>::infinity();
       for (int s = 0; s < samples; ++s) {
@@ -186,7 +193,12 @@ TEST_CASE("Test functions: random points inside the bounds never beat the known 
         }
         const double y = f.evaluate(x);
         REQUIRE(std::isfinite(y));
-        best = std::min(best, y);
+        bool feasible = true;
+        if (!constraints.empty()) {
+          const auto values = f.values(x, options);
+          for (std::size_t c : constraints) feasible = feasible && values.at(c) <= 0.0;
+        }
+        if (feasible) best = std::min(best, y);
       }
       if (!std::isnan(opt)) CHECK(best >= opt - 1e-4);
     }
@@ -535,6 +547,58 @@ TEST_CASE("Test functions: constrained Hartmann-6 has c = sum(x) - 3, feasible a
   const auto facts = f.benchmark_facts(6, none);
   CHECK(facts.objectives == std::vector<std::string>{"y"});
   CHECK(facts.constraints == std::vector<std::string>{"c"});
+}
+
+TEST_CASE("Test functions: Gramacy's toy problem has both constraints active and its optimum on c1's boundary", "[sim]") {
+  const TestFunction& f = tf_function("gramacy");
+  const OptionValues none;
+  const auto x = f.argmin(2);
+  const auto y = f.values(x, none);
+  REQUIRE(y.size() == 3);
+  CHECK(y[0] == near_optimum(0.5998));  // the paper's figure
+  CHECK(y[1] == Approx(0.0).margin(1e-9));  // on c1's boundary
+  CHECK(y[2] < 0.0);
+  // Hand values: at (0, 0) c1 = 3/2 (infeasible), c2 = -3/2; at (1, 1) c1 = 3/2 - 3 - sin(-2 pi)/2 = -3/2, c2 = 1/2.
+  auto v = f.values(std::vector<double>{0.0, 0.0}, none);
+  CHECK(v[1] == Approx(1.5));
+  CHECK(v[2] == Approx(-1.5));
+  v = f.values(std::vector<double>{1.0, 1.0}, none);
+  CHECK(v[1] == Approx(-1.5));
+  CHECK(v[2] == Approx(0.5));
+  // Each constraint binds somewhere in the box: neither is redundant.
+  CHECK(f.values(std::vector<double>{0.1, 0.1}, none)[1] > 0.0);
+  CHECK(f.values(std::vector<double>{1.0, 0.9}, none)[2] > 0.0);
+  // Dense grid: no feasible point beats the stated optimum, and one within 1e-3 of it exists.
+  double best = std::numeric_limits<double>::infinity();
+  for (int i = 0; i <= 1000; ++i)
+    for (int j = 0; j <= 1000; ++j) {
+      const std::vector<double> p{i / 1000.0, j / 1000.0};
+      const auto w = f.values(p, none);
+      if (w[1] <= 0.0 && w[2] <= 0.0) best = std::min(best, w[0]);
+    }
+  CHECK(best >= f.optimum(2) - 1e-12);
+  CHECK(best <= f.optimum(2) + 1e-3);
+  const auto facts = f.benchmark_facts(2, none);
+  CHECK(facts.objectives == std::vector<std::string>{"y"});
+  CHECK(facts.constraints == std::vector<std::string>{"c1", "c2"});
+}
+
+TEST_CASE("Test functions: SCBO's constrained Ackley-10 has c1 = sum(x), c2 = |x| - 5, its optimum on c1's boundary", "[sim]") {
+  const TestFunction& f = tf_function("ackley_constrained");
+  const OptionValues none;
+  auto y = f.values(f.argmin(10), none);
+  REQUIRE(y.size() == 3);
+  CHECK(y[0] == near_optimum(0.0));
+  CHECK(y[1] == 0.0);  // on the boundary
+  CHECK(y[2] == -5.0);
+  std::vector<double> x(10, 1.0);
+  x[0] = -4.0;  // sum 5, norm sqrt(25)
+  y = f.values(x, none);
+  CHECK(y[0] == Approx(eval("ackley", x)));
+  CHECK(y[1] == Approx(5.0));
+  CHECK(y[2] == Approx(0.0).margin(1e-12));
+  CHECK(f.bounds(10).front() == std::pair<double, double>{-5.0, 10.0});
+  CHECK(f.benchmark_facts(10, none).constraints == std::vector<std::string>{"c1", "c2"});
 }
 
 TEST_CASE("Test functions: failing Branin fails beyond x1 + x2 = 10.5, at one of its three minima only", "[sim]") {
