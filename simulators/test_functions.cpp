@@ -410,7 +410,8 @@ BenchmarkFacts hartmann6_constrained_facts(int, const OptionValues&) { return {.
 // lies on c1's boundary, so a planner must learn that boundary to get close. The paper quotes
 // 0.5998 at (0.1954, 0.4044); the figures below come from a 1e-3 grid refined along c1 = 0
 // (the minimizer rounded to the feasible side).
-std::vector<std::string> gramacy_outputs(int, const OptionValues&) { return {"y", "c1", "c2"}; }
+// Its outputs and facts serve ackley_constrained too: an objective y and two constraints.
+std::vector<std::string> two_constraint_outputs(int, const OptionValues&) { return {"y", "c1", "c2"}; }
 
 std::vector<double> gramacy_values(std::span<const double> x, const OptionValues&) {
   if (x.size() != 2) return {nan, nan, nan};
@@ -422,15 +423,14 @@ double gramacy_objective(std::span<const double> x) { return x.size() == 2 ? x[0
 
 constexpr double gramacy_optimum_value = 0.59978805201;
 
-BenchmarkFacts gramacy_facts(int, const OptionValues&) { return {.objectives = {"y"}, .constraints = {"c1", "c2"}}; }
+BenchmarkFacts two_constraint_facts(int, const OptionValues&) { return {.objectives = {"y"}, .constraints = {"c1", "c2"}}; }
 
 // ------------------------------------------------ Ackley-10, constrained (SCBO) ---
 
 // Eriksson and Poloczek, "Scalable constrained Bayesian optimization", AISTATS 2021: Ackley-10 on
 // [-5, 10]^10 subject to c1 = sum(x) <= 0 and c2 = |x|_2 - 5 <= 0. The optimum 0 at the origin
-// lies on c1's boundary, and the box is mostly infeasible (sum(x) <= 0 in about 1 % of it).
-std::vector<std::string> ackley_constrained_outputs(int, const OptionValues&) { return {"y", "c1", "c2"}; }
-
+// lies on c1's boundary, and the box is almost all infeasible: sum(x) <= 0 holds in about 3 % of
+// it, both constraints in about 2e-5 (half the ball of radius 5 over the box).
 std::vector<double> ackley_constrained_values(std::span<const double> x, const OptionValues&) {
   if (x.size() != 10) return {nan, nan, nan};
   double sum = 0.0, squares = 0.0;
@@ -440,8 +440,6 @@ std::vector<double> ackley_constrained_values(std::span<const double> x, const O
   }
   return {ackley(x), sum, std::sqrt(squares) - 5.0};
 }
-
-BenchmarkFacts ackley_constrained_facts(int, const OptionValues&) { return {.objectives = {"y"}, .constraints = {"c1", "c2"}}; }
 
 // --------------------------------------------------------- Branin, failing ---
 
@@ -640,9 +638,9 @@ const std::vector<TestFunction>& test_functions() {
        .evaluate = gramacy_objective,
        .optimum = [](int dim) { return dim == 2 ? gramacy_optimum_value : nan; },
        .argmin = [](int dim) { return dim == 2 ? std::vector<double>{0.19512268451, 0.4046653676} : std::vector<double>{}; },
-       .outputs = gramacy_outputs,
+       .outputs = two_constraint_outputs,
        .evaluate_outputs = gramacy_values,
-       .facts = gramacy_facts},
+       .facts = two_constraint_facts},
 
       {.name = "ackley_constrained",
        .description = "Ackley-10 on [-5,10]^10 with constraints c1 = sum(x) <= 0, c2 = |x| - 5 <= 0 (SCBO's), optimum 0 on c1's boundary",
@@ -651,9 +649,9 @@ const std::vector<TestFunction>& test_functions() {
        .evaluate = [](std::span<const double> x) { return x.size() == 10 ? ackley(x) : nan; },
        .optimum = [](int dim) { return dim == 10 ? 0.0 : nan; },
        .argmin = [](int dim) { return dim == 10 ? std::vector<double>(10, 0.0) : std::vector<double>{}; },
-       .outputs = ackley_constrained_outputs,
+       .outputs = two_constraint_outputs,
        .evaluate_outputs = ackley_constrained_values,
-       .facts = ackley_constrained_facts},
+       .facts = two_constraint_facts},
 
       {.name = "branin_failing",
        .description = "Branin whose experiments fail (\"no product\") where x1 + x2 > 10.5; 2 of its 3 minima remain",
