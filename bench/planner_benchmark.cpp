@@ -69,6 +69,8 @@ BenchmarkRun run_one(const Job& job, double default_noise, int batch, bool decla
   for (const auto& [k, v] : job.planner->config.items())
     if (k != "kind") config.options[k] = v;
   if (config.kind == "bayesian" && job.problem->initial > 0) config.options["initial"] = job.problem->initial;
+  // What a campaign file with this planner section would run (as the real suite does).
+  set_new_campaign_defaults(config, space.parameters(), /*candidate_pool=*/false);
   PlannerGoals goals;
   goals.objectives = static_cast<int>(objectives.size());
   if (several) goals.thresholds = reference_point;

@@ -295,7 +295,9 @@ class RealEmulated {
 // failure when the emulator refuses the setting; regret after each from the true values.
 RealRun run_emulated_once(const RealEmulated& problem, const BenchmarkPlanner& planner_spec, int seed, int budget) {
   const Space& space = problem.space();
-  const PlannerConfig config = real_planner_config(planner_spec.config);
+  // As a campaign file on this emulator would run.
+  PlannerConfig config = real_planner_config(planner_spec.config);
+  set_new_campaign_defaults(config, space.parameters(), /*candidate_pool=*/false);
   const std::string source = "labloop bench --suite real";
   auto planner = make_planner(PlannerContext{space, static_cast<std::uint64_t>(seed), config, source});
   // Noise drawn per seed, as planner_benchmark's runs draw theirs.

@@ -424,6 +424,40 @@ TEST_CASE("A new campaign choosing among listed values gets output_transform aut
   CHECK_FALSE(parse_campaign_config(c.dump(), "journal", labloop::sim::catalogue()).planner.options.contains("output_transform"));
 }
 
+TEST_CASE("A new campaign over a continuous space gets noise_dominated space_filling in its journaled options, a finite one or a file that sets it does not", "[config]") {
+  const Parameter solvent{.name = "solvent", .type = ParameterType::categorical, .choices = {"THF", "DMF"}};
+  const Parameter level{.name = "conc", .type = ParameterType::discrete, .values = {0.1, 0.2}};
+  const Parameter temp{.name = "temp", .low = 20, .high = 80};
+  const Parameter cycles{.name = "cycles", .type = ParameterType::integer, .low = 1, .high = 8};
+  auto defaults = [](json options, const std::vector<Parameter>& parameters, bool pool = false, const std::string& kind = "bayesian") {
+    PlannerConfig config{kind, std::move(options)};
+    set_new_campaign_defaults(config, parameters, pool);
+    return config.options;
+  };
+  CHECK(defaults(json::object(), {temp})["noise_dominated"] == "space_filling");
+  CHECK(defaults(json::object(), {cycles, solvent})["noise_dominated"] == "space_filling");
+  CHECK_FALSE(defaults(json::object(), {temp, solvent}, /*pool=*/true).contains("noise_dominated"));
+  CHECK_FALSE(defaults(json::object(), {level, solvent}).contains("noise_dominated"));
+  CHECK(defaults({{"noise_dominated", "acquisition"}}, {temp})["noise_dominated"] == "acquisition");
+  CHECK_FALSE(defaults(json::object(), {temp}, false, "sobol").contains("noise_dominated"));
+  // The journal holds it; a journal written before is read as written (the acquisition, as it ran).
+  json c = {{"name", "n"},
+            {"parameters", json::array({{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
+                                        {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 15}}})},
+            {"objective", {{"name", "y"}, {"goal", "minimize"}}},
+            {"planner", {{"kind", "bayesian"}}},
+            {"instruments", json::array({{{"name", "sim"}, {"simulator", "branin"}}})},
+            {"budget", {{"experiments", 5}}}};
+  test::TempDir dir;
+  test::write_file(dir / "c.json", c.dump());
+  CHECK(load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue()).to_json()["planner"]["noise_dominated"] == "space_filling");
+  CHECK_FALSE(parse_campaign_config(c.dump(), "journal", labloop::sim::catalogue()).planner.options.contains("noise_dominated"));
+  c["planner"]["noise_dominated"] = "replicate";
+  test::write_file(dir / "c.json", c.dump());
+  CHECK_THROWS_WITH(load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue()),
+                    Catch::Contains("/planner/noise_dominated: must be one of: acquisition, space_filling"));
+}
+
 TEST_CASE("A new campaign whose categorical choices have descriptors gets a one-hot residual in its journaled options, an older journal a plain evidence choice", "[config]") {
   Parameter ligand{.name = "ligand", .type = ParameterType::categorical, .choices = {"L1", "L2"}};
   const Parameter temp{.name = "temp", .low = 20, .high = 80};

@@ -207,6 +207,44 @@ TEST_CASE("Bayesian planner: beats random search on Branin and Hartmann-6 over f
   }
 }
 
+TEST_CASE("Bayesian planner: with noise_dominated space_filling, results that are mostly noise continue the design and a clear signal changes nothing", "[planner][bayesian]") {
+  const Space space({Parameter{.name = "a", .low = 0, .high = 1}, Parameter{.name = "b", .low = 0, .high = 1},
+                     Parameter{.name = "c", .low = 0, .high = 1}});
+  const nlohmann::json rule = {{"initial", 5}, {"noise_dominated", "space_filling"}};
+  auto on_face = [](const Point& x) { return (x.array() == 0.0).any() || (x.array() == 1.0).any(); };
+  // Pure noise: the values say nothing about the settings. The rule applies at each ask whose
+  // fitted noise is over 80 % of the variance (most of them here), and the journal is told when
+  // that begins, not at every ask; the acquisition alone sends most proposals to the box's faces.
+  int faces[2] = {0, 0}, notes = 0;
+  for (const bool with : {true, false}) {
+    auto planner = planner_for(space, "bayesian", with ? rule : nlohmann::json{{"initial", 5}});
+    std::mt19937_64 rng(11);
+    std::normal_distribution<double> noise(0.0, 1.0);
+    for (int i = 0; i < 25; ++i) {
+      const Point x = planner->ask(1, {}).front();
+      const bool noted = planner->take_note().find("down to noise: continuing the space-filling design") != std::string::npos;
+      CHECK((with || !noted));
+      notes += noted;
+      faces[with ? 0 : 1] += i >= 5 && on_face(x);
+      planner->tell(Observation::succeeded(x, noise(rng)));
+    }
+  }
+  INFO("proposals on a face with the rule " << faces[0] << ", without " << faces[1] << "; notes " << notes);
+  CHECK(notes >= 1);
+  CHECK(notes <= 5);
+  CHECK(3 * faces[0] < faces[1]);
+  // A clean signal: the rule never applies, and the proposals are those of the acquisition.
+  auto with_rule = planner_for(space, "bayesian", rule), without = planner_for(space, "bayesian", {{"initial", 5}});
+  auto bowl = [](const Point& x) { return (x.array() - 0.3).square().sum(); };
+  for (int i = 0; i < 15; ++i) {
+    const Point x = with_rule->ask(1, {}).front(), y = without->ask(1, {}).front();
+    REQUIRE(x.isApprox(y, 0.0));
+    CHECK(with_rule->take_note().find("noise") == std::string::npos);
+    with_rule->tell(Observation::succeeded(x, bowl(x)));
+    without->tell(Observation::succeeded(y, bowl(y)));
+  }
+}
+
 TEST_CASE("Bayesian planner: past its time limit it still answers and says so once", "[planner][bayesian]") {
   const Space space({Parameter{.name = "x1", .low = 0, .high = 1}, Parameter{.name = "x2", .low = 0, .high = 1}});
   auto planner = planner_for(space, "bayesian", {{"initial", 5}, {"time_limit_s", 1e-6}});

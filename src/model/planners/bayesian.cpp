@@ -150,6 +150,19 @@ class BayesianPlanner final : public Planner {
       while (static_cast<int>(out.size()) < q) out.push_back(space_filling(pending, out));
       return out;
     }
+    const bool dominated = options_.noise_dominated == NoiseDominated::space_filling && !pool_ && noise_dominated(believer);
+    if (dominated) {
+      // Its posterior mean is nearly flat and its uncertainty largest at the box's faces, where
+      // the acquisition then sends most proposals; spread evenly instead, until results show more.
+      // Said when it begins, not at every proposal.
+      if (!design_continued_)
+        add_note(fmt::format("the model puts more than {:g} % of the results' variation down to noise: continuing the space-filling design",
+                             100 * kNoiseDominated));
+      design_continued_ = true;
+      while (static_cast<int>(out.size()) < q) out.push_back(space_filling(pending, out));
+      return out;
+    }
+    design_continued_ = false;
     fit_feasibility(model_selection_.model());
     std::unique_ptr<Acquisition> weighted, weighted_in_flight;
     if (feasibility_.fitted()) {
@@ -375,6 +388,14 @@ class BayesianPlanner final : public Planner {
     }
     gp.add_observation(x, mean[0], /*exact=*/true);
     incumbent = std::min(incumbent, mean[0]);
+  }
+
+  // Whether the model's noise is more than kNoiseDominated of its results' variance (both in its
+  // own units, warped or not).
+  static bool noise_dominated(const GaussianProcess& gp) {
+    const Eigen::VectorXd& y = gp.y();
+    const double variance = y.size() > 1 ? (y.array() - y.mean()).square().mean() : 0.0;
+    return variance > 0 && gp.noise_variance() > kNoiseDominated * variance;
   }
 
   // For noisy objectives the best noisy observation is optimistic; the best posterior mean at
@@ -603,6 +624,7 @@ class BayesianPlanner final : public Planner {
   std::vector<Told> told_;
   FeasibilityModel feasibility_;
   std::string note_;
+  bool design_continued_ = false;  // the last proposal continued the design (noise_dominated)
 };
 
 }  // namespace

@@ -13,7 +13,7 @@
 namespace labloop::detail {
 
 BayesianOptions parse_bayesian_options(const PlannerContext& context) {
-  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive", "additive_share", "ties", "one_hot_margin", "one_hot_residual", "failure_model", "multi_objective"});
+  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive", "additive_share", "ties", "one_hot_margin", "one_hot_residual", "failure_model", "multi_objective", "noise_dominated"});
   const nlohmann::json& o = context.config.options;
   const JsonNode node = context.options();
   BayesianOptions options;
@@ -110,6 +110,10 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
   choice("ties", std::vector<std::pair<std::string, Ties>>{{"first", Ties::first}, {"random", Ties::random}}, options.optimizer.ties);
   choice("failure_model", std::vector<std::pair<std::string, FailureModel>>{{"on", FailureModel::on}, {"off", FailureModel::off}},
          options.failure_model);
+  choice("noise_dominated",
+         std::vector<std::pair<std::string, NoiseDominated>>{{"acquisition", NoiseDominated::acquisition},
+                                                             {"space_filling", NoiseDominated::space_filling}},
+         options.noise_dominated);
   // Beyond 4 objectives the hypervolume's box decomposition grows too fast: ParEGO by default.
   if (context.goals.objectives > kMaxHypervolumeObjectives) options.multi_objective = MultiObjective::parego;
   choice("multi_objective", std::vector<std::pair<std::string, MultiObjective>>{{"ehvi", MultiObjective::ehvi}, {"parego", MultiObjective::parego}},
@@ -163,6 +167,10 @@ void set_new_campaign_defaults(PlannerConfig& config, const std::vector<Paramete
   // spaces of listed values: plates at 0 % yield), the worse half goes by rank while there is one
   // (docs/decisions/0017).
   if (finite && !config.options.contains("output_transform")) config.options["output_transform"] = "auto";
+  // Where results have been measured to be mostly noise (emulated liquid handling, crystallization:
+  // the planner fell behind random search), a space with a continuous or integer parameter and no
+  // pool continues its space-filling design while the model says so (docs/decisions/0018).
+  if (!finite && !config.options.contains("noise_dominated")) config.options["noise_dominated"] = "space_filling";
   if (!finite || config.options.contains("beta")) return;
   // UCB is the default acquisition; given by name or as an object without its own β, it takes
   // the planner's "beta". Anything else (another acquisition, a malformed value) is left to the

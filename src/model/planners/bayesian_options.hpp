@@ -17,6 +17,11 @@ enum class FailureModel { on, off };
 // Several objectives: expected hypervolume improvement (2–4 objectives), or ParEGO's random
 // Chebyshev scalarizations (any number; the only choice beyond 4).
 enum class MultiObjective { ehvi, parego };
+// One objective, no pool: what to propose while the fitted noise is more than kNoiseDominated of
+// the results' variance — the acquisition's best point (as campaigns before this option ran), or
+// the next point of the space-filling design (docs/decisions/0018-noise-dominated.md).
+enum class NoiseDominated { acquisition, space_filling };
+inline constexpr double kNoiseDominated = 0.8;
 
 struct BayesianOptions {
   int initial = 0;  // resolved by parse_bayesian_options: 0 in the file means max(5, 2·d), d parameters
@@ -30,6 +35,7 @@ struct BayesianOptions {
   double time_limit_s = 5.0;
   FailureModel failure_model = FailureModel::on;
   MultiObjective multi_objective = MultiObjective::ehvi;
+  NoiseDominated noise_dominated = NoiseDominated::acquisition;
   ModelSelectionOptions model;
   AcquisitionOptimizerOptions optimizer;
 };
