@@ -150,7 +150,7 @@ std::vector<std::string> planner_kinds();
 // Defaults a new campaign gets that older journals did not run with, written into
 // config.options explicitly so every journal replays with what it ran (a journal's planner
 // section is parsed as written: parse_campaign_config never calls this). For a campaign file
-// (load_campaign_config) and for `labloop bench --suite real`, which measures what such a
+// (load_campaign_config) and for every run of `labloop bench`, which measures what such a
 // campaign does. The bayesian planner choosing from a finite set — a candidate pool's
 // rows, or a space whose parameters are all categorical or discrete — with UCB and no β of its
 // own gets "beta": kPoolBeta (docs/decisions/0012-pool-exploration.md); one that can use the
@@ -160,7 +160,9 @@ std::vector<std::string> planner_kinds();
 // whose categorical choices have descriptors gets "one_hot_residual": true (a model over the
 // descriptors with an effect of each choice's own beside them, docs/decisions/0016), unless it
 // sets "one_hot_margin" (the choice between descriptors and one-hot by evidence that campaigns
-// journaled before, docs/decisions/0015-descriptors-kept.md).
+// journaled before, docs/decisions/0015-descriptors-kept.md); one whose space has a continuous or
+// integer parameter and no pool gets "noise_dominated": "space_filling" (the space-filling design
+// goes on while the model puts most of the variation down to noise, docs/decisions/0018).
 constexpr double kPoolBeta = 12.0;
 void set_new_campaign_defaults(PlannerConfig& config, const std::vector<Parameter>& parameters, bool candidate_pool);
 
