@@ -11,7 +11,7 @@
 # in Release as well took CI past its 15 minutes (880 s, then 929 s).
 # -gline-tables-only: sanitizer reports name the file and line of every frame, without the full
 # debug information Eigen's templates make expensive to compile and link. The test programs' own
-# sources compile at -O0 instead of -O1 (tests/CMakeLists.txt): CI took 642 s instead of 773 s.
+# sources compile at -O0 instead of -O1, in about a third of the time (tests/CMakeLists.txt).
 # The sanitizer build is a unity build (CMAKE_UNITY_BUILD: the sources of a target compiled a few
 # at a time as one translation unit): Eigen's, nlohmann's and Catch2's templates are then
 # instantiated once per batch instead of once per file.
