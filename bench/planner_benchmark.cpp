@@ -22,7 +22,8 @@ namespace labloop {
 
 std::string BenchmarkProblem::label() const {
   const std::string base = dim > 0 ? fmt::format("{}-{}", function, dim) : function;
-  return noise > 0 ? fmt::format("{} noise {:g}", base, noise) : base;
+  const std::string noisy = noise > 0 ? fmt::format("{} noise {:g}", base, noise) : base;
+  return batch > 1 ? fmt::format("{} batch {}", noisy, batch) : noisy;
 }
 
 std::vector<BenchmarkProblem> standard_problems() {
@@ -32,7 +33,7 @@ std::vector<BenchmarkProblem> standard_problems() {
 std::vector<BenchmarkProblem> goal_problems() {
   return {{"branin_currin", 0, 46, -1, 6}, {"dtlz2", 6, 60, -1, 14}, {"hartmann6_constrained", 0, 50, -1, 10},
           {"gramacy", 0, 50, -1, 10}, {"ackley_constrained", 0, 100, -1, 10},
-          {"hartmann6", 0, 50, 0.1, 10}, {"branin", 0, 50, 0.5, 10}};
+          {"hartmann6", 0, 50, 0.1, 10}, {"branin", 0, 50, 0.5, 10}, {"hartmann6", 0, 50, -1, 10, 4}};
 }
 
 namespace {
@@ -79,7 +80,10 @@ BenchmarkRun run_one(const Job& job, double default_noise, int batch, bool decla
   const std::string source = "bench";
   auto planner = make_planner(PlannerContext{space, static_cast<std::uint64_t>(job.seed), config, source, goals});
   const double optimum = f->optimum(dim);
-  const int initial = config.kind == "bayesian" ? config.options.value("initial", 0) : 0;
+  const bool modelled = config.kind == "bayesian";
+  int initial = modelled ? config.options.value("initial", 0) : 0;
+  if (modelled && initial <= 0) initial = std::max(5, 2 * dim);  // the planner's own default
+  const int q_after_design = job.problem->batch > 0 ? job.problem->batch : batch;
   std::mt19937_64 noise_rng(static_cast<std::uint64_t>(job.seed) * 7919 + 17);
   std::normal_distribution<double> gauss(0.0, std::max(noise, 0.0));
 
@@ -94,11 +98,14 @@ BenchmarkRun run_one(const Job& job, double default_noise, int batch, bool decla
     return f->values(x, function_options);
   };
   for (int done = 0; done < job.problem->budget;) {
-    const int q = std::min(batch, job.problem->budget - done);
+    // In batches the design is one round of its own, then rounds of q; one at a time, one by one.
+    const int q = std::min(q_after_design > 1 && done < initial ? initial - done : q_after_design, job.problem->budget - done);
+    if (!modelled || done < initial) ++run.design_asks;
     const auto t0 = std::chrono::steady_clock::now();
     const std::vector<Point> points = planner->ask(q, {});
     run.ask_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     for (const Point& point : points) {
+      run.evaluation_ask.push_back(run.ask_seconds.size() - 1);
       const bool after_design = done >= initial;
       const Params params = space.decode(point);
       const Point at = space.encode(params);

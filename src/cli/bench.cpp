@@ -43,18 +43,6 @@ std::string fmt_ms(const std::vector<double>& ms) {
   return m < 0.1 ? fmt::format("{:.3f}", m) : m < 10 ? fmt::format("{:.2f}", m) : fmt::format("{:.0f}", m);
 }
 
-// Asks of the initial design (no model yet): the Bayesian planner's `initial` (0 = its default,
-// max(5, 2·d) points) in batches of `batch`; every ask of a planner without a model.
-size_t initial_design_asks(const nlohmann::json& planner, const BenchmarkProblem& problem, int batch) {
-  if (planner.value("kind", "") != "bayesian") return static_cast<size_t>(-1);
-  int initial = planner.value("initial", 0);
-  if (initial <= 0) {
-    const SimulatorSpec* spec = sim::catalogue().find(problem.function);
-    initial = std::max(5, 2 * (problem.dim > 0 ? problem.dim : spec ? spec->default_dim : 0));
-  }
-  return static_cast<size_t>((initial + batch - 1) / batch);
-}
-
 std::string fmt_regret(double r) {
   if (r == 0) return "0";  // reached exactly (a clamped emulator's ceiling): not 0.00e+00
   return std::abs(r) < 1e-3 || std::abs(r) >= 1e4 ? fmt::format("{:.2e}", r) : fmt::format("{:.4g}", r);
@@ -354,11 +342,9 @@ int run_bench(const BenchCommand& command) {
     for (size_t i = 0; i < std::max(r.regret.size(), r.hypervolume.size()); ++i)
       csv << r.problem << ",\"" << [&] { std::string s = r.planner; size_t k = 0; while ((k = s.find('"', k)) != std::string::npos) s.insert(k, "\""), k += 2; return s; }()
           << "\"," << r.seed << "," << i + 1 << "," << (i < r.regret.size() ? fmt::format("{}", r.regret[i]) : "") << ","
-          << fmt::format("{}", r.ask_seconds[std::min(i / static_cast<size_t>(std::max(1, command.batch)), r.ask_seconds.size() - 1)]) << ","
+          << fmt::format("{}", i < r.evaluation_ask.size() ? r.ask_seconds[r.evaluation_ask[i]] : std::nan("")) << ","
           << (i < r.hypervolume.size() ? fmt::format("{}", r.hypervolume[i]) : "") << "\n";
 
-  std::map<std::string, size_t> planner_index;
-  for (size_t k = 0; k < options.planners.size(); ++k) planner_index.emplace(options.planners[k].label, k);
   std::map<std::pair<std::string, std::string>, RegretCurve> curves;
   for (size_t pi = 0; pi < options.problems.size(); ++pi) {
     const auto& problem = options.problems[pi];
@@ -399,7 +385,6 @@ int run_bench(const BenchCommand& command) {
         row += fmt::format(" {:>24}", fmt::format("{} [{}, {}]", fmt_regret(quantile(at, 0.5)), fmt_regret(quantile(at, 0.25)), fmt_regret(quantile(at, 0.75))));
       }
       std::vector<double> reach, ask_ms, design_ms;
-      const size_t design_asks = initial_design_asks(options.planners[planner_index.at(planner)].config, problem, options.batch);
       for (const auto* r : group) {
         const std::vector<double>& values = series(r);
         auto it = std::find_if(values.begin(), values.end(), [&](double v) {
@@ -407,7 +392,7 @@ int run_bench(const BenchCommand& command) {
           return several ? v >= reach_target : std::isfinite(v) && v <= reach_target;
         });
         reach.push_back(it == values.end() ? std::nan("") : static_cast<double>(it - values.begin() + 1));
-        for (size_t a = 0; a < r->ask_seconds.size(); ++a) (a < design_asks ? design_ms : ask_ms).push_back(r->ask_seconds[a] * 1000);
+        for (size_t a = 0; a < r->ask_seconds.size(); ++a) (a < r->design_asks ? design_ms : ask_ms).push_back(r->ask_seconds[a] * 1000);
       }
       const auto reached = std::count_if(reach.begin(), reach.end(), [](double v) { return !std::isnan(v); });
       reach.erase(std::remove_if(reach.begin(), reach.end(), [](double v) { return std::isnan(v); }), reach.end());
