@@ -55,33 +55,47 @@ namespace {
 
 // ---- Lookup tables ------------------------------------------------------------------------------
 
-// A dataset's lookup table as the benchmark scores it: the first objective, minimized; its
-// measured combinations as candidate rows (canonical cube points).
+// The index of objective `name` in `spec` (empty: the first), and the runs' label.
+size_t objective_index(const sim::DatasetSpec& spec, const std::string& name) {
+  for (size_t j = 0; j < spec.objectives.size(); ++j)
+    if (spec.objectives[j].name == name) return j;
+  if (name.empty() && !spec.objectives.empty()) return 0;
+  std::string names;
+  for (const auto& o : spec.objectives) names += (names.empty() ? "" : ", ") + o.name;
+  throw ConfigError("--objective", "", fmt::format("dataset {} has no objective \"{}\" (its objectives: {})", spec.name, name, names));
+}
+std::string run_label(const sim::DatasetSpec& spec, const std::string& objective) {
+  return objective.empty() ? spec.name : fmt::format("{}[{}]", spec.name, objective);
+}
+
+// A dataset's lookup table as the benchmark scores it: one objective (the first unless named),
+// minimized; its measured combinations as candidate rows (canonical cube points).
 class RealPoolTable {
  public:
-  RealPoolTable(const fs::path& folder, bool descriptors)
-      : table_(read(folder)), space_(with_descriptors(folder, table_.spec().parameters, descriptors)) {
+  RealPoolTable(const fs::path& folder, bool descriptors, const std::string& objective)
+      : table_(read(folder)), space_(with_descriptors(folder, table_.spec().parameters, descriptors)),
+        objective_(objective_index(table_.spec(), objective)), label_(run_label(table_.spec(), objective)) {
     const sim::DatasetSpec& spec = table_.spec();
-    const double sign = spec.objectives.at(0).maximize ? -1.0 : 1.0;  // minimized inside
+    const double sign = spec.objectives.at(objective_).maximize ? -1.0 : 1.0;  // minimized inside
     const std::vector<Params> settings = table_.settings();
     const std::vector<std::vector<double>> values = table_.all_values();
     data_rows_ = table_.first_rows();
     rows_.resize(static_cast<Eigen::Index>(settings.size()), space_.cube_dim());
     for (size_t i = 0; i < settings.size(); ++i) {
       rows_.row(static_cast<Eigen::Index>(i)) = space_.canonical(space_.encode(settings[i])).transpose();
-      values_.push_back(sign * values[i].at(0));
+      values_.push_back(sign * values[i].at(objective_));
     }
   }
 
-  const std::string& name() const { return table_.spec().name; }
+  const std::string& name() const { return label_; }
   const Space& space() const { return space_; }
   size_t rows() const { return values_.size(); }
   const Eigen::MatrixXd& cube_rows() const { return rows_; }
   double value(size_t row) const { return values_[row]; }
   // Row `row`'s first line in data.csv, 0-based after the header (its combinations are in key order).
   size_t data_row(size_t row) const { return data_rows_[row]; }
-  // Its first objective as the dataset states it (not minimized).
-  double stated_value(size_t row) const { return table_.spec().objectives.at(0).maximize ? -values_[row] : values_[row]; }
+  // Its objective as the dataset states it (not minimized).
+  double stated_value(size_t row) const { return table_.spec().objectives.at(objective_).maximize ? -values_[row] : values_[row]; }
 
  private:
   // The dataset's descriptors.csv, when it has one, as a campaign file on its simulator takes it.
@@ -104,7 +118,9 @@ class RealPoolTable {
   sim::LookupTable table_;
   Space space_;
   Eigen::MatrixXd rows_;        // one canonical cube point per combination
-  std::vector<double> values_;  // its first objective, minimized
+  size_t objective_;            // index into the spec's objectives
+  std::string label_;           // the runs' dataset label
+  std::vector<double> values_;  // its objective, minimized
   std::vector<size_t> data_rows_;
 };
 
@@ -190,16 +206,19 @@ RealRun run_pool_once(const RealPoolTable& table, const BenchmarkPlanner& planne
 // when they match data.csv), its inputs as the planner's space, and the reference value.
 class RealEmulated {
  public:
-  explicit RealEmulated(const fs::path& folder) {
+  RealEmulated(const fs::path& folder, const std::string& objective) {
     const sim::Dataset data = sim::read_dataset(folder);
     const auto stored = sim::read_emulator_json(folder);
     emulator_ = std::make_unique<const sim::Emulator>(data, stored ? &*stored : nullptr);
     space_ = std::make_unique<const Space>(emulated_space(*emulator_));
-    sign_ = data.spec.objectives.at(0).maximize ? -1.0 : 1.0;
+    objective_ = objective_index(data.spec, objective);
+    label_ = run_label(data.spec, objective);
+    sign_ = data.spec.objectives.at(objective_).maximize ? -1.0 : 1.0;
     reference_ = find_reference(data);
   }
 
-  const std::string& name() const { return emulator_->spec().name; }
+  const std::string& name() const { return label_; }
+  size_t objective() const { return objective_; }
   const Space& space() const { return *space_; }
   const sim::Emulator& emulator() const { return *emulator_; }
   double sign() const { return sign_; }
@@ -208,7 +227,7 @@ class RealEmulated {
   // sign · the emulator's mean at `params`, or nullopt when the emulator refuses it.
   std::optional<double> true_value(const Params& params) const {
     if (!emulator_->refusal(params).empty()) return std::nullopt;
-    return sign_ * emulator_->predict(params).at(0);
+    return sign_ * emulator_->predict(params).at(objective_);
   }
 
  private:
@@ -287,6 +306,8 @@ class RealEmulated {
 
   std::unique_ptr<const sim::Emulator> emulator_;
   std::unique_ptr<const Space> space_;
+  size_t objective_ = 0;  // index into the spec's objectives
+  std::string label_;
   double sign_ = 1.0;
   double reference_ = 0.0;
 };
@@ -318,7 +339,7 @@ RealRun run_emulated_once(const RealEmulated& problem, const BenchmarkPlanner& p
     const Params params = space.decode(asked.front());
     const Point at = space.encode(params);
     if (const auto truth = problem.true_value(params)) {
-      const double observed = problem.sign() * problem.emulator().sample(params, noise_rng).at(0);
+      const double observed = problem.sign() * problem.emulator().sample(params, noise_rng).at(problem.objective());
       planner->tell(Observation::succeeded(at, observed));
       best = std::min(best, *truth);
     } else {
@@ -367,19 +388,21 @@ std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options, con
   // Every name checked before anything runs: a typo in the last dataset should not cost an hour.
   std::vector<fs::path> folders;
   for (const auto& d : options.datasets) folders.push_back(real_dataset_folder(d));
+  if (!options.objective.empty())
+    for (const auto& folder : folders) objective_index(sim::read_dataset_spec(folder), options.objective);
   std::vector<RealRun> all;
   for (const auto& folder : folders) {
     const sim::DatasetSpec spec = sim::read_dataset_spec(folder);
     const size_t seeds = static_cast<size_t>(options.seeds);
     std::vector<RealRun> runs(options.planners.size() * seeds);
     if (spec.lookup_table) {
-      const RealPoolTable table(folder, options.descriptors);
+      const RealPoolTable table(folder, options.descriptors, options.objective);
       real_parallel(runs.size(), options.jobs, [&](size_t i) {
         runs[i] = run_pool_once(table, options.planners[i / seeds], static_cast<int>(i % seeds) + 1, options.subset, options.max_experiments,
                                 options.whole_space);
       });
     } else {
-      const RealEmulated problem(folder);
+      const RealEmulated problem(folder, options.objective);
       real_parallel(runs.size(), options.jobs, [&](size_t i) {
         runs[i] = run_emulated_once(problem, options.planners[i / seeds], static_cast<int>(i % seeds) + 1, options.budget);
       });

@@ -22,7 +22,7 @@
 //   compass search from the best kReferencePolished of those (continuous coordinates only). A
 //   planner that finds a better setting than the reference shows a regret below 0.
 //
-// The first objective of spec.json is optimized. Seeds run 1..seeds; each run's draws depend on
+// The first objective of spec.json is optimized (or the one named). Seeds run 1..seeds; each run's draws depend on
 // its seed only, so figures do not depend on `jobs`. This is the algorithm labloop-bench-pool
 // ran (same seeds, subsets and stopping rule), so its published figures reproduce.
 #include <cstddef>
@@ -58,6 +58,9 @@ struct RealBenchmarkOptions {
   // file on the dataset's simulator does (each proposal looked up in the table), instead of
   // choosing among the rows. Needs subset 1 (every setting must have a row).
   bool whole_space = false;
+  // The objective scored, by name, in every dataset (each must have it); empty: each dataset's
+  // first. Runs are then labelled "dataset[objective]".
+  std::string objective;
 };
 
 // One run (one dataset, planner and seed).
@@ -71,7 +74,7 @@ struct RealRun {
   int to_top = 0;     // experiments until the first top-1 % row (max_experiments + 1: never)
   int to_best = 0;    // experiments until the pool's best row (max_experiments + 1: never)
   std::vector<std::size_t> proposed;  // the rows proposed, in order: each one's first line in data.csv, 0-based after the header
-  std::vector<double> proposed_values;  // their first objective, as the dataset states it (replicates averaged)
+  std::vector<double> proposed_values;  // their objective, as the dataset states it (replicates averaged)
   // Emulated datasets: regret after each experiment (+inf before the first that succeeded), and
   // experiments the emulator refused (outside the rows' box: failed, as labloop-sim reports them).
   std::vector<double> regret;

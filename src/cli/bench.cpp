@@ -172,6 +172,7 @@ int run_real_suite(const BenchCommand& command) {
   options.budget = command.budget > 0 ? command.budget : kEmulatedBudget;
   options.descriptors = !command.one_hot;
   options.whole_space = command.whole_space;
+  options.objective = command.objective;
 
   fmt::print("labloop bench --suite real: {} datasets × {} planners × {} seeds; writing to {}/real.csv (-o DIR to choose)\n", options.datasets.size(),
              options.planners.size(), options.seeds, command.output);
@@ -292,6 +293,8 @@ int run_bench(const BenchCommand& command) {
     if (!command.problems.empty()) throw ConfigError("--problems", "", "the real suite runs datasets (--datasets), not test functions");
     return run_real_suite(command);
   }
+  if (!command.objective.empty())
+    throw ConfigError("--objective", "", "names a dataset's objective, which the real suite scores (--suite real or --datasets)");
   BenchmarkOptions options;
   for (const auto& p : command.problems) options.problems.push_back(parse_problem(p));
   if (command.suite == BenchSuite::goals) {

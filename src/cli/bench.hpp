@@ -31,6 +31,7 @@ struct BenchCommand {
   int max_experiments = 200;           // lookup tables: experiments per run at most
   bool one_hot = false;                // lookup tables: ignore descriptors.csv
   bool whole_space = false;            // lookup tables: search the whole space, no candidates
+  std::string objective;               // the objective scored in every dataset; empty: each one's first
   // The real suite's own defaults when not given: 40 seeds and 5 initial experiments (the
   // reference runs'), a budget of kEmulatedBudget for emulated datasets.
   bool seeds_given = false, initial_given = false, max_given = false;

@@ -425,6 +425,9 @@ int main(int argc, char** argv) {
                         "Real suite, lookup tables: experiments per run at most (a run that never reaches a row counts as --max + 1; default: --budget "
                         "when given, as before --max existed, else 200)")
       ->check(CLI::PositiveNumber);
+  bench_cmd->add_option("--objective", bench.objective,
+                        "Real suite: the objective to optimize, by name, in every dataset given (each must have it; default: each dataset's "
+                        "first); runs are labelled dataset[objective]");
   bench_cmd->add_flag("--one-hot", bench.one_hot, "Real suite, lookup tables: ignore descriptors.csv (categorical choices one-hot only)");
   bench_cmd->add_flag("--whole-space", bench.whole_space,
                       "Real suite, lookup tables: the planner searches the whole space, as a campaign without a candidates file does, instead of "

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <set>
 
+#include "dataset.hpp"
+#include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "real_benchmark.hpp"
 
@@ -85,6 +87,39 @@ TEST_CASE("Real suite: a 70 % subset draws its rows per seed, and jobs do not ch
     CHECK(parallel[i].seed == runs[i].seed);
     CHECK(parallel[i].proposed == runs[i].proposed);
     CHECK(parallel[i].to_top == runs[i].to_top);
+  }
+}
+
+TEST_CASE("Real suite: --objective scores another of a dataset's objectives, and an unknown one is refused first", "[bench][real]") {
+  RealBenchmarkOptions options;
+  options.datasets = {"lnp3"};  // drug_loading (max), encap_efficiency (max), particle_diameter (min)
+  options.planners = {real_test_planner("random")};
+  options.seeds = 2;
+  options.max_experiments = 30;
+  options.objective = "particle_diameter";
+  const std::vector<RealRun> runs = run_real_benchmark(options);
+  REQUIRE(runs.size() == 2);
+  const sim::Dataset data = sim::read_dataset(real_dataset_folder("lnp3"));
+  const size_t column = data.spec.parameters.size() + 2;
+  for (const RealRun& r : runs) {
+    CHECK(r.dataset == "lnp3[particle_diameter]");
+    REQUIRE(!r.proposed.empty());
+    // What a run was told is that column's value of the row it chose (lnp3 has no replicates).
+    for (size_t k = 0; k < r.proposed.size(); ++k) CHECK(r.proposed_values[k] == parse_number(data.rows.at(r.proposed[k]).fields.at(column)));
+    // Minimized: a run that reached the top 1 % stopped on one of the 8 smallest diameters.
+    if (r.to_top <= options.max_experiments) {
+      std::vector<double> all;
+      for (const CsvRow& row : data.rows) all.push_back(*parse_number(row.fields.at(column)));
+      std::sort(all.begin(), all.end());
+      CHECK(*std::min_element(r.proposed_values.begin(), r.proposed_values.begin() + r.to_top) <= all.at(7));
+    }
+  }
+  options.datasets = {"perovskites", "lnp3"};  // the first has no such objective: refused before lnp3 runs
+  try {
+    run_real_benchmark(options, [](const std::vector<RealRun>&) { FAIL("ran before refusing"); });
+    FAIL("no error");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.what()).find("dataset perovskites has no objective \"particle_diameter\" (its objectives: hse_gap)") != std::string::npos);
   }
 }
 
