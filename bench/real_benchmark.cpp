@@ -67,6 +67,9 @@ size_t objective_index(const sim::DatasetSpec& spec, const std::string& name) {
 std::string run_label(const sim::DatasetSpec& spec, const std::string& objective) {
   return objective.empty() ? spec.name : fmt::format("{}[{}]", spec.name, objective);
 }
+std::string objective_text(const sim::DatasetSpec& spec, size_t j) {
+  return fmt::format("{}, {}", spec.objectives.at(j).name, spec.objectives.at(j).maximize ? "maximized" : "minimized");
+}
 
 // A dataset's lookup table as the benchmark scores it: one objective (the first unless named),
 // minimized; its measured combinations as candidate rows (canonical cube points).
@@ -88,6 +91,7 @@ class RealPoolTable {
   }
 
   const std::string& name() const { return label_; }
+  std::string objective() const { return objective_text(table_.spec(), objective_); }
   const Space& space() const { return space_; }
   size_t rows() const { return values_.size(); }
   const Eigen::MatrixXd& cube_rows() const { return rows_; }
@@ -172,6 +176,7 @@ RealRun run_pool_once(const RealPoolTable& table, const BenchmarkPlanner& planne
   std::vector<double> ask_ms;
   RealRun run;
   run.dataset = table.name();
+  run.objective = table.objective();
   run.planner = planner_spec.label;
   run.kind = RealDatasetKind::lookup_table;
   run.seed = seed;
@@ -219,6 +224,7 @@ class RealEmulated {
 
   const std::string& name() const { return label_; }
   size_t objective() const { return objective_; }
+  std::string objective_text() const { return labloop::objective_text(emulator_->spec(), objective_); }
   const Space& space() const { return *space_; }
   const sim::Emulator& emulator() const { return *emulator_; }
   double sign() const { return sign_; }
@@ -325,6 +331,7 @@ RealRun run_emulated_once(const RealEmulated& problem, const BenchmarkPlanner& p
   std::mt19937_64 noise_rng(static_cast<std::uint64_t>(seed) * 7919 + 17);
   RealRun run;
   run.dataset = problem.name();
+  run.objective = problem.objective_text();
   run.planner = planner_spec.label;
   run.kind = RealDatasetKind::emulated;
   run.seed = seed;

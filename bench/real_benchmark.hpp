@@ -66,6 +66,7 @@ struct RealBenchmarkOptions {
 // One run (one dataset, planner and seed).
 struct RealRun {
   std::string dataset, planner;
+  std::string objective;  // the objective scored and its goal, as the table heads say it: "yield, maximized"
   RealDatasetKind kind = RealDatasetKind::lookup_table;
   int seed = 0;
   // Lookup tables.

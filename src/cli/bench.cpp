@@ -11,7 +11,6 @@
 #include <map>
 #include <thread>
 
-#include "catalogue.hpp"
 #include "dataset.hpp"
 #include "test_functions.hpp"
 #include "planner_benchmark.hpp"
@@ -210,12 +209,13 @@ int run_real_suite(const BenchCommand& command) {
     if (lookup) {
       std::vector<double> pool, top;
       for (const auto& r : runs) pool.push_back(r.pool), top.push_back(r.top_rows);
-      fmt::print("\n{}: lookup table, pool of {:g} rows (top 1 %: {:g} rows)\n  {:<28} {:>20} {:>20} {:>10}\n", first.dataset, quantile(pool, 0.5),
-                 quantile(top, 0.5), "planner", "to top 1 %", "to best", "ms/ask");
+      fmt::print("\n{}: lookup table, pool of {:g} rows (top 1 %: {:g} rows), {}\n  {:<28} {:>20} {:>20} {:>10}\n", first.dataset,
+                 quantile(pool, 0.5), quantile(top, 0.5), first.objective, "planner", "to top 1 %", "to best", "ms/ask");
     } else {
       std::string header = fmt::format("  {:<28}", "planner");
       for (int c : checkpoints) header += fmt::format(" {:>28}", fmt::format("regret@{}", c));
-      fmt::print("\n{}: emulated, reference {:.6g}, budget {}\n{} {:>8} {:>10}\n", first.dataset, first.reference, options.budget, header, "refused", "ms/ask");
+      fmt::print("\n{}: emulated, {}, reference {:.6g}, budget {}\n{} {:>8} {:>10}\n", first.dataset, first.objective, first.reference, options.budget,
+                 header, "refused", "ms/ask");
     }
     for (const auto& planner : options.planners) {
       std::vector<const RealRun*> group;

@@ -44,6 +44,7 @@ TEST_CASE("Real suite: a lookup table as pool campaigns counts experiments to th
     planners.insert(r.planner);
     CHECK(r.kind == RealDatasetKind::lookup_table);
     CHECK(r.dataset == "perovskites");
+    CHECK(r.objective == "hse_gap, minimized");
     CHECK(r.pool == 192);
     CHECK(r.top_rows == 2);
     // Counted up to --max, or --max + 1 for a run that never got there.
@@ -103,6 +104,7 @@ TEST_CASE("Real suite: --objective scores another of a dataset's objectives, and
   const size_t column = data.spec.parameters.size() + 2;
   for (const RealRun& r : runs) {
     CHECK(r.dataset == "lnp3[particle_diameter]");
+    CHECK(r.objective == "particle_diameter, minimized");
     REQUIRE(!r.proposed.empty());
     // What a run was told is that column's value of the row it chose (lnp3 has no replicates).
     for (size_t k = 0; k < r.proposed.size(); ++k) CHECK(r.proposed_values[k] == parse_number(data.rows.at(r.proposed[k]).fields.at(column)));
@@ -137,6 +139,7 @@ TEST_CASE("Real suite: an emulated dataset reports regret against its reference 
     INFO(r.planner << " seed " << r.seed);
     planners.insert(r.planner);
     CHECK(r.kind == RealDatasetKind::emulated);
+    CHECK(r.objective == "e_factor, minimized");
     CHECK(std::isfinite(r.reference));
     CHECK(r.reference == runs.front().reference);  // one reference per dataset
     REQUIRE(r.regret.size() == 7);
