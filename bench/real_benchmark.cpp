@@ -91,7 +91,7 @@ class RealPoolTable {
   }
 
   const std::string& name() const { return label_; }
-  std::string objective() const { return objective_text(table_.spec(), objective_); }
+  std::string objective_text() const { return labloop::objective_text(table_.spec(), objective_); }
   const Space& space() const { return space_; }
   size_t rows() const { return values_.size(); }
   const Eigen::MatrixXd& cube_rows() const { return rows_; }
@@ -176,7 +176,7 @@ RealRun run_pool_once(const RealPoolTable& table, const BenchmarkPlanner& planne
   std::vector<double> ask_ms;
   RealRun run;
   run.dataset = table.name();
-  run.objective = table.objective();
+  run.objective = table.objective_text();
   run.planner = planner_spec.label;
   run.kind = RealDatasetKind::lookup_table;
   run.seed = seed;
@@ -223,7 +223,7 @@ class RealEmulated {
   }
 
   const std::string& name() const { return label_; }
-  size_t objective() const { return objective_; }
+  size_t objective_column() const { return objective_; }  // index into the spec's objectives
   std::string objective_text() const { return labloop::objective_text(emulator_->spec(), objective_); }
   const Space& space() const { return *space_; }
   const sim::Emulator& emulator() const { return *emulator_; }
@@ -346,7 +346,7 @@ RealRun run_emulated_once(const RealEmulated& problem, const BenchmarkPlanner& p
     const Params params = space.decode(asked.front());
     const Point at = space.encode(params);
     if (const auto truth = problem.true_value(params)) {
-      const double observed = problem.sign() * problem.emulator().sample(params, noise_rng).at(problem.objective());
+      const double observed = problem.sign() * problem.emulator().sample(params, noise_rng).at(problem.objective_column());
       planner->tell(Observation::succeeded(at, observed));
       best = std::min(best, *truth);
     } else {

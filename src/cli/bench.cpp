@@ -345,7 +345,7 @@ int run_bench(const BenchCommand& command) {
     for (size_t i = 0; i < std::max(r.regret.size(), r.hypervolume.size()); ++i)
       csv << r.problem << ",\"" << [&] { std::string s = r.planner; size_t k = 0; while ((k = s.find('"', k)) != std::string::npos) s.insert(k, "\""), k += 2; return s; }()
           << "\"," << r.seed << "," << i + 1 << "," << (i < r.regret.size() ? fmt::format("{}", r.regret[i]) : "") << ","
-          << fmt::format("{}", i < r.evaluation_ask.size() ? r.ask_seconds[r.evaluation_ask[i]] : std::nan("")) << ","
+          << fmt::format("{}", r.ask_seconds[r.evaluation_ask[i]]) << ","
           << (i < r.hypervolume.size() ? fmt::format("{}", r.hypervolume[i]) : "") << "\n";
 
   std::map<std::pair<std::string, std::string>, RegretCurve> curves;
