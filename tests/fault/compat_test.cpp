@@ -11,9 +11,12 @@
 #include "labloop/campaign/campaign.hpp"
 #include "labloop/campaign/candidates.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/key_file.hpp"
 #include "labloop/journal/journal.hpp"
+#include "labloop/journal/signing.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/campaign/replay.hpp"
+#include "cli_process.hpp"
 #include "test_support.hpp"
 #include "catalogue.hpp"
 
@@ -141,7 +144,10 @@ TEST_CASE("Compatibility: 0.2.0 campaigns verify, replay exactly, and resume fro
   // described: categorical parameters seen through a dataset's descriptors, whose journaled path
   // is gone; kept: the same with decision 0015's margin journaled and the table's copy beside the
   // journal (the only copy left), before decision 0016's residual.
-  for (const std::string name : {"goals", "pool", "lookup", "described", "kept"}) {
+  // residual and noisy: written by commit d31bda2, with what a new campaign file got then
+  // journaled (decisions 0012, 0014, 0016, 0017 on a lookup table with descriptors; 0018 and an
+  // instrument's stated noise on a continuous space).
+  for (const std::string name : {"goals", "pool", "lookup", "described", "kept", "residual", "noisy"}) {
     INFO(name);
     test::TempDir dir;
     const auto folder = copy_of(name, dir, kFixtures020);
@@ -175,4 +181,59 @@ TEST_CASE("Compatibility: a 0.2.0 campaign with two objectives killed mid-experi
   CHECK(after.open == 0);
   CHECK(after.results == 14);
   CHECK(replay(folder).reproduced());
+}
+
+// A signed journal of a campaign run by hand (commit d31bda2): four results entered with
+// `labloop enter`, one corrected after the controller was killed (signed at once), the fifth
+// experiment still waiting for its person. Its journal names the controller's key by the absolute
+// path it had, /tmp/labloop-fixture-signed/keys/controller; the fixture's copy of that key pair
+// (tests/fixtures/v0.2.0/signed-keys, made for this fixture and nothing else) is put back there
+// for the resume, as on the machine that ran it.
+TEST_CASE("Compatibility: a signed 0.2.0 campaign run by hand, with a correction, verifies by its key and resumes once its last result is entered", "[fault][compat]") {
+  test::TempDir dir;
+  const auto folder = copy_of("signed", dir, kFixtures020);
+  const auto keys = kFixtures020 / "signed-keys";
+  const PublicKey key = read_public_key(keys / "controller.pub");
+  const JournalAudit before = audit_journal(folder, key);
+  INFO(fmt::format("{}", fmt::join(before.problems, "\n")));
+  CHECK(before.intact());
+  CHECK(before.open == 1);
+  CHECK(before.results == 4);
+  CHECK(replay(folder).reproduced());
+  test::CliOutcome o = test::cli({"verify", folder.string(), "--key", (keys / "controller.pub").string()}, dir);
+  INFO(o.output);
+  CHECK(o.status == 0);
+
+  // The signatures are checked, not only their form: another key does not prove this journal.
+  CHECK_FALSE(audit_journal(folder, generate_key_pair("another").public_key).intact());
+
+  const std::filesystem::path key_dir = "/tmp/labloop-fixture-signed/keys";
+  std::filesystem::remove_all(key_dir);
+  CHECK_THROWS_WITH(resume(folder), Catch::Contains("controller_key"));
+  std::filesystem::create_directories(key_dir);
+  for (const char* file : {"controller.key", "controller.pub"})
+    std::filesystem::copy_file(keys / file, key_dir / file, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::permissions(key_dir / "controller.key", std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+  const auto pending = read_journal(folder / "journal.jsonl").events;
+  std::string open;
+  for (const auto& e : pending)
+    if (e["event"] == "dispatched") open = e["experiment"];
+  o = test::cli({"enter", folder.string(), open, "yield=61.5", "--by", "fixture"}, dir);
+  INFO(o.output);
+  REQUIRE(o.status == 0);
+  const auto summary = resume(folder);
+  std::filesystem::remove_all(key_dir.parent_path());
+  CHECK(summary.reason == "budget reached");
+  CHECK(summary.status.done == 5);
+  const JournalAudit after = audit_journal(folder, key);
+  INFO(fmt::format("{}", fmt::join(after.problems, "\n")));
+  CHECK(after.intact());
+  CHECK(after.open == 0);
+  CHECK(after.results == 5);
+  CHECK(replay(folder).reproduced());
+  // The corrected value is the one that counts, in results.csv as in the planner.
+  const std::string csv = test::read_file(folder / "results.csv");
+  CHECK_THAT(csv, Catch::Contains("84.4"));
+  CHECK_THAT(csv, Catch::Contains("61.5"));
 }
