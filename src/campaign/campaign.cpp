@@ -22,6 +22,7 @@
 #include "manual_instrument.hpp"
 #include "labloop/campaign/experiment_book.hpp"
 #include "labloop/campaign/goals.hpp"
+#include "labloop/campaign/note_throttle.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/wire/instrument.hpp"
@@ -53,6 +54,9 @@ namespace fs = std::filesystem;
 
 constexpr size_t kIdTagChars = 12;  // of the campaign id, in experiment ids: 48 random bits
 constexpr int kMostPerAsk = 64;     // proposals per ask: a huge declared capacity must not stall the loop
+// Messages read from one driver in a row (poll_messages), a few milliseconds' work: a driver
+// that sends as fast as we read must not hold the loop.
+constexpr int kMaxMessagesPerPoll = 1000;
 // With a controller key the journal is signed at every stop and at the end, and also after this
 // many events or this long since the last signature, whichever comes first: a `kill -9` leaves
 // at most that much unsigned (docs/security.md (Signed records)).
@@ -120,6 +124,7 @@ struct LiveInstrument {
   std::unique_ptr<Instrument> link;
   bool awaiting_welcome = false;   // a hello went out after a reconnect; other welcomes are ignored
   std::optional<std::chrono::steady_clock::time_point> last_busy_hello;  // rate limit of hellos after `busy`
+  NoteThrottle chatter{""};        // notes about what it sends unasked: a flood shows as a count
 };
 
 // One attempt at one of the planner's points. A retry is a new attempt with a new id (a result is
@@ -461,6 +466,11 @@ class CampaignRun {
     if (observer_) observer_->on_log(line);
   }
 
+  // A note about what an instrument sent: throttled, since the driver decides how many come.
+  void note_from(LiveInstrument& inst, const std::string& line) {
+    if (inst.chatter.admit(Clock::now())) log(line);
+  }
+
   void write_reports(bool force) {
     const auto now = Clock::now();
     if (!force && now - last_report_ < std::chrono::seconds(1)) return;
@@ -526,6 +536,7 @@ class CampaignRun {
       auto live = std::make_unique<LiveInstrument>();
       live->index = i;
       live->config = &ic;
+      live->chatter = NoteThrottle(ic.name);
       std::string endpoint = ic.endpoint;
       std::function<void()> check;
       if (options_.dry_run || ic.is_simulator() || ic.is_manual()) endpoint = fmt::format("ipc://{}/{}.ipc", temp_.path().string(), i);
@@ -582,7 +593,7 @@ class CampaignRun {
       timing.heartbeat_misses = ic.heartbeat_misses;
       // A journaled config read on a machine without the instrument's key files: never plaintext instead.
       if (!options_.dry_run && !ic.keys && !ic.keys_error.empty()) throw InstrumentError(ic.name, ic.keys_error);
-      live->link = std::make_unique<Instrument>(context_, ic.name, endpoint, timing, [this](const std::string& line) { log(line); },
+      live->link = std::make_unique<Instrument>(context_, ic.name, endpoint, timing, [this, inst = live.get()](const std::string& line) { note_from(*inst, line); },
                                                 options_.dry_run ? std::nullopt : ic.keys);
       // No campaign id: `validate --instruments` (none yet) and journals from before ids never hold one.
       const InstrumentInfo& info =
@@ -792,16 +803,22 @@ class CampaignRun {
       if (e.num() != EINTR) throw;
       return;
     }
+    // At most kMaxMessagesPerPoll from one driver before the others, the deadlines and the
+    // planner get their turn: a driver sending as fast as we read would otherwise hold the loop.
     for (size_t k = 0; k < items.size(); ++k) {
       if (!(items[k].revents & ZMQ_POLLIN)) continue;
-      while (auto message = owners[k]->link->receive()) handle(*owners[k], *message);
+      for (int read = 0; read < kMaxMessagesPerPoll; ++read) {
+        auto message = owners[k]->link->receive();
+        if (!message) break;
+        handle(*owners[k], *message);
+      }
     }
   }
 
   void handle(LiveInstrument& inst, const protocol::Message& m) {
     if (const auto* welcome = std::get_if<protocol::Welcome>(&m)) {
       // Only the answer to our own hello counts: anyone can send a welcome at any time.
-      if (!inst.awaiting_welcome) return log(fmt::format("{}: ignored a welcome it was not asked for", inst.config->name));
+      if (!inst.awaiting_welcome) return note_from(inst, fmt::format("{}: ignored a welcome it was not asked for", inst.config->name));
       inst.awaiting_welcome = false;
       return recheck(inst, *welcome);
     }
@@ -811,13 +828,13 @@ class CampaignRun {
     }
     if (const auto* error = std::get_if<protocol::Error>(&m)) {
       if (error->code == protocol::kBusy) return on_busy(inst, *error);
-      return log(fmt::format("{}: driver reported error {}: {}", inst.config->name, error->code, error->message));
+      return note_from(inst, fmt::format("{}: driver reported error {}: {}", inst.config->name, error->code, error->message));
     }
     if (std::holds_alternative<protocol::Released>(m)) return;  // a late answer to a release
     if (const auto* accepted = std::get_if<protocol::Accepted>(&m)) return on_accepted(inst, *accepted);
     if (const auto* rejected = std::get_if<protocol::Rejected>(&m)) return on_rejected(inst, *rejected);
     if (const auto* result = std::get_if<protocol::Result>(&m)) return on_result(inst, *result);
-    log(fmt::format("{}: ignored unexpected \"{}\" message", inst.config->name, protocol::type_name(m)));
+    note_from(inst, fmt::format("{}: ignored unexpected \"{}\" message", inst.config->name, protocol::type_name(m)));
   }
 
   // The experiment a driver's news (accepted, rejected, result) is about, if it is in flight on
@@ -826,7 +843,7 @@ class CampaignRun {
   std::map<std::string, Experiment>::iterator news_about(LiveInstrument& inst, std::string_view news, const std::string& id) {
     auto it = in_flight_.find(id);
     if (it == in_flight_.end() || it->second.instrument != static_cast<int>(inst.index)) {
-      log(fmt::format("{}: ignored {} for {} (not in flight on this instrument)", inst.config->name, news, id));
+      note_from(inst, fmt::format("{}: ignored {} for {} (not in flight on this instrument)", inst.config->name, news, id));
       return in_flight_.end();
     }
     inst.link->note_alive();
@@ -1106,6 +1123,7 @@ class CampaignRun {
       }
     }
     for (auto& inst : instruments_) {
+      if (const auto held_back = inst->chatter.summary(now)) log(*held_back);
       restart_simulator_if_dead(*inst, now);
       if (book_.quarantined(inst->index) && book_.in_flight(inst->index) == 0) continue;
       inst->link->ping_if_due(now);
@@ -1178,6 +1196,8 @@ class CampaignRun {
   void finish(const std::string& reason) {
     std::optional<FinishedBest> best;
     if (best_) best = FinishedBest{best_experiment_, *best_, best_params_};
+    for (auto& inst : instruments_)
+      if (const auto held_back = inst->chatter.summary(Clock::now(), true)) log(*held_back);
     try {
       release_instruments();  // before campaign_finished: nothing of the campaign comes after it
       journal(CampaignFinishedEvent{.reason = reason, .experiments = done_, .failed = failed_, .best = best});

@@ -15,6 +15,7 @@
 #include "fake_driver.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/campaign/campaign.hpp"
+#include "labloop/campaign/note_throttle.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/campaign/replay.hpp"
@@ -384,4 +385,68 @@ TEST_CASE("Hostile: extreme but finite objective values from a driver neither cr
   CHECK(run_campaign(config, options).reason == "budget reached");
   CHECK(count_of_kind(out, "result") == 9);
   check_bookkeeping(out);
+}
+
+TEST_CASE("Hostile: a driver flooding unsolicited messages is shown as a count, and neither it nor its neighbour is held up", "[fault][hostile]") {
+  test::TempDir dir;
+  // Results come with the next pong (a tenth of a second), so the campaign lasts a few dozen
+  // heartbeats. Every ping of `flood` also brings 3000 messages nobody asked for: errors, results
+  // for experiments it never got, accepted for others' ids. Its own runs it answers properly.
+  auto slow = [](bool flooding) {
+    return [flooding, running = std::vector<std::pair<std::string, double>>()](const std::string& payload) mutable -> std::vector<std::string> {
+      const json m = json::parse(payload);
+      if (m["type"] == "hello") return {FakeDriver::welcome()};
+      if (m["type"] == "run") {
+        running.emplace_back(m["experiment"], y_of(m["params"]));
+        return {accepted(m["experiment"])};
+      }
+      if (m["type"] != "ping") return {};
+      json pong = json::parse(kPong);
+      for (const auto& [id, y] : running) pong["running"].push_back(id);
+      std::vector<std::string> out{pong.dump()};
+      // Its own answers first: past ZeroMQ's queue limit (1000 messages) a ROUTER drops the rest.
+      for (const auto& [id, y] : running) out.push_back(ok_result(id, y));
+      running.clear();
+      for (int i = 0; flooding && i < 1000; ++i) {
+        out.push_back(R"({"v":1,"type":"error","code":"internal","message":"stuck in a loop"})");
+        out.push_back(ok_result(fmt::format("nobody-{}", i), -1e6));
+        out.push_back(accepted(fmt::format("nobody-{}", i)));
+      }
+      return out;
+    };
+  };
+  FakeDriver flood(dir.ipc("flood"), slow(true));
+  FakeDriver neighbour(dir.ipc("neighbour"), slow(false));
+  struct Notes : CampaignObserver {
+    std::vector<std::string> lines;
+    void on_event(const JournalEvent&, const CampaignStatus&) override {}
+    void on_log(const std::string& line) override { lines.push_back(line); }
+  } notes;
+  const auto out = dir / "out";
+  json file = hostile_campaign(out.string(), json::array({quick({{"name", "flood"}, {"endpoint", dir.ipc("flood")}}),
+                                                          quick({{"name", "neighbour"}, {"endpoint", dir.ipc("neighbour")}})}),
+                               30);
+  const CampaignConfig config = parse_campaign_config(file.dump(), "hostile.json", labloop::sim::catalogue());
+  const auto summary = run_campaign(config, CampaignOptions{}, &notes);
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_of_kind(out, "result") == 30);
+  CHECK(count_of_kind(out, "instrument_quarantined") == 0);
+  std::set<std::string> served_by;
+  for (const auto& e : events_of(out))
+    if (e["event"] == "result") {
+      served_by.insert(e["instrument"].get<std::string>());
+      CHECK(e["objective"].get<double>() > -1e6);  // none of the unsolicited results was recorded
+    }
+  CHECK(served_by == std::set<std::string>{"flood", "neighbour"});
+  check_bookkeeping(out);
+  // Thousands of unsolicited messages, a few dozen notes: the first of each window, then a count.
+  int about_flood = 0;
+  bool counted = false;
+  for (const std::string& line : notes.lines) {
+    about_flood += line.rfind("flood:", 0) == 0;
+    counted = counted || (line.rfind("flood: ", 0) == 0 && line.find("more notes about what it sent") != std::string::npos);
+  }
+  INFO(notes.lines.size() << " notes");
+  CHECK(about_flood <= 2 * (NoteThrottle::kBurst + 1));
+  CHECK(counted);
 }
