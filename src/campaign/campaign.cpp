@@ -854,7 +854,8 @@ class CampaignRun {
     if (news_about(inst, "accepted", m.experiment) == in_flight_.end()) return;
     // Null or a number ≥ 0 (decode checked); the journal keeps the driver's spelling of it.
     const auto seconds = [](const json& value) { return value.is_number() ? std::optional<double>(value.get<double>()) : std::nullopt; };
-    book_.accepted(m.experiment, seconds(m.expected_s), seconds(m.max_s));
+    if (!book_.accepted(m.experiment, seconds(m.expected_s), seconds(m.max_s)))
+      return note_from(inst, fmt::format("{}: accepted {} again (journaled once per run sent)", inst.config->name, m.experiment));
     journal(AcceptedEvent{.experiment = m.experiment, .instrument = inst.config->name, .expected_s = m.expected_s, .max_s = m.max_s});
   }
 

@@ -43,6 +43,7 @@ void ExperimentBook::dispatched(const std::string& id, const std::string& origin
   }
   // Its timeout counts from this `run`.
   e.dispatched = e.last_sent = now;
+  e.accepted = false;
   e.deadline.reset();
   e.limit_s = 0;
   if (inst.policy.timeout_s > 0) {
@@ -52,14 +53,17 @@ void ExperimentBook::dispatched(const std::string& id, const std::string& origin
   if (resent) e.overdue = false;
 }
 
-void ExperimentBook::accepted(const std::string& id, std::optional<double> expected_s, std::optional<double> max_s) {
+bool ExperimentBook::accepted(const std::string& id, std::optional<double> expected_s, std::optional<double> max_s) {
   Experiment& e = experiments_.at(id);
+  const bool first = !e.accepted;
+  e.accepted = true;
   if (e.instrument) instruments_[*e.instrument].busy_backoff = kFirstBusyBackoff;
   if (expected_s) e.expected_s = *expected_s;
   if (max_s && (e.limit_s == 0 || *max_s < e.limit_s)) {
     e.limit_s = *max_s;
     e.deadline = e.dispatched + saturating_seconds(*max_s);
   }
+  return first;
 }
 
 ExperimentBook::Clock::time_point ExperimentBook::rejected_busy(const std::string& id, Clock::time_point now) {
@@ -190,6 +194,7 @@ std::vector<Unlisted> ExperimentBook::reconcile(size_t instrument, const std::se
     } else {
       unlisted.push_back(Unlisted{id, true});
       e.last_sent = now;
+      e.accepted = false;
     }
   }
   return unlisted;

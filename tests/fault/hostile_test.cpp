@@ -450,3 +450,31 @@ TEST_CASE("Hostile: a driver flooding unsolicited messages is shown as a count, 
   CHECK(about_flood <= 2 * (NoteThrottle::kBurst + 1));
   CHECK(counted);
 }
+
+TEST_CASE("Hostile: a driver repeating accepted does not grow the journal: one accepted per run sent", "[fault][hostile]") {
+  test::TempDir dir;
+  FakeDriver echo(dir.ipc("echo"), [running = std::vector<std::pair<std::string, double>>()](const std::string& payload) mutable
+                  -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "run") {
+      running.emplace_back(m["experiment"], y_of(m["params"]));
+      return std::vector<std::string>(500, accepted(m["experiment"], {{"expected_s", 0.05}}));
+    }
+    if (m["type"] != "ping") return {};
+    std::vector<std::string> out{kPong};
+    for (const auto& [id, y] : running) {
+      for (int i = 0; i < 200; ++i) out.push_back(accepted(id));
+      out.push_back(ok_result(id, y));
+    }
+    running.clear();
+    return out;
+  });
+  const auto out = dir / "out";
+  const auto summary = run_file(hostile_campaign(out.string(), quick({{"name", "echo"}, {"endpoint", dir.ipc("echo")}}), 5));
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_of_kind(out, "result") == 5);
+  CHECK(count_of_kind(out, "dispatched") == 5);
+  CHECK(count_of_kind(out, "accepted") == 5);  // 3500 were sent
+  check_bookkeeping(out);
+}

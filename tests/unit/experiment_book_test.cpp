@@ -394,3 +394,20 @@ TEST_CASE("Book: an instrument's state, including quarantined while silent, and 
   CHECK(state_text(InstrumentState::quarantined) == "quarantined: no more experiments go there");
   for (const auto s : {InstrumentState::lost, InstrumentState::quarantined_and_lost}) CHECK_FALSE(state_text(s).empty());
 }
+
+TEST_CASE("Book: one accepted per run sent is news, the driver's repeats are not (the campaign journals the news only)", "[book]") {
+  ExperimentBook book({policy(30)});
+  send(book, "a", 0, t0);
+  CHECK(book.accepted("a", std::nullopt, 10.0));
+  for (int i = 0; i < 1000; ++i) CHECK_FALSE(book.accepted("a", std::nullopt, 5.0));
+  CHECK(book.deadline("a") == t0 + 5s);  // a repeat still tightens the deadline, as any accepted does
+  // Run sent again, after a reconnect or a resume: its accepted is news again.
+  book.dispatched("a", "a", 1, 0, t0 + 1s, true);
+  CHECK(book.accepted("a", std::nullopt, std::nullopt));
+  CHECK_FALSE(book.accepted("a", std::nullopt, std::nullopt));
+  // And after a re-send for a pong that did not list it.
+  const auto unlisted = book.reconcile(0, {}, t0 + 10s);
+  REQUIRE(unlisted.size() == 1);
+  CHECK(unlisted[0].resend);
+  CHECK(book.accepted("a", std::nullopt, std::nullopt));
+}

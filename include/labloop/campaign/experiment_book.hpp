@@ -151,8 +151,11 @@ class ExperimentBook {
   void dispatched(const std::string& id, const std::string& origin, int attempt, size_t instrument, Clock::time_point now,
                   bool resent = false);
   // The driver's own estimates: past expected_s (and a margin) it is overdue; max_s tightens the
-  // deadline when shorter than timeout_s. Ends the instrument's busy backoff.
-  void accepted(const std::string& id, std::optional<double> expected_s, std::optional<double> max_s);
+  // deadline when shorter than timeout_s. Ends the instrument's busy backoff. True for the first
+  // `accepted` since `run` was last sent, which the campaign journals; the driver's repeats of it
+  // are not news (one per `run` is the protocol's), and journaling each let a driver grow the
+  // journal at the rate it sent them.
+  bool accepted(const std::string& id, std::optional<double> expected_s, std::optional<double> max_s);
   // Rejected as busy: the experiment leaves the instrument (to be dispatched again, same id) and
   // the instrument gets nothing new until the returned time; the wait doubles up to 30 s while
   // it stays busy.
@@ -213,6 +216,7 @@ class ExperimentBook {
     bool overdue = false;
     bool overdue_reported = false;
     int resends = 0;
+    bool accepted = false;  // since `run` was last sent
   };
   struct Instrument {
     InstrumentPolicy policy;
