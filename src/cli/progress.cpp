@@ -92,12 +92,13 @@ void ProgressDisplay::on_event(const JournalEvent& event, const CampaignStatus& 
   switch (event.kind()) {
     case EventKind::instrument_ready: {
       const auto& e = std::get<InstrumentReadyEvent>(event.body);
-      line(fmt::format("instrument {} ready: {} {} (capacity {})", e.instrument, e.driver, e.version, e.capacity));
+      line(fmt::format("instrument {} ready: {} {} (capacity {})", e.instrument, fit_to_width(e.driver, kMostShownChars),
+                       fit_to_width(e.version, kMostShownChars), e.capacity));
       break;
     }
     case EventKind::failed: {
       const auto& e = std::get<FailedEvent>(event.body);
-      line(fmt::format("{} failed on {}: {}", e.experiment, e.instrument, e.error));
+      line(fmt::format("{} failed on {}: {}", e.experiment, e.instrument, fit_to_width(e.error, kMostShownChars)));
       break;
     }
     case EventKind::planner_note:
@@ -132,7 +133,7 @@ void ProgressDisplay::on_event(const JournalEvent& event, const CampaignStatus& 
     }
     case EventKind::instrument_quarantined: {
       const auto& e = std::get<InstrumentQuarantinedEvent>(event.body);
-      line(fmt::format("instrument {} quarantined: {}; the campaign carries on with the others", e.instrument, e.reason));
+      line(fmt::format("instrument {} quarantined: {}; the campaign carries on with the others", e.instrument, fit_to_width(e.reason, kMostShownChars)));
       break;
     }
     case EventKind::campaign_resumed: {
@@ -170,7 +171,7 @@ void ProgressDisplay::on_status(const CampaignStatus& status) {
   if (terminal_) redraw(status);
 }
 
-void ProgressDisplay::on_log(const std::string& text) { line("note: " + text); }
+void ProgressDisplay::on_log(const std::string& text) { line("note: " + fit_to_width(text, kMostShownChars)); }
 
 void ProgressDisplay::print_summary(const CampaignSummary& summary) {
   const CampaignStatus& s = summary.status;

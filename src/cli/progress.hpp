@@ -44,4 +44,8 @@ std::string format_duration(double seconds);
 // the rows above behind.
 std::string fit_to_width(const std::string& text, std::size_t columns);
 
+// Notes and failure reasons carry a driver's own text (an error's message, a rejection's reason),
+// up to a protocol message's 1 MiB: shown cut to this many characters. The journal keeps them whole.
+inline constexpr std::size_t kMostShownChars = 500;
+
 }  // namespace labloop::cli

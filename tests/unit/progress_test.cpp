@@ -104,3 +104,27 @@ TEST_CASE("Progress: the summary names the planner's recommendation when it is n
   CHECK_THAT(same, Catch::Matchers::Contains("the planner's model agrees"));
   CHECK(summary_text(std::nullopt).find("recommended") == std::string::npos);
 }
+
+TEST_CASE("Progress: a driver's long text in a note or a failure is cut, counting characters", "[progress]") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  const std::string huge(1 << 20, 'x');  // a protocol message's largest error message
+  {
+    labloop::cli::ProgressDisplay display(out, false, "y");
+    display.on_log("reactor: driver reported error internal: " + huge);
+    labloop::JournalEvent failed;
+    failed.body = labloop::FailedEvent{.experiment = "q-0002", .instrument = "reactor", .error = "é" + huge};
+    display.on_event(failed, labloop::CampaignStatus{});
+  }
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  const auto newline = text.find('\n');
+  REQUIRE(newline != std::string::npos);
+  const std::string note = text.substr(0, newline), failure = text.substr(newline + 1);
+  CHECK(note.rfind("note: reactor: driver reported error internal: xxx", 0) == 0);
+  CHECK(note.size() == std::string("note: ").size() + labloop::cli::kMostShownChars - 1 + std::string("…").size());
+  CHECK(failure.rfind("q-0002 failed on reactor: éxx", 0) == 0);
+  CHECK(failure.size() == std::string("q-0002 failed on reactor: ").size() + labloop::cli::kMostShownChars - 1 + 1 + std::string("…").size() + 1);
+}
