@@ -389,9 +389,16 @@ CampaignRecord campaign_record(const CampaignState& state) {
       const std::string name = config_string(o, "name");
       if (!name.empty()) add_output(name, "");
     }
+  // Past kMostResultColumns names, new ones are left to the journal: a driver naming new values in
+  // every result would otherwise widen results.csv by that many columns per experiment (40,000
+  // names a result made 400,011 columns after ten experiments), every row of it rewritten each
+  // second.
+  const size_t most = record.output_names.size() + CampaignRecord::kMostResultColumns;
   for (const ExperimentRecord& x : record.experiments)
     if (x.values.is_object())
-      for (const auto& item : x.values.items()) add_output(item.key(), "");
+      for (const auto& item : x.values.items()) {
+        if (record.output_names.size() < most || seen.count(item.key())) add_output(item.key(), "");
+      }
   const std::optional<std::string>& version = state.labloop_version();
   record.units_in_headers = !(version && version->rfind("0.1.", 0) == 0);
   if (config.is_object() && config.contains("stop") && config["stop"].is_object()) {

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <sys/resource.h>
 
 #include <csignal>
@@ -579,4 +580,26 @@ TEST_CASE("Report: a campaign started by labloop 0.1.0 keeps its bare parameter 
     CHECK_THAT(test::read_file(dir.path() / "results.csv"),
                Catch::Matchers::StartsWith(version == "0.1.0" ? "experiment,instrument,x1,x2,y," : "experiment,instrument,x1 [mm],x2,y,"));
   }
+}
+
+TEST_CASE("Report: results.csv takes at most 4096 other values as columns, the first names seen, and keeps them", "[report]") {
+  std::vector<json> events = campaign_events("minimize");
+  // e2 names 5000 values besides y and z, e3 ten more: a driver naming new values in every result.
+  for (int i = 0; i < 5000; ++i) events[10]["values"][fmt::format("k{:04d}", i)] = i;
+  for (int i = 0; i < 10; ++i) events[12]["values"][fmt::format("m{}", i)] = i;
+  const CampaignRecord r = summarize(events);
+  REQUIRE(r.output_names.size() == CampaignRecord::kMostResultColumns);
+  // A JSON object's names come in sorted order: k0000 … k4095 are the first seen.
+  CHECK(r.output_names.front() == "k0000");
+  CHECK(r.output_names.back() == "k4095");
+  CHECK(std::none_of(r.output_names.begin(), r.output_names.end(), [](const std::string& n) { return n[0] == 'm' || n == "z"; }));
+  // The values stay whole in the record (and in the journal).
+  CHECK(r.experiments[1].values.size() == 5002);
+  // Declared outputs always have their columns, besides the 4096.
+  json config = events[0]["config"];
+  config["outputs"] = json::array({"m3"});
+  events[0]["config"] = config;
+  const CampaignRecord declared = summarize(events);
+  CHECK(declared.output_names.size() == CampaignRecord::kMostResultColumns + 1);
+  CHECK(declared.output_names.front() == "m3");
 }

@@ -56,9 +56,11 @@ struct CampaignRecord {
   std::vector<std::string> parameter_names;   // from the config, in declared order
   std::vector<std::string> parameter_units;   // parallel to parameter_names; "" when not declared
   // Measured values other than the objective: those the config's "outputs" declares, in its
-  // order, then any other name a result carried, in first-seen order.
+  // order, then any other name a result carried, in first-seen order, up to kMostResultColumns
+  // of those (a spectrum's hundreds of values fit).
   std::vector<std::string> output_names;
   std::vector<std::string> output_units;      // parallel to output_names; "" when not declared
+  static constexpr size_t kMostResultColumns = 4096;
   std::optional<double> target;               // the config's stop.target
   // Whether results.csv headers carry units. A column keeps its name for the campaign's whole life,
   // and labloop 0.1.0 headed parameters by bare name even when the config gave units: campaigns it
