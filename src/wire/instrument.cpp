@@ -177,6 +177,7 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
   hello_ = protocol::Hello{fmt::format("labloop {}", kVersion), campaign, campaign_id};
   send(hello_);
   const auto deadline = Clock::now() + timing_.connect_timeout;
+  std::string malformed_answer;  // what decode() said of the last malformed message since the hello
   while (Clock::now() < deadline) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     last_malformed_.clear();
@@ -188,6 +189,7 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
     // decode() names the message type first ("welcome: \"capacity\" must be …"): a driver that
     // answers with a broken welcome is told so, not reported as silent.
     if (last_malformed_.rfind("welcome:", 0) == 0) throw InstrumentError(name_, fmt::format("sent a malformed welcome: {}", last_malformed_));
+    if (!last_malformed_.empty()) malformed_answer = last_malformed_;
     if (!message) continue;
     if (const auto* welcome = std::get_if<protocol::Welcome>(&*message)) {
       try {
@@ -213,6 +215,11 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
     }
     log_(fmt::format("{}: ignored a {} message while waiting for welcome", name_, protocol::type_name(*message)));
   }
+  // A driver whose welcome is not JSON (Python's json.dumps writes NaN and Infinity, which JSON
+  // has not) did answer: say what was wrong with it rather than that nothing came.
+  if (!malformed_answer.empty())
+    throw InstrumentError(name_, fmt::format("answered {} within {:.0f} s only with malformed messages, the last: {} (docs/protocol.md §2)",
+                                             endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count(), malformed_answer));
   throw InstrumentError(name_, fmt::format("no answer from {} within {:.0f} s; is its driver running and bound to that endpoint?",
                                            endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count()));
 }

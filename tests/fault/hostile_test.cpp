@@ -478,3 +478,16 @@ TEST_CASE("Hostile: a driver repeating accepted does not grow the journal: one a
   CHECK(count_of_kind(out, "accepted") == 5);  // 3500 were sent
   check_bookkeeping(out);
 }
+
+TEST_CASE("Hostile: a welcome that is not JSON (NaN, as Python's json.dumps writes it) is named at the connect timeout, not reported as silence", "[fault][hostile]") {
+  test::TempDir dir;
+  FakeDriver python(dir.ipc("python"), [](const std::string& payload) -> std::vector<std::string> {
+    if (FakeDriver::type_of(payload) != "hello") return {};
+    std::string w = FakeDriver::welcome();
+    return {w.substr(0, w.size() - 1) + R"(,"noise":{"y":NaN}})"};
+  });
+  json instrument = {{"name", "python"}, {"endpoint", dir.ipc("python")}, {"connect_timeout_s", 1}};
+  CHECK_THROWS_WITH(run_file(hostile_campaign((dir / "out").string(), instrument, 2)),
+                    Catch::Contains("instrument 'python': answered") && Catch::Contains("only with malformed messages") &&
+                        Catch::Contains("not valid UTF-8 JSON"));
+}
