@@ -929,7 +929,12 @@ class CampaignRun {
     for (const Unlisted& unlisted : book_.reconcile(inst.index, running, Clock::now())) {
       auto it = in_flight_.find(unlisted.id);
       if (!unlisted.resend) {
-        settle(it, Outcome::forgotten, fmt::format("{} no longer knows the experiment (re-sent 3 times)", inst.config->name));
+        // A result it did send may have been malformed (NaN written by a JSON library that allows
+        // it): that is the likelier story, and the driver's author needs to see it.
+        const std::string malformed = inst.link->malformed_count() == 0 ? std::string()
+            : fmt::format("; it has sent {} malformed message{}, the last: {}", inst.link->malformed_count(),
+                          inst.link->malformed_count() == 1 ? "" : "s", inst.link->last_malformed());
+        settle(it, Outcome::forgotten, fmt::format("{} no longer knows the experiment (re-sent 3 times){}", inst.config->name, malformed));
       } else {
         log(fmt::format("{}: not running {} and sent no result; re-sending it (same id)", inst.config->name, it->first));
         inst.link->send(protocol::Run{it->first, it->second.params});

@@ -224,6 +224,8 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
                                            endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count()));
 }
 
+std::string Instrument::last_malformed() const { return protocol::truncate_utf8(last_malformed_, 500); }
+
 void Instrument::note_alive() {
   last_heard_ = Clock::now();
   unanswered_pings_ = 0;

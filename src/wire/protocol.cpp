@@ -181,7 +181,13 @@ Message read_message(const json& m) {
   return Error{string_at("code"), string_at("message"), optional_string("experiment")};  // check_fields knows no other type
 }
 
-// Cuts at a character boundary, so truncation never creates invalid UTF-8.
+
+// In the order of Message's alternatives.
+constexpr std::array<std::string_view, std::variant_size_v<Message>> kTypeNames{
+    "hello", "run", "ping", "abort", "welcome", "accepted", "rejected", "result", "pong", "error", "release", "released"};
+
+}  // namespace
+
 std::string truncate_utf8(const std::string& s, std::size_t max_chars) {
   std::size_t chars = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -189,12 +195,6 @@ std::string truncate_utf8(const std::string& s, std::size_t max_chars) {
   }
   return s;
 }
-
-// In the order of Message's alternatives.
-constexpr std::array<std::string_view, std::variant_size_v<Message>> kTypeNames{
-    "hello", "run", "ping", "abort", "welcome", "accepted", "rejected", "result", "pong", "error", "release", "released"};
-
-}  // namespace
 
 Message decode(std::string_view payload) {
   if (payload.size() > kMaxMessageBytes)

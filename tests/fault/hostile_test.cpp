@@ -491,3 +491,27 @@ TEST_CASE("Hostile: a welcome that is not JSON (NaN, as Python's json.dumps writ
                     Catch::Contains("instrument 'python': answered") && Catch::Contains("only with malformed messages") &&
                         Catch::Contains("not valid UTF-8 JSON"));
 }
+
+TEST_CASE("Hostile: a result that is not JSON (NaN) is never recorded, and the failure says the driver sent malformed messages", "[fault][hostile]") {
+  test::TempDir dir;
+  FakeDriver python(dir.ipc("python"), [](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] != "run") return {};
+    const std::string id = m["experiment"];
+    return {accepted(id), R"({"v":1,"type":"result","experiment":")" + id + R"(","status":"ok","values":{"y":NaN}})"};
+  });
+  json instrument = quick({{"name", "python"}, {"endpoint", dir.ipc("python")}});
+  instrument["retries"] = 0;
+  const auto out = dir / "out";
+  const auto summary = run_file(hostile_campaign(out.string(), instrument, 1));
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_of_kind(out, "result") == 0);
+  std::string error;
+  for (const auto& e : events_of(out))
+    if (e["event"] == "failed") error = e["error"];
+  CHECK_THAT(error, Catch::Contains("no longer knows the experiment (re-sent 3 times); it has sent") &&
+                        Catch::Contains("malformed messages, the last: not valid UTF-8 JSON"));
+  check_bookkeeping(out);
+}

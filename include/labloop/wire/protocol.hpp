@@ -31,6 +31,11 @@ constexpr std::size_t kMaxExperimentIdChars = 128;
 // A failed result's "error" is cut to this many characters when made with Result::failed (spec
 // §4.3: SHOULD be ≤ 4096); decode accepts longer text from other drivers.
 constexpr std::size_t kMaxErrorChars = 4096;
+
+// `s` cut to at most `max_chars` characters (code points), at a character boundary: cutting never
+// makes valid UTF-8 invalid.
+std::string truncate_utf8(const std::string& s, std::size_t max_chars);
+
 constexpr std::size_t kMaxCampaignIdChars = 128;
 // The largest standard deviation a welcome may state for an output ("noise"), as a campaign file may.
 constexpr double kMaxStatedNoise = 1e100;
