@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -52,15 +54,19 @@ std::string header_name(const std::string& header) {
 }  // namespace
 
 std::optional<double> parse_number(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  std::size_t used = 0;
+  // Decimal notation only ("71.5", "-3", "1e-3", "+2"): std::from_chars, unlike strtod, takes no
+  // hexadecimal, so a person's "0x10" (or a cell holding it) is refused instead of read as 16.
+  // Leading white space is skipped, as strtod did.
+  std::size_t start = 0;
+  while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) ++start;
+  const bool plus = start < text.size() && text[start] == '+';
+  if (plus) ++start;
+  if (start == text.size() || (plus && (text[start] == '-' || text[start] == '+'))) return std::nullopt;
+  const char* first = text.data() + start;
+  const char* last = text.data() + text.size();
   double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  if (used != text.size() || !std::isfinite(v)) return std::nullopt;
+  const auto [end, error] = std::from_chars(first, last, v);
+  if (error != std::errc() || end != last || !std::isfinite(v)) return std::nullopt;
   return v;
 }
 

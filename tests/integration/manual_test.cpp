@@ -90,6 +90,9 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   o = test::cli({"enter", out.string(), mine[0], "purity=0.5"}, dir);
   CHECK(o.status == 2);
   CHECK_THAT(o.output, Catch::Contains("the objective \"y\" is missing"));
+  o = test::cli({"enter", out.string(), mine[0], "y=0x10"}, dir);  // strtod would read 16
+  CHECK(o.status == 1);  // a malformed NAME=VALUE is an error, as before: nothing was checked
+  CHECK_THAT(o.output, Catch::Contains("y: \"0x10\" is not a number"));
   o = test::cli({"enter", out.string(), "mixed-0000", "y=1"}, dir);
   CHECK(o.status == 2);
   CHECK_THAT(o.output, Catch::Contains("this campaign has no experiment \"mixed-0000\""));

@@ -316,3 +316,23 @@ TEST_CASE("Datasets: a lookup table served as an instrument declares its columns
   wrong_dim.dim = 3;
   CHECK(message_of([&] { sim::SimulatedInstrument refused(table, wrong_dim); }) == "small is a dataset with 2 parameters (got --dim 3); leave --dim out");
 }
+
+TEST_CASE("parse_number: one finite number in decimal notation, nothing else", "[csv]") {
+  // What people type and what data files hold.
+  CHECK(parse_number("71.5") == 71.5);
+  CHECK(parse_number("-3") == -3.0);
+  CHECK(parse_number("+2") == 2.0);
+  CHECK(parse_number("1e-3") == 1e-3);
+  CHECK(parse_number("2.5E+2") == 250.0);
+  CHECK(parse_number(".5") == 0.5);
+  CHECK(parse_number("5.") == 5.0);
+  CHECK(parse_number("-0") == 0.0);
+  CHECK(parse_number(" 5") == 5.0);  // leading white space, as strtod read it
+  CHECK(parse_number("1.7976931348623157e308") == 1.7976931348623157e308);
+  // Refused: not a number a person means, or not finite.
+  for (const char* text : {"", " ", "+", "-", "0x10", "0X1p3", "nan", "inf", "-infinity", "1e999", "5abc", "5 ", "5,5", "+-5", "++5",
+                           "--5", "1e", "e5", "٥", "1_000"}) {
+    INFO(text);
+    CHECK_FALSE(parse_number(text));
+  }
+}
