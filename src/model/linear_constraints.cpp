@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <map>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -126,11 +127,15 @@ Tokens tokenize(std::string_view text, const std::vector<Parameter>& parameters)
       }
       if (std::isdigit(static_cast<unsigned char>(c)) || c == '.') {
         const std::string rest(text.substr(i));
-        char* stop = nullptr;
-        const double v = std::strtod(rest.c_str(), &stop);
-        const size_t used = static_cast<size_t>(stop - rest.c_str());
-        if (used == 0) return fail(fmt::format("\"{}\" at column {} is not a number", rest.substr(0, end - i), i + 1));
-        if (!std::isfinite(v)) return fail(fmt::format("number \"{}\" at column {} is out of range", rest.substr(0, used), i + 1));
+        // Decimal notation only: strtod would also read "0x10" as 16.
+        double v = 0;
+        const auto [stop, error] = std::from_chars(rest.data(), rest.data() + rest.size(), v);
+        const size_t used = static_cast<size_t>(stop - rest.data());
+        if (error == std::errc::result_out_of_range || (error == std::errc() && !std::isfinite(v)))
+          return fail(fmt::format("number \"{}\" at column {} is out of range", rest.substr(0, used), i + 1));
+        if (error != std::errc() || used == 0) return fail(fmt::format("\"{}\" at column {} is not a number", rest.substr(0, end - i), i + 1));
+        if (rest.compare(0, used, "0") == 0 && used < rest.size() && (rest[used] == 'x' || rest[used] == 'X'))
+          return fail(fmt::format("\"{}\" at column {}: numbers are written in decimal, not hexadecimal", rest.substr(0, end - i), i + 1));
         t.kind = Token::number;
         t.value = v;
         t.text = rest.substr(0, used);

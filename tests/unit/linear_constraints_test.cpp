@@ -121,6 +121,7 @@ TEST_CASE("Linear constraints: the parser refuses each kind of mistake with a me
   CHECK_THAT(lc_error("x1 <="), Contains("nothing after \"<=\""));
   CHECK_THAT(lc_error("x1 x2 <= 1"), Contains("\"x2\" at column 4: an operator (+, -, *) is missing before it"));
   CHECK_THAT(lc_error("x1 <= 1e999"), Contains("number \"1e999\" at column 7 is out of range"));
+  CHECK_THAT(lc_error("0x10*x1 <= 5"), Contains("\"0x10\" at column 1: numbers are written in decimal, not hexadecimal"));  // strtod read 16
   CHECK_THAT(lc_error("x1 <= 1 # note"), Contains("unexpected character '#' at column 9"));
   CHECK_THAT(lc_error("x1 \u2264 1"), Contains("unexpected non-ASCII character at column 4: names and operators are ASCII (write <= for"));
   CHECK_THAT(lc_error("1e307*temperature <= 1"), Contains("its coefficients times the parameters' ranges overflow"));
