@@ -168,6 +168,10 @@ Parameter parse_parameter(const Node& node) {
     for (const auto& level : levels) p.values.push_back(level.first);
     p.low = p.values.front();
     p.high = p.values.back();
+    // The model works on (v − low) / (high − low): a spread beyond the largest double is no spread.
+    if (!std::isfinite(p.high - p.low))
+      values.fail(fmt::format("spans {} to {}, more than a number can hold ({:g}); express the levels in a larger unit", p.low, p.high,
+                              std::numeric_limits<double>::max()));
     for (size_t k = 1; k < n; ++k)
       if (p.values[k] - p.values[k - 1] <= p.level_tolerance()) {
         const size_t first = std::min(levels[k].second, levels[k - 1].second), second = std::max(levels[k].second, levels[k - 1].second);
@@ -200,6 +204,12 @@ Parameter parse_parameter(const Node& node) {
     node.expect_object({"name", "type", "low", "high", "log", "unit"});
     const Node low = node.child("low"), high = node.child("high");
     if (p.type == ParameterType::integer) {
+      // Settings travel as doubles (the model, the journal, JSON readers in other languages): past
+      // 2^53 they could not all be told apart, nor sent exactly.
+      for (const Node& bound : {low, high})
+        if (const long long v = bound.as_integer(); v > kMostExactInteger || v < -kMostExactInteger)
+          bound.fail(fmt::format("must be from -{0} to {0} (2^53: integers beyond it are not exact as numbers); express it in a larger unit",
+                                 kMostExactInteger));
       p.low = static_cast<double>(low.as_integer());
       p.high = static_cast<double>(high.as_integer());
     } else {
@@ -207,6 +217,11 @@ Parameter parse_parameter(const Node& node) {
       p.high = high.as_number();
     }
     if (!(p.low < p.high)) high.fail(fmt::format("must be greater than low ({} >= {})", p.low, p.high));
+    // The model works on (x − low) / (high − low): a range beyond the largest double is no range.
+    if (!std::isfinite(p.high - p.low))
+      high.fail(fmt::format("lies too far above low ({} to {}: a range larger than the largest number, {:g}); express the parameter in a "
+                            "larger unit",
+                            p.low, p.high, std::numeric_limits<double>::max()));
     if (node.has("log")) p.log = node.child("log").as_bool();
     if (p.log && p.low <= 0) low.fail(fmt::format("must be greater than 0 for a log-scaled parameter (got {})", p.low));
   }

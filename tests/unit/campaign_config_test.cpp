@@ -73,6 +73,19 @@ TEST_CASE("Config: comments are allowed and optional fields get defaults", "[con
 
 TEST_CASE("Config: each mistake gets one message naming the JSON path and the fix", "[config]") {
   json c = valid();
+  SECTION("a range larger than the largest number (validate passed it, the run failed on a non-finite point)") {
+    c["parameters"][0]["low"] = -1e308;
+    c["parameters"][0]["high"] = 1e308;
+    CHECK(error_for(c) == "c.json: /parameters/0/high: lies too far above low (-1e+308 to 1e+308: a range larger than the largest number, "
+                          "1.79769e+308); express the parameter in a larger unit");
+  }
+  SECTION("integer bounds beyond 2^53, where a rounded bound could let a setting past the declared one") {
+    c["parameters"][0] = {{"name", "n"}, {"type", "integer"}, {"low", 0}, {"high", 9007199254740995LL}};
+    CHECK(error_for(c) == "c.json: /parameters/0/high: must be from -9007199254740992 to 9007199254740992 (2^53: integers beyond it are not "
+                          "exact as numbers); express it in a larger unit");
+    c["parameters"][0]["high"] = 9007199254740992LL;
+    CHECK_THAT(error_for(c), !Catch::Contains("2^53"));  // (the test instrument has no input "n": another message)
+  }
   SECTION("unknown key, with did-you-mean") {
     c["parameters"][0].erase("high");
     c["parameters"][0]["hgih"] = 10;
@@ -429,6 +442,10 @@ TEST_CASE("Config: each mistake in a discrete parameter is named at its JSON pat
   SECTION("a level that is not a number") {
     x1["values"][1] = "0.1";
     CHECK(error_for(c) == "c.json: /parameters/0/values/1: must be a number, got \"0.1\" (a string)");
+  }
+  SECTION("levels spread over more than a number can hold (the spread used to make every level a duplicate)") {
+    x1["values"] = {1e308, -1e308, 0};
+    CHECK(error_for(c) == "c.json: /parameters/0/values: spans -1e+308 to 1e+308, more than a number can hold (1.79769e+308); express the levels in a larger unit");
   }
   SECTION("a duplicate level, named with where it first appears") {
     x1["values"] = {3, 1, 2.5, 1.0};

@@ -23,6 +23,9 @@ const char* to_string(ParameterType type);
 // Stated limit (docs/config.md, docs/protocol.md): levels of a discrete parameter or input. Past
 // a thousand levels a continuous or integer parameter says the same more cheaply.
 constexpr std::size_t kMaxDiscreteLevels = 1000;
+// An integer parameter's bounds: 2^53, beyond which doubles (the model, the journal, JSON readers
+// in other languages) no longer hold every integer.
+constexpr long long kMostExactInteger = 1LL << 53;
 
 struct Parameter {
   std::string name;
