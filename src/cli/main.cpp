@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include "labloop/journal/audit.hpp"
 #include "labloop/campaign/campaign.hpp"
 #include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
@@ -34,6 +36,24 @@
 #include "catalogue.hpp"
 
 namespace {
+
+// The command line's numbers, each with its stated range: a number in decimal notation from `low`
+// to `high` (a whole one for counts). CLI11's own range check printed the largest double in full
+// ("not in range 0.000000 to 179769313486231570814527…") and let through a negative --noise, an
+// infinite --grace (whose conversion to milliseconds overflowed) and --seeds 100000000.
+CLI::Validator between(double low, double high, bool whole = false) {
+  const auto text_of = [](double v) { return v == std::floor(v) && std::fabs(v) < 1e15 ? fmt::format("{}", static_cast<long long>(v)) : fmt::format("{:g}", v); };
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        const std::optional<double> v = labloop::parse_number(text);
+        if (v && *v >= low && *v <= high && (!whole || *v == std::floor(*v))) return {};
+        return fmt::format("must be a {} from {} to {}, got {}", whole ? "whole number" : "number", text_of(low), text_of(high), text);
+      },
+      fmt::format("{}..{}", text_of(low), text_of(high)));
+}
+CLI::Validator count_up_to(double most) { return between(1, most, true); }
+// Seconds running experiments get after a stop: as long as a campaign's time budget may be.
+const CLI::Validator kGraceSeconds = between(0, labloop::kMaxSeconds);
 
 int validate(const std::string& file, bool instruments) {
   const auto config = labloop::load_campaign_config(file, labloop::sim::catalogue());
@@ -343,7 +363,7 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--dry-run", dry_run, "Replace every instrument by a simulated stand-in: check the file end to end");
   double grace_s = 30;
   run_cmd->add_option("--grace", grace_s, "After Ctrl-C/SIGTERM: seconds running experiments get to finish before they are aborted (default 30)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kGraceSeconds);
 
   auto* validate_cmd = app.add_subcommand("validate", "Check a campaign file without running anything");
   validate_cmd->add_option("file", file, "Campaign file (JSON)")->required();
@@ -360,14 +380,14 @@ int main(int argc, char** argv) {
 
   auto* resume_cmd = app.add_subcommand("resume", "Continue a campaign after a crash, kill or stop, from its journal");
   resume_cmd->add_option("dir", directory, "Campaign output directory")->required();
-  resume_cmd->add_option("--grace", grace_s, "After Ctrl-C/SIGTERM: seconds running experiments get to finish (default 30)")->check(CLI::NonNegativeNumber);
+  resume_cmd->add_option("--grace", grace_s, "After Ctrl-C/SIGTERM: seconds running experiments get to finish (default 30)")->check(kGraceSeconds);
   int more_experiments = 0;
   double more_hours = 0;
   auto* extend_cmd = app.add_subcommand("extend", "Give a finished or stopped campaign more budget and continue it");
   extend_cmd->add_option("dir", directory, "Campaign output directory")->required();
-  extend_cmd->add_option("--experiments", more_experiments, "This many more experiments")->check(CLI::PositiveNumber);
-  extend_cmd->add_option("--hours", more_hours, "This many more hours of time budget")->check(CLI::PositiveNumber);
-  extend_cmd->add_option("--grace", grace_s, "After Ctrl-C/SIGTERM: seconds running experiments get to finish (default 30)")->check(CLI::NonNegativeNumber);
+  extend_cmd->add_option("--experiments", more_experiments, "This many more experiments")->check(count_up_to(1000000));
+  extend_cmd->add_option("--hours", more_hours, "This many more hours of time budget")->check(between(1e-6, labloop::kMaxSeconds / 3600));
+  extend_cmd->add_option("--grace", grace_s, "After Ctrl-C/SIGTERM: seconds running experiments get to finish (default 30)")->check(kGraceSeconds);
   auto* replay_cmd = app.add_subcommand("replay", "Re-run the planner over a journal and check every proposal is reproduced");
   replay_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
 
@@ -403,15 +423,17 @@ int main(int argc, char** argv) {
                         "them, minus the true value of the best setting evaluated) (docs/benchmarks.md)")
       ->check(CLI::IsMember({"standard", "goals", "real"}));
   bench_cmd->add_option("--planners", bench.planners, "Planner kinds or JSON planner sections (random is always included)");
-  bench_cmd->add_option("--seeds", bench.seeds, "Seeds per planner and problem (default 10; the real suite: 40)")->check(CLI::PositiveNumber);
+  bench_cmd->add_option("--seeds", bench.seeds, "Seeds per planner and problem (default 10; the real suite: 40)")->check(count_up_to(100000));
   bench_cmd->add_option("--budget", bench.budget,
                         "Evaluations per run (default: each problem's own; the real suite's emulated datasets: 50)")
-      ->check(CLI::PositiveNumber);
+      ->check(count_up_to(100000));
   bench_cmd->add_option("--initial", bench.initial, "Initial design size for bayesian planners without their own (default 10; the real suite: 5)")
-      ->check(CLI::PositiveNumber);
-  bench_cmd->add_option("--jobs", bench.jobs, "Parallel runs (default: all cores)")->check(CLI::PositiveNumber);
-  bench_cmd->add_option("--batch", bench.batch, "Experiments proposed together per round (q); the initial design is a round of its own")->check(CLI::PositiveNumber);
-  bench_cmd->add_option("--noise", bench.noise, "Gaussian noise on observations (regret stays noise-free)");
+      ->check(count_up_to(100000));
+  bench_cmd->add_option("--jobs", bench.jobs, "Parallel runs (default: all cores)")->check(count_up_to(256));
+  bench_cmd->add_option("--batch", bench.batch, "Experiments proposed together per round (q); the initial design is a round of its own")
+      ->check(count_up_to(1000));
+  bench_cmd->add_option("--noise", bench.noise, "Gaussian noise on observations, its standard deviation (regret stays noise-free)")
+      ->check(between(0, 1e100));
   bench_cmd->add_flag("--declare-noise", bench.declare_noise,
                       "Tell the planners each objective's noise, as an objective's \"noise\" in a campaign file does (default: they estimate it)");
   bench_cmd->add_option("--output,-o", bench.output,
@@ -424,7 +446,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--max", bench.max_experiments,
                         "Real suite, lookup tables: experiments per run at most (a run that never reaches a row counts as --max + 1; default: --budget "
                         "when given, as before --max existed, else 200)")
-      ->check(CLI::PositiveNumber);
+      ->check(count_up_to(1000000));
   bench_cmd->add_option("--objective", bench.objective,
                         "Real suite: the objective to optimize, by name, in every dataset given (each must have it; default: each dataset's "
                         "first); runs are labelled dataset[objective]");

@@ -428,3 +428,18 @@ TEST_CASE("labloop-sim: --list shows the datasets with their kinds and emulators
         "labloop-sim: unknown function \"buchwald_a\", and no datasets to look in: the data directory " + missing +
             " does not exist; set the environment variable LABLOOP_DATA_DIR to the folder holding the datasets (simulators/data in labloop's source)\n");
 }
+
+TEST_CASE("CLI: numbers on the command line are checked against their stated ranges, with a readable message", "[cli]") {
+  test::TempDir dir;
+  for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"bench", "--noise", "-1"}, "--noise: must be a number from 0 to 1e+100, got -1"},
+           {{"bench", "--seeds", "100000000"}, "--seeds: must be a whole number from 1 to 100000, got 100000000"},
+           {{"bench", "--jobs", "0"}, "--jobs: must be a whole number from 1 to 256, got 0"},
+           {{"run", "x.json", "--grace", "1e300"}, "--grace: must be a number from 0 to 31536000, got 1e300"},
+           {{"extend", "dir", "--experiments", "0x10"}, "--experiments: must be a whole number from 1 to 1000000, got 0x10"}}) {
+    INFO(fmt::format("{}", fmt::join(args, " ")));
+    const Outcome o = labloop_cli(args, dir);
+    CHECK(o.status != 0);
+    CHECK_THAT(o.output, Catch::Contains(message));
+  }
+}
