@@ -18,6 +18,7 @@
 
 #include "completed_log.hpp"
 #include "function_options.hpp"
+#include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/version.hpp"
 #include "dataset.hpp"
@@ -25,6 +26,14 @@
 #include "simulated_instrument.hpp"
 
 namespace {
+
+// Stated ranges of the options, as a campaign file's simulator options have them.
+constexpr double kMostSeconds = 365.0 * 24 * 3600;
+CLI::Validator between(double low, double high, bool whole = false) {
+  const auto text = [](double v) { return v == std::floor(v) && v < 1e15 ? fmt::format("{}", static_cast<long long>(v)) : fmt::format("{:g}", v); };
+  return CLI::Validator([=](std::string& given) { return labloop::number_range_problem(given, low, high, whole); },
+                        fmt::format("{}..{}", text(low), text(high)));
+}
 
 // An emulated dataset's --list line: its cross-validated error from emulator.json (stored by
 // --emulator-report; computing it here would take minutes), or why there is none.
@@ -186,9 +195,9 @@ int main(int argc, char** argv) {
   std::string function_options;
   app.add_option("--options", function_options,
                  "The function's own options as a JSON object, e.g. '{\"objectives\": 3}' for dtlz2 (--list shows them)");
-  app.add_option("--noise", options.noise, "Standard deviation of Gaussian noise added to each output")->check(CLI::NonNegativeNumber);
-  app.add_option("--delay", options.delay_s, "Seconds each experiment takes")->check(CLI::NonNegativeNumber);
-  app.add_option("--capacity", options.capacity, "Experiments run at once")->check(CLI::PositiveNumber);
+  app.add_option("--noise", options.noise, "Standard deviation of Gaussian noise added to each output")->check(between(0, 1e100));
+  app.add_option("--delay", options.delay_s, "Seconds each experiment takes")->check(between(0, kMostSeconds));
+  app.add_option("--capacity", options.capacity, "Experiments run at once")->check(between(1, std::numeric_limits<int>::max(), true));
   app.add_option("--seed", options.seed, "Seed of the noise and of every injected fault");
   app.add_option("--cache", serve_options.cache_path,
                  "Keep finished results in this file (JSON lines, fsynced before each is sent), so a restarted "
@@ -198,22 +207,22 @@ int main(int argc, char** argv) {
                  "(not for answers from the cache), fsynced");
   const std::string faults = "Injected faults (for testing controllers; all off by default)";
   app.add_option("--fail-rate", options.fail_rate, "Probability that an experiment fails with error \"injected failure\"")
-      ->check(CLI::Range(0.0, 1.0))->group(faults);
+      ->check(between(0, 1))->group(faults);
   app.add_option("--hang-rate", options.hang_rate, "Probability that an experiment never finishes until aborted")
-      ->check(CLI::Range(0.0, 1.0))->group(faults);
+      ->check(between(0, 1))->group(faults);
   app.add_option("--crash-after", options.crash_after,
                  "SIGKILL itself halfway through experiment N+1 (N experiments started normally before it)")
-      ->check(CLI::Range(0, std::numeric_limits<int>::max()))->group(faults);
+      ->check(between(0, std::numeric_limits<int>::max(), true))->group(faults);
   app.add_option("--crash-rate", options.crash_rate, "Probability that an experiment SIGKILLs the process at a random moment of it")
-      ->check(CLI::Range(0.0, 1.0))->group(faults);
+      ->check(between(0, 1))->group(faults);
   app.add_option("--garbage-rate", serve_options.reply_faults.garbage_rate,
                  "Probability that a message is preceded by an extra frame that is not JSON")
-      ->check(CLI::Range(0.0, 1.0))->group(faults);
+      ->check(between(0, 1))->group(faults);
   app.add_option("--oversize-rate", serve_options.reply_faults.oversize_rate,
                  "Probability that a message is preceded by an extra pong larger than the 1 MiB message limit")
-      ->check(CLI::Range(0.0, 1.0))->group(faults);
+      ->check(between(0, 1))->group(faults);
   app.add_option("--jitter", options.jitter_s, "Each experiment's delay gets + uniform(0, S) seconds")
-      ->check(CLI::NonNegativeNumber)->group(faults);
+      ->check(between(0, kMostSeconds))->group(faults);
   // CurveZMQ (docs/security.md): this simulator's key pair and the controllers allowed to connect.
   app.add_option("--key", serve_options.key_path, "Encrypt with this key pair (keys/sim or keys/sim.key; `labloop keys new sim`)");
   app.add_option("--allowed", serve_options.allowed_keys, "Controller public keys allowed to connect: a .pub file or a directory of them");
@@ -225,7 +234,7 @@ int main(int argc, char** argv) {
   app.add_flag("--exclusive", exclusive, "Serve one campaign at a time: others get `busy` naming the holder (default with --key)");
   app.add_flag("--no-exclusive", not_exclusive, "Serve every controller, even with --key (protocol v1 without holders)");
   app.add_option("--lease", lease_s, "Seconds a silent holder keeps the instrument (default 3600; its messages renew it)")
-      ->check(CLI::PositiveNumber);
+      ->check(between(1e-3, kMostSeconds));
   CLI11_PARSE(app, argc, argv);
   if (exclusive && not_exclusive) {
     std::cerr << "labloop-sim: --exclusive and --no-exclusive contradict each other; give one\n";

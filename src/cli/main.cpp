@@ -42,14 +42,9 @@ namespace {
 // ("not in range 0.000000 to 179769313486231570814527…") and let through a negative --noise, an
 // infinite --grace (whose conversion to milliseconds overflowed) and --seeds 100000000.
 CLI::Validator between(double low, double high, bool whole = false) {
-  const auto text_of = [](double v) { return v == std::floor(v) && std::fabs(v) < 1e15 ? fmt::format("{}", static_cast<long long>(v)) : fmt::format("{:g}", v); };
-  return CLI::Validator(
-      [=](std::string& text) -> std::string {
-        const std::optional<double> v = labloop::parse_number(text);
-        if (v && *v >= low && *v <= high && (!whole || *v == std::floor(*v))) return {};
-        return fmt::format("must be a {} from {} to {}, got {}", whole ? "whole number" : "number", text_of(low), text_of(high), text);
-      },
-      fmt::format("{}..{}", text_of(low), text_of(high)));
+  const auto text = [](double v) { return v == std::floor(v) && v < 1e15 ? fmt::format("{}", static_cast<long long>(v)) : fmt::format("{:g}", v); };
+  return CLI::Validator([=](std::string& given) { return labloop::number_range_problem(given, low, high, whole); },
+                        fmt::format("{}..{}", text(low), text(high)));
 }
 CLI::Validator count_up_to(double most) { return between(1, most, true); }
 // Seconds running experiments get after a stop: as long as a campaign's time budget may be.
@@ -442,7 +437,7 @@ int main(int argc, char** argv) {
                         "The real suite's datasets: names in the data directory (LABLOOP_DATA_DIR, else the installed or source tree's data; labloop-sim --list) "
                         "or folders (spec.json + data.csv); implies --suite real (default: the lookup tables with a target and four emulated ones)");
   bench_cmd->add_option("--subset", bench.subset, "Real suite, lookup tables: the fraction of each table's rows in a run's pool, drawn per seed (default 1)")
-      ->check(CLI::Range(0.01, 1.0));
+      ->check(between(0.01, 1));
   bench_cmd->add_option("--max", bench.max_experiments,
                         "Real suite, lookup tables: experiments per run at most (a run that never reaches a row counts as --max + 1; default: --budget "
                         "when given, as before --max existed, else 200)")

@@ -70,6 +70,15 @@ std::optional<double> parse_number(const std::string& text) {
   return v;
 }
 
+std::string number_range_problem(const std::string& text, double low, double high, bool whole) {
+  const std::optional<double> v = parse_number(text);
+  if (v && *v >= low && *v <= high && (!whole || *v == std::floor(*v))) return {};
+  const auto text_of = [](double x) {
+    return x == std::floor(x) && std::fabs(x) < 1e15 ? fmt::format("{}", static_cast<long long>(x)) : fmt::format("{:g}", x);
+  };
+  return fmt::format("must be a {} from {} to {}, got {}", whole ? "whole number" : "number", text_of(low), text_of(high), text);
+}
+
 CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limits) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));

@@ -309,7 +309,8 @@ TEST_CASE("labloop-sim refuses fault rates outside [0, 1] and a negative --crash
     REQUIRE(status.has_value());
     CHECK(*status != 0);
   }
-  CHECK_THAT(w.log(), Catch::Contains("--fail-rate") && Catch::Contains("--crash-after"));
+  CHECK_THAT(w.log(), Catch::Contains("--fail-rate: must be a number from 0 to 1, got 1.5") &&
+                         Catch::Contains("--crash-after: must be a whole number from 0 to 2147483647, got -1"));
 }
 
 // ---- functions with several outputs, options of their own, and failing regions ----

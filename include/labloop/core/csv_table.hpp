@@ -38,4 +38,9 @@ CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limi
 // The number in a cell, or nothing when the cell is not exactly one finite number.
 std::optional<double> parse_number(const std::string& text);
 
+// Why `text` is not a number from `low` to `high` (a whole one when `whole`), worded for the
+// command line ("must be a whole number from 1 to 100000, got 0"); "" when it is. Both programs'
+// options check their numbers with it: one message, and ranges printed as people write them.
+std::string number_range_problem(const std::string& text, double low, double high, bool whole = false);
+
 }  // namespace labloop
