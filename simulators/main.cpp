@@ -30,9 +30,8 @@ namespace {
 // Stated ranges of the options, as a campaign file's simulator options have them.
 constexpr double kMostSeconds = 365.0 * 24 * 3600;
 CLI::Validator between(double low, double high, bool whole = false) {
-  const auto text = [](double v) { return v == std::floor(v) && v < 1e15 ? fmt::format("{}", static_cast<long long>(v)) : fmt::format("{:g}", v); };
   return CLI::Validator([=](std::string& given) { return labloop::number_range_problem(given, low, high, whole); },
-                        fmt::format("{}..{}", text(low), text(high)));
+                        labloop::number_range_text(low, high));
 }
 
 // An emulated dataset's --list line: its cross-validated error from emulator.json (stored by

@@ -42,9 +42,8 @@ namespace {
 // ("not in range 0.000000 to 179769313486231570814527…") and let through a negative --noise, an
 // infinite --grace (whose conversion to milliseconds overflowed) and --seeds 100000000.
 CLI::Validator between(double low, double high, bool whole = false) {
-  const auto text = [](double v) { return v == std::floor(v) && v < 1e15 ? fmt::format("{}", static_cast<long long>(v)) : fmt::format("{:g}", v); };
   return CLI::Validator([=](std::string& given) { return labloop::number_range_problem(given, low, high, whole); },
-                        fmt::format("{}..{}", text(low), text(high)));
+                        labloop::number_range_text(low, high));
 }
 CLI::Validator count_up_to(double most) { return between(1, most, true); }
 // Seconds running experiments get after a stop: as long as a campaign's time budget may be.

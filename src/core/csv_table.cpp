@@ -70,14 +70,20 @@ std::optional<double> parse_number(const std::string& text) {
   return v;
 }
 
+namespace {
+// Whole numbers as people write them (1000000, not 1e+06), the rest shortest.
+std::string number_text(double x) {
+  return x == std::floor(x) && std::fabs(x) < 1e15 ? fmt::format("{}", static_cast<long long>(x)) : fmt::format("{:g}", x);
+}
+}  // namespace
+
 std::string number_range_problem(const std::string& text, double low, double high, bool whole) {
   const std::optional<double> v = parse_number(text);
   if (v && *v >= low && *v <= high && (!whole || *v == std::floor(*v))) return {};
-  const auto text_of = [](double x) {
-    return x == std::floor(x) && std::fabs(x) < 1e15 ? fmt::format("{}", static_cast<long long>(x)) : fmt::format("{:g}", x);
-  };
-  return fmt::format("must be a {} from {} to {}, got {}", whole ? "whole number" : "number", text_of(low), text_of(high), text);
+  return fmt::format("must be a {} from {} to {}, got {}", whole ? "whole number" : "number", number_text(low), number_text(high), text);
 }
+
+std::string number_range_text(double low, double high) { return number_text(low) + ".." + number_text(high); }
 
 CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limits) {
   std::ifstream in(path, std::ios::binary);

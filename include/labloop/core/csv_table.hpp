@@ -42,5 +42,7 @@ std::optional<double> parse_number(const std::string& text);
 // command line ("must be a whole number from 1 to 100000, got 0"); "" when it is. Both programs'
 // options check their numbers with it: one message, and ranges printed as people write them.
 std::string number_range_problem(const std::string& text, double low, double high, bool whole = false);
+// The range as the options' help shows it: "1..100000", "0..1e+100".
+std::string number_range_text(double low, double high);
 
 }  // namespace labloop
