@@ -224,7 +224,7 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
                                            endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count()));
 }
 
-std::string Instrument::last_malformed() const { return protocol::truncate_utf8(last_malformed_, 500); }
+std::string Instrument::last_malformed() const { return protocol::truncate_utf8(last_malformed_, kMostMalformedChars); }
 
 void Instrument::note_alive() {
   last_heard_ = Clock::now();

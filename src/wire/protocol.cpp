@@ -181,7 +181,6 @@ Message read_message(const json& m) {
   return Error{string_at("code"), string_at("message"), optional_string("experiment")};  // check_fields knows no other type
 }
 
-
 // In the order of Message's alternatives.
 constexpr std::array<std::string_view, std::variant_size_v<Message>> kTypeNames{
     "hello", "run", "ping", "abort", "welcome", "accepted", "rejected", "result", "pong", "error", "release", "released"};

@@ -235,5 +235,6 @@ TEST_CASE("Compatibility: a signed 0.2.0 campaign run by hand, with a correction
   // The corrected value is the one that counts, in results.csv as in the planner.
   const std::string csv = test::read_file(folder / "results.csv");
   CHECK_THAT(csv, Catch::Contains("84.4"));
+  CHECK_THAT(csv, !Catch::Contains("88.44"));  // the fixture's results.csv, written before the correction, had it
   CHECK_THAT(csv, Catch::Contains("61.5"));
 }

@@ -81,8 +81,10 @@ class Instrument {
   const InstrumentInfo& info() const { return info_; }
   zmq::socket_t& socket() { return socket_; }
   int malformed_count() const { return malformed_; }
-  // What decode() said of the last malformed message (its reason, cut to 500 characters).
+  // What decode() said of the last malformed message, cut to kMostMalformedChars characters (its
+  // reason may quote the message, up to 1 MiB).
   std::string last_malformed() const;
+  static constexpr std::size_t kMostMalformedChars = 500;
   int relink_count() const { return relinks_; }
   bool encrypted() const { return keys_.has_value(); }
   // Why the last handshake failed, worded for people ("instrument reactor-1 refused this
