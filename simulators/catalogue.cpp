@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,6 +47,24 @@ class LazyDatasetSpec {
   std::vector<Parameter> inputs_;
 };
 
+// A function's objectives (every output when its facts name none) with its defaults; a
+// hypervolume reference point gives each objective its threshold.
+SimulatorGoals function_goals(const TestFunction& f, int dim) {
+  const OptionValues defaults = f.default_options();
+  const BenchmarkFacts facts = f.benchmark_facts(dim, defaults);
+  SimulatorGoals goals;
+  const std::vector<std::string> names = facts.objectives.empty() ? f.output_names(dim, defaults) : facts.objectives;
+  for (size_t k = 0; k < names.size(); ++k) {
+    SimulatorGoal g{.output = names[k]};
+    g.maximize = std::find(facts.maximized.begin(), facts.maximized.end(), names[k]) != facts.maximized.end();
+    if (k < facts.reference_point.size() && std::isfinite(facts.reference_point[k])) g.threshold = facts.reference_point[k];
+    goals.objectives.push_back(std::move(g));
+  }
+  goals.several = goals.objectives.size() > 1;
+  for (const std::string& c : facts.constraints) goals.outcome_constraints.push_back(c + " <= 0");
+  return goals;
+}
+
 SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
   auto lazy = std::make_shared<LazyDatasetSpec>(dir);
   SimulatorSpec spec{.name = dir.filename().string()};
@@ -61,6 +81,16 @@ SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
   spec.outputs = [lazy](const nlohmann::json&) { return lazy->get().objective_names(); };
   if (std::error_code ec; std::filesystem::is_regular_file(dir / "descriptors.csv", ec)) spec.descriptors = dir / "descriptors.csv";
   spec.required_constraint = [lazy] { return lazy->get().required_constraint(); };
+  spec.readme = dir / "README.md";
+  spec.summary = [lazy] {
+    const DatasetSpec& d = lazy->get();
+    return fmt::format("{} ({}, {} rows)", d.title.empty() ? d.name : d.title, d.lookup_table ? "lookup table" : "emulated", d.rows);
+  };
+  spec.goals = [lazy](int) {
+    SimulatorGoals goals;
+    for (const DatasetObjective& o : lazy->get().objectives) goals.objectives.push_back({.output = o.name, .maximize = o.maximize});
+    return goals;
+  };
   return spec;
 }
 
@@ -82,6 +112,8 @@ const SimulatorCatalogue& catalogue() {
         const OptionValues values = options.is_object() ? read_function_options(JsonNode(options, "", source), f, dim) : f.default_options();
         return f.output_names(dim, values);
       };
+      spec.summary = [&f] { return f.description; };
+      spec.goals = [&f](int dim) { return function_goals(f, dim); };
       specs.push_back(std::move(spec));
     }
     // The datasets after the functions (a function's name wins, should a folder share it).

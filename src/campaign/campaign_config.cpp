@@ -680,7 +680,7 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
     const Node experiments = budget.child("experiments");
     const long long n = experiments.as_integer();
     if (n < 1) experiments.fail(fmt::format("must be at least 1 (got {})", n));
-    if (n > 1000000) experiments.fail(fmt::format("must be at most 1000000 (got {})", n));
+    if (n > kMaxExperiments) experiments.fail(fmt::format("must be at most {} (got {})", kMaxExperiments, n));
     c.budget.experiments = static_cast<int>(n);
   });
   mistakes.check([&] {

@@ -15,6 +15,8 @@
 #include "labloop/journal/audit.hpp"
 #include "labloop/campaign/campaign.hpp"
 #include "labloop/campaign/campaign_config.hpp"
+#include "labloop/campaign/starter_campaign.hpp"
+#include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/events.hpp"
@@ -111,6 +113,50 @@ int validate(const std::string& file, bool instruments) {
   }
   if (status != 0) fmt::print("{}: the instruments do not all fit this campaign (nothing was run)\n", file);
   return status;
+}
+
+// `labloop new FILE --simulator NAME`: a starter campaign file, never over an existing file, and
+// only once it parses as written (the instrument's declaration checked against it, as validate does).
+int new_campaign(const std::string& file, const std::string& simulator_name, labloop::StarterOptions options) {
+  namespace fs = std::filesystem;
+  const labloop::SimulatorCatalogue& catalogue = labloop::sim::catalogue();
+  const labloop::SimulatorSpec* simulator = catalogue.find(simulator_name);
+  if (!simulator)
+    throw labloop::ConfigError("labloop new", "--simulator",
+                               fmt::format("unknown simulator \"{}\"{} (labloop-sim --list shows them all)", simulator_name,
+                                           labloop::did_you_mean(simulator_name, catalogue.names())));
+  if (simulator->unavailable)
+    if (const std::string why = simulator->unavailable(); !why.empty()) throw labloop::ConfigError("labloop new", "--simulator", why);
+  const fs::path path(file);
+  if (std::error_code ec; fs::exists(fs::symlink_status(path, ec)))
+    throw labloop::Error(fmt::format("{} already exists; labloop new never writes over a file: give another name, or remove it first", file));
+  if (options.name.empty()) options.name = labloop::campaign_name_from(path.stem().string());
+  const std::string text = labloop::starter_campaign(*simulator, options);
+  // Written beside the destination and checked there (relative paths resolve as they will), then
+  // linked to its name, which fails rather than replace a file made meanwhile.
+  const fs::path partial = path.string() + ".labloop-new";
+  labloop::write_whole_file(partial.string(), text, "the new campaign file");
+  try {
+    const auto config = labloop::load_campaign_config(partial.string(), catalogue);
+    std::error_code ec;
+    fs::create_hard_link(partial, path, ec);
+    if (ec) throw labloop::Error(fmt::format("cannot write {}: {}", file, ec.message()));
+    fs::remove(partial, ec);
+    fmt::print("wrote {}: campaign \"{}\" on simulator {}, {} parameter{}, {} {}, budget {} experiments\n", file, config.name, simulator->name,
+               config.parameters.size(), config.parameters.size() == 1 ? "" : "s", config.objectives.size() == 1 ? "objective" : "objectives",
+               [&] {
+                 std::vector<std::string> names;
+                 for (const auto& o : config.objectives) names.push_back(fmt::format("{} ({})", o.name, o.goal == labloop::Goal::maximize ? "maximize" : "minimize"));
+                 return fmt::format("{}", fmt::join(names, ", "));
+               }(),
+               config.budget.experiments);
+    fmt::print("next: labloop validate {} (checks it), labloop run {} (runs it); edit it first to narrow the space or the budget\n", file, file);
+  } catch (...) {
+    std::error_code ec;
+    fs::remove(partial, ec);
+    throw;
+  }
+  return 0;
 }
 
 // Who ran what, when: each session (the start, each resume), its instruments and experiments.
@@ -300,7 +346,8 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
   labloop::BudgetExtendedEvent raised;
   // Summed in 64 bits: --experiments accepts any int, and the sum must not wrap past the limit.
   const long long total = static_cast<long long>(config.budget.experiments) + std::max(more_experiments, 0);
-  if (total > 1000000) throw labloop::Error(fmt::format("a budget is at most 1000000 experiments (asked for {})", total));
+  if (total > labloop::kMaxExperiments)
+    throw labloop::Error(fmt::format("a budget is at most {} experiments (asked for {})", labloop::kMaxExperiments, total));
   raised.experiments = static_cast<int>(total);
   if (more_hours > 0) {
     // The time budget counts from the campaign's first start; without one so far, from now.
@@ -366,6 +413,14 @@ int main(int argc, char** argv) {
                          "Also connect to every instrument (starting simulators) and check names, limits and outputs; nothing runs");
 
   std::string directory;
+  auto* new_cmd = app.add_subcommand("new", "Write a starter campaign file for a simulated instrument: labloop new buchwald.json --simulator buchwald_a");
+  std::string new_simulator;
+  labloop::StarterOptions starter;
+  new_cmd->add_option("file", file, "Campaign file to write (never over an existing one)")->required();
+  new_cmd->add_option("--simulator", new_simulator, "A test function or dataset (labloop-sim --list)")->required();
+  new_cmd->add_option("--name", starter.name, "Campaign name (default: the file's name)");
+  new_cmd->add_option("--experiments", starter.experiments, "Budget: experiments (default 30)")->check(count_up_to(labloop::kMaxExperiments));
+  new_cmd->add_option("--dim", starter.dim, "Dimension, for a test function of any dimension (default: its own)")->check(count_up_to(1000));
   auto* verify_cmd = app.add_subcommand("verify", "Check a campaign's journal: hash chain, sequence and bookkeeping");
   verify_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
   std::string verify_key;
@@ -459,6 +514,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*validate_cmd) return validate(file, validate_instruments);
+    if (*new_cmd) return new_campaign(file, new_simulator, starter);
     if (*run_cmd) return run(file, output, dry_run, grace_s);
     if (*bench_cmd) {
       bench.seeds_given = bench_cmd->count("--seeds") > 0;

@@ -443,3 +443,32 @@ TEST_CASE("CLI: numbers on the command line are checked against their stated ran
     CHECK_THAT(o.output, Catch::Contains(message));
   }
 }
+
+TEST_CASE("CLI: new writes a starter campaign file that validates, and never writes over a file", "[cli]") {
+  test::TempDir dir;
+  const std::string file = (dir / "edbo run.json").string();
+  const Outcome made = labloop_cli({"new", file, "--simulator", "edbo_direct_arylation", "--experiments", "40"}, dir);
+  CHECK(made.status == 0);
+  CHECK(made.output.find("wrote " + file + ": campaign \"edbo_run\" on simulator edbo_direct_arylation, 5 parameters, objective yield (maximize), "
+                         "budget 40 experiments\n") == 0);
+  CHECK(!std::filesystem::exists(file + ".labloop-new"));
+  const std::string text = test::read_file(file);
+  // Its discrete levels as numbers, for the model to see their order (issue 18's example).
+  CHECK(text.find(R"({"name": "concentration", "type": "discrete", "values": [0.057, 0.1, 0.153]})") != std::string::npos);
+  const Outcome valid = labloop_cli({"validate", file}, dir);
+  CHECK(valid.status == 0);
+  CHECK(valid.output.find(": ok — campaign \"edbo_run\", 5 parameters, 1 instrument, budget 40 experiments, planner bayesian\n") != std::string::npos);
+
+  // Never over an existing file: exit 1, the file as it was.
+  test::write_file(file, "{}\n");
+  const Outcome again = labloop_cli({"new", file, "--simulator", "branin"}, dir);
+  CHECK(again.status == 1);
+  CHECK(again.output == "error: " + file + " already exists; labloop new never writes over a file: give another name, or remove it first\n");
+  CHECK(test::read_file(file) == "{}\n");
+
+  // An unknown simulator is a configuration mistake (exit 2) with the likely one named.
+  const Outcome unknown = labloop_cli({"new", (dir / "x.json").string(), "--simulator", "brannin"}, dir);
+  CHECK(unknown.status == 2);
+  CHECK(unknown.output.find("error: labloop new: --simulator: unknown simulator \"brannin\"; did you mean \"branin\"?") == 0);
+  CHECK(!std::filesystem::exists(dir / "x.json"));
+}

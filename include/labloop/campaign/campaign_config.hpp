@@ -30,6 +30,7 @@ enum class Goal { minimize, maximize };
 // duration any setting may give (365 days; timeouts, delays and the time budget).
 constexpr std::size_t kMaxNameChars = 64;
 constexpr double kMaxSeconds = 365.0 * 24 * 3600;
+constexpr int kMaxExperiments = 1000000;  // budget.experiments
 
 struct Objective {
   std::string name;

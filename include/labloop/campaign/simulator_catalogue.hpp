@@ -6,6 +6,7 @@
 // passes labloop-sim's, `labloop::sim::catalogue()`), so loading a config links no simulator code.
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,19 @@ inline const std::vector<std::string>& simulator_options() {
                                               "fail_rate", "hang_rate", "crash_rate", "crash_after", "garbage_rate", "oversize_rate"};
   return names;
 }
+
+// What a simulator is made to be optimized for, as a starter campaign file writes it (`labloop
+// new`, campaign/starter_campaign.hpp).
+struct SimulatorGoal {
+  std::string output;
+  bool maximize = false;
+  std::optional<double> threshold;  // the worst value still worth having (a hypervolume reference)
+};
+struct SimulatorGoals {
+  std::vector<SimulatorGoal> objectives;         // in order; a dataset's first is its main one
+  bool several = false;                          // made for all of them at once (BraninCurrin), not the first alone
+  std::vector<std::string> outcome_constraints;  // as a campaign file writes them: "c <= 0"
+};
 
 struct SimulatorSpec {
   std::string name;  // as written in a campaign file, e.g. "hartmann6"
@@ -50,6 +64,13 @@ struct SimulatorSpec {
   // simulator must declare it, at any scale (load_campaign_config), or the instrument would refuse
   // every setting off it.
   std::function<std::string()> required_constraint;
+  // One line on what it is ("Buchwald-Hartwig amination yields (lookup table, 792 rows)"), and a
+  // dataset's README.md; for a starter campaign file. Empty: none to say.
+  std::function<std::string()> summary;
+  std::filesystem::path readme;
+  // Its objectives and outcome constraints for dimension `dim` with its options at their defaults;
+  // empty function: minimize its first output.
+  std::function<SimulatorGoals(int dim)> goals;
 };
 
 class SimulatorCatalogue {

@@ -1,0 +1,114 @@
+// `labloop new`'s starter campaign files: one for every simulator of the catalogue (the 18 test
+// functions and the 46 datasets) must load as written, with the simulator's own parameters,
+// objectives, outcome constraints and required constraint.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+#include "catalogue.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/campaign/starter_campaign.hpp"
+#include "labloop/core/error.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+
+namespace {
+
+CampaignConfig load_text(const test::TempDir& dir, const std::string& name, const std::string& text) {
+  const auto path = dir / (name + ".json");
+  test::write_file(path, text);
+  return load_campaign_config(path.string(), sim::catalogue());
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("Starter campaign: every simulator's file loads with its parameters, goals and constraints", "[starter]") {
+  test::TempDir dir;
+  const SimulatorCatalogue& catalogue = sim::catalogue();
+  int datasets = 0, several = 0, constrained = 0, with_outcome_constraints = 0;
+  for (const std::string& name : catalogue.names()) {
+    INFO(name);
+    const SimulatorSpec& spec = *catalogue.find(name);
+    const std::string text = starter_campaign(spec, {});
+    CampaignConfig config;
+    REQUIRE_NOTHROW(config = load_text(dir, name, text));
+    CHECK(config.name == campaign_name_from(name));
+    CHECK(config.budget.experiments == 30);
+    REQUIRE(config.instruments.size() == 1);
+    CHECK(config.instruments[0].simulator == name);
+    // The parameters as the simulator declares them: names, types, bounds, choices, levels.
+    const std::vector<Parameter> inputs = spec.inputs(spec.default_dim);
+    REQUIRE(config.parameters.size() == inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      CHECK(config.parameters[i].name == inputs[i].name);
+      CHECK(config.parameters[i].type == inputs[i].type);
+      CHECK(config.parameters[i].choices == inputs[i].choices);
+      CHECK(config.parameters[i].values == inputs[i].values);
+      if (inputs[i].type == ParameterType::continuous || inputs[i].type == ParameterType::integer) {
+        CHECK(config.parameters[i].low == inputs[i].low);  // exactly: the shortest text that reads back the same double
+        CHECK(config.parameters[i].high == inputs[i].high);
+      }
+    }
+    const SimulatorGoals goals = spec.goals(spec.default_dim);
+    REQUIRE(!goals.objectives.empty());
+    CHECK(config.objective.name == goals.objectives[0].output);
+    CHECK((config.objective.goal == Goal::maximize) == goals.objectives[0].maximize);
+    CHECK(config.objectives.size() == (goals.several ? goals.objectives.size() : 1));
+    several += goals.several;
+    if (goals.objectives.size() > 1 && !goals.several)  // the others, ready to switch on, in a comment
+      CHECK(text.find("// \"objectives\": [") != std::string::npos);
+    CHECK(config.outcome_constraints.size() == goals.outcome_constraints.size());
+    with_outcome_constraints += !goals.outcome_constraints.empty();
+    const std::string required = spec.required_constraint ? spec.required_constraint() : "";
+    CHECK(config.constraints.size() == (required.empty() ? 0u : 1u));
+    constrained += !required.empty();
+    datasets += !spec.readme.empty();
+  }
+  // What the catalogue holds today; a smaller count means a simulator went missing.
+  CHECK(datasets >= 46);
+  CHECK(several >= 3);                    // branin_currin, dtlz2, snar_kinetic
+  CHECK(with_outcome_constraints >= 3);  // hartmann6_constrained, gramacy, ackley_constrained
+  CHECK(constrained >= 7);                // the simplex datasets
+}
+
+TEST_CASE("Starter campaign: a multi-objective function's reference point becomes the thresholds, a maximized objective's included", "[starter]") {
+  test::TempDir dir;
+  const CampaignConfig snar = load_text(dir, "snar", starter_campaign(*sim::catalogue().find("snar_kinetic"), {.name = "flow", .experiments = 12}));
+  CHECK(snar.name == "flow");
+  CHECK(snar.budget.experiments == 12);
+  REQUIRE(snar.objectives.size() == 2);
+  CHECK(snar.objectives[0].name == "e_factor");
+  CHECK(snar.objectives[0].threshold == 10.0);
+  CHECK(snar.objectives[1].goal == Goal::maximize);
+  CHECK(snar.objectives[1].threshold == 2000.0);
+}
+
+TEST_CASE("Starter campaign: another dimension goes into the instrument's options; one the simulator does not take is refused", "[starter]") {
+  test::TempDir dir;
+  const SimulatorSpec& ackley = *sim::catalogue().find("ackley");
+  const CampaignConfig five = load_text(dir, "ackley5", starter_campaign(ackley, {.dim = 5}));
+  CHECK(five.parameters.size() == 5);
+  CHECK(five.instruments.at(0).options.value("dim", 0) == 5);
+  CHECK(error_of([&] { starter_campaign(*sim::catalogue().find("branin"), {.dim = 3}); }) ==
+        "labloop new: --dim: simulator \"branin\" has 2 dimensions only; leave --dim out");
+  CHECK(error_of([&] { starter_campaign(ackley, {.name = "a b"}); }).find("\"a b\" cannot name a campaign") != std::string::npos);
+  CHECK(error_of([&] { starter_campaign(ackley, {.experiments = 0}); }) == "labloop new: --experiments: must be from 1 to 1000000");
+}
+
+TEST_CASE("Starter campaign: a file's name becomes a campaign name a file may hold", "[starter]") {
+  CHECK(campaign_name_from("buchwald a (copy)") == "buchwald_a__copy_");
+  CHECK(campaign_name_from(std::string(100, 'x')).size() == kMaxNameChars);
+  CHECK(campaign_name_from("") == "");
+  CHECK(campaign_name_from("---") == "");
+  CHECK(campaign_name_from("réaction").find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
+}
