@@ -114,6 +114,7 @@ const SimulatorCatalogue& catalogue() {
       };
       spec.summary = [&f] { return f.description; };
       spec.goals = [&f](int dim) { return function_goals(f, dim); };
+      spec.fails_by_design = f.failure != nullptr;
       specs.push_back(std::move(spec));
     }
     // The datasets after the functions (a function's name wins, should a folder share it).

@@ -178,7 +178,7 @@ std::optional<std::string> driver_key_fingerprint(const InstrumentConfig& ic) {
 class CampaignRun {
  public:
   CampaignRun(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer)
-      : config_(config), options_(options), observer_(observer), space_(config.space()), book_(policies(config)) {
+      : config_(config), options_(options), observer_(observer), space_(config.space()), book_(policies(config), config.pause_on_failures) {
     output_ = campaign_output(config, options);
   }
 

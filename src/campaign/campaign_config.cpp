@@ -510,8 +510,8 @@ InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& si
   count("retries", ic.retries, 0, 20);
   // A person's "failed" is a verdict on the chemistry, not on the person: never quarantine them
   // unless the file asks to.
-  if (ic.manual) ic.quarantine_after = 1000000;
-  count("quarantine_after", ic.quarantine_after, 1, 1000000);
+  if (ic.manual) ic.quarantine_after = kMaxQuarantineAfter;
+  count("quarantine_after", ic.quarantine_after, 1, kMaxQuarantineAfter);
   if (node.has("security")) {
     if (ic.endpoint.empty())
       node.child("security").fail("is only for drivers at an endpoint; labloop talks to its own simulators and stand-ins over a private ipc socket");
@@ -695,8 +695,9 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   mistakes.check([&] {
     if (!top.has("stop")) return;
     const Node stop = top.child("stop");
-    stop.expect_object({"target"});
+    stop.expect_object({"target", "pause_on_failures"});
     if (stop.has("target")) c.target = stop.child("target").as_number();
+    if (stop.has("pause_on_failures")) c.pause_on_failures = stop.child("pause_on_failures").as_bool();
   });
 
   mistakes.check([&] { c.output = top.has("output") ? top.child("output").as_string() : "runs/" + c.name; });
@@ -951,7 +952,8 @@ nlohmann::json CampaignConfig::to_json() const {
   }
   j["budget"] = {{"experiments", budget.experiments}};
   if (budget.hours > 0) j["budget"]["hours"] = budget.hours;
-  if (target) j["stop"] = {{"target", *target}};
+  if (target) j["stop"]["target"] = *target;
+  if (!pause_on_failures) j["stop"]["pause_on_failures"] = false;  // written only when off: older readers know the rest
   if (!prior_results.empty()) j["prior_results"] = prior_results;
   if (!candidates.empty()) j["candidates"] = candidates;
   if (!controller_key.empty()) j["controller_key"] = controller_key;  // absolute: resume finds the key from the journal

@@ -25,7 +25,7 @@ InstrumentPolicy InstrumentPolicy::of(const InstrumentConfig& config) {
   return p;
 }
 
-ExperimentBook::ExperimentBook(std::vector<InstrumentPolicy> instruments) {
+ExperimentBook::ExperimentBook(std::vector<InstrumentPolicy> instruments, bool pause_on_failures) : pause_on_failures_(pause_on_failures) {
   instruments_.reserve(instruments.size());
   for (auto& policy : instruments) instruments_.push_back(Instrument{std::move(policy)});
 }
@@ -107,7 +107,7 @@ Settlement ExperimentBook::settle(const std::string& id, Outcome outcome, Clock:
     ++outcomes_;
     ++failures_;
     // Burning the budget on a broken setup helps nobody: stop proposing.
-    if (!stopping_ && failures_ >= kPauseAfterFailures && 2 * failures_ > outcomes_) {
+    if (pause_on_failures_ && !stopping_ && failures_ >= kPauseAfterFailures && 2 * failures_ > outcomes_) {
       s.pause = Pause{failures_, outcomes_};
       stopping_ = true;
     }

@@ -125,7 +125,14 @@ std::string starter_campaign(const SimulatorSpec& simulator, const StarterOption
   }
   out += "  \"planner\": {\"kind\": \"bayesian\"},\n";
   const std::string dim_option = dim != simulator.default_dim ? fmt::format(", \"options\": {{\"dim\": {}}}", dim) : "";
-  out += fmt::format("  \"instruments\": [\n    {{\"name\": \"sim\", \"simulator\": {}{}}}\n  ],\n", quoted(simulator.name), dim_option);
+  // Failing there is what it simulates, not a broken setup: neither the instrument's quarantine
+  // (failures in a row) nor the campaign's pause (more than half failed) should end the search.
+  const std::string quarantine = simulator.fails_by_design ? fmt::format(", \"quarantine_after\": {}", kMaxQuarantineAfter) : "";
+  if (simulator.fails_by_design)
+    out += "  // Its experiments fail in part of the space by design: the planner learns where, and the\n"
+           "  // campaign carries on through failures instead of pausing or setting the instrument aside.\n"
+           "  \"stop\": {\"pause_on_failures\": false},\n";
+  out += fmt::format("  \"instruments\": [\n    {{\"name\": \"sim\", \"simulator\": {}{}{}}}\n  ],\n", quoted(simulator.name), dim_option, quarantine);
   out += fmt::format("  \"budget\": {{\"experiments\": {}}},\n", options.experiments);
   out += fmt::format("  \"output\": {}\n}}\n", quoted("runs/" + name));
   return out;

@@ -95,6 +95,12 @@ TEST_CASE("Config: each mistake gets one message naming the JSON path and the fi
     c["budgt"] = 1;
     CHECK(error_for(c) == "c.json: /budgt: unknown key; did you mean \"budget\"? (allowed here: name, description, seed, parameters, constraints, objective, objectives, outcome_constraints, failure, outputs, planner, instruments, budget, stop, output, prior_results, candidates, controller_key)");
   }
+  SECTION("stop.pause_on_failures is true or false") {
+    c["stop"]["pause_on_failures"] = "no";
+    CHECK(error_for(c) == "c.json: /stop/pause_on_failures: must be true or false, got \"no\" (a string)");
+    c["stop"]["pause_on_failures"] = false;
+    CHECK_FALSE(parse_campaign_config(c.dump(), "c.json", labloop::sim::catalogue()).pause_on_failures);
+  }
   SECTION("wrong type") {
     c["budget"]["experiments"] = "30";
     CHECK(error_for(c) == "c.json: /budget/experiments: must be an integer, got \"30\" (a string)");

@@ -179,6 +179,20 @@ TEST_CASE("Book: the campaign pauses once at least 5 failed and they are more th
   CHECK_FALSE(fresh.stopping());
 }
 
+TEST_CASE("Book: with pause_on_failures off, every experiment may fail without a pause", "[book]") {
+  InstrumentPolicy tolerant = policy();
+  tolerant.quarantine_after = 1000;
+  ExperimentBook book({tolerant}, /*pause_on_failures=*/false);
+  for (int i = 0; i < 50; ++i) {
+    const std::string id = "f" + std::to_string(i);
+    send(book, id, 0, t0);
+    const Settlement s = book.settle(id, Outcome::driver_error, t0);
+    CHECK(s.learn);  // each still a failure the planner is told of
+    CHECK_FALSE(s.pause);
+  }
+  CHECK_FALSE(book.stopping());
+}
+
 TEST_CASE("Book: a pause stops retries of later no-verdict outcomes in the same round", "[book]") {
   InstrumentPolicy p = policy();
   p.quarantine_after = 1000;

@@ -105,6 +105,18 @@ TEST_CASE("Starter campaign: another dimension goes into the instrument's option
   CHECK(error_of([&] { starter_campaign(ackley, {.experiments = 0}); }) == "labloop new: --experiments: must be from 1 to 1000000");
 }
 
+TEST_CASE("Starter campaign: a simulator that fails by design gets a campaign that carries on through failures", "[starter]") {
+  test::TempDir dir;
+  const CampaignConfig failing = load_text(dir, "failing", starter_campaign(*sim::catalogue().find("branin_failing"), {}));
+  CHECK_FALSE(failing.pause_on_failures);
+  CHECK(failing.instruments.at(0).quarantine_after == kMaxQuarantineAfter);
+  CHECK(failing.to_json()["stop"] == nlohmann::json{{"pause_on_failures", false}});  // journaled, so resume keeps it
+  const CampaignConfig plain = load_text(dir, "plain", starter_campaign(*sim::catalogue().find("branin"), {}));
+  CHECK(plain.pause_on_failures);
+  CHECK(plain.instruments.at(0).quarantine_after == 5);
+  CHECK_FALSE(plain.to_json().contains("stop"));
+}
+
 TEST_CASE("Starter campaign: a file's name becomes a campaign name a file may hold", "[starter]") {
   CHECK(campaign_name_from("buchwald a (copy)") == "buchwald_a__copy_");
   CHECK(campaign_name_from(std::string(100, 'x')).size() == kMaxNameChars);

@@ -30,7 +30,8 @@ enum class Goal { minimize, maximize };
 // duration any setting may give (365 days; timeouts, delays and the time budget).
 constexpr std::size_t kMaxNameChars = 64;
 constexpr double kMaxSeconds = 365.0 * 24 * 3600;
-constexpr int kMaxExperiments = 1000000;  // budget.experiments
+constexpr int kMaxExperiments = 1000000;      // budget.experiments
+constexpr int kMaxQuarantineAfter = 1000000;  // an instrument's quarantine_after
 
 struct Objective {
   std::string name;
@@ -122,6 +123,9 @@ struct CampaignConfig {
   std::vector<InstrumentConfig> instruments;
   Budget budget;
   std::optional<double> target;  // stop.target: stop once the best result reaches it
+  // stop.pause_on_failures: pause once more than half of at least 5 outcomes since the start
+  // failed (docs/reliability.md, "Pause"); false for a search where failing is expected.
+  bool pause_on_failures = true;
   std::string output;            // output directory (default "runs/<name>")
   std::string prior_results;     // CSV of results the lab already has ("" = none); see prior_results.hpp
   std::string candidates;        // CSV of the only settings to propose ("" = the whole space); see candidates.hpp

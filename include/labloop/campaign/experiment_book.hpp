@@ -143,7 +143,9 @@ class ExperimentBook {
   static constexpr int kMostResends = 3;           // re-sends of an unlisted experiment before it counts as forgotten
   static constexpr int kPauseAfterFailures = 5;   // and more than half of all outcomes
 
-  explicit ExperimentBook(std::vector<InstrumentPolicy> instruments);
+  // `pause_on_failures` false: no Pause, however many fail (a campaign file's
+  // "stop": {"pause_on_failures": false}, for a search where failing is an expected outcome).
+  explicit ExperimentBook(std::vector<InstrumentPolicy> instruments, bool pause_on_failures = true);
 
   // ---- experiments ----
   // `run` went to `instrument`: its clock starts (again). `resent`: the same id to the same
@@ -242,6 +244,7 @@ class ExperimentBook {
   std::vector<Instrument> instruments_;
   std::map<std::string, Experiment> experiments_;
   bool stopping_ = false;
+  bool pause_on_failures_ = true;
   int outcomes_ = 0;  // since this start: the pause counts afresh after a resume
   int failures_ = 0;
 };

@@ -71,6 +71,9 @@ struct SimulatorSpec {
   // Its objectives and outcome constraints for dimension `dim` with its options at their defaults;
   // empty function: minimize its first output.
   std::function<SimulatorGoals(int dim)> goals;
+  // Its experiments fail in part of its space by design (branin_failing): a starter file lets the
+  // campaign carry on through failures instead of pausing or quarantining the instrument.
+  bool fails_by_design = false;
 };
 
 class SimulatorCatalogue {
