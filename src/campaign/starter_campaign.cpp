@@ -2,12 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/json_check.hpp"
+#include "labloop/wire/protocol.hpp"
 
 namespace labloop {
 
@@ -16,8 +19,19 @@ namespace {
 const char* const kSource = "labloop new";
 // A parameter written on one line up to this many characters; beyond, one choice per line.
 constexpr std::size_t kOneLine = 100;
+// A driver's name and version, or an endpoint, at most this long in a comment.
+constexpr std::size_t kMostCommentChars = 200;
 
 std::string quoted(const std::string& text) { return nlohmann::json(text).dump(); }
+
+// Text from a driver (its name and version) or the command line, put on a comment line: a line
+// break there would end the comment and put the rest into the JSON.
+std::string one_line(const std::string& text) {
+  std::string out = protocol::truncate_utf8(text, kMostCommentChars);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return out;
+}
 
 std::string goal_text(bool maximize) { return maximize ? "maximize" : "minimize"; }
 
@@ -66,49 +80,55 @@ std::string campaign_name_from(const std::string& text) {
   return out.find_first_not_of("_.-") == std::string::npos ? std::string() : out;
 }
 
-std::string starter_campaign(const SimulatorSpec& simulator, const StarterOptions& options) {
-  const std::string name = options.name.empty() ? campaign_name_from(simulator.name) : options.name;
-  if (name.empty() || campaign_name_from(name) != name)
-    throw ConfigError(kSource, "--name", fmt::format("\"{}\" cannot name a campaign: letters, digits, '_', '-' and '.' only, at most {}", name, kMaxNameChars));
-  if (options.experiments < 1 || options.experiments > kMaxExperiments)
-    throw ConfigError(kSource, "--experiments", fmt::format("must be from 1 to {}", kMaxExperiments));
-  const int dim = options.dim == 0 ? simulator.default_dim : options.dim;
-  if (dim < simulator.min_dim || dim > simulator.max_dim)
-    throw ConfigError(kSource, "--dim",
-                      simulator.min_dim == simulator.max_dim
-                          ? fmt::format("simulator \"{}\" has {} dimension{} only; leave --dim out", simulator.name, simulator.min_dim, simulator.min_dim == 1 ? "" : "s")
-                          : fmt::format("simulator \"{}\" takes {} to {} dimensions", simulator.name, simulator.min_dim, simulator.max_dim));
-  const std::vector<Parameter> parameters = simulator.inputs(dim);
-  SimulatorGoals goals = simulator.goals ? simulator.goals(dim) : SimulatorGoals{};
-  if (goals.objectives.empty()) {
-    const std::vector<std::string> outputs = simulator.outputs ? simulator.outputs(nlohmann::json::object()) : std::vector<std::string>{};
-    goals.objectives.push_back({.output = outputs.empty() ? "y" : outputs.front()});
-  }
-  const std::string summary = simulator.summary ? simulator.summary() : std::string();
+namespace {
 
-  std::string out = fmt::format("// A campaign on the simulated instrument \"{}\"{}.\n", simulator.name, summary.empty() ? "" : ": " + summary);
-  if (!simulator.readme.empty()) out += fmt::format("// What it measures, its units and how to cite it: {}\n", simulator.readme.string());
-  out += "// Written by `labloop new`. The parameters are those the simulator declares: narrow a range or\n"
-         "// list fewer choices if you like, never more. `labloop validate FILE` checks the file, `labloop\n"
-         "// run FILE` runs it; docs/config.md describes every field.\n";
-  if (!simulator.descriptors.empty())
+// What a starter file is made of, from either source.
+struct Starter {
+  std::string instrument;  // the name written first in the header ("the simulated instrument \"branin\"")
+  std::string summary;     // one line, also the campaign's description
+  std::string readme;      // where to read more ("" = nowhere)
+  std::string parameters_note;
+  std::string descriptors;  // a dataset's descriptors file the campaign adopts ("" = none)
+  std::vector<Parameter> parameters;
+  SimulatorGoals goals;
+  std::string constraint;
+  bool fails_by_design = false;
+  // Whether each objective's goal is known (a simulator's are; a driver does not say which way its
+  // outputs are better, so a comment must not guess for the ones not chosen).
+  bool goals_known = true;
+  std::string instrument_entry;  // the "instruments" element, one JSON object
+};
+
+std::string campaign_text(const Starter& s, const std::string& name, const StarterOptions& options) {
+  std::string out = fmt::format("// A campaign on {}{}.\n", s.instrument, s.summary.empty() ? "" : ": " + s.summary);
+  if (!s.readme.empty()) out += fmt::format("// What it measures, its units and how to cite it: {}\n", s.readme);
+  out += "// Written by `labloop new`. " + s.parameters_note +
+         "\n// `labloop validate FILE` checks the file, `labloop run FILE` runs it; docs/config.md describes\n// every field.\n";
+  if (!s.descriptors.empty())
     out += fmt::format("// Categorical parameters are modelled through the dataset's {} (docs/datasets.md,\n"
                        "// \"Descriptors\"); \"descriptors\": false in a parameter makes the planner see its choices one-hot.\n",
-                       simulator.descriptors.filename().string());
+                       s.descriptors);
   out += "{\n";
   out += fmt::format("  \"name\": {},\n", quoted(name));
-  if (!summary.empty()) out += fmt::format("  \"description\": {},\n", quoted(summary));
+  if (!s.summary.empty()) out += fmt::format("  \"description\": {},\n", quoted(s.summary));
   out += "  \"seed\": 1,\n  \"parameters\": [\n";
-  for (size_t i = 0; i < parameters.size(); ++i) out += "    " + parameter_json(parameters[i]) + (i + 1 < parameters.size() ? ",\n" : "\n");
+  for (size_t i = 0; i < s.parameters.size(); ++i) out += "    " + parameter_json(s.parameters[i]) + (i + 1 < s.parameters.size() ? ",\n" : "\n");
   out += "  ],\n";
-  if (const std::string constraint = simulator.required_constraint ? simulator.required_constraint() : std::string(); !constraint.empty())
-    out += fmt::format("  // The simulator refuses any setting off this constraint.\n  \"constraints\": [{}],\n", quoted(constraint));
+  if (!s.constraint.empty())
+    out += fmt::format("  // The instrument refuses any setting off this constraint.\n  \"constraints\": [{}],\n", quoted(s.constraint));
+  const SimulatorGoals& goals = s.goals;
   std::vector<std::string> all;
   for (const SimulatorGoal& g : goals.objectives) all.push_back(objective_json(g));
   if (goals.several) {
     out += fmt::format("  \"objectives\": [{}],\n", fmt::join(all, ", "));
   } else {
-    if (goals.objectives.size() > 1) {
+    if (goals.objectives.size() > 1 && !s.goals_known) {
+      std::vector<std::string> others;
+      for (size_t k = 1; k < goals.objectives.size(); ++k) others.push_back(goals.objectives[k].output);
+      out += fmt::format("  // It also measures {}: name them in \"outputs\" to keep them in results.csv, or in\n"
+                         "  // \"objectives\" (with each one's goal) to optimize several at once.\n",
+                         fmt::join(others, ", "));
+    } else if (goals.objectives.size() > 1) {
       std::vector<std::string> others;
       for (size_t k = 1; k < goals.objectives.size(); ++k)
         others.push_back(fmt::format("{} ({})", goals.objectives[k].output, goal_text(goals.objectives[k].maximize)));
@@ -124,18 +144,78 @@ std::string starter_campaign(const SimulatorSpec& simulator, const StarterOption
     out += fmt::format("  \"outcome_constraints\": [{}],\n", fmt::join(conditions, ", "));
   }
   out += "  \"planner\": {\"kind\": \"bayesian\"},\n";
+  if (s.fails_by_design)
+    out += "  // Its experiments fail in part of the space by design: the planner learns where, and the\n"
+           "  // campaign carries on through failures instead of pausing or setting the instrument aside.\n"
+           "  \"stop\": {\"pause_on_failures\": false},\n";
+  out += fmt::format("  \"instruments\": [\n    {}\n  ],\n", s.instrument_entry);
+  out += fmt::format("  \"budget\": {{\"experiments\": {}}},\n", options.experiments);
+  out += fmt::format("  \"output\": {}\n}}\n", quoted("runs/" + name));
+  return out;
+}
+
+// The campaign's name (given, else `fallback` made into one) and the budget, checked.
+std::string checked_name(const StarterOptions& options, const std::string& fallback) {
+  const std::string name = options.name.empty() ? campaign_name_from(fallback) : options.name;
+  if (name.empty() || campaign_name_from(name) != name)
+    throw ConfigError(kSource, "--name", fmt::format("\"{}\" cannot name a campaign: letters, digits, '_', '-' and '.' only, at most {}", name, kMaxNameChars));
+  if (options.experiments < 1 || options.experiments > kMaxExperiments)
+    throw ConfigError(kSource, "--experiments", fmt::format("must be from 1 to {}", kMaxExperiments));
+  return name;
+}
+
+}  // namespace
+
+std::string starter_campaign(const SimulatorSpec& simulator, const StarterOptions& options) {
+  const std::string name = checked_name(options, simulator.name);
+  const int dim = options.dim == 0 ? simulator.default_dim : options.dim;
+  if (dim < simulator.min_dim || dim > simulator.max_dim)
+    throw ConfigError(kSource, "--dim",
+                      simulator.min_dim == simulator.max_dim
+                          ? fmt::format("simulator \"{}\" has {} dimension{} only; leave --dim out", simulator.name, simulator.min_dim, simulator.min_dim == 1 ? "" : "s")
+                          : fmt::format("simulator \"{}\" takes {} to {} dimensions", simulator.name, simulator.min_dim, simulator.max_dim));
+  Starter s;
+  s.instrument = fmt::format("the simulated instrument \"{}\"", simulator.name);
+  s.summary = simulator.summary ? simulator.summary() : std::string();
+  s.readme = simulator.readme.string();
+  s.parameters_note = "The parameters are those the simulator declares: narrow a range or\n"
+                      "// list fewer choices if you like, never more.";
+  if (!simulator.descriptors.empty()) s.descriptors = simulator.descriptors.filename().string();
+  s.parameters = simulator.inputs(dim);
+  s.goals = simulator.goals ? simulator.goals(dim) : SimulatorGoals{};
+  if (s.goals.objectives.empty()) {
+    const std::vector<std::string> outputs = simulator.outputs ? simulator.outputs(nlohmann::json::object()) : std::vector<std::string>{};
+    s.goals.objectives.push_back({.output = outputs.empty() ? "y" : outputs.front()});
+  }
+  s.constraint = simulator.required_constraint ? simulator.required_constraint() : std::string();
+  s.fails_by_design = simulator.fails_by_design;
   const std::string dim_option = dim != simulator.default_dim ? fmt::format(", \"options\": {{\"dim\": {}}}", dim) : "";
   // Failing there is what it simulates, not a broken setup: neither the instrument's quarantine
   // (failures in a row) nor the campaign's pause (more than half failed) should end the search.
   const std::string quarantine = simulator.fails_by_design ? fmt::format(", \"quarantine_after\": {}", kMaxQuarantineAfter) : "";
-  if (simulator.fails_by_design)
-    out += "  // Its experiments fail in part of the space by design: the planner learns where, and the\n"
-           "  // campaign carries on through failures instead of pausing or setting the instrument aside.\n"
-           "  \"stop\": {\"pause_on_failures\": false},\n";
-  out += fmt::format("  \"instruments\": [\n    {{\"name\": \"sim\", \"simulator\": {}{}{}}}\n  ],\n", quoted(simulator.name), dim_option, quarantine);
-  out += fmt::format("  \"budget\": {{\"experiments\": {}}},\n", options.experiments);
-  out += fmt::format("  \"output\": {}\n}}\n", quoted("runs/" + name));
-  return out;
+  s.instrument_entry = fmt::format("{{\"name\": \"sim\", \"simulator\": {}{}{}}}", quoted(simulator.name), dim_option, quarantine);
+  return campaign_text(s, name, options);
+}
+
+std::string starter_campaign(const InstrumentInfo& info, const std::string& endpoint, const SimulatorGoal& objective, const StarterOptions& options) {
+  if (std::find(info.outputs.begin(), info.outputs.end(), objective.output) == info.outputs.end())
+    throw ConfigError(kSource, "--objective",
+                      fmt::format("the driver at {} does not measure \"{}\"{} (its outputs: {})", endpoint, objective.output,
+                                  did_you_mean(objective.output, info.outputs), fmt::join(info.outputs, ", ")));
+  const std::string instrument = campaign_name_from(info.driver).empty() ? "instrument" : campaign_name_from(info.driver);
+  const std::string name = checked_name(options, instrument);
+  Starter s;
+  s.instrument = "the instrument at " + one_line(endpoint);
+  s.summary = fmt::format("driver {} {}, capacity {}", one_line(info.driver), one_line(info.version), info.capacity);
+  s.parameters_note = "The parameters are the driver's inputs at its own safety limits:\n"
+                      "// narrow each range to the one this campaign should search.";
+  s.parameters = info.inputs;
+  s.goals.objectives.push_back(objective);
+  for (const std::string& output : info.outputs)
+    if (output != objective.output) s.goals.objectives.push_back({.output = output});
+  s.instrument_entry = fmt::format("{{\"name\": {}, \"endpoint\": {}}}", quoted(instrument), quoted(endpoint));
+  s.goals_known = false;
+  return campaign_text(s, name, options);
 }
 
 }  // namespace labloop

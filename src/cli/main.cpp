@@ -21,6 +21,7 @@
 #include "labloop/core/error.hpp"
 #include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
+#include "labloop/wire/instrument.hpp"
 #include "labloop/model/descriptors.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/campaign/replay.hpp"
@@ -115,23 +116,61 @@ int validate(const std::string& file, bool instruments) {
   return status;
 }
 
-// `labloop new FILE --simulator NAME`: a starter campaign file, never over an existing file, and
-// only once it parses as written (the instrument's declaration checked against it, as validate does).
-int new_campaign(const std::string& file, const std::string& simulator_name, labloop::StarterOptions options) {
+// `labloop new FILE --simulator NAME | --endpoint ADDRESS`: a starter campaign file, never over an
+// existing file, and only once it loads as written.
+struct NewCommand {
+  std::string file, simulator, endpoint, objective, goal;
+  labloop::StarterOptions starter;
+};
+
+// What the driver at `endpoint` declares, asked with one plain hello (no campaign id: it is not
+// taken from whoever holds it).
+labloop::InstrumentInfo ask_driver(const std::string& endpoint, const std::string& campaign) {
+  zmq::context_t context;
+  labloop::Instrument link(context, "new", endpoint, labloop::InstrumentTiming{},
+                           [](const std::string& line) { std::cerr << line << "\n"; });
+  return link.hello(campaign);
+}
+
+int new_campaign(NewCommand command) {
   namespace fs = std::filesystem;
+  const char* const source = "labloop new";
   const labloop::SimulatorCatalogue& catalogue = labloop::sim::catalogue();
-  const labloop::SimulatorSpec* simulator = catalogue.find(simulator_name);
-  if (!simulator)
-    throw labloop::ConfigError("labloop new", "--simulator",
-                               fmt::format("unknown simulator \"{}\"{} (labloop-sim --list shows them all)", simulator_name,
-                                           labloop::did_you_mean(simulator_name, catalogue.names())));
-  if (simulator->unavailable)
-    if (const std::string why = simulator->unavailable(); !why.empty()) throw labloop::ConfigError("labloop new", "--simulator", why);
-  const fs::path path(file);
+  if (command.simulator.empty() == command.endpoint.empty())
+    throw labloop::ConfigError(source, "--simulator", "give either --simulator NAME (labloop-sim --list) or --endpoint ADDRESS (a running driver)");
+  const labloop::SimulatorSpec* simulator = nullptr;
+  if (!command.simulator.empty()) {
+    simulator = catalogue.find(command.simulator);
+    if (!simulator)
+      throw labloop::ConfigError(source, "--simulator",
+                                 fmt::format("unknown simulator \"{}\"{} (labloop-sim --list shows them all)", command.simulator,
+                                             labloop::did_you_mean(command.simulator, catalogue.names())));
+    if (simulator->unavailable)
+      if (const std::string why = simulator->unavailable(); !why.empty()) throw labloop::ConfigError(source, "--simulator", why);
+    if (!command.objective.empty() || !command.goal.empty())
+      throw labloop::ConfigError(source, command.objective.empty() ? "--goal" : "--objective",
+                                 "is for --endpoint: a simulator's objectives and goals are known (edit the file to choose another)");
+  } else if (command.goal.empty()) {
+    throw labloop::ConfigError(source, "--goal", "say whether larger is better, --goal maximize or --goal minimize: a driver does not declare it");
+  }
+  const fs::path path(command.file);
   if (std::error_code ec; fs::exists(fs::symlink_status(path, ec)))
-    throw labloop::Error(fmt::format("{} already exists; labloop new never writes over a file: give another name, or remove it first", file));
+    throw labloop::Error(fmt::format("{} already exists; labloop new never writes over a file: give another name, or remove it first", command.file));
+  labloop::StarterOptions& options = command.starter;
   if (options.name.empty()) options.name = labloop::campaign_name_from(path.stem().string());
-  const std::string text = labloop::starter_campaign(*simulator, options);
+  std::string text;
+  if (simulator) {
+    text = labloop::starter_campaign(*simulator, options);
+  } else {
+    if (options.dim != 0) throw labloop::ConfigError(source, "--dim", "is for a simulator; a driver declares its own inputs");
+    const labloop::InstrumentInfo info = ask_driver(command.endpoint, options.name.empty() ? "labloop-new" : options.name);
+    std::string objective = command.objective;
+    if (objective.empty() && info.outputs.size() == 1) objective = info.outputs.front();
+    if (objective.empty())
+      throw labloop::ConfigError(source, "--objective",
+                                 fmt::format("the driver measures {}: choose the objective with --objective NAME", fmt::join(info.outputs, ", ")));
+    text = labloop::starter_campaign(info, command.endpoint, {.output = objective, .maximize = command.goal == "maximize"}, options);
+  }
   // Written beside the destination and checked there (relative paths resolve as they will), then
   // linked to its name, which fails rather than replace a file made meanwhile.
   const fs::path partial = path.string() + ".labloop-new";
@@ -140,17 +179,16 @@ int new_campaign(const std::string& file, const std::string& simulator_name, lab
     const auto config = labloop::load_campaign_config(partial.string(), catalogue);
     std::error_code ec;
     fs::create_hard_link(partial, path, ec);
-    if (ec) throw labloop::Error(fmt::format("cannot write {}: {}", file, ec.message()));
+    if (ec) throw labloop::Error(fmt::format("cannot write {}: {}", command.file, ec.message()));
     fs::remove(partial, ec);
-    fmt::print("wrote {}: campaign \"{}\" on simulator {}, {} parameter{}, {} {}, budget {} experiments\n", file, config.name, simulator->name,
-               config.parameters.size(), config.parameters.size() == 1 ? "" : "s", config.objectives.size() == 1 ? "objective" : "objectives",
-               [&] {
-                 std::vector<std::string> names;
-                 for (const auto& o : config.objectives) names.push_back(fmt::format("{} ({})", o.name, o.goal == labloop::Goal::maximize ? "maximize" : "minimize"));
-                 return fmt::format("{}", fmt::join(names, ", "));
-               }(),
+    std::vector<std::string> objectives;
+    for (const auto& o : config.objectives) objectives.push_back(fmt::format("{} ({})", o.name, o.goal == labloop::Goal::maximize ? "maximize" : "minimize"));
+    fmt::print("wrote {}: campaign \"{}\" on {} {}, {} parameter{}, {} {}, budget {} experiments\n", command.file, config.name,
+               simulator ? "simulator" : "the driver at", simulator ? simulator->name : command.endpoint, config.parameters.size(),
+               config.parameters.size() == 1 ? "" : "s", config.objectives.size() == 1 ? "objective" : "objectives", fmt::join(objectives, ", "),
                config.budget.experiments);
-    fmt::print("next: labloop validate {} (checks it), labloop run {} (runs it); edit it first to narrow the space or the budget\n", file, file);
+    fmt::print("next: edit it (narrow the ranges{}, the budget), then labloop validate {} and labloop run {}\n",
+               simulator ? "" : " to this campaign's: they are the driver's own limits", command.file, command.file);
   } catch (...) {
     std::error_code ec;
     fs::remove(partial, ec);
@@ -413,14 +451,17 @@ int main(int argc, char** argv) {
                          "Also connect to every instrument (starting simulators) and check names, limits and outputs; nothing runs");
 
   std::string directory;
-  auto* new_cmd = app.add_subcommand("new", "Write a starter campaign file for a simulated instrument: labloop new buchwald.json --simulator buchwald_a");
-  std::string new_simulator;
-  labloop::StarterOptions starter;
-  new_cmd->add_option("file", file, "Campaign file to write (never over an existing one)")->required();
-  new_cmd->add_option("--simulator", new_simulator, "A test function or dataset (labloop-sim --list)")->required();
-  new_cmd->add_option("--name", starter.name, "Campaign name (default: the file's name)");
-  new_cmd->add_option("--experiments", starter.experiments, "Budget: experiments (default 30)")->check(count_up_to(labloop::kMaxExperiments));
-  new_cmd->add_option("--dim", starter.dim, "Dimension, for a test function of any dimension (default: its own)")->check(count_up_to(1000));
+  auto* new_cmd = app.add_subcommand("new", "Write a starter campaign file for a simulator or a running driver: labloop new buchwald.json --simulator "
+                                            "buchwald_a, or labloop new oven.json --endpoint tcp://127.0.0.1:5555 --goal maximize");
+  NewCommand new_command;
+  new_cmd->add_option("file", new_command.file, "Campaign file to write (never over an existing one)")->required();
+  new_cmd->add_option("--simulator", new_command.simulator, "A test function or dataset (labloop-sim --list)");
+  new_cmd->add_option("--endpoint", new_command.endpoint, "A running driver's address: the file takes the inputs and outputs it declares");
+  new_cmd->add_option("--objective", new_command.objective, "With --endpoint: the output to optimize (default: the driver's only output)");
+  new_cmd->add_option("--goal", new_command.goal, "With --endpoint: maximize or minimize the objective")->check(CLI::IsMember({"maximize", "minimize"}));
+  new_cmd->add_option("--name", new_command.starter.name, "Campaign name (default: the file's name)");
+  new_cmd->add_option("--experiments", new_command.starter.experiments, "Budget: experiments (default 30)")->check(count_up_to(labloop::kMaxExperiments));
+  new_cmd->add_option("--dim", new_command.starter.dim, "Dimension, for a test function of any dimension (default: its own)")->check(count_up_to(1000));
   auto* verify_cmd = app.add_subcommand("verify", "Check a campaign's journal: hash chain, sequence and bookkeeping");
   verify_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
   std::string verify_key;
@@ -514,7 +555,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*validate_cmd) return validate(file, validate_instruments);
-    if (*new_cmd) return new_campaign(file, new_simulator, starter);
+    if (*new_cmd) return new_campaign(new_command);
     if (*run_cmd) return run(file, output, dry_run, grace_s);
     if (*bench_cmd) {
       bench.seeds_given = bench_cmd->count("--seeds") > 0;

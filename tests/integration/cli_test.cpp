@@ -472,3 +472,21 @@ TEST_CASE("CLI: new writes a starter campaign file that validates, and never wri
   CHECK(unknown.output.find("error: labloop new: --simulator: unknown simulator \"brannin\"; did you mean \"branin\"?") == 0);
   CHECK(!std::filesystem::exists(dir / "x.json"));
 }
+
+TEST_CASE("CLI: new --endpoint writes a campaign from what a running driver declares, which validates against it", "[cli]") {
+  test::TempDir dir;
+  ChildProcess driver({LABLOOP_EXAMPLE_DRIVER_PATH, dir.ipc("oven")}, dir / "oven.log");
+  const std::string file = (dir / "bake.json").string();
+  const Outcome goal_missing = labloop_cli({"new", file, "--endpoint", dir.ipc("oven")}, dir);
+  CHECK(goal_missing.status == 2);
+  CHECK(goal_missing.output == "error: labloop new: --goal: say whether larger is better, --goal maximize or --goal minimize: a driver does not declare it\n");
+  const Outcome made = labloop_cli({"new", file, "--endpoint", dir.ipc("oven"), "--goal", "maximize", "--experiments", "8"}, dir);
+  CHECK(made.status == 0);
+  CHECK_THAT(made.output, Catch::StartsWith("wrote " + file + ": campaign \"bake\" on the driver at " + dir.ipc("oven") +
+                                            ", 2 parameters, objective yield (maximize), budget 8 experiments\n"));
+  const std::string text = test::read_file(file);
+  CHECK_THAT(text, Catch::Contains(R"({"name": "temperature", "type": "continuous", "low": 20.0, "high": 250.0, "unit": "C"})"));
+  const Outcome valid = labloop_cli({"validate", file, "--instruments"}, dir);
+  CHECK(valid.status == 0);
+  CHECK_THAT(valid.output, Catch::Contains("instrument 'example-oven': ok — example-oven 1.0, capacity 1, outputs yield"));
+}

@@ -124,3 +124,28 @@ TEST_CASE("Starter campaign: a file's name becomes a campaign name a file may ho
   CHECK(campaign_name_from("---") == "");
   CHECK(campaign_name_from("réaction").find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
 }
+
+TEST_CASE("Starter campaign: from a driver's welcome, its inputs at its limits and the chosen objective; its text kept on comment lines", "[starter]") {
+  test::TempDir dir;
+  InstrumentInfo info;
+  info.driver = "reactor\n\"objective\": {\"name\": \"x\"},\r//";  // a hostile name: must stay on its comment line
+  info.version = "2.1";
+  info.inputs = {Parameter{.name = "temperature", .low = 20, .high = 250, .unit = "C"},
+                 Parameter{.name = "solvent", .type = ParameterType::categorical, .choices = {"THF", "DMF"}}};
+  info.outputs = {"yield", "purity"};
+  const std::string text = starter_campaign(info, "tcp://127.0.0.1:5555", {.output = "yield", .maximize = true}, {.name = "r1"});
+  const CampaignConfig config = load_text(dir, "driver", text);
+  CHECK(config.objective.name == "yield");
+  CHECK(config.objective.goal == Goal::maximize);
+  REQUIRE(config.parameters.size() == 2);
+  CHECK(config.parameters[0].high == 250);
+  CHECK(config.parameters[0].unit == "C");
+  CHECK(config.parameters[1].choices == std::vector<std::string>{"THF", "DMF"});
+  CHECK(config.instruments.at(0).endpoint == "tcp://127.0.0.1:5555");
+  CHECK(config.instruments.at(0).name == "reactor__objective_____name____x______");
+  // The other output named, without a guess at its goal.
+  CHECK(text.find("// It also measures purity: name them in \"outputs\"") != std::string::npos);
+  CHECK(text.find("purity (m") == std::string::npos);
+  CHECK(error_of([&] { starter_campaign(info, "tcp://127.0.0.1:5555", {.output = "yeild"}, {}); }) ==
+        "labloop new: --objective: the driver at tcp://127.0.0.1:5555 does not measure \"yeild\"; did you mean \"yield\"? (its outputs: yield, purity)");
+}
