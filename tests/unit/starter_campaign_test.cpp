@@ -93,7 +93,7 @@ TEST_CASE("Starter campaign: a multi-objective function's reference point become
   CHECK(snar.objectives[1].threshold == 2000.0);
 }
 
-TEST_CASE("Starter campaign: another dimension goes into the instrument's options; one the simulator does not take is refused", "[starter]") {
+TEST_CASE("Starter campaign: another dimension goes into the instrument options, and one the simulator does not take is refused", "[starter]") {
   test::TempDir dir;
   const SimulatorSpec& ackley = *sim::catalogue().find("ackley");
   const CampaignConfig five = load_text(dir, "ackley5", starter_campaign(ackley, {.dim = 5}));
@@ -125,7 +125,7 @@ TEST_CASE("Starter campaign: a file's name becomes a campaign name a file may ho
   CHECK(campaign_name_from("réaction").find_first_not_of("abcdefghijklmnopqrstuvwxyz_") == std::string::npos);
 }
 
-TEST_CASE("Starter campaign: from a driver's welcome, its inputs at its limits and the chosen objective; its text kept on comment lines", "[starter]") {
+TEST_CASE("Starter campaign: from a driver's welcome, its inputs at its limits and the chosen objective, its text kept on comment lines", "[starter]") {
   test::TempDir dir;
   InstrumentInfo info;
   info.driver = "reactor\n\"objective\": {\"name\": \"x\"},\r//";  // a hostile name: must stay on its comment line
