@@ -16,6 +16,7 @@
 #include "labloop/campaign/campaign.hpp"
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/campaign/starter_campaign.hpp"
+#include "labloop/campaign/campaign_overview.hpp"
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
@@ -194,6 +195,70 @@ int new_campaign(NewCommand command) {
     fs::remove(partial, ec);
     throw;
   }
+  return 0;
+}
+
+// `labloop status DIR`: where the campaign stands, for a person (or with --json, a script).
+// Exit 0 whatever the phase: the phase is the answer, not a failure.
+int status(const std::string& where, bool json) {
+  const labloop::CampaignOverview s = labloop::campaign_overview(where, labloop::sim::catalogue());
+  if (json) {
+    fmt::print("{}\n", s.to_json().dump(2));
+    return 0;
+  }
+  const auto settings = [&s](const nlohmann::json& params) {
+    std::vector<std::string> parts;
+    for (const std::string& name : s.parameters) {
+      if (!params.contains(name)) continue;
+      const nlohmann::json& value = params[name];
+      parts.push_back(fmt::format("{} = {}", name, value.is_number_float() ? fmt::format("{:.6g}", value.get<double>())
+                                                   : value.is_string()     ? value.get<std::string>()
+                                                                           : value.dump()));
+    }
+    return labloop::cli::fit_to_width(fmt::format("{}", fmt::join(parts, ", ")), labloop::cli::kMostShownChars);
+  };
+  std::string phase;
+  switch (s.phase) {
+    case labloop::CampaignPhase::running: phase = "running"; break;
+    case labloop::CampaignPhase::finished: phase = "finished: " + s.finish_reason; break;
+    case labloop::CampaignPhase::paused: phase = s.finish_reason; break;
+    case labloop::CampaignPhase::interrupted:
+      phase = fmt::format("interrupted (not running and not finished: killed, crashed or the machine went down); `labloop resume {}` continues it",
+                          s.directory);
+      break;
+  }
+  fmt::print("campaign \"{}\" in {}: {}\n", s.campaign, s.directory, phase);
+  fmt::print("started {}{}; last event {}\n", s.started_at, s.labloop_version.empty() ? "" : " (labloop " + s.labloop_version + ")", s.last_event_at);
+  fmt::print("experiments: {} of {} used — {} result{}, {} failed; {} open{}\n", s.used, s.budget, s.results, s.results == 1 ? "" : "s", s.failed,
+             s.open.size(), s.hours > 0 ? fmt::format("; time budget {:g} h", s.hours) : "");
+  constexpr size_t kMostListed = 20;  // a batch of hundreds would bury the rest
+  for (size_t i = 0; i < s.open.size() && i < kMostListed; ++i) {
+    const labloop::OpenExperiment& e = s.open[i];
+    const std::string place = e.instrument.empty() ? "waiting to be sent"
+                              : e.manual           ? fmt::format("waiting for a person ({}; labloop pending lists it)", e.instrument)
+                                                   : "on " + e.instrument;
+    fmt::print("  {} {} since {}: {}\n", e.id, place, e.since, settings(e.params));
+  }
+  if (s.open.size() > kMostListed) fmt::print("  … and {} more (--json lists them all)\n", s.open.size() - kMostListed);
+  if (s.best) {
+    fmt::print("best {} = {:.6g} ({}) at {}: {}\n", s.objective, s.best->objective, s.maximize ? "maximize" : "minimize", s.best->experiment,
+               settings(s.best->params));
+  } else if (s.pareto) {
+    std::vector<std::string> names;
+    for (const auto& o : s.pareto->objectives) names.push_back(o.name);
+    fmt::print("Pareto set of {}: {} result{}{}\n", fmt::join(names, ", "), s.pareto->members.size(), s.pareto->members.size() == 1 ? "" : "s",
+               s.pareto->hypervolume ? fmt::format(", hypervolume {:.6g}", *s.pareto->hypervolume) : "");
+    for (size_t i = 0; i < s.pareto->members.size() && i < kMostListed; ++i) {
+      std::vector<std::string> values;
+      for (double v : s.pareto->members[i].objectives) values.push_back(fmt::format("{:.6g}", v));
+      fmt::print("  {}: {} at {}\n", s.pareto->members[i].experiment, fmt::join(values, ", "), settings(s.pareto->members[i].params));
+    }
+    if (s.pareto->members.size() > kMostListed) fmt::print("  … and {} more (results.csv marks them all)\n", s.pareto->members.size() - kMostListed);
+  } else {
+    fmt::print("no result that counts yet\n");
+  }
+  if (!s.problems.empty()) fmt::print("the journal has {} bookkeeping problem{}: labloop verify {} names them\n", s.problems.size(),
+                                      s.problems.size() == 1 ? "" : "s", s.directory);
   return 0;
 }
 
@@ -462,6 +527,10 @@ int main(int argc, char** argv) {
   new_cmd->add_option("--name", new_command.starter.name, "Campaign name (default: the file's name)");
   new_cmd->add_option("--experiments", new_command.starter.experiments, "Budget: experiments (default 30)")->check(count_up_to(labloop::kMaxExperiments));
   new_cmd->add_option("--dim", new_command.starter.dim, "Dimension, for a test function of any dimension (default: its own)")->check(count_up_to(1000));
+  auto* status_cmd = app.add_subcommand("status", "Where a campaign stands: running or not, budget used, what is open, the best result so far");
+  bool status_json = false;
+  status_cmd->add_option("directory", directory, "Campaign output directory (or its journal.jsonl)")->required();
+  status_cmd->add_flag("--json", status_json, "The same as one JSON object, for scripts");
   auto* verify_cmd = app.add_subcommand("verify", "Check a campaign's journal: hash chain, sequence and bookkeeping");
   verify_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
   std::string verify_key;
@@ -556,6 +625,7 @@ int main(int argc, char** argv) {
   try {
     if (*validate_cmd) return validate(file, validate_instruments);
     if (*new_cmd) return new_campaign(new_command);
+    if (*status_cmd) return status(directory, status_json);
     if (*run_cmd) return run(file, output, dry_run, grace_s);
     if (*bench_cmd) {
       bench.seeds_given = bench_cmd->count("--seeds") > 0;

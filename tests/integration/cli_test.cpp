@@ -490,3 +490,22 @@ TEST_CASE("CLI: new --endpoint writes a campaign from what a running driver decl
   CHECK(valid.status == 0);
   CHECK_THAT(valid.output, Catch::Contains("instrument 'example-oven': ok — example-oven 1.0, capacity 1, outputs yield"));
 }
+
+TEST_CASE("CLI: status says where a campaign stands, for a person and as JSON, and names a folder without a journal", "[cli]") {
+  test::TempDir dir;
+  const std::string signed_folder = LABLOOP_SOURCE_DIR "/tests/fixtures/v0.2.0/signed";
+  const Outcome text = labloop_cli({"status", signed_folder}, dir);
+  CHECK(text.status == 0);
+  CHECK_THAT(text.output, Catch::StartsWith("campaign \"signed\" in " + signed_folder + ": interrupted (not running and not finished"));
+  CHECK_THAT(text.output, Catch::Contains("experiments: 5 of 5 used — 4 results, 0 failed; 1 open\n"));
+  CHECK_THAT(text.output, Catch::Contains("  signed-f8808d37c039-0005 waiting for a person (bench-chemist; labloop pending lists it) since "));
+  CHECK_THAT(text.output, Catch::Contains("best yield = "));
+  const Outcome json = labloop_cli({"status", signed_folder, "--json"}, dir);
+  CHECK(json.status == 0);
+  const nlohmann::json j = nlohmann::json::parse(json.output);
+  CHECK(j["phase"] == "interrupted");
+  CHECK(j["open"].size() == 1);
+  const Outcome none = labloop_cli({"status", dir.path().string()}, dir);
+  CHECK(none.status == 1);
+  CHECK_THAT(none.output, Catch::Contains("cannot open the journal"));
+}

@@ -1,0 +1,59 @@
+#pragma once
+// Where a campaign stands, from its folder alone: running or not (the journal's lock), finished
+// and why, the budget used, what is open and where, the best result (or the Pareto set), and when
+// the journal last moved. `labloop status DIR` prints it, `--json` gives it to scripts, and an
+// operator's console will show the same struct: one reading of a folder for all of them. Safe
+// while the campaign runs (the journal is read, never locked or written).
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "labloop/campaign/pareto_report.hpp"
+#include "labloop/journal/campaign_state.hpp"
+
+namespace labloop {
+
+enum class CampaignPhase {
+  running,      // a labloop process holds the journal now
+  finished,     // budget, target or time reached, or stopped by the operator
+  paused,       // stopped by the failure-rate pause: fix the cause, then resume
+  interrupted,  // neither running nor finished: killed, crashed, or the machine went down
+};
+std::string phase_name(CampaignPhase phase);  // "running", "finished", …
+
+struct OpenExperiment {
+  std::string id;
+  std::string instrument;  // where it runs; "" while it waits to be sent
+  bool manual = false;     // that instrument is a person: `labloop pending` lists it
+  std::string since;       // journal time it was sent (or proposed, while waiting)
+  nlohmann::json params;   // user units
+};
+
+struct CampaignOverview {
+  std::string campaign, directory;
+  CampaignPhase phase = CampaignPhase::interrupted;
+  std::string finish_reason;  // finished or paused: the journal's words
+  std::string started_at, last_event_at, labloop_version;
+  int budget = 0;             // experiments, as raised by `labloop extend`
+  double hours = 0;           // time budget (0: none)
+  int used = 0, results = 0, failed = 0;
+  std::vector<OpenExperiment> open;  // in proposal order
+  std::vector<std::string> parameters;  // declared order, for showing params
+  std::string objective;
+  bool maximize = false;
+  std::optional<BestExperiment> best;   // one objective: the best that counts
+  std::optional<ParetoSummary> pareto;  // several objectives
+  std::vector<std::string> problems;    // bookkeeping the loop never writes (labloop verify says more)
+
+  nlohmann::json to_json() const;
+};
+
+// Reads the journal in `where` (a campaign folder or its journal.jsonl); `simulators` as for
+// reading its config (journaled_config). Throws what reading and decoding a journal throw
+// (JournalError naming the line), ConfigError for its config.
+CampaignOverview campaign_overview(const std::filesystem::path& where, const SimulatorCatalogue& simulators);
+
+}  // namespace labloop

@@ -1,0 +1,96 @@
+#include "labloop/campaign/campaign_overview.hpp"
+
+#include "labloop/campaign/manual_entry.hpp"
+#include "labloop/campaign/replay.hpp"
+#include "labloop/journal/audit.hpp"
+#include "labloop/journal/events.hpp"
+#include "labloop/journal/journal.hpp"
+#include "labloop/journal/report.hpp"
+
+namespace labloop {
+
+std::string phase_name(CampaignPhase phase) {
+  switch (phase) {
+    case CampaignPhase::running: return "running";
+    case CampaignPhase::finished: return "finished";
+    case CampaignPhase::paused: return "paused";
+    case CampaignPhase::interrupted: return "interrupted";
+  }
+  return "interrupted";
+}
+
+CampaignOverview campaign_overview(const std::filesystem::path& where, const SimulatorCatalogue& simulators) {
+  const std::filesystem::path journal = journal_path_of(where);
+  // Whether it runs, asked before reading: a campaign that finishes meanwhile then reads as
+  // finished, never a finished one as interrupted.
+  const bool running = campaign_running(journal);
+  const auto events = decode_events(read_journal(journal).events, journal.string());
+  const CampaignConfig config = journaled_config(events, journal.string(), simulators);
+  const CampaignState state = CampaignState::fold(events);
+
+  CampaignOverview s;
+  s.campaign = state.campaign();
+  s.directory = journal.parent_path().string();
+  s.phase = running ? CampaignPhase::running
+            : state.paused() ? CampaignPhase::paused
+            : state.finished() ? CampaignPhase::finished
+                               : CampaignPhase::interrupted;
+  if (!running && state.finished()) s.finish_reason = state.finish_reason();
+  s.started_at = state.started_at();
+  if (!events.empty()) s.last_event_at = events.back().time;
+  s.labloop_version = state.labloop_version().value_or("");
+  s.budget = state.budget_experiments().value_or(config.budget.experiments);
+  s.hours = state.budget_hours().value_or(config.budget.hours);
+  s.used = state.used();
+  s.failed = state.failed();
+  s.results = state.done() - state.failed();
+  for (const ExperimentState* e : state.open_experiments()) {
+    OpenExperiment o{e->id, e->assigned_to.value_or(""), false, e->assigned_to ? e->dispatched_at : e->proposed_at, e->params};
+    for (const InstrumentConfig& ic : config.instruments)
+      if (ic.name == o.instrument) o.manual = ic.is_manual();
+    s.open.push_back(std::move(o));
+  }
+  s.parameters = state.parameter_names();
+  s.objective = state.objective_name();
+  s.maximize = state.maximize();
+  if (config.objectives.size() > 1) {
+    CampaignRecord record = campaign_record(state);
+    annotate_goals(config, record);
+    s.pareto = pareto_summary(record);
+  } else {
+    s.best = state.best();
+  }
+  s.problems = state.problems();
+  return s;
+}
+
+nlohmann::json CampaignOverview::to_json() const {
+  nlohmann::json j{{"campaign", campaign}, {"directory", directory}, {"phase", phase_name(phase)}, {"started_at", started_at},
+                   {"last_event_at", last_event_at}, {"budget", budget}, {"used", used}, {"results", results}, {"failed", failed},
+                   {"objective", objective}, {"goal", maximize ? "maximize" : "minimize"}};
+  if (!finish_reason.empty()) j["finish_reason"] = finish_reason;
+  if (!labloop_version.empty()) j["labloop_version"] = labloop_version;
+  if (hours > 0) j["hours"] = hours;
+  j["open"] = nlohmann::json::array();
+  for (const OpenExperiment& e : open) {
+    nlohmann::json o{{"experiment", e.id}, {"since", e.since}, {"params", e.params}};
+    if (!e.instrument.empty()) o["instrument"] = e.instrument;
+    if (e.manual) o["manual"] = true;
+    j["open"].push_back(std::move(o));
+  }
+  if (best) j["best"] = {{"experiment", best->experiment}, {"value", best->objective}, {"params", best->params}};
+  if (pareto) {
+    nlohmann::json set = nlohmann::json::array();
+    for (const ParetoMember& m : pareto->members) {
+      nlohmann::json values = nlohmann::json::object();
+      for (size_t k = 0; k < m.objectives.size() && k < pareto->objectives.size(); ++k) values[pareto->objectives[k].name] = m.objectives[k];
+      set.push_back({{"experiment", m.experiment}, {"values", values}, {"params", m.params}});
+    }
+    j["pareto"] = std::move(set);
+    if (pareto->hypervolume) j["hypervolume"] = *pareto->hypervolume;
+  }
+  if (!problems.empty()) j["problems"] = problems;
+  return j;
+}
+
+}  // namespace labloop
