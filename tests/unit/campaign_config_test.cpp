@@ -596,3 +596,10 @@ TEST_CASE("Config: a new campaign on a simplex dataset must declare its sum-to-1
     CHECK(load().constraints.size() == 1);
   }
 }
+
+TEST_CASE("Config: a file past 16 MiB, a device without end or a folder is refused without reading it all", "[config][limits]") {
+  CHECK_THROWS_WITH(load_campaign_config("/dev/zero", labloop::sim::catalogue()),
+                    "/dev/zero: /: is larger than 16 MiB, the most a campaign file may be (is it the right file?)");
+  labloop::test::TempDir dir;
+  CHECK_THROWS_WITH(load_campaign_config(dir.path().string(), labloop::sim::catalogue()), dir.path().string() + ": /: is a folder, not a campaign file");
+}

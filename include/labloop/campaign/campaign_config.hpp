@@ -23,6 +23,10 @@ namespace labloop {
 // ConfigError before parsing, since nested JSON is handled recursively and 100,000 levels would
 // overflow the stack.
 constexpr std::size_t kMaxConfigDepth = 64;
+// A campaign file's size: its parameters, choices and constraints fit in a few hundred KB (candidates
+// and descriptors are files of their own). Read at most this much plus one byte, so a path to a
+// device or a pipe without end (/dev/zero) is refused instead of filling the memory.
+constexpr std::size_t kMaxConfigBytes = 16 << 20;
 
 enum class Goal { minimize, maximize };
 
