@@ -49,6 +49,10 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
   out.path = fs::absolute(given, ec);
   if (ec) out.path = given;
   const std::string name = out.path.string();
+  // Read twice (its digest, then its rows) and copied beside the journal: a device or a pipe
+  // cannot be, and /dev/zero would be read for ever.
+  if (fs::exists(out.path, ec) && !fs::is_regular_file(out.path, ec))
+    refuse(fmt::format("{} is not a regular file (a folder, a device or a pipe); name the CSV file itself", name));
   const auto size = fs::file_size(out.path, ec);
   if (!ec && size > kMaxCandidateBytes)
     refuse(fmt::format("{} has {} bytes, more than the {} a candidates file may have; split the campaign", name, size, kMaxCandidateBytes));

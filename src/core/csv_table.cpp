@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cctype>
 #include <charconv>
@@ -85,6 +86,26 @@ std::string number_range_problem(const std::string& text, double low, double hig
 
 std::string number_range_text(double low, double high) { return number_text(low) + ".." + number_text(high); }
 
+namespace {
+
+// The next line of `in` (without its '\n') into `line`; false at the end of the input. Reads at most
+// `most` + 1 characters: a line without end (/dev/zero, a pipe that never sends '\n') must not fill
+// the memory before the caller's size check sees it.
+bool read_line_at_most(std::istream& in, std::string& line, std::size_t most) {
+  line.clear();
+  std::streambuf* buffer = in.rdbuf();
+  bool any = false;
+  for (int c = buffer->sbumpc(); c != std::char_traits<char>::eof(); c = buffer->sbumpc()) {
+    any = true;
+    if (c == '\n') return true;
+    line.push_back(static_cast<char>(c));
+    if (line.size() > most) return true;
+  }
+  return any;
+}
+
+}  // namespace
+
 CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limits) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
@@ -99,7 +120,7 @@ CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limi
   std::string text;
   std::size_t line = 0, bytes = 0;
   bool have_header = false;
-  while (std::getline(in, text)) {
+  while (read_line_at_most(in, text, limits.max_bytes - std::min(bytes, limits.max_bytes))) {
     ++line;
     bytes += text.size() + 1;
     if (bytes > limits.max_bytes) throw too_large();

@@ -13,14 +13,14 @@ using namespace labloop;
 
 namespace {
 
-const std::filesystem::path kFixtures = LABLOOP_SOURCE_DIR "/tests/fixtures";
+const std::filesystem::path kOverviewFixtures = LABLOOP_SOURCE_DIR "/tests/fixtures";
 
-CampaignOverview overview(const std::filesystem::path& where) { return campaign_overview(where, sim::catalogue()); }
+CampaignOverview overview_of(const std::filesystem::path& where) { return campaign_overview(where, sim::catalogue()); }
 
 }  // namespace
 
 TEST_CASE("Overview: a finished campaign of 0.1.0 with its budget, counts and best result", "[overview]") {
-  const CampaignOverview s = overview(kFixtures / "v0.1.0" / "finished");
+  const CampaignOverview s = overview_of(kOverviewFixtures / "v0.1.0" / "finished");
   CHECK(s.campaign == "fixture");
   CHECK(s.phase == CampaignPhase::finished);
   CHECK(s.finish_reason == "budget reached");
@@ -42,7 +42,7 @@ TEST_CASE("Overview: a finished campaign of 0.1.0 with its budget, counts and be
 }
 
 TEST_CASE("Overview: an interrupted campaign lists its open experiment and where it runs, a person's marked as manual", "[overview]") {
-  const CampaignOverview killed = overview(kFixtures / "v0.2.0" / "interrupted");
+  const CampaignOverview killed = overview_of(kOverviewFixtures / "v0.2.0" / "interrupted");
   CHECK(killed.phase == CampaignPhase::interrupted);
   CHECK(killed.finish_reason.empty());
   REQUIRE(killed.open.size() == 1);
@@ -52,7 +52,7 @@ TEST_CASE("Overview: an interrupted campaign lists its open experiment and where
   CHECK(killed.used == 9);
   CHECK(killed.results == 8);
 
-  const CampaignOverview by_hand = overview(kFixtures / "v0.2.0" / "signed");
+  const CampaignOverview by_hand = overview_of(kOverviewFixtures / "v0.2.0" / "signed");
   REQUIRE(by_hand.open.size() == 1);
   CHECK(by_hand.open[0].instrument == "bench-chemist");
   CHECK(by_hand.open[0].manual);
@@ -60,7 +60,7 @@ TEST_CASE("Overview: an interrupted campaign lists its open experiment and where
 }
 
 TEST_CASE("Overview: several objectives give the Pareto set instead of one best", "[overview]") {
-  const CampaignOverview s = overview(kFixtures / "v0.2.0" / "goals");
+  const CampaignOverview s = overview_of(kOverviewFixtures / "v0.2.0" / "goals");
   CHECK_FALSE(s.best);
   REQUIRE(s.pareto);
   CHECK(s.pareto->members.size() == 5);
@@ -74,12 +74,12 @@ TEST_CASE("Overview: several objectives give the Pareto set instead of one best"
 
 TEST_CASE("Overview: a journal a campaign holds reads as running, and as interrupted once let go", "[overview]") {
   test::TempDir dir;
-  std::filesystem::copy(kFixtures / "v0.1.0" / "interrupted", dir.path() / "c", std::filesystem::copy_options::recursive);
+  std::filesystem::copy(kOverviewFixtures / "v0.1.0" / "interrupted", dir.path() / "c", std::filesystem::copy_options::recursive);
   {
     Journal held(dir.path() / "c" / "journal.jsonl");  // what a running campaign holds: its lock
-    const CampaignOverview s = overview(dir.path() / "c");
+    const CampaignOverview s = overview_of(dir.path() / "c");
     CHECK(s.phase == CampaignPhase::running);
     CHECK(s.to_json()["phase"] == "running");
   }
-  CHECK(overview(dir.path() / "c").phase == CampaignPhase::interrupted);
+  CHECK(overview_of(dir.path() / "c").phase == CampaignPhase::interrupted);
 }

@@ -297,6 +297,11 @@ TEST_CASE("Candidates file: each mistake is a ConfigError at /candidates naming 
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2," + std::string(kMaxCandidateField + 1, 'C') + "\n"), Catch::Contains("at most 1000"));
   const CampaignConfig config = parse_campaign_config(pool_config((dir / "missing.csv").string()).dump(), "c.json", labloop::sim::catalogue());
   CHECK_THROWS_WITH(read_candidates(config), Catch::Contains("c.json: /candidates:") && Catch::Contains("cannot read"));
+  // A device is refused before a byte is read (/dev/zero was read for ever), and so is a folder.
+  for (const std::string& odd : {std::string("/dev/zero"), dir.path().string()}) {
+    const CampaignConfig device = parse_campaign_config(pool_config(odd).dump(), "c.json", labloop::sim::catalogue());
+    CHECK_THROWS_WITH(read_candidates(device), "c.json: /candidates: " + odd + " is not a regular file (a folder, a device or a pipe); name the CSV file itself");
+  }
 }
 
 // Above 100,000 untried rows the Bayesian planner scores a random 100,000 of them plus the 64

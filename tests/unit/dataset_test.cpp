@@ -201,6 +201,11 @@ TEST_CASE("Datasets: the CSV reader refuses a file over its size, row or column 
   CHECK(message_of([&] { read_csv_table(file, {.max_rows = 1}); }) == file.string() + ": more than 1 rows; split the file");
   CHECK(message_of([&] { read_csv_table(file, {.max_columns = 1}); }) == file.string() + ": line 1 has 2 fields; at most 1 columns are allowed");
   CHECK(read_csv_table(file, {.max_bytes = 12}).rows.size() == 2);
+  // A line without end (a candidates or prior-results path to a device or a pipe) is refused at the
+  // limit, not read into memory for ever; the last line may lack its '\n'.
+  CHECK(message_of([&] { read_csv_table("/dev/zero", {.max_bytes = 1 << 20}); }) == "/dev/zero: larger than 1 MiB; split the file");
+  test::write_file(file, "a,b\n1,2");  // (candidates refuse a device before reading: candidates_campaign_test)
+  CHECK(read_csv_table(file, {}).rows.size() == 1);
   // A SMILES string holds commas and brackets; quoted, it is one field.
   test::write_file(file, "smiles,y\n\"CC(C)=O.[K+],x\",2\n");
   CHECK(read_csv_table(file, {}).rows.at(0).fields == std::vector<std::string>{"CC(C)=O.[K+],x", "2"});

@@ -15,13 +15,13 @@ using namespace labloop;
 
 namespace {
 
-CampaignConfig load_text(const test::TempDir& dir, const std::string& name, const std::string& text) {
+CampaignConfig load_starter(const test::TempDir& dir, const std::string& name, const std::string& text) {
   const auto path = dir / (name + ".json");
   test::write_file(path, text);
   return load_campaign_config(path.string(), sim::catalogue());
 }
 
-std::string error_of(const std::function<void()>& f) {
+std::string starter_error(const std::function<void()>& f) {
   try {
     f();
   } catch (const Error& e) {
@@ -41,7 +41,7 @@ TEST_CASE("Starter campaign: every simulator's file loads with its parameters, g
     const SimulatorSpec& spec = *catalogue.find(name);
     const std::string text = starter_campaign(spec, {});
     CampaignConfig config;
-    REQUIRE_NOTHROW(config = load_text(dir, name, text));
+    REQUIRE_NOTHROW(config = load_starter(dir, name, text));
     CHECK(config.name == campaign_name_from(name));
     CHECK(config.budget.experiments == 30);
     REQUIRE(config.instruments.size() == 1);
@@ -83,7 +83,7 @@ TEST_CASE("Starter campaign: every simulator's file loads with its parameters, g
 
 TEST_CASE("Starter campaign: a multi-objective function's reference point becomes the thresholds, a maximized objective's included", "[starter]") {
   test::TempDir dir;
-  const CampaignConfig snar = load_text(dir, "snar", starter_campaign(*sim::catalogue().find("snar_kinetic"), {.name = "flow", .experiments = 12}));
+  const CampaignConfig snar = load_starter(dir, "snar", starter_campaign(*sim::catalogue().find("snar_kinetic"), {.name = "flow", .experiments = 12}));
   CHECK(snar.name == "flow");
   CHECK(snar.budget.experiments == 12);
   REQUIRE(snar.objectives.size() == 2);
@@ -96,22 +96,22 @@ TEST_CASE("Starter campaign: a multi-objective function's reference point become
 TEST_CASE("Starter campaign: another dimension goes into the instrument options, and one the simulator does not take is refused", "[starter]") {
   test::TempDir dir;
   const SimulatorSpec& ackley = *sim::catalogue().find("ackley");
-  const CampaignConfig five = load_text(dir, "ackley5", starter_campaign(ackley, {.dim = 5}));
+  const CampaignConfig five = load_starter(dir, "ackley5", starter_campaign(ackley, {.dim = 5}));
   CHECK(five.parameters.size() == 5);
   CHECK(five.instruments.at(0).options.value("dim", 0) == 5);
-  CHECK(error_of([&] { starter_campaign(*sim::catalogue().find("branin"), {.dim = 3}); }) ==
+  CHECK(starter_error([&] { starter_campaign(*sim::catalogue().find("branin"), {.dim = 3}); }) ==
         "labloop new: --dim: simulator \"branin\" has 2 dimensions only; leave --dim out");
-  CHECK(error_of([&] { starter_campaign(ackley, {.name = "a b"}); }).find("\"a b\" cannot name a campaign") != std::string::npos);
-  CHECK(error_of([&] { starter_campaign(ackley, {.experiments = 0}); }) == "labloop new: --experiments: must be from 1 to 1000000");
+  CHECK(starter_error([&] { starter_campaign(ackley, {.name = "a b"}); }).find("\"a b\" cannot name a campaign") != std::string::npos);
+  CHECK(starter_error([&] { starter_campaign(ackley, {.experiments = 0}); }) == "labloop new: --experiments: must be from 1 to 1000000");
 }
 
 TEST_CASE("Starter campaign: a simulator that fails by design gets a campaign that carries on through failures", "[starter]") {
   test::TempDir dir;
-  const CampaignConfig failing = load_text(dir, "failing", starter_campaign(*sim::catalogue().find("branin_failing"), {}));
+  const CampaignConfig failing = load_starter(dir, "failing", starter_campaign(*sim::catalogue().find("branin_failing"), {}));
   CHECK_FALSE(failing.pause_on_failures);
   CHECK(failing.instruments.at(0).quarantine_after == kMaxQuarantineAfter);
   CHECK(failing.to_json()["stop"] == nlohmann::json{{"pause_on_failures", false}});  // journaled, so resume keeps it
-  const CampaignConfig plain = load_text(dir, "plain", starter_campaign(*sim::catalogue().find("branin"), {}));
+  const CampaignConfig plain = load_starter(dir, "plain", starter_campaign(*sim::catalogue().find("branin"), {}));
   CHECK(plain.pause_on_failures);
   CHECK(plain.instruments.at(0).quarantine_after == 5);
   CHECK_FALSE(plain.to_json().contains("stop"));
@@ -134,7 +134,7 @@ TEST_CASE("Starter campaign: from a driver's welcome, its inputs at its limits a
                  Parameter{.name = "solvent", .type = ParameterType::categorical, .choices = {"THF", "DMF"}}};
   info.outputs = {"yield", "purity"};
   const std::string text = starter_campaign(info, "tcp://127.0.0.1:5555", {.output = "yield", .maximize = true}, {.name = "r1"});
-  const CampaignConfig config = load_text(dir, "driver", text);
+  const CampaignConfig config = load_starter(dir, "driver", text);
   CHECK(config.objective.name == "yield");
   CHECK(config.objective.goal == Goal::maximize);
   REQUIRE(config.parameters.size() == 2);
@@ -146,6 +146,6 @@ TEST_CASE("Starter campaign: from a driver's welcome, its inputs at its limits a
   // The other output named, without a guess at its goal.
   CHECK(text.find("// It also measures purity: name them in \"outputs\"") != std::string::npos);
   CHECK(text.find("purity (m") == std::string::npos);
-  CHECK(error_of([&] { starter_campaign(info, "tcp://127.0.0.1:5555", {.output = "yeild"}, {}); }) ==
+  CHECK(starter_error([&] { starter_campaign(info, "tcp://127.0.0.1:5555", {.output = "yeild"}, {}); }) ==
         "labloop new: --objective: the driver at tcp://127.0.0.1:5555 does not measure \"yeild\"; did you mean \"yield\"? (its outputs: yield, purity)");
 }
