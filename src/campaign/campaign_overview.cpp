@@ -39,6 +39,7 @@ CampaignOverview campaign_overview(const std::filesystem::path& where, const Sim
   s.started_at = state.started_at();
   if (!events.empty()) s.last_event_at = events.back().time;
   s.labloop_version = state.labloop_version().value_or("");
+  s.dry_run = state.dry_run();
   s.budget = state.budget_experiments().value_or(config.budget.experiments);
   s.hours = state.budget_hours().value_or(config.budget.hours);
   s.used = state.used();
@@ -70,6 +71,7 @@ nlohmann::json CampaignOverview::to_json() const {
                    {"objective", objective}, {"goal", maximize ? "maximize" : "minimize"}};
   if (!finish_reason.empty()) j["finish_reason"] = finish_reason;
   if (!labloop_version.empty()) j["labloop_version"] = labloop_version;
+  if (dry_run) j["dry_run"] = true;
   if (hours > 0) j["hours"] = hours;
   j["open"] = nlohmann::json::array();
   for (const OpenExperiment& e : open) {

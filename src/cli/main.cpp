@@ -177,7 +177,19 @@ int new_campaign(NewCommand command) {
   const fs::path partial = path.string() + ".labloop-new";
   labloop::write_whole_file(partial.string(), text, "the new campaign file");
   try {
-    const auto config = labloop::load_campaign_config(partial.string(), catalogue);
+    const auto config = [&] {
+      try {
+        return labloop::load_campaign_config(partial.string(), catalogue);
+      } catch (const labloop::ConfigError& e) {
+        // Only a driver declaring what a campaign file cannot hold (or a bug) gets here: say so,
+        // under the name the file would have had.
+        std::string why = e.what();
+        for (size_t at = why.find(partial.string()); at != std::string::npos; at = why.find(partial.string(), at))
+          why.replace(at, partial.string().size(), command.file);
+        throw labloop::Error(fmt::format("{} was not written: the file made from what {} declares is refused: {}", command.file,
+                                         simulator ? "the simulator" : "the driver", why));
+      }
+    }();
     std::error_code ec;
     fs::create_hard_link(partial, path, ec);
     if (ec) throw labloop::Error(fmt::format("cannot write {}: {}", command.file, ec.message()));
@@ -227,7 +239,8 @@ int status(const std::string& where, bool json) {
                           s.directory);
       break;
   }
-  fmt::print("campaign \"{}\" in {}: {}\n", s.campaign, s.directory, phase);
+  fmt::print("{}campaign \"{}\" in {}: {}\n", s.dry_run ? "dry run (every instrument a stand-in, no result measured) of " : "", s.campaign,
+             s.directory, phase);
   fmt::print("started {}{}; last event {}\n", s.started_at, s.labloop_version.empty() ? "" : " (labloop " + s.labloop_version + ")", s.last_event_at);
   fmt::print("experiments: {} of {} used — {} result{}, {} failed; {} open{}\n", s.used, s.budget, s.results, s.results == 1 ? "" : "s", s.failed,
              s.open.size(), s.hours > 0 ? fmt::format("; time budget {:g} h", s.hours) : "");

@@ -111,6 +111,11 @@ TEST_CASE("CLI: run --dry-run goes end to end and --output chooses the directory
   CHECK(std::filesystem::exists(dir / "dry" / "results.csv"));
   CHECK(std::filesystem::exists(dir / "dry" / "convergence.svg"));
   CHECK(read_journal(dir / "dry" / "journal.jsonl").events.back()["event"] == "campaign_finished");
+  // status says so too: its results were made up by stand-ins.
+  const Outcome status = labloop_cli({"status", (dir / "dry").string()}, dir);
+  CHECK(status.status == 0);
+  CHECK_THAT(status.output, Catch::StartsWith("dry run (every instrument a stand-in, no result measured) of campaign \"quickstart\" in "));
+  CHECK_THAT(status.output, Catch::Contains(": finished: budget reached\n"));
 }
 
 TEST_CASE("CLI: run prints plain progress lines and a summary when not on a terminal", "[cli]") {

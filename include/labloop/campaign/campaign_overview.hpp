@@ -37,6 +37,7 @@ struct CampaignOverview {
   CampaignPhase phase = CampaignPhase::interrupted;
   std::string finish_reason;  // finished or paused: the journal's words
   std::string started_at, last_event_at, labloop_version;
+  bool dry_run = false;       // every instrument was a stand-in: no result is a measurement
   int budget = 0;             // experiments, as raised by `labloop extend`
   double hours = 0;           // time budget (0: none)
   int used = 0, results = 0, failed = 0;
