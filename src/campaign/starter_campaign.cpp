@@ -143,6 +143,10 @@ std::string campaign_text(const Starter& s, const std::string& name, const Start
     for (const std::string& c : goals.outcome_constraints) conditions.push_back(quoted(c));
     out += fmt::format("  \"outcome_constraints\": [{}],\n", fmt::join(conditions, ", "));
   }
+  if (!options.candidates.empty())
+    out += fmt::format("  // Only this file's rows are proposed, each at most once (docs/config.md, \"Candidates\").\n"
+                       "  \"candidates\": {},\n",
+                       quoted(options.candidates));
   out += "  \"planner\": {\"kind\": \"bayesian\"},\n";
   if (s.fails_by_design)
     out += "  // Its experiments fail in part of the space by design: the planner learns where, and the\n"

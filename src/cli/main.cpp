@@ -128,7 +128,7 @@ struct NewCommand {
 // taken from whoever holds it).
 labloop::InstrumentInfo ask_driver(const std::string& endpoint, const std::string& campaign) {
   zmq::context_t context;
-  labloop::Instrument link(context, "new", endpoint, labloop::InstrumentTiming{},
+  labloop::Instrument link(context, "driver", endpoint, labloop::InstrumentTiming{},
                            [](const std::string& line) { std::cerr << line << "\n"; });
   return link.hello(campaign);
 }
@@ -159,6 +159,13 @@ int new_campaign(NewCommand command) {
     throw labloop::Error(fmt::format("{} already exists; labloop new never writes over a file: give another name, or remove it first", command.file));
   labloop::StarterOptions& options = command.starter;
   if (options.name.empty()) options.name = labloop::campaign_name_from(path.stem().string());
+  if (!options.candidates.empty() && fs::path(options.candidates).is_relative()) {
+    // Given relative to here; the campaign file names it relative to its own folder.
+    std::error_code ec;
+    const fs::path folder = fs::absolute(path, ec).parent_path();
+    const fs::path relative = fs::relative(fs::absolute(options.candidates, ec), folder, ec);
+    if (!ec && !relative.empty()) options.candidates = relative.string();
+  }
   std::string text;
   if (simulator) {
     text = labloop::starter_campaign(*simulator, options);
@@ -177,29 +184,32 @@ int new_campaign(NewCommand command) {
   const fs::path partial = path.string() + ".labloop-new";
   labloop::write_whole_file(partial.string(), text, "the new campaign file");
   try {
-    const auto config = [&] {
-      try {
-        return labloop::load_campaign_config(partial.string(), catalogue);
-      } catch (const labloop::ConfigError& e) {
-        // Only a driver declaring what a campaign file cannot hold (or a bug) gets here: say so,
-        // under the name the file would have had.
-        std::string why = e.what();
-        for (size_t at = why.find(partial.string()); at != std::string::npos; at = why.find(partial.string(), at))
-          why.replace(at, partial.string().size(), command.file);
-        throw labloop::Error(fmt::format("{} was not written: the file made from what {} declares is refused: {}", command.file,
-                                         simulator ? "the simulator" : "the driver", why));
-      }
-    }();
+    labloop::CampaignConfig config;
+    std::string pool;
+    try {
+      config = labloop::load_campaign_config(partial.string(), catalogue);
+      // A pool's rows are checked against the parameters now, as validate would (columns, space, repeats).
+      if (!config.candidates.empty())
+        pool = fmt::format("; candidates: {} rows of {}", labloop::read_candidates(config).pool.size(), config.candidates);
+    } catch (const labloop::ConfigError& e) {
+      // A candidates file that does not fit, or what a driver declares that a campaign file cannot
+      // hold: said under the name the file would have had (it was not written).
+      std::string why = e.what();
+      for (size_t at = why.find(partial.string()); at != std::string::npos; at = why.find(partial.string(), at))
+        why.replace(at, partial.string().size(), command.file);
+      const std::string option = e.json_path().rfind("/candidates", 0) == 0 ? "--candidates" : simulator ? "--simulator" : "--endpoint";
+      throw labloop::ConfigError("labloop new", option, fmt::format("{} was not written: {}", command.file, why));
+    }
     std::error_code ec;
     fs::create_hard_link(partial, path, ec);
     if (ec) throw labloop::Error(fmt::format("cannot write {}: {}", command.file, ec.message()));
     fs::remove(partial, ec);
     std::vector<std::string> objectives;
     for (const auto& o : config.objectives) objectives.push_back(fmt::format("{} ({})", o.name, o.goal == labloop::Goal::maximize ? "maximize" : "minimize"));
-    fmt::print("wrote {}: campaign \"{}\" on {} {}, {} parameter{}, {} {}, budget {} experiments\n", command.file, config.name,
+    fmt::print("wrote {}: campaign \"{}\" on {} {}, {} parameter{}, {} {}, budget {} experiments{}\n", command.file, config.name,
                simulator ? "simulator" : "the driver at", simulator ? simulator->name : command.endpoint, config.parameters.size(),
                config.parameters.size() == 1 ? "" : "s", config.objectives.size() == 1 ? "objective" : "objectives", fmt::join(objectives, ", "),
-               config.budget.experiments);
+               config.budget.experiments, pool);
     fmt::print("next: edit it (narrow the ranges{}, the budget), then labloop validate {} and labloop run {}\n",
                simulator ? "" : " to this campaign's: they are the driver's own limits", command.file, command.file);
   } catch (...) {
@@ -538,6 +548,8 @@ int main(int argc, char** argv) {
   new_cmd->add_option("--objective", new_command.objective, "With --endpoint: the output to optimize (default: the driver's only output)");
   new_cmd->add_option("--goal", new_command.goal, "With --endpoint: maximize or minimize the objective")->check(CLI::IsMember({"maximize", "minimize"}));
   new_cmd->add_option("--name", new_command.starter.name, "Campaign name (default: the file's name)");
+  new_cmd->add_option("--candidates", new_command.starter.candidates,
+                      "A CSV of the only settings to propose (a plate): header = parameter names; checked against the parameters");
   new_cmd->add_option("--experiments", new_command.starter.experiments, "Budget: experiments (default 30)")->check(count_up_to(labloop::kMaxExperiments));
   new_cmd->add_option("--dim", new_command.starter.dim, "Dimension, for a test function of any dimension (default: its own)")->check(count_up_to(1000));
   auto* status_cmd = app.add_subcommand("status", "Where a campaign stands: running or not, budget used, what is open, the best result so far");

@@ -514,3 +514,23 @@ TEST_CASE("CLI: status says where a campaign stands, for a person and as JSON, a
   CHECK(none.status == 1);
   CHECK_THAT(none.output, Catch::Contains("cannot open the journal"));
 }
+
+TEST_CASE("CLI: new --candidates makes a pool campaign, its rows checked before the file is named", "[cli]") {
+  test::TempDir dir;
+  const std::string file = (dir / "plate.json").string();
+  const std::string plate = LABLOOP_SOURCE_DIR "/examples/plate.csv";
+  const Outcome made = labloop_cli({"new", file, "--simulator", "branin", "--candidates", plate}, dir);
+  CHECK(made.status == 0);
+  CHECK_THAT(made.output, Catch::Contains("budget 30 experiments; candidates: 24 rows of " + plate + "\n"));
+  const Outcome valid = labloop_cli({"validate", file}, dir);
+  CHECK(valid.status == 0);
+  CHECK_THAT(valid.output, Catch::Contains("candidates: 24 rows from "));
+  // A row outside the simulator's box: refused, named, and nothing written.
+  test::write_file(dir / "bad.csv", "x1,x2\n-4,6\n99,1\n");
+  const Outcome bad = labloop_cli({"new", (dir / "bad.json").string(), "--simulator", "branin", "--candidates", (dir / "bad.csv").string()}, dir);
+  CHECK(bad.status == 2);
+  CHECK_THAT(bad.output, Catch::StartsWith("error: labloop new: --candidates: " + (dir / "bad.json").string() + " was not written: "));
+  CHECK_THAT(bad.output, Catch::Contains("line 3: x1 = 99.0 is outside its bounds [-5, 10]"));
+  CHECK_FALSE(std::filesystem::exists(dir / "bad.json"));
+  CHECK_FALSE(std::filesystem::exists(dir / "bad.json.labloop-new"));
+}

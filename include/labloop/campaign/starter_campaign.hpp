@@ -18,6 +18,7 @@ struct StarterOptions {
   std::string name;         // the campaign's name (letters, digits, _ - ., at most 64); "" = the instrument's
   int experiments = 30;     // the budget
   int dim = 0;              // for a function of several dimensions; 0 = its default
+  std::string candidates;   // a candidates file as the campaign file names it ("" = none): a pool campaign
 };
 
 // Throws ConfigError (source "labloop new") for a dimension the simulator does not take or a name a
