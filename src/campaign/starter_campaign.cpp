@@ -19,8 +19,9 @@ namespace {
 const char* const kSource = "labloop new";
 // A parameter written on one line up to this many characters; beyond, one choice per line.
 constexpr std::size_t kOneLine = 100;
-// A driver's name and version, or an endpoint, at most this long in a comment.
-constexpr std::size_t kMostCommentChars = 200;
+// Text from outside (a driver's name and version, a dataset's title, a path) at most this long on
+// a comment line.
+constexpr std::size_t kMostCommentChars = 1000;
 
 std::string quoted(const std::string& text) { return nlohmann::json(text).dump(); }
 
@@ -57,8 +58,7 @@ std::string parameter_json(const Parameter& p) {
       // As examples/buchwald_a.json: a SMILES string per line reads (and diffs) better.
       return fmt::format("{},\n     \"choices\": [{}]{}", head, fmt::join(choices, ",\n                 "), tail);
     }
-    case ParameterType::discrete:
-    {
+    case ParameterType::discrete: {
       std::vector<std::string> values;
       for (double v : p.values) values.push_back(nlohmann::json(v).dump());
       return fmt::format("{}, \"values\": [{}]{}", head, fmt::join(values, ", "), tail);
@@ -100,8 +100,9 @@ struct Starter {
 };
 
 std::string campaign_text(const Starter& s, const std::string& name, const StarterOptions& options) {
-  std::string out = fmt::format("// A campaign on {}{}.\n", s.instrument, s.summary.empty() ? "" : ": " + s.summary);
-  if (!s.readme.empty()) out += fmt::format("// What it measures, its units and how to cite it: {}\n", s.readme);
+  // Every text from outside (a dataset's title, a driver's name, a path) kept on its comment line.
+  std::string out = fmt::format("// A campaign on {}{}.\n", one_line(s.instrument), s.summary.empty() ? "" : ": " + one_line(s.summary));
+  if (!s.readme.empty()) out += fmt::format("// What it measures, its units and how to cite it: {}\n", one_line(s.readme));
   out += "// Written by `labloop new`. " + s.parameters_note +
          "\n// `labloop validate FILE` checks the file, `labloop run FILE` runs it; docs/config.md describes\n// every field.\n";
   if (!s.descriptors.empty())
@@ -209,7 +210,7 @@ std::string starter_campaign(const InstrumentInfo& info, const std::string& endp
   const std::string instrument = campaign_name_from(info.driver).empty() ? "instrument" : campaign_name_from(info.driver);
   const std::string name = checked_name(options, instrument);
   Starter s;
-  s.instrument = "the instrument at " + one_line(endpoint);
+  s.instrument = "the instrument at " + endpoint;
   s.summary = fmt::format("driver {} {}, capacity {}", one_line(info.driver), one_line(info.version), info.capacity);
   s.parameters_note = "The parameters are the driver's inputs at its own safety limits:\n"
                       "// narrow each range to the one this campaign should search.";
