@@ -62,7 +62,7 @@ void check_identifier(const Node& node, const std::string& what) {
   // Names end up in experiment ids (at most 128 characters, protocol §7), file names and CSV headers.
   if (s.size() > kMaxNameChars) node.fail(fmt::format("{} is {} characters long; at most {} are allowed", what, s.size(), kMaxNameChars));
   for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
+    if (!name_char(c))
       node.fail(fmt::format("{} \"{}\" may only contain letters, digits, '_', '-' and '.'", what, s));
 }
 

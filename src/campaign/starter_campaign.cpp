@@ -75,7 +75,7 @@ std::string parameter_json(const Parameter& p) {
 
 std::string campaign_name_from(const std::string& text) {
   std::string out;
-  for (char c : text) out += std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ? c : '_';
+  for (char c : text) out += name_char(c) ? c : '_';
   if (out.size() > kMaxNameChars) out.resize(kMaxNameChars);
   return out.find_first_not_of("_.-") == std::string::npos ? std::string() : out;
 }

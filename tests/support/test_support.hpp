@@ -38,6 +38,17 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// What the message of `f`'s exception holds ("" when nothing is thrown).
+template <typename F>
+std::string message_of(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
 inline std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), {});

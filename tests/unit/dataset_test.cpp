@@ -42,16 +42,6 @@ std::filesystem::path small_dataset(const test::TempDir& dir, const std::string&
 
 const std::string kSmallCsv = "solvent,temperature,yield\na,1,10\n\"b,c\",1,20\na,2.5,30\na,1.0,11\n";
 
-// What the message of `f`'s exception holds ("" when nothing is thrown).
-template <typename F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 }  // namespace
 
@@ -166,17 +156,17 @@ TEST_CASE("Datasets: replicates are averaged, numbers match by value, and a miss
   CHECK(table.values({{"solvent", "b,c"}, {"temperature", 1.0}}) == std::vector<double>{20});
   CHECK(table.values({{"solvent", "a"}, {"temperature", 2.5}}) == std::vector<double>{30});
   CHECK_FALSE(table.find({{"solvent", "b,c"}, {"temperature", 2.5}}));
-  CHECK(message_of([&] { table.values({{"solvent", "b,c"}, {"temperature", 2.5}}); }) ==
+  CHECK(test::message_of([&] { table.values({{"solvent", "b,c"}, {"temperature", 2.5}}); }) ==
         "small has no measurement for solvent = b,c, temperature = 2.5 (the dataset does not hold every combination); "
         "leave this combination out or choose another");
-  CHECK(message_of([&] { table.values({{"solvent", "d"}, {"temperature", 1}}); }) == "small: solvent = \"d\" is not among its options (a, b,c)");
-  CHECK(message_of([&] { table.values({{"solvent", "a"}}); }) == "small: parameter \"temperature\" is missing");
+  CHECK(test::message_of([&] { table.values({{"solvent", "d"}, {"temperature", 1}}); }) == "small: solvent = \"d\" is not among its options (a, b,c)");
+  CHECK(test::message_of([&] { table.values({{"solvent", "a"}}); }) == "small: parameter \"temperature\" is missing");
 }
 
 TEST_CASE("Datasets: a damaged data.csv is refused naming the file, the line and the problem", "[datasets]") {
   test::TempDir dir;
   const std::string csv = (dir / "small" / "data.csv").string();
-  auto problem = [&](const std::string& text) { return message_of([&] { sim::read_dataset(small_dataset(dir, text)); }); };
+  auto problem = [&](const std::string& text) { return test::message_of([&] { sim::read_dataset(small_dataset(dir, text)); }); };
   CHECK(problem("solvent,temperature,yield\na,1,10\nb,1\na,2.5,30\na,1,11\n") == csv + ": line 3 has 2 fields, the header 3");
   CHECK(problem("solvent,temperature,yield\na,1,10\nd,1,20\na,2.5,30\na,1,11\n") ==
         csv + ": line 3: solvent = \"d\" is not among its options in spec.json (a, b,c)");
@@ -197,13 +187,13 @@ TEST_CASE("Datasets: the CSV reader refuses a file over its size, row or column 
   test::TempDir dir;
   const auto file = dir / "t.csv";
   test::write_file(file, "a,b\n1,2\n3,4\n");
-  CHECK(message_of([&] { read_csv_table(file, {.max_bytes = 11}); }) == file.string() + ": larger than 11 bytes; split the file");
-  CHECK(message_of([&] { read_csv_table(file, {.max_rows = 1}); }) == file.string() + ": more than 1 rows; split the file");
-  CHECK(message_of([&] { read_csv_table(file, {.max_columns = 1}); }) == file.string() + ": line 1 has 2 fields; at most 1 columns are allowed");
+  CHECK(test::message_of([&] { read_csv_table(file, {.max_bytes = 11}); }) == file.string() + ": larger than 11 bytes; split the file");
+  CHECK(test::message_of([&] { read_csv_table(file, {.max_rows = 1}); }) == file.string() + ": more than 1 rows; split the file");
+  CHECK(test::message_of([&] { read_csv_table(file, {.max_columns = 1}); }) == file.string() + ": line 1 has 2 fields; at most 1 columns are allowed");
   CHECK(read_csv_table(file, {.max_bytes = 12}).rows.size() == 2);
   // A line without end (a candidates or prior-results path to a device or a pipe) is refused at the
   // limit, not read into memory for ever; the last line may lack its '\n'.
-  CHECK(message_of([&] { read_csv_table("/dev/zero", {.max_bytes = 1 << 20}); }) == "/dev/zero: larger than 1 MiB; split the file");
+  CHECK(test::message_of([&] { read_csv_table("/dev/zero", {.max_bytes = 1 << 20}); }) == "/dev/zero: larger than 1 MiB; split the file");
   test::write_file(file, "a,b\n1,2");  // (candidates refuse a device before reading: candidates_campaign_test)
   CHECK(read_csv_table(file, {}).rows.size() == 1);
   // A SMILES string holds commas and brackets; quoted, it is one field.
@@ -218,7 +208,7 @@ TEST_CASE("Datasets: a damaged spec.json is refused naming the file, the JSON pa
       "parameters": [{"name": "solvent", "type": "categorical", "options": ["a", "b,c"]},
                      {"name": "temperature", "type": "discrete", "options": [1, 2.5]}],
       "objectives": [{"name": "yield", "goal": "maximize"}]})");
-  auto problem = [&](const json& spec) { return message_of([&] { sim::read_dataset(small_dataset(dir, kSmallCsv, spec)); }); };
+  auto problem = [&](const json& spec) { return test::message_of([&] { sim::read_dataset(small_dataset(dir, kSmallCsv, spec)); }); };
   CHECK(problem(good).empty());
   json bad = good;
   bad["parameters"][1]["type"] = "ordinal";
@@ -245,13 +235,13 @@ TEST_CASE("Datasets: a damaged spec.json is refused naming the file, the JSON pa
   // Not JSON, too deep, too large: messages, not crashes.
   const auto folder = small_dataset(dir, kSmallCsv, good);
   test::write_file(folder / "spec.json", "{\"rows\": ");
-  CHECK(message_of([&] { sim::read_dataset_spec(folder); }).find(spec_path + ": /: not valid JSON: ") == 0);
+  CHECK(test::message_of([&] { sim::read_dataset_spec(folder); }).find(spec_path + ": /: not valid JSON: ") == 0);
   test::write_file(folder / "spec.json", std::string(100000, '[') + std::string(100000, ']'));
-  CHECK(message_of([&] { sim::read_dataset_spec(folder); }) == spec_path + ": /: nests arrays and objects deeper than 16 levels (at byte 16)");
+  CHECK(test::message_of([&] { sim::read_dataset_spec(folder); }) == spec_path + ": /: nests arrays and objects deeper than 16 levels (at byte 16)");
   test::write_file(folder / "spec.json", std::string(sim::kMaxSpecBytes + 1, ' '));
-  CHECK(message_of([&] { sim::read_dataset_spec(folder); }) == spec_path + ": 1048577 bytes; a spec may hold at most 1048576");
+  CHECK(test::message_of([&] { sim::read_dataset_spec(folder); }) == spec_path + ": 1048577 bytes; a spec may hold at most 1048576");
   std::filesystem::remove(folder / "spec.json");
-  CHECK(message_of([&] { sim::read_dataset_spec(folder); }).find(spec_path + ": cannot read: ") == 0);
+  CHECK(test::message_of([&] { sim::read_dataset_spec(folder); }).find(spec_path + ": cannot read: ") == 0);
 }
 
 TEST_CASE("Datasets: a missing data directory is named with what to do, not a crash", "[datasets]") {
@@ -283,7 +273,7 @@ TEST_CASE("Datasets: the catalogue serves lookup tables by folder name and scatt
                    {"objective", {{"name", "e_factor"}, {"goal", "minimize"}}},
                    {"instruments", {{{"name", "sim"}, {"simulator", "snar"}}}},
                    {"budget", {{"experiments", 4}}}};
-  CHECK(message_of([&] { parse_campaign_config(campaign.dump(), "c.json", sim::catalogue()); }) ==
+  CHECK(test::message_of([&] { parse_campaign_config(campaign.dump(), "c.json", sim::catalogue()); }) ==
         "c.json: /instruments/0: instrument 'sim' limits \"temperature\" to [64.8, 140], but the campaign asks for [60, 140]; narrow the "
         "parameter's bounds to fit");
   campaign["parameters"][3]["low"] = 64.8;
@@ -294,7 +284,7 @@ TEST_CASE("Datasets: the catalogue serves lookup tables by folder name and scatt
   CHECK(parse_campaign_config(example.dump(), "b.json", sim::catalogue()).instruments.at(0).simulator == "buchwald_a");
   json wrong_dim = example;
   wrong_dim["instruments"][0]["options"] = {{"dim", 3}};
-  CHECK(message_of([&] { parse_campaign_config(wrong_dim.dump(), "b.json", sim::catalogue()); }) ==
+  CHECK(test::message_of([&] { parse_campaign_config(wrong_dim.dump(), "b.json", sim::catalogue()); }) ==
         "b.json: /instruments/0/options/dim: buchwald_a is a dataset with 4 parameters; leave \"dim\" out");
 }
 
@@ -308,7 +298,7 @@ TEST_CASE("Datasets: a lookup table served as an instrument declares its columns
   CHECK(info.inputs[1].values == std::vector<double>{1, 2.5});
   CHECK(info.outputs == std::vector<std::string>{"yield"});
   CHECK(exact.run({{"solvent", "a"}, {"temperature", "1"}}, {})["yield"] == 10.5);
-  CHECK(message_of([&] { exact.run({{"solvent", "b,c"}, {"temperature", "2.5"}}, {}); }).find("small has no measurement for") == 0);
+  CHECK(test::message_of([&] { exact.run({{"solvent", "b,c"}, {"temperature", "2.5"}}, {}); }).find("small has no measurement for") == 0);
 
   sim::SimulatorOptions noisy;
   noisy.noise = 1.0;
@@ -319,7 +309,7 @@ TEST_CASE("Datasets: a lookup table served as an instrument declares its columns
 
   sim::SimulatorOptions wrong_dim;
   wrong_dim.dim = 3;
-  CHECK(message_of([&] { sim::SimulatedInstrument refused(table, wrong_dim); }) == "small is a dataset with 2 parameters (got --dim 3); leave --dim out");
+  CHECK(test::message_of([&] { sim::SimulatedInstrument refused(table, wrong_dim); }) == "small is a dataset with 2 parameters (got --dim 3); leave --dim out");
 }
 
 TEST_CASE("parse_number: one finite number in decimal notation, nothing else", "[csv]") {

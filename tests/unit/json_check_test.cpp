@@ -5,38 +5,27 @@
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
+#include "test_support.hpp"
 
 using labloop::ConfigError;
 using labloop::did_you_mean;
 using labloop::JsonNode;
 using nlohmann::json;
 
-namespace {
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace
 
 TEST_CASE("JsonNode: mistakes are named by file and JSON pointer", "[json_check]") {
   const std::string source = "opts.json";
   const json value = json::parse(R"({"kernel": {"lengthscale": "big", "n": 1.5, "huge": 1e20}, "list": []})");
   const JsonNode root(value, "", source);
-  CHECK(message_of([&] { root.child("kernel").child("lengthscale").as_number(); }) ==
+  CHECK(labloop::test::message_of([&] { root.child("kernel").child("lengthscale").as_number(); }) ==
         "opts.json: /kernel/lengthscale: must be a number, got \"big\" (a string)");
-  CHECK(message_of([&] { root.child("kernel").child("n").as_integer(); }) == "opts.json: /kernel/n: must be an integer, got 1.5 (a fractional number)");
-  CHECK(message_of([&] { root.child("kernel").child("huge").as_integer(); }) == "opts.json: /kernel/huge: integer too large");
-  CHECK(message_of([&] { root.child("list").as_array(); }) == "opts.json: /list: must not be empty");
-  CHECK(message_of([&] { root.child("missing"); }) == "opts.json: /: missing required key \"missing\"");
-  CHECK(message_of([&] { root.child("kernel").expect_object({"lengthscales", "n", "huge"}); }) ==
+  CHECK(labloop::test::message_of([&] { root.child("kernel").child("n").as_integer(); }) == "opts.json: /kernel/n: must be an integer, got 1.5 (a fractional number)");
+  CHECK(labloop::test::message_of([&] { root.child("kernel").child("huge").as_integer(); }) == "opts.json: /kernel/huge: integer too large");
+  CHECK(labloop::test::message_of([&] { root.child("list").as_array(); }) == "opts.json: /list: must not be empty");
+  CHECK(labloop::test::message_of([&] { root.child("missing"); }) == "opts.json: /: missing required key \"missing\"");
+  CHECK(labloop::test::message_of([&] { root.child("kernel").expect_object({"lengthscales", "n", "huge"}); }) ==
         "opts.json: /kernel/lengthscale: unknown key; did you mean \"lengthscales\"? (allowed here: lengthscales, n, huge)");
-  CHECK(message_of([&] { root.child("kernel").expect_object({"lengthscale", "n", "huge"}); }).empty());
+  CHECK(labloop::test::message_of([&] { root.child("kernel").expect_object({"lengthscale", "n", "huge"}); }).empty());
 }
 
 TEST_CASE("did_you_mean: a close name, every equally close one up to three, or nothing", "[json_check]") {

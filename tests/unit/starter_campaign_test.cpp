@@ -21,15 +21,6 @@ CampaignConfig load_starter(const test::TempDir& dir, const std::string& name, c
   return load_campaign_config(path.string(), sim::catalogue());
 }
 
-std::string starter_error(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("Starter campaign: every simulator's file loads with its parameters, goals and constraints", "[starter]") {
@@ -99,10 +90,10 @@ TEST_CASE("Starter campaign: another dimension goes into the instrument options,
   const CampaignConfig five = load_starter(dir, "ackley5", starter_campaign(ackley, {.dim = 5}));
   CHECK(five.parameters.size() == 5);
   CHECK(five.instruments.at(0).options.value("dim", 0) == 5);
-  CHECK(starter_error([&] { starter_campaign(*sim::catalogue().find("branin"), {.dim = 3}); }) ==
+  CHECK(test::message_of([&] { starter_campaign(*sim::catalogue().find("branin"), {.dim = 3}); }) ==
         "labloop new: --dim: simulator \"branin\" has 2 dimensions only; leave --dim out");
-  CHECK(starter_error([&] { starter_campaign(ackley, {.name = "a b"}); }).find("\"a b\" cannot name a campaign") != std::string::npos);
-  CHECK(starter_error([&] { starter_campaign(ackley, {.experiments = 0}); }) == "labloop new: --experiments: must be from 1 to 1000000");
+  CHECK(test::message_of([&] { starter_campaign(ackley, {.name = "a b"}); }).find("\"a b\" cannot name a campaign") != std::string::npos);
+  CHECK(test::message_of([&] { starter_campaign(ackley, {.experiments = 0}); }) == "labloop new: --experiments: must be from 1 to 1000000");
 }
 
 TEST_CASE("Starter campaign: a simulator that fails by design gets a campaign that carries on through failures", "[starter]") {
@@ -146,6 +137,6 @@ TEST_CASE("Starter campaign: from a driver's welcome, its inputs at its limits a
   // The other output named, without a guess at its goal.
   CHECK(text.find("// It also measures purity: name them in \"outputs\"") != std::string::npos);
   CHECK(text.find("purity (m") == std::string::npos);
-  CHECK(starter_error([&] { starter_campaign(info, "tcp://127.0.0.1:5555", {.output = "yeild"}, {}); }) ==
+  CHECK(test::message_of([&] { starter_campaign(info, "tcp://127.0.0.1:5555", {.output = "yeild"}, {}); }) ==
         "labloop new: --objective: the driver at tcp://127.0.0.1:5555 does not measure \"yeild\"; did you mean \"yield\"? (its outputs: yield, purity)");
 }

@@ -4,6 +4,7 @@
 //
 // Every mistake throws ConfigError naming the file, the JSON pointer of the offending value and
 // the fix ("campaign.json: /parameters/2/high: must be greater than low (3 >= 5)").
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -33,6 +34,8 @@ enum class Goal { minimize, maximize };
 // Stated limits (docs/config.md): names of campaigns, parameters and instruments, and the longest
 // duration any setting may give (365 days; timeouts, delays and the time budget).
 constexpr std::size_t kMaxNameChars = 64;
+// What a name may hold: letters, digits, '_', '-' and '.'.
+inline bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'; }
 constexpr double kMaxSeconds = 365.0 * 24 * 3600;
 constexpr int kMaxExperiments = 1000000;      // budget.experiments
 constexpr int kMaxQuarantineAfter = 1000000;  // an instrument's quarantine_after
