@@ -123,6 +123,9 @@ struct LiveInstrument {
   Clock::time_point simulator_restarted{};
   std::unique_ptr<Instrument> link;
   bool awaiting_welcome = false;   // a hello went out after a reconnect; other welcomes are ignored
+  // A new connection to its driver (restarted?): nothing new is sent to it, and its open
+  // experiments wait, until its welcome shows that the campaign still fits it.
+  std::optional<std::chrono::steady_clock::time_point> hello_again_at;
   std::optional<std::chrono::steady_clock::time_point> last_busy_hello;  // rate limit of hellos after `busy`
   NoteThrottle chatter{""};        // notes about what it sends unasked: a flood shows as a count
 };
@@ -759,7 +762,10 @@ class CampaignRun {
     }
   }
 
-  int free_slots(const LiveInstrument& inst, Clock::time_point now) const { return book_.free_slots(inst.index, inst.link->info().capacity, now); }
+  int free_slots(const LiveInstrument& inst, Clock::time_point now) const {
+    if (inst.hello_again_at) return 0;
+    return book_.free_slots(inst.index, inst.link->info().capacity, now);
+  }
 
   // The instrument with the most free slots, ties to the one used longest ago, so experiments
   // spread over every instrument.
@@ -820,10 +826,16 @@ class CampaignRun {
       // Only the answer to our own hello counts: anyone can send a welcome at any time.
       if (!inst.awaiting_welcome) return note_from(inst, fmt::format("{}: ignored a welcome it was not asked for", inst.config->name));
       inst.awaiting_welcome = false;
-      return recheck(inst, *welcome);
+      const bool fits = recheck(inst, *welcome);
+      if (inst.hello_again_at) {
+        inst.hello_again_at.reset();
+        if (fits) resend_open(inst, "reconnected");
+      }
+      return;
     }
     if (const auto* pong = std::get_if<protocol::Pong>(&m)) {
       if (const auto lost_for = book_.answered(inst.index, Clock::now())) back_online(inst, *lost_for);
+      if (inst.hello_again_at) return;  // what it runs is looked at once its welcome fits
       return reconcile(inst, *pong);
     }
     if (const auto* error = std::get_if<protocol::Error>(&m)) {
@@ -967,6 +979,27 @@ class CampaignRun {
     resend_open(inst, "reconnected");
   }
 
+  // The connection to the driver closed (ZeroMQ reconnects by itself): what answers next may be
+  // a restarted driver with other limits. Send it nothing new until its welcome is checked;
+  // what was sent before stays in flight (a driver that is back answers for it by id).
+  void connection_dropped(LiveInstrument& inst, Clock::time_point now) {
+    if (inst.hello_again_at) return;
+    log(fmt::format("{}: the connection to its driver closed; nothing new goes to it until it answers hello again", inst.config->name));
+    inst.hello_again_at = now;
+  }
+
+  // ZeroMQ made a new connection to the driver without our noticing a silence: a driver
+  // restarted within a heartbeat or two. It may have other limits and has forgotten our hello:
+  // say hello again, and send it nothing (new or open) until its welcome is checked.
+  void new_connection(LiveInstrument& inst, Clock::time_point now) {
+    log(fmt::format("{}: its driver connected afresh (restarted?); saying hello again{}", inst.config->name,
+                    inst.hello_again_at ? "" : ", and nothing new goes to it until its welcome is checked"));
+    journal(InstrumentReconnectedEvent{.instrument = inst.config->name, .after_s = std::chrono::duration<double>(now - inst.hello_again_at.value_or(now)).count()});
+    inst.hello_again_at = now;
+    inst.awaiting_welcome = true;
+    inst.link->send(inst.link->hello_message());
+  }
+
   // ---- exclusive control (protocol §12) ----------------------------------------------------------
 
   void journal_held(const LiveInstrument& inst, const std::optional<protocol::Holder>& holder) {
@@ -1025,13 +1058,14 @@ class CampaignRun {
 
   // A welcome after start-up answers the hello of back_online. Limits that no longer fit the
   // campaign mean someone changed the instrument: quarantine it and take its experiments back.
-  void recheck(LiveInstrument& inst, const protocol::Welcome& welcome) {
+  // True when the campaign still fits it.
+  bool recheck(LiveInstrument& inst, const protocol::Welcome& welcome) {
     journal_held(inst, welcome.holder);
-    if (book_.quarantined(inst.index)) return;
+    if (book_.quarantined(inst.index)) return false;
     std::string problem;
     try {
       check_instrument_fits(config_, inst.index, protocol::parse_welcome(welcome));
-      return;
+      return true;
     } catch (const Error& e) {
       problem = e.what();
     }
@@ -1041,6 +1075,7 @@ class CampaignRun {
       inst.link->send(protocol::Abort{id});
       settle(in_flight_.find(id), Outcome::instrument_changed, fmt::format("{} came back with different limits", inst.config->name));
     }
+    return false;
   }
 
   // `problem`: what no longer fits, for QuarantineCause::changed_limits.
@@ -1133,6 +1168,19 @@ class CampaignRun {
       restart_simulator_if_dead(*inst, now);
       if (book_.quarantined(inst->index) && book_.in_flight(inst->index) == 0) continue;
       inst->link->ping_if_due(now);
+      // While lost, the pong that ends it says hello again (back_online).
+      if (const Instrument::ConnectionNews news = inst->link->take_connection_news(); !book_.lost(inst->index)) {
+        if (news.dropped) connection_dropped(*inst, now);
+        if (news.reconnected) new_connection(*inst, now);
+      }
+      // A driver that answers pings but not hello: ask again, and say so, once per connect timeout.
+      if (inst->hello_again_at && inst->awaiting_welcome &&
+          now - *inst->hello_again_at > std::chrono::duration<double>(inst->config->connect_timeout_s)) {
+        log(fmt::format("{}: no welcome within {:g} s of its new connection; asking again (nothing is sent to it meanwhile)", inst->config->name,
+                        inst->config->connect_timeout_s));
+        inst->hello_again_at = now;
+        inst->link->send(inst->link->hello_message());
+      }
       if (!book_.lost(inst->index) && inst->link->silent(now)) {
         book_.instrument_lost(inst->index, now);
         journal(InstrumentLostEvent{.instrument = inst->config->name,

@@ -34,6 +34,14 @@ using json = nlohmann::json;
 
 using Node = JsonNode;
 
+// Choices as JSON strings, so that "1" and 1 read differently; at most 20 of them.
+std::string quoted_list(const std::vector<std::string>& choices) {
+  std::string out;
+  for (size_t k = 0; k < choices.size() && k < 20; ++k) out += (k ? ", " : "") + json(choices[k]).dump();
+  if (choices.size() > 20) out += fmt::format(", … ({} in all)", choices.size());
+  return out;
+}
+
 // "controller_key": the controller's key pair, named relative to the campaign file. Read and
 // tried here (a signature made and checked), so a key that is missing, damaged, readable by
 // others or unable to sign stops the campaign before anything starts, not at its first stop.
@@ -789,7 +797,7 @@ void check_instrument_fits(const CampaignConfig& config, size_t index, const Ins
       if (limit.type != ParameterType::categorical) fail(fmt::format("declares \"{}\" as {}, but the campaign makes it categorical", p.name, to_string(limit.type)));
       for (const auto& choice : p.choices)
         if (std::find(limit.choices.begin(), limit.choices.end(), choice) == limit.choices.end())
-          fail(fmt::format("does not accept choice \"{}\" for \"{}\" (it accepts: {})", choice, p.name, fmt::join(limit.choices, ", ")));
+          fail(fmt::format("does not accept choice {} for \"{}\" (it accepts: {})", json(choice).dump(), p.name, quoted_list(limit.choices)));
     } else if (p.type == ParameterType::discrete) {
       // Levels fit a continuous input within its bounds, an integer input when whole and within
       // them, a discrete input when it has every one of them.

@@ -427,7 +427,7 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
     summary = labloop::run_campaign(config, options, &progress);
   } catch (const std::exception& e) {
     if (!fresh || std::filesystem::exists(where / "journal.jsonl")) throw;
-    std::cerr << "error: " << e.what() << "\n"
+    std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n"
               << "nothing was started and no journal was written: fix the cause, then run the same command again (" << where.string()
               << " may be reused)\n";
     return dynamic_cast<const labloop::ConfigError*>(&e) ? 2 : 1;
@@ -668,10 +668,10 @@ int main(int argc, char** argv) {
     if (*enter_cmd) return labloop::cli::enter(enter);
     if (*keys_cmd) return labloop::cli::run_keys(keys);
   } catch (const labloop::ConfigError& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n";
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n";
     return 1;
   }
   return 0;

@@ -31,6 +31,22 @@ std::string fit_to_width(const std::string& text, std::size_t columns) {
   return text;
 }
 
+std::string printable(std::string_view text, bool keep_line_breaks) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n' && keep_line_breaks) out += '\n';
+    else if (c == '\n') out += "\\n";
+    else if (c == '\t') out += ' ';
+    else if (c < 0x20 || c == 0x7F) out += fmt::format("\\x{:02x}", c);
+    else if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 && static_cast<unsigned char>(text[i + 1]) <= 0x9F)
+      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(text[++i]));  // a C1 control, U+0080 to U+009F
+    else out += static_cast<char>(c);
+  }
+  return out;
+}
+
 namespace {
 
 // The terminal's width now (it may be resized while a campaign runs); 80 when it cannot be known.
@@ -72,7 +88,7 @@ std::string ProgressDisplay::best_text(const CampaignStatus& status) const {
 
 void ProgressDisplay::line(const std::string& text) {
   if (terminal_ && status_shown_) std::fputs("\r\033[K", out_);
-  std::fputs((text + "\n").c_str(), out_);
+  std::fputs((printable(text) + "\n").c_str(), out_);
   status_shown_ = false;
   std::fflush(out_);
 }
@@ -83,7 +99,7 @@ void ProgressDisplay::redraw(const CampaignStatus& s) {
                                  format_duration(s.elapsed_s), s.eta_s ? " (ETA " + format_duration(*s.eta_s) + ")" : "",
                                  s.planner_thinking ? " | planner thinking…" : "");
   // One column spare: some terminals wrap when the last column is written.
-  std::fputs(("\r\033[K" + fit_to_width(text, terminal_columns(out_) - 1)).c_str(), out_);
+  std::fputs(("\r\033[K" + fit_to_width(printable(text), terminal_columns(out_) - 1)).c_str(), out_);
   std::fflush(out_);
   status_shown_ = true;
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "labloop/campaign/campaign.hpp"
@@ -43,6 +44,12 @@ std::string format_duration(double seconds);
 // longer than the terminal wraps, and "\r" then redraws only its last row: every redraw would leave
 // the rows above behind.
 std::string fit_to_width(const std::string& text, std::size_t columns);
+
+// `text` safe to write to a terminal: control characters (escape sequences that move the cursor or
+// clear the screen, carriage returns that overwrite a line, C1 controls) shown as \x1b, \u0085;
+// line breaks as \n unless `keep_line_breaks` (a multi-line error message of our own). A driver's
+// words reach the console in notes and failures, and must not be able to forge other lines.
+std::string printable(std::string_view text, bool keep_line_breaks = false);
 
 // Notes and failure reasons carry a driver's own text (an error's message, a rejection's reason),
 // up to a protocol message's 1 MiB: shown cut to this many characters. The journal keeps them whole.

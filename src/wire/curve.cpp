@@ -86,11 +86,11 @@ void ZapHandler::answer(std::vector<zmq::message_t>& request) {
   reply("200", "OK", fingerprint);
 }
 
-HandshakeMonitor::HandshakeMonitor(zmq::context_t& context, zmq::socket_t& socket) : pair_(context, zmq::socket_type::pair) {
+HandshakeMonitor::HandshakeMonitor(zmq::context_t& context, zmq::socket_t& socket, int also) : pair_(context, zmq::socket_type::pair) {
   static std::atomic<unsigned long> counter{0};
   const std::string address = fmt::format("inproc://labloop-handshake-{}-{}", static_cast<const void*>(this), counter++);
   const int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED;
+                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | also;
   if (zmq_socket_monitor(socket.handle(), address.c_str(), events) != 0)
     throw Error(fmt::format("cannot monitor a socket's handshakes: {}", zmq_strerror(zmq_errno())));
   pair_.set(zmq::sockopt::linger, 0);

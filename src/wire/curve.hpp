@@ -58,7 +58,8 @@ class HandshakeMonitor {
     int value = 0;      // protocol error code (…_PROTOCOL), ZAP status (…_AUTH) or errno
     std::string address;
   };
-  HandshakeMonitor(zmq::context_t& context, zmq::socket_t& socket);
+  // `also`: further ZMQ_EVENT_* to report (e.g. ZMQ_EVENT_DISCONNECTED).
+  HandshakeMonitor(zmq::context_t& context, zmq::socket_t& socket, int also = 0);
   // The next event already queued, or nothing.
   std::optional<Event> next();
   void* handle() { return pair_.handle(); }

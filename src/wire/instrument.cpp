@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "labloop/core/error.hpp"
 #include "labloop/wire/protocol.hpp"
@@ -58,8 +59,10 @@ void Instrument::connect() {
     detail::set_curve_key(socket_, ZMQ_CURVE_SECRETKEY, keys_->client.curve_secret, "secret key");
   }
   // Before connecting, so no handshake goes unseen.
-  monitor_ = std::make_unique<detail::HandshakeMonitor>(context_, socket_);
+  monitor_ = std::make_unique<detail::HandshakeMonitor>(context_, socket_, ZMQ_EVENT_DISCONNECTED);
   silent_closes_ = 0;
+  handshakes_ = 0;
+  news_ = {};
   try {
     socket_.connect(endpoint_);
   } catch (const zmq::error_t& e) {
@@ -86,10 +89,15 @@ void Instrument::send(const protocol::Message& message) {
 
 void Instrument::check_handshake() {
   while (auto event = monitor_->next()) {
+    if (event->event == ZMQ_EVENT_DISCONNECTED) {
+      if (handshakes_ > 0) news_.dropped = true;  // a connection that was made, not a refused handshake
+      continue;
+    }
     if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       if (!refusal_.empty()) log_(fmt::format("{}: handshake succeeded again", name_));
       refusal_.clear();
       silent_closes_ = 0;
+      if (++handshakes_ > 1) news_.reconnected = true;
       continue;
     }
     // A driver that closes the connection during the handshake without a word: once may be a
@@ -199,6 +207,7 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
       }
       holder_ = welcome->holder;
       note_alive();
+      news_ = {};  // the welcome answers whatever connection it came over
       return info_;
     }
     if (const auto* error = std::get_if<protocol::Error>(&*message)) {
@@ -222,6 +231,11 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
                                              endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count(), malformed_answer));
   throw InstrumentError(name_, fmt::format("no answer from {} within {:.0f} s; is its driver running and bound to that endpoint?",
                                            endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count()));
+}
+
+Instrument::ConnectionNews Instrument::take_connection_news() {
+  check_handshake();
+  return std::exchange(news_, {});
 }
 
 std::string Instrument::last_malformed() const { return protocol::truncate_utf8(last_malformed_, kMostMalformedChars); }

@@ -344,7 +344,17 @@ Parameter parse_input(const json& input) {
     p.type = ParameterType::categorical;
     if (!input.contains("choices") || !input["choices"].is_array() || input["choices"].empty())
       bad("bad_message", fmt::format("welcome: input \"{}\" needs a non-empty \"choices\" array", p.name));
-    for (const auto& c : input["choices"]) p.choices.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+    // labloop sends a choice as a JSON string, and the driver compares JSON values ("1" is not 1):
+    // a choice of another type can never be sent, so it is not one labloop may match by its text.
+    std::vector<std::string> others;
+    for (const auto& c : input["choices"]) {
+      if (c.is_string()) p.choices.push_back(c.get<std::string>());
+      else if (others.size() < 5) others.push_back(c.dump());
+    }
+    if (p.choices.empty())
+      bad("bad_message", fmt::format("welcome: categorical input \"{}\" has no string among its choices ({}{}); labloop sends a choice "
+                                     "as a JSON string, so declare them as strings (\"1\", not 1)",
+                                     p.name, fmt::join(others, ", "), input["choices"].size() > others.size() ? ", …" : ""));
     return p;
   }
   if (type == "discrete") {

@@ -338,8 +338,9 @@ TEST_CASE("Faults: a driver that comes back with limits that no longer fit is qu
     if (type == "hello") return {FakeDriver::welcome()};
     if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
     if (type != "run") return {};
-    ++runs;
     const std::string id = FakeDriver::experiment_of(payload);
+    // Two results, then it holds what it gets: the campaign cannot finish before the restart.
+    if (++runs > 2) return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump()};
     return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
             json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 3.0}}}}.dump()};
   };
@@ -376,6 +377,67 @@ TEST_CASE("Faults: a driver that comes back with limits that no longer fit is qu
     if (e["event"] == "instrument_quarantined")
       CHECK(e["reason"].get<std::string>().find("different limits") != std::string::npos);
   CHECK(count_events(out, "result") == 16);
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+}
+
+TEST_CASE("Faults: a driver restarted within a heartbeat with narrower limits is asked hello again and sent nothing outside them", "[fault]") {
+  test::TempDir dir;
+  std::atomic<int> runs{0};
+  auto honest = [&runs](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") return {FakeDriver::welcome()};
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type != "run") return {};
+    const std::string id = FakeDriver::experiment_of(payload);
+    // Two results, then it holds what it gets: the campaign cannot finish before the restart.
+    if (++runs > 2) return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump()};
+    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
+            json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 3.0}}}}.dump()};
+  };
+  std::atomic<int> hellos_after{0}, runs_after{0};
+  auto narrowed = [&](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") {
+      ++hellos_after;
+      json w = json::parse(FakeDriver::welcome());
+      w["inputs"][0]["low"] = 0;  // restarted with x1 narrowed to [0, 10]
+      return {w.dump()};
+    }
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type == "run") ++runs_after;
+    return {};
+  };
+  std::optional<FakeDriver> morph;
+  morph.emplace(dir.ipc("quick"), honest);
+  std::jthread swapper([&](std::stop_token stop) {
+    while (runs < 2 && !stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    morph.reset();
+    morph.emplace(dir.ipc("quick"), narrowed);  // at once: no heartbeat goes unanswered for long
+  });
+  const auto out = dir / "out";
+  json quick = fast_heartbeat({{"name", "quick"}, {"endpoint", dir.ipc("quick")}});
+  quick["heartbeat_misses"] = 50;  // never lost: only the new connection tells
+  const auto summary =
+      run(campaign_with(out.string(), {quick, {{"name", "good"}, {"simulator", "branin"}, {"options", {{"delay", 0.2}}}}}, 10));
+  swapper.join();
+  CHECK(summary.reason == "budget reached");
+  CHECK(hellos_after >= 1);
+  // What was sent before the restart may reach the new driver (ZeroMQ keeps it for the next
+  // connection; a driver checks every run against its limits): at most its capacity, 1. Nothing
+  // goes to it after the connection closed, and nothing after its welcome showed other limits.
+  CHECK(runs_after <= 1);
+  bool reconnected = false;
+  for (const auto& e : read_journal(out / "journal.jsonl").events) {
+    if (e["event"] == "instrument_reconnected" && e["instrument"] == "quick") reconnected = true;
+    if (reconnected && e["event"] == "dispatched") CHECK(e["instrument"] != "quick");
+  }
+  CHECK(reconnected);
+  CHECK(count_events(out, "instrument_lost", "quick") == 0);
+  REQUIRE(count_events(out, "instrument_quarantined", "quick") == 1);
+  for (const auto& e : read_journal(out / "journal.jsonl").events)
+    if (e["event"] == "instrument_quarantined")
+      CHECK(e["reason"].get<std::string>().find("different limits") != std::string::npos);
+  CHECK(count_events(out, "result") == 10);
   for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
 }
 

@@ -128,3 +128,26 @@ TEST_CASE("Progress: a driver's long text in a note or a failure is cut, countin
   CHECK(failure.rfind("q-0002 failed on reactor: éxx", 0) == 0);
   CHECK(failure.size() == std::string("q-0002 failed on reactor: ").size() + labloop::cli::kMostShownChars - 1 + 1 + std::string("…").size() + 1);
 }
+
+TEST_CASE("Progress: a driver's text cannot move the cursor, clear the screen or forge a line", "[progress]") {
+  using labloop::cli::printable;
+  CHECK(printable("pump\x1b[1A\x1b[2K\rcampaign finished\nFAKE") == "pump\\x1b[1A\\x1b[2K\\x0dcampaign finished\\nFAKE");
+  CHECK(printable("a\nb", true) == "a\nb");
+  CHECK(printable(std::string("nul\0end", 7)) == "nul\\x00end");
+  CHECK(printable("tab\there\x7f") == "tab here\\x7f");
+  CHECK(printable("\xc2\x9b" "2J and é, …") == "\\u009b2J and é, …");  // C1 CSI; other UTF-8 kept
+
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  {
+    labloop::cli::ProgressDisplay display(out, false, "y");
+    labloop::JournalEvent failed;
+    failed.body = labloop::FailedEvent{.experiment = "q-0003", .instrument = "reactor", .error = "jam\r\x1b[2Jcampaign finished\nFAKE LINE"};
+    display.on_event(failed, labloop::CampaignStatus{});
+  }
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  CHECK(text == "q-0003 failed on reactor: jam\\x0d\\x1b[2Jcampaign finished\\nFAKE LINE\n");
+}

@@ -368,6 +368,14 @@ TEST_CASE("parse_welcome rejects malformed inputs with bad_message", "[protocol]
   CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"","type":"continuous","low":0,"high":1}])"))) == "bad_message");
   CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"type":"continuous","low":0,"high":1}])"))) == "bad_message");
   CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([3])"))) == "bad_message");
+  // labloop sends choices as strings: a driver whose choices are all numbers could never be sent one.
+  CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"c","type":"categorical","choices":[1,2]}])"))) == "bad_message");
+}
+
+TEST_CASE("A choice that is not a string is not one labloop may send: 1 is not \"1\" (protocol §4.1)", "[protocol]") {
+  const auto welcome = std::get<protocol::Welcome>(protocol::decode(
+      welcome_with_inputs(json::parse(R"([{"name":"c","type":"categorical","choices":[1,"2",{"a":1},null]}])")).dump()));
+  CHECK(protocol::parse_welcome(welcome).inputs.at(0).choices == std::vector<std::string>{"2"});
 }
 
 TEST_CASE("A discrete input in welcome round-trips through encode and parse_welcome, its levels sorted", "[protocol][discrete]") {

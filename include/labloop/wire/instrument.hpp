@@ -70,6 +70,15 @@ class Instrument {
   // driver that chatters without answering is as lost as a silent one.
   std::optional<protocol::Message> receive(std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
 
+  // What happened to the connection since the last call. ZeroMQ reconnects by itself, most often
+  // to a driver that was restarted: the driver then sees a new peer and may declare other limits,
+  // so the campaign sends it nothing new from the drop on, and says hello again on the reconnect.
+  struct ConnectionNews {
+    bool dropped = false;      // a connection made earlier was closed
+    bool reconnected = false;  // a connection was made after the first one of this socket
+  };
+  ConnectionNews take_connection_news();
+
   void note_alive();
   // Sends `ping` when an interval has passed since the last one.
   void ping_if_due(Clock::time_point now);
@@ -110,6 +119,8 @@ class Instrument {
   std::unique_ptr<detail::HandshakeMonitor> monitor_;  // after socket_: closed before it
   std::string refusal_;
   int silent_closes_ = 0;  // handshakes the driver ended without a word, since the last success
+  int handshakes_ = 0;     // connections made on this socket
+  ConnectionNews news_;
   InstrumentInfo info_;
   protocol::Hello hello_;
   std::optional<protocol::Holder> holder_;
