@@ -134,6 +134,62 @@ void require_simulator_constraints(const CampaignConfig& config, const Simulator
   }
 }
 
+// What only a new campaign must meet: a journal from before these limits holds what it held, and
+// its campaign goes on as it was.
+void require_new_campaign_limits(const CampaignConfig& config, const std::string& source) {
+  if (config.parameters.size() > kMaxParameters)
+    throw ConfigError(source, "/parameters", fmt::format("declares {} parameters; at most {} are allowed", config.parameters.size(), kMaxParameters));
+  // results.csv has one column per parameter, objective and output, found by its header name: two
+  // columns of one name, or one named like labloop's own, would be read as each other.
+  // An objective may also be declared among the outputs (for its unit or range): one column.
+  enum class Kind { own, parameter, output };
+  std::map<std::string, std::pair<Kind, std::string>> owner;  // name -> what it names, and where
+  for (const char* own : {"experiment", "instrument", "status", "error", "proposed_at", "dispatched_at", "finished_at", "proposed_by",
+                          "counts", "pareto", "hypervolume"})
+    owner[own] = {Kind::own, "a column results.csv has of its own"};
+  const auto claim = [&](const std::string& name, Kind kind, const std::string& where) {
+    const auto [it, fresh] = owner.emplace(name, std::pair{kind, where});
+    // An output may share a name with a column of labloop's own: datasets name their outputs
+    // ("error" in the liquid-handling sets), and the objective's column comes first (docs/outputs.md).
+    if (!fresh && it->second.first != kind && !(kind == Kind::output && it->second.first == Kind::own))
+      throw ConfigError(source, where, fmt::format("\"{}\" is also {}: results.csv would have two columns of that name; rename one", name,
+                                                   it->second.first == Kind::own ? it->second.second : "the name at " + it->second.second));
+  };
+  for (size_t i = 0; i < config.parameters.size(); ++i) {
+    const Parameter& p = config.parameters[i];
+    const std::string at = fmt::format("/parameters/{}", i);
+    claim(p.name, Kind::parameter, at);
+    for (char ch : p.unit)
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F || ch == ',' || ch == '"' || ch == '[' || ch == ']')
+        throw ConfigError(source, at + "/unit", "may not contain control characters, commas, quotes or brackets (it goes into CSV headers as \"name [unit]\")");
+    if (p.type != ParameterType::categorical) continue;
+    if (p.choices.size() > kMaxChoices)
+      throw ConfigError(source, at + "/choices", fmt::format("lists {} choices; at most {} are allowed", p.choices.size(), kMaxChoices));
+    for (size_t k = 0; k < p.choices.size(); ++k) {
+      const std::string& c = p.choices[k];
+      if (c.size() > kMaxChoiceChars)
+        throw ConfigError(source, fmt::format("{}/choices/{}", at, k), fmt::format("is {} characters long; at most {} are allowed", c.size(), kMaxChoiceChars));
+      // A choice is written to the console, results.csv and the instrument as it is.
+      if (std::any_of(c.begin(), c.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F; }))
+        throw ConfigError(source, fmt::format("{}/choices/{}", at, k), "may not contain control characters (line breaks, tabs, escapes)");
+    }
+  }
+  for (size_t i = 0; i < config.objectives.size(); ++i)
+    claim(config.objectives[i].name, Kind::output, config.objectives.size() == 1 ? std::string("/objective") : fmt::format("/objectives/{}", i));
+  for (size_t i = 0; i < config.outputs.size(); ++i) claim(config.outputs[i].name, Kind::output, fmt::format("/outputs/{}", i));
+  for (size_t i = 0; i < config.outcome_constraints.size(); ++i) claim(config.outcome_constraints[i].output, Kind::output, fmt::format("/outcome_constraints/{}", i));
+  // Every `run` carries the parameters, and the stand-in instruments' welcome declares them: both
+  // must fit one protocol message, with room for the rest.
+  json declared = json::array();
+  for (const Parameter& p : config.parameters) declared.push_back(p.to_json());
+  const std::size_t bytes = declared.dump().size();
+  if (bytes > protocol::kMaxMessageBytes / 2)
+    throw ConfigError(source, "/parameters",
+                      fmt::format("the parameters take {} bytes as written in a protocol message; at most {} fit (docs/protocol.md §2): declare "
+                                  "fewer parameters or choices",
+                                  bytes, protocol::kMaxMessageBytes / 2));
+}
+
 Parameter parse_parameter(const Node& node) {
   if (!node.value().is_object()) node.expect_object({});
   Parameter p;
@@ -746,6 +802,7 @@ CampaignConfig load_campaign_config(const std::string& path, const SimulatorCata
   if (text.size() > kMaxConfigBytes)
     throw ConfigError(path, "", fmt::format("is larger than {} MiB, the most a campaign file may be (is it the right file?)", kMaxConfigBytes >> 20));
   CampaignConfig config = parse_campaign_config(text, path, simulators);
+  require_new_campaign_limits(config, path);
   require_simulator_constraints(config, simulators, path);
   adopt_dataset_descriptors(config, simulators);
   set_new_campaign_defaults(config.planner, config.parameters, !config.candidates.empty());

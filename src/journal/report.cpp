@@ -20,6 +20,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <fmt/core.h>
+#include <unordered_map>
 #include <unordered_set>
 #include <utility>
 
@@ -355,12 +356,14 @@ CampaignRecord campaign_record(const CampaignState& state) {
 
   // Units and targets come from the journaled config (CampaignConfig::to_json()): the journal cannot
   // see the config struct, and a journal from before they existed simply has none.
+  // A map, not a search per parameter: 15,000 parameters made every report rewrite take seconds.
+  std::unordered_map<std::string, std::string> parameter_unit;
+  if (config.is_object() && config.contains("parameters") && config["parameters"].is_array())
+    for (const json& p : config["parameters"])
+      if (p.is_object() && p.contains("name") && p["name"].is_string()) parameter_unit[p["name"].get<std::string>()] = config_string(p, "unit");
   for (const std::string& name : record.parameter_names) {
-    std::string unit;
-    if (config.is_object() && config.contains("parameters") && config["parameters"].is_array())
-      for (const json& p : config["parameters"])
-        if (p.is_object() && p.value("name", json()) == name) unit = config_string(p, "unit");
-    record.parameter_units.push_back(unit);
+    const auto it = parameter_unit.find(name);
+    record.parameter_units.push_back(it == parameter_unit.end() ? std::string() : it->second);
   }
   std::vector<std::pair<std::string, std::string>> declared;  // outputs: name, unit
   if (config.is_object() && config.contains("outputs") && config["outputs"].is_array())
@@ -393,10 +396,23 @@ CampaignRecord campaign_record(const CampaignState& state) {
   // every result would otherwise widen results.csv by that many columns per experiment (40,000
   // names a result made 400,011 columns after ten experiments), every row of it rewritten each
   // second.
+  // A name a driver chose gets a column only when it cannot be mistaken for another: not the name
+  // of a parameter or of a column of labloop's own (a value named "x1" or "status" made two
+  // columns of that name, and a reader by header name got the driver's number), not empty, no
+  // control characters, and not starting like a spreadsheet formula. The journal keeps them all.
+  std::unordered_set<std::string> taken(record.parameter_names.begin(), record.parameter_names.end());
+  for (const char* own : {"experiment", "instrument", "status", "error", "proposed_at", "dispatched_at", "finished_at", "proposed_by",
+                          "counts", "pareto", "hypervolume"})
+    taken.insert(own);
+  const auto column_worthy = [&](const std::string& name) {
+    if (name.empty() || taken.count(name) || name.front() == '=' || name.front() == '+' || name.front() == '@') return false;
+    return std::none_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
+  };
   const size_t most = record.output_names.size() + CampaignRecord::kMostResultColumns;
   for (const ExperimentRecord& x : record.experiments)
     if (x.values.is_object())
       for (const auto& item : x.values.items()) {
+        if (!column_worthy(item.key())) continue;
         if (record.output_names.size() < most || seen.count(item.key())) add_output(item.key(), "");
       }
   const std::optional<std::string>& version = state.labloop_version();

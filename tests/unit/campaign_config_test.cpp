@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "test_support.hpp"
 
@@ -602,4 +603,61 @@ TEST_CASE("Config: a file past 16 MiB, a device without end or a folder is refus
                     "/dev/zero: /: is larger than 16 MiB, the most a campaign file may be (is it the right file?)");
   labloop::test::TempDir dir;
   CHECK_THROWS_WITH(load_campaign_config(dir.path().string(), labloop::sim::catalogue()), dir.path().string() + ": /: is a folder, not a campaign file");
+}
+
+TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its choices and units print safely, its size is bounded", "[config][limits]") {
+  test::TempDir dir;
+  json c = json::parse(R"({"name": "cols", "parameters": [
+      {"name": "x1", "type": "continuous", "low": -5, "high": 10}, {"name": "x2", "type": "continuous", "low": 0, "high": 15}],
+    "objective": {"name": "y", "goal": "minimize"}, "planner": {"kind": "random"},
+    "instruments": [{"name": "m", "manual": true}], "budget": {"experiments": 4}})");
+  const auto file = dir / "cols.json";
+  auto error = [&](const json& config) -> std::string {
+    test::write_file(file, config.dump());
+    try {
+      load_campaign_config(file.string(), labloop::sim::catalogue());
+      return "";
+    } catch (const ConfigError& e) {
+      return std::string(e.what()).substr(file.string().size() + 2);
+    }
+  };
+  CHECK(error(c) == "");
+  json same = c;
+  same["objective"]["name"] = "x2";
+  CHECK(error(same) == "/objective: \"x2\" is also the name at /parameters/1: results.csv would have two columns of that name; rename one");
+  // A journal written before the rule still parses (replay, resume).
+  CHECK_NOTHROW(parse_campaign_config(same.dump(), "journal", labloop::sim::catalogue()));
+  json own = c;
+  own["parameters"][0]["name"] = "status";
+  CHECK(error(own) == "/parameters/0: \"status\" is also a column results.csv has of its own: results.csv would have two columns of that name; rename one");
+  // An objective also declared as an output (for its unit) is one column.
+  json declared = c;
+  declared["outputs"] = json::parse(R"([{"name": "y", "unit": "mg"}])");
+  CHECK(error(declared) == "");
+
+  json choices = c;
+  choices["parameters"].push_back(json::parse(R"({"name": "s", "type": "categorical", "choices": ["THF", "a\u001b[31mb"]})"));
+  CHECK(error(choices) == "/parameters/2/choices/1: may not contain control characters (line breaks, tabs, escapes)");
+  json unit = c;
+  unit["parameters"][0]["unit"] = "m\nm";
+  CHECK(error(unit) == "/parameters/0/unit: may not contain control characters, commas, quotes or brackets (it goes into CSV headers as \"name [unit]\")");
+
+  json many = c;
+  many["parameters"] = json::array();
+  for (size_t i = 0; i <= kMaxParameters; ++i) many["parameters"].push_back({{"name", fmt::format("p{}", i)}, {"type", "continuous"}, {"low", 0}, {"high", 1}});
+  CHECK(error(many) == fmt::format("/parameters: declares {} parameters; at most {} are allowed", kMaxParameters + 1, kMaxParameters));
+  json wide = c;
+  json options = json::array();
+  for (size_t i = 0; i <= kMaxChoices; ++i) options.push_back(fmt::format("c{}", i));
+  wide["parameters"].push_back({{"name", "s"}, {"type", "categorical"}, {"choices", options}});
+  CHECK(error(wide) == fmt::format("/parameters/2/choices: lists {} choices; at most {} are allowed", kMaxChoices + 1, kMaxChoices));
+  // Within each limit, but more than one protocol message could carry.
+  json heavy = c;
+  for (int k = 0; k < 100; ++k) {
+    json long_options = json::array();
+    for (int i = 0; i < 10; ++i) long_options.push_back(fmt::format("{:0>999}", k * 10 + i));
+    heavy["parameters"].push_back({{"name", fmt::format("s{}", k)}, {"type", "categorical"}, {"choices", long_options}});
+  }
+  CHECK_THAT(error(heavy), Catch::Matchers::StartsWith("/parameters: the parameters take 10") &&
+                               Catch::Matchers::Contains("bytes as written in a protocol message; at most 524288 fit"));
 }

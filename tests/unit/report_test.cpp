@@ -603,3 +603,21 @@ TEST_CASE("Report: results.csv takes at most 4096 other values as columns, the f
   CHECK(declared.output_names.size() == CampaignRecord::kMostResultColumns + 1);
   CHECK(declared.output_names.front() == "m3");
 }
+
+TEST_CASE("Report: a value a driver names like a parameter or a column of labloop's own gets no column of its own", "[report]") {
+  std::vector<json> events = campaign_events("minimize");
+  // e2's result, as a hostile driver might send it: a reader by header name would get these.
+  events[10]["values"].update(json{{"x1", 999.0}, {"experiment", 7}, {"status", 8}, {"", 6}, {"\u0001nul", 4}, {"=cmd()", 5},
+                                   {"@sum", 3}, {"peak area (mAU)", 2}});
+  const CampaignRecord r = summarize(events);
+  CHECK(r.output_names == std::vector<std::string>{"peak area (mAU)", "z"});
+  const auto path = std::filesystem::temp_directory_path() / fmt::format("labloop-report-{}.csv", ::getpid());
+  write_results_csv(r, path);
+  std::ifstream in(path);
+  std::string header;
+  std::getline(in, header);
+  std::filesystem::remove(path);
+  CHECK(header == "experiment,instrument,x1,solvent,cycles,y,peak area (mAU),z,status,error,proposed_at,dispatched_at,finished_at,proposed_by");
+  // The journal's record keeps every value.
+  CHECK(r.experiments[1].values.size() == 10);
+}

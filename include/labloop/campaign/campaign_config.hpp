@@ -38,6 +38,10 @@ constexpr std::size_t kMaxNameChars = 64;
 inline bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'; }
 constexpr double kMaxSeconds = 365.0 * 24 * 3600;
 constexpr int kMaxExperiments = 1000000;      // budget.experiments
+// A new campaign's parameters (journals from before these limits keep what they declared).
+constexpr std::size_t kMaxParameters = 1000;
+constexpr std::size_t kMaxChoices = 10000;      // per categorical parameter
+constexpr std::size_t kMaxChoiceChars = 1000;   // a choice (a SMILES string, a reagent's name)
 constexpr int kMaxQuarantineAfter = 1000000;  // an instrument's quarantine_after
 
 struct Objective {
