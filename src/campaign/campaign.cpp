@@ -128,6 +128,9 @@ struct LiveInstrument {
   std::optional<std::chrono::steady_clock::time_point> hello_again_at;
   std::optional<std::chrono::steady_clock::time_point> last_busy_hello;  // rate limit of hellos after `busy`
   NoteThrottle chatter{""};        // notes about what it sends unasked: a flood shows as a count
+  int busy_in_a_row = 0;           // runs rejected as busy since the last one it accepted
+  std::string last_error;          // the last `error` it sent ("internal: …"), for the note when it is lost
+  std::chrono::steady_clock::time_point last_error_at{};
 };
 
 // One attempt at one of the planner's points. A retry is a new attempt with a new id (a result is
@@ -840,6 +843,19 @@ class CampaignRun {
     }
     if (const auto* error = std::get_if<protocol::Error>(&m)) {
       if (error->code == protocol::kBusy) return on_busy(inst, *error);
+      inst.last_error = protocol::truncate_utf8(fmt::format("{}: {}", error->code, error->message), 200);
+      inst.last_error_at = Clock::now();
+      // An error about one of our experiments on this instrument answers its `run` (we send no
+      // `abort` while it is in flight, and unknown_experiment answers only abort): the driver did
+      // not start it (protocol §6). Not a verdict on the point: tried again, and counted against
+      // the instrument as a timeout is, so a driver refusing everything is quarantined.
+      if (error->experiment && error->code != "unknown_experiment") {
+        const auto it = in_flight_.find(*error->experiment);
+        if (it != in_flight_.end() && it->second.instrument == static_cast<int>(inst.index)) {
+          inst.link->note_alive();
+          return settle(it, Outcome::refused_by_driver, fmt::format("{} answered error {}: {}", inst.config->name, error->code, error->message));
+        }
+      }
       return note_from(inst, fmt::format("{}: driver reported error {}: {}", inst.config->name, error->code, error->message));
     }
     if (std::holds_alternative<protocol::Released>(m)) return;  // a late answer to a release
@@ -864,6 +880,7 @@ class CampaignRun {
 
   void on_accepted(LiveInstrument& inst, const protocol::Accepted& m) {
     if (news_about(inst, "accepted", m.experiment) == in_flight_.end()) return;
+    inst.busy_in_a_row = 0;
     // Null or a number ≥ 0 (decode checked); the journal keeps the driver's spelling of it.
     const auto seconds = [](const json& value) { return value.is_number() ? std::optional<double>(value.get<double>()) : std::nullopt; };
     if (!book_.accepted(m.experiment, seconds(m.expected_s), seconds(m.max_s)))
@@ -886,6 +903,12 @@ class CampaignRun {
     }
     if (busy) {
       book_.rejected_busy(m.experiment, Clock::now());
+      // Said at 3, 6, 12, … in a row (it backs off 0.5 s, 1 s, 2 s, …): a driver that is never free (another program using it, a
+      // capacity it cannot keep) would otherwise stall the campaign without a word.
+      if (const int n = ++inst.busy_in_a_row; n % 3 == 0 && ((n / 3) & (n / 3 - 1)) == 0)
+        log(fmt::format("{}: {} runs in a row rejected as busy (\"{}\"); they wait and are sent again. Is another program using it, or "
+                        "is its declared capacity ({}) more than it can run?",
+                        inst.config->name, n, protocol::truncate_utf8(reason, 200), inst.link->info().capacity));
       Experiment again = std::move(it->second);
       in_flight_.erase(it);
       again.instrument = -1;
@@ -1003,7 +1026,8 @@ class CampaignRun {
   // ---- exclusive control (protocol §12) ----------------------------------------------------------
 
   void journal_held(const LiveInstrument& inst, const std::optional<protocol::Holder>& holder) {
-    if (!holder) return;
+    // A welcome naming another campaign as holder is not a hold of ours (Instrument::hello says so).
+    if (!holder || campaign_id_.empty() || holder->campaign_id != campaign_id_) return;
     journal(InstrumentHeldEvent{.instrument = inst.config->name, .campaign_id = holder->campaign_id, .since = holder->since,
                                 .until = holder->until, .controller = holder->controller});
   }
@@ -1183,8 +1207,12 @@ class CampaignRun {
       }
       if (!book_.lost(inst->index) && inst->link->silent(now)) {
         book_.instrument_lost(inst->index, now);
+        const double silent_s = inst->config->heartbeat_s * inst->config->heartbeat_misses;
+        // A driver that answers every ping with `error` is not silent, but no more usable: say so.
+        const bool erring = !inst->last_error.empty() && now - inst->last_error_at < std::chrono::duration<double>(silent_s);
         journal(InstrumentLostEvent{.instrument = inst->config->name,
-                                    .reason = fmt::format("no answer for {:g} s", inst->config->heartbeat_s * inst->config->heartbeat_misses),
+                                    .reason = erring ? fmt::format("no answer to its pings for {:g} s but errors, the last: {}", silent_s, inst->last_error)
+                                                     : fmt::format("no answer for {:g} s", silent_s),
                                     .wait_s = inst->config->reconnect_s});
       }
       // ZeroMQ drops a connection for good on a protocol error (a frame over the size limit,

@@ -102,8 +102,12 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
       if (cell.size() > kMaxCandidateField) problem = fmt::format("{} has {} characters (at most {})", p.name, cell.size(), kMaxCandidateField);
       else if (cell.empty()) problem = fmt::format("no value for {}", p.name);
       else if (p.type == ParameterType::categorical) params[p.name] = cell;
-      else if (const auto v = parse_number(cell)) {
-        if (p.type == ParameterType::integer && *v == std::floor(*v) && std::abs(*v) < 9e15) params[p.name] = static_cast<long long>(*v);
+      else if (auto v = parse_number(cell)) {
+        // A level written with a rounding error (0.1000000001) is sent as the level itself: only
+        // declared levels reach an instrument. One that is no level is refused by check below.
+        if (const int level = p.type == ParameterType::discrete ? p.level_index(*v) : -1; level >= 0) v = p.values[static_cast<std::size_t>(level)];
+        if (p.type == ParameterType::integer && *v == std::floor(*v) && std::abs(*v) < 9e15)
+          params[p.name] = static_cast<long long>(*v);
         else params[p.name] = *v;
       } else {
         problem = fmt::format("{} \"{}\" is not a number", p.name, cell);

@@ -136,6 +136,7 @@ Settlement ExperimentBook::settle(const std::string& id, Outcome outcome, Clock:
       final_failure(true);
       break;
     case Outcome::timeout:
+    case Outcome::refused_by_driver:
       if (inst) s.quarantine = count_failure(*inst, *e.instrument);
       retry_or_fail();
       break;

@@ -114,7 +114,9 @@ void ProgressDisplay::on_event(const JournalEvent& event, const CampaignStatus& 
     }
     case EventKind::failed: {
       const auto& e = std::get<FailedEvent>(event.body);
-      line(fmt::format("{} failed on {}: {}", e.experiment, e.instrument, fit_to_width(e.error, kMostShownChars)));
+      // Never dispatched (a stop cancelled it while it waited): no instrument to name.
+      line(e.instrument.empty() ? fmt::format("{} failed: {}", e.experiment, fit_to_width(e.error, kMostShownChars))
+                                : fmt::format("{} failed on {}: {}", e.experiment, e.instrument, fit_to_width(e.error, kMostShownChars)));
       break;
     }
     case EventKind::planner_note:

@@ -53,6 +53,7 @@ void Instrument::connect() {
   // Frames over 1 MiB are read and refused by decode() with a log line; past this limit ZeroMQ
   // drops the connection instead of reading it (memory), and relink() makes a new one.
   socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
+  socket_.set(zmq::sockopt::rcvhwm, kReceiveQueue);
   if (keys_) {
     detail::set_curve_key(socket_, ZMQ_CURVE_SERVERKEY, keys_->server.curve, "server key");
     detail::set_curve_key(socket_, ZMQ_CURVE_PUBLICKEY, keys_->client.public_key.curve, "public key");
@@ -205,7 +206,13 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
       } catch (const ProtocolError& e) {
         throw InstrumentError(name_, fmt::format("sent a malformed welcome: {}", e.what()));
       }
-      holder_ = welcome->holder;
+      // Only a holder naming this campaign is ours: a driver's welcome is its own word, and one
+      // naming another campaign (or sent to a campaign that asked for no hold) is no grant to us.
+      holder_.reset();
+      if (welcome->holder && campaign_id && welcome->holder->campaign_id == *campaign_id) holder_ = welcome->holder;
+      else if (welcome->holder)
+        log_(fmt::format("{}: its welcome names campaign {} as its holder, not this one; taken as not held", name_,
+                         protocol::truncate_utf8(welcome->holder->campaign_id, 64)));
       note_alive();
       news_ = {};  // the welcome answers whatever connection it came over
       return info_;
@@ -229,6 +236,12 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
   if (!malformed_answer.empty())
     throw InstrumentError(name_, fmt::format("answered {} within {:.0f} s only with malformed messages, the last: {} (docs/protocol.md §2)",
                                              endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count(), malformed_answer));
+  check_handshake();
+  // Connected, then cut off: ZeroMQ drops a connection that brings a frame over kMaxFrameBytes.
+  if (news_.dropped)
+    throw InstrumentError(name_, fmt::format("connected to {}, but the connection was closed and no welcome came within {:.0f} s: the "
+                                             "driver stopped, or sent a message over {} MiB, which is not read (docs/protocol.md §7)",
+                                             endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count(), kMaxFrameBytes >> 20));
   throw InstrumentError(name_, fmt::format("no answer from {} within {:.0f} s; is its driver running and bound to that endpoint?",
                                            endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count()));
 }

@@ -135,7 +135,7 @@ TEST_CASE("Hostile: a driver declaring max_s = 1e300 is not timed out at once", 
   CHECK(count_of_kind(out, "instrument_quarantined") == 0);
 }
 
-TEST_CASE("Hostile: a frame over the 16 MiB limit drops the connection, which is made again and the result still arrives", "[fault][hostile]") {
+TEST_CASE("Hostile: a frame over the 4 MiB limit drops the connection, which is made again and the result still arrives", "[fault][hostile]") {
   test::TempDir dir;
   int runs = 0;
   bool sent_monster = false;
@@ -526,4 +526,61 @@ TEST_CASE("Hostile: a result that is not JSON (NaN) is never recorded, and the f
   CHECK_THAT(error, Catch::Contains("no longer knows the experiment (re-sent 3 times); it has sent") &&
                         Catch::Contains("malformed messages, the last: not valid UTF-8 JSON"));
   check_bookkeeping(out);
+}
+
+TEST_CASE("Hostile: a run answered with error is tried again, not left open, and a driver that errs on every run is quarantined", "[fault][hostile]") {
+  test::TempDir dir;
+  int errors = 0;
+  FakeDriver broken(dir.ipc("broken"), [&](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] != "run") return {};
+    ++errors;
+    return {json{{"v", 1}, {"type", "error"}, {"code", "internal"}, {"message", "motor fault E42"}, {"experiment", m["experiment"]}}.dump()};
+  });
+  const auto out = dir / "out";
+  json instrument = quick({{"name", "broken"}, {"endpoint", dir.ipc("broken")}});
+  instrument["quarantine_after"] = 3;
+  instrument["retries"] = 1;
+  const auto started = std::chrono::steady_clock::now();
+  FakeDriver good(dir.ipc("good"), honest());
+  const auto summary =
+      run_file(hostile_campaign(out.string(), json::array({instrument, quick({{"name", "good"}, {"endpoint", dir.ipc("good")}})}), 6));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));  // nothing waits for reconnect_s
+  CHECK(summary.reason == "budget reached");
+  CHECK(errors == 3);
+  CHECK(count_of_kind(out, "instrument_quarantined") == 1);
+  int refused = 0, final_failures = 0;
+  for (const auto& e : events_of(out))
+    if (e["event"] == "failed" && e["error"].get<std::string>().rfind("broken answered error internal: motor fault E42", 0) == 0) {
+      ++refused;
+      // Not run, so no verdict on the point, until its last attempt is refused too (as for a timeout).
+      if (e.contains("retry_as")) CHECK(e["learn"] == false);
+      else ++final_failures;
+    }
+  CHECK(refused == 3);
+  CHECK(count_of_kind(out, "result") + final_failures == 6);
+  check_bookkeeping(out);
+}
+
+TEST_CASE("Hostile: a welcome naming another campaign as its holder is not journaled as this campaign's hold", "[fault][hostile]") {
+  test::TempDir dir;
+  FakeDriver liar(dir.ipc("liar"), [](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") {
+      json w = json::parse(FakeDriver::welcome());
+      w["holder"] = {{"campaign_id", "ffffffffffffffffffffffffffffffff"}, {"since", "2020-01-01T00:00:00Z"}, {"until", "2099-01-01T00:00:00Z"}};
+      return {w.dump()};
+    }
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] != "run") return {};
+    const std::string id = m["experiment"];
+    return {accepted(id), ok_result(id, y_of(m["params"]))};
+  });
+  const auto out = dir / "out";
+  const auto summary = run_file(hostile_campaign(out.string(), quick({{"name", "liar"}, {"endpoint", dir.ipc("liar")}}), 2));
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_of_kind(out, "instrument_held") == 0);
+  CHECK(count_of_kind(out, "instrument_released") == 0);
 }

@@ -274,6 +274,22 @@ TEST_CASE("Candidates file: a good file reads, quoted values with commas include
   for (Eigen::Index i = 0; i < 3; ++i) CHECK(file.pool.find(space.encode(file.row_params(i))) == i);
 }
 
+TEST_CASE("Candidates file: a discrete level written with a rounding error is sent as the declared level, another value is refused", "[pool][config][discrete]") {
+  test::TempDir dir;
+  test::write_file(dir / "plate.csv", "conc,temp\n0.1000000001,90.00000001\n0.057,90\n");
+  json c = pool_config((dir / "plate.csv").string());
+  c["parameters"] = json::parse(R"([{"name": "conc", "type": "discrete", "values": [0.057, 0.1, 0.153]},
+                                    {"name": "temp", "type": "discrete", "values": [90, 105, 120]}])");
+  c.erase("constraints");
+  const CampaignConfig config = parse_campaign_config(c.dump(), "c.json", labloop::sim::catalogue());
+  const CandidateFile file = read_candidates(config);
+  REQUIRE(file.pool.size() == 2);
+  CHECK(file.row_params(0)["conc"].get<double>() == 0.1);
+  CHECK(file.row_params(0)["temp"].get<double>() == 90.0);
+  test::write_file(dir / "plate.csv", "conc,temp\n0.11,90\n");
+  CHECK_THROWS_AS(read_candidates(config), ConfigError);
+}
+
 TEST_CASE("Candidates file: each mistake is a ConfigError at /candidates naming the file, the lines and the fix", "[pool][config]") {
   test::TempDir dir;
   CHECK_THAT(test::config_error(pool_config("")), Catch::Contains("c.json: /candidates: must not be empty"));

@@ -52,6 +52,7 @@ enum class Outcome {
   shutting_down,         // `failed`: driver shutting down: no verdict, retry
   aborted_at_instrument, // `failed`: aborted, which labloop did not ask for: no verdict, retry
   timeout,               // past timeout_s / max_s, aborted: retry, and counts against the instrument
+  refused_by_driver,     // `run` answered with `error` (internal, bad_message…): as a timeout
   forgotten,             // the driver no longer knows it after 3 re-sends: retry
   instrument_changed,    // its instrument came back with limits that no longer fit: retry
   instrument_lost,       // its instrument was lost for longer than reconnect_s: retry

@@ -101,8 +101,12 @@ class Instrument {
   const std::string& handshake_refusal() const { return refusal_; }
 
   // Frames larger than this are not read at all: ZeroMQ drops the connection (see relink()).
-  // Between protocol::kMaxMessageBytes and this they are read and refused by decode().
-  static constexpr std::int64_t kMaxFrameBytes = 16 << 20;
+  // Between protocol::kMaxMessageBytes and this they are read and refused by decode(), so a
+  // driver's author is told what was too large. With kReceiveQueue, they bound what a driver
+  // flooding us can make us hold: 100 × 4 MiB (at 16 MiB and ZeroMQ's default queue of 1000, a
+  // flood of large frames took the controller to 2 GB).
+  static constexpr std::int64_t kMaxFrameBytes = 4 << 20;
+  static constexpr int kReceiveQueue = 100;
 
  private:
   void connect();
