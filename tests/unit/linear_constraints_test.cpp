@@ -248,6 +248,28 @@ TEST_CASE("Linear constraints: a 10-component simplex yields 1000 feasible point
   }
 }
 
+TEST_CASE("Linear constraints: 64 integer parameters in one equality are sampled at whole values that meet it", "[constraints][sampler]") {
+  // Every coordinate held at a whole value leaves a repair nothing to move: each rounding is
+  // judged as it is (this design took minutes when each went through the optimizer).
+  std::vector<Parameter> parameters;
+  std::string sum;
+  for (int i = 0; i < 64; ++i) {
+    parameters.push_back(Parameter{.name = "n" + std::to_string(i), .type = ParameterType::integer, .low = 0, .high = 10});
+    sum += (i > 0 ? " + 2*n" : "2*n") + std::to_string(i);
+  }
+  const Space space(parameters, {*parse_linear_constraint(sum + " == 640", parameters).constraint,
+                                 *parse_linear_constraint("n0 + n1 <= 3", parameters).constraint});
+  FeasibleSampler sampler(space);
+  std::mt19937_64 rng(11);
+  for (const Eigen::VectorXd& x : sampler.design(10, rng)) {
+    const Params p = space.decode(x);
+    REQUIRE(space.check(p).empty());
+    long long total = 0;
+    for (int i = 0; i < 64; ++i) total += 2 * p["n" + std::to_string(i)].get<long long>();
+    CHECK(total == 640);
+  }
+}
+
 TEST_CASE("Linear constraints: inequalities that pin a setting are sampled along what is left free", "[constraints][sampler]") {
   const std::vector<Parameter> parameters{Parameter{.name = "a", .low = 0, .high = 1}, Parameter{.name = "b", .low = 0, .high = 1},
                                           Parameter{.name = "c", .low = 0, .high = 1}, Parameter{.name = "d", .low = 0, .high = 1}};
