@@ -347,9 +347,13 @@ void parse_objectives(const Node& top, CampaignConfig& c) {
   c.objective = c.objectives.front();
   if (top.has("objective")) {
     const Objective single = parse_objective(top.child("objective"));
-    if (single.name != c.objective.name || single.goal != c.objective.goal)
+    const auto goal = [](Goal g) { return g == Goal::minimize ? "minimize" : "maximize"; };
+    if (single.name != c.objective.name)
       top.child("objective").fail(fmt::format("names \"{}\" but \"objectives\" starts with \"{}\": give one of the two (\"objectives\" for several)",
                                               single.name, c.objective.name));
+    if (single.goal != c.objective.goal)
+      top.child("objective").fail(fmt::format("says {} \"{}\" but \"objectives\" says {} it: give one of the two (\"objectives\" for several)",
+                                              goal(single.goal), single.name, goal(c.objective.goal)));
   }
 }
 

@@ -56,11 +56,16 @@ const CLI::Validator kGraceSeconds = between(0, labloop::kMaxSeconds);
 int validate(const std::string& file, bool instruments) {
   const auto config = labloop::load_campaign_config(file, labloop::sim::catalogue());
   const auto count = [](size_t n, const char* noun) { return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s"); };
+  // The files it names are read first: "ok" is said only of a campaign that can start.
+  const std::optional<labloop::PriorResults> prior =
+      config.prior_results.empty() ? std::nullopt : std::optional<labloop::PriorResults>(labloop::read_prior_results(config));
+  const std::optional<labloop::CandidateFile> pool =
+      config.candidates.empty() ? std::nullopt : std::optional<labloop::CandidateFile>(labloop::read_candidates(config));
   fmt::print("{}: ok — campaign \"{}\", {}, {}, budget {}, planner {}\n", file, config.name,
              count(config.parameters.size(), "parameter"), count(config.instruments.size(), "instrument"),
              count(static_cast<size_t>(config.budget.experiments), "experiment"), config.planner.kind);
-  if (!config.prior_results.empty()) {
-    const auto priors = labloop::read_prior_results(config);
+  if (prior) {
+    const auto& priors = *prior;
     for (const auto& skipped : priors.skipped) fmt::print("prior_results: {}\n", skipped);
     if (!priors.ignored_columns.empty()) fmt::print("prior_results: ignored columns (neither parameters nor outputs): {}\n", fmt::join(priors.ignored_columns, ", "));
     fmt::print("prior_results: {} of {} taught to the planner before its first proposal\n", count(priors.rows.size(), "row"),
@@ -92,8 +97,8 @@ int validate(const std::string& file, bool instruments) {
   // journal will record it.
   const nlohmann::json beta = config.planner.kind == "bayesian" ? config.planner.options.value("beta", nlohmann::json()) : nlohmann::json();
   const std::string exploring = beta.is_number() ? fmt::format("; the planner explores them with UCB beta {:g}", beta.get<double>()) : "";
-  if (!config.candidates.empty()) {
-    const auto candidates = labloop::read_candidates(config);
+  if (pool) {
+    const auto& candidates = *pool;
     fmt::print("candidates: {} from {}; proposals are chosen among them, each at most once{}\n", count(static_cast<size_t>(candidates.pool.size()), "row"),
                candidates.path.string(), exploring);
   } else {
@@ -645,7 +650,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 says what is wrong; its own codes (105, 106, 109, …) are no contract of ours: a
+    // mistake in the command line is exit 2, as one in a campaign file is. --help is 0.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   try {
     if (*validate_cmd) return validate(file, validate_instruments);
