@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "labloop/core/csv_table.hpp"
@@ -141,13 +142,36 @@ std::optional<ManualEntry> read_entry(const fs::path& campaign_dir, const std::s
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
+  // The parser keeps the last of a repeated key: {"yield": 5, "yield": 50} would be read as 50
+  // without a word, where `enter yield=5 yield=50` is refused. Repeats are refused here too.
+  std::vector<std::set<std::string>> keys;
+  std::optional<std::string> repeated;
+  const json::parser_callback_t track = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    else if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    else if (event == json::parse_event_t::key && !keys.empty() && !repeated && !keys.back().insert(parsed.get<std::string>()).second)
+      repeated = parsed.get<std::string>();
+    return true;
+  };
   json j;
   try {
-    j = json::parse(text.str());
+    j = json::parse(text.str(), track);
   } catch (const json::exception&) {
     throw Error(fmt::format("{}: not valid JSON", path.string()));
   }
+  if (repeated) throw Error(fmt::format("{}: not a result entry: \"{}\" is given twice", path.string(), *repeated));
   return ManualEntry::from_json(j, path.string());
+}
+
+std::optional<ManualEntry> read_checked_entry(const fs::path& campaign_dir, const std::string& experiment, const CampaignConfig& config) {
+  std::optional<ManualEntry> entry = read_entry(campaign_dir, experiment);
+  if (!entry) return entry;
+  std::string why = entry->experiment == experiment
+                        ? check_entry_content(config, *entry)
+                        : fmt::format("it names experiment \"{}\", but its file is {}'s", entry->experiment, experiment);
+  if (!why.empty())
+    throw Error(fmt::format("{}: refused, not recorded: {}", entry_path(campaign_dir, experiment).string(), why));
+  return entry;
 }
 
 std::vector<PendingExperiment> pending_experiments(const fs::path& campaign_dir, const CampaignConfig& config, const CampaignState& state) {
@@ -158,7 +182,7 @@ std::vector<PendingExperiment> pending_experiments(const fs::path& campaign_dir,
     if (!ic || !ic->is_manual()) continue;
     PendingExperiment p{e, ic->name, std::nullopt, {}};
     try {
-      p.entered = read_entry(campaign_dir, e->id);
+      p.entered = read_checked_entry(campaign_dir, e->id, config);
     } catch (const Error& bad) {
       p.unreadable = bad.what();
     }
@@ -182,6 +206,10 @@ std::string check_entry(const CampaignConfig& config, const CampaignState& state
   if (!ic || !ic->is_manual())
     return fmt::format("{} is not waiting for a person ({}); only experiments on manual instruments take entered results", entry.experiment,
                        e->assigned_to ? "it runs on instrument '" + *e->assigned_to + "'" : "it is not dispatched yet");
+  return check_entry_content(config, entry);
+}
+
+std::string check_entry_content(const CampaignConfig& config, const ManualEntry& entry) {
   if (entry.failed) {
     if (!entry.values.empty()) return "give either values or --failed, not both";
     if (entry.failed->empty()) return "say why it failed (--failed \"reason\")";

@@ -102,7 +102,7 @@ int pending(const std::string& directory, bool csv) {
                                        p.unit.empty() ? "" : " " + p.unit));
     fmt::print("\n  {}  on {}  since {}\n      {}\n", w.experiment->id, w.instrument, w.experiment->dispatched_at, fmt::join(settings, ", "));
     if (!w.unreadable.empty()) {
-      fmt::print("      its entry cannot be read: {}\n      fix or delete that file, then enter again\n", w.unreadable);
+      fmt::print("      its entry cannot be recorded: {}\n      fix or delete that file, then enter again\n", w.unreadable);
       continue;
     }
     if (w.entered) {

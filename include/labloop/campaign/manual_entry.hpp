@@ -53,15 +53,20 @@ std::filesystem::path entry_path(const std::filesystem::path& campaign_dir, cons
 // and by whom it was entered) or the disk refuses.
 void write_entry(const std::filesystem::path& campaign_dir, const ManualEntry& entry);
 // The entry for `experiment`, if one was written. Throws Error when the file is unreadable,
-// larger than kMaxEntryBytes or not an entry.
+// larger than kMaxEntryBytes or not an entry (a key given twice included).
 std::optional<ManualEntry> read_entry(const std::filesystem::path& campaign_dir, const std::string& experiment);
+// read_entry, then what `enter` checks of an entry's content (check_entry_content, and that the
+// file names its own experiment): a file written into the inbox by hand is held to the same rules.
+// Throws Error naming the file and why it is refused; the experiment stays open.
+std::optional<ManualEntry> read_checked_entry(const std::filesystem::path& campaign_dir, const std::string& experiment,
+                                              const CampaignConfig& config);
 
 // An experiment waiting for a person: open, and dispatched to a manual instrument.
 struct PendingExperiment {
   const ExperimentState* experiment;
   std::string instrument;
   std::optional<ManualEntry> entered;  // entered, not yet recorded by the campaign
-  std::string unreadable;              // its entry file exists but cannot be read: why
+  std::string unreadable;              // its entry file exists but cannot be read or is refused: why
 };
 std::vector<PendingExperiment> pending_experiments(const std::filesystem::path& campaign_dir, const CampaignConfig& config,
                                                     const CampaignState& state);
@@ -70,6 +75,10 @@ std::vector<PendingExperiment> pending_experiments(const std::filesystem::path& 
 // instrument; values must name the objective or a declared output (with did-you-mean), be finite
 // and lie in the declared range; the objective is required unless the entry says it failed.
 std::string check_entry(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry);
+
+// What check_entry checks of the entry itself, whatever the journal says: values or a failure with
+// its reason (not both), then check_values. The campaign applies it to every inbox file it reads.
+std::string check_entry_content(const CampaignConfig& config, const ManualEntry& entry);
 
 // The value checks alone (names, finite, ranges, the objective present).
 std::string check_values(const CampaignConfig& config, const ManualEntry& entry);

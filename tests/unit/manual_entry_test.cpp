@@ -1,0 +1,117 @@
+// Results a person enters (manual_entry.hpp): what `labloop enter` refuses, and that an entry file
+// written into the inbox by hand is held to the same checks when the campaign reads it.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <thread>
+
+#include "labloop/campaign/manual_entry.hpp"
+#include "manual_instrument.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+namespace fs = std::filesystem;
+
+namespace {
+
+// yield (the objective, 0–100 %) and purity (optional, 0–100 %), one person with room for two.
+CampaignConfig manual_entry_config() {
+  return parse_campaign_config(R"({"name": "by-hand",
+    "parameters": [{"name": "t", "type": "continuous", "low": 40, "high": 100}],
+    "objective": {"name": "yield", "goal": "maximize"},
+    "outputs": [{"name": "yield", "unit": "%", "low": 0, "high": 100}, {"name": "purity", "unit": "%", "low": 0, "high": 100}],
+    "planner": {"kind": "sobol"},
+    "instruments": [{"name": "chemist", "manual": true, "capacity": 2}],
+    "budget": {"experiments": 4}})",
+                               "by-hand.json", sim::catalogue());
+}
+
+// An entry file as a person might write it into DIR/inbox/ without `labloop enter` (renamed into
+// place, so a campaign looking meanwhile never reads half of it).
+void put_in_inbox(const fs::path& dir, const std::string& experiment, const std::string& text) {
+  fs::create_directories(inbox_dir(dir));
+  test::write_file(inbox_dir(dir) / "partial", text);
+  fs::rename(inbox_dir(dir) / "partial", entry_path(dir, experiment));
+}
+
+std::string inbox_entry_with(const std::string& experiment, const std::string& values) {
+  return R"({"at":"x","by":"x","experiment":")" + experiment + R"(","source":"command line","values":)" + values + "}";
+}
+
+}  // namespace
+
+TEST_CASE("Inbox entries written by hand get the checks enter applies and are refused with the reason", "[manual]") {
+  test::TempDir dir;
+  const CampaignConfig config = manual_entry_config();
+  const std::string id = "by-hand-0001";
+
+  put_in_inbox(dir.path(), id, inbox_entry_with(id, R"({"yield":71.5,"purity":93})"));
+  const auto good = read_checked_entry(dir.path(), id, config);
+  REQUIRE(good);
+  CHECK(good->values.at("yield") == 71.5);
+  CHECK_FALSE(read_checked_entry(dir.path(), "by-hand-0002", config));  // nothing entered yet
+
+  const auto refusal = [&](const std::string& values) {
+    put_in_inbox(dir.path(), id, inbox_entry_with(id, values));
+    return test::message_of([&] { read_checked_entry(dir.path(), id, config); });
+  };
+  CHECK_THAT(refusal(R"({"yield":500})"), Catch::Contains("refused, not recorded: yield = 500 is above its declared range (high 100 %)"));
+  CHECK_THAT(refusal(R"({"bogus":5})"), Catch::Contains("\"bogus\" is not an output of this campaign"));
+  CHECK_THAT(refusal(R"({"purity":5})"), Catch::Contains("the objective \"yield\" is missing"));
+  CHECK_THAT(refusal(R"({"yield":5,"yield":50})"), Catch::Contains("\"yield\" is given twice"));
+  CHECK_THAT(refusal(R"({"yield":5})"), Catch::Equals(""));
+  // The same rules as enter's: check_entry_content is what both apply.
+  ManualEntry typed;
+  typed.experiment = id;
+  typed.values = {{"yield", 500}};
+  CHECK_THAT(check_entry_content(config, typed), Catch::Contains("yield = 500 is above its declared range"));
+
+  put_in_inbox(dir.path(), id, R"({"experiment":"by-hand-0002","values":{"yield":5}})");
+  CHECK_THAT(test::message_of([&] { read_checked_entry(dir.path(), id, config); }),
+             Catch::Contains("it names experiment \"by-hand-0002\", but its file is by-hand-0001's"));
+  put_in_inbox(dir.path(), id, R"({"experiment":"by-hand-0001","failed":"no product","values":{"yield":5}})");
+  CHECK_THAT(test::message_of([&] { read_checked_entry(dir.path(), id, config); }), Catch::Contains("give either values or --failed, not both"));
+}
+
+TEST_CASE("The manual instrument leaves an experiment open while its inbox entry is refused, and takes a good one", "[manual]") {
+  test::TempDir dir;
+  const CampaignConfig config = manual_entry_config();
+  const std::string id = "by-hand-0001";
+  std::mutex lock;
+  std::vector<std::string> notes;
+  detail::ManualInstrument person(config, 0, dir.path(), [&](const std::string& note) {
+    std::lock_guard held(lock);
+    notes.push_back(note);
+  });
+  put_in_inbox(dir.path(), id, inbox_entry_with(id, R"({"yield":500})"));
+  std::stop_source stop;
+  std::optional<Values> got;
+  std::string error;
+  std::thread waiting([&] {
+    try {
+      got = person.run_experiment(id, {}, stop.get_token());
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  const auto noted = [&] {
+    std::lock_guard held(lock);
+    return notes.size();
+  };
+  for (int i = 0; i < 200 && noted() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  {
+    std::lock_guard held(lock);
+    REQUIRE(notes.size() == 1);  // once, not at every look
+    CHECK_THAT(notes[0], Catch::Contains("yield = 500 is above its declared range"));
+    CHECK_THAT(notes[0], Catch::Contains(id + " stays open: fix or delete that file, then enter again"));
+  }
+  CHECK(error.empty());  // not a failure: still waiting
+  fs::remove(entry_path(dir.path(), id));
+  put_in_inbox(dir.path(), id, inbox_entry_with(id, R"({"yield":71.5})"));
+  waiting.join();
+  REQUIRE(got);
+  CHECK(got->at("yield") == 71.5);
+}
