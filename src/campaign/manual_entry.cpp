@@ -105,12 +105,17 @@ void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
   std::error_code ec;
   if (fs::create_directory(dir, ec)) fsync_dir(campaign_dir);
   if (ec) throw Error(fmt::format("{}: cannot create the inbox: {}", dir.string(), ec.message()));
+  // What read_entry would not read is not saved: an entry is never replaced, so it would block
+  // the experiment for good. check_entry keeps every field far below this; this is the backstop.
+  const std::string text = entry.to_json().dump() + "\n";
+  if (text.size() > kMaxEntryBytes)
+    throw Error(fmt::format("{}: the entry would be {} bytes; an entry is at most {} bytes", entry.experiment, text.size(), kMaxEntryBytes));
   const fs::path target = entry_path(campaign_dir, entry.experiment);
   const fs::path temp = dir / fmt::format(".{}.{}.tmp", entry.experiment, ::getpid());
   {
     Fd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
     if (f.fd < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_error(errno)));
-    write_all(f.fd, entry.to_json().dump() + "\n", temp);
+    write_all(f.fd, text, temp);
     if (::fsync(f.fd) != 0) throw Error(fmt::format("{}: cannot write to disk: {}", temp.string(), os_error(errno)));
   }
   // link() refuses an existing name, so two people entering the same experiment cannot overwrite
@@ -209,7 +214,20 @@ std::string check_entry(const CampaignConfig& config, const CampaignState& state
   return check_entry_content(config, entry);
 }
 
+namespace {
+
+// Why a free-text field is too long to keep ("" when it is not).
+std::string text_too_long(const char* what, const std::string& text) {
+  if (text.size() <= kMaxEntryText) return {};
+  return fmt::format("{} is {} bytes long; at most {} bytes are kept (shorten it)", what, text.size(), kMaxEntryText);
+}
+
+}  // namespace
+
 std::string check_entry_content(const CampaignConfig& config, const ManualEntry& entry) {
+  if (std::string why = text_too_long("who entered it (--by)", entry.by); !why.empty()) return why;
+  if (entry.failed)
+    if (std::string why = text_too_long("the reason it failed (--failed)", *entry.failed); !why.empty()) return why;
   if (entry.failed) {
     if (!entry.values.empty()) return "give either values or --failed, not both";
     if (entry.failed->empty()) return "say why it failed (--failed \"reason\")";
@@ -298,6 +316,7 @@ std::string check_correction(const CampaignConfig& config, const CampaignState& 
   if (!ic || !ic->is_manual())
     return fmt::format("{} was measured by instrument '{}'; only results a person entered can be corrected", entry.experiment, e->instrument);
   if (entry.failed) return "a correction gives the right values (a recorded result cannot become a failure)";
+  if (std::string why = text_too_long("who corrected it (--by)", entry.by); !why.empty()) return why;
   return check_values(config, entry);
 }
 

@@ -129,9 +129,13 @@ int correct(const EnterCommand& command, const Campaign& c) {
     throw Error(fmt::format("the campaign is running: stop it (Ctrl-C), correct the result, then `labloop resume {}`", command.directory));
   ManualEntry e;
   e.experiment = command.experiment;
+  e.by = command.by.empty() ? os_user_name() : command.by;
   parse_assignments(command.values, e);
   if (!command.failed.empty()) e.failed = command.failed;
-  if (const std::string why = check_correction(c.config, c.state, e); !why.empty()) {
+  std::string why = check_correction(c.config, c.state, e);
+  if (why.empty() && command.correct.size() > kMaxEntryText)
+    why = fmt::format("the reason (--correct) is {} bytes long; at most {} bytes are kept (shorten it)", command.correct.size(), kMaxEntryText);
+  if (!why.empty()) {
     fmt::print("refused {}: {}\n", e.experiment, why);
     return 2;
   }
@@ -160,7 +164,7 @@ int correct(const EnterCommand& command, const Campaign& c) {
   corrected.previous_values = before.values;
   corrected.previous_objective = before.objective.value_or(0);
   corrected.reason = command.correct;
-  corrected.by = command.by.empty() ? os_user_name() : command.by;
+  corrected.by = e.by;
   {
     Journal journal(c.journal);
     journal.append(std::string(event_name(corrected)), encode_fields(corrected));

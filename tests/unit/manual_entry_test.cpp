@@ -1,6 +1,7 @@
 // Results a person enters (manual_entry.hpp): what `labloop enter` refuses, and that an entry file
 // written into the inbox by hand is held to the same checks when the campaign reads it.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <chrono>
 #include <mutex>
@@ -114,4 +115,24 @@ TEST_CASE("The manual instrument leaves an experiment open while its inbox entry
   waiting.join();
   REQUIRE(got);
   CHECK(got->at("yield") == 71.5);
+}
+
+TEST_CASE("Free text in an entry has a stated limit, so every entry enter saves can be recorded", "[manual]") {
+  test::TempDir dir;
+  const CampaignConfig config = manual_entry_config();
+  ManualEntry e;
+  e.experiment = "by-hand-0001";
+  e.values = {{"yield", 71.5}};
+  e.by = std::string(kMaxEntryBytes + 1, 'a');  // once reported saved, then never recorded
+  CHECK_THAT(check_entry_content(config, e), Catch::Contains(fmt::format("who entered it (--by) is {} bytes long; at most 1000 bytes", kMaxEntryBytes + 1)));
+  e.by = std::string(kMaxEntryText, 'a');
+  CHECK(check_entry_content(config, e).empty());
+  ManualEntry failed;
+  failed.experiment = e.experiment;
+  failed.failed = std::string(kMaxEntryText + 1, 'x');
+  CHECK_THAT(check_entry_content(config, failed), Catch::Contains("the reason it failed (--failed) is 1001 bytes long"));
+  // The backstop: what read_entry would not read is not saved.
+  e.by = std::string(kMaxEntryBytes, 'a');
+  CHECK_THAT(test::message_of([&] { write_entry(dir.path(), e); }), Catch::Contains("an entry is at most 65536 bytes"));
+  CHECK_FALSE(fs::exists(entry_path(dir.path(), e.experiment)));
 }

@@ -28,6 +28,10 @@ namespace labloop {
 constexpr std::size_t kMaxEntryBytes = 64 * 1024;
 // Rows `labloop enter --csv` takes from one file.
 constexpr std::size_t kMaxEntryRows = 10000;
+// Bytes of a free-text field a person gives (who entered it, why it failed, why it is corrected):
+// far above any name or reason, and far below kMaxEntryBytes, so every entry `enter` saves can be
+// read back and recorded.
+constexpr std::size_t kMaxEntryText = 1000;
 
 // What a person may enter for a result: the outputs a result must carry (the objectives, then
 // the outputs outcome constraints and failure conditions name), then the other declared outputs.
@@ -77,13 +81,14 @@ std::vector<PendingExperiment> pending_experiments(const std::filesystem::path& 
 std::string check_entry(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry);
 
 // What check_entry checks of the entry itself, whatever the journal says: values or a failure with
-// its reason (not both), then check_values. The campaign applies it to every inbox file it reads.
+// its reason (not both), free text within kMaxEntryText, then check_values. The campaign applies it to every inbox file it reads.
 std::string check_entry_content(const CampaignConfig& config, const ManualEntry& entry);
 
 // The value checks alone (names, finite, ranges, the objective present).
 std::string check_values(const CampaignConfig& config, const ManualEntry& entry);
 // Why `entry` cannot correct its experiment's recorded result ("" when it can): the result must
-// be recorded, from a manual instrument, and the new values must pass check_values.
+// be recorded, from a manual instrument, and the new values must pass check_values (--by within
+// kMaxEntryText).
 std::string check_correction(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry);
 
 // Parses "name=value" words from the command line into entry.values; throws Error naming the
