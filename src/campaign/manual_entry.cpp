@@ -245,8 +245,10 @@ std::string check_values(const CampaignConfig& config, const ManualEntry& entry)
     if (!std::isfinite(value)) return fmt::format("{} must be a finite number", name);
     if (const OutputSpec* spec = config.find_output(name)) {
       const std::string unit = spec->unit.empty() ? "" : " " + spec->unit;
-      if (spec->low && value < *spec->low) return fmt::format("{} = {:g} is below its declared range (low {:g}{})", name, value, *spec->low, unit);
-      if (spec->high && value > *spec->high) return fmt::format("{} = {:g} is above its declared range (high {:g}{})", name, value, *spec->high, unit);
+      // Every digit that tells the value from the bound (100.0000000001 is not "100"): shortest
+      // round trip.
+      if (spec->low && value < *spec->low) return fmt::format("{} = {} is below its declared range (low {}{})", name, value, *spec->low, unit);
+      if (spec->high && value > *spec->high) return fmt::format("{} = {} is above its declared range (high {}{})", name, value, *spec->high, unit);
     }
   }
   for (const std::string& name : config.required_outputs()) {
@@ -265,7 +267,7 @@ void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry
       throw Error(fmt::format("\"{}\" is not NAME=VALUE (e.g. yield=71.5)", word));
     const std::string name = word.substr(0, eq);
     const auto value = parse_number(word.substr(eq + 1));
-    if (!value) throw Error(fmt::format("{}: \"{}\" is not a number", name, word.substr(eq + 1)));
+    if (!value) throw Error(fmt::format("{}: \"{}\" {}", name, word.substr(eq + 1), not_a_number_reason(word.substr(eq + 1))));
     if (entry.values.contains(name)) throw Error(fmt::format("{} is given twice", name));
     entry.values[name] = *value;
   }
@@ -288,15 +290,22 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
   for (const CsvRow& row : table.rows) {
     ManualEntry e;
     e.source = fmt::format("{} line {}", path.filename().string(), row.line);
+    std::string why;
     for (size_t i = 0; i < kinds.size(); ++i) {
       const std::string& cell = row.fields[i];
       if (kinds[i] == Column::experiment) e.experiment = cell;
       else if (kinds[i] == Column::failed && !cell.empty()) e.failed = cell;
       else if (kinds[i] == Column::output && !cell.empty()) {
+        const std::string& name = table.header[i];
         const auto v = parse_number(cell);
-        if (!v) throw Error(fmt::format("{}: line {}: {} \"{}\" is not a number", path.string(), row.line, table.header[i], cell));
-        e.values[table.header[i]] = *v;
+        if (!v && why.empty()) why = fmt::format("{}: \"{}\" {}", name, cell, not_a_number_reason(cell));
+        else if (v && e.values.contains(name) && why.empty()) why = fmt::format("{} is given twice", name);  // two columns, one output
+        else if (v) e.values[name] = *v;
       }
+    }
+    if (!why.empty()) {
+      file.refused.emplace_back(std::move(e), std::move(why));
+      continue;
     }
     if (e.values.empty() && !e.failed) {
       file.blank_rows.push_back(row.line);  // not measured yet: a template row left empty

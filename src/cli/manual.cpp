@@ -130,9 +130,14 @@ int correct(const EnterCommand& command, const Campaign& c) {
   ManualEntry e;
   e.experiment = command.experiment;
   e.by = command.by.empty() ? os_user_name() : command.by;
-  parse_assignments(command.values, e);
+  std::string why;
+  try {
+    parse_assignments(command.values, e);
+  } catch (const Error& bad) {
+    why = bad.what();  // refused like a value out of range: exit 2
+  }
   if (!command.failed.empty()) e.failed = command.failed;
-  std::string why = check_correction(c.config, c.state, e);
+  if (why.empty()) why = check_correction(c.config, c.state, e);
   if (why.empty() && command.correct.size() > kMaxEntryText)
     why = fmt::format("the reason (--correct) is {} bytes long; at most {} bytes are kept (shorten it)", command.correct.size(), kMaxEntryText);
   if (!why.empty()) {
@@ -184,6 +189,7 @@ int enter(const EnterCommand& command) {
   const Campaign c = open_campaign(command.directory);
   if (!command.correct.empty()) return correct(command, c);
   std::vector<ManualEntry> entries;
+  size_t accepted = 0, refused = 0;
   if (!command.csv.empty()) {
     if (!command.experiment.empty() || !command.values.empty() || !command.failed.empty())
       throw Error("give either --csv FILE or EXPERIMENT with values, not both");
@@ -191,18 +197,28 @@ int enter(const EnterCommand& command) {
     if (!file.ignored_columns.empty()) fmt::print("{}: ignored columns (not outputs): {}\n", command.csv, fmt::join(file.ignored_columns, ", "));
     if (!file.blank_rows.empty()) fmt::print("{}: skipped {} with no values: {}\n", command.csv, plural(file.blank_rows.size(), "row"), fmt::join(file.blank_rows, ", "));
     entries = std::move(file.entries);
+    for (const auto& [row, why] : file.refused) {
+      ++refused;
+      fmt::print("refused {} ({}): {}\n", row.experiment.empty() ? "(no experiment id)" : row.experiment, row.source, why);
+    }
   } else {
     if (command.experiment.empty()) throw Error("name the experiment (`labloop pending` lists them), or give --csv FILE");
     ManualEntry e;
     e.experiment = command.experiment;
     e.source = "command line";
-    parse_assignments(command.values, e);
+    try {
+      parse_assignments(command.values, e);
+    } catch (const Error& bad) {
+      // A value that is no number (or a name given twice) is a refused entry, as one out of range
+      // is: the same exit status, 2, and nothing saved.
+      fmt::print("refused {}: {}\n", e.experiment, bad.what());
+      return 2;
+    }
     if (!command.failed.empty()) e.failed = command.failed;
     if (e.values.empty() && !e.failed) throw Error("give the measured values (e.g. yield=71.5), or --failed \"reason\"");
     entries.push_back(std::move(e));
   }
   const std::string by = command.by.empty() ? os_user_name() : command.by;
-  size_t accepted = 0, refused = 0;
   for (auto& e : entries) {
     e.by = by;
     e.at = utc_now();
@@ -222,7 +238,7 @@ int enter(const EnterCommand& command) {
     }
     ++accepted;
     std::vector<std::string> shown;
-    for (const auto& [name, value] : e.values) shown.push_back(fmt::format("{}={:g}", name, value));
+    for (const auto& [name, value] : e.values) shown.push_back(fmt::format("{}={}", name, value));
     fmt::print("entered {}: {}\n", e.experiment, e.failed ? "failed: " + *e.failed : fmt::format("{}", fmt::join(shown, " ")));
   }
   if (accepted > 0)

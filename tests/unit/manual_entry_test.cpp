@@ -4,12 +4,14 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
 #include <mutex>
 #include <optional>
 #include <stop_token>
 #include <thread>
 
 #include "labloop/campaign/manual_entry.hpp"
+#include "labloop/core/csv_table.hpp"
 #include "manual_instrument.hpp"
 #include "test_support.hpp"
 
@@ -135,4 +137,43 @@ TEST_CASE("Free text in an entry has a stated limit, so every entry enter saves 
   e.by = std::string(kMaxEntryBytes, 'a');
   CHECK_THAT(test::message_of([&] { write_entry(dir.path(), e); }), Catch::Contains("an entry is at most 65536 bytes"));
   CHECK_FALSE(fs::exists(entry_path(dir.path(), e.experiment)));
+}
+
+TEST_CASE("Values on the command line are refused with the precise reason, and a bound is told from the value", "[manual]") {
+  const auto refusal = [](const std::string& word) {
+    ManualEntry e;
+    return test::message_of([&] { parse_assignments({word}, e); });
+  };
+  CHECK_THAT(refusal("yield=nan"), Catch::Contains("yield: \"nan\" is not a finite number"));
+  CHECK_THAT(refusal("yield=-inf"), Catch::Contains("is not a finite number"));
+  CHECK_THAT(refusal("yield=1e999"), Catch::Contains("yield: \"1e999\" is too large for a number"));
+  CHECK_THAT(refusal("yield=abc"), Catch::Contains("yield: \"abc\" is not a number in decimal notation"));
+  CHECK_THAT(refusal("yield=0x10"), Catch::Contains("is not a number in decimal notation"));
+  CHECK_THAT(refusal("yield="), Catch::Contains("yield: \"\" is empty"));
+  {
+    ManualEntry twice;
+    CHECK_THAT(test::message_of([&] { parse_assignments({"yield=1", "yield=2"}, twice); }), Catch::Contains("yield is given twice"));
+  }
+  // A decimal too small for a double is 0, as strtod reads it, whatever its sign.
+  ManualEntry tiny;
+  parse_assignments({"yield=1e-999", "purity=-1e-999"}, tiny);
+  CHECK(tiny.values.at("yield") == 0);
+  CHECK_FALSE(std::signbit(tiny.values.at("purity")));
+  CHECK(parse_number("4.9e-324") > 0);
+
+  ManualEntry over;
+  over.values = {{"yield", 100.0000000001}};
+  CHECK_THAT(check_values(manual_entry_config(), over), Catch::Contains("yield = 100.0000000001 is above its declared range (high 100 %)"));
+}
+
+TEST_CASE("A CSV row whose value is not a number is refused alone, as that value on the command line is", "[manual]") {
+  test::TempDir dir;
+  test::write_file(dir / "done.csv", "experiment,yield [%],yield\nby-hand-0001,abc,\nby-hand-0002,5,\nby-hand-0003,5,6\n");
+  const EntryFile file = read_entry_csv(dir / "done.csv", manual_entry_config());
+  REQUIRE(file.entries.size() == 1);
+  CHECK(file.entries[0].experiment == "by-hand-0002");
+  REQUIRE(file.refused.size() == 2);
+  CHECK(file.refused[0].first.experiment == "by-hand-0001");
+  CHECK_THAT(file.refused[0].second, Catch::Contains("yield: \"abc\" is not a number in decimal notation"));
+  CHECK_THAT(file.refused[1].second, Catch::Equals("yield is given twice"));
 }

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "labloop/campaign/campaign_config.hpp"
@@ -99,9 +100,11 @@ void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry
 // [unit]" is read as "name"; an optional "failed" column holds the reason for failed experiments),
 // then one row per experiment. Other columns (parameters, instrument, notes) are ignored and
 // listed, so a typo in an output's header shows. Rows with no value and no reason are skipped
-// (a template not filled in yet). Throws Error naming the row of a malformed one.
+// (a template not filled in yet); a row whose cell is not a number is refused, as that value on
+// the command line is. Throws Error naming the file when it cannot be read as a table.
 struct EntryFile {
   std::vector<ManualEntry> entries;
+  std::vector<std::pair<ManualEntry, std::string>> refused;  // rows not read, and why
   std::vector<std::string> ignored_columns;
   std::vector<std::size_t> blank_rows;
 };
