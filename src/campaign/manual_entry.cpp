@@ -274,6 +274,13 @@ void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry
 }
 
 EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
+  // A pipe would be waited on for ever and a folder read as an error from deep in the library:
+  // refused at once, in words, as the candidates reader does.
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (!ec && fs::is_directory(status)) throw Error(fmt::format("{} is a folder; name the CSV file itself (--csv FILE)", path.string()));
+  if (!ec && !fs::is_regular_file(status))
+    throw Error(fmt::format("{} is not a regular file (a device or a pipe); save the results as a CSV file and name it", path.string()));
   const CsvTable table = read_csv_table(path, {.max_rows = kMaxEntryRows});
   const auto outputs = manual_outputs(config);
   enum class Column { experiment, failed, output, ignored };

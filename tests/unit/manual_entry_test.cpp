@@ -2,6 +2,7 @@
 // written into the inbox by hand is held to the same checks when the campaign reads it.
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cmath>
@@ -176,4 +177,14 @@ TEST_CASE("A CSV row whose value is not a number is refused alone, as that value
   CHECK(file.refused[0].first.experiment == "by-hand-0001");
   CHECK_THAT(file.refused[0].second, Catch::Contains("yield: \"abc\" is not a number in decimal notation"));
   CHECK_THAT(file.refused[1].second, Catch::Equals("yield is given twice"));
+}
+
+TEST_CASE("enter --csv refuses a folder or a pipe at once, naming it", "[manual]") {
+  test::TempDir dir;
+  const CampaignConfig config = manual_entry_config();
+  CHECK_THAT(test::message_of([&] { read_entry_csv(dir.path(), config); }),
+             Catch::Equals(dir.path().string() + " is a folder; name the CSV file itself (--csv FILE)"));
+  const fs::path fifo = dir / "results.csv";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);  // nobody writes: reading it would wait for ever
+  CHECK_THAT(test::message_of([&] { read_entry_csv(fifo, config); }), Catch::Contains("is not a regular file (a device or a pipe)"));
 }
