@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "labloop/core/csv_table.hpp"
@@ -104,12 +105,17 @@ void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
   std::error_code ec;
   if (fs::create_directory(dir, ec)) fsync_dir(campaign_dir);
   if (ec) throw Error(fmt::format("{}: cannot create the inbox: {}", dir.string(), ec.message()));
+  // What read_entry would not read is not saved: an entry is never replaced, so it would block
+  // the experiment for good. check_entry keeps every field far below this; this is the backstop.
+  const std::string text = entry.to_json().dump() + "\n";
+  if (text.size() > kMaxEntryBytes)
+    throw Error(fmt::format("{}: the entry would be {} bytes; an entry is at most {} bytes", entry.experiment, text.size(), kMaxEntryBytes));
   const fs::path target = entry_path(campaign_dir, entry.experiment);
   const fs::path temp = dir / fmt::format(".{}.{}.tmp", entry.experiment, ::getpid());
   {
     Fd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
     if (f.fd < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_error(errno)));
-    write_all(f.fd, entry.to_json().dump() + "\n", temp);
+    write_all(f.fd, text, temp);
     if (::fsync(f.fd) != 0) throw Error(fmt::format("{}: cannot write to disk: {}", temp.string(), os_error(errno)));
   }
   // link() refuses an existing name, so two people entering the same experiment cannot overwrite
@@ -141,13 +147,36 @@ std::optional<ManualEntry> read_entry(const fs::path& campaign_dir, const std::s
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
+  // The parser keeps the last of a repeated key: {"yield": 5, "yield": 50} would be read as 50
+  // without a word, where `enter yield=5 yield=50` is refused. Repeats are refused here too.
+  std::vector<std::set<std::string>> keys;
+  std::optional<std::string> repeated;
+  const json::parser_callback_t track = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    else if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    else if (event == json::parse_event_t::key && !keys.empty() && !repeated && !keys.back().insert(parsed.get<std::string>()).second)
+      repeated = parsed.get<std::string>();
+    return true;
+  };
   json j;
   try {
-    j = json::parse(text.str());
+    j = json::parse(text.str(), track);
   } catch (const json::exception&) {
     throw Error(fmt::format("{}: not valid JSON", path.string()));
   }
+  if (repeated) throw Error(fmt::format("{}: not a result entry: \"{}\" is given twice", path.string(), *repeated));
   return ManualEntry::from_json(j, path.string());
+}
+
+std::optional<ManualEntry> read_checked_entry(const fs::path& campaign_dir, const std::string& experiment, const CampaignConfig& config) {
+  std::optional<ManualEntry> entry = read_entry(campaign_dir, experiment);
+  if (!entry) return entry;
+  std::string why = entry->experiment == experiment
+                        ? check_entry_content(config, *entry)
+                        : fmt::format("it names experiment \"{}\", but its file is {}'s", entry->experiment, experiment);
+  if (!why.empty())
+    throw Error(fmt::format("{}: refused, not recorded: {}", entry_path(campaign_dir, experiment).string(), why));
+  return entry;
 }
 
 std::vector<PendingExperiment> pending_experiments(const fs::path& campaign_dir, const CampaignConfig& config, const CampaignState& state) {
@@ -158,7 +187,7 @@ std::vector<PendingExperiment> pending_experiments(const fs::path& campaign_dir,
     if (!ic || !ic->is_manual()) continue;
     PendingExperiment p{e, ic->name, std::nullopt, {}};
     try {
-      p.entered = read_entry(campaign_dir, e->id);
+      p.entered = read_checked_entry(campaign_dir, e->id, config);
     } catch (const Error& bad) {
       p.unreadable = bad.what();
     }
@@ -182,6 +211,23 @@ std::string check_entry(const CampaignConfig& config, const CampaignState& state
   if (!ic || !ic->is_manual())
     return fmt::format("{} is not waiting for a person ({}); only experiments on manual instruments take entered results", entry.experiment,
                        e->assigned_to ? "it runs on instrument '" + *e->assigned_to + "'" : "it is not dispatched yet");
+  return check_entry_content(config, entry);
+}
+
+namespace {
+
+// Why a free-text field is too long to keep ("" when it is not).
+std::string text_too_long(const char* what, const std::string& text) {
+  if (text.size() <= kMaxEntryText) return {};
+  return fmt::format("{} is {} bytes long; at most {} bytes are kept (shorten it)", what, text.size(), kMaxEntryText);
+}
+
+}  // namespace
+
+std::string check_entry_content(const CampaignConfig& config, const ManualEntry& entry) {
+  if (std::string why = text_too_long("who entered it (--by)", entry.by); !why.empty()) return why;
+  if (entry.failed)
+    if (std::string why = text_too_long("the reason it failed (--failed)", *entry.failed); !why.empty()) return why;
   if (entry.failed) {
     if (!entry.values.empty()) return "give either values or --failed, not both";
     if (entry.failed->empty()) return "say why it failed (--failed \"reason\")";
@@ -199,8 +245,10 @@ std::string check_values(const CampaignConfig& config, const ManualEntry& entry)
     if (!std::isfinite(value)) return fmt::format("{} must be a finite number", name);
     if (const OutputSpec* spec = config.find_output(name)) {
       const std::string unit = spec->unit.empty() ? "" : " " + spec->unit;
-      if (spec->low && value < *spec->low) return fmt::format("{} = {:g} is below its declared range (low {:g}{})", name, value, *spec->low, unit);
-      if (spec->high && value > *spec->high) return fmt::format("{} = {:g} is above its declared range (high {:g}{})", name, value, *spec->high, unit);
+      // Every digit that tells the value from the bound (100.0000000001 is not "100"): shortest
+      // round trip.
+      if (spec->low && value < *spec->low) return fmt::format("{} = {} is below its declared range (low {}{})", name, value, *spec->low, unit);
+      if (spec->high && value > *spec->high) return fmt::format("{} = {} is above its declared range (high {}{})", name, value, *spec->high, unit);
     }
   }
   for (const std::string& name : config.required_outputs()) {
@@ -219,13 +267,20 @@ void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry
       throw Error(fmt::format("\"{}\" is not NAME=VALUE (e.g. yield=71.5)", word));
     const std::string name = word.substr(0, eq);
     const auto value = parse_number(word.substr(eq + 1));
-    if (!value) throw Error(fmt::format("{}: \"{}\" is not a number", name, word.substr(eq + 1)));
+    if (!value) throw Error(fmt::format("{}: \"{}\" {}", name, word.substr(eq + 1), not_a_number_reason(word.substr(eq + 1))));
     if (entry.values.contains(name)) throw Error(fmt::format("{} is given twice", name));
     entry.values[name] = *value;
   }
 }
 
 EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
+  // A pipe would be waited on for ever and a folder read as an error from deep in the library:
+  // refused at once, in words, as the candidates reader does.
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (!ec && fs::is_directory(status)) throw Error(fmt::format("{} is a folder; name the CSV file itself (--csv FILE)", path.string()));
+  if (!ec && !fs::is_regular_file(status))
+    throw Error(fmt::format("{} is not a regular file (a device or a pipe); save the results as a CSV file and name it", path.string()));
   const CsvTable table = read_csv_table(path, {.max_rows = kMaxEntryRows});
   const auto outputs = manual_outputs(config);
   enum class Column { experiment, failed, output, ignored };
@@ -242,15 +297,22 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
   for (const CsvRow& row : table.rows) {
     ManualEntry e;
     e.source = fmt::format("{} line {}", path.filename().string(), row.line);
+    std::string why;
     for (size_t i = 0; i < kinds.size(); ++i) {
       const std::string& cell = row.fields[i];
       if (kinds[i] == Column::experiment) e.experiment = cell;
       else if (kinds[i] == Column::failed && !cell.empty()) e.failed = cell;
       else if (kinds[i] == Column::output && !cell.empty()) {
+        const std::string& name = table.header[i];
         const auto v = parse_number(cell);
-        if (!v) throw Error(fmt::format("{}: line {}: {} \"{}\" is not a number", path.string(), row.line, table.header[i], cell));
-        e.values[table.header[i]] = *v;
+        if (!v && why.empty()) why = fmt::format("{}: \"{}\" {}", name, cell, not_a_number_reason(cell));
+        else if (v && e.values.contains(name) && why.empty()) why = fmt::format("{} is given twice", name);  // two columns, one output
+        else if (v) e.values[name] = *v;
       }
+    }
+    if (!why.empty()) {
+      file.refused.emplace_back(std::move(e), std::move(why));
+      continue;
     }
     if (e.values.empty() && !e.failed) {
       file.blank_rows.push_back(row.line);  // not measured yet: a template row left empty
@@ -270,6 +332,7 @@ std::string check_correction(const CampaignConfig& config, const CampaignState& 
   if (!ic || !ic->is_manual())
     return fmt::format("{} was measured by instrument '{}'; only results a person entered can be corrected", entry.experiment, e->instrument);
   if (entry.failed) return "a correction gives the right values (a recorded result cannot become a failure)";
+  if (std::string why = text_too_long("who corrected it (--by)", entry.by); !why.empty()) return why;
   return check_values(config, entry);
 }
 

@@ -24,6 +24,7 @@ class ManualInstrument final : public Driver {
   static constexpr std::chrono::milliseconds kPoll{250};
 
  private:
+  CampaignConfig config_;  // what an entry is checked against (outputs, ranges, the objective)
   InstrumentInfo info_;
   std::filesystem::path dir_;
   std::function<void(const std::string&)> log_;

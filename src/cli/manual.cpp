@@ -102,7 +102,7 @@ int pending(const std::string& directory, bool csv) {
                                        p.unit.empty() ? "" : " " + p.unit));
     fmt::print("\n  {}  on {}  since {}\n      {}\n", w.experiment->id, w.instrument, w.experiment->dispatched_at, fmt::join(settings, ", "));
     if (!w.unreadable.empty()) {
-      fmt::print("      its entry cannot be read: {}\n      fix or delete that file, then enter again\n", w.unreadable);
+      fmt::print("      its entry cannot be recorded: {}\n      fix or delete that file, then enter again\n", w.unreadable);
       continue;
     }
     if (w.entered) {
@@ -129,9 +129,18 @@ int correct(const EnterCommand& command, const Campaign& c) {
     throw Error(fmt::format("the campaign is running: stop it (Ctrl-C), correct the result, then `labloop resume {}`", command.directory));
   ManualEntry e;
   e.experiment = command.experiment;
-  parse_assignments(command.values, e);
+  e.by = command.by.empty() ? os_user_name() : command.by;
+  std::string why;
+  try {
+    parse_assignments(command.values, e);
+  } catch (const Error& bad) {
+    why = bad.what();  // refused like a value out of range: exit 2
+  }
   if (!command.failed.empty()) e.failed = command.failed;
-  if (const std::string why = check_correction(c.config, c.state, e); !why.empty()) {
+  if (why.empty()) why = check_correction(c.config, c.state, e);
+  if (why.empty() && command.correct.size() > kMaxEntryText)
+    why = fmt::format("the reason (--correct) is {} bytes long; at most {} bytes are kept (shorten it)", command.correct.size(), kMaxEntryText);
+  if (!why.empty()) {
     fmt::print("refused {}: {}\n", e.experiment, why);
     return 2;
   }
@@ -160,7 +169,7 @@ int correct(const EnterCommand& command, const Campaign& c) {
   corrected.previous_values = before.values;
   corrected.previous_objective = before.objective.value_or(0);
   corrected.reason = command.correct;
-  corrected.by = command.by.empty() ? os_user_name() : command.by;
+  corrected.by = e.by;
   {
     Journal journal(c.journal);
     journal.append(std::string(event_name(corrected)), encode_fields(corrected));
@@ -180,6 +189,7 @@ int enter(const EnterCommand& command) {
   const Campaign c = open_campaign(command.directory);
   if (!command.correct.empty()) return correct(command, c);
   std::vector<ManualEntry> entries;
+  size_t accepted = 0, refused = 0;
   if (!command.csv.empty()) {
     if (!command.experiment.empty() || !command.values.empty() || !command.failed.empty())
       throw Error("give either --csv FILE or EXPERIMENT with values, not both");
@@ -187,18 +197,28 @@ int enter(const EnterCommand& command) {
     if (!file.ignored_columns.empty()) fmt::print("{}: ignored columns (not outputs): {}\n", command.csv, fmt::join(file.ignored_columns, ", "));
     if (!file.blank_rows.empty()) fmt::print("{}: skipped {} with no values: {}\n", command.csv, plural(file.blank_rows.size(), "row"), fmt::join(file.blank_rows, ", "));
     entries = std::move(file.entries);
+    for (const auto& [row, why] : file.refused) {
+      ++refused;
+      fmt::print("refused {} ({}): {}\n", row.experiment.empty() ? "(no experiment id)" : row.experiment, row.source, why);
+    }
   } else {
     if (command.experiment.empty()) throw Error("name the experiment (`labloop pending` lists them), or give --csv FILE");
     ManualEntry e;
     e.experiment = command.experiment;
     e.source = "command line";
-    parse_assignments(command.values, e);
+    try {
+      parse_assignments(command.values, e);
+    } catch (const Error& bad) {
+      // A value that is no number (or a name given twice) is a refused entry, as one out of range
+      // is: the same exit status, 2, and nothing saved.
+      fmt::print("refused {}: {}\n", e.experiment, bad.what());
+      return 2;
+    }
     if (!command.failed.empty()) e.failed = command.failed;
     if (e.values.empty() && !e.failed) throw Error("give the measured values (e.g. yield=71.5), or --failed \"reason\"");
     entries.push_back(std::move(e));
   }
   const std::string by = command.by.empty() ? os_user_name() : command.by;
-  size_t accepted = 0, refused = 0;
   for (auto& e : entries) {
     e.by = by;
     e.at = utc_now();
@@ -218,7 +238,7 @@ int enter(const EnterCommand& command) {
     }
     ++accepted;
     std::vector<std::string> shown;
-    for (const auto& [name, value] : e.values) shown.push_back(fmt::format("{}={:g}", name, value));
+    for (const auto& [name, value] : e.values) shown.push_back(fmt::format("{}={}", name, value));
     fmt::print("entered {}: {}\n", e.experiment, e.failed ? "failed: " + *e.failed : fmt::format("{}", fmt::join(shown, " ")));
   }
   if (accepted > 0)

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -67,8 +68,31 @@ std::optional<double> parse_number(const std::string& text) {
   const char* last = text.data() + text.size();
   double v = 0;
   const auto [end, error] = std::from_chars(first, last, v);
+  if (error == std::errc::result_out_of_range && end == last) {
+    // Decimal, but beyond a double: too small (1e-999) is 0, too large (1e999) no number. from_chars
+    // says only "out of range"; strtod, given text from_chars took whole (so no hexadecimal), says
+    // which: 0 or the nearest subnormal, or HUGE_VAL.
+    const double near = std::strtod(std::string(first, last).c_str(), nullptr);
+    if (!std::isfinite(near)) return std::nullopt;
+    return near == 0 ? 0.0 : near;  // -1e-999 is 0, not "-0"
+  }
   if (error != std::errc() || end != last || !std::isfinite(v)) return std::nullopt;
   return v;
+}
+
+std::string not_a_number_reason(const std::string& text) {
+  if (parse_number(text)) return {};
+  const auto b = text.find_first_not_of(" \t\r\n"), e = text.find_last_not_of(" \t\r\n");
+  if (b == std::string::npos) return "is empty: give a number (e.g. 71.5)";
+  std::string word = text.substr(b, e - b + 1);
+  if (word[0] == '+' || word[0] == '-') word.erase(0, 1);
+  std::transform(word.begin(), word.end(), word.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (word.rfind("nan", 0) == 0 || word.rfind("inf", 0) == 0) return "is not a finite number";
+  double v = 0;
+  if (const auto [end, error] = std::from_chars(text.data() + b, text.data() + e + 1, v);
+      error == std::errc::result_out_of_range && end == text.data() + e + 1)
+    return "is too large for a number (at most about 1.8e308)";
+  return "is not a number in decimal notation (e.g. 71.5, -3, 1e-3; not 0x10)";
 }
 
 namespace {

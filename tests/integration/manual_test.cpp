@@ -91,8 +91,14 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   CHECK(o.status == 2);
   CHECK_THAT(o.output, Catch::Contains("the objective \"y\" is missing"));
   o = test::cli({"enter", out.string(), mine[0], "y=0x10"}, dir);  // strtod would read 16
-  CHECK(o.status == 1);  // a malformed NAME=VALUE is an error, as before: nothing was checked
+  CHECK(o.status == 2);  // a value that is no number is a refused entry, like one out of range
   CHECK_THAT(o.output, Catch::Contains("y: \"0x10\" is not a number"));
+  o = test::cli({"enter", out.string(), mine[0], "y=nan"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("y: \"nan\" is not a finite number"));
+  o = test::cli({"enter", out.string(), mine[0], "y=1", "y=2"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("y is given twice"));
   o = test::cli({"enter", out.string(), "mixed-0000", "y=1"}, dir);
   CHECK(o.status == 2);
   CHECK_THAT(o.output, Catch::Contains("this campaign has no experiment \"mixed-0000\""));

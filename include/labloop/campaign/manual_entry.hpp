@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "labloop/campaign/campaign_config.hpp"
@@ -28,6 +29,10 @@ namespace labloop {
 constexpr std::size_t kMaxEntryBytes = 64 * 1024;
 // Rows `labloop enter --csv` takes from one file.
 constexpr std::size_t kMaxEntryRows = 10000;
+// Bytes of a free-text field a person gives (who entered it, why it failed, why it is corrected):
+// far above any name or reason, and far below kMaxEntryBytes, so every entry `enter` saves can be
+// read back and recorded.
+constexpr std::size_t kMaxEntryText = 1000;
 
 // What a person may enter for a result: the outputs a result must carry (the objectives, then
 // the outputs outcome constraints and failure conditions name), then the other declared outputs.
@@ -53,15 +58,20 @@ std::filesystem::path entry_path(const std::filesystem::path& campaign_dir, cons
 // and by whom it was entered) or the disk refuses.
 void write_entry(const std::filesystem::path& campaign_dir, const ManualEntry& entry);
 // The entry for `experiment`, if one was written. Throws Error when the file is unreadable,
-// larger than kMaxEntryBytes or not an entry.
+// larger than kMaxEntryBytes or not an entry (a key given twice included).
 std::optional<ManualEntry> read_entry(const std::filesystem::path& campaign_dir, const std::string& experiment);
+// read_entry, then what `enter` checks of an entry's content (check_entry_content, and that the
+// file names its own experiment): a file written into the inbox by hand is held to the same rules.
+// Throws Error naming the file and why it is refused; the experiment stays open.
+std::optional<ManualEntry> read_checked_entry(const std::filesystem::path& campaign_dir, const std::string& experiment,
+                                              const CampaignConfig& config);
 
 // An experiment waiting for a person: open, and dispatched to a manual instrument.
 struct PendingExperiment {
   const ExperimentState* experiment;
   std::string instrument;
   std::optional<ManualEntry> entered;  // entered, not yet recorded by the campaign
-  std::string unreadable;              // its entry file exists but cannot be read: why
+  std::string unreadable;              // its entry file exists but cannot be read or is refused: why
 };
 std::vector<PendingExperiment> pending_experiments(const std::filesystem::path& campaign_dir, const CampaignConfig& config,
                                                     const CampaignState& state);
@@ -71,10 +81,15 @@ std::vector<PendingExperiment> pending_experiments(const std::filesystem::path& 
 // and lie in the declared range; the objective is required unless the entry says it failed.
 std::string check_entry(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry);
 
+// What check_entry checks of the entry itself, whatever the journal says: values or a failure with
+// its reason (not both), free text within kMaxEntryText, then check_values. The campaign applies it to every inbox file it reads.
+std::string check_entry_content(const CampaignConfig& config, const ManualEntry& entry);
+
 // The value checks alone (names, finite, ranges, the objective present).
 std::string check_values(const CampaignConfig& config, const ManualEntry& entry);
 // Why `entry` cannot correct its experiment's recorded result ("" when it can): the result must
-// be recorded, from a manual instrument, and the new values must pass check_values.
+// be recorded, from a manual instrument, and the new values must pass check_values (--by within
+// kMaxEntryText).
 std::string check_correction(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry);
 
 // Parses "name=value" words from the command line into entry.values; throws Error naming the
@@ -85,9 +100,11 @@ void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry
 // [unit]" is read as "name"; an optional "failed" column holds the reason for failed experiments),
 // then one row per experiment. Other columns (parameters, instrument, notes) are ignored and
 // listed, so a typo in an output's header shows. Rows with no value and no reason are skipped
-// (a template not filled in yet). Throws Error naming the row of a malformed one.
+// (a template not filled in yet); a row whose cell is not a number is refused, as that value on
+// the command line is. Throws Error naming the file when it cannot be read as a table.
 struct EntryFile {
   std::vector<ManualEntry> entries;
+  std::vector<std::pair<ManualEntry, std::string>> refused;  // rows not read, and why
   std::vector<std::string> ignored_columns;
   std::vector<std::size_t> blank_rows;
 };

@@ -35,8 +35,12 @@ struct CsvLimits {
 // wrong width or an unclosed quote.
 CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limits);
 
-// The number in a cell, or nothing when the cell is not exactly one finite number.
+// The number in a cell, or nothing when the cell is not exactly one finite number in decimal
+// notation. A decimal too small for a double (1e-999) is read as 0, as strtod reads it.
 std::optional<double> parse_number(const std::string& text);
+// Why parse_number refuses `text`, worded to follow it ("is not a finite number"); "" when it
+// takes it.
+std::string not_a_number_reason(const std::string& text);
 
 // Why `text` is not a number from `low` to `high` (a whole one when `whole`), worded for the
 // command line ("must be a whole number from 1 to 100000, got 0"); "" when it is. Both programs'

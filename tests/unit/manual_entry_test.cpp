@@ -1,0 +1,190 @@
+// Results a person enters (manual_entry.hpp): what `labloop enter` refuses, and that an entry file
+// written into the inbox by hand is held to the same checks when the campaign reads it.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <thread>
+
+#include "labloop/campaign/manual_entry.hpp"
+#include "labloop/core/csv_table.hpp"
+#include "manual_instrument.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+namespace fs = std::filesystem;
+
+namespace {
+
+// yield (the objective, 0–100 %) and purity (optional, 0–100 %), one person with room for two.
+CampaignConfig manual_entry_config() {
+  return parse_campaign_config(R"({"name": "by-hand",
+    "parameters": [{"name": "t", "type": "continuous", "low": 40, "high": 100}],
+    "objective": {"name": "yield", "goal": "maximize"},
+    "outputs": [{"name": "yield", "unit": "%", "low": 0, "high": 100}, {"name": "purity", "unit": "%", "low": 0, "high": 100}],
+    "planner": {"kind": "sobol"},
+    "instruments": [{"name": "chemist", "manual": true, "capacity": 2}],
+    "budget": {"experiments": 4}})",
+                               "by-hand.json", sim::catalogue());
+}
+
+// An entry file as a person might write it into DIR/inbox/ without `labloop enter` (renamed into
+// place, so a campaign looking meanwhile never reads half of it).
+void put_in_inbox(const fs::path& dir, const std::string& experiment, const std::string& text) {
+  fs::create_directories(inbox_dir(dir));
+  test::write_file(inbox_dir(dir) / "partial", text);
+  fs::rename(inbox_dir(dir) / "partial", entry_path(dir, experiment));
+}
+
+std::string inbox_entry_with(const std::string& experiment, const std::string& values) {
+  return R"({"at":"x","by":"x","experiment":")" + experiment + R"(","source":"command line","values":)" + values + "}";
+}
+
+}  // namespace
+
+TEST_CASE("Inbox entries written by hand get the checks enter applies and are refused with the reason", "[manual]") {
+  test::TempDir dir;
+  const CampaignConfig config = manual_entry_config();
+  const std::string id = "by-hand-0001";
+
+  put_in_inbox(dir.path(), id, inbox_entry_with(id, R"({"yield":71.5,"purity":93})"));
+  const auto good = read_checked_entry(dir.path(), id, config);
+  REQUIRE(good);
+  CHECK(good->values.at("yield") == 71.5);
+  CHECK_FALSE(read_checked_entry(dir.path(), "by-hand-0002", config));  // nothing entered yet
+
+  const auto refusal = [&](const std::string& values) {
+    put_in_inbox(dir.path(), id, inbox_entry_with(id, values));
+    return test::message_of([&] { read_checked_entry(dir.path(), id, config); });
+  };
+  CHECK_THAT(refusal(R"({"yield":500})"), Catch::Contains("refused, not recorded: yield = 500 is above its declared range (high 100 %)"));
+  CHECK_THAT(refusal(R"({"bogus":5})"), Catch::Contains("\"bogus\" is not an output of this campaign"));
+  CHECK_THAT(refusal(R"({"purity":5})"), Catch::Contains("the objective \"yield\" is missing"));
+  CHECK_THAT(refusal(R"({"yield":5,"yield":50})"), Catch::Contains("\"yield\" is given twice"));
+  CHECK_THAT(refusal(R"({"yield":5})"), Catch::Equals(""));
+  // The same rules as enter's: check_entry_content is what both apply.
+  ManualEntry typed;
+  typed.experiment = id;
+  typed.values = {{"yield", 500}};
+  CHECK_THAT(check_entry_content(config, typed), Catch::Contains("yield = 500 is above its declared range"));
+
+  put_in_inbox(dir.path(), id, R"({"experiment":"by-hand-0002","values":{"yield":5}})");
+  CHECK_THAT(test::message_of([&] { read_checked_entry(dir.path(), id, config); }),
+             Catch::Contains("it names experiment \"by-hand-0002\", but its file is by-hand-0001's"));
+  put_in_inbox(dir.path(), id, R"({"experiment":"by-hand-0001","failed":"no product","values":{"yield":5}})");
+  CHECK_THAT(test::message_of([&] { read_checked_entry(dir.path(), id, config); }), Catch::Contains("give either values or --failed, not both"));
+}
+
+TEST_CASE("The manual instrument leaves an experiment open while its inbox entry is refused, and takes a good one", "[manual]") {
+  test::TempDir dir;
+  const CampaignConfig config = manual_entry_config();
+  const std::string id = "by-hand-0001";
+  std::mutex lock;
+  std::vector<std::string> notes;
+  detail::ManualInstrument person(config, 0, dir.path(), [&](const std::string& note) {
+    std::lock_guard held(lock);
+    notes.push_back(note);
+  });
+  put_in_inbox(dir.path(), id, inbox_entry_with(id, R"({"yield":500})"));
+  std::stop_source stop;
+  std::optional<Values> got;
+  std::string error;
+  std::thread waiting([&] {
+    try {
+      got = person.run_experiment(id, {}, stop.get_token());
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  const auto noted = [&] {
+    std::lock_guard held(lock);
+    return notes.size();
+  };
+  for (int i = 0; i < 200 && noted() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  {
+    std::lock_guard held(lock);
+    REQUIRE(notes.size() == 1);  // once, not at every look
+    CHECK_THAT(notes[0], Catch::Contains("yield = 500 is above its declared range"));
+    CHECK_THAT(notes[0], Catch::Contains(id + " stays open: fix or delete that file, then enter again"));
+  }
+  CHECK(error.empty());  // not a failure: still waiting
+  fs::remove(entry_path(dir.path(), id));
+  put_in_inbox(dir.path(), id, inbox_entry_with(id, R"({"yield":71.5})"));
+  waiting.join();
+  REQUIRE(got);
+  CHECK(got->at("yield") == 71.5);
+}
+
+TEST_CASE("Free text in an entry has a stated limit, so every entry enter saves can be recorded", "[manual]") {
+  test::TempDir dir;
+  const CampaignConfig config = manual_entry_config();
+  ManualEntry e;
+  e.experiment = "by-hand-0001";
+  e.values = {{"yield", 71.5}};
+  e.by = std::string(kMaxEntryBytes + 1, 'a');  // once reported saved, then never recorded
+  CHECK_THAT(check_entry_content(config, e), Catch::Contains(fmt::format("who entered it (--by) is {} bytes long; at most 1000 bytes", kMaxEntryBytes + 1)));
+  e.by = std::string(kMaxEntryText, 'a');
+  CHECK(check_entry_content(config, e).empty());
+  ManualEntry failed;
+  failed.experiment = e.experiment;
+  failed.failed = std::string(kMaxEntryText + 1, 'x');
+  CHECK_THAT(check_entry_content(config, failed), Catch::Contains("the reason it failed (--failed) is 1001 bytes long"));
+  // The backstop: what read_entry would not read is not saved.
+  e.by = std::string(kMaxEntryBytes, 'a');
+  CHECK_THAT(test::message_of([&] { write_entry(dir.path(), e); }), Catch::Contains("an entry is at most 65536 bytes"));
+  CHECK_FALSE(fs::exists(entry_path(dir.path(), e.experiment)));
+}
+
+TEST_CASE("Values on the command line are refused with the precise reason, and a bound is told from the value", "[manual]") {
+  const auto refusal = [](const std::string& word) {
+    ManualEntry e;
+    return test::message_of([&] { parse_assignments({word}, e); });
+  };
+  CHECK_THAT(refusal("yield=nan"), Catch::Contains("yield: \"nan\" is not a finite number"));
+  CHECK_THAT(refusal("yield=-inf"), Catch::Contains("is not a finite number"));
+  CHECK_THAT(refusal("yield=1e999"), Catch::Contains("yield: \"1e999\" is too large for a number"));
+  CHECK_THAT(refusal("yield=abc"), Catch::Contains("yield: \"abc\" is not a number in decimal notation"));
+  CHECK_THAT(refusal("yield=0x10"), Catch::Contains("is not a number in decimal notation"));
+  CHECK_THAT(refusal("yield="), Catch::Contains("yield: \"\" is empty"));
+  {
+    ManualEntry twice;
+    CHECK_THAT(test::message_of([&] { parse_assignments({"yield=1", "yield=2"}, twice); }), Catch::Contains("yield is given twice"));
+  }
+  // A decimal too small for a double is 0, as strtod reads it, whatever its sign.
+  ManualEntry tiny;
+  parse_assignments({"yield=1e-999", "purity=-1e-999"}, tiny);
+  CHECK(tiny.values.at("yield") == 0);
+  CHECK_FALSE(std::signbit(tiny.values.at("purity")));
+  CHECK(parse_number("4.9e-324") > 0);
+
+  ManualEntry over;
+  over.values = {{"yield", 100.0000000001}};
+  CHECK_THAT(check_values(manual_entry_config(), over), Catch::Contains("yield = 100.0000000001 is above its declared range (high 100 %)"));
+}
+
+TEST_CASE("A CSV row whose value is not a number is refused alone, as that value on the command line is", "[manual]") {
+  test::TempDir dir;
+  test::write_file(dir / "done.csv", "experiment,yield [%],yield\nby-hand-0001,abc,\nby-hand-0002,5,\nby-hand-0003,5,6\n");
+  const EntryFile file = read_entry_csv(dir / "done.csv", manual_entry_config());
+  REQUIRE(file.entries.size() == 1);
+  CHECK(file.entries[0].experiment == "by-hand-0002");
+  REQUIRE(file.refused.size() == 2);
+  CHECK(file.refused[0].first.experiment == "by-hand-0001");
+  CHECK_THAT(file.refused[0].second, Catch::Contains("yield: \"abc\" is not a number in decimal notation"));
+  CHECK_THAT(file.refused[1].second, Catch::Equals("yield is given twice"));
+}
+
+TEST_CASE("enter --csv refuses a folder or a pipe at once, naming it", "[manual]") {
+  test::TempDir dir;
+  const CampaignConfig config = manual_entry_config();
+  CHECK_THAT(test::message_of([&] { read_entry_csv(dir.path(), config); }),
+             Catch::Equals(dir.path().string() + " is a folder; name the CSV file itself (--csv FILE)"));
+  const fs::path fifo = dir / "results.csv";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);  // nobody writes: reading it would wait for ever
+  CHECK_THAT(test::message_of([&] { read_entry_csv(fifo, config); }), Catch::Contains("is not a regular file (a device or a pipe)"));
+}
