@@ -337,7 +337,9 @@ std::string check_correction(const CampaignConfig& config, const CampaignState& 
 }
 
 bool campaign_running(const fs::path& journal) {
-  Fd f{::open(journal.c_str(), O_RDONLY | O_CLOEXEC)};
+  // Without waiting: a journal that is a pipe would block the open until a writer came (readers
+  // then refuse it as no regular file).
+  Fd f{::open(journal.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
   if (f.fd < 0) return false;
   // The campaign holds an exclusive flock for as long as it runs (journal.hpp); a shared one is
   // refused exactly then, and taking it briefly disturbs nobody.

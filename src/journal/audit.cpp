@@ -100,6 +100,11 @@ JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key)
   audit.failed = state.failed_outcomes();
   audit.open = state.open_count();
   audit.problems = state.problems();
+  // Resume and replay refuse a journal without its first line; so does verify.
+  if (events.empty())
+    audit.problems.insert(audit.problems.begin(), "line 1: the journal has no events; a campaign's journal starts with campaign_started "
+                                                  "carrying its configuration (a crash before it leaves nothing to resume: run the "
+                                                  "campaign again)");
   audit.sessions = sessions_of(events);
 
   audit.key_checked = key != nullptr;

@@ -93,14 +93,20 @@ void CampaignState::apply(const JournalEvent& event) {
       [&](const auto& e) {
         using Event = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<Event, CampaignStartedEvent>) {
+          // A resume writes campaign_resumed; a second start would be a second campaign in one journal.
+          if (started_) problems_.push_back(fmt::format("line {}: a second campaign_started (one journal holds one campaign; labloop "
+                                                        "writes campaign_resumed when it continues it)", line));
           start(e, event.time);
         } else if constexpr (std::is_same_v<Event, ProposedEvent>) {
           propose(e, event.time);
         } else if constexpr (std::is_same_v<Event, DispatchedEvent>) {
+          require_proposed(event);
           touch(*id, e.instrument, event.time, true);
         } else if constexpr (std::is_same_v<Event, AcceptedEvent>) {
+          require_proposed(event);
           touch(*id, e.instrument, event.time, false);
         } else if constexpr (std::is_same_v<Event, RejectedEvent>) {
+          require_proposed(event);
           reject(e);
         } else if constexpr (std::is_same_v<Event, ResultEvent> || std::is_same_v<Event, FailedEvent>) {
           conclude(event);
@@ -123,9 +129,20 @@ void CampaignState::apply(const JournalEvent& event) {
       event.body);
 }
 
+void CampaignState::require_proposed(const JournalEvent& event) {
+  const std::string& id = *event.experiment();
+  const ExperimentState* x = experiment(id);
+  if (!x || !x->proposed) problems_.push_back(fmt::format("line {}: {} for {}, which was never proposed", events_, event.name(), id));
+}
+
 void CampaignState::start(const CampaignStartedEvent& e, const std::string& time) {
   if (started_) return;  // the first one defines the campaign
   started_ = true;
+  // Resume and replay read the campaign from here; without it nothing can continue or be checked.
+  if (!e.config.is_object())
+    problems_.push_back(fmt::format("line {}: campaign_started carries no configuration (\"config\"); labloop always journals it, and "
+                                    "resume and replay cannot read the campaign without it",
+                                    events_));
   campaign_ = e.campaign;
   campaign_id_ = e.campaign_id;
   started_at_ = time;
@@ -153,6 +170,9 @@ void CampaignState::start(const CampaignStartedEvent& e, const std::string& time
   for (size_t i = constraints; i < not_counting_.size(); ++i) not_counting_[i].second = true;
   if (config_.is_object() && config_.contains("parameters") && config_["parameters"].is_array())
     for (const json& p : config_["parameters"]) parameter_names_.push_back(string_in(p, "name"));
+  if (config_.is_object() && config_.contains("instruments") && config_["instruments"].is_array())
+    for (const json& i : config_["instruments"])
+      if (i.is_object() && i.value("manual", json(false)) == json(true)) manual_instruments_.push_back(string_in(i, "name"));
 }
 
 void CampaignState::propose(const ProposedEvent& e, const std::string& time) {
@@ -204,6 +224,10 @@ void CampaignState::conclude(const JournalEvent& event) {
   } else if (x.outcome != ExperimentOutcome::open) {
     problems_.push_back(fmt::format("line {}: a second final outcome ({}) for {}, already {}", events_, event.name(), id,
                                     x.reported ? "result" : "failed"));
+  } else if (result && x.dispatched_at.empty()) {
+    // A result comes from an instrument it was sent to (a person's entry too: the manual instrument
+    // is dispatched to); a failure may come without (no instrument could take it).
+    problems_.push_back(fmt::format("line {}: result for {}, which was never dispatched", events_, id));
   }
   if (x.outcome != ExperimentOutcome::open) return;  // the first outcome is the one the loop acted on
 
@@ -245,6 +269,12 @@ void CampaignState::correct(const ResultCorrectedEvent& e) {
     problems_.push_back(fmt::format("line {}: a correction for {}, which has no recorded result", events_, e.experiment));
     return;
   }
+  // `labloop enter --correct` refuses any other (manual_entry.cpp); the correction still applies
+  // below, as the loop that journaled it acted on it.
+  if (std::find(manual_instruments_.begin(), manual_instruments_.end(), x->instrument) == manual_instruments_.end())
+    problems_.push_back(fmt::format("line {}: a correction for {}, measured by instrument '{}', which is not a manual one; only results a "
+                                    "person entered can be corrected",
+                                    events_, e.experiment, x->instrument));
   x->values = e.values.is_null() ? json::object() : e.values;
   x->objective = e.objective;
   // The best may have been the corrected one: look again over every result, in completion order

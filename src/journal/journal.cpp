@@ -27,6 +27,7 @@
 #include <ctime>
 #include <fmt/core.h>
 #include <utility>
+#include <vector>
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_limits.hpp"
@@ -82,21 +83,34 @@ int fsync_retrying(int fd) {
   }
 }
 
-// Whole file from offset 0; throws JournalError with the OS reason.
-std::string read_all(int fd, const std::filesystem::path& path) {
-  std::string text;
-  char buffer[65536];
-  off_t offset = 0;
-  for (;;) {
-    const ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw JournalError(fmt::format("{}: cannot read the journal: {}", path.string(), os_reason(errno)));
-    }
-    if (n == 0) return text;
-    text.append(buffer, static_cast<size_t>(n));
-    offset += n;
-  }
+// A journal is a regular file (a symbolic link to one is followed by open): a device such as
+// /dev/zero or /dev/urandom never ends, a pipe may never answer, so reading one would hang or fill
+// the memory. Refused before a byte is read.
+void refuse_unless_regular(int fd, const std::filesystem::path& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0)
+    throw JournalError(fmt::format("{}: cannot read the journal: {}", path.string(), os_reason(errno)));
+  if (S_ISREG(st.st_mode)) return;
+  const char* what = S_ISDIR(st.st_mode)   ? "a folder"
+                     : S_ISCHR(st.st_mode) ? "a device"
+                     : S_ISBLK(st.st_mode) ? "a block device"
+                     : S_ISFIFO(st.st_mode) ? "a pipe (FIFO)"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                                            : "an unknown kind of file";
+  throw JournalError(fmt::format("{}: is {}, not a regular file; a journal is the file labloop wrote (journal.jsonl): put it back, "
+                                 "or point the command at the campaign folder that holds it",
+                                 path.string(), what));
+}
+
+// Opened without waiting (a pipe's open would block until a writer comes), then checked to be a
+// regular file; the flag is cleared again, as it means nothing for a file.
+int open_journal_file(const std::filesystem::path& path, int flags, mode_t mode = 0) {
+  const int raw = open_retrying(path.c_str(), flags | O_NONBLOCK, mode);
+  if (raw < 0) return raw;
+  FdGuard fd(raw);
+  refuse_unless_regular(fd.get(), path);
+  if (const int now = ::fcntl(fd.get(), F_GETFL); now >= 0) (void)::fcntl(fd.get(), F_SETFL, now & ~O_NONBLOCK);
+  return fd.release();
 }
 
 std::string utc_now_iso() {
@@ -127,29 +141,34 @@ struct Parsed {
   size_t good_bytes = 0;  // length of the prefix made of complete, valid lines
 };
 
-// Parses journal text; see read_journal for the rules. `name` names the file in messages.
-Parsed parse_text(std::string_view text, const std::string& name) {
-  Parsed parsed;
-  parsed.contents.last_hash = journal_genesis_hash();
-  std::uint64_t previous_seq = 0;
-  std::string previous_hash = journal_genesis_hash();
-  size_t start = 0;
-  size_t line_number = 0;
-  while (start < text.size()) {
-    ++line_number;
-    const size_t newline = text.find('\n', start);
-    // A torn write is a last line without its newline: append() writes the newline last and
-    // acknowledges nothing before fsync, so such a line was never acknowledged and is dropped, even
-    // if what is there happens to parse. A line WITH its newline was written whole; if it is wrong,
-    // the file was damaged after the fact and that is reported, never cut away as a torn write.
-    if (newline == std::string::npos) {
-      parsed.contents.torn_tail = true;
-      parsed.contents.torn_tail_message = fmt::format("{}: line {} is incomplete (torn write); ignored", name, line_number);
-      return parsed;
-    }
-    const size_t end = newline;
-    const std::string_view line = text.substr(start, end - start);
+// Checks journal lines one at a time; see read_journal for the rules. `name` names the file in
+// messages.
+class LineChecker {
+ public:
+  explicit LineChecker(std::string name) : name_(std::move(name)) { parsed_.contents.last_hash = journal_genesis_hash(); }
 
+  // The 1-based number of the line being read.
+  size_t line_number() const { return line_number_ + 1; }
+
+  // A line longer than kMaxJournalLineBytes that has its newline: never written by labloop.
+  [[noreturn]] void too_long() const { too_long_at(line_number()); }
+
+  // A torn write is a last line without its newline: append() writes the newline last and
+  // acknowledges nothing before fsync, so such a line was never acknowledged and is dropped, even
+  // if what is there happens to parse. A line WITH its newline was written whole; if it is wrong,
+  // the file was damaged after the fact and that is reported (complete()), never cut away as a
+  // torn write.
+  void torn() {
+    parsed_.contents.torn_tail = true;
+    parsed_.contents.torn_tail_message = fmt::format("{}: line {} is incomplete (torn write); ignored", name_, line_number());
+  }
+
+  // One whole line, without its newline.
+  void complete(std::string_view line) {
+    ++line_number_;
+    const size_t line_number = line_number_;
+    const std::string& name = name_;
+    if (line.size() > kMaxJournalLineBytes) too_long_at(line_number);
     // Checked before parsing: nested JSON is handled recursively, and a deep enough line would
     // overflow the stack of every reader (resume, verify, replay) instead of being reported.
     if (const auto at = find_excess_nesting(line, kMaxJournalLineDepth))
@@ -178,24 +197,99 @@ Parsed parse_text(std::string_view text, const std::string& name) {
                                      "chain); {}",
                                      name, line_number, kDamagedAdvice));
     const std::string_view stored = line.substr(line.size() - kHashHexLength - 2, kHashHexLength);
-    const std::string expected = journal_hash(previous_hash, line.substr(0, line.size() - kHashSuffixLength));
+    const std::string expected = journal_hash(previous_hash_, line.substr(0, line.size() - kHashSuffixLength));
     if (stored != expected)
       throw JournalError(fmt::format("{}: line {} does not match its hash chain: it was changed, or a line before "
                                      "it was removed or inserted; {}",
                                      name, line_number, kDamagedAdvice));
-    previous_hash = expected;
+    previous_hash_ = expected;
     const auto s = seq->get<std::uint64_t>();
-    if (s != previous_seq + 1)
+    if (s != previous_seq_ + 1)
       throw JournalError(fmt::format("{}: line {} has seq {} but {} was expected (events are missing or out of "
                                      "order); {}",
-                                     name, line_number, s, previous_seq + 1, kDamagedAdvice));
-    previous_seq = s;
-    parsed.contents.events.push_back(std::move(event));
-    parsed.contents.last_hash = previous_hash;
-    start = end + 1;
-    parsed.good_bytes = start;
+                                     name, line_number, s, previous_seq_ + 1, kDamagedAdvice));
+    previous_seq_ = s;
+    parsed_.contents.events.push_back(std::move(event));
+    parsed_.contents.last_hash = previous_hash_;
+    parsed_.good_bytes += line.size() + 1;
   }
-  return parsed;
+
+  Parsed take() { return std::move(parsed_); }
+
+ private:
+  [[noreturn]] void too_long_at(size_t line_number) const {
+    throw JournalError(fmt::format("{}: line {} is longer than {} MiB; labloop never writes such a line; {}", name_, line_number,
+                                   kMaxJournalLineBytes >> 20, kDamagedAdvice));
+  }
+
+  std::string name_;
+  Parsed parsed_;
+  size_t line_number_ = 0;  // complete lines so far
+  std::uint64_t previous_seq_ = 0;
+  std::string previous_hash_ = journal_genesis_hash();
+};
+
+// Journal text already in memory.
+Parsed parse_text(std::string_view text, const std::string& name) {
+  LineChecker checker(name);
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t newline = text.find('\n', start);
+    if (newline == std::string::npos) {
+      checker.torn();
+      break;
+    }
+    checker.complete(text.substr(start, newline - start));
+    start = newline + 1;
+  }
+  return checker.take();
+}
+
+// The file from offset 0, a line at a time: at most kMaxJournalLineBytes of one line are held.
+// A longer line is damage when its newline comes (reported at once) and a torn write when the file
+// ends first; either way the rest of it is only scanned for the newline, never kept, and a sparse
+// file's holes in it are skipped (a tail of gigabytes of zeros after a crash costs neither memory
+// nor a long read).
+Parsed parse_file(int fd, const std::filesystem::path& path) {
+  LineChecker checker(path.string());
+  std::string line;           // the current line so far
+  bool overlong = false;      // the current line passed the limit; its bytes are not kept
+  std::vector<char> buffer(1 << 16);
+  off_t offset = 0;
+  for (bool at_end = false; !at_end;) {
+    const ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw JournalError(fmt::format("{}: cannot read the journal: {}", path.string(), os_reason(errno)));
+    }
+    if (n == 0) break;
+    offset += n;
+    std::string_view chunk(buffer.data(), static_cast<size_t>(n));
+    while (!chunk.empty()) {
+      const size_t newline = chunk.find('\n');
+      const std::string_view piece = chunk.substr(0, newline);
+      if (!overlong && line.size() + piece.size() > kMaxJournalLineBytes) {
+        overlong = true;
+        std::string().swap(line);
+      }
+      if (!overlong) line.append(piece);
+      if (newline == std::string_view::npos) {
+        // A hole in a sparse file holds only zeros, no newline: skipped rather than read.
+        if (overlong) {
+          const off_t data = ::lseek(fd, offset, SEEK_DATA);
+          if (data > offset) offset = data;
+          else if (data < 0 && errno == ENXIO) at_end = true;  // a hole up to the end of the file
+        }
+        break;
+      }
+      chunk.remove_prefix(newline + 1);
+      if (overlong) checker.too_long();
+      checker.complete(line);
+      line.clear();
+    }
+  }
+  if (overlong || !line.empty()) checker.torn();
+  return checker.take();
 }
 
 }  // namespace
@@ -205,10 +299,10 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
   bool created = false;
   int raw = -1;
   for (;;) {
-    raw = open_retrying(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+    raw = open_journal_file(path_, O_RDWR | O_APPEND | O_CLOEXEC);
     if (raw >= 0 || errno != ENOENT) break;
     // O_EXCL tells us whether we created it (and so must make the directory entry durable).
-    raw = open_retrying(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
+    raw = open_journal_file(path_, O_RDWR | O_APPEND | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
     if (raw >= 0) {
       created = true;
       break;
@@ -229,7 +323,7 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
     throw JournalError(fmt::format("{}: cannot lock the journal: {}", name, os_reason(errno)));
   }
 
-  const Parsed parsed = parse_text(read_all(fd.get(), path_), name);
+  const Parsed parsed = parse_file(fd.get(), path_);
   if (parsed.contents.torn_tail) {
     if (::ftruncate(fd.get(), static_cast<off_t>(parsed.good_bytes)) != 0 || fsync_retrying(fd.get()) != 0)
       throw JournalError(fmt::format("{}: cannot truncate the torn last line: {}", name, os_reason(errno)));
@@ -291,6 +385,8 @@ nlohmann::json Journal::append(const std::string& event, nlohmann::json fields) 
   // configs, so this only fires on a caller's bug.
   if (find_excess_nesting(body, kMaxJournalLineDepth))
     throw JournalError(fmt::format("Journal::append: \"{}\" nests deeper than {} levels", event, kMaxJournalLineDepth));
+  if (body.size() + kHashSuffixLength > kMaxJournalLineBytes)
+    throw JournalError(fmt::format("Journal::append: \"{}\" is longer than {} MiB", event, kMaxJournalLineBytes >> 20));
   const std::string text = write_line(body);
   ++last_seq_;
   return nlohmann::json::parse(text);
@@ -341,10 +437,10 @@ const std::string& journal_genesis_hash() {
 }
 
 JournalContents read_journal(const std::filesystem::path& path) {
-  FdGuard fd(open_retrying(path.c_str(), O_RDONLY | O_CLOEXEC));
+  FdGuard fd(open_journal_file(path, O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0)
     throw JournalError(fmt::format("{}: cannot open the journal: {}", path.string(), os_reason(errno)));
-  return parse_text(read_all(fd.get(), path), path.string()).contents;
+  return parse_file(fd.get(), path).contents;
 }
 
 JournalContents parse_journal(std::string_view text, const std::string& source) {

@@ -104,3 +104,20 @@ TEST_CASE("extend gives a finished campaign more experiments, journaled, with un
   CHECK(test::cli({"replay", out.string()}, dir).status == 0);
   CHECK(test::cli({"extend", out.string()}, dir).status == 1);  // how much more must be said
 }
+
+TEST_CASE("a failed extend leaves the budget as it was, however often it is tried", "[extend][cli]") {
+  test::TempDir dir;
+  const fs::path fixtures = fs::path(LABLOOP_SOURCE_DIR) / "tests/fixtures/v0.2.0";
+  const fs::path out = dir / "pool";
+  fs::copy(fixtures / "pool", out, fs::copy_options::recursive);
+  fs::remove(out / "plate.csv");  // the candidates' copy beside the journal; the file the journal names is gone too
+  const std::string before = test::read_file(out / "journal.jsonl");
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const test::CliOutcome extended = test::cli({"extend", out.string(), "--experiments", "1"}, dir);
+    CHECK(extended.status == 1);
+    CHECK_THAT(extended.output, Catch::Contains("plate.csv"));
+    CHECK_THAT(extended.output, !Catch::Contains("budget raised"));
+  }
+  CHECK(test::read_file(out / "journal.jsonl") == before);
+  CHECK_FALSE(CampaignState::fold(events_of(out)).budget_experiments());
+}

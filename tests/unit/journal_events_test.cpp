@@ -227,7 +227,7 @@ TEST_CASE("Journal events: a kind this version does not know is kept, not refuse
   CHECK(e.raw == object);
   CHECK(e.experiment() == nullptr);
   CampaignState state;
-  state.apply(decode_event(line_of(CampaignStartedEvent{.campaign = "c"}, 1), "test", 1));
+  state.apply(decode_event(line_of(CampaignStartedEvent{.campaign = "c", .config = json{{"name", "c"}}}, 1), "test", 1));
   state.apply(e);
   CHECK(state.problems().empty());
 }
@@ -410,6 +410,61 @@ TEST_CASE("Campaign state: what the loop never writes is listed, and the first o
   CHECK(record.experiments.size() == 8);
   CHECK(record.experiments[0].objective == std::optional<double>(3.0));
   CHECK(record.experiments.back().id == "ghost");
+}
+
+TEST_CASE("Campaign state: dispatches for no proposal, undispatched results, a second start and a correction of a driver's result are listed", "[journal_events]") {
+  std::vector<json> events = eventful_campaign("minimize");
+  events.push_back(dispatched("nobody", "A"));                                                     // line 30
+  events.push_back(event("accepted", {{"experiment", "nobody"}, {"instrument", "A"}}));             // line 31
+  events.push_back(event("rejected", {{"experiment", "nobody"}, {"instrument", "A"}, {"reason", "no"}}));
+  events.push_back(proposed("f-0006", 3, 0.6));                                                     // line 33
+  events.push_back(result("f-0006", "B", 2.0));                                                     // line 34: never dispatched
+  events.push_back(event("campaign_started", {{"campaign", "fold"}, {"config", config("minimize")}}));  // line 35
+  json corrected = encode_fields(ResultCorrectedEvent{"f-0003", json{{"y", 0.5}}, 0.5, json{{"y", 1.0}}, 1.0, "misread", "ana"});
+  events.push_back(event("result_corrected", corrected));                                          // line 36: B is a driver
+  const CampaignState s = fold_of(events);
+  CHECK(s.problems() == std::vector<std::string>{
+                            "line 30: dispatched for nobody, which was never proposed",
+                            "line 31: accepted for nobody, which was never proposed",
+                            "line 32: rejected for nobody, which was never proposed",
+                            "line 34: result for f-0006, which was never dispatched",
+                            "line 35: a second campaign_started (one journal holds one campaign; labloop writes campaign_resumed when it "
+                            "continues it)",
+                            "line 36: a correction for f-0003, measured by instrument 'B', which is not a manual one; only results a "
+                            "person entered can be corrected",
+                        });
+  CHECK(s.campaign_id() == std::optional<std::string>("feedfacefeedfacefeedfacefeedface"));  // the first start defines it
+}
+
+TEST_CASE("Campaign state: a person's result may be corrected", "[journal_events]") {
+  json with_bench = config("maximize");
+  with_bench["instruments"] = json::array({json{{"name", "bench"}, {"manual", true}, {"capacity", 2}}});
+  json corrected = encode_fields(ResultCorrectedEvent{"m-0001", json{{"y", 0.5}}, 0.5, json{{"y", 5.0}}, 5.0, "misread", "ana"});
+  const CampaignState s = fold_of({event("campaign_started", {{"campaign", "fold"}, {"config", with_bench}}), proposed("m-0001", 1, 0.1),
+                                   dispatched("m-0001", "bench"), result("m-0001", "bench", 5.0), event("result_corrected", corrected)});
+  CHECK(s.problems().empty());
+  CHECK(s.best()->objective == 0.5);
+}
+
+TEST_CASE("verify: an empty journal or a start without its configuration fails at line 1", "[journal_events]") {
+  test::TempDir dir;
+  SECTION("empty") {
+    test::write_file(dir / "journal.jsonl", "");
+    const JournalAudit audit = audit_journal(dir.path());
+    CHECK_FALSE(audit.intact());
+    REQUIRE(audit.problems.size() == 1);
+    CHECK_THAT(audit.problems[0], Catch::StartsWith("line 1: the journal has no events"));
+  }
+  SECTION("no configuration") {
+    {
+      Journal journal(dir / "journal.jsonl");
+      journal.append("campaign_started", encode_fields(CampaignStartedEvent{.campaign = "c"}));
+    }
+    const JournalAudit audit = audit_journal(dir.path());
+    CHECK_FALSE(audit.intact());
+    REQUIRE(audit.problems.size() == 1);
+    CHECK_THAT(audit.problems[0], Catch::StartsWith("line 1: campaign_started carries no configuration (\"config\")"));
+  }
 }
 
 TEST_CASE("Campaign state: results.csv from the fold extends the one 0.1.0 wrote for its own journals", "[journal_events]") {

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 #include "test_support.hpp"
 
 #include <filesystem>
@@ -426,4 +429,80 @@ TEST_CASE("Journal: a line without its hash or with a wrong one throws naming th
                            Catch::Matchers::Message(p.string() + ": line 2 does not match its hash chain: it was changed, or a "
                                                                  "line before it was removed or inserted; " + kDamaged));
   }
+}
+
+namespace {
+
+// The peak resident memory of this process so far, in bytes.
+long peak_memory_bytes() {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss * 1024L;  // kilobytes on Linux
+}
+
+void extend_sparse(const fs::path& p, std::uintmax_t more) { fs::resize_file(p, fs::file_size(p) + more); }
+
+}  // namespace
+
+TEST_CASE("Journal: a journal that is no regular file is refused at once naming it", "[journal]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  SECTION("a link to /dev/zero") { fs::create_symlink("/dev/zero", p); }
+  SECTION("a link to /dev/urandom") { fs::create_symlink("/dev/urandom", p); }
+  SECTION("a link to /dev/null") { fs::create_symlink("/dev/null", p); }
+  SECTION("a pipe nobody writes to") { REQUIRE(::mkfifo(p.c_str(), 0600) == 0); }
+  const std::string refused = p.string() + ": is ";
+  REQUIRE_THROWS_AS(read_journal(p), JournalError);
+  REQUIRE_THROWS_WITH(read_journal(p), Catch::Matchers::StartsWith(refused) && Catch::Matchers::Contains("not a regular file"));
+  REQUIRE_THROWS_AS(Journal(p), JournalError);
+  REQUIRE_THROWS_WITH(Journal(p), Catch::Matchers::StartsWith(refused) && Catch::Matchers::Contains("not a regular file"));
+}
+
+TEST_CASE("Journal: a symbolic link to a journal file is followed", "[journal]") {
+  TempDir dir;
+  const fs::path real = dir.path() / "kept.jsonl";
+  const fs::path p = dir.path() / "journal.jsonl";
+  { Journal(real).append("a"); }
+  fs::create_symlink(real, p);
+  CHECK(read_journal(p).events.size() == 1);
+  Journal journal(p);
+  CHECK(journal.append("b")["seq"] == 2);
+  CHECK(read_journal(real).events.size() == 2);
+}
+
+TEST_CASE("Journal: a complete line longer than the limit is damage at its line, not held in memory", "[journal]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  { Journal(p).append("a"); }
+  write_text(p, "{", true);
+  extend_sparse(p, kMaxJournalLineBytes + 10);
+  write_text(p, "}\n", true);
+  REQUIRE_THROWS_MATCHES(read_journal(p), JournalError,
+                         Catch::Matchers::Message(p.string() + ": line 2 is longer than 64 MiB; labloop never writes such a line; " + kDamaged));
+  REQUIRE_THROWS_AS(Journal(p), JournalError);
+  // In memory too.
+  std::string text = sealed({R"({"seq":1,"event":"a"})"}) + std::string(kMaxJournalLineBytes + 1, ' ') + "\n";
+  REQUIRE_THROWS_WITH(parse_journal(text, "j"), Catch::Matchers::StartsWith("j: line 2 is longer than 64 MiB"));
+}
+
+TEST_CASE("Journal: a sparse tail of zeros far past the line limit is a torn write read in bounded memory", "[journal][memory]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  {
+    Journal journal(p);
+    journal.append("a");
+    journal.append("b");
+  }
+  const std::string intact = test::read_file(p);
+  constexpr std::uintmax_t kTail = std::uintmax_t{1} << 30;  // 1 GiB: read whole, as before, it would show in the peak
+  extend_sparse(p, kTail);
+  const long before = peak_memory_bytes();
+  const JournalContents contents = read_journal(p);
+  CHECK(peak_memory_bytes() - before < 256L << 20);
+  CHECK(contents.torn_tail);
+  CHECK(contents.torn_tail_message == p.string() + ": line 3 is incomplete (torn write); ignored");
+  CHECK(contents.events.size() == 2);
+  Journal journal(p);  // cuts it away, as any torn write
+  CHECK(journal.last_seq() == 2);
+  CHECK(fs::file_size(p) == intact.size());
 }

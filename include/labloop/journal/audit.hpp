@@ -1,7 +1,9 @@
 #pragma once
 // `labloop verify`: checks a campaign's journal — the hash chain and sequence of every line (see
-// journal.hpp), then the campaign's own bookkeeping: every outcome belongs to a proposed experiment
-// and no experiment has two final outcomes — and its signatures (journal_signed lines,
+// journal.hpp), then the campaign's own bookkeeping: line 1 is the campaign's one start, with its
+// configuration; every dispatch, acceptance, rejection and outcome belongs to a proposed experiment,
+// every result to a dispatched one; no experiment has two final outcomes; only a person's results
+// are corrected — and its signatures (journal_signed lines,
 // signing.hpp): always that they are well-formed, and with the controller's public key that they
 // are that key's and cover the whole journal. It also tells who ran what: the sessions (start and
 // resumes), who ran each and with which instruments and experiments.

@@ -10,7 +10,10 @@
 //   are stale (the loop had already moved on) and only noted as problems. After its outcome, an
 //   experiment's dispatches are ignored too.
 // - Counts the budget is measured by (done, failed, discarded, best) cover proposed experiments
-//   only; an outcome for an id never proposed is a problem, though reports still list it.
+//   only; an outcome for an id never proposed is a problem, though reports still list it. So is a
+//   dispatch, acceptance or rejection of one, a result for an experiment never dispatched, a second
+//   campaign_started, one without its configuration, and a correction of a result no person
+//   entered (`labloop enter --correct` corrects only a manual instrument's).
 // - A failed attempt that names its retry ("retry_as") is followed at once by that retry's
 //   "proposed" line; if a crash separated them, resume writes the line (unproposed_retry()).
 //
@@ -130,6 +133,7 @@ class CampaignState {
   ExperimentState* open_record(const std::string& id);  // a proposed experiment without an outcome
   void start(const CampaignStartedEvent& e, const std::string& time);
   void propose(const ProposedEvent& e, const std::string& time);
+  void require_proposed(const JournalEvent& event);  // a problem unless its experiment was proposed
   void touch(const std::string& id, const std::string& instrument, const std::string& time, bool dispatch);
   void reject(const RejectedEvent& e);
   void conclude(const JournalEvent& event);
@@ -149,6 +153,7 @@ class CampaignState {
   // Outcome constraints (false) and failure conditions (true): a result they rule out is never the best.
   std::vector<std::pair<OutcomeCondition, bool>> not_counting_;
   std::vector<std::string> parameter_names_;
+  std::vector<std::string> manual_instruments_;  // "manual": true in the config: a person enters their results
 
   std::vector<ExperimentState> experiments_;
   std::unordered_map<std::string, std::size_t> index_of_;

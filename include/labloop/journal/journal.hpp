@@ -24,6 +24,14 @@
 // being level 1). Events wrap protocol messages (protocol::kMaxMessageDepth) and the campaign file
 // (kMaxConfigDepth) in a few more levels, so real journals stay far below it; a deeper line is
 // refused before parsing, as nested JSON is handled recursively and could overflow the stack.
+//
+// Length: a line is at most kMaxJournalLineBytes. The longest lines labloop writes carry one
+// protocol message (protocol::kMaxMessageBytes, 1 MiB), a person's entry (64 KiB) or the campaign
+// file (kMaxConfigBytes, 16 MiB, as read; re-written in canonical form, where a number written
+// short, 1e9, can come out longer) with the event's own fields; 64 MiB leaves that room. Readers
+// hold at most that much of one line: a longer one is damage (or, without its newline at the end
+// of the file, a torn write), found without keeping it in memory. The journal itself must be a
+// regular file (a symbolic link to one is followed): a device or a pipe is refused when opened.
 #include <cstdint>
 #include <chrono>
 #include <filesystem>
@@ -36,6 +44,7 @@
 namespace labloop {
 
 constexpr std::size_t kMaxJournalLineDepth = 128;
+constexpr std::size_t kMaxJournalLineBytes = std::size_t{64} << 20;
 
 // Writes one journal file. Not thread-safe: one thread appends at a time (the campaign loop).
 // Only one Journal may hold a given file open at a time, in any process (enforced with an
@@ -93,8 +102,9 @@ struct JournalContents {
 // Reads a whole journal and checks its hash chain. A torn last line (no newline) is tolerated (see
 // above). Any other line that is unparsable, nested deeper than kMaxJournalLineDepth, not an object,
 // lacks an integer "seq" or a string "event", whose seq is not the previous seq + 1 (the first being
-// 1), or whose hash is missing or does not match throws JournalError naming the file and the 1-based
-// line number. A file that cannot be read throws JournalError with the OS reason.
+// 1), whose hash is missing or does not match, or that is longer than kMaxJournalLineBytes throws
+// JournalError naming the file and the 1-based line number. A file that cannot be read, or that is
+// not a regular file (a device, a pipe, a folder), throws JournalError with the reason.
 JournalContents read_journal(const std::filesystem::path& path);
 // The same checks on journal text already in memory; `source` names it in messages (as the path
 // does for read_journal). Throws JournalError only.
