@@ -331,13 +331,24 @@ int verify(const std::string& where, const std::string& key_file) {
   const std::string name = audit.journal.string();
   for (const auto& problem : audit.problems) fmt::print("{}: {}\n", name, problem);
   for (const auto& problem : audit.signature_problems) fmt::print("{}: {}\n", name, problem);
+  // The chain and the bookkeeping hold; its configuration must also load, as resume and replay
+  // need it (a header edited with its hash recomputed passed).
+  std::string config_problem;
+  if (audit.problems.empty()) {
+    try {
+      labloop::journaled_config(labloop::decode_events(labloop::read_journal(audit.journal).events, name), name, labloop::sim::catalogue());
+    } catch (const labloop::Error& e) {
+      config_problem = e.what();
+      fmt::print("{}\n", config_problem);
+    }
+  }
   if (!audit.torn_tail.empty())
     fmt::print("{}\n  (a crash cut the last line short; `labloop resume` removes it and continues)\n", audit.torn_tail);
   fmt::print("{}: {} events, hash chain {}; campaign \"{}\": {} proposed, {} results, {} failed, {} open\n", name, audit.events,
              audit.torn_tail.empty() ? "intact" : "intact up to the torn last line", audit.campaign, audit.proposed, audit.results,
              audit.failed, audit.open);
   if (audit.finished) fmt::print("finished: {}\n", audit.finish_reason);
-  else fmt::print("not finished: `labloop resume {}` continues it\n", where);
+  else if (audit.problems.empty() && config_problem.empty()) fmt::print("not finished: `labloop resume {}` continues it\n", where);
   if (key) print_sessions(audit);
   std::vector<std::string> signers;
   for (const auto& signer : audit.signers) signers.push_back(fmt::format("{} (\"{}\")", signer.fingerprint, signer.name));
@@ -346,7 +357,7 @@ int verify(const std::string& where, const std::string& key_file) {
   if (key && audit.intact())
     fmt::print("signed by {} (\"{}\"): {} signature{}, the last covering line {} of {}\n", key->fingerprint(), key->name, audit.signatures,
                audit.signatures == 1 ? "" : "s", audit.signed_through, audit.events);
-  if (!audit.intact()) {
+  if (!audit.intact() || !config_problem.empty()) {
     fmt::print("verify: FAILED\n");
     return 1;
   }

@@ -534,3 +534,16 @@ TEST_CASE("CLI: new --candidates makes a pool campaign, its rows checked before 
   CHECK_FALSE(std::filesystem::exists(dir / "bad.json"));
   CHECK_FALSE(std::filesystem::exists(dir / "bad.json.labloop-new"));
 }
+
+TEST_CASE("CLI: verify fails a journal whose configuration does not load, though its chain holds, and does not offer resume", "[cli]") {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "bad");
+  {
+    labloop::Journal journal(dir / "bad" / "journal.jsonl");
+    journal.append("campaign_started", {{"campaign", "x"}, {"config", {{"name", "x"}, {"budget", {{"experiments", -5}}}}}});
+  }
+  const Outcome o = labloop_cli({"verify", (dir / "bad").string()}, dir);
+  CHECK(o.status == 1);
+  CHECK_THAT(o.output, Catch::Contains("verify: FAILED"));
+  CHECK_THAT(o.output, !Catch::Contains("labloop resume"));
+}
