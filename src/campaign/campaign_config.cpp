@@ -178,6 +178,17 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
     claim(config.objectives[i].name, Kind::output, config.objectives.size() == 1 ? std::string("/objective") : fmt::format("/objectives/{}", i));
   for (size_t i = 0; i < config.outputs.size(); ++i) claim(config.outputs[i].name, Kind::output, fmt::format("/outputs/{}", i));
   for (size_t i = 0; i < config.outcome_constraints.size(); ++i) claim(config.outcome_constraints[i].output, Kind::output, fmt::format("/outcome_constraints/{}", i));
+  // Outcome constraints no value can meet together: no result would ever count.
+  for (size_t i = 0; i < config.outcome_constraints.size(); ++i)
+    for (size_t j = 0; j < i; ++j) {
+      const OutcomeCondition &a = config.outcome_constraints[j], &b = config.outcome_constraints[i];
+      if (a.output != b.output || a.relation == b.relation) continue;
+      const OutcomeCondition& at_least = a.relation == Relation::at_least ? a : b;
+      const OutcomeCondition& at_most = a.relation == Relation::at_most ? a : b;
+      if (at_least.bound > at_most.bound)
+        throw ConfigError(source, fmt::format("/outcome_constraints/{}", i),
+                          fmt::format("\"{}\" and \"{}\" cannot both hold: no result would ever count; loosen one of them", a.text(), b.text()));
+    }
   // Every `run` carries the parameters, and the stand-in instruments' welcome declares them: both
   // must fit one protocol message, with room for the rest.
   json declared = json::array();
@@ -239,7 +250,14 @@ Parameter parse_parameter(const Node& node) {
     for (size_t k = 1; k < n; ++k)
       if (p.values[k] - p.values[k - 1] <= p.level_tolerance()) {
         const size_t first = std::min(levels[k].second, levels[k - 1].second), second = std::max(levels[k].second, levels[k - 1].second);
-        values.at(second).fail(fmt::format("duplicate level {} (also at {}/{}); list each level once", values.at(second).value().dump(), values.path(), first));
+        if (p.values[k] == p.values[k - 1])
+          values.at(second).fail(fmt::format("duplicate level {} (also at {}/{}); list each level once", values.at(second).value().dump(), values.path(), first));
+        // Levels are told apart to 1e-9 of the largest level or spread (as a driver matches a
+        // sent value, docs/protocol.md §4.2): closer ones would be taken for each other.
+        values.at(second).fail(fmt::format("level {} is within {:g} of level {} (at {}/{}): levels are told apart only to 1e-9 of the "
+                                           "largest level or spread ({:g}): drop one of them",
+                                           values.at(second).value().dump(), p.level_tolerance(), values.at(first).value().dump(), values.path(), first,
+                                           p.level_tolerance() * 1e9));
       }
     if (node.has("log")) p.log = node.child("log").as_bool();
     if (p.log && p.low <= 0)
@@ -639,8 +657,9 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
                                               "only a few (is it damaged, or not a campaign file?)",
                                               kMaxConfigDepth, line_and_column(text, *at)));
   json root;
+  std::optional<std::string> repeated;
   try {
-    root = json::parse(text, nullptr, true, /*ignore_comments=*/true);
+    root = parse_json_noting_repeats(text, /*ignore_comments=*/true, repeated);
   } catch (const json::parse_error& e) {
     const size_t at = e.byte > 0 ? e.byte - 1 : 0;
     if (const std::string plain = plain_syntax_error(text, at); !plain.empty()) throw ConfigError(source, "", plain);
@@ -655,6 +674,7 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
     auto pos = what.find("] ");
     throw ConfigError(source, "", fmt::format("not valid JSON: {}", pos == std::string::npos ? what : what.substr(pos + 2)));
   }
+  if (repeated) throw ConfigError(source, *repeated, "is given twice in one object; JSON keeps only the last, so remove one of them");
   const Node top(root, "", source);
   // Every independent part of the file is checked even after a mistake in another, so one run of
   // `validate` names them all; checks that need earlier parts (the planner's options need the

@@ -149,22 +149,14 @@ std::optional<ManualEntry> read_entry(const fs::path& campaign_dir, const std::s
   text << in.rdbuf();
   // The parser keeps the last of a repeated key: {"yield": 5, "yield": 50} would be read as 50
   // without a word, where `enter yield=5 yield=50` is refused. Repeats are refused here too.
-  std::vector<std::set<std::string>> keys;
   std::optional<std::string> repeated;
-  const json::parser_callback_t track = [&](int, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::object_start) keys.emplace_back();
-    else if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
-    else if (event == json::parse_event_t::key && !keys.empty() && !repeated && !keys.back().insert(parsed.get<std::string>()).second)
-      repeated = parsed.get<std::string>();
-    return true;
-  };
   json j;
   try {
-    j = json::parse(text.str(), track);
+    j = parse_json_noting_repeats(text.str(), false, repeated);
   } catch (const json::exception&) {
     throw Error(fmt::format("{}: not valid JSON", path.string()));
   }
-  if (repeated) throw Error(fmt::format("{}: not a result entry: \"{}\" is given twice", path.string(), *repeated));
+  if (repeated) throw Error(fmt::format("{}: not a result entry: {} is given twice", path.string(), *repeated));
   return ManualEntry::from_json(j, path.string());
 }
 

@@ -30,6 +30,12 @@ PriorResults read_prior_results(const CampaignConfig& config) {
   } catch (const Error& e) {
     refuse(e.what());
   }
+  // A name heading two columns would be read from one of them without a word (the candidates
+  // file refuses the same).
+  for (std::size_t i = 0; i < table.header.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (!table.header[i].empty() && table.header[i] == table.header[j])
+        refuse(fmt::format("{} has two columns \"{}\" (columns {} and {}); keep one", path.string(), table.header[i], j + 1, i + 1));
   const auto column = [&](const std::string& wanted) -> std::optional<std::size_t> {
     const auto it = std::find(table.header.begin(), table.header.end(), wanted);
     if (it == table.header.end()) return std::nullopt;

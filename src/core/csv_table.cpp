@@ -17,6 +17,26 @@ namespace labloop {
 
 namespace {
 
+// True when `text` ends inside a quoted field: RFC 4180 lets one hold line breaks, so the
+// record goes on on the next line (labloop's own results.csv quotes a driver's multi-line error).
+bool quote_open(const std::string& text) {
+  bool quoted = false, blank = true;  // blank: the field so far is empty or spaces
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') ++i;
+      else if (c == '"') quoted = false, blank = false;  // what follows belongs to the same field, as text
+    } else if (c == '"' && blank) {
+      quoted = true;
+    } else if (c == ',') {
+      blank = true;
+    } else if (c != ' ' && c != '\t') {
+      blank = false;
+    }
+  }
+  return quoted;
+}
+
 // Splits one record; `line` names it in the message for an unclosed quote.
 std::vector<std::string> split_csv_record(const std::string& text, std::size_t line) {
   std::vector<std::string> fields;
@@ -146,22 +166,35 @@ CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limi
   bool have_header = false;
   while (read_line_at_most(in, text, limits.max_bytes - std::min(bytes, limits.max_bytes))) {
     ++line;
+    const std::size_t first_line = line;
     bytes += text.size() + 1;
     if (bytes > limits.max_bytes) throw too_large();
     if (!text.empty() && text.back() == '\r') text.pop_back();
     if (line == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a spreadsheet's byte-order mark
+    if (line == 1 && text.find('\r') != std::string::npos)
+      throw Error(fmt::format("{}: its lines end in carriage returns alone (an old Mac format), so it reads as one line: save it with "
+                              "LF or CRLF line endings",
+                              path.string()));
+    // A quoted field that holds line breaks: the record continues on the next lines.
+    for (std::string more; quote_open(text) && read_line_at_most(in, more, limits.max_bytes - std::min(bytes, limits.max_bytes));) {
+      ++line;
+      bytes += more.size() + 1;
+      if (bytes > limits.max_bytes) throw too_large();
+      if (!more.empty() && more.back() == '\r') more.pop_back();
+      text += '\n' + more;
+    }
     if (text.find_first_not_of(" \t,") == std::string::npos) continue;
     std::vector<std::string> fields;
     try {
-      fields = split_csv_record(text, line);
+      fields = split_csv_record(text, first_line);
     } catch (const Error& e) {
       throw Error(fmt::format("{}: {}", path.string(), e.what()));
     }
     if (fields.size() > limits.max_columns)
-      throw Error(fmt::format("{}: line {} has {} fields; at most {} columns are allowed", path.string(), line, fields.size(), limits.max_columns));
+      throw Error(fmt::format("{}: line {} has {} fields; at most {} columns are allowed", path.string(), first_line, fields.size(), limits.max_columns));
     for (std::size_t i = 0; i < fields.size(); ++i)
       if (fields[i].size() > limits.max_field_chars)
-        throw Error(fmt::format("{}: line {}, field {}: {} characters long; at most {} are allowed", path.string(), line, i + 1,
+        throw Error(fmt::format("{}: line {}, field {}: {} characters long; at most {} are allowed", path.string(), first_line, i + 1,
                                 fields[i].size(), limits.max_field_chars));
     if (!have_header) {
       for (const auto& f : fields) table.header.push_back(header_name(f));
@@ -170,8 +203,8 @@ CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limi
     }
     if (table.rows.size() >= limits.max_rows) throw Error(fmt::format("{}: more than {} rows; split the file", path.string(), limits.max_rows));
     if (fields.size() != table.header.size())
-      throw Error(fmt::format("{}: line {} has {} fields, the header {}", path.string(), line, fields.size(), table.header.size()));
-    table.rows.push_back({line, std::move(fields)});
+      throw Error(fmt::format("{}: line {} has {} fields, the header {}", path.string(), first_line, fields.size(), table.header.size()));
+    table.rows.push_back({first_line, std::move(fields)});
   }
   if (!have_header) throw Error(fmt::format("{}: empty file (it needs a header line)", path.string()));
   return table;

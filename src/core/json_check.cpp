@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <set>
 
 #include "labloop/core/error.hpp"
 
@@ -112,6 +113,48 @@ std::string JsonNode::as_string(bool allow_empty) const {
   auto s = value_.get<std::string>();
   if (!allow_empty && s.empty()) fail("must not be empty");
   return s;
+}
+
+json parse_json_noting_repeats(const std::string& text, bool ignore_comments, std::optional<std::string>& repeated) {
+  // One frame per open array or object: where we are in it, for the pointer of a repeated key.
+  struct Frame {
+    bool array = false;
+    std::size_t index = 0;  // an array's element being read
+    std::set<std::string> keys;
+    std::string key;        // an object's member being read
+  };
+  std::vector<Frame> frames;
+  const auto escaped = [](const std::string& key) {  // RFC 6901: ~ as ~0, / as ~1
+    std::string out;
+    for (char c : key) out += c == '~' ? "~0" : c == '/' ? "~1" : std::string(1, c);
+    return out;
+  };
+  const json::parser_callback_t track = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start: frames.push_back(Frame{}); break;
+      case json::parse_event_t::array_start: frames.push_back(Frame{.array = true}); break;
+      case json::parse_event_t::key:
+        if (!frames.empty()) {
+          Frame& top = frames.back();
+          top.key = parsed.get<std::string>();
+          if (!top.keys.insert(top.key).second && !repeated) {
+            std::string pointer;
+            for (const Frame& f : frames) pointer += "/" + (f.array ? std::to_string(f.index) : escaped(f.key));
+            repeated = pointer;
+          }
+        }
+        break;
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        if (!frames.empty()) frames.pop_back();
+        [[fallthrough]];
+      case json::parse_event_t::value:
+        if (!frames.empty() && frames.back().array) ++frames.back().index;
+        break;
+    }
+    return true;
+  };
+  return json::parse(text, track, true, ignore_comments);
 }
 
 double JsonNode::as_number() const {

@@ -210,6 +210,9 @@ Message decode(std::string_view payload) {
   try {
     // nlohmann rejects invalid UTF-8 in strings, NaN/Infinity literals and trailing garbage.
     m = json::parse(payload.begin(), payload.end());
+  } catch (const json::out_of_range& e) {
+    // 1e999 is valid JSON text, but no double holds it (nor any JSON library's number).
+    bad("bad_json", fmt::format("a number too large for a double (past 1.8e308, such as 1e999): {}", e.what()));
   } catch (const json::exception& e) {
     bad("bad_json", fmt::format("not valid UTF-8 JSON: {}", e.what()));
   }

@@ -458,6 +458,11 @@ TEST_CASE("Config: each mistake in a discrete parameter is named at its JSON pat
     x1["values"] = {3, 1, 2.5, 1.0};
     CHECK(error_for(c) == "c.json: /parameters/0/values/3: duplicate level 1.0 (also at /parameters/0/values/1); list each level once");
   }
+  SECTION("levels closer than they can be told apart are named with the tolerance, not called duplicates") {
+    x1["values"] = {0.0001, 0.001, 1000000};
+    CHECK(error_for(c) == "c.json: /parameters/0/values/1: level 0.001 is within 0.001 of level 0.0001 (at /parameters/0/values/0): levels are "
+                          "told apart only to 1e-9 of the largest level or spread (1e+06): drop one of them");
+  }
   SECTION("low, high or choices on a discrete parameter") {
     x1["low"] = 0;
     CHECK(error_for(c) == "c.json: /parameters/0/low: a discrete parameter takes its levels from \"values\" only; drop \"low\"");
@@ -547,6 +552,9 @@ TEST_CASE("Config: prior results refuse a discrete value that is no level, by li
   CHECK(prior.rows[1].params["x1"].get<double>() == 3);
   REQUIRE(prior.skipped.size() == 1);
   CHECK_THAT(prior.skipped[0], Catch::Contains("line 3: x1 = 2.6 is not one of the levels {-5, 2.5, 3, 10}; skipped"));
+  // A name heading two columns: which one is meant cannot be known.
+  labloop::test::write_file(dir / "earlier.csv", "x1,x2,y,y\n2.5,1,10,40\n");
+  CHECK_THAT(test::message_of([&] { read_prior_results(c); }), Catch::EndsWith("earlier.csv has two columns \"y\" (columns 3 and 4); keep one"));
 }
 
 TEST_CASE("Every example campaign file in examples/ loads, and its simulators are known", "[config][examples]") {
@@ -635,6 +643,11 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   declared["outputs"] = json::parse(R"([{"name": "y", "unit": "mg"}])");
   CHECK(error(declared) == "");
 
+  json never = c;
+  never["outcome_constraints"] = {"y >= 1", "x2 <= 3", "y <= 0"};
+  never["parameters"][1]["name"] = "z";
+  CHECK(error(never) == "/outcome_constraints/2: \"y >= 1\" and \"y <= 0\" cannot both hold: no result would ever count; loosen one of them");
+
   json choices = c;
   choices["parameters"].push_back(json::parse(R"({"name": "s", "type": "categorical", "choices": ["THF", "a\u001b[31mb"]})"));
   CHECK(error(choices) == "/parameters/2/choices/1: may not contain control characters (line breaks, tabs, escapes)");
@@ -660,4 +673,12 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   }
   CHECK_THAT(error(heavy), Catch::Matchers::StartsWith("/parameters: the parameters take 10") &&
                                Catch::Matchers::Contains("bytes as written in a protocol message; at most 524288 fit"));
+}
+
+TEST_CASE("Config: a key given twice in one object is refused by its pointer, not read as its last value", "[config]") {
+  const std::string text = R"({"name": "t", "parameters": [{"name": "x1", "type": "continuous", "low": -5, "high": 10}],
+    "objective": {"name": "y"}, "planner": {"kind": "random"}, "instruments": [{"name": "m", "manual": true}],
+    "budget": {"experiments": 4, "experiments": 400}})";
+  CHECK(test::message_of([&] { parse_campaign_config(text, "c.json", labloop::sim::catalogue()); }) ==
+        "c.json: /budget/experiments: is given twice in one object; JSON keeps only the last, so remove one of them");
 }

@@ -183,6 +183,26 @@ TEST_CASE("Datasets: a damaged data.csv is refused naming the file, the line and
   CHECK(problem("") == csv + ": empty file (it needs a header line)");
 }
 
+TEST_CASE("CSV: a quoted field may hold line breaks (RFC 4180), and carriage returns alone are named, not read as one line", "[datasets][csv]") {
+  test::TempDir dir;
+  const auto file = dir / "r.csv";
+  // As labloop's results.csv quotes a driver's two-line error; the row keeps its first line's number.
+  test::write_file(file, "experiment,y,error\r\ne1,,\"jam\r\nat valve 2\"\r\ne2,3.5,\r\n");
+  const CsvTable table = read_csv_table(file, {});
+  REQUIRE(table.rows.size() == 2);
+  CHECK(table.rows[0].fields[2] == "jam\nat valve 2");
+  CHECK(table.rows[1].line == 4);
+  CHECK(table.rows[1].fields[1] == "3.5");
+  test::write_file(file, "a,b\n\"x\"\"y\",2\n\"p,\n\"\"q\"\"\",3\n");  // "" is a quote inside a quoted field
+  const CsvTable quoted = read_csv_table(file, {});
+  REQUIRE(quoted.rows.size() == 2);
+  CHECK(quoted.rows[0].fields[0] == "x\"y");
+  CHECK(quoted.rows[1].fields[0] == "p,\n\"q\"");
+  test::write_file(file, "x1,x2\r1,2\r3,4\r");
+  CHECK(test::message_of([&] { read_csv_table(file, {}); }) ==
+        file.string() + ": its lines end in carriage returns alone (an old Mac format), so it reads as one line: save it with LF or CRLF line endings");
+}
+
 TEST_CASE("Datasets: the CSV reader refuses a file over its size, row or column limit before filling the memory", "[datasets]") {
   test::TempDir dir;
   const auto file = dir / "t.csv";

@@ -35,3 +35,18 @@ TEST_CASE("did_you_mean: a close name, every equally close one up to three, or n
   CHECK(did_you_mean("temperature", {"pressure", "flow"}).empty());
   CHECK(did_you_mean("anything", {}).empty());
 }
+
+TEST_CASE("parse_json_noting_repeats: the first key given twice in one object, by its JSON pointer", "[json_check]") {
+  std::optional<std::string> repeated;
+  const auto parsed = labloop::parse_json_noting_repeats(R"({"a": [1, {"b": 2}, {"c": 3, "c": 4}], "a/b": {"x~": 1, "x~": 2}})", false, repeated);
+  CHECK(repeated == std::optional<std::string>("/a/2/c"));
+  CHECK(parsed["a"][2]["c"] == 4);  // what the parser keeps, which the caller refuses
+  repeated.reset();
+  labloop::parse_json_noting_repeats(R"({"a/b": {"x~": 1, "x~": 2}, "n": [[], [{"k": 1}], {"k": 1, "j": {"k": 2}}]})", false, repeated);
+  CHECK(repeated == std::optional<std::string>("/a~1b/x~0"));
+  repeated.reset();
+  // The same key in different objects, or at different depths, is no repeat; comments as asked.
+  labloop::parse_json_noting_repeats("// a campaign\n{\"k\": {\"k\": 1}, \"l\": [{\"k\": 1}, {\"k\": 2}]}", true, repeated);
+  CHECK_FALSE(repeated);
+  CHECK_THROWS(labloop::parse_json_noting_repeats("{\"k\": 1,}", false, repeated));
+}

@@ -191,6 +191,10 @@ TEST_CASE("Codec: every refusal keeps its code and text", "[protocol][codec]") {
   const Refusal not_json = refusal("{");
   CHECK(not_json.code == "bad_json");
   CHECK(not_json.message.rfind("not valid UTF-8 JSON: ", 0) == 0);
+  // 1e999 is JSON, but no double holds it: said as such, not as broken JSON.
+  const Refusal huge = refusal(R"({"v":1,"type":"result","experiment":"e","status":"ok","values":{"y":1e999}})");
+  CHECK(huge.code == "bad_json");
+  CHECK(huge.message.rfind("a number too large for a double (past 1.8e308, such as 1e999): ", 0) == 0);
 }
 
 TEST_CASE("Codec: parse_welcome refuses a welcome whose inputs decode let through", "[protocol][codec]") {

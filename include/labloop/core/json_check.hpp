@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,12 @@ namespace labloop {
 // "; did you mean \"high\"?" when a candidate is close enough to be a plausible typo of `word`;
 // several equally close candidates are all named (up to three); "" when none is close.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+
+// Parses `text` as nlohmann::json::parse does (comments allowed when `ignore_comments`; its
+// exceptions propagate), and sets `repeated` to the JSON pointer of the first key given twice in
+// one object ("/budget/experiments"): the parser keeps the last of them without a word, so a
+// file a person wrote would mean something other than what its first line says.
+nlohmann::json parse_json_noting_repeats(const std::string& text, bool ignore_comments, std::optional<std::string>& repeated);
 
 // Collects the mistakes of one pass over a file, so a person fixing it sees them all at once, not
 // one per attempt. Each `check` runs one independent piece of checking; a ConfigError it throws is
