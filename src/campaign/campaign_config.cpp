@@ -174,6 +174,12 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
         throw ConfigError(source, fmt::format("{}/choices/{}", at, k), "may not contain control characters (line breaks, tabs, escapes)");
     }
   }
+  // The hypervolume multiplies distances to the thresholds: at 1e300 it was infinite from the
+  // first result, in the progress line, results.csv and status.
+  for (size_t i = 0; i < config.objectives.size(); ++i)
+    if (const auto& t = config.objectives[i].threshold; t && !(std::fabs(*t) <= kMaxThreshold))
+      throw ConfigError(source, config.objectives.size() == 1 ? std::string("/objective/threshold") : fmt::format("/objectives/{}/threshold", i),
+                        fmt::format("is {:g}; at most {:g} in magnitude (express the objective in a larger unit)", *t, kMaxThreshold));
   for (size_t i = 0; i < config.objectives.size(); ++i)
     claim(config.objectives[i].name, Kind::output, config.objectives.size() == 1 ? std::string("/objective") : fmt::format("/objectives/{}", i));
   for (size_t i = 0; i < config.outputs.size(); ++i) claim(config.outputs[i].name, Kind::output, fmt::format("/outputs/{}", i));

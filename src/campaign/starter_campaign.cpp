@@ -10,6 +10,8 @@
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
+#include "labloop/model/sobol.hpp"
+#include "labloop/model/space.hpp"
 #include "labloop/wire/protocol.hpp"
 
 namespace labloop {
@@ -148,7 +150,14 @@ std::string campaign_text(const Starter& s, const std::string& name, const Start
     out += fmt::format("  // Only this file's rows are proposed, each at most once (docs/config.md, \"Candidates\").\n"
                        "  \"candidates\": {},\n",
                        quoted(options.candidates));
-  out += "  \"planner\": {\"kind\": \"bayesian\"},\n";
+  // The model-based planners take at most SobolSequence::kMaxDim coordinates (a categorical
+  // parameter takes one per choice): beyond, the file runs with random search and says why.
+  if (const int dims = Space(s.parameters, {}).cube_dim(); dims > SobolSequence::kMaxDim)
+    out += fmt::format("  // Its {} coordinates (one per continuous, integer or discrete parameter, one per categorical\n"
+                       "  // choice) are more than the bayesian and sobol planners take ({}): random search.\n"
+                       "  \"planner\": {{\"kind\": \"random\"}},\n",
+                       dims, SobolSequence::kMaxDim);
+  else out += "  \"planner\": {\"kind\": \"bayesian\"},\n";
   if (s.fails_by_design)
     out += "  // Its experiments fail in part of the space by design: the planner learns where, and the\n"
            "  // campaign carries on through failures instead of pausing or setting the instrument aside.\n"

@@ -52,6 +52,11 @@ CLI::Validator between(double low, double high, bool whole = false) {
 CLI::Validator count_up_to(double most) { return between(1, most, true); }
 // Seconds running experiments get after a stop: as long as a campaign's time budget may be.
 const CLI::Validator kGraceSeconds = between(0, labloop::kMaxSeconds);
+// A folder named on the command line: an empty one ("$DIR" unset) was taken as none, and the
+// campaign written to the file's own output folder instead.
+const CLI::Validator kFolder(
+    [](std::string& given) { return given.empty() ? std::string("is empty; name a folder, or leave the option out for the default") : std::string(); },
+    "DIR");
 
 int validate(const std::string& file, bool instruments) {
   const auto config = labloop::load_campaign_config(file, labloop::sim::catalogue());
@@ -437,12 +442,13 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
   labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config));
   if (dry_run) std::fputs("dry run: every instrument is replaced by a simulated stand-in; no hardware moves\n", stdout);
   const auto where = labloop::campaign_output(config, options);
-  const bool fresh = !std::filesystem::exists(where / "journal.jsonl");
+  std::error_code unreadable;  // a path the system cannot look at (too long) is no journal: run_campaign says why
+  const bool fresh = !std::filesystem::exists(where / "journal.jsonl", unreadable);
   labloop::CampaignSummary summary;
   try {
     summary = labloop::run_campaign(config, options, &progress);
   } catch (const std::exception& e) {
-    if (!fresh || std::filesystem::exists(where / "journal.jsonl")) throw;
+    if (!fresh || std::filesystem::exists(where / "journal.jsonl", unreadable)) throw;
     std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n"
               << "nothing was started and no journal was written: fix the cause, then run the same command again (" << where.string()
               << " may be reused)\n";
@@ -556,7 +562,7 @@ int main(int argc, char** argv) {
 
   auto* run_cmd = app.add_subcommand("run", "Run a campaign to its end (budget, target or time limit)");
   run_cmd->add_option("file", file, "Campaign file (JSON)")->required();
-  run_cmd->add_option("--output,-o", output, "Output directory (overrides the file's \"output\")");
+  run_cmd->add_option("--output,-o", output, "Output directory (overrides the file's \"output\")")->check(kFolder);
   run_cmd->add_flag("--dry-run", dry_run, "Replace every instrument by a simulated stand-in: check the file end to end");
   double grace_s = 30;
   run_cmd->add_option("--grace", grace_s, "After Ctrl-C/SIGTERM: seconds running experiments get to finish before they are aborted (default 30)")
@@ -651,7 +657,7 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--declare-noise", bench.declare_noise,
                       "Tell the planners each objective's noise, as an objective's \"noise\" in a campaign file does (default: they estimate it)");
   bench_cmd->add_option("--output,-o", bench.output,
-                        "Directory for bench.csv and regret.svg, or the real suite's real.csv and real_rows.csv (default: bench-results in the current directory)");
+                        "Directory for bench.csv and regret.svg, or the real suite's real.csv and real_rows.csv (default: bench-results in the current directory)")->check(kFolder);
   bench_cmd->add_option("--datasets", bench.datasets,
                         "The real suite's datasets: names in the data directory (LABLOOP_DATA_DIR, else the installed or source tree's data; labloop-sim --list) "
                         "or folders (spec.json + data.csv); implies --suite real (default: the lookup tables with a target and four emulated ones)");

@@ -648,6 +648,10 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   never["parameters"][1]["name"] = "z";
   CHECK(error(never) == "/outcome_constraints/2: \"y >= 1\" and \"y <= 0\" cannot both hold: no result would ever count; loosen one of them");
 
+  json far = c;
+  far["objective"]["threshold"] = 1e300;
+  CHECK(error(far) == "/objective/threshold: is 1e+300; at most 1e+30 in magnitude (express the objective in a larger unit)");
+
   json choices = c;
   choices["parameters"].push_back(json::parse(R"({"name": "s", "type": "categorical", "choices": ["THF", "a\u001b[31mb"]})"));
   CHECK(error(choices) == "/parameters/2/choices/1: may not contain control characters (line breaks, tabs, escapes)");

@@ -90,6 +90,11 @@ TEST_CASE("Starter campaign: another dimension goes into the instrument options,
   const CampaignConfig five = load_starter(dir, "ackley5", starter_campaign(ackley, {.dim = 5}));
   CHECK(five.parameters.size() == 5);
   CHECK(five.instruments.at(0).options.value("dim", 0) == 5);
+  CHECK(five.planner.kind == "bayesian");
+  // More coordinates than the model-based planners take: a file that loads, with random search.
+  const CampaignConfig wide = load_starter(dir, "ackley338", starter_campaign(ackley, {.dim = 338}));
+  CHECK(wide.parameters.size() == 338);
+  CHECK(wide.planner.kind == "random");
   CHECK(test::message_of([&] { starter_campaign(*sim::catalogue().find("branin"), {.dim = 3}); }) ==
         "labloop new: --dim: simulator \"branin\" has 2 dimensions only; leave --dim out");
   CHECK(test::message_of([&] { starter_campaign(ackley, {.name = "a b"}); }).find("\"a b\" cannot name a campaign") != std::string::npos);

@@ -42,6 +42,7 @@ constexpr int kMaxExperiments = 1000000;      // budget.experiments
 constexpr std::size_t kMaxParameters = 1000;
 constexpr std::size_t kMaxChoices = 10000;      // per categorical parameter
 constexpr std::size_t kMaxChoiceChars = 1000;   // a choice (a SMILES string, a reagent's name)
+constexpr double kMaxThreshold = 1e30;          // an objective's threshold, in magnitude
 constexpr int kMaxQuarantineAfter = 1000000;  // an instrument's quarantine_after
 
 struct Objective {
