@@ -190,7 +190,7 @@ class CampaignRun {
 
   CampaignSummary run() {
     // Before anything is written: a key that cannot sign stops the run here.
-    if (!config_.controller_key.empty()) key_ = read_controller_key();
+    if (!config_.controller_key.empty()) key_ = read_controller_key(config_);
     if (options_.resume) {
       restore();
     } else {
@@ -394,32 +394,11 @@ class CampaignRun {
 
   // ---- signatures (journal/signing.hpp) ---------------------------------------------------------
 
-  KeyPair read_controller_key() const {
-    try {
-      return read_key_pair(config_.controller_key);
-    } catch (const Error& e) {
-      throw ConfigError(config_.source, "/controller_key", fmt::format("{} (the key that signs this campaign's journal)", e.what()));
-    }
-  }
-
   std::optional<std::string> key_name() const { return key_ ? std::optional<std::string>(key_->public_key.name) : std::nullopt; }
   std::optional<std::string> key_fingerprint() const { return key_ ? std::optional<std::string>(key_->public_key.fingerprint()) : std::nullopt; }
 
-  // One journal, one key: `verify --key` checks every signature with one key, so a resume with
-  // another key would leave a journal nobody can prove. Refused before anything is written.
   void refuse_another_key(const std::vector<JournalEvent>& events) const {
-    if (!key_) return;
-    for (auto it = events.rbegin(); it != events.rend(); ++it) {
-      const auto* signed_by = it->as<JournalSignedEvent>();
-      if (!signed_by) continue;
-      if (signed_by->key_fingerprint != key_->public_key.fingerprint())
-        throw ConfigError(config_.source, "/controller_key",
-                          fmt::format("{} is key \"{}\" ({}), but line {} of the journal is signed by \"{}\" ({}): put back the key that "
-                                      "signed it, so that one key proves the whole journal",
-                                      config_.controller_key, key_->public_key.name, key_->public_key.fingerprint(), it->seq,
-                                      signed_by->key_name, signed_by->key_fingerprint));
-      return;
-    }
+    if (key_) refuse_another_signing_key(config_, events, *key_);
   }
 
   // Signs the journal up to its last line, unless that is a signature already.
@@ -1375,6 +1354,30 @@ std::vector<InstrumentCheck> check_instruments(const CampaignConfig& config, con
 CampaignSummary run_campaign(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer) {
   CampaignRun run(config, options, observer);
   return run.run();
+}
+
+KeyPair read_controller_key(const CampaignConfig& config) {
+  try {
+    return read_key_pair(config.controller_key);
+  } catch (const Error& e) {
+    throw ConfigError(config.source, "/controller_key", fmt::format("{} (the key that signs this campaign's journal)", e.what()));
+  }
+}
+
+// One journal, one key: `verify --key` checks every signature with one key, so a resume (or an
+// extend) with another key would leave a journal nobody can prove. Refused before anything is written.
+void refuse_another_signing_key(const CampaignConfig& config, const std::vector<JournalEvent>& events, const KeyPair& key) {
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    const auto* signed_by = it->as<JournalSignedEvent>();
+    if (!signed_by) continue;
+    if (signed_by->key_fingerprint != key.public_key.fingerprint())
+      throw ConfigError(config.source, "/controller_key",
+                        fmt::format("{} is key \"{}\" ({}), but line {} of the journal is signed by \"{}\" ({}): put back the key that "
+                                    "signed it, so that one key proves the whole journal",
+                                    config.controller_key, key.public_key.name, key.public_key.fingerprint(), it->seq, signed_by->key_name,
+                                    signed_by->key_fingerprint));
+    return;
+  }
 }
 
 }  // namespace labloop

@@ -513,13 +513,7 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
   // extension that cannot continue leaves the budget as it was, or each attempt would raise it again.
   const std::filesystem::path folder = std::filesystem::is_directory(where) ? std::filesystem::path(where) : path.parent_path();
   (void)labloop::journaled_candidates(events, config, folder);
-  if (!config.controller_key.empty()) {
-    try {
-      (void)labloop::read_key_pair(config.controller_key);
-    } catch (const labloop::Error& e) {
-      throw labloop::ConfigError(config.source, "/controller_key", fmt::format("{} (the key that signs this campaign's journal)", e.what()));
-    }
-  }
+  if (!config.controller_key.empty()) labloop::refuse_another_signing_key(config, events, labloop::read_controller_key(config));
   if (!events.front().as<labloop::CampaignStartedEvent>()->dry_run)  // journaled_config checked it is one
     for (const auto& ic : config.instruments)
       if (!ic.keys && !ic.keys_error.empty()) throw labloop::InstrumentError(ic.name, ic.keys_error);

@@ -210,6 +210,16 @@ TEST_CASE("Compatibility: a signed 0.2.0 campaign run by hand, with a correction
   const std::filesystem::path key_dir = "/tmp/labloop-fixture-signed/keys";
   std::filesystem::remove_all(key_dir);
   CHECK_THROWS_WITH(resume(folder), Catch::Contains("controller_key"));
+  // Another key in its place: extend refuses it before raising the budget, as resume does.
+  o = test::cli({"keys", "new", "controller", "--dir", key_dir.string()}, dir);
+  REQUIRE(o.status == 0);
+  const size_t lines_before = read_journal(folder / "journal.jsonl").events.size();
+  o = test::cli({"extend", folder.string(), "--experiments", "2"}, dir);
+  INFO(o.output);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("put back the key that signed it"));
+  CHECK(read_journal(folder / "journal.jsonl").events.size() == lines_before);
+  std::filesystem::remove_all(key_dir);
   std::filesystem::create_directories(key_dir);
   for (const char* file : {"controller.key", "controller.pub"})
     std::filesystem::copy_file(keys / file, key_dir / file, std::filesystem::copy_options::overwrite_existing);

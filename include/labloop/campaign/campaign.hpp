@@ -13,6 +13,7 @@
 
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/campaign/pareto_report.hpp"
+#include "labloop/core/key_file.hpp"
 #include "labloop/journal/events.hpp"
 
 namespace labloop {
@@ -100,6 +101,13 @@ std::vector<InstrumentCheck> check_instruments(const CampaignConfig& config, con
 
 // Where the campaign writes: options.output, else the file's "output" (+ "-dry-run" for a dry run).
 std::filesystem::path campaign_output(const CampaignConfig& config, const CampaignOptions& options);
+
+// The controller's key pair named by the campaign's controller_key (it signs the journal); a key
+// that cannot be read is a ConfigError at /controller_key.
+KeyPair read_controller_key(const CampaignConfig& config);
+// Throws ConfigError at /controller_key when `key` is not the one that signed the journal's last
+// signature: resume and extend refuse it before writing anything.
+void refuse_another_signing_key(const CampaignConfig& config, const std::vector<JournalEvent>& events, const KeyPair& key);
 
 // Runs the campaign to its end. A new campaign writes its journal only once every instrument has
 // answered and fits: when it cannot start, the output directory holds no journal and the same run
