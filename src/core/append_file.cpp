@@ -1,6 +1,7 @@
 #include "labloop/core/append_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -27,6 +28,14 @@ AppendFile::AppendFile(std::string path, std::string what) : path_(std::move(pat
     Error e = os_error("open", what_, path_);
     throw Error(std::string(e.what()) + " (check that the directory exists and is writable)");
   }
+  // A device or a pipe is no file to keep records in: /dev/zero read "all" of itself until memory
+  // ran out (a cache path linked to it), and a pipe blocks or loses what is appended.
+  struct stat info {};
+  if (::fstat(fd_, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd_);
+    fd_ = -1;
+    throw Error(fmt::format("{} {} is not a regular file (a device, a pipe or a socket): name a file", what_, path_));
+  }
   if (existed) return;
   std::filesystem::path dir = std::filesystem::path(path_).parent_path();
   if (dir.empty()) dir = ".";
@@ -39,6 +48,10 @@ AppendFile::AppendFile(std::string path, std::string what) : path_(std::move(pat
 AppendFile::~AppendFile() { ::close(fd_); }
 
 std::string AppendFile::read_all() {
+  struct stat info {};
+  if (::fstat(fd_, &info) == 0 && static_cast<unsigned long long>(info.st_size) > kMaxReadBytes)
+    throw Error(fmt::format("{} {} is {} bytes; at most {} are read (move it aside to start afresh)", what_, path_,
+                            static_cast<unsigned long long>(info.st_size), kMaxReadBytes));
   std::string text;
   char buffer[65536];
   for (off_t offset = 0;;) {

@@ -1,4 +1,7 @@
 #include <catch2/catch.hpp>
+#include <sys/stat.h>
+
+#include "labloop/core/append_file.hpp"
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -505,4 +508,16 @@ TEST_CASE("Journal: a sparse tail of zeros far past the line limit is a torn wri
   Journal journal(p);  // cuts it away, as any torn write
   CHECK(journal.last_seq() == 2);
   CHECK(fs::file_size(p) == intact.size());
+}
+
+TEST_CASE("AppendFile: a device or a pipe is refused at open, naming it, not read without end", "[journal][limits]") {
+  test::TempDir dir;
+  CHECK_THAT(test::message_of([] { labloop::AppendFile("/dev/zero", "the result cache"); }),
+             Catch::Equals("the result cache /dev/zero is not a regular file (a device, a pipe or a socket): name a file"));
+  const auto fifo = dir / "pipe";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_THAT(test::message_of([&] { labloop::AppendFile(fifo.string(), "the completed log"); }), Catch::Contains("is not a regular file"));
+  labloop::AppendFile file((dir / "ok.jsonl").string(), "the result cache");
+  file.append("{}\n");
+  CHECK(file.read_all() == "{}\n");
 }

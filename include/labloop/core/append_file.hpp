@@ -18,8 +18,10 @@ class AppendFile {
   AppendFile(const AppendFile&) = delete;
   AppendFile& operator=(const AppendFile&) = delete;
 
-  // The whole file as it is now. Throws labloop::Error when it cannot be read.
+  // The whole file as it is now. Throws labloop::Error when it cannot be read or is larger than
+  // kMaxReadBytes (a result cache of a million 1 KiB results is 1 GiB).
   std::string read_all();
+  static constexpr unsigned long long kMaxReadBytes = 1ULL << 30;
   // Writes `bytes` at the end and fsyncs. Throws labloop::Error when the disk refuses.
   void append(std::string_view bytes);
 
