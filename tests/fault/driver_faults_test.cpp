@@ -71,6 +71,39 @@ int count_events(const std::filesystem::path& out, const std::string& kind, cons
 
 using test::fast_heartbeat;
 
+// A driver that answers two runs with results, then accepts and holds the rest: a campaign on it
+// cannot finish before the test restarts it. `runs` counts the runs it got.
+FakeDriver::Behaviour two_results_then_hold(std::atomic<int>& runs) {
+  return [&runs](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") return {FakeDriver::welcome()};
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type != "run") return {};
+    const std::string id = FakeDriver::experiment_of(payload);
+    if (++runs > 2) return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump()};
+    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
+            json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 3.0}}}}.dump()};
+  };
+}
+
+// The same driver restarted with x1 limited to [low, high]: it counts the hellos and runs it gets
+// and runs nothing.
+FakeDriver::Behaviour narrowed_x1(double low, double high, std::atomic<int>& hellos, std::atomic<int>& runs) {
+  return [low, high, &hellos, &runs](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") {
+      ++hellos;
+      json w = json::parse(FakeDriver::welcome());
+      w["inputs"][0]["low"] = low;
+      w["inputs"][0]["high"] = high;
+      return {w.dump()};
+    }
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type == "run") ++runs;
+    return {};
+  };
+}
+
 }  // namespace
 
 TEST_CASE("Faults: a driver that answers garbage is logged and lost while the campaign finishes on the others", "[fault]") {
@@ -333,29 +366,9 @@ TEST_CASE("Faults: a lost driver that comes back is reconnected and its experime
 TEST_CASE("Faults: a driver that comes back with limits that no longer fit is quarantined and the campaign finishes on the others", "[fault]") {
   test::TempDir dir;
   std::atomic<int> runs{0};
-  auto honest = [&runs](const std::string& payload) -> std::vector<std::string> {
-    const std::string type = FakeDriver::type_of(payload);
-    if (type == "hello") return {FakeDriver::welcome()};
-    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
-    if (type != "run") return {};
-    const std::string id = FakeDriver::experiment_of(payload);
-    // Two results, then it holds what it gets: the campaign cannot finish before the restart.
-    if (++runs > 2) return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump()};
-    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
-            json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 3.0}}}}.dump()};
-  };
-  std::atomic<int> runs_after{0};
-  auto narrowed = [&runs_after](const std::string& payload) -> std::vector<std::string> {
-    const std::string type = FakeDriver::type_of(payload);
-    if (type == "hello") {
-      json w = json::parse(FakeDriver::welcome());
-      w["inputs"][0]["high"] = 5;  // someone narrowed x1 while it was down
-      return {w.dump()};
-    }
-    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
-    if (type == "run") ++runs_after;
-    return {};
-  };
+  const auto honest = two_results_then_hold(runs);
+  std::atomic<int> hellos_after{0}, runs_after{0};
+  const auto narrowed = narrowed_x1(-5, 5, hellos_after, runs_after);  // someone narrowed x1 while it was down
   std::optional<FakeDriver> morph;
   morph.emplace(dir.ipc("morph"), honest);
   std::jthread swapper([&](std::stop_token stop) {
@@ -383,30 +396,9 @@ TEST_CASE("Faults: a driver that comes back with limits that no longer fit is qu
 TEST_CASE("Faults: a driver restarted within a heartbeat with narrower limits is asked hello again and sent nothing outside them", "[fault]") {
   test::TempDir dir;
   std::atomic<int> runs{0};
-  auto honest = [&runs](const std::string& payload) -> std::vector<std::string> {
-    const std::string type = FakeDriver::type_of(payload);
-    if (type == "hello") return {FakeDriver::welcome()};
-    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
-    if (type != "run") return {};
-    const std::string id = FakeDriver::experiment_of(payload);
-    // Two results, then it holds what it gets: the campaign cannot finish before the restart.
-    if (++runs > 2) return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump()};
-    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
-            json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 3.0}}}}.dump()};
-  };
+  const auto honest = two_results_then_hold(runs);
   std::atomic<int> hellos_after{0}, runs_after{0};
-  auto narrowed = [&](const std::string& payload) -> std::vector<std::string> {
-    const std::string type = FakeDriver::type_of(payload);
-    if (type == "hello") {
-      ++hellos_after;
-      json w = json::parse(FakeDriver::welcome());
-      w["inputs"][0]["low"] = 0;  // restarted with x1 narrowed to [0, 10]
-      return {w.dump()};
-    }
-    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
-    if (type == "run") ++runs_after;
-    return {};
-  };
+  const auto narrowed = narrowed_x1(0, 10, hellos_after, runs_after);  // restarted with x1 narrowed
   std::optional<FakeDriver> morph;
   morph.emplace(dir.ipc("quick"), honest);
   std::jthread swapper([&](std::stop_token stop) {
