@@ -795,6 +795,7 @@ class CampaignRun {
     // planner get their turn: a driver sending as fast as we read would otherwise hold the loop.
     for (size_t k = 0; k < items.size(); ++k) {
       if (!(items[k].revents & ZMQ_POLLIN)) continue;
+      check_connection(*owners[k], Clock::now());
       for (int read = 0; read < kMaxMessagesPerPoll; ++read) {
         auto message = owners[k]->link->receive();
         if (!message) break;
@@ -830,7 +831,10 @@ class CampaignRun {
       // the instrument as a timeout is, so a driver refusing everything is quarantined.
       if (error->experiment && error->code != "unknown_experiment") {
         const auto it = in_flight_.find(*error->experiment);
-        if (it != in_flight_.end() && it->second.instrument == static_cast<int>(inst.index)) {
+        // One it accepted is running there: an error about it later is no refusal of the run,
+        // and its result may still come (noted below, as any other error).
+        if (it != in_flight_.end() && it->second.instrument == static_cast<int>(inst.index) && !inst.hello_again_at &&
+            !book_.was_accepted(it->first)) {
           inst.link->note_alive();
           return settle(it, Outcome::refused_by_driver, fmt::format("{} answered error {}: {}", inst.config->name, error->code, error->message));
         }
@@ -848,6 +852,13 @@ class CampaignRun {
   // that driver — news of it is then a sign of life. in_flight_.end() otherwise: the news is
   // logged and ignored (a late answer, another campaign's experiment).
   std::map<std::string, Experiment>::iterator news_about(LiveInstrument& inst, std::string_view news, const std::string& id) {
+    // From a driver on a new connection whose welcome is not checked yet (it may measure other
+    // things, within other limits): not taken. Its open runs are re-sent once the welcome fits,
+    // and a driver answers them again from its result cache (protocol §5).
+    if (inst.hello_again_at) {
+      note_from(inst, fmt::format("{}: ignored {} for {} (its new connection has not answered hello yet)", inst.config->name, news, id));
+      return in_flight_.end();
+    }
     auto it = in_flight_.find(id);
     if (it == in_flight_.end() || it->second.instrument != static_cast<int>(inst.index)) {
       note_from(inst, fmt::format("{}: ignored {} for {} (not in flight on this instrument)", inst.config->name, news, id));
@@ -981,6 +992,17 @@ class CampaignRun {
     resend_open(inst, "reconnected");
   }
 
+  // What happened to the connection since last asked. Also asked before reading a driver's
+  // messages: a message on a new connection must not be taken before we know it is one (the
+  // monitor hears of the connection before any message comes over it). While lost, the pong that
+  // ends it says hello again (back_online).
+  void check_connection(LiveInstrument& inst, Clock::time_point now) {
+    const Instrument::ConnectionNews news = inst.link->take_connection_news();
+    if (book_.lost(inst.index)) return;
+    if (news.dropped) connection_dropped(inst, now);
+    if (news.reconnected) new_connection(inst, now);
+  }
+
   // The connection to the driver closed (ZeroMQ reconnects by itself): what answers next may be
   // a restarted driver with other limits. Send it nothing new until its welcome is checked;
   // what was sent before stays in flight (a driver that is back answers for it by id).
@@ -1067,7 +1089,12 @@ class CampaignRun {
     if (book_.quarantined(inst.index)) return false;
     std::string problem;
     try {
-      check_instrument_fits(config_, inst.index, protocol::parse_welcome(welcome));
+      const InstrumentInfo info = protocol::parse_welcome(welcome);
+      check_instrument_fits(config_, inst.index, info);
+      // A restarted driver may run more or fewer at once: its word now is what counts.
+      if (info.capacity != inst.link->info().capacity)
+        log(fmt::format("{}: its driver now runs {} at once (was {})", inst.config->name, info.capacity, inst.link->info().capacity));
+      inst.link->adopt(info);
       return true;
     } catch (const Error& e) {
       problem = e.what();
@@ -1171,11 +1198,7 @@ class CampaignRun {
       restart_simulator_if_dead(*inst, now);
       if (book_.quarantined(inst->index) && book_.in_flight(inst->index) == 0) continue;
       inst->link->ping_if_due(now);
-      // While lost, the pong that ends it says hello again (back_online).
-      if (const Instrument::ConnectionNews news = inst->link->take_connection_news(); !book_.lost(inst->index)) {
-        if (news.dropped) connection_dropped(*inst, now);
-        if (news.reconnected) new_connection(*inst, now);
-      }
+      check_connection(*inst, now);
       // A driver that answers pings but not hello: ask again, and say so, once per connect timeout.
       if (inst->hello_again_at && inst->awaiting_welcome &&
           now - *inst->hello_again_at > std::chrono::duration<double>(inst->config->connect_timeout_s)) {

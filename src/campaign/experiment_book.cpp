@@ -53,6 +53,11 @@ void ExperimentBook::dispatched(const std::string& id, const std::string& origin
   if (resent) e.overdue = false;
 }
 
+bool ExperimentBook::was_accepted(const std::string& id) const {
+  const auto it = experiments_.find(id);
+  return it != experiments_.end() && it->second.accepted;
+}
+
 bool ExperimentBook::accepted(const std::string& id, std::optional<double> expected_s, std::optional<double> max_s) {
   Experiment& e = experiments_.at(id);
   const bool first = !e.accepted;

@@ -404,8 +404,15 @@ CampaignRecord campaign_record(const CampaignState& state) {
   for (const char* own : {"experiment", "instrument", "status", "error", "proposed_at", "dispatched_at", "finished_at", "proposed_by",
                           "counts", "pareto", "hypervolume"})
     taken.insert(own);
+  // A header with its unit ("x1 [mL]") is as much taken as the bare name.
+  for (size_t i = 0; i < record.parameter_names.size() && i < record.parameter_units.size(); ++i)
+    if (!record.parameter_units[i].empty()) taken.insert(record.parameter_names[i] + " [" + record.parameter_units[i] + "]");
+  for (size_t i = 0; i < record.output_names.size() && i < record.output_units.size(); ++i)
+    if (!record.output_units[i].empty()) taken.insert(record.output_names[i] + " [" + record.output_units[i] + "]");
+  if (!record.objective_unit.empty()) taken.insert(record.objective_name + " [" + record.objective_unit + "]");
   const auto column_worthy = [&](const std::string& name) {
-    if (name.empty() || taken.count(name) || name.front() == '=' || name.front() == '+' || name.front() == '@') return false;
+    // = + - @ (and a leading blank before them) start a formula in a spreadsheet.
+    if (name.empty() || taken.count(name) || std::string_view("=+-@ \t").find(name.front()) != std::string_view::npos) return false;
     return std::none_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
   };
   const size_t most = record.output_names.size() + CampaignRecord::kMostResultColumns;

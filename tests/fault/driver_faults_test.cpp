@@ -73,29 +73,35 @@ using test::fast_heartbeat;
 
 // A driver that answers two runs with results, then accepts and holds the rest: a campaign on it
 // cannot finish before the test restarts it. `runs` counts the runs it got.
-FakeDriver::Behaviour two_results_then_hold(std::atomic<int>& runs) {
-  return [&runs](const std::string& payload) -> std::vector<std::string> {
+// `held`, when given, gets the id of the last run it holds (read it once the driver is gone).
+FakeDriver::Behaviour two_results_then_hold(std::atomic<int>& runs, std::string* held = nullptr) {
+  return [&runs, held](const std::string& payload) -> std::vector<std::string> {
     const std::string type = FakeDriver::type_of(payload);
     if (type == "hello") return {FakeDriver::welcome()};
     if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
     if (type != "run") return {};
     const std::string id = FakeDriver::experiment_of(payload);
-    if (++runs > 2) return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump()};
+    if (++runs > 2) {
+      if (held) *held = id;
+      return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump()};
+    }
     return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
             json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 3.0}}}}.dump()};
   };
 }
 
 // The same driver restarted with x1 limited to [low, high]: it counts the hellos and runs it gets
-// and runs nothing.
-FakeDriver::Behaviour narrowed_x1(double low, double high, std::atomic<int>& hellos, std::atomic<int>& runs) {
-  return [low, high, &hellos, &runs](const std::string& payload) -> std::vector<std::string> {
+// and runs nothing. With `forged`, it answers each hello with a result for that id first.
+FakeDriver::Behaviour narrowed_x1(double low, double high, std::atomic<int>& hellos, std::atomic<int>& runs, const std::string* forged = nullptr) {
+  return [low, high, &hellos, &runs, forged](const std::string& payload) -> std::vector<std::string> {
     const std::string type = FakeDriver::type_of(payload);
     if (type == "hello") {
       ++hellos;
       json w = json::parse(FakeDriver::welcome());
       w["inputs"][0]["low"] = low;
       w["inputs"][0]["high"] = high;
+      if (forged && !forged->empty())
+        return {json{{"v", 1}, {"type", "result"}, {"experiment", *forged}, {"status", "ok"}, {"values", {{"y", -1000.0}}}}.dump(), w.dump()};
       return {w.dump()};
     }
     if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
@@ -396,9 +402,12 @@ TEST_CASE("Faults: a driver that comes back with limits that no longer fit is qu
 TEST_CASE("Faults: a driver restarted within a heartbeat with narrower limits is asked hello again and sent nothing outside them", "[fault]") {
   test::TempDir dir;
   std::atomic<int> runs{0};
-  const auto honest = two_results_then_hold(runs);
+  std::string held;
+  const auto honest = two_results_then_hold(runs, &held);
   std::atomic<int> hellos_after{0}, runs_after{0};
-  const auto narrowed = narrowed_x1(0, 10, hellos_after, runs_after);  // restarted with x1 narrowed
+  // Restarted with x1 narrowed, and a result for the run it held sent before its welcome: a
+  // driver that no longer fits is no source of results.
+  const auto narrowed = narrowed_x1(0, 10, hellos_after, runs_after, &held);
   std::optional<FakeDriver> morph;
   morph.emplace(dir.ipc("quick"), honest);
   std::jthread swapper([&](std::stop_token stop) {
@@ -430,6 +439,8 @@ TEST_CASE("Faults: a driver restarted within a heartbeat with narrower limits is
     if (e["event"] == "instrument_quarantined")
       CHECK(e["reason"].get<std::string>().find("different limits") != std::string::npos);
   CHECK(count_events(out, "result") == 10);
+  for (const auto& e : read_journal(out / "journal.jsonl").events)
+    if (e["event"] == "result") CHECK(e["values"]["y"] != -1000.0);  // the restarted driver's result was not taken
   for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
 }
 

@@ -608,7 +608,7 @@ TEST_CASE("Report: a value a driver names like a parameter or a column of labloo
   std::vector<json> events = campaign_events("minimize");
   // e2's result, as a hostile driver might send it: a reader by header name would get these.
   events[10]["values"].update(json{{"x1", 999.0}, {"experiment", 7}, {"status", 8}, {"", 6}, {"\u0001nul", 4}, {"=cmd()", 5},
-                                   {"@sum", 3}, {"peak area (mAU)", 2}});
+                                   {"@sum", 3}, {"-2+3+cmd", 3}, {" =x", 3}, {"peak area (mAU)", 2}});
   const CampaignRecord r = summarize(events);
   CHECK(r.output_names == std::vector<std::string>{"peak area (mAU)", "z"});
   const auto path = std::filesystem::temp_directory_path() / fmt::format("labloop-report-{}.csv", ::getpid());
@@ -619,5 +619,9 @@ TEST_CASE("Report: a value a driver names like a parameter or a column of labloo
   std::filesystem::remove(path);
   CHECK(header == "experiment,instrument,x1,solvent,cycles,y,peak area (mAU),z,status,error,proposed_at,dispatched_at,finished_at,proposed_by");
   // The journal's record keeps every value.
-  CHECK(r.experiments[1].values.size() == 10);
+  CHECK(r.experiments[1].values.size() == 12);
+  // With units, the header "x1 [mL]" is as much the parameter's as "x1".
+  events[0]["config"]["parameters"][0]["unit"] = "mL";
+  events[10]["values"]["x1 [mL]"] = -2.0;
+  CHECK(summarize(events).output_names == std::vector<std::string>{"peak area (mAU)", "z"});
 }

@@ -159,6 +159,8 @@ class ExperimentBook {
   // are not news (one per `run` is the protocol's), and journaling each let a driver grow the
   // journal at the rate it sent them.
   bool accepted(const std::string& id, std::optional<double> expected_s, std::optional<double> max_s);
+  // Whether the driver accepted the run last sent for `id` (false for an id not in the book).
+  bool was_accepted(const std::string& id) const;
   // Rejected as busy: the experiment leaves the instrument (to be dispatched again, same id) and
   // the instrument gets nothing new until the returned time; the wait doubles up to 30 s while
   // it stays busy.

@@ -88,6 +88,8 @@ class Instrument {
   const std::string& name() const { return name_; }
   const std::string& endpoint() const { return endpoint_; }
   const InstrumentInfo& info() const { return info_; }
+  // A later welcome the campaign checked and accepted (a restarted driver's): its declaration now.
+  void adopt(InstrumentInfo info) { info_ = std::move(info); }
   zmq::socket_t& socket() { return socket_; }
   int malformed_count() const { return malformed_; }
   // What decode() said of the last malformed message, cut to kMostMalformedChars characters (its
