@@ -23,6 +23,7 @@
 #include "labloop/model/feasible_sampler.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/core/version.hpp"
+#include "labloop/journal/report.hpp"
 #include "labloop/journal/signing.hpp"
 #include "labloop/wire/protocol.hpp"
 
@@ -33,6 +34,14 @@ namespace {
 using json = nlohmann::json;
 
 using Node = JsonNode;
+
+// A unit goes into CSV headers as "name [unit]": nothing there may end the header or the field.
+constexpr const char* kUnitRule = "may not contain control characters, commas, quotes or brackets (it goes into CSV headers as \"name [unit]\")";
+bool unit_fits_header(const std::string& unit) {
+  return std::none_of(unit.begin(), unit.end(), [](char ch) {
+    return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F || ch == ',' || ch == '"' || ch == '[' || ch == ']';
+  });
+}
 
 // Choices as JSON strings, so that "1" and 1 read differently; at most 20 of them.
 std::string quoted_list(const std::vector<std::string>& choices) {
@@ -144,9 +153,7 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
   // An objective may also be declared among the outputs (for its unit or range): one column.
   enum class Kind { own, parameter, output };
   std::map<std::string, std::pair<Kind, std::string>> owner;  // name -> what it names, and where
-  for (const char* own : {"experiment", "instrument", "status", "error", "proposed_at", "dispatched_at", "finished_at", "proposed_by",
-                          "counts", "pareto", "hypervolume"})
-    owner[own] = {Kind::own, "a column results.csv has of its own"};
+  for (std::string_view own : kResultsColumns) owner[std::string(own)] = {Kind::own, "a column results.csv has of its own"};
   const auto claim = [&](const std::string& name, Kind kind, const std::string& where) {
     const auto [it, fresh] = owner.emplace(name, std::pair{kind, where});
     // An output may share a name with a column of labloop's own: datasets name their outputs
@@ -159,9 +166,7 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
     const Parameter& p = config.parameters[i];
     const std::string at = fmt::format("/parameters/{}", i);
     claim(p.name, Kind::parameter, at);
-    for (char ch : p.unit)
-      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F || ch == ',' || ch == '"' || ch == '[' || ch == ']')
-        throw ConfigError(source, at + "/unit", "may not contain control characters, commas, quotes or brackets (it goes into CSV headers as \"name [unit]\")");
+    if (!unit_fits_header(p.unit)) throw ConfigError(source, at + "/unit", kUnitRule);
     if (p.type != ParameterType::categorical) continue;
     if (p.choices.size() > kMaxChoices)
       throw ConfigError(source, at + "/choices", fmt::format("lists {} choices; at most {} are allowed", p.choices.size(), kMaxChoices));
@@ -500,9 +505,7 @@ OutputSpec parse_output(const Node& node) {
   if (node.has("unit")) {
     o.unit = node.child("unit").as_string();
     if (o.unit.size() > kMaxNameChars) node.child("unit").fail(fmt::format("is {} characters long; at most {} are allowed", o.unit.size(), kMaxNameChars));
-    for (char ch : o.unit)
-      if (static_cast<unsigned char>(ch) < 0x20 || ch == ',' || ch == '"' || ch == '[' || ch == ']')
-        node.child("unit").fail("may not contain control characters, commas, quotes or brackets (it goes into CSV headers as \"name [unit]\")");
+    if (!unit_fits_header(o.unit)) node.child("unit").fail(kUnitRule);
   }
   if (node.has("low")) o.low = node.child("low").as_number();
   if (node.has("high")) o.high = node.child("high").as_number();

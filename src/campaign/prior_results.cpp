@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/journal/report.hpp"
 
 namespace labloop {
 
@@ -31,11 +33,15 @@ PriorResults read_prior_results(const CampaignConfig& config) {
     refuse(e.what());
   }
   // A name heading two columns would be read from one of them without a word (the candidates
-  // file refuses the same).
-  for (std::size_t i = 0; i < table.header.size(); ++i)
-    for (std::size_t j = 0; j < i; ++j)
-      if (!table.header[i].empty() && table.header[i] == table.header[j])
-        refuse(fmt::format("{} has two columns \"{}\" (columns {} and {}); keep one", path.string(), table.header[i], j + 1, i + 1));
+  // file refuses the same). Not labloop's own columns: a results.csv of a campaign measuring
+  // "error" has two, the measurement first (docs/outputs.md), and that is the one read.
+  std::map<std::string, std::size_t> first_column;
+  for (std::size_t i = 0; i < table.header.size(); ++i) {
+    const std::string& h = table.header[i];
+    if (h.empty() || std::find(kResultsColumns.begin(), kResultsColumns.end(), h) != kResultsColumns.end()) continue;
+    if (const auto [it, fresh] = first_column.emplace(h, i); !fresh)
+      refuse(fmt::format("{} has two columns \"{}\" (columns {} and {}); keep one", path.string(), h, it->second + 1, i + 1));
+  }
   const auto column = [&](const std::string& wanted) -> std::optional<std::size_t> {
     const auto it = std::find(table.header.begin(), table.header.end(), wanted);
     if (it == table.header.end()) return std::nullopt;

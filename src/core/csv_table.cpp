@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <fstream>
 
 #include "labloop/core/error.hpp"
@@ -17,25 +18,30 @@ namespace labloop {
 
 namespace {
 
-// True when `text` ends inside a quoted field: RFC 4180 lets one hold line breaks, so the
-// record goes on on the next line (labloop's own results.csv quotes a driver's multi-line error).
-bool quote_open(const std::string& text) {
-  bool quoted = false, blank = true;  // blank: the field so far is empty or spaces
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') ++i;
-      else if (c == '"') quoted = false, blank = false;  // what follows belongs to the same field, as text
-    } else if (c == '"' && blank) {
-      quoted = true;
-    } else if (c == ',') {
-      blank = true;
-    } else if (c != ' ' && c != '\t') {
-      blank = false;
+// Where a record stands after the text read so far: inside a quoted field or not. RFC 4180 lets
+// a quoted field hold line breaks, so the record goes on on the next line (labloop's own
+// results.csv quotes a driver's multi-line error). Fed line by line, so a record of many lines
+// (a stray quote near the top of a large file) is scanned once, not once per line added.
+struct QuoteState {
+  bool quoted = false;
+  bool blank = true;  // the field so far is empty or spaces: a quote here opens a quoted field
+
+  void feed(std::string_view text) {
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const char c = text[i];
+      if (quoted) {
+        if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') ++i;
+        else if (c == '"') quoted = false, blank = false;  // what follows belongs to the same field, as text
+      } else if (c == '"' && blank) {
+        quoted = true;
+      } else if (c == ',') {
+        blank = true;
+      } else if (c != ' ' && c != '\t') {
+        blank = false;
+      }
     }
   }
-  return quoted;
-}
+};
 
 // Splits one record; `line` names it in the message for an unclosed quote.
 std::vector<std::string> split_csv_record(const std::string& text, std::size_t line) {
@@ -176,11 +182,14 @@ CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limi
                               "LF or CRLF line endings",
                               path.string()));
     // A quoted field that holds line breaks: the record continues on the next lines.
-    for (std::string more; quote_open(text) && read_line_at_most(in, more, limits.max_bytes - std::min(bytes, limits.max_bytes));) {
+    QuoteState record;
+    record.feed(text);
+    for (std::string more; record.quoted && read_line_at_most(in, more, limits.max_bytes - std::min(bytes, limits.max_bytes));) {
       ++line;
       bytes += more.size() + 1;
       if (bytes > limits.max_bytes) throw too_large();
       if (!more.empty() && more.back() == '\r') more.pop_back();
+      record.feed(more);  // the line break before it is text inside the quoted field
       text += '\n' + more;
     }
     if (text.find_first_not_of(" \t,") == std::string::npos) continue;

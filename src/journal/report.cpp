@@ -401,9 +401,7 @@ CampaignRecord campaign_record(const CampaignState& state) {
   // columns of that name, and a reader by header name got the driver's number), not empty, no
   // control characters, and not starting like a spreadsheet formula. The journal keeps them all.
   std::unordered_set<std::string> taken(record.parameter_names.begin(), record.parameter_names.end());
-  for (const char* own : {"experiment", "instrument", "status", "error", "proposed_at", "dispatched_at", "finished_at", "proposed_by",
-                          "counts", "pareto", "hypervolume"})
-    taken.insert(own);
+  for (std::string_view own : kResultsColumns) taken.emplace(own);
   // A header with its unit ("x1 [mL]") is as much taken as the bare name.
   for (size_t i = 0; i < record.parameter_names.size() && i < record.parameter_units.size(); ++i)
     if (!record.parameter_units[i].empty()) taken.insert(record.parameter_names[i] + " [" + record.parameter_units[i] + "]");

@@ -555,6 +555,9 @@ TEST_CASE("Config: prior results refuse a discrete value that is no level, by li
   // A name heading two columns: which one is meant cannot be known.
   labloop::test::write_file(dir / "earlier.csv", "x1,x2,y,y\n2.5,1,10,40\n");
   CHECK_THAT(test::message_of([&] { read_prior_results(c); }), Catch::EndsWith("earlier.csv has two columns \"y\" (columns 3 and 4); keep one"));
+  // But labloop's own columns may repeat: a results.csv whose campaign measures "error" has two.
+  labloop::test::write_file(dir / "earlier.csv", "x1,x2,y,error,status,error\n2.5,1,10,0.3,ok,\n");
+  CHECK(read_prior_results(c).rows.size() == 1);
 }
 
 TEST_CASE("Every example campaign file in examples/ loads, and its simulators are known", "[config][examples]") {

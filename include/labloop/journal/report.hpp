@@ -5,16 +5,24 @@
 // time, during or after a run. What needs the campaign's goals and the Pareto maths (which live in
 // the model component, out of the journal's reach) is filled into the record by
 // campaign/pareto_report.hpp before these writers run.
+#include <array>
 #include <cstddef>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "labloop/journal/campaign_state.hpp"
 
 namespace labloop {
+
+// The columns results.csv has of its own (docs/outputs.md): a parameter, or a value a driver
+// names, heading a column of one of these names would be read as labloop's.
+inline constexpr std::array<std::string_view, 11> kResultsColumns = {"experiment",    "instrument",  "status", "error",
+                                                                     "proposed_at",   "dispatched_at", "finished_at", "proposed_by",
+                                                                     "counts",        "pareto",      "hypervolume"};
 
 // One experiment, assembled from its events.
 struct ExperimentRecord {
