@@ -12,7 +12,6 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 #include "labloop/core/csv_table.hpp"
