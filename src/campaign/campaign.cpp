@@ -126,6 +126,9 @@ struct LiveInstrument {
   // A new connection to its driver (restarted?): nothing new is sent to it, and its open
   // experiments wait, until its welcome shows that the campaign still fits it.
   std::optional<std::chrono::steady_clock::time_point> hello_again_at;
+  std::optional<std::chrono::steady_clock::time_point> welcome_wanted_since;  // the first hello since then
+  std::chrono::steady_clock::time_point hello_sent_at{};  // the last one: asked again every connect timeout
+  std::string hello_answer;  // what it answered that hello instead of a welcome ("busy: held by …"), for the log
   std::optional<std::chrono::steady_clock::time_point> last_busy_hello;  // rate limit of hellos after `busy`
   NoteThrottle chatter{""};        // notes about what it sends unasked: a flood shows as a count
   int busy_in_a_row = 0;           // runs rejected as busy since the last one it accepted
@@ -812,6 +815,8 @@ class CampaignRun {
       const bool fits = recheck(inst, *welcome);
       if (inst.hello_again_at) {
         inst.hello_again_at.reset();
+        inst.welcome_wanted_since.reset();
+        inst.hello_answer.clear();
         if (fits) resend_open(inst, "reconnected");
       }
       return;
@@ -825,6 +830,7 @@ class CampaignRun {
       if (error->code == protocol::kBusy) return on_busy(inst, *error);
       inst.last_error = protocol::truncate_utf8(fmt::format("{}: {}", error->code, error->message), 200);
       inst.last_error_at = Clock::now();
+      if (inst.hello_again_at && !error->experiment) inst.hello_answer = inst.last_error;  // most likely its answer to hello
       // An error about one of our experiments on this instrument answers its `run` (we send no
       // `abort` while it is in flight, and unknown_experiment answers only abort): the driver did
       // not start it (protocol §6). Not a verdict on the point: tried again, and counted against
@@ -984,12 +990,21 @@ class CampaignRun {
 
   // A driver that comes back may have been restarted with other settings: say hello again, and
   // check its answer (recheck) before trusting it with anything new.
+  // Its open experiments are re-sent once that welcome fits: after a relink it is a new
+  // connection, and the driver behind it may have been restarted with other limits.
   void back_online(LiveInstrument& inst, double lost_for_s) {
     inst.link->note_alive();
     journal(InstrumentReconnectedEvent{.instrument = inst.config->name, .after_s = lost_for_s});
+    const auto now = Clock::now();
+    if (!inst.hello_again_at) inst.hello_again_at = now;
+    say_hello_again(inst, now);
+  }
+
+  void say_hello_again(LiveInstrument& inst, Clock::time_point now) {
     inst.awaiting_welcome = true;
+    if (!inst.welcome_wanted_since) inst.welcome_wanted_since = now;
+    inst.hello_sent_at = now;
     inst.link->send(inst.link->hello_message());
-    resend_open(inst, "reconnected");
   }
 
   // What happened to the connection since last asked. Also asked before reading a driver's
@@ -1019,9 +1034,19 @@ class CampaignRun {
     log(fmt::format("{}: its driver connected afresh (restarted?); saying hello again{}", inst.config->name,
                     inst.hello_again_at ? "" : ", and nothing new goes to it until its welcome is checked"));
     journal(InstrumentReconnectedEvent{.instrument = inst.config->name, .after_s = std::chrono::duration<double>(now - inst.hello_again_at.value_or(now)).count()});
-    inst.hello_again_at = now;
-    inst.awaiting_welcome = true;
-    inst.link->send(inst.link->hello_message());
+    if (!inst.hello_again_at) inst.hello_again_at = now;
+    say_hello_again(inst, now);
+  }
+
+  // A new connection that answers pings but gives no welcome for reconnect_s from the first hello
+  // it was sent (held by another campaign now, say): its open experiments, on hold since, go
+  // elsewhere. Kept across reconnections: a driver restarting again and again is no excuse.
+  void give_up_waiting_for_welcome(LiveInstrument& inst) {
+    const GiveUp gave_up = book_.no_welcome(inst.index, inst.config->reconnect_s);
+    const std::string answered = inst.hello_answer.empty() ? std::string() : fmt::format("; it answered {}", inst.hello_answer);
+    if (gave_up.quarantine) report_quarantine(*gave_up.quarantine, answered);
+    for (const std::string& id : gave_up.experiments)
+      settle(in_flight_.find(id), Outcome::instrument_lost, fmt::format("instrument {} gave no welcome on its new connection{}", inst.config->name, answered));
   }
 
   // ---- exclusive control (protocol §12) ----------------------------------------------------------
@@ -1039,6 +1064,17 @@ class CampaignRun {
   // experiments there end by their timeouts. At most one hello per heartbeat interval.
   void on_busy(LiveInstrument& inst, const protocol::Error& error) {
     const auto now = Clock::now();
+    // On a new connection, busy answers our hello: another campaign took the driver (a restarted
+    // driver with another holder, or our lease ran out). The hello is asked again from
+    // supervise(), and the instrument given up after reconnect_s.
+    if (inst.hello_again_at) {
+      if (inst.hello_answer.rfind("busy", 0) != 0)
+        log(fmt::format("{}: its new connection answered hello with busy ({}): someone else holds it now. Asking again every {:g} s; "
+                        "its open experiments go elsewhere if it does not take this campaign back within {:g} s",
+                        inst.config->name, protocol::truncate_utf8(error.message, 200), inst.config->connect_timeout_s, inst.config->reconnect_s));
+      inst.hello_answer = protocol::truncate_utf8(fmt::format("busy: {}", error.message), 200);
+      return;
+    }
     if (inst.last_busy_hello && now - *inst.last_busy_hello < std::chrono::duration<double>(inst.config->heartbeat_s)) return;
     inst.last_busy_hello = now;
     // Said once until a welcome answers: held by another campaign, this repeats every interval.
@@ -1108,14 +1144,18 @@ class CampaignRun {
     return false;
   }
 
-  // `problem`: what no longer fits, for QuarantineCause::changed_limits.
+  // `problem`: what no longer fits (changed_limits), or what it answered instead of a welcome (no_welcome).
   void report_quarantine(const Quarantine& q, const std::string& problem = {}) {
     const LiveInstrument& inst = *instruments_[q.instrument];
     std::string why;
     switch (q.cause) {
       case QuarantineCause::failures_in_a_row: why = fmt::format("{} failures in a row", q.failures_in_a_row); break;
       case QuarantineCause::changed_limits: why = fmt::format("it came back with different limits: {}", problem); break;
-      case QuarantineCause::lost_too_long: why = fmt::format("lost for {:g} s", q.lost_for_s); break;
+      case QuarantineCause::lost_too_long:
+        why = q.times_lost > 1 ? fmt::format("lost for {:g} s in all, over {} losses since its last result", q.lost_for_s, q.times_lost)
+                               : fmt::format("lost for {:g} s", q.lost_for_s);
+        break;
+      case QuarantineCause::no_welcome: why = fmt::format("no welcome for {:g} s after its connection was made afresh{}", q.lost_for_s, problem); break;
     }
     journal(InstrumentQuarantinedEvent{.instrument = inst.config->name, .reason = why});
     log(fmt::format("{}: {} ({})", inst.config->name, state_text(book_.state(q.instrument)), why));
@@ -1186,7 +1226,7 @@ class CampaignRun {
       auto it = in_flight_.find(late.id);
       LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
       if (late.kind == Late::Kind::timed_out) {
-        inst.link->send(protocol::Abort{late.id});
+        if (!inst.hello_again_at) inst.link->send(protocol::Abort{late.id});  // nothing to a connection not yet confirmed
         settle(it, Outcome::timeout, fmt::format("timeout: no result within {:g} s; aborted", late.seconds));
       } else {
         // Shown in the status line; logged once.
@@ -1200,12 +1240,16 @@ class CampaignRun {
       inst->link->ping_if_due(now);
       check_connection(*inst, now);
       // A driver that answers pings but not hello: ask again, and say so, once per connect timeout.
+      if (inst->hello_again_at && inst->welcome_wanted_since && !book_.lost(inst->index) &&
+          now - *inst->welcome_wanted_since > std::chrono::duration<double>(inst->config->reconnect_s)) {
+        give_up_waiting_for_welcome(*inst);
+        continue;
+      }
       if (inst->hello_again_at && inst->awaiting_welcome &&
-          now - *inst->hello_again_at > std::chrono::duration<double>(inst->config->connect_timeout_s)) {
-        log(fmt::format("{}: no welcome within {:g} s of its new connection; asking again (nothing is sent to it meanwhile)", inst->config->name,
-                        inst->config->connect_timeout_s));
-        inst->hello_again_at = now;
-        inst->link->send(inst->link->hello_message());
+          now - inst->hello_sent_at > std::chrono::duration<double>(inst->config->connect_timeout_s)) {
+        log(fmt::format("{}: no welcome within {:g} s of its new connection{}; asking again (nothing is sent to it meanwhile)", inst->config->name,
+                        inst->config->connect_timeout_s, inst->hello_answer.empty() ? "" : fmt::format(" (it answered {})", inst->hello_answer)));
+        say_hello_again(*inst, now);
       }
       if (!book_.lost(inst->index) && inst->link->silent(now)) {
         book_.instrument_lost(inst->index, now);
@@ -1271,7 +1315,7 @@ class CampaignRun {
         continue;
       }
       LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
-      if (!book_.lost(inst.index)) inst.link->send(protocol::Abort{it->first});
+      if (!book_.lost(inst.index) && !inst.hello_again_at) inst.link->send(protocol::Abort{it->first});
       settle(it, Outcome::discarded, why);
       it = next;
     }

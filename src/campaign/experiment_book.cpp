@@ -87,7 +87,12 @@ ExperimentBook::Clock::time_point ExperimentBook::rejected_busy(const std::strin
 void ExperimentBook::result(const std::string& id) {
   auto it = experiments_.find(id);
   if (it == experiments_.end()) throw std::logic_error("ExperimentBook: result for an experiment not in the book: " + id);
-  if (it->second.instrument) instruments_[*it->second.instrument].consecutive_failures = 0;
+  if (it->second.instrument) {
+    Instrument& inst = instruments_[*it->second.instrument];
+    inst.consecutive_failures = 0;
+    inst.lost_before = {};
+    inst.times_lost = 0;
+  }
   leave_instrument(it->second);
   experiments_.erase(it);
   ++outcomes_;
@@ -131,24 +136,33 @@ Settlement ExperimentBook::settle(const std::string& id, Outcome outcome, Clock:
     s.retry = std::move(r);
   };
 
+  // The driver answered for a run (failed, or rejected for good): what it was lost for before
+  // no longer adds up toward reconnect_s.
+  const auto answered_for_it = [&] {
+    if (!inst) return;
+    inst->lost_before = {};
+    inst->times_lost = 0;
+  };
   switch (outcome) {
     case Outcome::driver_error:
     case Outcome::out_of_spec:
+      answered_for_it();
       if (inst) s.quarantine = count_failure(*inst, *e.instrument);
       final_failure(true);
       break;
     case Outcome::rejected:
+      answered_for_it();
       final_failure(true);
       break;
     case Outcome::timeout:
     case Outcome::refused_by_driver:
+    case Outcome::forgotten:  // sent 4 times, never listed as running, never answered
       if (inst) s.quarantine = count_failure(*inst, *e.instrument);
       retry_or_fail();
       break;
     case Outcome::conflict:
     case Outcome::shutting_down:
     case Outcome::aborted_at_instrument:
-    case Outcome::forgotten:
     case Outcome::instrument_changed:
     case Outcome::instrument_lost:
       retry_or_fail();
@@ -210,12 +224,14 @@ void ExperimentBook::instrument_lost(size_t instrument, Clock::time_point now) {
   Instrument& inst = instruments_.at(instrument);
   inst.state = is_quarantined(inst.state) ? InstrumentState::quarantined_and_lost : InstrumentState::lost;
   inst.lost_since = now;
+  ++inst.times_lost;
 }
 
 std::optional<double> ExperimentBook::answered(size_t instrument, Clock::time_point now) {
   Instrument& inst = instruments_.at(instrument);
   if (inst.state != InstrumentState::lost) return std::nullopt;  // a quarantined one does not come back
   inst.state = InstrumentState::ready;
+  inst.lost_before += now - inst.lost_since;
   return std::chrono::duration<double>(now - inst.lost_since).count();
 }
 
@@ -229,9 +245,11 @@ Relink ExperimentBook::relink_due(size_t instrument, Clock::time_point now) {
 
 std::optional<GiveUp> ExperimentBook::give_up_if_due(size_t instrument, Clock::time_point now) {
   Instrument& inst = instruments_.at(instrument);
-  if (!is_lost(inst.state) || now - inst.lost_since <= saturating_seconds(inst.policy.reconnect_s)) return std::nullopt;
+  if (!is_lost(inst.state) || inst.lost_before + (now - inst.lost_since) <= saturating_seconds(inst.policy.reconnect_s)) return std::nullopt;
   GiveUp g;
-  if (inst.state == InstrumentState::lost) g.quarantine = Quarantine{instrument, QuarantineCause::lost_too_long, 0, inst.policy.reconnect_s};
+  if (inst.state == InstrumentState::lost)
+    g.quarantine = Quarantine{.instrument = instrument, .cause = QuarantineCause::lost_too_long, .lost_for_s = inst.policy.reconnect_s,
+                              .times_lost = std::max(1, inst.times_lost)};
   inst.state = InstrumentState::quarantined;  // no longer waited for
   g.experiments = experiments_on(instrument);
   return g;
@@ -242,6 +260,15 @@ std::optional<GiveUp> ExperimentBook::changed_limits(size_t instrument) {
   if (is_quarantined(inst.state)) return std::nullopt;
   quarantine(inst);
   return GiveUp{Quarantine{instrument, QuarantineCause::changed_limits}, experiments_on(instrument)};
+}
+
+GiveUp ExperimentBook::no_welcome(size_t instrument, double waited_s) {
+  Instrument& inst = instruments_.at(instrument);
+  GiveUp g;
+  if (!is_quarantined(inst.state)) g.quarantine = Quarantine{.instrument = instrument, .cause = QuarantineCause::no_welcome, .lost_for_s = waited_s};
+  quarantine(inst);
+  g.experiments = experiments_on(instrument);
+  return g;
 }
 
 int ExperimentBook::free_slots(size_t instrument, int capacity, Clock::time_point now) const {

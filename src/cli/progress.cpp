@@ -140,7 +140,7 @@ void ProgressDisplay::on_event(const JournalEvent& event, const CampaignStatus& 
     }
     case EventKind::instrument_reconnected: {
       const auto& e = std::get<InstrumentReconnectedEvent>(event.body);
-      line(fmt::format("instrument {} is back after {:.1f} s; its experiments are re-queried by id", e.instrument, e.after_s));
+      line(fmt::format("instrument {} answered again after {:.1f} s; its open experiments are re-sent by id once its welcome is checked", e.instrument, e.after_s));
       break;
     }
     case EventKind::instrument_restarted: {

@@ -445,6 +445,54 @@ TEST_CASE("Faults: a driver restarted within a heartbeat with narrower limits is
   for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
 }
 
+TEST_CASE("Faults: a driver restarted under another campaign's hold is named as busy, and its open run goes elsewhere after reconnect_s", "[fault]") {
+  test::TempDir dir;
+  std::atomic<int> runs{0}, runs_after{0};
+  std::optional<FakeDriver> taken;
+  taken.emplace(dir.ipc("taken"), two_results_then_hold(runs));
+  // Restarted, and someone else's campaign holds it now: it answers pings, and hello and runs with busy.
+  const FakeDriver::Behaviour held_elsewhere = [&runs_after](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type == "run") ++runs_after;
+    if (type != "hello" && type != "run") return {};
+    return {R"({"v":1,"type":"error","code":"busy","message":"held by campaign 0123abcd (other-lab) until 2026-12-05T12:00:00Z"})"};
+  };
+  std::jthread swapper([&](std::stop_token stop) {
+    while (runs < 3 && !stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    taken.reset();
+    taken.emplace(dir.ipc("taken"), held_elsewhere);
+  });
+  const auto out = dir / "out";
+  json quick = fast_heartbeat({{"name", "taken"}, {"endpoint", dir.ipc("taken")}}, 1.5);
+  quick["heartbeat_misses"] = 50;  // never lost: only the new connection tells
+  quick["connect_timeout_s"] = 0.5;
+  struct BusyLines : CampaignObserver {
+    std::vector<std::string> lines;
+    void on_event(const JournalEvent&, const CampaignStatus&) override {}
+    void on_log(const std::string& line) override { lines.push_back(line); }
+  } log;
+  const json file = campaign_with(out.string(), {quick, {{"name", "good"}, {"simulator", "branin"}, {"options", {{"delay", 0.3}}}}}, 10);
+  CampaignOptions options;
+  options.simulator = LABLOOP_SIM_PATH;
+  const auto summary = run_campaign(parse_campaign_config(file.dump(), "fault.json", labloop::sim::catalogue()), options, &log);
+  const std::vector<std::string>& lines = log.lines;
+  swapper.join();
+  CHECK(summary.reason == "budget reached");
+  CHECK(runs_after == 0);  // nothing goes to a connection whose welcome never came
+  CHECK(std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+          return l.find("answered hello with busy (held by campaign 0123abcd") != std::string::npos;
+        }) == 1);
+  REQUIRE(count_events(out, "instrument_quarantined", "taken") == 1);
+  for (const auto& e : read_journal(out / "journal.jsonl").events) {
+    if (e["event"] == "instrument_quarantined")
+      CHECK_THAT(e["reason"].get<std::string>(), Catch::Contains("no welcome for 1.5 s") && Catch::Contains("busy: held by campaign 0123abcd"));
+    if (e["event"] == "failed" && e["instrument"] == "taken") CHECK(e.contains("retry_as"));  // the held run was retried, on good
+  }
+  CHECK(count_events(out, "result") == 10);
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+}
+
 TEST_CASE("Faults: a result nested 100,000 deep is ignored as malformed, never recorded, and the campaign goes on", "[fault][limits]") {
   test::TempDir dir;
   std::string deep_id;

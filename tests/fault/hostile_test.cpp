@@ -164,6 +164,34 @@ TEST_CASE("Hostile: a frame over the 4 MiB limit drops the connection, which is 
   check_bookkeeping(out);
 }
 
+TEST_CASE("Hostile: a driver sending a frame over the limit on every connection is given up once its losses add up to reconnect_s", "[fault][hostile]") {
+  test::TempDir dir;
+  std::atomic<int> hellos{0};
+  // Answers pings (so it is back after every relink), and follows each welcome with 5 MiB, which
+  // closes the connection: it comes back and is lost again, and before this was never given up.
+  FakeDriver flapping(dir.ipc("flapping"), [&](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return ++hellos, std::vector<std::string>{FakeDriver::welcome(), std::string(5 << 20, 'x')};
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] == "run") return {accepted(m["experiment"])};
+    return {};
+  });
+  const auto out = dir / "out";
+  json file = hostile_campaign(out.string(), test::fast_heartbeat({{"name", "flapping"}, {"endpoint", dir.ipc("flapping")}}, 0.5), 2);
+  file["budget"]["hours"] = 60.0 / 3600;  // without the fix: it runs into this
+  const auto started = std::chrono::steady_clock::now();
+  const auto summary = run_file(file);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
+  CHECK(summary.reason == "no instruments left");
+  CHECK(hellos >= 3);  // it did come back, more than once
+  CHECK(count_of_kind(out, "instrument_lost") >= 2);
+  REQUIRE(count_of_kind(out, "instrument_quarantined") == 1);
+  for (const auto& e : events_of(out))
+    if (e["event"] == "instrument_quarantined") CHECK_THAT(e["reason"].get<std::string>(), Catch::Contains("losses since its last result"));
+  CHECK(count_of_kind(out, "result") == 0);
+  check_bookkeeping(out);
+}
+
 TEST_CASE("Hostile: an unsolicited, malformed welcome is ignored, not a reason to quarantine", "[fault][hostile]") {
   test::TempDir dir;
   FakeDriver chatty(dir.ipc("chatty"), [](const std::string& payload) -> std::vector<std::string> {

@@ -376,6 +376,86 @@ TEST_CASE("Book: an instrument back with other limits is quarantined and its exp
   CHECK(book.all_quarantined());
 }
 
+TEST_CASE("Book: an experiment the driver forgets counts against the instrument, as a timeout does", "[book]") {
+  ExperimentBook book({policy(), policy()});
+  for (int k = 1; k <= 3; ++k) {
+    const std::string id = "f" + std::to_string(k);
+    send(book, id, 0, t0);
+    const Settlement s = book.settle(id, Outcome::forgotten, t0);
+    CHECK(s.retry);  // still no verdict on the point
+    CHECK(s.quarantine.has_value() == (k == 3));
+  }
+  CHECK(book.quarantined(0));
+}
+
+TEST_CASE("Book: losses add up toward reconnect_s until a result, so a driver that comes back only to be lost again is given up", "[book]") {
+  ExperimentBook book({policy(), policy()});
+  send(book, "a", 0, t0);
+  // Lost for 7 s, back for a moment, lost again: each loss alone is far below reconnect_s (60 s).
+  Clock::time_point now = t0;
+  int losses = 0;
+  std::optional<GiveUp> gave_up;
+  while (!gave_up && losses < 20) {
+    book.instrument_lost(0, now);
+    ++losses;
+    gave_up = book.give_up_if_due(0, now + 7s);
+    if (gave_up) break;
+    REQUIRE(book.answered(0, now + 7s));
+    now += 8s;
+  }
+  REQUIRE(gave_up);
+  CHECK(losses == 9);  // 8 × 7 s = 56 s, then 63 s
+  REQUIRE(gave_up->quarantine);
+  CHECK(gave_up->quarantine->cause == QuarantineCause::lost_too_long);
+  CHECK(gave_up->quarantine->times_lost == 9);
+  CHECK(gave_up->experiments == std::vector<std::string>{"a"});
+
+  SECTION("a result in between starts the count afresh") {
+    ExperimentBook fresh({policy()});
+    send(fresh, "b", 0, t0);
+    fresh.instrument_lost(0, t0);
+    REQUIRE(fresh.answered(0, t0 + 50s));
+    fresh.result("b");
+    send(fresh, "c", 0, t0 + 51s);
+    fresh.instrument_lost(0, t0 + 52s);
+    CHECK_FALSE(fresh.give_up_if_due(0, t0 + 52s + 59s));
+    CHECK(fresh.give_up_if_due(0, t0 + 52s + 61s));
+  }
+  SECTION("so does a failed result") {
+    ExperimentBook fresh({policy()});
+    send(fresh, "b", 0, t0);
+    send(fresh, "c", 0, t0);
+    fresh.instrument_lost(0, t0);
+    REQUIRE(fresh.answered(0, t0 + 50s));
+    fresh.settle("b", Outcome::driver_error, t0 + 50s);
+    fresh.instrument_lost(0, t0 + 52s);
+    CHECK_FALSE(fresh.give_up_if_due(0, t0 + 52s + 59s));
+  }
+}
+
+TEST_CASE("Book: a new connection that gives no welcome is given up: quarantined once, its experiments retried elsewhere", "[book]") {
+  ExperimentBook book({policy(), policy()});
+  send(book, "a", 0, t0);
+  send(book, "b", 1, t0);
+  const GiveUp first = book.no_welcome(0, 60);
+  REQUIRE(first.quarantine);
+  CHECK(first.quarantine->cause == QuarantineCause::no_welcome);
+  CHECK(first.quarantine->lost_for_s == 60);
+  CHECK(first.experiments == std::vector<std::string>{"a"});
+  CHECK(book.quarantined(0));
+  CHECK(book.settle("a", Outcome::instrument_lost, t0).retry);
+  // Already quarantined (say for failures): no second quarantine, but what runs there is still given up.
+  send(book, "c", 1, t0);
+  for (int k = 0; k < 3; ++k) {
+    send(book, "x" + std::to_string(k), 1, t0);
+    book.settle("x" + std::to_string(k), Outcome::timeout, t0);
+  }
+  REQUIRE(book.quarantined(1));
+  const GiveUp second = book.no_welcome(1, 60);
+  CHECK_FALSE(second.quarantine);
+  CHECK(second.experiments == std::vector<std::string>{"b", "c"});
+}
+
 TEST_CASE("Book: an instrument's state, including quarantined while silent, and its words", "[book]") {
   ExperimentBook book({policy(), policy()});
   CHECK(book.state(0) == InstrumentState::ready);

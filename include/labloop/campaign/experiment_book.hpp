@@ -53,9 +53,9 @@ enum class Outcome {
   aborted_at_instrument, // `failed`: aborted, which labloop did not ask for: no verdict, retry
   timeout,               // past timeout_s / max_s, aborted: retry, and counts against the instrument
   refused_by_driver,     // `run` answered with `error` (internal, bad_message…): as a timeout
-  forgotten,             // the driver no longer knows it after 3 re-sends: retry
+  forgotten,             // the driver no longer knows it after 3 re-sends: retry, and counts against the instrument
   instrument_changed,    // its instrument came back with limits that no longer fit: retry
-  instrument_lost,       // its instrument was lost for longer than reconnect_s: retry
+  instrument_lost,       // its instrument was lost, or gave no welcome, for longer than reconnect_s: retry
   discarded,             // operator stop (or the stop grace ran out): no verdict, no retry
 };
 
@@ -64,7 +64,7 @@ constexpr bool retried(Outcome o) {
   return o != Outcome::driver_error && o != Outcome::out_of_spec && o != Outcome::rejected && o != Outcome::discarded;
 }
 
-enum class QuarantineCause { failures_in_a_row, changed_limits, lost_too_long };
+enum class QuarantineCause { failures_in_a_row, changed_limits, lost_too_long, no_welcome };
 
 // Where an instrument stands. Lost (silent past its heartbeat) and quarantined (out of service)
 // are separate facts, and both can hold at once: an instrument quarantined while silent (a failure
@@ -84,7 +84,8 @@ struct Quarantine {
   size_t instrument = 0;
   QuarantineCause cause = QuarantineCause::failures_in_a_row;
   int failures_in_a_row = 0;  // for failures_in_a_row
-  double lost_for_s = 0;      // for lost_too_long: its reconnect_s
+  double lost_for_s = 0;      // for lost_too_long: its reconnect_s; for no_welcome: how long it gave none
+  int times_lost = 1;         // for lost_too_long: the losses since its last result that add up to lost_for_s
 };
 
 // The same point again under a new id, after a backoff.
@@ -183,8 +184,14 @@ class ExperimentBook {
   std::optional<double> answered(size_t instrument, Clock::time_point now);
   // While lost: a fresh socket every 2 heartbeats.
   Relink relink_due(size_t instrument, Clock::time_point now);
-  // Lost for longer than reconnect_s: stop waiting.
+  // Lost for longer than reconnect_s, counting every loss since its last result: stop waiting. A
+  // driver that answers a pong and is lost again at once (it sends a frame over the size limit on
+  // every connection, which closes it) would otherwise come and go forever.
   std::optional<GiveUp> give_up_if_due(size_t instrument, Clock::time_point now);
+  // It answers pings on a new connection but gave no welcome that could be checked for
+  // `waited_s` (reconnect_s): quarantine it (unless it already is) and settle each listed
+  // experiment as Outcome::instrument_lost. Nothing is sent to an unconfirmed connection.
+  GiveUp no_welcome(size_t instrument, double waited_s);
   // It came back with limits that no longer fit: quarantine it; each listed experiment gets an
   // `abort` and is settled as Outcome::instrument_changed. nullopt when already quarantined.
   std::optional<GiveUp> changed_limits(size_t instrument);
@@ -228,6 +235,8 @@ class ExperimentBook {
     int in_flight = 0;
     InstrumentState state = InstrumentState::ready;
     Clock::time_point lost_since{};
+    Clock::duration lost_before{};  // in earlier losses since its last result
+    int times_lost = 0;             // since its last result
     Clock::time_point relinked{};
     int consecutive_failures = 0;
     Clock::time_point busy_until{};
