@@ -645,6 +645,7 @@ class CampaignRun {
         return;
       }
       poll_messages(std::chrono::milliseconds(50));
+      read_after_absence();
       supervise(Clock::now());
     }
   }
@@ -1221,6 +1222,20 @@ class CampaignRun {
     stop_deadline_ = Clock::now() + options_.stop_grace;
   }
 
+  // Back from a long absence (a planner step, the controller stopped with SIGSTOP, a frozen VM):
+  // a result that came in time may still be unread — after a stop, ZeroMQ's own thread needs a
+  // moment to hand it over. Read before any deadline is judged, so an answer that arrived in time
+  // is never timed out and run again; a read that itself spans an absence (stopped again) is
+  // followed by another. Deadlines still count the absence: a planner that is slow at every turn
+  // costs a read of at most 100 ms per turn, and puts no deadline off.
+  void read_after_absence() {
+    for (int reads = 0; reads < 10 && Clock::now() - last_turn_ > kLongAbsence; ++reads) {
+      last_turn_ = Clock::now();
+      poll_messages(std::chrono::milliseconds(100));
+    }
+    last_turn_ = Clock::now();
+  }
+
   void supervise(Clock::time_point now) {
     for (const Late& late : book_.check_deadlines(now)) {
       auto it = in_flight_.find(late.id);
@@ -1382,6 +1397,8 @@ class CampaignRun {
   TempDir temp_;
   std::vector<std::unique_ptr<LiveInstrument>> instruments_;  // after context_: sockets close first
   std::map<size_t, std::uint64_t> last_used_;
+  static constexpr Clock::duration kLongAbsence = std::chrono::seconds(1);  // a loop turn takes 50 ms
+  Clock::time_point last_turn_ = Clock::now();  // the end of the last turn's reading
   std::uint64_t use_counter_ = 0;
   std::map<std::string, Experiment> in_flight_;
   std::deque<Experiment> waiting_;

@@ -370,8 +370,8 @@ int verify(const std::string& where, const std::string& key_file) {
   return 0;
 }
 
-// Ctrl-C / SIGTERM: the first asks the campaign to stop proposing and let running experiments
-// finish; a second one ends the program at once. Every journal line is already on disk, so the
+// Ctrl-C / SIGTERM / SIGHUP (the terminal or ssh session closed): the first asks the campaign to
+// stop proposing and let running experiments finish; a second one ends the program at once. Every journal line is already on disk, so the
 // journal stays consistent either way. Signals are taken by a dedicated thread (sigtimedwait),
 // so nothing async-signal-unsafe runs in a handler.
 class StopOnSignal {
@@ -380,6 +380,7 @@ class StopOnSignal {
     sigemptyset(&set_);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
     watcher_ = std::jthread([this](std::stop_token done) {
       const timespec tick{0, 200 * 1000 * 1000};
@@ -448,6 +449,14 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
   try {
     summary = labloop::run_campaign(config, options, &progress);
   } catch (const std::exception& e) {
+    // The folder may be gone by now (moved or deleted while the campaign ran): that the journal
+    // is not where it was does not mean none was written.
+    if (progress.saw_events() && !std::filesystem::exists(where / "journal.jsonl", unreadable)) {
+      std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n"
+                << "the campaign had started, but its folder " << where.string() << " is no longer there (moved or deleted while it ran?): "
+                << "its journal holds every event up to the stop; run `labloop resume` on the folder where it is now\n";
+      return 1;
+    }
     if (!fresh || std::filesystem::exists(where / "journal.jsonl", unreadable)) throw;
     std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n"
               << "nothing was started and no journal was written: fix the cause, then run the same command again (" << where.string()
@@ -547,6 +556,13 @@ int replay(const std::string& where) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A reader of our output that goes away (`| head`, a closed pager) must not end a campaign
+  // without a word: writes to it fail instead, and the campaign goes on. A file-size limit
+  // (ulimit -f) must fail the write that crosses it, which the journal reports and cuts back,
+  // rather than kill the process with a torn last line. Children get default dispositions back
+  // (ChildProcess).
+  std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"labloop: closed-loop autonomous lab controller.\n"
                "Plans experiments, runs them on instruments over ZeroMQ, records every event."};
   app.set_version_flag("--version", fmt::format("labloop {}", labloop::kVersion));
@@ -702,6 +718,10 @@ int main(int argc, char** argv) {
   } catch (const labloop::ConfigError& e) {
     std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n";
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory: labloop could not get the memory it needed (is a limit set, `ulimit -v`?); "
+                 "a campaign's journal holds every event up to here\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n";
     return 1;

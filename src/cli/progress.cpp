@@ -105,6 +105,7 @@ void ProgressDisplay::redraw(const CampaignStatus& s) {
 }
 
 void ProgressDisplay::on_event(const JournalEvent& event, const CampaignStatus& status) {
+  saw_events_ = true;
   switch (event.kind()) {
     case EventKind::instrument_ready: {
       const auto& e = std::get<InstrumentReadyEvent>(event.body);

@@ -23,6 +23,8 @@ class ProgressDisplay final : public CampaignObserver {
   void on_status(const CampaignStatus& status) override;
   void on_log(const std::string& line) override;
   void print_summary(const CampaignSummary& summary);
+  // Whether any event was journaled: a campaign that fails after that did start.
+  bool saw_events() const { return saw_events_; }
 
  private:
   void line(const std::string& text);  // a permanent line (above the status line on a terminal)
@@ -35,6 +37,7 @@ class ProgressDisplay final : public CampaignObserver {
   std::string objective_;
   std::vector<std::string> other_objectives_;
   bool status_shown_ = false;
+  bool saw_events_ = false;
   std::chrono::steady_clock::time_point last_draw_{};
 };
 

@@ -160,3 +160,40 @@ TEST_CASE("Chaos: 150 experiments on 3 drivers survive 10 controller SIGKILLs an
   INFO(replay.output);
   CHECK(replay.status == 0);
 }
+
+TEST_CASE("Chaos: a controller stopped (SIGSTOP) past its experiments' timeout times none out whose result came in time", "[chaos]") {
+  test::TempDir dir;
+  const auto out = dir / "out";
+  // 0.2 s experiments with a 1 s timeout: each stop of 1.6 s leaves the running one's result
+  // unread in the socket, past its deadline. Before the fix about 3 stops in 8 timed one out: those
+  // in which the controller was stopped outside its wait for messages and so judged the deadline
+  // first on waking.
+  const json file = {{"name", "paused"},
+                     {"parameters", {{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
+                                     {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 15}}}},
+                     {"objective", {{"name", "y"}, {"goal", "minimize"}}},
+                     {"planner", {{"kind", "random"}}},
+                     {"instruments", {{{"name", "sim"}, {"simulator", "branin"}, {"options", {{"delay", 0.2}}}, {"timeout_s", 1.0}}}},
+                     {"budget", {{"experiments", 40}}},
+                     {"output", out.string()}};
+  test::write_file(dir / "paused.json", file.dump());
+  ChildProcess controller({LABLOOP_CLI_PATH, "run", (dir / "paused.json").string()}, dir / "controller.log");
+  std::mt19937 rng(7);
+  for (int stop = 0; stop < 8; ++stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(stop == 0 ? 1000 : 100 + static_cast<int>(rng() % 800)));
+    ::kill(controller.pid(), SIGSTOP);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1600));
+    ::kill(controller.pid(), SIGCONT);
+  }
+  const auto status = controller.wait_for(std::chrono::seconds(60));
+  REQUIRE(status);
+  INFO(test::read_file(dir / "controller.log"));
+  CHECK(*status == 0);
+  int timeouts = 0, results = 0;
+  for (const auto& e : read_journal(out / "journal.jsonl").events) {
+    if (e["event"] == "failed" && e["error"].get<std::string>().rfind("timeout", 0) == 0) ++timeouts;
+    if (e["event"] == "result") ++results;
+  }
+  CHECK(timeouts == 0);
+  CHECK(results == 40);
+}
