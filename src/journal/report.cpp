@@ -24,6 +24,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/campaign_state.hpp"
@@ -41,9 +42,12 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
     ::unlink(temp.c_str());
     throw Error(fmt::format("{}: cannot {}: {}", path.string(), what, std::strerror(err)));
   };
+  // O_NOFOLLOW: the temporary name is predictable, and a link planted under it in the campaign
+  // folder had whatever it points to cut short and overwritten with the report.
   int fd;
-  do fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  do fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   while (fd < 0 && errno == EINTR);
+  if (fd < 0 && refused_as_link(temp.string(), errno)) throw Error(fmt::format("{}: {}", path.string(), symbolic_link_refusal(temp.string())));
   if (fd < 0) throw Error(fmt::format("{}: cannot create {}: {}", path.string(), temp.string(), std::strerror(errno)));
   size_t written = 0;
   while (written < content.size()) {

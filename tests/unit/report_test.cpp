@@ -668,3 +668,17 @@ TEST_CASE("Report: a value a driver names like another column but for letter cas
   CHECK(r.experiments[1].values.size() == 15);
   CHECK(r.experiments[2].values.contains("PEAK"));
 }
+
+TEST_CASE("Report: results.csv is not written through a symbolic link planted under its temporary name", "[report]") {
+  TempDir dir, home;
+  const fs::path bashrc = home.path() / ".bashrc";
+  test::write_file(bashrc, "set -o vi\n");
+  const fs::path temp = dir.path() / fmt::format(".results.csv.tmp.{}", static_cast<long>(::getpid()));
+  fs::create_symlink(bashrc, temp);
+  const fs::path csv = dir.path() / "results.csv";
+  CHECK_THAT(test::message_of([&] { write_results_csv(summarize(campaign_events("minimize")), csv); }),
+             Catch::Equals(csv.string() + ": " + temp.string() +
+                           " is a symbolic link; labloop writes only to regular files in a campaign folder: replace it with the file itself"));
+  CHECK(test::read_file(bashrc) == "set -o vi\n");
+  CHECK_FALSE(fs::exists(csv));
+}
