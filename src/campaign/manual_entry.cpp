@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
@@ -112,7 +113,9 @@ void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
   const fs::path target = entry_path(campaign_dir, entry.experiment);
   const fs::path temp = dir / fmt::format(".{}.{}.tmp", entry.experiment, ::getpid());
   {
-    Fd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
+    // Not through a link planted under the temporary name: it would be cut short and overwritten.
+    Fd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)};
+    if (f.fd < 0 && refused_as_link(temp.string(), errno)) throw Error(symbolic_link_refusal(temp.string()));
     if (f.fd < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_error(errno)));
     write_all(f.fd, text, temp);
     if (::fsync(f.fd) != 0) throw Error(fmt::format("{}: cannot write to disk: {}", temp.string(), os_error(errno)));

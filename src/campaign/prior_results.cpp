@@ -77,7 +77,10 @@ PriorResults read_prior_results(const CampaignConfig& config) {
       if (cell.empty()) {
         problem = fmt::format("no value for {}", p.name);
       } else if (p.type == ParameterType::categorical) {
-        r.params[p.name] = cell;
+        // results.csv writes a choice that starts like a formula ("-1", "=x") with a leading '
+        // (docs/outputs.md), which a spreadsheet does not show: the choice is what it stands for.
+        const auto is_choice = [&](const std::string& c) { return std::find(p.choices.begin(), p.choices.end(), c) != p.choices.end(); };
+        r.params[p.name] = !is_choice(cell) && cell.front() == '\'' && is_choice(cell.substr(1)) ? cell.substr(1) : cell;
       } else if (const auto v = parse_number(cell)) {
         // A discrete value written with a rounding error (0.1000000000001) is taken as its level,
         // as the planner will encode it; one that is no level is refused by check_params below.

@@ -23,8 +23,9 @@ Error os_error(const std::string& action, const std::string& what, const std::st
 
 AppendFile::AppendFile(std::string path, std::string what) : path_(std::move(path)), what_(std::move(what)) {
   const bool existed = std::filesystem::exists(path_);
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd_ < 0) {
+    if (refused_as_link(path_, errno)) throw Error(fmt::format("{}: {}", what_, symbolic_link_refusal(path_)));
     Error e = os_error("open", what_, path_);
     throw Error(std::string(e.what()) + " (check that the directory exists and is writable)");
   }
@@ -85,6 +86,16 @@ void write_whole_file(const std::string& path, std::string_view bytes, const std
   }
   std::filesystem::rename(partial, path, ec);
   if (ec) throw Error(fmt::format("cannot write {} {}: {}", what, path, ec.message()));
+}
+
+std::string symbolic_link_refusal(const std::string& path) {
+  return fmt::format("{} is a symbolic link; labloop writes only to regular files in a campaign folder: replace it with the file itself", path);
+}
+
+bool refused_as_link(const std::string& path, int err) {
+  if (err != ELOOP) return false;
+  struct stat info {};
+  return ::lstat(path.c_str(), &info) == 0 && S_ISLNK(info.st_mode);
 }
 
 }  // namespace labloop

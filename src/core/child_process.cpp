@@ -30,6 +30,7 @@
 
 #include <fmt/format.h>
 
+#include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
 
 namespace labloop {
@@ -147,8 +148,12 @@ Fd open_log(const std::string& program, const std::filesystem::path& log_path) {
   if (log_path.empty()) return Fd{};
   std::error_code ec;
   if (log_path.has_parent_path()) std::filesystem::create_directories(log_path.parent_path(), ec);
-  int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  // Not through a symbolic link: the log sits in the campaign folder, and `labloop resume` would
+  // append the simulator's output to wherever a link put there points (~/.bashrc).
+  int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) {
+    if (refused_as_link(log_path.string(), errno))
+      throw Error(fmt::format("cannot start '{}': its log file {}", program, symbolic_link_refusal(log_path.string())));
     throw Error(fmt::format("cannot start '{}': cannot open log file '{}': {}{}", program,
                             log_path.string(), std::strerror(errno),
                             ec ? fmt::format(" (creating its directory failed: {})", ec.message())

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_limits.hpp"
 
@@ -83,9 +84,9 @@ int fsync_retrying(int fd) {
   }
 }
 
-// A journal is a regular file (a symbolic link to one is followed by open): a device such as
-// /dev/zero or /dev/urandom never ends, a pipe may never answer, so reading one would hang or fill
-// the memory. Refused before a byte is read.
+// A journal is a regular file (a reader follows a symbolic link to one; Journal refuses the link):
+// a device such as /dev/zero or /dev/urandom never ends, a pipe may never answer, so reading one
+// would hang or fill the memory. Refused before a byte is read.
 void refuse_unless_regular(int fd, const std::filesystem::path& path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0)
@@ -298,21 +299,27 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
   const std::string name = path_.string();
   bool created = false;
   int raw = -1;
+  // Never through a symbolic link (O_NOFOLLOW): a journal.jsonl linked to a file elsewhere had
+  // events appended to it, and one whose only line lacked a newline (a token file) cut to nothing
+  // as a torn write. Readers (read_journal) still follow a link: reading harms nothing.
   for (;;) {
-    raw = open_journal_file(path_, O_RDWR | O_APPEND | O_CLOEXEC);
+    raw = open_journal_file(path_, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
     if (raw >= 0 || errno != ENOENT) break;
     // O_EXCL tells us whether we created it (and so must make the directory entry durable).
-    raw = open_journal_file(path_, O_RDWR | O_APPEND | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
+    raw = open_journal_file(path_, O_RDWR | O_APPEND | O_CLOEXEC | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
     if (raw >= 0) {
       created = true;
       break;
     }
     if (errno != EEXIST) break;  // someone created it between our two opens: open it normally
   }
-  if (raw < 0)
+  if (raw < 0) {
+    const int err = errno;
+    if (refused_as_link(name, err)) throw JournalError(symbolic_link_refusal(name));
     throw JournalError(fmt::format("{}: cannot open the journal for writing: {} (the directory must exist and be "
                                    "writable)",
-                                   name, os_reason(errno)));
+                                   name, os_reason(err)));
+  }
   FdGuard fd(raw);
 
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {

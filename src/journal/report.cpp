@@ -24,6 +24,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "labloop/core/append_file.hpp"
+#include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/campaign_state.hpp"
 
@@ -40,9 +42,12 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
     ::unlink(temp.c_str());
     throw Error(fmt::format("{}: cannot {}: {}", path.string(), what, std::strerror(err)));
   };
+  // O_NOFOLLOW: the temporary name is predictable, and a link planted under it in the campaign
+  // folder had whatever it points to cut short and overwritten with the report.
   int fd;
-  do fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  do fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   while (fd < 0 && errno == EINTR);
+  if (fd < 0 && refused_as_link(temp.string(), errno)) throw Error(fmt::format("{}: {}", path.string(), symbolic_link_refusal(temp.string())));
   if (fd < 0) throw Error(fmt::format("{}: cannot create {}: {}", path.string(), temp.string(), std::strerror(errno)));
   size_t written = 0;
   while (written < content.size()) {
@@ -80,6 +85,82 @@ std::string csv_field(const std::string& text) {
   return quoted + '"';
 }
 
+// A text cell as a spreadsheet cannot misread it (the OWASP rule for CSV injection): control
+// characters, which have no place in a cell and upset viewers (an escape sequence recolours a
+// terminal; a bare CR ends a row in some readers), become visible escapes (\n, \t, \x1b), and
+// text that starts like a formula (= + - @, also after blanks) gets a leading ' so Excel and
+// LibreOffice show it as text instead of running it. A driver's error message or a person's note
+// arrives here as it was sent. Text that is exactly a decimal number ("-3.5", as a driver may send
+// a value as a string) is left alone: a spreadsheet reads it as that number, nothing more, and
+// prior_results reads it back.
+std::string csv_text(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u != 0x7F) {
+      out += c;
+      continue;
+    }
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: out += fmt::format("\\x{:02x}", u);
+    }
+  }
+  const size_t first = out.find_first_not_of(' ');
+  if (first != std::string::npos && std::string_view("=+-@").find(out[first]) != std::string_view::npos &&
+      !(first == 0 && parse_number(out)))
+    out.insert(0, 1, '\'');
+  return out;
+}
+
+// The byte length of the code point at `text[i]` when a reader would not see it: Unicode's format
+// characters (category Cf) and default-ignorable code points (zero-width space U+200B and joiners
+// U+200C/D, word joiner U+2060, BOM U+FEFF, soft hyphen U+00AD, bidi controls, variation
+// selectors, tags, Hangul fillers); 0 for anything else, malformed UTF-8 included. The ranges are
+// Unicode 15's DerivedCoreProperties Default_Ignorable_Code_Point plus the Cf it leaves out.
+size_t invisible_length(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  const size_t length = lead >= 0xF0 && lead < 0xF8 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  if (length == 1 || i + length > text.size()) return 0;
+  char32_t cp = lead & (0x7F >> length);
+  for (size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (byte(i + k) & 0x3F);
+  }
+  const auto in = [cp](char32_t low, char32_t high) { return cp >= low && cp <= high; };
+  const bool invisible = cp == 0x00AD || cp == 0x034F || cp == 0x061C || in(0x0600, 0x0605) || cp == 0x06DD || cp == 0x070F ||
+                         in(0x0890, 0x0891) || cp == 0x08E2 || in(0x115F, 0x1160) || in(0x17B4, 0x17B5) || in(0x180B, 0x180F) ||
+                         in(0x200B, 0x200F) || in(0x202A, 0x202E) || in(0x2060, 0x206F) || cp == 0x3164 || in(0xFE00, 0xFE0F) ||
+                         cp == 0xFEFF || cp == 0xFFA0 || in(0xFFF0, 0xFFFB) || cp == 0x110BD || cp == 0x110CD ||
+                         in(0x13430, 0x1343F) || in(0x1BCA0, 0x1BCA3) || in(0x1D173, 0x1D17A) || in(0xE0000, 0xE0FFF);
+  return invisible ? length : 0;
+}
+
+bool has_invisible(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i)
+    if (invisible_length(text, i)) return true;
+  return false;
+}
+
+// A column name as a reader tells it from others: ASCII letters in lower case, invisible code
+// points dropped ("X1" and "x1<U+200B>" both read as "x1").
+std::string name_fold(std::string_view name) {
+  std::string out;
+  for (size_t i = 0; i < name.size();) {
+    if (const size_t skip = invisible_length(name, i)) {
+      i += skip;
+      continue;
+    }
+    const char c = name[i++];
+    out += c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  return out;
+}
+
 // fmt "{}" gives the shortest text that parses back to the same double (0.1 → "0.1", 3.0 → "3").
 std::string format_value(const json& v) {
   switch (v.type()) {
@@ -91,6 +172,12 @@ std::string format_value(const json& v) {
     case json::value_t::number_float: return fmt::format("{}", v.get<double>());
     default: return v.dump();
   }
+}
+
+// A parameter's or value's cell: numbers as format_value writes them (-3.5 stays -3.5), anything
+// else (a categorical choice, a string or object a driver sent) as text, neutralised by csv_text.
+std::string cell_text(const json& v) {
+  return v.is_number() || v.is_boolean() ? format_value(v) : csv_text(format_value(v));
 }
 
 // A string member of a JSON object, or of an object member of it; "" when any of it is missing.
@@ -399,7 +486,11 @@ CampaignRecord campaign_record(const CampaignState& state) {
   // A name a driver chose gets a column only when it cannot be mistaken for another: not the name
   // of a parameter or of a column of labloop's own (a value named "x1" or "status" made two
   // columns of that name, and a reader by header name got the driver's number), not empty, no
-  // control characters, and not starting like a spreadsheet formula. The journal keeps them all.
+  // control characters, and not starting like a spreadsheet formula. Nor one that differs from a
+  // parameter's, output's, header's or labloop's own name only in letter case or in characters
+  // nobody sees ("X1", "x1<U+200B>" beside "x1": a person picks the wrong column); a name holding
+  // an invisible character at all gets none, since what it looks like is not what it is. The
+  // journal keeps them all.
   std::unordered_set<std::string> taken(record.parameter_names.begin(), record.parameter_names.end());
   for (std::string_view own : kResultsColumns) taken.emplace(own);
   // A header with its unit ("x1 [mL]") is as much taken as the bare name.
@@ -408,17 +499,28 @@ CampaignRecord campaign_record(const CampaignState& state) {
   for (size_t i = 0; i < record.output_names.size() && i < record.output_units.size(); ++i)
     if (!record.output_units[i].empty()) taken.insert(record.output_names[i] + " [" + record.output_units[i] + "]");
   if (!record.objective_unit.empty()) taken.insert(record.objective_name + " [" + record.objective_unit + "]");
+  std::unordered_set<std::string> folded;
+  for (const std::string& name : taken) folded.insert(name_fold(name));
+  for (const std::string& name : record.output_names) folded.insert(name_fold(name));
+  folded.insert(name_fold(record.objective_name));
   const auto column_worthy = [&](const std::string& name) {
     // = + - @ (and a leading blank before them) start a formula in a spreadsheet.
     if (name.empty() || taken.count(name) || std::string_view("=+-@ \t").find(name.front()) != std::string_view::npos) return false;
-    return std::none_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; });
+    if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; })) return false;
+    if (has_invisible(name)) return false;
+    // The objective's or an output's own name is that column's value, not a look-alike.
+    if (name == record.objective_name || seen.count(name)) return true;
+    return !folded.count(name_fold(name));
   };
   const size_t most = record.output_names.size() + CampaignRecord::kMostResultColumns;
   for (const ExperimentRecord& x : record.experiments)
     if (x.values.is_object())
       for (const auto& item : x.values.items()) {
         if (!column_worthy(item.key())) continue;
-        if (record.output_names.size() < most || seen.count(item.key())) add_output(item.key(), "");
+        if (seen.count(item.key()) || record.output_names.size() >= most) continue;
+        add_output(item.key(), "");
+        // A later "Y2" beside a driver's "y2" is as confusing as beside a declared one.
+        folded.insert(name_fold(item.key()));
       }
   const std::optional<std::string>& version = state.labloop_version();
   record.units_in_headers = !(version && version->rfind("0.1.", 0) == 0);
@@ -453,19 +555,21 @@ void write_results_csv(const CampaignRecord& record, const std::filesystem::path
   out += '\n';
   const auto flag = [](const std::optional<bool>& b) { return b ? std::string(*b ? ",1" : ",0") : std::string(","); };
   for (const ExperimentRecord& x : record.experiments) {
-    out += csv_field(x.id) + "," + csv_field(x.instrument);
+    out += csv_field(csv_text(x.id)) + "," + csv_field(csv_text(x.instrument));
     for (const std::string& name : record.parameter_names) {
       out += ',';
-      if (x.params.is_object() && x.params.contains(name)) out += csv_field(format_value(x.params[name]));
+      if (x.params.is_object() && x.params.contains(name)) out += csv_field(cell_text(x.params[name]));
     }
     out += ',';
     if (x.status == "ok" && x.objective) out += fmt::format("{}", *x.objective);
     for (const std::string& name : record.output_names) {
       out += ',';
-      if (x.status == "ok" && x.values.is_object() && x.values.contains(name)) out += csv_field(format_value(x.values[name]));
+      if (x.status == "ok" && x.values.is_object() && x.values.contains(name)) out += csv_field(cell_text(x.values[name]));
     }
-    out += "," + csv_field(x.status) + "," + csv_field(x.error) + "," + csv_field(x.proposed_at) + "," +
-           csv_field(x.dispatched_at) + "," + csv_field(x.finished_at) + "," + csv_field(x.proposed_by);
+    // Every text cell, not only the error: the proposer's and instrument's names come from a
+    // config, and a journal can be written by hand; numbers are written as numbers above.
+    out += "," + csv_field(csv_text(x.status)) + "," + csv_field(csv_text(x.error)) + "," + csv_field(csv_text(x.proposed_at)) + "," +
+           csv_field(csv_text(x.dispatched_at)) + "," + csv_field(csv_text(x.finished_at)) + "," + csv_field(csv_text(x.proposed_by));
     if (record.conditions) out += flag(x.counts);
     if (several) out += flag(x.pareto);
     if (several && record.hypervolume_column) out += x.hypervolume ? fmt::format(",{}", *x.hypervolume) : ",";

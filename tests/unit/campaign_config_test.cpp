@@ -5,6 +5,7 @@
 
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/campaign/prior_results.hpp"
+#include "labloop/journal/report.hpp"
 #include "labloop/core/error.hpp"
 #include "catalogue.hpp"
 
@@ -688,4 +689,38 @@ TEST_CASE("Config: a key given twice in one object is refused by its pointer, no
     "budget": {"experiments": 4, "experiments": 400}})";
   CHECK(test::message_of([&] { parse_campaign_config(text, "c.json", labloop::sim::catalogue()); }) ==
         "c.json: /budget/experiments: is given twice in one object; JSON keeps only the last, so remove one of them");
+}
+
+TEST_CASE("Config: prior results read back a results.csv whose choices and texts were written so a spreadsheet runs no formula", "[config][prior]") {
+  labloop::test::TempDir dir;
+  json file = valid();
+  file["parameters"].push_back(json::parse(R"({"name": "mode", "type": "categorical", "choices": ["-fast", "=slow", "plain"]})"));
+  file["instruments"].erase(0);  // branin takes no "mode"
+  file["prior_results"] = "results.csv";
+  const std::string source = (dir / "c.json").string();
+  const CampaignConfig c = parse_campaign_config(file.dump(), source, labloop::sim::catalogue());
+  // A journal of two results, its report written as the campaign writes it.
+  const auto at = [](int seq, const std::string& kind, json fields) {
+    fields["seq"] = seq;
+    fields["time"] = fmt::format("2026-11-25T08:30:{:02d}.000Z", seq);
+    fields["event"] = kind;
+    return fields;
+  };
+  const std::vector<json> events{
+      at(1, "campaign_started", {{"campaign", "demo"}, {"config", c.to_json()}}),
+      at(2, "proposed", {{"experiment", "e1"}, {"params", {{"x1", -3.5}, {"x2", 1}, {"mode", "-fast"}}}}),
+      at(3, "proposed", {{"experiment", "e2"}, {"params", {{"x1", 2}, {"x2", 3}, {"mode", "=slow"}}}}),
+      at(4, "dispatched", {{"experiment", "e1"}, {"instrument", "sim"}}),
+      at(5, "dispatched", {{"experiment", "e2"}, {"instrument", "sim"}}),
+      at(6, "result", {{"experiment", "e1"}, {"instrument", "sim"}, {"status", "ok"}, {"values", {{"y", -1.25}}}, {"objective", -1.25}}),
+      at(7, "result", {{"experiment", "e2"}, {"instrument", "sim"}, {"status", "ok"}, {"values", {{"y", 4}}}, {"objective", 4}}),
+  };
+  write_results_csv(summarize(events), dir / "results.csv");
+  REQUIRE_THAT(labloop::test::read_file(dir / "results.csv"), Catch::Contains("e1,sim,-3.5,1,'-fast,-1.25,"));
+  const PriorResults prior = read_prior_results(c);
+  CHECK(prior.skipped.empty());
+  REQUIRE(prior.rows.size() == 2);
+  CHECK(prior.rows[0].params == json{{"x1", -3.5}, {"x2", 1}, {"mode", "-fast"}});
+  CHECK(prior.rows[0].objective == -1.25);
+  CHECK(prior.rows[1].params["mode"] == "=slow");
 }

@@ -144,6 +144,20 @@ TEST_CASE("The log file receives both stdout and stderr appended to what it held
   CHECK(text.find("to-stdout") < text.find("second-run"));
 }
 
+TEST_CASE("A log path that is a symbolic link is refused naming it, the program is not started and the file it points to gets nothing", "[process]") {
+  TempDir dir, home;
+  const fs::path bashrc = home.path() / ".bashrc";
+  std::ofstream(bashrc) << "alias ll='ls -l'\n";
+  const fs::path log = dir.path() / "reactor.log";
+  fs::create_symlink(bashrc, log);
+  const fs::path ran = dir.path() / "ran";
+  REQUIRE_THROWS_WITH(ChildProcess({"/bin/sh", "-c", "echo output; touch " + ran.string()}, log),
+                      "cannot start '/bin/sh': its log file " + log.string() +
+                          " is a symbolic link; labloop writes only to regular files in a campaign folder: replace it with the file itself");
+  CHECK(read_text(bashrc) == "alias ll='ls -l'\n");
+  CHECK_FALSE(fs::exists(ran));
+}
+
 TEST_CASE("An unwritable log path throws an Error naming the program and the file", "[process]") {
   REQUIRE_THROWS_WITH(ChildProcess({"/bin/true"}, "/proc/labloop-7f3a/x.log"),
                       Catch::Contains("/bin/true") && Catch::Contains("x.log"));

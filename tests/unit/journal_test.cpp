@@ -458,19 +458,34 @@ TEST_CASE("Journal: a journal that is no regular file is refused at once naming 
   REQUIRE_THROWS_AS(read_journal(p), JournalError);
   REQUIRE_THROWS_WITH(read_journal(p), Catch::Matchers::StartsWith(refused) && Catch::Matchers::Contains("not a regular file"));
   REQUIRE_THROWS_AS(Journal(p), JournalError);
-  REQUIRE_THROWS_WITH(Journal(p), Catch::Matchers::StartsWith(refused) && Catch::Matchers::Contains("not a regular file"));
+  // The writer opens no link at all, so a link is refused as one before what it points to matters.
+  if (fs::is_symlink(p)) REQUIRE_THROWS_WITH(Journal(p), p.string() + " is a symbolic link; labloop writes only to regular files in a campaign folder: replace it with the file itself");
+  else REQUIRE_THROWS_WITH(Journal(p), Catch::Matchers::StartsWith(refused) && Catch::Matchers::Contains("not a regular file"));
 }
 
-TEST_CASE("Journal: a symbolic link to a journal file is followed", "[journal]") {
-  TempDir dir;
-  const fs::path real = dir.path() / "kept.jsonl";
+TEST_CASE("Journal: a reader follows a symbolic link to a journal file, the writer refuses it and leaves the file as it was", "[journal]") {
+  TempDir dir, elsewhere;
+  const fs::path real = elsewhere.path() / "kept.jsonl";
   const fs::path p = dir.path() / "journal.jsonl";
   { Journal(real).append("a"); }
+  const std::string before = test::read_file(real);
   fs::create_symlink(real, p);
   CHECK(read_journal(p).events.size() == 1);
-  Journal journal(p);
-  CHECK(journal.append("b")["seq"] == 2);
-  CHECK(read_journal(real).events.size() == 2);
+  const std::string refusal = p.string() + " is a symbolic link; labloop writes only to regular files in a campaign folder: replace it with the file itself";
+  REQUIRE_THROWS_MATCHES(Journal(p), JournalError, Catch::Matchers::Message(refusal));
+  CHECK(test::read_file(real) == before);
+  // A one-line file without its newline (a token) was a torn write to the writer: it was cut to
+  // nothing, then written over with events. And a link to no file created one.
+  const fs::path token = elsewhere.path() / "token";
+  test::write_file(token, "ghp_0123456789");
+  fs::remove(p);
+  fs::create_symlink(token, p);
+  REQUIRE_THROWS_WITH(Journal(p), refusal);
+  CHECK(test::read_file(token) == "ghp_0123456789");
+  fs::remove(p);
+  fs::create_symlink(elsewhere.path() / "new.jsonl", p);
+  REQUIRE_THROWS_WITH(Journal(p), refusal);
+  CHECK_FALSE(fs::exists(elsewhere.path() / "new.jsonl"));
 }
 
 TEST_CASE("Journal: a complete line longer than the limit is damage at its line, not held in memory", "[journal]") {
@@ -520,4 +535,27 @@ TEST_CASE("AppendFile: a device or a pipe is refused at open, naming it, not rea
   labloop::AppendFile file((dir / "ok.jsonl").string(), "the result cache");
   file.append("{}\n");
   CHECK(file.read_all() == "{}\n");
+}
+
+TEST_CASE("AppendFile: a symbolic link is refused at open, naming it, and the file it points to is left as it was", "[journal][limits]") {
+  test::TempDir dir, home;
+  const fs::path bashrc = home / ".bashrc";
+  test::write_file(bashrc, "export PATH=$HOME/bin:$PATH\n");
+  const fs::path cache = dir / "cache.jsonl";
+  fs::create_symlink(bashrc, cache);
+  const std::string refusal = "the result cache: " + cache.string() +
+                              " is a symbolic link; labloop writes only to regular files in a campaign folder: replace it with the file itself";
+  CHECK_THAT(test::message_of([&] { labloop::AppendFile(cache.string(), "the result cache").append("{\"id\":\"e1\"}\n"); }), Catch::Equals(refusal));
+  CHECK(test::read_file(bashrc) == "export PATH=$HOME/bin:$PATH\n");
+  // A link to no file: the file is not created where it points.
+  const fs::path completed = dir / "completed.jsonl";
+  fs::create_symlink(home / "planted", completed);
+  CHECK_THAT(test::message_of([&] { labloop::AppendFile(completed.string(), "the completed log"); }), Catch::Contains("is a symbolic link"));
+  CHECK_FALSE(fs::exists(home / "planted"));
+  // write_whole_file goes through AppendFile: a link in place of its .partial is removed, not followed.
+  const fs::path whole = dir / "whole.json";
+  fs::create_symlink(bashrc, whole.string() + ".partial");
+  labloop::write_whole_file(whole.string(), "{}\n", "the state file");
+  CHECK(test::read_file(whole) == "{}\n");
+  CHECK(test::read_file(bashrc) == "export PATH=$HOME/bin:$PATH\n");
 }

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -187,4 +188,20 @@ TEST_CASE("enter --csv refuses a folder or a pipe at once, naming it", "[manual]
   const fs::path fifo = dir / "results.csv";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);  // nobody writes: reading it would wait for ever
   CHECK_THAT(test::message_of([&] { read_entry_csv(fifo, config); }), Catch::Contains("is not a regular file (a device or a pipe)"));
+}
+
+TEST_CASE("An entry is not written through a symbolic link planted under its temporary name", "[manual]") {
+  test::TempDir dir, home;
+  const fs::path bashrc = home / ".bashrc";
+  test::write_file(bashrc, "umask 022\n");
+  ManualEntry e;
+  e.experiment = "by-hand-0001";
+  e.values = {{"yield", 71.5}};
+  fs::create_directories(inbox_dir(dir.path()));
+  const fs::path temp = inbox_dir(dir.path()) / fmt::format(".{}.{}.tmp", e.experiment, ::getpid());
+  fs::create_symlink(bashrc, temp);
+  CHECK_THAT(test::message_of([&] { write_entry(dir.path(), e); }),
+             Catch::Equals(temp.string() + " is a symbolic link; labloop writes only to regular files in a campaign folder: replace it with the file itself"));
+  CHECK(test::read_file(bashrc) == "umask 022\n");
+  CHECK_FALSE(fs::exists(entry_path(dir.path(), e.experiment)));
 }

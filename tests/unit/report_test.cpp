@@ -625,3 +625,60 @@ TEST_CASE("Report: a value a driver names like a parameter or a column of labloo
   events[10]["values"]["x1 [mL]"] = -2.0;
   CHECK(summarize(events).output_names == std::vector<std::string>{"peak area (mAU)", "z"});
 }
+
+TEST_CASE("Report: results.csv writes a driver's text so a spreadsheet runs no formula and shows control characters, and numbers stay numbers", "[report]") {
+  std::vector<json> events = campaign_events("minimize");
+  // e1's error and e2's values, as a hostile or careless driver might send them.
+  events[11]["error"] = "=HYPERLINK(\"http://evil\",\"x\")";
+  events[10]["values"].update(json{{"z", "@SUM(A1:A9)"}, {"note", "  +cmd|' /C calc'!A0"}, {"log", "line 1\nline 2\t\x1b[31mred\x7f"},
+                                   {"shift", -3.5}, {"as text", "-3.5"}, {"minus", "-"}});
+  const CampaignRecord r = summarize(events);
+  TempDir dir;
+  write_results_csv(r, dir.path() / "results.csv");
+  const std::string csv = test::read_file(dir.path() / "results.csv");
+  std::istringstream lines(csv);
+  std::string header, e1, e2;
+  std::getline(lines, header);
+  std::getline(lines, e1);
+  std::getline(lines, e2);
+  CHECK(header == "experiment,instrument,x1,solvent,cycles,y,as text,log,minus,note,shift,z,status,error,proposed_at,dispatched_at,finished_at,proposed_by");
+  CHECK_THAT(e1, Catch::Matchers::Contains(",failed,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\","));
+  // The escapes are visible text, one row per experiment; the negative parameter and the numbers
+  // (a driver's string "-3.5" included) are written as they were.
+  CHECK(e2 == "e2,sim,-2.25,THF,1,0.42,-3.5,line 1\\nline 2\\t\\x1b[31mred\\x7f,'-,'  +cmd|' /C calc'!A0,-3.5,'@SUM(A1:A9),ok,," + time_of(4) +
+                  "," + time_of(8) + "," + time_of(11) + ",sobol ask 1");
+  CHECK(count(csv, "\n") == 5);
+  // The record, like the journal, keeps the text as it came.
+  CHECK(r.experiments[0].error == "=HYPERLINK(\"http://evil\",\"x\")");
+}
+
+TEST_CASE("Report: a value a driver names like another column but for letter case or invisible characters gets no column", "[report]") {
+  std::vector<json> events = campaign_events("minimize");
+  events[0]["config"]["parameters"][0]["unit"] = "mL";
+  // U+200B zero-width space, U+FEFF byte-order mark, U+00AD soft hyphen, U+2060 word joiner,
+  // U+200D zero-width joiner, U+202E right-to-left override: each is invisible in a header.
+  events[10]["values"].update(json{{"X1", 1}, {"Solvent", 2}, {"Y", 3}, {"STATUS", 5}, {"X1 [ml]", 6}, {"x1\u200b", 7},
+                                   {"\ufeffcycles", 8}, {"er\u00adror", 9}, {"w\u2060", 10}, {"a\u200db", 11}, {"\u202eabc", 12},
+                                   {"Peak", 13}, {"temp \u00b0C", 14}});
+  // A later result naming a driver's earlier value in another case: no second column either.
+  events[12]["values"]["PEAK"] = 15;
+  const CampaignRecord r = summarize(events);
+  // Names with other letters (a degree sign is visible) still get theirs.
+  CHECK(r.output_names == std::vector<std::string>{"Peak", "temp \u00b0C", "z"});
+  CHECK(r.experiments[1].values.size() == 15);
+  CHECK(r.experiments[2].values.contains("PEAK"));
+}
+
+TEST_CASE("Report: results.csv is not written through a symbolic link planted under its temporary name", "[report]") {
+  TempDir dir, home;
+  const fs::path bashrc = home.path() / ".bashrc";
+  test::write_file(bashrc, "set -o vi\n");
+  const fs::path temp = dir.path() / fmt::format(".results.csv.tmp.{}", static_cast<long>(::getpid()));
+  fs::create_symlink(bashrc, temp);
+  const fs::path csv = dir.path() / "results.csv";
+  CHECK_THAT(test::message_of([&] { write_results_csv(summarize(campaign_events("minimize")), csv); }),
+             Catch::Equals(csv.string() + ": " + temp.string() +
+                           " is a symbolic link; labloop writes only to regular files in a campaign folder: replace it with the file itself"));
+  CHECK(test::read_file(bashrc) == "set -o vi\n");
+  CHECK_FALSE(fs::exists(csv));
+}

@@ -3,6 +3,9 @@
 // O_APPEND (each write lands at the end, so processes sharing the file never overwrite each
 // other) and fsynced after each append. What the driver's result cache and labloop-sim's
 // completed log are made of. Not thread-safe.
+//
+// It is never opened through a symbolic link (O_NOFOLLOW): these files live in a campaign folder,
+// and a name there replaced by a link to ~/.bashrc would have had results appended to that.
 #include <string>
 #include <string_view>
 
@@ -12,7 +15,8 @@ class AppendFile {
  public:
   // Opens `path`, creating it if needed (then its directory is fsynced too, so the new file
   // survives a power cut). `what` names the file in error messages ("the result cache").
-  // Throws labloop::Error naming the file, the path and the OS reason.
+  // Throws labloop::Error naming the file, the path and the OS reason, or saying that `path` is a
+  // symbolic link or no regular file.
   AppendFile(std::string path, std::string what);
   ~AppendFile();  // closes the file
   AppendFile(const AppendFile&) = delete;
@@ -36,5 +40,14 @@ class AppendFile {
 // by a crash is replaced), then renamed over `path`. Throws labloop::Error naming `what`, the
 // path and the reason.
 void write_whole_file(const std::string& path, std::string_view bytes, const std::string& what);
+
+// Why a file labloop writes to in a campaign folder is refused when an open with O_NOFOLLOW fails
+// with ELOOP: "<path> is a symbolic link; labloop writes only to regular files in a campaign
+// folder: replace it with the file itself". One wording for every such file (the journal, the
+// simulators' logs, result caches, the reports' temporary files).
+std::string symbolic_link_refusal(const std::string& path);
+// Whether an open of `path` with O_NOFOLLOW failed with `err` because its last component is a
+// symbolic link (ELOOP also comes from a loop among the folders above it; that one is not).
+bool refused_as_link(const std::string& path, int err);
 
 }  // namespace labloop

@@ -28,8 +28,8 @@ class ChildProcess {
   // child gets PR_SET_PDEATHSIG(SIGTERM), so it also dies when the controller is SIGKILLed, and
   // starts with an empty signal mask and default SIGPIPE/SIGINT/SIGTERM handling.
   // Throws labloop::Error naming the program and the OS reason when argv is empty, the log file
-  // cannot be opened, fork fails, or exec fails (a missing binary is an exception here, never a
-  // silent exit 127).
+  // cannot be opened or is a symbolic link (never written through: it sits in a campaign folder),
+  // fork fails, or exec fails (a missing binary is an exception here, never a silent exit 127).
   explicit ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path = {});
   // terminate() with the default grace.
   ~ChildProcess();
