@@ -1,6 +1,7 @@
 // labloop-sim: serves a standard test function, a dataset's lookup table or a scattered dataset's
 // emulator over protocol v1, as a stand-in instrument.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -173,6 +174,9 @@ std::string active_faults(const labloop::sim::SimulatorOptions& o, const labloop
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) fails the cache write that crosses it, which is reported and
+  // cut back, instead of killing the driver.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"labloop-sim: a simulated instrument serving a standard test function, or a real dataset (its lookup table or an "
                "emulator fitted to it), over labloop protocol v1"};
   app.footer(fmt::format("Datasets (--function buchwald_a): read from $LABLOOP_DATA_DIR when set, else from {} (installed with this program, else its source tree's).",

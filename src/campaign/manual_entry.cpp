@@ -17,6 +17,7 @@
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
 #include "labloop/core/json_check.hpp"
 
 namespace labloop {
@@ -331,15 +332,19 @@ std::string check_correction(const CampaignConfig& config, const CampaignState& 
 }
 
 bool campaign_running(const fs::path& journal) {
-  // Without waiting: a journal that is a pipe would block the open until a writer came (readers
-  // then refuse it as no regular file).
-  Fd f{::open(journal.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
-  if (f.fd < 0) return false;
-  // The campaign holds an exclusive flock for as long as it runs (journal.hpp); a shared one is
-  // refused exactly then, and taking it briefly disturbs nobody.
-  if (::flock(f.fd, LOCK_SH | LOCK_NB) != 0) return errno == EWOULDBLOCK;
-  ::flock(f.fd, LOCK_UN);
-  return false;
+  // The campaign holds an exclusive flock for as long as it runs (journal.hpp), on the lock file
+  // beside the journal and (as earlier versions did only) on the journal; a shared one is refused
+  // exactly then, and taking it briefly disturbs nobody.
+  const auto held = [](const fs::path& file) {
+    // Without waiting: a journal that is a pipe would block the open until a writer came (readers
+    // then refuse it as no regular file).
+    Fd f{::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+    if (f.fd < 0) return false;
+    if (::flock(f.fd, LOCK_SH | LOCK_NB) != 0) return errno == EWOULDBLOCK;
+    ::flock(f.fd, LOCK_UN);
+    return false;
+  };
+  return held(journal_lock_path(journal)) || held(journal);
 }
 
 std::vector<std::string> manual_outputs(const CampaignConfig& config) {

@@ -66,14 +66,24 @@ std::string AppendFile::read_all() {
 }
 
 void AppendFile::append(std::string_view bytes) {
+  // A write cut short (a full disk) must not leave a fragment: the next record, appended once
+  // there is room again, would be glued to it and read back as one damaged line — a result the
+  // driver did record, lost from its cache. So the file is cut back to where this record began.
+  struct stat before {};
+  const bool sized = ::fstat(fd_, &before) == 0;
+  const auto cut_back_and_throw = [&](const char* action) {
+    const Error e = os_error(action, what_, path_);
+    if (sized) (void)!::ftruncate(fd_, before.st_size);
+    throw e;
+  };
   std::size_t done = 0;
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw os_error("append to", what_, path_);
+    if (n < 0) cut_back_and_throw("append to");
     done += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd_) != 0) throw os_error("fsync", what_, path_);
+  if (::fsync(fd_) != 0) cut_back_and_throw("fsync");
 }
 
 void write_whole_file(const std::string& path, std::string_view bytes, const std::string& what) {

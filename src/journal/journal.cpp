@@ -295,8 +295,23 @@ Parsed parse_file(int fd, const std::filesystem::path& path) {
 
 }  // namespace
 
+std::filesystem::path journal_lock_path(const std::filesystem::path& journal) {
+  return journal.parent_path() / ("." + journal.filename().string() + ".lock");
+}
+
 Journal::Journal(const std::filesystem::path& path) : path_(path) {
   const std::string name = path_.string();
+  // First the lock nothing replaces. A folder where it cannot be made (read-only, yet with a
+  // writable journal) still has the journal's own lock.
+  const std::string lock_name = journal_lock_path(path_).string();
+  FdGuard lock(open_retrying(lock_name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (lock.get() >= 0 && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      throw JournalError(fmt::format("{}: the journal is already open in another labloop run; stop that run first, "
+                                     "or choose another output directory",
+                                     name));
+    ::close(lock.release());
+  }
   bool created = false;
   int raw = -1;
   // Never through a symbolic link (O_NOFOLLOW): a journal.jsonl linked to a file elsewhere had
@@ -340,7 +355,13 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
   size_ = parsed.good_bytes;
   last_hash_ = parsed.contents.last_hash;
   if (!parsed.contents.events.empty()) last_seq_ = parsed.contents.events.back()["seq"].get<std::uint64_t>();
+  struct stat info {};
+  if (::fstat(fd.get(), &info) == 0) {
+    device_ = static_cast<std::uint64_t>(info.st_dev);
+    inode_ = static_cast<std::uint64_t>(info.st_ino);
+  }
   fd_ = fd.release();
+  lock_fd_ = lock.release();
 }
 
 Journal::~Journal() { close(); }
@@ -348,6 +369,9 @@ Journal::~Journal() { close(); }
 Journal::Journal(Journal&& other) noexcept
     : path_(std::move(other.path_)),
       fd_(std::exchange(other.fd_, -1)),
+      lock_fd_(std::exchange(other.lock_fd_, -1)),
+      device_(other.device_),
+      inode_(other.inode_),
       last_seq_(other.last_seq_),
       last_hash_(std::move(other.last_hash_)),
       size_(other.size_),
@@ -358,6 +382,9 @@ Journal& Journal::operator=(Journal&& other) noexcept {
     close();
     path_ = std::move(other.path_);
     fd_ = std::exchange(other.fd_, -1);
+    lock_fd_ = std::exchange(other.lock_fd_, -1);
+    device_ = other.device_;
+    inode_ = other.inode_;
     last_seq_ = other.last_seq_;
     last_hash_ = std::move(other.last_hash_);
     size_ = other.size_;
@@ -370,6 +397,8 @@ void Journal::close() noexcept {
   // Every acknowledged line is already fsync()ed, so a close() error loses nothing we promised.
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // the lock file stays: removing it would race a next opener
+  lock_fd_ = -1;
 }
 
 nlohmann::json Journal::append(const std::string& event, nlohmann::json fields) {
@@ -379,7 +408,8 @@ nlohmann::json Journal::append(const std::string& event, nlohmann::json fields) 
       throw JournalError(fmt::format("Journal::append: fields must not contain \"{}\"", reserved));
   if (fd_ < 0) throw JournalError(fmt::format("{}: the journal is closed (moved from)", path_.string()));
   if (broken_)
-    throw JournalError(fmt::format("{}: an earlier write to the journal failed; restart the run to resume from it",
+    throw JournalError(fmt::format("{}: an earlier write to the journal failed; once the cause is fixed, `labloop resume` "
+                                   "continues the campaign from it",
                                    path_.string()));
 
   // ordered_json only to put seq/time/event first on the line; the public type stays json.
@@ -399,7 +429,66 @@ nlohmann::json Journal::append(const std::string& event, nlohmann::json fields) 
   return nlohmann::json::parse(text);
 }
 
+void Journal::check_still_ours() {
+  struct stat mine {};
+  if (::fstat(fd_, &mine) != 0) return;  // nothing to compare with; the write itself will say
+  const std::string name = path_.string();
+  const auto stop = [&](const std::string& what) {
+    broken_ = true;
+    throw JournalError(what);
+  };
+  if (static_cast<std::uint64_t>(mine.st_size) < size_)
+    stop(fmt::format("{}: another program cut the journal short while the campaign ran ({} of its {} bytes are left; log rotation "
+                     "with copytruncate?): this controller stops. Put back a copy of the whole file if there is one; `labloop verify` "
+                     "says how much of it holds together",
+                     name, static_cast<std::uint64_t>(mine.st_size), size_));
+  struct stat there {};
+  const bool found = ::stat(path_.c_str(), &there) == 0;
+  if (found && static_cast<std::uint64_t>(there.st_dev) == device_ && static_cast<std::uint64_t>(there.st_ino) == inode_) return;
+  if (!found && mine.st_nlink > 0) {
+    // Moved, with its folder most likely: the file is still whole, wherever it is now.
+    std::error_code ec;
+    const auto now_at = std::filesystem::read_symlink(fmt::format("/proc/self/fd/{}", fd_), ec);
+    stop(fmt::format("{}: the journal is no longer there: it (or its folder) was moved{} while the campaign ran. This controller "
+                     "stops; `labloop resume` on the folder where it is now continues the campaign",
+                     name, ec ? std::string() : " to " + now_at.string()));
+  }
+  // Replaced (an editor or a sync tool saving it, a copy moved over it) or deleted: what this
+  // controller wrote lives only in the file it holds open. Saved beside it before stopping.
+  std::string saved;
+  for (int n = 1; n < 100 && saved.empty(); ++n) {
+    const std::string candidate = fmt::format("{}.displaced-{}", name, n);
+    FdGuard out(open_retrying(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (out.get() < 0) {
+      if (errno == EEXIST) continue;
+      break;
+    }
+    char buffer[65536];
+    bool copied = true;
+    for (off_t at = 0; at < static_cast<off_t>(size_) && copied;) {
+      const ssize_t n_read = ::pread(fd_, buffer, sizeof buffer, at);
+      if (n_read <= 0) copied = n_read == 0;
+      if (n_read <= 0) break;
+      for (ssize_t done = 0; done < n_read && copied;) {
+        const ssize_t w = ::write(out.get(), buffer + done, static_cast<size_t>(n_read - done));
+        if (w < 0 && errno == EINTR) continue;
+        copied = w > 0;
+        done += std::max<ssize_t>(w, 0);
+      }
+      at += n_read;
+    }
+    if (copied && fsync_retrying(out.get()) == 0) saved = candidate;
+  }
+  stop(fmt::format("{}: this is no longer the journal this campaign writes: it was {} while the campaign ran (an editor or a "
+                   "sync tool saving it? a copy moved over it?), and another labloop may have resumed from it. This controller "
+                   "stops. {} Compare the two, put the right one back as {}, then `labloop resume`",
+                   name, found ? "replaced by another file" : "deleted",
+                   saved.empty() ? "What it wrote could not be saved beside it." : fmt::format("What it wrote ({} events) is saved as {}.", last_seq_, saved),
+                   path_.filename().string()));
+}
+
 std::string Journal::write_line(const std::string& body) {
+  check_still_ours();
   const std::string hash = journal_hash(last_hash_, body);
   const std::string line = fmt::format("{}{}{}\"}}\n", body, kHashPrefix, hash);
   const auto fail = [&](const char* what, int err) {

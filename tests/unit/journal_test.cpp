@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <sys/stat.h>
 
 #include "labloop/core/append_file.hpp"
@@ -17,6 +18,7 @@
 
 #include "labloop/core/error.hpp"
 #include "labloop/journal/journal.hpp"
+#include "labloop/campaign/manual_entry.hpp"
 
 using namespace labloop;
 using nlohmann::json;
@@ -294,6 +296,47 @@ TEST_CASE("Journal: a second writer on the same file is refused", "[journal]") {
   CHECK(journal.append("b")["seq"] == 2);
 }
 
+TEST_CASE("Journal: a journal replaced while it is written stops its writer, whose events are saved beside it, and the lock holds", "[journal]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  Journal journal(p);
+  journal.append("a");
+  journal.append("b");
+  const std::string written = test::read_file(p);
+  // An editor saving it: a copy written elsewhere and renamed over it.
+  test::write_file(dir.path() / "j.tmp", written);
+  fs::rename(dir.path() / "j.tmp", p);
+  // The lock beside the journal still holds: no second controller takes it.
+  REQUIRE_THROWS_WITH(Journal(p), Catch::Contains("already open in another labloop run"));
+  CHECK(labloop::campaign_running(p));
+  const std::string refusal = test::message_of([&] { journal.append("c"); });
+  CHECK_THAT(refusal, Catch::Contains("this is no longer the journal this campaign writes: it was replaced by another file") &&
+                          Catch::Contains("What it wrote (2 events) is saved as " + p.string() + ".displaced-1"));
+  CHECK(test::read_file(p.string() + ".displaced-1") == written);
+  CHECK_THROWS_AS(journal.append("d"), JournalError);  // and stays stopped
+}
+
+TEST_CASE("Journal: a journal whose folder is moved while it is written stops its writer, naming where it went", "[journal]") {
+  TempDir dir;
+  fs::create_directory(dir.path() / "run");
+  Journal journal(dir.path() / "run" / "journal.jsonl");
+  journal.append("a");
+  fs::rename(dir.path() / "run", dir.path() / "moved");
+  CHECK_THAT(test::message_of([&] { journal.append("b"); }),
+             Catch::Contains("the journal is no longer there: it (or its folder) was moved to " + (dir.path() / "moved" / "journal.jsonl").string()));
+  CHECK(read_journal(dir.path() / "moved" / "journal.jsonl").events.size() == 1);
+}
+
+TEST_CASE("Journal: a journal cut short by another program stops its writer", "[journal]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  Journal journal(p);
+  journal.append("a");
+  fs::resize_file(p, 0);  // logrotate's copytruncate
+  CHECK_THAT(test::message_of([&] { journal.append("b"); }), Catch::Contains("another program cut the journal short"));
+  CHECK(fs::file_size(p) == 0);
+}
+
 TEST_CASE("Journal: a moved journal keeps appending and the moved-from one refuses", "[journal]") {
   TempDir dir;
   const fs::path p = dir.path() / "journal.jsonl";
@@ -535,6 +578,28 @@ TEST_CASE("AppendFile: a device or a pipe is refused at open, naming it, not rea
   labloop::AppendFile file((dir / "ok.jsonl").string(), "the result cache");
   file.append("{}\n");
   CHECK(file.read_all() == "{}\n");
+}
+
+TEST_CASE("AppendFile: a write cut short (no room) leaves no fragment for the next record to be glued to", "[journal][limits]") {
+  test::TempDir dir;
+  const auto path = dir / "cache.jsonl";
+  labloop::AppendFile file(path.string(), "the result cache");
+  file.append("{\"experiment\":\"e1\"}\n");  // 21 bytes
+  // A file-size limit stands in for a full disk: the write stops part way with an error (SIGXFSZ
+  // ignored, as labloop-sim and labloop ignore it).
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit old_limit{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  rlimit small = old_limit;
+  small.rlim_cur = 30;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const std::string failure = test::message_of([&] { file.append("{\"experiment\":\"e2\",\"values\":{\"y\":1}}\n"); });
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK_THAT(failure, Catch::Contains("cannot append to the result cache"));
+  CHECK(test::read_file(path) == "{\"experiment\":\"e1\"}\n");  // cut back to the last whole record
+  file.append("{\"experiment\":\"e3\"}\n");  // room again
+  CHECK(test::read_file(path) == "{\"experiment\":\"e1\"}\n{\"experiment\":\"e3\"}\n");
 }
 
 TEST_CASE("AppendFile: a symbolic link is refused at open, naming it, and the file it points to is left as it was", "[journal][limits]") {

@@ -48,7 +48,13 @@ constexpr std::size_t kMaxJournalLineBytes = std::size_t{64} << 20;
 
 // Writes one journal file. Not thread-safe: one thread appends at a time (the campaign loop).
 // Only one Journal may hold a given file open at a time, in any process (enforced with an
-// advisory flock), so two controllers can never interleave events in one journal.
+// advisory flock), so two controllers can never interleave events in one journal. The lock is
+// held twice: on the journal itself (what earlier versions hold) and on a lock file beside it
+// (journal_lock_path) that nothing replaces — an editor or a sync tool saving journal.jsonl
+// replaces the file, and with it the first lock. Before each line the Journal checks that the
+// path still names the file it writes; when the file was replaced, moved or cut short by another
+// program it stops with a JournalError saying what happened, and a replaced file's events are
+// saved beside it first, so nothing written is lost.
 class Journal {
  public:
   // Opens `path` for appending, creating it (not its directory) if needed; a newly created file's
@@ -84,13 +90,22 @@ class Journal {
   std::string write_line(const std::string& body);
   void close() noexcept;
 
+  // Whether path_ still names the file this Journal writes, whole; throws JournalError otherwise.
+  void check_still_ours();
+
   std::filesystem::path path_;
   int fd_ = -1;
+  int lock_fd_ = -1;         // journal_lock_path(path_), flocked; -1 where it cannot be made (read-only folder)
+  std::uint64_t device_ = 0;  // the file's identity when opened
+  std::uint64_t inode_ = 0;
   std::uint64_t last_seq_ = 0;
   std::string last_hash_;
   std::uint64_t size_ = 0;  // bytes of complete, acknowledged lines
   bool broken_ = false;     // a write or fsync failed: no more appends
 };
+
+// The lock file a Journal writing `journal` holds (".journal.jsonl.lock" beside it).
+std::filesystem::path journal_lock_path(const std::filesystem::path& journal);
 
 struct JournalContents {
   std::vector<nlohmann::json> events;  // in file order; each an object with "seq", "time", "event"
