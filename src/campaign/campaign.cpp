@@ -691,6 +691,9 @@ class CampaignRun {
     const long long fresh = std::min({free - static_cast<long long>(waiting_.size()), static_cast<long long>(config_.budget.experiments - used()),
                                       static_cast<long long>(kMostPerAsk)});
     if (fresh > 0 && !candidates_exhausted_) propose(static_cast<int>(fresh));
+    // A stop asked for while the planner thought (a long ask ignores it) sends nothing new: what it
+    // proposed is discarded at the next turn, as everything waiting is when a campaign stops.
+    if (options_.stop.stop_requested()) return;
     for (auto it = waiting_.begin(); it != waiting_.end();) {
       if (it->not_before > now) {
         ++it;

@@ -1,5 +1,6 @@
 #include "dry_run_instrument.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <random>
@@ -12,7 +13,11 @@ DryRunInstrument::DryRunInstrument(const CampaignConfig& config, int capacity, s
   info_.driver = "labloop-dry-run";
   info_.version = kVersion;
   info_.inputs = config.parameters;
-  info_.outputs = {config.objective.name};
+  // Every value the campaign needs (its objectives, what its outcome constraints and failure
+  // condition name) and every output it declares: a dry run checks the whole campaign file.
+  info_.outputs = config.required_outputs();
+  for (const auto& output : config.outputs)
+    if (std::find(info_.outputs.begin(), info_.outputs.end(), output.name) == info_.outputs.end()) info_.outputs.push_back(output.name);
   info_.capacity = capacity;
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> wave(-1.5, 1.5), phase(0, 2 * std::numbers::pi), amplitude(0.5, 2.0);
@@ -31,9 +36,15 @@ InstrumentInfo DryRunInstrument::describe() const { return info_; }
 
 Values DryRunInstrument::run(const Params& params, std::stop_token) {
   const Eigen::VectorXd u = space_.encode(params);
-  double y = 0;
-  for (Eigen::Index i = 0; i < waves_.rows(); ++i) y += amplitudes_[i] * std::cos(2 * std::numbers::pi * waves_.row(i).dot(u) + phases_[i]);
-  return {{info_.outputs.front(), y}};
+  Values values;
+  // The same smooth landscape for each output, shifted in phase: outputs that differ, and trade off.
+  for (std::size_t j = 0; j < info_.outputs.size(); ++j) {
+    double y = 0;
+    for (Eigen::Index i = 0; i < waves_.rows(); ++i)
+      y += amplitudes_[i] * std::cos(2 * std::numbers::pi * waves_.row(i).dot(u) + phases_[i] + static_cast<double>(j));
+    values[info_.outputs[j]] = y;
+  }
+  return values;
 }
 
 }  // namespace labloop::detail

@@ -427,3 +427,57 @@ TEST_CASE("Campaign: snar_kinetic takes its named inputs over the wire and retur
   }
   CHECK(checked == 6);
 }
+
+TEST_CASE("Campaign: every shipped example runs as a dry run, several outputs, outcome constraints and failure conditions included", "[campaign][dry-run]") {
+  test::TempDir dir;
+  int examples = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(LABLOOP_SOURCE_DIR "/examples")) {
+    if (entry.path().extension() != ".json") continue;
+    INFO(entry.path().string());
+    ++examples;
+    CampaignConfig config = load_campaign_config(entry.path().string(), labloop::sim::catalogue());
+    config.budget.experiments = std::min(config.budget.experiments, 7);  // past any initial design: the planner's own choice runs too
+    CampaignOptions options;
+    options.dry_run = true;
+    options.output = (dir / entry.path().stem()).string();
+    CampaignSummary summary;
+    REQUIRE_NOTHROW(summary = run_campaign(config, options));
+    CHECK(summary.status.done == config.budget.experiments);
+    CHECK(summary.status.failed == 0);
+  }
+  CHECK(examples >= 10);
+}
+
+TEST_CASE("Campaign: a stop asked for while the planner thinks sends none of what it then proposes", "[campaign][dry-run]") {
+  test::TempDir dir;
+  CampaignConfig config = load_campaign_config(LABLOOP_SOURCE_DIR "/examples/quickstart.json", labloop::sim::catalogue());
+  std::stop_source stop;
+  // Asks the stop during the planner's 4th call, as Ctrl-C during a long ask would.
+  struct StopWhileThinking : CampaignObserver {
+    std::stop_source* stop = nullptr;
+    int asks = 0;
+    void on_event(const JournalEvent&, const CampaignStatus&) override {}
+    void on_status(const CampaignStatus& status) override {
+      if (status.planner_thinking && ++asks == 4) stop->request_stop();
+    }
+  } observer;
+  observer.stop = &stop;
+  CampaignOptions options;
+  options.dry_run = true;
+  options.stop = stop.get_token();
+  options.output = (dir / "out").string();
+  const CampaignSummary summary = run_campaign(config, options, &observer);
+  CHECK(summary.stop == StopReason::stopped_by_operator);
+  std::set<std::string> proposed_in_last_ask, dispatched;
+  int last_ask = 0;
+  for (const auto& e : read_journal(dir / "out" / "journal.jsonl").events) {
+    if (e["event"] == "proposed" && e.contains("ask")) {
+      if (e["ask"].get<int>() > last_ask) proposed_in_last_ask.clear(), last_ask = e["ask"].get<int>();
+      proposed_in_last_ask.insert(e["experiment"].get<std::string>());
+    }
+    if (e["event"] == "dispatched") dispatched.insert(e["experiment"].get<std::string>());
+  }
+  CHECK(last_ask == 4);
+  REQUIRE_FALSE(proposed_in_last_ask.empty());
+  for (const auto& id : proposed_in_last_ask) CHECK(dispatched.count(id) == 0);
+}
