@@ -119,6 +119,7 @@ struct LiveInstrument {
   std::jthread stand_in_server;                         // …by this thread (declared after: stops first)
   std::optional<ChildProcess> simulator;                // simulator: labloop-sim child process
   std::vector<std::string> simulator_argv;              // to restart it when it dies
+  std::string simulator_failure;                        // why the last restart could not start it
   int simulator_restarts = 0;
   Clock::time_point simulator_restarted{};
   std::unique_ptr<Instrument> link;
@@ -982,14 +983,30 @@ class CampaignRun {
   // treats it as a driver that came back. At most one restart a second, so one that dies at once
   // does not spin; it is then lost and quarantined like any silent driver.
   void restart_simulator_if_dead(LiveInstrument& inst, Clock::time_point now) {
-    if (!inst.simulator || book_.quarantined(inst.index) || inst.simulator->running()) return;
+    if (inst.simulator_argv.empty() || book_.quarantined(inst.index) || (inst.simulator && inst.simulator->running())) return;
     if (now - inst.simulator_restarted < std::chrono::seconds(1)) return;
-    const int status = inst.simulator->exit_status().value_or(-1);
+    // Disengaged: the last restart could not start it; its status was reported then.
+    const std::optional<int> status = inst.simulator ? inst.simulator->exit_status() : std::nullopt;
     inst.simulator_restarted = now;
+    // Started first, journaled only once it runs: a restart that failed (the program moved away
+    // by an upgrade, no processes or descriptors left) is no restart, and one instrument's
+    // failure must not end the campaign on the others. It is tried again each second; meanwhile
+    // the instrument is silent, so it is lost and, after reconnect_s, quarantined.
+    try {
+      inst.simulator.emplace(inst.simulator_argv, output_ / sim_log_name(inst.config->name));
+    } catch (const std::exception& e) {
+      const std::string why = e.what();
+      if (why != inst.simulator_failure)
+        log(fmt::format("{}: labloop-sim exited{}, and could not be started again: {} (tried again every second)", inst.config->name,
+                        status ? fmt::format(" (status {})", *status) : std::string(), why));
+      inst.simulator_failure = why;
+      return;
+    }
+    inst.simulator_failure.clear();
     ++inst.simulator_restarts;
-    journal(InstrumentRestartedEvent{.instrument = inst.config->name, .exit_status = status, .restarts = inst.simulator_restarts});
-    log(fmt::format("{}: labloop-sim exited (status {}); restarted it (restart {})", inst.config->name, status, inst.simulator_restarts));
-    inst.simulator.emplace(inst.simulator_argv, output_ / sim_log_name(inst.config->name));
+    journal(InstrumentRestartedEvent{.instrument = inst.config->name, .exit_status = status.value_or(-1), .restarts = inst.simulator_restarts});
+    log(fmt::format("{}: labloop-sim exited{}; restarted it (restart {})", inst.config->name,
+                    status ? fmt::format(" (status {})", *status) : std::string(), inst.simulator_restarts));
   }
 
   // A driver that comes back may have been restarted with other settings: say hello again, and

@@ -540,3 +540,30 @@ TEST_CASE("Faults: a result nested 100,000 deep is ignored as malformed, never r
   for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
   CHECK(outcomes(out).count(deep_id) == 1);
 }
+
+TEST_CASE("Faults: a simulator that cannot be started again (its program gone) is lost and quarantined, the campaign goes on elsewhere", "[fault]") {
+  test::TempDir dir;
+  // labloop-sim as an upgrade might leave it: deleted while the campaign runs.
+  const auto program = dir / "labloop-sim";
+  std::filesystem::copy_file(LABLOOP_SIM_PATH, program);
+  std::filesystem::permissions(program, std::filesystem::perms::owner_all);
+  ChildProcess good({LABLOOP_SIM_PATH, "--function", "branin", "--endpoint", dir.ipc("good"), "--delay", "0.05"}, dir / "good.log");
+  json crashy = fast_heartbeat({{"name", "crashy"}, {"simulator", "branin"}, {"options", {{"crash_after", 2}, {"delay", 0.05}}}});
+  const auto out = dir / "out";
+  struct RemoveProgram : CampaignObserver {
+    std::filesystem::path program;
+    void on_event(const JournalEvent& event, const CampaignStatus&) override {
+      if (event.kind() == EventKind::instrument_ready) std::filesystem::remove(program);
+    }
+  } remover;
+  remover.program = program;
+  CampaignOptions options;
+  options.simulator = program;
+  const json file = campaign_with(out.string(), {crashy, fast_heartbeat({{"name", "good"}, {"endpoint", dir.ipc("good")}})}, 12);
+  const auto summary = run_campaign(parse_campaign_config(file.dump(), "fault.json", labloop::sim::catalogue()), options, &remover);
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "instrument_restarted", "crashy") == 0);  // no restart happened, so none is journaled
+  CHECK(count_events(out, "instrument_quarantined", "crashy") == 1);
+  CHECK(count_events(out, "result") == 12);
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+}
