@@ -29,6 +29,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import threading
 import time
@@ -175,6 +176,17 @@ class _AllowList:
 
 def _utc(t: float, fmt: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
     return time.strftime(fmt, time.gmtime(t))
+
+
+def _is_time(t: Any) -> bool:
+    """A Unix time _utc() can print: a holder read from disk is named in every busy message."""
+    if not (isinstance(t, (int, float)) and not isinstance(t, bool)):
+        return False
+    try:
+        _utc(t)
+    except (OverflowError, ValueError, OSError):
+        return False
+    return True
 
 
 class HolderLease:
@@ -535,6 +547,25 @@ def _encode(msg: Mapping[str, Any]) -> bytes:
     return json.dumps(msg, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """True when a string anywhere in `value` (keys included) holds a lone surrogate.
+
+    json.loads turns the legal escape "\\ud800" into a str that UTF-8 cannot encode, so any
+    reply or cache line echoing it would fail; the C++ SDK's parser refuses such text outright.
+    Nesting is bounded by the too_deep check, so recursion is safe.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 class _Server:
     def __init__(self, driver: Driver, endpoint: str, cache_path: str | None,
                  shutdown_timeout: float, stop_event: threading.Event | None,
@@ -598,15 +629,21 @@ class _Server:
                         continue
                     lines += 1
                     try:
-                        h = json.loads(line.decode("utf-8", errors="replace"))
-                    except (ValueError, RecursionError):
-                        log.warning("holder file %s: skipped a line that is not a holder (a crash while writing it?)", path)
+                        h = json.loads(line.decode("utf-8"))
+                        if _has_lone_surrogate(h):
+                            # Written by an SDK that took such a campaign_id: every busy message
+                            # naming it would fail to encode.
+                            raise ValueError("a string that is not valid Unicode")
+                    except (ValueError, RecursionError) as e:
+                        log.warning("holder file %s: skipped a line that is not a holder (a crash while writing it?): %s", path, e)
                         continue
                     if isinstance(h, dict) and h.get("released") is True:
                         self.lease.holder = None
                     elif (isinstance(h, dict) and isinstance(h.get("campaign_id"), str) and h["campaign_id"]
-                          and isinstance(h.get("key"), str) and _is_number(h.get("since")) and _is_number(h.get("until"))):
+                          and isinstance(h.get("key"), str) and _is_time(h.get("since")) and _is_time(h.get("until"))):
                         self.lease.holder = {k: h[k] for k in ("campaign_id", "key", "since", "until")}
+                    else:
+                        log.warning("holder file %s: skipped a line that is not a holder (a crash while writing it?)", path)
         except FileNotFoundError:
             return
         if lines > 1 or torn:
@@ -664,6 +701,9 @@ class _Server:
                         continue  # a torn last line after a crash; skip it
                     if not (isinstance(msg, dict) and msg.get("type") == "result" and _valid_id(msg.get("experiment"))):
                         continue
+                    if _has_lone_surrogate(msg):  # could never be sent back
+                        log.warning("result cache %s: skipped line %d holding a string that is not valid Unicode", path, number)
+                        continue
                     params = msg.pop("params", None)
                     if params is not None and not isinstance(params, dict):
                         log.warning("result cache %s: skipped line %d whose params are not an object", path, number)
@@ -683,6 +723,8 @@ class _Server:
                 os.fsync(f.fileno())
         except OSError as e:  # a full disk must not stop the instrument answering
             log.error("cannot persist result cache to %s: %s", self.cache_path, e)
+        except Exception:  # nor a result that cannot be encoded: it stays cached in memory
+            log.exception("cannot persist the result of %s to %s; it is kept in memory only", msg.get("experiment"), self.cache_path)
 
     # -- wake-up pipe: workers and signal handlers poke the main loop --------------------------
 
@@ -816,6 +858,8 @@ class _Server:
         except zmq.ZMQError as e:
             # ROUTER drops messages to vanished peers silently; anything else is worth a line.
             log.warning("could not send %s: %s", msg.get("type"), e)
+        except Exception:  # one unsendable reply must not stop the instrument serving everyone else
+            log.exception("could not encode a %r reply; it was not sent", msg.get("type"))
 
     def _handle(self, sock: zmq.Socket, frames: list[bytes]) -> None:
         if len(frames) < 2:
@@ -841,6 +885,11 @@ class _Server:
             msg = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             return _error("bad_json", f"not valid UTF-8 JSON: {e}")
+        # Before anything reads the message: a campaign_id or experiment id that cannot be
+        # written back would poison every reply, the cache and the holder file.
+        if b"\\u" in payload and _has_lone_surrogate(msg):
+            return _error("bad_json", "not valid UTF-8 JSON: a string holds an unpaired surrogate escape (\\ud800 to "
+                                      "\\udfff come only as a high-low pair); send valid Unicode text")
         if not isinstance(msg, dict):
             return _error("bad_json", "message is not a JSON object")
         if "v" not in msg:
@@ -1045,6 +1094,14 @@ class _Server:
         except (TypeError, ValueError) as e:
             log.error("experiment %s: meta dropped: %s", job.exp_id, e)
             result["meta"] = {"run_seq": seq, "started_at": started_at}
+            try:
+                _encode(result)
+            except (TypeError, ValueError) as e2:
+                # Values that cannot be sent (an output name that is not valid Unicode) must
+                # still give the controller a final answer rather than none.
+                log.error("experiment %s: result cannot be encoded: %s", job.exp_id, e2)
+                result.pop("values", None)
+                result.update(status="failed", error=f"driver bug: its result cannot be encoded as JSON ({e2})"[:MAX_ERROR_CHARS])
         _current.job = None
         self.done.put((job, result))
         self._wake()

@@ -207,6 +207,17 @@ def test_fast_driver(c: Controller) -> None:
     c.send({"v": 1, "type": "error", "code": "bad_message", "message": "controller complains"})
     check(c.recv(0.3) is None, "an error from the controller is not answered")
 
+    # "\ud800" is a legal JSON escape that Python decodes to a str UTF-8 cannot encode: echoing it
+    # in a reply once killed the driver. Refused like the C++ SDK does, before anything runs.
+    for raw in (b'{"v":1,"type":"run","experiment":"e\\ud800","params":{"x1":0,"x2":0}}',
+                b'{"v":1,"type":"x\\udc00"}', b'{"v":"\\ud800"}', b'{"v":1,"type":"abort","experiment":"\\ud800"}',
+                b'{"v":1,"type":"run","experiment":"ok-1","params":{"\\ud800":1}}',
+                b'{"v":1,"type":"run","experiment":"ok-1","params":{"x1":"\\ud800","x2":0}}',
+                b'{"v":1,"type":"ping","deep":[{"a":["\\udfff"]}]}'):
+        check(code(raw) == "bad_json", f"a lone surrogate escape -> error bad_json ({raw.decode()})")
+    check(c.ask(b'{"v":1,"type":"ping","x":"\\ud83d\\ude00"}').get("type") == "pong", "a surrogate pair is a character, answered")
+    check(c.ask({"v": 1, "type": "ping"}).get("running") == [], "nothing was started by a message with a lone surrogate")
+
     # REQ-style envelope: an empty delimiter frame before the payload is echoed back.
     c.sock.send_multipart([b"", json.dumps({"v": 1, "type": "ping"}).encode()])
     frames = c.recv_frames()
@@ -450,6 +461,9 @@ def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
 
     t = serving()
     a, b, old = Controller(ctx, endpoint), Controller(ctx, endpoint), Controller(ctx, endpoint)
+    r = b.ask(b'{"v":1,"type":"hello","campaign_id":"\\ud800"}')
+    check(r.get("type") == "error" and r.get("code") == "bad_json", f"a hello whose campaign_id has a lone surrogate -> bad_json ({r})")
+    check(not os.path.exists(cache + ".holder"), "... and it took nothing: no holder file was written")
     w = a.ask({"v": 1, "type": "hello", "campaign": "a", "campaign_id": "c-aaaa"})
     check(w.get("type") == "welcome" and w.get("holder", {}).get("campaign_id") == "c-aaaa", f"A holds it ({w.get('holder')})")
     r = b.ask({"v": 1, "type": "hello", "campaign": "b", "campaign_id": "c-bbbb"})
@@ -475,6 +489,28 @@ def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
     with open(cache + ".holder", encoding="utf-8") as f:
         lines = f.read().splitlines()
     check(len(lines) == 1 and "c-cccc" in lines[0] and "released" not in lines[0], f"holder file compacted ({lines})")
+    # A holder line no SDK can name in a busy message (written by a version that took such a
+    # campaign_id, or by hand) is skipped with a log line: the driver starts, the good line holds.
+    with open(cache + ".holder", "a", encoding="utf-8") as f:
+        f.write('{"campaign_id": "\\ud800", "key": "", "since": 1, "until": 9e99}\n')
+        f.write('{"campaign_id": "c-eeee", "key": "", "since": 1e300, "until": 1e300}\n')
+    t = serving()
+    c = Controller(ctx, endpoint)
+    check(c.ask({"v": 1, "type": "hello", "campaign_id": "c-cccc"}).get("holder", {}).get("campaign_id") == "c-cccc",
+          "unreadable holder lines are skipped: the last good holder resumes")
+    check(c.ask({"v": 1, "type": "hello", "campaign_id": "c-dddd"}).get("code") == "busy", "... and others are still refused")
+    stop.set()
+    t.join(5.0)
+
+    # The serve loop survives a reply it cannot encode (logged, not sent).
+    class FakeSocket:
+        def send_multipart(self, frames: list[bytes], flags: int = 0) -> None:
+            raise AssertionError("nothing unencodable may reach the socket")
+    try:
+        ld._Server._send(ld._Server.__new__(ld._Server), FakeSocket(), [b"peer"], {"v": 1, "type": "x\ud800"})
+        check(True, "an unencodable reply is logged and dropped, not raised")
+    except Exception as e:
+        check(False, f"an unencodable reply is logged and dropped, not raised ({e!r})")
 
 
 def run_kind(c: Controller, exp: str) -> str:
