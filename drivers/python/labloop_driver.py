@@ -25,6 +25,7 @@ With `exclusive=True` one campaign at a time holds the instrument (section 12): 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -534,6 +535,21 @@ def _error(code: str, message: str, experiment: str | None = None) -> dict[str, 
     return msg
 
 
+def _cache_stamp(info: Mapping[str, Any], results_depend_on: Any) -> dict[str, Any]:
+    """The first line of a result cache: what wrote it (docs/protocol.md section 5). Cached results
+    are answered by id and params alone, so a cache kept from another function, other limits or
+    other options would answer as if this instrument had measured them. The digest covers what
+    decides a result besides its params (driver name, inputs, outputs, results_depend_on), not the
+    version or capacity, so an update that measures the same keeps its cache."""
+    decisive = {"driver": info["driver"], "inputs": info["inputs"], "outputs": info["outputs"],
+                "results_depend_on": results_depend_on}
+    try:
+        canonical = json.dumps(decisive, sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"results_depend_on must be plain JSON (objects, arrays, strings, finite numbers): {e}") from None
+    return {"cache_of": {"driver": info["driver"], "welcome_sha256": hashlib.sha256(canonical.encode("utf-8")).hexdigest()}}
+
+
 def _valid_id(x: Any) -> bool:
     return isinstance(x, str) and 1 <= len(x) <= MAX_EXPERIMENT_ID_CHARS
 
@@ -570,7 +586,8 @@ class _Server:
     def __init__(self, driver: Driver, endpoint: str, cache_path: str | None,
                  shutdown_timeout: float, stop_event: threading.Event | None,
                  key_path: str | None = None, allowed_keys: str | None = None,
-                 require_encryption: bool = False, exclusive: bool = False, lease_s: float = 3600.0) -> None:
+                 require_encryption: bool = False, exclusive: bool = False, lease_s: float = 3600.0,
+                 results_depend_on: Any = None) -> None:
         if require_encryption and not key_path:
             raise KeyFileError("encryption is required but no key pair was given: make one with `labloop keys new NAME`, then "
                             "serve with key_path (--key keys/NAME) and allowed_keys (--allowed DIR)")
@@ -602,7 +619,7 @@ class _Server:
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
         if cache_path:
-            self._load_cache(cache_path)
+            self._load_cache(cache_path, _cache_stamp(self.info, results_depend_on))
         # Exclusive control: the holder, and what each peer (ROUTER identity) claimed in its hello.
         self.lease = HolderLease(lease_s) if exclusive else None
         self.peers: dict[bytes, tuple[str, str] | None] = {}
@@ -678,19 +695,29 @@ class _Server:
     # -- result cache on disk: JSON lines, each a final result message plus a "params" member
     #    holding the params of its run (lines of older SDKs have none); last line for an id wins.
 
-    def _load_cache(self, path: str) -> None:
+    def _load_cache(self, path: str, stamp: dict[str, Any]) -> None:
         try:
-            with open(path, "rb+") as raw:
+            with open(path, "ab+") as raw:
                 # A crash mid-append leaves a torn last line without its newline; end it, so the
                 # next result starts a line of its own instead of being glued to the fragment.
-                if raw.seek(0, os.SEEK_END) > 0:
+                # A new file starts with the stamp of what writes it.
+                size = raw.seek(0, os.SEEK_END)
+                if size == 0:
+                    raw.write(_encode(stamp) + b"\n")
+                else:
                     raw.seek(-1, os.SEEK_END)
                     if raw.read(1) != b"\n":
                         raw.write(b"\n")
-                        raw.flush()
-                        os.fsync(raw.fileno())
+                raw.flush()
+                os.fsync(raw.fileno())
+            stamped = False
             with open(path, "rb") as f:
                 for number, line in enumerate(f, 1):
+                    # A stamp is short; a long first line is a result, checked below.
+                    if number == 1 and len(line) < 4096 and line.endswith(b"\n") and b'"cache_of"' in line:
+                        stamped = self._check_stamp(path, line, stamp)
+                        if stamped:
+                            continue
                     if _too_deep(line):
                         log.warning("result cache %s: skipped line %d nested deeper than %d levels",
                                     path, number, MAX_MESSAGE_DEPTH)
@@ -711,7 +738,29 @@ class _Server:
                     self.cache[msg["experiment"]] = _Finished(msg, params, None)
         except FileNotFoundError:
             return
+        if not stamped and size > 0:
+            log.warning("result cache %s has no stamp of what wrote it (an earlier version's): its results are answered only "
+                        "to runs within this instrument's limits", path)
         log.info("loaded %d cached results from %s", len(self.cache), path)
+
+    @staticmethod
+    def _check_stamp(path: str, line: bytes, stamp: dict[str, Any]) -> bool:
+        """True for this configuration's stamp, False for a first line that is no stamp; raises
+        for another configuration's."""
+        try:
+            found = json.loads(line.decode("utf-8"))
+        except (ValueError, RecursionError):
+            return False
+        if not (isinstance(found, dict) and "cache_of" in found):
+            return False
+        of = found["cache_of"] if isinstance(found["cache_of"], dict) else {}
+        want = stamp["cache_of"]
+        if of.get("driver") == want["driver"] and of.get("welcome_sha256") == want["welcome_sha256"]:
+            return True
+        writer = (f"{want['driver']} with other inputs, outputs or options" if of.get("driver") == want["driver"]
+                  else f"driver {_fmt(of.get('driver'))}")
+        raise ValueError(f"result cache {path} was written by another configuration ({writer}): its results are not this "
+                         "instrument's. Use another cache file (--cache), or delete this one if its results are no longer needed")
 
     def _persist(self, msg: dict[str, Any], params: dict[str, Any]) -> None:
         if not self.cache_path:
@@ -985,9 +1034,19 @@ class _Server:
         exp_id = msg.get("experiment")
         if not _valid_id(exp_id):
             return _error("bad_message", f"\"experiment\" must be a string of 1-{MAX_EXPERIMENT_ID_CHARS} characters")
-        # A repeat is answered from state, before any check of params, but only when it asks for
-        # the same experiment: the same params, compared as JSON values (absent never matches).
-        # Another campaign reusing the id, or a stray client, gets "conflict" and nothing else.
+        params = msg.get("params")
+        if not isinstance(params, dict):
+            return _error("bad_message", "\"params\" must be an object", exp_id)
+        # Checked before the cache and the running experiments are asked: an answer from them is
+        # this instrument's only for params it would run now (a cache of an earlier version,
+        # written under other limits, must not answer outside them).
+        try:
+            clean = validate_params(self.info["inputs"], params)
+        except ParamError as e:
+            return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id, "reason": str(e)}
+        # A repeat is answered from state only when it asks for the same experiment: the same
+        # params, compared as JSON values. Another campaign reusing the id, or a stray client,
+        # gets "conflict" and nothing else.
         finished = self.cache.get(exp_id)
         if finished is not None:
             if finished.params is not None and not self._same_params(msg, finished.params):
@@ -1000,13 +1059,6 @@ class _Server:
                 return self._conflict(msg, exp_id, "is running", job.sent_params)
             job.envelope = envelope
             return job.accepted
-        params = msg.get("params")
-        if not isinstance(params, dict):
-            return _error("bad_message", "\"params\" must be an object", exp_id)
-        try:
-            clean = validate_params(self.info["inputs"], params)
-        except ParamError as e:
-            return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id, "reason": str(e)}
         if len(self.running) >= self.capacity:
             return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id,
                     "reason": f"busy: {len(self.running)}/{self.capacity} experiments running"}
@@ -1129,13 +1181,19 @@ def serve(driver: Driver, endpoint: str, *, cache_path: str | None = None,
           ready: Callable[[str], None] | None = None, install_signal_handlers: bool = True,
           shutdown_timeout: float = 5.0, stop_event: threading.Event | None = None,
           key_path: str | None = None, allowed_keys: str | None = None, require_encryption: bool = False,
-          exclusive: bool = False, lease_s: float = 3600.0) -> None:
+          exclusive: bool = False, lease_s: float = 3600.0, results_depend_on: Any = None) -> None:
     """Bind a ROUTER at `endpoint` and serve protocol v1 until SIGINT/SIGTERM or `stop_event`.
 
     cache_path: optional JSON-lines file; finished results are appended (each line the result
         plus a "params" member: the params of its run) and reloaded at start, so a restarted
-        driver still answers a repeated `run` with the same params from its cache. Files of
-        the C++ SDK are the same; lines without "params" (older versions) are answered by id.
+        driver still answers a repeated `run` with the same params from its cache. A new file's
+        first line stamps it with the driver and a SHA-256 of what decides its results; a file
+        stamped by another driver or configuration is refused (ValueError). Files of the C++ SDK
+        are the same; files of older versions (no stamp) load, and their lines without "params"
+        are answered by id. Every `run` is checked against the limits before the cache is asked.
+    results_depend_on: what decides the results besides their params and describe(): options the
+        driver was started with that change what it measures (a calibration, a simulated
+        function), as plain JSON. Part of the cache stamp; None when describe() says it all.
     ready: called with the bound endpoint once the socket is bound (e.g. to print a banner).
     install_signal_handlers: SIGINT/SIGTERM stop serving cleanly (main thread only).
     shutdown_timeout: seconds to wait for running experiments after `stop` is set on them.
@@ -1155,4 +1213,4 @@ def serve(driver: Driver, endpoint: str, *, cache_path: str | None = None,
     Returns normally after a clean stop; raises if the endpoint cannot be bound.
     """
     _Server(driver, endpoint, cache_path, shutdown_timeout, stop_event,
-            key_path, allowed_keys, require_encryption, exclusive, lease_s).serve(ready, install_signal_handlers)
+            key_path, allowed_keys, require_encryption, exclusive, lease_s, results_depend_on).serve(ready, install_signal_handlers)

@@ -131,8 +131,12 @@ def test_fast_driver(c: Controller) -> None:
     check(r.get("type") == "rejected" and r.get("experiment") == "a-0001"
           and str(r.get("reason", "")).startswith("conflict"), f"finished id + other params -> rejected conflict ({r.get('reason')!r})")
     check(c.recv(0.3) is None, "nothing else follows the conflict")
+    # Params are checked against the limits before the cache is asked: invalid ones are refused
+    # for what is wrong with them, as they would be without a cache.
     r = c.ask({"v": 1, "type": "run", "experiment": "a-0001", "params": {"x2": 12.275}})
-    check(r.get("type") == "rejected" and str(r.get("reason", "")).startswith("conflict"), "finished id + missing input -> conflict")
+    check(r.get("type") == "rejected" and r.get("reason") == "missing input x1", f"finished id + missing input -> rejected ({r})")
+    r = c.ask({"v": 1, "type": "run", "experiment": "a-0001", "params": {"x1": -40, "x2": 12.275}})
+    check(r.get("type") == "rejected" and "outside limits" in str(r.get("reason")), f"finished id + params out of limits -> rejected ({r})")
     check(c.ask({"v": 1, "type": "run", "experiment": "a-0001", "params": {"x2": 12.275, "x1": -math.pi}}) == res,
           "finished id + the same params (other key order) -> the cached result")
     # A peer that never ran a-0001 can neither abort it nor fetch its result through abort.
@@ -351,6 +355,14 @@ def test_discrete_inputs() -> None:
 
 def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
     print("result cache on disk (--cache)")
+    import labloop_driver as ld
+    info = ld.validate_describe({"driver": "d", "version": "1", "outputs": ["y"],
+                                 "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}]})
+    stamp = ld._cache_stamp(info, None)
+    check(ld._cache_stamp(dict(info, version="2", capacity=4), None) == stamp, "the cache stamp ignores version and capacity")
+    narrower = dict(info, inputs=[{"name": "x", "type": "continuous", "low": 0, "high": 0.5}])
+    check(ld._cache_stamp(narrower, None) != stamp, "... but not the limits")
+    check(ld._cache_stamp(info, {"function": "michalewicz"}) != stamp, "... nor results_depend_on")
     cache = os.path.join(tmp, "cache.jsonl")
     p1, e1, l1 = start_driver(tmp, "c1", "--cache", cache)
     check(wait_banner(p1, l1, e1), "driver C started with --cache")
@@ -370,9 +382,12 @@ def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
           "after a restart the cache still knows the params: other params -> conflict")
     with open(cache, encoding="utf-8") as f:
         lines = [json.loads(line) for line in f if line.strip()]
-    check(len(lines) == 1 and lines[0].get("params") == {"x1": 3.0, "x2": 4.0}
-          and {k: v for k, v in lines[0].items() if k != "params"} == res,
+    check(len(lines) == 2 and lines[1].get("params") == {"x1": 3.0, "x2": 4.0}
+          and {k: v for k, v in lines[1].items() if k != "params"} == res,
           "the cache file holds one line for c-0001: its result plus the params of its run")
+    stamp = lines[0].get("cache_of", {})
+    check(stamp.get("driver") == "labloop-example-branin" and len(stamp.get("welcome_sha256", "")) == 64,
+          f"... after a first line stamping what wrote it ({lines[0]})")
     p2.send_signal(signal.SIGTERM)
     check(p2.wait(5.0) == 0, "restarted driver C stopped")
     c.sock.close()
@@ -418,8 +433,35 @@ def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
     r = c.ask({"v": 1, "type": "run", "experiment": "n-0001", "params": {"x1": 1.5, "x2": 3}})
     check(r.get("type") == "rejected" and str(r.get("reason", "")).startswith("conflict"),
           "... and other params are a conflict")
+    # An earlier version's cache cannot say what wrote it: a line is answered only to a run whose
+    # params pass this instrument's limits (a cache of another function answered outside them).
+    r = c.ask({"v": 1, "type": "run", "experiment": "o-0001", "params": {"x1": -40.0, "x2": 1.0}})
+    check(r.get("type") == "rejected" and "outside limits" in str(r.get("reason")),
+          f"an old cache line is not answered to params outside the limits ({r})")
     p5.send_signal(signal.SIGTERM)
     check(p5.wait(5.0) == 0, "driver C stopped after the old cache file")
+    with open(l5, encoding="utf-8", errors="replace") as f:
+        check("has no stamp of what wrote it" in f.read(), "the driver logs that the old cache has no stamp")
+    with open(old_cache, encoding="utf-8") as f:
+        check("cache_of" not in f.read(), "an old cache file is left without a stamp (nothing is put before its lines)")
+
+    # A cache stamped by another driver, or by this one configured otherwise, is not this
+    # instrument's: the driver refuses to start, naming the file.
+    for name, stamp_line, who in (("c6", {"cache_of": {"driver": "labloop-sim", "welcome_sha256": "0" * 64}}, 'driver "labloop-sim"'),
+                                  ("c7", {"cache_of": {"driver": "labloop-example-branin", "welcome_sha256": "0" * 64}},
+                                   "labloop-example-branin with other inputs, outputs or options")):
+        foreign = os.path.join(tmp, f"{name}-cache.jsonl")
+        with open(foreign, "w", encoding="utf-8") as f:
+            f.write(json.dumps(stamp_line) + "\n" + json.dumps(dict(cpp, params={"x1": -4, "x2": 2})) + "\n")
+        p, _, lp = start_driver(tmp, name, "--cache", foreign)
+        try:
+            rc = p.wait(5.0)
+        except subprocess.TimeoutExpired:
+            rc = None
+        with open(lp, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        check(rc == 1 and f"result cache {foreign} was written by another configuration ({who})" in text
+              and "delete this one" in text, f"a cache stamped by {who} -> the driver refuses to start ({text.strip()!r})")
 
 
 def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
@@ -575,7 +617,7 @@ def main() -> int:
                 p.wait()
         ctx.destroy(linger=0)
         if failures:
-            for name in ("a", "b", "c1", "c2", "c3", "c4", "c5"):
+            for name in ("a", "b", "c1", "c2", "c3", "c4", "c5", "c6", "c7"):
                 path = os.path.join(tmp, f"{name}.log")
                 if os.path.exists(path):
                     print(f"--- driver {name} stderr ---\n" + open(path, errors="replace").read())

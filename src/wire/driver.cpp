@@ -23,6 +23,7 @@
 #include "labloop/wire/lease.hpp"
 #include "labloop/wire/protocol.hpp"
 #include "curve.hpp"
+#include "sha256.hpp"
 
 namespace labloop {
 
@@ -66,17 +67,32 @@ class SignalGuard {
 
 // A finished experiment as the cache keeps it. `params` are those of the run that produced the
 // result, so a repeated `run` is answered only when it asks for the same experiment (protocol
-// §5); a line written before params were kept has none and is answered by id alone.
+// §5); a line written before params were kept has none and is answered by id alone, to a run
+// whose params pass this instrument's limits.
 struct FinishedExperiment {
   std::string payload;                 // the encoded `result`, re-sent verbatim
   std::optional<json> params;          // nullopt: an old cache line without params
   std::optional<std::string> owner;    // routing identity of the latest matching `run`, if any yet
 };
 
-// The result cache on disk: JSON lines, each a final `result` message plus a "params" member
-// holding the params of its run, the last line for an id winning (the Python SDK's format). Lines
-// without "params" (written by older SDKs) still load. Each append is fsynced before the caller
-// sends the result, so a sent result is never lost to a crash.
+// The first line of a result cache this version writes: what wrote it (protocol §5). Cached
+// results are answered by id and params alone, so a cache kept from another function, other
+// limits or other options would answer as if this instrument had measured them. The digest covers
+// what decides a result besides its params: the driver's name, its inputs and outputs as its
+// welcome declares them, and ServeOptions::results_depend_on; not its version or capacity, so an
+// update that measures the same keeps its cache.
+json cache_stamp(const InstrumentInfo& info, const json& results_depend_on) {
+  const json welcome = protocol::to_json(protocol::Welcome::of(info));
+  const json decisive{{"driver", info.driver}, {"inputs", welcome["inputs"]}, {"outputs", welcome["outputs"]},
+                      {"results_depend_on", results_depend_on}};
+  return json{{"cache_of", {{"driver", info.driver}, {"welcome_sha256", detail::sha256_hex(dump(decisive))}}}};
+}
+
+// The result cache on disk: a stamp line (cache_stamp), then JSON lines, each a final `result`
+// message plus a "params" member holding the params of its run, the last line for an id winning
+// (the Python SDK's format). Files of earlier versions, without a stamp or without "params", still
+// load. Each append is fsynced before the caller sends the result, so a sent result is never lost
+// to a crash.
 class CacheFile {
  public:
   // Opens (creating if needed) `path`; throws Error naming the path and the OS reason.
@@ -85,10 +101,13 @@ class CacheFile {
   // Every result in the file by id. A driver must keep serving whatever the file holds, so bad
   // lines are skipped and reported through `log`, never thrown. A torn last line (a crash
   // mid-write) is terminated with a newline, so the next append starts a line of its own instead
-  // of being glued to the fragment and lost with it on the next load.
-  std::map<std::string, FinishedExperiment> load(const std::function<void(const std::string&)>& log) {
+  // of being glued to the fragment and lost with it on the next load. A new file gets `stamp` as
+  // its first line; a file stamped otherwise is refused (Error), as its results are another
+  // configuration's.
+  std::map<std::string, FinishedExperiment> load(const json& stamp, const std::function<void(const std::string&)>& log) {
     const std::string text = file_.read_all();
     std::map<std::string, FinishedExperiment> results;
+    bool stamped = false;
     std::size_t start = 0;
     for (int line_number = 1; start < text.size(); ++line_number) {
       std::size_t end = text.find('\n', start);
@@ -97,6 +116,15 @@ class CacheFile {
       const std::string_view line(text.data() + start, end - start);
       start = end + 1;
       if (line.empty()) continue;
+      // A stamp is short; a long first line is a result, parsed (with its depth check) below.
+      if (line_number == 1 && !torn && line.size() < 4096 && line.find("\"cache_of\"") != std::string_view::npos) {
+        const json first = json::parse(line, nullptr, false);
+        if (first.is_object() && first.contains("cache_of")) {
+          check_stamp(first, stamp);
+          stamped = true;
+          continue;
+        }
+      }
       try {
         const protocol::Message m = protocol::decode(line);
         const auto* result = std::get_if<protocol::Result>(&m);
@@ -116,6 +144,11 @@ class CacheFile {
       }
     }
     if (!text.empty() && text.back() != '\n') file_.append("\n");
+    if (text.empty()) file_.append(dump(stamp) + "\n");
+    else if (!stamped)
+      log(fmt::format("result cache {} has no stamp of what wrote it (an earlier version's): its results are answered only to runs "
+                      "within this instrument's limits",
+                      file_.path()));
     return results;
   }
 
@@ -128,6 +161,21 @@ class CacheFile {
   }
 
  private:
+  void check_stamp(const json& found, const json& expected) const {
+    const json& of = found["cache_of"];
+    const json& want = expected["cache_of"];
+    auto member = [](const json& object, const char* name) {
+      return object.is_object() && object.contains(name) && object[name].is_string() ? object[name].get<std::string>() : std::string();
+    };
+    if (member(of, "driver") == member(want, "driver") && member(of, "welcome_sha256") == member(want, "welcome_sha256")) return;
+    const std::string writer = member(of, "driver") == member(want, "driver")
+                                   ? fmt::format("{} with other inputs, outputs or options", member(want, "driver"))
+                                   : fmt::format("driver \"{}\"", member(of, "driver"));
+    throw Error(fmt::format("result cache {} was written by another configuration ({}): its results are not this instrument's. "
+                            "Use another cache file (--cache), or delete this one if its results are no longer needed",
+                            file_.path(), writer));
+  }
+
   AppendFile file_;
 };
 
@@ -224,7 +272,7 @@ class Server {
     // Before binding: a driver that cannot keep its results should fail before anyone connects.
     if (!options_.cache_path.empty()) {
       cache_file_ = std::make_unique<CacheFile>(options_.cache_path);
-      cache_ = cache_file_->load(options_.log);
+      cache_ = cache_file_->load(cache_stamp(info_, options_.results_depend_on), options_.log);
       options_.log(fmt::format("loaded {} cached result(s) from {}", cache_.size(), options_.cache_path));
     }
     if (options_.exclusive) set_up_lease();
@@ -479,10 +527,9 @@ class Server {
   // The peer behind an envelope: its ROUTER identity (the first frame), whatever delimiter follows.
   static const std::string& identity(const Envelope& route) { return route.front(); }
 
-  // A repeated `run` is answered from state only when it asks for the same experiment: the same
-  // id *and* the same params, compared as JSON values (an absent "params" never matches). Another
-  // campaign reusing the id, or a stray client, gets `rejected` "conflict…" and nothing else.
-  // Stored params are always objects, so a run without params (null) never matches.
+  // A repeated `run` (its params already within the limits) is answered from state only when it
+  // asks for the same experiment: the same id *and* the same params, compared as JSON values.
+  // Another campaign reusing the id, or a stray client, gets `rejected` "conflict…" and nothing else.
   static bool same_params(const protocol::Run& m, const json& stored) { return !m.params.is_null() && m.params == stored; }
   void reject_conflict(const Envelope& route, const protocol::Run& m, const char* state, const json& stored) {
     const std::string& id = m.experiment;
@@ -493,6 +540,15 @@ class Server {
 
   void handle_run(const Envelope& route, const protocol::Run& m) {
     const std::string& id = m.experiment;
+    // Before the cache and the running experiments are asked: an answer from them is this
+    // instrument's only for params it would run now (a cache of an earlier version, written under
+    // other limits, must not answer outside them).
+    if (!m.params.is_object()) return send(route, protocol::Error{"bad_message", "run: \"params\" must be an object", id});
+    const Params& params = m.params;
+    if (std::string problem = check_params(info_.inputs, params); !problem.empty()) {
+      options_.log(fmt::format("rejected {}: {}", id, problem));
+      return send(route, protocol::Rejected{id, problem});
+    }
     if (auto cached = cache_.find(id); cached != cache_.end()) {
       FinishedExperiment& finished = cached->second;
       if (finished.params && !same_params(m, *finished.params)) return reject_conflict(route, m, "already ran", *finished.params);
@@ -503,12 +559,6 @@ class Server {
       if (!same_params(m, it->second->params)) return reject_conflict(route, m, "is running", it->second->params);
       it->second->route = route;
       return send(route, it->second->accepted);
-    }
-    if (!m.params.is_object()) return send(route, protocol::Error{"bad_message", "run: \"params\" must be an object", id});
-    const Params& params = m.params;
-    if (std::string problem = check_params(info_.inputs, params); !problem.empty()) {
-      options_.log(fmt::format("rejected {}: {}", id, problem));
-      return send(route, protocol::Rejected{id, problem});
     }
     if (static_cast<int>(running_.size()) >= info_.capacity)
       return send(route, protocol::Rejected{id, fmt::format("busy: {}/{} experiments running", running_.size(), info_.capacity)});
