@@ -35,6 +35,7 @@ import signal
 import threading
 import time
 import queue
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -69,6 +70,7 @@ MAX_ERROR_CHARS = 4096  # failure texts are for humans; keep results small
 MAX_DISCRETE_LEVELS = 1000  # levels of a discrete input (docs/protocol.md)
 MAX_STATED_NOISE = 1e100  # the largest standard deviation a welcome's "noise" may state (docs/protocol.md)
 MAX_HOLDER_FILE_BYTES = 64 << 20  # the exclusive-control holder file, compacted at every start
+MAX_PEERS = 4096  # claims remembered under exclusive control, one per connection that said hello
 
 log = logging.getLogger("labloop_driver")
 
@@ -497,14 +499,18 @@ def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[st
 
 
 class _Job:
-    """One running experiment. Only the main thread touches envelope/accepted."""
+    """One running experiment. Only the main thread touches envelope/key/accepted."""
 
     def __init__(self, exp_id: str, params: dict[str, Any], sent_params: dict[str, Any],
-                 envelope: list[bytes], accepted: dict[str, Any]) -> None:
+                 envelope: list[bytes], key: str, accepted: dict[str, Any]) -> None:
         self.exp_id = exp_id
         self.params = params  # validated, as run() gets them
         self.sent_params = sent_params  # as received: compared with a repeat's, kept in the cache
-        self.envelope = envelope  # the owner: the latest sender of a matching `run`; gets the result
+        # The owner: the latest sender of a matching `run`, as (routing identity, controller key);
+        # gets the result. envelope None: its identity now speaks with another key, so the result
+        # is kept for a matching run instead of going to whoever took the identity over.
+        self.envelope: list[bytes] | None = envelope
+        self.key = key
         self.accepted = accepted  # re-sent verbatim on a repeat `run`
         self.stop = threading.Event()
         self.progress: float | None = None  # written by the worker, read by the main thread
@@ -514,10 +520,10 @@ class _Job:
 
 class _Finished:
     """A finished experiment: its final result, the params of its run (None for a cache line
-    written before params were kept: answered by id alone) and its owner's routing identity
-    (None until someone sends a matching `run` to this process)."""
+    written before params were kept: answered by id alone) and its owner as (routing identity,
+    controller key) (None until someone sends a matching `run` to this process)."""
 
-    def __init__(self, result: dict[str, Any], params: dict[str, Any] | None, owner: bytes | None) -> None:
+    def __init__(self, result: dict[str, Any], params: dict[str, Any] | None, owner: tuple[bytes, str] | None) -> None:
         self.result = result
         self.params = params
         self.owner = owner
@@ -622,7 +628,9 @@ class _Server:
             self._load_cache(cache_path, _cache_stamp(self.info, results_depend_on))
         # Exclusive control: the holder, and what each peer (ROUTER identity) claimed in its hello.
         self.lease = HolderLease(lease_s) if exclusive else None
-        self.peers: dict[bytes, tuple[str, str] | None] = {}
+        # Only accepted claims, least recently used first: a peer refused or without a claim is
+        # never stored, so a flood of hellos cannot push the holder's connection out.
+        self.peers: OrderedDict[bytes, tuple[str, str]] = OrderedDict()
         self._key = ""  # the controller key of the message being handled (its connection's User-Id)
         self.holder_path = cache_path + ".holder" if cache_path else None
         if self.lease is not None and self.holder_path:
@@ -897,9 +905,11 @@ class _Server:
             if not job.shutdown:
                 # An experiment cut short by our own shutdown is no verdict on the experiment:
                 # it is reported but not cached, so a restarted driver runs it if asked again.
-                self.cache[job.exp_id] = _Finished(msg, job.sent_params, job.envelope[0])
+                owner = (job.envelope[0], job.key) if job.envelope is not None else None
+                self.cache[job.exp_id] = _Finished(msg, job.sent_params, owner)
                 self._persist(msg, job.sent_params)
-            self._send(sock, job.envelope, msg)
+            if job.envelope is not None:
+                self._send(sock, job.envelope, msg)
 
     def _send(self, sock: zmq.Socket, envelope: list[bytes], msg: Mapping[str, Any]) -> None:
         try:
@@ -915,6 +925,7 @@ class _Server:
             return  # identity only: nothing to answer
         # [identity, payload] from DEALER; [identity, b"", payload] from REQ. Echo the envelope.
         envelope, payload = frames[:-1], frames[-1]
+        self._note_identity_key(envelope[0])
         try:
             reply = self._dispatch(envelope, payload)
         except Exception as e:  # a driver bug must not kill the instrument's connection
@@ -922,6 +933,16 @@ class _Server:
             reply = _error("internal", f"{type(e).__name__}: {e}")
         if reply is not None:
             self._send(sock, envelope, reply)
+
+    def _note_identity_key(self, identity: bytes) -> None:
+        """A routing identity is the client's choice, the key is what it authenticated with
+        (section 12): once an identity speaks with another key, it is another controller, and the
+        experiments the old one ran there must not send it their results."""
+        for job in self.running.values():
+            if job.envelope is not None and job.envelope[0] == identity and job.key != self._key:
+                job.envelope = None
+                log.warning("experiment %s: its routing identity now speaks with another controller key (%s, not %s); "
+                            "its result is kept for a matching run", job.exp_id, self._key or "none", job.key or "none")
 
     def _dispatch(self, envelope: list[bytes], payload: bytes) -> dict[str, Any] | None:
         if len(payload) > MAX_MESSAGE_BYTES:
@@ -979,9 +1000,8 @@ class _Server:
         if isinstance(campaign_id, str) and not 1 <= len(campaign_id) <= MAX_CAMPAIGN_ID_CHARS:
             return _error("bad_message", f"hello: \"campaign_id\" must be 1 to {MAX_CAMPAIGN_ID_CHARS} characters")
         claim = (campaign_id, self._key) if isinstance(campaign_id, str) else None
-        if len(self.peers) >= 4096 and envelope[0] not in self.peers:
-            self.peers.clear()  # bounded; a forgotten peer is asked for a hello again through `busy`
-        self.peers[envelope[0]] = claim
+        # This hello replaces whatever the peer claimed before; only an accepted claim is kept.
+        self.peers.pop(envelope[0], None)
         now = time.time()
         if claim is None:  # an old controller: served while free, never holds the instrument
             return welcome if self.lease.admit(None, now) else self._busy("hello", None)
@@ -989,6 +1009,7 @@ class _Server:
         self._save_holder()
         if taken == "refused":
             return self._busy("hello", None)
+        self._remember_peer(envelope[0], claim, now)
         held = self.lease.current(now)
         assert held is not None
         log.info("campaign %s %s this instrument until %s", claim[0], "holds" if taken == "taken" else "took back", _utc(held["until"]))
@@ -1010,10 +1031,34 @@ class _Server:
                 log.info("campaign %s released this instrument", campaign_id)
         return {"v": PROTOCOL_VERSION, "type": "released", "campaign_id": campaign_id}
 
+    def _remember_peer(self, identity: bytes, claim: tuple[str, str], now: float) -> None:
+        """Bounded: when full, the least recently heard peer not holding the instrument is
+        forgotten (it is asked for a hello again through `busy`); the holder's never are while
+        others remain."""
+        if len(self.peers) >= MAX_PEERS:
+            held = self.lease.current(now) if self.lease is not None else None
+            holder = (held["campaign_id"], held["key"]) if held is not None else None
+            victim = next((k for k, c in self.peers.items() if c != holder), next(iter(self.peers)))
+            del self.peers[victim]
+        self.peers[identity] = claim
+
+    def _claim_of(self, identity: bytes) -> tuple[str, str] | None:
+        """What this peer claimed in its last hello, if made with the key of the message being
+        handled: another controller reusing the routing identity has said no hello of its own."""
+        claim = self.peers.get(identity)
+        if claim is not None and claim[1] != self._key:
+            log.warning("a controller with key %s uses the routing identity of campaign %s's controller (key %s): "
+                        "treated as one that said no hello", self._key or "none", claim[0], claim[1] or "none")
+            del self.peers[identity]
+            return None
+        if claim is not None:
+            self.peers.move_to_end(identity)
+        return claim
+
     def _admits(self, envelope: list[bytes]) -> bool:
         if self.lease is None:
             return True
-        admitted = self.lease.admit(self.peers.get(envelope[0]), time.time())
+        admitted = self.lease.admit(self._claim_of(envelope[0]), time.time())
         self._save_holder()
         return admitted
 
@@ -1051,13 +1096,13 @@ class _Server:
         if finished is not None:
             if finished.params is not None and not self._same_params(msg, finished.params):
                 return self._conflict(msg, exp_id, "already ran", finished.params)
-            finished.owner = envelope[0]
+            finished.owner = (envelope[0], self._key)
             return finished.result
         job = self.running.get(exp_id)
         if job is not None:
             if not self._same_params(msg, job.sent_params):
                 return self._conflict(msg, exp_id, "is running", job.sent_params)
-            job.envelope = envelope
+            job.envelope, job.key = envelope, self._key
             return job.accepted
         if len(self.running) >= self.capacity:
             return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id,
@@ -1072,7 +1117,7 @@ class _Server:
             val = est.get(key)
             if _is_number(val) and math.isfinite(val) and val >= 0:
                 accepted[key] = float(val)
-        job = _Job(exp_id, clean, params, envelope, accepted)
+        job = _Job(exp_id, clean, params, envelope, self._key, accepted)
         self.seq += 1
         job.thread = threading.Thread(target=self._work, args=(job, self.seq),
                                       name=f"labloop-run-{exp_id}", daemon=True)
@@ -1103,13 +1148,16 @@ class _Server:
         job = self.running.get(exp_id)
         if finished is None and job is None:
             return _error("unknown_experiment", f"no experiment {exp_id} is running or finished", exp_id)
-        owner = finished.owner if finished is not None else job.envelope[0]  # type: ignore[union-attr]
-        if owner != envelope[0]:
+        if finished is not None:
+            owner = finished.owner
+        else:
+            owner = (job.envelope[0], job.key) if job.envelope is not None else None  # type: ignore[union-attr]
+        if owner != (envelope[0], self._key):
             log.warning("ignored an abort of %s from a peer that did not run it", exp_id)
             return _error("unknown_experiment", f"no experiment {exp_id} was run by this peer", exp_id)
         if finished is not None:
             return finished.result
-        job.envelope = envelope  # type: ignore[union-attr]
+        job.envelope, job.key = envelope, self._key  # type: ignore[union-attr]
         job.stop.set()  # type: ignore[union-attr]
         return None  # the reply is the `result` (failed, "aborted") once run() has returned
 

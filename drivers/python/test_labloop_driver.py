@@ -27,7 +27,7 @@ import zmq
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.join(HERE, "example_driver.py")
 BRANIN_MIN = 0.397887
-WATCHDOG_S = 28.0
+WATCHDOG_S = 45.0
 
 procs: list[subprocess.Popen[bytes]] = []
 failures: list[str] = []
@@ -555,6 +555,139 @@ def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
         check(False, f"an unencodable reply is logged and dropped, not raised ({e!r})")
 
 
+def curve_controller(ctx: zmq.Context, endpoint: str, server_public: bytes, keys: tuple[bytes, bytes],
+                     routing_id: bytes) -> Controller:
+    c = Controller.__new__(Controller)
+    c.sock = ctx.socket(zmq.DEALER)
+    c.sock.setsockopt(zmq.LINGER, 0)
+    c.sock.curve_serverkey = server_public
+    c.sock.curve_publickey, c.sock.curve_secretkey = keys
+    c.sock.setsockopt(zmq.ROUTING_ID, routing_id)
+    c.sock.connect(endpoint)
+    return c
+
+
+def test_curve_identity(tmp: str, ctx: zmq.Context) -> None:
+    """Section 12: the key is the one the connection authenticated with. A routing identity is the
+    client's choice, so another allowed controller reusing the holder's must get neither its hold,
+    nor its results, nor its experiments to abort."""
+    print("CURVE: claims and experiments belong to (routing identity, key)")
+    import labloop_driver as ld
+    keys_dir, allowed = os.path.join(tmp, "keys"), os.path.join(tmp, "allowed")
+    os.makedirs(keys_dir)
+    os.makedirs(allowed)
+    pairs = {name: zmq.curve_keypair() for name in ("driver", "ctl-a", "ctl-b")}
+    with open(os.path.join(keys_dir, "driver.key"), "w", encoding="ascii") as f:
+        f.write(f'public-key = "{pairs["driver"][0].decode()}"\nsecret-key = "{pairs["driver"][1].decode()}"\n')
+    os.chmod(os.path.join(keys_dir, "driver.key"), 0o600)
+    for name in ("ctl-a", "ctl-b"):
+        with open(os.path.join(allowed, f"{name}.pub"), "w", encoding="ascii") as f:
+            f.write(f'public-key = "{pairs[name][0].decode()}"\n')
+
+    class Slow(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "slow", "version": "1", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                    "outputs": ["y"], "capacity": 2}
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            stop.wait(1.0)
+            return {"y": params["x"]}
+
+    for exclusive in (True, False):
+        endpoint = f"ipc://{tmp}/curve-{exclusive}.ipc"
+        stop, bound = threading.Event(), threading.Event()
+        t = threading.Thread(target=ld.serve, args=(Slow(), endpoint),
+                             kwargs={"ready": lambda _: bound.set(), "install_signal_handlers": False, "stop_event": stop,
+                                     "key_path": os.path.join(keys_dir, "driver"), "allowed_keys": allowed, "exclusive": exclusive},
+                             daemon=True)
+        t.start()
+        check(bound.wait(5.0), f"CURVE driver serving (exclusive {exclusive})")
+        a = curve_controller(ctx, endpoint, pairs["driver"][0], pairs["ctl-a"], b"ctl-fixed")
+        if exclusive:
+            w = a.ask({"v": 1, "type": "hello", "campaign_id": "camp-a"})
+            check(w.get("holder", {}).get("campaign_id") == "camp-a", f"A holds the instrument ({w})")
+        check(a.ask({"v": 1, "type": "run", "experiment": "a1", "params": {"x": 0.25}}).get("type") == "accepted", "A's run a1 accepted")
+        a.sock.close()
+        time.sleep(0.3)  # the driver sees A's connection go, so B may take its routing identity
+        b = curve_controller(ctx, endpoint, pairs["driver"][0], pairs["ctl-b"], b"ctl-fixed")
+        r = b.ask({"v": 1, "type": "run", "experiment": "b1", "params": {"x": 0.5}})
+        if exclusive:
+            check(r.get("type") == "error" and r.get("code") == "busy", f"B, another key on A's routing identity, is refused busy ({r})")
+        else:
+            check(r.get("type") == "accepted", f"B's own run is served ({r})")
+        r = b.ask({"v": 1, "type": "abort", "experiment": "a1"})
+        check(r.get("type") == "error" and r.get("code") in ("busy", "unknown_experiment"), f"B cannot abort A's a1 ({r})")
+        got = [m for m in iter(lambda: b.recv(1.0 if exclusive else 2.0), None)]
+        check(all(m.get("experiment") != "a1" for m in got), f"B never receives A's result ({got})")
+        a = curve_controller(ctx, endpoint, pairs["driver"][0], pairs["ctl-a"], b"ctl-a-again")
+        if exclusive:
+            check(a.ask({"v": 1, "type": "hello", "campaign_id": "camp-a"}).get("holder", {}).get("campaign_id") == "camp-a",
+                  "A, reconnected, takes its instrument back")
+        r = a.ask({"v": 1, "type": "run", "experiment": "a1", "params": {"x": 0.25}})
+        check(r.get("type") == "result" and r.get("status") == "ok" and r.get("values") == {"y": 0.25},
+              f"A's matching run gets its kept result ({r})")
+        a.sock.close()
+        b.sock.close()
+        stop.set()
+        t.join(5.0)
+
+
+def test_peer_table(tmp: str, ctx: zmq.Context) -> None:
+    """Exclusive control remembers only accepted claims, and evicts the least recently heard
+    non-holder when full: a flood of hellos cannot make the driver forget its holder."""
+    print("exclusive control: the peer table")
+    import labloop_driver as ld
+
+    class Quick(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "quick", "version": "1", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                    "outputs": ["y"], "capacity": 1}
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            return {"y": params["x"]}
+
+    endpoint = f"ipc://{tmp}/peers.ipc"
+    stop, bound = threading.Event(), threading.Event()
+    t = threading.Thread(target=ld.serve, args=(Quick(), endpoint),
+                         kwargs={"ready": lambda _: bound.set(), "install_signal_handlers": False, "stop_event": stop,
+                                 "exclusive": True}, daemon=True)
+    t.start()
+    check(bound.wait(5.0), "exclusive driver serving")
+    a = Controller(ctx, endpoint)
+    check(a.ask({"v": 1, "type": "hello", "campaign_id": "camp-a"}).get("holder", {}).get("campaign_id") == "camp-a", "A holds it")
+    t0 = time.monotonic()
+    refused = 0
+    for i in range(ld.MAX_PEERS + 100):  # more connections than it remembers, each refused
+        other = Controller(ctx, endpoint)
+        hello = {"v": 1, "type": "hello", "campaign_id": "camp-b"} if i % 2 else {"v": 1, "type": "hello"}
+        refused += other.ask(hello).get("code") == "busy"
+        other.sock.close()
+    check(refused == ld.MAX_PEERS + 100, f"{refused} hellos from other connections refused busy ({time.monotonic() - t0:.1f} s)")
+    check(run_kind(a, "a-1") == "accepted", "the holder is still known after the flood: its run is accepted")
+
+    # Full of accepted claims: the least recently heard one not holding the instrument goes first,
+    # even when a holder's connection was heard less recently.
+    old_max, ld.MAX_PEERS = ld.MAX_PEERS, 3
+    try:
+        def hello(c: Controller, campaign: str) -> str:
+            return str(c.ask({"v": 1, "type": "hello", "campaign_id": campaign}).get("type"))
+
+        def release(c: Controller, campaign: str) -> str:
+            return str(c.ask({"v": 1, "type": "release", "campaign_id": campaign}).get("type"))
+
+        a2, a3, p1 = Controller(ctx, endpoint), Controller(ctx, endpoint), Controller(ctx, endpoint)
+        check(hello(a2, "camp-a") == "welcome" and release(a, "camp-a") == "released", "A's second connection, then A releases")
+        check(hello(p1, "camp-p1") == "welcome" and release(p1, "camp-p1") == "released", "P1 takes it and releases it")
+        check(hello(a, "camp-a") == "welcome", "A takes it again: the table is full (A's second, P1, A's first)")
+        check(hello(a3, "camp-a") == "welcome", "A's third connection says hello")
+        check(run_kind(a2, "a-2") == "accepted", "A's second connection, heard least recently, is still remembered: P1 was forgotten")
+        check(run_kind(a, "a-3") == "accepted" and run_kind(a3, "a-4") == "accepted", "... and so are A's others")
+    finally:
+        ld.MAX_PEERS = old_max
+    stop.set()
+    t.join(5.0)
+
+
 def run_kind(c: Controller, exp: str) -> str:
     r = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": 0.5}})
     if r.get("type") == "accepted":
@@ -605,6 +738,8 @@ def main() -> int:
             check(rc == 0, f"driver {name} exits 0 after a signal (rc={rc})")
         test_persistent_cache(tmp, ctx)
         test_exclusive(tmp, ctx)
+        test_curve_identity(tmp, ctx)
+        test_peer_table(tmp, ctx)
     except Exception as e:  # an exception is a failed check, not a hang
         import traceback
         traceback.print_exc()

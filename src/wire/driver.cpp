@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <list>
 #include <memory>
 #include <optional>
 #include <random>
@@ -65,6 +66,15 @@ class SignalGuard {
   struct sigaction old_term_ {};
 };
 
+// Who ran an experiment: the ROUTER identity its `run` came from and the controller key that
+// connection authenticated with ("" on plaintext). The identity alone is the client's choice, so
+// another controller could pick it (protocol §12).
+struct Owner {
+  std::string identity;
+  std::string key;
+  bool operator==(const Owner&) const = default;
+};
+
 // A finished experiment as the cache keeps it. `params` are those of the run that produced the
 // result, so a repeated `run` is answered only when it asks for the same experiment (protocol
 // §5); a line written before params were kept has none and is answered by id alone, to a run
@@ -72,7 +82,7 @@ class SignalGuard {
 struct FinishedExperiment {
   std::string payload;                 // the encoded `result`, re-sent verbatim
   std::optional<json> params;          // nullopt: an old cache line without params
-  std::optional<std::string> owner;    // routing identity of the latest matching `run`, if any yet
+  std::optional<Owner> owner;          // the sender of the latest matching `run`, if any yet
 };
 
 // The first line of a result cache this version writes: what wrote it (protocol §5). Cached
@@ -254,7 +264,10 @@ double now_unix() {
 }
 
 struct RunningExperiment {
-  Envelope route;          // the owner: the latest sender of a matching run; the result goes here
+  // The owner: the latest sender of a matching run, and its key; the result goes here. Empty once
+  // its identity speaks with another key: the result is then kept for a matching run.
+  Envelope route;
+  std::string key;
   json params;             // as received, compared with those of a repeated run
   protocol::Accepted accepted;  // re-sent as it was for a repeated run
   bool aborted = false;
@@ -405,8 +418,10 @@ class Server {
     Envelope route;
     for (size_t i = 0; i + 1 < frames.size(); ++i) route.push_back(frames[i].to_string());
     const std::string_view payload(static_cast<const char*>(frames.back().data()), frames.back().size());
+    const std::string key = authenticated_key(frames.back());
+    notice_key(route, key);
     try {
-      dispatch(route, protocol::decode(payload), authenticated_key(frames.back()));
+      dispatch(route, protocol::decode(payload), key);
     } catch (const ProtocolError& e) {
       options_.log(fmt::format("rejected a malformed message ({}): {}", e.code(), e.what()));
       send(route, protocol::Error{e.code(), e.what()});
@@ -416,21 +431,34 @@ class Server {
     }
   }
 
+  // A routing identity is the client's choice, the key is what its connection authenticated with:
+  // once an identity speaks with another key it is another controller, and the experiments the
+  // previous one runs must not send it their results (protocol §12).
+  void notice_key(const Envelope& route, const std::string& key) {
+    for (auto& [id, experiment] : running_) {
+      if (experiment->route.empty() || identity(experiment->route) != identity(route) || experiment->key == key) continue;
+      options_.log(fmt::format("experiment {}: its routing identity now speaks with another controller key ({}, not {}); its result is "
+                               "kept for a matching run",
+                               id, key.empty() ? "none" : key, experiment->key.empty() ? "none" : experiment->key));
+      experiment->route.clear();
+    }
+  }
+
   // `key`: the controller key the peer's connection authenticated with ("" on plaintext).
   void dispatch(const Envelope& route, const protocol::Message& m, const std::string& key) {
     if (const auto* hello = std::get_if<protocol::Hello>(&m)) return handle_hello(route, *hello, key);
     if (const auto* release = std::get_if<protocol::Release>(&m)) return handle_release(route, *release, key);
     if (std::holds_alternative<protocol::Ping>(m)) {
-      if (lease_) lease_admits(route);  // the holder's heartbeat renews its lease; anyone may ping
+      if (lease_) lease_admits(route, key);  // the holder's heartbeat renews its lease; anyone may ping
       return send(route, protocol::Pong{order_, {}});
     }
     if (const auto* run = std::get_if<protocol::Run>(&m)) {
-      if (!lease_admits(route)) return refuse_busy(route, "run", run->experiment);
-      return handle_run(route, *run);
+      if (!lease_admits(route, key)) return refuse_busy(route, "run", run->experiment);
+      return handle_run(route, *run, key);
     }
     if (const auto* abort = std::get_if<protocol::Abort>(&m)) {
-      if (!lease_admits(route)) return refuse_busy(route, "abort", abort->experiment);
-      return handle_abort(route, abort->experiment);
+      if (!lease_admits(route, key)) return refuse_busy(route, "abort", abort->experiment);
+      return handle_abort(route, abort->experiment, key);
     }
     if (const auto* error = std::get_if<protocol::Error>(&m))
       return options_.log(fmt::format("controller reported error {}: {}", error->code, error->message));
@@ -464,15 +492,27 @@ class Server {
     lease_->saved();
   }
 
-  // What a peer claimed in its last hello; nullopt for no hello or one without a campaign id.
-  std::optional<LeaseClaim> claim_of(const Envelope& route) const {
+  // What a peer claimed in its last accepted hello, if made with the key of the message at hand
+  // (`key`); nullopt for no hello, one without a campaign id, or a refused one. Another controller
+  // reusing the routing identity has said no hello of its own: the stale claim is dropped.
+  std::optional<LeaseClaim> claim_of(const Envelope& route, const std::string& key) {
     const auto it = peers_.find(identity(route));
-    return it == peers_.end() ? std::nullopt : it->second;
+    if (it == peers_.end()) return std::nullopt;
+    if (it->second.claim.key != key) {
+      options_.log(fmt::format("a controller with key {} uses the routing identity of campaign {}'s controller (key {}): treated as one "
+                               "that said no hello",
+                               key.empty() ? "none" : key, it->second.claim.campaign_id,
+                               it->second.claim.key.empty() ? "none" : it->second.claim.key));
+      forget_peer(identity(route));
+      return std::nullopt;
+    }
+    peer_recency_.splice(peer_recency_.begin(), peer_recency_, it->second.recency);
+    return it->second.claim;
   }
 
-  bool lease_admits(const Envelope& route) {
+  bool lease_admits(const Envelope& route, const std::string& key) {
     if (!lease_) return true;
-    const bool admitted = lease_->admit(claim_of(route), now_unix());
+    const bool admitted = lease_->admit(claim_of(route, key), now_unix());
     save_lease();
     return admitted;
   }
@@ -485,23 +525,24 @@ class Server {
 
   void handle_hello(const Envelope& route, const protocol::Hello& m, const std::string& key) {
     if (!lease_) return send(route, welcome_);
-    std::optional<LeaseClaim> claim;
-    if (m.campaign_id) claim = LeaseClaim{*m.campaign_id, key};
-    remember_peer(route, claim);
+    // This hello replaces whatever the peer claimed before, and only an accepted claim is kept.
+    forget_peer(identity(route));
     const double now = now_unix();
-    if (!claim) {  // an old controller: served while the instrument is free, never holds it
+    if (!m.campaign_id) {  // an old controller: served while the instrument is free, never holds it
       if (!lease_->admit(std::nullopt, now)) return refuse_busy(route, "hello", std::nullopt);
       return send(route, welcome_);
     }
-    const HolderLease::Take take = lease_->take(*claim, now);
+    const LeaseClaim claim{*m.campaign_id, key};
+    const HolderLease::Take take = lease_->take(claim, now);
     save_lease();
     if (take == HolderLease::Take::refused) return refuse_busy(route, "hello", std::nullopt);
+    remember_peer(route, claim, now);
     const LeaseHolder holder = *lease_->holder(now);
     if (take == HolderLease::Take::taken)
-      options_.log(fmt::format("campaign {}{} holds this instrument until {} (renewed by its messages)", claim->campaign_id,
+      options_.log(fmt::format("campaign {}{} holds this instrument until {} (renewed by its messages)", claim.campaign_id,
                                key.empty() ? "" : fmt::format(" (controller {})", key), utc_iso8601(holder.until)));
     else
-      options_.log(fmt::format("campaign {} took its instrument back", claim->campaign_id));
+      options_.log(fmt::format("campaign {} took its instrument back", claim.campaign_id));
     protocol::Welcome welcome = protocol::Welcome::of(info_);
     welcome.holder = protocol::Holder{holder.claim.campaign_id, utc_iso8601(holder.since), utc_iso8601(holder.until),
                                       key.empty() ? std::nullopt : std::optional<std::string>(key)};
@@ -518,10 +559,28 @@ class Server {
   }
 
   // Peers are ROUTER identities, one per connection; a controller that reconnects says hello
-  // again. Bounded: a peer forgotten here is asked for a hello again through `busy`.
-  void remember_peer(const Envelope& route, const std::optional<LeaseClaim>& claim) {
-    if (peers_.size() >= kMaxPeers && !peers_.count(identity(route))) peers_.clear();
-    peers_[identity(route)] = claim;
+  // again. Only accepted claims are kept, so a flood of refused or claimless hellos adds nothing.
+  // Bounded: when full, the least recently heard peer not holding the instrument is forgotten
+  // (it is asked for a hello again through `busy`); the holder's only when no other is left.
+  void remember_peer(const Envelope& route, const LeaseClaim& claim, double now) {
+    if (peers_.size() >= kMaxPeers) {
+      const auto holder = lease_->holder(now);
+      std::string victim = peer_recency_.back();
+      for (auto it = peer_recency_.rbegin(); it != peer_recency_.rend(); ++it)
+        if (!holder || peers_.at(*it).claim != holder->claim) {
+          victim = *it;
+          break;
+        }
+      forget_peer(victim);
+    }
+    peer_recency_.push_front(identity(route));
+    peers_[identity(route)] = RememberedPeer{claim, peer_recency_.begin()};
+  }
+  void forget_peer(const std::string& peer) {
+    const auto it = peers_.find(peer);
+    if (it == peers_.end()) return;
+    peer_recency_.erase(it->second.recency);
+    peers_.erase(it);
   }
 
   // The peer behind an envelope: its ROUTER identity (the first frame), whatever delimiter follows.
@@ -538,7 +597,7 @@ class Server {
     send(route, protocol::Rejected{id, fmt::format("conflict: experiment {} {} with other parameters", id, state)});
   }
 
-  void handle_run(const Envelope& route, const protocol::Run& m) {
+  void handle_run(const Envelope& route, const protocol::Run& m, const std::string& key) {
     const std::string& id = m.experiment;
     // Before the cache and the running experiments are asked: an answer from them is this
     // instrument's only for params it would run now (a cache of an earlier version, written under
@@ -552,12 +611,13 @@ class Server {
     if (auto cached = cache_.find(id); cached != cache_.end()) {
       FinishedExperiment& finished = cached->second;
       if (finished.params && !same_params(m, *finished.params)) return reject_conflict(route, m, "already ran", *finished.params);
-      finished.owner = identity(route);
+      finished.owner = Owner{identity(route), key};
       return send(route, finished.payload);
     }
     if (auto it = running_.find(id); it != running_.end()) {
       if (!same_params(m, it->second->params)) return reject_conflict(route, m, "is running", it->second->params);
       it->second->route = route;
+      it->second->key = key;
       return send(route, it->second->accepted);
     }
     if (static_cast<int>(running_.size()) >= info_.capacity)
@@ -566,6 +626,7 @@ class Server {
     const RunEstimate estimate = driver_.estimate(params);
     auto experiment = std::make_unique<RunningExperiment>();
     experiment->route = route;
+    experiment->key = key;
     experiment->params = params;
     experiment->accepted = protocol::Accepted::of(id, estimate.expected_s, estimate.max_s);
     // Accepted goes out before the worker starts, so it always precedes the result.
@@ -575,21 +636,22 @@ class Server {
     running_.emplace(id, std::move(experiment));
   }
 
-  // Only the owner of an experiment (the latest sender of a matching `run`) may abort it or be
-  // re-sent its result through `abort`; to anyone else the experiment does not exist.
-  void handle_abort(const Envelope& route, const std::string& id) {
+  // Only the owner of an experiment (the latest sender of a matching `run`, with its key) may
+  // abort it or be re-sent its result through `abort`; to anyone else the experiment does not exist.
+  void handle_abort(const Envelope& route, const std::string& id, const std::string& key) {
     auto not_theirs = [&] {
       options_.log(fmt::format("ignored an abort of {} from a peer that did not run it", id));
       send(route, protocol::Error{"unknown_experiment", fmt::format("no experiment {} was run by this peer", id), id});
     };
     if (auto cached = cache_.find(id); cached != cache_.end()) {
-      if (cached->second.owner != identity(route)) return not_theirs();
+      if (cached->second.owner != Owner{identity(route), key}) return not_theirs();
       return send(route, cached->second.payload);
     }
     auto it = running_.find(id);
     if (it == running_.end())
       return send(route, protocol::Error{"unknown_experiment", fmt::format("no experiment {} is running or finished", id), id});
-    if (identity(it->second->route) != identity(route)) return not_theirs();
+    const RunningExperiment& experiment = *it->second;
+    if (experiment.route.empty() || Owner{identity(experiment.route), experiment.key} != Owner{identity(route), key}) return not_theirs();
     it->second->route = route;
     if (!it->second->aborted) {
       it->second->aborted = true;
@@ -642,7 +704,7 @@ class Server {
     }
     const std::string payload = protocol::encode(result);
     if (!shutting_down_) remember(id, result, payload, *it->second);
-    send(it->second->route, payload);
+    if (!it->second->route.empty()) send(it->second->route, payload);
     options_.log(fmt::format("{} finished: {}", id, result.status == protocol::ResultStatus::ok ? result.values.dump() : result.error));
     running_.erase(it);  // joins the worker, which has finished after its send
     order_.erase(std::find(order_.begin(), order_.end(), id));
@@ -651,7 +713,9 @@ class Server {
   // Caches a final result, on disk first when there is a cache file: once the controller has
   // seen a result, a restarted driver must still have it.
   void remember(const std::string& id, const protocol::Result& result, const std::string& payload, const RunningExperiment& experiment) {
-    cache_[id] = FinishedExperiment{payload, experiment.params, identity(experiment.route)};
+    const std::optional<Owner> owner =
+        experiment.route.empty() ? std::nullopt : std::optional<Owner>(Owner{identity(experiment.route), experiment.key});
+    cache_[id] = FinishedExperiment{payload, experiment.params, owner};
     if (cache_file_) {
       try {
         cache_file_->append(result, experiment.params);
@@ -710,7 +774,12 @@ class Server {
   std::optional<HolderLease> lease_;            // nullopt unless ServeOptions::exclusive
   std::unique_ptr<HolderFile> holder_file_;     // null without cache_path
   static constexpr std::size_t kMaxPeers = 4096;
-  std::map<std::string, std::optional<LeaseClaim>> peers_;  // ROUTER identity → its hello's claim
+  struct RememberedPeer {
+    LeaseClaim claim;
+    std::list<std::string>::iterator recency;  // its place in peer_recency_
+  };
+  std::map<std::string, RememberedPeer> peers_;  // ROUTER identity → its accepted hello's claim
+  std::list<std::string> peer_recency_;          // identities in peers_, the most recently heard first
 };
 
 }  // namespace
