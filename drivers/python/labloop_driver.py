@@ -325,11 +325,20 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _is_finite(v: Any) -> bool:
+    # math.isfinite raises for an int no double holds; such a number is no finite double either.
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         return str(int(v))
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return repr(v)
+        text = repr(v)  # an integer may have thousands of digits
+        return text if len(text) <= 80 else text[:77] + "..."
     try:
         text = json.dumps(v, ensure_ascii=False)
     except (TypeError, ValueError):
@@ -464,7 +473,7 @@ def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[st
         v = params[name]
         kind = spec.get("type")
         if kind in ("continuous", "integer"):
-            if not _is_number(v) or not math.isfinite(v):
+            if not _is_number(v) or not _is_finite(v):
                 raise ParamError(f"{name}={_fmt(v)} is not a finite number")
             if kind == "integer":
                 if not float(v).is_integer():
@@ -481,7 +490,7 @@ def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[st
             # The same tolerance as the controller's check (1e-9 of the levels' scale), and the
             # level itself handed to run(), so 0.1 written as 0.10000000000000002 is still 0.1.
             levels = spec["values"]
-            if not _is_number(v) or not math.isfinite(v):
+            if not _is_number(v) or not _is_finite(v):
                 raise ParamError(f"{name}={_fmt(v)} is not a finite number")
             scale = max([levels[-1] - levels[0]] + [abs(x) for x in levels])
             level = min(levels, key=lambda x: abs(x - v))
@@ -563,6 +572,30 @@ def _valid_id(x: Any) -> bool:
 def _reject_constant(name: str) -> Any:
     # Python's json accepts NaN/Infinity literals; the protocol (plain JSON) does not.
     raise ValueError(f"invalid JSON literal {name}")
+
+
+class _NumberTooLarge(ValueError):
+    """A JSON number no double holds, refused as the C++ SDK's parser refuses it."""
+
+    def __init__(self, text: str) -> None:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        super().__init__(f"a number too large for a double (past 1.8e308, such as 1e999): {shown}")
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: Python would make it inf, which no limit check could compare
+        raise _NumberTooLarge(text)
+    return value
+
+
+def _parse_int(text: str) -> int:
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise _NumberTooLarge(text) from None
+    return value
 
 
 def _encode(msg: Mapping[str, Any]) -> bytes:
@@ -952,7 +985,10 @@ class _Server:
         if payload.startswith(b"\xef\xbb\xbf"):
             return _error("bad_json", "not valid UTF-8 JSON: a byte-order mark is not allowed")
         try:
-            msg = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
+            msg = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant, parse_float=_parse_float,
+                             parse_int=_parse_int)
+        except _NumberTooLarge as e:
+            return _error("bad_json", str(e))
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             return _error("bad_json", f"not valid UTF-8 JSON: {e}")
         # Before anything reads the message: a campaign_id or experiment id that cannot be
@@ -994,11 +1030,13 @@ class _Server:
     def _on_hello(self, envelope: list[bytes], msg: dict[str, Any]) -> dict[str, Any]:
         log.info("hello from %s (campaign %s)", msg.get("controller"), msg.get("campaign"))
         welcome = {"v": PROTOCOL_VERSION, "type": "welcome", **self.info}
-        if self.lease is None:
-            return welcome
+        # Checked with or without exclusive control (section 4.1), as the C++ SDK does; only a
+        # string is a campaign id, anything else is an old or foreign controller's field.
         campaign_id = msg.get("campaign_id")
         if isinstance(campaign_id, str) and not 1 <= len(campaign_id) <= MAX_CAMPAIGN_ID_CHARS:
             return _error("bad_message", f"hello: \"campaign_id\" must be 1 to {MAX_CAMPAIGN_ID_CHARS} characters")
+        if self.lease is None:
+            return welcome
         claim = (campaign_id, self._key) if isinstance(campaign_id, str) else None
         # This hello replaces whatever the peer claimed before; only an accepted claim is kept.
         self.peers.pop(envelope[0], None)

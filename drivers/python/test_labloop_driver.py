@@ -221,6 +221,19 @@ def test_fast_driver(c: Controller) -> None:
         check(code(raw) == "bad_json", f"a lone surrogate escape -> error bad_json ({raw.decode()})")
     check(c.ask(b'{"v":1,"type":"ping","x":"\\ud83d\\ude00"}').get("type") == "pong", "a surrogate pair is a character, answered")
     check(c.ask({"v": 1, "type": "ping"}).get("running") == [], "nothing was started by a message with a lone surrogate")
+    # Numbers no double holds are refused as the C++ SDK refuses them, not as a driver bug.
+    huge = b"1" + b"0" * 400
+    for raw, what in ((b'{"v":1,"type":"run","experiment":"a-huge","params":{"x1":' + huge + b',"x2":1}}', "a 400-digit integer"),
+                      (b'{"v":1,"type":"run","experiment":"a-huge","params":{"x1":-' + huge + b',"x2":1}}', "a -400-digit integer"),
+                      (b'{"v":1,"type":"run","experiment":"a-huge","params":{"x1":1e999,"x2":1}}', "1e999")):
+        r = c.ask(raw)
+        check(r.get("code") == "bad_json" and "too large for a double" in str(r.get("message")), f"{what} in params -> bad_json ({r})")
+    check(c.ask({"v": 1, "type": "run", "experiment": "a-big", "params": {"x1": 10**20, "x2": 1}}).get("type") == "rejected",
+          "a large integer a double holds is checked against the limits")
+    # campaign_id is checked without exclusive control too (section 4.1).
+    for campaign_id, what in (("", "an empty"), ("x" * 129, "a 129-character")):
+        check(code({"v": 1, "type": "hello", "campaign_id": campaign_id}) == "bad_message", f"hello with {what} campaign_id -> bad_message")
+    check(c.ask({"v": 1, "type": "hello", "campaign_id": "x" * 128}).get("type") == "welcome", "a 128-character campaign_id is welcome")
 
     # REQ-style envelope: an empty delimiter frame before the payload is echoed back.
     c.sock.send_multipart([b"", json.dumps({"v": 1, "type": "ping"}).encode()])
@@ -308,6 +321,8 @@ def test_validate_params() -> None:
                       ({"x1": 1, "cycles": 2, "solvent": "DCM"}, "categorical not among choices"),
                       ({"x1": 1, "cycles": 2, "solvent": 1}, "categorical of the wrong JSON type"),
                       ({"x1": float("nan"), "cycles": 2, "solvent": "THF"}, "NaN"),
+                      ({"x1": 10 ** 400, "cycles": 2, "solvent": "THF"}, "an integer no double holds"),
+                      ({"x1": 1, "cycles": -10 ** 400, "solvent": "THF"}, "a negative integer no double holds"),
                       ([1, 2, 3], "params not an object")):
         check(str(verdict(bad)).startswith("rejected: "), f"{what} -> {verdict(bad)!r}")
 
