@@ -63,6 +63,10 @@ __all__ = [
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB, per payload frame
+# Frames up to this size are read and answered too_large; ZeroMQ drops the connection of a peer
+# sending a larger one before it is read, so a hostile frame cannot take the instrument PC's
+# memory. The C++ SDK's limit.
+MAX_FRAME_BYTES = 16 * MAX_MESSAGE_BYTES
 MAX_EXPERIMENT_ID_CHARS = 128
 MAX_CAMPAIGN_ID_CHARS = 128
 MAX_MESSAGE_DEPTH = 64  # nested arrays/objects per payload; the top-level object is level 1
@@ -840,6 +844,7 @@ class _Server:
             auth.configure_curve_callback("*", credentials_provider=_AllowList(self.allowed_keys or ""))
         sock = ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 1000)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
         if self.keys is not None:
             sock.curve_publickey, sock.curve_secretkey = self.keys
             sock.curve_server = True

@@ -205,6 +205,12 @@ def test_fast_driver(c: Controller) -> None:
     check(r.get("type") == "error" and r.get("code") == "bad_message" and r.get("experiment") == "a-np",
           "run with non-object params -> bad_message carrying the experiment id")
     check(code(b'{"v":1,"type":"ping","pad":"' + b"x" * (1 << 20) + b'"}') == "too_large", "> 1 MiB -> error too_large")
+    # Beyond 16 MiB the frame is not read at all: ZeroMQ drops the connection (as the C++ SDK's).
+    giant = Controller(c.sock.context, c.sock.getsockopt_string(zmq.LAST_ENDPOINT))
+    giant.send(b'{"v":1,"type":"ping","pad":"' + b"x" * (16 << 20) + b'"}')
+    check(giant.recv(1.0) is None, "a frame over 16 MiB is not answered (its connection is dropped)")
+    giant.sock.close()
+    check(c.ask({"v": 1, "type": "ping"}).get("type") == "pong", "... and others are still served")
     r = c.ask({"v": 1, "type": "abort", "experiment": "never-seen"})
     check(r.get("type") == "error" and r.get("code") == "unknown_experiment" and r.get("experiment") == "never-seen",
           "abort of an unknown id -> error unknown_experiment")
