@@ -310,6 +310,12 @@ int main(int argc, char** argv) {
   try {
     serve_options.log = [](const std::string& line) { std::cerr << "labloop-sim: " << line << std::endl; };
     serve_options.reply_faults.seed = options.seed;
+    // Stamped on the result cache, so a cache of another function, its options or noise is refused
+    // rather than answering as this simulator. The options with their defaults filled in: leaving
+    // out a default is the same simulator. Faults and delays change no value, and may differ on a restart.
+    labloop::sim::OptionValues function_settings = function ? function->default_options() : labloop::sim::OptionValues{};
+    for (const auto& [name, value] : options.function_options) function_settings[name] = value;
+    serve_options.results_depend_on = {{"function", function_name}, {"options", function_settings}, {"noise", options.noise}};
     if (const std::string banner = active_faults(options, serve_options.reply_faults); !banner.empty())
       std::cerr << "labloop-sim: " << banner << std::endl;
     std::unique_ptr<labloop::sim::CompletedLog> completed_log;

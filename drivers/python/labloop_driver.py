@@ -25,14 +25,17 @@ With `exclusive=True` one campaign at a time holds the instrument (section 12): 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
+import re
 import signal
 import threading
 import time
 import queue
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -60,6 +63,10 @@ __all__ = [
 
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB, per payload frame
+# Frames up to this size are read and answered too_large; ZeroMQ drops the connection of a peer
+# sending a larger one before it is read, so a hostile frame cannot take the instrument PC's
+# memory. The C++ SDK's limit.
+MAX_FRAME_BYTES = 16 * MAX_MESSAGE_BYTES
 MAX_EXPERIMENT_ID_CHARS = 128
 MAX_CAMPAIGN_ID_CHARS = 128
 MAX_MESSAGE_DEPTH = 64  # nested arrays/objects per payload; the top-level object is level 1
@@ -67,6 +74,7 @@ MAX_ERROR_CHARS = 4096  # failure texts are for humans; keep results small
 MAX_DISCRETE_LEVELS = 1000  # levels of a discrete input (docs/protocol.md)
 MAX_STATED_NOISE = 1e100  # the largest standard deviation a welcome's "noise" may state (docs/protocol.md)
 MAX_HOLDER_FILE_BYTES = 64 << 20  # the exclusive-control holder file, compacted at every start
+MAX_PEERS = 4096  # claims remembered under exclusive control, one per connection that said hello
 
 log = logging.getLogger("labloop_driver")
 
@@ -175,6 +183,17 @@ class _AllowList:
 
 def _utc(t: float, fmt: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
     return time.strftime(fmt, time.gmtime(t))
+
+
+def _is_time(t: Any) -> bool:
+    """A Unix time _utc() can print: a holder read from disk is named in every busy message."""
+    if not (isinstance(t, (int, float)) and not isinstance(t, bool)):
+        return False
+    try:
+        _utc(t)
+    except (OverflowError, ValueError, OSError):
+        return False
+    return True
 
 
 class HolderLease:
@@ -310,11 +329,20 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _is_finite(v: Any) -> bool:
+    # math.isfinite raises for an int no double holds; such a number is no finite double either.
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         return str(int(v))
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return repr(v)
+        text = repr(v)  # an integer may have thousands of digits
+        return text if len(text) <= 80 else text[:77] + "..."
     try:
         text = json.dumps(v, ensure_ascii=False)
     except (TypeError, ValueError):
@@ -449,7 +477,7 @@ def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[st
         v = params[name]
         kind = spec.get("type")
         if kind in ("continuous", "integer"):
-            if not _is_number(v) or not math.isfinite(v):
+            if not _is_number(v) or not _is_finite(v):
                 raise ParamError(f"{name}={_fmt(v)} is not a finite number")
             if kind == "integer":
                 if not float(v).is_integer():
@@ -466,7 +494,7 @@ def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[st
             # The same tolerance as the controller's check (1e-9 of the levels' scale), and the
             # level itself handed to run(), so 0.1 written as 0.10000000000000002 is still 0.1.
             levels = spec["values"]
-            if not _is_number(v) or not math.isfinite(v):
+            if not _is_number(v) or not _is_finite(v):
                 raise ParamError(f"{name}={_fmt(v)} is not a finite number")
             scale = max([levels[-1] - levels[0]] + [abs(x) for x in levels])
             level = min(levels, key=lambda x: abs(x - v))
@@ -484,14 +512,18 @@ def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[st
 
 
 class _Job:
-    """One running experiment. Only the main thread touches envelope/accepted."""
+    """One running experiment. Only the main thread touches envelope/key/accepted."""
 
     def __init__(self, exp_id: str, params: dict[str, Any], sent_params: dict[str, Any],
-                 envelope: list[bytes], accepted: dict[str, Any]) -> None:
+                 envelope: list[bytes], key: str, accepted: dict[str, Any]) -> None:
         self.exp_id = exp_id
         self.params = params  # validated, as run() gets them
         self.sent_params = sent_params  # as received: compared with a repeat's, kept in the cache
-        self.envelope = envelope  # the owner: the latest sender of a matching `run`; gets the result
+        # The owner: the latest sender of a matching `run`, as (routing identity, controller key);
+        # gets the result. envelope None: its identity now speaks with another key, so the result
+        # is kept for a matching run instead of going to whoever took the identity over.
+        self.envelope: list[bytes] | None = envelope
+        self.key = key
         self.accepted = accepted  # re-sent verbatim on a repeat `run`
         self.stop = threading.Event()
         self.progress: float | None = None  # written by the worker, read by the main thread
@@ -501,10 +533,10 @@ class _Job:
 
 class _Finished:
     """A finished experiment: its final result, the params of its run (None for a cache line
-    written before params were kept: answered by id alone) and its owner's routing identity
-    (None until someone sends a matching `run` to this process)."""
+    written before params were kept: answered by id alone) and its owner as (routing identity,
+    controller key) (None until someone sends a matching `run` to this process)."""
 
-    def __init__(self, result: dict[str, Any], params: dict[str, Any] | None, owner: bytes | None) -> None:
+    def __init__(self, result: dict[str, Any], params: dict[str, Any] | None, owner: tuple[bytes, str] | None) -> None:
         self.result = result
         self.params = params
         self.owner = owner
@@ -522,6 +554,21 @@ def _error(code: str, message: str, experiment: str | None = None) -> dict[str, 
     return msg
 
 
+def _cache_stamp(info: Mapping[str, Any], results_depend_on: Any) -> dict[str, Any]:
+    """The first line of a result cache: what wrote it (docs/protocol.md section 5). Cached results
+    are answered by id and params alone, so a cache kept from another function, other limits or
+    other options would answer as if this instrument had measured them. The digest covers what
+    decides a result besides its params (driver name, inputs, outputs, results_depend_on), not the
+    version or capacity, so an update that measures the same keeps its cache."""
+    decisive = {"driver": info["driver"], "inputs": info["inputs"], "outputs": info["outputs"],
+                "results_depend_on": results_depend_on}
+    try:
+        canonical = json.dumps(decisive, sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"results_depend_on must be plain JSON (objects, arrays, strings, finite numbers): {e}") from None
+    return {"cache_of": {"driver": info["driver"], "welcome_sha256": hashlib.sha256(canonical.encode("utf-8")).hexdigest()}}
+
+
 def _valid_id(x: Any) -> bool:
     return isinstance(x, str) and 1 <= len(x) <= MAX_EXPERIMENT_ID_CHARS
 
@@ -531,15 +578,59 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid JSON literal {name}")
 
 
+class _NumberTooLarge(ValueError):
+    """A JSON number no double holds, refused as the C++ SDK's parser refuses it."""
+
+    def __init__(self, text: str) -> None:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        super().__init__(f"a number too large for a double (past 1.8e308, such as 1e999): {shown}")
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: Python would make it inf, which no limit check could compare
+        raise _NumberTooLarge(text)
+    return value
+
+
+def _parse_int(text: str) -> int:
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise _NumberTooLarge(text) from None
+    return value
+
+
 def _encode(msg: Mapping[str, Any]) -> bytes:
     return json.dumps(msg, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """True when a string anywhere in `value` (keys included) holds a lone surrogate.
+
+    json.loads turns the legal escape "\\ud800" into a str that UTF-8 cannot encode, so any
+    reply or cache line echoing it would fail; the C++ SDK's parser refuses such text outright.
+    Nesting is bounded by the too_deep check, so recursion is safe.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 class _Server:
     def __init__(self, driver: Driver, endpoint: str, cache_path: str | None,
                  shutdown_timeout: float, stop_event: threading.Event | None,
                  key_path: str | None = None, allowed_keys: str | None = None,
-                 require_encryption: bool = False, exclusive: bool = False, lease_s: float = 3600.0) -> None:
+                 require_encryption: bool = False, exclusive: bool = False, lease_s: float = 3600.0,
+                 results_depend_on: Any = None) -> None:
         if require_encryption and not key_path:
             raise KeyFileError("encryption is required but no key pair was given: make one with `labloop keys new NAME`, then "
                             "serve with key_path (--key keys/NAME) and allowed_keys (--allowed DIR)")
@@ -571,10 +662,12 @@ class _Server:
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
         if cache_path:
-            self._load_cache(cache_path)
+            self._load_cache(cache_path, _cache_stamp(self.info, results_depend_on))
         # Exclusive control: the holder, and what each peer (ROUTER identity) claimed in its hello.
         self.lease = HolderLease(lease_s) if exclusive else None
-        self.peers: dict[bytes, tuple[str, str] | None] = {}
+        # Only accepted claims, least recently used first: a peer refused or without a claim is
+        # never stored, so a flood of hellos cannot push the holder's connection out.
+        self.peers: OrderedDict[bytes, tuple[str, str]] = OrderedDict()
         self._key = ""  # the controller key of the message being handled (its connection's User-Id)
         self.holder_path = cache_path + ".holder" if cache_path else None
         if self.lease is not None and self.holder_path:
@@ -598,15 +691,21 @@ class _Server:
                         continue
                     lines += 1
                     try:
-                        h = json.loads(line.decode("utf-8", errors="replace"))
-                    except (ValueError, RecursionError):
-                        log.warning("holder file %s: skipped a line that is not a holder (a crash while writing it?)", path)
+                        h = json.loads(line.decode("utf-8"))
+                        if _has_lone_surrogate(h):
+                            # Written by an SDK that took such a campaign_id: every busy message
+                            # naming it would fail to encode.
+                            raise ValueError("a string that is not valid Unicode")
+                    except (ValueError, RecursionError) as e:
+                        log.warning("holder file %s: skipped a line that is not a holder (a crash while writing it?): %s", path, e)
                         continue
                     if isinstance(h, dict) and h.get("released") is True:
                         self.lease.holder = None
                     elif (isinstance(h, dict) and isinstance(h.get("campaign_id"), str) and h["campaign_id"]
-                          and isinstance(h.get("key"), str) and _is_number(h.get("since")) and _is_number(h.get("until"))):
+                          and isinstance(h.get("key"), str) and _is_time(h.get("since")) and _is_time(h.get("until"))):
                         self.lease.holder = {k: h[k] for k in ("campaign_id", "key", "since", "until")}
+                    else:
+                        log.warning("holder file %s: skipped a line that is not a holder (a crash while writing it?)", path)
         except FileNotFoundError:
             return
         if lines > 1 or torn:
@@ -641,19 +740,29 @@ class _Server:
     # -- result cache on disk: JSON lines, each a final result message plus a "params" member
     #    holding the params of its run (lines of older SDKs have none); last line for an id wins.
 
-    def _load_cache(self, path: str) -> None:
+    def _load_cache(self, path: str, stamp: dict[str, Any]) -> None:
         try:
-            with open(path, "rb+") as raw:
+            with open(path, "ab+") as raw:
                 # A crash mid-append leaves a torn last line without its newline; end it, so the
                 # next result starts a line of its own instead of being glued to the fragment.
-                if raw.seek(0, os.SEEK_END) > 0:
+                # A new file starts with the stamp of what writes it.
+                size = raw.seek(0, os.SEEK_END)
+                if size == 0:
+                    raw.write(_encode(stamp) + b"\n")
+                else:
                     raw.seek(-1, os.SEEK_END)
                     if raw.read(1) != b"\n":
                         raw.write(b"\n")
-                        raw.flush()
-                        os.fsync(raw.fileno())
+                raw.flush()
+                os.fsync(raw.fileno())
+            stamped = False
             with open(path, "rb") as f:
                 for number, line in enumerate(f, 1):
+                    # A stamp is short; a long first line is a result, checked below.
+                    if number == 1 and len(line) < 4096 and line.endswith(b"\n") and b'"cache_of"' in line:
+                        stamped = self._check_stamp(path, line, stamp)
+                        if stamped:
+                            continue
                     if _too_deep(line):
                         log.warning("result cache %s: skipped line %d nested deeper than %d levels",
                                     path, number, MAX_MESSAGE_DEPTH)
@@ -664,6 +773,9 @@ class _Server:
                         continue  # a torn last line after a crash; skip it
                     if not (isinstance(msg, dict) and msg.get("type") == "result" and _valid_id(msg.get("experiment"))):
                         continue
+                    if _has_lone_surrogate(msg):  # could never be sent back
+                        log.warning("result cache %s: skipped line %d holding a string that is not valid Unicode", path, number)
+                        continue
                     params = msg.pop("params", None)
                     if params is not None and not isinstance(params, dict):
                         log.warning("result cache %s: skipped line %d whose params are not an object", path, number)
@@ -671,7 +783,29 @@ class _Server:
                     self.cache[msg["experiment"]] = _Finished(msg, params, None)
         except FileNotFoundError:
             return
+        if not stamped and size > 0:
+            log.warning("result cache %s has no stamp of what wrote it (an earlier version's): its results are answered only "
+                        "to runs within this instrument's limits", path)
         log.info("loaded %d cached results from %s", len(self.cache), path)
+
+    @staticmethod
+    def _check_stamp(path: str, line: bytes, stamp: dict[str, Any]) -> bool:
+        """True for this configuration's stamp, False for a first line that is no stamp; raises
+        for another configuration's."""
+        try:
+            found = json.loads(line.decode("utf-8"))
+        except (ValueError, RecursionError):
+            return False
+        if not (isinstance(found, dict) and "cache_of" in found):
+            return False
+        of = found["cache_of"] if isinstance(found["cache_of"], dict) else {}
+        want = stamp["cache_of"]
+        if of.get("driver") == want["driver"] and of.get("welcome_sha256") == want["welcome_sha256"]:
+            return True
+        writer = (f"{want['driver']} with other inputs, outputs or options" if of.get("driver") == want["driver"]
+                  else f"driver {_fmt(of.get('driver'))}")
+        raise ValueError(f"result cache {path} was written by another configuration ({writer}): its results are not this "
+                         "instrument's. Use another cache file (--cache), or delete this one if its results are no longer needed")
 
     def _persist(self, msg: dict[str, Any], params: dict[str, Any]) -> None:
         if not self.cache_path:
@@ -683,6 +817,8 @@ class _Server:
                 os.fsync(f.fileno())
         except OSError as e:  # a full disk must not stop the instrument answering
             log.error("cannot persist result cache to %s: %s", self.cache_path, e)
+        except Exception:  # nor a result that cannot be encoded: it stays cached in memory
+            log.exception("cannot persist the result of %s to %s; it is kept in memory only", msg.get("experiment"), self.cache_path)
 
     # -- wake-up pipe: workers and signal handlers poke the main loop --------------------------
 
@@ -708,6 +844,7 @@ class _Server:
             auth.configure_curve_callback("*", credentials_provider=_AllowList(self.allowed_keys or ""))
         sock = ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 1000)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
         if self.keys is not None:
             sock.curve_publickey, sock.curve_secretkey = self.keys
             sock.curve_server = True
@@ -806,9 +943,11 @@ class _Server:
             if not job.shutdown:
                 # An experiment cut short by our own shutdown is no verdict on the experiment:
                 # it is reported but not cached, so a restarted driver runs it if asked again.
-                self.cache[job.exp_id] = _Finished(msg, job.sent_params, job.envelope[0])
+                owner = (job.envelope[0], job.key) if job.envelope is not None else None
+                self.cache[job.exp_id] = _Finished(msg, job.sent_params, owner)
                 self._persist(msg, job.sent_params)
-            self._send(sock, job.envelope, msg)
+            if job.envelope is not None:
+                self._send(sock, job.envelope, msg)
 
     def _send(self, sock: zmq.Socket, envelope: list[bytes], msg: Mapping[str, Any]) -> None:
         try:
@@ -816,12 +955,15 @@ class _Server:
         except zmq.ZMQError as e:
             # ROUTER drops messages to vanished peers silently; anything else is worth a line.
             log.warning("could not send %s: %s", msg.get("type"), e)
+        except Exception:  # one unsendable reply must not stop the instrument serving everyone else
+            log.exception("could not encode a %r reply; it was not sent", msg.get("type"))
 
     def _handle(self, sock: zmq.Socket, frames: list[bytes]) -> None:
         if len(frames) < 2:
             return  # identity only: nothing to answer
         # [identity, payload] from DEALER; [identity, b"", payload] from REQ. Echo the envelope.
         envelope, payload = frames[:-1], frames[-1]
+        self._note_identity_key(envelope[0])
         try:
             reply = self._dispatch(envelope, payload)
         except Exception as e:  # a driver bug must not kill the instrument's connection
@@ -829,6 +971,16 @@ class _Server:
             reply = _error("internal", f"{type(e).__name__}: {e}")
         if reply is not None:
             self._send(sock, envelope, reply)
+
+    def _note_identity_key(self, identity: bytes) -> None:
+        """A routing identity is the client's choice, the key is what it authenticated with
+        (section 12): once an identity speaks with another key, it is another controller, and the
+        experiments the old one ran there must not send it their results."""
+        for job in self.running.values():
+            if job.envelope is not None and job.envelope[0] == identity and job.key != self._key:
+                job.envelope = None
+                log.warning("experiment %s: its routing identity now speaks with another controller key (%s, not %s); "
+                            "its result is kept for a matching run", job.exp_id, self._key or "none", job.key or "none")
 
     def _dispatch(self, envelope: list[bytes], payload: bytes) -> dict[str, Any] | None:
         if len(payload) > MAX_MESSAGE_BYTES:
@@ -838,9 +990,17 @@ class _Server:
         if payload.startswith(b"\xef\xbb\xbf"):
             return _error("bad_json", "not valid UTF-8 JSON: a byte-order mark is not allowed")
         try:
-            msg = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
+            msg = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant, parse_float=_parse_float,
+                             parse_int=_parse_int)
+        except _NumberTooLarge as e:
+            return _error("bad_json", str(e))
         except (UnicodeDecodeError, ValueError, RecursionError) as e:
             return _error("bad_json", f"not valid UTF-8 JSON: {e}")
+        # Before anything reads the message: a campaign_id or experiment id that cannot be
+        # written back would poison every reply, the cache and the holder file.
+        if b"\\u" in payload and _has_lone_surrogate(msg):
+            return _error("bad_json", "not valid UTF-8 JSON: a string holds an unpaired surrogate escape (\\ud800 to "
+                                      "\\udfff come only as a high-low pair); send valid Unicode text")
         if not isinstance(msg, dict):
             return _error("bad_json", "message is not a JSON object")
         if "v" not in msg:
@@ -875,15 +1035,16 @@ class _Server:
     def _on_hello(self, envelope: list[bytes], msg: dict[str, Any]) -> dict[str, Any]:
         log.info("hello from %s (campaign %s)", msg.get("controller"), msg.get("campaign"))
         welcome = {"v": PROTOCOL_VERSION, "type": "welcome", **self.info}
-        if self.lease is None:
-            return welcome
+        # Checked with or without exclusive control (section 4.1), as the C++ SDK does; only a
+        # string is a campaign id, anything else is an old or foreign controller's field.
         campaign_id = msg.get("campaign_id")
         if isinstance(campaign_id, str) and not 1 <= len(campaign_id) <= MAX_CAMPAIGN_ID_CHARS:
             return _error("bad_message", f"hello: \"campaign_id\" must be 1 to {MAX_CAMPAIGN_ID_CHARS} characters")
+        if self.lease is None:
+            return welcome
         claim = (campaign_id, self._key) if isinstance(campaign_id, str) else None
-        if len(self.peers) >= 4096 and envelope[0] not in self.peers:
-            self.peers.clear()  # bounded; a forgotten peer is asked for a hello again through `busy`
-        self.peers[envelope[0]] = claim
+        # This hello replaces whatever the peer claimed before; only an accepted claim is kept.
+        self.peers.pop(envelope[0], None)
         now = time.time()
         if claim is None:  # an old controller: served while free, never holds the instrument
             return welcome if self.lease.admit(None, now) else self._busy("hello", None)
@@ -891,6 +1052,7 @@ class _Server:
         self._save_holder()
         if taken == "refused":
             return self._busy("hello", None)
+        self._remember_peer(envelope[0], claim, now)
         held = self.lease.current(now)
         assert held is not None
         log.info("campaign %s %s this instrument until %s", claim[0], "holds" if taken == "taken" else "took back", _utc(held["until"]))
@@ -912,10 +1074,34 @@ class _Server:
                 log.info("campaign %s released this instrument", campaign_id)
         return {"v": PROTOCOL_VERSION, "type": "released", "campaign_id": campaign_id}
 
+    def _remember_peer(self, identity: bytes, claim: tuple[str, str], now: float) -> None:
+        """Bounded: when full, the least recently heard peer not holding the instrument is
+        forgotten (it is asked for a hello again through `busy`); the holder's never are while
+        others remain."""
+        if len(self.peers) >= MAX_PEERS:
+            held = self.lease.current(now) if self.lease is not None else None
+            holder = (held["campaign_id"], held["key"]) if held is not None else None
+            victim = next((k for k, c in self.peers.items() if c != holder), next(iter(self.peers)))
+            del self.peers[victim]
+        self.peers[identity] = claim
+
+    def _claim_of(self, identity: bytes) -> tuple[str, str] | None:
+        """What this peer claimed in its last hello, if made with the key of the message being
+        handled: another controller reusing the routing identity has said no hello of its own."""
+        claim = self.peers.get(identity)
+        if claim is not None and claim[1] != self._key:
+            log.warning("a controller with key %s uses the routing identity of campaign %s's controller (key %s): "
+                        "treated as one that said no hello", self._key or "none", claim[0], claim[1] or "none")
+            del self.peers[identity]
+            return None
+        if claim is not None:
+            self.peers.move_to_end(identity)
+        return claim
+
     def _admits(self, envelope: list[bytes]) -> bool:
         if self.lease is None:
             return True
-        admitted = self.lease.admit(self.peers.get(envelope[0]), time.time())
+        admitted = self.lease.admit(self._claim_of(envelope[0]), time.time())
         self._save_holder()
         return admitted
 
@@ -936,28 +1122,31 @@ class _Server:
         exp_id = msg.get("experiment")
         if not _valid_id(exp_id):
             return _error("bad_message", f"\"experiment\" must be a string of 1-{MAX_EXPERIMENT_ID_CHARS} characters")
-        # A repeat is answered from state, before any check of params, but only when it asks for
-        # the same experiment: the same params, compared as JSON values (absent never matches).
-        # Another campaign reusing the id, or a stray client, gets "conflict" and nothing else.
+        params = msg.get("params")
+        if not isinstance(params, dict):
+            return _error("bad_message", "\"params\" must be an object", exp_id)
+        # Checked before the cache and the running experiments are asked: an answer from them is
+        # this instrument's only for params it would run now (a cache of an earlier version,
+        # written under other limits, must not answer outside them).
+        try:
+            clean = validate_params(self.info["inputs"], params)
+        except ParamError as e:
+            return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id, "reason": str(e)}
+        # A repeat is answered from state only when it asks for the same experiment: the same
+        # params, compared as JSON values. Another campaign reusing the id, or a stray client,
+        # gets "conflict" and nothing else.
         finished = self.cache.get(exp_id)
         if finished is not None:
             if finished.params is not None and not self._same_params(msg, finished.params):
                 return self._conflict(msg, exp_id, "already ran", finished.params)
-            finished.owner = envelope[0]
+            finished.owner = (envelope[0], self._key)
             return finished.result
         job = self.running.get(exp_id)
         if job is not None:
             if not self._same_params(msg, job.sent_params):
                 return self._conflict(msg, exp_id, "is running", job.sent_params)
-            job.envelope = envelope
+            job.envelope, job.key = envelope, self._key
             return job.accepted
-        params = msg.get("params")
-        if not isinstance(params, dict):
-            return _error("bad_message", "\"params\" must be an object", exp_id)
-        try:
-            clean = validate_params(self.info["inputs"], params)
-        except ParamError as e:
-            return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id, "reason": str(e)}
         if len(self.running) >= self.capacity:
             return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id,
                     "reason": f"busy: {len(self.running)}/{self.capacity} experiments running"}
@@ -971,7 +1160,7 @@ class _Server:
             val = est.get(key)
             if _is_number(val) and math.isfinite(val) and val >= 0:
                 accepted[key] = float(val)
-        job = _Job(exp_id, clean, params, envelope, accepted)
+        job = _Job(exp_id, clean, params, envelope, self._key, accepted)
         self.seq += 1
         job.thread = threading.Thread(target=self._work, args=(job, self.seq),
                                       name=f"labloop-run-{exp_id}", daemon=True)
@@ -1002,13 +1191,16 @@ class _Server:
         job = self.running.get(exp_id)
         if finished is None and job is None:
             return _error("unknown_experiment", f"no experiment {exp_id} is running or finished", exp_id)
-        owner = finished.owner if finished is not None else job.envelope[0]  # type: ignore[union-attr]
-        if owner != envelope[0]:
+        if finished is not None:
+            owner = finished.owner
+        else:
+            owner = (job.envelope[0], job.key) if job.envelope is not None else None  # type: ignore[union-attr]
+        if owner != (envelope[0], self._key):
             log.warning("ignored an abort of %s from a peer that did not run it", exp_id)
             return _error("unknown_experiment", f"no experiment {exp_id} was run by this peer", exp_id)
         if finished is not None:
             return finished.result
-        job.envelope = envelope  # type: ignore[union-attr]
+        job.envelope, job.key = envelope, self._key  # type: ignore[union-attr]
         job.stop.set()  # type: ignore[union-attr]
         return None  # the reply is the `result` (failed, "aborted") once run() has returned
 
@@ -1045,6 +1237,14 @@ class _Server:
         except (TypeError, ValueError) as e:
             log.error("experiment %s: meta dropped: %s", job.exp_id, e)
             result["meta"] = {"run_seq": seq, "started_at": started_at}
+            try:
+                _encode(result)
+            except (TypeError, ValueError) as e2:
+                # Values that cannot be sent (an output name that is not valid Unicode) must
+                # still give the controller a final answer rather than none.
+                log.error("experiment %s: result cannot be encoded: %s", job.exp_id, e2)
+                result.pop("values", None)
+                result.update(status="failed", error=f"driver bug: its result cannot be encoded as JSON ({e2})"[:MAX_ERROR_CHARS])
         _current.job = None
         self.done.put((job, result))
         self._wake()
@@ -1072,13 +1272,19 @@ def serve(driver: Driver, endpoint: str, *, cache_path: str | None = None,
           ready: Callable[[str], None] | None = None, install_signal_handlers: bool = True,
           shutdown_timeout: float = 5.0, stop_event: threading.Event | None = None,
           key_path: str | None = None, allowed_keys: str | None = None, require_encryption: bool = False,
-          exclusive: bool = False, lease_s: float = 3600.0) -> None:
+          exclusive: bool = False, lease_s: float = 3600.0, results_depend_on: Any = None) -> None:
     """Bind a ROUTER at `endpoint` and serve protocol v1 until SIGINT/SIGTERM or `stop_event`.
 
     cache_path: optional JSON-lines file; finished results are appended (each line the result
         plus a "params" member: the params of its run) and reloaded at start, so a restarted
-        driver still answers a repeated `run` with the same params from its cache. Files of
-        the C++ SDK are the same; lines without "params" (older versions) are answered by id.
+        driver still answers a repeated `run` with the same params from its cache. A new file's
+        first line stamps it with the driver and a SHA-256 of what decides its results; a file
+        stamped by another driver or configuration is refused (ValueError). Files of the C++ SDK
+        are the same; files of older versions (no stamp) load, and their lines without "params"
+        are answered by id. Every `run` is checked against the limits before the cache is asked.
+    results_depend_on: what decides the results besides their params and describe(): options the
+        driver was started with that change what it measures (a calibration, a simulated
+        function), as plain JSON. Part of the cache stamp; None when describe() says it all.
     ready: called with the bound endpoint once the socket is bound (e.g. to print a banner).
     install_signal_handlers: SIGINT/SIGTERM stop serving cleanly (main thread only).
     shutdown_timeout: seconds to wait for running experiments after `stop` is set on them.
@@ -1098,4 +1304,4 @@ def serve(driver: Driver, endpoint: str, *, cache_path: str | None = None,
     Returns normally after a clean stop; raises if the endpoint cannot be bound.
     """
     _Server(driver, endpoint, cache_path, shutdown_timeout, stop_event,
-            key_path, allowed_keys, require_encryption, exclusive, lease_s).serve(ready, install_signal_handlers)
+            key_path, allowed_keys, require_encryption, exclusive, lease_s, results_depend_on).serve(ready, install_signal_handlers)

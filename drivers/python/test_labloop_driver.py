@@ -27,7 +27,7 @@ import zmq
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.join(HERE, "example_driver.py")
 BRANIN_MIN = 0.397887
-WATCHDOG_S = 28.0
+WATCHDOG_S = 45.0
 
 procs: list[subprocess.Popen[bytes]] = []
 failures: list[str] = []
@@ -131,8 +131,12 @@ def test_fast_driver(c: Controller) -> None:
     check(r.get("type") == "rejected" and r.get("experiment") == "a-0001"
           and str(r.get("reason", "")).startswith("conflict"), f"finished id + other params -> rejected conflict ({r.get('reason')!r})")
     check(c.recv(0.3) is None, "nothing else follows the conflict")
+    # Params are checked against the limits before the cache is asked: invalid ones are refused
+    # for what is wrong with them, as they would be without a cache.
     r = c.ask({"v": 1, "type": "run", "experiment": "a-0001", "params": {"x2": 12.275}})
-    check(r.get("type") == "rejected" and str(r.get("reason", "")).startswith("conflict"), "finished id + missing input -> conflict")
+    check(r.get("type") == "rejected" and r.get("reason") == "missing input x1", f"finished id + missing input -> rejected ({r})")
+    r = c.ask({"v": 1, "type": "run", "experiment": "a-0001", "params": {"x1": -40, "x2": 12.275}})
+    check(r.get("type") == "rejected" and "outside limits" in str(r.get("reason")), f"finished id + params out of limits -> rejected ({r})")
     check(c.ask({"v": 1, "type": "run", "experiment": "a-0001", "params": {"x2": 12.275, "x1": -math.pi}}) == res,
           "finished id + the same params (other key order) -> the cached result")
     # A peer that never ran a-0001 can neither abort it nor fetch its result through abort.
@@ -201,11 +205,41 @@ def test_fast_driver(c: Controller) -> None:
     check(r.get("type") == "error" and r.get("code") == "bad_message" and r.get("experiment") == "a-np",
           "run with non-object params -> bad_message carrying the experiment id")
     check(code(b'{"v":1,"type":"ping","pad":"' + b"x" * (1 << 20) + b'"}') == "too_large", "> 1 MiB -> error too_large")
+    # Beyond 16 MiB the frame is not read at all: ZeroMQ drops the connection (as the C++ SDK's).
+    giant = Controller(c.sock.context, c.sock.getsockopt_string(zmq.LAST_ENDPOINT))
+    giant.send(b'{"v":1,"type":"ping","pad":"' + b"x" * (16 << 20) + b'"}')
+    check(giant.recv(1.0) is None, "a frame over 16 MiB is not answered (its connection is dropped)")
+    giant.sock.close()
+    check(c.ask({"v": 1, "type": "ping"}).get("type") == "pong", "... and others are still served")
     r = c.ask({"v": 1, "type": "abort", "experiment": "never-seen"})
     check(r.get("type") == "error" and r.get("code") == "unknown_experiment" and r.get("experiment") == "never-seen",
           "abort of an unknown id -> error unknown_experiment")
     c.send({"v": 1, "type": "error", "code": "bad_message", "message": "controller complains"})
     check(c.recv(0.3) is None, "an error from the controller is not answered")
+
+    # "\ud800" is a legal JSON escape that Python decodes to a str UTF-8 cannot encode: echoing it
+    # in a reply once killed the driver. Refused like the C++ SDK does, before anything runs.
+    for raw in (b'{"v":1,"type":"run","experiment":"e\\ud800","params":{"x1":0,"x2":0}}',
+                b'{"v":1,"type":"x\\udc00"}', b'{"v":"\\ud800"}', b'{"v":1,"type":"abort","experiment":"\\ud800"}',
+                b'{"v":1,"type":"run","experiment":"ok-1","params":{"\\ud800":1}}',
+                b'{"v":1,"type":"run","experiment":"ok-1","params":{"x1":"\\ud800","x2":0}}',
+                b'{"v":1,"type":"ping","deep":[{"a":["\\udfff"]}]}'):
+        check(code(raw) == "bad_json", f"a lone surrogate escape -> error bad_json ({raw.decode()})")
+    check(c.ask(b'{"v":1,"type":"ping","x":"\\ud83d\\ude00"}').get("type") == "pong", "a surrogate pair is a character, answered")
+    check(c.ask({"v": 1, "type": "ping"}).get("running") == [], "nothing was started by a message with a lone surrogate")
+    # Numbers no double holds are refused as the C++ SDK refuses them, not as a driver bug.
+    huge = b"1" + b"0" * 400
+    for raw, what in ((b'{"v":1,"type":"run","experiment":"a-huge","params":{"x1":' + huge + b',"x2":1}}', "a 400-digit integer"),
+                      (b'{"v":1,"type":"run","experiment":"a-huge","params":{"x1":-' + huge + b',"x2":1}}', "a -400-digit integer"),
+                      (b'{"v":1,"type":"run","experiment":"a-huge","params":{"x1":1e999,"x2":1}}', "1e999")):
+        r = c.ask(raw)
+        check(r.get("code") == "bad_json" and "too large for a double" in str(r.get("message")), f"{what} in params -> bad_json ({r})")
+    check(c.ask({"v": 1, "type": "run", "experiment": "a-big", "params": {"x1": 10**20, "x2": 1}}).get("type") == "rejected",
+          "a large integer a double holds is checked against the limits")
+    # campaign_id is checked without exclusive control too (section 4.1).
+    for campaign_id, what in (("", "an empty"), ("x" * 129, "a 129-character")):
+        check(code({"v": 1, "type": "hello", "campaign_id": campaign_id}) == "bad_message", f"hello with {what} campaign_id -> bad_message")
+    check(c.ask({"v": 1, "type": "hello", "campaign_id": "x" * 128}).get("type") == "welcome", "a 128-character campaign_id is welcome")
 
     # REQ-style envelope: an empty delimiter frame before the payload is echoed back.
     c.sock.send_multipart([b"", json.dumps({"v": 1, "type": "ping"}).encode()])
@@ -293,6 +327,8 @@ def test_validate_params() -> None:
                       ({"x1": 1, "cycles": 2, "solvent": "DCM"}, "categorical not among choices"),
                       ({"x1": 1, "cycles": 2, "solvent": 1}, "categorical of the wrong JSON type"),
                       ({"x1": float("nan"), "cycles": 2, "solvent": "THF"}, "NaN"),
+                      ({"x1": 10 ** 400, "cycles": 2, "solvent": "THF"}, "an integer no double holds"),
+                      ({"x1": 1, "cycles": -10 ** 400, "solvent": "THF"}, "a negative integer no double holds"),
                       ([1, 2, 3], "params not an object")):
         check(str(verdict(bad)).startswith("rejected: "), f"{what} -> {verdict(bad)!r}")
 
@@ -340,6 +376,14 @@ def test_discrete_inputs() -> None:
 
 def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
     print("result cache on disk (--cache)")
+    import labloop_driver as ld
+    info = ld.validate_describe({"driver": "d", "version": "1", "outputs": ["y"],
+                                 "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}]})
+    stamp = ld._cache_stamp(info, None)
+    check(ld._cache_stamp(dict(info, version="2", capacity=4), None) == stamp, "the cache stamp ignores version and capacity")
+    narrower = dict(info, inputs=[{"name": "x", "type": "continuous", "low": 0, "high": 0.5}])
+    check(ld._cache_stamp(narrower, None) != stamp, "... but not the limits")
+    check(ld._cache_stamp(info, {"function": "michalewicz"}) != stamp, "... nor results_depend_on")
     cache = os.path.join(tmp, "cache.jsonl")
     p1, e1, l1 = start_driver(tmp, "c1", "--cache", cache)
     check(wait_banner(p1, l1, e1), "driver C started with --cache")
@@ -359,9 +403,12 @@ def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
           "after a restart the cache still knows the params: other params -> conflict")
     with open(cache, encoding="utf-8") as f:
         lines = [json.loads(line) for line in f if line.strip()]
-    check(len(lines) == 1 and lines[0].get("params") == {"x1": 3.0, "x2": 4.0}
-          and {k: v for k, v in lines[0].items() if k != "params"} == res,
+    check(len(lines) == 2 and lines[1].get("params") == {"x1": 3.0, "x2": 4.0}
+          and {k: v for k, v in lines[1].items() if k != "params"} == res,
           "the cache file holds one line for c-0001: its result plus the params of its run")
+    stamp = lines[0].get("cache_of", {})
+    check(stamp.get("driver") == "labloop-example-branin" and len(stamp.get("welcome_sha256", "")) == 64,
+          f"... after a first line stamping what wrote it ({lines[0]})")
     p2.send_signal(signal.SIGTERM)
     check(p2.wait(5.0) == 0, "restarted driver C stopped")
     c.sock.close()
@@ -407,8 +454,35 @@ def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
     r = c.ask({"v": 1, "type": "run", "experiment": "n-0001", "params": {"x1": 1.5, "x2": 3}})
     check(r.get("type") == "rejected" and str(r.get("reason", "")).startswith("conflict"),
           "... and other params are a conflict")
+    # An earlier version's cache cannot say what wrote it: a line is answered only to a run whose
+    # params pass this instrument's limits (a cache of another function answered outside them).
+    r = c.ask({"v": 1, "type": "run", "experiment": "o-0001", "params": {"x1": -40.0, "x2": 1.0}})
+    check(r.get("type") == "rejected" and "outside limits" in str(r.get("reason")),
+          f"an old cache line is not answered to params outside the limits ({r})")
     p5.send_signal(signal.SIGTERM)
     check(p5.wait(5.0) == 0, "driver C stopped after the old cache file")
+    with open(l5, encoding="utf-8", errors="replace") as f:
+        check("has no stamp of what wrote it" in f.read(), "the driver logs that the old cache has no stamp")
+    with open(old_cache, encoding="utf-8") as f:
+        check("cache_of" not in f.read(), "an old cache file is left without a stamp (nothing is put before its lines)")
+
+    # A cache stamped by another driver, or by this one configured otherwise, is not this
+    # instrument's: the driver refuses to start, naming the file.
+    for name, stamp_line, who in (("c6", {"cache_of": {"driver": "labloop-sim", "welcome_sha256": "0" * 64}}, 'driver "labloop-sim"'),
+                                  ("c7", {"cache_of": {"driver": "labloop-example-branin", "welcome_sha256": "0" * 64}},
+                                   "labloop-example-branin with other inputs, outputs or options")):
+        foreign = os.path.join(tmp, f"{name}-cache.jsonl")
+        with open(foreign, "w", encoding="utf-8") as f:
+            f.write(json.dumps(stamp_line) + "\n" + json.dumps(dict(cpp, params={"x1": -4, "x2": 2})) + "\n")
+        p, _, lp = start_driver(tmp, name, "--cache", foreign)
+        try:
+            rc = p.wait(5.0)
+        except subprocess.TimeoutExpired:
+            rc = None
+        with open(lp, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        check(rc == 1 and f"result cache {foreign} was written by another configuration ({who})" in text
+              and "delete this one" in text, f"a cache stamped by {who} -> the driver refuses to start ({text.strip()!r})")
 
 
 def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
@@ -450,6 +524,9 @@ def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
 
     t = serving()
     a, b, old = Controller(ctx, endpoint), Controller(ctx, endpoint), Controller(ctx, endpoint)
+    r = b.ask(b'{"v":1,"type":"hello","campaign_id":"\\ud800"}')
+    check(r.get("type") == "error" and r.get("code") == "bad_json", f"a hello whose campaign_id has a lone surrogate -> bad_json ({r})")
+    check(not os.path.exists(cache + ".holder"), "... and it took nothing: no holder file was written")
     w = a.ask({"v": 1, "type": "hello", "campaign": "a", "campaign_id": "c-aaaa"})
     check(w.get("type") == "welcome" and w.get("holder", {}).get("campaign_id") == "c-aaaa", f"A holds it ({w.get('holder')})")
     r = b.ask({"v": 1, "type": "hello", "campaign": "b", "campaign_id": "c-bbbb"})
@@ -475,6 +552,161 @@ def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
     with open(cache + ".holder", encoding="utf-8") as f:
         lines = f.read().splitlines()
     check(len(lines) == 1 and "c-cccc" in lines[0] and "released" not in lines[0], f"holder file compacted ({lines})")
+    # A holder line no SDK can name in a busy message (written by a version that took such a
+    # campaign_id, or by hand) is skipped with a log line: the driver starts, the good line holds.
+    with open(cache + ".holder", "a", encoding="utf-8") as f:
+        f.write('{"campaign_id": "\\ud800", "key": "", "since": 1, "until": 9e99}\n')
+        f.write('{"campaign_id": "c-eeee", "key": "", "since": 1e300, "until": 1e300}\n')
+    t = serving()
+    c = Controller(ctx, endpoint)
+    check(c.ask({"v": 1, "type": "hello", "campaign_id": "c-cccc"}).get("holder", {}).get("campaign_id") == "c-cccc",
+          "unreadable holder lines are skipped: the last good holder resumes")
+    check(c.ask({"v": 1, "type": "hello", "campaign_id": "c-dddd"}).get("code") == "busy", "... and others are still refused")
+    stop.set()
+    t.join(5.0)
+
+    # The serve loop survives a reply it cannot encode (logged, not sent).
+    class FakeSocket:
+        def send_multipart(self, frames: list[bytes], flags: int = 0) -> None:
+            raise AssertionError("nothing unencodable may reach the socket")
+    try:
+        ld._Server._send(ld._Server.__new__(ld._Server), FakeSocket(), [b"peer"], {"v": 1, "type": "x\ud800"})
+        check(True, "an unencodable reply is logged and dropped, not raised")
+    except Exception as e:
+        check(False, f"an unencodable reply is logged and dropped, not raised ({e!r})")
+
+
+def curve_controller(ctx: zmq.Context, endpoint: str, server_public: bytes, keys: tuple[bytes, bytes],
+                     routing_id: bytes) -> Controller:
+    c = Controller.__new__(Controller)
+    c.sock = ctx.socket(zmq.DEALER)
+    c.sock.setsockopt(zmq.LINGER, 0)
+    c.sock.curve_serverkey = server_public
+    c.sock.curve_publickey, c.sock.curve_secretkey = keys
+    c.sock.setsockopt(zmq.ROUTING_ID, routing_id)
+    c.sock.connect(endpoint)
+    return c
+
+
+def test_curve_identity(tmp: str, ctx: zmq.Context) -> None:
+    """Section 12: the key is the one the connection authenticated with. A routing identity is the
+    client's choice, so another allowed controller reusing the holder's must get neither its hold,
+    nor its results, nor its experiments to abort."""
+    print("CURVE: claims and experiments belong to (routing identity, key)")
+    import labloop_driver as ld
+    keys_dir, allowed = os.path.join(tmp, "keys"), os.path.join(tmp, "allowed")
+    os.makedirs(keys_dir)
+    os.makedirs(allowed)
+    pairs = {name: zmq.curve_keypair() for name in ("driver", "ctl-a", "ctl-b")}
+    with open(os.path.join(keys_dir, "driver.key"), "w", encoding="ascii") as f:
+        f.write(f'public-key = "{pairs["driver"][0].decode()}"\nsecret-key = "{pairs["driver"][1].decode()}"\n')
+    os.chmod(os.path.join(keys_dir, "driver.key"), 0o600)
+    for name in ("ctl-a", "ctl-b"):
+        with open(os.path.join(allowed, f"{name}.pub"), "w", encoding="ascii") as f:
+            f.write(f'public-key = "{pairs[name][0].decode()}"\n')
+
+    class Slow(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "slow", "version": "1", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                    "outputs": ["y"], "capacity": 2}
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            stop.wait(1.0)
+            return {"y": params["x"]}
+
+    for exclusive in (True, False):
+        endpoint = f"ipc://{tmp}/curve-{exclusive}.ipc"
+        stop, bound = threading.Event(), threading.Event()
+        t = threading.Thread(target=ld.serve, args=(Slow(), endpoint),
+                             kwargs={"ready": lambda _: bound.set(), "install_signal_handlers": False, "stop_event": stop,
+                                     "key_path": os.path.join(keys_dir, "driver"), "allowed_keys": allowed, "exclusive": exclusive},
+                             daemon=True)
+        t.start()
+        check(bound.wait(5.0), f"CURVE driver serving (exclusive {exclusive})")
+        a = curve_controller(ctx, endpoint, pairs["driver"][0], pairs["ctl-a"], b"ctl-fixed")
+        if exclusive:
+            w = a.ask({"v": 1, "type": "hello", "campaign_id": "camp-a"})
+            check(w.get("holder", {}).get("campaign_id") == "camp-a", f"A holds the instrument ({w})")
+        check(a.ask({"v": 1, "type": "run", "experiment": "a1", "params": {"x": 0.25}}).get("type") == "accepted", "A's run a1 accepted")
+        a.sock.close()
+        time.sleep(0.3)  # the driver sees A's connection go, so B may take its routing identity
+        b = curve_controller(ctx, endpoint, pairs["driver"][0], pairs["ctl-b"], b"ctl-fixed")
+        r = b.ask({"v": 1, "type": "run", "experiment": "b1", "params": {"x": 0.5}})
+        if exclusive:
+            check(r.get("type") == "error" and r.get("code") == "busy", f"B, another key on A's routing identity, is refused busy ({r})")
+        else:
+            check(r.get("type") == "accepted", f"B's own run is served ({r})")
+        r = b.ask({"v": 1, "type": "abort", "experiment": "a1"})
+        check(r.get("type") == "error" and r.get("code") in ("busy", "unknown_experiment"), f"B cannot abort A's a1 ({r})")
+        got = [m for m in iter(lambda: b.recv(1.0 if exclusive else 2.0), None)]
+        check(all(m.get("experiment") != "a1" for m in got), f"B never receives A's result ({got})")
+        a = curve_controller(ctx, endpoint, pairs["driver"][0], pairs["ctl-a"], b"ctl-a-again")
+        if exclusive:
+            check(a.ask({"v": 1, "type": "hello", "campaign_id": "camp-a"}).get("holder", {}).get("campaign_id") == "camp-a",
+                  "A, reconnected, takes its instrument back")
+        r = a.ask({"v": 1, "type": "run", "experiment": "a1", "params": {"x": 0.25}})
+        check(r.get("type") == "result" and r.get("status") == "ok" and r.get("values") == {"y": 0.25},
+              f"A's matching run gets its kept result ({r})")
+        a.sock.close()
+        b.sock.close()
+        stop.set()
+        t.join(5.0)
+
+
+def test_peer_table(tmp: str, ctx: zmq.Context) -> None:
+    """Exclusive control remembers only accepted claims, and evicts the least recently heard
+    non-holder when full: a flood of hellos cannot make the driver forget its holder."""
+    print("exclusive control: the peer table")
+    import labloop_driver as ld
+
+    class Quick(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "quick", "version": "1", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                    "outputs": ["y"], "capacity": 1}
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            return {"y": params["x"]}
+
+    endpoint = f"ipc://{tmp}/peers.ipc"
+    stop, bound = threading.Event(), threading.Event()
+    t = threading.Thread(target=ld.serve, args=(Quick(), endpoint),
+                         kwargs={"ready": lambda _: bound.set(), "install_signal_handlers": False, "stop_event": stop,
+                                 "exclusive": True}, daemon=True)
+    t.start()
+    check(bound.wait(5.0), "exclusive driver serving")
+    a = Controller(ctx, endpoint)
+    check(a.ask({"v": 1, "type": "hello", "campaign_id": "camp-a"}).get("holder", {}).get("campaign_id") == "camp-a", "A holds it")
+    t0 = time.monotonic()
+    refused = 0
+    for i in range(ld.MAX_PEERS + 100):  # more connections than it remembers, each refused
+        other = Controller(ctx, endpoint)
+        hello = {"v": 1, "type": "hello", "campaign_id": "camp-b"} if i % 2 else {"v": 1, "type": "hello"}
+        refused += other.ask(hello).get("code") == "busy"
+        other.sock.close()
+    check(refused == ld.MAX_PEERS + 100, f"{refused} hellos from other connections refused busy ({time.monotonic() - t0:.1f} s)")
+    check(run_kind(a, "a-1") == "accepted", "the holder is still known after the flood: its run is accepted")
+
+    # Full of accepted claims: the least recently heard one not holding the instrument goes first,
+    # even when a holder's connection was heard less recently.
+    old_max, ld.MAX_PEERS = ld.MAX_PEERS, 3
+    try:
+        def hello(c: Controller, campaign: str) -> str:
+            return str(c.ask({"v": 1, "type": "hello", "campaign_id": campaign}).get("type"))
+
+        def release(c: Controller, campaign: str) -> str:
+            return str(c.ask({"v": 1, "type": "release", "campaign_id": campaign}).get("type"))
+
+        a2, a3, p1 = Controller(ctx, endpoint), Controller(ctx, endpoint), Controller(ctx, endpoint)
+        check(hello(a2, "camp-a") == "welcome" and release(a, "camp-a") == "released", "A's second connection, then A releases")
+        check(hello(p1, "camp-p1") == "welcome" and release(p1, "camp-p1") == "released", "P1 takes it and releases it")
+        check(hello(a, "camp-a") == "welcome", "A takes it again: the table is full (A's second, P1, A's first)")
+        check(hello(a3, "camp-a") == "welcome", "A's third connection says hello")
+        check(run_kind(a2, "a-2") == "accepted", "A's second connection, heard least recently, is still remembered: P1 was forgotten")
+        check(run_kind(a, "a-3") == "accepted" and run_kind(a3, "a-4") == "accepted", "... and so are A's others")
+    finally:
+        ld.MAX_PEERS = old_max
+    stop.set()
+    t.join(5.0)
 
 
 def run_kind(c: Controller, exp: str) -> str:
@@ -527,6 +759,8 @@ def main() -> int:
             check(rc == 0, f"driver {name} exits 0 after a signal (rc={rc})")
         test_persistent_cache(tmp, ctx)
         test_exclusive(tmp, ctx)
+        test_curve_identity(tmp, ctx)
+        test_peer_table(tmp, ctx)
     except Exception as e:  # an exception is a failed check, not a hang
         import traceback
         traceback.print_exc()
@@ -539,7 +773,7 @@ def main() -> int:
                 p.wait()
         ctx.destroy(linger=0)
         if failures:
-            for name in ("a", "b", "c1", "c2", "c3", "c4", "c5"):
+            for name in ("a", "b", "c1", "c2", "c3", "c4", "c5", "c6", "c7"):
                 path = os.path.join(tmp, f"{name}.log")
                 if os.path.exists(path):
                     print(f"--- driver {name} stderr ---\n" + open(path, errors="replace").read())

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <list>
 #include <memory>
 #include <optional>
 #include <random>
@@ -23,6 +24,7 @@
 #include "labloop/wire/lease.hpp"
 #include "labloop/wire/protocol.hpp"
 #include "curve.hpp"
+#include "sha256.hpp"
 
 namespace labloop {
 
@@ -64,19 +66,43 @@ class SignalGuard {
   struct sigaction old_term_ {};
 };
 
+// Who ran an experiment: the ROUTER identity its `run` came from and the controller key that
+// connection authenticated with ("" on plaintext). The identity alone is the client's choice, so
+// another controller could pick it (protocol §12).
+struct Owner {
+  std::string identity;
+  std::string key;
+  bool operator==(const Owner&) const = default;
+};
+
 // A finished experiment as the cache keeps it. `params` are those of the run that produced the
 // result, so a repeated `run` is answered only when it asks for the same experiment (protocol
-// §5); a line written before params were kept has none and is answered by id alone.
+// §5); a line written before params were kept has none and is answered by id alone, to a run
+// whose params pass this instrument's limits.
 struct FinishedExperiment {
   std::string payload;                 // the encoded `result`, re-sent verbatim
   std::optional<json> params;          // nullopt: an old cache line without params
-  std::optional<std::string> owner;    // routing identity of the latest matching `run`, if any yet
+  std::optional<Owner> owner;          // the sender of the latest matching `run`, if any yet
 };
 
-// The result cache on disk: JSON lines, each a final `result` message plus a "params" member
-// holding the params of its run, the last line for an id winning (the Python SDK's format). Lines
-// without "params" (written by older SDKs) still load. Each append is fsynced before the caller
-// sends the result, so a sent result is never lost to a crash.
+// The first line of a result cache this version writes: what wrote it (protocol §5). Cached
+// results are answered by id and params alone, so a cache kept from another function, other
+// limits or other options would answer as if this instrument had measured them. The digest covers
+// what decides a result besides its params: the driver's name, its inputs and outputs as its
+// welcome declares them, and ServeOptions::results_depend_on; not its version or capacity, so an
+// update that measures the same keeps its cache.
+json cache_stamp(const InstrumentInfo& info, const json& results_depend_on) {
+  const json welcome = protocol::to_json(protocol::Welcome::of(info));
+  const json decisive{{"driver", info.driver}, {"inputs", welcome["inputs"]}, {"outputs", welcome["outputs"]},
+                      {"results_depend_on", results_depend_on}};
+  return json{{"cache_of", {{"driver", info.driver}, {"welcome_sha256", detail::sha256_hex(dump(decisive))}}}};
+}
+
+// The result cache on disk: a stamp line (cache_stamp), then JSON lines, each a final `result`
+// message plus a "params" member holding the params of its run, the last line for an id winning
+// (the Python SDK's format). Files of earlier versions, without a stamp or without "params", still
+// load. Each append is fsynced before the caller sends the result, so a sent result is never lost
+// to a crash.
 class CacheFile {
  public:
   // Opens (creating if needed) `path`; throws Error naming the path and the OS reason.
@@ -85,10 +111,13 @@ class CacheFile {
   // Every result in the file by id. A driver must keep serving whatever the file holds, so bad
   // lines are skipped and reported through `log`, never thrown. A torn last line (a crash
   // mid-write) is terminated with a newline, so the next append starts a line of its own instead
-  // of being glued to the fragment and lost with it on the next load.
-  std::map<std::string, FinishedExperiment> load(const std::function<void(const std::string&)>& log) {
+  // of being glued to the fragment and lost with it on the next load. A new file gets `stamp` as
+  // its first line; a file stamped otherwise is refused (Error), as its results are another
+  // configuration's.
+  std::map<std::string, FinishedExperiment> load(const json& stamp, const std::function<void(const std::string&)>& log) {
     const std::string text = file_.read_all();
     std::map<std::string, FinishedExperiment> results;
+    bool stamped = false;
     std::size_t start = 0;
     for (int line_number = 1; start < text.size(); ++line_number) {
       std::size_t end = text.find('\n', start);
@@ -97,6 +126,15 @@ class CacheFile {
       const std::string_view line(text.data() + start, end - start);
       start = end + 1;
       if (line.empty()) continue;
+      // A stamp is short; a long first line is a result, parsed (with its depth check) below.
+      if (line_number == 1 && !torn && line.size() < 4096 && line.find("\"cache_of\"") != std::string_view::npos) {
+        const json first = json::parse(line, nullptr, false);
+        if (first.is_object() && first.contains("cache_of")) {
+          check_stamp(first, stamp);
+          stamped = true;
+          continue;
+        }
+      }
       try {
         const protocol::Message m = protocol::decode(line);
         const auto* result = std::get_if<protocol::Result>(&m);
@@ -116,6 +154,11 @@ class CacheFile {
       }
     }
     if (!text.empty() && text.back() != '\n') file_.append("\n");
+    if (text.empty()) file_.append(dump(stamp) + "\n");
+    else if (!stamped)
+      log(fmt::format("result cache {} has no stamp of what wrote it (an earlier version's): its results are answered only to runs "
+                      "within this instrument's limits",
+                      file_.path()));
     return results;
   }
 
@@ -128,6 +171,21 @@ class CacheFile {
   }
 
  private:
+  void check_stamp(const json& found, const json& expected) const {
+    const json& of = found["cache_of"];
+    const json& want = expected["cache_of"];
+    auto member = [](const json& object, const char* name) {
+      return object.is_object() && object.contains(name) && object[name].is_string() ? object[name].get<std::string>() : std::string();
+    };
+    if (member(of, "driver") == member(want, "driver") && member(of, "welcome_sha256") == member(want, "welcome_sha256")) return;
+    const std::string writer = member(of, "driver") == member(want, "driver")
+                                   ? fmt::format("{} with other inputs, outputs or options", member(want, "driver"))
+                                   : fmt::format("driver \"{}\"", member(of, "driver"));
+    throw Error(fmt::format("result cache {} was written by another configuration ({}): its results are not this instrument's. "
+                            "Use another cache file (--cache), or delete this one if its results are no longer needed",
+                            file_.path(), writer));
+  }
+
   AppendFile file_;
 };
 
@@ -206,7 +264,10 @@ double now_unix() {
 }
 
 struct RunningExperiment {
-  Envelope route;          // the owner: the latest sender of a matching run; the result goes here
+  // The owner: the latest sender of a matching run, and its key; the result goes here. Empty once
+  // its identity speaks with another key: the result is then kept for a matching run.
+  Envelope route;
+  std::string key;
   json params;             // as received, compared with those of a repeated run
   protocol::Accepted accepted;  // re-sent as it was for a repeated run
   bool aborted = false;
@@ -224,7 +285,7 @@ class Server {
     // Before binding: a driver that cannot keep its results should fail before anyone connects.
     if (!options_.cache_path.empty()) {
       cache_file_ = std::make_unique<CacheFile>(options_.cache_path);
-      cache_ = cache_file_->load(options_.log);
+      cache_ = cache_file_->load(cache_stamp(info_, options_.results_depend_on), options_.log);
       options_.log(fmt::format("loaded {} cached result(s) from {}", cache_.size(), options_.cache_path));
     }
     if (options_.exclusive) set_up_lease();
@@ -357,8 +418,10 @@ class Server {
     Envelope route;
     for (size_t i = 0; i + 1 < frames.size(); ++i) route.push_back(frames[i].to_string());
     const std::string_view payload(static_cast<const char*>(frames.back().data()), frames.back().size());
+    const std::string key = authenticated_key(frames.back());
+    notice_key(route, key);
     try {
-      dispatch(route, protocol::decode(payload), authenticated_key(frames.back()));
+      dispatch(route, protocol::decode(payload), key);
     } catch (const ProtocolError& e) {
       options_.log(fmt::format("rejected a malformed message ({}): {}", e.code(), e.what()));
       send(route, protocol::Error{e.code(), e.what()});
@@ -368,21 +431,34 @@ class Server {
     }
   }
 
+  // A routing identity is the client's choice, the key is what its connection authenticated with:
+  // once an identity speaks with another key it is another controller, and the experiments the
+  // previous one runs must not send it their results (protocol §12).
+  void notice_key(const Envelope& route, const std::string& key) {
+    for (auto& [id, experiment] : running_) {
+      if (experiment->route.empty() || identity(experiment->route) != identity(route) || experiment->key == key) continue;
+      options_.log(fmt::format("experiment {}: its routing identity now speaks with another controller key ({}, not {}); its result is "
+                               "kept for a matching run",
+                               id, key.empty() ? "none" : key, experiment->key.empty() ? "none" : experiment->key));
+      experiment->route.clear();
+    }
+  }
+
   // `key`: the controller key the peer's connection authenticated with ("" on plaintext).
   void dispatch(const Envelope& route, const protocol::Message& m, const std::string& key) {
     if (const auto* hello = std::get_if<protocol::Hello>(&m)) return handle_hello(route, *hello, key);
     if (const auto* release = std::get_if<protocol::Release>(&m)) return handle_release(route, *release, key);
     if (std::holds_alternative<protocol::Ping>(m)) {
-      if (lease_) lease_admits(route);  // the holder's heartbeat renews its lease; anyone may ping
+      if (lease_) lease_admits(route, key);  // the holder's heartbeat renews its lease; anyone may ping
       return send(route, protocol::Pong{order_, {}});
     }
     if (const auto* run = std::get_if<protocol::Run>(&m)) {
-      if (!lease_admits(route)) return refuse_busy(route, "run", run->experiment);
-      return handle_run(route, *run);
+      if (!lease_admits(route, key)) return refuse_busy(route, "run", run->experiment);
+      return handle_run(route, *run, key);
     }
     if (const auto* abort = std::get_if<protocol::Abort>(&m)) {
-      if (!lease_admits(route)) return refuse_busy(route, "abort", abort->experiment);
-      return handle_abort(route, abort->experiment);
+      if (!lease_admits(route, key)) return refuse_busy(route, "abort", abort->experiment);
+      return handle_abort(route, abort->experiment, key);
     }
     if (const auto* error = std::get_if<protocol::Error>(&m))
       return options_.log(fmt::format("controller reported error {}: {}", error->code, error->message));
@@ -416,15 +492,27 @@ class Server {
     lease_->saved();
   }
 
-  // What a peer claimed in its last hello; nullopt for no hello or one without a campaign id.
-  std::optional<LeaseClaim> claim_of(const Envelope& route) const {
+  // What a peer claimed in its last accepted hello, if made with the key of the message at hand
+  // (`key`); nullopt for no hello, one without a campaign id, or a refused one. Another controller
+  // reusing the routing identity has said no hello of its own: the stale claim is dropped.
+  std::optional<LeaseClaim> claim_of(const Envelope& route, const std::string& key) {
     const auto it = peers_.find(identity(route));
-    return it == peers_.end() ? std::nullopt : it->second;
+    if (it == peers_.end()) return std::nullopt;
+    if (it->second.claim.key != key) {
+      options_.log(fmt::format("a controller with key {} uses the routing identity of campaign {}'s controller (key {}): treated as one "
+                               "that said no hello",
+                               key.empty() ? "none" : key, it->second.claim.campaign_id,
+                               it->second.claim.key.empty() ? "none" : it->second.claim.key));
+      forget_peer(identity(route));
+      return std::nullopt;
+    }
+    peer_recency_.splice(peer_recency_.begin(), peer_recency_, it->second.recency);
+    return it->second.claim;
   }
 
-  bool lease_admits(const Envelope& route) {
+  bool lease_admits(const Envelope& route, const std::string& key) {
     if (!lease_) return true;
-    const bool admitted = lease_->admit(claim_of(route), now_unix());
+    const bool admitted = lease_->admit(claim_of(route, key), now_unix());
     save_lease();
     return admitted;
   }
@@ -437,23 +525,24 @@ class Server {
 
   void handle_hello(const Envelope& route, const protocol::Hello& m, const std::string& key) {
     if (!lease_) return send(route, welcome_);
-    std::optional<LeaseClaim> claim;
-    if (m.campaign_id) claim = LeaseClaim{*m.campaign_id, key};
-    remember_peer(route, claim);
+    // This hello replaces whatever the peer claimed before, and only an accepted claim is kept.
+    forget_peer(identity(route));
     const double now = now_unix();
-    if (!claim) {  // an old controller: served while the instrument is free, never holds it
+    if (!m.campaign_id) {  // an old controller: served while the instrument is free, never holds it
       if (!lease_->admit(std::nullopt, now)) return refuse_busy(route, "hello", std::nullopt);
       return send(route, welcome_);
     }
-    const HolderLease::Take take = lease_->take(*claim, now);
+    const LeaseClaim claim{*m.campaign_id, key};
+    const HolderLease::Take take = lease_->take(claim, now);
     save_lease();
     if (take == HolderLease::Take::refused) return refuse_busy(route, "hello", std::nullopt);
+    remember_peer(route, claim, now);
     const LeaseHolder holder = *lease_->holder(now);
     if (take == HolderLease::Take::taken)
-      options_.log(fmt::format("campaign {}{} holds this instrument until {} (renewed by its messages)", claim->campaign_id,
+      options_.log(fmt::format("campaign {}{} holds this instrument until {} (renewed by its messages)", claim.campaign_id,
                                key.empty() ? "" : fmt::format(" (controller {})", key), utc_iso8601(holder.until)));
     else
-      options_.log(fmt::format("campaign {} took its instrument back", claim->campaign_id));
+      options_.log(fmt::format("campaign {} took its instrument back", claim.campaign_id));
     protocol::Welcome welcome = protocol::Welcome::of(info_);
     welcome.holder = protocol::Holder{holder.claim.campaign_id, utc_iso8601(holder.since), utc_iso8601(holder.until),
                                       key.empty() ? std::nullopt : std::optional<std::string>(key)};
@@ -470,19 +559,36 @@ class Server {
   }
 
   // Peers are ROUTER identities, one per connection; a controller that reconnects says hello
-  // again. Bounded: a peer forgotten here is asked for a hello again through `busy`.
-  void remember_peer(const Envelope& route, const std::optional<LeaseClaim>& claim) {
-    if (peers_.size() >= kMaxPeers && !peers_.count(identity(route))) peers_.clear();
-    peers_[identity(route)] = claim;
+  // again. Only accepted claims are kept, so a flood of refused or claimless hellos adds nothing.
+  // Bounded: when full, the least recently heard peer not holding the instrument is forgotten
+  // (it is asked for a hello again through `busy`); the holder's only when no other is left.
+  void remember_peer(const Envelope& route, const LeaseClaim& claim, double now) {
+    if (peers_.size() >= kMaxPeers) {
+      const auto holder = lease_->holder(now);
+      std::string victim = peer_recency_.back();
+      for (auto it = peer_recency_.rbegin(); it != peer_recency_.rend(); ++it)
+        if (!holder || peers_.at(*it).claim != holder->claim) {
+          victim = *it;
+          break;
+        }
+      forget_peer(victim);
+    }
+    peer_recency_.push_front(identity(route));
+    peers_[identity(route)] = RememberedPeer{claim, peer_recency_.begin()};
+  }
+  void forget_peer(const std::string& peer) {
+    const auto it = peers_.find(peer);
+    if (it == peers_.end()) return;
+    peer_recency_.erase(it->second.recency);
+    peers_.erase(it);
   }
 
   // The peer behind an envelope: its ROUTER identity (the first frame), whatever delimiter follows.
   static const std::string& identity(const Envelope& route) { return route.front(); }
 
-  // A repeated `run` is answered from state only when it asks for the same experiment: the same
-  // id *and* the same params, compared as JSON values (an absent "params" never matches). Another
-  // campaign reusing the id, or a stray client, gets `rejected` "conflict…" and nothing else.
-  // Stored params are always objects, so a run without params (null) never matches.
+  // A repeated `run` (its params already within the limits) is answered from state only when it
+  // asks for the same experiment: the same id *and* the same params, compared as JSON values.
+  // Another campaign reusing the id, or a stray client, gets `rejected` "conflict…" and nothing else.
   static bool same_params(const protocol::Run& m, const json& stored) { return !m.params.is_null() && m.params == stored; }
   void reject_conflict(const Envelope& route, const protocol::Run& m, const char* state, const json& stored) {
     const std::string& id = m.experiment;
@@ -491,24 +597,28 @@ class Server {
     send(route, protocol::Rejected{id, fmt::format("conflict: experiment {} {} with other parameters", id, state)});
   }
 
-  void handle_run(const Envelope& route, const protocol::Run& m) {
+  void handle_run(const Envelope& route, const protocol::Run& m, const std::string& key) {
     const std::string& id = m.experiment;
-    if (auto cached = cache_.find(id); cached != cache_.end()) {
-      FinishedExperiment& finished = cached->second;
-      if (finished.params && !same_params(m, *finished.params)) return reject_conflict(route, m, "already ran", *finished.params);
-      finished.owner = identity(route);
-      return send(route, finished.payload);
-    }
-    if (auto it = running_.find(id); it != running_.end()) {
-      if (!same_params(m, it->second->params)) return reject_conflict(route, m, "is running", it->second->params);
-      it->second->route = route;
-      return send(route, it->second->accepted);
-    }
+    // Before the cache and the running experiments are asked: an answer from them is this
+    // instrument's only for params it would run now (a cache of an earlier version, written under
+    // other limits, must not answer outside them).
     if (!m.params.is_object()) return send(route, protocol::Error{"bad_message", "run: \"params\" must be an object", id});
     const Params& params = m.params;
     if (std::string problem = check_params(info_.inputs, params); !problem.empty()) {
       options_.log(fmt::format("rejected {}: {}", id, problem));
       return send(route, protocol::Rejected{id, problem});
+    }
+    if (auto cached = cache_.find(id); cached != cache_.end()) {
+      FinishedExperiment& finished = cached->second;
+      if (finished.params && !same_params(m, *finished.params)) return reject_conflict(route, m, "already ran", *finished.params);
+      finished.owner = Owner{identity(route), key};
+      return send(route, finished.payload);
+    }
+    if (auto it = running_.find(id); it != running_.end()) {
+      if (!same_params(m, it->second->params)) return reject_conflict(route, m, "is running", it->second->params);
+      it->second->route = route;
+      it->second->key = key;
+      return send(route, it->second->accepted);
     }
     if (static_cast<int>(running_.size()) >= info_.capacity)
       return send(route, protocol::Rejected{id, fmt::format("busy: {}/{} experiments running", running_.size(), info_.capacity)});
@@ -516,6 +626,7 @@ class Server {
     const RunEstimate estimate = driver_.estimate(params);
     auto experiment = std::make_unique<RunningExperiment>();
     experiment->route = route;
+    experiment->key = key;
     experiment->params = params;
     experiment->accepted = protocol::Accepted::of(id, estimate.expected_s, estimate.max_s);
     // Accepted goes out before the worker starts, so it always precedes the result.
@@ -525,21 +636,22 @@ class Server {
     running_.emplace(id, std::move(experiment));
   }
 
-  // Only the owner of an experiment (the latest sender of a matching `run`) may abort it or be
-  // re-sent its result through `abort`; to anyone else the experiment does not exist.
-  void handle_abort(const Envelope& route, const std::string& id) {
+  // Only the owner of an experiment (the latest sender of a matching `run`, with its key) may
+  // abort it or be re-sent its result through `abort`; to anyone else the experiment does not exist.
+  void handle_abort(const Envelope& route, const std::string& id, const std::string& key) {
     auto not_theirs = [&] {
       options_.log(fmt::format("ignored an abort of {} from a peer that did not run it", id));
       send(route, protocol::Error{"unknown_experiment", fmt::format("no experiment {} was run by this peer", id), id});
     };
     if (auto cached = cache_.find(id); cached != cache_.end()) {
-      if (cached->second.owner != identity(route)) return not_theirs();
+      if (cached->second.owner != Owner{identity(route), key}) return not_theirs();
       return send(route, cached->second.payload);
     }
     auto it = running_.find(id);
     if (it == running_.end())
       return send(route, protocol::Error{"unknown_experiment", fmt::format("no experiment {} is running or finished", id), id});
-    if (identity(it->second->route) != identity(route)) return not_theirs();
+    const RunningExperiment& experiment = *it->second;
+    if (experiment.route.empty() || Owner{identity(experiment.route), experiment.key} != Owner{identity(route), key}) return not_theirs();
     it->second->route = route;
     if (!it->second->aborted) {
       it->second->aborted = true;
@@ -592,7 +704,7 @@ class Server {
     }
     const std::string payload = protocol::encode(result);
     if (!shutting_down_) remember(id, result, payload, *it->second);
-    send(it->second->route, payload);
+    if (!it->second->route.empty()) send(it->second->route, payload);
     options_.log(fmt::format("{} finished: {}", id, result.status == protocol::ResultStatus::ok ? result.values.dump() : result.error));
     running_.erase(it);  // joins the worker, which has finished after its send
     order_.erase(std::find(order_.begin(), order_.end(), id));
@@ -601,7 +713,9 @@ class Server {
   // Caches a final result, on disk first when there is a cache file: once the controller has
   // seen a result, a restarted driver must still have it.
   void remember(const std::string& id, const protocol::Result& result, const std::string& payload, const RunningExperiment& experiment) {
-    cache_[id] = FinishedExperiment{payload, experiment.params, identity(experiment.route)};
+    const std::optional<Owner> owner =
+        experiment.route.empty() ? std::nullopt : std::optional<Owner>(Owner{identity(experiment.route), experiment.key});
+    cache_[id] = FinishedExperiment{payload, experiment.params, owner};
     if (cache_file_) {
       try {
         cache_file_->append(result, experiment.params);
@@ -660,7 +774,12 @@ class Server {
   std::optional<HolderLease> lease_;            // nullopt unless ServeOptions::exclusive
   std::unique_ptr<HolderFile> holder_file_;     // null without cache_path
   static constexpr std::size_t kMaxPeers = 4096;
-  std::map<std::string, std::optional<LeaseClaim>> peers_;  // ROUTER identity → its hello's claim
+  struct RememberedPeer {
+    LeaseClaim claim;
+    std::list<std::string>::iterator recency;  // its place in peer_recency_
+  };
+  std::map<std::string, RememberedPeer> peers_;  // ROUTER identity → its accepted hello's claim
+  std::list<std::string> peer_recency_;          // identities in peers_, the most recently heard first
 };
 
 }  // namespace

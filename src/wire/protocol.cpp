@@ -68,8 +68,8 @@ void check_fields(const json& m) {
   } else if (type == "release" || type == "released") {
     require_campaign_id(m);
   } else if (type == "run") {
-    // "params" is checked by the driver after its cache lookup (spec §4.2: a repeated run of a
-    // known id is answered from the cache whatever its params).
+    // "params" is the driver's to check against its inputs (spec §4.2 steps 2-3), before its
+    // cache is asked.
     require_experiment(m);
   } else if (type == "abort") {
     require_experiment(m);

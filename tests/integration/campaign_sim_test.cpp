@@ -234,7 +234,7 @@ TEST_CASE("Campaign: the C++ example driver from the docs runs a mixed integer a
   CHECK(events_of(dir / "out", "result").size() == 8);
   // Its second argument is the result cache of docs/writing-a-driver.md: every result is on disk.
   const std::string cache = test::read_file(dir / "oven-cache.jsonl");
-  CHECK(std::count(cache.begin(), cache.end(), '\n') == 8);
+  CHECK(std::count(cache.begin(), cache.end(), '\n') == 1 + 8);  // its stamp, then one line per result
 }
 
 TEST_CASE("Campaign: a dtlz2 simulator with its own option objectives 3 records all three outputs and optimizes f2", "[campaign][multi]") {

@@ -252,8 +252,7 @@ TEST_CASE("A repeated run of a finished experiment with other params is rejected
   REQUIRE(first);
   REQUIRE(json::parse(*first)["status"] == "ok");
 
-  for (const json& other : {branin_params(5.0, 5.0), json{{"x1", 1.0}}, json{{"x1", 1.0}, {"x2", 2.0}, {"x3", 0.0}},
-                            json{{"x1", 1.0}, {"x2", "2"}}}) {
+  for (const json& other : {branin_params(5.0, 5.0), branin_params(1.0, 2.5)}) {
     INFO("params " << other.dump());
     const json reply = client.request(run_message("q-0003", other));
     REQUIRE(reply["type"] == "rejected");
@@ -261,8 +260,17 @@ TEST_CASE("A repeated run of a finished experiment with other params is rejected
     CHECK_THAT(reply["reason"].get<std::string>(), Catch::StartsWith("conflict"));
     CHECK_THAT(reply["reason"].get<std::string>(), Catch::Contains("q-0003"));
   }
+  // Params that break the limits are refused for that, before the cache is asked, as they would
+  // be without one.
+  for (const json& invalid : {json{{"x1", 1.0}}, json{{"x1", 1.0}, {"x2", 2.0}, {"x3", 0.0}}, json{{"x1", 1.0}, {"x2", "2"}},
+                              branin_params(1.0, 20.0)}) {
+    INFO("params " << invalid.dump());
+    const json reply = client.request(run_message("q-0003", invalid));
+    REQUIRE(reply["type"] == "rejected");
+    CHECK_THAT(reply["reason"].get<std::string>(), !Catch::StartsWith("conflict"));
+  }
   client.send_raw(R"({"v":1,"type":"run","experiment":"q-0003"})");  // no params at all
-  CHECK_THAT(client.receive()["reason"].get<std::string>(), Catch::StartsWith("conflict"));
+  CHECK(client.receive()["code"] == "bad_message");
   // Nothing ran and nothing else was sent; the cache is unchanged; the driver logged the conflicts.
   CHECK(expect_next_is_pong(client)["running"].empty());
   CHECK(sim.cache_lines("q-0003").size() == 1);
@@ -364,6 +372,70 @@ TEST_CASE("A cache file without params (an older driver's) still loads and is an
   CHECK_THAT(client.request(run_message("new-1", branin_params(1.5, 3.0)))["reason"].get<std::string>(), Catch::StartsWith("conflict"));
   CHECK(expect_next_is_pong(client)["running"].empty());
   CHECK_THAT(sim.log(), Catch::Contains("loaded 2 cached result(s)"));
+  CHECK_THAT(sim.log(), Catch::Contains("has no stamp of what wrote it"));
+}
+
+TEST_CASE("An unstamped cache line is never answered to params outside the current limits", "[driver][sim][cache]") {
+  // What an earlier version's cache of another function holds: michalewicz keeps x1 in [0, pi],
+  // a Branin cache had a result for x1 = -4. Its lines cannot say what wrote them.
+  const std::string foreign_line =
+      R"({"v":1,"type":"result","experiment":"k1","status":"ok","values":{"y":158.3},"params":{"x1":-4,"x2":2}})";
+  const std::string old_line = R"({"v":1,"type":"result","experiment":"k2","status":"ok","values":{"y":7.5}})";
+  Simulator sim(1, 0.0, foreign_line + "\n" + old_line + "\n");
+  Client client(sim.endpoint());
+  // Branin's limits hold x1 = -4 (x1 in [-5, 10]), so x1 = -40 plays the point outside them.
+  const json out_of_limits = client.request(run_message("k1", json{{"x1", -40}, {"x2", 2}}), 5000ms);
+  CHECK(out_of_limits["type"] == "rejected");
+  CHECK_THAT(out_of_limits["reason"].get<std::string>(), Catch::Contains("x1"));
+  // A line without params, answered by id alone, still only to a run within the limits.
+  const json by_id = client.request(run_message("k2", branin_params(11.0, 2.0)));
+  CHECK(by_id["type"] == "rejected");
+  CHECK_THAT(by_id["reason"].get<std::string>(), Catch::Contains("x1"));
+  CHECK(client.request(run_message("k2", branin_params(1.0, 2.0)))["values"]["y"] == 7.5);
+  CHECK(expect_next_is_pong(client)["running"].empty());
+}
+
+TEST_CASE("labloop-sim stamps a new cache and refuses one stamped by another function", "[driver][sim][cache]") {
+  labloop::test::TempDir dir;
+  const std::string cache = (dir / "cache.jsonl").string();
+  auto start = [&](const std::string& function, const std::string& name, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{LABLOOP_SIM_PATH, "--function", function, "--endpoint", dir.ipc(name), "--cache", cache};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return labloop::ChildProcess(argv, dir / (name + ".log"));
+  };
+  {
+    labloop::ChildProcess branin = start("branin", "first");
+    Client client(dir.ipc("first"));
+    REQUIRE(client.request(run_message("k1", branin_params(-4.0, 2.0)), 5000ms)["type"] == "accepted");
+    REQUIRE(client.receive()["status"] == "ok");
+  }
+  std::istringstream lines(labloop::test::read_file(cache));
+  std::string first;
+  std::getline(lines, first);
+  const json stamp = json::parse(first);
+  CHECK(stamp["cache_of"]["driver"] == "labloop-sim");
+  CHECK(stamp["cache_of"]["welcome_sha256"].get<std::string>().size() == 64);
+
+  // Another function (other limits), or the same function with other noise: refused at start,
+  // naming the file, before anyone can be answered from it.
+  struct Other {
+    std::string function;
+    std::vector<std::string> flags;
+  };
+  for (const Other& other : {Other{"michalewicz", {}}, Other{"branin", {"--noise", "0.5"}}}) {
+    INFO(other.function << " " << (other.flags.empty() ? "" : other.flags[0]));
+    labloop::ChildProcess refused = start(other.function, "other", other.flags);
+    CHECK(refused.wait_for(10000ms) == 1);
+    const std::string log = labloop::test::read_file(dir / "other.log");
+    CHECK_THAT(log, Catch::Contains("result cache " + cache + " was written by another configuration (labloop-sim with other inputs, outputs or options)"));
+    CHECK_THAT(log, Catch::Contains("delete this one"));
+  }
+  // The same configuration resumes on it: delay and seed change no value.
+  labloop::ChildProcess again = start("branin", "again", {"--delay", "0.1", "--seed", "7"});
+  Client client(dir.ipc("again"));
+  const json cached = client.request(run_message("k1", branin_params(-4.0, 2.0)), 5000ms);
+  CHECK(cached["type"] == "result");
+  CHECK(cached["values"]["y"].get<double>() == Approx(158.30685601).margin(1e-6));
 }
 
 TEST_CASE("labloop-sim rejects bad params naming the parameter", "[driver][sim]") {
@@ -497,7 +569,7 @@ TEST_CASE("labloop-sim answers malformed messages with the matching error and ke
   expect_error(std::string(labloop::protocol::kMaxMessageBytes + 10, ' '), "too_large");
   expect_error("\xff\xfe garbage", "bad_json");  // invalid UTF-8: answered, not a crash
 
-  // A run without params: bad_message naming the experiment (spec 4.2 step 4).
+  // A run without params: bad_message naming the experiment (spec 4.2 step 2).
   client.send_raw(R"({"v":1,"type":"run","experiment":"no-params"})");
   const json no_params = client.receive();
   CHECK(no_params["type"] == "error");

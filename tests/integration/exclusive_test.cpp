@@ -70,9 +70,11 @@ std::vector<std::string> exclusive_kinds(const fs::path& journal) {
 // plaintext one.
 class OldController {
  public:
-  OldController(zmq::context_t& context, const std::string& endpoint, const KeyPair* mine = nullptr, const PublicKey* server = nullptr)
+  OldController(zmq::context_t& context, const std::string& endpoint, const KeyPair* mine = nullptr, const PublicKey* server = nullptr,
+                const std::string& routing_id = "")
       : socket_(context, zmq::socket_type::dealer) {
     socket_.set(zmq::sockopt::linger, 0);
+    if (!routing_id.empty()) socket_.set(zmq::sockopt::routing_id, routing_id);
     if (mine && server) {
       zmq_setsockopt(socket_.handle(), ZMQ_CURVE_SERVERKEY, server->curve.data(), 32);
       zmq_setsockopt(socket_.handle(), ZMQ_CURVE_PUBLICKEY, mine->public_key.curve.data(), 32);
@@ -84,9 +86,9 @@ class OldController {
     socket_.send(zmq::buffer(protocol::encode(message)), zmq::send_flags::none);
     return receive();
   }
-  json receive() {
+  json receive(std::chrono::milliseconds timeout = 5000ms) {
     zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
-    zmq::poll(&item, 1, 5000ms);
+    zmq::poll(&item, 1, timeout);
     zmq::message_t reply;
     if (!(item.revents & ZMQ_POLLIN) || !socket_.recv(reply)) return json{{"type", "<timeout>"}};
     return json::parse(reply.to_string());
@@ -112,6 +114,25 @@ class ExclusiveEcho final : public Driver {
     return {{"y", params["x"].get<double>()}};
   }
   std::atomic<int> runs{0};
+};
+
+// x in [0, 1] → y = x after `delay`, or until stopped.
+class SlowExclusiveEcho final : public Driver {
+ public:
+  InstrumentInfo describe() const override {
+    InstrumentInfo info;
+    info.driver = "slow-echo";
+    info.version = "1";
+    info.inputs = {Parameter{.name = "x", .low = 0, .high = 1}};
+    info.outputs = {"y"};
+    info.capacity = 2;
+    return info;
+  }
+  Values run(const Params& params, std::stop_token stop) override {
+    const auto until = std::chrono::steady_clock::now() + 1s;
+    while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+    return {{"y", params["x"].get<double>()}};
+  }
 };
 
 // serve() in-process until the object goes away.
@@ -300,4 +321,76 @@ TEST_CASE("Exclusive control at the controller: busy to its hello names the hold
                         Catch::Contains("Wait for that campaign to end, or stop it"));
   Instrument same(context, "reactor-1", dir.ipc("fake"), InstrumentTiming{}, [](const std::string&) {});
   CHECK_THROWS_WITH(same.hello("a", {}, std::string("aaaa")), Catch::Contains("is held by this campaign, but under another controller key"));
+}
+
+TEST_CASE("Under CURVE a claim and an experiment belong to the routing identity and the key together: another allowed controller "
+          "reusing the holder's identity is not the holder, gets none of its results and cannot abort them",
+          "[exclusive][curve]") {
+  const test::TempDir dir;
+  const KeyPair driver_key = generate_key_pair("driver"), a_key = generate_key_pair("ctl-a"), b_key = generate_key_pair("ctl-b");
+  fs::create_directories(dir / "keys");
+  fs::create_directories(dir / "allowed");
+  write_key_pair(dir / "keys/driver", driver_key);
+  write_key_pair(dir / "keys/ctl-a", a_key);
+  write_key_pair(dir / "keys/ctl-b", b_key);
+  fs::copy_file(dir / "keys/ctl-a.pub", dir / "allowed/ctl-a.pub");
+  fs::copy_file(dir / "keys/ctl-b.pub", dir / "allowed/ctl-b.pub");
+  SlowExclusiveEcho slow;
+  for (const bool exclusive : {true, false}) {
+    INFO("exclusive " << exclusive);
+    ServeOptions options;
+    options.exclusive = exclusive;
+    options.key_path = (dir / "keys/driver").string();
+    options.allowed_keys = (dir / "allowed").string();
+    const std::string endpoint = dir.ipc(exclusive ? "slow-x" : "slow");
+    ExclusiveServed served(slow, endpoint, options);
+    zmq::context_t context;
+    {
+      OldController a(context, endpoint, &a_key, &driver_key.public_key, "ctl-fixed");
+      if (exclusive) REQUIRE(a.ask(protocol::Hello{"t", "a", "camp-a"})["holder"]["campaign_id"] == "camp-a");
+      REQUIRE(a.ask(protocol::Run{"a1", json{{"x", 0.25}}})["type"] == "accepted");
+    }
+    std::this_thread::sleep_for(300ms);  // the driver sees A's connection go, so B may take its routing identity
+    OldController b(context, endpoint, &b_key, &driver_key.public_key, "ctl-fixed");
+    const json run = b.ask(protocol::Run{"b1", json{{"x", 0.5}}});
+    if (exclusive) {
+      CHECK(run["code"] == "busy");  // no hello of its own: not the holder
+    } else {
+      CHECK(run["type"] == "accepted");
+    }
+    const json abort = b.ask(protocol::Abort{"a1"});
+    CHECK(abort["type"] == "error");
+    CHECK((abort["code"] == "busy" || abort["code"] == "unknown_experiment"));
+    for (json m = b.receive(2000ms); m["type"] != "<timeout>"; m = b.receive(2000ms)) {
+      INFO(m.dump());
+      CHECK(m["experiment"] != "a1");  // A's result never goes to B
+    }
+    // A, reconnected with its own key, takes its instrument back and is given its kept result.
+    OldController a(context, endpoint, &a_key, &driver_key.public_key, "ctl-a-again");
+    if (exclusive) CHECK(a.ask(protocol::Hello{"t", "a", "camp-a"})["holder"]["campaign_id"] == "camp-a");
+    const json kept = a.ask(protocol::Run{"a1", json{{"x", 0.25}}});
+    CHECK(kept["type"] == "result");
+    CHECK(kept["status"] == "ok");
+    CHECK(kept["values"]["y"] == 0.25);
+  }
+}
+
+TEST_CASE("Exclusive control: a flood of refused hellos from thousands of connections does not make the driver forget its holder",
+          "[exclusive]") {
+  const test::TempDir dir;
+  ExclusiveEcho echo;
+  ServeOptions options;
+  options.exclusive = true;
+  ExclusiveServed served(echo, dir.ipc("flood"), options);
+  zmq::context_t context;
+  OldController holder(context, dir.ipc("flood"));
+  REQUIRE(holder.ask(protocol::Hello{"t", "a", "camp-a"})["holder"]["campaign_id"] == "camp-a");
+  // More connections than the driver remembers (4096), each refused: with and without a claim.
+  for (int i = 0; i < 4200; ++i) {
+    OldController other(context, dir.ipc("flood"));
+    const json refused = other.ask(i % 2 ? protocol::Hello{"t", "b", "camp-b"} : protocol::Hello{"t", "old", std::nullopt});
+    REQUIRE(refused["code"] == "busy");
+  }
+  CHECK(holder.ask(protocol::Run{"a-1", json{{"x", 0.5}}})["type"] == "accepted");
+  CHECK(holder.receive()["type"] == "result");
 }

@@ -119,7 +119,7 @@ results=$(grep -c '"event":"result"' "$work/oven-run/journal.jsonl" || true)
 [ "$results" = 8 ] || fail "expected 8 results in the journal, found $results"
 rows=$(($(wc -l <"$work/oven-run/results.csv") - 1))
 [ "$rows" = 8 ] || fail "expected 8 rows in results.csv, found $rows"
-[ "$(wc -l <"$work/oven-cache.jsonl")" = 8 ] || fail "expected 8 results in the driver's cache"
+[ "$(grep -c '"type":"result"' "$work/oven-cache.jsonl")" = 8 ] || fail "expected 8 results in the driver's cache"
 kill "$driver_pid"
 wait "$driver_pid" || true
 driver_pid=""

@@ -122,7 +122,7 @@ TEST_CASE("Codec: unknown fields are ignored, null optional fields are absent, m
   const auto error = std::get<protocol::Error>(protocol::decode(R"({"v":1,"type":"error","code":"c","message":"m","experiment":7})"));
   CHECK_FALSE(error.experiment.has_value());
   const auto run = std::get<protocol::Run>(protocol::decode(R"({"v":1,"type":"run","experiment":"e","params":[1]})"));
-  CHECK(run.params == json::array({1}));  // the driver's to refuse (spec §4.2 step 4)
+  CHECK(run.params == json::array({1}));  // the driver's to refuse (spec §4.2 step 2)
   CHECK(protocol::type_name(protocol::decode(R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[7],"outputs":[],"capacity":1})")) == "welcome");
 }
 

@@ -156,7 +156,7 @@ TEST_CASE("decode answers bad_message for a missing type or bad required fields"
   CHECK(decode_code(R"({"v":1,"type":"run","params":{}})") == "bad_message");
   CHECK(decode_code(R"({"v":1,"type":"run","experiment":7,"params":{}})") == "bad_message");
   CHECK(decode_code(R"({"v":1,"type":"run","experiment":"","params":{}})") == "bad_message");
-  // A run's params are the driver's to check, after its cache lookup (spec 4.2 step 4).
+  // A run's params are the driver's to check, before its cache lookup (spec 4.2 step 2).
   CHECK(decode_code(R"({"v":1,"type":"run","experiment":"e"})").empty());
   CHECK(decode_code(R"({"v":1,"type":"run","experiment":"e","params":[1]})").empty());
   CHECK(decode_code(R"({"v":1,"type":"abort"})") == "bad_message");

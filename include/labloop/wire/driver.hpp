@@ -11,13 +11,17 @@
 // owns the experiment: its result goes there, and an `abort` from any other peer is answered
 // `error unknown_experiment` and stops nothing (docs/protocol.md §4.2, §4.5, §5).
 //
+// Every `run` is checked against the declared limits first, before the cache or the running
+// experiments are asked, so nothing is answered for params this instrument would not run now.
+//
 // With ServeOptions::cache_path the cache also lives on disk, in the same format as the Python
-// SDK's `cache_path` (JSON lines, one final `result` message each plus a "params" member holding
-// the params of its run; the last line for an id wins), so the two are interchangeable. Lines
-// without "params", written by earlier versions, still load and are answered by id alone. Each
-// result is appended and fsynced *before* it is sent: a result the controller has seen survives
-// a driver crash or power cut, and a restarted driver answers a repeated `run` for it from the
-// file instead of running it again.
+// SDK's `cache_path` (JSON lines: a stamp naming the driver and a SHA-256 of what decides its
+// results, then one final `result` message each plus a "params" member holding the params of its
+// run; the last line for an id wins). A file stamped by another driver or configuration is
+// refused at start; files of earlier versions (no stamp, or lines without "params") still load,
+// and a line without "params" is answered by id alone. Each result is appended and fsynced
+// *before* it is sent: a result the controller has seen survives a driver crash or power cut, and
+// a restarted driver answers a repeated `run` for it from the file instead of running it again.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -68,9 +72,16 @@ struct ServeOptions {
 
   // Result cache file (see the top of this header); empty = memory only. Loaded at start: a
   // torn last line (a crash mid-write) or a corrupt line is skipped with a log line, never fatal.
-  // serve() throws labloop::Error when the file cannot be opened or read. A failed append later
-  // (disk full) is logged and the result still sent: the instrument keeps answering.
+  // serve() throws labloop::Error when the file cannot be opened or read, or was stamped by
+  // another driver or configuration. A failed append later (disk full) is logged and the result
+  // still sent: the instrument keeps answering.
   std::string cache_path;
+  // What decides this driver's results besides their params and what describe() declares: the
+  // options it was started with that change what it measures (a simulator's function and noise,
+  // an instrument's calibration file). Part of the cache file's stamp, so a cache written under
+  // other ones is refused instead of answering for this configuration. Leave it null when
+  // describe() says it all.
+  nlohmann::json results_depend_on;
 
   // Called on the serving thread once per experiment whose final result enters the cache (ok,
   // failed or aborted), after it is appended to the cache file (if any) and before it is sent, so

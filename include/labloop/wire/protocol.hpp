@@ -65,7 +65,7 @@ struct Release {
 
 struct Run {
   std::string experiment;
-  nlohmann::json params;  // an object when well-formed; null when absent (checked by the driver, spec §4.2 step 4)
+  nlohmann::json params;  // an object when well-formed; null when absent (checked by the driver, spec §4.2 step 2)
   bool operator==(const Run&) const = default;
 };
 
