@@ -25,6 +25,7 @@
 #include "labloop/campaign/note_throttle.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/utc_time.hpp"
 #include "labloop/wire/instrument.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/journal/events.hpp"
@@ -381,9 +382,21 @@ class CampaignRun {
         waiting_.push_back(std::move(x));
       }
     }
-    // The time budget counts from the campaign's first start, as a wall clock would.
-    if (auto t0 = parse_journal_time(state_.started_at()))
-      started_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::chrono::system_clock::now() - *t0);
+    // The time budget counts from the campaign's first start, as a wall clock would, and never
+    // less than the journal already covers: a machine whose clock is behind it (a reboot with a
+    // wrong hardware clock) would otherwise start the budget afresh, or in the future.
+    if (auto t0 = parse_journal_time(state_.started_at())) {
+      const auto wall_now = std::chrono::system_clock::now();
+      auto covered = wall_now - *t0;
+      const std::string last_time = before.events.empty() ? std::string() : before.events.back().value("time", "");
+      if (const auto journal_end = parse_journal_time(last_time); journal_end && *journal_end > wall_now + std::chrono::seconds(1)) {
+        log(fmt::format("warning: this machine's clock ({}) is behind the journal's last event ({}): is it set right? The time budget "
+                        "counts at least the time the journal covers, and the journal's times will go backwards",
+                        utc_text(std::chrono::system_clock::to_time_t(wall_now), "%Y-%m-%dT%H:%M:%SZ"), last_time));
+        covered = *journal_end - *t0;
+      }
+      started_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(covered);
+    }
     journal(CampaignResumedEvent{.in_flight = in_flight, .waiting = waiting, .replayed_asks = replay.asks, .reproduced = replay.reproduced(),
                                  .torn_tail = before.torn_tail ? std::optional<std::string>(before.torn_tail_message) : std::nullopt,
                                  .os_user = os_user_name(), .host = controller_host_name(), .key_name = key_name(),
@@ -986,7 +999,11 @@ class CampaignRun {
     if (inst.simulator_argv.empty() || book_.quarantined(inst.index) || (inst.simulator && inst.simulator->running())) return;
     if (now - inst.simulator_restarted < std::chrono::seconds(1)) return;
     // Disengaged: the last restart could not start it; its status was reported then.
-    const std::optional<int> status = inst.simulator ? inst.simulator->exit_status() : std::nullopt;
+    int status = -1;
+    std::string exited;
+    if (inst.simulator) {
+      if (const auto code = inst.simulator->exit_status()) status = *code, exited = fmt::format(" (status {})", *code);
+    }
     inst.simulator_restarted = now;
     // Started first, journaled only once it runs: a restart that failed (the program moved away
     // by an upgrade, no processes or descriptors left) is no restart, and one instrument's
@@ -998,15 +1015,14 @@ class CampaignRun {
       const std::string why = e.what();
       if (why != inst.simulator_failure)
         log(fmt::format("{}: labloop-sim exited{}, and could not be started again: {} (tried again every second)", inst.config->name,
-                        status ? fmt::format(" (status {})", *status) : std::string(), why));
+                        exited, why));
       inst.simulator_failure = why;
       return;
     }
     inst.simulator_failure.clear();
     ++inst.simulator_restarts;
-    journal(InstrumentRestartedEvent{.instrument = inst.config->name, .exit_status = status.value_or(-1), .restarts = inst.simulator_restarts});
-    log(fmt::format("{}: labloop-sim exited{}; restarted it (restart {})", inst.config->name,
-                    status ? fmt::format(" (status {})", *status) : std::string(), inst.simulator_restarts));
+    journal(InstrumentRestartedEvent{.instrument = inst.config->name, .exit_status = status, .restarts = inst.simulator_restarts});
+    log(fmt::format("{}: labloop-sim exited{}; restarted it (restart {})", inst.config->name, exited, inst.simulator_restarts));
   }
 
   // A driver that comes back may have been restarted with other settings: say hello again, and
