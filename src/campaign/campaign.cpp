@@ -5,11 +5,14 @@
 #include "labloop/campaign/campaign.hpp"
 
 #include <fmt/format.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <ctime>
 #include <cmath>
@@ -64,16 +67,27 @@ constexpr int kMaxMessagesPerPoll = 1000;
 constexpr int kSignEveryEvents = 100;
 constexpr auto kSignEvery = std::chrono::minutes(10);
 
-// A private directory for ipc endpoints (their paths must stay short: ~100 bytes). It holds its
-// owner's pid, so that the next campaign can remove the folders of controllers that were killed
-// (SIGKILL runs no destructor).
+// A private directory for ipc endpoints (their paths must stay short: ~100 bytes). Its owner
+// holds a lock on owner.lock in it for as long as it runs, so that the next campaign can remove
+// the folders of controllers that were killed (SIGKILL runs no destructor) — and only those: a
+// lock, unlike a pid, is seen across PID namespaces (a container sharing /tmp took a running
+// campaign's pid for a dead one, removed its sockets, and the campaign lost its simulator).
 class TempDir {
  public:
   TempDir() {
+    std::error_code unusable;
+    const fs::path tmp = fs::temp_directory_path(unusable);
+    if (unusable)
+      throw Error(fmt::format("no folder for temporary files{}: {} (labloop keeps its simulators' sockets there; set TMPDIR to a folder "
+                              "that exists and is writable)",
+                              std::getenv("TMPDIR") ? fmt::format(" (TMPDIR={})", std::getenv("TMPDIR")) : std::string(), unusable.message()));
     remove_orphans();
-    std::string pattern = (fs::temp_directory_path() / "labloop-XXXXXX").string();
+    std::string pattern = (tmp / "labloop-XXXXXX").string();
     if (!mkdtemp(pattern.data())) throw Error(fmt::format("cannot create a temporary directory in {}", fs::temp_directory_path().string()));
     path_ = pattern;
+    lock_fd_ = ::open((path_ / "owner.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lock_fd_ >= 0) (void)::flock(lock_fd_, LOCK_EX | LOCK_NB);
+    // For older versions' cleaners, which know only this.
     if (FILE* f = std::fopen((path_ / "owner.pid").c_str(), "w")) {
       std::fprintf(f, "%ld\n", static_cast<long>(::getpid()));
       std::fclose(f);
@@ -82,19 +96,28 @@ class TempDir {
   ~TempDir() {
     std::error_code ignored;
     fs::remove_all(path_, ignored);
+    if (lock_fd_ >= 0) ::close(lock_fd_);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   const fs::path& path() const { return path_; }
 
  private:
-  // Only folders that name their owner and whose owner is gone: a running campaign's folder (or
-  // one of an older version, without owner.pid) is never touched.
+  // Only folders whose owner is gone: one whose owner.lock nobody holds, or (written by an older
+  // version, without owner.lock) whose owner.pid names no process. A running campaign's folder,
+  // or one that names no owner, is never touched.
   static void remove_orphans() {
     std::error_code ec;
     for (fs::directory_iterator it(fs::temp_directory_path(ec), ec), end; !ec && it != end; it.increment(ec)) {
       const std::string name = it->path().filename().string();
       if (name.rfind("labloop-", 0) != 0 || name.size() != 14) continue;
+      if (const int lock = ::open((it->path() / "owner.lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW); lock >= 0) {
+        const bool orphan = ::flock(lock, LOCK_EX | LOCK_NB) == 0;
+        ::close(lock);
+        std::error_code ignored;
+        if (orphan) fs::remove_all(it->path(), ignored);
+        continue;
+      }
       long pid = 0;
       if (FILE* f = std::fopen((it->path() / "owner.pid").c_str(), "r")) {
         if (std::fscanf(f, "%ld", &pid) != 1) pid = 0;
@@ -109,6 +132,7 @@ class TempDir {
   }
 
   fs::path path_;
+  int lock_fd_ = -1;
 };
 
 // One instrument as the loop sees it: the link and whatever process or thread serves it (its
@@ -264,6 +288,15 @@ class CampaignRun {
 
   void prepare_output() {
     std::error_code ec;
+    // Room for the longest name labloop writes in the folder (an instrument's name, 64
+    // characters, with ".cache.jsonl.holder.partial"; a report's temporary name with a pid): a
+    // path with room for journal.jsonl but not for those started, then failed at the first
+    // result, at every resume.
+    constexpr std::size_t kLongestName = 100;
+    if (const std::size_t length = fs::absolute(output_, ec).string().size(); length + 1 + kLongestName >= PATH_MAX)
+      throw Error(fmt::format("the output folder's path is {} characters long; with the files labloop writes in it a path would pass "
+                              "the system's limit of {}: choose a folder with a shorter path",
+                              length, PATH_MAX - 1));
     fs::create_directories(output_, ec);
     if (ec) throw Error(fmt::format("cannot create output directory {}: {}", output_.string(), ec.message()));
     refuse_existing_campaign();

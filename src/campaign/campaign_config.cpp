@@ -146,6 +146,12 @@ void require_simulator_constraints(const CampaignConfig& config, const Simulator
 // What only a new campaign must meet: a journal from before these limits holds what it held, and
 // its campaign goes on as it was.
 void require_new_campaign_limits(const CampaignConfig& config, const std::string& source) {
+  if (config.planner.kind == "bayesian" && config.budget.experiments > kMostModelledResults)
+    throw ConfigError(source, "/budget/experiments",
+                      fmt::format("is {}; the bayesian planner learns from at most {} results (each proposal's cost grows with the cube of "
+                                  "them): run the campaign in parts, each continuing from the last one's results.csv (prior_results), "
+                                  "or use planner random or sobol",
+                                  config.budget.experiments, kMostModelledResults));
   if (config.parameters.size() > kMaxParameters)
     throw ConfigError(source, "/parameters", fmt::format("declares {} parameters; at most {} are allowed", config.parameters.size(), kMaxParameters));
   // results.csv has one column per parameter, objective and output, found by its header name: two
@@ -189,6 +195,10 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
     claim(config.objectives[i].name, Kind::output, config.objectives.size() == 1 ? std::string("/objective") : fmt::format("/objectives/{}", i));
   for (size_t i = 0; i < config.outputs.size(); ++i) claim(config.outputs[i].name, Kind::output, fmt::format("/outputs/{}", i));
   for (size_t i = 0; i < config.outcome_constraints.size(); ++i) claim(config.outcome_constraints[i].output, Kind::output, fmt::format("/outcome_constraints/{}", i));
+  // A failure condition is on what was measured too: one naming a parameter passed validate and
+  // then failed at run, blaming the instrument for not measuring it.
+  for (size_t i = 0; i < config.failure_when.size(); ++i)
+    claim(config.failure_when[i].output, Kind::output, config.failure_when.size() == 1 ? std::string("/failure/when") : fmt::format("/failure/when/{}", i));
   // Outcome constraints no value can meet together: no result would ever count.
   for (size_t i = 0; i < config.outcome_constraints.size(); ++i)
     for (size_t j = 0; j < i; ++j) {

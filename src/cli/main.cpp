@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <csignal>
+#include <sys/resource.h>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -353,6 +354,8 @@ int verify(const std::string& where, const std::string& key_file) {
              audit.torn_tail.empty() ? "intact" : "intact up to the torn last line", audit.campaign, audit.proposed, audit.results,
              audit.failed, audit.open);
   if (audit.finished) fmt::print("finished: {}\n", audit.finish_reason);
+  else if (audit.problems.empty() && config_problem.empty() && labloop::campaign_running(audit.journal))
+    fmt::print("not finished: running (its controller holds the journal)\n");
   else if (audit.problems.empty() && config_problem.empty()) fmt::print("not finished: `labloop resume {}` continues it\n", where);
   if (key) print_sessions(audit);
   std::vector<std::string> signers;
@@ -555,6 +558,9 @@ int replay(const std::string& where) {
 
 }  // namespace
 
+constexpr rlim_t kStackWanted = rlim_t{8} << 20;  // Linux's usual default
+constexpr rlim_t kStackNeeded = rlim_t{1} << 20;
+
 int main(int argc, char** argv) {
   // A reader of our output that goes away (`| head`, a closed pager) must not end a campaign
   // without a word: writes to it fail instead, and the campaign goes on. A file-size limit
@@ -563,6 +569,17 @@ int main(int argc, char** argv) {
   // (ChildProcess).
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGXFSZ, SIG_IGN);
+  // The planner's linear algebra keeps buffers of up to 128 KiB on the stack: under a small
+  // limit (ulimit -s 128) it crashed mid-campaign. Raised where allowed, else refused at once.
+  if (rlimit stack{}; ::getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur != RLIM_INFINITY && stack.rlim_cur < kStackWanted) {
+    stack.rlim_cur = stack.rlim_max == RLIM_INFINITY ? kStackWanted : std::min<rlim_t>(stack.rlim_max, kStackWanted);
+    ::setrlimit(RLIMIT_STACK, &stack);
+    if (::getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur < kStackNeeded) {
+      std::cerr << "error: the stack size limit is " << (stack.rlim_cur >> 10) << " KiB (ulimit -s), and labloop needs at least "
+                << (kStackNeeded >> 10) << " KiB: raise it (ulimit -s 8192)\n";
+      return 1;
+    }
+  }
   CLI::App app{"labloop: closed-loop autonomous lab controller.\n"
                "Plans experiments, runs them on instruments over ZeroMQ, records every event."};
   app.set_version_flag("--version", fmt::format("labloop {}", labloop::kVersion));

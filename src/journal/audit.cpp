@@ -135,8 +135,16 @@ JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key)
   }
   if (!key) return audit;
   if (audit.signatures == 0) {
+    // A session that recorded a controller key was meant to sign: it stopped before its first
+    // signature (a kill, a full disk), which is not the same as a campaign run without a key.
+    const auto keyed = std::find_if(audit.sessions.begin(), audit.sessions.end(), [](const SessionRecord& s) { return !s.key_fingerprint.empty(); });
     audit.signature_problems.push_back(
-        "no signatures: nothing proves who wrote this journal (its campaign ran without \"controller_key\", or they were removed)");
+        keyed != audit.sessions.end()
+            ? fmt::format("no signatures yet: session {} ran with controller key \"{}\" but the journal ends before its first signature "
+                          "(a campaign signs at every stop, and every 100 events or 10 minutes: a kill or a full disk can end it sooner); "
+                          "`labloop resume` signs it",
+                          keyed - audit.sessions.begin() + 1, keyed->key_name)
+            : "no signatures: nothing proves who wrote this journal (its campaign ran without \"controller_key\", or they were removed)");
     return audit;
   }
   // The unsigned tail: lines after the last valid signature's, signature lines aside.

@@ -3,6 +3,8 @@
 // failed on the controller before these cases were handled.
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -283,12 +285,24 @@ TEST_CASE("Hostile: the next campaign removes temporary folders whose controller
   };
   const auto dead = leftover("labloop-zzdead", child);
   const auto alive = leftover("labloop-zzlive", getppid());
+  // Folders of this version hold a lock while their owner runs: held, the folder stays even when
+  // its pid names no process here (its owner runs in another PID namespace that shares /tmp) …
+  const auto elsewhere = leftover("labloop-zzelse", child);
+  const int held = ::open((elsewhere / "owner.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  REQUIRE(::flock(held, LOCK_EX | LOCK_NB) == 0);
+  // … and not held, it goes, whatever its pid names.
+  const auto released = leftover("labloop-zzfree", getppid());
+  std::ofstream(released / "owner.lock") << "";
   test::TempDir dir;
   FakeDriver driver(dir.ipc("d"), honest());
   CHECK(run_file(hostile_campaign((dir / "out").string(), quick({{"name", "d"}, {"endpoint", dir.ipc("d")}}), 1)).reason == "budget reached");
   CHECK_FALSE(std::filesystem::exists(dead));
   CHECK(std::filesystem::exists(alive));
+  CHECK(std::filesystem::exists(elsewhere));
+  CHECK_FALSE(std::filesystem::exists(released));
+  ::close(held);
   std::filesystem::remove_all(alive);
+  std::filesystem::remove_all(elsewhere);
 }
 
 // The journal cut after every line of a campaign that saw retries after a timeout, an operator's

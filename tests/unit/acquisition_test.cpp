@@ -344,3 +344,18 @@ TEST_CASE("Thompson sampling has no gradient and draws a new joint sample on eve
   Eigen::VectorXd grad;
   CHECK_THROWS_AS(thompson->score(ctx, Eigen::VectorXd(points.row(0).transpose()), grad), std::logic_error);
 }
+
+TEST_CASE("Thompson sampling draws jointly over at most 2048 rows, the others scoring lowest", "[acquisition]") {
+  std::mt19937_64 rng(17);
+  const GaussianProcess gp = fitted_gp(2, 10, 53);
+  const AcquisitionContext ctx{gp, gp.y().minCoeff(), rng};
+  const Eigen::MatrixXd points = random_points(5000, 2, rng);  // a joint draw over all would factor 5000 × 5000
+  const Eigen::VectorXd scores = labloop::make_acquisition("thompson")->score(ctx, points);
+  REQUIRE(scores.size() == 5000);
+  int drawn = 0;
+  for (Eigen::Index i = 0; i < scores.size(); ++i) {
+    CHECK(std::isfinite(scores[i]));
+    drawn += scores[i] > std::numeric_limits<double>::lowest();
+  }
+  CHECK(drawn == 2048);
+}

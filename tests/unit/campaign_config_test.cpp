@@ -561,6 +561,33 @@ TEST_CASE("Config: prior results refuse a discrete value that is no level, by li
   CHECK(read_prior_results(c).rows.size() == 1);
 }
 
+TEST_CASE("Config: the bayesian planner learns from at most 5000 results, budget and prior results together", "[config][prior][limits]") {
+  labloop::test::TempDir dir;
+  json file = config_test_discrete();
+  file["instruments"].erase(1);
+  file["planner"] = {{"kind", "bayesian"}};
+  file["budget"] = {{"experiments", 5001}};
+  const auto loaded = [&] {
+    labloop::test::write_file(dir / "c.json", file.dump());
+    return test::message_of([&] { load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue()); });
+  };
+  CHECK_THAT(loaded(), Catch::Contains("/budget/experiments") && Catch::Contains("is 5001; the bayesian planner learns from at most 5000 results"));
+  file["planner"] = {{"kind", "random"}};
+  CHECK(loaded().empty());  // no model: no such cost
+  // 40 prior rows and a budget of 4961: one too many.
+  std::string rows = "x1,x2,y\n";
+  for (int i = 0; i < 40; ++i) rows += fmt::format("{},{},{}\n", i % 2 ? 2.5 : 3, i % 7, i);
+  labloop::test::write_file(dir / "earlier.csv", rows);
+  file["planner"] = {{"kind", "bayesian"}};
+  file["prior_results"] = "earlier.csv";
+  file["budget"] = {{"experiments", 4961}};
+  const std::string source = (dir / "c.json").string();
+  const CampaignConfig over = parse_campaign_config(file.dump(), source, labloop::sim::catalogue());
+  CHECK_THAT(test::message_of([&] { read_prior_results(over); }), Catch::Contains("earlier.csv has 40 rows and the budget is 4961 experiments"));
+  file["budget"] = {{"experiments", 4960}};
+  CHECK(read_prior_results(parse_campaign_config(file.dump(), source, labloop::sim::catalogue())).rows.size() == 40);
+}
+
 TEST_CASE("Every example campaign file in examples/ loads, and its simulators are known", "[config][examples]") {
   // A technician's first files: a renamed field or a dataset that moved must fail here, not at
   // their bench.
@@ -642,6 +669,10 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   json own = c;
   own["parameters"][0]["name"] = "status";
   CHECK(error(own) == "/parameters/0: \"status\" is also a column results.csv has of its own: results.csv would have two columns of that name; rename one");
+  json failure_on_parameter = c;
+  failure_on_parameter["failure"] = {{"when", "x2 >= 3"}};
+  CHECK(error(failure_on_parameter) ==
+        "/failure/when: \"x2\" is also the name at /parameters/1: results.csv would have two columns of that name; rename one");
   // An objective also declared as an output (for its unit) is one column.
   json declared = c;
   declared["outputs"] = json::parse(R"([{"name": "y", "unit": "mg"}])");

@@ -129,7 +129,18 @@ class BayesianPlanner final : public Planner {
     if (pool_ && (q = pool_->begin(q, pending)) == 0) return out;
     // Initial design: count what is already observed, failed or running.
     const int have = static_cast<int>(observations_.ys.size() + observations_.failed.size() + pending.size());
-    while (static_cast<int>(out.size()) < q && have + static_cast<int>(out.size()) < options_.initial) out.push_back(on_pool(initial_point()));
+    while (static_cast<int>(out.size()) < q && have + static_cast<int>(out.size()) < options_.initial) {
+      Point x = initial_point();
+      // Snapped to choices and levels, a design point can fall on a setting already run, running
+      // or just proposed (asks 2 and 5 of a 4 × 4 × 4 categorical space were the same): the next
+      // space-filling point instead. A pool never offers a taken row.
+      if (!pool_) {
+        std::vector<Point> taken(pending.begin(), pending.end());
+        taken.insert(taken.end(), out.begin(), out.end());
+        if (observations_.near_any(x, taken)) x = space_filling(pending, out);
+      }
+      out.push_back(on_pool(std::move(x)));
+    }
     if (static_cast<int>(out.size()) == q) return out;
     if (observations_.ys.size() < 2) {  // nothing to model yet (e.g. every early experiment failed)
       while (static_cast<int>(out.size()) < q) out.push_back(on_pool(sampler_ ? sampler_->next(design_rng_) : space_.canonical(sobol_.next())));

@@ -136,7 +136,9 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
     options.time_limit_s = o["time_limit_s"];
   }
   if (context.space.cube_dim() > SobolSequence::kMaxDim)
-    fail("kind", fmt::format("bayesian supports at most {} cube dimensions (this space has {})", SobolSequence::kMaxDim, context.space.cube_dim()));
+    fail("kind", fmt::format("bayesian supports at most {} cube dimensions (this space has {}: one per number parameter, one per choice "
+                             "of a categorical one); use \"random\"",
+                             SobolSequence::kMaxDim, context.space.cube_dim()));
   if (options.initial == 0) options.initial = std::max(5, 2 * context.space.size());
   return options;
 }
