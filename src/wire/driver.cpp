@@ -192,9 +192,9 @@ class CacheFile {
 // The holder under exclusive control, on disk beside the result cache: one JSON line per change
 // (LeaseHolder::to_json, or {"released": true}), the last good line winning, each fsynced before
 // the answer that depends on it is sent. A restarted driver must not hand a crashed campaign's
-// instrument to the next comer. Loading compacts the file to its one current line, so it grows
-// only within one run of the driver (a line per take, release, and lease/10 of renewals); a file
-// past kMaxHolderFileBytes is refused at start rather than read.
+// instrument to the next comer. Loading compacts the file to its one current line, and so does
+// a save once a run of the driver has appended kCompactAfterBytes (a line per take, release, and
+// lease/10 of renewals); a file past kMaxHolderFileBytes is refused at start rather than read.
 class HolderFile {
  public:
   static constexpr std::uintmax_t kMaxHolderFileBytes = 64 << 20;
@@ -230,7 +230,19 @@ class HolderFile {
     return holder;
   }
 
-  void save(const std::optional<LeaseHolder>& holder) { file_->append(line_of(holder)); }
+  // Compacted once it passes kCompactAfterBytes: a controller taking and releasing the instrument
+  // in a loop grew it past kMaxHolderFileBytes in two minutes, and the driver then refused to start.
+  void save(const std::optional<LeaseHolder>& holder) {
+    const std::string line = line_of(holder);
+    if (written_ + line.size() > kCompactAfterBytes) {
+      compact(holder);
+      written_ = line.size();
+      return;
+    }
+    file_->append(line);
+    written_ += line.size();
+  }
+  static constexpr std::uintmax_t kCompactAfterBytes = 1 << 20;
 
  private:
   static std::unique_ptr<AppendFile> open(const std::string& path) { return std::make_unique<AppendFile>(path, "the instrument's holder file"); }
@@ -250,6 +262,7 @@ class HolderFile {
 
   std::string path_;
   std::unique_ptr<AppendFile> file_;
+  std::uintmax_t written_ = 0;  // appended since the file was last compacted (or opened)
 };
 
 // For log lines: a JSON value cut to a readable length.

@@ -394,3 +394,32 @@ TEST_CASE("Exclusive control: a flood of refused hellos from thousands of connec
   CHECK(holder.ask(protocol::Run{"a-1", json{{"x", 0.5}}})["type"] == "accepted");
   CHECK(holder.receive()["type"] == "result");
 }
+
+TEST_CASE("Exclusive control: taking and releasing the instrument in a loop keeps the holder file small, and the driver starts again", "[exclusive]") {
+  const test::TempDir dir;
+  ExclusiveEcho echo;
+  ServeOptions options;
+  options.exclusive = true;
+  options.cache_path = (dir / "echo.cache.jsonl").string();
+  zmq::context_t context;
+  const auto holder_file = dir / "echo.cache.jsonl.holder";
+  {
+    ExclusiveServed served(echo, dir.ipc("echo"), options);
+    OldController a(context, dir.ipc("echo"));
+    // A long campaign id, so a few thousand takes and releases pass the compaction size (1 MiB).
+    const std::string id(128, 'c');
+    const auto take_and_release = [&] {
+      REQUIRE(a.ask(protocol::Hello{"t", "a", id})["holder"]["campaign_id"] == id);
+      REQUIRE(a.ask(protocol::Release{id})["type"] == "released");
+    };
+    take_and_release();
+    // Enough cycles to write 1.5 MiB uncompacted.
+    const auto per_cycle = std::filesystem::file_size(holder_file);
+    REQUIRE(per_cycle > 0);
+    for (std::uintmax_t k = 0; k < (std::uintmax_t{3} << 19) / per_cycle; ++k) take_and_release();
+    CHECK(std::filesystem::file_size(holder_file) <= (std::uintmax_t{1} << 20));
+  }
+  ExclusiveServed again(echo, dir.ipc("echo"), options);  // starts: the file is far from the 64 MiB a driver reads
+  OldController b(context, dir.ipc("echo"));
+  CHECK(b.ask(protocol::Hello{"t", "b", "bbbb"})["holder"]["campaign_id"] == "bbbb");
+}
