@@ -548,3 +548,29 @@ TEST_CASE("CLI: verify fails a journal whose configuration does not load, though
   CHECK_THAT(o.output, Catch::Contains("verify: FAILED"));
   CHECK_THAT(o.output, !Catch::Contains("labloop resume"));
 }
+
+TEST_CASE("CLI: a missing TMPDIR, a stack limit too small and an output path too long are each named before anything starts", "[cli]") {
+  test::TempDir dir;
+  const std::string quickstart = LABLOOP_SOURCE_DIR "/examples/quickstart.json";
+  const auto shell = [&](const std::string& command) {
+    const auto log = dir / "shell.log";
+    std::filesystem::remove(log);
+    ChildProcess process({"/bin/sh", "-c", command}, log);
+    const auto status = process.wait_for(std::chrono::seconds(60));
+    REQUIRE(status);
+    return Outcome{*status, test::read_file(log)};
+  };
+  const std::string cli = std::string(LABLOOP_CLI_PATH);
+  Outcome o = shell("TMPDIR=/nonexistent-labloop " + cli + " run " + quickstart + " --output " + (dir / "a").string());
+  CHECK(o.status == 1);
+  CHECK_THAT(o.output, Catch::Contains("no folder for temporary files (TMPDIR=/nonexistent-labloop)") && Catch::Contains("nothing was started"));
+  o = shell("ulimit -s 128 && exec " + cli + " run " + quickstart + " --dry-run --output " + (dir / "b").string());
+  CHECK(o.status == 1);
+  CHECK_THAT(o.output, Catch::Contains("the stack size limit is 128 KiB (ulimit -s)"));
+  // Room for journal.jsonl, none for the longest names labloop writes beside it.
+  std::filesystem::path deep = dir.path();
+  while (deep.string().size() < 4096 - 60) deep /= std::string(std::min<std::size_t>(200, 4096 - 60 - deep.string().size()), 'd');
+  o = labloop_cli({"run", quickstart, "--dry-run", "--output", deep.string()}, dir);
+  CHECK(o.status == 1);
+  CHECK_THAT(o.output, Catch::Contains("choose a folder with a shorter path") && Catch::Contains("nothing was started"));
+}
