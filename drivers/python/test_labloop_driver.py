@@ -103,6 +103,20 @@ def run_exp(c: Controller, exp: str, x1: float, x2: float) -> tuple[dict[str, An
     return acc, c.recv(5.0) if acc.get("type") == "accepted" else None
 
 
+
+def quick_driver_class(ld: Any) -> type:
+    """A driver of x in [0, 1] that answers y = x at once, one run at a time (exclusive-control tests)."""
+
+    class Quick(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "quick", "version": "1", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                    "outputs": ["y"], "capacity": 1}
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            return {"y": params["x"]}
+
+    return Quick
+
 def test_fast_driver(c: Controller) -> None:
     print("driver A (delay 0, capacity 1)")
     w = c.ask({"v": 1, "type": "hello", "controller": "labloop-test 0.1.0", "campaign": "t"})
@@ -504,13 +518,7 @@ def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
     stop = threading.Event()
     bound = threading.Event()
 
-    class Quick(ld.Driver):
-        def describe(self) -> dict[str, Any]:
-            return {"driver": "quick", "version": "1", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
-                    "outputs": ["y"], "capacity": 1}
-
-        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
-            return {"y": params["x"]}
+    Quick = quick_driver_class(ld)
 
     def serving() -> threading.Thread:
         stop.clear()
@@ -659,13 +667,7 @@ def test_peer_table(tmp: str, ctx: zmq.Context) -> None:
     print("exclusive control: the peer table")
     import labloop_driver as ld
 
-    class Quick(ld.Driver):
-        def describe(self) -> dict[str, Any]:
-            return {"driver": "quick", "version": "1", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
-                    "outputs": ["y"], "capacity": 1}
-
-        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
-            return {"y": params["x"]}
+    Quick = quick_driver_class(ld)
 
     endpoint = f"ipc://{tmp}/peers.ipc"
     stop, bound = threading.Event(), threading.Event()

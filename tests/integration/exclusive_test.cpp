@@ -98,41 +98,30 @@ class OldController {
   zmq::socket_t socket_;
 };
 
-// x in [0, 1] → y = x; counts the runs that reach it.
+// x in [0, 1] → y = x; counts the runs that reach it. `slow`: each run takes 1 s, or until
+// stopped, and two run at once.
 class ExclusiveEcho final : public Driver {
  public:
+  explicit ExclusiveEcho(bool slow = false) : slow_(slow) {}
   InstrumentInfo describe() const override {
     InstrumentInfo info;
-    info.driver = "exclusive-echo";
+    info.driver = slow_ ? "slow-echo" : "exclusive-echo";
     info.version = "1";
     info.inputs = {Parameter{.name = "x", .low = 0, .high = 1}};
     info.outputs = {"y"};
-    return info;
-  }
-  Values run(const Params& params, std::stop_token) override {
-    ++runs;
-    return {{"y", params["x"].get<double>()}};
-  }
-  std::atomic<int> runs{0};
-};
-
-// x in [0, 1] → y = x after `delay`, or until stopped.
-class SlowExclusiveEcho final : public Driver {
- public:
-  InstrumentInfo describe() const override {
-    InstrumentInfo info;
-    info.driver = "slow-echo";
-    info.version = "1";
-    info.inputs = {Parameter{.name = "x", .low = 0, .high = 1}};
-    info.outputs = {"y"};
-    info.capacity = 2;
+    if (slow_) info.capacity = 2;
     return info;
   }
   Values run(const Params& params, std::stop_token stop) override {
+    ++runs;
     const auto until = std::chrono::steady_clock::now() + 1s;
-    while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+    while (slow_ && !stop.stop_requested() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
     return {{"y", params["x"].get<double>()}};
   }
+  std::atomic<int> runs{0};
+
+ private:
+  bool slow_;
 };
 
 // serve() in-process until the object goes away.
@@ -335,7 +324,7 @@ TEST_CASE("Under CURVE a claim and an experiment belong to the routing identity 
   write_key_pair(dir / "keys/ctl-b", b_key);
   fs::copy_file(dir / "keys/ctl-a.pub", dir / "allowed/ctl-a.pub");
   fs::copy_file(dir / "keys/ctl-b.pub", dir / "allowed/ctl-b.pub");
-  SlowExclusiveEcho slow;
+  ExclusiveEcho slow(true);
   for (const bool exclusive : {true, false}) {
     INFO("exclusive " << exclusive);
     ServeOptions options;
