@@ -25,6 +25,7 @@ With `exclusive=True` one campaign at a time holds the instrument (section 12): 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -661,7 +662,26 @@ class _Server:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
+        self._cache_lock = None
         if cache_path:
+            # Two drivers on one cache would each answer from a file the other appends to unseen,
+            # and run again what the other finished: the second is refused. The lock is held by
+            # this open file for as long as the server lives.
+            self._cache_lock = open(cache_path, "ab")
+            deadline = time.monotonic() + 5.0  # a driver killed a moment ago still holds it for a while
+            while True:
+                try:
+                    fcntl.flock(self._cache_lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() < deadline:
+                        time.sleep(0.02)
+                        continue
+                    self._cache_lock.close()
+                    raise ValueError(f"result cache {cache_path} is in use by another driver (a second one started with the same "
+                                     f"--cache?): give each driver its own cache file") from None
+                except OSError:
+                    break  # a filesystem without locks (some network mounts): nothing more can be known
             self._load_cache(cache_path, _cache_stamp(self.info, results_depend_on))
         # Exclusive control: the holder, and what each peer (ROUTER identity) claimed in its hello.
         self.lease = HolderLease(lease_s) if exclusive else None
@@ -931,6 +951,9 @@ class _Server:
         self._flush_done(sock)
         for job in self.running.values():
             log.error("experiment %s did not stop within %.1f s of shutdown", job.exp_id, self.shutdown_timeout)
+        if self._cache_lock is not None:
+            self._cache_lock.close()  # the next driver on this cache may start
+            self._cache_lock = None
         log.info("stopped")
 
     def _flush_done(self, sock: zmq.Socket) -> None:

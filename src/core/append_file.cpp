@@ -1,6 +1,7 @@
 #include "labloop/core/append_file.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -84,6 +85,16 @@ void AppendFile::append(std::string_view bytes) {
     done += static_cast<std::size_t>(n);
   }
   if (::fsync(fd_) != 0) cut_back_and_throw("fsync");
+}
+
+bool AppendFile::lock_exclusively(int wait_ms) {
+  for (int waited = 0;; waited += 20) {
+    if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return true;
+    if (errno == EINTR) continue;
+    if (errno != EWOULDBLOCK) return true;  // a filesystem without locks (some network mounts): nothing more can be known
+    if (waited >= wait_ms) return false;
+    ::usleep(20 * 1000);
+  }
 }
 
 void write_whole_file(const std::string& path, std::string_view bytes, const std::string& what) {

@@ -106,7 +106,15 @@ json cache_stamp(const InstrumentInfo& info, const json& results_depend_on) {
 class CacheFile {
  public:
   // Opens (creating if needed) `path`; throws Error naming the path and the OS reason.
-  explicit CacheFile(std::string path) : file_(std::move(path), "the result cache") {}
+  // Two drivers on one cache would each answer from a file the other appends to unseen, and run
+  // again what the other finished: the second is refused.
+  explicit CacheFile(std::string path) : file_(std::move(path), "the result cache") {
+    // Waited for a while: a driver killed a moment ago (its controller restarting it) still holds it.
+    if (!file_.lock_exclusively(5000))
+      throw Error(fmt::format("result cache {} is in use by another driver (a second one started with the same --cache?): give each "
+                              "driver its own cache file",
+                              file_.path()));
+  }
 
   // Every result in the file by id. A driver must keep serving whatever the file holds, so bad
   // lines are skipped and reported through `log`, never thrown. A torn last line (a crash

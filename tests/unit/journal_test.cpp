@@ -10,6 +10,8 @@
 #include "test_support.hpp"
 
 #include <filesystem>
+#include <memory>
+#include <thread>
 #include <fstream>
 #include <random>
 #include <regex>
@@ -600,6 +602,20 @@ TEST_CASE("AppendFile: a write cut short (no room) leaves no fragment for the ne
   CHECK(test::read_file(path) == "{\"experiment\":\"e1\"}\n");  // cut back to the last whole record
   file.append("{\"experiment\":\"e3\"}\n");  // room again
   CHECK(test::read_file(path) == "{\"experiment\":\"e1\"}\n{\"experiment\":\"e3\"}\n");
+}
+
+TEST_CASE("AppendFile: one holder of the exclusive lock at a time, the next waiting for it to let go", "[journal]") {
+  test::TempDir dir;
+  const auto path = (dir / "cache.jsonl").string();
+  auto first = std::make_unique<labloop::AppendFile>(path, "the result cache");
+  CHECK(first->lock_exclusively(0));
+  labloop::AppendFile second(path, "the result cache");
+  CHECK_FALSE(second.lock_exclusively(60));  // held: a second driver on the same cache is refused
+  std::jthread releaser([&first] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    first.reset();  // a driver killed a moment ago lets go
+  });
+  CHECK(second.lock_exclusively(5000));
 }
 
 TEST_CASE("AppendFile: a symbolic link is refused at open, naming it, and the file it points to is left as it was", "[journal][limits]") {

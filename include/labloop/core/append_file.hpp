@@ -29,6 +29,11 @@ class AppendFile {
   // Writes `bytes` at the end and fsyncs. Throws labloop::Error when the disk refuses.
   void append(std::string_view bytes);
 
+  // Takes an exclusive advisory lock (flock) on the file for as long as this object lives,
+  // waiting up to `wait_ms` for another process to let go of one (a driver killed a moment ago);
+  // false when it does not. For files one process at a time may write (a result cache).
+  bool lock_exclusively(int wait_ms);
+
   const std::string& path() const { return path_; }
 
  private:
