@@ -435,7 +435,19 @@ int exit_code(const labloop::CampaignSummary& summary) {
   return 0;
 }
 
+// Checked by the commands that run a campaign, once main() has raised the limit as far as
+// allowed: with 16, ZeroMQ aborted, and with a few more an instrument that could not get its
+// descriptors looked as if it did not answer.
+void refuse_too_few_files() {
+  constexpr rlim_t kFilesNeeded = 64;
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < kFilesNeeded)
+    throw labloop::Error(fmt::format("at most {} open files are allowed (ulimit -n); a campaign needs at least {} (about 10 per "
+                                     "instrument): raise it (ulimit -n 1024)",
+                                     static_cast<unsigned long long>(files.rlim_cur), static_cast<unsigned long long>(kFilesNeeded)));
+}
+
 int run(const std::string& file, const std::string& output, bool dry_run, double grace_s) {
+  refuse_too_few_files();
   const auto config = labloop::load_campaign_config(file, labloop::sim::catalogue());
   labloop::CampaignOptions options;
   options.dry_run = dry_run;
@@ -471,6 +483,7 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
 }
 
 int resume(const std::string& where, double grace_s) {
+  refuse_too_few_files();
   const auto path = labloop::journal_path_of(where);
   const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
@@ -558,6 +571,7 @@ int replay(const std::string& where) {
 
 }  // namespace
 
+constexpr rlim_t kFilesWanted = 4096;
 constexpr rlim_t kStackWanted = rlim_t{8} << 20;  // Linux's usual default
 constexpr rlim_t kStackNeeded = rlim_t{1} << 20;
 
@@ -569,6 +583,13 @@ int main(int argc, char** argv) {
   // (ChildProcess).
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGXFSZ, SIG_IGN);
+  // Each instrument takes a few descriptors (its socket, ZeroMQ's signalling, a simulator's pipes
+  // and log): under a low limit (ulimit -n 16) connections failed inside ZeroMQ, and instruments
+  // that were serving were reported as not answering. The soft limit is raised as far as allowed.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < kFilesWanted) {
+    files.rlim_cur = files.rlim_max == RLIM_INFINITY ? kFilesWanted : std::min<rlim_t>(files.rlim_max, kFilesWanted);
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   // The planner's linear algebra keeps buffers of up to 128 KiB on the stack: under a small
   // limit (ulimit -s 128) it crashed mid-campaign. Raised where allowed, else refused at once.
   if (rlimit stack{}; ::getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur != RLIM_INFINITY && stack.rlim_cur < kStackWanted) {

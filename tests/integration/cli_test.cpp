@@ -549,7 +549,7 @@ TEST_CASE("CLI: verify fails a journal whose configuration does not load, though
   CHECK_THAT(o.output, !Catch::Contains("labloop resume"));
 }
 
-TEST_CASE("CLI: a missing TMPDIR, a stack limit too small and an output path too long are each named before anything starts", "[cli]") {
+TEST_CASE("CLI: a missing TMPDIR, stack or open-file limits too small and an output path too long are each named before anything starts", "[cli]") {
   test::TempDir dir;
   const std::string quickstart = LABLOOP_SOURCE_DIR "/examples/quickstart.json";
   const auto shell = [&](const std::string& command) {
@@ -567,6 +567,9 @@ TEST_CASE("CLI: a missing TMPDIR, a stack limit too small and an output path too
   o = shell("ulimit -s 128 && exec " + cli + " run " + quickstart + " --dry-run --output " + (dir / "b").string());
   CHECK(o.status == 1);
   CHECK_THAT(o.output, Catch::Contains("the stack size limit is 128 KiB (ulimit -s)"));
+  o = shell("ulimit -n 16 && exec " + cli + " run " + quickstart + " --dry-run --output " + (dir / "c").string());
+  CHECK(o.status == 1);  // not ZeroMQ's abort
+  CHECK_THAT(o.output, Catch::Contains("at most 16 open files are allowed (ulimit -n)"));
   // Room for journal.jsonl, none for the longest names labloop writes beside it.
   std::filesystem::path deep = dir.path();
   while (deep.string().size() < 4096 - 60) deep /= std::string(std::min<std::size_t>(200, 4096 - 60 - deep.string().size()), 'd');
