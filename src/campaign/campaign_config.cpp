@@ -456,8 +456,10 @@ bool parse_constraints(const Node& node, CampaignConfig& c, ConfigMistakes& mist
         std::mt19937_64 rng(c.seed);
         FeasibleSampler(space).next(rng);
       } catch (const PlannerError&) {
-        node.fail("the constraints can be met only with fractional values of integer parameters or values between discrete levels (no "
-                  "setting of whole numbers and levels found): make those parameters continuous or loosen the constraints");
+        // A search, not a proof: 997a + 991b + 983c == 99991 has whole solutions it can miss.
+        node.fail("no setting of whole numbers and levels that meets the constraints was found: they may need fractional values of "
+                  "integer parameters or values between discrete levels, or have too few whole solutions to find: make those "
+                  "parameters continuous or loosen the constraints");
       }
     }
     c.constraints = std::move(parsed);

@@ -487,9 +487,9 @@ TEST_CASE("Config: each mistake in a discrete parameter is named at its JSON pat
     c["constraints"] = {"x1 + x2 <= 10"};
     CHECK(error_for(c) == "");
     c["constraints"] = {"x1 == 1"};  // within [-5, 10], but no level is 1
-    CHECK(error_for(c) == "c.json: /constraints: the constraints can be met only with fractional values of integer parameters or values "
-                          "between discrete levels (no setting of whole numbers and levels found): make those parameters continuous or loosen "
-                          "the constraints");
+    CHECK(error_for(c) == "c.json: /constraints: no setting of whole numbers and levels that meets the constraints was found: they may "
+                          "need fractional values of integer parameters or values between discrete levels, or have too few whole solutions "
+                          "to find: make those parameters continuous or loosen the constraints");
   }
   SECTION("an unknown type names discrete among the types") {
     x1["type"] = "discret";

@@ -188,13 +188,13 @@ TEST_CASE("Linear constraints: an unsatisfiable set is refused naming a minimal 
   json ints = lc_config({"2*n == 3"});
   ints["parameters"].push_back({{"name", "n"}, {"type", "integer"}, {"low", 0}, {"high", 4}});
   ints["instruments"] = json::array({{{"name", "person"}, {"manual", true}}});
-  CHECK_THAT(lc_config_error(ints), Contains("/constraints: the constraints can be met only with fractional values of integer parameters"));
+  CHECK_THAT(lc_config_error(ints), Contains("/constraints: no setting of whole numbers and levels that meets the constraints was found"));
   // Discrete levels: 0.3 lies between levels 0.25 and 0.5, which no level makes 2*d.
   json levels = lc_config({"2*d == 0.6"});
   levels["parameters"].push_back({{"name", "d"}, {"type", "discrete"}, {"values", {0, 0.25, 0.5}}});
   levels["instruments"] = json::array({{{"name", "person"}, {"manual", true}}});
-  CHECK_THAT(lc_config_error(levels), Contains("/constraints: the constraints can be met only with fractional values of integer parameters "
-                                               "or values between discrete levels"));
+  CHECK_THAT(lc_config_error(levels), Contains("/constraints: no setting of whole numbers and levels that meets the constraints was found: "
+                                               "they may need fractional values of integer parameters or values between discrete levels"));
 }
 
 TEST_CASE("Linear constraints: Space::check refuses a setting that violates a constraint, within the stated tolerance", "[constraints][space]") {
