@@ -14,11 +14,6 @@ namespace labloop {
 
 namespace fs = std::filesystem;
 
-namespace {
-// The rows as the file gives them, each checked; read_prior_results adds the checks that need all of them.
-PriorResults read_prior_rows(const CampaignConfig& config);
-}  // namespace
-
 fs::path prior_results_path(const CampaignConfig& config) {
   const fs::path given = config.prior_results;
   if (given.is_absolute()) return given;
@@ -26,19 +21,6 @@ fs::path prior_results_path(const CampaignConfig& config) {
 }
 
 PriorResults read_prior_results(const CampaignConfig& config) {
-  PriorResults out = read_prior_rows(config);
-  if (config.planner.kind == "bayesian" && out.rows.size() + static_cast<std::size_t>(config.budget.experiments) > static_cast<std::size_t>(kMostModelledResults))
-    throw ConfigError(config.source, "/prior_results",
-                      fmt::format("{} has {} rows and the budget is {} experiments; the bayesian planner learns from at most {} results in "
-                                  "all (each proposal's cost grows with the cube of them): keep the rows nearest the question, or use "
-                                  "planner random or sobol",
-                                  config.prior_results, out.rows.size(), config.budget.experiments, kMostModelledResults));
-  return out;
-}
-
-namespace {
-
-PriorResults read_prior_rows(const CampaignConfig& config) {
   PriorResults out;
   out.source = config.prior_results;
   const fs::path path = prior_results_path(config);
@@ -141,9 +123,13 @@ PriorResults read_prior_rows(const CampaignConfig& config) {
     r.objective = r.values.at(config.objective.name);
     out.rows.push_back(std::move(r));
   }
+  if (config.planner.kind == "bayesian" && out.rows.size() + static_cast<std::size_t>(config.budget.experiments) > static_cast<std::size_t>(kMostModelledResults))
+    throw ConfigError(config.source, "/prior_results",
+                      fmt::format("{} has {} rows and the budget is {} experiments; the bayesian planner learns from at most {} results in "
+                                  "all (each proposal's cost grows with the cube of them): keep the rows nearest the question, or use "
+                                  "planner random or sobol",
+                                  config.prior_results, out.rows.size(), config.budget.experiments, kMostModelledResults));
   return out;
 }
-
-}  // namespace
 
 }  // namespace labloop

@@ -124,6 +124,14 @@ class ExclusiveEcho final : public Driver {
   bool slow_;
 };
 
+// serve() options for exclusive control, the holder file beside `dir`'s echo.cache.jsonl.
+ServeOptions exclusive_echo_options(const test::TempDir& dir) {
+  ServeOptions options;
+  options.exclusive = true;
+  options.cache_path = (dir / "echo.cache.jsonl").string();
+  return options;
+}
+
 // serve() in-process until the object goes away.
 class ExclusiveServed {
  public:
@@ -151,9 +159,7 @@ TEST_CASE("Exclusive control in serve(): the holder survives a driver restart, a
           "[exclusive]") {
   const test::TempDir dir;
   ExclusiveEcho echo;
-  ServeOptions options;
-  options.exclusive = true;
-  options.cache_path = (dir / "echo.cache.jsonl").string();
+  ServeOptions options = exclusive_echo_options(dir);
   zmq::context_t context;
   const auto run = [](OldController& c, const std::string& id) { return c.ask(protocol::Run{id, json{{"x", 0.5}}}); };
   {
@@ -387,9 +393,7 @@ TEST_CASE("Exclusive control: a flood of refused hellos from thousands of connec
 TEST_CASE("Exclusive control: taking and releasing the instrument in a loop keeps the holder file small, and the driver starts again", "[exclusive]") {
   const test::TempDir dir;
   ExclusiveEcho echo;
-  ServeOptions options;
-  options.exclusive = true;
-  options.cache_path = (dir / "echo.cache.jsonl").string();
+  ServeOptions options = exclusive_echo_options(dir);
   zmq::context_t context;
   const auto holder_file = dir / "echo.cache.jsonl.holder";
   {

@@ -44,8 +44,8 @@ constexpr std::size_t kMaxChoices = 10000;      // per categorical parameter
 constexpr std::size_t kMaxChoiceChars = 1000;   // a choice (a SMILES string, a reagent's name)
 constexpr double kMaxThreshold = 1e30;          // an objective's threshold, in magnitude
 // Results the Bayesian planner learns from in a new campaign: its budget and prior_results rows
-// together. Each proposal's cost grows with the cube of them (with 5,000 prior results a proposal
-// took 7 s, with 10,000 100 s and 3 GB; 100,000 ran out of memory).
+// together. Each proposal's time grows with the cube of them and its memory with their square:
+// 100,000 prior results ran out of memory before the first proposal.
 constexpr int kMostModelledResults = 5000;
 constexpr int kMaxQuarantineAfter = 1000000;  // an instrument's quarantine_after
 

@@ -18,9 +18,9 @@ class ThompsonSampling final : public Acquisition {
  public:
   std::string name() const override { return "thompson"; }
 
-  // A joint draw over m rows factors an m × m covariance: O(m²) memory, O(m³) time. 8192
-  // candidates took 158 s and 6.4 GB, 100,000 ran out of memory. Past this many rows, the draw is
-  // over as many chosen at random, and the others score lowest.
+  // A joint draw over m rows factors an m × m covariance: O(m²) memory, O(m³) time, and 100,000
+  // candidates (a legal "candidates") ran out of memory. Past this many rows, the draw is over as
+  // many chosen at random, and the others score lowest.
   static constexpr Eigen::Index kMostJointRows = 2048;
 
   Eigen::VectorXd score(const AcquisitionContext& ctx, const Eigen::MatrixXd& x) const override {
