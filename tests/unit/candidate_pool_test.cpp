@@ -577,6 +577,12 @@ TEST_CASE("Ties: a new campaign with a categorical parameter or a pool gets rand
   CHECK(defaults({{"ties", "first"}}, {temp, solvent})["ties"] == "first");
   CHECK_FALSE(defaults(json::object(), {temp}).contains("ties"));
   CHECK_FALSE(defaults(json::object(), {temp, solvent}, true, "random").contains("ties"));
+  // Design points snapped to choices avoid settings already taken; a pool never offers one, and a
+  // continuous space has nothing to snap.
+  CHECK(defaults(json::object(), {temp, solvent})["design_repeats"] == "avoid");
+  CHECK_FALSE(defaults(json::object(), {temp, solvent}, true).contains("design_repeats"));
+  CHECK_FALSE(defaults(json::object(), {temp}).contains("design_repeats"));
+  CHECK(defaults({{"design_repeats", "allow"}}, {temp, solvent})["design_repeats"] == "allow");
   test::TempDir dir;
   test::write_file(dir / "plate.csv", "temp,cycles,smiles\n30,2,CCO\n40,1,CCO\n");
   json c = pool_config((dir / "plate.csv").string());

@@ -321,7 +321,7 @@ TEST_CASE("Bayesian planner: its initial design never repeats a setting either, 
   const Space space(parameters);
   for (std::uint64_t seed = 1; seed <= 8; ++seed) {
     static const std::string source = "test.json";
-    const PlannerConfig config{"bayesian", {{"initial", 20}}};
+    const PlannerConfig config{"bayesian", {{"initial", 20}, {"design_repeats", "avoid"}}};
     auto planner = make_planner(PlannerContext{space, seed, config, source});
     std::set<std::string> seen;
     std::vector<Point> running;

@@ -134,7 +134,7 @@ class BayesianPlanner final : public Planner {
       // Snapped to choices and levels, a design point can fall on a setting already run, running
       // or just proposed (asks 2 and 5 of a 4 × 4 × 4 categorical space were the same): the next
       // space-filling point instead. A pool never offers a taken row.
-      if (!pool_) {
+      if (!pool_ && options_.design_repeats == DesignRepeats::avoid) {
         std::vector<Point> taken(pending.begin(), pending.end());
         taken.insert(taken.end(), out.begin(), out.end());
         if (observations_.near_any(x, taken)) x = space_filling(pending, out);

@@ -13,7 +13,7 @@
 namespace labloop::detail {
 
 BayesianOptions parse_bayesian_options(const PlannerContext& context) {
-  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive", "additive_share", "ties", "one_hot_margin", "one_hot_residual", "failure_model", "multi_objective", "noise_dominated"});
+  check_planner_options(context, {"initial", "initial_design", "acquisition", "beta", "kernel", "candidates", "local_starts", "refit_every", "time_limit_s", "output_transform", "trust_region", "categorical_lengthscale", "additive", "additive_share", "ties", "one_hot_margin", "one_hot_residual", "failure_model", "multi_objective", "noise_dominated", "design_repeats"});
   const nlohmann::json& o = context.config.options;
   const JsonNode node = context.options();
   BayesianOptions options;
@@ -110,6 +110,8 @@ BayesianOptions parse_bayesian_options(const PlannerContext& context) {
   choice("ties", std::vector<std::pair<std::string, Ties>>{{"first", Ties::first}, {"random", Ties::random}}, options.optimizer.ties);
   choice("failure_model", std::vector<std::pair<std::string, FailureModel>>{{"on", FailureModel::on}, {"off", FailureModel::off}},
          options.failure_model);
+  choice("design_repeats", std::vector<std::pair<std::string, DesignRepeats>>{{"allow", DesignRepeats::allow}, {"avoid", DesignRepeats::avoid}},
+         options.design_repeats);
   choice("noise_dominated",
          std::vector<std::pair<std::string, NoiseDominated>>{{"acquisition", NoiseDominated::acquisition},
                                                              {"space_filling", NoiseDominated::space_filling}},
@@ -158,6 +160,10 @@ void set_new_campaign_defaults(PlannerConfig& config, const std::vector<Paramete
   // ties are settled at random: the order of a file's rows or of a parameter's choices then
   // decides nothing (docs/decisions/0014).
   if ((categorical || candidate_pool) && !config.options.contains("ties")) config.options["ties"] = "random";
+  // Where design points are snapped to choices or levels, one can fall on a setting already taken:
+  // the next space-filling point instead. Journals written before replay as they ran.
+  const bool snapped = std::any_of(parameters.begin(), parameters.end(), [](const Parameter& p) { return p.type != ParameterType::continuous; });
+  if (snapped && !candidate_pool && !config.options.contains("design_repeats")) config.options["design_repeats"] = "avoid";
   const bool described = std::any_of(parameters.begin(), parameters.end(), [](const Parameter& p) { return !p.descriptor_values.empty(); });
   // Descriptors someone supplied are kept, and each choice keeps an effect of its own beside them
   // (docs/decisions/0016); a file that asks for the choice by evidence (decision 0015) has it.

@@ -21,6 +21,10 @@ enum class MultiObjective { ehvi, parego };
 // the results' variance — the acquisition's best point (as campaigns before this option ran), or
 // the next point of the space-filling design (docs/decisions/0018-noise-dominated.md).
 enum class NoiseDominated { acquisition, space_filling };
+// An initial-design point that, snapped to choices and levels, falls on a setting already run,
+// running or just proposed: kept (as campaigns before this option ran), or replaced by the next
+// space-filling point.
+enum class DesignRepeats { allow, avoid };
 inline constexpr double kNoiseDominated = 0.8;
 
 struct BayesianOptions {
@@ -36,6 +40,7 @@ struct BayesianOptions {
   FailureModel failure_model = FailureModel::on;
   MultiObjective multi_objective = MultiObjective::ehvi;
   NoiseDominated noise_dominated = NoiseDominated::acquisition;
+  DesignRepeats design_repeats = DesignRepeats::allow;
   ModelSelectionOptions model;
   AcquisitionOptimizerOptions optimizer;
 };
