@@ -70,6 +70,7 @@ MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB, per payload frame
 MAX_FRAME_BYTES = 16 * MAX_MESSAGE_BYTES
 MAX_EXPERIMENT_ID_CHARS = 128
 MAX_CAMPAIGN_ID_CHARS = 128
+SHOWN_CAMPAIGN_ID_CHARS = 12  # of the holder's campaign id in `busy`, at most half of it (protocol §12)
 MAX_MESSAGE_DEPTH = 64  # nested arrays/objects per payload; the top-level object is level 1
 MAX_ERROR_CHARS = 4096  # failure texts are for humans; keep results small
 MAX_DISCRETE_LEVELS = 1000  # levels of a discrete input (docs/protocol.md)
@@ -258,7 +259,9 @@ class HolderLease:
         if held is None:
             return "instrument is free"
         who = f" (controller {held['key']})" if held["key"] else ""
-        return (f"instrument held by campaign {held['campaign_id']}{who} since {_utc(held['since'], '%Y-%m-%d %H:%M:%S')} UTC; "
+        # On a plaintext link the whole campaign id makes a hello the holder's: show its start only.
+        shown = held["campaign_id"][:min(SHOWN_CAMPAIGN_ID_CHARS, len(held["campaign_id"]) // 2)] + "…"
+        return (f"instrument held by campaign {shown}{who} since {_utc(held['since'], '%Y-%m-%d %H:%M:%S')} UTC; "
                 f"its lease runs until {_utc(held['until'], '%Y-%m-%d %H:%M:%S')} UTC unless it is released")
 
 

@@ -508,7 +508,12 @@ def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
 
     lease = ld.HolderLease(60.0)
     check(lease.take(("A", ""), 100.0) == "taken" and lease.take(("A", ""), 130.0) == "renewed", "taken, then renewed by its holder")
-    check(lease.take(("B", ""), 150.0) == "refused" and "held by campaign A" in lease.busy_message(150.0), "another is refused, naming A")
+    check(lease.take(("B", ""), 150.0) == "refused" and "held by campaign …" in lease.busy_message(150.0), "another is refused")
+    long_id = "5f3ac2e19b7d4e0a9c1d2b3e4f5a6b7c"
+    named = ld.HolderLease(60.0)
+    named.take((long_id, ""), 100.0)
+    check("held by campaign 5f3ac2e19b7d… since" in named.busy_message(100.0) and long_id not in named.busy_message(100.0),
+          "busy names the holder by the start of its campaign id, never the whole id (a plaintext hello's credential)")
     check(not lease.admit(None, 150.0) and lease.admit(("A", ""), 150.0), "runs: only the holder's")
     check(lease.take(("B", ""), 211.0) == "taken", "an expired lease is free (60 s after the holder's last message)")
     check(lease.release(("A", ""), 212.0) == "refused" and lease.release(("B", ""), 212.0) == "released", "only the holder releases")
@@ -538,7 +543,7 @@ def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
     w = a.ask({"v": 1, "type": "hello", "campaign": "a", "campaign_id": "c-aaaa"})
     check(w.get("type") == "welcome" and w.get("holder", {}).get("campaign_id") == "c-aaaa", f"A holds it ({w.get('holder')})")
     r = b.ask({"v": 1, "type": "hello", "campaign": "b", "campaign_id": "c-bbbb"})
-    check(r.get("type") == "error" and r.get("code") == "busy" and "c-aaaa" in r.get("message", ""), f"B is busy, naming A ({r})")
+    check(r.get("type") == "error" and r.get("code") == "busy" and "campaign c-a…" in r.get("message", ""), f"B is busy, naming A ({r})")
     r = b.ask({"v": 1, "type": "run", "experiment": "b-1", "params": {"x": 0.5}})
     check(r.get("code") == "busy" and r.get("experiment") == "b-1", "B's run is refused with busy")
     check(old.ask({"v": 1, "type": "hello"}).get("code") == "busy", "a hello without campaign_id is refused while held")

@@ -442,7 +442,7 @@ class Server {
     const std::string key = authenticated_key(frames.back());
     notice_key(route, key);
     try {
-      dispatch(route, protocol::decode(payload), key);
+      dispatch(route, protocol::decode(payload, protocol::Reader::driver), key);
     } catch (const ProtocolError& e) {
       options_.log(fmt::format("rejected a malformed message ({}): {}", e.code(), e.what()));
       send(route, protocol::Error{e.code(), e.what()});

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 
@@ -12,6 +13,14 @@ namespace labloop {
 namespace {
 
 std::time_t whole_seconds(double unix_seconds) { return static_cast<std::time_t>(std::floor(unix_seconds)); }
+
+// `busy` goes to anyone who connects, and on a plaintext link the campaign id alone makes a hello
+// the holder's: the whole id would let any peer take the instrument over. Its start is enough to
+// tell campaigns apart (experiment ids carry the first 12 characters of labloop's 32).
+std::string shown_campaign_id(const std::string& id) {
+  const std::size_t shown = std::min<std::size_t>(kShownCampaignIdChars, id.size() / 2);
+  return id.substr(0, shown) + "…";
+}
 
 }  // namespace
 
@@ -86,7 +95,7 @@ std::string HolderLease::busy_message(double now) const {
   if (!current) return "instrument is free";
   const std::string controller = current->claim.key.empty() ? "" : fmt::format(" (controller {})", current->claim.key);
   return fmt::format("instrument held by campaign {}{} since {} UTC; its lease runs until {} UTC unless it is released",
-                     current->claim.campaign_id, controller, utc_text(whole_seconds(current->since), "%Y-%m-%d %H:%M:%S"),
+                     shown_campaign_id(current->claim.campaign_id), controller, utc_text(whole_seconds(current->since), "%Y-%m-%d %H:%M:%S"),
                      utc_text(whole_seconds(current->until), "%Y-%m-%d %H:%M:%S"));
 }
 

@@ -195,7 +195,7 @@ std::string truncate_utf8(const std::string& s, std::size_t max_chars) {
   return s;
 }
 
-Message decode(std::string_view payload) {
+Message decode(std::string_view payload, Reader reader) {
   if (payload.size() > kMaxMessageBytes)
     bad("too_large", fmt::format("message of {} bytes exceeds the {} byte limit", payload.size(), kMaxMessageBytes));
   // The spec forbids a byte-order mark; nlohmann would skip it silently, hiding a peer's bug that
@@ -216,10 +216,10 @@ Message decode(std::string_view payload) {
   } catch (const json::exception& e) {
     bad("bad_json", fmt::format("not valid UTF-8 JSON: {}", e.what()));
   }
-  return decode_object(m);
+  return decode_object(m, reader);
 }
 
-Message decode_object(const json& m) {
+Message decode_object(const json& m, Reader reader) {
   if (!m.is_object()) bad("bad_json", "message must be a JSON object");
   auto v = m.find("v");
   if (v == m.end() || !v->is_number() || v->get<double>() != kVersion)
@@ -227,6 +227,12 @@ Message decode_object(const json& m) {
                                      : fmt::format("unsupported protocol version {}; this peer speaks 1", v->dump()));
   auto type = m.find("type");
   if (type == m.end() || !type->is_string()) bad("bad_message", "missing \"type\" (a string)");
+  if (reader == Reader::driver) {
+    static constexpr std::array<std::string_view, 6> kDriverSends{"welcome", "accepted", "rejected", "result", "pong", "released"};
+    const std::string& name = type->get_ref<const std::string&>();
+    if (std::find(kDriverSends.begin(), kDriverSends.end(), name) != kDriverSends.end())
+      bad("unknown_type", fmt::format("a driver does not handle \"{}\" messages", name));
+  }
   check_fields(m);
   return read_message(m);
 }

@@ -103,6 +103,12 @@ TEST_CASE("extend gives a finished campaign more experiments, journaled, with un
   CHECK(test::cli({"verify", out.string()}, dir).status == 0);
   CHECK(test::cli({"replay", out.string()}, dir).status == 0);
   CHECK(test::cli({"extend", out.string()}, dir).status == 1);  // how much more must be said
+  // No raise past what the bayesian planner learns from (5000 results, as a new campaign's budget).
+  const std::string journal_before = test::read_file(out / "journal.jsonl");
+  const test::CliOutcome too_far = test::cli({"extend", out.string(), "--experiments", "4994"}, dir);
+  CHECK(too_far.status == 1);
+  CHECK_THAT(too_far.output, Catch::Contains("learns from at most 5000 results (5001 experiments asked for)"));
+  CHECK(test::read_file(out / "journal.jsonl") == journal_before);
 }
 
 TEST_CASE("a failed extend leaves the budget as it was, however often it is tried", "[extend][cli]") {

@@ -566,6 +566,9 @@ TEST_CASE("labloop-sim answers malformed messages with the matching error and ke
   expect_error(json{{"v", 1}, {"type", "run"}, {"experiment", std::string(129, 'a')}, {"params", json::object()}}.dump(), "bad_message");
   expect_error(R"({"v":1,"type":"no_such_type"})", "unknown_type");
   expect_error(R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[],"outputs":[],"capacity":1})", "unknown_type");
+  // A driver → controller type is unknown to a driver whatever its fields (§3): not bad_message.
+  for (const char* type : {"welcome", "accepted", "rejected", "result", "pong", "released"})
+    expect_error(std::string(R"({"v":1,"type":")") + type + "\"}", "unknown_type");
   expect_error(std::string(labloop::protocol::kMaxMessageBytes + 10, ' '), "too_large");
   expect_error("\xff\xfe garbage", "bad_json");  // invalid UTF-8: answered, not a crash
 

@@ -13,6 +13,10 @@
 
 namespace labloop {
 
+// How much of the holder's campaign id `busy` shows (at most half of it): labloop's ids are 32
+// hex characters and its experiment ids carry their first 12.
+constexpr std::size_t kShownCampaignIdChars = 12;
+
 // Who asks: the campaign id of the peer's hello and the key its connection authenticated with
 // ("" on a plaintext link: then the campaign id alone decides, a courtesy and not a defence).
 struct LeaseClaim {
@@ -62,8 +66,10 @@ class HolderLease {
   // A holder read back from disk after a driver restart (its lease runs to its recorded `until`).
   void restore(const LeaseHolder& holder);
 
-  // For `busy`: "instrument held by campaign 5f3a… (controller curve:…) since 14:02:07 UTC; its
-  // lease runs until 15:02:07 UTC unless it is released". Only meaningful while held.
+  // For `busy`: "instrument held by campaign 5f3ac2e19b7d… (controller curve:…) since 14:02:07
+  // UTC; its lease runs until 15:02:07 UTC unless it is released". The campaign id is cut to its
+  // first kShownCampaignIdChars characters (at most half of it): the whole id is the holder's
+  // credential on a plaintext link. Only meaningful while held.
   std::string busy_message(double now) const;
 
   // Whether the state changed in a way that disk must know (taken, released, or renewed by more

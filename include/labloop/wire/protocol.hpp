@@ -166,14 +166,19 @@ using Message = std::variant<Hello, Run, Ping, Abort, Welcome, Accepted, Rejecte
 // The "type" of a message ("hello", "run", …).
 std::string_view type_name(const Message& message);
 
+// Who decodes. A driver knows only the controller → driver types (and `error`): a `welcome` or
+// `result` sent to it is an unknown type there, answered `unknown_type` whatever its fields (§3),
+// not `bad_message` for fields it would never read.
+enum class Reader { any, driver };
+
 // Checks a received payload, in the spec's order (size, no byte-order mark, nesting depth, JSON
 // object, v, type, known type, the type's required fields) and returns the message. Throws
 // ProtocolError whose code() is the protocol error code to answer with ("too_large", "bad_json",
 // "too_deep", "bad_version", "bad_message", "unknown_type").
-Message decode(std::string_view payload);
+Message decode(std::string_view payload, Reader reader = Reader::any);
 // The checks after parsing (JSON object, v, type, the type's fields), for JSON already in hand.
 // Not a second decode(): a string literal would convert to either argument.
-Message decode_object(const nlohmann::json& object);
+Message decode_object(const nlohmann::json& object, Reader reader = Reader::any);
 
 // The message as one JSON object ("v", "type" and its fields; optional fields only when set), and
 // as the payload to send. Invalid UTF-8 in strings is replaced, never thrown on: a message must
