@@ -38,6 +38,7 @@
 #include "labloop/core/os_user.hpp"
 #include "labloop/core/key_file.hpp"
 #include "progress.hpp"
+#include "driver_check.hpp"
 #include "catalogue.hpp"
 
 namespace {
@@ -734,6 +735,9 @@ int main(int argc, char** argv) {
   labloop::cli::KeysCommand keys;
   auto* keys_cmd = labloop::cli::add_keys_command(app, keys);
 
+  labloop::cli::DriverCheckCommand driver_check;
+  auto* driver_check_cmd = labloop::cli::add_driver_check_command(app, driver_check);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -761,6 +765,7 @@ int main(int argc, char** argv) {
     if (*pending_cmd) return labloop::cli::pending(directory, pending_csv);
     if (*enter_cmd) return labloop::cli::enter(enter);
     if (*keys_cmd) return labloop::cli::run_keys(keys);
+    if (*driver_check_cmd) return labloop::cli::run_driver_check(driver_check);
   } catch (const labloop::ConfigError& e) {
     std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n";
     return 2;

@@ -34,13 +34,13 @@ class FakeDriver {
                           {"outputs", {"y"}}, {"capacity", capacity}}
         .dump();
   }
-  static std::string type_of(const std::string& payload) {
+  static std::string type_of(const std::string& payload) { return text_of(payload, "type"); }
+  static std::string experiment_of(const std::string& payload) { return text_of(payload, "experiment"); }
+  // A string field of a JSON object; "" for anything else (a number where a string belongs too).
+  static std::string text_of(const std::string& payload, const char* field) {
     auto j = nlohmann::json::parse(payload, nullptr, false);
-    return j.is_object() ? j.value("type", "") : "";
-  }
-  static std::string experiment_of(const std::string& payload) {
-    auto j = nlohmann::json::parse(payload, nullptr, false);
-    return j.is_object() ? j.value("experiment", "") : "";
+    if (!j.is_object() || !j.contains(field) || !j[field].is_string()) return "";
+    return j[field].get<std::string>();
   }
 
  private:

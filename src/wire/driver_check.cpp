@@ -1,0 +1,493 @@
+#include "labloop/wire/driver_check.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <random>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "curve.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/wire/protocol.hpp"
+
+namespace labloop {
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// One message from the driver: its frames, and the last one read as JSON when it is an object.
+struct Reply {
+  std::vector<std::string> frames;
+  std::optional<json> message;
+
+  std::string type() const {
+    if (!message || !message->contains("type") || !(*message)["type"].is_string()) return "";
+    return (*message)["type"].get<std::string>();
+  }
+  std::string text(const char* field) const {
+    if (!message || !message->contains(field) || !(*message)[field].is_string()) return "";
+    return (*message)[field].get<std::string>();
+  }
+  // For a check's detail: the message as sent, cut to a readable length.
+  std::string shown() const {
+    const std::string raw = message ? message->dump(-1, ' ', false, json::error_handler_t::replace) : frames.back();
+    return raw.size() > 300 ? raw.substr(0, 300) + "…" : raw;
+  }
+};
+
+// The checker's DEALER. Messages read while waiting for another (a result arriving before the
+// pong asked after it) wait in a backlog for the next receive().
+class CheckLink {
+ public:
+  CheckLink(zmq::context_t& context, const DriverCheckOptions& options) : socket_(context, zmq::socket_type::dealer) {
+    socket_.set(zmq::sockopt::linger, 0);
+    socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(16 * protocol::kMaxMessageBytes));
+    if (options.keys) {
+      detail::set_curve_key(socket_, ZMQ_CURVE_SERVERKEY, options.keys->server.curve, "server key");
+      detail::set_curve_key(socket_, ZMQ_CURVE_PUBLICKEY, options.keys->client.public_key.curve, "public key");
+      detail::set_curve_key(socket_, ZMQ_CURVE_SECRETKEY, options.keys->client.curve_secret, "secret key");
+    }
+    try {
+      socket_.connect(options.endpoint);
+    } catch (const zmq::error_t& e) {
+      throw Error(fmt::format("cannot connect to {}: {} (an endpoint is tcp://host:port or ipc://path)", options.endpoint, e.what()));
+    }
+  }
+
+  void send_frames(const std::vector<std::string>& frames) {
+    for (std::size_t i = 0; i < frames.size(); ++i)
+      socket_.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+  void send(const std::string& payload) { send_frames({payload}); }
+  void send(const json& message) { send(message.dump()); }
+
+  // The first message (backlog first) that `wanted` accepts, within `timeout`; the others read on
+  // the way are kept for later.
+  std::optional<Reply> receive(milliseconds timeout, const std::function<bool(const Reply&)>& wanted = {}) {
+    for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
+      if (wanted && !wanted(*it)) continue;
+      Reply found = std::move(*it);
+      backlog_.erase(it);
+      return found;
+    }
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+      zmq::poll(&item, 1, left);
+      if (!(item.revents & ZMQ_POLLIN)) continue;
+      std::vector<zmq::message_t> parts;
+      if (!zmq::recv_multipart(socket_, std::back_inserter(parts), zmq::recv_flags::dontwait)) continue;
+      Reply reply;
+      for (auto& part : parts) reply.frames.push_back(part.to_string());
+      try {
+        json parsed = json::parse(reply.frames.back());
+        if (parsed.is_object()) reply.message = std::move(parsed);
+      } catch (const json::exception&) {
+      }
+      if (!wanted || wanted(reply)) return reply;
+      backlog_.push_back(std::move(reply));
+    }
+  }
+
+  // Drops every message before the first that `until` accepts (that one too), for at most
+  // `timeout`; results are kept, since a later check may wait for one. Whether it came.
+  bool drop_until(milliseconds timeout, const std::function<bool(const Reply&)>& until) {
+    const auto is_result = [](const Reply& r) { return r.type() == "result"; };
+    std::erase_if(backlog_, [&](const Reply& r) { return !is_result(r) && !until(r); });
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return false;
+      const auto next = receive(left, [&](const Reply& r) { return until(r) || !is_result(r); });
+      if (!next) return false;
+      if (until(*next)) return true;
+    }
+  }
+
+ private:
+  zmq::socket_t socket_;
+  std::deque<Reply> backlog_;
+};
+
+// How long a driver that cannot be settled by a marker must stay silent after a failed check.
+constexpr milliseconds kQuietSpell{200};
+
+json message(const char* type) { return json{{"v", 1}, {"type", type}}; }
+
+std::string random_tag() {
+  std::random_device device;
+  std::uniform_int_distribution<int> hex(0, 15);
+  std::string tag;
+  for (int i = 0; i < 12; ++i) tag.push_back("0123456789abcdef"[hex(device)]);
+  return tag;
+}
+
+// A value for every declared input at the middle of its limits: what any instrument must accept.
+json centre_of(const InstrumentInfo& info) {
+  json params = json::object();
+  for (const Parameter& p : info.inputs) {
+    switch (p.type) {
+      case ParameterType::continuous: params[p.name] = (p.low + p.high) / 2; break;
+      case ParameterType::integer: params[p.name] = static_cast<long long>(std::floor((p.low + p.high) / 2)); break;
+      case ParameterType::discrete: params[p.name] = p.values[p.values.size() / 2]; break;
+      case ParameterType::categorical: params[p.name] = p.choices.front(); break;
+    }
+  }
+  return params;
+}
+
+// `params` with one input moved to another value within its limits; nullopt when every input
+// takes a single value.
+std::optional<json> another_setting(const InstrumentInfo& info, const json& params) {
+  for (const Parameter& p : info.inputs) {
+    json other = params;
+    if (p.type == ParameterType::categorical && p.choices.size() > 1) other[p.name] = p.choices[1];
+    else if (p.type == ParameterType::discrete && p.values.size() > 1) other[p.name] = p.values.front() == params[p.name] ? p.values.back() : p.values.front();
+    else if (p.type == ParameterType::continuous && p.high > p.low) other[p.name] = p.low;
+    else if (p.type == ParameterType::integer && p.high > p.low) other[p.name] = static_cast<long long>(p.low) == params[p.name] ? static_cast<long long>(p.high) : static_cast<long long>(p.low);
+    else continue;
+    if (other != params) return other;
+  }
+  return std::nullopt;
+}
+
+// Settings the driver must reject (protocol §4.2 step 3), each with what is wrong with it.
+std::vector<std::pair<std::string, json>> settings_outside(const InstrumentInfo& info, const json& centre) {
+  std::vector<std::pair<std::string, json>> out;
+  for (const Parameter& p : info.inputs) {
+    const auto with = [&](json value) {
+      json params = centre;
+      params[p.name] = std::move(value);
+      return params;
+    };
+    if (p.type == ParameterType::continuous || p.type == ParameterType::integer) {
+      const double step = std::max(1.0, p.high - p.low);
+      out.emplace_back(fmt::format("{} = {:g}, above its limit {:g}", p.name, p.high + step, p.high), with(p.high + step));
+      out.emplace_back(fmt::format("{} = {:g}, below its limit {:g}", p.name, p.low - step, p.low), with(p.low - step));
+      out.emplace_back(fmt::format("{} as a string", p.name), with(centre[p.name].dump()));
+    }
+    if (p.type == ParameterType::integer && p.high - p.low >= 1)
+      out.emplace_back(fmt::format("{} = {:g}, not a whole number", p.name, p.low + 0.5), with(p.low + 0.5));
+    if (p.type == ParameterType::categorical) out.emplace_back(fmt::format("{} = a choice it does not declare", p.name), with("driver-check: no such choice"));
+    if (p.type == ParameterType::discrete) {
+      const double gap = p.values.size() > 1 ? (p.values[1] - p.values[0]) / 2 : 1.0;
+      out.emplace_back(fmt::format("{} = {:g}, between its levels", p.name, p.values[0] + gap), with(p.values[0] + gap));
+    }
+    json missing = centre;
+    missing.erase(p.name);
+    out.emplace_back(fmt::format("{} missing", p.name), missing);
+  }
+  json extra = centre;
+  extra["driver_check_undeclared"] = 1;
+  out.emplace_back("an input it does not declare", extra);
+  return out;
+}
+
+class Checker {
+ public:
+  Checker(const DriverCheckOptions& options, const std::function<void(const CheckOutcome&)>& on_outcome)
+      : options_(options), on_outcome_(on_outcome), link_(context_, options), tag_(random_tag()) {}
+
+  DriverCheckReport run() {
+    handshake();
+    heartbeat();
+    envelope();
+    malformed();
+    errors_are_not_answered();
+    if (options_.run_experiments) {
+      experiments();
+    } else {
+      record("experiments", CheckVerdict::skipped,
+             "not sent: --run-experiments sends a few within the declared limits (they run at the instrument)");
+    }
+    return std::move(report_);
+  }
+
+ private:
+  void record(std::string check, CheckVerdict verdict, std::string detail) {
+    report_.outcomes.push_back({std::move(check), verdict, std::move(detail)});
+    if (on_outcome_) on_outcome_(report_.outcomes.back());
+  }
+  void pass(std::string check, std::string detail = {}) { record(std::move(check), CheckVerdict::passed, std::move(detail)); }
+  // A driver that broke a check may still owe or have sent more than one answer, which the next
+  // check would read as its own: every failure is followed by settle().
+  void fail(std::string check, std::string detail) {
+    record(std::move(check), CheckVerdict::failed, std::move(detail));
+    settle();
+  }
+
+  // Reads up to the answer to an `abort` of an id never used: `error unknown_experiment` naming it
+  // (§4.5), which only comes after everything answered before it. Results are kept for later.
+  // A driver whose errors leave out the id (it SHOULD include it) is settled by a quiet spell
+  // instead, from its first miss on.
+  void settle() {
+    if (!settle_by_marker_) {
+      link_.drop_until(kQuietSpell, [](const Reply&) { return false; });
+      return;
+    }
+    const std::string marker = id(9500 + settles_++);
+    link_.send(json{{"v", 1}, {"type", "abort"}, {"experiment", marker}});
+    settle_by_marker_ = link_.drop_until(options_.reply_timeout, [&](const Reply& r) { return r.type() == "error" && r.text("experiment") == marker; });
+  }
+
+
+  std::optional<Reply> ask(const std::string& payload) {
+    link_.send(payload);
+    return link_.receive(options_.reply_timeout);
+  }
+  std::string no_answer() const { return fmt::format("no answer within {:g} s", options_.reply_timeout.count() / 1000.0); }
+
+  std::string id(int n) const { return fmt::format("driver-check-{}-{:04d}", tag_, n); }
+
+  // ---- hello / welcome (§4.1) ----------------------------------------------------------------
+
+  void handshake() {
+    json hello = message("hello");
+    hello["controller"] = "labloop driver-check";
+    hello["campaign"] = "driver-check";
+    const auto reply = ask(hello.dump());
+    if (!reply)
+      throw Error(fmt::format("{}: nothing answered hello within {:g} s. Is the driver running and listening there?{}", options_.endpoint,
+                              options_.reply_timeout.count() / 1000.0,
+                              options_.keys ? " With encryption, is this controller's key in its allow-list, and is --server-key its public key?"
+                                            : " If it requires encryption, give --server-key and --client-keys (docs/security.md)."));
+    if (reply->type() == "error" && reply->text("code") == protocol::kBusy)
+      throw Error(fmt::format("{}: the driver is held by a campaign ({}); check it when that campaign has ended", options_.endpoint,
+                              reply->text("message")));
+    if (reply->type() != "welcome")
+      throw Error(fmt::format("{}: hello was answered with {}, not a welcome (protocol §4.1)", options_.endpoint, reply->shown()));
+    try {
+      const protocol::Message decoded = protocol::decode(reply->frames.back());
+      report_.info = protocol::parse_welcome(std::get<protocol::Welcome>(decoded));
+    } catch (const ProtocolError& e) {
+      throw Error(fmt::format("{}: its welcome breaks the protocol ({}): {}", options_.endpoint, e.code(), e.what()));
+    }
+    const InstrumentInfo& info = report_.info;
+    pass("hello → welcome", fmt::format("{} {}, capacity {}, outputs {}", info.driver, info.version, info.capacity, fmt::join(info.outputs, ", ")));
+    const auto again = ask(hello.dump());
+    if (!again) return fail("hello again → the same welcome", no_answer());
+    if (again->message != reply->message) return fail("hello again → the same welcome", "got " + again->shown());
+    pass("hello again → the same welcome");
+  }
+
+  // ---- ping / pong (§4.4) -----------------------------------------------------------------------
+
+  void heartbeat() {
+    const auto pong = ask(message("ping").dump());
+    if (!pong) return fail("ping → pong", no_answer());
+    if (pong->type() != "pong" || !(*pong->message).contains("running") || !(*pong->message)["running"].is_array())
+      return fail("ping → pong", "expected a pong with a \"running\" array, got " + pong->shown());
+    pass("ping → pong");
+    const auto extra = ask(R"({"v":1.0,"type":"ping","sent_by":"driver-check","future":{"a":[1,2]}})");
+    if (!extra || extra->type() != "pong")
+      return fail("ping with v 1.0 and fields it does not know → pong", extra ? "got " + extra->shown() : no_answer());
+    pass("ping with v 1.0 and fields it does not know → pong");
+  }
+
+  // ---- the envelope (§1) ------------------------------------------------------------------------
+
+  void envelope() {
+    const std::string check = "ping behind an empty delimiter frame (a REQ client) → pong behind the same";
+    link_.send_frames({"", message("ping").dump()});
+    const auto reply = link_.receive(options_.reply_timeout);
+    if (!reply) return fail(check, no_answer());
+    if (reply->frames.size() != 2 || !reply->frames[0].empty() || reply->type() != "pong")
+      return fail(check, fmt::format("got {} frame(s), the last {}", reply->frames.size(), reply->shown()));
+    pass(check);
+  }
+
+  // ---- malformed messages (§2's order of checks, §4) -----------------------------------------------
+
+  void expect_error(const std::string& what, const std::string& payload, const std::string& code, const std::string& experiment = {}) {
+    const std::string check = fmt::format("{} → error {}", what, code);
+    const auto reply = ask(payload);
+    if (!reply) return fail(check, no_answer());
+    if (reply->type() != "error" || reply->text("code") != code) return fail(check, "got " + reply->shown());
+    if (reply->text("message").empty()) return fail(check, "the error has no \"message\" text for a person");
+    if (!experiment.empty() && reply->text("experiment") != experiment)
+      return fail(check, fmt::format("the error should name \"experiment\": \"{}\"; got {}", experiment, reply->shown()));
+    pass(check);
+  }
+
+  void malformed() {
+    expect_error("text that is not JSON", "this is not JSON {{{", "bad_json");
+    expect_error("a JSON array", "[1,2,3]", "bad_json");
+    expect_error("invalid UTF-8", "\xff\xfe{\"v\":1}", "bad_json");
+    expect_error("a NaN literal", R"({"v":1,"type":"ping","x":NaN})", "bad_json");
+    expect_error("a byte-order mark", "\xEF\xBB\xBF{\"v\":1,\"type\":\"ping\"}", "bad_json");
+    expect_error("no \"v\"", R"({"type":"ping"})", "bad_version");
+    expect_error("\"v\": 2", R"({"v":2,"type":"ping"})", "bad_version");
+    expect_error("no \"type\"", R"({"v":1})", "bad_message");
+    expect_error("a \"type\" that is a number", R"({"v":1,"type":5})", "bad_message");
+    expect_error("a type nobody knows", R"({"v":1,"type":"no_such_type"})", "unknown_type");
+    expect_error("a type only drivers send (result)", R"({"v":1,"type":"result"})", "unknown_type");
+    std::string deep(protocol::kMaxMessageDepth, '[');
+    deep += std::string(protocol::kMaxMessageDepth, ']');
+    expect_error(fmt::format("arrays nested {} deep", protocol::kMaxMessageDepth + 1), R"({"v":1,"type":"ping","x":)" + deep + "}", "too_deep");
+    json big = message("ping");
+    big["padding"] = std::string(protocol::kMaxMessageBytes, 'x');
+    expect_error("a message over 1 MiB", big.dump(), "too_large");
+    // Runs no implementation can start: no params, or params that are not an object.
+    expect_error("run without an experiment id", R"({"v":1,"type":"run","params":{}})", "bad_message");
+    expect_error("run with an id of 129 characters and no params",
+                 json{{"v", 1}, {"type", "run"}, {"experiment", std::string(129, 'a')}}.dump(), "bad_message");
+    expect_error("run without params", json{{"v", 1}, {"type", "run"}, {"experiment", id(9000)}}.dump(), "bad_message", id(9000));
+    expect_error("run with params that are not an object",
+                 json{{"v", 1}, {"type", "run"}, {"experiment", id(9001)}, {"params", json::array({1, 2})}}.dump(), "bad_message", id(9001));
+    expect_error("abort without an experiment id", R"({"v":1,"type":"abort"})", "bad_message");
+    expect_error("abort of an id it never ran", json{{"v", 1}, {"type", "abort"}, {"experiment", id(9002)}}.dump(), "unknown_experiment", id(9002));
+  }
+
+  void errors_are_not_answered() {
+    const std::string check = "error from the controller → no answer (§4.6)";
+    json error = message("error");
+    error["code"] = "internal";
+    error["message"] = "labloop driver-check: this error must not be answered";
+    link_.send(error);
+    const auto next = ask(message("ping").dump());
+    if (!next) return fail(check, no_answer() + " to the ping sent after it");
+    if (next->type() != "pong") return fail(check, "the error was answered: " + next->shown());
+    pass(check);
+  }
+
+  // ---- experiments (§4.2, §4.3, §4.5, §5) --------------------------------------------------------
+
+  std::optional<Reply> await_result(const std::string& experiment, milliseconds timeout) {
+    return link_.receive(timeout, [&](const Reply& r) { return r.type() == "result" && r.text("experiment") == experiment; });
+  }
+
+  // What is wrong with a result, or "".
+  std::string result_problem(const Reply& result) const {
+    try {
+      const auto decoded = std::get<protocol::Result>(protocol::decode(result.frames.back()));
+      if (decoded.status == protocol::ResultStatus::ok) {
+        std::vector<std::string> missing;
+        for (const std::string& output : report_.info.outputs)
+          if (!decoded.values.contains(output) || !decoded.values[output].is_number()) missing.push_back(output);
+        if (!missing.empty())
+          return fmt::format("an ok result should give every declared output as a number; missing: {}", fmt::join(missing, ", "));
+      }
+    } catch (const std::exception& e) {
+      return fmt::format("the result breaks the protocol: {}", e.what());
+    }
+    return "";
+  }
+
+  void experiments() {
+    const json centre = centre_of(report_.info);
+    run_within_limits(centre);
+    // Whatever became of the run within them: refusing what is outside them is the safety net.
+    if (options_.out_of_limits) outside_limits(centre);
+    else record("settings outside the limits", CheckVerdict::skipped, "not sent: --out-of-limits sends them, and each must be rejected");
+  }
+
+  void run_within_limits(const json& centre) {
+    const std::string first = id(1);
+    const std::string check = fmt::format("run {} at the middle of every limit → accepted, then a result", first);
+    const auto answer = ask(json{{"v", 1}, {"type", "run"}, {"experiment", first}, {"params", centre}}.dump());
+    if (!answer) return fail(check, no_answer());
+    if (answer->type() == "rejected")
+      return record(check, CheckVerdict::skipped,
+                    fmt::format("rejected ({}): the other experiment checks need a setting the instrument accepts", answer->text("reason")));
+    if (answer->type() != "accepted") return fail(check, "expected accepted or rejected, got " + answer->shown());
+    // While it runs, a pong lists it — unless its result comes first.
+    link_.send(message("ping").dump());
+    const auto is_result = [&](const Reply& r) { return r.type() == "result" && r.text("experiment") == first; };
+    const auto is_pong = [](const Reply& r) { return r.type() == "pong"; };
+    std::optional<Reply> pong = link_.receive(options_.reply_timeout, [&](const Reply& r) { return is_pong(r) || is_result(r); });
+    std::optional<Reply> found;
+    const bool finished_first = pong && is_result(*pong);
+    if (finished_first) {
+      found = std::move(pong);
+      pong = link_.receive(options_.reply_timeout, is_pong);
+    }
+    if (!found) found = link_.receive(options_.experiment_timeout, is_result);
+    if (!found) return fail(check, fmt::format("accepted, but no result within {:g} s (--experiment-timeout)", options_.experiment_timeout.count() / 1000.0));
+    if (const std::string problem = result_problem(*found); !problem.empty()) fail(check, problem);
+    else pass(check, found->shown());
+    if (!pong) {
+      fail("ping while an experiment runs → pong", no_answer());
+    } else if (!finished_first) {
+      const json& running = (*pong->message)["running"];
+      const bool listed = running.is_array() && std::find(running.begin(), running.end(), json(first)) != running.end();
+      if (listed) pass("ping while an experiment runs → pong listing it");
+      else fail("ping while an experiment runs → pong listing it", "got " + pong->shown());
+    }
+
+    // §5: the same run again is answered from the cache, with the same result.
+    const std::string repeat_check = "the same run again → the same result, from the cache (§5)";
+    link_.send(json{{"v", 1}, {"type", "run"}, {"experiment", first}, {"params", centre}});
+    const auto repeat = link_.receive(options_.reply_timeout, [&](const Reply& r) { return r.text("experiment") == first; });
+    if (!repeat) fail(repeat_check, no_answer());
+    else if (repeat->message != found->message) fail(repeat_check, "got " + repeat->shown() + ", first " + found->shown());
+    else pass(repeat_check);
+
+    const std::string abort_check = "abort of a finished experiment → its result again (§4.5)";
+    link_.send(json{{"v", 1}, {"type", "abort"}, {"experiment", first}});
+    const auto aborted = link_.receive(options_.reply_timeout, [&](const Reply& r) { return r.text("experiment") == first; });
+    if (!aborted) fail(abort_check, no_answer());
+    else if (aborted->message != found->message) fail(abort_check, "got " + aborted->shown());
+    else pass(abort_check);
+
+    const std::string conflict_check = "the same id with other params → rejected \"conflict…\" (§4.2 step 4)";
+    if (const auto other = another_setting(report_.info, centre)) {
+      link_.send(json{{"v", 1}, {"type", "run"}, {"experiment", first}, {"params", *other}});
+      const auto conflict = link_.receive(options_.reply_timeout, [&](const Reply& r) { return r.text("experiment") == first; });
+      if (!conflict) fail(conflict_check, no_answer());
+      else if (conflict->type() != "rejected" || !conflict->text("reason").starts_with("conflict")) fail(conflict_check, "got " + conflict->shown());
+      else pass(conflict_check);
+    } else {
+      record(conflict_check, CheckVerdict::skipped, "every input takes a single value");
+    }
+  }
+
+  void outside_limits(const json& centre) {
+    int n = 100;
+    for (const auto& [what, params] : settings_outside(report_.info, centre)) {
+      const std::string experiment = id(++n);
+      const std::string check = fmt::format("run with {} → rejected (§4.2 step 3)", what);
+      link_.send(json{{"v", 1}, {"type", "run"}, {"experiment", experiment}, {"params", params}});
+      const auto reply = link_.receive(options_.reply_timeout, [&](const Reply& r) { return r.text("experiment") == experiment; });
+      if (!reply) {
+        fail(check, no_answer());
+      } else if (reply->type() == "rejected") {
+        pass(check, reply->text("reason"));
+      } else {
+        fail(check, "NOT REJECTED: got " + reply->shown() + ". A driver must refuse a setting outside its limits before its instrument sees it");
+        // Stop what it started, and read what that brings.
+        link_.send(json{{"v", 1}, {"type", "abort"}, {"experiment", experiment}});
+        (void)await_result(experiment, options_.reply_timeout);
+      }
+    }
+  }
+
+  const DriverCheckOptions& options_;
+  const std::function<void(const CheckOutcome&)>& on_outcome_;
+  zmq::context_t context_;
+  CheckLink link_;
+  std::string tag_;
+  int settles_ = 0;
+  bool settle_by_marker_ = true;
+  DriverCheckReport report_;
+};
+
+}  // namespace
+
+bool DriverCheckReport::all_passed() const {
+  return std::none_of(outcomes.begin(), outcomes.end(), [](const CheckOutcome& o) { return o.verdict == CheckVerdict::failed; });
+}
+
+DriverCheckReport check_driver(const DriverCheckOptions& options, const std::function<void(const CheckOutcome&)>& on_outcome) {
+  Checker checker(options, on_outcome);
+  return checker.run();
+}
+
+}  // namespace labloop

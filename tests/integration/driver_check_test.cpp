@@ -1,0 +1,164 @@
+// `labloop driver-check` against real drivers over real sockets: the drivers labloop ships pass
+// every check, and a driver that breaks the protocol fails exactly the checks it breaks.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+
+#include "cli_process.hpp"
+#include "fake_driver.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/wire/driver_check.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+
+namespace {
+
+DriverCheckOptions every_check(const std::string& endpoint) {
+  DriverCheckOptions options;
+  options.endpoint = endpoint;
+  options.run_experiments = true;
+  options.out_of_limits = true;
+  options.experiment_timeout = std::chrono::seconds(20);
+  return options;
+}
+
+std::string failures_of(const DriverCheckReport& report) {
+  std::string out;
+  for (const CheckOutcome& o : report.outcomes)
+    if (o.verdict != CheckVerdict::passed) out += o.check + ": " + o.detail + "\n";
+  return out;
+}
+
+std::map<std::string, CheckOutcome> by_check(const DriverCheckReport& report) {
+  std::map<std::string, CheckOutcome> out;
+  for (const CheckOutcome& o : report.outcomes) out.emplace(o.check, o);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("driver-check: labloop-sim and the C++ example driver pass every check, experiments and settings outside the limits included",
+          "[driver-check]") {
+  test::TempDir dir;
+  ChildProcess sim({LABLOOP_SIM_PATH, "-f", "buchwald_a", "-e", dir.ipc("sim"), "--delay", "0.2", "--cache", (dir / "cache.jsonl").string()},
+                   dir / "sim.log");
+  ChildProcess oven({LABLOOP_EXAMPLE_DRIVER_PATH, dir.ipc("oven")}, dir / "oven.log");
+  for (const auto& [endpoint, driver] : {std::pair{dir.ipc("sim"), "labloop-sim"}, std::pair{dir.ipc("oven"), "example-oven"}}) {
+    std::vector<std::string> seen;
+    const DriverCheckReport report = check_driver(every_check(endpoint), [&](const CheckOutcome& o) { seen.push_back(o.check); });
+    INFO(failures_of(report));
+    CHECK(report.all_passed());
+    CHECK(report.info.driver == driver);
+    CHECK(seen.size() == report.outcomes.size());
+    const auto checks = by_check(report);
+    CHECK(checks.size() > 30);
+    // The experiment checks ran, and so did one refusal per way of leaving each input's limits.
+    CHECK(checks.count("the same run again → the same result, from the cache (§5)") == 1);
+    std::size_t refusals = 0;
+    for (const auto& [name, outcome] : checks) refusals += name.find("→ rejected (§4.2 step 3)") != std::string::npos;
+    CHECK(refusals >= 2 * report.info.inputs.size() + 1);
+    for (const CheckOutcome& o : report.outcomes) CHECK(o.verdict == CheckVerdict::passed);
+  }
+}
+
+TEST_CASE("driver-check: without --run-experiments nothing runs at the instrument", "[driver-check]") {
+  test::TempDir dir;
+  ChildProcess sim({LABLOOP_SIM_PATH, "-f", "branin", "-e", dir.ipc("sim"), "--completed-log", (dir / "completed.jsonl").string()},
+                   dir / "sim.log");
+  DriverCheckOptions options;
+  options.endpoint = dir.ipc("sim");
+  const DriverCheckReport report = check_driver(options);
+  INFO(failures_of(report));
+  CHECK(report.all_passed());
+  CHECK(report.outcomes.back().verdict == CheckVerdict::skipped);
+  CHECK(test::read_file(dir / "completed.jsonl").empty());
+}
+
+TEST_CASE("driver-check: a driver that breaks the protocol fails the checks it breaks, and only those", "[driver-check]") {
+  test::TempDir dir;
+  // Answers hello and ping well, everything else wrongly: every malformed message (and even an
+  // error) with bad_message, and every run — within the limits or not — with accepted and an ok
+  // result lacking the declared output.
+  test::FakeDriver driver(dir.ipc("bad"), [](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = test::FakeDriver::type_of(payload);
+    if (type == "hello") return {test::FakeDriver::welcome()};
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type == "run") {
+      const json run = json::parse(payload);
+      if (run.contains("params") && run["params"].is_object() && run.contains("experiment"))
+        return {json{{"v", 1}, {"type", "accepted"}, {"experiment", run["experiment"]}}.dump(),
+                json{{"v", 1}, {"type", "result"}, {"experiment", run["experiment"]}, {"status", "ok"}, {"values", {{"z", 1}}}}.dump()};
+    }
+    return {R"({"v":1,"type":"error","code":"bad_message","message":"no"})"};
+  });
+  DriverCheckOptions options = every_check(dir.ipc("bad"));
+  options.reply_timeout = std::chrono::seconds(1);  // it never names the id in an error: one wait that long
+  const DriverCheckReport report = check_driver(options);
+  INFO(failures_of(report));
+  CHECK_FALSE(report.all_passed());
+  const auto checks = by_check(report);
+  const auto verdict = [&](const std::string& check) {
+    INFO(check);
+    REQUIRE(checks.count(check) == 1);
+    return checks.at(check).verdict;
+  };
+  CHECK(verdict("hello → welcome") == CheckVerdict::passed);
+  CHECK(verdict("ping → pong") == CheckVerdict::passed);
+  CHECK(verdict("no \"type\" → error bad_message") == CheckVerdict::passed);
+  CHECK(verdict("text that is not JSON → error bad_json") == CheckVerdict::failed);
+  CHECK(verdict("a type only drivers send (result) → error unknown_type") == CheckVerdict::failed);
+  CHECK(verdict("error from the controller → no answer (§4.6)") == CheckVerdict::failed);
+  // The fake echoes no delimiter frame.
+  CHECK(verdict("ping behind an empty delimiter frame (a REQ client) → pong behind the same") == CheckVerdict::failed);
+  bool result_judged = false, refusal_judged = false;
+  for (const CheckOutcome& o : report.outcomes) {
+    if (o.check.find("at the middle of every limit") != std::string::npos) {
+      result_judged = true;
+      CHECK(o.verdict == CheckVerdict::failed);
+      CHECK_THAT(o.detail, Catch::Contains("missing: y"));
+    }
+    if (o.check == "run with x1 = 25, above its limit 10 → rejected (§4.2 step 3)") {
+      refusal_judged = true;
+      CHECK(o.verdict == CheckVerdict::failed);
+      CHECK_THAT(o.detail, Catch::StartsWith("NOT REJECTED"));
+    }
+  }
+  CHECK(result_judged);
+  CHECK(refusal_judged);
+  CHECK(verdict("the same run again → the same result, from the cache (§5)") == CheckVerdict::failed);
+}
+
+TEST_CASE("driver-check: nothing listening, or a driver held by a campaign, is an error that says so", "[driver-check]") {
+  test::TempDir dir;
+  DriverCheckOptions options;
+  options.endpoint = dir.ipc("nobody");
+  options.reply_timeout = std::chrono::milliseconds(200);
+  CHECK_THROWS_WITH(check_driver(options), Catch::Contains("nothing answered hello within 0.2 s") && Catch::Contains("--server-key"));
+
+  test::FakeDriver held(dir.ipc("held"), [](const std::string&) -> std::vector<std::string> {
+    return {R"({"v":1,"type":"error","code":"busy","message":"instrument held by campaign 5f3ac2e19b7d… since 2026-12-05 08:00:00 UTC"})"};
+  });
+  options.endpoint = dir.ipc("held");
+  options.reply_timeout = std::chrono::seconds(5);
+  CHECK_THROWS_WITH(check_driver(options), Catch::Contains("held by a campaign") && Catch::Contains("5f3ac2e19b7d…"));
+}
+
+TEST_CASE("driver-check on the command line: a line per check, exit 0 when all pass, 1 when nothing answers, 2 for a misused option",
+          "[driver-check][cli]") {
+  test::TempDir dir;
+  ChildProcess sim({LABLOOP_SIM_PATH, "-f", "branin", "-e", dir.ipc("sim")}, dir / "sim.log");
+  const test::CliOutcome passed = test::cli({"driver-check", dir.ipc("sim"), "--run-experiments", "--out-of-limits"}, dir);
+  INFO(passed.output);
+  CHECK(passed.status == 0);
+  CHECK_THAT(passed.output, Catch::Contains("  ok    hello → welcome: labloop-sim") && Catch::Contains("checks passed, 0 failed\n"));
+  const test::CliOutcome nobody = test::cli({"driver-check", dir.ipc("nobody"), "--timeout", "0.2"}, dir);
+  CHECK(nobody.status == 1);
+  CHECK_THAT(nobody.output, Catch::Contains("nothing answered hello within 0.2 s"));
+  const test::CliOutcome misused = test::cli({"driver-check", dir.ipc("sim"), "--out-of-limits"}, dir);
+  CHECK(misused.status == 2);
+  CHECK_THAT(misused.output, Catch::Contains("--out-of-limits: goes with --run-experiments"));
+}
