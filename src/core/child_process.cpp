@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -41,7 +42,7 @@ constexpr auto kDefaultGrace = std::chrono::milliseconds(2000);
 constexpr unsigned kCloseRangeCloexec = 1U << 2;
 
 // What the child was doing when it failed; sent with errno through the error pipe.
-enum class Step : int { setpgid, pdeathsig, parent_gone, dup2, exec };
+enum class Step : int { setpgid, pdeathsig, parent_gone, dup2, exec, chdir };
 
 struct ChildFailure {
   Step step;
@@ -55,6 +56,7 @@ const char* describe(Step step) {
     case Step::parent_gone: return "parent exited during start";
     case Step::dup2: return "redirecting stdout/stderr";
     case Step::exec: return "exec";
+    case Step::chdir: return "entering its working directory";
   }
   return "start";
 }
@@ -67,6 +69,14 @@ class Fd {
   ~Fd() { reset(); }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
   int get() const { return fd_; }
   void reset() {
     if (fd_ >= 0) ::close(fd_);
@@ -102,8 +112,16 @@ class BlockAllSignals {
   ::_exit(127);
 }
 
+// What exec_child needs of a ChildIo, prepared before fork: descriptors above 2, C strings.
+struct PreparedIo {
+  int input_fd = -1;
+  int output_fd = -1;
+  const char* working_dir = nullptr;
+  char* const* envp = nullptr;  // nullptr: the parent's environment
+};
+
 // Runs in the child between fork and exec: async-signal-safe calls only.
-[[noreturn]] void exec_child(char* const* argv, int log_fd, int error_fd, pid_t parent) {
+[[noreturn]] void exec_child(char* const* argv, int log_fd, int error_fd, pid_t parent, const PreparedIo& io) {
   if (::setpgid(0, 0) != 0) child_fail(error_fd, Step::setpgid);
   if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) child_fail(error_fd, Step::pdeathsig);
   // If the parent died before prctl, no signal will ever come: we were already re-parented.
@@ -117,6 +135,9 @@ class BlockAllSignals {
       child_fail(error_fd, Step::dup2);
     }
   }
+  if (io.input_fd >= 0 && ::dup2(io.input_fd, STDIN_FILENO) < 0) child_fail(error_fd, Step::dup2);
+  if (io.output_fd >= 0 && ::dup2(io.output_fd, STDOUT_FILENO) < 0) child_fail(error_fd, Step::dup2);
+  if (io.working_dir != nullptr && ::chdir(io.working_dir) != 0) child_fail(error_fd, Step::chdir);
   // Descriptors a library opened without O_CLOEXEC must not leak into the instrument (a held
   // socket keeps a port busy after the controller is gone). Best effort: needs Linux 5.11.
 #ifdef SYS_close_range
@@ -139,7 +160,8 @@ class BlockAllSignals {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);  // a pending PDEATHSIG now kills us, as intended
-  ::execvp(argv[0], argv);
+  if (io.envp != nullptr) ::execvpe(argv[0], argv, io.envp);
+  else ::execvp(argv[0], argv);
   child_fail(error_fd, Step::exec);
 }
 
@@ -171,6 +193,18 @@ Fd open_log(const std::string& program, const std::filesystem::path& log_path) {
     }
     fd = moved;
   }
+  return Fd{fd};
+}
+
+// A descriptor for stdin or stdout of the child, kept above 2 as open_log's is.
+Fd open_above_stderr(const std::string& program, const std::filesystem::path& path, int flags, const char* what) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd >= 0 && fd <= STDERR_FILENO) {
+    const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    ::close(fd);
+    fd = moved;
+  }
+  if (fd < 0) throw Error(fmt::format("cannot start '{}': cannot open its {} '{}': {}", program, what, path.string(), std::strerror(errno)));
   return Fd{fd};
 }
 
@@ -217,7 +251,10 @@ bool group_alive(pid_t pgid) noexcept {
 
 }  // namespace
 
-ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path) {
+ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path)
+    : ChildProcess(std::move(argv), std::move(log_path), ChildIo{}) {}
+
+ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path, const ChildIo& io) {
   if (argv.empty() || argv.front().empty()) {
     throw Error("cannot start a child process: the command is empty (argv[0] must name a program)");
   }
@@ -229,6 +266,29 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path 
   c_argv.push_back(nullptr);
 
   Fd log_fd = open_log(program_, log_path);
+  PreparedIo prepared;
+  Fd input_fd, output_fd;
+  if (!io.input.empty()) prepared.input_fd = (input_fd = open_above_stderr(program_, io.input, O_RDONLY, "input")).get();
+  if (!io.output.empty())
+    prepared.output_fd = (output_fd = open_above_stderr(program_, io.output, O_WRONLY | O_CREAT | O_TRUNC, "output file")).get();
+  const std::string working_dir = io.working_dir.string();
+  if (!io.working_dir.empty()) prepared.working_dir = working_dir.c_str();
+  // The environment, built here: the child may not allocate.
+  std::vector<std::string> environment;
+  std::vector<char*> envp;
+  if (!io.environment.empty()) {
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+      const std::string_view text(*entry);
+      const bool replaced = std::any_of(io.environment.begin(), io.environment.end(), [&](const auto& added) {
+        return text.size() > added.first.size() && text.starts_with(added.first) && text[added.first.size()] == '=';
+      });
+      if (!replaced) environment.emplace_back(text);
+    }
+    for (const auto& [name, value] : io.environment) environment.push_back(name + "=" + value);
+    for (std::string& entry : environment) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    prepared.envp = envp.data();
+  }
 
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
@@ -243,7 +303,7 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path 
   {
     BlockAllSignals blocked;
     pid = ::fork();
-    if (pid == 0) exec_child(c_argv.data(), log_fd.get(), error_write.get(), parent);
+    if (pid == 0) exec_child(c_argv.data(), log_fd.get(), error_write.get(), parent, prepared);
     fork_errno = errno;
   }
   if (pid < 0) {
@@ -255,6 +315,8 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path 
   ::setpgid(pid, pid);
   error_write.reset();  // so that read() sees EOF when the child's copy closes at exec
   log_fd.reset();
+  input_fd.reset();
+  output_fd.reset();
 
   ChildFailure failure{};
   std::size_t got = 0;

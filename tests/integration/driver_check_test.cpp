@@ -9,29 +9,13 @@
 #include "fake_driver.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
-#include "labloop/wire/driver_check.hpp"
+#include "driver_check_support.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
 using nlohmann::json;
 
 namespace {
-
-DriverCheckOptions every_check(const std::string& endpoint) {
-  DriverCheckOptions options;
-  options.endpoint = endpoint;
-  options.run_experiments = true;
-  options.out_of_limits = true;
-  options.experiment_timeout = std::chrono::seconds(20);
-  return options;
-}
-
-std::string failures_of(const DriverCheckReport& report) {
-  std::string out;
-  for (const CheckOutcome& o : report.outcomes)
-    if (o.verdict != CheckVerdict::passed) out += o.check + ": " + o.detail + "\n";
-  return out;
-}
 
 std::map<std::string, CheckOutcome> by_check(const DriverCheckReport& report) {
   std::map<std::string, CheckOutcome> out;
@@ -49,8 +33,8 @@ TEST_CASE("driver-check: labloop-sim and the C++ example driver pass every check
   ChildProcess oven({LABLOOP_EXAMPLE_DRIVER_PATH, dir.ipc("oven")}, dir / "oven.log");
   for (const auto& [endpoint, driver] : {std::pair{dir.ipc("sim"), "labloop-sim"}, std::pair{dir.ipc("oven"), "example-oven"}}) {
     std::vector<std::string> seen;
-    const DriverCheckReport report = check_driver(every_check(endpoint), [&](const CheckOutcome& o) { seen.push_back(o.check); });
-    INFO(failures_of(report));
+    const DriverCheckReport report = check_driver(test::every_check(endpoint), [&](const CheckOutcome& o) { seen.push_back(o.check); });
+    INFO(test::checks_not_passed(report));
     CHECK(report.all_passed());
     CHECK(report.info.driver == driver);
     CHECK(seen.size() == report.outcomes.size());
@@ -72,7 +56,7 @@ TEST_CASE("driver-check: without --run-experiments nothing runs at the instrumen
   DriverCheckOptions options;
   options.endpoint = dir.ipc("sim");
   const DriverCheckReport report = check_driver(options);
-  INFO(failures_of(report));
+  INFO(test::checks_not_passed(report));
   CHECK(report.all_passed());
   CHECK(report.outcomes.back().verdict == CheckVerdict::skipped);
   CHECK(test::read_file(dir / "completed.jsonl").empty());
@@ -95,10 +79,10 @@ TEST_CASE("driver-check: a driver that breaks the protocol fails the checks it b
     }
     return {R"({"v":1,"type":"error","code":"bad_message","message":"no"})"};
   });
-  DriverCheckOptions options = every_check(dir.ipc("bad"));
+  DriverCheckOptions options = test::every_check(dir.ipc("bad"));
   options.reply_timeout = std::chrono::seconds(1);  // it never names the id in an error: one wait that long
   const DriverCheckReport report = check_driver(options);
-  INFO(failures_of(report));
+  INFO(test::checks_not_passed(report));
   CHECK_FALSE(report.all_passed());
   const auto checks = by_check(report);
   const auto verdict = [&](const std::string& check) {

@@ -8,9 +8,19 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace labloop {
+
+// What a child reads, where it writes and runs, beyond ChildProcess's defaults: for a program
+// that takes its input on stdin and answers on stdout (drivers/command).
+struct ChildIo {
+  std::filesystem::path input;        // stdin from this file (else inherited)
+  std::filesystem::path output;       // stdout to this file, created or truncated (else to the log)
+  std::filesystem::path working_dir;  // the child's working directory (else the parent's)
+  std::vector<std::pair<std::string, std::string>> environment;  // added to (or replacing in) the parent's
+};
 
 // A child process leading its own process group. The destructor stops it and everything it
 // spawned into that group: SIGTERM to the group, up to 2 s for it to go, then SIGKILL; the child
@@ -31,6 +41,10 @@ class ChildProcess {
   // cannot be opened or is a symbolic link (never written through: it sits in a campaign folder),
   // fork fails, or exec fails (a missing binary is an exception here, never a silent exit 127).
   explicit ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path = {});
+  // The same, with `io`'s redirections (a file that cannot be opened, or a working directory
+  // that cannot be entered, throws Error naming it; a program not found in PATH is looked up
+  // in the parent's PATH, not `io.environment`'s).
+  ChildProcess(std::vector<std::string> argv, std::filesystem::path log_path, const ChildIo& io);
   // terminate() with the default grace.
   ~ChildProcess();
 

@@ -1,0 +1,45 @@
+#pragma once
+// labloop-driver-command: any program as an instrument (drivers/command/README.md). The program
+// gets one experiment's params as JSON on stdin, prints its measurements as one JSON object on
+// the last line of stdout, and exits 0; serve() does the rest of protocol v1 (limits checked
+// before the program ever runs, result cache, abort, exclusive control, encryption). Parameters
+// never reach a shell: the program is started with the argv the config names, nothing else.
+#include <labloop/driver.hpp>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace labloop::command {
+
+struct CommandConfig {
+  InstrumentInfo info;               // "driver", "version", "inputs", "outputs", "capacity", "noise", as a welcome
+  std::vector<std::string> command;  // argv; argv[0] with a '/' is relative to the config's folder
+  std::filesystem::path working_dir; // where the program runs: the config's folder
+  std::filesystem::path runs_dir;    // one folder per experiment, kept ("runs_dir", default CONFIG-runs)
+  double timeout_s = 3600;           // past it the program is stopped and the experiment fails
+  std::string endpoint;              // "endpoint", when the config gives one
+  nlohmann::json source;             // the file as read: part of the result cache's stamp
+};
+
+// Reads and checks `file`; throws ConfigError naming the field and what to write instead.
+CommandConfig read_command_config(const std::filesystem::path& file);
+
+class CommandDriver final : public Driver {
+ public:
+  explicit CommandDriver(CommandConfig config);
+  InstrumentInfo describe() const override { return config_.info; }
+  Values run(const Params& params, std::stop_token stop) override { return run_experiment("experiment", params, stop); }
+  // Runs the program once in a new folder of runs_dir holding params.json (its stdin),
+  // stdout.txt and stderr.txt. Throws (a failed experiment) when it exits other than 0, runs past
+  // timeout_s, or prints no JSON object with a number for every output, or {"error": "why"}.
+  Values run_experiment(const std::string& experiment, const Params& params, std::stop_token stop) override;
+
+ private:
+  std::filesystem::path new_run_dir(const std::string& experiment);
+
+  CommandConfig config_;
+};
+
+}  // namespace labloop::command

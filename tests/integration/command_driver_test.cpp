@@ -1,0 +1,164 @@
+// labloop-driver-command (drivers/command): its config checks, how each way a program can end
+// becomes a result, abort and timeout stopping the program, and the driver over a real socket
+// passing `labloop driver-check`.
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "command_driver.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/core/error.hpp"
+#include "driver_check_support.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A config for `script` (run by /bin/sh) with one input x in [0, 10] and output y.
+fs::path command_config(const test::TempDir& dir, const std::string& script, double timeout_s = 20, const std::string& extra = "") {
+  test::write_file(dir / "program.sh", script);
+  const std::string text = fmt::format(R"({{"driver": "sh-test", "inputs": [{{"name": "x", "type": "continuous", "low": 0, "high": 10}}],
+    "outputs": ["y"], "command": ["/bin/sh", "program.sh"], "timeout_s": {}{}}})",
+                                       timeout_s, extra);
+  test::write_file(dir / "instrument.json", text);
+  return dir / "instrument.json";
+}
+
+std::string failure_of(command::CommandDriver& driver, std::stop_token stop = {}) {
+  try {
+    driver.run_experiment("c-0001", json{{"x", 2.5}}, stop);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Running, not a zombie: a grandchild re-parented to an init that never reaps stays one.
+bool process_running(pid_t pid) {
+  if (::kill(pid, 0) != 0) return false;
+  const std::string stat = test::read_file(fs::path("/proc") / std::to_string(pid) / "stat");
+  const auto paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z' && stat[paren + 2] != 'X';
+}
+
+std::string config_error(const test::TempDir& dir, const std::string& text) {
+  test::write_file(dir / "bad.json", text);
+  try {
+    command::read_command_config(dir / "bad.json");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("Command driver: the program gets the params on stdin and its id in the environment, and its last line is the result", "[command]") {
+  test::TempDir dir;
+  command::CommandDriver driver(command::read_command_config(command_config(dir, R"(cat > seen.json
+echo "$LABLOOP_EXPERIMENT" > id.txt
+echo "warming up" >&2
+echo "some progress text"
+echo '{"y": 4.25, "extra": 1}'
+)")));
+  CHECK(driver.describe().driver == "sh-test");
+  const Values values = driver.run_experiment("c-0001", json{{"x", 2.5}}, {});
+  CHECK(values == Values{{"y", 4.25}});
+  CHECK(json::parse(test::read_file(dir / "seen.json")) == json{{"experiment", "c-0001"}, {"params", {{"x", 2.5}}}});
+  CHECK(test::read_file(dir / "id.txt") == "c-0001\n");
+  // The run's folder keeps what it was given and what it said.
+  std::vector<fs::path> runs;
+  for (const auto& entry : fs::directory_iterator(dir / "instrument-runs")) runs.push_back(entry.path());
+  REQUIRE(runs.size() == 1);
+  CHECK_THAT(runs[0].filename().string(), Catch::EndsWith("-c-0001"));
+  CHECK(test::read_file(runs[0] / "stderr.txt") == "warming up\n");
+  CHECK_THAT(test::read_file(runs[0] / "stdout.txt"), Catch::StartsWith("some progress text\n"));
+}
+
+TEST_CASE("Command driver: every other ending of the program is a failed experiment that says why", "[command]") {
+  test::TempDir dir;
+  const auto failure = [&](const std::string& script, double timeout_s = 20) {
+    command::CommandDriver driver(command::read_command_config(command_config(dir, script, timeout_s)));
+    return failure_of(driver);
+  };
+  CHECK(failure(R"(echo '{"error": "line clogged"}')") == "line clogged");
+  CHECK(failure("echo 'pump jammed' >&2; exit 3") == "the program exited with status 3: pump jammed");
+  CHECK_THAT(failure("echo 'y = 4'"), Catch::Contains("last line of output is not a JSON object") && Catch::Contains("\"y = 4\""));
+  CHECK_THAT(failure("true"), Catch::Contains("it printed nothing"));
+  CHECK_THAT(failure(R"(echo '{"z": 1}')"), Catch::Contains("printed no number for \"y\""));
+  CHECK_THAT(failure(R"(echo '{"y": "high"}')"), Catch::Contains("printed no number for \"y\""));
+  CHECK_THAT(failure("kill -9 $$"), Catch::Contains("was killed by signal 9"));
+  const auto started = std::chrono::steady_clock::now();
+  CHECK_THAT(failure("exec sleep 30", 0.3), Catch::Contains("ran past timeout_s (0.3 s) and was stopped"));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+}
+
+TEST_CASE("Command driver: an abort stops the program and everything it started", "[command]") {
+  test::TempDir dir;
+  command::CommandDriver driver(command::read_command_config(command_config(dir, "sleep 60 & echo $! > child.pid; echo $$ > program.pid; wait\n")));
+  std::stop_source stop;
+  std::jthread aborter([&] {
+    for (int i = 0; i < 500 && !fs::exists(dir / "program.pid"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    stop.request_stop();
+  });
+  CHECK(failure_of(driver, stop.get_token()) == "aborted");
+  aborter.join();
+  for (const char* file : {"program.pid", "child.pid"}) {
+    const pid_t pid = std::stoi(test::read_file(dir / file));
+    INFO(file);
+    CHECK_FALSE(process_running(pid));
+  }
+}
+
+TEST_CASE("Command driver: a config's mistakes are named where they are", "[command]") {
+  test::TempDir dir;
+  test::write_file(dir / "plain.txt", "not a program");
+  const std::string io = R"("inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}], "outputs": ["y"])";
+  CHECK_THAT(config_error(dir, "{" + io + R"(, "comand": ["true"]})"), Catch::Contains("comand") && Catch::Contains("did you mean \"command\""));
+  CHECK_THAT(config_error(dir, "{" + io + "}"), Catch::Contains("command"));
+  CHECK_THAT(config_error(dir, "{" + io + R"(, "command": []})"), Catch::Contains("/command"));
+  CHECK_THAT(config_error(dir, "{" + io + R"(, "command": ["no-such-program-here"]})"),
+             Catch::Contains("/command/0") && Catch::Contains("no program \"no-such-program-here\" on PATH"));
+  CHECK_THAT(config_error(dir, "{" + io + R"(, "command": ["./plain.txt"]})"),
+             Catch::Contains("is not an executable file") && Catch::Contains("[\"python3\", \"./plain.txt\"]"));
+  CHECK_THAT(config_error(dir, "{" + io + R"(, "command": ["true"], "timeout_s": 0})"), Catch::Contains("/timeout_s: must be seconds > 0"));
+  CHECK_THAT(config_error(dir, R"({"inputs": [{"name": "x", "type": "continuous", "low": 2, "high": 1}], "outputs": ["y"], "command": ["true"]})"),
+             Catch::Contains("inputs, outputs, capacity or noise"));
+  CHECK_THAT(config_error(dir, "{" + io + R"(, "command": ["true"], "command": ["false"]})"), Catch::Contains("/command: is given twice"));
+  CHECK(config_error(dir, "{" + io + R"(, "command": ["true"]})").empty());
+}
+
+TEST_CASE("Command driver: labloop-driver-command over a real socket passes every driver-check, settings outside the limits included",
+          "[command][driver-check]") {
+  test::TempDir dir;
+  const fs::path config = command_config(dir, R"(cat > /dev/null; echo '{"y": 1.5}')");
+  ChildProcess driver({LABLOOP_COMMAND_DRIVER_PATH, config.string(), "--endpoint", dir.ipc("cmd"), "--cache", (dir / "cache.jsonl").string()},
+                      dir / "driver.log");
+  const DriverCheckReport report = check_driver(test::every_check(dir.ipc("cmd")));
+  INFO(test::checks_not_passed(report));
+  CHECK(report.all_passed());
+  // Exactly one run reached the program: the repeat came from the cache, the rest were refused.
+  std::size_t runs = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir / "instrument-runs")) ++runs;
+  CHECK(runs == 1);
+}
+
+#ifdef LABLOOP_PYTHON3
+TEST_CASE("Command driver: the shipped example (an oven run by a Python script) passes every driver-check", "[command][driver-check][python]") {
+  test::TempDir dir;
+  for (const char* file : {"oven.json", "measure.py"}) fs::copy_file(fs::path(LABLOOP_SOURCE_DIR) / "drivers/command/example" / file, dir / file);
+  ChildProcess driver({LABLOOP_COMMAND_DRIVER_PATH, (dir / "oven.json").string(), "--endpoint", dir.ipc("oven")}, dir / "driver.log");
+  const DriverCheckReport report = check_driver(test::every_check(dir.ipc("oven")));
+  INFO(test::checks_not_passed(report));
+  CHECK(report.all_passed());
+  CHECK(report.info.driver == "example-command-oven");
+  CHECK(report.info.inputs.size() == 3);
+}
+#endif
