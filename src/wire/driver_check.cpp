@@ -332,9 +332,6 @@ class Checker {
     std::string deep(protocol::kMaxMessageDepth, '[');
     deep += std::string(protocol::kMaxMessageDepth, ']');
     expect_error(fmt::format("arrays nested {} deep", protocol::kMaxMessageDepth + 1), R"({"v":1,"type":"ping","x":)" + deep + "}", "too_deep");
-    json big = message("ping");
-    big["padding"] = std::string(protocol::kMaxMessageBytes, 'x');
-    expect_error("a message over 1 MiB", big.dump(), "too_large");
     // Runs no implementation can start: no params, or params that are not an object.
     expect_error("run without an experiment id", R"({"v":1,"type":"run","params":{}})", "bad_message");
     expect_error("run with an id of 129 characters and no params",
@@ -344,6 +341,11 @@ class Checker {
                  json{{"v", 1}, {"type", "run"}, {"experiment", id(9001)}, {"params", json::array({1, 2})}}.dump(), "bad_message", id(9001));
     expect_error("abort without an experiment id", R"({"v":1,"type":"abort"})", "bad_message");
     expect_error("abort of an id it never ran", json{{"v", 1}, {"type", "abort"}, {"experiment", id(9002)}}.dump(), "unknown_experiment", id(9002));
+    // Last: a driver that caps frames at 1 MiB in ZeroMQ itself drops the connection here instead of
+    // answering (the link reconnects by itself; the checks before it are unaffected).
+    json big = message("ping");
+    big["padding"] = std::string(protocol::kMaxMessageBytes, 'x');
+    expect_error("a message over 1 MiB", big.dump(), "too_large");
   }
 
   void errors_are_not_answered() {
