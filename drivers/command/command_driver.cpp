@@ -189,8 +189,10 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
   if (!printed.is_object())
     throw Error(fmt::format("the program's last line of output is not a JSON object of measurements ({}); see {}",
                             line.empty() ? "it printed nothing" : "\"" + shortened(line, 200) + "\"", (dir / "stdout.txt").string()));
-  if (const auto error = printed.find("error"); error != printed.end())
-    throw Error(shortened(error->is_string() ? error->get<std::string>() : error->dump(), kMaxErrorChars));
+  if (const auto error = printed.find("error"); error != printed.end()) {
+    const std::string why = error->is_string() ? error->get<std::string>() : error->dump();
+    throw Error(why.empty() ? "the program reported an error and gave no reason" : shortened(why, kMaxErrorChars));
+  }
   Values values;
   for (const std::string& output : config_.info.outputs) {
     const auto value = printed.find(output);

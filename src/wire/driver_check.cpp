@@ -21,6 +21,12 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// Messages kept for a later check while waiting for another; a well-behaved driver sends a few.
+constexpr std::size_t kMaxBacklog = 1000;
+
+// How long a driver that cannot be settled by a marker must stay silent after a failed check.
+constexpr milliseconds kQuietSpell{200};
+
 // One message from the driver: its frames, and the last one read as JSON when it is an object.
 struct Reply {
   std::vector<std::string> frames;
@@ -93,6 +99,8 @@ class CheckLink {
       } catch (const json::exception&) {
       }
       if (!wanted || wanted(reply)) return reply;
+      // A driver that floods is read, not hoarded: past kMaxBacklog the oldest is let go.
+      if (backlog_.size() >= kMaxBacklog) backlog_.pop_front();
       backlog_.push_back(std::move(reply));
     }
   }
@@ -116,9 +124,6 @@ class CheckLink {
   zmq::socket_t socket_;
   std::deque<Reply> backlog_;
 };
-
-// How long a driver that cannot be settled by a marker must stay silent after a failed check.
-constexpr milliseconds kQuietSpell{200};
 
 json message(const char* type) { return json{{"v", 1}, {"type", type}}; }
 

@@ -88,6 +88,7 @@ TEST_CASE("Command driver: every other ending of the program is a failed experim
     return failure_of(driver);
   };
   CHECK(failure(R"(echo '{"error": "line clogged"}')") == "line clogged");
+  CHECK(failure(R"(echo '{"error": ""}')") == "the program reported an error and gave no reason");
   CHECK(failure("echo 'pump jammed' >&2; exit 3") == "the program exited with status 3: pump jammed");
   CHECK_THAT(failure("echo 'y = 4'"), Catch::Contains("last line of output is not a JSON object") && Catch::Contains("\"y = 4\""));
   CHECK_THAT(failure("true"), Catch::Contains("it printed nothing"));
