@@ -11,6 +11,7 @@
 #include "command_driver.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
+#include "cli_process.hpp"
 #include "driver_check_support.hpp"
 #include "test_support.hpp"
 
@@ -161,5 +162,20 @@ TEST_CASE("Command driver: the shipped example (an oven run by a Python script) 
   CHECK(report.all_passed());
   CHECK(report.info.driver == "example-command-oven");
   CHECK(report.info.inputs.size() == 3);
+
+  // A technician's path: a campaign file from what the driver declares, then a campaign on it.
+  const test::CliOutcome written =
+      test::cli({"new", (dir / "campaign.json").string(), "--endpoint", dir.ipc("oven"), "--goal", "maximize", "--experiments", "8"}, dir, "new.log");
+  INFO(written.output);
+  REQUIRE(written.status == 0);
+  const test::CliOutcome ran = test::cli({"run", (dir / "campaign.json").string(), "--output", (dir / "out").string()}, dir, "run.log");
+  INFO(ran.output);
+  CHECK(ran.status == 0);
+  const std::string results = test::read_file(dir / "out" / "results.csv");
+  CHECK(std::count(results.begin(), results.end(), '\n') == 9);  // the header and 8 experiments
+  // Each ran the program once, in a folder of its own (the driver-check's one run besides).
+  std::size_t runs = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir / "oven-runs")) ++runs;
+  CHECK(runs == 9);
 }
 #endif
