@@ -6,6 +6,8 @@
 // never reach a shell: the program is started with the argv the config names, nothing else.
 #include <labloop/driver.hpp>
 
+#include "driver_config.hpp"
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -14,13 +16,9 @@
 namespace labloop::command {
 
 struct CommandConfig {
-  InstrumentInfo info;               // "driver", "version", "inputs", "outputs", "capacity", "noise", as a welcome
-  std::vector<std::string> command;  // argv; argv[0] with a '/' is relative to the config's folder
-  std::filesystem::path working_dir; // where the program runs: the config's folder
-  std::filesystem::path runs_dir;    // one folder per experiment, kept ("runs_dir", default CONFIG-runs)
-  double timeout_s = 3600;           // past it the program is stopped and the experiment fails
-  std::string endpoint;              // "endpoint", when the config gives one
-  nlohmann::json source;             // the file as read: part of the result cache's stamp
+  ready::DeclaredInstrument declared;  // the instrument as its welcome says, timeout_s, endpoint
+  std::vector<std::string> command;    // argv; argv[0] with a '/' is relative to the config's folder
+  std::filesystem::path runs_dir;      // one folder per experiment, kept ("runs_dir", default CONFIG-runs)
 };
 
 // Reads and checks `file`; throws ConfigError naming the field and what to write instead.
@@ -29,7 +27,7 @@ CommandConfig read_command_config(const std::filesystem::path& file);
 class CommandDriver final : public Driver {
  public:
   explicit CommandDriver(CommandConfig config);
-  InstrumentInfo describe() const override { return config_.info; }
+  InstrumentInfo describe() const override { return config_.declared.info; }
   Values run(const Params& params, std::stop_token stop) override { return run_experiment("experiment", params, stop); }
   // Runs the program once in a new folder of runs_dir holding params.json (its stdin),
   // stdout.txt and stderr.txt. Throws (a failed experiment) when it exits other than 0, runs past

@@ -1,0 +1,63 @@
+#pragma once
+// What the ready-made drivers (drivers/command, drivers/files) share: a config file that declares
+// the instrument as a `welcome` does, and the command-line options every labloop driver takes.
+#include <labloop/driver.hpp>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "labloop/core/json_check.hpp"
+
+namespace labloop::ready {
+
+struct DeclaredInstrument {
+  InstrumentInfo info;           // "driver", "version", "inputs", "outputs", "capacity", "noise", as a welcome (protocol §4.1)
+  double timeout_s = 3600;       // "timeout_s": one experiment at most this long
+  std::string endpoint;          // "endpoint", when given
+  std::filesystem::path folder;  // the config's folder: relative paths in it start here
+  nlohmann::json source;         // the file as read: part of the result cache's stamp
+};
+
+// Reads `file` (JSON, `//` comments allowed, at most 1 MiB, no key given twice), checks the fields
+// every ready-made driver has and that the others are among `own_fields`, then calls `read_own`
+// with the root so the driver reads those. Throws ConfigError naming the field.
+DeclaredInstrument read_driver_config(const std::filesystem::path& file, const std::string& default_driver_name,
+                                      const std::vector<std::string>& own_fields, const std::function<void(const JsonNode&)>& read_own);
+
+// `text` cut to `most` bytes with "…" when longer (for messages quoting what a program wrote).
+std::string shortened(std::string text, std::size_t most = 300);
+
+// A file or folder name for an experiment id: letters, digits, '.', '_' and '-' kept, anything
+// else '_', at most 100 characters; an id that had to change gets a hash of itself appended, so
+// two ids never share a name.
+std::string file_safe(const std::string& experiment);
+
+// The options of every labloop driver: where to listen, the result cache, encryption, exclusive
+// control (docs/security.md, docs/protocol.md §12).
+struct ServeCommandLine {
+  std::string config, endpoint, cache;
+  std::string key, allowed;
+  bool require_encryption = false, exclusive = false, no_exclusive = false;
+  double lease_s = 3600;
+};
+void add_serve_options(CLI::App& app, ServeCommandLine& line);
+
+// A driver made from its config, with what serving it needs from there.
+struct ReadyDriver {
+  std::unique_ptr<Driver> driver;
+  std::string endpoint;    // the config's, used unless --endpoint
+  nlohmann::json source;   // the config as read: the cache's stamp
+  std::string note;        // one line for the log at start ("each run's files are kept in …")
+};
+
+// Runs main() of a ready-made driver: `make` reads the config and builds the driver, which is
+// then served as the command line says. The exit code: 0 after a clean stop, 2 for a mistake in
+// the config or the options (ConfigError), 1 for any other error; each printed as one line.
+int serve_from_command_line(const char* program, const ServeCommandLine& line, const std::function<ReadyDriver()>& make);
+
+}  // namespace labloop::ready

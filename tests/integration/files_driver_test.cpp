@@ -1,0 +1,157 @@
+// labloop-driver-files (drivers/files): requests written whole into one folder, results read
+// from another, an instrument that finished while the driver was away not asked again, requests
+// withdrawn on abort and timeout, and the driver over a real socket passing `labloop driver-check`.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <fmt/format.h>
+#include <set>
+#include <thread>
+
+#include "driver_check_support.hpp"
+#include "files_driver.hpp"
+#include "labloop/core/child_process.hpp"
+#include "labloop/core/error.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path files_config(const test::TempDir& dir, const std::string& format = "json", double timeout_s = 20) {
+  test::write_file(dir / "reader.json", fmt::format(R"({{"driver": "plate-reader",
+    "inputs": [{{"name": "x", "type": "continuous", "low": 0, "high": 10}}, {{"name": "dye", "type": "categorical", "choices": ["a", "b, c"]}}],
+    "outputs": ["y"], "requests": "inbox", "results": "outbox", "format": "{}", "timeout_s": {}, "poll_s": 0.02}})",
+                                                    format, timeout_s));
+  return dir / "reader.json";
+}
+
+// The instrument's software: takes each request (removes it), and writes `answer(request text)`
+// as the result of the same name, whole, as a well-behaved program does (rename into place).
+class FolderInstrument {
+ public:
+  FolderInstrument(fs::path inbox, fs::path outbox, std::function<std::string(const std::string&)> answer)
+      : thread_([=, this](std::stop_token stop) {
+          while (!stop.stop_requested()) {
+            std::error_code ec;
+            for (const auto& entry : fs::directory_iterator(inbox, ec)) {
+              const std::string name = entry.path().filename().string();
+              if (name.starts_with(".")) continue;  // a request still being written
+              const std::string text = test::read_file(entry.path());
+              fs::remove(entry.path());
+              taken_.fetch_add(1);
+              test::write_file(outbox / ("." + name), answer(text));
+              fs::rename(outbox / ("." + name), outbox / name);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          }
+        }) {}
+  int taken() const { return taken_.load(); }
+
+ private:
+  std::atomic<int> taken_{0};
+  std::jthread thread_;
+};
+
+std::string failure_of(files::FilesDriver& driver, const std::string& experiment, std::stop_token stop = {}) {
+  try {
+    driver.run_experiment(experiment, json{{"x", 2.5}, {"dye", "b, c"}}, stop);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("Files driver: a JSON request goes in whole, the result of the same name comes back", "[files]") {
+  test::TempDir dir;
+  files::FilesDriver driver(files::read_files_config(files_config(dir)));
+  std::string seen;
+  FolderInstrument instrument(dir / "inbox", dir / "outbox", [&](const std::string& request) {
+    seen = request;
+    return std::string(R"({"y": 7.5, "note": "fine"})");
+  });
+  CHECK(driver.run_experiment("p-0001", json{{"x", 2.5}, {"dye", "a"}}, {}) == Values{{"y", 7.5}});
+  CHECK(json::parse(seen) == json{{"experiment", "p-0001"}, {"params", {{"x", 2.5}, {"dye", "a"}}}});
+  CHECK(instrument.taken() == 1);
+  CHECK(fs::exists(dir / "outbox" / "p-0001.json"));  // kept: a restarted driver reads it again
+}
+
+TEST_CASE("Files driver: CSV both ways, with quoting, and an error column fails the experiment", "[files]") {
+  test::TempDir dir;
+  files::FilesDriver driver(files::read_files_config(files_config(dir, "csv")));
+  std::string seen;
+  FolderInstrument instrument(dir / "inbox", dir / "outbox", [&](const std::string& request) {
+    seen = request;
+    return request.find("p-0002") != std::string::npos ? std::string("y,error\n,lamp failed\n") : std::string("y [AU],error\n0.125,\n");
+  });
+  CHECK(driver.run_experiment("p-0001", json{{"x", 2.5}, {"dye", "b, c"}}, {}) == Values{{"y", 0.125}});
+  CHECK(seen == "experiment,dye,x\np-0001,\"b, c\",2.5\n");
+  CHECK(failure_of(driver, "p-0002") == "lamp failed");
+}
+
+TEST_CASE("Files driver: a result file already there is read without asking the instrument again", "[files]") {
+  test::TempDir dir;
+  files::FilesDriver driver(files::read_files_config(files_config(dir)));
+  test::write_file(dir / "outbox" / "p-0003.json", R"({"y": 1.25})");
+  CHECK(driver.run_experiment("p-0003", json{{"x", 1}, {"dye", "a"}}, {}) == Values{{"y", 1.25}});
+  CHECK(fs::is_empty(dir / "inbox"));
+}
+
+TEST_CASE("Files driver: on timeout or abort a request not yet taken is withdrawn, and the message says so", "[files]") {
+  test::TempDir dir;
+  files::FilesDriver slow(files::read_files_config(files_config(dir, "json", 0.2)));
+  CHECK_THAT(failure_of(slow, "p-0004"), Catch::Contains("no result file") && Catch::Contains("the request was never taken") &&
+                                             Catch::Contains("has been withdrawn"));
+  CHECK(fs::is_empty(dir / "inbox"));
+  files::FilesDriver driver(files::read_files_config(files_config(dir)));
+  std::stop_source stop;
+  std::jthread aborter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop.request_stop();
+  });
+  CHECK(failure_of(driver, "p-0005", stop.get_token()) == "aborted");
+  CHECK(fs::is_empty(dir / "inbox"));
+  // An id that is no file name gets one of its own, distinct from a look-alike's.
+  CHECK(ready::file_safe("a/b") != ready::file_safe("a_b"));
+  CHECK(ready::file_safe("a_b") == "a_b");
+  CHECK(ready::file_safe("..") != "..");
+}
+
+TEST_CASE("Files driver: a config's mistakes are named where they are", "[files]") {
+  test::TempDir dir;
+  const auto error_of = [&](const std::string& own) {
+    test::write_file(dir / "bad.json", R"({"inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}], "outputs": ["y"])" + own + "}");
+    try {
+      files::read_files_config(dir / "bad.json");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK_THAT(error_of(R"(, "results": "out")"), Catch::Contains("requests"));
+  CHECK_THAT(error_of(R"(, "requests": "box", "results": "./box")"), Catch::Contains("/results: is the requests folder too"));
+  CHECK_THAT(error_of(R"(, "requests": "in", "results": "out", "format": "xml")"), Catch::Contains("/format: is \"xml\""));
+  CHECK_THAT(error_of(R"(, "requests": "in", "results": "out", "poll_s": 0)"), Catch::Contains("/poll_s"));
+  CHECK(error_of(R"(, "requests": "in", "results": "out")").empty());
+  // The shipped example reads as written.
+  const files::FilesConfig example = files::read_files_config(fs::path(LABLOOP_SOURCE_DIR) / "drivers/files/example/plate_reader.json");
+  CHECK(example.format == files::FileFormat::csv);
+  CHECK(example.declared.info.outputs == std::vector<std::string>{"absorbance"});
+}
+
+TEST_CASE("Files driver: labloop-driver-files over a real socket passes every driver-check, and only the run within limits reaches the folder",
+          "[files][driver-check]") {
+  test::TempDir dir;
+  const fs::path config = files_config(dir);
+  ChildProcess driver({LABLOOP_FILES_DRIVER_PATH, config.string(), "--endpoint", dir.ipc("files")}, dir / "driver.log");
+  for (int i = 0; i < 500 && !fs::exists(dir / "outbox"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  FolderInstrument instrument(dir / "inbox", dir / "outbox", [](const std::string&) { return std::string(R"({"y": 3})"); });
+  const DriverCheckReport report = check_driver(test::every_check(dir.ipc("files")));
+  INFO(test::checks_not_passed(report));
+  CHECK(report.all_passed());
+  CHECK(instrument.taken() == 1);
+}
