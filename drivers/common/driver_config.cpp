@@ -1,5 +1,6 @@
 #include "driver_config.hpp"
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <fstream>
@@ -88,6 +89,17 @@ std::string file_safe(const std::string& experiment) {
   return out;
 }
 
+namespace {
+
+// The options of every labloop driver: where to listen, the result cache, encryption, exclusive
+// control (docs/security.md, docs/protocol.md §12).
+struct ServeCommandLine {
+  std::string config, endpoint, cache;
+  std::string key, allowed;
+  bool require_encryption = false, exclusive = false, no_exclusive = false;
+  double lease_s = 3600;
+};
+
 void add_serve_options(CLI::App& app, ServeCommandLine& line) {
   app.add_option("config", line.config, "The driver's config (JSON): the instrument's inputs and outputs, and how to reach it")->required();
   app.add_option("--endpoint,-e", line.endpoint, "Where to listen, e.g. tcp://127.0.0.1:5555 (default: the config's \"endpoint\")");
@@ -100,10 +112,21 @@ void add_serve_options(CLI::App& app, ServeCommandLine& line) {
   app.add_option("--lease", line.lease_s, "Seconds a silent holder keeps the instrument (default 3600)")->check(CLI::Range(1.0, 31536000.0));
 }
 
-int serve_from_command_line(const char* program, const ServeCommandLine& line, const std::function<ReadyDriver()>& make) {
+}  // namespace
+
+int run_ready_driver(int argc, char** argv, const char* program, const std::string& description,
+                     const std::function<ReadyDriver(const std::string& config)>& make) {
+  CLI::App app{description};
+  ServeCommandLine line;
+  add_serve_options(app, line);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   try {
     if (line.exclusive && line.no_exclusive) throw ConfigError(program, "--exclusive", "and --no-exclusive: choose one");
-    ReadyDriver ready = make();
+    ReadyDriver ready = make(line.config);
     const std::string endpoint = line.endpoint.empty() ? ready.endpoint : line.endpoint;
     if (endpoint.empty()) throw ConfigError(line.config, "/endpoint", "is missing: give it in the config or with --endpoint");
     ServeOptions options;

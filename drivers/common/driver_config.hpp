@@ -3,7 +3,6 @@
 // the instrument as a `welcome` does, and the command-line options every labloop driver takes.
 #include <labloop/driver.hpp>
 
-#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -37,15 +36,6 @@ std::string shortened(std::string text, std::size_t most = 300);
 // two ids never share a name.
 std::string file_safe(const std::string& experiment);
 
-// The options of every labloop driver: where to listen, the result cache, encryption, exclusive
-// control (docs/security.md, docs/protocol.md §12).
-struct ServeCommandLine {
-  std::string config, endpoint, cache;
-  std::string key, allowed;
-  bool require_encryption = false, exclusive = false, no_exclusive = false;
-  double lease_s = 3600;
-};
-void add_serve_options(CLI::App& app, ServeCommandLine& line);
 
 // A driver made from its config, with what serving it needs from there.
 struct ReadyDriver {
@@ -55,9 +45,11 @@ struct ReadyDriver {
   std::string note;        // one line for the log at start ("each run's files are kept in …")
 };
 
-// Runs main() of a ready-made driver: `make` reads the config and builds the driver, which is
-// then served as the command line says. The exit code: 0 after a clean stop, 2 for a mistake in
-// the config or the options (ConfigError), 1 for any other error; each printed as one line.
-int serve_from_command_line(const char* program, const ServeCommandLine& line, const std::function<ReadyDriver()>& make);
+// main() of a ready-made driver: parses the command line (CONFIG and add_serve_options'), then
+// `make` reads the config and builds the driver, which is served as the command line says. The
+// exit code: 0 after a clean stop, 2 for a mistake in the config or the options (ConfigError),
+// 1 for any other error; each printed as one line.
+int run_ready_driver(int argc, char** argv, const char* program, const std::string& description,
+                     const std::function<ReadyDriver(const std::string& config)>& make);
 
 }  // namespace labloop::ready
