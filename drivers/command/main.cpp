@@ -10,7 +10,8 @@ int main(int argc, char** argv) {
       "measurements as a JSON object on its last line of output (drivers/command/README.md)",
       [](const std::string& file) {
         labloop::command::CommandConfig config = labloop::command::read_command_config(file);
-        labloop::ready::ReadyDriver ready{nullptr, config.declared.endpoint, config.declared.source,
+        // Another program, or other arguments, measure otherwise: a cache of theirs is refused.
+        labloop::ready::ReadyDriver ready{nullptr, config.declared.endpoint, nlohmann::json{{"command", config.declared.source["command"]}},
                                           "each run's params, output and errors are kept in " + config.runs_dir.string()};
         ready.driver = std::make_unique<labloop::command::CommandDriver>(std::move(config));
         return ready;

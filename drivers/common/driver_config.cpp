@@ -131,7 +131,7 @@ int run_ready_driver(int argc, char** argv, const char* program, const std::stri
     if (endpoint.empty()) throw ConfigError(line.config, "/endpoint", "is missing: give it in the config or with --endpoint");
     ServeOptions options;
     options.cache_path = line.cache;
-    options.results_depend_on = ready.source;  // another program or config: another cache
+    options.results_depend_on = ready.results_depend_on;
     options.key_path = line.key;
     options.allowed_keys = line.allowed;
     options.require_encryption = line.require_encryption;

@@ -19,7 +19,7 @@ struct DeclaredInstrument {
   double timeout_s = 3600;       // "timeout_s": one experiment at most this long
   std::string endpoint;          // "endpoint", when given
   std::filesystem::path folder;  // the config's folder: relative paths in it start here
-  nlohmann::json source;         // the file as read: part of the result cache's stamp
+  nlohmann::json source;         // the file as read
 };
 
 // Reads `file` (JSON, `//` comments allowed, at most 1 MiB, no key given twice), checks the fields
@@ -41,7 +41,9 @@ std::string file_safe(const std::string& experiment);
 struct ReadyDriver {
   std::unique_ptr<Driver> driver;
   std::string endpoint;    // the config's, used unless --endpoint
-  nlohmann::json source;   // the config as read: the cache's stamp
+  // What decides its results besides the declared inputs and outputs (ServeOptions::
+  // results_depend_on): a cache written under another is refused. Not the endpoint or timeouts.
+  nlohmann::json results_depend_on;
   std::string note;        // one line for the log at start ("each run's files are kept in …")
 };
 

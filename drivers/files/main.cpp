@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
       "labloop instrument (drivers/files/README.md)",
       [](const std::string& file) {
         labloop::files::FilesConfig config = labloop::files::read_files_config(file);
-        labloop::ready::ReadyDriver ready{nullptr, config.declared.endpoint, config.declared.source,
+        // The folders and formats decide nothing measured: only the declaration stamps the cache.
+        labloop::ready::ReadyDriver ready{nullptr, config.declared.endpoint, nullptr,
                                           "requests go to " + config.requests_dir.string() + ", results are read from " +
                                               config.results_dir.string()};
         ready.driver = std::make_unique<labloop::files::FilesDriver>(std::move(config));

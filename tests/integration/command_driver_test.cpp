@@ -179,3 +179,30 @@ TEST_CASE("Command driver: the shipped example (an oven run by a Python script) 
   CHECK(runs == 9);
 }
 #endif
+
+TEST_CASE("Command driver: its result cache survives a new endpoint or timeout, and is refused for another command", "[command]") {
+  test::TempDir dir;
+  const fs::path cache = dir / "cache.jsonl";
+  const auto start = [&](double timeout_s, const std::string& extra, const std::string& endpoint) {
+    const fs::path config = command_config(dir, R"(cat > /dev/null; echo '{"y": 1.5}')", timeout_s, extra);
+    return ChildProcess({LABLOOP_COMMAND_DRIVER_PATH, config.string(), "--endpoint", dir.ipc(endpoint), "--cache", cache.string()}, dir / "driver.log");
+  };
+  {
+    ChildProcess first = start(20, "", "a");
+    CHECK(check_driver(test::every_check(dir.ipc("a"))).all_passed());
+  }
+  {
+    ChildProcess again = start(30, R"(, "endpoint": "tcp://127.0.0.1:1")", "b");
+    DriverCheckOptions options;
+    options.endpoint = dir.ipc("b");
+    CHECK(check_driver(options).all_passed());
+    CHECK(again.running());
+  }
+  test::write_file(dir / "other.sh", "echo '{\"y\": 2}'\n");
+  const fs::path other = dir / "other.json";
+  test::write_file(other, R"({"driver": "sh-test", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 10}],
+    "outputs": ["y"], "command": ["/bin/sh", "other.sh"]})");
+  ChildProcess refused({LABLOOP_COMMAND_DRIVER_PATH, other.string(), "--endpoint", dir.ipc("c"), "--cache", cache.string()}, dir / "refused.log");
+  CHECK(refused.wait_for(std::chrono::seconds(10)) == 1);
+  CHECK_THAT(test::read_file(dir / "refused.log"), Catch::Contains("was written by another configuration"));
+}
