@@ -11,6 +11,7 @@
 
 #include "curve.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/wire/instrument.hpp"
 #include "labloop/wire/protocol.hpp"
 
 namespace labloop {
@@ -259,11 +260,15 @@ class Checker {
     hello["controller"] = "labloop driver-check";
     hello["campaign"] = "driver-check";
     const auto reply = ask(hello.dump());
-    if (!reply)
+    if (!reply) {
+      if (const std::string refusal = handshake_refusal(); !refusal.empty())
+        throw Error(fmt::format("{}: the driver {}{}", options_.endpoint, refusal,
+                                options_.keys ? "" : " (for driver-check: --server-key and --client-keys)"));
       throw Error(fmt::format("{}: nothing answered hello within {:g} s. Is the driver running and listening there?{}", options_.endpoint,
                               options_.reply_timeout.count() / 1000.0,
                               options_.keys ? " With encryption, is this controller's key in its allow-list, and is --server-key its public key?"
                                             : " If it requires encryption, give --server-key and --client-keys (docs/security.md)."));
+    }
     if (reply->type() == "error" && reply->text("code") == protocol::kBusy)
       throw Error(fmt::format("{}: the driver is held by a campaign ({}); check it when that campaign has ended", options_.endpoint,
                               reply->text("message")));
@@ -281,6 +286,22 @@ class Checker {
     if (!again) return fail("hello again → the same welcome", no_answer());
     if (again->message != reply->message) return fail("hello again → the same welcome", "got " + again->shown());
     pass("hello again → the same welcome");
+  }
+
+  // Why the connection was refused, as a campaign's link tells it (a key not in the allow-list,
+  // encryption required or not offered: wire/instrument.hpp), or "" when it was not refused.
+  std::string handshake_refusal() {
+    try {
+      Instrument probe(context_, "driver", options_.endpoint, InstrumentTiming{.connect_timeout = std::chrono::milliseconds(1500)},
+                       [](const std::string&) {}, options_.keys);
+      probe.hello("driver-check");
+    } catch (const InstrumentError& e) {
+      std::string why = e.what();  // "instrument 'driver': …"
+      why = why.substr(std::min(why.size(), why.find(": ") + 2));
+      if (!why.starts_with("no answer from")) return why;
+    } catch (const Error&) {
+    }
+    return "";
   }
 
   // ---- ping / pong (§4.4) -----------------------------------------------------------------------

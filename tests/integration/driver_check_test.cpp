@@ -9,6 +9,8 @@
 #include "fake_driver.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/key_file.hpp"
+#include "labloop/journal/signing.hpp"
 #include "driver_check_support.hpp"
 #include "test_support.hpp"
 
@@ -145,4 +147,25 @@ TEST_CASE("driver-check on the command line: a line per check, exit 0 when all p
   const test::CliOutcome misused = test::cli({"driver-check", dir.ipc("sim"), "--out-of-limits"}, dir);
   CHECK(misused.status == 2);
   CHECK_THAT(misused.output, Catch::Contains("--out-of-limits: goes with --run-experiments"));
+}
+
+TEST_CASE("driver-check: an encrypted driver is checked with keys, and a refused handshake says why", "[driver-check][curve]") {
+  test::TempDir dir;
+  const KeyPair sim = generate_key_pair("sim"), allowed = generate_key_pair("allowed"), stranger = generate_key_pair("stranger");
+  write_key_pair(dir / "sim", sim);
+  write_key_pair(dir / "allowed", allowed);
+  ChildProcess driver({LABLOOP_SIM_PATH, "-f", "branin", "-e", dir.ipc("sim"), "--key", (dir / "sim").string(), "--allowed",
+                       (dir / "allowed.pub").string()},
+                      dir / "sim.log");
+  DriverCheckOptions options;
+  options.endpoint = dir.ipc("sim");
+  options.keys = InstrumentKeys{sim.public_key, allowed};
+  const DriverCheckReport report = check_driver(options);
+  INFO(test::checks_not_passed(report));
+  CHECK(report.all_passed());
+  options.keys = InstrumentKeys{sim.public_key, stranger};
+  options.reply_timeout = std::chrono::milliseconds(500);
+  CHECK_THROWS_WITH(check_driver(options), Catch::Contains("refused this controller's key") && Catch::Contains("allow-list"));
+  options.keys.reset();
+  CHECK_THROWS_WITH(check_driver(options), Catch::Contains("requires encryption"));
 }
