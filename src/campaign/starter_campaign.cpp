@@ -227,7 +227,11 @@ std::string starter_campaign(const InstrumentInfo& info, const std::string& endp
   s.goals.objectives.push_back(objective);
   for (const std::string& output : info.outputs)
     if (output != objective.output) s.goals.objectives.push_back({.output = output});
-  s.instrument_entry = fmt::format("{{\"name\": {}, \"endpoint\": {}}}", quoted(instrument), quoted(endpoint));
+  const std::string security = options.server_public_key.empty()
+                                   ? std::string()
+                                   : fmt::format(", \"security\": {{\"server_public_key\": {}, \"client_keys\": {}}}",
+                                                 quoted(options.server_public_key), quoted(options.client_keys));
+  s.instrument_entry = fmt::format("{{\"name\": {}, \"endpoint\": {}{}}}", quoted(instrument), quoted(endpoint), security);
   s.goals_known = false;
   return campaign_text(s, name, options);
 }

@@ -138,10 +138,10 @@ struct NewCommand {
 
 // What the driver at `endpoint` declares, asked with one plain hello (no campaign id: it is not
 // taken from whoever holds it).
-labloop::InstrumentInfo ask_driver(const std::string& endpoint, const std::string& campaign) {
+labloop::InstrumentInfo ask_driver(const std::string& endpoint, const std::string& campaign, std::optional<labloop::InstrumentKeys> keys) {
   zmq::context_t context;
   labloop::Instrument link(context, "driver", endpoint, labloop::InstrumentTiming{},
-                           [](const std::string& line) { std::cerr << line << "\n"; });
+                           [](const std::string& line) { std::cerr << line << "\n"; }, std::move(keys));
   return link.hello(campaign);
 }
 
@@ -171,19 +171,31 @@ int new_campaign(NewCommand command) {
     throw labloop::Error(fmt::format("{} already exists; labloop new never writes over a file: give another name, or remove it first", command.file));
   labloop::StarterOptions& options = command.starter;
   if (options.name.empty()) options.name = labloop::campaign_name_from(path.stem().string());
-  if (!options.candidates.empty() && fs::path(options.candidates).is_relative()) {
-    // Given relative to here; the campaign file names it relative to its own folder.
+  // A path given relative to here, as the campaign file names it: relative to its own folder.
+  const auto relative_to_file = [&](const std::string& given) {
+    if (!fs::path(given).is_relative()) return given;
     std::error_code ec;
     const fs::path folder = fs::absolute(path, ec).parent_path();
-    const fs::path relative = fs::relative(fs::absolute(options.candidates, ec), folder, ec);
-    if (!ec && !relative.empty()) options.candidates = relative.string();
+    const fs::path relative = fs::relative(fs::absolute(given, ec), folder, ec);
+    return !ec && !relative.empty() ? relative.string() : given;
+  };
+  if (!options.candidates.empty()) options.candidates = relative_to_file(options.candidates);
+  std::optional<labloop::InstrumentKeys> keys;
+  if (options.server_public_key.empty() != options.client_keys.empty())
+    throw labloop::ConfigError(source, options.server_public_key.empty() ? "--server-key" : "--client-keys",
+                               "an encrypted driver needs both --server-key (its public key) and --client-keys (this controller's key pair)");
+  if (!options.server_public_key.empty()) {
+    if (simulator) throw labloop::ConfigError(source, "--server-key", "is for --endpoint: labloop starts a simulator itself");
+    keys = labloop::InstrumentKeys{labloop::read_public_key(options.server_public_key), labloop::read_key_pair(options.client_keys)};
+    options.server_public_key = relative_to_file(options.server_public_key);
+    options.client_keys = relative_to_file(options.client_keys);
   }
   std::string text;
   if (simulator) {
     text = labloop::starter_campaign(*simulator, options);
   } else {
     if (options.dim != 0) throw labloop::ConfigError(source, "--dim", "is for a simulator; a driver declares its own inputs");
-    const labloop::InstrumentInfo info = ask_driver(command.endpoint, options.name.empty() ? "labloop-new" : options.name);
+    const labloop::InstrumentInfo info = ask_driver(command.endpoint, options.name.empty() ? "labloop-new" : options.name, keys);
     std::string objective = command.objective;
     if (objective.empty() && info.outputs.size() == 1) objective = info.outputs.front();
     if (objective.empty())
@@ -643,6 +655,9 @@ int main(int argc, char** argv) {
   new_cmd->add_option("--name", new_command.starter.name, "Campaign name (default: the file's name)");
   new_cmd->add_option("--candidates", new_command.starter.candidates,
                       "A CSV of the only settings to propose (a plate): header = parameter names; checked against the parameters");
+  new_cmd->add_option("--server-key", new_command.starter.server_public_key,
+                      "With --endpoint, an encrypted driver: its public key file (the campaign file's security section names it)");
+  new_cmd->add_option("--client-keys", new_command.starter.client_keys, "With --server-key: this controller's key pair (labloop keys new NAME)");
   new_cmd->add_option("--experiments", new_command.starter.experiments, "Budget: experiments (default 30)")->check(count_up_to(labloop::kMaxExperiments));
   new_cmd->add_option("--dim", new_command.starter.dim, "Dimension, for a test function of any dimension (default: its own)")->check(count_up_to(1000));
   auto* status_cmd = app.add_subcommand("status", "Where a campaign stands: running or not, budget used, what is open, the best result so far");

@@ -1,6 +1,7 @@
 // `labloop driver-check` against real drivers over real sockets: the drivers labloop ships pass
 // every check, and a driver that breaks the protocol fails exactly the checks it breaks.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <map>
 #include <set>
@@ -16,6 +17,7 @@
 
 using namespace labloop;
 using nlohmann::json;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -149,7 +151,7 @@ TEST_CASE("driver-check on the command line: a line per check, exit 0 when all p
   CHECK_THAT(misused.output, Catch::Contains("--out-of-limits: goes with --run-experiments"));
 }
 
-TEST_CASE("driver-check: an encrypted driver is checked with keys, and a refused handshake says why", "[driver-check][curve]") {
+TEST_CASE("driver-check and labloop new: an encrypted driver is asked with keys, and a refused handshake says why", "[driver-check][curve]") {
   test::TempDir dir;
   const KeyPair sim = generate_key_pair("sim"), allowed = generate_key_pair("allowed"), stranger = generate_key_pair("stranger");
   write_key_pair(dir / "sim", sim);
@@ -168,4 +170,23 @@ TEST_CASE("driver-check: an encrypted driver is checked with keys, and a refused
   CHECK_THROWS_WITH(check_driver(options), Catch::Contains("refused this controller's key") && Catch::Contains("allow-list"));
   options.keys.reset();
   CHECK_THROWS_WITH(check_driver(options), Catch::Contains("requires encryption"));
+
+  // labloop new asks it with the same keys, and names them in the campaign file's security section.
+  fs::create_directories(dir / "campaigns");
+  const test::CliOutcome written = test::cli({"new", (dir / "campaigns" / "enc.json").string(), "--endpoint", dir.ipc("sim"), "--goal",
+                                              "minimize", "--server-key", (dir / "sim.pub").string(), "--client-keys", (dir / "allowed").string()},
+                                             dir, "new.log");
+  INFO(written.output);
+  REQUIRE(written.status == 0);
+  CHECK_THAT(test::read_file(dir / "campaigns" / "enc.json"),
+             Catch::Contains(fmt::format(R"("security": {{"server_public_key": "{}", "client_keys": "{}"}})", (dir / "sim.pub").string(),
+                                         (dir / "allowed").string())));
+  const test::CliOutcome validated = test::cli({"validate", (dir / "campaigns" / "enc.json").string(), "--instruments"}, dir, "validate.log");
+  INFO(validated.output);
+  CHECK(validated.status == 0);
+  const test::CliOutcome half = test::cli({"new", (dir / "half.json").string(), "--endpoint", dir.ipc("sim"), "--goal", "minimize",
+                                           "--server-key", (dir / "sim.pub").string()},
+                                          dir, "half.log");
+  CHECK(half.status == 2);
+  CHECK_THAT(half.output, Catch::Contains("--client-keys: an encrypted driver needs both"));
 }

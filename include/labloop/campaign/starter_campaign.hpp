@@ -19,6 +19,10 @@ struct StarterOptions {
   int experiments = 30;     // the budget
   int dim = 0;              // for a function of several dimensions; 0 = its default
   std::string candidates;   // a candidates file as the campaign file names it ("" = none): a pool campaign
+  // An encrypted driver (docs/security.md): its public key and this controller's key pair, as
+  // the campaign file names them; both or neither. They become the instrument's "security".
+  std::string server_public_key;
+  std::string client_keys;
 };
 
 // Throws ConfigError (source "labloop new") for a dimension the simulator does not take or a name a
