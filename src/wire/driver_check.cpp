@@ -11,6 +11,7 @@
 
 #include "curve.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/json_limits.hpp"
 #include "labloop/wire/instrument.hpp"
 #include "labloop/wire/protocol.hpp"
 
@@ -22,8 +23,9 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// Messages kept for a later check while waiting for another; a well-behaved driver sends a few.
-constexpr std::size_t kMaxBacklog = 1000;
+// Results kept for a later check while waiting for another answer: a well-behaved driver sends a
+// few, each far under the protocol's 1 MiB; a flood past this many bytes is let go, oldest first.
+constexpr std::size_t kMaxBacklogBytes = 64 << 20;
 
 // How long a driver that cannot be settled by a marker must stay silent after a failed check.
 constexpr milliseconds kQuietSpell{200};
@@ -41,9 +43,9 @@ struct Reply {
     if (!message || !message->contains(field) || !(*message)[field].is_string()) return "";
     return (*message)[field].get<std::string>();
   }
-  // For a check's detail: the message as sent, cut to a readable length.
+  // For a check's detail: the message as it came, cut to a readable length.
   std::string shown() const {
-    const std::string raw = message ? message->dump(-1, ' ', false, json::error_handler_t::replace) : frames.back();
+    const std::string& raw = frames.back();
     return raw.size() > 300 ? raw.substr(0, 300) + "…" : raw;
   }
 };
@@ -54,7 +56,8 @@ class CheckLink {
  public:
   CheckLink(zmq::context_t& context, const DriverCheckOptions& options) : socket_(context, zmq::socket_type::dealer) {
     socket_.set(zmq::sockopt::linger, 0);
-    socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(16 * protocol::kMaxMessageBytes));
+    // An answer is at most 1 MiB (protocol §2); past a campaign's own limit ZeroMQ drops the frame.
+    socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(Instrument::kMaxFrameBytes));
     if (options.keys) {
       detail::set_curve_key(socket_, ZMQ_CURVE_SERVERKEY, options.keys->server.curve, "server key");
       detail::set_curve_key(socket_, ZMQ_CURVE_PUBLICKEY, options.keys->client.public_key.curve, "public key");
@@ -74,14 +77,20 @@ class CheckLink {
   void send(const std::string& payload) { send_frames({payload}); }
   void send(const json& message) { send(message.dump()); }
 
-  // The first message (backlog first) that `wanted` accepts, within `timeout`; the others read on
-  // the way are kept for later.
+  // Without `wanted`: the next answer that is not a result, within `timeout` (results read on the
+  // way wait in the backlog for the check that awaits them, so a late or unasked result is never
+  // taken for another check's answer). With it: the first message, backlog first, that it
+  // accepts; results read on the way are kept, anything else dropped.
   std::optional<Reply> receive(milliseconds timeout, const std::function<bool(const Reply&)>& wanted = {}) {
-    for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
-      if (wanted && !wanted(*it)) continue;
-      Reply found = std::move(*it);
-      backlog_.erase(it);
-      return found;
+    const auto is_result = [](const Reply& r) { return r.type() == "result"; };
+    if (wanted) {
+      for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
+        if (!wanted(*it)) continue;
+        Reply found = std::move(*it);
+        backlog_bytes_ -= found.frames.back().size();
+        backlog_.erase(it);
+        return found;
+      }
     }
     const auto deadline = Clock::now() + timeout;
     for (;;) {
@@ -94,36 +103,35 @@ class CheckLink {
       if (!zmq::recv_multipart(socket_, std::back_inserter(parts), zmq::recv_flags::dontwait)) continue;
       Reply reply;
       for (auto& part : parts) reply.frames.push_back(part.to_string());
-      try {
-        json parsed = json::parse(reply.frames.back());
+      // Too deep is not parsed: nlohmann recurses, and a hostile driver could nest past the stack.
+      if (!find_excess_nesting(reply.frames.back(), protocol::kMaxMessageDepth)) {
+        json parsed = json::parse(reply.frames.back(), nullptr, /*allow_exceptions=*/false);
         if (parsed.is_object()) reply.message = std::move(parsed);
-      } catch (const json::exception&) {
       }
-      if (!wanted || wanted(reply)) return reply;
-      // A driver that floods is read, not hoarded: past kMaxBacklog the oldest is let go.
-      if (backlog_.size() >= kMaxBacklog) backlog_.pop_front();
-      backlog_.push_back(std::move(reply));
+      if (wanted ? wanted(reply) : !is_result(reply)) return reply;
+      if (is_result(reply)) keep(std::move(reply));
     }
   }
 
-  // Drops every message before the first that `until` accepts (that one too), for at most
+  // Drops every answer before the first that `until` accepts (that one too), for at most
   // `timeout`; results are kept, since a later check may wait for one. Whether it came.
   bool drop_until(milliseconds timeout, const std::function<bool(const Reply&)>& until) {
-    const auto is_result = [](const Reply& r) { return r.type() == "result"; };
-    std::erase_if(backlog_, [&](const Reply& r) { return !is_result(r) && !until(r); });
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return false;
-      const auto next = receive(left, [&](const Reply& r) { return until(r) || !is_result(r); });
-      if (!next) return false;
-      if (until(*next)) return true;
-    }
+    return static_cast<bool>(receive(timeout, until));
   }
 
  private:
+  void keep(Reply reply) {
+    backlog_bytes_ += reply.frames.back().size();
+    backlog_.push_back(std::move(reply));
+    while (backlog_bytes_ > kMaxBacklogBytes) {
+      backlog_bytes_ -= backlog_.front().frames.back().size();
+      backlog_.pop_front();
+    }
+  }
+
   zmq::socket_t socket_;
-  std::deque<Reply> backlog_;
+  std::deque<Reply> backlog_;  // results only
+  std::size_t backlog_bytes_ = 0;
 };
 
 json message(const char* type) { return json{{"v", 1}, {"type", type}}; }
@@ -136,13 +144,17 @@ std::string random_tag() {
   return tag;
 }
 
+// An integral double as a JSON integer when it fits one (integer limits are whole numbers).
+json whole(double v) { return std::abs(v) < 9e18 ? json(static_cast<long long>(v)) : json(v); }
+
 // A value for every declared input at the middle of its limits: what any instrument must accept.
 json centre_of(const InstrumentInfo& info) {
   json params = json::object();
   for (const Parameter& p : info.inputs) {
     switch (p.type) {
-      case ParameterType::continuous: params[p.name] = (p.low + p.high) / 2; break;
-      case ParameterType::integer: params[p.name] = static_cast<long long>(std::floor((p.low + p.high) / 2)); break;
+      // Halves first: the sum of two limits near 1.8e308 is infinite, which JSON cannot carry.
+      case ParameterType::continuous: params[p.name] = p.low / 2 + p.high / 2; break;
+      case ParameterType::integer: params[p.name] = whole(std::clamp(std::floor(p.low / 2 + p.high / 2), p.low, p.high)); break;
       case ParameterType::discrete: params[p.name] = p.values[p.values.size() / 2]; break;
       case ParameterType::categorical: params[p.name] = p.choices.front(); break;
     }
@@ -158,14 +170,15 @@ std::optional<json> another_setting(const InstrumentInfo& info, const json& para
     if (p.type == ParameterType::categorical && p.choices.size() > 1) other[p.name] = p.choices[1];
     else if (p.type == ParameterType::discrete && p.values.size() > 1) other[p.name] = p.values.front() == params[p.name] ? p.values.back() : p.values.front();
     else if (p.type == ParameterType::continuous && p.high > p.low) other[p.name] = p.low;
-    else if (p.type == ParameterType::integer && p.high > p.low) other[p.name] = static_cast<long long>(p.low) == params[p.name] ? static_cast<long long>(p.high) : static_cast<long long>(p.low);
+    else if (p.type == ParameterType::integer && p.high > p.low) other[p.name] = whole(p.low) == params[p.name] ? whole(p.high) : whole(p.low);
     else continue;
     if (other != params) return other;
   }
   return std::nullopt;
 }
 
-// Settings the driver must reject (protocol §4.2 step 3), each with what is wrong with it.
+// Settings the driver must reject (protocol §4.2 step 3), each with what is wrong with it. A way
+// out that no finite number takes (a limit at the largest double) is left out.
 std::vector<std::pair<std::string, json>> settings_outside(const InstrumentInfo& info, const json& centre) {
   std::vector<std::pair<std::string, json>> out;
   for (const Parameter& p : info.inputs) {
@@ -175,17 +188,27 @@ std::vector<std::pair<std::string, json>> settings_outside(const InstrumentInfo&
       return params;
     };
     if (p.type == ParameterType::continuous || p.type == ParameterType::integer) {
-      const double step = std::max(1.0, p.high - p.low);
-      out.emplace_back(fmt::format("{} = {:g}, above its limit {:g}", p.name, p.high + step, p.high), with(p.high + step));
-      out.emplace_back(fmt::format("{} = {:g}, below its limit {:g}", p.name, p.low - step, p.low), with(p.low - step));
+      const double step = std::max({1.0, p.high / 2 - p.low / 2, std::abs(p.high) * 1e-6, std::abs(p.low) * 1e-6});
+      const double above = p.high + step, below = p.low - step;
+      if (std::isfinite(above) && above > p.high) out.emplace_back(fmt::format("{} = {}, above its limit {}", p.name, above, p.high), with(above));
+      if (std::isfinite(below) && below < p.low) out.emplace_back(fmt::format("{} = {}, below its limit {}", p.name, below, p.low), with(below));
       out.emplace_back(fmt::format("{} as a string", p.name), with(centre[p.name].dump()));
     }
-    if (p.type == ParameterType::integer && p.high - p.low >= 1)
-      out.emplace_back(fmt::format("{} = {:g}, not a whole number", p.name, p.low + 0.5), with(p.low + 0.5));
+    if (p.type == ParameterType::integer && p.high - p.low >= 1 && std::abs(p.low) < 1e15)
+      out.emplace_back(fmt::format("{} = {}, not a whole number", p.name, p.low + 0.5), with(p.low + 0.5));
     if (p.type == ParameterType::categorical) out.emplace_back(fmt::format("{} = a choice it does not declare", p.name), with("driver-check: no such choice"));
     if (p.type == ParameterType::discrete) {
-      const double gap = p.values.size() > 1 ? (p.values[1] - p.values[0]) / 2 : 1.0;
-      out.emplace_back(fmt::format("{} = {:g}, between its levels", p.name, p.values[0] + gap), with(p.values[0] + gap));
+      // The middle of the widest gap between levels, if it is farther from both than the
+      // protocol's tolerance (levels closer than that count as one value).
+      const std::vector<double>& v = p.values;
+      if (v.size() > 1) {
+        std::size_t widest = 0;
+        for (std::size_t k = 1; k + 1 < v.size(); ++k)
+          if (v[k + 1] / 2 - v[k] / 2 > v[widest + 1] / 2 - v[widest] / 2) widest = k;
+        const double between = v[widest] / 2 + v[widest + 1] / 2;
+        if (p.level_index(between) < 0)
+          out.emplace_back(fmt::format("{} = {}, between its levels {} and {}", p.name, between, v[widest], v[widest + 1]), with(between));
+      }
     }
     json missing = centre;
     missing.erase(p.name);
@@ -438,7 +461,13 @@ class Checker {
       pong = link_.receive(options_.reply_timeout, is_pong);
     }
     if (!found) found = link_.receive(options_.experiment_timeout, is_result);
-    if (!found) return fail(check, fmt::format("accepted, but no result within {:g} s (--experiment-timeout)", options_.experiment_timeout.count() / 1000.0));
+    if (!found) {
+      // Not left running at the instrument: stopped, and its "aborted" read before going on.
+      link_.send(json{{"v", 1}, {"type", "abort"}, {"experiment", first}});
+      const bool stopped = static_cast<bool>(link_.receive(options_.reply_timeout, is_result));
+      return fail(check, fmt::format("accepted, but no result within {:g} s (--experiment-timeout); {}", options_.experiment_timeout.count() / 1000.0,
+                                     stopped ? "it was aborted" : "abort was sent, and no result came for it either"));
+    }
     if (const std::string problem = result_problem(*found); !problem.empty()) fail(check, problem);
     else pass(check, found->shown());
     if (!pong) {
@@ -486,6 +515,10 @@ class Checker {
       const auto reply = link_.receive(options_.reply_timeout, [&](const Reply& r) { return r.text("experiment") == experiment; });
       if (!reply) {
         fail(check, no_answer());
+      } else if (reply->type() == "rejected" && reply->text("reason").starts_with("busy")) {
+        // The limits come first (§4.2 step 3, busy is step 6): busy says they were not checked.
+        fail(check, fmt::format("rejected as busy ({}), not for its limits: a driver checks the limits before its capacity",
+                                reply->text("reason")));
       } else if (reply->type() == "rejected") {
         pass(check, reply->text("reason"));
       } else {

@@ -109,7 +109,7 @@ TEST_CASE("driver-check: a driver that breaks the protocol fails the checks it b
       CHECK(o.verdict == CheckVerdict::failed);
       CHECK_THAT(o.detail, Catch::Contains("missing: y"));
     }
-    if (o.check == "run with x1 = 25, above its limit 10 → rejected (§4.2 step 3)") {
+    if (o.check.starts_with("run with x1 = ") && o.check.ends_with(", above its limit 10 → rejected (§4.2 step 3)")) {
       refusal_judged = true;
       CHECK(o.verdict == CheckVerdict::failed);
       CHECK_THAT(o.detail, Catch::StartsWith("NOT REJECTED"));
@@ -189,4 +189,55 @@ TEST_CASE("driver-check and labloop new: an encrypted driver is asked with keys,
                                           dir, "half.log");
   CHECK(half.status == 2);
   CHECK_THAT(half.output, Catch::Contains("--client-keys: an encrypted driver needs both"));
+}
+
+TEST_CASE("driver-check: an experiment past its timeout is aborted, and busy is no answer to a setting outside the limits",
+          "[driver-check]") {
+  test::TempDir dir;
+  // Starts the first run and never finishes it unless aborted; rejects every other run as busy.
+  test::FakeDriver driver(dir.ipc("stuck"), [](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = test::FakeDriver::type_of(payload), id = test::FakeDriver::experiment_of(payload);
+    if (type == "hello") return {test::FakeDriver::welcome()};
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    const json reply_about = id.empty() ? json::object() : json{{"experiment", id}};
+    if (type == "run" && id.ends_with("-0001")) return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump()};
+    if (type == "run" && !id.empty())
+      return {json{{"v", 1}, {"type", "rejected"}, {"experiment", id}, {"reason", "busy: 1/1 experiments running"}}.dump()};
+    if (type == "abort" && id.ends_with("-0001"))
+      return {json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "failed"}, {"error", "aborted"}}.dump()};
+    json error{{"v", 1}, {"type", "error"}, {"code", type == "abort" ? "unknown_experiment" : "bad_message"}, {"message", "no"}};
+    if (!id.empty()) error["experiment"] = id;
+    return {error.dump()};
+  });
+  DriverCheckOptions options = test::every_check(dir.ipc("stuck"));
+  options.experiment_timeout = std::chrono::milliseconds(300);
+  const DriverCheckReport report = check_driver(options);
+  INFO(test::checks_not_passed(report));
+  bool timed_out = false;
+  int busy = 0;
+  for (const CheckOutcome& o : report.outcomes) {
+    if (o.check.find("at the middle of every limit") != std::string::npos) {
+      timed_out = true;
+      CHECK(o.verdict == CheckVerdict::failed);
+      CHECK_THAT(o.detail, Catch::Contains("no result within 0.3 s") && Catch::Contains("it was aborted"));
+    }
+    if (o.check.find("→ rejected (§4.2 step 3)") != std::string::npos) {
+      ++busy;
+      CHECK(o.verdict == CheckVerdict::failed);
+      CHECK_THAT(o.detail, Catch::Contains("rejected as busy"));
+    }
+  }
+  CHECK(timed_out);
+  CHECK(busy >= 5);
+}
+
+TEST_CASE("driver-check: an answer nested past the protocol's depth is refused, not parsed", "[driver-check]") {
+  test::TempDir dir;
+  std::string deep = R"({"v":1,"type":"welcome","x":)";
+  for (int i = 0; i < 200000; ++i) deep += R"({"a":)";
+  deep += "1" + std::string(200000, '}') + "}";
+  test::FakeDriver driver(dir.ipc("deep"), [&](const std::string&) -> std::vector<std::string> { return {deep}; });
+  DriverCheckOptions options;
+  options.endpoint = dir.ipc("deep");
+  CHECK_THROWS_WITH(check_driver(options), Catch::Contains("not a welcome"));
 }
