@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -14,6 +15,7 @@
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
+#include "labloop/core/json_limits.hpp"
 #include "labloop/core/utc_time.hpp"
 #include "labloop/wire/protocol.hpp"
 
@@ -28,6 +30,8 @@ namespace {
 // prints gigabytes must not take the driver's memory with it.
 constexpr std::streamoff kMaxOutputTail = 1 << 20;
 constexpr std::size_t kMaxErrorChars = 4096;  // protocol: failure texts are for people
+// What a run may write to stdout or stderr (both kept in its folder) before it is stopped.
+constexpr std::uintmax_t kMaxOutputBytes = std::uintmax_t{64} << 20;
 
 // The program named by argv[0]: a path with a '/' is taken relative to the config's folder; a
 // bare name is looked up in PATH now, so a typo is a message at start, not a failed experiment.
@@ -98,6 +102,10 @@ fs::path CommandDriver::new_run_dir(const std::string& experiment) {
 }
 
 Values CommandDriver::run_experiment(const std::string& experiment, const Params& params, std::stop_token stop) {
+  // An environment variable ends at the first NUL, and a line break would split it: such an id
+  // would reach the program as another (labloop's own ids never hold one).
+  if (std::any_of(experiment.begin(), experiment.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+    throw Error("the experiment id holds a control character, which the program's environment (LABLOOP_EXPERIMENT) cannot carry");
   const fs::path dir = new_run_dir(experiment);
   write_whole_file((dir / "params.json").string(), json{{"experiment", experiment}, {"params", params}}.dump() + "\n", "the run's params");
   ChildIo io;
@@ -107,6 +115,11 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
   io.environment = {{"LABLOOP_EXPERIMENT", experiment}, {"LABLOOP_RUN_DIR", dir.string()}};
   ChildProcess program(config_.command, dir / "stderr.txt", io);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(config_.declared.timeout_s);
+  const auto output_bytes = [&] {
+    std::error_code ec;
+    const auto out = fs::file_size(dir / "stdout.txt", ec), err = fs::file_size(dir / "stderr.txt", ec);
+    return std::max(out == static_cast<std::uintmax_t>(-1) ? 0 : out, err == static_cast<std::uintmax_t>(-1) ? 0 : err);
+  };
   std::optional<int> status;
   while (!(status = program.wait_for(std::chrono::milliseconds(50)))) {
     if (stop.stop_requested()) {
@@ -117,20 +130,34 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
       program.terminate();
       throw Error(fmt::format("the program ran past timeout_s ({:g} s) and was stopped; its output is in {}", config_.declared.timeout_s, dir.string()));
     }
+    // What it prints is kept on disk, so it may not print without end (a loop printing progress).
+    if (output_bytes() > kMaxOutputBytes) {
+      program.terminate();
+      throw Error(fmt::format("the program wrote more than {} MiB to its output and was stopped; see {}", kMaxOutputBytes >> 20, dir.string()));
+    }
   }
   if (*status != 0) {
     const std::string said = last_line(dir / "stderr.txt");
-    throw Error(ready::shortened(fmt::format("the program {}{}", *status > 128 ? fmt::format("was killed by signal {}", *status - 128)
-                                                                     : fmt::format("exited with status {}", *status),
-                                      said.empty() ? std::string() : ": " + said),
-                          kMaxErrorChars));
+    const std::optional<int> signal = program.ending_signal();
+    throw Error(ready::shortened(fmt::format("the program {}{}", signal ? fmt::format("was killed by signal {}", *signal)
+                                                                        : fmt::format("exited with status {}", *status),
+                                             said.empty() ? std::string() : ": " + said),
+                                 kMaxErrorChars));
   }
   const std::string line = last_line(dir / "stdout.txt");
-  json printed = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  json printed;
+  std::optional<std::string> repeated;
+  try {
+    if (!find_excess_nesting(line, 64)) printed = parse_json_noting_repeats(line, /*ignore_comments=*/false, repeated);
+  } catch (const json::exception&) {
+    printed = nullptr;
+  }
   if (!printed.is_object())
     throw Error(fmt::format("the program's last line of output is not a JSON object of measurements ({}); see {}",
                             line.empty() ? "it printed nothing" : "\"" + ready::shortened(line, 200) + "\"", (dir / "stdout.txt").string()));
-  if (const auto error = printed.find("error"); error != printed.end()) {
+  if (repeated) throw Error(fmt::format("the program's last line gives {} twice: {}", *repeated, ready::shortened(line, 200)));
+  // "error": null is no error (a null optional field is absent, protocol §2).
+  if (const auto error = printed.find("error"); error != printed.end() && !error->is_null()) {
     const std::string why = error->is_string() ? error->get<std::string>() : error->dump();
     throw Error(why.empty() ? "the program reported an error and gave no reason" : ready::shortened(why, kMaxErrorChars));
   }

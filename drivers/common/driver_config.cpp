@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -77,16 +78,25 @@ std::string shortened(std::string text, std::size_t most) {
 }
 
 std::string file_safe(const std::string& experiment) {
+  // Kept as it is: letters, digits, '.', '-' (no '_', which stands for what was replaced), not
+  // starting with '.' (a hidden file, which request folders treat as unfinished), and not ending
+  // like a hashed name. Anything else: replaced, and a hash of the whole id appended, so a kept
+  // name and a hashed one never meet, and two hashed ones only if FNV-1a's 64 bits collide.
+  const auto kept = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-'; };
+  const auto ends_like_hash = [](const std::string& s) {
+    if (s.size() < 17 || s[s.size() - 17] != '-') return false;
+    return std::all_of(s.end() - 16, s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f'); });
+  };
+  if (!experiment.empty() && experiment.size() <= 100 && experiment.front() != '.' && std::all_of(experiment.begin(), experiment.end(), kept) &&
+      !ends_like_hash(experiment))
+    return experiment;
   std::string out;
-  for (const char c : experiment.substr(0, 100))
-    out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' ? c : '_');
-  if (out != experiment || out == "." || out == "..") {
-    // FNV-1a: the same on every machine and every run, unlike std::hash.
-    std::uint64_t h = 14695981039346656037ULL;
-    for (const char c : experiment) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-    out += fmt::format("-{:016x}", h);
-  }
-  return out;
+  for (const char c : experiment.substr(0, 100)) out.push_back(kept(c) ? c : '_');
+  if (!out.empty() && out.front() == '.') out.front() = '_';
+  // FNV-1a: the same on every machine and every run, unlike std::hash.
+  std::uint64_t h = 14695981039346656037ULL;
+  for (const char c : experiment) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return out + fmt::format("-{:016x}", h);
 }
 
 namespace {

@@ -31,9 +31,9 @@ DeclaredInstrument read_driver_config(const std::filesystem::path& file, const s
 // `text` cut to `most` bytes with "…" when longer (for messages quoting what a program wrote).
 std::string shortened(std::string text, std::size_t most = 300);
 
-// A file or folder name for an experiment id: letters, digits, '.', '_' and '-' kept, anything
-// else '_', at most 100 characters; an id that had to change gets a hash of itself appended, so
-// two ids never share a name.
+// A file or folder name for an experiment id, one per id: an id of letters, digits, '.' and '-'
+// (not starting with '.') is its own name; any other has what is not among them replaced by '_',
+// at most 100 characters, and a hash of the whole id appended.
 std::string file_safe(const std::string& experiment);
 
 

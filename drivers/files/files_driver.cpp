@@ -11,6 +11,8 @@
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/json_check.hpp"
+#include "labloop/core/json_limits.hpp"
 
 namespace labloop::files {
 
@@ -20,6 +22,11 @@ using json = nlohmann::json;
 namespace {
 
 constexpr std::uintmax_t kMaxResultBytes = 1 << 20;
+
+// A result that does not read (yet): it may still be being written, so it is tried again.
+struct ResultNotWhole : Error {
+  using Error::Error;
+};
 
 // A CSV cell as a person or a spreadsheet would read it back: a plain number stays a number, and
 // a text with a comma, a quote or a line break is quoted (RFC 4180).
@@ -49,6 +56,7 @@ FilesConfig read_files_config(const fs::path& file) {
     const fs::path folder = fs::absolute(file).parent_path();
     config.requests_dir = folder / root.child("requests").as_string();
     config.results_dir = folder / root.child("results").as_string();
+    config.asked_dir = folder / (file.stem().string() + "-asked");
     if (fs::weakly_canonical(config.requests_dir) == fs::weakly_canonical(config.results_dir))
       root.child("results").fail("is the requests folder too: a request would be read as its own result; give each its own folder");
     if (root.has("format")) {
@@ -65,7 +73,7 @@ FilesConfig read_files_config(const fs::path& file) {
 }
 
 FilesDriver::FilesDriver(FilesConfig config) : config_(std::move(config)) {
-  for (const fs::path& dir : {config_.requests_dir, config_.results_dir}) {
+  for (const fs::path& dir : {config_.requests_dir, config_.results_dir, config_.asked_dir}) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec || !fs::is_directory(dir)) throw Error(fmt::format("cannot make the folder {}: {}", dir.string(), ec ? ec.message() : "it is not a folder"));
@@ -76,26 +84,56 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
   const std::string name = ready::file_safe(experiment) + (config_.format == FileFormat::csv ? ".csv" : ".json");
   const fs::path request = config_.requests_dir / name;
   const fs::path result = config_.results_dir / name;
-  if (!fs::exists(result)) {
+  // What this driver asked under that name, kept where the instrument's software does not look:
+  // a result already there is this run's only if it was asked for with these params.
+  const fs::path asked = config_.asked_dir / (name + ".json");
+  const json this_run{{"experiment", experiment}, {"params", params}};
+  std::error_code ec;
+  bool request_written = false;
+  if (fs::exists(fs::symlink_status(result, ec))) {
+    std::ifstream in(asked);
+    const json earlier = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!earlier.is_object() || earlier != this_run)  // (a discarded value compares unequal to nothing)
+      throw Error(fmt::format("a result file {} is already there, but {}: move it away to measure this experiment", result.string(),
+                              earlier.is_object() ? "it answers the same experiment id run with other params"
+                                                  : "no request of this driver asked for it"));
+  } else {
+    write_whole_file(asked.string(), this_run.dump() + "\n", "the record of the request");
     // Written under a hidden name and renamed: the instrument never sees half a request.
     const fs::path partial = config_.requests_dir / ("." + name + ".partial");
     write_whole_file(partial.string(), request_text(experiment, params, config_.format), "the request");
-    std::error_code ec;
     fs::rename(partial, request, ec);
     if (ec) throw Error(fmt::format("cannot place the request {}: {}", request.string(), ec.message()));
+    request_written = true;
   }
   // A request the instrument has not taken yet is taken back, so it never runs after all.
   const auto withdraw = [&] {
-    std::error_code ec;
-    return fs::remove(request, ec);
+    std::error_code ignored;
+    return request_written && fs::remove(request, ignored);
   };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(config_.declared.timeout_s);
   const auto poll = std::chrono::duration<double>(config_.poll_s);
+  // A result that does not read yet may still be being written: it gets this long to become whole.
+  const auto grace = std::max(std::chrono::duration<double>(5.0), 10 * poll);
   std::optional<std::uintmax_t> last_size;
+  std::optional<std::chrono::steady_clock::time_point> unreadable_since;
+  std::string unreadable;  // why the result did not read, the last time it was tried
   for (;;) {
-    std::error_code ec;
-    if (const auto size = fs::file_size(result, ec); !ec) {
-      if (last_size == size && size > 0) break;  // unchanged over one poll: written whole
+    const fs::file_status status = fs::symlink_status(result, ec);
+    if (fs::exists(status) && !fs::is_regular_file(status)) {
+      withdraw();
+      throw Error(fmt::format("the result {} is not a plain file (a link, a folder, a pipe); the instrument must write a plain file", result.string()));
+    }
+    if (const auto size = fs::is_regular_file(status) ? fs::file_size(result, ec) : 0; fs::is_regular_file(status) && !ec) {
+      if (last_size == size && size > 0) {  // unchanged over one poll: most likely written whole
+        try {
+          return read_result(result);
+        } catch (const ResultNotWhole& e) {
+          unreadable = e.what();
+          if (!unreadable_since) unreadable_since = std::chrono::steady_clock::now();
+          if (std::chrono::steady_clock::now() - *unreadable_since > grace) throw Error(unreadable);
+        }
+      }
       last_size = size;
     }
     if (stop.stop_requested()) {
@@ -104,15 +142,18 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
     }
     if (std::chrono::steady_clock::now() > deadline) {
       const bool untaken = withdraw();
-      throw Error(fmt::format("no result file {} within timeout_s ({:g} s); {}", result.string(), config_.declared.timeout_s,
-                              untaken ? fmt::format("the request was never taken (is the instrument's software watching {}?) and has "
-                                                    "been withdrawn",
+      std::string what;
+      if (!unreadable.empty()) what = fmt::format("the result file {} never read whole within timeout_s ({:g} s): {}", result.string(), config_.declared.timeout_s, unreadable);
+      else if (last_size) what = fmt::format("the result file {} was still changing at timeout_s ({:g} s)", result.string(), config_.declared.timeout_s);
+      else what = fmt::format("no result file {} within timeout_s ({:g} s)", result.string(), config_.declared.timeout_s);
+      throw Error(fmt::format("{}; {}", what,
+                              untaken ? fmt::format("the request was never taken (is the instrument's software watching {}?) and has been "
+                                                    "withdrawn",
                                                     config_.requests_dir.string())
-                                      : "the request was taken"));
+                                      : request_written ? "the request was taken" : "no request was written (the result file was there before)"));
     }
     std::this_thread::sleep_for(poll);
   }
-  return read_result(result);
 }
 
 Values FilesDriver::read_result(const fs::path& result) const {
@@ -122,22 +163,30 @@ Values FilesDriver::read_result(const fs::path& result) const {
     try {
       table = read_csv_table(result, CsvLimits{.max_rows = 1, .max_bytes = kMaxResultBytes, .max_columns = 1000, .max_field_chars = 4096});
     } catch (const Error& e) {
-      throw Error(fmt::format("the result file is not a CSV of one header and one row: {}", e.what()));
+      throw ResultNotWhole(fmt::format("the result file is not a CSV of one header and one row: {}", e.what()));
     }
-    if (table.rows.empty()) throw Error(fmt::format("the result file {} has a header and no row of values", result.string()));
-    for (std::size_t i = 0; i < table.header.size(); ++i) cells[table.header[i]] = table.rows[0].fields[i];
+    if (table.rows.empty()) throw ResultNotWhole(fmt::format("the result file {} has a header and no row of values", result.string()));
+    for (std::size_t i = 0; i < table.header.size(); ++i)
+      if (!cells.emplace(table.header[i], table.rows[0].fields[i]).second)
+        throw Error(fmt::format("the result file {} has two columns named \"{}\"", result.string(), table.header[i]));
   } else {
     std::ifstream in(result, std::ios::binary);
     std::string text(kMaxResultBytes + 1, '\0');
     in.read(text.data(), static_cast<std::streamsize>(text.size()));
     text.resize(static_cast<std::size_t>(in.gcount()));
     if (text.size() > kMaxResultBytes) throw Error(fmt::format("the result file {} is over {} bytes", result.string(), kMaxResultBytes));
-    const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    json j;
+    std::optional<std::string> repeated;
+    try {
+      if (find_excess_nesting(text, 64)) throw Error("nested too deep");
+      j = parse_json_noting_repeats(text, /*ignore_comments=*/false, repeated);
+    } catch (const std::exception&) {
+      j = nullptr;
+    }
     if (!j.is_object())
-      throw Error(fmt::format("the result file {} is not a JSON object of measurements: \"{}\"", result.string(), ready::shortened(text, 200)));
+      throw ResultNotWhole(fmt::format("the result file {} is not a JSON object of measurements: \"{}\"", result.string(), ready::shortened(text, 200)));
+    if (repeated) throw Error(fmt::format("the result file {} gives {} twice", result.string(), *repeated));
     for (const auto& [name, value] : j.items()) cells[name] = value.is_string() ? value.get<std::string>() : value.dump();
-    // A number stays a number; only "error" is read as text.
-    if (const auto error = j.find("error"); error != j.end() && !error->is_string()) cells["error"] = error->dump();
   }
   if (const auto error = cells.find("error"); error != cells.end() && !error->second.empty() && error->second != "null")
     throw Error(ready::shortened(error->second, 4096));

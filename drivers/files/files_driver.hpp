@@ -19,6 +19,7 @@ struct FilesConfig {
   ready::DeclaredInstrument declared;  // the instrument as its welcome says, timeout_s, endpoint
   std::filesystem::path requests_dir;  // "requests": where request files go
   std::filesystem::path results_dir;   // "results": where the instrument's result files appear
+  std::filesystem::path asked_dir;     // what was asked under each name (CONFIG-asked beside the config)
   FileFormat format = FileFormat::json;  // "format": "json" (default) or "csv", both ways
   double poll_s = 0.2;                 // "poll_s": how often the results folder is looked at
 };

@@ -352,6 +352,7 @@ ChildProcess::ChildProcess(ChildProcess&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
       program_(std::move(other.program_)),
       status_(std::exchange(other.status_, std::nullopt)),
+      signal_(std::exchange(other.signal_, std::nullopt)),
       stopped_(std::exchange(other.stopped_, true)) {}
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
@@ -360,6 +361,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
     pid_ = std::exchange(other.pid_, -1);
     program_ = std::move(other.program_);
     status_ = std::exchange(other.status_, std::nullopt);
+    signal_ = std::exchange(other.signal_, std::nullopt);
     stopped_ = std::exchange(other.stopped_, true);
   }
   return *this;
@@ -373,6 +375,7 @@ bool ChildProcess::reap(bool block) noexcept {
     const pid_t r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
     if (r == pid_) {
       status_ = decode_status(status);
+      if (WIFSIGNALED(status)) signal_ = WTERMSIG(status);
       return true;
     }
     if (r == 0) return false;
@@ -384,6 +387,11 @@ bool ChildProcess::reap(bool block) noexcept {
 }
 
 bool ChildProcess::running() { return !reap(/*block=*/false); }
+
+std::optional<int> ChildProcess::ending_signal() {
+  reap(/*block=*/false);
+  return signal_;
+}
 
 std::optional<int> ChildProcess::exit_status() {
   if (pid_ < 0 && !status_) return std::nullopt;

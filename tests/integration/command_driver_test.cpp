@@ -96,6 +96,14 @@ TEST_CASE("Command driver: every other ending of the program is a failed experim
   CHECK_THAT(failure(R"(echo '{"z": 1}')"), Catch::Contains("printed no number for \"y\""));
   CHECK_THAT(failure(R"(echo '{"y": "high"}')"), Catch::Contains("printed no number for \"y\""));
   CHECK_THAT(failure("kill -9 $$"), Catch::Contains("was killed by signal 9"));
+  CHECK(failure("exit 130") == "the program exited with status 130");  // not a signal, whatever its number
+  CHECK(failure(R"(echo '{"y": 1.5, "error": null}')").empty());     // a null error is none
+  CHECK_THAT(failure(R"(echo '{"y": 1, "y": 2}')"), Catch::Contains("gives /y twice"));
+  CHECK_THAT(failure("exec yes"), Catch::Contains("wrote more than 64 MiB to its output and was stopped"));
+  {
+    command::CommandDriver driver(command::read_command_config(command_config(dir, "echo '{\"y\": 1}'")));
+    CHECK_THROWS_WITH(driver.run_experiment(std::string("c-1\0../etc", 9), json{{"x", 1}}, {}), Catch::Contains("control character"));
+  }
   const auto started = std::chrono::steady_clock::now();
   CHECK_THAT(failure("exec sleep 30", 0.3), Catch::Contains("ran past timeout_s (0.3 s) and was stopped"));
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));

@@ -93,12 +93,57 @@ TEST_CASE("Files driver: CSV both ways, with quoting, and an error column fails 
   CHECK(failure_of(driver, "p-0002") == "lamp failed");
 }
 
-TEST_CASE("Files driver: a result file already there is read without asking the instrument again", "[files]") {
+TEST_CASE("Files driver: a result already there is read without asking again, only if this driver asked for it with these params",
+          "[files]") {
   test::TempDir dir;
-  files::FilesDriver driver(files::read_files_config(files_config(dir)));
+  files::FilesDriver away(files::read_files_config(files_config(dir, "json", 0.1)));
+  // The driver asks, gives up (it was stopped, say), and the instrument answers afterwards.
+  const json params{{"x", 1}, {"dye", "a"}};
+  CHECK_THROWS(away.run_experiment("p-0003", params, {}));
   test::write_file(dir / "outbox" / "p-0003.json", R"({"y": 1.25})");
-  CHECK(driver.run_experiment("p-0003", json{{"x", 1}, {"dye", "a"}}, {}) == Values{{"y", 1.25}});
+  files::FilesDriver driver(files::read_files_config(files_config(dir)));
+  CHECK(driver.run_experiment("p-0003", json{{"x", 1.0}, {"dye", "a"}}, {}) == Values{{"y", 1.25}});
   CHECK(fs::is_empty(dir / "inbox"));
+  // Not for other params under the same id, nor for a file no request of this driver asked for.
+  CHECK_THAT(failure_of(driver, "p-0003"), Catch::Contains("already there") && Catch::Contains("run with other params"));
+  test::write_file(dir / "outbox" / "p-0009.json", R"({"y": 9})");
+  CHECK_THAT(failure_of(driver, "p-0009"), Catch::Contains("no request of this driver asked for it"));
+  CHECK(fs::is_empty(dir / "inbox"));
+}
+
+TEST_CASE("Files driver: a result written in two steps is waited for, and a link or a folder is no result", "[files]") {
+  test::TempDir dir;
+  files::FilesDriver driver(files::read_files_config(files_config(dir, "csv")));
+  std::jthread slow_writer([&] {
+    for (int i = 0; i < 500 && fs::is_empty(dir / "inbox"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    test::write_file(dir / "outbox" / "p-0010.csv", "y,error\n");  // the header first, the row 0.3 s later
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    test::write_file(dir / "outbox" / "p-0010.csv", "y,error\n0.5,\n");
+  });
+  CHECK(driver.run_experiment("p-0010", json{{"x", 2.5}, {"dye", "a"}}, {}) == Values{{"y", 0.5}});
+  slow_writer.join();
+  fs::create_symlink("/etc/passwd", dir / "outbox" / "p-0011.csv");
+  const std::string failure = failure_of(driver, "p-0011");
+  CHECK_THAT(failure, Catch::Contains("already there") || Catch::Contains("not a plain file"));
+  CHECK_THAT(failure, !Catch::Contains("root:"));
+}
+
+TEST_CASE("Files driver: every id gets a name of its own, and none is hidden", "[files]") {
+  CHECK(ready::file_safe("q-5f3ac2e19b7d-0007") == "q-5f3ac2e19b7d-0007");
+  const std::vector<std::string> ids{"a/b", "a_b", "a b", "..", ".hidden", "c/1", "c_1-" + std::string(16, 'a'), std::string(128, 'x'),
+                                     std::string(101, 'x'), "x-0123456789abcdef"};
+  std::set<std::string> names;
+  for (const std::string& id : ids) {
+    const std::string name = ready::file_safe(id);
+    INFO(id << " -> " << name);
+    CHECK(names.insert(name).second);
+    CHECK(name.front() != '.');
+    CHECK(name.find('/') == std::string::npos);
+    CHECK(name.size() <= 117);
+  }
+  // An id spelled like another's hashed name is hashed too.
+  const std::string hashed = ready::file_safe("c/1");
+  CHECK(ready::file_safe(hashed) != hashed);
 }
 
 TEST_CASE("Files driver: on timeout or abort a request not yet taken is withdrawn, and the message says so", "[files]") {
@@ -115,10 +160,6 @@ TEST_CASE("Files driver: on timeout or abort a request not yet taken is withdraw
   });
   CHECK(failure_of(driver, "p-0005", stop.get_token()) == "aborted");
   CHECK(fs::is_empty(dir / "inbox"));
-  // An id that is no file name gets one of its own, distinct from a look-alike's.
-  CHECK(ready::file_safe("a/b") != ready::file_safe("a_b"));
-  CHECK(ready::file_safe("a_b") == "a_b");
-  CHECK(ready::file_safe("..") != "..");
 }
 
 TEST_CASE("Files driver: a config's mistakes are named where they are", "[files]") {

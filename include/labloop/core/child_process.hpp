@@ -63,6 +63,9 @@ class ChildProcess {
   // Exit code, or 128 + signal number when killed by a signal; nullopt while running (and for a
   // moved-from object). -1 if the child was reaped behind our back (SIGCHLD set to SIG_IGN).
   std::optional<int> exit_status();
+  // The signal that ended the child, when one did (exit_status() is then 128 + it); nullopt
+  // while it runs or when it exited by itself, even with a status above 128.
+  std::optional<int> ending_signal();
   // Waits up to `timeout` for the child to exit on its own (polls every 1-10 ms); returns
   // exit_status(), or nullopt on timeout. Sends no signal.
   std::optional<int> wait_for(std::chrono::milliseconds timeout);
@@ -83,6 +86,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   std::string program_;
   std::optional<int> status_;
+  std::optional<int> signal_;
   bool stopped_ = false;  // the group has been signalled to the end; nothing left to do
 };
 
