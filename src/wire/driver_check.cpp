@@ -267,7 +267,6 @@ class Checker {
     settle_by_marker_ = link_.drop_until(options_.reply_timeout, [&](const Reply& r) { return r.type() == "error" && r.text("experiment") == marker; });
   }
 
-
   std::optional<Reply> ask(const std::string& payload) {
     link_.send(payload);
     return link_.receive(options_.reply_timeout);
