@@ -1297,7 +1297,17 @@ class CampaignRun {
   // is never timed out and run again; a read that itself spans an absence (stopped again) is
   // followed by another. Deadlines still count the absence: a planner that is slow at every turn
   // costs a read of at most 100 ms per turn, and puts no deadline off.
+  //
+  // One read may still be too early: on a loaded machine ZeroMQ's thread, stopped with us, took
+  // over 100 ms to hand a result over (a sanitizer build in CI). So for kAwakeGrace after an
+  // absence, deadlines are judged as of the moment it began: one that fell during it waits for
+  // the grace (or the next turn), one that had passed before is judged at once. A planner slow at
+  // every turn thus delays a deadline by one turn at most.
   void read_after_absence() {
+    if (Clock::now() - last_turn_ > kLongAbsence) {
+      absence_began_ = last_turn_;
+      awake_since_ = Clock::now();
+    }
     for (int reads = 0; reads < 10 && Clock::now() - last_turn_ > kLongAbsence; ++reads) {
       last_turn_ = Clock::now();
       poll_messages(std::chrono::milliseconds(100));
@@ -1306,7 +1316,8 @@ class CampaignRun {
   }
 
   void supervise(Clock::time_point now) {
-    for (const Late& late : book_.check_deadlines(now)) {
+    const Clock::time_point judged = absence_began_ && now - awake_since_ < kAwakeGrace ? std::min(now, *absence_began_) : now;
+    for (const Late& late : book_.check_deadlines(judged)) {
       auto it = in_flight_.find(late.id);
       LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
       if (late.kind == Late::Kind::timed_out) {
@@ -1467,6 +1478,9 @@ class CampaignRun {
   std::vector<std::unique_ptr<LiveInstrument>> instruments_;  // after context_: sockets close first
   std::map<size_t, std::uint64_t> last_used_;
   static constexpr Clock::duration kLongAbsence = std::chrono::seconds(1);  // a loop turn takes 50 ms
+  static constexpr Clock::duration kAwakeGrace = std::chrono::seconds(1);
+  std::optional<Clock::time_point> absence_began_;  // the last long absence (read_after_absence)
+  Clock::time_point awake_since_;
   Clock::time_point last_turn_ = Clock::now();  // the end of the last turn's reading
   std::uint64_t use_counter_ = 0;
   std::map<std::string, Experiment> in_flight_;
