@@ -63,18 +63,18 @@ std::string last_line(const fs::path& file) {
   in.seekg(from);
   std::string tail(static_cast<std::size_t>(size - from), '\0');
   in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
-  std::size_t end = tail.find_last_not_of(" \t\r\n");
+  const std::size_t end = tail.find_last_not_of(" \t\r\n");
   if (end == std::string::npos) return "";
-  const std::size_t begin = tail.find_last_of('\n', end);
-  return tail.substr(begin == std::string::npos ? 0 : begin + 1, end + 1 - (begin == std::string::npos ? 0 : begin + 1));
+  const std::size_t newline = tail.find_last_of('\n', end);
+  const std::size_t begin = newline == std::string::npos ? 0 : newline + 1;
+  return tail.substr(begin, end + 1 - begin);
 }
 
 }  // namespace
 
 CommandConfig read_command_config(const fs::path& file) {
   CommandConfig config;
-  config.declared = ready::read_driver_config(file, "command", {"command", "runs_dir"}, [&](const JsonNode& root) {
-    const fs::path folder = fs::absolute(file).parent_path();
+  config.declared = ready::read_driver_config(file, "command", {"command", "runs_dir"}, [&](const JsonNode& root, const fs::path& folder) {
     const JsonNode command = root.child("command");
     const json& argv = command.as_array();
     for (std::size_t i = 0; i < argv.size(); ++i) config.command.push_back(command.at(i).as_string(/*allow_empty=*/i > 0));

@@ -24,9 +24,10 @@ struct DeclaredInstrument {
 
 // Reads `file` (JSON, `//` comments allowed, at most 1 MiB, no key given twice), checks the fields
 // every ready-made driver has and that the others are among `own_fields`, then calls `read_own`
-// with the root so the driver reads those. Throws ConfigError naming the field.
+// with the root and the config's folder so the driver reads those. Throws ConfigError naming the field.
 DeclaredInstrument read_driver_config(const std::filesystem::path& file, const std::string& default_driver_name,
-                                      const std::vector<std::string>& own_fields, const std::function<void(const JsonNode&)>& read_own);
+                                      const std::vector<std::string>& own_fields,
+                                      const std::function<void(const JsonNode& root, const std::filesystem::path& folder)>& read_own);
 
 // `text` cut to `most` bytes with "…" when longer (for messages quoting what a program wrote).
 std::string shortened(std::string text, std::size_t most = 300);

@@ -52,8 +52,7 @@ std::string request_text(const std::string& experiment, const Params& params, Fi
 
 FilesConfig read_files_config(const fs::path& file) {
   FilesConfig config;
-  config.declared = ready::read_driver_config(file, "files", {"requests", "results", "format", "poll_s"}, [&](const JsonNode& root) {
-    const fs::path folder = fs::absolute(file).parent_path();
+  config.declared = ready::read_driver_config(file, "files", {"requests", "results", "format", "poll_s"}, [&](const JsonNode& root, const fs::path& folder) {
     config.requests_dir = folder / root.child("requests").as_string();
     config.results_dir = folder / root.child("results").as_string();
     config.asked_dir = folder / (file.stem().string() + "-asked");
@@ -127,7 +126,9 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
     if (const auto size = fs::is_regular_file(status) ? fs::file_size(result, ec) : 0; fs::is_regular_file(status) && !ec) {
       if (last_size == size && size > 0) {  // unchanged over one poll: most likely written whole
         try {
-          return read_result(result);
+          Values values = read_result(result);
+          withdraw();  // a request still there once its result is in must not run a second time
+          return values;
         } catch (const ResultNotWhole& e) {
           unreadable = e.what();
           if (!unreadable_since) unreadable_since = std::chrono::steady_clock::now();

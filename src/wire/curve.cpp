@@ -18,6 +18,12 @@ void set_curve_key(zmq::socket_t& socket, int option, const Key32& key, const ch
     throw Error(fmt::format("cannot set the CURVE {} ({}); is libzmq built with CURVE (libsodium)?", what, zmq_strerror(zmq_errno())));
 }
 
+void set_client_keys(zmq::socket_t& socket, const InstrumentKeys& keys) {
+  set_curve_key(socket, ZMQ_CURVE_SERVERKEY, keys.server.curve, "server key");
+  set_curve_key(socket, ZMQ_CURVE_PUBLICKEY, keys.client.public_key.curve, "public key");
+  set_curve_key(socket, ZMQ_CURVE_SECRETKEY, keys.client.curve_secret, "secret key");
+}
+
 bool curve_available() { return zmq_has("curve") != 0; }
 
 ZapHandler::ZapHandler(zmq::context_t& context, std::filesystem::path allowed, Log log)

@@ -13,12 +13,17 @@
 #include <zmq.hpp>
 
 #include "labloop/core/key_file.hpp"
+#include "labloop/wire/instrument_keys.hpp"
 
 namespace labloop::detail {
 
 // Sets a socket option holding a 32-byte key; throws Error naming `what` when libzmq refuses
 // (a libzmq built without CURVE).
 void set_curve_key(zmq::socket_t& socket, int option, const Key32& key, const char* what);
+
+// A client socket's keys (the driver's public key, this controller's pair): the controller's
+// link and `labloop driver-check` set them alike. Throws as set_curve_key.
+void set_client_keys(zmq::socket_t& socket, const InstrumentKeys& keys);
 
 // True when libzmq was built with CURVE (zmq_has("curve")).
 bool curve_available();

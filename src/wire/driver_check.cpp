@@ -58,11 +58,7 @@ class CheckLink {
     socket_.set(zmq::sockopt::linger, 0);
     // An answer is at most 1 MiB (protocol §2); past a campaign's own limit ZeroMQ drops the frame.
     socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(Instrument::kMaxFrameBytes));
-    if (options.keys) {
-      detail::set_curve_key(socket_, ZMQ_CURVE_SERVERKEY, options.keys->server.curve, "server key");
-      detail::set_curve_key(socket_, ZMQ_CURVE_PUBLICKEY, options.keys->client.public_key.curve, "public key");
-      detail::set_curve_key(socket_, ZMQ_CURVE_SECRETKEY, options.keys->client.curve_secret, "secret key");
-    }
+    if (options.keys) detail::set_client_keys(socket_, *options.keys);
     try {
       socket_.connect(options.endpoint);
     } catch (const zmq::error_t& e) {

@@ -54,11 +54,7 @@ void Instrument::connect() {
   // drops the connection instead of reading it (memory), and relink() makes a new one.
   socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxFrameBytes));
   socket_.set(zmq::sockopt::rcvhwm, kReceiveQueue);
-  if (keys_) {
-    detail::set_curve_key(socket_, ZMQ_CURVE_SERVERKEY, keys_->server.curve, "server key");
-    detail::set_curve_key(socket_, ZMQ_CURVE_PUBLICKEY, keys_->client.public_key.curve, "public key");
-    detail::set_curve_key(socket_, ZMQ_CURVE_SECRETKEY, keys_->client.curve_secret, "secret key");
-  }
+  if (keys_) detail::set_client_keys(socket_, *keys_);
   // Before connecting, so no handshake goes unseen.
   monitor_ = std::make_unique<detail::HandshakeMonitor>(context_, socket_, ZMQ_EVENT_DISCONNECTED);
   silent_closes_ = 0;

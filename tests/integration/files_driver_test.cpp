@@ -122,10 +122,18 @@ TEST_CASE("Files driver: a result written in two steps is waited for, and a link
   });
   CHECK(driver.run_experiment("p-0010", json{{"x", 2.5}, {"dye", "a"}}, {}) == Values{{"y", 0.5}});
   slow_writer.join();
+  CHECK(fs::is_empty(dir / "inbox"));  // answered without being taken: withdrawn, so it never runs again
+  // A link left where the result goes, found before asking, is not this driver's result.
   fs::create_symlink("/etc/passwd", dir / "outbox" / "p-0011.csv");
-  const std::string failure = failure_of(driver, "p-0011");
-  CHECK_THAT(failure, Catch::Contains("already there") || Catch::Contains("not a plain file"));
-  CHECK_THAT(failure, !Catch::Contains("root:"));
+  CHECK_THAT(failure_of(driver, "p-0011"), Catch::Contains("already there") && !Catch::Contains("root:"));
+  // One that appears while the driver waits is no result either, and what it points to is not read.
+  std::jthread linker([&] {
+    for (int i = 0; i < 500 && !fs::exists(dir / "inbox" / "p-0012.csv"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    fs::create_symlink("/etc/passwd", dir / "outbox" / "p-0012.csv");
+  });
+  const std::string failure = failure_of(driver, "p-0012");
+  CHECK_THAT(failure, Catch::Contains("not a plain file") && !Catch::Contains("root:"));
+  CHECK_FALSE(fs::exists(dir / "inbox" / "p-0012.csv"));  // withdrawn
 }
 
 TEST_CASE("Files driver: every id gets a name of its own, and none is hidden", "[files]") {
