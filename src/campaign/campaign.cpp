@@ -1295,8 +1295,8 @@ class CampaignRun {
   // a result that came in time may still be unread — after a stop, ZeroMQ's own thread needs a
   // moment to hand it over. Read before any deadline is judged, so an answer that arrived in time
   // is never timed out and run again; a read that itself spans an absence (stopped again) is
-  // followed by another. Deadlines still count the absence: a planner that is slow at every turn
-  // costs a read of at most 100 ms per turn, and puts no deadline off.
+  // followed by another. Deadlines still count the absence, and a planner that is slow at every
+  // turn costs a read of at most 100 ms per turn.
   //
   // One read may still be too early: on a loaded machine ZeroMQ's thread, stopped with us, took
   // over 100 ms to hand a result over (a sanitizer build in CI). So for kAwakeGrace after an
