@@ -74,7 +74,8 @@ std::string last_line(const fs::path& file) {
 
 CommandConfig read_command_config(const fs::path& file) {
   CommandConfig config;
-  config.declared = ready::read_driver_config(file, "command", {"command", "runs_dir"}, [&](const JsonNode& root, const fs::path& folder) {
+  config.declared = ready::read_driver_config(file, "command", {"command", "runs_dir"}, [&](const JsonNode& root, const ready::DeclaredInstrument& declared) {
+    const fs::path& folder = declared.folder;
     const JsonNode command = root.child("command");
     const json& argv = command.as_array();
     for (std::size_t i = 0; i < argv.size(); ++i) config.command.push_back(command.at(i).as_string(/*allow_empty=*/i > 0));

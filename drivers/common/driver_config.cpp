@@ -24,7 +24,7 @@ constexpr double kMaxTimeoutS = 365.0 * 24 * 3600;
 }  // namespace
 
 DeclaredInstrument read_driver_config(const fs::path& file, const std::string& default_driver_name, const std::vector<std::string>& own_fields,
-                                      const std::function<void(const JsonNode&, const fs::path&)>& read_own) {
+                                      const std::function<void(const JsonNode&, const DeclaredInstrument&)>& read_own) {
   const std::string source = file.string();
   std::error_code ec;
   const auto size = fs::file_size(file, ec);
@@ -68,7 +68,7 @@ DeclaredInstrument read_driver_config(const fs::path& file, const std::string& d
       root.child("timeout_s").fail(fmt::format("must be seconds > 0 and at most {:g} (a year)", kMaxTimeoutS));
   }
   if (root.has("endpoint")) declared.endpoint = root.child("endpoint").as_string();
-  read_own(root, declared.folder);
+  read_own(root, declared);
   return declared;
 }
 

@@ -24,10 +24,10 @@ struct DeclaredInstrument {
 
 // Reads `file` (JSON, `//` comments allowed, at most 1 MiB, no key given twice), checks the fields
 // every ready-made driver has and that the others are among `own_fields`, then calls `read_own`
-// with the root and the config's folder so the driver reads those. Throws ConfigError naming the field.
+// with the root and what is read so far (the instrument, the config's folder) so the driver reads those. Throws ConfigError naming the field.
 DeclaredInstrument read_driver_config(const std::filesystem::path& file, const std::string& default_driver_name,
                                       const std::vector<std::string>& own_fields,
-                                      const std::function<void(const JsonNode& root, const std::filesystem::path& folder)>& read_own);
+                                      const std::function<void(const JsonNode& root, const DeclaredInstrument& declared)>& read_own);
 
 // `text` cut to `most` bytes with "…" when longer (for messages quoting what a program wrote).
 std::string shortened(std::string text, std::size_t most = 300);

@@ -52,7 +52,8 @@ std::string request_text(const std::string& experiment, const Params& params, Fi
 
 FilesConfig read_files_config(const fs::path& file) {
   FilesConfig config;
-  config.declared = ready::read_driver_config(file, "files", {"requests", "results", "format", "poll_s"}, [&](const JsonNode& root, const fs::path& folder) {
+  config.declared = ready::read_driver_config(file, "files", {"requests", "results", "format", "poll_s"}, [&](const JsonNode& root, const ready::DeclaredInstrument& declared) {
+    const fs::path& folder = declared.folder;
     config.requests_dir = folder / root.child("requests").as_string();
     config.results_dir = folder / root.child("results").as_string();
     config.asked_dir = folder / (file.stem().string() + "-asked");

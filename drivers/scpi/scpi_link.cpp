@@ -1,0 +1,207 @@
+#include "scpi_link.hpp"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+namespace labloop::scpi {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::map<int, speed_t>& baud_rates() {
+  static const std::map<int, speed_t> rates{{1200, B1200},     {2400, B2400},     {4800, B4800},     {9600, B9600},
+                                            {19200, B19200},   {38400, B38400},   {57600, B57600},   {115200, B115200},
+                                            {230400, B230400}, {460800, B460800}, {921600, B921600}};
+  return rates;
+}
+
+std::string os_error(int error) { return std::strerror(error); }
+
+// "HOST:PORT" or "[IPV6]:PORT" into its parts; throws LinkError for anything else.
+std::pair<std::string, std::string> host_and_port(const std::string& address) {
+  std::string host, port;
+  if (!address.empty() && address.front() == '[') {
+    const auto close = address.find(']');
+    if (close == std::string::npos || close + 1 >= address.size() || address[close + 1] != ':')
+      throw LinkError(fmt::format("\"{}\" is not an address: write [IPV6]:PORT, e.g. [fe80::1]:5025", address));
+    host = address.substr(1, close - 1);
+    port = address.substr(close + 2);
+  } else {
+    const auto colon = address.rfind(':');
+    if (colon == std::string::npos || colon == 0 || address.find(':') != colon)
+      throw LinkError(fmt::format("\"{}\" is not an address: write HOST:PORT (e.g. 192.168.1.20:5025) or a device path (/dev/ttyUSB0)", address));
+    host = address.substr(0, colon);
+    port = address.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      std::stoi(port) < 1 || std::stoi(port) > 65535)
+    throw LinkError(fmt::format("\"{}\": the port must be a number from 1 to 65535 (LXI instruments use 5025)", address));
+  return {host, port};
+}
+
+int milliseconds_until(ScpiLink::Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ScpiLink::Clock::now()).count();
+  return static_cast<int>(std::clamp<long long>(left, 0, 50));  // in slices, so a stop is seen promptly
+}
+
+}  // namespace
+
+void check_network_address(const std::string& address) { host_and_port(address); }
+
+bool supported_baud(int baud) { return baud_rates().count(baud) > 0; }
+
+ScpiLink::ScpiLink(const LinkAddress& where, std::chrono::milliseconds connect_timeout, std::string write_termination, char read_termination)
+    : address_(where.address), write_termination_(std::move(write_termination)), read_termination_(read_termination) {
+  if (where.is_device()) {
+    fd_ = ::open(where.address.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    if (fd_ < 0) {
+      const int error = errno;
+      throw LinkError(fmt::format("cannot open the instrument's device {}: {}{}", where.address, os_error(error),
+                                  error == EACCES ? " (add this user to the device's group, often dialout)" : ""));
+    }
+    if (::isatty(fd_)) {
+      // A serial line: raw bytes, 8 data bits, no parity, one stop bit, no flow control.
+      termios tio{};
+      if (::tcgetattr(fd_, &tio) != 0) {
+        const int error = errno;
+        ::close(fd_);
+        throw LinkError(fmt::format("cannot read the serial settings of {}: {}", where.address, os_error(error)));
+      }
+      ::cfmakeraw(&tio);
+      tio.c_cflag |= CLOCAL | CREAD;
+      tio.c_cflag &= ~static_cast<tcflag_t>(CSTOPB | CRTSCTS);
+      if (where.baud) {
+        ::cfsetispeed(&tio, baud_rates().at(*where.baud));
+        ::cfsetospeed(&tio, baud_rates().at(*where.baud));
+      }
+      if (::tcsetattr(fd_, TCSANOW, &tio) != 0) {
+        const int error = errno;
+        ::close(fd_);
+        throw LinkError(fmt::format("cannot set the serial settings of {}: {}", where.address, os_error(error)));
+      }
+      ::tcflush(fd_, TCIOFLUSH);  // what an earlier user left on the line is not a reply to us
+    }
+    return;
+  }
+  const auto [host, port] = host_and_port(where.address);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0)
+    throw LinkError(fmt::format("cannot find the instrument's host \"{}\": {}", host, ::gai_strerror(rc)));
+  std::string why = "no address";
+  const auto deadline = Clock::now() + connect_timeout;
+  for (const addrinfo* a = found; a && fd_ < 0; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      why = os_error(errno);
+      continue;
+    }
+    int error = ::connect(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : errno;
+    if (error == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      const int ready = ::poll(&p, 1, static_cast<int>(std::max<long long>(0, left)));
+      socklen_t len = sizeof error;
+      if (ready <= 0)
+        error = ETIMEDOUT;
+      else if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0)
+        error = errno;
+    }
+    if (error != 0) {
+      why = os_error(error);
+      ::close(fd);
+      continue;
+    }
+    const int one = 1;  // commands are short lines: send each at once
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fd_ = fd;
+    socket_ = true;
+  }
+  ::freeaddrinfo(found);
+  if (fd_ < 0)
+    throw LinkError(fmt::format("cannot connect to the instrument at {}: {} (is it on, on this network, and listening on that port?)",
+                                where.address, why));
+}
+
+ScpiLink::~ScpiLink() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool ScpiLink::wait_for(short events, Clock::time_point deadline, std::stop_token stop, const char* doing) {
+  for (;;) {
+    if (stop.stop_requested()) throw LinkError(fmt::format("stopped while {}", doing));
+    pollfd p{fd_, events, 0};
+    const int ready = ::poll(&p, 1, milliseconds_until(deadline));
+    if (ready < 0 && errno != EINTR) throw LinkError(fmt::format("the line to {} failed while {}: {}", address_, doing, os_error(errno)));
+    if (ready > 0) {
+      if (p.revents & (events | POLLHUP | POLLERR)) return true;
+      if (p.revents & POLLNVAL) throw LinkError(fmt::format("the line to {} is closed", address_));
+    }
+    if (Clock::now() >= deadline) return false;
+  }
+}
+
+void ScpiLink::write_line(const std::string& command, Clock::time_point deadline, std::stop_token stop) {
+  const std::string line = command + write_termination_;
+  std::size_t sent = 0;
+  while (sent < line.size()) {
+    if (!wait_for(POLLOUT, deadline, stop, "sending a command"))
+      throw LinkError(fmt::format("the instrument at {} took no more input for the command \"{}\" within its time", address_, command));
+    const ssize_t n = socket_ ? ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL)
+                              : ::write(fd_, line.data() + sent, line.size() - sent);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      throw LinkError(fmt::format("cannot send to the instrument at {}: {}", address_, os_error(errno)));
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+std::string ScpiLink::read_line(Clock::time_point deadline, std::stop_token stop) {
+  for (;;) {
+    if (const auto end = buffer_.find(read_termination_); end != std::string::npos) {
+      std::string line = buffer_.substr(0, end);
+      buffer_.erase(0, end + 1);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      return line;
+    }
+    if (buffer_.size() > kMaxReplyBytes)
+      throw LinkError(fmt::format("the instrument at {} sent a reply longer than {} bytes without ending it", address_, kMaxReplyBytes));
+    if (!wait_for(POLLIN, deadline, stop, "waiting for a reply"))
+      throw LinkError(fmt::format("no reply from the instrument at {} within its time", address_));
+    char chunk[4096];
+    const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+    if (n == 0) throw LinkError(fmt::format("the instrument at {} closed the connection", address_));
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      throw LinkError(fmt::format("cannot read from the instrument at {}: {}", address_, os_error(errno)));
+    }
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+std::string ScpiLink::discard_pending() {
+  std::string stale = std::move(buffer_);
+  buffer_.clear();
+  char chunk[4096];
+  for (ssize_t n; stale.size() <= kMaxReplyBytes && (n = ::read(fd_, chunk, sizeof chunk)) > 0;) stale.append(chunk, static_cast<std::size_t>(n));
+  return stale;
+}
+
+}  // namespace labloop::scpi
