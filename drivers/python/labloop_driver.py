@@ -659,6 +659,7 @@ class _Server:
         self.shutdown_timeout = shutdown_timeout
         self.stopping = stop_event if stop_event is not None else threading.Event()
         self.cache: dict[str, _Finished] = {}  # experiment id -> final result, params, owner
+        self._undelivered: dict[str, tuple[float, int]] = {}  # per reason: when last logged, how many since
         self.running: dict[str, _Job] = {}  # insertion order = start order
         self.done: queue.SimpleQueue[tuple[_Job, dict[str, Any]]] = queue.SimpleQueue()
         self.seq = 0  # experiments started by this process; exposed as meta.run_seq
@@ -867,6 +868,7 @@ class _Server:
             auth.configure_curve_callback("*", credentials_provider=_AllowList(self.allowed_keys or ""))
         sock = ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 1000)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # an undeliverable reply is said, not silently dropped (_send)
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
         if self.keys is not None:
             sock.curve_publickey, sock.curve_secretkey = self.keys
@@ -976,11 +978,27 @@ class _Server:
                 self._send(sock, job.envelope, msg)
 
     def _send(self, sock: zmq.Socket, envelope: list[bytes], msg: Mapping[str, Any]) -> None:
+        # Never blocks the loop that serves everyone. A reply ZeroMQ cannot take now (the
+        # controller does not read and its queue is full) or cannot route (the controller is
+        # gone; ROUTER_MANDATORY) is dropped but said: a result each time, other replies at most
+        # once a second per reason, counting the rest. A result stays cached for the next ask.
         try:
             sock.send_multipart(envelope + [_encode(msg)], zmq.NOBLOCK)
         except zmq.ZMQError as e:
-            # ROUTER drops messages to vanished peers silently; anything else is worth a line.
-            log.warning("could not send %s: %s", msg.get("type"), e)
+            why = {zmq.EAGAIN: "its controller's queue is full (it is not reading)",
+                   zmq.EHOSTUNREACH: "its controller is gone"}.get(e.errno, str(e))
+            if msg.get("type") == "result":
+                log.warning("the result of %s was not delivered: %s. It stays cached, and is sent again when that "
+                            "controller asks (its next ping, or the same run)", msg.get("experiment"), why)
+                return
+            last, count = self._undelivered.get(why, (0.0, 0))
+            now = time.monotonic()
+            if now - last < 1.0:
+                self._undelivered[why] = (last, count + 1)
+                return
+            self._undelivered[why] = (now, 0)
+            log.warning("a reply was not delivered: %s%s", why,
+                        f" ({count + 1} such since the last line saying so)" if count else "")
         except Exception:  # one unsendable reply must not stop the instrument serving everyone else
             log.exception("could not encode a %r reply; it was not sent", msg.get("type"))
 

@@ -716,6 +716,70 @@ def test_peer_table(tmp: str, ctx: zmq.Context) -> None:
     t.join(5.0)
 
 
+def test_undelivered(tmp: str, ctx: zmq.Context) -> None:
+    """A reply to a controller that does not read, or a result for one that is gone, is said in
+    the log (not dropped silently), and the driver keeps serving others."""
+    print("undelivered replies")
+    import logging
+    import labloop_driver as ld
+
+    class Slow(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "slow", "version": "1", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                    "outputs": ["y"], "capacity": 1}
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            time.sleep(0.3)
+            return {"y": params["x"]}
+
+    said: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    handler = Keep()
+    logging.getLogger("labloop_driver").addHandler(handler)
+    endpoint = f"ipc://{tmp}/undelivered.ipc"
+    stop, bound = threading.Event(), threading.Event()
+    t = threading.Thread(target=ld.serve, args=(Slow(), endpoint),
+                         kwargs={"ready": lambda _: bound.set(), "install_signal_handlers": False, "stop_event": stop}, daemon=True)
+    t.start()
+    try:
+        check(bound.wait(5.0), "driver serving")
+        flooder = ctx.socket(zmq.DEALER)
+        flooder.setsockopt(zmq.LINGER, 0)
+        flooder.setsockopt(zmq.RCVHWM, 1)
+        flooder.connect(endpoint)
+        ping = json.dumps({"v": 1, "type": "ping"}).encode()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any("queue is full" in line for line in said):
+            try:
+                flooder.send(ping, zmq.NOBLOCK)
+            except zmq.Again:
+                time.sleep(0.001)
+        flooder.close()
+        check(any("a reply was not delivered: its controller's queue is full (it is not reading)" in line for line in said),
+              "a controller that does not read: its replies are said to be undelivered")
+        leaving = Controller(ctx, endpoint)
+        check(leaving.ask({"v": 1, "type": "run", "experiment": "gone-1", "params": {"x": 0.25}}).get("type") == "accepted",
+              "a run accepted, then its controller goes")
+        leaving.sock.close()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any("the result of gone-1 was not delivered" in line for line in said):
+            time.sleep(0.02)
+        check(any("the result of gone-1 was not delivered: its controller is gone" in line for line in said),
+              "its result is said to be undelivered")
+        again = Controller(ctx, endpoint)
+        result = again.ask({"v": 1, "type": "run", "experiment": "gone-1", "params": {"x": 0.25}})
+        check(result.get("type") == "result" and result.get("values", {}).get("y") == 0.25,
+              "another controller asking again gets the cached result")
+    finally:
+        logging.getLogger("labloop_driver").removeHandler(handler)
+        stop.set()
+        t.join(5.0)
+
+
 def run_kind(c: Controller, exp: str) -> str:
     r = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": 0.5}})
     if r.get("type") == "accepted":
@@ -768,6 +832,7 @@ def main() -> int:
         test_exclusive(tmp, ctx)
         test_curve_identity(tmp, ctx)
         test_peer_table(tmp, ctx)
+        test_undelivered(tmp, ctx)
     except Exception as e:  # an exception is a failed check, not a hang
         import traceback
         traceback.print_exc()

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cmath>
 #include <filesystem>
@@ -314,6 +315,7 @@ class Server {
     // Large enough to answer `too_large` politely; beyond it ZeroMQ drops the peer instead.
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(16 * protocol::kMaxMessageBytes));
     router_.set(zmq::sockopt::linger, 1000);
+    router_.set(zmq::sockopt::router_mandatory, true);  // an undeliverable reply is reported, not silently dropped (send_frames)
     try {
       router_.bind(endpoint);
     } catch (const zmq::error_t& e) {
@@ -403,15 +405,50 @@ class Server {
     return user ? std::string(user) : std::string();
   }
 
-  void send(const Envelope& route, const std::string& payload) {
+  // `result_of`: the experiment whose result `payload` is, when it is one.
+  void send(const Envelope& route, const std::string& payload, const std::string& result_of = {}) {
     inject_reply_faults(route);
-    send_frames(route, payload);
+    send_frames(route, payload, result_of);
   }
-  void send_frames(const Envelope& route, const std::string& payload) {
-    for (const auto& frame : route) router_.send(zmq::buffer(frame), zmq::send_flags::sndmore);
-    router_.send(zmq::buffer(payload), zmq::send_flags::none);
+  // Never blocks the one thread that serves everyone. A reply ZeroMQ cannot take now (the
+  // controller does not read and its queue is full) or cannot route (the controller is gone) is
+  // dropped, as ROUTER always did, but said: a result each time, other replies at most once a
+  // second for each reason, counting the rest. Nothing is lost for good: a result stays cached,
+  // and a controller that asks again (its pong reconcile, a repeated run) gets it.
+  void send_frames(const Envelope& route, const std::string& payload, const std::string& result_of = {}) {
+    int why = -1;
+    try {
+      bool first = true;
+      for (const auto& frame : route) {
+        // Only the first frame can fail: once it has picked the peer, ZeroMQ takes the rest.
+        if (!router_.send(zmq::buffer(frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait) && first) {
+          why = 0;
+          break;
+        }
+        first = false;
+      }
+      if (why < 0) router_.send(zmq::buffer(payload), zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EHOSTUNREACH) throw;
+      why = 1;
+    }
+    if (why >= 0) note_undelivered(static_cast<std::size_t>(why), result_of);
   }
-
+  void note_undelivered(std::size_t why, const std::string& result_of) {
+    static constexpr const char* kWhy[] = {"its controller's queue is full (it is not reading)", "its controller is gone"};
+    if (!result_of.empty()) {
+      options_.log(fmt::format("the result of {} was not delivered: {}. It stays cached, and is sent again when that controller asks "
+                               "(its next ping, or the same run)",
+                               result_of, kWhy[why]));
+      return;
+    }
+    Undelivered& u = undelivered_[why];
+    ++u.count;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - u.last_logged < std::chrono::seconds(1)) return;
+    options_.log(fmt::format("a reply was not delivered: {}{}", kWhy[why], u.count > 1 ? fmt::format(" ({} such since the last line saying so)", u.count) : ""));
+    u = {now, 0};
+  }
   // ServeOptions::reply_faults: extra frames *before* the real message, so the real one always
   // arrives and a controller test can rely on it.
   void inject_reply_faults(const Envelope& route) {
@@ -633,7 +670,7 @@ class Server {
       FinishedExperiment& finished = cached->second;
       if (finished.params && !same_params(m, *finished.params)) return reject_conflict(route, m, "already ran", *finished.params);
       finished.owner = Owner{identity(route), key};
-      return send(route, finished.payload);
+      return send(route, finished.payload, id);
     }
     if (auto it = running_.find(id); it != running_.end()) {
       if (!same_params(m, it->second->params)) return reject_conflict(route, m, "is running", it->second->params);
@@ -666,7 +703,7 @@ class Server {
     };
     if (auto cached = cache_.find(id); cached != cache_.end()) {
       if (cached->second.owner != Owner{identity(route), key}) return not_theirs();
-      return send(route, cached->second.payload);
+      return send(route, cached->second.payload, id);
     }
     auto it = running_.find(id);
     if (it == running_.end())
@@ -725,7 +762,7 @@ class Server {
     }
     const std::string payload = protocol::encode(result);
     if (!shutting_down_) remember(id, result, payload, *it->second);
-    if (!it->second->route.empty()) send(it->second->route, payload);
+    if (!it->second->route.empty()) send(it->second->route, payload, id);
     options_.log(fmt::format("{} finished: {}", id, result.status == protocol::ResultStatus::ok ? result.values.dump() : result.error));
     running_.erase(it);  // joins the worker, which has finished after its send
     order_.erase(std::find(order_.begin(), order_.end(), id));
@@ -791,6 +828,13 @@ class Server {
   std::map<std::string, FinishedExperiment> cache_;  // finished id → its result, params and owner
   std::unique_ptr<CacheFile> cache_file_;       // null without ServeOptions::cache_path
   std::mt19937_64 faults_rng_{options_.reply_faults.seed};
+  // Replies other than results not delivered, per reason (queue full, gone): when that was last
+  // logged, and how many since.
+  struct Undelivered {
+    std::chrono::steady_clock::time_point last_logged{};
+    std::size_t count = 0;
+  };
+  Undelivered undelivered_[2];
   bool shutting_down_ = false;
   std::optional<HolderLease> lease_;            // nullopt unless ServeOptions::exclusive
   std::unique_ptr<HolderFile> holder_file_;     // null without cache_path

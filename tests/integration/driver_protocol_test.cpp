@@ -684,15 +684,17 @@ class LambdaDriver final : public labloop::Driver {
 // serve(driver) on a jthread at a fresh ipc endpoint; the destructor requests stop and joins.
 class InProcessServer {
  public:
-  explicit InProcessServer(labloop::Driver& driver) : endpoint_(dir_.ipc("drv")), done_future_(done_.get_future()) {
+  // `log` gets serve()'s log lines (on serve()'s thread); by default they are dropped.
+  explicit InProcessServer(labloop::Driver& driver, std::function<void(const std::string&)> log = {})
+      : endpoint_(dir_.ipc("drv")), done_future_(done_.get_future()) {
     std::promise<void> ready;
     auto ready_future = ready.get_future();
-    thread_ = std::jthread([this, &driver, ready = std::move(ready)](std::stop_token stop) mutable {
+    thread_ = std::jthread([this, &driver, ready = std::move(ready), log = std::move(log)](std::stop_token stop) mutable {
       try {
         labloop::ServeOptions options;
         options.stop = stop;
         options.handle_signals = false;
-        options.log = [](const std::string&) {};
+        options.log = log ? log : [](const std::string&) {};
         options.on_ready = [&ready](const std::string&) { ready.set_value(); };
         done_.set_value(labloop::serve(driver, endpoint_, options));
       } catch (...) {
@@ -806,4 +808,67 @@ TEST_CASE("serve stops a running experiment when a stop is requested", "[driver]
   const json result = client.receive();
   CHECK(result["experiment"] == "long-1");
   CHECK(result["status"] == "failed");
+}
+
+namespace {
+
+// serve()'s log lines, kept for a test to look through.
+class ServeLog {
+ public:
+  std::function<void(const std::string&)> sink() {
+    return [this](const std::string& line) {
+      std::lock_guard lock(mutex_);
+      lines_.push_back(line);
+    };
+  }
+  bool has(const std::string& part) {
+    std::lock_guard lock(mutex_);
+    return std::any_of(lines_.begin(), lines_.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
+  }
+  // Waits up to `timeout` for a line holding `part`.
+  bool wait_for(const std::string& part, std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (!has(part) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+    return has(part);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+}  // namespace
+
+TEST_CASE("serve says when a reply cannot be delivered, to a controller that does not read or is gone, and serves the others", "[driver][serve]") {
+  LambdaDriver driver([](double x, std::stop_token) {
+    std::this_thread::sleep_for(300ms);
+    return labloop::Values{{"y", 2 * x}};
+  });
+  ServeLog log;
+  InProcessServer server(driver, log.sink());
+  {
+    // Pings, and never a read: its queue fills, and the driver must neither block nor stay silent.
+    zmq::context_t context;
+    zmq::socket_t flooder(context, zmq::socket_type::dealer);
+    flooder.set(zmq::sockopt::linger, 0);
+    flooder.set(zmq::sockopt::rcvhwm, 1);
+    flooder.connect(server.endpoint());
+    const std::string ping = labloop::protocol::to_json(labloop::protocol::Ping{}).dump();
+    const auto until = std::chrono::steady_clock::now() + 20s;
+    while (!log.has("not delivered") && std::chrono::steady_clock::now() < until)
+      if (!flooder.send(zmq::buffer(ping), zmq::send_flags::dontwait)) std::this_thread::sleep_for(1ms);
+    CHECK(log.has("a reply was not delivered: its controller's queue is full (it is not reading)"));
+  }
+  // A controller that goes before its result: the result is not delivered, and stays cached.
+  {
+    Client leaving(server.endpoint());
+    CHECK(leaving.request(labloop::protocol::to_json(labloop::protocol::Run{"gone-1", json{{"x", 1.5}}}))["type"] == "accepted");
+  }
+  CHECK(log.wait_for("the result of gone-1 was not delivered: its controller is gone. It stays cached", 5s));
+  // Another controller is served as ever, and the result is there for whoever asks again.
+  Client client(server.endpoint());
+  client.send(labloop::protocol::to_json(labloop::protocol::Run{"gone-1", json{{"x", 1.5}}}));
+  const json result = client.receive();
+  CHECK(result["type"] == "result");
+  CHECK(result["values"]["y"] == 3.0);
 }
