@@ -177,14 +177,15 @@ ScpiConfig read_scpi_config(const fs::path& file) {
     if (info.capacity != 1)
       root.child("capacity").fail("must be 1: an SCPI instrument takes one stream of commands, so it runs one experiment at a time");
     // Every value that can go into a command must keep it one command: no line breaks, no ';'
-    // (which would start another), no quotes or braces (which would change what follows).
+    // (which would start another), no quotes or braces (which would change what follows), no '?'
+    // (which would make it a query whose reply nobody reads).
     for (std::size_t i = 0; i < info.inputs.size(); ++i)
       for (const std::string& choice : info.inputs[i].choices)
         if (std::any_of(choice.begin(), choice.end(), [](char c) {
-              return static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == ';' || c == '"' || c == '\'' || c == '{' || c == '}';
+              return static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == ';' || c == '"' || c == '\'' || c == '{' || c == '}' || c == '?';
             }))
           root.child("inputs").at(i).fail(fmt::format("the choice \"{}\" holds a character that would change the SCPI command it goes into "
-                                                      "(a control character, ';', a quote or a brace)",
+                                                      "(a control character, ';', a quote, a brace or '?')",
                                                       choice));
     config.address.address = root.child("address").as_string();
     if (!config.address.is_device()) {

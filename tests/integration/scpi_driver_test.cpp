@@ -387,9 +387,10 @@ TEST_CASE("SCPI driver: a config's mistakes are named where they are", "[scpi]")
   CHECK_THAT(with(ok + R"(, "error_query": "SYST:ERR")"), Catch::Contains("/error_query: is not a query"));
   CHECK_THAT(with(ok + R"(, "write_termination": ";")"), Catch::Contains("/write_termination"));
   CHECK_THAT(with(ok + R"(, "setp": [])"), Catch::Contains("setp"));
-  CHECK_THAT(scpi_config_error(dir, R"({"inputs": [{"name": "gas", "type": "categorical", "choices": ["N2;*RST", "Ar"]}], "outputs": ["i"],
-      "address": "10.0.0.5:5025", "measure": {"i": "MEAS:CURR?"}})"),
-             Catch::Contains("/inputs/0") && Catch::Contains("would change the SCPI command"));
+  for (const char* choice : {"N2;*RST", "N2?", "N2\\n*RST", "N2\\\"", "{gas}"})
+    CHECK_THAT(scpi_config_error(dir, fmt::format(R"({{"inputs": [{{"name": "gas", "type": "categorical", "choices": ["{}", "Ar"]}}], "outputs": ["i"],
+      "address": "10.0.0.5:5025", "measure": {{"i": "MEAS:CURR?"}}}})", choice)),
+               Catch::Contains("/inputs/0") && Catch::Contains("would change the SCPI command"));
   // Nobody listening: a message at start naming the address.
   test::write_file(dir / "nobody.json", R"({"inputs": [{"name": "v", "type": "continuous", "low": 0, "high": 5}], "outputs": ["i"],
       "address": "127.0.0.1:1", "io_timeout_s": 2, "measure": {"i": "MEAS:CURR?"}})");
