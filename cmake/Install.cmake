@@ -1,7 +1,7 @@
 # Install rules, the CMake package (find_package(labloop)) and the Debian package (cpack -G DEB).
 # Included at the end of the top-level CMakeLists.txt, once every target exists.
 #
-#   cmake --install build --prefix /opt/labloop   # bin/labloop, bin/labloop-sim, headers, libs,
+#   cmake --install build --prefix /opt/labloop   # bin/labloop, bin/labloop-sim, bin/labloop-driver-*, headers, libs,
 #                                                 # lib/cmake/labloop, share/labloop/examples,
 #                                                 # share/labloop/data (the datasets)
 #   cd build && cpack -G DEB                      # labloop_<version>_<arch>.deb (see scripts/check-deb.sh)
@@ -64,7 +64,7 @@ if(LABLOOP_BUILD_TESTS)
 endif()
 
 # ---- Debian package: cpack -G DEB ---------------------------------------------------------------
-# One package: the programs (labloop, labloop-sim) and the SDK (headers, static libraries, CMake
+# One package: the programs (labloop, labloop-sim, the ready-made drivers) and the SDK (headers, static libraries, CMake
 # package). Depends: the shared libraries the programs load (found by dpkg-shlibdeps). Recommends:
 # what building a driver against labloop::driver needs (apt installs Recommends by default; a lab
 # PC that only runs campaigns can leave them out with --no-install-recommends). Suggests: what
@@ -74,8 +74,9 @@ set(CPACK_PACKAGE_VENDOR "The labloop authors")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "closed-loop autonomous lab controller")
 set(CPACK_PACKAGE_DESCRIPTION "A planner proposes the next experiment, instruments run it over \
 ZeroMQ, the result flows back and the loop repeats until the budget or the target is reached, with \
-every event journaled on disk first. Includes labloop, labloop-sim (simulated instruments), and the \
-C++ SDK: headers, static libraries and the CMake package (find_package(labloop), labloop::driver).")
+every event journaled on disk first. Includes labloop, labloop-sim (simulated instruments), \
+ready-made drivers (labloop-driver-command, -files and -scpi: a program, request folders or an SCPI \
+instrument as a labloop instrument), and the C++ SDK: headers, static libraries and the CMake package (find_package(labloop), labloop::driver).")
 set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_GENERATOR DEB)

@@ -63,7 +63,7 @@ in_root apt-get update -q
 in_root dpkg --purge labloop >/dev/null 2>&1 || true  # a kept ROOT: install afresh
 in_root apt-get install -y -q --no-install-recommends "/check/$(basename "$deb")"
 in_root dpkg -s labloop | sed -n '/^Version/p;/^Depends/p;/^Recommends/p'
-for program in labloop labloop-sim; do
+for program in labloop labloop-sim labloop-driver-command labloop-driver-files labloop-driver-scpi; do
   if in_root ldd "/usr/bin/$program" | grep 'not found'; then echo "check-deb: $program misses libraries" >&2; exit 1; fi
 done
 in_root labloop --version

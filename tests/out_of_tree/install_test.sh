@@ -37,7 +37,7 @@ step() { echo "install_test: [${SECONDS}s] $*"; }
 step "cmake --install $build --prefix $work/prefix"
 prefix=$work/prefix
 "$cmake" --install "$build" --prefix "$prefix" >"$work/install.log" 2>&1 || fail "cmake --install failed"
-for f in bin/labloop bin/labloop-sim include/labloop/driver.hpp include/labloop/labloop.hpp include/labloop/core/version.hpp \
+for f in bin/labloop bin/labloop-sim bin/labloop-driver-command bin/labloop-driver-files bin/labloop-driver-scpi include/labloop/driver.hpp include/labloop/labloop.hpp include/labloop/core/version.hpp \
          share/labloop/examples/quickstart.json share/labloop/data/README.md share/labloop/data/buchwald_a/data.csv; do
   [ -e "$prefix/$f" ] || fail "not installed: $f"
 done
