@@ -282,8 +282,8 @@ TEST_CASE("driver-check on the command line: a line per check, exit 0 when all p
   CHECK(alone.status == 2);
   CHECK_THAT(alone.output, Catch::Contains("--capacity: goes with --run-experiments"));
 
-  // A simulator running two at once, each for half a second: both accepted, a third refused as busy.
-  ChildProcess twice({LABLOOP_SIM_PATH, "-f", "branin", "-e", dir.ipc("twice"), "--capacity", "2", "--delay", "0.5"}, dir / "twice.log");
+  // A simulator running two at once, each for a second: both accepted, a third refused as busy.
+  ChildProcess twice({LABLOOP_SIM_PATH, "-f", "branin", "-e", dir.ipc("twice"), "--capacity", "2", "--delay", "1"}, dir / "twice.log");
   const test::CliOutcome capacity = test::cli({"driver-check", dir.ipc("twice"), "--run-experiments", "--capacity"}, dir);
   INFO(capacity.output);
   CHECK(capacity.status == 0);
