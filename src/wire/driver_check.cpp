@@ -711,17 +711,26 @@ class Checker {
     } else if (!(*pong->message).contains("running") || !(*pong->message)["running"].is_array()) {
       fail(pong_check, "expected a pong with a \"running\" array, got " + pong->shown());
     } else {
+      // Those whose result came before it are over, and must not be listed (§4.4: started and not
+      // yet finished); the rest must be.
       const json& running = (*pong->message)["running"];
-      std::vector<std::string> unlisted;
+      const auto listed = [&](const std::string& e) { return std::find(running.begin(), running.end(), json(e)) != running.end(); };
+      std::vector<std::string> unlisted, over_but_listed;
       std::size_t unfinished = 0;
       for (const std::string& e : ids) {
-        if (finished_before_pong.contains(e)) continue;
+        if (finished_before_pong.contains(e)) {
+          if (listed(e)) over_but_listed.push_back(e);
+          continue;
+        }
         ++unfinished;
-        if (std::find(running.begin(), running.end(), json(e)) == running.end()) unlisted.push_back(e);
+        if (!listed(e)) unlisted.push_back(e);
       }
-      if (unfinished == 0) record(pong_check, CheckVerdict::skipped, fmt::format("not judged: all {} finished before the pong", n));
-      else if (!unlisted.empty()) fail(pong_check, fmt::format("it leaves out {}: got {}", fmt::join(unlisted, ", "), pong->shown()));
-      else pass(pong_check, fmt::format("{} listed", unfinished));
+      const std::size_t over = ids.size() - unfinished;
+      if (!unlisted.empty()) fail(pong_check, fmt::format("it leaves out {}: got {}", fmt::join(unlisted, ", "), pong->shown()));
+      else if (!over_but_listed.empty())
+        fail(pong_check, fmt::format("it lists {}, whose result came before it: got {}", fmt::join(over_but_listed, ", "), pong->shown()));
+      else if (unfinished == 0) record(pong_check, CheckVerdict::skipped, fmt::format("not judged: all {} finished before the pong", n));
+      else pass(pong_check, fmt::format("{} listed{}", unfinished, over ? fmt::format(", {} finished before it and not listed", over) : ""));
     }
 
     // 4. A result for each, within one --experiment-timeout: they run at once.

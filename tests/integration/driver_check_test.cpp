@@ -467,26 +467,47 @@ TEST_CASE("driver-check --capacity: a driver that accepts past its capacity fail
 TEST_CASE("driver-check --capacity: an experiment that finished before the extra run was answered leaves the refusal not judged",
           "[driver-check][capacity]") {
   test::TempDir dir;
-  // Capacity 1, and each run over as soon as it is accepted: the extra run finds room.
-  test::FakeDriver driver(dir.ipc("quick"), [](const std::string& payload) -> std::vector<std::string> {
-    const std::string type = test::FakeDriver::type_of(payload), id = test::FakeDriver::experiment_of(payload);
-    if (type == "hello") return {test::FakeDriver::welcome(1)};
-    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
-    const json result{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 1}}}};
-    if (type == "run" && !id.empty()) return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(), result.dump()};
-    if (type == "abort" && capacity_run(id)) return {result.dump()};
-    return {json{{"v", 1}, {"type", "error"}, {"code", "unknown_experiment"}, {"message", "no"}, {"experiment", id}}.dump()};
-  });
-  const DriverCheckReport report = check_driver(capacity_checks(dir.ipc("quick")));
-  INFO(test::checks_not_passed(report));
-  const auto checks = by_check(report);
+  // Capacity 1, and each run over as soon as it is accepted: the extra run finds room. With
+  // `stale_pong`, its pong lists every run it ever started, finished or not.
+  const auto quick_fake = [](bool stale_pong) {
+    auto started = std::make_shared<std::vector<std::string>>();
+    return [started, stale_pong](const std::string& payload) -> std::vector<std::string> {
+      const std::string type = test::FakeDriver::type_of(payload), id = test::FakeDriver::experiment_of(payload);
+      if (type == "hello") return {test::FakeDriver::welcome(1)};
+      if (type == "ping") return {json{{"v", 1}, {"type", "pong"}, {"running", stale_pong ? *started : std::vector<std::string>{}}}.dump()};
+      const json result{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 1}}}};
+      if (type == "run" && !id.empty()) {
+        started->push_back(id);
+        return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(), result.dump()};
+      }
+      if (type == "abort" && capacity_run(id)) return {result.dump()};
+      return {json{{"v", 1}, {"type", "error"}, {"code", "unknown_experiment"}, {"message", "no"}, {"experiment", id}}.dump()};
+    };
+  };
   const std::string refusal = "one more run while 1 run → rejected \"busy…\" (§4.2 step 6)";
-  REQUIRE(checks.count(refusal) == 1);
-  CHECK(checks.at(refusal).verdict == CheckVerdict::skipped);
-  CHECK_THAT(checks.at(refusal).detail, Catch::StartsWith("not judged: driver-check-") && Catch::Contains("-8001 finished before the extra run was answered"));
-  CHECK(checks.at("ping while 1 run → pong listing each running one (§4.4)").verdict == CheckVerdict::skipped);
-  CHECK(checks.at("the 1 runs → a result each, for its own id").verdict == CheckVerdict::passed);
-  CHECK(checks.at("a run after their results → accepted, then a result: the capacity is free again").verdict == CheckVerdict::passed);
+  const std::string listing = "ping while 1 run → pong listing each running one (§4.4)";
+  SECTION("its pong lists none") {
+    test::FakeDriver driver(dir.ipc("quick"), quick_fake(false));
+    const DriverCheckReport report = check_driver(capacity_checks(dir.ipc("quick")));
+    INFO(test::checks_not_passed(report));
+    const auto checks = by_check(report);
+    REQUIRE(checks.count(refusal) == 1);
+    CHECK(checks.at(refusal).verdict == CheckVerdict::skipped);
+    CHECK_THAT(checks.at(refusal).detail,
+               Catch::StartsWith("not judged: driver-check-") && Catch::Contains("-8001 finished before the extra run was answered"));
+    CHECK(checks.at(listing).verdict == CheckVerdict::skipped);
+    CHECK(checks.at("the 1 runs → a result each, for its own id").verdict == CheckVerdict::passed);
+    CHECK(checks.at("a run after their results → accepted, then a result: the capacity is free again").verdict == CheckVerdict::passed);
+  }
+  SECTION("its pong lists a run whose result it had sent") {
+    test::FakeDriver driver(dir.ipc("stale"), quick_fake(true));
+    const DriverCheckReport report = check_driver(capacity_checks(dir.ipc("stale")));
+    INFO(test::checks_not_passed(report));
+    const auto checks = by_check(report);
+    REQUIRE(checks.count(listing) == 1);
+    CHECK(checks.at(listing).verdict == CheckVerdict::failed);
+    CHECK_THAT(checks.at(listing).detail, Catch::StartsWith("it lists driver-check-") && Catch::Contains("-8001, whose result came before it"));
+  }
 }
 
 TEST_CASE("driver-check --capacity: fewer distinct settings than the capacity and one more is not judged", "[driver-check][capacity]") {
