@@ -42,6 +42,10 @@ CLI::App* add_driver_check_command(CLI::App& app, DriverCheckCommand& command) {
   cmd->add_flag("--out-of-limits", command.out_of_limits,
                 "With --run-experiments: also send settings outside the declared limits, each of which the driver must reject; a driver "
                 "that accepts one sends it to its instrument, so use a simulated or disconnected instrument");
+  cmd->add_flag("--capacity", command.capacity,
+                fmt::format("With --run-experiments: also run as many experiments at once as the driver's declared capacity (at most {}), "
+                            "each with its own setting, and one more, which it must refuse as busy",
+                            kMaxExperimentsAtOnce));
   cmd->add_option("--timeout", command.timeout_s, "Seconds to wait for each answer the protocol says comes at once (default 5)")
       ->check(seconds_from(0.01, 3600));
   cmd->add_option("--experiment-timeout", command.experiment_timeout_s, "Seconds to wait for an experiment's result (default 60)")
@@ -59,7 +63,10 @@ int run_driver_check(const DriverCheckCommand& command) {
   if (!command.server_key.empty()) options.keys = InstrumentKeys{read_public_key(command.server_key), read_key_pair(command.client_keys)};
   if (command.out_of_limits && !command.run_experiments)
     throw ConfigError(source, "--out-of-limits", "goes with --run-experiments: settings outside the limits are experiments too");
+  if (command.capacity && !command.run_experiments)
+    throw ConfigError(source, "--capacity", "goes with --run-experiments: the capacity is checked with experiments run at once");
   options.run_experiments = command.run_experiments;
+  options.capacity = command.capacity;
   options.out_of_limits = command.out_of_limits;
   options.reply_timeout = as_ms(command.timeout_s);
   options.experiment_timeout = as_ms(command.experiment_timeout_s);

@@ -13,6 +13,7 @@ struct DriverCheckCommand {
   std::string client_keys;  // --client-keys: this controller's key pair
   bool run_experiments = false;
   bool out_of_limits = false;
+  bool capacity = false;
   double timeout_s = 5;
   double experiment_timeout_s = 60;
 };

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <map>
 #include <random>
+#include <set>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -171,6 +173,61 @@ std::optional<json> another_setting(const InstrumentInfo& info, const json& para
     if (other != params) return other;
   }
   return std::nullopt;
+}
+
+// Up to `limit` different values of one input within its limits, `first` (its value in
+// centre_of()) first: for a range, points spread inside it (an integer's ends too, so a range of
+// two numbers gives both); for levels and choices, each in turn.
+std::vector<json> values_within(const Parameter& p, const json& first, std::size_t limit) {
+  std::vector<json> out{first};
+  const auto add = [&](json v) {
+    if (out.size() < limit && std::find(out.begin(), out.end(), v) == out.end()) out.push_back(std::move(v));
+  };
+  constexpr int kSteps = 2 * kMaxExperimentsAtOnce + 2;  // more points than ever needed
+  // Weighted, not low + t * (high - low): limits near the largest double would overflow.
+  const auto at = [&](int j) {
+    const double t = static_cast<double>(j) / kSteps;
+    return std::clamp(p.low * (1 - t) + p.high * t, p.low, p.high);
+  };
+  switch (p.type) {
+    case ParameterType::continuous:
+      for (int j = 1; j < kSteps; ++j) add(at(j));
+      break;
+    case ParameterType::integer:
+      for (int j = 1; j < kSteps; ++j) add(whole(std::clamp(std::round(at(j)), p.low, p.high)));
+      add(whole(p.low));
+      add(whole(p.high));
+      break;
+    case ParameterType::discrete:
+      for (double v : p.values) add(v);
+      break;
+    case ParameterType::categorical:
+      for (const std::string& c : p.choices) add(c);
+      break;
+  }
+  return out;
+}
+
+// Up to `count` settings within the limits, each different from the others, `centre` first: the
+// inputs' values (values_within) combined in turn, the first input changing fastest. Fewer when
+// the inputs have fewer combinations.
+std::vector<json> distinct_settings(const InstrumentInfo& info, const json& centre, std::size_t count) {
+  std::vector<std::vector<json>> values;
+  for (const Parameter& p : info.inputs) values.push_back(values_within(p, centre[p.name], count));
+  std::vector<std::size_t> digit(values.size(), 0);
+  std::vector<json> out;
+  while (out.size() < count) {
+    json params = centre;
+    for (std::size_t i = 0; i < values.size(); ++i) params[info.inputs[i].name] = values[i][digit[i]];
+    out.push_back(std::move(params));
+    std::size_t i = 0;
+    for (; i < digit.size(); ++i) {
+      if (++digit[i] < values[i].size()) break;
+      digit[i] = 0;
+    }
+    if (i == digit.size()) break;  // every combination taken
+  }
+  return out;
 }
 
 // Settings the driver must reject (protocol §4.2 step 3), each with what is wrong with it. A way
@@ -430,7 +487,10 @@ class Checker {
   void experiments() {
     const json centre = centre_of(report_.info);
     run_within_limits(centre);
-    // Whatever became of the run within them: refusing what is outside them is the safety net.
+    if (options_.capacity) at_once(centre);
+    else record("experiments at once", CheckVerdict::skipped,
+                fmt::format("not sent: --capacity runs as many as the declared capacity (at most {}) at once, and one more", kMaxExperimentsAtOnce));
+    // Whatever became of the runs within them: refusing what is outside them is the safety net.
     if (options_.out_of_limits) outside_limits(centre);
     else record("settings outside the limits", CheckVerdict::skipped, "not sent: --out-of-limits sends them, and each must be rejected");
   }
@@ -499,6 +559,210 @@ class Checker {
     } else {
       record(conflict_check, CheckVerdict::skipped, "every input takes a single value");
     }
+  }
+
+  // ---- capacity (§4.2 step 6, §4.4) -------------------------------------------------------------
+
+  json run_message(const std::string& experiment, const json& params) const {
+    return json{{"v", 1}, {"type", "run"}, {"experiment", experiment}, {"params", params}};
+  }
+
+  // Aborts each of `experiments` and reads the results that brings, all within one --timeout.
+  // For a check's detail: what is still unaccounted for, or "".
+  std::string abort_all(const std::vector<std::string>& experiments) {
+    for (const std::string& e : experiments) link_.send(json{{"v", 1}, {"type", "abort"}, {"experiment", e}});
+    const auto deadline = Clock::now() + options_.reply_timeout;
+    std::vector<std::string> unstopped;
+    for (const std::string& e : experiments) {
+      const auto left = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+      if (!await_result(e, left)) unstopped.push_back(e);
+    }
+    if (experiments.empty()) return "";
+    if (unstopped.empty()) return fmt::format("; {} still running, aborted", experiments.size());
+    return fmt::format("; {} still running, aborted, and no result came for {}", experiments.size(), fmt::join(unstopped, ", "));
+  }
+
+  // As many experiments at once as the welcome's capacity (at most kMaxExperimentsAtOnce), each
+  // with its own setting so that none is a repeat of another, then one more while they run, and a
+  // ping; all sent before any answer is read, so the driver has them at once. The extra run must
+  // be refused as busy, unless one of them finished before it was answered (a fast instrument):
+  // then there was room, and the refusal is not judged. Nothing the checks start is left running.
+  void at_once(const json& centre) {
+    const int declared = report_.info.capacity;
+    const int n = std::min(declared, kMaxExperimentsAtOnce);
+    const bool judge_refusal = declared <= kMaxExperimentsAtOnce;
+    const std::size_t needed = static_cast<std::size_t>(n) + 1;  // the extra run, or the one after
+    const std::vector<json> settings = distinct_settings(report_.info, centre, needed);
+    if (settings.size() < needed)
+      return record("experiments at once", CheckVerdict::skipped,
+                    fmt::format("not judged: the inputs take {} different settings, and capacity {} needs {} (each run its own setting)",
+                                settings.size(), declared, needed));
+
+    const std::string accepted_check = fmt::format("{} runs at once, each with its own setting (capacity {}) → each accepted", n, declared);
+    const std::string busy_check = fmt::format("one more run while {} run → rejected \"busy…\" (§4.2 step 6)", n);
+    const std::string pong_check = fmt::format("ping while {} run → pong listing each running one (§4.4)", n);
+    const std::string results_check = fmt::format("the {} runs → a result each, for its own id", n);
+    const std::string free_check = "a run after their results → accepted, then a result: the capacity is free again";
+
+    std::vector<std::string> ids;
+    for (int k = 0; k < n; ++k) ids.push_back(id(8001 + k));
+    const std::string extra = id(8001 + n), after = id(8002 + n);
+    for (int k = 0; k < n; ++k) link_.send(run_message(ids[k], settings[k]));
+    if (judge_refusal) link_.send(run_message(extra, settings[n]));
+    link_.send(message("ping"));
+
+    // The answers in the order they come: one per run, the pong, and results among them.
+    std::set<std::string> ours(ids.begin(), ids.end());
+    if (judge_refusal) ours.insert(extra);
+    std::map<std::string, Reply> answers, results;
+    std::optional<Reply> pong;
+    std::set<std::string> finished_before_pong;
+    std::string finished_before_extra;  // one of the n whose result came before the extra run's answer
+    std::vector<std::string> strays;    // answers naming none of them
+    const auto wanted = [&](const Reply& r) { return r.type() != "result" || ours.contains(r.text("experiment")); };
+    while ((answers.size() < ours.size() || !pong) && strays.size() <= ours.size()) {
+      std::optional<Reply> reply = link_.receive(options_.reply_timeout, wanted);
+      if (!reply) break;
+      const std::string about = reply->text("experiment");
+      if (reply->type() == "result") {
+        results.emplace(about, *reply);
+      } else if (reply->type() == "pong" && !pong) {
+        pong = std::move(reply);
+        for (const auto& [e, r] : results) finished_before_pong.insert(e);
+      } else if (ours.contains(about) && !answers.contains(about)) {
+        if (about == extra)
+          for (const std::string& e : ids)
+            if (results.contains(e) && finished_before_extra.empty()) finished_before_extra = e;
+        answers.emplace(about, std::move(*reply));
+      } else {
+        strays.push_back(reply->shown());
+      }
+    }
+    // Accepted, or not answered, and no result yet: what must not be left running.
+    const auto may_run = [&](const std::string& e) {
+      return !results.contains(e) && (!answers.contains(e) || answers.at(e).type() == "accepted");
+    };
+    const auto still_running = [&](bool with_extra) {
+      std::vector<std::string> out;
+      for (const std::string& e : ids)
+        if (may_run(e)) out.push_back(e);
+      if (with_extra && judge_refusal && may_run(extra)) out.push_back(extra);
+      return out;
+    };
+    const std::string strays_shown = strays.empty() ? "" : fmt::format("; {} answer(s) naming none of them, the first {}", strays.size(), strays.front());
+
+    // 1. Each of the n accepted.
+    std::vector<std::string> problems;
+    std::string other_refusal;  // a refusal that is not about capacity: nothing to judge with
+    int accepted = 0;
+    for (const std::string& e : ids) {
+      const auto it = answers.find(e);
+      if (it == answers.end()) problems.push_back(fmt::format("{}: {}", e, no_answer()));
+      else if (it->second.type() == "accepted") ++accepted;
+      else if (it->second.type() == "rejected" && it->second.text("reason").starts_with("busy"))
+        problems.push_back(fmt::format("{}: rejected as busy ({})", e, it->second.text("reason")));
+      else if (it->second.type() == "rejected" && other_refusal.empty())
+        other_refusal = fmt::format("{} was rejected ({})", e, it->second.text("reason"));
+      else if (it->second.type() != "rejected") problems.push_back(fmt::format("{}: expected accepted, got {}", e, it->second.shown()));
+    }
+    if (!problems.empty()) {
+      const std::string stopped = abort_all(still_running(true));
+      return fail(accepted_check, fmt::format("{} of {} accepted, though the welcome declares capacity {}: {}{}{}", accepted, n, declared,
+                                              fmt::join(problems, "; "), strays_shown, stopped));
+    }
+    if (!other_refusal.empty()) {
+      const std::string stopped = abort_all(still_running(true));
+      return record(accepted_check, CheckVerdict::skipped,
+                    fmt::format("not judged: {}, a setting within the limits it does not take: the capacity checks need settings it accepts{}",
+                                other_refusal, stopped));
+    }
+    pass(accepted_check);
+
+    // 2. The extra run refused as busy.
+    if (!judge_refusal) {
+      record(busy_check, CheckVerdict::skipped,
+             fmt::format("not judged: capacity {} is more than the {} this check runs at once", declared, kMaxExperimentsAtOnce));
+    } else if (!answers.contains(extra)) {
+      fail(busy_check, no_answer());
+    } else {
+      const Reply& answer = answers.at(extra);
+      if (answer.type() == "rejected" && answer.text("reason").starts_with("busy")) {
+        pass(busy_check, answer.text("reason"));
+      } else if (answer.type() == "accepted") {
+        const std::string stopped = abort_all({extra});
+        if (!finished_before_extra.empty())
+          record(busy_check, CheckVerdict::skipped,
+                 fmt::format("not judged: {} finished before the extra run was answered, so there was room (accepted, then aborted); "
+                             "an instrument whose experiments take longer lets this be judged{}",
+                             finished_before_extra, stopped));
+        else
+          fail(busy_check, fmt::format("NOT REJECTED: accepted while {} ran, none of them finished, past its capacity {}{}", n, declared, stopped));
+      } else if (answer.type() == "rejected") {
+        fail(busy_check, fmt::format("rejected, but not as busy: \"{}\" (a reason that starts with \"busy\" tells the controller to try again later)",
+                                     answer.text("reason")));
+      } else {
+        fail(busy_check, "expected rejected \"busy…\", got " + answer.shown());
+      }
+    }
+
+    // 3. The pong lists those not yet finished.
+    if (!pong) {
+      fail(pong_check, no_answer());
+    } else if (!(*pong->message).contains("running") || !(*pong->message)["running"].is_array()) {
+      fail(pong_check, "expected a pong with a \"running\" array, got " + pong->shown());
+    } else {
+      // Those whose result came before it are over, and must not be listed (§4.4: started and not
+      // yet finished); the rest must be.
+      const json& running = (*pong->message)["running"];
+      const auto listed = [&](const std::string& e) { return std::find(running.begin(), running.end(), json(e)) != running.end(); };
+      std::vector<std::string> unlisted, over_but_listed;
+      std::size_t unfinished = 0;
+      for (const std::string& e : ids) {
+        if (finished_before_pong.contains(e)) {
+          if (listed(e)) over_but_listed.push_back(e);
+          continue;
+        }
+        ++unfinished;
+        if (!listed(e)) unlisted.push_back(e);
+      }
+      const std::size_t over = ids.size() - unfinished;
+      if (!unlisted.empty()) fail(pong_check, fmt::format("it leaves out {}: got {}", fmt::join(unlisted, ", "), pong->shown()));
+      else if (!over_but_listed.empty())
+        fail(pong_check, fmt::format("it lists {}, whose result came before it: got {}", fmt::join(over_but_listed, ", "), pong->shown()));
+      else if (unfinished == 0) record(pong_check, CheckVerdict::skipped, fmt::format("not judged: all {} finished before the pong", n));
+      else pass(pong_check, fmt::format("{} listed{}", unfinished, over ? fmt::format(", {} finished before it and not listed", over) : ""));
+    }
+
+    // 4. A result for each, within one --experiment-timeout: they run at once.
+    const auto deadline = Clock::now() + options_.experiment_timeout;
+    for (const std::string& e : ids) {
+      if (results.contains(e)) continue;
+      const auto left = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(deadline - Clock::now()));
+      if (auto result = await_result(e, left)) results.emplace(e, std::move(*result));
+    }
+    if (const std::vector<std::string> missing = still_running(false); !missing.empty()) {
+      const std::string stopped = abort_all(missing);
+      return fail(results_check, fmt::format("no result within {:g} s (--experiment-timeout) for {}{}", options_.experiment_timeout.count() / 1000.0,
+                                             fmt::join(missing, ", "), stopped));
+    }
+    problems.clear();
+    for (const std::string& e : ids)
+      if (const std::string problem = result_problem(results.at(e)); !problem.empty()) problems.push_back(fmt::format("{}: {}", e, problem));
+    if (!problems.empty()) fail(results_check, fmt::format("{}", fmt::join(problems, "; ")));
+    else pass(results_check, fmt::format("{} results{}", n, strays_shown));
+
+    // 5. Room again.
+    link_.send(run_message(after, settings[n]));
+    const auto answer = link_.receive(options_.reply_timeout, [&](const Reply& r) { return r.text("experiment") == after; });
+    if (!answer) return fail(free_check, no_answer());
+    if (answer->type() == "rejected" && answer->text("reason").starts_with("busy"))
+      return fail(free_check, fmt::format("still busy after all {} results: \"{}\"", n, answer->text("reason")));
+    if (answer->type() != "accepted") return fail(free_check, "expected accepted, got " + answer->shown());
+    const auto result = await_result(after, options_.experiment_timeout);
+    if (!result)
+      return fail(free_check, fmt::format("accepted, but no result within {:g} s (--experiment-timeout){}", options_.experiment_timeout.count() / 1000.0,
+                                          abort_all({after})));
+    pass(free_check);
   }
 
   void outside_limits(const json& centre) {

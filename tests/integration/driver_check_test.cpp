@@ -3,8 +3,14 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <future>
 #include <map>
+#include <mutex>
 #include <set>
+#include <stop_token>
+#include <thread>
 
 #include "cli_process.hpp"
 #include "fake_driver.hpp"
@@ -12,6 +18,7 @@
 #include "labloop/core/error.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/journal/signing.hpp"
+#include "labloop/wire/driver.hpp"
 #include "driver_check_support.hpp"
 #include "test_support.hpp"
 
@@ -25,6 +32,126 @@ std::map<std::string, CheckOutcome> by_check(const DriverCheckReport& report) {
   std::map<std::string, CheckOutcome> out;
   for (const CheckOutcome& o : report.outcomes) out.emplace(o.check, o);
   return out;
+}
+
+// Whether `experiment` is one of the capacity checks' runs: driver-check's ids end in a number,
+// theirs from 8001 on.
+bool capacity_run(const std::string& experiment) {
+  return experiment.size() > 5 && experiment.compare(experiment.size() - 5, 3, "-80") == 0;
+}
+
+// A serve()d driver of a given capacity whose capacity-check runs (ids "…-80NN") wait at a gate
+// until the test opens it, so they are sure to run at once while the checker asks; it counts how
+// many ran at once. Inputs x in [-5, 10] and n in {0, 1, 2} (integer), output y.
+class GatedCapacityDriver final : public Driver {
+ public:
+  explicit GatedCapacityDriver(int capacity) : capacity_(capacity) {}
+  InstrumentInfo describe() const override {
+    InstrumentInfo info;
+    info.driver = "gated";
+    info.version = "test";
+    info.inputs = {Parameter{.name = "x", .low = -5, .high = 10}, Parameter{.name = "n", .type = ParameterType::integer, .low = 0, .high = 2}};
+    info.outputs = {"y"};
+    info.capacity = capacity_;
+    return info;
+  }
+  Values run(const Params&, std::stop_token) override { return {{"y", 1.0}}; }
+  Values run_experiment(const std::string& experiment, const Params& params, std::stop_token stop) override {
+    const int now = ++running_;
+    for (int seen = peak_.load(); now > seen && !peak_.compare_exchange_weak(seen, now);) {
+    }
+    if (capacity_run(experiment)) {
+      std::unique_lock lock(mutex_);
+      (void)opened_.wait(lock, stop, [&] { return open_; });
+    }
+    --running_;
+    if (stop.stop_requested()) throw std::runtime_error("aborted");
+    return {{"y", params.at("x").get<double>() + params.at("n").get<double>()}};
+  }
+  void open() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+  int peak() const { return peak_.load(); }
+
+ private:
+  int capacity_;
+  std::atomic<int> running_{0}, peak_{0};
+  std::mutex mutex_;
+  std::condition_variable_any opened_;
+  bool open_ = false;
+};
+
+// serve(driver) on its own thread at `endpoint` until destroyed.
+class CapacityCheckServer {
+ public:
+  CapacityCheckServer(Driver& driver, const std::string& endpoint) {
+    std::promise<void> ready;
+    auto bound = ready.get_future();
+    thread_ = std::jthread([&driver, endpoint, ready = std::move(ready)](std::stop_token stop) mutable {
+      ServeOptions options;
+      options.stop = stop;
+      options.handle_signals = false;
+      options.log = [](const std::string&) {};
+      options.on_ready = [&ready](const std::string&) { ready.set_value(); };
+      try {
+        serve(driver, endpoint, options);
+      } catch (const std::exception&) {  // not bound: the REQUIRE below says so
+      }
+    });
+    REQUIRE(bound.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  }
+
+ private:
+  std::jthread thread_;
+};
+
+// A fake driver of capacity 2 (FakeDriver::welcome) that finishes its experiments only when
+// pinged: `accepts(running)` says whether a run is accepted while `running` experiments run;
+// others are rejected as busy. A ping is answered with a pong listing them, then their results.
+// A run of an id it has seen is rejected as a conflict, so nothing but the capacity checks' runs
+// is running when they begin.
+test::FakeDriver::Behaviour capacity_fake(std::function<bool(std::size_t running)> accepts) {
+  auto running = std::make_shared<std::vector<std::string>>();
+  auto seen = std::make_shared<std::set<std::string>>();
+  return [running, seen, accepts](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = test::FakeDriver::type_of(payload), id = test::FakeDriver::experiment_of(payload);
+    const auto result = [](const std::string& e) {
+      return json{{"v", 1}, {"type", "result"}, {"experiment", e}, {"status", "ok"}, {"values", {{"y", 1}}}}.dump();
+    };
+    if (type == "hello") return {test::FakeDriver::welcome(2)};
+    if (type == "ping") {
+      std::vector<std::string> out{json{{"v", 1}, {"type", "pong"}, {"running", *running}}.dump()};
+      for (const std::string& e : *running) out.push_back(result(e));
+      running->clear();
+      return out;
+    }
+    if (type == "run" && !id.empty()) {
+      if (!seen->insert(id).second)
+        return {json{{"v", 1}, {"type", "rejected"}, {"experiment", id}, {"reason", "conflict: seen before"}}.dump()};
+      if (!accepts(running->size()))
+        return {json{{"v", 1}, {"type", "rejected"}, {"experiment", id}, {"reason", fmt::format("busy: {}/1 experiments running", running->size())}}.dump()};
+      running->push_back(id);
+      return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump()};
+    }
+    if (type == "abort" && std::erase(*running, id) > 0) return {result(id)};
+    json error{{"v", 1}, {"type", "error"}, {"code", type == "abort" ? "unknown_experiment" : "bad_message"}, {"message", "no"}};
+    if (!id.empty()) error["experiment"] = id;
+    return {error.dump()};
+  };
+}
+
+DriverCheckOptions capacity_checks(const std::string& endpoint) {
+  DriverCheckOptions options;
+  options.endpoint = endpoint;
+  options.run_experiments = true;
+  options.capacity = true;
+  options.reply_timeout = std::chrono::seconds(5);
+  options.experiment_timeout = std::chrono::seconds(10);
+  return options;
 }
 
 }  // namespace
@@ -49,7 +176,9 @@ TEST_CASE("driver-check: labloop-sim and the C++ example driver pass every check
     std::size_t refusals = 0;
     for (const auto& [name, outcome] : checks) refusals += name.find("→ rejected (§4.2 step 3)") != std::string::npos;
     CHECK(refusals >= 2 * report.info.inputs.size() + 1);
-    for (const CheckOutcome& o : report.outcomes) CHECK(o.verdict == CheckVerdict::passed);
+    // Every check but the capacity's, which every_check() leaves out (it runs several at once).
+    for (const CheckOutcome& o : report.outcomes) CHECK((o.verdict == CheckVerdict::passed || o.check == "experiments at once"));
+    CHECK(checks.at("experiments at once").verdict == CheckVerdict::skipped);
   }
 }
 
@@ -142,13 +271,26 @@ TEST_CASE("driver-check on the command line: a line per check, exit 0 when all p
   const test::CliOutcome passed = test::cli({"driver-check", dir.ipc("sim"), "--run-experiments", "--out-of-limits"}, dir);
   INFO(passed.output);
   CHECK(passed.status == 0);
-  CHECK_THAT(passed.output, Catch::Contains("  ok    hello → welcome: labloop-sim") && Catch::Contains("checks passed, 0 failed\n"));
+  CHECK_THAT(passed.output, Catch::Contains("  ok    hello → welcome: labloop-sim") && Catch::Contains("checks passed, 0 failed, 1 skipped\n"));  // --capacity
   const test::CliOutcome nobody = test::cli({"driver-check", dir.ipc("nobody"), "--timeout", "0.2"}, dir);
   CHECK(nobody.status == 1);
   CHECK_THAT(nobody.output, Catch::Contains("nothing answered hello within 0.2 s"));
   const test::CliOutcome misused = test::cli({"driver-check", dir.ipc("sim"), "--out-of-limits"}, dir);
   CHECK(misused.status == 2);
   CHECK_THAT(misused.output, Catch::Contains("--out-of-limits: goes with --run-experiments"));
+  const test::CliOutcome alone = test::cli({"driver-check", dir.ipc("sim"), "--capacity"}, dir);
+  CHECK(alone.status == 2);
+  CHECK_THAT(alone.output, Catch::Contains("--capacity: goes with --run-experiments"));
+
+  // A simulator running two at once, each for a second: both accepted, a third refused as busy.
+  ChildProcess twice({LABLOOP_SIM_PATH, "-f", "branin", "-e", dir.ipc("twice"), "--capacity", "2", "--delay", "1"}, dir / "twice.log");
+  const test::CliOutcome capacity = test::cli({"driver-check", dir.ipc("twice"), "--run-experiments", "--capacity"}, dir);
+  INFO(capacity.output);
+  CHECK(capacity.status == 0);
+  CHECK_THAT(capacity.output, Catch::Contains("  ok    2 runs at once, each with its own setting (capacity 2) → each accepted\n") &&
+                                  Catch::Contains("  ok    one more run while 2 run → rejected \"busy…\" (§4.2 step 6): busy") &&
+                                  Catch::Contains("  ok    a run after their results → accepted, then a result") &&
+                                  Catch::Contains(" 0 failed, 1 skipped\n"));  // --out-of-limits
 }
 
 TEST_CASE("driver-check and labloop new: an encrypted driver is asked with keys, and a refused handshake says why", "[driver-check][curve]") {
@@ -240,4 +382,153 @@ TEST_CASE("driver-check: an answer nested past the protocol's depth is refused, 
   DriverCheckOptions options;
   options.endpoint = dir.ipc("deep");
   CHECK_THROWS_WITH(check_driver(options), Catch::Contains("not a welcome"));
+}
+
+TEST_CASE("driver-check --capacity: a driver running three at once passes, with all three running while it asks", "[driver-check][capacity]") {
+  test::TempDir dir;
+  GatedCapacityDriver driver(3);
+  CapacityCheckServer server(driver, dir.ipc("gated"));
+  // The gate opens once the pong that lists them has been judged: until then none can finish.
+  const DriverCheckReport report = check_driver(capacity_checks(dir.ipc("gated")), [&](const CheckOutcome& o) {
+    if (o.check.starts_with("ping while 3 run")) driver.open();
+  });
+  INFO(test::checks_not_passed(report));
+  CHECK(report.all_passed());
+  CHECK(driver.peak() == 3);
+  const auto checks = by_check(report);
+  for (const char* check : {"3 runs at once, each with its own setting (capacity 3) → each accepted",
+                            "one more run while 3 run → rejected \"busy…\" (§4.2 step 6)", "ping while 3 run → pong listing each running one (§4.4)",
+                            "the 3 runs → a result each, for its own id",
+                            "a run after their results → accepted, then a result: the capacity is free again"}) {
+    INFO(check);
+    REQUIRE(checks.count(check) == 1);
+    CHECK(checks.at(check).verdict == CheckVerdict::passed);
+  }
+  CHECK_THAT(checks.at("one more run while 3 run → rejected \"busy…\" (§4.2 step 6)").detail, Catch::StartsWith("busy: 3/3"));
+  CHECK(checks.at("ping while 3 run → pong listing each running one (§4.4)").detail == "3 listed");
+}
+
+TEST_CASE("driver-check --capacity: past 16 at once it runs 16 and does not judge the refusal", "[driver-check][capacity]") {
+  test::TempDir dir;
+  GatedCapacityDriver driver(20);
+  CapacityCheckServer server(driver, dir.ipc("wide"));
+  const DriverCheckReport report = check_driver(capacity_checks(dir.ipc("wide")), [&](const CheckOutcome& o) {
+    if (o.check.starts_with("ping while 16 run")) driver.open();
+  });
+  INFO(test::checks_not_passed(report));
+  CHECK(report.all_passed());
+  CHECK(driver.peak() == 16);
+  const auto checks = by_check(report);
+  REQUIRE(checks.count("16 runs at once, each with its own setting (capacity 20) → each accepted") == 1);
+  CHECK(checks.at("16 runs at once, each with its own setting (capacity 20) → each accepted").verdict == CheckVerdict::passed);
+  const std::string refusal = "one more run while 16 run → rejected \"busy…\" (§4.2 step 6)";
+  REQUIRE(checks.count(refusal) == 1);
+  CHECK(checks.at(refusal).verdict == CheckVerdict::skipped);
+  CHECK_THAT(checks.at(refusal).detail, Catch::Contains("capacity 20 is more than the 16"));
+}
+
+TEST_CASE("driver-check --capacity: a driver that accepts past its capacity fails, one that refuses below it fails", "[driver-check][capacity]") {
+  test::TempDir dir;
+  const std::string refusal = "one more run while 2 run → rejected \"busy…\" (§4.2 step 6)";
+  const std::string at_once = "2 runs at once, each with its own setting (capacity 2) → each accepted";
+  SECTION("accepts a third while two run") {
+    test::FakeDriver driver(dir.ipc("greedy"), capacity_fake([](std::size_t) { return true; }));
+    DriverCheckOptions options = capacity_checks(dir.ipc("greedy"));
+    options.experiment_timeout = std::chrono::seconds(1);  // the run after them is never finished: it is not pinged
+    const DriverCheckReport report = check_driver(options);
+    INFO(test::checks_not_passed(report));
+    CHECK_FALSE(report.all_passed());
+    const auto checks = by_check(report);
+    REQUIRE(checks.count(at_once) == 1);
+    CHECK(checks.at(at_once).verdict == CheckVerdict::passed);
+    REQUIRE(checks.count(refusal) == 1);
+    CHECK(checks.at(refusal).verdict == CheckVerdict::failed);
+    CHECK_THAT(checks.at(refusal).detail, Catch::StartsWith("NOT REJECTED: accepted while 2 ran") && Catch::Contains("aborted"));
+    // Its pong listed both, and each got its result.
+    CHECK(checks.at("ping while 2 run → pong listing each running one (§4.4)").verdict == CheckVerdict::passed);
+    CHECK(checks.at("the 2 runs → a result each, for its own id").verdict == CheckVerdict::passed);
+  }
+  SECTION("declares 2 and refuses the second as busy") {
+    test::FakeDriver driver(dir.ipc("timid"), capacity_fake([](std::size_t running) { return running == 0; }));
+    DriverCheckOptions options = capacity_checks(dir.ipc("timid"));
+    options.experiment_timeout = std::chrono::seconds(1);
+    const DriverCheckReport report = check_driver(options);
+    INFO(test::checks_not_passed(report));
+    CHECK_FALSE(report.all_passed());
+    const auto checks = by_check(report);
+    REQUIRE(checks.count(at_once) == 1);
+    CHECK(checks.at(at_once).verdict == CheckVerdict::failed);
+    CHECK_THAT(checks.at(at_once).detail, Catch::StartsWith("1 of 2 accepted, though the welcome declares capacity 2") &&
+                                              Catch::Contains("rejected as busy (busy: 1/1") && Catch::Contains("1 still running, aborted"));
+    CHECK(checks.count(refusal) == 0);  // nothing more is judged once they are not all running
+  }
+}
+
+TEST_CASE("driver-check --capacity: an experiment that finished before the extra run was answered leaves the refusal not judged",
+          "[driver-check][capacity]") {
+  test::TempDir dir;
+  // Capacity 1, and each run over as soon as it is accepted: the extra run finds room. With
+  // `stale_pong`, its pong lists every run it ever started, finished or not.
+  const auto quick_fake = [](bool stale_pong) {
+    auto started = std::make_shared<std::vector<std::string>>();
+    return [started, stale_pong](const std::string& payload) -> std::vector<std::string> {
+      const std::string type = test::FakeDriver::type_of(payload), id = test::FakeDriver::experiment_of(payload);
+      if (type == "hello") return {test::FakeDriver::welcome(1)};
+      if (type == "ping") return {json{{"v", 1}, {"type", "pong"}, {"running", stale_pong ? *started : std::vector<std::string>{}}}.dump()};
+      const json result{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 1}}}};
+      if (type == "run" && !id.empty()) {
+        started->push_back(id);
+        return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(), result.dump()};
+      }
+      if (type == "abort" && capacity_run(id)) return {result.dump()};
+      return {json{{"v", 1}, {"type", "error"}, {"code", "unknown_experiment"}, {"message", "no"}, {"experiment", id}}.dump()};
+    };
+  };
+  const std::string refusal = "one more run while 1 run → rejected \"busy…\" (§4.2 step 6)";
+  const std::string listing = "ping while 1 run → pong listing each running one (§4.4)";
+  SECTION("its pong lists none") {
+    test::FakeDriver driver(dir.ipc("quick"), quick_fake(false));
+    const DriverCheckReport report = check_driver(capacity_checks(dir.ipc("quick")));
+    INFO(test::checks_not_passed(report));
+    const auto checks = by_check(report);
+    REQUIRE(checks.count(refusal) == 1);
+    CHECK(checks.at(refusal).verdict == CheckVerdict::skipped);
+    CHECK_THAT(checks.at(refusal).detail,
+               Catch::StartsWith("not judged: driver-check-") && Catch::Contains("-8001 finished before the extra run was answered"));
+    CHECK(checks.at(listing).verdict == CheckVerdict::skipped);
+    CHECK(checks.at("the 1 runs → a result each, for its own id").verdict == CheckVerdict::passed);
+    CHECK(checks.at("a run after their results → accepted, then a result: the capacity is free again").verdict == CheckVerdict::passed);
+  }
+  SECTION("its pong lists a run whose result it had sent") {
+    test::FakeDriver driver(dir.ipc("stale"), quick_fake(true));
+    const DriverCheckReport report = check_driver(capacity_checks(dir.ipc("stale")));
+    INFO(test::checks_not_passed(report));
+    const auto checks = by_check(report);
+    REQUIRE(checks.count(listing) == 1);
+    CHECK(checks.at(listing).verdict == CheckVerdict::failed);
+    CHECK_THAT(checks.at(listing).detail, Catch::StartsWith("it lists driver-check-") && Catch::Contains("-8001, whose result came before it"));
+  }
+}
+
+TEST_CASE("driver-check --capacity: fewer distinct settings than the capacity and one more is not judged", "[driver-check][capacity]") {
+  test::TempDir dir;
+  // One categorical input with two choices and capacity 2: three settings would be needed.
+  test::FakeDriver driver(dir.ipc("narrow"), [](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = test::FakeDriver::type_of(payload), id = test::FakeDriver::experiment_of(payload);
+    if (type == "hello")
+      return {json{{"v", 1}, {"type", "welcome"}, {"driver", "narrow"}, {"version", "0"},
+                   {"inputs", {{{"name", "c"}, {"type", "categorical"}, {"choices", {"a", "b"}}}}}, {"outputs", {"y"}}, {"capacity", 2}}
+                  .dump()};
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type == "run" && !id.empty())
+      return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
+              json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 1}}}}.dump()};
+    return {json{{"v", 1}, {"type", "error"}, {"code", "unknown_experiment"}, {"message", "no"}, {"experiment", id}}.dump()};
+  });
+  const DriverCheckReport report = check_driver(capacity_checks(dir.ipc("narrow")));
+  INFO(test::checks_not_passed(report));
+  const auto checks = by_check(report);
+  REQUIRE(checks.count("experiments at once") == 1);
+  CHECK(checks.at("experiments at once").verdict == CheckVerdict::skipped);
+  CHECK_THAT(checks.at("experiments at once").detail, Catch::Contains("the inputs take 2 different settings, and capacity 2 needs 3"));
 }

@@ -2,8 +2,9 @@
 // `labloop driver-check`: a running driver checked against protocol v1 (docs/protocol.md) over
 // its own socket, as its author or the technician installing it would check it — the handshake,
 // the heartbeat, the answer to every kind of malformed message, and, only when asked, since they
-// run at the instrument, experiments within its declared limits (and, asked separately, outside
-// them, which it must refuse). docs/writing-a-driver.md lists the checks.
+// run at the instrument, experiments within its declared limits (and, asked separately, settings
+// outside them, which it must refuse, and as many experiments at once as its capacity and one
+// more, which it must refuse as busy). docs/writing-a-driver.md lists the checks.
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -20,9 +21,15 @@ struct DriverCheckOptions {
   std::optional<InstrumentKeys> keys;             // an encrypted driver (docs/security.md)
   bool run_experiments = false;                   // send experiments within the declared limits
   bool out_of_limits = false;                     // also send settings outside them (each must be rejected)
+  bool capacity = false;                          // also run as many at once as the declared capacity (at most
+                                                  // kMaxExperimentsAtOnce), and one more, which must be refused
   std::chrono::milliseconds reply_timeout{5000};  // for every answer the protocol says comes at once
   std::chrono::milliseconds experiment_timeout{60000};  // for an experiment's result after `accepted`
 };
+
+// The most experiments the capacity checks run at once: a driver declaring more is checked with
+// this many, and its refusal past its capacity is not judged (the check says so).
+inline constexpr int kMaxExperimentsAtOnce = 16;
 
 enum class CheckVerdict { passed, failed, skipped };
 
