@@ -1263,13 +1263,16 @@ class _Server:
             if not job.stop.is_set():
                 result.update(status="ok", values=self._check_values(ret))
         except Exception as e:
+            text = str(e) or type(e).__name__
             if not job.stop.is_set():
                 log.info("experiment %s failed: %s", job.exp_id, e)
-                text = str(e) or type(e).__name__
-                result.update(status="failed", error=text[:MAX_ERROR_CHARS])
+            result.update(status="failed", error=text[:MAX_ERROR_CHARS])
         if job.stop.is_set():
+            said = result.get("error")
             result.pop("values", None)
             result.update(status="failed", error="driver shutting down" if job.shutdown else "aborted")
+            if said and said != result["error"]:  # e.g. a driver that could not leave its instrument safe
+                log.warning("experiment %s %s; the driver said: %s", job.exp_id, result["error"], said)
         meta: dict[str, Any] = {}
         if isinstance(user_meta, Mapping):
             meta.update(user_meta)

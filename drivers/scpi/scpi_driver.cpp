@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <iostream>
 #include <cmath>
 #include <cstdlib>
 #include <thread>
@@ -22,7 +24,9 @@ namespace {
 constexpr std::size_t kMaxSteps = 1000;             // per list in the config
 constexpr std::size_t kMaxCommandChars = 4096;      // one command as written
 constexpr int kMaxErrorsRead = 32;                  // error-queue entries read after one step
+constexpr int kMaxErrorsCleared = 1000;             // … and left from before a connection, set aside
 constexpr std::size_t kMaxTranscriptReplyChars = 4096;
+constexpr double kMinIoTimeoutS = 0.01;
 constexpr double kMaxIoTimeoutS = 3600;
 constexpr double kMinPollEveryS = 0.01;
 // SCPI's "not a number" and overrange: 9.91E37 and ±9.9E37 (IEEE 488.2 §7.7, SCPI-99 §7.2.1.5).
@@ -34,14 +38,46 @@ std::string trimmed(const std::string& s) {
   return s.substr(begin, s.find_last_not_of(" \t\r\n") + 1 - begin);
 }
 
-// A whole reply as a number ("+1.2345E-03", "42"), or none.
+// A whole reply as a number in SCPI's syntax (<NR1>, <NR2>, <NR3>: "+1.2345E-03", "42", ".5"),
+// within what a double holds; none for anything else ("0x10", "inf", "1e999", "1,5").
 std::optional<double> number_in(const std::string& text) {
   const std::string t = trimmed(text);
   if (t.empty() || t.size() > 64) return std::nullopt;
-  char* end = nullptr;
-  const double v = std::strtod(t.c_str(), &end);
-  if (end != t.c_str() + t.size() || std::isnan(v)) return std::nullopt;
+  std::size_t i = (t[0] == '+' || t[0] == '-') ? 1 : 0;
+  const auto digits = [&] {
+    const std::size_t from = i;
+    while (i < t.size() && std::isdigit(static_cast<unsigned char>(t[i]))) ++i;
+    return i - from;
+  };
+  std::size_t mantissa = digits();
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    mantissa += digits();
+  }
+  if (mantissa == 0) return std::nullopt;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    if (digits() == 0) return std::nullopt;
+  }
+  if (i != t.size()) return std::nullopt;
+  errno = 0;
+  const double v = std::strtod(t.c_str(), nullptr);
+  if (errno == ERANGE || !std::isfinite(v)) return std::nullopt;  // past a double's range, or below its smallest
   return v;
+}
+
+// An instrument's bytes as text for a message or the transcript: control bytes (a NUL would cut
+// a message short) written as \xNN.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    else
+      out += c;
+  }
+  return out;
 }
 
 // The `index`th comma-separated field of a reply (0 = the first), or none.
@@ -155,16 +191,26 @@ std::string clock_text() {
 // start), so a technician can see exactly what the instrument was told.
 class ScpiDriver::Transcript {
  public:
-  explicit Transcript(const fs::path& file) : out_(file, std::ios::app) {}
+  explicit Transcript(const fs::path& file) : file_(file), out_(file, std::ios::app) { check(); }
   void sent(const std::string& line) { write("> " + line); }
   void received(const std::string& line) { write("< " + (line.size() > kMaxTranscriptReplyChars ? line.substr(0, kMaxTranscriptReplyChars) + "…" : line)); }
   void note(const std::string& line) { write("# " + line); }
 
  private:
   void write(const std::string& line) {
-    if (out_) out_ << clock_text() << ' ' << line << '\n' << std::flush;
+    if (!out_) return;
+    out_ << clock_text() << ' ' << line << '\n' << std::flush;
+    check();
   }
+  // A transcript that cannot be written does not stop the experiment, but is said once.
+  void check() {
+    if (out_ || said_) return;
+    said_ = true;
+    std::cerr << "labloop-driver-scpi: cannot write the transcript " << file_.string() << " (is runs_dir still there and writable?)" << std::endl;
+  }
+  fs::path file_;
   std::ofstream out_;
+  bool said_ = false;
 };
 
 ScpiConfig read_scpi_config(const fs::path& file) {
@@ -198,7 +244,7 @@ ScpiConfig read_scpi_config(const fs::path& file) {
     if (root.has("baud")) {
       if (!config.address.is_device()) root.child("baud").fail("is for a serial port: the address is a network one");
       const long long baud = root.child("baud").as_integer();
-      if (!supported_baud(static_cast<int>(baud)) || baud > 921600) root.child("baud").fail("must be one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600");
+      if (baud < 1 || baud > 921600 || !supported_baud(static_cast<int>(baud))) root.child("baud").fail("must be one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600");
       config.address.baud = static_cast<int>(baud);
     }
     if (root.has("write_termination")) {
@@ -213,8 +259,8 @@ ScpiConfig read_scpi_config(const fs::path& file) {
     }
     if (root.has("io_timeout_s")) {
       config.io_timeout_s = root.child("io_timeout_s").as_number();
-      if (!(config.io_timeout_s > 0 && config.io_timeout_s <= kMaxIoTimeoutS))
-        root.child("io_timeout_s").fail(fmt::format("must be seconds > 0 and at most {:g}", kMaxIoTimeoutS));
+      if (!(config.io_timeout_s >= kMinIoTimeoutS && config.io_timeout_s <= kMaxIoTimeoutS))
+        root.child("io_timeout_s").fail(fmt::format("must be seconds from {:g} to {:g}", kMinIoTimeoutS, kMaxIoTimeoutS));
     }
     if (root.has("identity")) config.identity = root.child("identity").as_string();
     config.setup = read_steps(root, "setup", info, /*params_allowed=*/false);
@@ -309,66 +355,100 @@ void ScpiDriver::send(const std::string& command, Transcript& transcript, Clock:
   link_->write_line(command, deadline, stop);
 }
 
-std::string ScpiDriver::ask(const std::string& query, Transcript& transcript, Clock::time_point deadline, std::stop_token stop) {
+std::string ScpiDriver::ask(const std::string& query, Transcript& transcript, Clock::time_point deadline, std::stop_token stop, bool quiet) {
   // A reply that came after its query was given up on must not answer this one.
-  if (const std::string stale = link_->discard_pending(); !stale.empty()) transcript.note("discarded a reply nobody waited for: " + ready::shortened(stale, 200));
-  send(query, transcript, deadline, stop);
+  if (const std::string stale = link_->discard_pending(); !stale.empty())
+    transcript.note("discarded a reply nobody waited for: " + printable(ready::shortened(stale, 200)));
+  if (!quiet) transcript.sent(query);
+  link_->write_line(query, deadline, stop);
   std::string reply;
   try {
     reply = link_->read_line(deadline, stop);
   } catch (const LinkError& e) {
     throw LinkError(fmt::format("{}: {}", query, e.what()));
   }
-  transcript.received(reply);
+  if (!quiet) transcript.received(printable(reply));
   return reply;
 }
 
-std::vector<std::string> ScpiDriver::pending_errors(Transcript& transcript) {
+std::vector<std::string> ScpiDriver::pending_errors(Transcript& transcript, std::stop_token stop, int most) {
   std::vector<std::string> errors;
   if (config_.error_query.empty()) return errors;
-  for (int i = 0; i < kMaxErrorsRead; ++i) {
-    const std::string reply = trimmed(ask(config_.error_query, transcript, io_deadline(), {}));
+  for (int i = 0; i < most; ++i) {
+    const std::string reply = trimmed(ask(config_.error_query, transcript, io_deadline(), stop));
     // "CODE,\"text\"", code 0 when the queue is empty (SCPI-99 §21.8).
     char* end = nullptr;
     const long code = std::strtol(reply.c_str(), &end, 10);
     if (end == reply.c_str() || (*end != ',' && *end != '\0'))
       throw Error(fmt::format("the reply to {} is not CODE,\"TEXT\" but \"{}\": set \"error_query\" to the instrument's error query, or to \"\" not to ask",
-                              config_.error_query, ready::shortened(reply, 200)));
+                              config_.error_query, printable(ready::shortened(reply, 200))));
     if (code == 0) return errors;
-    errors.push_back(reply);
+    errors.push_back(printable(reply));
   }
-  errors.push_back(fmt::format("(more than {} errors)", kMaxErrorsRead));
+  errors.push_back(fmt::format("(more than {} errors)", most));
   return errors;
 }
 
-void ScpiDriver::check_errors(Transcript& transcript, const char* after) {
-  const std::vector<std::string> errors = pending_errors(transcript);
+void ScpiDriver::check_errors(Transcript& transcript, std::stop_token stop, const char* after) {
+  const std::vector<std::string> errors = pending_errors(transcript, stop, kMaxErrorsRead);
   if (errors.empty()) return;
   std::string all;
   for (const std::string& e : errors) all += (all.empty() ? "" : "; ") + e;
   throw Error(ready::shortened(fmt::format("the instrument reported an error after {}: {}", after, all), 2000));
 }
 
-void ScpiDriver::ensure_connected(Transcript& transcript, std::stop_token stop) {
-  if (link_) return;
+ScpiDriver::Clock::time_point ScpiDriver::deadline_outside_run(const Step& step) const {
+  // A command's reply gets io_timeout_s; a wait is as long as it says (and io_timeout_s more);
+  // a poll (until it has cooled down, say) gets an experiment's timeout_s.
+  const auto seconds = [](double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); };
+  switch (step.kind) {
+    case Step::Kind::command: return io_deadline();
+    case Step::Kind::wait: return io_deadline() + seconds(step.seconds);
+    case Step::Kind::poll: break;
+  }
+  return Clock::now() + seconds(config_.declared.timeout_s);
+}
+
+void ScpiDriver::open_line(Transcript& transcript, std::stop_token stop, bool with_setup) {
   transcript.note("connecting to " + config_.address.address);
   link_ = std::make_unique<ScpiLink>(config_.address, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(config_.io_timeout_s)),
-                                     config_.write_termination, config_.read_termination);
+                                     config_.write_termination, config_.read_termination, stop);
+  set_up_ = false;
   try {
     if (!config_.identity.empty()) {
       const std::string idn = ask("*IDN?", transcript, io_deadline(), stop);
       if (!contains_ignoring_case(idn, config_.identity))
-        throw Error(fmt::format("the instrument at {} says it is \"{}\", which does not contain the config's identity \"{}\": is this the right instrument?",
-                                config_.address.address, ready::shortened(idn, 200), config_.identity));
+        throw IdentityMismatch(fmt::format("the instrument at {} says it is \"{}\", which does not contain the config's identity \"{}\": is this the right "
+                                           "instrument? Nothing more was sent to it",
+                                           config_.address.address, printable(ready::shortened(idn, 200)), config_.identity));
     }
+    if (!with_setup) return;
     // Errors left from before this connection are not this driver's: read and set aside.
-    if (const auto old = pending_errors(transcript); !old.empty()) transcript.note(fmt::format("{} error(s) from before connecting, cleared", old.size()));
-    for (const Step& step : config_.setup) do_step(step, Params::object(), transcript, io_deadline(), stop);
-    check_errors(transcript, "setup");
+    if (const auto old = pending_errors(transcript, stop, kMaxErrorsCleared); !old.empty())
+      transcript.note(fmt::format("{} error(s) from before connecting, cleared", old.size()));
+    for (const Step& step : config_.setup) {
+      try {
+        do_step(step, Params::object(), transcript, deadline_outside_run(step), stop);
+      } catch (const LinkError& e) {
+        throw LinkError(fmt::format("setup step \"{}\": {}", step.kind == Step::Kind::wait ? fmt::format("wait_s {:g}", step.seconds) : step.command.source, e.what()));
+      }
+    }
+    check_errors(transcript, stop, "setup");
+    set_up_ = true;
   } catch (...) {
     link_.reset();
     throw;
   }
+}
+
+void ScpiDriver::ensure_connected(Transcript& transcript, std::stop_token stop) {
+  // A line given up on, closed by the instrument (some close one left idle) or opened only to
+  // leave the instrument safe is replaced by a new one, set up afresh.
+  if (link_ && (!set_up_ || link_->owes_reply() || !link_->alive())) {
+    transcript.note(link_->broken() ? "the line had failed or was closed by the instrument: opening a new one" : "opening a new line");
+    link_.reset();
+  }
+  if (!link_) open_line(transcript, stop, /*with_setup=*/true);
 }
 
 void ScpiDriver::connect_now() {
@@ -397,19 +477,29 @@ void ScpiDriver::do_step(const Step& step, const Params& params, Transcript& tra
         if (stop.stop_requested()) throw LinkError("stopped while waiting");
         std::this_thread::sleep_for(std::min<Clock::duration>(until - Clock::now(), std::chrono::milliseconds(50)));
       }
-      if (Clock::now() >= deadline) throw LinkError("the experiment's time ran out while waiting");
+      if (Clock::now() >= deadline) throw LinkError("the time ran out while waiting");
       return;
     }
     case Step::Kind::poll: {
       const std::string query = filled(step.command, params);
       const auto every = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(step.seconds));
       const std::optional<double> until_number = number_in(step.until);
-      for (;;) {
-        const std::string reply = trimmed(ask(query, transcript, deadline, stop));
+      std::string last;
+      for (long asked = 1;; ++asked) {
+        // The first few asks and every 100th are in the transcript, not all: a poll every 0.01 s
+        // for an hour would write 20 MB.
+        const bool quiet = asked > 3 && asked % 100 != 0;
+        const std::string reply = trimmed(ask(query, transcript, deadline, stop, quiet));
         const std::optional<double> n = number_in(reply);
-        if (reply == step.until || (until_number && n && *n == *until_number)) return;
+        if (reply == step.until || (until_number && n && *n == *until_number)) {
+          if (asked > 3) transcript.note(fmt::format("{} asked {} times; the last reply was \"{}\"", query, asked, printable(reply)));
+          return;
+        }
+        last = reply;
         const auto next = Clock::now() + every;
-        if (next >= deadline) throw LinkError(fmt::format("the experiment's time ran out before {} answered \"{}\" (last: \"{}\")", query, step.until, ready::shortened(reply, 100)));
+        if (next >= deadline)
+          throw LinkError(fmt::format("the time ran out before {} answered \"{}\" (asked {} times; last: \"{}\")", query, step.until, asked,
+                                      printable(ready::shortened(last, 100))));
         while (Clock::now() < next) {
           if (stop.stop_requested()) throw LinkError("stopped while polling");
           std::this_thread::sleep_for(std::min<Clock::duration>(next - Clock::now(), std::chrono::milliseconds(50)));
@@ -420,73 +510,87 @@ void ScpiDriver::do_step(const Step& step, const Params& params, Transcript& tra
 }
 
 std::string ScpiDriver::leave_safe(const Params& params, bool aborted, Transcript& transcript) {
-  // Tried on whatever line there is, or a new one without setup: leaving the instrument safe
-  // matters more than anything else this driver does. Each step gets io_timeout_s afresh.
+  // Leaving the instrument safe matters more than anything else this driver does. Each step is
+  // sent on the line there is, unless it failed or a reply on it is still owed; else on a new
+  // one, whose identity is checked first and which gets no setup. A line that owes a reply is
+  // not used: a query would read that reply as its own, and an instrument still busy with the
+  // query given up on may never get to commands queued behind it. A step whose line breaks under
+  // it is sent once more on a new line.
   std::string trouble;
+  const auto add_trouble = [&](const std::string& what) {
+    trouble += (trouble.empty() ? "" : "; ") + what;
+    transcript.note(what);
+  };
   const auto steps = [&](const std::vector<Step>& list, const char* name) {
     for (const Step& step : list) {
-      try {
-        if (!link_) {
-          transcript.note(fmt::format("reconnecting to send the {} steps", name));
-          link_ = std::make_unique<ScpiLink>(config_.address,
-                                             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(config_.io_timeout_s)),
-                                             config_.write_termination, config_.read_termination);
-          reconnected_without_setup_ = true;
+      const std::string label = step.kind == Step::Kind::wait ? fmt::format("wait_s {:g}", step.seconds) : step.command.source;
+      for (int attempt = 1; attempt <= 2; ++attempt) {
+        try {
+          if (link_ && (!link_->alive() || link_->owes_reply())) link_.reset();
+          if (!link_) open_line(transcript, {}, /*with_setup=*/false);
+          do_step(step, params, transcript, deadline_outside_run(step), {});
+          break;
+        } catch (const IdentityMismatch&) {
+          throw;
+        } catch (const std::exception& e) {
+          const bool line_broke = !link_ || link_->broken();
+          if (line_broke) link_.reset();
+          if (line_broke && attempt == 1) {
+            transcript.note(fmt::format("the {} step \"{}\" failed on a broken line ({}); once more on a new one", name, label, e.what()));
+            continue;
+          }
+          add_trouble(fmt::format("the {} step \"{}\" failed: {}", name, label, e.what()));
+          break;
         }
-        // A wait is as long as it says; a poll (until cooled down, say) gets the experiment's timeout.
-        const auto deadline = step.kind == Step::Kind::command ? io_deadline()
-                              : step.kind == Step::Kind::wait   ? io_deadline() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(step.seconds))
-                                                                : Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(config_.declared.timeout_s));
-        do_step(step, params, transcript, deadline, {});
-      } catch (const std::exception& e) {
-        link_.reset();
-        trouble += fmt::format("{}the {} step \"{}\" failed: {}", trouble.empty() ? "" : "; ", name, step.command.source, e.what());
-        transcript.note(trouble);
       }
     }
   };
-  if (aborted) steps(config_.abort, "abort");
-  steps(config_.finish, "finish");
+  try {
+    if (aborted) steps(config_.abort, "abort");
+    steps(config_.finish, "finish");
+  } catch (const IdentityMismatch& e) {
+    link_.reset();
+    add_trouble(e.what());
+  }
   return trouble;
 }
 
 Values ScpiDriver::run_experiment(const std::string& experiment, const Params& params, std::stop_token stop) {
-  Transcript transcript(config_.runs_dir / (utc_text(std::time(nullptr), "%Y%m%dT%H%M%SZ") + "-" + ready::file_safe(experiment) + ".txt"));
-  transcript.note("experiment " + experiment + " " + params.dump());
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(config_.declared.timeout_s));
   // Every value is checked before anything is sent, so a refused setting leaves no half-sent
   // sequence at the instrument.
   for (const CommandTemplate* command : templates_) filled(*command, params);
+  Transcript transcript(config_.runs_dir / (utc_text(std::time(nullptr), "%Y%m%dT%H%M%SZ") + "-" + ready::file_safe(experiment) + ".txt"));
+  transcript.note("experiment " + experiment + " " + params.dump());
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(config_.declared.timeout_s));
   Values values;
   std::string failure;
   try {
-    if (reconnected_without_setup_) link_.reset();  // a line opened only to leave the instrument safe: set it up again
-    reconnected_without_setup_ = false;
     ensure_connected(transcript, stop);
     for (const Step& step : config_.run) do_step(step, params, transcript, deadline, stop);
-    check_errors(transcript, "the run steps");
+    check_errors(transcript, stop, "the run steps");
     for (const Measurement& m : config_.measure) {
       const std::string reply = trimmed(ask(filled(m.query, params), transcript, deadline, stop));
       const std::optional<std::string> field = m.field ? field_of(reply, *m.field) : reply;
-      if (!field) throw Error(fmt::format("the reply to {} has no field {} (\"{}\")", m.query.source, *m.field, ready::shortened(reply, 200)));
+      if (!field) throw Error(fmt::format("the reply to {} has no field {} (\"{}\")", m.query.source, *m.field, printable(ready::shortened(reply, 200))));
       const std::string& part = *field;
       const std::optional<double> v = number_in(part);
-      if (!v) throw Error(fmt::format("the reply to {} for \"{}\" is not a number: \"{}\"", m.query.source, m.output, ready::shortened(part, 200)));
+      if (!v) throw Error(fmt::format("the reply to {} for \"{}\" is not a number: \"{}\"", m.query.source, m.output, printable(ready::shortened(part, 200))));
       if (std::abs(*v) >= kScpiOverrange)
         throw Error(fmt::format("the instrument answered {} for \"{}\": SCPI's overrange or not-a-number (check the range setting)", part, m.output));
       values[m.output] = *v;
     }
-    check_errors(transcript, "the measure queries");
+    check_errors(transcript, stop, "the measure queries");
   } catch (const std::exception& e) {
     failure = e.what();
   }
   const bool aborted = stop.stop_requested();
-  // A query given up on (abort, timeout, a broken line) may still be answered: after the finish
-  // steps the line is closed, and the next experiment opens a new one and runs setup.
-  const bool line_in_doubt = !failure.empty();
   const std::string trouble = leave_safe(params, aborted, transcript);
-  if (line_in_doubt) link_.reset();
-  if (aborted) throw Error("aborted");  // serve() reports it as aborted
+  if (!trouble.empty())  // said where the operator looks, whatever becomes of the result's text
+    std::cerr << "labloop-driver-scpi: experiment " << experiment << ": the instrument may not be left safe: " << trouble << std::endl;
+  // After a failure the line is closed once the finish steps are sent: a reply given up on, or
+  // a state nobody knows, is not carried into the next experiment, which opens a new line.
+  if (!failure.empty()) link_.reset();
+  if (aborted) throw Error(trouble.empty() ? "aborted" : "aborted; then " + trouble);  // serve() reports it as aborted
   if (!failure.empty()) throw Error(trouble.empty() ? failure : failure + "; then " + trouble);
   if (!trouble.empty()) throw Error("measured, but the instrument may not be left safe: " + trouble);
   transcript.note("result " + json(values).dump());

@@ -10,6 +10,7 @@
 
 #include "driver_config.hpp"
 #include "scpi_link.hpp"
+#include "labloop/core/error.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -75,21 +76,28 @@ class ScpiDriver final : public Driver {
  private:
   class Transcript;
   using Clock = ScpiLink::Clock;
+  // Another instrument answers at the address: nothing more is sent to it.
+  class IdentityMismatch : public Error {
+   public:
+    using Error::Error;
+  };
 
+  void open_line(Transcript& transcript, std::stop_token stop, bool with_setup);
   void ensure_connected(Transcript& transcript, std::stop_token stop);
   void do_step(const Step& step, const Params& params, Transcript& transcript, Clock::time_point deadline, std::stop_token stop);
-  std::string ask(const std::string& query, Transcript& transcript, Clock::time_point deadline, std::stop_token stop);
+  std::string ask(const std::string& query, Transcript& transcript, Clock::time_point deadline, std::stop_token stop, bool quiet = false);
   void send(const std::string& command, Transcript& transcript, Clock::time_point deadline, std::stop_token stop);
-  std::vector<std::string> pending_errors(Transcript& transcript);
-  void check_errors(Transcript& transcript, const char* after);
+  std::vector<std::string> pending_errors(Transcript& transcript, std::stop_token stop, int most);
+  void check_errors(Transcript& transcript, std::stop_token stop, const char* after);
   std::string leave_safe(const Params& params, bool aborted, Transcript& transcript);
   std::string filled(const CommandTemplate& command, const Params& params) const;
   Clock::time_point io_deadline() const;
+  Clock::time_point deadline_outside_run(const Step& step) const;
 
   ScpiConfig config_;
   std::unique_ptr<ScpiLink> link_;
+  bool set_up_ = false;  // link_ has had its setup (a line opened to leave the instrument safe has not)
   std::vector<const CommandTemplate*> templates_;  // every one params go into, for checking them first
-  bool reconnected_without_setup_ = false;  // link_ was opened by leave_safe(): setup has not run on it
 };
 
 }  // namespace labloop::scpi

@@ -5,7 +5,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/usb/tmc.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <map>
 
@@ -64,7 +67,8 @@ void check_network_address(const std::string& address) { host_and_port(address);
 
 bool supported_baud(int baud) { return baud_rates().count(baud) > 0; }
 
-ScpiLink::ScpiLink(const LinkAddress& where, std::chrono::milliseconds connect_timeout, std::string write_termination, char read_termination)
+ScpiLink::ScpiLink(const LinkAddress& where, std::chrono::milliseconds connect_timeout, std::string write_termination, char read_termination,
+                   std::stop_token stop)
     : address_(where.address), write_termination_(std::move(write_termination)), read_termination_(read_termination) {
   if (where.is_device()) {
     fd_ = ::open(where.address.c_str(), O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
@@ -73,14 +77,16 @@ ScpiLink::ScpiLink(const LinkAddress& where, std::chrono::milliseconds connect_t
       throw LinkError(fmt::format("cannot open the instrument's device {}: {}{}", where.address, os_error(error),
                                   error == EACCES ? " (add this user to the device's group, often dialout)" : ""));
     }
+    const auto give_up = [&](const std::string& why) {
+      ::close(fd_);
+      fd_ = -1;
+      throw LinkError(why);
+    };
     if (::isatty(fd_)) {
+      kind_ = Kind::terminal;
       // A serial line: raw bytes, 8 data bits, no parity, one stop bit, no flow control.
       termios tio{};
-      if (::tcgetattr(fd_, &tio) != 0) {
-        const int error = errno;
-        ::close(fd_);
-        throw LinkError(fmt::format("cannot read the serial settings of {}: {}", where.address, os_error(error)));
-      }
+      if (::tcgetattr(fd_, &tio) != 0) give_up(fmt::format("cannot read the serial settings of {}: {}", where.address, os_error(errno)));
       ::cfmakeraw(&tio);
       tio.c_cflag |= CLOCAL | CREAD;
       tio.c_cflag &= ~static_cast<tcflag_t>(CSTOPB | CRTSCTS);
@@ -88,12 +94,19 @@ ScpiLink::ScpiLink(const LinkAddress& where, std::chrono::milliseconds connect_t
         ::cfsetispeed(&tio, baud_rates().at(*where.baud));
         ::cfsetospeed(&tio, baud_rates().at(*where.baud));
       }
-      if (::tcsetattr(fd_, TCSANOW, &tio) != 0) {
-        const int error = errno;
-        ::close(fd_);
-        throw LinkError(fmt::format("cannot set the serial settings of {}: {}", where.address, os_error(error)));
-      }
+      if (::tcsetattr(fd_, TCSANOW, &tio) != 0) give_up(fmt::format("cannot set the serial settings of {}: {}", where.address, os_error(errno)));
       ::tcflush(fd_, TCIOFLUSH);  // what an earlier user left on the line is not a reply to us
+      return;
+    }
+    if (where.baud) give_up(fmt::format("{} is not a serial port, so \"baud\" does not apply to it: leave it out", where.address));
+    // A USB-TMC device (/dev/usbtmc*) answers a plain read() only: poll() reports no data for
+    // it. Its reads are made to time out in short slices instead, so a stop is still seen.
+    std::uint32_t slice_ms = 100;
+    if (::ioctl(fd_, USBTMC_IOCTL_SET_TIMEOUT, &slice_ms) == 0) {
+      kind_ = Kind::usbtmc;
+      ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
+    } else {
+      kind_ = Kind::other_device;
     }
     return;
   }
@@ -114,24 +127,35 @@ ScpiLink::ScpiLink(const LinkAddress& where, std::chrono::milliseconds connect_t
     }
     int error = ::connect(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : errno;
     if (error == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      const int ready = ::poll(&p, 1, static_cast<int>(std::max<long long>(0, left)));
-      socklen_t len = sizeof error;
-      if (ready <= 0)
-        error = ETIMEDOUT;
-      else if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0)
-        error = errno;
+      error = ETIMEDOUT;
+      for (;;) {  // in slices, so a stop (an abort) is seen
+        if (stop.stop_requested()) {
+          error = ECANCELED;
+          break;
+        }
+        pollfd p{fd, POLLOUT, 0};
+        const int ready = ::poll(&p, 1, milliseconds_until(deadline));
+        if (ready > 0) {
+          socklen_t len = sizeof error;
+          if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
+          break;
+        }
+        if (ready < 0 && errno != EINTR) {
+          error = errno;
+          break;
+        }
+        if (Clock::now() >= deadline) break;
+      }
     }
     if (error != 0) {
-      why = os_error(error);
+      why = error == ECANCELED ? "stopped while connecting" : os_error(error);
       ::close(fd);
+      if (error == ECANCELED) break;
       continue;
     }
     const int one = 1;  // commands are short lines: send each at once
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fd_ = fd;
-    socket_ = true;
   }
   ::freeaddrinfo(found);
   if (fd_ < 0)
@@ -143,37 +167,104 @@ ScpiLink::~ScpiLink() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void ScpiLink::fail(const std::string& why) {
+  broken_ = true;
+  throw LinkError(why);
+}
+
+bool ScpiLink::alive() {
+  if (broken_) return false;
+  if (kind_ == Kind::usbtmc) return true;  // a USB device that is unplugged fails its next read or write
+  pollfd p{fd_, static_cast<short>(POLLIN | POLLRDHUP), 0};
+  if (::poll(&p, 1, 0) <= 0) return true;
+  if (p.revents & (POLLHUP | POLLERR | POLLNVAL | POLLRDHUP)) {
+    broken_ = true;
+    return false;
+  }
+  if (kind_ == Kind::socket && (p.revents & POLLIN)) {
+    char byte;
+    const ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      broken_ = true;
+      return false;
+    }
+  }
+  return true;
+}
+
 bool ScpiLink::wait_for(short events, Clock::time_point deadline, std::stop_token stop, const char* doing) {
   for (;;) {
     if (stop.stop_requested()) throw LinkError(fmt::format("stopped while {}", doing));
     pollfd p{fd_, events, 0};
     const int ready = ::poll(&p, 1, milliseconds_until(deadline));
-    if (ready < 0 && errno != EINTR) throw LinkError(fmt::format("the line to {} failed while {}: {}", address_, doing, os_error(errno)));
+    if (ready < 0 && errno != EINTR) fail(fmt::format("the line to {} failed while {}: {}", address_, doing, os_error(errno)));
     if (ready > 0) {
       if (p.revents & (events | POLLHUP | POLLERR)) return true;
-      if (p.revents & POLLNVAL) throw LinkError(fmt::format("the line to {} is closed", address_));
+      if (p.revents & POLLNVAL) fail(fmt::format("the line to {} is closed", address_));
     }
     if (Clock::now() >= deadline) return false;
   }
 }
 
 void ScpiLink::write_line(const std::string& command, Clock::time_point deadline, std::stop_token stop) {
+  if (broken_) fail(fmt::format("the line to {} has failed", address_));
   const std::string line = command + write_termination_;
   std::size_t sent = 0;
   while (sent < line.size()) {
-    if (!wait_for(POLLOUT, deadline, stop, "sending a command"))
-      throw LinkError(fmt::format("the instrument at {} took no more input for the command \"{}\" within its time", address_, command));
-    const ssize_t n = socket_ ? ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL)
-                              : ::write(fd_, line.data() + sent, line.size() - sent);
+    // A USB-TMC write is synchronous, bounded by the device's own timeout.
+    bool ready = kind_ == Kind::usbtmc;
+    try {
+      if (!ready) ready = wait_for(POLLOUT, deadline, stop, "sending a command");
+    } catch (const LinkError&) {
+      if (sent > 0) broken_ = true;  // half a command is on the line: what follows would join it
+      throw;
+    }
+    if (!ready) fail(fmt::format("the instrument at {} took no more input for the command \"{}\" within its time", address_, command));
+    const ssize_t n = kind_ == Kind::socket ? ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL)
+                                            : ::write(fd_, line.data() + sent, line.size() - sent);
     if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      throw LinkError(fmt::format("cannot send to the instrument at {}: {}", address_, os_error(errno)));
+      if (errno == EAGAIN || errno == EINTR || (kind_ == Kind::usbtmc && errno == ETIMEDOUT && Clock::now() < deadline)) continue;
+      fail(fmt::format("cannot send to the instrument at {}: {}", address_, os_error(errno)));
     }
     sent += static_cast<std::size_t>(n);
   }
 }
 
+// Up to `size` bytes, at least one; throws as read_line says.
+std::size_t ScpiLink::read_some(char* into, std::size_t size, Clock::time_point deadline, std::stop_token stop) {
+  for (;;) {
+    if (kind_ == Kind::usbtmc) {
+      if (stop.stop_requested()) {
+        owes_reply_ = true;
+        throw LinkError("stopped while waiting for a reply");
+      }
+      if (Clock::now() >= deadline) {
+        owes_reply_ = true;
+        throw LinkError(fmt::format("no reply from the instrument at {} within its time", address_));
+      }
+    } else {
+      bool ready = false;
+      try {
+        ready = wait_for(POLLIN, deadline, stop, "waiting for a reply");
+      } catch (const LinkError&) {
+        if (!broken_) owes_reply_ = true;  // a stop: the reply may still come
+        throw;
+      }
+      if (!ready) {
+        owes_reply_ = true;
+        throw LinkError(fmt::format("no reply from the instrument at {} within its time", address_));
+      }
+    }
+    const ssize_t n = ::read(fd_, into, size);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) fail(fmt::format("the instrument at {} closed the connection", address_));
+    if (errno == EAGAIN || errno == EINTR || (kind_ == Kind::usbtmc && errno == ETIMEDOUT)) continue;
+    fail(fmt::format("cannot read from the instrument at {}: {}", address_, os_error(errno)));
+  }
+}
+
 std::string ScpiLink::read_line(Clock::time_point deadline, std::stop_token stop) {
+  if (broken_) fail(fmt::format("the line to {} has failed", address_));
   for (;;) {
     if (const auto end = buffer_.find(read_termination_); end != std::string::npos) {
       std::string line = buffer_.substr(0, end);
@@ -182,23 +273,16 @@ std::string ScpiLink::read_line(Clock::time_point deadline, std::stop_token stop
       return line;
     }
     if (buffer_.size() > kMaxReplyBytes)
-      throw LinkError(fmt::format("the instrument at {} sent a reply longer than {} bytes without ending it", address_, kMaxReplyBytes));
-    if (!wait_for(POLLIN, deadline, stop, "waiting for a reply"))
-      throw LinkError(fmt::format("no reply from the instrument at {} within its time", address_));
+      fail(fmt::format("the instrument at {} sent a reply longer than {} bytes without ending it", address_, kMaxReplyBytes));
     char chunk[4096];
-    const ssize_t n = ::read(fd_, chunk, sizeof chunk);
-    if (n == 0) throw LinkError(fmt::format("the instrument at {} closed the connection", address_));
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      throw LinkError(fmt::format("cannot read from the instrument at {}: {}", address_, os_error(errno)));
-    }
-    buffer_.append(chunk, static_cast<std::size_t>(n));
+    buffer_.append(chunk, read_some(chunk, sizeof chunk, deadline, stop));
   }
 }
 
 std::string ScpiLink::discard_pending() {
   std::string stale = std::move(buffer_);
   buffer_.clear();
+  if (kind_ == Kind::usbtmc) return stale;  // a read would ask the device for a reply
   char chunk[4096];
   for (ssize_t n; stale.size() <= kMaxReplyBytes && (n = ::read(fd_, chunk, sizeof chunk)) > 0;) stale.append(chunk, static_cast<std::size_t>(n));
   return stale;

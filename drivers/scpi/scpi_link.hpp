@@ -39,8 +39,10 @@ class ScpiLink {
   // The longest reply line read (a whole trace of a scope is longer: read it with another tool).
   static constexpr std::size_t kMaxReplyBytes = std::size_t{1} << 20;
 
-  // Connects (TCP, within `connect_timeout`) or opens the device. Throws LinkError saying what to check.
-  ScpiLink(const LinkAddress& where, std::chrono::milliseconds connect_timeout, std::string write_termination, char read_termination);
+  // Connects (TCP, within `connect_timeout`, in slices that see `stop`) or opens the device.
+  // Throws LinkError saying what to check.
+  ScpiLink(const LinkAddress& where, std::chrono::milliseconds connect_timeout, std::string write_termination, char read_termination,
+           std::stop_token stop = {});
   ~ScpiLink();
   ScpiLink(const ScpiLink&) = delete;
   ScpiLink& operator=(const ScpiLink&) = delete;
@@ -53,11 +55,24 @@ class ScpiLink {
   // Discards whatever has arrived unasked (a reply to a query given up on), and returns it.
   std::string discard_pending();
 
+  // The line failed (closed by the instrument, reset, a read or write error): only a new one helps.
+  bool broken() const { return broken_; }
+  // A reply was given up on (a timeout, a stop): it may still come, and would then be read as the
+  // answer to the next query. A line in this state is for commands, not queries.
+  bool owes_reply() const { return owes_reply_; }
+  // Whether the line still looks open: false once the instrument has closed or reset it, which
+  // a network instrument may do when idle. (A close that comes after this is only seen on use.)
+  bool alive();
+
  private:
+  enum class Kind { socket, terminal, usbtmc, other_device };
   bool wait_for(short events, Clock::time_point deadline, std::stop_token stop, const char* doing);
+  std::size_t read_some(char* into, std::size_t size, Clock::time_point deadline, std::stop_token stop);
+  [[noreturn]] void fail(const std::string& why);
 
   int fd_ = -1;
-  bool socket_ = false;
+  Kind kind_ = Kind::socket;
+  bool broken_ = false, owes_reply_ = false;
   std::string address_;
   std::string write_termination_;
   char read_termination_;

@@ -754,6 +754,9 @@ class Server {
     const std::string id = result.experiment;
     auto it = running_.find(id);
     if (it == running_.end()) return;
+    // What the driver itself said, for the log when the protocol's word replaces it below (a
+    // driver that could not leave its instrument safe after an abort says so here).
+    const std::string said = result.status == protocol::ResultStatus::failed ? result.error : std::string();
     if (shutting_down_) {
       // Not a verdict on the experiment: not cached, so a restarted driver runs it when asked.
       result = protocol::Result::failed(id, "driver shutting down", result.meta);
@@ -763,7 +766,8 @@ class Server {
     const std::string payload = protocol::encode(result);
     if (!shutting_down_) remember(id, result, payload, *it->second);
     if (!it->second->route.empty()) send(it->second->route, payload, id);
-    options_.log(fmt::format("{} finished: {}", id, result.status == protocol::ResultStatus::ok ? result.values.dump() : result.error));
+    options_.log(fmt::format("{} finished: {}{}", id, result.status == protocol::ResultStatus::ok ? result.values.dump() : result.error,
+                             !said.empty() && said != result.error ? fmt::format(" (the driver said: {})", said) : ""));
     running_.erase(it);  // joins the worker, which has finished after its send
     order_.erase(std::find(order_.begin(), order_.end(), id));
   }

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -29,17 +30,24 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A bench supply driving a 4 Ω load: SOUR:VOLT (0 to 20 V, else error -222), OUTP ON|OFF,
-// MEAS:CURR? (V/4 when on), MEAS:ALL? ("V,I"), *OPC? (after `opc_delay`), TEMP:STAB? (1 from the
-// `stable_after`th ask), SYST:ERR?, *IDN?, *RST, ABOR. Anything else: error -113. Every line it
-// gets is kept. Served over TCP on 127.0.0.1 (one connection at a time) or on a pty's master.
+// A bench supply driving a 4 Ω load: SOUR:VOLT (0 to 20 V, else error -222), OUTP ON|OFF, OUTP?,
+// MEAS:CURR? (V/4 when on), MEAS:ALL? ("V,I"), *OPC?, TEMP:STAB? (1 from the `stable_after`th
+// ask), SYST:ERR?, *IDN?, *RST, ABOR. Anything else: error -113. Every line it gets is kept.
+// Served over TCP on 127.0.0.1 (one connection at a time) or on a pty's master. Set before use
+// (or while the driver waits): `slow_query` is answered `slow_ms` late, holding back what follows;
+// `close_on` closes the connection instead of answering that query, once.
 class FakeScpiSupply {
  public:
-  std::atomic<int> opc_delay_ms{0};
+  std::atomic<int> slow_ms{0};
+  std::string slow_query = "*OPC?";
+  std::string close_on;
+  std::string identity_after_close;  // another instrument answers once close_on has closed the line
   std::atomic<int> stable_after{0};
   std::atomic<bool> overrange{false};
   std::atomic<bool> mute{false};  // reads, never answers
+  std::atomic<bool> drop{false};  // closes the connection it has (as an instrument left idle may)
   std::string identity = "labloop,FakeSupply,0001,1.0";
+  std::optional<std::string> current_reply;  // what MEAS:CURR? answers instead
 
   FakeScpiSupply() {
     listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -95,6 +103,14 @@ class FakeScpiSupply {
   void wait_for_lines(std::size_t count) {
     for (int i = 0; i < 200 && lines().size() < count; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  // Whether `line` has come after the last `earlier`, waiting up to 2 s for it.
+  bool got_after(const std::string& line, const std::string& earlier) {
+    for (int i = 0; i < 200; ++i) {
+      if (last_index_of(line) > last_index_of(earlier)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
   // The index of the last line equal to `line`, or -1.
   long last_index_of(const std::string& line) {
     const auto all = lines();
@@ -103,6 +119,11 @@ class FakeScpiSupply {
     return -1;
   }
   std::atomic<int> connections{0};
+  // Changes what the supply answers while it serves (identity, close_on, current_reply, slow_query).
+  void configure(const std::function<void(FakeScpiSupply&)>& change) {
+    std::lock_guard lock(settings_);
+    change(*this);
+  }
 
  private:
   // Lines are kept as they arrive; they are answered in order, a delayed *OPC? holding back the
@@ -110,8 +131,9 @@ class FakeScpiSupply {
   void serve_line(int fd) {
     std::string buffer;
     std::deque<std::string> queue;
-    std::optional<std::chrono::steady_clock::time_point> opc_due;
+    std::optional<std::chrono::steady_clock::time_point> slow_due;
     while (!stopping_) {
+      if (drop.exchange(false) && master_ < 0) return;
       pollfd p{fd, POLLIN, 0};
       if (::poll(&p, 1, 10) > 0) {
         char chunk[512];
@@ -132,12 +154,24 @@ class FakeScpiSupply {
         }
       }
       while (!queue.empty()) {
-        if (queue.front() == "*OPC?" && opc_delay_ms > 0) {
-          if (!opc_due) opc_due = std::chrono::steady_clock::now() + std::chrono::milliseconds(opc_delay_ms);
-          if (std::chrono::steady_clock::now() < *opc_due) break;
-          opc_due.reset();
+        if (queue.front() == slow_query && slow_ms > 0) {
+          if (!slow_due) slow_due = std::chrono::steady_clock::now() + std::chrono::milliseconds(slow_ms);
+          if (std::chrono::steady_clock::now() < *slow_due) break;
+          slow_due.reset();
         }
-        const std::optional<std::string> reply = answer(queue.front());
+        {
+          std::lock_guard lock(settings_);
+          if (!close_on.empty() && queue.front() == close_on && master_ < 0) {
+            close_on.clear();
+            if (!identity_after_close.empty()) identity = identity_after_close;
+            return;
+          }
+        }
+        std::optional<std::string> reply;
+        {
+          std::lock_guard lock(settings_);
+          reply = answer(queue.front());
+        }
         queue.pop_front();
         if (reply) {
           const std::string out = *reply + "\n";
@@ -168,6 +202,8 @@ class FakeScpiSupply {
       on_ = line == "OUTP ON";
       return std::nullopt;
     }
+    if (line == "OUTP?") return on_ ? "1" : "0";
+    if (line == "MEAS:CURR?" && current_reply) return *current_reply;
     if (line == "MEAS:CURR?") return overrange ? std::string("9.9E37") : fmt::format("{:+.6E}", on_ ? volts_ / 4 : 0.0);
     if (line == "MEAS:ALL?") return fmt::format("{:+.6E},{:+.6E}", volts_, on_ ? volts_ / 4 : 0.0);
     if (line == "TEMP:STAB?") return ++stability_asks_ >= stable_after ? "1" : "0";
@@ -186,7 +222,7 @@ class FakeScpiSupply {
   std::string slave_path_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
-  std::mutex mutex_;
+  std::mutex mutex_, settings_;
   std::vector<std::string> lines_;
   std::vector<std::string> errors_;  // the instrument's error queue (its thread only)
   double volts_ = 0;
@@ -261,10 +297,10 @@ TEST_CASE("SCPI driver: an instrument's error, a reply that is no number and ove
   // 25 V is within the declared limits but not the supply's: its error queue says so.
   CHECK_THAT(scpi_failure(driver, json{{"volts", 25.0}, {"mode", "FAST"}}),
              Catch::Contains("after the run steps") && Catch::Contains("-222,\"Data out of range\""));
-  CHECK(supply.last_index_of("OUTP OFF") > supply.last_index_of("OUTP ON"));
+  CHECK(supply.got_after("OUTP OFF", "OUTP ON"));
   supply.overrange = true;
   CHECK_THAT(scpi_failure(driver, json{{"volts", 2.0}, {"mode", "FAST"}}), Catch::Contains("overrange"));
-  CHECK(supply.last_index_of("OUTP OFF") > supply.last_index_of("OUTP ON"));
+  CHECK(supply.got_after("OUTP OFF", "OUTP ON"));
   supply.overrange = false;
   // A field of a reply, one past its end, and a reply that is not a number: each a driver of its
   // own, one after the other (the supply takes one line at a time).
@@ -289,7 +325,7 @@ TEST_CASE("SCPI driver: an abort while the instrument works sends the abort and 
   FakeScpiSupply supply;
   test::TempDir dir;
   scpi::ScpiDriver driver(scpi::read_scpi_config(scpi_config(dir, supply.address())));
-  supply.opc_delay_ms = 3000;
+  supply.slow_ms = 3000;
   std::stop_source stop;
   std::thread aborter([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -304,10 +340,11 @@ TEST_CASE("SCPI driver: an abort while the instrument works sends the abort and 
   const long abort_at = supply.last_index_of("ABOR"), off_at = supply.last_index_of("OUTP OFF");
   CHECK(abort_at > supply.last_index_of("OUTP ON"));
   CHECK(off_at > abort_at);
-  // The late "1" to the abandoned *OPC? is never read as an answer: the line was closed.
-  supply.opc_delay_ms = 0;
+  // The late "1" to the abandoned *OPC? is never read as an answer: ABOR and OUTP OFF went on a
+  // second line, and the next experiment opens a third.
+  supply.slow_ms = 0;
   CHECK(driver.run_experiment("s-0002", json{{"volts", 6.0}, {"mode", "FAST"}}, {}).at("current") == Approx(1.5));
-  CHECK(supply.connections == 2);
+  CHECK(supply.connections == 3);
 }
 
 TEST_CASE("SCPI driver: a silent instrument times out, the experiment says so, and the finish steps are still tried", "[scpi]") {
@@ -461,4 +498,133 @@ TEST_CASE("SCPI driver: the shipped example (a bench supply, simulated in Python
   CHECK(ran.status == 0);
   const std::string results = test::read_file(dir / "out" / "results.csv");
   CHECK(std::count(results.begin(), results.end(), '\n') == 7);  // the header and 6 experiments
+}
+
+TEST_CASE("SCPI driver: a line that breaks mid-experiment gets the finish steps on a new one, unless another instrument answers there",
+          "[scpi]") {
+  FakeScpiSupply supply;
+  test::TempDir dir;
+  scpi::ScpiDriver driver(scpi::read_scpi_config(scpi_config(dir, supply.address())));
+  driver.connect_now();
+  supply.configure([](FakeScpiSupply& s) { s.close_on = "MEAS:CURR?"; });
+  CHECK_THAT(scpi_failure(driver, json{{"volts", 4.0}, {"mode", "FAST"}}), Catch::Contains("closed the connection"));
+  // OUTP OFF came on a second line, after OUTP ON.
+  CHECK(supply.got("OUTP OFF"));
+  CHECK(supply.connections == 2);
+  CHECK(supply.got_after("OUTP OFF", "OUTP ON"));
+
+  // The same, but another instrument now answers at the address: nothing is sent to it, and the
+  // experiment says the supply may not be left safe.
+  test::TempDir checked;
+  scpi::ScpiDriver identified(scpi::read_scpi_config(scpi_config(checked, supply.address(), R"(, "identity": "FakeSupply")")));
+  identified.connect_now();
+  supply.configure([](FakeScpiSupply& s) {
+    s.close_on = "MEAS:CURR?";
+    s.identity_after_close = "Other,Thing,2,2";
+  });
+  const std::size_t before = supply.lines().size();
+  const std::string failure = scpi_failure(identified, json{{"volts", 4.0}, {"mode", "FAST"}});
+  CHECK_THAT(failure, Catch::Contains("closed the connection") && Catch::Contains("says it is \"Other,Thing,2,2\"") &&
+                          Catch::Contains("Nothing more was sent"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // time for a command that has no reply to arrive
+  const auto lines = supply.lines();
+  CHECK(std::find(lines.begin() + static_cast<long>(before), lines.end(), "OUTP OFF") == lines.end());
+}
+
+TEST_CASE("SCPI driver: a reply given up on is never read as another's, and a line the instrument closed while idle is replaced",
+          "[scpi]") {
+  FakeScpiSupply supply;
+  test::TempDir dir;
+  json config = json::parse(test::read_file(scpi_config(dir, supply.address())));
+  config["timeout_s"] = 1;
+  config["finish"] = {"OUTP OFF", {{"poll", "OUTP?"}, {"until", "0"}, {"every_s", 0.05}}};
+  config["run"] = {"SOUR:VOLT {volts}", "OUTP ON"};
+  test::write_file(dir / "supply.json", config.dump());
+  scpi::ScpiDriver driver(scpi::read_scpi_config(dir / "supply.json"));
+  driver.connect_now();
+  // MEAS:CURR? answers "0" after the experiment's timeout: that late "0" must not answer OUTP?.
+  supply.configure([](FakeScpiSupply& s) {
+    s.slow_query = "MEAS:CURR?";
+    s.current_reply = "0";
+  });
+  supply.slow_ms = 1500;
+  CHECK_THAT(scpi_failure(driver, json{{"volts", 4.0}, {"mode", "FAST"}}), Catch::Contains("MEAS:CURR?: no reply"));
+  CHECK(supply.got("OUTP?"));
+  CHECK(supply.connections == 2);  // the poll went on a new line
+  supply.slow_ms = 0;
+  supply.configure([](FakeScpiSupply& s) { s.current_reply.reset(); });
+  // The instrument closes the line between experiments: the next one opens a new line.
+  CHECK(driver.run_experiment("s-0002", json{{"volts", 4.0}, {"mode", "FAST"}}, {}).at("current") == Approx(1.0));
+  const int before = supply.connections;
+  supply.drop = true;
+  for (int i = 0; i < 100 && supply.drop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(driver.run_experiment("s-0003", json{{"volts", 8.0}, {"mode", "FAST"}}, {}).at("current") == Approx(2.0));
+  CHECK(supply.connections == before + 1);
+}
+
+TEST_CASE("SCPI driver: an abort is prompt while the error queue is read, and says when the finish steps failed", "[scpi]") {
+  FakeScpiSupply supply;
+  test::TempDir dir;
+  json config = json::parse(test::read_file(scpi_config(dir, supply.address())));
+  config["io_timeout_s"] = 0.5;
+  config["finish"] = {"OUTP OFF", "BOGUS?"};  // the supply never answers BOGUS?
+  test::write_file(dir / "supply.json", config.dump());
+  scpi::ScpiDriver driver(scpi::read_scpi_config(dir / "supply.json"));
+  driver.connect_now();
+  supply.configure([](FakeScpiSupply& s) { s.slow_query = "SYST:ERR?"; });
+  supply.slow_ms = 5000;
+  std::stop_source stop;
+  std::thread aborter([&] {
+    for (int i = 0; i < 500 && !supply.got("*OPC?"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // in the error query after the run steps
+    stop.request_stop();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const std::string failure = scpi_failure(driver, json{{"volts", 3.0}, {"mode", "FAST"}}, stop.get_token());
+  aborter.join();
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(4000));
+  CHECK_THAT(failure, Catch::StartsWith("aborted; then ") && Catch::Contains("the finish step \"BOGUS?\" failed"));
+  CHECK(supply.got("ABOR"));
+  CHECK(supply.got("OUTP OFF"));
+}
+
+TEST_CASE("SCPI driver: only SCPI's numbers are read as measurements, and an instrument's control bytes are quoted as such", "[scpi]") {
+  FakeScpiSupply supply;
+  test::TempDir dir;
+  const auto measured = [&](const std::string& reply) -> std::string {
+    supply.configure([&](FakeScpiSupply& s) { s.current_reply = reply; });
+    scpi::ScpiDriver driver(scpi::read_scpi_config(scpi_config(dir, supply.address())));
+    try {
+      return fmt::format("{}", driver.run_experiment("s-0001", json{{"volts", 1.0}, {"mode", "FAST"}}, {}).at("current"));
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+  };
+  CHECK(measured("+1.500000E+00") == "1.5");
+  CHECK(measured(" -.5 ") == "-0.5");
+  CHECK(measured("5.") == "5");
+  CHECK(measured("42") == "42");
+  for (const char* not_a_number : {"0x10", "0x1p3", "inf", "nan", "1e999", "1e-400", "1,5", "1.5 V", "+", "e5", "1e"})
+    CHECK_THAT(measured(not_a_number), Catch::Contains("is not a number"));
+  CHECK_THAT(measured(std::string("1.5\0junk", 8)), Catch::Contains("is not a number: \"1.5\\x00junk\""));
+}
+
+TEST_CASE("SCPI driver: setup may wait longer than io_timeout_s, and baud is refused for what is not a serial port", "[scpi]") {
+  FakeScpiSupply supply;
+  test::TempDir dir;
+  json config = json::parse(test::read_file(scpi_config(dir, supply.address())));
+  config["io_timeout_s"] = 0.3;
+  config["setup"] = {"*RST", {{"wait_s", 0.6}}};
+  test::write_file(dir / "supply.json", config.dump());
+  scpi::ScpiDriver driver(scpi::read_scpi_config(dir / "supply.json"));
+  CHECK_NOTHROW(driver.connect_now());
+  test::write_file(dir / "null.json", R"({"inputs": [{"name": "v", "type": "continuous", "low": 0, "high": 5}], "outputs": ["i"],
+      "address": "/dev/null", "baud": 9600, "measure": {"i": "MEAS:CURR?"}})");
+  scpi::ScpiDriver not_serial(scpi::read_scpi_config(dir / "null.json"));
+  CHECK_THROWS_WITH(not_serial.connect_now(), Catch::Contains("/dev/null is not a serial port"));
+  const std::string base = R"({"inputs": [{"name": "v", "type": "continuous", "low": 0, "high": 5}], "outputs": ["i"],
+      "address": "/dev/ttyUSB0", "measure": {"i": "MEAS:CURR?"}, )";
+  CHECK_THAT(scpi_config_error(dir, base + R"("baud": -4294957696})"), Catch::Contains("/baud: must be one of"));
+  CHECK_THAT(scpi_config_error(dir, base + R"("io_timeout_s": 1e-9})"), Catch::Contains("/io_timeout_s"));
 }
