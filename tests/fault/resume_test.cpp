@@ -59,7 +59,7 @@ void run_and_kill(const std::vector<std::string>& args, const std::filesystem::p
 
 TEST_CASE("Resume: a campaign killed with SIGKILL twice and resumed makes exactly the proposals of an uninterrupted run", "[resume]") {
   test::TempDir dir;
-  write_campaign(dir / "c.json", 16, R"({"kind": "bayesian", "initial": 5})", 0.03);
+  write_campaign(dir / "c.json", 16, R"({"kind": "bayesian", "initial": 5})", 0.06);  // kills after 4 and 9 land before the 16th
   REQUIRE(cli({"run", (dir / "c.json").string(), "-o", (dir / "a").string()}, dir).status == 0);
 
   const auto b = dir / "b";
@@ -91,7 +91,9 @@ TEST_CASE("Resume: a campaign killed with SIGKILL twice and resumed makes exactl
 
 TEST_CASE("Resume: a torn last line is reported and cut away and the campaign finishes", "[resume]") {
   test::TempDir dir;
-  write_campaign(dir / "c.json", 8, R"({"kind": "sobol"})", 0.02);
+  // 0.1 s an experiment: the kill after the third result must come before the eighth, even when
+  // a loaded machine holds this test's thread back for a few hundred milliseconds.
+  write_campaign(dir / "c.json", 8, R"({"kind": "sobol"})", 0.1);
   const auto b = dir / "b";
   run_and_kill({"run", (dir / "c.json").string(), "-o", b.string()}, b / "journal.jsonl", 3, dir);
   // Power loss mid-write: half of a last line, no newline.

@@ -76,6 +76,11 @@ class GatedCapacityDriver final : public Driver {
     opened_.notify_all();
   }
   int peak() const { return peak_.load(); }
+  // Waits (up to 10 s) until `n` runs are inside run_experiment: serve() accepts a run before
+  // its worker thread is scheduled, which on a loaded machine can come after the pong.
+  void wait_until_running(int n) {
+    for (int i = 0; i < 1000 && running_.load() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 
  private:
   int capacity_;
@@ -390,7 +395,10 @@ TEST_CASE("driver-check --capacity: a driver running three at once passes, with 
   CapacityCheckServer server(driver, dir.ipc("gated"));
   // The gate opens once the pong that lists them has been judged: until then none can finish.
   const DriverCheckReport report = check_driver(capacity_checks(dir.ipc("gated")), [&](const CheckOutcome& o) {
-    if (o.check.starts_with("ping while 3 run")) driver.open();
+    if (o.check.starts_with("ping while 3 run")) {
+      driver.wait_until_running(3);
+      driver.open();
+    }
   });
   INFO(test::checks_not_passed(report));
   CHECK(report.all_passed());
@@ -413,7 +421,10 @@ TEST_CASE("driver-check --capacity: past 16 at once it runs 16 and does not judg
   GatedCapacityDriver driver(20);
   CapacityCheckServer server(driver, dir.ipc("wide"));
   const DriverCheckReport report = check_driver(capacity_checks(dir.ipc("wide")), [&](const CheckOutcome& o) {
-    if (o.check.starts_with("ping while 16 run")) driver.open();
+    if (o.check.starts_with("ping while 16 run")) {
+      driver.wait_until_running(16);
+      driver.open();
+    }
   });
   INFO(test::checks_not_passed(report));
   CHECK(report.all_passed());
