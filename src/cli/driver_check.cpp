@@ -8,6 +8,7 @@
 #include "labloop/core/error.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/wire/driver_check.hpp"
+#include "labloop/wire/protocol.hpp"
 #include "progress.hpp"
 
 namespace labloop::cli {
@@ -29,6 +30,15 @@ const char* mark(CheckVerdict verdict) {
   return "";
 }
 
+const char* verdict_name(CheckVerdict verdict) {
+  switch (verdict) {
+    case CheckVerdict::passed: return "passed";
+    case CheckVerdict::failed: return "failed";
+    case CheckVerdict::skipped: return "skipped";
+  }
+  return "";
+}
+
 }  // namespace
 
 CLI::App* add_driver_check_command(CLI::App& app, DriverCheckCommand& command) {
@@ -46,6 +56,9 @@ CLI::App* add_driver_check_command(CLI::App& app, DriverCheckCommand& command) {
                 fmt::format("With --run-experiments: also run as many experiments at once as the driver's declared capacity (at most {}), "
                             "each with its own setting, and one more, which it must refuse as busy",
                             kMaxExperimentsAtOnce));
+  cmd->add_flag("--json", command.json,
+                "Print one JSON object at the end instead of a line per check: the driver's welcome, each check with its verdict "
+                "(passed, failed, skipped) and detail, and the counts; or {\"endpoint\", \"error\"} when nothing could be checked");
   cmd->add_option("--timeout", command.timeout_s, "Seconds to wait for each answer the protocol says comes at once (default 5)")
       ->check(seconds_from(0.01, 3600));
   cmd->add_option("--experiment-timeout", command.experiment_timeout_s, "Seconds to wait for an experiment's result (default 60)")
@@ -71,14 +84,36 @@ int run_driver_check(const DriverCheckCommand& command) {
   options.reply_timeout = as_ms(command.timeout_s);
   options.experiment_timeout = as_ms(command.experiment_timeout_s);
 
-  fmt::print("checking the driver at {} (protocol v1, docs/protocol.md)\n", command.endpoint);
-  const DriverCheckReport report = check_driver(options, [](const CheckOutcome& outcome) {
-    fmt::print("  {}  {}{}\n", mark(outcome.verdict), outcome.check, outcome.detail.empty() ? "" : ": " + printable(outcome.detail));
-    std::fflush(stdout);
-  });
+  if (!command.json) fmt::print("checking the driver at {} (protocol v1, docs/protocol.md)\n", command.endpoint);
+  DriverCheckReport report;
+  try {
+    report = check_driver(options, [&command](const CheckOutcome& outcome) {
+      if (command.json) return;
+      fmt::print("  {}  {}{}\n", mark(outcome.verdict), outcome.check, outcome.detail.empty() ? "" : ": " + printable(outcome.detail));
+      std::fflush(stdout);
+    });
+  } catch (const Error& e) {
+    if (!command.json) throw;
+    fmt::print("{}\n", nlohmann::json{{"endpoint", command.endpoint}, {"error", e.what()}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+    return 1;
+  }
   int passed = 0, failed = 0, skipped = 0;
   for (const CheckOutcome& o : report.outcomes) (o.verdict == CheckVerdict::passed ? passed : o.verdict == CheckVerdict::failed ? failed : skipped)++;
-  fmt::print("{} checks passed, {} failed{}\n", passed, failed, skipped ? fmt::format(", {} skipped", skipped) : "");
+  if (command.json) {
+    nlohmann::json checks = nlohmann::json::array();
+    for (const CheckOutcome& o : report.outcomes)
+      checks.push_back({{"check", o.check}, {"verdict", verdict_name(o.verdict)}, {"detail", o.detail}});
+    const nlohmann::json out{{"endpoint", command.endpoint},
+                             {"welcome", protocol::to_json(protocol::Welcome::of(report.info))},
+                             {"checks", checks},
+                             {"passed", passed},
+                             {"failed", failed},
+                             {"skipped", skipped}};
+    // A driver's answers are quoted in the details: bytes that are not UTF-8 become U+FFFD.
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+  } else {
+    fmt::print("{} checks passed, {} failed{}\n", passed, failed, skipped ? fmt::format(", {} skipped", skipped) : "");
+  }
   return report.all_passed() ? 0 : 1;
 }
 

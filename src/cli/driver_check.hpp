@@ -14,6 +14,7 @@ struct DriverCheckCommand {
   bool run_experiments = false;
   bool out_of_limits = false;
   bool capacity = false;
+  bool json = false;  // --json: one JSON object on stdout at the end, for a driver author's CI
   double timeout_s = 5;
   double experiment_timeout_s = 60;
 };
@@ -21,8 +22,8 @@ struct DriverCheckCommand {
 // Registers `driver-check` on `app`; returns its subcommand.
 CLI::App* add_driver_check_command(CLI::App& app, DriverCheckCommand& command);
 
-// Exit codes: 0 every check passed (skipped ones aside); 1 a check failed, or nothing answered.
-// A mistake in the options is a ConfigError (2).
+// Exit codes: 0 every check passed (skipped ones aside); 1 a check failed, or nothing answered
+// (with --json, then {"endpoint", "error"}). A mistake in the options is a ConfigError (2).
 int run_driver_check(const DriverCheckCommand& command);
 
 }  // namespace labloop::cli

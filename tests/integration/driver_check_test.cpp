@@ -280,6 +280,19 @@ TEST_CASE("driver-check on the command line: a line per check, exit 0 when all p
   const test::CliOutcome nobody = test::cli({"driver-check", dir.ipc("nobody"), "--timeout", "0.2"}, dir);
   CHECK(nobody.status == 1);
   CHECK_THAT(nobody.output, Catch::Contains("nothing answered hello within 0.2 s"));
+  // --json: one object for a script, the same checks and counts, and an error object when nothing answers.
+  const test::CliOutcome as_json = test::cli({"driver-check", dir.ipc("sim"), "--run-experiments", "--json"}, dir);
+  INFO(as_json.output);
+  CHECK(as_json.status == 0);
+  const json report = json::parse(as_json.output);
+  CHECK(report["welcome"]["driver"] == "labloop-sim");
+  CHECK(report["failed"] == 0);
+  CHECK(report["checks"].size() == report["passed"].get<std::size_t>() + report["skipped"].get<std::size_t>());
+  CHECK(report["checks"][0]["check"].get<std::string>().starts_with("hello → welcome"));
+  CHECK(report["checks"][0]["verdict"] == "passed");
+  const test::CliOutcome nobody_json = test::cli({"driver-check", dir.ipc("nobody"), "--timeout", "0.2", "--json"}, dir);
+  CHECK(nobody_json.status == 1);
+  CHECK_THAT(json::parse(nobody_json.output).value("error", ""), Catch::Contains("nothing answered hello within 0.2 s"));
   const test::CliOutcome misused = test::cli({"driver-check", dir.ipc("sim"), "--out-of-limits"}, dir);
   CHECK(misused.status == 2);
   CHECK_THAT(misused.output, Catch::Contains("--out-of-limits: goes with --run-experiments"));
