@@ -10,6 +10,7 @@ packages=(
   libeigen3-dev libnlopt-cxx-dev libnlopt-dev
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libsodium-dev
   libfmt-dev libcli11-dev
+  libcpp-httplib-dev  # the operator console's HTTP server (labloop console)
 )
 if [ "${1:-}" = "--tests" ]; then
   packages+=(
@@ -18,6 +19,7 @@ if [ "${1:-}" = "--tests" ]; then
     python3 python3-zmq
     tmux  # the progress display is tested in a real terminal
     librsvg2-bin  # rsvg-convert: a test renders convergence.svg to PNG
+    chromium chromium-driver python3-selenium  # the operator console is tested in a real headless browser
   )
 fi
 

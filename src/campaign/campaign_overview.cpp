@@ -20,6 +20,10 @@ std::string phase_name(CampaignPhase phase) {
 }
 
 CampaignOverview campaign_overview(const std::filesystem::path& where, const SimulatorCatalogue& simulators) {
+  return campaign_view(where, simulators).overview;
+}
+
+CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCatalogue& simulators) {
   const std::filesystem::path journal = journal_path_of(where);
   // Whether it runs, asked before reading: a campaign that finishes meanwhile then reads as
   // finished, never a finished one as interrupted.
@@ -28,7 +32,10 @@ CampaignOverview campaign_overview(const std::filesystem::path& where, const Sim
   const CampaignConfig config = journaled_config(events, journal.string(), simulators);
   const CampaignState state = CampaignState::fold(events);
 
-  CampaignOverview s;
+  CampaignView view;
+  view.record = campaign_record(state);
+  annotate_goals(config, view.record);
+  CampaignOverview& s = view.overview;
   s.campaign = state.campaign();
   s.directory = journal.parent_path().string();
   s.phase = running ? CampaignPhase::running
@@ -54,15 +61,12 @@ CampaignOverview campaign_overview(const std::filesystem::path& where, const Sim
   s.parameters = state.parameter_names();
   s.objective = state.objective_name();
   s.maximize = state.maximize();
-  if (config.objectives.size() > 1) {
-    CampaignRecord record = campaign_record(state);
-    annotate_goals(config, record);
-    s.pareto = pareto_summary(record);
-  } else {
+  if (config.objectives.size() > 1)
+    s.pareto = pareto_summary(view.record);
+  else
     s.best = state.best();
-  }
   s.problems = state.problems();
-  return s;
+  return view;
 }
 
 nlohmann::json CampaignOverview::to_json() const {

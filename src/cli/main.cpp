@@ -38,6 +38,7 @@
 #include "labloop/core/os_user.hpp"
 #include "labloop/core/key_file.hpp"
 #include "progress.hpp"
+#include "console.hpp"
 #include "driver_check.hpp"
 #include "catalogue.hpp"
 
@@ -753,6 +754,9 @@ int main(int argc, char** argv) {
   labloop::cli::DriverCheckCommand driver_check;
   auto* driver_check_cmd = labloop::cli::add_driver_check_command(app, driver_check);
 
+  labloop::cli::ConsoleCommand console;
+  auto* console_cmd = labloop::cli::add_console_command(app, console);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -781,6 +785,7 @@ int main(int argc, char** argv) {
     if (*enter_cmd) return labloop::cli::enter(enter);
     if (*keys_cmd) return labloop::cli::run_keys(keys);
     if (*driver_check_cmd) return labloop::cli::run_driver_check(driver_check);
+    if (*console_cmd) return labloop::cli::run_console(console, labloop::sim::catalogue());
   } catch (const labloop::ConfigError& e) {
     std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n";
     return 2;

@@ -578,7 +578,7 @@ void write_results_csv(const CampaignRecord& record, const std::filesystem::path
   write_file_atomically(path, out);
 }
 
-void write_convergence_svg(const CampaignRecord& record, const std::filesystem::path& path) {
+std::string convergence_svg(const CampaignRecord& record) {
   const std::string title =
       fmt::format("{}: {} {}", record.campaign, record.maximize ? "maximize" : "minimize", record.objective_name);
 
@@ -605,8 +605,7 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
     const std::string failed = failures.empty() ? "" : fmt::format(" ({} failed)", failures.size());
     svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#666\">no results yet{}</text>\n</svg>\n",
                        kWidth / 2, kHeight / 2, failed);
-    write_file_atomically(path, svg);
-    return;
+    return svg;
   }
 
   // x: from 0 to the last outcome (failures too), at least 5 wide so one or two results do not fill
@@ -762,8 +761,7 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   ly += 12;
   if (best_it == points.end()) {
     svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-weight=\"bold\">no counting result yet</text>\n</svg>\n", lx, ly);
-    write_file_atomically(path, svg);
-    return;
+    return svg;
   }
   const Point& best_point = *best_it;
   svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-weight=\"bold\">best {}</text>\n", lx, ly,
@@ -778,7 +776,11 @@ void write_convergence_svg(const CampaignRecord& record, const std::filesystem::
   svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#555\" font-size=\"11\">{}<title>{}</title></text>\n", lx,
                      ly + 18, xml_escape(shown), xml_escape(id));
   svg += "</svg>\n";
-  write_file_atomically(path, svg);
+  return svg;
+}
+
+void write_convergence_svg(const CampaignRecord& record, const std::filesystem::path& path) {
+  write_file_atomically(path, convergence_svg(record));
 }
 
 

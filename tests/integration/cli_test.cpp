@@ -577,3 +577,31 @@ TEST_CASE("CLI: a missing TMPDIR, stack or open-file limits too small and an out
   CHECK(o.status == 1);
   CHECK_THAT(o.output, Catch::Contains("choose a folder with a shorter path") && Catch::Contains("nothing was started"));
 }
+
+TEST_CASE("CLI: labloop console listens on this machine only, and says when its port is taken", "[cli][console]") {
+  test::TempDir dir;
+  for (const char* listen : {"0.0.0.0:8765", "192.168.1.5:8765", "example.org:80", "8765", "127.0.0.1:99999", "127.0.0.1:x"}) {
+    INFO(listen);
+    const Outcome refused = labloop_cli({"console", dir.path().string(), "--listen", listen}, dir);
+    CHECK(refused.status == 2);
+    CHECK_THAT(refused.output, Catch::Contains("--listen"));
+  }
+  CHECK_THAT(labloop_cli({"console", dir.path().string(), "--listen", "0.0.0.0:8765"}, dir).output, Catch::Contains("ssh -L"));
+  // A second console on the first one's port: exit 1, naming the address.
+  ChildProcess first({LABLOOP_CLI_PATH, "console", dir.path().string(), "--listen", "127.0.0.1:0"}, dir / "first.log");
+  std::string address;
+  for (int i = 0; i < 500 && address.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::smatch m;
+    const std::string said = test::read_file(dir / "first.log");
+    if (std::regex_search(said, m, std::regex("http://(127\\.0\\.0\\.1:\\d+)/"))) address = m[1];
+  }
+  REQUIRE_FALSE(address.empty());
+  const Outcome taken = labloop_cli({"console", dir.path().string(), "--listen", address}, dir);
+  CHECK(taken.status == 1);
+  CHECK_THAT(taken.output, Catch::Contains("cannot listen on " + address));
+  ::kill(first.pid(), SIGTERM);
+  const auto status = first.wait_for(std::chrono::seconds(10));
+  REQUIRE(status);
+  CHECK(*status == 0);
+}

@@ -1,8 +1,8 @@
 #pragma once
 // Where a campaign stands, from its folder alone: running or not (the journal's lock), finished
 // and why, the budget used, what is open and where, the best result (or the Pareto set), and when
-// the journal last moved. `labloop status DIR` prints it, `--json` gives it to scripts, and an
-// operator's console will show the same struct: one reading of a folder for all of them. Safe
+// the journal last moved. `labloop status DIR` prints it, `--json` gives it to scripts, and the
+// operator console (`labloop console`) shows the same struct: one reading of a folder for all of them. Safe
 // while the campaign runs (the journal is read, never locked or written).
 #include <filesystem>
 #include <optional>
@@ -56,5 +56,13 @@ struct CampaignOverview {
 // reading its config (journaled_config). Throws what reading and decoding a journal throw
 // (JournalError naming the line), ConfigError for its config.
 CampaignOverview campaign_overview(const std::filesystem::path& where, const SimulatorCatalogue& simulators);
+
+// The overview and every experiment's record (annotated with the campaign's goals, as results.csv
+// has them), from one reading of the journal: what the operator console shows.
+struct CampaignView {
+  CampaignOverview overview;
+  CampaignRecord record;
+};
+CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCatalogue& simulators);
 
 }  // namespace labloop

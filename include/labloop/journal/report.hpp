@@ -137,6 +137,8 @@ void write_results_csv(const CampaignRecord& record, const std::filesystem::path
 //   drawn as open triangles on the edge they fall beyond, and the legend counts them ("off scale").
 // Its <desc> states the scale and ends ("value axis: log10|linear from <low> to <high>").
 void write_convergence_svg(const CampaignRecord& record, const std::filesystem::path& path);
+// The same drawing as text (the operator console serves it).
+std::string convergence_svg(const CampaignRecord& record);
 
 // Writes pareto.svg for an annotated record with two or more objectives (record.objectives), a
 // self-contained SVG written atomically like the others, titled "<campaign>: Pareto front".

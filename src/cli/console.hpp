@@ -1,0 +1,78 @@
+#pragma once
+// `labloop console DIR…`: the operator console, a page in the browser that shows where each
+// campaign stands — running or not, budget used, what is open and where, the best result, every
+// experiment and the convergence plot — and follows them live. Read-only: it reads the campaign
+// folders as `labloop status` does (never locking or writing them), so it can run beside the
+// campaigns, be stopped and started at will, and show finished ones too. docs/console.md.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "labloop/campaign/campaign_overview.hpp"
+#include "labloop/campaign/simulator_catalogue.hpp"
+
+namespace labloop::cli {
+
+// What the console answers one request with.
+struct ConsoleResponse {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+};
+
+// The console's pages and JSON API, without the socket: every route is a function of the
+// request and the campaign folders, so the tests ask it directly. Safe to call from several
+// threads at once (the HTTP server's pool).
+//
+//   GET /                                   the page (console.js and console.css beside it)
+//   GET /api/campaigns                      {"campaigns": [{"index", "folder", "overview"} or {"index", "folder", "error"}]}
+//   GET /api/campaigns/N/experiments        {"index", "folder", "campaign", "parameters", "outputs", "objective", "goal",
+//                                            "experiments": [the last kMostExperimentsShown, in proposal order], "omitted"}
+//   GET /api/campaigns/N/convergence.svg    the campaign's convergence plot
+//
+// Anything else is 404, a method other than GET (or HEAD) 405, and a request whose Host is not
+// this machine 403: a web page elsewhere cannot read the console through a name that points here
+// (DNS rebinding). Errors are JSON {"error": "…"}.
+class ConsoleSite {
+ public:
+  static constexpr std::size_t kMostCampaigns = 64;
+  static constexpr std::size_t kMostExperimentsShown = 1000;
+
+  // `folders`: campaign folders (or their journal.jsonl), at most kMostCampaigns; each is read
+  // when asked, so a folder whose campaign has not started yet shows its error until it does.
+  ConsoleSite(std::vector<std::filesystem::path> folders, const SimulatorCatalogue& simulators);
+
+  ConsoleResponse respond(const std::string& method, const std::string& target, const std::string& host) const;
+
+ private:
+  struct Reading;  // one campaign read, kept while its journal is unchanged
+  std::shared_ptr<const Reading> read(std::size_t index) const;
+  ConsoleResponse campaigns() const;
+  ConsoleResponse experiments(std::size_t index) const;
+  ConsoleResponse convergence(std::size_t index) const;
+
+  std::vector<std::filesystem::path> folders_;
+  const SimulatorCatalogue& simulators_;
+  mutable std::mutex mutex_;
+  mutable std::map<std::size_t, std::shared_ptr<const Reading>> readings_;
+};
+
+struct ConsoleCommand {
+  std::vector<std::string> folders;
+  std::string listen = "127.0.0.1:8765";
+};
+
+// Registers `console` on `app`; returns its subcommand.
+CLI::App* add_console_command(CLI::App& app, ConsoleCommand& command);
+
+// Serves until SIGINT or SIGTERM. Exit codes: 0 after a stop, 1 when it cannot listen there, 2
+// for a mistake in the options (a ConfigError: an address not on this machine, too many folders).
+int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulators);
+
+}  // namespace labloop::cli
