@@ -14,6 +14,7 @@
 
 #include "console_assets.hpp"  // generated from src/cli/console/: the page, its script and style
 #include "labloop/core/error.hpp"
+#include "labloop/campaign/manual_entry.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/report.hpp"
 
@@ -25,6 +26,8 @@ using json = nlohmann::json;
 namespace {
 
 const char* const kJson = "application/json";
+constexpr std::size_t kServingThreads = 32;
+constexpr std::size_t kMostHeaders = 100;
 
 ConsoleResponse error_response(int status, const std::string& why) {
   return {status, kJson, json{{"error", why}}.dump(-1, ' ', false, json::error_handler_t::replace)};
@@ -47,6 +50,10 @@ bool host_is_this_machine(const std::string& host) {
   if (!name.empty() && name.front() == '[') {
     const auto close = name.find(']');
     if (close == std::string::npos) return false;
+    const std::string after = name.substr(close + 1);  // nothing, or ":PORT"
+    if (!after.empty() && (after.front() != ':' || after.size() == 1 ||
+                           !std::all_of(after.begin() + 1, after.end(), [](char c) { return c >= '0' && c <= '9'; })))
+      return false;
     name = name.substr(1, close - 1);
   } else if (const auto colon = name.rfind(':'); colon != std::string::npos) {
     name = name.substr(0, colon);
@@ -95,31 +102,34 @@ std::pair<std::uintmax_t, fs::file_time_type> journal_stamp(const fs::path& fold
 
 struct ConsoleSite::Reading {
   std::pair<std::uintmax_t, fs::file_time_type> stamp;
+  bool running = false;
   std::optional<CampaignView> view;
   std::string error;  // when the folder could not be read as a campaign
-  std::chrono::steady_clock::time_point at;
 };
 
 ConsoleSite::ConsoleSite(std::vector<fs::path> folders, const SimulatorCatalogue& simulators)
     : folders_(std::move(folders)), simulators_(simulators) {
   if (folders_.size() > kMostCampaigns)
-    throw ConfigError("labloop console", "", fmt::format("{} folders; the console shows at most {}", folders_.size(), kMostCampaigns));
+    throw ConfigError("labloop console", "folders", fmt::format("{} given; the console shows at most {}", folders_.size(), kMostCampaigns));
+  reading_ = std::make_unique<std::mutex[]>(folders_.size());
 }
 
 std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index) const {
   const fs::path& folder = folders_[index];
+  std::lock_guard one_at_a_time(reading_[index]);
+  // Read again only when the journal's size or time has changed, or whether a labloop process
+  // holds it (which the journal's bytes do not say: a kill -9 leaves them as they were). A
+  // finished campaign is read once.
   const auto stamp = journal_stamp(folder);
+  const bool running = campaign_running(journal_path_of(folder));
   {
     std::lock_guard lock(mutex_);
     const auto it = readings_.find(index);
-    // The same journal: the same reading, except that "running" depends on its lock, not its
-    // bytes, so a reading is kept at most a second.
-    if (it != readings_.end() && it->second->stamp == stamp && std::chrono::steady_clock::now() - it->second->at < std::chrono::seconds(1))
-      return it->second;
+    if (it != readings_.end() && it->second->stamp == stamp && it->second->running == running) return it->second;
   }
   auto reading = std::make_shared<Reading>();
   reading->stamp = stamp;
-  reading->at = std::chrono::steady_clock::now();
+  reading->running = running;
   try {
     reading->view = campaign_view(folder, simulators_);
   } catch (const std::exception& e) {
@@ -130,10 +140,16 @@ std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index)
   return reading;
 }
 
-ConsoleResponse ConsoleSite::respond(const std::string& method, const std::string& target, const std::string& host) const {
-  if (!host_is_this_machine(host)) return error_response(403, "the console answers requests addressed to this machine (localhost) only");
-  if (method != "GET" && method != "HEAD") return error_response(405, "the console only shows: GET");
-  const std::string path = target.substr(0, target.find('?'));
+ConsoleResponse ConsoleSite::respond(const ConsoleRequest& request) const {
+  if (!host_is_this_machine(request.host)) return error_response(403, "the console answers requests addressed to this machine (localhost) only");
+  // Its own page sends no Origin on a GET (or its own) and Sec-Fetch-Site same-origin; a typed
+  // address or a bookmark is "none". Another page's requests are refused before any work.
+  if (!request.fetch_site.empty() && request.fetch_site != "same-origin" && request.fetch_site != "none")
+    return error_response(403, "the console answers its own page only, not requests from other web pages");
+  if (!request.origin.empty() && request.origin != "http://" + request.host)
+    return error_response(403, "the console answers its own page only, not requests from other web pages");
+  if (request.method != "GET" && request.method != "HEAD") return error_response(405, "the console only shows: GET");
+  const std::string path = request.target.substr(0, request.target.find('?'));
   if (path == "/" || path == "/index.html") return {200, "text/html; charset=utf-8", std::string(console_assets::kPage)};
   if (path == "/console.js") return {200, "text/javascript; charset=utf-8", std::string(console_assets::kScript)};
   if (path == "/console.css") return {200, "text/css; charset=utf-8", std::string(console_assets::kStyle)};
@@ -221,7 +237,7 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
   }
   int port = -1;
   if (const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-      ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535)
+      ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535 || (port_text.size() > 1 && port_text.front() == '0'))
     throw ConfigError(source, "--listen", fmt::format("\"{}\" is not a port from 0 to 65535", port_text));
   if (host != "127.0.0.1" && host != "localhost" && host != "::1")
     throw ConfigError(source, "--listen",
@@ -241,9 +257,24 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
   server.set_payload_max_length(64 * 1024);  // it takes no uploads: GET only
   server.set_read_timeout(5, 0);
   server.set_write_timeout(5, 0);
-  server.set_keep_alive_timeout(5);
+  server.set_keep_alive_timeout(2);  // a page polls every two seconds; an idle connection holds a thread
+  // More threads than httplib's 8, so a few pages left open (or slow clients) do not hold them all.
+  server.new_task_queue = [] { return new httplib::ThreadPool(kServingThreads); };
+  // Refused before any work: ranges (httplib would send the body once per range asked, so a short
+  // header could ask for gigabytes; the console's answers are small) and requests of more headers
+  // than any browser sends.
+  server.set_pre_routing_handler([](const httplib::Request& request, httplib::Response& response) {
+    const char* why = request.has_header("Range") ? "the console does not serve ranges"
+                      : request.headers.size() > kMostHeaders ? "too many headers"
+                                                              : nullptr;
+    if (!why) return httplib::Server::HandlerResponse::Unhandled;
+    response.status = request.has_header("Range") ? 416 : 431;
+    response.set_content(json{{"error", why}}.dump(), kJson);
+    return httplib::Server::HandlerResponse::Handled;
+  });
   const auto handle = [&site](const httplib::Request& request, httplib::Response& response) {
-    const ConsoleResponse r = site.respond(request.method, request.target, request.get_header_value("Host"));
+    const ConsoleResponse r = site.respond(ConsoleRequest{request.method, request.target, request.get_header_value("Host"),
+                                                          request.get_header_value("Origin"), request.get_header_value("Sec-Fetch-Site")});
     response.status = r.status;
     // What the page may do: its own script and style, and ask this console; nothing else.
     response.set_header("Content-Security-Policy",
@@ -263,11 +294,12 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
   server.Delete(".*", handle);
   server.Options(".*", handle);
 
-  // SIGINT and SIGTERM are taken by this thread (sigwait) and by no server thread.
+  // SIGINT, SIGTERM and SIGHUP are taken by this thread (sigwait) and by no server thread.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // the terminal it ran in closed
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
   if (bound < 0) {

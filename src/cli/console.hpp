@@ -36,9 +36,17 @@ struct ConsoleResponse {
 //                                            "experiments": [the last kMostExperimentsShown, in proposal order], "omitted"}
 //   GET /api/campaigns/N/convergence.svg    the campaign's convergence plot
 //
-// Anything else is 404, a method other than GET (or HEAD) 405, and a request whose Host is not
-// this machine 403: a web page elsewhere cannot read the console through a name that points here
-// (DNS rebinding). Errors are JSON {"error": "…"}.
+// Anything else is 404, a method other than GET (or HEAD) 405, and 403 a request whose Host is
+// not this machine (a web page elsewhere cannot read the console through a name that points here:
+// DNS rebinding) or that a page of another origin sent (Origin, Sec-Fetch-Site: it could not read
+// the answer, but could keep the console busy). Errors are JSON {"error": "…"}.
+struct ConsoleRequest {
+  std::string method, target;
+  std::string host;        // the Host header
+  std::string origin;      // the Origin header, "" when none
+  std::string fetch_site;  // Sec-Fetch-Site, "" when none (not a browser, or an old one)
+};
+
 class ConsoleSite {
  public:
   static constexpr std::size_t kMostCampaigns = 64;
@@ -48,10 +56,14 @@ class ConsoleSite {
   // when asked, so a folder whose campaign has not started yet shows its error until it does.
   ConsoleSite(std::vector<std::filesystem::path> folders, const SimulatorCatalogue& simulators);
 
-  ConsoleResponse respond(const std::string& method, const std::string& target, const std::string& host) const;
+  ConsoleResponse respond(const ConsoleRequest& request) const;
+  // The same for a request with only a Host (scripts, tests).
+  ConsoleResponse respond(const std::string& method, const std::string& target, const std::string& host) const {
+    return respond(ConsoleRequest{method, target, host, "", ""});
+  }
 
  private:
-  struct Reading;  // one campaign read, kept while its journal is unchanged
+  struct Reading;  // one campaign read, kept while its journal and whether it runs are unchanged
   std::shared_ptr<const Reading> read(std::size_t index) const;
   ConsoleResponse campaigns() const;
   ConsoleResponse experiments(std::size_t index) const;
@@ -59,7 +71,10 @@ class ConsoleSite {
 
   std::vector<std::filesystem::path> folders_;
   const SimulatorCatalogue& simulators_;
-  mutable std::mutex mutex_;
+  // One per folder: a campaign is read by one request at a time, and the others asking meanwhile
+  // take that reading (a journal of 5000 experiments takes a quarter of a second and 60 MB).
+  std::unique_ptr<std::mutex[]> reading_;
+  mutable std::mutex mutex_;  // guards readings_
   mutable std::map<std::size_t, std::shared_ptr<const Reading>> readings_;
 };
 

@@ -77,6 +77,22 @@ int open_retrying(const char* path, int flags, mode_t mode = 0) {
   }
 }
 
+// An exclusive lock without waiting for a run that holds it. A reader that only looks (status,
+// the console: a shared lock for a few microseconds, campaign_running) is waited out for up to
+// 200 ms, so it never makes a run or resume think another run has the journal. False with errno
+// EWOULDBLOCK when it is held for longer (another run).
+bool lock_exclusive(int fd) {
+  for (int attempt = 0;; ++attempt) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+    if (errno != EWOULDBLOCK && errno != EINTR) return false;
+    if (attempt >= 20) {
+      errno = EWOULDBLOCK;
+      return false;
+    }
+    ::usleep(10000);
+  }
+}
+
 int fsync_retrying(int fd) {
   for (;;) {
     const int rc = ::fsync(fd);
@@ -305,7 +321,7 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
   // writable journal) still has the journal's own lock.
   const std::string lock_name = journal_lock_path(path_).string();
   FdGuard lock(open_retrying(lock_name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (lock.get() >= 0 && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+  if (lock.get() >= 0 && !lock_exclusive(lock.get())) {
     if (errno == EWOULDBLOCK)
       throw JournalError(fmt::format("{}: the journal is already open in another labloop run; stop that run first, "
                                      "or choose another output directory",
@@ -337,7 +353,7 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
   }
   FdGuard fd(raw);
 
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+  if (!lock_exclusive(fd.get())) {
     if (errno == EWOULDBLOCK)
       throw JournalError(fmt::format("{}: the journal is already open in another labloop run; stop that run first, "
                                      "or choose another output directory",

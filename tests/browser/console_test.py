@@ -6,7 +6,7 @@ the campaign and follow it live (the experiment count grows without a reload), o
 (the experiments table and the convergence plot) on a click, say when the console has gone, and
 show a folder name full of markup as text, never running it.
 
-    /usr/bin/python3 tests/browser/console_test.py LABLOOP      (labloop-sim beside it)
+    /usr/bin/python3 tests/browser/console_test.py LABLOOP SOURCE_DIR    (labloop-sim beside LABLOOP)
 
 Exit 0 when every check passed, 1 otherwise. Every wait is bounded.
 """
@@ -50,7 +50,9 @@ def wait_for(predicate, timeout: float = 20.0, every: float = 0.1):
 
 
 def main() -> int:
-    labloop = sys.argv[1]
+    labloop, source = sys.argv[1], sys.argv[2]
+    # A finished campaign of two objectives, as labloop 0.2.0 wrote it, shown beside the live one.
+    goals = os.path.join(source, "tests", "fixtures", "v0.2.0", "goals")
     work = tempfile.mkdtemp(prefix="llbrowser-")
     procs: list[subprocess.Popen] = []
     browser = None
@@ -72,7 +74,7 @@ def main() -> int:
         check(wait_for(lambda: os.path.exists(os.path.join(folder, "journal.jsonl")), 30) is not None, "the campaign started")
 
         console_out = os.path.join(work, "console.out")
-        console = subprocess.Popen([labloop, "console", folder, "--listen", "127.0.0.1:0"],
+        console = subprocess.Popen([labloop, "console", folder, goals, "--listen", "127.0.0.1:0"],
                                    stdout=open(console_out, "wb"), stderr=subprocess.STDOUT)
         procs.append(console)
         url = wait_for(lambda: (re.search(r"http://127\.0\.0\.1:\d+/", open(console_out).read()) or [None])[0], 10)
@@ -89,17 +91,23 @@ def main() -> int:
         browser.set_page_load_timeout(20)
         browser.get(url)
 
-        title = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#campaigns li.campaign h2").text)
+        title = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#campaigns li.campaign:first-child h2").text)
         check(title is not None and title.startswith("browser_watch"), f"the campaign's card shows its name ({title!r})")
-        phase = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#campaigns li.campaign .phase").text)
+        phase = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#campaigns li.campaign:first-child .phase").text)
         check(phase is not None and phase.startswith("running"), f"and that it runs ({phase!r})")
-        shown = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#campaigns li.campaign .folder").text)
+        shown = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#campaigns li.campaign:first-child .folder").text)
         check(shown is not None and shown.endswith('<img src=x onerror="window.pwned=1">'), f"the folder's name is shown as text ({shown!r})")
         check(browser.execute_script("return window.pwned === undefined && document.querySelectorAll('img[src=\"x\"]').length === 0"),
               "and its markup never ran: no such image, nothing set")
 
+        cards = wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#campaigns li.campaign")) == 2 and
+                         browser.find_elements(By.CSS_SELECTOR, "#campaigns li.campaign"))
+        pareto = cards[1].text if cards else ""
+        check(re.search(r"Pareto set: \d+ results?", pareto) is not None and "finished" in pareto,
+              f"a finished campaign of two objectives beside it shows its Pareto set ({pareto!r})")
+
         def used() -> int:
-            text = browser.find_element(By.CSS_SELECTOR, "#campaigns li.campaign .used").text
+            text = browser.find_element(By.CSS_SELECTOR, "#campaigns li.campaign:first-child .used").text
             return int(text.split(" ", 1)[0])
 
         first = wait_for(used, 20)
@@ -117,7 +125,7 @@ def main() -> int:
         check(bool(plot_loaded), "the convergence plot is drawn")
 
         # The campaign ends; the page says so without a reload.
-        finished = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#campaigns li.campaign .phase").text.startswith("finished"), 60)
+        finished = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#campaigns li.campaign:first-child .phase").text.startswith("finished"), 60)
         check(bool(finished), "the end of the campaign appears on its own")
         count = wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#experiments tbody tr")) == 24, 10)
         check(bool(count), "all 24 experiments are listed")

@@ -580,7 +580,7 @@ TEST_CASE("CLI: a missing TMPDIR, stack or open-file limits too small and an out
 
 TEST_CASE("CLI: labloop console listens on this machine only, and says when its port is taken", "[cli][console]") {
   test::TempDir dir;
-  for (const char* listen : {"0.0.0.0:8765", "192.168.1.5:8765", "example.org:80", "8765", "127.0.0.1:99999", "127.0.0.1:x"}) {
+  for (const char* listen : {"0.0.0.0:8765", "192.168.1.5:8765", "example.org:80", "8765", "127.0.0.1:99999", "127.0.0.1:x", "127.0.0.1:0080"}) {
     INFO(listen);
     const Outcome refused = labloop_cli({"console", dir.path().string(), "--listen", listen}, dir);
     CHECK(refused.status == 2);

@@ -91,6 +91,21 @@ TEST_CASE("Console: only GET, only to this machine, only its own routes", "[cons
     CHECK(r.status == 404);
     CHECK(json::parse(r.body).contains("error"));
   }
+  // A request another web page sent: refused before any work (it could not read the answer, but
+  // could keep the console busy); the console's own page, a typed address and scripts are answered.
+  const auto from = [&](const std::string& origin, const std::string& fetch_site) {
+    return site.respond(cli::ConsoleRequest{"GET", "/api/campaigns", "127.0.0.1:8765", origin, fetch_site}).status;
+  };
+  CHECK(from("http://localhost:18999", "cross-site") == 403);
+  CHECK(from("", "same-site") == 403);  // another port of this machine
+  CHECK(from("http://127.0.0.1:9999", "") == 403);
+  CHECK(from("null", "") == 403);
+  CHECK(from("", "same-origin") == 200);
+  CHECK(from("", "none") == 200);
+  CHECK(from("http://127.0.0.1:8765", "same-origin") == 200);
+  CHECK(from("", "") == 200);
+  CHECK(site.respond("GET", "/api/campaigns", "[::1].evil.example").status == 403);
+  CHECK(site.respond("GET", "/api/campaigns", "[::1]:").status == 403);
   // A query string is not part of the route (the page adds one to fetch the plot afresh).
   CHECK(console_get(site, "/api/campaigns/0/convergence.svg?v=3").status == 200);
   CHECK_THROWS_WITH(cli::ConsoleSite(std::vector<fs::path>(65, kFixtures), sim::catalogue()), Catch::Contains("at most 64"));

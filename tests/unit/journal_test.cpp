@@ -1,6 +1,9 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "labloop/core/append_file.hpp"
 
@@ -296,6 +299,23 @@ TEST_CASE("Journal: a second writer on the same file is refused", "[journal]") {
                                                   ": the journal is already open in another labloop run; stop that "
                                                   "run first, or choose another output directory"));
   CHECK(journal.append("b")["seq"] == 2);
+}
+
+TEST_CASE("Journal: a reader's brief shared lock (status, the console) does not make a run think the journal is taken", "[journal]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  { Journal(p).append("a"); }
+  // As campaign_running() does, held for 50 ms instead of microseconds, on the lock file beside it.
+  const int reader = ::open(journal_lock_path(p).c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(reader >= 0);
+  REQUIRE(::flock(reader, LOCK_SH | LOCK_NB) == 0);
+  std::thread release([reader] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::flock(reader, LOCK_UN);
+    ::close(reader);
+  });
+  CHECK_NOTHROW(Journal(p).append("b"));
+  release.join();
 }
 
 TEST_CASE("Journal: a journal replaced while it is written stops its writer, whose events are saved beside it, and the lock holds", "[journal]") {

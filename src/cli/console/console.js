@@ -3,7 +3,7 @@
 // a campaign file or an instrument cannot put markup or script into this page.
 "use strict";
 
-const REFRESH_MS = 2000;
+const REFRESH_MS = 2000;  // between the end of one refresh and the start of the next
 let selected = null;  // index of the campaign shown in detail, from the address's #campaign-N
 let plotVersion = "";
 
@@ -63,8 +63,8 @@ function card(entry) {
                                           " failed, " + o.open.length + " open"));
   if (o.best) {
     li.appendChild(element("div", "best", "best " + o.objective + " = " + number(o.best.value) + " (" + o.goal + ") at " + o.best.experiment));
-  } else if (o.pareto) {
-    li.appendChild(element("div", "best", "Pareto set: " + o.pareto.members.length + " results"));
+  } else if (Array.isArray(o.pareto)) {
+    li.appendChild(element("div", "best", "Pareto set: " + o.pareto.length + " result" + (o.pareto.length === 1 ? "" : "s")));
   }
   return li;
 }
@@ -141,7 +141,14 @@ async function refresh() {
     const data = await getJson("/api/campaigns");
     selected = selectedFromAddress();
     if (selected === null && data.campaigns.length > 0) selected = 0;
-    document.getElementById("campaigns").replaceChildren(...data.campaigns.map(card));
+    // One card that cannot be drawn says so instead of blanking the others.
+    document.getElementById("campaigns").replaceChildren(...data.campaigns.map((entry) => {
+      try {
+        return card(entry);
+      } catch (e) {
+        return card({ index: entry.index, folder: entry.folder, error: "this console cannot show it: " + e.message });
+      }
+    }));
     await showDetail(data.campaigns.find((c) => c.index === selected));
     status.textContent = "live, updated " + new Date().toLocaleTimeString();
     status.className = "connection";
@@ -151,6 +158,28 @@ async function refresh() {
   }
 }
 
-window.addEventListener("hashchange", refresh);
-refresh();
-setInterval(refresh, REFRESH_MS);
+// One refresh at a time: the next is planned when one ends, so a slow answer never overlaps the
+// next one (an older answer drawn over a newer one) nor piles requests onto a busy console. A
+// click that comes during a refresh is served right after it.
+let timer = null, busy = false, again = false;
+async function loop() {
+  if (busy) {
+    again = true;
+    return;
+  }
+  busy = true;
+  clearTimeout(timer);
+  try {
+    await refresh();
+  } finally {
+    busy = false;
+  }
+  if (again) {
+    again = false;
+    loop();
+    return;
+  }
+  timer = setTimeout(loop, REFRESH_MS);
+}
+window.addEventListener("hashchange", loop);
+loop();
