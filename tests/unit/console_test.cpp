@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kFixtures = fs::path(LABLOOP_SOURCE_DIR) / "tests/fixtures";
+const fs::path kConsoleFixtures = fs::path(LABLOOP_SOURCE_DIR) / "tests/fixtures";
 
 cli::ConsoleResponse console_get(const cli::ConsoleSite& site, const std::string& target) { return site.respond("GET", target, "127.0.0.1:8765"); }
 
@@ -31,7 +31,7 @@ json console_json(const cli::ConsoleSite& site, const std::string& target) {
 
 TEST_CASE("Console: /api/campaigns gives each folder's overview, and says why a folder is no campaign", "[console]") {
   test::TempDir empty;
-  const cli::ConsoleSite site({kFixtures / "v0.1.0/finished", kFixtures / "v0.2.0/goals", empty.path()}, sim::catalogue());
+  const cli::ConsoleSite site({kConsoleFixtures / "v0.1.0/finished", kConsoleFixtures / "v0.2.0/goals", empty.path()}, sim::catalogue());
   const json campaigns = console_json(site, "/api/campaigns")["campaigns"];
   REQUIRE(campaigns.size() == 3);
   const json& finished = campaigns[0]["overview"];
@@ -47,7 +47,7 @@ TEST_CASE("Console: /api/campaigns gives each folder's overview, and says why a 
 }
 
 TEST_CASE("Console: a campaign's experiments, with params and values as results.csv has them", "[console]") {
-  const cli::ConsoleSite site({kFixtures / "v0.1.0/finished"}, sim::catalogue());
+  const cli::ConsoleSite site({kConsoleFixtures / "v0.1.0/finished"}, sim::catalogue());
   const json data = console_json(site, "/api/campaigns/0/experiments");
   CHECK(data["campaign"] == "fixture");
   CHECK(data["parameters"] == json::parse(R"([{"name": "x1", "unit": ""}, {"name": "x2", "unit": ""}])"));
@@ -71,7 +71,7 @@ TEST_CASE("Console: a campaign's experiments, with params and values as results.
 }
 
 TEST_CASE("Console: only GET, only to this machine, only its own routes", "[console]") {
-  const cli::ConsoleSite site({kFixtures / "v0.1.0/finished"}, sim::catalogue());
+  const cli::ConsoleSite site({kConsoleFixtures / "v0.1.0/finished"}, sim::catalogue());
   CHECK(site.respond("POST", "/api/campaigns", "127.0.0.1:8765").status == 405);
   CHECK(site.respond("DELETE", "/api/campaigns/0/experiments", "localhost:8765").status == 405);
   CHECK(site.respond("HEAD", "/api/campaigns", "[::1]:8765").status == 200);
@@ -108,7 +108,7 @@ TEST_CASE("Console: only GET, only to this machine, only its own routes", "[cons
   CHECK(site.respond("GET", "/api/campaigns", "[::1]:").status == 403);
   // A query string is not part of the route (the page adds one to fetch the plot afresh).
   CHECK(console_get(site, "/api/campaigns/0/convergence.svg?v=3").status == 200);
-  CHECK_THROWS_WITH(cli::ConsoleSite(std::vector<fs::path>(65, kFixtures), sim::catalogue()), Catch::Contains("at most 64"));
+  CHECK_THROWS_WITH(cli::ConsoleSite(std::vector<fs::path>(65, kConsoleFixtures), sim::catalogue()), Catch::Contains("at most 64"));
 }
 
 TEST_CASE("Console: the page, its script and style are served, and the script never writes a campaign's text as HTML", "[console]") {
