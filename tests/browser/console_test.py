@@ -100,9 +100,9 @@ def main() -> int:
         check(browser.execute_script("return window.pwned === undefined && document.querySelectorAll('img[src=\"x\"]').length === 0"),
               "and its markup never ran: no such image, nothing set")
 
-        cards = wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#campaigns li.campaign")) == 2 and
-                         browser.find_elements(By.CSS_SELECTOR, "#campaigns li.campaign"))
-        pareto = cards[1].text if cards else ""
+        cards = wait_for(lambda: browser.execute_script(
+            "const c = document.querySelectorAll('#campaigns li.campaign'); return c.length === 2 ? [...c].map((e) => e.innerText) : null"))
+        pareto = cards[1] if cards else ""
         check(re.search(r"Pareto set: \d+ results?", pareto) is not None and "finished" in pareto,
               f"a finished campaign of two objectives beside it shows its Pareto set ({pareto!r})")
 
@@ -115,10 +115,11 @@ def main() -> int:
         check(first is not None and later is not None, f"the page follows the campaign without a reload ({first} → {later} experiments used)")
 
         # The first campaign is shown in detail: its experiments, newest first, and its plot.
-        rows = wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#experiments tbody tr")) >= 3 and
-                        browser.find_elements(By.CSS_SELECTOR, "#experiments tbody tr"), 20)
+        rows = wait_for(lambda: browser.execute_script("return document.querySelectorAll('#experiments tbody tr').length >= 3"), 20)
         check(rows is not None, "the experiments table lists them")
-        headings = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#experiments thead th")]
+        # Read in one script: the page redraws every two seconds, and an element found in one call
+        # may be gone by the next (a stale element).
+        headings = browser.execute_script("return [...document.querySelectorAll('#experiments thead th')].map((t) => t.textContent)")
         check(headings[:5] == ["experiment", "status", "instrument", "x1", "x2"] and "y" in headings, f"with a column each ({headings})")
         plot_loaded = wait_for(lambda: browser.execute_script(
             "const i = document.getElementById('convergence'); return i.complete && i.naturalWidth > 0"), 20)
@@ -127,10 +128,10 @@ def main() -> int:
         # The campaign ends; the page says so without a reload.
         finished = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#campaigns li.campaign:first-child .phase").text.startswith("finished"), 60)
         check(bool(finished), "the end of the campaign appears on its own")
-        count = wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#experiments tbody tr")) == 24, 10)
+        count = wait_for(lambda: browser.execute_script("return document.querySelectorAll('#experiments tbody tr').length === 24"), 10)
         check(bool(count), "all 24 experiments are listed")
-        best_row = browser.find_elements(By.CSS_SELECTOR, "#experiments tbody tr.best")
-        check(len(best_row) == 1, "the best one is marked")
+        best_rows = browser.execute_script("return document.querySelectorAll('#experiments tbody tr.best').length")
+        check(best_rows == 1, "the best one is marked")
 
         severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
         check(not severe, f"no errors in the browser's console ({severe[:3]})")

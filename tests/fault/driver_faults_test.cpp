@@ -411,8 +411,11 @@ TEST_CASE("Faults: a driver restarted within a heartbeat with narrower limits is
   std::optional<FakeDriver> morph;
   morph.emplace(dir.ipc("quick"), honest);
   std::jthread swapper([&](std::stop_token stop) {
-    while (runs < 2 && !stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    morph.reset();
+    // Once it holds its third run (not after the second: the third could then reach the new
+    // driver, and there would be nothing to forge). Bounded, should the campaign send it none.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (runs < 3 && !stop.stop_requested() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    morph.reset();  // joins its thread: what it wrote to `held` is seen from here on
     morph.emplace(dir.ipc("quick"), narrowed);  // at once: no heartbeat goes unanswered for long
   });
   const auto out = dir / "out";
