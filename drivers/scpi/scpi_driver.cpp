@@ -179,6 +179,9 @@ std::vector<Step> read_steps(const JsonNode& root, const std::string& field, con
   return steps;
 }
 
+// A step as messages name it: its command, or "wait_s 2.5".
+std::string step_label(const Step& step) { return step.kind == Step::Kind::wait ? fmt::format("wait_s {:g}", step.seconds) : step.command.source; }
+
 std::string clock_text() {
   const auto now = std::chrono::system_clock::now();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
@@ -430,7 +433,7 @@ void ScpiDriver::open_line(Transcript& transcript, std::stop_token stop, bool wi
       try {
         do_step(step, Params::object(), transcript, deadline_outside_run(step), stop);
       } catch (const LinkError& e) {
-        throw LinkError(fmt::format("setup step \"{}\": {}", step.kind == Step::Kind::wait ? fmt::format("wait_s {:g}", step.seconds) : step.command.source, e.what()));
+        throw LinkError(fmt::format("setup step \"{}\": {}", step_label(step), e.what()));
       }
     }
     check_errors(transcript, stop, "setup");
@@ -523,7 +526,7 @@ std::string ScpiDriver::leave_safe(const Params& params, bool aborted, Transcrip
   };
   const auto steps = [&](const std::vector<Step>& list, const char* name) {
     for (const Step& step : list) {
-      const std::string label = step.kind == Step::Kind::wait ? fmt::format("wait_s {:g}", step.seconds) : step.command.source;
+      const std::string label = step_label(step);
       for (int attempt = 1; attempt <= 2; ++attempt) {
         try {
           if (link_ && (!link_->alive() || link_->owes_reply())) link_.reset();

@@ -72,7 +72,7 @@ class ConsoleSite {
   std::vector<std::filesystem::path> folders_;
   const SimulatorCatalogue& simulators_;
   // One per folder: a campaign is read by one request at a time, and the others asking meanwhile
-  // take that reading (a journal of 5000 experiments takes a quarter of a second and 60 MB).
+  // take that reading (a long journal takes a noticeable time and memory to fold).
   std::unique_ptr<std::mutex[]> reading_;
   mutable std::mutex mutex_;  // guards readings_
   mutable std::map<std::size_t, std::shared_ptr<const Reading>> readings_;

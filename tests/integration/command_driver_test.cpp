@@ -49,13 +49,7 @@ bool process_running(pid_t pid) {
 }
 
 std::string config_error(const test::TempDir& dir, const std::string& text) {
-  test::write_file(dir / "bad.json", text);
-  try {
-    command::read_command_config(dir / "bad.json");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+  return test::config_file_error(dir.path(), text, [](const fs::path& file) { command::read_command_config(file); });
 }
 
 }  // namespace

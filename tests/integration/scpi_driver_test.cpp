@@ -257,13 +257,7 @@ std::string scpi_failure(scpi::ScpiDriver& driver, const json& params, std::stop
 }
 
 std::string scpi_config_error(const test::TempDir& dir, const std::string& text) {
-  test::write_file(dir / "bad.json", text);
-  try {
-    scpi::read_scpi_config(dir / "bad.json");
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+  return test::config_file_error(dir.path(), text, [](const fs::path& file) { scpi::read_scpi_config(file); });
 }
 
 }  // namespace

@@ -89,4 +89,17 @@ inline std::string config_error(const nlohmann::json& config, const std::string&
   }
 }
 
+// The message `read` (a driver's config reader) gives for a config file holding `text`, written
+// as bad.json in `dir`, or "" when it reads.
+template <class Read>
+std::string config_file_error(const std::filesystem::path& dir, const std::string& text, Read read) {
+  write_file(dir / "bad.json", text);
+  try {
+    read(dir / "bad.json");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace labloop::test
