@@ -29,10 +29,11 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
   // finished, never a finished one as interrupted.
   const bool running = campaign_running(journal);
   const auto events = decode_events(read_journal(journal).events, journal.string());
-  const CampaignConfig config = journaled_config(events, journal.string(), simulators);
-  const CampaignState state = CampaignState::fold(events);
-
   CampaignView view;
+  view.config = journaled_config(events, journal.string(), simulators);
+  view.state = CampaignState::fold(events);
+  const CampaignConfig& config = view.config;
+  const CampaignState& state = view.state;
   view.record = campaign_record(state);
   annotate_goals(config, view.record);
   CampaignOverview& s = view.overview;

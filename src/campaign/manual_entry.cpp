@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "labloop/core/append_file.hpp"
@@ -113,6 +114,10 @@ void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
     throw Error(fmt::format("{}: the entry would be {} bytes; an entry is at most {} bytes", entry.experiment, text.size(), kMaxEntryBytes));
   const fs::path target = entry_path(campaign_dir, entry.experiment);
   const fs::path temp = dir / fmt::format(".{}.{}.tmp", entry.experiment, ::getpid());
+  // One writer at a time in this process: the console writes entries from several threads, and two
+  // sharing the temporary name could link one's bytes under the other's success.
+  static std::mutex writing;
+  std::lock_guard one_at_a_time(writing);
   {
     // Not through a link planted under the temporary name: it would be cut short and overwritten.
     Fd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)};

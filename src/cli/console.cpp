@@ -3,17 +3,24 @@
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <ctime>
 #include <iostream>
 #include <thread>
 
 #include "console_assets.hpp"  // generated from src/cli/console/: the page, its script and style
 #include "labloop/core/error.hpp"
+#include "labloop/core/json_limits.hpp"
+#include "labloop/core/os_user.hpp"
+#include "labloop/core/utc_time.hpp"
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/report.hpp"
@@ -89,6 +96,61 @@ json experiment_json(const ExperimentRecord& x) {
   return j;
 }
 
+// Whether `given` is `key`, in a time that does not depend on where they differ.
+bool same_key(const std::string& given, const std::string& key) {
+  if (given.size() != key.size()) return false;
+  unsigned char differ = 0;
+  for (std::size_t i = 0; i < key.size(); ++i) differ |= static_cast<unsigned char>(given[i] ^ key[i]);
+  return differ == 0;
+}
+
+// Deepest an entry's JSON nests: {"values": {…}}.
+constexpr std::size_t kMaxEntryDepth = 2;
+
+// A result from the form: {"experiment": ID, "values": {NAME: "as typed", …}} or {"experiment":
+// ID, "failed": "why"}, and optionally "by". Values are read by parse_assignments, the words of
+// `labloop enter NAME=VALUE`, so the form and the command line take exactly the same numbers.
+// Throws Error saying what is wrong with the request itself; the values' words come back unread,
+// for the caller to refuse as `enter` does.
+struct FormEntry {
+  ManualEntry entry;
+  std::vector<std::string> words;  // NAME=VALUE
+};
+FormEntry entry_from_request(const std::string& body) {
+  if (find_excess_nesting(body, kMaxEntryDepth)) throw Error("the entry nests deeper than {\"values\": {…}}");
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::exception&) {
+    throw Error("the entry is not JSON");
+  }
+  if (!j.is_object()) throw Error("the entry must be a JSON object");
+  for (const auto& [key, value] : j.items())
+    if (key != "experiment" && key != "values" && key != "failed" && key != "by")
+      throw Error(fmt::format("the entry has \"{}\"; it takes experiment, values, failed and by", key));
+  if (!j.contains("experiment") || !j["experiment"].is_string()) throw Error("the entry needs \"experiment\", a string");
+  ManualEntry e;
+  std::vector<std::string> words;
+  e.experiment = j["experiment"].get<std::string>();
+  e.source = "console";
+  if (j.contains("by")) {
+    if (!j["by"].is_string()) throw Error("\"by\" must be a string");
+    e.by = j["by"].get<std::string>();
+  }
+  if (j.contains("failed")) {
+    if (!j["failed"].is_string()) throw Error("\"failed\" must be a string: why it failed");
+    e.failed = j["failed"].get<std::string>();
+  }
+  if (j.contains("values")) {
+    if (!j["values"].is_object()) throw Error("\"values\" must be an object of NAME: \"value\"");
+    for (const auto& [name, value] : j["values"].items()) {
+      if (!value.is_string() && !value.is_number()) throw Error(fmt::format("the value of \"{}\" must be a string (as typed) or a number", name));
+      words.push_back(name + "=" + (value.is_string() ? value.get<std::string>() : value.dump()));
+    }
+  }
+  return {std::move(e), std::move(words)};
+}
+
 // The journal's size and modification time: a campaign is read again only once they change.
 std::pair<std::uintmax_t, fs::file_time_type> journal_stamp(const fs::path& folder) {
   std::error_code ec;
@@ -107,8 +169,22 @@ struct ConsoleSite::Reading {
   std::string error;  // when the folder could not be read as a campaign
 };
 
-ConsoleSite::ConsoleSite(std::vector<fs::path> folders, const SimulatorCatalogue& simulators)
-    : folders_(std::move(folders)), simulators_(simulators) {
+std::string new_console_key() {
+  unsigned char bytes[16];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error(fmt::format("labloop console: cannot make a key: the kernel gives no random bytes ({})", std::strerror(errno)));
+    got += static_cast<std::size_t>(n);
+  }
+  std::string key;
+  for (const unsigned char b : bytes) key += fmt::format("{:02x}", b);
+  return key;
+}
+
+ConsoleSite::ConsoleSite(std::vector<fs::path> folders, const SimulatorCatalogue& simulators, ConsoleEntries entries)
+    : folders_(std::move(folders)), simulators_(simulators), entries_(std::move(entries)) {
   if (folders_.size() > kMostCampaigns)
     throw ConfigError("labloop console", "folders", fmt::format("{} given; the console shows at most {}", folders_.size(), kMostCampaigns));
   reading_ = std::make_unique<std::mutex[]>(folders_.size());
@@ -142,28 +218,36 @@ std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index)
 
 ConsoleResponse ConsoleSite::respond(const ConsoleRequest& request) const {
   if (!host_is_this_machine(request.host)) return error_response(403, "the console answers requests addressed to this machine (localhost) only");
-  // Its own page sends no Origin on a GET (or its own) and Sec-Fetch-Site same-origin; a typed
-  // address or a bookmark is "none". Another page's requests are refused before any work.
+  // Its own page sends no Origin on a GET (and its own on a POST) and Sec-Fetch-Site same-origin;
+  // a typed address or a bookmark is "none". Another page's requests are refused before any work.
   if (!request.fetch_site.empty() && request.fetch_site != "same-origin" && request.fetch_site != "none")
     return error_response(403, "the console answers its own page only, not requests from other web pages");
   if (!request.origin.empty() && request.origin != "http://" + request.host)
     return error_response(403, "the console answers its own page only, not requests from other web pages");
-  if (request.method != "GET" && request.method != "HEAD") return error_response(405, "the console only shows: GET");
   const std::string path = request.target.substr(0, request.target.find('?'));
+  // "/api/campaigns/N/what": the campaign's number and what of it.
+  std::optional<std::size_t> index;
+  std::string what;
+  if (const std::string prefix = "/api/campaigns/"; path.rfind(prefix, 0) == 0) {
+    const std::string rest = path.substr(prefix.size());
+    const auto slash = rest.find('/');
+    if (slash != std::string::npos && (index = campaign_number(rest.substr(0, slash)))) what = rest.substr(slash + 1);
+  }
+  if (index && what == "entries") {
+    if (request.method != "POST") return error_response(405, "results are entered with POST");
+    if (*index >= folders_.size()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, folders_.size()));
+    return enter(*index, request);
+  }
+  if (request.method != "GET" && request.method != "HEAD") return error_response(405, "the console only shows (GET), and takes entered results at /api/campaigns/N/entries (POST)");
   if (path == "/" || path == "/index.html") return {200, "text/html; charset=utf-8", std::string(console_assets::kPage)};
   if (path == "/console.js") return {200, "text/javascript; charset=utf-8", std::string(console_assets::kScript)};
   if (path == "/console.css") return {200, "text/css; charset=utf-8", std::string(console_assets::kStyle)};
   if (path == "/favicon.ico") return {204, "image/x-icon", ""};  // none: the browser asks anyway
   if (path == "/api/campaigns") return campaigns();
-  const std::string prefix = "/api/campaigns/";
-  if (path.rfind(prefix, 0) == 0) {
-    const std::string rest = path.substr(prefix.size());
-    const auto slash = rest.find('/');
-    const std::optional<std::size_t> index = slash == std::string::npos ? std::nullopt : campaign_number(rest.substr(0, slash));
-    if (index && *index >= folders_.size()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, folders_.size()));
-    if (index && rest.substr(slash) == "/experiments") return experiments(*index);
-    if (index && rest.substr(slash) == "/convergence.svg") return convergence(*index);
-  }
+  if (index && *index >= folders_.size()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, folders_.size()));
+  if (index && what == "experiments") return experiments(*index);
+  if (index && what == "convergence.svg") return convergence(*index);
+  if (index && what == "pending") return pending(*index);
   return error_response(404, "no such page");
 }
 
@@ -178,7 +262,7 @@ ConsoleResponse ConsoleSite::campaigns() const {
       entry["error"] = reading->error;
     list.push_back(std::move(entry));
   }
-  return json_response({{"campaigns", list}});
+  return json_response({{"entries", !entries_.key.empty()}, {"campaigns", list}});
 }
 
 ConsoleResponse ConsoleSite::experiments(std::size_t index) const {
@@ -211,10 +295,85 @@ ConsoleResponse ConsoleSite::convergence(std::size_t index) const {
   return {200, "image/svg+xml", convergence_svg(reading->view->record)};
 }
 
+ConsoleResponse ConsoleSite::pending(std::size_t index) const {
+  const auto reading = read(index);
+  if (!reading->view) return error_response(404, reading->error);
+  const CampaignConfig& config = reading->view->config;
+  const std::vector<std::string> required = config.required_outputs();
+  json outputs = json::array();
+  for (const std::string& name : manual_outputs(config)) {
+    json o{{"name", name}, {"required", std::find(required.begin(), required.end(), name) != required.end()}};
+    const OutputSpec* spec = config.find_output(name);
+    o["unit"] = spec ? spec->unit : "";
+    if (spec && spec->low) o["low"] = *spec->low;
+    if (spec && spec->high) o["high"] = *spec->high;
+    outputs.push_back(std::move(o));
+  }
+  // The inbox is read at every request (an entry lands there without the journal moving); the
+  // journal's reading is the cached one.
+  json waiting = json::array();
+  for (const PendingExperiment& p : pending_experiments(journal_path_of(folders_[index]).parent_path(), config, reading->view->state)) {
+    json w{{"experiment", p.experiment->id}, {"instrument", p.instrument}, {"since", p.experiment->dispatched_at}, {"params", p.experiment->params}};
+    if (p.entered) w["entered"] = {{"by", p.entered->by}, {"at", p.entered->at}};
+    if (!p.unreadable.empty()) w["unreadable"] = p.unreadable;
+    waiting.push_back(std::move(w));
+  }
+  return json_response({{"index", index},
+                        {"campaign", reading->view->overview.campaign},
+                        {"running", reading->running},
+                        {"entries", !entries_.key.empty()},
+                        {"outputs", outputs},
+                        {"pending", waiting}});
+}
+
+ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& request) const {
+  if (entries_.key.empty())
+    return error_response(403, "this console was started --read-only: it takes no results (labloop enter does, or a console started without --read-only)");
+  if (request.key.empty())
+    return error_response(401, "entering results needs this console's key: open the address labloop console printed when it started (it ends in #key=…)");
+  if (!same_key(request.key, entries_.key))
+    return error_response(403, "that is not this console's key (it changes each time the console starts): open the address it printed");
+  const std::string media = request.content_type.substr(0, request.content_type.find(';'));
+  if (media != "application/json") return error_response(415, "send the entry as application/json");
+  FormEntry form;
+  try {
+    form = entry_from_request(request.body);
+  } catch (const Error& bad) {
+    return error_response(400, bad.what());
+  }
+  ManualEntry& e = form.entry;
+  const auto refused = [&](const std::string& why) { return error_response(422, fmt::format("refused {}: {}", e.experiment, why)); };
+  try {
+    parse_assignments(form.words, e);
+  } catch (const Error& bad) {
+    return refused(bad.what());  // a value that is no number, or a name given twice, as `enter` refuses it
+  }
+  if (e.values.empty() && !e.failed) return refused("give the measured values, or why it failed");
+  if (e.by.empty()) e.by = entries_.operator_name;
+  e.at = utc_text(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ");
+  // Checked against the journal as it is now (read() reads it again once it has moved); the entry
+  // file's exclusive creation settles two people entering the same experiment at once.
+  const auto reading = read(index);
+  if (!reading->view) return error_response(404, reading->error);
+  if (std::string why = check_entry(reading->view->config, reading->view->state, e); !why.empty()) return refused(why);
+  try {
+    write_entry(journal_path_of(folders_[index]).parent_path(), e);
+  } catch (const Error& error) {
+    return refused(error.what());
+  }
+  json answer{{"entered", e.experiment}, {"by", e.by}, {"at", e.at},
+              {"message", reading->running ? "the running campaign records it within a second"
+                                           : "the campaign is not running: it records the result when it resumes (labloop resume)"}};
+  if (e.failed) answer["failed"] = *e.failed;
+  else answer["values"] = e.values;
+  return json_response(answer);
+}
+
 CLI::App* add_console_command(CLI::App& app, ConsoleCommand& command) {
   auto* cmd = app.add_subcommand("console",
                                  "Show campaigns in the browser, live: labloop console runs/a runs/b, then open http://127.0.0.1:8765/ (docs/console.md)");
   cmd->add_option("folders", command.folders, "Campaign output folders to show (at most 64)")->required();
+  cmd->add_flag("--read-only", command.read_only, "Only show: the page takes no results (a screen on the wall)");
   cmd->add_option("--listen", command.listen, "Where to serve: 127.0.0.1:PORT, localhost:PORT or [::1]:PORT (default 127.0.0.1:8765; port 0 picks a free one)");
   return cmd;
 }
@@ -245,7 +404,9 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
                                   "computer, tunnel it: ssh -L 8765:127.0.0.1:8765 THIS_HOST (docs/console.md)",
                                   host));
   std::vector<fs::path> folders(command.folders.begin(), command.folders.end());
-  const ConsoleSite site(std::move(folders), simulators);
+  ConsoleEntries entries;
+  if (!command.read_only) entries = {new_console_key(), os_user_name()};
+  const ConsoleSite site(std::move(folders), simulators, entries);
 
   httplib::Server server;
   // httplib's default is SO_REUSEPORT, with which a second console (or anything else) could bind
@@ -254,7 +415,7 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
     const int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
-  server.set_payload_max_length(64 * 1024);  // it takes no uploads: GET only
+  server.set_payload_max_length(64 * 1024);  // an entered result is a few hundred bytes
   server.set_read_timeout(5, 0);
   server.set_write_timeout(5, 0);
   server.set_keep_alive_timeout(2);  // a page polls every two seconds; an idle connection holds a thread
@@ -274,7 +435,9 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
   });
   const auto handle = [&site](const httplib::Request& request, httplib::Response& response) {
     const ConsoleResponse r = site.respond(ConsoleRequest{request.method, request.target, request.get_header_value("Host"),
-                                                          request.get_header_value("Origin"), request.get_header_value("Sec-Fetch-Site")});
+                                                          request.get_header_value("Origin"), request.get_header_value("Sec-Fetch-Site"),
+                                                          request.get_header_value("X-Labloop-Key"), request.get_header_value("Content-Type"),
+                                                          request.body});
     response.status = r.status;
     // What the page may do: its own script and style, and ask this console; nothing else.
     response.set_header("Content-Security-Policy",
@@ -308,8 +471,12 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
     return 1;
   }
   std::thread serving([&server] { server.listen_after_bind(); });
-  fmt::print("labloop console: http://{}:{}/ shows {} campaign folder{} (Ctrl-C stops it)\n", host == "::1" ? "[::1]" : host, bound,
-             command.folders.size(), command.folders.size() == 1 ? "" : "s");
+  const std::string address = fmt::format("http://{}:{}/", host == "::1" ? "[::1]" : host, bound);
+  fmt::print("labloop console: {} shows {} campaign folder{} (Ctrl-C stops it)\n", address, command.folders.size(), command.folders.size() == 1 ? "" : "s");
+  if (!entries.key.empty())
+    fmt::print("To enter results for manual instruments there, open {}#key={}\n(anyone with this address can enter results; "
+               "it changes each time the console starts; --read-only takes none)\n",
+               address, entries.key);
   std::fflush(stdout);
   int signal = 0;
   sigwait(&stop_signals, &signal);

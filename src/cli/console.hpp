@@ -1,9 +1,11 @@
 #pragma once
 // `labloop console DIR…`: the operator console, a page in the browser that shows where each
 // campaign stands — running or not, budget used, what is open and where, the best result, every
-// experiment and the convergence plot — and follows them live. Read-only: it reads the campaign
-// folders as `labloop status` does (never locking or writing them), so it can run beside the
-// campaigns, be stopped and started at will, and show finished ones too. docs/console.md.
+// experiment and the convergence plot — and follows them live. It reads the campaign folders as
+// `labloop status` does (never locking or writing their journals), so it can run beside the
+// campaigns, be stopped and started at will, and show finished ones too. The one thing it writes
+// is a result a person enters in its form, into the campaign's inbox exactly as `labloop enter`
+// does, for whoever holds its key (decision 0026). docs/console.md.
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -30,22 +32,39 @@ struct ConsoleResponse {
 // request and the campaign folders, so the tests ask it directly. Safe to call from several
 // threads at once (the HTTP server's pool).
 //
-//   GET /                                   the page (console.js and console.css beside it)
-//   GET /api/campaigns                      {"campaigns": [{"index", "folder", "overview"} or {"index", "folder", "error"}]}
-//   GET /api/campaigns/N/experiments        {"index", "folder", "campaign", "parameters", "outputs", "objective", "goal",
+//   GET  /                                  the page (console.js and console.css beside it)
+//   GET  /api/campaigns                     {"entries", "campaigns": [{"index", "folder", "overview"} or {"index", "folder", "error"}]}
+//   GET  /api/campaigns/N/experiments       {"index", "folder", "campaign", "parameters", "outputs", "objective", "goal",
 //                                            "experiments": [the last kMostExperimentsShown, in proposal order], "omitted"}
-//   GET /api/campaigns/N/convergence.svg    the campaign's convergence plot
+//   GET  /api/campaigns/N/convergence.svg   the campaign's convergence plot
+//   GET  /api/campaigns/N/pending           what `labloop pending` lists, and the outputs a person may enter
+//   POST /api/campaigns/N/entries           a result a person enters, checked and saved as `labloop enter` does;
+//                                            needs the console's key (X-Labloop-Key)
 //
-// Anything else is 404, a method other than GET (or HEAD) 405, and 403 a request whose Host is
-// not this machine (a web page elsewhere cannot read the console through a name that points here:
-// DNS rebinding) or that a page of another origin sent (Origin, Sec-Fetch-Site: it could not read
-// the answer, but could keep the console busy). Errors are JSON {"error": "…"}.
+// Anything else is 404, another method 405, and 403 a request whose Host is not this machine (a
+// web page elsewhere cannot read the console through a name that points here: DNS rebinding) or
+// that a page of another origin sent (Origin, Sec-Fetch-Site: it could not read the answer, but
+// could keep the console busy). Errors are JSON {"error": "…"}.
 struct ConsoleRequest {
   std::string method, target;
-  std::string host;        // the Host header
-  std::string origin;      // the Origin header, "" when none
-  std::string fetch_site;  // Sec-Fetch-Site, "" when none (not a browser, or an old one)
+  std::string host;          // the Host header
+  std::string origin;        // the Origin header, "" when none
+  std::string fetch_site;    // Sec-Fetch-Site, "" when none (not a browser, or an old one)
+  std::string key;           // X-Labloop-Key, "" when none
+  std::string content_type;  // Content-Type, for a POST
+  std::string body;
 };
+
+// Who may enter results through the console: whoever has its key, a random one made at each start
+// and printed in the address the console gives (docs/console.md, decision 0026). Without a key the
+// console only shows.
+struct ConsoleEntries {
+  std::string key;       // "" for a read-only console
+  std::string operator_name;  // `by` for an entry that names no one: the user who started the console
+};
+
+// A fresh key for ConsoleEntries: 128 random bits from the kernel, as 32 hexadecimal digits.
+std::string new_console_key();
 
 class ConsoleSite {
  public:
@@ -54,12 +73,12 @@ class ConsoleSite {
 
   // `folders`: campaign folders (or their journal.jsonl), at most kMostCampaigns; each is read
   // when asked, so a folder whose campaign has not started yet shows its error until it does.
-  ConsoleSite(std::vector<std::filesystem::path> folders, const SimulatorCatalogue& simulators);
+  ConsoleSite(std::vector<std::filesystem::path> folders, const SimulatorCatalogue& simulators, ConsoleEntries entries = {});
 
   ConsoleResponse respond(const ConsoleRequest& request) const;
   // The same for a request with only a Host (scripts, tests).
   ConsoleResponse respond(const std::string& method, const std::string& target, const std::string& host) const {
-    return respond(ConsoleRequest{method, target, host, "", ""});
+    return respond(ConsoleRequest{method, target, host, "", "", "", "", ""});
   }
 
  private:
@@ -68,9 +87,12 @@ class ConsoleSite {
   ConsoleResponse campaigns() const;
   ConsoleResponse experiments(std::size_t index) const;
   ConsoleResponse convergence(std::size_t index) const;
+  ConsoleResponse pending(std::size_t index) const;
+  ConsoleResponse enter(std::size_t index, const ConsoleRequest& request) const;
 
   std::vector<std::filesystem::path> folders_;
   const SimulatorCatalogue& simulators_;
+  ConsoleEntries entries_;
   // One per folder: a campaign is read by one request at a time, and the others asking meanwhile
   // take that reading (a long journal takes a noticeable time and memory to fold).
   std::unique_ptr<std::mutex[]> reading_;
@@ -81,6 +103,7 @@ class ConsoleSite {
 struct ConsoleCommand {
   std::vector<std::string> folders;
   std::string listen = "127.0.0.1:8765";
+  bool read_only = false;  // no key: the page only shows (a screen on the wall)
 };
 
 // Registers `console` on `app`; returns its subcommand.

@@ -4,7 +4,10 @@
 A campaign runs on a simulated instrument while `labloop console` shows it: the page must show
 the campaign and follow it live (the experiment count grows without a reload), open its detail
 (the experiments table and the convergence plot) on a click, say when the console has gone, and
-show a folder name full of markup as text, never running it.
+show a folder name full of markup as text, never running it. A second campaign runs on a manual
+instrument: without the console's key the page shows the `labloop enter` command; with it, a
+person enters results in a form (a value out of range is refused with the reason, what is typed
+survives the page's refreshes), and the running campaign records them.
 
     /usr/bin/python3 tests/browser/console_test.py LABLOOP SOURCE_DIR    (labloop-sim beside LABLOOP)
 
@@ -49,6 +52,79 @@ def wait_for(predicate, timeout: float = 20.0, every: float = 0.1):
     return None
 
 
+def journal_events(folder: str) -> list[dict]:
+    with open(os.path.join(folder, "journal.jsonl")) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def form_experiment(browser) -> str | None:
+    return browser.execute_script("const f = document.querySelector('#waiting-forms form.entry'); return f ? f.dataset.experiment : null")
+
+
+def enter_results(browser, url: str, console_text: str, folder: str) -> None:
+    """The manual campaign's two experiments, entered at the page as a person would."""
+    browser.execute_script("window.location.hash = '#campaign-2'")
+    command = wait_for(lambda: browser.execute_script(
+        "const c = document.querySelector('#waiting-forms code.command'); return c ? c.textContent : null"), 20)
+    check(command is not None and command.startswith("labloop enter " + folder + " by_hand-") and "yield=VALUE [purity=VALUE]" in command,
+          f"without the console's key the page gives the command instead of a form ({command!r})")
+
+    key = re.search(r"#key=([0-9a-f]{32})", console_text)
+    check(key is not None, "the console printed the address with its key")
+    if key is None:
+        return
+    browser.get(url + "#key=" + key.group(1))
+    check(wait_for(lambda: browser.execute_script("return window.location.hash === '' && localStorage.getItem('labloop-console-key')"), 10)
+          == key.group(1), "the page keeps the key and takes it off the address bar")
+    browser.execute_script("window.location.hash = '#campaign-2'")
+    first = wait_for(lambda: browser.execute_script(
+        "const f = document.querySelector('#waiting-forms form.entry input[data-output=\"yield\"]'); return f ? f.form.dataset.experiment : null"), 20)
+    check(first is not None, f"with it, a form for the experiment waiting ({first})")
+    if first is None:
+        return
+    form = f"#waiting-forms form.entry[data-experiment='{first}']"
+    name = browser.find_element(By.ID, "entry-by")
+    name.clear()
+    name.send_keys("Ann Example")
+    yield_input = browser.find_element(By.CSS_SELECTOR, form + " input[data-output='yield']")
+    yield_input.send_keys("715")
+    time.sleep(2.5)  # at least one refresh of the page
+    check(browser.find_element(By.CSS_SELECTOR, form + " input[data-output='yield']").get_attribute("value") == "715",
+          "what is typed survives the page's refreshes")
+    browser.find_element(By.CSS_SELECTOR, form + " button.enter").click()
+    refusal = wait_for(lambda: browser.find_element(By.CSS_SELECTOR, form + " .entry-status").text
+                       if "refused" in browser.find_element(By.CSS_SELECTOR, form + " .entry-status").text else None, 10)
+    check(refusal is not None and "yield = 715 is above its declared range (high 100 %)" in refusal, f"a value out of range is refused, saying why ({refusal!r})")
+    check(not os.path.exists(os.path.join(folder, "inbox", first + ".json")), "and nothing is saved")
+
+    yield_input = browser.find_element(By.CSS_SELECTOR, form + " input[data-output='yield']")
+    yield_input.clear()
+    yield_input.send_keys("71.5")
+    browser.find_element(By.CSS_SELECTOR, form + " input[data-output='purity']").send_keys("93")
+    browser.find_element(By.CSS_SELECTOR, form + " button.enter").click()
+    recorded = wait_for(lambda: [e for e in journal_events(folder) if e["event"] == "result" and e["experiment"] == first], 20)
+    check(bool(recorded) and recorded[0]["values"] == {"yield": 71.5, "purity": 93.0},
+          f"the running campaign records the entered result ({recorded[0]['values'] if recorded else None})")
+    with open(os.path.join(folder, "inbox", first + ".json")) as f:
+        entry = json.load(f)
+    check(entry["by"] == "Ann Example" and entry["source"] == "console", f"with who entered it, from the console ({entry})")
+    log = wait_for(lambda: browser.execute_script("return document.getElementById('entered-log').textContent"), 5)
+    check(log is not None and first in log and "yield = 71.5" in log, f"the page lists what was entered ({log!r})")
+
+    second = wait_for(lambda: (lambda x: x if x and x != first else None)(form_experiment(browser)), 20)
+    check(second is not None, f"the next experiment's form appears on its own ({second})")
+    if second is None:
+        return
+    form = f"#waiting-forms form.entry[data-experiment='{second}']"
+    browser.find_element(By.CSS_SELECTOR, form + " input[data-failed]").send_keys("no product (TLC)")
+    browser.find_element(By.CSS_SELECTOR, form + " button.fail").click()
+    failed = wait_for(lambda: [e for e in journal_events(folder) if e["event"] == "failed" and e["experiment"] == second], 20)
+    check(bool(failed) and "no product (TLC)" in failed[0]["error"], f"a failure entered at the page is recorded with its reason ({failed[:1]})")
+    done = wait_for(lambda: browser.execute_script(
+        "const c = document.querySelectorAll('#campaigns li.campaign .phase'); return c.length === 3 && c[2].textContent.startsWith('finished')"), 20)
+    check(bool(done), "and the campaign of two experiments finishes")
+
+
 def main() -> int:
     labloop, source = sys.argv[1], sys.argv[2]
     # A finished campaign of two objectives, as labloop 0.2.0 wrote it, shown beside the live one.
@@ -73,8 +149,22 @@ def main() -> int:
                                       stdout=run_log, stderr=subprocess.STDOUT))
         check(wait_for(lambda: os.path.exists(os.path.join(folder, "journal.jsonl")), 30) is not None, "the campaign started")
 
+        # A campaign of two experiments run by a person.
+        by_hand = {"name": "by_hand", "seed": 2,
+                   "parameters": [{"name": "t", "type": "continuous", "low": 40, "high": 100, "unit": "C"}],
+                   "objective": {"name": "yield", "goal": "maximize"},
+                   "outputs": [{"name": "yield", "unit": "%", "low": 0, "high": 100}, {"name": "purity", "unit": "%", "low": 0, "high": 100}],
+                   "planner": {"kind": "random"}, "instruments": [{"name": "chemist", "manual": True}],
+                   "budget": {"experiments": 2}}
+        with open(os.path.join(work, "by_hand.json"), "w") as f:
+            json.dump(by_hand, f)
+        manual_folder = os.path.join(work, "by_hand")
+        procs.append(subprocess.Popen([labloop, "run", os.path.join(work, "by_hand.json"), "--output", manual_folder],
+                                      stdout=open(os.path.join(work, "by_hand.log"), "wb"), stderr=subprocess.STDOUT))
+        check(wait_for(lambda: os.path.exists(os.path.join(manual_folder, "journal.jsonl")), 30) is not None, "the manual campaign started")
+
         console_out = os.path.join(work, "console.out")
-        console = subprocess.Popen([labloop, "console", folder, goals, "--listen", "127.0.0.1:0"],
+        console = subprocess.Popen([labloop, "console", folder, goals, manual_folder, "--listen", "127.0.0.1:0"],
                                    stdout=open(console_out, "wb"), stderr=subprocess.STDOUT)
         procs.append(console)
         url = wait_for(lambda: (re.search(r"http://127\.0\.0\.1:\d+/", open(console_out).read()) or [None])[0], 10)
@@ -101,7 +191,7 @@ def main() -> int:
               "and its markup never ran: no such image, nothing set")
 
         cards = wait_for(lambda: browser.execute_script(
-            "const c = document.querySelectorAll('#campaigns li.campaign'); return c.length === 2 ? [...c].map((e) => e.innerText) : null"))
+            "const c = document.querySelectorAll('#campaigns li.campaign'); return c.length === 3 ? [...c].map((e) => e.innerText) : null"))
         pareto = cards[1] if cards else ""
         check(re.search(r"Pareto set: \d+ results?", pareto) is not None and "finished" in pareto,
               f"a finished campaign of two objectives beside it shows its Pareto set ({pareto!r})")
@@ -133,7 +223,11 @@ def main() -> int:
         best_rows = browser.execute_script("return document.querySelectorAll('#experiments tbody tr.best').length")
         check(best_rows == 1, "the best one is marked")
 
-        severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+        enter_results(browser, url, open(console_out).read(), manual_folder)
+
+        # The refused entry's 422 is logged by the browser as a failed load: that one was asked for.
+        severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"
+                  and not ("/entries" in e.get("message", "") and "status of 422" in e.get("message", ""))]
         check(not severe, f"no errors in the browser's console ({severe[:3]})")
 
         # The console goes away: the page says the connection is lost instead of going stale.

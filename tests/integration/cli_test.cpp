@@ -578,7 +578,7 @@ TEST_CASE("CLI: a missing TMPDIR, stack or open-file limits too small and an out
   CHECK_THAT(o.output, Catch::Contains("choose a folder with a shorter path") && Catch::Contains("nothing was started"));
 }
 
-TEST_CASE("CLI: labloop console listens on this machine only, and says when its port is taken", "[cli][console]") {
+TEST_CASE("CLI: labloop console listens on this machine only, says when its port is taken, and gives its key unless --read-only", "[cli][console]") {
   test::TempDir dir;
   for (const char* listen : {"0.0.0.0:8765", "192.168.1.5:8765", "example.org:80", "8765", "127.0.0.1:99999", "127.0.0.1:x", "127.0.0.1:0080"}) {
     INFO(listen);
@@ -589,19 +589,33 @@ TEST_CASE("CLI: labloop console listens on this machine only, and says when its 
   CHECK_THAT(labloop_cli({"console", dir.path().string(), "--listen", "0.0.0.0:8765"}, dir).output, Catch::Contains("ssh -L"));
   // A second console on the first one's port: exit 1, naming the address.
   ChildProcess first({LABLOOP_CLI_PATH, "console", dir.path().string(), "--listen", "127.0.0.1:0"}, dir / "first.log");
-  std::string address;
-  for (int i = 0; i < 500 && address.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    std::smatch m;
-    const std::string said = test::read_file(dir / "first.log");
-    if (std::regex_search(said, m, std::regex("http://(127\\.0\\.0\\.1:\\d+)/"))) address = m[1];
-  }
+  ChildProcess wall({LABLOOP_CLI_PATH, "console", dir.path().string(), "--listen", "127.0.0.1:0", "--read-only"}, dir / "wall.log");
+  // What a console printed once it listens: its address (and the rest of what it said).
+  const auto said_by = [&](const char* log) {
+    for (int i = 0; i < 500; ++i) {
+      std::smatch m;
+      const std::string said = test::read_file(dir / log);
+      if (std::regex_search(said, m, std::regex("http://(127\\.0\\.0\\.1:\\d+)/ shows[^\\n]*\\n"))) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the lines after it
+        return std::pair<std::string, std::string>(m[1], test::read_file(dir / log));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return std::pair<std::string, std::string>();
+  };
+  const auto [address, said] = said_by("first.log");
   REQUIRE_FALSE(address.empty());
+  CHECK(std::regex_search(said, std::regex("To enter results for manual instruments there, open http://" + address + "/#key=[0-9a-f]{32}\\n")));
+  const auto [wall_address, wall_said] = said_by("wall.log");
+  REQUIRE_FALSE(wall_address.empty());
+  CHECK_THAT(wall_said, !Catch::Contains("key"));
   const Outcome taken = labloop_cli({"console", dir.path().string(), "--listen", address}, dir);
   CHECK(taken.status == 1);
   CHECK_THAT(taken.output, Catch::Contains("cannot listen on " + address));
-  ::kill(first.pid(), SIGTERM);
-  const auto status = first.wait_for(std::chrono::seconds(10));
-  REQUIRE(status);
-  CHECK(*status == 0);
+  for (ChildProcess* console : {&first, &wall}) {
+    ::kill(console->pid(), SIGTERM);
+    const auto status = console->wait_for(std::chrono::seconds(10));
+    REQUIRE(status);
+    CHECK(*status == 0);
+  }
 }

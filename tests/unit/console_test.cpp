@@ -4,7 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <thread>
+
 #include "console.hpp"
+#include "labloop/campaign/manual_entry.hpp"
 #include "labloop/journal/report.hpp"
 #include "catalogue.hpp"
 #include "test_support.hpp"
@@ -126,4 +130,169 @@ TEST_CASE("Console: the page, its script and style are served, and the script ne
   }
   CHECK_THAT(console_get(site, "/console.css").content_type, Catch::StartsWith("text/css"));
   CHECK(console_json(site, "/api/campaigns")["campaigns"].empty());
+}
+
+namespace {
+
+// A copy of a campaign 0.2.0 left with one experiment waiting for a person (bench-chemist; outputs
+// yield, required, and purity, both 0–100 %), so entries can be written into its inbox.
+const std::string kWaiting = "signed-f8808d37c039-0005";
+const std::string kConsoleKey = "0123456789abcdef0123456789abcdef";
+
+fs::path waiting_campaign(const test::TempDir& dir) {
+  fs::copy(kConsoleFixtures / "v0.2.0/signed", dir / "signed", fs::copy_options::recursive);
+  return dir / "signed";
+}
+
+cli::ConsoleResponse post_entry(const cli::ConsoleSite& site, const std::string& body, const std::string& key = kConsoleKey,
+                                const std::string& origin = "", const std::string& content_type = "application/json") {
+  return site.respond(cli::ConsoleRequest{"POST", "/api/campaigns/0/entries", "127.0.0.1:8765", origin, "", key, content_type, body});
+}
+
+std::string error_of(const cli::ConsoleResponse& r) {
+  const json j = json::parse(r.body);
+  return j.contains("error") ? j["error"].get<std::string>() : "";
+}
+
+}  // namespace
+
+TEST_CASE("Console: a result entered at the page is checked as labloop enter checks it, and saved only when it passes", "[console]") {
+  test::TempDir dir;
+  const fs::path campaign = waiting_campaign(dir);
+  const cli::ConsoleSite site({campaign}, sim::catalogue(), {kConsoleKey, "the-operator"});
+  CHECK(console_json(site, "/api/campaigns")["entries"] == true);
+
+  const json pending = console_json(site, "/api/campaigns/0/pending");
+  CHECK(pending["entries"] == true);
+  CHECK(pending["running"] == false);
+  CHECK(pending["outputs"] == json::parse(R"([{"name": "yield", "unit": "%", "low": 0.0, "high": 100.0, "required": true},
+                                              {"name": "purity", "unit": "%", "low": 0.0, "high": 100.0, "required": false}])"));
+  REQUIRE(pending["pending"].size() == 1);
+  CHECK(pending["pending"][0]["experiment"] == kWaiting);
+  CHECK(pending["pending"][0]["instrument"] == "bench-chemist");
+  CHECK(pending["pending"][0]["params"]["solvent"] == "dioxane");
+  CHECK_FALSE(pending["pending"][0].contains("entered"));
+
+  // Refused with enter's reasons, status 422, and nothing saved.
+  const auto refused = [&](const std::string& body) {
+    const cli::ConsoleResponse r = post_entry(site, body);
+    INFO(body << " → " << r.status << " " << r.body);
+    CHECK(r.status == 422);
+    CHECK_FALSE(fs::exists(entry_path(campaign, kWaiting)));
+    return error_of(r);
+  };
+  const std::string head = R"({"experiment": ")" + kWaiting + R"(", )";
+  CHECK_THAT(refused(head + R"("values": {"yield": "715"}})"), Catch::Contains("yield = 715 is above its declared range (high 100 %)"));
+  CHECK_THAT(refused(head + R"("values": {"yield": "71.5", "purity": "9O"}})"), Catch::Contains("purity: \"9O\" is not a number"));
+  CHECK_THAT(refused(head + R"("values": {"yield": "0x10"}})"), Catch::Contains("not a number in decimal notation"));
+  CHECK_THAT(refused(head + R"("values": {"yield": "nan"}})"), Catch::Contains("is not a finite number"));
+  CHECK_THAT(refused(head + R"("values": {"yield": ""}})"), Catch::Contains("yield"));
+  CHECK_THAT(refused(head + R"("values": {"yeild": "71.5"}})"), Catch::Contains("did you mean \"yield\""));
+  CHECK_THAT(refused(head + R"("values": {"purity": "90"}})"), Catch::Contains("the objective \"yield\" is missing"));
+  CHECK_THAT(refused(head + R"("values": {}})"), Catch::Contains("give the measured values, or why it failed"));
+  CHECK_THAT(refused(head + R"("failed": ""})"), Catch::Contains("say why it failed"));
+  CHECK_THAT(refused(head + R"("values": {"yield": "5"}, "failed": "clogged"})"), Catch::Contains("not both"));
+  CHECK_THAT(refused(head + R"("values": {"yield": "5"}, "by": ")" + std::string(1001, 'a') + "\"}"), Catch::Contains("at most 1000 bytes"));
+  CHECK_THAT(refused(R"({"experiment": "signed-f8808d37c039-0004", "values": {"yield": "5"}})"), Catch::Contains("already has its outcome"));
+  CHECK_THAT(refused(R"({"experiment": "signed-f8808d37c039-0099", "values": {"yield": "5"}})"), Catch::Contains("has no experiment"));
+
+  // Requests that are not entries at all: 400, 415.
+  for (const std::string& body : {std::string("yield=5"), std::string("[1]"), std::string(R"({"experiment": 5})"),
+                                 head + R"("values": {"yield": ["5"]}})", head + R"("values": [5]})", head + R"("values": {"yield": "5"}, "note": "x"})",
+                                 std::string(R"({"experiment": ")") + kWaiting + R"(", "values": {"yield": {"v": 5}}})",
+                                 head + R"("values": {"yield": 1e999}})", std::string(100000, '[')}) {
+    INFO(body.substr(0, 80));
+    CHECK(post_entry(site, body).status == 400);
+  }
+  CHECK(post_entry(site, head + R"("values": {"yield": "5"}})", kConsoleKey, "", "text/plain").status == 415);
+  CHECK_FALSE(fs::exists(entry_path(campaign, kWaiting)));
+
+  // Accepted: saved in the inbox as `labloop enter` saves it, with who and from where.
+  const cli::ConsoleResponse saved = post_entry(site, head + R"("values": {"yield": "71.5", "purity": 93}, "by": "Ann"})");
+  INFO(saved.body);
+  REQUIRE(saved.status == 200);
+  const json answer = json::parse(saved.body);
+  CHECK(answer["entered"] == kWaiting);
+  CHECK(answer["values"]["yield"] == 71.5);
+  CHECK_THAT(answer["message"].get<std::string>(), Catch::Contains("not running"));
+  const std::optional<ManualEntry> entry = read_entry(campaign, kWaiting);
+  REQUIRE(entry);
+  CHECK(entry->values == std::map<std::string, double>{{"yield", 71.5}, {"purity", 93}});
+  CHECK(entry->by == "Ann");
+  CHECK(entry->source == "console");
+  // Never replaced, and the pending list says who entered it.
+  const cli::ConsoleResponse again = post_entry(site, head + R"("values": {"yield": "17.5"}})");
+  CHECK(again.status == 422);
+  CHECK_THAT(error_of(again), Catch::Contains("already has an entered result by Ann"));
+  CHECK(read_entry(campaign, kWaiting)->values.at("yield") == 71.5);
+  const json after = console_json(site, "/api/campaigns/0/pending");
+  CHECK(after["pending"][0]["entered"]["by"] == "Ann");
+}
+
+TEST_CASE("Console: entering needs the console's key, its own page and POST, and a read-only console takes none", "[console]") {
+  test::TempDir dir;
+  const fs::path campaign = waiting_campaign(dir);
+  const std::string entry = R"({"experiment": ")" + kWaiting + R"(", "values": {"yield": "50"}})";
+  {
+    const cli::ConsoleSite read_only({campaign}, sim::catalogue());
+    CHECK(console_json(read_only, "/api/campaigns")["entries"] == false);
+    CHECK(console_json(read_only, "/api/campaigns/0/pending")["entries"] == false);
+    const cli::ConsoleResponse r = post_entry(read_only, entry);
+    CHECK(r.status == 403);
+    CHECK_THAT(error_of(r), Catch::Contains("--read-only"));
+    CHECK(post_entry(read_only, entry, "").status == 403);
+  }
+  const cli::ConsoleSite site({campaign}, sim::catalogue(), {kConsoleKey, "the-operator"});
+  CHECK(post_entry(site, entry, "").status == 401);
+  CHECK_THAT(error_of(post_entry(site, entry, "")), Catch::Contains("#key="));
+  for (const std::string& key : {std::string("0123456789abcdef0123456789abcdee"), kConsoleKey.substr(1), kConsoleKey + "0", std::string(32, '0')}) {
+    INFO(key);
+    CHECK(post_entry(site, entry, key).status == 403);
+  }
+  // Another web page cannot post one, even with the key (it would not have it; this is the second lock).
+  CHECK(post_entry(site, entry, kConsoleKey, "http://evil.example").status == 403);
+  CHECK(site.respond(cli::ConsoleRequest{"POST", "/api/campaigns/0/entries", "evil.example:8765", "", "", kConsoleKey, "application/json", entry}).status == 403);
+  CHECK(site.respond(cli::ConsoleRequest{"POST", "/api/campaigns/0/entries", "127.0.0.1:8765", "", "cross-site", kConsoleKey, "application/json", entry}).status == 403);
+  CHECK(site.respond(cli::ConsoleRequest{"PUT", "/api/campaigns/0/entries", "127.0.0.1:8765", "", "", kConsoleKey, "application/json", entry}).status == 405);
+  CHECK(site.respond(cli::ConsoleRequest{"GET", "/api/campaigns/0/entries", "127.0.0.1:8765", "", "", kConsoleKey, "", ""}).status == 405);
+  CHECK(site.respond(cli::ConsoleRequest{"POST", "/api/campaigns/1/entries", "127.0.0.1:8765", "", "", kConsoleKey, "application/json", entry}).status == 404);
+  CHECK(site.respond(cli::ConsoleRequest{"POST", "/api/campaigns/0/pending", "127.0.0.1:8765", "", "", kConsoleKey, "application/json", entry}).status == 405);
+  CHECK_FALSE(fs::exists(entry_path(campaign, kWaiting)));
+
+  // Its own page, with the key: saved; no name given, so the user who started the console.
+  const cli::ConsoleResponse saved = post_entry(site, R"({"experiment": ")" + kWaiting + R"x(", "failed": "no product (TLC)"})x", kConsoleKey,
+                                                "http://127.0.0.1:8765", "application/json; charset=utf-8");
+  INFO(saved.body);
+  REQUIRE(saved.status == 200);
+  const std::optional<ManualEntry> failed = read_entry(campaign, kWaiting);
+  REQUIRE(failed);
+  CHECK(failed->failed == "no product (TLC)");
+  CHECK(failed->by == "the-operator");
+  CHECK(cli::new_console_key().size() == 32);
+  CHECK(cli::new_console_key() != cli::new_console_key());
+}
+
+TEST_CASE("Console: people entering the same experiment at once: one entry is saved, the others are told whose it is", "[console]") {
+  test::TempDir dir;
+  const fs::path campaign = waiting_campaign(dir);
+  const cli::ConsoleSite site({campaign}, sim::catalogue(), {kConsoleKey, "the-operator"});
+  constexpr int kPeople = 8;
+  std::vector<int> status(kPeople);
+  std::vector<std::thread> people;
+  for (int i = 0; i < kPeople; ++i)
+    people.emplace_back([&, i] {
+      status[i] = post_entry(site, R"({"experiment": ")" + kWaiting + R"(", "values": {"yield": ")" + std::to_string(10 + i) + R"("}, "by": "p)" +
+                                       std::to_string(i) + "\"}")
+                      .status;
+    });
+  for (auto& p : people) p.join();
+  CHECK(std::count(status.begin(), status.end(), 200) == 1);
+  CHECK(std::count(status.begin(), status.end(), 422) == kPeople - 1);
+  const std::optional<ManualEntry> entry = read_entry(campaign, kWaiting);
+  REQUIRE(entry);
+  const int winner = static_cast<int>(std::find(status.begin(), status.end(), 200) - status.begin());
+  // The saved entry is the one that was told it was saved.
+  CHECK(entry->by == "p" + std::to_string(winner));
+  CHECK(entry->values.at("yield") == 10 + winner);
+  CHECK(std::distance(fs::directory_iterator(inbox_dir(campaign)), fs::directory_iterator()) == 5);  // 4 before, no temporary left
 }

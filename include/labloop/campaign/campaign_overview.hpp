@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "labloop/campaign/campaign_config.hpp"
 #include "labloop/campaign/pareto_report.hpp"
 #include "labloop/journal/campaign_state.hpp"
 
@@ -58,10 +59,14 @@ struct CampaignOverview {
 CampaignOverview campaign_overview(const std::filesystem::path& where, const SimulatorCatalogue& simulators);
 
 // The overview and every experiment's record (annotated with the campaign's goals, as results.csv
-// has them), from one reading of the journal: what the operator console shows.
+// has them), from one reading of the journal: what the operator console shows. The config and
+// state they were drawn from come along for what acts on the campaign (the console's entry form
+// checks an entry against them as `labloop enter` does).
 struct CampaignView {
   CampaignOverview overview;
   CampaignRecord record;
+  CampaignConfig config;
+  CampaignState state;
 };
 CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCatalogue& simulators);
 

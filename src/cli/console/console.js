@@ -1,11 +1,29 @@
-// The operator console's page: asks /api/campaigns every two seconds and draws what it says.
+// The operator console's page: asks /api/campaigns every two seconds and draws what it says, and
+// lets a person enter the results of experiments waiting for them (with the console's key).
 // Every text from a campaign (names, params, errors) goes in through textContent, never as HTML:
 // a campaign file or an instrument cannot put markup or script into this page.
 "use strict";
 
 const REFRESH_MS = 2000;  // between the end of one refresh and the start of the next
+const KEY_STORE = "labloop-console-key", NAME_STORE = "labloop-console-name";
 let selected = null;  // index of the campaign shown in detail, from the address's #campaign-N
 let plotVersion = "";
+let takesEntries = false;  // the console was started without --read-only
+let pageKey = null;  // the console's key when this browser keeps no storage
+
+// The address the console prints ends in #key=…: the key is kept in this browser (never sent in
+// an address, so it stays out of logs and history) and taken off the address bar.
+function takeKeyFromAddress() {
+  const m = /^#key=([0-9a-f]{32})$/.exec(window.location.hash);
+  if (!m) return;
+  pageKey = m[1];
+  try { localStorage.setItem(KEY_STORE, m[1]); } catch (e) { /* kept for this page only */ }
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+}
+
+function consoleKey() {
+  try { return localStorage.getItem(KEY_STORE) || pageKey; } catch (e) { return pageKey; }
+}
 
 function element(tag, className, text) {
   const e = document.createElement(tag);
@@ -102,6 +120,7 @@ async function showDetail(entry) {
   const detail = document.getElementById("detail");
   if (!entry || entry.error !== undefined) {
     detail.hidden = true;
+    document.getElementById("waiting-forms").replaceChildren();
     return;
   }
   const o = entry.overview;
@@ -116,6 +135,7 @@ async function showDetail(entry) {
     plotVersion = version;
     document.getElementById("convergence").src = "/api/campaigns/" + entry.index + "/convergence.svg?v=" + encodeURIComponent(version);
   }
+  await showWaiting(entry);
   fillTable(document.getElementById("open"), ["experiment", "where", "since", "settings"],
             o.open.map((e) => {
               const tr = element("tr");
@@ -135,10 +155,165 @@ async function showDetail(entry) {
   fillTable(document.getElementById("experiments"), headings, experimentRows(data, o.best ? o.best.experiment : null));
 }
 
+// ---- Results a person enters -------------------------------------------------------------------
+// A form per experiment waiting for a person, kept across refreshes (what is typed stays while the
+// page redraws the rest); the console checks each entry exactly as `labloop enter` does and says why
+// it refuses one.
+
+let waitingCampaign = null;  // the campaign whose forms are drawn
+
+async function showWaiting(entry) {
+  const section = document.getElementById("waiting");
+  const forms = document.getElementById("waiting-forms");
+  if (waitingCampaign !== entry.index) {
+    forms.replaceChildren();
+    document.getElementById("entered-log").replaceChildren();
+    waitingCampaign = entry.index;
+  }
+  if (!entry.overview.open.some((e) => e.manual)) {
+    forms.replaceChildren();
+    section.hidden = document.getElementById("entered-log").children.length === 0;
+    return;
+  }
+  const data = await getJson("/api/campaigns/" + entry.index + "/pending");
+  section.hidden = false;
+  const canEnter = data.entries === true && !!consoleKey();
+  document.getElementById("entry-by-label").hidden = !canEnter;
+  document.getElementById("waiting-note").textContent =
+      !data.entries ? "This console only shows (it was started --read-only): enter results with the commands below."
+      : !canEnter ? "To enter results here, open the address labloop console printed when it started (it ends in #key=…); or use the commands below."
+      : "Enter each result as measured; the console checks it as labloop enter does." +
+            (data.running ? "" : " The campaign is not running: it records them when it resumes.");
+  const kept = new Map();
+  for (const form of forms.children) kept.set(form.dataset.experiment, form);
+  const drawn = [];
+  for (const p of data.pending) {
+    let form = kept.get(p.experiment);
+    if (!form || form.dataset.canEnter !== String(canEnter)) form = entryForm(entry, p, data.outputs, canEnter);
+    updateEntryForm(form, p);
+    drawn.push(form);
+  }
+  forms.replaceChildren(...drawn);
+}
+
+function entryForm(entry, p, outputs, canEnter) {
+  const form = element("form", "entry");
+  form.dataset.experiment = p.experiment;
+  form.dataset.canEnter = String(canEnter);
+  form.noValidate = true;
+  form.appendChild(element("h4", null, p.experiment + " on " + p.instrument + ", since " + p.since));
+  form.appendChild(element("div", "settings", settings(p.params)));
+  const body = element("div", "entry-body");
+  if (canEnter) {
+    for (const out of outputs) {
+      const label = element("label", null, withUnit(out.name, out.unit) + (out.required ? " (required)" : ""));
+      const input = element("input");
+      input.type = "text";  // as typed: the console reads the number, as labloop enter does
+      input.inputMode = "decimal";
+      input.autocomplete = "off";
+      input.dataset.output = out.name;
+      if (out.low !== undefined || out.high !== undefined)
+        input.placeholder = (out.low !== undefined ? number(out.low) : "") + " to " + (out.high !== undefined ? number(out.high) : "");
+      label.appendChild(input);
+      body.appendChild(label);
+    }
+    const actions = element("div", "actions");
+    const enter = element("button", "enter", "Enter result");
+    enter.type = "submit";
+    const reasonLabel = element("label", null, "or, if it failed, why");
+    const reason = element("input");
+    reason.dataset.failed = "reason";
+    reason.maxLength = 1000;
+    reasonLabel.appendChild(reason);
+    const fail = element("button", "fail", "Enter as failed");
+    fail.type = "button";
+    actions.append(enter, reasonLabel, fail);
+    body.appendChild(actions);
+    form.addEventListener("submit", (e) => { e.preventDefault(); submitEntry(entry.index, form, false); });
+    fail.addEventListener("click", () => submitEntry(entry.index, form, true));
+  } else {
+    const fields = outputs.map((o) => (o.required ? o.name + "=VALUE" : "[" + o.name + "=VALUE]"));
+    body.appendChild(element("code", "command", "labloop enter " + entry.folder + " " + p.experiment + " " + fields.join(" ")));
+  }
+  form.appendChild(body);
+  const status = element("div", "entry-status");
+  status.setAttribute("role", "status");
+  form.appendChild(status);
+  return form;
+}
+
+// What the console says of an experiment's entry: saved and waiting for the campaign, or a file
+// it cannot record. Typed values are left as they are.
+function updateEntryForm(form, p) {
+  const body = form.querySelector(".entry-body");
+  const status = form.querySelector(".entry-status");
+  let note = null;
+  if (p.entered) note = "entered by " + p.entered.by + " at " + p.entered.at + "; waiting for the campaign to record it";
+  else if (p.unreadable) note = "its entry cannot be recorded: " + p.unreadable + "\nfix or delete that file, then enter again";
+  if (note !== null) {
+    body.hidden = true;
+    status.textContent = note;
+    status.className = "entry-status" + (p.unreadable ? " refused" : " saved");
+    form.dataset.note = "1";
+  } else if (form.dataset.note === "1") {  // the file was deleted: it may be entered again
+    body.hidden = false;
+    status.textContent = "";
+    status.className = "entry-status";
+    form.dataset.note = "";
+  }
+}
+
+async function submitEntry(index, form, failed) {
+  const status = form.querySelector(".entry-status");
+  const say = (text, kind) => { status.textContent = text; status.className = "entry-status" + (kind ? " " + kind : ""); };
+  const request = { experiment: form.dataset.experiment };
+  const by = document.getElementById("entry-by").value.trim();
+  if (by) request.by = by;
+  if (failed) {
+    const reason = form.querySelector("[data-failed]").value.trim();
+    if (!reason) return say("say why it failed", "refused");
+    request.failed = reason;
+  } else {
+    request.values = {};
+    for (const input of form.querySelectorAll("input[data-output]"))
+      if (input.value.trim() !== "") request.values[input.dataset.output] = input.value.trim();
+  }
+  const buttons = form.querySelectorAll("button");
+  buttons.forEach((b) => { b.disabled = true; });
+  say("saving…");
+  try {
+    const response = await fetch("/api/campaigns/" + index + "/entries", {
+      method: "POST",
+      cache: "no-store",
+      headers: { "Content-Type": "application/json", "X-Labloop-Key": consoleKey() || "" },
+      body: JSON.stringify(request),
+    });
+    let answer = {};
+    try { answer = await response.json(); } catch (e) { /* an empty body: the HTTP server refused it */ }
+    if (!response.ok) {
+      say(answer.error || response.status + " " + response.statusText, "refused");
+      return;
+    }
+    const what = answer.failed !== undefined ? "failed: " + answer.failed
+        : Object.keys(answer.values).map((k) => k + " = " + number(answer.values[k])).join(", ");
+    const log = document.getElementById("entered-log");
+    log.insertBefore(element("li", null, "entered " + answer.entered + " (" + what + ") by " + answer.by + " at " + answer.at), log.firstChild);
+    form.querySelector(".entry-body").hidden = true;
+    form.dataset.note = "1";
+    say("entered: " + what + ". " + answer.message, "saved");
+    loop();
+  } catch (e) {
+    say("not saved: " + e.message + " (is labloop console still running?)", "refused");
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+  }
+}
+
 async function refresh() {
   const status = document.getElementById("connection");
   try {
     const data = await getJson("/api/campaigns");
+    takesEntries = data.entries === true;
     selected = selectedFromAddress();
     if (selected === null && data.campaigns.length > 0) selected = 0;
     // One card that cannot be drawn says so instead of blanking the others.
@@ -181,5 +356,11 @@ async function loop() {
   }
   timer = setTimeout(loop, REFRESH_MS);
 }
-window.addEventListener("hashchange", loop);
+window.addEventListener("hashchange", () => { takeKeyFromAddress(); loop(); });
+takeKeyFromAddress();
+{
+  const by = document.getElementById("entry-by");
+  try { by.value = localStorage.getItem(NAME_STORE) || ""; } catch (e) { /* no storage: typed each time */ }
+  by.addEventListener("change", () => { try { localStorage.setItem(NAME_STORE, by.value.trim()); } catch (e) { /* as above */ } });
+}
 loop();
