@@ -247,6 +247,7 @@ ConsoleResponse ConsoleSite::respond(const ConsoleRequest& request) const {
   if (index && *index >= folders_.size()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, folders_.size()));
   if (index && what == "experiments") return experiments(*index);
   if (index && what == "convergence.svg") return convergence(*index);
+  if (index && what == "pareto.svg") return pareto(*index);
   if (index && what == "pending") return pending(*index);
   return error_response(404, "no such page");
 }
@@ -293,6 +294,13 @@ ConsoleResponse ConsoleSite::convergence(std::size_t index) const {
   const auto reading = read(index);
   if (!reading->view) return error_response(404, reading->error);
   return {200, "image/svg+xml", convergence_svg(reading->view->record)};
+}
+
+ConsoleResponse ConsoleSite::pareto(std::size_t index) const {
+  const auto reading = read(index);
+  if (!reading->view) return error_response(404, reading->error);
+  if (reading->view->record.objectives.size() < 2) return error_response(404, "this campaign has one objective: its plot is convergence.svg");
+  return {200, "image/svg+xml", pareto_svg(reading->view->record)};
 }
 
 ConsoleResponse ConsoleSite::pending(std::size_t index) const {

@@ -37,6 +37,7 @@ struct ConsoleResponse {
 //   GET  /api/campaigns/N/experiments       {"index", "folder", "campaign", "parameters", "outputs", "objective", "goal",
 //                                            "experiments": [the last kMostExperimentsShown, in proposal order], "omitted"}
 //   GET  /api/campaigns/N/convergence.svg   the campaign's convergence plot
+//   GET  /api/campaigns/N/pareto.svg        its Pareto front, for several objectives (404 for one)
 //   GET  /api/campaigns/N/pending           what `labloop pending` lists, and the outputs a person may enter
 //   POST /api/campaigns/N/entries           a result a person enters, checked and saved as `labloop enter` does;
 //                                            needs the console's key (X-Labloop-Key)
@@ -87,6 +88,7 @@ class ConsoleSite {
   ConsoleResponse campaigns() const;
   ConsoleResponse experiments(std::size_t index) const;
   ConsoleResponse convergence(std::size_t index) const;
+  ConsoleResponse pareto(std::size_t index) const;
   ConsoleResponse pending(std::size_t index) const;
   ConsoleResponse enter(std::size_t index, const ConsoleRequest& request) const;
 

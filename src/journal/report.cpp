@@ -861,9 +861,9 @@ void draw_frame(std::string& svg, const Panel& p, bool x_labels, bool y_labels, 
 
 }  // namespace
 
-void write_pareto_svg(const CampaignRecord& record, const std::filesystem::path& path) {
+std::string pareto_svg(const CampaignRecord& record) {
   const size_t m = record.objectives.size();
-  if (m < 2) throw std::invalid_argument("write_pareto_svg: the record has fewer than two objectives (annotate_goals first)");
+  if (m < 2) throw std::invalid_argument("pareto_svg: the record has fewer than two objectives (annotate_goals first)");
   constexpr double kDrawable = 1e300;
   std::vector<ParetoMarker> markers;
   size_t failed = 0, front = 0, ruled_out = 0;
@@ -904,8 +904,7 @@ void write_pareto_svg(const CampaignRecord& record, const std::filesystem::path&
     const std::string failures = failed == 0 ? "" : fmt::format(" ({} failed)", failed);
     svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#666\">no results yet{}</text>\n</svg>\n", width / 2,
                        height / 2, failures);
-    write_file_atomically(path, svg);
-    return;
+    return svg;
   }
 
   // One axis per objective, shared by every panel that shows it.
@@ -1020,7 +1019,9 @@ void write_pareto_svg(const CampaignRecord& record, const std::filesystem::path&
                                                 record.reference_from_threshold[k] ? "threshold" : "inferred")));
   }
   svg += "</svg>\n";
-  write_file_atomically(path, svg);
+  return svg;
 }
+
+void write_pareto_svg(const CampaignRecord& record, const std::filesystem::path& path) { write_file_atomically(path, pareto_svg(record)); }
 
 }  // namespace labloop

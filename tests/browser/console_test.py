@@ -223,7 +223,14 @@ def main() -> int:
         best_rows = browser.execute_script("return document.querySelectorAll('#experiments tbody tr.best').length")
         check(best_rows == 1, "the best one is marked")
 
+        # The campaign of two objectives, chosen: its Pareto front is drawn beside its convergence plot.
+        browser.execute_script("window.location.hash = '#campaign-1'")
+        front = wait_for(lambda: browser.execute_script(
+            "const i = document.getElementById('pareto'); return !i.hidden && i.complete && i.naturalWidth > 0 && i.src.includes('/1/pareto.svg')"), 20)
+        check(bool(front), "a campaign of two objectives shows its Pareto front")
+
         enter_results(browser, url, open(console_out).read(), manual_folder)
+        check(browser.execute_script("return document.getElementById('pareto').hidden"), "one of one objective shows none")
 
         # The refused entry's 422 is logged by the browser as a failed load: that one was asked for.
         severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"

@@ -296,3 +296,14 @@ TEST_CASE("Console: people entering the same experiment at once: one entry is sa
   CHECK(entry->values.at("yield") == 10 + winner);
   CHECK(std::distance(fs::directory_iterator(inbox_dir(campaign)), fs::directory_iterator()) == 5);  // 4 before, no temporary left
 }
+
+TEST_CASE("Console: a campaign of several objectives has its Pareto front as pareto.svg, and one of one objective has none", "[console]") {
+  const cli::ConsoleSite site({kConsoleFixtures / "v0.2.0/goals", kConsoleFixtures / "v0.1.0/finished"}, sim::catalogue());
+  const cli::ConsoleResponse front = console_get(site, "/api/campaigns/0/pareto.svg");
+  CHECK(front.status == 200);
+  CHECK(front.content_type == "image/svg+xml");
+  CHECK_THAT(front.body, Catch::Contains("goals: Pareto front") && Catch::Contains("Pareto front: 5 of 14 results"));
+  const cli::ConsoleResponse none = console_get(site, "/api/campaigns/1/pareto.svg");
+  CHECK(none.status == 404);
+  CHECK_THAT(error_of(none), Catch::Contains("one objective"));
+}

@@ -156,5 +156,7 @@ std::string convergence_svg(const CampaignRecord& record);
 // says "no results yet". Throws labloop::Error naming the path when it cannot be written, and
 // std::invalid_argument when record.objectives has fewer than two entries (a bug).
 void write_pareto_svg(const CampaignRecord& record, const std::filesystem::path& path);
+// The same drawing as text (the operator console serves it).
+std::string pareto_svg(const CampaignRecord& record);
 
 }  // namespace labloop

@@ -133,7 +133,13 @@ async function showDetail(entry) {
   const version = entry.index + "-" + o.last_event_at + "-" + o.used;
   if (version !== plotVersion) {
     plotVersion = version;
-    document.getElementById("convergence").src = "/api/campaigns/" + entry.index + "/convergence.svg?v=" + encodeURIComponent(version);
+    const query = "?v=" + encodeURIComponent(version);
+    document.getElementById("convergence").src = "/api/campaigns/" + entry.index + "/convergence.svg" + query;
+    // Several objectives: their front too.
+    const pareto = document.getElementById("pareto");
+    pareto.hidden = !Array.isArray(o.pareto);
+    if (Array.isArray(o.pareto)) pareto.src = "/api/campaigns/" + entry.index + "/pareto.svg" + query;
+    else pareto.removeAttribute("src");
   }
   await showWaiting(entry);
   fillTable(document.getElementById("open"), ["experiment", "where", "since", "settings"],
