@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -99,6 +100,17 @@ ManualEntry ManualEntry::from_json(const json& j, const std::string& where) {
 fs::path inbox_dir(const fs::path& campaign_dir) { return campaign_dir / "inbox"; }
 
 fs::path entry_path(const fs::path& campaign_dir, const std::string& experiment) {
+  // An id names a file in inbox/: only what labloop writes in ids (letters, digits, '_', '-', '.'
+  // from the campaign's name and its counters), so an id from an edited journal cannot reach
+  // outside the folder.
+  const bool usable = !experiment.empty() && experiment.size() <= 128 && experiment != "." && experiment != ".." &&
+                      std::all_of(experiment.begin(), experiment.end(), [](char c) {
+                        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+                      });
+  if (!usable)
+    throw Error(fmt::format("experiment id {} cannot name a file in inbox/: labloop writes ids of at most 128 letters, digits, '_', '-' "
+                            "and '.' (the journal was edited)",
+                            json(experiment).dump(-1, ' ', false, json::error_handler_t::replace)));
   return inbox_dir(campaign_dir) / (experiment + ".json");
 }
 
@@ -132,6 +144,10 @@ void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
   const int err = errno;
   ::unlink(temp.c_str());
   if (rc != 0 && err == EEXIST) {
+    std::error_code status_error;
+    if (!fs::is_regular_file(fs::symlink_status(target, status_error)))
+      throw Error(fmt::format("{} is in the way: it is not an entry file (a link, a folder or a device); remove it, then enter again",
+                              target.string()));
     std::string who;
     try {
       if (auto earlier = read_entry(campaign_dir, entry.experiment)) who = fmt::format(" by {} at {}", earlier->by, earlier->at);
@@ -146,6 +162,8 @@ void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
 std::optional<ManualEntry> read_entry(const fs::path& campaign_dir, const std::string& experiment) {
   const fs::path path = entry_path(campaign_dir, experiment);
   std::error_code ec;
+  if (fs::is_symlink(fs::symlink_status(path, ec)))
+    throw Error(fmt::format("{} is a symbolic link, not an entry file; remove it, then enter again", path.string()));
   const auto size = fs::file_size(path, ec);
   if (ec) {
     if (ec == std::errc::no_such_file_or_directory) return std::nullopt;
@@ -230,7 +248,8 @@ std::string check_entry_content(const CampaignConfig& config, const ManualEntry&
     if (std::string why = text_too_long("the reason it failed (--failed)", *entry.failed); !why.empty()) return why;
   if (entry.failed) {
     if (!entry.values.empty()) return "give either values or --failed, not both";
-    if (entry.failed->empty()) return "say why it failed (--failed \"reason\")";
+    if (std::all_of(entry.failed->begin(), entry.failed->end(), [](unsigned char c) { return std::isspace(c) != 0; }))
+      return "say why it failed (--failed \"reason\")";
     return {};
   }
   return check_values(config, entry);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -18,6 +19,7 @@
 
 #include "console_assets.hpp"  // generated from src/cli/console/: the page, its script and style
 #include "labloop/core/error.hpp"
+#include "labloop/core/json_check.hpp"
 #include "labloop/core/json_limits.hpp"
 #include "labloop/core/os_user.hpp"
 #include "labloop/core/utc_time.hpp"
@@ -63,6 +65,8 @@ bool host_is_this_machine(const std::string& host) {
       return false;
     name = name.substr(1, close - 1);
   } else if (const auto colon = name.rfind(':'); colon != std::string::npos) {
+    const std::string port = name.substr(colon + 1);
+    if (port.empty() || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
     name = name.substr(0, colon);
   }
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -115,12 +119,16 @@ constexpr std::size_t kMaxEntryDepth = 2;
 struct FormEntry {
   ManualEntry entry;
   std::vector<std::string> words;  // NAME=VALUE
+  std::optional<std::string> repeated;  // a key given twice ("/values/yield"): refused as enter refuses it
 };
 FormEntry entry_from_request(const std::string& body) {
   if (find_excess_nesting(body, kMaxEntryDepth)) throw Error("the entry nests deeper than {\"values\": {…}}");
+  // The parser keeps the last of a repeated key; {"yield": "5", "yield": "50"} is refused instead,
+  // as `enter yield=5 yield=50` is.
+  std::optional<std::string> repeated;
   json j;
   try {
-    j = json::parse(body);
+    j = parse_json_noting_repeats(body, false, repeated);
   } catch (const json::exception&) {
     throw Error("the entry is not JSON");
   }
@@ -148,7 +156,9 @@ FormEntry entry_from_request(const std::string& body) {
       words.push_back(name + "=" + (value.is_string() ? value.get<std::string>() : value.dump()));
     }
   }
-  return {std::move(e), std::move(words)};
+  // Who entered it: a name of spaces is no name (the console's operator is recorded instead).
+  if (std::all_of(e.by.begin(), e.by.end(), [](unsigned char c) { return std::isspace(c) != 0; })) e.by.clear();
+  return {std::move(e), std::move(words), std::move(repeated)};
 }
 
 // The journal's size and modification time: a campaign is read again only once they change.
@@ -320,7 +330,7 @@ ConsoleResponse ConsoleSite::pending(std::size_t index) const {
   // The inbox is read at every request (an entry lands there without the journal moving); the
   // journal's reading is the cached one.
   json waiting = json::array();
-  for (const PendingExperiment& p : pending_experiments(journal_path_of(folders_[index]).parent_path(), config, reading->view->state)) {
+  for (const PendingExperiment& p : pending_experiments(campaign_folder_of(folders_[index]), config, reading->view->state)) {
     json w{{"experiment", p.experiment->id}, {"instrument", p.instrument}, {"since", p.experiment->dispatched_at}, {"params", p.experiment->params}};
     if (p.entered) w["entered"] = {{"by", p.entered->by}, {"at", p.entered->at}};
     if (!p.unreadable.empty()) w["unreadable"] = p.unreadable;
@@ -351,6 +361,7 @@ ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& requ
   }
   ManualEntry& e = form.entry;
   const auto refused = [&](const std::string& why) { return error_response(422, fmt::format("refused {}: {}", e.experiment, why)); };
+  if (form.repeated) return refused(fmt::format("{} is given twice", *form.repeated));
   try {
     parse_assignments(form.words, e);
   } catch (const Error& bad) {
@@ -365,7 +376,7 @@ ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& requ
   if (!reading->view) return error_response(404, reading->error);
   if (std::string why = check_entry(reading->view->config, reading->view->state, e); !why.empty()) return refused(why);
   try {
-    write_entry(journal_path_of(folders_[index]).parent_path(), e);
+    write_entry(campaign_folder_of(folders_[index]), e);
   } catch (const Error& error) {
     return refused(error.what());
   }
@@ -411,6 +422,9 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
                       fmt::format("\"{}\" is not this machine: the console listens on 127.0.0.1, localhost or ::1 only; to see it from another "
                                   "computer, tunnel it: ssh -L 8765:127.0.0.1:8765 THIS_HOST (docs/console.md)",
                                   host));
+  // "localhost" is bound and printed as 127.0.0.1: a browser given "localhost" tries ::1 first,
+  // where another account on this machine could listen on the same port and take the key.
+  if (host == "localhost") host = "127.0.0.1";
   std::vector<fs::path> folders(command.folders.begin(), command.folders.end());
   ConsoleEntries entries;
   if (!command.read_only) entries = {new_console_key(), os_user_name()};
@@ -432,12 +446,15 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
   // Refused before any work: ranges (httplib would send the body once per range asked, so a short
   // header could ask for gigabytes; the console's answers are small) and requests of more headers
   // than any browser sends.
+  // A body sent in chunks is refused before it is read: httplib 0.11 holds it whole in memory
+  // without the 64 KiB limit it applies to a body with a Content-Length (which browsers send).
   server.set_pre_routing_handler([](const httplib::Request& request, httplib::Response& response) {
-    const char* why = request.has_header("Range") ? "the console does not serve ranges"
-                      : request.headers.size() > kMostHeaders ? "too many headers"
-                                                              : nullptr;
+    const char* why = request.has_header("Range")                ? "the console does not serve ranges"
+                      : request.headers.size() > kMostHeaders    ? "too many headers"
+                      : request.has_header("Transfer-Encoding") ? "send the body with a Content-Length, not in chunks"
+                                                                 : nullptr;
     if (!why) return httplib::Server::HandlerResponse::Unhandled;
-    response.status = request.has_header("Range") ? 416 : 431;
+    response.status = request.has_header("Range") ? 416 : request.headers.size() > kMostHeaders ? 431 : 411;
     response.set_content(json{{"error", why}}.dump(), kJson);
     return httplib::Server::HandlerResponse::Handled;
   });

@@ -36,7 +36,7 @@ struct Campaign {
 Campaign open_campaign(const std::string& where) {
   Campaign c;
   c.journal = journal_path_of(where);
-  c.directory = c.journal.parent_path();
+  c.directory = campaign_folder_of(where);  // its inbox, where the campaign looks (through a link to the journal too)
   const auto events = decode_events(read_journal(c.journal).events, c.journal.string());
   c.config = journaled_config(events, c.journal.string(), sim::catalogue());
   c.state = CampaignState::fold(events);

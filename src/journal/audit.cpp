@@ -167,6 +167,13 @@ std::filesystem::path journal_path_of(const std::filesystem::path& where) {
   return std::filesystem::is_directory(where) ? where / "journal.jsonl" : where;
 }
 
+std::filesystem::path campaign_folder_of(const std::filesystem::path& where) {
+  const std::filesystem::path journal = journal_path_of(where);
+  std::error_code ec;
+  const std::filesystem::path real = std::filesystem::canonical(journal, ec);
+  return (ec ? journal : real).parent_path();
+}
+
 JournalAudit audit_journal(const std::filesystem::path& where) { return run_audit(where, nullptr); }
 
 JournalAudit audit_journal(const std::filesystem::path& where, const PublicKey& key) {

@@ -99,7 +99,14 @@ def enter_results(browser, url: str, console_text: str, folder: str) -> None:
 
     yield_input = browser.find_element(By.CSS_SELECTOR, form + " input[data-output='yield']")
     yield_input.clear()
-    yield_input.send_keys("71.5")
+    yield_input.click()
+    # A key every 0.7 s, as a person types, across the page's refreshes: none may be lost (a
+    # refresh that took the focus away once turned 71.5 into 7).
+    for key in "71.5":
+        browser.switch_to.active_element.send_keys(key)
+        time.sleep(0.7)
+    typed = browser.find_element(By.CSS_SELECTOR, form + " input[data-output='yield']").get_attribute("value")
+    check(typed == "71.5", f"keys typed slowly across refreshes all reach the field ({typed!r})")
     browser.find_element(By.CSS_SELECTOR, form + " input[data-output='purity']").send_keys("93")
     browser.find_element(By.CSS_SELECTOR, form + " button.enter").click()
     recorded = wait_for(lambda: [e for e in journal_events(folder) if e["event"] == "result" and e["experiment"] == first], 20)

@@ -1,7 +1,11 @@
 // The labloop command line as a technician uses it: real processes, exit codes, messages.
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -609,10 +613,35 @@ TEST_CASE("CLI: labloop console listens on this machine only, says when its port
   const auto [wall_address, wall_said] = said_by("wall.log");
   REQUIRE_FALSE(wall_address.empty());
   CHECK_THAT(wall_said, !Catch::Contains("key"));
+  // A body sent in chunks is refused before it is read (httplib would hold it whole, past any limit).
+  {
+    const int port = std::stoi(address.substr(address.find(':') + 1));
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0);
+    const std::string request = "POST /api/campaigns/0/entries HTTP/1.1\r\nHost: " + address +
+                                "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n" + std::string(4096, 'x');
+    CHECK(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
+    timeval wait{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    char answer[256] = {};
+    const ssize_t got = ::recv(fd, answer, sizeof answer - 1, 0);
+    ::close(fd);
+    CHECK(got > 0);
+    CHECK_THAT(std::string(answer), Catch::StartsWith("HTTP/1.1 411"));
+  }
+  // "localhost" is served and printed as 127.0.0.1 (a browser tries ::1 first for the name, where
+  // another account could listen and take the key).
+  ChildProcess named({LABLOOP_CLI_PATH, "console", dir.path().string(), "--listen", "localhost:0"}, dir / "named.log");
+  CHECK_FALSE(said_by("named.log").first.empty());
   const Outcome taken = labloop_cli({"console", dir.path().string(), "--listen", address}, dir);
   CHECK(taken.status == 1);
   CHECK_THAT(taken.output, Catch::Contains("cannot listen on " + address));
-  for (ChildProcess* console : {&first, &wall}) {
+  for (ChildProcess* console : {&first, &wall, &named}) {
     ::kill(console->pid(), SIGTERM);
     const auto status = console->wait_for(std::chrono::seconds(10));
     REQUIRE(status);

@@ -307,3 +307,52 @@ TEST_CASE("Console: a campaign of several objectives has its Pareto front as par
   CHECK(none.status == 404);
   CHECK_THAT(error_of(none), Catch::Contains("one objective"));
 }
+
+TEST_CASE("Console: an entry with a key given twice, a blank reason or a blank name is treated as enter treats it", "[console]") {
+  test::TempDir dir;
+  const fs::path campaign = waiting_campaign(dir);
+  const cli::ConsoleSite site({campaign}, sim::catalogue(), {kConsoleKey, "the-operator"});
+  const std::string head = R"({"experiment": ")" + kWaiting + R"(", )";
+  for (const std::string& body : {head + R"("values": {"yield": "5", "yield": "50"}})", head + R"("values": {"yield": "5", "yi\u0065ld": "50"}})",
+                                  head + R"("values": {"yield": "5"}, "by": "Ann", "by": "Bob"})",
+                                  head + R"("experiment": "x", "values": {"yield": "5"}})"}) {
+    INFO(body);
+    const cli::ConsoleResponse r = post_entry(site, body);
+    CHECK(r.status == 422);
+    CHECK_THAT(error_of(r), Catch::Contains("is given twice"));
+  }
+  const cli::ConsoleResponse blank = post_entry(site, head + R"("failed": " \t "})");
+  CHECK(blank.status == 422);
+  CHECK_THAT(error_of(blank), Catch::Contains("say why it failed"));
+  CHECK_FALSE(fs::exists(entry_path(campaign, kWaiting)));
+  REQUIRE(post_entry(site, head + R"("values": {"yield": "5"}, "by": "  "})").status == 200);
+  CHECK(read_entry(campaign, kWaiting)->by == "the-operator");
+  // A Host whose port is not a number is not this machine's.
+  CHECK(site.respond("GET", "/api/campaigns", "127.0.0.1:evil").status == 403);
+  CHECK(site.respond("GET", "/api/campaigns", "localhost:").status == 403);
+}
+
+TEST_CASE("Console: a folder given through a link to its journal gets its entries in the campaign's own inbox", "[console]") {
+  test::TempDir dir;
+  const fs::path campaign = waiting_campaign(dir);
+  fs::create_directories(dir / "alias");
+  fs::create_symlink(campaign / "journal.jsonl", dir / "alias/journal.jsonl");
+  const cli::ConsoleSite site({dir / "alias/journal.jsonl"}, sim::catalogue(), {kConsoleKey, "the-operator"});
+  REQUIRE(post_entry(site, R"({"experiment": ")" + kWaiting + R"(", "values": {"yield": "5"}})").status == 200);
+  CHECK(read_entry(campaign, kWaiting));
+  CHECK_FALSE(fs::exists(dir / "alias/inbox"));
+}
+
+TEST_CASE("Console: a link in the inbox under an experiment's name is shown as the reason it cannot be entered", "[console]") {
+  test::TempDir dir;
+  const fs::path campaign = waiting_campaign(dir);
+  fs::create_symlink(dir / "nowhere.json", entry_path(campaign, kWaiting));
+  const cli::ConsoleSite site({campaign}, sim::catalogue(), {kConsoleKey, "the-operator"});
+  const json pending = console_json(site, "/api/campaigns/0/pending");
+  REQUIRE(pending["pending"].size() == 1);
+  CHECK_THAT(pending["pending"][0]["unreadable"].get<std::string>(), Catch::Contains("is a symbolic link"));
+  const cli::ConsoleResponse r = post_entry(site, R"({"experiment": ")" + kWaiting + R"(", "values": {"yield": "5"}})");
+  CHECK(r.status == 422);
+  CHECK_THAT(error_of(r), Catch::Contains("is in the way") && Catch::Contains("remove it"));
+  CHECK_FALSE(fs::exists(dir / "nowhere.json"));
+}

@@ -205,3 +205,13 @@ TEST_CASE("An entry is not written through a symbolic link planted under its tem
   CHECK(test::read_file(bashrc) == "umask 022\n");
   CHECK_FALSE(fs::exists(entry_path(dir.path(), e.experiment)));
 }
+
+TEST_CASE("An experiment id that is not one labloop writes names no inbox file, so an edited journal cannot reach outside the folder", "[manual]") {
+  test::TempDir dir;
+  for (const std::string& id : std::vector<std::string>{"../../etc/x", "a/b", "", ".", "..", std::string(129, 'a'), std::string("a\0b", 3), "with space"}) {
+    INFO(id);
+    CHECK_THAT(test::message_of([&] { entry_path(dir.path(), id); }), Catch::Contains("cannot name a file in inbox/"));
+  }
+  CHECK(entry_path(dir.path(), "by-hand.v2-5f3ac2e19b7d-0001-r2").filename() == "by-hand.v2-5f3ac2e19b7d-0001-r2.json");
+  CHECK(entry_path(dir.path(), "..-tag-0001").filename() == "..-tag-0001.json");
+}

@@ -84,5 +84,9 @@ JournalAudit audit_journal(const std::filesystem::path& where, const PublicKey& 
 
 // The journal file for a campaign directory or journal path.
 std::filesystem::path journal_path_of(const std::filesystem::path& where);
+// The folder the campaign writes (its inbox, reports): the one its journal really is in, when the
+// path given goes through a symbolic link to the journal. The journal's parent when it cannot be
+// resolved (no journal yet).
+std::filesystem::path campaign_folder_of(const std::filesystem::path& where);
 
 }  // namespace labloop

@@ -190,16 +190,25 @@ async function showWaiting(entry) {
       : !canEnter ? "To enter results here, open the address labloop console printed when it started (it ends in #key=…); or use the commands below."
       : "Enter each result as measured; the console checks it as labloop enter does." +
             (data.running ? "" : " The campaign is not running: it records them when it resumes.");
+  // A form stays where it is, never taken out and put back: that would take the focus (and the
+  // keys typed next) from the field a person is typing in. Forms of experiments no longer waiting
+  // go; new ones are put in proposal order before the next form that stays.
+  const waiting = new Set(data.pending.map((p) => p.experiment));
+  for (const form of [...forms.children])
+    if (!waiting.has(form.dataset.experiment) || form.dataset.canEnter !== String(canEnter)) form.remove();
   const kept = new Map();
   for (const form of forms.children) kept.set(form.dataset.experiment, form);
-  const drawn = [];
+  let next = forms.firstElementChild;
   for (const p of data.pending) {
     let form = kept.get(p.experiment);
-    if (!form || form.dataset.canEnter !== String(canEnter)) form = entryForm(entry, p, data.outputs, canEnter);
+    if (form) {
+      next = form.nextElementSibling;
+    } else {
+      form = entryForm(entry, p, data.outputs, canEnter);
+      forms.insertBefore(form, next);
+    }
     updateEntryForm(form, p);
-    drawn.push(form);
   }
-  forms.replaceChildren(...drawn);
 }
 
 function entryForm(entry, p, outputs, canEnter) {
