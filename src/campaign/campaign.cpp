@@ -36,6 +36,7 @@
 #include "labloop/model/planner.hpp"
 #include "labloop/wire/protocol.hpp"
 #include "labloop/campaign/manual_entry.hpp"
+#include "labloop/campaign/stop_request.hpp"
 #include "labloop/campaign/prior_results.hpp"
 #include "labloop/campaign/candidates.hpp"
 #include "labloop/campaign/descriptor_copies.hpp"
@@ -316,6 +317,7 @@ class CampaignRun {
     if (candidates_) keep_candidates_copy(*candidates_, output_);  // the folder alone resumes and replays, wherever it is moved
     nlohmann::json descriptor_tables = keep_descriptor_copies(config_, output_);  // so do its descriptor tables
     journal_.emplace(output_ / "journal.jsonl");
+    drop_stale_stop_request();
     const std::string campaign_id = campaign_id_;
     id_tag_ = campaign_id.substr(0, kIdTagChars);
     journal(CampaignStartedEvent{.campaign = config_.name, .campaign_id = campaign_id, .config = config_.to_json(), .dry_run = options_.dry_run,
@@ -357,6 +359,7 @@ class CampaignRun {
     const std::vector<JournalEvent> events = decode_events(before.events, path.string());
     refuse_another_key(events);
     journal_.emplace(path);  // takes the lock, cuts a torn last line away
+    drop_stale_stop_request();
     if (!before.torn_tail_message.empty()) log(before.torn_tail_message + " (removed; it was never acted on)");
     // The last event of the campaign: signatures after it are not events of the campaign.
     const JournalEvent* last = nullptr;
@@ -698,7 +701,7 @@ class CampaignRun {
   }
 
   std::optional<StopReason> stop_reason(Clock::time_point now) {
-    if (options_.stop.stop_requested()) {
+    if (options_.stop.stop_requested() || stop_asked_in_folder()) {
       stop_deadline_ = now + options_.stop_grace;
       return StopReason::stopped_by_operator;
     }
@@ -712,6 +715,36 @@ class CampaignRun {
     // so the campaign ends when the last experiment does.
     if (candidates_exhausted_ && in_flight_.empty() && waiting_.empty()) return StopReason::candidates_exhausted;
     return std::nullopt;
+  }
+
+  // A stop request the console left in the folder (stop_request.hpp): journaled with who asked,
+  // removed, and acted on as a first Ctrl-C. Looked for at every step of the loop (one stat).
+  bool stop_asked_in_folder() {
+    const std::optional<StopRequest> request = read_stop_request(output_);
+    if (!request) return false;
+    journal(StopRequestedEvent{.by = request->by, .reason = request->reason, .source = request->source});
+    try {
+      remove_stop_request(output_);
+    } catch (const Error& e) {
+      log(e.what());  // stopping all the same; a resume removes it (drop_stale_stop_request)
+    }
+    log(fmt::format("stopping: asked from the {} by {}{}; no new experiments, running ones get {} s to finish", request->source,
+                    request->by.empty() ? "someone unnamed" : request->by, request->reason.empty() ? "" : " (" + request->reason + ")",
+                    std::chrono::duration_cast<std::chrono::seconds>(options_.stop_grace).count()));
+    return true;
+  }
+
+  // A request found as this run takes the journal was meant for an earlier run (one that ended
+  // before it looked): removed, not acted on.
+  void drop_stale_stop_request() {
+    const std::optional<StopRequest> stale = read_stop_request(output_);
+    if (!stale) return;
+    try {
+      remove_stop_request(output_);
+      log(fmt::format("removed a stop request left from an earlier run (by {} at {}); not acted on", stale->by, stale->at));
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}; remove it, then start again", e.what()));
+    }
   }
 
   // The journaled text of a reason (a contract: campaign_finished's "reason"); a pause has its own.

@@ -44,6 +44,7 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
             : state.finished() ? CampaignPhase::finished
                                : CampaignPhase::interrupted;
   if (!running && state.finished()) s.finish_reason = state.finish_reason();
+  s.stop_request = state.stop_request();
   s.started_at = state.started_at();
   if (!events.empty()) s.last_event_at = events.back().time;
   s.labloop_version = state.labloop_version().value_or("");
@@ -75,6 +76,7 @@ nlohmann::json CampaignOverview::to_json() const {
                    {"last_event_at", last_event_at}, {"budget", budget}, {"used", used}, {"results", results}, {"failed", failed},
                    {"objective", objective}, {"goal", maximize ? "maximize" : "minimize"}};
   if (!finish_reason.empty()) j["finish_reason"] = finish_reason;
+  if (stop_request) j["stop_request"] = {{"by", stop_request->by}, {"reason", stop_request->reason}, {"source", stop_request->source}};
   if (!labloop_version.empty()) j["labloop_version"] = labloop_version;
   if (dry_run) j["dry_run"] = true;
   if (hours > 0) j["hours"] = hours;

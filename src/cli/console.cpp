@@ -24,6 +24,7 @@
 #include "labloop/core/os_user.hpp"
 #include "labloop/core/utc_time.hpp"
 #include "labloop/campaign/manual_entry.hpp"
+#include "labloop/campaign/stop_request.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/report.hpp"
 
@@ -243,10 +244,10 @@ ConsoleResponse ConsoleSite::respond(const ConsoleRequest& request) const {
     const auto slash = rest.find('/');
     if (slash != std::string::npos && (index = campaign_number(rest.substr(0, slash)))) what = rest.substr(slash + 1);
   }
-  if (index && what == "entries") {
-    if (request.method != "POST") return error_response(405, "results are entered with POST");
+  if (index && (what == "entries" || what == "stop")) {
+    if (request.method != "POST") return error_response(405, what == "stop" ? "a stop is asked with POST" : "results are entered with POST");
     if (*index >= folders_.size()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, folders_.size()));
-    return enter(*index, request);
+    return what == "stop" ? stop(*index, request) : enter(*index, request);
   }
   if (request.method != "GET" && request.method != "HEAD") return error_response(405, "the console only shows (GET), and takes entered results at /api/campaigns/N/entries (POST)");
   if (path == "/" || path == "/index.html") return {200, "text/html; charset=utf-8", std::string(console_assets::kPage)};
@@ -344,15 +345,67 @@ ConsoleResponse ConsoleSite::pending(std::size_t index) const {
                         {"pending", waiting}});
 }
 
-ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& request) const {
+std::optional<ConsoleResponse> ConsoleSite::refuse_action(const ConsoleRequest& request) const {
   if (entries_.key.empty())
-    return error_response(403, "this console was started --read-only: it takes no results (labloop enter does, or a console started without --read-only)");
+    return error_response(403, "this console was started --read-only: it only shows (labloop enter and Ctrl-C in the campaign's terminal act)");
   if (request.key.empty())
-    return error_response(401, "entering results needs this console's key: open the address labloop console printed when it started (it ends in #key=…)");
+    return error_response(401, "acting here needs this console's key: open the address labloop console printed when it started (it ends in #key=…)");
   if (!same_key(request.key, entries_.key))
     return error_response(403, "that is not this console's key (it changes each time the console starts): open the address it printed");
   const std::string media = request.content_type.substr(0, request.content_type.find(';'));
-  if (media != "application/json") return error_response(415, "send the entry as application/json");
+  if (media != "application/json") return error_response(415, "send it as application/json");
+  return std::nullopt;
+}
+
+ConsoleResponse ConsoleSite::stop(std::size_t index, const ConsoleRequest& request) const {
+  if (auto refused = refuse_action(request)) return *refused;
+  StopRequest ask;
+  ask.source = "console";
+  try {
+    if (find_excess_nesting(request.body, 1)) throw Error("the request nests deeper than one object");
+    std::optional<std::string> repeated;
+    json j;
+    try {
+      j = request.body.empty() ? json::object() : parse_json_noting_repeats(request.body, false, repeated);
+    } catch (const json::exception&) {
+      throw Error("the request is not JSON");
+    }
+    if (repeated) throw Error(fmt::format("{} is given twice", *repeated));
+    if (!j.is_object()) throw Error("the request must be a JSON object: {\"by\": \"name\", \"reason\": \"why\"}");
+    for (const auto& [key, value] : j.items()) {
+      if (key != "by" && key != "reason") throw Error(fmt::format("the request has \"{}\"; it takes by and reason", key));
+      if (!value.is_string()) throw Error(fmt::format("\"{}\" must be a string", key));
+      if (value.get<std::string>().size() > kMaxStopRequestText)
+        throw Error(fmt::format("\"{}\" is {} bytes long; at most {} are kept", key, value.get<std::string>().size(), kMaxStopRequestText));
+    }
+    ask.by = j.value("by", "");
+    ask.reason = j.value("reason", "");
+  } catch (const Error& bad) {
+    return error_response(400, bad.what());
+  }
+  if (std::all_of(ask.by.begin(), ask.by.end(), [](unsigned char c) { return std::isspace(c) != 0; })) ask.by = entries_.operator_name;
+  ask.at = utc_text(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ");
+  const fs::path folder = campaign_folder_of(folders_[index]);
+  if (!campaign_running(journal_path_of(folders_[index])))
+    return error_response(409, "the campaign is not running: there is nothing to stop (labloop resume continues it)");
+  std::lock_guard one_at_a_time(stopping_);  // one temporary file name per folder
+  try {
+    if (const std::optional<StopRequest> earlier = read_stop_request(folder))
+      return json_response({{"asked", false},
+                            {"message", fmt::format("already asked by {} at {}; the campaign stops within a second", earlier->by, earlier->at)}});
+    write_stop_request(folder, ask);
+  } catch (const Error& error) {
+    return error_response(500, error.what());
+  }
+  return json_response({{"asked", true},
+                        {"by", ask.by},
+                        {"at", ask.at},
+                        {"message", "asked: the campaign stops proposing within a second; running experiments get its stop grace period, "
+                                    "experiments waiting for a person stay open (labloop resume continues it)"}});
+}
+
+ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& request) const {
+  if (auto refused = refuse_action(request)) return *refused;
   FormEntry form;
   try {
     form = entry_from_request(request.body);

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,7 @@ struct ConsoleResponse {
 //   GET  /api/campaigns/N/pending           what `labloop pending` lists, and the outputs a person may enter
 //   POST /api/campaigns/N/entries           a result a person enters, checked and saved as `labloop enter` does;
 //                                            needs the console's key (X-Labloop-Key)
+//   POST /api/campaigns/N/stop              asks the running campaign to stop as on Ctrl-C (stop_request.hpp); the key too
 //
 // Anything else is 404, another method 405, and 403 a request whose Host is not this machine (a
 // web page elsewhere cannot read the console through a name that points here: DNS rebinding) or
@@ -91,6 +93,10 @@ class ConsoleSite {
   ConsoleResponse pareto(std::size_t index) const;
   ConsoleResponse pending(std::size_t index) const;
   ConsoleResponse enter(std::size_t index, const ConsoleRequest& request) const;
+  ConsoleResponse stop(std::size_t index, const ConsoleRequest& request) const;
+  // Why a request to act (enter, stop) is refused before its body is read: no key, a wrong one, a
+  // read-only console, not JSON. nullopt when it may go on.
+  std::optional<ConsoleResponse> refuse_action(const ConsoleRequest& request) const;
 
   std::vector<std::filesystem::path> folders_;
   const SimulatorCatalogue& simulators_;
@@ -99,6 +105,7 @@ class ConsoleSite {
   // take that reading (a long journal takes a noticeable time and memory to fold).
   std::unique_ptr<std::mutex[]> reading_;
   mutable std::mutex mutex_;  // guards readings_
+  mutable std::mutex stopping_;  // one stop request written at a time
   mutable std::map<std::size_t, std::shared_ptr<const Reading>> readings_;
 };
 

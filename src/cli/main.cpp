@@ -274,6 +274,10 @@ int status(const std::string& where, bool json) {
                           s.directory);
       break;
   }
+  if (s.stop_request && s.phase != labloop::CampaignPhase::interrupted)
+    phase += fmt::format(" ({}asked from the {} by {}{})", s.phase == labloop::CampaignPhase::running ? "stopping: " : "", s.stop_request->source,
+                         s.stop_request->by.empty() ? "someone unnamed" : s.stop_request->by,
+                         s.stop_request->reason.empty() ? "" : ": " + s.stop_request->reason);
   fmt::print("{}campaign \"{}\" in {}: {}\n", s.dry_run ? "dry run (every instrument a stand-in, no result measured) of " : "", s.campaign,
              s.directory, phase);
   fmt::print("started {}{}; last event {}\n", s.started_at, s.labloop_version.empty() ? "" : " (labloop " + s.labloop_version + ")", s.last_event_at);

@@ -120,8 +120,11 @@ void CampaignState::apply(const JournalEvent& event) {
         } else if constexpr (std::is_same_v<Event, CampaignFinishedEvent>) {
           finished_ = true;
           finish_reason_ = e.reason;
+        } else if constexpr (std::is_same_v<Event, StopRequestedEvent>) {
+          stop_request_ = e;
         } else if constexpr (std::is_same_v<Event, CampaignResumedEvent>) {
           finished_ = false;
+          stop_request_.reset();
           ++resumes_;
         }
         // Instrument events, planner notes, signatures and unknown kinds say nothing about experiments.

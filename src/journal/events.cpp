@@ -26,7 +26,7 @@ constexpr std::array<std::string_view, static_cast<size_t>(EventKind::unknown) +
     "rejected",               "result",                 "failed",       "instrument_lost",  "instrument_reconnected",
     "instrument_restarted",   "instrument_quarantined", "planner_note", "campaign_resumed", "campaign_finished",
     "budget_extended",        "prior_result",           "result_corrected", "journal_signed",
-    "instrument_held",        "instrument_released",
+    "instrument_held",        "instrument_released",    "stop_requested",
     "unknown",
 };
 
@@ -287,6 +287,13 @@ JournalEventBody decode_body(EventKind kind, const std::string& name, const Fiel
       }
       return e;
     }
+    case EventKind::stop_requested: {
+      StopRequestedEvent e;
+      e.by = r.string_or_empty("by");
+      e.reason = r.string_or_empty("reason");
+      e.source = r.string_or_empty("source");
+      return e;
+    }
     case EventKind::budget_extended: {
       BudgetExtendedEvent e;
       const auto experiments = r.optional_int("experiments");
@@ -505,6 +512,10 @@ json encode_fields(const JournalEventBody& body) {
           f["failed"] = e.failed;
           f["best"] = e.best ? json{{"experiment", e.best->experiment}, {"objective", e.best->objective}, {"params", e.best->params}}
                              : json(nullptr);
+        } else if constexpr (std::is_same_v<Event, StopRequestedEvent>) {
+          f["by"] = e.by;
+          f["reason"] = e.reason;
+          f["source"] = e.source;
         } else if constexpr (std::is_same_v<Event, BudgetExtendedEvent>) {
           f["experiments"] = e.experiments;
           put_if("hours", e.hours);

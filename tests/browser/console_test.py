@@ -127,9 +127,24 @@ def enter_results(browser, url: str, console_text: str, folder: str) -> None:
     browser.find_element(By.CSS_SELECTOR, form + " button.fail").click()
     failed = wait_for(lambda: [e for e in journal_events(folder) if e["event"] == "failed" and e["experiment"] == second], 20)
     check(bool(failed) and "no product (TLC)" in failed[0]["error"], f"a failure entered at the page is recorded with its reason ({failed[:1]})")
+
+    # The third waits for the person; the operator stops the campaign from the page instead.
+    third = wait_for(lambda: (lambda x: x if x and x not in (first, second) else None)(form_experiment(browser)), 20)
+    check(third is not None, f"the third experiment waits for the person ({third})")
+    browser.find_element(By.ID, "stop-open").click()
+    browser.find_element(By.ID, "stop-reason").send_keys("reagent ran out")
+    browser.find_element(By.ID, "stop-yes").click()
     done = wait_for(lambda: browser.execute_script(
-        "const c = document.querySelectorAll('#campaigns li.campaign .phase'); return c.length === 3 && c[2].textContent.startsWith('finished')"), 20)
-    check(bool(done), "and the campaign of two experiments finishes")
+        "const c = document.querySelectorAll('#campaigns li.campaign .phase'); "
+        "return c.length === 3 && c[2].textContent.startsWith('finished') ? c[2].textContent : null"), 20)
+    check(done is not None and done.startswith("finished: stopped by operator"), f"Stop on the page stops the campaign as Ctrl-C would ({done!r})")
+    events = journal_events(folder)
+    asked = [e for e in events if e["event"] == "stop_requested"]
+    check(len(asked) == 1 and asked[0]["by"] == "Ann Example" and asked[0]["reason"] == "reagent ran out" and asked[0]["source"] == "console",
+          f"the journal says who asked and why ({asked})")
+    outcomes = {e["experiment"] for e in events if e["event"] in ("result", "failed")}
+    check(third not in outcomes, "and the experiment waiting for the person stays open")
+    check(not browser.execute_script("return document.getElementById('stop-panel').hidden === false"), "a stopped campaign offers no Stop")
 
 
 def main() -> int:
@@ -156,13 +171,13 @@ def main() -> int:
                                       stdout=run_log, stderr=subprocess.STDOUT))
         check(wait_for(lambda: os.path.exists(os.path.join(folder, "journal.jsonl")), 30) is not None, "the campaign started")
 
-        # A campaign of two experiments run by a person.
+        # A campaign of three experiments run by a person.
         by_hand = {"name": "by_hand", "seed": 2,
                    "parameters": [{"name": "t", "type": "continuous", "low": 40, "high": 100, "unit": "C"}],
                    "objective": {"name": "yield", "goal": "maximize"},
                    "outputs": [{"name": "yield", "unit": "%", "low": 0, "high": 100}, {"name": "purity", "unit": "%", "low": 0, "high": 100}],
                    "planner": {"kind": "random"}, "instruments": [{"name": "chemist", "manual": True}],
-                   "budget": {"experiments": 2}}
+                   "budget": {"experiments": 3}}
         with open(os.path.join(work, "by_hand.json"), "w") as f:
             json.dump(by_hand, f)
         manual_folder = os.path.join(work, "by_hand")

@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "labloop/campaign/campaign.hpp"
+#include "labloop/campaign/stop_request.hpp"
+#include "labloop/journal/campaign_state.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/journal.hpp"
@@ -480,4 +482,50 @@ TEST_CASE("Campaign: a stop asked for while the planner thinks sends none of wha
   CHECK(last_ask == 4);
   REQUIRE_FALSE(proposed_in_last_ask.empty());
   for (const auto& id : proposed_in_last_ask) CHECK(dispatched.count(id) == 0);
+}
+
+TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would, with who asked journaled, and one left from before is removed at resume", "[campaign][dry-run]") {
+  test::TempDir dir;
+  const CampaignConfig config = load_campaign_config(LABLOOP_SOURCE_DIR "/examples/quickstart.json", labloop::sim::catalogue());
+  const std::filesystem::path out = dir / "out";
+  // The console's part: the request written into the folder while the campaign runs (at its 4th ask).
+  struct AskToStop : CampaignObserver {
+    std::filesystem::path folder;
+    int asks = 0;
+    void on_event(const JournalEvent&, const CampaignStatus&) override {}
+    void on_status(const CampaignStatus& status) override {
+      if (status.planner_thinking && ++asks == 4) write_stop_request(folder, StopRequest{"Ann", "reagent ran out", "2026-12-05T10:00:00Z", "console"});
+    }
+  } observer;
+  observer.folder = out;
+  CampaignOptions options;
+  options.dry_run = true;
+  options.output = out.string();
+  const CampaignSummary summary = run_campaign(config, options, &observer);
+  CHECK(summary.stop == StopReason::stopped_by_operator);
+  CHECK(summary.status.done < config.budget.experiments);
+  CHECK_FALSE(std::filesystem::exists(stop_request_path(out)));
+  const auto events = read_journal(out / "journal.jsonl").events;
+  std::vector<json> asked;
+  for (const auto& e : events)
+    if (e["event"] == "stop_requested") asked.push_back(e);
+  REQUIRE(asked.size() == 1);
+  CHECK(asked[0]["by"] == "Ann");
+  CHECK(asked[0]["reason"] == "reagent ran out");
+  CHECK(asked[0]["source"] == "console");
+  CHECK(events.back()["event"] == "campaign_finished");
+  CHECK(events.back()["reason"] == "stopped by operator");
+  CHECK(CampaignState::fold(decode_events(events, "journal")).stop_request()->by == "Ann");
+
+  // A request nobody acted on (the campaign had ended) is not aimed at the next run.
+  write_stop_request(out, StopRequest{"Bob", "stale", "2026-12-05T10:00:01Z", "console"});
+  CampaignOptions again = options;
+  again.resume = true;
+  const CampaignSummary resumed = run_campaign(config, again);
+  CHECK(resumed.stop == StopReason::budget_reached);
+  CHECK_FALSE(std::filesystem::exists(stop_request_path(out)));
+  int stop_events = 0;
+  for (const auto& e : read_journal(out / "journal.jsonl").events) stop_events += e["event"] == "stop_requested";
+  CHECK(stop_events == 1);
+  CHECK_FALSE(CampaignState::fold(decode_events(read_journal(out / "journal.jsonl").events, "journal")).stop_request());
 }

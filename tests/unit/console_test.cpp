@@ -9,6 +9,8 @@
 
 #include "console.hpp"
 #include "labloop/campaign/manual_entry.hpp"
+#include "labloop/campaign/stop_request.hpp"
+#include "labloop/journal/journal.hpp"
 #include "labloop/journal/report.hpp"
 #include "catalogue.hpp"
 #include "test_support.hpp"
@@ -355,4 +357,53 @@ TEST_CASE("Console: a link in the inbox under an experiment's name is shown as t
   CHECK(r.status == 422);
   CHECK_THAT(error_of(r), Catch::Contains("is in the way") && Catch::Contains("remove it"));
   CHECK_FALSE(fs::exists(dir / "nowhere.json"));
+}
+
+TEST_CASE("Console: a stop is asked of a running campaign only, with the key, and written for the campaign to act on", "[console]") {
+  test::TempDir dir;
+  const fs::path campaign = waiting_campaign(dir);
+  const cli::ConsoleSite site({campaign}, sim::catalogue(), {kConsoleKey, "the-operator"});
+  const auto ask = [&](const std::string& body, const std::string& key = kConsoleKey) {
+    return site.respond(cli::ConsoleRequest{"POST", "/api/campaigns/0/stop", "127.0.0.1:8765", "", "", key, "application/json", body});
+  };
+  const cli::ConsoleResponse idle = ask(R"({"reason": "why"})");
+  CHECK(idle.status == 409);
+  CHECK_THAT(error_of(idle), Catch::Contains("not running"));
+  CHECK_FALSE(fs::exists(stop_request_path(campaign)));
+
+  Journal held(campaign / "journal.jsonl");  // as the running campaign holds it
+  CHECK(ask(R"({"reason": "why"})", "").status == 401);
+  CHECK(ask(R"({"reason": "why"})", std::string(32, '0')).status == 403);
+  CHECK(cli::ConsoleSite({campaign}, sim::catalogue()).respond(cli::ConsoleRequest{"POST", "/api/campaigns/0/stop", "127.0.0.1:8765", "", "",
+                                                                                   kConsoleKey, "application/json", "{}"}).status == 403);
+  CHECK(site.respond(cli::ConsoleRequest{"GET", "/api/campaigns/0/stop", "127.0.0.1:8765", "", "", kConsoleKey, "", ""}).status == 405);
+  CHECK(site.respond(cli::ConsoleRequest{"POST", "/api/campaigns/0/stop", "127.0.0.1:8765", "http://evil.example", "", kConsoleKey,
+                                         "application/json", "{}"}).status == 403);
+  for (const std::string& body : {std::string("[]"), std::string(R"({"reason": 5})"), std::string(R"({"when": "now"})"),
+                                  std::string(R"({"reason": "a", "reason": "b"})"), std::string(R"({"reason": {"x": 1}})"),
+                                  R"({"reason": ")" + std::string(1001, 'x') + "\"}", std::string("not json")}) {
+    INFO(body.substr(0, 60));
+    CHECK(ask(body).status == 400);
+  }
+  CHECK_FALSE(fs::exists(stop_request_path(campaign)));
+
+  const cli::ConsoleResponse asked = ask(R"({"by": "Ann", "reason": "reagent ran out"})");
+  INFO(asked.body);
+  REQUIRE(asked.status == 200);
+  CHECK(json::parse(asked.body)["asked"] == true);
+  const std::optional<StopRequest> request = read_stop_request(campaign);
+  REQUIRE(request);
+  CHECK(request->by == "Ann");
+  CHECK(request->reason == "reagent ran out");
+  CHECK(request->source == "console");
+  // Asked again before the campaign acted: the first request stands.
+  const cli::ConsoleResponse again = ask(R"({"by": "Bob"})");
+  CHECK(again.status == 200);
+  CHECK(json::parse(again.body)["asked"] == false);
+  CHECK_THAT(json::parse(again.body)["message"].get<std::string>(), Catch::Contains("already asked by Ann"));
+  CHECK(read_stop_request(campaign)->by == "Ann");
+  // No name: the user who started the console.
+  remove_stop_request(campaign);
+  REQUIRE(ask("").status == 200);
+  CHECK(read_stop_request(campaign)->by == "the-operator");
 }

@@ -53,6 +53,7 @@ std::vector<JournalEventBody> one_of_each() {
       JournalSignedEvent{18, std::string(64, 'a'), "controller", "curve:0123456789abcdef", std::string(40, 'x'), std::string(128, 'b')},
       InstrumentHeldEvent{"reactor-1", "0123456789abcdef0123456789abcdef", "2026-12-02T14:02:07Z", "2026-12-02T15:02:07Z", "curve:0123456789abcdef"},
       InstrumentReleasedEvent{"reactor-1"},
+      StopRequestedEvent{"ana", "reagent ran out", "console"},
   };
 }
 

@@ -37,6 +37,7 @@ struct CampaignOverview {
   std::string campaign, directory;
   CampaignPhase phase = CampaignPhase::interrupted;
   std::string finish_reason;  // finished or paused: the journal's words
+  std::optional<StopRequestedEvent> stop_request;  // stopped from the console: who asked, and why
   std::string started_at, last_event_at, labloop_version;
   bool dry_run = false;       // every instrument was a stand-in: no result is a measurement
   int budget = 0;             // experiments, as raised by `labloop extend`

@@ -122,6 +122,8 @@ class CampaignState {
   // ---- the campaign's course ----
   bool finished() const { return finished_; }  // campaign_finished, not resumed since
   const std::string& finish_reason() const { return finish_reason_; }  // of the last campaign_finished
+  // The stop request (from the console) the last run acted on; cleared when the campaign resumes.
+  const std::optional<StopRequestedEvent>& stop_request() const { return stop_request_; }
   bool paused() const;   // finished by the failure-rate pause ("paused: …")
   int resumes() const { return resumes_; }
   std::size_t events() const { return events_; }
@@ -176,6 +178,7 @@ class CampaignState {
 
   bool finished_ = false;
   std::string finish_reason_;
+  std::optional<StopRequestedEvent> stop_request_;
   int resumes_ = 0;
   std::size_t events_ = 0;
   std::vector<std::string> problems_;

@@ -47,6 +47,7 @@ enum class EventKind {
   journal_signed,
   instrument_held,
   instrument_released,
+  stop_requested,
   unknown,
 };
 
@@ -304,6 +305,17 @@ struct InstrumentReleasedEvent {
   bool operator==(const InstrumentReleasedEvent&) const = default;
 };
 
+// Someone asked the running campaign to stop without a signal (the operator console's stop-request
+// file, stop_request.hpp): who, why, from where. The campaign then stops as on a first Ctrl-C,
+// and its campaign_finished says "stopped by operator".
+struct StopRequestedEvent {
+  static constexpr EventKind kind = EventKind::stop_requested;
+  std::string by;
+  std::string reason;  // "" when not said
+  std::string source;  // "console"
+  bool operator==(const StopRequestedEvent&) const = default;
+};
+
 // A kind this version does not know; its fields are in JournalEvent::raw.
 struct UnknownEvent {
   static constexpr EventKind kind = EventKind::unknown;
@@ -315,7 +327,8 @@ using JournalEventBody =
     std::variant<CampaignStartedEvent, InstrumentReadyEvent, ProposedEvent, DispatchedEvent, AcceptedEvent, RejectedEvent,
                  ResultEvent, FailedEvent, InstrumentLostEvent, InstrumentReconnectedEvent, InstrumentRestartedEvent,
                  InstrumentQuarantinedEvent, PlannerNoteEvent, CampaignResumedEvent, CampaignFinishedEvent, BudgetExtendedEvent,
-                 PriorResultEvent, ResultCorrectedEvent, JournalSignedEvent, InstrumentHeldEvent, InstrumentReleasedEvent, UnknownEvent>;
+                 PriorResultEvent, ResultCorrectedEvent, JournalSignedEvent, InstrumentHeldEvent, InstrumentReleasedEvent, StopRequestedEvent,
+                 UnknownEvent>;
 
 // One decoded journal line.
 struct JournalEvent {

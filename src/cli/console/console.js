@@ -141,6 +141,7 @@ async function showDetail(entry) {
     if (Array.isArray(o.pareto)) pareto.src = "/api/campaigns/" + entry.index + "/pareto.svg" + query;
     else pareto.removeAttribute("src");
   }
+  showStop(entry);
   await showWaiting(entry);
   fillTable(document.getElementById("open"), ["experiment", "where", "since", "settings"],
             o.open.map((e) => {
@@ -159,6 +160,60 @@ async function showDetail(entry) {
       .concat(data.outputs.map((p) => withUnit(p.name, p.unit)))
       .concat(["finished / error"]);
   fillTable(document.getElementById("experiments"), headings, experimentRows(data, o.best ? o.best.experiment : null));
+}
+
+// ---- Stopping a campaign ----------------------------------------------------------------------
+// As a first Ctrl-C in its terminal: no new experiments, running ones get the stop grace period, a
+// person's stay open. Two steps (the button, then "Yes, stop it"), and the reason goes to the journal.
+
+let stopCampaign = null;  // the campaign the stop panel is for
+
+function showStop(entry) {
+  const o = entry.overview;
+  const panel = document.getElementById("stop-panel");
+  if (stopCampaign !== entry.index) {
+    stopCampaign = entry.index;
+    document.getElementById("stop-confirm").hidden = true;
+    document.getElementById("stop-open").hidden = false;
+    document.getElementById("stop-status").textContent = "";
+  }
+  panel.hidden = !(o.phase === "running" && takesEntries && consoleKey());
+  if (o.phase === "running" && o.stop_request) {
+    document.getElementById("stop-open").hidden = true;
+    document.getElementById("stop-confirm").hidden = true;
+    document.getElementById("stop-status").textContent =
+        "stopping: asked from the " + o.stop_request.source + " by " + o.stop_request.by + (o.stop_request.reason ? " (" + o.stop_request.reason + ")" : "");
+  }
+}
+
+async function askStop() {
+  const status = document.getElementById("stop-status");
+  const yes = document.getElementById("stop-yes");
+  const request = { reason: document.getElementById("stop-reason").value.trim() };
+  const by = document.getElementById("entry-by").value.trim();
+  if (by) request.by = by;
+  yes.disabled = true;
+  status.textContent = "asking…";
+  status.className = "entry-status";
+  try {
+    const response = await fetch("/api/campaigns/" + stopCampaign + "/stop", {
+      method: "POST",
+      cache: "no-store",
+      headers: { "Content-Type": "application/json", "X-Labloop-Key": consoleKey() || "" },
+      body: JSON.stringify(request),
+    });
+    let answer = {};
+    try { answer = await response.json(); } catch (e) { /* an empty body: the HTTP server refused it */ }
+    status.textContent = response.ok ? answer.message : (answer.error || response.status + " " + response.statusText);
+    status.className = "entry-status " + (response.ok ? "saved" : "refused");
+    if (response.ok) document.getElementById("stop-confirm").hidden = true;
+    loop();
+  } catch (e) {
+    status.textContent = "not asked: " + e.message + " (is labloop console still running?)";
+    status.className = "entry-status refused";
+  } finally {
+    yes.disabled = false;
+  }
 }
 
 // ---- Results a person enters -------------------------------------------------------------------
@@ -373,6 +428,16 @@ async function loop() {
 }
 window.addEventListener("hashchange", () => { takeKeyFromAddress(); loop(); });
 takeKeyFromAddress();
+document.getElementById("stop-open").addEventListener("click", () => {
+  document.getElementById("stop-open").hidden = true;
+  document.getElementById("stop-confirm").hidden = false;
+  document.getElementById("stop-reason").focus();
+});
+document.getElementById("stop-cancel").addEventListener("click", () => {
+  document.getElementById("stop-confirm").hidden = true;
+  document.getElementById("stop-open").hidden = false;
+});
+document.getElementById("stop-yes").addEventListener("click", askStop);
 {
   const by = document.getElementById("entry-by");
   try { by.value = localStorage.getItem(NAME_STORE) || ""; } catch (e) { /* no storage: typed each time */ }
