@@ -195,15 +195,74 @@ std::string new_console_key() {
 }
 
 ConsoleSite::ConsoleSite(std::vector<fs::path> folders, const SimulatorCatalogue& simulators, ConsoleEntries entries)
-    : folders_(std::move(folders)), simulators_(simulators), entries_(std::move(entries)) {
-  if (folders_.size() > kMostCampaigns)
-    throw ConfigError("labloop console", "folders", fmt::format("{} given; the console shows at most {}", folders_.size(), kMostCampaigns));
-  reading_ = std::make_unique<std::mutex[]>(folders_.size());
+    : given_(std::move(folders)), simulators_(simulators), entries_(std::move(entries)) {
+  if (given_.size() > kMostCampaigns)
+    throw ConfigError("labloop console", "folders", fmt::format("{} given; the console shows at most {}", given_.size(), kMostCampaigns));
+  discover();
+}
+
+namespace {
+
+bool holds_journal(const fs::path& folder) {
+  std::error_code ec;
+  return fs::is_regular_file(journal_path_of(folder), ec);
+}
+
+// The campaign folders directly in `parent`, by name, among its first `most` entries.
+std::vector<fs::path> campaigns_in(const fs::path& parent, std::size_t most) {
+  std::vector<fs::path> found;
+  std::error_code ec;
+  std::size_t looked = 0;
+  for (fs::directory_iterator it(parent, ec), end; !ec && it != end && looked < most; it.increment(ec), ++looked) {
+    std::error_code is_dir;
+    if (it->is_directory(is_dir) && holds_journal(it->path())) found.push_back(it->path());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+}  // namespace
+
+void ConsoleSite::discover() const {
+  std::vector<fs::path> seen;
+  for (const fs::path& given : given_) {
+    std::vector<fs::path> inside;
+    if (!holds_journal(given) && fs::is_directory(given)) inside = campaigns_in(given, kMostEntriesLooked);
+    if (inside.empty()) seen.push_back(given);
+    else seen.insert(seen.end(), inside.begin(), inside.end());
+  }
+  std::lock_guard lock(folders_mutex_);
+  std::size_t beyond = 0;
+  for (const fs::path& f : seen) {
+    if (std::find(folders_.begin(), folders_.end(), f) != folders_.end()) continue;
+    if (folders_.size() >= kMostCampaigns) {
+      ++beyond;
+      continue;
+    }
+    folders_.push_back(f);
+    reading_.emplace_back();
+  }
+  not_shown_ = beyond;
+}
+
+fs::path ConsoleSite::folder(std::size_t index) const {
+  std::lock_guard lock(folders_mutex_);
+  return folders_.at(index);
+}
+
+std::size_t ConsoleSite::campaign_count() const {
+  std::lock_guard lock(folders_mutex_);
+  return folders_.size();
 }
 
 std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index) const {
-  const fs::path& folder = folders_[index];
-  std::lock_guard one_at_a_time(reading_[index]);
+  const fs::path folder = this->folder(index);
+  std::mutex* folder_mutex;
+  {
+    std::lock_guard lock(folders_mutex_);
+    folder_mutex = &reading_[index];
+  }
+  std::lock_guard one_at_a_time(*folder_mutex);
   // Read again only when the journal's size or time has changed, or whether a labloop process
   // holds it (which the journal's bytes do not say: a kill -9 leaves them as they were). A
   // finished campaign is read once.
@@ -246,7 +305,7 @@ ConsoleResponse ConsoleSite::respond(const ConsoleRequest& request) const {
   }
   if (index && (what == "entries" || what == "stop")) {
     if (request.method != "POST") return error_response(405, what == "stop" ? "a stop is asked with POST" : "results are entered with POST");
-    if (*index >= folders_.size()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, folders_.size()));
+    if (*index >= campaign_count()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, campaign_count()));
     return what == "stop" ? stop(*index, request) : enter(*index, request);
   }
   if (request.method != "GET" && request.method != "HEAD") return error_response(405, "the console only shows (GET), and takes entered results at /api/campaigns/N/entries (POST)");
@@ -255,7 +314,7 @@ ConsoleResponse ConsoleSite::respond(const ConsoleRequest& request) const {
   if (path == "/console.css") return {200, "text/css; charset=utf-8", std::string(console_assets::kStyle)};
   if (path == "/favicon.ico") return {204, "image/x-icon", ""};  // none: the browser asks anyway
   if (path == "/api/campaigns") return campaigns();
-  if (index && *index >= folders_.size()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, folders_.size()));
+  if (index && *index >= campaign_count()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, campaign_count()));
   if (index && what == "experiments") return experiments(*index);
   if (index && what == "convergence.svg") return convergence(*index);
   if (index && what == "pareto.svg") return pareto(*index);
@@ -265,16 +324,23 @@ ConsoleResponse ConsoleSite::respond(const ConsoleRequest& request) const {
 
 ConsoleResponse ConsoleSite::campaigns() const {
   json list = json::array();
-  for (std::size_t i = 0; i < folders_.size(); ++i) {
+  discover();  // campaigns started meanwhile in a folder of campaigns
+  const std::size_t count = campaign_count();
+  for (std::size_t i = 0; i < count; ++i) {
     const auto reading = read(i);
-    json entry{{"index", i}, {"folder", folders_[i].string()}};
+    json entry{{"index", i}, {"folder", folder(i).string()}};
     if (reading->view)
       entry["overview"] = reading->view->overview.to_json();
     else
       entry["error"] = reading->error;
     list.push_back(std::move(entry));
   }
-  return json_response({{"entries", !entries_.key.empty()}, {"campaigns", list}});
+  json answer{{"entries", !entries_.key.empty()}, {"campaigns", list}};
+  {
+    std::lock_guard lock(folders_mutex_);
+    if (not_shown_ > 0) answer["not_shown"] = not_shown_;
+  }
+  return json_response(answer);
 }
 
 ConsoleResponse ConsoleSite::experiments(std::size_t index) const {
@@ -291,7 +357,7 @@ ConsoleResponse ConsoleSite::experiments(std::size_t index) const {
   json experiments = json::array();
   for (std::size_t i = omitted; i < record.experiments.size(); ++i) experiments.push_back(experiment_json(record.experiments[i]));
   return json_response({{"index", index},
-                        {"folder", folders_[index].string()},
+                        {"folder", folder(index).string()},
                         {"campaign", record.campaign},
                         {"parameters", parameters},
                         {"objective", {{"name", record.objective_name}, {"unit", record.objective_unit}}},
@@ -331,7 +397,7 @@ ConsoleResponse ConsoleSite::pending(std::size_t index) const {
   // The inbox is read at every request (an entry lands there without the journal moving); the
   // journal's reading is the cached one.
   json waiting = json::array();
-  for (const PendingExperiment& p : pending_experiments(campaign_folder_of(folders_[index]), config, reading->view->state)) {
+  for (const PendingExperiment& p : pending_experiments(campaign_folder_of(folder(index)), config, reading->view->state)) {
     json w{{"experiment", p.experiment->id}, {"instrument", p.instrument}, {"since", p.experiment->dispatched_at}, {"params", p.experiment->params}};
     if (p.entered) w["entered"] = {{"by", p.entered->by}, {"at", p.entered->at}};
     if (!p.unreadable.empty()) w["unreadable"] = p.unreadable;
@@ -385,8 +451,9 @@ ConsoleResponse ConsoleSite::stop(std::size_t index, const ConsoleRequest& reque
   }
   if (std::all_of(ask.by.begin(), ask.by.end(), [](unsigned char c) { return std::isspace(c) != 0; })) ask.by = entries_.operator_name;
   ask.at = utc_text(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ");
-  const fs::path folder = campaign_folder_of(folders_[index]);
-  if (!campaign_running(journal_path_of(folders_[index])))
+  const fs::path where = folder(index);
+  const fs::path folder = campaign_folder_of(where);
+  if (!campaign_running(journal_path_of(where)))
     return error_response(409, "the campaign is not running: there is nothing to stop (labloop resume continues it)");
   std::lock_guard one_at_a_time(stopping_);  // one temporary file name per folder
   try {
@@ -429,7 +496,7 @@ ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& requ
   if (!reading->view) return error_response(404, reading->error);
   if (std::string why = check_entry(reading->view->config, reading->view->state, e); !why.empty()) return refused(why);
   try {
-    write_entry(campaign_folder_of(folders_[index]), e);
+    write_entry(campaign_folder_of(folder(index)), e);
   } catch (const Error& error) {
     return refused(error.what());
   }
@@ -444,7 +511,7 @@ ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& requ
 CLI::App* add_console_command(CLI::App& app, ConsoleCommand& command) {
   auto* cmd = app.add_subcommand("console",
                                  "Show campaigns in the browser, live: labloop console runs/a runs/b, then open http://127.0.0.1:8765/ (docs/console.md)");
-  cmd->add_option("folders", command.folders, "Campaign output folders to show (at most 64)")->required();
+  cmd->add_option("folders", command.folders, "Campaign output folders to show, or folders holding them (runs/): at most 64 campaigns")->required();
   cmd->add_flag("--read-only", command.read_only, "Only show: the page takes no results (a screen on the wall)");
   cmd->add_option("--listen", command.listen, "Where to serve: 127.0.0.1:PORT, localhost:PORT or [::1]:PORT (default 127.0.0.1:8765; port 0 picks a free one)");
   return cmd;

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -73,11 +74,15 @@ class ConsoleSite {
  public:
   static constexpr std::size_t kMostCampaigns = 64;
   static constexpr std::size_t kMostExperimentsShown = 1000;
+  static constexpr std::size_t kMostEntriesLooked = 10000;
 
-  // `folders`: campaign folders (or their journal.jsonl), at most kMostCampaigns; each is read
-  // when asked, so a folder whose campaign has not started yet shows its error until it does.
+  // `folders`: campaign folders (or their journal.jsonl), or folders holding campaign folders
+  // (runs/ with runs/a, runs/b…), at most kMostCampaigns given. A folder without a journal whose
+  // subfolders hold journals shows each of them, and those started later too (looked for at
+  // each /api/campaigns, among its first kMostEntriesLooked entries); any other folder is one
+  // campaign, read when asked, so one that has not started yet shows its error until it does.
+  // A campaign keeps its number once shown; at most kMostCampaigns are shown.
   ConsoleSite(std::vector<std::filesystem::path> folders, const SimulatorCatalogue& simulators, ConsoleEntries entries = {});
-
   ConsoleResponse respond(const ConsoleRequest& request) const;
   // The same for a request with only a Host (scripts, tests).
   ConsoleResponse respond(const std::string& method, const std::string& target, const std::string& host) const {
@@ -98,12 +103,21 @@ class ConsoleSite {
   // read-only console, not JSON. nullopt when it may go on.
   std::optional<ConsoleResponse> refuse_action(const ConsoleRequest& request) const;
 
-  std::vector<std::filesystem::path> folders_;
+  // The campaigns shown, in the order first seen (a number, once given, stays); the folders given
+  // that hold campaign folders are looked into again by discover().
+  void discover() const;
+  std::filesystem::path folder(std::size_t index) const;
+  std::size_t campaign_count() const;
+
+  std::vector<std::filesystem::path> given_;
+  mutable std::mutex folders_mutex_;  // guards folders_, reading_'s growth and not_shown_
+  mutable std::vector<std::filesystem::path> folders_;
+  mutable std::size_t not_shown_ = 0;  // campaigns found past kMostCampaigns
   const SimulatorCatalogue& simulators_;
   ConsoleEntries entries_;
   // One per folder: a campaign is read by one request at a time, and the others asking meanwhile
   // take that reading (a long journal takes a noticeable time and memory to fold).
-  std::unique_ptr<std::mutex[]> reading_;
+  mutable std::deque<std::mutex> reading_;  // a deque: growing it moves none
   mutable std::mutex mutex_;  // guards readings_
   mutable std::mutex stopping_;  // one stop request written at a time
   mutable std::map<std::size_t, std::shared_ptr<const Reading>> readings_;

@@ -2,6 +2,7 @@
 // campaign folders of earlier versions (tests/fixtures), and what it refuses.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -406,4 +407,34 @@ TEST_CASE("Console: a stop is asked of a running campaign only, with the key, an
   remove_stop_request(campaign);
   REQUIRE(ask("").status == 200);
   CHECK(read_stop_request(campaign)->by == "the-operator");
+}
+
+TEST_CASE("Console: a folder of campaigns shows each, those started later too, each keeping its number", "[console]") {
+  test::TempDir dir;
+  const fs::path runs = dir / "runs";
+  fs::create_directories(runs / "notes");  // a folder without a journal: not a campaign
+  fs::copy(kConsoleFixtures / "v0.1.0/finished", runs / "b", fs::copy_options::recursive);
+  fs::copy(kConsoleFixtures / "v0.2.0/goals", runs / "a", fs::copy_options::recursive);
+  const cli::ConsoleSite site({runs, dir / "not-yet"}, sim::catalogue());
+  const auto folders = [&] {
+    std::vector<std::string> names;
+    const json answer = console_json(site, "/api/campaigns");
+    for (const json& c : answer["campaigns"]) names.push_back(fs::path(c["folder"].get<std::string>()).filename().string());
+    return names;
+  };
+  CHECK(folders() == std::vector<std::string>{"a", "b", "not-yet"});
+  CHECK(console_json(site, "/api/campaigns/0/experiments")["campaign"] == "goals");
+  // Started later, one of them sorting first: shown after the others, and the others keep their numbers.
+  fs::copy(kConsoleFixtures / "v0.2.0/goals", runs / "0-early", fs::copy_options::recursive);
+  fs::copy(kConsoleFixtures / "v0.1.0/finished", runs / "c", fs::copy_options::recursive);
+  CHECK(folders() == std::vector<std::string>{"a", "b", "not-yet", "0-early", "c"});
+  CHECK(console_json(site, "/api/campaigns/0/experiments")["campaign"] == "goals");
+  CHECK(console_json(site, "/api/campaigns/4/experiments")["campaign"] == "fixture");
+  CHECK_FALSE(console_json(site, "/api/campaigns").contains("not_shown"));
+
+  // At most 64: the rest are counted, not shown.
+  for (int i = 0; i < 62; ++i) fs::copy(kConsoleFixtures / "v0.1.0/finished", runs / fmt::format("more-{:02}", i), fs::copy_options::recursive);
+  const json many = console_json(site, "/api/campaigns");
+  CHECK(many["campaigns"].size() == cli::ConsoleSite::kMostCampaigns);
+  CHECK(many["not_shown"] == 5 + 62 - 64);
 }

@@ -387,13 +387,16 @@ async function refresh() {
     selected = selectedFromAddress();
     if (selected === null && data.campaigns.length > 0) selected = 0;
     // One card that cannot be drawn says so instead of blanking the others.
-    document.getElementById("campaigns").replaceChildren(...data.campaigns.map((entry) => {
+    const cards = data.campaigns.map((entry) => {
       try {
         return card(entry);
       } catch (e) {
         return card({ index: entry.index, folder: entry.folder, error: "this console cannot show it: " + e.message });
       }
-    }));
+    });
+    if (data.not_shown) cards.push(element("li", "note", data.not_shown + " more campaign" + (data.not_shown === 1 ? "" : "s") +
+                                                          " not shown: the console shows at most " + data.campaigns.length));
+    document.getElementById("campaigns").replaceChildren(...cards);
     await showDetail(data.campaigns.find((c) => c.index === selected));
     status.textContent = "live, updated " + new Date().toLocaleTimeString();
     status.className = "connection";
