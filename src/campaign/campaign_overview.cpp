@@ -1,5 +1,7 @@
 #include "labloop/campaign/campaign_overview.hpp"
 
+#include <fmt/format.h>
+
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/journal/audit.hpp"
@@ -18,6 +20,66 @@ std::string phase_name(CampaignPhase phase) {
   }
   return "interrupted";
 }
+
+std::string instrument_state_name(InstrumentState state) {
+  switch (state) {
+    case InstrumentState::connecting: return "connecting";
+    case InstrumentState::ready: return "ready";
+    case InstrumentState::lost: return "lost";
+    case InstrumentState::quarantined: return "quarantined";
+    case InstrumentState::released: return "released";
+  }
+  return "connecting";
+}
+
+namespace {
+
+// Each configured instrument as the journal's instrument events last left it in the current run.
+std::vector<InstrumentOverview> instruments_of(const CampaignConfig& config, const std::vector<JournalEvent>& events,
+                                               const std::vector<OpenExperiment>& open) {
+  std::vector<InstrumentOverview> list;
+  for (const InstrumentConfig& ic : config.instruments) {
+    InstrumentOverview i;
+    i.name = ic.name;
+    i.manual = ic.is_manual();
+    list.push_back(std::move(i));
+  }
+  const auto named = [&](const std::string& name) -> InstrumentOverview* {
+    for (InstrumentOverview& i : list)
+      if (i.name == name) return &i;
+    return nullptr;
+  };
+  const auto set = [&](const std::string& name, InstrumentState state, const std::string& time, std::string detail) {
+    if (InstrumentOverview* i = named(name)) {
+      i->state = state;
+      i->since = time;
+      i->detail = std::move(detail);
+    }
+  };
+  for (const JournalEvent& e : events) {
+    if (e.as<CampaignResumedEvent>()) {
+      for (InstrumentOverview& i : list) i.state = InstrumentState::connecting, i.since = e.time, i.detail.clear();
+    } else if (const auto* ready = e.as<InstrumentReadyEvent>()) {
+      set(ready->instrument, InstrumentState::ready, e.time, "");
+      if (InstrumentOverview* i = named(ready->instrument)) i->driver = ready->driver, i->version = ready->version, i->capacity = ready->capacity;
+    } else if (const auto* back = e.as<InstrumentReconnectedEvent>()) {
+      set(back->instrument, InstrumentState::ready, e.time, "");
+    } else if (const auto* restarted = e.as<InstrumentRestartedEvent>()) {
+      set(restarted->instrument, InstrumentState::ready, e.time, fmt::format("restarted {} time{}", restarted->restarts, restarted->restarts == 1 ? "" : "s"));
+    } else if (const auto* lost = e.as<InstrumentLostEvent>()) {
+      set(lost->instrument, InstrumentState::lost, e.time, lost->reason);
+    } else if (const auto* quarantined = e.as<InstrumentQuarantinedEvent>()) {
+      set(quarantined->instrument, InstrumentState::quarantined, e.time, quarantined->reason);
+    } else if (const auto* released = e.as<InstrumentReleasedEvent>()) {
+      set(released->instrument, InstrumentState::released, e.time, "");
+    }
+  }
+  for (const OpenExperiment& o : open)
+    if (InstrumentOverview* i = named(o.instrument)) ++i->running;
+  return list;
+}
+
+}  // namespace
 
 CampaignOverview campaign_overview(const std::filesystem::path& where, const SimulatorCatalogue& simulators) {
   return campaign_view(where, simulators).overview;
@@ -60,6 +122,7 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
       if (ic.name == o.instrument) o.manual = ic.is_manual();
     s.open.push_back(std::move(o));
   }
+  s.instruments = instruments_of(config, events, s.open);
   s.parameters = state.parameter_names();
   s.objective = state.objective_name();
   s.maximize = state.maximize();
@@ -86,6 +149,15 @@ nlohmann::json CampaignOverview::to_json() const {
     if (!e.instrument.empty()) o["instrument"] = e.instrument;
     if (e.manual) o["manual"] = true;
     j["open"].push_back(std::move(o));
+  }
+  j["instruments"] = nlohmann::json::array();
+  for (const InstrumentOverview& i : instruments) {
+    nlohmann::json o{{"name", i.name}, {"state", instrument_state_name(i.state)}, {"running", i.running}};
+    if (i.manual) o["manual"] = true;
+    if (!i.since.empty()) o["since"] = i.since;
+    if (!i.driver.empty()) o["driver"] = i.driver, o["version"] = i.version, o["capacity"] = i.capacity;
+    if (!i.detail.empty()) o["detail"] = i.detail;
+    j["instruments"].push_back(std::move(o));
   }
   if (best) j["best"] = {{"experiment", best->experiment}, {"value", best->objective}, {"params", best->params}};
   if (pareto) {

@@ -283,6 +283,18 @@ int status(const std::string& where, bool json) {
   fmt::print("started {}{}; last event {}\n", s.started_at, s.labloop_version.empty() ? "" : " (labloop " + s.labloop_version + ")", s.last_event_at);
   fmt::print("experiments: {} of {} used — {} result{}, {} failed; {} open{}\n", s.used, s.budget, s.results, s.results == 1 ? "" : "s", s.failed,
              s.open.size(), s.hours > 0 ? fmt::format("; time budget {:g} h", s.hours) : "");
+  if (s.phase == labloop::CampaignPhase::running) {
+    std::vector<std::string> shown;
+    for (const labloop::InstrumentOverview& i : s.instruments) {
+      std::string line = fmt::format("{} {}", i.name, i.manual ? "(a person)" : labloop::instrument_state_name(i.state));
+      if (!i.manual && i.state == labloop::InstrumentState::ready && !i.driver.empty())
+        line += fmt::format(" ({} {}, {} of {} running)", i.driver, i.version, i.running, i.capacity);
+      if (!i.manual && (i.state == labloop::InstrumentState::lost || i.state == labloop::InstrumentState::quarantined))
+        line += fmt::format(" since {}: {}", i.since, i.detail);
+      shown.push_back(std::move(line));
+    }
+    if (!shown.empty()) fmt::print("instruments: {}\n", fmt::join(shown, "; "));
+  }
   constexpr size_t kMostListed = 20;  // a batch of hundreds would bury the rest
   for (size_t i = 0; i < s.open.size() && i < kMostListed; ++i) {
     const labloop::OpenExperiment& e = s.open[i];

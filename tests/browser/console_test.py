@@ -144,7 +144,7 @@ def enter_results(browser, url: str, console_text: str, folder: str) -> None:
           f"the journal says who asked and why ({asked})")
     outcomes = {e["experiment"] for e in events if e["event"] in ("result", "failed")}
     check(third not in outcomes, "and the experiment waiting for the person stays open")
-    check(not browser.execute_script("return document.getElementById('stop-panel').hidden === false"), "a stopped campaign offers no Stop")
+    check(bool(wait_for(lambda: browser.execute_script("return document.getElementById('stop-panel').hidden"), 10)), "a stopped campaign offers no Stop")
 
 
 def main() -> int:
@@ -233,6 +233,10 @@ def main() -> int:
         # may be gone by the next (a stale element).
         headings = browser.execute_script("return [...document.querySelectorAll('#experiments thead th')].map((t) => t.textContent)")
         check(headings[:5] == ["experiment", "status", "instrument", "x1", "x2"] and "y" in headings, f"with a column each ({headings})")
+        instruments = wait_for(lambda: browser.execute_script(
+            "return [...document.querySelectorAll('#instruments tbody tr td')].slice(0, 4).map((t) => t.textContent)"), 10)
+        check(bool(instruments) and instruments[:2] == ["sim", "ready"] and instruments[2].startswith("labloop-sim "),
+              f"the instruments table shows the simulator ready ({instruments})")
         plot_loaded = wait_for(lambda: browser.execute_script(
             "const i = document.getElementById('convergence'); return i.complete && i.naturalWidth > 0"), 20)
         check(bool(plot_loaded), "the convergence plot is drawn")

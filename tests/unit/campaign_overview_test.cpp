@@ -6,6 +6,7 @@
 
 #include "catalogue.hpp"
 #include "labloop/campaign/campaign_overview.hpp"
+#include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
 #include "test_support.hpp"
 
@@ -82,4 +83,49 @@ TEST_CASE("Overview: a journal a campaign holds reads as running, and as interru
     CHECK(s.to_json()["phase"] == "running");
   }
   CHECK(overview_of(dir.path() / "c").phase == CampaignPhase::interrupted);
+}
+
+TEST_CASE("Overview: each instrument as the journal last left it in this run: ready, lost, back, quarantined, and connecting after a resume", "[overview]") {
+  test::TempDir dir;
+  std::filesystem::copy(kOverviewFixtures / "v0.2.0" / "interrupted", dir / "c", std::filesystem::copy_options::recursive);
+  const std::filesystem::path journal_file = dir / "c" / "journal.jsonl";
+  const auto sim_of = [&] {
+    const CampaignOverview s = overview_of(dir / "c");
+    REQUIRE(s.instruments.size() == 1);
+    return s.instruments[0];
+  };
+  InstrumentOverview sim = sim_of();
+  CHECK(sim.name == "sim");
+  CHECK(sim.state == InstrumentState::ready);
+  CHECK(sim.driver == "labloop-sim");
+  CHECK(sim.running == 1);  // experiment 9 was accepted there when the controller was killed
+  CHECK_FALSE(sim.manual);
+  const auto append = [&](const JournalEventBody& event) {
+    Journal journal(journal_file);
+    journal.append(std::string(event_name(event)), encode_fields(event));
+  };
+  append(InstrumentLostEvent{"sim", "no answer for 6 s", 300});
+  sim = sim_of();
+  CHECK(sim.state == InstrumentState::lost);
+  CHECK(sim.detail == "no answer for 6 s");
+  CHECK_FALSE(sim.since.empty());
+  append(InstrumentReconnectedEvent{"sim", 12.5});
+  CHECK(sim_of().state == InstrumentState::ready);
+  append(InstrumentQuarantinedEvent{"sim", "5 failures in a row"});
+  sim = sim_of();
+  CHECK(sim.state == InstrumentState::quarantined);
+  CHECK(overview_of(dir / "c").to_json()["instruments"][0]["state"] == "quarantined");
+  CHECK(overview_of(dir / "c").to_json()["instruments"][0]["detail"] == "5 failures in a row");
+  append(CampaignResumedEvent{{}, {}, 0, true});
+  CHECK(sim_of().state == InstrumentState::connecting);
+  append(InstrumentReadyEvent{"sim", "(private)", "labloop-sim", "0.3.0", 2});
+  sim = sim_of();
+  CHECK(sim.state == InstrumentState::ready);
+  CHECK(sim.version == "0.3.0");
+  CHECK(sim.capacity == 2);
+
+  const CampaignOverview by_hand = overview_of(kOverviewFixtures / "v0.2.0" / "signed");
+  REQUIRE(by_hand.instruments.size() == 1);
+  CHECK(by_hand.instruments[0].manual);
+  CHECK(by_hand.instruments[0].running == 1);
 }

@@ -33,6 +33,29 @@ struct OpenExperiment {
   nlohmann::json params;   // user units
 };
 
+// How an instrument stands, as the journal last said (its instrument_* events since the last start
+// or resume). While the campaign does not run, none is connected: the last state is kept, and
+// the phase says so.
+enum class InstrumentState {
+  connecting,   // the run started or resumed; not ready yet (or it never was)
+  ready,        // answered: ready, reconnected or restarted
+  lost,         // silent past its heartbeats; waits up to its reconnect time
+  quarantined,  // too many failures or gone for good: gets no more experiments
+  released,     // let go at the end of the run (exclusive control)
+};
+std::string instrument_state_name(InstrumentState state);  // "connecting", "ready", …
+
+struct InstrumentOverview {
+  std::string name;
+  bool manual = false;  // a person
+  InstrumentState state = InstrumentState::connecting;
+  std::string since;    // journal time of the event that set the state ("" for connecting at a start)
+  std::string driver, version;  // from its last instrument_ready
+  int capacity = 0;
+  int running = 0;      // experiments open on it now
+  std::string detail;   // why lost or quarantined
+};
+
 struct CampaignOverview {
   std::string campaign, directory;
   CampaignPhase phase = CampaignPhase::interrupted;
@@ -44,6 +67,7 @@ struct CampaignOverview {
   double hours = 0;           // time budget (0: none)
   int used = 0, results = 0, failed = 0;
   std::vector<OpenExperiment> open;  // in proposal order
+  std::vector<InstrumentOverview> instruments;  // in the config's order
   std::vector<std::string> parameters;  // declared order, for showing params
   std::string objective;
   bool maximize = false;

@@ -143,6 +143,19 @@ async function showDetail(entry) {
   }
   showStop(entry);
   await showWaiting(entry);
+  document.getElementById("instruments-title").textContent =
+      o.phase === "running" ? "Instruments" : "Instruments (as last known: the campaign is not running, none is connected)";
+  fillTable(document.getElementById("instruments"), ["instrument", "state", "driver", "running", "since", "detail"],
+            (o.instruments || []).map((i) => {
+              const tr = element("tr", "instrument " + i.state);
+              tr.appendChild(element("td", null, i.name));
+              tr.appendChild(element("td", null, i.manual ? "a person" : i.state));
+              tr.appendChild(element("td", null, i.driver ? i.driver + " " + i.version : ""));
+              tr.appendChild(element("td", "number", i.capacity ? i.running + " of " + i.capacity : String(i.running)));
+              tr.appendChild(element("td", null, i.since || ""));
+              tr.appendChild(element("td", null, i.detail || ""));
+              return tr;
+            }));
   fillTable(document.getElementById("open"), ["experiment", "where", "since", "settings"],
             o.open.map((e) => {
               const tr = element("tr");
