@@ -415,38 +415,40 @@ class Server {
   // dropped, as ROUTER always did, but said: a result each time, other replies at most once a
   // second for each reason, counting the rest. Nothing is lost for good: a result stays cached,
   // and a controller that asks again (its pong reconcile, a repeated run) gets it.
+  // Why ROUTER could not deliver a reply.
+  enum class Undeliverable { queue_full, gone };
   void send_frames(const Envelope& route, const std::string& payload, const std::string& result_of = {}) {
-    int why = -1;
+    std::optional<Undeliverable> why;
     try {
       bool first = true;
       for (const auto& frame : route) {
         // Only the first frame can fail: once it has picked the peer, ZeroMQ takes the rest.
         if (!router_.send(zmq::buffer(frame), zmq::send_flags::sndmore | zmq::send_flags::dontwait) && first) {
-          why = 0;
+          why = Undeliverable::queue_full;
           break;
         }
         first = false;
       }
-      if (why < 0) router_.send(zmq::buffer(payload), zmq::send_flags::dontwait);
+      if (!why) router_.send(zmq::buffer(payload), zmq::send_flags::dontwait);
     } catch (const zmq::error_t& e) {
       if (e.num() != EHOSTUNREACH) throw;
-      why = 1;
+      why = Undeliverable::gone;
     }
-    if (why >= 0) note_undelivered(static_cast<std::size_t>(why), result_of);
+    if (why) note_undelivered(*why, result_of);
   }
-  void note_undelivered(std::size_t why, const std::string& result_of) {
-    static constexpr const char* kWhy[] = {"its controller's queue is full (it is not reading)", "its controller is gone"};
+  void note_undelivered(Undeliverable why, const std::string& result_of) {
+    const char* const reason = why == Undeliverable::queue_full ? "its controller's queue is full (it is not reading)" : "its controller is gone";
     if (!result_of.empty()) {
       options_.log(fmt::format("the result of {} was not delivered: {}. It stays cached, and is sent again when that controller asks "
                                "(its next ping, or the same run)",
-                               result_of, kWhy[why]));
+                               result_of, reason));
       return;
     }
-    Undelivered& u = undelivered_[why];
+    Undelivered& u = undelivered_[static_cast<std::size_t>(why)];
     ++u.count;
     const auto now = std::chrono::steady_clock::now();
     if (now - u.last_logged < std::chrono::seconds(1)) return;
-    options_.log(fmt::format("a reply was not delivered: {}{}", kWhy[why], u.count > 1 ? fmt::format(" ({} such since the last line saying so)", u.count) : ""));
+    options_.log(fmt::format("a reply was not delivered: {}{}", reason, u.count > 1 ? fmt::format(" ({} such since the last line saying so)", u.count) : ""));
     u = {now, 0};
   }
   // ServeOptions::reply_faults: extra frames *before* the real message, so the real one always
@@ -832,13 +834,12 @@ class Server {
   std::map<std::string, FinishedExperiment> cache_;  // finished id → its result, params and owner
   std::unique_ptr<CacheFile> cache_file_;       // null without ServeOptions::cache_path
   std::mt19937_64 faults_rng_{options_.reply_faults.seed};
-  // Replies other than results not delivered, per reason (queue full, gone): when that was last
-  // logged, and how many since.
+  // Replies other than results not delivered, per reason: when that was last logged, and how many since.
   struct Undelivered {
     std::chrono::steady_clock::time_point last_logged{};
     std::size_t count = 0;
   };
-  Undelivered undelivered_[2];
+  Undelivered undelivered_[2];  // by Undeliverable
   bool shutting_down_ = false;
   std::optional<HolderLease> lease_;            // nullopt unless ServeOptions::exclusive
   std::unique_ptr<HolderFile> holder_file_;     // null without cache_path
