@@ -55,6 +55,20 @@ async function getJson(path) {
   return body;
 }
 
+// An action (enter, stop): JSON with the console's key; the answer's JSON, or {} when the HTTP
+// server refused it with an empty body.
+async function postJson(path, request) {
+  const response = await fetch(path, {
+    method: "POST",
+    cache: "no-store",
+    headers: { "Content-Type": "application/json", "X-Labloop-Key": consoleKey() || "" },
+    body: JSON.stringify(request),
+  });
+  let answer = {};
+  try { answer = await response.json(); } catch (e) { /* no JSON body */ }
+  return [response, answer];
+}
+
 function card(entry) {
   const li = element("li", "campaign" + (entry.index === selected ? " selected" : ""));
   li.dataset.index = entry.index;
@@ -209,14 +223,7 @@ async function askStop() {
   status.textContent = "asking…";
   status.className = "entry-status";
   try {
-    const response = await fetch("/api/campaigns/" + stopCampaign + "/stop", {
-      method: "POST",
-      cache: "no-store",
-      headers: { "Content-Type": "application/json", "X-Labloop-Key": consoleKey() || "" },
-      body: JSON.stringify(request),
-    });
-    let answer = {};
-    try { answer = await response.json(); } catch (e) { /* an empty body: the HTTP server refused it */ }
+    const [response, answer] = await postJson("/api/campaigns/" + stopCampaign + "/stop", request);
     status.textContent = response.ok ? answer.message : (answer.error || response.status + " " + response.statusText);
     status.className = "entry-status " + (response.ok ? "saved" : "refused");
     if (response.ok) document.getElementById("stop-confirm").hidden = true;
@@ -365,14 +372,7 @@ async function submitEntry(index, form, failed) {
   buttons.forEach((b) => { b.disabled = true; });
   say("saving…");
   try {
-    const response = await fetch("/api/campaigns/" + index + "/entries", {
-      method: "POST",
-      cache: "no-store",
-      headers: { "Content-Type": "application/json", "X-Labloop-Key": consoleKey() || "" },
-      body: JSON.stringify(request),
-    });
-    let answer = {};
-    try { answer = await response.json(); } catch (e) { /* an empty body: the HTTP server refused it */ }
+    const [response, answer] = await postJson("/api/campaigns/" + index + "/entries", request);
     if (!response.ok) {
       say(answer.error || response.status + " " + response.statusText, "refused");
       return;
