@@ -121,20 +121,31 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
     const auto out = fs::file_size(dir / "stdout.txt", ec), err = fs::file_size(dir / "stderr.txt", ec);
     return std::max(out == static_cast<std::uintmax_t>(-1) ? 0 : out, err == static_cast<std::uintmax_t>(-1) ? 0 : err);
   };
+  // Stopping a run stops all of it: the program's process group, then whatever still carries
+  // this run's LABLOOP_RUN_DIR (what it started outside its group: setsid, a daemon). Said in
+  // the failure, since such a program surprises its author.
+  const auto stop_run = [&] {
+    program.terminate();
+    const std::size_t escaped = stop_processes_with_environment("LABLOOP_RUN_DIR=" + dir.string());
+    return escaped == 0 ? std::string()
+                        : fmt::format(" ({} process{} it had started outside its process group stopped too)", escaped, escaped == 1 ? "" : "es");
+  };
   std::optional<int> status;
   while (!(status = program.wait_for(std::chrono::milliseconds(50)))) {
     if (stop.stop_requested()) {
-      program.terminate();
+      stop_run();
       throw Error("aborted");  // serve() reports an aborted experiment as such whatever this says
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      program.terminate();
-      throw Error(fmt::format("the program ran past timeout_s ({:g} s) and was stopped; its output is in {}", config_.declared.timeout_s, dir.string()));
+      const std::string escaped = stop_run();
+      throw Error(fmt::format("the program ran past timeout_s ({:g} s) and was stopped{}; its output is in {}", config_.declared.timeout_s, escaped,
+                              dir.string()));
     }
     // What it prints is kept on disk, so it may not print without end (a loop printing progress).
     if (output_bytes() > kMaxOutputBytes) {
-      program.terminate();
-      throw Error(fmt::format("the program wrote more than {} MiB to its output and was stopped; see {}", kMaxOutputBytes >> 20, dir.string()));
+      const std::string escaped = stop_run();
+      throw Error(fmt::format("the program wrote more than {} MiB to its output and was stopped{}; see {}", kMaxOutputBytes >> 20, escaped,
+                              dir.string()));
     }
   }
   if (*status != 0) {

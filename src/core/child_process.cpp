@@ -440,6 +440,88 @@ void ChildProcess::kill() noexcept {
   stopped_ = true;
 }
 
+namespace {
+
+// Whether /proc/`pid`/environ (read through `dir_fd` when given, else by pid) holds `entry`
+// exactly, as one of its NUL-separated strings. At most kMaxEnviron bytes are read.
+bool environ_holds(pid_t pid, const std::string& entry) {
+  constexpr std::size_t kMaxEnviron = 1 << 20;
+  const std::string path = fmt::format("/proc/{}/environ", pid);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::string text;
+  char buffer[8192];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+    if (text.size() > kMaxEnviron) break;
+  }
+  ::close(fd);
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t end = std::min(text.find('\0', at), text.size());
+    if (std::string_view(text).substr(at, end - at) == entry) return true;
+    at = end + 1;
+  }
+  return false;
+}
+
+// Signals `pid` if it still carries `entry`: through a pidfd opened first and the mark checked after,
+// so the signal reaches the process that was checked, not one that took its pid meanwhile.
+bool signal_if_marked(pid_t pid, const std::string& entry, int signal) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return false;
+  const bool marked = environ_holds(pid, entry);
+  const bool sent = marked && ::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0) == 0;
+  ::close(pidfd);
+  return sent;
+}
+
+}  // namespace
+
+std::vector<pid_t> processes_with_environment(const std::string& entry) {
+  std::vector<pid_t> found;
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return found;
+  const pid_t self = ::getpid();
+  while (const dirent* d = ::readdir(proc)) {
+    char* end = nullptr;
+    const long pid = std::strtol(d->d_name, &end, 10);
+    if (end == d->d_name || *end != '\0' || pid <= 0 || pid == self) continue;
+    if (environ_holds(static_cast<pid_t>(pid), entry)) found.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(proc);
+  return found;
+}
+
+std::size_t stop_processes_with_environment(const std::string& entry, std::chrono::milliseconds grace) {
+  std::vector<pid_t> seen;
+  const auto note = [&](const std::vector<pid_t>& now) {
+    for (pid_t p : now)
+      if (std::find(seen.begin(), seen.end(), p) == seen.end()) seen.push_back(p);
+  };
+  std::vector<pid_t> left = processes_with_environment(entry);
+  note(left);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (!left.empty() && std::chrono::steady_clock::now() < deadline) {
+    for (pid_t p : left) signal_if_marked(p, entry, SIGTERM);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    left = processes_with_environment(entry);
+    note(left);
+  }
+  // Past the grace: SIGKILL, looking again for what the killed ones leave (bounded: each pass
+  // kills every marked process there is).
+  for (int pass = 0; pass < 10 && !left.empty(); ++pass) {
+    for (pid_t p : left) signal_if_marked(p, entry, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    left = processes_with_environment(entry);
+    note(left);
+  }
+  return seen.size();
+}
+
 std::filesystem::path executable_dir() {
   std::error_code ec;
   const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);

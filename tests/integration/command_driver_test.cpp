@@ -208,3 +208,30 @@ TEST_CASE("Command driver: its result cache survives a new endpoint or timeout, 
   CHECK(refused.wait_for(std::chrono::seconds(10)) == 1);
   CHECK_THAT(test::read_file(dir / "refused.log"), Catch::Contains("was written by another configuration"));
 }
+
+TEST_CASE("Command driver: an abort or a timeout also stops what the program started outside its process group", "[command]") {
+  test::TempDir dir;
+  // A daemon of the program's: its own session (setsid), so the group signal does not reach it.
+  const std::string program = "setsid sh -c 'echo $$ > daemon.pid; exec sleep 60' < /dev/null > /dev/null 2>&1 &\n"
+                              "while [ ! -s daemon.pid ]; do sleep 0.01; done; echo $$ > program.pid; sleep 60\n";
+  const auto daemon_pid = [&] { return static_cast<pid_t>(std::stoi(test::read_file(dir / "daemon.pid"))); };
+  {
+    command::CommandDriver driver(command::read_command_config(command_config(dir, program)));
+    std::stop_source stop;
+    std::jthread aborter([&] {
+      for (int i = 0; i < 500 && !fs::exists(dir / "program.pid"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      stop.request_stop();
+    });
+    CHECK(failure_of(driver, stop.get_token()) == "aborted");
+    aborter.join();
+    CHECK_FALSE(process_running(daemon_pid()));
+  }
+  fs::remove(dir / "daemon.pid");
+  fs::remove(dir / "program.pid");
+  {
+    command::CommandDriver driver(command::read_command_config(command_config(dir, program, 1.0)));
+    CHECK_THAT(failure_of(driver), Catch::Contains("ran past timeout_s (1 s) and was stopped (1 process it had started outside its process group "
+                                                   "stopped too)"));
+    CHECK_FALSE(process_running(daemon_pid()));
+  }
+}

@@ -337,3 +337,33 @@ TEST_CASE("executable_dir is the directory that holds the test binary", "[proces
   CHECK(fs::exists(dir / self.filename()));
   CHECK(fs::equivalent(dir / self.filename(), self));
 }
+
+TEST_CASE("ChildProcess: processes marked in their environment are found and stopped, and only those", "[child]") {
+  labloop::ChildIo marked, other;
+  marked.environment = {{"LABLOOP_RUN_DIR", "/tmp/run-a"}};
+  other.environment = {{"LABLOOP_RUN_DIR", "/tmp/run-a-2"}};  // a mark that starts like it is another mark
+  // Each leaves its own session, as a daemon does: the group signal would not reach it.
+  labloop::ChildProcess a({"setsid", "sleep", "60"}, {}, marked);
+  labloop::ChildProcess b({"setsid", "sleep", "60"}, {}, other);
+  std::vector<pid_t> found;
+  for (int i = 0; i < 200 && found.empty(); ++i) {
+    found = labloop::processes_with_environment("LABLOOP_RUN_DIR=/tmp/run-a");
+    if (found.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(found.size() == 1);
+  // Alive: not gone, and not a zombie (an init that never reaps keeps one).
+  const auto alive = [](pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto paren = text.rfind(')');
+    return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z' && text[paren + 2] != 'X';
+  };
+  CHECK(alive(found[0]));
+  CHECK(labloop::stop_processes_with_environment("LABLOOP_RUN_DIR=/tmp/run-a", std::chrono::milliseconds(1000)) == 1);
+  CHECK_FALSE(alive(found[0]));
+  CHECK(labloop::processes_with_environment("LABLOOP_RUN_DIR=/tmp/run-a").empty());
+  const std::vector<pid_t> other_run = labloop::processes_with_environment("LABLOOP_RUN_DIR=/tmp/run-a-2");
+  REQUIRE(other_run.size() == 1);
+  CHECK(alive(other_run[0]));
+  labloop::stop_processes_with_environment("LABLOOP_RUN_DIR=/tmp/run-a-2", std::chrono::milliseconds(1000));
+}

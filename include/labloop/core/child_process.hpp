@@ -90,6 +90,18 @@ class ChildProcess {
   bool stopped_ = false;  // the group has been signalled to the end; nothing left to do
 };
 
+// Processes that carry `entry` ("NAME=VALUE") in their environment, as /proc shows it now: a
+// mark a child was started with, which everything it starts inherits, even what leaves its
+// process group (setsid, a daemon). This process is never among them, nor a process whose
+// environment it may not read (another user's).
+std::vector<pid_t> processes_with_environment(const std::string& entry);
+
+// Stops every process processes_with_environment(entry) finds: SIGTERM, up to `grace` for them to
+// go (looking again, since a dying one's children carry the mark too), then SIGKILL to what is
+// left. Each is signalled through a pidfd after its mark is checked again, so a pid reused meanwhile
+// is never hit. Returns how many were found. A process that cleared its environment is not found.
+std::size_t stop_processes_with_environment(const std::string& entry, std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+
 // Directory holding the running executable (from /proc/self/exe), to find sibling programs like
 // labloop-sim. Throws labloop::Error if /proc is unavailable.
 std::filesystem::path executable_dir();
