@@ -671,6 +671,7 @@ class CampaignRun {
     while (true) {
       const auto now = Clock::now();
       sign_if_due(now);
+      take_stop_request_in_loop();
       if (!stop_ && (stop_ = stop_reason(now))) {
         reason_ = stop_text(*stop_);
         book_.campaign_stopping();
@@ -701,7 +702,7 @@ class CampaignRun {
   }
 
   std::optional<StopReason> stop_reason(Clock::time_point now) {
-    if (options_.stop.stop_requested() || stop_asked_in_folder()) {
+    if (options_.stop.stop_requested() || stopping_on_request_) {
       stop_deadline_ = now + options_.stop_grace;
       return StopReason::stopped_by_operator;
     }
@@ -717,21 +718,41 @@ class CampaignRun {
     return std::nullopt;
   }
 
-  // A stop request the console left in the folder (stop_request.hpp): journaled with who asked,
-  // removed, and acted on as a first Ctrl-C. Looked for at every step of the loop (one stat).
-  bool stop_asked_in_folder() {
-    const std::optional<StopRequest> request = read_stop_request(output_);
-    if (!request) return false;
+  // A stop request the console left in the folder (stop_request.hpp), taken at every step of the
+  // loop (one open) and once more as the campaign finishes: journaled with who asked and removed,
+  // so none outlives the run it was meant for. The first one stops the campaign as a first
+  // Ctrl-C; one that comes while it already stops is recorded too.
+  std::optional<StopRequest> take_stop_request() {
+    if (stop_request_stuck_) return std::nullopt;
+    std::optional<StopRequest> request = read_stop_request(output_);
+    if (!request) return std::nullopt;
     journal(StopRequestedEvent{.by = request->by, .reason = request->reason, .source = request->source});
     try {
       remove_stop_request(output_);
     } catch (const Error& e) {
-      log(e.what());  // stopping all the same; a resume removes it (drop_stale_stop_request)
+      // Not looked at again in this run (it would be journaled at every step); a resume refuses
+      // to start until it is gone (drop_stale_stop_request).
+      log(e.what());
+      stop_request_stuck_ = true;
     }
-    log(fmt::format("stopping: asked from the {} by {}{}; no new experiments, running ones get {} s to finish", request->source,
-                    request->by.empty() ? "someone unnamed" : request->by, request->reason.empty() ? "" : " (" + request->reason + ")",
+    return request;
+  }
+
+  static std::string asked_by(const StopRequest& r) {
+    return fmt::format("from the {} by {}{}", r.source.empty() ? "unknown" : r.source, r.by.empty() ? "someone unnamed" : r.by,
+                       r.reason.empty() ? "" : ": " + r.reason);
+  }
+
+  void take_stop_request_in_loop() {
+    const std::optional<StopRequest> request = take_stop_request();
+    if (!request) return;
+    if (stop_ || stopping_on_request_) {
+      log(fmt::format("asked again to stop ({}): already stopping", asked_by(*request)));
+      return;
+    }
+    stopping_on_request_ = true;
+    log(fmt::format("stopping: asked {}; no new experiments, running ones get {} s to finish", asked_by(*request),
                     std::chrono::duration_cast<std::chrono::seconds>(options_.stop_grace).count()));
-    return true;
   }
 
   // A request found as this run takes the journal was meant for an earlier run (one that ended
@@ -1455,6 +1476,8 @@ class CampaignRun {
     for (auto& inst : instruments_)
       if (const auto held_back = inst->chatter.summary(Clock::now(), true)) log(*held_back);
     try {
+      if (const auto late = take_stop_request(); late && !stopping_on_request_)
+        log(fmt::format("asked to stop ({}) as the campaign finished: recorded, nothing left to stop", asked_by(*late)));
       release_instruments();  // before campaign_finished: nothing of the campaign comes after it
       journal(CampaignFinishedEvent{.reason = reason, .experiments = done_, .failed = failed_, .best = best});
       sign_journal();
@@ -1495,6 +1518,8 @@ class CampaignRun {
   Space space_;
   fs::path output_;
   std::optional<Journal> journal_;
+  bool stopping_on_request_ = false;  // a stop request in the folder stops this run
+  bool stop_request_stuck_ = false;   // one could not be removed: not looked at again
   std::vector<JournalEventBody> held_events_;
   std::optional<KeyPair> key_;  // config "controller_key": the journal is signed with it
   std::string campaign_id_;     // what signatures bind them to ("" for journals before campaign ids)

@@ -1,9 +1,14 @@
 #include "labloop/campaign/stop_request.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
-#include <fstream>
-#include <iterator>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
@@ -14,35 +19,89 @@ namespace labloop {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+namespace {
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+std::string os_reason(int err) { return std::strerror(err); }
+
+}  // namespace
+
 json StopRequest::to_json() const { return {{"by", by}, {"reason", reason}, {"at", at}, {"source", source}}; }
 
 fs::path stop_request_path(const fs::path& campaign_dir) { return campaign_dir / "stop-request.json"; }
 
-void write_stop_request(const fs::path& campaign_dir, const StopRequest& request) {
+bool write_stop_request(const fs::path& campaign_dir, const StopRequest& request) {
   if (request.by.size() > kMaxStopRequestText || request.reason.size() > kMaxStopRequestText)
     throw Error(fmt::format("who asked and why are at most {} bytes each", kMaxStopRequestText));
-  write_whole_file(stop_request_path(campaign_dir).string(), request.to_json().dump(-1, ' ', false, json::error_handler_t::replace) + "\n",
-                   "the stop request");
+  const std::string text = request.to_json().dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+  // A name of its own (two consoles, or two threads, may ask at once), then linked into place:
+  // link() refuses an existing name, so the first request stands and none is torn or replaced.
+  static std::atomic<unsigned long> calls{0};
+  const fs::path target = stop_request_path(campaign_dir);
+  const fs::path temp = campaign_dir / fmt::format(".stop-request.{}.{}.tmp", ::getpid(), calls++);
+  {
+    Fd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)};
+    if (f.fd < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_reason(errno)));
+    std::size_t written = 0;
+    while (written < text.size()) {
+      const ssize_t n = ::write(f.fd, text.data() + written, text.size() - written);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const int err = errno;
+        ::unlink(temp.c_str());
+        throw Error(fmt::format("{}: cannot write: {}", temp.string(), os_reason(err)));
+      }
+      written += static_cast<std::size_t>(n);
+    }
+    ::fsync(f.fd);
+  }
+  const int rc = ::link(temp.c_str(), target.c_str());
+  const int err = errno;
+  ::unlink(temp.c_str());
+  if (rc == 0) return true;
+  if (err == EEXIST) return false;
+  throw Error(fmt::format("{}: cannot create: {}", target.string(), os_reason(err)));
 }
 
 std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
   const fs::path path = stop_request_path(campaign_dir);
-  std::error_code ec;
-  const auto status = fs::symlink_status(path, ec);
-  if (ec || !fs::exists(status)) return std::nullopt;
   StopRequest request;
   request.source = "unknown";
   const auto unreadable = [&](const std::string& why) {
-    request.reason = fmt::format("(the request could not be read: {})", why);
+    request.reason = fmt::format("the request could not be read: {}", why);
     return request;
   };
-  if (!fs::is_regular_file(status)) return unreadable("it is not a regular file");
-  const auto size = fs::file_size(path, ec);
-  if (ec) return unreadable(ec.message());
-  if (size > kMaxStopRequestBytes) return unreadable(fmt::format("{} bytes; at most {}", size, kMaxStopRequestBytes));
-  std::ifstream in(path, std::ios::binary);
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in && !in.eof()) return unreadable("it cannot be read");
+  // Opened once, without following a link or waiting on a pipe, and judged by what was opened:
+  // a name swapped between a look and an open could otherwise hang the loop or fill its memory.
+  Fd f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
+  if (f.fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return std::nullopt;
+    if (err == ELOOP) return unreadable("it is a symbolic link");
+    // Something is there (a socket, no permission): still a request, said to be unreadable.
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(path, ec))) return std::nullopt;
+    return unreadable(os_reason(err));
+  }
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) return unreadable(os_reason(errno));
+  if (!S_ISREG(st.st_mode)) return unreadable("it is not a regular file");
+  std::string text;
+  char buffer[4096];
+  while (text.size() <= kMaxStopRequestBytes) {
+    const ssize_t n = ::read(f.fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return unreadable(os_reason(errno));
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (text.size() > kMaxStopRequestBytes) return unreadable(fmt::format("it is over {} bytes", kMaxStopRequestBytes));
   if (find_excess_nesting(text, 1)) return unreadable("it nests deeper than one object");
   json j;
   try {

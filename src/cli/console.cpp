@@ -308,7 +308,8 @@ ConsoleResponse ConsoleSite::respond(const ConsoleRequest& request) const {
     if (*index >= campaign_count()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, campaign_count()));
     return what == "stop" ? stop(*index, request) : enter(*index, request);
   }
-  if (request.method != "GET" && request.method != "HEAD") return error_response(405, "the console only shows (GET), and takes entered results at /api/campaigns/N/entries (POST)");
+  if (request.method != "GET" && request.method != "HEAD")
+    return error_response(405, "the console shows with GET; it takes POST at /api/campaigns/N/entries and /api/campaigns/N/stop only");
   if (path == "/" || path == "/index.html") return {200, "text/html; charset=utf-8", std::string(console_assets::kPage)};
   if (path == "/console.js") return {200, "text/javascript; charset=utf-8", std::string(console_assets::kScript)};
   if (path == "/console.css") return {200, "text/css; charset=utf-8", std::string(console_assets::kStyle)};
@@ -441,8 +442,12 @@ ConsoleResponse ConsoleSite::stop(std::size_t index, const ConsoleRequest& reque
     for (const auto& [key, value] : j.items()) {
       if (key != "by" && key != "reason") throw Error(fmt::format("the request has \"{}\"; it takes by and reason", key));
       if (!value.is_string()) throw Error(fmt::format("\"{}\" must be a string", key));
-      if (value.get<std::string>().size() > kMaxStopRequestText)
-        throw Error(fmt::format("\"{}\" is {} bytes long; at most {} are kept", key, value.get<std::string>().size(), kMaxStopRequestText));
+      const std::string& text = value.get_ref<const std::string&>();
+      if (text.size() > kMaxStopRequestText)
+        throw Error(fmt::format("\"{}\" is {} bytes long; at most {} are kept", key, text.size(), kMaxStopRequestText));
+      // It goes to the journal and to terminals (status, the campaign's log): text only.
+      if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+        throw Error(fmt::format("\"{}\" holds a control character (a line break, an escape); write it on one line", key));
     }
     ask.by = j.value("by", "");
     ask.reason = j.value("reason", "");
@@ -452,22 +457,27 @@ ConsoleResponse ConsoleSite::stop(std::size_t index, const ConsoleRequest& reque
   if (std::all_of(ask.by.begin(), ask.by.end(), [](unsigned char c) { return std::isspace(c) != 0; })) ask.by = entries_.operator_name;
   ask.at = utc_text(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ");
   const fs::path where = folder(index);
-  const fs::path folder = campaign_folder_of(where);
-  if (!campaign_running(journal_path_of(where)))
+  const auto reading = read(index);
+  if (!reading->running)
     return error_response(409, "the campaign is not running: there is nothing to stop (labloop resume continues it)");
-  std::lock_guard one_at_a_time(stopping_);  // one temporary file name per folder
+  // Stopping already (a request it took, this run): nothing more to ask.
+  if (reading->view && reading->view->overview.stop_request) {
+    const StopRequestedEvent& taken = *reading->view->overview.stop_request;
+    return json_response({{"asked", false}, {"message", fmt::format("the campaign is stopping already, as {} asked", taken.by.empty() ? "someone" : taken.by)}});
+  }
   try {
-    if (const std::optional<StopRequest> earlier = read_stop_request(folder))
+    if (!write_stop_request(campaign_folder_of(where), ask)) {
+      const std::optional<StopRequest> earlier = read_stop_request(campaign_folder_of(where));
       return json_response({{"asked", false},
-                            {"message", fmt::format("already asked by {} at {}; the campaign stops within a second", earlier->by, earlier->at)}});
-    write_stop_request(folder, ask);
+                            {"message", fmt::format("already asked by {}; the campaign stops at its next step", earlier ? earlier->by : "someone")}});
+    }
   } catch (const Error& error) {
     return error_response(500, error.what());
   }
   return json_response({{"asked", true},
                         {"by", ask.by},
                         {"at", ask.at},
-                        {"message", "asked: the campaign stops proposing within a second; running experiments get its stop grace period, "
+                        {"message", "asked: the campaign stops proposing at its next step; running experiments get its stop grace period, "
                                     "experiments waiting for a person stay open (labloop resume continues it)"}});
 }
 

@@ -119,7 +119,6 @@ class ConsoleSite {
   // take that reading (a long journal takes a noticeable time and memory to fold).
   mutable std::deque<std::mutex> reading_;  // a deque: growing it moves none
   mutable std::mutex mutex_;  // guards readings_
-  mutable std::mutex stopping_;  // one stop request written at a time
   mutable std::map<std::size_t, std::shared_ptr<const Reading>> readings_;
 };
 

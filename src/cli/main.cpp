@@ -274,10 +274,14 @@ int status(const std::string& where, bool json) {
                           s.directory);
       break;
   }
+  // Who asked is free text from a console or a file: shown printable, and within a line's width.
   if (s.stop_request && s.phase != labloop::CampaignPhase::interrupted)
-    phase += fmt::format(" ({}asked from the {} by {}{})", s.phase == labloop::CampaignPhase::running ? "stopping: " : "", s.stop_request->source,
-                         s.stop_request->by.empty() ? "someone unnamed" : s.stop_request->by,
-                         s.stop_request->reason.empty() ? "" : ": " + s.stop_request->reason);
+    phase += labloop::cli::fit_to_width(
+        labloop::cli::printable(fmt::format(" ({}asked from the {} by {}{})", s.phase == labloop::CampaignPhase::running ? "stopping: " : "",
+                                            s.stop_request->source.empty() ? "unknown" : s.stop_request->source,
+                                            s.stop_request->by.empty() ? "someone unnamed" : s.stop_request->by,
+                                            s.stop_request->reason.empty() ? "" : ": " + s.stop_request->reason)),
+        labloop::cli::kMostShownChars);
   fmt::print("{}campaign \"{}\" in {}: {}\n", s.dry_run ? "dry run (every instrument a stand-in, no result measured) of " : "", s.campaign,
              s.directory, phase);
   fmt::print("started {}{}; last event {}\n", s.started_at, s.labloop_version.empty() ? "" : " (labloop " + s.labloop_version + ")", s.last_event_at);
@@ -293,7 +297,9 @@ int status(const std::string& where, bool json) {
         line += fmt::format(" since {}: {}", i.since, i.detail);
       shown.push_back(std::move(line));
     }
-    if (!shown.empty()) fmt::print("instruments: {}\n", fmt::join(shown, "; "));
+    if (!shown.empty())
+      fmt::print("instruments: {}\n", labloop::cli::fit_to_width(labloop::cli::printable(fmt::format("{}", fmt::join(shown, "; "))),
+                                                                 labloop::cli::kMostShownChars));
   }
   constexpr size_t kMostListed = 20;  // a batch of hundreds would bury the rest
   for (size_t i = 0; i < s.open.size() && i < kMostListed; ++i) {

@@ -145,6 +145,9 @@ def enter_results(browser, url: str, console_text: str, folder: str) -> None:
     outcomes = {e["experiment"] for e in events if e["event"] in ("result", "failed")}
     check(third not in outcomes, "and the experiment waiting for the person stays open")
     check(bool(wait_for(lambda: browser.execute_script("return document.getElementById('stop-panel').hidden"), 10)), "a stopped campaign offers no Stop")
+    card_says = wait_for(lambda: browser.execute_script(
+        "const c = document.querySelectorAll('#campaigns li.campaign')[2]; const a = c && c.querySelector('.asked'); return a ? a.textContent : null"), 10)
+    check(card_says == "asked from the console by Ann Example: reagent ran out", f"and its card says who asked and why ({card_says!r})")
 
 
 def main() -> int:

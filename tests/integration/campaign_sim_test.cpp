@@ -492,7 +492,13 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
   struct AskToStop : CampaignObserver {
     std::filesystem::path folder;
     int asks = 0;
+    // Someone else asks too, once the campaign is stopping: recorded, nothing more.
     void on_event(const JournalEvent&, const CampaignStatus&) override {}
+    // Once the campaign says it stops on Ann's request (her file is gone by then).
+    void on_log(const std::string& line) override {
+      if (line.find("stopping: asked from the console by Ann") != std::string::npos)
+        write_stop_request(folder, StopRequest{"Bob", "me too", "2026-12-05T10:00:02Z", "console"});
+    }
     void on_status(const CampaignStatus& status) override {
       if (status.planner_thinking && ++asks == 4) write_stop_request(folder, StopRequest{"Ann", "reagent ran out", "2026-12-05T10:00:00Z", "console"});
     }
@@ -509,13 +515,14 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
   std::vector<json> asked;
   for (const auto& e : events)
     if (e["event"] == "stop_requested") asked.push_back(e);
-  REQUIRE(asked.size() == 1);
+  REQUIRE(asked.size() == 2);
   CHECK(asked[0]["by"] == "Ann");
   CHECK(asked[0]["reason"] == "reagent ran out");
   CHECK(asked[0]["source"] == "console");
+  CHECK(asked[1]["by"] == "Bob");
   CHECK(events.back()["event"] == "campaign_finished");
   CHECK(events.back()["reason"] == "stopped by operator");
-  CHECK(CampaignState::fold(decode_events(events, "journal")).stop_request()->by == "Ann");
+  CHECK(CampaignState::fold(decode_events(events, "journal")).stop_request()->by == "Bob");
 
   // A request nobody acted on (the campaign had ended) is not aimed at the next run.
   write_stop_request(out, StopRequest{"Bob", "stale", "2026-12-05T10:00:01Z", "console"});
@@ -526,6 +533,6 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
   CHECK_FALSE(std::filesystem::exists(stop_request_path(out)));
   int stop_events = 0;
   for (const auto& e : read_journal(out / "journal.jsonl").events) stop_events += e["event"] == "stop_requested";
-  CHECK(stop_events == 1);
+  CHECK(stop_events == 2);
   CHECK_FALSE(CampaignState::fold(decode_events(read_journal(out / "journal.jsonl").events, "journal")).stop_request());
 }

@@ -407,6 +407,19 @@ TEST_CASE("Console: a stop is asked of a running campaign only, with the key, an
   remove_stop_request(campaign);
   REQUIRE(ask("").status == 200);
   CHECK(read_stop_request(campaign)->by == "the-operator");
+  remove_stop_request(campaign);
+  // Text only: it goes to the journal and to terminals.
+  for (const char* body : {R"({"by": "Ann\u001b[2J"})", R"({"reason": "line\nbreak"})", R"({"reason": "nul\u0000"})"}) {
+    INFO(body);
+    CHECK(ask(body).status == 400);
+  }
+  // Once the campaign has taken a request it is stopping: nothing more is asked.
+  held.append(std::string(event_name(StopRequestedEvent{"Ann", "why", "console"})), encode_fields(StopRequestedEvent{"Ann", "why", "console"}));
+  const cli::ConsoleResponse stopping = ask(R"({"by": "Bob"})");
+  CHECK(stopping.status == 200);
+  CHECK(json::parse(stopping.body)["asked"] == false);
+  CHECK_THAT(json::parse(stopping.body)["message"].get<std::string>(), Catch::Contains("stopping already, as Ann asked"));
+  CHECK_FALSE(read_stop_request(campaign));
 }
 
 TEST_CASE("Console: a folder of campaigns shows each, those started later too, each keeping its number", "[console]") {

@@ -13,8 +13,8 @@
 
 namespace labloop {
 
-// Stated limits: the file is read up to this size (a request is a few hundred bytes), and its
-// free text (who, why) up to kMaxStopRequestText bytes each.
+// Stated limits: a file over this size is not read (a request is a few hundred bytes), and its free
+// text (who, why) is at most kMaxStopRequestText bytes each.
 constexpr std::size_t kMaxStopRequestBytes = 16 * 1024;
 constexpr std::size_t kMaxStopRequestText = 1000;
 
@@ -29,9 +29,10 @@ struct StopRequest {
 
 std::filesystem::path stop_request_path(const std::filesystem::path& campaign_dir);
 
-// Writes the request (a temporary sibling, fsynced, renamed into place). Throws Error when the
-// text is over its limit or the disk refuses.
-void write_stop_request(const std::filesystem::path& campaign_dir, const StopRequest& request);
+// Writes the request unless one is there already (a temporary sibling of its own, fsynced, then
+// linked into place: the first request stands, whole). Returns false when one was there. Throws
+// Error when the text is over its limit or the disk refuses.
+bool write_stop_request(const std::filesystem::path& campaign_dir, const StopRequest& request);
 
 // The request in the folder, if there is one. A file that cannot be read as one is still a request
 // to stop (stopping is the safe side): its `reason` then says what was wrong with it.

@@ -85,6 +85,9 @@ function card(entry) {
   const title = element("h2", null, o.campaign + " ");
   title.appendChild(element("span", "phase " + o.phase, o.phase + (o.finish_reason ? ": " + o.finish_reason : "")));
   li.appendChild(title);
+  if (o.stop_request) li.appendChild(element("div", "asked", (o.phase === "running" ? "stopping: " : "") + "asked from the " +
+                                                                 (o.stop_request.source || "unknown") + " by " + (o.stop_request.by || "someone unnamed") +
+                                                                 (o.stop_request.reason ? ": " + o.stop_request.reason : "")));
   li.appendChild(element("div", "folder", entry.folder));
   const bar = element("div", "bar");
   const fill = element("div");
@@ -155,6 +158,8 @@ async function showDetail(entry) {
     if (Array.isArray(o.pareto)) pareto.src = "/api/campaigns/" + entry.index + "/pareto.svg" + query;
     else pareto.removeAttribute("src");
   }
+  // Who is acting: asked of anyone who may act here (enter results, stop a campaign).
+  document.getElementById("entry-by-label").hidden = !(takesEntries && consoleKey() && (o.phase === "running" || o.open.some((e) => e.manual)));
   showStop(entry);
   await showWaiting(entry);
   document.getElementById("instruments-title").textContent =
@@ -259,7 +264,6 @@ async function showWaiting(entry) {
   const data = await getJson("/api/campaigns/" + entry.index + "/pending");
   section.hidden = false;
   const canEnter = data.entries === true && !!consoleKey();
-  document.getElementById("entry-by-label").hidden = !canEnter;
   document.getElementById("waiting-note").textContent =
       !data.entries ? "This console only shows (it was started --read-only): enter results with the commands below."
       : !canEnter ? "To enter results here, open the address labloop console printed when it started (it ends in #key=…); or use the commands below."
