@@ -21,9 +21,9 @@ using json = nlohmann::json;
 
 namespace {
 
-struct Fd {
+struct RequestFile {
   int fd = -1;
-  ~Fd() {
+  ~RequestFile() {
     if (fd >= 0) ::close(fd);
   }
 };
@@ -46,7 +46,7 @@ bool write_stop_request(const fs::path& campaign_dir, const StopRequest& request
   const fs::path target = stop_request_path(campaign_dir);
   const fs::path temp = campaign_dir / fmt::format(".stop-request.{}.{}.tmp", ::getpid(), calls++);
   {
-    Fd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)};
+    RequestFile f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)};
     if (f.fd < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_reason(errno)));
     std::size_t written = 0;
     while (written < text.size()) {
@@ -79,7 +79,7 @@ std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
   };
   // Opened once, without following a link or waiting on a pipe, and judged by what was opened:
   // a name swapped between a look and an open could otherwise hang the loop or fill its memory.
-  Fd f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
+  RequestFile f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
   if (f.fd < 0) {
     const int err = errno;
     if (err == ENOENT) return std::nullopt;
