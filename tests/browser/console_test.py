@@ -7,7 +7,8 @@ the campaign and follow it live (the experiment count grows without a reload), o
 show a folder name full of markup as text, never running it. A second campaign runs on a manual
 instrument: without the console's key the page shows the `labloop enter` command; with it, a
 person enters results in a form (a value out of range is refused with the reason, what is typed
-survives the page's refreshes), and the running campaign records them.
+survives the page's refreshes), and the running campaign records them; then the operator stops
+it from the page. A third runs on an instrument reached over TCP that goes silent: its card says so.
 
     /usr/bin/python3 tests/browser/console_test.py LABLOOP SOURCE_DIR    (labloop-sim beside LABLOOP)
 
@@ -20,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -136,7 +138,7 @@ def enter_results(browser, url: str, console_text: str, folder: str) -> None:
     browser.find_element(By.ID, "stop-yes").click()
     done = wait_for(lambda: browser.execute_script(
         "const c = document.querySelectorAll('#campaigns li.campaign .phase'); "
-        "return c.length === 3 && c[2].textContent.startsWith('finished') ? c[2].textContent : null"), 20)
+        "return c.length === 4 && c[2].textContent.startsWith('finished') ? c[2].textContent : null"), 20)
     check(done is not None and done.startswith("finished: stopped by operator"), f"Stop on the page stops the campaign as Ctrl-C would ({done!r})")
     events = journal_events(folder)
     asked = [e for e in events if e["event"] == "stop_requested"]
@@ -188,8 +190,27 @@ def main() -> int:
                                       stdout=open(os.path.join(work, "by_hand.log"), "wb"), stderr=subprocess.STDOUT))
         check(wait_for(lambda: os.path.exists(os.path.join(manual_folder, "journal.jsonl")), 30) is not None, "the manual campaign started")
 
+        # A campaign on an instrument reached over TCP (labloop-sim started here), to be lost later.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        sim = subprocess.Popen([os.path.join(os.path.dirname(labloop), "labloop-sim"), "-f", "branin", "--endpoint", f"tcp://127.0.0.1:{port}",
+                                "--delay", "0.3"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        procs.append(sim)
+        remote = {"name": "remote", "seed": 1,
+                  "parameters": [{"name": "x1", "type": "continuous", "low": -5, "high": 10},
+                                 {"name": "x2", "type": "continuous", "low": 0, "high": 15}],
+                  "objective": {"name": "y"}, "planner": {"kind": "random"},
+                  "instruments": [{"name": "robot", "endpoint": f"tcp://127.0.0.1:{port}", "heartbeat_s": 0.3, "heartbeat_misses": 2}],
+                  "budget": {"experiments": 1000}}
+        with open(os.path.join(work, "remote.json"), "w") as f:
+            json.dump(remote, f)
+        remote_folder = os.path.join(work, "remote")
+        procs.append(subprocess.Popen([labloop, "run", os.path.join(work, "remote.json"), "--output", remote_folder],
+                                      stdout=open(os.path.join(work, "remote.log"), "wb"), stderr=subprocess.STDOUT))
+
         console_out = os.path.join(work, "console.out")
-        console = subprocess.Popen([labloop, "console", folder, goals, manual_folder, "--listen", "127.0.0.1:0"],
+        console = subprocess.Popen([labloop, "console", folder, goals, manual_folder, remote_folder, "--listen", "127.0.0.1:0"],
                                    stdout=open(console_out, "wb"), stderr=subprocess.STDOUT)
         procs.append(console)
         url = wait_for(lambda: (re.search(r"http://127\.0\.0\.1:\d+/", open(console_out).read()) or [None])[0], 10)
@@ -216,7 +237,7 @@ def main() -> int:
               "and its markup never ran: no such image, nothing set")
 
         cards = wait_for(lambda: browser.execute_script(
-            "const c = document.querySelectorAll('#campaigns li.campaign'); return c.length === 3 ? [...c].map((e) => e.innerText) : null"))
+            "const c = document.querySelectorAll('#campaigns li.campaign'); return c.length === 4 ? [...c].map((e) => e.innerText) : null"))
         pareto = cards[1] if cards else ""
         check(re.search(r"Pareto set: \d+ results?", pareto) is not None and "finished" in pareto,
               f"a finished campaign of two objectives beside it shows its Pareto set ({pareto!r})")
@@ -260,6 +281,13 @@ def main() -> int:
 
         enter_results(browser, url, open(console_out).read(), manual_folder)
         check(browser.execute_script("return document.getElementById('pareto').hidden"), "one of one objective shows none")
+
+        # The remote instrument goes silent: its campaign's card says so.
+        sim.kill()
+        trouble = wait_for(lambda: browser.execute_script(
+            "const c = document.querySelectorAll('#campaigns li.campaign')[3]; const t = c && c.querySelector('.trouble'); return t ? t.textContent : null"), 20)
+        check(trouble is not None and trouble.startswith("robot lost since ") and "no answer" in trouble,
+              f"an instrument that went silent shows on its campaign's card ({trouble!r})")
 
         # The refused entry's 422 is logged by the browser as a failed load: that one was asked for.
         severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"

@@ -96,6 +96,11 @@ function card(entry) {
   li.appendChild(bar);
   li.appendChild(element("div", "used", o.used + " of " + o.budget + " experiments used: " + o.results + " results, " + o.failed +
                                           " failed, " + o.open.length + " open"));
+  // An instrument in trouble shows on the card, so a wall of campaigns says where to look.
+  if (o.phase === "running")
+    for (const i of o.instruments || [])
+      if (i.state === "lost" || i.state === "quarantined")
+        li.appendChild(element("div", "trouble", i.name + " " + i.state + " since " + i.since + (i.detail ? ": " + i.detail : "")));
   if (o.best) {
     li.appendChild(element("div", "best", "best " + o.objective + " = " + number(o.best.value) + " (" + o.goal + ") at " + o.best.experiment));
   } else if (Array.isArray(o.pareto)) {
