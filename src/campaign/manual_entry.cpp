@@ -19,6 +19,7 @@
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/unique_fd.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/core/json_check.hpp"
 
@@ -31,13 +32,6 @@ namespace {
 
 std::string os_error(int err) { return std::strerror(err); }
 
-// Closes a file descriptor on every path out.
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 void write_all(int fd, std::string_view bytes, const fs::path& path) {
   while (!bytes.empty()) {
@@ -49,8 +43,8 @@ void write_all(int fd, std::string_view bytes, const fs::path& path) {
 }
 
 void fsync_dir(const fs::path& dir) {
-  Fd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY)};
-  if (d.fd >= 0) ::fsync(d.fd);
+  UniqueFd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY)};
+  if (d.get() >= 0) ::fsync(d.get());
 }
 
 const InstrumentConfig* instrument_named(const CampaignConfig& config, const std::string& name) {
@@ -132,11 +126,11 @@ void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
   std::lock_guard one_at_a_time(writing);
   {
     // Not through a link planted under the temporary name: it would be cut short and overwritten.
-    Fd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)};
-    if (f.fd < 0 && refused_as_link(temp.string(), errno)) throw Error(symbolic_link_refusal(temp.string()));
-    if (f.fd < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_error(errno)));
-    write_all(f.fd, text, temp);
-    if (::fsync(f.fd) != 0) throw Error(fmt::format("{}: cannot write to disk: {}", temp.string(), os_error(errno)));
+    UniqueFd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)};
+    if (f.get() < 0 && refused_as_link(temp.string(), errno)) throw Error(symbolic_link_refusal(temp.string()));
+    if (f.get() < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_error(errno)));
+    write_all(f.get(), text, temp);
+    if (::fsync(f.get()) != 0) throw Error(fmt::format("{}: cannot write to disk: {}", temp.string(), os_error(errno)));
   }
   // link() refuses an existing name, so two people entering the same experiment cannot overwrite
   // each other; rename() would replace silently.
@@ -362,10 +356,10 @@ bool campaign_running(const fs::path& journal) {
   const auto held = [](const fs::path& file) {
     // Without waiting: a journal that is a pipe would block the open until a writer came (readers
     // then refuse it as no regular file).
-    Fd f{::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
-    if (f.fd < 0) return false;
-    if (::flock(f.fd, LOCK_SH | LOCK_NB) != 0) return errno == EWOULDBLOCK;
-    ::flock(f.fd, LOCK_UN);
+    UniqueFd f{::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+    if (f.get() < 0) return false;
+    if (::flock(f.get(), LOCK_SH | LOCK_NB) != 0) return errno == EWOULDBLOCK;
+    ::flock(f.get(), LOCK_UN);
     return false;
   };
   return held(journal_lock_path(journal)) || held(journal);

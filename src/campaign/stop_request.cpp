@@ -12,6 +12,7 @@
 
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/unique_fd.hpp"
 #include "labloop/core/json_limits.hpp"
 
 namespace labloop {
@@ -20,13 +21,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-struct RequestFile {
-  int fd = -1;
-  ~RequestFile() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 std::string os_reason(int err) { return std::strerror(err); }
 
@@ -46,11 +40,11 @@ bool write_stop_request(const fs::path& campaign_dir, const StopRequest& request
   const fs::path target = stop_request_path(campaign_dir);
   const fs::path temp = campaign_dir / fmt::format(".stop-request.{}.{}.tmp", ::getpid(), calls++);
   {
-    RequestFile f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)};
-    if (f.fd < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_reason(errno)));
+    UniqueFd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)};
+    if (f.get() < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_reason(errno)));
     std::size_t written = 0;
     while (written < text.size()) {
-      const ssize_t n = ::write(f.fd, text.data() + written, text.size() - written);
+      const ssize_t n = ::write(f.get(), text.data() + written, text.size() - written);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         const int err = errno;
@@ -59,7 +53,7 @@ bool write_stop_request(const fs::path& campaign_dir, const StopRequest& request
       }
       written += static_cast<std::size_t>(n);
     }
-    ::fsync(f.fd);
+    ::fsync(f.get());
   }
   const int rc = ::link(temp.c_str(), target.c_str());
   const int err = errno;
@@ -79,8 +73,8 @@ std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
   };
   // Opened once, without following a link or waiting on a pipe, and judged by what was opened:
   // a name swapped between a look and an open could otherwise hang the loop or fill its memory.
-  RequestFile f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
-  if (f.fd < 0) {
+  UniqueFd f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
+  if (f.get() < 0) {
     const int err = errno;
     if (err == ENOENT) return std::nullopt;
     if (err == ELOOP) return unreadable("it is a symbolic link");
@@ -90,12 +84,12 @@ std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
     return unreadable(os_reason(err));
   }
   struct stat st {};
-  if (::fstat(f.fd, &st) != 0) return unreadable(os_reason(errno));
+  if (::fstat(f.get(), &st) != 0) return unreadable(os_reason(errno));
   if (!S_ISREG(st.st_mode)) return unreadable("it is not a regular file");
   std::string text;
   char buffer[4096];
   while (text.size() <= kMaxStopRequestBytes) {
-    const ssize_t n = ::read(f.fd, buffer, sizeof buffer);
+    const ssize_t n = ::read(f.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return unreadable(os_reason(errno));
     if (n == 0) break;

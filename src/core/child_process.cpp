@@ -33,6 +33,7 @@
 
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/unique_fd.hpp"
 
 namespace labloop {
 namespace {
@@ -61,31 +62,6 @@ const char* describe(Step step) {
   return "start";
 }
 
-// Owns a file descriptor on the parent side, so every early throw closes it.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // Blocks every signal on the calling thread for the duration of fork. Otherwise a signal could
 // run one of the parent's handlers inside the child before exec (e.g. a SIGTERM handler that
@@ -166,8 +142,8 @@ struct PreparedIo {
 }
 
 // Opened before fork (open allocates nothing in user space, but error handling here does).
-Fd open_log(const std::string& program, const std::filesystem::path& log_path) {
-  if (log_path.empty()) return Fd{};
+UniqueFd open_log(const std::string& program, const std::filesystem::path& log_path) {
+  if (log_path.empty()) return UniqueFd{};
   std::error_code ec;
   if (log_path.has_parent_path()) std::filesystem::create_directories(log_path.parent_path(), ec);
   // Not through a symbolic link: the log sits in the campaign folder, and `labloop resume` would
@@ -193,11 +169,11 @@ Fd open_log(const std::string& program, const std::filesystem::path& log_path) {
     }
     fd = moved;
   }
-  return Fd{fd};
+  return UniqueFd{fd};
 }
 
 // A descriptor for stdin or stdout of the child, kept above 2 as open_log's is.
-Fd open_above_stderr(const std::string& program, const std::filesystem::path& path, int flags, const char* what) {
+UniqueFd open_above_stderr(const std::string& program, const std::filesystem::path& path, int flags, const char* what) {
   int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd >= 0 && fd <= STDERR_FILENO) {
     const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
@@ -205,7 +181,7 @@ Fd open_above_stderr(const std::string& program, const std::filesystem::path& pa
     fd = moved;
   }
   if (fd < 0) throw Error(fmt::format("cannot start '{}': cannot open its {} '{}': {}", program, what, path.string(), std::strerror(errno)));
-  return Fd{fd};
+  return UniqueFd{fd};
 }
 
 int decode_status(int status) {
@@ -265,9 +241,9 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path 
   for (std::string& arg : argv) c_argv.push_back(arg.data());
   c_argv.push_back(nullptr);
 
-  Fd log_fd = open_log(program_, log_path);
+  UniqueFd log_fd = open_log(program_, log_path);
   PreparedIo prepared;
-  Fd input_fd, output_fd;
+  UniqueFd input_fd, output_fd;
   if (!io.input.empty()) prepared.input_fd = (input_fd = open_above_stderr(program_, io.input, O_RDONLY, "input")).get();
   if (!io.output.empty())
     prepared.output_fd = (output_fd = open_above_stderr(program_, io.output, O_WRONLY | O_CREAT | O_TRUNC, "output file")).get();
@@ -294,8 +270,8 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::filesystem::path 
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     throw Error(fmt::format("cannot start '{}': pipe: {}", program_, std::strerror(errno)));
   }
-  Fd error_read{pipe_fds[0]};
-  Fd error_write{pipe_fds[1]};
+  UniqueFd error_read{pipe_fds[0]};
+  UniqueFd error_write{pipe_fds[1]};
 
   const pid_t parent = ::getpid();
   pid_t pid = -1;

@@ -31,6 +31,7 @@
 
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/unique_fd.hpp"
 #include "labloop/core/json_limits.hpp"
 
 namespace labloop {
@@ -54,21 +55,6 @@ bool is_lower_hex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-// Closes a descriptor unless released; keeps the constructor leak-free when it throws.
-class FdGuard {
- public:
-  explicit FdGuard(int fd) : fd_(fd) {}
-  ~FdGuard() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FdGuard(const FdGuard&) = delete;
-  FdGuard& operator=(const FdGuard&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 int open_retrying(const char* path, int flags, mode_t mode = 0) {
   for (;;) {
@@ -124,7 +110,7 @@ void refuse_unless_regular(int fd, const std::filesystem::path& path) {
 int open_journal_file(const std::filesystem::path& path, int flags, mode_t mode = 0) {
   const int raw = open_retrying(path.c_str(), flags | O_NONBLOCK, mode);
   if (raw < 0) return raw;
-  FdGuard fd(raw);
+  UniqueFd fd(raw);
   refuse_unless_regular(fd.get(), path);
   if (const int now = ::fcntl(fd.get(), F_GETFL); now >= 0) (void)::fcntl(fd.get(), F_SETFL, now & ~O_NONBLOCK);
   return fd.release();
@@ -144,7 +130,7 @@ std::string utc_now_iso() {
 void fsync_directory_of(const std::filesystem::path& path) {
   std::filesystem::path dir = path.parent_path();
   if (dir.empty()) dir = ".";
-  FdGuard fd(open_retrying(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(open_retrying(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0)
     throw JournalError(fmt::format("{}: cannot open the journal's directory to make the new file durable: {}",
                                    path.string(), os_reason(errno)));
@@ -320,7 +306,7 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
   // First the lock nothing replaces. A folder where it cannot be made (read-only, yet with a
   // writable journal) still has the journal's own lock.
   const std::string lock_name = journal_lock_path(path_).string();
-  FdGuard lock(open_retrying(lock_name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  UniqueFd lock(open_retrying(lock_name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (lock.get() >= 0 && !lock_exclusive(lock.get())) {
     if (errno == EWOULDBLOCK)
       throw JournalError(fmt::format("{}: the journal is already open in another labloop run; stop that run first, "
@@ -351,7 +337,7 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
                                    "writable)",
                                    name, os_reason(err)));
   }
-  FdGuard fd(raw);
+  UniqueFd fd(raw);
 
   if (!lock_exclusive(fd.get())) {
     if (errno == EWOULDBLOCK)
@@ -474,7 +460,7 @@ void Journal::check_still_ours() {
   std::string saved;
   for (int n = 1; n < 100 && saved.empty(); ++n) {
     const std::string candidate = fmt::format("{}.displaced-{}", name, n);
-    FdGuard out(open_retrying(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
+    UniqueFd out(open_retrying(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
     if (out.get() < 0) {
       if (errno == EEXIST) continue;
       break;
@@ -549,7 +535,7 @@ const std::string& journal_genesis_hash() {
 }
 
 JournalContents read_journal(const std::filesystem::path& path) {
-  FdGuard fd(open_journal_file(path, O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(open_journal_file(path, O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0)
     throw JournalError(fmt::format("{}: cannot open the journal: {}", path.string(), os_reason(errno)));
   return parse_file(fd.get(), path).contents;
