@@ -54,6 +54,17 @@ def wait_for(predicate, timeout: float = 20.0, every: float = 0.1):
     return None
 
 
+def start_campaign(labloop: str, work: str, config: dict, folder_name: str, procs: list) -> str:
+    """`labloop run` of `config` into work/folder_name, its output in work/<name>.log; the folder."""
+    path = os.path.join(work, config["name"] + ".json")
+    with open(path, "w") as f:
+        json.dump(config, f)
+    folder = os.path.join(work, folder_name)
+    procs.append(subprocess.Popen([labloop, "run", path, "--output", folder],
+                                  stdout=open(os.path.join(work, config["name"] + ".log"), "wb"), stderr=subprocess.STDOUT))
+    return folder
+
+
 def journal_events(folder: str) -> list[dict]:
     with open(os.path.join(folder, "journal.jsonl")) as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -167,13 +178,8 @@ def main() -> int:
                   "objective": {"name": "y"}, "planner": {"kind": "random"},
                   "instruments": [{"name": "sim", "simulator": "branin", "options": {"delay": 0.4}}],
                   "budget": {"experiments": 24}}
-        with open(os.path.join(work, "c.json"), "w") as f:
-            json.dump(config, f)
         # Its output folder's name is markup: the page must show it as text.
-        folder = os.path.join(work, '<img src=x onerror="window.pwned=1">')
-        run_log = open(os.path.join(work, "run.log"), "wb")
-        procs.append(subprocess.Popen([labloop, "run", os.path.join(work, "c.json"), "--output", folder],
-                                      stdout=run_log, stderr=subprocess.STDOUT))
+        folder = start_campaign(labloop, work, config, '<img src=x onerror="window.pwned=1">', procs)
         check(wait_for(lambda: os.path.exists(os.path.join(folder, "journal.jsonl")), 30) is not None, "the campaign started")
 
         # A campaign of three experiments run by a person.
@@ -183,11 +189,7 @@ def main() -> int:
                    "outputs": [{"name": "yield", "unit": "%", "low": 0, "high": 100}, {"name": "purity", "unit": "%", "low": 0, "high": 100}],
                    "planner": {"kind": "random"}, "instruments": [{"name": "chemist", "manual": True}],
                    "budget": {"experiments": 3}}
-        with open(os.path.join(work, "by_hand.json"), "w") as f:
-            json.dump(by_hand, f)
-        manual_folder = os.path.join(work, "by_hand")
-        procs.append(subprocess.Popen([labloop, "run", os.path.join(work, "by_hand.json"), "--output", manual_folder],
-                                      stdout=open(os.path.join(work, "by_hand.log"), "wb"), stderr=subprocess.STDOUT))
+        manual_folder = start_campaign(labloop, work, by_hand, "by_hand", procs)
         check(wait_for(lambda: os.path.exists(os.path.join(manual_folder, "journal.jsonl")), 30) is not None, "the manual campaign started")
 
         # A campaign on an instrument reached over TCP (labloop-sim started here), to be lost later.
@@ -203,11 +205,7 @@ def main() -> int:
                   "objective": {"name": "y"}, "planner": {"kind": "random"},
                   "instruments": [{"name": "robot", "endpoint": f"tcp://127.0.0.1:{port}", "heartbeat_s": 0.3, "heartbeat_misses": 2}],
                   "budget": {"experiments": 1000}}
-        with open(os.path.join(work, "remote.json"), "w") as f:
-            json.dump(remote, f)
-        remote_folder = os.path.join(work, "remote")
-        procs.append(subprocess.Popen([labloop, "run", os.path.join(work, "remote.json"), "--output", remote_folder],
-                                      stdout=open(os.path.join(work, "remote.log"), "wb"), stderr=subprocess.STDOUT))
+        remote_folder = start_campaign(labloop, work, remote, "remote", procs)
 
         console_out = os.path.join(work, "console.out")
         console = subprocess.Popen([labloop, "console", folder, goals, manual_folder, remote_folder, "--listen", "127.0.0.1:0"],
