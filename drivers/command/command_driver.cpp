@@ -126,7 +126,7 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
   // the failure, since such a program surprises its author.
   const auto stop_run = [&] {
     program.terminate();
-    const std::size_t escaped = stop_processes_with_environment("LABLOOP_RUN_DIR=" + dir.string());
+    const std::size_t escaped = stop_processes_with_environment("LABLOOP_RUN_DIR=" + dir.string(), std::chrono::milliseconds(2000), program.pid());
     return escaped == 0 ? std::string()
                         : fmt::format(" ({} process{} it had started outside its process group stopped too)", escaped, escaped == 1 ? "" : "es");
   };

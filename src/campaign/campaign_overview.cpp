@@ -64,6 +64,9 @@ std::vector<InstrumentOverview> instruments_of(const CampaignConfig& config, con
       if (InstrumentOverview* i = named(ready->instrument)) i->driver = ready->driver, i->version = ready->version, i->capacity = ready->capacity;
     } else if (const auto* back = e.as<InstrumentReconnectedEvent>()) {
       set(back->instrument, InstrumentState::ready, e.time, "");
+      // The driver that answered may be another (restarted with other limits): the journal does
+      // not say its capacity, so none is claimed.
+      if (InstrumentOverview* i = named(back->instrument)) i->capacity = 0;
     } else if (const auto* restarted = e.as<InstrumentRestartedEvent>()) {
       set(restarted->instrument, InstrumentState::ready, e.time, fmt::format("restarted {} time{}", restarted->restarts, restarted->restarts == 1 ? "" : "s"));
     } else if (const auto* lost = e.as<InstrumentLostEvent>()) {

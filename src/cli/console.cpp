@@ -223,25 +223,51 @@ std::vector<fs::path> campaigns_in(const fs::path& parent, std::size_t most) {
 
 }  // namespace
 
+namespace {
+
+// One campaign however it is named: ./runs/a, runs/a/, a link to it, its journal.jsonl; the
+// same before and after its journal exists.
+fs::path campaign_identity(const fs::path& folder) {
+  std::error_code ec;
+  const fs::path journal = fs::canonical(journal_path_of(folder), ec);
+  if (!ec) return journal.parent_path();
+  const fs::path named = fs::weakly_canonical(folder.filename() == "journal.jsonl" ? folder.parent_path() : folder, ec);
+  return ec ? folder : named;
+}
+
+}  // namespace
+
 void ConsoleSite::discover() const {
-  std::vector<fs::path> seen;
+  std::vector<fs::path> seen, parents;
   for (const fs::path& given : given_) {
     std::vector<fs::path> inside;
     if (!holds_journal(given) && fs::is_directory(given)) inside = campaigns_in(given, kMostEntriesLooked);
-    if (inside.empty()) seen.push_back(given);
-    else seen.insert(seen.end(), inside.begin(), inside.end());
+    if (inside.empty()) {
+      seen.push_back(given);
+    } else {
+      seen.insert(seen.end(), inside.begin(), inside.end());
+      parents.push_back(given);
+    }
   }
+  std::vector<fs::path> identities;
+  for (const fs::path& f : seen) identities.push_back(campaign_identity(f));
   std::lock_guard lock(folders_mutex_);
   std::size_t beyond = 0;
-  for (const fs::path& f : seen) {
-    if (std::find(folders_.begin(), folders_.end(), f) != folders_.end()) continue;
+  for (std::size_t k = 0; k < seen.size(); ++k) {
+    if (std::find(identities_.begin(), identities_.end(), identities[k]) != identities_.end()) continue;
     if (folders_.size() >= kMostCampaigns) {
       ++beyond;
       continue;
     }
-    folders_.push_back(f);
+    folders_.push_back(seen[k]);
+    identities_.push_back(identities[k]);
     reading_.emplace_back();
   }
+  // A folder given empty took a place as a campaign to come; once campaigns start inside it, it
+  // is a folder of campaigns and its place is no longer shown (its number stays taken).
+  hidden_.assign(folders_.size(), false);
+  for (std::size_t i = 0; i < folders_.size(); ++i)
+    hidden_[i] = std::find(parents.begin(), parents.end(), folders_[i]) != parents.end();
   not_shown_ = beyond;
 }
 
@@ -328,6 +354,10 @@ ConsoleResponse ConsoleSite::campaigns() const {
   discover();  // campaigns started meanwhile in a folder of campaigns
   const std::size_t count = campaign_count();
   for (std::size_t i = 0; i < count; ++i) {
+    {
+      std::lock_guard lock(folders_mutex_);
+      if (hidden_[i]) continue;
+    }
     const auto reading = read(i);
     json entry{{"index", i}, {"folder", folder(i).string()}};
     if (reading->view)
@@ -627,7 +657,8 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
   }
   std::thread serving([&server] { server.listen_after_bind(); });
   const std::string address = fmt::format("http://{}:{}/", host == "::1" ? "[::1]" : host, bound);
-  fmt::print("labloop console: {} shows {} campaign folder{} (Ctrl-C stops it)\n", address, command.folders.size(), command.folders.size() == 1 ? "" : "s");
+  const std::size_t found = site.campaign_count();
+  fmt::print("labloop console: {} shows {} campaign{} (Ctrl-C stops it)\n", address, found, found == 1 ? "" : "s");
   if (!entries.key.empty())
     fmt::print("To enter results for manual instruments there, open {}#key={}\n(anyone with this address can enter results; "
                "it changes each time the console starts; --read-only takes none)\n",

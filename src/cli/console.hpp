@@ -84,6 +84,8 @@ class ConsoleSite {
   // A campaign keeps its number once shown; at most kMostCampaigns are shown.
   ConsoleSite(std::vector<std::filesystem::path> folders, const SimulatorCatalogue& simulators, ConsoleEntries entries = {});
   ConsoleResponse respond(const ConsoleRequest& request) const;
+  // Places given to campaigns so far (numbers 0 … N-1; a folder of campaigns holds several).
+  std::size_t campaign_count() const;
   // The same for a request with only a Host (scripts, tests).
   ConsoleResponse respond(const std::string& method, const std::string& target, const std::string& host) const {
     return respond(ConsoleRequest{method, target, host, "", "", "", "", ""});
@@ -107,11 +109,12 @@ class ConsoleSite {
   // that hold campaign folders are looked into again by discover().
   void discover() const;
   std::filesystem::path folder(std::size_t index) const;
-  std::size_t campaign_count() const;
 
   std::vector<std::filesystem::path> given_;
   mutable std::mutex folders_mutex_;  // guards folders_, reading_'s growth and not_shown_
   mutable std::vector<std::filesystem::path> folders_;
+  mutable std::vector<std::filesystem::path> identities_;  // each campaign's journal, resolved: one campaign, one place
+  mutable std::vector<bool> hidden_;  // a place given to a folder that now holds campaigns
   mutable std::size_t not_shown_ = 0;  // campaigns found past kMostCampaigns
   const SimulatorCatalogue& simulators_;
   ConsoleEntries entries_;

@@ -292,7 +292,8 @@ int status(const std::string& where, bool json) {
     for (const labloop::InstrumentOverview& i : s.instruments) {
       std::string line = fmt::format("{} {}", i.name, i.manual ? "(a person)" : labloop::instrument_state_name(i.state));
       if (!i.manual && i.state == labloop::InstrumentState::ready && !i.driver.empty())
-        line += fmt::format(" ({} {}, {} of {} running)", i.driver, i.version, i.running, i.capacity);
+        line += i.capacity > 0 ? fmt::format(" ({} {}, {} of {} running)", i.driver, i.version, i.running, i.capacity)
+                               : fmt::format(" ({} {}, {} running)", i.driver, i.version, i.running);
       if (!i.manual && (i.state == labloop::InstrumentState::lost || i.state == labloop::InstrumentState::quarantined))
         line += fmt::format(" since {}: {}", i.since, i.detail);
       shown.push_back(std::move(line));

@@ -418,29 +418,26 @@ void ChildProcess::kill() noexcept {
 
 namespace {
 
-// Whether /proc/`pid`/environ (read through `dir_fd` when given, else by pid) holds `entry`
-// exactly, as one of its NUL-separated strings. At most kMaxEnviron bytes are read.
+// Whether /proc/`pid`/environ holds `entry` exactly, as one of its NUL-ended strings. At most
+// kMaxEnviron bytes are read (far above what exec allows by default); a string cut off there is
+// never compared, so "…=/runs/a-2" read as far as "…=/runs/a" does not match "/runs/a".
 bool environ_holds(pid_t pid, const std::string& entry) {
-  constexpr std::size_t kMaxEnviron = 1 << 20;
+  constexpr std::size_t kMaxEnviron = 64 << 20;
   const std::string path = fmt::format("/proc/{}/environ", pid);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
+  const UniqueFd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (fd.get() < 0) return false;
   std::string text;
-  char buffer[8192];
+  char buffer[65536];
   for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     text.append(buffer, static_cast<std::size_t>(n));
     if (text.size() > kMaxEnviron) break;
   }
-  ::close(fd);
   std::size_t at = 0;
-  while (at < text.size()) {
-    const std::size_t end = std::min(text.find('\0', at), text.size());
+  for (std::size_t end; (end = text.find('\0', at)) != std::string::npos; at = end + 1)
     if (std::string_view(text).substr(at, end - at) == entry) return true;
-    at = end + 1;
-  }
   return false;
 }
 
@@ -472,20 +469,23 @@ std::vector<pid_t> processes_with_environment(const std::string& entry) {
   return found;
 }
 
-std::size_t stop_processes_with_environment(const std::string& entry, std::chrono::milliseconds grace) {
+std::size_t stop_processes_with_environment(const std::string& entry, std::chrono::milliseconds grace, pid_t stopped_group) {
   std::vector<pid_t> seen;
   const auto note = [&](const std::vector<pid_t>& now) {
     for (pid_t p : now)
-      if (std::find(seen.begin(), seen.end(), p) == seen.end()) seen.push_back(p);
+      if (std::find(seen.begin(), seen.end(), p) == seen.end() && (stopped_group <= 0 || ::getpgid(p) != stopped_group)) seen.push_back(p);
   };
   std::vector<pid_t> left = processes_with_environment(entry);
   note(left);
   const auto deadline = std::chrono::steady_clock::now() + grace;
-  while (!left.empty() && std::chrono::steady_clock::now() < deadline) {
+  // Until two looks in a row find none: a process in the middle of an exec shows no environment
+  // for a moment, so one empty look is not proof.
+  for (int empty_looks = left.empty() ? 1 : 0; empty_looks < 2 && std::chrono::steady_clock::now() < deadline;) {
     for (pid_t p : left) signal_if_marked(p, entry, SIGTERM);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     left = processes_with_environment(entry);
     note(left);
+    empty_looks = left.empty() ? empty_looks + 1 : 0;
   }
   // Past the grace: SIGKILL, looking again for what the killed ones leave (bounded: each pass
   // kills every marked process there is).

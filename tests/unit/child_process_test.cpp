@@ -345,12 +345,14 @@ TEST_CASE("ChildProcess: processes marked in their environment are found and sto
   // Each leaves its own session, as a daemon does: the group signal would not reach it.
   labloop::ChildProcess a({"setsid", "sleep", "60"}, {}, marked);
   labloop::ChildProcess b({"setsid", "sleep", "60"}, {}, other);
+  // Once setsid has forked (its first process, ours, exits) and its child runs sleep.
   std::vector<pid_t> found;
-  for (int i = 0; i < 200 && found.empty(); ++i) {
+  for (int i = 0; i < 200 && (found.size() != 1 || found[0] == a.pid()); ++i) {
     found = labloop::processes_with_environment("LABLOOP_RUN_DIR=/tmp/run-a");
-    if (found.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   REQUIRE(found.size() == 1);
+  REQUIRE(found[0] != a.pid());
   // Alive: not gone, and not a zombie (an init that never reaps keeps one).
   const auto alive = [](pid_t pid) {
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -366,4 +368,24 @@ TEST_CASE("ChildProcess: processes marked in their environment are found and sto
   REQUIRE(other_run.size() == 1);
   CHECK(alive(other_run[0]));
   labloop::stop_processes_with_environment("LABLOOP_RUN_DIR=/tmp/run-a-2", std::chrono::milliseconds(1000));
+}
+
+TEST_CASE("ChildProcess: a mark behind a megabyte and more of environment is still found, and only whole strings match", "[child]") {
+  labloop::ChildIo big, near;
+  for (int i = 0; i < 12; ++i) big.environment.push_back({"PADDING_" + std::to_string(i), std::string(120 * 1024, 'a')});
+  big.environment.push_back({"LABLOOP_RUN_DIR", "/tmp/run-big"});
+  near.environment = {{"LABLOOP_RUN_DIR", "/tmp/run-big-2"}};
+  labloop::ChildProcess marked({"sleep", "60"}, {}, big);
+  labloop::ChildProcess other({"sleep", "60"}, {}, near);
+  std::vector<pid_t> found;
+  for (int i = 0; i < 200 && found.empty(); ++i) {
+    found = labloop::processes_with_environment("LABLOOP_RUN_DIR=/tmp/run-big");
+    if (found.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(found.size() == 1);
+  CHECK(found[0] == marked.pid());
+  // Its own group, stopped already: stopped again, not counted as escaped.
+  CHECK(labloop::stop_processes_with_environment("LABLOOP_RUN_DIR=/tmp/run-big", std::chrono::milliseconds(1000), marked.pid()) == 0);
+  CHECK(marked.wait_for(std::chrono::seconds(5)).has_value());
+  CHECK(other.running());
 }

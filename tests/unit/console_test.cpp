@@ -451,3 +451,31 @@ TEST_CASE("Console: a folder of campaigns shows each, those started later too, e
   CHECK(many["campaigns"].size() == cli::ConsoleSite::kMostCampaigns);
   CHECK(many["not_shown"] == 5 + 62 - 64);
 }
+
+TEST_CASE("Console: one campaign however it is named is shown once, and a folder given empty gives way to the campaigns started in it", "[console]") {
+  test::TempDir dir;
+  fs::create_directories(dir / "runs");
+  fs::copy(kConsoleFixtures / "v0.1.0/finished", dir / "runs/a", fs::copy_options::recursive);
+  fs::create_symlink(dir / "runs/a", dir / "link-to-a");
+  fs::create_directories(dir / "empty");
+  const cli::ConsoleSite site({dir / "runs/a", dir / "runs/a/", dir / "runs/./a", dir / "link-to-a", dir / "runs/a/journal.jsonl", dir / "empty"},
+                              sim::catalogue());
+  const auto shown = [&] {
+    std::vector<std::string> names;
+    const json answer = console_json(site, "/api/campaigns");
+    for (const json& c : answer["campaigns"]) names.push_back(c["folder"].get<std::string>());
+    return names;
+  };
+  CHECK(shown() == std::vector<std::string>{(dir / "runs/a").string(), (dir / "empty").string()});
+  // A campaign started in the empty folder: the folder's place goes, the campaign gets one.
+  fs::copy(kConsoleFixtures / "v0.1.0/finished", dir / "empty/first", fs::copy_options::recursive);
+  CHECK(shown() == std::vector<std::string>{(dir / "runs/a").string(), (dir / "empty/first").string()});
+  CHECK(console_json(site, "/api/campaigns")["campaigns"][1]["index"] == 2);  // numbers stay
+  // A campaign that had not started when the console began keeps its one place once it has.
+  test::TempDir later;
+  const cli::ConsoleSite waiting({later / "c"}, sim::catalogue());
+  CHECK(waiting.campaign_count() == 1);
+  fs::copy(kConsoleFixtures / "v0.1.0/finished", later / "c", fs::copy_options::recursive);
+  (void)waiting.respond("GET", "/api/campaigns", "127.0.0.1:8765");
+  CHECK(waiting.campaign_count() == 1);
+}

@@ -51,7 +51,7 @@ struct InstrumentOverview {
   InstrumentState state = InstrumentState::connecting;
   std::string since;    // journal time of the event that set the state ("" for connecting at a start)
   std::string driver, version;  // from its last instrument_ready
-  int capacity = 0;
+  int capacity = 0;     // from its last instrument_ready; 0 after a reconnect (the journal does not say)
   int running = 0;      // experiments open on it now
   std::string detail;   // why lost or quarantined
 };

@@ -99,8 +99,13 @@ std::vector<pid_t> processes_with_environment(const std::string& entry);
 // Stops every process processes_with_environment(entry) finds: SIGTERM, up to `grace` for them to
 // go (looking again, since a dying one's children carry the mark too), then SIGKILL to what is
 // left. Each is signalled through a pidfd after its mark is checked again, so a pid reused meanwhile
-// is never hit. Returns how many were found. A process that cleared its environment is not found.
-std::size_t stop_processes_with_environment(const std::string& entry, std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+// is never hit. Returns how many were found outside `stopped_group` (a process group already
+// signalled whose members may still be dying: stopped too, not counted). Not found: a process that
+// cleared its environment (env -i, sudo, su -l) or wrote over it (a process title set in place, as
+// Perl's $0 and setproctitle do), one of another user, and one started through a service manager
+// or container runtime.
+std::size_t stop_processes_with_environment(const std::string& entry, std::chrono::milliseconds grace = std::chrono::milliseconds(2000),
+                                            pid_t stopped_group = 0);
 
 // Directory holding the running executable (from /proc/self/exe), to find sibling programs like
 // labloop-sim. Throws labloop::Error if /proc is unavailable.
