@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "labloop/campaign/campaign.hpp"
+#include "labloop/campaign/replay.hpp"
 #include "labloop/campaign/stop_request.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/core/child_process.hpp"
@@ -535,4 +536,11 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
   for (const auto& e : read_journal(out / "journal.jsonl").events) stop_events += e["event"] == "stop_requested";
   CHECK(stop_events == 2);
   CHECK_FALSE(CampaignState::fold(decode_events(read_journal(out / "journal.jsonl").events, "journal")).stop_request());
+  // Replay reads past the stop requests and reproduces every proposal.
+  const auto journal_events = decode_events(read_journal(out / "journal.jsonl").events, "journal");
+  const CampaignConfig journaled = journaled_config(journal_events, "journal", labloop::sim::catalogue());
+  const auto planner = make_planner(PlannerContext{journaled.space(), journaled.seed, journaled.planner, journaled.source, journaled.planner_goals()});
+  const ReplayReport report = replay_journal(journal_events, journaled, *planner);
+  CHECK(report.asks > 0);
+  CHECK(report.reproduced());
 }
