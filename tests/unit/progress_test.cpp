@@ -135,6 +135,8 @@ TEST_CASE("Progress: a driver's text cannot move the cursor, clear the screen or
   CHECK(printable("a\nb", true) == "a\nb");
   CHECK(printable(std::string("nul\0end", 7)) == "nul\\x00end");
   CHECK(printable("tab\there\x7f") == "tab here\\x7f");
+  // Bidirectional overrides would reorder what follows on the line: shown, not obeyed.
+  CHECK(printable("v1.0\u202Efdp.exe\u2066x\u2069 caf\u00e9 \u2014") == "v1.0\\u202efdp.exe\\u2066x\\u2069 caf\u00e9 \u2014");
   CHECK(printable("\xc2\x9b" "2J and é, …") == "\\u009b2J and é, …");  // C1 CSI; other UTF-8 kept
 
   std::FILE* out = std::tmpfile();
