@@ -485,7 +485,7 @@ ConsoleResponse ConsoleSite::stop(std::size_t index, const ConsoleRequest& reque
     return error_response(400, bad.what());
   }
   if (std::all_of(ask.by.begin(), ask.by.end(), [](unsigned char c) { return std::isspace(c) != 0; })) ask.by = entries_.operator_name;
-  ask.at = utc_text(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ");
+  ask.at = utc_now_iso();
   const fs::path where = folder(index);
   const auto reading = read(index);
   if (!reading->running)
@@ -529,7 +529,7 @@ ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& requ
   }
   if (e.values.empty() && !e.failed) return refused("give the measured values, or why it failed");
   if (e.by.empty()) e.by = entries_.operator_name;
-  e.at = utc_text(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ");
+  e.at = utc_now_iso();
   // Checked against the journal as it is now (read() reads it again once it has moved); the entry
   // file's exclusive creation settles two people entering the same experiment at once.
   const auto reading = read(index);

@@ -59,8 +59,6 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
-std::string utc_now() { return utc_text(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ"); }
-
 std::string plural(size_t n, const char* noun) { return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s"); }
 
 }  // namespace
@@ -221,7 +219,7 @@ int enter(const EnterCommand& command) {
   const std::string by = command.by.empty() ? os_user_name() : command.by;
   for (auto& e : entries) {
     e.by = by;
-    e.at = utc_now();
+    e.at = utc_now_iso();
     std::string why = check_entry(c.config, c.state, e);
     if (why.empty()) {
       try {

@@ -10,4 +10,6 @@ std::string utc_text(std::time_t t, const char* format) {
   return std::string(text, length);
 }
 
+std::string utc_now_iso() { return utc_text(std::time(nullptr), "%Y-%m-%dT%H:%M:%SZ"); }
+
 }  // namespace labloop
