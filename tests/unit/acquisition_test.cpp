@@ -15,6 +15,7 @@
 #include "labloop/model/gaussian_process.hpp"
 #include "extending.hpp"  // examples/extending/
 #include "../../src/model/acquisitions/acquisitions.hpp"  // detail::erfcx, log_ndtr: the shared special functions
+#include "../../src/model/optimize/acquisition_optimizer.hpp"
 
 using labloop::AcquisitionContext;
 using labloop::GaussianProcess;
@@ -358,4 +359,70 @@ TEST_CASE("Thompson sampling draws jointly over at most 2048 rows, the others sc
     drawn += scores[i] > std::numeric_limits<double>::lowest();
   }
   CHECK(drawn == 2048);
+}
+
+namespace {
+
+// Counts the points it scores: how much work the optimizer did.
+class ScoreCountingAcquisition : public labloop::Acquisition {
+ public:
+  std::string name() const override { return "counting"; }
+  Eigen::VectorXd score(const AcquisitionContext& ctx, const Eigen::MatrixXd& x) const override {
+    scored += x.rows();
+    return inner_->score(ctx, x);
+  }
+  double score(const AcquisitionContext& ctx, const Eigen::VectorXd& x, Eigen::VectorXd& grad) const override {
+    ++scored;
+    return inner_->score(ctx, x, grad);
+  }
+  mutable long long scored = 0;
+
+ private:
+  std::unique_ptr<labloop::Acquisition> inner_ = labloop::make_acquisition("ucb");
+};
+
+}  // namespace
+
+TEST_CASE("Acquisition optimizer: past its time budget it takes the best scored candidate, without enumerating the choices", "[acquisition]") {
+  using labloop::Parameter;
+  using labloop::ParameterType;
+  auto options = [](int k) {
+    std::vector<std::string> v;
+    for (int i = 0; i < k; ++i) v.push_back("o" + std::to_string(i));
+    return v;
+  };
+  // 14 × 13 × 19 = 3458 combinations: few enough that, in time, each start enumerates them all.
+  const labloop::Space space({Parameter{.name = "a", .type = ParameterType::categorical, .choices = options(14)},
+                              Parameter{.name = "b", .type = ParameterType::categorical, .choices = options(13)},
+                              Parameter{.name = "c", .type = ParameterType::categorical, .choices = options(19)},
+                              Parameter{.name = "x", .low = 0, .high = 1}});
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  labloop::detail::Observations observations;
+  Eigen::MatrixXd x(30, space.cube_dim());
+  Eigen::VectorXd y(30);
+  for (int i = 0; i < 30; ++i) {
+    Eigen::VectorXd p(space.cube_dim());
+    for (Eigen::Index d = 0; d < p.size(); ++d) p[d] = u(rng);
+    p = space.canonical(p);
+    x.row(i) = p.transpose();
+    y[i] = smooth_function(p);
+    observations.add(p, y[i]);
+  }
+  GaussianProcess gp(space.cube_dim(), {});
+  gp.set_data(x, y);
+  gp.fit();
+  const labloop::detail::AcquisitionOptimizer optimizer(space, {});
+  for (const double budget_s : {1e9, 0.0}) {
+    INFO("budget " << budget_s);
+    const ScoreCountingAcquisition counting;
+    const Eigen::VectorXd best = optimizer.maximize(counting, gp, y.minCoeff(), {}, observations, rng, budget_s);
+    REQUIRE(best.size() == space.cube_dim());
+    CHECK(space.canonical(best).isApprox(best, 0.0));
+    CHECK_FALSE(observations.near_any(best, {}));
+    if (budget_s > 0)
+      CHECK(counting.scored >= 3458);  // every combination, at least once
+    else
+      CHECK(counting.scored <= 200);   // a small candidate set, scored once
+  }
 }

@@ -31,6 +31,8 @@ using Clock = std::chrono::steady_clock;
 // Up to this many combinations of categorical choices are enumerated for each candidate; beyond,
 // a local search changes one choice at a time, at most this many times.
 constexpr long long kMaxCombinations = 4096;
+// Candidates scored for a proposal asked past the time limit (a batch's later points).
+constexpr int kCandidatesPastLimit = 64;
 constexpr int kMaxLocalSearchSteps = 50;
 
 }  // namespace
@@ -166,8 +168,11 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
   // Candidates: a fresh scrambled Sobol set, the same number inside the trust region, and
   // Gaussian perturbations of the best points. Scoring costs O(n²) per candidate (the posterior
   // variance): with many observations, score fewer and rely on the local polishing.
-  const int count = std::clamp(static_cast<int>(options_.candidates * 300.0 / std::max<Eigen::Index>(gp.size(), 300)),
-                               std::min(options_.candidates, 256), options_.candidates);
+  // Past the time limit (a batch's later points) a small set: each point still costs one scoring.
+  const bool late = !(budget_s > 0);
+  const int count = late ? std::min(options_.candidates, kCandidatesPastLimit)
+                         : std::clamp(static_cast<int>(options_.candidates * 300.0 / std::max<Eigen::Index>(gp.size(), 300)),
+                                      std::min(options_.candidates, 256), options_.candidates);
   Eigen::MatrixXd candidates;
   if (sampler_) {
     candidates.resize(count, dim_);
@@ -209,16 +214,17 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
     }
   }
   const std::vector<double>& ys = observations.ys;
-  const int local = std::min<int>(static_cast<int>(ys.size()), 5) * 20;
+  const int per_best = late ? 4 : 20;
+  const int local = std::min<int>(static_cast<int>(ys.size()), 5) * per_best;
   if (local > 0 && sampler_) {
     // Perturbations inside the constraints: short walks within ±0.1 of each of the best points.
     std::vector<size_t> order(ys.size());
     std::iota(order.begin(), order.end(), 0);
     std::partial_sort(order.begin(), order.begin() + std::min<size_t>(5, order.size()), order.end(),
                       [&](size_t a, size_t b) { return ys[a] < ys[b]; });
-    for (int k = 0; k < local / 20; ++k) {
+    for (int k = 0; k < local / per_best; ++k) {
       const Point& centre = observations.xs[order[static_cast<size_t>(k)]];
-      add_feasible_near(candidates, centre, (centre.array() - 0.1).max(0.0).matrix(), (centre.array() + 0.1).min(1.0).matrix(), 20, rng);
+      add_feasible_near(candidates, centre, (centre.array() - 0.1).max(0.0).matrix(), (centre.array() + 0.1).min(1.0).matrix(), per_best, rng);
     }
   } else if (local > 0) {
     std::vector<size_t> order(ys.size());
@@ -229,7 +235,7 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
     const Eigen::Index base = candidates.rows();
     candidates.conservativeResize(base + local, Eigen::NoChange);
     for (int k = 0; k < local; ++k) {
-      const Point& centre = observations.xs[order[static_cast<size_t>(k / 20)]];
+      const Point& centre = observations.xs[order[static_cast<size_t>(k / per_best)]];
       for (int d = 0; d < dim_; ++d) candidates(base + k, d) = std::clamp(centre[d] + step(rng), 0.0, 1.0);
     }
   }
@@ -262,7 +268,16 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
   // in a purely categorical space that is once per proposal); with more, climb by changing one
   // choice at a time.
   std::vector<Point> enumerated;
-  auto consider = [&](const Point& raw) {
+  bool out_of_time = false;
+  auto consider = [&](const Point& raw, double score) {
+    if (out_of_time) {
+      // Past the time limit a candidate is taken as scored: enumerating a categorical
+      // neighbourhood costs as much again as the whole candidate set (a batch of 8 in a space of
+      // 3458 combinations took 50 times its limit).
+      const Point x = space_.canonical(raw);
+      if (!sampler_ || space_.feasible(x)) best.offer(x, score);
+      return;
+    }
     Point x = space_.canonical(raw);
     if (sampler_ && !space_.feasible(x)) {
       const auto repaired = space_.repair(raw);
@@ -290,16 +305,17 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
   const int local_starts = gp.size() > 1000 ? std::min(options_.local_starts, 2) : options_.local_starts;
   for (Eigen::Index idx : order) {
     if (polished >= local_starts) break;
-    const bool out_of_time = std::chrono::duration<double>(Clock::now() - started).count() > budget_s;
+    out_of_time = std::chrono::duration<double>(Clock::now() - started).count() > budget_s;
+    if (out_of_time && !best.empty()) break;
     Point start = candidates.row(idx).transpose();
     if (polish && !out_of_time && polishable_) start = sampler_ ? constrained_local_maximum(acquisition, ctx, start) : local_maximum(acquisition, ctx, start);
-    consider(start);
+    consider(start, scores[idx]);
     ++polished;
   }
   // Everything near taken points (tiny discrete spaces): take the best unused candidate.
   // (With constraints, not the dropped ones: repairing each of thousands would cost seconds.)
   for (size_t k = 0; best.empty() && k < order.size(); ++k)
-    if (!dropped[static_cast<size_t>(order[k])]) consider(candidates.row(order[k]).transpose());
+    if (!dropped[static_cast<size_t>(order[k])]) consider(candidates.row(order[k]).transpose(), scores[order[k]]);
   if (best.empty() && sampler_) {
     // Only feasible candidates kept a finite score; order puts them first.
     return std::isfinite(scores[order.front()]) ? Point(candidates.row(order.front()).transpose()) : Point();
