@@ -78,6 +78,15 @@ Point point_of(const std::vector<double>& x) {
   return p;
 }
 
+// Why a journaled point cannot be the campaign's ("" when it can): the planner is given it as is.
+std::string point_problem(const std::vector<double>& x, const Space& space) {
+  if (x.size() != static_cast<size_t>(space.cube_dim()))
+    return fmt::format("has {} coordinate{}, where the campaign's parameters take {}", x.size(), x.size() == 1 ? "" : "s", space.cube_dim());
+  for (double v : x)
+    if (!(v >= -1e-9 && v <= 1.0 + 1e-9)) return fmt::format("has the coordinate {}, outside 0 to 1", json(v).dump());
+  return {};
+}
+
 std::string show(const Point& p) {
   std::vector<double> v(p.data(), p.data() + p.size());
   return fmt::format("[{:.6g}]", fmt::join(v, ", "));
@@ -85,7 +94,21 @@ std::string show(const Point& p) {
 
 }  // namespace
 
+void check_journaled_points(const std::vector<JournalEvent>& events, const CampaignConfig& config) {
+  const Space space = config.space();
+  for (const JournalEvent& e : events) {
+    const auto* proposed = e.as<ProposedEvent>();
+    const auto* prior = e.as<PriorResultEvent>();
+    if (!proposed && !prior) continue;
+    const std::string problem = point_problem(proposed ? proposed->x : prior->x, space);
+    if (problem.empty()) continue;
+    throw JournalError(fmt::format("seq {}: the point (\"x\") of {} {}; the journal was edited or damaged", e.seq,
+                                   proposed ? proposed->experiment : fmt::format("the past result of row {}", prior->row), problem));
+  }
+}
+
 ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner) {
+  check_journaled_points(events, config);
   const Space space = config.space();
   // What the loop told the planner, from what the journal kept: older journals may carry the
   // objective in the event's "objective" alone.

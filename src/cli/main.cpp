@@ -379,7 +379,8 @@ int verify(const std::string& where, const std::string& key_file) {
   std::string config_problem;
   if (audit.problems.empty()) {
     try {
-      labloop::journaled_config(labloop::decode_events(labloop::read_journal(audit.journal).events, name), name, labloop::sim::catalogue());
+      const auto events = labloop::decode_events(labloop::read_journal(audit.journal).events, name);
+      labloop::check_journaled_points(events, labloop::journaled_config(events, name, labloop::sim::catalogue()));
     } catch (const labloop::Error& e) {
       config_problem = e.what();
       fmt::print("{}\n", config_problem);

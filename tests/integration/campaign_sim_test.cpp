@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "labloop/campaign/campaign.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/campaign/stop_request.hpp"
@@ -543,4 +545,24 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
   const ReplayReport report = replay_journal(journal_events, journaled, *planner);
   CHECK(report.asks > 0);
   CHECK(report.reproduced());
+
+  // A proposal's point edited to another length or out of the cube (hash chain recomputed) is
+  // named before any planner sees it; before, replay and resume crashed on an empty one.
+  auto objects = read_journal(out / "journal.jsonl").events;
+  size_t first = 0;
+  while (objects.at(first)["event"] != "proposed") ++first;
+  const std::string id = objects[first]["experiment"];
+  auto check_named = [&](const json& x, const std::string& problem) {
+    INFO(x.dump());
+    objects[first]["x"] = x;
+    const auto edited = decode_events(objects, "journal");
+    const std::string message = fmt::format("seq {}: the point (\"x\") of {} {}; the journal was edited or damaged",
+                                            objects[first]["seq"].get<long long>(), id, problem);
+    CHECK_THROWS_WITH(check_journaled_points(edited, journaled), message);
+    const auto fresh = make_planner(PlannerContext{journaled.space(), journaled.seed, journaled.planner, journaled.source, journaled.planner_goals()});
+    CHECK_THROWS_WITH(replay_journal(edited, journaled, *fresh), message);
+  };
+  check_named(json::array(), "has 0 coordinates, where the campaign's parameters take 2");
+  check_named(json::array({0.5}), "has 1 coordinate, where the campaign's parameters take 2");
+  check_named(json::array({0.5, 1.5}), "has the coordinate 1.5, outside 0 to 1");
 }

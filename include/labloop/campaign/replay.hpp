@@ -29,11 +29,16 @@ struct ReplayReport {
   bool reproduced() const { return differences.empty(); }
 };
 
+// Throws JournalError naming the first proposal or past result whose point ("x", in the unit
+// cube) does not fit `config`'s space: another number of coordinates, or one outside 0 to 1.
+// replay_journal checks this first; `labloop verify` too, as it loads the configuration.
+void check_journaled_points(const std::vector<JournalEvent>& events, const CampaignConfig& config);
+
 // Replays `events` (a whole journal, in order) into `planner`: asks with the recorded q and pending
 // experiments, compares every point with the journaled one, and tells each outcome the planner
 // was told (the first outcome of each proposed experiment; see journal/campaign_state.hpp).
 // Afterwards the planner is in the state it had after the last event. Throws JournalError when a
-// pending experiment was never proposed or an ok result has no objective.
+// pending experiment was never proposed, an ok result has no objective, or a point does not fit.
 ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner);
 // The same from the journal's objects; a malformed event throws JournalError naming its line.
 ReplayReport replay_journal(const std::vector<nlohmann::json>& events, const CampaignConfig& config, Planner& planner);
