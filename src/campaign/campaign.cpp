@@ -359,6 +359,13 @@ class CampaignRun {
     const std::vector<JournalEvent> events = decode_events(before.events, path.string());
     refuse_another_key(events);
     journal_.emplace(path);  // takes the lock, cuts a torn last line away
+    // Read before the lock: an extend or resume that slipped in between wrote what this run,
+    // and the configuration it was given, would not know (a raised budget ignored).
+    const std::uint64_t read_through = before.events.empty() ? 0 : before.events.back().value("seq", std::uint64_t{0});
+    if (journal_->last_seq() != read_through)
+      throw Error(fmt::format("{}: another labloop run wrote to the journal while this one was starting (an extend or a resume at the same "
+                              "time?); run `labloop resume {}` again",
+                              path.string(), output_.string()));
     drop_stale_stop_request();
     if (!before.torn_tail_message.empty()) log(before.torn_tail_message + " (removed; it was never acted on)");
     // The last event of the campaign: signatures after it are not events of the campaign.
@@ -424,13 +431,15 @@ class CampaignRun {
     if (auto t0 = parse_journal_time(state_.started_at())) {
       const auto wall_now = std::chrono::system_clock::now();
       auto covered = wall_now - *t0;
-      const std::string last_time = before.events.empty() ? std::string() : before.events.back().value("time", "");
+      const std::string& last_time = state_.latest_time();
       if (const auto journal_end = parse_journal_time(last_time); journal_end && *journal_end > wall_now + std::chrono::seconds(1)) {
-        log(fmt::format("warning: this machine's clock ({}) is behind the journal's last event ({}): is it set right? The time budget "
+        log(fmt::format("warning: this machine's clock ({}) is behind the journal's latest event ({}): is it set right? The time budget "
                         "counts at least the time the journal covers, and the journal's times will go backwards",
                         utc_text(std::chrono::system_clock::to_time_t(wall_now), "%Y-%m-%dT%H:%M:%SZ"), last_time));
         covered = *journal_end - *t0;
       }
+      // Never negative: a first start stamped by a clock that was ahead then.
+      covered = std::max(covered, std::chrono::system_clock::duration::zero());
       started_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(covered);
     }
     journal(CampaignResumedEvent{.in_flight = in_flight, .waiting = waiting, .replayed_asks = replay.asks, .reproduced = replay.reproduced(),

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "labloop/journal/audit.hpp"
@@ -544,6 +545,9 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
   const auto path = labloop::journal_path_of(where);
   if (labloop::campaign_running(path))
     throw labloop::Error(fmt::format("{}: the campaign is running; stop it (Ctrl-C), then extend it", path.string()));
+  // Held from the reading to the raise: two extends at once each raised the budget they had read
+  // (30 + 3 and 30 + 5 gave 35), so one raise was lost.
+  std::optional<labloop::Journal> journal(std::in_place, path);
   const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const auto state = labloop::CampaignState::fold(events);
@@ -569,13 +573,17 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
                                                                    : fmt::format(" and {} prior results", state.prior_results().size())));
   raised.experiments = static_cast<int>(total);
   if (more_hours > 0) {
-    // The time budget counts from the campaign's first start; without one so far, from now.
-    double base = config.budget.hours;
-    if (base <= 0) {
-      const auto first = labloop::parse_journal_time(state.started_at());
-      base = first ? std::chrono::duration<double>(std::chrono::system_clock::now() - *first).count() / 3600 : 0;
+    // The time budget counts from the campaign's first start, as resume counts it: the time since
+    // then, never less than the journal covers (a clock behind it) nor than nothing (a clock ahead
+    // when it started). More hours are more from now, or from what is left of the budget: a
+    // campaign that ran out of time on Friday gets H hours on Monday, not what was left of Friday.
+    double elapsed = 0;
+    if (const auto first = labloop::parse_journal_time(state.started_at())) {
+      auto covered = std::chrono::system_clock::now() - *first;
+      if (const auto end = labloop::parse_journal_time(state.latest_time())) covered = std::max(covered, *end - *first);
+      elapsed = std::max(0.0, std::chrono::duration<double>(covered).count() / 3600);
     }
-    raised.hours = base + more_hours;
+    raised.hours = std::max(config.budget.hours, elapsed) + more_hours;
     if (*raised.hours > labloop::kMaxSeconds / 3600)
       throw labloop::Error(fmt::format("a time budget is at most {:g} hours (asked for {:g})", labloop::kMaxSeconds / 3600, *raised.hours));
   }
@@ -588,10 +596,8 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
   if (!events.front().as<labloop::CampaignStartedEvent>()->dry_run)  // journaled_config checked it is one
     for (const auto& ic : config.instruments)
       if (!ic.keys && !ic.keys_error.empty()) throw labloop::InstrumentError(ic.name, ic.keys_error);
-  {
-    labloop::Journal journal(path);
-    journal.append(std::string(labloop::event_name(raised)), labloop::encode_fields(raised));
-  }
+  journal->append(std::string(labloop::event_name(raised)), labloop::encode_fields(raised));
+  journal.reset();  // resume takes it again
   fmt::print("budget raised: {} → {} experiments{}; continuing\n", config.budget.experiments, raised.experiments,
              raised.hours ? fmt::format(", time budget {:.4g} h from the first start", *raised.hours) : "");
   return resume(where, grace_s);

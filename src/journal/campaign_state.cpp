@@ -70,6 +70,8 @@ ExperimentState* CampaignState::open_record(const std::string& id) {
 
 void CampaignState::apply(const JournalEvent& event) {
   const size_t line = ++events_;
+  if (event.time.size() == latest_time_.size() || latest_time_.empty())
+    latest_time_ = std::max(latest_time_, event.time);
   const EventKind kind = event.kind();
   const std::string* id = event.experiment();
 

@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "cli_process.hpp"
 #include "labloop/journal/campaign_state.hpp"
@@ -109,6 +111,29 @@ TEST_CASE("extend gives a finished campaign more experiments, journaled, with un
   CHECK(too_far.status == 1);
   CHECK_THAT(too_far.output, Catch::Contains("learns from at most 5000 results (5001 experiments asked for)"));
   CHECK(test::read_file(out / "journal.jsonl") == journal_before);
+}
+
+TEST_CASE("extend --hours gives a campaign that ran out of time that much more from now, not from its old budget", "[extend][cli]") {
+  test::TempDir dir;
+  auto replaced = [](std::string text, const std::string& from, const std::string& to) { return text.replace(text.find(from), from.size(), to); };
+  std::string file = campaign_file("late", 100000, "");
+  file = replaced(file, R"("kind": "bayesian", "initial": 5)", R"("kind": "random")");
+  file = replaced(file, R"("experiments": 100000})", R"("experiments": 100000, "hours": 0.0002})");  // 0.72 s
+  test::write_file(dir / "c.json", file);
+  const fs::path out = dir / "out";
+  REQUIRE(test::cli({"run", (dir / "c.json").string(), "--output", out.string()}, dir).status == 0);
+  const CampaignState ran = CampaignState::fold(events_of(out));
+  REQUIRE(ran.finish_reason() == "time budget reached");
+  // Idle for longer than the old budget plus the raise: counted from the old budget, the raise
+  // would end before now and the campaign stop at once.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const test::CliOutcome extended = test::cli({"extend", out.string(), "--hours", "0.0003"}, dir);  // 1.08 s
+  CHECK(extended.status == 0);
+  const CampaignState state = CampaignState::fold(events_of(out));
+  CHECK(state.finish_reason() == "time budget reached");
+  CHECK(state.done() > ran.done());
+  REQUIRE(state.budget_hours());
+  CHECK(*state.budget_hours() > (2.5 + 1.08) / 3600);  // from its old budget: (0.72 + 1.08) / 3600
 }
 
 TEST_CASE("a failed extend leaves the budget as it was, however often it is tried", "[extend][cli]") {

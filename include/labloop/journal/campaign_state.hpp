@@ -84,6 +84,10 @@ class CampaignState {
   const std::string& campaign() const { return campaign_; }
   const std::optional<std::string>& campaign_id() const { return campaign_id_; }  // absent before 0.2
   const std::string& started_at() const { return started_at_; }  // journal time of the first start
+  // The latest time an event carries ("" when none): the journal's own times, compared as text
+  // (labloop writes one ISO-8601 form, whose text order is time order). Not always the last
+  // line's: a clock set back between runs.
+  const std::string& latest_time() const { return latest_time_; }
   const nlohmann::json& config() const { return config_; }       // as journaled; null when absent
   bool dry_run() const { return dry_run_; }
   const std::optional<std::string>& labloop_version() const { return labloop_version_; }  // that started it
@@ -147,6 +151,7 @@ class CampaignState {
   std::string campaign_;
   std::optional<std::string> campaign_id_;
   std::string started_at_;
+  std::string latest_time_;
   nlohmann::json config_;
   bool dry_run_ = false;
   std::optional<std::string> labloop_version_;
