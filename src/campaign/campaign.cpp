@@ -684,6 +684,16 @@ class CampaignRun {
       if (!stop_ && (stop_ = stop_reason(now))) {
         reason_ = stop_text(*stop_);
         book_.campaign_stopping();
+        if (!stop_deadline_ && !in_flight_.empty())
+          log(fmt::format("{}: no new experiments; waiting for {} running (Ctrl-C gives them {} s more, then aborts them)", reason_,
+                          in_flight_.size(), std::chrono::duration_cast<std::chrono::seconds>(options_.stop_grace).count()));
+      } else if (stop_ && !stop_deadline_ && (options_.stop.stop_requested() || stopping_on_request_)) {
+        // Already stopping for another reason (the target, the time budget), with experiments
+        // still running: an operator's stop starts their grace period all the same. It was never
+        // started, and a driver that never answered held the campaign until a second Ctrl-C.
+        stop_deadline_ = now + options_.stop_grace;
+        log(fmt::format("asked to stop: running experiments get {} s to finish, then are aborted",
+                        std::chrono::duration_cast<std::chrono::seconds>(options_.stop_grace).count()));
       }
       if (reason_.empty()) dispatch(now);
       if (!reason_.empty()) cancel_waiting();
@@ -755,8 +765,13 @@ class CampaignRun {
   void take_stop_request_in_loop() {
     const std::optional<StopRequest> request = take_stop_request();
     if (!request) return;
-    if (stop_ || stopping_on_request_) {
+    if (stop_deadline_ || stopping_on_request_) {
       log(fmt::format("asked again to stop ({}): already stopping", asked_by(*request)));
+      return;
+    }
+    if (stop_) {  // stopping for another reason: the loop starts the grace period (loop())
+      stopping_on_request_ = true;
+      log(fmt::format("asked to stop ({})", asked_by(*request)));
       return;
     }
     stopping_on_request_ = true;

@@ -8,7 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <climits>
+#include <mutex>
+#include <stop_token>
+#include <thread>
 #include <fstream>
 #include <map>
 #include <set>
@@ -625,4 +629,48 @@ TEST_CASE("Hostile: a welcome naming another campaign as its holder is not journ
   CHECK(summary.reason == "budget reached");
   CHECK(count_of_kind(out, "instrument_held") == 0);
   CHECK(count_of_kind(out, "instrument_released") == 0);
+}
+
+TEST_CASE("Hostile: a stop after the time budget ran out still gives a driver that never answers only its grace period", "[fault][hostile]") {
+  test::TempDir dir;
+  std::atomic<int> aborts = 0;
+  std::mutex mutex;
+  std::vector<std::string> running;
+  FakeDriver silent(dir.ipc("silent"), [&](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    const std::lock_guard lock(mutex);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "abort") ++aborts;  // and ignored: it keeps listing the experiment as running
+    if (m["type"] == "ping") {
+      json pong = json::parse(kPong);
+      for (const auto& id : running) pong["running"].push_back(id);
+      return {pong.dump()};
+    }
+    if (m["type"] != "run") return {};
+    running.push_back(m["experiment"]);
+    return {accepted(m["experiment"])};
+  });
+  const auto out = dir / "out";
+  json file = hostile_campaign(out.string(), quick({{"name", "silent"}, {"endpoint", dir.ipc("silent")}}), 3);
+  file["budget"]["hours"] = 0.0003;  // 1.08 s: over while the first experiment runs
+  const CampaignConfig config = parse_campaign_config(file.dump(), "hostile.json", labloop::sim::catalogue());
+  std::stop_source stop;
+  CampaignOptions options;
+  options.stop = stop.get_token();
+  options.stop_grace = std::chrono::milliseconds(500);
+  std::jthread operator_([&stop](std::stop_token) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    stop.request_stop();  // a first Ctrl-C, once the time budget has run out
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const CampaignSummary summary = run_campaign(config, options);
+  // Before, it waited for the experiment until a second Ctrl-C (here: the test's timeout).
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
+  CHECK(summary.reason == "time budget reached");
+  CHECK(aborts >= 1);
+  int discarded = 0;
+  for (const auto& e : events_of(out))
+    discarded += e["event"] == "failed" && e.value("error", "").find("not finished within the stop grace period") != std::string::npos;
+  CHECK(discarded == 1);
+  check_bookkeeping(out);
 }
