@@ -19,6 +19,8 @@
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/printable.hpp"
+#include "labloop/core/small_file.hpp"
 #include "labloop/core/unique_fd.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/core/json_check.hpp"
@@ -108,25 +110,46 @@ fs::path entry_path(const fs::path& campaign_dir, const std::string& experiment)
   return inbox_dir(campaign_dir) / (experiment + ".json");
 }
 
-void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
+namespace {
+
+// The campaign's inbox folder, made if need be and opened as itself: never a link to a folder
+// elsewhere (an entry was written through one), never something else in its place.
+UniqueFd open_inbox(const fs::path& campaign_dir) {
   const fs::path dir = inbox_dir(campaign_dir);
   std::error_code ec;
   if (fs::create_directory(dir, ec)) fsync_dir(campaign_dir);
-  if (ec) throw Error(fmt::format("{}: cannot create the inbox: {}", dir.string(), ec.message()));
+  if (ec && ec != std::errc::file_exists) throw Error(fmt::format("{}: cannot create the inbox: {}", dir.string(), ec.message()));
+  UniqueFd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+  if (d.get() >= 0) return d;
+  const int err = errno;
+  if (err == ELOOP || fs::is_symlink(fs::symlink_status(dir, ec)))
+    throw Error(fmt::format("{} is a symbolic link, not the campaign's inbox folder; remove it (labloop makes the folder), then enter again",
+                            dir.string()));
+  if (err == ENOTDIR)
+    throw Error(fmt::format("{} is in the way: it is not a folder; remove it (labloop makes the inbox folder), then enter again", dir.string()));
+  throw Error(fmt::format("{}: cannot open the inbox: {}", dir.string(), os_error(err)));
+}
+
+}  // namespace
+
+void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
   // What read_entry would not read is not saved: an entry is never replaced, so it would block
   // the experiment for good. check_entry keeps every field far below this; this is the backstop.
   const std::string text = entry.to_json().dump() + "\n";
   if (text.size() > kMaxEntryBytes)
     throw Error(fmt::format("{}: the entry would be {} bytes; an entry is at most {} bytes", entry.experiment, text.size(), kMaxEntryBytes));
   const fs::path target = entry_path(campaign_dir, entry.experiment);
-  const fs::path temp = dir / fmt::format(".{}.{}.tmp", entry.experiment, ::getpid());
+  const UniqueFd dir = open_inbox(campaign_dir);
+  const std::string target_name = target.filename().string();
+  const std::string temp_name = fmt::format(".{}.{}.tmp", entry.experiment, ::getpid());
+  const fs::path temp = inbox_dir(campaign_dir) / temp_name;
   // One writer at a time in this process: the console writes entries from several threads, and two
   // sharing the temporary name could link one's bytes under the other's success.
   static std::mutex writing;
   std::lock_guard one_at_a_time(writing);
   {
     // Not through a link planted under the temporary name: it would be cut short and overwritten.
-    UniqueFd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)};
+    UniqueFd f{::openat(dir.get(), temp_name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)};
     if (f.get() < 0 && refused_as_link(temp.string(), errno)) throw Error(symbolic_link_refusal(temp.string()));
     if (f.get() < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_error(errno)));
     write_all(f.get(), text, temp);
@@ -134,45 +157,45 @@ void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
   }
   // link() refuses an existing name, so two people entering the same experiment cannot overwrite
   // each other; rename() would replace silently.
-  const int rc = ::link(temp.c_str(), target.c_str());
+  const int rc = ::linkat(dir.get(), temp_name.c_str(), dir.get(), target_name.c_str(), 0);
   const int err = errno;
-  ::unlink(temp.c_str());
+  ::unlinkat(dir.get(), temp_name.c_str(), 0);
   if (rc != 0 && err == EEXIST) {
     std::error_code status_error;
     if (!fs::is_regular_file(fs::symlink_status(target, status_error)))
       throw Error(fmt::format("{} is in the way: it is not an entry file (a link, a folder or a device); remove it, then enter again",
                               target.string()));
-    std::string who;
+    std::optional<ManualEntry> earlier;
     try {
-      if (auto earlier = read_entry(campaign_dir, entry.experiment)) who = fmt::format(" by {} at {}", earlier->by, earlier->at);
-    } catch (const Error&) {
+      earlier = read_entry(campaign_dir, entry.experiment);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{} is in the way: {}; remove it, then enter again", target.string(), e.what()));
     }
+    const std::string who = earlier && !earlier->by.empty() ? fmt::format(" by {} at {}", printable(earlier->by), earlier->at) : std::string();
     throw Error(fmt::format("{} already has an entered result{} ({}); an entry is never replaced", entry.experiment, who, target.string()));
   }
   if (rc != 0) throw Error(fmt::format("{}: cannot create: {}", target.string(), os_error(err)));
-  fsync_dir(dir);
+  if (::fsync(dir.get()) != 0) throw Error(fmt::format("{}: cannot write to disk: {}", inbox_dir(campaign_dir).string(), os_error(errno)));
 }
 
 std::optional<ManualEntry> read_entry(const fs::path& campaign_dir, const std::string& experiment) {
   const fs::path path = entry_path(campaign_dir, experiment);
-  std::error_code ec;
-  if (fs::is_symlink(fs::symlink_status(path, ec)))
-    throw Error(fmt::format("{} is a symbolic link, not an entry file; remove it, then enter again", path.string()));
-  const auto size = fs::file_size(path, ec);
-  if (ec) {
-    if (ec == std::errc::no_such_file_or_directory) return std::nullopt;
-    throw Error(fmt::format("{}: cannot read: {}", path.string(), ec.message()));
+  const SmallFile file = read_small_file(path, kMaxEntryBytes);
+  switch (file.status) {
+    case SmallFile::Status::read: break;
+    case SmallFile::Status::missing: return std::nullopt;
+    case SmallFile::Status::link: throw Error(fmt::format("{} is a symbolic link, not an entry file; remove it, then enter again", path.string()));
+    case SmallFile::Status::not_regular:
+      throw Error(fmt::format("{} is not an entry file ({}); remove it, then enter again", path.string(), file.reason));
+    case SmallFile::Status::too_large: throw Error(fmt::format("{}: an entry is at most {} bytes", path.string(), kMaxEntryBytes));
+    case SmallFile::Status::unreadable: throw Error(fmt::format("{}: cannot read: {}", path.string(), file.reason));
   }
-  if (size > kMaxEntryBytes) throw Error(fmt::format("{}: {} bytes; an entry is at most {} bytes", path.string(), size, kMaxEntryBytes));
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
   // The parser keeps the last of a repeated key: {"yield": 5, "yield": 50} would be read as 50
   // without a word, where `enter yield=5 yield=50` is refused. Repeats are refused here too.
   std::optional<std::string> repeated;
   json j;
   try {
-    j = parse_json_noting_repeats(text.str(), false, repeated);
+    j = parse_json_noting_repeats(file.text, false, repeated);
   } catch (const json::exception&) {
     throw Error(fmt::format("{}: not valid JSON", path.string()));
   }
@@ -228,23 +251,26 @@ std::string check_entry(const CampaignConfig& config, const CampaignState& state
 
 namespace {
 
-// Why a free-text field is too long to keep ("" when it is not).
+// Why a free-text field cannot be kept ("" when it can): too long, or not plain text on one line
+// (it goes to the journal and to terminals: pending, status, the campaign's log).
 std::string text_too_long(const char* what, const std::string& text) {
-  if (text.size() <= kMaxEntryText) return {};
-  return fmt::format("{} is {} bytes long; at most {} bytes are kept (shorten it)", what, text.size(), kMaxEntryText);
+  if (text.size() > kMaxEntryText) return fmt::format("{} is {} bytes long; at most {} bytes are kept (shorten it)", what, text.size(), kMaxEntryText);
+  if (!plain_text(text))
+    return fmt::format("{} holds a control character (a line break, an escape), a bidirectional control or bytes that are not UTF-8; "
+                       "write it as plain text on one line",
+                       what);
+  return {};
 }
 
 }  // namespace
 
 std::string check_entry_content(const CampaignConfig& config, const ManualEntry& entry) {
   if (std::string why = text_too_long("who entered it (--by)", entry.by); !why.empty()) return why;
-  if (entry.failed)
-    if (std::string why = text_too_long("the reason it failed (--failed)", *entry.failed); !why.empty()) return why;
   if (entry.failed) {
     if (!entry.values.empty()) return "give either values or --failed, not both";
     if (std::all_of(entry.failed->begin(), entry.failed->end(), [](unsigned char c) { return std::isspace(c) != 0; }))
       return "say why it failed (--failed \"reason\")";
-    return {};
+    return text_too_long("the reason it failed (--failed)", *entry.failed);
   }
   return check_values(config, entry);
 }
@@ -346,7 +372,14 @@ std::string check_correction(const CampaignConfig& config, const CampaignState& 
     return fmt::format("{} was measured by instrument '{}'; only results a person entered can be corrected", entry.experiment, e->instrument);
   if (entry.failed) return "a correction gives the right values (a recorded result cannot become a failure)";
   if (std::string why = text_too_long("who corrected it (--by)", entry.by); !why.empty()) return why;
-  return check_values(config, entry);
+  if (std::string why = check_values(config, entry); !why.empty()) return why;
+  // A correction that changes nothing would only add a line saying so.
+  const bool same = std::all_of(entry.values.begin(), entry.values.end(), [&](const auto& named) {
+                      const auto it = e->values.find(named.first);
+                      return it != e->values.end() && it->is_number() && it->template get<double>() == named.second;
+                    }) && entry.values.size() == e->values.size();
+  if (same) return fmt::format("these are the values already recorded for {}; nothing to correct", entry.experiment);
+  return {};
 }
 
 bool campaign_running(const fs::path& journal) {

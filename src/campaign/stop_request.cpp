@@ -12,6 +12,7 @@
 
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/small_file.hpp"
 #include "labloop/core/unique_fd.hpp"
 #include "labloop/core/json_limits.hpp"
 
@@ -71,31 +72,17 @@ std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
     request.reason = fmt::format("the request could not be read: {}", why);
     return request;
   };
-  // Opened once, without following a link or waiting on a pipe, and judged by what was opened:
-  // a name swapped between a look and an open could otherwise hang the loop or fill its memory.
-  UniqueFd f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
-  if (f.get() < 0) {
-    const int err = errno;
-    if (err == ENOENT) return std::nullopt;
-    if (err == ELOOP) return unreadable("it is a symbolic link");
-    // Something is there (a socket, no permission): still a request, said to be unreadable.
+  // Opened once, without following a link or waiting on a pipe (small_file.hpp).
+  SmallFile file = read_small_file(path, kMaxStopRequestBytes);
+  if (file.status == SmallFile::Status::missing) return std::nullopt;
+  if (file.status != SmallFile::Status::read) {
+    // Something is there (a socket, no permission): still a request, said to be unreadable. One
+    // gone between the open and a look is none.
     std::error_code ec;
-    if (!fs::exists(fs::symlink_status(path, ec))) return std::nullopt;
-    return unreadable(os_reason(err));
+    if (file.status == SmallFile::Status::unreadable && !fs::exists(fs::symlink_status(path, ec))) return std::nullopt;
+    return unreadable(file.reason);
   }
-  struct stat st {};
-  if (::fstat(f.get(), &st) != 0) return unreadable(os_reason(errno));
-  if (!S_ISREG(st.st_mode)) return unreadable("it is not a regular file");
-  std::string text;
-  char buffer[4096];
-  while (text.size() <= kMaxStopRequestBytes) {
-    const ssize_t n = ::read(f.get(), buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return unreadable(os_reason(errno));
-    if (n == 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  if (text.size() > kMaxStopRequestBytes) return unreadable(fmt::format("it is over {} bytes", kMaxStopRequestBytes));
+  const std::string& text = file.text;
   if (find_excess_nesting(text, 1)) return unreadable("it nests deeper than one object");
   json j;
   try {

@@ -22,6 +22,7 @@
 #include "labloop/core/json_check.hpp"
 #include "labloop/core/json_limits.hpp"
 #include "labloop/core/os_user.hpp"
+#include "labloop/core/printable.hpp"
 #include "labloop/core/utc_time.hpp"
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/stop_request.hpp"
@@ -476,8 +477,10 @@ ConsoleResponse ConsoleSite::stop(std::size_t index, const ConsoleRequest& reque
       if (text.size() > kMaxStopRequestText)
         throw Error(fmt::format("\"{}\" is {} bytes long; at most {} are kept", key, text.size(), kMaxStopRequestText));
       // It goes to the journal and to terminals (status, the campaign's log): text only.
-      if (std::any_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
-        throw Error(fmt::format("\"{}\" holds a control character (a line break, an escape); write it on one line", key));
+      if (!plain_text(text))
+        throw Error(fmt::format("\"{}\" holds a control character (a line break, an escape), a bidirectional control or bytes that are "
+                                "not UTF-8; write it as plain text on one line",
+                                key));
     }
     ask.by = j.value("by", "");
     ask.reason = j.value("reason", "");
@@ -660,8 +663,8 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
   const std::size_t found = site.campaign_count();
   fmt::print("labloop console: {} shows {} campaign{} (Ctrl-C stops it)\n", address, found, found == 1 ? "" : "s");
   if (!entries.key.empty())
-    fmt::print("To enter results for manual instruments there, open {}#key={}\n(anyone with this address can enter results; "
-               "it changes each time the console starts; --read-only takes none)\n",
+    fmt::print("To enter results for manual instruments there, open {}#key={}\n(anyone with this address can enter results and stop "
+               "campaigns; it changes each time the console starts; --read-only makes none)\n",
                address, entries.key);
   std::fflush(stdout);
   int signal = 0;

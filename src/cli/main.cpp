@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <filesystem>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <thread>
@@ -254,6 +255,7 @@ int status(const std::string& where, bool json) {
     fmt::print("{}\n", s.to_json().dump(2));
     return 0;
   }
+  std::string out;
   const auto settings = [&s](const nlohmann::json& params) {
     std::vector<std::string> parts;
     for (const std::string& name : s.parameters) {
@@ -283,10 +285,10 @@ int status(const std::string& where, bool json) {
                                             s.stop_request->by.empty() ? "someone unnamed" : s.stop_request->by,
                                             s.stop_request->reason.empty() ? "" : ": " + s.stop_request->reason)),
         labloop::cli::kMostShownChars);
-  fmt::print("{}campaign \"{}\" in {}: {}\n", s.dry_run ? "dry run (every instrument a stand-in, no result measured) of " : "", s.campaign,
+  fmt::format_to(std::back_inserter(out), "{}campaign \"{}\" in {}: {}\n", s.dry_run ? "dry run (every instrument a stand-in, no result measured) of " : "", s.campaign,
              s.directory, phase);
-  fmt::print("started {}{}; last event {}\n", s.started_at, s.labloop_version.empty() ? "" : " (labloop " + s.labloop_version + ")", s.last_event_at);
-  fmt::print("experiments: {} of {} used — {} result{}, {} failed; {} open{}\n", s.used, s.budget, s.results, s.results == 1 ? "" : "s", s.failed,
+  fmt::format_to(std::back_inserter(out), "started {}{}; last event {}\n", s.started_at, s.labloop_version.empty() ? "" : " (labloop " + s.labloop_version + ")", s.last_event_at);
+  fmt::format_to(std::back_inserter(out), "experiments: {} of {} used — {} result{}, {} failed; {} open{}\n", s.used, s.budget, s.results, s.results == 1 ? "" : "s", s.failed,
              s.open.size(), s.hours > 0 ? fmt::format("; time budget {:g} h", s.hours) : "");
   if (s.phase == labloop::CampaignPhase::running) {
     std::vector<std::string> shown;
@@ -300,7 +302,7 @@ int status(const std::string& where, bool json) {
       shown.push_back(std::move(line));
     }
     if (!shown.empty())
-      fmt::print("instruments: {}\n", labloop::cli::fit_to_width(labloop::cli::printable(fmt::format("{}", fmt::join(shown, "; "))),
+      fmt::format_to(std::back_inserter(out), "instruments: {}\n", labloop::cli::fit_to_width(labloop::cli::printable(fmt::format("{}", fmt::join(shown, "; "))),
                                                                  labloop::cli::kMostShownChars));
   }
   constexpr size_t kMostListed = 20;  // a batch of hundreds would bury the rest
@@ -309,51 +311,56 @@ int status(const std::string& where, bool json) {
     const std::string place = e.instrument.empty() ? "waiting to be sent"
                               : e.manual           ? fmt::format("waiting for a person ({}; labloop pending lists it)", e.instrument)
                                                    : "on " + e.instrument;
-    fmt::print("  {} {} since {}: {}\n", e.id, place, e.since, settings(e.params));
+    fmt::format_to(std::back_inserter(out), "  {} {} since {}: {}\n", e.id, place, e.since, settings(e.params));
   }
-  if (s.open.size() > kMostListed) fmt::print("  … and {} more (--json lists them all)\n", s.open.size() - kMostListed);
+  if (s.open.size() > kMostListed) fmt::format_to(std::back_inserter(out), "  … and {} more (--json lists them all)\n", s.open.size() - kMostListed);
   if (s.best) {
-    fmt::print("best {} = {:.6g} ({}) at {}: {}\n", s.objective, s.best->objective, s.maximize ? "maximize" : "minimize", s.best->experiment,
+    fmt::format_to(std::back_inserter(out), "best {} = {:.6g} ({}) at {}: {}\n", s.objective, s.best->objective, s.maximize ? "maximize" : "minimize", s.best->experiment,
                settings(s.best->params));
   } else if (s.pareto) {
     std::vector<std::string> names;
     for (const auto& o : s.pareto->objectives) names.push_back(o.name);
-    fmt::print("Pareto set of {}: {} result{}{}\n", fmt::join(names, ", "), s.pareto->members.size(), s.pareto->members.size() == 1 ? "" : "s",
+    fmt::format_to(std::back_inserter(out), "Pareto set of {}: {} result{}{}\n", fmt::join(names, ", "), s.pareto->members.size(), s.pareto->members.size() == 1 ? "" : "s",
                s.pareto->hypervolume ? fmt::format(", hypervolume {:.6g}", *s.pareto->hypervolume) : "");
     for (size_t i = 0; i < s.pareto->members.size() && i < kMostListed; ++i) {
       std::vector<std::string> values;
       for (double v : s.pareto->members[i].objectives) values.push_back(fmt::format("{:.6g}", v));
-      fmt::print("  {}: {} at {}\n", s.pareto->members[i].experiment, fmt::join(values, ", "), settings(s.pareto->members[i].params));
+      fmt::format_to(std::back_inserter(out), "  {}: {} at {}\n", s.pareto->members[i].experiment, fmt::join(values, ", "), settings(s.pareto->members[i].params));
     }
-    if (s.pareto->members.size() > kMostListed) fmt::print("  … and {} more (results.csv marks them all)\n", s.pareto->members.size() - kMostListed);
+    if (s.pareto->members.size() > kMostListed) fmt::format_to(std::back_inserter(out), "  … and {} more (results.csv marks them all)\n", s.pareto->members.size() - kMostListed);
   } else {
-    fmt::print("no result that counts yet\n");
+    fmt::format_to(std::back_inserter(out), "no result that counts yet\n");
   }
-  if (!s.problems.empty()) fmt::print("the journal has {} bookkeeping problem{}: labloop verify {} names them\n", s.problems.size(),
+  if (!s.problems.empty()) fmt::format_to(std::back_inserter(out), "the journal has {} bookkeeping problem{}: labloop verify {} names them\n", s.problems.size(),
                                       s.problems.size() == 1 ? "" : "s", s.directory);
+  // A campaign's name, its folder's, a driver's version or a person's words come from files anyone
+  // may have written: shown, never obeyed by the terminal.
+  std::fputs(labloop::printable(out, true).c_str(), stdout);
   return 0;
 }
 
 // Who ran what, when: each session (the start, each resume), its instruments and experiments.
 void print_sessions(const labloop::JournalAudit& audit) {
+  std::string out;
   const auto or_unrecorded = [](const std::string& text) { return text.empty() ? std::string("(not recorded)") : text; };
-  fmt::print("who ran what:\n");
+  fmt::format_to(std::back_inserter(out), "who ran what:\n");
   for (size_t i = 0; i < audit.sessions.size(); ++i) {
     const labloop::SessionRecord& s = audit.sessions[i];
-    fmt::print("  session {}: {} {} (line {}) by {}@{}, {}\n", i + 1, s.resumed ? "resumed" : "started", s.at, s.line, or_unrecorded(s.os_user),
+    fmt::format_to(std::back_inserter(out), "  session {}: {} {} (line {}) by {}@{}, {}\n", i + 1, s.resumed ? "resumed" : "started", s.at, s.line, or_unrecorded(s.os_user),
                or_unrecorded(s.host),
                s.key_fingerprint.empty() ? std::string("no controller key") : fmt::format("controller key \"{}\" {}", s.key_name, s.key_fingerprint));
     for (const labloop::SessionInstrument& inst : s.instruments)
-      fmt::print("    instrument {}: {} {}, driver key {}{}\n", inst.name, or_unrecorded(inst.driver), inst.version,
+      fmt::format_to(std::back_inserter(out), "    instrument {}: {} {}, driver key {}{}\n", inst.name, or_unrecorded(inst.driver), inst.version,
                  inst.key_fingerprint.empty() ? "not recorded" : inst.key_fingerprint,
                  inst.held_since.empty() ? std::string()
                                          : fmt::format(", held since {}{}", inst.held_since,
                                                        inst.released_at.empty() ? ", not released" : ", released " + inst.released_at));
-    if (s.experiments == 0) fmt::print("    experiments: none proposed\n");
+    if (s.experiments == 0) fmt::format_to(std::back_inserter(out), "    experiments: none proposed\n");
     else
-      fmt::print("    experiments: {} proposed ({} … {}), {} outcome{}\n", s.experiments, s.first_experiment, s.last_experiment, s.outcomes,
+      fmt::format_to(std::back_inserter(out), "    experiments: {} proposed ({} … {}), {} outcome{}\n", s.experiments, s.first_experiment, s.last_experiment, s.outcomes,
                  s.outcomes == 1 ? "" : "s");
   }
+  std::fputs(labloop::printable(out, true).c_str(), stdout);
 }
 
 // Exit 0 when the journal is intact (finished or not), 1 otherwise; says which line is wrong.
@@ -818,7 +825,11 @@ int main(int argc, char** argv) {
     if (*console_cmd) return labloop::cli::run_console(console, labloop::sim::catalogue());
   } catch (const labloop::ConfigError& e) {
     std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n";
-    return 2;
+    // The configuration these verbs only read is the one journaled when the campaign started: one
+    // that no longer loads is a damaged (or edited) journal, not a mistake on this command line.
+    // (resume, extend and enter act with it: its keys and files are a campaign file's, exit 2.)
+    const bool only_reads_journal = *status_cmd || *verify_cmd || *replay_cmd || *pending_cmd;
+    return only_reads_journal ? 1 : 2;
   } catch (const std::bad_alloc&) {
     std::cerr << "error: out of memory: labloop could not get the memory it needed (is a limit set, `ulimit -v`?); "
                  "a campaign's journal holds every event up to here\n";

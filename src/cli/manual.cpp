@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <filesystem>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "labloop/core/error.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/core/os_user.hpp"
+#include "labloop/core/printable.hpp"
 #include "labloop/core/utc_time.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/campaign_state.hpp"
@@ -104,7 +106,7 @@ int pending(const std::string& directory, bool csv) {
       continue;
     }
     if (w.entered) {
-      fmt::print("      entered by {} at {}; waiting for the campaign to record it\n", w.entered->by, w.entered->at);
+      fmt::print("      entered by {} at {}; waiting for the campaign to record it\n", printable(w.entered->by), printable(w.entered->at));
       continue;
     }
     std::vector<std::string> fields;
@@ -134,10 +136,15 @@ int correct(const EnterCommand& command, const Campaign& c) {
   } catch (const Error& bad) {
     why = bad.what();  // refused like a value out of range: exit 2
   }
-  if (!command.failed.empty()) e.failed = command.failed;
+  e.failed = command.failed;
+  const std::string& reason = *command.correct;
   if (why.empty()) why = check_correction(c.config, c.state, e);
-  if (why.empty() && command.correct.size() > kMaxEntryText)
-    why = fmt::format("the reason (--correct) is {} bytes long; at most {} bytes are kept (shorten it)", command.correct.size(), kMaxEntryText);
+  if (why.empty() && std::all_of(reason.begin(), reason.end(), [](unsigned char ch) { return std::isspace(ch) != 0; }))
+    why = "say why you correct it (--correct \"typed 71.5 for 17.5\")";
+  if (why.empty() && reason.size() > kMaxEntryText)
+    why = fmt::format("the reason (--correct) is {} bytes long; at most {} bytes are kept (shorten it)", reason.size(), kMaxEntryText);
+  if (why.empty() && !plain_text(reason))
+    why = "the reason (--correct) holds a control character, a bidirectional control or bytes that are not UTF-8; write it as plain text on one line";
   if (!why.empty()) {
     fmt::print("refused {}: {}\n", e.experiment, why);
     return 2;
@@ -166,7 +173,7 @@ int correct(const EnterCommand& command, const Campaign& c) {
   corrected.objective = e.values.at(c.config.objective.name);
   corrected.previous_values = before.values;
   corrected.previous_objective = before.objective.value_or(0);
-  corrected.reason = command.correct;
+  corrected.reason = reason;
   corrected.by = e.by;
   {
     Journal journal(c.journal);
@@ -177,7 +184,7 @@ int correct(const EnterCommand& command, const Campaign& c) {
     }
   }
   fmt::print("corrected {}: {} {:g} → {:g} ({}); the journal keeps both, and the planner learns the new value when the campaign resumes\n",
-             e.experiment, c.config.objective.name, corrected.previous_objective, corrected.objective, command.correct);
+             e.experiment, c.config.objective.name, corrected.previous_objective, corrected.objective, reason);
   return 0;
 }
 
@@ -185,11 +192,11 @@ int correct(const EnterCommand& command, const Campaign& c) {
 
 int enter(const EnterCommand& command) {
   const Campaign c = open_campaign(command.directory);
-  if (!command.correct.empty()) return correct(command, c);
+  if (command.correct) return correct(command, c);
   std::vector<ManualEntry> entries;
-  size_t accepted = 0, refused = 0;
+  size_t accepted = 0, refused = 0, unsaved = 0;
   if (!command.csv.empty()) {
-    if (!command.experiment.empty() || !command.values.empty() || !command.failed.empty())
+    if (!command.experiment.empty() || !command.values.empty() || command.failed)
       throw Error("give either --csv FILE or EXPERIMENT with values, not both");
     EntryFile file = read_entry_csv(command.csv, c.config);
     if (!file.ignored_columns.empty()) fmt::print("{}: ignored columns (not outputs): {}\n", command.csv, fmt::join(file.ignored_columns, ", "));
@@ -212,7 +219,7 @@ int enter(const EnterCommand& command) {
       fmt::print("refused {}: {}\n", e.experiment, bad.what());
       return 2;
     }
-    if (!command.failed.empty()) e.failed = command.failed;
+    e.failed = command.failed;
     if (e.values.empty() && !e.failed) throw Error("give the measured values (e.g. yield=71.5), or --failed \"reason\"");
     entries.push_back(std::move(e));
   }
@@ -220,29 +227,32 @@ int enter(const EnterCommand& command) {
   for (auto& e : entries) {
     e.by = by;
     e.at = utc_now_iso();
-    std::string why = check_entry(c.config, c.state, e);
-    if (why.empty()) {
-      try {
-        write_entry(c.directory, e);
-      } catch (const Error& error) {
-        why = error.what();
-      }
-    }
-    if (!why.empty()) {
+    const std::string shown_id = e.experiment.empty() ? "(no experiment id)" : e.experiment;
+    const std::string row = e.source == "command line" ? "" : " (" + e.source + ")";
+    if (std::string why = check_entry(c.config, c.state, e); !why.empty()) {
       ++refused;
-      fmt::print("refused {}{}: {}\n", e.experiment.empty() ? "(no experiment id)" : e.experiment,
-                 e.source == "command line" ? "" : " (" + e.source + ")", why);
+      fmt::print("refused {}{}: {}\n", shown_id, row, printable(why));
+      continue;
+    }
+    try {
+      write_entry(c.directory, e);
+    } catch (const Error& error) {
+      // Not a mistake in the entry (a folder it cannot write, something in the inbox's way): a
+      // problem to fix, exit 1, unless it is the entry already there.
+      const bool entered_before = std::string_view(error.what()).find("an entry is never replaced") != std::string_view::npos;
+      ++(entered_before ? refused : unsaved);
+      fmt::print("{} {}{}: {}\n", entered_before ? "refused" : "not saved", shown_id, row, printable(error.what()));
       continue;
     }
     ++accepted;
     std::vector<std::string> shown;
     for (const auto& [name, value] : e.values) shown.push_back(fmt::format("{}={}", name, value));
-    fmt::print("entered {}: {}\n", e.experiment, e.failed ? "failed: " + *e.failed : fmt::format("{}", fmt::join(shown, " ")));
+    fmt::print("entered {}: {}\n", e.experiment, e.failed ? "failed: " + printable(*e.failed) : fmt::format("{}", fmt::join(shown, " ")));
   }
   if (accepted > 0)
     fmt::print("{}\n", campaign_running(c.journal) ? "the running campaign records them within a second"
                                                    : fmt::format("the campaign is not running: `labloop resume {}` records them", command.directory));
-  return refused == 0 ? 0 : 2;
+  return unsaved > 0 ? 1 : refused > 0 ? 2 : 0;
 }
 
 }  // namespace labloop::cli

@@ -33,39 +33,6 @@ std::string fit_to_width(const std::string& text, std::size_t columns) {
 
 namespace {
 
-// The code point of a bidirectional formatting character (U+202A–U+202E, U+2066–U+2069) whose
-// UTF-8 starts at text[i], or -1.
-int bidi_control(std::string_view text, std::size_t i) {
-  if (i + 2 >= text.size() || static_cast<unsigned char>(text[i]) != 0xE2) return -1;
-  const auto b1 = static_cast<unsigned char>(text[i + 1]), b2 = static_cast<unsigned char>(text[i + 2]);
-  if (b1 == 0x80 && b2 >= 0xAA && b2 <= 0xAE) return 0x2000 + (b2 - 0x80);
-  if (b1 == 0x81 && b2 >= 0xA6 && b2 <= 0xA9) return 0x2040 + (b2 - 0x80);
-  return -1;
-}
-
-}  // namespace
-
-std::string printable(std::string_view text, bool keep_line_breaks) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '\n' && keep_line_breaks) out += '\n';
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += ' ';
-    else if (c < 0x20 || c == 0x7F) out += fmt::format("\\x{:02x}", c);
-    else if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 && static_cast<unsigned char>(text[i + 1]) <= 0x9F)
-      out += fmt::format("\\u{:04x}", static_cast<unsigned char>(text[++i]));  // a C1 control, U+0080 to U+009F
-    else if (const int bidi = bidi_control(text, i); bidi >= 0) {
-      out += fmt::format("\\u{:04x}", bidi);  // it would reorder the rest of the line on screen
-      i += 2;
-    } else out += static_cast<char>(c);
-  }
-  return out;
-}
-
-namespace {
-
 // The terminal's width now (it may be resized while a campaign runs); 80 when it cannot be known.
 std::size_t terminal_columns(std::FILE* out) {
   winsize size{};

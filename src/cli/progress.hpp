@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "labloop/core/printable.hpp"
 #include "labloop/campaign/campaign.hpp"
 
 namespace labloop::cli {
@@ -48,11 +49,7 @@ std::string format_duration(double seconds);
 // the rows above behind.
 std::string fit_to_width(const std::string& text, std::size_t columns);
 
-// `text` safe to write to a terminal: control characters (escape sequences that move the cursor or
-// clear the screen, carriage returns that overwrite a line, C1 controls) shown as \x1b, \u0085;
-// line breaks as \n unless `keep_line_breaks` (a multi-line error message of our own). A driver's
-// words reach the console in notes and failures, and must not be able to forge other lines.
-std::string printable(std::string_view text, bool keep_line_breaks = false);
+using labloop::printable;  // labloop/core/printable.hpp
 
 // Notes and failure reasons carry a driver's own text (an error's message, a rejection's reason),
 // up to a protocol message's 1 MiB: shown cut to this many characters. The journal keeps them whole.

@@ -237,6 +237,16 @@ void CampaignState::conclude(const JournalEvent& event) {
   if (x.outcome != ExperimentOutcome::open) return;  // the first outcome is the one the loop acted on
 
   const std::string& instrument = result ? result->instrument : failure->instrument;
+  // The loop takes a result only from the instrument the experiment runs on, and its objective
+  // from its values: a line that says otherwise was not written by it.
+  if (result && x.proposed && !x.dispatched_at.empty() && !instrument.empty() && !x.instrument.empty() && instrument != x.instrument)
+    problems_.push_back(fmt::format("line {}: result for {} from instrument '{}', but it was dispatched to '{}'", events_, id, instrument, x.instrument));
+  if (result && result->status == "ok" && result->objective && result->values.is_object()) {
+    const auto it = result->values.find(objective_name_);
+    if (it != result->values.end() && it->is_number() && it->get<double>() != *result->objective)
+      problems_.push_back(fmt::format("line {}: result for {} gives {} = {} in \"objective\" but {} in its values", events_, id, objective_name_,
+                                      json(*result->objective).dump(), it->dump()));
+  }
   if (!instrument.empty()) x.instrument = instrument;
   x.finished_at = event.time;
   x.completion_index = ++completed_;

@@ -190,6 +190,18 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   o = test::cli({"enter", out.string(), measured, "y=1", "--correct", "looks wrong"}, dir);
   CHECK(o.status == 2);
   CHECK_THAT(o.output, Catch::Contains("was measured by instrument 'sim'; only results a person entered can be corrected"));
+  // A correction must say why, and change something.
+  const std::string before_refusals = test::read_file(journal);
+  o = test::cli({"enter", out.string(), mine[0], "y=10", "--correct", ""}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("say why you correct it"));
+  o = test::cli({"enter", out.string(), mine[0], "y=11.5", "--correct", "again"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("these are the values already recorded for " + mine[0] + "; nothing to correct"));
+  o = test::cli({"enter", out.string(), mine[0], "y=10", "--correct", "typo\x1b[2J"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("the reason (--correct) holds a control character"));
+  CHECK(test::read_file(journal) == before_refusals);
   CHECK(test::cli({"verify", out.string()}, dir).status == 0);
   CHECK(test::cli({"replay", out.string()}, dir).status == 0);
 }

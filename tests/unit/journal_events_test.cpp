@@ -447,6 +447,23 @@ TEST_CASE("Campaign state: a person's result may be corrected", "[journal_events
   CHECK(s.best()->objective == 0.5);
 }
 
+TEST_CASE("Campaign state: a result from an instrument it was not dispatched to, or whose objective its values contradict, is listed", "[journal_events]") {
+  std::vector<json> events = eventful_campaign("minimize");
+  events.push_back(proposed("f-0006", 3, 0.6));                  // line 30
+  events.push_back(dispatched("f-0006", "A"));                   // line 31
+  events.push_back(result("f-0006", "ghost", 2.0));              // line 32: from another instrument
+  events.push_back(proposed("f-0007", 4, 0.7));                  // line 33
+  events.push_back(dispatched("f-0007", "B"));                   // line 34
+  json contradicted = result("f-0007", "B", -1000.0);
+  contradicted["values"]["y"] = 10.96;
+  events.push_back(contradicted);                                // line 35: objective not its values'
+  const CampaignState s = fold_of(events);
+  CHECK(s.problems() == std::vector<std::string>{
+                            "line 32: result for f-0006 from instrument 'ghost', but it was dispatched to 'A'",
+                            "line 35: result for f-0007 gives y = -1000.0 in \"objective\" but 10.96 in its values",
+                        });
+}
+
 TEST_CASE("verify: an empty journal or a start without its configuration fails at line 1", "[journal_events]") {
   test::TempDir dir;
   SECTION("empty") {

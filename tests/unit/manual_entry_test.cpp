@@ -215,3 +215,45 @@ TEST_CASE("An experiment id that is not one labloop writes names no inbox file, 
   CHECK(entry_path(dir.path(), "by-hand.v2-5f3ac2e19b7d-0001-r2").filename() == "by-hand.v2-5f3ac2e19b7d-0001-r2.json");
   CHECK(entry_path(dir.path(), "..-tag-0001").filename() == "..-tag-0001.json");
 }
+
+TEST_CASE("An entry is not written through an inbox that is a link to a folder elsewhere, nor into something in its place", "[manual]") {
+  test::TempDir dir, elsewhere;
+  ManualEntry e;
+  e.experiment = "by-hand-0001";
+  e.values = {{"yield", 71.5}};
+  fs::create_directory_symlink(elsewhere.path(), inbox_dir(dir.path()));
+  CHECK_THAT(test::message_of([&] { write_entry(dir.path(), e); }),
+             Catch::Equals(inbox_dir(dir.path()).string() +
+                           " is a symbolic link, not the campaign's inbox folder; remove it (labloop makes the folder), then enter again"));
+  CHECK(fs::is_empty(elsewhere.path()));
+  fs::remove(inbox_dir(dir.path()));
+  test::write_file(inbox_dir(dir.path()), "");
+  CHECK_THAT(test::message_of([&] { write_entry(dir.path(), e); }), Catch::Contains("is in the way: it is not a folder"));
+  fs::remove(inbox_dir(dir.path()));
+  // An entry file that is a pipe: named as such, never waited on.
+  fs::create_directory(inbox_dir(dir.path()));
+  REQUIRE(::mkfifo(entry_path(dir.path(), e.experiment).c_str(), 0600) == 0);
+  CHECK_THAT(test::message_of([&] { read_entry(dir.path(), e.experiment); }),
+             Catch::Contains("is not an entry file (it is not a regular file (a pipe, a socket or a device))"));
+  CHECK_THAT(test::message_of([&] { write_entry(dir.path(), e); }), Catch::Contains("is in the way"));
+}
+
+TEST_CASE("Who entered a result and why it failed are plain text on one line: a terminal shows them, never obeys them", "[manual]") {
+  const CampaignConfig config = manual_entry_config();
+  ManualEntry e;
+  e.experiment = "by-hand-0001";
+  e.values = {{"yield", 71.5}};
+  for (const std::string& by : {std::string("\x1b[2Jbob"), std::string("bob\u202e"), std::string("bo\nb"), std::string("bob\xff")}) {
+    e.by = by;
+    CHECK_THAT(check_entry_content(config, e), Catch::Contains("who entered it (--by) holds a control character"));
+  }
+  e.by = "Zoë Ødegård";
+  CHECK(check_entry_content(config, e).empty());
+  ManualEntry failed;
+  failed.experiment = e.experiment;
+  failed.by = "bob";
+  failed.failed = "clogged\x1b]0;pwn\x07";
+  CHECK_THAT(check_entry_content(config, failed), Catch::Contains("the reason it failed (--failed) holds a control character"));
+  failed.failed = "  ";
+  CHECK_THAT(check_entry_content(config, failed), Catch::Contains("say why it failed"));
+}

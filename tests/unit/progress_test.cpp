@@ -138,6 +138,10 @@ TEST_CASE("Progress: a driver's text cannot move the cursor, clear the screen or
   // Bidirectional overrides would reorder what follows on the line: shown, not obeyed.
   CHECK(printable("v1.0\u202Efdp.exe\u2066x\u2069 caf\u00e9 \u2014") == "v1.0\\u202efdp.exe\\u2066x\\u2069 caf\u00e9 \u2014");
   CHECK(printable("\xc2\x9b" "2J and é, …") == "\\u009b2J and é, …");  // C1 CSI; other UTF-8 kept
+  // Bytes that are not UTF-8 (a lone continuation, a cut sequence, an overlong form, a surrogate,
+  // past U+10FFFF) are shown as bytes: a log reader stopped at the first one.
+  CHECK(printable("bad \xff\xfe \x80 \xe2\x82 \xc0\xaf \xed\xa0\x80 \xf4\x90\x80\x80 ok \xf0\x9f\x99\x82") ==
+        "bad \\xff\\xfe \\x80 \\xe2\\x82 \\xc0\\xaf \\xed\\xa0\\x80 \\xf4\\x90\\x80\\x80 ok \xf0\x9f\x99\x82");
 
   std::FILE* out = std::tmpfile();
   REQUIRE(out);

@@ -1,0 +1,20 @@
+#pragma once
+// Text safe to write to a terminal. A driver's words, a person's name or a folder's name reach
+// the console and the logs, and must not be able to forge other lines, move the cursor, clear
+// the screen, reorder a line (bidirectional controls) or leave bytes a reader cannot decode.
+#include <string>
+#include <string_view>
+
+namespace labloop {
+
+// `text` with control characters (C0, DEL, C1) shown as \x1b or \u0085, bidirectional
+// formatting characters (U+202A–U+202E, U+2066–U+2069) as \u202e, bytes that are not UTF-8 as
+// \xff, a tab as a space, and line breaks as \n unless `keep_line_breaks` (a multi-line error
+// message of our own).
+std::string printable(std::string_view text, bool keep_line_breaks = false);
+
+// Whether `text` is plain text on one line, shown as itself: printable(text) == text. What a
+// person types for the record (a name, a reason) must be, or it is refused.
+bool plain_text(std::string_view text);
+
+}  // namespace labloop

@@ -1,0 +1,58 @@
+#include "labloop/core/printable.hpp"
+
+#include <fmt/format.h>
+
+namespace labloop {
+
+namespace {
+
+// The length of the well-formed UTF-8 sequence of two bytes or more starting at text[i], or 0
+// (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF).
+std::size_t utf8_length(std::string_view text, std::size_t i) {
+  const auto at = [&](std::size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0u; };
+  const unsigned c = at(0);
+  const auto continuation = [&](std::size_t k) { return (at(k) & 0xC0u) == 0x80u; };
+  if (c >= 0xC2 && c <= 0xDF) return continuation(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    const unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    return at(1) >= lo && at(1) <= hi && continuation(2) ? 3 : 0;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    const unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    return at(1) >= lo && at(1) <= hi && continuation(2) && continuation(3) ? 4 : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string printable(std::string_view text, bool keep_line_breaks) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n' && keep_line_breaks) out += '\n';
+    else if (c == '\n') out += "\\n";
+    else if (c == '\t') out += ' ';
+    else if (c < 0x20 || c == 0x7F) out += fmt::format("\\x{:02x}", c);
+    else if (c < 0x80) out += static_cast<char>(c);
+    else if (const std::size_t n = utf8_length(text, i); n == 0) {
+      out += fmt::format("\\x{:02x}", c);  // not UTF-8: a reader of the log would stop here
+    } else {
+      const auto b1 = static_cast<unsigned char>(text[i + 1]);
+      const int code = n == 2 ? ((c & 0x1F) << 6) | (b1 & 0x3F)
+                     : n == 3 ? ((c & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (static_cast<unsigned char>(text[i + 2]) & 0x3F)
+                              : -1;
+      // A C1 control (U+0080–U+009F), or a bidirectional control that would reorder the rest of the line on screen.
+      if ((code >= 0x80 && code <= 0x9F) || (code >= 0x202A && code <= 0x202E) || (code >= 0x2066 && code <= 0x2069))
+        out += fmt::format("\\u{:04x}", code);
+      else out.append(text.substr(i, n));
+      i += n - 1;
+    }
+  }
+  return out;
+}
+
+bool plain_text(std::string_view text) { return printable(text) == text; }
+
+}  // namespace labloop
