@@ -5,7 +5,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -18,6 +22,8 @@
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
 #include "labloop/core/key_file.hpp"
+#include "labloop/core/small_file.hpp"
+#include "labloop/core/unique_fd.hpp"
 #include "labloop/core/json_limits.hpp"
 #include "labloop/model/descriptors.hpp"
 #include "labloop/model/feasible_sampler.hpp"
@@ -673,6 +679,10 @@ std::string plain_syntax_error(const std::string& text, size_t at) {
 }  // namespace
 
 CampaignConfig parse_campaign_config(const std::string& text, const std::string& source, const SimulatorCatalogue& simulators) {
+  // The JSON reader took a NUL byte for the end of the text: whatever followed was never checked.
+  if (const auto nul = std::find(text.begin(), text.end(), '\0'); nul != text.end())
+    throw ConfigError(source, "", fmt::format("holds a NUL byte at {}: a campaign file is text (is it the right file, or damaged?)",
+                                              line_and_column(text, static_cast<size_t>(nul - text.begin()))));
   if (const auto at = find_excess_nesting(text, kMaxConfigDepth))
     throw ConfigError(source, "", fmt::format("arrays/objects nested deeper than {} levels at {}; a campaign file needs "
                                               "only a few (is it damaged, or not a campaign file?)",
@@ -839,11 +849,18 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
 
 CampaignConfig load_campaign_config(const std::string& path, const SimulatorCatalogue& simulators) {
   if (std::error_code ec; std::filesystem::is_directory(path, ec)) throw ConfigError(path, "", "is a folder, not a campaign file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path, "", "cannot open the file (does it exist, and can you read it?)");
-  std::string text(kMaxConfigBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
+  bool is_pipe = false;
+  const UniqueFd fd{open_for_reading(path, is_pipe)};  // a pipe nobody writes to was waited on for ever
+  if (fd.get() < 0) throw ConfigError(path, "", "cannot open the file (does it exist, and can you read it?)");
+  std::string text;
+  for (char buffer[65536]; text.size() <= kMaxConfigBytes;) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw ConfigError(path, "", fmt::format("cannot read the file: {}", std::strerror(errno)));
+    if (n == 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (text.empty() && is_pipe) throw ConfigError(path, "", "is a pipe nothing was written to; name the campaign file itself");
   if (text.size() > kMaxConfigBytes)
     throw ConfigError(path, "", fmt::format("is larger than {} MiB, the most a campaign file may be (is it the right file?)", kMaxConfigBytes >> 20));
   CampaignConfig config = parse_campaign_config(text, path, simulators);

@@ -1,5 +1,7 @@
 #include "labloop/core/csv_table.hpp"
 
+#include "labloop/core/small_file.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,9 +12,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <ext/stdio_filebuf.h>
 #include <fstream>
+#include <istream>
 
 #include "labloop/core/error.hpp"
+#include "labloop/core/small_file.hpp"
 
 namespace labloop {
 
@@ -157,8 +162,11 @@ bool read_line_at_most(std::istream& in, std::string& line, std::size_t most) {
 }  // namespace
 
 CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limits) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
+  bool is_pipe = false;
+  const int fd = open_for_reading(path, is_pipe);  // a pipe nobody writes to was waited on for ever
+  if (fd < 0) throw Error(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
+  __gnu_cxx::stdio_filebuf<char> file(fd, std::ios::in | std::ios::binary);  // closes fd
+  std::istream in(&file);
   const auto too_large = [&] {
     const std::string limit = limits.max_bytes >= (1 << 20) ? fmt::format("{} MiB", limits.max_bytes >> 20) : fmt::format("{} bytes", limits.max_bytes);
     return Error(fmt::format("{}: larger than {}; split the file", path.string(), limit));
@@ -215,6 +223,7 @@ CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limi
       throw Error(fmt::format("{}: line {} has {} fields, the header {}", path.string(), first_line, fields.size(), table.header.size()));
     table.rows.push_back({first_line, std::move(fields)});
   }
+  if (!have_header && is_pipe) throw Error(fmt::format("{}: a pipe nothing was written to; name the CSV file itself", path.string()));
   if (!have_header) throw Error(fmt::format("{}: empty file (it needs a header line)", path.string()));
   return table;
 }

@@ -44,4 +44,15 @@ SmallFile read_small_file(const std::filesystem::path& path, std::size_t max_byt
   return out;
 }
 
+int open_for_reading(const std::filesystem::path& path, bool& is_pipe) {
+  is_pipe = false;
+  UniqueFd f{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
+  if (f.get() < 0) return -1;
+  struct stat st {};
+  if (::fstat(f.get(), &st) == 0) is_pipe = S_ISFIFO(st.st_mode);
+  // Reads wait again, as for any file: a writer that is slow is waited for, one that never came is end of file.
+  if (const int flags = ::fcntl(f.get(), F_GETFL); flags >= 0) (void)::fcntl(f.get(), F_SETFL, flags & ~O_NONBLOCK);
+  return f.release();
+}
+
 }  // namespace labloop

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include "test_support.hpp"
 
@@ -642,6 +643,16 @@ TEST_CASE("Config: a file past 16 MiB, a device without end or a folder is refus
                     "/dev/zero: /: is larger than 16 MiB, the most a campaign file may be (is it the right file?)");
   labloop::test::TempDir dir;
   CHECK_THROWS_WITH(load_campaign_config(dir.path().string(), labloop::sim::catalogue()), dir.path().string() + ": /: is a folder, not a campaign file");
+  // A pipe nobody writes to: the open waited for a writer for ever.
+  const std::string fifo = (dir / "campaign.json").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(load_campaign_config(fifo, labloop::sim::catalogue()), fifo + ": /: is a pipe nothing was written to; name the campaign file itself");
+  // A NUL byte ended the text for the JSON reader: what followed was never checked.
+  CHECK_THROWS_WITH(parse_campaign_config(std::string("{\"name\": \"a\"}\0{{{", 17), "c.json", labloop::sim::catalogue()),
+                    "c.json: /: holds a NUL byte at line 1, column 14: a campaign file is text (is it the right file, or damaged?)");
+  // One inside a string is shown, not the end of the message.
+  CHECK_THAT(test::message_of([] { parse_campaign_config(R"({"name": "t\u0000x"})", "c.json", labloop::sim::catalogue()); }),
+             Catch::Contains(R"(campaign name "t\u0000x" may only contain)"));
 }
 
 TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its choices and units print safely, its size is bounded", "[config][limits]") {

@@ -2,6 +2,8 @@
 // agrees with its spec; lookup tables answer with the CSV's values; damaged folders get messages.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <map>
 #include <thread>
@@ -214,6 +216,11 @@ TEST_CASE("Datasets: the CSV reader refuses a file over its size, row or column 
   // A line without end (a candidates or prior-results path to a device or a pipe) is refused at the
   // limit, not read into memory for ever; the last line may lack its '\n'.
   CHECK(test::message_of([&] { read_csv_table("/dev/zero", {.max_bytes = 1 << 20}); }) == "/dev/zero: larger than 1 MiB; split the file");
+  {  // A pipe nobody writes to (a prior-results or dataset path): the open waited for a writer for ever.
+    const auto fifo = file.parent_path() / "pipe.csv";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK(test::message_of([&] { read_csv_table(fifo, {}); }) == fifo.string() + ": a pipe nothing was written to; name the CSV file itself");
+  }
   test::write_file(file, "a,b\n1,2");  // (candidates refuse a device before reading: candidates_campaign_test)
   CHECK(read_csv_table(file, {}).rows.size() == 1);
   // A SMILES string holds commas and brackets; quoted, it is one field.

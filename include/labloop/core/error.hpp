@@ -9,7 +9,20 @@ namespace labloop {
 
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  // A NUL byte quoted from a file would end what() there, cutting the message short: shown as \u0000.
+  explicit Error(const std::string& message) : std::runtime_error(without_nul(message)) {}
+  explicit Error(const char* message) : std::runtime_error(message) {}
+
+ private:
+  static std::string without_nul(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+      if (c == '\0') out += "\\u0000";
+      else out += c;
+    }
+    return out;
+  }
 };
 
 // A campaign file is wrong. `json_path` is the JSON pointer of the offending value ("/parameters/2/high").

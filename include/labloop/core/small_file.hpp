@@ -25,4 +25,10 @@ struct SmallFile {
 
 SmallFile read_small_file(const std::filesystem::path& path, std::size_t max_bytes);
 
+// Opens `path` for reading (blocking reads) without waiting for a writer when it is a pipe: a
+// pipe nobody writes to then reads as empty, where a plain open waited for ever. `is_pipe` says
+// whether it was one, for the message an empty read deserves. Returns -1 with errno set when the
+// system refuses.
+int open_for_reading(const std::filesystem::path& path, bool& is_pipe);
+
 }  // namespace labloop
