@@ -1,5 +1,5 @@
-// Matching points to rows: every row is filed under the hash of its grid cell (floor(x / kCell)
-// per coordinate). A point within kMatchTolerance of a row shares its cell in every coordinate
+// Matching points to rows: every row is filed under the hash of its grid cell (floor(x / kCell +
+// kGridShift) per coordinate). A point within kMatchTolerance of a row shares its cell in every coordinate
 // except where the row lies within the tolerance of a cell boundary; look-ups therefore also try
 // the neighbouring cell in those coordinates (usually none, so one hash look-up), then compare
 // the candidates exactly. With more than kMaxAmbiguous such coordinates (a point built to sit on
@@ -15,6 +15,13 @@ namespace labloop {
 namespace {
 
 constexpr int kMaxAmbiguous = 10;
+// The grid is shifted by this fraction of a cell (1 - 1/φ): unshifted, round values (0.1, 0.25,
+// six decimals) sat on cell boundaries in every coordinate, so each look-up of a plate of round
+// settings in 11 or more columns scanned every row (100,000 rows: over a minute). Shifted by an
+// irrational fraction, no decimal grid meets a boundary.
+constexpr double kGridShift = 0.3819660112501051;
+
+double cell_of(double v, double cell) { return std::floor(v / cell + kGridShift); }
 
 std::uint64_t mix(std::uint64_t h, std::int64_t v) {
   // splitmix64 finalizer over the running hash: cells of neighbouring rows spread out.
@@ -39,7 +46,7 @@ CandidatePool::CandidatePool(Eigen::MatrixXd rows) : rows_(std::move(rows)), use
 std::uint64_t CandidatePool::cell_hash(const Eigen::VectorXd& x, const std::vector<int>* bump) const {
   std::uint64_t h = 0x84222325cbf29ce4ULL;
   for (Eigen::Index j = 0; j < x.size(); ++j) {
-    const auto cell = static_cast<std::int64_t>(std::floor(x[j] / kCell));
+    const auto cell = static_cast<std::int64_t>(cell_of(x[j], kCell));
     h = mix(h, cell + (bump ? (*bump)[static_cast<size_t>(j)] : 0));
   }
   return h;
@@ -54,9 +61,9 @@ std::vector<Eigen::Index> CandidatePool::matches(const Eigen::VectorXd& x) const
   // Coordinates whose tolerance interval crosses a cell boundary, and which way.
   std::vector<std::pair<Eigen::Index, int>> ambiguous;
   for (Eigen::Index j = 0; j < x.size(); ++j) {
-    const double cell = std::floor(x[j] / kCell);
-    if (std::floor((x[j] - kMatchTolerance) / kCell) < cell) ambiguous.emplace_back(j, -1);
-    if (std::floor((x[j] + kMatchTolerance) / kCell) > cell) ambiguous.emplace_back(j, +1);
+    const double cell = cell_of(x[j], kCell);
+    if (cell_of(x[j] - kMatchTolerance, kCell) < cell) ambiguous.emplace_back(j, -1);
+    if (cell_of(x[j] + kMatchTolerance, kCell) > cell) ambiguous.emplace_back(j, +1);
   }
   if (static_cast<int>(ambiguous.size()) > kMaxAmbiguous) {
     for (Eigen::Index i = 0; i < rows_.rows(); ++i) consider(i);

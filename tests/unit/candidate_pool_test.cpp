@@ -98,13 +98,18 @@ PoolRun drive(const Space& space, const CandidatePool& pool, Planner& planner, i
 }  // namespace
 
 TEST_CASE("CandidatePool: find matches rows within the tolerance, even across a grid cell boundary", "[pool]") {
-  Eigen::MatrixXd rows(3, 2);
-  rows << 0.1, 0.2, 0.5, 0.5, 1e-6, 3e-6;  // the last row sits on cell boundaries
+  // The grid (cells of 1e-6) is shifted by 0.381966… of a cell, so that round values lie inside
+  // cells; the fourth row sits on boundaries of the shifted grid.
+  const double edge = (1 - 0.3819660112501051) * 1e-6, edge3 = (3 - 0.3819660112501051) * 1e-6;
+  Eigen::MatrixXd rows(4, 2);
+  rows << 0.1, 0.2, 0.5, 0.5, 1e-6, 3e-6, edge, edge3;
   const CandidatePool pool(rows);
   CHECK(pool.find(Eigen::Vector2d(0.1, 0.2)) == Eigen::Index{0});
   CHECK(pool.find(Eigen::Vector2d(0.5 + 5e-10, 0.5 - 5e-10)) == Eigen::Index{1});
   CHECK(pool.find(Eigen::Vector2d(1e-6 - 5e-10, 3e-6 + 5e-10)) == Eigen::Index{2});
   CHECK(pool.find(Eigen::Vector2d(1e-6 + 5e-10, 3e-6 - 5e-10)) == Eigen::Index{2});
+  CHECK(pool.find(Eigen::Vector2d(edge - 5e-10, edge3 + 5e-10)) == Eigen::Index{3});
+  CHECK(pool.find(Eigen::Vector2d(edge + 5e-10, edge3 - 5e-10)) == Eigen::Index{3});
   CHECK_FALSE(pool.find(Eigen::Vector2d(0.5 + 1e-8, 0.5)));
   CHECK_FALSE(pool.find(Eigen::Vector3d(0.1, 0.2, 0)));
   CHECK(pool.duplicates().empty());
@@ -116,7 +121,7 @@ TEST_CASE("CandidatePool: find matches rows within the tolerance, even across a 
   CandidatePool marked(rows);
   marked.mark_used(Eigen::Vector2d(0.5, 0.5));
   const std::vector<Eigen::VectorXd> pending{Eigen::Vector2d(0.1, 0.2), Eigen::Vector2d(0.9, 0.9)};
-  CHECK(marked.untested(pending) == std::vector<Eigen::Index>{2});
+  CHECK(marked.untested(pending) == std::vector<Eigen::Index>{2, 3});
 }
 
 TEST_CASE("Pool planners: every planner proposes only rows and never one twice (sequential, batches of 4, pending, failures)", "[pool][planner]") {
