@@ -451,6 +451,13 @@ std::vector<double> Emulator::sample(const Params& params, std::mt19937_64& rng)
   return y;
 }
 
+void Emulator::keep_in_range(std::vector<double>& y) const {
+  for (size_t j = 0; j < y.size() && j < objectives_.size(); ++j) {
+    y[j] = std::clamp(y[j], objectives_[j].low, objectives_[j].high);
+    if (objectives_[j].ordinal) y[j] = std::round(y[j]);
+  }
+}
+
 void Emulator::cross_validate() {
   const std::vector<std::size_t> order = emulator_permutation(fit_index_.size(), kEmulatorSeed + 1);
   std::vector<int> fold(fit_index_.size());

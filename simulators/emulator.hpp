@@ -101,6 +101,9 @@ class Emulator {
   // predict() plus each objective's noise drawn from `rng` (one normal draw per objective, in
   // order; see "Noise" above), clamped again; ordinal objectives rounded to a level index.
   std::vector<double> sample(const Params& params, std::mt19937_64& rng) const;
+  // `y` (one value per objective, as sample() gives) back in each objective's range, an ordinal
+  // one rounded: what sample() does, for noise added afterwards (labloop-sim's `noise` option).
+  void keep_in_range(std::vector<double>& y) const;
 
   // kFolds-fold cross-validation (refits kFolds GPs per objective: the expensive part); stores
   // the figures in objectives().

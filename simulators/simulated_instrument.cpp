@@ -154,6 +154,8 @@ Values SimulatedInstrument::run(const Params& params, std::stop_token stop) {
     // One draw per output in output order, so a single-output function's noise is as before.
     std::lock_guard lock(rng_mutex_);
     for (double& v : y) v += std::normal_distribution<double>(0.0, options_.noise)(rng_);
+    // An emulator's values stay in its stated range with the extra noise too (a negative e_factor).
+    if (emulator_) emulator_->keep_in_range(y);
   }
   Values values;
   for (size_t i = 0; i < y.size(); ++i) values[outputs_[i]] = y[i];

@@ -1,5 +1,6 @@
 #include "labloop/core/csv_table.hpp"
 
+#include "labloop/core/printable.hpp"
 #include "labloop/core/small_file.hpp"
 
 #include <fmt/format.h>
@@ -201,6 +202,10 @@ CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limi
       text += '\n' + more;
     }
     if (text.find_first_not_of(" \t,") == std::string::npos) continue;
+    // Cells become JSON text (parameters, outputs, ids), which must be UTF-8.
+    if (!valid_utf8(text))
+      throw Error(fmt::format("{}: line {} holds bytes that are not UTF-8 (a spreadsheet's other encoding?): save the file as UTF-8 text",
+                              path.string(), first_line));
     std::vector<std::string> fields;
     try {
       fields = split_csv_record(text, first_line);

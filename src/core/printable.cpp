@@ -55,4 +55,14 @@ std::string printable(std::string_view text, bool keep_line_breaks) {
 
 bool plain_text(std::string_view text) { return printable(text) == text; }
 
+bool valid_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) continue;
+    const std::size_t n = utf8_length(text, i);
+    if (n == 0) return false;
+    i += n - 1;
+  }
+  return true;
+}
+
 }  // namespace labloop

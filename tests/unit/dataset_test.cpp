@@ -216,6 +216,12 @@ TEST_CASE("Datasets: the CSV reader refuses a file over its size, row or column 
   // A line without end (a candidates or prior-results path to a device or a pipe) is refused at the
   // limit, not read into memory for ever; the last line may lack its '\n'.
   CHECK(test::message_of([&] { read_csv_table("/dev/zero", {.max_bytes = 1 << 20}); }) == "/dev/zero: larger than 1 MiB; split the file");
+  // Cells become JSON text, whose writer threw on bytes that are not UTF-8 (an internal error, exit 1).
+  test::write_file(file, "s,y\nTHF,1\nDM\xe9" "F,2\n");
+  CHECK(test::message_of([&] { read_csv_table(file, {}); }) ==
+        file.string() + ": line 3 holds bytes that are not UTF-8 (a spreadsheet's other encoding?): save the file as UTF-8 text");
+  test::write_file(file, "s,y\nDMF \xc3\xa9\xe2\x82\xac,2\n");  // é and € are UTF-8
+  CHECK(read_csv_table(file, {}).rows.size() == 1);
   {  // A pipe nobody writes to (a prior-results or dataset path): the open waited for a writer for ever.
     const auto fifo = file.parent_path() / "pipe.csv";
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);

@@ -299,4 +299,16 @@ TEST_CASE("Emulator: labloop-sim's instrument serves an emulated set reproducibl
   CHECK_THROWS_WITH(a.run(json{{"residence_time", 1.2}, {"ratio", 3}, {"concentration", 0.3}, {"temperature", 62}}, {}),
                     "snar: temperature = 62 lies outside the box the rows span, [64.8, 140]; the emulator does not extrapolate: choose a "
                     "value inside");
+  // The instrument's own noise option on top stays in the stated range too (it gave a negative e_factor).
+  options.noise = 100;
+  sim::SimulatedInstrument loud(emulator, options);
+  const auto& range = emulator->objectives()[0];
+  bool low = false, high = false;
+  for (int k = 0; k < 50; ++k) {
+    const double y = loud.run(params, {}).at("e_factor");
+    CHECK(y >= range.low);
+    CHECK(y <= range.high);
+    low = low || y == range.low, high = high || y == range.high;
+  }
+  CHECK((low && high));  // σ = 100 against a range of about 2: both ends are reached
 }
