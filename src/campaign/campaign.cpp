@@ -929,9 +929,16 @@ class CampaignRun {
       if (!(items[k].revents & ZMQ_POLLIN)) continue;
       check_connection(*owners[k], Clock::now());
       for (int read = 0; read < kMaxMessagesPerPoll; ++read) {
-        auto message = owners[k]->link->receive();
+        LiveInstrument& inst = *owners[k];
+        const int malformed_before = inst.link->malformed_count();
+        auto message = inst.link->receive();
+        // A new connection's broken welcome is its answer to hello: said so when it is given up,
+        // not "gave no welcome" (the link only logs a malformed message and drops it).
+        if (inst.hello_again_at && inst.link->malformed_count() != malformed_before)
+          if (const std::string what = inst.link->last_malformed(); what.rfind("welcome:", 0) == 0)
+            inst.hello_answer = "a malformed welcome (" + what + ")";
         if (!message) break;
-        handle(*owners[k], *message);
+        handle(inst, *message);
       }
     }
   }

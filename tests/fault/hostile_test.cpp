@@ -674,3 +674,41 @@ TEST_CASE("Hostile: a stop after the time budget ran out still gives a driver th
   CHECK(discarded == 1);
   check_bookkeeping(out);
 }
+
+TEST_CASE("Hostile: a driver that comes back with a broken welcome is said to have sent one, not to have given none", "[fault][hostile]") {
+  test::TempDir dir;
+  const std::string endpoint = dir.ipc("reborn");
+  std::atomic<int> runs = 0;
+  auto first = std::make_unique<FakeDriver>(endpoint, [&runs](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] == "run") ++runs;  // accepted by silence: it dies with the experiment open
+    return {};
+  });
+  const auto out = dir / "out";
+  json file = hostile_campaign(out.string(), test::fast_heartbeat({{"name", "reborn"}, {"endpoint", endpoint}}, 1.0), 2);
+  std::jthread restart([&](std::stop_token) {
+    while (runs == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    first.reset();  // the driver dies, and another comes up where it was, with a capacity of 0
+    first = std::make_unique<FakeDriver>(endpoint, [](const std::string& payload) -> std::vector<std::string> {
+      const json m = json::parse(payload);
+      if (m["type"] == "ping") return {kPong};
+      if (m["type"] != "hello") return {};
+      json w = json::parse(FakeDriver::welcome());
+      w["capacity"] = 0;
+      return {w.dump()};
+    });
+  });
+  const CampaignSummary summary = run_file(file);
+  restart.join();
+  CHECK(summary.reason == "no instruments left");
+  std::string quarantine, lost;
+  for (const auto& e : events_of(out)) {
+    if (e["event"] == "instrument_quarantined") quarantine = e.value("reason", "");
+    if (e["event"] == "failed" && lost.empty()) lost = e.value("error", "");  // the experiment open when it died
+  }
+  CHECK_THAT(quarantine, Catch::Contains("it answered a malformed welcome (welcome: \"capacity\" must be"));
+  CHECK_THAT(lost, Catch::Contains("it answered a malformed welcome"));
+  check_bookkeeping(out);
+}
