@@ -189,6 +189,11 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
       // A choice is written to the console, results.csv and the instrument as it is.
       if (std::any_of(c.begin(), c.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F; }))
         throw ConfigError(source, fmt::format("{}/choices/{}", at, k), "may not contain control characters (line breaks, tabs, escapes)");
+      // CSV files (candidates, prior_results, results.csv read back) trim their cells: " THF" could
+      // not be written in one, and would be read as "THF".
+      if (!c.empty() && (c.front() == ' ' || c.back() == ' '))
+        throw ConfigError(source, fmt::format("{}/choices/{}", at, k),
+                          fmt::format("\"{}\" starts or ends with a space, which CSV files drop (candidates, prior_results): write it without", c));
     }
   }
   // The hypervolume multiplies distances to the thresholds: at 1e300 it was infinite from the

@@ -71,7 +71,16 @@ BenchmarkPlanner parse_planner(const std::string& text, int initial) {
     // A planner section, so the campaign file's depth limit (deeper JSON would crash dump() below).
     if (const auto at = find_excess_nesting(text, kMaxConfigDepth))
       throw ConfigError("--planners", "", fmt::format("JSON nested deeper than {} levels (at character {})", kMaxConfigDepth, *at + 1));
-    p.config = nlohmann::json::parse(text);
+    try {
+      p.config = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      // nlohmann's message starts with an internal id; say where in the option it broke.
+      throw ConfigError("--planners", "", fmt::format("{} is not valid JSON (at character {}): write a planner section as in a campaign "
+                                                      "file, e.g. '{{\"kind\": \"bayesian\", \"beta\": 6}}'",
+                                                      text.size() > 80 ? text.substr(0, 80) + "…" : text, e.byte));
+    }
+    if (!p.config.is_object())
+      throw ConfigError("--planners", "", fmt::format("{} is not a planner section: give a JSON object with \"kind\", or a planner's name", text));
     p.label = p.config.dump();
   } else {
     p.config = {{"kind", text}};

@@ -204,9 +204,11 @@ ConsoleSite::ConsoleSite(std::vector<fs::path> folders, const SimulatorCatalogue
 
 namespace {
 
+// Anything named journal.jsonl makes a campaign folder: one that is no file (a pipe, a folder, a
+// link to a device) is shown with the error reading it gives, not left out without a word.
 bool holds_journal(const fs::path& folder) {
   std::error_code ec;
-  return fs::is_regular_file(journal_path_of(folder), ec);
+  return fs::exists(fs::symlink_status(journal_path_of(folder), ec));
 }
 
 // The campaign folders directly in `parent`, by name, among its first `most` entries.

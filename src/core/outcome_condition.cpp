@@ -17,13 +17,6 @@ std::string trimmed(const std::string& s) {
   return s.substr(a, b - a);
 }
 
-bool is_name(const std::string& s) {
-  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
-  return true;
-}
-
 std::optional<double> number(const std::string& s) {
   if (s.empty()) return std::nullopt;
   double v = 0;
@@ -31,6 +24,15 @@ std::optional<double> number(const std::string& s) {
   const auto [end, ec] = std::from_chars(first, s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
   return v;
+}
+
+// An output's name as a campaign file allows it (a leading digit too: "2theta"), unless the
+// whole of it reads as a number.
+bool is_name(const std::string& s) {
+  if (s.empty() || number(s)) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
+  return true;
 }
 
 }  // namespace

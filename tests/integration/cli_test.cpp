@@ -446,7 +446,8 @@ TEST_CASE("CLI: numbers on the command line are checked against their stated ran
            {{"bench", "--jobs", "0"}, "--jobs: must be a whole number from 1 to 256, got 0"},
            {{"run", "x.json", "--grace", "1e300"}, "--grace: must be a number from 0 to 31536000, got 1e300"},
            {{"extend", "dir", "--experiments", "0x10"}, "--experiments: must be a whole number from 1 to 1000000, got 0x10"},
-           {{"run", "x.json", "--output", ""}, "--output: is empty; name a folder, or leave the option out for the default"}}) {
+           {{"run", "x.json", "--output", ""}, "--output: is empty; name a folder, or leave the option out for the default"},
+           {{"bench", "--planners", "{\"kind\":"}, "--planners: /: {\"kind\": is not valid JSON (at character 9)"}}) {
     INFO(fmt::format("{}", fmt::join(args, " ")));
     const Outcome o = labloop_cli(args, dir);
     CHECK(o.status == 2);  // a mistake in the command line, as one in a campaign file

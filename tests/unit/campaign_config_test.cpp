@@ -701,6 +701,8 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   json choices = c;
   choices["parameters"].push_back(json::parse(R"({"name": "s", "type": "categorical", "choices": ["THF", "a\u001b[31mb"]})"));
   CHECK(error(choices) == "/parameters/2/choices/1: may not contain control characters (line breaks, tabs, escapes)");
+  choices["parameters"][2]["choices"][1] = " THF";
+  CHECK(error(choices) == "/parameters/2/choices/1: \" THF\" starts or ends with a space, which CSV files drop (candidates, prior_results): write it without");
   json unit = c;
   unit["parameters"][0]["unit"] = "m\nm";
   CHECK(error(unit) == "/parameters/0/unit: may not contain control characters, commas, quotes or brackets (it goes into CSV headers as \"name [unit]\")");

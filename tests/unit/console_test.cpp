@@ -444,6 +444,15 @@ TEST_CASE("Console: a folder of campaigns shows each, those started later too, e
   CHECK(console_json(site, "/api/campaigns/0/experiments")["campaign"] == "goals");
   CHECK(console_json(site, "/api/campaigns/4/experiments")["campaign"] == "fixture");
   CHECK_FALSE(console_json(site, "/api/campaigns").contains("not_shown"));
+  {  // One whose journal.jsonl is no file (a folder here) is shown with why it cannot be read, not left out.
+    fs::create_directories(dir / "more" / "odd" / "journal.jsonl");
+    fs::copy(kConsoleFixtures / "v0.1.0/finished", dir / "more" / "good", fs::copy_options::recursive);
+    const cli::ConsoleSite more({dir / "more"}, sim::catalogue());
+    const json answer = console_json(more, "/api/campaigns");
+    REQUIRE(answer["campaigns"].size() == 2);
+    CHECK(fs::path(answer["campaigns"][1]["folder"].get<std::string>()).filename() == "odd");
+    CHECK_THAT(answer["campaigns"][1]["error"].get<std::string>(), Catch::Contains("is a folder, not a regular file"));
+  }
 
   // At most 64: the rest are counted, not shown.
   for (int i = 0; i < 62; ++i) fs::copy(kConsoleFixtures / "v0.1.0/finished", runs / fmt::format("more-{:02}", i), fs::copy_options::recursive);

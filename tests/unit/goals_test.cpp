@@ -49,6 +49,10 @@ TEST_CASE("Outcome conditions: parsed in both orders, refused with the reason", 
   CHECK((c.output == "yield" && c.relation == Relation::at_least && c.bound == 0.0));
   CHECK(parse_outcome_condition(" e_factor<=-1e3 ", c).empty());
   CHECK((c.output == "e_factor" && c.relation == Relation::at_most && c.bound == -1000.0));
+  // A name may start with a digit, as a campaign file allows it ("2theta"); one that reads as a number is a number.
+  CHECK(parse_outcome_condition("2theta >= 1", c).empty());
+  CHECK((c.output == "2theta" && c.relation == Relation::at_least && c.bound == 1.0));
+  CHECK(parse_outcome_condition("1e5 >= 1", c).find("one finite number") != std::string::npos);
   CHECK(parse_outcome_condition("purity == 1", c).find("never exactly equal") != std::string::npos);
   CHECK(parse_outcome_condition("purity", c).find("no comparison") != std::string::npos);
   CHECK(parse_outcome_condition("purity >= high", c).find("one finite number") != std::string::npos);
