@@ -705,10 +705,15 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
     what = pos == std::string::npos ? what : what.substr(pos + 7);
     throw ConfigError(source, "", fmt::format("not valid JSON at {}: {}", line_and_column(text, at), what));
   } catch (const json::out_of_range& e) {
-    // A number beyond double range (1e999) is out_of_range, not parse_error, and has no position.
+    // A number beyond double range (1e999) is out_of_range, not parse_error, and has no position:
+    // found by its text, which the message quotes ("number overflow parsing '1e400'").
     std::string what = e.what();
     auto pos = what.find("] ");
-    throw ConfigError(source, "", fmt::format("not valid JSON: {}", pos == std::string::npos ? what : what.substr(pos + 2)));
+    what = pos == std::string::npos ? what : what.substr(pos + 2);
+    std::string where;
+    if (const auto open = what.find('\''), close = what.rfind('\''); open != std::string::npos && close > open + 1)
+      if (const size_t at = text.find(what.substr(open + 1, close - open - 1)); at != std::string::npos) where = " at " + line_and_column(text, at);
+    throw ConfigError(source, "", fmt::format("not valid JSON{}: {} (a number beyond ±1.8e308)", where, what));
   }
   if (repeated) throw ConfigError(source, *repeated, "is given twice in one object; JSON keeps only the last, so remove one of them");
   const Node top(root, "", source);

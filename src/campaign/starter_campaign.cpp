@@ -157,6 +157,11 @@ std::string campaign_text(const Starter& s, const std::string& name, const Start
                        "  // choice) are more than the bayesian and sobol planners take ({}): random search.\n"
                        "  \"planner\": {{\"kind\": \"random\"}},\n",
                        dims, SobolSequence::kMaxDim);
+  else if (options.experiments > kMostModelledResults)
+    out += fmt::format("  // {} experiments are more results than the bayesian planner learns from ({}): Sobol's\n"
+                       "  // space-filling points (or run the campaign in parts, each continuing from the last one's results).\n"
+                       "  \"planner\": {{\"kind\": \"sobol\"}},\n",
+                       options.experiments, kMostModelledResults);
   else out += "  \"planner\": {\"kind\": \"bayesian\"},\n";
   if (s.fails_by_design)
     out += "  // Its experiments fail in part of the space by design: the planner learns where, and the\n"

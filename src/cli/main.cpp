@@ -198,6 +198,9 @@ int new_campaign(NewCommand command) {
     text = labloop::starter_campaign(*simulator, options);
   } else {
     if (options.dim != 0) throw labloop::ConfigError(source, "--dim", "is for a simulator; a driver declares its own inputs");
+    // As a campaign file's endpoint is checked: a mistake on this command line, not a driver that does not answer.
+    if (command.endpoint.rfind("tcp://", 0) != 0 && command.endpoint.rfind("ipc://", 0) != 0)
+      throw labloop::ConfigError(source, "--endpoint", fmt::format("\"{}\" is not a ZeroMQ endpoint; use tcp://HOST:PORT or ipc:///PATH", command.endpoint));
     const labloop::InstrumentInfo info = ask_driver(command.endpoint, options.name.empty() ? "labloop-new" : options.name, keys);
     std::string objective = command.objective;
     if (objective.empty() && info.outputs.size() == 1) objective = info.outputs.front();

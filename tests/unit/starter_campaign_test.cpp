@@ -99,6 +99,10 @@ TEST_CASE("Starter campaign: another dimension goes into the instrument options,
         "labloop new: --dim: simulator \"branin\" has 2 dimensions only; leave --dim out");
   CHECK(test::message_of([&] { starter_campaign(ackley, {.name = "a b"}); }).find("\"a b\" cannot name a campaign") != std::string::npos);
   CHECK(test::message_of([&] { starter_campaign(ackley, {.experiments = 0}); }) == "labloop new: --experiments: must be from 1 to 1000000");
+  // More experiments than the bayesian planner learns from: a file that loads, with Sobol points.
+  const CampaignConfig many = load_starter(dir, "many", starter_campaign(ackley, {.experiments = 1000000}));
+  CHECK(many.planner.kind == "sobol");
+  CHECK(load_starter(dir, "enough", starter_campaign(ackley, {.experiments = 5000})).planner.kind == "bayesian");
 }
 
 TEST_CASE("Starter campaign: a simulator that fails by design gets a campaign that carries on through failures", "[starter]") {
