@@ -335,7 +335,7 @@ class CampaignRun {
   // place (replay.cpp), so a resumed planner is the same planner.
   void teach_prior_results(const PriorResults& priors) {
     for (const std::string& skipped : priors.skipped) {
-      log(fmt::format("prior_results: {}", skipped));
+      // Journaled as a planner note, which the progress display prints ("planner: …"): once.
       journal(PlannerNoteEvent{.note = fmt::format("prior_results: {}", skipped)});
     }
     for (const PriorRow& row : priors.rows) {
