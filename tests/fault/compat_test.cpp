@@ -248,3 +248,26 @@ TEST_CASE("Compatibility: a signed 0.2.0 campaign run by hand, with a correction
   CHECK_THAT(csv, !Catch::Contains("88.44"));  // the fixture's results.csv, written before the correction, had it
   CHECK_THAT(csv, Catch::Contains("61.5"));
 }
+
+TEST_CASE("Compatibility: a 0.2.0 campaign stopped from the console verifies, says who stopped it, replays exactly and resumes to its budget", "[fault][compat]") {
+  test::TempDir dir;
+  const auto folder = copy_of("stopped", dir, kFixtures020);
+  const JournalAudit audit = audit_journal(folder);
+  INFO(fmt::format("{}", fmt::join(audit.problems, "\n")));
+  CHECK(audit.intact());
+  CHECK(audit.finished);
+  CHECK(audit.finish_reason == "stopped by operator");
+  const CampaignState state = CampaignState::fold(decode_events(read_journal(folder / "journal.jsonl").events, "fixture"));
+  REQUIRE(state.stop_request());
+  CHECK(state.stop_request()->by == "Ann");
+  CHECK(state.stop_request()->reason == "end of shift");
+  CHECK(state.stop_request()->source == "console");
+  CHECK(replay(folder).reproduced());
+  const auto summary = resume(folder);
+  CHECK(summary.reason == "budget reached");
+  CHECK(summary.status.done == 12);
+  CHECK(audit_journal(folder).intact());
+  CHECK(replay(folder).reproduced());
+  test::TempDir other;
+  check_resumes_from_a_cut(copy_of("stopped", other, kFixtures020), audit.events);
+}
