@@ -46,7 +46,7 @@ fs::path real_dataset_folder(const std::string& name_or_folder) {
   if (fs::exists(folder / "spec.json")) return folder;
   const std::vector<std::string> known = sim::dataset_names(sim::data_dir());
   const std::string problem = sim::data_dir_problem(sim::data_dir());
-  throw ConfigError("--datasets", "",
+  throw ConfigError("labloop bench", "--datasets",
                     fmt::format("unknown dataset \"{}\": neither a folder with a spec.json nor a dataset of {} ({})", name_or_folder,
                                 sim::data_dir().string(), problem.empty() ? fmt::format("known: {}", fmt::join(known, ", ")) : problem));
 }
@@ -62,7 +62,7 @@ size_t objective_index(const sim::DatasetSpec& spec, const std::string& name) {
   if (name.empty() && !spec.objectives.empty()) return 0;
   std::string names;
   for (const auto& o : spec.objectives) names += (names.empty() ? "" : ", ") + o.name;
-  throw ConfigError("--objective", "", fmt::format("dataset {} has no objective \"{}\" (its objectives: {})", spec.name, name, names));
+  throw ConfigError("labloop bench", "--objective", fmt::format("dataset {} has no objective \"{}\" (its objectives: {})", spec.name, name, names));
 }
 std::string run_label(const sim::DatasetSpec& spec, const std::string& objective) {
   return objective.empty() ? spec.name : fmt::format("{}[{}]", spec.name, objective);
@@ -386,12 +386,12 @@ void real_parallel(size_t count, int jobs, F&& job) {
 }  // namespace
 
 std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options, const std::function<void(const std::vector<RealRun>&)>& on_dataset) {
-  if (options.seeds < 1) throw ConfigError("--seeds", "", "must be at least 1");
-  if (!(options.subset > 0.0 && options.subset <= 1.0)) throw ConfigError("--subset", "", "must lie in (0, 1]");
+  if (options.seeds < 1) throw ConfigError("labloop bench", "--seeds", "must be at least 1");
+  if (!(options.subset > 0.0 && options.subset <= 1.0)) throw ConfigError("labloop bench", "--subset", "must lie in (0, 1]");
   if (options.whole_space && options.subset < 1.0)
-    throw ConfigError("--whole-space", "", "searches every setting of the table, so every row must be there: leave --subset out");
-  if (options.max_experiments < 1) throw ConfigError("--max", "", "must be at least 1");
-  if (options.budget < 1) throw ConfigError("--budget", "", "must be at least 1");
+    throw ConfigError("labloop bench", "--whole-space", "searches every setting of the table, so every row must be there: leave --subset out");
+  if (options.max_experiments < 1) throw ConfigError("labloop bench", "--max", "must be at least 1");
+  if (options.budget < 1) throw ConfigError("labloop bench", "--budget", "must be at least 1");
   // Every name checked before anything runs: a typo in the last dataset should not cost an hour.
   std::vector<fs::path> folders;
   for (const auto& d : options.datasets) folders.push_back(real_dataset_folder(d));

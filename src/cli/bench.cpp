@@ -70,17 +70,17 @@ BenchmarkPlanner parse_planner(const std::string& text, int initial) {
   if (!text.empty() && text.front() == '{') {
     // A planner section, so the campaign file's depth limit (deeper JSON would crash dump() below).
     if (const auto at = find_excess_nesting(text, kMaxConfigDepth))
-      throw ConfigError("--planners", "", fmt::format("JSON nested deeper than {} levels (at character {})", kMaxConfigDepth, *at + 1));
+      throw ConfigError("labloop bench", "--planners", fmt::format("JSON nested deeper than {} levels (at character {})", kMaxConfigDepth, *at + 1));
     try {
       p.config = nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
       // nlohmann's message starts with an internal id; say where in the option it broke.
-      throw ConfigError("--planners", "", fmt::format("{} is not valid JSON (at character {}): write a planner section as in a campaign "
+      throw ConfigError("labloop bench", "--planners", fmt::format("{} is not valid JSON (at character {}): write a planner section as in a campaign "
                                                       "file, e.g. '{{\"kind\": \"bayesian\", \"beta\": 6}}'",
                                                       text.size() > 80 ? text.substr(0, 80) + "…" : text, e.byte));
     }
     if (!p.config.is_object())
-      throw ConfigError("--planners", "", fmt::format("{} is not a planner section: give a JSON object with \"kind\", or a planner's name", text));
+      throw ConfigError("labloop bench", "--planners", fmt::format("{} is not a planner section: give a JSON object with \"kind\", or a planner's name", text));
     p.label = p.config.dump();
   } else {
     p.config = {{"kind", text}};
@@ -297,13 +297,20 @@ int run_real_suite(const BenchCommand& command) {
 }
 
 int run_bench(const BenchCommand& command) {
+  // Made first: a folder it cannot make (-o names a file) was found only once every run was done.
+  std::error_code made;
+  std::filesystem::create_directories(command.output, made);
+  if (made || !std::filesystem::is_directory(command.output))
+    throw ConfigError("labloop bench", "-o", fmt::format("cannot make the folder {}: {}", command.output,
+                                                         made ? made.message() + (made == std::errc::not_a_directory ? " (a file is in its way)" : "")
+                                                              : "a file of that name is in its way"));
   if (command.suite == BenchSuite::real || !command.datasets.empty()) {
-    if (command.suite_given && command.suite != BenchSuite::real) throw ConfigError("--datasets", "", "datasets belong to the real suite (--suite real)");
-    if (!command.problems.empty()) throw ConfigError("--problems", "", "the real suite runs datasets (--datasets), not test functions");
+    if (command.suite_given && command.suite != BenchSuite::real) throw ConfigError("labloop bench", "--datasets", "datasets belong to the real suite (--suite real)");
+    if (!command.problems.empty()) throw ConfigError("labloop bench", "--problems", "the real suite runs datasets (--datasets), not test functions");
     return run_real_suite(command);
   }
   if (!command.objective.empty())
-    throw ConfigError("--objective", "", "names a dataset's objective, which the real suite scores (--suite real or --datasets)");
+    throw ConfigError("labloop bench", "--objective", "names a dataset's objective, which the real suite scores (--suite real or --datasets)");
   BenchmarkOptions options;
   for (const auto& p : command.problems) options.problems.push_back(parse_problem(p));
   if (command.suite == BenchSuite::goals) {

@@ -169,6 +169,7 @@ int new_campaign(NewCommand command) {
   } else if (command.goal.empty()) {
     throw labloop::ConfigError(source, "--goal", "say whether larger is better, --goal maximize or --goal minimize: a driver does not declare it");
   }
+  if (command.file.empty()) throw labloop::ConfigError("labloop new", "FILE", "is empty: name the campaign file to write (e.g. oven.json)");
   const fs::path path(command.file);
   if (std::error_code ec; fs::exists(fs::symlink_status(path, ec)))
     throw labloop::Error(fmt::format("{} already exists; labloop new never writes over a file: give another name, or remove it first", command.file));

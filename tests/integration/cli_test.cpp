@@ -447,12 +447,19 @@ TEST_CASE("CLI: numbers on the command line are checked against their stated ran
            {{"run", "x.json", "--grace", "1e300"}, "--grace: must be a number from 0 to 31536000, got 1e300"},
            {{"extend", "dir", "--experiments", "0x10"}, "--experiments: must be a whole number from 1 to 1000000, got 0x10"},
            {{"run", "x.json", "--output", ""}, "--output: is empty; name a folder, or leave the option out for the default"},
-           {{"bench", "--planners", "{\"kind\":"}, "--planners: /: {\"kind\": is not valid JSON (at character 9)"}}) {
+           {{"bench", "--planners", "{\"kind\":"}, "labloop bench: --planners: {\"kind\": is not valid JSON (at character 9)"}}) {
     INFO(fmt::format("{}", fmt::join(args, " ")));
     const Outcome o = labloop_cli(args, dir);
     CHECK(o.status == 2);  // a mistake in the command line, as one in a campaign file
     CHECK_THAT(o.output, Catch::Contains(message));
   }
+  // A folder bench cannot make is said before any run, not after them all.
+  const std::string in_the_way = (dir / "a-file").string();
+  test::write_file(in_the_way, "");
+  const Outcome o = labloop_cli({"bench", "--problems", "branin", "-o", in_the_way}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("labloop bench: -o: cannot make the folder " + in_the_way + ": "));
+  CHECK_THAT(o.output, !Catch::Contains("simple regret"));
 }
 
 TEST_CASE("CLI: new writes a starter campaign file that validates, and never writes over a file", "[cli]") {
