@@ -28,6 +28,8 @@
 #include "labloop/campaign/note_throttle.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/printable.hpp"
+#include "labloop/core/small_file.hpp"
 #include "labloop/core/utc_time.hpp"
 #include "labloop/wire/instrument.hpp"
 #include "labloop/journal/campaign_state.hpp"
@@ -630,8 +632,18 @@ class CampaignRun {
         ChildProcess* process = &*live->simulator;
         const fs::path log_path = output_ / sim_log_name(ic.name);
         check = [process, log_path, name = ic.name] {
-          if (!process->running())
-            throw InstrumentError(name, fmt::format("labloop-sim exited at start (status {}); see {}", process->exit_status().value_or(-1), log_path.string()));
+          if (process->running()) return;
+          // Its last words (a damaged data.csv, an option it refuses) say what to fix: shown here,
+          // not only in the log.
+          const SmallFile log = read_small_file(log_path, 1 << 16);
+          std::string last;
+          if (log.status == SmallFile::Status::read) {
+            std::string_view text = log.text;
+            while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+            last = std::string(text.substr(text.rfind('\n') == std::string_view::npos ? 0 : text.rfind('\n') + 1));
+          }
+          throw InstrumentError(name, fmt::format("labloop-sim exited at start (status {}){}; see {}", process->exit_status().value_or(-1),
+                                                  last.empty() ? "" : ": " + printable(last.substr(0, 500)), log_path.string()));
         };
       }
       InstrumentTiming timing;

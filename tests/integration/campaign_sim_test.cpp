@@ -219,6 +219,12 @@ TEST_CASE("Campaign: a simulator that cannot start gives a clear error", "[campa
   CampaignOptions options;
   options.simulator = "/bin/false";
   CHECK_THROWS_WITH(run_campaign(config, options), Catch::Contains("exited at start"));
+  // What it said last is in the message: the cause, without opening its log.
+  test::write_file(dir / "complain.sh", "#!/bin/sh\necho 'labloop-sim: data.csv: line 6: y = \"nan\" is not a number' >&2\nexit 2\n");
+  std::filesystem::permissions(dir / "complain.sh", std::filesystem::perms::owner_all);
+  options.simulator = (dir / "complain.sh").string();
+  CHECK_THROWS_WITH(run_campaign(config, options),
+                    Catch::Contains("exited at start (status 2): labloop-sim: data.csv: line 6: y = \"nan\" is not a number; see "));
 }
 
 TEST_CASE("Campaign: the C++ example driver from the docs runs a mixed integer and continuous campaign", "[campaign]") {
