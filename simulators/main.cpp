@@ -66,7 +66,17 @@ void list_datasets() {
       for (const auto& o : spec.objectives) objectives.push_back(fmt::format("{} ({})", o.name, o.maximize ? "max" : "min"));
       const std::string kind = spec.lookup_table ? "lookup" : "emulated";
       fmt::print("{:<29} {:<9} {:>5} {:>5}  {}\n", name, kind, spec.rows, spec.parameters.size(), fmt::join(objectives, ", "));
-      if (!spec.lookup_table) fmt::print("{:<29} {}\n", "", emulator_summary(dir / name));
+      if (spec.lookup_table) continue;
+      // Its rows are read (no fitting) to name a set no campaign could use: its emulator would refuse
+      // every setting but one (labloop new and labloop validate refuse it with the same message).
+      std::string summary;
+      try {
+        labloop::sim::emulated_inputs(labloop::sim::read_dataset(dir / name));
+        summary = emulator_summary(dir / name);
+      } catch (const std::exception& e) {
+        summary = std::string("unusable: ") + e.what();
+      }
+      fmt::print("{:<29} {}\n", "", summary);
     } catch (const std::exception& e) {
       fmt::print("{:<29} unreadable: {}\n", name, e.what());
     }

@@ -648,3 +648,41 @@ TEST_CASE("CLI: labloop console listens on this machine only, says when its port
     CHECK(*status == 0);
   }
 }
+
+TEST_CASE("labloop-sim and labloop new: an emulated dataset whose rows hold an input constant is named and not served to fail", "[cli][datasets]") {
+  test::TempDir dir;
+  // A copy of snar whose concentration is 0.3 in every row: declared over the spec's [0.1, 0.5],
+  // every experiment failed as outside [0.3, 0.3].
+  const auto data = dir / "data";
+  std::filesystem::create_directories(data / "flat");
+  for (const char* file : {"spec.json", "README.md"})
+    std::filesystem::copy_file(std::filesystem::path(LABLOOP_SOURCE_DIR) / "simulators/data/snar" / file, data / "flat" / file);
+  std::istringstream rows(test::read_file(std::filesystem::path(LABLOOP_SOURCE_DIR) / "simulators/data/snar/data.csv"));
+  std::string line, csv;
+  for (bool header = true; std::getline(rows, line); header = false) {
+    if (!header) line = std::regex_replace(line, std::regex("^([^,]*,[^,]*),[^,]*,"), "$1,0.3,");
+    csv += line + "\n";
+  }
+  test::write_file(data / "flat" / "data.csv", csv);
+  const std::string message =
+      "flat: concentration is 0.3 in every row of data.csv, so the emulator would refuse any other value and every experiment would fail";
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/env", "LABLOOP_DATA_DIR=" + data.string()});
+    std::filesystem::remove(dir / "flat.log");
+    ChildProcess process(args, dir / "flat.log");
+    const auto status = process.wait_for(std::chrono::seconds(60));
+    REQUIRE(status);
+    return Outcome{*status, test::read_file(dir / "flat.log")};
+  };
+  const Outcome list = run({LABLOOP_SIM_PATH, "--list"});
+  CHECK(list.status == 0);
+  CHECK_THAT(list.output, Catch::Contains("unusable: " + message));
+  const Outcome serve = run({LABLOOP_SIM_PATH, "-f", "flat", "-e", dir.ipc("flat")});
+  CHECK(serve.status == 2);
+  CHECK_THAT(serve.output, Catch::Contains(message));
+  const std::string file = (dir / "flat.json").string();
+  const Outcome made = run({LABLOOP_CLI_PATH, "new", file, "--simulator", "flat"});
+  CHECK(made.status == 2);
+  CHECK_THAT(made.output, Catch::Contains(message));
+  CHECK_FALSE(std::filesystem::exists(file));
+}
