@@ -11,6 +11,7 @@
 #include "dataset.hpp"
 #include "emulator.hpp"
 #include "function_options.hpp"
+#include "labloop/core/error.hpp"
 #include "standard_inputs.hpp"
 #include "test_functions.hpp"
 
@@ -78,6 +79,20 @@ SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
       options.child("dim").fail(fmt::format("{} is a dataset with {} parameters; leave \"dim\" out", d.name, d.parameters.size()));
   };
   spec.inputs = [lazy](int) { return lazy->inputs(); };
+  // A scattered set whose rows cannot make an emulator that accepts a range of settings (a column
+  // they hold constant): named where a campaign file or `labloop new` names it, instead of a
+  // campaign whose every experiment fails.
+  spec.unavailable = [lazy]() -> std::string {
+    if (lazy->get().lookup_table) return {};
+    try {
+      lazy->inputs();
+    } catch (const ConfigError&) {
+      throw;  // a malformed spec.json names its own file and key
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return {};
+  };
   spec.outputs = [lazy](const nlohmann::json&) { return lazy->get().objective_names(); };
   if (std::error_code ec; std::filesystem::is_regular_file(dir / "descriptors.csv", ec)) spec.descriptors = dir / "descriptors.csv";
   spec.required_constraint = [lazy] { return lazy->get().required_constraint(); };

@@ -88,10 +88,16 @@ EmulatorRows emulator_read_rows(const Dataset& data) {
   return out;
 }
 
-// The declared inputs: the spec's parameters, continuous ones narrowed to the rows' box (a
-// column the rows hold constant keeps the spec's bounds; the emulator accepts only its value).
+// The declared inputs: the spec's parameters, continuous ones narrowed to the rows' box. Error for
+// rows that all share their inputs, or a continuous column they hold constant: the emulator
+// refuses every value but that one (it does not extrapolate), and no continuous parameter spans a
+// single value, so a campaign on it had every experiment fail.
 std::vector<Parameter> emulator_inputs_from(const DatasetSpec& spec, const EmulatorRows& rows, std::vector<double>& low,
                                             std::vector<double>& high) {
+  if (rows.params.size() > 1 && std::all_of(rows.params.begin(), rows.params.end(), [&](const auto& x) { return x == rows.params.front(); }))
+    throw Error(fmt::format("{}: every row of data.csv has the same inputs, so an emulator would know the objectives at that one setting "
+                            "only and refuse every other; it needs rows measured at different settings",
+                            spec.name));
   std::vector<Parameter> inputs = spec.parameters;
   low.assign(inputs.size(), 0.0);
   high.assign(inputs.size(), 0.0);
@@ -103,11 +109,16 @@ std::vector<Parameter> emulator_inputs_from(const DatasetSpec& spec, const Emula
       high[i] = p.values.back();
       continue;
     }
+    if (rows.params.empty()) continue;  // refused where the objectives are fitted (fewer than 3 rows)
     double lo = HUGE_VAL, hi = -HUGE_VAL;
     for (const auto& x : rows.params) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+    if (!(lo < hi))
+      throw Error(fmt::format("{}: {} is {:g}{} in every row of data.csv, so the emulator would refuse any other value and every "
+                              "experiment would fail; it needs rows that vary {} (or leave the column out of data.csv and spec.json)",
+                              spec.name, p.name, lo, emulator_simplex(spec) ? " (as a fraction of the sum)" : "", p.name));
     low[i] = lo;
     high[i] = hi;
-    if (lo < hi) p.low = lo, p.high = hi;
+    p.low = lo, p.high = hi;
   }
   return inputs;
 }

@@ -12,6 +12,8 @@
 // - Inputs: continuous parameters are scaled to the box the rows span (each column's observed
 //   minimum and maximum: inputs() declares that box, not the spec's wider one); discrete ones by
 //   their levels; categorical ones one-hot, the choices of one parameter sharing a lengthscale.
+//   A continuous column the rows hold at one value, or rows that all share their inputs, are
+//   refused (Error naming the column): the emulator could accept that one setting only.
 //   Simplex datasets (spec "parameter_constraint": "simplex") are fitted on the rows' fractions
 //   normalized to sum 1 (colors_bob's rows are relative amounts summing to 0.64–4.4).
 // - Refusals (an Error, which the instrument reports as a failed experiment): a value outside the
@@ -78,8 +80,8 @@ struct EmulatedObjective {
 
 class Emulator {
  public:
-  // Fits to `data` (Error when it is a lookup table, or an objective has fewer than 3 numeric
-  // rows). `stored`: an emulator.json whose fingerprint matches; its hyperparameters are used
+  // Fits to `data` (Error when it is a lookup table, an objective has fewer than 3 numeric rows,
+  // or the rows hold a continuous input constant or share all their inputs). `stored`: an emulator.json whose fingerprint matches; its hyperparameters are used
   // instead of fitting (and its CV figures kept). A mismatching one is ignored.
   explicit Emulator(const Dataset& data, const nlohmann::json* stored = nullptr);
   ~Emulator();
@@ -131,7 +133,8 @@ class Emulator {
 };
 
 // The instrument's inputs for a scattered dataset (Emulator::inputs() without fitting): what the
-// catalogue declares for a campaign file. Reads data.csv.
+// catalogue declares for a campaign file. Reads data.csv. Error as the Emulator's for a constant
+// continuous column or rows that all share their inputs.
 std::vector<Parameter> emulated_inputs(const Dataset& data);
 
 // data.csv's fingerprint (FNV-1a 64 of its bytes and kEmulatorVersion, hex): emulator.json is

@@ -6,8 +6,11 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -33,6 +36,48 @@ constexpr double kMostSeconds = 365.0 * 24 * 3600;
 CLI::Validator between(double low, double high, bool whole = false) {
   return CLI::Validator([=](std::string& given) { return labloop::number_range_problem(given, low, high, whole); },
                         labloop::number_range_text(low, high));
+}
+
+// A name the option needs: an empty one ("$NAME" unset) was taken as none given, and the message
+// then spoke of another option.
+CLI::Validator named(std::string what) {
+  return CLI::Validator([what](std::string& given) { return given.empty() ? "is empty; " + what : std::string(); }, "NAME");
+}
+
+// --seed: a whole number an unsigned 64-bit seed holds. Read as digits, not through a double (which
+// cannot tell 2^64 from 2^64 - 1) nor through CLI11's conversion, which took -5 and numbers past
+// 2^64 without a word.
+CLI::Validator seed_range() {
+  return CLI::Validator(
+      [](std::string& given) {
+        std::uint64_t value = 0;
+        const char* end = given.data() + given.size();
+        const auto [stop, error] = std::from_chars(given.data(), end, value);
+        if (!given.empty() && std::isdigit(static_cast<unsigned char>(given.front())) && error == std::errc() && stop == end) return std::string();
+        return fmt::format("must be a whole number from 0 to {}, got {}", std::numeric_limits<std::uint64_t>::max(), given);
+      },
+      fmt::format("0..{}", std::numeric_limits<std::uint64_t>::max()));
+}
+
+// --endpoint: where a controller in another process can connect. ZeroMQ took a tcp port past 65535
+// as a random one (the simulator then served where nobody looked for it), and inproc://, which only
+// threads of this process reach.
+std::string endpoint_problem(const std::string& endpoint) {
+  const std::string use = "use tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555) or ipc:///PATH";
+  if (endpoint.empty()) return "is empty; " + use;
+  if (endpoint.rfind("ipc://", 0) == 0) return endpoint.size() > 6 ? std::string() : fmt::format("{} names no file; {}", endpoint, use);
+  if (endpoint.rfind("inproc://", 0) == 0)
+    return fmt::format("{} is reachable only from inside labloop-sim itself, so no controller could connect; {}", endpoint, use);
+  if (endpoint.rfind("tcp://", 0) != 0) return fmt::format("{} is not an endpoint labloop-sim serves on; {}", endpoint, use);
+  const auto colon = endpoint.rfind(':');
+  const bool split = colon != std::string::npos && colon > 6;
+  const std::string host = split ? endpoint.substr(6, colon - 6) : std::string(), port = split ? endpoint.substr(colon + 1) : std::string();
+  if (host.empty() || port.empty()) return fmt::format("{} lacks a host or a port; {}", endpoint, use);
+  unsigned number = 0;
+  const auto [stop, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (error != std::errc() || stop != port.data() + port.size() || number < 1 || number > 65535)
+    return fmt::format("{}: the port must be a number from 1 to 65535, got {}", endpoint, port);
+  return {};
 }
 
 // An emulated dataset's --list line: its cross-validated error from emulator.json (stored by
@@ -66,7 +111,17 @@ void list_datasets() {
       for (const auto& o : spec.objectives) objectives.push_back(fmt::format("{} ({})", o.name, o.maximize ? "max" : "min"));
       const std::string kind = spec.lookup_table ? "lookup" : "emulated";
       fmt::print("{:<29} {:<9} {:>5} {:>5}  {}\n", name, kind, spec.rows, spec.parameters.size(), fmt::join(objectives, ", "));
-      if (!spec.lookup_table) fmt::print("{:<29} {}\n", "", emulator_summary(dir / name));
+      if (spec.lookup_table) continue;
+      // Its rows are read (no fitting) to name a set no campaign could use: its emulator would refuse
+      // every setting but one (labloop new and labloop validate refuse it with the same message).
+      std::string summary;
+      try {
+        labloop::sim::emulated_inputs(labloop::sim::read_dataset(dir / name));
+        summary = emulator_summary(dir / name);
+      } catch (const std::exception& e) {
+        summary = std::string("unusable: ") + e.what();
+      }
+      fmt::print("{:<29} {}\n", "", summary);
     } catch (const std::exception& e) {
       fmt::print("{:<29} unreadable: {}\n", name, e.what());
     }
@@ -190,18 +245,23 @@ int main(int argc, char** argv) {
   app.add_flag("--list", list, "List the functions and datasets it serves and exit");
   app.add_option("--emulator-report", report_name,
                  "Fit a scattered dataset's emulator afresh, cross-validate it, print the figures and store them in its emulator.json "
-                 "and README.md (NAME, or all); takes seconds to minutes per dataset");
+                 "and README.md (NAME, or all); takes seconds to minutes per dataset")
+      ->check(named("name a scattered dataset (--list shows them), or all"));
   app.add_flag("--print-only", report_print_only, "With --emulator-report: print the figures, write nothing");
-  app.add_option("--function,-f", function_name, "Test function or dataset to serve (see --list)");
-  app.add_option("--endpoint,-e", endpoint, "Where to bind, e.g. tcp://127.0.0.1:5555 or ipc:///tmp/sim.ipc");
-  app.add_option("--dim", options.dim, "Dimension, for functions that allow several (default: the function's own)");
+  app.add_option("--function,-f", function_name, "Test function or dataset to serve (see --list)")
+      ->check(named("name a test function or dataset (--list shows them)"));
+  app.add_option("--endpoint,-e", endpoint, "Where to bind, e.g. tcp://127.0.0.1:5555 or ipc:///tmp/sim.ipc")
+      ->check(CLI::Validator([](std::string& given) { return endpoint_problem(given); }, "ENDPOINT"));
+  // 0 was taken as "the function's own"; leaving the option out says that.
+  app.add_option("--dim", options.dim, "Dimension, for functions that allow several (default: the function's own)")
+      ->check(between(1, std::numeric_limits<int>::max(), true));
   std::string function_options;
   app.add_option("--options", function_options,
                  "The function's own options as a JSON object, e.g. '{\"objectives\": 3}' for dtlz2 (--list shows them)");
   app.add_option("--noise", options.noise, "Standard deviation of Gaussian noise added to each output")->check(between(0, 1e100));
   app.add_option("--delay", options.delay_s, "Seconds each experiment takes")->check(between(0, kMostSeconds));
   app.add_option("--capacity", options.capacity, "Experiments run at once")->check(between(1, std::numeric_limits<int>::max(), true));
-  app.add_option("--seed", options.seed, "Seed of the noise and of every injected fault");
+  app.add_option("--seed", options.seed, "Seed of the noise and of every injected fault")->check(seed_range());
   app.add_option("--cache", serve_options.cache_path,
                  "Keep finished results in this file (JSON lines, fsynced before each is sent), so a restarted "
                  "simulator answers a repeated run from it");
@@ -238,7 +298,13 @@ int main(int argc, char** argv) {
   app.add_flag("--no-exclusive", not_exclusive, "Serve every controller, even with --key (protocol v1 without holders)");
   app.add_option("--lease", lease_s, "Seconds a silent holder keeps the instrument (default 3600; its messages renew it)")
       ->check(between(1e-3, kMostSeconds));
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 says what is wrong; its own codes (105, 106, 109, …) are no contract of ours: a
+    // mistake in the command line is exit 2 (README.md). --help and --version are 0.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (exclusive && not_exclusive) {
     std::cerr << "labloop-sim: --exclusive and --no-exclusive contradict each other; give one\n";
     return 2;

@@ -656,3 +656,82 @@ TEST_CASE("CLI: labloop console listens on this machine only, says when its port
     CHECK(*status == 0);
   }
 }
+
+TEST_CASE("labloop-sim: a mistake on its command line exits 2 with a message naming the option and --help exits 0", "[cli]") {
+  test::TempDir dir;
+  auto sim = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), LABLOOP_SIM_PATH);
+    std::filesystem::remove(dir / "usage.log");
+    ChildProcess process(args, dir / "usage.log");
+    const auto status = process.wait_for(std::chrono::seconds(60));
+    REQUIRE(status);
+    return Outcome{*status, test::read_file(dir / "usage.log")};
+  };
+  const std::string ipc = dir.ipc("usage");
+  // CLI11's own exit codes (104, 105, 109) were returned; a port past 65535 was served as a
+  // random one, inproc:// where no controller reaches, --dim 0 and an unsigned --seed of -5 taken.
+  for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--noise", "nan"}, "--noise: must be a number from 0 to 1e+100, got nan"},
+           {{"--capacity", "0"}, "--capacity: must be a whole number from 1 to 2147483647, got 0"},
+           {{"--fail-rate", "2"}, "--fail-rate: must be a number from 0 to 1, got 2"},
+           {{"--dim", "abc"}, "--dim: must be a whole number from 1 to 2147483647, got abc"},
+           {{"--bogus"}, "--bogus"},
+           {{"-f", "branin", "-e", ipc, "--dim", "0"}, "--dim: must be a whole number from 1 to 2147483647, got 0"},
+           {{"-f", "branin", "-e", ipc, "--seed", "-5"}, "--seed: must be a whole number from 0 to 18446744073709551615, got -5"},
+           {{"-f", "branin", "-e", ipc, "--seed", "99999999999999999999999"},
+            "--seed: must be a whole number from 0 to 18446744073709551615, got 99999999999999999999999"},
+           {{"-f", "branin", "-e", "tcp://127.0.0.1:99999"},
+            "--endpoint: tcp://127.0.0.1:99999: the port must be a number from 1 to 65535, got 99999"},
+           {{"-f", "branin", "-e", "tcp://127.0.0.1:*"}, "--endpoint: tcp://127.0.0.1:*: the port must be a number from 1 to 65535, got *"},
+           {{"-f", "branin", "-e", "tcp://127.0.0.1"}, "--endpoint: tcp://127.0.0.1 lacks a host or a port"},
+           {{"-f", "branin", "-e", "inproc://x"},
+            "--endpoint: inproc://x is reachable only from inside labloop-sim itself, so no controller could connect; use tcp://HOST:PORT"},
+           {{"-f", "branin", "-e", ""}, "--endpoint: is empty; use tcp://HOST:PORT"},
+           {{"--emulator-report", ""}, "--emulator-report: is empty; name a scattered dataset (--list shows them), or all"},
+           {{"-f", "", "-e", ipc}, "--function: is empty; name a test function or dataset (--list shows them)"}}) {
+    INFO(fmt::format("{}", fmt::join(args, " ")));
+    const Outcome o = sim(args);
+    CHECK(o.status == 2);
+    CHECK_THAT(o.output, Catch::Contains(message));
+  }
+  CHECK(sim({"--help"}).status == 0);
+  CHECK(sim({"--version"}).status == 0);
+}
+
+TEST_CASE("labloop-sim and labloop new: an emulated dataset whose rows hold an input constant is named and not served to fail", "[cli][datasets]") {
+  test::TempDir dir;
+  // A copy of snar whose concentration is 0.3 in every row: declared over the spec's [0.1, 0.5],
+  // every experiment failed as outside [0.3, 0.3].
+  const auto data = dir / "data";
+  std::filesystem::create_directories(data / "flat");
+  for (const char* file : {"spec.json", "README.md"})
+    std::filesystem::copy_file(std::filesystem::path(LABLOOP_SOURCE_DIR) / "simulators/data/snar" / file, data / "flat" / file);
+  std::istringstream rows(test::read_file(std::filesystem::path(LABLOOP_SOURCE_DIR) / "simulators/data/snar/data.csv"));
+  std::string line, csv;
+  for (bool header = true; std::getline(rows, line); header = false) {
+    if (!header) line = std::regex_replace(line, std::regex("^([^,]*,[^,]*),[^,]*,"), "$1,0.3,");
+    csv += line + "\n";
+  }
+  test::write_file(data / "flat" / "data.csv", csv);
+  const std::string message =
+      "flat: concentration is 0.3 in every row of data.csv, so the emulator would refuse any other value and every experiment would fail";
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"/usr/bin/env", "LABLOOP_DATA_DIR=" + data.string()});
+    std::filesystem::remove(dir / "flat.log");
+    ChildProcess process(args, dir / "flat.log");
+    const auto status = process.wait_for(std::chrono::seconds(60));
+    REQUIRE(status);
+    return Outcome{*status, test::read_file(dir / "flat.log")};
+  };
+  const Outcome list = run({LABLOOP_SIM_PATH, "--list"});
+  CHECK(list.status == 0);
+  CHECK_THAT(list.output, Catch::Contains("unusable: " + message));
+  const Outcome serve = run({LABLOOP_SIM_PATH, "-f", "flat", "-e", dir.ipc("flat")});
+  CHECK(serve.status == 2);
+  CHECK_THAT(serve.output, Catch::Contains(message));
+  const std::string file = (dir / "flat.json").string();
+  const Outcome made = run({LABLOOP_CLI_PATH, "new", file, "--simulator", "flat"});
+  CHECK(made.status == 2);
+  CHECK_THAT(made.output, Catch::Contains(message));
+  CHECK_FALSE(std::filesystem::exists(file));
+}

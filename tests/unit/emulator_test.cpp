@@ -312,3 +312,47 @@ TEST_CASE("Emulator: labloop-sim's instrument serves an emulated set reproducibl
   }
   CHECK((low && high));  // σ = 100 against a range of about 2: both ends are reached
 }
+
+TEST_CASE("Emulator: rows that hold a continuous column constant or share all their inputs are refused when it is built and the column named", "[emulator]") {
+  test::TempDir dir;
+  // x is 0.5 in every row: declared over the spec's [0, 1], every experiment failed as outside [0.5, 0.5].
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < 6; ++i) rows.push_back({emu_num(i / 5.0), "0.5", emu_num(1 + i)});
+  const auto flat = emu_dataset(dir, "flat", json::array({emu_continuous("t", 0, 1), emu_continuous("x", 0, 1)}),
+                                json::array({{{"name", "out"}, {"goal", "maximize"}}}), rows);
+  const std::string message =
+      "flat: x is 0.5 in every row of data.csv, so the emulator would refuse any other value and every experiment would fail; it needs "
+      "rows that vary x (or leave the column out of data.csv and spec.json)";
+  CHECK_THROWS_WITH(sim::Emulator(sim::read_dataset(flat)), message);
+  CHECK_THROWS_WITH(sim::emulated_inputs(sim::read_dataset(flat)), message);
+
+  // Every row at one setting (categorical and discrete only, so no continuous column to name).
+  rows.clear();
+  for (int i = 0; i < 4; ++i) rows.push_back({"THF", "0.1", emu_num(1 + i)});
+  const auto same = emu_dataset(dir, "same", json::array({{{"name", "solvent"}, {"type", "categorical"}, {"options", {"THF", "DMF"}}},
+                                                           {{"name", "c"}, {"type", "discrete"}, {"options", {0.1, 0.2}}}}),
+                                json::array({{{"name", "out"}, {"goal", "maximize"}}}), rows);
+  CHECK_THROWS_WITH(sim::emulated_inputs(sim::read_dataset(same)),
+                    "same: every row of data.csv has the same inputs, so an emulator would know the objectives at that one setting only and "
+                    "refuse every other; it needs rows measured at different settings");
+  CHECK_THROWS_WITH(sim::Emulator(sim::read_dataset(same)), Catch::Contains("every row of data.csv has the same inputs"));
+
+  // A column that varies in two rows only is a box, and serves.
+  rows = {{"0", "0.5", "1"}, {"0.5", "0.5", "2"}, {"1", "0.6", "3"}, {"0.25", "0.5", "4"}};
+  const auto narrow = emu_dataset(dir, "narrow", json::array({emu_continuous("t", 0, 1), emu_continuous("x", 0, 1)}),
+                                  json::array({{{"name", "out"}, {"goal", "maximize"}}}), rows);
+  const auto inputs = sim::emulated_inputs(sim::read_dataset(narrow));
+  CHECK(inputs[1].low == 0.5);
+  CHECK(inputs[1].high == 0.6);
+}
+
+TEST_CASE("Emulator: every shipped scattered dataset declares a box of positive width in each continuous input", "[emulator][datasets]") {
+  for (const std::string& name : sim::dataset_names(kEmulatorData)) {
+    if (sim::read_dataset_spec(kEmulatorData / name).lookup_table) continue;
+    INFO(name);
+    std::vector<Parameter> inputs;
+    REQUIRE_NOTHROW(inputs = sim::emulated_inputs(sim::read_dataset(kEmulatorData / name)));
+    for (const Parameter& p : inputs)
+      if (p.type == ParameterType::continuous) CHECK(p.low < p.high);
+  }
+}
