@@ -152,6 +152,11 @@ void require_simulator_constraints(const CampaignConfig& config, const Simulator
 // What only a new campaign must meet: a journal from before these limits holds what it held, and
 // its campaign goes on as it was.
 void require_new_campaign_limits(const CampaignConfig& config, const std::string& source) {
+  // labloop-sim takes its seed as an unsigned number: a negative one is refused when it starts.
+  // (Only for a new campaign: a journal that holds one says so when its simulator starts.)
+  for (size_t i = 0; i < config.instruments.size(); ++i)
+    if (const auto& o = config.instruments[i].options; o.is_object() && o.contains("seed") && o["seed"].is_number() && o["seed"].get<double>() < 0)
+      throw ConfigError(source, fmt::format("/instruments/{}/options/seed", i), fmt::format("is {}; a simulator's seed is a whole number from 0", o["seed"].dump()));
   if (config.planner.kind == "bayesian" && config.budget.experiments > kMostModelledResults)
     throw ConfigError(source, "/budget/experiments",
                       fmt::format("is {}; the bayesian planner learns from at most {} results (each proposal's cost grows with the cube of "

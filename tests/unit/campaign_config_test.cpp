@@ -701,6 +701,9 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   json choices = c;
   choices["parameters"].push_back(json::parse(R"({"name": "s", "type": "categorical", "choices": ["THF", "a\u001b[31mb"]})"));
   CHECK(error(choices) == "/parameters/2/choices/1: may not contain control characters (line breaks, tabs, escapes)");
+  json seed = c;
+  seed["instruments"][0] = {{"name", "sim"}, {"simulator", "branin"}, {"options", {{"seed", -5}}}};  // labloop-sim refuses it when it starts
+  CHECK(error(seed) == "/instruments/0/options/seed: is -5; a simulator's seed is a whole number from 0");
   choices["parameters"][2]["choices"][1] = " THF";
   CHECK(error(choices) == "/parameters/2/choices/1: \" THF\" starts or ends with a space, which CSV files drop (candidates, prior_results): write it without");
   json unit = c;
