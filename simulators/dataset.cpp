@@ -253,6 +253,7 @@ std::vector<std::string> dataset_names(const fs::path& dir) {
 std::string data_dir_problem(const fs::path& dir) {
   const std::string fix = "set the environment variable LABLOOP_DATA_DIR to the folder holding the datasets (simulators/data in labloop's source)";
   std::error_code error;
+  if (fs::exists(dir, error) && !fs::is_directory(dir, error)) return fmt::format("the data directory {} is a file, not a folder; {}", dir.string(), fix);
   if (!fs::is_directory(dir, error)) return fmt::format("the data directory {} does not exist; {}", dir.string(), fix);
   if (dataset_names(dir).empty()) return fmt::format("the data directory {} holds no datasets (folders with a spec.json); {}", dir.string(), fix);
   return {};

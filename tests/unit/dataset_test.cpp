@@ -284,6 +284,8 @@ TEST_CASE("Datasets: a missing data directory is named with what to do, not a cr
         "the data directory " + (dir / "nowhere").string() +
             " does not exist; set the environment variable LABLOOP_DATA_DIR to the folder holding the datasets (simulators/data in labloop's source)");
   CHECK(sim::data_dir_problem(kShippedData).empty());
+  test::write_file(dir / "a-file", "");  // it exists: said to be a file, not missing
+  CHECK_THAT(sim::data_dir_problem(dir / "a-file"), Catch::StartsWith("the data directory " + (dir / "a-file").string() + " is a file, not a folder; set"));
 }
 
 TEST_CASE("Datasets: the catalogue serves lookup tables by folder name and scattered sets through emulators within their rows' box", "[datasets]") {
