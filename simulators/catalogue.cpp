@@ -136,7 +136,7 @@ const SimulatorCatalogue& catalogue() {
     const std::filesystem::path dir = data_dir();
     for (const std::string& name : dataset_names(dir))
       if (!find_test_function(name)) specs.push_back(dataset_simulator(dir / name));
-    return SimulatorCatalogue(std::move(specs));
+    return SimulatorCatalogue(std::move(specs), data_dir_problem(dir));
   }();
   return instance;
 }

@@ -85,7 +85,7 @@ Parameter parameter_from_spec(const JsonNode& node) {
   if (type == "continuous") {
     p.low = node.child("low").as_number();
     p.high = node.child("high").as_number();
-    if (!(p.low < p.high)) node.child("high").fail(fmt::format("must be greater than low ({:g} >= {:g})", p.low, p.high));
+    if (!(p.low < p.high)) node.child("high").fail(fmt::format("is {}, which must be greater than low ({})", p.high, p.low));
     return p;
   }
   if (type != "categorical" && type != "discrete")

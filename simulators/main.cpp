@@ -25,6 +25,7 @@
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/version.hpp"
+#include "labloop/wire/endpoint.hpp"
 #include "dataset.hpp"
 #include "emulator.hpp"
 #include "simulated_instrument.hpp"
@@ -63,21 +64,10 @@ CLI::Validator seed_range() {
 // as a random one (the simulator then served where nobody looked for it), and inproc://, which only
 // threads of this process reach.
 std::string endpoint_problem(const std::string& endpoint) {
-  const std::string use = "use tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555) or ipc:///PATH";
-  if (endpoint.empty()) return "is empty; " + use;
-  if (endpoint.rfind("ipc://", 0) == 0) return endpoint.size() > 6 ? std::string() : fmt::format("{} names no file; {}", endpoint, use);
+  if (endpoint.empty()) return "is empty; use tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555) or ipc:///PATH";
   if (endpoint.rfind("inproc://", 0) == 0)
-    return fmt::format("{} is reachable only from inside labloop-sim itself, so no controller could connect; {}", endpoint, use);
-  if (endpoint.rfind("tcp://", 0) != 0) return fmt::format("{} is not an endpoint labloop-sim serves on; {}", endpoint, use);
-  const auto colon = endpoint.rfind(':');
-  const bool split = colon != std::string::npos && colon > 6;
-  const std::string host = split ? endpoint.substr(6, colon - 6) : std::string(), port = split ? endpoint.substr(colon + 1) : std::string();
-  if (host.empty() || port.empty()) return fmt::format("{} lacks a host or a port; {}", endpoint, use);
-  unsigned number = 0;
-  const auto [stop, error] = std::from_chars(port.data(), port.data() + port.size(), number);
-  if (error != std::errc() || stop != port.data() + port.size() || number < 1 || number > 65535)
-    return fmt::format("{}: the port must be a number from 1 to 65535, got {}", endpoint, port);
-  return {};
+    return fmt::format("{} is reachable only from inside labloop-sim itself, so no controller could connect; use tcp://HOST:PORT or ipc:///PATH", endpoint);
+  return labloop::endpoint_problem(endpoint, labloop::EndpointUse::bind);
 }
 
 // An emulated dataset's --list line: its cross-validated error from emulator.json (stored by

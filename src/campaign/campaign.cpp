@@ -380,9 +380,13 @@ class CampaignRun {
         throw Error(fmt::format("{}: the campaign already finished: {}; nothing to resume (new settings to try make a new campaign with "
                                 "its own candidates file)",
                                 path.string(), why));
-      if (why == "budget reached" || why == "target reached" || why == "time budget reached")
-        throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume (`labloop extend {} --experiments N` gives it more)",
-                                path.string(), why, output_.string()));
+      if (why == "target reached")
+        throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume (to aim higher, start a new campaign with a higher "
+                                "stop.target whose prior_results is this one's results.csv)",
+                                path.string(), why));
+      if (why == "budget reached" || why == "time budget reached")
+        throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume (`labloop extend {} {}` gives it more)", path.string(),
+                                why, output_.string(), why == "budget reached" ? "--experiments N" : "--hours H"));
     }
     // The pool the proposals were made from, refused if its file changed since (candidates.hpp).
     candidates_ = journaled_candidates(events, config_, output_);

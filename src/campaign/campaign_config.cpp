@@ -32,6 +32,7 @@
 #include "labloop/journal/report.hpp"
 #include "labloop/journal/signing.hpp"
 #include "labloop/wire/protocol.hpp"
+#include "labloop/wire/endpoint.hpp"
 
 namespace labloop {
 
@@ -149,6 +150,11 @@ void require_simulator_constraints(const CampaignConfig& config, const Simulator
   }
 }
 
+// Where objective i was written: "/objectives/i", or "/objective" when the file gave one alone.
+std::string objective_path(const CampaignConfig& config, size_t i) {
+  return config.objectives_listed ? fmt::format("/objectives/{}", i) : std::string("/objective");
+}
+
 // What only a new campaign must meet: a journal from before these limits holds what it held, and
 // its campaign goes on as it was.
 void require_new_campaign_limits(const CampaignConfig& config, const std::string& source) {
@@ -198,17 +204,27 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
       // not be written in one, and would be read as "THF".
       if (!c.empty() && (c.front() == ' ' || c.back() == ' '))
         throw ConfigError(source, fmt::format("{}/choices/{}", at, k),
-                          fmt::format("\"{}\" starts or ends with a space, which CSV files drop (candidates, prior_results): write it without", c));
+                          fmt::format("\"{}\" starts or ends with a space, which CSV files drop (candidates, prior_results): write it without that space", c));
     }
   }
   // The hypervolume multiplies distances to the thresholds: at 1e300 it was infinite from the
   // first result, in the progress line, results.csv and status.
   for (size_t i = 0; i < config.objectives.size(); ++i)
     if (const auto& t = config.objectives[i].threshold; t && !(std::fabs(*t) <= kMaxThreshold))
-      throw ConfigError(source, config.objectives.size() == 1 ? std::string("/objective/threshold") : fmt::format("/objectives/{}/threshold", i),
+      throw ConfigError(source, objective_path(config, i) + "/threshold",
                         fmt::format("is {:g}; at most {:g} in magnitude (express the objective in a larger unit)", *t, kMaxThreshold));
-  for (size_t i = 0; i < config.objectives.size(); ++i)
-    claim(config.objectives[i].name, Kind::output, config.objectives.size() == 1 ? std::string("/objective") : fmt::format("/objectives/{}", i));
+  for (size_t i = 0; i < config.objectives.size(); ++i) {
+    const std::string at = objective_path(config, i);
+    // An objective names an output (the same rule as "outputs"), and heads a column of results.csv,
+    // pending --csv and the plots: "=HYPERLINK(…)" or an escape sequence there reached a
+    // spreadsheet or a terminal as it was. Journals from before keep the names they hold.
+    const std::string& name = config.objectives[i].name;
+    if (name.size() > kMaxNameChars)
+      throw ConfigError(source, at + "/name", fmt::format("objective name is {} characters long; at most {} are allowed", name.size(), kMaxNameChars));
+    if (!std::all_of(name.begin(), name.end(), name_char))
+      throw ConfigError(source, at + "/name", fmt::format("objective name \"{}\" may only contain letters, digits, '_', '-' and '.' (as an output name)", name));
+    claim(name, Kind::output, at);
+  }
   for (size_t i = 0; i < config.outputs.size(); ++i) claim(config.outputs[i].name, Kind::output, fmt::format("/outputs/{}", i));
   for (size_t i = 0; i < config.outcome_constraints.size(); ++i) claim(config.outcome_constraints[i].output, Kind::output, fmt::format("/outcome_constraints/{}", i));
   // A failure condition is on what was measured too: one naming a parameter passed validate and
@@ -335,7 +351,7 @@ Parameter parse_parameter(const Node& node) {
       p.low = low.as_number();
       p.high = high.as_number();
     }
-    if (!(p.low < p.high)) high.fail(fmt::format("must be greater than low ({} >= {})", p.low, p.high));
+    if (!(p.low < p.high)) high.fail(fmt::format("is {}, which must be greater than low ({})", p.high, p.low));
     // The model works on (x − low) / (high − low): a range beyond the largest double is no range.
     if (!std::isfinite(p.high - p.low))
       high.fail(fmt::format("lies too far above low ({} to {}: a range larger than the largest number, {:g}); express the parameter in a "
@@ -365,7 +381,7 @@ Objective parse_objective(const Node& node) {
     o.noise = noise.as_number();
     // The same range a driver's welcome may state (protocol §4.1), so an adopted noise fits it too.
     if (!(*o.noise >= 0 && *o.noise <= protocol::kMaxStatedNoise))
-      noise.fail(fmt::format("must be from 0 to 1e100 (the standard deviation of a measurement of \"{}\", in its units; got {:g})", o.name, *o.noise));
+      noise.fail(fmt::format("must be from 0 to 1e100 (the standard deviation of a measurement of \"{}\", in its units; got {})", o.name, *o.noise));
   }
   return o;
 }
@@ -388,6 +404,7 @@ void parse_objectives(const Node& top, CampaignConfig& c) {
     return;
   }
   const Node list = top.child("objectives");
+  c.objectives_listed = true;
   list.as_array();
   if (list.value().size() > kMaxObjectives)
     list.fail(fmt::format("lists {} objectives; at most {} are allowed", list.value().size(), kMaxObjectives));
@@ -491,7 +508,7 @@ void check_simulator_options(const Node& options, const SimulatorSpec& function)
   auto within = [&](const char* key, double high, const char* what) {
     if (!options.has(key)) return;
     const double value = options.child(key).as_number();
-    if (!(value >= 0 && value <= high)) options.child(key).fail(fmt::format("must be from 0 to {:g} ({}; got {:g})", high, what, value));
+    if (!(value >= 0 && value <= high)) options.child(key).fail(fmt::format("must be from 0 to {:g} ({}; got {})", high, what, value));
   };
   within("noise", 1e100, "standard deviation of Gaussian noise");
   within("delay", kMaxSeconds, "seconds per experiment");
@@ -537,7 +554,7 @@ OutputSpec parse_output(const Node& node) {
   }
   if (node.has("low")) o.low = node.child("low").as_number();
   if (node.has("high")) o.high = node.child("high").as_number();
-  if (o.low && o.high && !(*o.low < *o.high)) node.child("high").fail(fmt::format("must be greater than low ({:g} >= {:g})", *o.low, *o.high));
+  if (o.low && o.high && !(*o.low < *o.high)) node.child("high").fail(fmt::format("is {}, which must be greater than low ({})", *o.high, *o.low));
   return o;
 }
 
@@ -592,15 +609,15 @@ InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& si
   } else if (node.has("endpoint")) {
     const Node ep = node.child("endpoint");
     ic.endpoint = ep.as_string();
-    if (ic.endpoint.rfind("tcp://", 0) != 0 && ic.endpoint.rfind("ipc://", 0) != 0)
-      ep.fail(fmt::format("\"{}\" is not a ZeroMQ endpoint; use tcp://HOST:PORT or ipc:///PATH", ic.endpoint));
+    // "tcp://127.0.0.1" (no port) validated and then failed at run as a connection not made.
+    if (const std::string problem = endpoint_problem(ic.endpoint, EndpointUse::connect); !problem.empty()) ep.fail(problem);
     if (node.has("options")) node.child("options").fail("options are only for simulators; a driver at an endpoint takes its options on its own command line");
   } else {
     const Node sim_node = node.child("simulator");
     ic.simulator = sim_node.as_string();
     const SimulatorSpec* function = simulators.find(ic.simulator);
     if (!function)
-      sim_node.fail(fmt::format("unknown simulator \"{}\"{} (labloop-sim --list shows them all)", ic.simulator, did_you_mean(ic.simulator, simulators.names())));
+      sim_node.fail(simulators.unknown(ic.simulator));
     if (function->unavailable)
       if (const std::string why = function->unavailable(); !why.empty()) sim_node.fail(why);
     if (node.has("options")) {
@@ -615,8 +632,8 @@ InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& si
   auto seconds = [&](const char* key, double& out, double high) {
     if (!node.has(key)) return;
     out = node.child(key).as_number();
-    if (!(out > 0)) node.child(key).fail(fmt::format("must be greater than 0 seconds (got {:g})", out));
-    if (out > high) node.child(key).fail(fmt::format("must be at most {:g} seconds (got {:g})", high, out));
+    if (!(out > 0)) node.child(key).fail(fmt::format("must be greater than 0 seconds (got {})", out));
+    if (out > high) node.child(key).fail(fmt::format("must be at most {:g} seconds (got {})", high, out));
   };
   seconds("timeout_s", ic.timeout_s, kMaxSeconds);
   seconds("heartbeat_s", ic.heartbeat_s, 3600);
@@ -823,7 +840,7 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
     c.budget.hours = hours.as_number();
     if (!(c.budget.hours > 0)) hours.fail(fmt::format("must be greater than 0 (got {}); leave it out for no time limit", c.budget.hours));
     if (c.budget.hours > kMaxSeconds / 3600)
-      hours.fail(fmt::format("must be at most {:g} hours (got {:g}); leave it out for no time limit", kMaxSeconds / 3600, c.budget.hours));
+      hours.fail(fmt::format("must be at most {:g} hours (got {}); leave it out for no time limit", kMaxSeconds / 3600, c.budget.hours));
   });
 
   mistakes.check([&] {

@@ -10,6 +10,7 @@
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
+#include "labloop/core/printable.hpp"
 #include "labloop/model/sobol.hpp"
 #include "labloop/model/space.hpp"
 #include "labloop/wire/protocol.hpp"
@@ -27,14 +28,10 @@ constexpr std::size_t kMostCommentChars = 1000;
 
 std::string quoted(const std::string& text) { return nlohmann::json(text).dump(); }
 
-// Text from a driver (its name and version) or the command line, put on a comment line: a line
-// break there would end the comment and put the rest into the JSON.
-std::string one_line(const std::string& text) {
-  std::string out = protocol::truncate_utf8(text, kMostCommentChars);
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  return out;
-}
+// Text from a driver (its name, version and outputs) or the command line, put on a comment
+// line: a line break there would end the comment and put the rest into the JSON, and an escape
+// sequence would act on the terminal of whoever shows the file.
+std::string one_line(const std::string& text) { return printable(protocol::truncate_utf8(text, kMostCommentChars)); }
 
 std::string goal_text(bool maximize) { return maximize ? "maximize" : "minimize"; }
 
@@ -127,17 +124,18 @@ std::string campaign_text(const Starter& s, const std::string& name, const Start
   } else {
     if (goals.objectives.size() > 1 && !s.goals_known) {
       std::vector<std::string> others;
-      for (size_t k = 1; k < goals.objectives.size(); ++k) others.push_back(goals.objectives[k].output);
+      for (size_t k = 1; k < goals.objectives.size(); ++k) others.push_back(one_line(goals.objectives[k].output));
       out += fmt::format("  // It also measures {}: name them in \"outputs\" to keep them in results.csv, or in\n"
                          "  // \"objectives\" (with each one's goal) to optimize several at once.\n",
                          fmt::join(others, ", "));
     } else if (goals.objectives.size() > 1) {
       std::vector<std::string> others;
       for (size_t k = 1; k < goals.objectives.size(); ++k)
-        others.push_back(fmt::format("{} ({})", goals.objectives[k].output, goal_text(goals.objectives[k].maximize)));
+        others.push_back(fmt::format("{} ({})", one_line(goals.objectives[k].output), goal_text(goals.objectives[k].maximize)));
       out += fmt::format("  // It also measures {}.\n  // To optimize several at once (2 to 4), replace \"objective\" by\n"
                          "  // \"objectives\": [{}],\n",
-                         fmt::join(others, ", "), fmt::join(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(all.size(), 4)), ", "));
+                         fmt::join(others, ", "),
+                         one_line(fmt::format("{}", fmt::join(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(all.size(), 4)), ", "))));
     }
     out += fmt::format("  \"objective\": {},\n", all.front());
   }

@@ -8,6 +8,7 @@
 #include "labloop/core/error.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/wire/driver_check.hpp"
+#include "labloop/wire/endpoint.hpp"
 #include "labloop/wire/protocol.hpp"
 #include "progress.hpp"
 
@@ -44,7 +45,7 @@ const char* verdict_name(CheckVerdict verdict) {
 CLI::App* add_driver_check_command(CLI::App& app, DriverCheckCommand& command) {
   auto* cmd = app.add_subcommand("driver-check",
                                  "Check a running driver against the protocol (docs/writing-a-driver.md): labloop driver-check tcp://127.0.0.1:5555");
-  cmd->add_option("endpoint", command.endpoint, "Where the driver listens: tcp://HOST:PORT or ipc://PATH")->required();
+  cmd->add_option("endpoint", command.endpoint, "Where the driver listens: tcp://HOST:PORT or ipc:///PATH")->required();
   cmd->add_option("--server-key", command.server_key, "An encrypted driver: its public key file (docs/security.md)");
   cmd->add_option("--client-keys", command.client_keys, "An encrypted driver: this controller's key pair (labloop keys new NAME), in its allow-list");
   cmd->add_flag("--run-experiments", command.run_experiments,
@@ -70,6 +71,9 @@ int run_driver_check(const DriverCheckCommand& command) {
   const char* const source = "labloop driver-check";
   DriverCheckOptions options;
   options.endpoint = command.endpoint;
+  // A mistake on this command line (exit 2), not a driver that cannot be reached (exit 1).
+  if (const std::string problem = endpoint_problem(command.endpoint, EndpointUse::connect); !problem.empty())
+    throw ConfigError(source, "endpoint", problem);
   if (command.server_key.empty() != command.client_keys.empty())
     throw ConfigError(source, command.server_key.empty() ? "--server-key" : "--client-keys",
                       "an encrypted driver needs both --server-key (its public key) and --client-keys (this controller's key pair)");

@@ -3,8 +3,10 @@
 // also for a signature that fails or a journal not wholly signed by that key).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <sys/resource.h>
@@ -23,9 +25,11 @@
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/json_check.hpp"
 #include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/wire/instrument.hpp"
+#include "labloop/wire/endpoint.hpp"
 #include "labloop/model/descriptors.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/campaign/replay.hpp"
@@ -158,9 +162,7 @@ int new_campaign(NewCommand command) {
   if (!command.simulator.empty()) {
     simulator = catalogue.find(command.simulator);
     if (!simulator)
-      throw labloop::ConfigError(source, "--simulator",
-                                 fmt::format("unknown simulator \"{}\"{} (labloop-sim --list shows them all)", command.simulator,
-                                             labloop::did_you_mean(command.simulator, catalogue.names())));
+      throw labloop::ConfigError(source, "--simulator", catalogue.unknown(command.simulator));
     if (simulator->unavailable)
       if (const std::string why = simulator->unavailable(); !why.empty()) throw labloop::ConfigError(source, "--simulator", why);
     if (!command.objective.empty() || !command.goal.empty())
@@ -200,8 +202,8 @@ int new_campaign(NewCommand command) {
   } else {
     if (options.dim != 0) throw labloop::ConfigError(source, "--dim", "is for a simulator; a driver declares its own inputs");
     // As a campaign file's endpoint is checked: a mistake on this command line, not a driver that does not answer.
-    if (command.endpoint.rfind("tcp://", 0) != 0 && command.endpoint.rfind("ipc://", 0) != 0)
-      throw labloop::ConfigError(source, "--endpoint", fmt::format("\"{}\" is not a ZeroMQ endpoint; use tcp://HOST:PORT or ipc:///PATH", command.endpoint));
+    if (const std::string problem = labloop::endpoint_problem(command.endpoint, labloop::EndpointUse::connect); !problem.empty())
+      throw labloop::ConfigError(source, "--endpoint", problem);
     const labloop::InstrumentInfo info = ask_driver(command.endpoint, options.name.empty() ? "labloop-new" : options.name, keys);
     std::string objective = command.objective;
     if (objective.empty() && info.outputs.size() == 1) objective = info.outputs.front();
@@ -374,7 +376,13 @@ int verify(const std::string& where, const std::string& key_file) {
   if (!key_file.empty()) {
     // "keys/controller" names keys/controller.pub, as the campaign file's controller_key does.
     const std::filesystem::path file = std::filesystem::exists(key_file) ? std::filesystem::path(key_file) : labloop::public_key_path(key_file);
-    key = labloop::read_public_key(file);
+    try {
+      key = labloop::read_public_key(file);
+    } catch (const labloop::ConfigError&) {
+      throw;
+    } catch (const labloop::Error& e) {
+      throw labloop::ConfigError("labloop verify", "--key", e.what());  // a mistake on the command line: exit 2
+    }
   }
   labloop::JournalAudit audit;
   try {
@@ -552,10 +560,14 @@ int resume(const std::string& where, double grace_s) {
 
 // Raises the budget of a stopped or finished campaign by journaling it, then resumes it.
 int extend(const std::string& where, int more_experiments, double more_hours, double grace_s) {
-  if (more_experiments <= 0 && more_hours <= 0) throw labloop::Error("say how much more: --experiments N and/or --hours H");
+  if (more_experiments <= 0 && more_hours <= 0)
+    throw labloop::ConfigError("labloop extend", "--experiments", "say how much more: --experiments N and/or --hours H");
   const auto path = labloop::journal_path_of(where);
   if (labloop::campaign_running(path))
     throw labloop::Error(fmt::format("{}: the campaign is running; stop it (Ctrl-C), then extend it", path.string()));
+  // Read before the journal is opened for writing, which would make one (and its lock file) under
+  // a mistyped name.
+  (void)labloop::read_journal(path);
   // Held from the reading to the raise: two extends at once each raised the budget they had read
   // (30 + 3 and 30 + 5 gave 35), so one raise was lost.
   std::optional<labloop::Journal> journal(std::in_place, path);
@@ -563,8 +575,17 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const auto state = labloop::CampaignState::fold(events);
   if (state.finished() && state.finish_reason() == "target reached")
-    throw labloop::Error(fmt::format("{}: the campaign reached its target (stop.target {}); with more budget it would stop again at once",
+    throw labloop::Error(fmt::format("{}: the campaign reached its target (stop.target {}); with more budget it would stop again at once. "
+                                     "To aim higher, start a new campaign with a higher stop.target whose prior_results is this one's "
+                                     "results.csv (docs/howto-continue.md)",
                                      path.string(), config.target.value_or(0)));
+  // More time for a campaign that has run its every experiment would resume it only to finish at
+  // once, "continuing" and exit 0 with nothing done.
+  if (more_experiments <= 0 && state.finished() && state.finish_reason() == "budget reached")
+    throw labloop::ConfigError("labloop extend", "--hours",
+                               fmt::format("{} has run all {} experiments of its budget; more hours give it time, not experiments: "
+                                           "add --experiments N",
+                                           path.string(), config.budget.experiments));
   if (state.finished() && state.finish_reason() == "every candidate has been tried")
     throw labloop::Error(fmt::format("{}: every row of its candidates file ({}) has been tried; a larger budget would propose nothing. New "
                                      "settings to try make a new campaign (its prior_results may be this one's results.csv)",
@@ -798,6 +819,18 @@ int main(int argc, char** argv) {
   labloop::cli::ConsoleCommand console;
   auto* console_cmd = labloop::cli::add_console_command(app, console);
 
+  // A first word that is no verb: CLI11 says only "A subcommand is required" (and with --help
+  // after it prints the whole help, exit 0), naming neither the word nor the verbs.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> verbs;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) verbs.push_back(sub->get_name());
+    if (std::find(verbs.begin(), verbs.end(), argv[1]) == verbs.end()) {
+      std::cerr << "error: labloop: unknown command \"" << labloop::cli::printable(argv[1]) << "\""
+                << labloop::did_you_mean(argv[1], verbs) << "; the commands are " << fmt::format("{}", fmt::join(verbs, ", "))
+                << " (labloop --help says what each does)\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -832,8 +865,10 @@ int main(int argc, char** argv) {
     // The configuration these verbs only read is the one journaled when the campaign started: one
     // that no longer loads is a damaged (or edited) journal, not a mistake on this command line.
     // (resume, extend and enter act with it: its keys and files are a campaign file's, exit 2.)
+    // A mistake on the command line names the verb as its source ("labloop verify: --key: …").
     const bool only_reads_journal = *status_cmd || *verify_cmd || *replay_cmd || *pending_cmd;
-    return only_reads_journal ? 1 : 2;
+    const bool command_line = e.source().rfind("labloop ", 0) == 0;
+    return only_reads_journal && !command_line ? 1 : 2;
   } catch (const std::bad_alloc&) {
     std::cerr << "error: out of memory: labloop could not get the memory it needed (is a limit set, `ulimit -v`?); "
                  "a campaign's journal holds every event up to here\n";

@@ -11,6 +11,7 @@
 
 #include "catalogue.hpp"
 #include "labloop/campaign/manual_entry.hpp"
+#include "labloop/campaign/pareto_report.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/key_file.hpp"
@@ -124,7 +125,7 @@ namespace {
 // `enter --correct`: journaled at once, so the campaign must not hold the journal.
 int correct(const EnterCommand& command, const Campaign& c) {
   if (!command.csv.empty() || command.experiment.empty())
-    throw Error("--correct takes one experiment and its right values: labloop enter DIR EXPERIMENT yield=72 --correct \"why\"");
+    throw ConfigError("labloop enter", "--correct", "takes one experiment and its right values: labloop enter DIR EXPERIMENT yield=72 --correct \"why\"");
   if (campaign_running(c.journal))
     throw Error(fmt::format("the campaign is running: stop it (Ctrl-C), correct the result, then `labloop resume {}`", command.directory));
   ManualEntry e;
@@ -185,6 +186,15 @@ int correct(const EnterCommand& command, const Campaign& c) {
   }
   fmt::print("corrected {}: {} {:g} → {:g} ({}); the journal keeps both, and the planner learns the new value when the campaign resumes\n",
              e.experiment, c.config.objective.name, corrected.previous_objective, corrected.objective, reason);
+  // results.csv and the plots show the corrected values now (docs/howto-manual.md), as status
+  // does; they were rewritten only by the next resume.
+  try {
+    const Campaign now = open_campaign(command.directory);
+    write_campaign_reports(now.config, now.state, now.directory);
+  } catch (const Error& error) {
+    fmt::print(stderr, "note: the correction is journaled, but results.csv and the plots could not be rewritten ({}); labloop resume rewrites them\n",
+               error.what());
+  }
   return 0;
 }
 
@@ -197,8 +207,15 @@ int enter(const EnterCommand& command) {
   size_t accepted = 0, refused = 0, unsaved = 0;
   if (!command.csv.empty()) {
     if (!command.experiment.empty() || !command.values.empty() || command.failed)
-      throw Error("give either --csv FILE or EXPERIMENT with values, not both");
-    EntryFile file = read_entry_csv(command.csv, c.config);
+      throw ConfigError("labloop enter", "--csv", "give either --csv FILE or EXPERIMENT with values, not both");
+    EntryFile file;
+    try {
+      file = read_entry_csv(command.csv, c.config);
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const Error& e) {
+      throw ConfigError("labloop enter", "--csv", e.what());  // no such file, a folder, not a table: exit 2
+    }
     if (!file.ignored_columns.empty()) fmt::print("{}: ignored columns (not outputs): {}\n", command.csv, fmt::join(file.ignored_columns, ", "));
     if (!file.blank_rows.empty()) fmt::print("{}: skipped {} with no values: {}\n", command.csv, plural(file.blank_rows.size(), "row"), fmt::join(file.blank_rows, ", "));
     entries = std::move(file.entries);
@@ -207,7 +224,7 @@ int enter(const EnterCommand& command) {
       fmt::print("refused {} ({}): {}\n", row.experiment.empty() ? "(no experiment id)" : row.experiment, row.source, why);
     }
   } else {
-    if (command.experiment.empty()) throw Error("name the experiment (`labloop pending` lists them), or give --csv FILE");
+    if (command.experiment.empty()) throw ConfigError("labloop enter", "EXPERIMENT", "name the experiment (`labloop pending` lists them), or give --csv FILE");
     ManualEntry e;
     e.experiment = command.experiment;
     e.source = "command line";
@@ -220,7 +237,7 @@ int enter(const EnterCommand& command) {
       return 2;
     }
     e.failed = command.failed;
-    if (e.values.empty() && !e.failed) throw Error("give the measured values (e.g. yield=71.5), or --failed \"reason\"");
+    if (e.values.empty() && !e.failed) throw ConfigError("labloop enter", "VALUES", "give the measured values (e.g. yield=71.5), or --failed \"reason\"");
     entries.push_back(std::move(e));
   }
   const std::string by = command.by.empty() ? os_user_name() : command.by;

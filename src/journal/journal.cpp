@@ -309,8 +309,8 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
   UniqueFd lock(open_retrying(lock_name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (lock.get() >= 0 && !lock_exclusive(lock.get())) {
     if (errno == EWOULDBLOCK)
-      throw JournalError(fmt::format("{}: the journal is already open in another labloop run; stop that run first, "
-                                     "or choose another output directory",
+      throw JournalError(fmt::format("{}: the journal is already open in another labloop run; stop that run first "
+                                     "(a new campaign may also take another output directory)",
                                      name));
     ::close(lock.release());
   }
@@ -341,8 +341,8 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
 
   if (!lock_exclusive(fd.get())) {
     if (errno == EWOULDBLOCK)
-      throw JournalError(fmt::format("{}: the journal is already open in another labloop run; stop that run first, "
-                                     "or choose another output directory",
+      throw JournalError(fmt::format("{}: the journal is already open in another labloop run; stop that run first "
+                                     "(a new campaign may also take another output directory)",
                                      name));
     throw JournalError(fmt::format("{}: cannot lock the journal: {}", name, os_reason(errno)));
   }
@@ -536,8 +536,11 @@ const std::string& journal_genesis_hash() {
 
 JournalContents read_journal(const std::filesystem::path& path) {
   UniqueFd fd(open_journal_file(path, O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0)
+  if (fd.get() < 0) {
+    if (errno == ENOENT)
+      throw JournalError(fmt::format("{}: no such journal (is the name right? a campaign's folder holds its journal.jsonl)", path.string()));
     throw JournalError(fmt::format("{}: cannot open the journal: {}", path.string(), os_reason(errno)));
+  }
   return parse_file(fd.get(), path).contents;
 }
 

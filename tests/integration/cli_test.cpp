@@ -525,7 +525,7 @@ TEST_CASE("CLI: status says where a campaign stands, for a person and as JSON, a
   CHECK(j["open"].size() == 1);
   const Outcome none = labloop_cli({"status", dir.path().string()}, dir);
   CHECK(none.status == 1);
-  CHECK_THAT(none.output, Catch::Contains("cannot open the journal"));
+  CHECK_THAT(none.output, Catch::Contains("no such journal (is the name right?"));
 }
 
 TEST_CASE("CLI: new --candidates makes a pool campaign, its rows checked before the file is named", "[cli]") {
@@ -681,9 +681,9 @@ TEST_CASE("labloop-sim: a mistake on its command line exits 2 with a message nam
            {{"-f", "branin", "-e", ipc, "--seed", "99999999999999999999999"},
             "--seed: must be a whole number from 0 to 18446744073709551615, got 99999999999999999999999"},
            {{"-f", "branin", "-e", "tcp://127.0.0.1:99999"},
-            "--endpoint: tcp://127.0.0.1:99999: the port must be a number from 1 to 65535, got 99999"},
-           {{"-f", "branin", "-e", "tcp://127.0.0.1:*"}, "--endpoint: tcp://127.0.0.1:*: the port must be a number from 1 to 65535, got *"},
-           {{"-f", "branin", "-e", "tcp://127.0.0.1"}, "--endpoint: tcp://127.0.0.1 lacks a host or a port"},
+            "--endpoint: \"tcp://127.0.0.1:99999\": the port must be a number from 1 to 65535, got \"99999\""},
+           {{"-f", "branin", "-e", "tcp://127.0.0.1:*"}, "--endpoint: \"tcp://127.0.0.1:*\": the port must be a number from 1 to 65535, got \"*\""},
+           {{"-f", "branin", "-e", "tcp://127.0.0.1"}, "--endpoint: \"tcp://127.0.0.1\" lacks a host or a port"},
            {{"-f", "branin", "-e", "inproc://x"},
             "--endpoint: inproc://x is reachable only from inside labloop-sim itself, so no controller could connect; use tcp://HOST:PORT"},
            {{"-f", "branin", "-e", ""}, "--endpoint: is empty; use tcp://HOST:PORT"},
@@ -734,4 +734,27 @@ TEST_CASE("labloop-sim and labloop new: an emulated dataset whose rows hold an i
   CHECK(made.status == 2);
   CHECK_THAT(made.output, Catch::Contains(message));
   CHECK_FALSE(std::filesystem::exists(file));
+}
+
+TEST_CASE("CLI: mistakes on the command line exit 2 and say what was mistaken", "[cli]") {
+  test::TempDir dir;
+  // A word that is no verb is named, with the verbs (CLI11 said only "A subcommand is required").
+  const Outcome unknown = labloop_cli({"contiue", "runs/x"}, dir);
+  CHECK(unknown.status == 2);
+  CHECK_THAT(unknown.output, Catch::Contains("unknown command \"contiue\"") && Catch::Contains("the commands are run, validate, new"));
+  CHECK(labloop_cli({"continue", "--help"}, dir).status == 2);  // not the whole help, exit 0
+  // An address that is none: the driver-check option, not a driver that does not answer (exit 1).
+  const Outcome check = labloop_cli({"driver-check", "foo"}, dir);
+  CHECK(check.status == 2);
+  CHECK_THAT(check.output, Catch::Contains("\"foo\" is not a ZeroMQ endpoint"));
+  // A campaign file whose endpoint has no port fails validate, not run (which said "cannot connect").
+  test::write_file(dir / "c.json", R"({"name": "p", "parameters": [{"name": "x", "low": 0, "high": 1}], "objective": {"name": "y"},
+    "instruments": [{"name": "r", "endpoint": "tcp://127.0.0.1"}], "budget": {"experiments": 2}})");
+  const Outcome port = labloop_cli({"validate", (dir / "c.json").string()}, dir);
+  CHECK(port.status == 2);
+  CHECK_THAT(port.output, Catch::Contains("/instruments/0/endpoint: \"tcp://127.0.0.1\" lacks a host or a port"));
+  // verify's --key naming no file is a mistake in the option.
+  const Outcome key = labloop_cli({"verify", (dir / "nowhere").string(), "--key", (dir / "no.pub").string()}, dir);
+  CHECK(key.status == 2);
+  CHECK_THAT(key.output, Catch::Contains("labloop verify: --key: "));
 }

@@ -104,7 +104,19 @@ TEST_CASE("extend gives a finished campaign more experiments, journaled, with un
   CHECK(ids.size() == 7);
   CHECK(test::cli({"verify", out.string()}, dir).status == 0);
   CHECK(test::cli({"replay", out.string()}, dir).status == 0);
-  CHECK(test::cli({"extend", out.string()}, dir).status == 1);  // how much more must be said
+  CHECK(test::cli({"extend", out.string()}, dir).status == 2);  // how much more must be said: a command-line mistake
+  // Hours alone for a campaign that ran all its experiments would resume it to finish at once.
+  const test::CliOutcome hours = test::cli({"extend", out.string(), "--hours", "1"}, dir);
+  CHECK(hours.status == 2);
+  CHECK_THAT(hours.output, Catch::Contains("has run all 7 experiments of its budget; more hours give it time, not experiments: add --experiments N"));
+  CHECK(CampaignState::fold(events_of(out)).budget_experiments() == 7);
+  // A mistyped folder is said to hold no journal, and nothing is made under its name (an empty
+  // journal and its lock file were).
+  const test::CliOutcome typo = test::cli({"extend", (dir / "ot").string(), "--experiments", "2"}, dir);
+  CHECK(typo.status == 1);
+  CHECK_THAT(typo.output, Catch::Contains("no such journal (is the name right?"));
+  CHECK_FALSE(fs::exists(dir / "ot"));
+  CHECK_FALSE(fs::exists(dir / ".ot.lock"));
   // No raise past what the bayesian planner learns from (5000 results, as a new campaign's budget).
   const std::string journal_before = test::read_file(out / "journal.jsonl");
   const test::CliOutcome too_far = test::cli({"extend", out.string(), "--experiments", "4994"}, dir);

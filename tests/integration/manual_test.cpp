@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <sstream>
 #include <thread>
 
 #include "labloop/core/child_process.hpp"
@@ -171,6 +172,15 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   o = test::cli({"enter", out.string(), mine[0], "y=11.5", "--correct", "misread the balance", "--by", "ben"}, dir);
   CHECK(o.status == 0);
   CHECK_THAT(o.output, Catch::Contains("corrected " + mine[0] + ": y 12.5 → 11.5 (misread the balance)"));
+  // results.csv shows the corrected value at once, not at the next resume (an audit found 12.5 there).
+  {
+    std::string row;
+    std::istringstream csv(test::read_file(out / "results.csv"));
+    for (std::string line; std::getline(csv, line);)
+      if (line.rfind(mine[0] + ",", 0) == 0) row = line;
+    CHECK_THAT(row, Catch::Contains(",11.5,"));
+    CHECK_THAT(row, !Catch::Contains(",12.5,"));
+  }
   const test::CliOutcome proved = test::cli({"verify", out.string(), "--key", pub}, dir);
   INFO(proved.output);
   CHECK(proved.status == 0);

@@ -114,7 +114,7 @@ TEST_CASE("Config: each mistake gets one message naming the JSON path and the fi
   }
   SECTION("low >= high") {
     c["parameters"][1]["low"] = 15;
-    CHECK(error_for(c) == "c.json: /parameters/1/high: must be greater than low (15 >= 15)");
+    CHECK(error_for(c) == "c.json: /parameters/1/high: is 15, which must be greater than low (15)");
   }
   SECTION("empty choices") {
     c["parameters"].push_back({{"name", "solvent"}, {"type", "categorical"}, {"choices", json::array()}});
@@ -253,7 +253,8 @@ TEST_CASE("Config: every duration and count has a stated range, checked before a
   CHECK(with("/instruments/1/heartbeat_misses", 4294967297LL) == "c.json: /instruments/1/heartbeat_misses: must be from 1 to 1000 (got 4294967297)");
   CHECK(with("/instruments/0/options/delay", 18446744073709551615ULL).find("/instruments/0/options/delay: must be from 0 to 3.1536e+07") != std::string::npos);
   CHECK(with("/instruments/1/timeout_s", 1e300) == "c.json: /instruments/1/timeout_s: must be at most 3.1536e+07 seconds (got 1e+300)");
-  CHECK(with("/instruments/1/heartbeat_s", 1e9) == "c.json: /instruments/1/heartbeat_s: must be at most 3600 seconds (got 1e+09)");
+  CHECK(with("/instruments/1/heartbeat_s", 1e9) == "c.json: /instruments/1/heartbeat_s: must be at most 3600 seconds (got 1000000000)");
+  CHECK(with("/instruments/1/timeout_s", 31536001) == "c.json: /instruments/1/timeout_s: must be at most 3.1536e+07 seconds (got 31536001)");  // not "(got 3.1536e+07)"
   CHECK(with("/instruments/1/reconnect_s", 1e308).find("must be at most") != std::string::npos);
   CHECK(with("/instruments/1/connect_timeout_s", 1e6).find("must be at most 86400 seconds") != std::string::npos);
   CHECK(with("/instruments/1/retry_backoff_s", 1e6).find("must be at most 86400 seconds") != std::string::npos);
@@ -319,6 +320,10 @@ TEST_CASE("Config: simulators are known only through the catalogue the program p
   // a catalogue of one's own is what decides which simulators exist and what they declare.
   CHECK_THROWS_WITH(parse_campaign_config(valid().dump(), "c.json", SimulatorCatalogue{}),
                     Catch::Matchers::Contains("/instruments/0/simulator: unknown simulator \"branin\""));
+  // A dataset's name is unknown when the datasets' folder is missing: the folder is named, with the fix.
+  CHECK_THROWS_WITH(parse_campaign_config(valid().dump(), "c.json", SimulatorCatalogue({}, "the data directory /nowhere does not exist")),
+                    Catch::Matchers::EndsWith("unknown simulator \"branin\" (labloop-sim --list shows them all); no dataset could be listed: "
+                                              "the data directory /nowhere does not exist"));
   const SimulatorCatalogue own({SimulatorSpec{.name = "branin", .default_dim = 2, .min_dim = 2, .max_dim = 2, .inputs = [](int dim) {
     std::vector<Parameter> inputs;
     for (int d = 1; d <= dim; ++d) inputs.push_back(Parameter{.name = "x" + std::to_string(d), .low = -100, .high = 100});
@@ -342,7 +347,7 @@ TEST_CASE("Config: every mistake in a file is reported at once, in file order, u
     REQUIRE(e.mistakes().size() == 4);
     CHECK(e.mistakes()[0] == "c.json: /budgett: unknown key; did you mean \"budget\"? (allowed here: name, description, seed, parameters, constraints, objective, "
                              "objectives, outcome_constraints, failure, outputs, planner, instruments, budget, stop, output, prior_results, candidates, controller_key)");
-    CHECK(e.mistakes()[1] == "c.json: /parameters/1/high: must be greater than low (0 >= -1)");
+    CHECK(e.mistakes()[1] == "c.json: /parameters/1/high: is -1, which must be greater than low (0)");
     CHECK(e.mistakes()[2].rfind("c.json: /instruments/1/endpoint: \"127.0.0.1:5555\" is not a ZeroMQ endpoint", 0) == 0);
     CHECK(e.mistakes()[3] == "c.json: /budget/experiments: must be at least 1 (got 0)");
     CHECK(e.json_path() == "/budgett");
@@ -397,7 +402,7 @@ TEST_CASE("Config: declared outputs carry units and ranges, and a manual instrum
     CHECK(error_for(bad) == "c.json: /instruments/2/capacity: must be from 1 to 1000 (got 0)");
     bad = c;
     bad["outputs"][0]["high"] = -1;
-    CHECK(error_for(bad) == "c.json: /outputs/0/high: must be greater than low (0 >= -1)");
+    CHECK(error_for(bad) == "c.json: /outputs/0/high: is -1, which must be greater than low (0)");
     bad = c;
     bad["outputs"][1] = "y";
     CHECK(error_for(bad) == "c.json: /outputs/1: duplicate output name \"y\" (also at /outputs/0)");
@@ -697,6 +702,17 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   json far = c;
   far["objective"]["threshold"] = 1e300;
   CHECK(error(far) == "/objective/threshold: is 1e+300; at most 1e+30 in magnitude (express the objective in a larger unit)");
+  json listed = c;  // one objective given as a list: its errors point into the list
+  listed["objectives"] = json::array({far["objective"]});
+  listed.erase("objective");
+  CHECK(error(listed) == "/objectives/0/threshold: is 1e+300; at most 1e+30 in magnitude (express the objective in a larger unit)");
+  // An objective heads columns of results.csv and pending --csv: a formula or an escape sequence
+  // there reached a spreadsheet or a terminal (audit).
+  json formula = c;
+  formula["objective"]["name"] = "=HYPERLINK(\"http://evil/\")";
+  CHECK(error(formula) == "/objective/name: objective name \"=HYPERLINK(\"http://evil/\")\" may only contain letters, digits, '_', '-' and '.' (as an output name)");
+  formula["objective"]["name"] = std::string(65, 'y');
+  CHECK(error(formula) == "/objective/name: objective name is 65 characters long; at most 64 are allowed");
 
   json choices = c;
   choices["parameters"].push_back(json::parse(R"({"name": "s", "type": "categorical", "choices": ["THF", "a\u001b[31mb"]})"));
@@ -705,7 +721,7 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   seed["instruments"][0] = {{"name", "sim"}, {"simulator", "branin"}, {"options", {{"seed", -5}}}};  // labloop-sim refuses it when it starts
   CHECK(error(seed) == "/instruments/0/options/seed: is -5; a simulator's seed is a whole number from 0");
   choices["parameters"][2]["choices"][1] = " THF";
-  CHECK(error(choices) == "/parameters/2/choices/1: \" THF\" starts or ends with a space, which CSV files drop (candidates, prior_results): write it without");
+  CHECK(error(choices) == "/parameters/2/choices/1: \" THF\" starts or ends with a space, which CSV files drop (candidates, prior_results): write it without that space");
   json unit = c;
   unit["parameters"][0]["unit"] = "m\nm";
   CHECK(error(unit) == "/parameters/0/unit: may not contain control characters, commas, quotes or brackets (it goes into CSV headers as \"name [unit]\")");

@@ -257,7 +257,7 @@ TEST_CASE("Datasets: a damaged spec.json is refused naming the file, the JSON pa
   CHECK(problem(bad) == spec_path + ": /objectives/0/goal: must be \"maximize\" or \"minimize\" (got \"up\")");
   bad = good;
   bad["parameters"][0] = {{"name", "solvent"}, {"type", "continuous"}, {"low", 1}, {"high", 0}};
-  CHECK(problem(bad) == spec_path + ": /parameters/0/high: must be greater than low (1 >= 0)");
+  CHECK(problem(bad) == spec_path + ": /parameters/0/high: is 0, which must be greater than low (1)");
   bad = good;
   bad["parameters"][0]["name"] = "sol vent";
   CHECK(problem(bad) == spec_path + ": /parameters/0/name: parameter name \"sol vent\" may only contain letters, digits, '_', '-' and '.'");

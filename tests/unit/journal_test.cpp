@@ -297,7 +297,7 @@ TEST_CASE("Journal: a second writer on the same file is refused", "[journal]") {
   REQUIRE_THROWS_MATCHES(Journal(p), JournalError,
                          Catch::Matchers::Message(p.string() +
                                                   ": the journal is already open in another labloop run; stop that "
-                                                  "run first, or choose another output directory"));
+                                                  "run first (a new campaign may also take another output directory)"));
   CHECK(journal.append("b")["seq"] == 2);
 }
 

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "labloop/core/error.hpp"
+#include "labloop/wire/endpoint.hpp"
 
 namespace {
 
@@ -410,4 +411,23 @@ TEST_CASE("parse_welcome rejects a discrete input without a list of distinct num
   json many = json::array();
   for (int k = 0; k < 1001; ++k) many.push_back(k);
   CHECK(parse_welcome_code(welcome_with_inputs(json::array({json{{"name", "t"}, {"type", "discrete"}, {"values", many}}}))) == "bad_message");
+}
+
+TEST_CASE("Endpoints: what a controller connects to and a driver serves on, mistakes named", "[protocol][endpoint]") {
+  for (const char* good : {"tcp://127.0.0.1:5555", "tcp://reactor-1.lab:1", "tcp://[::1]:65535", "ipc:///tmp/x.ipc"})
+    for (labloop::EndpointUse use : {labloop::EndpointUse::connect, labloop::EndpointUse::bind}) CHECK(labloop::endpoint_problem(good, use).empty());
+  CHECK(labloop::endpoint_problem("tcp://*:5555", labloop::EndpointUse::bind).empty());
+  CHECK(labloop::endpoint_problem("tcp://*:5555", labloop::EndpointUse::connect) ==
+        "\"tcp://*:5555\" names every interface, which a driver serves on; connect to one host (e.g. tcp://127.0.0.1:5555)");
+  // The audit's case: validated, then refused at run as a connection that could not be made.
+  CHECK(labloop::endpoint_problem("tcp://127.0.0.1", labloop::EndpointUse::connect) ==
+        "\"tcp://127.0.0.1\" lacks a host or a port; use tcp://HOST:PORT or ipc:///PATH (e.g. tcp://127.0.0.1:5555)");
+  CHECK(labloop::endpoint_problem("tcp://:5555", labloop::EndpointUse::connect).find("lacks a host or a port") != std::string::npos);
+  CHECK(labloop::endpoint_problem("tcp://[::1]", labloop::EndpointUse::connect).find("lacks a host or a port") != std::string::npos);
+  CHECK(labloop::endpoint_problem("tcp://h:0", labloop::EndpointUse::connect) == "\"tcp://h:0\": the port must be a number from 1 to 65535, got \"0\"");
+  CHECK(labloop::endpoint_problem("tcp://h:65536", labloop::EndpointUse::connect).find("got \"65536\"") != std::string::npos);
+  CHECK(labloop::endpoint_problem("tcp://h:", labloop::EndpointUse::connect).find("got \"\"") != std::string::npos);
+  CHECK(labloop::endpoint_problem("tcp://h:5x", labloop::EndpointUse::connect).find("got \"5x\"") != std::string::npos);
+  CHECK(labloop::endpoint_problem("ipc://", labloop::EndpointUse::connect) == "\"ipc://\" names no file; use tcp://HOST:PORT or ipc:///PATH");
+  CHECK(labloop::endpoint_problem("foo", labloop::EndpointUse::connect) == "\"foo\" is not a ZeroMQ endpoint; use tcp://HOST:PORT or ipc:///PATH");
 }

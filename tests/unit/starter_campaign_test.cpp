@@ -149,3 +149,18 @@ TEST_CASE("Starter campaign: from a driver's welcome, its inputs at its limits a
   CHECK(test::message_of([&] { starter_campaign(info, "tcp://127.0.0.1:5555", {.output = "yeild"}, {}); }) ==
         "labloop new: --objective: the driver at tcp://127.0.0.1:5555 does not measure \"yeild\"; did you mean \"yield\"? (its outputs: yield, purity)");
 }
+
+TEST_CASE("Starter campaign: a driver's other outputs stay on their comment line, escapes shown, not obeyed", "[starter]") {
+  test::TempDir dir;
+  InstrumentInfo info;
+  info.driver = "reactor";
+  info.version = "1";
+  info.inputs = {Parameter{.name = "temperature", .low = 20, .high = 250}};
+  // An audit's driver planted a stop target through an output's name, and an escape sequence.
+  info.outputs = {"yield", "z\n  \"stop\": {\"target\": 1e9},\n  //", "q\x1b]0;PWNED\x07\x1b[2J"};
+  const std::string text = starter_campaign(info, "tcp://127.0.0.1:5555", {.output = "yield", .maximize = true}, {.name = "r1"});
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.find("\\x1b]0;PWNED") != std::string::npos);
+  const CampaignConfig config = load_starter(dir, "driver", text);
+  CHECK_FALSE(config.target.has_value());
+}

@@ -132,6 +132,7 @@ struct CampaignConfig {
   std::vector<LinearConstraint> constraints;
   Objective objective;               // the first of `objectives` (what one-objective code reads)
   std::vector<Objective> objectives;  // "objectives", or {objective}: never empty once parsed
+  bool objectives_listed = false;      // the file said "objectives" (where its errors point)
   std::vector<OutcomeCondition> outcome_constraints;  // a result counts only when all hold
   std::vector<OutcomeCondition> failure_when;         // "failure": {"when": …}: any holds → failed
   std::vector<OutputSpec> outputs;  // declared outputs (units, ranges); the objective may be among them

@@ -79,7 +79,10 @@ struct SimulatorSpec {
 class SimulatorCatalogue {
  public:
   SimulatorCatalogue() = default;  // none: a campaign naming a simulator is refused
-  explicit SimulatorCatalogue(std::vector<SimulatorSpec> specs) : specs_(std::move(specs)) {}
+  // `datasets_problem`: why no dataset could be listed (their folder is missing), said where a
+  // campaign names a simulator the catalogue does not hold; empty when they were.
+  explicit SimulatorCatalogue(std::vector<SimulatorSpec> specs, std::string datasets_problem = {})
+      : specs_(std::move(specs)), datasets_problem_(std::move(datasets_problem)) {}
 
   const SimulatorSpec* find(std::string_view name) const {
     for (const auto& s : specs_)
@@ -91,9 +94,17 @@ class SimulatorCatalogue {
     for (const auto& s : specs_) out.push_back(s.name);
     return out;
   }
+  // "unknown simulator \"name\"…": with a suggestion among the known names, and why datasets
+  // are missing when they are (a dataset's name is otherwise just unknown).
+  std::string unknown(const std::string& name) const {
+    std::string out = "unknown simulator \"" + name + "\"" + did_you_mean(name, names()) + " (labloop-sim --list shows them all)";
+    if (!datasets_problem_.empty()) out += "; no dataset could be listed: " + datasets_problem_;
+    return out;
+  }
 
  private:
   std::vector<SimulatorSpec> specs_;
+  std::string datasets_problem_;
 };
 
 }  // namespace labloop
