@@ -211,7 +211,7 @@ TEST_CASE("Manual instrument: pending quotes the commands it suggests, escapes w
   test::write_file(dir / "c.json", R"json({"name": "quote", "seed": 1,
     "parameters": [{"name": "-mode", "type": "categorical", "choices": ["=1+1", "@SUM(A1)", "a\u202eb"]}],
     "objective": {"name": "y", "goal": "maximize"}, "planner": {"kind": "random"},
-    "instruments": [{"name": "bench", "manual": true, "capacity": 3}], "budget": {"experiments": 3}})json");
+    "instruments": [{"name": "chemist", "manual": true, "capacity": 3}], "budget": {"experiments": 3}})json");
   const fs::path out = dir / "my runs;echo INJECTED", journal = out / "journal.jsonl";
   ChildProcess campaign({LABLOOP_CLI_PATH, "run", (dir / "c.json").string(), "--output", out.string()}, dir / "run.log");
   std::vector<std::string> mine;
@@ -235,7 +235,7 @@ TEST_CASE("Manual instrument: pending quotes the commands it suggests, escapes w
   CHECK_THAT(tpl.output, Catch::StartsWith("experiment,instrument,'-mode,y,failed\n"));
   for (const std::string& id : mine) {
     const std::string choice = state.experiment(id)->params["-mode"];
-    CHECK_THAT(tpl.output, Catch::Contains(id + ",bench," + (choice[0] == 'a' ? choice : "'" + choice) + ",,\n"));
+    CHECK_THAT(tpl.output, Catch::Contains(id + ",chemist," + (choice[0] == 'a' ? choice : "'" + choice) + ",,\n"));
   }
   // Read back by enter --csv, the marked header included.
   test::write_file(dir / "done.csv", "experiment,'-mode,y\n" + mine[0] + ",x,4.5\n");
