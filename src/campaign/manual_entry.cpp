@@ -23,6 +23,7 @@
 #include "labloop/core/small_file.hpp"
 #include "labloop/core/unique_fd.hpp"
 #include "labloop/journal/journal.hpp"
+#include "labloop/journal/report.hpp"
 #include "labloop/core/json_check.hpp"
 
 namespace labloop {
@@ -325,7 +326,11 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
   enum class Column { experiment, failed, output, ignored };
   std::vector<Column> kinds;
   EntryFile file;
-  for (const auto& name : table.header) {
+  // `labloop pending --csv` writes its cells as results.csv does (csv_cell): a name or id that starts
+  // like a formula carries a leading ', which is not part of it.
+  std::vector<std::string> header;
+  for (const auto& cell : table.header) header.push_back(csv_text_value(cell));
+  for (const auto& name : header) {
     if (name == "experiment") kinds.push_back(Column::experiment);
     else if (name == "failed") kinds.push_back(Column::failed);
     else if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) kinds.push_back(Column::output);
@@ -339,10 +344,10 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
     std::string why;
     for (size_t i = 0; i < kinds.size(); ++i) {
       const std::string& cell = row.fields[i];
-      if (kinds[i] == Column::experiment) e.experiment = cell;
+      if (kinds[i] == Column::experiment) e.experiment = csv_text_value(cell);
       else if (kinds[i] == Column::failed && !cell.empty()) e.failed = cell;
       else if (kinds[i] == Column::output && !cell.empty()) {
-        const std::string& name = table.header[i];
+        const std::string& name = header[i];
         const auto v = parse_number(cell);
         if (!v && why.empty()) why = fmt::format("{}: \"{}\" {}", name, cell, not_a_number_reason(cell));
         else if (v && e.values.contains(name) && why.empty()) why = fmt::format("{} is given twice", name);  // two columns, one output

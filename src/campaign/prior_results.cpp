@@ -32,6 +32,9 @@ PriorResults read_prior_results(const CampaignConfig& config) {
   } catch (const Error& e) {
     refuse(e.what());
   }
+  // results.csv writes a header that starts like a formula ("-A1") with a leading ' (csv_text):
+  // the column is named by what it stands for.
+  for (std::string& h : table.header) h = csv_text_value(h);
   // A name heading two columns would be read from one of them without a word (the candidates
   // file refuses the same). Not labloop's own columns: a results.csv of a campaign measuring
   // "error" has two, the measurement first (docs/outputs.md), and that is the one read.
@@ -77,10 +80,15 @@ PriorResults read_prior_results(const CampaignConfig& config) {
       if (cell.empty()) {
         problem = fmt::format("no value for {}", p.name);
       } else if (p.type == ParameterType::categorical) {
-        // results.csv writes a choice that starts like a formula ("-1", "=x") with a leading '
-        // (docs/outputs.md), which a spreadsheet does not show: the choice is what it stands for.
+        // results.csv writes a choice that starts like a formula ("-1", "=x") with a leading ', and
+        // one that starts with ' and would read as such ("'=x") with another (docs/outputs.md),
+        // which a spreadsheet does not show: the choice is what it stands for (csv_text_value).
+        // Where the rule reads no choice, a file written by hand (or by an earlier version) is read
+        // as before: the cell as it is, or without one leading '.
         const auto is_choice = [&](const std::string& c) { return std::find(p.choices.begin(), p.choices.end(), c) != p.choices.end(); };
-        r.params[p.name] = !is_choice(cell) && cell.front() == '\'' && is_choice(cell.substr(1)) ? cell.substr(1) : cell;
+        const std::string value = csv_text_value(cell);
+        const std::string unmarked = cell.front() == '\'' ? cell.substr(1) : cell;
+        r.params[p.name] = is_choice(value) ? value : is_choice(cell) ? cell : is_choice(unmarked) ? unmarked : value;
       } else if (const auto v = parse_number(cell)) {
         // A discrete value written with a rounding error (0.1000000000001) is taken as its level,
         // as the planner will encode it; one that is no level is refused by check_params below.

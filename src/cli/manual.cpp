@@ -21,6 +21,7 @@
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/journal/journal.hpp"
+#include "labloop/journal/report.hpp"
 #include "labloop/journal/signing.hpp"
 
 namespace labloop::cli {
@@ -55,11 +56,17 @@ std::string rounded(const nlohmann::json& v) { return v.is_number_float() ? fmt:
 
 std::string with_unit(const std::string& name, const std::string& unit) { return unit.empty() ? name : fmt::format("{} [{}]", name, unit); }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
+// A word a POSIX shell reads as itself: as it is when it holds only characters no shell treats
+// specially, else in single quotes, each ' written '\''. The commands pending suggests are copied
+// into a shell: a folder named "my runs;echo INJECTED" ran the second command.
+std::string shell_word(const std::string& s) {
+  const bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("@%+=:,./_-").find(c) != std::string_view::npos;
+  });
+  if (plain) return s;
+  std::string q = "'";
+  for (const char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
 }
 
 std::string plural(size_t n, const char* noun) { return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s"); }
@@ -79,19 +86,21 @@ int pending(const std::string& directory, bool csv) {
     }
     header.push_back("failed");
     std::vector<std::string> quoted;
-    for (const auto& h : header) quoted.push_back(csv_field(h));
+    // Cells as results.csv writes them (csv_cell: no formula, control characters escaped); enter
+    // --csv reads them back.
+    for (const auto& h : header) quoted.push_back(csv_cell(h));
     fmt::print("{}\n", fmt::join(quoted, ","));
     for (const auto& w : waiting) {
       if (w.entered || !w.unreadable.empty()) continue;
-      std::vector<std::string> row{csv_field(w.experiment->id), csv_field(w.instrument)};
+      std::vector<std::string> row{csv_cell(w.experiment->id), csv_cell(w.instrument)};
       for (const auto& p : c.config.parameters)
-        row.push_back(csv_field(w.experiment->params.contains(p.name) ? value_text(w.experiment->params[p.name]) : ""));
+        row.push_back(csv_cell(w.experiment->params.contains(p.name) ? value_text(w.experiment->params[p.name]) : ""));
       row.resize(row.size() + outputs.size() + 1);
       fmt::print("{}\n", fmt::join(row, ","));
     }
     return 0;
   }
-  fmt::print("campaign \"{}\" ({}): {} waiting for a person{}\n", c.config.name, c.directory.string(), plural(waiting.size(), "experiment"),
+  fmt::print("campaign \"{}\" ({}): {} waiting for a person{}\n", printable(c.config.name), printable(c.directory.string()), plural(waiting.size(), "experiment"),
              campaign_running(c.journal) ? "" : " (the campaign is not running: entries are recorded when it resumes)");
   for (const auto& w : waiting) {
     std::vector<std::string> settings;
@@ -101,7 +110,9 @@ int pending(const std::string& directory, bool csv) {
         settings.push_back(fmt::format("{} = {}{}", p.name,
                                        p.type == ParameterType::discrete ? value_text(w.experiment->params[p.name]) : rounded(w.experiment->params[p.name]),
                                        p.unit.empty() ? "" : " " + p.unit));
-    fmt::print("\n  {}  on {}  since {}\n      {}\n", w.experiment->id, w.instrument, w.experiment->dispatched_at, fmt::join(settings, ", "));
+    // A choice (or an id from an edited journal) may hold control or bidirectional characters.
+    fmt::print("\n  {}  on {}  since {}\n      {}\n", printable(w.experiment->id), printable(w.instrument), printable(w.experiment->dispatched_at),
+               printable(fmt::format("{}", fmt::join(settings, ", "))));
     if (!w.unreadable.empty()) {
       fmt::print("      its entry cannot be recorded: {}\n      fix or delete that file, then enter again\n", w.unreadable);
       continue;
@@ -113,10 +124,11 @@ int pending(const std::string& directory, bool csv) {
     std::vector<std::string> fields;
     const std::vector<std::string> required = c.config.required_outputs();
     for (const auto& o : outputs)
-      fields.push_back(std::find(required.begin(), required.end(), o) != required.end() ? o + "=VALUE" : "[" + o + "=VALUE]");
-    fmt::print("      enter: labloop enter {} {} {}\n", directory, w.experiment->id, fmt::join(fields, " "));
+      fields.push_back(std::find(required.begin(), required.end(), o) != required.end() ? shell_word(o + "=VALUE") : "[" + shell_word(o + "=VALUE") + "]");
+    fmt::print("      enter: labloop enter {} {} {}\n", printable(shell_word(directory)), printable(shell_word(w.experiment->id)), printable(fmt::format("{}", fmt::join(fields, " "))));
   }
-  if (!waiting.empty()) fmt::print("\nSeveral at once: labloop pending {} --csv > todo.csv, fill it in, labloop enter {} --csv todo.csv\n", directory, directory);
+  if (!waiting.empty())
+    fmt::print("\nSeveral at once: labloop pending {0} --csv > todo.csv, fill it in, labloop enter {0} --csv todo.csv\n", printable(shell_word(directory)));
   return 0;
 }
 
@@ -127,7 +139,7 @@ int correct(const EnterCommand& command, const Campaign& c) {
   if (!command.csv.empty() || command.experiment.empty())
     throw ConfigError("labloop enter", "--correct", "takes one experiment and its right values: labloop enter DIR EXPERIMENT yield=72 --correct \"why\"");
   if (campaign_running(c.journal))
-    throw Error(fmt::format("the campaign is running: stop it (Ctrl-C), correct the result, then `labloop resume {}`", command.directory));
+    throw Error(fmt::format("the campaign is running: stop it (Ctrl-C), correct the result, then `labloop resume {}`", shell_word(command.directory)));
   ManualEntry e;
   e.experiment = command.experiment;
   e.by = command.by.empty() ? os_user_name() : command.by;
@@ -268,7 +280,7 @@ int enter(const EnterCommand& command) {
   }
   if (accepted > 0)
     fmt::print("{}\n", campaign_running(c.journal) ? "the running campaign records them within a second"
-                                                   : fmt::format("the campaign is not running: `labloop resume {}` records them", command.directory));
+                                                   : fmt::format("the campaign is not running: `labloop resume {}` records them", shell_word(command.directory)));
   return unsaved > 0 ? 1 : refused > 0 ? 2 : 0;
 }
 

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstdlib>
+#include <utility>
 #include <variant>
 
 #include "labloop/journal/events.hpp"
@@ -20,15 +21,84 @@ std::string format_duration(double seconds) {
   return fmt::format("{}s", s);
 }
 
+int column_width(char32_t cp) {
+  const auto in = [cp](char32_t low, char32_t high) { return cp >= low && cp <= high; };
+  // Combining marks and zero-width characters take no column of their own.
+  if (in(0x0300, 0x036F) || in(0x0483, 0x0489) || in(0x0591, 0x05BD) || in(0x0610, 0x061A) || in(0x064B, 0x065F) ||
+      cp == 0x0E31 || in(0x0E34, 0x0E3A) || in(0x1AB0, 0x1AFF) || in(0x1DC0, 0x1DFF) || in(0x200B, 0x200F) ||
+      in(0x2028, 0x202E) || in(0x2060, 0x2064) || in(0x20D0, 0x20FF) || in(0xFE00, 0xFE0F) || in(0xFE20, 0xFE2F) || cp == 0xFEFF ||
+      in(0xE0000, 0xE0FFF))
+    return 0;
+  // East Asian wide and fullwidth (Unicode's EastAsianWidth W and F) and emoji shown as pictures.
+  if (in(0x1100, 0x115F) || in(0x231A, 0x231B) || in(0x2329, 0x232A) || in(0x23E9, 0x23EC) || cp == 0x23F0 || cp == 0x23F3 ||
+      in(0x25FD, 0x25FE) || in(0x2614, 0x2615) || in(0x2648, 0x2653) || cp == 0x267F || cp == 0x2693 || cp == 0x26A1 ||
+      in(0x26AA, 0x26AB) || in(0x26BD, 0x26BE) || in(0x26C4, 0x26C5) || cp == 0x26CE || cp == 0x26D4 || cp == 0x26EA ||
+      in(0x26F2, 0x26F3) || cp == 0x26F5 || cp == 0x26FA || cp == 0x26FD || cp == 0x2705 || in(0x270A, 0x270B) || cp == 0x2728 ||
+      cp == 0x274C || cp == 0x274E || in(0x2753, 0x2755) || cp == 0x2757 || in(0x2795, 0x2797) || cp == 0x27B0 || cp == 0x27BF ||
+      in(0x2B1B, 0x2B1C) || cp == 0x2B50 || cp == 0x2B55 || in(0x2E80, 0x303E) || in(0x3041, 0x33FF) || in(0x3400, 0x4DBF) ||
+      in(0x4E00, 0x9FFF) || in(0xA000, 0xA4CF) || in(0xA960, 0xA97F) || in(0xAC00, 0xD7A3) || in(0xF900, 0xFAFF) || in(0xFE10, 0xFE19) ||
+      in(0xFE30, 0xFE6F) || in(0xFF00, 0xFF60) || in(0xFFE0, 0xFFE6) || in(0x16FE0, 0x16FE4) || in(0x17000, 0x18CFF) ||
+      in(0x1B000, 0x1B2FF) || cp == 0x1F004 || cp == 0x1F0CF || cp == 0x1F18E || in(0x1F191, 0x1F19A) || in(0x1F200, 0x1F251) ||
+      in(0x1F300, 0x1F320) || in(0x1F32D, 0x1F335) || in(0x1F337, 0x1F37C) || in(0x1F37E, 0x1F393) || in(0x1F3A0, 0x1F3CA) ||
+      in(0x1F3CF, 0x1F3D3) || in(0x1F3E0, 0x1F3F0) || cp == 0x1F3F4 || in(0x1F3F8, 0x1F43E) || cp == 0x1F440 || in(0x1F442, 0x1F4FC) ||
+      in(0x1F4FF, 0x1F53D) || in(0x1F54B, 0x1F54E) || in(0x1F550, 0x1F567) || cp == 0x1F57A || in(0x1F595, 0x1F596) || cp == 0x1F5A4 ||
+      in(0x1F5FB, 0x1F64F) || in(0x1F680, 0x1F6C5) || cp == 0x1F6CC || in(0x1F6D0, 0x1F6D2) || in(0x1F6D5, 0x1F6D7) ||
+      in(0x1F6DC, 0x1F6DF) || in(0x1F6EB, 0x1F6EC) || in(0x1F6F4, 0x1F6FC) || in(0x1F7E0, 0x1F7EB) || cp == 0x1F7F0 ||
+      in(0x1F90C, 0x1F93A) || in(0x1F93C, 0x1F945) || in(0x1F947, 0x1F9FF) || in(0x1FA70, 0x1FAFF) || in(0x20000, 0x2FFFD) ||
+      in(0x30000, 0x3FFFD))
+    return 2;
+  return 1;
+}
+
+namespace {
+
+// The code point at text[i] and its length in bytes; a byte that starts no UTF-8 character is taken
+// alone, as one column (printable() has shown it as \xNN before it gets here).
+std::pair<char32_t, std::size_t> code_point_at(std::string_view text, std::size_t i) {
+  const auto lead = static_cast<unsigned char>(text[i]);
+  const std::size_t n = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  if (n == 1 || i + n > text.size()) return {lead, 1};
+  char32_t cp = lead & (0x7F >> n);
+  for (std::size_t k = 1; k < n; ++k) {
+    const auto b = static_cast<unsigned char>(text[i + k]);
+    if ((b & 0xC0) != 0x80) return {lead, 1};
+    cp = (cp << 6) | (b & 0x3F);
+  }
+  return {cp, n};
+}
+
+}  // namespace
+
+std::size_t display_width(std::string_view text) {
+  std::size_t width = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto [cp, n] = code_point_at(text, i);
+    width += static_cast<std::size_t>(column_width(cp));
+    i += n;
+  }
+  return width;
+}
+
 std::string fit_to_width(const std::string& text, std::size_t columns) {
   if (columns == 0) return {};
-  std::size_t count = 0, cut = std::string::npos;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;  // inside a UTF-8 character
-    if (count + 1 == columns) cut = i;  // where "…" goes if the text is too long
-    if (++count > columns) return text.substr(0, cut) + "…";
+  if (display_width(text) <= columns) return text;
+  // Cut where the text and "…" (one column) fit; a combining mark stays with its letter.
+  std::size_t width = 0, i = 0;
+  while (i < text.size()) {
+    const auto [cp, n] = code_point_at(text, i);
+    const auto w = static_cast<std::size_t>(column_width(cp));
+    if (width + w + 1 > columns) break;
+    width += w;
+    i += n;
   }
-  return text;
+  return text.substr(0, i) + "…";
+}
+
+std::string fit_status_line(const std::string& head, const std::string& tail, std::size_t columns) {
+  const std::size_t tail_width = display_width(tail);
+  // The head keeps a few columns ("[3/20] …") before the tail is cut instead.
+  if (tail_width + 8 > columns) return fit_to_width(head + tail, columns);
+  return fit_to_width(head, columns - tail_width) + tail;
 }
 
 namespace {
@@ -78,12 +148,13 @@ void ProgressDisplay::line(const std::string& text) {
 }
 
 void ProgressDisplay::redraw(const CampaignStatus& s) {
-  std::string text = fmt::format("[{}/{}] {} | {} running{} | {}{}{}", s.done, s.budget, best_text(s), s.in_flight,
-                                 s.overdue > 0 ? fmt::format(" ({} overdue)", s.overdue) : "",
-                                 format_duration(s.elapsed_s), s.eta_s ? " (ETA " + format_duration(*s.eta_s) + ")" : "",
-                                 s.planner_thinking ? " | planner thinking…" : "");
-  // One column spare: some terminals wrap when the last column is written.
-  std::fputs(("\r\033[K" + fit_to_width(printable(text), terminal_columns(out_) - 1)).c_str(), out_);
+  const std::string head = fmt::format("[{}/{}] {}", s.done, s.budget, best_text(s));
+  const std::string tail = fmt::format(" | {} running{} | {}{}{}", s.in_flight, s.overdue > 0 ? fmt::format(" ({} overdue)", s.overdue) : "",
+                                       format_duration(s.elapsed_s), s.eta_s ? " (ETA " + format_duration(*s.eta_s) + ")" : "",
+                                       s.planner_thinking ? " | planner thinking…" : "");
+  // One column spare: some terminals wrap when the last column is written. The best result's part
+  // gives way first: the time and the ETA are what a glance at the line is for.
+  std::fputs(("\r\033[K" + fit_status_line(printable(head), printable(tail), terminal_columns(out_) - 1)).c_str(), out_);
   std::fflush(out_);
   status_shown_ = true;
 }

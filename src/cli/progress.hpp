@@ -44,10 +44,21 @@ class ProgressDisplay final : public CampaignObserver {
 
 std::string format_duration(double seconds);
 
-// `text` cut to at most `columns` characters (code points), ending in "…" when cut. A status line
-// longer than the terminal wraps, and "\r" then redraws only its last row: every redraw would leave
-// the rows above behind.
+// The columns a terminal gives a code point: 0 for combining marks and zero-width characters, 2
+// for East Asian wide and fullwidth characters and emoji, 1 otherwise (a small wcwidth table).
+int column_width(char32_t cp);
+// The columns `text` (UTF-8) takes on a terminal.
+std::size_t display_width(std::string_view text);
+
+// `text` cut to at most `columns` display columns, ending in "…" when cut. A status line longer
+// than the terminal wraps, and "\r" then redraws only its last row: every redraw would leave the
+// rows above behind.
 std::string fit_to_width(const std::string& text, std::size_t columns);
+
+// head + tail within `columns`, cutting the head first (the status line's best result and where it
+// was measured), so the tail (running, elapsed time, ETA) stays whole while the head keeps a few
+// columns; past that, the whole line is cut.
+std::string fit_status_line(const std::string& head, const std::string& tail, std::size_t columns);
 
 using labloop::printable;  // labloop/core/printable.hpp
 

@@ -27,6 +27,7 @@
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/printable.hpp"
 #include "labloop/journal/campaign_state.hpp"
 
 namespace labloop {
@@ -85,19 +86,54 @@ std::string csv_field(const std::string& text) {
   return quoted + '"';
 }
 
+// Whether a cell's text starts like a spreadsheet formula (= + - @, also after blanks) and is not
+// exactly a decimal number ("-3.5" is read as that number, nothing more).
+bool starts_like_formula(std::string_view text) {
+  const size_t first = text.find_first_not_of(' ');
+  return first != std::string_view::npos && std::string_view("=+-@").find(text[first]) != std::string_view::npos &&
+         !(first == 0 && parse_number(std::string(text)));
+}
+
+// Whether a cell gets a leading ': text that starts like a formula, and text that starts with ' and
+// would read as one that got it ("'=a" as "''=a", so "=a" and "'=a" stay two cells). "'x" keeps its
+// one ', as earlier versions wrote it.
+bool needs_text_mark(std::string_view text) {
+  return starts_like_formula(text) || (!text.empty() && text.front() == '\'' && needs_text_mark(text.substr(1)));
+}
+
+}  // namespace
+
+std::string csv_text_value(const std::string& cell) {
+  return !cell.empty() && cell.front() == '\'' && needs_text_mark(std::string_view(cell).substr(1)) ? cell.substr(1) : cell;
+}
+
 // A text cell as a spreadsheet cannot misread it (the OWASP rule for CSV injection): control
-// characters, which have no place in a cell and upset viewers (an escape sequence recolours a
-// terminal; a bare CR ends a row in some readers), become visible escapes (\n, \t, \x1b), and
-// text that starts like a formula (= + - @, also after blanks) gets a leading ' so Excel and
-// LibreOffice show it as text instead of running it. A driver's error message or a person's note
-// arrives here as it was sent. Text that is exactly a decimal number ("-3.5", as a driver may send
-// a value as a string) is left alone: a spreadsheet reads it as that number, nothing more, and
-// prior_results reads it back.
+// characters (C0, DEL, C1, and the line and paragraph separators U+2028/U+2029), which have no place
+// in a cell and upset viewers (an escape sequence recolours a terminal; a bare CR ends a row in some
+// readers), become visible escapes (\n, \t, \x1b, \u009b), and text that starts like a formula
+// (= + - @, also after blanks) gets a leading ' so Excel and LibreOffice show it as text instead of
+// running it; so does text that starts with ' and would otherwise read as such a cell
+// (csv_text_value reads it back). A driver's error message or a person's note arrives here as it
+// was sent. Text that is exactly a decimal number ("-3.5", as a driver may send a value as a
+// string) is left alone: a spreadsheet reads it as that number, nothing more, and prior_results
+// reads it back.
 std::string csv_text(const std::string& text) {
   std::string out;
   out.reserve(text.size());
-  for (const char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     const auto u = static_cast<unsigned char>(c);
+    const auto next = [&](size_t k) { return i + k < text.size() ? static_cast<unsigned char>(text[i + k]) : 0u; };
+    if (u == 0xC2 && next(1) >= 0x80 && next(1) <= 0x9F) {  // a C1 control, U+0080–U+009F
+      out += fmt::format("\\u{:04x}", next(1));
+      ++i;
+      continue;
+    }
+    if (u == 0xE2 && next(1) == 0x80 && (next(2) == 0xA8 || next(2) == 0xA9)) {  // U+2028, U+2029
+      out += next(2) == 0xA8 ? "\\u2028" : "\\u2029";
+      i += 2;
+      continue;
+    }
     if (u >= 0x20 && u != 0x7F) {
       out += c;
       continue;
@@ -109,12 +145,13 @@ std::string csv_text(const std::string& text) {
       default: out += fmt::format("\\x{:02x}", u);
     }
   }
-  const size_t first = out.find_first_not_of(' ');
-  if (first != std::string::npos && std::string_view("=+-@").find(out[first]) != std::string_view::npos &&
-      !(first == 0 && parse_number(out)))
-    out.insert(0, 1, '\'');
+  if (needs_text_mark(out)) out.insert(0, 1, '\'');
   return out;
 }
+
+std::string csv_cell(const std::string& text) { return csv_field(csv_text(text)); }
+
+namespace {
 
 // The byte length of the code point at `text[i]` when a reader would not see it: Unicode's format
 // characters (category Cf) and default-ignorable code points (zero-width space U+200B and joiners
@@ -195,10 +232,21 @@ std::string with_unit(const std::string& name, const std::string& unit) {
 
 // ---- SVG -------------------------------------------------------------------------------------------
 
+// Text as XML 1.0 allows it: & < > " ' as entities, and what XML forbids (C0 controls but tab and
+// line breaks, U+FFFE, U+FFFF, bytes that are not UTF-8) shown as visible escapes, as printable()
+// shows them on a terminal (which also shows DEL, C1 and bidirectional controls so, and a line break
+// as \n): a driver's failure text or a unit holding one made the whole SVG unreadable.
 std::string xml_escape(const std::string& text) {
+  const std::string shown = printable(text);
   std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
+  out.reserve(shown.size());
+  for (size_t i = 0; i < shown.size(); ++i) {
+    const char c = shown[i];
+    if (c == '\xEF' && i + 2 < shown.size() && shown[i + 1] == '\xBF' && (shown[i + 2] == '\xBE' || shown[i + 2] == '\xBF')) {
+      out += shown[i + 2] == '\xBE' ? "\\ufffe" : "\\uffff";
+      i += 2;
+      continue;
+    }
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;
@@ -246,9 +294,12 @@ Axis nice_axis(double lo, double hi, double min_step) {
 // A value axis over [lo, hi] with room around the values: one value (or all equal) gets room
 // instead of a zero range; otherwise 5 % keeps dots off the frame, but not across zero: results
 // that cannot be negative (a yield, a distance) get no axis reaching into negative values.
+// A span narrower than kLeastSpan (subnormal results: 5e-324 and 1e-323) is widened to it: a fifth
+// of it would underflow to 0, and its logarithm made every coordinate NaN.
 Axis padded_axis(double lo, double hi) {
-  if (hi - lo <= std::abs(hi) * 1e-12 || !std::isfinite(hi - lo)) {
-    const double pad = lo == 0 ? 1.0 : std::abs(lo) * 0.1;
+  constexpr double kLeastSpan = 1e-300;
+  if (hi - lo <= std::abs(hi) * 1e-12 || hi - lo < kLeastSpan || !std::isfinite(hi - lo)) {
+    const double pad = lo == 0 && hi == 0 ? 1.0 : std::max({std::abs(lo) * 0.1, std::abs(hi) * 0.1, kLeastSpan});
     lo -= pad, hi += pad;
   } else {
     const double pad = (hi - lo) * 0.05;
@@ -541,10 +592,10 @@ void write_results_csv(const CampaignRecord& record, const std::filesystem::path
   };
   std::string out = "experiment,instrument";
   for (size_t i = 0; i < record.parameter_names.size(); ++i)
-    out += "," + csv_field(with_unit(record.parameter_names[i], unit_of(record.parameter_units, i)));
-  out += "," + csv_field(with_unit(record.objective_name, record.units_in_headers ? record.objective_unit : ""));
+    out += "," + csv_cell(with_unit(record.parameter_names[i], unit_of(record.parameter_units, i)));
+  out += "," + csv_cell(with_unit(record.objective_name, record.units_in_headers ? record.objective_unit : ""));
   for (size_t i = 0; i < record.output_names.size(); ++i)
-    out += "," + csv_field(with_unit(record.output_names[i], unit_of(record.output_units, i)));
+    out += "," + csv_cell(with_unit(record.output_names[i], unit_of(record.output_units, i)));
   out += ",status,error,proposed_at,dispatched_at,finished_at,proposed_by";
   // The goal columns (annotate_goals): absent unless the campaign has what they describe, so a
   // single-objective campaign without conditions keeps its columns byte for byte.
@@ -583,18 +634,20 @@ std::string convergence_svg(const CampaignRecord& record) {
       fmt::format("{}: {} {}", record.campaign, record.maximize ? "maximize" : "minimize", record.objective_name);
 
   struct Point {
-    double x, y;
+    double x, y;  // y: the value as drawn, within ±kDrawable
+    double value;  // as recorded: what the tooltip and the legend say
     const ExperimentRecord* experiment;
     bool counts;  // false: an outcome constraint or failure condition rules it out (never the best)
   };
   // Any finite result can arrive (up to ±1.8e308); the span of two such is infinite. Beyond ±1e300
-  // a result is drawn at that edge: the axis stays finite and the file still records the value.
+  // a result is drawn at that edge as off scale: the axis stays finite, and the tooltip, the legend
+  // and the file give the value recorded.
   constexpr double kDrawable = 1e300;
   std::vector<Point> points;
   std::vector<const ExperimentRecord*> failures;
   for (const ExperimentRecord& x : record.experiments) {
     if (x.status == "ok" && x.objective)
-      points.push_back({double(x.completion_index), std::clamp(*x.objective, -kDrawable, kDrawable), &x, x.counts.value_or(true)});
+      points.push_back({double(x.completion_index), std::clamp(*x.objective, -kDrawable, kDrawable), *x.objective, &x, x.counts.value_or(true)});
     else if (x.status == "failed" && x.completion_index > 0)
       failures.push_back(&x);
   }
@@ -616,18 +669,19 @@ std::string convergence_svg(const CampaignRecord& record) {
 
   // The best so far counts only results no condition rules out, as the journal's fold does: none
   // until the first counting result.
+  // best_so_far is drawn (within ±kDrawable), best is the value recorded.
   std::vector<double> values;
   std::vector<std::optional<double>> best_so_far;
   std::optional<double> best;
   for (const Point& p : points) {
     values.push_back(p.y);
-    if (p.counts) best = !best ? p.y : record.maximize ? std::max(*best, p.y) : std::min(*best, p.y);
-    best_so_far.push_back(best);
+    if (p.counts) best = !best ? p.value : record.maximize ? std::max(*best, p.value) : std::min(*best, p.value);
+    best_so_far.push_back(best ? std::optional<double>(std::clamp(*best, -kDrawable, kDrawable)) : std::nullopt);
   }
   // A target is drawn within the same limits as results.
   const std::optional<double> target =
       record.target ? std::optional<double>(std::clamp(*record.target, -kDrawable, kDrawable)) : std::nullopt;
-  const ValueAxis ya = value_axis(values, best.value_or(values.front()), target);
+  const ValueAxis ya = value_axis(values, best ? std::clamp(*best, -kDrawable, kDrawable) : values.front(), target);
 
   const auto sx = [&](double v) { return kLeft + (v - xa.lo) / (xa.hi - xa.lo) * kPlotW; };
   const auto sy_plot = [&](double p) { return kTop + kPlotH - (p - ya.lo) / (ya.hi - ya.lo) * kPlotH; };
@@ -707,8 +761,10 @@ std::string convergence_svg(const CampaignRecord& record) {
   // Dots last so they stay on top; each carries a tooltip with its experiment id and value.
   int off_scale = 0, ruled_out = 0;
   for (const Point& p : points) {
-    const Place at = place(p.y);
-    const std::string tooltip = fmt::format("<title>{}: {}{}</title>", xml_escape(p.experiment->id), p.y, p.counts ? "" : " (ruled out by a condition)");
+    Place at = place(p.y);
+    // A value clamped to be drawn lies beyond any axis, at the edge in its direction.
+    if (p.value != p.y) at = p.value > p.y ? Place{sy_plot(ya.hi), 1} : Place{sy_plot(ya.lo), -1};
+    const std::string tooltip = fmt::format("<title>{}: {}{}</title>", xml_escape(p.experiment->id), p.value, p.counts ? "" : " (ruled out by a condition)");
     if (at.beyond != 0) {
       ++off_scale;
       ruled_out += !p.counts;
@@ -723,7 +779,7 @@ std::string convergence_svg(const CampaignRecord& record) {
     }
   }
   // The best result ringed, so the eye finds it.
-  const auto best_it = std::find_if(points.begin(), points.end(), [&](const Point& p) { return p.counts && best && p.y == *best; });
+  const auto best_it = std::find_if(points.begin(), points.end(), [&](const Point& p) { return p.counts && best && p.value == *best; });
   if (best_it != points.end())
     svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"7\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
                        sx(best_it->x), place(best_it->y).y, kBestColor);
@@ -765,7 +821,7 @@ std::string convergence_svg(const CampaignRecord& record) {
   }
   const Point& best_point = *best_it;
   svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-weight=\"bold\">best {}</text>\n", lx, ly,
-                     xml_escape(fmt::format("{:.6g}{}", best_point.y, record.objective_unit.empty() ? "" : " " + record.objective_unit)));
+                     xml_escape(fmt::format("{:.6g}{}", best_point.value, record.objective_unit.empty() ? "" : " " + record.objective_unit)));
   // Ids can be long ("quickstart-2ff97af40c80-0027"): past the 28 characters the column holds, the
   // middle gives way (ASCII ids only: cutting elsewhere could split a UTF-8 character).
   const std::string& id = best_point.experiment->id;
@@ -800,6 +856,7 @@ struct ParetoMarker {
   const ExperimentRecord* experiment;
   std::vector<double> values;  // one per objective, clamped to what can be drawn
   MarkerKind kind;
+  std::vector<double> recorded = {};  // the values as recorded, for the tooltip
 };
 
 // An axis over the given values, padded like the convergence plot's linear value axis.
@@ -875,6 +932,7 @@ std::string pareto_svg(const CampaignRecord& record) {
       const auto it = x.values.find(o.name);
       if (it == x.values.end() || !it->is_number() || !std::isfinite(it->get<double>())) break;
       marker.values.push_back(std::clamp(it->get<double>(), -kDrawable, kDrawable));
+      marker.recorded.push_back(it->get<double>());
     }
     if (marker.values.size() != m) continue;  // cannot happen for a result that passed the campaign's checks
     front += marker.kind == MarkerKind::front;
@@ -925,7 +983,7 @@ std::string pareto_svg(const CampaignRecord& record) {
 
   const auto tooltip = [&](const ParetoMarker& p) {
     std::string text = xml_escape(p.experiment->id) + ":";
-    for (size_t k = 0; k < m; ++k) text += fmt::format("{} {}={}", k ? "," : "", xml_escape(record.objectives[k].name), p.values[k]);
+    for (size_t k = 0; k < m; ++k) text += fmt::format("{} {}={}", k ? "," : "", xml_escape(record.objectives[k].name), p.recorded[k]);
     if (p.kind == MarkerKind::ruled_out) text += " (ruled out by a condition)";
     return "<title>" + text + "</title>";
   };

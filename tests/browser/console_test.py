@@ -17,6 +17,7 @@ Exit 0 when every check passed, 1 otherwise. Every wait is bounded.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -270,6 +271,22 @@ def main() -> int:
         check(bool(count), "all 24 experiments are listed")
         best_rows = browser.execute_script("return document.querySelectorAll('#experiments tbody tr.best').length")
         check(best_rows == 1, "the best one is marked")
+        # Every number as results.csv writes it (every digit, the same text), not rounded.
+        with open(os.path.join(folder, "results.csv"), newline="") as f:
+            written = {r["experiment"]: [r["x1"], r["x2"], r["y"]] for r in csv.DictReader(f)}
+        table = browser.execute_script(
+            "const names = [...document.querySelectorAll('#experiments thead th')].map((t) => t.textContent);"
+            "return [...document.querySelectorAll('#experiments tbody tr')].map((tr) => {"
+            "  const cells = [...tr.children].map((td) => td.textContent);"
+            "  return [cells[0], cells[names.indexOf('x1')], cells[names.indexOf('x2')], cells[names.indexOf('y')]]; })")
+        differing = [row for row in table if written.get(row[0]) != row[1:]]
+        check(len(table) == 24 and not differing, f"the table shows the values as results.csv has them ({differing[:2]})")
+        shown = browser.execute_script(
+            "return parseJson('[9007199254740993, -9007199254740995, 1.2345678901234567e+19, -0.0, 0.1, 1e-05, 0.0001, 1e+16, 3.0, 5e-324, 1e+300]').map(number)")
+        check(shown == ["9007199254740993", "-9007199254740995", "1.2345678901234567e+19", "-0", "0.1", "1e-05", "0.0001", "1e+16", "3", "5e-324",
+                        "1e+300"], f"numbers are written as results.csv writes them ({shown})")
+        quoted = browser.execute_script("return [shellWord('my runs;echo INJECTED'), shellWord(\"it's\"), shellWord('runs/a-1')]")
+        check(quoted == ["'my runs;echo INJECTED'", "'it'\\''s'", "runs/a-1"], f"commands are shell-quoted where needed ({quoted})")
 
         # The campaign of two objectives, chosen: its Pareto front is drawn beside its convergence plot.
         browser.execute_script("window.location.hash = '#campaign-1'")

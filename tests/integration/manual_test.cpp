@@ -215,3 +215,41 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   CHECK(test::cli({"verify", out.string()}, dir).status == 0);
   CHECK(test::cli({"replay", out.string()}, dir).status == 0);
 }
+
+TEST_CASE("Manual instrument: pending quotes the commands it suggests, escapes what a terminal would obey, and writes its CSV as results.csv does", "[manual][pending][cli]") {
+  test::TempDir dir;
+  test::write_file(dir / "c.json", R"json({"name": "quote", "seed": 1,
+    "parameters": [{"name": "-mode", "type": "categorical", "choices": ["=1+1", "@SUM(A1)", "a\u202eb"]}],
+    "objective": {"name": "y", "goal": "maximize"}, "planner": {"kind": "random"},
+    "instruments": [{"name": "chemist", "manual": true, "capacity": 3}], "budget": {"experiments": 3}})json");
+  const fs::path out = dir / "my runs;echo INJECTED", journal = out / "journal.jsonl";
+  ChildProcess campaign({LABLOOP_CLI_PATH, "run", (dir / "c.json").string(), "--output", out.string()}, dir / "run.log");
+  std::vector<std::string> mine;
+  wait_until([&] { return (mine = waiting_for_person(state_of(journal))).size() == 3; }, "three experiments wait for the person");
+  ::kill(campaign.pid(), SIGTERM);
+  REQUIRE(campaign.wait_for(std::chrono::seconds(20)));
+
+  const test::CliOutcome listed = test::cli({"pending", out.string()}, dir);
+  CHECK(listed.status == 0);
+  const std::string quoted = "'" + out.string() + "'";
+  CHECK_THAT(listed.output, Catch::Contains(fmt::format("enter: labloop enter {} {} y=VALUE", quoted, mine[0])));
+  CHECK_THAT(listed.output, Catch::Contains(fmt::format("labloop pending {} --csv > todo.csv", quoted)));
+  CHECK(listed.output.find("\u202e") == std::string::npos);  // a bidi override reaches no terminal
+  const CampaignState state = state_of(journal);
+  bool bidi = false;
+  for (const std::string& id : mine) bidi = bidi || state.experiment(id)->params["-mode"] == "a\u202eb";
+  if (bidi) CHECK_THAT(listed.output, Catch::Contains("-mode = a\\u202eb"));
+
+  const test::CliOutcome tpl = test::cli({"pending", out.string(), "--csv"}, dir);
+  REQUIRE(tpl.status == 0);
+  CHECK_THAT(tpl.output, Catch::StartsWith("experiment,instrument,'-mode,y,failed\n"));
+  for (const std::string& id : mine) {
+    const std::string choice = state.experiment(id)->params["-mode"];
+    CHECK_THAT(tpl.output, Catch::Contains(id + ",chemist," + (choice[0] == 'a' ? choice : "'" + choice) + ",,\n"));
+  }
+  // Read back by enter --csv, the marked header included.
+  test::write_file(dir / "done.csv", "experiment,'-mode,y\n" + mine[0] + ",x,4.5\n");
+  const test::CliOutcome o = test::cli({"enter", out.string(), "--csv", (dir / "done.csv").string()}, dir);
+  CHECK(o.status == 0);
+  CHECK_THAT(o.output, Catch::Contains("entered " + mine[0] + ": y=4.5"));
+}

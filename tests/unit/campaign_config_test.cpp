@@ -787,3 +787,51 @@ TEST_CASE("Config: prior results read back a results.csv whose choices and texts
   CHECK(prior.rows[0].objective == -1.25);
   CHECK(prior.rows[1].params["mode"] == "=slow");
 }
+
+TEST_CASE("Config: prior results tell choices =a and '=a apart, and read headers that start like a formula", "[config][prior]") {
+  labloop::test::TempDir dir;
+  json file = valid();
+  file["parameters"] = json::parse(R"([{"name": "-A1", "type": "continuous", "low": -5, "high": 10},
+                                       {"name": "mode", "type": "categorical", "choices": ["=a", "'=a", "''=a", "'x", "x"]}])");
+  file["outputs"] = json::parse(R"(["y", "-2-3"])");
+  file["instruments"] = json::parse(R"([{"name": "m", "manual": true}])");
+  file.erase("stop");
+  file["prior_results"] = "results.csv";
+  const std::string source = (dir / "c.json").string();
+  const CampaignConfig c = parse_campaign_config(file.dump(), source, labloop::sim::catalogue());
+  const auto at = [](int seq, const std::string& kind, json fields) {
+    fields["seq"] = seq;
+    fields["time"] = fmt::format("2026-11-25T08:30:{:02d}.000Z", seq);
+    fields["event"] = kind;
+    return fields;
+  };
+  const std::vector<std::string> choices{"=a", "'=a", "''=a", "'x", "x"};
+  std::vector<json> events{at(1, "campaign_started", {{"campaign", "demo"}, {"config", c.to_json()}})};
+  int seq = 2;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const std::string id = fmt::format("e{}", i + 1);
+    events.push_back(at(seq++, "proposed", {{"experiment", id}, {"params", {{"-A1", double(i)}, {"mode", choices[i]}}}}));
+    events.push_back(at(seq++, "result", {{"experiment", id}, {"instrument", "m"}, {"status", "ok"}, {"values", {{"y", double(i)}, {"-2-3", double(i)}}}, {"objective", double(i)}}));
+  }
+  write_results_csv(summarize(events), dir / "results.csv");
+  const std::string csv = labloop::test::read_file(dir / "results.csv");
+  // The headers get the data cells' protection; each choice its own cell.
+  CHECK(csv.rfind("experiment,instrument,'-A1,mode,y,'-2-3,status,", 0) == 0);
+  CHECK_THAT(csv, Catch::Contains("e1,m,0,'=a,0,") && Catch::Contains("e2,m,1,''=a,1,") && Catch::Contains("e3,m,2,'''=a,2,") &&
+                      Catch::Contains("e4,m,3,'x,3,") && Catch::Contains("e5,m,4,x,4,"));
+  const PriorResults prior = read_prior_results(c);
+  CHECK(prior.skipped.empty());
+  REQUIRE(prior.rows.size() == choices.size());
+  for (size_t i = 0; i < choices.size(); ++i) {
+    CHECK(prior.rows[i].params["mode"] == choices[i]);
+    CHECK(prior.rows[i].params["-A1"] == double(i));
+    CHECK(prior.rows[i].objective == double(i));
+    CHECK(prior.rows[i].values.at("-2-3") == double(i));
+  }
+  // A file of an earlier version, where '=a stood for =a (and bare names headed the columns), reads as before.
+  labloop::test::write_file(dir / "results.csv", "-A1,mode,y\n1,'=a,2\n1,'x,3\n");
+  const PriorResults old = read_prior_results(c);
+  REQUIRE(old.rows.size() == 2);
+  CHECK(old.rows[0].params["mode"] == "=a");
+  CHECK(old.rows[1].params["mode"] == "'x");
+}

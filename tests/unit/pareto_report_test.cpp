@@ -274,3 +274,17 @@ TEST_CASE("Pareto report: convergence.svg never calls a ruled-out result the bes
   const fs::path png = dir.path() / "convergence.png";
   CHECK(std::system(("rsvg-convert -o '" + png.string() + "' '" + svg.string() + "' 2>&1").c_str()) == 0);
 }
+
+TEST_CASE("Pareto report: pareto.svg stays well-formed XML with control characters and U+FFFF in its texts, and shows recorded values", "[pareto_report][xml]") {
+  REQUIRE(std::system("command -v xmllint >/dev/null 2>&1") == 0);
+  CampaignRecord record = pr_record(pr_constrained(), pr_constrained_outcomes());
+  record.campaign = "mo\x1b[2J";
+  record.objectives[0].unit = "mg\uffff";
+  record.experiments[0].id = "e\x01";
+  labloop::test::TempDir dir;
+  const fs::path svg = dir / "pareto.svg";
+  write_pareto_svg(record, svg);
+  const std::string text = labloop::test::read_file(svg);
+  CHECK(std::system(("xmllint --noout '" + svg.string() + "' 2>/dev/null").c_str()) == 0);
+  CHECK_THAT(text, Catch::Contains("mg\\uffff") && Catch::Contains("mo\\x1b[2J"));
+}

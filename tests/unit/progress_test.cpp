@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+
 #include "progress.hpp"
 
 using labloop::cli::fit_to_width;
@@ -156,4 +158,52 @@ TEST_CASE("Progress: a driver's text cannot move the cursor, clear the screen or
   for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
   std::fclose(out);
   CHECK(text == "q-0003 failed on reactor: jam\\x0d\\x1b[2Jcampaign finished\\nFAKE LINE\n");
+}
+
+TEST_CASE("Progress: the status line is cut by display columns: wide characters and emoji take two, combining marks none", "[progress]") {
+  using labloop::cli::display_width;
+  CHECK(display_width("abc") == 3);
+  CHECK(display_width("反応温度") == 8);
+  CHECK(display_width("🧪🔥") == 4);
+  CHECK(display_width("e\u0301") == 1);  // e + combining acute
+  CHECK(display_width("ｘ") == 2);        // fullwidth x
+  const std::string cjk = [] {
+    std::string s;
+    for (int i = 0; i < 60; ++i) s += "反";
+    return s;
+  }();
+  CHECK(display_width(fit_to_width(cjk, 79)) <= 79);
+  CHECK(fit_to_width(cjk, 5) == "反反…");
+  CHECK(fit_to_width("🧪🧪🧪", 4) == "🧪…");
+  CHECK(fit_to_width("e\u0301e\u0301e\u0301", 2) == "e\u0301…");
+}
+
+TEST_CASE("Progress: on an 80-column terminal the status line keeps its elapsed time and ETA, shortening the best result", "[progress]") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  ::setenv("COLUMNS", "80", 1);
+  {
+    labloop::cli::ProgressDisplay display(out, true, "反応収率");
+    labloop::CampaignStatus s;
+    s.budget = 30;
+    s.done = 12;
+    s.best = 0.397887;
+    s.best_experiment = "quickstart-2ff97af40c80-0001";
+    s.best_params = {{"温度", 0.5}, {"x2", 2.275}, {"溶媒", "テトラヒドロフラン🧪"}};
+    s.in_flight = 3;
+    s.elapsed_s = 125;
+    s.eta_s = 190;
+    display.on_status(s);
+  }
+  ::unsetenv("COLUMNS");
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  const std::string prefix = "\r\033[K";
+  REQUIRE(text.rfind(prefix, 0) == 0);
+  const std::string line = text.substr(prefix.size(), text.find('\n') - prefix.size());
+  CHECK(labloop::cli::display_width(line) <= 79);
+  CHECK_THAT(line, Catch::StartsWith("[12/30] best ") && Catch::EndsWith(" | 3 running | 2m05s (ETA 3m10s)"));
+  CHECK_THAT(line, Catch::Contains("…"));
 }

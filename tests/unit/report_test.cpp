@@ -682,3 +682,77 @@ TEST_CASE("Report: results.csv is not written through a symbolic link planted un
   CHECK(test::read_file(bashrc) == "set -o vi\n");
   CHECK_FALSE(fs::exists(csv));
 }
+
+namespace {
+
+// Whether xmllint reads `svg` as well-formed XML.
+bool well_formed_xml(const std::string& svg) {
+  TempDir dir;
+  const fs::path p = dir.path() / "plot.svg";
+  test::write_file(p, svg);
+  return std::system(("xmllint --noout '" + p.string() + "' 2>/dev/null").c_str()) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("Report: convergence.svg stays well-formed XML with control characters and U+FFFE/U+FFFF in its texts", "[report][xml]") {
+  REQUIRE(std::system("command -v xmllint >/dev/null 2>&1") == 0);
+  std::vector<json> events = campaign_events("minimize", "quick\x01start");
+  events[0]["config"]["outputs"] = json::array({{{"name", "y"}, {"unit", "mg\uffff"}}});
+  events[11]["error"] = std::string("rejected: \x1b[31mbad\x07 \ufffe\x0b\x0c end");
+  const std::string svg = convergence_svg(summarize(events));
+  CHECK(well_formed_xml(svg));
+  for (const char c : svg) CHECK((static_cast<unsigned char>(c) >= 0x20 || c == '\n'));
+  // Shown as visible escapes.
+  CHECK_THAT(svg, Catch::Contains("rejected: \\x1b[31mbad\\x07 \\ufffe\\x0b\\x0c end") && Catch::Contains("mg\\uffff") &&
+                      Catch::Contains("quick\\x01start"));
+}
+
+TEST_CASE("Report: convergence.svg of subnormal results has a finite axis", "[report]") {
+  for (const auto& values : {std::vector<double>{5e-324, 1e-323}, std::vector<double>{0, 5e-324}, std::vector<double>{5e-324},
+                             std::vector<double>{-1e-310, 2e-310, 0}}) {
+    const std::string svg = render_svg(record_with(values, false));
+    check_svg_shape(svg);
+    CHECK(svg.find("nan") == std::string::npos);
+    for (const double y : step_ys(svg)) CHECK(std::isfinite(y));
+    CHECK(count(svg, "class=\"result") == values.size());
+  }
+}
+
+TEST_CASE("Report: convergence.svg labels a result beyond ±1e300 with its recorded value and marks it off scale", "[report]") {
+  const std::string svg = render_svg(record_with({1.0, -1e308, 2.0}, false));
+  check_svg_shape(svg);
+  CHECK_THAT(svg, Catch::Contains("<title>e2: -1e+308</title>"));
+  CHECK_THAT(svg, Catch::Contains(">best -1e+308</text>"));
+  CHECK(svg.find(": -1e+300") == std::string::npos);
+  CHECK(svg.find("best -1e+300") == std::string::npos);
+  CHECK(count(svg, "class=\"result off-scale\"") == 1);
+  // All beyond: each is at an edge, none an ordinary dot inside the axis.
+  const std::string huge = render_svg(record_with({1e308, -1e308}, true));
+  check_svg_shape(huge);
+  CHECK(count(huge, "class=\"result off-scale\"") == 2);
+  CHECK_THAT(huge, Catch::Contains("<title>e1: 1e+308</title>") && Catch::Contains(">best 1e+308</text>"));
+}
+
+TEST_CASE("Report: results.csv shows C1 controls and line and paragraph separators as escapes, and protects header cells", "[report]") {
+  std::vector<json> events = campaign_events("minimize");
+  events[11]["error"] = "a\u009b31mb\u0085c\u2028d\u2029e\u00e9";
+  events[0]["config"]["parameters"][0]["name"] = "-A1";
+  for (json& e : events)
+    if (e.contains("params")) e["params"]["-A1"] = e["params"]["x1"], e["params"].erase("x1");
+  const CampaignRecord r = summarize(events);
+  TempDir dir;
+  write_results_csv(r, dir.path() / "results.csv");
+  const std::string csv = test::read_file(dir.path() / "results.csv");
+  CHECK(csv.rfind("experiment,instrument,'-A1,solvent,", 0) == 0);
+  CHECK_THAT(csv, Catch::Contains(",a\\u009b31mb\\u0085c\\u2028d\\u2029e\u00e9,"));
+  CHECK(csv_text("'=a") == "''=a");
+  CHECK(csv_text("=a") == "'=a");
+  CHECK(csv_text("'x") == "'x");
+  CHECK(csv_text_value("''=a") == "'=a");
+  CHECK(csv_text_value("'=a") == "=a");
+  CHECK(csv_text_value("'x") == "'x");
+  CHECK(csv_text_value("'-3.5") == "'-3.5");
+  for (const std::string t : {"=a", "'=a", "''=a", "'x", "x", "-3.5", "'-3.5", " +1", "' +1", "@", "'", "''", ""})
+    CHECK(csv_text_value(csv_text(t)) == t);
+}

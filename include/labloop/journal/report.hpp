@@ -99,6 +99,16 @@ CampaignRecord campaign_record(const CampaignState& state);
 // JournalError naming its position.
 CampaignRecord summarize(const std::vector<nlohmann::json>& events);
 
+// A text cell of results.csv (and of `labloop pending --csv`): control characters shown as visible
+// escapes, a leading ' on text that starts like a spreadsheet formula (= + - @, also after blanks,
+// unless it is exactly a decimal number) or that starts with ' and would read as such a cell
+// ("'=a" → "''=a"). csv_cell also quotes it per RFC 4180. csv_text_value reads a cell back: the
+// text it stands for (one leading ' dropped where csv_text put it; "'x" stays "'x", as earlier
+// versions wrote it).
+std::string csv_text(const std::string& text);
+std::string csv_cell(const std::string& text);
+std::string csv_text_value(const std::string& cell);
+
 // Writes results.csv: header
 //   experiment,instrument,<param1>,…,<objective>,<output1>,…,status,error,proposed_at,dispatched_at,
 //   finished_at,proposed_by

@@ -32,10 +32,48 @@ function element(tag, className, text) {
   return e;
 }
 
+// An integer the JSON wrote that a JavaScript number cannot hold exactly (past 2^53): kept as the
+// text it was written as, so it is shown as results.csv shows it.
+class ExactInteger {
+  constructor(text) { this.text = text; }
+  valueOf() { return Number(this.text); }
+  toString() { return this.text; }
+}
+
+// JSON as the console sent it, integers past 2^53 kept whole (JSON.parse's source text).
+function parseJson(text) {
+  return JSON.parse(text, (key, value, context) => {
+    if (typeof value === "number" && !Number.isSafeInteger(value) && context && typeof context.source === "string" &&
+        /^-?[0-9]+$/.test(context.source)) return new ExactInteger(context.source);
+    return value;
+  });
+}
+
+// A number as results.csv writes it (fmt's "{}": the shortest text that reads back as the same
+// double; exponent form below 1e-4 and from 1e16 on, "1e-05", "1.2345678901234567e+19"; "-0"),
+// integers the JSON wrote in full as they were written.
 function number(v) {
+  if (v instanceof ExactInteger) return v.text;
   if (typeof v !== "number") return v === undefined || v === null ? "" : String(v);
-  if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
-  return String(Number(v.toPrecision(6)));
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? "nan" : v > 0 ? "inf" : "-inf";
+  const sign = v < 0 || Object.is(v, -0) ? "-" : "";
+  const m = /^(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(Math.abs(v).toExponential());
+  const digits = m[1] + (m[2] || ""), exp = Number(m[3]);
+  if (exp < -4 || exp >= 16) {
+    const e = String(Math.abs(exp)).padStart(2, "0");
+    return sign + digits[0] + (digits.length > 1 ? "." + digits.slice(1) : "") + "e" + (exp < 0 ? "-" : "+") + e;
+  }
+  if (exp < 0) return sign + "0." + "0".repeat(-exp - 1) + digits;
+  if (digits.length <= exp + 1) return sign + digits + "0".repeat(exp + 1 - digits.length);
+  return sign + digits.slice(0, exp + 1) + "." + digits.slice(exp + 1);
+}
+
+// A word a POSIX shell reads as itself, as `labloop pending` prints it: as it is when it holds no
+// character a shell treats specially, else in single quotes with each ' written '\''.
+function shellWord(s) {
+  s = String(s);
+  if (/^[A-Za-z0-9@%+=:,.\/_-]+$/.test(s)) return s;
+  return "'" + s.replace(/'/g, "'\\''") + "'";
 }
 
 function settings(params) {
@@ -50,7 +88,7 @@ function selectedFromAddress() {
 
 async function getJson(path) {
   const response = await fetch(path, { cache: "no-store" });
-  const body = await response.json();
+  const body = parseJson(await response.text());
   if (!response.ok) throw new Error(body && body.error ? body.error : response.status + " " + response.statusText);
   return body;
 }
@@ -331,8 +369,8 @@ function entryForm(entry, p, outputs, canEnter) {
     form.addEventListener("submit", (e) => { e.preventDefault(); submitEntry(entry.index, form, false); });
     fail.addEventListener("click", () => submitEntry(entry.index, form, true));
   } else {
-    const fields = outputs.map((o) => (o.required ? o.name + "=VALUE" : "[" + o.name + "=VALUE]"));
-    body.appendChild(element("code", "command", "labloop enter " + entry.folder + " " + p.experiment + " " + fields.join(" ")));
+    const fields = outputs.map((o) => (o.required ? shellWord(o.name + "=VALUE") : "[" + shellWord(o.name + "=VALUE") + "]"));
+    body.appendChild(element("code", "command", "labloop enter " + shellWord(entry.folder) + " " + shellWord(p.experiment) + " " + fields.join(" ")));
   }
   form.appendChild(body);
   const status = element("div", "entry-status");
