@@ -1661,12 +1661,14 @@ void refuse_another_signing_key(const CampaignConfig& config, const std::vector<
                                     config.controller_key, key.public_key.name, key.public_key.fingerprint(), e.seq,
                                     e.kind() == EventKind::campaign_started ? "started" : "was resumed", name.value_or(""), *fingerprint));
   }
-  if (const std::string problem = first_failing_signature(events, key.public_key); !problem.empty())
-    throw Error(fmt::format("{}: {}. The journal was changed after it was signed: signing it again would prove the change, so nothing was "
-                            "written. Restore journal.jsonl from a copy and find out who changed it (`labloop verify` with --key {} lists "
-                            "every line that fails)",
-                            config.source.empty() ? std::string("journal.jsonl") : config.source, problem,
-                            public_key_path(config.controller_key).string()));
+  if (const std::string problem = first_failing_signature(events, key.public_key); !problem.empty()) {
+    // The journaled configuration's source names the journal and its first line.
+    std::string journal = config.source.empty() ? std::string("journal.jsonl") : config.source;
+    if (const auto at = journal.rfind(" (campaign_started)"); at != std::string::npos) journal.resize(at);
+    throw Error(fmt::format("{}: {}: signing it again would prove the change, so nothing was written. Restore journal.jsonl from a copy "
+                            "and find out who changed it (`labloop verify` with --key {} lists every line that fails)",
+                            journal, problem, public_key_path(config.controller_key).string()));
+  }
 }
 
 }  // namespace labloop

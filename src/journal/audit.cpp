@@ -66,6 +66,28 @@ std::string signature_key_problem(const JournalSignedEvent& s, const std::string
   return {};
 }
 
+// A campaign that ran with a controller key signs right after each campaign_finished line: one
+// not followed by a signature lost it (removed with an edit; or the controller stopped between
+// the two lines). Its 1-based line, or 0.
+std::size_t finish_without_signature(const std::vector<JournalEvent>& events) {
+  bool keyed = false;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (const auto* started = events[i].as<CampaignStartedEvent>()) keyed = started->key_fingerprint.has_value();
+    else if (const auto* resumed = events[i].as<CampaignResumedEvent>()) keyed = resumed->key_fingerprint.has_value();
+    else if (keyed && events[i].kind() == EventKind::campaign_finished &&
+             (i + 1 == events.size() || events[i + 1].kind() != EventKind::journal_signed))
+      return i + 1;
+  }
+  return 0;
+}
+
+std::string finish_without_signature_problem(std::size_t line) {
+  return fmt::format("line {}: the campaign finished here with a controller key, but no signature follows: labloop signs right after "
+                     "campaign_finished, so a signature was removed (or the controller stopped between the two lines), and nothing "
+                     "proves the lines before it",
+                     line);
+}
+
 std::string campaign_id_of(const std::vector<JournalEvent>& events) {
   const auto* started = events.empty() ? nullptr : events.front().as<CampaignStartedEvent>();
   return started ? started->campaign_id.value_or("") : std::string();
@@ -153,6 +175,10 @@ JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key)
     audit.signed_through = s->signed_seq;
   }
   if (!key) return audit;
+  if (const std::size_t line = finish_without_signature(events); line != 0) {
+    ++audit.failed_signatures;
+    audit.signature_problems.push_back(finish_without_signature_problem(line));
+  }
   // A session recorded the controller key it ran with: another key than the one given ran it.
   for (std::size_t i = 0; i < audit.sessions.size(); ++i) {
     const SessionRecord& session = audit.sessions[i];
@@ -228,6 +254,7 @@ std::string first_failing_signature(const std::vector<JournalEvent>& events, con
     }
     if (!problem.empty()) return fmt::format("line {}: {}", line, problem);
   }
+  if (const std::size_t line = finish_without_signature(events); line != 0) return finish_without_signature_problem(line);
   return {};
 }
 

@@ -137,7 +137,7 @@ TEST_CASE("Signing refusal: resume does not sign a journal edited and re-chained
   const size_t before = read_lines(path).size();
   CHECK_THROWS_WITH(resume_dry(dir / "out"), Catch::Contains(fmt::format("line {}: signature does not match", before - 1)) &&
                                                  Catch::Contains("the journal was changed after it was signed") &&
-                                                 Catch::Contains("nothing was written"));
+                                                 Catch::Contains("so nothing was written"));
   CHECK(read_lines(path).size() == before);
   CHECK_FALSE(audit_journal(path, key.public_key).intact());
 
@@ -168,6 +168,12 @@ TEST_CASE("Signing refusal: verify never advises signing again a journal whose s
   const std::string removed = all_problems(audit_journal(journal2, key2.public_key));
   CHECK_THAT(removed, Catch::Contains("signature was removed"));
   CHECK_THAT(removed, !Catch::Contains("`labloop resume` signs it"));
+  // Nor does anything sign over it (`enter --correct` on such a journal signed it).
+  const auto events = decode_events(read_journal(journal2).events, "journal");
+  CHECK_THAT(first_failing_signature(events, key2.public_key),
+             Catch::StartsWith(fmt::format("line {}: the campaign finished here", events.size())) && Catch::Contains("no signature follows"));
+  CHECK_THROWS_WITH(refuse_another_signing_key(journaled_config(events, "journal", sim::catalogue()), events, key2),
+                    Catch::Contains("so nothing was written"));
 }
 
 TEST_CASE("Signing refusal: resume refuses another controller key than the one the sessions recorded, before any signature",
