@@ -49,6 +49,7 @@
 #include "labloop/core/version.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/core/os_user.hpp"
+#include "labloop/journal/audit.hpp"
 #include "labloop/journal/signing.hpp"
 
 namespace labloop {
@@ -1637,7 +1638,9 @@ KeyPair read_controller_key(const CampaignConfig& config) {
 }
 
 // One journal, one key: `verify --key` checks every signature with one key, so a resume (or an
-// extend) with another key would leave a journal nobody can prove. Refused before anything is written.
+// extend, or a correction) with another key would leave a journal nobody can prove. And a
+// signature appended over an edited journal would prove the edit: every signature already there
+// must be this key's of the journal as it is now. Refused before anything is written.
 void refuse_another_signing_key(const CampaignConfig& config, const std::vector<JournalEvent>& events, const KeyPair& key) {
   for (auto it = events.rbegin(); it != events.rend(); ++it) {
     const auto* signed_by = it->as<JournalSignedEvent>();
@@ -1648,7 +1651,27 @@ void refuse_another_signing_key(const CampaignConfig& config, const std::vector<
                                     "signed it, so that one key proves the whole journal",
                                     config.controller_key, key.public_key.name, key.public_key.fingerprint(), it->seq, signed_by->key_name,
                                     signed_by->key_fingerprint));
-    return;
+    break;
+  }
+  // The sessions record the key they ran with, also before the first signature.
+  for (const JournalEvent& e : events) {
+    std::optional<std::string> name, fingerprint;
+    if (const auto* started = e.as<CampaignStartedEvent>()) name = started->key_name, fingerprint = started->key_fingerprint;
+    else if (const auto* resumed = e.as<CampaignResumedEvent>()) name = resumed->key_name, fingerprint = resumed->key_fingerprint;
+    if (fingerprint && !fingerprint->empty() && *fingerprint != key.public_key.fingerprint())
+      throw ConfigError(config.source, "/controller_key",
+                        fmt::format("{} is key \"{}\" ({}), but line {} of the journal records that the campaign {} with key \"{}\" ({}): "
+                                    "put back the key it ran with, so that one key proves the whole journal",
+                                    config.controller_key, key.public_key.name, key.public_key.fingerprint(), e.seq,
+                                    e.kind() == EventKind::campaign_started ? "started" : "was resumed", name.value_or(""), *fingerprint));
+  }
+  if (const std::string problem = first_failing_signature(events, key.public_key); !problem.empty()) {
+    // The journaled configuration's source names the journal and its first line.
+    std::string journal = config.source.empty() ? std::string("journal.jsonl") : config.source;
+    if (const auto at = journal.rfind(" (campaign_started)"); at != std::string::npos) journal.resize(at);
+    throw Error(fmt::format("{}: {}: signing it again would prove the change, so nothing was written. Restore journal.jsonl from a copy "
+                            "and find out who changed it (`labloop verify` with --key {} lists every line that fails)",
+                            journal, problem, public_key_path(config.controller_key).string()));
   }
 }
 

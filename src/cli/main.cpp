@@ -392,8 +392,9 @@ int verify(const std::string& where, const std::string& key_file) {
     return 1;
   }
   const std::string name = audit.journal.string();
-  for (const auto& problem : audit.problems) fmt::print("{}: {}\n", name, problem);
-  for (const auto& problem : audit.signature_problems) fmt::print("{}: {}\n", name, problem);
+  // Key names and signers come from files anyone may have written: shown, never obeyed.
+  for (const auto& problem : audit.problems) fmt::print("{}: {}\n", labloop::printable(name), labloop::printable(problem));
+  for (const auto& problem : audit.signature_problems) fmt::print("{}: {}\n", labloop::printable(name), labloop::printable(problem));
   // The chain and the bookkeeping hold; its configuration must also load, as resume and replay
   // need it (a header edited with its hash recomputed passed).
   std::string config_problem;
@@ -417,11 +418,12 @@ int verify(const std::string& where, const std::string& key_file) {
   else if (audit.problems.empty() && config_problem.empty()) fmt::print("not finished: `labloop resume {}` continues it\n", where);
   if (key) print_sessions(audit);
   std::vector<std::string> signers;
-  for (const auto& signer : audit.signers) signers.push_back(fmt::format("{} (\"{}\")", signer.fingerprint, signer.name));
+  for (const auto& signer : audit.signers)
+    signers.push_back(fmt::format("{} (\"{}\")", labloop::printable(signer.fingerprint), labloop::printable(signer.name)));
   if (!key && audit.signatures > 0)
     fmt::print("signed by {}: {} signature{} (use --key to prove it)\n", fmt::join(signers, ", "), audit.signatures, audit.signatures == 1 ? "" : "s");
   if (key && audit.intact())
-    fmt::print("signed by {} (\"{}\"): {} signature{}, the last covering line {} of {}\n", key->fingerprint(), key->name, audit.signatures,
+    fmt::print("signed by {} (\"{}\"): {} signature{}, the last covering line {} of {}\n", key->fingerprint(), labloop::printable(key->name), audit.signatures,
                audit.signatures == 1 ? "" : "s", audit.signed_through, audit.events);
   if (!audit.intact() || !config_problem.empty()) {
     fmt::print("verify: FAILED\n");
@@ -644,13 +646,27 @@ int replay(const std::string& where) {
   labloop::PlannerContext context{config.space(), config.seed, config.planner, path.string(), config.planner_goals()};
   if (candidates) context.candidates = &candidates->pool;
   const auto planner = labloop::make_planner(context);
+  // A signed journal is replayed as the file holds it now: a signature that fails says the
+  // journal was changed after it was signed, so what is reproduced is not what was run.
+  std::string signature_problem;
+  if (!config.controller_key.empty()) {
+    const std::filesystem::path public_file = labloop::public_key_path(config.controller_key);
+    try {
+      signature_problem = labloop::first_failing_signature(events, labloop::read_public_key(public_file));
+    } catch (const labloop::Error& e) {
+      fmt::print("note: signatures not checked: {}\n", labloop::printable(e.what()));
+    }
+    if (!signature_problem.empty()) fmt::print("{}: {}\n", labloop::printable(path.string()), labloop::printable(signature_problem));
+  }
   const auto report = labloop::replay_journal(events, config, *planner);
   for (const auto& difference : report.differences) fmt::print("{}\n", difference);
   fmt::print("replayed {} planner calls: {} proposals, {} outcomes told; {}\n", report.asks, report.proposals, report.outcomes,
              report.reproduced() ? "every proposal reproduced exactly" : fmt::format("{} proposal(s) differ", report.differences.size()));
   if (report.time_limited > 0)
     fmt::print("note: {} of those calls hit the planner's time limit when first made; their proposals depend on machine speed\n", report.time_limited);
-  return report.reproduced() ? 0 : 1;
+  if (!signature_problem.empty())
+    fmt::print("replay: FAILED: a signature fails, so the journal replayed is not the one the campaign wrote and signed\n");
+  return report.reproduced() && signature_problem.empty() ? 0 : 1;
 }
 
 }  // namespace

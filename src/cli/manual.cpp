@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "catalogue.hpp"
+#include "labloop/campaign/campaign.hpp"
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/pareto_report.hpp"
 #include "labloop/campaign/replay.hpp"
@@ -34,7 +35,7 @@ struct Campaign {
   fs::path directory, journal;
   CampaignConfig config;
   CampaignState state;
-  std::optional<std::string> signed_by;  // the key fingerprint of the journal's last signature
+  std::vector<JournalEvent> events;
 };
 
 Campaign open_campaign(const std::string& where) {
@@ -44,8 +45,7 @@ Campaign open_campaign(const std::string& where) {
   const auto events = decode_events(read_journal(c.journal).events, c.journal.string());
   c.config = journaled_config(events, c.journal.string(), sim::catalogue());
   c.state = CampaignState::fold(events);
-  for (auto it = events.rbegin(); it != events.rend() && !c.signed_by; ++it)
-    if (const auto* s = it->as<JournalSignedEvent>()) c.signed_by = s->key_fingerprint;
+  c.events = events;
   return c;
 }
 
@@ -169,13 +169,19 @@ int correct(const EnterCommand& command, const Campaign& c) {
     try {
       key = read_key_pair(c.config.controller_key);
       if (!key->sign_seed) throw Error(fmt::format("key {} cannot sign (it was made by another ZeroMQ tool)", c.config.controller_key));
-      // One journal, one key (as resume insists): another key's signature would prove nothing.
-      if (c.signed_by && *c.signed_by != key->public_key.fingerprint())
-        throw Error(fmt::format("{} is key {}, but the journal is signed by {}: put back the key that signed it", c.config.controller_key,
-                                key->public_key.fingerprint(), *c.signed_by));
     } catch (const Error& error) {
       fmt::print("refused {}: this campaign's journal is signed, so its corrections are signed too, with its controller_key: {}\n",
-                 e.experiment, error.what());
+                 e.experiment, printable(error.what()));
+      return 2;
+    }
+    // One journal, one key (as resume insists): another key's signature would prove nothing. And
+    // a journal changed after it was signed is refused (Error, exit 1): signing the correction
+    // would sign the change too.
+    try {
+      refuse_another_signing_key(c.config, c.events, *key);
+    } catch (const ConfigError& error) {
+      fmt::print("refused {}: this campaign's journal is signed, so its corrections are signed too, with its controller_key: {}\n",
+                 e.experiment, printable(error.what()));
       return 2;
     }
   }

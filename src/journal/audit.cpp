@@ -49,6 +49,50 @@ void note_signer(JournalAudit& audit, const JournalSignedEvent& s) {
   audit.signers.push_back(JournalSigner{s.key_name, s.key_fingerprint, 1});
 }
 
+// What is wrong with a signature line that is well-formed, checked with `key`, given the chain
+// hash of the line before it as the file holds it now; "" when it is the key's signature of the
+// chain and names the key as its signer. Its key_name and time are not signed (docs/security.md).
+std::string signature_key_problem(const JournalSignedEvent& s, const std::string& campaign_id, const std::string& head, const PublicKey& key) {
+  const bool names_key = z85_decode(s.public_key) == key.sign && s.key_fingerprint == key.fingerprint();
+  if (!signature_valid(key, journal_signature_message(campaign_id, s.signed_seq, head), *signature_from_hex(s.signature)))
+    return fmt::format("signature does not match: the journal was changed after it was signed, or signed by another key{}",
+                       names_key ? std::string()
+                                 : fmt::format(" (it names key \"{}\" {}; the key given is \"{}\" {})", s.key_name, s.key_fingerprint,
+                                               key.name, key.fingerprint()));
+  if (!names_key)
+    return fmt::format("the signature is key \"{}\" {}'s, but the line names another signer (\"{}\" {}): the line was changed after it "
+                       "was written",
+                       key.name, key.fingerprint(), s.key_name, s.key_fingerprint);
+  return {};
+}
+
+// A campaign that ran with a controller key signs right after each campaign_finished line: one
+// not followed by a signature lost it (removed with an edit; or the controller stopped between
+// the two lines). Its 1-based line, or 0.
+std::size_t finish_without_signature(const std::vector<JournalEvent>& events) {
+  bool keyed = false;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (const auto* started = events[i].as<CampaignStartedEvent>()) keyed = started->key_fingerprint.has_value();
+    else if (const auto* resumed = events[i].as<CampaignResumedEvent>()) keyed = resumed->key_fingerprint.has_value();
+    else if (keyed && events[i].kind() == EventKind::campaign_finished &&
+             (i + 1 == events.size() || events[i + 1].kind() != EventKind::journal_signed))
+      return i + 1;
+  }
+  return 0;
+}
+
+std::string finish_without_signature_problem(std::size_t line) {
+  return fmt::format("line {}: the campaign finished here with a controller key, but no signature follows: labloop signs right after "
+                     "campaign_finished, so a signature was removed (or the controller stopped between the two lines), and nothing "
+                     "proves the lines before it",
+                     line);
+}
+
+std::string campaign_id_of(const std::vector<JournalEvent>& events) {
+  const auto* started = events.empty() ? nullptr : events.front().as<CampaignStartedEvent>();
+  return started ? started->campaign_id.value_or("") : std::string();
+}
+
 std::vector<SessionRecord> sessions_of(const std::vector<JournalEvent>& events) {
   std::vector<SessionRecord> sessions;
   for (std::size_t i = 0; i < events.size(); ++i) {
@@ -108,7 +152,7 @@ JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key)
   audit.sessions = sessions_of(events);
 
   audit.key_checked = key != nullptr;
-  const std::string campaign_id = state.campaign_id().value_or("");
+  const std::string campaign_id = campaign_id_of(events);
   for (std::size_t i = 0; i < events.size(); ++i) {
     const auto* s = events[i].as<JournalSignedEvent>();
     if (!s) continue;
@@ -123,15 +167,27 @@ JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key)
     if (!key) continue;
     // The chain as it is now, not as the line claims it was.
     const std::string head = contents.events[i - 1].at("hash").get<std::string>();
-    if (signature_valid(*key, journal_signature_message(campaign_id, s->signed_seq, head), *signature_from_hex(s->signature))) {
-      audit.signed_through = s->signed_seq;
+    if (const std::string problem = signature_key_problem(*s, campaign_id, head, *key); !problem.empty()) {
+      ++audit.failed_signatures;
+      audit.signature_problems.push_back(fmt::format("line {}: {}", line, problem));
       continue;
     }
-    std::string which;
-    if (z85_decode(s->public_key) != key->sign)
-      which = fmt::format(" (it names key \"{}\" {}; the key given is \"{}\" {})", s->key_name, s->key_fingerprint, key->name, key->fingerprint());
-    audit.signature_problems.push_back(fmt::format(
-        "line {}: signature does not match: the journal was changed after it was signed, or signed by another key{}", line, which));
+    audit.signed_through = s->signed_seq;
+  }
+  if (!key) return audit;
+  if (const std::size_t line = finish_without_signature(events); line != 0) {
+    ++audit.failed_signatures;
+    audit.signature_problems.push_back(finish_without_signature_problem(line));
+  }
+  // A session recorded the controller key it ran with: another key than the one given ran it.
+  for (std::size_t i = 0; i < audit.sessions.size(); ++i) {
+    const SessionRecord& session = audit.sessions[i];
+    if (!session.key_fingerprint.empty() && session.key_fingerprint != key->fingerprint())
+      audit.signature_problems.push_back(fmt::format(
+          "line {}: session {} ({}) ran with controller key \"{}\" {}, not the key given (\"{}\" {}): one journal is proved by one key; "
+          "whoever ran that session put another key in the controller_key's place",
+          session.line, i + 1, session.resumed ? "a resume" : "the start", session.key_name, session.key_fingerprint, key->name,
+          key->fingerprint()));
   }
   if (!key) return audit;
   if (audit.signatures == 0) {
@@ -141,9 +197,12 @@ JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key)
     audit.signature_problems.push_back(
         keyed != audit.sessions.end()
             ? fmt::format("no signatures yet: session {} ran with controller key \"{}\" but the journal ends before its first signature "
-                          "(a campaign signs at every stop, and every 100 events or 10 minutes: a kill or a full disk can end it sooner); "
-                          "`labloop resume` signs it",
-                          keyed - audit.sessions.begin() + 1, keyed->key_name)
+                          "(a campaign signs at every stop, and every 100 events or 10 minutes: a kill or a full disk can end it sooner); {}",
+                          keyed - audit.sessions.begin() + 1, keyed->key_name,
+                          events.back().kind() == EventKind::campaign_finished ? "a finished campaign signs right after its last line, so its signature was removed (or the "
+                                           "controller stopped between the two lines): nothing proves these lines; compare them with a "
+                                           "copy of the journal"
+                                         : "`labloop resume` signs them as they are now, so check first that nobody changed them")
             : "no signatures: nothing proves who wrote this journal (its campaign ran without \"controller_key\", or they were removed)");
     return audit;
   }
@@ -154,14 +213,50 @@ JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key)
     if (first == 0) first = line;
     last = line;
   }
-  if (first != 0)
-    audit.signature_problems.push_back(
-        fmt::format("{} not signed (the campaign may have been killed; resume it and stop it to sign)",
-                    first == last ? fmt::format("line {} is", first) : fmt::format("lines {}–{} are", first, last)));
+  if (first != 0) {
+    const std::string lines = first == last ? fmt::format("line {} is", first) : fmt::format("lines {}–{} are", first, last);
+    // Never the advice to sign them when a signature fails: a resume would sign the edit.
+    if (audit.failed_signatures > 0)
+      audit.signature_problems.push_back(fmt::format(
+          "{} not proved by a valid signature (a signature above fails): do not resume, extend or correct this campaign, which would "
+          "refuse anyway; restore journal.jsonl from a copy and find out who changed it",
+          lines));
+    else if (events.back().kind() == EventKind::campaign_finished)
+      audit.signature_problems.push_back(fmt::format(
+          "{} not signed, and the campaign finished: a campaign signs right after its last line, so that signature was removed (or the "
+          "controller stopped between the two lines); nothing proves these lines: compare them with a copy of the journal",
+          lines));
+    else
+      audit.signature_problems.push_back(fmt::format(
+          "{} not signed (the campaign may have been killed): `labloop resume` and a stop sign them as they are now, so check first that "
+          "nobody changed them",
+          lines));
+  }
   return audit;
 }
 
 }  // namespace
+
+std::string first_failing_signature(const std::vector<JournalEvent>& events, const PublicKey& key) {
+  const std::string campaign_id = campaign_id_of(events);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto* s = events[i].as<JournalSignedEvent>();
+    if (!s) continue;
+    const std::size_t line = i + 1;
+    std::string problem = signature_form_problem(*s, line);
+    if (problem.empty()) {
+      const auto hash = events[i - 1].raw.find("hash");
+      problem = hash != events[i - 1].raw.end() && hash->is_string()
+                    ? signature_key_problem(*s, campaign_id, hash->get<std::string>(), key)
+                    : std::string("the line before it carries no hash");
+    } else {
+      problem = "malformed signature: " + problem;
+    }
+    if (!problem.empty()) return fmt::format("line {}: {}", line, problem);
+  }
+  if (const std::size_t line = finish_without_signature(events); line != 0) return finish_without_signature_problem(line);
+  return {};
+}
 
 std::filesystem::path journal_path_of(const std::filesystem::path& where) {
   return std::filesystem::is_directory(where) ? where / "journal.jsonl" : where;

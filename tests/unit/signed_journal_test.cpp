@@ -219,7 +219,9 @@ TEST_CASE("Signed journals: lines after the last signature are reported as unsig
     journal.append("budget_extended", {{"experiments", 5}, {"by", "ana"}});
   }
   CHECK_THAT(problems_of(audit_journal(path, key.public_key)),
-             Catch::Contains(fmt::format("line {} is not signed (the campaign may have been killed; resume it and stop it to sign)", signed_lines + 1)));
+             Catch::Contains(fmt::format("line {} is not signed (the campaign may have been killed): `labloop resume` and a stop sign them as they "
+                                         "are now, so check first that nobody changed them",
+                                         signed_lines + 1)));
   {
     Journal journal(path);
     journal.append("budget_extended", {{"experiments", 6}, {"by", "ana"}});

@@ -105,8 +105,11 @@ std::filesystem::path campaign_output(const CampaignConfig& config, const Campai
 // The controller's key pair named by the campaign's controller_key (it signs the journal); a key
 // that cannot be read is a ConfigError at /controller_key.
 KeyPair read_controller_key(const CampaignConfig& config);
-// Throws ConfigError at /controller_key when `key` is not the one that signed the journal's last
-// signature: resume and extend refuse it before writing anything.
+// Before resume, extend or `enter --correct` write anything to a signed campaign's journal: throws
+// ConfigError at /controller_key when `key` is not the one that signed the journal's last
+// signature or that a session (campaign_started, campaign_resumed) recorded, and Error naming the
+// line when a signature in the journal is not `key`'s valid one of the journal as it is now (it
+// was edited after it was signed: signing it again would prove the edit).
 void refuse_another_signing_key(const CampaignConfig& config, const std::vector<JournalEvent>& events, const KeyPair& key);
 
 // Runs the campaign to its end. A new campaign writes its journal only once every instrument has

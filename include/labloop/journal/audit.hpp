@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "labloop/core/key_file.hpp"
+#include "labloop/journal/events.hpp"
 
 namespace labloop {
 
@@ -62,6 +63,7 @@ struct JournalAudit {
   std::vector<JournalSigner> signers;   // in order of first signature
   bool key_checked = false;             // audited with a public key (every signature checked with it)
   std::uint64_t signed_through = 0;     // with a key: the last line its valid signatures cover (0: none)
+  int failed_signatures = 0;            // with a key: well-formed signature lines that are not its valid signatures
   // Malformed signature lines; with a key also: signatures that do not verify, lines no valid
   // signature covers, a journal without signatures. Each names its line(s).
   std::vector<std::string> signature_problems;
@@ -81,6 +83,13 @@ JournalAudit audit_journal(const std::filesystem::path& where);
 // before it, and the last line that is not a signature is covered by one. Throws Error when `key`
 // has no signing part (a key made by another ZeroMQ tool).
 JournalAudit audit_journal(const std::filesystem::path& where, const PublicKey& key);
+
+// What resume, extend and `enter --correct` check before they append a signature with `key`:
+// every journal_signed line in `events` must be well-formed, `key`'s valid signature of the chain
+// as the file holds it now, and name `key` as its signer. The first that is not, as a message
+// "line N: …" ("" when all hold).
+// (Lines after the last signature cannot be checked: the next signature covers them as they are.)
+std::string first_failing_signature(const std::vector<JournalEvent>& events, const PublicKey& key);
 
 // The journal file for a campaign directory or journal path.
 std::filesystem::path journal_path_of(const std::filesystem::path& where);

@@ -1,0 +1,240 @@
+// Signed journals after an audit (helper-B): whatever appends a signature (resume, extend, `enter
+// --correct`) first checks every signature already there with the controller's key, and the key
+// the sessions recorded, so an edited journal is never signed again (which would prove the edit);
+// verify --key checks each signature line's own signer fields and the sessions' keys, and never
+// advises signing a journal whose signatures fail. Dry runs, in-process.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <sstream>
+
+#include "labloop/campaign/campaign.hpp"
+#include "labloop/campaign/replay.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/core/key_file.hpp"
+#include "labloop/journal/audit.hpp"
+#include "labloop/journal/journal.hpp"
+#include "labloop/journal/signing.hpp"
+#include "catalogue.hpp"
+#include "test_support.hpp"
+
+using namespace labloop;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace signing_refusal {
+
+KeyPair make_key(const test::TempDir& dir, const std::string& name) {
+  fs::create_directories(dir / "keys");
+  KeyPair pair = generate_key_pair(name);
+  write_key_pair(dir / "keys" / name, pair);
+  return pair;
+}
+
+// Signed with keys/controller; dry runs of a sobol planner.
+fs::path write_campaign(const test::TempDir& dir, int budget) {
+  json file{{"name", "refusal"},
+            {"seed", 5},
+            {"parameters", {{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
+                            {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 15}}}},
+            {"objective", {{"name", "y"}, {"goal", "minimize"}}},
+            {"planner", {{"kind", "sobol"}}},
+            {"instruments", {{{"name", "reactor"}, {"endpoint", "tcp://127.0.0.1:1"}}}},
+            {"budget", {{"experiments", budget}}},
+            {"controller_key", "keys/controller"},
+            {"output", (dir / "out").string()}};
+  const fs::path path = dir / "campaign.json";
+  test::write_file(path, file.dump(2));
+  return path;
+}
+
+void run_dry(const fs::path& file) {
+  const CampaignConfig config = load_campaign_config(file.string(), sim::catalogue());
+  CampaignOptions options;
+  options.dry_run = true;
+  options.output = (file.parent_path() / "out").string();
+  run_campaign(config, options);
+}
+
+void resume_dry(const fs::path& folder) {
+  const auto events = decode_events(read_journal(folder / "journal.jsonl").events, "journal");
+  const CampaignConfig config = journaled_config(events, "journal", sim::catalogue());
+  CampaignOptions options;
+  options.resume = true;
+  options.dry_run = true;
+  options.output = folder.string();
+  run_campaign(config, options);
+}
+
+std::vector<std::string> read_lines(const fs::path& path) {
+  std::istringstream in(test::read_file(path));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// As an editor by hand does: every hash recomputed, so the chain holds again.
+void write_rechained(const fs::path& path, std::vector<std::string> lines) {
+  const std::string marker = ",\"hash\":\"";
+  std::string previous = journal_genesis_hash(), text;
+  for (std::string& line : lines) {
+    const std::string body = line.substr(0, line.rfind(marker));
+    previous = journal_hash(previous, body);
+    text += body + marker + previous + "\"}\n";
+  }
+  test::write_file(path, text);
+}
+
+// The first result's objective made better than the instrument's, and the chain recomputed.
+void forge_first_result(const fs::path& path) {
+  std::vector<std::string> lines = read_lines(path);
+  for (std::string& line : lines) {
+    const json object = json::parse(line);
+    if (object["event"] != "result") continue;
+    for (const std::string& field : {std::string("\"objective\":"), std::string("\"y\":")}) {
+      const std::string before = field + object["objective"].dump();
+      const auto at = line.find(before);
+      REQUIRE(at != std::string::npos);
+      line.replace(at, before.size(), field + "-1000.0");
+    }
+    break;
+  }
+  write_rechained(path, lines);
+}
+
+std::string all_problems(const JournalAudit& audit) {
+  std::string all;
+  for (const auto& p : audit.problems) all += p + "\n";
+  for (const auto& p : audit.signature_problems) all += p + "\n";
+  return all;
+}
+
+// The lines before the journal's first signature (a kill before it was written).
+void cut_before_first_signature(const fs::path& path) {
+  const std::vector<std::string> lines = read_lines(path);
+  size_t keep = 0;
+  while (keep < lines.size() && json::parse(lines[keep])["event"] != "journal_signed") ++keep;
+  REQUIRE(keep < lines.size());
+  // Without its campaign_finished too, so that resume goes on.
+  if (json::parse(lines[keep - 1])["event"] == "campaign_finished") --keep;
+  test::keep_first_lines(path, keep);
+}
+
+}  // namespace signing_refusal
+
+using namespace signing_refusal;
+
+TEST_CASE("Signing refusal: resume does not sign a journal edited and re-chained after it was signed", "[signing][resume]") {
+  test::TempDir dir;
+  const KeyPair key = make_key(dir, "controller");
+  run_dry(write_campaign(dir, 4));
+  const fs::path path = dir / "out/journal.jsonl";
+  forge_first_result(path);
+  {
+    Journal journal(path);  // what `labloop extend` writes before it resumes
+    journal.append("budget_extended", {{"experiments", 6}, {"by", "ana"}});
+  }
+  const size_t before = read_lines(path).size();
+  CHECK_THROWS_WITH(resume_dry(dir / "out"), Catch::Contains(fmt::format("line {}: signature does not match", before - 1)) &&
+                                                 Catch::Contains("the journal was changed after it was signed") &&
+                                                 Catch::Contains("so nothing was written"));
+  CHECK(read_lines(path).size() == before);
+  CHECK_FALSE(audit_journal(path, key.public_key).intact());
+
+  // What refuses it: every signature checked with the key, whatever the last one says.
+  const auto events = decode_events(read_journal(path).events, "journal");
+  CHECK_THAT(first_failing_signature(events, key.public_key), Catch::StartsWith(fmt::format("line {}: ", before - 1)));
+  const CampaignConfig config = journaled_config(events, "journal", sim::catalogue());
+  CHECK_THROWS_WITH(refuse_another_signing_key(config, events, key), Catch::Contains("signing it again would prove the change"));
+}
+
+TEST_CASE("Signing refusal: verify never advises signing again a journal whose signature fails", "[signing][verify]") {
+  test::TempDir dir;
+  const KeyPair key = make_key(dir, "controller");
+  run_dry(write_campaign(dir, 4));
+  const fs::path path = dir / "out/journal.jsonl";
+  forge_first_result(path);
+  const std::string problems = all_problems(audit_journal(path, key.public_key));
+  CHECK_THAT(problems, Catch::Contains("signature does not match"));
+  CHECK_THAT(problems, Catch::Contains("not proved by a valid signature") && Catch::Contains("do not resume"));
+  CHECK_THAT(problems, !Catch::Contains("resume it and stop it to sign") && !Catch::Contains("`labloop resume` and a stop sign"));
+
+  // A finished campaign whose one signature was removed: nothing signs it now.
+  test::TempDir second;
+  const KeyPair key2 = make_key(second, "controller");
+  run_dry(write_campaign(second, 4));
+  const fs::path journal2 = second / "out/journal.jsonl";
+  test::keep_first_lines(journal2, read_lines(journal2).size() - 1);
+  const std::string removed = all_problems(audit_journal(journal2, key2.public_key));
+  CHECK_THAT(removed, Catch::Contains("signature was removed"));
+  CHECK_THAT(removed, !Catch::Contains("`labloop resume` signs it"));
+  // Nor does anything sign over it (`enter --correct` on such a journal signed it).
+  const auto events = decode_events(read_journal(journal2).events, "journal");
+  CHECK_THAT(first_failing_signature(events, key2.public_key),
+             Catch::StartsWith(fmt::format("line {}: the campaign finished here", events.size())) && Catch::Contains("no signature follows"));
+  CHECK_THROWS_WITH(refuse_another_signing_key(journaled_config(events, "journal", sim::catalogue()), events, key2),
+                    Catch::Contains("so nothing was written"));
+}
+
+TEST_CASE("Signing refusal: resume refuses another controller key than the one the sessions recorded, before any signature",
+          "[signing][resume]") {
+  test::TempDir dir;
+  const KeyPair key = make_key(dir, "controller");
+  run_dry(write_campaign(dir, 4));
+  const fs::path path = dir / "out/journal.jsonl";
+  cut_before_first_signature(path);
+  // Another pair in the controller key's place.
+  fs::remove(dir / "keys/controller.key");
+  fs::remove(dir / "keys/controller.pub");
+  const KeyPair other = make_key(dir, "controller");
+  const size_t before = read_lines(path).size();
+  CHECK_THROWS_WITH(resume_dry(dir / "out"), Catch::Contains("/controller_key") &&
+                                                 Catch::Contains("records that the campaign started with key") &&
+                                                 Catch::Contains(key.public_key.fingerprint()) && Catch::Contains("put back the key"));
+  CHECK(read_lines(path).size() == before);
+
+  // Signed by the other key all the same (by hand): verify --key with it names the session.
+  {
+    Journal journal(path);
+    const JournalSignedEvent s = sign_journal_head(other, decode_events(read_journal(path).events, "j").front().as<CampaignStartedEvent>()->campaign_id.value_or(""),
+                                                   journal.last_seq(), journal.last_hash());
+    journal.append("journal_signed", encode_fields(s));
+  }
+  const JournalAudit audit = audit_journal(path, other.public_key);
+  CHECK_FALSE(audit.intact());
+  CHECK_THAT(all_problems(audit), Catch::Contains("line 1: session 1 (the start) ran with controller key") &&
+                                      Catch::Contains(key.public_key.fingerprint()) && Catch::Contains("not the key given"));
+  // With the key it ran with, only the signature fails.
+  CHECK_THAT(all_problems(audit_journal(path, key.public_key)), !Catch::Contains("session 1"));
+}
+
+TEST_CASE("Signing refusal: verify --key checks the signer a signature line names, which the signature does not cover",
+          "[signing][verify]") {
+  test::TempDir dir;
+  const KeyPair key = make_key(dir, "controller");
+  const KeyPair stranger = generate_key_pair("stranger");
+  run_dry(write_campaign(dir, 4));
+  const fs::path path = dir / "out/journal.jsonl";
+  REQUIRE(audit_journal(path, key.public_key).intact());
+  // The last signature line names another signer, its signature left as it was.
+  std::vector<std::string> lines = read_lines(path);
+  json last = json::parse(lines.back());
+  REQUIRE(last["event"] == "journal_signed");
+  const auto replace = [&](const std::string& field, const std::string& value) {
+    const std::string before = fmt::format("\"{}\":{}", field, last[field].dump());
+    const auto at = lines.back().find(before);
+    REQUIRE(at != std::string::npos);
+    lines.back().replace(at, before.size(), fmt::format("\"{}\":{}", field, json(value).dump()));
+  };
+  replace("public_key", z85_encode(*stranger.public_key.sign));
+  replace("key_fingerprint", stranger.public_key.fingerprint());
+  replace("key_name", "stranger");
+  write_rechained(path, lines);
+  const JournalAudit audit = audit_journal(path, key.public_key);
+  CHECK_FALSE(audit.intact());
+  CHECK_THAT(all_problems(audit), Catch::Contains(fmt::format("line {}: the signature is key \"controller\"", lines.size())) &&
+                                      Catch::Contains("names another signer (\"stranger\""));
+  // And nothing signs over it.
+  const auto events = decode_events(read_journal(path).events, "journal");
+  CHECK_THAT(first_failing_signature(events, key.public_key), Catch::Contains("names another signer"));
+}
