@@ -168,12 +168,11 @@ TEST_CASE("Signing refusal: verify never advises signing again a journal whose s
   const std::string removed = all_problems(audit_journal(journal2, key2.public_key));
   CHECK_THAT(removed, Catch::Contains("signature was removed"));
   CHECK_THAT(removed, !Catch::Contains("`labloop resume` signs it"));
-  // Nor does anything sign over it (`enter --correct` on such a journal signed it).
+  CHECK_THAT(removed, Catch::Contains("the campaign finished here") && Catch::Contains("no signature follows"));
+  // It is not refused: a controller stopped between the finish and its signature leaves the same
+  // journal, and lines after the last periodic signature are an unsigned tail either way.
   const auto events = decode_events(read_journal(journal2).events, "journal");
-  CHECK_THAT(first_failing_signature(events, key2.public_key),
-             Catch::StartsWith(fmt::format("line {}: the campaign finished here", events.size())) && Catch::Contains("no signature follows"));
-  CHECK_THROWS_WITH(refuse_another_signing_key(journaled_config(events, "journal", sim::catalogue()), events, key2),
-                    Catch::Contains("so nothing was written"));
+  CHECK(first_failing_signature(events, key2.public_key).empty());
 }
 
 TEST_CASE("Signing refusal: resume refuses another controller key than the one the sessions recorded, before any signature",
