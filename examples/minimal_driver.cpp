@@ -52,7 +52,16 @@ int main(int argc, char** argv) {
     } else if (arg == "--exclusive" || arg == "--no-exclusive") {
       exclusive = arg == "--exclusive";
     } else if (arg == "--lease" && i + 1 < argc) {
-      options.lease = std::chrono::seconds(std::atoll(argv[++i]));
+      // Whole seconds from 1 to a year, as the ready-made drivers take them: atoll's overflow wrapped the lease's end to year -219246529.
+      const std::string text = argv[++i];
+      const bool digits = !text.empty() && text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos;
+      const long long seconds = digits ? std::atoll(text.c_str()) : 0;
+      if (seconds < 1 || seconds > labloop::kMaxLease.count()) {
+        std::fprintf(stderr, "--lease %s: give whole seconds from 1 to %lld (a year)\n", text.c_str(),
+                     static_cast<long long>(labloop::kMaxLease.count()));
+        return 2;
+      }
+      options.lease = std::chrono::seconds(seconds);
     } else if (arg.rfind("--", 0) == 0) {
       std::fprintf(stderr, "unknown option %s (or it lacks its value)\n", arg.c_str());
       return 2;
@@ -62,10 +71,6 @@ int main(int argc, char** argv) {
   }
   if (positional.size() > 1) options.cache_path = positional[1];  // results survive a crash of this driver
   options.exclusive = exclusive == 1 || (exclusive == -1 && !options.key_path.empty());
-  if (options.lease.count() <= 0) {
-    std::fprintf(stderr, "--lease needs a whole number of seconds > 0\n");
-    return 2;
-  }
   try {
     return labloop::serve(oven, positional.empty() ? "tcp://127.0.0.1:5555" : positional[0], options);
   } catch (const std::exception& e) {  // a key that cannot be read, an endpoint in use: one line, exit 1

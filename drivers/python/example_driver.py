@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--delay must be a finite number >= 0")
     if args.capacity < 1:
         ap.error("--capacity must be >= 1")
+    if not 1 <= args.lease <= 31536000:  # nan included
+        ap.error("--lease must be 1 to 31536000 seconds (a year)")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="example_driver: %(levelname)s %(message)s")
 

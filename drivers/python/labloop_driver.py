@@ -33,6 +33,7 @@ import math
 import os
 import re
 import signal
+import stat
 import threading
 import time
 import queue
@@ -76,6 +77,7 @@ MAX_ERROR_CHARS = 4096  # failure texts are for humans; keep results small
 MAX_DISCRETE_LEVELS = 1000  # levels of a discrete input (docs/protocol.md)
 MAX_STATED_NOISE = 1e100  # the largest standard deviation a welcome's "noise" may state (docs/protocol.md)
 MAX_HOLDER_FILE_BYTES = 64 << 20  # the exclusive-control holder file, compacted at every start
+MAX_LEASE_S = 31536000.0  # the longest lease (a year), as the C++ SDK's kMaxLease
 MAX_PEERS = 4096  # claims remembered under exclusive control, one per connection that said hello
 
 log = logging.getLogger("labloop_driver")
@@ -95,54 +97,166 @@ def _secret_key_path(path: str) -> str:
     return (path[:-4] if path.endswith(".pub") else path) + ".key"
 
 
+def _kind_of(path: str, mode: int) -> str:
+    what = ("a folder" if stat.S_ISDIR(mode) else "a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+    return ("a symbolic link to " + what) if os.path.islink(path) else what
+
+
 def _read_key_text(path: str) -> bytes:
+    """A key file's bytes: opened once without waiting on a pipe (O_NONBLOCK), judged by fstat (a
+    folder, pipe or device is refused by name), read up to MAX_KEY_FILE_BYTES, as the C++ core."""
     try:
-        size = os.path.getsize(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise KeyFileError(f"key file {path} cannot be read: {e.strerror}") from None
-    if size > MAX_KEY_FILE_BYTES:
-        raise KeyFileError(f"key file {path} is {size} bytes; a key file is at most {MAX_KEY_FILE_BYTES} bytes: is this the right file?")
-    with open(path, "rb") as f:
-        return f.read()
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise KeyFileError(f"key file {path} is {_kind_of(path, info.st_mode)}, not a key file: name the file `labloop keys new` wrote")
+        if info.st_size > MAX_KEY_FILE_BYTES:
+            raise KeyFileError(f"key file {path} is {info.st_size} bytes; a key file is at most {MAX_KEY_FILE_BYTES} bytes: "
+                               "is this the right file?")
+        chunks, total = [], 0
+        while total <= MAX_KEY_FILE_BYTES:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    except OSError as e:
+        raise KeyFileError(f"key file {path} cannot be read: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if total > MAX_KEY_FILE_BYTES:
+        raise KeyFileError(f"key file {path} is over {MAX_KEY_FILE_BYTES} bytes; a key file is at most that: is this the right file?")
+    return b"".join(chunks)
+
+
+_Z85_ALPHABET = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+
+
+def _z85_valid(text: bytes) -> bool:
+    """Exactly 40 Z85 characters whose 5-character groups each fit 4 bytes (the C++ z85_decode):
+    never raises, whatever the bytes (pyzmq's decoder raised struct.error for '%' * 40)."""
+    if len(text) != 40:
+        return False
+    for i in range(0, 40, 5):
+        value = 0
+        for c in text[i:i + 5]:
+            digit = _Z85_ALPHABET.find(bytes([c]))
+            if digit < 0:
+                return False
+            value = value * 85 + digit
+        if value > 0xFFFFFFFF:
+            return False
+    return True
 
 
 def _z85_key(text: bytes, path: str, what: str) -> bytes:
-    try:
-        if len(text) == 40 and len(zmq.utils.z85.decode(text)) == 32:
-            return text
-    except (ValueError, KeyError):
-        pass
-    raise KeyFileError(f"key file {path}: its {what} is not 40 Z85 characters (a damaged file?)")
+    if _z85_valid(text):
+        return text
+    raise KeyFileError(f"key file {path}: {what} is not a 40-character Z85 key")
+
+
+def _printable(text: bytes) -> str:
+    return text.decode("utf-8", errors="backslashreplace").encode("unicode_escape").decode("ascii")
+
+
+def _certificate_fields(path: str) -> dict[str, bytes]:
+    """The name = "value" lines of a ZPL certificate by section ("metadata/name",
+    "curve/public-key"), or a bare Z85 key as "curve/public-key": the C++ core's
+    read_certificate_fields, rule for rule. A section is a line that starts at its first column and
+    holds no '='; a field belongs to the section above it; public-key and secret-key outside the
+    curve section, a field given twice and a line that is neither are refused."""
+    fields: dict[str, bytes] = {}
+    section = b""
+    for number, line in enumerate(_read_key_text(path).split(b"\n"), 1):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        stripped = line.lstrip(b" \t")
+        if not stripped or stripped.startswith(b"#"):
+            continue
+        text = stripped.rstrip(b" \t")
+        if len(stripped) == len(line) and _z85_valid(text):  # a bare key, as zmq_curve_keypair prints it ('=' is Z85)
+            if "curve/public-key" in fields:
+                raise KeyFileError(f"key file {path} line {number}: a second public key; is this file damaged or forged?")
+            fields["curve/public-key"] = text
+            continue
+        if len(stripped) == len(line) and b"=" not in text:
+            section = text
+            continue
+        if b"=" not in text:
+            raise KeyFileError(f"key file {path} line {number}: expected name = \"value\"; is this a key file written by labloop keys new?")
+        name, value = text.split(b"=", 1)
+        name = name.rstrip(b" \t")
+        value = value.lstrip(b" \t")
+        if len(value) >= 2 and value[:1] in (b'"', b"'") and value[-1:] == value[:1]:
+            value = value[1:-1]
+        if name in (b"public-key", b"secret-key") and section != b"curve":
+            where = "outside any section" if not section else f'in section "{_printable(section)}"'
+            raise KeyFileError(f"key file {path} line {number}: {name.decode()} is {where}; a CURVE key belongs to the curve section: "
+                               "is this file damaged or forged? (`labloop keys new` writes it there)")
+        field = _printable(section) + "/" + _printable(name)
+        if field in fields:
+            raise KeyFileError(f'key file {path} line {number}: {_printable(name)} is given twice in section "{_printable(section)}"; '
+                               "is this file damaged or forged?")
+        fields[field] = value
+    return fields
+
+
+def _required_key(fields: dict[str, bytes], field: str, path: str) -> bytes:
+    if field not in fields:
+        raise KeyFileError(f"key file {path} has no {field}: make keys with `labloop keys new NAME`")
+    return _z85_key(fields[field], path, field)
 
 
 def read_public_key(path: str) -> bytes:
-    """The Z85 CURVE public key of a .pub file (ZeroMQ certificate, or one bare Z85 line)."""
-    text = _read_key_text(path)
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(b"#")]
-    if len(lines) == 1 and b"=" not in lines[0]:
-        return _z85_key(lines[0], path, "bare key")
-    for line in lines:
-        if line.startswith(b"public-key"):
-            return _z85_key(line.split(b"=", 1)[1].strip(b" \t'\""), path, "public-key")
-    raise KeyFileError(f"key file {path} holds no public-key (is it a labloop or ZeroMQ key file?)")
+    """The Z85 CURVE public key of a .pub file (ZeroMQ certificate, or one bare Z85 line), read by
+    the C++ SDK's rule. A file that holds a secret key (a .key where a public key belongs) is refused."""
+    fields = _certificate_fields(path)
+    for secret in ("curve/secret-key", "metadata/sign-secret-seed"):
+        if secret in fields:
+            raise KeyFileError(f"key file {path} holds a secret key ({secret}) where a public key belongs: name the .pub file. A public "
+                               "key file is given away and often readable by everyone, so if this one was, treat the secret as known: "
+                               "make a new key pair (`labloop keys new`) and revoke this one")
+    if "metadata/sign-public-key" in fields:
+        _required_key(fields, "metadata/sign-public-key", path)
+    return _required_key(fields, "curve/public-key", path)
 
 
 def read_key_pair(path: str) -> tuple[bytes, bytes]:
-    """(public, secret) Z85 keys of "keys/NAME" or "keys/NAME.key"; refuses a secret others may read."""
+    """(public, secret) Z85 keys of "keys/NAME" or "keys/NAME.key"; refuses a secret others may
+    read, and one that does not give its public key (a damaged file would advertise a key it
+    cannot serve)."""
     secret_path = _secret_key_path(path)
     try:
         mode = os.stat(secret_path).st_mode
     except OSError as e:
         raise KeyFileError(f"secret key {secret_path} cannot be read: {e.strerror} (make one with `labloop keys new NAME`)") from None
+    if not stat.S_ISREG(mode):
+        raise KeyFileError(f"secret key {secret_path} is {_kind_of(secret_path, mode)}, not a key file: name the NAME.key file "
+                           "`labloop keys new` wrote")
     if mode & 0o077:
         raise KeyFileError(f"secret key {secret_path} may be read or changed by other users (mode {mode & 0o7777:04o}); "
-                        f"a secret key must be its owner's only: run `chmod 600 {secret_path}`")
-    public = read_public_key(secret_path)
-    for line in _read_key_text(secret_path).splitlines():
-        line = line.strip()
-        if line.startswith(b"secret-key"):
-            return public, _z85_key(line.split(b"=", 1)[1].strip(b" \t'\""), secret_path, "secret-key")
-    raise KeyFileError(f"key file {secret_path} holds no secret-key: give the .key file of a pair")
+                           f"a secret key must be its owner's only: run `chmod 600 {secret_path}`")
+    fields = _certificate_fields(secret_path)
+    public = _required_key(fields, "curve/public-key", secret_path)
+    secret = _required_key(fields, "curve/secret-key", secret_path)
+    if ("metadata/sign-public-key" in fields) != ("metadata/sign-secret-seed" in fields):
+        raise KeyFileError(f"key file {secret_path} has only half of its signing key (sign-public-key and sign-secret-seed go together)")
+    for field in ("metadata/sign-public-key", "metadata/sign-secret-seed"):
+        if field in fields:
+            _required_key(fields, field, secret_path)
+    try:
+        derived = zmq.curve_public(secret)
+    except zmq.ZMQError:  # a libzmq without CURVE: nothing can be encrypted with it anyway
+        derived = public
+    if derived != public:
+        raise KeyFileError(f"key file {secret_path} is damaged: its secret-key does not give its public-key ({key_fingerprint(public)}), "
+                           "so a peer would be told the keys do not match; restore the file from a copy, or make a new pair with "
+                           "`labloop keys new` and replace the old public key wherever it was given")
+    return public, secret
 
 
 def read_public_keys(path: str) -> list[bytes]:
@@ -151,7 +265,24 @@ def read_public_keys(path: str) -> list[bytes]:
         raise KeyFileError(f"allowed keys {path} do not exist: name a public key file or a directory of them")
     if not os.path.isdir(path):
         return [read_public_key(path)]
-    names = sorted(n for n in os.listdir(path) if n.endswith(".pub") and os.path.isfile(os.path.join(path, n)))
+    names = []
+    try:
+        listed = os.listdir(path)
+    except OSError as e:
+        raise KeyFileError(f"allowed keys {path} cannot be listed: {e.strerror}") from None
+    for n in listed:
+        if not n.endswith(".pub"):
+            continue
+        full = os.path.join(path, n)
+        try:
+            regular = stat.S_ISREG(os.stat(full).st_mode)
+        except FileNotFoundError:
+            continue  # a link to nothing, or gone since the listing
+        except OSError as e:
+            raise KeyFileError(f"allowed keys {path}: {_printable(os.fsencode(n))} cannot be read: {e.strerror}") from None
+        if regular:
+            names.append(n)
+    names.sort(key=os.fsencode)
     if len(names) > MAX_ALLOWED_KEYS:
         raise KeyFileError(f"allowed keys {path} hold more than {MAX_ALLOWED_KEYS} public keys: split them by instrument")
     return [read_public_key(os.path.join(path, n)) for n in names]
@@ -172,7 +303,7 @@ class _AllowList:
     def callback(self, domain: str, key: bytes) -> bool:
         try:
             allowed = read_public_keys(self.path)
-        except (KeyFileError, OSError) as e:
+        except Exception as e:  # noqa: BLE001 - the access-check thread must never die: refuse, say why, recover once fixed
             log.error("refused controller key %s: the allow-list cannot be read (%s); every controller is refused until it is fixed",
                       key_fingerprint(key), e)
             return False
@@ -688,6 +819,8 @@ class _Server:
                     break  # a filesystem without locks (some network mounts): nothing more can be known
             self._load_cache(cache_path, _cache_stamp(self.info, results_depend_on))
         # Exclusive control: the holder, and what each peer (ROUTER identity) claimed in its hello.
+        if not (isinstance(lease_s, (int, float)) and not isinstance(lease_s, bool) and 1 <= lease_s <= MAX_LEASE_S):
+            raise ValueError(f"lease_s must be 1 to {MAX_LEASE_S:.0f} seconds (a year), as the C++ SDK's kMaxLease, not {lease_s!r}")
         self.lease = HolderLease(lease_s) if exclusive else None
         # Only accepted claims, least recently used first: a peer refused or without a claim is
         # never stored, so a flood of hellos cannot push the holder's connection out.

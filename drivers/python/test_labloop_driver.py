@@ -11,6 +11,7 @@ bounded by a watchdog. Exit status 0 = all checks passed.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -611,12 +612,13 @@ def test_curve_identity(tmp: str, ctx: zmq.Context) -> None:
     os.makedirs(keys_dir)
     os.makedirs(allowed)
     pairs = {name: zmq.curve_keypair() for name in ("driver", "ctl-a", "ctl-b")}
+    # The keys go in the curve section, as `labloop keys new` writes them: the one reading rule.
     with open(os.path.join(keys_dir, "driver.key"), "w", encoding="ascii") as f:
-        f.write(f'public-key = "{pairs["driver"][0].decode()}"\nsecret-key = "{pairs["driver"][1].decode()}"\n')
+        f.write(f'curve\n    public-key = "{pairs["driver"][0].decode()}"\n    secret-key = "{pairs["driver"][1].decode()}"\n')
     os.chmod(os.path.join(keys_dir, "driver.key"), 0o600)
     for name in ("ctl-a", "ctl-b"):
         with open(os.path.join(allowed, f"{name}.pub"), "w", encoding="ascii") as f:
-            f.write(f'public-key = "{pairs[name][0].decode()}"\n')
+            f.write(f'curve\n    public-key = "{pairs[name][0].decode()}"\n')
 
     class Slow(ld.Driver):
         def describe(self) -> dict[str, Any]:
@@ -664,6 +666,109 @@ def test_curve_identity(tmp: str, ctx: zmq.Context) -> None:
         b.sock.close()
         stop.set()
         t.join(5.0)
+
+
+def test_key_files(tmp: str, ctx: zmq.Context) -> None:
+    """Key files after an audit (docs/security.md): the C++ reading rule exactly (a CURVE key
+    belongs to the curve section), a secret key where a public one belongs, a damaged secret, a
+    pipe as a key or allow-list entry; and one bad value in the allow-list refuses every
+    controller with a logged reason while it is there, the access check recovering once it goes."""
+    print("key files: one reading rule; bad values, secrets and pipes refused; the access check survives")
+    import labloop_driver as ld
+    base = os.path.join(tmp, "keyfiles")
+    keys_dir, allowed = os.path.join(base, "keys"), os.path.join(base, "allowed")
+    os.makedirs(keys_dir)
+    os.makedirs(allowed)
+    pairs = {name: zmq.curve_keypair() for name in ("driver", "ctl", "other")}
+
+    def write(path: str, text: str, mode: int = 0o644) -> str:
+        with open(path, "w", encoding="ascii") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+    def refused(fn: Any, *args: Any) -> str:
+        try:
+            fn(*args)
+        except ld.KeyFileError as e:
+            return str(e)
+        except Exception as e:  # noqa: BLE001 - anything else is the defect
+            return f"<not a KeyFileError: {e!r}>"
+        return "<accepted>"
+
+    a, b = pairs["ctl"][0].decode(), pairs["other"][0].decode()
+    two = write(os.path.join(base, "two.pub"), f'metadata\n    name = "x"\n    public-key = "{a}"\ncurve\n    public-key = "{b}"\n')
+    why = refused(ld.read_public_key, two)
+    check('line 3' in why and 'in section "metadata"' in why, f"a key under metadata is refused, as the C++ reader refuses it ({why})")
+    top = write(os.path.join(base, "top.pub"), f'public-key = "{a}"\n')
+    check("outside any section" in refused(ld.read_public_key, top), "a key outside any section is refused")
+    twice = write(os.path.join(base, "twice.pub"), f'curve\n    public-key = "{a}"\n    public-key = "{b}"\n')
+    check("given twice" in refused(ld.read_public_key, twice), "a key given twice is refused")
+    bare = write(os.path.join(base, "bare.pub"), "=" + a[1:] + "\n")  # '=' is a Z85 character: still a bare key
+    check(refused(ld.read_public_key, bare) == "<accepted>" and ld.read_public_key(bare) == ("=" + a[1:]).encode(),
+          "a bare Z85 line reads, '=' in it included")
+    for lease in (0, 31536001, float("nan"), 1e300):
+        try:
+            ld._Server(quick_driver_class(ld)(), "inproc://lease", None, 1.0, None, exclusive=True, lease_s=lease)
+            check(False, f"lease_s={lease} is refused")
+        except ValueError as e:
+            check("1 to 31536000 seconds" in str(e), f"lease_s={lease} is refused ({e})")
+    percent = write(os.path.join(base, "percent.pub"), f'curve\n    public-key = "{"%" * 40}"\n')
+    check("not a 40-character Z85 key" in refused(ld.read_public_key, percent), "40 '%' is refused as no key, not a struct.error")
+
+    d_pub, d_sec = pairs["driver"]
+    key_text = f'curve\n    public-key = "{d_pub.decode()}"\n    secret-key = "{d_sec.decode()}"\n'
+    driver_key = write(os.path.join(keys_dir, "driver.key"), key_text, 0o600)
+    check(ld.read_key_pair(driver_key) == (d_pub, d_sec), "a key pair reads")
+    leaked = write(os.path.join(base, "leaked.pub"), key_text)
+    check("holds a secret key" in refused(ld.read_public_key, leaked), "a .pub holding a secret key is refused")
+    damaged_secret = d_sec[:7] + (b"a" if d_sec[7:8] != b"a" else b"b") + d_sec[8:]
+    damaged = write(os.path.join(base, "damaged.key"), key_text.replace(d_sec.decode(), damaged_secret.decode()), 0o600)
+    check("does not give its public-key" in refused(ld.read_key_pair, damaged), "a secret that does not give its public key is refused")
+    fifo = os.path.join(base, "fifo.key")
+    os.mkfifo(fifo, 0o600)
+    check("is a pipe" in refused(ld.read_key_pair, fifo), "a pipe as --key is refused, not waited on")
+    fifo_pub = os.path.join(base, "fifo.pub")
+    os.mkfifo(fifo_pub, 0o600)
+    check("is a pipe" in refused(ld.read_public_keys, fifo_pub), "a pipe as --allowed is refused, not waited on")
+    os.mkfifo(os.path.join(allowed, "pipe.pub"), 0o600)  # a pipe among the entries is no key file: skipped, never opened
+
+    write(os.path.join(allowed, "ctl.pub"), f'curve\n    public-key = "{a}"\n')
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Keep()
+    logging.getLogger("labloop_driver").addHandler(handler)
+    endpoint = f"ipc://{base}/keys.ipc"
+    stop, bound = threading.Event(), threading.Event()
+    t = threading.Thread(target=ld.serve, args=(quick_driver_class(ld)(), endpoint),
+                         kwargs={"ready": lambda _: bound.set(), "install_signal_handlers": False, "stop_event": stop,
+                                 "key_path": os.path.join(keys_dir, "driver"), "allowed_keys": allowed},
+                         daemon=True)
+    try:
+        t.start()
+        check(bound.wait(5.0), "CURVE driver serving")
+        # Put in the allow-list while the driver runs (at start it would be refused at once).
+        bad = write(os.path.join(allowed, "bad.pub"), f'curve\n    public-key = "{"%" * 40}"\n')
+        for attempt in range(2):
+            c = curve_controller(ctx, endpoint, d_pub, pairs["ctl"], f"kf-{attempt}".encode())
+            r = c.ask({"v": 1, "type": "hello"}, 1.5)
+            c.sock.close()
+            check(r.get("type") == "<timeout>", f"handshake {attempt + 1} refused while a bad key file is in the allow-list ({r})")
+        check(any("allow-list cannot be read" in line and "bad.pub" in line for line in lines),
+              f"the refusal is logged with the file and why ({lines[-2:]})")
+        os.remove(bad)
+        c = curve_controller(ctx, endpoint, d_pub, pairs["ctl"], b"kf-fixed")
+        r = c.ask({"v": 1, "type": "hello"}, 5.0)
+        c.sock.close()
+        check(r.get("type") == "welcome", f"the access check recovers once the file is removed ({r})")
+    finally:
+        stop.set()
+        t.join(5.0)
+        logging.getLogger("labloop_driver").removeHandler(handler)
 
 
 def test_peer_table(tmp: str, ctx: zmq.Context) -> None:
@@ -831,6 +936,7 @@ def main() -> int:
         test_persistent_cache(tmp, ctx)
         test_exclusive(tmp, ctx)
         test_curve_identity(tmp, ctx)
+        test_key_files(tmp, ctx)
         test_peer_table(tmp, ctx)
         test_undelivered(tmp, ctx)
     except Exception as e:  # an exception is a failed check, not a hang

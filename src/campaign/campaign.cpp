@@ -1328,6 +1328,7 @@ class CampaignRun {
                                : fmt::format("lost for {:g} s", q.lost_for_s);
         break;
       case QuarantineCause::no_welcome: why = fmt::format("no welcome for {:g} s after its connection was made afresh{}", q.lost_for_s, problem); break;
+      case QuarantineCause::key_refused: why = fmt::format("its driver {} (not retried: no reconnection is let in until the key is allowed again)", problem); break;
     }
     journal(InstrumentQuarantinedEvent{.instrument = inst.config->name, .reason = why});
     log(fmt::format("{}: {} ({})", inst.config->name, state_text(book_.state(q.instrument)), why));
@@ -1447,6 +1448,18 @@ class CampaignRun {
         log(fmt::format("{}: no welcome within {:g} s of its new connection{}; asking again (nothing is sent to it meanwhile)", inst->config->name,
                         inst->config->connect_timeout_s, inst->hello_answer.empty() ? "" : fmt::format(" (it answered {})", inst->hello_answer)));
         say_hello_again(*inst, now);
+      }
+      // Its driver's access check refused this controller's key on a reconnection (revoked from its
+      // allow-list, then the driver restarted): said as at the start, not as a silence, and not
+      // waited for: no reconnection is let in until someone allows the key again.
+      if (inst->link->key_refused() && book_.state(inst->index) != InstrumentState::quarantined) {
+        const std::string why = inst->link->handshake_refusal();
+        if (!book_.lost(inst->index)) journal(InstrumentLostEvent{.instrument = inst->config->name, .reason = why, .wait_s = 0});
+        const GiveUp gave_up = book_.key_refused(inst->index, now);
+        if (gave_up.quarantine) report_quarantine(*gave_up.quarantine, why);
+        for (const std::string& id : gave_up.experiments)
+          settle(in_flight_.find(id), Outcome::instrument_lost, fmt::format("instrument {} lost: its driver {}", inst->config->name, why));
+        continue;
       }
       if (!book_.lost(inst->index) && inst->link->silent(now)) {
         book_.instrument_lost(inst->index, now);
@@ -1631,7 +1644,7 @@ CampaignSummary run_campaign(const CampaignConfig& config, const CampaignOptions
 
 KeyPair read_controller_key(const CampaignConfig& config) {
   try {
-    return read_key_pair(config.controller_key);
+    return read_checked_key_pair(config.controller_key);
   } catch (const Error& e) {
     throw ConfigError(config.source, "/controller_key", fmt::format("{} (the key that signs this campaign's journal)", e.what()));
   }

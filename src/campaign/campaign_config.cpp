@@ -22,6 +22,7 @@
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
 #include "labloop/core/key_file.hpp"
+#include "labloop/wire/instrument_keys.hpp"
 #include "labloop/core/small_file.hpp"
 #include "labloop/core/unique_fd.hpp"
 #include "labloop/core/json_limits.hpp"
@@ -68,7 +69,7 @@ std::string parse_controller_key(const Node& node, const std::string& source) {
   std::error_code ec;
   if (const auto absolute = std::filesystem::absolute(path, ec); !ec) path = absolute.lexically_normal();
   try {
-    const KeyPair pair = read_key_pair(path);
+    const KeyPair pair = read_checked_key_pair(path);
     const std::string probe = "labloop: can controller_key sign?";
     if (!signature_valid(pair.public_key, probe, sign_message(pair, probe)))
       throw Error(fmt::format("key \"{}\" cannot sign: its signatures do not verify with its own public key (is it damaged?)", pair.public_key.name));
@@ -561,7 +562,8 @@ OutputSpec parse_output(const Node& node) {
 // An instrument's "security" section: the driver's public key and this controller's key pair,
 // read now so a missing file, a damaged key or a secret others may read stops the file loading.
 // Paths are relative to the campaign file; client_keys defaults to the top-level controller_key.
-InstrumentKeys parse_instrument_security(const Node& node, const std::string& controller_key, const std::filesystem::path& base) {
+InstrumentKeys parse_instrument_security(const Node& node, const std::string& controller_key, const std::filesystem::path& base,
+                                         bool controller_key_refused) {
   node.expect_object({"server_public_key", "client_keys"});
   const Node server = node.child("server_public_key");
   InstrumentKeys keys;
@@ -574,11 +576,13 @@ InstrumentKeys parse_instrument_security(const Node& node, const std::string& co
   }
   std::string client = controller_key;
   if (node.has("client_keys")) client = node.child("client_keys").as_string();
+  if (client.empty() && controller_key_refused)
+    node.fail("takes its client_keys from \"controller_key\", which was refused (see /controller_key)");
   if (client.empty())
     node.fail("needs \"client_keys\": this controller's key pair, e.g. \"keys/controller\" (`labloop keys new controller`), or a "
               "top-level \"controller_key\"");
   try {
-    keys.client = read_key_pair(base / client);
+    keys.client = read_checked_key_pair(base / client);
   } catch (const Error& e) {
     const std::string why = fmt::format("{} (this controller's key pair{})", e.what(), node.has("client_keys") ? "" : ", from \"controller_key\"");
     if (node.has("client_keys")) node.child("client_keys").fail(why);
@@ -588,7 +592,7 @@ InstrumentKeys parse_instrument_security(const Node& node, const std::string& co
 }
 
 InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& simulators, const std::string& controller_key,
-                                  const std::filesystem::path& base) {
+                                  const std::filesystem::path& base, bool controller_key_refused) {
   node.expect_object({"name", "endpoint", "simulator", "manual", "capacity", "options", "timeout_s", "heartbeat_s", "heartbeat_misses",
                       "connect_timeout_s", "retries", "retry_backoff_s", "quarantine_after", "reconnect_s", "security"});
   InstrumentConfig ic;
@@ -655,7 +659,7 @@ InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& si
   if (node.has("security")) {
     if (ic.endpoint.empty())
       node.child("security").fail("is only for drivers at an endpoint; labloop talks to its own simulators and stand-ins over a private ipc socket");
-    ic.keys = parse_instrument_security(node.child("security"), controller_key, base);
+    ic.keys = parse_instrument_security(node.child("security"), controller_key, base, controller_key_refused);
     // Absolute, so the journaled config (resume) finds the same files from anywhere.
     const auto absolute = [&](const std::string& given) {
       std::error_code ec;
@@ -810,7 +814,7 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   std::vector<bool> instrument_ok;
   // Before the instruments: it is their security sections' default client_keys. Read and tried
   // here (absolute afterwards), so a key that cannot sign stops the file loading.
-  mistakes.check([&] {
+  const bool controller_key_refused = !mistakes.check([&] {
     if (top.has("controller_key")) c.controller_key = parse_controller_key(top.child("controller_key"), source);
   });
   if (mistakes.check([&] { top.child("instruments").as_array(); })) {
@@ -818,7 +822,8 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
     std::map<std::string, size_t> instrument_names;
     for (size_t i = 0; i < instruments.value().size(); ++i)
       instrument_ok.push_back(mistakes.check([&] {
-        InstrumentConfig ic = parse_instrument(instruments.at(i), simulators, c.controller_key, std::filesystem::path(source).parent_path());
+        InstrumentConfig ic = parse_instrument(instruments.at(i), simulators, c.controller_key, std::filesystem::path(source).parent_path(),
+                                            controller_key_refused);
         if (auto [it, inserted] = instrument_names.emplace(ic.name, i); !inserted)
           instruments.at(i).child("name").fail(fmt::format("duplicate instrument name \"{}\" (also at /instruments/{})", ic.name, it->second));
         c.instruments.push_back(std::move(ic));

@@ -262,6 +262,16 @@ std::optional<GiveUp> ExperimentBook::changed_limits(size_t instrument) {
   return GiveUp{Quarantine{instrument, QuarantineCause::changed_limits}, experiments_on(instrument)};
 }
 
+GiveUp ExperimentBook::key_refused(size_t instrument, Clock::time_point now) {
+  if (!is_lost(instruments_.at(instrument).state) && !is_quarantined(instruments_.at(instrument).state)) instrument_lost(instrument, now);
+  Instrument& inst = instruments_.at(instrument);
+  GiveUp g;
+  if (!is_quarantined(inst.state)) g.quarantine = Quarantine{.instrument = instrument, .cause = QuarantineCause::key_refused};
+  inst.state = InstrumentState::quarantined;  // no longer waited for
+  g.experiments = experiments_on(instrument);
+  return g;
+}
+
 GiveUp ExperimentBook::no_welcome(size_t instrument, double waited_s) {
   Instrument& inst = instruments_.at(instrument);
   GiveUp g;

@@ -9,6 +9,7 @@
 #include "labloop/campaign/goals.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/key_file.hpp"
+#include "labloop/wire/instrument_keys.hpp"
 #include "labloop/journal/campaign_state.hpp"
 
 namespace labloop {
@@ -51,7 +52,7 @@ CampaignConfig journaled_config(const std::vector<JournalEvent>& events, const s
       if (!paths.is_object() || !paths.value("server_public_key", json()).is_string() || !paths.value("client_keys", json()).is_string())
         throw Error("its security section is not two key file paths (the journal was edited or damaged)");
       ic.keys = InstrumentKeys{read_public_key(paths["server_public_key"].get<std::string>()),
-                               read_key_pair(paths["client_keys"].get<std::string>())};
+                               read_checked_key_pair(paths["client_keys"].get<std::string>())};
     } catch (const Error& e) {
       ic.keys_error = fmt::format("instrument {}: its keys cannot be read on this machine: {}", ic.name, e.what());
     }

@@ -7,6 +7,7 @@
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/key_file.hpp"
+#include "labloop/wire/instrument_keys.hpp"
 #include "labloop/wire/driver_check.hpp"
 #include "labloop/wire/endpoint.hpp"
 #include "labloop/wire/protocol.hpp"
@@ -77,7 +78,7 @@ int run_driver_check(const DriverCheckCommand& command) {
   if (command.server_key.empty() != command.client_keys.empty())
     throw ConfigError(source, command.server_key.empty() ? "--server-key" : "--client-keys",
                       "an encrypted driver needs both --server-key (its public key) and --client-keys (this controller's key pair)");
-  if (!command.server_key.empty()) options.keys = InstrumentKeys{read_public_key(command.server_key), read_key_pair(command.client_keys)};
+  if (!command.server_key.empty()) options.keys = InstrumentKeys{read_public_key(command.server_key), read_checked_key_pair(command.client_keys)};
   if (command.out_of_limits && !command.run_experiments)
     throw ConfigError(source, "--out-of-limits", "goes with --run-experiments: settings outside the limits are experiments too");
   if (command.capacity && !command.run_experiments)

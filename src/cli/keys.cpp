@@ -14,6 +14,8 @@
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/key_file.hpp"
+#include "labloop/core/printable.hpp"
+#include "labloop/wire/instrument_keys.hpp"
 #include "labloop/core/utc_time.hpp"
 #include "labloop/journal/signing.hpp"
 
@@ -54,39 +56,63 @@ std::optional<unsigned> loose_bits(const fs::path& file) {
   return static_cast<unsigned>(info.st_mode & 077);
 }
 
+// An entry of a key directory that is a regular file (links followed), or the reason it cannot be
+// judged (a link loop, a link to nowhere, no permission): such an entry is reported and skipped.
+std::optional<std::string> unreadable_entry(const fs::directory_entry& entry, bool& regular) {
+  std::error_code ec;
+  regular = entry.is_regular_file(ec);
+  if (ec && ec != std::errc::no_such_file_or_directory) return ec.message();
+  if (ec) {  // a link to nowhere
+    regular = false;
+    if (entry.is_symlink(ec)) return std::string("a symbolic link to nothing");
+  }
+  return std::nullopt;
+}
+
 int keys_list(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error(fmt::format("{} is not a directory of keys (make one with `labloop keys new NAME --dir {}`)", dir.string(), dir.string()));
+  if (!fs::is_directory(dir, ec)) throw Error(fmt::format("{} is not a directory of keys (make one with `labloop keys new NAME --dir {}`)", printable(dir.string()), printable(dir.string())));
   std::set<std::string> stems;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+  std::map<std::string, std::string> unreadable;  // file name → why
+  fs::directory_iterator it(dir, ec);
+  if (ec) throw Error(fmt::format("cannot list {}: {}", printable(dir.string()), ec.message()));
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    const auto& entry = *it;
     const auto ext = entry.path().extension();
-    if ((ext == ".pub" || ext == ".key") && entry.is_regular_file()) stems.insert(entry.path().stem().string());
-    if (stems.size() > kMaxAllowedKeys) throw Error(fmt::format("{} holds more than {} keys; list a smaller directory", dir.string(), kMaxAllowedKeys));
+    if (ext != ".pub" && ext != ".key") continue;
+    bool regular = false;
+    if (const auto why = unreadable_entry(entry, regular)) {
+      unreadable[entry.path().filename().string()] = *why;
+      continue;
+    }
+    if (regular) stems.insert(entry.path().stem().string());
+    if (stems.size() > kMaxAllowedKeys) throw Error(fmt::format("{} holds more than {} keys; list a smaller directory", printable(dir.string()), kMaxAllowedKeys));
   }
-  if (ec) throw Error(fmt::format("cannot list {}: {}", dir.string(), ec.message()));
+  if (ec) throw Error(fmt::format("cannot list {}: {}", printable(dir.string()), ec.message()));
   int status = 0;
   fmt::print("{:<24} {:<22} {:<12} {:<8} {}\n", "NAME", "FINGERPRINT", "KIND", "SIGNS", "SECRET");
   for (const auto& stem : stems) {
     const fs::path pub = dir / (stem + ".pub"), key = dir / (stem + ".key");
+    const bool has_key = fs::is_regular_file(key, ec), has_pub = fs::is_regular_file(pub, ec);
     std::string kind, signs, secret, fingerprint;
     try {
-      if (fs::exists(key)) {
-        kind = fs::exists(pub) ? "pair" : "secret only";
+      if (has_key) {
+        kind = has_pub ? "pair" : "secret only";
         const auto loose = loose_bits(key);
         if (loose && *loose != 0) {
           // read_key_pair refuses it; the public part still names the key.
-          const PublicKey p = read_public_key(key);
+          const PublicKey p = read_any_public_part(key);
           fingerprint = p.fingerprint();
           signs = p.sign ? "yes" : "no";
-          secret = fmt::format("UNSAFE: others may read it (run `chmod 600 {}`)", key.string());
+          secret = fmt::format("UNSAFE: others may read it (run `chmod 600 {}`)", printable(key.string()));
           status = 1;
         } else {
-          const KeyPair pair = read_key_pair(key);
+          const KeyPair pair = read_checked_key_pair(key);
           fingerprint = pair.public_key.fingerprint();
           signs = pair.sign_seed ? "yes" : "no";
           secret = "ok (0600)";
-          if (fs::exists(pub) && read_public_key(pub).curve != pair.public_key.curve) {
-            secret = fmt::format("MISMATCH: {} is not this pair's public key", pub.string());
+          if (has_pub && read_public_key(pub).curve != pair.public_key.curve) {
+            secret = fmt::format("MISMATCH: {} is not this pair's public key", printable(pub.string()));
             status = 1;
           }
         }
@@ -98,17 +124,22 @@ int keys_list(const fs::path& dir) {
         secret = "-";
       }
     } catch (const Error& e) {
-      fmt::print("{:<24} DAMAGED: {}\n", stem, e.what());
+      fmt::print("{:<24} DAMAGED: {}\n", printable(stem), printable(e.what()));
       status = 1;
       continue;
     }
-    fmt::print("{:<24} {:<22} {:<12} {:<8} {}\n", stem, fingerprint, kind, signs, secret);
+    fmt::print("{:<24} {:<22} {:<12} {:<8} {}\n", printable(stem), fingerprint, kind, signs, secret);
   }
-  if (stems.empty()) fmt::print("(no keys in {})\n", dir.string());
+  for (const auto& [name, why] : unreadable) {
+    fmt::print("{:<24} UNREADABLE: {} cannot be read ({}); skipped\n", printable(fs::path(name).stem().string()), printable(name), why);
+    status = 1;
+  }
+  if (stems.empty() && unreadable.empty()) fmt::print("(no keys in {})\n", printable(dir.string()));
   if (fs::is_directory(dir / "revoked", ec)) {
     size_t revoked = 0;
-    for (const auto& entry : fs::directory_iterator(dir / "revoked", ec)) revoked += entry.path().extension() == ".pub";
-    fmt::print("{} revoked key(s) kept in {} (drivers do not read it)\n", revoked, (dir / "revoked").string());
+    fs::directory_iterator r(dir / "revoked", ec);
+    for (; !ec && r != fs::directory_iterator(); r.increment(ec)) revoked += r->path().extension() == ".pub";
+    fmt::print("{} revoked key(s) kept in {} (drivers do not read it)\n", revoked, printable((dir / "revoked").string()));
   }
   return status;
 }
@@ -129,19 +160,30 @@ int keys_revoke(const std::string& name_or_file, const fs::path& allowed) {
   } else {
     named = allowed / (name_or_file + ".pub");
     if (!fs::is_regular_file(named, ec))
-      throw Error(fmt::format("no key \"{}\" in the allow-list {} (no {}; `labloop keys list {}` shows them)", name_or_file, allowed.string(),
-                              named.string(), allowed.string()));
+      throw Error(fmt::format("no key \"{}\" in the allow-list {} (no {}; `labloop keys list {}` shows them)", printable(name_or_file),
+                              printable(allowed.string()), printable(named.string()), printable(allowed.string())));
     key = read_public_key(named).curve;
   }
   std::vector<fs::path> entries;
-  for (const auto& entry : fs::directory_iterator(allowed, ec)) {
-    if (entry.path().extension() != ".pub" || !entry.is_regular_file()) continue;
+  fs::directory_iterator it(allowed, ec);
+  if (ec) throw Error(fmt::format("cannot list {}: {}", printable(allowed.string()), ec.message()));
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    const auto& entry = *it;
+    if (entry.path().extension() != ".pub") continue;
+    bool regular = false;
+    if (const auto why = unreadable_entry(entry, regular)) {
+      // Reported, never in the way of revoking the others.
+      fmt::print("note: {} cannot be read ({}); skipped\n", printable(entry.path().string()), why->c_str());
+      continue;
+    }
+    if (!regular) continue;
     try {
       if (read_public_key(entry.path()).curve == *key) entries.push_back(entry.path());
     } catch (const Error&) {
       // A damaged neighbour is not ours to judge here; the driver logs it.
     }
   }
+  if (ec) throw Error(fmt::format("cannot list {}: {}", printable(allowed.string()), ec.message()));
   if (entries.empty())
     throw Error(fmt::format("the key {} ({}) is not in the allow-list {}: nothing to revoke", key_fingerprint(*key), name_or_file, allowed.string()));
   const fs::path revoked = allowed / "revoked";
@@ -153,7 +195,8 @@ int keys_revoke(const std::string& name_or_file, const fs::path& allowed) {
     if (fs::exists(to)) throw Error(fmt::format("{} exists already; wait a second and revoke again", to.string()));
     fs::rename(entry, to, ec);
     if (ec) throw Error(fmt::format("cannot move {} to {}: {}", entry.string(), to.string(), ec.message()));
-    fmt::print("revoked {} ({}): moved {} to {}\n", entry.stem().string(), key_fingerprint(*key), entry.string(), to.string());
+    fmt::print("revoked {} ({}): moved {} to {}\n", printable(entry.stem().string()), key_fingerprint(*key), printable(entry.string()),
+               printable(to.string()));
   }
   sync_directory(revoked);
   sync_directory(allowed);

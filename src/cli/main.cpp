@@ -128,7 +128,9 @@ int validate(const std::string& file, bool instruments) {
       fmt::print("instrument '{}': ok — {} {}, capacity {}, outputs {}\n", check.instrument, check.info->driver, check.info->version,
                  check.info->capacity, fmt::join(check.info->outputs, ", "));
     } else {
-      fmt::print("instrument '{}': {}\n", check.instrument, check.problem);
+      // An InstrumentError names the instrument already; say it once.
+      const std::string prefix = fmt::format("instrument '{}': ", check.instrument);
+      fmt::print("{}{}\n", check.problem.rfind(prefix, 0) == 0 ? "" : prefix, check.problem);
       status = check.mismatch ? 2 : std::max(status, 1);
     }
   }
@@ -192,7 +194,7 @@ int new_campaign(NewCommand command) {
                                "an encrypted driver needs both --server-key (its public key) and --client-keys (this controller's key pair)");
   if (!options.server_public_key.empty()) {
     if (simulator) throw labloop::ConfigError(source, "--server-key", "is for --endpoint: labloop starts a simulator itself");
-    keys = labloop::InstrumentKeys{labloop::read_public_key(options.server_public_key), labloop::read_key_pair(options.client_keys)};
+    keys = labloop::InstrumentKeys{labloop::read_public_key(options.server_public_key), labloop::read_checked_key_pair(options.client_keys)};
     options.server_public_key = relative_to_file(options.server_public_key);
     options.client_keys = relative_to_file(options.client_keys);
   }

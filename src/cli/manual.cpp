@@ -16,6 +16,7 @@
 #include "labloop/campaign/replay.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/key_file.hpp"
+#include "labloop/wire/instrument_keys.hpp"
 #include "labloop/core/os_user.hpp"
 #include "labloop/core/printable.hpp"
 #include "labloop/core/utc_time.hpp"
@@ -167,7 +168,7 @@ int correct(const EnterCommand& command, const Campaign& c) {
   std::optional<KeyPair> key;
   if (!c.config.controller_key.empty()) {
     try {
-      key = read_key_pair(c.config.controller_key);
+      key = read_checked_key_pair(c.config.controller_key);
       if (!key->sign_seed) throw Error(fmt::format("key {} cannot sign (it was made by another ZeroMQ tool)", c.config.controller_key));
     } catch (const Error& error) {
       fmt::print("refused {}: this campaign's journal is signed, so its corrections are signed too, with its controller_key: {}\n",

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "labloop/core/error.hpp"
+#include "labloop/core/printable.hpp"
 #include "labloop/core/utc_time.hpp"
 
 namespace labloop {
@@ -30,18 +31,55 @@ int z85_value(char c) {
   return at == std::string_view::npos ? -1 : static_cast<int>(at);
 }
 
-// The name = "value" lines of a ZPL certificate, by section ("metadata/name", "curve/public-key"),
-// or a bare Z85 key as "curve/public-key".
-std::map<std::string, std::string> read_certificate_fields(const fs::path& file) {
-  std::error_code ec;
-  const auto size = fs::file_size(file, ec);
-  if (ec) throw Error(fmt::format("key file {} cannot be read: {}", file.string(), ec.message()));
-  if (size > kMaxKeyFileBytes)
-    throw Error(fmt::format("key file {} is {} bytes; a key file is at most {} bytes: is this the right file?", file.string(), size,
-                            kMaxKeyFileBytes));
-  std::ifstream in(file);
-  if (!in) throw Error(fmt::format("key file {} cannot be opened: {}", file.string(), std::strerror(errno)));
+// What a path that is no regular file is, for messages ("a folder", "a symbolic link to a device").
+std::string kind_of(const fs::path& file, const struct stat& info) {
+  std::string what = S_ISDIR(info.st_mode)                          ? "a folder"
+                     : S_ISFIFO(info.st_mode)                       ? "a pipe"
+                     : S_ISSOCK(info.st_mode)                       ? "a socket"
+                     : S_ISCHR(info.st_mode) || S_ISBLK(info.st_mode) ? "a device"
+                                                                    : "not a regular file";
+  struct stat link {};
+  if (::lstat(file.c_str(), &link) == 0 && S_ISLNK(link.st_mode)) return "a symbolic link to " + what;
+  return what;
+}
 
+// The text of a key file: opened once without waiting on a pipe, judged by what was opened (a
+// folder, a pipe or a device is refused by name), and read up to kMaxKeyFileBytes.
+std::string read_key_text(const fs::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw Error(fmt::format("key file {} cannot be read: {}", file.string(), std::strerror(errno)));
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } guard{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0) throw Error(fmt::format("key file {} cannot be read: {}", file.string(), std::strerror(errno)));
+  if (!S_ISREG(info.st_mode))
+    throw Error(fmt::format("key file {} is {}, not a key file: name the file `labloop keys new` wrote", file.string(), kind_of(file, info)));
+  if (static_cast<std::uintmax_t>(info.st_size) > kMaxKeyFileBytes)
+    throw Error(fmt::format("key file {} is {} bytes; a key file is at most {} bytes: is this the right file?", file.string(),
+                            static_cast<std::uintmax_t>(info.st_size), kMaxKeyFileBytes));
+  std::string text;
+  char buffer[4096];
+  while (text.size() <= kMaxKeyFileBytes) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Error(fmt::format("key file {} cannot be read: {}", file.string(), std::strerror(errno)));
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  if (text.size() > kMaxKeyFileBytes)
+    throw Error(fmt::format("key file {} is over {} bytes; a key file is at most that: is this the right file?", file.string(), kMaxKeyFileBytes));
+  return text;
+}
+
+// The name = "value" lines of a ZPL certificate, by section ("metadata/name", "curve/public-key"),
+// or a bare Z85 key as "curve/public-key". A section is a line that starts at its first column and
+// holds no '='; a field is name = "value" (quotes optional) and belongs to the section above it.
+// public-key and secret-key belong to the curve section: one anywhere else is refused, so no
+// reader can take another key from the same file (the Python SDK follows this rule exactly).
+std::map<std::string, std::string> read_certificate_fields(const fs::path& file) {
+  std::istringstream in(read_key_text(file));
   std::map<std::string, std::string> fields;
   std::string line, section;
   int line_number = 0;
@@ -51,11 +89,13 @@ std::map<std::string, std::string> read_certificate_fields(const fs::path& file)
     const auto first = line.find_first_not_of(" \t");
     if (first == std::string::npos || line[first] == '#') continue;
     const std::string text = line.substr(first, line.find_last_not_of(" \t") - first + 1);
+    if (first == 0 && z85_decode(text)) {
+      // a bare key, as zmq_curve_keypair prints it ('=' is a Z85 character: it may hold one)
+      if (!fields.emplace("curve/public-key", text).second)
+        throw Error(fmt::format("key file {} line {}: a second public key; is this file damaged or forged?", file.string(), line_number));
+      continue;
+    }
     if (first == 0 && text.find('=') == std::string::npos) {
-      if (text.size() == 40 && z85_decode(text)) {
-        fields["curve/public-key"] = text;  // a bare key, as zmq_curve_keypair prints it
-        continue;
-      }
       section = text;
       continue;
     }
@@ -69,7 +109,13 @@ std::map<std::string, std::string> read_certificate_fields(const fs::path& file)
     value.erase(0, value.find_first_not_of(" \t"));
     if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front())
       value = value.substr(1, value.size() - 2);
-    fields[section + "/" + name] = value;
+    if ((name == "public-key" || name == "secret-key") && section != "curve")
+      throw Error(fmt::format("key file {} line {}: {} is {}; a CURVE key belongs to the curve section: is this file damaged or "
+                              "forged? (`labloop keys new` writes it there)",
+                              file.string(), line_number, name, section.empty() ? "outside any section" : "in section \"" + printable(section) + "\""));
+    if (!fields.emplace(section + "/" + name, value).second)
+      throw Error(fmt::format("key file {} line {}: {} is given twice in section \"{}\"; is this file damaged or forged?", file.string(),
+                              line_number, printable(name), printable(section)));
   }
   return fields;
 }
@@ -176,6 +222,18 @@ fs::path public_key_path(const fs::path& path) {
 
 PublicKey read_public_key(const fs::path& file) {
   if (!fs::exists(file)) throw Error(fmt::format("key file {} does not exist", file.string()));
+  const auto fields = read_certificate_fields(file);
+  for (const char* secret : {"curve/secret-key", "metadata/sign-secret-seed"})
+    if (fields.count(secret))
+      throw Error(fmt::format("key file {} holds a secret key ({}) where a public key belongs: name the .pub file. A public key file is "
+                              "given away and often readable by everyone, so if this one was, treat the secret as known: make a new "
+                              "key pair (`labloop keys new`) and revoke this one",
+                              file.string(), secret));
+  return public_part(fields, file);
+}
+
+PublicKey read_any_public_part(const fs::path& file) {
+  if (!fs::exists(file)) throw Error(fmt::format("key file {} does not exist", file.string()));
   return public_part(read_certificate_fields(file), file);
 }
 
@@ -185,6 +243,9 @@ KeyPair read_key_pair(const fs::path& path) {
   if (::stat(file.c_str(), &info) != 0)
     throw Error(fmt::format("secret key {} cannot be read: {} (make one with `labloop keys new {}`)", file.string(), std::strerror(errno),
                             file.stem().string()));
+  if (!S_ISREG(info.st_mode))
+    throw Error(fmt::format("secret key {} is {}, not a key file: name the NAME.key file `labloop keys new` wrote", file.string(),
+                            kind_of(file, info)));
   if ((info.st_mode & 077) != 0)
     throw Error(fmt::format("secret key {} may be read or changed by other users (mode {:04o}); a secret key must be its owner's "
                             "only: run `chmod 600 {}`",
@@ -206,7 +267,13 @@ std::vector<PublicKey> read_public_keys(const fs::path& file_or_directory) {
   if (!fs::is_directory(file_or_directory, ec)) return {read_public_key(file_or_directory)};
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(file_or_directory, ec)) {
-    if (entry.path().extension() != ".pub" || !entry.is_regular_file()) continue;
+    if (entry.path().extension() != ".pub") continue;
+    std::error_code entry_ec;
+    const bool regular = entry.is_regular_file(entry_ec);
+    if (entry_ec && entry_ec != std::errc::no_such_file_or_directory)
+      throw Error(fmt::format("allowed keys {}: {} cannot be read: {}", file_or_directory.string(), printable(entry.path().filename().string()),
+                              entry_ec.message()));
+    if (!regular) continue;
     if (files.size() == kMaxAllowedKeys)
       throw Error(fmt::format("allowed keys {} hold more than {} public keys: split them by instrument", file_or_directory.string(),
                               kMaxAllowedKeys));
@@ -221,15 +288,23 @@ std::vector<PublicKey> read_public_keys(const fs::path& file_or_directory) {
 }
 
 void write_key_pair(const fs::path& stem, const KeyPair& pair) {
-  const fs::path pub = public_key_path(stem), key = secret_key_path(stem);
-  if (fs::exists(pub) || fs::exists(key))
-    throw Error(fmt::format("{} exists: labloop never overwrites a key; choose another name or remove the old files first",
-                            fs::exists(key) ? key.string() : pub.string()));
   const auto& p = pair.public_key;
   const bool plain_name = !p.name.empty() && p.name.size() <= 64 &&
                           std::all_of(p.name.begin(), p.name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'; });
   if (!plain_name)
-    throw Error(fmt::format("key name \"{}\": use 1 to 64 letters, digits, '-', '_' or '.'", p.name));
+    throw Error(fmt::format("key name \"{}\": use 1 to 64 letters, digits, '-', '_' or '.'", printable(p.name)));
+  // Named like campaign identifiers, and never a hidden file (".x", ".", "..") nor a name that
+  // reads as another file's (x.pub would be written as x.pub.pub and x.pub.key).
+  const bool ends_like_a_key_file = p.name.ends_with(".pub") || p.name.ends_with(".key");
+  if (!std::isalnum(static_cast<unsigned char>(p.name.front())) || ends_like_a_key_file)
+    throw Error(fmt::format("key name \"{}\": {}", printable(p.name),
+                            ends_like_a_key_file ? "give it without .pub or .key (labloop adds them)"
+                                                 : "start it with a letter or digit (a name starting with '.' is a hidden file, '.' and "
+                                                   "'..' are folders)"));
+  const fs::path pub = public_key_path(stem), key = secret_key_path(stem);
+  if (fs::exists(pub) || fs::exists(key))
+    throw Error(fmt::format("{} exists: labloop never overwrites a key; choose another name or remove the old files first",
+                            fs::exists(key) ? key.string() : pub.string()));
   std::ostringstream metadata;
   metadata << "metadata\n    name = \"" << p.name << "\"\n";
   if (p.sign) metadata << "    sign-public-key = \"" << z85_encode(*p.sign) << "\"\n";

@@ -10,6 +10,7 @@
 #include <zmq_addon.hpp>
 
 #include "labloop/core/error.hpp"
+#include "labloop/core/printable.hpp"
 
 namespace labloop::detail {
 
@@ -25,6 +26,31 @@ void set_client_keys(zmq::socket_t& socket, const InstrumentKeys& keys) {
 }
 
 bool curve_available() { return zmq_has("curve") != 0; }
+
+}  // namespace labloop::detail
+
+namespace labloop {
+
+void check_key_pair(const KeyPair& pair, const std::filesystem::path& file) {
+  const std::string secret = z85_encode(pair.curve_secret);
+  char derived[41] = {};
+  if (zmq_curve_public(derived, secret.c_str()) != 0) return;  // a libzmq without CURVE: nothing is encrypted with it
+  if (std::string_view(derived, 40) != z85_encode(pair.public_key.curve))
+    throw Error(fmt::format("key file {} is damaged: its secret-key does not give its public-key ({}), so a peer would be told the "
+                            "keys do not match; restore the file from a copy, or make a new pair with `labloop keys new` and "
+                            "replace the old public key wherever it was given",
+                            file.string(), pair.public_key.fingerprint()));
+}
+
+KeyPair read_checked_key_pair(const std::filesystem::path& path) {
+  KeyPair pair = read_key_pair(path);
+  check_key_pair(pair, secret_key_path(path));
+  return pair;
+}
+
+}  // namespace labloop
+
+namespace labloop::detail {
 
 ZapHandler::ZapHandler(zmq::context_t& context, std::filesystem::path allowed, Log log)
     : allowed_(std::move(allowed)), log_(std::move(log)), socket_(context, zmq::socket_type::rep) {
@@ -86,7 +112,7 @@ void ZapHandler::answer(std::vector<zmq::message_t>& request) {
     log_(fmt::format("refused controller key {} from {}: it is not in the allow-list {}", fingerprint, address, allowed_.string()));
     return reply("400", "key not in the allow-list", "");
   }
-  log_(fmt::format("admitted controller key {} ({}) from {}", fingerprint, found->name, address));
+  log_(fmt::format("admitted controller key {} ({}) from {}", fingerprint, printable(found->name), printable(address)));
   // The User-Id of every message on this connection: exclusive control (lease.hpp) knows the
   // controller by it, so it is the fingerprint, which no message can forge, not the file's name.
   reply("200", "OK", fingerprint);

@@ -367,7 +367,7 @@ class Server {
                         : "an allow-list was given without this driver's key pair (--key keys/NAME)");
     if (!keyed) return;
     if (!detail::curve_available()) throw Error("this libzmq has no CURVE support: install a libzmq built with libsodium");
-    const KeyPair pair = read_key_pair(options_.key_path);
+    const KeyPair pair = read_checked_key_pair(options_.key_path);
     // Checked now so a typo fails at start; re-read at every handshake afterwards.
     const std::vector<PublicKey> allowed = read_public_keys(options_.allowed_keys);
     zap_ = std::make_unique<detail::ZapHandler>(context_, options_.allowed_keys, options_.log);
@@ -528,6 +528,8 @@ class Server {
   // ---- exclusive control (ServeOptions::exclusive; wire/lease.hpp holds the policy) ----
 
   void set_up_lease() {
+    if (options_.lease < std::chrono::seconds(1) || options_.lease > kMaxLease)
+      throw Error(fmt::format("the lease must be 1 to {} seconds (a year), not {}", kMaxLease.count(), options_.lease.count()));
     lease_.emplace(static_cast<double>(options_.lease.count()));
     if (options_.cache_path.empty()) return;
     holder_file_ = std::make_unique<HolderFile>(options_.cache_path + ".holder");

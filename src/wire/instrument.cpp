@@ -16,8 +16,12 @@ namespace {
 
 // True for tcp://HOST:PORT whose HOST is not this machine's loopback (127.x, ::1, localhost):
 // traffic that other machines on the network may see.
+// True unless the endpoint stays on this machine: ipc:// and inproc://, or tcp:// to localhost,
+// ::1 or a numeric 127.x.y.z. A name that merely starts with "127." (tcp://127.attacker.example)
+// is a host name like any other, resolved by whoever answers for it.
 bool leaves_this_machine(const std::string& endpoint) {
-  if (endpoint.rfind("tcp://", 0) != 0) return false;  // ipc://, inproc://: local by construction
+  if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return false;  // local by construction
+  if (endpoint.rfind("tcp://", 0) != 0) return true;                                           // ws://, pgm://, …: a network
   std::string host = endpoint.substr(6);
   if (const auto semicolon = host.find(';'); semicolon != std::string::npos) host = host.substr(semicolon + 1);  // source;dest
   if (!host.empty() && host.front() == '[') {
@@ -25,7 +29,19 @@ bool leaves_this_machine(const std::string& endpoint) {
   } else if (const auto colon = host.rfind(':'); colon != std::string::npos) {
     host = host.substr(0, colon);
   }
-  return !(host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0);
+  if (host == "localhost" || host == "::1") return false;
+  // 127.x.y.z: four decimal numbers of 0 to 255, the first 127.
+  int parts = 0;
+  size_t at = 0;
+  while (at <= host.size()) {
+    const size_t dot = std::min(host.find('.', at), host.size());
+    const std::string part = host.substr(at, dot - at);
+    if (part.empty() || part.size() > 3 || part.find_first_not_of("0123456789") != std::string::npos || std::stoi(part) > 255) return true;
+    if (parts == 0 && part != "127") return true;
+    ++parts;
+    at = dot + 1;
+  }
+  return parts != 4;
 }
 
 }  // namespace
@@ -93,6 +109,7 @@ void Instrument::check_handshake() {
     if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       if (!refusal_.empty()) log_(fmt::format("{}: handshake succeeded again", name_));
       refusal_.clear();
+      key_refused_ = false;
       silent_closes_ = 0;
       if (++handshakes_ > 1) news_.reconnected = true;
       continue;
@@ -103,6 +120,7 @@ void Instrument::check_handshake() {
     // server that read our plaintext greeting before we read its own (which side sees the
     // mechanism mismatch first is a race, and under load we may lose it every time).
     if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && ++silent_closes_ < 2) continue;
+    key_refused_ = event->event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && event->value == 400;
     std::string text = refusal_text(event->event, event->value);
     if (text != refusal_) log_(fmt::format("{}: {}", name_, text));
     refusal_ = std::move(text);
@@ -131,8 +149,9 @@ std::string Instrument::refusal_text(int event, int value) const {
                        "name the .pub file its driver was started with",
                        keys_->server.fingerprint());
   if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-    return "closed the connection during the handshake twice in a row: it most likely requires encryption: give it a security section "
-           "(\"server_public_key\" and \"client_keys\"; docs/security.md)";
+    return "closed the connection during the handshake twice in a row: it may not be a labloop driver (is the endpoint right? a web "
+           "server or another program there closes as soon as it reads what we send), or it requires encryption: give it a security "
+           "section (\"server_public_key\" and \"client_keys\"; docs/security.md)";
   if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) return fmt::format("the handshake failed ({})", detail::protocol_error_text(value));
   return fmt::format("the handshake failed (error {})", value);
 }

@@ -12,7 +12,13 @@ namespace labloop {
 
 namespace {
 
-std::time_t whole_seconds(double unix_seconds) { return static_cast<std::time_t>(std::floor(unix_seconds)); }
+// Whole seconds within years 1970 to 9999, whatever a holder file says (a cast of a double past
+// time_t's range is undefined, and a year past 9999 has no ISO 8601 text).
+std::time_t whole_seconds(double unix_seconds) {
+  constexpr double kLatest = 253402300799.0;  // 9999-12-31T23:59:59Z
+  if (!(unix_seconds > 0)) return 0;
+  return static_cast<std::time_t>(std::floor(std::min(unix_seconds, kLatest)));
+}
 
 // `busy` goes to anyone who connects, and on a plaintext link the campaign id alone makes a hello
 // the holder's: the whole id would let any peer take the instrument over. Its start is enough to

@@ -64,7 +64,7 @@ constexpr bool retried(Outcome o) {
   return o != Outcome::driver_error && o != Outcome::out_of_spec && o != Outcome::rejected && o != Outcome::discarded;
 }
 
-enum class QuarantineCause { failures_in_a_row, changed_limits, lost_too_long, no_welcome };
+enum class QuarantineCause { failures_in_a_row, changed_limits, lost_too_long, no_welcome, key_refused };
 
 // Where an instrument stands. Lost (silent past its heartbeat) and quarantined (out of service)
 // are separate facts, and both can hold at once: an instrument quarantined while silent (a failure
@@ -192,6 +192,10 @@ class ExperimentBook {
   // `waited_s` (reconnect_s): quarantine it (unless it already is) and settle each listed
   // experiment as Outcome::instrument_lost. Nothing is sent to an unconfirmed connection.
   GiveUp no_welcome(size_t instrument, double waited_s);
+  // Its driver's access check refused this controller's key on a reconnection (revoked): no
+  // reconnection will be let in, so quarantine it now (unless it already is), lost if it was not,
+  // and settle each listed experiment as Outcome::instrument_lost, without waiting reconnect_s.
+  GiveUp key_refused(size_t instrument, Clock::time_point now);
   // It came back with limits that no longer fit: quarantine it; each listed experiment gets an
   // `abort` and is settled as Outcome::instrument_changed. nullopt when already quarantined.
   std::optional<GiveUp> changed_limits(size_t instrument);

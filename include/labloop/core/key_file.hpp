@@ -52,8 +52,13 @@ struct KeyPair {
   std::optional<Key32> sign_seed;  // Ed25519 seed (with public_key.sign); absent in another tool's key
 };
 
-// Reads NAME.pub, or the public part of NAME.key. Throws Error naming the file and what is wrong.
+// Reads NAME.pub. Throws Error naming the file and what is wrong; a file that holds a secret key
+// (a copy of a NAME.key where a public key belongs) is refused, as whoever could read it has the
+// secret. A file is read once, without waiting on a pipe; a folder, pipe or device is refused by
+// name. public-key and secret-key outside the curve section, or a field given twice, are refused.
 PublicKey read_public_key(const std::filesystem::path& file);
+// The public part of any key file, NAME.key included (labloop keys list).
+PublicKey read_any_public_part(const std::filesystem::path& file);
 // Reads a key pair from "keys/controller" or "keys/controller.key". Refuses a secret file that
 // its group or others may read or write ("chmod 600 …" in the message), and one whose public and
 // secret parts are missing or malformed.

@@ -63,6 +63,10 @@ class Driver {
   virtual RunEstimate estimate(const Params& /*params*/) const { return {}; }
 };
 
+// The longest lease serve() takes (a year, 31,536,000 s): a holder's times stay far inside what
+// a clock and the journal can print.
+inline constexpr std::chrono::seconds kMaxLease{31536000};
+
 struct ServeOptions {
   std::stop_token stop;               // serve() returns soon after a stop is requested
   bool handle_signals = true;         // SIGINT/SIGTERM end serve() cleanly (restored on return)
@@ -114,7 +118,7 @@ struct ServeOptions {
   // in `cache_path` + ".holder" (JSON lines, fsynced) so a restarted driver keeps it. Off, the
   // driver serves every controller as protocol v1 always did.
   bool exclusive = false;
-  std::chrono::seconds lease{3600};
+  std::chrono::seconds lease{3600};  // 1 s to kMaxLease; serve() refuses another (the ready-made drivers' --lease range)
 
   // For testing controllers only: misbehaviour injected into what serve() sends. Before each
   // outgoing message, with probability garbage_rate an extra frame of bytes that are not JSON

@@ -11,4 +11,11 @@ struct InstrumentKeys {
   KeyPair client;    // this controller's key pair ("client_keys")
 };
 
+// Throws Error naming `file` unless the pair's secret key gives its public key (libzmq's
+// zmq_curve_public, libsodium's crypto_scalarmult_base): a damaged secret would advertise a key it
+// cannot serve, and every peer would be told the keys do not match.
+void check_key_pair(const KeyPair& pair, const std::filesystem::path& file);
+// read_key_pair(path), then check_key_pair: how every key pair is loaded where CURVE is used.
+KeyPair read_checked_key_pair(const std::filesystem::path& path);
+
 }  // namespace labloop
