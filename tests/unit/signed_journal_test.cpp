@@ -18,6 +18,7 @@
 #include "labloop/journal/signing.hpp"
 #include "labloop/model/planner.hpp"
 #include "catalogue.hpp"
+#include "journal_edit.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -70,26 +71,6 @@ CampaignSummary resume(const fs::path& folder) {
   options.dry_run = true;
   options.output = folder.string();
   return run_campaign(config, options);
-}
-
-std::vector<std::string> lines_of(const fs::path& path) {
-  std::istringstream in(test::read_file(path));
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-// What someone who edits a journal by hand does next: recomputes every line's hash with the
-// journal's own hash function, so the chain is intact again (journal.hpp gives the format).
-void rechain(const fs::path& path, std::vector<std::string> lines) {
-  const std::string marker = ",\"hash\":\"";
-  std::string previous = journal_genesis_hash(), text;
-  for (std::string& line : lines) {
-    const std::string body = line.substr(0, line.rfind(marker));
-    previous = journal_hash(previous, body);
-    text += body + marker + previous + "\"}\n";
-  }
-  test::write_file(path, text);
 }
 
 std::string problems_of(const JournalAudit& audit) {
@@ -169,7 +150,7 @@ TEST_CASE("Signed journals: a journal edited by hand and re-chained passes plain
   const KeyPair key = new_key(dir, "controller");
   dry_run(campaign_file(dir, 6));
   const fs::path path = dir / "out/journal.jsonl";
-  std::vector<std::string> lines = lines_of(path);
+  std::vector<std::string> lines = test::journal_lines(path);
   // A better result for the first experiment than the instrument gave, in its objective and its
   // values alike (an objective at odds with its values, verify names without the key).
   size_t edited = 0;
@@ -185,7 +166,7 @@ TEST_CASE("Signed journals: a journal edited by hand and re-chained passes plain
     edited = i + 1;
   }
   REQUIRE(edited > 0);
-  rechain(path, lines);
+  test::write_rechained(path, lines);
 
   const JournalAudit plain = audit_journal(dir / "out");
   INFO(problems_of(plain));
@@ -197,12 +178,12 @@ TEST_CASE("Signed journals: a journal edited by hand and re-chained passes plain
                                                               lines.size())));
 
   // A signature line damaged by hand is malformed even without the key.
-  std::vector<std::string> damaged = lines_of(path);
+  std::vector<std::string> damaged = test::journal_lines(path);
   const std::string pk = "\"public_key\":\"";
   const auto at = damaged.back().find(pk);
   REQUIRE(at != std::string::npos);
   damaged.back().replace(at + pk.size(), 40, std::string(40, '#'));
-  rechain(path, damaged);
+  test::write_rechained(path, damaged);
   const JournalAudit malformed = audit_journal(dir / "out");
   CHECK_FALSE(malformed.intact());
   CHECK_THAT(problems_of(malformed), Catch::Contains(fmt::format("line {}: malformed signature", damaged.size())));
@@ -213,7 +194,7 @@ TEST_CASE("Signed journals: lines after the last signature are reported as unsig
   const KeyPair key = new_key(dir, "controller");
   dry_run(campaign_file(dir, 4));
   const fs::path path = dir / "out/journal.jsonl";
-  const size_t signed_lines = lines_of(path).size();
+  const size_t signed_lines = test::journal_lines(path).size();
   {
     Journal journal(path);  // what a writer without the key leaves (as `labloop extend` before it resumes)
     journal.append("budget_extended", {{"experiments", 5}, {"by", "ana"}});
@@ -286,9 +267,9 @@ TEST_CASE("Signed journals: a killed campaign resumes and signs again, periodica
   fs::remove(dir / "keys/controller.key");
   fs::remove(dir / "keys/controller.pub");
   new_key(dir, "controller");
-  const size_t before = lines_of(path).size();
+  const size_t before = test::journal_lines(path).size();
   CHECK_THROWS_WITH(resume(dir / "out"), Catch::Contains("/controller_key") && Catch::Contains("put back the key that signed it"));
-  CHECK(lines_of(path).size() == before);
+  CHECK(test::journal_lines(path).size() == before);
 }
 
 TEST_CASE("Signed journals: controller_key is checked at load: missing, readable by others, unable to sign", "[signing][config]") {

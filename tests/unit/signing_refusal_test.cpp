@@ -16,6 +16,7 @@
 #include "labloop/journal/journal.hpp"
 #include "labloop/journal/signing.hpp"
 #include "catalogue.hpp"
+#include "journal_edit.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -66,28 +67,9 @@ void resume_dry(const fs::path& folder) {
   run_campaign(config, options);
 }
 
-std::vector<std::string> read_lines(const fs::path& path) {
-  std::istringstream in(test::read_file(path));
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-// As an editor by hand does: every hash recomputed, so the chain holds again.
-void write_rechained(const fs::path& path, std::vector<std::string> lines) {
-  const std::string marker = ",\"hash\":\"";
-  std::string previous = journal_genesis_hash(), text;
-  for (std::string& line : lines) {
-    const std::string body = line.substr(0, line.rfind(marker));
-    previous = journal_hash(previous, body);
-    text += body + marker + previous + "\"}\n";
-  }
-  test::write_file(path, text);
-}
-
 // The first result's objective made better than the instrument's, and the chain recomputed.
 void forge_first_result(const fs::path& path) {
-  std::vector<std::string> lines = read_lines(path);
+  std::vector<std::string> lines = test::journal_lines(path);
   for (std::string& line : lines) {
     const json object = json::parse(line);
     if (object["event"] != "result") continue;
@@ -99,7 +81,7 @@ void forge_first_result(const fs::path& path) {
     }
     break;
   }
-  write_rechained(path, lines);
+  test::write_rechained(path, lines);
 }
 
 std::string all_problems(const JournalAudit& audit) {
@@ -111,7 +93,7 @@ std::string all_problems(const JournalAudit& audit) {
 
 // The lines before the journal's first signature (a kill before it was written).
 void cut_before_first_signature(const fs::path& path) {
-  const std::vector<std::string> lines = read_lines(path);
+  const std::vector<std::string> lines = test::journal_lines(path);
   size_t keep = 0;
   while (keep < lines.size() && json::parse(lines[keep])["event"] != "journal_signed") ++keep;
   REQUIRE(keep < lines.size());
@@ -134,11 +116,11 @@ TEST_CASE("Signing refusal: resume does not sign a journal edited and re-chained
     Journal journal(path);  // what `labloop extend` writes before it resumes
     journal.append("budget_extended", {{"experiments", 6}, {"by", "ana"}});
   }
-  const size_t before = read_lines(path).size();
+  const size_t before = test::journal_lines(path).size();
   CHECK_THROWS_WITH(resume_dry(dir / "out"), Catch::Contains(fmt::format("line {}: signature does not match", before - 1)) &&
                                                  Catch::Contains("the journal was changed after it was signed") &&
                                                  Catch::Contains("so nothing was written"));
-  CHECK(read_lines(path).size() == before);
+  CHECK(test::journal_lines(path).size() == before);
   CHECK_FALSE(audit_journal(path, key.public_key).intact());
 
   // What refuses it: every signature checked with the key, whatever the last one says.
@@ -164,7 +146,7 @@ TEST_CASE("Signing refusal: verify never advises signing again a journal whose s
   const KeyPair key2 = make_key(second, "controller");
   run_dry(write_campaign(second, 4));
   const fs::path journal2 = second / "out/journal.jsonl";
-  test::keep_first_lines(journal2, read_lines(journal2).size() - 1);
+  test::keep_first_lines(journal2, test::journal_lines(journal2).size() - 1);
   const std::string removed = all_problems(audit_journal(journal2, key2.public_key));
   CHECK_THAT(removed, Catch::Contains("signature was removed"));
   CHECK_THAT(removed, !Catch::Contains("`labloop resume` signs it"));
@@ -186,11 +168,11 @@ TEST_CASE("Signing refusal: resume refuses another controller key than the one t
   fs::remove(dir / "keys/controller.key");
   fs::remove(dir / "keys/controller.pub");
   const KeyPair other = make_key(dir, "controller");
-  const size_t before = read_lines(path).size();
+  const size_t before = test::journal_lines(path).size();
   CHECK_THROWS_WITH(resume_dry(dir / "out"), Catch::Contains("/controller_key") &&
                                                  Catch::Contains("records that the campaign started with key") &&
                                                  Catch::Contains(key.public_key.fingerprint()) && Catch::Contains("put back the key"));
-  CHECK(read_lines(path).size() == before);
+  CHECK(test::journal_lines(path).size() == before);
 
   // Signed by the other key all the same (by hand): verify --key with it names the session.
   {
@@ -216,7 +198,7 @@ TEST_CASE("Signing refusal: verify --key checks the signer a signature line name
   const fs::path path = dir / "out/journal.jsonl";
   REQUIRE(audit_journal(path, key.public_key).intact());
   // The last signature line names another signer, its signature left as it was.
-  std::vector<std::string> lines = read_lines(path);
+  std::vector<std::string> lines = test::journal_lines(path);
   json last = json::parse(lines.back());
   REQUIRE(last["event"] == "journal_signed");
   const auto replace = [&](const std::string& field, const std::string& value) {
@@ -228,7 +210,7 @@ TEST_CASE("Signing refusal: verify --key checks the signer a signature line name
   replace("public_key", z85_encode(*stranger.public_key.sign));
   replace("key_fingerprint", stranger.public_key.fingerprint());
   replace("key_name", "stranger");
-  write_rechained(path, lines);
+  test::write_rechained(path, lines);
   const JournalAudit audit = audit_journal(path, key.public_key);
   CHECK_FALSE(audit.intact());
   CHECK_THAT(all_problems(audit), Catch::Contains(fmt::format("line {}: the signature is key \"controller\"", lines.size())) &&
