@@ -1,6 +1,8 @@
 #include "labloop/wire/instrument.hpp"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <utility>
@@ -14,11 +16,9 @@ namespace labloop {
 
 namespace {
 
-// True for tcp://HOST:PORT whose HOST is not this machine's loopback (127.x, ::1, localhost):
-// traffic that other machines on the network may see.
-// True unless the endpoint stays on this machine: ipc:// and inproc://, or tcp:// to localhost,
-// ::1 or a numeric 127.x.y.z. A name that merely starts with "127." (tcp://127.attacker.example)
-// is a host name like any other, resolved by whoever answers for it.
+// True unless the endpoint stays on this machine: ipc:// and inproc://, or tcp:// to localhost or
+// a numeric loopback address (127.x.y.z, ::1). A name that merely starts with "127."
+// (tcp://127.attacker.example) is a host name like any other, resolved by whoever answers for it.
 bool leaves_this_machine(const std::string& endpoint) {
   if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return false;  // local by construction
   if (endpoint.rfind("tcp://", 0) != 0) return true;                                           // ws://, pgm://, …: a network
@@ -29,19 +29,12 @@ bool leaves_this_machine(const std::string& endpoint) {
   } else if (const auto colon = host.rfind(':'); colon != std::string::npos) {
     host = host.substr(0, colon);
   }
-  if (host == "localhost" || host == "::1") return false;
-  // 127.x.y.z: four decimal numbers of 0 to 255, the first 127.
-  int parts = 0;
-  size_t at = 0;
-  while (at <= host.size()) {
-    const size_t dot = std::min(host.find('.', at), host.size());
-    const std::string part = host.substr(at, dot - at);
-    if (part.empty() || part.size() > 3 || part.find_first_not_of("0123456789") != std::string::npos || std::stoi(part) > 255) return true;
-    if (parts == 0 && part != "127") return true;
-    ++parts;
-    at = dot + 1;
-  }
-  return parts != 4;
+  if (host == "localhost") return false;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) != 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return !IN6_IS_ADDR_LOOPBACK(&v6);
+  return true;
 }
 
 }  // namespace

@@ -3,11 +3,9 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
-#include <sstream>
-
 #include "cli_process.hpp"
 #include "labloop/core/key_file.hpp"
-#include "labloop/journal/journal.hpp"
+#include "journal_edit.hpp"
 #include "labloop/journal/signing.hpp"
 #include "test_support.hpp"
 
@@ -44,29 +42,6 @@ TEST_CASE("CLI: verify --key proves a signed journal, shows who ran what, and ex
   CHECK_THAT(stranger.output, Catch::Contains("signature does not match") && Catch::Contains("verify: FAILED"));
 }
 
-namespace verify_key_cli {
-
-// Every line's hash recomputed after an edit by hand (journal.hpp gives the format).
-void rechain_lines(const std::filesystem::path& path, const std::vector<std::string>& lines) {
-  const std::string marker = ",\"hash\":\"";
-  std::string previous = journal_genesis_hash(), text;
-  for (const std::string& line : lines) {
-    const std::string body = line.substr(0, line.rfind(marker));
-    previous = journal_hash(previous, body);
-    text += body + marker + previous + "\"}\n";
-  }
-  test::write_file(path, text);
-}
-
-std::vector<std::string> journal_lines(const std::filesystem::path& path) {
-  std::istringstream in(test::read_file(path));
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-}  // namespace verify_key_cli
-
 TEST_CASE("CLI: verify shows a signer's name with escape sequences as text, and replay fails an edited signed journal",
           "[cli][signing]") {
   test::TempDir dir;
@@ -83,7 +58,7 @@ TEST_CASE("CLI: verify shows a signer's name with escape sequences as text, and 
   REQUIRE(test::cli({"replay", out}, dir).status == 0);
 
   // A first result made better, re-chained: replay reproduces the proposals, but says the signature fails.
-  std::vector<std::string> lines = verify_key_cli::journal_lines(journal);
+  std::vector<std::string> lines = test::journal_lines(journal);
   for (std::string& line : lines) {
     const json object = json::parse(line);
     if (object["event"] != "result") continue;
@@ -93,19 +68,19 @@ TEST_CASE("CLI: verify shows a signer's name with escape sequences as text, and 
     line.replace(at, before.size(), "\"objective\":-1000.0");
     break;
   }
-  verify_key_cli::rechain_lines(journal, lines);
+  test::write_rechained(journal, lines);
   const test::CliOutcome replayed = test::cli({"replay", out}, dir);
   INFO(replayed.output);
   CHECK(replayed.status == 1);
   CHECK_THAT(replayed.output, Catch::Contains("signature does not match") && Catch::Contains("replay: FAILED"));
 
   // The last signature's key name carries an escape sequence (clear the screen).
-  lines = verify_key_cli::journal_lines(journal);
+  lines = test::journal_lines(journal);
   const std::string name = "\"key_name\":\"controller\"";
   const auto at = lines.back().find(name);
   REQUIRE(at != std::string::npos);
   lines.back().replace(at, name.size(), "\"key_name\":\"ctl\\u001b[2J\"");
-  verify_key_cli::rechain_lines(journal, lines);
+  test::write_rechained(journal, lines);
   const test::CliOutcome plain = test::cli({"verify", out}, dir);
   INFO(plain.output);
   CHECK(plain.output.find('\x1b') == std::string::npos);
