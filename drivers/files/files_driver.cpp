@@ -38,6 +38,30 @@ std::string csv_cell(const json& value) {
   return quoted + "\"";
 }
 
+// Takes a request back, if the instrument has not taken it yet, on whichever way run_experiment
+// leaves once it is written: a result read, a result that fails the experiment (an error, too
+// large, no number), an abort, the timeout. One left behind could still run, unasked.
+class Withdrawal {
+ public:
+  Withdrawal() = default;
+  Withdrawal(const Withdrawal&) = delete;
+  Withdrawal& operator=(const Withdrawal&) = delete;
+  ~Withdrawal() { now(); }
+  void arm(fs::path request) { request_ = std::move(request); }
+  bool armed() const { return request_.has_value(); }
+  // Whether the request was still there (so never taken) and is gone now.
+  bool now() {
+    if (!request_) return false;
+    std::error_code ignored;
+    const bool removed = fs::remove(*request_, ignored);
+    request_.reset();
+    return removed;
+  }
+
+ private:
+  std::optional<fs::path> request_;
+};
+
 std::string request_text(const std::string& experiment, const Params& params, FileFormat format) {
   if (format == FileFormat::json) return json{{"experiment", experiment}, {"params", params}}.dump() + "\n";
   std::string header = "experiment", row = csv_cell(experiment);
@@ -89,7 +113,7 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
   const fs::path asked = config_.asked_dir / (name + ".json");
   const json this_run{{"experiment", experiment}, {"params", params}};
   std::error_code ec;
-  bool request_written = false;
+  Withdrawal withdrawal;
   if (fs::exists(fs::symlink_status(result, ec))) {
     std::ifstream in(asked);
     const json earlier = json::parse(in, nullptr, /*allow_exceptions=*/false);
@@ -104,13 +128,9 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
     write_whole_file(partial.string(), request_text(experiment, params, config_.format), "the request");
     fs::rename(partial, request, ec);
     if (ec) throw Error(fmt::format("cannot place the request {}: {}", request.string(), ec.message()));
-    request_written = true;
+    withdrawal.arm(request);
   }
-  // A request the instrument has not taken yet is taken back, so it never runs after all.
-  const auto withdraw = [&] {
-    std::error_code ignored;
-    return request_written && fs::remove(request, ignored);
-  };
+  const bool request_written = withdrawal.armed();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(config_.declared.timeout_s);
   const auto poll = std::chrono::duration<double>(config_.poll_s);
   // A result that does not read yet may still be being written: it gets this long to become whole.
@@ -120,16 +140,12 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
   std::string unreadable;  // why the result did not read, the last time it was tried
   for (;;) {
     const fs::file_status status = fs::symlink_status(result, ec);
-    if (fs::exists(status) && !fs::is_regular_file(status)) {
-      withdraw();
+    if (fs::exists(status) && !fs::is_regular_file(status))
       throw Error(fmt::format("the result {} is not a plain file (a link, a folder, a pipe); the instrument must write a plain file", result.string()));
-    }
     if (const auto size = fs::is_regular_file(status) ? fs::file_size(result, ec) : 0; fs::is_regular_file(status) && !ec) {
       if (last_size == size && size > 0) {  // unchanged over one poll: most likely written whole
         try {
-          Values values = read_result(result);
-          withdraw();  // a request still there once its result is in must not run a second time
-          return values;
+          return read_result(result);  // `withdrawal` takes back a request still there, read or failed: it must not run a second time
         } catch (const ResultNotWhole& e) {
           unreadable = e.what();
           if (!unreadable_since) unreadable_since = std::chrono::steady_clock::now();
@@ -138,12 +154,9 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
       }
       last_size = size;
     }
-    if (stop.stop_requested()) {
-      withdraw();
-      throw Error("aborted");  // serve() reports an aborted experiment as such whatever this says
-    }
+    if (stop.stop_requested()) throw Error("aborted");  // serve() reports an aborted experiment as such whatever this says
     if (std::chrono::steady_clock::now() > deadline) {
-      const bool untaken = withdraw();
+      const bool untaken = withdrawal.now();
       std::string what;
       if (!unreadable.empty()) what = fmt::format("the result file {} never read whole within timeout_s ({:g} s): {}", result.string(), config_.declared.timeout_s, unreadable);
       else if (last_size) what = fmt::format("the result file {} was still changing at timeout_s ({:g} s)", result.string(), config_.declared.timeout_s);
@@ -160,10 +173,21 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
 
 Values FilesDriver::read_result(const fs::path& result) const {
   std::map<std::string, std::string> cells;  // output name → its text, and "error"
+  // Read once: what is judged whole below is exactly what is parsed, however the file changes meanwhile.
+  std::ifstream in(result, std::ios::binary);
+  std::string text(kMaxResultBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
   if (config_.format == FileFormat::csv) {
+    // A row cut short reads as a row ("y\n1" of "y\n12.5\n"): only its line ending says the
+    // instrument is done with it.
+    if (!text.empty() && text.size() <= kMaxResultBytes && text.back() != '\n')
+      throw ResultNotWhole(fmt::format("the result file {} ends in a line with no line ending: it is read once its last line ends (a CSV "
+                                       "result must end with a line break)",
+                                       result.string()));
     CsvTable table;
     try {
-      table = read_csv_table(result, CsvLimits{.max_rows = 1, .max_bytes = kMaxResultBytes, .max_columns = 1000, .max_field_chars = 4096});
+      table = read_csv_text(text, result.string(), CsvLimits{.max_rows = 1, .max_bytes = kMaxResultBytes, .max_columns = 1000, .max_field_chars = 4096});
     } catch (const Error& e) {
       throw ResultNotWhole(fmt::format("the result file is not a CSV of one header and one row: {}", e.what()));
     }
@@ -172,10 +196,6 @@ Values FilesDriver::read_result(const fs::path& result) const {
       if (!cells.emplace(table.header[i], table.rows[0].fields[i]).second)
         throw Error(fmt::format("the result file {} has two columns named \"{}\"", result.string(), table.header[i]));
   } else {
-    std::ifstream in(result, std::ios::binary);
-    std::string text(kMaxResultBytes + 1, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<std::size_t>(in.gcount()));
     if (text.size() > kMaxResultBytes) throw Error(fmt::format("the result file {} is over {} bytes", result.string(), kMaxResultBytes));
     json j;
     std::optional<std::string> repeated;

@@ -33,10 +33,10 @@ class FilesDriver final : public Driver {
   explicit FilesDriver(FilesConfig config);
   InstrumentInfo describe() const override { return config_.declared.info; }
   Values run(const Params& params, std::stop_token stop) override { return run_experiment("experiment", params, stop); }
-  // Writes the request, waits for the result file (whole: its size unchanged over one poll), and
-  // reads it. Throws (a failed experiment) when the result says {"error": …} (an "error" column
-  // in CSV), lacks a number for an output, or does not come within timeout_s; on abort or
-  // timeout a request not yet taken is withdrawn.
+  // Writes the request, waits for the result file (whole: its size unchanged over one poll, and a
+  // CSV ending with a line ending), and reads it. Throws (a failed experiment) when the result
+  // says {"error": …} (an "error" column in CSV), lacks a number for an output, or does not come
+  // within timeout_s. However it ends, a request not yet taken is withdrawn.
   Values run_experiment(const std::string& experiment, const Params& params, std::stop_token stop) override;
 
  private:

@@ -16,6 +16,7 @@
 #include <ext/stdio_filebuf.h>
 #include <fstream>
 #include <istream>
+#include <sstream>
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/small_file.hpp"
@@ -162,19 +163,16 @@ bool read_line_at_most(std::istream& in, std::string& line, std::size_t most) {
 
 }  // namespace
 
-CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limits) {
-  bool is_pipe = false;
-  const int fd = open_for_reading(path, is_pipe);  // a pipe nobody writes to was waited on for ever
-  if (fd < 0) throw Error(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
-  __gnu_cxx::stdio_filebuf<char> file(fd, std::ios::in | std::ios::binary);  // closes fd
-  std::istream in(&file);
-  const auto too_large = [&] {
-    const std::string limit = limits.max_bytes >= (1 << 20) ? fmt::format("{} MiB", limits.max_bytes >> 20) : fmt::format("{} bytes", limits.max_bytes);
-    return Error(fmt::format("{}: larger than {}; split the file", path.string(), limit));
-  };
-  // Checked before reading where the size is known; counted while reading for pipes and the like.
-  std::error_code size_error;
-  if (const auto size = std::filesystem::file_size(path, size_error); !size_error && size > limits.max_bytes) throw too_large();
+namespace {
+
+Error too_large(const std::string& name, const CsvLimits& limits) {
+  const std::string limit = limits.max_bytes >= (1 << 20) ? fmt::format("{} MiB", limits.max_bytes >> 20) : fmt::format("{} bytes", limits.max_bytes);
+  return Error(fmt::format("{}: larger than {}; split the file", name, limit));
+}
+
+// The table in `in`, named `name` in messages.
+CsvTable read_csv_stream(std::istream& in, const std::string& name, const CsvLimits& limits, bool is_pipe) {
+  const auto too_large = [&] { return labloop::too_large(name, limits); };
   CsvTable table;
   std::string text;
   std::size_t line = 0, bytes = 0;
@@ -189,7 +187,7 @@ CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limi
     if (line == 1 && text.find('\r') != std::string::npos)
       throw Error(fmt::format("{}: its lines end in carriage returns alone (an old Mac format), so it reads as one line: save it with "
                               "LF or CRLF line endings",
-                              path.string()));
+                              name));
     // A quoted field that holds line breaks: the record continues on the next lines.
     QuoteState record;
     record.feed(text);
@@ -205,32 +203,52 @@ CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limi
     // Cells become JSON text (parameters, outputs, ids), which must be UTF-8.
     if (!valid_utf8(text))
       throw Error(fmt::format("{}: line {} holds bytes that are not UTF-8 (a spreadsheet's other encoding?): save the file as UTF-8 text",
-                              path.string(), first_line));
+                              name, first_line));
     std::vector<std::string> fields;
     try {
       fields = split_csv_record(text, first_line);
     } catch (const Error& e) {
-      throw Error(fmt::format("{}: {}", path.string(), e.what()));
+      throw Error(fmt::format("{}: {}", name, e.what()));
     }
     if (fields.size() > limits.max_columns)
-      throw Error(fmt::format("{}: line {} has {} fields; at most {} columns are allowed", path.string(), first_line, fields.size(), limits.max_columns));
+      throw Error(fmt::format("{}: line {} has {} fields; at most {} columns are allowed", name, first_line, fields.size(), limits.max_columns));
     for (std::size_t i = 0; i < fields.size(); ++i)
       if (fields[i].size() > limits.max_field_chars)
-        throw Error(fmt::format("{}: line {}, field {}: {} characters long; at most {} are allowed", path.string(), first_line, i + 1,
+        throw Error(fmt::format("{}: line {}, field {}: {} characters long; at most {} are allowed", name, first_line, i + 1,
                                 fields[i].size(), limits.max_field_chars));
     if (!have_header) {
       for (const auto& f : fields) table.header.push_back(header_name(f));
       have_header = true;
       continue;
     }
-    if (table.rows.size() >= limits.max_rows) throw Error(fmt::format("{}: more than {} rows; split the file", path.string(), limits.max_rows));
+    if (table.rows.size() >= limits.max_rows) throw Error(fmt::format("{}: more than {} rows; split the file", name, limits.max_rows));
     if (fields.size() != table.header.size())
-      throw Error(fmt::format("{}: line {} has {} fields, the header {}", path.string(), first_line, fields.size(), table.header.size()));
+      throw Error(fmt::format("{}: line {} has {} fields, the header {}", name, first_line, fields.size(), table.header.size()));
     table.rows.push_back({first_line, std::move(fields)});
   }
-  if (!have_header && is_pipe) throw Error(fmt::format("{}: a pipe nothing was written to; name the CSV file itself", path.string()));
-  if (!have_header) throw Error(fmt::format("{}: empty file (it needs a header line)", path.string()));
+  if (!have_header && is_pipe) throw Error(fmt::format("{}: a pipe nothing was written to; name the CSV file itself", name));
+  if (!have_header) throw Error(fmt::format("{}: empty file (it needs a header line)", name));
   return table;
+}
+
+}  // namespace
+
+CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limits) {
+  bool is_pipe = false;
+  const int fd = open_for_reading(path, is_pipe);  // a pipe nobody writes to was waited on for ever
+  if (fd < 0) throw Error(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
+  __gnu_cxx::stdio_filebuf<char> file(fd, std::ios::in | std::ios::binary);  // closes fd
+  std::istream in(&file);
+  // Checked before reading where the size is known; counted while reading for pipes and the like.
+  std::error_code size_error;
+  if (const auto size = std::filesystem::file_size(path, size_error); !size_error && size > limits.max_bytes) throw too_large(path.string(), limits);
+  return read_csv_stream(in, path.string(), limits, is_pipe);
+}
+
+CsvTable read_csv_text(const std::string& text, const std::string& name, const CsvLimits& limits) {
+  if (text.size() > limits.max_bytes) throw too_large(name, limits);
+  std::istringstream in(text);
+  return read_csv_stream(in, name, limits, /*is_pipe=*/false);
 }
 
 }  // namespace labloop

@@ -103,6 +103,27 @@ TEST_CASE("Command driver: every other ending of the program is a failed experim
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
 }
 
+TEST_CASE("Command driver: output past the cap fails the experiment and names the cap, also when the program exits before it is looked at",
+          "[command]") {
+  test::TempDir dir;
+  const auto failure = [&](const std::string& script) {
+    command::CommandDriver driver(command::read_command_config(command_config(dir, script)));
+    return failure_of(driver);
+  };
+  // 70 MB in an instant (a sparse file) and a result after it: over before the first look.
+  const std::string sparse = R"(truncate -s 70000000 "$LABLOOP_RUN_DIR/stdout.txt"; echo '{"y": 1}' >> "$LABLOOP_RUN_DIR/stdout.txt")";
+  CHECK_THAT(failure(sparse), Catch::Contains("wrote more than 64 MiB to its output") && Catch::Contains("first 64 MiB are kept"));
+  CHECK_THAT(failure(R"(truncate -s 70000000 "$LABLOOP_RUN_DIR/stderr.txt"; echo '{"y": 1}')"), Catch::Contains("wrote more than 64 MiB"));
+  // Written for real in about 0.1 s: stopped on the way or over at its exit, the failure names the cap.
+  CHECK_THAT(failure("head -c 70000000 /dev/zero; echo; echo '{\"y\": 1}'"), Catch::Contains("wrote more than 64 MiB to its output"));
+  // What is kept stays within the cap.
+  for (const auto& run : fs::directory_iterator(dir / "instrument-runs"))
+    for (const char* file : {"stdout.txt", "stderr.txt"}) {
+      INFO(run.path() / file);
+      CHECK(fs::file_size(run.path() / file) <= (std::uintmax_t{64} << 20));
+    }
+}
+
 TEST_CASE("Command driver: an abort stops the program and everything it started", "[command]") {
   test::TempDir dir;
   command::CommandDriver driver(command::read_command_config(command_config(dir, "sleep 60 & echo $! > child.pid; echo $$ > program.pid; wait\n")));

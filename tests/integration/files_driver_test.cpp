@@ -1,9 +1,11 @@
 // labloop-driver-files (drivers/files): requests written whole into one folder, results read
-// from another, an instrument that finished while the driver was away not asked again, requests
-// withdrawn on abort and timeout, and the driver over a real socket passing `labloop driver-check`.
+// from another (a CSV only once its last line ends), an instrument that finished while the driver
+// was away not asked again, requests withdrawn however the experiment ends, and the driver over a
+// real socket passing `labloop driver-check`.
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <fstream>
 #include <fmt/format.h>
 #include <set>
 #include <thread>
@@ -20,11 +22,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path files_config(const test::TempDir& dir, const std::string& format = "json", double timeout_s = 20) {
+fs::path files_config(const test::TempDir& dir, const std::string& format = "json", double timeout_s = 20, double poll_s = 0.02) {
   test::write_file(dir / "reader.json", fmt::format(R"({{"driver": "plate-reader",
     "inputs": [{{"name": "x", "type": "continuous", "low": 0, "high": 10}}, {{"name": "dye", "type": "categorical", "choices": ["a", "b, c"]}}],
-    "outputs": ["y"], "requests": "inbox", "results": "outbox", "format": "{}", "timeout_s": {}, "poll_s": 0.02}})",
-                                                    format, timeout_s));
+    "outputs": ["y"], "requests": "inbox", "results": "outbox", "format": "{}", "timeout_s": {}, "poll_s": {}}})",
+                                                    format, timeout_s, poll_s));
   return dir / "reader.json";
 }
 
@@ -62,6 +64,26 @@ std::string failure_of(files::FilesDriver& driver, const std::string& experiment
     return e.what();
   }
   return "";
+}
+
+// Runs `experiment` while the instrument's software answers it without taking the request (some
+// leave it in place until they are done), appending `parts` to the result file one after another
+// with `pause` between them, as a writer that flushes as it goes. Returns the failure, or
+// "y = " the value read.
+std::string outcome_answered_in_place(files::FilesDriver& driver, const test::TempDir& dir, const std::string& experiment, const std::string& ext,
+                                      const std::vector<std::string>& parts, std::chrono::milliseconds pause = {}) {
+  std::jthread writer([&] {
+    for (int i = 0; i < 500 && !fs::exists(dir / "inbox" / (experiment + ext)); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      if (i > 0) std::this_thread::sleep_for(pause);
+      std::ofstream(dir / "outbox" / (experiment + ext), std::ios::binary | std::ios::app) << parts[i] << std::flush;
+    }
+  });
+  try {
+    return fmt::format("y = {}", driver.run_experiment(experiment, json{{"x", 2.5}, {"dye", "a"}}, {}).at("y"));
+  } catch (const std::exception& e) {
+    return e.what();
+  }
 }
 
 }  // namespace
@@ -203,4 +225,45 @@ TEST_CASE("Files driver: labloop-driver-files over a real socket passes every dr
   INFO(test::checks_not_passed(report));
   CHECK(report.all_passed());
   CHECK(instrument.taken() == 1);
+}
+
+TEST_CASE("Files driver: a result whose last line is still being written is waited for, CSV and JSON alike", "[files]") {
+  test::TempDir dir;
+  {
+    files::FilesDriver driver(files::read_files_config(files_config(dir, "csv", 20, 0.1)));
+    // "y\n1" reads as a whole table of y = 1, but the instrument is still writing its row: 12.5.
+    CHECK(outcome_answered_in_place(driver, dir, "p-0020", ".csv", {"y\n1", "2.5\n"}, std::chrono::milliseconds(1500)) == "y = 12.5");
+    CHECK(test::read_file(dir / "outbox" / "p-0020.csv") == "y\n12.5\n");
+    CHECK(fs::is_empty(dir / "inbox"));
+  }
+  {
+    files::FilesDriver driver(files::read_files_config(files_config(dir, "json")));
+    CHECK(outcome_answered_in_place(driver, dir, "p-0021", ".json", {R"({"y": 1)", "2.5}"}, std::chrono::milliseconds(300)) == "y = 12.5");
+    CHECK(fs::is_empty(dir / "inbox"));
+  }
+  {
+    // A row that never gets its line ending is no result, and the failure says what is missing.
+    files::FilesDriver driver(files::read_files_config(files_config(dir, "csv", 1)));
+    CHECK_THAT(outcome_answered_in_place(driver, dir, "p-0022", ".csv", {"y\n1"}),
+               Catch::Contains("never read whole") && Catch::Contains("no line ending"));
+    CHECK(fs::is_empty(dir / "inbox"));
+  }
+}
+
+TEST_CASE("Files driver: a result that fails the experiment withdraws a request the instrument has not taken", "[files]") {
+  test::TempDir dir;
+  files::FilesDriver driver(files::read_files_config(files_config(dir)));
+  const auto failure = [&](const std::string& experiment, const std::string& result) {
+    const std::string why = outcome_answered_in_place(driver, dir, experiment, ".json", {result});
+    CHECK(fs::is_empty(dir / "inbox"));  // left there, the instrument could run it after all
+    return why;
+  };
+  CHECK(failure("p-0030", R"({"error": "lamp"})") == "lamp");
+  CHECK_THAT(failure("p-0031", R"({"y": 1, "pad": ")" + std::string(1 << 20, 'x') + "\"}"), Catch::Contains("is over 1048576 bytes"));
+  CHECK_THAT(failure("p-0032", R"({"z": 1})"), Catch::Contains("no number for \"y\""));
+  CHECK_THAT(failure("p-0033", R"({"y": 1, "y": 2})"), Catch::Contains("gives /y twice"));
+  CHECK_THAT(failure("p-0034", R"({"y": NaN})"), Catch::Contains("not a JSON object"));  // after the 5 s a result gets to become whole
+  files::FilesDriver csv(files::read_files_config(files_config(dir, "csv")));
+  CHECK_THAT(outcome_answered_in_place(csv, dir, "p-0035", ".csv", {"y,y\n1,2\n"}), Catch::Contains("two columns named \"y\""));
+  CHECK(fs::is_empty(dir / "inbox"));
 }

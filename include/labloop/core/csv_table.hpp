@@ -34,6 +34,9 @@ struct CsvLimits {
 // Throws Error naming the file and line: unreadable, empty, larger than a limit, a row of the
 // wrong width or an unclosed quote.
 CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limits);
+// The same for a file's bytes already read (`name` stands for the file in messages): for a caller
+// that must judge the very bytes it parses, such as a file another program may still be writing.
+CsvTable read_csv_text(const std::string& text, const std::string& name, const CsvLimits& limits);
 
 // The number in a cell, or nothing when the cell is not exactly one finite number in decimal
 // notation. A decimal too small for a double (1e-999) is read as 0, as strtod reads it.
