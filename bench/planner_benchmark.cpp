@@ -44,6 +44,24 @@ struct Job {
   int seed;
 };
 
+// The planner a job runs: what a campaign file with its planner section would run (as the real
+// suite does). Throws ConfigError for a kind or an option the planner refuses; `config` is set.
+std::unique_ptr<Planner> job_planner(const Job& job, const Space& space, size_t objectives, size_t constraints, const std::vector<double>& thresholds,
+                                     std::optional<double> declared_noise, PlannerConfig& config) {
+  config.kind = job.planner->config.value("kind", "random");
+  for (const auto& [k, v] : job.planner->config.items())
+    if (k != "kind") config.options[k] = v;
+  if (config.kind == "bayesian" && job.problem->initial > 0) config.options["initial"] = job.problem->initial;
+  set_new_campaign_defaults(config, space.parameters(), /*candidate_pool=*/false);
+  PlannerGoals goals;
+  goals.objectives = static_cast<int>(objectives);
+  goals.thresholds = thresholds;
+  if (declared_noise) goals.noise.assign(objectives, *declared_noise);
+  goals.outcome_constraints = static_cast<int>(constraints);
+  const std::string source = "bench";
+  return make_planner(PlannerContext{space, static_cast<std::uint64_t>(job.seed), config, source, goals});
+}
+
 BenchmarkRun run_one(const Job& job, double default_noise, int batch, bool declare_noise) {
   const auto* f = sim::find_test_function(job.problem->function);
   const int dim = job.problem->dim > 0 ? job.problem->dim : f->default_dim;
@@ -66,19 +84,8 @@ BenchmarkRun run_one(const Job& job, double default_noise, int batch, bool decla
   for (size_t j = 0; j < reference_point.size() && j < sign.size(); ++j) reference_point[j] *= sign[j];
 
   PlannerConfig config;
-  config.kind = job.planner->config.value("kind", "random");
-  for (const auto& [k, v] : job.planner->config.items())
-    if (k != "kind") config.options[k] = v;
-  if (config.kind == "bayesian" && job.problem->initial > 0) config.options["initial"] = job.problem->initial;
-  // What a campaign file with this planner section would run (as the real suite does).
-  set_new_campaign_defaults(config, space.parameters(), /*candidate_pool=*/false);
-  PlannerGoals goals;
-  goals.objectives = static_cast<int>(objectives.size());
-  if (several) goals.thresholds = reference_point;
-  if (declare_noise) goals.noise.assign(objectives.size(), std::max(noise, 0.0));
-  goals.outcome_constraints = static_cast<int>(constraints.size());
-  const std::string source = "bench";
-  auto planner = make_planner(PlannerContext{space, static_cast<std::uint64_t>(job.seed), config, source, goals});
+  auto planner = job_planner(job, space, objectives.size(), constraints.size(), several ? reference_point : std::vector<double>{},
+                             declare_noise ? std::optional<double>(std::max(noise, 0.0)) : std::nullopt, config);
   const double optimum = f->optimum(dim);
   const bool modelled = config.kind == "bayesian";
   int initial = modelled ? config.options.value("initial", 0) : 0;
@@ -154,7 +161,7 @@ BenchmarkRun run_one(const Job& job, double default_noise, int batch, bool decla
 
 }  // namespace
 
-std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options) {
+void check_benchmark(const BenchmarkOptions& options) {
   for (const auto& p : options.problems) {
     const auto* f = sim::find_test_function(p.function);
     if (!f) throw ConfigError("bench", "/problems", fmt::format("unknown function \"{}\" (labloop-sim --list shows them)", p.function));
@@ -167,7 +174,22 @@ std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options) {
     } else if (std::isnan(f->optimum(dim))) {
       throw ConfigError("bench", "/problems", fmt::format("{} has no known optimum in dimension {}: regret is undefined", p.function, dim));
     }
+    // Each planner made once for the problem's space and goals, so a kind or an option it refuses
+    // is said before any run (and before a caller's table header), not from a worker thread.
+    const Space space(sim::standard_inputs(*f, dim));
+    const std::vector<std::string> outputs = f->output_names(dim, f->default_options());
+    const size_t objectives = facts.objectives.empty() ? outputs.size() : facts.objectives.size();
+    for (const auto& planner : options.planners) {
+      PlannerConfig config;
+      (void)job_planner(Job{&p, &planner, 1}, space, objectives, facts.constraints.size(),
+                        objectives > 1 ? facts.reference_point : std::vector<double>{},
+                        options.declare_noise ? std::optional<double>(std::max(options.noise, 0.0)) : std::nullopt, config);
+    }
   }
+}
+
+std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options) {
+  check_benchmark(options);
   std::vector<Job> jobs;
   for (const auto& problem : options.problems)
     for (const auto& planner : options.planners)

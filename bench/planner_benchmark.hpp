@@ -58,7 +58,10 @@ struct BenchmarkRun {
   double recommended_regret = std::numeric_limits<double>::quiet_NaN();
 };
 
-// Throws ConfigError for an unknown function or a planner config that does not load.
+// Throws ConfigError for an unknown function, a dimension it does not allow, or a planner config
+// that does not load (for any of the problems), without running anything.
+void check_benchmark(const BenchmarkOptions& options);
+// check_benchmark, then every run.
 std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options);
 
 // The standard problem set of the planner issue (Branin, Hartmann-6, shifted Ackley-5,

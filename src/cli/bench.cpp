@@ -1,23 +1,27 @@
 #include "bench.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <csignal>
+#include <sstream>
 #include <limits>
 #include <map>
 #include <thread>
 
+#include <unistd.h>
+
+#include "bench_options.hpp"
 #include "dataset.hpp"
 #include "test_functions.hpp"
 #include "planner_benchmark.hpp"
 #include "real_benchmark.hpp"
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
-#include "labloop/core/json_limits.hpp"
 
 namespace labloop::cli {
 
@@ -45,49 +49,6 @@ std::string fmt_ms(const std::vector<double>& ms) {
 std::string fmt_regret(double r) {
   if (r == 0) return "0";  // reached exactly (a clamped emulator's ceiling): not 0.00e+00
   return std::abs(r) < 1e-3 || std::abs(r) >= 1e4 ? fmt::format("{:.2e}", r) : fmt::format("{:.4g}", r);
-}
-
-BenchmarkProblem parse_problem(const std::string& text) {
-  BenchmarkProblem p;
-  const auto colon = text.find(':');
-  p.function = text.substr(0, colon);
-  if (colon != std::string::npos) p.dim = std::stoi(text.substr(colon + 1));
-  // A problem of a suite keeps that suite's budget and initial design (noise only from --noise).
-  std::vector<BenchmarkProblem> known = standard_problems();
-  for (const auto& g : goal_problems())
-    if (g.noise < 0) known.push_back(g);
-  for (const auto& standard : known)
-    if (standard.function == p.function && (p.dim == 0 || p.dim == standard.dim)) {
-      p.budget = standard.budget;
-      p.initial = standard.initial;
-      if (p.dim == 0) p.dim = standard.dim;
-    }
-  return p;
-}
-
-BenchmarkPlanner parse_planner(const std::string& text, int initial) {
-  BenchmarkPlanner p;
-  if (!text.empty() && text.front() == '{') {
-    // A planner section, so the campaign file's depth limit (deeper JSON would crash dump() below).
-    if (const auto at = find_excess_nesting(text, kMaxConfigDepth))
-      throw ConfigError("labloop bench", "--planners", fmt::format("JSON nested deeper than {} levels (at character {})", kMaxConfigDepth, *at + 1));
-    try {
-      p.config = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& e) {
-      // nlohmann's message starts with an internal id; say where in the option it broke.
-      throw ConfigError("labloop bench", "--planners", fmt::format("{} is not valid JSON (at character {}): write a planner section as in a campaign "
-                                                      "file, e.g. '{{\"kind\": \"bayesian\", \"beta\": 6}}'",
-                                                      text.size() > 80 ? text.substr(0, 80) + "…" : text, e.byte));
-    }
-    if (!p.config.is_object())
-      throw ConfigError("labloop bench", "--planners", fmt::format("{} is not a planner section: give a JSON object with \"kind\", or a planner's name", text));
-    p.label = p.config.dump();
-  } else {
-    p.config = {{"kind", text}};
-    p.label = text;
-  }
-  if (p.config.value("kind", "") == "bayesian" && !p.config.contains("initial")) p.config["initial"] = initial;
-  return p;
 }
 
 // log10 regret per evaluation across seeds: median and quartiles.
@@ -159,7 +120,31 @@ void write_svg(const std::filesystem::path& path, const std::vector<std::string>
     }
   }
   svg += "</svg>\n";
-  std::ofstream(path) << svg;
+  write_bench_file(path, svg);
+}
+
+// Ctrl-C (or a kill) ends bench at once, as it always did, but no longer silently: results are
+// written only once every run is done, so the finished runs are lost, and files an earlier run
+// left in the folder would otherwise pass for this one's (docs/benchmarks.md). Built before the
+// handler is set: a handler may do no more than write(2) it.
+std::string interrupted_message;
+
+void on_interrupt(int signal) {
+  (void)!::write(STDERR_FILENO, interrupted_message.data(), interrupted_message.size());
+  ::_exit(128 + signal);
+}
+
+void say_nothing_written_on_interrupt(const std::string& folder, const std::vector<std::string>& files) {
+  interrupted_message = fmt::format("\nlabloop bench: interrupted before every run was done; nothing was written (bench writes only at the end): "
+                                    "any {} in {} are from an earlier run\n", fmt::join(files, " or "), folder);
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+}
+
+// Once every run is done: the default action again, so a signal during the (atomic) writes does not claim nothing was written.
+void default_on_interrupt() {
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
 }
 
 }  // namespace
@@ -171,7 +156,8 @@ int run_real_suite(const BenchCommand& command) {
   std::vector<std::string> planner_texts = command.planners.empty() ? std::vector<std::string>{"bayesian"} : command.planners;
   if (std::find(planner_texts.begin(), planner_texts.end(), "random") == planner_texts.end()) planner_texts.insert(planner_texts.begin(), "random");
   // The reference runs start from 5 experiments; the other suites' default (10) is theirs.
-  for (const auto& p : planner_texts) options.planners.push_back(parse_planner(p, command.initial_given ? command.initial : 5));
+  for (const auto& p : planner_texts) options.planners.push_back(parse_bench_planner(p, command.initial_given ? command.initial : 5));
+  refuse_duplicate_planners(options.planners);
   options.seeds = command.seeds_given ? command.seeds : 40;
   options.jobs = command.jobs > 0 ? command.jobs : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
   options.subset = command.subset;
@@ -182,6 +168,7 @@ int run_real_suite(const BenchCommand& command) {
   options.whole_space = command.whole_space;
   options.objective = command.objective;
 
+  say_nothing_written_on_interrupt(command.output, {"real.csv", "real_rows.csv"});
   fmt::print("labloop bench --suite real: {} datasets × {} planners × {} seeds; writing to {}/real.csv (-o DIR to choose)\n", options.datasets.size(),
              options.planners.size(), options.seeds, command.output);
   // The legend of the kinds of dataset given (spec.json only: a few KB each).
@@ -257,6 +244,7 @@ int run_real_suite(const BenchCommand& command) {
     std::fflush(stdout);
   };
   const auto runs = run_real_benchmark(options, print_dataset);
+  default_on_interrupt();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   std::filesystem::create_directories(command.output);
@@ -266,7 +254,7 @@ int run_real_suite(const BenchCommand& command) {
     for (size_t k = 0; (k = text.find('"', k)) != std::string::npos; k += 2) text.insert(k, "\"");
     return "\"" + text + "\"";
   };
-  std::ofstream csv(csv_path);
+  std::ostringstream csv;
   // One line per run. Lookup tables: pool, top_rows, to_top, to_best (regret empty); emulated:
   // experiments, the final regret, refused and the reference (pool columns empty).
   csv << "dataset,kind,planner,seed,pool,top_rows,to_top,to_best,experiments,regret,refused,reference,median_ask_ms\n";
@@ -279,19 +267,19 @@ int run_real_suite(const BenchCommand& command) {
         << "," << (lookup || r.regret.empty() ? "" : fmt::format("{}", r.regret.back())) << "," << (lookup ? "" : std::to_string(r.refused)) << ","
         << (lookup ? "" : fmt::format("{}", r.reference)) << "," << fmt::format("{}", r.median_ask_ms) << "\n";
   }
-  if (!csv) throw Error(fmt::format("cannot write {}", csv_path.string()));
+  write_bench_file(csv_path, csv.str());
   // The rows each lookup-table run chose, in order (row: 0-based data row of the dataset's
   // data.csv, header excluded; value: its first objective, replicates averaged), so a run can be
   // followed step by step.
   const auto rows_path = std::filesystem::path(command.output) / "real_rows.csv";
-  std::ofstream rows_csv(rows_path);
+  std::ostringstream rows_csv;
   rows_csv << "dataset,planner,seed,experiment,row,value\n";
   for (const auto& r : runs) {
     const std::string planner = csv_field(r.planner);
     for (size_t i = 0; i < r.proposed.size(); ++i) rows_csv << r.dataset << "," << planner << "," << r.seed << "," << i + 1 << "," << r.proposed[i] << ","
                                                      << fmt::format("{}", r.proposed_values[i]) << "\n";
   }
-  if (!rows_csv) throw Error(fmt::format("cannot write {}", rows_path.string()));
+  write_bench_file(rows_path, rows_csv.str());
   fmt::print("\nwall time {:.1f} s; wrote {} and {}\n", wall, csv_path.string(), rows_path.string());
   return 0;
 }
@@ -312,7 +300,7 @@ int run_bench(const BenchCommand& command) {
   if (!command.objective.empty())
     throw ConfigError("labloop bench", "--objective", "names a dataset's objective, which the real suite scores (--suite real or --datasets)");
   BenchmarkOptions options;
-  for (const auto& p : command.problems) options.problems.push_back(parse_problem(p));
+  for (const auto& p : command.problems) options.problems.push_back(parse_bench_problem(p));
   if (command.suite == BenchSuite::goals) {
     const auto goals = goal_problems();
     options.problems.insert(options.problems.end(), goals.begin(), goals.end());
@@ -325,12 +313,16 @@ int run_bench(const BenchCommand& command) {
   // The objectives suite compares with ParEGO in the same run, as the reference table does.
   if (command.planners.empty() && command.suite == BenchSuite::goals) planner_texts.push_back(R"({"kind": "bayesian", "multi_objective": "parego"})");
   if (std::find(planner_texts.begin(), planner_texts.end(), "random") == planner_texts.end()) planner_texts.insert(planner_texts.begin(), "random");
-  for (const auto& p : planner_texts) options.planners.push_back(parse_planner(p, command.initial));
+  for (const auto& p : planner_texts) options.planners.push_back(parse_bench_planner(p, command.initial));
+  refuse_duplicate_planners(options.planners);
   options.seeds = command.seeds;
   options.jobs = command.jobs;
   options.noise = command.noise;
   options.declare_noise = command.declare_noise;
   options.batch = command.batch;
+  // Every problem and planner checked before the header and legend, so a mistake is the one line shown.
+  check_benchmark(options);
+  say_nothing_written_on_interrupt(command.output, {"bench.csv", "regret.svg"});
 
   fmt::print("labloop bench: {} problems × {} planners × {} seeds{}; writing to {}/ (-o DIR to choose)\n", options.problems.size(),
              options.planners.size(), options.seeds, options.batch > 1 ? fmt::format(", batches of {} (ms/ask is per batch)", options.batch) : "",
@@ -343,8 +335,10 @@ int run_bench(const BenchCommand& command) {
              "  several objectives: @N is the hypervolume of the feasible points (true values) against the problem's reference point\n"
              "  and reach random counts evaluations to random search's median final hypervolume; infeasible and failed count\n"
              "  evaluations after the initial design (median); recommended: true regret of the planner's recommended setting\n");
+  std::fflush(stdout);  // the header before the runs, also into a pipe or a file (a Ctrl-C's _exit flushes nothing)
   const auto started = std::chrono::steady_clock::now();
   const auto runs = run_benchmark(options);
+  default_on_interrupt();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   std::vector<std::string> problem_labels, planner_labels;
@@ -354,7 +348,7 @@ int run_bench(const BenchCommand& command) {
   for (const auto& r : runs) groups[{r.problem, r.planner}].push_back(&r);
 
   std::filesystem::create_directories(command.output);
-  std::ofstream csv(std::filesystem::path(command.output) / "bench.csv");
+  std::ostringstream csv;
   // ask_seconds: the time of the ask() that proposed this evaluation (shared within a batch).
   csv << "problem,planner,seed,evaluation,regret,ask_seconds,hypervolume\n";
   for (const auto& r : runs)
@@ -442,6 +436,7 @@ int run_bench(const BenchCommand& command) {
       curves[{problem.label(), planner}] = curve;
     }
   }
+  write_bench_file(std::filesystem::path(command.output) / "bench.csv", csv.str());
   write_svg(std::filesystem::path(command.output) / "regret.svg", problem_labels, planner_labels, curves);
   fmt::print("\nwall time {:.1f} s; wrote {}/bench.csv and {}/regret.svg\n", wall, command.output, command.output);
   return 0;

@@ -296,6 +296,33 @@ TEST_CASE("CLI: bench says where it writes, explains its columns, orders budgets
   CHECK(svg.find("median and quartiles over seeds") != std::string::npos);
 }
 
+TEST_CASE("CLI: bench refuses a planner before its header, says which file it cannot write, and says an interrupted run wrote nothing", "[cli][bench]") {
+  test::TempDir dir;
+  const auto out = dir / "out";
+  // A planner option refused is the one line shown, not one below the legend.
+  const Outcome refused = labloop_cli({"bench", "--problems", "branin", "--planners", R"({"kind":"bayesian","beta":-3})", "-o", out.string()}, dir);
+  CHECK(refused.status == 2);
+  CHECK_THAT(refused.output, Catch::Contains("/planner/beta") && !Catch::Contains("simple regret") && !Catch::Contains("labloop bench: 1 problems"));
+  // A folder where bench.csv goes: an error naming it, exit 1 (bench used to say it wrote it).
+  std::filesystem::create_directories(out / "bench.csv");
+  const Outcome blocked = labloop_cli({"bench", "--problems", "branin", "--seeds", "1", "--budget", "12", "--planners", "sobol", "-o", out.string()}, dir);
+  CHECK(blocked.status == 1);
+  CHECK_THAT(blocked.output, Catch::Contains("error: cannot write " + (out / "bench.csv").string() + ": a folder of that name is in its way") &&
+                                 !Catch::Contains("wrote "));
+  // Ctrl-C: an earlier run's bench.csv is left as it was and the message says it is not this run's.
+  std::filesystem::remove(out / "bench.csv");
+  test::write_file(out / "bench.csv", "earlier\n");
+  const auto log = dir / "interrupted.log";
+  ChildProcess bench({LABLOOP_CLI_PATH, "bench", "--problems", "hartmann6", "--seeds", "50", "--budget", "100", "--jobs", "1", "-o", out.string()}, log);
+  for (int i = 0; i < 2000 && test::read_file(log).find("labloop bench: ") == std::string::npos; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ::kill(bench.pid(), SIGINT);
+  const auto status = bench.wait_for(std::chrono::seconds(60));
+  CHECK(status == 128 + SIGINT);
+  CHECK_THAT(test::read_file(log), Catch::Contains("labloop bench: interrupted before every run was done; nothing was written") &&
+                                        Catch::Contains("any bench.csv or regret.svg in " + out.string() + " are from an earlier run"));
+  CHECK(test::read_file(out / "bench.csv") == "earlier\n");
+}
+
 TEST_CASE("CLI: bench --datasets runs the real suite on a dataset folder", "[cli][bench]") {
   test::TempDir dir;
   // A 4 × 5 plate of made-up yields, in the datasets' format (spec.json + data.csv, simulators/data).

@@ -5,12 +5,19 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "bench_options.hpp"
 #include "dataset.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "real_benchmark.hpp"
+#include "test_functions.hpp"
 
 using namespace labloop;
 
@@ -210,4 +217,89 @@ TEST_CASE("Real suite: --whole-space searches without a pool, and on a table of 
   // Every setting must have a row: a subset is refused, naming the flag.
   options.subset = 0.7;
   CHECK_THROWS_WITH(run_real_benchmark(options, {}), Catch::Contains("--whole-space") && Catch::Contains("leave --subset out"));
+}
+
+// `labloop bench`'s command line (src/cli/bench_options.hpp): mistakes refused before any run.
+namespace {
+
+// The message of the ConfigError `f` throws; "" when it throws none.
+template <class F>
+std::string bench_refusal(F f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    CHECK(e.source() == "labloop bench");
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("Bench options: --problems NAME:DIM takes whole dimensions the function allows, naming them otherwise", "[bench]") {
+  using labloop::cli::parse_bench_problem;
+  CHECK(parse_bench_problem("levy:7").dim == 7);
+  CHECK(parse_bench_problem("branin:2").dim == 2);
+  CHECK(parse_bench_problem("rosenbrock:4").budget == 50);  // a standard problem keeps its budget
+  const auto* levy = sim::find_test_function("levy");
+  REQUIRE(levy);
+  for (const std::string& dim : std::vector<std::string>{"0", "-7", "abc", "7x", "", "99999999999", std::to_string(levy->max_dim + 1)})
+    CHECK_THAT(bench_refusal([&] { parse_bench_problem("levy:" + dim); }),
+               Catch::Contains(fmt::format("--problems: levy:{}: levy takes {} to {} dimensions", dim, levy->min_dim, levy->max_dim)));
+  CHECK_THAT(bench_refusal([] { parse_bench_problem("branin:3"); }), Catch::Contains("--problems: branin:3: branin is fixed at 2 dimensions: write branin"));
+  CHECK_THAT(bench_refusal([] { parse_bench_problem("branin:abc"); }), Catch::Contains("branin is fixed at 2 dimensions"));
+  CHECK_THAT(bench_refusal([] { parse_bench_problem("brannin"); }), Catch::Contains("unknown function \"brannin\"; did you mean \"branin\"?"));
+}
+
+TEST_CASE("Bench options: --planners JSON of the wrong types and planners given twice are refused with the option named", "[bench]") {
+  using labloop::cli::parse_bench_planner;
+  CHECK_THAT(bench_refusal([] { parse_bench_planner(R"({"kind":5})", 10); }),
+             Catch::Contains(R"(--planners: {"kind":5}: "kind" must be a planner's name in quotes)"));
+  CHECK_THAT(bench_refusal([] { parse_bench_planner(R"({"kind":"bayesian","beta":1e999})", 10); }),
+             Catch::Contains("holds a number too large to read") && !Catch::Contains("json.exception"));
+  CHECK_THAT(bench_refusal([] { parse_bench_planner(R"({"kind":)", 10); }), Catch::Contains("is not valid JSON (at character 9)"));
+  CHECK(bench_refusal([] { parse_bench_planner(R"({"kind":"bayesian","beta":6})", 10); }).empty());
+
+  const auto planners = [](std::vector<std::string> texts) {
+    std::vector<BenchmarkPlanner> out;
+    for (const auto& t : texts) out.push_back(parse_bench_planner(t, 10));
+    labloop::cli::refuse_duplicate_planners(out);
+  };
+  CHECK_THAT(bench_refusal([&] { planners({"random", "bayesian", "bayesian"}); }), Catch::Contains("--planners: bayesian is given twice"));
+  // The same section with its keys in another order is the same planner (and the same label).
+  CHECK_THAT(bench_refusal([&] { planners({R"({"kind":"bayesian","beta":6})", R"({"beta": 6, "kind": "bayesian"})"}); }),
+             Catch::Contains(R"({"beta":6,"kind":"bayesian"} is given twice)"));
+  CHECK(bench_refusal([&] { planners({"random", "bayesian", R"({"kind":"bayesian","beta":6})"}); }).empty());
+}
+
+TEST_CASE("Bench options: a planner option a planner refuses is found by check_benchmark, before any run", "[bench]") {
+  BenchmarkOptions options;
+  options.problems = {labloop::cli::parse_bench_problem("branin")};
+  options.planners = {labloop::cli::parse_bench_planner("random", 10), labloop::cli::parse_bench_planner(R"({"kind":"bayesian","beta":-3})", 10)};
+  CHECK_THROWS_WITH(check_benchmark(options), Catch::Contains("/planner/beta"));
+  options.planners.back() = labloop::cli::parse_bench_planner("bayesian", 10);
+  CHECK_NOTHROW(check_benchmark(options));
+}
+
+TEST_CASE("Bench options: a result file is written whole or refused by name, an earlier one kept intact", "[bench]") {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("labloop-bench-file-{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "bench.csv");
+  CHECK_THROWS_WITH(labloop::cli::write_bench_file(dir / "bench.csv", "a,b\n"),
+                    Catch::StartsWith("cannot write " + (dir / "bench.csv").string() + ": a folder of that name is in its way"));
+  std::filesystem::create_directories(dir / "locked");
+  labloop::cli::write_bench_file(dir / "locked" / "regret.svg", "old");
+  std::filesystem::permissions(dir / "locked", std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+  if (::access((dir / "locked" / "x").c_str(), F_OK) != 0 && ::geteuid() != 0) {  // root writes anywhere
+    CHECK_THROWS_WITH(labloop::cli::write_bench_file(dir / "locked" / "regret.svg", "new"),
+                      Catch::StartsWith("cannot write " + (dir / "locked" / "regret.svg").string() + ": "));
+    std::ifstream old(dir / "locked" / "regret.svg");
+    CHECK(std::string(std::istreambuf_iterator<char>(old), {}) == "old");
+  }
+  std::filesystem::permissions(dir / "locked", std::filesystem::perms::owner_all);
+  labloop::cli::write_bench_file(dir / "locked" / "regret.svg", "new");
+  std::ifstream now(dir / "locked" / "regret.svg");
+  CHECK(std::string(std::istreambuf_iterator<char>(now), {}) == "new");
+  CHECK_FALSE(std::filesystem::exists(dir / "locked" / "regret.svg.partial"));
+  std::filesystem::remove_all(dir);
 }

@@ -1,0 +1,110 @@
+#include "bench_options.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <system_error>
+
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/append_file.hpp"
+#include "labloop/core/error.hpp"
+#include "labloop/core/json_check.hpp"
+#include "labloop/core/json_limits.hpp"
+#include "test_functions.hpp"
+
+namespace labloop::cli {
+
+namespace {
+
+std::string shortened(const std::string& text) { return text.size() > 80 ? text.substr(0, 80) + "…" : text; }
+
+}  // namespace
+
+BenchmarkProblem parse_bench_problem(const std::string& text) {
+  BenchmarkProblem p;
+  const auto colon = text.find(':');
+  p.function = text.substr(0, colon);
+  const sim::TestFunction* f = sim::find_test_function(p.function);
+  if (!f) {
+    std::vector<std::string> names;
+    for (const auto& known : sim::test_functions()) names.push_back(known.name);
+    throw ConfigError("labloop bench", "--problems", fmt::format("unknown function \"{}\"{} (labloop-sim --list shows them)", p.function,
+                                                                 did_you_mean(p.function, names)));
+  }
+  if (colon != std::string::npos) {
+    const std::string digits = text.substr(colon + 1);
+    const std::string allowed = f->min_dim == f->max_dim
+                                    ? fmt::format("{} is fixed at {} dimensions: write {} (or {}:{})", p.function, f->min_dim, p.function, p.function, f->min_dim)
+                                    : fmt::format("{} takes {} to {} dimensions: write {}:N with N from {} to {}, or {} for its default {}", p.function,
+                                                  f->min_dim, f->max_dim, p.function, f->min_dim, f->max_dim, p.function, f->default_dim);
+    // Whole digits only, at most 9 of them (no sign, no overflow): stoi read "7x" as 7 and threw "stoi" at "abc".
+    const bool whole = !digits.empty() && digits.size() <= 9 && std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+    p.dim = whole ? std::stoi(digits) : -1;
+    if (p.dim < f->min_dim || p.dim > f->max_dim) throw ConfigError("labloop bench", "--problems", fmt::format("{}: {}", text, allowed));
+  }
+  // A problem of a suite keeps that suite's budget and initial design (noise only from --noise).
+  std::vector<BenchmarkProblem> known = standard_problems();
+  for (const auto& g : goal_problems())
+    if (g.noise < 0) known.push_back(g);
+  for (const auto& standard : known)
+    if (standard.function == p.function && (p.dim == 0 || p.dim == standard.dim)) {
+      p.budget = standard.budget;
+      p.initial = standard.initial;
+      if (p.dim == 0) p.dim = standard.dim;
+    }
+  return p;
+}
+
+BenchmarkPlanner parse_bench_planner(const std::string& text, int initial) {
+  BenchmarkPlanner p;
+  if (!text.empty() && text.front() == '{') {
+    const std::string example = "write a planner section as in a campaign file, e.g. '{\"kind\": \"bayesian\", \"beta\": 6}'";
+    // A planner section, so the campaign file's depth limit (deeper JSON would crash dump() below).
+    if (const auto at = find_excess_nesting(text, kMaxConfigDepth))
+      throw ConfigError("labloop bench", "--planners", fmt::format("JSON nested deeper than {} levels (at character {})", kMaxConfigDepth, *at + 1));
+    try {
+      p.config = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      // nlohmann's message starts with an internal id; say where in the option it broke.
+      throw ConfigError("labloop bench", "--planners", fmt::format("{} is not valid JSON (at character {}): {}", shortened(text), e.byte, example));
+    } catch (const nlohmann::json::exception&) {
+      // The one other way parse() fails: a number beyond a double (1e999), out_of_range.406.
+      throw ConfigError("labloop bench", "--planners", fmt::format("{} holds a number too large to read (beyond 1.8e308): {}", shortened(text), example));
+    }
+    if (!p.config.is_object())
+      throw ConfigError("labloop bench", "--planners", fmt::format("{} is not a planner section: give a JSON object with \"kind\", or a planner's name", text));
+    if (p.config.contains("kind") && !p.config["kind"].is_string())
+      throw ConfigError("labloop bench", "--planners", fmt::format("{}: \"kind\" must be a planner's name in quotes (random, sobol, bayesian), not {}",
+                                                                   shortened(text), shortened(p.config["kind"].dump())));
+    p.label = p.config.dump();
+  } else {
+    p.config = {{"kind", text}};
+    p.label = text;
+  }
+  if (p.config.value("kind", "") == "bayesian" && !p.config.contains("initial")) p.config["initial"] = initial;
+  return p;
+}
+
+void refuse_duplicate_planners(const std::vector<BenchmarkPlanner>& planners) {
+  for (size_t i = 0; i < planners.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (planners[i].label == planners[j].label)
+        throw ConfigError("labloop bench", "--planners", fmt::format("{} is given twice{}: give each planner once (its runs would be pooled "
+                                                                     "as one planner's, with twice the seeds)",
+                                                                     shortened(planners[i].label),
+                                                                     planners[i].label.front() == '{' ? " (JSON sections are compared as read, keys in any order)" : ""));
+}
+
+void write_bench_file(const std::filesystem::path& path, std::string_view text) {
+  std::error_code ec;
+  // rename() onto a folder fails with a bare "Is a directory": say what is in the way.
+  if (std::filesystem::is_directory(path, ec)) throw Error(fmt::format("cannot write {}: a folder of that name is in its way", path.string()));
+  try {
+    write_whole_file(path.string(), text, "the benchmark's file");
+  } catch (const Error& e) {
+    std::filesystem::remove(path.string() + ".partial", ec);
+    throw Error(fmt::format("cannot write {}: {}", path.string(), e.what()));
+  }
+}
+
+}  // namespace labloop::cli

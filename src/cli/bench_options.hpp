@@ -1,0 +1,30 @@
+#pragma once
+// `labloop bench`'s reading of its command line and its writing of result files, apart from the
+// runs so they can be checked without running any (tests/unit/real_suite_test.cpp).
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "planner_benchmark.hpp"
+
+namespace labloop::cli {
+
+// "branin", "levy:7": a test function and a dimension it allows (1 to its limit, or its one
+// dimension). Throws ConfigError (source "labloop bench", --problems) for an unknown function or a
+// dimension that is no whole number it allows.
+BenchmarkProblem parse_bench_problem(const std::string& text);
+
+// A planner's name or a JSON planner section; a bayesian one without "initial" gets `initial`.
+// Throws ConfigError (--planners) for JSON that does not read or is no planner section.
+BenchmarkPlanner parse_bench_planner(const std::string& text, int initial);
+
+// Runs are grouped by planner label: two planners of one label would be merged into one row of
+// twice the seeds. Throws ConfigError (--planners) naming the label given twice.
+void refuse_duplicate_planners(const std::vector<BenchmarkPlanner>& planners);
+
+// `text` as the whole of `path`, all or nothing (a temporary renamed over it, so an earlier good
+// file is never left half replaced). Throws Error "cannot write <path>: <reason>".
+void write_bench_file(const std::filesystem::path& path, std::string_view text);
+
+}  // namespace labloop::cli
