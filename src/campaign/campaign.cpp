@@ -755,7 +755,7 @@ class CampaignRun {
   }
 
   // A stop request the console left in the folder (stop_request.hpp), taken at every step of the
-  // loop (one open) and once more as the campaign finishes: journaled with who asked and removed,
+  // loop (one open) and once more as the campaign finishes (finish()): journaled with who asked and removed,
   // so none outlives the run it was meant for. The first one stops the campaign as a first
   // Ctrl-C; one that comes while it already stops is recorded too.
   std::optional<StopRequest> take_stop_request() {
@@ -797,16 +797,16 @@ class CampaignRun {
   }
 
   // A request found as this run takes the journal was meant for an earlier run (one that ended
-  // before it looked): removed, not acted on.
+  // before it looked): removed, not acted on. The marker of an earlier run's last look goes
+  // without a word: it stands for no request.
   void drop_stale_stop_request() {
-    const std::optional<StopRequest> stale = read_stop_request(output_);
-    if (!stale) return;
+    std::optional<StopRequest> stale;
     try {
-      remove_stop_request(output_);
-      log(fmt::format("removed a stop request left from an earlier run (by {} at {}); not acted on", stale->by, stale->at));
+      stale = reopen_stop_requests(output_);
     } catch (const Error& e) {
       throw Error(fmt::format("{}; remove it, then start again", e.what()));
     }
+    if (stale) log(fmt::format("removed a stop request left from an earlier run (by {} at {}); not acted on", stale->by, stale->at));
   }
 
   // The journaled text of a reason (a contract: campaign_finished's "reason"); a pause has its own.
@@ -1537,8 +1537,18 @@ class CampaignRun {
     for (auto& inst : instruments_)
       if (const auto held_back = inst->chatter.summary(Clock::now(), true)) log(*held_back);
     try {
-      if (const auto late = take_stop_request(); late && !stopping_on_request_)
-        log(fmt::format("asked to stop ({}) as the campaign finished: recorded, nothing left to stop", asked_by(*late)));
+      // The last look: a request there is journaled before campaign_finished, and the path is
+      // closed behind it, so a console asking from now on is told the campaign finished
+      // (stop_request.hpp) instead of leaving a request no run reads.
+      try {
+        close_stop_requests(output_, [&](const StopRequest& late) {
+          if (stop_request_stuck_) return;  // journaled when it was first read
+          journal(StopRequestedEvent{.by = late.by, .reason = late.reason, .source = late.source});
+          if (!stopping_on_request_) log(fmt::format("asked to stop ({}) as the campaign finished: recorded, nothing left to stop", asked_by(late)));
+        });
+      } catch (const Error& e) {
+        log(e.what());  // the finish is journaled all the same; a request left there is named by the next run
+      }
       release_instruments();  // before campaign_finished: nothing of the campaign comes after it
       journal(CampaignFinishedEvent{.reason = reason, .experiments = done_, .failed = failed_, .best = best});
       sign_journal();

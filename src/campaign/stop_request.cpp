@@ -15,6 +15,7 @@
 #include "labloop/core/small_file.hpp"
 #include "labloop/core/unique_fd.hpp"
 #include "labloop/core/json_limits.hpp"
+#include "labloop/core/utc_time.hpp"
 
 namespace labloop {
 
@@ -31,37 +32,101 @@ json StopRequest::to_json() const { return {{"by", by}, {"reason", reason}, {"at
 
 fs::path stop_request_path(const fs::path& campaign_dir) { return campaign_dir / "stop-request.json"; }
 
-bool write_stop_request(const fs::path& campaign_dir, const StopRequest& request) {
+namespace {
+
+// `text` in a temporary sibling of the request under a name of its own (two consoles, or two
+// threads, may write at once), fsynced: linked or renamed into place whole.
+fs::path write_stop_temporary(const fs::path& campaign_dir, const std::string& text) {
+  static std::atomic<unsigned long> calls{0};
+  const fs::path temp = campaign_dir / fmt::format(".stop-request.{}.{}.tmp", ::getpid(), calls++);
+  UniqueFd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)};
+  if (f.get() < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_reason(errno)));
+  std::size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::write(f.get(), text.data() + written, text.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = errno;
+      ::unlink(temp.c_str());
+      throw Error(fmt::format("{}: cannot write: {}", temp.string(), os_reason(err)));
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  ::fsync(f.get());
+  return temp;
+}
+
+// The marker's one field: what a person who opens the file reads.
+constexpr const char* kStopClosedField = "closed";
+
+bool is_stop_closed_marker(const std::string& text) {
+  if (find_excess_nesting(text, 1)) return false;
+  const json j = json::parse(text, nullptr, false);
+  return j.is_object() && j.contains(kStopClosedField);
+}
+
+}  // namespace
+
+StopRequestWritten write_stop_request(const fs::path& campaign_dir, const StopRequest& request) {
   if (request.by.size() > kMaxStopRequestText || request.reason.size() > kMaxStopRequestText)
     throw Error(fmt::format("who asked and why are at most {} bytes each", kMaxStopRequestText));
   const std::string text = request.to_json().dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-  // A name of its own (two consoles, or two threads, may ask at once), then linked into place:
-  // link() refuses an existing name, so the first request stands and none is torn or replaced.
-  static std::atomic<unsigned long> calls{0};
+  // Linked into place: link() refuses an existing name, so the first request stands, none is torn
+  // or replaced, and none is written once the campaign's last look has put its marker there.
   const fs::path target = stop_request_path(campaign_dir);
-  const fs::path temp = campaign_dir / fmt::format(".stop-request.{}.{}.tmp", ::getpid(), calls++);
-  {
-    UniqueFd f{::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)};
-    if (f.get() < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_reason(errno)));
-    std::size_t written = 0;
-    while (written < text.size()) {
-      const ssize_t n = ::write(f.get(), text.data() + written, text.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        const int err = errno;
-        ::unlink(temp.c_str());
-        throw Error(fmt::format("{}: cannot write: {}", temp.string(), os_reason(err)));
-      }
-      written += static_cast<std::size_t>(n);
-    }
-    ::fsync(f.get());
-  }
+  const fs::path temp = write_stop_temporary(campaign_dir, text);
   const int rc = ::link(temp.c_str(), target.c_str());
   const int err = errno;
   ::unlink(temp.c_str());
-  if (rc == 0) return true;
-  if (err == EEXIST) return false;
+  if (rc == 0) return StopRequestWritten::written;
+  // The name stays taken from here on (only the campaign removes it, and never once closed):
+  // what is there is what the request met.
+  if (err == EEXIST) return stop_requests_closed(campaign_dir) ? StopRequestWritten::closed : StopRequestWritten::already_asked;
   throw Error(fmt::format("{}: cannot create: {}", target.string(), os_reason(err)));
+}
+
+bool stop_requests_closed(const fs::path& campaign_dir) {
+  const SmallFile file = read_small_file(stop_request_path(campaign_dir), kMaxStopRequestBytes);
+  return file.status == SmallFile::Status::read && is_stop_closed_marker(file.text);
+}
+
+void close_stop_requests(const fs::path& campaign_dir, const std::function<void(const StopRequest&)>& record) {
+  const fs::path target = stop_request_path(campaign_dir);
+  const std::string text =
+      json{{kStopClosedField, "the campaign took its last look for a stop request as it finished; one asked now has nothing to stop"},
+           {"at", utc_now_iso()}}
+          .dump() +
+      "\n";
+  const fs::path temp = write_stop_temporary(campaign_dir, text);
+  const auto fail = [&](const std::string& doing, int err) {
+    ::unlink(temp.c_str());
+    throw Error(fmt::format("{}: cannot {}: {}", target.string(), doing, os_reason(err)));
+  };
+  if (::link(temp.c_str(), target.c_str()) == 0) {
+    ::unlink(temp.c_str());
+    return;
+  }
+  if (errno != EEXIST) fail("create", errno);
+  // A request is there, and stays as it is while it is read and recorded: a console's link()
+  // finds the name taken. rename() then puts the marker in its place without freeing the name.
+  try {
+    if (const std::optional<StopRequest> request = read_stop_request(campaign_dir)) record(*request);
+  } catch (...) {
+    ::unlink(temp.c_str());
+    throw;
+  }
+  if (::rename(temp.c_str(), target.c_str()) != 0) fail("replace the request with the closed marker", errno);
+}
+
+std::optional<StopRequest> reopen_stop_requests(const fs::path& campaign_dir) {
+  // Read once: a console's request can land only once the marker is gone, and is then this run's.
+  if (stop_requests_closed(campaign_dir)) {
+    remove_stop_request(campaign_dir);
+    return std::nullopt;
+  }
+  std::optional<StopRequest> stale = read_stop_request(campaign_dir);
+  if (stale) remove_stop_request(campaign_dir);
+  return stale;
 }
 
 std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
@@ -91,6 +156,7 @@ std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
     return unreadable("it is not JSON");
   }
   if (!j.is_object()) return unreadable("it is not a JSON object");
+  if (j.contains(kStopClosedField)) return std::nullopt;  // the last look's marker: no request
   const auto text_of = [&](const char* field) {
     const auto it = j.find(field);
     return it == j.end() || !it->is_string() ? std::string() : it->get<std::string>();

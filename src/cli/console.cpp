@@ -131,6 +131,13 @@ FormEntry entry_from_request(const std::string& body) {
   json j;
   try {
     j = parse_json_noting_repeats(body, false, repeated);
+  } catch (const json::out_of_range& e) {
+    // A number past a double's range ({"yield": 1e999}) is JSON: said as the same value typed as
+    // text is (parse_assignments), not as a body that is no JSON at all.
+    const std::string what = e.what();
+    const auto open = what.find('\''), close = what.rfind('\'');
+    if (e.id != 406 || open == std::string::npos || close <= open) throw Error("the entry is not JSON");
+    throw Error(fmt::format("{} is too large for a number (at most about 1.8e308)", what.substr(open + 1, close - open - 1)));
   } catch (const json::exception&) {
     throw Error("the entry is not JSON");
   }
@@ -180,6 +187,27 @@ struct ConsoleSite::Reading {
   std::optional<CampaignView> view;
   std::string error;  // when the folder could not be read as a campaign
 };
+
+std::optional<ConsoleResponse> refuse_before_routing(const ConsoleRequestHead& head) {
+  // The methods run_console routes to the site, which answers each (405 itself for all but GET,
+  // HEAD and POST); TRACE, CONNECT, PRI and methods the HTTP server does not know would get its
+  // bare 400.
+  static const std::vector<std::string> routed{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+  if (!head.method_known || std::find(routed.begin(), routed.end(), head.method) == routed.end())
+    return error_response(405, "the console shows with GET; it takes POST at /api/campaigns/N/entries and /api/campaigns/N/stop only");
+  // Two copies: the HTTP server reads the first, something between here and the sender may have
+  // read the other (a request smuggled past it).
+  if (head.hosts > 1) return error_response(400, "the request has more than one Host header");
+  if (head.content_lengths > 1) return error_response(400, "the request has more than one Content-Length header");
+  if (head.headers > kMostHeaders) return error_response(431, "too many headers");
+  // Ranges: httplib would send the body once per range asked, so a short header could ask for
+  // gigabytes; the console's answers are small.
+  if (head.range) return error_response(416, "the console does not serve ranges");
+  // httplib 0.11 holds a chunked body whole in memory, without the 64 KiB limit it applies to a
+  // body with a Content-Length (which browsers send).
+  if (head.chunked) return error_response(411, "send the body with a Content-Length, not in chunks");
+  return std::nullopt;
+}
 
 std::string new_console_key() {
   unsigned char bytes[16];
@@ -501,10 +529,16 @@ ConsoleResponse ConsoleSite::stop(std::size_t index, const ConsoleRequest& reque
     return json_response({{"asked", false}, {"message", fmt::format("the campaign is stopping already, as {} asked", taken.by.empty() ? "someone" : taken.by)}});
   }
   try {
-    if (!write_stop_request(campaign_folder_of(where), ask)) {
-      const std::optional<StopRequest> earlier = read_stop_request(campaign_folder_of(where));
-      return json_response({{"asked", false},
-                            {"message", fmt::format("already asked by {}; the campaign stops at its next step", earlier ? earlier->by : "someone")}});
+    switch (write_stop_request(campaign_folder_of(where), ask)) {
+      case StopRequestWritten::written: break;
+      case StopRequestWritten::already_asked: {
+        const std::optional<StopRequest> earlier = read_stop_request(campaign_folder_of(where));
+        return json_response({{"asked", false},
+                              {"message", fmt::format("already asked by {}; the campaign stops at its next step", earlier ? earlier->by : "someone")}});
+      }
+      case StopRequestWritten::closed:
+        // Running when read above, finished since: its last look for a request has been taken.
+        return error_response(409, "the campaign finished before the request was read: there is nothing to stop (labloop resume continues it)");
     }
   } catch (const Error& error) {
     return error_response(500, error.what());
@@ -526,6 +560,8 @@ ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& requ
   }
   ManualEntry& e = form.entry;
   const auto refused = [&](const std::string& why) { return error_response(422, fmt::format("refused {}: {}", e.experiment, why)); };
+  // Which experiment is meant is what is in doubt: named by the last copy, it read as that one's.
+  if (form.repeated == "/experiment") return error_response(422, "refused: \"experiment\" is given twice; name one experiment per entry");
   if (form.repeated) return refused(fmt::format("{} is given twice", *form.repeated));
   try {
     parse_assignments(form.words, e);
@@ -608,21 +644,53 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
   server.set_keep_alive_timeout(2);  // a page polls every two seconds; an idle connection holds a thread
   // More threads than httplib's 8, so a few pages left open (or slow clients) do not hold them all.
   server.new_task_queue = [] { return new httplib::ThreadPool(kServingThreads); };
-  // Refused before any work: ranges (httplib would send the body once per range asked, so a short
-  // header could ask for gigabytes; the console's answers are small) and requests of more headers
-  // than any browser sends.
-  // A body sent in chunks is refused before it is read: httplib 0.11 holds it whole in memory
-  // without the 64 KiB limit it applies to a body with a Content-Length (which browsers send).
-  server.set_pre_routing_handler([](const httplib::Request& request, httplib::Response& response) {
-    const char* why = request.has_header("Range")                ? "the console does not serve ranges"
-                      : request.headers.size() > kMostHeaders    ? "too many headers"
-                      : request.has_header("Transfer-Encoding") ? "send the body with a Content-Length, not in chunks"
-                                                                 : nullptr;
-    if (!why) return httplib::Server::HandlerResponse::Unhandled;
-    response.status = request.has_header("Range") ? 416 : request.headers.size() > kMostHeaders ? 431 : 411;
-    response.set_content(json{{"error", why}}.dump(), kJson);
+  // Refused before any work (refuse_before_routing): headers the server reads and nothing more.
+  const auto head_of = [](const httplib::Request& request) {
+    return ConsoleRequestHead{request.method,
+                              true,
+                              request.headers.size(),
+                              request.get_header_value_count("Host"),
+                              request.get_header_value_count("Content-Length"),
+                              request.has_header("Range"),
+                              request.has_header("Transfer-Encoding")};
+  };
+  const auto answer = [](const httplib::Request& request, httplib::Response& response, const ConsoleResponse& r) {
+    // httplib cuts every answer to the Range asked, its refusal too (a 416 of `{"`): the console
+    // serves no ranges, so none is applied. The Request is httplib's own, not const.
+    const_cast<httplib::Request&>(request).ranges.clear();
+    response.status = r.status;
+    if (r.status == 405) response.set_header("Allow", "GET, HEAD, POST");
+    response.set_content(r.body, r.content_type.c_str());
+  };
+  server.set_pre_routing_handler([head_of, answer](const httplib::Request& request, httplib::Response& response) {
+    const std::optional<ConsoleResponse> refused = refuse_before_routing(head_of(request));
+    if (!refused) return httplib::Server::HandlerResponse::Unhandled;
+    answer(request, response, *refused);
     return httplib::Server::HandlerResponse::Handled;
   });
+  // A request line of a method httplib does not know (FOO) is refused by it as 400 before its
+  // headers are read or any handler runs but this one: 405, as for the methods it knows. A Range
+  // it cannot parse it refuses as 416 before routing: the console's JSON error, as for any Range.
+  server.set_error_handler(httplib::Server::HandlerWithResponse([answer](const httplib::Request& request, httplib::Response& response) {
+    static const std::vector<std::string> known{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI"};
+    const bool a_method = !request.method.empty() &&
+                          std::all_of(request.method.begin(), request.method.end(), [](unsigned char c) { return std::isupper(c) || c == '-' || c == '_'; });
+    if (response.status == 416 && response.body.empty()) {  // a Range it could not parse: refused as any Range
+      ConsoleRequestHead head;
+      head.range = true;
+      head.method = "GET";
+      answer(request, response, *refuse_before_routing(head));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (response.status != 400 || !response.body.empty() || !a_method || (request.version != "HTTP/1.1" && request.version != "HTTP/1.0") ||
+        std::find(known.begin(), known.end(), request.method) != known.end())
+      return httplib::Server::HandlerResponse::Unhandled;
+    ConsoleRequestHead head;
+    head.method = request.method;
+    head.method_known = false;
+    answer(request, response, *refuse_before_routing(head));
+    return httplib::Server::HandlerResponse::Handled;
+  }));
   const auto handle = [&site](const httplib::Request& request, httplib::Response& response) {
     const ConsoleResponse r = site.respond(ConsoleRequest{request.method, request.target, request.get_header_value("Host"),
                                                           request.get_header_value("Origin"), request.get_header_value("Sec-Fetch-Site"),
@@ -636,6 +704,7 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
     response.set_header("X-Content-Type-Options", "nosniff");
     response.set_header("Referrer-Policy", "no-referrer");
     response.set_header("Cache-Control", "no-store");
+    response.set_header("Accept-Ranges", "none");  // httplib says "bytes" to a HEAD otherwise; none are served
     response.set_content(r.body, r.content_type.c_str());
   };
   // Every method reaches the site, which refuses all but GET and HEAD (httplib answers HEAD with

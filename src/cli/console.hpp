@@ -67,6 +67,21 @@ struct ConsoleEntries {
   std::string operator_name;  // `by` for an entry that names no one: the user who started the console
 };
 
+// What run_console's HTTP server knows of a request before any handler (its pre-routing and error
+// handlers): the method and how many of which headers.
+struct ConsoleRequestHead {
+  std::string method;
+  bool method_known = true;  // one the HTTP server parses (a request line of another it refuses as 400)
+  std::size_t headers = 0, hosts = 0, content_lengths = 0;
+  bool range = false, chunked = false;
+};
+
+// The answer to a request refused before the site sees it, or nothing: a method the console has
+// no route for (405, also one the HTTP server does not know), a Host or Content-Length given twice
+// (400: which copy is meant is unknown, RFC 7230 §3.3.2, §5.4), a Range (416), more than
+// kMostHeaders headers (431), a body sent in chunks (411).
+std::optional<ConsoleResponse> refuse_before_routing(const ConsoleRequestHead& head);
+
 // A fresh key for ConsoleEntries: 128 random bits from the kernel, as 32 hexadecimal digits.
 std::string new_console_key();
 

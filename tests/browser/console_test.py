@@ -55,6 +55,49 @@ def wait_for(predicate, timeout: float = 20.0, every: float = 0.1):
     return None
 
 
+def raw_request(url: str, head: str) -> tuple[int, str, str]:
+    """Sends `head` (a request line and headers, CRLF-separated, no blank line) as it is, with
+    Connection: close; returns the status, the headers and the body as sent on the wire."""
+    host, port = re.match(r"http://([^:/]+):(\d+)/", url).groups()
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall((head + "\r\nConnection: close\r\n\r\n").encode())
+        data = b""
+        # The first answer only: after a request line it does not know, httplib reads the headers
+        # that follow as further requests.
+        while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < int(
+                (re.search(rb"\r\nContent-Length: (\d+)", data.partition(b"\r\n\r\n")[0]) or [b"", b"0"])[1]):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    headers, _, body = data.decode("utf-8", "replace").partition("\r\n\r\n")
+    length = re.search(r"\r\nContent-Length: (\d+)", headers)
+    return int(headers.split(" ", 2)[1]), headers, body[:int(length.group(1))] if length else body
+
+
+def check_refusals_on_the_wire(url: str) -> None:
+    """What the HTTP server refuses before the site sees it: the status docs/console.md names, and
+    the whole JSON error (httplib cut a 416 to the Range it refused: `{"`)."""
+    host = re.match(r"http://([^/]+)/", url).group(1)
+    for head, status in ((f"GET /api/campaigns HTTP/1.1\r\nHost: {host}\r\nRange: bytes=0-1", 416),
+                         (f"GET /api/campaigns HTTP/1.1\r\nHost: {host}\r\nRange: bytes=0-0,1-1", 416),
+                         (f"GET /api/campaigns HTTP/1.1\r\nHost: {host}\r\nRange: pages=x", 416),
+                         (f"TRACE / HTTP/1.1\r\nHost: {host}", 405),
+                         (f"CONNECT {host} HTTP/1.1\r\nHost: {host}", 405),
+                         (f"FOO / HTTP/1.1\r\nHost: {host}", 405),
+                         (f"GET /api/campaigns HTTP/1.1\r\nHost: {host}\r\nHost: evil.example", 400),
+                         (f"POST /api/campaigns/0/stop HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nContent-Length: 2", 400)):
+        got, headers, body = raw_request(url, head)
+        try:
+            error = json.loads(body).get("error")
+        except ValueError:
+            error = None
+        check(got == status and bool(error) and "multipart" not in headers,
+              f"{head.splitlines()[0]!r} ({head.splitlines()[-1]!r}) is answered {status} with the whole JSON error ({got}, {body!r})")
+    got, headers, _ = raw_request(url, f"HEAD /api/campaigns HTTP/1.1\r\nHost: {host}")
+    check(got == 200 and "Accept-Ranges: bytes" not in headers, f"HEAD does not offer ranges ({headers!r})")
+
+
 def start_campaign(labloop: str, work: str, config: dict, folder_name: str, procs: list) -> str:
     """`labloop run` of `config` into work/folder_name, its output in work/<name>.log; the folder."""
     path = os.path.join(work, config["name"] + ".json")
@@ -162,6 +205,8 @@ def enter_results(browser, url: str, console_text: str, folder: str) -> None:
     card_says = wait_for(lambda: browser.execute_script(
         "const c = document.querySelectorAll('#campaigns li.campaign')[2]; const a = c && c.querySelector('.asked'); return a ? a.textContent : null"), 10)
     check(card_says == "asked from the console by Ann Example: reagent ran out", f"and its card says who asked and why ({card_says!r})")
+    marker = open(os.path.join(folder, "stop-request.json")).read() if os.path.exists(os.path.join(folder, "stop-request.json")) else ""
+    check('"closed"' in marker, f"its last look closed the path: a Stop now is refused, not lost ({marker!r})")
 
 
 def main() -> int:
@@ -216,6 +261,7 @@ def main() -> int:
         check(url is not None, f"labloop console printed its address ({url})")
         if url is None:
             return 1
+        check_refusals_on_the_wire(url)
 
         options = Options()
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000"):

@@ -519,7 +519,8 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
   const CampaignSummary summary = run_campaign(config, options, &observer);
   CHECK(summary.stop == StopReason::stopped_by_operator);
   CHECK(summary.status.done < config.budget.experiments);
-  CHECK_FALSE(std::filesystem::exists(stop_request_path(out)));
+  CHECK_FALSE(read_stop_request(out));
+  CHECK(stop_requests_closed(out));  // its last look closed the path: a console asking now is told it finished
   const auto events = read_journal(out / "journal.jsonl").events;
   std::vector<json> asked;
   for (const auto& e : events)
@@ -533,13 +534,15 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
   CHECK(events.back()["reason"] == "stopped by operator");
   CHECK(CampaignState::fold(decode_events(events, "journal")).stop_request()->by == "Bob");
 
-  // A request nobody acted on (the campaign had ended) is not aimed at the next run.
-  write_stop_request(out, StopRequest{"Bob", "stale", "2026-12-05T10:00:01Z", "console"});
+  // A request nobody acted on (the campaign was killed before its last look; an earlier version)
+  // is not aimed at the next run.
+  std::filesystem::remove(stop_request_path(out));
+  REQUIRE(write_stop_request(out, StopRequest{"Bob", "stale", "2026-12-05T10:00:01Z", "console"}) == StopRequestWritten::written);
   CampaignOptions again = options;
   again.resume = true;
   const CampaignSummary resumed = run_campaign(config, again);
   CHECK(resumed.stop == StopReason::budget_reached);
-  CHECK_FALSE(std::filesystem::exists(stop_request_path(out)));
+  CHECK(stop_requests_closed(out));  // Bob's stale request gone, the resumed run's own last look in its place
   int stop_events = 0;
   for (const auto& e : read_journal(out / "journal.jsonl").events) stop_events += e["event"] == "stop_requested";
   CHECK(stop_events == 2);

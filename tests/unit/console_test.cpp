@@ -118,6 +118,32 @@ TEST_CASE("Console: only GET, only to this machine, only its own routes", "[cons
   CHECK_THROWS_WITH(cli::ConsoleSite(std::vector<fs::path>(65, kConsoleFixtures), sim::catalogue()), Catch::Contains("at most 64"));
 }
 
+TEST_CASE("Console: what the HTTP server refuses before routing gets the documented status and a JSON error", "[console]") {
+  const auto refused = [](const cli::ConsoleRequestHead& head) {
+    const std::optional<cli::ConsoleResponse> r = cli::refuse_before_routing(head);
+    if (r) CHECK(json::parse(r->body).contains("error"));
+    return r ? r->status : 0;
+  };
+  for (const char* method : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    INFO(method);
+    CHECK(refused({method, true, 3, 1, 0}) == 0);  // routed to the site, which answers each
+  }
+  for (const char* method : {"TRACE", "CONNECT", "PRI"}) {
+    INFO(method);
+    CHECK(refused({method, true, 3, 1, 0}) == 405);
+  }
+  CHECK(refused({"FOO", false}) == 405);  // one the server does not know, headers unread
+  CHECK(refused({"GET", true, 3, 2, 0}) == 400);
+  CHECK_THAT(cli::refuse_before_routing({"GET", true, 3, 2, 0})->body, Catch::Contains("more than one Host"));
+  CHECK(refused({"POST", true, 3, 1, 2}) == 400);
+  CHECK_THAT(cli::refuse_before_routing({"POST", true, 3, 1, 2})->body, Catch::Contains("more than one Content-Length"));
+  CHECK(refused({"GET", true, 101, 1, 0}) == 431);
+  CHECK(refused({"GET", true, 3, 1, 0, true}) == 416);
+  CHECK(cli::refuse_before_routing({"GET", true, 3, 1, 0, true})->body == R"({"error":"the console does not serve ranges"})");
+  CHECK(refused({"POST", true, 3, 1, 0, false, true}) == 411);
+  CHECK(refused({"GET", true, 101, 1, 0, true, true}) == 431);  // each its own status, whatever else comes with it
+}
+
 TEST_CASE("Console: the page, its script and style are served, and the script never writes a campaign's text as HTML", "[console]") {
   const cli::ConsoleSite site({}, sim::catalogue());
   const cli::ConsoleResponse page = console_get(site, "/");
@@ -330,6 +356,19 @@ TEST_CASE("Console: an entry with a key given twice, a blank reason or a blank n
   CHECK_FALSE(fs::exists(entry_path(campaign, kWaiting)));
   REQUIRE(post_entry(site, head + R"("values": {"yield": "5"}, "by": "  "})").status == 200);
   CHECK(read_entry(campaign, kWaiting)->by == "the-operator");
+  // The experiment itself named twice: the duplication is named, not the last copy's id.
+  const cli::ConsoleResponse twice = post_entry(site, head + R"("experiment": "other", "values": {"yield": "5"}})");
+  CHECK(twice.status == 422);
+  CHECK_THAT(error_of(twice), Catch::Contains("\"experiment\" is given twice"));
+  CHECK_THAT(error_of(twice), !Catch::Contains("other"));
+  // A number too large for a double: the same words whether typed as text or as a JSON number.
+  for (const char* value : {R"("1e999")", "1e999", "-1e999"}) {
+    INFO(value);
+    const cli::ConsoleResponse huge = post_entry(site, head + R"("values": {"yield": )" + value + "}}");
+    CHECK((huge.status == 400 || huge.status == 422));
+    CHECK_THAT(error_of(huge), Catch::Contains("too large for a number"));
+  }
+  CHECK_THAT(error_of(post_entry(site, head + R"("values": {"yield": 5)")), Catch::Contains("the entry is not JSON"));  // torn
   // A Host whose port is not a number is not this machine's.
   CHECK(site.respond("GET", "/api/campaigns", "127.0.0.1:evil").status == 403);
   CHECK(site.respond("GET", "/api/campaigns", "localhost:").status == 403);
@@ -419,6 +458,28 @@ TEST_CASE("Console: a stop is asked of a running campaign only, with the key, an
   CHECK(stopping.status == 200);
   CHECK(json::parse(stopping.body)["asked"] == false);
   CHECK_THAT(json::parse(stopping.body)["message"].get<std::string>(), Catch::Contains("stopping already, as Ann asked"));
+  CHECK_FALSE(read_stop_request(campaign));
+}
+
+TEST_CASE("Console: a stop that comes after the campaign's last look is refused, not answered as asked", "[console]") {
+  test::TempDir dir;
+  const fs::path campaign = waiting_campaign(dir);
+  const cli::ConsoleSite site({campaign}, sim::catalogue(), {kConsoleKey, "the-operator"});
+  const auto ask = [&](const std::string& by) {
+    return site.respond(cli::ConsoleRequest{"POST", "/api/campaigns/0/stop", "127.0.0.1:8765", "", "", kConsoleKey, "application/json",
+                                            json{{"by", by}}.dump()});
+  };
+  Journal held(campaign / "journal.jsonl");  // still held: the console sees it running
+  // Ann's request lands before the campaign's last look, which records it with the finish.
+  REQUIRE(json::parse(ask("Ann").body)["asked"] == true);
+  std::vector<std::string> recorded;
+  close_stop_requests(campaign, [&](const StopRequest& r) { recorded.push_back(r.by); });
+  CHECK(recorded == std::vector<std::string>{"Ann"});
+  // Bob's lands after it, the journal not yet let go: refused, and he is told why.
+  const cli::ConsoleResponse late = ask("Bob");
+  INFO(late.body);
+  CHECK(late.status == 409);
+  CHECK_THAT(error_of(late), Catch::Contains("finished before the request was read"));
   CHECK_FALSE(read_stop_request(campaign));
 }
 

@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <vector>
 
 #include "labloop/campaign/stop_request.hpp"
+#include "labloop/core/error.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -50,8 +52,8 @@ TEST_CASE("Stop request: a file that is not one still asks for a stop, and says 
 
 TEST_CASE("Stop request: the first one stands, and a pipe, a link or a huge file is judged by what was opened, never waited on", "[stop-request]") {
   test::TempDir dir;
-  CHECK(write_stop_request(dir.path(), StopRequest{"Ann", "first", "", "console"}));
-  CHECK_FALSE(write_stop_request(dir.path(), StopRequest{"Bob", "second", "", "console"}));
+  CHECK(write_stop_request(dir.path(), StopRequest{"Ann", "first", "", "console"}) == StopRequestWritten::written);
+  CHECK(write_stop_request(dir.path(), StopRequest{"Bob", "second", "", "console"}) == StopRequestWritten::already_asked);
   CHECK(read_stop_request(dir.path())->by == "Ann");
   for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
     CHECK(entry.path().filename() == "stop-request.json");  // no temporary left behind
@@ -65,4 +67,52 @@ TEST_CASE("Stop request: the first one stands, and a pipe, a link or a huge file
   std::filesystem::remove(stop_request_path(dir.path()));
   test::write_file(stop_request_path(dir.path()), std::string(kMaxStopRequestBytes + 1, ' '));
   CHECK_THAT(read_stop_request(dir.path())->reason, Catch::Contains("over"));
+}
+
+// The campaign's last look and a console's write, in either order (the two sides of the race the
+// audit found: two Stops answered "asked", one journaled, the other deleted by the next resume).
+TEST_CASE("Stop request: the campaign's last look records a request already there and closes the path, so a later one is refused, never lost", "[stop-request]") {
+  test::TempDir dir;
+  std::vector<StopRequest> recorded;
+  const auto record = [&](const StopRequest& r) { recorded.push_back(r); };
+  // Asked before the last look: handed over to be journaled with the finish.
+  REQUIRE(write_stop_request(dir.path(), StopRequest{"Ann", "end of shift", "", "console"}) == StopRequestWritten::written);
+  close_stop_requests(dir.path(), record);
+  REQUIRE(recorded.size() == 1);
+  CHECK(recorded[0].by == "Ann");
+  CHECK(stop_requests_closed(dir.path()));
+  // Asked after it: refused, so the console can say so; the marker is no request.
+  CHECK(write_stop_request(dir.path(), StopRequest{"Bob", "too late", "", "console"}) == StopRequestWritten::closed);
+  CHECK_FALSE(read_stop_request(dir.path()));
+  close_stop_requests(dir.path(), record);  // a second look finds nothing more
+  CHECK(recorded.size() == 1);
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
+    CHECK(entry.path().filename() == "stop-request.json");  // no temporary left behind
+  // The next run takes the journal: the marker goes without a word, and requests are taken again.
+  CHECK_FALSE(reopen_stop_requests(dir.path()));
+  CHECK_FALSE(std::filesystem::exists(stop_request_path(dir.path())));
+  CHECK(write_stop_request(dir.path(), StopRequest{"Bob", "next run", "", "console"}) == StopRequestWritten::written);
+}
+
+TEST_CASE("Stop request: a last look with nothing there closes the path, and a request from an earlier run is still named when the next run starts", "[stop-request]") {
+  test::TempDir dir;
+  std::vector<StopRequest> recorded;
+  close_stop_requests(dir.path(), [&](const StopRequest& r) { recorded.push_back(r); });
+  CHECK(recorded.empty());
+  CHECK(stop_requests_closed(dir.path()));
+  CHECK(write_stop_request(dir.path(), StopRequest{"Ann", "", "", "console"}) == StopRequestWritten::closed);
+  // A request with no marker (a folder of an earlier version, or a campaign killed before its last
+  // look) was never read: the next run removes it and says whose it was.
+  REQUIRE_FALSE(reopen_stop_requests(dir.path()));
+  CHECK_FALSE(stop_requests_closed(dir.path()));
+  REQUIRE(write_stop_request(dir.path(), StopRequest{"Ann", "stale", "2026-12-05T10:00:00Z", "console"}) == StopRequestWritten::written);
+  const std::optional<StopRequest> stale = reopen_stop_requests(dir.path());
+  REQUIRE(stale);
+  CHECK(stale->by == "Ann");
+  CHECK_FALSE(std::filesystem::exists(stop_request_path(dir.path())));
+  // Recording it failed (the journal refused): the request stays where it was, not lost.
+  REQUIRE(write_stop_request(dir.path(), StopRequest{"Cy", "", "", "console"}) == StopRequestWritten::written);
+  CHECK_THROWS_WITH(close_stop_requests(dir.path(), [](const StopRequest&) { throw Error("disk full"); }), Catch::Contains("disk full"));
+  CHECK(read_stop_request(dir.path())->by == "Cy");
+  CHECK_FALSE(stop_requests_closed(dir.path()));
 }
