@@ -26,6 +26,7 @@
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
+#include "labloop/core/printable.hpp"
 #include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/wire/instrument.hpp"
@@ -282,7 +283,7 @@ int status(const std::string& where, bool json) {
     case labloop::CampaignPhase::paused: phase = s.finish_reason; break;
     case labloop::CampaignPhase::interrupted:
       phase = fmt::format("interrupted (not running and not finished: killed, crashed or the machine went down); `labloop resume {}` continues it",
-                          s.directory);
+                          labloop::shell_word(s.directory));
       break;
   }
   // Who asked is free text from a console or a file: shown printable, and within a line's width.
@@ -417,7 +418,7 @@ int verify(const std::string& where, const std::string& key_file) {
   if (audit.finished) fmt::print("finished: {}\n", audit.finish_reason);
   else if (audit.problems.empty() && config_problem.empty() && labloop::campaign_running(audit.journal))
     fmt::print("not finished: running (its controller holds the journal)\n");
-  else if (audit.problems.empty() && config_problem.empty()) fmt::print("not finished: `labloop resume {}` continues it\n", where);
+  else if (audit.problems.empty() && config_problem.empty()) fmt::print("not finished: `labloop resume {}` continues it\n", labloop::shell_word(where));
   if (key) print_sessions(audit);
   std::vector<std::string> signers;
   for (const auto& signer : audit.signers)

@@ -57,19 +57,6 @@ std::string rounded(const nlohmann::json& v) { return v.is_number_float() ? fmt:
 
 std::string with_unit(const std::string& name, const std::string& unit) { return unit.empty() ? name : fmt::format("{} [{}]", name, unit); }
 
-// A word a POSIX shell reads as itself: as it is when it holds only characters no shell treats
-// specially, else in single quotes, each ' written '\''. The commands pending suggests are copied
-// into a shell: a folder named "my runs;echo INJECTED" ran the second command.
-std::string shell_word(const std::string& s) {
-  const bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("@%+=:,./_-").find(c) != std::string_view::npos;
-  });
-  if (plain) return s;
-  std::string q = "'";
-  for (const char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 std::string plural(size_t n, const char* noun) { return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s"); }
 
 }  // namespace

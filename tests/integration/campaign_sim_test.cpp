@@ -205,12 +205,13 @@ TEST_CASE("Campaign: a dry run replaces every instrument by a stand-in that acce
   CHECK(distinct.size() > 6);  // a response, not a constant
 }
 
-TEST_CASE("Campaign: an output directory that already holds a journal is refused", "[campaign]") {
+TEST_CASE("Campaign: an output directory that already holds a journal is refused, with a resume command a shell reads as one folder", "[campaign]") {
   test::TempDir dir;
-  json file = branin_campaign((dir / "out").string());
+  json file = branin_campaign((dir / "my runs").string());
   file["budget"]["experiments"] = 2;
   run(file);
-  CHECK_THROWS_WITH(run(file), Catch::Contains("already holds a campaign"));
+  CHECK_THROWS_WITH(run(file), Catch::Contains("already holds a campaign") &&
+                                   Catch::Contains(fmt::format("`labloop resume '{}'`", (dir / "my runs").string())));
 }
 
 TEST_CASE("Campaign: a simulator that cannot start gives a clear error", "[campaign]") {

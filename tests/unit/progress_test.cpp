@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "labloop/core/printable.hpp"
 #include "progress.hpp"
 
 using labloop::cli::fit_to_width;
@@ -206,4 +207,13 @@ TEST_CASE("Progress: on an 80-column terminal the status line keeps its elapsed 
   CHECK(labloop::cli::display_width(line) <= 79);
   CHECK_THAT(line, Catch::StartsWith("[12/30] best ") && Catch::EndsWith(" | 3 running | 2m05s (ETA 3m10s)"));
   CHECK_THAT(line, Catch::Contains("…"));
+}
+
+TEST_CASE("Printable: a suggested command's folder is one shell word, quoted only when it must be", "[progress]") {
+  CHECK(labloop::shell_word("runs/a-1") == "runs/a-1");
+  CHECK(labloop::shell_word("my runs") == "'my runs'");
+  CHECK(labloop::shell_word("runs;rm x") == "'runs;rm x'");
+  CHECK(labloop::shell_word("it's") == "'it'\\''s'");
+  CHECK(labloop::shell_word("") == "''");
+  CHECK(labloop::shell_word("$HOME/`id`") == "'$HOME/`id`'");
 }

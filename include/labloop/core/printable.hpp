@@ -21,4 +21,10 @@ bool valid_utf8(std::string_view text);
 // person types for the record (a name, a reason) must be, or it is refused.
 bool plain_text(std::string_view text);
 
+// A word a POSIX shell reads as itself: as it is when it holds only characters no shell treats
+// specially, else in single quotes, each ' written '\''. For the commands labloop suggests
+// (`labloop resume FOLDER`), which are copied into a shell: a folder "my runs" must not become
+// two words, nor "runs;rm x" a second command.
+std::string shell_word(std::string_view text);
+
 }  // namespace labloop
