@@ -41,14 +41,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A key pair made in-process (the CLI's own path is tested once, below).
-KeyPair curve_key(const fs::path& dir, const std::string& name) {
-  fs::create_directories(dir);
-  KeyPair pair = generate_key_pair(name);
-  write_key_pair(dir / name, pair);
-  return pair;
-}
-
 // Branin on x1 in [-5, 10], x2 in [0, 15], served by C++ serve(); counts the runs that reach it.
 class CurveBranin final : public Driver {
  public:
@@ -225,9 +217,9 @@ TEST_CASE("CURVE: a plaintext controller, an unknown key, a wrong server key and
           "[curve]") {
   test::TempDir dir;
   const fs::path keys = dir / "keys", allowed = dir / "allowed";
-  curve_key(keys, "controller");
-  const KeyPair stranger = curve_key(keys, "stranger");
-  curve_key(keys, "oven");
+  test::written_key_pair(keys, "controller");
+  const KeyPair stranger = test::written_key_pair(keys, "stranger");
+  test::written_key_pair(keys, "oven");
   fs::create_directories(allowed);
   fs::copy_file(keys / "controller.pub", allowed / "controller.pub");
   ChildProcess oven({LABLOOP_EXAMPLE_DRIVER_PATH, dir.ipc("oven"), (dir / "cache.jsonl").string(), "--key", (keys / "oven").string(),
@@ -302,8 +294,8 @@ TEST_CASE("CURVE: a plaintext controller, an unknown key, a wrong server key and
 
 TEST_CASE("CURVE: with encryption on, a run outside the declared limits never reaches driver code", "[curve][limits]") {
   test::TempDir dir;
-  const KeyPair controller = curve_key(dir / "keys", "controller");
-  const KeyPair driver_key = curve_key(dir / "keys", "drv");
+  const KeyPair controller = test::written_key_pair(dir / "keys", "controller");
+  const KeyPair driver_key = test::written_key_pair(dir / "keys", "drv");
   CurveBranin branin;
   ServeOptions options;
   options.key_path = (dir / "keys" / "drv").string();
@@ -340,9 +332,9 @@ TEST_CASE("CURVE: with encryption on, a run outside the declared limits never re
 TEST_CASE("CURVE: drivers refuse to start without usable keys, campaign files are checked at load, plaintext tcp is warned about", "[curve]") {
   test::TempDir dir;
   const fs::path keys = dir / "keys";
-  const KeyPair controller = curve_key(keys, "controller");
-  curve_key(keys, "drv");
-  curve_key(keys, "loose");
+  const KeyPair controller = test::written_key_pair(keys, "controller");
+  test::written_key_pair(keys, "drv");
+  test::written_key_pair(keys, "loose");
   fs::permissions(keys / "loose.key", fs::perms::group_read | fs::perms::others_read, fs::perm_options::add);
   CurveBranin branin;
   auto serve_error = [&](ServeOptions options) {

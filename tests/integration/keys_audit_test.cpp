@@ -34,13 +34,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-KeyPair audit_key(const fs::path& dir, const std::string& name) {
-  fs::create_directories(dir);
-  KeyPair pair = generate_key_pair(name);
-  write_key_pair(dir / name, pair);
-  return pair;
-}
-
 class AuditDriver final : public Driver {
  public:
   InstrumentInfo describe() const override {
@@ -83,8 +76,8 @@ TEST_CASE("keys list: names printable, an unreadable entry named and skipped, a 
           "[keys]") {
   test::TempDir dir;
   const fs::path keys = dir / "keys";
-  const KeyPair good = audit_key(keys, "good");
-  audit_key(keys, "broken");
+  const KeyPair good = test::written_key_pair(keys, "good");
+  test::written_key_pair(keys, "broken");
   // A name with a line break would forge a row; an escape would reach the terminal.
   fs::copy_file(keys / "good.pub", keys / "evil\nforged                   curve:AAAA public only.pub");
   fs::copy_file(keys / "good.pub", keys / "esc\x1b[2J.pub");
@@ -130,7 +123,7 @@ TEST_CASE("C++ driver: a controller key's name is logged printable, and a damage
   test::TempDir dir;
   const fs::path keys = dir / "keys";
   const KeyPair controller = generate_key_pair("controller");
-  const KeyPair driver_key = audit_key(keys, "drv");
+  const KeyPair driver_key = test::written_key_pair(keys, "drv");
   fs::create_directories(dir / "allowed");
   std::ofstream(dir / "allowed" / "c.pub") << "metadata\n    name = \"a\x1b[2Jb\"\ncurve\n    public-key = \"" << z85_encode(controller.public_key.curve)
                                            << "\"\n";
@@ -217,7 +210,7 @@ TEST_CASE("Messages: a pipe as controller_key is named once, and a host that onl
           "[keys]") {
   test::TempDir dir;
   REQUIRE(::mkfifo((dir / "ctl.key").c_str(), 0600) == 0);
-  audit_key(dir / "keys", "drv");
+  test::written_key_pair(dir / "keys", "drv");
   json file = audit_campaign(dir, json::array({json{{"name", "r1"},
                                                     {"endpoint", "tcp://127.0.0.1:5555"},
                                                     {"security", json{{"server_public_key", "keys/drv.pub"}}}}}));
@@ -288,8 +281,8 @@ class SlowAuditDriver final : public Driver {
 
 TEST_CASE("A key revoked mid-campaign: the driver's refusal is the journaled reason, and the instrument is not waited for", "[keys][curve]") {
   test::TempDir dir;
-  audit_key(dir / "keys", "controller");
-  audit_key(dir / "keys", "drv");
+  test::written_key_pair(dir / "keys", "controller");
+  test::written_key_pair(dir / "keys", "drv");
   fs::create_directories(dir / "allowed");
   fs::copy_file(dir / "keys" / "controller.pub", dir / "allowed" / "controller.pub");
   SlowAuditDriver driver;
@@ -336,9 +329,9 @@ TEST_CASE("A key revoked mid-campaign: the driver's refusal is the journaled rea
 
 TEST_CASE("validate --instruments names an instrument whose keys are refused once, not twice", "[keys][curve]") {
   test::TempDir dir;
-  audit_key(dir / "keys", "controller");
-  audit_key(dir / "keys", "drv");
-  audit_key(dir / "keys", "stranger");
+  test::written_key_pair(dir / "keys", "controller");
+  test::written_key_pair(dir / "keys", "drv");
+  test::written_key_pair(dir / "keys", "stranger");
   fs::create_directories(dir / "allowed");
   fs::copy_file(dir / "keys" / "stranger.pub", dir / "allowed" / "stranger.pub");
   AuditDriver driver;

@@ -12,18 +12,28 @@
 using namespace labloop;
 using nlohmann::json;
 
-TEST_CASE("CLI: verify --key proves a signed journal, shows who ran what, and exits 1 for another key", "[cli][signing]") {
-  test::TempDir dir;
-  std::filesystem::create_directories(dir / "keys");
-  const KeyPair key = generate_key_pair("controller");
-  write_key_pair(dir / "keys/controller", key);
-  write_key_pair(dir / "keys/stranger", generate_key_pair("stranger"));
+namespace {
+
+// The quick start, four experiments as a dry run, signed by keys/controller: its output folder.
+std::string signed_quickstart(const test::TempDir& dir) {
   json file = json::parse(test::read_file(std::filesystem::path(LABLOOP_SOURCE_DIR) / "examples/quickstart.json"), nullptr, true, true);
   file["controller_key"] = "keys/controller";
   file["budget"]["experiments"] = 4;
   test::write_file(dir / "campaign.json", file.dump());
   const auto out = (dir / "out").string();
   REQUIRE(test::cli({"run", (dir / "campaign.json").string(), "--dry-run", "--output", out}, dir).status == 0);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("CLI: verify --key proves a signed journal, shows who ran what, and exits 1 for another key", "[cli][signing]") {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "keys");
+  const KeyPair key = generate_key_pair("controller");
+  write_key_pair(dir / "keys/controller", key);
+  write_key_pair(dir / "keys/stranger", generate_key_pair("stranger"));
+  const auto out = signed_quickstart(dir);
 
   const test::CliOutcome proved = test::cli({"verify", out, "--key", (dir / "keys/controller.pub").string()}, dir);
   INFO(proved.output);
@@ -48,12 +58,7 @@ TEST_CASE("CLI: verify shows a signer's name with escape sequences as text, and 
   std::filesystem::create_directories(dir / "keys");
   const KeyPair key = generate_key_pair("controller");
   write_key_pair(dir / "keys/controller", key);
-  json file = json::parse(test::read_file(std::filesystem::path(LABLOOP_SOURCE_DIR) / "examples/quickstart.json"), nullptr, true, true);
-  file["controller_key"] = "keys/controller";
-  file["budget"]["experiments"] = 4;
-  test::write_file(dir / "campaign.json", file.dump());
-  const auto out = (dir / "out").string();
-  REQUIRE(test::cli({"run", (dir / "campaign.json").string(), "--dry-run", "--output", out}, dir).status == 0);
+  const auto out = signed_quickstart(dir);
   const std::filesystem::path journal = dir / "out/journal.jsonl";
   REQUIRE(test::cli({"replay", out}, dir).status == 0);
 

@@ -11,6 +11,8 @@
 #include "catalogue.hpp"
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/key_file.hpp"
+#include "labloop/journal/signing.hpp"
 
 namespace labloop::test {
 
@@ -100,6 +102,15 @@ std::string config_file_error(const std::filesystem::path& dir, const std::strin
     return e.what();
   }
   return "";
+}
+
+// A key pair made in-process and written as DIR/NAME and DIR/NAME.pub (the CLI's own
+// `labloop keys new` is tested on its own).
+inline KeyPair written_key_pair(const std::filesystem::path& dir, const std::string& name) {
+  std::filesystem::create_directories(dir);
+  KeyPair pair = generate_key_pair(name);
+  write_key_pair(dir / name, pair);
+  return pair;
 }
 
 }  // namespace labloop::test
