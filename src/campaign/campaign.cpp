@@ -1476,7 +1476,8 @@ class CampaignRun {
       // is still there answer again; its pong then re-sends our open experiments by id.
       if (const Relink relink = book_.relink_due(inst->index, now); relink != Relink::not_due) {
         if (relink == Relink::first)
-          log(fmt::format("{}: no answer; connecting to it afresh every {:g} s until it answers", inst->config->name, inst->config->heartbeat_s * 2));
+          log(fmt::format("{}: no answer; connecting to it afresh until it answers, first after {:g} s, the interval doubling up to {:g} s",
+                          inst->config->name, inst->config->heartbeat_s * 2, inst->config->heartbeat_s * ExperimentBook::kMostRelinkHeartbeats));
         inst->link->relink();
       }
       if (const std::optional<GiveUp> gave_up = book_.give_up_if_due(inst->index, now)) {

@@ -235,11 +235,22 @@ std::optional<double> ExperimentBook::answered(size_t instrument, Clock::time_po
   return std::chrono::duration<double>(now - inst.lost_since).count();
 }
 
+// The interval doubles: a fresh socket throws away whatever the old one had not read yet, so a
+// driver (or a link, or a loaded machine) that answers slower than the interval would never be
+// heard again. 2 heartbeats first, as a dropped connection is the usual cause and should come
+// back at once; at most 16, so one that came back is found within seconds at the default 1 s.
 Relink ExperimentBook::relink_due(size_t instrument, Clock::time_point now) {
   Instrument& inst = instruments_.at(instrument);
-  if (inst.state != InstrumentState::lost || now - inst.relinked < saturating_seconds(inst.policy.heartbeat_s * 2)) return Relink::not_due;
+  if (inst.state != InstrumentState::lost) return Relink::not_due;
   const bool first = inst.relinked < inst.lost_since;
+  if (first) {
+    inst.relinks = 0;
+  } else {
+    const int heartbeats = std::min(2 << std::clamp(inst.relinks - 1, 0, 8), kMostRelinkHeartbeats);
+    if (now - inst.relinked < saturating_seconds(inst.policy.heartbeat_s * heartbeats)) return Relink::not_due;
+  }
   inst.relinked = now;
+  ++inst.relinks;
   return first ? Relink::first : Relink::again;
 }
 

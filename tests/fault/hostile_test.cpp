@@ -436,28 +436,32 @@ TEST_CASE("Hostile: extreme but finite objective values from a driver neither cr
 TEST_CASE("Hostile: a driver flooding unsolicited messages is shown as a count, and neither it nor its neighbour is held up", "[fault][hostile]") {
   test::TempDir dir;
   // Results come with the next pong (a tenth of a second), so the campaign lasts a few dozen
-  // heartbeats. Every ping of `flood` also brings 3000 messages nobody asked for: errors, results
-  // for experiments it never got, accepted for others' ids. Its own runs it answers properly.
+  // heartbeats. Every run sent to `flood` also brings 900 messages nobody asked for (over ten
+  // thousand in all): errors, results for experiments it never got, accepted for others' ids. Its
+  // own runs it answers properly. Per run, not per ping: the next run comes only once the campaign
+  // has read the last result, so the flood cannot outrun the reader however slow the machine. Sent
+  // per ping (3000 each), it did under ASan beside other tests: ZeroMQ then dropped the driver's
+  // own pongs, and the flood was rightly lost and quarantined.
   auto slow = [](bool flooding) {
     return [flooding, running = std::vector<std::pair<std::string, double>>()](const std::string& payload) mutable -> std::vector<std::string> {
       const json m = json::parse(payload);
       if (m["type"] == "hello") return {FakeDriver::welcome()};
       if (m["type"] == "run") {
         running.emplace_back(m["experiment"], y_of(m["params"]));
-        return {accepted(m["experiment"])};
+        std::vector<std::string> out{accepted(m["experiment"])};
+        for (int i = 0; flooding && i < 300; ++i) {
+          out.push_back(R"({"v":1,"type":"error","code":"internal","message":"stuck in a loop"})");
+          out.push_back(ok_result(fmt::format("nobody-{}", i), -1e6));
+          out.push_back(accepted(fmt::format("nobody-{}", i)));
+        }
+        return out;
       }
       if (m["type"] != "ping") return {};
       json pong = json::parse(kPong);
       for (const auto& [id, y] : running) pong["running"].push_back(id);
       std::vector<std::string> out{pong.dump()};
-      // Its own answers first: past ZeroMQ's queue limit (1000 messages) a ROUTER drops the rest.
       for (const auto& [id, y] : running) out.push_back(ok_result(id, y));
       running.clear();
-      for (int i = 0; flooding && i < 1000; ++i) {
-        out.push_back(R"({"v":1,"type":"error","code":"internal","message":"stuck in a loop"})");
-        out.push_back(ok_result(fmt::format("nobody-{}", i), -1e6));
-        out.push_back(accepted(fmt::format("nobody-{}", i)));
-      }
       return out;
     };
   };
@@ -477,13 +481,19 @@ TEST_CASE("Hostile: a driver flooding unsolicited messages is shown as a count, 
   const auto summary = run_campaign(config, CampaignOptions{}, &notes);
   const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   CHECK(summary.reason == "budget reached");
-  // On a loaded machine the flood's own send queue can stay full (ZeroMQ's 1000 messages) between
-  // pings, and the driver then drops one of its own answers before it leaves: that experiment is
+  // Should the flood's own send queue still be full (ZeroMQ's 1000 messages) at a ping on a loaded
+  // machine, the driver drops one of its own answers before it leaves: that experiment is
   // re-sent, and after three re-sends failed, as for any driver that loses a result. Every
   // experiment ends either way, and no unsolicited result is ever recorded (below).
   CHECK(count_of_kind(out, "result") + summary.status.failed >= 30);
   CHECK(count_of_kind(out, "result") >= 27);
-  CHECK(count_of_kind(out, "instrument_quarantined") == 0);
+  {
+    std::string losses;  // what to look at when it fails on a loaded machine
+    for (const auto& e : events_of(out))
+      if (e["event"] == "instrument_lost" || e["event"] == "instrument_quarantined" || e["event"] == "instrument_reconnected") losses += e.dump() + "\n";
+    INFO(losses);
+    CHECK(count_of_kind(out, "instrument_quarantined") == 0);
+  }
   std::set<std::string> served_by;
   for (const auto& e : events_of(out))
     if (e["event"] == "result") {

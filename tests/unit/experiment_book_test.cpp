@@ -308,7 +308,7 @@ TEST_CASE("Book: an unlisted experiment is re-sent after 2 heartbeats, 3 times, 
   CHECK(s.retry->id == "gone-r2");
 }
 
-TEST_CASE("Book: a lost instrument takes no work, is relinked every 2 heartbeats and comes back, or is given up after reconnect_s", "[book]") {
+TEST_CASE("Book: a lost instrument takes no work, is relinked after 2 heartbeats, then 4, 8 and 16, and comes back, or is given up after reconnect_s", "[book]") {
   ExperimentBook book({policy(5), policy()});
   send(book, "a", 0, t0);
   send(book, "b", 0, t0);
@@ -324,6 +324,19 @@ TEST_CASE("Book: a lost instrument takes no work, is relinked every 2 heartbeats
   CHECK(book.relink_due(0, lost_at + 2s) == Relink::again);
   CHECK(book.relink_due(1, lost_at + 2s) == Relink::not_due);  // not lost
 
+  SECTION("while it stays silent, twice as long between fresh sockets each time, up to 16 heartbeats") {
+    // A fresh socket drops what the old one had not read: an answer slower than the interval
+    // would otherwise never be heard.
+    CHECK(book.relink_due(0, lost_at + 5s) == Relink::not_due);
+    CHECK(book.relink_due(0, lost_at + 6s) == Relink::again);
+    CHECK(book.relink_due(0, lost_at + 13s) == Relink::not_due);
+    CHECK(book.relink_due(0, lost_at + 14s) == Relink::again);
+    CHECK(book.relink_due(0, lost_at + 29s) == Relink::not_due);
+    CHECK(book.relink_due(0, lost_at + 30s) == Relink::again);
+    CHECK(book.relink_due(0, lost_at + 45s) == Relink::not_due);
+    CHECK(book.relink_due(0, lost_at + 46s) == Relink::again);
+  }
+
   SECTION("it answers: reconnected after the time it was lost; its experiments are re-sent by the loop") {
     const auto after = book.answered(0, lost_at + 2500ms);
     REQUIRE(after);
@@ -335,9 +348,11 @@ TEST_CASE("Book: a lost instrument takes no work, is relinked every 2 heartbeats
     CHECK(book.deadline("a") == lost_at + 7500ms);  // its timeout counts from the re-sent run
     CHECK(book.free_slots(0, 8, lost_at + 3s) == 6);
     CHECK_FALSE(book.give_up_if_due(0, lost_at + 120s));
-    // Lost again later: the first relink of this loss says so again.
+    // Lost again later: the first relink of this loss says so again, and the intervals start at 2 again.
     book.instrument_lost(0, lost_at + 200s);
     CHECK(book.relink_due(0, lost_at + 200s) == Relink::first);
+    CHECK(book.relink_due(0, lost_at + 201s) == Relink::not_due);
+    CHECK(book.relink_due(0, lost_at + 202s) == Relink::again);
   }
   SECTION("it stays silent: given up after reconnect_s, quarantined, its experiments retried elsewhere") {
     CHECK_FALSE(book.give_up_if_due(0, lost_at + 60s));

@@ -182,8 +182,10 @@ class ExperimentBook {
   // An answer from a lost instrument that is not quarantined: seconds it was lost for (then say
   // hello again and re-send its experiments); nullopt when there is nothing to do.
   std::optional<double> answered(size_t instrument, Clock::time_point now);
-  // While lost: a fresh socket every 2 heartbeats.
+  // While lost: a fresh socket after 2 heartbeats, then after 4, 8 and every 16 (kMostRelinkHeartbeats).
   Relink relink_due(size_t instrument, Clock::time_point now);
+  // Heartbeats between fresh sockets at its most (reached after the third).
+  static constexpr int kMostRelinkHeartbeats = 16;
   // Lost for longer than reconnect_s, counting every loss since its last result: stop waiting. A
   // driver that answers a pong and is lost again at once (it sends a frame over the size limit on
   // every connection, which closes it) would otherwise come and go forever.
@@ -242,6 +244,7 @@ class ExperimentBook {
     Clock::duration lost_before{};  // in earlier losses since its last result
     int times_lost = 0;             // since its last result
     Clock::time_point relinked{};
+    int relinks = 0;                // fresh sockets in this loss
     int consecutive_failures = 0;
     Clock::time_point busy_until{};
     Clock::duration busy_backoff = kFirstBusyBackoff;
