@@ -127,7 +127,9 @@ void annotate_goals(const CampaignConfig& config, CampaignRecord& record) {
       ++taken;
       if (!covered) volume = hypervolume(Y.topRows(taken), reference);
     }
-    record.experiments[i].hypervolume = volume;
+    // Past a double (results far apart in two objectives: 1e200 × 1e200) the volume is not
+    // written as inf, here or for any later outcome, so the summary does not show an earlier one.
+    if (std::isfinite(volume)) record.experiments[i].hypervolume = volume;
   }
 }
 
@@ -139,7 +141,7 @@ std::optional<ParetoSummary> pareto_summary(const CampaignRecord& record) {
   const ExperimentRecord* last = nullptr;  // the latest outcome: its hypervolume covers every result
   for (const ExperimentRecord& x : record.experiments) {
     if (x.pareto.value_or(false)) members.push_back(&x);
-    if (x.hypervolume && (!last || x.completion_index > last->completion_index)) last = &x;
+    if (x.completion_index > 0 && (!last || x.completion_index > last->completion_index)) last = &x;
   }
   std::sort(members.begin(), members.end(), [](const auto* a, const auto* b) { return a->completion_index < b->completion_index; });
   for (const ExperimentRecord* x : members) {

@@ -147,21 +147,24 @@ ReplayReport replay_journal(const std::vector<JournalEvent>& events, const Campa
       }
       const int q = static_cast<int>(end - i);
       const std::vector<Point> asked = planner.ask(q, pending);
-      (void)planner.take_note();
+      // Cut short now, the ask may differ for no fault of the journal's: said with the difference.
+      const bool cut_now = planner.take_note().find("time limit") != std::string::npos;
       ++report.asks;
       if (time_limited) ++report.time_limited;
+      if (cut_now) ++report.replay_time_limited;
+      const char* why = time_limited ? " (that ask hit the time limit)" : cut_now ? " (replaying that ask hit the time limit)" : "";
       for (int k = 0; k < q; ++k) {
         const auto& recorded = *events[i + static_cast<size_t>(k)].as<ProposedEvent>();
         const Point want = point_of(recorded.x);
         ++report.proposals;
         if (k >= static_cast<int>(asked.size())) {
-          report.differences.push_back(fmt::format("{}: the planner now proposes only {} point(s) in this ask", recorded.experiment, asked.size()));
+          report.differences.push_back(fmt::format("{}: the planner now proposes only {} point(s) in this ask{}", recorded.experiment, asked.size(), why));
           continue;
         }
         const Point got = space.encode(space.decode(asked[static_cast<size_t>(k)]));
         if (got.size() != want.size() || (got - want).cwiseAbs().maxCoeff() > 1e-9)
           report.differences.push_back(fmt::format("{}: journaled {} but the planner now proposes {}{}", recorded.experiment,
-                                                   show(want), show(got), time_limited ? " (that ask hit the time limit)" : ""));
+                                                   show(want), show(got), why));
       }
       time_limited = false;
       i = end - 1;

@@ -62,8 +62,9 @@ BenchmarkPlanner parse_bench_planner(const std::string& text, int initial) {
     // A planner section, so the campaign file's depth limit (deeper JSON would crash dump() below).
     if (const auto at = find_excess_nesting(text, kMaxConfigDepth))
       throw ConfigError("labloop bench", "--planners", fmt::format("JSON nested deeper than {} levels (at character {})", kMaxConfigDepth, *at + 1));
+    std::optional<std::string> repeated;
     try {
-      p.config = nlohmann::json::parse(text);
+      p.config = parse_json_noting_repeats(text, false, repeated);
     } catch (const nlohmann::json::parse_error& e) {
       // nlohmann's message starts with an internal id; say where in the option it broke.
       throw ConfigError("labloop bench", "--planners", fmt::format("{} is not valid JSON (at character {}): {}", shortened(text), e.byte, example));
@@ -71,6 +72,9 @@ BenchmarkPlanner parse_bench_planner(const std::string& text, int initial) {
       // The one other way parse() fails: a number beyond a double (1e999), out_of_range.406.
       throw ConfigError("labloop bench", "--planners", fmt::format("{} holds a number too large to read (beyond 1.8e308): {}", shortened(text), example));
     }
+    // As in a campaign file: the parser would keep the last of two without a word.
+    if (repeated)
+      throw ConfigError("labloop bench", "--planners", fmt::format("{}: key {} is given twice; give it once", shortened(text), *repeated));
     if (!p.config.is_object())
       throw ConfigError("labloop bench", "--planners", fmt::format("{} is not a planner section: give a JSON object with \"kind\", or a planner's name", text));
     if (p.config.contains("kind") && !p.config["kind"].is_string())

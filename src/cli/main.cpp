@@ -667,6 +667,9 @@ int replay(const std::string& where) {
              report.reproduced() ? "every proposal reproduced exactly" : fmt::format("{} proposal(s) differ", report.differences.size()));
   if (report.time_limited > 0)
     fmt::print("note: {} of those calls hit the planner's time limit when first made; their proposals depend on machine speed\n", report.time_limited);
+  if (report.replay_time_limited > 0)
+    fmt::print("note: {} of those calls hit the planner's time limit while replayed (this machine is busier or slower than the one that ran "
+               "them); replay again when it is idle\n", report.replay_time_limited);
   if (!signature_problem.empty())
     fmt::print("replay: FAILED: a signature fails, so the journal replayed is not the one the campaign wrote and signed\n");
   return report.reproduced() && signature_problem.empty() ? 0 : 1;

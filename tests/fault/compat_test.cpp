@@ -180,7 +180,9 @@ TEST_CASE("Compatibility: a 0.2.0 campaign with two objectives killed mid-experi
   CHECK(after.intact());
   CHECK(after.open == 0);
   CHECK(after.results == 14);
-  CHECK(replay(folder).reproduced());
+  const ReplayReport resumed = replay(folder);
+  INFO(fmt::format("{}", fmt::join(resumed.differences, "\n")));  // "hit the time limit": a machine far past its cores
+  CHECK(resumed.reproduced());
 }
 
 // A signed journal of a campaign run by hand (commit d31bda2): four results entered with

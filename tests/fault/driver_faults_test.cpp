@@ -212,8 +212,19 @@ TEST_CASE("Faults: a driver killed with SIGKILL mid-campaign is lost and no reco
   test::TempDir dir;
   const auto out = dir / "out";
   ChildProcess victim({LABLOOP_SIM_PATH, "--function", "branin", "--endpoint", dir.ipc("victim"), "--delay", "0.05"}, dir / "victim.log");
-  std::jthread killer([&victim](std::stop_token stop) {
-    for (int i = 0; i < 40 && !stop.stop_requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  // Killed once a result of its is journaled (it did work before it died, and that is kept), not
+  // after a fixed second: on a loaded machine it may not have finished one by then.
+  std::jthread killer([&victim, &out](std::stop_token stop) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!stop.stop_requested() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      std::error_code ec;
+      if (!std::filesystem::exists(out / "journal.jsonl", ec)) continue;
+      try {
+        if (count_events(out, "result", "victim") >= 1) break;
+      } catch (const std::exception&) {  // read while a line is being written: look again
+      }
+    }
     victim.kill();
   });
   json victim_instrument = fast_heartbeat({{"name", "victim"}, {"endpoint", dir.ipc("victim")}});

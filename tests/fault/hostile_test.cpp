@@ -521,11 +521,13 @@ TEST_CASE("Hostile: a driver flooding unsolicited messages is shown as a count, 
 
 TEST_CASE("Hostile: a driver repeating accepted does not grow the journal: one accepted per run sent", "[fault][hostile]") {
   test::TempDir dir;
-  FakeDriver echo(dir.ipc("echo"), [running = std::vector<std::pair<std::string, double>>()](const std::string& payload) mutable
+  std::atomic<int> runs_sent = 0;  // a run re-sent on a loaded machine (not listed in a pong) may be accepted again
+  FakeDriver echo(dir.ipc("echo"), [&runs_sent, running = std::vector<std::pair<std::string, double>>()](const std::string& payload) mutable
                   -> std::vector<std::string> {
     const json m = json::parse(payload);
     if (m["type"] == "hello") return {FakeDriver::welcome()};
     if (m["type"] == "run") {
+      ++runs_sent;
       running.emplace_back(m["experiment"], y_of(m["params"]));
       return std::vector<std::string>(500, accepted(m["experiment"], {{"expected_s", 0.05}}));
     }
@@ -543,7 +545,9 @@ TEST_CASE("Hostile: a driver repeating accepted does not grow the journal: one a
   CHECK(summary.reason == "budget reached");
   CHECK(count_of_kind(out, "result") == 5);
   CHECK(count_of_kind(out, "dispatched") == 5);
-  CHECK(count_of_kind(out, "accepted") == 5);  // 3500 were sent
+  INFO(runs_sent << " runs sent");
+  CHECK(count_of_kind(out, "accepted") >= 5);
+  CHECK(count_of_kind(out, "accepted") <= runs_sent);  // 3500 were sent, at least 500 for each run
   check_bookkeeping(out);
 }
 

@@ -555,6 +555,25 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
   const ReplayReport report = replay_journal(journal_events, journaled, *planner);
   CHECK(report.asks > 0);
   CHECK(report.reproduced());
+  CHECK(report.replay_time_limited == 0);
+
+  // A planner cut short while replaying (a busy machine) proposes something else: the difference
+  // says so, and the count lets `labloop replay` say to replay again when the machine is idle.
+  struct CutShort : Planner {
+    std::unique_ptr<Planner> inner;
+    std::vector<Point> ask(int q, std::span<const Point> pending) override {
+      auto points = inner->ask(q, pending);
+      for (Point& p : points) p = Point::Constant(p.size(), 0.5);
+      return points;
+    }
+    void tell(const Observation& o) override { inner->tell(o); }
+    std::string take_note() override { return "time limit of 5 s reached while fitting the models"; }
+  } cut_short;
+  cut_short.inner = make_planner(PlannerContext{journaled.space(), journaled.seed, journaled.planner, journaled.source, journaled.planner_goals()});
+  const ReplayReport cut = replay_journal(journal_events, journaled, cut_short);
+  CHECK(cut.replay_time_limited == cut.asks);
+  REQUIRE_FALSE(cut.reproduced());
+  CHECK_THAT(cut.differences.front(), Catch::EndsWith("(replaying that ask hit the time limit)"));
 
   // A proposal's point edited to another length or out of the cube (hash chain recomputed) is
   // named before any planner sees it; before, replay and resume crashed on an empty one.

@@ -4,7 +4,6 @@
 
 #include <sys/stat.h>
 
-#include <chrono>
 #include <map>
 #include <thread>
 
@@ -48,7 +47,6 @@ const std::string kSmallCsv = "solvent,temperature,yield\na,1,10\n\"b,c\",1,20\n
 }  // namespace
 
 TEST_CASE("Datasets: every shipped dataset loads, and agrees with its spec.json", "[datasets]") {
-  const auto started = std::chrono::steady_clock::now();
   const auto names = sim::dataset_names(kShippedData);
   CHECK(names.size() == 46);
   int lookup_tables = 0;
@@ -86,8 +84,6 @@ TEST_CASE("Datasets: every shipped dataset loads, and agrees with its spec.json"
     lookup_tables += data.spec.lookup_table;
   }
   CHECK(lookup_tables == 12);
-  // Reading them all is cheap enough to do at every campaign start (about 0.1 s in Release).
-  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
 }
 
 TEST_CASE("Datasets: every shipped descriptors.csv describes some parameter's choices with values that vary", "[datasets][descriptors]") {

@@ -201,6 +201,21 @@ TEST_CASE("Pareto report: without thresholds the reference is inferred from ever
   CHECK_FALSE(none.experiments[0].hypervolume);
 }
 
+TEST_CASE("Pareto report: a hypervolume past a double is left out, not written as inf, and the summary then has none", "[pareto_report]") {
+  const CampaignConfig config = pr_config(json::parse(R"([{"name": "f1", "goal": "minimize", "threshold": 1e200},
+                                                         {"name": "f2", "goal": "minimize", "threshold": 1e110}])"));
+  // e1 alone: 1e199 × 1e108 = 1e307; with e2 1e200 × 1e110, beyond 1.8e308; e3 adds nothing to it.
+  const CampaignRecord record = pr_record(config, {{{"f1", 9e199}, {"f2", 9.9e109}}, {{"f1", 0}, {"f2", 0}}, {{"f1", 1}, {"f2", 1}}});
+  REQUIRE(record.experiments[0].hypervolume);
+  CHECK(*record.experiments[0].hypervolume == Approx(1e307));
+  CHECK_FALSE(record.experiments[1].hypervolume);
+  CHECK_FALSE(record.experiments[2].hypervolume);
+  const auto summary = pareto_summary(record);
+  REQUIRE(summary);
+  CHECK(summary->members.size() == 1);
+  CHECK_FALSE(summary->hypervolume);  // not e1's, which covers only the first result
+}
+
 TEST_CASE("Pareto report: a single-objective campaign's results.csv is unchanged by the goal annotation", "[pareto_report]") {
   test::TempDir dir;
   const CampaignConfig config = pr_config(json::parse(R"([{"name": "y", "goal": "minimize"}])"));

@@ -259,6 +259,9 @@ TEST_CASE("Bench options: --planners JSON of the wrong types and planners given 
              Catch::Contains("holds a number too large to read") && !Catch::Contains("json.exception"));
   CHECK_THAT(bench_refusal([] { parse_bench_planner(R"({"kind":)", 10); }), Catch::Contains("is not valid JSON (at character 9)"));
   CHECK(bench_refusal([] { parse_bench_planner(R"({"kind":"bayesian","beta":6})", 10); }).empty());
+  // The parser keeps the last of two; the run would have used beta 24 under a label saying so.
+  CHECK_THAT(bench_refusal([] { parse_bench_planner(R"({"kind":"bayesian","beta":6,"beta":24})", 10); }),
+             Catch::Contains("key /beta is given twice; give it once"));
 
   const auto planners = [](std::vector<std::string> texts) {
     std::vector<BenchmarkPlanner> out;

@@ -26,6 +26,7 @@ struct ReplayReport {
   int outcomes = 0;    // results and failures told to the planner
   std::vector<std::string> differences;  // one line per proposal the planner no longer makes
   int time_limited = 0;  // asks that hit the planner's time limit when first made (may differ)
+  int replay_time_limited = 0;  // asks that hit it while replayed: this machine busier or slower (may differ)
   bool reproduced() const { return differences.empty(); }
 };
 
