@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -397,6 +398,17 @@ std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options, con
   for (const auto& d : options.datasets) folders.push_back(real_dataset_folder(d));
   if (!options.objective.empty())
     for (const auto& folder : folders) objective_index(sim::read_dataset_spec(folder), options.objective);
+  // Runs are told apart by their dataset's name (real.csv, the tables): two folders of one name
+  // (a copy beside the original) would be pooled as one dataset's.
+  std::map<std::string, fs::path> named;
+  for (const auto& folder : folders) {
+    const std::string name = sim::read_dataset_spec(folder).name;
+    if (const auto [it, fresh] = named.emplace(name, folder); !fresh)
+      throw ConfigError("labloop bench", "--datasets",
+                        fmt::format("{} and {} are both named \"{}\" (a dataset is named by its folder): their runs could not be told apart; "
+                                    "rename one of the folders, or give each once",
+                                    it->second.string(), folder.string(), name));
+  }
   std::vector<RealRun> all;
   for (const auto& folder : folders) {
     const sim::DatasetSpec spec = sim::read_dataset_spec(folder);

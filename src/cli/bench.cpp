@@ -22,6 +22,7 @@
 #include "real_benchmark.hpp"
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/journal/report.hpp"
 
 namespace labloop::cli {
 
@@ -261,7 +262,7 @@ int run_real_suite(const BenchCommand& command) {
   for (const auto& r : runs) {
     const bool lookup = r.kind == RealDatasetKind::lookup_table;
     const std::string planner = csv_field(r.planner);
-    csv << r.dataset << "," << (lookup ? "lookup_table" : "emulated") << "," << planner << "," << r.seed << ","
+    csv << csv_cell(r.dataset) << "," << (lookup ? "lookup_table" : "emulated") << "," << planner << "," << r.seed << ","
         << (lookup ? fmt::format("{},{},{},{},{}", r.pool, r.top_rows, r.to_top, r.to_best, r.proposed.size())
                    : fmt::format(",,,,{}", r.regret.size()))
         << "," << (lookup || r.regret.empty() ? "" : fmt::format("{}", r.regret.back())) << "," << (lookup ? "" : std::to_string(r.refused)) << ","
@@ -276,7 +277,7 @@ int run_real_suite(const BenchCommand& command) {
   rows_csv << "dataset,planner,seed,experiment,row,value\n";
   for (const auto& r : runs) {
     const std::string planner = csv_field(r.planner);
-    for (size_t i = 0; i < r.proposed.size(); ++i) rows_csv << r.dataset << "," << planner << "," << r.seed << "," << i + 1 << "," << r.proposed[i] << ","
+    for (size_t i = 0; i < r.proposed.size(); ++i) rows_csv << csv_cell(r.dataset) << "," << planner << "," << r.seed << "," << i + 1 << "," << r.proposed[i] << ","
                                                      << fmt::format("{}", r.proposed_values[i]) << "\n";
   }
   write_bench_file(rows_path, rows_csv.str());

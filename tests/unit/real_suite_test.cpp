@@ -192,6 +192,15 @@ TEST_CASE("Real suite: an unknown dataset is refused before anything runs, namin
   CHECK_THROWS_WITH(run_real_benchmark(options), Catch::Contains("unknown dataset \"buchwald_z\"") && Catch::Contains("buchwald_a"));
   CHECK(real_suite_datasets().size() == 16);
   for (const auto& name : real_suite_datasets()) CHECK_NOTHROW(real_dataset_folder(name));
+
+  // Two folders of one name (a copy beside the original), or one given twice: their runs would be
+  // pooled under one label in real.csv.
+  test::TempDir dir;
+  std::filesystem::copy(real_dataset_folder("perovskites"), dir / "perovskites", std::filesystem::copy_options::recursive);
+  for (const std::string& twin : {(dir / "perovskites").string(), std::string("perovskites")}) {
+    options.datasets = {"perovskites", twin};
+    CHECK_THROWS_WITH(run_real_benchmark(options), Catch::Contains("are both named \"perovskites\" (a dataset is named by its folder)"));
+  }
 }
 
 TEST_CASE("Real suite: --whole-space searches without a pool, and on a table of categories only it chooses as the pool campaign does", "[bench][real]") {
