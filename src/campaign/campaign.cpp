@@ -65,6 +65,10 @@ constexpr int kMostPerAsk = 64;     // proposals per ask: a huge declared capaci
 // Messages read from one driver in a row (poll_messages), a few milliseconds' work: a driver
 // that sends as fast as we read must not hold the loop.
 constexpr int kMaxMessagesPerPoll = 1000;
+// How long a simulator this campaign started may take to answer while its process runs: an
+// emulator refitting its data (a dataset edited since its stored fit) takes a minute or more
+// before it listens. A process that exits is reported at once; connect_timeout_s, when longer, wins.
+constexpr double kSimulatorStartS = 600;
 // With a controller key the journal is signed at every stop and at the end, and also after this
 // many events or this long since the last signature, whichever comes first: a `kill -9` leaves
 // at most that much unsigned (docs/security.md (Signed records)).
@@ -636,8 +640,18 @@ class CampaignRun {
         live->simulator.emplace(argv, output_ / sim_log_name(ic.name));
         ChildProcess* process = &*live->simulator;
         const fs::path log_path = output_ / sim_log_name(ic.name);
-        check = [process, log_path, name = ic.name] {
-          if (process->running()) return;
+        check = [this, process, log_path, name = ic.name, patience = ic.connect_timeout_s, started = Clock::now(), said = false]() mutable {
+          if (options_.stop.stop_requested())
+            throw InstrumentError(name, "stopped while its simulator was starting; nothing was run (labloop run again to start over)");
+          if (process->running()) {
+            if (!said && Clock::now() - started > std::chrono::duration<double>(patience)) {
+              said = true;
+              log(fmt::format("{}: its simulator is still starting after {:g} s (an emulator fitting data changed since its stored fit "
+                              "takes a minute or more); waiting while it runs, up to {:g} s. Its log: {}",
+                              name, patience, std::max(patience, kSimulatorStartS), log_path.string()));
+            }
+            return;
+          }
           // Its last words (a damaged data.csv, an option it refuses) say what to fix: shown here,
           // not only in the log.
           const SmallFile log = read_small_file(log_path, 1 << 16);
@@ -652,7 +666,7 @@ class CampaignRun {
         };
       }
       InstrumentTiming timing;
-      timing.connect_timeout = std::chrono::milliseconds(static_cast<long>(ic.connect_timeout_s * 1000));
+      timing.connect_timeout = std::chrono::milliseconds(static_cast<long>((live->simulator ? std::max(ic.connect_timeout_s, kSimulatorStartS) : ic.connect_timeout_s) * 1000));
       timing.heartbeat = std::chrono::milliseconds(static_cast<long>(ic.heartbeat_s * 1000));
       timing.heartbeat_misses = ic.heartbeat_misses;
       // A journaled config read on a machine without the instrument's key files: never plaintext instead.

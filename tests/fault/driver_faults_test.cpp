@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <fstream>
 #include <atomic>
 #include <map>
 #include <optional>
@@ -580,4 +581,30 @@ TEST_CASE("Faults: a simulator that cannot be started again (its program gone) i
   CHECK(count_events(out, "instrument_quarantined", "crashy") == 1);
   CHECK(count_events(out, "result") == 12);
   for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+}
+
+TEST_CASE("Faults: a simulator slower to start than connect_timeout_s is waited for while its process runs, and the wait is said", "[fault]") {
+  test::TempDir dir;
+  // As labloop-sim refitting an emulator to an edited dataset: it listens only after a while.
+  const auto program = dir / "slow-sim";
+  {
+    std::ofstream script(program);
+    script << "#!/bin/sh\nsleep 2\nexec '" << LABLOOP_SIM_PATH << "' \"$@\"\n";
+  }
+  std::filesystem::permissions(program, std::filesystem::perms::owner_all);
+  struct Lines : CampaignObserver {
+    std::vector<std::string> lines;
+    void on_event(const JournalEvent&, const CampaignStatus&) override {}
+    void on_log(const std::string& line) override { lines.push_back(line); }
+  } lines;
+  CampaignOptions options;
+  options.simulator = program;
+  const auto out = dir / "out";
+  json slow{{"name", "slow"}, {"simulator", "branin"}, {"connect_timeout_s", 0.5}};
+  const auto summary = run_campaign(parse_campaign_config(campaign_with(out.string(), {slow}, 3).dump(), "fault.json", labloop::sim::catalogue()), options, &lines);
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_events(out, "result") == 3);
+  CHECK(std::count_if(lines.lines.begin(), lines.lines.end(), [](const std::string& l) {
+          return l.starts_with("slow: its simulator is still starting after 0.5 s") && l.find("up to 600 s") != std::string::npos;
+        }) == 1);
 }
