@@ -32,6 +32,7 @@
 #include "labloop/wire/instrument.hpp"
 #include "labloop/wire/protocol.hpp"
 #include "test_functions.hpp"
+#include "driver_check_support.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -337,19 +338,7 @@ TEST_CASE("CURVE: drivers refuse to start without usable keys, campaign files ar
   test::written_key_pair(keys, "loose");
   fs::permissions(keys / "loose.key", fs::perms::group_read | fs::perms::others_read, fs::perm_options::add);
   CurveBranin branin;
-  auto serve_error = [&](ServeOptions options) {
-    options.handle_signals = false;
-    options.log = [](const std::string&) {};
-    std::stop_source stop;
-    stop.request_stop();
-    options.stop = stop.get_token();
-    try {
-      serve(branin, dir.ipc("x"), options);
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(started)");
-  };
+  auto serve_error = [&](const ServeOptions& options) { return test::refusal_to_serve(branin, dir.ipc("x"), options); };
   ServeOptions required;
   required.require_encryption = true;
   CHECK_THAT(serve_error(required), Catch::Contains("encryption is required but no key pair was given"));

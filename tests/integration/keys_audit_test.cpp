@@ -25,6 +25,7 @@
 #include "labloop/wire/driver.hpp"
 #include "labloop/wire/instrument.hpp"
 #include "labloop/wire/protocol.hpp"
+#include "driver_check_support.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -163,19 +164,7 @@ TEST_CASE("C++ driver: a controller key's name is logged printable, and a damage
   CHECK_THAT(log, Catch::Contains("admitted controller key"));
   CHECK(log.find('\x1b') == std::string::npos);
 
-  auto serve_error = [&](ServeOptions options) {
-    options.handle_signals = false;
-    options.log = [](const std::string&) {};
-    std::stop_source stop;
-    stop.request_stop();
-    options.stop = stop.get_token();
-    try {
-      serve(driver, dir.ipc("x"), options);
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(started)");
-  };
+  auto serve_error = [&](const ServeOptions& options) { return test::refusal_to_serve(driver, dir.ipc("x"), options); };
   ServeOptions long_lease;
   long_lease.exclusive = true;
   long_lease.lease = std::chrono::seconds(9223372036854775807LL);

@@ -19,6 +19,7 @@
 #include "labloop/model/planner.hpp"
 #include "catalogue.hpp"
 #include "journal_edit.hpp"
+#include "signed_campaign.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -29,65 +30,14 @@ namespace {
 
 const fs::path kFixtures = fs::path(LABLOOP_SOURCE_DIR) / "tests/fixtures/v0.1.0";
 
-// keys/NAME.pub and keys/NAME.key under `dir`, as `labloop keys new` writes them.
-KeyPair new_key(const test::TempDir& dir, const std::string& name) {
-  fs::create_directories(dir / "keys");
-  KeyPair pair = generate_key_pair(name);
-  write_key_pair(dir / "keys" / name, pair);
-  return pair;
-}
-
-// A campaign file beside keys/: "controller_key" names keys/controller relative to it.
-fs::path campaign_file(const test::TempDir& dir, int budget, bool signed_journal = true) {
-  json file{{"name", "signed"},
-            {"seed", 3},
-            {"parameters", {{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
-                            {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 15}}}},
-            {"objective", {{"name", "y"}, {"goal", "minimize"}}},
-            {"planner", {{"kind", "sobol"}}},
-            {"instruments", {{{"name", "reactor"}, {"endpoint", "tcp://127.0.0.1:1"}}}},
-            {"budget", {{"experiments", budget}}},
-            {"output", (dir / "out").string()}};
-  if (signed_journal) file["controller_key"] = "keys/controller";
-  const fs::path path = dir / "campaign.json";
-  test::write_file(path, file.dump(2));
-  return path;
-}
-
-CampaignSummary dry_run(const fs::path& file) {
-  const CampaignConfig config = load_campaign_config(file.string(), sim::catalogue());
-  CampaignOptions options;
-  options.dry_run = true;
-  options.output = (file.parent_path() / "out").string();
-  return run_campaign(config, options);
-}
-
-// As `labloop resume` does it: the configuration from the journal.
-CampaignSummary resume(const fs::path& folder) {
-  const auto events = decode_events(read_journal(folder / "journal.jsonl").events, "journal");
-  const CampaignConfig config = journaled_config(events, "journal", sim::catalogue());
-  CampaignOptions options;
-  options.resume = true;
-  options.dry_run = true;
-  options.output = folder.string();
-  return run_campaign(config, options);
-}
-
-std::string problems_of(const JournalAudit& audit) {
-  std::string all;
-  for (const auto& p : audit.problems) all += p + "\n";
-  for (const auto& p : audit.signature_problems) all += p + "\n";
-  return all;
-}
-
 }  // namespace
 
 TEST_CASE("Signed journals: a campaign with controller_key signs its journal, and verify --key proves it with that key only",
           "[signing]") {
   test::TempDir dir;
-  const KeyPair key = new_key(dir, "controller");
-  const KeyPair other = new_key(dir, "stranger");
-  const CampaignSummary summary = dry_run(campaign_file(dir, 6));
+  const KeyPair key = test::written_key_pair(dir / "keys", "controller");
+  const KeyPair other = test::written_key_pair(dir / "keys", "stranger");
+  const CampaignSummary summary = test::dry_run(test::signed_campaign_file(dir, 6));
   CHECK(summary.reason == "budget reached");
 
   const auto events = decode_events(read_journal(dir / "out/journal.jsonl").events, "journal");
@@ -108,7 +58,7 @@ TEST_CASE("Signed journals: a campaign with controller_key signs its journal, an
   CHECK(started->config.contains("controller_key"));  // resume finds the key from the journal
 
   const JournalAudit proved = audit_journal(dir / "out", key.public_key);
-  INFO(problems_of(proved));
+  INFO(test::all_problems(proved));
   CHECK(proved.intact());
   CHECK(proved.key_checked);
   CHECK(proved.signatures == 1);
@@ -135,7 +85,7 @@ TEST_CASE("Signed journals: a campaign with controller_key signs its journal, an
 
   const JournalAudit stranger = audit_journal(dir / "out", other.public_key);
   CHECK_FALSE(stranger.intact());
-  CHECK_THAT(problems_of(stranger), Catch::Contains(fmt::format("line {}: signature does not match", events.size())) &&
+  CHECK_THAT(test::all_problems(stranger), Catch::Contains(fmt::format("line {}: signature does not match", events.size())) &&
                                         Catch::Contains("signed by another key") && Catch::Contains(key.public_key.fingerprint()));
   CHECK(stranger.signed_through == 0);
 
@@ -147,8 +97,8 @@ TEST_CASE("Signed journals: a campaign with controller_key signs its journal, an
 
 TEST_CASE("Signed journals: a journal edited by hand and re-chained passes plain verify but fails verify --key", "[signing]") {
   test::TempDir dir;
-  const KeyPair key = new_key(dir, "controller");
-  dry_run(campaign_file(dir, 6));
+  const KeyPair key = test::written_key_pair(dir / "keys", "controller");
+  test::dry_run(test::signed_campaign_file(dir, 6));
   const fs::path path = dir / "out/journal.jsonl";
   std::vector<std::string> lines = test::journal_lines(path);
   // A better result for the first experiment than the instrument gave, in its objective and its
@@ -169,12 +119,12 @@ TEST_CASE("Signed journals: a journal edited by hand and re-chained passes plain
   test::write_rechained(path, lines);
 
   const JournalAudit plain = audit_journal(dir / "out");
-  INFO(problems_of(plain));
+  INFO(test::all_problems(plain));
   CHECK(plain.intact());  // the chain alone cannot tell
 
   const JournalAudit proved = audit_journal(dir / "out", key.public_key);
   CHECK_FALSE(proved.intact());
-  CHECK_THAT(problems_of(proved), Catch::Contains(fmt::format("line {}: signature does not match: the journal was changed after it was signed",
+  CHECK_THAT(test::all_problems(proved), Catch::Contains(fmt::format("line {}: signature does not match: the journal was changed after it was signed",
                                                               lines.size())));
 
   // A signature line damaged by hand is malformed even without the key.
@@ -186,20 +136,20 @@ TEST_CASE("Signed journals: a journal edited by hand and re-chained passes plain
   test::write_rechained(path, damaged);
   const JournalAudit malformed = audit_journal(dir / "out");
   CHECK_FALSE(malformed.intact());
-  CHECK_THAT(problems_of(malformed), Catch::Contains(fmt::format("line {}: malformed signature", damaged.size())));
+  CHECK_THAT(test::all_problems(malformed), Catch::Contains(fmt::format("line {}: malformed signature", damaged.size())));
 }
 
 TEST_CASE("Signed journals: lines after the last signature are reported as unsigned, naming them", "[signing]") {
   test::TempDir dir;
-  const KeyPair key = new_key(dir, "controller");
-  dry_run(campaign_file(dir, 4));
+  const KeyPair key = test::written_key_pair(dir / "keys", "controller");
+  test::dry_run(test::signed_campaign_file(dir, 4));
   const fs::path path = dir / "out/journal.jsonl";
   const size_t signed_lines = test::journal_lines(path).size();
   {
     Journal journal(path);  // what a writer without the key leaves (as `labloop extend` before it resumes)
     journal.append("budget_extended", {{"experiments", 5}, {"by", "ana"}});
   }
-  CHECK_THAT(problems_of(audit_journal(path, key.public_key)),
+  CHECK_THAT(test::all_problems(audit_journal(path, key.public_key)),
              Catch::Contains(fmt::format("line {} is not signed (the campaign may have been killed): `labloop resume` and a stop sign them as they "
                                          "are now, so check first that nobody changed them",
                                          signed_lines + 1)));
@@ -211,16 +161,16 @@ TEST_CASE("Signed journals: lines after the last signature are reported as unsig
   const JournalAudit audit = audit_journal(path, key.public_key);
   CHECK_FALSE(audit.intact());
   CHECK(audit.signed_through == signed_lines - 1);
-  CHECK_THAT(problems_of(audit), Catch::Contains(fmt::format("lines {}–{} are not signed", signed_lines + 1, signed_lines + 3)));
-  INFO(problems_of(audit_journal(path)));
+  CHECK_THAT(test::all_problems(audit), Catch::Contains(fmt::format("lines {}–{} are not signed", signed_lines + 1, signed_lines + 3)));
+  INFO(test::all_problems(audit_journal(path)));
   CHECK(audit_journal(path).intact());  // plain verify: as before
 }
 
 TEST_CASE("Signed journals: a killed campaign resumes and signs again, periodically and at the end, and replays exactly", "[signing]") {
   test::TempDir dir;
-  const KeyPair key = new_key(dir, "controller");
-  const fs::path file = campaign_file(dir, 40);
-  dry_run(file);
+  const KeyPair key = test::written_key_pair(dir / "keys", "controller");
+  const fs::path file = test::signed_campaign_file(dir, 40);
+  test::dry_run(file);
   const fs::path path = dir / "out/journal.jsonl";
   std::uint64_t first_signature = 0;
   {
@@ -237,17 +187,17 @@ TEST_CASE("Signed journals: a killed campaign resumes and signs again, periodica
     CHECK(signed_at.back() == events.size() - 1);
     CHECK(audit_journal(path, key.public_key).intact());
     // A finished signed campaign is still refused by resume (its last line is a signature).
-    CHECK_THROWS_WITH(resume(dir / "out"), Catch::Contains("already finished"));
+    CHECK_THROWS_WITH(test::dry_resume(dir / "out"), Catch::Contains("already finished"));
   }
   // A `kill -9` after the periodic signature: the tail after it is unsigned.
   test::keep_first_lines(path, 130);
   const JournalAudit killed = audit_journal(path, key.public_key);
-  CHECK_THAT(problems_of(killed), Catch::Contains(fmt::format("lines {}–130 are not signed", first_signature + 1)));
+  CHECK_THAT(test::all_problems(killed), Catch::Contains(fmt::format("lines {}–130 are not signed", first_signature + 1)));
 
-  const CampaignSummary summary = resume(dir / "out");
+  const CampaignSummary summary = test::dry_resume(dir / "out");
   CHECK(summary.reason == "budget reached");
   const JournalAudit proved = audit_journal(path, key.public_key);
-  INFO(problems_of(proved));
+  INFO(test::all_problems(proved));
   CHECK(proved.intact());
   REQUIRE(proved.sessions.size() == 2);
   CHECK(proved.sessions[1].resumed);
@@ -266,18 +216,18 @@ TEST_CASE("Signed journals: a killed campaign resumes and signs again, periodica
   // Resuming with another key in its place is refused before anything is written.
   fs::remove(dir / "keys/controller.key");
   fs::remove(dir / "keys/controller.pub");
-  new_key(dir, "controller");
+  test::written_key_pair(dir / "keys", "controller");
   const size_t before = test::journal_lines(path).size();
-  CHECK_THROWS_WITH(resume(dir / "out"), Catch::Contains("/controller_key") && Catch::Contains("put back the key that signed it"));
+  CHECK_THROWS_WITH(test::dry_resume(dir / "out"), Catch::Contains("/controller_key") && Catch::Contains("put back the key that signed it"));
   CHECK(test::journal_lines(path).size() == before);
 }
 
 TEST_CASE("Signed journals: controller_key is checked at load: missing, readable by others, unable to sign", "[signing][config]") {
   test::TempDir dir;
-  const fs::path file = campaign_file(dir, 4);
+  const fs::path file = test::signed_campaign_file(dir, 4);
   CHECK_THROWS_WITH(load_campaign_config(file.string(), sim::catalogue()), Catch::Contains("/controller_key") && Catch::Contains("cannot be read"));
 
-  new_key(dir, "controller");
+  test::written_key_pair(dir / "keys", "controller");
   CHECK_NOTHROW(load_campaign_config(file.string(), sim::catalogue()));
   ::chmod((dir / "keys/controller.key").c_str(), 0644);
   CHECK_THROWS_WITH(load_campaign_config(file.string(), sim::catalogue()),
@@ -300,19 +250,19 @@ TEST_CASE("Signed journals: controller_key is checked at load: missing, readable
 
 TEST_CASE("Signed journals: without controller_key nothing is signed, and verify --key says there is nothing to prove", "[signing]") {
   test::TempDir dir;
-  const KeyPair key = new_key(dir, "controller");
-  dry_run(campaign_file(dir, 3, /*signed_journal=*/false));
+  const KeyPair key = test::written_key_pair(dir / "keys", "controller");
+  test::dry_run(test::signed_campaign_file(dir, 3, /*signed_journal=*/false));
   const auto events = decode_events(read_journal(dir / "out/journal.jsonl").events, "journal");
   for (const auto& e : events) CHECK(e.kind() != EventKind::journal_signed);
   CHECK_FALSE(events.front().as<CampaignStartedEvent>()->key_fingerprint);
   CHECK_FALSE(events.front().as<CampaignStartedEvent>()->config.contains("controller_key"));
   CHECK(audit_journal(dir / "out").intact());
-  CHECK_THAT(problems_of(audit_journal(dir / "out", key.public_key)), Catch::Contains("no signatures"));
+  CHECK_THAT(test::all_problems(audit_journal(dir / "out", key.public_key)), Catch::Contains("no signatures"));
 }
 
 TEST_CASE("Signed journals: 0.1.0 journals audit as before, and have nothing to prove with a key", "[signing][compat]") {
   test::TempDir dir;
-  const KeyPair key = new_key(dir, "controller");
+  const KeyPair key = test::written_key_pair(dir / "keys", "controller");
   for (const char* name : {"finished", "interrupted", "mixed", "three", "faulty"}) {
     INFO(name);
     const JournalAudit plain = audit_journal(kFixtures / name);
@@ -321,7 +271,7 @@ TEST_CASE("Signed journals: 0.1.0 journals audit as before, and have nothing to 
     CHECK(plain.signers.empty());
     REQUIRE_FALSE(plain.sessions.empty());
     CHECK(plain.sessions[0].os_user.empty());  // not recorded then
-    CHECK_THAT(problems_of(audit_journal(kFixtures / name, key.public_key)), Catch::Contains("no signatures"));
+    CHECK_THAT(test::all_problems(audit_journal(kFixtures / name, key.public_key)), Catch::Contains("no signatures"));
   }
 }
 
@@ -340,8 +290,8 @@ TEST_CASE("Signed journals: a signature binds the campaign id, the line and its 
 
 TEST_CASE("Signed journals: a campaign stopped by the operator signs its journal after campaign_finished", "[signing]") {
   test::TempDir dir;
-  const KeyPair key = new_key(dir, "controller");
-  const CampaignConfig config = load_campaign_config(campaign_file(dir, 50).string(), sim::catalogue());
+  const KeyPair key = test::written_key_pair(dir / "keys", "controller");
+  const CampaignConfig config = load_campaign_config(test::signed_campaign_file(dir, 50).string(), sim::catalogue());
   std::stop_source stop;
   stop.request_stop();  // Ctrl-C at once: the first step of the loop stops it
   CampaignOptions options;

@@ -17,6 +17,7 @@
 #include "labloop/journal/signing.hpp"
 #include "catalogue.hpp"
 #include "journal_edit.hpp"
+#include "signed_campaign.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -24,48 +25,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace signing_refusal {
-
-KeyPair make_key(const test::TempDir& dir, const std::string& name) {
-  fs::create_directories(dir / "keys");
-  KeyPair pair = generate_key_pair(name);
-  write_key_pair(dir / "keys" / name, pair);
-  return pair;
-}
-
-// Signed with keys/controller; dry runs of a sobol planner.
-fs::path write_campaign(const test::TempDir& dir, int budget) {
-  json file{{"name", "refusal"},
-            {"seed", 5},
-            {"parameters", {{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
-                            {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 15}}}},
-            {"objective", {{"name", "y"}, {"goal", "minimize"}}},
-            {"planner", {{"kind", "sobol"}}},
-            {"instruments", {{{"name", "reactor"}, {"endpoint", "tcp://127.0.0.1:1"}}}},
-            {"budget", {{"experiments", budget}}},
-            {"controller_key", "keys/controller"},
-            {"output", (dir / "out").string()}};
-  const fs::path path = dir / "campaign.json";
-  test::write_file(path, file.dump(2));
-  return path;
-}
-
-void run_dry(const fs::path& file) {
-  const CampaignConfig config = load_campaign_config(file.string(), sim::catalogue());
-  CampaignOptions options;
-  options.dry_run = true;
-  options.output = (file.parent_path() / "out").string();
-  run_campaign(config, options);
-}
-
-void resume_dry(const fs::path& folder) {
-  const auto events = decode_events(read_journal(folder / "journal.jsonl").events, "journal");
-  const CampaignConfig config = journaled_config(events, "journal", sim::catalogue());
-  CampaignOptions options;
-  options.resume = true;
-  options.dry_run = true;
-  options.output = folder.string();
-  run_campaign(config, options);
-}
 
 // The first result's objective made better than the instrument's, and the chain recomputed.
 void forge_first_result(const fs::path& path) {
@@ -82,13 +41,6 @@ void forge_first_result(const fs::path& path) {
     break;
   }
   test::write_rechained(path, lines);
-}
-
-std::string all_problems(const JournalAudit& audit) {
-  std::string all;
-  for (const auto& p : audit.problems) all += p + "\n";
-  for (const auto& p : audit.signature_problems) all += p + "\n";
-  return all;
 }
 
 // The lines before the journal's first signature (a kill before it was written).
@@ -108,8 +60,8 @@ using namespace signing_refusal;
 
 TEST_CASE("Signing refusal: resume does not sign a journal edited and re-chained after it was signed", "[signing][resume]") {
   test::TempDir dir;
-  const KeyPair key = make_key(dir, "controller");
-  run_dry(write_campaign(dir, 4));
+  const KeyPair key = test::written_key_pair(dir / "keys", "controller");
+  test::dry_run(test::signed_campaign_file(dir, 4, true, "refusal", 5));
   const fs::path path = dir / "out/journal.jsonl";
   forge_first_result(path);
   {
@@ -117,7 +69,7 @@ TEST_CASE("Signing refusal: resume does not sign a journal edited and re-chained
     journal.append("budget_extended", {{"experiments", 6}, {"by", "ana"}});
   }
   const size_t before = test::journal_lines(path).size();
-  CHECK_THROWS_WITH(resume_dry(dir / "out"), Catch::Contains(fmt::format("line {}: signature does not match", before - 1)) &&
+  CHECK_THROWS_WITH(test::dry_resume(dir / "out"), Catch::Contains(fmt::format("line {}: signature does not match", before - 1)) &&
                                                  Catch::Contains("the journal was changed after it was signed") &&
                                                  Catch::Contains("so nothing was written"));
   CHECK(test::journal_lines(path).size() == before);
@@ -132,22 +84,22 @@ TEST_CASE("Signing refusal: resume does not sign a journal edited and re-chained
 
 TEST_CASE("Signing refusal: verify never advises signing again a journal whose signature fails", "[signing][verify]") {
   test::TempDir dir;
-  const KeyPair key = make_key(dir, "controller");
-  run_dry(write_campaign(dir, 4));
+  const KeyPair key = test::written_key_pair(dir / "keys", "controller");
+  test::dry_run(test::signed_campaign_file(dir, 4, true, "refusal", 5));
   const fs::path path = dir / "out/journal.jsonl";
   forge_first_result(path);
-  const std::string problems = all_problems(audit_journal(path, key.public_key));
+  const std::string problems = test::all_problems(audit_journal(path, key.public_key));
   CHECK_THAT(problems, Catch::Contains("signature does not match"));
   CHECK_THAT(problems, Catch::Contains("not proved by a valid signature") && Catch::Contains("do not resume"));
   CHECK_THAT(problems, !Catch::Contains("resume it and stop it to sign") && !Catch::Contains("`labloop resume` and a stop sign"));
 
   // A finished campaign whose one signature was removed: nothing signs it now.
   test::TempDir second;
-  const KeyPair key2 = make_key(second, "controller");
-  run_dry(write_campaign(second, 4));
+  const KeyPair key2 = test::written_key_pair(second / "keys", "controller");
+  test::dry_run(test::signed_campaign_file(second, 4, true, "refusal", 5));
   const fs::path journal2 = second / "out/journal.jsonl";
   test::keep_first_lines(journal2, test::journal_lines(journal2).size() - 1);
-  const std::string removed = all_problems(audit_journal(journal2, key2.public_key));
+  const std::string removed = test::all_problems(audit_journal(journal2, key2.public_key));
   CHECK_THAT(removed, Catch::Contains("signature was removed"));
   CHECK_THAT(removed, !Catch::Contains("`labloop resume` signs it"));
   CHECK_THAT(removed, Catch::Contains("the campaign finished here") && Catch::Contains("no signature follows"));
@@ -160,16 +112,16 @@ TEST_CASE("Signing refusal: verify never advises signing again a journal whose s
 TEST_CASE("Signing refusal: resume refuses another controller key than the one the sessions recorded, before any signature",
           "[signing][resume]") {
   test::TempDir dir;
-  const KeyPair key = make_key(dir, "controller");
-  run_dry(write_campaign(dir, 4));
+  const KeyPair key = test::written_key_pair(dir / "keys", "controller");
+  test::dry_run(test::signed_campaign_file(dir, 4, true, "refusal", 5));
   const fs::path path = dir / "out/journal.jsonl";
   cut_before_first_signature(path);
   // Another pair in the controller key's place.
   fs::remove(dir / "keys/controller.key");
   fs::remove(dir / "keys/controller.pub");
-  const KeyPair other = make_key(dir, "controller");
+  const KeyPair other = test::written_key_pair(dir / "keys", "controller");
   const size_t before = test::journal_lines(path).size();
-  CHECK_THROWS_WITH(resume_dry(dir / "out"), Catch::Contains("/controller_key") &&
+  CHECK_THROWS_WITH(test::dry_resume(dir / "out"), Catch::Contains("/controller_key") &&
                                                  Catch::Contains("records that the campaign started with key") &&
                                                  Catch::Contains(key.public_key.fingerprint()) && Catch::Contains("put back the key"));
   CHECK(test::journal_lines(path).size() == before);
@@ -183,18 +135,18 @@ TEST_CASE("Signing refusal: resume refuses another controller key than the one t
   }
   const JournalAudit audit = audit_journal(path, other.public_key);
   CHECK_FALSE(audit.intact());
-  CHECK_THAT(all_problems(audit), Catch::Contains("line 1: session 1 (the start) ran with controller key") &&
+  CHECK_THAT(test::all_problems(audit), Catch::Contains("line 1: session 1 (the start) ran with controller key") &&
                                       Catch::Contains(key.public_key.fingerprint()) && Catch::Contains("not the key given"));
   // With the key it ran with, only the signature fails.
-  CHECK_THAT(all_problems(audit_journal(path, key.public_key)), !Catch::Contains("session 1"));
+  CHECK_THAT(test::all_problems(audit_journal(path, key.public_key)), !Catch::Contains("session 1"));
 }
 
 TEST_CASE("Signing refusal: verify --key checks the signer a signature line names, which the signature does not cover",
           "[signing][verify]") {
   test::TempDir dir;
-  const KeyPair key = make_key(dir, "controller");
+  const KeyPair key = test::written_key_pair(dir / "keys", "controller");
   const KeyPair stranger = generate_key_pair("stranger");
-  run_dry(write_campaign(dir, 4));
+  test::dry_run(test::signed_campaign_file(dir, 4, true, "refusal", 5));
   const fs::path path = dir / "out/journal.jsonl";
   REQUIRE(audit_journal(path, key.public_key).intact());
   // The last signature line names another signer, its signature left as it was.
@@ -213,7 +165,7 @@ TEST_CASE("Signing refusal: verify --key checks the signer a signature line name
   test::write_rechained(path, lines);
   const JournalAudit audit = audit_journal(path, key.public_key);
   CHECK_FALSE(audit.intact());
-  CHECK_THAT(all_problems(audit), Catch::Contains(fmt::format("line {}: the signature is key \"controller\"", lines.size())) &&
+  CHECK_THAT(test::all_problems(audit), Catch::Contains(fmt::format("line {}: the signature is key \"controller\"", lines.size())) &&
                                       Catch::Contains("names another signer (\"stranger\""));
   // And nothing signs over it.
   const auto events = decode_events(read_journal(path).events, "journal");
