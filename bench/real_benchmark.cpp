@@ -386,7 +386,7 @@ void real_parallel(size_t count, int jobs, F&& job) {
 
 }  // namespace
 
-std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options, const std::function<void(const std::vector<RealRun>&)>& on_dataset) {
+std::vector<fs::path> checked_real_folders(const RealBenchmarkOptions& options) {
   if (options.seeds < 1) throw ConfigError("labloop bench", "--seeds", "must be at least 1");
   if (!(options.subset > 0.0 && options.subset <= 1.0)) throw ConfigError("labloop bench", "--subset", "must lie in (0, 1]");
   if (options.whole_space && options.subset < 1.0)
@@ -409,6 +409,11 @@ std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options, con
                                     "rename one of the folders, or give each once",
                                     it->second.string(), folder.string(), name));
   }
+  return folders;
+}
+
+std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options, const std::function<void(const std::vector<RealRun>&)>& on_dataset) {
+  const std::vector<fs::path> folders = checked_real_folders(options);
   std::vector<RealRun> all;
   for (const auto& folder : folders) {
     const sim::DatasetSpec spec = sim::read_dataset_spec(folder);

@@ -92,6 +92,10 @@ struct RealRun {
 std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options,
                                         const std::function<void(const std::vector<RealRun>&)>& on_dataset = {});
 
+// What run_real_benchmark checks before anything runs (numbers, dataset names and folders, the
+// objective): the datasets' folders, in order. For a caller that prints a header first.
+std::vector<std::filesystem::path> checked_real_folders(const RealBenchmarkOptions& options);
+
 // The default datasets: the lookup tables with a target in the issue, then a few emulated ones.
 std::vector<std::string> real_suite_datasets();
 

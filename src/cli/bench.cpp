@@ -169,12 +169,14 @@ int run_real_suite(const BenchCommand& command) {
   options.whole_space = command.whole_space;
   options.objective = command.objective;
 
+  // Mistakes are named before the header, not after it.
+  const std::vector<std::filesystem::path> folders = checked_real_folders(options);
   say_nothing_written_on_interrupt(command.output, {"real.csv", "real_rows.csv"});
   fmt::print("labloop bench --suite real: {} datasets × {} planners × {} seeds; writing to {}/real.csv (-o DIR to choose)\n", options.datasets.size(),
              options.planners.size(), options.seeds, command.output);
   // The legend of the kinds of dataset given (spec.json only: a few KB each).
   bool any_lookup = false, any_emulated = false;
-  for (const auto& d : options.datasets) (sim::read_dataset_spec(real_dataset_folder(d)).lookup_table ? any_lookup : any_emulated) = true;
+  for (const auto& folder : folders) (sim::read_dataset_spec(folder).lookup_table ? any_lookup : any_emulated) = true;
   if (any_lookup)
     fmt::print("  lookup tables: {}, at most {} experiments (--max); descriptors {}\n"
                "    to top 1 %  experiments until the first row among the pool's best ceil(1 %) rows, initial design included:\n"
