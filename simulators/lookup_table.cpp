@@ -20,13 +20,15 @@ LookupTable::LookupTable(Dataset data) : spec_(std::move(data.spec)) {
   for (const CsvRow& row : data.rows) {
     std::vector<int> key(np);
     for (std::size_t i = 0; i < np; ++i) key[i] = find_option(spec_.parameters[i], row.fields[i]);  // checked when read
-    // The first of its replicates gives the row number (line 1 is the header); values are summed here, averaged below.
+    // The first of its replicates gives the row number (line 1 is the header).
     Combination& c = combinations_.try_emplace(std::move(key), Combination{std::vector<double>(no, 0.0), row.line - 2, 0}).first->second;
-    for (std::size_t j = 0; j < no; ++j) c.means[j] += *parse_number(row.fields[np + j]);  // numbers: checked when read
     ++c.replicates;
+    // A running mean, m += v/k − m/k: a sum of the replicates overflowed (two rows of 1.5e308 gave
+    // inf, a failed experiment), and so can v − m (1e308 and −1e308); halves and smaller cannot,
+    // and the mean of finite values lies between them.
+    const auto k = static_cast<double>(c.replicates);
+    for (std::size_t j = 0; j < no; ++j) c.means[j] += *parse_number(row.fields[np + j]) / k - c.means[j] / k;  // numbers: checked when read
   }
-  for (auto& [key, c] : combinations_)
-    for (double& v : c.means) v /= c.replicates;
 }
 
 std::optional<std::vector<double>> LookupTable::find(const Params& params) const {
