@@ -216,6 +216,9 @@ class RealEmulated {
     const sim::Dataset data = sim::read_dataset(folder);
     const auto stored = sim::read_emulator_json(folder);
     emulator_ = std::make_unique<const sim::Emulator>(data, stored ? &*stored : nullptr);
+    if (!emulator_->stored_problem().empty())
+      fmt::print(stderr, "note: {}, so the emulator was fitted afresh (labloop-sim --emulator-report {} stores the fit)\n",
+                 emulator_->stored_problem(), data.spec.name);
     space_ = std::make_unique<const Space>(emulated_space(*emulator_));
     objective_ = objective_index(data.spec, objective);
     label_ = run_label(data.spec, objective);

@@ -243,6 +243,47 @@ std::optional<nlohmann::json> read_emulator_json(const fs::path& dir) {
   return std::nullopt;
 }
 
+std::string stored_fit_problem(const DatasetSpec& spec, const nlohmann::json& stored) {
+  const std::string file = (spec.dir / "emulator.json").string();
+  if (!stored.is_object()) return fmt::format("{}: is not a JSON object", file);
+  if (!stored.contains("fingerprint") || !stored["fingerprint"].is_string() || stored["fingerprint"] != emulator_fingerprint(spec.dir))
+    return fmt::format("{}: /fingerprint: is stale (spec.json, data.csv or the emulator's rules changed since it was written)", file);
+  const auto& objectives = stored.contains("objectives") ? stored["objectives"] : nlohmann::json();
+  if (!objectives.is_array() || objectives.size() != spec.objectives.size())
+    return fmt::format("{}: /objectives: must be an array of {} entries, one per objective of spec.json", file, spec.objectives.size());
+  // The bounds the fit searches: a θ beyond them (every coordinate 700) is no fit this program
+  // made, and gave an emulator answering only its clamp's ends while --list showed the stored R².
+  const GaussianProcess gp(emulator_width(spec), emulator_gp_options(spec));
+  Eigen::VectorXd lower, upper;
+  gp.hyperparameter_bounds(lower, upper);
+  for (std::size_t j = 0; j < objectives.size(); ++j) {
+    const auto& o = objectives[j];
+    const std::string at = fmt::format("{}: /objectives/{}", file, j);
+    if (!o.is_object()) return fmt::format("{}: must be an object, got {}", at, o.dump());
+    if (!o.contains("name") || o["name"] != spec.objectives[j].name)
+      return fmt::format("{}/name: must be \"{}\" (spec.json's objective {}), got {}", at, spec.objectives[j].name, j + 1,
+                         o.contains("name") ? o["name"].dump() : "nothing");
+    const auto& theta = o.contains("hyperparameters") ? o["hyperparameters"] : nlohmann::json();
+    if (!theta.is_array() || static_cast<Eigen::Index>(theta.size()) != lower.size())
+      return fmt::format("{}/hyperparameters: must be an array of {} numbers", at, lower.size());
+    for (std::size_t k = 0; k < theta.size(); ++k) {
+      const auto i = static_cast<Eigen::Index>(k);
+      if (!theta[k].is_number() || !std::isfinite(theta[k].get<double>()))
+        return fmt::format("{}/hyperparameters/{}: {} is not a finite number", at, k, theta[k].dump());
+      const double v = theta[k].get<double>(), slack = 1e-9 * std::max(1.0, upper[i] - lower[i]);
+      if (v < lower[i] - slack || v > upper[i] + slack)
+        return fmt::format("{}/hyperparameters/{}: {:g} lies outside [{:.4g}, {:.4g}], the bounds the fit searches", at, k, v, lower[i], upper[i]);
+    }
+    for (const char* key : {"cv_rmse", "cv_r2"}) {
+      if (!o.contains(key) || o[key].is_null()) continue;
+      const bool ok = o[key].is_number() && std::isfinite(o[key].get<double>()) &&
+                      (std::string(key) == "cv_rmse" ? o[key].get<double>() >= 0 : o[key].get<double>() <= 1);
+      if (!ok) return fmt::format("{}/{}: {} must be null or a finite number {}", at, key, o[key].dump(), std::string(key) == "cv_rmse" ? "≥ 0" : "≤ 1");
+    }
+  }
+  return {};
+}
+
 Emulator::~Emulator() = default;
 
 Emulator::Emulator(const Dataset& data, const nlohmann::json* stored) : spec_(data.spec), rows_(data.rows.size()) {
@@ -268,9 +309,11 @@ Emulator::Emulator(const Dataset& data, const nlohmann::json* stored) : spec_(da
   for (std::size_t r = 0; r < fit_index_.size(); ++r)
     x_.row(static_cast<Eigen::Index>(r)) = emulator_encode(spec_, rows.params[fit_index_[r]], box_low_, box_high_);
 
-  const bool use_stored = stored && stored->is_object() && stored->value("fingerprint", "") == fingerprint_ &&
-                          stored->contains("objectives") && (*stored)["objectives"].is_array() &&
-                          (*stored)["objectives"].size() == spec_.objectives.size();
+  // A stored fit that fails its checks is refitted, not refused: emulator.json is a cache of what
+  // fitting data.csv gives (a stale one is refitted too), so a damaged copy costs time, never the
+  // dataset; the caller says why on stderr (stored_problem()).
+  if (stored) stored_problem_ = stored_fit_problem(spec_, *stored);
+  const bool use_stored = stored && stored_problem_.empty();
   from_stored_ = use_stored;
   for (std::size_t j = 0; j < spec_.objectives.size(); ++j) {
     const DatasetObjective& o = spec_.objectives[j];
@@ -299,8 +342,7 @@ Emulator::Emulator(const Dataset& data, const nlohmann::json* stored) : spec_(da
     fit->gp = std::make_unique<GaussianProcess>(static_cast<int>(x.cols()), emulator_gp_options(spec_));
     fit->gp->set_data(x, fit->warp.transform(y));
     const nlohmann::json* saved = use_stored ? &(*stored)["objectives"][j] : nullptr;
-    if (saved && saved->value("name", "") == o.name && saved->contains("hyperparameters") && (*saved)["hyperparameters"].is_array() &&
-        static_cast<Eigen::Index>((*saved)["hyperparameters"].size()) == fit->gp->hyperparameters().size()) {
+    if (saved) {  // checked by stored_fit_problem
       const auto theta = (*saved)["hyperparameters"].get<std::vector<double>>();
       fit->gp->set_hyperparameters(Eigen::Map<const Eigen::VectorXd>(theta.data(), static_cast<Eigen::Index>(theta.size())));
       if (saved->contains("cv_rmse") && (*saved)["cv_rmse"].is_number()) e.cv_rmse = (*saved)["cv_rmse"].get<double>();

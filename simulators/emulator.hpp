@@ -81,8 +81,9 @@ struct EmulatedObjective {
 class Emulator {
  public:
   // Fits to `data` (Error when it is a lookup table, an objective has fewer than 3 numeric rows,
-  // or the rows hold a continuous input constant or share all their inputs). `stored`: an emulator.json whose fingerprint matches; its hyperparameters are used
-  // instead of fitting (and its CV figures kept). A mismatching one is ignored.
+  // or the rows hold a continuous input constant or share all their inputs). `stored`: an
+  // emulator.json; when stored_fit_problem finds nothing wrong, its hyperparameters are used
+  // instead of fitting (and its CV figures kept); otherwise it is ignored (stored_problem() says why).
   explicit Emulator(const Dataset& data, const nlohmann::json* stored = nullptr);
   ~Emulator();
   Emulator(const Emulator&) = delete;
@@ -95,6 +96,9 @@ class Emulator {
   std::size_t rows() const { return rows_; }            // data.csv's rows
   std::size_t fit_rows() const { return fit_index_.size(); }  // after the subset (≤ kMaxEmulatorRows)
   bool from_stored() const { return from_stored_; }
+  // Why the stored fit given to the constructor was not used (stored_fit_problem), "" when it was
+  // or none was given.
+  const std::string& stored_problem() const { return stored_problem_; }
 
   // "" when `params` can be emulated; otherwise why not, naming the parameter and constraint.
   std::string refusal(const Params& params) const;
@@ -130,6 +134,7 @@ class Emulator {
   std::vector<std::unique_ptr<Fit>> fits_;
   std::vector<std::vector<double>> raw_;  // per objective: its fitted rows' values, in Fit::rows order
   bool from_stored_ = false;
+  std::string stored_problem_;
 };
 
 // The instrument's inputs for a scattered dataset (Emulator::inputs() without fitting): what the
@@ -140,6 +145,13 @@ std::vector<Parameter> emulated_inputs(const Dataset& data);
 // data.csv's fingerprint (FNV-1a 64 of its bytes and kEmulatorVersion, hex): emulator.json is
 // used only when its "fingerprint" equals this.
 std::string emulator_fingerprint(const std::filesystem::path& dir);
+
+// Why `stored` (spec.dir/emulator.json, parsed) cannot give the emulator's fit, naming the file,
+// the JSON path and the value; "" when it can: its fingerprint matches spec.json and data.csv,
+// it has one entry per objective, named as spec.json names it, whose hyperparameters are finite
+// numbers within GaussianProcess::hyperparameter_bounds, and CV figures that are null or finite
+// (RMSE ≥ 0, R² ≤ 1). Reads data.csv (for the fingerprint).
+std::string stored_fit_problem(const DatasetSpec& spec, const nlohmann::json& stored);
 
 // `dir`/emulator.json parsed, or nullopt when missing or unreadable (then the emulator fits).
 std::optional<nlohmann::json> read_emulator_json(const std::filesystem::path& dir);

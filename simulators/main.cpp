@@ -74,8 +74,11 @@ std::string endpoint_problem(const std::string& endpoint) {
 // --emulator-report; computing it here would take minutes), or why there is none.
 std::string emulator_summary(const std::filesystem::path& dir) {
   const auto report = labloop::sim::read_emulator_json(dir);
-  if (!report || report->value("fingerprint", "") != labloop::sim::emulator_fingerprint(dir))
-    return "no stored fit (emulator.json missing or stale: run labloop-sim --emulator-report " + dir.filename().string() + ")";
+  if (!report) return "no stored fit (emulator.json missing or stale: run labloop-sim --emulator-report " + dir.filename().string() + ")";
+  // A stored fit that fails its checks is refitted when served, so its figures are not this emulator's.
+  if (const std::string problem = labloop::sim::stored_fit_problem(labloop::sim::read_dataset_spec(dir), *report); !problem.empty())
+    return fmt::format("no usable stored fit ({}): it is fitted afresh when served; run labloop-sim --emulator-report {}", problem,
+                       dir.filename().string());
   std::vector<std::string> figures;
   for (const auto& o : (*report)["objectives"])
     if (o["cv_rmse"].is_number() && o["cv_r2"].is_number())
@@ -146,8 +149,9 @@ std::unique_ptr<labloop::sim::SimulatedInstrument> dataset_instrument(const std:
     const auto stored = labloop::sim::read_emulator_json(dir);
     auto emulator = std::make_shared<const labloop::sim::Emulator>(data, stored ? &*stored : nullptr);
     if (!emulator->from_stored())
-      std::cerr << "labloop-sim: " << name << ": emulator.json is missing or stale, so the emulator was fitted afresh (run labloop-sim "
-                << "--emulator-report " << name << " to store the fit)" << std::endl;
+      std::cerr << "labloop-sim: " << name << ": "
+                << (emulator->stored_problem().empty() ? std::string("emulator.json is missing or stale") : emulator->stored_problem())
+                << ", so the emulator was fitted afresh (run labloop-sim --emulator-report " << name << " to store the fit)" << std::endl;
     return std::make_unique<labloop::sim::SimulatedInstrument>(std::move(emulator), options);
   }
   auto table = std::make_shared<const labloop::sim::LookupTable>(std::move(data));

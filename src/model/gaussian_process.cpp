@@ -406,6 +406,23 @@ double GaussianProcess::log_posterior(const Eigen::VectorXd& theta, Eigen::Vecto
   return lp;
 }
 
+void GaussianProcess::hyperparameter_bounds(Eigen::VectorXd& lower, Eigen::VectorXd& upper) const {
+  const State& s = *s_;
+  const Eigen::Index nt = s.num_theta(), nk = s.num_kernel(), nl = s.kernel->num_lengthscales();
+  lower.resize(nt);
+  upper.resize(nt);
+  lower.head(nl).setConstant(kMinLogLengthscale);
+  upper.head(nl).setConstant(kMaxLogLengthscale);
+  lower.segment(nl, nk - 1 - nl).setConstant(-kKernelOwnParamBound);
+  upper.segment(nl, nk - 1 - nl).setConstant(kKernelOwnParamBound);
+  lower(nk - 1) = kMinLogSignal;
+  upper(nk - 1) = kMaxLogSignal;
+  lower(nk) = std::log(s.options.noise_floor);
+  upper(nk) = std::max(kMaxLogNoise, lower(nk));
+  lower(nk + 1) = -kMeanBound;
+  upper(nk + 1) = kMeanBound;
+}
+
 void GaussianProcess::fit() { fit(s_->options.restarts); }
 
 void GaussianProcess::fit(int restarts, double max_seconds) {
@@ -415,21 +432,12 @@ void GaussianProcess::fit(int restarts, double max_seconds) {
   State& s = *s_;
   if (s.n() == 0) throw PlannerError("Gaussian process: fit needs data (call set_data first)");
   const Eigen::Index nt = s.num_theta(), nk = s.num_kernel(), nl = s.kernel->num_lengthscales();
-  Eigen::VectorXd lower(nt), upper(nt);
-  lower.head(nl).setConstant(kMinLogLengthscale);
-  upper.head(nl).setConstant(kMaxLogLengthscale);
-  lower.segment(nl, nk - 1 - nl).setConstant(-kKernelOwnParamBound);
-  upper.segment(nl, nk - 1 - nl).setConstant(kKernelOwnParamBound);
+  Eigen::VectorXd lower, upper;
+  hyperparameter_bounds(lower, upper);
   // The kernel's own parameters are fitted only when asked and with enough results; otherwise
   // they stay at 0 and are no variables of the search (which then runs as it did before they
   // existed: the same starts from the same draws).
   const bool fit_own = s.options.fit_kernel_own_params && s.n() >= kOwnParamsMinResults;
-  lower(nk - 1) = kMinLogSignal;
-  upper(nk - 1) = kMaxLogSignal;
-  lower(nk) = std::log(s.options.noise_floor);
-  upper(nk) = std::max(kMaxLogNoise, lower(nk));
-  lower(nk + 1) = -kMeanBound;
-  upper(nk + 1) = kMeanBound;
 
   // The optimized variables, each a set of θ coordinates that move together: one per lengthscale
   // group (inputs of a one-hot categorical share one), the kernel's own, signal, noise unless

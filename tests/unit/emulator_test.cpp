@@ -221,6 +221,49 @@ TEST_CASE("Emulator: a stored fit whose fingerprint matches is reused, giving th
   CHECK_FALSE(sim::Emulator(data, &stale).from_stored());
 }
 
+// A stored fit was trusted unchecked: hyperparameters of 700 gave an emulator answering only its
+// clamp's ends (while --list showed the stored R²), and an array or a text for a number a bare
+// "[json.exception.type_error.306]" naming no file. Each is refitted, saying which file and field.
+TEST_CASE("Emulator: a stored fit of the wrong type or beyond the fit's bounds is refitted, naming the file and the field", "[emulator]") {
+  test::TempDir dir;
+  const auto folder = emu_known_dataset(dir);
+  const sim::Dataset data = sim::read_dataset(folder);
+  const sim::Emulator fitted(data);
+  const json good = fitted.to_json();
+  CHECK(sim::stored_fit_problem(data.spec, good).empty());
+  const std::string file = (folder / "emulator.json").string();
+  const json at{{"a", 0.4}, {"b", -0.3}};
+  const auto refitted = [&](const json& stored, const std::string& problem) {
+    INFO(stored.dump());
+    CHECK(sim::stored_fit_problem(data.spec, stored) == problem);
+    const sim::Emulator emulator(data, &stored);
+    CHECK_FALSE(emulator.from_stored());
+    CHECK(emulator.stored_problem() == problem);
+    CHECK(emulator.predict(at).at(0) == Approx(fitted.predict(at).at(0)).epsilon(1e-9));
+  };
+  json huge = good;
+  for (auto& v : huge["objectives"][0]["hyperparameters"]) v = 700;
+  refitted(huge, file + ": /objectives/0/hyperparameters/0: 700 lies outside [-4.605, 2.996], the bounds the fit searches");
+  json text = good;
+  text["objectives"][0]["hyperparameters"][1] = "x";
+  refitted(text, file + ": /objectives/0/hyperparameters/1: \"x\" is not a finite number");
+  json nested = good;
+  nested["objectives"] = json::array({json::array({1, 2})});
+  refitted(nested, file + ": /objectives/0: must be an object, got [1,2]");
+  json short_theta = good;
+  short_theta["objectives"][0]["hyperparameters"].erase(0);
+  refitted(short_theta, file + ": /objectives/0/hyperparameters: must be an array of 5 numbers");
+  json renamed = good;
+  renamed["objectives"][0]["name"] = 3;
+  refitted(renamed, file + ": /objectives/0/name: must be \"response\" (spec.json's objective 1), got 3");
+  json r2 = good;
+  r2["objectives"][0]["cv_r2"] = 7;
+  refitted(r2, file + ": /objectives/0/cv_r2: 7 must be null or a finite number ≤ 1");
+  json fingerprint = good;
+  fingerprint["fingerprint"] = json::array();
+  refitted(fingerprint, file + ": /fingerprint: is stale (spec.json, data.csv or the emulator's rules changed since it was written)");
+}
+
 // The figures stored in the shipped emulator.json files are what a fresh fit gives, and bounded:
 // three small sets of different kinds (snar: continuous; suzuki_i: a categorical input and two
 // objectives; thin_film: a simplex whose objective is warped). Agreement is to 0.02 in R² and

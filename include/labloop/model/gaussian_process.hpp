@@ -100,6 +100,9 @@ class GaussianProcess {
   Eigen::VectorXd hyperparameters() const;
   void set_hyperparameters(const Eigen::VectorXd& theta);  // refactorizes when there is data
   double log_posterior(const Eigen::VectorXd& theta, Eigen::VectorXd* grad) const;
+  // The box fit() searches θ in, coordinate by coordinate (θ's layout): what a θ from elsewhere
+  // (an emulator's stored fit) is checked against before set_hyperparameters. Needs no data.
+  void hyperparameter_bounds(Eigen::VectorXd& lower, Eigen::VectorXd& upper) const;
 
   int dim() const;
   int size() const;                      // number of observations
