@@ -761,6 +761,26 @@ TEST_CASE("labloop-sim and labloop new: an emulated dataset whose rows hold an i
   CHECK(made.status == 2);
   CHECK_THAT(made.output, Catch::Contains(message));
   CHECK_FALSE(std::filesystem::exists(file));
+
+  // Beside it, a lookup table whose data.csv holds an option its spec lacks and a folder whose
+  // spec.json is malformed: --list named the first fine, and --emulator-report all stopped at the
+  // second. Both name each and go on with the others.
+  std::filesystem::create_directories(data / "broken");
+  std::filesystem::create_directories(data / "nospec");
+  test::write_file(data / "broken" / "spec.json",
+                   R"({"title": "broken", "rows": 2, "lookup_table": true, "parameters": [{"name": "s", "type": "categorical", "options": ["a", "b"]}],)"
+                   R"( "objectives": [{"name": "y", "goal": "maximize"}]})");
+  test::write_file(data / "broken" / "data.csv", "s,y\na,1\n\"c\",2\n");
+  test::write_file(data / "nospec" / "spec.json", "{\"title\": ");
+  const Outcome listed = run({LABLOOP_SIM_PATH, "--list"});
+  CHECK(listed.status == 0);
+  CHECK(std::regex_search(listed.output, std::regex(R"(\nbroken +lookup +2 +1  y \(max\)\n +unusable: .*broken/data\.csv: line 3: )")));
+  CHECK_THAT(listed.output, Catch::Contains("nospec") && Catch::Contains("unreadable: "));
+  const Outcome report = run({LABLOOP_SIM_PATH, "--emulator-report", "all", "--print-only"});
+  CHECK(report.status == 2);
+  CHECK_THAT(report.output, Catch::Contains("labloop-sim: --emulator-report all: skipped nospec: ") &&
+                                Catch::Contains("labloop-sim: --emulator-report all: skipped flat: " + message) &&
+                                Catch::Contains("2 of the datasets skipped (nospec, flat); the others were reported"));
 }
 
 TEST_CASE("CLI: mistakes on the command line exit 2 and say what was mistaken", "[cli]") {
