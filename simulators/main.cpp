@@ -98,6 +98,14 @@ void list_datasets() {
     return;
   }
   for (const std::string& name : labloop::sim::dataset_names(dir)) {
+    // The catalogue gives a name to the function first (catalogue.cpp), so this folder serves no
+    // campaign: said here, not left for a campaign that gets branin instead of the data.
+    if (labloop::sim::find_test_function(name)) {
+      fmt::print("{:<29} shadowed: a test function is named {} too, and \"simulator\": \"{}\" (or --function {}) means the function; "
+                 "rename the folder to serve this dataset\n",
+                 name, name, name, name);
+      continue;
+    }
     try {
       const auto spec = labloop::sim::read_dataset_spec(dir / name);
       std::vector<std::string> objectives;

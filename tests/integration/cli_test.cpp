@@ -772,10 +772,16 @@ TEST_CASE("labloop-sim and labloop new: an emulated dataset whose rows hold an i
                    R"( "objectives": [{"name": "y", "goal": "maximize"}]})");
   test::write_file(data / "broken" / "data.csv", "s,y\na,1\n\"c\",2\n");
   test::write_file(data / "nospec" / "spec.json", "{\"title\": ");
+  // A folder named as a test function is shadowed by it: --list says so instead of listing it.
+  std::filesystem::create_directories(data / "branin");
+  for (const char* file : {"spec.json", "data.csv"})
+    std::filesystem::copy_file(std::filesystem::path(LABLOOP_SOURCE_DIR) / "simulators/data/snar" / file, data / "branin" / file);
   const Outcome listed = run({LABLOOP_SIM_PATH, "--list"});
   CHECK(listed.status == 0);
   CHECK(std::regex_search(listed.output, std::regex(R"(\nbroken +lookup +2 +1  y \(max\)\n +unusable: .*broken/data\.csv: line 3: )")));
   CHECK_THAT(listed.output, Catch::Contains("nospec") && Catch::Contains("unreadable: "));
+  CHECK_THAT(listed.output, Catch::Contains("\nbranin                        shadowed: a test function is named branin too, and \"simulator\": "
+                                            "\"branin\" (or --function branin) means the function; rename the folder to serve this dataset\n"));
   const Outcome report = run({LABLOOP_SIM_PATH, "--emulator-report", "all", "--print-only"});
   CHECK(report.status == 2);
   CHECK_THAT(report.output, Catch::Contains("labloop-sim: --emulator-report all: skipped nospec: ") &&
