@@ -1,5 +1,8 @@
 #include "lookup_table.hpp"
 
+#include <cmath>
+#include <map>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -17,18 +20,27 @@ LookupTable::LookupTable(Dataset data) : spec_(std::move(data.spec)) {
       throw Error(fmt::format("{}: objective \"{}\" is {}, so the table has no exact number to return", spec_.name, o.name,
                               o.type != "continuous" ? o.type : "censored in some rows"));
   const std::size_t np = spec_.parameters.size(), no = spec_.objectives.size();
+  // Besides the plain sum, a running mean (m += v/k − m/k), used only where the sum overflows (two
+  // rows of 1.5e308 gave inf, a failed experiment): v − m can overflow too (1e308 and −1e308), its
+  // halves and smaller cannot, and the mean of finite values lies between them. The sum stays the
+  // rule elsewhere, so every other table answers to the last bit as before.
+  std::map<std::vector<int>, std::vector<double>> running;
   for (const CsvRow& row : data.rows) {
     std::vector<int> key(np);
     for (std::size_t i = 0; i < np; ++i) key[i] = find_option(spec_.parameters[i], row.fields[i]);  // checked when read
-    // The first of its replicates gives the row number (line 1 is the header).
-    Combination& c = combinations_.try_emplace(std::move(key), Combination{std::vector<double>(no, 0.0), row.line - 2, 0}).first->second;
+    // The first of its replicates gives the row number (line 1 is the header); values are summed here, averaged below.
+    Combination& c = combinations_.try_emplace(key, Combination{std::vector<double>(no, 0.0), row.line - 2, 0}).first->second;
+    std::vector<double>& mean = running.try_emplace(std::move(key), std::vector<double>(no, 0.0)).first->second;
     ++c.replicates;
-    // A running mean, m += v/k − m/k: a sum of the replicates overflowed (two rows of 1.5e308 gave
-    // inf, a failed experiment), and so can v − m (1e308 and −1e308); halves and smaller cannot,
-    // and the mean of finite values lies between them.
     const auto k = static_cast<double>(c.replicates);
-    for (std::size_t j = 0; j < no; ++j) c.means[j] += *parse_number(row.fields[np + j]) / k - c.means[j] / k;  // numbers: checked when read
+    for (std::size_t j = 0; j < no; ++j) {
+      const double v = *parse_number(row.fields[np + j]);  // numbers: checked when read
+      c.means[j] += v;
+      mean[j] += v / k - mean[j] / k;
+    }
   }
+  for (auto& [key, c] : combinations_)
+    for (std::size_t j = 0; j < no; ++j) c.means[j] = std::isfinite(c.means[j]) ? c.means[j] / c.replicates : running.at(key)[j];
 }
 
 std::optional<std::vector<double>> LookupTable::find(const Params& params) const {

@@ -774,8 +774,8 @@ TEST_CASE("labloop-sim and labloop new: an emulated dataset whose rows hold an i
   test::write_file(data / "nospec" / "spec.json", "{\"title\": ");
   // A folder named as a test function is shadowed by it: --list says so instead of listing it.
   std::filesystem::create_directories(data / "branin");
-  for (const char* file : {"spec.json", "data.csv"})
-    std::filesystem::copy_file(std::filesystem::path(LABLOOP_SOURCE_DIR) / "simulators/data/snar" / file, data / "branin" / file);
+  for (const char* name : {"spec.json", "data.csv"})
+    std::filesystem::copy_file(std::filesystem::path(LABLOOP_SOURCE_DIR) / "simulators/data/snar" / name, data / "branin" / name);
   const Outcome listed = run({LABLOOP_SIM_PATH, "--list"});
   CHECK(listed.status == 0);
   CHECK(std::regex_search(listed.output, std::regex(R"(\nbroken +lookup +2 +1  y \(max\)\n +unusable: .*broken/data\.csv: line 3: )")));
