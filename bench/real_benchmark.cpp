@@ -106,7 +106,8 @@ class RealPoolTable {
   // The dataset's descriptors.csv, when it has one, as a campaign file on its simulator takes it.
   static std::vector<Parameter> with_descriptors(const fs::path& dir, std::vector<Parameter> parameters, bool wanted) {
     const fs::path file = dir / "descriptors.csv";
-    if (wanted && fs::exists(file)) adopt_descriptors(parameters, file);
+    if (wanted && fs::exists(file))
+      for (const std::string& note : adopt_descriptors(parameters, file)) fmt::print(stderr, "{}: descriptors: {}\n", dir.filename().string(), note);
     return parameters;
   }
 

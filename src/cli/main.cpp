@@ -15,6 +15,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "labloop/journal/audit.hpp"
@@ -68,6 +69,19 @@ const CLI::Validator kFolder(
     [](std::string& given) { return given.empty() ? std::string("is empty; name a folder, or leave the option out for the default") : std::string(); },
     "DIR");
 
+// Each parameter with rows in its dataset's descriptors.csv that load_campaign_config left one-hot
+// (those rows damaged, a choice missing), and why: the journal does not say, so validate and run
+// do. Adopting again on a copy reproduces it (adopt_dataset_descriptors: one file for the campaign).
+std::vector<std::string> dataset_descriptor_notes(const labloop::CampaignConfig& config) {
+  std::set<std::filesystem::path> files;
+  for (const auto& ic : config.instruments)
+    if (const auto* spec = ic.is_simulator() ? labloop::sim::catalogue().find(ic.simulator) : nullptr; spec && !spec->descriptors.empty())
+      files.insert(spec->descriptors);
+  if (files.size() != 1) return {};
+  std::vector<labloop::Parameter> parameters = config.parameters;
+  return labloop::adopt_descriptors(parameters, *files.begin());
+}
+
 int validate(const std::string& file, bool instruments) {
   const auto config = labloop::load_campaign_config(file, labloop::sim::catalogue());
   const auto count = [](size_t n, const char* noun) { return fmt::format("{} {}{}", n, noun, n == 1 ? "" : "s"); };
@@ -96,6 +110,7 @@ int validate(const std::string& file, bool instruments) {
       : margin.is_number() && margin.get<double>() > 0
           ? fmt::format("the planner keeps them unless one-hot has stronger evidence by more than {:g} (one_hot_margin)", margin.get<double>())
           : "the planner weighs them against one-hot by evidence";
+  for (const std::string& note : dataset_descriptor_notes(config)) fmt::print("descriptors: {}\n", note);
   for (const auto& p : config.parameters) {
     if (p.descriptors.empty()) continue;
     // What the model will see: descriptors equal for every choice tell it nothing (a table's
@@ -520,6 +535,7 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
   options.stop = signals.token();
   labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config));
   if (dry_run) std::fputs("dry run: every instrument is replaced by a simulated stand-in; no hardware moves\n", stdout);
+  for (const std::string& note : dataset_descriptor_notes(config)) fmt::print("descriptors: {}\n", note);
   const auto where = labloop::campaign_output(config, options);
   std::error_code unreadable;  // a path the system cannot look at (too long) is no journal: run_campaign says why
   const bool fresh = !std::filesystem::exists(where / "journal.jsonl", unreadable);

@@ -38,7 +38,14 @@ std::string choices_list(const Parameter& p) {
 
 }  // namespace
 
-DescriptorTable read_descriptor_table(const fs::path& file, const Parameter& parameter) {
+namespace {
+
+// How a table is read: named by the campaign (every row must be sound, whichever parameter it
+// describes: a damaged file is the person's to mend) or adopted from a dataset (only the
+// parameter's own rows matter, and a file without them is no error: nullopt).
+enum class Reading { named, adopted };
+
+std::optional<DescriptorTable> read_table(const fs::path& file, const Parameter& parameter, Reading reading) {
   const std::string name = file.string();
   auto fail = [&](const std::string& why) { throw Error(fmt::format("descriptor table {}: {}", name, why)); };
   if (parameter.type != ParameterType::categorical) fail(fmt::format("\"{}\" is not categorical: only categorical parameters take descriptors", parameter.name));
@@ -76,18 +83,24 @@ DescriptorTable read_descriptor_table(const fs::path& file, const Parameter& par
                        parameter.name, choices_list(parameter)));
     return it->second;
   };
-  auto set = [&](size_t c, size_t k, const std::string& text, size_t line) {
+  auto set = [&](size_t c, size_t k, const std::string& text, size_t line, size_t column) {
     const auto v = parse_number(text);
     if (!v)
-      fail(fmt::format("line {}: descriptor \"{}\" of option \"{}\" is \"{}\", not a finite number", line, out.names[k], parameter.choices[c], text));
+      fail(fmt::format("line {}, column {}: descriptor \"{}\" of option \"{}\" is \"{}\", not a finite number: correct it", line, column, out.names[k],
+                       parameter.choices[c], text));
     if (cells[c][k]) fail(fmt::format("line {}: descriptor \"{}\" of option \"{}\" is given twice; give it once", line, out.names[k], parameter.choices[c]));
     cells[c][k] = *v;
   };
 
   const std::vector<std::string>& h = table.header;
   const bool header_is_row = h.size() == 4 && is_number(h[3]) && !is_number(h[2]);
-  const bool long_format = h.size() == 4 && (header_is_row || (!table.rows.empty() && is_number(table.rows.front().fields[3]) &&
-                                                                !is_number(table.rows.front().fields[2])));
+  // A long row names its descriptor in column 3, a wide row has a number there. The rows vote,
+  // so one damaged row (a text value in the first) cannot make a long file read as wide (its
+  // every option then "not a choice", or a dataset's parameters silently one-hot).
+  const bool long_format = h.size() == 4 && (header_is_row || [&] {
+                             const auto named = std::count_if(table.rows.begin(), table.rows.end(), [](const CsvRow& r) { return !is_number(r.fields[2]); });
+                             return 2 * static_cast<size_t>(named) > table.rows.size();
+                           }());
   if (long_format) {
     std::vector<CsvRow> rows;
     if (header_is_row) rows.push_back(CsvRow{1, h});
@@ -97,12 +110,16 @@ DescriptorTable read_descriptor_table(const fs::path& file, const Parameter& par
     for (const CsvRow& r : rows) {
       if (r.fields[0] != parameter.name) {
         if (others.size() < 10 && std::find(others.begin(), others.end(), r.fields[0]) == others.end()) others.push_back(r.fields[0]);
+        if (reading == Reading::named && !is_number(r.fields[3]))
+          fail(fmt::format("line {}, column 4: descriptor \"{}\" of option \"{}\" of \"{}\" is \"{}\", not a finite number: correct it", r.line, r.fields[2],
+                           r.fields[1], r.fields[0], r.fields[3]));
         continue;
       }
       any = true;
       const size_t c = choice_of(r.fields[1], r.line);
-      set(c, add_name(r.fields[2], r.line), r.fields[3], r.line);
+      set(c, add_name(r.fields[2], r.line), r.fields[3], r.line, 4);
     }
+    if (!any && reading == Reading::adopted) return std::nullopt;
     if (!any)
       fail(fmt::format("has no rows for parameter \"{}\" (long format: parameter,option,descriptor,value; the file names {})", parameter.name,
                        others.empty() ? std::string("none") : fmt::format("{}", fmt::join(others, ", "))));
@@ -114,7 +131,7 @@ DescriptorTable read_descriptor_table(const fs::path& file, const Parameter& par
     }
     for (const CsvRow& r : table.rows) {
       const size_t c = choice_of(r.fields[0], r.line);
-      for (size_t k = 1; k < r.fields.size(); ++k) set(c, k - 1, r.fields[k], r.line);
+      for (size_t k = 1; k < r.fields.size(); ++k) set(c, k - 1, r.fields[k], r.line, k + 1);
     }
   }
   for (size_t c = 0; c < cells.size(); ++c) {
@@ -133,22 +150,32 @@ DescriptorTable read_descriptor_table(const fs::path& file, const Parameter& par
   return out;
 }
 
-void attach_descriptors(Parameter& parameter, const fs::path& file) {
-  DescriptorTable table = read_descriptor_table(file, parameter);
+void keep(Parameter& parameter, const fs::path& file, DescriptorTable table) {
   parameter.descriptors = file.string();
   parameter.descriptor_names = std::move(table.names);
   parameter.descriptor_values = std::move(table.values);
 }
 
-void adopt_descriptors(std::vector<Parameter>& parameters, const fs::path& file) {
+}  // namespace
+
+DescriptorTable read_descriptor_table(const fs::path& file, const Parameter& parameter) { return *read_table(file, parameter, Reading::named); }
+
+void attach_descriptors(Parameter& parameter, const fs::path& file) { keep(parameter, file, read_descriptor_table(file, parameter)); }
+
+std::vector<std::string> adopt_descriptors(std::vector<Parameter>& parameters, const fs::path& file) {
+  std::vector<std::string> one_hot;
   for (Parameter& p : parameters) {
     if (p.type != ParameterType::categorical || !p.descriptors.empty() || p.one_hot_only) continue;
     try {
-      attach_descriptors(p, file);
-    } catch (const Error&) {
-      // Not described there (another parameter's rows only, a choice missing): one-hot.
+      // No rows for it: the file describes other parameters, and one-hot is no news.
+      if (auto table = read_table(file, p, Reading::adopted)) keep(p, file, std::move(*table));
+    } catch (const Error& e) {
+      // Rows for it that cannot be used (a value not a number, a choice missing): not refused,
+      // the file is the dataset's, but said, or the model's inputs change without a word.
+      one_hot.push_back(fmt::format("parameter '{}' stays one-hot: {}", p.name, e.what()));
     }
   }
+  return one_hot;
 }
 
 Eigen::MatrixXd descriptor_features(const std::vector<std::vector<double>>& values, int max_components) {
@@ -160,13 +187,19 @@ Eigen::MatrixXd descriptor_features(const std::vector<std::vector<double>>& valu
     for (Eigen::Index j = 0; j < k; ++j) x(i, j) = values[static_cast<size_t>(i)][static_cast<size_t>(j)];
   }
   if (!x.allFinite()) throw PlannerError("descriptors: values must be finite");
-  // Standardize; a column whose spread is negligible against its magnitude is constant.
+  // Standardize; a column whose spread is negligible against its magnitude (equal values, or
+  // equal but for rounding) is constant. The test is relative only: the same energies in joules
+  // (~1e-18) and in eV vary alike. Each column is first divided by the power of two nearest its
+  // largest magnitude, which is exact, so ordinary columns standardize to the same bits, and
+  // squares neither underflow (1e-200) nor overflow (1e200).
   std::vector<Eigen::VectorXd> kept;
   for (Eigen::Index j = 0; j < k && n > 1; ++j) {
-    const Eigen::VectorXd col = x.col(j);
+    const double magnitude = x.col(j).cwiseAbs().maxCoeff();
+    if (magnitude == 0) continue;
+    const Eigen::VectorXd col = x.col(j) / std::ldexp(1.0, std::ilogb(magnitude));
     const double mean = col.mean();
     const double sd = std::sqrt((col.array() - mean).square().mean());
-    if (!(sd > 1e-12 * std::max(1.0, col.cwiseAbs().maxCoeff()))) continue;
+    if (!(sd > 1e-12 * col.cwiseAbs().maxCoeff())) continue;
     const Eigen::VectorXd z = (col.array() - mean) / sd;
     bool duplicate = false;
     for (const Eigen::VectorXd& other : kept)

@@ -72,7 +72,14 @@ TEST_CASE("Descriptors: each mistake in a table names the file, the line or choi
   CHECK_THAT(error("option,mass\nL1,1\nL2,2\n"), Contains("choice \"L3\" of \"ligand\" has no descriptors: add its rows"));
   CHECK_THAT(error("ligand,L1,mass,1\nligand,L2,mass,2\nligand,L3,mass,3\nligand,L1,charge,0\n"),
              Contains("choice \"L2\" of \"ligand\" lacks descriptor \"charge\""));
-  CHECK_THAT(error("option,mass\nL1,1\nL2,nan\nL3,3\n"), Contains("line 3: descriptor \"mass\" of option \"L2\" is \"nan\", not a finite number"));
+  CHECK_THAT(error("option,mass\nL1,1\nL2,nan\nL3,3\n"), Contains("line 3, column 2: descriptor \"mass\" of option \"L2\" is \"nan\", not a finite number"));
+  // A long file whose first row is damaged is still long: the damage is named, not every option
+  // "not a choice" (the file read as wide).
+  CHECK_THAT(error("parameter,option,descriptor,value\nligand,L1,mass,heavy\nligand,L2,mass,2\nligand,L3,mass,3\n"),
+             Contains("d.csv: line 2, column 4: descriptor \"mass\" of option \"L1\" is \"heavy\", not a finite number"));
+  // Another parameter's damaged row is damage in the file the campaign names.
+  CHECK_THAT(error("parameter,option,descriptor,value\nbase,B1,pka,Cl\nligand,L1,mass,1\nligand,L2,mass,2\nligand,L3,mass,3\n"),
+             Contains("line 2, column 4: descriptor \"pka\" of option \"B1\" of \"base\" is \"Cl\", not a finite number"));
   CHECK_THAT(error("option,mass\nL1,1\nL2,inf\nL3,3\n"), Contains("not a finite number"));
   CHECK_THAT(error("ligand,L1,mass,1\nligand,L1,mass,2\n"), Contains("line 2: descriptor \"mass\" of option \"L1\" is given twice"));
   CHECK_THAT(error("base,B1,mass,1\nbase,B2,mass,2\n"), Contains("has no rows for parameter \"ligand\"") && Contains("names base"));
@@ -256,6 +263,30 @@ TEST_CASE("Descriptors: a campaign file on a dataset simulator takes the dataset
   CHECK_THAT(test::config_error(c, file.string()), Contains("/parameters/0/descriptors: true is not a file"));
 }
 
+TEST_CASE("Descriptors: a dataset's damaged file leaves a parameter one-hot with a note saying which and why", "[descriptors]") {
+  test::TempDir dir;
+  const auto f = dir / "descriptors.csv";
+  const Parameter base{.name = "base", .type = ParameterType::categorical, .choices = {"B1", "B2"}};
+  const Parameter solvent{.name = "solvent", .type = ParameterType::categorical, .choices = {"S1", "S2"}};
+  // base's first row is text (it made the file read as wide: every parameter one-hot, silently);
+  // ligand has a nan; solvent has no rows.
+  test::write_file(f, "parameter,option,descriptor,value\nbase,B1,pka,Cl\nbase,B2,pka,4\nligand,L1,mass,1\nligand,L2,mass,nan\nligand,L3,mass,3\n"
+                      "additive,A1,mass,1\n");
+  std::vector<Parameter> parameters{base, ligand(), solvent};
+  const std::vector<std::string> notes = adopt_descriptors(parameters, f);
+  REQUIRE(notes.size() == 2);
+  CHECK_THAT(notes[0], Contains("parameter 'base' stays one-hot") && Contains("descriptors.csv: line 2, column 4") && Contains("\"Cl\""));
+  CHECK_THAT(notes[1], Contains("parameter 'ligand' stays one-hot") && Contains("line 5, column 4") && Contains("\"nan\""));
+  for (const Parameter& p : parameters) CHECK(p.descriptors.empty());
+  // Sound rows are adopted beside damaged ones, and a parameter without rows is no news.
+  test::write_file(f, "parameter,option,descriptor,value\nbase,B1,pka,Cl\nbase,B2,pka,4\nligand,L1,mass,1\nligand,L2,mass,2\nligand,L3,mass,3\n");
+  parameters = {base, ligand(), solvent};
+  CHECK(adopt_descriptors(parameters, f).size() == 1);
+  CHECK(parameters[1].descriptors == f.string());
+  CHECK(parameters[1].descriptor_values == std::vector<std::vector<double>>{{1}, {2}, {3}});
+  CHECK(parameters[2].descriptors.empty());
+}
+
 TEST_CASE("Descriptors: features drop constant and duplicate columns, scale jointly and reduce by principal components", "[descriptors]") {
   // Columns: varying, constant, a scaled copy, a negated copy, another varying one.
   const std::vector<std::vector<double>> v{{1, 5, 2, -1, 0}, {2, 5, 4, -2, 3}, {4, 5, 8, -4, 1}, {3, 5, 6, -3, 7}};
@@ -287,6 +318,30 @@ TEST_CASE("Descriptors: features drop constant and duplicate columns, scale join
   CHECK((reduced.col(1).maxCoeff() - reduced.col(1).minCoeff()) <= 1.0 + 1e-12);
   // Nothing varies: no features.
   CHECK(descriptor_features({{1, 2}, {1, 2}}).cols() == 0);
+}
+
+TEST_CASE("Descriptors: whether a column varies is judged against its own magnitude, so units do not matter", "[descriptors]") {
+  // Anion ionization energies in eV and in joules (×1.602e-19), and the eV values ×1e200.
+  const std::vector<std::vector<double>> ev{{17.42}, {12.97}, {11.81}, {10.45}};
+  const Eigen::MatrixXd reference = descriptor_features(ev);
+  REQUIRE(reference.cols() == 1);
+  for (const double unit : {1.602176634e-19, 1e-200, 1e200}) {
+    std::vector<std::vector<double>> scaled = ev;
+    for (auto& row : scaled) row[0] *= unit;
+    const Eigen::MatrixXd f = descriptor_features(scaled);
+    INFO("unit " << unit);
+    REQUIRE(f.cols() == 1);
+    CHECK((f - reference).cwiseAbs().maxCoeff() < 1e-12);
+  }
+  // A power of two changes nothing, to the bit.
+  std::vector<std::vector<double>> halves = ev;
+  for (auto& row : halves) row[0] = std::ldexp(row[0], -60);
+  CHECK(descriptor_features(halves) == reference);
+  // Equal tiny values, and values equal but for rounding, are still constant.
+  CHECK(descriptor_features({{1e-18}, {1e-18}, {1e-18}}).cols() == 0);
+  CHECK(descriptor_features({{0.1 + 0.2}, {0.3}, {0.3}}).cols() == 0);
+  CHECK(descriptor_features({{3e-19 * (0.1 + 0.2)}, {3e-19 * 0.3}}).cols() == 0);
+  CHECK(descriptor_features({{0.0}, {0.0}}).cols() == 0);
 }
 
 TEST_CASE("Descriptors: the feature map takes a one-hot point to its choice's features and passes other coordinates through", "[descriptors]") {

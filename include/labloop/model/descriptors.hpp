@@ -38,7 +38,8 @@ struct DescriptorTable {
 //  - long: rows `parameter,option,descriptor,value`, with or without a header line; rows naming
 //    other parameters are skipped (a dataset's descriptors.csv describes several);
 //  - wide: a header `option,<descriptor>,<descriptor>,…`, then one row per option.
-// Long is recognised by four columns whose third is a name and fourth a number. Throws Error
+// Long is recognised by four columns whose third is a name in most rows. Every row's value must
+// be a finite number, other parameters' too. Throws Error
 // naming the file (and line) and what to do: a file missing, over kMaxDescriptorFileBytes or over
 // kMaxDescriptors columns; an option that is not a choice; a choice without descriptors or missing
 // one; a value that is not a finite number; a descriptor given twice for an option.
@@ -50,9 +51,11 @@ void attach_descriptors(Parameter& parameter, const std::filesystem::path& file)
 
 // A dataset's descriptors.csv for every categorical parameter that names none and is not
 // one_hot_only, when the file describes each of its choices with numbers; any other parameter
-// stays as it is (nothing is refused: the file is the dataset's, not the person's). What a
-// campaign file on a dataset simulator and `labloop bench --suite real` both do.
-void adopt_descriptors(std::vector<Parameter>& parameters, const std::filesystem::path& file);
+// stays as it is (nothing is refused: the file is the dataset's, not the person's). Only the
+// parameter's own rows are read. Returns one line per parameter that has rows in the file but
+// stays one-hot, with the reason (file, line, column): for the person to hear. What a campaign
+// file on a dataset simulator and `labloop bench --suite real` both do.
+std::vector<std::string> adopt_descriptors(std::vector<Parameter>& parameters, const std::filesystem::path& file);
 
 // The model's features of a parameter's choices from their descriptors (rows: choices; columns:
 // descriptors): columns constant over the choices dropped, then duplicates (equal, or equal up to
