@@ -243,10 +243,11 @@ std::optional<nlohmann::json> read_emulator_json(const fs::path& dir) {
   return std::nullopt;
 }
 
-std::string stored_fit_problem(const DatasetSpec& spec, const nlohmann::json& stored) {
+std::string stored_fit_problem(const DatasetSpec& spec, const nlohmann::json& stored, const std::string& fingerprint) {
   const std::string file = (spec.dir / "emulator.json").string();
   if (!stored.is_object()) return fmt::format("{}: is not a JSON object", file);
-  if (!stored.contains("fingerprint") || !stored["fingerprint"].is_string() || stored["fingerprint"] != emulator_fingerprint(spec.dir))
+  if (!stored.contains("fingerprint") || !stored["fingerprint"].is_string() ||
+      stored["fingerprint"] != (fingerprint.empty() ? emulator_fingerprint(spec.dir) : fingerprint))
     return fmt::format("{}: /fingerprint: is stale (spec.json, data.csv or the emulator's rules changed since it was written)", file);
   const auto& objectives = stored.contains("objectives") ? stored["objectives"] : nlohmann::json();
   if (!objectives.is_array() || objectives.size() != spec.objectives.size())
@@ -312,7 +313,7 @@ Emulator::Emulator(const Dataset& data, const nlohmann::json* stored) : spec_(da
   // A stored fit that fails its checks is refitted, not refused: emulator.json is a cache of what
   // fitting data.csv gives (a stale one is refitted too), so a damaged copy costs time, never the
   // dataset; the caller says why on stderr (stored_problem()).
-  if (stored) stored_problem_ = stored_fit_problem(spec_, *stored);
+  if (stored) stored_problem_ = stored_fit_problem(spec_, *stored, fingerprint_);
   const bool use_stored = stored && stored_problem_.empty();
   from_stored_ = use_stored;
   for (std::size_t j = 0; j < spec_.objectives.size(); ++j) {

@@ -150,8 +150,9 @@ std::string emulator_fingerprint(const std::filesystem::path& dir);
 // the JSON path and the value; "" when it can: its fingerprint matches spec.json and data.csv,
 // it has one entry per objective, named as spec.json names it, whose hyperparameters are finite
 // numbers within GaussianProcess::hyperparameter_bounds, and CV figures that are null or finite
-// (RMSE ≥ 0, R² ≤ 1). Reads data.csv (for the fingerprint).
-std::string stored_fit_problem(const DatasetSpec& spec, const nlohmann::json& stored);
+// (RMSE ≥ 0, R² ≤ 1). `fingerprint`: emulator_fingerprint(spec.dir) when the caller has it
+// already; read from spec.json and data.csv otherwise.
+std::string stored_fit_problem(const DatasetSpec& spec, const nlohmann::json& stored, const std::string& fingerprint = {});
 
 // `dir`/emulator.json parsed, or nullopt when missing or unreadable (then the emulator fits).
 std::optional<nlohmann::json> read_emulator_json(const std::filesystem::path& dir);

@@ -1,7 +1,6 @@
 #include "lookup_table.hpp"
 
 #include <cmath>
-#include <map>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -24,23 +23,24 @@ LookupTable::LookupTable(Dataset data) : spec_(std::move(data.spec)) {
   // rows of 1.5e308 gave inf, a failed experiment): v − m can overflow too (1e308 and −1e308), its
   // halves and smaller cannot, and the mean of finite values lies between them. The sum stays the
   // rule elsewhere, so every other table answers to the last bit as before.
-  std::map<std::vector<int>, std::vector<double>> running;
   for (const CsvRow& row : data.rows) {
     std::vector<int> key(np);
     for (std::size_t i = 0; i < np; ++i) key[i] = find_option(spec_.parameters[i], row.fields[i]);  // checked when read
     // The first of its replicates gives the row number (line 1 is the header); values are summed here, averaged below.
-    Combination& c = combinations_.try_emplace(key, Combination{std::vector<double>(no, 0.0), row.line - 2, 0}).first->second;
-    std::vector<double>& mean = running.try_emplace(std::move(key), std::vector<double>(no, 0.0)).first->second;
+    Combination& c =
+        combinations_.try_emplace(std::move(key), Combination{std::vector<double>(no, 0.0), std::vector<double>(no, 0.0), row.line - 2, 0}).first->second;
     ++c.replicates;
     const auto k = static_cast<double>(c.replicates);
     for (std::size_t j = 0; j < no; ++j) {
       const double v = *parse_number(row.fields[np + j]);  // numbers: checked when read
       c.means[j] += v;
-      mean[j] += v / k - mean[j] / k;
+      c.running[j] += v / k - c.running[j] / k;
     }
   }
-  for (auto& [key, c] : combinations_)
-    for (std::size_t j = 0; j < no; ++j) c.means[j] = std::isfinite(c.means[j]) ? c.means[j] / c.replicates : running.at(key)[j];
+  for (auto& [key, c] : combinations_) {
+    for (std::size_t j = 0; j < no; ++j) c.means[j] = std::isfinite(c.means[j]) ? c.means[j] / c.replicates : c.running[j];
+    c.running = {};  // not needed once averaged
+  }
 }
 
 std::optional<std::vector<double>> LookupTable::find(const Params& params) const {

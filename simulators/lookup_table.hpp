@@ -40,7 +40,8 @@ class LookupTable {
  private:
   DatasetSpec spec_;
   struct Combination {
-    std::vector<double> means;  // the objectives, replicates averaged
+    std::vector<double> means;    // the objectives, replicates averaged
+    std::vector<double> running;  // the same as a running mean while reading: only where a sum overflows
     std::size_t first_row = 0;  // its first replicate's row in data.csv
     int replicates = 0;
   };
