@@ -40,9 +40,10 @@ std::string choices_list(const Parameter& p) {
 
 namespace {
 
-// How a table is read: named by the campaign (every row must be sound, whichever parameter it
-// describes: a damaged file is the person's to mend) or adopted from a dataset (only the
-// parameter's own rows matter, and a file without them is no error: nullopt).
+// How a table is read: named by the campaign (the parameter's rows must be there and sound: a
+// damaged file is the person's to mend) or adopted from a dataset (a file without them is no
+// error: nullopt). Either way other parameters' rows are skipped unread, as they always were: a
+// campaign folder of an earlier version must verify and resume with the file it names.
 enum class Reading { named, adopted };
 
 std::optional<DescriptorTable> read_table(const fs::path& file, const Parameter& parameter, Reading reading) {
@@ -110,9 +111,6 @@ std::optional<DescriptorTable> read_table(const fs::path& file, const Parameter&
     for (const CsvRow& r : rows) {
       if (r.fields[0] != parameter.name) {
         if (others.size() < 10 && std::find(others.begin(), others.end(), r.fields[0]) == others.end()) others.push_back(r.fields[0]);
-        if (reading == Reading::named && !is_number(r.fields[3]))
-          fail(fmt::format("line {}, column 4: descriptor \"{}\" of option \"{}\" of \"{}\" is \"{}\", not a finite number: correct it", r.line, r.fields[2],
-                           r.fields[1], r.fields[0], r.fields[3]));
         continue;
       }
       any = true;

@@ -38,8 +38,7 @@ struct DescriptorTable {
 //  - long: rows `parameter,option,descriptor,value`, with or without a header line; rows naming
 //    other parameters are skipped (a dataset's descriptors.csv describes several);
 //  - wide: a header `option,<descriptor>,<descriptor>,…`, then one row per option.
-// Long is recognised by four columns whose third is a name in most rows. Every row's value must
-// be a finite number, other parameters' too. Throws Error
+// Long is recognised by four columns whose third is a name in most rows. Throws Error
 // naming the file (and line) and what to do: a file missing, over kMaxDescriptorFileBytes or over
 // kMaxDescriptors columns; an option that is not a choice; a choice without descriptors or missing
 // one; a value that is not a finite number; a descriptor given twice for an option.
