@@ -246,7 +246,7 @@ class RealEmulated {
   // 1), that equality as a linear constraint, so every proposal is a setting the emulator takes
   // (Space meets equalities to 1e-9 of their scale; the emulator refuses beyond 1e-3).
   static Space emulated_space(const sim::Emulator& emulator) {
-    std::vector<Parameter> inputs = emulator.inputs();
+    std::vector<Parameter> inputs = emulator.offered_inputs();
     const std::string text = emulator.spec().required_constraint();
     if (text.empty()) return Space(std::move(inputs));
     const ConstraintParse parsed = parse_linear_constraint(text, inputs);

@@ -36,16 +36,25 @@ class LazyDatasetSpec {
   }
   // What labloop-sim declares: a lookup table's parameters as the spec gives them, a scattered
   // set's narrowed to the box its rows span (emulated_inputs: reads data.csv, no fitting).
-  const std::vector<Parameter>& inputs() {
-    std::call_once(inputs_once_, [this] { inputs_ = get().lookup_table ? get().parameters : emulated_inputs(read_dataset(dir_)); });
+  const std::vector<Parameter>& inputs() { return both().declared; }
+  // What `labloop new` writes: a scattered set's without the choices no row holds.
+  const std::vector<Parameter>& offered_inputs() { return both().offered; }
+
+ private:
+  const EmulatedInputs& both() {
+    std::call_once(inputs_once_, [this] {
+      if (get().lookup_table)
+        inputs_.declared = inputs_.offered = get().parameters;
+      else
+        inputs_ = emulated_inputs(read_dataset(dir_));
+    });
     return inputs_;
   }
 
- private:
   std::filesystem::path dir_;
   std::once_flag once_, inputs_once_;
   std::optional<DatasetSpec> spec_;
-  std::vector<Parameter> inputs_;
+  EmulatedInputs inputs_;
 };
 
 // A function's objectives (every output when its facts name none) with its defaults; a
@@ -79,6 +88,7 @@ SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
       options.child("dim").fail(fmt::format("{} is a dataset with {} parameters; leave \"dim\" out", d.name, d.parameters.size()));
   };
   spec.inputs = [lazy](int) { return lazy->inputs(); };
+  spec.offered_inputs = [lazy](int) { return lazy->offered_inputs(); };
   // A scattered set whose rows cannot make an emulator that accepts a range of settings (a column
   // they hold constant): named where a campaign file or `labloop new` names it, instead of a
   // campaign whose every experiment fails.

@@ -123,6 +123,30 @@ std::vector<Parameter> emulator_inputs_from(const DatasetSpec& spec, const Emula
   return inputs;
 }
 
+// The declared inputs less the categorical choices no row holds (seen_choice), in the spec's order.
+std::vector<Parameter> emulator_offered_from(std::vector<Parameter> inputs, const std::vector<std::vector<bool>>& seen_choice) {
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    Parameter& p = inputs[i];
+    if (p.type != ParameterType::categorical || seen_choice[i].empty()) continue;
+    std::vector<std::string> held;
+    for (std::size_t c = 0; c < p.choices.size(); ++c)
+      if (seen_choice[i][c]) held.push_back(p.choices[c]);
+    p.choices = std::move(held);
+  }
+  return inputs;
+}
+
+std::vector<std::vector<bool>> emulator_seen_choices(const DatasetSpec& spec, const EmulatorRows& rows) {
+  std::vector<std::vector<bool>> seen(spec.parameters.size());
+  for (std::size_t i = 0; i < spec.parameters.size(); ++i) {
+    const Parameter& p = spec.parameters[i];
+    if (p.type != ParameterType::categorical || rows.params.empty()) continue;
+    seen[i].assign(p.choices.size(), false);
+    for (const auto& x : rows.params) seen[i][static_cast<std::size_t>(x[i])] = true;
+  }
+  return seen;
+}
+
 // FNV-1a 64, for a fingerprint (not for security: it detects an edited or replaced file).
 std::uint64_t emulator_fnv1a(const std::string& bytes, std::uint64_t h) {
   for (const unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ULL;
@@ -218,9 +242,13 @@ Eigen::RowVectorXd emulator_encode(const DatasetSpec& spec, const std::vector<do
 
 }  // namespace
 
-std::vector<Parameter> emulated_inputs(const Dataset& data) {
+EmulatedInputs emulated_inputs(const Dataset& data) {
   std::vector<double> low, high;
-  return emulator_inputs_from(data.spec, emulator_read_rows(data), low, high);
+  const EmulatorRows rows = emulator_read_rows(data);
+  EmulatedInputs out;
+  out.declared = emulator_inputs_from(data.spec, rows, low, high);
+  out.offered = emulator_offered_from(out.declared, emulator_seen_choices(data.spec, rows));
+  return out;
 }
 
 std::string emulator_fingerprint(const fs::path& dir) {
@@ -292,13 +320,8 @@ Emulator::Emulator(const Dataset& data, const nlohmann::json* stored) : spec_(da
     throw Error(fmt::format("{} is a lookup table: labloop-sim serves it from its rows, not through an emulator", spec_.name));
   const EmulatorRows rows = emulator_read_rows(data);
   inputs_ = emulator_inputs_from(spec_, rows, box_low_, box_high_);
-  seen_choice_.resize(spec_.parameters.size());
-  for (std::size_t i = 0; i < spec_.parameters.size(); ++i) {
-    const Parameter& p = spec_.parameters[i];
-    if (p.type != ParameterType::categorical) continue;
-    seen_choice_[i].assign(p.choices.size(), false);
-    for (const auto& x : rows.params) seen_choice_[i][static_cast<std::size_t>(x[i])] = true;
-  }
+  seen_choice_ = emulator_seen_choices(spec_, rows);
+  offered_inputs_ = emulator_offered_from(inputs_, seen_choice_);
   fingerprint_ = emulator_fingerprint(spec_.dir);
 
   // The fitting rows: all, or a seeded subset of kMaxEmulatorRows.

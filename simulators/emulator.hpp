@@ -91,7 +91,13 @@ class Emulator {
 
   const DatasetSpec& spec() const { return spec_; }
   // The parameters as the instrument declares them: continuous ones narrowed to the rows' box.
+  // Categorical ones keep every choice of the spec, measured or not: a campaign folder written
+  // when `labloop new` listed them all (suzuki_i's ligand L7) must still be welcomed.
   const std::vector<Parameter>& inputs() const { return inputs_; }
+  // What a new campaign and a benchmark search: inputs() less the categorical choices no row holds
+  // (the emulator refuses them: suzuki_i–iv's specs list ligand L7, no row has it, and a campaign
+  // proposing it lost each such experiment).
+  const std::vector<Parameter>& offered_inputs() const { return offered_inputs_; }
   const std::vector<EmulatedObjective>& objectives() const { return objectives_; }
   std::size_t rows() const { return rows_; }            // data.csv's rows
   std::size_t fit_rows() const { return fit_index_.size(); }  // after the subset (≤ kMaxEmulatorRows)
@@ -123,7 +129,7 @@ class Emulator {
   double predict_one(std::size_t objective, const Eigen::RowVectorXd& x) const;
 
   DatasetSpec spec_;
-  std::vector<Parameter> inputs_;
+  std::vector<Parameter> inputs_, offered_inputs_;
   std::vector<double> box_low_, box_high_;  // per parameter (continuous: rows' box; discrete: levels)
   std::vector<std::vector<bool>> seen_choice_;  // categorical: choices some row has
   std::size_t rows_ = 0;
@@ -137,10 +143,14 @@ class Emulator {
   std::string stored_problem_;
 };
 
-// The instrument's inputs for a scattered dataset (Emulator::inputs() without fitting): what the
-// catalogue declares for a campaign file. Reads data.csv. Error as the Emulator's for a constant
-// continuous column or rows that all share their inputs.
-std::vector<Parameter> emulated_inputs(const Dataset& data);
+// The instrument's inputs for a scattered dataset without fitting: `declared` as
+// Emulator::inputs() (what the catalogue checks a campaign file against), `offered` as
+// Emulator::offered_inputs() (what `labloop new` writes). Reads data.csv. Error as the Emulator's
+// for a constant continuous column or rows that all share their inputs.
+struct EmulatedInputs {
+  std::vector<Parameter> declared, offered;
+};
+EmulatedInputs emulated_inputs(const Dataset& data);
 
 // data.csv's fingerprint (FNV-1a 64 of its bytes and kEmulatorVersion, hex): emulator.json is
 // used only when its "fingerprint" equals this.

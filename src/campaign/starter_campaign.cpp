@@ -198,7 +198,7 @@ std::string starter_campaign(const SimulatorSpec& simulator, const StarterOption
   s.parameters_note = "The parameters are those the simulator declares: narrow a range or\n"
                       "// list fewer choices if you like, never more.";
   if (!simulator.descriptors.empty()) s.descriptors = simulator.descriptors.filename().string();
-  s.parameters = simulator.inputs(dim);
+  s.parameters = simulator.offered_inputs ? simulator.offered_inputs(dim) : simulator.inputs(dim);
   s.goals = simulator.goals ? simulator.goals(dim) : SimulatorGoals{};
   if (s.goals.objectives.empty()) {
     const std::vector<std::string> outputs = simulator.outputs ? simulator.outputs(nlohmann::json::object()) : std::vector<std::string>{};

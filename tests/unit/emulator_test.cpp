@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <random>
@@ -162,6 +163,14 @@ TEST_CASE("Emulator: inputs outside the rows' box, off the simplex or never meas
         "mixed: no row of the dataset has solvent = \"MeCN\", so the emulator cannot predict it (it does not extrapolate); choose one of the "
         "measured options");
   CHECK(categorical.refusal(json{{"solvent", "water"}, {"t", 0.5}}) == "mixed: solvent = \"water\" is not among its options (THF, DMF, MeCN)");
+  // So a new campaign is not offered MeCN, while the instrument still declares it: a campaign
+  // folder written when `labloop new` listed it is welcomed (and told why at each such run).
+  CHECK(categorical.inputs().at(0).choices == std::vector<std::string>{"THF", "DMF", "MeCN"});
+  CHECK(categorical.offered_inputs().at(0).choices == std::vector<std::string>{"THF", "DMF"});
+  CHECK(categorical.offered_inputs().at(1).low == categorical.inputs().at(1).low);
+  const sim::EmulatedInputs unfitted = sim::emulated_inputs(sim::read_dataset(mixed));
+  CHECK(unfitted.declared.at(0).choices == categorical.inputs().at(0).choices);
+  CHECK(unfitted.offered.at(0).choices == categorical.offered_inputs().at(0).choices);
 }
 
 TEST_CASE("Emulator: predictions and samples stay in the objective's range: [0, 100] for a yield, the observed range widened otherwise", "[emulator]") {
@@ -384,7 +393,7 @@ TEST_CASE("Emulator: rows that hold a continuous column constant or share all th
   rows = {{"0", "0.5", "1"}, {"0.5", "0.5", "2"}, {"1", "0.6", "3"}, {"0.25", "0.5", "4"}};
   const auto narrow = emu_dataset(dir, "narrow", json::array({emu_continuous("t", 0, 1), emu_continuous("x", 0, 1)}),
                                   json::array({{{"name", "out"}, {"goal", "maximize"}}}), rows);
-  const auto inputs = sim::emulated_inputs(sim::read_dataset(narrow));
+  const auto inputs = sim::emulated_inputs(sim::read_dataset(narrow)).declared;
   CHECK(inputs[1].low == 0.5);
   CHECK(inputs[1].high == 0.6);
 }
@@ -394,8 +403,42 @@ TEST_CASE("Emulator: every shipped scattered dataset declares a box of positive 
     if (sim::read_dataset_spec(kEmulatorData / name).lookup_table) continue;
     INFO(name);
     std::vector<Parameter> inputs;
-    REQUIRE_NOTHROW(inputs = sim::emulated_inputs(sim::read_dataset(kEmulatorData / name)));
+    REQUIRE_NOTHROW(inputs = sim::emulated_inputs(sim::read_dataset(kEmulatorData / name)).declared);
     for (const Parameter& p : inputs)
       if (p.type == ParameterType::continuous) CHECK(p.low < p.high);
   }
+}
+
+// suzuki_i–iv's specs list ligand L7, which no row holds: `labloop new` wrote it, the planner
+// proposed it and the emulator refused it (3 of 30 experiments lost in a run). A new campaign is
+// offered the rows' choices; the instrument keeps declaring the spec's (old campaign folders).
+TEST_CASE("Emulator: a new campaign on a shipped scattered dataset is offered exactly the categorical choices its rows hold", "[emulator][datasets]") {
+  for (const std::string& name : sim::dataset_names(kEmulatorData)) {
+    const sim::Dataset data = sim::read_dataset(kEmulatorData / name);
+    if (data.spec.lookup_table) continue;
+    INFO(name);
+    const sim::EmulatedInputs inputs = sim::emulated_inputs(data);
+    REQUIRE(inputs.offered.size() == data.spec.parameters.size());
+    for (std::size_t i = 0; i < inputs.offered.size(); ++i) {
+      if (inputs.offered[i].type != ParameterType::categorical) continue;
+      INFO(inputs.offered[i].name);
+      CHECK(inputs.declared[i].choices == data.spec.parameters[i].choices);
+      std::vector<std::string> held;
+      for (const std::string& choice : data.spec.parameters[i].choices)
+        if (std::any_of(data.rows.begin(), data.rows.end(), [&](const CsvRow& row) {
+              return sim::find_option(data.spec.parameters[i], row.fields[i]) == sim::find_option(data.spec.parameters[i], choice);
+            }))
+          held.push_back(choice);
+      CHECK(inputs.offered[i].choices == held);
+    }
+  }
+  const SimulatorSpec* suzuki = sim::catalogue().find("suzuki_i");
+  REQUIRE(suzuki);
+  auto ligand = [](const std::vector<Parameter>& inputs) {
+    const auto it = std::find_if(inputs.begin(), inputs.end(), [](const Parameter& p) { return p.name == "ligand"; });
+    REQUIRE(it != inputs.end());
+    return it->choices;
+  };
+  CHECK(ligand(suzuki->offered_inputs(0)) == std::vector<std::string>{"L0", "L1", "L2", "L3", "L4", "L5", "L6"});
+  CHECK(ligand(suzuki->inputs(0)) == std::vector<std::string>{"L0", "L1", "L2", "L3", "L4", "L5", "L6", "L7"});
 }

@@ -26,7 +26,7 @@ CampaignConfig load_starter(const test::TempDir& dir, const std::string& name, c
 TEST_CASE("Starter campaign: every simulator's file loads with its parameters, goals and constraints", "[starter]") {
   test::TempDir dir;
   const SimulatorCatalogue& catalogue = sim::catalogue();
-  int datasets = 0, several = 0, constrained = 0, with_outcome_constraints = 0;
+  int datasets = 0, several = 0, constrained = 0, with_outcome_constraints = 0, narrowed = 0;
   for (const std::string& name : catalogue.names()) {
     INFO(name);
     const SimulatorSpec& spec = *catalogue.find(name);
@@ -37,10 +37,17 @@ TEST_CASE("Starter campaign: every simulator's file loads with its parameters, g
     CHECK(config.budget.experiments == 30);
     REQUIRE(config.instruments.size() == 1);
     CHECK(config.instruments[0].simulator == name);
-    // The parameters as the simulator declares them: names, types, bounds, choices, levels.
-    const std::vector<Parameter> inputs = spec.inputs(spec.default_dim);
+    // The parameters as the simulator offers them (as it declares them, less a dataset's choices
+    // no row holds): names, types, bounds, choices, levels.
+    const std::vector<Parameter> inputs = spec.offered_inputs ? spec.offered_inputs(spec.default_dim) : spec.inputs(spec.default_dim);
+    const std::vector<Parameter> declared = spec.inputs(spec.default_dim);
     REQUIRE(config.parameters.size() == inputs.size());
+    REQUIRE(declared.size() == inputs.size());
+    bool fewer_choices = false;
     for (size_t i = 0; i < inputs.size(); ++i) {
+      fewer_choices |= inputs[i].choices.size() < declared[i].choices.size();
+      for (const std::string& choice : inputs[i].choices)  // never one the instrument would not accept
+        CHECK(std::find(declared[i].choices.begin(), declared[i].choices.end(), choice) != declared[i].choices.end());
       CHECK(config.parameters[i].name == inputs[i].name);
       CHECK(config.parameters[i].type == inputs[i].type);
       CHECK(config.parameters[i].choices == inputs[i].choices);
@@ -64,12 +71,14 @@ TEST_CASE("Starter campaign: every simulator's file loads with its parameters, g
     CHECK(config.constraints.size() == (required.empty() ? 0u : 1u));
     constrained += !required.empty();
     datasets += !spec.readme.empty();
+    narrowed += fewer_choices;
   }
   // What the catalogue holds today; a smaller count means a simulator went missing.
   CHECK(datasets >= 46);
   CHECK(several >= 3);                    // branin_currin, dtlz2, snar_kinetic
   CHECK(with_outcome_constraints >= 3);  // hartmann6_constrained, gramacy, ackley_constrained
   CHECK(constrained >= 7);                // the simplex datasets
+  CHECK(narrowed == 4);                   // suzuki_i–iv: their specs list ligand L7, no row holds it
 }
 
 TEST_CASE("Starter campaign: a multi-objective function's reference point becomes the thresholds, a maximized objective's included", "[starter]") {

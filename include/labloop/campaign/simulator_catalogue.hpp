@@ -45,6 +45,9 @@ struct SimulatorSpec {
   int max_dim = 1;
   // The inputs x1…x<dim> with the function's standard bounds: what the simulator declares at hello.
   std::function<std::vector<Parameter>(int dim)> inputs;
+  // What `labloop new` writes: inputs(dim) less what the simulator accepts but cannot answer (a
+  // dataset's choice no row holds). Empty function: inputs.
+  std::function<std::vector<Parameter>(int dim)> offered_inputs;
   // The options of its own (beside simulator_options()), by name, for messages; empty for most.
   std::vector<std::string> option_names;
   // Checks those of them in an instrument's "options" object (which also holds labloop-sim's;
