@@ -287,17 +287,27 @@ void GaussianProcess::set_data(const Eigen::MatrixXd& x, const Eigen::VectorXd& 
   double y_mean = y.mean();
   const double var = y.size() > 1 ? (y.array() - y_mean).square().sum() / static_cast<double>(y.size() - 1) : 0.0;
   double sd = std::sqrt(var);
-  if (!std::isfinite(y_mean) || !std::isfinite(var)) {
-    // Squares overflow beyond ~1e154 (and sums near ±DBL_MAX): divide by the largest magnitude
-    // first. Ordinary data never come here, so their standardization is unchanged.
-    const double m = y.cwiseAbs().maxCoeff();
+  const double magnitude = y.cwiseAbs().maxCoeff();
+  if (!std::isfinite(y_mean) || !std::isfinite(var) || (magnitude > 0 && magnitude < 1e-100)) {
+    // Squares overflow beyond ~1e154 (and sums near ±DBL_MAX), and lose their digits below
+    // ~1e-154: divide by the largest magnitude first. Ordinary data never come here, so their
+    // standardization is unchanged.
+    const double m = magnitude;
     const Eigen::ArrayXd u = y.array() / m;
     const double u_mean = u.mean();
     y_mean = m * u_mean;
     sd = y.size() > 1 ? m * std::sqrt((u - u_mean).square().sum() / static_cast<double>(y.size() - 1)) : 0.0;
   }
-  const double y_std = (sd > 1e-12 * std::max(1.0, std::abs(y_mean))) ? sd : 1.0;
-  // Posterior variances are held in y units (σ² · y_std²): they must stay representable.
+  // Constant results (equal, or equal but for rounding: a spread within 1e-12 of their mean)
+  // carry no trend to standardize, and dividing by that spread would blow rounding up into one;
+  // they keep unit scale. The test is relative, so results in large units (joules for 1e-18 J
+  // energies) are standardized exactly as the same results in small units: an absolute floor
+  // took them for constant and the model learned nothing from them.
+  // A spread whose square underflows (denormal results, ~1e-160 and below) cannot scale the
+  // posterior variances, held in y units (σ² · y_std²): such results are modelled as constant,
+  // as they always were (a planner that learns nothing from them, not one that stops).
+  const double y_std = (sd > 1e-12 * std::abs(y_mean)) && sd * sd >= std::numeric_limits<double>::min() ? sd : 1.0;
+  // Posterior variances must stay representable.
   if (!std::isfinite(y_mean) || !std::isfinite(y_std * y_std))
     throw PlannerError(fmt::format("Gaussian process: results spread over {:g} in magnitude, too wide for the model to represent "
                                    "(compress them first, e.g. with MagnitudeCompression)",
@@ -672,6 +682,8 @@ int GaussianProcess::size() const { return static_cast<int>(s_->n()); }
 const Eigen::MatrixXd& GaussianProcess::x() const { return s_->x; }
 const Eigen::VectorXd& GaussianProcess::y() const { return s_->y; }
 double GaussianProcess::noise_variance() const { return std::exp(s_->log_noise) * s_->y_std * s_->y_std; }
+double GaussianProcess::output_scale() const { return s_->y_std; }
+double GaussianProcess::output_unit() const { return s_->y_std < kSmallOutputScale ? s_->y_std : 1.0; }
 const Kernel& GaussianProcess::kernel() const { return *s_->kernel; }
 
 }  // namespace labloop

@@ -7,6 +7,8 @@
 // Gaussian transformed data is −n/2·log σ̂²(λ) + (λ−1)·Σ sign(x)·log(|x|+1).
 #include "labloop/model/output_transform.hpp"
 
+#include "labloop/model/gaussian_process.hpp"  // kSmallOutputScale
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -80,6 +82,10 @@ Eigen::VectorXd MagnitudeCompression::transform(const Eigen::VectorXd& y) const 
 }
 
 double YeoJohnson::apply(double x, double lambda) {
+  // The identity exactly where ((x+1) − 1) would lose more than 20 bits of x: an unfitted warp
+  // (λ = 1, scale 1) saw results in small units (1e-13) with 8 bits left. Elsewhere the formula
+  // as it always was, so earlier campaigns' models (and replays) are unchanged.
+  if (lambda == 1 && std::abs(x) < kSmallOutputScale) return x;
   if (x >= 0) return std::abs(lambda) < 1e-12 ? std::log1p(x) : (std::pow(x + 1, lambda) - 1) / lambda;
   return std::abs(lambda - 2) < 1e-12 ? -std::log1p(-x) : -(std::pow(1 - x, 2 - lambda) - 1) / (2 - lambda);
 }

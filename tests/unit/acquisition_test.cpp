@@ -240,9 +240,10 @@ TEST_CASE("Every acquisition with a gradient agrees between single and batch sco
 TEST_CASE("Acquisition scores and gradients stay finite at the training points of a noise-free model", "[acquisition]") {
   // The latent variance at a training point of a (nearly) noise-free model is ~0 or slightly
   // negative from rounding: the σ floor must keep every score and gradient finite.
-  CHECK(labloop::detail::clamped_sigma(-1e-18) == labloop::detail::kMinSigma);
-  CHECK(labloop::detail::clamped_sigma(0.0) == labloop::detail::kMinSigma);
-  CHECK(labloop::detail::clamped_sigma(4.0) == 2.0);
+  using labloop::detail::kMinSigma;
+  CHECK(labloop::detail::clamped_sigma(-1e-18, kMinSigma) == kMinSigma);
+  CHECK(labloop::detail::clamped_sigma(0.0, kMinSigma) == kMinSigma);
+  CHECK(labloop::detail::clamped_sigma(4.0, kMinSigma) == 2.0);
 
   std::mt19937_64 rng(3);
   labloop::GaussianProcessOptions options;

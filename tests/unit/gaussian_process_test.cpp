@@ -466,6 +466,47 @@ TEST_CASE("GaussianProcess: values beyond 1e154 standardize without overflow, or
   CHECK(gp.size() == 4);  // refused before anything changed
 }
 
+TEST_CASE("GaussianProcess: results in tiny units standardize and fit as the same results in ordinary units", "[gp]") {
+  const Eigen::MatrixXd x = gp_random_points(15, 2, 11);
+  const Eigen::VectorXd y = smooth(x) - Eigen::VectorXd::Constant(x.rows(), 3.0);  // mean near 0, spread ~0.5
+  GaussianProcess reference(2);
+  reference.set_data(x, y);
+  reference.fit();
+  const Eigen::MatrixXd q = gp_random_points(5, 2, 12);
+  Eigen::VectorXd ref_mean, ref_var;
+  reference.predict(q, ref_mean, ref_var);
+  // 1e-15: below the absolute floor of 1e-12 that took such results for constant (the model
+  // then learned nothing); 1e-120: squares near underflow; 2^-60: exact, so the same fit.
+  for (const double unit : {1e-15, 1e-120, std::ldexp(1.0, -60)}) {
+    INFO("unit " << unit);
+    GaussianProcess gp(2);
+    gp.set_data(x, y * unit);
+    CHECK(gp.log_posterior(reference.hyperparameters(), nullptr) == Approx(reference.log_posterior(reference.hyperparameters(), nullptr)));
+    gp.fit();
+    CHECK((gp.hyperparameters() - reference.hyperparameters()).cwiseAbs().maxCoeff() < 1e-4);
+    Eigen::VectorXd mean, var;
+    gp.predict(q, mean, var);
+    for (Eigen::Index i = 0; i < q.rows(); ++i) {
+      CHECK(mean(i) / unit == Approx(ref_mean(i)).epsilon(1e-4).margin(1e-6));
+      CHECK(var(i) / (unit * unit) == Approx(ref_var(i)).epsilon(1e-4));
+    }
+  }
+  // Equal results stay a constant, however small; a spread whose square underflows is refused.
+  GaussianProcess constant(2);
+  constant.set_data(x, Eigen::VectorXd::Constant(x.rows(), 3e-19));
+  Eigen::VectorXd mean, var;
+  constant.predict(q, mean, var);
+  CHECK(mean.isApprox(Eigen::VectorXd::Constant(q.rows(), 3e-19)));
+  CHECK(var.allFinite());
+  // A spread whose square underflows cannot scale variances: modelled as constant, predictions finite.
+  GaussianProcess underflow(2);
+  underflow.set_data(x, y * 1e-200);
+  CHECK(underflow.output_scale() == 1.0);
+  underflow.predict(q, mean, var);
+  CHECK(mean.allFinite());
+  CHECK(var.allFinite());
+}
+
 TEST_CASE("GaussianProcess: a stated noise is used as it is, not learned, within the noise bounds", "[gp]") {
   const Eigen::MatrixXd x = gp_random_points(12, 2, 3);
   Eigen::VectorXd y = 10.0 * smooth(x);

@@ -621,3 +621,45 @@ TEST_CASE("Bayesian planner: with two discrete parameters and a continuous one i
   CHECK(best_params["b"].get<double>() == 2);
   CHECK(best - planner_test_discrete_objective(0.4, 2, 0.4) < 0.005);
 }
+
+// The same experiments for results in any unit: a person recording amounts in mol (1e-15) gets
+// the planner one recording them in fmol gets. Absolute floors and tolerances in y units (a σ of
+// 1e-12, scores equal to 1e-9, an identity warp computing (y + 1) − 1, L-BFGS's gradient
+// tolerance) made every score alike at 1e-15: the planner proposed at random from the first
+// model on (it differed from the ordinary one by 0.03 of the box at its first model-based step).
+TEST_CASE("Bayesian planner: results in tiny units get the proposals the same results get in ordinary units", "[planner]") {
+  const Space space({Parameter{.name = "a", .low = -5, .high = 10}, Parameter{.name = "b", .low = 0, .high = 15}});
+  auto branin = [&](const Point& x) {
+    const Params p = space.decode(x);
+    const double a = p["a"].get<double>(), b = p["b"].get<double>(), pi = 3.141592653589793;
+    return std::pow(b - 5.1 / (4 * pi * pi) * a * a + 5 / pi * a - 6, 2) + 10 * (1 - 1 / (8 * pi)) * std::cos(a) + 10;
+  };
+  auto proposals = [&](double unit) {
+    auto planner = planner_for(space, "bayesian");
+    std::vector<Point> out;
+    for (int i = 0; i < 16; ++i) {
+      out.push_back(planner->ask(1, {}).front());
+      planner->tell(Observation::succeeded(out.back(), branin(out.back()) * unit));
+    }
+    return out;
+  };
+  const std::vector<Point> reference = proposals(1.0);
+  for (const double unit : {std::ldexp(1.0, -50), 1e-15, 1e-10}) {
+    INFO("unit " << unit);
+    const std::vector<Point> tiny = proposals(unit);
+    // Each proposal has its twin among the other run's (two far apart can swap places where the
+    // model scores them alike: rounding decides).
+    auto furthest = [](const std::vector<Point>& from, const std::vector<Point>& to) {
+      double out = 0;
+      for (const Point& p : from) {
+        double nearest = HUGE_VAL;
+        for (const Point& q : to) nearest = std::min(nearest, (p - q).cwiseAbs().maxCoeff());
+        out = std::max(out, nearest);
+      }
+      return out;
+    };
+    CHECK(furthest(tiny, reference) < 0.01);
+    CHECK(furthest(reference, tiny) < 0.01);
+    CHECK((tiny[5] - reference[5]).cwiseAbs().maxCoeff() < 1e-6);  // the first model's proposal
+  }
+}

@@ -35,6 +35,14 @@ class Acquisition {
   // Score of one point and its gradient with respect to x. Only when has_gradient().
   virtual double score(const AcquisitionContext& ctx, const Eigen::VectorXd& x, Eigen::VectorXd& grad) const = 0;
   virtual bool has_gradient() const { return true; }
+  // The unit its scores are in: 1 for scores in logs or probabilities (the default); the model's
+  // output_unit() for scores in y units (UCB, Thompson sampling). Equal scores are judged to a
+  // fraction of it (detail::tied), and the local search climbs score / unit, so results in small
+  // units are still told apart and climbed (gradients of 1e-15 stopped it where it started).
+  virtual double score_unit(const AcquisitionContext& ctx) const {
+    (void)ctx;
+    return 1.0;
+  }
 };
 
 // What a registry row builds an acquisition with: its options (an object, {} for every default),

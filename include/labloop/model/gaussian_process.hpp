@@ -22,6 +22,13 @@
 
 namespace labloop {
 
+// Results whose spread is below this are in small units (1e-15 mol, 1e-18 J): floors and
+// tolerances that are absolute in y units (a σ of 1e-12, scores equal to 1e-9) would swallow
+// their differences, so they are taken relative to the spread instead (output_unit()). Results
+// at ordinary scales keep the absolute ones, so their proposals (and the replays of campaigns
+// run before) are unchanged.
+inline constexpr double kSmallOutputScale = 0x1p-20;  // ≈ 9.5e-7
+
 struct GaussianProcessOptions {
   std::string kernel = "matern52";
   // The kernel's options (make_kernel), already checked where they were written.
@@ -109,6 +116,12 @@ class GaussianProcess {
   const Eigen::MatrixXd& x() const;      // n×d
   const Eigen::VectorXd& y() const;      // in y units
   double noise_variance() const;         // in y units
+  // What results are divided by to standardize them (their sample standard deviation; 1 for
+  // fewer than two results or equal ones).
+  double output_scale() const;
+  // The unit floors and tolerances in y units are taken in (the acquisitions' σ floor, equal
+  // scores): 1, or output_scale() for results in small units (below kSmallOutputScale).
+  double output_unit() const;
   const Kernel& kernel() const;
 
  private:

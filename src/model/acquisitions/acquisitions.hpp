@@ -23,12 +23,15 @@ double mills_ratio(double u);          // R(u) = Φ(−u)/φ(u) = √(π/2)·erf
 double log_ndtr(double z);             // log Φ(z), finite for every finite z
 double log_ndtr_derivative(double z);  // d/dz log Φ(z) = φ(z)/Φ(z)
 
-// The posterior standard deviation never goes below this (y units), so that scores and gradients
-// stay finite at training points of a noise-free model, where the latent variance is ~0 or even
-// slightly negative from rounding.
+// The posterior standard deviation never goes below this many of the model's output_unit(), so
+// that scores and gradients stay finite at training points of a noise-free model, where the
+// latent variance is ~0 or even slightly negative from rounding. In y units for ordinary results;
+// results in small units (1e-15 mol) have posterior standard deviations far below 1e-12 y units,
+// and a floor there made every score alike: the model's predictions told the planner nothing.
 inline constexpr double kMinSigma = 1e-12;
 
-inline double clamped_sigma(double variance) { return std::sqrt(std::max(variance, kMinSigma * kMinSigma)); }
+inline double sigma_floor(const GaussianProcess& model) { return kMinSigma * model.output_unit(); }
+inline double clamped_sigma(double variance, double floor) { return std::sqrt(std::max(variance, floor * floor)); }
 
 // μ, σ and their gradients with respect to x at one point. Where the floor is active σ is
 // constant, so its gradient is zero there.
@@ -44,8 +47,9 @@ inline PointPosterior posterior_at(const GaussianProcess& model, const Eigen::Ve
   double variance = 0.0;
   Eigen::VectorXd variance_grad;
   model.predict(x, p.mean, variance, p.mean_grad, variance_grad);
-  p.sigma = clamped_sigma(variance);
-  if (variance > kMinSigma * kMinSigma)
+  const double floor = sigma_floor(model);
+  p.sigma = clamped_sigma(variance, floor);
+  if (variance > floor * floor)
     p.sigma_grad = variance_grad / (2.0 * p.sigma);
   else
     p.sigma_grad = Eigen::VectorXd::Zero(x.size());

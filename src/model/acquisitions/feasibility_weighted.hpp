@@ -28,6 +28,7 @@ class FeasibilityWeighted final : public Acquisition {
     return s;
   }
   bool has_gradient() const override { return base_.has_gradient(); }
+  double score_unit(const AcquisitionContext& ctx) const override { return base_.score_unit(ctx); }
 
  private:
   const Acquisition& base_;

@@ -20,8 +20,9 @@ class LogExpectedImprovement final : public Acquisition {
     Eigen::VectorXd mean, variance;
     ctx.model.predict(x, mean, variance);
     Eigen::VectorXd out(x.rows());
+    const double floor = sigma_floor(ctx.model);
     for (Eigen::Index i = 0; i < x.rows(); ++i) {
-      const double sigma = clamped_sigma(variance[i]);
+      const double sigma = clamped_sigma(variance[i], floor);
       out[i] = std::log(sigma) + log_h((ctx.incumbent - mean[i]) / sigma);
     }
     return out;

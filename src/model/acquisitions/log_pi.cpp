@@ -15,8 +15,9 @@ class LogProbabilityOfImprovement final : public Acquisition {
     Eigen::VectorXd mean, variance;
     ctx.model.predict(x, mean, variance);
     Eigen::VectorXd out(x.rows());
+    const double floor = sigma_floor(ctx.model);
     for (Eigen::Index i = 0; i < x.rows(); ++i)
-      out[i] = log_ndtr((ctx.incumbent - mean[i]) / clamped_sigma(variance[i]));
+      out[i] = log_ndtr((ctx.incumbent - mean[i]) / clamped_sigma(variance[i], floor));
     return out;
   }
 

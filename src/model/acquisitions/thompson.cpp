@@ -17,6 +17,7 @@ namespace {
 class ThompsonSampling final : public Acquisition {
  public:
   std::string name() const override { return "thompson"; }
+  double score_unit(const AcquisitionContext& ctx) const override { return ctx.model.output_unit(); }
 
   // A joint draw over m rows factors an m × m covariance: O(m²) memory, O(m³) time, and 100,000
   // candidates (a legal "candidates") ran out of memory. Past this many rows, the draw is over as

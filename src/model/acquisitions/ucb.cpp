@@ -16,12 +16,14 @@ class UpperConfidenceBound final : public Acquisition {
   explicit UpperConfidenceBound(double beta) : sqrt_beta_(std::sqrt(beta)) {}
 
   std::string name() const override { return "ucb"; }
+  double score_unit(const AcquisitionContext& ctx) const override { return ctx.model.output_unit(); }
 
   Eigen::VectorXd score(const AcquisitionContext& ctx, const Eigen::MatrixXd& x) const override {
     Eigen::VectorXd mean, variance;
     ctx.model.predict(x, mean, variance);
     Eigen::VectorXd out(x.rows());
-    for (Eigen::Index i = 0; i < x.rows(); ++i) out[i] = sqrt_beta_ * clamped_sigma(variance[i]) - mean[i];
+    const double floor = sigma_floor(ctx.model);
+    for (Eigen::Index i = 0; i < x.rows(); ++i) out[i] = sqrt_beta_ * clamped_sigma(variance[i], floor) - mean[i];
     return out;
   }
 

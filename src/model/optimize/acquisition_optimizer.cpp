@@ -43,13 +43,13 @@ constexpr int kMaxLocalSearchSteps = 50;
 // (reservoir sampling: the k-th tied offer replaces the kept one with probability 1/k).
 class BestProposal {
  public:
-  BestProposal(const std::vector<Point>& avoid, const Observations& observations, std::mt19937_64* tie_rng)
-      : avoid_(avoid), observations_(observations), tie_rng_(tie_rng) {}
+  BestProposal(const std::vector<Point>& avoid, const Observations& observations, std::mt19937_64* tie_rng, double score_unit)
+      : avoid_(avoid), observations_(observations), tie_rng_(tie_rng), score_unit_(score_unit) {}
 
   void offer(const Point& x, double score) {
     if (!x.allFinite()) return;
     if (!std::isfinite(score)) score = -std::numeric_limits<double>::infinity();  // NaN would stick as the best
-    if (tie_rng_ && point_.size() != 0 && tied(score, score_)) {
+    if (tie_rng_ && point_.size() != 0 && tied(score, score_, score_unit_)) {
       if (observations_.near_any(x, avoid_)) return;
       ++ties_;
       if (std::uniform_int_distribution<long long>(0, ties_ - 1)(*tie_rng_) == 0) point_ = x;
@@ -65,6 +65,7 @@ class BestProposal {
   const std::vector<Point>& avoid_;
   const Observations& observations_;
   std::mt19937_64* tie_rng_;
+  double score_unit_;
   Point point_;
   double score_ = -std::numeric_limits<double>::infinity();
   long long ties_ = 0;  // offers tied with the kept one, itself included
@@ -262,7 +263,7 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) { return scores[a] > scores[b]; });
 
-  BestProposal best(avoid, observations, options_.ties == Ties::random ? &rng : nullptr);
+  BestProposal best(avoid, observations, options_.ties == Ties::random ? &rng : nullptr, acquisition.score_unit(ctx));
   // Snap to the space, then settle the categorical choices for that numeric part: the relaxed
   // one-hot optimum is only a hint. With few combinations try them all (once per numeric part:
   // in a purely categorical space that is once per proposal); with more, climb by changing one
@@ -402,15 +403,17 @@ Point AcquisitionOptimizer::local_maximum(const Acquisition& acquisition, const 
     const Acquisition* acquisition;
     const AcquisitionContext* ctx;
     const std::vector<bool>* fixed;
-  } data{&acquisition, &ctx, &categorical_coordinate_};
+    double unit;
+  } data{&acquisition, &ctx, &categorical_coordinate_, acquisition.score_unit(ctx)};
   opt.set_max_objective(
       [](const std::vector<double>& v, std::vector<double>& grad, void* raw) {
         auto* d = static_cast<Data*>(raw);
         const Eigen::Map<const Eigen::VectorXd> x(v.data(), static_cast<Eigen::Index>(v.size()));
         Eigen::VectorXd g;
-        const double s = d->acquisition->score(*d->ctx, Eigen::VectorXd(x), g);
+        // In the score's unit: L-BFGS stops where gradients of y in small units (1e-15) are.
+        const double s = d->acquisition->score(*d->ctx, Eigen::VectorXd(x), g) / d->unit;
         if (!grad.empty())
-          for (size_t k = 0; k < grad.size(); ++k) grad[k] = (*d->fixed)[k] ? 0.0 : g[static_cast<Eigen::Index>(k)];
+          for (size_t k = 0; k < grad.size(); ++k) grad[k] = (*d->fixed)[k] ? 0.0 : g[static_cast<Eigen::Index>(k)] / d->unit;
         return std::isfinite(s) ? s : -1e300;
       },
       &data);
@@ -430,6 +433,7 @@ namespace {
 struct AcquisitionPolish {
   const Acquisition* acquisition;
   const AcquisitionContext* ctx;
+  double unit;  // the acquisition's score_unit()
 };
 struct AcquisitionRows {
   const Eigen::MatrixXd* rows;
@@ -461,15 +465,16 @@ Point AcquisitionOptimizer::constrained_local_maximum(const Acquisition& acquisi
   opt.set_upper_bounds(upper);
   opt.set_maxeval(60);
   opt.set_xtol_rel(1e-6);
-  AcquisitionPolish data{&acquisition, &ctx};
+  AcquisitionPolish data{&acquisition, &ctx, acquisition.score_unit(ctx)};
   opt.set_max_objective(
       [](const std::vector<double>& v, std::vector<double>& grad, void* raw) {
         auto* d = static_cast<AcquisitionPolish*>(raw);
         const Eigen::Map<const Eigen::VectorXd> x(v.data(), static_cast<Eigen::Index>(v.size()));
         Eigen::VectorXd g;
-        const double s = d->acquisition->score(*d->ctx, Eigen::VectorXd(x), g);
+        const double s = d->acquisition->score(*d->ctx, Eigen::VectorXd(x), g) / d->unit;  // as in local_maximum
         if (!grad.empty())
-          for (size_t k = 0; k < grad.size(); ++k) grad[k] = std::isfinite(g[static_cast<Eigen::Index>(k)]) ? g[static_cast<Eigen::Index>(k)] : 0.0;
+          for (size_t k = 0; k < grad.size(); ++k)
+            grad[k] = std::isfinite(g[static_cast<Eigen::Index>(k)]) ? g[static_cast<Eigen::Index>(k)] / d->unit : 0.0;
         return std::isfinite(s) ? s : -1e300;
       },
       &data);

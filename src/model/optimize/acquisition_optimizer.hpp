@@ -30,8 +30,10 @@ enum class TrustRegion { candidates, off };  // candidates: trust-region candida
 // proposal depends on the order of a pool's rows and of a parameter's choices (campaigns before
 // the option); random: one of them with equal chance, drawn from the planner's generator.
 enum class Ties { first, random };
-// Scores within this fraction of max(1, |best|) of the best are equal: choices the model cannot
-// tell apart (untried options of one-hot parameters) differ by rounding alone.
+// Scores within this fraction of max(unit, |best|) of the best are equal: choices the model cannot
+// tell apart (untried options of one-hot parameters) differ by rounding alone. `unit` is the
+// acquisition's score_unit(), 1 but for results in small units (kSmallOutputScale), whose scores
+// in y units all lay within 1e-9 of each other: every candidate was taken for a tie.
 constexpr double kTieTolerance = 1e-9;
 
 struct AcquisitionOptimizerOptions {
@@ -41,9 +43,9 @@ struct AcquisitionOptimizerOptions {
   Ties ties = Ties::first;
 };
 
-// Whether `score` is within kTieTolerance of `best` (both finite).
-inline bool tied(double score, double best) {
-  return std::isfinite(score) && std::isfinite(best) && std::abs(score - best) <= kTieTolerance * std::max(1.0, std::abs(best));
+// Whether `score` is within kTieTolerance of `best` (both finite), scores in units of `unit`.
+inline bool tied(double score, double best, double unit) {
+  return std::isfinite(score) && std::isfinite(best) && std::abs(score - best) <= kTieTolerance * std::max(unit, std::abs(best));
 }
 
 class BestProposal;

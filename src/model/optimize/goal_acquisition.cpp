@@ -29,7 +29,8 @@ Eigen::VectorXd GoalAcquisition::score(const AcquisitionContext& ctx, const Eige
       for (size_t j = 0; j < k; ++j) {
         parts_.objectives[j]->predict(x, mean, variance);
         means.col(static_cast<Eigen::Index>(j)) = mean;
-        for (Eigen::Index i = 0; i < m; ++i) sds(i, static_cast<Eigen::Index>(j)) = clamped_sigma(variance[i]);
+        const double floor = sigma_floor(*parts_.objectives[j]);
+        for (Eigen::Index i = 0; i < m; ++i) sds(i, static_cast<Eigen::Index>(j)) = clamped_sigma(variance[i], floor);
       }
       for (Eigen::Index i = 0; i < m; ++i) {
         const Eigen::VectorXd mu = means.row(i).transpose(), sd = sds.row(i).transpose();
@@ -37,8 +38,9 @@ Eigen::VectorXd GoalAcquisition::score(const AcquisitionContext& ctx, const Eige
       }
     } else {
       parts_.objectives.front()->predict(x, mean, variance);
+      const double floor = sigma_floor(*parts_.objectives.front());
       for (Eigen::Index i = 0; i < m; ++i) {
-        const double sigma = clamped_sigma(variance[i]);
+        const double sigma = clamped_sigma(variance[i], floor);
         out[i] = std::log(sigma) + log_h((parts_.incumbent - mean[i]) / sigma);
       }
     }
@@ -46,7 +48,8 @@ Eigen::VectorXd GoalAcquisition::score(const AcquisitionContext& ctx, const Eige
   for (size_t k = 0; k < parts_.constraints.size(); ++k) {
     parts_.constraints[k]->predict(x, mean, variance);
     const double bound = bound_of(k);
-    for (Eigen::Index i = 0; i < m; ++i) out[i] += log_ndtr((bound - mean[i]) / clamped_sigma(variance[i]));
+    const double floor = sigma_floor(*parts_.constraints[k]);
+    for (Eigen::Index i = 0; i < m; ++i) out[i] += log_ndtr((bound - mean[i]) / clamped_sigma(variance[i], floor));
   }
   if (parts_.feasibility) out += parts_.feasibility->log_probability(x);
   return out;

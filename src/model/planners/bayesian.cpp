@@ -180,9 +180,11 @@ class BayesianPlanner final : public Planner {
       const bool log_space = acquisition_->name().rfind("log_", 0) == 0;
       const Eigen::VectorXd& y = believer.y();
       const double spread = std::sqrt((y.array() - y.mean()).square().mean());
-      weighted = std::make_unique<FeasibilityWeighted>(*acquisition_, feasibility_, log_space ? 1.0 : std::max(spread, 1e-12));
+      // Results in small units have a small spread: only equal ones (no spread) take the floor.
+      const double scale = spread > 0 ? spread : 1e-12;
+      weighted = std::make_unique<FeasibilityWeighted>(*acquisition_, feasibility_, log_space ? 1.0 : scale);
       weighted_in_flight = std::make_unique<FeasibilityWeighted>(in_flight_ ? *in_flight_ : *acquisition_, feasibility_,
-                                                                 in_flight_ || log_space ? 1.0 : std::max(spread, 1e-12));
+                                                                 in_flight_ || log_space ? 1.0 : scale);
     }
     for (const Point& p : pending) believe(believer, p, incumbent);
     for (const Point& p : out) believe(believer, p, incumbent);
@@ -367,7 +369,7 @@ class BayesianPlanner final : public Planner {
       // random, not the first in the file, so the proposal does not depend on the rows' order.
       std::vector<size_t> ties;
       for (size_t k = 0; k < all.size(); ++k)
-        if (tied(all[k], best_score)) ties.push_back(k);
+        if (tied(all[k], best_score, acquisition.score_unit(ctx))) ties.push_back(k);
       if (ties.size() > 1) best = ties[std::uniform_int_distribution<size_t>(0, ties.size() - 1)(rng_)];
     }
     return pool_->take(positions[best]);
