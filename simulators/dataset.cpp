@@ -11,6 +11,7 @@
 #include <iterator>
 #include <set>
 
+#include "labloop/core/parameter_check.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_limits.hpp"
 
@@ -99,10 +100,10 @@ Parameter parameter_from_spec(const JsonNode& node) {
     p.type = ParameterType::discrete;
     if (options.value().size() < 2 || options.value().size() > kMaxDiscreteLevels)
       options.fail(fmt::format("lists {} levels; a discrete parameter has from 2 to {}", options.value().size(), kMaxDiscreteLevels));
-    for (std::size_t i = 0; i < options.value().size(); ++i) p.values.push_back(options.at(i).as_number());
-    std::sort(p.values.begin(), p.values.end());
-    if (const auto twin = std::adjacent_find(p.values.begin(), p.values.end()); twin != p.values.end())
-      options.fail(fmt::format("lists the level {:g} twice", *twin));
+    // The campaign file's check of "values": levels that are equal, closer than the tolerance a
+    // sent value is matched to, spread past the largest double or not finite are named here, not
+    // left to fail later where the dataset's rows or a campaign meet them.
+    p.values = read_discrete_levels(options);
     p.low = p.values.front();
     p.high = p.values.back();
     return p;
@@ -130,6 +131,8 @@ DatasetSpec read_dataset_spec(const fs::path& dir) {
     json = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw ConfigError(source, "", fmt::format("not valid JSON: {}", e.what()));
+  } catch (const nlohmann::json::out_of_range& e) {  // a number past the largest double (1e999): no finite level or bound
+    throw ConfigError(source, "", fmt::format("not valid JSON: {}; write numbers a double holds", e.what()));
   }
   const JsonNode top(json, "", source);
   if (!json.is_object()) top.expect_object({});

@@ -282,6 +282,34 @@ TEST_CASE("Datasets: a damaged spec.json is refused naming the file, the JSON pa
   CHECK(test::message_of([&] { sim::read_dataset_spec(folder); }).find(spec_path + ": cannot read: ") == 0);
 }
 
+TEST_CASE("Datasets: a discrete parameter's levels get the campaign file's checks, named at spec.json's path", "[datasets]") {
+  test::TempDir dir;
+  const std::string spec_path = (dir / "small" / "spec.json").string();
+  const json good = json::parse(R"({"rows": 4, "lookup_table": true,
+      "parameters": [{"name": "solvent", "type": "categorical", "options": ["a", "b,c"]},
+                     {"name": "temperature", "type": "discrete", "options": [1, 2.5]}],
+      "objectives": [{"name": "yield", "goal": "maximize"}]})");
+  auto problem = [&](const json& levels) {
+    json spec = good;
+    spec["parameters"][1]["options"] = levels;
+    return test::message_of([&] { sim::read_dataset_spec(small_dataset(dir, kSmallCsv, spec)); });
+  };
+  CHECK(problem(json::array({1, 2.5, 1.0})) == spec_path + ": /parameters/1/options/2: duplicate level 1.0 (also at /parameters/1/options/0); list each level once");
+  // Closer than level_tolerance(): these were accepted, and a row's 1 then matched either level.
+  CHECK(problem(json::array({1e6, 1, 1e6 + 1e-4})) ==
+        spec_path + ": /parameters/1/options/2: level 1000000.0001 is within 0.001 of level 1000000.0 (at /parameters/1/options/0): levels are "
+                    "told apart only to 1e-9 of the largest level or spread (1e+06): drop one of them");
+  CHECK(problem(json::array({-1e308, 1e308})) ==
+        spec_path + ": /parameters/1/options: spans -1e+308 to 1e+308, more than a number can hold (1.79769e+308); express the levels in a larger unit");
+  // JSON has no inf; 1e999 is refused where it is parsed, naming the file (it escaped as the parser's bare message).
+  const auto folder = small_dataset(dir, kSmallCsv, good);
+  std::string text = good.dump();
+  text.replace(text.find("[1,2.5]"), 7, "[1,1e999]");
+  test::write_file(folder / "spec.json", text);
+  CHECK(test::message_of([&] { sim::read_dataset_spec(folder); }) ==
+        spec_path + ": /: not valid JSON: [json.exception.out_of_range.406] number overflow parsing '1e999'; write numbers a double holds");
+}
+
 TEST_CASE("Datasets: a missing data directory is named with what to do, not a crash", "[datasets]") {
   test::TempDir dir;
   CHECK(sim::dataset_names(dir / "nowhere").empty());
