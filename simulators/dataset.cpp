@@ -49,8 +49,19 @@ DatasetObjective objective_from_spec(const JsonNode& node) {
   o.maximize = goal == "maximize";
   if (node.has("type")) o.type = node.child("type").as_string();
   if (o.type == "ordinal") {
+    // A row's level becomes its rank in this list (the emulator's number): with fewer than two
+    // levels there is nothing to rank, and a level listed twice would have two ranks.
     const JsonNode levels = node.child("levels_in_increasing_merit");
-    for (std::size_t i = 0; i < levels.as_array().size(); ++i) o.levels.push_back(levels.at(i).as_string());
+    const std::size_t n = levels.as_array(true).size();
+    if (n < 2)
+      levels.fail(n == 0 ? "must list the levels, worst first, at least 2 (e.g. [\"powder\", \"crystals\"])"
+                         : "lists one level: an objective with one level cannot be better or worse; list at least 2, worst first");
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string level = levels.at(i).as_string();
+      if (const auto twin = std::find(o.levels.begin(), o.levels.end(), level); twin != o.levels.end())
+        levels.at(i).fail(fmt::format("duplicate level \"{}\" (also at {}/{}); list each level once", level, levels.path(), twin - o.levels.begin()));
+      o.levels.push_back(level);
+    }
   } else if (o.type != "continuous") {
     node.child("type").fail(fmt::format("must be \"continuous\" or \"ordinal\" (got \"{}\")", o.type));
   }

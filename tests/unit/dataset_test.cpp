@@ -310,6 +310,28 @@ TEST_CASE("Datasets: a discrete parameter's levels get the campaign file's check
         spec_path + ": /: not valid JSON: [json.exception.out_of_range.406] number overflow parsing '1e999'; write numbers a double holds");
 }
 
+TEST_CASE("Datasets: an ordinal objective's levels are at least two, each listed once", "[datasets]") {
+  test::TempDir dir;
+  const std::string spec_path = (dir / "small" / "spec.json").string();
+  const json good = json::parse(R"({"rows": 4, "lookup_table": true,
+      "parameters": [{"name": "solvent", "type": "categorical", "options": ["a", "b,c"]},
+                     {"name": "temperature", "type": "discrete", "options": [1, 2.5]}],
+      "objectives": [{"name": "yield", "goal": "maximize", "type": "ordinal", "levels_in_increasing_merit": ["10", "11", "20", "30"]}]})");
+  auto problem = [&](const json& levels) {
+    json spec = good;
+    spec["objectives"][0]["levels_in_increasing_merit"] = levels;
+    return test::message_of([&] { sim::read_dataset(small_dataset(dir, kSmallCsv, spec)); });
+  };
+  CHECK(problem(good["objectives"][0]["levels_in_increasing_merit"]).empty());
+  // A level twice had two ranks: rows matched the first, and the list said otherwise.
+  CHECK(problem(json::array({"10", "11", "20", "30", "11"})) ==
+        spec_path + ": /objectives/0/levels_in_increasing_merit/4: duplicate level \"11\" (also at /objectives/0/levels_in_increasing_merit/1); list each level once");
+  CHECK(problem(json::array()) ==
+        spec_path + ": /objectives/0/levels_in_increasing_merit: must list the levels, worst first, at least 2 (e.g. [\"powder\", \"crystals\"])");
+  CHECK(problem(json::array({"10"})) == spec_path + ": /objectives/0/levels_in_increasing_merit: lists one level: an objective with one level "
+                                                    "cannot be better or worse; list at least 2, worst first");
+}
+
 TEST_CASE("Datasets: a missing data directory is named with what to do, not a crash", "[datasets]") {
   test::TempDir dir;
   CHECK(sim::dataset_names(dir / "nowhere").empty());
