@@ -536,14 +536,17 @@ void Emulator::keep_in_range(std::vector<double>& y) const {
 }
 
 void Emulator::cross_validate() {
+  // Fewer rows than kFolds: one row per fold (leave-one-out), so no fold is empty.
+  folds_ = static_cast<int>(std::min<std::size_t>(kFolds, fit_index_.size()));
   const std::vector<std::size_t> order = emulator_permutation(fit_index_.size(), kEmulatorSeed + 1);
   std::vector<int> fold(fit_index_.size());
-  for (std::size_t r = 0; r < order.size(); ++r) fold[order[r]] = static_cast<int>(r % kFolds);
+  for (std::size_t r = 0; r < order.size(); ++r) fold[order[r]] = static_cast<int>(r % static_cast<std::size_t>(folds_));
   for (std::size_t j = 0; j < objectives_.size(); ++j) {
     const Fit& fit = *fits_[j];
     EmulatedObjective& e = objectives_[j];
+    e.cv_rmse.reset(), e.cv_r2.reset(), e.cv_note.clear();
     std::vector<double> truth, guess;
-    for (int k = 0; k < kFolds; ++k) {
+    for (int k = 0; k < folds_; ++k) {
       std::vector<Eigen::Index> train, test;
       for (std::size_t r = 0; r < fit.rows.size(); ++r) (fold[fit.rows[r]] == k ? test : train).push_back(static_cast<Eigen::Index>(r));
       if (test.empty() || train.size() < 3) continue;
@@ -569,6 +572,13 @@ void Emulator::cross_validate() {
         truth.push_back(raw_[j][static_cast<std::size_t>(test[t])]);
       }
     }
+    // A fold is fitted only on 3 rows or more (the emulator's own minimum): with 3 or 4 rows in all
+    // few folds or none are, and figures over fewer than 2 held-out rows would be nan or
+    // meaningless (no R² without a spread), so none are given, and the reason is stated instead.
+    if (truth.size() < 2) {
+      e.cv_note = fmt::format("not cross-validated: {} rows with a number, too few to hold rows out and fit on at least 3 others", fit.rows.size());
+      continue;
+    }
     const double mean = std::accumulate(truth.begin(), truth.end(), 0.0) / static_cast<double>(truth.size());
     double sse = 0, sst = 0;
     for (std::size_t t = 0; t < truth.size(); ++t) sse += (truth[t] - guess[t]) * (truth[t] - guess[t]), sst += (truth[t] - mean) * (truth[t] - mean);
@@ -587,7 +597,7 @@ nlohmann::json Emulator::to_json() const {
                    {"fit_rows", fit_index_.size()},
                    {"max_fit_rows", kMaxEmulatorRows},
                    {"seed", kEmulatorSeed},
-                   {"folds", kFolds},
+                   {"folds", folds_},
                    {"constraint", spec_.constraint}};
   nlohmann::json box = nlohmann::json::array();
   for (std::size_t i = 0; i < inputs_.size(); ++i)
@@ -607,6 +617,7 @@ nlohmann::json Emulator::to_json() const {
                      {"range_rule", e.range_rule}};
     o["cv_rmse"] = e.cv_rmse ? nlohmann::json(*e.cv_rmse) : nlohmann::json(nullptr);
     o["cv_r2"] = e.cv_r2 ? nlohmann::json(*e.cv_r2) : nlohmann::json(nullptr);
+    if (!e.cv_note.empty()) o["cv_note"] = e.cv_note;
     objectives.push_back(std::move(o));
   }
   j["objectives"] = objectives;
@@ -632,6 +643,8 @@ std::string emulator_readme_section(const nlohmann::json& report) {
                        o["noise_source"].get<std::string>(), o["low"].get<double>(), o["high"].get<double>(),
                        o["range_rule"].get<std::string>(), cv("cv_rmse"), cv("cv_r2"));
   }
+  for (const auto& o : report["objectives"])
+    if (o.contains("cv_note") && o["cv_note"].is_string()) out += fmt::format("\n{}: {}.\n", o["name"].get<std::string>(), o["cv_note"].get<std::string>());
   std::vector<std::string> box;
   for (const auto& b : report["box"]) box.push_back(fmt::format("{} [{:.4g}, {:.4g}]", b["name"].get<std::string>(), b["low"].get<double>(), b["high"].get<double>()));
   if (!box.empty()) out += fmt::format("\nThe box (declared as the instrument's limits): {}.\n", fmt::join(box, ", "));

@@ -31,7 +31,8 @@
 //   its level's index (0 = worst) and returned rounded to a level index.
 // - Cross-validation: kFolds-fold over the fitting rows (folds drawn with kEmulatorSeed), each
 //   fold's GP fitted afresh on the other folds; RMSE and R² (1 − SSE/SST over all held-out rows)
-//   in the objective's units.
+//   in the objective's units. Fewer fitting rows than kFolds: leave-one-out. A fold is fitted on
+//   3 rows or more, so with 3 numeric rows no figures are given, and cv_note says why.
 //
 // Fitting costs seconds to minutes (about O(rows³) per hyperparameter step), so the fitted
 // hyperparameters are kept in the dataset's emulator.json (written by `labloop-sim
@@ -76,6 +77,7 @@ struct EmulatedObjective {
   double low = 0.0, high = 0.0;    // clamp range
   std::string range_rule;          // "percentage", "observed ± 10 %", "observed ± 10 %, ≥ 0"
   std::optional<double> cv_rmse, cv_r2;
+  std::string cv_note;             // why there are no CV figures after cross_validate ("" when there are)
 };
 
 class Emulator {
@@ -117,9 +119,12 @@ class Emulator {
   // one rounded: what sample() does, for noise added afterwards (labloop-sim's `noise` option).
   void keep_in_range(std::vector<double>& y) const;
 
-  // kFolds-fold cross-validation (refits kFolds GPs per objective: the expensive part); stores
-  // the figures in objectives().
+  // kFolds-fold cross-validation (refits kFolds GPs per objective: the expensive part), leave-one-out
+  // when fewer rows are fitted; stores the figures in objectives(), or for an objective too few
+  // rows to hold any out (3 or 4 numeric rows, each fold fits on at least 3) none, with cv_note.
   void cross_validate();
+  // The folds cross_validate() used: kFolds, or the fitted rows when fewer; kFolds before it runs.
+  int folds() const { return folds_; }
   // emulator.json: fingerprint, rules, box, per objective fit, noise, range and CV figures.
   nlohmann::json to_json() const;
 
@@ -141,6 +146,7 @@ class Emulator {
   std::vector<std::vector<double>> raw_;  // per objective: its fitted rows' values, in Fit::rows order
   bool from_stored_ = false;
   std::string stored_problem_;
+  int folds_ = kFolds;
 };
 
 // The instrument's inputs for a scattered dataset without fitting: `declared` as

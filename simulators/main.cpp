@@ -83,8 +83,12 @@ std::string emulator_summary(const std::filesystem::path& dir) {
   for (const auto& o : (*report)["objectives"])
     if (o["cv_rmse"].is_number() && o["cv_r2"].is_number())
       figures.push_back(fmt::format("{} RMSE {:.3g}, R² {:.2f}", o["name"].get<std::string>(), o["cv_rmse"].get<double>(), o["cv_r2"].get<double>()));
+    else  // too few rows (cv_note says so), never a nan
+      figures.push_back(fmt::format("{} none ({})", o["name"].get<std::string>(),
+                                    o.contains("cv_note") && o["cv_note"].is_string() ? o["cv_note"].get<std::string>() : "not cross-validated"));
   const auto rows = report->value("rows", std::size_t{0}), fit_rows = report->value("fit_rows", std::size_t{0});
-  return fmt::format("{}-fold CV: {}; fitted to {}", report->value("folds", 0), fmt::join(figures, "; "),
+  const bool any = std::any_of(report->at("objectives").begin(), report->at("objectives").end(), [](const auto& o) { return o["cv_rmse"].is_number(); });
+  return fmt::format("{}: {}; fitted to {}", any ? fmt::format("{}-fold CV", report->value("folds", 0)) : "CV", fmt::join(figures, "; "),
                      fit_rows < rows ? fmt::format("a random {} of the {} rows (seed {})", fit_rows, rows, report->value("seed", std::uint64_t{0}))
                                      : fmt::format("all {} rows", rows));
 }
@@ -186,9 +190,9 @@ void emulator_report_one(const std::string& n, bool print_only) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("{} ({} of {} rows fitted, {:.1f} s)\n", n, emulator.fit_rows(), emulator.rows(), seconds);
   for (const auto& o : emulator.objectives())
-    fmt::print("  {:<20} {}-fold CV RMSE {:.4g}  R² {:.3f}  noise sd {:.3g} ({})  range [{:.4g}, {:.4g}] ({}){}\n", o.name,
-               labloop::sim::kFolds, *o.cv_rmse, *o.cv_r2, o.noise_sd, o.noise_source, o.low, o.high, o.range_rule,
-               o.warped ? fmt::format("  warp λ {:.2f}", o.lambda) : "");
+    fmt::print("  {:<20} {}  noise sd {:.3g} ({})  range [{:.4g}, {:.4g}] ({}){}\n", o.name,
+               o.cv_rmse && o.cv_r2 ? fmt::format("{}-fold CV RMSE {:.4g}  R² {:.3f}", emulator.folds(), *o.cv_rmse, *o.cv_r2) : "CV: " + o.cv_note,
+               o.noise_sd, o.noise_source, o.low, o.high, o.range_rule, o.warped ? fmt::format("  warp λ {:.2f}", o.lambda) : "");
   if (print_only) return;
   {
     std::ofstream out(dir / "emulator.json", std::ios::trunc);

@@ -213,6 +213,34 @@ TEST_CASE("Emulator: predictions and samples stay in the objective's range: [0, 
   for (int i = 0; i < 200; ++i) CHECK(area.sample(json{{"x", 0.0}}, rng2).at(0) >= 0);
 }
 
+TEST_CASE("Emulator: cross-validation of 3 or 4 rows gives leave-one-out figures or none with the reason, never nan", "[emulator]") {
+  test::TempDir dir;
+  const json x = json::array({emu_continuous("x", 0, 1)});
+  const json y = json::array({{{"name", "y"}, {"goal", "maximize"}}});
+  // 4 rows: 4 folds of one row, each fitted on the other 3.
+  sim::Emulator four(sim::read_dataset(emu_dataset(dir, "four", x, y, {{"0", "1"}, {"0.3", "2"}, {"0.6", "1.5"}, {"1", "3"}})));
+  four.cross_validate();
+  CHECK(four.folds() == 4);
+  REQUIRE(four.objectives().at(0).cv_rmse);
+  CHECK(std::isfinite(*four.objectives()[0].cv_rmse));
+  CHECK(std::isfinite(*four.objectives()[0].cv_r2));
+  CHECK(four.objectives()[0].cv_note.empty());
+  // 3 rows: no fold can be fitted on 3 others. The RMSE was nan (0 / 0), printed as -nan.
+  sim::Emulator three(sim::read_dataset(emu_dataset(dir, "three", x, y, {{"0", "1"}, {"0.5", "2"}, {"1", "1.5"}})));
+  three.cross_validate();
+  const sim::EmulatedObjective& o = three.objectives().at(0);
+  CHECK_FALSE(o.cv_rmse);
+  CHECK_FALSE(o.cv_r2);
+  CHECK(o.cv_note == "not cross-validated: 3 rows with a number, too few to hold rows out and fit on at least 3 others");
+  const json report = three.to_json();
+  CHECK(report["objectives"][0]["cv_rmse"].is_null());
+  CHECK(report["objectives"][0]["cv_note"] == o.cv_note);
+  CHECK(sim::stored_fit_problem(three.spec(), report).empty());  // a stored fit without figures is still used
+  const std::string readme = sim::emulator_readme_section(report);
+  CHECK_THAT(readme, Catch::Contains("| — | — |") && Catch::Contains("y: " + o.cv_note + "."));
+  CHECK_THAT(readme, !Catch::Contains("nan"));
+}
+
 TEST_CASE("Emulator: a stored fit whose fingerprint matches is reused, giving the same predictions, and a stale one is refitted", "[emulator]") {
   test::TempDir dir;
   const auto folder = emu_known_dataset(dir);
