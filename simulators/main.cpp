@@ -93,6 +93,15 @@ std::string emulator_summary(const std::filesystem::path& dir) {
                                      : fmt::format("all {} rows", rows));
 }
 
+// Why the dataset folder `name` serves no campaign, or "" when it does: the catalogue gives the name
+// to a test function first (catalogue.cpp), so a folder of that name is shadowed.
+std::string shadowed_note(const std::string& name) {
+  if (!labloop::sim::find_test_function(name)) return {};
+  return fmt::format("shadowed: a test function is named {0} too, and \"simulator\": \"{0}\" (or --function {0}) means the function; "
+                     "rename the folder to serve this dataset",
+                     name);
+}
+
 // The datasets after the functions in --list: kind, rows, dimensions, objectives with goals.
 void list_datasets() {
   const std::filesystem::path dir = labloop::sim::data_dir();
@@ -104,10 +113,8 @@ void list_datasets() {
   for (const std::string& name : labloop::sim::dataset_names(dir)) {
     // The catalogue gives a name to the function first (catalogue.cpp), so this folder serves no
     // campaign: said here, not left for a campaign that gets branin instead of the data.
-    if (labloop::sim::find_test_function(name)) {
-      fmt::print("{:<29} shadowed: a test function is named {} too, and \"simulator\": \"{}\" (or --function {}) means the function; "
-                 "rename the folder to serve this dataset\n",
-                 name, name, name, name);
+    if (const std::string note = shadowed_note(name); !note.empty()) {
+      fmt::print("{:<29} {}\n", name, note);
       continue;
     }
     try {
@@ -182,6 +189,8 @@ std::unique_ptr<labloop::sim::SimulatedInstrument> dataset_instrument(const std:
 // One dataset's --emulator-report: fits its emulator afresh, cross-validates it, prints the figures
 // and (unless `print_only`) writes emulator.json and the README's emulator section. Throws Error.
 void emulator_report_one(const std::string& n, bool print_only) {
+  // Its figures would describe a dataset no campaign gets (--emulator-report all fitted it).
+  if (const std::string note = shadowed_note(n); !note.empty()) throw labloop::Error(note);
   const std::filesystem::path dir = dataset_dir(n);
   const auto start = std::chrono::steady_clock::now();
   labloop::sim::Emulator emulator(labloop::sim::read_dataset(dir));
