@@ -22,6 +22,7 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -399,18 +400,35 @@ Emulator::Emulator(const Dataset& data, const nlohmann::json* stored) : spec_(da
     std::map<std::string, std::vector<double>> groups;
     for (std::size_t r = 0; r < rows.keys.size(); ++r)
       if (std::isfinite(rows.objectives[r][j])) groups[rows.keys[r]].push_back(rows.objectives[r][j]);
-    double ss = 0;
+    // The sum of squared deviations of the replicates divided by `scale` from their settings' means.
+    // Scale 1 is the plain sum (every shipped dataset's noise, to the last bit); where that
+    // overflows (replicates 1e200 and 1.5e200), it is taken again on the values over their largest
+    // magnitude, which cannot, and the SD scaled back.
     std::size_t dof = 0, replicated = 0;
-    for (const auto& [key, values] : groups) {
-      if (values.size() < 2) continue;
-      const double mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-      for (double v : values) ss += (v - mean) * (v - mean);
-      dof += values.size() - 1;
-      ++replicated;
-    }
+    double largest = 0;
+    auto squares = [&](double scale) {
+      double ss = 0;
+      dof = 0, replicated = 0;
+      for (const auto& [key, values] : groups) {
+        if (values.size() < 2) continue;
+        double sum = 0;
+        for (double v : values) sum += v / scale, largest = std::max(largest, std::fabs(v));
+        const double mean = sum / static_cast<double>(values.size());
+        for (double v : values) ss += (v / scale - mean) * (v / scale - mean);
+        dof += values.size() - 1;
+        ++replicated;
+      }
+      return ss;
+    };
+    double ss = squares(1.0), scale = 1.0;
+    if (!std::isfinite(ss)) scale = largest, ss = squares(scale);
     // Replicates that agree exactly (alkox's are duplicated rows) say nothing about the noise.
     if (dof >= static_cast<std::size_t>(kMinReplicateDof) && ss > 0) {
-      e.noise_sd = std::sqrt(ss / static_cast<double>(dof));
+      e.noise_sd = scale * std::sqrt(ss / static_cast<double>(dof));
+      if (!std::isfinite(e.noise_sd))
+        throw Error(fmt::format("{}: objective {}: its replicates spread more than a number can hold (standard deviation beyond {:g}); "
+                                "express it in a larger unit",
+                                spec_.name, o.name, std::numeric_limits<double>::max()));
       e.noise_source = fmt::format("replicates ({} settings, {} dof)", replicated, dof);
     } else {
       const double sz = std::sqrt(fit->gp->noise_variance());
@@ -579,10 +597,32 @@ void Emulator::cross_validate() {
       e.cv_note = fmt::format("not cross-validated: {} rows with a number, too few to hold rows out and fit on at least 3 others", fit.rows.size());
       continue;
     }
-    const double mean = std::accumulate(truth.begin(), truth.end(), 0.0) / static_cast<double>(truth.size());
+    // Sums of squares over values divided by `scale`: 1 (the plain sums, as before) unless they
+    // overflow, as for values near 1e200; then over the values divided by their largest magnitude.
     double sse = 0, sst = 0;
-    for (std::size_t t = 0; t < truth.size(); ++t) sse += (truth[t] - guess[t]) * (truth[t] - guess[t]), sst += (truth[t] - mean) * (truth[t] - mean);
-    e.cv_rmse = std::sqrt(sse / static_cast<double>(truth.size()));
+    auto squares = [&](double scale) {
+      double sum = 0;
+      for (double t : truth) sum += t / scale;
+      const double mean = sum / static_cast<double>(truth.size());
+      sse = 0, sst = 0;
+      for (std::size_t t = 0; t < truth.size(); ++t) {
+        const double miss = truth[t] / scale - guess[t] / scale, spread = truth[t] / scale - mean;
+        sse += miss * miss, sst += spread * spread;
+      }
+    };
+    double scale = 1.0;
+    squares(scale);
+    if (!std::isfinite(sse) || !std::isfinite(sst)) {
+      scale = 0;
+      for (std::size_t t = 0; t < truth.size(); ++t) scale = std::max({scale, std::fabs(truth[t]), std::fabs(guess[t])});
+      squares(scale);
+    }
+    const double rmse = scale * std::sqrt(sse / static_cast<double>(truth.size()));
+    if (!std::isfinite(rmse)) {
+      e.cv_note = fmt::format("not cross-validated: its errors exceed the largest number ({:g})", std::numeric_limits<double>::max());
+      continue;
+    }
+    e.cv_rmse = rmse;
     e.cv_r2 = sst > 0 ? 1.0 - sse / sst : 0.0;
   }
 }

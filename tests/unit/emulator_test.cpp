@@ -241,6 +241,34 @@ TEST_CASE("Emulator: cross-validation of 3 or 4 rows gives leave-one-out figures
   CHECK_THAT(readme, !Catch::Contains("nan"));
 }
 
+TEST_CASE("Emulator: replicates near the largest double give a finite noise and CV figures, not inf or nan", "[emulator]") {
+  test::TempDir dir;
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < 8; ++i)
+    for (const char* value : {"1e200", "1.5e200"}) rows.push_back({emu_num(i / 7.0), value});
+  sim::Emulator emulator(sim::read_dataset(emu_dataset(dir, "huge", json::array({emu_continuous("x", 0, 1)}),
+                                                       json::array({{{"name", "y"}, {"goal", "maximize"}}}), rows)));
+  const sim::EmulatedObjective& o = emulator.objectives().at(0);
+  CHECK(o.noise_source == "replicates (8 settings, 8 dof)");
+  // Each pair differs by 0.5e200: SD 0.5e200 / √2 per setting, pooled the same. The squares overflowed to inf.
+  CHECK(o.noise_sd == Approx(0.5e200 / std::sqrt(2.0)).epsilon(1e-12));
+  emulator.cross_validate();
+  REQUIRE(o.cv_rmse);
+  CHECK(std::isfinite(*o.cv_rmse));
+  CHECK(std::isfinite(*o.cv_r2));
+  std::mt19937_64 rng(1);
+  CHECK(std::isfinite(emulator.sample(json{{"x", 0.5}}, rng).at(0)));
+  // A spread beyond the largest double is refused, naming the objective.
+  rows.clear();
+  for (int i = 0; i < 8; ++i)
+    for (const char* value : {"-1.5e308", "1.5e308"}) rows.push_back({emu_num(i / 7.0), value});
+  CHECK(test::message_of([&] {
+          sim::Emulator(sim::read_dataset(emu_dataset(dir, "vast", json::array({emu_continuous("x", 0, 1)}),
+                                                      json::array({{{"name", "y"}, {"goal", "maximize"}}}), rows)));
+        }) == "vast: objective y: its replicates spread more than a number can hold (standard deviation beyond 1.79769e+308); express it in a "
+              "larger unit");
+}
+
 TEST_CASE("Emulator: a stored fit whose fingerprint matches is reused, giving the same predictions, and a stale one is refitted", "[emulator]") {
   test::TempDir dir;
   const auto folder = emu_known_dataset(dir);
