@@ -199,14 +199,8 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
       const std::string& c = p.choices[k];
       if (c.size() > kMaxChoiceChars)
         throw ConfigError(source, fmt::format("{}/choices/{}", at, k), fmt::format("is {} characters long; at most {} are allowed", c.size(), kMaxChoiceChars));
-      // A choice is written to the console, results.csv and the instrument as it is.
-      if (std::any_of(c.begin(), c.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F; }))
-        throw ConfigError(source, fmt::format("{}/choices/{}", at, k), "may not contain control characters (line breaks, tabs, escapes)");
-      // CSV files (candidates, prior_results, results.csv read back) trim their cells: " THF" could
-      // not be written in one, and would be read as "THF".
-      if (!c.empty() && (c.front() == ' ' || c.back() == ' '))
-        throw ConfigError(source, fmt::format("{}/choices/{}", at, k),
-                          fmt::format("\"{}\" starts or ends with a space, which CSV files drop (candidates, prior_results): write it without that space", c));
+      // Control characters, spaces at either end: the same rule as a dataset's options.
+      if (const std::string problem = choice_problem(c); !problem.empty()) throw ConfigError(source, fmt::format("{}/choices/{}", at, k), problem);
     }
   }
   // The hypervolume multiplies distances to the thresholds: at 1e300 it was infinite from the

@@ -45,4 +45,12 @@ std::vector<double> read_discrete_levels(const JsonNode& values) {
   return p.values;
 }
 
+std::string choice_problem(const std::string& choice) {
+  if (std::any_of(choice.begin(), choice.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }))
+    return "may not contain control characters (line breaks, tabs, escapes)";
+  if (!choice.empty() && (choice.front() == ' ' || choice.back() == ' '))
+    return fmt::format("\"{}\" starts or ends with a space, which CSV files drop (candidates, prior_results): write it without that space", choice);
+  return {};
+}
+
 }  // namespace labloop

@@ -332,6 +332,29 @@ TEST_CASE("Datasets: an ordinal objective's levels are at least two, each listed
                                                     "cannot be better or worse; list at least 2, worst first");
 }
 
+TEST_CASE("Datasets: a categorical option gets the campaign file's rule for a choice: no control characters, no space at either end", "[datasets]") {
+  test::TempDir dir;
+  const std::string spec_path = (dir / "small" / "spec.json").string();
+  const json good = json::parse(R"({"rows": 4, "lookup_table": true,
+      "parameters": [{"name": "solvent", "type": "categorical", "options": ["a", "b,c"]},
+                     {"name": "temperature", "type": "discrete", "options": [1, 2.5]}],
+      "objectives": [{"name": "yield", "goal": "maximize"}]})");
+  auto problem = [&](const std::string& option) {
+    json spec = good;
+    spec["parameters"][0]["options"][1] = option;
+    return test::message_of([&] { sim::read_dataset_spec(small_dataset(dir, kSmallCsv, spec)); });
+  };
+  // "b\nc" passed here; `labloop new --simulator` then wrote a campaign file it refused itself,
+  // blaming that file's /parameters/0/choices/1.
+  for (const std::string& option : {std::string("b\nc"), std::string("b\tc"), std::string("b\x1b[31mc"), std::string("b\x7f")}) {
+    INFO(json(option).dump());
+    CHECK(problem(option) == spec_path + ": /parameters/0/options/1: may not contain control characters (line breaks, tabs, escapes)");
+  }
+  CHECK(problem(" b") == spec_path + ": /parameters/0/options/1: \" b\" starts or ends with a space, which CSV files drop (candidates, "
+                                     "prior_results): write it without that space");
+  CHECK(problem("b c").empty());
+}
+
 TEST_CASE("Datasets: a missing data directory is named with what to do, not a crash", "[datasets]") {
   test::TempDir dir;
   CHECK(sim::dataset_names(dir / "nowhere").empty());
