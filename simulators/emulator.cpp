@@ -95,6 +95,20 @@ EmulatorRows emulator_read_rows(const Dataset& data) {
 // single value, so a campaign on it had every experiment fail.
 std::vector<Parameter> emulator_inputs_from(const DatasetSpec& spec, const EmulatorRows& rows, std::vector<double>& low,
                                             std::vector<double>& high) {
+  // Checked here, where labloop new, validate and the instrument all read the set for emulation,
+  // so a campaign naming it is refused rather than started with an instrument that never starts.
+  std::size_t width = 0, widest = 0;
+  for (std::size_t i = 0; i < spec.parameters.size(); ++i) {
+    width += static_cast<std::size_t>(spec.parameters[i].cube_width());
+    if (spec.parameters[i].cube_width() > spec.parameters[widest].cube_width()) widest = i;
+  }
+  if (width > kMaxEmulatorInputWidth) {
+    const Parameter& p = spec.parameters[widest];
+    throw Error(fmt::format("{}: /parameters/{}/options: {} lists {} options, which makes the emulator's input {} columns wide (one per option "
+                            "of a categorical parameter, one per other parameter); an emulated dataset may have at most {}, past which "
+                            "fitting takes minutes: merge rare options into fewer, or leave the parameter out",
+                            (spec.dir / "spec.json").string(), widest, p.name, p.choices.size(), width, kMaxEmulatorInputWidth));
+  }
   if (rows.params.size() > 1 && std::all_of(rows.params.begin(), rows.params.end(), [&](const auto& x) { return x == rows.params.front(); }))
     throw Error(fmt::format("{}: every row of data.csv has the same inputs, so an emulator would know the objectives at that one setting "
                             "only and refuse every other; it needs rows measured at different settings",

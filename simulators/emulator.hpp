@@ -9,7 +9,7 @@
 // - Fitting rows: at most kMaxEmulatorRows; a larger dataset is fitted to a random subset of that
 //   many rows drawn with kEmulatorSeed (labloop-sim --list says so). Rows whose objective is
 //   censored (a text such as "≥90%") are left out of that objective's fit.
-// - Inputs: continuous parameters are scaled to the box the rows span (each column's observed
+// - Inputs: at most kMaxEmulatorInputWidth columns; continuous parameters are scaled to the box the rows span (each column's observed
 //   minimum and maximum: inputs() declares that box, not the spec's wider one); discrete ones by
 //   their levels; categorical ones one-hot, the choices of one parameter sharing a lengthscale.
 //   A continuous column the rows hold at one value, or rows that all share their inputs, are
@@ -57,6 +57,12 @@ namespace labloop::sim {
 constexpr std::size_t kMaxEmulatorRows = 1000;
 constexpr std::uint64_t kEmulatorSeed = 20261202;
 constexpr int kFolds = 5;
+// Stated limit (docs/datasets.md): the GP's input width, one column per option of a categorical
+// parameter (one-hot) and one per other parameter. Every kernel evaluation and gradient costs in
+// proportion, so a categorical of thousands of options (kMaxDatasetOptions allows 10,000) took
+// minutes to start; the widest shipped emulated set, vapdiff_crystal, has 28. A wider set is
+// refused where it is read for emulation (emulated_inputs, the Emulator), naming the parameter.
+constexpr std::size_t kMaxEmulatorInputWidth = 256;
 constexpr double kSimplexTolerance = 1e-3;  // |Σ fractions − 1|
 constexpr int kMinReplicateDof = 5;
 constexpr double kRangeMargin = 0.1;

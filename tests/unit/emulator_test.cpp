@@ -269,6 +269,31 @@ TEST_CASE("Emulator: replicates near the largest double give a finite noise and 
               "larger unit");
 }
 
+TEST_CASE("Emulator: a dataset whose one-hot input would pass kMaxEmulatorInputWidth columns is refused, naming the parameter", "[emulator]") {
+  test::TempDir dir;
+  // Options o0…o(n−1), two rows each, beside a continuous x: one column each, plus one for x.
+  auto wide = [&](std::size_t options) {
+    json names = json::array();
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t k = 0; k < options; ++k) {
+      names.push_back(fmt::format("o{}", k));
+      for (const char* x : {"0", "1"}) rows.push_back({fmt::format("o{}", k), x, emu_num(static_cast<double>(k % 7) + std::stod(x))});
+    }
+    const json parameters = json::array({{{"name", "s"}, {"type", "categorical"}, {"options", names}}, emu_continuous("x", 0, 1)});
+    return sim::read_dataset(emu_dataset(dir, fmt::format("wide{}", options), parameters, json::array({{{"name", "y"}, {"goal", "maximize"}}}), rows));
+  };
+  // The widest shipped emulated set has 28 columns (vapdiff_crystal); the limit leaves ample room.
+  CHECK(sim::emulated_inputs(wide(sim::kMaxEmulatorInputWidth - 1)).declared.at(0).choices.size() == sim::kMaxEmulatorInputWidth - 1);
+  const sim::Dataset data = wide(sim::kMaxEmulatorInputWidth);
+  const std::string message = fmt::format("{}: /parameters/0/options: s lists 256 options, which makes the emulator's input 257 columns wide (one per "
+                                          "option of a categorical parameter, one per other parameter); an emulated dataset may have at most 256, "
+                                          "past which fitting takes minutes: merge rare options into fewer, or leave the parameter out",
+                                          (dir / "wide256" / "spec.json").string());
+  // Where labloop new and validate read it (the catalogue), and where labloop-sim builds the instrument.
+  CHECK(test::message_of([&] { sim::emulated_inputs(data); }) == message);
+  CHECK(test::message_of([&] { sim::Emulator emulator(data); }) == message);
+}
+
 TEST_CASE("Emulator: a stored fit whose fingerprint matches is reused, giving the same predictions, and a stale one is refitted", "[emulator]") {
   test::TempDir dir;
   const auto folder = emu_known_dataset(dir);
