@@ -41,6 +41,14 @@ std::filesystem::path small_dataset(const test::TempDir& dir, const std::string&
   return folder;
 }
 
+// The spec of kSmallCsv, as a person writes it (small_dataset's default adds a title and constraint).
+json small_spec() {
+  return json::parse(R"({"rows": 4, "lookup_table": true,
+      "parameters": [{"name": "solvent", "type": "categorical", "options": ["a", "b,c"]},
+                     {"name": "temperature", "type": "discrete", "options": [1, 2.5]}],
+      "objectives": [{"name": "yield", "goal": "maximize"}]})");
+}
+
 const std::string kSmallCsv = "solvent,temperature,yield\na,1,10\n\"b,c\",1,20\na,2.5,30\na,1.0,11\n";
 
 
@@ -242,10 +250,7 @@ TEST_CASE("Datasets: the CSV reader refuses a file over its size, row or column 
 TEST_CASE("Datasets: a damaged spec.json is refused naming the file, the JSON path and the problem", "[datasets]") {
   test::TempDir dir;
   const std::string spec_path = (dir / "small" / "spec.json").string();
-  const json good = json::parse(R"({"rows": 4, "lookup_table": true,
-      "parameters": [{"name": "solvent", "type": "categorical", "options": ["a", "b,c"]},
-                     {"name": "temperature", "type": "discrete", "options": [1, 2.5]}],
-      "objectives": [{"name": "yield", "goal": "maximize"}]})");
+  const json good = small_spec();
   auto problem = [&](const json& spec) { return test::message_of([&] { sim::read_dataset(small_dataset(dir, kSmallCsv, spec)); }); };
   CHECK(problem(good).empty());
   json bad = good;
@@ -285,10 +290,7 @@ TEST_CASE("Datasets: a damaged spec.json is refused naming the file, the JSON pa
 TEST_CASE("Datasets: a discrete parameter's levels get the campaign file's checks, named at spec.json's path", "[datasets]") {
   test::TempDir dir;
   const std::string spec_path = (dir / "small" / "spec.json").string();
-  const json good = json::parse(R"({"rows": 4, "lookup_table": true,
-      "parameters": [{"name": "solvent", "type": "categorical", "options": ["a", "b,c"]},
-                     {"name": "temperature", "type": "discrete", "options": [1, 2.5]}],
-      "objectives": [{"name": "yield", "goal": "maximize"}]})");
+  const json good = small_spec();
   auto problem = [&](const json& levels) {
     json spec = good;
     spec["parameters"][1]["options"] = levels;
@@ -313,10 +315,8 @@ TEST_CASE("Datasets: a discrete parameter's levels get the campaign file's check
 TEST_CASE("Datasets: an ordinal objective's levels are at least two, each listed once", "[datasets]") {
   test::TempDir dir;
   const std::string spec_path = (dir / "small" / "spec.json").string();
-  const json good = json::parse(R"({"rows": 4, "lookup_table": true,
-      "parameters": [{"name": "solvent", "type": "categorical", "options": ["a", "b,c"]},
-                     {"name": "temperature", "type": "discrete", "options": [1, 2.5]}],
-      "objectives": [{"name": "yield", "goal": "maximize", "type": "ordinal", "levels_in_increasing_merit": ["10", "11", "20", "30"]}]})");
+  json good = small_spec();
+  good["objectives"][0].update({{"type", "ordinal"}, {"levels_in_increasing_merit", {"10", "11", "20", "30"}}});
   auto problem = [&](const json& levels) {
     json spec = good;
     spec["objectives"][0]["levels_in_increasing_merit"] = levels;
@@ -335,10 +335,7 @@ TEST_CASE("Datasets: an ordinal objective's levels are at least two, each listed
 TEST_CASE("Datasets: a categorical option gets the campaign file's rule for a choice: no control characters, no space at either end", "[datasets]") {
   test::TempDir dir;
   const std::string spec_path = (dir / "small" / "spec.json").string();
-  const json good = json::parse(R"({"rows": 4, "lookup_table": true,
-      "parameters": [{"name": "solvent", "type": "categorical", "options": ["a", "b,c"]},
-                     {"name": "temperature", "type": "discrete", "options": [1, 2.5]}],
-      "objectives": [{"name": "yield", "goal": "maximize"}]})");
+  const json good = small_spec();
   auto problem = [&](const std::string& option) {
     json spec = good;
     spec["parameters"][0]["options"][1] = option;
