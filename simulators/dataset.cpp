@@ -11,6 +11,7 @@
 #include <iterator>
 #include <set>
 
+#include "labloop/core/parameter_check.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_limits.hpp"
 
@@ -48,8 +49,19 @@ DatasetObjective objective_from_spec(const JsonNode& node) {
   o.maximize = goal == "maximize";
   if (node.has("type")) o.type = node.child("type").as_string();
   if (o.type == "ordinal") {
+    // A row's level becomes its rank in this list (the emulator's number): with fewer than two
+    // levels there is nothing to rank, and a level listed twice would have two ranks.
     const JsonNode levels = node.child("levels_in_increasing_merit");
-    for (std::size_t i = 0; i < levels.as_array().size(); ++i) o.levels.push_back(levels.at(i).as_string());
+    const std::size_t n = levels.as_array(true).size();
+    if (n < 2)
+      levels.fail(n == 0 ? "must list the levels, worst first, at least 2 (e.g. [\"powder\", \"crystals\"])"
+                         : "lists one level: an objective with one level cannot be better or worse; list at least 2, worst first");
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string level = levels.at(i).as_string();
+      if (const auto twin = std::find(o.levels.begin(), o.levels.end(), level); twin != o.levels.end())
+        levels.at(i).fail(fmt::format("duplicate level \"{}\" (also at {}/{}); list each level once", level, levels.path(), twin - o.levels.begin()));
+      o.levels.push_back(level);
+    }
   } else if (o.type != "continuous") {
     node.child("type").fail(fmt::format("must be \"continuous\" or \"ordinal\" (got \"{}\")", o.type));
   }
@@ -99,10 +111,10 @@ Parameter parameter_from_spec(const JsonNode& node) {
     p.type = ParameterType::discrete;
     if (options.value().size() < 2 || options.value().size() > kMaxDiscreteLevels)
       options.fail(fmt::format("lists {} levels; a discrete parameter has from 2 to {}", options.value().size(), kMaxDiscreteLevels));
-    for (std::size_t i = 0; i < options.value().size(); ++i) p.values.push_back(options.at(i).as_number());
-    std::sort(p.values.begin(), p.values.end());
-    if (const auto twin = std::adjacent_find(p.values.begin(), p.values.end()); twin != p.values.end())
-      options.fail(fmt::format("lists the level {:g} twice", *twin));
+    // The campaign file's check of "values": levels that are equal, closer than the tolerance a
+    // sent value is matched to, spread past the largest double or not finite are named here, not
+    // left to fail later where the dataset's rows or a campaign meet them.
+    p.values = read_discrete_levels(options);
     p.low = p.values.front();
     p.high = p.values.back();
     return p;
@@ -113,6 +125,9 @@ Parameter parameter_from_spec(const JsonNode& node) {
     const JsonNode option = options.at(i);
     std::string text = option.value().is_number() ? option.value().dump() : option.as_string();
     if (text.size() > kMaxDatasetFieldChars) option.fail(fmt::format("is {} characters long; at most {} are allowed", text.size(), kMaxDatasetFieldChars));
+    // The campaign file's rule for a choice: `labloop new` writes these options as choices, and a
+    // line break in one passed here and broke it there (and every CSV holding it).
+    if (const std::string problem = choice_problem(text); !problem.empty()) option.fail(problem);
     if (!seen.insert(text).second) option.fail(fmt::format("duplicate option \"{}\"", text));
     p.choices.push_back(std::move(text));
   }
@@ -130,6 +145,8 @@ DatasetSpec read_dataset_spec(const fs::path& dir) {
     json = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw ConfigError(source, "", fmt::format("not valid JSON: {}", e.what()));
+  } catch (const nlohmann::json::out_of_range& e) {  // a number past the largest double (1e999): no finite level or bound
+    throw ConfigError(source, "", fmt::format("not valid JSON: {}; write numbers a double holds", e.what()));
   }
   const JsonNode top(json, "", source);
   if (!json.is_object()) top.expect_object({});

@@ -22,6 +22,7 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <numeric>
 
@@ -94,6 +95,20 @@ EmulatorRows emulator_read_rows(const Dataset& data) {
 // single value, so a campaign on it had every experiment fail.
 std::vector<Parameter> emulator_inputs_from(const DatasetSpec& spec, const EmulatorRows& rows, std::vector<double>& low,
                                             std::vector<double>& high) {
+  // Checked here, where labloop new, validate and the instrument all read the set for emulation,
+  // so a campaign naming it is refused rather than started with an instrument that never starts.
+  std::size_t width = 0, widest = 0;
+  for (std::size_t i = 0; i < spec.parameters.size(); ++i) {
+    width += static_cast<std::size_t>(spec.parameters[i].cube_width());
+    if (spec.parameters[i].cube_width() > spec.parameters[widest].cube_width()) widest = i;
+  }
+  if (width > kMaxEmulatorInputWidth) {
+    const Parameter& p = spec.parameters[widest];
+    throw Error(fmt::format("{}: /parameters/{}/options: {} lists {} options, which makes the emulator's input {} columns wide (one per option "
+                            "of a categorical parameter, one per other parameter); an emulated dataset may have at most {}, past which "
+                            "fitting takes minutes: merge rare options into fewer, or leave the parameter out",
+                            (spec.dir / "spec.json").string(), widest, p.name, p.choices.size(), width, kMaxEmulatorInputWidth));
+  }
   if (rows.params.size() > 1 && std::all_of(rows.params.begin(), rows.params.end(), [&](const auto& x) { return x == rows.params.front(); }))
     throw Error(fmt::format("{}: every row of data.csv has the same inputs, so an emulator would know the objectives at that one setting "
                             "only and refuse every other; it needs rows measured at different settings",
@@ -399,18 +414,35 @@ Emulator::Emulator(const Dataset& data, const nlohmann::json* stored) : spec_(da
     std::map<std::string, std::vector<double>> groups;
     for (std::size_t r = 0; r < rows.keys.size(); ++r)
       if (std::isfinite(rows.objectives[r][j])) groups[rows.keys[r]].push_back(rows.objectives[r][j]);
-    double ss = 0;
+    // The sum of squared deviations of the replicates divided by `scale` from their settings' means.
+    // Scale 1 is the plain sum (every shipped dataset's noise, to the last bit); where that
+    // overflows (replicates 1e200 and 1.5e200), it is taken again on the values over their largest
+    // magnitude, which cannot, and the SD scaled back.
     std::size_t dof = 0, replicated = 0;
-    for (const auto& [key, values] : groups) {
-      if (values.size() < 2) continue;
-      const double mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-      for (double v : values) ss += (v - mean) * (v - mean);
-      dof += values.size() - 1;
-      ++replicated;
-    }
+    double largest = 0;
+    auto squares = [&](double scale) {
+      double ss = 0;
+      dof = 0, replicated = 0;
+      for (const auto& [key, values] : groups) {
+        if (values.size() < 2) continue;
+        double sum = 0;
+        for (double v : values) sum += v / scale, largest = std::max(largest, std::fabs(v));
+        const double mean = sum / static_cast<double>(values.size());
+        for (double v : values) ss += (v / scale - mean) * (v / scale - mean);
+        dof += values.size() - 1;
+        ++replicated;
+      }
+      return ss;
+    };
+    double ss = squares(1.0), scale = 1.0;
+    if (!std::isfinite(ss)) scale = largest, ss = squares(scale);
     // Replicates that agree exactly (alkox's are duplicated rows) say nothing about the noise.
     if (dof >= static_cast<std::size_t>(kMinReplicateDof) && ss > 0) {
-      e.noise_sd = std::sqrt(ss / static_cast<double>(dof));
+      e.noise_sd = scale * std::sqrt(ss / static_cast<double>(dof));
+      if (!std::isfinite(e.noise_sd))
+        throw Error(fmt::format("{}: objective {}: its replicates spread more than a number can hold (standard deviation beyond {:g}); "
+                                "express it in a larger unit",
+                                spec_.name, o.name, std::numeric_limits<double>::max()));
       e.noise_source = fmt::format("replicates ({} settings, {} dof)", replicated, dof);
     } else {
       const double sz = std::sqrt(fit->gp->noise_variance());
@@ -536,14 +568,17 @@ void Emulator::keep_in_range(std::vector<double>& y) const {
 }
 
 void Emulator::cross_validate() {
+  // Fewer rows than kFolds: one row per fold (leave-one-out), so no fold is empty.
+  folds_ = static_cast<int>(std::min<std::size_t>(kFolds, fit_index_.size()));
   const std::vector<std::size_t> order = emulator_permutation(fit_index_.size(), kEmulatorSeed + 1);
   std::vector<int> fold(fit_index_.size());
-  for (std::size_t r = 0; r < order.size(); ++r) fold[order[r]] = static_cast<int>(r % kFolds);
+  for (std::size_t r = 0; r < order.size(); ++r) fold[order[r]] = static_cast<int>(r % static_cast<std::size_t>(folds_));
   for (std::size_t j = 0; j < objectives_.size(); ++j) {
     const Fit& fit = *fits_[j];
     EmulatedObjective& e = objectives_[j];
+    e.cv_rmse.reset(), e.cv_r2.reset(), e.cv_note.clear();
     std::vector<double> truth, guess;
-    for (int k = 0; k < kFolds; ++k) {
+    for (int k = 0; k < folds_; ++k) {
       std::vector<Eigen::Index> train, test;
       for (std::size_t r = 0; r < fit.rows.size(); ++r) (fold[fit.rows[r]] == k ? test : train).push_back(static_cast<Eigen::Index>(r));
       if (test.empty() || train.size() < 3) continue;
@@ -569,10 +604,39 @@ void Emulator::cross_validate() {
         truth.push_back(raw_[j][static_cast<std::size_t>(test[t])]);
       }
     }
-    const double mean = std::accumulate(truth.begin(), truth.end(), 0.0) / static_cast<double>(truth.size());
+    // A fold is fitted only on 3 rows or more (the emulator's own minimum): with 3 or 4 rows in all
+    // few folds or none are, and figures over fewer than 2 held-out rows would be nan or
+    // meaningless (no R² without a spread), so none are given, and the reason is stated instead.
+    if (truth.size() < 2) {
+      e.cv_note = fmt::format("not cross-validated: {} rows with a number, too few to hold rows out and fit on at least 3 others", fit.rows.size());
+      continue;
+    }
+    // Sums of squares over values divided by `scale`: 1 (the plain sums, as before) unless they
+    // overflow, as for values near 1e200; then over the values divided by their largest magnitude.
     double sse = 0, sst = 0;
-    for (std::size_t t = 0; t < truth.size(); ++t) sse += (truth[t] - guess[t]) * (truth[t] - guess[t]), sst += (truth[t] - mean) * (truth[t] - mean);
-    e.cv_rmse = std::sqrt(sse / static_cast<double>(truth.size()));
+    auto squares = [&](double scale) {
+      double sum = 0;
+      for (double t : truth) sum += t / scale;
+      const double mean = sum / static_cast<double>(truth.size());
+      sse = 0, sst = 0;
+      for (std::size_t t = 0; t < truth.size(); ++t) {
+        const double miss = truth[t] / scale - guess[t] / scale, spread = truth[t] / scale - mean;
+        sse += miss * miss, sst += spread * spread;
+      }
+    };
+    double scale = 1.0;
+    squares(scale);
+    if (!std::isfinite(sse) || !std::isfinite(sst)) {
+      scale = 0;
+      for (std::size_t t = 0; t < truth.size(); ++t) scale = std::max({scale, std::fabs(truth[t]), std::fabs(guess[t])});
+      squares(scale);
+    }
+    const double rmse = scale * std::sqrt(sse / static_cast<double>(truth.size()));
+    if (!std::isfinite(rmse)) {
+      e.cv_note = fmt::format("not cross-validated: its errors exceed the largest number ({:g})", std::numeric_limits<double>::max());
+      continue;
+    }
+    e.cv_rmse = rmse;
     e.cv_r2 = sst > 0 ? 1.0 - sse / sst : 0.0;
   }
 }
@@ -587,7 +651,7 @@ nlohmann::json Emulator::to_json() const {
                    {"fit_rows", fit_index_.size()},
                    {"max_fit_rows", kMaxEmulatorRows},
                    {"seed", kEmulatorSeed},
-                   {"folds", kFolds},
+                   {"folds", folds_},
                    {"constraint", spec_.constraint}};
   nlohmann::json box = nlohmann::json::array();
   for (std::size_t i = 0; i < inputs_.size(); ++i)
@@ -607,6 +671,7 @@ nlohmann::json Emulator::to_json() const {
                      {"range_rule", e.range_rule}};
     o["cv_rmse"] = e.cv_rmse ? nlohmann::json(*e.cv_rmse) : nlohmann::json(nullptr);
     o["cv_r2"] = e.cv_r2 ? nlohmann::json(*e.cv_r2) : nlohmann::json(nullptr);
+    if (!e.cv_note.empty()) o["cv_note"] = e.cv_note;
     objectives.push_back(std::move(o));
   }
   j["objectives"] = objectives;
@@ -632,6 +697,8 @@ std::string emulator_readme_section(const nlohmann::json& report) {
                        o["noise_source"].get<std::string>(), o["low"].get<double>(), o["high"].get<double>(),
                        o["range_rule"].get<std::string>(), cv("cv_rmse"), cv("cv_r2"));
   }
+  for (const auto& o : report["objectives"])
+    if (o.contains("cv_note") && o["cv_note"].is_string()) out += fmt::format("\n{}: {}.\n", o["name"].get<std::string>(), o["cv_note"].get<std::string>());
   std::vector<std::string> box;
   for (const auto& b : report["box"]) box.push_back(fmt::format("{} [{:.4g}, {:.4g}]", b["name"].get<std::string>(), b["low"].get<double>(), b["high"].get<double>()));
   if (!box.empty()) out += fmt::format("\nThe box (declared as the instrument's limits): {}.\n", fmt::join(box, ", "));

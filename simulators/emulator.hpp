@@ -9,7 +9,7 @@
 // - Fitting rows: at most kMaxEmulatorRows; a larger dataset is fitted to a random subset of that
 //   many rows drawn with kEmulatorSeed (labloop-sim --list says so). Rows whose objective is
 //   censored (a text such as "≥90%") are left out of that objective's fit.
-// - Inputs: continuous parameters are scaled to the box the rows span (each column's observed
+// - Inputs: at most kMaxEmulatorInputWidth columns; continuous parameters are scaled to the box the rows span (each column's observed
 //   minimum and maximum: inputs() declares that box, not the spec's wider one); discrete ones by
 //   their levels; categorical ones one-hot, the choices of one parameter sharing a lengthscale.
 //   A continuous column the rows hold at one value, or rows that all share their inputs, are
@@ -31,7 +31,8 @@
 //   its level's index (0 = worst) and returned rounded to a level index.
 // - Cross-validation: kFolds-fold over the fitting rows (folds drawn with kEmulatorSeed), each
 //   fold's GP fitted afresh on the other folds; RMSE and R² (1 − SSE/SST over all held-out rows)
-//   in the objective's units.
+//   in the objective's units. Fewer fitting rows than kFolds: leave-one-out. A fold is fitted on
+//   3 rows or more, so with 3 numeric rows no figures are given, and cv_note says why.
 //
 // Fitting costs seconds to minutes (about O(rows³) per hyperparameter step), so the fitted
 // hyperparameters are kept in the dataset's emulator.json (written by `labloop-sim
@@ -56,6 +57,12 @@ namespace labloop::sim {
 constexpr std::size_t kMaxEmulatorRows = 1000;
 constexpr std::uint64_t kEmulatorSeed = 20261202;
 constexpr int kFolds = 5;
+// Stated limit (docs/datasets.md): the GP's input width, one column per option of a categorical
+// parameter (one-hot) and one per other parameter. Every kernel evaluation and gradient costs in
+// proportion, so a categorical of thousands of options (kMaxDatasetOptions allows 10,000) took
+// minutes to start; the widest shipped emulated set, vapdiff_crystal, has 28. A wider set is
+// refused where it is read for emulation (emulated_inputs, the Emulator), naming the parameter.
+constexpr std::size_t kMaxEmulatorInputWidth = 256;
 constexpr double kSimplexTolerance = 1e-3;  // |Σ fractions − 1|
 constexpr int kMinReplicateDof = 5;
 constexpr double kRangeMargin = 0.1;
@@ -76,6 +83,7 @@ struct EmulatedObjective {
   double low = 0.0, high = 0.0;    // clamp range
   std::string range_rule;          // "percentage", "observed ± 10 %", "observed ± 10 %, ≥ 0"
   std::optional<double> cv_rmse, cv_r2;
+  std::string cv_note;             // why there are no CV figures after cross_validate ("" when there are)
 };
 
 class Emulator {
@@ -117,9 +125,12 @@ class Emulator {
   // one rounded: what sample() does, for noise added afterwards (labloop-sim's `noise` option).
   void keep_in_range(std::vector<double>& y) const;
 
-  // kFolds-fold cross-validation (refits kFolds GPs per objective: the expensive part); stores
-  // the figures in objectives().
+  // kFolds-fold cross-validation (refits kFolds GPs per objective: the expensive part), leave-one-out
+  // when fewer rows are fitted; stores the figures in objectives(), or for an objective too few
+  // rows to hold any out (3 or 4 numeric rows, each fold fits on at least 3) none, with cv_note.
   void cross_validate();
+  // The folds cross_validate() used: kFolds, or the fitted rows when fewer; kFolds before it runs.
+  int folds() const { return folds_; }
   // emulator.json: fingerprint, rules, box, per objective fit, noise, range and CV figures.
   nlohmann::json to_json() const;
 
@@ -141,6 +152,7 @@ class Emulator {
   std::vector<std::vector<double>> raw_;  // per objective: its fitted rows' values, in Fit::rows order
   bool from_stored_ = false;
   std::string stored_problem_;
+  int folds_ = kFolds;
 };
 
 // The instrument's inputs for a scattered dataset without fitting: `declared` as

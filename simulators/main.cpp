@@ -83,10 +83,23 @@ std::string emulator_summary(const std::filesystem::path& dir) {
   for (const auto& o : (*report)["objectives"])
     if (o["cv_rmse"].is_number() && o["cv_r2"].is_number())
       figures.push_back(fmt::format("{} RMSE {:.3g}, R² {:.2f}", o["name"].get<std::string>(), o["cv_rmse"].get<double>(), o["cv_r2"].get<double>()));
+    else  // too few rows (cv_note says so), never a nan
+      figures.push_back(fmt::format("{} none ({})", o["name"].get<std::string>(),
+                                    o.contains("cv_note") && o["cv_note"].is_string() ? o["cv_note"].get<std::string>() : "not cross-validated"));
   const auto rows = report->value("rows", std::size_t{0}), fit_rows = report->value("fit_rows", std::size_t{0});
-  return fmt::format("{}-fold CV: {}; fitted to {}", report->value("folds", 0), fmt::join(figures, "; "),
+  const bool any = std::any_of(report->at("objectives").begin(), report->at("objectives").end(), [](const auto& o) { return o["cv_rmse"].is_number(); });
+  return fmt::format("{}: {}; fitted to {}", any ? fmt::format("{}-fold CV", report->value("folds", 0)) : "CV", fmt::join(figures, "; "),
                      fit_rows < rows ? fmt::format("a random {} of the {} rows (seed {})", fit_rows, rows, report->value("seed", std::uint64_t{0}))
                                      : fmt::format("all {} rows", rows));
+}
+
+// Why the dataset folder `name` serves no campaign, or "" when it does: the catalogue gives the name
+// to a test function first (catalogue.cpp), so a folder of that name is shadowed.
+std::string shadowed_note(const std::string& name) {
+  if (!labloop::sim::find_test_function(name)) return {};
+  return fmt::format("shadowed: a test function is named {0} too, and \"simulator\": \"{0}\" (or --function {0}) means the function; "
+                     "rename the folder to serve this dataset",
+                     name);
 }
 
 // The datasets after the functions in --list: kind, rows, dimensions, objectives with goals.
@@ -100,10 +113,8 @@ void list_datasets() {
   for (const std::string& name : labloop::sim::dataset_names(dir)) {
     // The catalogue gives a name to the function first (catalogue.cpp), so this folder serves no
     // campaign: said here, not left for a campaign that gets branin instead of the data.
-    if (labloop::sim::find_test_function(name)) {
-      fmt::print("{:<29} shadowed: a test function is named {} too, and \"simulator\": \"{}\" (or --function {}) means the function; "
-                 "rename the folder to serve this dataset\n",
-                 name, name, name, name);
+    if (const std::string note = shadowed_note(name); !note.empty()) {
+      fmt::print("{:<29} {}\n", name, note);
       continue;
     }
     try {
@@ -178,6 +189,8 @@ std::unique_ptr<labloop::sim::SimulatedInstrument> dataset_instrument(const std:
 // One dataset's --emulator-report: fits its emulator afresh, cross-validates it, prints the figures
 // and (unless `print_only`) writes emulator.json and the README's emulator section. Throws Error.
 void emulator_report_one(const std::string& n, bool print_only) {
+  // Its figures would describe a dataset no campaign gets (--emulator-report all fitted it).
+  if (const std::string note = shadowed_note(n); !note.empty()) throw labloop::Error(note);
   const std::filesystem::path dir = dataset_dir(n);
   const auto start = std::chrono::steady_clock::now();
   labloop::sim::Emulator emulator(labloop::sim::read_dataset(dir));
@@ -186,9 +199,9 @@ void emulator_report_one(const std::string& n, bool print_only) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fmt::print("{} ({} of {} rows fitted, {:.1f} s)\n", n, emulator.fit_rows(), emulator.rows(), seconds);
   for (const auto& o : emulator.objectives())
-    fmt::print("  {:<20} {}-fold CV RMSE {:.4g}  R² {:.3f}  noise sd {:.3g} ({})  range [{:.4g}, {:.4g}] ({}){}\n", o.name,
-               labloop::sim::kFolds, *o.cv_rmse, *o.cv_r2, o.noise_sd, o.noise_source, o.low, o.high, o.range_rule,
-               o.warped ? fmt::format("  warp λ {:.2f}", o.lambda) : "");
+    fmt::print("  {:<20} {}  noise sd {:.3g} ({})  range [{:.4g}, {:.4g}] ({}){}\n", o.name,
+               o.cv_rmse && o.cv_r2 ? fmt::format("{}-fold CV RMSE {:.4g}  R² {:.3f}", emulator.folds(), *o.cv_rmse, *o.cv_r2) : "CV: " + o.cv_note,
+               o.noise_sd, o.noise_source, o.low, o.high, o.range_rule, o.warped ? fmt::format("  warp λ {:.2f}", o.lambda) : "");
   if (print_only) return;
   {
     std::ofstream out(dir / "emulator.json", std::ios::trunc);

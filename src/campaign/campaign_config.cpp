@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "labloop/core/error.hpp"
+#include "labloop/core/parameter_check.hpp"
 #include "labloop/core/json_check.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/wire/instrument_keys.hpp"
@@ -198,14 +199,8 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
       const std::string& c = p.choices[k];
       if (c.size() > kMaxChoiceChars)
         throw ConfigError(source, fmt::format("{}/choices/{}", at, k), fmt::format("is {} characters long; at most {} are allowed", c.size(), kMaxChoiceChars));
-      // A choice is written to the console, results.csv and the instrument as it is.
-      if (std::any_of(c.begin(), c.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7F; }))
-        throw ConfigError(source, fmt::format("{}/choices/{}", at, k), "may not contain control characters (line breaks, tabs, escapes)");
-      // CSV files (candidates, prior_results, results.csv read back) trim their cells: " THF" could
-      // not be written in one, and would be read as "THF".
-      if (!c.empty() && (c.front() == ' ' || c.back() == ' '))
-        throw ConfigError(source, fmt::format("{}/choices/{}", at, k),
-                          fmt::format("\"{}\" starts or ends with a space, which CSV files drop (candidates, prior_results): write it without that space", c));
+      // Control characters, spaces at either end: the same rule as a dataset's options.
+      if (const std::string problem = choice_problem(c); !problem.empty()) throw ConfigError(source, fmt::format("{}/choices/{}", at, k), problem);
     }
   }
   // The hypervolume multiplies distances to the thresholds: at 1e300 it was infinite from the
@@ -286,33 +281,10 @@ Parameter parse_parameter(const Node& node) {
                          : "lists one level: a parameter with one level is a constant; leave it out of the campaign (or give more levels)");
     if (n > kMaxDiscreteLevels)
       values.fail(fmt::format("lists {} levels; at most {} are allowed (use a continuous or integer parameter)", n, kMaxDiscreteLevels));
-    std::vector<std::pair<double, size_t>> levels;  // value, index in the file
-    for (size_t i = 0; i < n; ++i) {
-      const double v = values.at(i).as_number();
-      if (!std::isfinite(v)) values.at(i).fail("must be a finite number");
-      levels.emplace_back(v, i);
-    }
-    // Any order in the file; ascending inside, which Space's encoding and level_index rely on.
-    std::sort(levels.begin(), levels.end());
-    for (const auto& level : levels) p.values.push_back(level.first);
+    // Finite, distinct, told apart, a spread a double holds: the same check as a dataset's levels.
+    p.values = read_discrete_levels(values);
     p.low = p.values.front();
     p.high = p.values.back();
-    // The model works on (v − low) / (high − low): a spread beyond the largest double is no spread.
-    if (!std::isfinite(p.high - p.low))
-      values.fail(fmt::format("spans {} to {}, more than a number can hold ({:g}); express the levels in a larger unit", p.low, p.high,
-                              std::numeric_limits<double>::max()));
-    for (size_t k = 1; k < n; ++k)
-      if (p.values[k] - p.values[k - 1] <= p.level_tolerance()) {
-        const size_t first = std::min(levels[k].second, levels[k - 1].second), second = std::max(levels[k].second, levels[k - 1].second);
-        if (p.values[k] == p.values[k - 1])
-          values.at(second).fail(fmt::format("duplicate level {} (also at {}/{}); list each level once", values.at(second).value().dump(), values.path(), first));
-        // Levels are told apart to 1e-9 of the largest level or spread (as a driver matches a
-        // sent value, docs/protocol.md §4.2): closer ones would be taken for each other.
-        values.at(second).fail(fmt::format("level {} is within {:g} of level {} (at {}/{}): levels are told apart only to 1e-9 of the "
-                                           "largest level or spread ({:g}): drop one of them",
-                                           values.at(second).value().dump(), p.level_tolerance(), values.at(first).value().dump(), values.path(), first,
-                                           p.level_tolerance() * 1e9));
-      }
     if (node.has("log")) p.log = node.child("log").as_bool();
     if (p.log && p.low <= 0)
       node.child("log").fail(fmt::format("a log-scaled parameter needs every level > 0 (it has {}): drop \"log\" or that level", p.low));

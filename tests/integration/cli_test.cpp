@@ -782,11 +782,16 @@ TEST_CASE("labloop-sim and labloop new: an emulated dataset whose rows hold an i
   CHECK_THAT(listed.output, Catch::Contains("nospec") && Catch::Contains("unreadable: "));
   CHECK_THAT(listed.output, Catch::Contains("\nbranin                        shadowed: a test function is named branin too, and \"simulator\": "
                                             "\"branin\" (or --function branin) means the function; rename the folder to serve this dataset\n"));
+  // --emulator-report all skips it with the same note (it fitted it, and printed figures for a dataset no campaign gets).
   const Outcome report = run({LABLOOP_SIM_PATH, "--emulator-report", "all", "--print-only"});
   CHECK(report.status == 2);
   CHECK_THAT(report.output, Catch::Contains("labloop-sim: --emulator-report all: skipped nospec: ") &&
+                                Catch::Contains("labloop-sim: --emulator-report all: skipped branin: shadowed: a test function is named branin "
+                                                "too, and \"simulator\": \"branin\" (or --function branin) means the function; rename the folder "
+                                                "to serve this dataset\n") &&
                                 Catch::Contains("labloop-sim: --emulator-report all: skipped flat: " + message) &&
-                                Catch::Contains("2 of the datasets skipped (nospec, flat); the others were reported"));
+                                Catch::Contains("3 of the datasets skipped (nospec, branin, flat); the others were reported"));
+  CHECK_THAT(report.output, !Catch::Contains("rows fitted"));  // nothing here can be fitted
 }
 
 TEST_CASE("CLI: mistakes on the command line exit 2 and say what was mistaken", "[cli]") {

@@ -41,6 +41,14 @@ std::filesystem::path small_dataset(const test::TempDir& dir, const std::string&
   return folder;
 }
 
+// The spec of kSmallCsv, as a person writes it (small_dataset's default adds a title and constraint).
+json small_spec() {
+  return json::parse(R"({"rows": 4, "lookup_table": true,
+      "parameters": [{"name": "solvent", "type": "categorical", "options": ["a", "b,c"]},
+                     {"name": "temperature", "type": "discrete", "options": [1, 2.5]}],
+      "objectives": [{"name": "yield", "goal": "maximize"}]})");
+}
+
 const std::string kSmallCsv = "solvent,temperature,yield\na,1,10\n\"b,c\",1,20\na,2.5,30\na,1.0,11\n";
 
 
@@ -242,10 +250,7 @@ TEST_CASE("Datasets: the CSV reader refuses a file over its size, row or column 
 TEST_CASE("Datasets: a damaged spec.json is refused naming the file, the JSON path and the problem", "[datasets]") {
   test::TempDir dir;
   const std::string spec_path = (dir / "small" / "spec.json").string();
-  const json good = json::parse(R"({"rows": 4, "lookup_table": true,
-      "parameters": [{"name": "solvent", "type": "categorical", "options": ["a", "b,c"]},
-                     {"name": "temperature", "type": "discrete", "options": [1, 2.5]}],
-      "objectives": [{"name": "yield", "goal": "maximize"}]})");
+  const json good = small_spec();
   auto problem = [&](const json& spec) { return test::message_of([&] { sim::read_dataset(small_dataset(dir, kSmallCsv, spec)); }); };
   CHECK(problem(good).empty());
   json bad = good;
@@ -280,6 +285,71 @@ TEST_CASE("Datasets: a damaged spec.json is refused naming the file, the JSON pa
   CHECK(test::message_of([&] { sim::read_dataset_spec(folder); }) == spec_path + ": 1048577 bytes; a spec may hold at most 1048576");
   std::filesystem::remove(folder / "spec.json");
   CHECK(test::message_of([&] { sim::read_dataset_spec(folder); }).find(spec_path + ": cannot read: ") == 0);
+}
+
+TEST_CASE("Datasets: a discrete parameter's levels get the campaign file's checks, named at spec.json's path", "[datasets]") {
+  test::TempDir dir;
+  const std::string spec_path = (dir / "small" / "spec.json").string();
+  const json good = small_spec();
+  auto problem = [&](const json& levels) {
+    json spec = good;
+    spec["parameters"][1]["options"] = levels;
+    return test::message_of([&] { sim::read_dataset_spec(small_dataset(dir, kSmallCsv, spec)); });
+  };
+  CHECK(problem(json::array({1, 2.5, 1.0})) == spec_path + ": /parameters/1/options/2: duplicate level 1.0 (also at /parameters/1/options/0); list each level once");
+  // Closer than level_tolerance(): these were accepted, and a row's 1 then matched either level.
+  CHECK(problem(json::array({1e6, 1, 1e6 + 1e-4})) ==
+        spec_path + ": /parameters/1/options/2: level 1000000.0001 is within 0.001 of level 1000000.0 (at /parameters/1/options/0): levels are "
+                    "told apart only to 1e-9 of the largest level or spread (1e+06): drop one of them");
+  CHECK(problem(json::array({-1e308, 1e308})) ==
+        spec_path + ": /parameters/1/options: spans -1e+308 to 1e+308, more than a number can hold (1.79769e+308); express the levels in a larger unit");
+  // JSON has no inf; 1e999 is refused where it is parsed, naming the file (it escaped as the parser's bare message).
+  const auto folder = small_dataset(dir, kSmallCsv, good);
+  std::string text = good.dump();
+  text.replace(text.find("[1,2.5]"), 7, "[1,1e999]");
+  test::write_file(folder / "spec.json", text);
+  CHECK(test::message_of([&] { sim::read_dataset_spec(folder); }) ==
+        spec_path + ": /: not valid JSON: [json.exception.out_of_range.406] number overflow parsing '1e999'; write numbers a double holds");
+}
+
+TEST_CASE("Datasets: an ordinal objective's levels are at least two, each listed once", "[datasets]") {
+  test::TempDir dir;
+  const std::string spec_path = (dir / "small" / "spec.json").string();
+  json good = small_spec();
+  good["objectives"][0].update({{"type", "ordinal"}, {"levels_in_increasing_merit", {"10", "11", "20", "30"}}});
+  auto problem = [&](const json& levels) {
+    json spec = good;
+    spec["objectives"][0]["levels_in_increasing_merit"] = levels;
+    return test::message_of([&] { sim::read_dataset(small_dataset(dir, kSmallCsv, spec)); });
+  };
+  CHECK(problem(good["objectives"][0]["levels_in_increasing_merit"]).empty());
+  // A level twice had two ranks: rows matched the first, and the list said otherwise.
+  CHECK(problem(json::array({"10", "11", "20", "30", "11"})) ==
+        spec_path + ": /objectives/0/levels_in_increasing_merit/4: duplicate level \"11\" (also at /objectives/0/levels_in_increasing_merit/1); list each level once");
+  CHECK(problem(json::array()) ==
+        spec_path + ": /objectives/0/levels_in_increasing_merit: must list the levels, worst first, at least 2 (e.g. [\"powder\", \"crystals\"])");
+  CHECK(problem(json::array({"10"})) == spec_path + ": /objectives/0/levels_in_increasing_merit: lists one level: an objective with one level "
+                                                    "cannot be better or worse; list at least 2, worst first");
+}
+
+TEST_CASE("Datasets: a categorical option gets the campaign file's rule for a choice: no control characters, no space at either end", "[datasets]") {
+  test::TempDir dir;
+  const std::string spec_path = (dir / "small" / "spec.json").string();
+  const json good = small_spec();
+  auto problem = [&](const std::string& option) {
+    json spec = good;
+    spec["parameters"][0]["options"][1] = option;
+    return test::message_of([&] { sim::read_dataset_spec(small_dataset(dir, kSmallCsv, spec)); });
+  };
+  // "b\nc" passed here; `labloop new --simulator` then wrote a campaign file it refused itself,
+  // blaming that file's /parameters/0/choices/1.
+  for (const std::string& option : {std::string("b\nc"), std::string("b\tc"), std::string("b\x1b[31mc"), std::string("b\x7f")}) {
+    INFO(json(option).dump());
+    CHECK(problem(option) == spec_path + ": /parameters/0/options/1: may not contain control characters (line breaks, tabs, escapes)");
+  }
+  CHECK(problem(" b") == spec_path + ": /parameters/0/options/1: \" b\" starts or ends with a space, which CSV files drop (candidates, "
+                                     "prior_results): write it without that space");
+  CHECK(problem("b c").empty());
 }
 
 TEST_CASE("Datasets: a missing data directory is named with what to do, not a crash", "[datasets]") {

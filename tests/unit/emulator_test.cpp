@@ -213,6 +213,87 @@ TEST_CASE("Emulator: predictions and samples stay in the objective's range: [0, 
   for (int i = 0; i < 200; ++i) CHECK(area.sample(json{{"x", 0.0}}, rng2).at(0) >= 0);
 }
 
+TEST_CASE("Emulator: cross-validation of 3 or 4 rows gives leave-one-out figures or none with the reason, never nan", "[emulator]") {
+  test::TempDir dir;
+  const json x = json::array({emu_continuous("x", 0, 1)});
+  const json y = json::array({{{"name", "y"}, {"goal", "maximize"}}});
+  // 4 rows: 4 folds of one row, each fitted on the other 3.
+  sim::Emulator four(sim::read_dataset(emu_dataset(dir, "four", x, y, {{"0", "1"}, {"0.3", "2"}, {"0.6", "1.5"}, {"1", "3"}})));
+  four.cross_validate();
+  CHECK(four.folds() == 4);
+  REQUIRE(four.objectives().at(0).cv_rmse);
+  CHECK(std::isfinite(*four.objectives()[0].cv_rmse));
+  CHECK(std::isfinite(*four.objectives()[0].cv_r2));
+  CHECK(four.objectives()[0].cv_note.empty());
+  // 3 rows: no fold can be fitted on 3 others. The RMSE was nan (0 / 0), printed as -nan.
+  sim::Emulator three(sim::read_dataset(emu_dataset(dir, "three", x, y, {{"0", "1"}, {"0.5", "2"}, {"1", "1.5"}})));
+  three.cross_validate();
+  const sim::EmulatedObjective& o = three.objectives().at(0);
+  CHECK_FALSE(o.cv_rmse);
+  CHECK_FALSE(o.cv_r2);
+  CHECK(o.cv_note == "not cross-validated: 3 rows with a number, too few to hold rows out and fit on at least 3 others");
+  const json report = three.to_json();
+  CHECK(report["objectives"][0]["cv_rmse"].is_null());
+  CHECK(report["objectives"][0]["cv_note"] == o.cv_note);
+  CHECK(sim::stored_fit_problem(three.spec(), report).empty());  // a stored fit without figures is still used
+  const std::string readme = sim::emulator_readme_section(report);
+  CHECK_THAT(readme, Catch::Contains("| — | — |") && Catch::Contains("y: " + o.cv_note + "."));
+  CHECK_THAT(readme, !Catch::Contains("nan"));
+}
+
+TEST_CASE("Emulator: replicates near the largest double give a finite noise and CV figures, not inf or nan", "[emulator]") {
+  test::TempDir dir;
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < 8; ++i)
+    for (const char* value : {"1e200", "1.5e200"}) rows.push_back({emu_num(i / 7.0), value});
+  sim::Emulator emulator(sim::read_dataset(emu_dataset(dir, "huge", json::array({emu_continuous("x", 0, 1)}),
+                                                       json::array({{{"name", "y"}, {"goal", "maximize"}}}), rows)));
+  const sim::EmulatedObjective& o = emulator.objectives().at(0);
+  CHECK(o.noise_source == "replicates (8 settings, 8 dof)");
+  // Each pair differs by 0.5e200: SD 0.5e200 / √2 per setting, pooled the same. The squares overflowed to inf.
+  CHECK(o.noise_sd == Approx(0.5e200 / std::sqrt(2.0)).epsilon(1e-12));
+  emulator.cross_validate();
+  REQUIRE(o.cv_rmse);
+  CHECK(std::isfinite(*o.cv_rmse));
+  CHECK(std::isfinite(*o.cv_r2));
+  std::mt19937_64 rng(1);
+  CHECK(std::isfinite(emulator.sample(json{{"x", 0.5}}, rng).at(0)));
+  // A spread beyond the largest double is refused, naming the objective.
+  rows.clear();
+  for (int i = 0; i < 8; ++i)
+    for (const char* value : {"-1.5e308", "1.5e308"}) rows.push_back({emu_num(i / 7.0), value});
+  CHECK(test::message_of([&] {
+          sim::Emulator(sim::read_dataset(emu_dataset(dir, "vast", json::array({emu_continuous("x", 0, 1)}),
+                                                      json::array({{{"name", "y"}, {"goal", "maximize"}}}), rows)));
+        }) == "vast: objective y: its replicates spread more than a number can hold (standard deviation beyond 1.79769e+308); express it in a "
+              "larger unit");
+}
+
+TEST_CASE("Emulator: a dataset whose one-hot input would pass kMaxEmulatorInputWidth columns is refused, naming the parameter", "[emulator]") {
+  test::TempDir dir;
+  // Options o0…o(n−1), two rows each, beside a continuous x: one column each, plus one for x.
+  auto wide = [&](std::size_t options) {
+    json names = json::array();
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t k = 0; k < options; ++k) {
+      names.push_back(fmt::format("o{}", k));
+      for (const char* x : {"0", "1"}) rows.push_back({fmt::format("o{}", k), x, emu_num(static_cast<double>(k % 7) + std::stod(x))});
+    }
+    const json parameters = json::array({{{"name", "s"}, {"type", "categorical"}, {"options", names}}, emu_continuous("x", 0, 1)});
+    return sim::read_dataset(emu_dataset(dir, fmt::format("wide{}", options), parameters, json::array({{{"name", "y"}, {"goal", "maximize"}}}), rows));
+  };
+  // The widest shipped emulated set has 28 columns (vapdiff_crystal); the limit leaves ample room.
+  CHECK(sim::emulated_inputs(wide(sim::kMaxEmulatorInputWidth - 1)).declared.at(0).choices.size() == sim::kMaxEmulatorInputWidth - 1);
+  const sim::Dataset data = wide(sim::kMaxEmulatorInputWidth);
+  const std::string message = fmt::format("{}: /parameters/0/options: s lists 256 options, which makes the emulator's input 257 columns wide (one per "
+                                          "option of a categorical parameter, one per other parameter); an emulated dataset may have at most 256, "
+                                          "past which fitting takes minutes: merge rare options into fewer, or leave the parameter out",
+                                          (dir / "wide256" / "spec.json").string());
+  // Where labloop new and validate read it (the catalogue), and where labloop-sim builds the instrument.
+  CHECK(test::message_of([&] { sim::emulated_inputs(data); }) == message);
+  CHECK(test::message_of([&] { sim::Emulator emulator(data); }) == message);
+}
+
 TEST_CASE("Emulator: a stored fit whose fingerprint matches is reused, giving the same predictions, and a stale one is refitted", "[emulator]") {
   test::TempDir dir;
   const auto folder = emu_known_dataset(dir);

@@ -1,0 +1,25 @@
+#pragma once
+// Checks of what a person lists for a parameter in JSON, shared by a campaign file ("values",
+// "choices") and a dataset spec ("options", simulators/dataset.cpp), so both refuse the same lists
+// with the same messages, each at its own JSON path: a dataset's options become the choices of the
+// campaign file `labloop new` writes for it.
+#include <string>
+#include <vector>
+
+#include "labloop/core/json_check.hpp"
+
+namespace labloop {
+
+// The numbers `values` lists (any order; the caller checks how many), ascending. Throws ConfigError
+// at the offending level's path (or the array's) for a level that is not a finite number, a spread
+// beyond the largest double (the model works on (v − low) / (high − low)), a level listed twice, or
+// two levels within Parameter::level_tolerance() of each other, which would be taken for each other.
+std::vector<double> read_discrete_levels(const JsonNode& values);
+
+// Why `choice` cannot be a categorical choice, or "" when it can: a control character (a choice is
+// written as it is to the console, results.csv and the instrument, where a line break splits a
+// row), or a space at either end (CSV files trim their cells, so it could not be written in one and
+// would be read back as another choice).
+std::string choice_problem(const std::string& choice);
+
+}  // namespace labloop
