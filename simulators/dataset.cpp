@@ -124,9 +124,9 @@ Parameter parameter_from_spec(const JsonNode& node) {
   for (std::size_t i = 0; i < options.value().size(); ++i) {
     const JsonNode option = options.at(i);
     std::string text = option.value().is_number() ? option.value().dump() : option.as_string();
-    if (text.size() > kMaxDatasetFieldChars) option.fail(fmt::format("is {} characters long; at most {} are allowed", text.size(), kMaxDatasetFieldChars));
     // The campaign file's rule for a choice: `labloop new` writes these options as choices, and a
-    // line break in one passed here and broke it there (and every CSV holding it).
+    // line break in one (or one of 1001–4096 characters, a data.csv cell's limit) passed here and
+    // was refused there (and broke every CSV holding it).
     if (const std::string problem = choice_problem(text); !problem.empty()) option.fail(problem);
     if (!seen.insert(text).second) option.fail(fmt::format("duplicate option \"{}\"", text));
     p.choices.push_back(std::move(text));

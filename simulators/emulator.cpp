@@ -403,9 +403,13 @@ Emulator::Emulator(const Dataset& data, const nlohmann::json* stored) : spec_(da
       e.high = 100;
       e.range_rule = "percentage";
     } else {
+      // Values of both signs near the largest double span more than it: the margin is then taken
+      // on each end's tenth, and the range held to the doubles (an infinite bound let a sample
+      // of inf through, which the campaign records as a driver's failure).
       const double span = fit->y_max - fit->y_min;
-      e.low = fit->y_min - kRangeMargin * span;
-      e.high = fit->y_max + kRangeMargin * span;
+      const double margin = std::isfinite(span) ? kRangeMargin * span : kRangeMargin * fit->y_max - kRangeMargin * fit->y_min;
+      e.low = std::max(fit->y_min - margin, -std::numeric_limits<double>::max());
+      e.high = std::min(fit->y_max + margin, std::numeric_limits<double>::max());
       e.range_rule = fmt::format("observed ± {:g} %", 100 * kRangeMargin);
       if (fit->y_min >= 0 && e.low < 0) e.low = 0, e.range_rule += ", ≥ 0";
     }

@@ -197,9 +197,7 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
       throw ConfigError(source, at + "/choices", fmt::format("lists {} choices; at most {} are allowed", p.choices.size(), kMaxChoices));
     for (size_t k = 0; k < p.choices.size(); ++k) {
       const std::string& c = p.choices[k];
-      if (c.size() > kMaxChoiceChars)
-        throw ConfigError(source, fmt::format("{}/choices/{}", at, k), fmt::format("is {} characters long; at most {} are allowed", c.size(), kMaxChoiceChars));
-      // Control characters, spaces at either end: the same rule as a dataset's options.
+      // Length, control characters, spaces at either end: the same rule as a dataset's options.
       if (const std::string problem = choice_problem(c); !problem.empty()) throw ConfigError(source, fmt::format("{}/choices/{}", at, k), problem);
     }
   }

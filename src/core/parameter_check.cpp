@@ -46,6 +46,7 @@ std::vector<double> read_discrete_levels(const JsonNode& values) {
 }
 
 std::string choice_problem(const std::string& choice) {
+  if (choice.size() > kMaxChoiceChars) return fmt::format("is {} characters long; at most {} are allowed", choice.size(), kMaxChoiceChars);
   if (std::any_of(choice.begin(), choice.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }))
     return "may not contain control characters (line breaks, tabs, escapes)";
   if (!choice.empty() && (choice.front() == ' ' || choice.back() == ' '))

@@ -350,6 +350,9 @@ TEST_CASE("Datasets: a categorical option gets the campaign file's rule for a ch
   CHECK(problem(" b") == spec_path + ": /parameters/0/options/1: \" b\" starts or ends with a space, which CSV files drop (candidates, "
                                      "prior_results): write it without that space");
   CHECK(problem("b c").empty());
+  // Longer than a campaign's choice may be: `labloop new` wrote a file that validate refused.
+  CHECK(problem(std::string(1001, 'b')) == spec_path + ": /parameters/0/options/1: is 1001 characters long; at most 1000 are allowed");
+  CHECK(problem(std::string(1000, 'b')).empty());
 }
 
 TEST_CASE("Datasets: a missing data directory is named with what to do, not a crash", "[datasets]") {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "catalogue.hpp"
@@ -267,6 +268,21 @@ TEST_CASE("Emulator: replicates near the largest double give a finite noise and 
                                                       json::array({{{"name", "y"}, {"goal", "maximize"}}}), rows)));
         }) == "vast: objective y: its replicates spread more than a number can hold (standard deviation beyond 1.79769e+308); express it in a "
               "larger unit");
+  // Without replicates, values of both signs near the largest double: their range (observed ±
+  // 10 %) was ±inf, so a sample could be inf. Now held to the doubles, and every answer finite.
+  rows.clear();
+  for (int i = 0; i < 8; ++i) rows.push_back({emu_num(i / 7.0), i % 2 ? "1.5e308" : "-1.5e308"});
+  std::optional<sim::Emulator> wide;
+  try {
+    wide.emplace(sim::read_dataset(emu_dataset(dir, "wide", json::array({emu_continuous("x", 0, 1)}), json::array({{{"name", "y"}, {"goal", "maximize"}}}),
+                                                 rows)));
+  } catch (const Error& e) {
+    FAIL("refused: " << e.what());
+  }
+  CHECK(std::isfinite(wide->objectives().at(0).low));
+  CHECK(std::isfinite(wide->objectives().at(0).high));
+  CHECK(wide->objectives().at(0).high >= 1.5e308);
+  for (const double x : {0.0, 0.3, 0.5, 1.0}) CHECK(std::isfinite(wide->sample(json{{"x", x}}, rng).at(0)));
 }
 
 TEST_CASE("Emulator: a dataset whose one-hot input would pass kMaxEmulatorInputWidth columns is refused, naming the parameter", "[emulator]") {

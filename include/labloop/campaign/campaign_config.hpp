@@ -12,6 +12,7 @@
 
 #include "labloop/campaign/simulator_catalogue.hpp"
 #include "labloop/core/outcome_condition.hpp"
+#include "labloop/core/parameter_check.hpp"  // kMaxChoiceChars
 #include "labloop/wire/instrument_info.hpp"
 #include "labloop/wire/instrument_keys.hpp"
 #include "labloop/model/planner.hpp"
@@ -41,7 +42,6 @@ constexpr int kMaxExperiments = 1000000;      // budget.experiments
 // A new campaign's parameters (journals from before these limits keep what they declared).
 constexpr std::size_t kMaxParameters = 1000;
 constexpr std::size_t kMaxChoices = 10000;      // per categorical parameter
-constexpr std::size_t kMaxChoiceChars = 1000;   // a choice (a SMILES string, a reagent's name)
 constexpr double kMaxThreshold = 1e30;          // an objective's threshold, in magnitude
 // Results the Bayesian planner learns from in a new campaign: its budget and prior_results rows
 // together. Each proposal's time grows with the cube of them and its memory with their square:

@@ -3,6 +3,7 @@
 // "choices") and a dataset spec ("options", simulators/dataset.cpp), so both refuse the same lists
 // with the same messages, each at its own JSON path: a dataset's options become the choices of the
 // campaign file `labloop new` writes for it.
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -16,10 +17,13 @@ namespace labloop {
 // two levels within Parameter::level_tolerance() of each other, which would be taken for each other.
 std::vector<double> read_discrete_levels(const JsonNode& values);
 
-// Why `choice` cannot be a categorical choice, or "" when it can: a control character (a choice is
-// written as it is to the console, results.csv and the instrument, where a line break splits a
-// row), or a space at either end (CSV files trim their cells, so it could not be written in one and
-// would be read back as another choice).
+// The longest a categorical choice may be, in bytes (a SMILES string, a reagent's name).
+constexpr std::size_t kMaxChoiceChars = 1000;
+
+// Why `choice` cannot be a categorical choice, or "" when it can: longer than kMaxChoiceChars, a
+// control character (a choice is written as it is to the console, results.csv and the instrument,
+// where a line break splits a row), or a space at either end (CSV files trim their cells, so it
+// could not be written in one and would be read back as another choice).
 std::string choice_problem(const std::string& choice);
 
 }  // namespace labloop
