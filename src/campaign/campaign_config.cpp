@@ -598,7 +598,9 @@ InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& si
       check_simulator_options(node.child("options"), *function);
       ic.options = node.child("options").value();
     }
-    ic.simulated_inputs = function->inputs(ic.options.contains("dim") ? ic.options["dim"].get<int>() : function->default_dim);
+    const int dim = ic.options.contains("dim") ? ic.options["dim"].get<int>() : function->default_dim;
+    ic.simulated_inputs = function->inputs(dim);
+    ic.simulated_offered = function->offered_inputs ? function->offered_inputs(dim) : ic.simulated_inputs;
     if (function->outputs) ic.simulated_outputs = function->outputs(ic.options);
   }
   // Upper limits keep every product of these (heartbeat × misses, backoff × 2^retries) and every
@@ -892,6 +894,24 @@ InstrumentInfo stand_in_info(const char* driver, std::vector<Parameter> inputs, 
 }
 
 }  // namespace
+
+std::vector<std::string> unanswerable_choices(const CampaignConfig& config) {
+  std::vector<std::string> out;
+  for (const InstrumentConfig& ic : config.instruments)
+    for (const Parameter& offered : ic.simulated_offered) {
+      const auto p = std::find_if(config.parameters.begin(), config.parameters.end(), [&](const Parameter& q) { return q.name == offered.name; });
+      if (p == config.parameters.end() || p->type != ParameterType::categorical || offered.type != ParameterType::categorical) continue;
+      std::vector<std::string> missing;
+      for (const std::string& choice : p->choices)
+        if (std::find(offered.choices.begin(), offered.choices.end(), choice) == offered.choices.end()) missing.push_back(choice);
+      if (!missing.empty())
+        out.push_back(fmt::format("parameter '{}': instrument '{}' ({}) cannot answer {} {} (no measurement holds {}): every experiment "
+                                  "proposing {} fails; remove {} from the choices",
+                                  p->name, ic.name, ic.simulator, missing.size() == 1 ? "choice" : "choices", fmt::join(missing, ", "),
+                                  missing.size() == 1 ? "it" : "them", missing.size() == 1 ? "it" : "one", missing.size() == 1 ? "it" : "them"));
+    }
+  return out;
+}
 
 InstrumentInfo simulator_info(const CampaignConfig& config, size_t index) {
   const InstrumentConfig& ic = config.instruments.at(index);

@@ -111,6 +111,7 @@ int validate(const std::string& file, bool instruments) {
           ? fmt::format("the planner keeps them unless one-hot has stronger evidence by more than {:g} (one_hot_margin)", margin.get<double>())
           : "the planner weighs them against one-hot by evidence";
   for (const std::string& note : dataset_descriptor_notes(config)) fmt::print("descriptors: {}\n", note);
+  for (const std::string& note : labloop::unanswerable_choices(config)) fmt::print("note: {}\n", note);
   for (const auto& p : config.parameters) {
     if (p.descriptors.empty()) continue;
     // What the model will see: descriptors equal for every choice tell it nothing (a table's
@@ -536,6 +537,7 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
   labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config));
   if (dry_run) std::fputs("dry run: every instrument is replaced by a simulated stand-in; no hardware moves\n", stdout);
   for (const std::string& note : dataset_descriptor_notes(config)) fmt::print("descriptors: {}\n", note);
+  for (const std::string& note : labloop::unanswerable_choices(config)) fmt::print("note: {}\n", note);
   const auto where = labloop::campaign_output(config, options);
   std::error_code unreadable;  // a path the system cannot look at (too long) is no journal: run_campaign says why
   const bool fresh = !std::filesystem::exists(where / "journal.jsonl", unreadable);

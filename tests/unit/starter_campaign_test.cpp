@@ -173,3 +173,19 @@ TEST_CASE("Starter campaign: a driver's other outputs stay on their comment line
   const CampaignConfig config = load_starter(dir, "driver", text);
   CHECK_FALSE(config.target.has_value());
 }
+
+// A file `labloop new` wrote before 2026-12-06 for suzuki_i lists ligand L7, which no row of the
+// dataset holds: it still loads (old campaign folders resume), and validate and run say which
+// choice fails and what to do. Today's starter file lists none.
+TEST_CASE("Starter campaign: choices a simulated instrument cannot answer are named, and a new file lists none", "[starter]") {
+  const CampaignConfig old = load_campaign_config((std::filesystem::path(LABLOOP_SOURCE_DIR) / "tests/fixtures/v0.2.0/emulated.json").string(), sim::catalogue());
+  const std::vector<std::string> notes = unanswerable_choices(old);
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0] == "parameter 'ligand': instrument 'sim' (suzuki_i) cannot answer choice L7 (no measurement holds it): every experiment proposing it "
+                    "fails; remove it from the choices");
+  test::TempDir dir;
+  for (const char* name : {"suzuki_i", "suzuki_iv", "buchwald_a", "branin"}) {
+    INFO(name);
+    CHECK(unanswerable_choices(load_starter(dir, name, starter_campaign(*sim::catalogue().find(name), {}))).empty());
+  }
+}

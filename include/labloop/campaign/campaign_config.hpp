@@ -100,6 +100,7 @@ struct InstrumentConfig {
   int quarantine_after = 5;        // consecutive failures before no more experiments go there
   double reconnect_s = 300.0;      // how long a lost instrument may take to come back
   std::vector<Parameter> simulated_inputs;  // simulator: what it will declare (from the catalogue; not journaled)
+  std::vector<Parameter> simulated_offered;  // simulator: what it can answer (SimulatorSpec::offered_inputs; not journaled)
   std::vector<std::string> simulated_outputs;  // simulator: the outputs it will declare (from the catalogue; empty = "y")
   // "security": {"server_public_key": "keys/reactor-1.pub", "client_keys": "keys/controller"}
   // (paths relative to the campaign file; client_keys defaults to the top-level controller_key).
@@ -185,6 +186,11 @@ void check_instrument_fits(const CampaignConfig& config, size_t index, const Ins
 // line per objective for the log (adopted, or why not); the journaled config then carries the
 // noise, so replay and resume use it whatever the drivers say later.
 std::vector<std::string> adopt_stated_noise(CampaignConfig& config, const std::vector<const InstrumentInfo*>& instruments);
+
+// One line per categorical parameter listing choices a simulated instrument accepts but cannot
+// answer (a dataset's choice no row holds: each experiment proposing one fails), naming them and
+// what to do: `validate` and `run` say it (a file `labloop new` wrote before 2026-12-06 lists them).
+std::vector<std::string> unanswerable_choices(const CampaignConfig& config);
 
 // What a simulator instrument will declare, without starting it (for `validate` and dry runs),
 // as its catalogue entry described it when the file was loaded.
