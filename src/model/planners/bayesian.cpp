@@ -368,8 +368,9 @@ class BayesianPlanner final : public Planner {
       // Rows the model cannot tell apart (say, untried options of a one-hot parameter): one at
       // random, not the first in the file, so the proposal does not depend on the rows' order.
       std::vector<size_t> ties;
+      const double unit = acquisition.score_unit(ctx);  // once, not per row of the pool
       for (size_t k = 0; k < all.size(); ++k)
-        if (tied(all[k], best_score, acquisition.score_unit(ctx))) ties.push_back(k);
+        if (tied(all[k], best_score, unit)) ties.push_back(k);
       if (ties.size() > 1) best = ties[std::uniform_int_distribution<size_t>(0, ties.size() - 1)(rng_)];
     }
     return pool_->take(positions[best]);
