@@ -195,6 +195,15 @@ std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options) {
     for (const auto& planner : options.planners)
       for (int seed = 1; seed <= options.seeds; ++seed) jobs.push_back({&problem, &planner, seed});
   std::vector<BenchmarkRun> runs(jobs.size());
+  std::vector<char> finished(jobs.size(), 0);
+  // The k-th run started is seed k / per_seed's (seed-major), stored where the problem-major order puts it.
+  const size_t per_problem = options.planners.size() * static_cast<size_t>(std::max(0, options.seeds));
+  const size_t per_seed = options.planners.size();
+  const auto job_index = [&](size_t k) {
+    const size_t problem = k / std::max<size_t>(per_problem, 1), within = k % std::max<size_t>(per_problem, 1);
+    const size_t seed = within / std::max<size_t>(per_seed, 1), planner = within % std::max<size_t>(per_seed, 1);
+    return problem * per_problem + planner * static_cast<size_t>(options.seeds) + seed;
+  };
   std::atomic<size_t> next{0};
   std::mutex error_mutex;
   std::exception_ptr error;
@@ -203,9 +212,12 @@ std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options) {
     std::vector<std::jthread> pool;
     for (unsigned w = 0; w < workers; ++w)
       pool.emplace_back([&] {
-        for (size_t i = next++; i < jobs.size(); i = next++) {
+        for (size_t k = next++; k < jobs.size(); k = next++) {
+          if (options.stop && options.stop->load()) break;
+          const size_t i = job_index(k);
           try {
             runs[i] = run_one(jobs[i], options.noise, std::max(1, options.batch), options.declare_noise);
+            finished[i] = 1;
           } catch (...) {
             std::lock_guard lock(error_mutex);
             if (!error) error = std::current_exception();
@@ -214,7 +226,11 @@ std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options) {
       });
   }
   if (error) std::rethrow_exception(error);
-  return runs;
+  if (std::find(finished.begin(), finished.end(), 0) == finished.end()) return runs;
+  std::vector<BenchmarkRun> out;
+  for (size_t i = 0; i < runs.size(); ++i)
+    if (finished[i]) out.push_back(std::move(runs[i]));
+  return runs_of_paired_seeds(std::move(out), options.planners.size(), [](const BenchmarkRun& r) { return r.problem; });
 }
 
 }  // namespace labloop

@@ -2,10 +2,13 @@
 // Simulator-only benchmarking of planners: planners × problems × seeds, each run in-process
 // against a standard test function (no sockets: the planner is what is measured), in parallel
 // over the available cores. Regret is simple regret: best value found minus the known optimum.
+#include <atomic>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace labloop {
@@ -37,6 +40,9 @@ struct BenchmarkOptions {
   // Tell the planners each objective's noise (as an objective's "noise" in a campaign file does)
   // instead of leaving them to estimate it.
   bool declare_noise = false;
+  // Once this is true (a first Ctrl-C), no further run starts; the runs under way finish. Null:
+  // every run.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // One run: the noise-free best-so-far regret after each evaluation (among points whose outcome
@@ -61,8 +67,24 @@ struct BenchmarkRun {
 // Throws ConfigError for an unknown function, a dimension it does not allow, or a planner config
 // that does not load (for any of the problems), without running anything.
 void check_benchmark(const BenchmarkOptions& options);
-// check_benchmark, then every run.
+// check_benchmark, then every run (when options.stop ends it early: those of the seeds every
+// planner finished, runs_of_paired_seeds). Runs
+// start seed by seed, every planner's run of seed 1 first, so that a benchmark stopped early has
+// each planner's runs of the same seeds; each run's draws depend on its seed only, so the results
+// do not depend on the order or on `jobs`. They are returned problem by problem, then planner by
+// planner, then seed by seed.
 std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options);
+
+// Of the runs a benchmark stopped early finished: those of the seeds every one of `planners`
+// planners finished, problem by problem (`problem_of(run)`), so that planners are still compared
+// on the same seeds.
+template <class Run, class ProblemOf>
+std::vector<Run> runs_of_paired_seeds(std::vector<Run> runs, std::size_t planners, ProblemOf problem_of) {
+  std::map<std::pair<std::string, int>, std::size_t> finished;
+  for (const auto& r : runs) ++finished[{problem_of(r), r.seed}];
+  std::erase_if(runs, [&](const Run& r) { return finished[{problem_of(r), r.seed}] < planners; });
+  return runs;
+}
 
 // The standard problem set of the planner issue (Branin, Hartmann-6, shifted Ackley-5,
 // Rosenbrock-4, shifted Levy-10), with its budgets.

@@ -364,9 +364,10 @@ RealRun run_emulated_once(const RealEmulated& problem, const BenchmarkPlanner& p
   return run;
 }
 
-// Runs `count` jobs on `jobs` threads; the first exception is rethrown after all have stopped.
+// Runs `count` jobs on `jobs` threads, none started once *stop is true; the first exception is
+// rethrown after all have stopped.
 template <class F>
-void real_parallel(size_t count, int jobs, F&& job) {
+void real_parallel(size_t count, int jobs, const std::atomic<bool>* stop, F&& job) {
   std::atomic<size_t> next{0};
   std::mutex error_mutex;
   std::exception_ptr error;
@@ -375,6 +376,7 @@ void real_parallel(size_t count, int jobs, F&& job) {
     for (int w = 0; w < std::max(1, jobs); ++w)
       workers.emplace_back([&] {
         for (size_t i = next++; i < count; i = next++) {
+          if (stop && stop->load()) break;
           try {
             job(i);
           } catch (...) {
@@ -420,22 +422,38 @@ std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options, con
   const std::vector<fs::path> folders = checked_real_folders(options);
   std::vector<RealRun> all;
   for (const auto& folder : folders) {
+    if (options.stop && options.stop->load()) break;
     const sim::DatasetSpec spec = sim::read_dataset_spec(folder);
-    const size_t seeds = static_cast<size_t>(options.seeds);
-    std::vector<RealRun> runs(options.planners.size() * seeds);
+    const size_t seeds = static_cast<size_t>(options.seeds), planners = options.planners.size();
+    std::vector<RealRun> runs(planners * seeds);
+    std::vector<char> finished(runs.size(), 0);
+    // Seed by seed (every planner's run of seed 1 first), so that runs stopped early have each
+    // planner's runs of the same seeds; stored planner by planner.
+    const auto run_at = [&](size_t k, auto&& run) {
+      const size_t planner = k % planners, seed = k / planners, i = planner * seeds + seed;
+      runs[i] = run(options.planners[planner], static_cast<int>(seed) + 1);
+      finished[i] = 1;
+    };
     if (spec.lookup_table) {
       const RealPoolTable table(folder, options.descriptors, options.objective);
-      real_parallel(runs.size(), options.jobs, [&](size_t i) {
-        runs[i] = run_pool_once(table, options.planners[i / seeds], static_cast<int>(i % seeds) + 1, options.subset, options.max_experiments,
-                                options.whole_space);
+      real_parallel(runs.size(), options.jobs, options.stop, [&](size_t k) {
+        run_at(k, [&](const BenchmarkPlanner& planner, int seed) {
+          return run_pool_once(table, planner, seed, options.subset, options.max_experiments, options.whole_space);
+        });
       });
     } else {
       const RealEmulated problem(folder, options.objective);
-      real_parallel(runs.size(), options.jobs, [&](size_t i) {
-        runs[i] = run_emulated_once(problem, options.planners[i / seeds], static_cast<int>(i % seeds) + 1, options.budget);
+      real_parallel(runs.size(), options.jobs, options.stop, [&](size_t k) {
+        run_at(k, [&](const BenchmarkPlanner& planner, int seed) { return run_emulated_once(problem, planner, seed, options.budget); });
       });
     }
-    if (on_dataset) on_dataset(runs);
+    if (std::find(finished.begin(), finished.end(), 0) != finished.end()) {
+      std::vector<RealRun> done;
+      for (size_t i = 0; i < runs.size(); ++i)
+        if (finished[i]) done.push_back(std::move(runs[i]));
+      runs = runs_of_paired_seeds(std::move(done), planners, [](const RealRun& r) { return r.dataset; });
+    }
+    if (on_dataset && !runs.empty()) on_dataset(runs);
     all.insert(all.end(), std::make_move_iterator(runs.begin()), std::make_move_iterator(runs.end()));
   }
   return all;

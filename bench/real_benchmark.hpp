@@ -25,6 +25,7 @@
 // The first objective of spec.json is optimized (or the one named). Seeds run 1..seeds; each run's draws depend on
 // its seed only, so figures do not depend on `jobs`. This is the algorithm labloop-bench-pool
 // ran (same seeds, subsets and stopping rule), so its published figures reproduce.
+#include <atomic>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -61,6 +62,9 @@ struct RealBenchmarkOptions {
   // The objective scored, by name, in every dataset (each must have it); empty: each dataset's
   // first. Runs are then labelled "dataset[objective]".
   std::string objective;
+  // Once this is true (a first Ctrl-C), no further run starts and no further dataset is read; the
+  // runs under way finish. Null: every run.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 // One run (one dataset, planner and seed).
@@ -86,8 +90,11 @@ struct RealRun {
 };
 
 // Every run of every dataset, dataset by dataset in the order given, then planner, then seed.
-// `on_dataset` (may be empty) is called with each dataset's runs as soon as they are done, so a
-// long suite prints as it goes. Throws ConfigError for an unknown dataset (naming the known ones)
+// Within a dataset runs start seed by seed (every planner's run of seed 1 first); when
+// options.stop ends the suite early, a dataset under way keeps the runs of the seeds every
+// planner finished (runs_of_paired_seeds) and later datasets have none.
+// `on_dataset` (may be empty) is called with each dataset's runs as soon as they are done (when
+// there are any), so a long suite prints as it goes. Throws ConfigError for an unknown dataset (naming the known ones)
 // or a planner section that does not load, Error for a dataset that cannot be benchmarked.
 std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options,
                                         const std::function<void(const std::vector<RealRun>&)>& on_dataset = {});

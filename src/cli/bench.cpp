@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <map>
 #include <thread>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include "bench_options.hpp"
@@ -124,28 +126,59 @@ void write_svg(const std::filesystem::path& path, const std::vector<std::string>
   write_bench_file(path, svg);
 }
 
-// Ctrl-C (or a kill) ends bench at once, as it always did, but no longer silently: results are
-// written only once every run is done, so the finished runs are lost, and files an earlier run
-// left in the folder would otherwise pass for this one's (docs/benchmarks.md). Built before the
-// handler is set: a handler may do no more than write(2) it.
-std::string interrupted_message;
+// A first Ctrl-C (or SIGTERM) stops bench the way a campaign stops: no further run starts, the
+// runs under way finish, and the runs of the seeds every planner finished are shown and written
+// (exit 128 + the signal). A second one ends it at once and writes nothing, saying so, and that
+// files an earlier run left in the folder are not this one's. The messages are made before the
+// handler is set: a handler may do no more than write(2) them and touch a lock-free atomic.
+std::atomic<bool> stop_requested{false};
+std::atomic<int> stop_signal{0};
+static_assert(std::atomic<bool>::is_always_lock_free && std::atomic<int>::is_always_lock_free);
+std::string stopping_message, quit_message;
 
 void on_interrupt(int signal) {
-  (void)!::write(STDERR_FILENO, interrupted_message.data(), interrupted_message.size());
+  if (!stop_requested.exchange(true)) {
+    stop_signal.store(signal);
+    (void)!::write(STDERR_FILENO, stopping_message.data(), stopping_message.size());
+    return;
+  }
+  (void)!::write(STDERR_FILENO, quit_message.data(), quit_message.size());
   ::_exit(128 + signal);
 }
 
-void say_nothing_written_on_interrupt(const std::string& folder, const std::vector<std::string>& files) {
-  interrupted_message = fmt::format("\nlabloop bench: interrupted before every run was done; nothing was written (bench writes only at the end): "
-                                    "any {} in {} are from an earlier run\n", fmt::join(files, " or "), folder);
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
+void stop_on_interrupt(const std::string& folder, const std::vector<std::string>& files) {
+  stopping_message = "\nlabloop bench: stopping: no further run starts; the runs under way finish, then what is done is written "
+                     "(Ctrl-C again to quit at once, writing nothing)\n";
+  quit_message = fmt::format("\nlabloop bench: quit before every run was done; nothing was written: any {} in {} are from an earlier run\n",
+                             fmt::join(files, " or "), folder);
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;  // a write or wait under way goes on after the first signal
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
 }
 
-// Once every run is done: the default action again, so a signal during the (atomic) writes does not claim nothing was written.
+// Once every run is done or stopped: the default action again, so a signal during the (atomic)
+// writes does not claim nothing was written.
 void default_on_interrupt() {
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+}
+
+// A benchmark stopped before any seed was done by every planner: nothing to show or write.
+int nothing_finished(const std::string& folder, const std::vector<std::string>& files, size_t planned) {
+  fmt::print("stopped by signal {} before any seed was done by every planner ({} runs planned); nothing was written: any {} in {} are from an earlier run\n",
+             stop_signal.load(), planned, fmt::join(files, " or "), folder);
+  return 128 + stop_signal.load();
+}
+
+// After the files are written: how a stopped benchmark ends (0 when it was not stopped).
+int stopped_status(size_t runs, size_t planned) {
+  if (!stop_requested.load()) return 0;
+  fmt::print("stopped by signal {} after {} of {} runs: the tables and files above hold the seeds every planner finished\n", stop_signal.load(),
+             runs, planned);
+  return 128 + stop_signal.load();
 }
 
 }  // namespace
@@ -171,7 +204,8 @@ int run_real_suite(const BenchCommand& command) {
 
   // Mistakes are named before the header, not after it.
   const std::vector<std::filesystem::path> folders = checked_real_folders(options);
-  say_nothing_written_on_interrupt(command.output, {"real.csv", "real_rows.csv"});
+  stop_on_interrupt(command.output, {"real.csv", "real_rows.csv"});
+  options.stop = &stop_requested;
   fmt::print("labloop bench --suite real: {} datasets × {} planners × {} seeds; writing to {}/real.csv (-o DIR to choose)\n", options.datasets.size(),
              options.planners.size(), options.seeds, command.output);
   // The legend of the kinds of dataset given (spec.json only: a few KB each).
@@ -201,6 +235,8 @@ int run_real_suite(const BenchCommand& command) {
     if (runs.empty()) return;
     const RealRun& first = runs.front();
     const bool lookup = first.kind == RealDatasetKind::lookup_table;
+    const size_t seeds = runs.size() / options.planners.size();
+    const std::string seeds_done = seeds < static_cast<size_t>(options.seeds) ? fmt::format(" ({} of {} seeds: stopped)", seeds, options.seeds) : "";
     std::vector<int> checkpoints{10, options.budget / 2, options.budget};
     checkpoints.erase(std::remove_if(checkpoints.begin(), checkpoints.end(), [&](int c) { return c < 1 || c > options.budget; }), checkpoints.end());
     std::sort(checkpoints.begin(), checkpoints.end());
@@ -208,12 +244,12 @@ int run_real_suite(const BenchCommand& command) {
     if (lookup) {
       std::vector<double> pool, top;
       for (const auto& r : runs) pool.push_back(r.pool), top.push_back(r.top_rows);
-      fmt::print("\n{}: lookup table, pool of {:g} rows (top 1 %: {:g} rows), {}\n  {:<28} {:>20} {:>20} {:>10}\n", first.dataset,
+      fmt::print("\n{}{}: lookup table, pool of {:g} rows (top 1 %: {:g} rows), {}\n  {:<28} {:>20} {:>20} {:>10}\n", first.dataset, seeds_done,
                  quantile(pool, 0.5), quantile(top, 0.5), first.objective, "planner", "to top 1 %", "to best", "ms/ask");
     } else {
       std::string header = fmt::format("  {:<28}", "planner");
       for (int c : checkpoints) header += fmt::format(" {:>28}", fmt::format("regret@{}", c));
-      fmt::print("\n{}: emulated, {}, reference {:.6g}, budget {}\n{} {:>8} {:>10}\n", first.dataset, first.objective, first.reference, options.budget,
+      fmt::print("\n{}{}: emulated, {}, reference {:.6g}, budget {}\n{} {:>8} {:>10}\n", first.dataset, seeds_done, first.objective, first.reference, options.budget,
                  header, "refused", "ms/ask");
     }
     for (const auto& planner : options.planners) {
@@ -249,6 +285,8 @@ int run_real_suite(const BenchCommand& command) {
   const auto runs = run_real_benchmark(options, print_dataset);
   default_on_interrupt();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const size_t planned = options.datasets.size() * options.planners.size() * static_cast<size_t>(options.seeds);
+  if (runs.empty() && stop_requested.load()) return nothing_finished(command.output, {"real.csv", "real_rows.csv"}, planned);
 
   std::filesystem::create_directories(command.output);
   const auto csv_path = std::filesystem::path(command.output) / "real.csv";
@@ -284,7 +322,7 @@ int run_real_suite(const BenchCommand& command) {
   }
   write_bench_file(rows_path, rows_csv.str());
   fmt::print("\nwall time {:.1f} s; wrote {} and {}\n", wall, csv_path.string(), rows_path.string());
-  return 0;
+  return stopped_status(runs.size(), planned);
 }
 
 int run_bench(const BenchCommand& command) {
@@ -325,7 +363,8 @@ int run_bench(const BenchCommand& command) {
   options.batch = command.batch;
   // Every problem and planner checked before the header and legend, so a mistake is the one line shown.
   check_benchmark(options);
-  say_nothing_written_on_interrupt(command.output, {"bench.csv", "regret.svg"});
+  stop_on_interrupt(command.output, {"bench.csv", "regret.svg"});
+  options.stop = &stop_requested;
 
   fmt::print("labloop bench: {} problems × {} planners × {} seeds{}; writing to {}/ (-o DIR to choose)\n", options.problems.size(),
              options.planners.size(), options.seeds, options.batch > 1 ? fmt::format(", batches of {} (ms/ask is per batch)", options.batch) : "",
@@ -343,12 +382,15 @@ int run_bench(const BenchCommand& command) {
   const auto runs = run_benchmark(options);
   default_on_interrupt();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const size_t planned = options.problems.size() * options.planners.size() * static_cast<size_t>(options.seeds);
+  if (runs.empty() && stop_requested.load()) return nothing_finished(command.output, {"bench.csv", "regret.svg"}, planned);
 
   std::vector<std::string> problem_labels, planner_labels;
-  for (const auto& p : options.problems) problem_labels.push_back(p.label());
   for (const auto& p : options.planners) planner_labels.push_back(p.label);
   std::map<std::pair<std::string, std::string>, std::vector<const BenchmarkRun*>> groups;
   for (const auto& r : runs) groups[{r.problem, r.planner}].push_back(&r);
+  for (const auto& p : options.problems)
+    if (groups.contains({p.label(), "random"})) problem_labels.push_back(p.label());  // stopped early: only those with runs
 
   std::filesystem::create_directories(command.output);
   std::ostringstream csv;
@@ -364,6 +406,8 @@ int run_bench(const BenchCommand& command) {
   std::map<std::pair<std::string, std::string>, RegretCurve> curves;
   for (size_t pi = 0; pi < options.problems.size(); ++pi) {
     const auto& problem = options.problems[pi];
+    if (!groups.contains({problem.label(), "random"})) continue;  // stopped before a seed of it was done by every planner
+    const size_t seeds = groups[{problem.label(), "random"}].size();
     const int budget = problem.budget;
     std::vector<int> checkpoints{10, budget / 2, budget};
     checkpoints.erase(std::remove_if(checkpoints.begin(), checkpoints.end(), [&](int c) { return c < 1 || c > budget; }), checkpoints.end());
@@ -383,7 +427,7 @@ int run_bench(const BenchCommand& command) {
     for (const auto* r : groups[{problem.label(), "random"}]) random_final.push_back(series(r).back());
     const double reach_target = quantile(random_final, 0.5);
 
-    fmt::print("\n{} (budget {}, {} seeds) — {}: median [IQR]\n", problem.label(), budget, options.seeds,
+    fmt::print("\n{} (budget {}, {} seeds) — {}: median [IQR]\n", problem.label(), budget, seeds,
                several ? fmt::format("hypervolume (maximum {:.4g})", max_hypervolume) : "simple regret");
     std::string header = fmt::format("  {:<28}", "planner");
     for (int c : checkpoints) header += fmt::format(" {:>24}", fmt::format("@{}", c));
@@ -442,7 +486,7 @@ int run_bench(const BenchCommand& command) {
   write_bench_file(std::filesystem::path(command.output) / "bench.csv", csv.str());
   write_svg(std::filesystem::path(command.output) / "regret.svg", problem_labels, planner_labels, curves);
   fmt::print("\nwall time {:.1f} s; wrote {}/bench.csv and {}/regret.svg\n", wall, command.output, command.output);
-  return 0;
+  return stopped_status(runs.size(), planned);
 }
 
 }  // namespace labloop::cli

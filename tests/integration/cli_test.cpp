@@ -296,7 +296,7 @@ TEST_CASE("CLI: bench says where it writes, explains its columns, orders budgets
   CHECK(svg.find("median and quartiles over seeds") != std::string::npos);
 }
 
-TEST_CASE("CLI: bench refuses a planner before its header, says which file it cannot write, and says an interrupted run wrote nothing", "[cli][bench]") {
+TEST_CASE("CLI: bench refuses a planner before its header, says which file it cannot write, and writes what a stopped run finished", "[cli][bench]") {
   test::TempDir dir;
   const auto out = dir / "out";
   // A planner option refused is the one line shown, not one below the legend.
@@ -309,17 +309,49 @@ TEST_CASE("CLI: bench refuses a planner before its header, says which file it ca
   CHECK(blocked.status == 1);
   CHECK_THAT(blocked.output, Catch::Contains("error: cannot write " + (out / "bench.csv").string() + ": a folder of that name is in its way") &&
                                  !Catch::Contains("wrote "));
-  // Ctrl-C: an earlier run's bench.csv is left as it was and the message says it is not this run's.
+  // A first Ctrl-C: no further run starts, the runs under way finish, and the seeds every planner
+  // finished are shown and written (exit 130). Runs start seed by seed: a second after the header,
+  // seed 1's bayesian run is under way (random search's takes milliseconds).
   std::filesystem::remove(out / "bench.csv");
-  test::write_file(out / "bench.csv", "earlier\n");
-  const auto log = dir / "interrupted.log";
-  ChildProcess bench({LABLOOP_CLI_PATH, "bench", "--problems", "hartmann6", "--seeds", "50", "--budget", "100", "--jobs", "1", "-o", out.string()}, log);
-  for (int i = 0; i < 2000 && test::read_file(log).find("labloop bench: ") == std::string::npos; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const auto log = dir / "stopped.log";
+  ChildProcess bench({LABLOOP_CLI_PATH, "bench", "--problems", "hartmann6", "--seeds", "50", "--budget", "40", "--jobs", "1", "-o", out.string()}, log);
+  auto wait_for_header = [](const std::filesystem::path& file) {
+    for (int i = 0; i < 2000 && test::read_file(file).find("labloop bench: ") == std::string::npos; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  };
+  wait_for_header(log);
   ::kill(bench.pid(), SIGINT);
-  const auto status = bench.wait_for(std::chrono::seconds(60));
-  CHECK(status == 128 + SIGINT);
-  CHECK_THAT(test::read_file(log), Catch::Contains("labloop bench: interrupted before every run was done; nothing was written") &&
-                                        Catch::Contains("any bench.csv or regret.svg in " + out.string() + " are from an earlier run"));
+  CHECK(bench.wait_for(std::chrono::seconds(120)) == 128 + SIGINT);
+  const std::string said = test::read_file(log);
+  CHECK_THAT(said, Catch::Contains("labloop bench: stopping: no further run starts; the runs under way finish") &&
+                       Catch::Contains("stopped by signal 2 after ") && Catch::Contains(" of 100 runs") && Catch::Contains("wrote "));
+  std::map<int, std::set<std::string>> planners_by_seed;
+  const std::string csv = test::read_file(out / "bench.csv");
+  std::istringstream lines(csv);
+  std::string line;
+  std::getline(lines, line);  // header
+  while (std::getline(lines, line)) {
+    const auto first = line.find(",\""), quote = line.find("\",", first + 2);
+    REQUIRE(quote != std::string::npos);
+    planners_by_seed[std::stoi(line.substr(quote + 2))].insert(line.substr(first + 2, quote - first - 2));
+  }
+  REQUIRE(!planners_by_seed.empty());
+  CHECK(planners_by_seed.size() < 50);
+  for (const auto& [seed, planners] : planners_by_seed) CHECK(planners == std::set<std::string>{"random", "bayesian"});
+  CHECK(std::filesystem::exists(out / "regret.svg"));
+
+  // A second Ctrl-C quits at once: an earlier run's bench.csv is left as it was and the message
+  // says it is not this run's.
+  test::write_file(out / "bench.csv", "earlier\n");
+  const auto quit_log = dir / "quit.log";
+  ChildProcess quit({LABLOOP_CLI_PATH, "bench", "--problems", "hartmann6", "--seeds", "50", "--budget", "100", "--jobs", "1", "-o", out.string()}, quit_log);
+  wait_for_header(quit_log);
+  ::kill(quit.pid(), SIGINT);
+  for (int i = 0; i < 500 && test::read_file(quit_log).find("stopping:") == std::string::npos; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ::kill(quit.pid(), SIGINT);
+  CHECK(quit.wait_for(std::chrono::seconds(60)) == 128 + SIGINT);
+  CHECK_THAT(test::read_file(quit_log), Catch::Contains("labloop bench: quit before every run was done; nothing was written") &&
+                                             Catch::Contains("any bench.csv or regret.svg in " + out.string() + " are from an earlier run"));
   CHECK(test::read_file(out / "bench.csv") == "earlier\n");
 }
 

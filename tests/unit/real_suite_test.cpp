@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "dataset.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
+#include "planner_benchmark.hpp"
 #include "real_benchmark.hpp"
 #include "test_functions.hpp"
 #include "test_support.hpp"
@@ -95,6 +97,45 @@ TEST_CASE("Real suite: a 70 % subset draws its rows per seed, and jobs do not ch
     CHECK(parallel[i].seed == runs[i].seed);
     CHECK(parallel[i].proposed == runs[i].proposed);
     CHECK(parallel[i].to_top == runs[i].to_top);
+  }
+}
+
+TEST_CASE("Benchmarks stopped early keep the seeds every planner finished, and start no run once stopped", "[bench][real]") {
+  struct Run {
+    std::string problem;
+    int seed;
+    std::string planner;
+  };
+  // Seed 2 of "a" lacks a planner's run: both of its runs go; "b" seed 1 is whole.
+  const std::vector<Run> runs{{"a", 1, "random"}, {"a", 1, "bayesian"}, {"a", 2, "random"}, {"b", 1, "bayesian"}, {"b", 1, "random"}, {"b", 3, "bayesian"}};
+  const std::vector<Run> kept = runs_of_paired_seeds(runs, 2, [](const Run& r) { return r.problem; });
+  REQUIRE(kept.size() == 4);
+  for (const Run& r : kept) CHECK(r.seed == 1);
+
+  std::atomic<bool> stop{true};
+  RealBenchmarkOptions real;
+  real.datasets = {"perovskites", "buchwald_a"};
+  real.planners = {real_test_planner("random"), real_test_planner("bayesian")};
+  real.seeds = 3;
+  real.stop = &stop;
+  int datasets_shown = 0;
+  CHECK(run_real_benchmark(real, [&](const std::vector<RealRun>&) { ++datasets_shown; }).empty());
+  CHECK(datasets_shown == 0);
+  BenchmarkOptions functions;
+  functions.problems = {BenchmarkProblem{.function = "branin", .budget = 12}};
+  functions.planners = {real_test_planner("random")};
+  functions.seeds = 3;
+  functions.stop = &stop;
+  CHECK(run_benchmark(functions).empty());
+  // Not stopped: every run, problem by problem, planner by planner, seed by seed, although they
+  // start seed by seed.
+  stop = false;
+  functions.planners.push_back(real_test_planner("sobol"));
+  const std::vector<BenchmarkRun> all = run_benchmark(functions);
+  REQUIRE(all.size() == 6);
+  for (size_t i = 0; i < all.size(); ++i) {
+    CHECK(all[i].planner == (i < 3 ? "random" : "sobol"));
+    CHECK(all[i].seed == static_cast<int>(i % 3) + 1);
   }
 }
 
