@@ -218,6 +218,7 @@ std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options) {
           try {
             runs[i] = run_one(jobs[i], options.noise, std::max(1, options.batch), options.declare_noise);
             finished[i] = 1;
+            if (options.finished_runs) ++*options.finished_runs;
           } catch (...) {
             std::lock_guard lock(error_mutex);
             if (!error) error = std::current_exception();

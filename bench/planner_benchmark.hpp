@@ -43,6 +43,8 @@ struct BenchmarkOptions {
   // Once this is true (a first Ctrl-C), no further run starts; the runs under way finish. Null:
   // every run.
   const std::atomic<bool>* stop = nullptr;
+  // Counts the runs as they finish, from the worker threads (for a progress display). Null: none.
+  std::atomic<std::size_t>* finished_runs = nullptr;
 };
 
 // One run: the noise-free best-so-far regret after each evaluation (among points whose outcome

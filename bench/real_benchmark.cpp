@@ -433,6 +433,7 @@ std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options, con
       const size_t planner = k % planners, seed = k / planners, i = planner * seeds + seed;
       runs[i] = run(options.planners[planner], static_cast<int>(seed) + 1);
       finished[i] = 1;
+      if (options.finished_runs) ++*options.finished_runs;
     };
     if (spec.lookup_table) {
       const RealPoolTable table(folder, options.descriptors, options.objective);

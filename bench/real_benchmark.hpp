@@ -65,6 +65,8 @@ struct RealBenchmarkOptions {
   // Once this is true (a first Ctrl-C), no further run starts and no further dataset is read; the
   // runs under way finish. Null: every run.
   const std::atomic<bool>* stop = nullptr;
+  // Counts the runs as they finish, from the worker threads (for a progress display). Null: none.
+  std::atomic<std::size_t>* finished_runs = nullptr;
 };
 
 // One run (one dataset, planner and seed).

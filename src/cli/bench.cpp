@@ -12,6 +12,8 @@
 #include <sstream>
 #include <limits>
 #include <map>
+#include <mutex>
+#include <condition_variable>
 #include <thread>
 
 #include <signal.h>
@@ -166,6 +168,62 @@ void default_on_interrupt() {
   std::signal(SIGTERM, SIG_DFL);
 }
 
+// On a terminal (stderr), a line redrawn every second while the runs go on (bench_progress_line),
+// so a benchmark of many minutes shows it is working and how far it is; cleared before anything is
+// printed on stdout (print()) and when the runs are over. Off a terminal, nothing.
+class RunProgress {
+ public:
+  RunProgress(std::size_t planned, std::atomic<std::size_t>& done) : planned_(planned), done_(done), started_(std::chrono::steady_clock::now()) {
+    if (::isatty(STDERR_FILENO) != 1) return;
+    thread_ = std::jthread([this](std::stop_token stop) {
+      while (!stop.stop_requested()) {
+        {
+          std::lock_guard lock(mutex_);
+          const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+          std::string line = "\r\033[K" + bench_progress_line(done_.load(), planned_, elapsed);
+          shown_ = true;
+          (void)!::write(STDERR_FILENO, line.data(), line.size());
+        }
+        std::unique_lock lock(wait_mutex_);
+        wake_.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+      }
+    });
+  }
+  RunProgress(const RunProgress&) = delete;
+  RunProgress& operator=(const RunProgress&) = delete;
+  ~RunProgress() { finish(); }
+
+  // Prints (what `print` does) with the progress line out of the way.
+  template <class F>
+  void print(F&& print) {
+    std::lock_guard lock(mutex_);
+    clear();
+    print();
+    std::fflush(stdout);
+  }
+  void finish() {
+    if (!thread_.joinable()) return;
+    thread_.request_stop();
+    thread_.join();
+    clear();
+  }
+
+ private:
+  void clear() {
+    if (!shown_) return;
+    (void)!::write(STDERR_FILENO, "\r\033[K", 4);
+    shown_ = false;
+  }
+  std::size_t planned_;
+  std::atomic<std::size_t>& done_;
+  std::chrono::steady_clock::time_point started_;
+  std::mutex mutex_;  // the line and stdout's prints, one at a time
+  std::mutex wait_mutex_;
+  std::condition_variable_any wake_;  // woken by the stop request
+  bool shown_ = false;
+  std::jthread thread_;  // last: stopped and joined before the members it uses go
+};
+
 // A benchmark stopped before any seed was done by every planner: nothing to show or write.
 int nothing_finished(const std::string& folder, const std::vector<std::string>& files, size_t planned) {
   fmt::print("stopped by signal {} before any seed was done by every planner ({} runs planned); nothing was written: any {} in {} are from an earlier run\n",
@@ -282,10 +340,14 @@ int run_real_suite(const BenchCommand& command) {
     }
     std::fflush(stdout);
   };
-  const auto runs = run_real_benchmark(options, print_dataset);
+  const size_t planned = options.datasets.size() * options.planners.size() * static_cast<size_t>(options.seeds);
+  std::atomic<size_t> finished_runs{0};
+  options.finished_runs = &finished_runs;
+  RunProgress progress(planned, finished_runs);
+  const auto runs = run_real_benchmark(options, [&](const std::vector<RealRun>& dataset) { progress.print([&] { print_dataset(dataset); }); });
+  progress.finish();
   default_on_interrupt();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const size_t planned = options.datasets.size() * options.planners.size() * static_cast<size_t>(options.seeds);
   if (runs.empty() && stop_requested.load()) return nothing_finished(command.output, {"real.csv", "real_rows.csv"}, planned);
 
   std::filesystem::create_directories(command.output);
@@ -379,10 +441,14 @@ int run_bench(const BenchCommand& command) {
              "  evaluations after the initial design (median); recommended: true regret of the planner's recommended setting\n");
   std::fflush(stdout);  // the header before the runs, also into a pipe or a file (a Ctrl-C's _exit flushes nothing)
   const auto started = std::chrono::steady_clock::now();
+  const size_t planned = options.problems.size() * options.planners.size() * static_cast<size_t>(options.seeds);
+  std::atomic<size_t> finished_runs{0};
+  options.finished_runs = &finished_runs;
+  RunProgress progress(planned, finished_runs);
   const auto runs = run_benchmark(options);
+  progress.finish();
   default_on_interrupt();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const size_t planned = options.problems.size() * options.planners.size() * static_cast<size_t>(options.seeds);
   if (runs.empty() && stop_requested.load()) return nothing_finished(command.output, {"bench.csv", "regret.svg"}, planned);
 
   std::vector<std::string> problem_labels, planner_labels;

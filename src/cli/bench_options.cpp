@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <system_error>
 
 #include "labloop/campaign/campaign_config.hpp"
@@ -109,6 +110,17 @@ void write_bench_file(const std::filesystem::path& path, std::string_view text) 
     std::filesystem::remove(path.string() + ".partial", ec);
     throw Error(fmt::format("cannot write {}: {}", path.string(), e.what()));
   }
+}
+
+std::string bench_progress_line(std::size_t done, std::size_t planned, double elapsed_s) {
+  const auto clock = [](double seconds) {
+    const long s = std::lround(std::clamp(seconds, 0.0, 359999.0));  // below 100 hours: h:mm:ss, m:ss
+    return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
+  };
+  std::string line = fmt::format("labloop bench: {} of {} runs done in {}", done, planned, clock(elapsed_s));
+  if (done > 0 && done < planned)
+    line += fmt::format(", about {} left", clock(elapsed_s / static_cast<double>(done) * static_cast<double>(planned - done)));
+  return line + " (Ctrl-C: stop after the runs under way)";
 }
 
 }  // namespace labloop::cli

@@ -1,6 +1,7 @@
 #pragma once
 // `labloop bench`'s reading of its command line and its writing of result files, apart from the
 // runs so they can be checked without running any (tests/unit/real_suite_test.cpp).
+#include <cstddef>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -22,6 +23,11 @@ BenchmarkPlanner parse_bench_planner(const std::string& text, int initial);
 // Runs are grouped by planner label: two planners of one label would be merged into one row of
 // twice the seeds. Throws ConfigError (--planners) naming the label given twice.
 void refuse_duplicate_planners(const std::vector<BenchmarkPlanner>& planners);
+
+// The line bench redraws on a terminal while runs go on: "labloop bench: 37 of 80 runs done in
+// 1:12, about 1:24 left (Ctrl-C: stop after the runs under way)". The time left is the time so far
+// per run done, times the runs left (none before the first run is done).
+std::string bench_progress_line(std::size_t done, std::size_t planned, double elapsed_s);
 
 // `text` as the whole of `path`, all or nothing (a temporary renamed over it, so an earlier good
 // file is never left half replaced). Throws Error "cannot write <path>: <reason>".

@@ -152,28 +152,46 @@ TEST_CASE("CLI: a run that cannot start says nothing was written and the folder 
   CHECK_FALSE(std::filesystem::exists(dir / "out" / "journal.jsonl"));
 }
 
-// What a technician sees in an 80-column tmux pane: the status line is redrawn in place, so the
-// screen holds the few permanent lines and the last status, not one row per redraw (it held 145
-// rows for this campaign when the status line was wider than the terminal).
-TEST_CASE("CLI: in an 80-column terminal the progress display leaves a few lines, not one per redraw", "[cli][tmux]") {
-  test::TempDir dir;
-  const std::string tmux = "tmux -L " + dir.path().filename().string() + " ";
-  const std::string command = std::string(LABLOOP_CLI_PATH) + " run " LABLOOP_SOURCE_DIR "/examples/quickstart.json --output " +
-                              (dir / "q").string() + "; echo run-ended; sleep 60";
-  REQUIRE(std::system((tmux + "new-session -d -x 80 -y 50 -s p '" + command + "'").c_str()) == 0);
-  auto screen = [&] {
+namespace {
+
+// A command in a detached tmux pane of the given width (a terminal, as a technician's), the pane
+// read as text; the tmux server goes with the object.
+class TmuxPane {
+ public:
+  TmuxPane(const test::TempDir& dir, int columns, const std::string& command) : tmux_("tmux -L " + dir.path().filename().string() + " ") {
+    REQUIRE(std::system((tmux_ + fmt::format("new-session -d -x {} -y 50 -s p '", columns) + command + "'").c_str()) == 0);
+  }
+  TmuxPane(const TmuxPane&) = delete;
+  TmuxPane& operator=(const TmuxPane&) = delete;
+  ~TmuxPane() { (void)std::system((tmux_ + "kill-server").c_str()); }
+  std::string screen() const {
     std::string text;
-    if (FILE* pipe = ::popen((tmux + "capture-pane -p -S - -E - -t p").c_str(), "r")) {
+    if (FILE* pipe = ::popen((tmux_ + "capture-pane -p -S - -E - -t p").c_str(), "r")) {
       char buffer[4096];
       while (std::fgets(buffer, sizeof buffer, pipe)) text += buffer;
       ::pclose(pipe);
     }
     return text;
-  };
+  }
+
+ private:
+  std::string tmux_;
+};
+
+}  // namespace
+
+// What a technician sees in an 80-column tmux pane: the status line is redrawn in place, so the
+// screen holds the few permanent lines and the last status, not one row per redraw (it held 145
+// rows for this campaign when the status line was wider than the terminal).
+TEST_CASE("CLI: in an 80-column terminal the progress display leaves a few lines, not one per redraw", "[cli][tmux]") {
+  test::TempDir dir;
   std::string text;
-  for (int i = 0; i < 600 && (text = screen()).find("run-ended") == std::string::npos; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  std::system((tmux + "kill-server").c_str());
+  {
+    const TmuxPane pane(dir, 80, std::string(LABLOOP_CLI_PATH) + " run " LABLOOP_SOURCE_DIR "/examples/quickstart.json --output " +
+                                     (dir / "q").string() + "; echo run-ended; sleep 60");
+    for (int i = 0; i < 600 && (text = pane.screen()).find("run-ended") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   INFO(text);
   REQUIRE(text.find("run-ended") != std::string::npos);
   CHECK(text.find("campaign finished: budget reached") != std::string::npos);
@@ -181,6 +199,26 @@ TEST_CASE("CLI: in an 80-column terminal the progress display leaves a few lines
   std::istringstream lines(text.substr(0, text.find("run-ended")));
   for (std::string row; std::getline(lines, row);) rows += row.find_first_not_of(' ') != std::string::npos;
   CHECK(rows <= 12);
+}
+
+// A benchmark of many minutes shows on the terminal how far it is, and leaves only its tables.
+TEST_CASE("CLI: bench on a terminal shows the runs done while they go on, and clears the line at the end", "[cli][tmux][bench]") {
+  test::TempDir dir;
+  std::string text, progress;
+  {
+    const TmuxPane pane(dir, 150, std::string(LABLOOP_CLI_PATH) + " bench --problems branin --seeds 10 --budget 30 --jobs 1 -o " +
+                                      (dir / "b").string() + "; echo bench-ended; sleep 60");
+    for (int i = 0; i < 1200 && (text = pane.screen()).find("bench-ended") == std::string::npos; ++i) {
+      if (const auto at = text.find(" runs done in "); progress.empty() && at != std::string::npos) progress = text.substr(at > 30 ? at - 30 : 0, 150);
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+  }
+  INFO(text);
+  REQUIRE(text.find("bench-ended") != std::string::npos);
+  CHECK_THAT(progress, Catch::Contains("labloop bench: ") && Catch::Contains(" of 20 runs done in ") &&
+                           Catch::Contains("(Ctrl-C: stop after the runs under way)"));
+  CHECK(text.find(" runs done in ") == std::string::npos);  // cleared: only the tables stay
+  CHECK(text.find("branin (budget 30, 10 seeds)") != std::string::npos);
 }
 
 TEST_CASE("CLI: SIGTERM stops a campaign cleanly with the journal closed", "[cli]") {

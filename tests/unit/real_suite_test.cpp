@@ -139,6 +139,13 @@ TEST_CASE("Benchmarks stopped early keep the seeds every planner finished, and s
   }
 }
 
+TEST_CASE("bench's progress line: runs done, time so far and an estimate of the time left", "[bench]") {
+  CHECK(cli::bench_progress_line(0, 80, 3.2) == "labloop bench: 0 of 80 runs done in 0:03 (Ctrl-C: stop after the runs under way)");
+  CHECK(cli::bench_progress_line(20, 80, 72) == "labloop bench: 20 of 80 runs done in 1:12, about 3:36 left (Ctrl-C: stop after the runs under way)");
+  CHECK(cli::bench_progress_line(1, 4, 3725) == "labloop bench: 1 of 4 runs done in 1:02:05, about 3:06:15 left (Ctrl-C: stop after the runs under way)");
+  CHECK(cli::bench_progress_line(4, 4, 10) == "labloop bench: 4 of 4 runs done in 0:10 (Ctrl-C: stop after the runs under way)");
+}
+
 TEST_CASE("Real suite: --objective scores another of a dataset's objectives, and an unknown one is refused first", "[bench][real]") {
   RealBenchmarkOptions options;
   options.datasets = {"lnp3"};  // drug_loading (max), encap_efficiency (max), particle_diameter (min)
