@@ -6,8 +6,10 @@ followed by `:PLANNER` to pick one planner of that run (as real.csv's planner co
 e.g. `runs/b12:{"beta":12,"kind":"bayesian"}`); without it, every planner of the run except
 random search is a column. The first column is the baseline. Per lookup table and column: the
 median experiments to the first top-1 % row, the geometric mean over seeds, and, against the
-baseline, on how many seeds the column needed fewer / more experiments (paired by seed, over the
-seeds both ran). The last line is the geometric mean over the tables every column ran of each
+baseline, on how many seeds the column needed fewer / more experiments (paired by seed). All of a
+table's figures are over the seeds every column that ran it ran, so that a run stopped early
+(Ctrl-C keeps the seeds every planner finished) is compared on its seeds only; a line under the
+table names each table where that left seeds out. The last line is the geometric mean over the tables every column ran of each
 table's geometric mean over seeds. Runs are comparable only when made with the same --seeds,
 --max and --subset (each seed draws the same initial rows and subset for every planner).
 
@@ -51,28 +53,34 @@ def geometric_mean(values):
 
 
 def compare(columns):
-    """Rows of (dataset, [(median, geometric mean, better, worse) per column]) and the summary line."""
+    """Rows of (dataset, [(median, geometric mean, better, worse) per column]), the summary line, and
+    the notes on tables whose columns ran different seeds."""
     names = list(columns)
     base = columns[names[0]]
     datasets = sorted({d for c in columns.values() for d in c})
-    rows, per_column = [], {n: [] for n in names}
+    rows, per_column, notes = [], {n: [] for n in names}, []
     for dataset in datasets:
+        ran = [set(c[dataset]) for c in columns.values() if dataset in c]
+        common = sorted(set.intersection(*ran))
+        if any(len(r) > len(common) for r in ran):
+            notes.append(f"{dataset}: over the {len(common)} seeds every column ran (the columns ran {', '.join(str(len(r)) for r in ran)})")
         cells = []
         for name in names:
             runs = columns[name].get(dataset)
-            if runs is None:
+            if runs is None or not common:
                 cells.append(None)
                 continue
-            paired = sorted(set(runs) & set(base.get(dataset, {})))
+            values = [runs[s] for s in common]
+            paired = [s for s in common if s in base.get(dataset, {})]
             better = sum(runs[s] < base[dataset][s] for s in paired)
             worse = sum(runs[s] > base[dataset][s] for s in paired)
-            cells.append((statistics.median(runs.values()), geometric_mean(runs.values()), better, worse))
+            cells.append((statistics.median(values), geometric_mean(values), better, worse))
         rows.append((dataset, cells))
         if all(c is not None for c in cells):
             for name, cell in zip(names, cells):
                 per_column[name].append(math.log(cell[1]))
     summary = [math.exp(statistics.mean(v)) if v else None for v in per_column.values()]
-    return names, rows, summary
+    return names, rows, summary, notes
 
 
 def main():
@@ -84,7 +92,7 @@ def main():
             if name in columns:
                 sys.exit(f"compare-bench: column {name} given twice")
             columns[name] = data
-    names, rows, summary = compare(columns)
+    names, rows, summary, notes = compare(columns)
     for k, name in enumerate(names):
         print(f"[{k}] {name}" + (" (baseline)" if k == 0 else ""))
     print("median experiments to the top 1 % / geometric mean over seeds / seeds better:worse than [0]")
@@ -95,6 +103,8 @@ def main():
             line += f"{'-':>22}" if cell is None else f"{cell[0]:>8.1f} {cell[1]:6.2f} {cell[2]:>3}:{cell[3]:<3}"
         print(line)
     print(f"{'geometric mean':<24}" + "".join(f"{'-':>22}" if g is None else f"{g:>15.2f}{'':7}" for g in summary))
+    for note in notes:
+        print(f"note: {note}")
 
 
 if __name__ == "__main__":

@@ -44,13 +44,15 @@ class CompareBench(unittest.TestCase):
         for argument in (self.a, self.b):
             columns.update(compare_bench.load(argument))
         self.assertEqual(list(columns), [f"{self.a}:bayesian", f"{self.b}:bayesian", f'{self.b}:{{"beta":6}}'])
-        names, rows, summary = compare_bench.compare(columns)
+        names, rows, summary, notes = compare_bench.compare(columns)
         t1, t2 = dict(rows)["t1"], dict(rows)["t2"]
-        # Baseline t1: 4, 16, 9 → median 9, geometric mean (4·16·9)^(1/3) = 576^(1/3).
-        self.assertEqual(t1[0][0], 9)
-        self.assertAlmostEqual(t1[0][1], 576 ** (1 / 3))
+        # b ran t1 with seeds 1 and 2 only: every column's t1 figures are over those two.
+        self.assertEqual(notes, ["t1: over the 2 seeds every column ran (the columns ran 3, 2, 2)"])
+        # Baseline t1 on seeds 1, 2: 4, 16 → median 10, geometric mean √64 = 8.
+        self.assertEqual(t1[0][0], 10)
+        self.assertAlmostEqual(t1[0][1], 8.0)
         self.assertEqual(t1[0][2:], (0, 0))
-        # b's bayesian on t1: 2, 16 → median 9, geometric mean √32; paired with seeds 1, 2: one better, none worse.
+        # b's bayesian on t1: 2, 16 → median 9, geometric mean √32; one better (seed 1), none worse.
         self.assertEqual(t1[1][0], 9)
         self.assertAlmostEqual(t1[1][1], 32 ** 0.5)
         self.assertEqual(t1[1][2:], (1, 0))
@@ -63,13 +65,14 @@ class CompareBench(unittest.TestCase):
         self.assertEqual(t2[1][2:], (1, 1))
         self.assertIsNone(t2[2])
         # The summary covers the tables every column ran: t1 alone.
-        self.assertAlmostEqual(summary[0], 576 ** (1 / 3))
+        self.assertAlmostEqual(summary[0], 8.0)
         self.assertAlmostEqual(summary[2], 8.0)
 
     def test_command_line(self):
         out = subprocess.run([sys.executable, SCRIPT, self.a, f'{self.b}:{{"beta":6}}'], capture_output=True, text=True, check=True).stdout
         self.assertIn("(baseline)", out)
-        self.assertRegex(out, r"t1\s+9\.0\s+8\.32\s+0:0\s+8\.0\s+8\.00\s+1:1")
+        self.assertRegex(out, r"t1\s+10\.0\s+8\.00\s+0:0\s+8\.0\s+8\.00\s+1:1")
+        self.assertIn("note: t1: over the 2 seeds every column ran (the columns ran 3, 2)", out)
         bad = subprocess.run([sys.executable, SCRIPT, f"{self.a}:nope"], capture_output=True, text=True)
         self.assertNotEqual(bad.returncode, 0)
         self.assertIn("no lookup-table rows for planner nope", bad.stderr)
