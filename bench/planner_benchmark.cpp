@@ -196,13 +196,12 @@ std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options) {
       for (int seed = 1; seed <= options.seeds; ++seed) jobs.push_back({&problem, &planner, seed});
   std::vector<BenchmarkRun> runs(jobs.size());
   std::vector<char> finished(jobs.size(), 0);
-  // The k-th run started is seed k / per_seed's (seed-major), stored where the problem-major order puts it.
-  const size_t per_problem = options.planners.size() * static_cast<size_t>(std::max(0, options.seeds));
-  const size_t per_seed = options.planners.size();
+  // The k-th run started (seed-major within a problem) is stored where the problem-major order of
+  // `jobs` puts it. Only called with jobs to run, so there is a planner and a seed.
+  const size_t planners = options.planners.size(), seeds = static_cast<size_t>(options.seeds);
   const auto job_index = [&](size_t k) {
-    const size_t problem = k / std::max<size_t>(per_problem, 1), within = k % std::max<size_t>(per_problem, 1);
-    const size_t seed = within / std::max<size_t>(per_seed, 1), planner = within % std::max<size_t>(per_seed, 1);
-    return problem * per_problem + planner * static_cast<size_t>(options.seeds) + seed;
+    const size_t problem = k / (planners * seeds), within = k % (planners * seeds);
+    return problem * planners * seeds + within % planners * seeds + within / planners;
   };
   std::atomic<size_t> next{0};
   std::mutex error_mutex;
@@ -227,11 +226,7 @@ std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options) {
       });
   }
   if (error) std::rethrow_exception(error);
-  if (std::find(finished.begin(), finished.end(), 0) == finished.end()) return runs;
-  std::vector<BenchmarkRun> out;
-  for (size_t i = 0; i < runs.size(); ++i)
-    if (finished[i]) out.push_back(std::move(runs[i]));
-  return runs_of_paired_seeds(std::move(out), options.planners.size(), [](const BenchmarkRun& r) { return r.problem; });
+  return runs_of_paired_seeds(std::move(runs), finished, planners, [](const BenchmarkRun& r) { return r.problem; });
 }
 
 }  // namespace labloop

@@ -2,6 +2,7 @@
 // Simulator-only benchmarking of planners: planners × problems × seeds, each run in-process
 // against a standard test function (no sockets: the planner is what is measured), in parallel
 // over the available cores. Regret is simple regret: best value found minus the known optimum.
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <limits>
@@ -77,15 +78,19 @@ void check_benchmark(const BenchmarkOptions& options);
 // planner, then seed by seed.
 std::vector<BenchmarkRun> run_benchmark(const BenchmarkOptions& options);
 
-// Of the runs a benchmark stopped early finished: those of the seeds every one of `planners`
-// planners finished, problem by problem (`problem_of(run)`), so that planners are still compared
-// on the same seeds.
+// A benchmark's runs (run i finished when finished[i]): all of them when every one finished; else
+// (it was stopped) those of the seeds every one of `planners` planners finished, problem by
+// problem (`problem_of(run)`), so that planners are still compared on the same seeds.
 template <class Run, class ProblemOf>
-std::vector<Run> runs_of_paired_seeds(std::vector<Run> runs, std::size_t planners, ProblemOf problem_of) {
-  std::map<std::pair<std::string, int>, std::size_t> finished;
-  for (const auto& r : runs) ++finished[{problem_of(r), r.seed}];
-  std::erase_if(runs, [&](const Run& r) { return finished[{problem_of(r), r.seed}] < planners; });
-  return runs;
+std::vector<Run> runs_of_paired_seeds(std::vector<Run> runs, const std::vector<char>& finished, std::size_t planners, ProblemOf problem_of) {
+  if (std::find(finished.begin(), finished.end(), 0) == finished.end()) return runs;
+  std::vector<Run> done;
+  for (std::size_t i = 0; i < runs.size(); ++i)
+    if (finished[i]) done.push_back(std::move(runs[i]));
+  std::map<std::pair<std::string, int>, std::size_t> count;
+  for (const auto& r : done) ++count[{problem_of(r), r.seed}];
+  std::erase_if(done, [&](const Run& r) { return count[{problem_of(r), r.seed}] < planners; });
+  return done;
 }
 
 // The standard problem set of the planner issue (Branin, Hartmann-6, shifted Ackley-5,

@@ -448,12 +448,7 @@ std::vector<RealRun> run_real_benchmark(const RealBenchmarkOptions& options, con
         run_at(k, [&](const BenchmarkPlanner& planner, int seed) { return run_emulated_once(problem, planner, seed, options.budget); });
       });
     }
-    if (std::find(finished.begin(), finished.end(), 0) != finished.end()) {
-      std::vector<RealRun> done;
-      for (size_t i = 0; i < runs.size(); ++i)
-        if (finished[i]) done.push_back(std::move(runs[i]));
-      runs = runs_of_paired_seeds(std::move(done), planners, [](const RealRun& r) { return r.dataset; });
-    }
+    runs = runs_of_paired_seeds(std::move(runs), finished, planners, [](const RealRun& r) { return r.dataset; });
     if (on_dataset && !runs.empty()) on_dataset(runs);
     all.insert(all.end(), std::make_move_iterator(runs.begin()), std::make_move_iterator(runs.end()));
   }

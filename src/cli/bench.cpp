@@ -193,12 +193,12 @@ class RunProgress {
   RunProgress& operator=(const RunProgress&) = delete;
   ~RunProgress() { finish(); }
 
-  // Prints (what `print` does) with the progress line out of the way.
+  // Prints (what `draw` does) with the progress line out of the way.
   template <class F>
-  void print(F&& print) {
+  void print(F&& draw) {
     std::lock_guard lock(mutex_);
     clear();
-    print();
+    draw();
     std::fflush(stdout);
   }
   void finish() {

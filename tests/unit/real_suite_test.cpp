@@ -106,11 +106,15 @@ TEST_CASE("Benchmarks stopped early keep the seeds every planner finished, and s
     int seed;
     std::string planner;
   };
-  // Seed 2 of "a" lacks a planner's run: both of its runs go; "b" seed 1 is whole.
-  const std::vector<Run> runs{{"a", 1, "random"}, {"a", 1, "bayesian"}, {"a", 2, "random"}, {"b", 1, "bayesian"}, {"b", 1, "random"}, {"b", 3, "bayesian"}};
-  const std::vector<Run> kept = runs_of_paired_seeds(runs, 2, [](const Run& r) { return r.problem; });
+  // Seed 2 of "a" lacks a planner's run: its other run goes; "b" seed 1 is whole; "b" seed 3's
+  // random run did not finish, so its bayesian one goes too.
+  const std::vector<Run> runs{{"a", 1, "random"},  {"a", 1, "bayesian"}, {"a", 2, "random"},
+                              {"b", 1, "bayesian"}, {"b", 1, "random"},   {"b", 3, "bayesian"}, {"b", 3, "random"}};
+  const auto problem = [](const Run& r) { return r.problem; };
+  const std::vector<Run> kept = runs_of_paired_seeds(runs, {1, 1, 1, 1, 1, 1, 0}, 2, problem);
   REQUIRE(kept.size() == 4);
   for (const Run& r : kept) CHECK(r.seed == 1);
+  CHECK(runs_of_paired_seeds(runs, std::vector<char>(runs.size(), 1), 2, problem).size() == runs.size());  // all finished: all kept
 
   std::atomic<bool> stop{true};
   RealBenchmarkOptions real;
