@@ -341,13 +341,16 @@ std::string ScpiDriver::filled(const CommandTemplate& command, const Params& par
     if (p.type == ParameterType::discrete) {
       const int level = p.level_index(v);
       if (level < 0) throw Error(fmt::format("\"{}\" = {} is not one of its levels; nothing was sent", p.name, v));
-      out += fmt::format("{}", p.values[static_cast<std::size_t>(level)]);  // the declared level itself
+      const double declared = p.values[static_cast<std::size_t>(level)];
+      out += fmt::format("{}", declared == 0 ? 0.0 : declared);  // the declared level itself (0, never -0)
     } else if (!(v >= p.low && v <= p.high)) {
       throw Error(fmt::format("\"{}\" = {} is outside [{}, {}]; nothing was sent", p.name, v, p.low, p.high));
     } else if (p.type == ParameterType::integer) {
       out += fmt::format("{}", std::llround(v));
     } else {
-      out += fmt::format("{}", v);  // the shortest text that reads back as exactly this value
+      // The shortest text that reads back as exactly this value; a -0.0 (a bound written "-0",
+      // or a result of arithmetic) goes as 0: some instruments refuse a signed zero.
+      out += fmt::format("{}", v == 0 ? 0.0 : v);
     }
   }
   return out;

@@ -268,6 +268,8 @@ def main() -> int:
             options.add_argument(arg)
         options.binary_location = "/usr/bin/chromium"
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        # Chromium leaves a scoped directory in $TMPDIR behind each run: this one goes with `work`.
+        os.environ["TMPDIR"] = work
         browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         browser.set_page_load_timeout(20)
         browser.get(url)

@@ -278,6 +278,10 @@ TEST_CASE("SCPI driver: an experiment sets the inputs, reads the outputs and lea
   CHECK(driver.run_experiment("s-0002", json{{"volts", 1.0 / 3}, {"mode", "FAST"}}, {}).at("current") == Approx(1.0 / 12));
   CHECK(supply.got(fmt::format("SOUR:VOLT {}", 1.0 / 3)));
   CHECK(supply.connections == 1);
+  // A signed zero (inside [0, 30]: -0.0 >= 0) goes as 0, which every instrument reads.
+  driver.run_experiment("s-0003", json{{"volts", -0.0}, {"mode", "FAST"}}, {});
+  CHECK(supply.got("SOUR:VOLT 0"));
+  CHECK_FALSE(supply.got("SOUR:VOLT -0"));
   // Each experiment's exchange is kept for people to read.
   std::string transcripts;
   for (const auto& entry : fs::directory_iterator(dir / "supply-runs")) transcripts += test::read_file(entry.path());
