@@ -144,9 +144,9 @@ DatasetSpec read_dataset_spec(const fs::path& dir) {
   try {
     json = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    throw ConfigError(source, "", fmt::format("not valid JSON: {}", e.what()));
-  } catch (const nlohmann::json::out_of_range& e) {  // a number past the largest double (1e999): no finite level or bound
-    throw ConfigError(source, "", fmt::format("not valid JSON: {}; write numbers a double holds", e.what()));
+    throw ConfigError(source, "", fmt::format("not valid JSON at {}: {}", line_and_column(text, e.byte > 0 ? e.byte - 1 : 0), json_syntax_problem(e)));
+  } catch (const nlohmann::json::out_of_range&) {  // a number past the largest double (1e999): no finite level or bound
+    throw ConfigError(source, "", "not valid JSON: it holds a number beyond ±1.8e308; write numbers a double holds");
   }
   const JsonNode top(json, "", source);
   if (!json.is_object()) top.expect_object({});

@@ -24,6 +24,7 @@
 #include "function_options.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/json_check.hpp"
 #include "labloop/core/version.hpp"
 #include "labloop/wire/endpoint.hpp"
 #include "dataset.hpp"
@@ -402,7 +403,7 @@ int main(int argc, char** argv) {
       node.expect_object(function->option_names());
       options.function_options = labloop::sim::read_function_options(node, *function, options.dim > 0 ? options.dim : function->default_dim);
     } catch (const nlohmann::json::parse_error& e) {
-      std::cerr << "labloop-sim: --options is not JSON (" << e.what() << "); write e.g. --options '{\"objectives\": 3}'\n";
+      std::cerr << "labloop-sim: --options is not JSON (" << labloop::json_syntax_problem(e) << "); write e.g. --options '{\"objectives\": 3}'\n";
       return 2;
     } catch (const labloop::ConfigError& e) {
       std::cerr << "labloop-sim: " << e.what() << "\n";

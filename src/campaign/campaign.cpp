@@ -180,7 +180,13 @@ struct Experiment {
   Params params;  // user units
   int instrument = -1;  // -1 while waiting for dispatch
   Clock::time_point not_before{};  // retries wait out their backoff
+  int returns = 0;  // times its instrument came back (a new connection, or after a silence) while it ran
 };
+
+// An experiment whose instrument goes down and comes back this many times while it runs is given
+// up (and retried under a new id, `retries` permitting): a setting that crashes its driver was
+// re-sent to each restarted driver, which crashed again, for ever (a red-team report).
+constexpr int kMostReturnsPerExperiment = 3;
 
 std::vector<InstrumentPolicy> policies(const CampaignConfig& config) {
   std::vector<InstrumentPolicy> out;
@@ -697,11 +703,23 @@ class CampaignRun {
   // its cache, a running one is accepted again, a forgotten one starts afresh.
   void resend_open(LiveInstrument& inst, const char* why) {
     const auto now = Clock::now();
+    const bool returned = std::string_view(why) == "reconnected";
+    std::vector<std::string> given_up;
     for (auto& [id, e] : in_flight_) {
       if (e.instrument != static_cast<int>(inst.index)) continue;
+      if (returned && ++e.returns >= kMostReturnsPerExperiment) {
+        given_up.push_back(id);
+        continue;
+      }
       book_.dispatched(e.id, e.origin, e.attempt, inst.index, now, true);
       journal(DispatchedEvent{.experiment = e.id, .instrument = inst.config->name, .resent = why});
       inst.link->send(protocol::Run{e.id, e.params});
+    }
+    for (const std::string& id : given_up) {
+      inst.link->send(protocol::Abort{id});  // in case it still runs there: its retry is a new experiment
+      settle(in_flight_.find(id), Outcome::forgotten,
+             fmt::format("{} went down {} times while it ran this experiment (does this setting stop its driver?)", inst.config->name,
+                         kMostReturnsPerExperiment));
     }
   }
 

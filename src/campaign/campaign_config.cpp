@@ -225,6 +225,30 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
   // then failed at run, blaming the instrument for not measuring it.
   for (size_t i = 0; i < config.failure_when.size(); ++i)
     claim(config.failure_when[i].output, Kind::output, config.failure_when.size() == 1 ? std::string("/failure/when") : fmt::format("/failure/when/{}", i));
+  // A person's results come through `labloop enter DIR ID NAME=VALUE … [--failed …] [--by …]`
+  // and `labloop pending --csv`, whose columns are the parameters and outputs beside its own
+  // "experiment", "instrument" and "failed": an output named "failed" had its measured value
+  // recorded as a failure's reason, and one named "--by" or "-y" was read as an option.
+  if (std::any_of(config.instruments.begin(), config.instruments.end(), [](const InstrumentConfig& i) { return i.manual; })) {
+    // Only outputs are typed as NAME=VALUE: a parameter may start with '-' (pending --csv quotes it).
+    std::vector<std::pair<std::string, std::string>> names;  // name, where
+    for (size_t i = 0; i < config.parameters.size(); ++i)
+      if (config.parameters[i].name == "failed") names.emplace_back("failed", fmt::format("/parameters/{}/name", i));
+    for (size_t i = 0; i < config.objectives.size(); ++i) names.emplace_back(config.objectives[i].name, objective_path(config, i) + "/name");
+    for (size_t i = 0; i < config.outputs.size(); ++i) names.emplace_back(config.outputs[i].name, fmt::format("/outputs/{}", i));
+    for (size_t i = 0; i < config.outcome_constraints.size(); ++i)
+      names.emplace_back(config.outcome_constraints[i].output, fmt::format("/outcome_constraints/{}", i));
+    for (size_t i = 0; i < config.failure_when.size(); ++i)
+      names.emplace_back(config.failure_when[i].output, config.failure_when.size() == 1 ? std::string("/failure/when") : fmt::format("/failure/when/{}", i));
+    for (const auto& [name, where] : names) {
+      const bool taken = name == "experiment" || name == "instrument" || name == "failed";
+      if (taken || name.starts_with('-'))
+        throw ConfigError(source, where,
+                          fmt::format("\"{}\" {}: a person enters results with `labloop enter` and `labloop pending --csv`, which {}; rename it",
+                                      name, taken ? "is a column of `labloop pending --csv` of its own" : "starts with '-'",
+                                      taken ? "would read it as that column" : "would read it as an option"));
+    }
+  }
   // Outcome constraints no value can meet together: no result would ever count.
   for (size_t i = 0; i < config.outcome_constraints.size(); ++i)
     for (size_t j = 0; j < i; ++j) {
@@ -645,15 +669,6 @@ InstrumentConfig parse_instrument(const Node& node, const SimulatorCatalogue& si
   return ic;
 }
 
-std::string line_and_column(const std::string& text, size_t byte) {
-  size_t line = 1, column = 1;
-  for (size_t i = 0; i < byte && i < text.size(); ++i) {
-    if (text[i] == '\n') ++line, column = 1;
-    else ++column;
-  }
-  return fmt::format("line {}, column {}", line, column);
-}
-
 // The two slips people make most when editing JSON by hand, in plain words and at the place to
 // fix (the parser only notices at the next token, often a line later). `at` is the byte the parser
 // stopped at; "" when it is neither.
@@ -697,11 +712,7 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   } catch (const json::parse_error& e) {
     const size_t at = e.byte > 0 ? e.byte - 1 : 0;
     if (const std::string plain = plain_syntax_error(text, at); !plain.empty()) throw ConfigError(source, "", plain);
-    // nlohmann's message starts with an internal id; keep only the part after "error: ".
-    std::string what = e.what();
-    auto pos = what.find("error: ");
-    what = pos == std::string::npos ? what : what.substr(pos + 7);
-    throw ConfigError(source, "", fmt::format("not valid JSON at {}: {}", line_and_column(text, at), what));
+    throw ConfigError(source, "", fmt::format("not valid JSON at {}: {}", line_and_column(text, at), json_syntax_problem(e)));
   } catch (const json::out_of_range& e) {
     // A number beyond double range (1e999) is out_of_range, not parse_error, and has no position:
     // found by its text, which the message quotes ("number overflow parsing '1e400'").

@@ -197,6 +197,8 @@ std::optional<ManualEntry> read_entry(const fs::path& campaign_dir, const std::s
   json j;
   try {
     j = parse_json_noting_repeats(file.text, false, repeated);
+  } catch (const json::parse_error& e) {
+    throw Error(fmt::format("{}: not valid JSON at {}: {}", path.string(), line_and_column(file.text, e.byte > 0 ? e.byte - 1 : 0), json_syntax_problem(e)));
   } catch (const json::exception&) {
     throw Error(fmt::format("{}: not valid JSON", path.string()));
   }

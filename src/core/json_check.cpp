@@ -115,6 +115,37 @@ std::string JsonNode::as_string(bool allow_empty) const {
   return s;
 }
 
+std::string line_and_column(const std::string& text, size_t byte) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') ++line, column = 1;
+    else ++column;
+  }
+  return fmt::format("line {}, column {}", line, column);
+}
+
+std::string json_syntax_problem(const json::parse_error& e) {
+  // e.what() is "[json.exception.parse_error.101] parse error at line 1, column 8: syntax error
+  // while parsing value - invalid literal; last read: '"low":N'": the part after " - " says what.
+  std::string what = e.what();
+  if (const auto dash = what.find(" - "); dash != std::string::npos) what = what.substr(dash + 3);
+  else if (const auto colon = what.find(": "); colon != std::string::npos) what = what.substr(colon + 2);
+  const auto starts = [&](std::string_view s) { return what.starts_with(s); };
+  const auto has = [&](std::string_view s) { return what.find(s) != std::string::npos; };
+  if (starts("invalid literal"))
+    return "a word JSON does not know (NaN, Infinity, True and unquoted text are not JSON: write a number, true, false, null or a "
+           "\"quoted string\"; a second byte-order mark at the start is such a word too)";
+  if (has("ill-formed UTF-8")) return "a string holds bytes that are not UTF-8 text: save the file as UTF-8";
+  if (has("surrogate")) return "a \\u escape is one half of a UTF-16 pair: write the character itself, or both halves";
+  if (has("control character")) return "a string holds a control character: write a tab as \\t and a line break as \\n";
+  if (has("invalid comment")) return "a comment is not closed: end a /* comment with */";
+  if (has("unexpected end of input"))
+    return "the text ends before the JSON does (an empty file, a missing } or ], or a string without its closing quote)";
+  if (has("expected end of input")) return "more follows the end of the JSON value (two objects, or something after the last })";
+  if (starts("invalid number")) return fmt::format("a number JSON cannot read ({}): write numbers as 12, -0.5 or 1e-3", what);
+  return what;
+}
+
 json parse_json_noting_repeats(const std::string& text, bool ignore_comments, std::optional<std::string>& repeated) {
   // One frame per open array or object: where we are in it, for the pointer of a repeated key.
   struct Frame {

@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fmt/core.h>
 #include <utility>
 #include <vector>
@@ -179,6 +180,14 @@ class LineChecker {
                                      "labloop never writes such a line; {}",
                                      name, line_number, kMaxJournalLineDepth, *at, kDamagedAdvice));
     json event = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    // `labloop status campaign.json` read the campaign file as a journal and called it damaged,
+    // advising a restore from backup: a first line that is no event, in a file not named as a
+    // journal, is most likely not one.
+    if (line_number == 1 && std::filesystem::path(name).filename() != "journal.jsonl" &&
+        !(event.is_object() && event.contains("seq") && event.contains("event")))
+      throw JournalError(fmt::format("{}: is not a campaign's journal (its first line is no journal event): give the campaign's folder "
+                                     "(where labloop run wrote journal.jsonl), or its journal.jsonl",
+                                     name));
     if (event.is_discarded())
       throw JournalError(fmt::format("{}: line {} is not valid JSON; {}", name, line_number, kDamagedAdvice));
     if (!event.is_object())
@@ -431,6 +440,34 @@ nlohmann::json Journal::append(const std::string& event, nlohmann::json fields) 
   return nlohmann::json::parse(text);
 }
 
+std::string Journal::copy_aside(const char* what, std::uint64_t from, std::uint64_t to) const {
+  const std::string name = path_.string();
+  for (int n = 1; n < 100; ++n) {
+    const std::string candidate = fmt::format("{}.{}-{}", name, what, n);
+    UniqueFd out(open_retrying(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (out.get() < 0) {
+      if (errno == EEXIST) continue;
+      return "";
+    }
+    char buffer[65536];
+    bool copied = true;
+    for (off_t at = static_cast<off_t>(from); at < static_cast<off_t>(to) && copied;) {
+      const ssize_t n_read = ::pread(fd_, buffer, std::min<std::uint64_t>(sizeof buffer, to - static_cast<std::uint64_t>(at)), at);
+      if (n_read <= 0) copied = n_read == 0;
+      if (n_read <= 0) break;
+      for (ssize_t done = 0; done < n_read && copied;) {
+        const ssize_t w = ::write(out.get(), buffer + done, static_cast<size_t>(n_read - done));
+        if (w < 0 && errno == EINTR) continue;
+        copied = w > 0;
+        done += std::max<ssize_t>(w, 0);
+      }
+      at += n_read;
+    }
+    return copied && fsync_retrying(out.get()) == 0 ? candidate : "";
+  }
+  return "";
+}
+
 void Journal::check_still_ours() {
   struct stat mine {};
   if (::fstat(fd_, &mine) != 0) return;  // nothing to compare with; the write itself will say
@@ -444,6 +481,17 @@ void Journal::check_still_ours() {
                      "with copytruncate?): this controller stops. Put back a copy of the whole file if there is one; `labloop verify` "
                      "says how much of it holds together",
                      name, static_cast<std::uint64_t>(mine.st_size), size_));
+  if (static_cast<std::uint64_t>(mine.st_size) > size_) {
+    // Bytes this controller did not write (`echo … >>`, a tool padding the file): the next line
+    // would have followed them, and the journal would no longer read past them. Kept aside, cut off.
+    const auto grown = static_cast<std::uint64_t>(mine.st_size);
+    const std::string saved = copy_aside("foreign", size_, grown);
+    const bool cut = ::ftruncate(fd_, static_cast<off_t>(size_)) == 0;
+    stop(fmt::format("{}: another program wrote {} bytes to the end of the journal while the campaign ran: this controller stops. {}{}",
+                     name, grown - size_, saved.empty() ? "They could not be saved beside it. " : fmt::format("They are saved as {}. ", saved),
+                     cut ? "They are cut off, so the journal holds what this controller wrote, and `labloop resume` continues the campaign"
+                         : fmt::format("They could not be cut off: remove what follows byte {} of the journal, then `labloop resume`", size_)));
+  }
   struct stat there {};
   const bool found = ::stat(path_.c_str(), &there) == 0;
   if (found && static_cast<std::uint64_t>(there.st_dev) == device_ && static_cast<std::uint64_t>(there.st_ino) == inode_) return;
@@ -457,30 +505,7 @@ void Journal::check_still_ours() {
   }
   // Replaced (an editor or a sync tool saving it, a copy moved over it) or deleted: what this
   // controller wrote lives only in the file it holds open. Saved beside it before stopping.
-  std::string saved;
-  for (int n = 1; n < 100 && saved.empty(); ++n) {
-    const std::string candidate = fmt::format("{}.displaced-{}", name, n);
-    UniqueFd out(open_retrying(candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
-    if (out.get() < 0) {
-      if (errno == EEXIST) continue;
-      break;
-    }
-    char buffer[65536];
-    bool copied = true;
-    for (off_t at = 0; at < static_cast<off_t>(size_) && copied;) {
-      const ssize_t n_read = ::pread(fd_, buffer, sizeof buffer, at);
-      if (n_read <= 0) copied = n_read == 0;
-      if (n_read <= 0) break;
-      for (ssize_t done = 0; done < n_read && copied;) {
-        const ssize_t w = ::write(out.get(), buffer + done, static_cast<size_t>(n_read - done));
-        if (w < 0 && errno == EINTR) continue;
-        copied = w > 0;
-        done += std::max<ssize_t>(w, 0);
-      }
-      at += n_read;
-    }
-    if (copied && fsync_retrying(out.get()) == 0) saved = candidate;
-  }
+  const std::string saved = copy_aside("displaced", 0, size_);
   stop(fmt::format("{}: this is no longer the journal this campaign writes: it was {} while the campaign ran (an editor or a "
                    "sync tool saving it? a copy moved over it?), and another labloop may have resumed from it. This controller "
                    "stops. {} Compare the two, put the right one back as {}, then `labloop resume`",

@@ -345,6 +345,28 @@ TEST_CASE("Faults: a simulator that crashes mid-experiment is restarted and noth
   for (const auto& [id, k] : completed) CHECK(k == 1);
 }
 
+TEST_CASE("Faults: an experiment its driver goes down on every time is given up after 3 returns, not re-sent for ever", "[fault][outcomes]") {
+  // crash_after 0: each (re)started simulator dies halfway through the first experiment it gets,
+  // so the setting re-sent to it after each restart kills it again (a red-team report: 68 restarts
+  // in 40 s, no experiment ever ended).
+  test::TempDir dir;
+  const auto out = dir / "out";
+  json crashy = fast_heartbeat({{"name", "crashy"}, {"simulator", "branin"}, {"options", {{"crash_after", 0}, {"delay", 0.02}}}}, 30);
+  crashy["retries"] = 1;
+  crashy["quarantine_after"] = 2;
+  const auto summary = run(campaign_with(out.string(), {crashy}, 3));
+  CHECK(summary.stop == StopReason::no_instruments_left);
+  const auto events = read_journal(out / "journal.jsonl").events;
+  std::vector<std::string> given_up;
+  for (const auto& e : events)
+    if (e["event"] == "failed" && e.value("error", "").find("went down 3 times while it ran this experiment") != std::string::npos)
+      given_up.push_back(e["experiment"]);
+  CHECK(given_up.size() == 2);  // the proposal and its one retry
+  CHECK(count_events(out, "instrument_quarantined", "crashy") == 1);
+  CHECK(count_events(out, "instrument_restarted", "crashy") >= 5);
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+}
+
 TEST_CASE("Faults: a lost driver that comes back is reconnected and its experiments are re-queried by id", "[fault][outcomes]") {
   test::TempDir dir;
   const auto out = dir / "out";

@@ -197,6 +197,23 @@ TEST_CASE("Config: invalid JSON is reported with line and column", "[config]") {
   } catch (const ConfigError& e) {
     CHECK(std::string(e.what()).rfind("c.json: /: not valid JSON at line 3, column 3", 0) == 0);
   }
+  // In plain words, without the parser's internal ids ("[json.exception.parse_error.101] parse
+  // error at line 1, column 8: syntax error while parsing value - invalid literal", a red-team report).
+  const auto why = [](const std::string& text) {
+    const std::string message = labloop::test::message_of([&] { parse_campaign_config(text, "c.json", labloop::sim::catalogue()); });
+    CHECK(message.find("json.exception") == std::string::npos);
+    CHECK(message.find("syntax error while") == std::string::npos);
+    return message;
+  };
+  CHECK_THAT(why(R"({"low": NaN})"), Catch::Matchers::StartsWith("c.json: /: not valid JSON at line 1, column 9: a word JSON does not know (NaN, Infinity"));
+  CHECK_THAT(why("{\"a\": \"\xff\"}"), Catch::Matchers::EndsWith("a string holds bytes that are not UTF-8 text: save the file as UTF-8"));
+  CHECK_THAT(why(R"({"a": "\ud800"})"), Catch::Matchers::EndsWith("a \\u escape is one half of a UTF-16 pair: write the character itself, or both halves"));
+  CHECK_THAT(why("{} {}"), Catch::Matchers::EndsWith("more follows the end of the JSON value (two objects, or something after the last })"));
+  CHECK_THAT(why(""), Catch::Matchers::Contains("the text ends before the JSON does"));
+  CHECK_THAT(why("{/* x"), Catch::Matchers::EndsWith("a comment is not closed: end a /* comment with */"));
+  CHECK_THAT(why("{\"a\": \"x\ty\"}"), Catch::Matchers::EndsWith("a string holds a control character: write a tab as \\t and a line break as \\n"));
+  CHECK_THAT(why(R"({"a": -})"), Catch::Matchers::Contains("a number JSON cannot read (invalid number; expected digit after '-'"));
+  CHECK_THAT(why(R"({"a" 1})"), Catch::Matchers::Contains("unexpected number literal; expected ':'"));
 }
 
 TEST_CASE("Config: nesting deeper than 64 levels is refused before parsing, naming the limit and place", "[config]") {
@@ -698,6 +715,31 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   never["outcome_constraints"] = {"y >= 1", "x2 <= 3", "y <= 0"};
   never["parameters"][1]["name"] = "z";
   CHECK(error(never) == "/outcome_constraints/2: \"y >= 1\" and \"y <= 0\" cannot both hold: no result would ever count; loosen one of them");
+
+  // A person enters results with `labloop enter … NAME=VALUE --failed … --by …` and `pending
+  // --csv`, whose own columns are experiment, instrument and failed (red-team report: an output
+  // "failed" recorded every measured value as a failure's reason).
+  json entered = c;
+  entered["objective"]["name"] = "failed";
+  CHECK(error(entered) == "/objective/name: \"failed\" is a column of `labloop pending --csv` of its own: a person enters results with "
+                          "`labloop enter` and `labloop pending --csv`, which would read it as that column; rename it");
+  entered["objective"]["name"] = "--by";
+  CHECK(error(entered) == "/objective/name: \"--by\" starts with '-': a person enters results with `labloop enter` and `labloop pending "
+                          "--csv`, which would read it as an option; rename it");
+  entered = c;
+  entered["outputs"] = json::parse(R"([{"name": "experiment"}])");
+  CHECK(error(entered) == "/outputs/0: \"experiment\" is a column of `labloop pending --csv` of its own: a person enters results with "
+                          "`labloop enter` and `labloop pending --csv`, which would read it as that column; rename it");
+  entered = c;
+  entered["parameters"][0]["name"] = "failed";
+  CHECK_THAT(error(entered), Catch::Matchers::StartsWith("/parameters/0/name: \"failed\" is a column of `labloop pending --csv`"));
+  entered["parameters"][0]["name"] = "-x";  // not typed on enter's command line; pending --csv quotes it
+  entered["outcome_constraints"] = {"-purity >= 0.9"};
+  CHECK_THAT(error(entered), Catch::Matchers::StartsWith("/outcome_constraints/0: \"-purity\" starts with '-'"));
+  // Without a person in the campaign those names stay free (datasets name outputs "error").
+  entered["instruments"][0] = {{"name", "robot"}, {"endpoint", "tcp://127.0.0.1:5555"}};
+  CHECK(error(entered) == "");
+  CHECK_NOTHROW(parse_campaign_config(json(c).dump(), "journal", labloop::sim::catalogue()));
 
   json far = c;
   far["objective"]["threshold"] = 1e300;

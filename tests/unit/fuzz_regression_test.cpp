@@ -114,5 +114,7 @@ TEST_CASE("parse_journal reads journal text as read_journal reads the file, nami
   CHECK(contents.events.size() == 1);
   CHECK(contents.torn_tail);
   CHECK(contents.torn_tail_message == "text.jsonl: line 2 is incomplete (torn write); ignored");
-  CHECK_THROWS_WITH(parse_journal("{}\n{}\n", "text.jsonl"), Catch::StartsWith("text.jsonl: line 1 has no positive integer"));
+  CHECK_THROWS_WITH(parse_journal("{}\n{}\n", "journal.jsonl"), Catch::StartsWith("journal.jsonl: line 1 has no positive integer"));
+  // Under another name, a first line that is no event is most likely another file (a campaign file).
+  CHECK_THROWS_WITH(parse_journal("{}\n{}\n", "text.jsonl"), Catch::StartsWith("text.jsonl: is not a campaign's journal (its first line is no journal event)"));
 }

@@ -359,6 +359,25 @@ TEST_CASE("Journal: a journal cut short by another program stops its writer", "[
   CHECK(fs::file_size(p) == 0);
 }
 
+TEST_CASE("Journal: bytes another program appends while it is written are kept aside and cut off, and its writer stops", "[journal]") {
+  // `echo … >> journal.jsonl` during a run: the controller went on appending after them, the run
+  // ended "budget reached", and verify, replay and resume then stopped at that line (red team).
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  Journal journal(p);
+  journal.append("a");
+  const std::string written = test::read_file(p);
+  { std::ofstream(p, std::ios::app) << "a note\n" << std::string(3, '\0'); }
+  CHECK_THAT(test::message_of([&] { journal.append("b"); }),
+             Catch::Contains("another program wrote 10 bytes to the end of the journal while the campaign ran: this controller stops. They are saved as " +
+                             p.string() + ".foreign-1. They are cut off") &&
+                 Catch::Contains("`labloop resume` continues the campaign"));
+  CHECK(test::read_file(p.string() + ".foreign-1") == std::string("a note\n") + std::string(3, '\0'));
+  CHECK(test::read_file(p) == written);
+  CHECK(read_journal(p).events.size() == 1);
+  CHECK_THROWS_AS(journal.append("c"), JournalError);  // stopped for good
+}
+
 TEST_CASE("Journal: a moved journal keeps appending and the moved-from one refuses", "[journal]") {
   TempDir dir;
   const fs::path p = dir.path() / "journal.jsonl";

@@ -53,7 +53,7 @@ enum class Outcome {
   aborted_at_instrument, // `failed`: aborted, which labloop did not ask for: no verdict, retry
   timeout,               // past timeout_s / max_s, aborted: retry, and counts against the instrument
   refused_by_driver,     // `run` answered with `error` (internal, bad_message…): as a timeout
-  forgotten,             // the driver no longer knows it after 3 re-sends: retry, and counts against the instrument
+  forgotten,             // the driver no longer knows it after 3 re-sends, or went down 3 times while it ran: retry, and counts against the instrument
   instrument_changed,    // its instrument came back with limits that no longer fit: retry
   instrument_lost,       // its instrument was lost, or gave no welcome, for longer than reconnect_s: retry
   discarded,             // operator stop (or the stop grace ran out): no verdict, no retry

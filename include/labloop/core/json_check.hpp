@@ -24,6 +24,14 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 // file a person wrote would mean something other than what its first line says.
 nlohmann::json parse_json_noting_repeats(const std::string& text, bool ignore_comments, std::optional<std::string>& repeated);
 
+// Where byte `byte` of `text` is, as people count: "line 3, column 14".
+std::string line_and_column(const std::string& text, size_t byte);
+
+// Why nlohmann's parser refused a text, in words a person can act on ("a word JSON does not know
+// (NaN, Infinity, …)"), without the parser's internal id and position: give the position with
+// line_and_column(text, e.byte - 1).
+std::string json_syntax_problem(const nlohmann::json::parse_error& e);
+
 // Collects the mistakes of one pass over a file, so a person fixing it sees them all at once, not
 // one per attempt. Each `check` runs one independent piece of checking; a ConfigError it throws is
 // recorded and the pass goes on. Past `cap` mistakes only their number is kept.

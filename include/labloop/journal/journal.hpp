@@ -92,6 +92,9 @@ class Journal {
 
   // Whether path_ still names the file this Journal writes, whole; throws JournalError otherwise.
   void check_still_ours();
+  // Copies bytes [from, to) of the file it holds to "<journal>.<what>-N" (the first N free);
+  // returns that path, or "" when it could not be written whole.
+  std::string copy_aside(const char* what, std::uint64_t from, std::uint64_t to) const;
 
   std::filesystem::path path_;
   int fd_ = -1;
