@@ -248,6 +248,7 @@ class CampaignRun {
     }
     try {
       start_instruments();
+      if (options_.budget_raise) journal(*options_.budget_raise);
       // A new campaign's journal starts once every instrument has answered and fits: a campaign
       // that cannot start (a wrong port, limits that do not fit) leaves no journal behind, and the
       // same `labloop run` works once the cause is fixed.
@@ -319,10 +320,22 @@ class CampaignRun {
   void refuse_existing_campaign() const {
     const fs::path journal_path = output_ / "journal.jsonl";
     std::error_code ec;
-    if (fs::exists(journal_path, ec) && fs::file_size(journal_path, ec) > 0)
+    if (fs::exists(journal_path, ec) && fs::file_size(journal_path, ec) > 0 && !only_a_torn_first_line(journal_path))
       throw Error(fmt::format("{} already holds a campaign (journal.jsonl); continue it with `labloop resume {}`, or choose another "
                               "directory with --output",
                               output_.string(), shell_word(output_.string())));
+  }
+
+  // A crash while the first line was written leaves a journal without one whole line: no campaign
+  // was recorded there (nothing was acted on before that line), and a new run may start; its
+  // journal cuts the torn line away. Such a folder refused run, resume and status alike.
+  static bool only_a_torn_first_line(const fs::path& journal_path) {
+    try {
+      const JournalContents contents = read_journal(journal_path);
+      return contents.events.empty() && contents.torn_tail;
+    } catch (const std::exception&) {
+      return false;  // damaged otherwise: refused as a campaign, which verify explains
+    }
   }
 
   void open_journal() {
@@ -371,7 +384,8 @@ class CampaignRun {
     const JournalContents before = read_journal(path);
     const std::vector<JournalEvent> events = decode_events(before.events, path.string());
     refuse_another_key(events);
-    journal_.emplace(path);  // takes the lock, cuts a torn last line away
+    if (options_.held_journal) journal_.emplace(std::move(*options_.held_journal));  // extend's, its lock held since it read
+    else journal_.emplace(path);  // takes the lock, cuts a torn last line away
     // Read before the lock: an extend or resume that slipped in between wrote what this run,
     // and the configuration it was given, would not know (a raised budget ignored).
     const std::uint64_t read_through = before.events.empty() ? 0 : before.events.back().value("seq", std::uint64_t{0});
@@ -385,7 +399,8 @@ class CampaignRun {
     const JournalEvent* last = nullptr;
     for (auto it = events.rbegin(); it != events.rend() && !last; ++it)
       if (it->kind() != EventKind::journal_signed) last = &*it;
-    if (const auto* finished = last ? last->as<CampaignFinishedEvent>() : nullptr) {
+    // An extension's raise is journaled once the instruments answer (run()); extend has checked it.
+    if (const auto* finished = last && !options_.budget_raise ? last->as<CampaignFinishedEvent>() : nullptr) {
       const std::string& why = finished->reason;
       if (why == stop_text(StopReason::candidates_exhausted))
         throw Error(fmt::format("{}: the campaign already finished: {}; nothing to resume (new settings to try make a new campaign with "
@@ -523,6 +538,7 @@ class CampaignRun {
       return;  // not news of the campaign
     }
     ++unsigned_events_;
+    reports_due_ = true;  // results.csv lists proposals and dispatches too
     if (observer_) observer_->on_event(decoded, status());
   }
 
@@ -535,10 +551,13 @@ class CampaignRun {
     if (inst.chatter.admit(Clock::now())) log(line);
   }
 
+  // At most once a second; what a skipped call would have shown is written by the loop once the
+  // second is over (reports_due_), not at the next event, which may be hours away (a person's).
   void write_reports(bool force) {
     const auto now = Clock::now();
     if (!force && now - last_report_ < std::chrono::seconds(1)) return;
     last_report_ = now;
+    reports_due_ = false;
     // One code path for every writer of the reports (pareto_report.hpp): a command that
     // regenerates them from a journal calls the same function, so the files cannot differ.
     write_campaign_reports(config_, state_, output_);
@@ -752,8 +771,12 @@ class CampaignRun {
       }
       // A person may be halfway through an experiment: a stop does not abort it. It stays open in
       // the journal; its result can be entered while the campaign is stopped, and `resume` records it.
+      // So the campaign ends as stopped, even if the target or the time budget had been reached: a
+      // campaign journaled as finished is not resumed, and entries waited in inbox/ for good.
       if (stop_deadline_ && waiting_.empty() && !in_flight_.empty() &&
           std::all_of(in_flight_.begin(), in_flight_.end(), [&](const auto& entry) { return waits_for_person(entry.second); })) {
+        stop_ = StopReason::stopped_by_operator;
+        reason_ = stop_text(*stop_);
         log(fmt::format("{} wait{} for a person: enter the result{} (`labloop pending {}`), then `labloop resume {}`",
                         in_flight_.size() == 1 ? "1 experiment" : fmt::format("{} experiments", in_flight_.size()), in_flight_.size() == 1 ? "s" : "",
                         in_flight_.size() == 1 ? "" : "s", shell_word(output_.string()), shell_word(output_.string())));
@@ -766,6 +789,7 @@ class CampaignRun {
       poll_messages(std::chrono::milliseconds(50));
       read_after_absence();
       supervise(Clock::now());
+      if (reports_due_) write_reports(false);
     }
   }
 
@@ -1663,6 +1687,7 @@ class CampaignRun {
   Clock::time_point started_ = Clock::now();           // the campaign's first start (moved back on resume)
   const Clock::time_point this_start_ = Clock::now();  // this process's start
   Clock::time_point last_report_{};
+  bool reports_due_ = false;  // an event since the reports were last written
   // What pareto() returns, and whether a result arrived since (true at first: a resumed campaign
   // has results from the start).
   mutable std::optional<ParetoSummary> pareto_;

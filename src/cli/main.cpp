@@ -427,7 +427,9 @@ int verify(const std::string& where, const std::string& key_file) {
     }
   }
   if (!audit.torn_tail.empty())
-    fmt::print("{}\n  (a crash cut the last line short; `labloop resume` removes it and continues)\n", audit.torn_tail);
+    fmt::print("{}\n  (a crash cut the last line short; {})\n", audit.torn_tail,
+               audit.events == 0 ? "no campaign was recorded before it: `labloop run` starts one there afresh"
+                                 : "`labloop resume` removes it and continues");
   fmt::print("{}: {} events, hash chain {}; campaign \"{}\": {} proposed, {} results, {} failed, {} open\n", name, audit.events,
              audit.torn_tail.empty() ? "intact" : "intact up to the torn last line", audit.campaign, audit.proposed, audit.results,
              audit.failed, audit.open);
@@ -563,12 +565,19 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
   return exit_code(summary);
 }
 
-int resume(const std::string& where, double grace_s) {
+int resume(const std::string& where, double grace_s, std::optional<labloop::BudgetExtendedEvent> raise = std::nullopt,
+           std::shared_ptr<labloop::Journal> held_journal = nullptr) {
   refuse_too_few_files();
   const auto path = labloop::journal_path_of(where);
   const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
-  const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
+  auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   labloop::CampaignOptions options;
+  if (raise) {
+    config.budget.experiments = raise->experiments;
+    if (raise->hours) config.budget.hours = *raise->hours;
+    options.budget_raise = std::move(raise);
+    options.held_journal = std::move(held_journal);
+  }
   options.resume = true;
   options.output = std::filesystem::is_directory(where) ? where : path.parent_path().string();
   options.dry_run = events.front().as<labloop::CampaignStartedEvent>()->dry_run;  // journaled_config checked it is one
@@ -593,7 +602,7 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
   (void)labloop::read_journal(path);
   // Held from the reading to the raise: two extends at once each raised the budget they had read
   // (30 + 3 and 30 + 5 gave 35), so one raise was lost.
-  std::optional<labloop::Journal> journal(std::in_place, path);
+  auto journal = std::make_shared<labloop::Journal>(path);
   const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const auto state = labloop::CampaignState::fold(events);
@@ -651,11 +660,10 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
   if (!events.front().as<labloop::CampaignStartedEvent>()->dry_run)  // journaled_config checked it is one
     for (const auto& ic : config.instruments)
       if (!ic.keys && !ic.keys_error.empty()) throw labloop::InstrumentError(ic.name, ic.keys_error);
-  journal->append(std::string(labloop::event_name(raised)), labloop::encode_fields(raised));
-  journal.reset();  // resume takes it again
-  fmt::print("budget raised: {} → {} experiments{}; continuing\n", config.budget.experiments, raised.experiments,
-             raised.hours ? fmt::format(", time budget {:.4g} h from the first start", *raised.hours) : "");
-  return resume(where, grace_s);
+  // Journaled by the campaign once every instrument has answered, the journal held until then.
+  fmt::print("budget: {} → {} experiments{}, recorded once every instrument answers; continuing\n", config.budget.experiments,
+             raised.experiments, raised.hours ? fmt::format(", time budget {:.4g} h from the first start", *raised.hours) : "");
+  return resume(where, grace_s, raised, std::move(journal));
 }
 
 // Exit 0 when every recorded proposal is reproduced, 1 otherwise (listing each difference).

@@ -109,6 +109,21 @@ TEST_CASE("Resume: a torn last line is reported and cut away and the campaign fi
   CHECK(resumed.output.find("is incomplete (torn write); ignored (removed; it was never acted on)") != std::string::npos);
   CHECK(cli({"verify", b.string()}, dir).status == 0);
   CHECK(audit_journal(b).results == 8);
+
+  // Torn in its first line: no campaign was recorded, and `run` starts one there (run, resume and
+  // status all refused such a folder, a red-team report).
+  const auto first = dir / "first";
+  std::filesystem::create_directories(first);
+  test::write_file(first / "journal.jsonl", R"({"seq":1,"time":"2026-11-25T08:30:00.123Z","event":"campaign_sta)");
+  const Outcome told = cli({"verify", first.string()}, dir);
+  CHECK(told.status == 1);
+  CHECK_THAT(told.output, Catch::Contains("no campaign was recorded before it: `labloop run` starts one there afresh"));
+  write_campaign(dir / "quick.json", 2, R"({"kind": "sobol"})", 0.0);
+  const Outcome ran = cli({"run", (dir / "quick.json").string(), "-o", first.string()}, dir);
+  INFO(ran.output);
+  CHECK(ran.status == 0);
+  CHECK(cli({"verify", first.string()}, dir).status == 0);
+  CHECK(audit_journal(first).results == 2);
 }
 
 TEST_CASE("Resume: a finished campaign is not resumed and an operator stop is", "[resume]") {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli_process.hpp"
+#include "labloop/core/child_process.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
@@ -91,7 +92,7 @@ TEST_CASE("extend gives a finished campaign more experiments, journaled, with un
 
   const test::CliOutcome extended = test::cli({"extend", out.string(), "--experiments", "3"}, dir);
   CHECK(extended.status == 0);
-  CHECK_THAT(extended.output, Catch::Contains("budget raised: 4 → 7 experiments; continuing"));
+  CHECK_THAT(extended.output, Catch::Contains("budget: 4 → 7 experiments, recorded once every instrument answers; continuing"));
   const auto events = events_of(out);
   const CampaignState state = CampaignState::fold(events);
   CHECK(state.finished());
@@ -159,8 +160,35 @@ TEST_CASE("a failed extend leaves the budget as it was, however often it is trie
     const test::CliOutcome extended = test::cli({"extend", out.string(), "--experiments", "1"}, dir);
     CHECK(extended.status == 1);
     CHECK_THAT(extended.output, Catch::Contains("plate.csv"));
-    CHECK_THAT(extended.output, !Catch::Contains("budget raised"));
+    CHECK_THAT(extended.output, !Catch::Contains("recorded once every instrument answers"));
   }
   CHECK(test::read_file(out / "journal.jsonl") == before);
   CHECK_FALSE(CampaignState::fold(events_of(out)).budget_experiments());
+
+  // Its instrument not answering: the raise was journaled before the instruments were asked, and
+  // each attempt raised the budget again (4 → 6 → 8, a red-team report). It is journaled once they answer.
+  const std::string endpoint = dir.ipc("robot");
+  const std::vector<std::string> sim_argv{LABLOOP_SIM_PATH, "--function", "branin", "--endpoint", endpoint};
+  std::optional<ChildProcess> sim;
+  sim.emplace(sim_argv, dir / "sim.log");
+  test::write_file(dir / "e.json", fmt::format(R"({{"name": "remote", "seed": 3,
+    "parameters": [{{"name": "x1", "type": "continuous", "low": -5, "high": 10}}, {{"name": "x2", "type": "continuous", "low": 0, "high": 15}}],
+    "objective": {{"name": "y"}}, "planner": {{"kind": "sobol"}},
+    "instruments": [{{"name": "robot", "endpoint": "{}", "connect_timeout_s": 0.5}}], "budget": {{"experiments": 3}}}})", endpoint));
+  const fs::path remote = dir / "remote";
+  REQUIRE(test::cli({"run", (dir / "e.json").string(), "--output", remote.string()}, dir).status == 0);
+  sim.reset();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const test::CliOutcome extended = test::cli({"extend", remote.string(), "--experiments", "2"}, dir);
+    CHECK(extended.status == 1);
+    CHECK_THAT(extended.output, Catch::Contains("instrument 'robot': no answer"));
+    CHECK_FALSE(CampaignState::fold(events_of(remote)).budget_experiments());
+  }
+  sim.emplace(sim_argv, dir / "sim2.log");
+  CHECK(test::cli({"extend", remote.string(), "--experiments", "2"}, dir).status == 0);
+  const CampaignState grown = CampaignState::fold(events_of(remote));
+  CHECK(grown.budget_experiments() == 5);
+  CHECK(grown.done() == 5);
+  CHECK(test::cli({"verify", remote.string()}, dir).status == 0);
+  CHECK(test::cli({"replay", remote.string()}, dir).status == 0);
 }

@@ -125,6 +125,15 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
     if (const auto* r = e.as<ResultEvent>(); r && r->experiment == mine[0])
       recorded_by = r->meta && r->meta->value("entered_by", "") == "ana" && r->meta->value("entered_from", "") == "command line";
   CHECK(recorded_by);
+  // results.csv shows it within a second or so, though nothing else happens after it (writes come
+  // at most once a second, and one skipped for that waited for the next event: a red-team report).
+  wait_until([&] {
+               std::istringstream csv(test::read_file(out / "results.csv"));
+               for (std::string line; std::getline(csv, line);)
+                 if (line.rfind(mine[0] + ",", 0) == 0) return line.find(",12.5,0.93,ok,") != std::string::npos;
+               return false;
+             },
+             "results.csv shows the entered result");
   o = test::cli({"enter", out.string(), mine[0], "y=13"}, dir);  // once recorded, a result stays as recorded
   CHECK(o.status == 2);
   CHECK_THAT(o.output, Catch::Contains("already has its outcome"));
@@ -212,6 +221,38 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   CHECK(o.status == 2);
   CHECK_THAT(o.output, Catch::Contains("the reason (--correct) holds a control character"));
   CHECK(test::read_file(journal) == before_refusals);
+  CHECK(test::cli({"verify", out.string()}, dir).status == 0);
+  CHECK(test::cli({"replay", out.string()}, dir).status == 0);
+}
+
+TEST_CASE("Manual instrument: stopped after its target is reached, the experiments a person still runs are recorded on resume", "[manual][cli]") {
+  // The target reached, then Ctrl-C: the run said "enter the results, then labloop resume", but
+  // journaled "target reached", which resume refuses; the entries stayed in inbox/ (a red-team report).
+  test::TempDir dir;
+  test::write_file(dir / "c.json", R"({"name": "aim", "seed": 2,
+    "parameters": [{"name": "t", "type": "continuous", "low": 40, "high": 100}],
+    "objective": {"name": "yield", "goal": "maximize"}, "stop": {"target": 90}, "planner": {"kind": "random"},
+    "instruments": [{"name": "chemist", "manual": true, "capacity": 2}], "budget": {"experiments": 6}})");
+  const fs::path out = dir / "out", journal = out / "journal.jsonl";
+  ChildProcess campaign({LABLOOP_CLI_PATH, "run", (dir / "c.json").string(), "--output", out.string()}, dir / "run.log");
+  std::vector<std::string> mine;
+  wait_until([&] { return (mine = waiting_for_person(state_of(journal))).size() == 2; }, "two experiments wait for the person");
+  REQUIRE(test::cli({"enter", out.string(), mine[0], "yield=95"}, dir).status == 0);
+  wait_until([&] { return test::read_file(dir / "run.log").find("target reached: no new experiments") != std::string::npos; },
+             "the campaign reaches its target and waits for the other");
+  ::kill(campaign.pid(), SIGTERM);
+  const auto stopped = campaign.wait_for(std::chrono::seconds(20));
+  REQUIRE(stopped);
+  CHECK(*stopped == 130);
+  CHECK(state_of(journal).finish_reason() == "stopped by operator");
+  REQUIRE(test::cli({"enter", out.string(), mine[1], "yield=99"}, dir).status == 0);
+  const test::CliOutcome resumed = test::cli({"resume", out.string()}, dir);
+  INFO(resumed.output);
+  CHECK(resumed.status == 0);
+  const CampaignState end = state_of(journal);
+  CHECK(end.finish_reason() == "target reached");
+  CHECK(end.experiment(mine[1])->objective == 99);
+  CHECK(end.used() == 2);  // nothing new was proposed after the target
   CHECK(test::cli({"verify", out.string()}, dir).status == 0);
   CHECK(test::cli({"replay", out.string()}, dir).status == 0);
 }

@@ -5,6 +5,7 @@
 // is journaled (and fsynced) before the loop acts on it; results.csv, convergence.svg and (several
 // objectives) pareto.svg are rewritten from the journal's events as results arrive.
 #include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stop_token>
@@ -15,6 +16,7 @@
 #include "labloop/campaign/pareto_report.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/journal/events.hpp"
+#include "labloop/journal/journal.hpp"
 
 namespace labloop {
 
@@ -25,6 +27,12 @@ struct CampaignOptions {
   std::stop_token stop;                    // stop proposing, let running experiments finish, end
   std::chrono::milliseconds stop_grace{30000};  // how long running experiments get after a stop
   std::filesystem::path simulator;         // labloop-sim to start; empty = next to this program
+  // `labloop extend` (with resume): the raise, journaled once every instrument has answered, so an
+  // extension that cannot continue (a driver not running) leaves the budget as it was and can be
+  // repeated; and the journal it was decided under, held from that reading to the raise, so two
+  // extends at once cannot both raise what they read. The campaign takes the journal over.
+  std::optional<BudgetExtendedEvent> budget_raise;
+  std::shared_ptr<Journal> held_journal;
 };
 
 // A snapshot for progress displays.
