@@ -621,7 +621,12 @@ class CampaignRun {
       live->config = &ic;
       live->chatter = NoteThrottle(ic.name);
       std::string endpoint = ic.endpoint;
-      std::function<void()> check;
+      // Asked while the hello waits: a Ctrl-C then ends the wait at once (a driver that never
+      // answers held the run for its whole connect_timeout_s, then exited 1, not 130).
+      std::function<void()> check = [this, name = ic.name] {
+        if (options_.stop.stop_requested())
+          throw InstrumentError(name, "stopped while waiting for its driver's welcome; nothing was run (labloop run again to start over)");
+      };
       if (options_.dry_run || ic.is_simulator() || ic.is_manual()) endpoint = fmt::format("ipc://{}/{}.ipc", temp_.path().string(), i);
       if (options_.dry_run || ic.is_manual()) {
         // Stand-ins served in-process: a dry run's simulated response, or a person's entries.

@@ -173,6 +173,33 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
                                   config.budget.experiments, kMostModelledResults));
   if (config.parameters.size() > kMaxParameters)
     throw ConfigError(source, "/parameters", fmt::format("declares {} parameters; at most {} are allowed", config.parameters.size(), kMaxParameters));
+  // The default output folder is runs/<name>: "." or ".." made it runs/ itself, or the folder above.
+  if (config.name == "." || config.name == "..")
+    throw ConfigError(source, "/name", fmt::format("\"{}\" cannot name a campaign: it names its output folder (runs/NAME); use letters or digits", config.name));
+  // Whole numbers past 2^53 have no exact double: 9007199254740993 in a candidates file was read as
+  // ...992 and sent as that, above the declared high, without a word.
+  constexpr double kLargestExactInteger = 9007199254740991.0;  // 2^53 - 1
+  for (size_t i = 0; i < config.parameters.size(); ++i) {
+    const Parameter& p = config.parameters[i];
+    if (p.type != ParameterType::integer) continue;
+    for (const auto& [bound, value] : {std::pair{"low", p.low}, std::pair{"high", p.high}})
+      if (std::fabs(value) > kLargestExactInteger)
+        throw ConfigError(source, fmt::format("/parameters/{}/{}", i, bound),
+                          fmt::format("is {}; an integer parameter's bounds are at most 9007199254740991 (2^53 - 1) in magnitude, the "
+                                      "largest whole numbers a double holds exactly",
+                                      value));
+  }
+  // One driver behind two instruments would get the work of both, past the capacity it declared.
+  std::map<std::string, size_t> endpoints;
+  for (size_t i = 0; i < config.instruments.size(); ++i) {
+    const std::string& endpoint = config.instruments[i].endpoint;
+    if (endpoint.empty()) continue;
+    if (const auto [it, fresh] = endpoints.emplace(endpoint, i); !fresh)
+      throw ConfigError(source, fmt::format("/instruments/{}/endpoint", i),
+                        fmt::format("\"{}\" is also instrument {}'s (\"{}\"): one driver would get the work of both; raise its capacity "
+                                    "instead, or give each instrument its own driver",
+                                    endpoint, it->second, config.instruments[it->second].name));
+  }
   // results.csv has one column per parameter, objective and output, found by its header name: two
   // columns of one name, or one named like labloop's own, would be read as each other.
   // An objective may also be declared among the outputs (for its unit or range): one column.

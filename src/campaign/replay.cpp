@@ -101,10 +101,30 @@ void check_journaled_points(const std::vector<JournalEvent>& events, const Campa
     const auto* proposed = e.as<ProposedEvent>();
     const auto* prior = e.as<PriorResultEvent>();
     if (!proposed && !prior) continue;
+    const std::string what = proposed ? proposed->experiment : fmt::format("the past result of row {}", prior->row);
     const std::string problem = point_problem(proposed ? proposed->x : prior->x, space);
-    if (problem.empty()) continue;
-    throw JournalError(fmt::format("seq {}: the point (\"x\") of {} {}; the journal was edited or damaged", e.seq,
-                                   proposed ? proposed->experiment : fmt::format("the past result of row {}", prior->row), problem));
+    if (!problem.empty())
+      throw JournalError(fmt::format("seq {}: the point (\"x\") of {} {}; the journal was edited or damaged", e.seq, what, problem));
+    // The params are what ran (what the instrument was sent, what results.csv shows); the point
+    // is what the planner is told. An edit of the params alone, its hash chain made again, passed
+    // verify and replay with settings far outside the bounds (a red-team report).
+    const Params& params = proposed ? proposed->params : prior->params;
+    if (params.is_null()) continue;  // a field some old journals leave out
+    std::string params_problem = proposed ? space.check_bounds(params) : std::string();
+    if (params_problem.empty()) {
+      try {
+        const Eigen::VectorXd at = space.encode(params);
+        const auto& x = proposed ? proposed->x : prior->x;
+        for (Eigen::Index k = 0; k < at.size() && params_problem.empty(); ++k)
+          if (!(std::fabs(at[k] - x[static_cast<size_t>(k)]) <= 1e-6))
+            params_problem = fmt::format("are not the setting of its point (\"x\"): coordinate {} is {} there, {} from the params", k + 1,
+                                         json(x[static_cast<size_t>(k)]).dump(), json(at[k]).dump());
+      } catch (const std::exception& bad) {
+        params_problem = bad.what();
+      }
+    }
+    if (!params_problem.empty())
+      throw JournalError(fmt::format("seq {}: the params of {} {}; the journal was edited or damaged", e.seq, what, params_problem));
   }
 }
 

@@ -136,6 +136,10 @@ int validate(const std::string& file, bool instruments) {
     double settings = 1;  // a double: a product of many sizes may pass any integer's range
     for (const auto& p : config.parameters) settings *= static_cast<double>(p.listed_values());
     if (settings > 0) fmt::print("space: {:.0f} settings in all (every parameter categorical or discrete){}\n", settings, exploring);
+    if (settings > 0 && settings < config.budget.experiments)
+      fmt::print("note: the budget ({} experiments) is more than the {:.0f} settings: once every setting has been run, settings are "
+                 "proposed again (replicates); give a smaller budget to run each once\n",
+                 config.budget.experiments, settings);
   }
   if (!instruments) return 0;
   // Connects to every instrument (starting simulators) as `run` would, and lets go: nothing runs.
@@ -559,7 +563,8 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
     std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n"
               << "nothing was started and no journal was written: fix the cause, then run the same command again (" << where.string()
               << " may be reused)\n";
-    return dynamic_cast<const labloop::ConfigError*>(&e) ? 2 : 1;
+    if (dynamic_cast<const labloop::ConfigError*>(&e)) return 2;
+    return options.stop.stop_requested() ? 130 : 1;  // Ctrl-C while the instruments were starting
   }
   progress.print_summary(summary);
   return exit_code(summary);

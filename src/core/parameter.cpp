@@ -22,7 +22,10 @@ const char* to_string(ParameterType type) {
 double Parameter::level_tolerance() const {
   if (values.empty()) return 0.0;
   const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
-  double scale = *hi - *lo;
+  // The spread overflows for levels near ±1.8e308 (inf: every level matched every other, and a
+  // welcome listing -1e308, 0.5 and 1e308 was refused for "0.5 twice"); the largest magnitude,
+  // which is at least half of it, stands in then.
+  double scale = std::isfinite(*hi - *lo) ? *hi - *lo : 0.0;
   for (double v : values) scale = std::max(scale, std::fabs(v));
   return 1e-9 * scale;
 }

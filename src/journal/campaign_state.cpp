@@ -123,7 +123,9 @@ void CampaignState::apply(const JournalEvent& event) {
           finished_ = true;
           finish_reason_ = e.reason;
         } else if constexpr (std::is_same_v<Event, StopRequestedEvent>) {
-          stop_request_ = e;
+          // The first of a run stopped it; one that came while it stopped is kept in the journal
+          // only (two people pressing Stop at once: status named the second).
+          if (!stop_request_) stop_request_ = e;
         } else if constexpr (std::is_same_v<Event, CampaignResumedEvent>) {
           finished_ = false;
           stop_request_.reset();

@@ -199,7 +199,8 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     last_malformed_.clear();
     auto message = receive(std::min(left, std::chrono::milliseconds(100)));
-    if (check) check();
+    // Not once the welcome is here: the check may end the wait (a stop asked meanwhile), not an answer.
+    if (check && !(message && std::holds_alternative<protocol::Welcome>(*message))) check();
     check_handshake();
     // Nothing runs on a refused instrument: the campaign stops before its first experiment.
     if (!message && !refusal_.empty()) throw InstrumentError(name_, refusal_);

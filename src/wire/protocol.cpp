@@ -81,6 +81,12 @@ void check_fields(const json& m) {
     if (!outputs.is_array()) bad("bad_message", "welcome: \"outputs\" must be an array of strings");
     for (const auto& o : outputs)
       if (!o.is_string() || o.get_ref<const std::string&>().empty()) bad("bad_message", "welcome: \"outputs\" must be non-empty strings");
+    // Distinct (§4.1): a result's values are keyed by output name, so a second one could never be given.
+    std::set<std::string_view> names;
+    for (const auto& o : outputs)
+      if (!names.insert(o.get_ref<const std::string&>()).second)
+        bad("bad_message", fmt::format("welcome: \"outputs\" lists \"{}\" twice; each output has its own name",
+                                       truncate_utf8(o.get<std::string>(), 64)));
     const json& capacity = require(m, "capacity", "integer");
     if (!capacity.is_number_integer() || capacity.get<long long>() < 1 || capacity.get<long long>() > INT_MAX)
       bad("bad_message", fmt::format("welcome: \"capacity\" must be an integer from 1 to {}", INT_MAX));
@@ -224,7 +230,8 @@ Message decode_object(const json& m, Reader reader) {
   auto v = m.find("v");
   if (v == m.end() || !v->is_number() || v->get<double>() != kVersion)
     bad("bad_version", v == m.end() ? std::string("missing protocol version \"v\"; this peer speaks 1")
-                                     : fmt::format("unsupported protocol version {}; this peer speaks 1", v->dump()));
+                                     : v->is_number() ? fmt::format("unsupported protocol version {}; this peer speaks 1", v->dump())
+                                                      : fmt::format("protocol version {} must be a number: write \"v\": 1", protocol::truncate_utf8(v->dump(), 64)));
   auto type = m.find("type");
   if (type == m.end() || !type->is_string()) bad("bad_message", "missing \"type\" (a string)");
   if (reader == Reader::driver) {

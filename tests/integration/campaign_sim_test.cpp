@@ -533,7 +533,8 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
   CHECK(asked[1]["by"] == "Bob");
   CHECK(events.back()["event"] == "campaign_finished");
   CHECK(events.back()["reason"] == "stopped by operator");
-  CHECK(CampaignState::fold(decode_events(events, "journal")).stop_request()->by == "Bob");
+  // Ann's stopped it: status and the console name her, not the last to ask (a red-team report).
+  CHECK(CampaignState::fold(decode_events(events, "journal")).stop_request()->by == "Ann");
 
   // A request nobody acted on (the campaign was killed before its last look; an earlier version)
   // is not aimed at the next run.
@@ -594,4 +595,23 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
   check_named(json::array(), "has 0 coordinates, where the campaign's parameters take 2");
   check_named(json::array({0.5}), "has 1 coordinate, where the campaign's parameters take 2");
   check_named(json::array({0.5, 1.5}), "has the coordinate 1.5, outside 0 to 1");
+
+  // Its params edited instead (what the instrument is sent and results.csv shows): far outside the
+  // bounds, or inside them but not the point's setting. Both passed verify and replay (red team).
+  objects = read_journal(out / "journal.jsonl").events;
+  const json params = objects[first]["params"];
+  auto check_params = [&](const json& edited_params, const std::string& problem) {
+    INFO(edited_params.dump());
+    objects[first]["params"] = edited_params;
+    const auto edited = decode_events(objects, "journal");
+    CHECK_THROWS_WITH(check_journaled_points(edited, journaled),
+                      Catch::StartsWith(fmt::format("seq {}: the params of {} ", objects[first]["seq"].get<long long>(), id)) &&
+                          Catch::Contains(problem) && Catch::EndsWith("; the journal was edited or damaged"));
+  };
+  check_params(json{{"x1", 1e9}, {"x2", -1e9}}, "x1 = 1000000000.0 is outside its bounds [-5, 10]");
+  json moved = params;
+  moved["x1"] = params["x1"].get<double>() > 0 ? params["x1"].get<double>() - 1 : params["x1"].get<double>() + 1;
+  check_params(moved, "are not the setting of its point (\"x\"): coordinate 1 is");
+  objects[first]["params"] = params;
+  CHECK_NOTHROW(check_journaled_points(decode_events(objects, "journal"), journaled));
 }

@@ -247,6 +247,24 @@ TEST_CASE("CLI: SIGTERM stops a campaign cleanly with the journal closed", "[cli
   }
   CHECK(proposed == outcomes);
   CHECK(outcomes < 1000);
+
+  // While it waits for a driver's welcome, at once: it waited out connect_timeout_s (30 s here)
+  // and exited 1 (a red-team report).
+  test::write_file(dir / "silent.json", fmt::format(R"({{"name": "silent",
+    "parameters": [{{"name": "x1", "type": "continuous", "low": -5, "high": 10}}],
+    "objective": {{"name": "y"}},
+    "instruments": [{{"name": "robot", "endpoint": "{}", "connect_timeout_s": 30}}],
+    "budget": {{"experiments": 3}}}})", dir.ipc("nobody")));
+  ChildProcess waiting({LABLOOP_CLI_PATH, "run", (dir / "silent.json").string(), "--output", (dir / "silent").string()}, dir / "silent.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto asked = std::chrono::steady_clock::now();
+  ::kill(waiting.pid(), SIGTERM);
+  const auto waited = waiting.wait_for(std::chrono::seconds(10));
+  REQUIRE(waited);
+  CHECK(*waited == 130);
+  CHECK(std::chrono::steady_clock::now() - asked < std::chrono::seconds(5));
+  CHECK_THAT(test::read_file(dir / "silent.log"), Catch::Contains("stopped while waiting for its driver's welcome"));
+  CHECK_FALSE(std::filesystem::exists(dir / "silent" / "journal.jsonl"));
 }
 
 TEST_CASE("CLI: verify passes a finished journal and fails naming the line after one byte changes", "[cli]") {

@@ -741,6 +741,21 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   CHECK(error(entered) == "");
   CHECK_NOTHROW(parse_campaign_config(json(c).dump(), "journal", labloop::sim::catalogue()));
 
+  json dots = c;
+  dots["name"] = "..";
+  CHECK(error(dots) == "/name: \"..\" cannot name a campaign: it names its output folder (runs/NAME); use letters or digits");
+  json huge = c;
+  huge["parameters"].push_back(json::parse(R"({"name": "n", "type": "integer", "low": 0, "high": 9007199254740992})"));
+  CHECK(error(huge) == "/parameters/2/high: is 9007199254740992; an integer parameter's bounds are at most 9007199254740991 (2^53 - 1) "
+                       "in magnitude, the largest whole numbers a double holds exactly");
+  huge["parameters"][2]["high"] = 9007199254740991.0;
+  CHECK(error(huge) == "");
+  json twice = c;
+  twice["instruments"] = json::parse(R"([{"name": "a", "endpoint": "tcp://127.0.0.1:5555"}, {"name": "m", "manual": true},
+                                         {"name": "b", "endpoint": "tcp://127.0.0.1:5555"}])");
+  CHECK(error(twice) == "/instruments/2/endpoint: \"tcp://127.0.0.1:5555\" is also instrument 0's (\"a\"): one driver would get the work "
+                        "of both; raise its capacity instead, or give each instrument its own driver");
+
   json far = c;
   far["objective"]["threshold"] = 1e300;
   CHECK(error(far) == "/objective/threshold: is 1e+300; at most 1e+30 in magnitude (express the objective in a larger unit)");

@@ -11,6 +11,7 @@
 #include "console.hpp"
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/stop_request.hpp"
+#include "labloop/journal/campaign_state.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/journal/report.hpp"
 #include "catalogue.hpp"
@@ -459,6 +460,12 @@ TEST_CASE("Console: a stop is asked of a running campaign only, with the key, an
   CHECK(json::parse(stopping.body)["asked"] == false);
   CHECK_THAT(json::parse(stopping.body)["message"].get<std::string>(), Catch::Contains("stopping already, as Ann asked"));
   CHECK_FALSE(read_stop_request(campaign));
+  // A second request the campaign took while it stopped (two people at once, the console's reading
+  // a moment old) is journaled, but Ann's stopped it: status named the last (a red-team report).
+  held.append(std::string(event_name(StopRequestedEvent{"Bob", "too", "console"})), encode_fields(StopRequestedEvent{"Bob", "too", "console"}));
+  const CampaignState state = CampaignState::fold(decode_events(read_journal(campaign / "journal.jsonl").events, "journal.jsonl"));
+  REQUIRE(state.stop_request());
+  CHECK(state.stop_request()->by == "Ann");
 }
 
 TEST_CASE("Console: a stop that comes after the campaign's last look is refused, not answered as asked", "[console]") {

@@ -158,7 +158,8 @@ TEST_CASE("Codec: every refusal keeps its code and text", "[protocol][codec]") {
        "message nests arrays/objects deeper than 64 levels (at byte 64), the protocol's limit; the sender must send flatter data (e.g. in \"meta\")"},
       {"[1]", "bad_json", "message must be a JSON object"},
       {R"({"type":"ping"})", "bad_version", "missing protocol version \"v\"; this peer speaks 1"},
-      {R"({"v":"1","type":"ping"})", "bad_version", "unsupported protocol version \"1\"; this peer speaks 1"},
+      {R"({"v":"1","type":"ping"})", "bad_version", "protocol version \"1\" must be a number: write \"v\": 1"},
+      {R"({"v":2,"type":"ping"})", "bad_version", "unsupported protocol version 2; this peer speaks 1"},
       {R"({"v":1})", "bad_message", "missing \"type\" (a string)"},
       {R"({"v":1,"type":"Ping"})", "unknown_type", "unknown message type \"Ping\""},
       {R"({"v":1,"type":"run"})", "bad_message", "run: missing \"experiment\""},
@@ -170,6 +171,8 @@ TEST_CASE("Codec: every refusal keeps its code and text", "[protocol][codec]") {
        "welcome: \"outputs\" must be an array of strings"},
       {R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[],"outputs":[""],"capacity":1})", "bad_message",
        "welcome: \"outputs\" must be non-empty strings"},
+      {R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[],"outputs":["y","z","y"],"capacity":1})", "bad_message",
+       "welcome: \"outputs\" lists \"y\" twice; each output has its own name"},
       {R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[],"outputs":[],"capacity":0})", "bad_message",
        "welcome: \"capacity\" must be an integer from 1 to 2147483647"},
       {R"({"v":1,"type":"accepted","experiment":"e","max_s":"1"})", "bad_message", "accepted: \"max_s\" must be a number >= 0"},
@@ -207,6 +210,14 @@ TEST_CASE("Codec: parse_welcome refuses a welcome whose inputs decode let throug
     CHECK(e.code() == "bad_message");
     CHECK(std::string(e.what()) == "welcome: input \"x\" has unknown type \"complex\"");
   }
+  // Levels near the ends of a double's range: their spread overflowed to infinity, and the levels'
+  // tolerance with it, so 0.5 was "listed twice" (a red-team report).
+  const auto extreme = std::get<protocol::Welcome>(protocol::decode(
+      R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[{"name":"d","type":"discrete","values":[-1e308,0.5,1e308]}],"outputs":["y"],"capacity":1})"));
+  const auto info = protocol::parse_welcome(extreme);
+  REQUIRE(info.inputs.size() == 1);
+  CHECK(info.inputs[0].level_index(0.5) == 1);
+  CHECK(info.inputs[0].level_index(1e308) == 2);
 }
 
 TEST_CASE("Codec: decode_object checks JSON already parsed as decode does after parsing, without the size limit", "[protocol][codec]") {
