@@ -287,6 +287,36 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
         throw ConfigError(source, fmt::format("/outcome_constraints/{}", i),
                           fmt::format("\"{}\" and \"{}\" cannot both hold: no result would ever count; loosen one of them", a.text(), b.text()));
     }
+  // Goals the declared ranges of the outputs rule out (a red-team report: validate passed them all).
+  const auto range_text = [](const OutputSpec& o) {
+    return fmt::format("[{}, {}]", o.low ? fmt::format("{:g}", *o.low) : std::string("-inf"), o.high ? fmt::format("{:g}", *o.high) : std::string("inf"));
+  };
+  for (size_t i = 0; i < config.outcome_constraints.size(); ++i) {
+    const OutcomeCondition& c = config.outcome_constraints[i];
+    const OutputSpec* o = config.find_output(c.output);
+    if (o && ((c.relation == Relation::at_least && o->high && c.bound > *o->high) || (c.relation == Relation::at_most && o->low && c.bound < *o->low)))
+      throw ConfigError(source, fmt::format("/outcome_constraints/{}", i),
+                        fmt::format("\"{}\" cannot hold for any value in the range declared for \"{}\" {}: no result would ever count; "
+                                    "loosen it, or widen the range in \"outputs\"",
+                                    c.text(), c.output, range_text(*o)));
+  }
+  for (size_t i = 0; i < config.failure_when.size(); ++i) {
+    const OutcomeCondition& f = config.failure_when[i];
+    const OutputSpec* o = config.find_output(f.output);
+    if (o && ((f.relation == Relation::at_least && o->low && *o->low >= f.bound) || (f.relation == Relation::at_most && o->high && *o->high <= f.bound)))
+      throw ConfigError(source, config.failure_when.size() == 1 ? std::string("/failure/when") : fmt::format("/failure/when/{}", i),
+                        fmt::format("\"{}\" holds for every value in the range declared for \"{}\" {}: every result would count as failed",
+                                    f.text(), f.output, range_text(*o)));
+  }
+  if (config.target) {
+    const Objective& first = config.objective;
+    const OutputSpec* o = config.find_output(first.name);
+    if (o && ((first.goal == Goal::maximize && o->high && *config.target > *o->high) || (first.goal == Goal::minimize && o->low && *config.target < *o->low)))
+      throw ConfigError(source, "/stop/target",
+                        fmt::format("is {:g}, which no value in the range declared for \"{}\" {} reaches: the campaign would run its whole budget "
+                                    "for it; give a target within the range",
+                                    *config.target, first.name, range_text(*o)));
+  }
   // Every `run` carries the parameters, and the stand-in instruments' welcome declares them: both
   // must fit one protocol message, with room for the rest.
   json declared = json::array();

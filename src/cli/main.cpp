@@ -20,6 +20,7 @@
 
 #include "labloop/journal/audit.hpp"
 #include "labloop/campaign/campaign.hpp"
+#include "labloop/campaign/pareto_report.hpp"
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/campaign/starter_campaign.hpp"
 #include "labloop/campaign/campaign_overview.hpp"
@@ -672,6 +673,24 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
 }
 
 // Exit 0 when every recorded proposal is reproduced, 1 otherwise (listing each difference).
+// results.csv, convergence.svg and pareto.svg again from the journal, as the campaign writes them:
+// after they were deleted, edited by hand or damaged (docs/outputs.md).
+int report(const std::string& where) {
+  const auto path = labloop::journal_path_of(where);
+  if (labloop::campaign_running(path))
+    throw labloop::Error(fmt::format("{}: the campaign is running: its controller writes these files within a second of each event",
+                                     path.string()));
+  const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
+  const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
+  const std::filesystem::path folder = std::filesystem::is_directory(where) ? std::filesystem::path(where) : path.parent_path();
+  const labloop::CampaignRecord record = labloop::write_campaign_reports(config, labloop::CampaignState::fold(events), folder);
+  fmt::print("wrote {} and {}{} from the journal ({} experiment{})\n", labloop::printable((folder / "results.csv").string()),
+             labloop::printable((folder / "convergence.svg").string()),
+             config.objectives.size() > 1 ? " and " + labloop::printable((folder / "pareto.svg").string()) : std::string(),
+             record.experiments.size(), record.experiments.size() == 1 ? "" : "s");
+  return 0;
+}
+
 int replay(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
   const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
@@ -796,6 +815,8 @@ int main(int argc, char** argv) {
   extend_cmd->add_option("--experiments", more_experiments, "This many more experiments")->check(count_up_to(1000000));
   extend_cmd->add_option("--hours", more_hours, "This many more hours of time budget")->check(between(1e-6, labloop::kMaxSeconds / 3600));
   extend_cmd->add_option("--grace", grace_s, "After Ctrl-C/SIGTERM: seconds running experiments get to finish (default 30)")->check(kGraceSeconds);
+  auto* report_cmd = app.add_subcommand("report", "Write a campaign's results.csv and plots again from its journal (after they were deleted or edited)");
+  report_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
   auto* replay_cmd = app.add_subcommand("replay", "Re-run the planner over a journal and check every proposal is reproduced");
   replay_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
 
@@ -907,6 +928,7 @@ int main(int argc, char** argv) {
     if (*verify_cmd) return verify(directory, verify_key);
     if (*resume_cmd) return resume(directory, grace_s);
     if (*replay_cmd) return replay(directory);
+    if (*report_cmd) return report(directory);
     if (*extend_cmd) return extend(directory, more_experiments, more_hours, grace_s);
     if (*pending_cmd) return labloop::cli::pending(directory, pending_csv);
     if (*enter_cmd) return labloop::cli::enter(enter);
@@ -919,7 +941,7 @@ int main(int argc, char** argv) {
     // that no longer loads is a damaged (or edited) journal, not a mistake on this command line.
     // (resume, extend and enter act with it: its keys and files are a campaign file's, exit 2.)
     // A mistake on the command line names the verb as its source ("labloop verify: --key: …").
-    const bool only_reads_journal = *status_cmd || *verify_cmd || *replay_cmd || *pending_cmd;
+    const bool only_reads_journal = *status_cmd || *verify_cmd || *replay_cmd || *pending_cmd || *report_cmd;
     const bool command_line = e.source().rfind("labloop ", 0) == 0;
     return only_reads_journal && !command_line ? 1 : 2;
   } catch (const std::bad_alloc&) {

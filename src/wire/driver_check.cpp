@@ -347,8 +347,17 @@ class Checker {
     if (reply->type() == "error" && reply->text("code") == protocol::kBusy)
       throw Error(fmt::format("{}: the driver is held by a campaign ({}); check it when that campaign has ended", options_.endpoint,
                               reply->text("message")));
-    if (reply->type() != "welcome")
-      throw Error(fmt::format("{}: hello was answered with {}, not a welcome (protocol §4.1)", options_.endpoint, reply->shown()));
+    if (reply->type() != "welcome") {
+      // A reply that is no JSON object at all (NaN written by a JSON library that allows it, the
+      // mistake seen most) was called "not a welcome", which sent its author looking at the type.
+      std::string why = "not a welcome (protocol §4.1)";
+      if (!reply->message) try {
+          (void)protocol::decode(reply->frames.back());
+        } catch (const ProtocolError& e) {
+          why = fmt::format("which is no protocol message ({}): {}", e.code(), e.what());
+        }
+      throw Error(fmt::format("{}: hello was answered with {}, {}", options_.endpoint, reply->shown(), why));
+    }
     try {
       const protocol::Message decoded = protocol::decode(reply->frames.back());
       report_.info = protocol::parse_welcome(std::get<protocol::Welcome>(decoded));

@@ -294,7 +294,7 @@ TEST_CASE("CLI: verify passes a finished journal and fails naming the line after
   CHECK(bad.output.find("verify: FAILED") != std::string::npos);
 }
 
-TEST_CASE("CLI: JSON nested 100,000 deep gets a clear error from validate, verify, replay and resume, not a crash", "[cli][limits]") {
+TEST_CASE("CLI: JSON nested 100,000 deep gets a clear error from validate, verify, replay, resume and report, not a crash", "[cli][limits]") {
   test::TempDir dir;
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   test::write_file(dir / "deep.json", deep);
@@ -312,7 +312,7 @@ TEST_CASE("CLI: JSON nested 100,000 deep gets a clear error from validate, verif
   const std::size_t line = contents.events.size() + 1;
   const std::string body = R"({"seq":)" + std::to_string(line) + R"(,"time":"2026-12-02T00:00:00.000Z","event":"note","meta":{"m":)" + deep + "}";
   test::write_file(journal, test::read_file(journal) + body + ",\"hash\":\"" + journal_hash(contents.last_hash, body) + "\"}\n");
-  for (const char* verb : {"verify", "replay", "resume"}) {
+  for (const char* verb : {"verify", "replay", "resume", "report"}) {
     const Outcome o = labloop_cli({verb, out}, dir);
     INFO(verb << ": " << o.output);
     CHECK(o.status == 1);

@@ -105,6 +105,16 @@ TEST_CASE("extend gives a finished campaign more experiments, journaled, with un
   CHECK(ids.size() == 7);
   CHECK(test::cli({"verify", out.string()}, dir).status == 0);
   CHECK(test::cli({"replay", out.string()}, dir).status == 0);
+  // Its reports deleted or edited by hand: `report` writes them again from the journal, as they were.
+  const std::string results = test::read_file(out / "results.csv"), plot = test::read_file(out / "convergence.svg");
+  fs::remove(out / "results.csv");
+  test::write_file(out / "convergence.svg", "edited");
+  const test::CliOutcome reported = test::cli({"report", out.string()}, dir);
+  CHECK(reported.status == 0);
+  CHECK_THAT(reported.output, Catch::Contains("results.csv and " + (out / "convergence.svg").string() + " from the journal (7 experiments)"));
+  CHECK(test::read_file(out / "results.csv") == results);
+  CHECK(test::read_file(out / "convergence.svg") == plot);
+  CHECK(test::cli({"report", (dir / "nowhere").string()}, dir).status == 1);
   CHECK(test::cli({"extend", out.string()}, dir).status == 2);  // how much more must be said: a command-line mistake
   // Hours alone for a campaign that ran all its experiments would resume it to finish at once.
   const test::CliOutcome hours = test::cli({"extend", out.string(), "--hours", "1"}, dir);

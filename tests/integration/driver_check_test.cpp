@@ -401,7 +401,17 @@ TEST_CASE("driver-check: an answer nested past the protocol's depth is refused, 
   test::FakeDriver driver(dir.ipc("deep"), [&](const std::string&) -> std::vector<std::string> { return {deep}; });
   DriverCheckOptions options;
   options.endpoint = dir.ipc("deep");
-  CHECK_THROWS_WITH(check_driver(options), Catch::Contains("not a welcome"));
+  CHECK_THROWS_WITH(check_driver(options), Catch::Contains("which is no protocol message (too_large): message of 1200030 bytes exceeds"));
+}
+
+TEST_CASE("driver-check: a welcome that is no JSON (NaN) is said to be that, not a reply of another type", "[driver-check]") {
+  test::TempDir dir;
+  test::FakeDriver driver(dir.ipc("nan"), [&](const std::string&) -> std::vector<std::string> {
+    return {R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[],"outputs":["y"],"capacity":1,"noise":NaN})"};
+  });
+  DriverCheckOptions options;
+  options.endpoint = dir.ipc("nan");
+  CHECK_THROWS_WITH(check_driver(options), Catch::Contains("which is no protocol message (bad_json): not valid UTF-8 JSON"));
 }
 
 TEST_CASE("driver-check --capacity: a driver running three at once passes, with all three running while it asks", "[driver-check][capacity]") {

@@ -741,6 +741,29 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   CHECK(error(entered) == "");
   CHECK_NOTHROW(parse_campaign_config(json(c).dump(), "journal", labloop::sim::catalogue()));
 
+  // Goals the outputs' declared ranges rule out (all passed validate: a red-team report).
+  json ranged = c;
+  ranged["outputs"] = json::parse(R"([{"name": "y", "low": 0, "high": 100}])");
+  CHECK(error(ranged) == "");
+  json never_counts = ranged;
+  never_counts["outcome_constraints"] = {"y >= 200"};
+  CHECK(error(never_counts) == "/outcome_constraints/0: \"y >= 200\" cannot hold for any value in the range declared for \"y\" [0, 100]: no "
+                               "result would ever count; loosen it, or widen the range in \"outputs\"");
+  never_counts["outcome_constraints"] = {"y >= 100"};  // the top of the range still counts
+  CHECK(error(never_counts) == "");
+  json always_fails = ranged;
+  always_fails["failure"] = {{"when", "y >= -5"}};
+  CHECK(error(always_fails) == "/failure/when: \"y >= -5\" holds for every value in the range declared for \"y\" [0, 100]: every result "
+                               "would count as failed");
+  always_fails["failure"] = {{"when", "y <= 0"}};
+  CHECK(error(always_fails) == "");
+  json unreachable = ranged;
+  unreachable["stop"] = {{"target", -1}};  // minimizing y in [0, 100]
+  CHECK(error(unreachable) == "/stop/target: is -1, which no value in the range declared for \"y\" [0, 100] reaches: the campaign would run "
+                              "its whole budget for it; give a target within the range");
+  unreachable["stop"] = {{"target", 0}};
+  CHECK(error(unreachable) == "");
+
   json dots = c;
   dots["name"] = "..";
   CHECK(error(dots) == "/name: \"..\" cannot name a campaign: it names its output folder (runs/NAME); use letters or digits");

@@ -292,13 +292,19 @@ TEST_CASE("Signed journals: a campaign stopped by the operator signs its journal
   test::TempDir dir;
   const KeyPair key = test::written_key_pair(dir / "keys", "controller");
   const CampaignConfig config = load_campaign_config(test::signed_campaign_file(dir, 50).string(), sim::catalogue());
-  std::stop_source stop;
-  stop.request_stop();  // Ctrl-C at once: the first step of the loop stops it
+  // Ctrl-C once the campaign has started (before, while its instruments start, nothing is written):
+  // the first step of the loop stops it.
+  struct StopOnStart : CampaignObserver {
+    std::stop_source stop;
+    void on_event(const JournalEvent& event, const CampaignStatus&) override {
+      if (event.kind() == EventKind::campaign_started) stop.request_stop();
+    }
+  } observer;
   CampaignOptions options;
   options.dry_run = true;
   options.output = (dir / "out").string();
-  options.stop = stop.get_token();
-  CHECK(run_campaign(config, options).reason == "stopped by operator");
+  options.stop = observer.stop.get_token();
+  CHECK(run_campaign(config, options, &observer).reason == "stopped by operator");
   const auto events = decode_events(read_journal(dir / "out/journal.jsonl").events, "journal");
   REQUIRE(events.size() >= 2);
   REQUIRE(events[events.size() - 2].as<CampaignFinishedEvent>());
