@@ -1205,8 +1205,17 @@ class CampaignRun {
     // by an upgrade, no processes or descriptors left) is no restart, and one instrument's
     // failure must not end the campaign on the others. It is tried again each second; meanwhile
     // the instrument is silent, so it is lost and, after reconnect_s, quarantined.
+    // Its injected faults (crash_rate, fail_rate, …) are drawn from its seed: with the same seed a
+    // restarted simulator drew the same crash for the same experiment, every time.
+    std::vector<std::string> argv = inst.simulator_argv;
+    for (size_t k = 0; k + 1 < argv.size(); ++k)
+      if (argv[k] == "--seed") try {
+          argv[k + 1] = std::to_string(std::stoull(argv[k + 1]) + static_cast<unsigned long long>(inst.simulator_restarts) + 1);
+        } catch (const std::exception&) {
+          // not a number labloop wrote: left as it is
+        }
     try {
-      inst.simulator.emplace(inst.simulator_argv, output_ / sim_log_name(inst.config->name));
+      inst.simulator.emplace(argv, output_ / sim_log_name(inst.config->name));
     } catch (const std::exception& e) {
       const std::string why = e.what();
       if (why != inst.simulator_failure)

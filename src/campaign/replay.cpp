@@ -111,6 +111,7 @@ void check_journaled_points(const std::vector<JournalEvent>& events, const Campa
     const Params& params = proposed ? proposed->params : prior->params;
     if (params.is_null()) continue;  // a field some old journals leave out
     std::string params_problem = proposed ? space.check_bounds(params) : std::string();
+    if (!params_problem.empty()) params_problem = fmt::format("are not within the bounds ({})", params_problem);
     if (params_problem.empty()) {
       try {
         const Eigen::VectorXd at = space.encode(params);
@@ -120,7 +121,7 @@ void check_journaled_points(const std::vector<JournalEvent>& events, const Campa
             params_problem = fmt::format("are not the setting of its point (\"x\"): coordinate {} is {} there, {} from the params", k + 1,
                                          json(x[static_cast<size_t>(k)]).dump(), json(at[k]).dump());
       } catch (const std::exception& bad) {
-        params_problem = bad.what();
+        params_problem = fmt::format("are not a setting of this campaign ({})", bad.what());
       }
     }
     if (!params_problem.empty())

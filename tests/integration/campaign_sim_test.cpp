@@ -608,7 +608,7 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
                       Catch::StartsWith(fmt::format("seq {}: the params of {} ", objects[first]["seq"].get<long long>(), id)) &&
                           Catch::Contains(problem) && Catch::EndsWith("; the journal was edited or damaged"));
   };
-  check_params(json{{"x1", 1e9}, {"x2", -1e9}}, "x1 = 1000000000.0 is outside its bounds [-5, 10]");
+  check_params(json{{"x1", 1e9}, {"x2", -1e9}}, "are not within the bounds (x1 = 1000000000.0 is outside its bounds [-5, 10])");
   json moved = params;
   moved["x1"] = params["x1"].get<double>() > 0 ? params["x1"].get<double>() - 1 : params["x1"].get<double>() + 1;
   check_params(moved, "are not the setting of its point (\"x\"): coordinate 1 is");
