@@ -174,7 +174,7 @@ std::string campaign_text(const Starter& s, const std::string& name, const Start
 // The campaign's name (given, else `fallback` made into one) and the budget, checked.
 std::string checked_name(const StarterOptions& options, const std::string& fallback) {
   const std::string name = options.name.empty() ? campaign_name_from(fallback) : options.name;
-  if (name.empty() || campaign_name_from(name) != name)
+  if (name.empty() || campaign_name_from(name) != name || name == "." || name == "..")
     throw ConfigError(kSource, "--name", fmt::format("\"{}\" cannot name a campaign: letters, digits, '_', '-' and '.' only, at most {}", name, kMaxNameChars));
   if (options.experiments < 1 || options.experiments > kMaxExperiments)
     throw ConfigError(kSource, "--experiments", fmt::format("must be from 1 to {}", kMaxExperiments));

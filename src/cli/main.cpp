@@ -268,7 +268,8 @@ int new_campaign(NewCommand command) {
                config.parameters.size() == 1 ? "" : "s", config.objectives.size() == 1 ? "objective" : "objectives", fmt::join(objectives, ", "),
                config.budget.experiments, pool);
     fmt::print("next: edit it (narrow the ranges{}, the budget), then labloop validate {} and labloop run {}\n",
-               simulator ? "" : " to this campaign's: they are the driver's own limits", command.file, command.file);
+               simulator ? "" : " to this campaign's: they are the driver's own limits", labloop::printable(labloop::shell_word(command.file)),
+               labloop::printable(labloop::shell_word(command.file)));
   } catch (...) {
     std::error_code ec;
     fs::remove(partial, ec);
@@ -577,6 +578,11 @@ int resume(const std::string& where, double grace_s, std::optional<labloop::Budg
   const auto path = labloop::journal_path_of(where);
   const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
   auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
+  // What `verify` would reject in the bookkeeping (two outcomes for one experiment, a result for
+  // one never proposed): said, not acted on; the campaign goes on from the journal's record.
+  if (const labloop::JournalAudit audit = labloop::audit_journal(where); !audit.problems.empty())
+    fmt::print("warning: `labloop verify` finds {} problem{} in this journal's bookkeeping (first: {}); continuing from its record\n",
+               audit.problems.size(), audit.problems.size() == 1 ? "" : "s", labloop::printable(audit.problems.front()));
   labloop::CampaignOptions options;
   if (raise) {
     config.budget.experiments = raise->experiments;

@@ -251,6 +251,12 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
     throw InstrumentError(name_, fmt::format("connected to {}, but the connection was closed and no welcome came within {:.0f} s: the "
                                              "driver stopped, or sent a message over {} MiB, which is not read (docs/protocol.md §7)",
                                              endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count(), kMaxFrameBytes >> 20));
+  // A ZeroMQ peer is there (its handshake succeeded) but said nothing to hello: not "is it running".
+  if (handshakes_ > 0)
+    throw InstrumentError(name_, fmt::format("connected to {}, but no welcome came within {:.0f} s: the program there speaks ZeroMQ but "
+                                             "did not answer labloop's hello (is it a labloop driver, protocol v1, and past its start-up? "
+                                             "`labloop driver-check {}` tells more)",
+                                             endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count(), endpoint_));
   throw InstrumentError(name_, fmt::format("no answer from {} within {:.0f} s; is its driver running and bound to that endpoint?",
                                            endpoint_, std::chrono::duration<double>(timing_.connect_timeout).count()));
 }

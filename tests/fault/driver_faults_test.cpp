@@ -313,6 +313,12 @@ TEST_CASE("Faults: an endpoint with no driver gives a clear error after the conn
   json instrument = {{"name", "ghost"}, {"endpoint", dir.ipc("ghost")}, {"connect_timeout_s", 0.5}};
   CHECK_THROWS_WITH(run(campaign_with((dir / "out").string(), {instrument}, 3)),
                     Catch::Contains("instrument 'ghost': no answer from") && Catch::Contains("is its driver running"));
+  // Something is there (a ZeroMQ peer) but never answers hello: asking whether it runs misleads.
+  FakeDriver mute(dir.ipc("mute"), [](const std::string&) -> std::vector<std::string> { return {}; });
+  json silent = {{"name", "mute"}, {"endpoint", dir.ipc("mute")}, {"connect_timeout_s", 0.5}};
+  CHECK_THROWS_WITH(run(campaign_with((dir / "out2").string(), {silent}, 3)),
+                    Catch::Contains("instrument 'mute': connected to " + dir.ipc("mute") + ", but no welcome came within") &&
+                        Catch::Contains("did not answer labloop's hello"));
 }
 
 // ---- outcomes end to end (the policy of every row of docs/reliability.md's outcome table --------

@@ -11,6 +11,7 @@
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/journal.hpp"
+#include "journal_edit.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -124,6 +125,27 @@ TEST_CASE("Resume: a torn last line is reported and cut away and the campaign fi
   CHECK(ran.status == 0);
   CHECK(cli({"verify", first.string()}, dir).status == 0);
   CHECK(audit_journal(first).results == 2);
+}
+
+TEST_CASE("Resume: a journal whose bookkeeping verify rejects is resumed with a warning saying so", "[resume]") {
+  // An edit with the chain made again: a second result for an experiment (resume went on silently).
+  test::TempDir dir;
+  write_campaign(dir / "c.json", 6, R"({"kind": "sobol"})", 0.1);
+  const auto out = dir / "out";
+  run_and_kill({"run", (dir / "c.json").string(), "-o", out.string()}, out / "journal.jsonl", 2, dir);
+  std::vector<std::string> lines = test::journal_lines(out / "journal.jsonl");
+  size_t result = 0;
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (lines[i].find("\"event\":\"result\"") != std::string::npos) result = i;
+  REQUIRE(result > 0);
+  REQUIRE(lines[result].rfind("{\"seq\":", 0) == 0);
+  lines.push_back("{\"seq\":" + std::to_string(lines.size() + 1) + lines[result].substr(lines[result].find(',')));
+  test::write_rechained(out / "journal.jsonl", lines);
+  REQUIRE(cli({"verify", out.string()}, dir).status == 1);
+  const Outcome resumed = cli({"resume", out.string()}, dir);
+  INFO(resumed.output);
+  CHECK_THAT(resumed.output, Catch::Contains("warning: `labloop verify` finds 1 problem in this journal's bookkeeping (first: line " +
+                                             std::to_string(lines.size())));
 }
 
 TEST_CASE("Resume: a finished campaign is not resumed and an operator stop is", "[resume]") {

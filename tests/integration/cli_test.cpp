@@ -604,6 +604,12 @@ TEST_CASE("CLI: new writes a starter campaign file that validates, and never wri
   CHECK(unknown.status == 2);
   CHECK(unknown.output.find("error: labloop new: --simulator: unknown simulator \"brannin\"; did you mean \"branin\"?") == 0);
   CHECK(!std::filesystem::exists(dir / "x.json"));
+  // The commands it suggests can be pasted as they are: a file name with a space is quoted.
+  const std::string spaced = (dir / "my campaign.json").string();
+  const Outcome quoted = labloop_cli({"new", spaced, "--simulator", "branin"}, dir);
+  CHECK(quoted.status == 0);
+  CHECK_THAT(quoted.output, Catch::Contains("then labloop validate '" + spaced + "' and labloop run '" + spaced + "'"));
+  CHECK(labloop_cli({"new", (dir / "up.json").string(), "--simulator", "branin", "--name", ".."}, dir).status == 2);
 }
 
 TEST_CASE("CLI: new --endpoint writes a campaign from what a running driver declares, which validates against it", "[cli]") {
