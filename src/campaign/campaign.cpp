@@ -157,6 +157,10 @@ struct LiveInstrument {
   Clock::time_point simulator_restarted{};
   std::unique_ptr<Instrument> link;
   bool awaiting_welcome = false;   // a hello went out after a reconnect; other welcomes are ignored
+  // Times its driver's connection closed, or a new one was made (a driver restarted): one such
+  // outage may bring more than one welcome (a hello on the new connection, another after a silence
+  // the restart caused). A silence alone is no outage: the driver is there, perhaps busy.
+  int outages = 0;
   // A new connection to its driver (restarted?): nothing new is sent to it, and its open
   // experiments wait, until its welcome shows that the campaign still fits it.
   std::optional<std::chrono::steady_clock::time_point> hello_again_at;
@@ -180,12 +184,14 @@ struct Experiment {
   Params params;  // user units
   int instrument = -1;  // -1 while waiting for dispatch
   Clock::time_point not_before{};  // retries wait out their backoff
-  int returns = 0;  // times its instrument came back (a new connection, or after a silence) while it ran
+  int returns = 0;  // outages of its instrument it was re-sent after
+  int outages_seen = 0;  // its instrument's outage count when it was last sent
 };
 
-// An experiment whose instrument goes down and comes back this many times while it runs is given
-// up (and retried under a new id, `retries` permitting): a setting that crashes its driver was
-// re-sent to each restarted driver, which crashed again, for ever (a red-team report).
+// An experiment whose driver's connection closes (or is made afresh) and comes back this many
+// times while it runs is given up (and retried under a new id, `retries` permitting): a setting
+// that crashes its driver was re-sent to each restarted driver, which crashed again, for ever (a
+// red-team report).
 constexpr int kMostReturnsPerExperiment = 3;
 
 std::vector<InstrumentPolicy> policies(const CampaignConfig& config) {
@@ -731,9 +737,12 @@ class CampaignRun {
     std::vector<std::string> given_up;
     for (auto& [id, e] : in_flight_) {
       if (e.instrument != static_cast<int>(inst.index)) continue;
-      if (returned && ++e.returns >= kMostReturnsPerExperiment) {
-        given_up.push_back(id);
-        continue;
+      if (returned && inst.outages != e.outages_seen) {
+        e.outages_seen = inst.outages;
+        if (++e.returns >= kMostReturnsPerExperiment) {
+          given_up.push_back(id);
+          continue;
+        }
       }
       book_.dispatched(e.id, e.origin, e.attempt, inst.index, now, true);
       journal(DispatchedEvent{.experiment = e.id, .instrument = inst.config->name, .resent = why});
@@ -978,6 +987,7 @@ class CampaignRun {
     if (const std::string problem = space_.check(e.params); !problem.empty())
       throw PlannerError(fmt::format("refusing to send {}: {} (a bug: please report it)", e.id, problem));
     e.instrument = static_cast<int>(inst.index);
+    e.outages_seen = inst.outages;
     book_.dispatched(e.id, e.origin, e.attempt, inst.index, now);
     // Journal first: after a crash between the two, resume re-sends `run` with the same id to
     // this instrument (idempotent there); the other order could send it to a second instrument.
@@ -1265,6 +1275,7 @@ class CampaignRun {
   // what was sent before stays in flight (a driver that is back answers for it by id).
   void connection_dropped(LiveInstrument& inst, Clock::time_point now) {
     if (inst.hello_again_at) return;
+    ++inst.outages;
     log(fmt::format("{}: the connection to its driver closed; nothing new goes to it until it answers hello again", inst.config->name));
     inst.hello_again_at = now;
   }
@@ -1276,7 +1287,7 @@ class CampaignRun {
     log(fmt::format("{}: its driver connected afresh (restarted?); saying hello again{}", inst.config->name,
                     inst.hello_again_at ? "" : ", and nothing new goes to it until its welcome is checked"));
     journal(InstrumentReconnectedEvent{.instrument = inst.config->name, .after_s = std::chrono::duration<double>(now - inst.hello_again_at.value_or(now)).count()});
-    if (!inst.hello_again_at) inst.hello_again_at = now;
+    if (!inst.hello_again_at) ++inst.outages, inst.hello_again_at = now;  // restarted without a close seen
     say_hello_again(inst, now);
   }
 
