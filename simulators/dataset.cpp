@@ -144,7 +144,7 @@ DatasetSpec read_dataset_spec(const fs::path& dir) {
   try {
     json = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    throw ConfigError(source, "", fmt::format("not valid JSON at {}: {}", line_and_column(text, e.byte > 0 ? e.byte - 1 : 0), json_syntax_problem(e)));
+    throw ConfigError(source, "", "not valid JSON " + json_syntax_error(text, e));
   } catch (const nlohmann::json::out_of_range&) {  // a number past the largest double (1e999): no finite level or bound
     throw ConfigError(source, "", "not valid JSON: it holds a number beyond ±1.8e308; write numbers a double holds");
   }

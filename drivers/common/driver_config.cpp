@@ -38,7 +38,7 @@ DeclaredInstrument read_driver_config(const fs::path& file, const std::string& d
   try {
     j = parse_json_noting_repeats(text.str(), /*ignore_comments=*/true, repeated);
   } catch (const json::parse_error& e) {
-    throw ConfigError(source, "", fmt::format("is not valid JSON at {}: {}", line_and_column(text.str(), e.byte > 0 ? e.byte - 1 : 0), json_syntax_problem(e)));
+    throw ConfigError(source, "", "is not valid JSON " + json_syntax_error(text.str(), e));
   } catch (const json::exception&) {
     // The one other way parse() fails: a number beyond a double (1e999), out_of_range.406.
     throw ConfigError(source, "", "is not valid JSON: it holds a number beyond ±1.8e308");

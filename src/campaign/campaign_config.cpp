@@ -157,6 +157,11 @@ std::string objective_path(const CampaignConfig& config, size_t i) {
   return config.objectives_listed ? fmt::format("/objectives/{}", i) : std::string("/objective");
 }
 
+// Where failure condition i was written: "/failure/when", or "/failure/when/i" for a list.
+std::string failure_path(const CampaignConfig& config, size_t i) {
+  return config.failure_when.size() == 1 ? std::string("/failure/when") : fmt::format("/failure/when/{}", i);
+}
+
 // What only a new campaign must meet: a journal from before these limits holds what it held, and
 // its campaign goes on as it was.
 void require_new_campaign_limits(const CampaignConfig& config, const std::string& source) {
@@ -251,7 +256,7 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
   // A failure condition is on what was measured too: one naming a parameter passed validate and
   // then failed at run, blaming the instrument for not measuring it.
   for (size_t i = 0; i < config.failure_when.size(); ++i)
-    claim(config.failure_when[i].output, Kind::output, config.failure_when.size() == 1 ? std::string("/failure/when") : fmt::format("/failure/when/{}", i));
+    claim(config.failure_when[i].output, Kind::output, failure_path(config, i));
   // A person's results come through `labloop enter DIR ID NAME=VALUE … [--failed …] [--by …]`
   // and `labloop pending --csv`, whose columns are the parameters and outputs beside its own
   // "experiment", "instrument" and "failed": an output named "failed" had its measured value
@@ -266,7 +271,7 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
     for (size_t i = 0; i < config.outcome_constraints.size(); ++i)
       names.emplace_back(config.outcome_constraints[i].output, fmt::format("/outcome_constraints/{}", i));
     for (size_t i = 0; i < config.failure_when.size(); ++i)
-      names.emplace_back(config.failure_when[i].output, config.failure_when.size() == 1 ? std::string("/failure/when") : fmt::format("/failure/when/{}", i));
+      names.emplace_back(config.failure_when[i].output, failure_path(config, i));
     for (const auto& [name, where] : names) {
       const bool taken = name == "experiment" || name == "instrument" || name == "failed";
       if (taken || name.starts_with('-'))
@@ -304,7 +309,7 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
     const OutcomeCondition& f = config.failure_when[i];
     const OutputSpec* o = config.find_output(f.output);
     if (o && ((f.relation == Relation::at_least && o->low && *o->low >= f.bound) || (f.relation == Relation::at_most && o->high && *o->high <= f.bound)))
-      throw ConfigError(source, config.failure_when.size() == 1 ? std::string("/failure/when") : fmt::format("/failure/when/{}", i),
+      throw ConfigError(source, failure_path(config, i),
                         fmt::format("\"{}\" holds for every value in the range declared for \"{}\" {}: every result would count as failed",
                                     f.text(), f.output, range_text(*o)));
   }

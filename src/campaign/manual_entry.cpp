@@ -198,7 +198,7 @@ std::optional<ManualEntry> read_entry(const fs::path& campaign_dir, const std::s
   try {
     j = parse_json_noting_repeats(file.text, false, repeated);
   } catch (const json::parse_error& e) {
-    throw Error(fmt::format("{}: not valid JSON at {}: {}", path.string(), line_and_column(file.text, e.byte > 0 ? e.byte - 1 : 0), json_syntax_problem(e)));
+    throw Error(fmt::format("{}: not valid JSON {}", path.string(), json_syntax_error(file.text, e)));
   } catch (const json::exception&) {
     throw Error(fmt::format("{}: not valid JSON", path.string()));
   }

@@ -88,6 +88,24 @@ std::string point_problem(const std::vector<double>& x, const Space& space) {
   return {};
 }
 
+// Why journaled params cannot be the setting of the journaled point x ("" when they can); x has
+// the space's length (point_problem).
+std::string setting_problem(const Params& params, const std::vector<double>& x, const Space& space, bool within_bounds) {
+  if (within_bounds)
+    if (const std::string outside = space.check_bounds(params); !outside.empty()) return fmt::format("are not within the bounds ({})", outside);
+  Eigen::VectorXd at;
+  try {
+    at = space.encode(params);
+  } catch (const std::exception& bad) {
+    return fmt::format("are not a setting of this campaign ({})", bad.what());
+  }
+  for (Eigen::Index k = 0; k < at.size(); ++k)
+    if (!(std::fabs(at[k] - x[static_cast<size_t>(k)]) <= 1e-6))
+      return fmt::format("are not the setting of its point (\"x\"): coordinate {} is {} there, {} from the params", k + 1,
+                         json(x[static_cast<size_t>(k)]).dump(), json(at[k]).dump());
+  return {};
+}
+
 std::string show(const Point& p) {
   std::vector<double> v(p.data(), p.data() + p.size());
   return fmt::format("[{:.6g}]", fmt::join(v, ", "));
@@ -110,20 +128,8 @@ void check_journaled_points(const std::vector<JournalEvent>& events, const Campa
     // verify and replay with settings far outside the bounds (a red-team report).
     const Params& params = proposed ? proposed->params : prior->params;
     if (params.is_null()) continue;  // a field some old journals leave out
-    std::string params_problem = proposed ? space.check_bounds(params) : std::string();
-    if (!params_problem.empty()) params_problem = fmt::format("are not within the bounds ({})", params_problem);
-    if (params_problem.empty()) {
-      try {
-        const Eigen::VectorXd at = space.encode(params);
-        const auto& x = proposed ? proposed->x : prior->x;
-        for (Eigen::Index k = 0; k < at.size() && params_problem.empty(); ++k)
-          if (!(std::fabs(at[k] - x[static_cast<size_t>(k)]) <= 1e-6))
-            params_problem = fmt::format("are not the setting of its point (\"x\"): coordinate {} is {} there, {} from the params", k + 1,
-                                         json(x[static_cast<size_t>(k)]).dump(), json(at[k]).dump());
-      } catch (const std::exception& bad) {
-        params_problem = fmt::format("are not a setting of this campaign ({})", bad.what());
-      }
-    }
+    // A past result's params come from its file: within the campaign's bounds or not, they are known.
+    const std::string params_problem = setting_problem(params, proposed ? proposed->x : prior->x, space, /*within_bounds=*/proposed != nullptr);
     if (!params_problem.empty())
       throw JournalError(fmt::format("seq {}: the params of {} {}; the journal was edited or damaged", e.seq, what, params_problem));
   }

@@ -146,6 +146,10 @@ std::string json_syntax_problem(const json::parse_error& e) {
   return what;
 }
 
+std::string json_syntax_error(const std::string& text, const json::parse_error& e) {
+  return fmt::format("at {}: {}", line_and_column(text, e.byte > 0 ? e.byte - 1 : 0), json_syntax_problem(e));
+}
+
 json parse_json_noting_repeats(const std::string& text, bool ignore_comments, std::optional<std::string>& repeated) {
   // One frame per open array or object: where we are in it, for the pointer of a repeated key.
   struct Frame {

@@ -79,12 +79,11 @@ void check_fields(const json& m) {
     if (!require(m, "inputs", "array").is_array()) bad("bad_message", "welcome: \"inputs\" must be an array");
     const json& outputs = require(m, "outputs", "array");
     if (!outputs.is_array()) bad("bad_message", "welcome: \"outputs\" must be an array of strings");
-    for (const auto& o : outputs)
-      if (!o.is_string() || o.get_ref<const std::string&>().empty()) bad("bad_message", "welcome: \"outputs\" must be non-empty strings");
     // Distinct (§4.1): a result's values are keyed by output name, so a second one could never be given.
     std::set<std::string_view> names;
     for (const auto& o : outputs)
-      if (!names.insert(o.get_ref<const std::string&>()).second)
+      if (!o.is_string() || o.get_ref<const std::string&>().empty()) bad("bad_message", "welcome: \"outputs\" must be non-empty strings");
+      else if (!names.insert(o.get_ref<const std::string&>()).second)
         bad("bad_message", fmt::format("welcome: \"outputs\" lists \"{}\" twice; each output has its own name",
                                        truncate_utf8(o.get<std::string>(), 64)));
     const json& capacity = require(m, "capacity", "integer");

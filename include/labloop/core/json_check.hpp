@@ -31,6 +31,8 @@ std::string line_and_column(const std::string& text, size_t byte);
 // (NaN, Infinity, …)"), without the parser's internal id and position: give the position with
 // line_and_column(text, e.byte - 1).
 std::string json_syntax_problem(const nlohmann::json::parse_error& e);
+// The same with where it is: "at line 3, column 14: …" (e from parsing `text`).
+std::string json_syntax_error(const std::string& text, const nlohmann::json::parse_error& e);
 
 // Collects the mistakes of one pass over a file, so a person fixing it sees them all at once, not
 // one per attempt. Each `check` runs one independent piece of checking; a ConfigError it throws is
