@@ -1052,6 +1052,7 @@ class CampaignRun {
     }
     if (const auto* error = std::get_if<protocol::Error>(&m)) {
       if (error->code == protocol::kBusy) return on_busy(inst, *error);
+      if (error->code == "unknown_experiment" && error->experiment && !inst.hello_again_at) (void)book_.stopped(inst.index, *error->experiment);
       inst.last_error = protocol::truncate_utf8(fmt::format("{}: {}", error->code, error->message), 200);
       inst.last_error_at = Clock::now();
       if (inst.hello_again_at && !error->experiment) inst.hello_answer = inst.last_error;  // most likely its answer to hello
@@ -1139,6 +1140,9 @@ class CampaignRun {
   }
 
   void on_result(LiveInstrument& inst, const protocol::Result& m) {
+    // One aborted here (its timeout): settled already, its retry a new experiment; it has stopped.
+    if (!inst.hello_again_at && !in_flight_.contains(m.experiment) && book_.stopped(inst.index, m.experiment))
+      return note_from(inst, fmt::format("{}: ignored result for {} (aborted; its place is free again)", inst.config->name, m.experiment));
     const auto it = news_about(inst, "result", m.experiment);
     if (it == in_flight_.end()) return;
     const std::string& id = m.experiment;
@@ -1181,6 +1185,9 @@ class CampaignRun {
   // (protocol §5), so nothing runs twice and nothing is lost.
   void reconcile(LiveInstrument& inst, const protocol::Pong& pong) {
     const std::set<std::string> running(pong.running.begin(), pong.running.end());
+    for (const std::string& id : book_.still_running_after_abort(inst.index, running))
+      log(fmt::format("{}: still runs {}, which was aborted; its place stays taken until it stops (did its driver get the abort?)",
+                      inst.config->name, id));
     for (const Unlisted& unlisted : book_.reconcile(inst.index, running, Clock::now())) {
       auto it = in_flight_.find(unlisted.id);
       if (!unlisted.resend) {

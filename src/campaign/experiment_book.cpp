@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 namespace labloop {
 
@@ -157,6 +158,7 @@ Settlement ExperimentBook::settle(const std::string& id, Outcome outcome, Clock:
     case Outcome::timeout:
     case Outcome::refused_by_driver:
     case Outcome::forgotten:  // sent 4 times, never listed as running, never answered
+      if (inst && outcome != Outcome::refused_by_driver) inst->aborted.emplace(id, false);  // its place is kept until it stops
       if (inst) s.quarantine = count_failure(*inst, *e.instrument);
       retry_or_fail();
       break;
@@ -219,6 +221,22 @@ std::vector<Unlisted> ExperimentBook::reconcile(size_t instrument, const std::se
   }
   return unlisted;
 }
+
+std::vector<std::string> ExperimentBook::still_running_after_abort(size_t instrument, const std::set<std::string>& running) {
+  std::vector<std::string> listed;
+  auto& aborted = instruments_.at(instrument).aborted;
+  for (auto it = aborted.begin(); it != aborted.end();) {
+    if (!running.count(it->first)) {
+      it = aborted.erase(it);
+      continue;
+    }
+    if (!std::exchange(it->second, true)) listed.push_back(it->first);
+    ++it;
+  }
+  return listed;
+}
+
+bool ExperimentBook::stopped(size_t instrument, const std::string& id) { return instruments_.at(instrument).aborted.erase(id) > 0; }
 
 void ExperimentBook::instrument_lost(size_t instrument, Clock::time_point now) {
   Instrument& inst = instruments_.at(instrument);
@@ -295,7 +313,7 @@ GiveUp ExperimentBook::no_welcome(size_t instrument, double waited_s) {
 int ExperimentBook::free_slots(size_t instrument, int capacity, Clock::time_point now) const {
   const Instrument& inst = instruments_.at(instrument);
   if (inst.state != InstrumentState::ready || now < inst.busy_until) return 0;
-  return std::max(0, capacity - inst.in_flight);
+  return std::max(0, capacity - inst.in_flight - static_cast<int>(inst.aborted.size()));
 }
 
 bool ExperimentBook::all_quarantined() const {

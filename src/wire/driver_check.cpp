@@ -52,6 +52,70 @@ struct Reply {
   }
 };
 
+// Every result the driver sent, against what was asked of it: a result answers a `run` (a repeat
+// of a finished one too, from the cache) or an `abort`, so no experiment has more results than
+// run and abort messages sent with its id, and every result for one id is the same message (§4.5:
+// one that finishes after an abort is still reported as aborted; §5: the cache answers with the
+// first). A campaign keeps the first result it gets; a driver that sends another, or one for an
+// id it was never sent, would pass every check that waits for one answer.
+class ResultLedger {
+ public:
+  void sent(const std::string& payload) {
+    const json m = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    if (!m.is_object() || !m.contains("experiment") || !m["experiment"].is_string() || !m.contains("type") || !m["type"].is_string()) return;
+    if (m["type"] != "run" && m["type"] != "abort") return;
+    ++entries_[m["experiment"].get<std::string>()].asked;
+  }
+  void received(const Reply& result) {
+    const std::string id = result.text("experiment");
+    const auto it = entries_.find(id);
+    if (it == entries_.end()) {
+      // Ids it was never sent are counted, and only the first few kept: a flood of them stays small.
+      if (++unasked_ <= kShown) unasked_ids_.push_back(id.empty() ? result.shown() : id);
+      return;
+    }
+    Entry& e = it->second;
+    if (++e.results == 1) {
+      e.first = result.message;
+      e.first_shown = result.shown();
+    }
+    else if (result.message != e.first && e.other.empty()) e.other = result.shown();
+  }
+
+  // What is wrong, one clause per kind, or "" when every result answered a message sent.
+  std::string problems() const {
+    std::vector<std::string> out;
+    if (unasked_ > 0)
+      out.push_back(fmt::format("{} result(s) for experiments it was never sent: {}{}", unasked_, fmt::join(unasked_ids_, ", "),
+                                unasked_ > kShown ? ", …" : ""));
+    std::vector<std::string> extra, different;
+    for (const auto& [id, e] : entries_) {
+      if (e.results > e.asked) extra.push_back(fmt::format("{} ({} results, {} run or abort sent)", id, e.results, e.asked));
+      if (!e.other.empty()) different.push_back(fmt::format("{} (first {}, then {})", id, e.first_shown, e.other));
+    }
+    if (!extra.empty()) out.push_back(fmt::format("more results than were asked for: {}", fmt::join(extra, "; ")));
+    if (!different.empty()) out.push_back(fmt::format("different results for one experiment: {}", fmt::join(different, "; ")));
+    return fmt::format("{}", fmt::join(out, ". "));
+  }
+  std::size_t results() const {
+    std::size_t n = unasked_;
+    for (const auto& [id, e] : entries_) n += e.results;
+    return n;
+  }
+
+ private:
+  static constexpr std::size_t kShown = 3;
+  struct Entry {
+    std::size_t asked = 0, results = 0;
+    std::optional<json> first;  // the first result's message
+    std::string first_shown;    // and as it came
+    std::string other;          // the first result unlike it, as shown
+  };
+  std::map<std::string, Entry> entries_;  // ids sent in a run or abort
+  std::size_t unasked_ = 0;
+  std::vector<std::string> unasked_ids_;
+};
+
 // The checker's DEALER. Messages read while waiting for another (a result arriving before the
 // pong asked after it) wait in a backlog for the next receive().
 class CheckLink {
@@ -69,6 +133,7 @@ class CheckLink {
   }
 
   void send_frames(const std::vector<std::string>& frames) {
+    if (!frames.empty()) ledger_.sent(frames.back());
     for (std::size_t i = 0; i < frames.size(); ++i)
       socket_.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
   }
@@ -106,6 +171,7 @@ class CheckLink {
         json parsed = json::parse(reply.frames.back(), nullptr, /*allow_exceptions=*/false);
         if (parsed.is_object()) reply.message = std::move(parsed);
       }
+      if (is_result(reply)) ledger_.received(reply);
       if (wanted ? wanted(reply) : !is_result(reply)) return reply;
       if (is_result(reply)) keep(std::move(reply));
     }
@@ -116,6 +182,8 @@ class CheckLink {
   bool drop_until(milliseconds timeout, const std::function<bool(const Reply&)>& until) {
     return static_cast<bool>(receive(timeout, until));
   }
+
+  const ResultLedger& ledger() const { return ledger_; }
 
  private:
   void keep(Reply reply) {
@@ -128,6 +196,7 @@ class CheckLink {
   }
 
   zmq::socket_t socket_;
+  ResultLedger ledger_;
   std::deque<Reply> backlog_;  // results only
   std::size_t backlog_bytes_ = 0;
 };
@@ -290,6 +359,7 @@ class Checker {
       record("experiments", CheckVerdict::skipped,
              "not sent: --run-experiments sends a few within the declared limits (they run at the instrument)");
     }
+    results_answer_requests();
     return std::move(report_);
   }
 
@@ -468,6 +538,14 @@ class Checker {
     if (!next) return fail(check, no_answer() + " to the ping sent after it");
     if (next->type() != "pong") return fail(check, "the error was answered: " + next->shown());
     pass(check);
+  }
+
+  // Last, after a quiet spell for anything still on its way: the results against the requests.
+  void results_answer_requests() {
+    const std::string check = "every result answers a run or abort sent, one per request, the same each time (§4.5, §5)";
+    link_.drop_until(kQuietSpell, [](const Reply&) { return false; });
+    if (const std::string problems = link_.ledger().problems(); !problems.empty()) return fail(check, problems);
+    pass(check, fmt::format("{} result(s)", link_.ledger().results()));
   }
 
   // ---- experiments (§4.2, §4.3, §4.5, §5) --------------------------------------------------------

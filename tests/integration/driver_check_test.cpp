@@ -196,7 +196,7 @@ TEST_CASE("driver-check: without --run-experiments nothing runs at the instrumen
   const DriverCheckReport report = check_driver(options);
   INFO(test::checks_not_passed(report));
   CHECK(report.all_passed());
-  CHECK(report.outcomes.back().verdict == CheckVerdict::skipped);
+  CHECK(by_check(report).at("experiments").verdict == CheckVerdict::skipped);
   CHECK(test::read_file(dir / "completed.jsonl").empty());
 }
 
@@ -402,6 +402,44 @@ TEST_CASE("driver-check: an answer nested past the protocol's depth is refused, 
   DriverCheckOptions options;
   options.endpoint = dir.ipc("deep");
   CHECK_THROWS_WITH(check_driver(options), Catch::Contains("which is no protocol message (too_large): message of 1200030 bytes exceeds"));
+}
+
+TEST_CASE("driver-check: a second, different result for one experiment, or a result for an id never sent, fails the last check",
+          "[driver-check]") {
+  test::TempDir dir;
+  // Runs every experiment at once and sends two results for it, unlike each other; the first
+  // ping also brings a result for an experiment nobody sent it.
+  bool stray_sent = false;
+  test::FakeDriver driver(dir.ipc("twice"), [&](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = test::FakeDriver::type_of(payload), id = test::FakeDriver::experiment_of(payload);
+    const auto result = [&](double y) { return json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", y}}}}.dump(); };
+    if (type == "hello") return {test::FakeDriver::welcome()};
+    if (type == "ping") {
+      std::vector<std::string> out{R"({"v":1,"type":"pong","running":[]})"};
+      if (!std::exchange(stray_sent, true))
+        out.push_back(json{{"v", 1}, {"type", "result"}, {"experiment", "someone-else-0001"}, {"status", "ok"}, {"values", {{"y", 0}}}}.dump());
+      return out;
+    }
+    if (type == "run" && !id.empty() && json::parse(payload).contains("params"))
+      return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(), result(1), result(2)};
+    json error{{"v", 1}, {"type", "error"}, {"code", type == "abort" ? "unknown_experiment" : "bad_message"}, {"message", "no"}};
+    if (!id.empty()) error["experiment"] = id;
+    return {error.dump()};
+  });
+  DriverCheckOptions options;
+  options.endpoint = dir.ipc("twice");
+  options.run_experiments = true;
+  const DriverCheckReport report = check_driver(options);
+  const CheckOutcome& last = report.outcomes.back();
+  CHECK(last.check == "every result answers a run or abort sent, one per request, the same each time (§4.5, §5)");
+  CHECK(last.verdict == CheckVerdict::failed);
+  CHECK_THAT(last.detail, Catch::Contains("1 result(s) for experiments it was never sent: someone-else-0001"));
+  CHECK_THAT(last.detail, Catch::Contains("more results than were asked for: driver-check-"));
+  // Its run, the repeat, the abort of it finished and the run with another setting sent 4 messages
+  // with its id; each of the 3 runs brought two results.
+  CHECK_THAT(last.detail, Catch::Contains("(6 results, 4 run or abort sent)"));
+  CHECK_THAT(last.detail, Catch::Contains(R"(different results for one experiment: driver-check-)"));
+  CHECK_THAT(last.detail, Catch::Contains(R"("values":{"y":2.0})"));
 }
 
 TEST_CASE("driver-check: a welcome that is no JSON (NaN) is said to be that, not a reply of another type", "[driver-check]") {

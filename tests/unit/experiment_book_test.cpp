@@ -134,7 +134,7 @@ TEST_CASE("Book: quarantine after quarantine_after consecutive instrument failur
 
   CHECK_FALSE(fail_on_0(Outcome::driver_error).quarantine);
   CHECK_FALSE(fail_on_0(Outcome::timeout).quarantine);
-  CHECK(book.free_slots(0, 4, t0) == 4);
+  CHECK(book.free_slots(0, 4, t0) == 3);  // the timed-out one keeps its place until it is seen to stop
   const Settlement third = fail_on_0(Outcome::driver_error);
   REQUIRE(third.quarantine);
   CHECK(third.quarantine->instrument == 0);
@@ -519,4 +519,33 @@ TEST_CASE("Book: one accepted per run sent is news, the driver's repeats are not
   REQUIRE(unlisted.size() == 1);
   CHECK(unlisted[0].resend);
   CHECK(book.accepted("a", std::nullopt, std::nullopt));
+}
+
+TEST_CASE("Book: an aborted experiment keeps its place until the driver shows it stopped, so its retry never runs beside it", "[book]") {
+  InstrumentPolicy p = policy(10);
+  p.quarantine_after = 10;
+  ExperimentBook book({p});
+  send(book, "c-0001", 0, t0);
+  send(book, "c-0002", 0, t0);
+  CHECK(book.free_slots(0, 2, t0) == 0);
+  REQUIRE(book.check_deadlines(t0 + 11s).size() == 2);
+  CHECK(book.settle("c-0001", Outcome::timeout, t0 + 11s).retry);
+  CHECK(book.settle("c-0002", Outcome::timeout, t0 + 11s).retry);
+  // Settled, and the instrument still full: both are aborted, not yet stopped.
+  CHECK(book.in_flight(0) == 0);
+  CHECK(book.free_slots(0, 2, t0 + 11s) == 0);
+  // A pong listing both: said once, places kept.
+  CHECK(book.still_running_after_abort(0, {"c-0001", "c-0002"}) == std::vector<std::string>{"c-0001", "c-0002"});
+  CHECK(book.still_running_after_abort(0, {"c-0001", "c-0002"}).empty());
+  CHECK(book.free_slots(0, 2, t0 + 12s) == 0);
+  // Its aborted result frees one; a pong without the other frees that.
+  CHECK(book.stopped(0, "c-0001"));
+  CHECK_FALSE(book.stopped(0, "c-0001"));
+  CHECK(book.free_slots(0, 2, t0 + 12s) == 1);
+  CHECK(book.still_running_after_abort(0, {"c-0001-r2"}).empty());
+  CHECK(book.free_slots(0, 2, t0 + 12s) == 2);
+  // A refused run never started: its place is free at once.
+  send(book, "c-0003", 0, t0 + 13s);
+  CHECK(book.settle("c-0003", Outcome::refused_by_driver, t0 + 13s).retry);
+  CHECK(book.free_slots(0, 2, t0 + 13s) == 2);
 }

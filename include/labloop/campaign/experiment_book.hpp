@@ -177,6 +177,15 @@ class ExperimentBook {
   // not listed. Re-sends count as sent now.
   std::vector<Unlisted> reconcile(size_t instrument, const std::set<std::string>& running, Clock::time_point now);
 
+  // An experiment settled as a timeout (aborted) or forgotten keeps its place on the instrument
+  // until the driver shows it is no longer running: a pong that leaves it out, or its result (an
+  // "aborted" one), or an unknown_experiment error about it (stopped() for the last two). A driver
+  // that ignores the abort would otherwise run the retry beside it, past its capacity.
+  // The ids this pong lists that were aborted here, each once: the campaign says their places stay taken.
+  std::vector<std::string> still_running_after_abort(size_t instrument, const std::set<std::string>& running);
+  // `id` was aborted on `instrument` and has now stopped: whether it was (its place is free again).
+  bool stopped(size_t instrument, const std::string& id);
+
   // ---- instruments ----
   void instrument_lost(size_t instrument, Clock::time_point now);
   // An answer from a lost instrument that is not quarantined: seconds it was lost for (then say
@@ -248,6 +257,7 @@ class ExperimentBook {
     int consecutive_failures = 0;
     Clock::time_point busy_until{};
     Clock::duration busy_backoff = kFirstBusyBackoff;
+    std::map<std::string, bool> aborted;  // settled and aborted, not yet seen to stop: whether a pong listed it since
   };
 
   static bool is_lost(InstrumentState s) { return s == InstrumentState::lost || s == InstrumentState::quarantined_and_lost; }
