@@ -793,7 +793,9 @@ int main(int argc, char** argv) {
   new_cmd->add_option("--endpoint", new_command.endpoint, "A running driver's address: the file takes the inputs and outputs it declares");
   new_cmd->add_option("--objective", new_command.objective, "With --endpoint: the output to optimize (default: the driver's only output)");
   new_cmd->add_option("--goal", new_command.goal, "With --endpoint: maximize or minimize the objective")->check(CLI::IsMember({"maximize", "minimize"}));
-  new_cmd->add_option("--name", new_command.starter.name, "Campaign name (default: the file's name)");
+  new_cmd->add_option("--name", new_command.starter.name, "Campaign name (default: the file's name)")
+      ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("is empty: leave --name out to name the campaign after its file") : std::string(); },
+                             "NAME"));
   new_cmd->add_option("--candidates", new_command.starter.candidates,
                       "A CSV of the only settings to propose (a plate): header = parameter names; checked against the parameters");
   new_cmd->add_option("--server-key", new_command.starter.server_public_key,

@@ -245,7 +245,8 @@ void CampaignState::conclude(const JournalEvent& event) {
     problems_.push_back(fmt::format("line {}: result for {} from instrument '{}', but it was dispatched to '{}'", events_, id, instrument, x.instrument));
   if (result && result->status == "ok" && result->objective && result->values.is_object()) {
     const auto it = result->values.find(objective_name_);
-    if (it != result->values.end() && it->is_number() && it->get<double>() != *result->objective)
+    // Not a number there ("NaN" as a string) is as foreign: the loop records only finite numbers.
+    if (it != result->values.end() && (!it->is_number() || it->get<double>() != *result->objective))
       problems_.push_back(fmt::format("line {}: result for {} gives {} = {} in \"objective\" but {} in its values", events_, id, objective_name_,
                                       json(*result->objective).dump(), it->dump()));
   }

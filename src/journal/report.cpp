@@ -177,6 +177,27 @@ size_t invisible_length(std::string_view text, size_t i) {
   return invisible ? length : 0;
 }
 
+// A failure's reason, which a person reads and nothing reads back: as csv_text, and the code
+// points a reader would not see (bidi controls, zero-width characters) as \uXXXX, so a driver's
+// right-to-left override cannot make the cell read other than it is. Choices and values keep
+// theirs: they are read back, and must match the declared ones.
+std::string csv_message(const std::string& text) {
+  std::string shown;
+  shown.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = invisible_length(text, i);
+    if (n == 0) {
+      shown += text[i++];
+      continue;
+    }
+    char32_t cp = static_cast<unsigned char>(text[i]) & (0x7F >> n);
+    for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    shown += fmt::format("\\u{:04x}", static_cast<std::uint32_t>(cp));
+    i += n;
+  }
+  return csv_text(shown);
+}
+
 bool has_invisible(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i)
     if (invisible_length(text, i)) return true;
@@ -619,7 +640,7 @@ void write_results_csv(const CampaignRecord& record, const std::filesystem::path
     }
     // Every text cell, not only the error: the proposer's and instrument's names come from a
     // config, and a journal can be written by hand; numbers are written as numbers above.
-    out += "," + csv_field(csv_text(x.status)) + "," + csv_field(csv_text(x.error)) + "," + csv_field(csv_text(x.proposed_at)) + "," +
+    out += "," + csv_field(csv_text(x.status)) + "," + csv_field(csv_message(x.error)) + "," + csv_field(csv_text(x.proposed_at)) + "," +
            csv_field(csv_text(x.dispatched_at)) + "," + csv_field(csv_text(x.finished_at)) + "," + csv_field(csv_text(x.proposed_by));
     if (record.conditions) out += flag(x.counts);
     if (several) out += flag(x.pareto);

@@ -610,6 +610,11 @@ TEST_CASE("CLI: new writes a starter campaign file that validates, and never wri
   CHECK(quoted.status == 0);
   CHECK_THAT(quoted.output, Catch::Contains("then labloop validate '" + spaced + "' and labloop run '" + spaced + "'"));
   CHECK(labloop_cli({"new", (dir / "up.json").string(), "--simulator", "branin", "--name", ".."}, dir).status == 2);
+  // An empty name was taken for none (the file's name): said, not guessed.
+  const Outcome empty = labloop_cli({"new", (dir / "empty.json").string(), "--simulator", "branin", "--name", ""}, dir);
+  CHECK(empty.status == 2);
+  CHECK_THAT(empty.output, Catch::Contains("--name: is empty: leave --name out to name the campaign after its file"));
+  CHECK(!std::filesystem::exists(dir / "empty.json"));
 }
 
 TEST_CASE("CLI: new --endpoint writes a campaign from what a running driver declares, which validates against it", "[cli]") {

@@ -457,10 +457,16 @@ TEST_CASE("Campaign state: a result from an instrument it was not dispatched to,
   json contradicted = result("f-0007", "B", -1000.0);
   contradicted["values"]["y"] = 10.96;
   events.push_back(contradicted);                                // line 35: objective not its values'
+  events.push_back(proposed("f-0008", 5, 0.8));                  // line 36
+  events.push_back(dispatched("f-0008", "B"));                   // line 37
+  json not_a_number = result("f-0008", "B", 3.0);
+  not_a_number["values"]["y"] = "NaN";
+  events.push_back(not_a_number);                                // line 38: a string where the loop writes a number
   const CampaignState s = fold_of(events);
   CHECK(s.problems() == std::vector<std::string>{
                             "line 32: result for f-0006 from instrument 'ghost', but it was dispatched to 'A'",
                             "line 35: result for f-0007 gives y = -1000.0 in \"objective\" but 10.96 in its values",
+                            "line 38: result for f-0008 gives y = 3.0 in \"objective\" but \"NaN\" in its values",
                         });
 }
 

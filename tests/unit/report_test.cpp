@@ -652,6 +652,19 @@ TEST_CASE("Report: results.csv writes a driver's text so a spreadsheet runs no f
   CHECK(r.experiments[0].error == "=HYPERLINK(\"http://evil\",\"x\")");
 }
 
+TEST_CASE("Report: a failure's reason in results.csv shows bidi controls and zero-width characters as escapes", "[report]") {
+  std::vector<json> events = campaign_events("minimize");
+  // U+202E, the right-to-left override, shows the text after it reversed: "deliaf" reads "failed".
+  events[11]["error"] = "jam\u200b: cleared \u202edeliaf\u202c, r\u00e9sum\u00e9";
+  const CampaignRecord r = summarize(events);
+  TempDir dir;
+  write_results_csv(r, dir.path() / "results.csv");
+  const std::string csv = test::read_file(dir.path() / "results.csv");
+  CHECK_THAT(csv, Catch::Matchers::Contains(",failed,\"jam\\u200b: cleared \\u202edeliaf\\u202c, r\u00e9sum\u00e9\","));
+  CHECK(csv.find("\u202e") == std::string::npos);
+  CHECK(r.experiments[0].error == "jam\u200b: cleared \u202edeliaf\u202c, r\u00e9sum\u00e9");  // the record keeps it as it came
+}
+
 TEST_CASE("Report: a value a driver names like another column but for letter case or invisible characters gets no column", "[report]") {
   std::vector<json> events = campaign_events("minimize");
   events[0]["config"]["parameters"][0]["unit"] = "mL";
