@@ -92,4 +92,12 @@ std::string check_params(const std::vector<Parameter>& parameters, const Params&
   return {};
 }
 
+Params at_declared_levels(const std::vector<Parameter>& parameters, Params params) {
+  for (const Parameter& p : parameters) {
+    if (p.type != ParameterType::discrete || !params.contains(p.name) || !params[p.name].is_number()) continue;
+    if (const int level = p.level_index(params[p.name].get<double>()); level >= 0) params[p.name] = p.values[static_cast<size_t>(level)];
+  }
+  return params;
+}
+
 }  // namespace labloop

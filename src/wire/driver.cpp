@@ -685,7 +685,9 @@ class Server {
     if (static_cast<int>(running_.size()) >= info_.capacity)
       return send(route, protocol::Rejected{id, fmt::format("busy: {}/{} experiments running", running_.size(), info_.capacity)});
 
-    const RunEstimate estimate = driver_.estimate(params);
+    // The instrument gets its own levels (protocol §4.2); the run is known by the params as sent.
+    const Params declared = at_declared_levels(info_.inputs, params);
+    const RunEstimate estimate = driver_.estimate(declared);
     auto experiment = std::make_unique<RunningExperiment>();
     experiment->route = route;
     experiment->key = key;
@@ -693,7 +695,7 @@ class Server {
     experiment->accepted = protocol::Accepted::of(id, estimate.expected_s, estimate.max_s);
     // Accepted goes out before the worker starts, so it always precedes the result.
     send(route, experiment->accepted);
-    experiment->worker = std::jthread([this, id, params](std::stop_token stop) { work(id, params, stop); });
+    experiment->worker = std::jthread([this, id, declared](std::stop_token stop) { work(id, declared, stop); });
     order_.push_back(id);
     running_.emplace(id, std::move(experiment));
   }

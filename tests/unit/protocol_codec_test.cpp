@@ -220,6 +220,18 @@ TEST_CASE("Codec: parse_welcome refuses a welcome whose inputs decode let throug
   CHECK(info.inputs[0].level_index(1e308) == 2);
 }
 
+TEST_CASE("Params: a discrete value is run as the level it matched, what a driver declared, never the value written near it", "[protocol]") {
+  const auto welcome = std::get<protocol::Welcome>(protocol::decode(
+      R"({"v":1,"type":"welcome","driver":"d","version":"1","inputs":[{"name":"t","type":"discrete","values":[90,105,120]},)"
+      R"({"name":"c","type":"discrete","values":[0,1e9]},{"name":"x","type":"continuous","low":0,"high":1}],"outputs":["y"],"capacity":1})"));
+  const auto inputs = protocol::parse_welcome(welcome).inputs;
+  const json sent{{"t", 104.99999999}, {"c", -0.9}, {"x", 0.30000000000000004}};
+  REQUIRE(labloop::check_params(inputs, sent).empty());  // within 1e-9 of each list's scale
+  const json run = labloop::at_declared_levels(inputs, sent);
+  CHECK(run == json{{"t", 105}, {"c", 0}, {"x", 0.30000000000000004}});
+  CHECK(run["t"].get<double>() == 105.0);
+}
+
 TEST_CASE("Codec: decode_object checks JSON already parsed as decode does after parsing, without the size limit", "[protocol][codec]") {
   // The driver SDK's own workers hand results over this way: the 1 MiB limit is the receiver's.
   const auto big = protocol::Result::failed("e", "x", json{{"blob", std::string(protocol::kMaxMessageBytes, 'b')}});

@@ -67,4 +67,9 @@ struct Parameter {
 // Drivers use it on their declared inputs; Space::check uses it on the campaign's parameters.
 std::string check_params(const std::vector<Parameter>& parameters, const Params& params);
 
+// `params` (which check_params accepted) with each discrete value replaced by the level it
+// matched: what an instrument runs is the level it declared, never a value written near it
+// (104.99999999 for 105). Everything else as given.
+Params at_declared_levels(const std::vector<Parameter>& parameters, Params params);
+
 }  // namespace labloop
