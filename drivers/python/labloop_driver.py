@@ -82,6 +82,49 @@ MAX_PEERS = 4096  # claims remembered under exclusive control, one per connectio
 
 log = logging.getLogger("labloop_driver")
 
+# Log lines quote what peers sent (experiment ids, failure texts) and what instruments said: shown
+# as escapes, as labloop's printable() shows them, so that text cannot retitle or clear the
+# operator's terminal, forge log lines or reorder one (bidirectional controls). The wire is untouched.
+_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _escape_unshown(match: re.Match[str]) -> str:
+    c = match.group()
+    if c == "\t":
+        return " "
+    if c == "\n":
+        return "\\n"
+    return f"\\x{ord(c):02x}" if ord(c) < 0x80 else f"\\u{ord(c):04x}"
+
+
+def _shown(text: str, keep_line_breaks: bool = False) -> str:
+    """`text` safe for a terminal: C0, DEL and C1 controls as \\x1b or \\u0085, bidirectional controls,
+    line and paragraph separators and lone surrogates as \\u202e, a tab as a space, line breaks as \\n
+    unless `keep_line_breaks` (a traceback)."""
+    if keep_line_breaks:
+        return "\n".join(_UNSHOWN.sub(_escape_unshown, line) for line in text.split("\n"))
+    return _UNSHOWN.sub(_escape_unshown, text)
+
+
+class _ShownLogText(logging.Filter):
+    """Makes every record of this SDK's loggers terminal-safe before any handler sees it, whatever
+    the call site quotes: one place, so no log line can be missed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+            if record.exc_info and not record.exc_text:
+                # A traceback ends with the exception's text, which may quote a peer's.
+                record.exc_text = _shown(logging.Formatter().formatException(record.exc_info), keep_line_breaks=True)
+        except Exception:  # noqa: BLE001 - a malformed record is reported by its handler, as logging does; never by the caller
+            return True
+        record.msg, record.args = _shown(message), None
+        return True
+
+
+log.addFilter(_ShownLogText())
+logging.getLogger("labloop_driver.zap").addFilter(_ShownLogText())  # a child's records skip the parent's filters
+
 # CurveZMQ (docs/security.md): limits on what is read as keys, as the C++ SDK's core/key_file.hpp.
 MAX_KEY_FILE_BYTES = 64 * 1024
 MAX_ALLOWED_KEYS = 10000
@@ -438,7 +481,8 @@ class Driver:
         """Run one experiment and return {output name: number}.
 
         `params` is already validated against the inputs (integers arrive as int). Raise to
-        report status "failed" (the exception text becomes "error"). Check `stop` often: once it
+        report status "failed" (the exception text becomes "error"); sys.exit() and
+        KeyboardInterrupt fail this experiment too, never the driver. Check `stop` often: once it
         is set the experiment is reported as aborted, whatever run() returns. May also return a
         tuple (values, meta) where meta is a JSON-serialisable dict merged into the result meta.
         """
@@ -449,9 +493,11 @@ class Driver:
         return {}
 
     def report_progress(self, fraction: float) -> None:
-        """Call from inside run() to publish progress (0..1) in `pong`."""
+        """Call from inside run() to publish progress (0..1) in `pong`. A number outside 0..1 is
+        clamped; anything that is no finite number (NaN, infinity, an integer no double holds) is
+        ignored: progress is no reason to fail an experiment."""
         job = getattr(_current, "job", None)
-        if job is not None and isinstance(fraction, (int, float)) and math.isfinite(fraction):
+        if job is not None and isinstance(fraction, (int, float)) and _is_finite(fraction):
             job.progress = min(1.0, max(0.0, float(fraction)))
 
 
@@ -675,6 +721,22 @@ class _Finished:
         self.result = result
         self.params = params
         self.owner = owner
+
+
+def _exception_text(e: BaseException) -> str:
+    """What a failed result says of `e`: its text, else its type's name (a __str__ that raises
+    must not cost the controller its result). What is no Exception (SystemExit from sys.exit(),
+    KeyboardInterrupt) is named with its arguments, as its text alone ("3") says nothing."""
+    if not isinstance(e, Exception):
+        try:
+            return repr(e)
+        except BaseException:  # noqa: BLE001
+            return type(e).__name__
+    try:
+        text = str(e)
+    except BaseException:  # noqa: BLE001
+        text = ""
+    return text or type(e).__name__
 
 
 def _brief(value: Any) -> str:
@@ -1384,8 +1446,28 @@ class _Server:
     # -- worker ---------------------------------------------------------------------------------
 
     def _work(self, job: _Job, seq: int) -> None:
+        # Whatever run() or its result does, a result is queued and the slot freed: a worker that
+        # ended without one would leave the experiment in every pong, its capacity taken for good
+        # and its abort unanswered.
         _current.job = job
         started_at = time.time()
+        result: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "result", "experiment": job.exp_id, "status": "failed",
+                                  "error": "driver bug: no result could be made", "meta": {"run_seq": seq, "started_at": started_at}}
+        try:
+            result = self._result_of(job, seq, started_at)
+        except BaseException as e:  # noqa: BLE001 - a worker has no caller to hand it to
+            text = _exception_text(e)
+            log.error("experiment %s: no result could be made: %s", job.exp_id, text)
+            if job.stop.is_set():
+                result["error"] = "driver shutting down" if job.shutdown else "aborted"
+            else:
+                result["error"] = f"driver bug: no result could be made: {text}"[:MAX_ERROR_CHARS]
+        finally:
+            _current.job = None
+            self.done.put((job, result))
+            self._wake()
+
+    def _result_of(self, job: _Job, seq: int, started_at: float) -> dict[str, Any]:
         t0 = time.monotonic()
         result: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "result", "experiment": job.exp_id}
         user_meta: Any = None
@@ -1395,10 +1477,13 @@ class _Server:
                 ret, user_meta = ret
             if not job.stop.is_set():
                 result.update(status="ok", values=self._check_values(ret))
-        except Exception as e:
-            text = str(e) or type(e).__name__
+        except BaseException as e:  # noqa: BLE001 - sys.exit() in vendor code fails its experiment, not the driver
+            text = _exception_text(e) if isinstance(e, Exception) else f"run() raised {_exception_text(e)}"
             if not job.stop.is_set():
-                log.info("experiment %s failed: %s", job.exp_id, e)
+                if isinstance(e, Exception):
+                    log.info("experiment %s failed: %s", job.exp_id, text)
+                else:
+                    log.warning("experiment %s failed: %s; the driver goes on serving", job.exp_id, text)
             result.update(status="failed", error=text[:MAX_ERROR_CHARS])
         if job.stop.is_set():
             said = result.get("error")
@@ -1414,7 +1499,7 @@ class _Server:
         try:
             if len(_encode(result)) > MAX_MESSAGE_BYTES:
                 raise ValueError("result exceeds 1 MiB")
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, RecursionError) as e:  # RecursionError: meta nested past what json can write
             log.error("experiment %s: meta dropped: %s", job.exp_id, e)
             result["meta"] = {"run_seq": seq, "started_at": started_at}
             try:
@@ -1425,9 +1510,7 @@ class _Server:
                 log.error("experiment %s: result cannot be encoded: %s", job.exp_id, e2)
                 result.pop("values", None)
                 result.update(status="failed", error=f"driver bug: its result cannot be encoded as JSON ({e2})"[:MAX_ERROR_CHARS])
-        _current.job = None
-        self.done.put((job, result))
-        self._wake()
+        return result
 
     def _check_values(self, ret: Any) -> dict[str, float | int]:
         # Failing here (not sending a half-valid "ok") keeps the controller's data clean.

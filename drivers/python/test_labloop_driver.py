@@ -6,6 +6,7 @@ with a DEALER socket. Stdlib + pyzmq only; every receive has a timeout; the whol
 bounded by a watchdog. Exit status 0 = all checks passed.
 
     /usr/bin/python3 drivers/python/test_labloop_driver.py
+    cd drivers/python && /usr/bin/python3 -m unittest test_labloop_driver -v   # the same, as unittest cases
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 from typing import Any
 
 import zmq
@@ -885,6 +887,245 @@ def test_undelivered(tmp: str, ctx: zmq.Context) -> None:
         t.join(5.0)
 
 
+def serve_in_thread(ld: Any, driver: Any, endpoint: str) -> tuple[threading.Thread, threading.Event]:
+    """serve() in a thread of this process, started and bound; set the event to stop it."""
+    stop, bound = threading.Event(), threading.Event()
+    t = threading.Thread(target=ld.serve, args=(driver, endpoint),
+                         kwargs={"ready": lambda _: bound.set(), "install_signal_handlers": False, "stop_event": stop}, daemon=True)
+    t.start()
+    check(bound.wait(5.0), f"driver {driver.describe()['driver']} serving in-process")
+    return t, stop
+
+
+def test_worker_failures(tmp: str, ctx: zmq.Context) -> None:
+    """Whatever run() raises, its experiment fails with a result, its capacity slot is freed and
+    the driver goes on serving. SystemExit (sys.exit() in vendor code), KeyboardInterrupt or an
+    exception whose text cannot be made once ended the worker without a result: the experiment
+    stayed in every pong, every later run was rejected busy and its abort was never answered."""
+    print("run() raising SystemExit, KeyboardInterrupt or an exception without text")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    from collections.abc import Mapping
+    import labloop_driver as ld
+
+    class Unsayable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text either")
+
+    class UnsayableExit(SystemExit):
+        def __repr__(self) -> str:
+            raise RuntimeError("no text either")
+
+    class Unlistable(Mapping):  # meta whose members cannot be listed
+        def __getitem__(self, key: str) -> Any:
+            raise KeyError(key)
+
+        def __iter__(self) -> Any:
+            raise SystemExit(4)
+
+        def __len__(self) -> int:
+            return 1
+
+    modes = ["exit", "exit3", "interrupt", "unsayable", "unsayable-exit", "deep-meta", "meta-exit", "stop-exit", "ok"]
+
+    class Exits(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "exits", "version": "1", "inputs": [{"name": "mode", "type": "categorical", "choices": modes}],
+                    "outputs": ["y"], "capacity": 1}
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> Any:
+            mode = params["mode"]
+            if mode == "exit":
+                sys.exit("vendor library gave up")
+            if mode == "exit3":
+                sys.exit(3)
+            if mode == "interrupt":
+                raise KeyboardInterrupt
+            if mode == "unsayable":
+                raise Unsayable()
+            if mode == "unsayable-exit":
+                raise UnsayableExit(5)
+            if mode == "deep-meta":
+                deep: list[Any] = []
+                for _ in range(100_000):
+                    deep = [deep]
+                return {"y": 1.0}, {"deep": deep}
+            if mode == "meta-exit":
+                return {"y": 1.0}, Unlistable()
+            if mode == "stop-exit":
+                stop.wait(5.0)
+                sys.exit(1)
+            return {"y": 2.0}
+
+    t, stop = serve_in_thread(ld, Exits(), f"ipc://{tmp}/exits.ipc")
+    c = Controller(ctx, f"ipc://{tmp}/exits.ipc")
+    try:
+        def outcome(exp: str, mode: str) -> dict[str, Any]:
+            acc = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"mode": mode}})
+            res = c.recv(3.0) if acc.get("type") == "accepted" else None
+            return res if res is not None and res.get("type") == "result" and res.get("experiment") == exp else {"reply": acc}
+
+        for i, (mode, error) in enumerate((("exit", "run() raised SystemExit('vendor library gave up')"),
+                                           ("exit3", "run() raised SystemExit(3)"),
+                                           ("interrupt", "run() raised KeyboardInterrupt()"),
+                                           ("unsayable", "Unsayable"),
+                                           ("unsayable-exit", "run() raised UnsayableExit"))):
+            res = outcome(f"w-{i}", mode)
+            check(res.get("status") == "failed" and res.get("error") == error, f"run() {mode} -> result failed {error!r} ({res})")
+            check(c.ask({"v": 1, "type": "ping"}).get("running") == [], "... and it is no longer listed as running")
+            check(outcome(f"w-{i}-next", "ok").get("status") == "ok", "... and its capacity slot is free: the next run runs")
+        res = outcome("w-deep", "deep-meta")
+        check(res.get("status") == "ok" and res.get("values") == {"y": 1.0} and "deep" not in res.get("meta", {}),
+              f"meta nested past what json writes -> ok, meta dropped ({res})")
+        res = outcome("w-meta", "meta-exit")
+        check(res.get("status") == "failed" and str(res.get("error")).startswith("driver bug: no result could be made: SystemExit(4)"),
+              f"meta that raises SystemExit when read -> result failed ({res})")
+        check(outcome("w-meta-next", "ok").get("status") == "ok", "... and the next run runs")
+        check(c.ask({"v": 1, "type": "run", "experiment": "w-stop", "params": {"mode": "stop-exit"}}).get("type") == "accepted",
+              "a run that calls sys.exit() once stopped is accepted")
+        c.send({"v": 1, "type": "abort", "experiment": "w-stop"})
+        res = c.recv(3.0) or {}
+        check(res.get("experiment") == "w-stop" and res.get("status") == "failed" and res.get("error") == "aborted",
+              f"... its abort is answered: result failed 'aborted' ({res})")
+        check(outcome("w-last", "ok").get("status") == "ok" and t.is_alive(), "the driver still serves after all of them")
+    finally:
+        c.sock.close()
+        stop.set()
+        t.join(5.0)
+    check(not t.is_alive(), "... and stops cleanly")
+
+
+def test_report_progress(tmp: str, ctx: zmq.Context) -> None:
+    """report_progress() ignores what is no finite number, an integer no double holds as NaN: it
+    once raised OverflowError for 10**400 inside run(), failing the experiment."""
+    print("report_progress")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    import labloop_driver as ld
+
+    reported, go, clamped, finish = threading.Event(), threading.Event(), threading.Event(), threading.Event()
+
+    class Progress(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "progress", "version": "1", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                    "outputs": ["y"], "capacity": 1}
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            self.report_progress(0.25)
+            for unusable in (10**400, -10**400, float("nan"), float("inf"), float("-inf"), "0.5", None):
+                self.report_progress(unusable)  # type: ignore[arg-type]
+            reported.set()
+            go.wait(5.0)
+            self.report_progress(7)
+            self.report_progress(10**400)
+            clamped.set()
+            finish.wait(5.0)
+            return {"y": params["x"]}
+
+    endpoint = f"ipc://{tmp}/progress.ipc"
+    t, stop = serve_in_thread(ld, Progress(), endpoint)
+    c = Controller(ctx, endpoint)
+    try:
+        check(c.ask({"v": 1, "type": "run", "experiment": "p-1", "params": {"x": 0.5}}).get("type") == "accepted", "run accepted")
+        check(reported.wait(3.0), "run() went on after reporting 10**400, -10**400, NaN, ±inf, a string and None")
+        p = c.ask({"v": 1, "type": "ping"})
+        check(p.get("running") == ["p-1"] and p.get("progress") == {"p-1": 0.25}, f"... all ignored: progress 0.25 ({p})")
+        go.set()
+        check(clamped.wait(3.0), "report_progress(7) then 10**400")
+        p = c.ask({"v": 1, "type": "ping"})
+        check(p.get("progress") == {"p-1": 1.0}, f"... 7 is clamped to 1, 10**400 ignored ({p})")
+        finish.set()
+        res = c.recv(3.0) or {}
+        check(res.get("status") == "ok" and res.get("values") == {"y": 0.5}, f"the experiment ends ok ({res})")
+    finally:
+        go.set()
+        finish.set()
+        c.sock.close()
+        stop.set()
+        t.join(5.0)
+
+
+# What a terminal acts on or reorders a line by, and a log line must not hold: C0 (line breaks
+# apart), DEL, C1, bidirectional controls, line and paragraph separators.
+UNSAFE_FOR_TERMINALS = "".join(map(chr, [*range(0, 10), *range(11, 32), *range(0x7F, 0xA0), 0x61C, 0x200E, 0x200F, 0x2028, 0x2029,
+                                         *range(0x202A, 0x202F), *range(0x2066, 0x206A)]))
+
+
+def test_log_text(tmp: str, ctx: zmq.Context) -> None:
+    """Log lines show control and bidirectional characters from peers and drivers as escapes (as
+    labloop's printable()), so an experiment id or a failure text cannot retitle or clear the
+    operator's terminal or reorder a line; the messages on the wire keep them."""
+    print("log lines escape control and bidirectional characters")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    import labloop_driver as ld
+
+    failure = "lamp \x1b]0;pwned\x07\x1b[2J\u202eevil"
+
+    class Hostile(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "hostile", "version": "1", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                    "outputs": ["y"], "capacity": 1}
+
+        def estimate(self, params: dict[str, Any]) -> dict[str, float]:
+            raise ValueError("estimate \x1b[2J\u2066gone")
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            raise RuntimeError(failure)
+
+    lines: list[str] = []
+    messages: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+            lines.append(logging.Formatter("%(message)s").format(record))
+
+    handler = Keep()
+    logger = logging.getLogger("labloop_driver")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    endpoint = f"ipc://{tmp}/hostile.ipc"
+    t, stop = serve_in_thread(ld, Hostile(), endpoint)
+    c, stranger = Controller(ctx, endpoint), Controller(ctx, endpoint)
+    exp = "a\x1b]0;owned\x07\x1b[2J\u202e\u2066\u2028\u061c\x85\tz"
+    try:
+        acc = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": 0.5}})
+        res = c.recv(3.0) or {}
+        check(acc.get("type") == "accepted" and res.get("experiment") == exp and res.get("error") == failure,
+              "on the wire the id and the failure text are as sent and said")
+        r = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": 0.7}})
+        check(r.get("type") == "rejected" and exp in str(r.get("reason")), "a conflict's reason names the id as sent")
+        check(stranger.ask({"v": 1, "type": "abort", "experiment": exp}).get("code") == "unknown_experiment", "a stranger's abort is refused")
+        c.ask({"v": 1, "type": "ping"})
+        c.send({"v": 1, "type": "error", "code": "x\x1b[2J", "message": "\u202eboo\x07"})
+        c.ask({"v": 1, "type": "ping"})  # the error is logged before this is answered
+        shown = "a\\x1b]0;owned\\x07\\x1b[2J\\u202e\\u2066\\u2028\\u061c\\u0085 z"
+        check(any(f"experiment {shown} failed: lamp \\x1b]0;pwned\\x07\\x1b[2J\\u202eevil" == m for m in messages),
+              "the failure is logged with the id and its text escaped")
+        check(any(m.startswith(f"conflict: rejected a run of {shown} with params") for m in messages), "... and the conflict")
+        check(any(m == f"ignored an abort of {shown} from a peer that did not run it" for m in messages), "... and the refused abort")
+        check(any(m == "controller reported error x\\x1b[2J: \\u202eboo\\x07" for m in messages), "... and a controller's error")
+        estimated = [line for line in lines if line.startswith(f"estimate() failed for {shown}")]
+        check(len(estimated) == 1 and "ValueError: estimate \\x1b[2J\\u2066gone" in estimated[0] and "\nTraceback" in estimated[0],
+              f"... and an exception's traceback, its line breaks kept ({estimated})")
+        unsafe = [line for line in lines if any(ch in UNSAFE_FOR_TERMINALS for ch in line)]
+        check(len(lines) >= 5 and not unsafe, f"no log line holds a control or bidirectional character ({unsafe})")
+        check(not any("\n" in m for m in messages), "no log message spans lines")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        c.sock.close()
+        stranger.sock.close()
+        stop.set()
+        t.join(5.0)
+    check(ld._shown("\x1b]0;t\x07\x00\x7f\x85\x9f\u202a\u202e\u2066\u2069\u200e\u200f\u061c\u2028\u2029\r\n\t\ud800 é 日本 ok")
+          == "\\x1b]0;t\\x07\\x00\\x7f\\u0085\\u009f\\u202a\\u202e\\u2066\\u2069\\u200e\\u200f\\u061c\\u2028\\u2029\\x0d\\n \\ud800 é 日本 ok",
+          "_shown() escapes C0, DEL, C1, bidi controls, separators and lone surrogates; a tab is a space; other text is kept")
+    check(ld._shown("a\x1b\nb\u202e", keep_line_breaks=True) == "a\\x1b\nb\\u202e", "... and keeps line breaks when asked")
+
+
 def run_kind(c: Controller, exp: str) -> str:
     r = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": 0.5}})
     if r.get("type") == "accepted":
@@ -939,6 +1180,9 @@ def main() -> int:
         test_key_files(tmp, ctx)
         test_peer_table(tmp, ctx)
         test_undelivered(tmp, ctx)
+        test_worker_failures(tmp, ctx)
+        test_report_progress(tmp, ctx)
+        test_log_text(tmp, ctx)
     except Exception as e:  # an exception is a failed check, not a hang
         import traceback
         traceback.print_exc()
@@ -958,6 +1202,38 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{checks - len(failures)}/{checks} checks passed")
     return 1 if failures else 0
+
+
+class SdkTest(unittest.TestCase):
+    """For `python3 -m unittest test_labloop_driver`: the in-process checks of the worker, progress
+    and log lines one case each, then the whole run as main() makes it (those again included)."""
+
+    def setUp(self) -> None:
+        global checks
+        failures.clear()
+        checks = 0
+        self.tmp = tempfile.mkdtemp(prefix="lltest-")
+        self.ctx = zmq.Context()
+
+    def tearDown(self) -> None:
+        self.ctx.destroy(linger=0)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def passes(self, test: Any) -> None:
+        test(self.tmp, self.ctx)
+        self.assertEqual(failures, [])
+
+    def test_worker_failures(self) -> None:
+        self.passes(test_worker_failures)
+
+    def test_report_progress(self) -> None:
+        self.passes(test_report_progress)
+
+    def test_log_text(self) -> None:
+        self.passes(test_log_text)
+
+    def test_conformance(self) -> None:
+        self.assertEqual(main(), 0, f"failed checks: {failures}")
 
 
 if __name__ == "__main__":

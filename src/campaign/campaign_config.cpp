@@ -21,6 +21,7 @@
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/parameter_check.hpp"
+#include "labloop/core/printable.hpp"
 #include "labloop/core/json_check.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/wire/instrument_keys.hpp"
@@ -74,6 +75,17 @@ std::string parse_controller_key(const Node& node, const std::string& source) {
     const std::string probe = "labloop: can controller_key sign?";
     if (!signature_valid(pair.public_key, probe, sign_message(pair, probe)))
       throw Error(fmt::format("key \"{}\" cannot sign: its signatures do not verify with its own public key (is it damaged?)", pair.public_key.name));
+    // Its .pub is what auditors are given (docs/security.md): one from another pair would have
+    // them told an untouched journal was changed after it was signed.
+    const std::filesystem::path pub = public_key_path(path);
+    if (std::filesystem::exists(std::filesystem::symlink_status(pub, ec))) {
+      const PublicKey published = read_public_key(pub);
+      if (published.curve != pair.public_key.curve || (published.sign && published.sign != pair.public_key.sign))
+        throw Error(fmt::format("{} is not this pair's public key ({} \"{}\", the pair's {} \"{}\"): `labloop verify --key` with it would call "
+                                "every signed journal changed. Put the pair's own .pub there (labloop keys list shows MISMATCH)",
+                                printable(pub.string()), published.fingerprint(), printable(published.name), pair.public_key.fingerprint(),
+                                printable(pair.public_key.name)));
+    }
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& e) {
@@ -178,6 +190,23 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
                                   config.budget.experiments, kMostModelledResults));
   if (config.parameters.size() > kMaxParameters)
     throw ConfigError(source, "/parameters", fmt::format("declares {} parameters; at most {} are allowed", config.parameters.size(), kMaxParameters));
+  // The campaign keeps a copy of its candidates file in its folder under the file's own name
+  // (candidates.hpp): a name the campaign writes there itself (results.csv, journal.jsonl, a
+  // descriptors copy…) had the copy overwritten, and a moved folder could no longer resume or replay.
+  if (!config.candidates.empty()) {
+    const std::string file = std::filesystem::path(config.candidates).filename().string();
+    const auto ends_with = [&](std::string_view tail) { return file.size() >= tail.size() && file.ends_with(tail); };
+    static const std::vector<std::string_view> kWritten{"journal.jsonl", "results.csv", "convergence.svg", "pareto.svg", "stop-request.json",
+                                                        "owner.lock", "owner.pid", ".journal.jsonl.lock", "inbox"};
+    const bool written = std::find(kWritten.begin(), kWritten.end(), file) != kWritten.end() || file.starts_with("journal.jsonl") ||
+                         file.starts_with("stop-request.json") || ends_with(".descriptors.csv") || ends_with(".cache.jsonl") ||
+                         ends_with(".completed.jsonl") || ends_with(".log");
+    if (written)
+      throw ConfigError(source, "/candidates",
+                        fmt::format("\"{}\" is a name the campaign writes in its own folder, where it keeps a copy of its candidates file "
+                                    "under that file's name: rename the file (e.g. plate.csv)",
+                                    printable(file)));
+  }
   // The default output folder is runs/<name>: "." or ".." made it runs/ itself, or the folder above.
   if (config.name == "." || config.name == "..")
     throw ConfigError(source, "/name", fmt::format("\"{}\" cannot name a campaign: it names its output folder (runs/NAME); use letters or digits", config.name));

@@ -55,19 +55,27 @@ std::vector<std::string> split_csv_record(const std::string& text, std::size_t l
   std::vector<std::string> fields;
   std::string field;
   bool quoted = false;
+  bool closed = false;  // the field's closing quote was read: only blanks may follow before the comma
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (quoted) {
       if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += '"', ++i;
-      else if (c == '"') quoted = false;
+      else if (c == '"') quoted = false, closed = true;
       else field += c;
+    } else if (closed && c != ',' && c != ' ' && c != '\t') {
+      // "1"2 read as 12 (and "-"3 as -3) was a number nobody wrote (RFC 4180: a quoted field
+      // is all quoted).
+      throw Error(fmt::format("line {}, field {}: text after its closing quote ({}…); put the whole field inside the quotes, "
+                              "and a quote inside it as \"\"",
+                              line, fields.size() + 1, printable(text.substr(i, 20))));
     } else if (c == '"' && field.find_first_not_of(" \t") == std::string::npos) {
       field.clear();
       quoted = true;
     } else if (c == ',') {
       fields.push_back(std::move(field));
       field.clear();
-    } else {
+      closed = false;
+    } else if (!closed) {
       field += c;
     }
   }

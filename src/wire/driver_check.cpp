@@ -314,6 +314,18 @@ std::vector<std::pair<std::string, json>> settings_outside(const InstrumentInfo&
       const double above = p.high + step, below = p.low - step;
       if (std::isfinite(above) && above > p.high) out.emplace_back(fmt::format("{} = {}, above its limit {}", p.name, above, p.high), with(above));
       if (std::isfinite(below) && below < p.low) out.emplace_back(fmt::format("{} = {}, below its limit {}", p.name, below, p.low), with(below));
+      // Just past each limit too: far probes pass a driver that checks a wider range than it
+      // declares ([-0.5, 1.5] for [0, 1]), or, for an integer, only that the value is whole (a
+      // half-way probe is refused as "not an integer" whatever the limits). The next whole number
+      // for an integer; 1 % of the range (at least a millionth of the limit) for a continuous one.
+      const double near = p.type == ParameterType::integer ? 1.0 : std::max({(p.high / 2 - p.low / 2) / 50, std::abs(p.high) * 1e-6, std::abs(p.low) * 1e-6, 1e-300});
+      const double just_above = p.high + near, just_below = p.low - near;
+      const auto value = [&](double v) { return p.type == ParameterType::integer ? whole(v) : json(v); };
+      const bool exact = p.type != ParameterType::integer || std::max(std::abs(p.high), std::abs(p.low)) < 9007199254740992.0;  // 2^53
+      if (exact && std::isfinite(just_above) && just_above > p.high && just_above != above)
+        out.emplace_back(fmt::format("{} = {}, just above its limit {}", p.name, just_above, p.high), with(value(just_above)));
+      if (exact && std::isfinite(just_below) && just_below < p.low && just_below != below)
+        out.emplace_back(fmt::format("{} = {}, just below its limit {}", p.name, just_below, p.low), with(value(just_below)));
       out.emplace_back(fmt::format("{} as a string", p.name), with(centre[p.name].dump()));
     }
     if (p.type == ParameterType::integer && p.high - p.low >= 1 && std::abs(p.low) < 1e15)

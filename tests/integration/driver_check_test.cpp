@@ -238,7 +238,7 @@ TEST_CASE("driver-check: a driver that breaks the protocol fails the checks it b
   CHECK(verdict("error from the controller → no answer (§4.6)") == CheckVerdict::failed);
   // The fake echoes no delimiter frame.
   CHECK(verdict("ping behind an empty delimiter frame (a REQ client) → pong behind the same") == CheckVerdict::failed);
-  bool result_judged = false, refusal_judged = false;
+  bool result_judged = false, refusal_judged = false, just_past_judged = false;
   for (const CheckOutcome& o : report.outcomes) {
     if (o.check.find("at the middle of every limit") != std::string::npos) {
       result_judged = true;
@@ -250,9 +250,15 @@ TEST_CASE("driver-check: a driver that breaks the protocol fails the checks it b
       CHECK(o.verdict == CheckVerdict::failed);
       CHECK_THAT(o.detail, Catch::StartsWith("NOT REJECTED"));
     }
+    // Just past the limit as well (1 % of the range [-5, 10]): a driver checking a wider range fails.
+    if (o.check == "run with x1 = 10.15, just above its limit 10 → rejected (§4.2 step 3)") {
+      just_past_judged = true;
+      CHECK(o.verdict == CheckVerdict::failed);
+    }
   }
   CHECK(result_judged);
   CHECK(refusal_judged);
+  CHECK(just_past_judged);
   CHECK(verdict("the same run again → the same result, from the cache (§5)") == CheckVerdict::failed);
 }
 

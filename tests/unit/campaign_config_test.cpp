@@ -767,6 +767,14 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   json dots = c;
   dots["name"] = "..";
   CHECK(error(dots) == "/name: \"..\" cannot name a campaign: it names its output folder (runs/NAME); use letters or digits");
+  // A candidates file named like a file the campaign writes in its folder, where it keeps the copy.
+  for (const std::string name : {"results.csv", "sub/journal.jsonl", "x.descriptors.csv", "stop-request.json", "reactor.log"}) {
+    json pool = c;
+    pool["candidates"] = name;
+    CHECK(error(pool) == fmt::format("/candidates: \"{}\" is a name the campaign writes in its own folder, where it keeps a copy of its "
+                                     "candidates file under that file's name: rename the file (e.g. plate.csv)",
+                                     std::filesystem::path(name).filename().string()));
+  }
   json huge = c;
   huge["parameters"].push_back(json::parse(R"({"name": "n", "type": "integer", "low": 0, "high": 9007199254740992})"));
   CHECK(error(huge) == "/parameters/2/high: is 9007199254740992; an integer parameter's bounds are at most 9007199254740991 (2^53 - 1) "

@@ -314,6 +314,10 @@ TEST_CASE("Candidates file: each mistake is a ConfigError at /candidates naming 
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2,CCO\n40,2,CCO\n30.0,2,CCO\n"),
              Catch::Contains("line 4 repeats line 2") && Catch::Contains("remove the repeats"));
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2,\"CCO\n"), Catch::Contains("quoted field is not closed"));
+  // "1"2 was read as 12: text after a closing quote is refused, blanks before the comma are not.
+  CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,\"1\"2,CCO\n"),
+             Catch::Contains("line 2, field 2: text after its closing quote (2,CCO…)"));
+  CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2,\"CCO\" ,\n"), Catch::Contains("has 4 fields"));
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2,CCO," + std::string(5, 'x') + "\n"), Catch::Contains("has 4 fields"));
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2," + std::string(kMaxCandidateField + 1, 'C') + "\n"), Catch::Contains("at most 1000"));
   const CampaignConfig config = parse_campaign_config(pool_config((dir / "missing.csv").string()).dump(), "c.json", labloop::sim::catalogue());

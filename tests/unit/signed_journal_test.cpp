@@ -246,6 +246,17 @@ TEST_CASE("Signed journals: controller_key is checked at load: missing, readable
   config["controller_key"] = "";
   test::write_file(file, config.dump());
   CHECK_THROWS_WITH(load_campaign_config(file.string(), sim::catalogue()), Catch::Contains("/controller_key"));
+
+  // Its .pub from another pair (a copy mix-up): auditors would be told the journal was changed.
+  ::chmod((dir / "keys/controller.key").c_str(), 0600);
+  config["controller_key"] = "keys/controller";
+  test::write_file(file, config.dump());
+  CHECK_NOTHROW(load_campaign_config(file.string(), sim::catalogue()));
+  test::written_key_pair(dir / "keys", "other");
+  fs::copy_file(dir / "keys/other.pub", dir / "keys/controller.pub", fs::copy_options::overwrite_existing);
+  CHECK_THROWS_WITH(load_campaign_config(file.string(), sim::catalogue()),
+                    Catch::Contains("/controller_key") && Catch::Contains("controller.pub is not this pair's public key") &&
+                        Catch::Contains("\"other\", the pair's"));
 }
 
 TEST_CASE("Signed journals: without controller_key nothing is signed, and verify --key says there is nothing to prove", "[signing]") {
