@@ -1152,6 +1152,10 @@ class CampaignRun {
         settle(it, Outcome::out_of_spec, fmt::format("result from {} has {} (values: {})", inst.config->name, missing, values.dump()));
         return;
       }
+      if (const std::string outside = outputs_out_of_range(config_, values); !outside.empty()) {
+        settle(it, Outcome::out_of_spec, fmt::format("result from {}: {} (values: {})", inst.config->name, outside, values.dump()));
+        return;
+      }
       const double y = values.at(config_.objective.name).get<double>();
       const Experiment& e = it->second;
       ++done_;

@@ -3,6 +3,8 @@
 // campaign's parameters and answers with a random but smooth response, so a technician can
 // run a campaign file end to end before any hardware moves.
 #include <Eigen/Core>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "labloop/campaign/campaign_config.hpp"
@@ -23,6 +25,9 @@ class DryRunInstrument final : public Driver {
   Eigen::MatrixXd waves_;
   Eigen::VectorXd phases_;
   Eigen::VectorXd amplitudes_;
+  // Per output, its declared range (if any): the landscape is mapped into it, as an instrument
+  // whose values outside it would fail (campaign/goals.hpp) must keep to it.
+  std::vector<std::pair<std::optional<double>, std::optional<double>>> ranges_;
 };
 
 }  // namespace labloop::detail

@@ -27,6 +27,19 @@ std::string missing_outputs(const CampaignConfig& config, const nlohmann::json& 
   return {};
 }
 
+std::string outputs_out_of_range(const CampaignConfig& config, const nlohmann::json& values) {
+  if (!values.is_object()) return {};
+  for (const OutputSpec& o : config.outputs) {
+    const auto it = values.find(o.name);
+    if (it == values.end() || !it->is_number()) continue;
+    const double v = it->get<double>();
+    if ((o.low && v < *o.low) || (o.high && v > *o.high))
+      return fmt::format("{} = {} is outside its declared range [{}, {}]", o.name, it->dump(), o.low ? fmt::format("{}", *o.low) : "-inf",
+                         o.high ? fmt::format("{}", *o.high) : "inf");
+  }
+  return {};
+}
+
 std::optional<OutcomeCondition> failure_met(const CampaignConfig& config, const nlohmann::json& values) {
   for (const OutcomeCondition& c : config.failure_when)
     if (c.holds_in(values).value_or(false)) return c;

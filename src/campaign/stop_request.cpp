@@ -149,6 +149,7 @@ std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
   }
   const std::string& text = file.text;
   if (find_excess_nesting(text, 1)) return unreadable("it nests deeper than one object");
+  if (text.find('\0') != std::string::npos) return unreadable("it holds a NUL byte, which JSON text never does");
   json j;
   try {
     j = json::parse(text);

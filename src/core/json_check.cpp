@@ -189,6 +189,10 @@ json parse_json_noting_repeats(const std::string& text, bool ignore_comments, st
     }
     return true;
   };
+  // nlohmann's lexer takes a NUL byte for the end of the text, so {"y":1}\0{"error":"lamp"} was
+  // read as {"y":1} without a word. JSON text holds none (a string writes it \u0000).
+  if (const auto nul = text.find('\0'); nul != std::string::npos)
+    throw json::parse_error::create(101, nul + 1, "syntax error - a NUL byte, which JSON text never holds (in a string it is \\u0000)", nullptr);
   return json::parse(text, track, true, ignore_comments);
 }
 

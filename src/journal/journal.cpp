@@ -179,7 +179,8 @@ class LineChecker {
       throw JournalError(fmt::format("{}: line {} nests arrays/objects deeper than {} levels (at byte {} of the line); "
                                      "labloop never writes such a line; {}",
                                      name, line_number, kMaxJournalLineDepth, *at, kDamagedAdvice));
-    json event = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    // A NUL ends nlohmann's reading of a line: what follows it would go unread (labloop never writes one).
+    json event = line.find('\0') == std::string::npos ? json::parse(line, nullptr, /*allow_exceptions=*/false) : json(json::value_t::discarded);
     // `labloop status campaign.json` read the campaign file as a journal and called it damaged,
     // advising a restore from backup: a first line that is no event, in a file not named as a
     // journal, is most likely not one.

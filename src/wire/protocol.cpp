@@ -211,6 +211,10 @@ Message decode(std::string_view payload, Reader reader) {
     bad("too_deep", fmt::format("message nests arrays/objects deeper than {} levels (at byte {}), the protocol's "
                                 "limit; the sender must send flatter data (e.g. in \"meta\")",
                                 kMaxMessageDepth, *at));
+  // nlohmann's lexer takes a NUL byte for the end of the text: {"type":"ping"}\0garbage parsed as
+  // a ping. JSON text holds none (a string writes it \u0000).
+  if (const auto nul = payload.find('\0'); nul != std::string_view::npos)
+    bad("bad_json", fmt::format("message holds a NUL byte (at byte {}), which JSON text never does (in a string it is \\u0000)", nul));
   json m;
   try {
     // nlohmann rejects invalid UTF-8 in strings, NaN/Infinity literals and trailing garbage.

@@ -154,6 +154,14 @@ TEST_CASE("Goals: what one result means for the planner and for the best", "[goa
   CHECK(missing_outputs(c, json{{"sty", 1}, {"e_factor", 2}}) == "no finite value for the output \"purity\"");
   CHECK(missing_outputs(c, json{{"e_factor", 2}, {"purity", 1}}) == "no finite value for the objective \"sty\"");
   CHECK(missing_outputs(c, json{{"sty", 1}, {"e_factor", 2}, {"purity", 0.9}}).empty());
+  // A value outside the range `outputs` declares is refused, as `labloop enter` refuses it.
+  json ranged = goals_config();
+  ranged["outputs"] = json::parse(R"([{"name": "purity", "low": 0, "high": 1}, {"name": "e_factor", "low": 0}, "sty"])");
+  const CampaignConfig r = goals_parsed(ranged);
+  CHECK(outputs_out_of_range(r, json{{"sty", -1e9}, {"e_factor", 2}, {"purity", 1}}).empty());
+  CHECK(outputs_out_of_range(r, json{{"sty", 1}, {"e_factor", 2}, {"purity", 7}}) == "purity = 7 is outside its declared range [0, 1]");
+  CHECK(outputs_out_of_range(r, json{{"sty", 1}, {"e_factor", -0.5}, {"purity", 0.5}}) == "e_factor = -0.5 is outside its declared range [0, inf]");
+  CHECK(outputs_out_of_range(c, json{{"sty", 1}, {"e_factor", -5}, {"purity", 7}}).empty());  // nothing declared
 
   const Observation good = observe(c, x, json{{"sty", 12.5}, {"e_factor", 30}, {"purity", 0.97}});
   CHECK(good.status == ObservationStatus::ok);

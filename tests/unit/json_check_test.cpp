@@ -50,3 +50,16 @@ TEST_CASE("parse_json_noting_repeats: the first key given twice in one object, b
   CHECK_FALSE(repeated);
   CHECK_THROWS(labloop::parse_json_noting_repeats("{\"k\": 1,}", false, repeated));
 }
+
+TEST_CASE("parse_json_noting_repeats: a NUL byte is an error at its place, not the end of the text", "[json_check]") {
+  // nlohmann stops at a NUL: {"y":1}\0{"error":"lamp"} was a result of y = 1 (a red-team report).
+  const std::string text("{\"y\": 1}\0{\"error\": \"lamp failed\"}", 32);
+  std::optional<std::string> repeated;
+  try {
+    labloop::parse_json_noting_repeats(text, false, repeated);
+    FAIL("parsed");
+  } catch (const nlohmann::json::parse_error& e) {
+    CHECK(labloop::json_syntax_error(text, e) == "at line 1, column 9: a NUL byte, which JSON text never holds (in a string it is \\u0000)");
+  }
+  CHECK(labloop::parse_json_noting_repeats("{\"s\": \"a\\u0000b\"}", false, repeated)["s"].get<std::string>().size() == 3);
+}

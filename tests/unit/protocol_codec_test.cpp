@@ -134,6 +134,9 @@ TEST_CASE("Codec: exclusive control's fields are v1 extended, and old peers' mes
   CHECK(std::get<protocol::Hello>(protocol::decode(R"({"v":1,"type":"hello","campaign":"q"})")).campaign_id == std::nullopt);
   CHECK(std::get<protocol::Hello>(protocol::decode(R"({"v":1,"type":"hello","campaign_id":7})")).campaign_id == std::nullopt);
   CHECK(refusal(R"({"v":1,"type":"hello","campaign_id":""})").code == "bad_message");
+  // nlohmann ends the text at a NUL: this was answered as a ping.
+  CHECK(refusal(std::string_view("{\"v\":1,\"type\":\"ping\"}\0garbage", 29)).message ==
+        "message holds a NUL byte (at byte 21), which JSON text never does (in a string it is \\u0000)");
   CHECK(refusal(R"({"v":1,"type":"release"})").message == "release: missing \"campaign_id\"");
   CHECK(refusal(R"({"v":1,"type":"released","campaign_id":3})").message == "released: \"campaign_id\" must be a string");
   // An old driver's welcome has no holder; a malformed holder is informational, so absent.
