@@ -31,6 +31,8 @@ constexpr double kMaxIoTimeoutS = 3600;
 constexpr double kMinPollEveryS = 0.01;
 // SCPI's "not a number" and overrange: 9.91E37 and ±9.9E37 (IEEE 488.2 §7.7, SCPI-99 §7.2.1.5).
 constexpr double kScpiOverrange = 9.9e37;
+// How long a line nobody asked for is listened for after an experiment's last value is read.
+constexpr std::chrono::milliseconds kStraySettle{100};
 
 std::string trimmed(const std::string& s) {
   const auto begin = s.find_first_not_of(" \t\r\n");
@@ -78,6 +80,13 @@ std::string printable(const std::string& text) {
       out += c;
   }
   return out;
+}
+
+// Why an experiment whose replies came out of step fails.
+std::string out_of_step(const std::string& line, const std::string& where) {
+  return fmt::format("the instrument sent a line no query was waiting for (\"{}\") {}: its replies are out of step, so the values read may "
+                     "be other queries' answers (does it send status lines unasked, or answer a command that is no query?)",
+                     printable(ready::shortened(trimmed(line), 200)), where);
 }
 
 // The `index`th comma-separated field of a reply (0 = the first), or none.
@@ -362,9 +371,13 @@ void ScpiDriver::send(const std::string& command, Transcript& transcript, Clock:
 }
 
 std::string ScpiDriver::ask(const std::string& query, Transcript& transcript, Clock::time_point deadline, std::stop_token stop, bool quiet) {
-  // A reply that came after its query was given up on must not answer this one.
-  if (const std::string stale = link_->discard_pending(); !stale.empty())
+  // A reply that came after its query was given up on must not answer this one. While values are
+  // read, a line no query was waiting for means the replies are out of step (an instrument's
+  // unasked status line, a doubled reply): the value read last may be another query's answer.
+  if (const std::string stale = link_->discard_pending(); !stale.empty()) {
+    if (measuring_ && !link_->owes_reply()) throw Error(out_of_step(stale, "before " + query));
     transcript.note("discarded a reply nobody waited for: " + printable(ready::shortened(stale, 200)));
+  }
   if (!quiet) transcript.sent(query);
   link_->write_line(query, deadline, stop);
   std::string reply;
@@ -574,6 +587,7 @@ Values ScpiDriver::run_experiment(const std::string& experiment, const Params& p
     ensure_connected(transcript, stop);
     for (const Step& step : config_.run) do_step(step, params, transcript, deadline, stop);
     check_errors(transcript, stop, "the run steps");
+    measuring_ = true;
     for (const Measurement& m : config_.measure) {
       const std::string reply = trimmed(ask(filled(m.query, params), transcript, deadline, stop));
       const std::optional<std::string> field = m.field ? field_of(reply, *m.field) : reply;
@@ -585,8 +599,14 @@ Values ScpiDriver::run_experiment(const std::string& experiment, const Params& p
         throw Error(fmt::format("the instrument answered {} for \"{}\": SCPI's overrange or not-a-number (check the range setting)", part, m.output));
       values[m.output] = *v;
     }
+    // A reply that comes after the last one read (the last query's own, when an unasked line took
+    // its place) says the same: listened for briefly before the values are believed.
+    if (const std::string stray = link_->pending_within(Clock::now() + kStraySettle); !stray.empty())
+      throw Error(out_of_step(stray, "after the last measure query"));
     check_errors(transcript, stop, "the measure queries");
+    measuring_ = false;
   } catch (const std::exception& e) {
+    measuring_ = false;
     failure = e.what();
   }
   const bool aborted = stop.stop_requested();

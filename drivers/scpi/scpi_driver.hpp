@@ -97,6 +97,7 @@ class ScpiDriver final : public Driver {
   ScpiConfig config_;
   std::unique_ptr<ScpiLink> link_;
   bool set_up_ = false;  // link_ has had its setup (a line opened to leave the instrument safe has not)
+  bool measuring_ = false;  // reading an experiment's values: a line nobody asked for fails it (ask)
   std::vector<const CommandTemplate*> templates_;  // every one params go into, for checking them first
 };
 

@@ -279,6 +279,12 @@ std::string ScpiLink::read_line(Clock::time_point deadline, std::stop_token stop
   }
 }
 
+std::string ScpiLink::pending_within(Clock::time_point deadline) {
+  if (kind_ == Kind::usbtmc || broken_) return {};
+  if (buffer_.empty() && !wait_for(POLLIN, deadline, {}, "listening for lines nobody asked for")) return {};
+  return discard_pending();
+}
+
 std::string ScpiLink::discard_pending() {
   std::string stale = std::move(buffer_);
   buffer_.clear();

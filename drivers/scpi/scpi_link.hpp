@@ -54,6 +54,9 @@ class ScpiLink {
   std::string read_line(Clock::time_point deadline, std::stop_token stop = {});
   // Discards whatever has arrived unasked (a reply to a query given up on), and returns it.
   std::string discard_pending();
+  // Waits until `deadline` for anything to arrive unasked, then discards and returns what has
+  // ("" when nothing came). A USB-TMC device sends nothing unasked: "" at once.
+  std::string pending_within(Clock::time_point deadline);
 
   // The line failed (closed by the instrument, reset, a read or write error): only a new one helps.
   bool broken() const { return broken_; }

@@ -300,6 +300,13 @@ TEST_CASE("SCPI driver: an instrument's error, a reply that is no number and ove
   CHECK_THAT(scpi_failure(driver, json{{"volts", 2.0}, {"mode", "FAST"}}), Catch::Contains("overrange"));
   CHECK(supply.got_after("OUTP OFF", "OUTP ON"));
   supply.overrange = false;
+  // A line after the reply that no query asked for (a doubled reply, a status line sent unasked):
+  // the replies are out of step, so the experiment fails rather than take one for another's value.
+  supply.configure([](FakeScpiSupply& s) { s.current_reply = "+1.5\n777"; });
+  CHECK_THAT(scpi_failure(driver, json{{"volts", 2.0}, {"mode", "FAST"}}),
+             Catch::Contains("the instrument sent a line no query was waiting for (\"777\")") && Catch::Contains("out of step"));
+  CHECK(supply.got_after("OUTP OFF", "OUTP ON"));
+  supply.configure([](FakeScpiSupply& s) { s.current_reply.reset(); });
   // A field of a reply, one past its end, and a reply that is not a number: each a driver of its
   // own, one after the other (the supply takes one line at a time).
   test::TempDir dir2;
