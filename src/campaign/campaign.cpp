@@ -172,6 +172,7 @@ struct LiveInstrument {
   int busy_in_a_row = 0;           // runs rejected as busy since the last one it accepted
   std::string last_error;          // the last `error` it sent ("internal: …"), for the note when it is lost
   std::chrono::steady_clock::time_point last_error_at{};
+  int malformed_at_pong = 0;       // its link's malformed messages as of its last pong: more since, and it is "lost", say so
 };
 
 // One attempt at one of the planner's points. A retry is a new attempt with a new id (a result is
@@ -1046,6 +1047,7 @@ class CampaignRun {
       return;
     }
     if (const auto* pong = std::get_if<protocol::Pong>(&m)) {
+      inst.malformed_at_pong = inst.link->malformed_count();
       if (const auto lost_for = book_.answered(inst.index, Clock::now())) back_online(inst, *lost_for);
       if (inst.hello_again_at) return;  // what it runs is looked at once its welcome fits
       return reconcile(inst, *pong);
@@ -1558,9 +1560,14 @@ class CampaignRun {
         const double silent_s = inst->config->heartbeat_s * inst->config->heartbeat_misses;
         // A driver that answers every ping with `error` is not silent, but no more usable: say so.
         const bool erring = !inst->last_error.empty() && now - inst->last_error_at < std::chrono::duration<double>(silent_s);
+        // Nor is one whose pongs break the protocol ("running": "none"): reconnecting will not mend that.
+        const bool malformed = inst->link->malformed_count() > inst->malformed_at_pong;
         journal(InstrumentLostEvent{.instrument = inst->config->name,
                                     .reason = erring ? fmt::format("no answer to its pings for {:g} s but errors, the last: {}", silent_s, inst->last_error)
-                                                     : fmt::format("no answer for {:g} s", silent_s),
+                                              : malformed ? fmt::format("no valid answer to its pings for {:g} s, but {} malformed message(s) since its last pong, the "
+                                                                        "last: {} (its driver breaks the protocol: docs/protocol.md; labloop driver-check shows where)",
+                                                                        silent_s, inst->link->malformed_count() - inst->malformed_at_pong, inst->link->last_malformed())
+                                                          : fmt::format("no answer for {:g} s", silent_s),
                                     .wait_s = inst->config->reconnect_s});
       }
       // ZeroMQ drops a connection for good on a protocol error (a frame over the size limit,

@@ -317,7 +317,7 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
       if (a.output != b.output || a.relation == b.relation) continue;
       const OutcomeCondition& at_least = a.relation == Relation::at_least ? a : b;
       const OutcomeCondition& at_most = a.relation == Relation::at_most ? a : b;
-      if (at_least.bound > at_most.bound)
+      if (at_least.bound > at_most.bound || (at_least.bound == at_most.bound && (a.strict || b.strict)))
         throw ConfigError(source, fmt::format("/outcome_constraints/{}", i),
                           fmt::format("\"{}\" and \"{}\" cannot both hold: no result would ever count; loosen one of them", a.text(), b.text()));
     }
@@ -328,7 +328,10 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
   for (size_t i = 0; i < config.outcome_constraints.size(); ++i) {
     const OutcomeCondition& c = config.outcome_constraints[i];
     const OutputSpec* o = config.find_output(c.output);
-    if (o && ((c.relation == Relation::at_least && o->high && c.bound > *o->high) || (c.relation == Relation::at_most && o->low && c.bound < *o->low)))
+    // Beyond the range, or on its end for a strict one ("y > 100" for [0, 100]).
+    const auto past = [&](double end) { return c.relation == Relation::at_least ? c.bound > end || (c.strict && c.bound == end)
+                                                                               : c.bound < end || (c.strict && c.bound == end); };
+    if (o && ((c.relation == Relation::at_least && o->high && past(*o->high)) || (c.relation == Relation::at_most && o->low && past(*o->low))))
       throw ConfigError(source, fmt::format("/outcome_constraints/{}", i),
                         fmt::format("\"{}\" cannot hold for any value in the range declared for \"{}\" {}: no result would ever count; "
                                     "loosen it, or widen the range in \"outputs\"",
@@ -337,7 +340,8 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
   for (size_t i = 0; i < config.failure_when.size(); ++i) {
     const OutcomeCondition& f = config.failure_when[i];
     const OutputSpec* o = config.find_output(f.output);
-    if (o && ((f.relation == Relation::at_least && o->low && *o->low >= f.bound) || (f.relation == Relation::at_most && o->high && *o->high <= f.bound)))
+    // Every value of the range meets it: its nearest end does (f.holds, strictness included).
+    if (o && ((f.relation == Relation::at_least && o->low && f.holds(*o->low)) || (f.relation == Relation::at_most && o->high && f.holds(*o->high))))
       throw ConfigError(source, failure_path(config, i),
                         fmt::format("\"{}\" holds for every value in the range declared for \"{}\" {}: every result would count as failed",
                                     f.text(), f.output, range_text(*o)));

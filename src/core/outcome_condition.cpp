@@ -46,7 +46,9 @@ std::optional<bool> OutcomeCondition::holds_in(const nlohmann::json& values) con
   return holds(v);
 }
 
-std::string OutcomeCondition::text() const { return fmt::format("{} {} {}", output, relation == Relation::at_most ? "<=" : ">=", bound); }
+std::string OutcomeCondition::text() const {
+  return fmt::format("{} {}{} {}", output, relation == Relation::at_most ? "<" : ">", strict ? "" : "=", bound);
+}
 
 std::string parse_outcome_condition(const std::string& text, OutcomeCondition& out) {
   const std::string example = "compare one output with a number, e.g. \"purity >= 0.95\"";
@@ -65,14 +67,14 @@ std::string parse_outcome_condition(const std::string& text, OutcomeCondition& o
     return fmt::format("uses \"{}\": a measured value is never exactly equal to a number; use \"<=\" or \">=\" to {}", op, example);
   const std::string left = trimmed(text.substr(0, at)), right = trimmed(text.substr(at + width));
   if (right.find_first_of("<>=") != std::string::npos) return "has more than one comparison: " + example;
-  const bool less = op[0] == '<';
-  // "name <= 3" or "3 >= name"; "<" is read as "<=" (a measured value never sits on the bound).
+  const bool less = op[0] == '<', strict = width == 1;
+  // "name <= 3" or "3 >= name"; "<" and ">" keep the bound out.
   if (is_name(left) && number(right)) {
-    out = OutcomeCondition{left, less ? Relation::at_most : Relation::at_least, *number(right)};
+    out = OutcomeCondition{left, less ? Relation::at_most : Relation::at_least, *number(right), strict};
     return {};
   }
   if (number(left) && is_name(right)) {
-    out = OutcomeCondition{right, less ? Relation::at_least : Relation::at_most, *number(left)};
+    out = OutcomeCondition{right, less ? Relation::at_least : Relation::at_most, *number(left), strict};
     return {};
   }
   return "must " + example + " (one output name on one side, one finite number on the other)";

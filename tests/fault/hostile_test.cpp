@@ -198,6 +198,27 @@ TEST_CASE("Hostile: a driver sending a frame over the limit on every connection 
   check_bookkeeping(out);
 }
 
+TEST_CASE("Hostile: a driver whose every pong is malformed is lost for that reason, not for silence", "[fault][hostile]") {
+  test::TempDir dir;
+  FakeDriver liar(dir.ipc("liar"), [&](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {R"({"v":1,"type":"pong","running":"none"})"};
+    if (m["type"] == "run") return {accepted(m["experiment"])};
+    return {};
+  });
+  const auto out = dir / "out";
+  run_file(hostile_campaign(out.string(), test::fast_heartbeat({{"name", "liar"}, {"endpoint", dir.ipc("liar")}}, 0.5), 1));
+  bool said = false;
+  for (const auto& e : events_of(out))
+    if (e["event"] == "instrument_lost") {
+      said = true;
+      CHECK_THAT(e["reason"].get<std::string>(), Catch::StartsWith("no valid answer to its pings for") &&
+                                                     Catch::Contains("malformed message(s) since its last pong, the last: pong: \"running\" must be an array"));
+    }
+  CHECK(said);
+}
+
 TEST_CASE("Hostile: an unsolicited, malformed welcome is ignored, not a reason to quarantine", "[fault][hostile]") {
   test::TempDir dir;
   FakeDriver chatty(dir.ipc("chatty"), [](const std::string& payload) -> std::vector<std::string> {

@@ -45,8 +45,13 @@ TEST_CASE("Outcome conditions: parsed in both orders, refused with the reason", 
   CHECK(c.holds(0.96));
   CHECK_FALSE(c.holds(0.9));
   CHECK(c.excess(0.9) == Approx(0.05));
-  CHECK(parse_outcome_condition("0<yield", c).empty());  // 0 < yield: yield >= 0
-  CHECK((c.output == "yield" && c.relation == Relation::at_least && c.bound == 0.0));
+  CHECK(parse_outcome_condition("0<yield", c).empty());  // 0 < yield: yield > 0, the bound itself left out
+  CHECK((c.output == "yield" && c.relation == Relation::at_least && c.bound == 0.0 && c.strict));
+  CHECK(c.text() == "yield > 0");
+  CHECK_FALSE(c.holds(0.0));  // a person's typed 0 sits on the bound: "0 < yield" does not hold
+  CHECK(c.holds(1e-300));
+  CHECK(parse_outcome_condition("color > 5", c).empty());
+  CHECK((c.relation == Relation::at_least && c.strict && !c.holds(5.0) && c.holds(5.5)));
   CHECK(parse_outcome_condition(" e_factor<=-1e3 ", c).empty());
   CHECK((c.output == "e_factor" && c.relation == Relation::at_most && c.bound == -1000.0));
   // A name may start with a digit, as a campaign file allows it ("2theta"); one that reads as a number is a number.
@@ -62,6 +67,7 @@ TEST_CASE("Outcome conditions: parsed in both orders, refused with the reason", 
   REQUIRE(parse_outcome_condition("0 < yield", c).empty());
   CHECK(c.holds_in(json{{"e_factor", 3}}) == std::nullopt);  // no yield there
   CHECK(c.holds_in(json{{"yield", 3}}) == true);
+  CHECK(c.holds_in(json{{"yield", 0}}) == false);
   CHECK(c.holds_in(json{{"yield", "3"}}) == std::nullopt);
 }
 
