@@ -768,15 +768,13 @@ class CampaignRun {
         reason_ = stop_text(*stop_);
         book_.campaign_stopping();
         if (!stop_deadline_ && !in_flight_.empty())
-          log(fmt::format("{}: no new experiments; waiting for {} running (Ctrl-C gives them {} s more, then aborts them)", reason_,
-                          in_flight_.size(), std::chrono::duration_cast<std::chrono::seconds>(options_.stop_grace).count()));
+          log(fmt::format("{}: no new experiments; waiting for {} running ({})", reason_, in_flight_.size(), what_a_stop_does(false)));
       } else if (stop_ && !stop_deadline_ && (options_.stop.stop_requested() || stopping_on_request_)) {
         // Already stopping for another reason (the target, the time budget), with experiments
         // still running: an operator's stop starts their grace period all the same. It was never
         // started, and a driver that never answered held the campaign until a second Ctrl-C.
         stop_deadline_ = now + options_.stop_grace;
-        log(fmt::format("asked to stop: running experiments get {} s to finish, then are aborted",
-                        std::chrono::duration_cast<std::chrono::seconds>(options_.stop_grace).count()));
+        log(fmt::format("asked to stop: {}", what_a_stop_does(true)));
       }
       if (reason_.empty()) dispatch(now);
       if (!reason_.empty()) cancel_waiting();
@@ -1611,6 +1609,23 @@ class CampaignRun {
       log(fmt::format("{}: {}", id, e.what()));
     }
     return meta;
+  }
+
+  // What a stop does to the experiments in flight, for the log: those on instruments get the
+  // grace period, those a person runs stay open (a stop never aborts them: loop()), which the log
+  // used to promise to abort as well. `asked`: said when the stop is asked, else before one is.
+  std::string what_a_stop_does(bool asked) const {
+    const auto people = static_cast<std::size_t>(
+        std::count_if(in_flight_.begin(), in_flight_.end(), [&](const auto& entry) { return waits_for_person(entry.second); }));
+    const auto grace = std::chrono::duration_cast<std::chrono::seconds>(options_.stop_grace).count();
+    const std::string open = fmt::format("{} a person runs stay{} open: enter {} result{}, then `labloop resume`",
+                                         people == 1 ? "the one" : fmt::format("the {}", people), people == 1 ? "s" : "",
+                                         people == 1 ? "its" : "their", people == 1 ? "" : "s");
+    if (people == in_flight_.size()) return fmt::format("{} ends the campaign at once; {}", asked ? "the stop" : "Ctrl-C", open);
+    const std::string which = people == 0 ? (asked ? "running experiments" : "them") : "those on instruments";
+    const std::string graced = asked ? fmt::format("{} get {} s to finish, then are aborted", which, grace)
+                                     : fmt::format("Ctrl-C gives {} {} s more, then aborts them", which, grace);
+    return people == 0 ? graced : graced + "; " + open;
   }
 
   bool waits_for_person(const Experiment& e) const {

@@ -245,6 +245,10 @@ TEST_CASE("Manual instrument: stopped after its target is reached, the experimen
   REQUIRE(stopped);
   CHECK(*stopped == 130);
   CHECK(state_of(journal).finish_reason() == "stopped by operator");
+  // The log said the stop would abort the open one after a grace period; a stop leaves it open.
+  CHECK_THAT(test::read_file(dir / "run.log"),
+             Catch::Contains("target reached: no new experiments; waiting for 1 running (Ctrl-C ends the campaign at once; the one a person "
+                             "runs stays open: enter its result, then `labloop resume`)"));
   REQUIRE(test::cli({"enter", out.string(), mine[1], "yield=99"}, dir).status == 0);
   const test::CliOutcome resumed = test::cli({"resume", out.string()}, dir);
   INFO(resumed.output);
