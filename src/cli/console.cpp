@@ -206,6 +206,11 @@ std::optional<ConsoleResponse> refuse_before_routing(const ConsoleRequestHead& h
   // httplib 0.11 holds a chunked body whole in memory, without the 64 KiB limit it applies to a
   // body with a Content-Length (which browsers send).
   if (head.chunked) return error_response(411, "send the body with a Content-Length, not in chunks");
+  // Without either, httplib reads a POST's, PUT's or PATCH's body until the sender closes: one sent
+  // a byte at a time would hold a serving thread for as long as the sender likes.
+  static const std::vector<std::string> with_body{"POST", "PUT", "PATCH"};
+  if (head.content_lengths == 0 && std::find(with_body.begin(), with_body.end(), head.method) != with_body.end())
+    return error_response(411, "send the body with a Content-Length");
   return std::nullopt;
 }
 
@@ -360,6 +365,13 @@ ConsoleResponse ConsoleSite::respond(const ConsoleRequest& request) const {
     const auto slash = rest.find('/');
     if (slash != std::string::npos && (index = campaign_number(rest.substr(0, slash)))) what = rest.substr(slash + 1);
   }
+  // An address that is none (a campaign number written 00, -1 or 0x0, a trailing slash) is 404
+  // whatever the method: a 405 would say the address is right and the method wrong.
+  static const std::vector<std::string> pages{"/", "/index.html", "/console.js", "/console.css", "/favicon.ico", "/api/campaigns"};
+  static const std::vector<std::string> campaign_pages{"entries", "stop", "experiments", "convergence.svg", "pareto.svg", "pending"};
+  if (std::find(pages.begin(), pages.end(), path) == pages.end() &&
+      !(index && std::find(campaign_pages.begin(), campaign_pages.end(), what) != campaign_pages.end()))
+    return error_response(404, "no such page");
   if (index && (what == "entries" || what == "stop")) {
     if (request.method != "POST") return error_response(405, what == "stop" ? "a stop is asked with POST" : "results are entered with POST");
     if (*index >= campaign_count()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, campaign_count()));

@@ -79,7 +79,8 @@ struct ConsoleRequestHead {
 // The answer to a request refused before the site sees it, or nothing: a method the console has
 // no route for (405, also one the HTTP server does not know), a Host or Content-Length given twice
 // (400: which copy is meant is unknown, RFC 7230 §3.3.2, §5.4), a Range (416), more than
-// kMostHeaders headers (431), a body sent in chunks (411).
+// kMostHeaders headers (431), a body sent in chunks or a POST, PUT or PATCH without a
+// Content-Length (411: read until the sender closes, it would hold a serving thread).
 std::optional<ConsoleResponse> refuse_before_routing(const ConsoleRequestHead& head);
 
 // A fresh key for ConsoleEntries: 128 random bits from the kernel, as 32 hexadecimal digits.

@@ -99,6 +99,18 @@ TEST_CASE("Console: only GET, only to this machine, only its own routes", "[cons
     CHECK(r.status == 404);
     CHECK(json::parse(r.body).contains("error"));
   }
+  // A POST to an address that is none (a number written otherwise, a trailing slash) is 404, as a
+  // GET of it is: a 405 said the method was wrong (a red-team report).
+  for (const char* target : {"/api/campaigns/00/entries", "/api/campaigns/-1/entries", "/api/campaigns/0x0/entries",
+                             "/api/campaigns/4294967296/entries", "/api/campaigns/0/entries/", "/api/campaigns/00/stop", "/nowhere"}) {
+    INFO(target);
+    for (const char* method : {"POST", "PUT", "DELETE", "GET"}) {
+      const cli::ConsoleResponse r = site.respond(cli::ConsoleRequest{method, target, "127.0.0.1:8765", "", "", "", "application/json", "{}"});
+      CHECK(r.status == 404);
+      CHECK(json::parse(r.body)["error"] == "no such page");
+    }
+  }
+  CHECK(site.respond("GET", "/api/campaigns/0/entries", "127.0.0.1:8765").status == 405);  // there, and POST only
   // A request another web page sent: refused before any work (it could not read the answer, but
   // could keep the console busy); the console's own page, a typed address and scripts are answered.
   const auto from = [&](const std::string& origin, const std::string& fetch_site) {
@@ -127,8 +139,16 @@ TEST_CASE("Console: what the HTTP server refuses before routing gets the documen
   };
   for (const char* method : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
     INFO(method);
-    CHECK(refused({method, true, 3, 1, 0}) == 0);  // routed to the site, which answers each
+    CHECK(refused({method, true, 3, 1, 1}) == 0);  // routed to the site, which answers each
   }
+  // A body without a Content-Length (and not chunked) would be read until the sender closes: a
+  // byte every few seconds held a serving thread for good (a red-team report). Refused unread.
+  for (const char* method : {"POST", "PUT", "PATCH"}) {
+    INFO(method);
+    CHECK(refused({method, true, 3, 1, 0}) == 411);
+    CHECK(cli::refuse_before_routing({method, true, 3, 1, 0})->body == R"({"error":"send the body with a Content-Length"})");
+  }
+  for (const char* method : {"GET", "HEAD", "DELETE", "OPTIONS"}) CHECK(refused({method, true, 3, 1, 0}) == 0);
   for (const char* method : {"TRACE", "CONNECT", "PRI"}) {
     INFO(method);
     CHECK(refused({method, true, 3, 1, 0}) == 405);
