@@ -1598,7 +1598,8 @@ class CampaignRun {
   // the record of who did what (the inbox file may be deleted later).
   std::optional<json> entered_meta(const std::string& id, std::optional<json> meta) {
     try {
-      if (const auto entry = read_entry(output_, id)) {
+      // Checked again: the file may have changed since the manual instrument read it.
+      if (const auto entry = read_checked_entry(output_, id, config_)) {
         json m = meta.value_or(json::object());
         m["entered_by"] = entry->by;
         m["entered_at"] = entry->at;

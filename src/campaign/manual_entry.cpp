@@ -22,6 +22,7 @@
 #include "labloop/core/printable.hpp"
 #include "labloop/core/small_file.hpp"
 #include "labloop/core/unique_fd.hpp"
+#include "labloop/core/utc_time.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/journal/report.hpp"
 #include "labloop/core/json_check.hpp"
@@ -206,12 +207,22 @@ std::optional<ManualEntry> read_entry(const fs::path& campaign_dir, const std::s
   return ManualEntry::from_json(j, path.string());
 }
 
+namespace {
+std::string text_too_long(const char* what, const std::string& text);
+}  // namespace
+
 std::optional<ManualEntry> read_checked_entry(const fs::path& campaign_dir, const std::string& experiment, const CampaignConfig& config) {
   std::optional<ManualEntry> entry = read_entry(campaign_dir, experiment);
   if (!entry) return entry;
   std::string why = entry->experiment == experiment
                         ? check_entry_content(config, *entry)
                         : fmt::format("it names experiment \"{}\", but its file is {}'s", entry->experiment, experiment);
+  // When and from where, which labloop writes itself: a file written another way holds them too,
+  // as plain facts, for they become the result's entered_at and entered_from in the journal.
+  if (why.empty() && !is_utc_iso(entry->at))
+    why = fmt::format("its \"at\" is {}, not a UTC time as labloop writes it (\"at\": \"{}\", when it was entered)",
+                      entry->at.empty() ? "missing" : "\"" + printable(entry->at.substr(0, 40)) + "\"", utc_now_iso());
+  if (why.empty()) why = text_too_long("where it was entered (\"source\")", entry->source);
   if (!why.empty())
     throw Error(fmt::format("{}: refused, not recorded: {}", entry_path(campaign_dir, experiment).string(), why));
   return entry;
@@ -258,20 +269,21 @@ namespace {
 // (it goes to the journal and to terminals: pending, status, the campaign's log).
 std::string text_too_long(const char* what, const std::string& text) {
   if (text.size() > kMaxEntryText) return fmt::format("{} is {} bytes long; at most {} bytes are kept (shorten it)", what, text.size(), kMaxEntryText);
-  if (!plain_text(text))
-    return fmt::format("{} holds a control character (a line break, an escape), a bidirectional control or bytes that are not UTF-8; "
-                       "write it as plain text on one line",
-                       what);
+  if (const std::string problem = plain_text_problem(text); !problem.empty())
+    return fmt::format("{} {}; write it as plain text on one line", what, problem);
   return {};
 }
 
 }  // namespace
 
 std::string check_entry_content(const CampaignConfig& config, const ManualEntry& entry) {
+  // The journal's record of who entered it: a blank one names nobody (an inbox file without "by",
+  // --by "   "); labloop enter and the console put the user's name there when none is typed.
+  if (is_blank(entry.by)) return "who entered it (--by) is blank; give a name";
   if (std::string why = text_too_long("who entered it (--by)", entry.by); !why.empty()) return why;
   if (entry.failed) {
     if (!entry.values.empty()) return "give either values or --failed, not both";
-    if (std::all_of(entry.failed->begin(), entry.failed->end(), [](unsigned char c) { return std::isspace(c) != 0; }))
+    if (is_blank(*entry.failed))
       return "say why it failed (--failed \"reason\")";
     return text_too_long("the reason it failed (--failed)", *entry.failed);
   }
@@ -378,6 +390,7 @@ std::string check_correction(const CampaignConfig& config, const CampaignState& 
   if (!ic || !ic->is_manual())
     return fmt::format("{} was measured by instrument '{}'; only results a person entered can be corrected", entry.experiment, e->instrument);
   if (entry.failed) return "a correction gives the right values (a recorded result cannot become a failure)";
+  if (is_blank(entry.by)) return "who corrected it (--by) is blank; give a name";
   if (std::string why = text_too_long("who corrected it (--by)", entry.by); !why.empty()) return why;
   if (std::string why = check_values(config, entry); !why.empty()) return why;
   // A correction that changes nothing would only add a line saying so.

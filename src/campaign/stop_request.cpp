@@ -15,6 +15,7 @@
 #include "labloop/core/small_file.hpp"
 #include "labloop/core/unique_fd.hpp"
 #include "labloop/core/json_limits.hpp"
+#include "labloop/core/printable.hpp"
 #include "labloop/core/utc_time.hpp"
 
 namespace labloop {
@@ -132,7 +133,7 @@ std::optional<StopRequest> reopen_stop_requests(const fs::path& campaign_dir) {
 std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
   const fs::path path = stop_request_path(campaign_dir);
   StopRequest request;
-  request.source = "unknown";
+  request.source = kStopRequestSource;
   const auto unreadable = [&](const std::string& why) {
     request.reason = fmt::format("the request could not be read: {}", why);
     return request;
@@ -164,10 +165,17 @@ std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
   };
   for (const char* field : {"by", "reason", "at", "source"})
     if (text_of(field).size() > kMaxStopRequestText) return unreadable(fmt::format("its \"{}\" is over {} bytes", field, kMaxStopRequestText));
+  // Held to what the console's Stop takes (plain text on one line): they go to the journal and to
+  // terminals (status, the campaign's log). A file that fails is still a request, as above.
+  for (const char* field : {"by", "reason"})
+    if (const std::string problem = plain_text_problem(text_of(field)); !problem.empty())
+      return unreadable(fmt::format("its \"{}\" {}", field, problem));
   request.by = text_of("by");
   request.reason = text_of("reason");
   request.at = text_of("at");
-  if (const std::string source = text_of("source"); !source.empty()) request.source = source;
+  // The file's own "source" is a claim anyone who can write the folder can make ("console"): what
+  // the campaign knows is the way the request came.
+  request.source = kStopRequestSource;
   return request;
 }
 

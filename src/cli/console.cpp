@@ -46,6 +46,9 @@ ConsoleResponse error_response(int status, const std::string& why) {
 
 ConsoleResponse json_response(const json& body) { return {200, kJson, body.dump(-1, ' ', false, json::error_handler_t::replace)}; }
 
+// A blank "by" sent (the page leaves it out when no name is typed): refused by entries and stops alike.
+constexpr const char* kBlankBy = "\"by\" is blank: give a name, or leave \"by\" out to record the user who started the console";
+
 // The campaign number in "/api/campaigns/N/…": digits only, no sign, no leading zeros but "0".
 std::optional<std::size_t> campaign_number(const std::string& text) {
   if (text.empty() || text.size() > 6 || (text.size() > 1 && text.front() == '0')) return std::nullopt;
@@ -153,6 +156,9 @@ FormEntry entry_from_request(const std::string& body) {
   if (j.contains("by")) {
     if (!j["by"].is_string()) throw Error("\"by\" must be a string");
     e.by = j["by"].get<std::string>();
+    // The page leaves "by" out when no name is typed (the console's operator is recorded then): a
+    // blank one sent is a name of nobody, refused as labloop enter --by "" is.
+    if (is_blank(e.by)) throw Error(kBlankBy);
   }
   if (j.contains("failed")) {
     if (!j["failed"].is_string()) throw Error("\"failed\" must be a string: why it failed");
@@ -165,8 +171,6 @@ FormEntry entry_from_request(const std::string& body) {
       words.push_back(name + "=" + (value.is_string() ? value.get<std::string>() : value.dump()));
     }
   }
-  // Who entered it: a name of spaces is no name (the console's operator is recorded instead).
-  if (std::all_of(e.by.begin(), e.by.end(), [](unsigned char c) { return std::isspace(c) != 0; })) e.by.clear();
   return {std::move(e), std::move(words), std::move(repeated)};
 }
 
@@ -519,17 +523,17 @@ ConsoleResponse ConsoleSite::stop(std::size_t index, const ConsoleRequest& reque
       if (text.size() > kMaxStopRequestText)
         throw Error(fmt::format("\"{}\" is {} bytes long; at most {} are kept", key, text.size(), kMaxStopRequestText));
       // It goes to the journal and to terminals (status, the campaign's log): text only.
-      if (!plain_text(text))
-        throw Error(fmt::format("\"{}\" holds a control character (a line break, an escape), a bidirectional control or bytes that are "
-                                "not UTF-8; write it as plain text on one line",
-                                key));
+      if (const std::string problem = plain_text_problem(text); !problem.empty())
+        throw Error(fmt::format("\"{}\" {}; write it as plain text on one line", key, problem));
+      if (key == "by" && is_blank(text))
+        throw Error(kBlankBy);
     }
     ask.by = j.value("by", "");
     ask.reason = j.value("reason", "");
   } catch (const Error& bad) {
     return error_response(400, bad.what());
   }
-  if (std::all_of(ask.by.begin(), ask.by.end(), [](unsigned char c) { return std::isspace(c) != 0; })) ask.by = entries_.operator_name;
+  if (ask.by.empty()) ask.by = entries_.operator_name;
   ask.at = utc_now_iso();
   const fs::path where = folder(index);
   const auto reading = read(index);

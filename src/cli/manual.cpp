@@ -130,7 +130,7 @@ int correct(const EnterCommand& command, const Campaign& c) {
     throw Error(fmt::format("the campaign is running: stop it (Ctrl-C), correct the result, then `labloop resume {}`", shell_word(command.directory)));
   ManualEntry e;
   e.experiment = command.experiment;
-  e.by = command.by.empty() ? os_user_name() : command.by;
+  e.by = command.by.value_or(os_user_name());
   std::string why;
   try {
     parse_assignments(command.values, e);
@@ -140,12 +140,12 @@ int correct(const EnterCommand& command, const Campaign& c) {
   e.failed = command.failed;
   const std::string& reason = *command.correct;
   if (why.empty()) why = check_correction(c.config, c.state, e);
-  if (why.empty() && std::all_of(reason.begin(), reason.end(), [](unsigned char ch) { return std::isspace(ch) != 0; }))
+  if (why.empty() && is_blank(reason))
     why = "say why you correct it (--correct \"typed 71.5 for 17.5\")";
   if (why.empty() && reason.size() > kMaxEntryText)
     why = fmt::format("the reason (--correct) is {} bytes long; at most {} bytes are kept (shorten it)", reason.size(), kMaxEntryText);
-  if (why.empty() && !plain_text(reason))
-    why = "the reason (--correct) holds a control character, a bidirectional control or bytes that are not UTF-8; write it as plain text on one line";
+  if (const std::string problem = plain_text_problem(reason); why.empty() && !problem.empty())
+    why = fmt::format("the reason (--correct) {}; write it as plain text on one line", problem);
   if (!why.empty()) {
     fmt::print("refused {}: {}\n", e.experiment, why);
     return 2;
@@ -246,7 +246,7 @@ int enter(const EnterCommand& command) {
     if (e.values.empty() && !e.failed) throw ConfigError("labloop enter", "VALUES", "give the measured values (e.g. yield=71.5), or --failed \"reason\"");
     entries.push_back(std::move(e));
   }
-  const std::string by = command.by.empty() ? os_user_name() : command.by;
+  const std::string by = command.by.value_or(os_user_name());
   for (auto& e : entries) {
     e.by = by;
     e.at = utc_now_iso();

@@ -12,7 +12,7 @@ struct EnterCommand {
   std::vector<std::string> values;  // NAME=VALUE words
   std::optional<std::string> failed;   // --failed REASON (given, even empty)
   std::string csv;                  // --csv FILE
-  std::string by;                   // --by NAME (default: the OS user)
+  std::optional<std::string> by;    // --by NAME (given, even blank, which is refused; default: the OS user)
   std::optional<std::string> correct;  // --correct REASON: replace a recorded result
 };
 

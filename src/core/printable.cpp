@@ -27,36 +27,69 @@ std::size_t utf8_length(std::string_view text, std::size_t i) {
   return 0;
 }
 
-}  // namespace
+// What a code point of two bytes or more is when a reader would not see it as itself: a kind for
+// plain_text_problem's words, or nullptr for text shown as it is.
+const char* unshown_kind(int code) {
+  if (code >= 0x80 && code <= 0x9F) return "a control character";  // C1
+  // Controls and marks that reorder the rest of the line on screen.
+  if ((code >= 0x202A && code <= 0x202E) || (code >= 0x2066 && code <= 0x2069)) return "a bidirectional control";
+  if (code == 0x200E || code == 0x200F || code == 0x061C) return "a bidirectional mark";
+  if (code == 0x2028 || code == 0x2029) return "a line or paragraph separator";
+  // Invisible: "ann" and "a<U+200B>nn" read the same but are different names.
+  if (code == 0x200B || (code >= 0x2060 && code <= 0x2064) || code == 0xFEFF || code == 0x00AD) return "an invisible character";
+  return nullptr;
+}
 
-std::string printable(std::string_view text, bool keep_line_breaks) {
+// printable(), and the first character it did not show as itself, described, into `problem`.
+std::string shown(std::string_view text, bool keep_line_breaks, std::string* problem) {
   std::string out;
   out.reserve(text.size());
+  const auto note = [&](const char* kind, std::string_view as) {
+    if (problem && problem->empty()) *problem = fmt::format("holds {} ({})", kind, as);
+  };
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t before = out.size();
     if (c == '\n' && keep_line_breaks) out += '\n';
-    else if (c == '\n') out += "\\n";
-    else if (c == '\t') out += ' ';
-    else if (c < 0x20 || c == 0x7F) out += fmt::format("\\x{:02x}", c);
+    else if (c == '\n') out += "\\n", note("a line break", "\\n");
+    else if (c == '\t') out += ' ', note("a tab", "\\t");
+    else if (c < 0x20 || c == 0x7F) out += fmt::format("\\x{:02x}", c), note("a control character", std::string_view(out).substr(before));
     else if (c < 0x80) out += static_cast<char>(c);
     else if (const std::size_t n = utf8_length(text, i); n == 0) {
       out += fmt::format("\\x{:02x}", c);  // not UTF-8: a reader of the log would stop here
+      note("bytes that are not UTF-8", std::string_view(out).substr(before));
     } else {
       const auto b1 = static_cast<unsigned char>(text[i + 1]);
       const int code = n == 2 ? ((c & 0x1F) << 6) | (b1 & 0x3F)
                      : n == 3 ? ((c & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (static_cast<unsigned char>(text[i + 2]) & 0x3F)
                               : -1;
-      // A C1 control (U+0080–U+009F), or a bidirectional control that would reorder the rest of the line on screen.
-      if ((code >= 0x80 && code <= 0x9F) || (code >= 0x202A && code <= 0x202E) || (code >= 0x2066 && code <= 0x2069))
+      if (const char* kind = unshown_kind(code)) {
         out += fmt::format("\\u{:04x}", code);
-      else out.append(text.substr(i, n));
+        note(kind, std::string_view(out).substr(before));
+      } else {
+        out.append(text.substr(i, n));
+      }
       i += n - 1;
     }
   }
   return out;
 }
 
-bool plain_text(std::string_view text) { return printable(text) == text; }
+}  // namespace
+
+std::string printable(std::string_view text, bool keep_line_breaks) { return shown(text, keep_line_breaks, nullptr); }
+
+std::string plain_text_problem(std::string_view text) {
+  std::string problem;
+  shown(text, false, &problem);
+  return problem;
+}
+
+bool plain_text(std::string_view text) { return plain_text_problem(text).empty(); }
+
+bool is_blank(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c) != 0; });
+}
 
 bool valid_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {

@@ -103,6 +103,16 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   o = test::cli({"enter", out.string(), "mixed-0000", "y=1"}, dir);
   CHECK(o.status == 2);
   CHECK_THAT(o.output, Catch::Contains("this campaign has no experiment \"mixed-0000\""));
+  // A blank --by names nobody ("   " was recorded as the name; a red-team report), and a bidi
+  // mark or line separator in it is refused, named.
+  for (const char* by : {"", "   "}) {
+    o = test::cli({"enter", out.string(), mine[0], "y=1", "--by", by}, dir);
+    CHECK(o.status == 2);
+    CHECK_THAT(o.output, Catch::Contains("who entered it (--by) is blank; give a name"));
+  }
+  o = test::cli({"enter", out.string(), mine[0], "y=1", "--by", "\u200eann\u2028bob"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("who entered it (--by) holds a bidirectional mark (\\u200e)"));
   CHECK_FALSE(fs::exists(dir / "out" / "inbox" / (mine[0] + ".json")));
 
   // A right one is recorded by the running campaign at once.

@@ -375,7 +375,20 @@ TEST_CASE("Console: an entry with a key given twice, a blank reason or a blank n
   CHECK(blank.status == 422);
   CHECK_THAT(error_of(blank), Catch::Contains("say why it failed"));
   CHECK_FALSE(fs::exists(entry_path(campaign, kWaiting)));
-  REQUIRE(post_entry(site, head + R"("values": {"yield": "5"}, "by": "  "})").status == 200);
+  // A blank name sent is refused, as enter --by "   " is (it recorded the operator, a red-team
+  // report); leaving "by" out records the operator.
+  for (const char* by : {R"("")", R"("  ")", R"(" \t ")"}) {
+    INFO(by);
+    const cli::ConsoleResponse nobody = post_entry(site, head + R"("values": {"yield": "5"}, "by": )" + by + "}");
+    CHECK(nobody.status == 400);
+    CHECK(error_of(nobody) == "\"by\" is blank: give a name, or leave \"by\" out to record the user who started the console");
+  }
+  CHECK_FALSE(fs::exists(entry_path(campaign, kWaiting)));
+  const cli::ConsoleResponse marked = post_entry(site, head + R"("values": {"yield": "5"}, "by": "\u200fnna\u2028evil"})");
+  CHECK(marked.status == 422);
+  CHECK_THAT(error_of(marked), Catch::EndsWith("who entered it (--by) holds a bidirectional mark (\\u200f); write it as plain text on one line"));
+  CHECK_FALSE(fs::exists(entry_path(campaign, kWaiting)));
+  REQUIRE(post_entry(site, head + R"("values": {"yield": "5"}})").status == 200);
   CHECK(read_entry(campaign, kWaiting)->by == "the-operator");
   // The experiment itself named twice: the duplication is named, not the last copy's id.
   const cli::ConsoleResponse twice = post_entry(site, head + R"("experiment": "other", "values": {"yield": "5"}})");
@@ -446,6 +459,11 @@ TEST_CASE("Console: a stop is asked of a running campaign only, with the key, an
     INFO(body.substr(0, 60));
     CHECK(ask(body).status == 400);
   }
+  // Who and why as an entry's: plain text (a bidi mark, a line separator named as \uXXXX), and a
+  // name, when one is sent, not blank.
+  CHECK(error_of(ask(R"({"by": "\u200fx", "reason": "a"})")) == "\"by\" holds a bidirectional mark (\\u200f); write it as plain text on one line");
+  CHECK(error_of(ask(R"({"reason": "a\u2028b"})")) == "\"reason\" holds a line or paragraph separator (\\u2028); write it as plain text on one line");
+  CHECK(error_of(ask(R"({"by": "   "})")) == "\"by\" is blank: give a name, or leave \"by\" out to record the user who started the console");
   CHECK_FALSE(fs::exists(stop_request_path(campaign)));
 
   const cli::ConsoleResponse asked = ask(R"({"by": "Ann", "reason": "reagent ran out"})");
@@ -456,7 +474,8 @@ TEST_CASE("Console: a stop is asked of a running campaign only, with the key, an
   REQUIRE(request);
   CHECK(request->by == "Ann");
   CHECK(request->reason == "reagent ran out");
-  CHECK(request->source == "console");
+  CHECK(request->source == kStopRequestSource);  // the campaign does not take the file's word for it
+  CHECK_THAT(test::read_file(stop_request_path(campaign)), Catch::Contains(R"("source":"console")"));
   // Asked again before the campaign acted: the first request stands.
   const cli::ConsoleResponse again = ask(R"({"by": "Bob"})");
   CHECK(again.status == 200);

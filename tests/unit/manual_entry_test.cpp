@@ -14,11 +14,13 @@
 
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/core/csv_table.hpp"
+#include "labloop/core/printable.hpp"
 #include "manual_instrument.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
 namespace fs = std::filesystem;
+using json = nlohmann::json;
 
 namespace {
 
@@ -43,7 +45,7 @@ void put_in_inbox(const fs::path& dir, const std::string& experiment, const std:
 }
 
 std::string inbox_entry_with(const std::string& experiment, const std::string& values) {
-  return R"({"at":"x","by":"x","experiment":")" + experiment + R"(","source":"command line","values":)" + values + "}";
+  return R"({"at":"2026-12-05T14:21:10Z","by":"x","experiment":")" + experiment + R"(","source":"command line","values":)" + values + "}";
 }
 
 }  // namespace
@@ -71,13 +73,14 @@ TEST_CASE("Inbox entries written by hand get the checks enter applies and are re
   // The same rules as enter's: check_entry_content is what both apply.
   ManualEntry typed;
   typed.experiment = id;
+  typed.by = "ann";
   typed.values = {{"yield", 500}};
   CHECK_THAT(check_entry_content(config, typed), Catch::Contains("yield = 500 is above its declared range"));
 
   put_in_inbox(dir.path(), id, R"({"experiment":"by-hand-0002","values":{"yield":5}})");
   CHECK_THAT(test::message_of([&] { read_checked_entry(dir.path(), id, config); }),
              Catch::Contains("it names experiment \"by-hand-0002\", but its file is by-hand-0001's"));
-  put_in_inbox(dir.path(), id, R"({"experiment":"by-hand-0001","failed":"no product","values":{"yield":5}})");
+  put_in_inbox(dir.path(), id, R"({"experiment":"by-hand-0001","failed":"no product","values":{"yield":5},"by":"ann"})");
   CHECK_THAT(test::message_of([&] { read_checked_entry(dir.path(), id, config); }), Catch::Contains("give either values or --failed, not both"));
 }
 
@@ -133,6 +136,7 @@ TEST_CASE("Free text in an entry has a stated limit, so every entry enter saves 
   CHECK(check_entry_content(config, e).empty());
   ManualEntry failed;
   failed.experiment = e.experiment;
+  failed.by = "ann";
   failed.failed = std::string(kMaxEntryText + 1, 'x');
   CHECK_THAT(check_entry_content(config, failed), Catch::Contains("the reason it failed (--failed) is 1001 bytes long"));
   // The backstop: what read_entry would not read is not saved.
@@ -243,9 +247,12 @@ TEST_CASE("Who entered a result and why it failed are plain text on one line: a 
   ManualEntry e;
   e.experiment = "by-hand-0001";
   e.values = {{"yield", 71.5}};
-  for (const std::string& by : {std::string("\x1b[2Jbob"), std::string("bob\u202e"), std::string("bo\nb"), std::string("bob\xff")}) {
+  for (const auto& [by, what] : std::vector<std::pair<std::string, std::string>>{{"\x1b[2Jbob", "a control character (\\x1b)"},
+                                                                                {"bob\u202e", "a bidirectional control (\\u202e)"},
+                                                                                {"bo\nb", "a line break (\\n)"},
+                                                                                {"bob\xff", "bytes that are not UTF-8 (\\xff)"}}) {
     e.by = by;
-    CHECK_THAT(check_entry_content(config, e), Catch::Contains("who entered it (--by) holds a control character"));
+    CHECK_THAT(check_entry_content(config, e), Catch::Equals("who entered it (--by) holds " + what + "; write it as plain text on one line"));
   }
   e.by = "Zoë Ødegård";
   CHECK(check_entry_content(config, e).empty());
@@ -256,4 +263,73 @@ TEST_CASE("Who entered a result and why it failed are plain text on one line: a 
   CHECK_THAT(check_entry_content(config, failed), Catch::Contains("the reason it failed (--failed) holds a control character"));
   failed.failed = "  ";
   CHECK_THAT(check_entry_content(config, failed), Catch::Contains("say why it failed"));
+}
+
+TEST_CASE("A person's text holding a bidi mark, a line separator or an invisible character is refused, naming it as \\uXXXX", "[manual]") {
+  // They passed as plain text (a red-team report): a right-to-left mark reorders what follows on
+  // screen, U+2028 breaks the line in some viewers, and "a<U+200B>nn" reads as "ann".
+  const CampaignConfig config = manual_entry_config();
+  for (const auto& [character, what] : std::vector<std::pair<std::string, std::string>>{
+           {"\u200e", "a bidirectional mark (\\u200e)"},      {"\u200f", "a bidirectional mark (\\u200f)"},
+           {"\u061c", "a bidirectional mark (\\u061c)"},      {"\u2028", "a line or paragraph separator (\\u2028)"},
+           {"\u2029", "a line or paragraph separator (\\u2029)"}, {"\u200b", "an invisible character (\\u200b)"},
+           {"\ufeff", "an invisible character (\\ufeff)"},    {"\u00ad", "an invisible character (\\u00ad)"},
+           {"\u2060", "an invisible character (\\u2060)"}}) {
+    INFO(what);
+    ManualEntry e;
+    e.experiment = "by-hand-0001";
+    e.values = {{"yield", 71.5}};
+    e.by = "ann" + character + "bob";
+    CHECK(check_entry_content(config, e) == "who entered it (--by) holds " + what + "; write it as plain text on one line");
+    e.by = "ann";
+    e.values.clear();
+    e.failed = "line1" + character;
+    CHECK(check_entry_content(config, e) == "the reason it failed (--failed) holds " + what + "; write it as plain text on one line");
+    CHECK(printable("a" + character) == "a" + what.substr(what.find('(') + 1, 6));  // and shown so, wherever it comes from
+  }
+  // Joiners stay: Persian and Indic names, and emoji, need them.
+  ManualEntry persian;
+  persian.experiment = "by-hand-0001";
+  persian.values = {{"yield", 71.5}};
+  persian.by = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645";
+  CHECK(check_entry_content(config, persian).empty());
+}
+
+TEST_CASE("A blank name is refused, whoever typed it, and an inbox file without one is not recorded", "[manual]") {
+  const CampaignConfig config = manual_entry_config();
+  ManualEntry e;
+  e.experiment = "by-hand-0001";
+  e.values = {{"yield", 71.5}};
+  for (const char* by : {"", "   ", " \t "}) {
+    e.by = by;
+    CHECK(check_entry_content(config, e) == "who entered it (--by) is blank; give a name");
+  }
+  test::TempDir dir;
+  put_in_inbox(dir.path(), e.experiment, R"({"experiment":"by-hand-0001","values":{"yield":17},"at":"2026-12-05T14:21:10Z"})");
+  CHECK_THAT(test::message_of([&] { read_checked_entry(dir.path(), e.experiment, config); }),
+             Catch::EndsWith("refused, not recorded: who entered it (--by) is blank; give a name"));
+}
+
+TEST_CASE("An inbox file's \"at\" must be a UTC time as labloop writes it, and its \"source\" plain text", "[manual]") {
+  // They become the result's entered_at and entered_from in the journal (a red-team report: an
+  // escape sequence and a bidi override went there).
+  const CampaignConfig config = manual_entry_config();
+  test::TempDir dir;
+  const std::string id = "by-hand-0001";
+  const auto refusal = [&](const std::string& at, const std::string& source) {
+    put_in_inbox(dir.path(), id, json{{"experiment", id}, {"values", {{"yield", 17}}}, {"by", "ann"}, {"at", at}, {"source", source}}.dump());
+    return test::message_of([&] { read_checked_entry(dir.path(), id, config); });
+  };
+  CHECK(refusal("2026-12-05T14:21:10Z", "console").empty());
+  CHECK(refusal("2024-02-29T23:59:59Z", "command line").empty());
+  CHECK_THAT(refusal("\x1b[2J\x1b]0;pwned\x07", "console"),
+             Catch::Contains("refused, not recorded: its \"at\" is \"\\x1b[2J\\x1b]0;pwned\\x07\", not a UTC time as labloop writes it"));
+  for (const char* at : {"yesterday", "2026-12-05 14:21:10Z", "2026-12-05T14:21:10", "2026-12-05T14:21:10.5Z", "2026-02-30T10:00:00Z",
+                         "2026-12-05T24:00:00Z", "2026-13-05T10:00:00Z", "2026-12-05T14:21:10+01:00"}) {
+    INFO(at);
+    CHECK_THAT(refusal(at, "console"), Catch::Contains("not a UTC time as labloop writes it"));
+  }
+  CHECK_THAT(refusal("2026-12-05T14:21:10Z", "\x1b[31mred\u202e"),
+             Catch::Contains("where it was entered (\"source\") holds a control character (\\x1b); write it as plain text on one line"));
+  CHECK_THAT(refusal("2026-12-05T14:21:10Z", "a\u2028b"), Catch::Contains("holds a line or paragraph separator (\\u2028)"));
 }

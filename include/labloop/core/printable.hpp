@@ -8,9 +8,13 @@
 namespace labloop {
 
 // `text` with control characters (C0, DEL, C1) shown as \x1b or \u0085, bidirectional
-// formatting characters (U+202A–U+202E, U+2066–U+2069) as \u202e, bytes that are not UTF-8 as
-// \xff, a tab as a space, and line breaks as \n unless `keep_line_breaks` (a multi-line error
-// message of our own).
+// formatting characters (the controls U+202A–U+202E, U+2066–U+2069 and the marks U+200E, U+200F,
+// U+061C) as \u202e, the line and paragraph separators U+2028, U+2029 (a line break to some
+// viewers) as \u2028, characters nobody sees (zero-width space U+200B, word joiner and invisible
+// operators U+2060–U+2064, byte-order mark U+FEFF, soft hyphen U+00AD) as \u200b, bytes that are
+// not UTF-8 as \xff, a tab as a space, and line breaks as \n unless `keep_line_breaks` (a
+// multi-line error message of our own). The zero-width (non-)joiners U+200C, U+200D stay: Persian
+// and Indic names and emoji need them.
 std::string printable(std::string_view text, bool keep_line_breaks = false);
 
 // Whether `text` is well-formed UTF-8 (RFC 3629). Text read from files (CSV cells) must be: it
@@ -20,6 +24,14 @@ bool valid_utf8(std::string_view text);
 // Whether `text` is plain text on one line, shown as itself: printable(text) == text. What a
 // person types for the record (a name, a reason) must be, or it is refused.
 bool plain_text(std::string_view text);
+
+// Why `text` is not plain text ("" when it is): its first character printable() would not show
+// as itself, named by kind and as its escape, e.g. "holds a bidirectional mark (\u200f)". For
+// refusals a person can act on: "--by holds a line break (\n); write it as plain text on one line".
+std::string plain_text_problem(std::string_view text);
+
+// Whether `text` is empty or only white space (ASCII blanks): no name, no reason.
+bool is_blank(std::string_view text);
 
 // A word a POSIX shell reads as itself: as it is when it holds only characters no shell treats
 // specially, else in single quotes, each ' written '\''. For the commands labloop suggests

@@ -312,7 +312,7 @@ struct StopRequestedEvent {
   static constexpr EventKind kind = EventKind::stop_requested;
   std::string by;
   std::string reason;  // "" when not said
-  std::string source;  // "console"
+  std::string source;  // how it came: "stop request file" (kStopRequestSource); "console" in journals of earlier versions
   bool operator==(const StopRequestedEvent&) const = default;
 };
 
