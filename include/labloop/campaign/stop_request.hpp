@@ -25,16 +25,15 @@ namespace labloop {
 constexpr std::size_t kMaxStopRequestBytes = 16 * 1024;
 constexpr std::size_t kMaxStopRequestText = 1000;
 
-// The source a request read from the folder is journaled with: the file it came through. The
-// console writes "source": "console" into the file, but so could anyone who can write the folder,
-// so the campaign does not take the file's word for it.
+// The source a request read from the folder is journaled with unless the file says "console" (the
+// console's own): the file it came through. Any other text the file claims is not taken.
 constexpr const char* kStopRequestSource = "stop request file";
 
 struct StopRequest {
   std::string by;      // who asked
   std::string reason;  // why, "" when not said
   std::string at;      // when (ISO-8601 UTC)
-  std::string source;  // written: "console"; read back: kStopRequestSource
+  std::string source;  // written: "console"; read back: "console", else kStopRequestSource ("unknown" when unreadable)
 
   nlohmann::json to_json() const;
 };

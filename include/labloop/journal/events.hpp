@@ -312,7 +312,7 @@ struct StopRequestedEvent {
   static constexpr EventKind kind = EventKind::stop_requested;
   std::string by;
   std::string reason;  // "" when not said
-  std::string source;  // how it came: "stop request file" (kStopRequestSource); "console" in journals of earlier versions
+  std::string source;  // how it came: "console", or "stop request file" (kStopRequestSource) for a file that claims anything else
   bool operator==(const StopRequestedEvent&) const = default;
 };
 
