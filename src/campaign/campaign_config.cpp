@@ -195,12 +195,11 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
   // descriptors copy…) had the copy overwritten, and a moved folder could no longer resume or replay.
   if (!config.candidates.empty()) {
     const std::string file = std::filesystem::path(config.candidates).filename().string();
-    const auto ends_with = [&](std::string_view tail) { return file.size() >= tail.size() && file.ends_with(tail); };
-    static const std::vector<std::string_view> kWritten{"journal.jsonl", "results.csv", "convergence.svg", "pareto.svg", "stop-request.json",
-                                                        "owner.lock", "owner.pid", ".journal.jsonl.lock", "inbox"};
+    static const std::vector<std::string_view> kWritten{"results.csv", "convergence.svg", "pareto.svg", "owner.lock", "owner.pid",
+                                                        ".journal.jsonl.lock", "inbox"};
     const bool written = std::find(kWritten.begin(), kWritten.end(), file) != kWritten.end() || file.starts_with("journal.jsonl") ||
-                         file.starts_with("stop-request.json") || ends_with(".descriptors.csv") || ends_with(".cache.jsonl") ||
-                         ends_with(".completed.jsonl") || ends_with(".log");
+                         file.starts_with("stop-request.json") || file.ends_with(".descriptors.csv") || file.ends_with(".cache.jsonl") ||
+                         file.ends_with(".completed.jsonl") || file.ends_with(".log");
     if (written)
       throw ConfigError(source, "/candidates",
                         fmt::format("\"{}\" is a name the campaign writes in its own folder, where it keeps a copy of its candidates file "

@@ -53,9 +53,11 @@ Values DryRunInstrument::run(const Params& params, std::stop_token) {
     if (low && high) {
       const double t = std::clamp((y + reach) / (2 * reach), 0.0, 1.0);
       y = std::clamp(*low * (1 - t) + *high * t, *low, *high);  // weighted: high − low overflows for limits near 1.8e308
+    } else if (low) {
+      y = *low + (y + reach);
+    } else if (high) {
+      y = *high - (reach - y);
     }
-    else if (low) y = *low + (y + reach);
-    else if (high) y = *high - (reach - y);
     values[info_.outputs[j]] = y;
   }
   return values;

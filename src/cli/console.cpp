@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -369,31 +370,32 @@ ConsoleResponse ConsoleSite::respond(const ConsoleRequest& request) const {
     const auto slash = rest.find('/');
     if (slash != std::string::npos && (index = campaign_number(rest.substr(0, slash)))) what = rest.substr(slash + 1);
   }
-  // An address that is none (a campaign number written 00, -1 or 0x0, a trailing slash) is 404
-  // whatever the method: a 405 would say the address is right and the method wrong.
-  static const std::vector<std::string> pages{"/", "/index.html", "/console.js", "/console.css", "/favicon.ico", "/api/campaigns"};
-  static const std::vector<std::string> campaign_pages{"entries", "stop", "experiments", "convergence.svg", "pareto.svg", "pending"};
-  if (std::find(pages.begin(), pages.end(), path) == pages.end() &&
-      !(index && std::find(campaign_pages.begin(), campaign_pages.end(), what) != campaign_pages.end()))
-    return error_response(404, "no such page");
   if (index && (what == "entries" || what == "stop")) {
     if (request.method != "POST") return error_response(405, what == "stop" ? "a stop is asked with POST" : "results are entered with POST");
     if (*index >= campaign_count()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, campaign_count()));
     return what == "stop" ? stop(*index, request) : enter(*index, request);
   }
+  // What is shown, each address once. An address that is none (a campaign number written 00, -1
+  // or 0x0, a trailing slash) is 404 whatever the method: a 405 would say the address is right.
+  using View = ConsoleResponse (ConsoleSite::*)(std::size_t) const;
+  static const std::map<std::string, View> views{{"experiments", &ConsoleSite::experiments}, {"convergence.svg", &ConsoleSite::convergence},
+                                                 {"pareto.svg", &ConsoleSite::pareto}, {"pending", &ConsoleSite::pending}};
+  static const std::map<std::string, ConsoleResponse> assets{
+      {"/", {200, "text/html; charset=utf-8", std::string(console_assets::kPage)}},
+      {"/index.html", {200, "text/html; charset=utf-8", std::string(console_assets::kPage)}},
+      {"/console.js", {200, "text/javascript; charset=utf-8", std::string(console_assets::kScript)}},
+      {"/console.css", {200, "text/css; charset=utf-8", std::string(console_assets::kStyle)}},
+      {"/favicon.ico", {204, "image/x-icon", ""}}};  // none: the browser asks anyway
+  const auto view = index ? views.find(what) : views.end();
+  const auto asset = assets.find(path);
+  const bool listing = path == "/api/campaigns";
+  if (asset == assets.end() && !listing && view == views.end()) return error_response(404, "no such page");
   if (request.method != "GET" && request.method != "HEAD")
     return error_response(405, "the console shows with GET; it takes POST at /api/campaigns/N/entries and /api/campaigns/N/stop only");
-  if (path == "/" || path == "/index.html") return {200, "text/html; charset=utf-8", std::string(console_assets::kPage)};
-  if (path == "/console.js") return {200, "text/javascript; charset=utf-8", std::string(console_assets::kScript)};
-  if (path == "/console.css") return {200, "text/css; charset=utf-8", std::string(console_assets::kStyle)};
-  if (path == "/favicon.ico") return {204, "image/x-icon", ""};  // none: the browser asks anyway
-  if (path == "/api/campaigns") return campaigns();
-  if (index && *index >= campaign_count()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, campaign_count()));
-  if (index && what == "experiments") return experiments(*index);
-  if (index && what == "convergence.svg") return convergence(*index);
-  if (index && what == "pareto.svg") return pareto(*index);
-  if (index && what == "pending") return pending(*index);
-  return error_response(404, "no such page");
+  if (asset != assets.end()) return asset->second;
+  if (listing) return campaigns();
+  if (*index >= campaign_count()) return error_response(404, fmt::format("no campaign {}: there are {}", *index, campaign_count()));
+  return (this->*(view->second))(*index);
 }
 
 ConsoleResponse ConsoleSite::campaigns() const {

@@ -78,8 +78,9 @@ class ResultLedger {
     if (++e.results == 1) {
       e.first = result.message;
       e.first_shown = result.shown();
+    } else if (result.message != e.first && e.other.empty()) {
+      e.other = result.shown();
     }
-    else if (result.message != e.first && e.other.empty()) e.other = result.shown();
   }
 
   // What is wrong, one clause per kind, or "" when every result answered a message sent.
