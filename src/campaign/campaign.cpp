@@ -433,6 +433,8 @@ class CampaignRun {
     asks_ = state_.asks();
     done_ = state_.done();
     failed_ = state_.failed();
+    for (const ExperimentState& e : state_.experiments())
+      if (e.outcome == ExperimentOutcome::ok && e.values.is_object() && failure_met(config_, e.values)) ++met_failure_condition_;
     discarded_ = state_.discarded();
     if (const auto& best = state_.best()) {
       best_ = best->objective;
@@ -1167,8 +1169,10 @@ class CampaignRun {
       if (inst.config->is_manual()) meta = entered_meta(id, std::move(meta));
       journal(ResultEvent{.experiment = id, .instrument = inst.config->name, .status = "ok", .values = values, .objective = y, .meta = meta});
       const Observation observation = observe(config_, x, values);
-      if (const auto failure = failure_met(config_, values))
+      if (const auto failure = failure_met(config_, values)) {
+        ++met_failure_condition_;
         log(fmt::format("{}: {} counts as failed ({}; failure condition)", inst.config->name, id, failure->text()));
+      }
       planner_->tell(observation);
       write_reports(false);
     } else {
@@ -1680,6 +1684,7 @@ class CampaignRun {
     s.budget = config_.budget.experiments;
     s.done = done_;
     s.failed = failed_;
+    s.met_failure_condition = met_failure_condition_;
     s.in_flight = static_cast<int>(in_flight_.size());
     s.overdue = book_.overdue_count();
     s.best = best_;
@@ -1736,6 +1741,7 @@ class CampaignRun {
   std::string id_tag_;  // in experiment ids: the start of the campaign id (empty for older journals)
   int done_ = 0;
   int failed_ = 0;
+  int met_failure_condition_ = 0;
   std::optional<double> best_;
   std::string best_experiment_;
   json best_params_;

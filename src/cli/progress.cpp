@@ -249,7 +249,12 @@ void ProgressDisplay::on_log(const std::string& text) { line("note: " + fit_to_w
 
 void ProgressDisplay::print_summary(const CampaignSummary& summary) {
   const CampaignStatus& s = summary.status;
-  line(fmt::format("campaign finished: {} — {} experiments ({} failed) in {}", summary.reason, s.done, s.failed, format_duration(s.elapsed_s)));
+  // A result meeting the failure condition is a failure to the planner and to the person reading
+  // this, though its experiment gave a result: "(0 failed)" beside 3 of them misled.
+  const std::string condition =
+      s.met_failure_condition == 0 ? "" : fmt::format(", {} more met the failure condition", s.met_failure_condition);
+  line(fmt::format("campaign finished: {} — {} experiments ({} failed{}) in {}", summary.reason, s.done, s.failed, condition,
+                   format_duration(s.elapsed_s)));
   if (summary.pareto) {
     print_pareto_set(*summary.pareto);
   } else if (s.best) {

@@ -389,6 +389,23 @@ Eigen::VectorXd select_entries(const Eigen::VectorXd& v, const std::vector<int>&
   return Eigen::Map<Eigen::VectorXd>(out.data(), static_cast<Eigen::Index>(out.size()));
 }
 
+// Keeps a row only when it raises the rank of those kept before it (SLSQP refuses more
+// equalities than coordinates, and a dependent row adds nothing).
+std::vector<Eigen::Index> independent_rows(const Eigen::MatrixXd& e) {
+  std::vector<Eigen::Index> keep;
+  Eigen::Index kept_rank = 0;
+  for (Eigen::Index r = 0; r < e.rows(); ++r) {
+    Eigen::MatrixXd rows(static_cast<Eigen::Index>(keep.size()) + 1, e.cols());
+    for (size_t i = 0; i < keep.size(); ++i) rows.row(static_cast<Eigen::Index>(i)) = e.row(keep[i]);
+    rows.row(rows.rows() - 1) = e.row(r);
+    const Eigen::VectorXd sv = Eigen::JacobiSVD<Eigen::MatrixXd>(rows).singularValues();
+    Eigen::Index rank = 0;
+    for (Eigen::Index i = 0; i < sv.size(); ++i) rank += sv[i] > 1e-10 * std::max(1.0, sv[0]);
+    if (rank > kept_rank) keep.push_back(r), kept_rank = rank;
+  }
+  return keep;
+}
+
 }  // namespace
 
 FeasibleRegion::FeasibleRegion(const std::vector<Parameter>& parameters, const std::vector<int>& offsets, int cube_dim,
@@ -491,18 +508,7 @@ void FeasibleRegion::find_directions() {
     null_ = svd.matrixV().rightCols(k - rank);
   }
   if (e_.rows() > 0) e_pinv_ = e_.completeOrthogonalDecomposition().pseudoInverse();
-  // Keep a row only when it raises the rank of those kept before it.
-  std::vector<Eigen::Index> keep;
-  Eigen::Index kept_rank = 0;
-  for (Eigen::Index r = 0; r < e_.rows(); ++r) {
-    Eigen::MatrixXd rows(static_cast<Eigen::Index>(keep.size()) + 1, k);
-    for (size_t i = 0; i < keep.size(); ++i) rows.row(static_cast<Eigen::Index>(i)) = e_.row(keep[i]);
-    rows.row(rows.rows() - 1) = e_.row(r);
-    const Eigen::VectorXd sv = Eigen::JacobiSVD<Eigen::MatrixXd>(rows).singularValues();
-    Eigen::Index rank = 0;
-    for (Eigen::Index i = 0; i < sv.size(); ++i) rank += sv[i] > 1e-10 * std::max(1.0, sv[0]);
-    if (rank > kept_rank) keep.push_back(r), kept_rank = rank;
-  }
+  const std::vector<Eigen::Index> keep = independent_rows(e_);
   e_independent_.resize(static_cast<Eigen::Index>(keep.size()), k);
   f_independent_.resize(static_cast<Eigen::Index>(keep.size()));
   for (size_t i = 0; i < keep.size(); ++i)
@@ -550,7 +556,6 @@ bool FeasibleRegion::pin_implicit_equalities(const std::vector<bool>& all) {
       keep.push_back(r);
       continue;
     }
-    changed = true;
     Eigen::MatrixXd grown(e_.rows() + 1, e_.cols());
     grown << e_, g_.row(r);
     auto rank = [](const Eigen::MatrixXd& m) {
@@ -560,12 +565,19 @@ bool FeasibleRegion::pin_implicit_equalities(const std::vector<bool>& all) {
       for (Eigen::Index i = 0; i < sv.size(); ++i) n += sv[i] > 1e-10 * std::max(1.0, sv[0]);
       return n;
     };
-    if (rank(grown) > rank(e_)) {
-      e_ = grown;
-      f_.conservativeResize(f_.size() + 1);
-      f_[f_.size() - 1] = h_[r];
-      e_source_.push_back(g_source_[static_cast<size_t>(r)]);
+    // A row the equalities already span stays an inequality: it is implied only up to its
+    // right-hand side, and with x1 <= 0.6 and x2 <= 0.6 pinned, x1 + x2 >= 1.1999999 holds with
+    // 1e-7 to spare while x1 + x2 >= 1.2000001 fails; as an equality it would fail both, and
+    // dropped (as before) the second passed validation with no setting to propose.
+    if (rank(grown) == rank(e_)) {
+      keep.push_back(r);
+      continue;
     }
+    changed = true;
+    e_ = grown;
+    f_.conservativeResize(f_.size() + 1);
+    f_[f_.size() - 1] = h_[r];
+    e_source_.push_back(g_source_[static_cast<size_t>(r)]);
   }
   if (changed) {
     Eigen::MatrixXd g(static_cast<Eigen::Index>(keep.size()), g_.cols());
@@ -653,11 +665,11 @@ std::optional<Eigen::VectorXd> FeasibleRegion::feasible_point(const std::vector<
 
 std::vector<int> FeasibleRegion::infeasible_subset() const {
   std::vector<bool> use(static_cast<size_t>(constraints_), true);
-  if (empty() || feasible_point(use, 0.0)) return {};
+  if (empty() || satisfiable(use)) return {};
   // Deletion filter: whatever stays is infeasible, and removing any one of it makes it feasible.
   for (size_t i = 0; i < use.size(); ++i) {
     use[i] = false;
-    if (feasible_point(use, 0.0)) use[i] = true;
+    if (satisfiable(use)) use[i] = true;
   }
   std::vector<int> out;
   for (size_t i = 0; i < use.size(); ++i)
@@ -688,6 +700,33 @@ void linear_rows(unsigned m, double* result, unsigned n, const double* x, double
   if (grad) Eigen::Map<Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(grad, m, n) = *p->a;
 }
 
+// min ‖u − target‖² over lower ≤ u ≤ upper, G u ≤ h, E u = f (E's rows independent), by SLSQP
+// from `start`; the answer clamped to the box, to be judged by the caller.
+Eigen::VectorXd nearest_point(const Eigen::VectorXd& target, std::vector<double> v, const std::vector<double>& lower,
+                              const std::vector<double>& upper, const Eigen::MatrixXd& g, const Eigen::VectorXd& h,
+                              const Eigen::MatrixXd& e, const Eigen::VectorXd& f) {
+  const auto k = static_cast<Eigen::Index>(v.size());
+  nlopt::opt opt(nlopt::LD_SLSQP, static_cast<unsigned>(k));
+  opt.set_lower_bounds(lower);
+  opt.set_upper_bounds(upper);
+  Projection objective{&target, nullptr, nullptr};
+  opt.set_min_objective(distance2, &objective);
+  Projection ineq{&target, &g, &h}, eq{&target, &e, &f};
+  if (g.rows() > 0) opt.add_inequality_mconstraint(linear_rows, &ineq, std::vector<double>(static_cast<size_t>(g.rows()), 1e-13));
+  if (e.rows() > 0) opt.add_equality_mconstraint(linear_rows, &eq, std::vector<double>(static_cast<size_t>(e.rows()), 1e-13));
+  opt.set_xtol_abs(1e-13);
+  opt.set_maxeval(200);
+  double value = 0;
+  try {
+    opt.optimize(v, value);
+  } catch (const std::exception&) {
+    // Judged by the caller, like any other answer.
+  }
+  Eigen::VectorXd out = Eigen::Map<Eigen::VectorXd>(v.data(), k);
+  for (Eigen::Index j = 0; j < k; ++j) out[j] = std::clamp(out[j], lower[static_cast<size_t>(j)], upper[static_cast<size_t>(j)]);
+  return out;
+}
+
 }  // namespace
 
 std::optional<Eigen::VectorXd> FeasibleRegion::project(const Eigen::VectorXd& y, const std::vector<bool>& fixed) const {
@@ -709,30 +748,39 @@ std::optional<Eigen::VectorXd> FeasibleRegion::project(const Eigen::VectorXd& y,
   // is. SLSQP would spend its 200 evaluations finding that out, for each of a repair's 64 roundings
   // (64 integers in one equality took minutes per proposal).
   if (std::all_of(lower.begin(), lower.end(), [&, j = size_t{0}](double l) mutable { return l == upper[j++]; })) return std::nullopt;
-  nlopt::opt opt(nlopt::LD_SLSQP, static_cast<unsigned>(k));
-  opt.set_lower_bounds(lower);
-  opt.set_upper_bounds(upper);
-  const Eigen::VectorXd target = y;
-  Projection objective{&target, nullptr, nullptr};
-  opt.set_min_objective(distance2, &objective);
-  Projection ineq{&target, &g_, &h_}, eq{&target, &e_independent_, &f_independent_};
-  if (g_.rows() > 0) opt.add_inequality_mconstraint(linear_rows, &ineq, std::vector<double>(static_cast<size_t>(g_.rows()), 1e-13));
-  if (e_independent_.rows() > 0)
-    opt.add_equality_mconstraint(linear_rows, &eq, std::vector<double>(static_cast<size_t>(e_independent_.rows()), 1e-13));
-  opt.set_xtol_abs(1e-13);
-  opt.set_maxeval(200);
-  double value = 0;
-  try {
-    opt.optimize(v, value);
-  } catch (const std::exception&) {
-    // Judged by the check below, like any other answer.
-  }
-  Eigen::VectorXd out = Eigen::Map<Eigen::VectorXd>(v.data(), k);
-  for (Eigen::Index j = 0; j < k; ++j) out[j] = std::clamp(out[j], lower[static_cast<size_t>(j)], upper[static_cast<size_t>(j)]);
+  Eigen::VectorXd out = nearest_point(y, std::move(v), lower, upper, g_, h_, e_independent_, f_independent_);
   // SLSQP keeps active constraints to rounding error; pull equalities back exactly when it drifted.
   if (e_.rows() > 0 && fixed.empty() && (e_ * out - f_).cwiseAbs().maxCoeff() > 0.1 * kConstraintTolerance) out -= e_pinv_ * (e_ * out - f_);
   if (!out.allFinite() || violation(out) > 0.5 * kConstraintTolerance) return std::nullopt;
   return out;
+}
+
+// The feasibility solve accepts sets it meets to kFeasibilitySlack (it stops short of exact on
+// ill-conditioned ones); an exact solve from its answer then tells such a set from one that
+// misses by less than that but more than the tolerance every setting is checked against — bounds
+// of 0.3333333 with x1 + x2 + x3 == 1, or x1 + x2 >= 25.000001 with x1 + x2 at most 25 — which
+// would pass validation and then have no setting to propose.
+bool FeasibleRegion::satisfiable(const std::vector<bool>& use) const {
+  const auto y = feasible_point(use, 0.0);
+  if (!y) return false;
+  const Eigen::MatrixXd g = select_rows(g_, g_source_, use), all_e = select_rows(e_, e_source_, use);
+  const Eigen::VectorXd h = select_entries(h_, g_source_, use), all_f = select_entries(f_, e_source_, use);
+  auto misses = [&](const Eigen::VectorXd& u) {
+    double v = std::max((lo_ - u).maxCoeff(), (u - hi_).maxCoeff());
+    if (g.rows() > 0) v = std::max(v, (g * u - h).maxCoeff());
+    if (all_e.rows() > 0) v = std::max(v, (all_e * u - all_f).cwiseAbs().maxCoeff());
+    return std::isfinite(v) ? v : std::numeric_limits<double>::infinity();
+  };
+  if (misses(*y) <= 0.5 * kConstraintTolerance) return true;
+  const std::vector<Eigen::Index> keep = independent_rows(all_e);
+  Eigen::MatrixXd e(static_cast<Eigen::Index>(keep.size()), all_e.cols());
+  Eigen::VectorXd f(static_cast<Eigen::Index>(keep.size()));
+  for (size_t i = 0; i < keep.size(); ++i) e.row(static_cast<Eigen::Index>(i)) = all_e.row(keep[i]), f[static_cast<Eigen::Index>(i)] = all_f[keep[i]];
+  const std::vector<double> lower(lo_.data(), lo_.data() + lo_.size()), upper(hi_.data(), hi_.data() + hi_.size());
+  Eigen::VectorXd out = nearest_point(*y, std::vector<double>(y->data(), y->data() + y->size()), lower, upper, g, h, e, f);
+  if (all_e.rows() > 0 && misses(out) > 0.1 * kConstraintTolerance)
+    out -= all_e.completeOrthogonalDecomposition().pseudoInverse() * (all_e * out - all_f);
+  return out.allFinite() && misses(out) <= 0.5 * kConstraintTolerance;
 }
 
 void FeasibleRegion::hit_and_run(Eigen::VectorXd& y, const Eigen::VectorXd& lo, const Eigen::VectorXd& hi, int steps,

@@ -197,6 +197,30 @@ TEST_CASE("Linear constraints: an unsatisfiable set is refused naming a minimal 
                                                "they may need fractional values of integer parameters or values between discrete levels"));
 }
 
+TEST_CASE("Linear constraints: a set missing by rounding is refused, one meeting by a hair is sampled", "[constraints][sampler]") {
+  auto space_of = [](std::vector<Parameter> parameters, const std::vector<const char*>& texts) {
+    std::vector<LinearConstraint> parsed;
+    for (const char* t : texts) parsed.push_back(*parse_linear_constraint(t, parameters).constraint);
+    return Space(std::move(parameters), parsed);
+  };
+  auto unit = [](double high) {
+    return std::vector<Parameter>{Parameter{.name = "x1", .low = 0, .high = high}, Parameter{.name = "x2", .low = 0, .high = high},
+                                  Parameter{.name = "x3", .low = 0, .high = high}};
+  };
+  // Misses by 1e-7: more than the 1e-9 every setting is checked against, less than the feasibility
+  // solve's own slack (1e-6). Both passed validation and left the run nothing to propose.
+  CHECK_THROWS_WITH(space_of(unit(0.3333333), {"x1 + x2 + x3 == 1"}), Contains("satisfies /constraints/0"));
+  CHECK_THROWS_WITH(space_of(unit(1), {"x1 + x2 >= 1.2000001", "x1 <= 0.6", "x2 <= 0.6"}),
+                    Contains("/constraints/0 (\"x1 + x2 >= 1.2000001\"), /constraints/1 (\"x1 <= 0.6\") and /constraints/2"));
+  // Meeting them with 1e-7 to spare: accepted, and every sampled point meets them.
+  for (const Space& space : {space_of(unit(0.3333333), {"x1 + x2 + x3 == 0.9999999"}),
+                             space_of(unit(1), {"x1 + x2 >= 1.1999999", "x1 <= 0.6", "x2 <= 0.6"})}) {
+    FeasibleSampler sampler(space);
+    std::mt19937_64 rng(4);
+    for (int i = 0; i < 20; ++i) REQUIRE(space.check(space.decode(sampler.next(rng))) == "");
+  }
+}
+
 TEST_CASE("Linear constraints: Space::check refuses a setting that violates a constraint, within the stated tolerance", "[constraints][space]") {
   const Space space(lc_parameters(), {lc_parse("x1 + x2 + x3 == 1"), lc_parse("temperature + 10*equiv <= 150")});
   Params p = {{"x1", 0.2}, {"x2", 0.3}, {"x3", 0.5}, {"temperature", 100.0}, {"equiv", 5.0}, {"flow-rate", 1.0},

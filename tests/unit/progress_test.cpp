@@ -217,3 +217,27 @@ TEST_CASE("Printable: a suggested command's folder is one shell word, quoted onl
   CHECK(labloop::shell_word("") == "''");
   CHECK(labloop::shell_word("$HOME/`id`") == "'$HOME/`id`'");
 }
+
+TEST_CASE("Progress: the summary counts results that met the failure condition beside the failed experiments", "[progress]") {
+  auto summary_text = [](int failed, int met) {
+    std::FILE* out = std::tmpfile();
+    REQUIRE(out);
+    {
+      labloop::cli::ProgressDisplay display(out, false, "y");
+      labloop::CampaignSummary summary;
+      summary.reason = "budget reached";
+      summary.output = "runs/f";
+      summary.status.done = 8;
+      summary.status.failed = failed;
+      summary.status.met_failure_condition = met;
+      display.print_summary(summary);
+    }
+    std::rewind(out);
+    std::string text;
+    for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+    std::fclose(out);
+    return text;
+  };
+  CHECK_THAT(summary_text(1, 3), Catch::Matchers::Contains("— 8 experiments (1 failed, 3 more met the failure condition) in "));
+  CHECK_THAT(summary_text(0, 0), Catch::Matchers::Contains("— 8 experiments (0 failed) in "));
+}

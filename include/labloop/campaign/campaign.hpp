@@ -40,6 +40,9 @@ struct CampaignStatus {
   int budget = 0;
   int done = 0;        // experiments with a final outcome (ok or failed)
   int failed = 0;
+  // Results that met "failure": {"when": …}: journaled as results, taught to the planner as
+  // failures, and not among `failed` (which counts experiments that gave no result).
+  int met_failure_condition = 0;
   int in_flight = 0;
   int overdue = 0;     // running past the driver's expected_s
   std::optional<double> best;  // in the objective's own direction (the first, with several)

@@ -118,7 +118,9 @@ class FeasibleRegion {
 
   // Indices of a minimal set of constraints that no point of the box satisfies together (every
   // proper subset is satisfiable), found with a deletion filter over feasibility solves; empty
-  // when some point satisfies them all. Integers are relaxed to their continuous range here.
+  // when some point satisfies them all to the tolerance settings are checked against (a set that
+  // misses by rounding, bounds of 0.3333333 with x1 + x2 + x3 == 1, is infeasible). Integers are
+  // relaxed to their continuous range here.
   std::vector<int> infeasible_subset() const;
 
   // The nearest point (Euclidean, reduced coordinates) to y satisfying the constraints, with
@@ -141,6 +143,8 @@ class FeasibleRegion {
   void find_directions();
   void find_centre(size_t constraint_count);
   bool pin_implicit_equalities(const std::vector<bool>& all);
+  // Whether some point of the box meets the rows in `use` to the tolerance `contains` uses.
+  bool satisfiable(const std::vector<bool>& use) const;
 
   int constraints_ = 0;
   std::vector<int> coords_;
