@@ -352,6 +352,8 @@ std::string describe_infeasible(const std::vector<LinearConstraint>& constraints
 namespace {
 
 constexpr double kFeasibilitySlack = 1e-6;
+// Hit-and-run draws its directions by projection from this many constrained coordinates on.
+constexpr Eigen::Index kProjectedDirectionsFrom = 64;
 
 // φ and its gradient for the feasibility solve (rows already selected and shifted by the margin).
 struct Penalty {
@@ -500,12 +502,14 @@ void FeasibleRegion::find_directions() {
   for (size_t i = 0; i < fixed.size(); ++i) a.row(e_.rows() + static_cast<Eigen::Index>(i)) = Eigen::RowVectorXd::Unit(k, fixed[i]);
   if (a.rows() == 0) {
     null_ = Eigen::MatrixXd::Identity(k, k);
+    row_space_.resize(k, 0);
   } else {
     Eigen::JacobiSVD<Eigen::MatrixXd> svd(a, Eigen::ComputeFullV);
     const Eigen::VectorXd sv = svd.singularValues();
     Eigen::Index rank = 0;
     for (Eigen::Index i = 0; i < sv.size(); ++i) rank += sv[i] > 1e-10 * std::max(1.0, sv[0]);
     null_ = svd.matrixV().rightCols(k - rank);
+    row_space_ = svd.matrixV().leftCols(rank);
   }
   if (e_.rows() > 0) e_pinv_ = e_.completeOrthogonalDecomposition().pseudoInverse();
   const std::vector<Eigen::Index> keep = independent_rows(e_);
@@ -788,10 +792,16 @@ void FeasibleRegion::hit_and_run(Eigen::VectorXd& y, const Eigen::VectorXd& lo, 
   if (null_.cols() == 0) return;  // a single point
   std::normal_distribution<double> normal(0.0, 1.0);
   std::uniform_real_distribution<double> uniform(0.0, 1.0);
-  Eigen::VectorXd z(null_.cols());
+  // A direction uniform in the null space: N z for z ~ N(0, I) in its basis N (k(k − r) flops), or
+  // equally w − Q Qᵀ w for w ~ N(0, I_k) and Q the row space's basis (2kr flops) — the projection
+  // of an isotropic Gaussian onto a subspace is isotropic there. The second is much cheaper with
+  // many coordinates and few equalities (300 parameters in one mixture: 60 times fewer flops per
+  // step); small spaces keep the first, and the random draws their journals were proposed from.
+  const bool by_projection = y.size() >= kProjectedDirectionsFrom && 3 * row_space_.cols() < y.size();
+  Eigen::VectorXd z(by_projection ? y.size() : null_.cols());
   for (int step = 0; step < steps; ++step) {
     for (Eigen::Index i = 0; i < z.size(); ++i) z[i] = normal(rng);
-    const Eigen::VectorXd d = null_ * z;
+    const Eigen::VectorXd d = by_projection ? Eigen::VectorXd(z - row_space_ * (row_space_.transpose() * z)) : Eigen::VectorXd(null_ * z);
     double smin = -std::numeric_limits<double>::infinity(), smax = std::numeric_limits<double>::infinity();
     auto limit = [&](double slope, double room_up, double room_down) {
       // slope·s ≤ room_up and slope·s ≥ -room_down (rooms clamped at 0: a point a rounding error

@@ -11,7 +11,11 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "labloop/core/error.hpp"
+#include "labloop/model/feasible_sampler.hpp"
+#include "labloop/model/linear_constraints.hpp"
 #include "labloop/model/gaussian_process.hpp"
 #include "extending.hpp"  // examples/extending/
 #include "../../src/model/acquisitions/acquisitions.hpp"  // detail::erfcx, log_ndtr: the shared special functions
@@ -426,4 +430,44 @@ TEST_CASE("Acquisition optimizer: past its time budget it takes the best scored 
     else
       CHECK(counting.scored <= 200);   // a small candidate set, scored once
   }
+}
+
+TEST_CASE("Acquisition optimizer: with many constrained parameters it draws fewer candidates when the budget runs out, all feasible",
+          "[acquisition][constraints]") {
+  using labloop::Parameter;
+  // 70 fractions, three in a mixture and the rest under caps on sums of five: each candidate drawn
+  // inside them walks 215 hit-and-run steps (directions by projection from 64 coordinates on).
+  std::vector<Parameter> parameters;
+  for (int i = 1; i <= 70; ++i) parameters.push_back(Parameter{.name = "x" + std::to_string(i), .low = 0, .high = 1});
+  std::vector<labloop::LinearConstraint> constraints{*labloop::parse_linear_constraint("x1 + x2 + x3 == 1", parameters).constraint};
+  for (int first = 4; first + 4 <= 70; first += 5)
+    constraints.push_back(*labloop::parse_linear_constraint(fmt::format("x{} + x{} + x{} + x{} + x{} <= 3", first, first + 1, first + 2,
+                                                                        first + 3, first + 4), parameters).constraint);
+  const labloop::Space space(parameters, constraints);
+  labloop::FeasibleSampler sampler(space);
+  std::mt19937_64 rng(11);
+  labloop::detail::Observations observations;
+  Eigen::MatrixXd x(8, space.cube_dim());
+  Eigen::VectorXd y(8);
+  for (int i = 0; i < 8; ++i) {
+    const Eigen::VectorXd p = sampler.next(rng);
+    x.row(i) = p.transpose();
+    y[i] = p.head(10).squaredNorm();
+    observations.add(p, y[i]);
+  }
+  GaussianProcess gp(space.cube_dim(), {});
+  gp.set_data(x, y);
+  gp.fit();
+  const labloop::detail::AcquisitionOptimizer optimizer(space, {.candidates = 256});
+  const ScoreCountingAcquisition counting;
+  // 1 µs: spent before the first draw, so only the floor of candidates is drawn.
+  const Eigen::VectorXd hurried = optimizer.maximize(counting, gp, y.minCoeff(), {}, observations, rng, 1e-6);
+  CHECK(optimizer.cut_short());
+  REQUIRE(hurried.size() == space.cube_dim());
+  CHECK(space.check(space.decode(hurried)).empty());
+  const long long hurried_scored = counting.scored;
+  const Eigen::VectorXd patient = optimizer.maximize(counting, gp, y.minCoeff(), {}, observations, rng, 1e9);
+  CHECK_FALSE(optimizer.cut_short());
+  CHECK(space.check(space.decode(patient)).empty());
+  CHECK(counting.scored - hurried_scored > hurried_scored);  // the full set: more candidates scored
 }

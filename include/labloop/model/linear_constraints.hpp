@@ -154,6 +154,7 @@ class FeasibleRegion {
   std::vector<int> g_source_, e_source_;  // constraint index of each row
   Eigen::VectorXd lo_, hi_;
   Eigen::MatrixXd null_;     // orthonormal basis of the directions hit-and-run moves along
+  Eigen::MatrixXd row_space_;  // orthonormal basis of the directions it may not move along
   Eigen::MatrixXd e_pinv_;   // pseudo-inverse of E, to pull a point back onto E y = f
   Eigen::MatrixXd e_independent_;  // independent_equality_rows()
   Eigen::VectorXd f_independent_;

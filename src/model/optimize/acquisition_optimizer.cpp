@@ -34,6 +34,8 @@ constexpr long long kMaxCombinations = 4096;
 // Candidates scored for a proposal asked past the time limit (a batch's later points).
 constexpr int kCandidatesPastLimit = 64;
 constexpr int kMaxLocalSearchSteps = 50;
+// Candidates drawn inside the constraints whatever the time limit says.
+constexpr int kTimedCandidatesFloor = 64;
 
 }  // namespace
 
@@ -175,9 +177,22 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
                          : std::clamp(static_cast<int>(options_.candidates * 300.0 / std::max<Eigen::Index>(gp.size(), 300)),
                                       std::min(options_.candidates, 256), options_.candidates);
   Eigen::MatrixXd candidates;
+  cut_short_ = false;
   if (sampler_) {
+    // Each draw walks 3k + 5 hit-and-run steps over the k constrained coordinates: with hundreds
+    // of them a full set takes longer than the time limit (300 parameters in 61 constraints: 6 s
+    // of a 5 s limit before any scoring). Drawing stops at half the budget, past a floor.
     candidates.resize(count, dim_);
-    for (int k = 0; k < count; ++k) candidates.row(k) = sampler_->next(rng).transpose();
+    int drawn = 0;
+    for (; drawn < count; ++drawn) {
+      if (drawn >= kTimedCandidatesFloor && drawn % 16 == 0 && std::chrono::duration<double>(Clock::now() - started).count() > 0.5 * budget_s)
+        break;
+      candidates.row(drawn) = sampler_->next(rng).transpose();
+    }
+    if (drawn < count) {
+      candidates.conservativeResize(drawn, Eigen::NoChange);
+      cut_short_ = true;
+    }
   } else {
     SobolSequence candidates_sequence(dim_, rng() | 1);
     candidates = candidates_sequence.next(count);

@@ -67,6 +67,9 @@ class AcquisitionOptimizer {
   Eigen::VectorXd maximize(const Acquisition& acquisition, const GaussianProcess& gp, double incumbent,
                            const std::vector<Eigen::VectorXd>& avoid, const Observations& observations,
                            std::mt19937_64& rng, double budget_s) const;
+  // Whether the last maximize drew fewer candidates inside the constraints than asked, having
+  // reached half its budget while drawing them (the caller notes the time limit).
+  bool cut_short() const { return cut_short_; }
 
  private:
   void trust_region_box(const GaussianProcess& gp, const Observations& observations, Eigen::VectorXd& lower,
@@ -92,6 +95,7 @@ class AcquisitionOptimizer {
   // mutable: maximize is otherwise a function of its arguments and the trust region), and the
   // constraints' rows over the whole cube for SLSQP.
   mutable std::optional<FeasibleSampler> sampler_;
+  mutable bool cut_short_ = false;
   Eigen::MatrixXd inequality_rows_, equality_rows_;
   Eigen::VectorXd inequality_bounds_, equality_values_;
 

@@ -205,6 +205,7 @@ class BayesianPlanner final : public Planner {
                                            : !avoid.empty() && in_flight_ ? *in_flight_ : *acquisition_;
       Point x = pool_ ? best_row(active, believer, incumbent, avoid, observations_, optimizer_, budget_s)
                       : optimizer_.maximize(active, believer, incumbent, avoid, observations_, rng_, budget_s);
+      if (!pool_) note_cut_short(optimizer_);
       if (x.size() != space_.cube_dim() || !x.allFinite() || x.minCoeff() < 0.0 || x.maxCoeff() > 1.0) {
         add_note("no finite acquisition score (or a proposal outside the cube): proposing a space-filling point instead");
         x = space_filling(avoid, {});
@@ -303,6 +304,15 @@ class BayesianPlanner final : public Planner {
     if (note_.find(text) != std::string::npos) return;
     if (!note_.empty()) note_ += "; ";
     note_ += text;
+  }
+
+  // Replay tells a time-limited ask by its note ("time limit"): the candidates drawn by then
+  // depend on the machine's speed.
+  void note_cut_short(const AcquisitionOptimizer& optimizer) {
+    if (optimizer.cut_short())
+      add_note(fmt::format("time limit of {:g} s: half of it went to drawing candidates inside the constraints, and the proposal is "
+                           "the best of those drawn by then",
+                           options_.time_limit_s));
   }
 
   // The next Sobol point not too close to a point taken, observed or failed (a few tries: in a
@@ -599,6 +609,7 @@ class BayesianPlanner final : public Planner {
       const GoalAcquisition acquisition(std::move(parts));
       Point x = pool_ ? best_row(acquisition, objective_gps.front(), 0.0, avoid, guide, goal_optimizer_, budget_s)
                       : goal_optimizer_.maximize(acquisition, objective_gps.front(), 0.0, avoid, guide, rng_, budget_s);
+      if (!pool_) note_cut_short(goal_optimizer_);
       if (x.size() != space_.cube_dim() || !x.allFinite() || x.minCoeff() < 0.0 || x.maxCoeff() > 1.0) {
         add_note("no finite acquisition score (or a proposal outside the cube): proposing a space-filling point instead");
         x = space_filling(avoid, {});
