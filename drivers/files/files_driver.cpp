@@ -208,9 +208,15 @@ Values FilesDriver::read_result(const fs::path& result) const {
     if (!j.is_object())
       throw ResultNotWhole(fmt::format("the result file {} is not a JSON object of measurements: \"{}\"", result.string(), ready::shortened(text, 200)));
     if (repeated) throw Error(fmt::format("the result file {} gives {} twice", result.string(), *repeated));
-    for (const auto& [name, value] : j.items()) cells[name] = value.is_string() ? value.get<std::string>() : value.dump();
+    // A JSON null is no value at all (as a null optional field is absent, protocol §2): "error":
+    // null is no error. A string is the text as written, so "error": "null" is an error whose
+    // message is "null", never taken for none (the text of a null and of that string were both
+    // "null" here, and both read as no error).
+    for (const auto& [name, value] : j.items())
+      if (!value.is_null()) cells[name] = value.is_string() ? value.get<std::string>() : value.dump();
   }
-  if (const auto error = cells.find("error"); error != cells.end() && !error->second.empty() && error->second != "null")
+  // Only an empty error says none: a CSV cell is text whatever it reads ("null" included).
+  if (const auto error = cells.find("error"); error != cells.end() && !error->second.empty())
     throw Error(ready::shortened(error->second, 4096));
   Values values;
   for (const std::string& output : config_.declared.info.outputs) {

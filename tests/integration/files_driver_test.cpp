@@ -259,11 +259,17 @@ TEST_CASE("Files driver: a result that fails the experiment withdraws a request 
     return why;
   };
   CHECK(failure("p-0030", R"({"error": "lamp"})") == "lamp");
+  // A string is a message whatever it says; only a JSON null (or "") is no error.
+  CHECK(failure("p-0036", R"({"y": 1, "error": "null"})") == "null");
+  CHECK(outcome_answered_in_place(driver, dir, "p-0037", ".json", {R"({"y": 1, "error": null})"}) == "y = 1");
+  CHECK(outcome_answered_in_place(driver, dir, "p-0038", ".json", {R"({"y": 1, "error": ""})"}) == "y = 1");
   CHECK_THAT(failure("p-0031", R"({"y": 1, "pad": ")" + std::string(1 << 20, 'x') + "\"}"), Catch::Contains("is over 1048576 bytes"));
   CHECK_THAT(failure("p-0032", R"({"z": 1})"), Catch::Contains("no number for \"y\""));
   CHECK_THAT(failure("p-0033", R"({"y": 1, "y": 2})"), Catch::Contains("gives /y twice"));
   CHECK_THAT(failure("p-0034", R"({"y": NaN})"), Catch::Contains("not a JSON object"));  // after the 5 s a result gets to become whole
   files::FilesDriver csv(files::read_files_config(files_config(dir, "csv")));
   CHECK_THAT(outcome_answered_in_place(csv, dir, "p-0035", ".csv", {"y,y\n1,2\n"}), Catch::Contains("two columns named \"y\""));
+  // A CSV cell is text: "null" in the error column is a message too.
+  CHECK(outcome_answered_in_place(csv, dir, "p-0039", ".csv", {"y,error\n1,null\n"}) == "null");
   CHECK(fs::is_empty(dir / "inbox"));
 }
