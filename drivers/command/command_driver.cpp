@@ -27,7 +27,8 @@ using json = nlohmann::json;
 namespace {
 
 // What is read of a program's stdout: the measurements are on its last line, and a program that
-// prints gigabytes must not take the driver's memory with it.
+// prints gigabytes must not take the driver's memory with it. A last line longer than this is
+// not read at all (its end alone is no JSON) and fails the experiment saying so.
 constexpr std::streamoff kMaxOutputTail = 1 << 20;
 constexpr std::size_t kMaxErrorChars = 4096;  // protocol: failure texts are for people
 // What a run may write to stdout or stderr (both kept in its folder) before it is stopped.
@@ -54,20 +55,29 @@ std::string resolve_program(const JsonNode& node, const fs::path& folder) {
   node.fail(fmt::format("no program \"{}\" on PATH; give its path (\"./{}\" for one beside this file)", name, name));
 }
 
-// The last line of the program's stdout that holds more than blanks.
-std::string last_line(const fs::path& file) {
+struct LastLine {
+  std::string text;   // the line, or its last kMaxOutputTail bytes when it is longer
+  bool whole = true;  // false: it is longer than kMaxOutputTail, and `text` is only its end
+};
+
+// The last line of a program's output that holds more than blanks. Twice the limit and a byte
+// are read from the end: a line of up to kMaxOutputTail bytes, the line break before it (so one of
+// exactly that length is seen to begin there) and as much again of blank lines after it.
+LastLine last_line(const fs::path& file) {
   std::ifstream in(file, std::ios::binary | std::ios::ate);
-  if (!in) return "";
+  if (!in) return {};
   const std::streamoff size = in.tellg();
-  const std::streamoff from = std::max<std::streamoff>(0, size - kMaxOutputTail);
+  const std::streamoff from = std::max<std::streamoff>(0, size - 2 * kMaxOutputTail - 1);
   in.seekg(from);
   std::string tail(static_cast<std::size_t>(size - from), '\0');
   in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
   const std::size_t end = tail.find_last_not_of(" \t\r\n");
-  if (end == std::string::npos) return "";
+  if (end == std::string::npos) return {};
   const std::size_t newline = tail.find_last_of('\n', end);
   const std::size_t begin = newline == std::string::npos ? 0 : newline + 1;
-  return tail.substr(begin, end + 1 - begin);
+  const bool whole = (newline != std::string::npos || from == 0) && static_cast<std::streamoff>(end + 1 - begin) <= kMaxOutputTail;
+  const std::size_t kept = std::min<std::size_t>(end + 1 - begin, static_cast<std::size_t>(kMaxOutputTail));
+  return {tail.substr(end + 1 - kept, kept), whole};
 }
 
 }  // namespace
@@ -157,14 +167,20 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
   }
   if (output_bytes() > kMaxOutputBytes) throw output_over_cap("");
   if (*status != 0) {
-    const std::string said = last_line(dir / "stderr.txt");
+    const std::string said = last_line(dir / "stderr.txt").text;
     const std::optional<int> signal = program.ending_signal();
     throw Error(ready::shortened(fmt::format("the program {}{}", signal ? fmt::format("was killed by signal {}", *signal)
                                                                         : fmt::format("exited with status {}", *status),
                                              said.empty() ? std::string() : ": " + said),
                                  kMaxErrorChars));
   }
-  const std::string line = last_line(dir / "stdout.txt");
+  const LastLine last = last_line(dir / "stdout.txt");
+  if (!last.whole)
+    throw Error(fmt::format("the program's last line of output is longer than {} MiB ({} bytes), the most this driver reads of a line, "
+                            "so it was not read and the experiment failed: print the measurements as one short JSON object on the "
+                            "last line (anything else before it); see {}",
+                            kMaxOutputTail >> 20, kMaxOutputTail, (dir / "stdout.txt").string()));
+  const std::string& line = last.text;
   json printed;
   std::optional<std::string> repeated;
   try {

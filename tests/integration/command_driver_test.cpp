@@ -94,6 +94,13 @@ TEST_CASE("Command driver: every other ending of the program is a failed experim
   CHECK(failure(R"(echo '{"y": 1.5, "error": null}')").empty());     // a null error is none
   CHECK_THAT(failure(R"(echo '{"y": 1, "y": 2}')"), Catch::Contains("gives /y twice"));
   CHECK_THAT(failure("exec yes"), Catch::Contains("wrote more than 64 MiB to its output and was stopped"));
+  // A last line past the 1 MiB the driver reads is said to be that, not quoted from its middle
+  // as "not a JSON object"; one of exactly 1 MiB is read.
+  CHECK_THAT(failure(R"(printf '{"y": 1, "pad": "'; head -c 1048576 /dev/zero | tr '\0' x; echo '"}')"),
+             Catch::StartsWith("the program's last line of output is longer than 1 MiB (1048576 bytes), the most this driver reads of a "
+                               "line, so it was not read and the experiment failed") &&
+                 Catch::EndsWith("/stdout.txt"));
+  CHECK(failure(R"(echo 'a first line'; printf '{"y": 1, "pad": "'; head -c 1048557 /dev/zero | tr '\0' x; echo '"}')").empty());
   {
     command::CommandDriver driver(command::read_command_config(command_config(dir, "echo '{\"y\": 1}'")));
     CHECK_THROWS_WITH(driver.run_experiment(std::string("c-1\0../etc", 9), json{{"x", 1}}, {}), Catch::Contains("control character"));
