@@ -22,6 +22,7 @@
 
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/printable.hpp"
 #include "labloop/wire/lease.hpp"
 #include "labloop/wire/protocol.hpp"
 #include "curve.hpp"
@@ -302,6 +303,12 @@ class Server {
       : driver_(driver), info_(driver.describe()), options_(options), router_(context_, zmq::socket_type::router),
         completions_(context_, zmq::socket_type::pull) {
     if (!options_.log) options_.log = [](const std::string& line) { std::cerr << "driver: " << line << std::endl; };
+    // Log lines quote what peers sent (experiment ids, params, a controller's error text) and what
+    // the driver said (an instrument's failure text, run_experiment's exception): every line goes
+    // through printable(), as the Python SDK's log filter sends its records, so none can retitle or
+    // clear the operator's terminal, forge a log line or reorder one (bidirectional controls). In
+    // one place, a caller's `log` included, so no line can be missed; the wire is untouched.
+    options_.log = [log = std::move(options_.log)](const std::string& line) { log(printable(line)); };
     if (info_.capacity < 1) throw Error("driver describes capacity < 1; it must run at least one experiment at once");
     welcome_ = protocol::encode(protocol::Welcome::of(info_));
     // Before binding: a driver that cannot keep its results should fail before anyone connects.

@@ -839,6 +839,25 @@ class ServeLog {
 
 }  // namespace
 
+TEST_CASE("serve's log shows control characters, escape sequences and bidi controls as escapes, from peers and from the driver alike",
+          "[driver][serve]") {
+  // A failure text that would clear the screen, retitle the terminal and reverse the rest of the line.
+  const std::string said = "pump \x1b[2J\x1b]0;owned\x07 jammed \xe2\x80\xae" "42";
+  LambdaDriver driver([&](double, std::stop_token) -> labloop::Values { throw std::runtime_error(said); });
+  ServeLog log;
+  InProcessServer server(driver, log.sink());
+  Client client(server.endpoint());
+  const json result = run_x(client, "esc-\x1b[31m-1", 0.0);
+  CHECK(result["error"] == said);  // the wire carries the text as it is
+  client.send(json{{"v", 1}, {"type", "error"}, {"code", "internal"}, {"message", "line\nforged: \xe2\x81\xa6x"}});
+  expect_still_serving(client);
+  CHECK(log.wait_for(R"(esc-\x1b[31m-1 finished: pump \x1b[2J\x1b]0;owned\x07 jammed \u202e42)", 5s));
+  CHECK(log.wait_for(R"(controller reported error internal: line\nforged: \u2066x)", 5s));
+  CHECK_FALSE(log.has("\x1b"));
+  CHECK_FALSE(log.has("\n"));
+  CHECK_FALSE(log.has("\xe2\x80\xae"));
+}
+
 TEST_CASE("serve says when a reply cannot be delivered, to a controller that does not read or is gone, and serves the others", "[driver][serve]") {
   LambdaDriver driver([](double x, std::stop_token) {
     std::this_thread::sleep_for(300ms);

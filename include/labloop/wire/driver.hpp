@@ -71,7 +71,9 @@ struct ServeOptions {
   std::stop_token stop;               // serve() returns soon after a stop is requested
   bool handle_signals = true;         // SIGINT/SIGTERM end serve() cleanly (restored on return)
   std::chrono::milliseconds shutdown_grace{5000};  // how long running experiments get to stop
-  std::function<void(const std::string&)> log;     // one line per event worth telling; default stderr
+  std::function<void(const std::string&)> log;     // one line per event worth telling; default stderr. Each line
+                                                   // comes as core printable() shows it: control characters,
+                                                   // escape sequences and bidi controls as \x1b, \u202e
   std::function<void(const std::string&)> on_ready;  // called once bound, with the bound endpoint
 
   // Result cache file (see the top of this header); empty = memory only. Loaded at start: a
