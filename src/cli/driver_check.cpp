@@ -28,6 +28,7 @@ const char* mark(CheckVerdict verdict) {
     case CheckVerdict::passed: return "ok  ";
     case CheckVerdict::failed: return "FAIL";
     case CheckVerdict::skipped: return "skip";
+    case CheckVerdict::warned: return "WARN";
   }
   return "";
 }
@@ -37,6 +38,7 @@ const char* verdict_name(CheckVerdict verdict) {
     case CheckVerdict::passed: return "passed";
     case CheckVerdict::failed: return "failed";
     case CheckVerdict::skipped: return "skipped";
+    case CheckVerdict::warned: return "warned";
   }
   return "";
 }
@@ -60,7 +62,7 @@ CLI::App* add_driver_check_command(CLI::App& app, DriverCheckCommand& command) {
                             kMaxExperimentsAtOnce));
   cmd->add_flag("--json", command.json,
                 "Print one JSON object at the end instead of a line per check: the driver's welcome, each check with its verdict "
-                "(passed, failed, skipped) and detail, and the counts; or {\"endpoint\", \"error\"} when nothing could be checked");
+                "(passed, failed, skipped, warned) and detail, and the counts; or {\"endpoint\", \"error\"} when nothing could be checked");
   cmd->add_option("--timeout", command.timeout_s, "Seconds to wait for each answer the protocol says comes at once (default 5)")
       ->check(seconds_from(0.01, 3600));
   cmd->add_option("--experiment-timeout", command.experiment_timeout_s, "Seconds to wait for an experiment's result (default 60)")
@@ -102,8 +104,15 @@ int run_driver_check(const DriverCheckCommand& command) {
     fmt::print("{}\n", nlohmann::json{{"endpoint", command.endpoint}, {"error", e.what()}}.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     return 1;
   }
-  int passed = 0, failed = 0, skipped = 0;
-  for (const CheckOutcome& o : report.outcomes) (o.verdict == CheckVerdict::passed ? passed : o.verdict == CheckVerdict::failed ? failed : skipped)++;
+  int passed = 0, failed = 0, skipped = 0, warned = 0;
+  for (const CheckOutcome& o : report.outcomes) {
+    switch (o.verdict) {
+      case CheckVerdict::passed: ++passed; break;
+      case CheckVerdict::failed: ++failed; break;
+      case CheckVerdict::skipped: ++skipped; break;
+      case CheckVerdict::warned: ++warned; break;
+    }
+  }
   if (command.json) {
     nlohmann::json checks = nlohmann::json::array();
     for (const CheckOutcome& o : report.outcomes)
@@ -113,11 +122,13 @@ int run_driver_check(const DriverCheckCommand& command) {
                              {"checks", checks},
                              {"passed", passed},
                              {"failed", failed},
-                             {"skipped", skipped}};
+                             {"skipped", skipped},
+                             {"warned", warned}};
     // A driver's answers are quoted in the details: bytes that are not UTF-8 become U+FFFD.
     fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   } else {
-    fmt::print("{} checks passed, {} failed{}\n", passed, failed, skipped ? fmt::format(", {} skipped", skipped) : "");
+    fmt::print("{} checks passed, {} failed{}{}\n", passed, failed, warned ? fmt::format(", {} warned", warned) : "",
+               skipped ? fmt::format(", {} skipped", skipped) : "");
   }
   return report.all_passed() ? 0 : 1;
 }

@@ -98,6 +98,13 @@ class ResultLedger {
     if (!different.empty()) out.push_back(fmt::format("different results for one experiment: {}", fmt::join(different, "; ")));
     return fmt::format("{}", fmt::join(out, ". "));
   }
+  // The experiments it was sent whose result has come.
+  std::set<std::string> finished() const {
+    std::set<std::string> out;
+    for (const auto& [id, e] : entries_)
+      if (e.results > 0) out.insert(id);
+    return out;
+  }
   std::size_t results() const {
     std::size_t n = unasked_;
     for (const auto& [id, e] : entries_) n += e.results;
@@ -364,6 +371,7 @@ class Checker {
     handshake();
     heartbeat();
     envelope();
+    before_hello();
     malformed();
     errors_are_not_answered();
     if (options_.run_experiments) {
@@ -372,6 +380,8 @@ class Checker {
       record("experiments", CheckVerdict::skipped,
              "not sent: --run-experiments sends a few within the declared limits (they run at the instrument)");
     }
+    link_.drop_until(kQuietSpell, [](const Reply&) { return false; });  // results still on their way
+    finished_not_running();
     results_answer_requests();
     return std::move(report_);
   }
@@ -410,6 +420,58 @@ class Checker {
   std::string no_answer() const { return fmt::format("no answer within {:g} s", options_.reply_timeout.count() / 1000.0); }
 
   std::string id(int n) const { return fmt::format("driver-check-{}-{:04d}", tag_, n); }
+
+  // What is wrong with a pong (§3, §4.4), or "": `running` an array of experiment ids, and
+  // `progress`, when given, an object of fractions done, each a number from 0 to 1 (0.4 for 40 %).
+  static std::string pong_problem(const Reply& pong) {
+    const json& m = *pong.message;
+    for (const json& e : m["running"])
+      if (!e.is_string()) return fmt::format("\"running\" must list experiment ids (strings), and holds {}: got {}", e.dump(), pong.shown());
+    const auto progress = m.find("progress");
+    if (progress == m.end() || progress->is_null()) return "";
+    if (!progress->is_object())
+      return fmt::format("\"progress\" must be an object of experiment ids and fractions done from 0 to 1: got {}", pong.shown());
+    for (const auto& [experiment, fraction] : progress->items())
+      if (!fraction.is_number() || !(fraction.get<double>() >= 0 && fraction.get<double>() <= 1))
+        return fmt::format("the progress of {} is {}, not a fraction from 0 to 1 (§4.4: 0.4 for 40 % done, 1 at most): got {}", experiment,
+                           fraction.dump(), pong.shown());
+    return "";
+  }
+
+  // "" for a reply that decodes as a protocol message, else what is wrong with it.
+  static std::string protocol_problem(const Reply& reply) {
+    try {
+      (void)protocol::decode(reply.frames.back());
+    } catch (const ProtocolError& e) {
+      return fmt::format("breaks the protocol ({}): {}", e.code(), e.what());
+    }
+    return "";
+  }
+
+  // Judges the `accepted` answering a run of `experiment` (§3, §4.2) as a check of its own: it
+  // must be a protocol message (its times numbers ≥ 0 or absent) naming that experiment. A max_s
+  // of 0 keeps to the protocol's letter but gives the experiment no time at all: a controller may
+  // abort it at once, and labloop does, so it is warned about (§4.2).
+  void judge_accepted(const Reply& accepted, const std::string& experiment) {
+    const std::string check = "accepted → names its experiment; expected_s and max_s, if given, numbers ≥ 0 (§3, §4.2)";
+    try {
+      const auto decoded = std::get<protocol::Accepted>(protocol::decode(accepted.frames.back()));
+      if (decoded.experiment != experiment)
+        return fail(check, fmt::format("it names experiment \"{}\", but the run was {}: the controller takes it for news of another experiment "
+                                       "and ignores it; got {}",
+                                       decoded.experiment, experiment, accepted.shown()));
+      if (decoded.max_s.is_number() && decoded.max_s.get<double>() == 0)
+        return record(check, CheckVerdict::warned,
+                      fmt::format("max_s is 0: the experiment may take no time at all, so a controller may abort it as soon as it is "
+                                  "accepted (labloop does); send the longest it may take, or leave max_s out; got {}",
+                                  accepted.shown()));
+    } catch (const ProtocolError& e) {
+      return fail(check, fmt::format("the accepted breaks the protocol ({}): {}; a controller ignores it; got {}", e.code(), e.what(), accepted.shown()));
+    } catch (const std::bad_variant_access&) {
+      return fail(check, "expected an accepted, got " + accepted.shown());
+    }
+    pass(check);
+  }
 
   // ---- hello / welcome (§4.1) ----------------------------------------------------------------
 
@@ -478,6 +540,7 @@ class Checker {
     if (!pong) return fail("ping → pong", no_answer());
     if (pong->type() != "pong" || !(*pong->message).contains("running") || !(*pong->message)["running"].is_array())
       return fail("ping → pong", "expected a pong with a \"running\" array, got " + pong->shown());
+    if (const std::string problem = pong_problem(*pong); !problem.empty()) return fail("ping → pong", problem);
     pass("ping → pong");
     const auto extra = ask(R"({"v":1.0,"type":"ping","sent_by":"driver-check","future":{"a":[1,2]}})");
     if (!extra || extra->type() != "pong")
@@ -494,6 +557,24 @@ class Checker {
     if (!reply) return fail(check, no_answer());
     if (reply->frames.size() != 2 || !reply->frames[0].empty() || reply->type() != "pong")
       return fail(check, fmt::format("got {} frame(s), the last {}", reply->frames.size(), reply->shown()));
+    pass(check);
+  }
+
+  // ---- before hello (§4.1) ---------------------------------------------------------------------------
+
+  // A driver MUST NOT require a hello before other messages: a controller that restarted may
+  // send its ping or run first on its new connection. Asked on a connection of its own, which
+  // says nothing else; a refusal there is recorded without settle(), which reads this one.
+  void before_hello() {
+    const std::string check = "ping on a new connection, before any hello → pong (§4.1: no hello is required first)";
+    CheckLink fresh(context_, options_);
+    fresh.send(message("ping"));
+    const auto reply = fresh.receive(options_.reply_timeout, [](const Reply&) { return true; });
+    const std::string why = "a driver must answer what comes before any hello: a controller that restarted sends its ping or run first";
+    if (!reply) return record(check, CheckVerdict::failed, fmt::format("{}: {}", no_answer(), why));
+    if (reply->type() != "pong" || !(*reply->message).contains("running") || !(*reply->message)["running"].is_array())
+      return record(check, CheckVerdict::failed, fmt::format("got {}: {}", reply->shown(), why));
+    if (const std::string problem = pong_problem(*reply); !problem.empty()) return record(check, CheckVerdict::failed, problem);
     pass(check);
   }
 
@@ -553,6 +634,29 @@ class Checker {
     pass(check);
   }
 
+  // After a quiet spell: an experiment whose result came is over, and a pong must no longer list
+  // it (§4.4: started and not yet finished); a controller would take it for still running. Only
+  // results read before the pong count: the driver sent them first.
+  void finished_not_running() {
+    if (link_.ledger().finished().empty()) return;  // nothing ran: nothing to judge
+    const std::string check = "ping after the results came → a pong listing none of those experiments (§4.4)";
+    link_.send(message("ping"));
+    const auto pong = link_.receive(options_.reply_timeout, [](const Reply& r) { return r.type() == "pong"; });
+    if (!pong) return fail(check, no_answer());
+    if (!(*pong->message).contains("running") || !(*pong->message)["running"].is_array())
+      return fail(check, "expected a pong with a \"running\" array, got " + pong->shown());
+    if (const std::string problem = pong_problem(*pong); !problem.empty()) return fail(check, problem);
+    const std::set<std::string> finished = link_.ledger().finished();
+    std::vector<std::string> listed;
+    for (const json& e : (*pong->message)["running"])
+      if (e.is_string() && finished.contains(e.get<std::string>())) listed.push_back(e.get<std::string>());
+    if (!listed.empty())
+      return fail(check, fmt::format("it still lists {}, whose result it sent: a pong lists only experiments not yet finished, or a controller "
+                                     "waits on them; got {}",
+                                     fmt::join(listed, ", "), pong->shown()));
+    pass(check, fmt::format("{} finished, none listed", finished.size()));
+  }
+
   // Last, after a quiet spell for anything still on its way: the results against the requests.
   void results_answer_requests() {
     const std::string check = "every result answers a run or abort sent, one per request, the same each time (§4.5, §5)";
@@ -603,7 +707,9 @@ class Checker {
     if (answer->type() == "rejected")
       return record(check, CheckVerdict::skipped,
                     fmt::format("rejected ({}): the other experiment checks need a setting the instrument accepts", answer->text("reason")));
-    if (answer->type() != "accepted") return fail(check, "expected accepted or rejected, got " + answer->shown());
+    if (answer->type() != "accepted")  // text after the object, for one, is no JSON: say so, not only what came
+      return fail(check, "expected accepted or rejected, got " + answer->shown() + (answer->message ? "" : ", which " + protocol_problem(*answer)));
+    judge_accepted(*answer, first);
     // While it runs, a pong lists it — unless its result comes first.
     link_.send(message("ping").dump());
     const auto is_result = [&](const Reply& r) { return r.type() == "result" && r.text("experiment") == first; };
@@ -630,8 +736,10 @@ class Checker {
     } else if (!finished_first) {
       const json& running = (*pong->message)["running"];
       const bool listed = running.is_array() && std::find(running.begin(), running.end(), json(first)) != running.end();
-      if (listed) pass("ping while an experiment runs → pong listing it");
-      else fail("ping while an experiment runs → pong listing it", "got " + pong->shown());
+      const std::string problem = listed ? pong_problem(*pong) : "";
+      if (!listed) fail("ping while an experiment runs → pong listing it", "got " + pong->shown());
+      else if (!problem.empty()) fail("ping while an experiment runs → pong listing it", problem);
+      else pass("ping while an experiment runs → pong listing it");
     }
 
     // §5: the same run again is answered from the cache, with the same result.
@@ -659,6 +767,20 @@ class Checker {
     } else {
       record(conflict_check, CheckVerdict::skipped, "every input takes a single value");
     }
+
+    // §4.1: no hello is required first. A controller that restarted sends the run again on its new
+    // connection, before or without a hello, and must get its result (from the cache: nothing runs
+    // again). Last here: that connection becomes the experiment's owner (§5).
+    const std::string restart_check = "the same run on a new connection, before any hello → the same result (§4.1, §5: a restarted controller)";
+    CheckLink fresh(context_, options_);
+    fresh.send(run_message(first, centre));
+    const auto again = fresh.receive(options_.reply_timeout, [](const Reply&) { return true; });
+    const std::string why = "a driver must answer a run that comes before any hello: a controller that restarted sends its runs again first";
+    if (!again) record(restart_check, CheckVerdict::failed, fmt::format("{}: {}", no_answer(), why));
+    else if (again->message != found->message)
+      record(restart_check, CheckVerdict::failed,
+             fmt::format("got {}, first {}{}", again->shown(), found->shown(), again->type() == "result" ? "" : ": " + why));
+    else pass(restart_check);
   }
 
   // ---- capacity (§4.2 step 6, §4.4) -------------------------------------------------------------
@@ -758,6 +880,8 @@ class Checker {
     for (const std::string& e : ids) {
       const auto it = answers.find(e);
       if (it == answers.end()) problems.push_back(fmt::format("{}: {}", e, no_answer()));
+      else if (const std::string broken = it->second.type() == "accepted" ? protocol_problem(it->second) : ""; !broken.empty())
+        problems.push_back(fmt::format("{}: its accepted {}", e, broken));  // its times, if given, numbers ≥ 0
       else if (it->second.type() == "accepted") ++accepted;
       else if (it->second.type() == "rejected" && it->second.text("reason").starts_with("busy"))
         problems.push_back(fmt::format("{}: rejected as busy ({})", e, it->second.text("reason")));

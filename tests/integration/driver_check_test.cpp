@@ -612,3 +612,159 @@ TEST_CASE("driver-check --capacity: fewer distinct settings than the capacity an
   CHECK(checks.at("experiments at once").verdict == CheckVerdict::skipped);
   CHECK_THAT(checks.at("experiments at once").detail, Catch::Contains("the inputs take 2 different settings, and capacity 2 needs 3"));
 }
+
+namespace {
+
+// A driver that finishes its experiments when pinged (like capacity_fake) and answers each with
+// `accepted(id)`, its pongs listing every run it ever started, finished or not, each still running
+// at progress 7; a repeated run or an abort gets the result again. With `hello_first`, a connection
+// that has not said hello is answered error bad_message, whatever it sends.
+test::FakeDriver::RoutedBehaviour sloppy_fake(std::function<json(const std::string& id)> accepted, bool hello_first) {
+  auto started = std::make_shared<std::vector<std::string>>();
+  auto running = std::make_shared<std::vector<std::string>>();
+  auto results = std::make_shared<std::map<std::string, std::string>>();
+  auto greeted = std::make_shared<std::set<std::string>>();
+  return [=](const std::string& identity, const std::string& payload) -> std::vector<std::string> {
+    const std::string type = test::FakeDriver::type_of(payload), id = test::FakeDriver::experiment_of(payload);
+    if (type == "hello") {
+      greeted->insert(identity);
+      return {test::FakeDriver::welcome()};
+    }
+    if (hello_first && !greeted->contains(identity)) return {R"({"v":1,"type":"error","code":"bad_message","message":"say hello first"})"};
+    if (type == "ping") {
+      json progress = json::object();
+      for (const std::string& e : *running) progress[e] = 7;
+      std::vector<std::string> out{json{{"v", 1}, {"type", "pong"}, {"running", *started}, {"progress", progress}}.dump()};
+      for (const std::string& e : *running) out.push_back(results->at(e));
+      running->clear();
+      return out;
+    }
+    const json message = json::parse(payload, nullptr, false);
+    if (type == "run" && !id.empty() && message.contains("params") && message["params"].is_object()) {
+      if (results->contains(id)) return {results->at(id)};
+      started->push_back(id);
+      running->push_back(id);
+      (*results)[id] = json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 1}}}}.dump();
+      return {accepted(id).dump()};
+    }
+    if (type == "abort" && results->contains(id)) return {results->at(id)};
+    json error{{"v", 1}, {"type", "error"}, {"code", type == "abort" ? "unknown_experiment" : "bad_message"}, {"message", "no"}};
+    if (!id.empty()) error["experiment"] = id;
+    return {error.dump()};
+  };
+}
+
+json accepted_with(const std::string& id, json fields) {
+  fields["v"] = 1;
+  fields["type"] = "accepted";
+  if (!fields.contains("experiment")) fields["experiment"] = id;
+  return fields;
+}
+
+// A serve()d driver whose every accepted says max_s 0: within the protocol's letter, no time at all.
+class NoTimeDriver final : public Driver {
+ public:
+  InstrumentInfo describe() const override {
+    InstrumentInfo info;
+    info.driver = "no-time";
+    info.version = "test";
+    info.inputs = {Parameter{.name = "x", .low = -5, .high = 10}};
+    info.outputs = {"y"};
+    return info;
+  }
+  Values run(const Params& params, std::stop_token) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // running while the pong is asked for
+    return {{"y", params.at("x").get<double>()}};
+  }
+  RunEstimate estimate(const Params&) const override { return {1.0, 0.0}; }
+};
+
+const std::string kAcceptedCheck = "accepted → names its experiment; expected_s and max_s, if given, numbers ≥ 0 (§3, §4.2)";
+const std::string kRunningCheck = "ping while an experiment runs → pong listing it";
+const std::string kFinishedCheck = "ping after the results came → a pong listing none of those experiments (§4.4)";
+const std::string kPingFirstCheck = "ping on a new connection, before any hello → pong (§4.1: no hello is required first)";
+const std::string kRunFirstCheck = "the same run on a new connection, before any hello → the same result (§4.1, §5: a restarted controller)";
+
+}  // namespace
+
+TEST_CASE("driver-check: a malformed accepted, progress past 1, finished experiments still listed and a hello required first each fail",
+          "[driver-check]") {
+  test::TempDir dir;
+  DriverCheckOptions options;
+  options.endpoint = dir.ipc("sloppy");
+  options.run_experiments = true;
+  const auto verdict_of = [](const DriverCheckReport& report, const std::string& check) {
+    const auto checks = by_check(report);
+    INFO(check);
+    REQUIRE(checks.count(check) == 1);
+    return checks.at(check);
+  };
+  SECTION("an accepted naming another experiment, and the rest") {
+    test::FakeDriver driver(dir.ipc("sloppy"), sloppy_fake([](const std::string& id) { return accepted_with(id, {{"experiment", "someone-else"}}); },
+                                                           /*hello_first=*/true));
+    const DriverCheckReport report = check_driver(options);
+    INFO(test::checks_not_passed(report));
+    const CheckOutcome accepted = verdict_of(report, kAcceptedCheck);
+    CHECK(accepted.verdict == CheckVerdict::failed);
+    CHECK_THAT(accepted.detail, Catch::StartsWith("it names experiment \"someone-else\", but the run was driver-check-"));
+    const CheckOutcome progress = verdict_of(report, kRunningCheck);
+    CHECK(progress.verdict == CheckVerdict::failed);
+    CHECK_THAT(progress.detail, Catch::StartsWith("the progress of driver-check-") && Catch::Contains("-0001 is 7, not a fraction from 0 to 1"));
+    const CheckOutcome finished = verdict_of(report, kFinishedCheck);
+    CHECK(finished.verdict == CheckVerdict::failed);
+    CHECK_THAT(finished.detail, Catch::StartsWith("it still lists driver-check-") && Catch::Contains("whose result it sent"));
+    for (const std::string& check : {kPingFirstCheck, kRunFirstCheck}) {
+      const CheckOutcome first = verdict_of(report, check);
+      CHECK(first.verdict == CheckVerdict::failed);
+      CHECK_THAT(first.detail, Catch::Contains("say hello first") && Catch::Contains("before any hello"));
+    }
+  }
+  SECTION("an accepted whose expected_s is text") {
+    test::FakeDriver driver(dir.ipc("sloppy"), sloppy_fake([](const std::string& id) { return accepted_with(id, {{"expected_s", "soon"}}); },
+                                                           /*hello_first=*/false));
+    const DriverCheckReport report = check_driver(options);
+    INFO(test::checks_not_passed(report));
+    const CheckOutcome accepted = verdict_of(report, kAcceptedCheck);
+    CHECK(accepted.verdict == CheckVerdict::failed);
+    CHECK_THAT(accepted.detail, Catch::StartsWith("the accepted breaks the protocol (bad_message): accepted: \"expected_s\" must be a number >= 0"));
+    // Answered before a hello as after one.
+    CHECK(verdict_of(report, kPingFirstCheck).verdict == CheckVerdict::passed);
+    CHECK(verdict_of(report, kRunFirstCheck).verdict == CheckVerdict::passed);
+  }
+}
+
+TEST_CASE("driver-check: an accepted with max_s 0 is warned about, and fails nothing", "[driver-check]") {
+  test::TempDir dir;
+  NoTimeDriver driver;
+  CapacityCheckServer server(driver, dir.ipc("no-time"));
+  DriverCheckOptions options;
+  options.endpoint = dir.ipc("no-time");
+  options.run_experiments = true;
+  const DriverCheckReport report = check_driver(options);
+  INFO(test::checks_not_passed(report));
+  CHECK(report.all_passed());
+  const auto checks = by_check(report);
+  REQUIRE(checks.count(kAcceptedCheck) == 1);
+  CHECK(checks.at(kAcceptedCheck).verdict == CheckVerdict::warned);
+  CHECK_THAT(checks.at(kAcceptedCheck).detail, Catch::StartsWith("max_s is 0: the experiment may take no time at all"));
+  // The SDK passes the checks added beside it.
+  for (const std::string& check : {kRunningCheck, kFinishedCheck, kPingFirstCheck, kRunFirstCheck}) {
+    INFO(check);
+    CHECK(checks.count(check) == 1);
+  }
+  std::size_t warned = 0;
+  for (const CheckOutcome& o : report.outcomes) warned += o.verdict == CheckVerdict::warned;
+  CHECK(warned == 1);
+
+  // On the command line: a WARN line, counted, and exit 0; "warned" in --json.
+  const test::CliOutcome shown = test::cli({"driver-check", dir.ipc("no-time"), "--run-experiments"}, dir);
+  INFO(shown.output);
+  CHECK(shown.status == 0);
+  CHECK_THAT(shown.output, Catch::Contains("  WARN  " + kAcceptedCheck + ": max_s is 0") && Catch::Contains(" 0 failed, 1 warned, 2 skipped\n"));
+  const test::CliOutcome as_json = test::cli({"driver-check", dir.ipc("no-time"), "--run-experiments", "--json"}, dir, "json.log");
+  INFO(as_json.output);
+  CHECK(as_json.status == 0);
+  const json summary = json::parse(as_json.output);
+  CHECK(summary["warned"] == 1);
+  CHECK(summary["failed"] == 0);
+}

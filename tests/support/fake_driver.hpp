@@ -15,8 +15,14 @@ class FakeDriver {
  public:
   // Gets each request's payload (raw) and returns the payloads to send back to its sender.
   using Behaviour = std::function<std::vector<std::string>(const std::string& payload)>;
+  // The same, with the sender's routing identity first: a fake that tells connections apart.
+  using RoutedBehaviour = std::function<std::vector<std::string>(const std::string& identity, const std::string& payload)>;
 
-  FakeDriver(const std::string& endpoint, Behaviour behaviour) : behaviour_(std::move(behaviour)) {
+  FakeDriver(const std::string& endpoint, Behaviour behaviour)
+      : FakeDriver(endpoint, RoutedBehaviour([behaviour = std::move(behaviour)](const std::string&, const std::string& payload) {
+          return behaviour(payload);
+        })) {}
+  FakeDriver(const std::string& endpoint, RoutedBehaviour behaviour) : behaviour_(std::move(behaviour)) {
     router_.set(zmq::sockopt::linger, 0);
     router_.bind(endpoint);
     thread_ = std::jthread([this](std::stop_token stop) { serve(stop); });
@@ -52,14 +58,14 @@ class FakeDriver {
       std::vector<zmq::message_t> frames;
       if (!zmq::recv_multipart(router_, std::back_inserter(frames))) continue;
       if (frames.size() < 2) continue;
-      for (const auto& reply : behaviour_(frames.back().to_string())) {
+      for (const auto& reply : behaviour_(frames.front().to_string(), frames.back().to_string())) {
         router_.send(zmq::buffer(frames.front().to_string()), zmq::send_flags::sndmore);
         router_.send(zmq::buffer(reply), zmq::send_flags::none);
       }
     }
   }
 
-  Behaviour behaviour_;
+  RoutedBehaviour behaviour_;
   zmq::context_t context_;
   zmq::socket_t router_{context_, zmq::socket_type::router};
   std::jthread thread_;

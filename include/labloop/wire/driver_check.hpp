@@ -31,18 +31,20 @@ struct DriverCheckOptions {
 // this many, and its refusal past its capacity is not judged (the check says so).
 inline constexpr int kMaxExperimentsAtOnce = 16;
 
-enum class CheckVerdict { passed, failed, skipped };
+// warned: the driver answered within the protocol, but with something a campaign cannot use as
+// meant (an `accepted` whose max_s is 0); it does not fail the check run.
+enum class CheckVerdict { passed, failed, skipped, warned };
 
 struct CheckOutcome {
   std::string check;   // what was sent and what must come back: "ping → pong"
   CheckVerdict verdict = CheckVerdict::passed;
-  std::string detail;  // what came back; for a failure, what is wrong
+  std::string detail;  // what came back; for a failure or a warning, what is wrong
 };
 
 struct DriverCheckReport {
   InstrumentInfo info;                 // what the driver's welcome declares
   std::vector<CheckOutcome> outcomes;  // in the order they ran
-  bool all_passed() const;             // no check failed (skipped ones do not count)
+  bool all_passed() const;             // no check failed (skipped and warned ones do not count)
 };
 
 // Runs the checks in order, calling `on_outcome` as each ends (for progress). Throws Error when there is nothing to check: no answer to `hello` (the message says what to
