@@ -54,11 +54,17 @@ bool unit_fits_header(const std::string& unit) {
 }
 
 // Choices as JSON strings, so that "1" and 1 read differently; at most 20 of them.
-std::string quoted_list(const std::vector<std::string>& choices) {
+// At most the first 20 items of a list in a message (an instrument may declare 300 inputs).
+template <typename T, typename Show>
+std::string short_list(const std::vector<T>& items, Show show) {
   std::string out;
-  for (size_t k = 0; k < choices.size() && k < 20; ++k) out += (k ? ", " : "") + json(choices[k]).dump();
-  if (choices.size() > 20) out += fmt::format(", … ({} in all)", choices.size());
+  for (size_t k = 0; k < items.size() && k < 20; ++k) out += (k ? ", " : "") + show(items[k]);
+  if (items.size() > 20) out += fmt::format(", … ({} in all)", items.size());
   return out;
+}
+
+std::string quoted_list(const std::vector<std::string>& choices) {
+  return short_list(choices, [](const std::string& c) { return json(c).dump(); });
 }
 
 // "controller_key": the controller's key pair, named relative to the campaign file. Read and
@@ -1042,7 +1048,7 @@ void check_instrument_fits(const CampaignConfig& config, size_t index, const Ins
     auto it = std::find_if(info.inputs.begin(), info.inputs.end(), [&](const Parameter& in) { return in.name == p.name; });
     if (it == info.inputs.end())
       fail(fmt::format("has no input named \"{}\"{} (it declares: {}); rename the parameter or use another instrument",
-                       p.name, did_you_mean(p.name, input_names), fmt::join(input_names, ", ")));
+                       p.name, did_you_mean(p.name, input_names), short_list(input_names, [](const std::string& n) { return n; })));
     const Parameter& limit = *it;
     if (p.type == ParameterType::categorical) {
       if (limit.type != ParameterType::categorical) fail(fmt::format("declares \"{}\" as {}, but the campaign makes it categorical", p.name, to_string(limit.type)));
@@ -1056,7 +1062,8 @@ void check_instrument_fits(const CampaignConfig& config, size_t index, const Ins
       for (double v : p.values) {
         if (limit.type == ParameterType::discrete) {
           if (limit.level_index(v) < 0)
-            fail(fmt::format("does not accept level {} for \"{}\" (it accepts: {}); use only those levels", v, p.name, fmt::join(limit.values, ", ")));
+            fail(fmt::format("does not accept level {} for \"{}\" (it accepts: {}); use only those levels", v, p.name,
+                             short_list(limit.values, [](double level) { return fmt::format("{}", level); })));
         } else if (v < limit.low || v > limit.high) {
           fail(fmt::format("limits \"{}\" to [{}, {}], but the campaign asks for level {}; drop the levels outside", p.name, limit.low, limit.high, v));
         } else if (limit.type == ParameterType::integer && v != std::floor(v)) {

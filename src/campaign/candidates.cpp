@@ -131,8 +131,11 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
     std::vector<std::string> pairs;
     for (const auto& [first, later] : duplicates)
       pairs.push_back(fmt::format("line {} repeats line {}", out.lines[static_cast<std::size_t>(later)], out.lines[static_cast<std::size_t>(first)]));
-    refuse(fmt::format("{}: {} row{} the same setting as an earlier one: {}; remove the repeats (each setting is tried at most once)", name,
-                       pairs.size(), pairs.size() == 1 ? " is" : "s are", list_problems(pairs)));
+    // "The same" to within CandidatePool::kMatchTolerance of each range, as a proposal is matched
+    // to its row: rows that differ in the tenth digit are one setting to an instrument, and said so.
+    refuse(fmt::format("{}: {} row{} the same setting as an earlier one (every value equal to within a billionth of its parameter's "
+                       "range): {}; remove the repeats (each setting is tried at most once)",
+                       name, pairs.size(), pairs.size() == 1 ? " is" : "s are", list_problems(pairs)));
   }
   return out;
 }

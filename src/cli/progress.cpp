@@ -111,11 +111,21 @@ std::size_t terminal_columns(std::FILE* out) {
   return 80;
 }
 
+// A setting in a line: its first kShownParameters values. 300 parameters printed 300 values on
+// every progress line and twice in the summary; results.csv holds them all.
+constexpr std::size_t kShownParameters = 10;
+
 std::string params_text(const nlohmann::json& params) {
   std::string out;
+  std::size_t shown = 0;
   for (const auto& [name, value] : params.items()) {
+    if (shown == kShownParameters) {
+      out += fmt::format(" and {} more", params.size() - shown);
+      break;
+    }
     if (!out.empty()) out += ", ";
     out += name + "=" + (value.is_number_float() ? fmt::format("{:.4g}", value.get<double>()) : value.is_string() ? value.get<std::string>() : value.dump());
+    ++shown;
   }
   return out;
 }

@@ -304,6 +304,11 @@ TEST_CASE("Config: did-you-mean names every equally close candidate, or none whe
   for (const char* name : {"x1", "x2", "x3", "x4", "x5", "x7"}) c["parameters"].push_back({{"name", name}, {"type", "continuous"}, {"low", 0}, {"high", 1}});
   // x7 is as close to x1…x6 as it is to any: no single guess (it used to say "x1").
   CHECK(error_for(c) == "c.json: /instruments/0: instrument 'sim' has no input named \"x7\" (it declares: x1, x2, x3, x4, x5, x6); rename the parameter or use another instrument");
+  // An instrument declaring hundreds of inputs is named by its first 20 (ackley takes any dimension).
+  c["instruments"] = json::array({{{"name", "sim"}, {"simulator", "ackley"}, {"options", {{"dim", 300}}}}});
+  c["parameters"] = json::array({{{"name", "x0"}, {"type", "continuous"}, {"low", 0}, {"high", 1}}});
+  CHECK(error_for(c) == "c.json: /instruments/0: instrument 'sim' has no input named \"x0\" (it declares: x1, x2, x3, x4, x5, x6, x7, x8, x9, "
+                        "x10, x11, x12, x13, x14, x15, x16, x17, x18, x19, x20, … (300 in all)); rename the parameter or use another instrument");
   c = valid();
   c["objective"]["goal"] = "maxmize";
   CHECK(error_for(c) == "c.json: /objective/goal: must be \"minimize\" or \"maximize\", got \"maxmize\"; did you mean \"maximize\"?");

@@ -313,6 +313,9 @@ TEST_CASE("Candidates file: each mistake is a ConfigError at /candidates naming 
                  Catch::Contains("line 5: ") && Catch::Contains("line 6: violates constraint 0") && Catch::Contains("line 7: temp \"abc\" is not a number"));
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2,CCO\n40,2,CCO\n30.0,2,CCO\n"),
              Catch::Contains("line 4 repeats line 2") && Catch::Contains("remove the repeats"));
+  // Values closer than a billionth of the range (temp's is 100) are one setting, and the message says so.
+  CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2,CCO\n30.00000001,2,CCO\n"),
+             Catch::Contains("line 3 repeats line 2") && Catch::Contains("equal to within a billionth of its parameter's range"));
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2,\"CCO\n"), Catch::Contains("quoted field is not closed"));
   // "1"2 was read as 12: text after a closing quote is refused, blanks before the comma are not.
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,\"1\"2,CCO\n"),

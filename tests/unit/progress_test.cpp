@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 
 #include "labloop/core/printable.hpp"
@@ -240,4 +242,27 @@ TEST_CASE("Progress: the summary counts results that met the failure condition b
   };
   CHECK_THAT(summary_text(1, 3), Catch::Matchers::Contains("— 8 experiments (1 failed, 3 more met the failure condition) in "));
   CHECK_THAT(summary_text(0, 0), Catch::Matchers::Contains("— 8 experiments (0 failed) in "));
+}
+
+TEST_CASE("Progress: a setting of many parameters shows its first ten and how many more", "[progress]") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  {
+    labloop::cli::ProgressDisplay display(out, false, "y");
+    labloop::CampaignSummary summary;
+    summary.reason = "budget reached";
+    summary.output = "runs/big";
+    summary.status.done = 7;
+    summary.status.best = 0.5;
+    summary.status.best_experiment = "big-0003";
+    for (int i = 0; i < 300; ++i) summary.status.best_params[fmt::format("x{:03}", i)] = 0.25;
+    display.print_summary(summary);
+  }
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  CHECK_THAT(text, Catch::Matchers::Contains("best y=0.5 (x000=0.25, x001=0.25, x002=0.25, x003=0.25, x004=0.25, x005=0.25, x006=0.25, "
+                                             "x007=0.25, x008=0.25, x009=0.25 and 290 more) at big-0003"));
+  CHECK(text.find("x010") == std::string::npos);
 }
