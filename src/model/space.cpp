@@ -50,6 +50,12 @@ Space::Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> co
       if (it == parameters_.end()) throw PlannerError(fmt::format("constraint \"{}\" names unknown parameter '{}'", c.text, name));
       indices.push_back(static_cast<int>(it - parameters_.begin()));
     }
+    const Parameter& first = parameters_[static_cast<size_t>(indices.front())];
+    if (c.terms.size() == 1 && first.type == ParameterType::continuous) {
+      const double bound = c.rhs / c.terms.front().second;
+      if (std::isfinite(bound) && bound >= first.low && bound <= first.high)
+        bounds_.push_back({indices.front(), bound, kConstraintTolerance * c.scale(parameters_)});
+    }
     term_parameters_.push_back(std::move(indices));
     scales_.push_back(c.scale(parameters_));
   }
@@ -248,6 +254,19 @@ Params Space::decode(const Eigen::VectorXd& x) const {
     } else {
       out[p.name] = decode_number(p, x[offsets_[i]]);
     }
+  }
+  // A value within the tolerance of a one-parameter constraint's bound ("a >= 0.2") is that bound:
+  // projections end a rounding error from it, and 0.19999999999905 reads as a violation to a
+  // person or an instrument checking a >= 0.2 exactly. Kept only if every constraint still holds.
+  if (!bounds_.empty()) {
+    Params snapped = out;
+    bool moved = false;
+    for (const ConstraintBound& b : bounds_) {
+      const std::string& name = parameters_[static_cast<size_t>(b.parameter)].name;
+      const double v = snapped[name].get<double>();
+      if (v != b.value && std::abs(v - b.value) <= b.slack) snapped[name] = b.value, moved = true;
+    }
+    if (moved && check_constraints(snapped).empty()) return snapped;
   }
   return out;
 }

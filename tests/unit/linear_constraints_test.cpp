@@ -242,6 +242,26 @@ TEST_CASE("Linear constraints: Space::check refuses a setting that violates a co
   CHECK(space.check(space.decode(*repaired)).empty());
 }
 
+TEST_CASE("Linear constraints: a value a rounding error from a one-parameter constraint's bound is decoded as the bound", "[constraints][space]") {
+  const std::vector<Parameter> parameters{Parameter{.name = "a", .low = 0, .high = 1}, Parameter{.name = "b", .low = 20, .high = 120},
+                                          Parameter{.name = "n", .type = ParameterType::integer, .low = 0, .high = 5}};
+  auto parse = [&](const char* text) { return *parse_linear_constraint(text, parameters).constraint; };
+  const Space space(parameters, {parse("a >= 0.2"), parse("2*b <= 130"), parse("a + n <= 4")});
+  auto decoded = [&](double a, double b) {
+    Eigen::VectorXd x = space.encode(Params{{"a", 0.5}, {"b", 50.0}, {"n", 1}});
+    x[0] = a;
+    x[1] = (b - 20) / 100;
+    return space.decode(x);
+  };
+  // What a projection leaves (the red team saw 0.19999999999905 proposed for a >= 0.2).
+  CHECK(decoded(0.19999999999905, 50)["a"].get<double>() == 0.2);
+  CHECK(decoded(0.20000000000011, 50)["a"].get<double>() == 0.2);
+  CHECK(decoded(0.5, 65.0000000000004)["b"].get<double>() == 65.0);
+  // Beyond the tolerance (1e-9 of the constraint's scale) a value stays as it is.
+  CHECK(decoded(0.2001, 50)["a"].get<double>() == 0.2001);
+  CHECK(decoded(0.5, 64.9)["b"].get<double>() == Approx(64.9).epsilon(1e-12));
+}
+
 TEST_CASE("Linear constraints: a 10-component simplex yields 1000 feasible points that cover it", "[constraints][sampler]") {
   std::vector<Parameter> parameters;
   std::string sum;

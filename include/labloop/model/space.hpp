@@ -51,7 +51,8 @@ class Space {
   Eigen::VectorXd encode(const Params& params) const;
   // Cube → user units. Coordinates are clamped to [0,1] first, integers rounded, discrete
   // parameters snapped to the nearest level, so the result always lies within the declared
-  // bounds and levels (whole-number levels as JSON integers). Throws PlannerError for a point of the wrong size
+  // bounds and levels (whole-number levels as JSON integers); a continuous value within the
+  // constraint tolerance of a one-parameter constraint's bound ("a >= 0.2") becomes that bound. Throws PlannerError for a point of the wrong size
   // or with a non-finite coordinate.
   Params decode(const Eigen::VectorXd& x) const;
   // Snap a cube point to the point that represents what `decode` returns (integer rounding,
@@ -82,6 +83,14 @@ class Space {
   std::vector<LinearConstraint> constraints_;
   std::vector<std::vector<int>> term_parameters_;  // per constraint: parameter index of each term
   std::vector<double> scales_;                      // per constraint: LinearConstraint::scale
+  // One-parameter constraints on continuous parameters ("a >= 0.2"): decode snaps a value within
+  // `slack` of `value` onto it.
+  struct ConstraintBound {
+    int parameter;
+    double value;
+    double slack;
+  };
+  std::vector<ConstraintBound> bounds_;
   FeasibleRegion region_;
 };
 
