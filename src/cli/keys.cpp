@@ -49,11 +49,12 @@ int keys_new(const std::string& name, const fs::path& dir) {
   return 0;
 }
 
-// Mode bits group and others have on a secret file, or nothing when it cannot be read.
-std::optional<unsigned> loose_bits(const fs::path& file) {
+// A secret file's permission bits (as read_key_pair stats it, links followed), or nothing when it
+// cannot be stat()ed.
+std::optional<unsigned> mode_of(const fs::path& file) {
   struct stat info {};
   if (::stat(file.c_str(), &info) != 0) return std::nullopt;
-  return static_cast<unsigned>(info.st_mode & 077);
+  return static_cast<unsigned>(info.st_mode & 07777);
 }
 
 // An entry of a key directory that is a regular file (links followed), or the reason it cannot be
@@ -98,19 +99,22 @@ int keys_list(const fs::path& dir) {
     try {
       if (has_key) {
         kind = has_pub ? "pair" : "secret only";
-        const auto loose = loose_bits(key);
-        if (loose && *loose != 0) {
+        // Judged by the rule read_key_pair applies (secret_key_mode_problem), and shown as the
+        // mode the file has: "ok (0600)" was printed for every mode it took (0400, 0700).
+        const auto mode = mode_of(key);
+        const std::string problem = mode ? secret_key_mode_problem(*mode) : std::string();
+        if (!problem.empty()) {
           // read_key_pair refuses it; the public part still names the key.
           const PublicKey p = read_any_public_part(key);
           fingerprint = p.fingerprint();
           signs = p.sign ? "yes" : "no";
-          secret = fmt::format("UNSAFE: others may read it (run `chmod 600 {}`)", printable(key.string()));
+          secret = fmt::format("UNSAFE ({:04o}): others may read it; labloop refuses it (run `chmod 600 {}`)", *mode, printable(key.string()));
           status = 1;
         } else {
           const KeyPair pair = read_checked_key_pair(key);
           fingerprint = pair.public_key.fingerprint();
           signs = pair.sign_seed ? "yes" : "no";
-          secret = "ok (0600)";
+          secret = fmt::format("ok ({:04o})", mode.value_or(0600));
           if (has_pub && read_public_key(pub).curve != pair.public_key.curve) {
             secret = fmt::format("MISMATCH: {} is not this pair's public key", printable(pub.string()));
             status = 1;

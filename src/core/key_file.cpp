@@ -237,6 +237,11 @@ PublicKey read_any_public_part(const fs::path& file) {
   return public_part(read_certificate_fields(file), file);
 }
 
+std::string secret_key_mode_problem(unsigned mode) {
+  if ((mode & 077) == 0) return {};
+  return fmt::format("may be read or changed by other users (mode {:04o})", mode & 07777);
+}
+
 KeyPair read_key_pair(const fs::path& path) {
   const fs::path file = secret_key_path(path);
   struct stat info {};
@@ -246,10 +251,8 @@ KeyPair read_key_pair(const fs::path& path) {
   if (!S_ISREG(info.st_mode))
     throw Error(fmt::format("secret key {} is {}, not a key file: name the NAME.key file `labloop keys new` wrote", file.string(),
                             kind_of(file, info)));
-  if ((info.st_mode & 077) != 0)
-    throw Error(fmt::format("secret key {} may be read or changed by other users (mode {:04o}); a secret key must be its owner's "
-                            "only: run `chmod 600 {}`",
-                            file.string(), info.st_mode & 07777, file.string()));
+  if (const std::string problem = secret_key_mode_problem(info.st_mode & 07777); !problem.empty())
+    throw Error(fmt::format("secret key {} {}; a secret key must be its owner's only: run `chmod 600 {}`", file.string(), problem, file.string()));
   const auto fields = read_certificate_fields(file);
   KeyPair pair;
   pair.public_key = public_part(fields, file);

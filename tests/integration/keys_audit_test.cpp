@@ -107,6 +107,19 @@ TEST_CASE("keys list: names printable, an unreadable entry named and skipped, a 
   CHECK_THAT(list.output, Catch::Contains("broken") && Catch::Contains("does not give its public-key"));
   CHECK_THAT(list.output, Catch::Contains("good") && Catch::Contains("ok (0600)"));
 
+  // The mode shown is the file's own, judged as reading the key judges it: an owner-only 0400 or
+  // 0700 is taken ("ok (0600)" was printed for them), a group-readable one refused.
+  for (const auto& [mode, shown] : std::vector<std::pair<fs::perms, std::string>>{
+           {fs::perms::owner_read, "ok (0400)"}, {fs::perms::owner_all, "ok (0700)"},
+           {fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read, "UNSAFE (0640)"}}) {
+    fs::permissions(keys / "good.key", mode);
+    const auto again = test::cli({"keys", "list", keys.string()}, dir);
+    INFO(again.output);
+    CHECK_THAT(again.output, Catch::Contains(shown));
+    CHECK_THAT(again.output, !Catch::Contains("ok (0600)"));
+  }
+  fs::permissions(keys / "good.key", fs::perms::owner_read | fs::perms::owner_write);
+
   // The allow-list holds a link loop and the key to revoke: the loop is reported, the key revoked.
   const fs::path allowed = dir / "allowed";
   fs::create_directories(allowed);

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
+#include <fmt/format.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -100,6 +101,23 @@ TEST_CASE("A key pair written by labloop reads back, and its secret is its owner
     CHECK_THROWS_WITH(labloop::read_key_pair(dir.path / "controller"), Catch::Contains("chmod 600") && Catch::Contains("0640"));
     fs::permissions(dir.path / "controller.key", fs::perms::owner_read | fs::perms::others_read);
     CHECK_THROWS_WITH(labloop::read_key_pair(dir.path / "controller"), Catch::Contains("chmod 600"));
+  }
+  SECTION("owner-only modes other than 0600 are read, and the one rule says which modes are refused") {
+    // `labloop keys list` judges a secret's mode by secret_key_mode_problem and shows the mode as
+    // it is; read_key_pair refuses exactly what that rule refuses.
+    for (const unsigned mode : {0600u, 0400u, 0700u, 0500u}) {
+      INFO(mode);
+      CHECK(labloop::secret_key_mode_problem(mode).empty());
+      fs::permissions(dir.path / "controller.key", static_cast<fs::perms>(mode));
+      CHECK(labloop::read_key_pair(dir.path / "controller").curve_secret == pair.curve_secret);
+    }
+    for (const unsigned mode : {0640u, 0604u, 0620u, 0610u, 0601u, 0644u}) {
+      INFO(mode);
+      CHECK(labloop::secret_key_mode_problem(mode) == fmt::format("may be read or changed by other users (mode {:04o})", mode));
+      fs::permissions(dir.path / "controller.key", static_cast<fs::perms>(mode));
+      CHECK_THROWS_WITH(labloop::read_key_pair(dir.path / "controller"), Catch::Contains(labloop::secret_key_mode_problem(mode)));
+    }
+    fs::permissions(dir.path / "controller.key", fs::perms::owner_read | fs::perms::owner_write);
   }
   SECTION("names that would break the file are refused") {
     CHECK_THROWS_WITH(labloop::write_key_pair(dir.path / "x", sample_pair(rng, "a\"b")), Catch::Contains("letters, digits"));

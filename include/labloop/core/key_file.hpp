@@ -63,6 +63,10 @@ PublicKey read_any_public_part(const std::filesystem::path& file);
 // its group or others may read or write ("chmod 600 …" in the message), and one whose public and
 // secret parts are missing or malformed.
 KeyPair read_key_pair(const std::filesystem::path& path);
+// Why labloop refuses a secret key file whose permission bits are `mode` ("" when it reads it): its
+// group or others may read, write or run it. Owner-only modes (0600, 0400, 0700) are taken.
+// read_key_pair and `labloop keys list` judge by this one rule.
+std::string secret_key_mode_problem(unsigned mode);
 // An allow-list: one public key file, or a directory whose *.pub files are read (not recursive,
 // in name order; other files are ignored). Throws Error for a missing path, a damaged file, or
 // more than kMaxAllowedKeys keys.
