@@ -4,6 +4,7 @@
 
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/replay.hpp"
+#include "labloop/core/error.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
@@ -93,7 +94,12 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
   // Whether it runs, asked before reading: a campaign that finishes meanwhile then reads as
   // finished, never a finished one as interrupted.
   const bool running = campaign_running(journal);
-  const auto events = decode_events(read_journal(journal).events, journal.string());
+  const JournalContents contents = read_journal(journal);
+  // Nothing but a torn (or overlong) line: said as that, not as a journal that "does not start with
+  // a campaign_started event".
+  if (contents.events.empty() && contents.torn_tail)
+    throw JournalError(fmt::format("{} (the journal holds no whole event: no campaign is recorded there)", contents.torn_tail_message));
+  const auto events = decode_events(contents.events, journal.string());
   CampaignView view;
   view.config = journaled_config(events, journal.string(), simulators);
   view.state = CampaignState::fold(events);

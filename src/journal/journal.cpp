@@ -162,9 +162,16 @@ class LineChecker {
   // if what is there happens to parse. A line WITH its newline was written whole; if it is wrong,
   // the file was damaged after the fact and that is reported (complete()), never cut away as a
   // torn write.
-  void torn() {
+  // `overlong`: the line passed kMaxJournalLineBytes before the file ended. labloop never writes
+  // one that long, so it is not called incomplete: the message names the limit (a 300 MB line
+  // was reported as a torn write, and status then as a journal without its first event).
+  void torn(bool overlong = false) {
     parsed_.contents.torn_tail = true;
-    parsed_.contents.torn_tail_message = fmt::format("{}: line {} is incomplete (torn write); ignored", name_, line_number());
+    parsed_.contents.torn_tail_message =
+        overlong ? fmt::format("{}: line {} is longer than {} MiB ({} bytes), the longest line a journal holds, and has no newline: "
+                               "labloop never writes such a line; ignored as a torn write",
+                               name_, line_number(), kMaxJournalLineBytes >> 20, kMaxJournalLineBytes)
+                 : fmt::format("{}: line {} is incomplete (torn write); ignored", name_, line_number());
   }
 
   // One whole line, without its newline.
@@ -249,7 +256,7 @@ Parsed parse_text(std::string_view text, const std::string& name) {
   while (start < text.size()) {
     const size_t newline = text.find('\n', start);
     if (newline == std::string::npos) {
-      checker.torn();
+      checker.torn(text.size() - start > kMaxJournalLineBytes);
       break;
     }
     checker.complete(text.substr(start, newline - start));
@@ -301,7 +308,7 @@ Parsed parse_file(int fd, const std::filesystem::path& path) {
       line.clear();
     }
   }
-  if (overlong || !line.empty()) checker.torn();
+  if (overlong || !line.empty()) checker.torn(overlong);
   return checker.take();
 }
 

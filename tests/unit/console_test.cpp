@@ -54,6 +54,23 @@ TEST_CASE("Console: /api/campaigns gives each folder's overview, and says why a 
   CHECK_THAT(campaigns[2]["error"].get<std::string>(), Catch::Contains("journal"));
 }
 
+TEST_CASE("Console: a journal whose one line is past the line limit is said to be so, with the limit and the line", "[console]") {
+  // A 300 MB one-line journal without a newline was shown as "does not start with a
+  // campaign_started event". Sparse: the reader skips its hole, and holds at most the limit.
+  test::TempDir dir;
+  const fs::path folder = dir / "huge";
+  fs::create_directories(folder);
+  test::write_file(folder / "journal.jsonl", "{\"seq\":1,\"event\":\"campaign_started\",\"x\":\"");
+  fs::resize_file(folder / "journal.jsonl", std::uintmax_t{300} << 20);
+  const cli::ConsoleSite site({folder}, sim::catalogue());
+  const json campaigns = console_json(site, "/api/campaigns")["campaigns"];
+  REQUIRE(campaigns.size() == 1);
+  const std::string error = campaigns[0].value("error", "");
+  CHECK_THAT(error, Catch::Contains("line 1 is longer than 64 MiB (67108864 bytes)") && Catch::Contains("no whole event"));
+  CHECK_THAT(error, !Catch::Contains("campaign_started"));
+  CHECK(console_get(site, "/api/campaigns/0/experiments").status == 404);
+}
+
 TEST_CASE("Console: a campaign's experiments, with params and values as results.csv has them", "[console]") {
   const cli::ConsoleSite site({kConsoleFixtures / "v0.1.0/finished"}, sim::catalogue());
   const json data = console_json(site, "/api/campaigns/0/experiments");

@@ -602,11 +602,31 @@ TEST_CASE("Journal: a sparse tail of zeros far past the line limit is a torn wri
   const JournalContents contents = read_journal(p);
   CHECK(peak_memory_bytes() - before < 256L << 20);
   CHECK(contents.torn_tail);
-  CHECK(contents.torn_tail_message == p.string() + ": line 3 is incomplete (torn write); ignored");
+  CHECK(contents.torn_tail_message == p.string() + ": line 3 is longer than 64 MiB (67108864 bytes), the longest line a journal holds, and "
+                                                   "has no newline: labloop never writes such a line; ignored as a torn write");
   CHECK(contents.events.size() == 2);
   Journal journal(p);  // cuts it away, as any torn write
   CHECK(journal.last_seq() == 2);
   CHECK(fs::file_size(p) == intact.size());
+}
+
+TEST_CASE("Journal: a one-line journal far past the line limit is named as a line over the limit, by its number, never held whole",
+          "[journal][memory]") {
+  // A 300 MB journal of one line without its newline was reported as "line 1 is incomplete (torn
+  // write)", and status and the console then said it did not start with a campaign_started event.
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  write_text(p, "{\"seq\":1,\"event\":\"campaign_started\",\"note\":\"", false);
+  extend_sparse(p, std::uintmax_t{300} << 20);
+  const long before = peak_memory_bytes();
+  const JournalContents contents = read_journal(p);
+  CHECK(peak_memory_bytes() - before < 128L << 20);
+  CHECK(contents.events.empty());
+  CHECK(contents.torn_tail);
+  CHECK_THAT(contents.torn_tail_message, Catch::StartsWith(p.string() + ": line 1 is longer than 64 MiB (67108864 bytes)"));
+  // In memory too: the same words, and a line under the limit is still simply incomplete.
+  CHECK_THAT(parse_journal(std::string(kMaxJournalLineBytes + 1, 'x'), "j").torn_tail_message, Catch::StartsWith("j: line 1 is longer than 64 MiB"));
+  CHECK(parse_journal("{\"seq\"", "j").torn_tail_message == "j: line 1 is incomplete (torn write); ignored");
 }
 
 TEST_CASE("AppendFile: a device or a pipe is refused at open, naming it, not read without end", "[journal][limits]") {
