@@ -204,6 +204,9 @@ std::optional<ConsoleResponse> refuse_before_routing(const ConsoleRequestHead& h
   // read the other (a request smuggled past it).
   if (head.hosts > 1) return error_response(400, "the request has more than one Host header");
   if (head.content_lengths > 1) return error_response(400, "the request has more than one Content-Length header");
+  // Origin, Sec-Fetch-Site, the key and the Content-Type decide whether a request is taken; the
+  // HTTP server hands over the first copy of each, so two copies would be judged by one of them.
+  if (!head.repeated.empty()) return error_response(400, fmt::format("the request has more than one {} header", head.repeated));
   if (head.headers > kMostHeaders) return error_response(431, "too many headers");
   // Ranges: httplib would send the body once per range asked, so a short header could ask for
   // gigabytes; the console's answers are small.
@@ -664,13 +667,19 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
   server.new_task_queue = [] { return new httplib::ThreadPool(kServingThreads); };
   // Refused before any work (refuse_before_routing): headers the server reads and nothing more.
   const auto head_of = [](const httplib::Request& request) {
-    return ConsoleRequestHead{request.method,
-                              true,
-                              request.headers.size(),
-                              request.get_header_value_count("Host"),
-                              request.get_header_value_count("Content-Length"),
-                              request.has_header("Range"),
-                              request.has_header("Transfer-Encoding")};
+    ConsoleRequestHead head{request.method,
+                            true,
+                            request.headers.size(),
+                            request.get_header_value_count("Host"),
+                            request.get_header_value_count("Content-Length"),
+                            request.has_header("Range"),
+                            request.has_header("Transfer-Encoding"),
+                            ""};
+    // Header names are matched without regard to case (httplib's headers are), so "origin" and
+    // "Origin" are two copies of one header.
+    for (const char* name : kJudgedHeaders)
+      if (head.repeated.empty() && request.get_header_value_count(name) > 1) head.repeated = name;
+    return head;
   };
   const auto answer = [](const httplib::Request& request, httplib::Response& response, const ConsoleResponse& r) {
     // httplib cuts every answer to the Range asked, its refusal too (a 416 of `{"`): the console

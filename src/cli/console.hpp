@@ -74,11 +74,19 @@ struct ConsoleRequestHead {
   bool method_known = true;  // one the HTTP server parses (a request line of another it refuses as 400)
   std::size_t headers = 0, hosts = 0, content_lengths = 0;
   bool range = false, chunked = false;
+  // The first of the headers the console judges a request by (kJudgedHeaders: Origin,
+  // Sec-Fetch-Site, X-Labloop-Key, Content-Type) that it carries more than once, "" when none.
+  std::string repeated;
 };
+
+// The headers ConsoleSite::respond judges a request by, besides Host: each must come at most once.
+inline constexpr const char* kJudgedHeaders[] = {"Origin", "Sec-Fetch-Site", "X-Labloop-Key", "Content-Type"};
 
 // The answer to a request refused before the site sees it, or nothing: a method the console has
 // no route for (405, also one the HTTP server does not know), a Host or Content-Length given twice
-// (400: which copy is meant is unknown, RFC 7230 §3.3.2, §5.4), a Range (416), more than
+// (400: which copy is meant is unknown, RFC 7230 §3.3.2, §5.4), one of kJudgedHeaders given twice
+// (400: the HTTP server hands the console the first copy only, so a request would be judged by one
+// of two answers to "where from" or "which key"), a Range (416), more than
 // kMostHeaders headers (431), a body sent in chunks or a POST, PUT or PATCH without a
 // Content-Length (411: read until the sender closes, it would hold a serving thread).
 std::optional<ConsoleResponse> refuse_before_routing(const ConsoleRequestHead& head);

@@ -86,7 +86,10 @@ def check_refusals_on_the_wire(url: str) -> None:
                          (f"CONNECT {host} HTTP/1.1\r\nHost: {host}", 405),
                          (f"FOO / HTTP/1.1\r\nHost: {host}", 405),
                          (f"GET /api/campaigns HTTP/1.1\r\nHost: {host}\r\nHost: evil.example", 400),
-                         (f"POST /api/campaigns/0/stop HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nContent-Length: 2", 400)):
+                         (f"POST /api/campaigns/0/stop HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nContent-Length: 2", 400),
+                         (f"GET /api/campaigns HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\norigin: http://evil.example", 400),
+                         (f"POST /api/campaigns/0/stop HTTP/1.1\r\nHost: {host}\r\nX-Labloop-Key: a\r\nX-Labloop-Key: b\r\n"
+                          "Content-Length: 0", 400)):
         got, headers, body = raw_request(url, head)
         try:
             error = json.loads(body).get("error")

@@ -747,9 +747,9 @@ TEST_CASE("CLI: labloop console listens on this machine only, says when its port
   const auto [wall_address, wall_said] = said_by("wall.log");
   REQUIRE_FALSE(wall_address.empty());
   CHECK_THAT(wall_said, !Catch::Contains("key"));
-  // A body sent in chunks is refused before it is read (httplib would hold it whole, past any limit).
-  {
-    const int port = std::stoi(address.substr(address.find(':') + 1));
+  // The first line of the console's answer to `request`, sent as it is.
+  const auto answer_to = [&console = address](const std::string& request) {
+    const int port = std::stoi(console.substr(console.find(':') + 1));
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(fd >= 0);
     sockaddr_in to{};
@@ -757,16 +757,38 @@ TEST_CASE("CLI: labloop console listens on this machine only, says when its port
     to.sin_port = htons(static_cast<uint16_t>(port));
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0);
-    const std::string request = "POST /api/campaigns/0/entries HTTP/1.1\r\nHost: " + address +
-                                "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n" + std::string(4096, 'x');
     CHECK(::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size()));
     timeval wait{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
-    char answer[256] = {};
-    const ssize_t got = ::recv(fd, answer, sizeof answer - 1, 0);
+    // The head and the body may come in two reads: read until the body its Content-Length gives.
+    std::string answer;
+    char part[512];
+    for (ssize_t got; (got = ::recv(fd, part, sizeof part, 0)) > 0;) {
+      answer.append(part, static_cast<std::size_t>(got));
+      const auto end = answer.find("\r\n\r\n");
+      std::smatch length;
+      if (end != std::string::npos && std::regex_search(answer, length, std::regex("Content-Length: (\\d+)")) &&
+          answer.size() >= end + 4 + std::stoul(length[1]))
+        break;
+    }
     ::close(fd);
-    CHECK(got > 0);
-    CHECK_THAT(std::string(answer), Catch::StartsWith("HTTP/1.1 411"));
+    CHECK_FALSE(answer.empty());
+    return answer;
+  };
+  // A body sent in chunks is refused before it is read (httplib would hold it whole, past any limit).
+  CHECK_THAT(answer_to("POST /api/campaigns/0/entries HTTP/1.1\r\nHost: " + address +
+                       "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n" + std::string(4096, 'x')),
+             Catch::StartsWith("HTTP/1.1 411"));
+  // A header the console judges a request by, given twice (in any case), is refused: the HTTP
+  // server handed over the first copy only, so a request was judged by one of its two Origins.
+  for (const std::string& twice : std::vector<std::string>{"Origin: http://" + address + "\r\nOrigin: http://evil.example",
+                                  "Origin: http://evil.example\r\norigin: http://" + address,
+                                  "X-Labloop-Key: a\r\nX-Labloop-Key: b", "Sec-Fetch-Site: same-origin\r\nSec-Fetch-Site: cross-site",
+                                  "Content-Type: application/json\r\nContent-Type: text/plain"}) {
+    INFO(twice);
+    const std::string answer = answer_to("POST /api/campaigns/0/stop HTTP/1.1\r\nHost: " + address + "\r\n" + twice +
+                                         "\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+    CHECK_THAT(answer, Catch::StartsWith("HTTP/1.1 400") && Catch::Contains("more than one"));
   }
   // "localhost" is served and printed as 127.0.0.1 (a browser tries ::1 first for the name, where
   // another account could listen and take the key).

@@ -175,6 +175,15 @@ TEST_CASE("Console: what the HTTP server refuses before routing gets the documen
   CHECK_THAT(cli::refuse_before_routing({"GET", true, 3, 2, 0})->body, Catch::Contains("more than one Host"));
   CHECK(refused({"POST", true, 3, 1, 2}) == 400);
   CHECK_THAT(cli::refuse_before_routing({"POST", true, 3, 1, 2})->body, Catch::Contains("more than one Content-Length"));
+  // The headers a request is judged by, each given twice: refused, never judged by the first copy
+  // (which is all the HTTP server hands over: an Origin of its own page, then another page's).
+  for (const char* name : cli::kJudgedHeaders) {
+    INFO(name);
+    cli::ConsoleRequestHead head{"POST", true, 4, 1, 1};
+    head.repeated = name;
+    CHECK(refused(head) == 400);
+    CHECK(cli::refuse_before_routing(head)->body == fmt::format(R"({{"error":"the request has more than one {} header"}})", name));
+  }
   CHECK(refused({"GET", true, 101, 1, 0}) == 431);
   CHECK(refused({"GET", true, 3, 1, 0, true}) == 416);
   CHECK(cli::refuse_before_routing({"GET", true, 3, 1, 0, true})->body == R"({"error":"the console does not serve ranges"})");
