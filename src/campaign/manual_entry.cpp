@@ -245,13 +245,13 @@ std::vector<PendingExperiment> pending_experiments(const fs::path& campaign_dir,
   return pending;
 }
 
-std::string check_entry(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry) {
+std::string check_entry(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry, EntryWording wording) {
   const ExperimentState* e = state.experiment(entry.experiment);
   if (!e || !e->proposed) {
     std::vector<std::string> open;
     for (const auto* o : state.open_experiments()) open.push_back(o->id);
-    return fmt::format("this campaign has no experiment \"{}\"{} (`labloop pending` lists those waiting)", entry.experiment,
-                       did_you_mean(entry.experiment, open));
+    return fmt::format("this campaign has no experiment \"{}\"{} ({} those waiting)", entry.experiment, did_you_mean(entry.experiment, open),
+                       wording == EntryWording::console ? "the page lists" : "`labloop pending` lists");
   }
   if (e->outcome != ExperimentOutcome::open)
     return fmt::format("{} already has its outcome ({} at {}); the journal keeps results as recorded", entry.experiment,
@@ -260,7 +260,7 @@ std::string check_entry(const CampaignConfig& config, const CampaignState& state
   if (!ic || !ic->is_manual())
     return fmt::format("{} is not waiting for a person ({}); only experiments on manual instruments take entered results", entry.experiment,
                        e->assigned_to ? "it runs on instrument '" + *e->assigned_to + "'" : "it is not dispatched yet");
-  return check_entry_content(config, entry);
+  return check_entry_content(config, entry, wording);
 }
 
 namespace {
@@ -276,21 +276,25 @@ std::string text_too_long(const char* what, const std::string& text) {
 
 }  // namespace
 
-std::string check_entry_content(const CampaignConfig& config, const ManualEntry& entry) {
+std::string check_entry_content(const CampaignConfig& config, const ManualEntry& entry, EntryWording wording) {
+  // The fields by the names the person filled in: the command line's options, or the console
+  // form's labels (its "by" and "failed" for a script).
+  const bool console = wording == EntryWording::console;
+  const char* const by = console ? "your name (\"by\")" : "who entered it (--by)";
   // The journal's record of who entered it: a blank one names nobody (an inbox file without "by",
   // --by "   "); labloop enter and the console put the user's name there when none is typed.
-  if (is_blank(entry.by)) return "who entered it (--by) is blank; give a name";
-  if (std::string why = text_too_long("who entered it (--by)", entry.by); !why.empty()) return why;
+  if (is_blank(entry.by)) return console ? "your name (\"by\") is blank; type a name" : "who entered it (--by) is blank; give a name";
+  if (std::string why = text_too_long(by, entry.by); !why.empty()) return why;
   if (entry.failed) {
-    if (!entry.values.empty()) return "give either values or --failed, not both";
+    if (!entry.values.empty()) return console ? "give either values or why it failed, not both" : "give either values or --failed, not both";
     if (is_blank(*entry.failed))
-      return "say why it failed (--failed \"reason\")";
-    return text_too_long("the reason it failed (--failed)", *entry.failed);
+      return console ? "say why it failed" : "say why it failed (--failed \"reason\")";
+    return text_too_long(console ? "why it failed (\"failed\")" : "the reason it failed (--failed)", *entry.failed);
   }
-  return check_values(config, entry);
+  return check_values(config, entry, wording);
 }
 
-std::string check_values(const CampaignConfig& config, const ManualEntry& entry) {
+std::string check_values(const CampaignConfig& config, const ManualEntry& entry, EntryWording wording) {
   const auto names = manual_outputs(config);
   for (const auto& [name, value] : entry.values) {
     if (std::find(names.begin(), names.end(), name) == names.end())
@@ -308,6 +312,9 @@ std::string check_values(const CampaignConfig& config, const ManualEntry& entry)
   for (const std::string& name : config.required_outputs()) {
     if (entry.values.contains(name)) continue;
     const bool objective = std::any_of(config.objectives.begin(), config.objectives.end(), [&](const Objective& o) { return o.name == name; });
+    if (wording == EntryWording::console)
+      return fmt::format("the {} \"{}\" is missing (fill in its box, or say why it failed and press Enter as failed)", objective ? "objective" : "output",
+                         name);
     return fmt::format("the {} \"{}\" is missing (give {}=VALUE, or --failed \"reason\" when the experiment failed)", objective ? "objective" : "output",
                        name, name);
   }

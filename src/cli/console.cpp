@@ -596,7 +596,8 @@ ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& requ
   // file's exclusive creation settles two people entering the same experiment at once.
   const auto reading = read(index);
   if (!reading->view) return error_response(404, reading->error);
-  if (std::string why = check_entry(reading->view->config, reading->view->state, e); !why.empty()) return refused(why);
+  // In the page's words (your name, why it failed, an output's box), not the command line's.
+  if (std::string why = check_entry(reading->view->config, reading->view->state, e, EntryWording::console); !why.empty()) return refused(why);
   try {
     write_entry(campaign_folder_of(folder(index)), e);
   } catch (const Error& error) {

@@ -412,7 +412,7 @@ TEST_CASE("Console: an entry with a key given twice, a blank reason or a blank n
   CHECK_FALSE(fs::exists(entry_path(campaign, kWaiting)));
   const cli::ConsoleResponse marked = post_entry(site, head + R"("values": {"yield": "5"}, "by": "\u200fnna\u2028evil"})");
   CHECK(marked.status == 422);
-  CHECK_THAT(error_of(marked), Catch::EndsWith("who entered it (--by) holds a bidirectional mark (\\u200f); write it as plain text on one line"));
+  CHECK_THAT(error_of(marked), Catch::EndsWith("your name (\"by\") holds a bidirectional mark (\\u200f); write it as plain text on one line"));
   CHECK_FALSE(fs::exists(entry_path(campaign, kWaiting)));
   REQUIRE(post_entry(site, head + R"("values": {"yield": "5"}})").status == 200);
   CHECK(read_entry(campaign, kWaiting)->by == "the-operator");
@@ -432,6 +432,40 @@ TEST_CASE("Console: an entry with a key given twice, a blank reason or a blank n
   // A Host whose port is not a number is not this machine's.
   CHECK(site.respond("GET", "/api/campaigns", "127.0.0.1:evil").status == 403);
   CHECK(site.respond("GET", "/api/campaigns", "localhost:").status == 403);
+}
+
+TEST_CASE("Console: a refusal names the page's fields, not labloop enter's options", "[console]") {
+  test::TempDir dir;
+  const fs::path campaign = waiting_campaign(dir);
+  const cli::ConsoleSite site({campaign}, sim::catalogue(), {kConsoleKey, "the-operator"});
+  const std::string head = R"({"experiment": ")" + kWaiting + R"(", )";
+  // What the person at the page was told: the field's label, never "give --by" or "yield=VALUE".
+  const auto refusal = [&](const std::string& body) {
+    const cli::ConsoleResponse r = post_entry(site, body);
+    INFO(body << " → " << r.status << " " << r.body);
+    CHECK(r.status == 422);
+    const std::string error = error_of(r);
+    CHECK_THAT(error, !Catch::Contains("--") && !Catch::Contains("=VALUE") && !Catch::Contains("labloop "));
+    return error;
+  };
+  CHECK_THAT(refusal(head + R"("values": {"purity": "90"}})"),
+             Catch::EndsWith("the objective \"yield\" is missing (fill in its box, or say why it failed and press Enter as failed)"));
+  CHECK_THAT(refusal(head + R"("values": {"yield": "5"}, "by": "a\nb"})"), Catch::Contains("your name (\"by\") holds a line break"));
+  CHECK_THAT(refusal(head + R"("values": {"yield": "5"}, "by": ")" + std::string(1001, 'a') + "\"}"),
+             Catch::Contains("your name (\"by\") is 1001 bytes long"));
+  CHECK_THAT(refusal(head + R"("failed": "clogged\u202e"})"), Catch::Contains("why it failed (\"failed\") holds a bidirectional control"));
+  CHECK_THAT(refusal(head + R"("values": {"yield": "5"}, "failed": "clogged"})"), Catch::EndsWith("give either values or why it failed, not both"));
+  CHECK_THAT(refusal(R"({"experiment": "signed-f8808d37c039-0099", "values": {"yield": "5"}})"), Catch::Contains("the page lists those waiting"));
+  // labloop enter keeps its own words.
+  const CampaignView view = campaign_view(campaign, sim::catalogue());
+  ManualEntry typed;
+  typed.experiment = kWaiting;
+  typed.by = "ann";
+  typed.values = {{"purity", 90}};
+  CHECK_THAT(check_entry(view.config, view.state, typed), Catch::Contains("(give yield=VALUE, or --failed \"reason\" when the experiment failed)"));
+  typed.by = "a\nb";
+  CHECK_THAT(check_entry(view.config, view.state, typed), Catch::StartsWith("who entered it (--by) holds a line break"));
+  CHECK_FALSE(fs::exists(entry_path(campaign, kWaiting)));
 }
 
 TEST_CASE("Console: a folder given through a link to its journal gets its entries in the campaign's own inbox", "[console]") {

@@ -76,17 +76,23 @@ struct PendingExperiment {
 std::vector<PendingExperiment> pending_experiments(const std::filesystem::path& campaign_dir, const CampaignConfig& config,
                                                     const CampaignState& state);
 
+// Whom a refusal speaks to, naming the fields as they were filled in: `labloop enter`'s options
+// (--by, --failed, NAME=VALUE; also an inbox file's refusal) or the console's form (your name
+// ("by"), why it failed ("failed"), an output's box). The rules are the same; only the words differ.
+enum class EntryWording { command_line, console };
+
 // Why `entry` cannot be accepted ("" when it can): the experiment must be open on a manual
 // instrument; values must name the objective or a declared output (with did-you-mean), be finite
 // and lie in the declared range; the objective is required unless the entry says it failed.
-std::string check_entry(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry);
+std::string check_entry(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry,
+                        EntryWording wording = EntryWording::command_line);
 
 // What check_entry checks of the entry itself, whatever the journal says: values or a failure with
 // its reason (not both), free text within kMaxEntryText, then check_values. The campaign applies it to every inbox file it reads.
-std::string check_entry_content(const CampaignConfig& config, const ManualEntry& entry);
+std::string check_entry_content(const CampaignConfig& config, const ManualEntry& entry, EntryWording wording = EntryWording::command_line);
 
 // The value checks alone (names, finite, ranges, the objective present).
-std::string check_values(const CampaignConfig& config, const ManualEntry& entry);
+std::string check_values(const CampaignConfig& config, const ManualEntry& entry, EntryWording wording = EntryWording::command_line);
 // Why `entry` cannot correct its experiment's recorded result ("" when it can): the result must
 // be recorded, from a manual instrument, and the new values must pass check_values (--by within
 // kMaxEntryText).
