@@ -75,7 +75,8 @@ ManualEntry ManualEntry::from_json(const json& j, const std::string& where) {
     const JsonNode node(j, "", where);
     node.expect_object({"experiment", "values", "failed", "by", "at", "source"});
     e.experiment = node.child("experiment").as_string();
-    if (node.has("failed")) e.failed = node.child("failed").as_string();
+    // A name and a reason trimmed, as labloop enter and the console trim what is typed.
+    if (node.has("failed")) e.failed = trimmed(node.child("failed").as_string());
     if (node.has("values")) {
       const JsonNode values = node.child("values");
       if (!values.value().is_object()) values.fail("must be an object of NAME: number");
@@ -85,7 +86,7 @@ ManualEntry ManualEntry::from_json(const json& j, const std::string& where) {
         e.values[name] = v;
       }
     }
-    if (node.has("by")) e.by = node.child("by").as_string();
+    if (node.has("by")) e.by = trimmed(node.child("by").as_string());
     if (node.has("at")) e.at = node.child("at").as_string();
     if (node.has("source")) e.source = node.child("source").as_string();
   } catch (const ConfigError& bad) {

@@ -161,7 +161,8 @@ std::optional<StopRequest> read_stop_request(const fs::path& campaign_dir) {
   if (j.contains(kStopClosedField)) return std::nullopt;  // the last look's marker: no request
   const auto text_of = [&](const char* field) {
     const auto it = j.find(field);
-    return it == j.end() || !it->is_string() ? std::string() : it->get<std::string>();
+    // Trimmed, as the console's Stop trims what is typed: "  Ann" asked as Ann.
+    return it == j.end() || !it->is_string() ? std::string() : trimmed(it->get<std::string>());
   };
   for (const char* field : {"by", "reason", "at", "source"})
     if (text_of(field).size() > kMaxStopRequestText) return unreadable(fmt::format("its \"{}\" is over {} bytes", field, kMaxStopRequestText));

@@ -156,14 +156,15 @@ FormEntry entry_from_request(const std::string& body) {
   e.source = "console";
   if (j.contains("by")) {
     if (!j["by"].is_string()) throw Error("\"by\" must be a string");
-    e.by = j["by"].get<std::string>();
+    // Trimmed as labloop enter trims --by: "  Ana" is Ana, not another person.
+    e.by = trimmed(j["by"].get<std::string>());
     // The page leaves "by" out when no name is typed (the console's operator is recorded then): a
     // blank one sent is a name of nobody, refused as labloop enter --by "" is.
     if (is_blank(e.by)) throw Error(kBlankBy);
   }
   if (j.contains("failed")) {
     if (!j["failed"].is_string()) throw Error("\"failed\" must be a string: why it failed");
-    e.failed = j["failed"].get<std::string>();
+    e.failed = trimmed(j["failed"].get<std::string>());
   }
   if (j.contains("values")) {
     if (!j["values"].is_object()) throw Error("\"values\" must be an object of NAME: \"value\"");
@@ -524,7 +525,8 @@ ConsoleResponse ConsoleSite::stop(std::size_t index, const ConsoleRequest& reque
     for (const auto& [key, value] : j.items()) {
       if (key != "by" && key != "reason") throw Error(fmt::format("the request has \"{}\"; it takes by and reason", key));
       if (!value.is_string()) throw Error(fmt::format("\"{}\" must be a string", key));
-      const std::string& text = value.get_ref<const std::string&>();
+      // What is kept: trimmed, as an entry's name and reason are ("  Ana" is Ana).
+      const std::string text = trimmed(value.get_ref<const std::string&>());
       if (text.size() > kMaxStopRequestText)
         throw Error(fmt::format("\"{}\" is {} bytes long; at most {} are kept", key, text.size(), kMaxStopRequestText));
       // It goes to the journal and to terminals (status, the campaign's log): text only.
@@ -533,8 +535,8 @@ ConsoleResponse ConsoleSite::stop(std::size_t index, const ConsoleRequest& reque
       if (key == "by" && is_blank(text))
         throw Error(kBlankBy);
     }
-    ask.by = j.value("by", "");
-    ask.reason = j.value("reason", "");
+    ask.by = trimmed(j.value("by", ""));
+    ask.reason = trimmed(j.value("reason", ""));
   } catch (const Error& bad) {
     return error_response(400, bad.what());
   }

@@ -130,7 +130,7 @@ int correct(const EnterCommand& command, const Campaign& c) {
     throw Error(fmt::format("the campaign is running: stop it (Ctrl-C), correct the result, then `labloop resume {}`", shell_word(command.directory)));
   ManualEntry e;
   e.experiment = command.experiment;
-  e.by = command.by.value_or(os_user_name());
+  e.by = trimmed(command.by.value_or(os_user_name()));  // "  Ana" is Ana, as an entry's --by
   std::string why;
   try {
     parse_assignments(command.values, e);
@@ -138,7 +138,7 @@ int correct(const EnterCommand& command, const Campaign& c) {
     why = bad.what();  // refused like a value out of range: exit 2
   }
   e.failed = command.failed;
-  const std::string& reason = *command.correct;
+  const std::string reason = trimmed(*command.correct);
   if (why.empty()) why = check_correction(c.config, c.state, e);
   if (why.empty() && is_blank(reason))
     why = "say why you correct it (--correct \"typed 71.5 for 17.5\")";
@@ -242,11 +242,13 @@ int enter(const EnterCommand& command) {
       fmt::print("refused {}: {}\n", e.experiment, bad.what());
       return 2;
     }
-    e.failed = command.failed;
+    if (command.failed) e.failed = trimmed(*command.failed);
     if (e.values.empty() && !e.failed) throw ConfigError("labloop enter", "VALUES", "give the measured values (e.g. yield=71.5), or --failed \"reason\"");
     entries.push_back(std::move(e));
   }
-  const std::string by = command.by.value_or(os_user_name());
+  // Trimmed, as the console and --csv cells are: "  Ana" and "Ana " are the person Ana, and what
+  // is kept is what a reader sees.
+  const std::string by = trimmed(command.by.value_or(os_user_name()));
   for (auto& e : entries) {
     e.by = by;
     e.at = utc_now_iso();

@@ -99,14 +99,16 @@ std::string header_name(const std::string& header) {
 std::optional<double> parse_number(const std::string& text) {
   // Decimal notation only ("71.5", "-3", "1e-3", "+2"): std::from_chars, unlike strtod, takes no
   // hexadecimal, so a person's "0x10" (or a cell holding it) is refused instead of read as 16.
-  // Leading white space is skipped, as strtod did.
-  std::size_t start = 0;
-  while (start < text.size() && std::isspace(static_cast<unsigned char>(text[start]))) ++start;
-  const bool plus = start < text.size() && text[start] == '+';
+  // White space around the number is skipped, at its start (as strtod did) and at its end alike:
+  // " 71.5" was taken and "71.5 " refused as no number.
+  std::size_t start = 0, stop = text.size();
+  while (start < stop && std::isspace(static_cast<unsigned char>(text[start]))) ++start;
+  while (stop > start && std::isspace(static_cast<unsigned char>(text[stop - 1]))) --stop;
+  const bool plus = start < stop && text[start] == '+';
   if (plus) ++start;
-  if (start == text.size() || (plus && (text[start] == '-' || text[start] == '+'))) return std::nullopt;
+  if (start == stop || (plus && (text[start] == '-' || text[start] == '+'))) return std::nullopt;
   const char* first = text.data() + start;
-  const char* last = text.data() + text.size();
+  const char* last = text.data() + stop;
   double v = 0;
   const auto [end, error] = std::from_chars(first, last, v);
   if (error == std::errc::result_out_of_range && end == last) {

@@ -468,6 +468,21 @@ TEST_CASE("Console: a refusal names the page's fields, not labloop enter's optio
   CHECK_FALSE(fs::exists(entry_path(campaign, kWaiting)));
 }
 
+TEST_CASE("Console: a name or reason is kept trimmed, as labloop enter keeps it: \"  Ann \" is Ann", "[console]") {
+  test::TempDir dir;
+  const fs::path campaign = waiting_campaign(dir);
+  const cli::ConsoleSite site({campaign}, sim::catalogue(), {kConsoleKey, "the-operator"});
+  const std::string head = R"({"experiment": ")" + kWaiting + R"(", )";
+  // "  Ann " is Ann (the page trims what is typed, a script's request is trimmed here), and a value
+  // with a space after it is the number, as one with a space before it always was.
+  const cli::ConsoleResponse saved = post_entry(site, head + R"("values": {"yield": " 71.5 "}, "by": "  Ann \t"})");
+  INFO(saved.body);
+  REQUIRE(saved.status == 200);
+  CHECK(json::parse(saved.body)["by"] == "Ann");
+  CHECK(read_entry(campaign, kWaiting)->by == "Ann");
+  CHECK(read_entry(campaign, kWaiting)->values.at("yield") == 71.5);
+}
+
 TEST_CASE("Console: a folder given through a link to its journal gets its entries in the campaign's own inbox", "[console]") {
   test::TempDir dir;
   const fs::path campaign = waiting_campaign(dir);

@@ -438,9 +438,14 @@ TEST_CASE("parse_number: one finite number in decimal notation, nothing else", "
   CHECK(parse_number("5.") == 5.0);
   CHECK(parse_number("-0") == 0.0);
   CHECK(parse_number(" 5") == 5.0);  // leading white space, as strtod read it
+  // and trailing white space alike: " 71.5" was taken and "71.5 " refused as no number.
+  CHECK(parse_number("5 ") == 5.0);
+  CHECK(parse_number(" 71.5\t") == 71.5);
+  CHECK(parse_number("+2 ") == 2.0);
+  CHECK(not_a_number_reason("71.5 ").empty());
   CHECK(parse_number("1.7976931348623157e308") == 1.7976931348623157e308);
   // Refused: not a number a person means, or not finite.
-  for (const char* text : {"", " ", "+", "-", "0x10", "0X1p3", "nan", "inf", "-infinity", "1e999", "5abc", "5 ", "5,5", "+-5", "++5",
+  for (const char* text : {"", " ", "+", "-", "0x10", "0X1p3", "nan", "inf", "-infinity", "1e999", "5abc", "5 x", "5,5", "+-5", "++5",
                            "--5", "1e", "e5", "٥", "1_000"}) {
     INFO(text);
     CHECK_FALSE(parse_number(text));

@@ -310,6 +310,23 @@ TEST_CASE("A blank name is refused, whoever typed it, and an inbox file without 
              Catch::EndsWith("refused, not recorded: who entered it (--by) is blank; give a name"));
 }
 
+TEST_CASE("A name or a reason is trimmed at both ends alike before it is checked and kept: \"  Ann\" and \"Ann \" are Ann", "[manual]") {
+  // Leading and trailing white space were both kept as typed, so "  Ann" and "Ann" were recorded as
+  // two people, and a value's trailing space refused where its leading one was taken.
+  CHECK(trimmed("  Ann") == "Ann");
+  CHECK(trimmed("Ann \t") == "Ann");
+  CHECK(trimmed(" \t Ann Lee\n") == "Ann Lee");
+  CHECK(trimmed("   ").empty());
+  CHECK(trimmed("A\tB") == "A\tB");  // inside: still refused as not plain text
+  test::TempDir dir;
+  put_in_inbox(dir.path(), "by-hand-0001",
+               R"({"experiment":"by-hand-0001","failed":"  clogged \t","by":" Ann ","at":"2026-12-05T14:21:10Z"})");
+  const std::optional<ManualEntry> read = read_checked_entry(dir.path(), "by-hand-0001", manual_entry_config());
+  REQUIRE(read);
+  CHECK(read->by == "Ann");
+  CHECK(read->failed == "clogged");
+}
+
 TEST_CASE("An inbox file's \"at\" must be a UTC time as labloop writes it, and its \"source\" plain text", "[manual]") {
   // They become the result's entered_at and entered_from in the journal (a red-team report: an
   // escape sequence and a bidi override went there).

@@ -33,6 +33,12 @@ std::string plain_text_problem(std::string_view text);
 // Whether `text` is empty or only white space (ASCII blanks): no name, no reason.
 bool is_blank(std::string_view text);
 
+// `text` without the ASCII white space (spaces, tabs, line breaks) at its start and its end: what
+// a person typed for the record (a name, a reason), as kept. "  Ana" and "Ana " are the person
+// "Ana": labloop enter, its --csv cells and the console trim alike before checking and recording
+// (a tab or line break inside is still refused as not plain text).
+std::string trimmed(std::string_view text);
+
 // A word a POSIX shell reads as itself: as it is when it holds only characters no shell treats
 // specially, else in single quotes, each ' written '\''. For the commands labloop suggests
 // (`labloop resume FOLDER`), which are copied into a shell: a folder "my runs" must not become
