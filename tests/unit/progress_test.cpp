@@ -9,6 +9,25 @@
 
 using labloop::cli::fit_to_width;
 
+namespace {
+
+// What print_summary writes for `summary`, the objective named "y".
+std::string printed_summary(const labloop::CampaignSummary& summary) {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  {
+    labloop::cli::ProgressDisplay display(out, false, "y");
+    display.print_summary(summary);
+  }
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  return text;
+}
+
+}  // namespace
+
 TEST_CASE("Progress: the status line is cut to the terminal's width, counting characters, not bytes", "[progress]") {
   CHECK(fit_to_width("abcdef", 10) == "abcdef");
   CHECK(fit_to_width("abcdef", 6) == "abcdef");
@@ -82,25 +101,15 @@ TEST_CASE("Progress: with several objectives the status shows the Pareto set and
 
 TEST_CASE("Progress: the summary names the planner's recommendation when it is not the best measurement", "[progress]") {
   auto summary_text = [](std::optional<labloop::CampaignSummary::Recommendation> recommended) {
-    std::FILE* out = std::tmpfile();
-    REQUIRE(out);
-    {
-      labloop::cli::ProgressDisplay display(out, false, "y");
-      labloop::CampaignSummary summary;
-      summary.reason = "budget reached";
-      summary.output = "runs/n";
-      summary.status.done = 20;
-      summary.status.best = 0.1;
-      summary.status.best_experiment = "n-0007";
-      summary.status.best_params = {{"x", 0.5}};
-      summary.recommended = std::move(recommended);
-      display.print_summary(summary);
-    }
-    std::rewind(out);
-    std::string text;
-    for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
-    std::fclose(out);
-    return text;
+    labloop::CampaignSummary summary;
+    summary.reason = "budget reached";
+    summary.output = "runs/n";
+    summary.status.done = 20;
+    summary.status.best = 0.1;
+    summary.status.best_experiment = "n-0007";
+    summary.status.best_params = {{"x", 0.5}};
+    summary.recommended = std::move(recommended);
+    return printed_summary(summary);
   };
   const std::string other = summary_text(labloop::CampaignSummary::Recommendation{"n-0012", {{"x", 0.25}}, 0.3});
   CHECK_THAT(other, Catch::Matchers::Contains("best y=0.1 (x=0.5) at n-0007\n"));
@@ -222,46 +231,27 @@ TEST_CASE("Printable: a suggested command's folder is one shell word, quoted onl
 
 TEST_CASE("Progress: the summary counts results that met the failure condition beside the failed experiments", "[progress]") {
   auto summary_text = [](int failed, int met) {
-    std::FILE* out = std::tmpfile();
-    REQUIRE(out);
-    {
-      labloop::cli::ProgressDisplay display(out, false, "y");
-      labloop::CampaignSummary summary;
-      summary.reason = "budget reached";
-      summary.output = "runs/f";
-      summary.status.done = 8;
-      summary.status.failed = failed;
-      summary.status.met_failure_condition = met;
-      display.print_summary(summary);
-    }
-    std::rewind(out);
-    std::string text;
-    for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
-    std::fclose(out);
-    return text;
+    labloop::CampaignSummary summary;
+    summary.reason = "budget reached";
+    summary.output = "runs/f";
+    summary.status.done = 8;
+    summary.status.failed = failed;
+    summary.status.met_failure_condition = met;
+    return printed_summary(summary);
   };
   CHECK_THAT(summary_text(1, 3), Catch::Matchers::Contains("— 8 experiments (1 failed, 3 more met the failure condition) in "));
   CHECK_THAT(summary_text(0, 0), Catch::Matchers::Contains("— 8 experiments (0 failed) in "));
 }
 
 TEST_CASE("Progress: a setting of many parameters shows its first ten and how many more", "[progress]") {
-  std::FILE* out = std::tmpfile();
-  REQUIRE(out);
-  {
-    labloop::cli::ProgressDisplay display(out, false, "y");
-    labloop::CampaignSummary summary;
-    summary.reason = "budget reached";
-    summary.output = "runs/big";
-    summary.status.done = 7;
-    summary.status.best = 0.5;
-    summary.status.best_experiment = "big-0003";
-    for (int i = 0; i < 300; ++i) summary.status.best_params[fmt::format("x{:03}", i)] = 0.25;
-    display.print_summary(summary);
-  }
-  std::rewind(out);
-  std::string text;
-  for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
-  std::fclose(out);
+  labloop::CampaignSummary summary;
+  summary.reason = "budget reached";
+  summary.output = "runs/big";
+  summary.status.done = 7;
+  summary.status.best = 0.5;
+  summary.status.best_experiment = "big-0003";
+  for (int i = 0; i < 300; ++i) summary.status.best_params[fmt::format("x{:03}", i)] = 0.25;
+  const std::string text = printed_summary(summary);
   CHECK_THAT(text, Catch::Matchers::Contains("best y=0.5 (x000=0.25, x001=0.25, x002=0.25, x003=0.25, x004=0.25, x005=0.25, x006=0.25, "
                                              "x007=0.25, x008=0.25, x009=0.25 and 290 more) at big-0003"));
   CHECK(text.find("x010") == std::string::npos);
