@@ -258,16 +258,15 @@ Params Space::decode(const Eigen::VectorXd& x) const {
   // A value within the tolerance of a one-parameter constraint's bound ("a >= 0.2") is that bound:
   // projections end a rounding error from it, and 0.19999999999905 reads as a violation to a
   // person or an instrument checking a >= 0.2 exactly. Kept only if every constraint still holds.
-  if (!bounds_.empty()) {
-    Params snapped = out;
-    bool moved = false;
-    for (const ConstraintBound& b : bounds_) {
-      const std::string& name = parameters_[static_cast<size_t>(b.parameter)].name;
-      const double v = snapped[name].get<double>();
-      if (v != b.value && std::abs(v - b.value) <= b.slack) snapped[name] = b.value, moved = true;
-    }
-    if (moved && check_constraints(snapped).empty()) return snapped;
+  // decode runs for every candidate a proposal scores: nothing is copied unless a value moves.
+  std::vector<std::pair<const std::string*, double>> moved;  // name, value before
+  for (const ConstraintBound& b : bounds_) {
+    const std::string& name = parameters_[static_cast<size_t>(b.parameter)].name;
+    const double v = out[name].get<double>();
+    if (v != b.value && std::abs(v - b.value) <= b.slack) moved.emplace_back(&name, v), out[name] = b.value;
   }
+  if (!moved.empty() && !check_constraints(out).empty())
+    for (const auto& [name, before] : moved) out[*name] = before;
   return out;
 }
 
