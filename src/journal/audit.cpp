@@ -133,6 +133,7 @@ JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key)
   audit.events = contents.events.size();
   audit.head_hash = contents.last_hash;
   audit.torn_tail = contents.torn_tail_message;
+  audit.torn_tail_overlong = contents.torn_tail_overlong;
 
   const std::vector<JournalEvent> events = decode_events(contents.events, audit.journal.string());
   const CampaignState state = CampaignState::fold(events);

@@ -167,6 +167,7 @@ class LineChecker {
   // was reported as a torn write, and status then as a journal without its first event).
   void torn(bool overlong = false) {
     parsed_.contents.torn_tail = true;
+    parsed_.contents.torn_tail_overlong = overlong;
     parsed_.contents.torn_tail_message =
         overlong ? fmt::format("{}: line {} is longer than {} MiB ({} bytes), the longest line a journal holds, and has no newline: "
                                "labloop never writes such a line; ignored as a torn write",

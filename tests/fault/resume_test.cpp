@@ -103,6 +103,7 @@ TEST_CASE("Resume: a torn last line is reported and cut away and the campaign fi
   const Outcome torn = cli({"verify", b.string()}, dir);
   CHECK(torn.status == 1);
   CHECK(torn.output.find("is incomplete (torn write)") != std::string::npos);
+  CHECK(torn.output.find("(a crash cut the last line short; `labloop resume` removes it and continues)") != std::string::npos);
 
   const Outcome resumed = cli({"resume", b.string()}, dir);
   INFO(resumed.output);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "labloop/core/append_file.hpp"
+#include "labloop/journal/audit.hpp"
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -143,6 +144,7 @@ TEST_CASE("Journal: a torn last line is reported by read_journal and truncated b
   const JournalContents contents = read_journal(p);
   CHECK(contents.torn_tail);
   CHECK(contents.torn_tail_message == p.string() + ": line 3 is incomplete (torn write); ignored");
+  CHECK_FALSE(contents.torn_tail_overlong);
   REQUIRE(contents.events.size() == 2);
   CHECK(contents.events[1]["event"] == "b");
 
@@ -604,6 +606,8 @@ TEST_CASE("Journal: a sparse tail of zeros far past the line limit is a torn wri
   CHECK(contents.torn_tail);
   CHECK(contents.torn_tail_message == p.string() + ": line 3 is longer than 64 MiB (67108864 bytes), the longest line a journal holds, and "
                                                    "has no newline: labloop never writes such a line; ignored as a torn write");
+  CHECK(contents.torn_tail_overlong);  // `verify` then names another writer, not a crash, as the cause
+  CHECK(audit_journal(p).torn_tail_overlong);
   CHECK(contents.events.size() == 2);
   Journal journal(p);  // cuts it away, as any torn write
   CHECK(journal.last_seq() == 2);

@@ -56,6 +56,7 @@ struct JournalAudit {
   std::string finish_reason;
   int proposed = 0, results = 0, failed = 0, open = 0;  // open: proposed, no final outcome yet
   std::string torn_tail;          // non-empty: the last line was cut short (a crash mid-write)
+  bool torn_tail_overlong = false;  // ... or passed the longest line a journal holds: not labloop's crash
   std::vector<std::string> problems;  // bookkeeping errors, each naming the line
 
   // ---- signatures and who ran what ----

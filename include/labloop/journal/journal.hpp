@@ -114,6 +114,7 @@ struct JournalContents {
   std::vector<nlohmann::json> events;  // in file order; each an object with "seq", "time", "event"
   bool torn_tail = false;              // last line without its newline (crash mid-write): reported and ignored
   std::string torn_tail_message;       // "<path>: line 12 is incomplete (torn write); ignored"
+  bool torn_tail_overlong = false;     // that line passed kMaxJournalLineBytes: no crash of labloop's left it
   std::string last_hash;               // hash of the last complete line (64 '0's when there is none)
 };
 
