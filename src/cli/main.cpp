@@ -433,7 +433,10 @@ int verify(const std::string& where, const std::string& key_file) {
     }
   }
   if (!audit.torn_tail.empty())
-    fmt::print("{}\n  (a crash cut the last line short; {})\n", audit.torn_tail,
+    // An over-long last line was not left by a crash of labloop's (it never writes one): saying
+    // so would send the technician after the wrong cause.
+    fmt::print("{}\n  ({}; {})\n", audit.torn_tail,
+               audit.torn_tail_overlong ? "something other than labloop wrote that line" : "a crash cut the last line short",
                audit.events == 0 ? "no campaign was recorded before it: `labloop run` starts one there afresh"
                                  : "`labloop resume` removes it and continues");
   fmt::print("{}: {} events, hash chain {}; campaign \"{}\": {} proposed, {} results, {} failed, {} open\n", name, audit.events,
@@ -508,6 +511,12 @@ std::vector<std::string> other_objectives(const labloop::CampaignConfig& config)
   return names;
 }
 
+std::vector<std::string> parameter_order(const labloop::CampaignConfig& config) {
+  std::vector<std::string> names;
+  for (const auto& parameter : config.parameters) names.push_back(parameter.name);
+  return names;
+}
+
 // 0 finished, 130 stopped by the operator, 3 paused (too many failures), 4 no instruments left.
 int exit_code(const labloop::CampaignSummary& summary) {
   switch (summary.stop) {
@@ -542,7 +551,8 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
   if (!output.empty()) options.output = output;
   StopOnSignal signals;
   options.stop = signals.token();
-  labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config));
+  labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config),
+                                         parameter_order(config));
   if (dry_run) std::fputs("dry run: every instrument is replaced by a simulated stand-in; no hardware moves\n", stdout);
   for (const std::string& note : dataset_descriptor_notes(config)) fmt::print("descriptors: {}\n", note);
   for (const std::string& note : labloop::unanswerable_choices(config)) fmt::print("note: {}\n", note);
@@ -596,7 +606,8 @@ int resume(const std::string& where, double grace_s, std::optional<labloop::Budg
   options.stop_grace = std::chrono::milliseconds(static_cast<long long>(grace_s * 1000));
   StopOnSignal signals;
   options.stop = signals.token();
-  labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config));
+  labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config),
+                                         parameter_order(config));
   const auto summary = labloop::run_campaign(config, options, &progress);
   progress.print_summary(summary);
   return exit_code(summary);

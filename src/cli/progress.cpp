@@ -115,25 +115,39 @@ std::size_t terminal_columns(std::FILE* out) {
 // every progress line and twice in the summary; results.csv holds them all.
 constexpr std::size_t kShownParameters = 10;
 
-std::string params_text(const nlohmann::json& params) {
-  std::string out;
-  std::size_t shown = 0;
-  for (const auto& [name, value] : params.items()) {
-    if (shown == kShownParameters) {
-      out += fmt::format(" and {} more", params.size() - shown);
-      break;
-    }
-    if (!out.empty()) out += ", ";
-    out += name + "=" + (value.is_number_float() ? fmt::format("{:.4g}", value.get<double>()) : value.is_string() ? value.get<std::string>() : value.dump());
-    ++shown;
-  }
-  return out;
+std::string shown_value(const nlohmann::json& value) {
+  return value.is_number_float() ? fmt::format("{:.4g}", value.get<double>()) : value.is_string() ? value.get<std::string>() : value.dump();
 }
 
 }  // namespace
 
-ProgressDisplay::ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name, std::vector<std::string> other_objectives)
-    : out_(out), terminal_(terminal), objective_(std::move(objective_name)), other_objectives_(std::move(other_objectives)) {}
+ProgressDisplay::ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name, std::vector<std::string> other_objectives,
+                                 std::vector<std::string> parameter_order)
+    : out_(out),
+      terminal_(terminal),
+      objective_(std::move(objective_name)),
+      other_objectives_(std::move(other_objectives)),
+      parameter_order_(std::move(parameter_order)) {}
+
+std::string ProgressDisplay::params_text(const nlohmann::json& params) const {
+  std::vector<std::pair<std::string, const nlohmann::json*>> ordered;
+  ordered.reserve(params.size());
+  for (const std::string& name : parameter_order_)
+    if (const auto it = params.find(name); it != params.end()) ordered.emplace_back(name, &*it);
+  if (ordered.size() < params.size())
+    for (const auto& [name, value] : params.items())
+      if (std::find(parameter_order_.begin(), parameter_order_.end(), name) == parameter_order_.end()) ordered.emplace_back(name, &value);
+  std::string out;
+  for (std::size_t i = 0; i < ordered.size(); ++i) {
+    if (i == kShownParameters) {
+      out += fmt::format(" and {} more", ordered.size() - i);
+      break;
+    }
+    if (i > 0) out += ", ";
+    out += ordered[i].first + "=" + shown_value(*ordered[i].second);
+  }
+  return out;
+}
 
 ProgressDisplay::~ProgressDisplay() {
   if (terminal_ && status_shown_) std::fputs("\n", out_);

@@ -18,7 +18,11 @@ namespace labloop::cli {
 class ProgressDisplay final : public CampaignObserver {
  public:
   // `other_objectives`: a campaign's objectives after the first, shown beside it in result lines.
-  ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name, std::vector<std::string> other_objectives = {});
+  // `parameter_order`: the parameters as the campaign file declares them, the order a setting is
+  // shown in (a setting's JSON object sorts them by name: x1, x10, x100, x2); names it lacks
+  // follow in name order.
+  ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name, std::vector<std::string> other_objectives = {},
+                  std::vector<std::string> parameter_order = {});
   ~ProgressDisplay() override;
   void on_event(const JournalEvent& event, const CampaignStatus& status) override;
   void on_status(const CampaignStatus& status) override;
@@ -32,11 +36,13 @@ class ProgressDisplay final : public CampaignObserver {
   void redraw(const CampaignStatus& status);
   std::string best_text(const CampaignStatus& status) const;
   void print_pareto_set(const ParetoSummary& pareto);
+  std::string params_text(const nlohmann::json& params) const;
 
   std::FILE* out_;
   bool terminal_;
   std::string objective_;
   std::vector<std::string> other_objectives_;
+  std::vector<std::string> parameter_order_;
   bool status_shown_ = false;
   bool saw_events_ = false;
   std::chrono::steady_clock::time_point last_draw_{};

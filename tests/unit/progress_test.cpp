@@ -11,12 +11,13 @@ using labloop::cli::fit_to_width;
 
 namespace {
 
-// What print_summary writes for `summary`, the objective named "y".
-std::string printed_summary(const labloop::CampaignSummary& summary) {
+// What print_summary writes for `summary`, the objective named "y", the parameters declared in
+// `parameter_order`.
+std::string printed_summary(const labloop::CampaignSummary& summary, std::vector<std::string> parameter_order = {}) {
   std::FILE* out = std::tmpfile();
   REQUIRE(out);
   {
-    labloop::cli::ProgressDisplay display(out, false, "y");
+    labloop::cli::ProgressDisplay display(out, false, "y", {}, std::move(parameter_order));
     display.print_summary(summary);
   }
   std::rewind(out);
@@ -255,4 +256,28 @@ TEST_CASE("Progress: a setting of many parameters shows its first ten and how ma
   CHECK_THAT(text, Catch::Matchers::Contains("best y=0.5 (x000=0.25, x001=0.25, x002=0.25, x003=0.25, x004=0.25, x005=0.25, x006=0.25, "
                                              "x007=0.25, x008=0.25, x009=0.25 and 290 more) at big-0003"));
   CHECK(text.find("x010") == std::string::npos);
+}
+
+TEST_CASE("Progress: a setting is shown in the order its parameters are declared, not sorted by name", "[progress]") {
+  labloop::CampaignSummary summary;
+  summary.reason = "budget reached";
+  summary.output = "runs/order";
+  summary.status.done = 3;
+  summary.status.best = 0.5;
+  summary.status.best_experiment = "o-0002";
+  summary.status.best_params = {{"x1", 1}, {"x2", 2}, {"x10", 10}, {"temperature", 60}, {"extra", "a"}};
+  // Declared x2, x10, x1, temperature; "extra" (not declared) follows.
+  CHECK_THAT(printed_summary(summary, {"x2", "x10", "x1", "temperature"}),
+             Catch::Matchers::Contains("best y=0.5 (x2=2, x10=10, x1=1, temperature=60, extra=a) at o-0002"));
+  // Without an order: the setting's own (by name).
+  CHECK_THAT(printed_summary(summary), Catch::Matchers::Contains("best y=0.5 (extra=a, temperature=60, x1=1, x10=10, x2=2) at o-0002"));
+  // The first ten are the first ten declared.
+  std::vector<std::string> order;
+  summary.status.best_params = nlohmann::json::object();
+  for (int i = 12; i >= 0; --i) {
+    order.push_back(fmt::format("p{}", i));
+    summary.status.best_params[order.back()] = i;
+  }
+  CHECK_THAT(printed_summary(summary, order),
+             Catch::Matchers::Contains("(p12=12, p11=11, p10=10, p9=9, p8=8, p7=7, p6=6, p5=5, p4=4, p3=3 and 3 more)"));
 }
