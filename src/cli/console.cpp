@@ -29,6 +29,7 @@
 #include "labloop/campaign/stop_request.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/report.hpp"
+#include "serving_pool.hpp"
 
 namespace labloop::cli {
 
@@ -38,8 +39,19 @@ using json = nlohmann::json;
 namespace {
 
 const char* const kJson = "application/json";
-constexpr std::size_t kServingThreads = 32;
+constexpr std::size_t kServingThreads = 32;        // kept ready
+constexpr std::size_t kMostServingThreads = 512;   // connections served at once; those past it wait for one to close
 constexpr std::size_t kMostHeaders = 100;
+
+// httplib's queue of accepted connections, served by a ServingPool.
+class ServingQueue final : public httplib::TaskQueue {
+ public:
+  void enqueue(std::function<void()> fn) override { pool_.run(std::move(fn)); }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  ServingPool pool_{kServingThreads, kMostServingThreads};
+};
 
 ConsoleResponse error_response(int status, const std::string& why) {
   return {status, kJson, json{{"error", why}}.dump(-1, ' ', false, json::error_handler_t::replace)};
@@ -658,16 +670,21 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
   httplib::Server server;
   // httplib's default is SO_REUSEPORT, with which a second console (or anything else) could bind
   // the same port and take half the requests: SO_REUSEADDR alone lets a restart reuse it at once.
-  server.set_socket_options([](socket_t sock) {
+  // Called for the listening socket only (the last one it is called for is the one bound).
+  socket_t listening = -1;
+  server.set_socket_options([&listening](socket_t sock) {
     const int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listening = sock;
   });
   server.set_payload_max_length(64 * 1024);  // an entered result is a few hundred bytes
   server.set_read_timeout(5, 0);
   server.set_write_timeout(5, 0);
   server.set_keep_alive_timeout(2);  // a page polls every two seconds; an idle connection holds a thread
-  // More threads than httplib's 8, so a few pages left open (or slow clients) do not hold them all.
-  server.new_task_queue = [] { return new httplib::ThreadPool(kServingThreads); };
+  // A thread for each connection being served, up to kMostServingThreads (serving_pool.hpp):
+  // connections held open without a request (or trickling one) wait on their own threads instead
+  // of ahead of everyone else's.
+  server.new_task_queue = [] { return new ServingQueue(); };
   // Refused before any work (refuse_before_routing): headers the server reads and nothing more.
   const auto head_of = [](const httplib::Request& request) {
     ConsoleRequestHead head{request.method,
@@ -759,6 +776,11 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
                              command.listen);
     return 1;
   }
+  // httplib listens with a backlog of 5: a burst of connections past that (several pages opening,
+  // or a program flooding the port) had connecting browsers wait a second for each SYN the kernel
+  // dropped. Listening again on the bound socket raises it (Linux keeps the socket, changes the
+  // backlog).
+  if (listening >= 0) ::listen(listening, SOMAXCONN);
   std::thread serving([&server] { server.listen_after_bind(); });
   const std::string address = fmt::format("http://{}:{}/", host == "::1" ? "[::1]" : host, bound);
   const std::size_t found = site.campaign_count();

@@ -6,9 +6,14 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "console.hpp"
+#include "serving_pool.hpp"
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/stop_request.hpp"
 #include "labloop/journal/campaign_state.hpp"
@@ -669,4 +674,89 @@ TEST_CASE("Console: one campaign however it is named is shown once, and a folder
   fs::copy(kConsoleFixtures / "v0.1.0/finished", later / "c", fs::copy_options::recursive);
   (void)waiting.respond("GET", "/api/campaigns", "127.0.0.1:8765");
   CHECK(waiting.campaign_count() == 1);
+}
+
+namespace {
+
+// Waits up to 10 s for `done`; a hung pool fails the test instead of hanging it.
+bool eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 1000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+}  // namespace
+
+TEST_CASE("Console serving pool: connections held open get threads of their own, up to the most, and a burst's threads end after it",
+          "[console][serving]") {
+  using labloop::cli::ServingPool;
+  SECTION("100 connections at once are served at once: none waits for another to close") {
+    ServingPool pool(32, 512);
+    std::mutex mutex;
+    std::condition_variable all_in;
+    int started = 0;
+    std::atomic<int> saw_all{0};
+    for (int i = 0; i < 100; ++i)
+      pool.run([&] {
+        std::unique_lock lock(mutex);
+        ++started;
+        all_in.notify_all();
+        // Each holds its thread until all 100 have started: with a fixed pool of 32 they never would.
+        if (all_in.wait_for(lock, std::chrono::seconds(10), [&] { return started == 100; })) ++saw_all;
+      });
+    pool.shutdown();
+    CHECK(saw_all == 100);
+  }
+  SECTION("past the most, connections wait for a thread, and every one is served") {
+    ServingPool pool(1, 4);
+    std::mutex mutex;
+    std::condition_variable released_cv;
+    bool released = false;
+    std::atomic<int> served{0};
+    for (int i = 0; i < 10; ++i)
+      pool.run([&] {
+        std::unique_lock lock(mutex);
+        released_cv.wait(lock, [&] { return released; });
+        ++served;
+      });
+    CHECK(eventually([&] { return pool.waiting() == 6; }));
+    CHECK(pool.threads() == 4);
+    {
+      std::lock_guard lock(mutex);
+      released = true;
+    }
+    released_cv.notify_all();
+    CHECK(eventually([&] { return served == 10; }));
+  }
+  SECTION("threads beyond those kept end once idle; the kept stay") {
+    ServingPool pool(2, 8, std::chrono::milliseconds(50));
+    std::atomic<bool> go{false};
+    std::atomic<int> served{0};
+    for (int i = 0; i < 8; ++i)
+      pool.run([&] {
+        while (!go) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        ++served;
+      });
+    CHECK(eventually([&] { return pool.threads() == 8; }));
+    go = true;
+    CHECK(eventually([&] { return served == 8 && pool.threads() == 2; }));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    CHECK(pool.threads() == 2);
+    pool.run([&] { ++served; });  // served by a kept thread (and the ended ones are joined)
+    CHECK(eventually([&] { return served == 9; }));
+  }
+  SECTION("shutdown serves what was given, then ends every thread") {
+    std::atomic<int> served{0};
+    {
+      ServingPool pool(1, 1);
+      for (int i = 0; i < 20; ++i) pool.run([&] { ++served; });
+      pool.shutdown();
+      CHECK(served == 20);
+      CHECK(pool.threads() == 0);
+      pool.run([&] { ++served; });  // after shutdown: dropped, never run
+    }
+    CHECK(served == 20);
+  }
 }
