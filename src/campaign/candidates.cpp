@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <unordered_map>
 
 #include "labloop/campaign/file_digest.hpp"
 #include "labloop/core/append_file.hpp"
@@ -29,6 +30,20 @@ std::string list_problems(const std::vector<std::string>& problems) {
 
 }  // namespace
 
+Params CandidateFile::row_params(Eigen::Index i) const {
+  Params params = Params::object();
+  const std::size_t count = parameters.size();
+  for (std::size_t k = 0; k < count; ++k) {
+    const Parameter& p = parameters[k];
+    const double v = values[static_cast<std::size_t>(i) * count + k];
+    // As read: a choice's text, a whole number as an integer, any other number as it was parsed.
+    if (p.type == ParameterType::categorical) params[p.name] = p.choices[static_cast<std::size_t>(v)];
+    else if (p.type == ParameterType::integer && v == std::floor(v) && std::abs(v) < 9e15) params[p.name] = static_cast<long long>(v);
+    else params[p.name] = v;
+  }
+  return params;
+}
+
 nlohmann::json CandidateFile::to_json() const {
   return {{"file", path.string()}, {"sha256", sha256}, {"rows", pool.size()}};
 }
@@ -49,54 +64,63 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
   out.path = fs::absolute(given, ec);
   if (ec) out.path = given;
   const std::string name = out.path.string();
-  // Read twice (its digest, then its rows) and copied beside the journal: a device or a pipe
-  // cannot be, and /dev/zero would be read for ever.
+  // Read whole (its digest is of the very bytes parsed) and copied beside the journal: a device
+  // or a pipe cannot be, and /dev/zero would be read for ever.
   if (fs::exists(out.path, ec) && !fs::is_regular_file(out.path, ec))
     refuse(fmt::format("{} is not a regular file (a folder, a device or a pipe); name the CSV file itself", name));
   const auto size = fs::file_size(out.path, ec);
   if (!ec && size > kMaxCandidateBytes)
     refuse(fmt::format("{} has {} bytes, more than the {} a candidates file may have; split the campaign", name, size, kMaxCandidateBytes));
-  const std::optional<std::string> bytes = file_bytes(out.path);
+  std::optional<std::string> bytes = file_bytes(out.path);
   if (!bytes) refuse(fmt::format("{}: cannot read it; check the path (relative paths start at the campaign file's folder)", name));
   out.sha256 = sha256_hex(*bytes);
-
-  CsvTable table;
-  try {
-    table = read_csv_table(out.path, {.max_rows = kMaxCandidateRows, .max_bytes = kMaxCandidateBytes});
-  } catch (const Error& e) {
-    refuse(e.what());
-  }
-  // Columns: exactly the parameters, each once, in any order.
-  std::vector<std::string> unknown, repeated;
-  std::set<std::string> seen;
-  for (const std::string& h : table.header) {
-    if (!seen.insert(h).second) repeated.push_back(h);
-    if (std::none_of(config.parameters.begin(), config.parameters.end(), [&](const Parameter& p) { return p.name == h; })) unknown.push_back(h);
-  }
-  if (!repeated.empty()) refuse(fmt::format("{}: column \"{}\" appears more than once; keep one", name, repeated.front()));
-  std::vector<std::string> missing;
-  std::vector<std::size_t> columns;
-  for (const Parameter& p : config.parameters) {
-    const auto it = std::find(table.header.begin(), table.header.end(), p.name);
-    if (it == table.header.end()) missing.push_back(p.name);
-    else columns.push_back(static_cast<std::size_t>(it - table.header.begin()));
-  }
-  if (!missing.empty())
-    refuse(fmt::format("{} has no column for {} (its header: {}); the header must name every parameter", name, fmt::join(missing, ", "),
-                       fmt::join(table.header, ", ")));
-  if (!unknown.empty())
-    refuse(fmt::format("{} has column{} {} that {} no parameter; remove {}, or declare {} as a parameter", name, unknown.size() == 1 ? "" : "s",
-                       fmt::join(unknown, ", "), unknown.size() == 1 ? "names" : "name", unknown.size() == 1 ? "it" : "them",
-                       unknown.size() == 1 ? "it" : "them"));
-  if (table.rows.empty()) refuse(fmt::format("{} has a header but no rows: give at least one setting to choose from", name));
+  out.parameters = config.parameters;
 
   const Space space = config.space();
+  const std::size_t count = config.parameters.size();
+  // A categorical cell is kept as its choice's index.
+  std::vector<std::unordered_map<std::string, double>> choice_index(count);
+  for (std::size_t k = 0; k < count; ++k)
+    for (std::size_t c = 0; c < config.parameters[k].choices.size(); ++c) choice_index[k].emplace(config.parameters[k].choices[c], static_cast<double>(c));
+  // At most one row per line after the header, so the cube is sized once: a million rows of 23
+  // coordinates are 184 MB, and resizing copies them. Blank lines and quoted line breaks leave it
+  // larger than needed; it is cut to size at the end (the one copy then).
+  const std::size_t newlines = static_cast<std::size_t>(std::count(bytes->begin(), bytes->end(), '\n'));
+  const std::size_t lines = newlines + (!bytes->empty() && bytes->back() != '\n' ? 1 : 0);
+  Eigen::MatrixXd cube(static_cast<Eigen::Index>(std::min(lines > 0 ? lines - 1 : 0, kMaxCandidateRows)), space.cube_dim());
+  Eigen::Index kept = 0;
+  out.values.reserve(static_cast<std::size_t>(cube.rows()) * count);
+  out.lines.reserve(static_cast<std::size_t>(cube.rows()));
   std::vector<std::string> problems;
-  Eigen::MatrixXd cube(static_cast<Eigen::Index>(table.rows.size()), space.cube_dim());
-  for (const CsvRow& row : table.rows) {
+  std::vector<std::size_t> columns;  // per parameter, its column in the file
+
+  // Columns: exactly the parameters, each once, in any order.
+  const auto check_header = [&](const std::vector<std::string>& header) {
+    std::vector<std::string> unknown, repeated;
+    std::set<std::string> seen;
+    for (const std::string& h : header) {
+      if (!seen.insert(h).second) repeated.push_back(h);
+      if (std::none_of(config.parameters.begin(), config.parameters.end(), [&](const Parameter& p) { return p.name == h; })) unknown.push_back(h);
+    }
+    if (!repeated.empty()) refuse(fmt::format("{}: column \"{}\" appears more than once; keep one", name, repeated.front()));
+    std::vector<std::string> missing;
+    for (const Parameter& p : config.parameters) {
+      const auto it = std::find(header.begin(), header.end(), p.name);
+      if (it == header.end()) missing.push_back(p.name);
+      else columns.push_back(static_cast<std::size_t>(it - header.begin()));
+    }
+    if (!missing.empty())
+      refuse(fmt::format("{} has no column for {} (its header: {}); the header must name every parameter", name, fmt::join(missing, ", "),
+                         fmt::join(header, ", ")));
+    if (!unknown.empty())
+      refuse(fmt::format("{} has column{} {} that {} no parameter; remove {}, or declare {} as a parameter", name, unknown.size() == 1 ? "" : "s",
+                         fmt::join(unknown, ", "), unknown.size() == 1 ? "names" : "name", unknown.size() == 1 ? "it" : "them",
+                         unknown.size() == 1 ? "it" : "them"));
+  };
+  const auto read_row = [&](CsvRow&& row) {
     Params params = Params::object();
     std::string problem;
-    for (std::size_t k = 0; k < config.parameters.size() && problem.empty(); ++k) {
+    for (std::size_t k = 0; k < count && problem.empty(); ++k) {
       const Parameter& p = config.parameters[k];
       const std::string& cell = row.fields[columns[k]];
       if (cell.size() > kMaxCandidateField) problem = fmt::format("{} has {} characters (at most {})", p.name, cell.size(), kMaxCandidateField);
@@ -117,15 +141,34 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
     if (problem.empty()) problem = space.check(params);
     if (!problem.empty()) {
       problems.push_back(fmt::format("line {}: {}", row.line, problem));
-      continue;
+      return;
     }
-    cube.row(static_cast<Eigen::Index>(out.params.size())) = space.canonical(space.encode(params)).transpose();
-    out.params.push_back(std::move(params));
+    if (kept == cube.rows()) cube.conservativeResize(std::max<Eigen::Index>(8, 2 * cube.rows()), Eigen::NoChange);  // never, by the count above
+    cube.row(kept++) = space.canonical(space.encode(params)).transpose();
+    for (std::size_t k = 0; k < count; ++k) {
+      const Parameter& p = config.parameters[k];
+      const nlohmann::json& value = params[p.name];
+      out.values.push_back(p.type == ParameterType::categorical ? choice_index[k].at(value.get<std::string>()) : value.get<double>());
+    }
     out.lines.push_back(row.line);
+  };
+  bool any_row = false;
+  try {
+    scan_csv_text(*bytes, name, {.max_rows = kMaxCandidateRows, .max_bytes = kMaxCandidateBytes}, check_header, [&](CsvRow&& row) {
+      any_row = true;
+      read_row(std::move(row));
+    });
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const Error& e) {
+    refuse(e.what());
   }
+  bytes.reset();
+  if (!any_row) refuse(fmt::format("{} has a header but no rows: give at least one setting to choose from", name));
   if (!problems.empty())
     refuse(fmt::format("{}: {} row{} outside the campaign's space: {}; fix or remove {}", name, problems.size(), problems.size() == 1 ? " is" : "s are",
                        list_problems(problems), problems.size() == 1 ? "it" : "them"));
+  if (kept != cube.rows()) cube.conservativeResize(kept, Eigen::NoChange);
   out.pool = CandidatePool(std::move(cube));
   if (const auto duplicates = out.pool.duplicates(); !duplicates.empty()) {
     std::vector<std::string> pairs;
@@ -163,11 +206,16 @@ std::optional<CandidateFile> journaled_candidates(const std::vector<JournalEvent
   if (!bytes)
     throw Error(fmt::format("the candidates file {} this campaign was started with cannot be read{}: put it back (SHA-256 {}) to resume or replay",
                             path.string(), place != path ? fmt::format(", nor its copy {}", place.string()) : std::string(), want));
-  if (const std::string now = sha256_hex(*bytes); now != want)
-    throw Error(fmt::format("the candidates file {} has changed since the campaign began (SHA-256 {} then, {} now): proposals were made from "
-                            "the original rows, so restore that file to resume or replay; a changed pool is a new campaign",
-                            place.string(), want, now));
-  return read_candidates(config, place);
+  const auto changed = [&](const std::string& now) {
+    return Error(fmt::format("the candidates file {} has changed since the campaign began (SHA-256 {} then, {} now): proposals were made "
+                             "from the original rows, so restore that file to resume or replay; a changed pool is a new campaign",
+                             place.string(), want, now));
+  };
+  if (const std::string now = sha256_hex(*bytes); now != want) throw changed(now);
+  bytes.reset();  // read again below, with its rows: not held twice
+  CandidateFile file = read_candidates(config, place);
+  if (file.sha256 != want) throw changed(file.sha256);  // changed between the two readings
+  return file;
 }
 
 void keep_candidates_copy(const CandidateFile& candidates, const fs::path& folder) {

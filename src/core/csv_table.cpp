@@ -180,10 +180,12 @@ Error too_large(const std::string& name, const CsvLimits& limits) {
   return Error(fmt::format("{}: larger than {}; split the file", name, limit));
 }
 
-// The table in `in`, named `name` in messages.
-CsvTable read_csv_stream(std::istream& in, const std::string& name, const CsvLimits& limits, bool is_pipe) {
+// The table in `in`, named `name` in messages, given row by row (scan_csv_text).
+void scan_csv_stream(std::istream& in, const std::string& name, const CsvLimits& limits, bool is_pipe,
+                     const std::function<void(const std::vector<std::string>&)>& on_header, const std::function<void(CsvRow&&)>& on_row) {
   const auto too_large = [&] { return labloop::too_large(name, limits); };
-  CsvTable table;
+  std::vector<std::string> header;
+  std::size_t rows = 0;
   std::string text;
   std::size_t line = 0, bytes = 0;
   bool have_header = false;
@@ -227,19 +229,37 @@ CsvTable read_csv_stream(std::istream& in, const std::string& name, const CsvLim
         throw Error(fmt::format("{}: line {}, field {}: {} characters long; at most {} are allowed", name, first_line, i + 1,
                                 fields[i].size(), limits.max_field_chars));
     if (!have_header) {
-      for (const auto& f : fields) table.header.push_back(header_name(f));
+      for (const auto& f : fields) header.push_back(header_name(f));
       have_header = true;
+      on_header(header);
       continue;
     }
-    if (table.rows.size() >= limits.max_rows) throw Error(fmt::format("{}: more than {} rows; split the file", name, limits.max_rows));
-    if (fields.size() != table.header.size())
-      throw Error(fmt::format("{}: line {} has {} fields, the header {}", name, first_line, fields.size(), table.header.size()));
-    table.rows.push_back({first_line, std::move(fields)});
+    if (rows >= limits.max_rows) throw Error(fmt::format("{}: more than {} rows; split the file", name, limits.max_rows));
+    if (fields.size() != header.size())
+      throw Error(fmt::format("{}: line {} has {} fields, the header {}", name, first_line, fields.size(), header.size()));
+    ++rows;
+    on_row({first_line, std::move(fields)});
   }
   if (!have_header && is_pipe) throw Error(fmt::format("{}: a pipe nothing was written to; name the CSV file itself", name));
   if (!have_header) throw Error(fmt::format("{}: empty file (it needs a header line)", name));
+}
+
+CsvTable read_csv_stream(std::istream& in, const std::string& name, const CsvLimits& limits, bool is_pipe) {
+  CsvTable table;
+  scan_csv_stream(
+      in, name, limits, is_pipe, [&](const std::vector<std::string>& header) { table.header = header; },
+      [&](CsvRow&& row) { table.rows.push_back(std::move(row)); });
   return table;
 }
+
+// Reads a string in place: std::istringstream would copy it (a 256 MiB candidates file, twice).
+class StringViewBuffer : public std::streambuf {
+ public:
+  explicit StringViewBuffer(const std::string& text) {
+    char* first = const_cast<char*>(text.data());  // only read: the get area is never written
+    setg(first, first, first + text.size());
+  }
+};
 
 }  // namespace
 
@@ -257,8 +277,17 @@ CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limi
 
 CsvTable read_csv_text(const std::string& text, const std::string& name, const CsvLimits& limits) {
   if (text.size() > limits.max_bytes) throw too_large(name, limits);
-  std::istringstream in(text);
+  StringViewBuffer buffer(text);
+  std::istream in(&buffer);
   return read_csv_stream(in, name, limits, /*is_pipe=*/false);
+}
+
+void scan_csv_text(const std::string& text, const std::string& name, const CsvLimits& limits,
+                   const std::function<void(const std::vector<std::string>&)>& on_header, const std::function<void(CsvRow&&)>& on_row) {
+  if (text.size() > limits.max_bytes) throw too_large(name, limits);
+  StringViewBuffer buffer(text);
+  std::istream in(&buffer);
+  scan_csv_stream(in, name, limits, /*is_pipe=*/false, on_header, on_row);
 }
 
 }  // namespace labloop

@@ -49,7 +49,10 @@ std::set<std::pair<double, double>> rows_of(const test::TempDir& dir) {
                                             {"candidates", (dir / "plate.csv").string()}});
   std::set<std::pair<double, double>> out;
   const CandidateFile file = read_candidates(config);
-  for (const Params& p : file.params) out.emplace(p["x1"].get<double>(), p["x2"].get<double>());
+  for (Eigen::Index i = 0; i < file.pool.size(); ++i) {
+    const Params p = file.row_params(i);
+    out.emplace(p["x1"].get<double>(), p["x2"].get<double>());
+  }
   return out;
 }
 

@@ -38,13 +38,17 @@ struct CandidateFile {
   std::string source;               // as the config names it
   std::filesystem::path path;       // absolute
   std::string sha256;               // of the file's bytes, lowercase hex
-  std::vector<Params> params;       // per row, user units, as the file gives them
+  std::vector<Parameter> parameters;  // the campaign's, in declared order
+  // Per row, one number per parameter in that order: the file's value in user units, or a
+  // categorical's choice by its index. A row kept as a JSON object took about 400 bytes for four
+  // parameters: a million-row file (27 MB) needed 914 MB to read.
+  std::vector<double> values;
   std::vector<std::size_t> lines;   // per row, its line in the file (the header is line 1)
-  CandidatePool pool;               // per row, Space::canonical(Space::encode(params)), same order
+  CandidatePool pool;               // per row, Space::canonical(Space::encode(row_params)), same order
 
   // Row `i`'s settings for the instrument: exactly the file's values (not a decode of the cube
   // point, which may differ in the last digit).
-  const Params& row_params(Eigen::Index i) const { return params[static_cast<std::size_t>(i)]; }
+  Params row_params(Eigen::Index i) const;
   // {"file", "sha256", "rows"}: what CampaignStartedEvent::candidates records.
   nlohmann::json to_json() const;
 };

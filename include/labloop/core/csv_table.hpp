@@ -6,6 +6,7 @@
 // only the driver SDK, read their data with the same code as the campaign.
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,12 @@ CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limi
 // The same for a file's bytes already read (`name` stands for the file in messages): for a caller
 // that must judge the very bytes it parses, such as a file another program may still be writing.
 CsvTable read_csv_text(const std::string& text, const std::string& name, const CsvLimits& limits);
+// The same a row at a time, keeping none: `on_header` gets the header before any row, `on_row`
+// each row as it is read, so a large table costs its longest row instead of its whole (a
+// million-row candidates file). Either may throw to stop; the same limits and errors apply.
+void scan_csv_text(const std::string& text, const std::string& name, const CsvLimits& limits,
+                   const std::function<void(const std::vector<std::string>& header)>& on_header,
+                   const std::function<void(CsvRow&& row)>& on_row);
 
 // The number in a cell, or nothing when the cell is not exactly one finite number in decimal
 // notation. A decimal too small for a double (1e-999) is read as 0, as strtod reads it.
