@@ -330,7 +330,7 @@ class CampaignRun {
     if (fs::exists(journal_path, ec) && fs::file_size(journal_path, ec) > 0 && !only_a_torn_first_line(journal_path))
       throw Error(fmt::format("{} already holds a campaign (journal.jsonl); continue it with `labloop resume {}`, or choose another "
                               "directory with --output",
-                              output_.string(), shell_word(output_.string())));
+                              output_.string(), path_word(output_.string())));
   }
 
   // A crash while the first line was written leaves a journal without one whole line: no campaign
@@ -399,7 +399,7 @@ class CampaignRun {
     if (journal_->last_seq() != read_through)
       throw Error(fmt::format("{}: another labloop run wrote to the journal while this one was starting (an extend or a resume at the same "
                               "time?); run `labloop resume {}` again",
-                              path.string(), shell_word(output_.string())));
+                              path.string(), path_word(output_.string())));
     drop_stale_stop_request();
     if (!before.torn_tail_message.empty()) log(before.torn_tail_message + " (removed; it was never acted on)");
     // The last event of the campaign: signatures after it are not events of the campaign.
@@ -419,7 +419,7 @@ class CampaignRun {
                                 path.string(), why));
       if (why == "budget reached" || why == "time budget reached")
         throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume (`labloop extend {} {}` gives it more)", path.string(),
-                                why, shell_word(output_.string()), why == "budget reached" ? "--experiments N" : "--hours H"));
+                                why, path_word(output_.string()), why == "budget reached" ? "--experiments N" : "--hours H"));
     }
     // The pool the proposals were made from, refused if its file changed since (candidates.hpp).
     candidates_ = journaled_candidates(events, config_, output_);
@@ -794,7 +794,7 @@ class CampaignRun {
         reason_ = stop_text(*stop_);
         log(fmt::format("{} wait{} for a person: enter the result{} (`labloop pending {}`), then `labloop resume {}`",
                         in_flight_.size() == 1 ? "1 experiment" : fmt::format("{} experiments", in_flight_.size()), in_flight_.size() == 1 ? "s" : "",
-                        in_flight_.size() == 1 ? "" : "s", shell_word(output_.string()), shell_word(output_.string())));
+                        in_flight_.size() == 1 ? "" : "s", path_word(output_.string()), path_word(output_.string())));
         return;
       }
       if (stop_deadline_ && now > *stop_deadline_) {
@@ -1486,7 +1486,7 @@ class CampaignRun {
   void pause(const Pause& p) {
     stop_ = StopReason::paused;
     reason_ = fmt::format("paused: {} of the last {} experiments failed; fix the cause, then `labloop resume {}`", p.failures, p.outcomes,
-                          shell_word(output_.string()));
+                          path_word(output_.string()));
     stop_deadline_ = Clock::now() + options_.stop_grace;
   }
 

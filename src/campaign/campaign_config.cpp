@@ -18,6 +18,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/parameter_check.hpp"
@@ -272,7 +273,7 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
   for (size_t i = 0; i < config.objectives.size(); ++i)
     if (const auto& t = config.objectives[i].threshold; t && !(std::fabs(*t) <= kMaxThreshold))
       throw ConfigError(source, objective_path(config, i) + "/threshold",
-                        fmt::format("is {:g}; at most {:g} in magnitude (express the objective in a larger unit)", *t, kMaxThreshold));
+                        fmt::format("is {}; at most {:g} in magnitude (express the objective in a larger unit)", *t, kMaxThreshold));
   for (size_t i = 0; i < config.objectives.size(); ++i) {
     const std::string at = objective_path(config, i);
     // An objective names an output (the same rule as "outputs"), and heads a column of results.csv,
@@ -438,8 +439,10 @@ Parameter parse_parameter(const Node& node) {
       // 2^53 they could not all be told apart, nor sent exactly.
       for (const Node& bound : {low, high})
         if (const long long v = bound.as_integer(); v > kMostExactInteger || v < -kMostExactInteger)
-          bound.fail(fmt::format("must be from -{0} to {0} (2^53: integers beyond it are not exact as numbers); express it in a larger unit",
-                                 kMostExactInteger));
+          // Worded with a new campaign's limit (2^53 - 1, checked below) so both messages agree;
+          // 2^53 itself still parses, as journals from before that limit hold it.
+          bound.fail(fmt::format("must be from -{0} to {0} (2^53 - 1: integers beyond it are not exact as numbers); express it in a larger unit",
+                                 kMostExactInteger - 1));
       p.low = static_cast<double>(low.as_integer());
       p.high = static_cast<double>(high.as_integer());
     } else {
@@ -521,6 +524,12 @@ void parse_objectives(const Node& top, CampaignConfig& c) {
     if (single.goal != c.objective.goal)
       top.child("objective").fail(fmt::format("says {} \"{}\" but \"objectives\" says {} it: give one of the two (\"objectives\" for several)",
                                               goal(single.goal), single.name, goal(c.objective.goal)));
+    // Noise and threshold too: "objectives" wins, and a different word here was dropped unsaid.
+    const auto stated = [](const std::optional<double>& v) { return v ? fmt::format("{}", *v) : std::string("none"); };
+    for (const auto& [key, here, there] : {std::tuple{"noise", single.noise, c.objective.noise}, std::tuple{"threshold", single.threshold, c.objective.threshold}})
+      if (here != there)
+        top.child("objective").fail(fmt::format("gives \"{}\" {} {} but \"objectives\" gives {}: give one of the two (\"objectives\" for several)",
+                                                single.name, key, stated(here), stated(there)));
   }
 }
 

@@ -11,6 +11,7 @@
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/printable.hpp"
 
 namespace labloop {
 
@@ -112,10 +113,16 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
     if (!missing.empty())
       refuse(fmt::format("{} has no column for {} (its header: {}); the header must name every parameter", name, fmt::join(missing, ", "),
                          fmt::join(header, ", ")));
-    if (!unknown.empty())
+    if (!unknown.empty()) {
+      // Quoted, and an empty one by its place: `x1,s,` named a column "" that could not be seen.
+      std::vector<std::string> named;
+      for (const std::string& h : unknown)
+        named.push_back(h.empty() ? fmt::format("\"\" (column {}, empty)", std::find(header.begin(), header.end(), h) - header.begin() + 1)
+                                  : "\"" + printable(h) + "\"");
       refuse(fmt::format("{} has column{} {} that {} no parameter; remove {}, or declare {} as a parameter", name, unknown.size() == 1 ? "" : "s",
-                         fmt::join(unknown, ", "), unknown.size() == 1 ? "names" : "name", unknown.size() == 1 ? "it" : "them",
+                         fmt::join(named, ", "), unknown.size() == 1 ? "names" : "name", unknown.size() == 1 ? "it" : "them",
                          unknown.size() == 1 ? "it" : "them"));
+    }
   };
   const auto read_row = [&](CsvRow&& row) {
     Params params = Params::object();

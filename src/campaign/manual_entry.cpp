@@ -210,6 +210,7 @@ std::optional<ManualEntry> read_entry(const fs::path& campaign_dir, const std::s
 
 namespace {
 std::string text_too_long(const char* what, const std::string& text);
+constexpr std::time_t kEntryClockGrace = 3600;  // seconds an entry's "at" may lie ahead of this clock
 }  // namespace
 
 std::optional<ManualEntry> read_checked_entry(const fs::path& campaign_dir, const std::string& experiment, const CampaignConfig& config) {
@@ -223,6 +224,12 @@ std::optional<ManualEntry> read_checked_entry(const fs::path& campaign_dir, cons
   if (why.empty() && !is_utc_iso(entry->at))
     why = fmt::format("its \"at\" is {}, not a UTC time as labloop writes it (\"at\": \"{}\", when it was entered)",
                       entry->at.empty() ? "missing" : "\"" + printable(entry->at.substr(0, 40)) + "\"", utc_now_iso());
+  // A time yet to come is no time it was entered (9999-12-31 went into the journal as it was). An
+  // hour's grace: the computer `enter` ran on may keep another time. Both are written to the second
+  // in one shape, so they compare as text.
+  if (why.empty() && entry->at > utc_text(std::time(nullptr) + kEntryClockGrace, "%Y-%m-%dT%H:%M:%SZ"))
+    why = fmt::format("its \"at\" is {}, later than this computer's clock ({}) by more than an hour: write when it was entered",
+                      printable(entry->at), utc_now_iso());
   if (why.empty()) why = text_too_long("where it was entered (\"source\")", entry->source);
   if (!why.empty())
     throw Error(fmt::format("{}: refused, not recorded: {}", entry_path(campaign_dir, experiment).string(), why));

@@ -305,7 +305,7 @@ int status(const std::string& where, bool json) {
     case labloop::CampaignPhase::paused: phase = s.finish_reason; break;
     case labloop::CampaignPhase::interrupted:
       phase = fmt::format("interrupted (not running and not finished: killed, crashed or the machine went down); `labloop resume {}` continues it",
-                          labloop::shell_word(s.directory));
+                          labloop::path_word(s.directory));
       break;
   }
   // Who asked is free text from a console or a file: shown printable, and within a line's width.
@@ -445,7 +445,7 @@ int verify(const std::string& where, const std::string& key_file) {
   if (audit.finished) fmt::print("finished: {}\n", audit.finish_reason);
   else if (audit.problems.empty() && config_problem.empty() && labloop::campaign_running(audit.journal))
     fmt::print("not finished: running (its controller holds the journal)\n");
-  else if (audit.problems.empty() && config_problem.empty()) fmt::print("not finished: `labloop resume {}` continues it\n", labloop::shell_word(where));
+  else if (audit.problems.empty() && config_problem.empty()) fmt::print("not finished: `labloop resume {}` continues it\n", labloop::path_word(where));
   if (key) print_sessions(audit);
   std::vector<std::string> signers;
   for (const auto& signer : audit.signers)

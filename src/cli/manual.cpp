@@ -113,10 +113,12 @@ int pending(const std::string& directory, bool csv) {
     const std::vector<std::string> required = c.config.required_outputs();
     for (const auto& o : outputs)
       fields.push_back(std::find(required.begin(), required.end(), o) != required.end() ? shell_word(o + "=VALUE") : "[" + shell_word(o + "=VALUE") + "]");
-    fmt::print("      enter: labloop enter {} {} {}\n", printable(shell_word(directory)), printable(shell_word(w.experiment->id)), printable(fmt::format("{}", fmt::join(fields, " "))));
+    // An id starting with '-' (a campaign named "-x") would be read as an option: "--" ends them.
+    fmt::print("      enter: labloop enter {}{} {} {}\n", w.experiment->id.starts_with('-') ? "-- " : "", printable(path_word(directory)),
+               printable(shell_word(w.experiment->id)), printable(fmt::format("{}", fmt::join(fields, " "))));
   }
   if (!waiting.empty())
-    fmt::print("\nSeveral at once: labloop pending {0} --csv > todo.csv, fill it in, labloop enter {0} --csv todo.csv\n", printable(shell_word(directory)));
+    fmt::print("\nSeveral at once: labloop pending {0} --csv > todo.csv, fill it in, labloop enter {0} --csv todo.csv\n", printable(path_word(directory)));
   return 0;
 }
 
@@ -127,7 +129,7 @@ int correct(const EnterCommand& command, const Campaign& c) {
   if (!command.csv.empty() || command.experiment.empty())
     throw ConfigError("labloop enter", "--correct", "takes one experiment and its right values: labloop enter DIR EXPERIMENT yield=72 --correct \"why\"");
   if (campaign_running(c.journal))
-    throw Error(fmt::format("the campaign is running: stop it (Ctrl-C), correct the result, then `labloop resume {}`", shell_word(command.directory)));
+    throw Error(fmt::format("the campaign is running: stop it (Ctrl-C), correct the result, then `labloop resume {}`", path_word(command.directory)));
   ManualEntry e;
   e.experiment = command.experiment;
   e.by = trimmed(command.by.value_or(os_user_name()));  // "  Ana" is Ana, as an entry's --by
@@ -190,8 +192,28 @@ int correct(const EnterCommand& command, const Campaign& c) {
       journal.append(std::string(event_name(signed_head)), encode_fields(signed_head));
     }
   }
-  fmt::print("corrected {}: {} {:g} → {:g} ({}); the journal keeps both, and the planner learns the new value when the campaign resumes\n",
-             e.experiment, c.config.objective.name, corrected.previous_objective, corrected.objective, reason);
+  // Every value that changed, the objective first: "yield 50 → 50" was all it said when purity
+  // went from 100 to 80 (and the result stopped counting).
+  const auto shown = [](const nlohmann::json* v) {
+    return !v ? std::string("(none)") : v->is_number() ? fmt::format("{}", v->get<double>()) : printable(v->is_string() ? v->get<std::string>() : v->dump());
+  };
+  std::vector<std::string> names{c.config.objective.name};
+  for (const nlohmann::json* values : {&corrected.previous_values, &corrected.values})
+    if (values->is_object())
+      for (const auto& item : values->items())
+        if (std::find(names.begin(), names.end(), item.key()) == names.end()) names.push_back(item.key());
+  std::vector<std::string> changes;
+  for (const std::string& name : names) {
+    const auto find = [&](const nlohmann::json& values) {
+      const auto it = values.is_object() ? values.find(name) : values.end();
+      return it != values.end() ? &*it : nullptr;
+    };
+    const nlohmann::json *was = find(corrected.previous_values), *now = find(corrected.values);
+    if ((was && now && *was == *now) || (!was && !now)) continue;
+    changes.push_back(fmt::format("{} {} → {}", printable(name), shown(was), shown(now)));
+  }
+  fmt::print("corrected {}: {} ({}); the journal keeps both, and the planner learns the new values when the campaign resumes\n", e.experiment,
+             fmt::join(changes, ", "), reason);
   // results.csv and the plots show the corrected values now (docs/howto-manual.md), as status
   // does; they were rewritten only by the next resume.
   try {
@@ -276,7 +298,7 @@ int enter(const EnterCommand& command) {
   }
   if (accepted > 0)
     fmt::print("{}\n", campaign_running(c.journal) ? "the running campaign records them within a second"
-                                                   : fmt::format("the campaign is not running: `labloop resume {}` records them", shell_word(command.directory)));
+                                                   : fmt::format("the campaign is not running: `labloop resume {}` records them", path_word(command.directory)));
   return unsaved > 0 ? 1 : refused > 0 ? 2 : 0;
 }
 

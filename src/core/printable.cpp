@@ -118,4 +118,8 @@ std::string shell_word(std::string_view text) {
   return quoted + "'";
 }
 
+std::string path_word(std::string_view path) {
+  return shell_word(!path.empty() && path.front() == '-' ? "./" + std::string(path) : std::string(path));
+}
+
 }  // namespace labloop

@@ -190,7 +190,8 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   fs::rename(dir / "keys/away.key", dir / "keys/controller.key");
   o = test::cli({"enter", out.string(), mine[0], "y=11.5", "--correct", "misread the balance", "--by", "ben"}, dir);
   CHECK(o.status == 0);
-  CHECK_THAT(o.output, Catch::Contains("corrected " + mine[0] + ": y 12.5 → 11.5 (misread the balance)"));
+  // Every value that changed: purity, left out of the correction, is no longer part of the result.
+  CHECK_THAT(o.output, Catch::Contains("corrected " + mine[0] + ": y 12.5 → 11.5, purity 0.93 → (none) (misread the balance)"));
   // results.csv shows the corrected value at once, not at the next resume (an audit found 12.5 there).
   {
     std::string row;

@@ -84,8 +84,8 @@ TEST_CASE("Config: each mistake gets one message naming the JSON path and the fi
   }
   SECTION("integer bounds beyond 2^53, where a rounded bound could let a setting past the declared one") {
     c["parameters"][0] = {{"name", "n"}, {"type", "integer"}, {"low", 0}, {"high", 9007199254740995LL}};
-    CHECK(error_for(c) == "c.json: /parameters/0/high: must be from -9007199254740992 to 9007199254740992 (2^53: integers beyond it are not "
-                          "exact as numbers); express it in a larger unit");
+    CHECK(error_for(c) == "c.json: /parameters/0/high: must be from -9007199254740991 to 9007199254740991 (2^53 - 1: integers beyond it are "
+                          "not exact as numbers); express it in a larger unit");
     c["parameters"][0]["high"] = 9007199254740992LL;
     CHECK_THAT(error_for(c), !Catch::Contains("2^53"));  // (the test instrument has no input "n": another message)
   }

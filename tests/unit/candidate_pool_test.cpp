@@ -304,7 +304,8 @@ TEST_CASE("Candidates file: each mistake is a ConfigError at /candidates naming 
   CHECK(candidates_error(dir, "temp,cycles,smiles\n30,2,CCO\n").empty());
   CHECK_THAT(candidates_error(dir, "temp,cycles\n30,2\n"), Catch::Contains("/candidates") && Catch::Contains("no column for smiles"));
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles,well\n30,2,CCO,A1\n"),
-             Catch::Contains("column well that names no parameter") && Catch::Contains("declare it as a parameter"));
+             Catch::Contains("column \"well\" that names no parameter") && Catch::Contains("declare it as a parameter"));
+  CHECK_THAT(candidates_error(dir, "temp,cycles,smiles,\n30,2,CCO,\n"), Catch::Contains("column \"\" (column 4, empty) that names no parameter"));
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles,temp\n30,2,CCO,30\n"), Catch::Contains("\"temp\" appears more than once"));
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n"), Catch::Contains("no rows"));
   CHECK_THAT(candidates_error(dir, ""), Catch::Contains("empty file"));

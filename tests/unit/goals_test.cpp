@@ -120,6 +120,17 @@ TEST_CASE("Goals: mistakes are named where they are", "[goals]") {
   c = goals_config();
   c["objective"] = {{"name", "e_factor"}};
   CHECK(goals_error(c).find("/objective: names \"e_factor\" but \"objectives\" starts with \"sty\"") != std::string::npos);
+  // Noise and threshold given both ways must agree too: "objectives" won, and the other was dropped unsaid.
+  c = goals_config();
+  c["objectives"][0]["noise"] = 5;
+  c["objective"] = {{"name", "sty"}, {"goal", "maximize"}, {"noise", 1}};
+  CHECK(goals_error(c) == "g.json: /objective: gives \"sty\" noise 1 but \"objectives\" gives 5: give one of the two (\"objectives\" for several)");
+  c["objectives"][0].erase("noise");
+  CHECK(goals_error(c) == "g.json: /objective: gives \"sty\" noise 1 but \"objectives\" gives none: give one of the two (\"objectives\" for several)");
+  c["objective"] = {{"name", "sty"}, {"goal", "maximize"}, {"threshold", 2.5}};
+  CHECK(goals_error(c) == "g.json: /objective: gives \"sty\" threshold 2.5 but \"objectives\" gives none: give one of the two (\"objectives\" for several)");
+  c["objectives"][0]["threshold"] = 2.5;
+  CHECK(goals_error(c).empty());
   c = goals_config();
   c["objectives"] = json::array();
   for (int i = 0; i < 9; ++i) c["objectives"].push_back({{"name", "o" + std::to_string(i)}});

@@ -1,6 +1,8 @@
 // Results a person enters (manual_entry.hpp): what `labloop enter` refuses, and that an entry file
 // written into the inbox by hand is held to the same checks when the campaign reads it.
 #include <catch2/catch.hpp>
+
+#include <ctime>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <stop_token>
 #include <thread>
 
+#include "labloop/core/utc_time.hpp"
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/printable.hpp"
@@ -346,6 +349,12 @@ TEST_CASE("An inbox file's \"at\" must be a UTC time as labloop writes it, and i
     INFO(at);
     CHECK_THAT(refusal(at, "console"), Catch::Contains("not a UTC time as labloop writes it"));
   }
+  // Nor a time yet to come, past an hour's grace for another computer's clock.
+  CHECK_THAT(refusal("9999-12-31T23:59:59Z", "console"),
+             Catch::Contains("its \"at\" is 9999-12-31T23:59:59Z, later than this computer's clock (") &&
+                 Catch::Contains(") by more than an hour: write when it was entered"));
+  CHECK_THAT(refusal(labloop::utc_text(std::time(nullptr) + 7200, "%Y-%m-%dT%H:%M:%SZ"), "console"), Catch::Contains("by more than an hour"));
+  CHECK(refusal(labloop::utc_text(std::time(nullptr) + 1800, "%Y-%m-%dT%H:%M:%SZ"), "console").empty());
   CHECK_THAT(refusal("2026-12-05T14:21:10Z", "\x1b[31mred\u202e"),
              Catch::Contains("where it was entered (\"source\") holds a control character (\\x1b); write it as plain text on one line"));
   CHECK_THAT(refusal("2026-12-05T14:21:10Z", "a\u2028b"), Catch::Contains("holds a line or paragraph separator (\\u2028)"));

@@ -228,6 +228,11 @@ TEST_CASE("Printable: a suggested command's folder is one shell word, quoted onl
   CHECK(labloop::shell_word("it's") == "'it'\\''s'");
   CHECK(labloop::shell_word("") == "''");
   CHECK(labloop::shell_word("$HOME/`id`") == "'$HOME/`id`'");
+  // A folder starting with '-' would be read as an option by the command it is pasted into.
+  CHECK(labloop::path_word("-out") == "./-out");
+  CHECK(labloop::path_word("-my out") == "'./-my out'");
+  CHECK(labloop::path_word("runs/-out") == "runs/-out");
+  CHECK(labloop::path_word("/tmp/-out") == "/tmp/-out");
 }
 
 TEST_CASE("Progress: the summary counts results that met the failure condition beside the failed experiments", "[progress]") {

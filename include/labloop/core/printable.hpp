@@ -44,5 +44,8 @@ std::string trimmed(std::string_view text);
 // (`labloop resume FOLDER`), which are copied into a shell: a folder "my runs" must not become
 // two words, nor "runs;rm x" a second command.
 std::string shell_word(std::string_view text);
+// A folder or file as such a command's argument: shell_word, with "./" before a relative path
+// that starts with '-', which the command would read as an option (`labloop resume ./-out`).
+std::string path_word(std::string_view path);
 
 }  // namespace labloop
