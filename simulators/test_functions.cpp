@@ -632,7 +632,7 @@ const std::vector<TestFunction>& test_functions() {
        .facts = hartmann6_constrained_facts},
 
       {.name = "gramacy",
-       .description = "Gramacy et al.'s toy problem: y = x1 + x2 with constraints c1, c2 <= 0 (both active), feasible optimum 0.5998",
+       .description = "Gramacy et al.'s toy problem: y = x1 + x2 with constraints c1, c2 <= 0 (c1 active at the optimum, c2 slack), feasible optimum 0.5998",
        .default_dim = 2, .min_dim = 2, .max_dim = 2,
        .bounds = [](int) { return uniform_box(2, 0.0, 1.0); },
        .evaluate = gramacy_objective,

@@ -316,8 +316,8 @@ class CampaignRun {
     // result, at every resume.
     constexpr std::size_t kLongestName = 100;
     if (const std::size_t length = fs::absolute(output_, ec).string().size(); length + 1 + kLongestName >= PATH_MAX)
-      throw Error(fmt::format("the output folder's path is {} characters long; with the files labloop writes in it a path would pass "
-                              "the system's limit of {}: choose a folder with a shorter path",
+      throw Error(fmt::format("the output folder's path is {} bytes long; with the files labloop writes in it a path would pass "
+                              "the system's limit of {} bytes: choose a folder with a shorter path",
                               length, PATH_MAX - 1));
     fs::create_directories(output_, ec);
     if (ec) throw Error(fmt::format("cannot create output directory {}: {}", output_.string(), ec.message()));
@@ -1115,6 +1115,16 @@ class CampaignRun {
     const auto it = news_about(inst, "rejected", m.experiment);
     if (it == in_flight_.end()) return;
     const std::string& reason = m.reason;
+    // A run is accepted or rejected, once (protocol §4.2): a rejection after the driver accepted
+    // the run it was last sent contradicts it. Taken, it failed the experiment, freed its place
+    // while it still ran there, and threw its result away. It is noted, as an error about a
+    // running experiment is, and the result awaited.
+    if (book_.was_accepted(m.experiment)) {
+      inst.link->note_alive();
+      return note_from(inst, fmt::format("{}: ignored \"rejected\" for {} ({}): it had accepted that run, and a run is accepted or rejected "
+                                         "once (protocol §4.2); its result is still awaited",
+                                         inst.config->name, m.experiment, protocol::truncate_utf8(reason, 200)));
+    }
     const bool busy = reason.rfind("busy", 0) == 0;
     // "conflict": the driver holds this id with other parameters (protocol §5) — not a verdict
     // on the point, and its cached result is not ours: try again under a new id.
@@ -1365,7 +1375,11 @@ class CampaignRun {
     while (!held.empty() && Clock::now() < deadline) {
       for (auto it = held.begin(); it != held.end();) {
         bool answered = false;
-        while (auto message = (*it)->link->receive(std::chrono::milliseconds(10))) {
+        // The deadline holds inside too: a driver sending without pause (pongs, say) kept the
+        // campaign from finishing for as long as it did (51 s in a red-team run).
+        while (Clock::now() < deadline) {
+          auto message = (*it)->link->receive(std::chrono::milliseconds(10));
+          if (!message) break;
           if (const auto* released = std::get_if<protocol::Released>(&*message); released && released->campaign_id == campaign_id_) {
             journal(InstrumentReleasedEvent{.instrument = (*it)->config->name});
             answered = true;

@@ -105,10 +105,12 @@ std::string parse_controller_key(const Node& node, const std::string& source) {
 void check_identifier(const Node& node, const std::string& what) {
   const std::string s = node.as_string();
   // Names end up in experiment ids (at most 128 characters, protocol §7), file names and CSV headers.
-  if (s.size() > kMaxNameChars) node.fail(fmt::format("{} is {} characters long; at most {} are allowed", what, s.size(), kMaxNameChars));
+  // The characters first: a name of 33 "é" was told it was 66 characters long (its bytes), when
+  // no "é" may be in it at all. What passes is ASCII, one byte a character.
   for (char c : s)
     if (!name_char(c))
       node.fail(fmt::format("{} \"{}\" may only contain letters, digits, '_', '-' and '.'", what, s));
+  if (s.size() > kMaxNameChars) node.fail(fmt::format("{} is {} characters long; at most {} are allowed", what, s.size(), kMaxNameChars));
 }
 
 // A categorical parameter's "descriptors" file (model/descriptors.hpp), relative to the campaign
@@ -280,10 +282,10 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
     // pending --csv and the plots: "=HYPERLINK(…)" or an escape sequence there reached a
     // spreadsheet or a terminal as it was. Journals from before keep the names they hold.
     const std::string& name = config.objectives[i].name;
-    if (name.size() > kMaxNameChars)
-      throw ConfigError(source, at + "/name", fmt::format("objective name is {} characters long; at most {} are allowed", name.size(), kMaxNameChars));
     if (!std::all_of(name.begin(), name.end(), name_char))
       throw ConfigError(source, at + "/name", fmt::format("objective name \"{}\" may only contain letters, digits, '_', '-' and '.' (as an output name)", name));
+    if (name.size() > kMaxNameChars)
+      throw ConfigError(source, at + "/name", fmt::format("objective name is {} characters long; at most {} are allowed", name.size(), kMaxNameChars));
     claim(name, Kind::output, at);
   }
   for (size_t i = 0; i < config.outputs.size(); ++i) claim(config.outputs[i].name, Kind::output, fmt::format("/outputs/{}", i));
@@ -653,7 +655,8 @@ OutputSpec parse_output(const Node& node) {
   o.name = node.child("name").as_string();
   if (node.has("unit")) {
     o.unit = node.child("unit").as_string();
-    if (o.unit.size() > kMaxNameChars) node.child("unit").fail(fmt::format("is {} characters long; at most {} are allowed", o.unit.size(), kMaxNameChars));
+    if (const std::size_t n = character_count(o.unit); n > kMaxNameChars)
+      node.child("unit").fail(fmt::format("is {} characters long; at most {} are allowed", n, kMaxNameChars));
     if (!unit_fits_header(o.unit)) node.child("unit").fail(kUnitRule);
   }
   if (node.has("low")) o.low = node.child("low").as_number();

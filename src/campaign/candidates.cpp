@@ -130,7 +130,8 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
     for (std::size_t k = 0; k < count && problem.empty(); ++k) {
       const Parameter& p = config.parameters[k];
       const std::string& cell = row.fields[columns[k]];
-      if (cell.size() > kMaxCandidateField) problem = fmt::format("{} has {} characters (at most {})", p.name, cell.size(), kMaxCandidateField);
+      if (const std::size_t n = character_count(cell); n > kMaxCandidateField)
+        problem = fmt::format("{} has {} characters (at most {})", p.name, n, kMaxCandidateField);
       else if (cell.empty()) problem = fmt::format("no value for {}", p.name);
       else if (p.type == ParameterType::categorical) params[p.name] = cell;
       else if (auto v = parse_number(cell)) {

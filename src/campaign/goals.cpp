@@ -29,6 +29,19 @@ std::string missing_outputs(const CampaignConfig& config, const nlohmann::json& 
 
 std::string outputs_out_of_range(const CampaignConfig& config, const nlohmann::json& values) {
   if (!values.is_object()) return {};
+  // A named output's value is a number (protocol §4.3). "7" or true was recorded as a good result
+  // past a declared range of [0, 1], shown in results.csv as the number it spells; null stays
+  // "not measured", as an absent value.
+  const auto not_a_number = [&](const std::string& name) -> std::string {
+    const auto it = values.find(name);
+    if (it == values.end() || it->is_number() || it->is_null()) return {};
+    return fmt::format("{} = {} is not a number (an output's value is a JSON number)", name, it->dump().substr(0, 100));
+  };
+  for (const OutputSpec& o : config.outputs)
+    if (std::string why = not_a_number(o.name); !why.empty()) return why;
+  for (const auto* conditions : {&config.outcome_constraints, &config.failure_when})
+    for (const OutcomeCondition& c : *conditions)
+      if (std::string why = not_a_number(c.output); !why.empty()) return why;
   for (const OutputSpec& o : config.outputs) {
     const auto it = values.find(o.name);
     if (it == values.end() || !it->is_number()) continue;

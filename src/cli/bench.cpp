@@ -246,9 +246,10 @@ int run_real_suite(const BenchCommand& command) {
   RealBenchmarkOptions options;
   options.datasets = command.datasets.empty() ? real_suite_datasets() : command.datasets;
   std::vector<std::string> planner_texts = command.planners.empty() ? std::vector<std::string>{"bayesian"} : command.planners;
-  if (std::find(planner_texts.begin(), planner_texts.end(), "random") == planner_texts.end()) planner_texts.insert(planner_texts.begin(), "random");
   // The reference runs start from 5 experiments; the other suites' default (10) is theirs.
-  for (const auto& p : planner_texts) options.planners.push_back(parse_bench_planner(p, command.initial_given ? command.initial : 5));
+  const int initial = command.initial_given ? command.initial : 5;
+  for (const auto& p : planner_texts) options.planners.push_back(parse_bench_planner(p, initial));
+  add_random_baseline(options.planners, initial);
   refuse_duplicate_planners(options.planners);
   options.seeds = command.seeds_given ? command.seeds : 40;
   options.jobs = command.jobs > 0 ? command.jobs : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
@@ -398,10 +399,23 @@ int run_bench(const BenchCommand& command) {
   if (command.suite == BenchSuite::real || !command.datasets.empty()) {
     if (command.suite_given && command.suite != BenchSuite::real) throw ConfigError("labloop bench", "--datasets", "datasets belong to the real suite (--suite real)");
     if (!command.problems.empty()) throw ConfigError("labloop bench", "--problems", "the real suite runs datasets (--datasets), not test functions");
+    // Options of the test functions' suites, which the real suite has no use for: given, they
+    // were ignored without a word.
+    if (command.batch != 1) throw ConfigError("labloop bench", "--batch", "proposes test functions' experiments in batches; the real suite proposes one at a time");
+    if (command.noise != 0) throw ConfigError("labloop bench", "--noise", "adds noise to test functions; a dataset answers with what was measured");
+    if (command.declare_noise) throw ConfigError("labloop bench", "--declare-noise", "states the noise --noise adds to test functions; the real suite has none");
     return run_real_suite(command);
   }
   if (!command.objective.empty())
     throw ConfigError("labloop bench", "--objective", "names a dataset's objective, which the real suite scores (--suite real or --datasets)");
+  // And the other way round: options of the real suite's lookup tables.
+  const auto real_only = [](const char* option, const char* what) {
+    throw ConfigError("labloop bench", option, fmt::format("{}: it belongs to the real suite (--suite real or --datasets)", what));
+  };
+  if (command.subset != 1.0) real_only("--subset", "draws a fraction of a lookup table's rows");
+  if (command.max_given) real_only("--max", "caps the experiments of a lookup-table run (--budget sets a test function's)");
+  if (command.one_hot) real_only("--one-hot", "ignores a table's descriptors");
+  if (command.whole_space) real_only("--whole-space", "searches a table's whole space instead of its rows");
   BenchmarkOptions options;
   for (const auto& p : command.problems) options.problems.push_back(parse_bench_problem(p));
   if (command.suite == BenchSuite::goals) {
@@ -409,14 +423,22 @@ int run_bench(const BenchCommand& command) {
     options.problems.insert(options.problems.end(), goals.begin(), goals.end());
   }
   if (options.problems.empty()) options.problems = standard_problems();
+  // Runs are grouped by problem: one given twice ("levy:3 levy:03", or a goals problem also named
+  // in --problems) had its runs pooled as one problem's, each seed twice.
+  for (size_t i = 0; i < options.problems.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (options.problems[i].label() == options.problems[j].label())
+        throw ConfigError("labloop bench", "--problems",
+                          fmt::format("{} is given twice{}: give each problem once (its runs would be pooled as one problem's, each seed twice)",
+                                      options.problems[i].label(), command.suite == BenchSuite::goals ? " (the goals suite has it already)" : ""));
   if (command.budget > 0)
     for (auto& p : options.problems) p.budget = command.budget;
   std::vector<std::string> planner_texts = command.planners;
   if (planner_texts.empty()) planner_texts = {"bayesian"};
   // The objectives suite compares with ParEGO in the same run, as the reference table does.
   if (command.planners.empty() && command.suite == BenchSuite::goals) planner_texts.push_back(R"({"kind": "bayesian", "multi_objective": "parego"})");
-  if (std::find(planner_texts.begin(), planner_texts.end(), "random") == planner_texts.end()) planner_texts.insert(planner_texts.begin(), "random");
   for (const auto& p : planner_texts) options.planners.push_back(parse_bench_planner(p, command.initial));
+  add_random_baseline(options.planners, command.initial);
   refuse_duplicate_planners(options.planners);
   options.seeds = command.seeds;
   options.jobs = command.jobs;

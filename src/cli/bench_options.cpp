@@ -90,10 +90,17 @@ BenchmarkPlanner parse_bench_planner(const std::string& text, int initial) {
   return p;
 }
 
+void add_random_baseline(std::vector<BenchmarkPlanner>& planners, int initial) {
+  const BenchmarkPlanner random = parse_bench_planner("random", initial);
+  if (std::none_of(planners.begin(), planners.end(), [&](const BenchmarkPlanner& p) { return p.config == random.config; }))
+    planners.insert(planners.begin(), random);
+}
+
 void refuse_duplicate_planners(const std::vector<BenchmarkPlanner>& planners) {
   for (size_t i = 0; i < planners.size(); ++i)
     for (size_t j = 0; j < i; ++j)
-      if (planners[i].label == planners[j].label)
+      // By label, and by section: "sobol" and '{"kind": "sobol"}' are one planner.
+      if (planners[i].label == planners[j].label || planners[i].config == planners[j].config)
         throw ConfigError("labloop bench", "--planners", fmt::format("{} is given twice{}: give each planner once (its runs would be pooled "
                                                                      "as one planner's, with twice the seeds)",
                                                                      shortened(planners[i].label),

@@ -22,6 +22,9 @@ BenchmarkPlanner parse_bench_planner(const std::string& text, int initial);
 
 // Runs are grouped by planner label: two planners of one label would be merged into one row of
 // twice the seeds. Throws ConfigError (--planners) naming the label given twice.
+// Random search is a column of every run, given or not ("random" or '{"kind": "random"}'): put
+// first unless `planners` has it.
+void add_random_baseline(std::vector<BenchmarkPlanner>& planners, int initial);
 void refuse_duplicate_planners(const std::vector<BenchmarkPlanner>& planners);
 
 // The line bench redraws on a terminal while runs go on: "labloop bench: 37 of 80 runs done in

@@ -226,7 +226,7 @@ void scan_csv_stream(std::istream& in, const std::string& name, const CsvLimits&
       throw Error(fmt::format("{}: line {} has {} fields; at most {} columns are allowed", name, first_line, fields.size(), limits.max_columns));
     for (std::size_t i = 0; i < fields.size(); ++i)
       if (fields[i].size() > limits.max_field_chars)
-        throw Error(fmt::format("{}: line {}, field {}: {} characters long; at most {} are allowed", name, first_line, i + 1,
+        throw Error(fmt::format("{}: line {}, field {}: {} bytes long; at most {} are allowed", name, first_line, i + 1,
                                 fields[i].size(), limits.max_field_chars));
     if (!have_header) {
       for (const auto& f : fields) header.push_back(header_name(f));

@@ -1,4 +1,5 @@
 #include "labloop/core/parameter_check.hpp"
+#include "labloop/core/printable.hpp"
 
 #include <fmt/format.h>
 
@@ -46,7 +47,8 @@ std::vector<double> read_discrete_levels(const JsonNode& values) {
 }
 
 std::string choice_problem(const std::string& choice) {
-  if (choice.size() > kMaxChoiceChars) return fmt::format("is {} characters long; at most {} are allowed", choice.size(), kMaxChoiceChars);
+  // Characters, as the limit is stated: 600 "é" (1200 bytes) were refused as 1200 characters.
+  if (const std::size_t n = character_count(choice); n > kMaxChoiceChars) return fmt::format("is {} characters long; at most {} are allowed", n, kMaxChoiceChars);
   if (std::any_of(choice.begin(), choice.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; }))
     return "may not contain control characters (line breaks, tabs, escapes)";
   if (!choice.empty() && (choice.front() == ' ' || choice.back() == ' '))

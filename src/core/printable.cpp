@@ -122,4 +122,8 @@ std::string path_word(std::string_view path) {
   return shell_word(!path.empty() && path.front() == '-' ? "./" + std::string(path) : std::string(path));
 }
 
+std::size_t character_count(std::string_view text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
 }  // namespace labloop

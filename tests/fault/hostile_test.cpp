@@ -572,6 +572,28 @@ TEST_CASE("Hostile: a driver repeating accepted does not grow the journal: one a
   check_bookkeeping(out);
 }
 
+TEST_CASE("Hostile: a driver that rejects a run it accepted has it noted and ignored: the experiment runs on and its result is recorded", "[fault][hostile]") {
+  // A rejection after `accepted` failed the experiment, freed its place while it still ran there
+  // and threw its result away (a red-team report).
+  test::TempDir dir;
+  FakeDriver fickle(dir.ipc("fickle"), [](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] != "run") return {};
+    const std::string id = m["experiment"];
+    return {accepted(id), json{{"v", 1}, {"type", "rejected"}, {"experiment", id}, {"reason", "operator refused the sample"}}.dump(),
+            ok_result(id, y_of(m["params"]))};
+  });
+  const auto out = dir / "out";
+  const auto summary = run_file(hostile_campaign(out.string(), quick({{"name", "fickle"}, {"endpoint", dir.ipc("fickle")}}), 3));
+  CHECK(summary.reason == "budget reached");
+  CHECK(summary.status.failed == 0);
+  CHECK(count_of_kind(out, "result") == 3);
+  CHECK(count_of_kind(out, "rejected") == 0);
+  check_bookkeeping(out);
+}
+
 TEST_CASE("Hostile: a welcome that is not JSON (NaN, as Python's json.dumps writes it) is named at the connect timeout, not reported as silence", "[fault][hostile]") {
   test::TempDir dir;
   FakeDriver python(dir.ipc("python"), [](const std::string& payload) -> std::vector<std::string> {

@@ -359,6 +359,22 @@ TEST_CASE("CLI: bench refuses a planner before its header, says which file it ca
   const Outcome refused = labloop_cli({"bench", "--problems", "branin", "--planners", R"({"kind":"bayesian","beta":-3})", "-o", out.string()}, dir);
   CHECK(refused.status == 2);
   CHECK_THAT(refused.output, Catch::Contains("/planner/beta") && !Catch::Contains("simple regret") && !Catch::Contains("labloop bench: 1 problems"));
+  // An option of the other suite, or a problem given twice, is refused: each was ignored (or its
+  // runs pooled) without a word.
+  for (const auto& [args, why] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--problems", "branin", "--subset", "0.5"}, "--subset: draws a fraction of a lookup table's rows: it belongs to the real suite"},
+           {{"--problems", "branin", "--one-hot"}, "--one-hot: ignores a table's descriptors"},
+           {{"--datasets", "perovskites", "--batch", "2"}, "--batch: proposes test functions' experiments in batches"},
+           {{"--datasets", "perovskites", "--noise", "0.1"}, "--noise: adds noise to test functions"},
+           {{"--problems", "levy:3", "levy:03"}, "--problems: levy-3 is given twice"}}) {
+    std::vector<std::string> command{"bench"};
+    command.insert(command.end(), args.begin(), args.end());
+    command.insert(command.end(), {"-o", out.string()});
+    const Outcome o = labloop_cli(command, dir);
+    INFO(o.output);
+    CHECK(o.status == 2);
+    CHECK_THAT(o.output, Catch::Contains(why));
+  }
   // A folder where bench.csv goes: an error naming it, exit 1 (bench used to say it wrote it).
   std::filesystem::create_directories(out / "bench.csv");
   const Outcome blocked = labloop_cli({"bench", "--problems", "branin", "--seeds", "1", "--budget", "12", "--planners", "sobol", "-o", out.string()}, dir);

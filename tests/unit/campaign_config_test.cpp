@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include "labloop/core/parameter_check.hpp"
 #include "test_support.hpp"
 
 #include "labloop/campaign/campaign_config.hpp"
@@ -292,6 +293,20 @@ TEST_CASE("Config: names are at most 64 characters, so experiment ids stay withi
   CHECK(error_for(c) == "");
   c["name"] = std::string(65, 'a');
   CHECK(error_for(c) == "c.json: /name: campaign name is 65 characters long; at most 64 are allowed");
+  // Limits in characters count characters: "é" is no name character (said first, not its bytes),
+  // and a unit or a choice of "°" and "é" counts each as one.
+  c["name"] = "caf\u00e9";
+  CHECK(error_for(c) == "c.json: /name: campaign name \"caf\u00e9\" may only contain letters, digits, '_', '-' and '.'");
+  c = valid();
+  std::string degrees, accents;
+  for (int i = 0; i < 64; ++i) degrees += "\u00b0";
+  for (int i = 0; i < 1000; ++i) accents += "\u00e9";
+  c["outputs"] = json::array({{{"name", "y"}, {"unit", degrees}}});
+  CHECK(error_for(c) == "");
+  c["outputs"][0]["unit"] = degrees + "C";
+  CHECK(error_for(c) == "c.json: /outputs/0/unit: is 65 characters long; at most 64 are allowed");
+  CHECK(labloop::choice_problem(accents).empty());
+  CHECK(labloop::choice_problem(accents + "\u00e9") == "is 1001 characters long; at most 1000 are allowed");
   c = valid();
   c["instruments"][1]["name"] = std::string(100, 'r');
   CHECK(error_for(c).find("instrument name is 100 characters long") != std::string::npos);

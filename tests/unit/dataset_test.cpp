@@ -194,7 +194,7 @@ TEST_CASE("Datasets: a damaged data.csv is refused naming the file, the line and
               "\"solvent,temperature,yield\" (in this order)");
   CHECK(problem("solvent,temperature,yield\n\"a,1,10\n") == csv + ": line 2: a quoted field is not closed");
   CHECK(problem("solvent,temperature,yield\n" + std::string(5000, 'a') + ",1,10\n") ==
-        csv + ": line 2, field 1: 5000 characters long; at most 4096 are allowed");
+        csv + ": line 2, field 1: 5000 bytes long; at most 4096 are allowed");
   CHECK(problem("") == csv + ": empty file (it needs a header line)");
 }
 

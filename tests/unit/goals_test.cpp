@@ -179,6 +179,12 @@ TEST_CASE("Goals: what one result means for the planner and for the best", "[goa
   CHECK(outputs_out_of_range(r, json{{"sty", 1}, {"e_factor", 2}, {"purity", 7}}) == "purity = 7 is outside its declared range [0, 1]");
   CHECK(outputs_out_of_range(r, json{{"sty", 1}, {"e_factor", -0.5}, {"purity", 0.5}}) == "e_factor = -0.5 is outside its declared range [0, inf]");
   CHECK(outputs_out_of_range(c, json{{"sty", 1}, {"e_factor", -5}, {"purity", 7}}).empty());  // nothing declared
+  // A named output's value must be a number: "7" and true were recorded as good results.
+  CHECK(outputs_out_of_range(r, json{{"sty", 1}, {"e_factor", 2}, {"purity", "7"}}) == "purity = \"7\" is not a number (an output's value is a JSON number)");
+  CHECK(outputs_out_of_range(r, json{{"sty", 1}, {"e_factor", 2}, {"purity", true}}) == "purity = true is not a number (an output's value is a JSON number)");
+  CHECK(outputs_out_of_range(c, json{{"sty", 1}, {"e_factor", 2}, {"purity", {1}}}) == "purity = [1] is not a number (an output's value is a JSON number)");  // in an outcome constraint
+  CHECK(outputs_out_of_range(r, json{{"sty", 1}, {"e_factor", 2}, {"purity", nullptr}}).empty());  // null: not measured
+  CHECK(outputs_out_of_range(r, json{{"sty", 1}, {"e_factor", 2}, {"purity", 0.5}, {"note", "free text"}}).empty());  // an output nobody named
 
   const Observation good = observe(c, x, json{{"sty", 12.5}, {"e_factor", 30}, {"purity", 0.97}});
   CHECK(good.status == ObservationStatus::ok);

@@ -334,6 +334,21 @@ TEST_CASE("Bench options: --planners JSON of the wrong types and planners given 
   CHECK_THAT(bench_refusal([&] { planners({R"({"kind":"bayesian","beta":6})", R"({"beta": 6, "kind": "bayesian"})"}); }),
              Catch::Contains(R"({"beta":6,"kind":"bayesian"} is given twice)"));
   CHECK(bench_refusal([&] { planners({"random", "bayesian", R"({"kind":"bayesian","beta":6})"}); }).empty());
+  // A name and its section are one planner too: both ran as two rows of the same planner.
+  CHECK_THAT(bench_refusal([&] { planners({"sobol", R"({"kind":"sobol"})"}); }), Catch::Contains("is given twice"));
+  CHECK_THAT(bench_refusal([&] { planners({"bayesian", R"({"kind":"bayesian"})"}); }), Catch::Contains("is given twice"));
+
+  // Random search is added once, whether or not it was given, and as a section too.
+  const auto with_random = [](std::vector<std::string> texts) {
+    std::vector<BenchmarkPlanner> out;
+    for (const auto& t : texts) out.push_back(parse_bench_planner(t, 10));
+    labloop::cli::add_random_baseline(out, 10);
+    labloop::cli::refuse_duplicate_planners(out);
+    return out.size();
+  };
+  CHECK(with_random({"bayesian"}) == 2);
+  CHECK(with_random({"random", "bayesian"}) == 2);
+  CHECK(with_random({R"({"kind":"random"})", "bayesian"}) == 2);
 }
 
 TEST_CASE("Bench options: a planner option a planner refuses is found by check_benchmark, before any run", "[bench]") {

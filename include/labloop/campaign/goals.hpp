@@ -16,8 +16,10 @@ namespace labloop {
 // otherwise a message naming the first one missing ("no finite value for the objective \"yield\"").
 std::string missing_outputs(const CampaignConfig& config, const nlohmann::json& values);
 // What a result's values say outside the ranges `outputs` declares (the first such value: "purity
-// = 7 is outside its declared range [0, 1]"), or "": a value a person could not enter (labloop enter
-// refuses it) is an instrument's fault, not a measurement.
+// = 7 is outside its declared range [0, 1]"), or a value of an output the campaign names (declared,
+// or in an outcome constraint or failure condition) that is not a number ("purity = \"7\" is not a
+// number …"), or "": a value a person could not enter (labloop enter refuses it) is an
+// instrument's fault, not a measurement.
 std::string outputs_out_of_range(const CampaignConfig& config, const nlohmann::json& values);
 
 // The first failure condition ("failure": {"when": …}) that holds for `values`, if any.

@@ -20,6 +20,9 @@ std::string printable(std::string_view text, bool keep_line_breaks = false);
 // Whether `text` is well-formed UTF-8 (RFC 3629). Text read from files (CSV cells) must be: it
 // goes into JSON, whose writer refuses anything else.
 bool valid_utf8(std::string_view text);
+// The characters (Unicode code points) in UTF-8 `text`: what a limit stated in characters counts
+// ("°C" is two, in three bytes).
+std::size_t character_count(std::string_view text);
 
 // Whether `text` is plain text on one line, shown as itself: printable(text) == text. What a
 // person types for the record (a name, a reason) must be, or it is refused.
