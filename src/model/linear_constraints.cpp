@@ -33,14 +33,13 @@
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
+#include "labloop/core/parameter_check.hpp"  // name_char
 
 namespace labloop {
 
 namespace {
 
 // ---- parser ----------------------------------------------------------------------------------
-
-bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'; }
 
 struct Token {
   enum Kind { number, name, plus, minus, times, divide, comparison, end } kind;

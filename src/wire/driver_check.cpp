@@ -14,6 +14,7 @@
 #include "curve.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_limits.hpp"
+#include "labloop/core/parameter_check.hpp"  // name_char
 #include "labloop/wire/instrument.hpp"
 #include "labloop/wire/protocol.hpp"
 
@@ -192,6 +193,8 @@ class CheckLink {
   }
 
   const ResultLedger& ledger() const { return ledger_; }
+  // Whether an answer kept back (a result received while another was awaited) is one `wanted` takes.
+  bool holds(const std::function<bool(const Reply&)>& wanted) const { return std::any_of(backlog_.begin(), backlog_.end(), wanted); }
 
  private:
   void keep(Reply reply) {
@@ -335,6 +338,8 @@ std::vector<std::pair<std::string, json>> settings_outside(const InstrumentInfo&
       if (exact && std::isfinite(just_below) && just_below < p.low && just_below != below)
         out.emplace_back(fmt::format("{} = {}, just below its limit {}", p.name, just_below, p.low), with(value(just_below)));
       out.emplace_back(fmt::format("{} as a string", p.name), with(centre[p.name].dump()));
+      // A boolean is no number (§4.2 step 3), though Python's True == 1 lets it through.
+      out.emplace_back(fmt::format("{} = true, a boolean", p.name), with(true));
     }
     if (p.type == ParameterType::integer && p.high - p.low >= 1 && std::abs(p.low) < 1e15)
       out.emplace_back(fmt::format("{} = {}, not a whole number", p.name, p.low + 0.5), with(p.low + 0.5));
@@ -511,6 +516,22 @@ class Checker {
     }
     const InstrumentInfo& info = report_.info;
     pass("hello → welcome", fmt::format("{} {}, capacity {}, outputs {}", info.driver, info.version, info.capacity, fmt::join(info.outputs, ", ")));
+    // Any unique name keeps to the protocol, but a campaign names parameters and outputs after
+    // them, and its names hold only name_char's characters: "temp (°C)" passed every check and
+    // no campaign could use it.
+    std::vector<std::string> unusable;
+    const auto usable = [](const std::string& name) { return name.size() <= 64 && std::all_of(name.begin(), name.end(), name_char); };
+    for (const Parameter& p : info.inputs)
+      if (!usable(p.name)) unusable.push_back("input \"" + p.name + "\"");
+    for (const std::string& o : info.outputs)
+      if (!usable(o)) unusable.push_back("output \"" + o + "\"");
+    const std::string names_check = "input and output names a campaign can use (letters, digits, '_', '-', '.'; at most 64)";
+    if (unusable.empty()) pass(names_check);
+    else
+      record(names_check, CheckVerdict::warned,
+             fmt::format("{}: a campaign's parameters and outputs take these names, and refuses them; rename (e.g. temp_C for \"temp (°C)\"; "
+                         "a unit goes in \"unit\")",
+                         fmt::join(unusable, ", ")));
     const auto again = ask(hello.dump());
     if (!again) return fail("hello again → the same welcome", no_answer());
     if (again->message != reply->message) return fail("hello again → the same welcome", "got " + again->shown());
@@ -599,6 +620,9 @@ class Checker {
     expect_error("a byte-order mark", "\xEF\xBB\xBF{\"v\":1,\"type\":\"ping\"}", "bad_json");
     expect_error("no \"v\"", R"({"type":"ping"})", "bad_version");
     expect_error("\"v\": 2", R"({"v":2,"type":"ping"})", "bad_version");
+    // Python's True == 1 and a number sent as text: both are no version (§2).
+    expect_error("\"v\": true", R"({"v":true,"type":"ping"})", "bad_version");
+    expect_error("\"v\": \"1\"", R"({"v":"1","type":"ping"})", "bad_version");
     expect_error("no \"type\"", R"({"v":1})", "bad_message");
     expect_error("a \"type\" that is a number", R"({"v":1,"type":5})", "bad_message");
     expect_error("a type nobody knows", R"({"v":1,"type":"no_such_type"})", "unknown_type");
@@ -710,18 +734,40 @@ class Checker {
     if (answer->type() != "accepted")  // text after the object, for one, is no JSON: say so, not only what came
       return fail(check, "expected accepted or rejected, got " + answer->shown() + (answer->message ? "" : ", which " + protocol_problem(*answer)));
     judge_accepted(*answer, first);
+    // Held back while waiting for the accepted, a result that came before it was taken in order.
+    // Failed below, once the answers after it are read: a failure settles the link, dropping them.
+    const bool result_first = link_.holds([&](const Reply& r) { return r.type() == "result" && r.text("experiment") == first; });
     // While it runs, a pong lists it — unless its result comes first.
     link_.send(message("ping").dump());
     const auto is_result = [&](const Reply& r) { return r.type() == "result" && r.text("experiment") == first; };
     const auto is_pong = [](const Reply& r) { return r.type() == "pong"; };
-    std::optional<Reply> pong = link_.receive(options_.reply_timeout, [&](const Reply& r) { return is_pong(r) || is_result(r); });
+    // A rejected after the accepted contradicts it (§4.2: accepted or rejected, once): labloop
+    // ignores it and waits for the result, which another controller may never do.
+    const auto is_rejection = [&](const Reply& r) { return r.type() == "rejected" && r.text("experiment") == first; };
+    bool rejected_after = false;
+    const auto next = [&](milliseconds timeout, const std::function<bool(const Reply&)>& wanted) {
+      for (;;) {
+        std::optional<Reply> r = link_.receive(timeout, [&](const Reply& m) { return wanted(m) || is_rejection(m); });
+        if (!r || !is_rejection(*r)) return r;
+        rejected_after = true;
+      }
+    };
+    std::optional<Reply> pong = next(options_.reply_timeout, [&](const Reply& r) { return is_pong(r) || is_result(r); });
     std::optional<Reply> found;
     const bool finished_first = pong && is_result(*pong);
     if (finished_first) {
       found = std::move(pong);
-      pong = link_.receive(options_.reply_timeout, is_pong);
+      pong = next(options_.reply_timeout, is_pong);
     }
-    if (!found) found = link_.receive(options_.experiment_timeout, is_result);
+    if (!found) found = next(options_.experiment_timeout, is_result);
+    if (result_first)
+      fail("run → accepted before its result (§4.2 step 7)",
+           "the result came before the accepted: a controller may take the result for a late answer and the accepted for an experiment "
+           "that has started again; send accepted as soon as the run starts, the result after it");
+    if (rejected_after)
+      fail("run → accepted, then no rejected for it (§4.2)",
+           "it sent rejected after accepting the run: a run is accepted or rejected, once; a controller taking the rejection frees the "
+           "instrument's place while the experiment still runs there");
     if (!found) {
       // Not left running at the instrument: stopped, and its "aborted" read before going on.
       link_.send(json{{"v", 1}, {"type", "abort"}, {"experiment", first}});

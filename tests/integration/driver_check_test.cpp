@@ -233,6 +233,7 @@ TEST_CASE("driver-check: a driver that breaks the protocol fails the checks it b
   CHECK(verdict("hello → welcome") == CheckVerdict::passed);
   CHECK(verdict("ping → pong") == CheckVerdict::passed);
   CHECK(verdict("no \"type\" → error bad_message") == CheckVerdict::passed);
+  CHECK(verdict("\"v\": true → error bad_version") == CheckVerdict::failed);  // answered bad_message
   CHECK(verdict("text that is not JSON → error bad_json") == CheckVerdict::failed);
   CHECK(verdict("a type only drivers send (result) → error unknown_type") == CheckVerdict::failed);
   CHECK(verdict("error from the controller → no answer (§4.6)") == CheckVerdict::failed);
@@ -259,6 +260,7 @@ TEST_CASE("driver-check: a driver that breaks the protocol fails the checks it b
   CHECK(result_judged);
   CHECK(refusal_judged);
   CHECK(just_past_judged);
+  CHECK(verdict("run with x1 = true, a boolean → rejected (§4.2 step 3)") == CheckVerdict::failed);
   CHECK(verdict("the same run again → the same result, from the cache (§5)") == CheckVerdict::failed);
 }
 
@@ -767,4 +769,45 @@ TEST_CASE("driver-check: an accepted with max_s 0 is warned about, and fails not
   const json summary = json::parse(as_json.output);
   CHECK(summary["warned"] == 1);
   CHECK(summary["failed"] == 0);
+}
+
+TEST_CASE("driver-check: a result before its accepted, a rejected after it, and a name no campaign can take are each reported", "[driver-check]") {
+  test::TempDir dir;
+  auto results = std::make_shared<std::map<std::string, std::string>>();
+  test::FakeDriver driver(dir.ipc("odd"), [results](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = test::FakeDriver::type_of(payload), id = test::FakeDriver::experiment_of(payload);
+    if (type == "hello") {
+      json welcome = json::parse(test::FakeDriver::welcome());
+      welcome["outputs"].push_back("temp (\u00b0C)");
+      return {welcome.dump()};
+    }
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    const json m = json::parse(payload, nullptr, false);
+    if (type == "run" && !id.empty() && m.contains("params") && m["params"].is_object()) {
+      if (results->contains(id)) return {results->at(id)};
+      (*results)[id] = json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 1}, {"temp (\u00b0C)", 20}}}}.dump();
+      return {results->at(id), json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
+              json{{"v", 1}, {"type", "rejected"}, {"experiment", id}, {"reason", "changed my mind"}}.dump()};
+    }
+    if (type == "abort" && results->contains(id)) return {results->at(id)};
+    json error{{"v", 1}, {"type", "error"}, {"code", type == "abort" ? "unknown_experiment" : "bad_message"}, {"message", "no"}};
+    if (!id.empty()) error["experiment"] = id;
+    return {error.dump()};
+  });
+  DriverCheckOptions options;
+  options.endpoint = dir.ipc("odd");
+  options.run_experiments = true;
+  const DriverCheckReport report = check_driver(options);
+  INFO(test::checks_not_passed(report));
+  const auto checks = by_check(report);
+  const auto outcome = [&](const std::string& check) {
+    INFO(check);
+    REQUIRE(checks.count(check) == 1);
+    return checks.at(check);
+  };
+  CHECK(outcome("run → accepted before its result (§4.2 step 7)").verdict == CheckVerdict::failed);
+  CHECK(outcome("run → accepted, then no rejected for it (§4.2)").verdict == CheckVerdict::failed);
+  const CheckOutcome names = outcome("input and output names a campaign can use (letters, digits, '_', '-', '.'; at most 64)");
+  CHECK(names.verdict == CheckVerdict::warned);
+  CHECK_THAT(names.detail, Catch::StartsWith("output \"temp (\u00b0C)\": a campaign's parameters and outputs take these names"));
 }
