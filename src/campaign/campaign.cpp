@@ -1214,7 +1214,15 @@ class CampaignRun {
         const std::string malformed = inst.link->malformed_count() == 0 ? std::string()
             : fmt::format("; it has sent {} malformed message{}, the last: {}", inst.link->malformed_count(),
                           inst.link->malformed_count() == 1 ? "" : "s", inst.link->last_malformed());
-        settle(it, Outcome::forgotten, fmt::format("{} no longer knows the experiment (re-sent 3 times){}", inst.config->name, malformed));
+        // Why it seems forgotten, when something says more than the pongs: a driver that accepted
+        // the run but never lists it (its results were then thrown away as news of nothing), or
+        // one held by another campaign, was told it "no longer knows the experiment".
+        std::string why;
+        if (inst.awaiting_welcome && inst.last_busy_hello)
+          why = "; it answers busy, so another campaign may hold it (protocol §12)";
+        else if (malformed.empty() && book_.was_accepted(it->first))  // a malformed result is the likelier story
+          why = "; it accepted the run but its pongs never list it: a pong lists every experiment the driver runs (protocol §4.4)";
+        settle(it, Outcome::forgotten, fmt::format("{} no longer knows the experiment (re-sent 3 times){}{}", inst.config->name, why, malformed));
       } else {
         log(fmt::format("{}: not running {} and sent no result; re-sending it (same id)", inst.config->name, it->first));
         inst.link->send(protocol::Run{it->first, it->second.params});

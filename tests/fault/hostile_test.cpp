@@ -572,6 +572,29 @@ TEST_CASE("Hostile: a driver repeating accepted does not grow the journal: one a
   check_bookkeeping(out);
 }
 
+TEST_CASE("Hostile: a driver that accepts runs but never lists them in its pongs is told why its experiment counts as forgotten", "[fault][hostile]") {
+  // "no longer knows the experiment" blamed it for forgetting a run it accepted at every re-send.
+  test::TempDir dir;
+  FakeDriver unlisting(dir.ipc("unlisting"), [](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {kPong};  // never lists what it runs
+    if (m["type"] != "run") return {};
+    return {accepted(m["experiment"])};  // and never finishes
+  });
+  json instrument = quick({{"name", "unlisting"}, {"endpoint", dir.ipc("unlisting")}});
+  instrument["retries"] = 0;
+  const auto out = dir / "out";
+  const auto summary = run_file(hostile_campaign(out.string(), instrument, 1));
+  CHECK(summary.reason == "budget reached");
+  std::string error;
+  for (const auto& e : events_of(out))
+    if (e["event"] == "failed") error = e["error"];
+  CHECK(error == "unlisting no longer knows the experiment (re-sent 3 times); it accepted the run but its pongs never list it: a pong lists "
+                 "every experiment the driver runs (protocol §4.4)");
+  check_bookkeeping(out);
+}
+
 TEST_CASE("Hostile: a driver that rejects a run it accepted has it noted and ignored: the experiment runs on and its result is recorded", "[fault][hostile]") {
   // A rejection after `accepted` failed the experiment, freed its place while it still ran there
   // and threw its result away (a red-team report).
