@@ -22,12 +22,14 @@ namespace {
 // Rows named in one message; the rest are counted.
 constexpr std::size_t kMaxReportedRows = 10;
 
-std::string list_problems(const std::vector<std::string>& problems) {
+// `total`: how many there are, of which `problems` holds the first (at least kMaxReportedRows).
+std::string list_problems(const std::vector<std::string>& problems, std::size_t total) {
   std::string text;
   for (std::size_t i = 0; i < problems.size() && i < kMaxReportedRows; ++i) text += (i ? "; " : "") + problems[i];
-  if (problems.size() > kMaxReportedRows) text += fmt::format("; and {} more", problems.size() - kMaxReportedRows);
+  if (total > kMaxReportedRows) text += fmt::format("; and {} more", total - kMaxReportedRows);
   return text;
 }
+std::string list_problems(const std::vector<std::string>& problems) { return list_problems(problems, problems.size()); }
 
 }  // namespace
 
@@ -92,7 +94,8 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
   Eigen::Index kept = 0;
   out.values.reserve(static_cast<std::size_t>(cube.rows()) * count);
   out.lines.reserve(static_cast<std::size_t>(cube.rows()));
-  std::vector<std::string> problems;
+  std::vector<std::string> problems;  // the first kMaxReportedRows: a million bad rows are counted, not all kept
+  std::size_t problem_count = 0;
   std::vector<std::size_t> columns;  // per parameter, its column in the file
 
   // Columns: exactly the parameters, each once, in any order.
@@ -148,7 +151,7 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
     // Through the space, so every parameter type and the linear constraints are checked alike.
     if (problem.empty()) problem = space.check(params);
     if (!problem.empty()) {
-      problems.push_back(fmt::format("line {}: {}", row.line, problem));
+      if (++problem_count <= kMaxReportedRows) problems.push_back(fmt::format("line {}: {}", row.line, problem));
       return;
     }
     if (kept == cube.rows()) cube.conservativeResize(std::max<Eigen::Index>(8, 2 * cube.rows()), Eigen::NoChange);  // never, by the count above
@@ -173,9 +176,9 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
   }
   bytes.reset();
   if (!any_row) refuse(fmt::format("{} has a header but no rows: give at least one setting to choose from", name));
-  if (!problems.empty())
-    refuse(fmt::format("{}: {} row{} outside the campaign's space: {}; fix or remove {}", name, problems.size(), problems.size() == 1 ? " is" : "s are",
-                       list_problems(problems), problems.size() == 1 ? "it" : "them"));
+  if (problem_count > 0)
+    refuse(fmt::format("{}: {} row{} outside the campaign's space: {}; fix or remove {}", name, problem_count, problem_count == 1 ? " is" : "s are",
+                       list_problems(problems, problem_count), problem_count == 1 ? "it" : "them"));
   if (kept != cube.rows()) cube.conservativeResize(kept, Eigen::NoChange);
   out.pool = CandidatePool(std::move(cube));
   if (const auto duplicates = out.pool.duplicates(); !duplicates.empty()) {
