@@ -520,7 +520,7 @@ class Checker {
     // them, and its names hold only name_char's characters: "temp (°C)" passed every check and
     // no campaign could use it.
     std::vector<std::string> unusable;
-    const auto usable = [](const std::string& name) { return name.size() <= 64 && std::all_of(name.begin(), name.end(), name_char); };
+    const auto usable = [](const std::string& name) { return name.size() <= kMaxNameChars && std::all_of(name.begin(), name.end(), name_char); };
     for (const Parameter& p : info.inputs)
       if (!usable(p.name)) unusable.push_back("input \"" + p.name + "\"");
     for (const std::string& o : info.outputs)

@@ -27,6 +27,18 @@ std::string printed_summary(const labloop::CampaignSummary& summary, std::vector
   return text;
 }
 
+// A finished campaign's summary whose best result, 0.5 at `experiment`, has `params`.
+labloop::CampaignSummary best_summary(const std::string& experiment, nlohmann::json params) {
+  labloop::CampaignSummary summary;
+  summary.reason = "budget reached";
+  summary.output = "runs/" + experiment;
+  summary.status.done = 3;
+  summary.status.best = 0.5;
+  summary.status.best_experiment = experiment;
+  summary.status.best_params = std::move(params);
+  return summary;
+}
+
 }  // namespace
 
 TEST_CASE("Progress: the status line is cut to the terminal's width, counting characters, not bytes", "[progress]") {
@@ -250,27 +262,16 @@ TEST_CASE("Progress: the summary counts results that met the failure condition b
 }
 
 TEST_CASE("Progress: a setting of many parameters shows its first ten and how many more", "[progress]") {
-  labloop::CampaignSummary summary;
-  summary.reason = "budget reached";
-  summary.output = "runs/big";
-  summary.status.done = 7;
-  summary.status.best = 0.5;
-  summary.status.best_experiment = "big-0003";
-  for (int i = 0; i < 300; ++i) summary.status.best_params[fmt::format("x{:03}", i)] = 0.25;
-  const std::string text = printed_summary(summary);
+  nlohmann::json params;
+  for (int i = 0; i < 300; ++i) params[fmt::format("x{:03}", i)] = 0.25;
+  const std::string text = printed_summary(best_summary("big-0003", params));
   CHECK_THAT(text, Catch::Matchers::Contains("best y=0.5 (x000=0.25, x001=0.25, x002=0.25, x003=0.25, x004=0.25, x005=0.25, x006=0.25, "
                                              "x007=0.25, x008=0.25, x009=0.25 and 290 more) at big-0003"));
   CHECK(text.find("x010") == std::string::npos);
 }
 
 TEST_CASE("Progress: a setting is shown in the order its parameters are declared, not sorted by name", "[progress]") {
-  labloop::CampaignSummary summary;
-  summary.reason = "budget reached";
-  summary.output = "runs/order";
-  summary.status.done = 3;
-  summary.status.best = 0.5;
-  summary.status.best_experiment = "o-0002";
-  summary.status.best_params = {{"x1", 1}, {"x2", 2}, {"x10", 10}, {"temperature", 60}, {"extra", "a"}};
+  labloop::CampaignSummary summary = best_summary("o-0002", {{"x1", 1}, {"x2", 2}, {"x10", 10}, {"temperature", 60}, {"extra", "a"}});
   // Declared x2, x10, x1, temperature; "extra" (not declared) follows.
   CHECK_THAT(printed_summary(summary, {"x2", "x10", "x1", "temperature"}),
              Catch::Matchers::Contains("best y=0.5 (x2=2, x10=10, x1=1, temperature=60, extra=a) at o-0002"));

@@ -34,8 +34,7 @@ enum class Goal { minimize, maximize };
 
 // Stated limits (docs/config.md): names of campaigns, parameters and instruments, and the longest
 // duration any setting may give (365 days; timeouts, delays and the time budget).
-constexpr std::size_t kMaxNameChars = 64;
-// What a name may hold: name_char (core/parameter_check.hpp).
+// kMaxNameChars (64) and what a name may hold, name_char: core/parameter_check.hpp.
 constexpr double kMaxSeconds = 365.0 * 24 * 3600;
 constexpr int kMaxExperiments = 1000000;      // budget.experiments
 // A new campaign's parameters (journals from before these limits keep what they declared).

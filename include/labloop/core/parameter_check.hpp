@@ -15,6 +15,8 @@ namespace labloop {
 // What a campaign's names (of parameters, outputs, instruments, the campaign) may hold: letters,
 // digits, '_', '-' and '.'. An instrument's inputs and outputs become such names.
 inline bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'; }
+// The longest such name (ids built from names stay within the protocol's 128 characters).
+constexpr std::size_t kMaxNameChars = 64;
 
 // The numbers `values` lists (any order; the caller checks how many), ascending. Throws ConfigError
 // at the offending level's path (or the array's) for a level that is not a finite number, a spread
