@@ -167,7 +167,7 @@ struct LiveInstrument {
   std::optional<std::chrono::steady_clock::time_point> welcome_wanted_since;  // the first hello since then
   std::chrono::steady_clock::time_point hello_sent_at{};  // the last one: asked again every connect timeout
   std::string hello_answer;  // what it answered that hello instead of a welcome ("busy: held by …"), for the log
-  std::optional<std::chrono::steady_clock::time_point> last_busy_hello;  // rate limit of hellos after `busy`
+  int hellos_unanswered = 0;  // hellos asked again since then, for the log
   NoteThrottle chatter{""};        // notes about what it sends unasked: a flood shows as a count
   int busy_in_a_row = 0;           // runs rejected as busy since the last one it accepted
   std::string last_error;          // the last `error` it sent ("internal: …"), for the note when it is lost
@@ -1041,6 +1041,7 @@ class CampaignRun {
       if (inst.hello_again_at) {
         inst.hello_again_at.reset();
         inst.welcome_wanted_since.reset();
+        inst.hellos_unanswered = 0;
         inst.hello_answer.clear();
         if (fits) resend_open(inst, "reconnected");
       }
@@ -1215,12 +1216,10 @@ class CampaignRun {
             : fmt::format("; it has sent {} malformed message{}, the last: {}", inst.link->malformed_count(),
                           inst.link->malformed_count() == 1 ? "" : "s", inst.link->last_malformed());
         // Why it seems forgotten, when something says more than the pongs: a driver that accepted
-        // the run but never lists it (its results were then thrown away as news of nothing), or
-        // one held by another campaign, was told it "no longer knows the experiment".
+        // the run but never lists it (its results were then thrown away as news of nothing) was
+        // told it "no longer knows the experiment".
         std::string why;
-        if (inst.awaiting_welcome && inst.last_busy_hello)
-          why = "; it answers busy, so another campaign may hold it (protocol §12)";
-        else if (malformed.empty() && book_.was_accepted(it->first))  // a malformed result is the likelier story
+        if (malformed.empty() && book_.was_accepted(it->first))  // a malformed result is the likelier story
           why = "; it accepted the run but its pongs never list it: a pong lists every experiment the driver runs (protocol §4.4)";
         settle(it, Outcome::forgotten, fmt::format("{} no longer knows the experiment (re-sent 3 times){}{}", inst.config->name, why, malformed));
       } else {
@@ -1344,30 +1343,32 @@ class CampaignRun {
                                 .until = holder->until, .controller = holder->controller});
   }
 
-  // `busy` once running: the driver does not know this connection as the holder's. Usually it
-  // forgot us (it was restarted, or we reconnected) and a hello takes the instrument back; if
-  // another campaign holds it now (our lease expired), the hello is refused too and our
-  // experiments there end by their timeouts. At most one hello per heartbeat interval.
+  // `busy` from a driver: it does not know this connection as the holder's. On a new connection
+  // it answers our hello: another campaign took the driver (a restarted driver with another
+  // holder, or our lease ran out). On a connection it had welcomed, it forgot us (restarted
+  // without its holder file) or someone else holds it now: either way that connection is treated
+  // as a new one — nothing new goes to it and its open runs wait (a run sent now would only be
+  // refused, and its retries fail as forgotten), hello is asked again every connect timeout
+  // (supervise), a welcome that fits re-sends the open runs, and after reconnect_s without one
+  // they go elsewhere and the instrument is quarantined, its busy answer quoted.
   void on_busy(LiveInstrument& inst, const protocol::Error& error) {
     const auto now = Clock::now();
-    // On a new connection, busy answers our hello: another campaign took the driver (a restarted
-    // driver with another holder, or our lease ran out). The hello is asked again from
-    // supervise(), and the instrument given up after reconnect_s.
+    const std::string answer = protocol::truncate_utf8(fmt::format("busy: {}", error.message), 200);
     if (inst.hello_again_at) {
       if (inst.hello_answer.rfind("busy", 0) != 0)
         log(fmt::format("{}: its new connection answered hello with busy ({}): someone else holds it now. Asking again every {:g} s; "
                         "its open experiments go elsewhere if it does not take this campaign back within {:g} s",
                         inst.config->name, protocol::truncate_utf8(error.message, 200), inst.config->connect_timeout_s, inst.config->reconnect_s));
-      inst.hello_answer = protocol::truncate_utf8(fmt::format("busy: {}", error.message), 200);
+      inst.hello_answer = answer;
       return;
     }
-    if (inst.last_busy_hello && now - *inst.last_busy_hello < std::chrono::duration<double>(inst.config->heartbeat_s)) return;
-    inst.last_busy_hello = now;
-    // Said once until a welcome answers: held by another campaign, this repeats every interval.
-    if (!inst.awaiting_welcome)
-      log(fmt::format("{}: the driver answered busy ({}); saying hello again to take it back", inst.config->name, error.message));
-    inst.awaiting_welcome = true;
-    inst.link->send(inst.link->hello_message());
+    log(fmt::format("{}: the driver answered busy ({}): it no longer knows this campaign as its holder. Nothing new goes to it; "
+                    "saying hello again every {:g} s to take it back, and its open experiments go elsewhere if it does not within {:g} s",
+                    inst.config->name, protocol::truncate_utf8(error.message, 200), inst.config->connect_timeout_s, inst.config->reconnect_s));
+    ++inst.outages;  // its open runs count this as a return, as after a restart
+    inst.hello_again_at = now;
+    inst.hello_answer = answer;
+    say_hello_again(inst, now);
   }
 
   // At every stop: `release` to each instrument whose driver named this campaign its holder,
@@ -1445,7 +1446,7 @@ class CampaignRun {
         why = q.times_lost > 1 ? fmt::format("lost for {:g} s in all, over {} losses since its last result", q.lost_for_s, q.times_lost)
                                : fmt::format("lost for {:g} s", q.lost_for_s);
         break;
-      case QuarantineCause::no_welcome: why = fmt::format("no welcome for {:g} s after its connection was made afresh{}", q.lost_for_s, problem); break;
+      case QuarantineCause::no_welcome: why = fmt::format("no welcome for {:g} s since it was asked hello again{}", q.lost_for_s, problem); break;
       case QuarantineCause::key_refused: why = fmt::format("its driver {} (not retried: no reconnection is let in until the key is allowed again)", problem); break;
     }
     journal(InstrumentQuarantinedEvent{.instrument = inst.config->name, .reason = why});
@@ -1563,8 +1564,12 @@ class CampaignRun {
       }
       if (inst->hello_again_at && inst->awaiting_welcome &&
           now - inst->hello_sent_at > std::chrono::duration<double>(inst->config->connect_timeout_s)) {
-        log(fmt::format("{}: no welcome within {:g} s of its new connection{}; asking again (nothing is sent to it meanwhile)", inst->config->name,
-                        inst->config->connect_timeout_s, inst->hello_answer.empty() ? "" : fmt::format(" (it answered {})", inst->hello_answer)));
+        // Said after the 1st, 2nd, 4th, 8th … unanswered hello: held by another campaign, it is
+        // asked every connect timeout until reconnect_s (300 s by default), a line each time before.
+        if (const int n = ++inst->hellos_unanswered; (n & (n - 1)) == 0)
+          log(fmt::format("{}: no welcome within {:g} s of hello ({} unanswered){}; asking again every {:g} s, nothing is sent to it meanwhile",
+                          inst->config->name, inst->config->connect_timeout_s, n,
+                          inst->hello_answer.empty() ? "" : fmt::format(" (it answered {})", inst->hello_answer), inst->config->connect_timeout_s));
         say_hello_again(*inst, now);
       }
       // Its driver's access check refused this controller's key on a reconnection (revoked from its

@@ -536,6 +536,80 @@ TEST_CASE("Faults: a driver restarted under another campaign's hold is named as 
   for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
 }
 
+TEST_CASE("Faults: a driver another campaign takes mid-run (busy on the same connection) gets nothing more, and is given up after "
+          "reconnect_s naming the holder", "[fault]") {
+  test::TempDir dir;
+  std::atomic<int> runs{0}, runs_after_busy{0};
+  std::atomic<bool> taken{false};
+  // Two results, then someone else holds it (our lease ran out): busy to every hello and run.
+  FakeDriver driver(dir.ipc("taken"), [&](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type == "run" && taken) ++runs_after_busy;
+    if (type == "run" && ++runs > 2) taken = true;
+    if (taken && (type == "hello" || type == "run"))
+      return {json{{"v", 1}, {"type", "error"}, {"code", "busy"}, {"message", "held by campaign 0123abcd (other-lab)"},
+                   {"experiment", FakeDriver::experiment_of(payload)}}.dump()};
+    if (type == "hello") return {FakeDriver::welcome()};
+    if (type != "run") return {};
+    const std::string id = FakeDriver::experiment_of(payload);
+    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
+            json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 3.0}}}}.dump()};
+  });
+  const auto out = dir / "out";
+  json quick = fast_heartbeat({{"name", "taken"}, {"endpoint", dir.ipc("taken")}}, 1.0);
+  quick["connect_timeout_s"] = 0.3;
+  const json file = campaign_with(out.string(), {quick, {{"name", "good"}, {"simulator", "branin"}, {"options", {{"delay", 0.05}}}}}, 8);
+  const auto summary = run(file);
+  CHECK(summary.reason == "budget reached");
+  CHECK(runs_after_busy == 0);  // before: its open run re-sent and failed as forgotten, and new ones sent until quarantined
+  REQUIRE(count_events(out, "instrument_quarantined", "taken") == 1);
+  for (const auto& e : read_journal(out / "journal.jsonl").events) {
+    if (e["event"] == "instrument_quarantined")
+      CHECK_THAT(e["reason"].get<std::string>(), Catch::Contains("busy: held by campaign 0123abcd"));
+    if (e["event"] == "failed") {
+      CHECK(e["instrument"] == "taken");
+      CHECK(e.contains("retry_as"));  // the run it refused was retried, on good
+    }
+  }
+  CHECK(count_events(out, "result") == 8);
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+}
+
+TEST_CASE("Faults: a driver that forgot this campaign's connection (busy once) is taken back by one hello, and its open run completes "
+          "there", "[fault]") {
+  test::TempDir dir;
+  std::atomic<int> hellos{0}, busy_answers{0};
+  std::string refused;
+  FakeDriver driver(dir.ipc("forgetful"), [&](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type == "hello") return ++hellos, std::vector<std::string>{FakeDriver::welcome()};
+    if (type != "run") return {};
+    const std::string id = FakeDriver::experiment_of(payload);
+    // Its third run finds it restarted without its holder file: busy until a hello names us again.
+    if (hellos == 1 && refused.empty() && id.ends_with("-0003")) refused = id;
+    if (hellos == 1 && !refused.empty())
+      return ++busy_answers, std::vector<std::string>{json{{"v", 1}, {"type", "error"}, {"code", "busy"},
+                                                           {"message", "no holder; say hello"}, {"experiment", id}}.dump()};
+    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
+            json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 3.0}}}}.dump()};
+  });
+  const auto out = dir / "out";
+  const json file = campaign_with(out.string(), fast_heartbeat({{"name", "forgetful"}, {"endpoint", dir.ipc("forgetful")}}, 2.0), 6);
+  const auto summary = run(file);
+  CHECK(summary.reason == "budget reached");
+  CHECK(hellos == 2);
+  CHECK(busy_answers == 1);  // nothing else was sent before its welcome
+  CHECK(count_events(out, "failed") == 0);
+  CHECK(count_events(out, "result") == 6);
+  bool refused_completed = false;
+  for (const auto& e : read_journal(out / "journal.jsonl").events)
+    if (e["event"] == "result" && e["experiment"] == refused) refused_completed = true;
+  CHECK(refused_completed);
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+}
+
 TEST_CASE("Faults: a result nested 100,000 deep is ignored as malformed, never recorded, and the campaign goes on", "[fault][limits]") {
   test::TempDir dir;
   std::string deep_id;
