@@ -75,6 +75,7 @@ SHOWN_CAMPAIGN_ID_CHARS = 12  # of the holder's campaign id in `busy`, at most h
 MAX_MESSAGE_DEPTH = 64  # nested arrays/objects per payload; the top-level object is level 1
 MAX_ERROR_CHARS = 4096  # failure texts are for humans; keep results small
 MAX_DISCRETE_LEVELS = 1000  # levels of a discrete input (docs/protocol.md)
+MAX_CAPACITY = 2147483647  # experiments a driver may run at once (docs/protocol.md)
 MAX_STATED_NOISE = 1e100  # the largest standard deviation a welcome's "noise" may state (docs/protocol.md)
 MAX_HOLDER_FILE_BYTES = 64 << 20  # the exclusive-control holder file, compacted at every start
 MAX_LEASE_S = 31536000.0  # the longest lease (a year), as the C++ SDK's kMaxLease
@@ -613,6 +614,15 @@ def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
                                  f"{MAX_DISCRETE_LEVELS} finite numbers")
             if len(set(float(v) for v in values)) != len(values):
                 raise ValueError(f"describe(): discrete input '{name}' lists a level twice")
+            levels = sorted(float(v) for v in values)
+            # The controller takes levels within 1e-9 of the levels' scale for one another
+            # (docs/protocol.md): two such levels would be refused at its hello.
+            spread = levels[-1] - levels[0]
+            scale = max([spread if math.isfinite(spread) else 0.0] + [abs(v) for v in levels])
+            for low, high in zip(levels, levels[1:]):
+                if high - low <= 1e-9 * scale:
+                    raise ValueError(f"describe(): discrete input '{name}' lists levels {low!r} and {high!r}, "
+                                     f"closer than 1e-9 of its levels' scale: the controller would take one for the other")
             spec = dict(spec, values=sorted(values))
         else:
             raise ValueError(f"describe(): input '{name}' has unknown type {kind!r}")
@@ -625,8 +635,8 @@ def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
             or len(set(outputs)) != len(outputs)):
         raise ValueError("describe(): 'outputs' must be a list of distinct non-empty strings")
     capacity = desc.get("capacity", 1)
-    if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
-        raise ValueError("describe(): 'capacity' must be an integer >= 1")
+    if not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= MAX_CAPACITY:
+        raise ValueError(f"describe(): 'capacity' must be an integer from 1 to {MAX_CAPACITY}")
     described = {"driver": desc["driver"], "version": desc["version"], "inputs": norm_inputs,
                  "outputs": list(outputs), "capacity": capacity}
     noise = desc.get("noise")

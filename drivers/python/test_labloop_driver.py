@@ -359,7 +359,8 @@ def test_discrete_inputs() -> None:
     inputs = validate_describe(desc)["inputs"]
     check(inputs[0]["values"] == [0.057, 0.1, 0.153], "discrete levels sorted ascending by validate_describe")
     for values, what in (([], "no levels"), ([0.1, "a"], "a level that is not a number"),
-                         ([0.1, 0.1], "a level twice"), ([float("inf")], "an infinite level")):
+                         ([0.1, 0.1], "a level twice"), ([float("inf")], "an infinite level"),
+                         ([0.1, 0.1 + 1e-12, 0.2], "two levels the controller takes for one")):
         bad = dict(desc, inputs=[{"name": "conc", "type": "discrete", "values": values}])
         try:
             validate_describe(bad)
@@ -373,6 +374,15 @@ def test_discrete_inputs() -> None:
         except ParamError as e:
             return f"rejected: {e}"
 
+    check(validate_describe(dict(desc, inputs=[{"name": "conc", "type": "discrete", "values": [1e-12, 2e-12]}]))["inputs"][0]["values"]
+          == [1e-12, 2e-12], "tiny levels apart by their own scale accepted")
+    for capacity in (0, 2147483648, True, 1.5):
+        try:
+            validate_describe(dict(desc, capacity=capacity))
+            check(False, f"capacity {capacity!r} refused")
+        except ValueError as e:
+            check("'capacity' must be an integer from 1 to 2147483647" in str(e), f"capacity {capacity!r} refused: {e}")
+    check(validate_describe(dict(desc, capacity=2147483647))["capacity"] == 2147483647, "the largest capacity accepted")
     check(verdict({"conc": 0.1}) == {"conc": 0.1}, "a level accepted")
     check(verdict({"conc": 0.1 + 1e-13}) == {"conc": 0.1}, "a level with a rounding error accepted as the level")
     for v in (0.12, 0.2, "0.1", float("nan")):

@@ -1115,7 +1115,7 @@ class CampaignRun {
   void on_rejected(LiveInstrument& inst, const protocol::Rejected& m) {
     const auto it = news_about(inst, "rejected", m.experiment);
     if (it == in_flight_.end()) return;
-    const std::string& reason = m.reason;
+    const std::string reason = protocol::kept_text(m.reason);  // a megabyte of it is not journaled
     // A run is accepted or rejected, once (protocol §4.2): a rejection after the driver accepted
     // the run it was last sent contradicts it. Taken, it failed the experiment, freed its place
     // while it still ran there, and threw its result away. It is noted, as an error about a
@@ -1187,7 +1187,7 @@ class CampaignRun {
       planner_->tell(observation);
       write_reports(false);
     } else {
-      const std::string& error = m.error;
+      const std::string error = protocol::kept_text(m.error);  // a megabyte of it is not journaled
       // A driver shutting down says nothing about the experiment (protocol §5): try it again.
       if (error == "driver shutting down") return settle(it, Outcome::shutting_down, fmt::format("{}: driver shutting down", inst.config->name));
       // We never sent `abort` for an experiment still in flight (a timeout or a stop removes it

@@ -851,6 +851,11 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
     check_identifier(top.child("name"), "campaign name");
     c.name = top.child("name").as_string();
   });
+  // Free text for people, never read by labloop: a number or an object there is a field put in
+  // the wrong place, not a description.
+  mistakes.check([&] {
+    if (top.has("description") && !top.child("description").value().is_null()) (void)top.child("description").as_string(true);
+  });
   mistakes.check([&] {
     if (!top.has("seed")) return;
     const long long seed = top.child("seed").as_integer();

@@ -263,13 +263,23 @@ int run_real_suite(const BenchCommand& command) {
 
   // Mistakes are named before the header, not after it.
   const std::vector<std::filesystem::path> folders = checked_real_folders(options);
+  // The kinds of dataset given (spec.json only: a few KB each), for the legend below.
+  bool any_lookup = false, any_emulated = false;
+  for (const auto& folder : folders) (sim::read_dataset_spec(folder).lookup_table ? any_lookup : any_emulated) = true;
+  // Options of lookup-table runs, with no lookup table among the datasets: ignored without a word.
+  if (!any_lookup) {
+    const auto lookup_only = [](const char* option, const char* what) {
+      throw ConfigError("labloop bench", option,
+                        fmt::format("{}, and none of the datasets given is one (they are emulated: labloop-sim --list shows each kind)", what));
+    };
+    if (command.subset != 1.0) lookup_only("--subset", "draws a fraction of a lookup table's rows");
+    if (command.max_given) lookup_only("--max", "caps the experiments of a lookup-table run (--budget sets an emulated dataset's)");
+    if (command.whole_space) lookup_only("--whole-space", "searches a lookup table's whole space instead of its rows");
+  }
   stop_on_interrupt(command.output, {"real.csv", "real_rows.csv"});
   options.stop = &stop_requested;
   fmt::print("labloop bench --suite real: {} datasets × {} planners × {} seeds; writing to {}/real.csv (-o DIR to choose)\n", options.datasets.size(),
              options.planners.size(), options.seeds, command.output);
-  // The legend of the kinds of dataset given (spec.json only: a few KB each).
-  bool any_lookup = false, any_emulated = false;
-  for (const auto& folder : folders) (sim::read_dataset_spec(folder).lookup_table ? any_lookup : any_emulated) = true;
   if (any_lookup)
     fmt::print("  lookup tables: {}, at most {} experiments (--max); descriptors {}\n"
                "    to top 1 %  experiments until the first row among the pool's best ceil(1 %) rows, initial design included:\n"

@@ -10,6 +10,7 @@
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_limits.hpp"
+#include "labloop/core/printable.hpp"
 
 namespace labloop::protocol {
 
@@ -198,6 +199,14 @@ std::string truncate_utf8(const std::string& s, std::size_t max_chars) {
     if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && chars++ == max_chars) return s.substr(0, i);
   }
   return s;
+}
+
+std::string kept_text(const std::string& s) {
+  if (s.size() <= kMaxErrorChars) return s;  // bytes ≥ characters
+  const std::string kept = truncate_utf8(s, kMaxErrorChars);
+  if (kept.size() == s.size()) return s;
+  return fmt::format("{} … ({} more characters not kept: the protocol asks for at most {})", kept, character_count(s) - kMaxErrorChars,
+                     kMaxErrorChars);
 }
 
 Message decode(std::string_view payload, Reader reader) {

@@ -610,6 +610,39 @@ TEST_CASE("Faults: a driver that forgot this campaign's connection (busy once) i
   for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
 }
 
+TEST_CASE("Faults: a rejection's reason and a failed result's error of a megabyte are journaled cut to 4096 characters, saying so",
+          "[fault][limits]") {
+  test::TempDir dir;
+  std::atomic<int> runs{0};
+  const std::string long_text(1000000, 'w');
+  FakeDriver verbose(dir.ipc("verbose"), [&](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "hello") return {FakeDriver::welcome()};
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type != "run") return {};
+    const std::string id = FakeDriver::experiment_of(payload);
+    if (++runs == 1) return {json{{"v", 1}, {"type", "rejected"}, {"experiment", id}, {"reason", "too hot: " + long_text}}.dump()};
+    return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(),
+            json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "failed"}, {"error", "spilled: " + long_text}}.dump()};
+  });
+  const auto out = dir / "out";
+  json instrument = fast_heartbeat({{"name", "verbose"}, {"endpoint", dir.ipc("verbose")}});
+  run(campaign_with(out.string(), instrument, 3));
+  CHECK(std::filesystem::file_size(out / "journal.jsonl") < 100000);
+  int cut = 0;
+  for (const auto& e : read_journal(out / "journal.jsonl").events) {
+    for (const char* field : {"reason", "error"}) {
+      if (!e.contains(field) || !e[field].is_string()) continue;
+      const std::string text = e[field].get<std::string>();
+      if (text.find("wwww") == std::string::npos) continue;
+      ++cut;
+      CHECK(text.size() < protocol::kMaxErrorChars + 200);
+      CHECK_THAT(text, Catch::Contains("more characters not kept"));
+    }
+  }
+  CHECK(cut >= 2);
+}
+
 TEST_CASE("Faults: a result nested 100,000 deep is ignored as malformed, never recorded, and the campaign goes on", "[fault][limits]") {
   test::TempDir dir;
   std::string deep_id;

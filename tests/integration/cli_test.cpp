@@ -366,6 +366,8 @@ TEST_CASE("CLI: bench refuses a planner before its header, says which file it ca
            {{"--problems", "branin", "--one-hot"}, "--one-hot: ignores a table's descriptors"},
            {{"--datasets", "perovskites", "--batch", "2"}, "--batch: proposes test functions' experiments in batches"},
            {{"--datasets", "perovskites", "--noise", "0.1"}, "--noise: adds noise to test functions"},
+           {{"--datasets", "hplc", "--subset", "0.7"}, "--subset: draws a fraction of a lookup table's rows, and none of the datasets given is one"},
+           {{"--datasets", "hplc", "snar", "--max", "30"}, "--max: caps the experiments of a lookup-table run"},
            {{"--problems", "levy:3", "levy:03"}, "--problems: levy-3 is given twice"}}) {
     std::vector<std::string> command{"bench"};
     command.insert(command.end(), args.begin(), args.end());

@@ -95,6 +95,14 @@ TEST_CASE("Config: each mistake gets one message naming the JSON path and the fi
     c["parameters"][0]["hgih"] = 10;
     CHECK(error_for(c) == "c.json: /parameters/0/hgih: unknown key; did you mean \"high\"? (allowed here: name, type, low, high, log, unit)");
   }
+  SECTION("a description that is not text (a field put in the wrong place)") {
+    c["description"] = {{"budget", 10}};
+    CHECK_THAT(error_for(c), Catch::StartsWith("c.json: /description: must be a string"));
+    c["description"] = "";
+    CHECK(error_for(c) == "");
+    c["description"] = nullptr;
+    CHECK(error_for(c) == "");
+  }
   SECTION("unknown top-level key") {
     c["budgt"] = 1;
     CHECK(error_for(c) == "c.json: /budgt: unknown key; did you mean \"budget\"? (allowed here: name, description, seed, parameters, constraints, objective, objectives, outcome_constraints, failure, outputs, planner, instruments, budget, stop, output, prior_results, candidates, controller_key)");

@@ -278,3 +278,16 @@ TEST_CASE("Codec: a welcome's stated noise is v1 extended: round-trips, null is 
     CHECK(r.message == message);
   }
 }
+
+TEST_CASE("Codec: a driver's text to record keeps 4096 characters, at a character boundary, and says how many it left out", "[protocol][codec][limits]") {
+  CHECK(protocol::kept_text("") == "");
+  const std::string exact(protocol::kMaxErrorChars, 'e');
+  CHECK(protocol::kept_text(exact) == exact);
+  // 4096 two-byte characters: 8192 bytes, kept whole (the limit counts characters, not bytes).
+  std::string accented;
+  for (std::size_t i = 0; i < protocol::kMaxErrorChars; ++i) accented += "\xC3\xA9";
+  CHECK(protocol::kept_text(accented) == accented);
+  const std::string kept = protocol::kept_text(accented + "\xC3\xA9z" + std::string(1000000, 'x'));
+  CHECK(kept.starts_with(accented + " … (1000002 more characters not kept"));
+  CHECK(kept.size() < accented.size() + 100);
+}

@@ -29,12 +29,16 @@ constexpr std::size_t kMaxMessageBytes = 1 << 20;
 constexpr std::size_t kMaxMessageDepth = 64;
 constexpr std::size_t kMaxExperimentIdChars = 128;
 // A failed result's "error" is cut to this many characters when made with Result::failed (spec
-// §4.3: SHOULD be ≤ 4096); decode accepts longer text from other drivers.
+// §4.3: SHOULD be ≤ 4096); decode accepts longer text from other drivers, and the controller keeps
+// this much of it, and of a rejection's reason (kept_text).
 constexpr std::size_t kMaxErrorChars = 4096;
 
 // `s` cut to at most `max_chars` characters (code points), at a character boundary: cutting never
 // makes valid UTF-8 invalid.
 std::string truncate_utf8(const std::string& s, std::size_t max_chars);
+// A driver's text to record (a failed result's error, a rejection's reason): its first
+// kMaxErrorChars characters, followed by how many were left out, when it is longer.
+std::string kept_text(const std::string& s);
 
 constexpr std::size_t kMaxCampaignIdChars = 128;
 // The largest standard deviation a welcome may state for an output ("noise"), as a campaign file may.
