@@ -803,6 +803,20 @@ class Checker {
     else if (aborted->message != found->message) fail(abort_check, "got " + aborted->shown());
     else pass(abort_check);
 
+    // §5: only the owner (the latest sender of a matching run) may abort. Another controller's
+    // abort of an id that happens to be this campaign's must stop nothing and get no result: one
+    // answered with the result, or by stopping the run, lets a stray abort end another's work.
+    const std::string stranger_check = "abort from a connection that never ran the experiment → error unknown_experiment, no result (§5)";
+    {
+      CheckLink stranger(context_, options_);
+      stranger.send(json{{"v", 1}, {"type", "abort"}, {"experiment", first}});
+      const auto reply = stranger.receive(options_.reply_timeout, [&](const Reply& r) { return r.text("experiment") == first; });
+      const std::string why = "only the experiment's owner, the latest sender of a matching run, may abort it or receive its result";
+      if (!reply) fail(stranger_check, no_answer());
+      else if (reply->type() != "error" || reply->text("code") != "unknown_experiment") fail(stranger_check, fmt::format("got {}: {}", reply->shown(), why));
+      else pass(stranger_check);
+    }
+
     const std::string conflict_check = "the same id with other params → rejected \"conflict…\" (§4.2 step 4)";
     if (const auto other = another_setting(report_.info, centre)) {
       link_.send(json{{"v", 1}, {"type", "run"}, {"experiment", first}, {"params", *other}});

@@ -771,7 +771,8 @@ TEST_CASE("driver-check: an accepted with max_s 0 is warned about, and fails not
   CHECK(summary["failed"] == 0);
 }
 
-TEST_CASE("driver-check: a result before its accepted, a rejected after it, and a name no campaign can take are each reported", "[driver-check]") {
+TEST_CASE("driver-check: a result before its accepted, a rejected after it, a name no campaign can take and an abort taken from a "
+          "connection that never ran the experiment are each reported", "[driver-check]") {
   test::TempDir dir;
   auto results = std::make_shared<std::map<std::string, std::string>>();
   test::FakeDriver driver(dir.ipc("odd"), [results](const std::string& payload) -> std::vector<std::string> {
@@ -807,6 +808,10 @@ TEST_CASE("driver-check: a result before its accepted, a rejected after it, and 
   };
   CHECK(outcome("run → accepted before its result (§4.2 step 7)").verdict == CheckVerdict::failed);
   CHECK(outcome("run → accepted, then no rejected for it (§4.2)").verdict == CheckVerdict::failed);
+  // It answers an abort with the result whoever sends it: a stray abort could end another's run.
+  const CheckOutcome stranger = outcome("abort from a connection that never ran the experiment → error unknown_experiment, no result (§5)");
+  CHECK(stranger.verdict == CheckVerdict::failed);
+  CHECK_THAT(stranger.detail, Catch::Contains("\"type\":\"result\"") && Catch::Contains("only the experiment's owner"));
   const CheckOutcome names = outcome("input and output names a campaign can use (letters, digits, '_', '-', '.'; at most 64)");
   CHECK(names.verdict == CheckVerdict::warned);
   CHECK_THAT(names.detail, Catch::StartsWith("output \"temp (\u00b0C)\": a campaign's parameters and outputs take these names"));
