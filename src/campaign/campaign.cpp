@@ -1543,8 +1543,12 @@ class CampaignRun {
       auto it = in_flight_.find(late.id);
       LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
       if (late.kind == Late::Kind::timed_out) {
-        if (!inst.hello_again_at) inst.link->send(protocol::Abort{late.id});  // nothing to a connection not yet confirmed
-        settle(it, Outcome::timeout, fmt::format("timeout: no result within {:g} s; aborted", late.seconds));
+        // Nothing to a connection not yet confirmed, and the record says so: "aborted" would tell
+        // the operator the instrument was told to stop.
+        if (!inst.hello_again_at) inst.link->send(protocol::Abort{late.id});
+        settle(it, Outcome::timeout, fmt::format("timeout: no result within {:g} s; {}", late.seconds,
+                                                 inst.hello_again_at ? "not aborted: its driver has not answered hello again, so nothing is sent to it"
+                                                                     : "aborted"));
       } else {
         // Shown in the status line; logged once.
         log(fmt::format("{} on {} is overdue: expected to take {:g} s", late.id, inst.config->name, late.seconds));
