@@ -812,8 +812,13 @@ class Checker {
       stranger.send(json{{"v", 1}, {"type", "abort"}, {"experiment", first}});
       const auto reply = stranger.receive(options_.reply_timeout, [&](const Reply& r) { return r.text("experiment") == first; });
       const std::string why = "only the experiment's owner, the latest sender of a matching run, may abort it or receive its result";
+      // A result after the error is that connection's too: the check's name promises none.
+      const auto stray = reply && reply->type() == "error"
+                             ? stranger.receive(kQuietSpell, [&](const Reply& r) { return r.type() == "result" && r.text("experiment") == first; })
+                             : std::nullopt;
       if (!reply) fail(stranger_check, no_answer());
       else if (reply->type() != "error" || reply->text("code") != "unknown_experiment") fail(stranger_check, fmt::format("got {}: {}", reply->shown(), why));
+      else if (stray) fail(stranger_check, fmt::format("got {}, then {}: {}", reply->shown(), stray->shown(), why));
       else pass(stranger_check);
     }
 

@@ -816,3 +816,33 @@ TEST_CASE("driver-check: a result before its accepted, a rejected after it, a na
   CHECK(names.verdict == CheckVerdict::warned);
   CHECK_THAT(names.detail, Catch::StartsWith("output \"temp (\u00b0C)\": a campaign's parameters and outputs take these names"));
 }
+
+TEST_CASE("driver-check: an abort from a connection that never ran the experiment, answered unknown_experiment and then its result, "
+          "fails", "[driver-check]") {
+  test::TempDir dir;
+  auto results = std::make_shared<std::map<std::string, std::string>>();
+  test::FakeDriver driver(dir.ipc("leaky"), [results](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = test::FakeDriver::type_of(payload), id = test::FakeDriver::experiment_of(payload);
+    if (type == "hello") return {test::FakeDriver::welcome()};
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    const json m = json::parse(payload, nullptr, false);
+    if (type == "run" && !id.empty() && m.contains("params") && m["params"].is_object()) {
+      if (results->contains(id)) return {results->at(id)};
+      (*results)[id] = json{{"v", 1}, {"type", "result"}, {"experiment", id}, {"status", "ok"}, {"values", {{"y", 1}}}}.dump();
+      return {json{{"v", 1}, {"type", "accepted"}, {"experiment", id}}.dump(), results->at(id)};
+    }
+    json error{{"v", 1}, {"type", "error"}, {"code", type == "abort" ? "unknown_experiment" : "bad_message"}, {"message", "no"}};
+    if (!id.empty()) error["experiment"] = id;
+    // The refusal, and the result anyway.
+    if (type == "abort" && results->contains(id)) return {error.dump(), results->at(id)};
+    return {error.dump()};
+  });
+  DriverCheckOptions options;
+  options.endpoint = dir.ipc("leaky");
+  options.run_experiments = true;
+  const auto checks = by_check(check_driver(options));
+  const std::string check = "abort from a connection that never ran the experiment → error unknown_experiment, no result (§5)";
+  REQUIRE(checks.count(check) == 1);
+  CHECK(checks.at(check).verdict == CheckVerdict::failed);
+  CHECK_THAT(checks.at(check).detail, Catch::Contains("\"code\":\"unknown_experiment\"") && Catch::Contains(", then {\"experiment\"") && Catch::Contains("\"type\":\"result\""));
+}
