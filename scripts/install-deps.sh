@@ -15,6 +15,7 @@ packages=(
 if [ "${1:-}" = "--tests" ]; then
   packages+=(
     clang libclang-rt-14-dev  # the sanitizer + libFuzzer build (Debian 12's clang is 14)
+    lld ninja-build  # the sanitizer build's linker and build tool (scripts/test.sh says why)
     catch2 libbenchmark-dev
     python3 python3-zmq
     tmux  # the progress display is tested in a real terminal
