@@ -6,7 +6,7 @@ set -euo pipefail
 # What building and running labloop needs; `--tests` adds what the tests, fuzzers and benchmarks
 # need (clang for the sanitizer build, Catch2, Google Benchmark, pyzmq for the Python SDK).
 packages=(
-  build-essential cmake git pkg-config ca-certificates
+  build-essential cmake ninja-build git pkg-config ca-certificates
   libeigen3-dev libnlopt-cxx-dev libnlopt-dev
   libzmq3-dev cppzmq-dev nlohmann-json3-dev libsodium-dev
   libfmt-dev libcli11-dev
@@ -15,7 +15,7 @@ packages=(
 if [ "${1:-}" = "--tests" ]; then
   packages+=(
     clang libclang-rt-14-dev  # the sanitizer + libFuzzer build (Debian 12's clang is 14)
-    lld ninja-build  # the sanitizer build's linker and build tool (scripts/test.sh says why)
+    lld  # the sanitizer build's linker (scripts/test.sh says why)
     catch2 libbenchmark-dev
     python3 python3-zmq
     tmux  # the progress display is tested in a real terminal
