@@ -7,7 +7,8 @@
 # - an AddressSanitizer + UndefinedBehaviorSanitizer build with clang that compiles, links and runs
 #   every test (unit, integration with real processes and sockets, fault), and builds the libFuzzer
 #   targets and runs each for 20 s (scripts/fuzz.sh, docs/fuzzing.md).
-# Every test runs once, under the sanitizers, where it finds more. Compiling and running the tests
+# Every test runs once, under the sanitizers, where it finds more (docs/decisions/0028 gathers how
+# CI keeps to its 15 minutes). Compiling and running the tests
 # in Release as well took CI past its 15 minutes (880 s, then 929 s).
 # -gline-tables-only: sanitizer reports name the file and line of every frame, without the full
 # debug information Eigen's templates make expensive to compile and link. The test programs' own
