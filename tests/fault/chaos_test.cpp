@@ -117,10 +117,7 @@ TEST_CASE("Chaos: 150 experiments on 3 drivers survive 10 controller SIGKILLs an
     INFO(id);
     CHECK(n == 1);
   }
-  std::string failures;
-  for (const auto& e : read_journal(journal).events)
-    if (e["event"] == "failed" || e["event"].get<std::string>().rfind("instrument_", 0) == 0) failures += e.dump() + "\n";
-  INFO("failures and instrument events:\n" << failures);
+  INFO("failures and instrument events:\n" << test::what_happened(journal));
   CHECK(results == budget);
   // A kill can land before a resumed controller has journaled anything, so not every round
   // leaves a campaign_resumed; most do.

@@ -25,6 +25,7 @@
 #include "labloop/core/error.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/campaign/replay.hpp"
+#include "cli_process.hpp"
 #include "test_support.hpp"
 #include "catalogue.hpp"
 
@@ -65,18 +66,6 @@ int count_of_kind(const std::filesystem::path& out, const std::string& kind) {
   int n = 0;
   for (const auto& e : events_of(out)) n += e["event"] == kind;
   return n;
-}
-
-// What the journal says happened to the instruments and the experiments that did not end well:
-// shown when a check fails, since a timing fault under load may not come back.
-std::string what_happened(const std::filesystem::path& out) {
-  std::string story;
-  for (const auto& e : events_of(out)) {
-    const std::string kind = e.value("event", "");
-    if (kind.rfind("instrument_", 0) == 0 || kind == "failed" || kind == "rejected" || kind == "planner_note" || kind == "campaign_finished")
-      story += e.dump() + "\n";
-  }
-  return story;
 }
 
 double y_of(const json& params) { return params["x1"].get<double>() + params["x2"].get<double>(); }
@@ -177,7 +166,7 @@ TEST_CASE("Hostile: a frame over the 4 MiB limit drops the connection, which is 
   // so it was on this machine with fifty test processes at once; with the cores merely busy it
   // came back every time. A run that works does not wait for this.
   const auto summary = run_file(hostile_campaign(out.string(), test::fast_heartbeat({{"name", "monster"}, {"endpoint", dir.ipc("monster")}}, 30), 4));
-  INFO(what_happened(out));
+  INFO(test::what_happened(out / "journal.jsonl"));
   CHECK(sent_monster);
   CHECK(summary.reason == "budget reached");
   CHECK(count_of_kind(out, "result") == 4);

@@ -44,6 +44,19 @@ inline int count_journaled(const std::filesystem::path& journal, const std::stri
   return n;
 }
 
+// What a journal says happened to the instruments and to experiments that did not end well (its
+// instrument_*, failed, rejected, planner_note and campaign_finished events, one per line):
+// shown when a check fails, since a timing fault on a loaded machine may not come back.
+inline std::string what_happened(const std::filesystem::path& journal) {
+  std::string story;
+  for (const auto& e : read_journal(journal).events) {
+    const std::string kind = e.value("event", "");
+    if (kind.rfind("instrument_", 0) == 0 || kind == "failed" || kind == "rejected" || kind == "planner_note" || kind == "campaign_finished")
+      story += e.dump() + "\n";
+  }
+  return story;
+}
+
 // How often each experiment id appears in a `labloop-sim --completed-log` file (added to `into`).
 inline void count_completed(const std::filesystem::path& log, std::map<std::string, int>& into) {
   std::istringstream lines(read_file(log));
