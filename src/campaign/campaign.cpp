@@ -1605,8 +1605,10 @@ class CampaignRun {
       }
       // ZeroMQ drops a connection for good on a protocol error (a frame over the size limit,
       // docs/reliability.md): while lost, a fresh socket every few heartbeats lets a driver that
-      // is still there answer again; its pong then re-sends our open experiments by id.
-      if (const Relink relink = book_.relink_due(inst->index, now); relink != Relink::not_due) {
+      // is still there answer again; its pong then re-sends our open experiments by id. Not while
+      // a connection is open: ZeroMQ mends a closed one itself, and an open one whose driver is
+      // slow to answer (a loaded machine) would otherwise be thrown away before its answer came.
+      if (const Relink relink = inst->link->connection_up() ? Relink::not_due : book_.relink_due(inst->index, now); relink != Relink::not_due) {
         if (relink == Relink::first)
           log(fmt::format("{}: no answer; connecting to it afresh until it answers, first after {:g} s, the interval doubling up to {:g} s",
                           inst->config->name, inst->config->heartbeat_s * 2, inst->config->heartbeat_s * ExperimentBook::kMostRelinkHeartbeats));

@@ -254,8 +254,9 @@ std::optional<double> ExperimentBook::answered(size_t instrument, Clock::time_po
 }
 
 // The interval doubles: a fresh socket throws away whatever the old one had not read yet, so a
-// driver (or a link, or a loaded machine) that answers slower than the interval would never be
-// heard again. 2 heartbeats first, as a dropped connection is the usual cause and should come
+// driver (or a link, or a loaded machine) slower to connect than the interval would never be
+// heard again (a socket whose connection is open is not relinked at all: the campaign asks
+// Instrument::connection_up() first). 2 heartbeats first, as a dropped connection is the usual cause and should come
 // back at once; at most 16, so one that came back is found within seconds at the default 1 s.
 Relink ExperimentBook::relink_due(size_t instrument, Clock::time_point now) {
   Instrument& inst = instruments_.at(instrument);

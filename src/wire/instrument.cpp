@@ -68,6 +68,7 @@ void Instrument::connect() {
   monitor_ = std::make_unique<detail::HandshakeMonitor>(context_, socket_, ZMQ_EVENT_DISCONNECTED);
   silent_closes_ = 0;
   handshakes_ = 0;
+  up_ = false;
   news_ = {};
   try {
     socket_.connect(endpoint_);
@@ -80,6 +81,11 @@ void Instrument::relink() {
   ++relinks_;
   socket_.set(zmq::sockopt::linger, 0);  // what the old connection still holds is re-sent by id later
   connect();
+}
+
+bool Instrument::connection_up() {
+  check_handshake();
+  return up_;
 }
 
 void Instrument::send(const protocol::Message& message) {
@@ -96,6 +102,7 @@ void Instrument::send(const protocol::Message& message) {
 void Instrument::check_handshake() {
   while (auto event = monitor_->next()) {
     if (event->event == ZMQ_EVENT_DISCONNECTED) {
+      up_ = false;
       if (handshakes_ > 0) news_.dropped = true;  // a connection that was made, not a refused handshake
       continue;
     }
@@ -104,6 +111,7 @@ void Instrument::check_handshake() {
       refusal_.clear();
       key_refused_ = false;
       silent_closes_ = 0;
+      up_ = true;
       if (++handshakes_ > 1) news_.reconnected = true;
       continue;
     }

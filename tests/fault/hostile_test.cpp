@@ -93,6 +93,20 @@ FakeDriver::Behaviour honest(int capacity = 1) {
   };
 }
 
+// honest(), except that the second run's answer comes after 17 MiB of junk: ZeroMQ drops the
+// link (and the result after it), and only a new connection and a re-sent `run` can bring it
+// back. Sets `sent` then.
+FakeDriver::Behaviour drops_link_once(bool& sent) {
+  return [&sent, answer = honest(), runs = 0](const std::string& payload) mutable {
+    std::vector<std::string> answers = answer(payload);
+    if (FakeDriver::type_of(payload) == "run" && ++runs == 2 && !sent) {
+      sent = true;
+      answers.insert(answers.begin(), std::string(17 << 20, 'x'));
+    }
+    return answers;
+  };
+}
+
 // Every experiment has exactly one final outcome and the journal passes verify's checks.
 void check_bookkeeping(const std::filesystem::path& out) {
   std::map<std::string, int> outcome;
@@ -144,27 +158,14 @@ TEST_CASE("Hostile: a driver declaring max_s = 1e300 is not timed out at once", 
 
 TEST_CASE("Hostile: a frame over the 4 MiB limit drops the connection, which is made again and the result still arrives", "[fault][hostile]") {
   test::TempDir dir;
-  int runs = 0;
   bool sent_monster = false;
-  FakeDriver monster(dir.ipc("monster"), [&](const std::string& payload) -> std::vector<std::string> {
-    const json m = json::parse(payload);
-    if (m["type"] == "hello") return {FakeDriver::welcome()};
-    if (m["type"] == "ping") return {kPong};
-    if (m["type"] != "run") return {};
-    const std::string id = m["experiment"];
-    // The second experiment's first answer is preceded by 17 MiB of junk: ZeroMQ drops the link
-    // (and the result after it) — only a new connection and a re-sent `run` can bring it back.
-    if (++runs == 2 && !sent_monster) {
-      sent_monster = true;
-      return {std::string(17 << 20, 'x'), accepted(id), ok_result(id, y_of(m["params"]))};
-    }
-    return {accepted(id), ok_result(id, y_of(m["params"]))};
-  });
+  FakeDriver monster(dir.ipc("monster"), drops_link_once(sent_monster));
   const auto out = dir / "out";
   // Quarantined only after 30 s: in a CI run whose two cores were busy with three other sanitizer
   // tests it was still lost after quick()'s 5 s (lost, then quarantined, never reconnected), and
-  // so it was on this machine with fifty test processes at once; with the cores merely busy it
-  // came back every time. A run that works does not wait for this.
+  // so it was on this machine with fifty test processes at once (its relinks threw away
+  // connections slower to answer than the interval: the next case). A run that works does not
+  // wait for this.
   const auto summary = run_file(hostile_campaign(out.string(), test::fast_heartbeat({{"name", "monster"}, {"endpoint", dir.ipc("monster")}}, 30), 4));
   INFO(test::what_happened(out / "journal.jsonl"));
   CHECK(sent_monster);
@@ -173,6 +174,33 @@ TEST_CASE("Hostile: a frame over the 4 MiB limit drops the connection, which is 
   CHECK(count_of_kind(out, "failed") == 0);
   CHECK(count_of_kind(out, "instrument_quarantined") == 0);
   CHECK(count_of_kind(out, "instrument_reconnected") >= 1);
+  check_bookkeeping(out);
+}
+
+TEST_CASE("Hostile: after a dropped link, a driver slower to answer than the longest relink interval is waited for, not relinked away", "[fault][hostile]") {
+  test::TempDir dir;
+  std::set<std::string> peers;
+  bool sent_monster = false;
+  int slow_answers = 0;
+  // The first connection is dropped by a frame over the limit; every later one is answered only
+  // 2.5 s after its first message, longer than the 16 heartbeats (1.6 s) between relinks, as a
+  // driver on a loaded machine may be. A controller that relinked an open connection threw each
+  // one away before its answer came, and the instrument was never heard again.
+  FakeDriver slow(dir.ipc("slow"), [&, answer = drops_link_once(sent_monster)](const std::string& peer, const std::string& payload) {
+    if (peers.insert(peer).second && peers.size() > 1) {
+      ++slow_answers;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    }
+    return answer(payload);
+  });
+  const auto out = dir / "out";
+  const auto summary = run_file(hostile_campaign(out.string(), test::fast_heartbeat({{"name", "slow"}, {"endpoint", dir.ipc("slow")}}, 20), 3));
+  INFO(test::what_happened(out / "journal.jsonl"));
+  CHECK(sent_monster);
+  CHECK(slow_answers >= 1);
+  CHECK(summary.reason == "budget reached");
+  CHECK(count_of_kind(out, "result") == 3);
+  CHECK(count_of_kind(out, "instrument_quarantined") == 0);
   check_bookkeeping(out);
 }
 

@@ -64,6 +64,10 @@ class Instrument {
   // For a driver that went silent: ZeroMQ gives up on a connection after a protocol error such
   // as a frame over kMaxFrameBytes, and only a new socket can reach the driver again.
   void relink();
+  // A connection of this socket finished its handshake and has not closed since. Such a socket
+  // is not relinked: its driver may merely be slow to answer (a loaded machine), and a fresh
+  // socket would throw away what the driver is about to send.
+  bool connection_up();
   // The next well-formed message, or nullopt when none arrives within `timeout`. Malformed
   // messages are logged and dropped. Only answers count as a sign of life: a `pong` or `welcome`
   // here, and whatever the campaign vouches for with note_alive() (news of its experiments) — a
@@ -131,6 +135,7 @@ class Instrument {
   bool key_refused_ = false;
   int silent_closes_ = 0;  // handshakes the driver ended without a word, since the last success
   int handshakes_ = 0;     // connections made on this socket
+  bool up_ = false;        // the last of them is open
   ConnectionNews news_;
   InstrumentInfo info_;
   protocol::Hello hello_;
