@@ -401,9 +401,9 @@ Parameter parse_parameter(const Node& node) {
     node.expect_object({"name", "type", "values", "log", "unit"});
     const Node values = node.child("values");
     const size_t n = values.as_array(true).size();
-    if (n < 2)
-      values.fail(n == 0 ? "must list the levels, at least 2 (e.g. [0.05, 0.1, 0.15])"
-                         : "lists one level: a parameter with one level is a constant; leave it out of the campaign (or give more levels)");
+    // One level is a constant sent with every run: how a campaign holds a driver's numeric input
+    // (which it must name, check_instrument_fits) at one value, as a one-choice categorical does.
+    if (n == 0) values.fail("must list the levels (e.g. [0.05, 0.1, 0.15]; one level holds the input at that value)");
     if (n > kMaxDiscreteLevels)
       values.fail(fmt::format("lists {} levels; at most {} are allowed (use a continuous or integer parameter)", n, kMaxDiscreteLevels));
     // Finite, distinct, told apart, a spread a double holds: the same check as a dataset's levels.

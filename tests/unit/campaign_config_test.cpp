@@ -482,6 +482,28 @@ TEST_CASE("Config: a discrete parameter loads with its levels sorted, and its jo
   CHECK(again.parameters.front().values == x1.values);
 }
 
+TEST_CASE("Config: a discrete parameter with one level is a constant that fits a driver's input holding that value", "[config][discrete]") {
+  // A driver's numeric input must be named by the campaign; one level is how a campaign holds it.
+  json file = config_test_discrete();
+  file["parameters"][0]["values"] = {3};
+  const CampaignConfig c = parse_campaign_config(file.dump(), "c.json", labloop::sim::catalogue());
+  const Parameter& x1 = c.parameters.front();
+  CHECK(x1.values == std::vector<double>{3});
+  CHECK(x1.low == 3);
+  CHECK(x1.high == 3);
+  CHECK(x1.describe_domain() == "x1 in {3} mM");
+  CHECK(parse_campaign_config(c.to_json().dump(), "journal", labloop::sim::catalogue()).to_json() == c.to_json());
+  InstrumentInfo info;
+  info.inputs = {Parameter{.name = "x1", .type = ParameterType::discrete, .low = 3, .high = 3, .values = {3}}, Parameter{.name = "x2", .low = 0, .high = 15}};
+  info.outputs = {"y"};
+  CHECK_NOTHROW(check_instrument_fits(c, 1, info));
+  info.inputs[0] = Parameter{.name = "x1", .low = 0, .high = 4};
+  CHECK_NOTHROW(check_instrument_fits(c, 1, info));
+  info.inputs[0].high = 2;
+  CHECK_THROWS_WITH(check_instrument_fits(c, 1, info),
+                    "c.json: /instruments/1: instrument 'reactor-1' limits \"x1\" to [0, 2], but the campaign asks for level 3; drop the levels outside");
+}
+
 TEST_CASE("Config: each mistake in a discrete parameter is named at its JSON path", "[config][discrete]") {
   json c = config_test_discrete();
   json& x1 = c["parameters"][0];
@@ -489,9 +511,9 @@ TEST_CASE("Config: each mistake in a discrete parameter is named at its JSON pat
     x1.erase("values");
     CHECK(error_for(c) == "c.json: /parameters/0: missing required key \"values\"");
   }
-  SECTION("one level is a constant") {
-    x1["values"] = {3};
-    CHECK(error_for(c) == "c.json: /parameters/0/values: lists one level: a parameter with one level is a constant; leave it out of the campaign (or give more levels)");
+  SECTION("no level") {
+    x1["values"] = json::array();
+    CHECK(error_for(c) == "c.json: /parameters/0/values: must list the levels (e.g. [0.05, 0.1, 0.15]; one level holds the input at that value)");
   }
   SECTION("more than 1000 levels") {
     x1["values"] = json::array();

@@ -65,6 +65,32 @@ TEST_CASE("Planners: every registered planner proposes q distinct points inside 
   }
 }
 
+TEST_CASE("Planners: a one-level discrete parameter and a one-choice categorical are held at their value by every planner", "[planner][discrete]") {
+  const Space space({Parameter{.name = "x", .low = 0, .high = 1}, Parameter{.name = "conc", .type = ParameterType::discrete, .values = {0.25}},
+                     Parameter{.name = "solvent", .type = ParameterType::categorical, .choices = {"water"}}});
+  for (const auto& kind : planner_kinds()) {
+    INFO(kind);
+    auto planner = planner_for(space, kind, kind == "bayesian" ? nlohmann::json{{"initial", 4}} : nlohmann::json::object());
+    double best = 1e9;
+    for (int round = 0; round < 12; ++round) {
+      const auto points = planner->ask(round % 4 == 0 ? 2 : 1, {});
+      REQUIRE(!points.empty());
+      for (const auto& x : points) {
+        REQUIRE(x.allFinite());
+        const Params p = space.decode(x);
+        INFO(p.dump());
+        CHECK(space.check(p).empty());
+        CHECK(p["conc"].get<double>() == 0.25);
+        CHECK(p["solvent"] == "water");
+        const double y = std::pow(p["x"].get<double>() - 0.3, 2);
+        best = std::min(best, y);
+        planner->tell(Observation::succeeded(space.canonical(x), y));
+      }
+    }
+    if (kind == "bayesian") CHECK(best < 1e-4);  // the constants do not get in the way of the model
+  }
+}
+
 TEST_CASE("Bayesian planner: a batch spreads out instead of collapsing onto one point", "[planner][bayesian]") {
   const Space space({Parameter{.name = "x1", .low = 0, .high = 1}, Parameter{.name = "x2", .low = 0, .high = 1}});
   auto planner = planner_for(space, "bayesian", {{"initial", 6}});

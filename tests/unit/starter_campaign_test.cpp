@@ -140,16 +140,20 @@ TEST_CASE("Starter campaign: from a driver's welcome, its inputs at its limits a
   info.driver = "reactor\n\"objective\": {\"name\": \"x\"},\r//";  // a hostile name: must stay on its comment line
   info.version = "2.1";
   info.inputs = {Parameter{.name = "temperature", .low = 20, .high = 250, .unit = "C"},
-                 Parameter{.name = "solvent", .type = ParameterType::categorical, .choices = {"THF", "DMF"}}};
+                 Parameter{.name = "solvent", .type = ParameterType::categorical, .choices = {"THF", "DMF"}},
+                 // One level (a file of this writing used to be refused when loaded).
+                 Parameter{.name = "pressure", .type = ParameterType::discrete, .low = 2, .high = 2, .values = {2}}};
   info.outputs = {"yield", "purity"};
   const std::string text = starter_campaign(info, "tcp://127.0.0.1:5555", {.output = "yield", .maximize = true}, {.name = "r1"});
   const CampaignConfig config = load_starter(dir, "driver", text);
   CHECK(config.objective.name == "yield");
   CHECK(config.objective.goal == Goal::maximize);
-  REQUIRE(config.parameters.size() == 2);
+  REQUIRE(config.parameters.size() == 3);
   CHECK(config.parameters[0].high == 250);
   CHECK(config.parameters[0].unit == "C");
   CHECK(config.parameters[1].choices == std::vector<std::string>{"THF", "DMF"});
+  CHECK(config.parameters[2].values == std::vector<double>{2});
+  CHECK_NOTHROW(check_instrument_fits(config, 0, info));
   CHECK(config.instruments.at(0).endpoint == "tcp://127.0.0.1:5555");
   CHECK(config.instruments.at(0).name == "reactor__objective_____name____x______");
   // The other output named, without a guess at its goal.
