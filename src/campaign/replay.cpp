@@ -137,6 +137,11 @@ void check_journaled_points(const std::vector<JournalEvent>& events, const Campa
 
 ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner) {
   check_journaled_points(events, config);
+  // The planner goes on with its own limit afterwards (resume asks it live), thrown or not.
+  struct LimitRestored {
+    Planner& planner;
+    ~LimitRestored() { planner.stretch_time_limit(1.0); }
+  } restored{planner};
   const Space space = config.space();
   // What the loop told the planner, from what the journal kept: older journals may carry the
   // objective in the event's "objective" alone.
@@ -173,6 +178,7 @@ ReplayReport replay_journal(const std::vector<JournalEvent>& events, const Campa
         pending.push_back(point_of(x->x));
       }
       const int q = static_cast<int>(end - i);
+      planner.stretch_time_limit(time_limited ? 1.0 : kReplayTimeFactor);
       const std::vector<Point> asked = planner.ask(q, pending);
       // Cut short now, the ask may differ for no fault of the journal's: said with the difference.
       const bool cut_now = planner.take_note().find("time limit") != std::string::npos;

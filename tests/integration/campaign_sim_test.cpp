@@ -562,19 +562,44 @@ TEST_CASE("Campaign: a stop request left in its folder stops it as Ctrl-C would,
   // says so, and the count lets `labloop replay` say to replay again when the machine is idle.
   struct CutShort : Planner {
     std::unique_ptr<Planner> inner;
+    double factor = 1.0;
+    std::vector<double> factors;  // the time limit's stretch at each ask
     std::vector<Point> ask(int q, std::span<const Point> pending) override {
+      factors.push_back(factor);
       auto points = inner->ask(q, pending);
       for (Point& p : points) p = Point::Constant(p.size(), 0.5);
       return points;
     }
     void tell(const Observation& o) override { inner->tell(o); }
     std::string take_note() override { return "time limit of 5 s reached while fitting the models"; }
+    void stretch_time_limit(double f) override { factor = f; }
   } cut_short;
   cut_short.inner = make_planner(PlannerContext{journaled.space(), journaled.seed, journaled.planner, journaled.source, journaled.planner_goals()});
   const ReplayReport cut = replay_journal(journal_events, journaled, cut_short);
   CHECK(cut.replay_time_limited == cut.asks);
   REQUIRE_FALSE(cut.reproduced());
   CHECK_THAT(cut.differences.front(), Catch::EndsWith("(replaying that ask hit the time limit)"));
+  // No ask was cut when first made, so each was replayed with its time limit stretched (a busy
+  // machine must not part the planner from the journal), and the limit is the planner's own again after.
+  CHECK(cut.time_limited == 0);
+  CHECK(cut_short.factors == std::vector<double>(static_cast<size_t>(cut.asks), kReplayTimeFactor));
+  CHECK(cut_short.factor == 1.0);
+  {
+    // An ask the journal says was cut is replayed with the limit it had: it may differ either way.
+    auto objects = read_journal(out / "journal.jsonl").events;
+    size_t first = 0;
+    while (objects.at(first)["event"] != "proposed") ++first;
+    json note = {{"event", "planner_note"}, {"seq", objects[first]["seq"]}, {"time", objects[first]["time"]},
+                 {"note", "time limit of 5 s reached while fitting the model: hyperparameters are the best found by then"}};
+    objects.insert(objects.begin() + static_cast<std::ptrdiff_t>(first), note);
+    cut_short.factors.clear();
+    const ReplayReport noted = replay_journal(decode_events(objects, "journal"), journaled, cut_short);
+    CHECK(noted.time_limited == 1);
+    REQUIRE(cut_short.factors.size() >= 2);
+    CHECK(cut_short.factors[0] == 1.0);
+    CHECK(cut_short.factors[1] == kReplayTimeFactor);
+    CHECK(cut_short.factor == 1.0);
+  }
 
   // A proposal's point edited to another length or out of the cube (hash chain recomputed) is
   // named before any planner sees it; before, replay and resume crashed on an empty one.

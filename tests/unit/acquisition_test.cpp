@@ -463,11 +463,13 @@ TEST_CASE("Acquisition optimizer: with many constrained parameters it draws fewe
   // 1 µs: spent before the first draw, so only the floor of candidates is drawn.
   const Eigen::VectorXd hurried = optimizer.maximize(counting, gp, y.minCoeff(), {}, observations, rng, 1e-6);
   CHECK(optimizer.cut_short());
+  CHECK(optimizer.ran_out_of_time());  // nor polished: the planner notes the time limit for replay
   REQUIRE(hurried.size() == space.cube_dim());
   CHECK(space.check(space.decode(hurried)).empty());
   const long long hurried_scored = counting.scored;
   const Eigen::VectorXd patient = optimizer.maximize(counting, gp, y.minCoeff(), {}, observations, rng, 1e9);
   CHECK_FALSE(optimizer.cut_short());
+  CHECK_FALSE(optimizer.ran_out_of_time());
   CHECK(space.check(space.decode(patient)).empty());
   CHECK(counting.scored - hurried_scored > hurried_scored);  // the full set: more candidates scored
 }

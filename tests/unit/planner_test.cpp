@@ -278,6 +278,13 @@ TEST_CASE("Bayesian planner: past its time limit it still answers and says so on
   CHECK(points.size() == 2);
   CHECK(planner->take_note().find("time limit of 1e-06 s reached") == 0);
   CHECK(planner->take_note().empty());
+  // Stretched (as replay stretches an ask that was not cut when first made): not cut now.
+  planner->stretch_time_limit(1e9);
+  CHECK(planner->ask(1, {}).size() == 1);
+  CHECK(planner->take_note().empty());
+  planner->stretch_time_limit(1.0);
+  CHECK(planner->ask(1, {}).size() == 1);
+  CHECK(planner->take_note().find("time limit of 1e-06 s reached") == 0);
 }
 
 TEST_CASE("Bayesian planner: batches of four on Hartmann-6 stay far ahead of random points", "[planner][bayesian]") {

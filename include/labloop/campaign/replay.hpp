@@ -20,6 +20,8 @@ CampaignConfig journaled_config(const std::vector<JournalEvent>& events, const s
 // The same from the journal's objects (only the first is decoded).
 CampaignConfig journaled_config(const std::vector<nlohmann::json>& events, const std::string& source, const SimulatorCatalogue& simulators);
 
+constexpr double kReplayTimeFactor = 20.0;
+
 struct ReplayReport {
   int asks = 0;        // planner calls replayed
   int proposals = 0;   // points compared
@@ -38,7 +40,10 @@ void check_journaled_points(const std::vector<JournalEvent>& events, const Campa
 // Replays `events` (a whole journal, in order) into `planner`: asks with the recorded q and pending
 // experiments, compares every point with the journaled one, and tells each outcome the planner
 // was told (the first outcome of each proposed experiment; see journal/campaign_state.hpp).
-// Afterwards the planner is in the state it had after the last event. Throws JournalError when a
+// Afterwards the planner is in the state it had after the last event. Asks the time limit did
+// not cut when first made get kReplayTimeFactor times the planner's time limit
+// (Planner::stretch_time_limit), so a busier or slower machine still reproduces them; those it
+// cut get the limit as it was. Throws JournalError when a
 // pending experiment was never proposed, an ok result has no objective, or a point does not fit.
 ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner);
 // The same from the journal's objects; a malformed event throws JournalError naming its line.

@@ -112,6 +112,12 @@ class Planner {
   }
   // Something about the last ask() worth journaling (e.g. "time limit reached"), then cleared.
   virtual std::string take_note() { return {}; }
+  // Multiplies the planner's time limit, if it has one, until called again with 1. Replay
+  // (campaign/replay.hpp) asks again what a journal recorded, to check it or to rebuild the
+  // planner for `labloop resume`: an ask the time limit did not cut when it was first made must
+  // not be cut now because this machine is slower or busier, or the planner's state would part
+  // from the journal's and every later proposal with it.
+  virtual void stretch_time_limit(double factor) { (void)factor; }
   // The setting the planner would recommend now among those already run, for one objective: the
   // one its model believes best (for noisy results not the luckiest measurement), among those
   // whose outcome constraints held. nullopt when the planner has no model, no such result, or

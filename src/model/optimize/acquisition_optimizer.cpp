@@ -178,6 +178,7 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
                                       std::min(options_.candidates, 256), options_.candidates);
   Eigen::MatrixXd candidates;
   cut_short_ = false;
+  ran_out_of_time_ = late;
   if (sampler_) {
     // Each draw walks 3k + 5 hit-and-run steps over the k constrained coordinates: with hundreds
     // of them a full set takes longer than the time limit (300 parameters in 61 constraints: 6 s
@@ -322,6 +323,7 @@ Point AcquisitionOptimizer::maximize(const Acquisition& acquisition, const Gauss
   for (Eigen::Index idx : order) {
     if (polished >= local_starts) break;
     out_of_time = std::chrono::duration<double>(Clock::now() - started).count() > budget_s;
+    ran_out_of_time_ = ran_out_of_time_ || out_of_time;
     if (out_of_time && !best.empty()) break;
     Point start = candidates.row(idx).transpose();
     if (polish && !out_of_time && polishable_) start = sampler_ ? constrained_local_maximum(acquisition, ctx, start) : local_maximum(acquisition, ctx, start);

@@ -70,6 +70,10 @@ class AcquisitionOptimizer {
   // Whether the last maximize drew fewer candidates inside the constraints than asked, having
   // reached half its budget while drawing them (the caller notes the time limit).
   bool cut_short() const { return cut_short_; }
+  // Whether the last maximize ran out of `budget_s` before it had polished (or, among
+  // categorical choices, enumerated around) every start it would have: the proposal then depends
+  // on the machine's speed, and the caller notes the time limit so that replay knows.
+  bool ran_out_of_time() const { return ran_out_of_time_; }
 
  private:
   void trust_region_box(const GaussianProcess& gp, const Observations& observations, Eigen::VectorXd& lower,
@@ -96,6 +100,7 @@ class AcquisitionOptimizer {
   // constraints' rows over the whole cube for SLSQP.
   mutable std::optional<FeasibleSampler> sampler_;
   mutable bool cut_short_ = false;
+  mutable bool ran_out_of_time_ = false;
   Eigen::MatrixXd inequality_rows_, equality_rows_;
   Eigen::VectorXd inequality_bounds_, equality_values_;
 

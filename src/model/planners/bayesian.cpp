@@ -150,9 +150,8 @@ class BayesianPlanner final : public Planner {
 
     optimizer_.update_trust_region(observations_);
     // The fit gets most of the time limit; what it leaves goes to the acquisition search.
-    if (!model_selection_.fit(observations_, rng_, kFitShare * options_.time_limit_s) && note_.empty())
-      note_ = fmt::format("time limit of {:g} s reached while fitting the model: hyperparameters are the best found by then",
-                          options_.time_limit_s);
+    if (!model_selection_.fit(observations_, rng_, kFitShare * time_limit_s()))
+      add_note(fmt::format("time limit of {:g} s reached while fitting the model: hyperparameters are the best found by then", time_limit_s()));
     GaussianProcess believer = model_selection_.model();
     double incumbent = best_posterior_mean(believer);
     if (!std::isfinite(incumbent)) {
@@ -195,10 +194,8 @@ class BayesianPlanner final : public Planner {
     }();
     std::vector<Point> avoid = taken;
     while (static_cast<int>(out.size()) < q) {
-      const double budget_s = options_.time_limit_s - std::chrono::duration<double>(Clock::now() - started).count();
-      if (budget_s <= 0 && note_.empty())
-        note_ = fmt::format("time limit of {:g} s reached: proposals use the best candidates scored so far, without local polishing",
-                            options_.time_limit_s);
+      const double budget_s = time_limit_s() - std::chrono::duration<double>(Clock::now() - started).count();
+      if (budget_s <= 0) note_unpolished();
       // While other experiments are in flight, LogEI with the believed incumbent spreads a batch
       // out better than the configured UCB does (measured on Hartmann-6, q = 4).
       const Acquisition& active = weighted ? (!avoid.empty() ? *weighted_in_flight : *weighted)
@@ -268,6 +265,7 @@ class BayesianPlanner final : public Planner {
       }
   }
   std::string take_note() override { return std::exchange(note_, {}); }
+  void stretch_time_limit(double factor) override { time_factor_ = factor; }
 
   // The best posterior mean of the objective among the results that count, from the model as of
   // the last ask (refitted here when results arrived since; deterministic, so replay is unaffected
@@ -280,7 +278,7 @@ class BayesianPlanner final : public Planner {
     if (candidates.empty()) return std::nullopt;
     std::mt19937_64 scratch(0);  // the planner's own generator stays untouched
     ModelSelection fresh(space_, 0, objective_model_options(0));
-    fresh.fit(observations_, scratch, options_.time_limit_s);
+    fresh.fit(observations_, scratch, time_limit_s());
     Eigen::MatrixXd x(static_cast<Eigen::Index>(candidates.size()), space_.cube_dim());
     for (size_t i = 0; i < candidates.size(); ++i) x.row(static_cast<Eigen::Index>(i)) = candidates[i]->x.transpose();
     const Eigen::VectorXd mean = fresh.model().predict_mean(x);
@@ -292,6 +290,9 @@ class BayesianPlanner final : public Planner {
   }
 
  private:
+  // The limit this ask keeps to: the option's, stretched while a journal is replayed.
+  double time_limit_s() const { return options_.time_limit_s * time_factor_; }
+
   // The surrogate's options for objective j: the planner's, with the noise the campaign states for it.
   ModelSelectionOptions objective_model_options(int j) const {
     ModelSelectionOptions o = options_.model;
@@ -312,7 +313,11 @@ class BayesianPlanner final : public Planner {
     if (optimizer.cut_short())
       add_note(fmt::format("time limit of {:g} s: half of it went to drawing candidates inside the constraints, and the proposal is "
                            "the best of those drawn by then",
-                           options_.time_limit_s));
+                           time_limit_s()));
+    if (optimizer.ran_out_of_time()) note_unpolished();
+  }
+  void note_unpolished() {
+    add_note(fmt::format("time limit of {:g} s reached: proposals use the best candidates scored so far, without local polishing", time_limit_s()));
   }
 
   // The next Sobol point not too close to a point taken, observed or failed (a few tries: in a
@@ -347,6 +352,7 @@ class BayesianPlanner final : public Planner {
         std::swap(positions[k], positions[std::uniform_int_distribution<size_t>(k, positions.size() - 1)(rng_)]);
       positions.resize(kExhaustiveRows);
       const Point optimum = optimizer.maximize(acquisition, gp, incumbent, avoid, guide, rng_, budget_s);
+      note_cut_short(optimizer);
       if (optimum.size() == space_.cube_dim() && optimum.allFinite()) {
         std::vector<std::pair<double, size_t>> distance(open.size());
         for (size_t k = 0; k < open.size(); ++k) distance[k] = {(pool_->pool().rows().row(open[k]).transpose() - optimum).squaredNorm(), k};
@@ -465,7 +471,7 @@ class BayesianPlanner final : public Planner {
   // (ParEGO's weights, drawn per ask), so they visit the whole front.
   std::vector<Point> ask_for_goals(int q, std::span<const Point> pending, std::vector<Point> out, Clock::time_point started) {
     const int models = 1 + static_cast<int>(extra_models_.size() + constraint_models_.size());
-    const double fit_s = kFitShare * options_.time_limit_s / models;
+    const double fit_s = kFitShare * time_limit_s() / models;
     bool in_time = model_selection_.fit(observations_, rng_, fit_s);
     for (size_t k = 0; k < extra_models_.size(); ++k) in_time = extra_models_[k]->fit(extra_objectives_[k], rng_, fit_s) && in_time;
     std::vector<bool> constraint_modelled;
@@ -474,8 +480,8 @@ class BayesianPlanner final : public Planner {
       constraint_modelled.push_back(enough);
       if (enough) in_time = constraint_models_[c]->fit(constraints_[c], rng_, fit_s) && in_time;
     }
-    if (!in_time && note_.empty())
-      note_ = fmt::format("time limit of {:g} s reached while fitting the models: hyperparameters are the best found by then", options_.time_limit_s);
+    if (!in_time)
+      add_note(fmt::format("time limit of {:g} s reached while fitting the models: hyperparameters are the best found by then", time_limit_s()));
     fit_feasibility(model_selection_.model());
 
     std::vector<GaussianProcess> objective_gps{model_selection_.model()};
@@ -586,7 +592,7 @@ class BayesianPlanner final : public Planner {
     }
 
     while (static_cast<int>(out.size()) < q) {
-      const double budget_s = options_.time_limit_s - std::chrono::duration<double>(Clock::now() - started).count();
+      const double budget_s = time_limit_s() - std::chrono::duration<double>(Clock::now() - started).count();
       GoalParts parts;
       std::optional<LogExpectedHypervolumeImprovement> ehvi;
       if (scalarized) {
@@ -649,6 +655,7 @@ class BayesianPlanner final : public Planner {
   std::vector<Told> told_;
   FeasibilityModel feasibility_;
   std::string note_;
+  double time_factor_ = 1.0;  // stretch_time_limit()
   bool design_continued_ = false;  // the last proposal continued the design (noise_dominated)
 };
 
