@@ -161,6 +161,9 @@ struct LiveInstrument {
   // outage may bring more than one welcome (a hello on the new connection, another after a silence
   // the restart caused). A silence alone is no outage: the driver is there, perhaps busy.
   int outages = 0;
+  // The busy answer that began the last outage (on_busy), empty when a closed or new connection
+  // did: an experiment given up after its returns is then not said to have brought it down.
+  std::string busy_outage;
   // A new connection to its driver (restarted?): nothing new is sent to it, and its open
   // experiments wait, until its welcome shows that the campaign still fits it.
   std::optional<std::chrono::steady_clock::time_point> hello_again_at;
@@ -754,8 +757,12 @@ class CampaignRun {
     for (const std::string& id : given_up) {
       inst.link->send(protocol::Abort{id});  // in case it still runs there: its retry is a new experiment
       settle(in_flight_.find(id), Outcome::forgotten,
-             fmt::format("{} went down {} times while it ran this experiment (does this setting stop its driver?)", inst.config->name,
-                         kMostReturnsPerExperiment));
+             inst.busy_outage.empty()
+                 ? fmt::format("{} went down {} times while it ran this experiment (does this setting stop its driver?)", inst.config->name,
+                               kMostReturnsPerExperiment)
+                 : fmt::format("{} answered busy {} times while it held this experiment, each time after welcoming this campaign again "
+                               "(the last: \"{}\"): is another campaign or program using it? (protocol §12)",
+                               inst.config->name, kMostReturnsPerExperiment, inst.busy_outage));
     }
   }
 
@@ -1308,6 +1315,7 @@ class CampaignRun {
   void connection_dropped(LiveInstrument& inst, Clock::time_point now) {
     if (inst.hello_again_at) return;
     ++inst.outages;
+    inst.busy_outage.clear();
     log(fmt::format("{}: the connection to its driver closed; nothing new goes to it until it answers hello again", inst.config->name));
     inst.hello_again_at = now;
   }
@@ -1319,7 +1327,7 @@ class CampaignRun {
     log(fmt::format("{}: its driver connected afresh (restarted?); saying hello again{}", inst.config->name,
                     inst.hello_again_at ? "" : ", and nothing new goes to it until its welcome is checked"));
     journal(InstrumentReconnectedEvent{.instrument = inst.config->name, .after_s = std::chrono::duration<double>(now - inst.hello_again_at.value_or(now)).count()});
-    if (!inst.hello_again_at) ++inst.outages, inst.hello_again_at = now;  // restarted without a close seen
+    if (!inst.hello_again_at) ++inst.outages, inst.busy_outage.clear(), inst.hello_again_at = now;  // restarted without a close seen
     say_hello_again(inst, now);
   }
 
@@ -1366,6 +1374,7 @@ class CampaignRun {
                     "saying hello again every {:g} s to take it back, and its open experiments go elsewhere if it does not within {:g} s",
                     inst.config->name, protocol::truncate_utf8(error.message, 200), inst.config->connect_timeout_s, inst.config->reconnect_s));
     ++inst.outages;  // its open runs count this as a return, as after a restart
+    inst.busy_outage = protocol::truncate_utf8(error.message, 200);
     inst.hello_again_at = now;
     inst.hello_answer = answer;
     say_hello_again(inst, now);

@@ -616,6 +616,37 @@ TEST_CASE("Faults: a driver that forgot this campaign's connection (busy once) i
   for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
 }
 
+TEST_CASE("Faults: a driver that welcomes every hello but answers every run with busy is not said to go down with the setting",
+          "[fault]") {
+  // A red-team driver: its runs failed as "went down 3 times while it ran this experiment (does
+  // this setting stop its driver?)", though no connection closed and no run was ever accepted.
+  test::TempDir dir;
+  FakeDriver driver(dir.ipc("contradictory"), [&](const std::string& payload) -> std::vector<std::string> {
+    const std::string type = FakeDriver::type_of(payload);
+    if (type == "ping") return {R"({"v":1,"type":"pong","running":[]})"};
+    if (type == "hello") return {FakeDriver::welcome()};
+    if (type != "run") return {};
+    return {json{{"v", 1}, {"type", "error"}, {"code", "busy"}, {"message", "held by campaign abcdef (other-lab)"},
+                 {"experiment", FakeDriver::experiment_of(payload)}}.dump()};
+  });
+  const auto out = dir / "out";
+  json instrument = fast_heartbeat({{"name", "contradictory"}, {"endpoint", dir.ipc("contradictory")}}, 30);
+  instrument["retries"] = 0;
+  instrument["quarantine_after"] = 1;
+  const auto summary = run(campaign_with(out.string(), instrument, 3));
+  CHECK(summary.stop == StopReason::no_instruments_left);
+  int failed = 0;
+  for (const auto& e : read_journal(out / "journal.jsonl").events)
+    if (e["event"] == "failed") {
+      ++failed;
+      INFO(e.dump());
+      CHECK_THAT(e["error"].get<std::string>(), Catch::Contains("contradictory answered busy 3 times while it held this experiment") &&
+                                                    Catch::Contains("held by campaign abcdef (other-lab)") && !Catch::Contains("went down"));
+    }
+  CHECK(failed >= 1);
+  for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
+}
+
 TEST_CASE("Faults: a rejection's reason and a failed result's error of a megabyte are journaled cut to 4096 characters, saying so",
           "[fault][limits]") {
   test::TempDir dir;

@@ -223,11 +223,14 @@ TEST_CASE("Hostile: a driver sending a frame over the limit on every connection 
   const auto summary = run_file(file);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
   CHECK(summary.reason == "no instruments left");
-  CHECK(hellos >= 3);  // it did come back, more than once
-  CHECK(count_of_kind(out, "instrument_lost") >= 2);
+  CHECK(hellos >= 2);  // it did come back
+  CHECK(count_of_kind(out, "instrument_lost") >= 1);
   REQUIRE(count_of_kind(out, "instrument_quarantined") == 1);
+  // Given up for its losses, or, when the frame closed the connection before the welcome ahead of
+  // it was read (ZeroMQ then discards both; more often on a loaded machine), for giving no welcome.
   for (const auto& e : events_of(out))
-    if (e["event"] == "instrument_quarantined") CHECK_THAT(e["reason"].get<std::string>(), Catch::Contains("losses since its last result"));
+    if (e["event"] == "instrument_quarantined")
+      CHECK_THAT(e["reason"].get<std::string>(), Catch::Contains("losses since its last result") || Catch::Contains("no welcome for 0.5 s"));
   CHECK(count_of_kind(out, "result") == 0);
   check_bookkeeping(out);
 }
