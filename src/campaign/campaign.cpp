@@ -645,8 +645,12 @@ class CampaignRun {
         if (options_.dry_run)
           live->stand_in = std::make_unique<detail::DryRunInstrument>(config_, ic.is_manual() ? ic.capacity : ic.options.value("capacity", 1),
                                                                       config_.seed + i);
-        else
-          live->stand_in = std::make_unique<detail::ManualInstrument>(config_, i, output_, [this](const std::string& line) { log(line); });
+        else {
+          std::map<std::string, std::string> proposed;  // at a resume: its entries are checked against them
+          for (const ExperimentState* e : state_.open_experiments()) proposed.emplace(e->id, e->proposed_at);
+          live->stand_in = std::make_unique<detail::ManualInstrument>(config_, i, output_, [this](const std::string& line) { log(line); },
+                                                                      std::move(proposed));
+        }
         ServeOptions serve_options;
         serve_options.handle_signals = false;
         serve_options.log = [](const std::string&) {};

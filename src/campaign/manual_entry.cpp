@@ -210,10 +210,11 @@ std::optional<ManualEntry> read_entry(const fs::path& campaign_dir, const std::s
 
 namespace {
 std::string text_too_long(const char* what, const std::string& text);
-constexpr std::time_t kEntryClockGrace = 3600;  // seconds an entry's "at" may lie ahead of this clock
+constexpr std::time_t kEntryClockGrace = 3600;  // seconds an entry's "at" may lie ahead of this clock, or before its experiment
 }  // namespace
 
-std::optional<ManualEntry> read_checked_entry(const fs::path& campaign_dir, const std::string& experiment, const CampaignConfig& config) {
+std::optional<ManualEntry> read_checked_entry(const fs::path& campaign_dir, const std::string& experiment, const CampaignConfig& config,
+                                              std::optional<std::chrono::system_clock::time_point> exists_since) {
   std::optional<ManualEntry> entry = read_entry(campaign_dir, experiment);
   if (!entry) return entry;
   std::string why = entry->experiment == experiment
@@ -230,6 +231,14 @@ std::optional<ManualEntry> read_checked_entry(const fs::path& campaign_dir, cons
   if (why.empty() && entry->at > utc_text(std::time(nullptr) + kEntryClockGrace, "%Y-%m-%dT%H:%M:%SZ"))
     why = fmt::format("its \"at\" is {}, later than this computer's clock ({}) by more than an hour: write when it was entered",
                       printable(entry->at), utc_now_iso());
+  // Checked to the second in the same shape: "at" is held to it above.
+  if (why.empty() && exists_since) {
+    const auto at = parse_journal_time(entry->at.substr(0, 19) + ".000Z");
+    if (at && *at + std::chrono::seconds(kEntryClockGrace) < *exists_since)
+      why = fmt::format("its \"at\" is {}, more than an hour before {} was proposed: it is an entry for something else (left from another "
+                        "campaign?)",
+                        entry->at, experiment);
+  }
   if (why.empty()) why = text_too_long("where it was entered (\"source\")", entry->source);
   if (!why.empty())
     throw Error(fmt::format("{}: refused, not recorded: {}", entry_path(campaign_dir, experiment).string(), why));
@@ -244,7 +253,7 @@ std::vector<PendingExperiment> pending_experiments(const fs::path& campaign_dir,
     if (!ic || !ic->is_manual()) continue;
     PendingExperiment p{e, ic->name, std::nullopt, {}};
     try {
-      p.entered = read_checked_entry(campaign_dir, e->id, config);
+      p.entered = read_checked_entry(campaign_dir, e->id, config, parse_journal_time(e->proposed_at));
     } catch (const Error& bad) {
       p.unreadable = bad.what();
     }

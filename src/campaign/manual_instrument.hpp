@@ -6,6 +6,9 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <string>
 
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/wire/driver.hpp"
@@ -14,8 +17,9 @@ namespace labloop::detail {
 
 class ManualInstrument final : public Driver {
  public:
+  // `proposed`: when each experiment open at a resume was proposed (journal times), by id.
   ManualInstrument(const CampaignConfig& config, size_t index, std::filesystem::path campaign_dir,
-                   std::function<void(const std::string&)> log);
+                   std::function<void(const std::string&)> log, std::map<std::string, std::string> proposed = {});
   InstrumentInfo describe() const override;
   Values run(const Params& params, std::stop_token stop) override;  // never called: see run_experiment
   Values run_experiment(const std::string& experiment, const Params& params, std::stop_token stop) override;
@@ -28,6 +32,12 @@ class ManualInstrument final : public Driver {
   InstrumentInfo info_;
   std::filesystem::path dir_;
   std::function<void(const std::string&)> log_;
+  // Since when each experiment exists (its proposal at a resume, else its first run here): an
+  // entry that says it was made before that is for something else (a file left from another
+  // campaign, or written ahead) and is refused. Runs may wait side by side: guarded.
+  std::mutex since_mutex_;
+  std::map<std::string, std::chrono::system_clock::time_point> since_;
+  std::chrono::system_clock::time_point since(const std::string& experiment);
 };
 
 }  // namespace labloop::detail

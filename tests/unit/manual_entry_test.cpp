@@ -47,8 +47,8 @@ void put_in_inbox(const fs::path& dir, const std::string& experiment, const std:
   fs::rename(inbox_dir(dir) / "partial", entry_path(dir, experiment));
 }
 
-std::string inbox_entry_with(const std::string& experiment, const std::string& values) {
-  return R"({"at":"2026-12-05T14:21:10Z","by":"x","experiment":")" + experiment + R"(","source":"command line","values":)" + values + "}";
+std::string inbox_entry_with(const std::string& experiment, const std::string& values, const std::string& at = "2026-12-05T14:21:10Z") {
+  return R"({"at":")" + at + R"(","by":"x","experiment":")" + experiment + R"(","source":"command line","values":)" + values + "}";
 }
 
 }  // namespace
@@ -121,10 +121,52 @@ TEST_CASE("The manual instrument leaves an experiment open while its inbox entry
   }
   CHECK(error.empty());  // not a failure: still waiting
   fs::remove(entry_path(dir.path(), id));
-  put_in_inbox(dir.path(), id, inbox_entry_with(id, R"({"yield":71.5})"));
+  put_in_inbox(dir.path(), id, inbox_entry_with(id, R"({"yield":71.5})", utc_now_iso()));
   waiting.join();
   REQUIRE(got);
   CHECK(got->at("yield") == 71.5);
+}
+
+TEST_CASE("The manual instrument refuses an entry made before its experiment existed, and each refusal once per version of the file",
+          "[manual]") {
+  // Red-team reports: an entry left in the inbox (another campaign's, or written ahead) was
+  // recorded the moment its experiment was dispatched; one with an "at" in the future was
+  // reported every second, as its message quotes the clock.
+  test::TempDir dir;
+  const CampaignConfig config = manual_entry_config();
+  const std::string id = "by-hand-0001";
+  std::mutex lock;
+  std::vector<std::string> notes;
+  const std::string proposed = utc_text(std::time(nullptr) - 60, "%Y-%m-%dT%H:%M:%S.000Z");  // journaled, at a resume
+  detail::ManualInstrument person(config, 0, dir.path(), [&](const std::string& note) {
+    std::lock_guard held(lock);
+    notes.push_back(note);
+  }, {{id, proposed}});
+  const auto notes_now = [&] {
+    std::lock_guard held(lock);
+    return notes;
+  };
+  put_in_inbox(dir.path(), id, inbox_entry_with(id, R"({"yield":50})", "2026-01-01T00:00:00Z"));
+  std::stop_source stop;
+  std::optional<Values> got;
+  std::thread waiting([&] { got = person.run_experiment(id, {}, stop.get_token()); });
+  for (int i = 0; i < 200 && notes_now().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(notes_now().size() == 1);
+  CHECK_THAT(notes_now()[0], Catch::Contains("its \"at\" is 2026-01-01T00:00:00Z, more than an hour before " + id + " was proposed"));
+  // Two hours ahead of the clock: refused, and said once however often it is looked at.
+  fs::remove(entry_path(dir.path(), id));
+  const std::string late = utc_text(std::time(nullptr) + 7200, "%Y-%m-%dT%H:%M:%SZ");
+  put_in_inbox(dir.path(), id, inbox_entry_with(id, R"({"yield":60})", late));
+  std::this_thread::sleep_for(4 * detail::ManualInstrument::kPoll + std::chrono::milliseconds(500));  // several looks, and the clock moved on
+  REQUIRE(notes_now().size() == 2);
+  CHECK_THAT(notes_now()[1], Catch::Contains("later than this computer's clock"));
+  // Half an hour before its proposal, within the grace for another computer's clock: taken.
+  fs::remove(entry_path(dir.path(), id));
+  put_in_inbox(dir.path(), id, inbox_entry_with(id, R"({"yield":71.5})", utc_text(std::time(nullptr) - 1800, "%Y-%m-%dT%H:%M:%SZ")));
+  waiting.join();
+  REQUIRE(got);
+  CHECK(got->at("yield") == 71.5);
+  CHECK(notes_now().size() == 2);
 }
 
 TEST_CASE("Free text in an entry has a stated limit, so every entry enter saves can be recorded", "[manual]") {

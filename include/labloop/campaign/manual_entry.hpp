@@ -12,6 +12,7 @@
 // `labloop enter` checks an entry against the journal and the config before writing it (the
 // experiment is open on a manual instrument, every value names a declared output, lies in its
 // range, the objective is there), so mistakes are refused at the keyboard, not discovered later.
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -62,9 +63,12 @@ void write_entry(const std::filesystem::path& campaign_dir, const ManualEntry& e
 std::optional<ManualEntry> read_entry(const std::filesystem::path& campaign_dir, const std::string& experiment);
 // read_entry, then what `enter` checks of an entry's content (check_entry_content, and that the
 // file names its own experiment): a file written into the inbox by hand is held to the same rules.
-// Throws Error naming the file and why it is refused; the experiment stays open.
+// Throws Error naming the file and why it is refused; the experiment stays open. `exists_since`:
+// when the experiment was proposed; an entry whose "at" is more than an hour (another computer's
+// clock) before it is for something else — a file left from another campaign — and is refused.
 std::optional<ManualEntry> read_checked_entry(const std::filesystem::path& campaign_dir, const std::string& experiment,
-                                              const CampaignConfig& config);
+                                              const CampaignConfig& config,
+                                              std::optional<std::chrono::system_clock::time_point> exists_since = std::nullopt);
 
 // An experiment waiting for a person: open, and dispatched to a manual instrument.
 struct PendingExperiment {
