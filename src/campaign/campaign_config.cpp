@@ -199,6 +199,20 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
                                   config.budget.experiments, kMostModelledResults));
   if (config.parameters.size() > kMaxParameters)
     throw ConfigError(source, "/parameters", fmt::format("declares {} parameters; at most {} are allowed", config.parameters.size(), kMaxParameters));
+  // A threshold at or past the best end of its output's declared range leaves no value worth
+  // having: the hypervolume stays 0 whatever is measured (a red-team report; stop.target and
+  // outcome constraints the range rules out were refused already).
+  for (size_t i = 0; i < config.objectives.size(); ++i) {
+    const Objective& o = config.objectives[i];
+    const OutputSpec* range = config.find_output(o.name);
+    if (!o.threshold || !range) continue;
+    const std::optional<double> best_end = o.goal == Goal::maximize ? range->high : range->low;
+    if (best_end && (o.goal == Goal::maximize ? *o.threshold >= *best_end : *o.threshold <= *best_end))
+      throw ConfigError(source, objective_path(config, i) + "/threshold",
+                        fmt::format("is {:g}, but the range declared for \"{}\" in \"outputs\" ends at {:g}: no result could be better than "
+                                    "it; give the worst value still worth having, within the range",
+                                    *o.threshold, o.name, *best_end));
+  }
   // The campaign keeps a copy of its candidates file in its folder under the file's own name
   // (candidates.hpp): a name the campaign writes there itself (results.csv, journal.jsonl, a
   // descriptors copy…) had the copy overwritten, and a moved folder could no longer resume or replay.

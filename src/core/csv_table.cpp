@@ -14,6 +14,8 @@
 #include <cstring>
 #include <string_view>
 #include <ext/stdio_filebuf.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <fstream>
 #include <istream>
 #include <sstream>
@@ -267,6 +269,11 @@ CsvTable read_csv_table(const std::filesystem::path& path, const CsvLimits& limi
   bool is_pipe = false;
   const int fd = open_for_reading(path, is_pipe);  // a pipe nobody writes to was waited on for ever
   if (fd < 0) throw Error(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
+  // A folder opens, and reading it then threw the library's own words ("basic_filebuf::underflow").
+  if (struct stat st{}; ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw Error(fmt::format("{} is a folder, not a CSV file; name the file in it", path.string()));
+  }
   __gnu_cxx::stdio_filebuf<char> file(fd, std::ios::in | std::ios::binary);  // closes fd
   std::istream in(&file);
   // Checked before reading where the size is known; counted while reading for pipes and the like.

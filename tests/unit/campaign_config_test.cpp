@@ -632,6 +632,10 @@ TEST_CASE("Config: prior results refuse a discrete value that is no level, by li
   // But labloop's own columns may repeat: a results.csv whose campaign measures "error" has two.
   labloop::test::write_file(dir / "earlier.csv", "x1,x2,y,error,status,error\n2.5,1,10,0.3,ok,\n");
   CHECK(read_prior_results(c).rows.size() == 1);
+  // A folder in its place is named as one (it gave the library's "basic_filebuf::underflow").
+  std::filesystem::remove(dir / "earlier.csv");
+  std::filesystem::create_directory(dir / "earlier.csv");
+  CHECK_THAT(test::message_of([&] { read_prior_results(c); }), Catch::EndsWith("earlier.csv is a folder, not a CSV file; name the file in it"));
 }
 
 TEST_CASE("Config: the bayesian planner learns from at most 5000 results, budget and prior results together", "[config][prior][limits]") {
@@ -813,6 +817,13 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
                               "its whole budget for it; give a target within the range");
   unreachable["stop"] = {{"target", 0}};
   CHECK(error(unreachable) == "");
+  json worthless = ranged;
+  worthless["objective"]["threshold"] = 0;  // minimizing y in [0, 100]: nothing can be better than 0
+  CHECK(error(worthless) == "/objective/threshold: is 0, but the range declared for \"y\" in \"outputs\" ends at 0: no result could be "
+                            "better than it; give the worst value still worth having, within the range");
+  CHECK_NOTHROW(parse_campaign_config(worthless.dump(), "journal", labloop::sim::catalogue()));  // a journal holding one goes on
+  worthless["objective"]["threshold"] = 50;
+  CHECK(error(worthless) == "");
 
   json dots = c;
   dots["name"] = "..";
