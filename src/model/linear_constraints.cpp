@@ -25,6 +25,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -539,17 +540,43 @@ void FeasibleRegion::find_centre(size_t constraint_count) {
   // they become equalities (or fixed coordinates), once, and the centre is sought again.
   if (good == 0 && !pinned_checked_) {
     pinned_checked_ = true;
-    if (pin_implicit_equalities(all)) return find_centre(constraint_count);
+    const auto before = std::make_tuple(g_, h_, e_, f_, g_source_, e_source_, lo_, hi_);
+    if (pin_implicit_equalities(all)) {
+      // Pins that keep the set satisfiable are what every campaign validated so far was sampled
+      // with: kept as they are. In a region thinner than kPinTest they can contradict each other
+      // (x2 <= 0.001 with x2 in [0, 15]: the row pinned at x2 = 0.001, the box side at x2 = 0), and a
+      // feasible set was refused; from 1e-8 thinner its two pins met within the tolerance and it
+      // passed again. Such a set, when it is satisfiable as written, is pinned consistently
+      // instead; one that is not keeps the pins (and the message) it had.
+      if (satisfiable(all)) return find_centre(constraint_count);
+      const auto pinned = std::make_tuple(g_, h_, e_, f_, g_source_, e_source_, lo_, hi_);
+      std::tie(g_, h_, e_, f_, g_source_, e_source_, lo_, hi_) = before;
+      if (!satisfiable(all)) {
+        std::tie(g_, h_, e_, f_, g_source_, e_source_, lo_, hi_) = pinned;
+        return find_centre(constraint_count);
+      }
+      find_directions();
+      // With one direction to move along, hit-and-run crosses a thin interval in one step: it
+      // stays as written (n <= 5 with n in [1, 100000] proposes 1 to 5). With more, a thin slab
+      // would keep every draw near the centre, so it is made flat as before.
+      if (null_.cols() > 1) pin_consistently(all);
+      return find_centre(constraint_count);
+    }
   }
   centre_ = *best;
   if (auto p = project(centre_); p && violation(*p) < violation(centre_)) centre_ = *p;
 }
 
+namespace {
+// How far an inequality or box side must be able to move for the region to count as having room
+// across it (pin_implicit_equalities, pin_consistently).
+constexpr double kPinTest = 1e-4;
+}  // namespace
+
 // Inequality rows and box sides that cannot move by kPinTest without leaving the region become
 // equality rows (when independent of those already there; a dependent one is implied and
 // dropped) or fixed coordinates. True when anything changed.
 bool FeasibleRegion::pin_implicit_equalities(const std::vector<bool>& all) {
-  constexpr double kPinTest = 1e-4;
   bool changed = false;
   std::vector<Eigen::Index> keep;
   for (Eigen::Index r = 0; r < g_.rows(); ++r) {
@@ -602,6 +629,77 @@ bool FeasibleRegion::pin_implicit_equalities(const std::vector<bool>& all) {
     if (!can_leave_low) hi_[j] = low, changed = true;
     else if (!can_leave_high) lo_[j] = high, changed = true;
   }
+  return changed;
+}
+
+// The same tests as pin_implicit_equalities, but each pin is kept only when the set stays
+// satisfiable with it (checked exactly, as infeasible_subset does), so a region thinner than
+// kPinTest is made flat on one of its faces rather than on two that miss each other. Integer and
+// discrete sides go first, so a thin whole-number range is held at its first or last value (a
+// whole value) rather than at an inequality's bound (n <= 1.5 would hold n at 1.5, no whole value).
+bool FeasibleRegion::pin_consistently(const std::vector<bool>& all) {
+  bool changed = false;
+  auto pin_side = [&](Eigen::Index j) {
+    if (!(lo_[j] < hi_[j])) return;
+    const double low = lo_[j], high = hi_[j];
+    lo_[j] = std::min(low + kPinTest, high);
+    const bool can_leave_low = feasible_point(all, 0.0).has_value();
+    lo_[j] = low;
+    hi_[j] = std::max(high - kPinTest, low);
+    const bool can_leave_high = feasible_point(all, 0.0).has_value();
+    hi_[j] = high;
+    if (!can_leave_low) {
+      hi_[j] = low;
+      if (satisfiable(all)) return void(changed = true);
+      hi_[j] = high;
+    }
+    if (!can_leave_high) {
+      lo_[j] = high;
+      if (satisfiable(all)) return void(changed = true);
+      lo_[j] = low;
+    }
+  };
+  for (Eigen::Index j = 0; j < lo_.size(); ++j)
+    if (integer_[static_cast<size_t>(j)]) pin_side(j);
+  std::vector<Eigen::Index> keep;
+  for (Eigen::Index r = 0; r < g_.rows(); ++r) {
+    Eigen::VectorXd h = h_;
+    h[r] -= kPinTest;
+    if (feasible_point(all, 0.0, &h)) {
+      keep.push_back(r);
+      continue;
+    }
+    Eigen::MatrixXd grown(e_.rows() + 1, e_.cols());
+    grown << e_, g_.row(r);
+    // A row the equalities already span stays an inequality (see pin_implicit_equalities).
+    if (independent_rows(grown).size() == independent_rows(e_).size()) {
+      keep.push_back(r);
+      continue;
+    }
+    const Eigen::MatrixXd e = e_;
+    const Eigen::VectorXd f = f_;
+    e_ = grown;
+    f_.conservativeResize(f_.size() + 1);
+    f_[f_.size() - 1] = h_[r];
+    e_source_.push_back(g_source_[static_cast<size_t>(r)]);
+    if (satisfiable(all)) {
+      changed = true;
+      continue;
+    }
+    e_ = e, f_ = f;
+    e_source_.pop_back();
+    keep.push_back(r);
+  }
+  if (static_cast<Eigen::Index>(keep.size()) < g_.rows()) {
+    Eigen::MatrixXd g(static_cast<Eigen::Index>(keep.size()), g_.cols());
+    Eigen::VectorXd h(static_cast<Eigen::Index>(keep.size()));
+    std::vector<int> source;
+    for (size_t i = 0; i < keep.size(); ++i)
+      g.row(static_cast<Eigen::Index>(i)) = g_.row(keep[i]), h[static_cast<Eigen::Index>(i)] = h_[keep[i]], source.push_back(g_source_[static_cast<size_t>(keep[i])]);
+    g_ = std::move(g), h_ = std::move(h), g_source_ = std::move(source);
+  }
+  for (Eigen::Index j = 0; j < lo_.size(); ++j)
+    if (!integer_[static_cast<size_t>(j)]) pin_side(j);
   return changed;
 }
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "catalogue.hpp"
 #include "labloop/campaign/campaign_config.hpp"
@@ -607,4 +608,117 @@ TEST_CASE("Linear constraints: same_as matches a constraint written at another s
   CHECK_FALSE(lc_parse("temperature + 10*equiv >= 150").same_as(cap));
   CHECK_FALSE(lc_parse("-temperature - 10*equiv <= -150").same_as(cap));
   CHECK_FALSE(lc_parse("temperature + 10*equiv == 150").same_as(cap));
+}
+
+namespace {
+
+// A campaign file over `parameters` with `constraints`, run by a person (any parameter names).
+json lc_thin_config(const json& parameters, const json& constraints) {
+  json config = lc_config(constraints);
+  config["parameters"] = parameters;
+  config["instruments"] = json::array({{{"name", "person"}, {"manual", true}}});
+  return config;
+}
+
+const json kThinBox = json::array({{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
+                                   {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 15}}});
+const json kThinInteger = json::array({{{"name", "x1"}, {"type", "continuous"}, {"low", -5}, {"high", 10}},
+                                       {{"name", "n"}, {"type", "integer"}, {"low", 1}, {"high", 100000}}});
+
+Space lc_thin_space(const std::vector<Parameter>& parameters, const std::vector<std::string>& texts) {
+  std::vector<LinearConstraint> parsed;
+  for (const auto& t : texts) {
+    ConstraintParse r = parse_linear_constraint(t, parameters);
+    INFO(r.error);
+    REQUIRE(r.constraint);
+    parsed.push_back(*r.constraint);
+  }
+  return Space(parameters, parsed);
+}
+
+}  // namespace
+
+// Regions thinner than the pin test (1e-4 of a constraint's scale) were pinned on two faces that
+// miss each other: a feasible set refused, and refused or not depending on how thin it was.
+TEST_CASE("Linear constraints: a feasible region of any width is accepted, and the cut-off is monotonic", "[constraints][config][thin]") {
+  for (const char* text : {"x2 <= 0.000001", "x2 <= 0.0001", "x2 <= 0.001", "x2 <= 0.0015", "x2 <= 0.003", "x2 <= 0"}) {
+    INFO(text);
+    CHECK(lc_config_error(lc_thin_config(kThinBox, {text})) == "");
+  }
+  CHECK(lc_config_error(lc_thin_config(kThinBox, {"x2 >= 14.9999"})) == "");
+  // x1 + x2 is at most 25: every bound up to 25 is feasible, every one above it is not.
+  for (const char* bound : {"24.9", "24.99", "24.999", "24.9999", "24.99999", "24.999999", "24.9999999", "24.99999999", "25"}) {
+    INFO(bound);
+    CHECK(lc_config_error(lc_thin_config(kThinBox, {fmt::format("x1 + x2 >= {}", bound)})) == "");
+  }
+  for (const char* bound : {"25.000001", "25.0001", "25.01"}) {
+    INFO(bound);
+    CHECK_THAT(lc_config_error(lc_thin_config(kThinBox, {fmt::format("x1 + x2 >= {}", bound)})),
+               Contains("no setting within the parameters' bounds satisfies /constraints/0"));
+  }
+  // Integers: accepted whenever some whole value meets the constraint.
+  for (const char* text : {"n <= 1", "n <= 1.5", "n <= 2", "n <= 5", "n <= 20", "n >= 99998", "n >= 99999.5", "2*n <= 7"}) {
+    INFO(text);
+    CHECK(lc_config_error(lc_thin_config(kThinInteger, {text})) == "");
+  }
+  CHECK_THAT(lc_config_error(lc_thin_config(kThinInteger, {"n <= 0.9"})), Contains("satisfies /constraints/0"));
+  // examples/mixture.json with a 50 ppm additive cap.
+  const json mixture = json::array({{{"name", "x1"}, {"type", "continuous"}, {"low", 0}, {"high", 1}},
+                                    {{"name", "x2"}, {"type", "continuous"}, {"low", 0}, {"high", 1}},
+                                    {{"name", "x3"}, {"type", "continuous"}, {"low", 0}, {"high", 1}}});
+  CHECK(lc_config_error(lc_thin_config(mixture, {"x1 + x2 + x3 == 1", "x1 <= 0.6", "x3 <= 0.00005"})) == "");
+  CHECK(lc_config_error(lc_thin_config(mixture, {"x1 + x2 + x3 == 1", "x1 <= 0.6", "x3 <= 0.0000001"})) == "");
+}
+
+TEST_CASE("Linear constraints: proposals in a thin region meet its constraints with the random, sobol and bayesian planners", "[constraints][planner][thin]") {
+  const std::vector<Parameter> box{Parameter{.name = "x1", .low = -5, .high = 10}, Parameter{.name = "x2", .low = 0, .high = 15}};
+  const std::vector<Parameter> with_integer{Parameter{.name = "x1", .low = -5, .high = 10},
+                                            Parameter{.name = "n", .type = ParameterType::integer, .low = 1, .high = 100000}};
+  const std::vector<Parameter> mixture{Parameter{.name = "x1", .low = 0, .high = 1}, Parameter{.name = "x2", .low = 0, .high = 1},
+                                       Parameter{.name = "x3", .low = 0, .high = 1}};
+  struct Case {
+    std::vector<Parameter> parameters;
+    std::vector<std::string> constraints;
+  };
+  const std::vector<Case> cases{{box, {"x2 <= 0.001"}},
+                                {box, {"x1 + x2 >= 24.999"}},
+                                {box, {"x1 + x2 >= 24.9999999"}},
+                                {with_integer, {"n <= 5"}},
+                                {with_integer, {"n <= 1.5"}},
+                                {with_integer, {"n >= 99998"}},
+                                {with_integer, {"x1 + 0.001*n <= -4.999"}},
+                                {mixture, {"x1 + x2 + x3 == 1", "x1 <= 0.6", "x3 <= 0.00005"}}};
+  static const std::string source = "test.json";
+  for (const Case& c : cases) {
+    INFO(fmt::format("{}", fmt::join(c.constraints, ", ")));
+    const Space space = lc_thin_space(c.parameters, c.constraints);
+    for (const std::string kind : {"random", "sobol", "bayesian"}) {
+      INFO(kind);
+      const PlannerConfig config{kind, kind == "bayesian" ? json{{"initial", 3}, {"candidates", 64}, {"time_limit_s", 1}} : json::object()};
+      auto planner = make_planner(PlannerContext{space, 7, config, source});
+      for (int round = 0; round < 3; ++round)
+        for (const Point& x : planner->ask(2, {})) {
+          const Params p = space.decode(x);
+          REQUIRE(space.check(p) == "");
+          double y = std::pow(p["x1"].get<double>() - 0.3, 2);
+          if (p.contains("x2")) y += p["x2"].get<double>();
+          planner->tell(Observation::succeeded(x, y));
+        }
+    }
+  }
+  // A one-dimensional thin range is sampled across, not held at one face: n <= 5 over 1..100000
+  // draws more than one of 1..5, x2 <= 0.001 more than one value.
+  for (const auto& [parameters, text, name] : {std::tuple{with_integer, "n <= 5", "n"}, std::tuple{box, "x2 <= 0.001", "x2"}}) {
+    INFO(text);
+    const Space space = lc_thin_space(parameters, {text});
+    FeasibleSampler sampler(space);
+    std::mt19937_64 rng(11);
+    std::set<double> seen;
+    for (int i = 0; i < 50; ++i) {
+      const Params p = space.decode(sampler.next(rng));
+      REQUIRE(space.check(p) == "");
+      seen.insert(p[name].get<double>());
+    }
+    CHECK(seen.size() >= 3);
+  }
 }

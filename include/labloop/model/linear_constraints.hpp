@@ -143,6 +143,10 @@ class FeasibleRegion {
   void find_directions();
   void find_centre(size_t constraint_count);
   bool pin_implicit_equalities(const std::vector<bool>& all);
+  // What find_centre does instead when pin_implicit_equalities' pins contradict each other in a
+  // region thinner than its test (x2 <= 0.001 with x2 in [0, 15]: the row pinned at 0.001 and the
+  // side at 0): each pin is kept only if the set stays satisfiable. True when anything changed.
+  bool pin_consistently(const std::vector<bool>& all);
   // Whether some point of the box meets the rows in `use` to the tolerance `contains` uses.
   bool satisfiable(const std::vector<bool>& use) const;
 
