@@ -649,15 +649,17 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
   // Summed in 64 bits: --experiments accepts any int, and the sum must not wrap past the limit.
   const long long total = static_cast<long long>(config.budget.experiments) + std::max(more_experiments, 0);
   if (total > labloop::kMaxExperiments)
-    throw labloop::Error(fmt::format("a budget is at most {} experiments (asked for {})", labloop::kMaxExperiments, total));
+    throw labloop::ConfigError("labloop extend", "--experiments",
+                               fmt::format("a budget is at most {} experiments (asked for {})", labloop::kMaxExperiments, total));
   // The limit a new campaign meets (campaign_config.cpp), which a raise must not get round.
   const long long modelled = total + static_cast<long long>(state.prior_results().size());
   if (more_experiments > 0 && config.planner.kind == "bayesian" && modelled > labloop::kMostModelledResults)
-    throw labloop::Error(fmt::format("{}: the bayesian planner learns from at most {} results ({} experiments{} asked for); start a new "
-                                     "campaign whose prior_results is this one's results.csv, keeping the rows nearest the question",
-                                     path.string(), labloop::kMostModelledResults, total,
-                                     state.prior_results().empty() ? std::string()
-                                                                   : fmt::format(" and {} prior results", state.prior_results().size())));
+    throw labloop::ConfigError("labloop extend", "--experiments",
+                               fmt::format("{}: the bayesian planner learns from at most {} results ({} experiments{} asked for); start a "
+                                           "new campaign whose prior_results is this one's results.csv, keeping the rows nearest the question",
+                                           path.string(), labloop::kMostModelledResults, total,
+                                           state.prior_results().empty() ? std::string()
+                                                                         : fmt::format(" and {} prior results", state.prior_results().size())));
   raised.experiments = static_cast<int>(total);
   if (more_hours > 0) {
     // The time budget counts from the campaign's first start, as resume counts it: the time since
