@@ -99,7 +99,7 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
   std::vector<std::size_t> columns;  // per parameter, its column in the file
 
   // Columns: exactly the parameters, each once, in any order.
-  const auto check_header = [&](const std::vector<std::string>& header) {
+  const auto check_header = [&](const std::vector<std::string>& header, const std::vector<std::string>& units) {
     std::vector<std::string> unknown, repeated;
     std::set<std::string> seen;
     for (const std::string& h : header) {
@@ -116,6 +116,9 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
     if (!missing.empty())
       refuse(fmt::format("{} has no column for {} (its header: {}); the header must name every parameter", name, fmt::join(missing, ", "),
                          fmt::join(header, ", ")));
+    for (std::size_t k = 0; k < columns.size(); ++k)  // every parameter has its column now
+      if (std::string why = unit_conflict(name, columns[k] + 1, header[columns[k]], units[columns[k]], config.parameters[k].unit); !why.empty())
+        refuse(why);
     if (!unknown.empty()) {
       // Quoted, and an empty one by its place: `x1,s,` named a column "" that could not be seen.
       std::vector<std::string> named;

@@ -374,6 +374,10 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
     else if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) kinds.push_back(Column::output);
     else kinds.push_back(Column::ignored), file.ignored_columns.push_back(name);
   }
+  // A result in another unit than the campaign declares would be recorded as if in its own.
+  for (std::size_t i = 0; i < kinds.size(); ++i)
+    if (const OutputSpec* spec = kinds[i] == Column::output ? config.find_output(header[i]) : nullptr)
+      if (std::string why = unit_conflict(path.string(), i + 1, header[i], table.units[i], spec->unit); !why.empty()) throw Error(why);
   if (std::find(kinds.begin(), kinds.end(), Column::experiment) == kinds.end())
     throw Error(fmt::format("{}: line 1 must be a header with an \"experiment\" column (got: {})", path.string(), fmt::join(table.header, ",")));
   for (const CsvRow& row : table.rows) {

@@ -67,6 +67,13 @@ PriorResults read_prior_results(const CampaignConfig& config) {
     if (config.find_output(h) || std::find(required.begin(), required.end(), h) != required.end()) output_columns.emplace_back(i, h);
     else out.ignored_columns.push_back(h);
   }
+  // A column in another unit than the campaign declares would be learnt from as if in its own.
+  const auto check_unit = [&](std::size_t at, const std::string& declared) {
+    if (std::string why = unit_conflict(path.string(), at + 1, table.header[at], table.units[at], declared); !why.empty()) refuse(why);
+  };
+  for (std::size_t k = 0; k < config.parameters.size(); ++k) check_unit(parameter_columns[k], config.parameters[k].unit);
+  for (const auto& [at, output] : output_columns)
+    if (const OutputSpec* spec = config.find_output(output)) check_unit(at, spec->unit);
 
   for (const CsvRow& row : table.rows) {
     auto skip = [&](const std::string& why) { out.skipped.push_back(fmt::format("{} line {}: {}; skipped", name, row.line, why)); };

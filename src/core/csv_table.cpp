@@ -90,13 +90,25 @@ std::vector<std::string> split_csv_record(const std::string& text, std::size_t l
   return fields;
 }
 
-// "yield [%]" → "yield": results.csv and `pending --csv` write units into headers.
-std::string header_name(const std::string& header) {
+// "yield [%]" → "yield" and "%": results.csv and `pending --csv` write units into headers.
+std::pair<std::string, std::string> split_header(const std::string& header) {
   const auto bracket = header.find(" [");
-  return bracket != std::string::npos && !header.empty() && header.back() == ']' ? header.substr(0, bracket) : header;
+  if (bracket == std::string::npos || header.empty() || header.back() != ']') return {header, ""};
+  std::string unit = header.substr(bracket + 2, header.size() - bracket - 3);
+  const auto b = unit.find_first_not_of(" \t"), e = unit.find_last_not_of(" \t");
+  return {header.substr(0, bracket), b == std::string::npos ? "" : unit.substr(b, e - b + 1)};
 }
 
 }  // namespace
+
+std::string unit_conflict(const std::string& file, std::size_t column, const std::string& name, const std::string& written,
+                          const std::string& declared) {
+  if (written.empty() || declared.empty() || written == declared) return {};
+  return fmt::format("{}: column {} (\"{} [{}]\") gives {} in {}, but the campaign declares it in {}; convert the values to {} and head the "
+                     "column \"{} [{}]\" (or \"{}\")",
+                     file, column, printable(name), printable(written), printable(name), printable(written), declared, declared, name,
+                     declared, name);
+}
 
 std::optional<double> parse_number(const std::string& text) {
   // Decimal notation only ("71.5", "-3", "1e-3", "+2"): std::from_chars, unlike strtod, takes no
@@ -184,9 +196,10 @@ Error too_large(const std::string& name, const CsvLimits& limits) {
 
 // The table in `in`, named `name` in messages, given row by row (scan_csv_text).
 void scan_csv_stream(std::istream& in, const std::string& name, const CsvLimits& limits, bool is_pipe,
-                     const std::function<void(const std::vector<std::string>&)>& on_header, const std::function<void(CsvRow&&)>& on_row) {
+                     const std::function<void(const std::vector<std::string>&, const std::vector<std::string>&)>& on_header,
+                     const std::function<void(CsvRow&&)>& on_row) {
   const auto too_large = [&] { return labloop::too_large(name, limits); };
-  std::vector<std::string> header;
+  std::vector<std::string> header, units;
   std::size_t rows = 0;
   std::string text;
   std::size_t line = 0, bytes = 0;
@@ -231,9 +244,13 @@ void scan_csv_stream(std::istream& in, const std::string& name, const CsvLimits&
         throw Error(fmt::format("{}: line {}, field {}: {} bytes long; at most {} are allowed", name, first_line, i + 1,
                                 fields[i].size(), limits.max_field_chars));
     if (!have_header) {
-      for (const auto& f : fields) header.push_back(header_name(f));
+      for (const auto& f : fields) {
+        auto [column, unit] = split_header(f);
+        header.push_back(std::move(column));
+        units.push_back(std::move(unit));
+      }
       have_header = true;
-      on_header(header);
+      on_header(header, units);
       continue;
     }
     if (rows >= limits.max_rows) throw Error(fmt::format("{}: more than {} rows; split the file", name, limits.max_rows));
@@ -249,7 +266,11 @@ void scan_csv_stream(std::istream& in, const std::string& name, const CsvLimits&
 CsvTable read_csv_stream(std::istream& in, const std::string& name, const CsvLimits& limits, bool is_pipe) {
   CsvTable table;
   scan_csv_stream(
-      in, name, limits, is_pipe, [&](const std::vector<std::string>& header) { table.header = header; },
+      in, name, limits, is_pipe,
+      [&](const std::vector<std::string>& header, const std::vector<std::string>& units) {
+        table.header = header;
+        table.units = units;
+      },
       [&](CsvRow&& row) { table.rows.push_back(std::move(row)); });
   return table;
 }
@@ -290,7 +311,8 @@ CsvTable read_csv_text(const std::string& text, const std::string& name, const C
 }
 
 void scan_csv_text(const std::string& text, const std::string& name, const CsvLimits& limits,
-                   const std::function<void(const std::vector<std::string>&)>& on_header, const std::function<void(CsvRow&&)>& on_row) {
+                   const std::function<void(const std::vector<std::string>&, const std::vector<std::string>&)>& on_header,
+                   const std::function<void(CsvRow&&)>& on_row) {
   if (text.size() > limits.max_bytes) throw too_large(name, limits);
   StringViewBuffer buffer(text);
   std::istream in(&buffer);

@@ -632,6 +632,13 @@ TEST_CASE("Config: prior results refuse a discrete value that is no level, by li
   // But labloop's own columns may repeat: a results.csv whose campaign measures "error" has two.
   labloop::test::write_file(dir / "earlier.csv", "x1,x2,y,error,status,error\n2.5,1,10,0.3,ok,\n");
   CHECK(read_prior_results(c).rows.size() == 1);
+  // A column in another unit than declared (x1 is in mM) would be learnt from as if in mM.
+  labloop::test::write_file(dir / "earlier.csv", "x1 [M],x2,y\n0.0025,1,10\n");
+  CHECK_THAT(test::message_of([&] { read_prior_results(c); }),
+             Catch::EndsWith("earlier.csv: column 1 (\"x1 [M]\") gives x1 in M, but the campaign declares it in mM; convert the values to mM "
+                             "and head the column \"x1 [mM]\" (or \"x1\")"));
+  labloop::test::write_file(dir / "earlier.csv", "x1 [mM],x2 [mm],y [%]\n2.5,1,10\n");
+  CHECK(read_prior_results(c).rows.size() == 1);
   // A folder in its place is named as one (it gave the library's "basic_filebuf::underflow").
   std::filesystem::remove(dir / "earlier.csv");
   std::filesystem::create_directory(dir / "earlier.csv");

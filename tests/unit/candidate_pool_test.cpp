@@ -308,6 +308,8 @@ TEST_CASE("Candidates file: each mistake is a ConfigError at /candidates naming 
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles,\n30,2,CCO,\n"), Catch::Contains("column \"\" (column 4, empty) that names no parameter"));
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles,temp\n30,2,CCO,30\n"), Catch::Contains("\"temp\" appears more than once"));
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n"), Catch::Contains("no rows"));
+  // A unit in a header, where the parameter declares none, is taken as the parameter's.
+  CHECK(candidates_error(dir, "temp [C],cycles,smiles\n30,2,CCO\n").empty());
   CHECK_THAT(candidates_error(dir, ""), Catch::Contains("empty file"));
   CHECK_THAT(candidates_error(dir, "temp,cycles,smiles\n30,2,CCO\n130,1,CCO\n30,2.5,CCO\n30,2,CCN\n100,7,CCO\nabc,1,CCO\n"),
              Catch::Contains("5 rows are outside the campaign's space") && Catch::Contains("line 3: ") && Catch::Contains("line 4: ") &&
@@ -330,6 +332,22 @@ TEST_CASE("Candidates file: each mistake is a ConfigError at /candidates naming 
   for (const std::string& odd : {std::string("/dev/zero"), dir.path().string()}) {
     const CampaignConfig device = parse_campaign_config(pool_config(odd).dump(), "c.json", labloop::sim::catalogue());
     CHECK_THROWS_WITH(read_candidates(device), "c.json: /candidates: " + odd + " is not a regular file (a folder, a device or a pipe); name the CSV file itself");
+  }
+}
+
+TEST_CASE("Candidates file: a column in another unit than its parameter declares is refused, naming both units", "[pool][config][units]") {
+  // 86 °F read as 86 °C: a setting nobody chose, sent to the instrument.
+  test::TempDir dir;
+  test::write_file(dir / "plate.csv", "temp [F],cycles,smiles\n86,2,CCO\n");
+  json file = pool_config((dir / "plate.csv").string());
+  file["parameters"][0]["unit"] = "C";
+  const CampaignConfig config = parse_campaign_config(file.dump(), "c.json", labloop::sim::catalogue());
+  CHECK_THROWS_WITH(read_candidates(config), "c.json: /candidates: " + (dir / "plate.csv").string() +
+                                                 ": column 1 (\"temp [F]\") gives temp in F, but the campaign declares it in C; convert the "
+                                                 "values to C and head the column \"temp [C]\" (or \"temp\")");
+  for (const std::string header : {"temp [C]", "temp"}) {
+    test::write_file(dir / "plate.csv", header + ",cycles,smiles\n30,2,CCO\n");
+    CHECK(read_candidates(config).lines.size() == 1);
   }
 }
 

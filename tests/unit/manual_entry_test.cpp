@@ -229,6 +229,21 @@ TEST_CASE("A CSV row whose value is not a number is refused alone, as that value
   CHECK_THAT(file.refused[1].second, Catch::Equals("yield is given twice"));
 }
 
+TEST_CASE("enter --csv refuses a column in another unit than the campaign declares, naming both", "[manual][units]") {
+  // purity in ‰ would have been recorded as purity in %: ten times too high, without a word.
+  test::TempDir dir;
+  const CampaignConfig config = manual_entry_config();
+  test::write_file(dir / "done.csv", "experiment,yield [%],purity [‰]\nby-hand-0001,50,900\n");
+  CHECK_THAT(test::message_of([&] { read_entry_csv(dir / "done.csv", config); }),
+             Catch::EndsWith("done.csv: column 3 (\"purity [‰]\") gives purity in ‰, but the campaign declares it in %; convert the values to % "
+                             "and head the column \"purity [%]\" (or \"purity\")"));
+  // The declared unit, padded as a spreadsheet may write it, or none at all, is read.
+  test::write_file(dir / "done.csv", "experiment,yield [ % ],purity\nby-hand-0001,50,90\n");
+  const EntryFile file = read_entry_csv(dir / "done.csv", config);
+  REQUIRE(file.entries.size() == 1);
+  CHECK(file.entries[0].values.at("purity") == 90);
+}
+
 TEST_CASE("enter --csv refuses a folder or a pipe at once, naming it", "[manual]") {
   test::TempDir dir;
   const CampaignConfig config = manual_entry_config();

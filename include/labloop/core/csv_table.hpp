@@ -20,6 +20,7 @@ struct CsvRow {
 
 struct CsvTable {
   std::vector<std::string> header;  // "name [unit]" read as "name"
+  std::vector<std::string> units;   // per column, the "[unit]" its header gave ("unit"), "" for none
   std::vector<CsvRow> rows;         // each with as many fields as the header
 };
 
@@ -42,8 +43,15 @@ CsvTable read_csv_text(const std::string& text, const std::string& name, const C
 // each row as it is read, so a large table costs its longest row instead of its whole (a
 // million-row candidates file). Either may throw to stop; the same limits and errors apply.
 void scan_csv_text(const std::string& text, const std::string& name, const CsvLimits& limits,
-                   const std::function<void(const std::vector<std::string>& header)>& on_header,
+                   const std::function<void(const std::vector<std::string>& header, const std::vector<std::string>& units)>& on_header,
                    const std::function<void(CsvRow&& row)>& on_row);
+
+// Why a column headed "name [written]" cannot be read as `name` declared in `declared` (the file's
+// values would be taken in the wrong unit: °F read as °C); "" when it can. A header without a unit,
+// or a name declared without one, is taken as it is: results.csv before 0.2 wrote no units.
+// `file` and `column` (1-based) name it in the message.
+std::string unit_conflict(const std::string& file, std::size_t column, const std::string& name, const std::string& written,
+                          const std::string& declared);
 
 // The number in a cell, or nothing when the cell is not exactly one finite number in decimal
 // notation. A decimal too small for a double (1e-999) is read as 0, as strtod reads it.
