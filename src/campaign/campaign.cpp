@@ -173,6 +173,7 @@ struct LiveInstrument {
   int hellos_unanswered = 0;  // hellos asked again since then, for the log
   NoteThrottle chatter{""};        // notes about what it sends unasked: a flood shows as a count
   int busy_in_a_row = 0;           // runs rejected as busy since the last one it accepted
+  std::string busy_reason;         // the last of them's reason ("busy: 1/1 experiments running")
   std::string last_error;          // the last `error` it sent ("internal: …"), for the note when it is lost
   std::chrono::steady_clock::time_point last_error_at{};
   int malformed_at_pong = 0;       // its link's malformed messages as of its last pong: more since, and it is "lost", say so
@@ -1150,6 +1151,7 @@ class CampaignRun {
       book_.rejected_busy(m.experiment, Clock::now());
       // Said at 3, 6, 12, … in a row (it backs off 0.5 s, 1 s, 2 s, …): a driver that is never free (another program using it, a
       // capacity it cannot keep) would otherwise stall the campaign without a word.
+      inst.busy_reason = protocol::truncate_utf8(reason, 200);
       if (const int n = ++inst.busy_in_a_row; n % 3 == 0 && ((n / 3) & (n / 3 - 1)) == 0)
         log(fmt::format("{}: {} runs in a row rejected as busy (\"{}\"); they wait and are sent again. Is another program using it, or "
                         "is its declared capacity ({}) more than it can run?",
@@ -1461,6 +1463,16 @@ class CampaignRun {
         break;
       case QuarantineCause::no_welcome: why = fmt::format("no welcome for {:g} s since it was asked hello again{}", q.lost_for_s, problem); break;
       case QuarantineCause::key_refused: why = fmt::format("its driver {} (not retried: no reconnection is let in until the key is allowed again)", problem); break;
+      case QuarantineCause::busy_too_long:
+        why = fmt::format("every run rejected as busy for {:g} s (reconnect_s) while it ran none of this campaign's, the last \"{}\"; is another "
+                          "program using it, or is its declared capacity ({}) more than it can run?",
+                          q.lost_for_s, inst.busy_reason, inst.link->info().capacity);
+        break;
+      case QuarantineCause::abort_ignored:
+        why = fmt::format("it still runs {} {:g} s (reconnect_s) after labloop aborted it, so its place stays taken; its driver must stop an "
+                          "aborted experiment and answer \"aborted\" (docs/protocol.md §4.5)",
+                          q.experiment, q.lost_for_s);
+        break;
     }
     journal(InstrumentQuarantinedEvent{.instrument = inst.config->name, .reason = why});
     log(fmt::format("{}: {} ({})", inst.config->name, state_text(book_.state(q.instrument)), why));
@@ -1632,6 +1644,7 @@ class CampaignRun {
         for (const std::string& id : gave_up->experiments)
           settle(in_flight_.find(id), Outcome::instrument_lost, fmt::format("instrument {} lost", inst->config->name));
       }
+      if (const std::optional<Quarantine> stalled = book_.quarantine_if_stalled(inst->index, now)) report_quarantine(*stalled);
     }
   }
 

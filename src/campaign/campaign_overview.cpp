@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/core/error.hpp"
@@ -50,12 +52,20 @@ std::vector<InstrumentOverview> instruments_of(const CampaignConfig& config, con
       if (i.name == name) return &i;
     return nullptr;
   };
+  // Busy rejections in a row per instrument since it last accepted a run, answered one or changed
+  // state, and when the first came: a ready instrument that refuses everything is shown as such.
+  std::map<std::string, std::pair<int, std::string>> busy;
   const auto set = [&](const std::string& name, InstrumentState state, const std::string& time, std::string detail) {
     if (InstrumentOverview* i = named(name)) {
       i->state = state;
       i->since = time;
       i->detail = std::move(detail);
+      busy.erase(name);
     }
+  };
+  const auto answered = [&](const std::string& name) {
+    InstrumentOverview* i = named(name);
+    if (i && busy.erase(name) && i->state == InstrumentState::ready) i->detail.clear();
   };
   for (const JournalEvent& e : events) {
     if (e.as<CampaignResumedEvent>()) {
@@ -76,6 +86,18 @@ std::vector<InstrumentOverview> instruments_of(const CampaignConfig& config, con
       set(quarantined->instrument, InstrumentState::quarantined, e.time, quarantined->reason);
     } else if (const auto* released = e.as<InstrumentReleasedEvent>()) {
       set(released->instrument, InstrumentState::released, e.time, "");
+    } else if (const auto* rejected = e.as<RejectedEvent>(); rejected && rejected->retry) {
+      InstrumentOverview* i = named(rejected->instrument);
+      if (!i || i->state != InstrumentState::ready) continue;
+      auto& [count, since] = busy[rejected->instrument];
+      if (count++ == 0) since = e.time;
+      i->detail = fmt::format("{} run{} in a row rejected as busy since {}, the last: {}", count, count == 1 ? "" : "s", since, rejected->reason);
+    } else if (const auto* accepted = e.as<AcceptedEvent>()) {
+      answered(accepted->instrument);
+    } else if (const auto* result = e.as<ResultEvent>()) {
+      answered(result->instrument);
+    } else if (const auto* failed = e.as<FailedEvent>()) {
+      answered(failed->instrument);
     }
   }
   for (const OpenExperiment& o : open)

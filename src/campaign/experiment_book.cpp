@@ -63,7 +63,10 @@ bool ExperimentBook::accepted(const std::string& id, std::optional<double> expec
   Experiment& e = experiments_.at(id);
   const bool first = !e.accepted;
   e.accepted = true;
-  if (e.instrument) instruments_[*e.instrument].busy_backoff = kFirstBusyBackoff;
+  if (e.instrument) {
+    instruments_[*e.instrument].busy_backoff = kFirstBusyBackoff;
+    instruments_[*e.instrument].idle_busy_since.reset();
+  }
   if (expected_s) e.expected_s = *expected_s;
   if (max_s && (e.limit_s == 0 || *max_s < e.limit_s)) {
     e.limit_s = *max_s;
@@ -78,6 +81,8 @@ ExperimentBook::Clock::time_point ExperimentBook::rejected_busy(const std::strin
   Instrument& inst = instruments_[*e.instrument];
   leave_instrument(e);
   e.deadline.reset();
+  if (inst.in_flight > 0 || !inst.aborted.empty()) inst.idle_busy_since.reset();  // it runs ours: busy with them
+  else if (!inst.idle_busy_since) inst.idle_busy_since = now;
   // Backs off while it stays busy, so a driver that always answers "busy" costs two journal
   // lines per kLongestBusyBackoff, not a spinning loop.
   inst.busy_until = now + inst.busy_backoff;
@@ -93,6 +98,7 @@ void ExperimentBook::result(const std::string& id) {
     inst.consecutive_failures = 0;
     inst.lost_before = {};
     inst.times_lost = 0;
+    inst.idle_busy_since.reset();
   }
   leave_instrument(it->second);
   experiments_.erase(it);
@@ -158,7 +164,7 @@ Settlement ExperimentBook::settle(const std::string& id, Outcome outcome, Clock:
     case Outcome::timeout:
     case Outcome::refused_by_driver:
     case Outcome::forgotten:  // sent 4 times, never listed as running, never answered
-      if (inst && outcome != Outcome::refused_by_driver) inst->aborted.emplace(id, false);  // its place is kept until it stops
+      if (inst && outcome != Outcome::refused_by_driver) inst->aborted.emplace(id, Instrument::Aborted{.at = now});  // its place is kept until it stops
       if (inst) s.quarantine = count_failure(*inst, *e.instrument);
       retry_or_fail();
       break;
@@ -230,7 +236,7 @@ std::vector<std::string> ExperimentBook::still_running_after_abort(size_t instru
       it = aborted.erase(it);
       continue;
     }
-    if (!std::exchange(it->second, true)) listed.push_back(it->first);
+    if (!std::exchange(it->second.listed, true)) listed.push_back(it->first);
     ++it;
   }
   return listed;
@@ -309,6 +315,25 @@ GiveUp ExperimentBook::no_welcome(size_t instrument, double waited_s) {
   quarantine(inst);
   g.experiments = experiments_on(instrument);
   return g;
+}
+
+std::optional<Quarantine> ExperimentBook::quarantine_if_stalled(size_t instrument, Clock::time_point now) {
+  Instrument& inst = instruments_.at(instrument);
+  if (inst.state != InstrumentState::ready) return std::nullopt;  // lost: give_up_if_due's to decide
+  const Clock::duration limit = saturating_seconds(inst.policy.reconnect_s);
+  Quarantine q{.instrument = instrument, .lost_for_s = inst.policy.reconnect_s};
+  if (inst.idle_busy_since && inst.in_flight == 0 && inst.aborted.empty() && now - *inst.idle_busy_since > limit) {
+    q.cause = QuarantineCause::busy_too_long;
+  } else {
+    // Only one a pong listed since: one never heard of again (a forgotten run, a driver between
+    // losses) is not known to run.
+    const auto held = std::find_if(inst.aborted.begin(), inst.aborted.end(), [&](const auto& a) { return a.second.listed && now - a.second.at > limit; });
+    if (held == inst.aborted.end()) return std::nullopt;
+    q.cause = QuarantineCause::abort_ignored;
+    q.experiment = held->first;
+  }
+  quarantine(inst);
+  return q;
 }
 
 int ExperimentBook::free_slots(size_t instrument, int capacity, Clock::time_point now) const {

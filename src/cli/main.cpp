@@ -330,6 +330,8 @@ int status(const std::string& where, bool json) {
                                : fmt::format(" ({} {}, {} running)", i.driver, i.version, i.running);
       if (!i.manual && (i.state == labloop::InstrumentState::lost || i.state == labloop::InstrumentState::quarantined))
         line += fmt::format(" since {}: {}", i.since, i.detail);
+      else if (!i.manual && i.state == labloop::InstrumentState::ready && !i.detail.empty())
+        line += ": " + i.detail;  // answers, but takes nothing: busy
       shown.push_back(std::move(line));
     }
     if (!shown.empty())
@@ -552,7 +554,7 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
   StopOnSignal signals;
   options.stop = signals.token();
   labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config),
-                                         parameter_order(config));
+                                         parameter_order(config), config.instruments.size());
   if (dry_run) std::fputs("dry run: every instrument is replaced by a simulated stand-in; no hardware moves\n", stdout);
   for (const std::string& note : dataset_descriptor_notes(config)) fmt::print("descriptors: {}\n", note);
   for (const std::string& note : labloop::unanswerable_choices(config)) fmt::print("note: {}\n", note);
@@ -607,7 +609,7 @@ int resume(const std::string& where, double grace_s, std::optional<labloop::Budg
   StopOnSignal signals;
   options.stop = signals.token();
   labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config),
-                                         parameter_order(config));
+                                         parameter_order(config), config.instruments.size());
   const auto summary = labloop::run_campaign(config, options, &progress);
   progress.print_summary(summary);
   return exit_code(summary);

@@ -122,12 +122,13 @@ std::string shown_value(const nlohmann::json& value) {
 }  // namespace
 
 ProgressDisplay::ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name, std::vector<std::string> other_objectives,
-                                 std::vector<std::string> parameter_order)
+                                 std::vector<std::string> parameter_order, std::size_t instruments)
     : out_(out),
       terminal_(terminal),
       objective_(std::move(objective_name)),
       other_objectives_(std::move(other_objectives)),
-      parameter_order_(std::move(parameter_order)) {}
+      parameter_order_(std::move(parameter_order)),
+      instruments_(instruments) {}
 
 std::string ProgressDisplay::params_text(const nlohmann::json& params) const {
   std::vector<std::pair<std::string, const nlohmann::json*>> ordered;
@@ -231,7 +232,11 @@ void ProgressDisplay::on_event(const JournalEvent& event, const CampaignStatus& 
     }
     case EventKind::instrument_quarantined: {
       const auto& e = std::get<InstrumentQuarantinedEvent>(event.body);
-      line(fmt::format("instrument {} quarantined: {}; the campaign carries on with the others", e.instrument, fit_to_width(e.reason, kMostShownChars)));
+      quarantined_.insert(e.instrument);
+      // "Carries on with the others" was said of the only instrument too.
+      const bool none_left = instruments_ > 0 && quarantined_.size() >= instruments_;
+      line(fmt::format("instrument {} quarantined: {}; {}", e.instrument, fit_to_width(e.reason, kMostShownChars),
+                       none_left ? "no instrument is left, so the campaign stops" : "the campaign carries on with the others"));
       break;
     }
     case EventKind::campaign_resumed: {

@@ -6,6 +6,7 @@
 // the Pareto set of a campaign with several objectives (at most 20 members, then "… and K more").
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,9 +21,10 @@ class ProgressDisplay final : public CampaignObserver {
   // `other_objectives`: a campaign's objectives after the first, shown beside it in result lines.
   // `parameter_order`: the parameters as the campaign file declares them, the order a setting is
   // shown in (a setting's JSON object sorts them by name: x1, x10, x100, x2); names it lacks
-  // follow in name order.
+  // follow in name order. `instruments`: how many the campaign has, so a quarantine says whether
+  // any is left (0: not told).
   ProgressDisplay(std::FILE* out, bool terminal, std::string objective_name, std::vector<std::string> other_objectives = {},
-                  std::vector<std::string> parameter_order = {});
+                  std::vector<std::string> parameter_order = {}, std::size_t instruments = 0);
   ~ProgressDisplay() override;
   void on_event(const JournalEvent& event, const CampaignStatus& status) override;
   void on_status(const CampaignStatus& status) override;
@@ -43,6 +45,8 @@ class ProgressDisplay final : public CampaignObserver {
   std::string objective_;
   std::vector<std::string> other_objectives_;
   std::vector<std::string> parameter_order_;
+  std::size_t instruments_ = 0;
+  std::set<std::string> quarantined_;
   bool status_shown_ = false;
   bool saw_events_ = false;
   std::chrono::steady_clock::time_point last_draw_{};

@@ -829,3 +829,44 @@ TEST_CASE("Hostile: a driver that comes back with a broken welcome is said to ha
   CHECK_THAT(lost, Catch::Contains("it answered a malformed welcome"));
   check_bookkeeping(out);
 }
+
+TEST_CASE("Hostile: a driver that is never free, or never stops an aborted run, is quarantined after reconnect_s, saying which", "[fault][hostile]") {
+  // Both stalled the campaign for ever while `status` said "ready" (red-team report).
+  test::TempDir dir;
+  FakeDriver never_free(dir.ipc("never-free"), [](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] != "run") return {};
+    return {json{{"v", 1}, {"type", "rejected"}, {"experiment", m["experiment"]}, {"reason", "busy: another program"}}.dump()};
+  });
+  FakeDriver stubborn(dir.ipc("stubborn"), [first = std::string()](const std::string& payload) mutable -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") return {FakeDriver::welcome()};
+    if (m["type"] == "ping") return {json{{"v", 1}, {"type", "pong"}, {"running", first.empty() ? json::array() : json::array({first})}}.dump()};
+    if (m["type"] != "run") return {};  // an abort is ignored
+    if (first.empty()) first = m["experiment"];
+    if (m["experiment"] != first)
+      return {json{{"v", 1}, {"type", "rejected"}, {"experiment", m["experiment"]}, {"reason", "busy: 1/1 experiments running"}}.dump()};
+    return {accepted(first)};  // and never finishes
+  });
+  const auto reason_of = [](const std::filesystem::path& out) {
+    std::string reason;
+    for (const auto& e : events_of(out))
+      if (e["event"] == "instrument_quarantined") reason = e["reason"];
+    return reason;
+  };
+  const auto busy_out = dir / "busy", stuck_out = dir / "stuck";
+  CHECK(run_file(hostile_campaign(busy_out.string(), test::fast_heartbeat({{"name", "never-free"}, {"endpoint", dir.ipc("never-free")}}, 1.5), 2))
+            .reason == "no instruments left");
+  CHECK(reason_of(busy_out) == "every run rejected as busy for 1.5 s (reconnect_s) while it ran none of this campaign's, the last \"busy: "
+                               "another program\"; is another program using it, or is its declared capacity (1) more than it can run?");
+  check_bookkeeping(busy_out);
+  json instrument = test::fast_heartbeat({{"name", "stubborn"}, {"endpoint", dir.ipc("stubborn")}}, 1.5);
+  instrument["timeout_s"] = 0.3;
+  CHECK(run_file(hostile_campaign(stuck_out.string(), instrument, 2)).reason == "no instruments left");
+  CHECK_THAT(reason_of(stuck_out), Catch::Matches("it still runs h-[0-9a-f]+-0001 1\\.5 s \\(reconnect_s\\) after labloop aborted it, so its place "
+                                                  "stays taken; its driver must stop an aborted experiment and answer \"aborted\" "
+                                                  "\\(docs/protocol.md §4.5\\)"));
+  check_bookkeeping(stuck_out);
+}

@@ -124,6 +124,15 @@ TEST_CASE("Overview: each instrument as the journal last left it in this run: re
   CHECK(sim.state == InstrumentState::ready);
   CHECK(sim.version == "0.3.0");
   CHECK(sim.capacity == 2);
+  // Ready, but every run it is sent rejected as busy: said, until it takes one (it looked "ready").
+  const std::string id = "goals-856c57c11548-0009";
+  append(RejectedEvent{id, "sim", "busy: another program", true});
+  append(RejectedEvent{id, "sim", "busy: another program", true});
+  sim = sim_of();
+  CHECK(sim.state == InstrumentState::ready);
+  CHECK_THAT(sim.detail, Catch::StartsWith("2 runs in a row rejected as busy since 20") && Catch::EndsWith(", the last: busy: another program"));
+  append(AcceptedEvent{id, "sim", nullptr, nullptr});
+  CHECK(sim_of().detail.empty());
 
   const CampaignOverview by_hand = overview_of(kOverviewFixtures / "v0.2.0" / "signed");
   REQUIRE(by_hand.instruments.size() == 1);

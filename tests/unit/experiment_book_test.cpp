@@ -549,3 +549,67 @@ TEST_CASE("Book: an aborted experiment keeps its place until the driver shows it
   CHECK(book.settle("c-0003", Outcome::refused_by_driver, t0 + 13s).retry);
   CHECK(book.free_slots(0, 2, t0 + 13s) == 2);
 }
+
+TEST_CASE("Book: an instrument that rejects every run as busy while it runs none of ours is quarantined after reconnect_s", "[book][stalled]") {
+  ExperimentBook book({policy(), policy()});  // reconnect_s 60
+  Clock::time_point now = t0;
+  // Busy while one of ours runs there: no stall (its capacity is full with our own).
+  send(book, "a", 1, now);
+  book.accepted("a", std::nullopt, std::nullopt);
+  send(book, "b", 1, now);
+  book.rejected_busy("b", now);
+  CHECK_FALSE(book.quarantine_if_stalled(1, now + 120s));
+  // Instrument 0 runs nothing of ours and refuses everything: given up after 60 s, once.
+  for (; now <= t0 + 60s; now += 5s) {
+    send(book, "c", 0, now);
+    book.rejected_busy("c", now);
+    CHECK_FALSE(book.quarantine_if_stalled(0, now));
+  }
+  const auto q = book.quarantine_if_stalled(0, now);
+  REQUIRE(q);
+  CHECK(q->cause == QuarantineCause::busy_too_long);
+  CHECK(q->lost_for_s == 60);
+  CHECK(book.quarantined(0));
+  CHECK_FALSE(book.quarantine_if_stalled(0, now + 1s));
+  // A run it accepts starts the count afresh, and so does a result.
+  ExperimentBook other({policy()});
+  send(other, "d", 0, t0);
+  other.rejected_busy("d", t0);
+  send(other, "d", 0, t0 + 50s);
+  other.accepted("d", std::nullopt, std::nullopt);
+  other.result("d");
+  send(other, "e", 0, t0 + 55s);
+  other.rejected_busy("e", t0 + 55s);
+  CHECK_FALSE(other.quarantine_if_stalled(0, t0 + 100s));
+  CHECK(other.quarantine_if_stalled(0, t0 + 116s));
+}
+
+TEST_CASE("Book: an instrument that still runs an experiment reconnect_s after its abort is quarantined, naming it", "[book][stalled]") {
+  ExperimentBook book({policy(5)});
+  send(book, "c-0001", 0, t0);
+  REQUIRE(book.check_deadlines(t0 + 6s).size() == 1);
+  REQUIRE(book.settle("c-0001", Outcome::timeout, t0 + 6s).retry);
+  CHECK(book.still_running_after_abort(0, {"c-0001"}) == std::vector<std::string>{"c-0001"});
+  CHECK_FALSE(book.quarantine_if_stalled(0, t0 + 66s));
+  const auto q = book.quarantine_if_stalled(0, t0 + 67s);
+  REQUIRE(q);
+  CHECK(q->cause == QuarantineCause::abort_ignored);
+  CHECK(q->experiment == "c-0001");
+  // One no pong has listed since its abort (a forgotten run, a driver between losses) is not known to run.
+  ExperimentBook unheard({policy(5)});
+  send(unheard, "c-0004", 0, t0);
+  REQUIRE(unheard.settle("c-0004", Outcome::timeout, t0 + 6s).retry);
+  CHECK_FALSE(unheard.quarantine_if_stalled(0, t0 + 600s));
+  // One that stops in time frees its place and is no stall.
+  ExperimentBook prompt({policy(5)});
+  send(prompt, "c-0002", 0, t0);
+  REQUIRE(prompt.settle("c-0002", Outcome::timeout, t0 + 6s).retry);
+  CHECK(prompt.still_running_after_abort(0, {}).empty());
+  CHECK_FALSE(prompt.quarantine_if_stalled(0, t0 + 600s));
+  // A lost instrument is not judged here (give_up_if_due is).
+  ExperimentBook lost({policy(5)});
+  send(lost, "c-0003", 0, t0);
+  REQUIRE(lost.settle("c-0003", Outcome::timeout, t0 + 6s).retry);
+  lost.instrument_lost(0, t0 + 7s);
+  CHECK_FALSE(lost.quarantine_if_stalled(0, t0 + 600s));
+}

@@ -53,7 +53,7 @@ struct InstrumentOverview {
   std::string driver, version;  // from its last instrument_ready
   int capacity = 0;     // from its last instrument_ready; 0 after a reconnect (the journal does not say)
   int running = 0;      // experiments open on it now
-  std::string detail;   // why lost or quarantined
+  std::string detail;   // why lost or quarantined; for a ready one, the busy rejections since it last ran one ("" for none)
 };
 
 struct CampaignOverview {

@@ -64,7 +64,7 @@ constexpr bool retried(Outcome o) {
   return o != Outcome::driver_error && o != Outcome::out_of_spec && o != Outcome::rejected && o != Outcome::discarded;
 }
 
-enum class QuarantineCause { failures_in_a_row, changed_limits, lost_too_long, no_welcome, key_refused };
+enum class QuarantineCause { failures_in_a_row, changed_limits, lost_too_long, no_welcome, key_refused, busy_too_long, abort_ignored };
 
 // Where an instrument stands. Lost (silent past its heartbeat) and quarantined (out of service)
 // are separate facts, and both can hold at once: an instrument quarantined while silent (a failure
@@ -86,6 +86,7 @@ struct Quarantine {
   int failures_in_a_row = 0;  // for failures_in_a_row
   double lost_for_s = 0;      // for lost_too_long: its reconnect_s; for no_welcome: how long it gave none
   int times_lost = 1;         // for lost_too_long: the losses since its last result that add up to lost_for_s
+  std::string experiment;     // for abort_ignored: the experiment it still runs
 };
 
 // The same point again under a new id, after a backoff.
@@ -185,6 +186,12 @@ class ExperimentBook {
   std::vector<std::string> still_running_after_abort(size_t instrument, const std::set<std::string>& running);
   // `id` was aborted on `instrument` and has now stopped: whether it was (its place is free again).
   bool stopped(size_t instrument, const std::string& id);
+  // An instrument that answers but is of no use for longer than reconnect_s, as one lost for that
+  // long is not: it rejected every run as busy while it ran none of this campaign's
+  // (busy_too_long: another program uses it, or its capacity is declared wrong), or it still runs
+  // an experiment aborted here (abort_ignored: its place would stay taken for ever). Quarantines it
+  // and says why, once; its running experiments may still finish. nullopt otherwise.
+  std::optional<Quarantine> quarantine_if_stalled(size_t instrument, Clock::time_point now);
 
   // ---- instruments ----
   void instrument_lost(size_t instrument, Clock::time_point now);
@@ -257,7 +264,14 @@ class ExperimentBook {
     int consecutive_failures = 0;
     Clock::time_point busy_until{};
     Clock::duration busy_backoff = kFirstBusyBackoff;
-    std::map<std::string, bool> aborted;  // settled and aborted, not yet seen to stop: whether a pong listed it since
+    // Since the first of the busy rejections in a row that came while none of this campaign's
+    // experiments ran there; reset by any run it accepts or answers.
+    std::optional<Clock::time_point> idle_busy_since;
+    struct Aborted {
+      Clock::time_point at;  // when it was settled and aborted
+      bool listed = false;   // whether a pong listed it since
+    };
+    std::map<std::string, Aborted> aborted;  // settled and aborted, not yet seen to stop
   };
 
   static bool is_lost(InstrumentState s) { return s == InstrumentState::lost || s == InstrumentState::quarantined_and_lost; }

@@ -139,6 +139,8 @@ function card(entry) {
     for (const i of o.instruments || [])
       if (i.state === "lost" || i.state === "quarantined")
         li.appendChild(element("div", "trouble", i.name + " " + i.state + " since " + i.since + (i.detail ? ": " + i.detail : "")));
+      else if (i.state === "ready" && i.detail)  // answers, but every run is rejected as busy
+        li.appendChild(element("div", "trouble", i.name + ": " + i.detail));
   if (o.best) {
     li.appendChild(element("div", "best", "best " + o.objective + " = " + number(o.best.value) + " (" + o.goal + ") at " + o.best.experiment));
   } else if (Array.isArray(o.pareto)) {
