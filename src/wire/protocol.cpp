@@ -425,6 +425,10 @@ InstrumentInfo parse_welcome(const Welcome& welcome) {
   info.driver = welcome.driver;
   info.version = welcome.version;
   std::set<std::string> names;
+  if (welcome.inputs.size() > kMaxInputs)
+    bad("bad_message", fmt::format("welcome: {} inputs; at most {} are allowed (a campaign names every input of its instrument, and has at most "
+                                   "{} parameters)",
+                                   welcome.inputs.size(), kMaxInputs, kMaxInputs));
   for (const auto& input : welcome.inputs) {
     info.inputs.push_back(parse_input(input));
     if (!names.insert(info.inputs.back().name).second)

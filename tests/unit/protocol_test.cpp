@@ -369,6 +369,12 @@ TEST_CASE("parse_welcome rejects malformed inputs with bad_message", "[protocol]
   CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"","type":"continuous","low":0,"high":1}])"))) == "bad_message");
   CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"type":"continuous","low":0,"high":1}])"))) == "bad_message");
   CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([3])"))) == "bad_message");
+  // At most 1000 inputs: no campaign (at most 1000 parameters, naming every input) could use more.
+  json many = json::array();
+  for (int i = 0; i < 1001; ++i) many.push_back({{"name", "p" + std::to_string(i)}, {"type", "continuous"}, {"low", 0}, {"high", 1}});
+  CHECK(parse_welcome_code(welcome_with_inputs(many)) == "bad_message");
+  many.erase(many.size() - 1);
+  CHECK(parse_welcome_code(welcome_with_inputs(many)).empty());
   // labloop sends choices as strings: a driver whose choices are all numbers could never be sent one.
   CHECK(parse_welcome_code(welcome_with_inputs(json::parse(R"([{"name":"c","type":"categorical","choices":[1,2]}])"))) == "bad_message");
 }

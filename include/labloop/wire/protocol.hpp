@@ -41,6 +41,10 @@ std::string truncate_utf8(const std::string& s, std::size_t max_chars);
 std::string kept_text(const std::string& s);
 
 constexpr std::size_t kMaxCampaignIdChars = 128;
+// Inputs a welcome may declare: a campaign names every input of its driver and has at most 1000
+// parameters (campaign_config.hpp), so a driver with more could serve none; and driver-check's
+// probes of every input past its limits stay a few thousand runs.
+constexpr std::size_t kMaxInputs = 1000;
 // The largest standard deviation a welcome may state for an output ("noise"), as a campaign file may.
 constexpr double kMaxStatedNoise = 1e100;
 // The error code of a driver held by another campaign (spec §6, §12).
