@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 #include <fmt/core.h>
 #include <unordered_map>
 #include <unordered_set>
@@ -204,15 +205,43 @@ bool has_invisible(std::string_view text) {
   return false;
 }
 
+// The length in bytes of the blank at text[i] (a space, a tab, or a Unicode space separator a
+// reader sees as one: no-break U+00A0, U+1680, U+2000–U+200A, U+2028/9, U+202F, U+205F, the
+// ideographic U+3000), 0 when it is none.
+size_t blank_length(std::string_view text, size_t i) {
+  if (text[i] == ' ' || text[i] == '\t') return 1;
+  const auto at = [&](std::string_view seq) { return text.substr(i, seq.size()) == seq ? seq.size() : 0; };
+  if (const size_t n = at("\u00A0") + at("\u1680") + at("\u2028") + at("\u2029") + at("\u202F") + at("\u205F") + at("\u3000")) return n;
+  // U+2000–U+200A: E2 80 80–8A.
+  if (i + 2 < text.size() && text[i] == '\xE2' && text[i + 1] == '\x80' && static_cast<unsigned char>(text[i + 2]) <= 0x8A &&
+      static_cast<unsigned char>(text[i + 2]) >= 0x80)
+    return 3;
+  return 0;
+}
+
+bool blank_at_end(std::string_view text) {
+  for (size_t k = 1; k <= 3 && k <= text.size(); ++k)
+    if (blank_length(text, text.size() - k) == k) return true;
+  return false;
+}
+
 // A column name as a reader tells it from others: ASCII letters in lower case, invisible code
-// points dropped ("X1" and "x1<U+200B>" both read as "x1").
+// points dropped, blanks of any kind read as one space and none at either end ("X1", "x1<U+200B>",
+// "x1 " and "x1<U+00A0>" all read as "x1"; a CSV reader trims a header's blanks).
 std::string name_fold(std::string_view name) {
   std::string out;
+  bool blank = false;  // a blank is pending: written before the next visible character
   for (size_t i = 0; i < name.size();) {
     if (const size_t skip = invisible_length(name, i)) {
       i += skip;
       continue;
     }
+    if (const size_t skip = blank_length(name, i)) {
+      i += skip;
+      blank = !out.empty();
+      continue;
+    }
+    if (std::exchange(blank, false)) out += ' ';
     const char c = name[i++];
     out += c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
   }
@@ -580,6 +609,9 @@ CampaignRecord campaign_record(const CampaignState& state) {
     if (name.empty() || taken.count(name) || std::string_view("=+-@ \t").find(name.front()) != std::string_view::npos) return false;
     if (std::any_of(name.begin(), name.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; })) return false;
     if (has_invisible(name)) return false;
+    // Nor a blank at either end (U+00A0 and U+3000 too): "y<U+00A0>" beside "y" looks like it,
+    // and a reader that trims headers reads two columns "y".
+    if (blank_length(name, 0) || blank_at_end(name)) return false;
     // The objective's or an output's own name is that column's value, not a look-alike.
     if (name == record.objective_name || seen.count(name)) return true;
     return !folded.count(name_fold(name));

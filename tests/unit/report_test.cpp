@@ -682,6 +682,18 @@ TEST_CASE("Report: a value a driver names like another column but for letter cas
   CHECK(r.experiments[2].values.contains("PEAK"));
 }
 
+TEST_CASE("Report: a value a driver names like another column but for blanks (no-break, ideographic, at an end) gets no column", "[report]") {
+  // "y " and "y<U+00A0>" looked like the objective's column "y", and a reader trimming headers
+  // (labloop's own: prior_results) read two columns "y" (red-team report).
+  std::vector<json> events = campaign_events("minimize");
+  events[10]["values"].update(json{{"y ", 1}, {"y\u00a0", 2}, {"y\u3000", 3}, {"\u2003x1", 4}, {"Peak\u202f", 5}, {"temp\u00a0C", 6},
+                                   {"peak area", 7}, {"peak\u3000area", 8}, {"temp  C", 9}, {"Peak", 10}});
+  const CampaignRecord r = summarize(events);
+  // Blanks inside a name are a reader's blank: "peak area" has its column, its look-alike none.
+  CHECK(r.output_names == std::vector<std::string>{"Peak", "peak area", "temp  C", "z"});  // the first of two look-alikes (names sort)
+  CHECK(r.experiments[1].values.size() == 12);  // the journal keeps them all
+}
+
 TEST_CASE("Report: results.csv is not written through a symbolic link planted under its temporary name", "[report]") {
   TempDir dir, home;
   const fs::path bashrc = home.path() / ".bashrc";
