@@ -729,9 +729,7 @@ class CampaignRun {
         instruments_.push_back(std::move(live));  // so that release_instruments() lets it go
         throw;
       }
-      journal(InstrumentReadyEvent{.instrument = ic.name, .endpoint = ic.endpoint.empty() || options_.dry_run ? "(private)" : endpoint,
-                                   .driver = info.driver, .version = info.version, .capacity = info.capacity,
-                                   .key_fingerprint = driver_key_fingerprint(ic)});
+      journal(ready_event(ic, info));
       journal_held(*live, live->link->holder());
       // On resume, experiments the journal shows dispatched here are already this instrument's.
       instruments_.push_back(std::move(live));
@@ -1423,6 +1421,14 @@ class CampaignRun {
     }
   }
 
+  // The instrument's welcome as journaled, at the start and after each reconnection. A simulator's
+  // endpoint is a temporary socket of this run: not journaled.
+  InstrumentReadyEvent ready_event(const InstrumentConfig& ic, const InstrumentInfo& info) const {
+    return InstrumentReadyEvent{.instrument = ic.name, .endpoint = ic.endpoint.empty() || options_.dry_run ? "(private)" : ic.endpoint,
+                                .driver = info.driver, .version = info.version, .capacity = info.capacity,
+                                .key_fingerprint = driver_key_fingerprint(ic)};
+  }
+
   // A welcome after start-up answers the hello of back_online. Limits that no longer fit the
   // campaign mean someone changed the instrument: quarantine it and take its experiments back.
   // True when the campaign still fits it.
@@ -1437,6 +1443,9 @@ class CampaignRun {
       if (info.capacity != inst.link->info().capacity)
         log(fmt::format("{}: its driver now runs {} at once (was {})", inst.config->name, info.capacity, inst.link->info().capacity));
       inst.link->adopt(info);
+      // Who answered, journaled again: it may be another driver or version (replaced while the
+      // link was down), and `status` reads the capacity from here.
+      journal(ready_event(*inst.config, info));
       return true;
     } catch (const Error& e) {
       problem = e.what();

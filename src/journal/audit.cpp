@@ -109,7 +109,12 @@ std::vector<SessionRecord> sessions_of(const std::vector<JournalEvent>& events) 
     if (sessions.empty()) continue;
     SessionRecord& session = sessions.back();
     if (const auto* ready = e.as<InstrumentReadyEvent>()) {
-      session.instruments.push_back(SessionInstrument{ready->instrument, ready->driver, ready->version, ready->key_fingerprint.value_or("")});
+      // Journaled again after each reconnection: listed again only when another driver answered.
+      SessionInstrument answered{ready->instrument, ready->driver, ready->version, ready->key_fingerprint.value_or("")};
+      const bool known = std::any_of(session.instruments.begin(), session.instruments.end(), [&](const SessionInstrument& s) {
+        return s.name == answered.name && s.driver == answered.driver && s.version == answered.version && s.key_fingerprint == answered.key_fingerprint;
+      });
+      if (!known) session.instruments.push_back(std::move(answered));
     } else if (const auto* held = e.as<InstrumentHeldEvent>()) {
       for (SessionInstrument& inst : session.instruments)
         if (inst.name == held->instrument && inst.held_since.empty()) inst.held_since = held->since;

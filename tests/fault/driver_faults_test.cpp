@@ -15,6 +15,7 @@
 #include "labloop/campaign/campaign.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/journal/audit.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/wire/instrument.hpp"
 #include "test_support.hpp"
@@ -401,6 +402,12 @@ TEST_CASE("Faults: a lost driver that comes back is reconnected and its experime
   CHECK(summary.reason == "budget reached");
   CHECK(count_events(out, "instrument_lost", "flaky") == 1);
   CHECK(count_events(out, "instrument_reconnected", "flaky") == 1);
+  // Its welcome is journaled again once checked (another driver might have answered), and the
+  // audit lists the same driver once.
+  CHECK(count_events(out, "instrument_ready", "flaky") == 2);
+  const JournalAudit audit = audit_journal(out);
+  REQUIRE(audit.sessions.size() == 1);
+  CHECK(audit.sessions[0].instruments.size() == 1);
   CHECK(count_events(out, "instrument_quarantined") == 0);
   CHECK(count_events(out, "result") == 12);
   for (const auto& [id, k] : outcomes(out)) CHECK(k == 1);
