@@ -61,7 +61,8 @@ bool ExperimentBook::was_accepted(const std::string& id) const {
 
 bool ExperimentBook::accepted(const std::string& id, std::optional<double> expected_s, std::optional<double> max_s) {
   Experiment& e = experiments_.at(id);
-  const bool first = !e.accepted;
+  // A repeat says nothing new: its max_s, journaled nowhere, shortened the deadline without a word.
+  if (e.accepted) return false;
   e.accepted = true;
   if (e.instrument) {
     instruments_[*e.instrument].busy_backoff = kFirstBusyBackoff;
@@ -72,7 +73,7 @@ bool ExperimentBook::accepted(const std::string& id, std::optional<double> expec
     e.limit_s = *max_s;
     e.deadline = e.dispatched + saturating_seconds(*max_s);
   }
-  return first;
+  return true;
 }
 
 ExperimentBook::Clock::time_point ExperimentBook::rejected_busy(const std::string& id, Clock::time_point now) {

@@ -159,7 +159,7 @@ class ExperimentBook {
   // deadline when shorter than timeout_s. Ends the instrument's busy backoff. True for the first
   // `accepted` since `run` was last sent, which the campaign journals; the driver's repeats of it
   // are not news (one per `run` is the protocol's), and journaling each let a driver grow the
-  // journal at the rate it sent them.
+  // journal at the rate it sent them. Repeats change nothing, their max_s and expected_s included.
   bool accepted(const std::string& id, std::optional<double> expected_s, std::optional<double> max_s);
   // Whether the driver accepted the run last sent for `id` (false for an id not in the book).
   bool was_accepted(const std::string& id) const;
