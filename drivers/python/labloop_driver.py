@@ -780,6 +780,17 @@ def _valid_id(x: Any) -> bool:
     return isinstance(x, str) and 1 <= len(x) <= MAX_EXPERIMENT_ID_CHARS
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A key twice in one object: json.loads keeps the last, other readers the first (RFC 8259 §4),
+    # so the protocol refuses it, as the C++ SDK does.
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"an object holds the key {key[:100]!r} twice; each key may appear once per object")
+        obj[key] = value
+    return obj
+
+
 def _reject_constant(name: str) -> Any:
     # Python's json accepts NaN/Infinity literals; the protocol (plain JSON) does not.
     raise ValueError(f"invalid JSON literal {name}")
@@ -1240,7 +1251,7 @@ class _Server:
             return _error("bad_json", "not valid UTF-8 JSON: a byte-order mark is not allowed")
         try:
             msg = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant, parse_float=_parse_float,
-                             parse_int=_parse_int)
+                             parse_int=_parse_int, object_pairs_hook=_unique_keys)
         except _NumberTooLarge as e:
             return _error("bad_json", str(e))
         except (UnicodeDecodeError, ValueError, RecursionError) as e:

@@ -198,6 +198,8 @@ def test_fast_driver(c: Controller) -> None:
     check(code(b"\xff\xfe garbage \x00") == "bad_json", "garbage bytes -> error bad_json")
     check(code(b"\xef\xbb\xbf" + json.dumps({"v": 1, "type": "ping"}).encode()) == "bad_json",
           "a byte-order mark before the JSON -> error bad_json")
+    check(code(b'{"v":1,"type":"ping","type":"pong"}') == "bad_json", "a key twice in one object -> error bad_json")
+    check(code(b'{"v":1,"type":"ping","x":{"y":1},"z":[{"y":2},{"y":3}]}') is None, "one key in several objects is no repeat")
     t0 = time.monotonic()
     check(code(b"[" * 100_000) == "too_deep", f"100,000 '[' -> error too_deep ({time.monotonic() - t0:.2f} s)")
     check(code(b'{"v":1,"type":"ping","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}") == "too_deep",

@@ -225,15 +225,31 @@ Message decode(std::string_view payload, Reader reader) {
   if (const auto nul = payload.find('\0'); nul != std::string_view::npos)
     bad("bad_json", fmt::format("message holds a NUL byte (at byte {}), which JSON text never does (in a string it is \\u0000)", nul));
   json m;
+  // A key twice in one object: nlohmann keeps the last, other readers the first or refuse it (RFC
+  // 8259 §4), so {"y": 1, "y": 2} could be recorded as one value and shown as the other.
+  std::vector<std::set<std::string>> open_objects;
+  std::optional<std::string> repeated_key;
+  const json::parser_callback_t note_keys = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+    else if (event == json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
+    else if (event == json::parse_event_t::key && !open_objects.empty() && !open_objects.back().insert(parsed.get<std::string>()).second &&
+             !repeated_key)
+      repeated_key = parsed.get<std::string>();
+    return true;
+  };
   try {
     // nlohmann rejects invalid UTF-8 in strings, NaN/Infinity literals and trailing garbage.
-    m = json::parse(payload.begin(), payload.end());
+    m = json::parse(payload.begin(), payload.end(), note_keys);
   } catch (const json::out_of_range& e) {
     // 1e999 is valid JSON text, but no double holds it (nor any JSON library's number).
     bad("bad_json", fmt::format("a number too large for a double (past 1.8e308, such as 1e999): {}", e.what()));
   } catch (const json::exception& e) {
     bad("bad_json", fmt::format("not valid UTF-8 JSON: {}", e.what()));
   }
+  if (repeated_key)
+    bad("bad_json", fmt::format("an object holds the key \"{}\" twice; JSON readers differ on which one counts, so each key may appear once "
+                                "per object",
+                                printable(truncate_utf8(*repeated_key, 100))));
   return decode_object(m, reader);
 }
 

@@ -10,6 +10,7 @@
 
 #include "labloop/core/error.hpp"
 #include "labloop/wire/endpoint.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -89,6 +90,17 @@ TEST_CASE("decode answers bad_json for invalid JSON or UTF-8 or a non-object", "
   CHECK(decode_code(R"({"v":1,"type":"ping","x":Infinity})") == "bad_json");
   // bad_json is checked before v: an array without v is bad_json, not bad_version.
   CHECK(decode_code("[]") == "bad_json");
+}
+
+TEST_CASE("decode answers bad_json for a key twice in one object, which readers take differently", "[protocol]") {
+  // nlohmann kept the last "y", Python's json.loads keeps the last too, others the first: a result
+  // could be recorded as one value and shown as the other (red-team report).
+  CHECK(decode_code(R"({"v":1,"type":"ping","type":"pong"})") == "bad_json");
+  const std::string twice = R"({"v":1,"type":"result","experiment":"e-1","status":"ok","values":{"y":1,"y":2}})";
+  CHECK(decode_code(twice) == "bad_json");
+  CHECK_THAT(labloop::test::message_of([&] { protocol::decode(twice); }), Catch::Contains("holds the key \"y\" twice"));
+  // One name in two objects is no repeat, nor one in an object and in an array's objects.
+  CHECK(decode_code(R"({"v":1,"type":"result","experiment":"e-1","status":"ok","values":{"y":1},"meta":{"y":2,"runs":[{"y":3},{"y":4}]}})") == "");
 }
 
 TEST_CASE("decode answers bad_json for a payload that starts with a byte-order mark", "[protocol]") {
