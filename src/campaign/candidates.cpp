@@ -12,6 +12,7 @@
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/printable.hpp"
+#include "labloop/journal/report.hpp"
 
 namespace labloop {
 
@@ -139,7 +140,9 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
       if (const std::size_t n = character_count(cell); n > kMaxCandidateField)
         problem = fmt::format("{} has {} characters (at most {})", p.name, n, kMaxCandidateField);
       else if (cell.empty()) problem = fmt::format("no value for {}", p.name);
-      else if (p.type == ParameterType::categorical) params[p.name] = cell;
+      // A choice that starts like a formula ("-1") as results.csv writes it ("'-1"): a candidates
+      // file is often cut from one.
+      else if (p.type == ParameterType::categorical) params[p.name] = csv_choice(p.choices, cell);
       else if (auto v = parse_number(cell)) {
         // A level written with a rounding error (0.1000000001) is sent as the level itself: only
         // declared levels reach an instrument. One that is no level is refused by check below.

@@ -92,10 +92,7 @@ PriorResults read_prior_results(const CampaignConfig& config) {
         // which a spreadsheet does not show: the choice is what it stands for (csv_text_value).
         // Where the rule reads no choice, a file written by hand (or by an earlier version) is read
         // as before: the cell as it is, or without one leading '.
-        const auto is_choice = [&](const std::string& c) { return std::find(p.choices.begin(), p.choices.end(), c) != p.choices.end(); };
-        const std::string value = csv_text_value(cell);
-        const std::string unmarked = cell.front() == '\'' ? cell.substr(1) : cell;
-        r.params[p.name] = is_choice(value) ? value : is_choice(cell) ? cell : is_choice(unmarked) ? unmarked : value;
+        r.params[p.name] = csv_choice(p.choices, cell);
       } else if (const auto v = parse_number(cell)) {
         // A discrete value written with a rounding error (0.1000000000001) is taken as its level,
         // as the planner will encode it; one that is no level is refused by check_params below.

@@ -108,6 +108,14 @@ std::string csv_text_value(const std::string& cell) {
   return !cell.empty() && cell.front() == '\'' && needs_text_mark(std::string_view(cell).substr(1)) ? cell.substr(1) : cell;
 }
 
+std::string csv_choice(const std::vector<std::string>& choices, const std::string& cell) {
+  const auto is_choice = [&](const std::string& c) { return std::find(choices.begin(), choices.end(), c) != choices.end(); };
+  const std::string value = csv_text_value(cell);
+  if (is_choice(value) || is_choice(cell)) return is_choice(value) ? value : cell;
+  if (const std::string unmarked = !cell.empty() && cell.front() == '\'' ? cell.substr(1) : cell; is_choice(unmarked)) return unmarked;
+  return value;
+}
+
 // A text cell as a spreadsheet cannot misread it (the OWASP rule for CSV injection): control
 // characters (C0, DEL, C1, and the line and paragraph separators U+2028/U+2029), which have no place
 // in a cell and upset viewers (an escape sequence recolours a terminal; a bare CR ends a row in some

@@ -351,6 +351,18 @@ TEST_CASE("Candidates file: a column in another unit than its parameter declares
   }
 }
 
+TEST_CASE("Candidates file: a choice as results.csv writes it ('-1 for a choice that starts like a formula) reads as that choice", "[pool][config]") {
+  test::TempDir dir;
+  test::write_file(dir / "plate.csv", "temp,cycles,smiles\n30,2,'-1\n30,2,CCO\n");
+  json file = pool_config((dir / "plate.csv").string());
+  file["parameters"][2]["choices"].push_back("-1");
+  const CampaignConfig config = parse_campaign_config(file.dump(), "c.json", labloop::sim::catalogue());
+  const CandidateFile table = read_candidates(config);
+  REQUIRE(table.lines.size() == 2);
+  CHECK(table.values[2] == 3);  // the fourth choice, "-1"
+  CHECK(table.values[5] == 0);  // "CCO"
+}
+
 // Above 100,000 untried rows the Bayesian planner scores a random 100,000 of them plus the 64
 // nearest its acquisition's optimum (bayesian.cpp): it still proposes only untried rows, never one
 // twice, and still closes in on the best region.

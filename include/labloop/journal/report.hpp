@@ -108,6 +108,11 @@ CampaignRecord summarize(const std::vector<nlohmann::json>& events);
 std::string csv_text(const std::string& text);
 std::string csv_cell(const std::string& text);
 std::string csv_text_value(const std::string& cell);
+// The choice among `choices` a cell of a categorical column stands for, read as csv_text_value reads
+// it ("'-1" → "-1"); where that is no choice, the cell as it is, or without one leading ' (a file
+// written by hand, or by an earlier version). A cell that is none of them comes back as
+// csv_text_value read it, for the caller to refuse.
+std::string csv_choice(const std::vector<std::string>& choices, const std::string& cell);
 
 // Writes results.csv: header
 //   experiment,instrument,<param1>,…,<objective>,<output1>,…,status,error,proposed_at,dispatched_at,
