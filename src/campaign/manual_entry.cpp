@@ -262,6 +262,39 @@ std::vector<PendingExperiment> pending_experiments(const fs::path& campaign_dir,
   return pending;
 }
 
+namespace {
+
+const Parameter* parameter_named(const CampaignConfig& config, const std::string& name) {
+  const auto it = std::find_if(config.parameters.begin(), config.parameters.end(), [&](const Parameter& p) { return p.name == name; });
+  return it == config.parameters.end() ? nullptr : &*it;
+}
+
+// A settings cell of enter --csv against what the experiment was sent: the same number (written
+// otherwise: "50.0" for 50) or choice, or empty (not filled in); "" when it agrees. A failed
+// entry may say it ran otherwise.
+std::string check_settings(const CampaignConfig& config, const ExperimentState& e, const ManualEntry& entry) {
+  if (entry.failed) return {};
+  for (const auto& [name, cell] : entry.settings) {
+    const Parameter* p = parameter_named(config, name);
+    if (!p || cell.empty() || !e.params.is_object() || !e.params.contains(name)) continue;
+    const nlohmann::json& sent = e.params[name];
+    bool same = false;
+    if (p->type == ParameterType::categorical) {
+      same = sent.is_string() && csv_choice(p->choices, cell) == sent.get<std::string>();
+    } else if (const auto v = parse_number(cell); v && sent.is_number()) {
+      const double want = sent.get<double>();
+      same = std::fabs(*v - want) <= 1e-9 * std::max(1.0, std::fabs(want));
+    }
+    if (!same)
+      return fmt::format("its {} column reads {}, but {} was sent with {} = {}: a result is recorded for the settings sent. Undo the edit, "
+                         "or, if it ran at other settings, enter it as failed and say so",
+                         name, printable(cell.substr(0, 100)), entry.experiment, name, sent.is_string() ? sent.get<std::string>() : sent.dump());
+  }
+  return {};
+}
+
+}  // namespace
+
 std::string check_entry(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry, EntryWording wording) {
   const ExperimentState* e = state.experiment(entry.experiment);
   if (!e || !e->proposed) {
@@ -277,6 +310,7 @@ std::string check_entry(const CampaignConfig& config, const CampaignState& state
   if (!ic || !ic->is_manual())
     return fmt::format("{} is not waiting for a person ({}); only experiments on manual instruments take entered results", entry.experiment,
                        e->assigned_to ? "it runs on instrument '" + *e->assigned_to + "'" : "it is not dispatched yet");
+  if (std::string why = check_settings(config, *e, entry); !why.empty()) return why;
   return check_entry_content(config, entry, wording);
 }
 
@@ -361,7 +395,7 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
     throw Error(fmt::format("{} is not a regular file (a device or a pipe); save the results as a CSV file and name it", path.string()));
   const CsvTable table = read_csv_table(path, {.max_rows = kMaxEntryRows});
   const auto outputs = manual_outputs(config);
-  enum class Column { experiment, failed, output, ignored };
+  enum class Column { experiment, failed, output, setting, ignored };
   std::vector<Column> kinds;
   EntryFile file;
   // `labloop pending --csv` writes its cells as results.csv does (csv_cell): a name or id that starts
@@ -372,6 +406,7 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
     if (name == "experiment") kinds.push_back(Column::experiment);
     else if (name == "failed") kinds.push_back(Column::failed);
     else if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) kinds.push_back(Column::output);
+    else if (parameter_named(config, name)) kinds.push_back(Column::setting);
     else kinds.push_back(Column::ignored), file.ignored_columns.push_back(name);
   }
   // A result in another unit than the campaign declares would be recorded as if in its own.
@@ -388,6 +423,7 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
       const std::string& cell = row.fields[i];
       if (kinds[i] == Column::experiment) e.experiment = csv_text_value(cell);
       else if (kinds[i] == Column::failed && !cell.empty()) e.failed = cell;
+      else if (kinds[i] == Column::setting) e.settings[header[i]] = cell;
       else if (kinds[i] == Column::output && !cell.empty()) {
         const std::string& name = header[i];
         const auto v = parse_number(cell);

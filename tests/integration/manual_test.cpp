@@ -303,8 +303,10 @@ TEST_CASE("Manual instrument: pending quotes the commands it suggests, escapes w
     const std::string choice = state.experiment(id)->params["-mode"];
     CHECK_THAT(tpl.output, Catch::Contains(id + ",chemist," + (choice[0] == 'a' ? choice : "'" + choice) + ",,\n"));
   }
-  // Read back by enter --csv, the marked header included.
-  test::write_file(dir / "done.csv", "experiment,'-mode,y\n" + mine[0] + ",x,4.5\n");
+  // Read back by enter --csv, the marked header and the marked choice included (a setting's cell
+  // must hold what was sent).
+  const std::string sent = state.experiment(mine[0])->params["-mode"];
+  test::write_file(dir / "done.csv", "experiment,'-mode,y\n" + mine[0] + "," + (sent[0] == 'a' ? sent : "'" + sent) + ",4.5\n");
   const test::CliOutcome o = test::cli({"enter", out.string(), "--csv", (dir / "done.csv").string()}, dir);
   CHECK(o.status == 0);
   CHECK_THAT(o.output, Catch::Contains("entered " + mine[0] + ": y=4.5"));

@@ -439,6 +439,37 @@ TEST_CASE("Console: an entry with a key given twice, a blank reason or a blank n
   CHECK(site.respond("GET", "/api/campaigns", "localhost:").status == 403);
 }
 
+TEST_CASE("enter --csv: a settings column must hold what the experiment was sent; an edited one refuses the row", "[manual][console]") {
+  // pending --csv writes the settings sent; a person who changed one ("it ran at 80") had the
+  // result recorded for the settings sent, without a word (red-team report).
+  test::TempDir dir;
+  const fs::path campaign = waiting_campaign(dir);
+  const CampaignView view = campaign_view(campaign, sim::catalogue());
+  const json& sent = view.state.experiment(kWaiting)->params;
+  const double temperature = sent["temperature"].get<double>();
+  const auto row_with = [&](const std::string& temperature_cell, const std::string& solvent_cell, const std::string& rest) {
+    test::write_file(dir / "done.csv", "experiment,temperature [C],solvent,yield,failed\n" + kWaiting + "," + temperature_cell + "," + solvent_cell + "," + rest + "\n");
+    const EntryFile file = read_entry_csv(dir / "done.csv", view.config);
+    REQUIRE(file.entries.size() == 1);
+    CHECK(file.ignored_columns.empty());
+    ManualEntry e = file.entries[0];
+    e.by = "ann";
+    return check_entry(view.config, view.state, e);
+  };
+  const std::string solvent = sent["solvent"].get<std::string>();
+  // As written, as a person retypes it (more digits, padding), or left empty: taken.
+  CHECK(row_with(fmt::format("{}", temperature), solvent, "50,").empty());
+  CHECK(row_with(fmt::format("{:.12f}", temperature), solvent, "50,").empty());
+  CHECK(row_with("", "", "50,").empty());
+  // Another value, or another choice: refused, naming both.
+  CHECK_THAT(row_with(fmt::format("{}", temperature + 5), solvent, "50,"),
+             Catch::StartsWith(fmt::format("its temperature column reads {}, but {} was sent with temperature = ", temperature + 5, kWaiting)) &&
+                 Catch::Contains("enter it as failed and say so"));
+  CHECK_THAT(row_with(fmt::format("{}", temperature), solvent == "THF" ? "toluene" : "THF", "50,"), Catch::Contains("its solvent column reads"));
+  // A failed one may say it ran otherwise.
+  CHECK(row_with(fmt::format("{}", temperature + 5), solvent, ",ran at the wrong temperature").empty());
+}
+
 TEST_CASE("Console: a refusal names the page's fields, not labloop enter's options", "[console]") {
   test::TempDir dir;
   const fs::path campaign = waiting_campaign(dir);

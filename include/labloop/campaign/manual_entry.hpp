@@ -46,6 +46,10 @@ struct ManualEntry {
   std::string by;                        // who entered it (the OS user unless --by)
   std::string at;                        // when (ISO-8601 UTC)
   std::string source;                    // "command line" or "results.csv row 3"
+  // enter --csv: the row's cells under parameter names (`pending --csv` writes the settings sent),
+  // which check_entry holds to the experiment's: an edited one would record a result for settings
+  // that did not run. Not saved with the entry.
+  std::map<std::string, std::string> settings;
 
   nlohmann::json to_json() const;
   // Throws Error naming `where` when the JSON is not an entry.
@@ -108,7 +112,8 @@ void parse_assignments(const std::vector<std::string>& words, ManualEntry& entry
 
 // A results file for `labloop enter --csv`: a header with "experiment" and output names ("name
 // [unit]" is read as "name"; an optional "failed" column holds the reason for failed experiments),
-// then one row per experiment. Other columns (parameters, instrument, notes) are ignored and
+// then one row per experiment. Parameter columns must hold the settings the experiment was sent
+// (check_entry), as `pending --csv` writes them. Other columns (instrument, notes) are ignored and
 // listed, so a typo in an output's header shows. Rows with no value and no reason are skipped
 // (a template not filled in yet); a row whose cell is not a number is refused, as that value on
 // the command line is. Throws Error naming the file when it cannot be read as a table.
