@@ -628,6 +628,8 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
   // Held from the reading to the raise: two extends at once each raised the budget they had read
   // (30 + 3 and 30 + 5 gave 35), so one raise was lost.
   auto journal = std::make_shared<labloop::Journal>(path);
+  // Said, as resume says it: opening cut it away.
+  if (!journal->removed_torn_tail().empty()) fmt::print(stderr, "note: {} (removed; it was never acted on)\n", journal->removed_torn_tail());
   const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const auto state = labloop::CampaignState::fold(events);

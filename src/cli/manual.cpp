@@ -186,6 +186,7 @@ int correct(const EnterCommand& command, const Campaign& c) {
   corrected.by = e.by;
   {
     Journal journal(c.journal);
+    if (!journal.removed_torn_tail().empty()) fmt::print(stderr, "note: {} (removed; it was never acted on)\n", journal.removed_torn_tail());
     journal.append(std::string(event_name(corrected)), encode_fields(corrected));
     if (key) {
       const JournalSignedEvent signed_head = sign_journal_head(*key, c.state.campaign_id().value_or(""), journal.last_seq(), journal.last_hash());

@@ -369,6 +369,7 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
   if (parsed.contents.torn_tail) {
     if (::ftruncate(fd.get(), static_cast<off_t>(parsed.good_bytes)) != 0 || fsync_retrying(fd.get()) != 0)
       throw JournalError(fmt::format("{}: cannot truncate the torn last line: {}", name, os_reason(errno)));
+    removed_torn_tail_ = parsed.contents.torn_tail_message;
   }
   if (created) fsync_directory_of(path_);
 
@@ -388,6 +389,7 @@ Journal::~Journal() { close(); }
 
 Journal::Journal(Journal&& other) noexcept
     : path_(std::move(other.path_)),
+      removed_torn_tail_(std::move(other.removed_torn_tail_)),
       fd_(std::exchange(other.fd_, -1)),
       lock_fd_(std::exchange(other.lock_fd_, -1)),
       device_(other.device_),
@@ -401,6 +403,7 @@ Journal& Journal::operator=(Journal&& other) noexcept {
   if (this != &other) {
     close();
     path_ = std::move(other.path_);
+    removed_torn_tail_ = std::move(other.removed_torn_tail_);
     fd_ = std::exchange(other.fd_, -1);
     lock_fd_ = std::exchange(other.lock_fd_, -1);
     device_ = other.device_;

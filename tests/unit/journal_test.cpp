@@ -151,7 +151,12 @@ TEST_CASE("Journal: a torn last line is reported by read_journal and truncated b
   Journal journal(p);
   CHECK(journal.last_seq() == 2);
   CHECK(test::read_file(p) == intact);
-  CHECK(journal.append("c")["seq"] == 3);
+  // What it cut, for the command to say (extend and enter --correct were silent about it).
+  CHECK(journal.removed_torn_tail() == contents.torn_tail_message);
+  CHECK(Journal(std::move(journal)).removed_torn_tail() == contents.torn_tail_message);
+  Journal again(p);
+  CHECK(again.removed_torn_tail().empty());
+  CHECK(again.append("c")["seq"] == 3);
   const JournalContents after = read_journal(p);
   CHECK_FALSE(after.torn_tail);
   CHECK(after.events.size() == 3);

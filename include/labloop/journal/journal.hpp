@@ -83,6 +83,9 @@ class Journal {
   std::uint64_t last_seq() const { return last_seq_; }  // 0 when the journal has no events
   const std::string& last_hash() const { return last_hash_; }  // the chain's head (64 '0's when empty)
   const std::filesystem::path& path() const { return path_; }
+  // The torn last line opening cut away, in words ("<path>: line 12 is incomplete (torn write);
+  // ignored"), for a command to say; "" when there was none.
+  const std::string& removed_torn_tail() const { return removed_torn_tail_; }
 
  private:
   // The one place a line reaches the file: seals `body` (a JSON object without its closing '}')
@@ -97,6 +100,7 @@ class Journal {
   std::string copy_aside(const char* what, std::uint64_t from, std::uint64_t to) const;
 
   std::filesystem::path path_;
+  std::string removed_torn_tail_;
   int fd_ = -1;
   int lock_fd_ = -1;         // journal_lock_path(path_), flocked; -1 where it cannot be made (read-only folder)
   std::uint64_t device_ = 0;  // the file's identity when opened
