@@ -393,6 +393,10 @@ class CampaignRun {
     const fs::path path = output_ / "journal.jsonl";
     if (!fs::exists(path)) throw Error(fmt::format("{} holds no journal.jsonl: there is no campaign to resume there", output_.string()));
     const JournalContents before = read_journal(path);
+    // A run stopped because its journal was replaced saved what it wrote beside it: resuming from
+    // the replacement would go on without those events (experiments run, results recorded).
+    if (const auto copies = displaced_copies(path); !copies.empty())
+      throw Error(fmt::format("not resumed: {}; then `labloop resume` again", displaced_copy_note(copies.front(), before.events.size())));
     const std::vector<JournalEvent> events = decode_events(before.events, path.string());
     refuse_another_key(events);
     if (options_.held_journal) journal_.emplace(std::move(*options_.held_journal));  // extend's, its lock held since it read

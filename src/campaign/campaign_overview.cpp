@@ -132,6 +132,7 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
   CampaignOverview& s = view.overview;
   s.campaign = state.campaign();
   s.directory = journal.parent_path().string();
+  for (const auto& copy : displaced_copies(journal)) s.notes.push_back(displaced_copy_note(copy, contents.events.size()));
   s.phase = running ? CampaignPhase::running
             : state.paused() ? CampaignPhase::paused
             : state.finished() ? CampaignPhase::finished
@@ -174,6 +175,7 @@ nlohmann::json CampaignOverview::to_json() const {
   if (!labloop_version.empty()) j["labloop_version"] = labloop_version;
   if (dry_run) j["dry_run"] = true;
   if (hours > 0) j["hours"] = hours;
+  if (!notes.empty()) j["notes"] = notes;
   j["open"] = nlohmann::json::array();
   for (const OpenExperiment& e : open) {
     nlohmann::json o{{"experiment", e.id}, {"since", e.since}, {"params", e.params}};

@@ -318,6 +318,7 @@ int status(const std::string& where, bool json) {
         labloop::cli::kMostShownChars);
   fmt::format_to(std::back_inserter(out), "{}campaign \"{}\" in {}: {}\n", s.dry_run ? "dry run (every instrument a stand-in, no result measured) of " : "", s.campaign,
              s.directory, phase);
+  for (const std::string& note : s.notes) fmt::format_to(std::back_inserter(out), "note: {}\n", labloop::cli::printable(note));
   fmt::format_to(std::back_inserter(out), "started {}{}; last event {}\n", s.started_at, s.labloop_version.empty() ? "" : " (labloop " + s.labloop_version + ")", s.last_event_at);
   fmt::format_to(std::back_inserter(out), "experiments: {} of {} used — {} result{}, {} failed; {} open{}\n", s.used, s.budget, s.results, s.results == 1 ? "" : "s", s.failed,
              s.open.size(), s.hours > 0 ? fmt::format("; time budget {:g} h", s.hours) : "");
@@ -419,6 +420,9 @@ int verify(const std::string& where, const std::string& key_file) {
     return 1;
   }
   const std::string name = audit.journal.string();
+  // The journal may be whole and still lack what a run wrote before it was replaced.
+  for (const auto& copy : labloop::displaced_copies(audit.journal))
+    fmt::print("note: {}\n", labloop::printable(labloop::displaced_copy_note(copy, labloop::read_journal(audit.journal).events.size())));
   // Key names and signers come from files anyone may have written: shown, never obeyed.
   for (const auto& problem : audit.problems) fmt::print("{}: {}\n", labloop::printable(name), labloop::printable(problem));
   for (const auto& problem : audit.signature_problems) fmt::print("{}: {}\n", labloop::printable(name), labloop::printable(problem));

@@ -552,6 +552,32 @@ std::string Journal::write_line(const std::string& body) {
   return line;
 }
 
+std::vector<std::filesystem::path> displaced_copies(const std::filesystem::path& journal) {
+  std::vector<std::filesystem::path> found;
+  const std::string prefix = journal.filename().string() + ".displaced-";
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(journal.parent_path().empty() ? "." : journal.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() > prefix.size() && name.rfind(prefix, 0) == 0 &&
+        std::all_of(name.begin() + static_cast<std::ptrdiff_t>(prefix.size()), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      found.push_back(journal.parent_path() / name);
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+std::string displaced_copy_note(const std::filesystem::path& copy, std::size_t journal_events) {
+  std::string events;
+  try {
+    events = fmt::format("{} events", read_journal(copy).events.size());
+  } catch (const JournalError&) {
+    events = "not readable as a journal";
+  }
+  return fmt::format("{} ({}; the journal holds {}) is what a run of this campaign had written when its journal was replaced or "
+                     "deleted while it ran. Compare the two, keep the right one as {}, and move the other out of the folder",
+                     copy.string(), events, journal_events, copy.filename().string().substr(0, copy.filename().string().rfind(".displaced-")));
+}
+
 std::string journal_hash(std::string_view previous_hash, std::string_view body) {
   static const bool ready = sodium_init() >= 0;  // thread-safe once; hashing works either way
   (void)ready;

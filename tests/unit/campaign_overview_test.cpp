@@ -4,8 +4,12 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "catalogue.hpp"
+#include "labloop/campaign/campaign.hpp"
 #include "labloop/campaign/campaign_overview.hpp"
+#include "labloop/campaign/replay.hpp"
 #include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
 #include "test_support.hpp"
@@ -138,4 +142,30 @@ TEST_CASE("Overview: each instrument as the journal last left it in this run: re
   REQUIRE(by_hand.instruments.size() == 1);
   CHECK(by_hand.instruments[0].manual);
   CHECK(by_hand.instruments[0].running == 1);
+}
+
+TEST_CASE("Overview: a journal copy a stopped run saved beside a replaced journal is noted, and resume refuses until it is settled", "[overview]") {
+  // The controller stopped and saved what it had written as journal.jsonl.displaced-1; status,
+  // verify and resume then said nothing, and resume went on from the replacement (red-team report).
+  test::TempDir dir;
+  std::filesystem::copy(kOverviewFixtures / "v0.2.0" / "interrupted", dir / "c", std::filesystem::copy_options::recursive);
+  const auto journal = dir / "c" / "journal.jsonl";
+  std::filesystem::copy_file(journal, dir / "c" / "journal.jsonl.displaced-1");
+  test::write_file(dir / "c" / "journal.jsonl.displaced-notes", "not a copy");  // no number: not one
+  const std::size_t events = read_journal(journal).events.size();
+  test::keep_first_lines(journal, 5);
+  CHECK(displaced_copies(journal) == std::vector<std::filesystem::path>{dir / "c" / "journal.jsonl.displaced-1"});
+  const CampaignOverview s = overview_of(dir / "c");
+  REQUIRE(s.notes.size() == 1);
+  CHECK_THAT(s.notes[0], Catch::StartsWith((dir / "c" / "journal.jsonl.displaced-1").string() + fmt::format(" ({} events; the journal holds 5)", events)) &&
+                             Catch::EndsWith("keep the right one as journal.jsonl, and move the other out of the folder"));
+  CHECK(s.to_json()["notes"].size() == 1);
+  CampaignOptions options;
+  options.resume = true;
+  options.output = (dir / "c").string();
+  const CampaignConfig config = journaled_config(read_journal(journal).events, "fixture", sim::catalogue());
+  CHECK_THAT(test::message_of([&] { run_campaign(config, options); }), Catch::StartsWith("not resumed: ") && Catch::EndsWith("then `labloop resume` again"));
+  CHECK(read_journal(journal).events.size() == 5);  // nothing written
+  std::filesystem::rename(dir / "c" / "journal.jsonl.displaced-1", dir / "elsewhere");
+  CHECK(overview_of(dir / "c").notes.empty());
 }

@@ -58,6 +58,7 @@ struct InstrumentOverview {
 
 struct CampaignOverview {
   std::string campaign, directory;
+  std::vector<std::string> notes;  // what a person must settle first (a displaced journal copy beside it)
   CampaignPhase phase = CampaignPhase::interrupted;
   std::string finish_reason;  // finished or paused: the journal's words
   std::optional<StopRequestedEvent> stop_request;  // stopped from the console: who asked, and why

@@ -129,6 +129,14 @@ struct JournalContents {
 // JournalError naming the file and the 1-based line number. A file that cannot be read, or that is
 // not a regular file (a device, a pipe, a folder), throws JournalError with the reason.
 JournalContents read_journal(const std::filesystem::path& path);
+
+// The copies a controller saved beside `journal` when another program replaced or deleted it while
+// the campaign ran ("journal.jsonl.displaced-1", …: everything that controller had written), in
+// name order. Until someone puts the right one back, the journal may be missing events that run.
+std::vector<std::filesystem::path> displaced_copies(const std::filesystem::path& journal);
+// Said once per copy, for status, verify and resume: "journal.jsonl.displaced-1 (14 events; the
+// journal holds 5) is what a run of this campaign wrote when its journal was replaced: …".
+std::string displaced_copy_note(const std::filesystem::path& copy, std::size_t journal_events);
 // The same checks on journal text already in memory; `source` names it in messages (as the path
 // does for read_journal). Throws JournalError only.
 JournalContents parse_journal(std::string_view text, const std::string& source);
