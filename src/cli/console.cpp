@@ -204,6 +204,9 @@ struct ConsoleSite::Reading {
   bool running = false;
   std::optional<CampaignView> view;
   std::string error;  // when the folder could not be read as a campaign
+  // Its HTTP status: 404 when the folder holds no journal (gone since the console started), 500
+  // when it holds one that cannot be read (damaged): the campaign is there, the server failed it.
+  int error_status = 404;
 };
 
 std::optional<ConsoleResponse> refuse_before_routing(const ConsoleRequestHead& head) {
@@ -363,6 +366,8 @@ std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index)
     reading->view = campaign_view(folder, simulators_);
   } catch (const std::exception& e) {
     reading->error = e.what();
+    std::error_code ec;
+    if (fs::exists(journal_path_of(folder), ec)) reading->error_status = 500;
   }
   std::lock_guard lock(mutex_);
   readings_[index] = reading;
@@ -441,7 +446,7 @@ ConsoleResponse ConsoleSite::campaigns() const {
 
 ConsoleResponse ConsoleSite::experiments(std::size_t index) const {
   const auto reading = read(index);
-  if (!reading->view) return error_response(404, reading->error);
+  if (!reading->view) return error_response(reading->error_status, reading->error);
   const CampaignRecord& record = reading->view->record;
   json outputs = json::array();
   for (std::size_t i = 0; i < record.output_names.size(); ++i) outputs.push_back({{"name", record.output_names[i]}, {"unit", record.output_units[i]}});
@@ -465,20 +470,20 @@ ConsoleResponse ConsoleSite::experiments(std::size_t index) const {
 
 ConsoleResponse ConsoleSite::convergence(std::size_t index) const {
   const auto reading = read(index);
-  if (!reading->view) return error_response(404, reading->error);
+  if (!reading->view) return error_response(reading->error_status, reading->error);
   return {200, "image/svg+xml", convergence_svg(reading->view->record)};
 }
 
 ConsoleResponse ConsoleSite::pareto(std::size_t index) const {
   const auto reading = read(index);
-  if (!reading->view) return error_response(404, reading->error);
+  if (!reading->view) return error_response(reading->error_status, reading->error);
   if (reading->view->record.objectives.size() < 2) return error_response(404, "this campaign has one objective: its plot is convergence.svg");
   return {200, "image/svg+xml", pareto_svg(reading->view->record)};
 }
 
 ConsoleResponse ConsoleSite::pending(std::size_t index) const {
   const auto reading = read(index);
-  if (!reading->view) return error_response(404, reading->error);
+  if (!reading->view) return error_response(reading->error_status, reading->error);
   const CampaignConfig& config = reading->view->config;
   const std::vector<std::string> required = config.required_outputs();
   json outputs = json::array();
@@ -609,13 +614,19 @@ ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& requ
   // Checked against the journal as it is now (read() reads it again once it has moved); the entry
   // file's exclusive creation settles two people entering the same experiment at once.
   const auto reading = read(index);
-  if (!reading->view) return error_response(404, reading->error);
+  if (!reading->view) return error_response(reading->error_status, reading->error);
   // In the page's words (your name, why it failed, an output's box), not the command line's.
   if (std::string why = check_entry(reading->view->config, reading->view->state, e, EntryWording::console); !why.empty()) return refused(why);
   try {
     write_entry(campaign_folder_of(folder(index)), e);
   } catch (const Error& error) {
-    return refused(error.what());
+    // Something under its name (someone else's entry, saved first; a link in the way): refused,
+    // saying what. Otherwise the disk or the folder failed the write (full, read-only): the
+    // server's failure, not the person's.
+    std::error_code ec;
+    if (fs::symlink_status(entry_path(campaign_folder_of(folder(index)), e.experiment), ec).type() != fs::file_type::not_found && !ec)
+      return refused(error.what());
+    return error_response(500, fmt::format("not saved: {}", error.what()));
   }
   json answer{{"entered", e.experiment}, {"by", e.by}, {"at", e.at},
               {"message", reading->running ? "the running campaign records it within a second"

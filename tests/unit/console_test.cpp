@@ -73,7 +73,9 @@ TEST_CASE("Console: a journal whose one line is past the line limit is said to b
   const std::string error = campaigns[0].value("error", "");
   CHECK_THAT(error, Catch::Contains("line 1 is longer than 64 MiB (67108864 bytes)") && Catch::Contains("no whole event"));
   CHECK_THAT(error, !Catch::Contains("campaign_started"));
-  CHECK(console_get(site, "/api/campaigns/0/experiments").status == 404);
+  // A journal that is there but cannot be read is the server's failure (500), not an address
+  // that names nothing (404, which said "no such campaign").
+  CHECK(console_get(site, "/api/campaigns/0/experiments").status == 500);
 }
 
 TEST_CASE("Console: a campaign's experiments, with params and values as results.csv has them", "[console]") {
@@ -308,6 +310,14 @@ TEST_CASE("Console: a result entered at the page is checked as labloop enter che
   CHECK(read_entry(campaign, kWaiting)->values.at("yield") == 71.5);
   const json after = console_json(site, "/api/campaigns/0/pending");
   CHECK(after["pending"][0]["entered"]["by"] == "Ann");
+  // A write the folder fails (its inbox not a folder: as a full or read-only disk) is the server's
+  // failure, 500, not a refusal of what the person typed (422).
+  fs::remove_all(inbox_dir(campaign));
+  test::write_file(inbox_dir(campaign), "not a folder");
+  const cli::ConsoleResponse unsaved = post_entry(site, head + R"("values": {"yield": "17.5"}})");
+  CHECK(unsaved.status == 500);
+  CHECK_THAT(error_of(unsaved), Catch::StartsWith("not saved: "));
+  fs::remove(inbox_dir(campaign));
 }
 
 TEST_CASE("Console: entering needs the console's key, its own page and POST, and a read-only console takes none", "[console]") {
