@@ -421,8 +421,10 @@ int verify(const std::string& where, const std::string& key_file) {
   }
   const std::string name = audit.journal.string();
   // The journal may be whole and still lack what a run wrote before it was replaced.
-  for (const auto& copy : labloop::displaced_copies(audit.journal))
-    fmt::print("note: {}\n", labloop::printable(labloop::displaced_copy_note(copy, labloop::read_journal(audit.journal).events.size())));
+  if (const auto copies = labloop::displaced_copies(audit.journal); !copies.empty()) {
+    const std::size_t events = labloop::read_journal(audit.journal).events.size();
+    for (const auto& copy : copies) fmt::print("note: {}\n", labloop::printable(labloop::displaced_copy_note(copy, events)));
+  }
   // Key names and signers come from files anyone may have written: shown, never obeyed.
   for (const auto& problem : audit.problems) fmt::print("{}: {}\n", labloop::printable(name), labloop::printable(problem));
   for (const auto& problem : audit.signature_problems) fmt::print("{}: {}\n", labloop::printable(name), labloop::printable(problem));

@@ -111,8 +111,9 @@ std::string csv_text_value(const std::string& cell) {
 std::string csv_choice(const std::vector<std::string>& choices, const std::string& cell) {
   const auto is_choice = [&](const std::string& c) { return std::find(choices.begin(), choices.end(), c) != choices.end(); };
   const std::string value = csv_text_value(cell);
-  if (is_choice(value) || is_choice(cell)) return is_choice(value) ? value : cell;
-  if (const std::string unmarked = !cell.empty() && cell.front() == '\'' ? cell.substr(1) : cell; is_choice(unmarked)) return unmarked;
+  if (is_choice(value)) return value;
+  if (is_choice(cell)) return cell;
+  if (!cell.empty() && cell.front() == '\'' && is_choice(cell.substr(1))) return cell.substr(1);
   return value;
 }
 
