@@ -19,6 +19,7 @@ std::string phase_name(CampaignPhase phase) {
     case CampaignPhase::running: return "running";
     case CampaignPhase::finished: return "finished";
     case CampaignPhase::paused: return "paused";
+    case CampaignPhase::error: return "error";
     case CampaignPhase::interrupted: return "interrupted";
   }
   return "interrupted";
@@ -135,6 +136,7 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
   for (const auto& copy : displaced_copies(journal)) s.notes.push_back(displaced_copy_note(copy, contents.events.size()));
   s.phase = running ? CampaignPhase::running
             : state.paused() ? CampaignPhase::paused
+            : state.stopped_by_error() ? CampaignPhase::error
             : state.finished() ? CampaignPhase::finished
                                : CampaignPhase::interrupted;
   if (!running && state.finished()) s.finish_reason = state.finish_reason();

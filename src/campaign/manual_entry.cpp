@@ -231,10 +231,9 @@ std::optional<ManualEntry> read_checked_entry(const fs::path& campaign_dir, cons
   if (why.empty() && entry->at > utc_text(std::time(nullptr) + kEntryClockGrace, "%Y-%m-%dT%H:%M:%SZ"))
     why = fmt::format("its \"at\" is {}, later than this computer's clock ({}) by more than an hour: write when it was entered",
                       printable(entry->at), utc_now_iso());
-  // Checked to the second in the same shape: "at" is held to it above.
   if (why.empty() && exists_since) {
-    const auto at = parse_journal_time(entry->at.substr(0, 19) + ".000Z");
-    if (at && *at + std::chrono::seconds(kEntryClockGrace) < *exists_since)
+    const auto at = parse_utc_iso(entry->at);
+    if (at && std::chrono::system_clock::from_time_t(*at) + std::chrono::seconds(kEntryClockGrace) < *exists_since)
       why = fmt::format("its \"at\" is {}, more than an hour before {} was proposed: it is an entry for something else (left from another "
                         "campaign?)",
                         entry->at, experiment);

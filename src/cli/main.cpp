@@ -301,8 +301,13 @@ int status(const std::string& where, bool json) {
   std::string phase;
   switch (s.phase) {
     case labloop::CampaignPhase::running: phase = "running"; break;
-    case labloop::CampaignPhase::finished: phase = "finished: " + s.finish_reason; break;
-    case labloop::CampaignPhase::paused: phase = s.finish_reason; break;
+    // The journal's words hold an error's text, which may quote what an instrument sent.
+    case labloop::CampaignPhase::finished: phase = "finished: " + labloop::cli::printable(s.finish_reason); break;
+    case labloop::CampaignPhase::paused: phase = labloop::cli::printable(s.finish_reason); break;
+    case labloop::CampaignPhase::error:
+      phase = fmt::format("stopped by an {}; fix the cause, then `labloop resume {}` continues it", labloop::cli::printable(s.finish_reason),
+                          labloop::path_word(s.directory));
+      break;
     case labloop::CampaignPhase::interrupted:
       phase = fmt::format("interrupted (not running and not finished: killed, crashed or the machine went down); `labloop resume {}` continues it",
                           labloop::path_word(s.directory));

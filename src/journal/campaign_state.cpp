@@ -50,6 +50,7 @@ std::vector<const ExperimentState*> CampaignState::open_experiments() const {
 int CampaignState::open_count() const { return static_cast<int>(open_experiments().size()); }
 
 bool CampaignState::paused() const { return finished_ && finish_reason_.rfind("paused", 0) == 0; }
+bool CampaignState::stopped_by_error() const { return finished_ && finish_reason_.rfind("error: ", 0) == 0; }
 
 ExperimentState& CampaignState::record_for(const std::string& id) {
   const auto [it, inserted] = index_of_.try_emplace(id, experiments_.size());

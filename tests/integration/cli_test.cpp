@@ -667,6 +667,13 @@ TEST_CASE("CLI: status says where a campaign stands, for a person and as JSON, a
   const nlohmann::json j = nlohmann::json::parse(json.output);
   CHECK(j["phase"] == "interrupted");
   CHECK(j["open"].size() == 1);
+  // Stopped by an error: said as that, with the way on (it read "finished").
+  std::filesystem::copy(LABLOOP_SOURCE_DIR "/tests/fixtures/v0.2.0/interrupted", dir / "err", std::filesystem::copy_options::recursive);
+  labloop::Journal(dir / "err" / "journal.jsonl").append("campaign_finished", {{"reason", "error: instrument 'sim': gone"}, {"experiments", 8},
+                                                                               {"failed", 0}, {"best", nullptr}});
+  const Outcome error = labloop_cli({"status", (dir / "err").string()}, dir);
+  CHECK(error.status == 0);
+  CHECK_THAT(error.output, Catch::Contains(": stopped by an error: instrument 'sim': gone; fix the cause, then `labloop resume "));
   const Outcome none = labloop_cli({"status", dir.path().string()}, dir);
   CHECK(none.status == 1);
   CHECK_THAT(none.output, Catch::Contains("no such journal (is the name right?"));

@@ -64,6 +64,24 @@ TEST_CASE("Overview: an interrupted campaign lists its open experiment and where
   CHECK(by_hand.to_json()["open"][0]["manual"] == true);
 }
 
+TEST_CASE("Overview: a campaign stopped by an error reads as that, not as finished, and a pause as paused", "[overview]") {
+  test::TempDir dir;
+  std::filesystem::copy(kOverviewFixtures / "v0.2.0" / "interrupted", dir / "c", std::filesystem::copy_options::recursive);
+  const auto finish = [&](const std::string& reason) {
+    Journal(dir / "c" / "journal.jsonl").append("campaign_finished", encode_fields(CampaignFinishedEvent{.reason = reason, .experiments = 8}));
+    return overview_of(dir / "c");
+  };
+  const CampaignOverview error = finish("error: instrument 'sim': gone");
+  CHECK(error.phase == CampaignPhase::error);
+  CHECK(error.finish_reason == "error: instrument 'sim': gone");
+  CHECK(error.to_json()["phase"] == "error");
+  Journal(dir / "c" / "journal.jsonl").append("campaign_resumed", encode_fields(CampaignResumedEvent{{}, {}, 0, true}));
+  CHECK(overview_of(dir / "c").phase == CampaignPhase::interrupted);
+  CHECK(finish("paused: 5 of the last 9 experiments failed").phase == CampaignPhase::paused);
+  CHECK(finish("stopped by operator").phase == CampaignPhase::finished);
+  CHECK(finish("budget reached").to_json()["phase"] == "finished");
+}
+
 TEST_CASE("Overview: several objectives give the Pareto set instead of one best", "[overview]") {
   const CampaignOverview s = overview_of(kOverviewFixtures / "v0.2.0" / "goals");
   CHECK_FALSE(s.best);

@@ -416,3 +416,15 @@ TEST_CASE("An inbox file's \"at\" must be a UTC time as labloop writes it, and i
              Catch::Contains("where it was entered (\"source\") holds a control character (\\x1b); write it as plain text on one line"));
   CHECK_THAT(refusal("2026-12-05T14:21:10Z", "a\u2028b"), Catch::Contains("holds a line or paragraph separator (\\u2028)"));
 }
+
+TEST_CASE("Manual entry: an entry's time is read as the one shape labloop writes, a real date to the second in UTC", "[manual]") {
+  REQUIRE(labloop::parse_utc_iso("2026-12-05T14:21:10Z"));
+  CHECK(*labloop::parse_utc_iso("2026-12-05T14:21:10Z") == 1796480470);
+  CHECK(*labloop::parse_utc_iso("1970-01-01T00:00:00Z") == 0);
+  CHECK_FALSE(labloop::parse_utc_iso("2026-02-30T00:00:00Z"));  // no such day
+  CHECK_FALSE(labloop::parse_utc_iso("2026-12-05T24:00:00Z"));
+  CHECK_FALSE(labloop::parse_utc_iso("2026-12-05T14:21:10.000Z"));  // a journal time, not an entry's
+  CHECK_FALSE(labloop::parse_utc_iso("2026-12-05 14:21:10Z"));
+  CHECK_FALSE(labloop::parse_utc_iso("+026-12-05T14:21:10Z"));
+  CHECK_FALSE(labloop::parse_utc_iso(""));
+}

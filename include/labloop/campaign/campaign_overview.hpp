@@ -21,9 +21,10 @@ enum class CampaignPhase {
   running,      // a labloop process holds the journal now
   finished,     // budget, target or time reached, or stopped by the operator
   paused,       // stopped by the failure-rate pause: fix the cause, then resume
+  error,        // stopped by an error ("error: …"): fix the cause, then resume
   interrupted,  // neither running nor finished: killed, crashed, or the machine went down
 };
-std::string phase_name(CampaignPhase phase);  // "running", "finished", …
+std::string phase_name(CampaignPhase phase);  // "running", "finished", "paused", "error", "interrupted"
 
 struct OpenExperiment {
   std::string id;
@@ -60,7 +61,7 @@ struct CampaignOverview {
   std::string campaign, directory;
   std::vector<std::string> notes;  // what a person must settle first (a displaced journal copy beside it)
   CampaignPhase phase = CampaignPhase::interrupted;
-  std::string finish_reason;  // finished or paused: the journal's words
+  std::string finish_reason;  // finished, paused or error: the journal's words
   std::optional<StopRequestedEvent> stop_request;  // stopped from the console: who asked, and why
   std::string started_at, last_event_at, labloop_version;
   bool dry_run = false;       // every instrument was a stand-in: no result is a measurement

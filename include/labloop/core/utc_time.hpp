@@ -1,6 +1,7 @@
 #pragma once
 // Wall-clock times as text in UTC, for records people read (key files, manual entries, leases).
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,5 +15,7 @@ std::string utc_now_iso();
 // ("2026-12-05T14:21:10Z"). A time read from a file written by hand is held to it before it is
 // journaled.
 bool is_utc_iso(std::string_view text);
+// The time such a text says; none for any other text.
+std::optional<std::time_t> parse_utc_iso(std::string_view text);
 
 }  // namespace labloop

@@ -129,6 +129,7 @@ class CampaignState {
   // The stop request (from the console) the last run acted on; cleared when the campaign resumes.
   const std::optional<StopRequestedEvent>& stop_request() const { return stop_request_; }
   bool paused() const;   // finished by the failure-rate pause ("paused: …")
+  bool stopped_by_error() const;  // finished by an error the run could not go on from ("error: …")
   int resumes() const { return resumes_; }
   std::size_t events() const { return events_; }
   // Bookkeeping the loop never writes, one line each, naming the event's 1-based line.

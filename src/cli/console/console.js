@@ -32,6 +32,14 @@ function element(tag, className, text) {
   return e;
 }
 
+// A campaign's phase with the journal's words for it. A pause's and an error's words begin with
+// their phase ("paused: …", "error: …"), which is not said twice.
+function phaseText(o, open, close = "") {
+  if (!o.finish_reason) return o.phase;
+  if (o.finish_reason.startsWith(o.phase + ":")) return o.finish_reason;
+  return o.phase + open + o.finish_reason + close;
+}
+
 // An integer the JSON wrote that a JavaScript number cannot hold exactly (past 2^53): kept as the
 // text it was written as, so it is shown as results.csv shows it.
 class ExactInteger {
@@ -121,7 +129,7 @@ function card(entry) {
   }
   const o = entry.overview;
   const title = element("h2", null, o.campaign + " ");
-  title.appendChild(element("span", "phase " + o.phase, o.phase + (o.finish_reason ? ": " + o.finish_reason : "")));
+  title.appendChild(element("span", "phase " + o.phase, phaseText(o, ": ")));
   li.appendChild(title);
   if (o.stop_request) li.appendChild(element("div", "asked", (o.phase === "running" ? "stopping: " : "") + "asked from the " +
                                                                  (o.stop_request.source || "unknown") + " by " + (o.stop_request.by || "someone unnamed") +
@@ -190,7 +198,7 @@ async function showDetail(entry) {
   detail.hidden = false;
   document.getElementById("detail-title").textContent = o.campaign;
   document.getElementById("detail-summary").textContent =
-      o.phase + (o.finish_reason ? " (" + o.finish_reason + ")" : "") + "; started " + o.started_at + "; last event " + o.last_event_at;
+      phaseText(o, " (", ")") + "; started " + o.started_at + "; last event " + o.last_event_at;
   // The plot is fetched again only when the journal has moved.
   const version = entry.index + "-" + o.last_event_at + "-" + o.used;
   if (version !== plotVersion) {
