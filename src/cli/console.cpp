@@ -29,6 +29,7 @@
 #include "labloop/campaign/stop_request.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/report.hpp"
+#include "bounded_http_server.hpp"
 #include "serving_pool.hpp"
 
 namespace labloop::cli {
@@ -286,13 +287,14 @@ std::vector<fs::path> campaigns_in(const fs::path& parent, std::size_t most) {
 namespace {
 
 // One campaign however it is named: ./runs/a, runs/a/, a link to it, its journal.jsonl; the
-// same before and after its journal exists.
+// same before and after its journal exists. The folder decides, not where its journal leads: two
+// campaigns whose journals are links into one archive folder are two campaigns.
 fs::path campaign_identity(const fs::path& folder) {
+  const fs::path named = folder.filename() == "journal.jsonl" ? folder.parent_path() : folder;
   std::error_code ec;
-  const fs::path journal = fs::canonical(journal_path_of(folder), ec);
-  if (!ec) return journal.parent_path();
-  const fs::path named = fs::weakly_canonical(folder.filename() == "journal.jsonl" ? folder.parent_path() : folder, ec);
-  return ec ? folder : named;
+  if (const fs::path real = fs::canonical(named.empty() ? fs::path(".") : named, ec); !ec) return real;
+  const fs::path near = fs::weakly_canonical(named, ec);
+  return ec ? folder : near;
 }
 
 }  // namespace
@@ -301,7 +303,10 @@ void ConsoleSite::discover() const {
   std::vector<fs::path> seen, parents;
   for (const fs::path& given : given_) {
     std::vector<fs::path> inside;
-    if (!holds_journal(given) && fs::is_directory(given)) inside = campaigns_in(given, kMostEntriesLooked);
+    // A folder that cannot be looked at (no permission, a link loop) is a campaign whose card says
+    // why, as reading it will: the others are shown as before.
+    std::error_code unreadable;
+    if (!holds_journal(given) && fs::is_directory(given, unreadable)) inside = campaigns_in(given, kMostEntriesLooked);
     if (inside.empty()) {
       seen.push_back(given);
     } else {
@@ -312,22 +317,26 @@ void ConsoleSite::discover() const {
   std::vector<fs::path> identities;
   for (const fs::path& f : seen) identities.push_back(campaign_identity(f));
   std::lock_guard lock(folders_mutex_);
+  const auto is_parent = [&parents](const fs::path& f) { return std::find(parents.begin(), parents.end(), f) != parents.end(); };
+  // A folder of campaigns given empty keeps its number, but it is not shown: no place of the
+  // kMostCampaigns shown.
+  std::size_t shown = std::count_if(folders_.begin(), folders_.end(), [&](const fs::path& f) { return !is_parent(f); });
   std::size_t beyond = 0;
   for (std::size_t k = 0; k < seen.size(); ++k) {
     if (std::find(identities_.begin(), identities_.end(), identities[k]) != identities_.end()) continue;
-    if (folders_.size() >= kMostCampaigns) {
+    if (shown >= kMostCampaigns) {
       ++beyond;
       continue;
     }
     folders_.push_back(seen[k]);
     identities_.push_back(identities[k]);
     reading_.emplace_back();
+    ++shown;
   }
   // A folder given empty took a place as a campaign to come; once campaigns start inside it, it
   // is a folder of campaigns and its place is no longer shown (its number stays taken).
   hidden_.assign(folders_.size(), false);
-  for (std::size_t i = 0; i < folders_.size(); ++i)
-    hidden_[i] = std::find(parents.begin(), parents.end(), folders_[i]) != parents.end();
+  for (std::size_t i = 0; i < folders_.size(); ++i) hidden_[i] = is_parent(folders_[i]);
   not_shown_ = beyond;
 }
 
@@ -439,7 +448,7 @@ ConsoleResponse ConsoleSite::campaigns() const {
   json answer{{"entries", !entries_.key.empty()}, {"campaigns", list}};
   {
     std::lock_guard lock(folders_mutex_);
-    if (not_shown_ > 0) answer["not_shown"] = not_shown_;
+    if (not_shown_ > 0) answer["not_shown"] = not_shown_, answer["most_shown"] = kMostCampaigns;
   }
   return json_response(answer);
 }
@@ -678,7 +687,7 @@ int run_console(const ConsoleCommand& command, const SimulatorCatalogue& simulat
   if (!command.read_only) entries = {new_console_key(), os_user_name()};
   const ConsoleSite site(std::move(folders), simulators, entries);
 
-  httplib::Server server;
+  BoundedHttpServer server{RequestLimits{}};
   // httplib's default is SO_REUSEPORT, with which a second console (or anything else) could bind
   // the same port and take half the requests: SO_REUSEADDR alone lets a restart reuse it at once.
   // Called for the listening socket only (the last one it is called for is the one bound).

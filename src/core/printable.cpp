@@ -87,14 +87,42 @@ std::string plain_text_problem(std::string_view text) {
 
 bool plain_text(std::string_view text) { return plain_text_problem(text).empty(); }
 
-bool is_blank(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c) != 0; });
+std::size_t unicode_blank_length(std::string_view text, std::size_t i) {
+  const auto at = [&](std::string_view seq) { return text.substr(i, seq.size()) == seq ? seq.size() : 0; };
+  if (const std::size_t n = at("\u00A0") + at("\u1680") + at("\u2028") + at("\u2029") + at("\u202F") + at("\u205F") + at("\u3000"))
+    return n;
+  // U+2000–U+200A: E2 80 80–8A.
+  if (i + 2 < text.size() && text[i] == '\xE2' && text[i + 1] == '\x80' && static_cast<unsigned char>(text[i + 2]) <= 0x8A &&
+      static_cast<unsigned char>(text[i + 2]) >= 0x80)
+    return 3;
+  return 0;
 }
 
+namespace {
+
+// The length of the blank at text[i] as a person's words are read: ASCII white space or a
+// Unicode space separator.
+std::size_t any_blank_length(std::string_view text, std::size_t i) {
+  if (std::isspace(static_cast<unsigned char>(text[i])) != 0) return 1;
+  return unicode_blank_length(text, i);
+}
+
+// The length of the blank that ends `text`, 0 when none does.
+std::size_t trailing_blank_length(std::string_view text) {
+  for (std::size_t k = 1; k <= 3 && k <= text.size(); ++k)
+    if (any_blank_length(text, text.size() - k) == k) return k;
+  return 0;
+}
+
+}  // namespace
+
+bool is_blank(std::string_view text) { return trimmed(text).empty(); }
+
 std::string trimmed(std::string_view text) {
-  const auto blank = [](unsigned char c) { return std::isspace(c) != 0; };
-  while (!text.empty() && blank(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
-  while (!text.empty() && blank(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  while (!text.empty())
+    if (const std::size_t n = any_blank_length(text, 0)) text.remove_prefix(n);
+    else break;
+  while (const std::size_t n = trailing_blank_length(text)) text.remove_suffix(n);
   return std::string(text);
 }
 

@@ -267,7 +267,10 @@ std::string first_failing_signature(const std::vector<JournalEvent>& events, con
 }
 
 std::filesystem::path journal_path_of(const std::filesystem::path& where) {
-  return std::filesystem::is_directory(where) ? where / "journal.jsonl" : where;
+  // A path that cannot be looked at (no permission on a folder above it, a link loop) is taken as
+  // the journal: reading it then says why, in the words every reader of a journal uses.
+  std::error_code unreadable;
+  return std::filesystem::is_directory(where, unreadable) ? where / "journal.jsonl" : where;
 }
 
 std::filesystem::path campaign_folder_of(const std::filesystem::path& where) {

@@ -215,17 +215,10 @@ bool has_invisible(std::string_view text) {
 }
 
 // The length in bytes of the blank at text[i] (a space, a tab, or a Unicode space separator a
-// reader sees as one: no-break U+00A0, U+1680, U+2000–U+200A, U+2028/9, U+202F, U+205F, the
-// ideographic U+3000), 0 when it is none.
+// reader sees as one: unicode_blank_length), 0 when it is none.
 size_t blank_length(std::string_view text, size_t i) {
   if (text[i] == ' ' || text[i] == '\t') return 1;
-  const auto at = [&](std::string_view seq) { return text.substr(i, seq.size()) == seq ? seq.size() : 0; };
-  if (const size_t n = at("\u00A0") + at("\u1680") + at("\u2028") + at("\u2029") + at("\u202F") + at("\u205F") + at("\u3000")) return n;
-  // U+2000–U+200A: E2 80 80–8A.
-  if (i + 2 < text.size() && text[i] == '\xE2' && text[i + 1] == '\x80' && static_cast<unsigned char>(text[i + 2]) <= 0x8A &&
-      static_cast<unsigned char>(text[i + 2]) >= 0x80)
-    return 3;
-  return 0;
+  return unicode_blank_length(text, i);
 }
 
 bool blank_at_end(std::string_view text) {

@@ -12,6 +12,13 @@
 #include <mutex>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bounded_http_server.hpp"
 #include "console.hpp"
 #include "serving_pool.hpp"
 #include "labloop/campaign/manual_entry.hpp"
@@ -527,6 +534,12 @@ TEST_CASE("Console: a name or reason is kept trimmed, as labloop enter keeps it:
   CHECK(json::parse(saved.body)["by"] == "Ann");
   CHECK(read_entry(campaign, kWaiting)->by == "Ann");
   CHECK(read_entry(campaign, kWaiting)->values.at("yield") == 71.5);
+  // Blanks of other scripts are blanks: a failure whose reason is an ideographic space has none.
+  const cli::ConsoleResponse blank = post_entry(site, head + R"("failed": "\u3000", "by": "Ann"})");
+  CHECK(blank.status == 422);
+  CHECK_THAT(error_of(blank), Catch::Contains("say why it failed"));
+  const cli::ConsoleResponse nobody = post_entry(site, head + R"("values": {"yield": 5}, "by": "\u00a0"})");
+  CHECK(nobody.status == 400);
 }
 
 TEST_CASE("Console: a folder given through a link to its journal gets its entries in the campaign's own inbox", "[console]") {
@@ -708,6 +721,12 @@ TEST_CASE("Console: one campaign however it is named is shown once, and a folder
   fs::copy(kConsoleFixtures / "v0.1.0/finished", dir / "empty/first", fs::copy_options::recursive);
   CHECK(shown() == std::vector<std::string>{(dir / "runs/a").string(), (dir / "empty/first").string()});
   CHECK(console_json(site, "/api/campaigns")["campaigns"][1]["index"] == 2);  // numbers stay
+  // The folder's place, no longer shown, is none of the 64 shown (63 were, the limit said "63").
+  for (int i = 0; i < 63; ++i) fs::copy(kConsoleFixtures / "v0.1.0/finished", dir / fmt::format("empty/more-{:02}", i), fs::copy_options::recursive);
+  const json many = console_json(site, "/api/campaigns");
+  CHECK(many["campaigns"].size() == cli::ConsoleSite::kMostCampaigns);
+  CHECK(many["not_shown"] == 1);
+  CHECK(many["most_shown"] == cli::ConsoleSite::kMostCampaigns);
   // A campaign that had not started when the console began keeps its one place once it has.
   test::TempDir later;
   const cli::ConsoleSite waiting({later / "c"}, sim::catalogue());
@@ -715,6 +734,24 @@ TEST_CASE("Console: one campaign however it is named is shown once, and a folder
   fs::copy(kConsoleFixtures / "v0.1.0/finished", later / "c", fs::copy_options::recursive);
   (void)waiting.respond("GET", "/api/campaigns", "127.0.0.1:8765");
   CHECK(waiting.campaign_count() == 1);
+}
+
+TEST_CASE("Console: campaigns whose journals link into one archive are two, and a folder that cannot be looked at hides no other", "[console]") {
+  test::TempDir dir;
+  fs::create_directories(dir / "archive");
+  fs::create_directories(dir / "runs/a");
+  fs::create_directories(dir / "runs/b");
+  fs::copy(kConsoleFixtures / "v0.1.0/finished/journal.jsonl", dir / "archive/a.jsonl");
+  fs::copy(kConsoleFixtures / "v0.2.0/goals/journal.jsonl", dir / "archive/b.jsonl");
+  fs::create_symlink(dir / "archive/a.jsonl", dir / "runs/a/journal.jsonl");
+  fs::create_symlink(dir / "archive/b.jsonl", dir / "runs/b/journal.jsonl");
+  fs::create_symlink(dir / "loop", dir / "loop");  // a link to itself: no folder can be looked at there
+  const cli::ConsoleSite site({dir / "runs/a", dir / "runs/b", dir / "loop"}, sim::catalogue());
+  const json answer = console_json(site, "/api/campaigns");
+  REQUIRE(answer["campaigns"].size() == 3);
+  CHECK(answer["campaigns"][0]["overview"]["campaign"] == "fixture");
+  CHECK(answer["campaigns"][1]["overview"]["campaign"] == "goals");
+  CHECK(answer["campaigns"][2].contains("error"));
 }
 
 namespace {
@@ -800,4 +837,92 @@ TEST_CASE("Console serving pool: connections held open get threads of their own,
     }
     CHECK(served == 20);
   }
+}
+
+namespace {
+
+// A client on a raw socket: what it sends is sent as it is, a byte at a time if asked.
+class RawClient {
+ public:
+  explicit RawClient(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+  }
+  ~RawClient() { ::close(fd_); }
+  bool send(const std::string& text) { return ::send(fd_, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size()); }
+  // One answer: its head, then as many bytes as its Content-Length says; "" when none comes within 5 s.
+  std::string answer() {
+    std::string got;
+    for (;;) {
+      if (const auto end = got.find("\r\n\r\n"); end != std::string::npos) {
+        const auto length = got.find("Content-Length: ");
+        const std::size_t body = length == std::string::npos ? 0 : std::stoul(got.substr(length + 16));
+        if (got.size() >= end + 4 + body) return got;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 5000) <= 0) return got;
+      char buffer[4096];
+      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n <= 0) return got;
+      got.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+TEST_CASE("Console HTTP server: a request head past its bytes, its lines or its deadline is refused before it is all read", "[console][http]") {
+  // Red-team report: httplib 0.11 read 4 million headers (400 MB) before the console could count
+  // them, and a head trickled slowly held its thread for as long as the sender liked.
+  cli::BoundedHttpServer server(cli::RequestLimits{.head_bytes = 4096, .head_lines = 20, .deadline = std::chrono::milliseconds(400)});
+  std::atomic<int> served{0};
+  server.Get("/", [&](const httplib::Request&, httplib::Response& response) {
+    ++served;
+    response.set_content("ok", "text/plain");
+  });
+  server.set_read_timeout(2, 0);
+  server.set_keep_alive_timeout(1);
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread listening([&] { server.listen_after_bind(); });
+  const std::string start = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  {  // Within the limits, twice on one connection.
+    RawClient client(port);
+    REQUIRE(client.send(start + "A: 1\r\nB: 2\r\n\r\n"));
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 200") && Catch::EndsWith("\r\n\r\nok"));
+    REQUIRE(client.send(start + "\r\n"));
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 200"));
+    CHECK(served == 2);
+  }
+  std::string many = start;
+  for (int i = 0; i < 30; ++i) many += fmt::format("H{}: x\r\n", i);
+  {
+    RawClient client(port);
+    REQUIRE(client.send(many + "\r\n"));
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 400"));
+    CHECK(client.answer().empty());  // closed: the rest was no request of its own (it was answered 400 each)
+  }
+  {
+    RawClient client(port);
+    REQUIRE(client.send(start + "Long: " + std::string(5000, 'x') + "\r\n\r\n"));
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 400"));
+  }
+  {  // A byte every 100 ms, each well within the read timeout: the whole head takes past the deadline.
+    RawClient client(port);
+    REQUIRE(client.send(start));
+    for (const char c : std::string("Slow: 1234567890\r\n\r\n")) {
+      if (!client.send(std::string(1, c))) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 400"));
+  }
+  CHECK(served == 2);
+  server.stop();
+  listening.join();
 }

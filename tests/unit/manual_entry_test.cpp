@@ -378,6 +378,15 @@ TEST_CASE("A name or a reason is trimmed at both ends alike before it is checked
   CHECK(trimmed(" \t Ann Lee\n") == "Ann Lee");
   CHECK(trimmed("   ").empty());
   CHECK(trimmed("A\tB") == "A\tB");  // inside: still refused as not plain text
+  // Unicode's blanks too (a red-team report: a no-break space was recorded as a name, and an
+  // ideographic space as a failure's reason).
+  CHECK(trimmed("\u00a0Ann\u3000") == "Ann");
+  CHECK(trimmed("\u2003 Ann Lee\u202f\u00a0") == "Ann Lee");
+  CHECK(trimmed("Ann\u00a0Lee") == "Ann\u00a0Lee");
+  CHECK(is_blank("\u3000"));
+  CHECK(is_blank(" \u00a0\u2000\u200a\t"));
+  CHECK_FALSE(is_blank("\u200b"));  // not a blank: refused as not plain text
+  CHECK(trimmed("\xe2\x80") == "\xe2\x80");  // a cut sequence is left for the UTF-8 check to refuse
   test::TempDir dir;
   put_in_inbox(dir.path(), "by-hand-0001",
                R"({"experiment":"by-hand-0001","failed":"  clogged \t","by":" Ann ","at":"2026-12-05T14:21:10Z"})");

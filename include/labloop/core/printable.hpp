@@ -33,13 +33,20 @@ bool plain_text(std::string_view text);
 // refusals a person can act on: "--by holds a line break (\n); write it as plain text on one line".
 std::string plain_text_problem(std::string_view text);
 
-// Whether `text` is empty or only white space (ASCII blanks): no name, no reason.
+// The length in bytes of the Unicode space separator at text[i] that a reader sees as a blank:
+// no-break U+00A0, U+1680, U+2000–U+200A, U+2028/9, U+202F, U+205F, the ideographic U+3000; 0
+// for anything else (ASCII included).
+std::size_t unicode_blank_length(std::string_view text, std::size_t i);
+
+// Whether `text` is empty or only blanks (ASCII white space or unicode_blank_length's): no name,
+// no reason.
 bool is_blank(std::string_view text);
 
-// `text` without the ASCII white space (spaces, tabs, line breaks) at its start and its end: what
-// a person typed for the record (a name, a reason), as kept. "  Ana" and "Ana " are the person
-// "Ana": labloop enter, its --csv cells and the console trim alike before checking and recording
-// (a tab or line break inside is still refused as not plain text).
+// `text` without the blanks (ASCII white space, Unicode space separators such as U+00A0 and
+// U+3000) at its start and its end: what a person typed for the record (a name, a reason), as
+// kept. "  Ana", "Ana " and "Ana<U+00A0>" are the person "Ana": labloop enter, its --csv cells
+// and the console trim alike before checking and recording (a tab or line break inside is still
+// refused as not plain text).
 std::string trimmed(std::string_view text);
 
 // A word a POSIX shell reads as itself: as it is when it holds only characters no shell treats

@@ -32,6 +32,24 @@ function element(tag, className, text) {
   return e;
 }
 
+// What `labloop status` says before anything else about a campaign: a dry run (no result is a
+// measurement), a note a person must settle (a journal copy beside it), bookkeeping problems.
+function warnings(o) {
+  const lines = [];
+  if (o.dry_run) lines.push("dry run: every instrument was a stand-in; no result is a measurement");
+  for (const note of o.notes || []) lines.push("note: " + note);
+  if (Array.isArray(o.problems) && o.problems.length > 0)
+    lines.push("the journal has " + o.problems.length + " bookkeeping problem" + (o.problems.length === 1 ? "" : "s") +
+               ": labloop verify names them");
+  return lines;
+}
+
+// An object's own value under a name a driver or a file chose: "constructor" or "toString" is a
+// name like any other, not the object's inherited function.
+function own(object, name) {
+  return object && Object.prototype.hasOwnProperty.call(object, name) ? object[name] : undefined;
+}
+
 // A campaign's phase with the journal's words for it. A pause's and an error's words begin with
 // their phase ("paused: …", "error: …"), which is not said twice.
 function phaseText(o, open, close = "") {
@@ -135,6 +153,7 @@ function card(entry) {
                                                                  (o.stop_request.source || "unknown") + " by " + (o.stop_request.by || "someone unnamed") +
                                                                  (o.stop_request.reason ? ": " + o.stop_request.reason : "")));
   li.appendChild(element("div", "folder", entry.folder));
+  for (const line of warnings(o)) li.appendChild(element("div", "trouble", line));
   const bar = element("div", "bar");
   const fill = element("div");
   fill.style.width = (o.budget > 0 ? Math.min(100, (100 * o.used) / o.budget) : 0) + "%";
@@ -175,9 +194,9 @@ function experimentRows(data, bestId) {
     tr.appendChild(element("td", null, x.experiment));
     tr.appendChild(element("td", null, x.status));
     tr.appendChild(element("td", null, x.instrument || ""));
-    for (const p of data.parameters) tr.appendChild(element("td", "number", number(x.params ? x.params[p.name] : undefined)));
+    for (const p of data.parameters) tr.appendChild(element("td", "number", number(own(x.params, p.name))));
     tr.appendChild(element("td", "number", number(x.objective)));
-    for (const out of data.outputs) tr.appendChild(element("td", "number", number(x.values ? x.values[out.name] : undefined)));
+    for (const out of data.outputs) tr.appendChild(element("td", "number", number(own(x.values, out.name))));
     tr.appendChild(element("td", null, x.error || x.finished_at || ""));
     rows.push(tr);
   }
@@ -198,7 +217,8 @@ async function showDetail(entry) {
   detail.hidden = false;
   document.getElementById("detail-title").textContent = o.campaign;
   document.getElementById("detail-summary").textContent =
-      phaseText(o, " (", ")") + "; started " + o.started_at + "; last event " + o.last_event_at;
+      (o.dry_run ? "dry run (every instrument a stand-in, no result measured): " : "") + phaseText(o, " (", ")") + "; started " +
+      o.started_at + "; last event " + o.last_event_at;
   // The plot is fetched again only when the journal has moved.
   const version = entry.index + "-" + o.last_event_at + "-" + o.used;
   if (version !== plotVersion) {
@@ -421,7 +441,7 @@ async function submitEntry(index, form, failed) {
     if (!reason) return say("say why it failed", "refused");
     request.failed = reason;
   } else {
-    request.values = {};
+    request.values = Object.create(null);  // an output named "__proto__" is set like any other
     for (const input of form.querySelectorAll("input[data-output]"))
       if (input.value.trim() !== "") request.values[input.dataset.output] = input.value.trim();
   }
@@ -465,7 +485,7 @@ async function refresh() {
       }
     });
     if (data.not_shown) cards.push(element("li", "note", data.not_shown + " more campaign" + (data.not_shown === 1 ? "" : "s") +
-                                                          " not shown: the console shows at most " + data.campaigns.length));
+                                                          " not shown: the console shows at most " + data.most_shown));
     document.getElementById("campaigns").replaceChildren(...cards);
     await showDetail(data.campaigns.find((c) => c.index === selected));
     status.textContent = "live, updated " + new Date().toLocaleTimeString();
