@@ -81,6 +81,12 @@ std::uintmax_t size_of(int fd) {
   return ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<std::uintmax_t>(st.st_size) : 0;
 }
 
+// Whether `path` is still the file `fd` is open on: a program may have removed or replaced it.
+bool still_at(int fd, const fs::path& path) {
+  struct stat held {}, named {};
+  return ::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 && held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
 // Up to `count` bytes from `from`; fewer when the file is shorter.
 std::string read_at(int fd, std::uintmax_t from, std::size_t count) {
   std::string out(count, '\0');
@@ -190,8 +196,12 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
         // Cut through the driver's own handle: by the path it could be a link to another file.
         [[maybe_unused]] const int failed = ::ftruncate(fd, static_cast<off_t>(kMaxOutputBytes));  // then more is kept; the failure still says why
       }
-    return Error(fmt::format("the program wrote more than {} MiB to its output{}; its first {} MiB are kept in {}", kMaxOutputBytes >> 20, how,
-                             kMaxOutputBytes >> 20, dir.string()));
+    std::string gone;  // kept files the program took away: "kept in" would send a person to look for nothing
+    if (!still_at(out.get(), dir / "stdout.txt")) gone += " stdout.txt";
+    if (!still_at(err.get(), dir / "stderr.txt")) gone += " stderr.txt";
+    return Error(fmt::format("the program wrote more than {} MiB to its output{}; its first {} MiB are kept in {}{}", kMaxOutputBytes >> 20, how,
+                             kMaxOutputBytes >> 20, dir.string(),
+                             gone.empty() ? "" : " (except" + gone + ", which the program removed or replaced)"));
   };
   std::optional<int> status;
   while (!(status = program.wait_for(std::chrono::milliseconds(50)))) {
