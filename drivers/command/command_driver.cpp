@@ -1,14 +1,17 @@
 #include "command_driver.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
 #include <sstream>
 
 #include "labloop/core/append_file.hpp"
@@ -16,6 +19,8 @@
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
 #include "labloop/core/json_limits.hpp"
+#include "labloop/core/printable.hpp"
+#include "labloop/core/unique_fd.hpp"
 #include "labloop/core/utc_time.hpp"
 #include "labloop/wire/protocol.hpp"
 
@@ -60,24 +65,67 @@ struct LastLine {
   bool whole = true;  // false: it is longer than kMaxOutputTail, and `text` is only its end
 };
 
-// The last line of a program's output that holds more than blanks. Twice the limit and a byte
-// are read from the end: a line of up to kMaxOutputTail bytes, the line break before it (so one of
-// exactly that length is seen to begin there) and as much again of blank lines after it.
-LastLine last_line(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary | std::ios::ate);
-  if (!in) return {};
-  const std::streamoff size = in.tellg();
-  const std::streamoff from = std::max<std::streamoff>(0, size - 2 * kMaxOutputTail - 1);
-  in.seekg(from);
-  std::string tail(static_cast<std::size_t>(size - from), '\0');
-  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
-  const std::size_t end = tail.find_last_not_of(" \t\r\n");
-  if (end == std::string::npos) return {};
-  const std::size_t newline = tail.find_last_of('\n', end);
-  const std::size_t begin = newline == std::string::npos ? 0 : newline + 1;
-  const bool whole = (newline != std::string::npos || from == 0) && static_cast<std::streamoff>(end + 1 - begin) <= kMaxOutputTail;
-  const std::size_t kept = std::min<std::size_t>(end + 1 - begin, static_cast<std::size_t>(kMaxOutputTail));
-  return {tail.substr(end + 1 - kept, kept), whole};
+// The driver's own handle on a file it gives the program as stdout or stderr, made here in the
+// run's new folder before the program starts, so the program's descriptor and this one are the
+// same file. What the program then does to the path (removes it, puts a pipe or a link there)
+// does not change what is measured and read: its output, through this descriptor, never by the
+// path (an open by the path would block for good on a pipe, beyond the timeout and abort).
+UniqueFd open_run_output(const fs::path& file) {
+  UniqueFd fd{::open(file.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)};
+  if (fd.get() < 0) throw Error(fmt::format("cannot make {}: {}", file.string(), std::strerror(errno)));
+  return fd;
+}
+
+std::uintmax_t size_of(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<std::uintmax_t>(st.st_size) : 0;
+}
+
+// Whether `path` is still the file `fd` is open on: a program may have removed or replaced it.
+bool still_at(int fd, const fs::path& path) {
+  struct stat held {}, named {};
+  return ::fstat(fd, &held) == 0 && ::lstat(path.c_str(), &named) == 0 && held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
+// Up to `count` bytes from `from`; fewer when the file is shorter.
+std::string read_at(int fd, std::uintmax_t from, std::size_t count) {
+  std::string out(count, '\0');
+  std::size_t got = 0;
+  while (got < count) {
+    const ssize_t n = ::pread(fd, out.data() + got, count - got, static_cast<off_t>(from + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
+// The last line of a program's output that holds more than blanks, however many blank lines
+// follow it (a tool that pads its log): blanks are skipped from the end a chunk at a time, over at
+// most the output cap, then up to kMaxOutputTail and a byte are read before the line's end (so a
+// line of exactly that length is seen to begin there).
+LastLine last_line(int fd) {
+  constexpr std::uintmax_t kChunk = 64 << 10;
+  const std::uintmax_t size = size_of(fd);
+  const std::uintmax_t lowest = size > kMaxOutputBytes ? size - kMaxOutputBytes : 0;
+  std::uintmax_t end = size;  // one past the last byte that is not blank, once found
+  for (bool found = false; !found;) {
+    if (end <= lowest) return {};
+    const std::uintmax_t from = std::max(lowest, end > kChunk ? end - kChunk : 0);
+    const std::string chunk = read_at(fd, from, static_cast<std::size_t>(end - from));
+    if (chunk.size() != end - from) return {};  // cut shorter meanwhile (a process it left behind): nothing sure to read
+    const std::size_t at = chunk.find_last_not_of(" \t\r\n");
+    found = at != std::string::npos;
+    end = found ? from + at + 1 : from;
+  }
+  const std::uintmax_t from = end > static_cast<std::uintmax_t>(kMaxOutputTail) + 1 ? end - kMaxOutputTail - 1 : 0;
+  const std::string tail = read_at(fd, from, static_cast<std::size_t>(end - from));
+  const std::size_t newline = tail.find_last_of('\n');
+  std::string line = newline == std::string::npos ? tail : tail.substr(newline + 1);
+  const bool whole = (newline != std::string::npos || from == 0) && line.size() <= static_cast<std::size_t>(kMaxOutputTail);
+  if (!whole) line.erase(0, line.size() - std::min(line.size(), static_cast<std::size_t>(kMaxOutputTail)));
+  return {std::move(line), whole};
 }
 
 }  // namespace
@@ -119,6 +167,7 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
     throw Error("the experiment id holds a control character, which the program's environment (LABLOOP_EXPERIMENT) cannot carry");
   const fs::path dir = new_run_dir(experiment);
   write_whole_file((dir / "params.json").string(), json{{"experiment", experiment}, {"params", params}}.dump() + "\n", "the run's params");
+  const UniqueFd out = open_run_output(dir / "stdout.txt"), err = open_run_output(dir / "stderr.txt");
   ChildIo io;
   io.input = dir / "params.json";
   io.output = dir / "stdout.txt";
@@ -126,11 +175,9 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
   io.environment = {{"LABLOOP_EXPERIMENT", experiment}, {"LABLOOP_RUN_DIR", dir.string()}};
   ChildProcess program(config_.command, dir / "stderr.txt", io);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(config_.declared.timeout_s);
-  const auto output_bytes = [&] {
-    std::error_code ec;
-    const auto out = fs::file_size(dir / "stdout.txt", ec), err = fs::file_size(dir / "stderr.txt", ec);
-    return std::max(out == static_cast<std::uintmax_t>(-1) ? 0 : out, err == static_cast<std::uintmax_t>(-1) ? 0 : err);
-  };
+  // Measured on the driver's descriptors: a program that removes stdout.txt and prints on is
+  // still writing to this file, and still held to the cap.
+  const auto output_bytes = [&] { return std::max(size_of(out.get()), size_of(err.get())); };
   // Stopping a run stops all of it: the program's process group, then whatever still carries
   // this run's LABLOOP_RUN_DIR (what it started outside its group: setsid, a daemon). Said in
   // the failure, since such a program surprises its author.
@@ -144,12 +191,17 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
   // already exited (checked every 50 ms, a fast writer is done before it is looked at), and only
   // the cap is kept: "up to 64 MiB" holds whatever the timing.
   const auto output_over_cap = [&](const std::string& how) {
-    for (const char* file : {"stdout.txt", "stderr.txt"}) {
-      std::error_code ec;
-      if (const auto size = fs::file_size(dir / file, ec); !ec && size > kMaxOutputBytes) fs::resize_file(dir / file, kMaxOutputBytes, ec);
-    }
-    return Error(fmt::format("the program wrote more than {} MiB to its output{}; its first {} MiB are kept in {}", kMaxOutputBytes >> 20, how,
-                             kMaxOutputBytes >> 20, dir.string()));
+    for (const int fd : {out.get(), err.get()})
+      if (size_of(fd) > kMaxOutputBytes) {
+        // Cut through the driver's own handle: by the path it could be a link to another file.
+        [[maybe_unused]] const int failed = ::ftruncate(fd, static_cast<off_t>(kMaxOutputBytes));  // then more is kept; the failure still says why
+      }
+    std::string gone;  // kept files the program took away: "kept in" would send a person to look for nothing
+    if (!still_at(out.get(), dir / "stdout.txt")) gone += " stdout.txt";
+    if (!still_at(err.get(), dir / "stderr.txt")) gone += " stderr.txt";
+    return Error(fmt::format("the program wrote more than {} MiB to its output{}; its first {} MiB are kept in {}{}", kMaxOutputBytes >> 20, how,
+                             kMaxOutputBytes >> 20, dir.string(),
+                             gone.empty() ? "" : " (except" + gone + ", which the program removed or replaced)"));
   };
   std::optional<int> status;
   while (!(status = program.wait_for(std::chrono::milliseconds(50)))) {
@@ -167,14 +219,14 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
   }
   if (output_bytes() > kMaxOutputBytes) throw output_over_cap("");
   if (*status != 0) {
-    const std::string said = last_line(dir / "stderr.txt").text;
+    const std::string said = printable(last_line(err.get()).text);
     const std::optional<int> signal = program.ending_signal();
     throw Error(ready::shortened(fmt::format("the program {}{}", signal ? fmt::format("was killed by signal {}", *signal)
                                                                         : fmt::format("exited with status {}", *status),
                                              said.empty() ? std::string() : ": " + said),
                                  kMaxErrorChars));
   }
-  const LastLine last = last_line(dir / "stdout.txt");
+  const LastLine last = last_line(out.get());
   if (!last.whole)
     throw Error(fmt::format("the program's last line of output is longer than {} MiB ({} bytes), the most this driver reads of a line, "
                             "so it was not read and the experiment failed: print the measurements as one short JSON object on the "
@@ -183,14 +235,18 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
   const std::string& line = last.text;
   json printed;
   std::optional<std::string> repeated;
+  std::string why_not;  // the parser's reason, said with the line: a line that looks like an object may not be one
   try {
-    if (!find_excess_nesting(line, 64)) printed = parse_json_noting_repeats(line, /*ignore_comments=*/false, repeated);
-  } catch (const json::exception&) {
+    if (find_excess_nesting(line, 64)) why_not = "it nests arrays/objects deeper than 64 levels";
+    else printed = parse_json_noting_repeats(line, /*ignore_comments=*/false, repeated);
+  } catch (const json::exception& e) {
     printed = nullptr;
+    why_not = ready::why_not_json(line, e);
   }
   if (!printed.is_object())
-    throw Error(fmt::format("the program's last line of output is not a JSON object of measurements ({}); see {}",
-                            line.empty() ? "it printed nothing" : "\"" + ready::shortened(line, 200) + "\"", (dir / "stdout.txt").string()));
+    throw Error(fmt::format("the program's last line of output is not a JSON object of measurements ({}{}); see {}",
+                            line.empty() ? "it printed nothing" : "\"" + printable(ready::shortened(line, 200)) + "\"",
+                            why_not.empty() ? "" : ": " + why_not, (dir / "stdout.txt").string()));
   if (repeated) throw Error(fmt::format("the program's last line gives {} twice: {}", *repeated, ready::shortened(line, 200)));
   // "error": null is no error (a null optional field is absent, protocol §2).
   if (const auto error = printed.find("error"); error != printed.end() && !error->is_null()) {

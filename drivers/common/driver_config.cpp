@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "labloop/core/error.hpp"
+#include "labloop/core/json_limits.hpp"
+#include "labloop/core/printable.hpp"
 #include "labloop/wire/protocol.hpp"
 
 namespace labloop::ready {
@@ -20,6 +22,10 @@ namespace {
 
 constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
 constexpr double kMaxTimeoutS = 365.0 * 24 * 3600;
+// A config nests a few levels (inputs → one input → its choices); a campaign file is held to the
+// same 64. Checked on the text before parsing: a text of 200,000 '[' (400 KB, within the size
+// limit) parses, and then overflows the stack when copied or destroyed (json_limits.hpp).
+constexpr std::size_t kMaxConfigDepth = 64;
 
 }  // namespace
 
@@ -33,6 +39,10 @@ DeclaredInstrument read_driver_config(const fs::path& file, const std::string& d
   std::ifstream in(file, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
+  if (const auto at = find_excess_nesting(text.str(), kMaxConfigDepth))
+    throw ConfigError(source, "", fmt::format("arrays/objects nested deeper than {} levels at {}; a driver's config needs only a few "
+                                              "(is it damaged, or not a driver's config?)",
+                                              kMaxConfigDepth, line_and_column(text.str(), *at)));
   std::optional<std::string> repeated;
   json j;
   try {
@@ -78,6 +88,17 @@ DeclaredInstrument read_driver_config(const fs::path& file, const std::string& d
 std::string shortened(std::string text, std::size_t most) {
   if (text.size() > most) text = text.substr(0, most) + "…";
   return text;
+}
+
+std::string why_not_json(const std::string& text, const json::exception& e) {
+  // Checked first: the parser names a stray byte as a syntax error at some column, while the cause
+  // is the encoding the writer used (Latin-1, a Windows code page), which JSON does not allow.
+  if (!valid_utf8(text))
+    return "its bytes are not UTF-8 (JSON text must be UTF-8: is it written in Latin-1 or a Windows code page?)";
+  if (const auto* syntax = dynamic_cast<const json::parse_error*>(&e)) return json_syntax_error(text, *syntax);
+  // The one other way parse() fails: a number beyond a double (1e400), out_of_range.406.
+  if (e.id == 406) return "it holds a number beyond ±1.8e308";
+  return printable(e.what());
 }
 
 std::string file_safe(const std::string& experiment) {

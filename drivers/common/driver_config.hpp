@@ -32,6 +32,10 @@ DeclaredInstrument read_driver_config(const std::filesystem::path& file, const s
 // `text` cut to `most` bytes with "…" when longer (for messages quoting what a program wrote).
 std::string shortened(std::string text, std::size_t most = 300);
 
+// Why nlohmann refused `text` (what a program or an instrument wrote), in words that let its author
+// fix it: "its bytes are not UTF-8 …", "it holds a number beyond ±1.8e308", "at line 1, column 9: …".
+std::string why_not_json(const std::string& text, const nlohmann::json::exception& e);
+
 // A file or folder name for an experiment id, one per id: an id of letters, digits, '.' and '-'
 // (not starting with '.') is its own name; any other has what is not among them replaced by '_',
 // at most 100 characters, and a hash of the whole id appended.

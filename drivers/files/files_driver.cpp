@@ -1,7 +1,13 @@
 #include "files_driver.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -13,6 +19,8 @@
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
 #include "labloop/core/json_limits.hpp"
+#include "labloop/core/printable.hpp"
+#include "labloop/core/unique_fd.hpp"
 
 namespace labloop::files {
 
@@ -76,7 +84,7 @@ std::string request_text(const std::string& experiment, const Params& params, Fi
 
 FilesConfig read_files_config(const fs::path& file) {
   FilesConfig config;
-  config.declared = ready::read_driver_config(file, "files", {"requests", "results", "format", "poll_s"}, [&](const JsonNode& root, const ready::DeclaredInstrument& declared) {
+  config.declared = ready::read_driver_config(file, "files", {"requests", "results", "format", "poll_s", "units"}, [&](const JsonNode& root, const ready::DeclaredInstrument& declared) {
     const fs::path& folder = declared.folder;
     config.requests_dir = folder / root.child("requests").as_string();
     config.results_dir = folder / root.child("results").as_string();
@@ -91,6 +99,12 @@ FilesConfig read_files_config(const fs::path& file) {
     if (root.has("poll_s")) {
       config.poll_s = root.child("poll_s").as_number();
       if (!(config.poll_s >= 0.01 && config.poll_s <= 60)) root.child("poll_s").fail("must be seconds from 0.01 to 60");
+    }
+    if (root.has("units")) {
+      const JsonNode units = root.child("units");
+      const std::vector<std::string>& outputs = declared.info.outputs;
+      units.expect_object(outputs);  // names an output, or is a mistake ("did you mean")
+      for (const auto& [output, unit] : units.value().items()) config.units[output] = units.child(output).as_string();
     }
   });
   return config;
@@ -159,6 +173,7 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
       const bool untaken = withdrawal.now();
       std::string what;
       if (!unreadable.empty()) what = fmt::format("the result file {} never read whole within timeout_s ({:g} s): {}", result.string(), config_.declared.timeout_s, unreadable);
+      else if (last_size == 0u) what = fmt::format("the result file {} is empty (0 bytes) and was not written again within timeout_s ({:g} s)", result.string(), config_.declared.timeout_s);
       else if (last_size) what = fmt::format("the result file {} was still changing at timeout_s ({:g} s)", result.string(), config_.declared.timeout_s);
       else what = fmt::format("no result file {} within timeout_s ({:g} s)", result.string(), config_.declared.timeout_s);
       throw Error(fmt::format("{}; {}", what,
@@ -174,10 +189,22 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
 Values FilesDriver::read_result(const fs::path& result) const {
   std::map<std::string, std::string> cells;  // output name → its text, and "error"
   // Read once: what is judged whole below is exactly what is parsed, however the file changes meanwhile.
-  std::ifstream in(result, std::ios::binary);
+  // Opened so that what was seen to be a plain file cannot be swapped for a link (followed) or a
+  // pipe (an open or a read would block for good, past timeout_s and abort) in between.
+  const UniqueFd fd{::open(result.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)};
+  struct stat st {};
+  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    throw Error(fmt::format("the result {} is not a plain file (a link, a folder, a pipe) or cannot be opened; the instrument must write a plain file",
+                            result.string()));
   std::string text(kMaxResultBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
   if (config_.format == FileFormat::csv) {
     // A row cut short reads as a row ("y\n1" of "y\n12.5\n"): only its line ending says the
     // instrument is done with it.
@@ -192,21 +219,45 @@ Values FilesDriver::read_result(const fs::path& result) const {
       throw ResultNotWhole(fmt::format("the result file is not a CSV of one header and one row: {}", e.what()));
     }
     if (table.rows.empty()) throw ResultNotWhole(fmt::format("the result file {} has a header and no row of values", result.string()));
-    for (std::size_t i = 0; i < table.header.size(); ++i)
+    for (std::size_t i = 0; i < table.header.size(); ++i) {
       if (!cells.emplace(table.header[i], table.rows[0].fields[i]).second)
         throw Error(fmt::format("the result file {} has two columns named \"{}\"", result.string(), table.header[i]));
+      // A value in another unit than the one the campaign takes it in would be recorded as if it
+      // were (420 mAU as 420 AU): a column's "[unit]" must be the one the config declares for it.
+      const std::string& written = table.units[i];
+      const bool output = std::find(config_.declared.info.outputs.begin(), config_.declared.info.outputs.end(), table.header[i]) !=
+                          config_.declared.info.outputs.end();
+      if (!output || written.empty()) continue;
+      const auto declared = config_.units.find(table.header[i]);
+      if (declared == config_.units.end())
+        throw Error(fmt::format("the result file {} gives \"{}\" in {} (column {}, \"{} [{}]\"), but the driver's config declares no unit for it: "
+                                "add \"units\": {{\"{}\": \"{}\"}} to the config if the campaign takes it in {}, or have the instrument "
+                                "convert it and head the column \"{}\"",
+                                result.string(), printable(table.header[i]), printable(written), i + 1, printable(table.header[i]),
+                                printable(written), printable(table.header[i]), printable(written), printable(written), printable(table.header[i])));
+      if (!unit_conflict(result.string(), i + 1, table.header[i], written, declared->second).empty())
+        throw Error(fmt::format("the result file {} gives \"{}\" in {} (column {}, \"{} [{}]\"), but the driver's config declares it in {} "
+                                "(/units): have the instrument write it in {} (heading the column \"{} [{}]\" or \"{}\"), or correct "
+                                "the config's unit",
+                                result.string(), printable(table.header[i]), printable(written), i + 1, printable(table.header[i]),
+                                printable(written), declared->second, declared->second, printable(table.header[i]), declared->second,
+                                printable(table.header[i])));
+    }
   } else {
     if (text.size() > kMaxResultBytes) throw Error(fmt::format("the result file {} is over {} bytes", result.string(), kMaxResultBytes));
     json j;
     std::optional<std::string> repeated;
+    std::string why_not;  // the parser's reason, said with the text: a file that looks like an object may not be one
     try {
-      if (find_excess_nesting(text, 64)) throw Error("nested too deep");
-      j = parse_json_noting_repeats(text, /*ignore_comments=*/false, repeated);
-    } catch (const std::exception&) {
+      if (find_excess_nesting(text, 64)) why_not = "it nests arrays/objects deeper than 64 levels";
+      else j = parse_json_noting_repeats(text, /*ignore_comments=*/false, repeated);
+    } catch (const json::exception& e) {
       j = nullptr;
+      why_not = ready::why_not_json(text, e);
     }
     if (!j.is_object())
-      throw ResultNotWhole(fmt::format("the result file {} is not a JSON object of measurements: \"{}\"", result.string(), ready::shortened(text, 200)));
+      throw ResultNotWhole(fmt::format("the result file {} is not a JSON object of measurements{}: \"{}\"", result.string(),
+                                       why_not.empty() ? "" : " (" + why_not + ")", printable(ready::shortened(text, 200))));
     if (repeated) throw Error(fmt::format("the result file {} gives {} twice", result.string(), *repeated));
     // A JSON null is no value at all (as a null optional field is absent, protocol §2): "error":
     // null is no error. A string is the text as written, so "error": "null" is an error whose

@@ -11,6 +11,9 @@
 
 #include "driver_config.hpp"
 
+#include <map>
+#include <string>
+
 namespace labloop::files {
 
 enum class FileFormat { json, csv };
@@ -22,6 +25,7 @@ struct FilesConfig {
   std::filesystem::path asked_dir;     // what was asked under each name (CONFIG-asked beside the config)
   FileFormat format = FileFormat::json;  // "format": "json" (default) or "csv", both ways
   double poll_s = 0.2;                 // "poll_s": how often the results folder is looked at
+  std::map<std::string, std::string> units;  // "units": output → the unit its values are taken in (a CSV header's "[unit]" must match)
 };
 
 // Reads and checks `file`; throws ConfigError naming the field.

@@ -82,11 +82,22 @@ std::string printable(const std::string& text) {
   return out;
 }
 
-// Why an experiment whose replies came out of step fails.
+// Why an experiment whose replies came out of step fails. A line with text is shown trimmed, as its text is what tells whose answer it is; one of line
+// endings alone is shown as it came, named ("\n"), being the mark of an instrument that ends its
+// replies with more than "read_termination" says (trimmed, it read as an empty line: no clue).
 std::string out_of_step(const std::string& line, const std::string& where) {
-  return fmt::format("the instrument sent a line no query was waiting for (\"{}\") {}: its replies are out of step, so the values read may "
-                     "be other queries' answers (does it send status lines unasked, or answer a command that is no query?)",
-                     printable(ready::shortened(trimmed(line), 200)), where);
+  const bool endings_only = !line.empty() && line.find_first_not_of("\r\n \t") == std::string::npos;
+  std::string shown;
+  if (endings_only)
+    for (const char c : ready::shortened(line, 200)) shown += c == '\r' ? std::string("\\r") : c == '\n' ? std::string("\\n") : std::string(1, c);
+  else
+    shown = ready::shortened(trimmed(line), 200);
+  return fmt::format("the instrument sent {} no query was waiting for (\"{}\") {}: its replies are out of step, so the values read may "
+                     "be other queries' answers ({})",
+                     endings_only ? "line-ending characters" : "a line", printable(shown), where,
+                     endings_only ? "does it end its replies with \"\\r\\n\"? then set \"read_termination\" to \"\\n\", which also takes "
+                                    "the \"\\r\" before it"
+                                  : "does it send status lines unasked, or answer a command that is no query?");
 }
 
 // The `index`th comma-separated field of a reply (0 = the first), or none.

@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "labloop/core/printable.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -230,6 +232,33 @@ void ScpiLink::write_line(const std::string& command, Clock::time_point deadline
   }
 }
 
+namespace {
+
+// Bytes an instrument sent, for a message: the line endings named as people write them in the
+// config ("\r", "\n"), anything else not printable escaped, and at most 200 bytes.
+std::string shown_bytes(const std::string& bytes) {
+  std::string named;
+  for (const char c : bytes.substr(0, 200)) named += c == '\r' ? std::string("\\r") : c == '\n' ? std::string("\\n") : std::string(1, c);
+  return printable(named) + (bytes.size() > 200 ? fmt::format("… ({} bytes)", bytes.size()) : std::string());
+}
+
+}  // namespace
+
+// Why no reply came in time. Bytes that did come without the read termination are shown: the
+// usual cause is an instrument that ends its lines otherwise than "read_termination" says (a
+// serial instrument ending them with "\r" alone), which would otherwise read as silence.
+LinkError ScpiLink::no_reply() {
+  owes_reply_ = true;
+  if (buffer_.empty()) return LinkError(fmt::format("no reply from the instrument at {} within its time", address_));
+  const std::string expected = read_termination_ == '\r' ? "\\r" : "\\n";
+  const std::string likely = read_termination_ == '\n' && buffer_.find('\r') != std::string::npos ? "\\r" : "";
+  return LinkError(fmt::format("no whole reply from the instrument at {} within its time: it sent \"{}\" but never the line ending "
+                               "\"read_termination\" says (\"{}\"); {}",
+                               address_, shown_bytes(buffer_), expected,
+                               likely.empty() ? "set \"read_termination\" to the character that ends its replies (its manual says which)"
+                                              : "its replies seem to end with \"\\r\": set \"read_termination\": \"\\r\" in the config"));
+}
+
 // Up to `size` bytes, at least one; throws as read_line says.
 std::size_t ScpiLink::read_some(char* into, std::size_t size, Clock::time_point deadline, std::stop_token stop) {
   for (;;) {
@@ -238,10 +267,7 @@ std::size_t ScpiLink::read_some(char* into, std::size_t size, Clock::time_point 
         owes_reply_ = true;
         throw LinkError("stopped while waiting for a reply");
       }
-      if (Clock::now() >= deadline) {
-        owes_reply_ = true;
-        throw LinkError(fmt::format("no reply from the instrument at {} within its time", address_));
-      }
+      if (Clock::now() >= deadline) throw no_reply();
     } else {
       bool ready = false;
       try {
@@ -250,10 +276,7 @@ std::size_t ScpiLink::read_some(char* into, std::size_t size, Clock::time_point 
         if (!broken_) owes_reply_ = true;  // a stop: the reply may still come
         throw;
       }
-      if (!ready) {
-        owes_reply_ = true;
-        throw LinkError(fmt::format("no reply from the instrument at {} within its time", address_));
-      }
+      if (!ready) throw no_reply();
     }
     const ssize_t n = ::read(fd_, into, size);
     if (n > 0) return static_cast<std::size_t>(n);

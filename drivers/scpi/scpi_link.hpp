@@ -71,6 +71,8 @@ class ScpiLink {
   enum class Kind { socket, terminal, usbtmc, other_device };
   bool wait_for(short events, Clock::time_point deadline, std::stop_token stop, const char* doing);
   std::size_t read_some(char* into, std::size_t size, Clock::time_point deadline, std::stop_token stop);
+  // The error for a reply not whole by its deadline, showing what did arrive; marks the reply owed.
+  LinkError no_reply();
   [[noreturn]] void fail(const std::string& why);
 
   int fd_ = -1;

@@ -22,11 +22,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path files_config(const test::TempDir& dir, const std::string& format = "json", double timeout_s = 20, double poll_s = 0.02) {
+fs::path files_config(const test::TempDir& dir, const std::string& format = "json", double timeout_s = 20, double poll_s = 0.02,
+                      const std::string& extra = "") {
   test::write_file(dir / "reader.json", fmt::format(R"({{"driver": "plate-reader",
     "inputs": [{{"name": "x", "type": "continuous", "low": 0, "high": 10}}, {{"name": "dye", "type": "categorical", "choices": ["a", "b, c"]}}],
-    "outputs": ["y"], "requests": "inbox", "results": "outbox", "format": "{}", "timeout_s": {}, "poll_s": {}}})",
-                                                    format, timeout_s, poll_s));
+    "outputs": ["y"], "requests": "inbox", "results": "outbox", "format": "{}", "timeout_s": {}, "poll_s": {}{}}})",
+                                                    format, timeout_s, poll_s, extra));
   return dir / "reader.json";
 }
 
@@ -104,15 +105,23 @@ TEST_CASE("Files driver: a JSON request goes in whole, the result of the same na
 
 TEST_CASE("Files driver: CSV both ways, with quoting, and an error column fails the experiment", "[files]") {
   test::TempDir dir;
-  files::FilesDriver driver(files::read_files_config(files_config(dir, "csv")));
+  files::FilesDriver driver(files::read_files_config(files_config(dir, "csv", 20, 0.02, R"(, "units": {"y": "AU"})")));
   std::string seen;
   FolderInstrument instrument(dir / "inbox", dir / "outbox", [&](const std::string& request) {
     seen = request;
-    return request.find("p-0002") != std::string::npos ? std::string("y,error\n,lamp failed\n") : std::string("y [AU],error\n0.125,\n");
+    if (request.find("p-0002") != std::string::npos) return std::string("y,error\n,lamp failed\n");
+    if (request.find("p-0003") != std::string::npos || request.find("p-0004") != std::string::npos) return std::string("y [mAU],error\n420,\n");
+    return std::string("y [AU],error\n0.125,\n");
   });
   CHECK(driver.run_experiment("p-0001", json{{"x", 2.5}, {"dye", "b, c"}}, {}) == Values{{"y", 0.125}});
   CHECK(seen == "experiment,dye,x\np-0001,\"b, c\",2.5\n");
   CHECK(failure_of(driver, "p-0002") == "lamp failed");
+  // A value in another unit than the config declares is refused, never taken as if in it (420 mAU as 420 AU);
+  // so is a unit when the config declares none for that output.
+  CHECK_THAT(failure_of(driver, "p-0003"), Catch::Contains("gives \"y\" in mAU") && Catch::Contains("declares it in AU"));
+  files::FilesDriver no_units(files::read_files_config(files_config(dir, "csv")));
+  CHECK_THAT(failure_of(no_units, "p-0004"),
+             Catch::Contains("gives \"y\" in mAU") && Catch::Contains("declares no unit") && Catch::Contains("\"units\": {\"y\": \"mAU\"}"));
 }
 
 TEST_CASE("Files driver: a result already there is read without asking again, only if this driver asked for it with these params",
@@ -182,6 +191,10 @@ TEST_CASE("Files driver: on timeout or abort a request not yet taken is withdraw
   CHECK_THAT(failure_of(slow, "p-0004"), Catch::Contains("no result file") && Catch::Contains("the request was never taken") &&
                                              Catch::Contains("has been withdrawn"));
   CHECK(fs::is_empty(dir / "inbox"));
+  // An empty result never written again is said to be that, not "still changing".
+  test::write_file(dir / "outbox" / "p-0006.json", "");
+  test::write_file(dir / "reader-asked" / "p-0006.json.json", json{{"experiment", "p-0006"}, {"params", {{"x", 2.5}, {"dye", "b, c"}}}}.dump());
+  CHECK_THAT(failure_of(slow, "p-0006"), Catch::Contains("p-0006.json is empty (0 bytes)") && !Catch::Contains("still changing"));
   files::FilesDriver driver(files::read_files_config(files_config(dir)));
   std::stop_source stop;
   std::jthread aborter([&] {
@@ -207,6 +220,12 @@ TEST_CASE("Files driver: a config's mistakes are named where they are", "[files]
   CHECK_THAT(error_of(R"(, "requests": "box", "results": "./box")"), Catch::Contains("/results: is the requests folder too"));
   CHECK_THAT(error_of(R"(, "requests": "in", "results": "out", "format": "xml")"), Catch::Contains("/format: is \"xml\""));
   CHECK_THAT(error_of(R"(, "requests": "in", "results": "out", "poll_s": 0)"), Catch::Contains("/poll_s"));
+  CHECK_THAT(error_of(R"(, "requests": "in", "results": "out", "units": {"z": "AU"})"), Catch::Contains("/units") && Catch::Contains("z"));
+  CHECK_THAT(error_of(R"(, "requests": "in", "results": "out", "units": {"y": 1})"), Catch::Contains("/units/y"));
+  CHECK(error_of(R"(, "requests": "in", "results": "out", "units": {"y": "AU"})").empty());
+  // Nesting far past what a config needs is refused before it is parsed (it crashed the driver).
+  CHECK_THAT(error_of(R"(, "requests": "in", "results": "out", "noise": )" + std::string(200000, '[') + std::string(200000, ']')),
+             Catch::Contains("nested deeper than 64 levels"));
   CHECK(error_of(R"(, "requests": "in", "results": "out")").empty());
   // The shipped example reads as written.
   const files::FilesConfig example = files::read_files_config(fs::path(LABLOOP_SOURCE_DIR) / "drivers/files/example/plate_reader.json");
@@ -267,6 +286,13 @@ TEST_CASE("Files driver: a result that fails the experiment withdraws a request 
   CHECK_THAT(failure("p-0032", R"({"z": 1})"), Catch::Contains("no number for \"y\""));
   CHECK_THAT(failure("p-0033", R"({"y": 1, "y": 2})"), Catch::Contains("gives /y twice"));
   CHECK_THAT(failure("p-0034", R"({"y": NaN})"), Catch::Contains("not a JSON object"));  // after the 5 s a result gets to become whole
+  {
+    // What the parser refused is said (within timeout_s, here shorter than the 5 s).
+    files::FilesDriver quick(files::read_files_config(files_config(dir, "json", 1)));
+    CHECK_THAT(outcome_answered_in_place(quick, dir, "p-0040", ".json", {R"({"y": 1e400})"}),
+               Catch::Contains("not a JSON object of measurements (it holds a number beyond ±1.8e308)"));
+    CHECK(fs::is_empty(dir / "inbox"));
+  }
   files::FilesDriver csv(files::read_files_config(files_config(dir, "csv")));
   CHECK_THAT(outcome_answered_in_place(csv, dir, "p-0035", ".csv", {"y,y\n1,2\n"}), Catch::Contains("two columns named \"y\""));
   // A CSV cell is text: "null" in the error column is a message too.

@@ -48,6 +48,7 @@ class FakeScpiSupply {
   std::atomic<bool> drop{false};  // closes the connection it has (as an instrument left idle may)
   std::string identity = "labloop,FakeSupply,0001,1.0";
   std::optional<std::string> current_reply;  // what MEAS:CURR? answers instead
+  std::string reply_ending = "\n";           // what ends each reply ("\r" as many serial instruments do)
 
   FakeScpiSupply() {
     listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -168,13 +169,15 @@ class FakeScpiSupply {
           }
         }
         std::optional<std::string> reply;
+        std::string ending;
         {
           std::lock_guard lock(settings_);
           reply = answer(queue.front());
+          ending = reply_ending;
         }
         queue.pop_front();
         if (reply) {
-          const std::string out = *reply + "\n";
+          const std::string out = *reply + ending;
           // A driver that gave up on a reply may have closed the line: no SIGPIPE, and go on reading.
           [[maybe_unused]] const ssize_t sent = master_ >= 0 ? ::write(fd, out.data(), out.size()) : ::send(fd, out.data(), out.size(), MSG_NOSIGNAL);
         }
@@ -365,6 +368,20 @@ TEST_CASE("SCPI driver: a silent instrument times out, the experiment says so, a
   CHECK_THAT(scpi_failure(driver, json{{"volts", 3.0}, {"mode", "FAST"}}), Catch::Contains("no reply from the instrument"));
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
   CHECK(supply.got("OUTP OFF"));
+  // Replies that come but end otherwise than read_termination says ("\r" alone, as many serial
+  // instruments send) are no silence: the failure shows what came and names the setting.
+  supply.mute = false;
+  supply.configure([](FakeScpiSupply& s) { s.reply_ending = "\r"; });
+  CHECK_THAT(scpi_failure(driver, json{{"volts", 3.0}, {"mode", "FAST"}}),
+             Catch::Contains("no whole reply") && Catch::Contains("\\r\" but never the line ending") &&
+                 Catch::Contains("set \"read_termination\": \"\\r\""));
+  // Replies ending "\r\n" read with "\r": the "\n" left over is shown as such, not as an empty line.
+  FakeScpiSupply crlf;
+  crlf.configure([](FakeScpiSupply& s) { s.reply_ending = "\r\n"; });
+  test::TempDir dir2;
+  scpi::ScpiDriver read_with_cr(scpi::read_scpi_config(scpi_config(dir2, crlf.address(), R"(, "read_termination": "\r")")));
+  CHECK_THAT(scpi_failure(read_with_cr, json{{"volts", 3.0}, {"mode", "FAST"}}),
+             Catch::Contains("line-ending characters no query was waiting for (\"\\n\")") && Catch::Contains("set \"read_termination\" to \"\\n\""));
 }
 
 TEST_CASE("SCPI driver: poll and wait steps, and the identity check", "[scpi]") {
