@@ -150,6 +150,7 @@ struct LiveInstrument {
   const InstrumentConfig* config = nullptr;
   std::unique_ptr<Driver> stand_in;                     // dry run or manual: served in-process…
   std::jthread stand_in_server;                         // …by this thread (declared after: stops first)
+  detail::ManualInstrument* person = nullptr;           // the stand-in when it is a person's entries (not in a dry run)
   std::optional<ChildProcess> simulator;                // simulator: labloop-sim child process
   std::vector<std::string> simulator_argv;              // to restart it when it dies
   std::string simulator_failure;                        // why the last restart could not start it
@@ -653,8 +654,10 @@ class CampaignRun {
         else {
           std::map<std::string, std::string> proposed;  // at a resume: its entries are checked against them
           for (const ExperimentState* e : state_.open_experiments()) proposed.emplace(e->id, e->proposed_at);
-          live->stand_in = std::make_unique<detail::ManualInstrument>(config_, i, output_, [this](const std::string& line) { log(line); },
-                                                                      std::move(proposed));
+          auto person = std::make_unique<detail::ManualInstrument>(config_, i, output_, [this](const std::string& line) { log(line); },
+                                                                   std::move(proposed));
+          live->person = person.get();
+          live->stand_in = std::move(person);
         }
         ServeOptions serve_options;
         serve_options.handle_signals = false;
@@ -801,11 +804,12 @@ class CampaignRun {
       // A person may be halfway through an experiment: a stop does not abort it. It stays open in
       // the journal; its result can be entered while the campaign is stopped, and `resume` records it.
       // So the campaign ends as stopped, even if the target or the time budget had been reached: a
-      // campaign journaled as finished is not resumed, and entries waited in inbox/ for good.
+      // campaign journaled as finished is not resumed, and entries waited in inbox/ for good. A
+      // failure-rate pause stays one (it is resumed as well): journaled as an operator's stop, it
+      // said nothing of the failures and exited 130 (a red-team report).
       if (stop_deadline_ && waiting_.empty() && !in_flight_.empty() &&
           std::all_of(in_flight_.begin(), in_flight_.end(), [&](const auto& entry) { return waits_for_person(entry.second); })) {
-        stop_ = StopReason::stopped_by_operator;
-        reason_ = stop_text(*stop_);
+        if (stop_ != StopReason::paused) stop_ = StopReason::stopped_by_operator, reason_ = stop_text(*stop_);
         log(fmt::format("{} wait{} for a person: enter the result{} (`labloop pending {}`), then `labloop resume {}`",
                         in_flight_.size() == 1 ? "1 experiment" : fmt::format("{} experiments", in_flight_.size()), in_flight_.size() == 1 ? "s" : "",
                         in_flight_.size() == 1 ? "" : "s", path_word(output_.string()), path_word(output_.string())));
@@ -1192,7 +1196,8 @@ class CampaignRun {
       const Point x = e.x;
       in_flight_.erase(it);
       std::optional<json> meta = m.meta.is_object() ? std::optional<json>(m.meta) : std::nullopt;
-      if (inst.config->is_manual()) meta = entered_meta(id, std::move(meta));
+      // A dry run's "person" is a stand-in that made the values up: no one's name goes with them.
+      if (inst.person) meta = entered_meta(*inst.person, id, std::move(meta));
       journal(ResultEvent{.experiment = id, .instrument = inst.config->name, .status = "ok", .values = values, .objective = y, .meta = meta});
       const Observation observation = observe(config_, x, values);
       if (const auto failure = failure_met(config_, values)) {
@@ -1672,20 +1677,16 @@ class CampaignRun {
 
   // Who entered a person's result, when and from where, into the result's meta: the journal is
   // the record of who did what (the inbox file may be deleted later).
-  std::optional<json> entered_meta(const std::string& id, std::optional<json> meta) {
-    try {
-      // Checked again: the file may have changed since the manual instrument read it.
-      if (const auto entry = read_checked_entry(output_, id, config_)) {
-        json m = meta.value_or(json::object());
-        m["entered_by"] = entry->by;
-        m["entered_at"] = entry->at;
-        m["entered_from"] = entry->source;
-        return m;
-      }
-    } catch (const Error& e) {
-      log(fmt::format("{}: {}", id, e.what()));
-    }
-    return meta;
+  // The entry is the one whose values the manual instrument returned, as it read it: the inbox
+  // file may have been deleted or replaced since.
+  std::optional<json> entered_meta(detail::ManualInstrument& person, const std::string& id, std::optional<json> meta) {
+    const std::optional<ManualEntry> entry = person.entry_taken(id);
+    if (!entry) return meta;
+    json m = meta.value_or(json::object());
+    m["entered_by"] = entry->by;
+    m["entered_at"] = entry->at;
+    m["entered_from"] = entry->source;
+    return m;
   }
 
   // What a stop does to the experiments in flight, for the log: those on instruments get the

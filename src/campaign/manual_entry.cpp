@@ -244,8 +244,20 @@ std::optional<ManualEntry> read_checked_entry(const fs::path& campaign_dir, cons
   return entry;
 }
 
+namespace {
+
+// A dry run's manual instruments are stand-ins that make their results up, as its others are: no
+// person runs its experiments, and what a person entered was journaled with the stand-in's values
+// under that person's name (a red-team report).
+constexpr const char* kDryRunTakesNoEntries =
+    "this campaign is a dry run: every instrument, a person's too, was a stand-in that makes its results up, so nothing is entered or "
+    "corrected in it (run the campaign without --dry-run to record real results)";
+
+}  // namespace
+
 std::vector<PendingExperiment> pending_experiments(const fs::path& campaign_dir, const CampaignConfig& config, const CampaignState& state) {
   std::vector<PendingExperiment> pending;
+  if (state.dry_run()) return pending;  // kDryRunTakesNoEntries
   for (const ExperimentState* e : state.open_experiments()) {
     if (!e->assigned_to) continue;
     const InstrumentConfig* ic = instrument_named(config, *e->assigned_to);
@@ -295,6 +307,7 @@ std::string check_settings(const CampaignConfig& config, const ExperimentState& 
 }  // namespace
 
 std::string check_entry(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry, EntryWording wording) {
+  if (state.dry_run()) return kDryRunTakesNoEntries;
   const ExperimentState* e = state.experiment(entry.experiment);
   if (!e || !e->proposed) {
     std::vector<std::string> open;
@@ -445,6 +458,7 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
 }
 
 std::string check_correction(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry) {
+  if (state.dry_run()) return kDryRunTakesNoEntries;
   const ExperimentState* e = state.experiment(entry.experiment);
   if (!e || !e->proposed) return fmt::format("this campaign has no experiment \"{}\"", entry.experiment);
   if (e->outcome != ExperimentOutcome::ok)

@@ -23,6 +23,12 @@ std::chrono::system_clock::time_point ManualInstrument::since(const std::string&
   return since_.try_emplace(experiment, std::chrono::system_clock::now()).first->second;
 }
 
+std::optional<ManualEntry> ManualInstrument::entry_taken(const std::string& experiment) {
+  std::lock_guard lock(since_mutex_);
+  const auto it = taken_.find(experiment);
+  return it == taken_.end() ? std::nullopt : std::optional<ManualEntry>(it->second);
+}
+
 InstrumentInfo ManualInstrument::describe() const { return info_; }
 
 Values ManualInstrument::run(const Params&, std::stop_token) {
@@ -39,7 +45,10 @@ Values ManualInstrument::run_experiment(const std::string& experiment, const Par
     try {
       if (auto entry = read_checked_entry(dir_, experiment, config_, exists_since)) {
         if (entry->failed) throw std::runtime_error(fmt::format("{} (entered by {})", *entry->failed, entry->by));
-        return entry->values;
+        Values values = entry->values;
+        std::lock_guard lock(since_mutex_);
+        taken_.insert_or_assign(experiment, std::move(*entry));
+        return values;
       }
     } catch (const Error& e) {
       // Once per version of the file: some refusals quote this computer's clock, and were said

@@ -8,9 +8,11 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "labloop/campaign/campaign_config.hpp"
+#include "labloop/campaign/manual_entry.hpp"
 #include "labloop/wire/driver.hpp"
 
 namespace labloop::detail {
@@ -23,6 +25,12 @@ class ManualInstrument final : public Driver {
   InstrumentInfo describe() const override;
   Values run(const Params& params, std::stop_token stop) override;  // never called: see run_experiment
   Values run_experiment(const std::string& experiment, const Params& params, std::stop_token stop) override;
+
+  // The entry whose values run_experiment returned for `experiment`: who entered it, when and
+  // from where, as it was when read. The campaign journals them with the result; read from the
+  // inbox again there, a file deleted or replaced meanwhile (as the docs allow) left a result
+  // without who entered it, or with another entry's name (a red-team report).
+  std::optional<ManualEntry> entry_taken(const std::string& experiment);
 
   // How often a waiting experiment looks for its entry; a person never notices a quarter second.
   static constexpr std::chrono::milliseconds kPoll{250};
@@ -38,6 +46,7 @@ class ManualInstrument final : public Driver {
   std::mutex since_mutex_;
   std::map<std::string, std::chrono::system_clock::time_point> since_;
   std::chrono::system_clock::time_point since(const std::string& experiment);
+  std::map<std::string, ManualEntry> taken_;  // guarded by since_mutex_
 };
 
 }  // namespace labloop::detail

@@ -125,11 +125,24 @@ int pending(const std::string& directory, bool csv) {
 namespace {
 
 // `enter --correct`: journaled at once, so the campaign must not hold the journal.
-int correct(const EnterCommand& command, const Campaign& c) {
+int correct(const EnterCommand& command, const Campaign& as_read) {
   if (!command.csv.empty() || command.experiment.empty())
     throw ConfigError("labloop enter", "--correct", "takes one experiment and its right values: labloop enter DIR EXPERIMENT yield=72 --correct \"why\"");
-  if (campaign_running(c.journal))
-    throw Error(fmt::format("the campaign is running: stop it (Ctrl-C), correct the result, then `labloop resume {}`", path_word(command.directory)));
+  // Held from the reading to the append, and the journal read again under it: two corrections at
+  // once each checked against, and journaled as previous_values, the result they had read before
+  // the other's was appended (a red-team report). Opening it waits a moment for another correction.
+  std::optional<Journal> held;
+  try {
+    held.emplace(as_read.journal);
+  } catch (const JournalError&) {
+    if (!campaign_running(as_read.journal)) throw;
+    throw Error(fmt::format("the campaign's journal is in use: the campaign is running (stop it with Ctrl-C, correct the result, then `labloop "
+                            "resume {0}`), or another `labloop enter --correct` or `labloop extend` is writing to it (try again)",
+                            path_word(command.directory)));
+  }
+  Journal& journal = *held;
+  if (!journal.removed_torn_tail().empty()) fmt::print(stderr, "note: {} (removed; it was never acted on)\n", journal.removed_torn_tail());
+  const Campaign c = open_campaign(command.directory);
   ManualEntry e;
   e.experiment = command.experiment;
   e.by = trimmed(command.by.value_or(os_user_name()));  // "  Ana" is Ana, as an entry's --by
@@ -184,14 +197,10 @@ int correct(const EnterCommand& command, const Campaign& c) {
   corrected.previous_objective = before.objective.value_or(0);
   corrected.reason = reason;
   corrected.by = e.by;
-  {
-    Journal journal(c.journal);
-    if (!journal.removed_torn_tail().empty()) fmt::print(stderr, "note: {} (removed; it was never acted on)\n", journal.removed_torn_tail());
-    journal.append(std::string(event_name(corrected)), encode_fields(corrected));
-    if (key) {
-      const JournalSignedEvent signed_head = sign_journal_head(*key, c.state.campaign_id().value_or(""), journal.last_seq(), journal.last_hash());
-      journal.append(std::string(event_name(signed_head)), encode_fields(signed_head));
-    }
+  journal.append(std::string(event_name(corrected)), encode_fields(corrected));
+  if (key) {
+    const JournalSignedEvent signed_head = sign_journal_head(*key, c.state.campaign_id().value_or(""), journal.last_seq(), journal.last_hash());
+    journal.append(std::string(event_name(signed_head)), encode_fields(signed_head));
   }
   // Every value that changed, the objective first: "yield 50 → 50" was all it said when purity
   // went from 100 to 80 (and the result stopped counting).

@@ -232,7 +232,27 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   CHECK(o.status == 2);
   CHECK_THAT(o.output, Catch::Contains("the reason (--correct) holds a control character"));
   CHECK(test::read_file(journal) == before_refusals);
-  CHECK(test::cli({"verify", out.string()}, dir).status == 0);
+  // Three people correcting it at once: each correction is checked against, and journals as its
+  // previous values, what was recorded just before it (each had read the journal before the
+  // others appended, a red-team report), and none is refused for the others.
+  {
+    std::vector<ChildProcess> people;
+    for (int i = 0; i < 3; ++i)
+      people.emplace_back(std::vector<std::string>{LABLOOP_CLI_PATH, "enter", out.string(), mine[0], fmt::format("y={}", 20 + i), "--correct",
+                                                   fmt::format("person {}", i), "--by", fmt::format("p{}", i)},
+                          dir / fmt::format("correct-{}.log", i));
+    for (ChildProcess& person : people) CHECK(person.wait_for(std::chrono::seconds(30)) == 0);
+    std::optional<double> recorded = 11.5;
+    int corrections = 0;
+    for (const JournalEvent& event : decode_events(read_journal(journal).events, journal.string()))
+      if (const auto* c = event.as<ResultCorrectedEvent>(); c && c->experiment == mine[0] && c->by.starts_with("p")) {
+        ++corrections;
+        CHECK(c->previous_objective == recorded);
+        recorded = c->objective;
+      }
+    CHECK(corrections == 3);
+  }
+  CHECK(test::cli({"verify", out.string(), "--key", pub}, dir).status == 0);
   CHECK(test::cli({"replay", out.string()}, dir).status == 0);
 }
 
@@ -270,6 +290,28 @@ TEST_CASE("Manual instrument: stopped after its target is reached, the experimen
   CHECK(end.used() == 2);  // nothing new was proposed after the target
   CHECK(test::cli({"verify", out.string()}, dir).status == 0);
   CHECK(test::cli({"replay", out.string()}, dir).status == 0);
+}
+
+TEST_CASE("Manual instrument: failures a person enters pause the campaign as a pause, with experiments still open", "[manual][cli]") {
+  // It was journaled "stopped by operator" and exited 130: nobody had stopped it, and nothing said
+  // that five experiments had failed (a red-team report).
+  test::TempDir dir;
+  test::write_file(dir / "c.json", R"({"name": "fails", "seed": 3,
+    "parameters": [{"name": "t", "type": "continuous", "low": 40, "high": 100}],
+    "objective": {"name": "yield", "goal": "maximize"}, "planner": {"kind": "random"},
+    "instruments": [{"name": "chemist", "manual": true, "capacity": 6}], "budget": {"experiments": 12}})");
+  const fs::path out = dir / "out", journal = out / "journal.jsonl";
+  ChildProcess campaign({LABLOOP_CLI_PATH, "run", (dir / "c.json").string(), "--output", out.string()}, dir / "run.log");
+  std::vector<std::string> mine;
+  wait_until([&] { return (mine = waiting_for_person(state_of(journal))).size() == 6; }, "six experiments wait for the person");
+  for (int i = 0; i < 5; ++i) REQUIRE(test::cli({"enter", out.string(), mine[i], "--failed", "no product"}, dir).status == 0);
+  const auto stopped = campaign.wait_for(std::chrono::seconds(30));
+  REQUIRE(stopped);
+  CHECK(*stopped == 3);
+  const CampaignState end = state_of(journal);
+  CHECK_THAT(end.finish_reason(), Catch::StartsWith("paused: 5 of the last 5 experiments failed"));
+  CHECK_FALSE(end.open_experiments().empty());  // still with the person: recorded on resume
+  CHECK_THAT(test::cli({"status", out.string()}, dir).output, Catch::Contains(": paused: 5 of the last 5"));
 }
 
 TEST_CASE("Manual instrument: pending quotes the commands it suggests, escapes what a terminal would obey, and writes its CSV as results.csv does", "[manual][pending][cli]") {

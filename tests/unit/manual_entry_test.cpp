@@ -18,6 +18,11 @@
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/printable.hpp"
+#include "labloop/campaign/replay.hpp"
+#include "labloop/journal/campaign_state.hpp"
+#include "labloop/journal/events.hpp"
+#include "labloop/journal/journal.hpp"
+#include "catalogue.hpp"
 #include "manual_instrument.hpp"
 #include "test_support.hpp"
 
@@ -120,11 +125,20 @@ TEST_CASE("The manual instrument leaves an experiment open while its inbox entry
     CHECK_THAT(notes[0], Catch::Contains(id + " stays open: fix or delete that file, then enter again"));
   }
   CHECK(error.empty());  // not a failure: still waiting
+  CHECK_FALSE(person.entry_taken(id));  // nothing taken from a refused entry
   fs::remove(entry_path(dir.path(), id));
   put_in_inbox(dir.path(), id, inbox_entry_with(id, R"({"yield":71.5})", utc_now_iso()));
   waiting.join();
   REQUIRE(got);
   CHECK(got->at("yield") == 71.5);
+  // Who entered it, kept as read: the inbox file may go (or be replaced) before the campaign
+  // journals the result, and a result was journaled without who entered it (a red-team report).
+  fs::remove(entry_path(dir.path(), id));
+  const std::optional<ManualEntry> taken = person.entry_taken(id);
+  REQUIRE(taken);
+  CHECK(taken->by == "x");
+  CHECK(taken->source == "command line");
+  CHECK(taken->values.at("yield") == 71.5);
 }
 
 TEST_CASE("The manual instrument refuses an entry made before its experiment existed, and each refusal once per version of the file",
@@ -436,4 +450,26 @@ TEST_CASE("Manual entry: an entry's time is read as the one shape labloop writes
   CHECK_FALSE(labloop::parse_utc_iso("2026-12-05 14:21:10Z"));
   CHECK_FALSE(labloop::parse_utc_iso("+026-12-05T14:21:10Z"));
   CHECK_FALSE(labloop::parse_utc_iso(""));
+}
+
+TEST_CASE("A dry run takes no entries: nothing pending for a person, entries and corrections refused", "[manual]") {
+  // Its manual instruments are stand-ins that make results up; an entry was accepted, and the
+  // stand-in's values journaled under the person's name (a red-team report).
+  const fs::path signed_folder = LABLOOP_SOURCE_DIR "/tests/fixtures/v0.2.0/signed";
+  std::vector<json> objects = read_journal(signed_folder / "journal.jsonl").events;
+  const auto fold = [&] { return CampaignState::fold(decode_events(objects, "journal.jsonl")); };
+  const CampaignConfig config = journaled_config(decode_events(objects, "journal.jsonl"), "journal.jsonl", sim::catalogue());
+  const std::string open = "signed-f8808d37c039-0005";
+  ManualEntry entry;
+  entry.experiment = open;
+  entry.by = "ana";
+  entry.at = "2026-12-05T14:21:10Z";
+  entry.values = {{"yield", 12.5}};
+  test::TempDir dir;
+  REQUIRE(pending_experiments(dir.path(), config, fold()).size() == 1);  // as recorded: a real run
+  CHECK(check_entry(config, fold(), entry, EntryWording::command_line).empty());
+  objects.front()["dry_run"] = true;
+  CHECK(pending_experiments(dir.path(), config, fold()).empty());
+  CHECK_THAT(check_entry(config, fold(), entry, EntryWording::command_line), Catch::StartsWith("this campaign is a dry run"));
+  CHECK_THAT(check_correction(config, fold(), entry), Catch::StartsWith("this campaign is a dry run"));
 }
