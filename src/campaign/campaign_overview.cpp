@@ -40,12 +40,12 @@ namespace {
 
 // Each configured instrument as the journal's instrument events last left it in the current run.
 std::vector<InstrumentOverview> instruments_of(const CampaignConfig& config, const std::vector<JournalEvent>& events,
-                                               const std::vector<OpenExperiment>& open) {
+                                               const std::vector<OpenExperiment>& open, bool dry_run) {
   std::vector<InstrumentOverview> list;
   for (const InstrumentConfig& ic : config.instruments) {
     InstrumentOverview i;
     i.name = ic.name;
-    i.manual = ic.is_manual();
+    i.manual = ic.is_manual() && !dry_run;  // a dry run's "person" is a stand-in, shown as an instrument
     list.push_back(std::move(i));
   }
   const auto named = [&](const std::string& name) -> InstrumentOverview* {
@@ -153,10 +153,10 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
   for (const ExperimentState* e : state.open_experiments()) {
     OpenExperiment o{e->id, e->assigned_to.value_or(""), false, e->assigned_to ? e->dispatched_at : e->proposed_at, e->params};
     for (const InstrumentConfig& ic : config.instruments)
-      if (ic.name == o.instrument) o.manual = ic.is_manual();
+      if (ic.name == o.instrument) o.manual = ic.is_manual() && !state.dry_run();  // a dry run's "person" is a stand-in
     s.open.push_back(std::move(o));
   }
-  s.instruments = instruments_of(config, events, s.open);
+  s.instruments = instruments_of(config, events, s.open, state.dry_run());
   s.parameters = state.parameter_names();
   s.objective = state.objective_name();
   s.maximize = state.maximize();

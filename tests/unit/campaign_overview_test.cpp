@@ -12,6 +12,7 @@
 #include "labloop/campaign/replay.hpp"
 #include "labloop/journal/events.hpp"
 #include "labloop/journal/journal.hpp"
+#include "journal_edit.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -80,6 +81,22 @@ TEST_CASE("Overview: a campaign stopped by an error reads as that, not as finish
   CHECK(finish("paused: 5 of the last 9 experiments failed").phase == CampaignPhase::paused);
   CHECK(finish("stopped by operator").phase == CampaignPhase::finished);
   CHECK(finish("budget reached").to_json()["phase"] == "finished");
+}
+
+TEST_CASE("Overview: a dry run's person is a stand-in: its instrument and open experiment are not a person's", "[overview]") {
+  test::TempDir dir;
+  std::filesystem::copy(kOverviewFixtures / "v0.2.0" / "signed", dir / "c", std::filesystem::copy_options::recursive);
+  const std::filesystem::path journal = dir / "c" / "journal.jsonl";
+  std::vector<std::string> lines = test::journal_lines(journal);
+  const auto at = lines[0].find("\"dry_run\":false");
+  REQUIRE(at != std::string::npos);
+  lines[0].replace(at, 15, "\"dry_run\":true");  // as `labloop run --dry-run` writes it
+  test::write_rechained(journal, lines);
+  const CampaignOverview s = overview_of(dir / "c");
+  CHECK(s.dry_run);
+  REQUIRE(s.open.size() == 1);
+  CHECK_FALSE(s.open[0].manual);  // `labloop pending` lists nothing in a dry run
+  for (const InstrumentOverview& i : s.instruments) CHECK_FALSE(i.manual);
 }
 
 TEST_CASE("Overview: several objectives give the Pareto set instead of one best", "[overview]") {

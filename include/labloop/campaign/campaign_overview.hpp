@@ -29,7 +29,7 @@ std::string phase_name(CampaignPhase phase);  // "running", "finished", "paused"
 struct OpenExperiment {
   std::string id;
   std::string instrument;  // where it runs; "" while it waits to be sent
-  bool manual = false;     // that instrument is a person: `labloop pending` lists it
+  bool manual = false;     // that instrument is a person (not in a dry run, whose people are stand-ins): `labloop pending` lists it
   std::string since;       // journal time it was sent (or proposed, while waiting)
   nlohmann::json params;   // user units
 };
@@ -48,7 +48,7 @@ std::string instrument_state_name(InstrumentState state);  // "connecting", "rea
 
 struct InstrumentOverview {
   std::string name;
-  bool manual = false;  // a person
+  bool manual = false;  // a person (not in a dry run, whose people are stand-ins)
   InstrumentState state = InstrumentState::connecting;
   std::string since;    // journal time of the event that set the state ("" for connecting at a start)
   std::string driver, version;  // from its last instrument_ready
