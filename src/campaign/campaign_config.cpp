@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <cmath>
@@ -183,6 +184,27 @@ std::string failure_path(const CampaignConfig& config, size_t i) {
   return config.failure_when.size() == 1 ? std::string("/failure/when") : fmt::format("/failure/when/{}", i);
 }
 
+// One driver's address however it is spelt: tcp://localhost:5555 and tcp://127.0.0.1:05555 reach
+// the driver at tcp://127.0.0.1:5555 (ZeroMQ resolves localhost to IPv4), and ipc://./a.ipc the one
+// at ipc://a.ipc. Other host names are kept as written: looking them up would ask the network.
+std::string endpoint_identity(const std::string& endpoint) {
+  if (endpoint.starts_with("ipc://")) {
+    std::error_code ec;
+    const std::filesystem::path at = std::filesystem::weakly_canonical(endpoint.substr(6), ec);
+    return ec ? endpoint : "ipc://" + at.string();
+  }
+  const auto colon = endpoint.rfind(':');
+  if (!endpoint.starts_with("tcp://") || colon == std::string::npos || colon < 6) return endpoint;
+  std::string host = endpoint.substr(6, colon - 6);
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (host == "localhost") host = "127.0.0.1";
+  unsigned port = 0;
+  const std::string digits = endpoint.substr(colon + 1);
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return endpoint;
+  return fmt::format("tcp://{}:{}", host, port);
+}
+
 // What only a new campaign must meet: a journal from before these limits holds what it held, and
 // its campaign goes on as it was.
 void require_new_campaign_limits(const CampaignConfig& config, const std::string& source) {
@@ -250,11 +272,14 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
   for (size_t i = 0; i < config.instruments.size(); ++i) {
     const std::string& endpoint = config.instruments[i].endpoint;
     if (endpoint.empty()) continue;
-    if (const auto [it, fresh] = endpoints.emplace(endpoint, i); !fresh)
+    if (const auto [it, fresh] = endpoints.emplace(endpoint_identity(endpoint), i); !fresh)
       throw ConfigError(source, fmt::format("/instruments/{}/endpoint", i),
-                        fmt::format("\"{}\" is also instrument {}'s (\"{}\"): one driver would get the work of both; raise its capacity "
+                        fmt::format("\"{}\" is also instrument {}'s (\"{}\"{}): one driver would get the work of both; raise its capacity "
                                     "instead, or give each instrument its own driver",
-                                    endpoint, it->second, config.instruments[it->second].name));
+                                    endpoint, it->second, config.instruments[it->second].name,
+                                    config.instruments[it->second].endpoint == endpoint
+                                        ? ""
+                                        : fmt::format(", written \"{}\"", config.instruments[it->second].endpoint)));
   }
   // results.csv has one column per parameter, objective and output, found by its header name: two
   // columns of one name, or one named like labloop's own, would be read as each other.

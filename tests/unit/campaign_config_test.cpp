@@ -854,6 +854,15 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
                                          {"name": "b", "endpoint": "tcp://127.0.0.1:5555"}])");
   CHECK(error(twice) == "/instruments/2/endpoint: \"tcp://127.0.0.1:5555\" is also instrument 0's (\"a\"): one driver would get the work "
                         "of both; raise its capacity instead, or give each instrument its own driver");
+  // The same driver spelt another way is the same driver.
+  twice["instruments"][2]["endpoint"] = "tcp://LocalHost:05555";
+  CHECK(error(twice) == "/instruments/2/endpoint: \"tcp://LocalHost:05555\" is also instrument 0's (\"a\", written \"tcp://127.0.0.1:5555\"): "
+                        "one driver would get the work of both; raise its capacity instead, or give each instrument its own driver");
+  twice["instruments"][2]["endpoint"] = "tcp://127.0.0.1:5556";
+  CHECK(error(twice) == "");
+  twice["instruments"][0]["endpoint"] = "ipc:///tmp/labloop-x/../labloop-y.ipc";
+  twice["instruments"][2]["endpoint"] = "ipc:///tmp/./labloop-y.ipc";
+  CHECK_THAT(error(twice), Catch::StartsWith("/instruments/2/endpoint: \"ipc:///tmp/./labloop-y.ipc\" is also instrument 0's"));
 
   json far = c;
   far["objective"]["threshold"] = 1e300;
