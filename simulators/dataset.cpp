@@ -13,6 +13,7 @@
 
 #include "labloop/core/parameter_check.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/core/json_check.hpp"
 #include "labloop/core/json_limits.hpp"
 
 namespace labloop::sim {
@@ -141,13 +142,17 @@ DatasetSpec read_dataset_spec(const fs::path& dir) {
   if (const auto at = find_excess_nesting(text, kMaxSpecDepth))
     throw ConfigError(source, "", fmt::format("nests arrays and objects deeper than {} levels (at byte {})", kMaxSpecDepth, *at));
   nlohmann::json json;
+  std::optional<std::string> repeated;
   try {
-    json = nlohmann::json::parse(text);
+    json = parse_json_noting_repeats(text, /*ignore_comments=*/false, repeated);
   } catch (const nlohmann::json::parse_error& e) {
     throw ConfigError(source, "", "not valid JSON " + json_syntax_error(text, e));
   } catch (const nlohmann::json::out_of_range&) {  // a number past the largest double (1e999): no finite level or bound
     throw ConfigError(source, "", "not valid JSON: it holds a number beyond ±1.8e308; write numbers a double holds");
   }
+  // JSON keeps the last of a key given twice: a spec saying "rows": 208 and "rows": 207 was read as
+  // 207 without a word.
+  if (repeated) throw ConfigError(source, *repeated, "is given twice in one object; JSON keeps only the last, so remove one of them");
   const JsonNode top(json, "", source);
   if (!json.is_object()) top.expect_object({});
   DatasetSpec spec;

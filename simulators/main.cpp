@@ -25,6 +25,7 @@
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_check.hpp"
+#include "labloop/core/printable.hpp"
 #include "labloop/core/version.hpp"
 #include "labloop/wire/endpoint.hpp"
 #include "dataset.hpp"
@@ -111,26 +112,29 @@ void list_datasets() {
     fmt::print("(none: {})\n", problem);
     return;
   }
+  // Folder, parameter and objective names come from files anyone may have written: shown
+  // printable, so a crafted dataset cannot retitle the terminal or forge lines (a red-team report).
+  const auto shown = [](const std::string& text) { return labloop::printable(text); };
   for (const std::string& name : labloop::sim::dataset_names(dir)) {
     // The catalogue gives a name to the function first (catalogue.cpp), so this folder serves no
     // campaign: said here, not left for a campaign that gets branin instead of the data.
     if (const std::string note = shadowed_note(name); !note.empty()) {
-      fmt::print("{:<29} {}\n", name, note);
+      fmt::print("{:<29} {}\n", shown(name), shown(note));
       continue;
     }
     try {
       const auto spec = labloop::sim::read_dataset_spec(dir / name);
       std::vector<std::string> objectives;
-      for (const auto& o : spec.objectives) objectives.push_back(fmt::format("{} ({})", o.name, o.maximize ? "max" : "min"));
+      for (const auto& o : spec.objectives) objectives.push_back(fmt::format("{} ({})", shown(o.name), o.maximize ? "max" : "min"));
       const std::string kind = spec.lookup_table ? "lookup" : "emulated";
-      fmt::print("{:<29} {:<9} {:>5} {:>5}  {}\n", name, kind, spec.rows, spec.parameters.size(), fmt::join(objectives, ", "));
+      fmt::print("{:<29} {:<9} {:>5} {:>5}  {}\n", shown(name), kind, spec.rows, spec.parameters.size(), fmt::join(objectives, ", "));
       if (spec.lookup_table) {
         // Its rows are read too (under 0.1 s for the largest): a data.csv the table cannot be made
         // from was listed as fine, and failed only when a campaign or bench used it.
         try {
           labloop::sim::LookupTable table(labloop::sim::read_dataset(dir / name));
         } catch (const std::exception& e) {
-          fmt::print("{:<29} unusable: {}\n", "", e.what());
+          fmt::print("{:<29} unusable: {}\n", "", shown(e.what()));
         }
         continue;
       }
@@ -143,14 +147,14 @@ void list_datasets() {
       } catch (const std::exception& e) {
         summary = std::string("unusable: ") + e.what();
       }
-      fmt::print("{:<29} {}\n", "", summary);
+      fmt::print("{:<29} {}\n", "", shown(summary));
     } catch (const std::exception& e) {
-      fmt::print("{:<29} unreadable: {}\n", name, e.what());
+      fmt::print("{:<29} unreadable: {}\n", shown(name), shown(e.what()));
     }
   }
   fmt::print("\nDatasets from {} ({}); each folder's README.md gives its meaning, units, licence and citation. Emulated sets: a "
              "Gaussian process per objective fitted to at most {} rows; docs/datasets.md gives the rules.\n",
-             dir.string(),
+             shown(dir.string()),
              std::getenv("LABLOOP_DATA_DIR") && *std::getenv("LABLOOP_DATA_DIR") ? "LABLOOP_DATA_DIR" : "the default: installed with this program, else its source tree's; set LABLOOP_DATA_DIR to use another",
              labloop::sim::kMaxEmulatorRows);
 }
@@ -397,8 +401,11 @@ int main(int argc, char** argv) {
     // simulator that refuses what the config check let through.
     const std::string source = "--options";
     try {
-      const nlohmann::json parsed = nlohmann::json::parse(function_options);
+      std::optional<std::string> repeated;
+      const nlohmann::json parsed = labloop::parse_json_noting_repeats(function_options, /*ignore_comments=*/false, repeated);
       const labloop::JsonNode node(parsed, "", source);
+      // JSON keeps the last of a key given twice ({"objectives": 2, "objectives": 4} served four).
+      if (repeated) node.fail(fmt::format("{} is given twice; JSON keeps only the last, so give it once", *repeated));
       if (function->options.empty() && !(parsed.is_object() && parsed.empty())) node.fail(function->name + " takes no options of its own");
       node.expect_object(function->option_names());
       options.function_options = labloop::sim::read_function_options(node, *function, options.dim > 0 ? options.dim : function->default_dim);

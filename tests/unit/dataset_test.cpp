@@ -281,6 +281,12 @@ TEST_CASE("Datasets: a damaged spec.json is refused naming the file, the JSON pa
   CHECK(test::message_of([&] { sim::read_dataset_spec(folder); }) ==
         spec_path + ": /: not valid JSON at line 1, column 10: the text ends before the JSON does (an empty file, a missing } or ], or a "
                     "string without its closing quote)");
+  // A key given twice: JSON keeps the last, and "rows": 208, "rows": 207 was read as 207 without a word.
+  std::string twice = good.dump();
+  twice.insert(1, "\"rows\":208,");
+  test::write_file(folder / "spec.json", twice);
+  CHECK(test::message_of([&] { sim::read_dataset_spec(folder); }) ==
+        spec_path + ": /rows: is given twice in one object; JSON keeps only the last, so remove one of them");
   test::write_file(folder / "spec.json", std::string(100000, '[') + std::string(100000, ']'));
   CHECK(test::message_of([&] { sim::read_dataset_spec(folder); }) == spec_path + ": /: nests arrays and objects deeper than 16 levels (at byte 16)");
   test::write_file(folder / "spec.json", std::string(sim::kMaxSpecBytes + 1, ' '));
