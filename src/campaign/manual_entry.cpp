@@ -401,13 +401,24 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
   // like a formula carries a leading ', which is not part of it.
   std::vector<std::string> header;
   for (const auto& cell : table.header) header.push_back(csv_text_value(cell));
+  const auto kind_of = [&](const std::string& name) {
+    if (name == "experiment") return Column::experiment;
+    if (name == "failed") return Column::failed;
+    if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) return Column::output;
+    if (parameter_named(config, name)) return Column::setting;
+    return Column::ignored;
+  };
   for (const auto& name : header) {
-    if (name == "experiment") kinds.push_back(Column::experiment);
-    else if (name == "failed") kinds.push_back(Column::failed);
-    else if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) kinds.push_back(Column::output);
-    else if (parameter_named(config, name)) kinds.push_back(Column::setting);
-    else kinds.push_back(Column::ignored), file.ignored_columns.push_back(name);
+    kinds.push_back(kind_of(name));
+    if (kinds.back() == Column::ignored) file.ignored_columns.push_back(name);
   }
+  // One column per name read, as the candidates reader asks: of two "temperature" columns only the
+  // last was compared with the setting sent (an edited first copy went through), and of two
+  // "experiment" columns the last named the row. Ignored columns may repeat (a spreadsheet's
+  // unnamed ones).
+  if (std::string why = repeated_column(path.string(), header, [&](const std::string& name) { return kind_of(name) != Column::ignored; });
+      !why.empty())
+    throw Error(why);
   // A result in another unit than the campaign declares would be recorded as if in its own.
   for (std::size_t i = 0; i < kinds.size(); ++i)
     if (const OutputSpec* spec = kinds[i] == Column::output ? config.find_output(header[i]) : nullptr)
@@ -427,7 +438,6 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
         const std::string& name = header[i];
         const auto v = parse_number(cell);
         if (!v && why.empty()) why = fmt::format("{}: \"{}\" {}", name, cell, not_a_number_reason(cell));
-        else if (v && e.values.contains(name) && why.empty()) why = fmt::format("{} is given twice", name);  // two columns, one output
         else if (v) e.values[name] = *v;
       }
     }

@@ -13,6 +13,7 @@
 #include <optional>
 #include <stop_token>
 #include <thread>
+#include <tuple>
 
 #include "labloop/core/utc_time.hpp"
 #include "labloop/campaign/manual_entry.hpp"
@@ -219,14 +220,36 @@ TEST_CASE("Values on the command line are refused with the precise reason, and a
 
 TEST_CASE("A CSV row whose value is not a number is refused alone, as that value on the command line is", "[manual]") {
   test::TempDir dir;
-  test::write_file(dir / "done.csv", "experiment,yield [%],yield\nby-hand-0001,abc,\nby-hand-0002,5,\nby-hand-0003,5,6\n");
+  test::write_file(dir / "done.csv", "experiment,yield [%],purity\nby-hand-0001,abc,\nby-hand-0002,5,\nby-hand-0003,5,9x\n");
   const EntryFile file = read_entry_csv(dir / "done.csv", manual_entry_config());
   REQUIRE(file.entries.size() == 1);
   CHECK(file.entries[0].experiment == "by-hand-0002");
   REQUIRE(file.refused.size() == 2);
   CHECK(file.refused[0].first.experiment == "by-hand-0001");
   CHECK_THAT(file.refused[0].second, Catch::Contains("yield: \"abc\" is not a number in decimal notation"));
-  CHECK_THAT(file.refused[1].second, Catch::Equals("yield is given twice"));
+  CHECK_THAT(file.refused[1].second, Catch::Contains("purity: \"9x\" is not a number"));
+}
+
+TEST_CASE("enter --csv refuses a header that names a column it reads twice, naming the column; ignored columns may repeat", "[manual]") {
+  // Of two "t" columns only the last was compared with the setting sent (an edited first copy went
+  // through), and of two "experiment" columns the last named the row (red-team report).
+  test::TempDir dir;
+  const CampaignConfig config = manual_entry_config();
+  for (const auto& [header, row, column] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"experiment,t [C],t [C],yield", "by-hand-0001,99.9,50,50", "t"},
+           {"experiment,experiment,yield", "by-hand-0003,by-hand-0002,77", "experiment"},
+           {"experiment,yield [%],yield", "by-hand-0001,5,6", "yield"},
+           {"failed,experiment,yield,failed", "spilt,by-hand-0001,,", "failed"}}) {
+    INFO(header);
+    test::write_file(dir / "done.csv", header + "\n" + row + "\n");
+    CHECK_THAT(test::message_of([&] { read_entry_csv(dir / "done.csv", config); }),
+               Catch::Equals((dir / "done.csv").string() + ": column \"" + column + "\" appears more than once; keep one"));
+  }
+  // Columns it does not read, a spreadsheet's unnamed ones among them, may repeat.
+  test::write_file(dir / "done.csv", "experiment,notes,notes,,,yield\nby-hand-0001,a,b,,,50\n");
+  const EntryFile file = read_entry_csv(dir / "done.csv", config);
+  REQUIRE(file.entries.size() == 1);
+  CHECK(file.entries[0].values.at("yield") == 50);
 }
 
 TEST_CASE("enter --csv refuses a column in another unit than the campaign declares, naming both", "[manual][units]") {
