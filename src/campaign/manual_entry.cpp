@@ -270,7 +270,11 @@ const Parameter* parameter_named(const CampaignConfig& config, const std::string
 
 // A settings cell of enter --csv against what the experiment was sent: the same number (written
 // otherwise: "50.0" for 50) or choice, or empty (not filled in); "" when it agrees. A failed
-// entry may say it ran otherwise.
+// entry may say it ran otherwise. The same number is judged on the parameter's own scale, so an
+// edit shows however small its values: within 1e-9 of its declared range (log-scaled: of
+// log(high/low), relative to the value; discrete: the same level), plus 1e-12 of the value for a
+// spreadsheet that saved it with 15 digits instead of pending --csv's shortest round trip. A fixed
+// 1e-9 took any edit within a range such as [1e-12, 2e-12].
 std::string check_settings(const CampaignConfig& config, const ExperimentState& e, const ManualEntry& entry) {
   if (entry.failed) return {};
   for (const auto& [name, cell] : entry.settings) {
@@ -282,7 +286,12 @@ std::string check_settings(const CampaignConfig& config, const ExperimentState& 
       same = sent.is_string() && csv_choice(p->choices, cell) == sent.get<std::string>();
     } else if (const auto v = parse_number(cell); v && sent.is_number()) {
       const double want = sent.get<double>();
-      same = std::fabs(*v - want) <= 1e-9 * std::max(1.0, std::fabs(want));
+      if (const int level = p->type == ParameterType::discrete ? p->level_index(want) : -1; level >= 0) {
+        same = p->level_index(*v) == level;
+      } else {
+        const double range = p->log && p->low > 0 ? std::log(p->high / p->low) * std::fabs(want) : p->high - p->low;
+        same = std::fabs(*v - want) <= 1e-9 * range + 1e-12 * std::fabs(want);
+      }
     }
     if (!same)
       return fmt::format("its {} column reads {}, but {} was sent with {} = {}: a result is recorded for the settings sent. Undo the edit, "

@@ -19,6 +19,8 @@
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/printable.hpp"
+#include "labloop/journal/campaign_state.hpp"
+#include "labloop/journal/events.hpp"
 #include "manual_instrument.hpp"
 #include "test_support.hpp"
 
@@ -250,6 +252,56 @@ TEST_CASE("enter --csv refuses a header that names a column it reads twice, nami
   const EntryFile file = read_entry_csv(dir / "done.csv", config);
   REQUIRE(file.entries.size() == 1);
   CHECK(file.entries[0].values.at("yield") == 50);
+}
+
+TEST_CASE("enter --csv tells an edited setting from the one sent on the parameter's own scale, however small its values", "[manual]") {
+  // A dose in [1e-12, 2e-12] mol sent at 1.13e-12 and edited to 1.99e-12 was taken: the tolerance
+  // was 1e-9 in absolute terms (red-team report).
+  const CampaignConfig config = parse_campaign_config(R"({"name": "dose",
+    "parameters": [{"name": "dose", "type": "continuous", "low": 1e-12, "high": 2e-12, "unit": "mol"},
+                   {"name": "rate", "type": "continuous", "low": 1e-9, "high": 1, "log": true},
+                   {"name": "level", "type": "discrete", "values": [1e-12, 1.5e-12, 2e-12]},
+                   {"name": "mass", "type": "continuous", "low": 0, "high": 1e12}],
+    "objective": {"name": "yield", "goal": "maximize"},
+    "planner": {"kind": "random"},
+    "instruments": [{"name": "chemist", "manual": true, "capacity": 1}],
+    "budget": {"experiments": 3}})",
+                                                      "dose.json", sim::catalogue());
+  const json sent{{"dose", 1.13e-12}, {"rate", 3.3e-9}, {"level", 1.5e-12}, {"mass", 123456789.123}};
+  std::vector<json> events{{{"event", "campaign_started"}, {"campaign", "dose"}},
+                           {{"event", "proposed"}, {"experiment", "dose-0001"}, {"params", sent}, {"planner", "random"}},
+                           {{"event", "dispatched"}, {"experiment", "dose-0001"}, {"instrument", "chemist"}}};
+  for (size_t i = 0; i < events.size(); ++i) {
+    events[i]["seq"] = i + 1;
+    events[i]["time"] = fmt::format("2026-12-05T08:{:02}:00.000Z", i);
+  }
+  const CampaignState state = CampaignState::fold(decode_events(events, "test"));
+  const auto check_cell = [&](const std::string& name, const std::string& cell) {
+    ManualEntry e;
+    e.experiment = "dose-0001";
+    e.by = "ann";
+    e.values = {{"yield", 42}};
+    e.settings[name] = cell;
+    return check_entry(config, state, e);
+  };
+  for (const auto& [name, value] : sent.items()) {
+    INFO(name);
+    const double v = value.get<double>();
+    // As pending --csv and results.csv write it (the shortest round trip), with 15 or 17 digits
+    // as a spreadsheet saves it, or empty: the setting sent.
+    CHECK(check_cell(name, fmt::format("{}", v)).empty());
+    CHECK(check_cell(name, fmt::format("{:.15g}", v)).empty());
+    CHECK(check_cell(name, fmt::format("{:.17g}", v)).empty());
+    CHECK(check_cell(name, "").empty());
+  }
+  // Edits, each to another value in range: refused, naming the column.
+  CHECK_THAT(check_cell("dose", "1.99e-12"), Catch::StartsWith("its dose column reads 1.99e-12, but dose-0001 was sent with dose = 1.13e-12"));
+  CHECK_THAT(check_cell("dose", "1.1300001e-12"), Catch::StartsWith("its dose column reads"));
+  CHECK_THAT(check_cell("rate", "3.4e-9"), Catch::StartsWith("its rate column reads"));
+  CHECK_THAT(check_cell("level", "2e-12"), Catch::StartsWith("its level column reads"));
+  // Within 1e-9 of a range of 1e12 (1000) is the same setting; past it, an edit.
+  CHECK(check_cell("mass", "123456989.123").empty());
+  CHECK_THAT(check_cell("mass", "123466789.123"), Catch::StartsWith("its mass column reads"));
 }
 
 TEST_CASE("enter --csv refuses a column in another unit than the campaign declares, naming both", "[manual][units]") {
