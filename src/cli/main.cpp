@@ -230,6 +230,13 @@ int new_campaign(NewCommand command) {
     if (const std::string problem = labloop::endpoint_problem(command.endpoint, labloop::EndpointUse::connect); !problem.empty())
       throw labloop::ConfigError(source, "--endpoint", problem);
     const labloop::InstrumentInfo info = ask_driver(command.endpoint, options.name.empty() ? "labloop-new" : options.name, keys);
+    // A welcome may list no outputs; then there is no objective to choose, and the messages below
+    // named an empty list ("the driver measures : choose the objective").
+    if (info.outputs.empty())
+      throw labloop::ConfigError(source, "--endpoint",
+                                 fmt::format("the driver at {} declares no outputs (its welcome's \"outputs\" is empty): no campaign can use it; "
+                                             "fix the driver (docs/writing-a-driver.md)",
+                                             labloop::printable(command.endpoint)));
     std::string objective = command.objective;
     if (objective.empty() && info.outputs.size() == 1) objective = info.outputs.front();
     if (objective.empty())
