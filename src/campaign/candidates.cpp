@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <set>
 #include <unordered_map>
 
 #include "labloop/campaign/file_digest.hpp"
@@ -101,13 +100,10 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
 
   // Columns: exactly the parameters, each once, in any order.
   const auto check_header = [&](const std::vector<std::string>& header, const std::vector<std::string>& units) {
-    std::vector<std::string> unknown, repeated;
-    std::set<std::string> seen;
-    for (const std::string& h : header) {
-      if (!seen.insert(h).second) repeated.push_back(h);
+    std::vector<std::string> unknown;
+    for (const std::string& h : header)
       if (std::none_of(config.parameters.begin(), config.parameters.end(), [&](const Parameter& p) { return p.name == h; })) unknown.push_back(h);
-    }
-    if (!repeated.empty()) refuse(fmt::format("{}: column \"{}\" appears more than once; keep one", name, repeated.front()));
+    if (std::string why = repeated_column(name, header); !why.empty()) refuse(why);
     std::vector<std::string> missing;
     for (const Parameter& p : config.parameters) {
       const auto it = std::find(header.begin(), header.end(), p.name);

@@ -282,7 +282,11 @@ const Parameter* parameter_named(const CampaignConfig& config, const std::string
 
 // A settings cell of enter --csv against what the experiment was sent: the same number (written
 // otherwise: "50.0" for 50) or choice, or empty (not filled in); "" when it agrees. A failed
-// entry may say it ran otherwise.
+// entry may say it ran otherwise. The same number is judged on the parameter's own scale, so an
+// edit shows however small its values: within 1e-9 of its declared range (log-scaled: of
+// log(high/low), relative to the value; discrete: the same level), plus 1e-12 of the value for a
+// spreadsheet that saved it with 15 digits instead of pending --csv's shortest round trip. A fixed
+// 1e-9 took any edit within a range such as [1e-12, 2e-12].
 std::string check_settings(const CampaignConfig& config, const ExperimentState& e, const ManualEntry& entry) {
   if (entry.failed) return {};
   for (const auto& [name, cell] : entry.settings) {
@@ -294,7 +298,12 @@ std::string check_settings(const CampaignConfig& config, const ExperimentState& 
       same = sent.is_string() && csv_choice(p->choices, cell) == sent.get<std::string>();
     } else if (const auto v = parse_number(cell); v && sent.is_number()) {
       const double want = sent.get<double>();
-      same = std::fabs(*v - want) <= 1e-9 * std::max(1.0, std::fabs(want));
+      if (const int level = p->type == ParameterType::discrete ? p->level_index(want) : -1; level >= 0) {
+        same = p->level_index(*v) == level;
+      } else {
+        const double range = p->log && p->low > 0 ? std::log(p->high / p->low) * std::fabs(want) : p->high - p->low;
+        same = std::fabs(*v - want) <= 1e-9 * range + 1e-12 * std::fabs(want);
+      }
     }
     if (!same)
       return fmt::format("its {} column reads {}, but {} was sent with {} = {}: a result is recorded for the settings sent. Undo the edit, "
@@ -414,13 +423,24 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
   // like a formula carries a leading ', which is not part of it.
   std::vector<std::string> header;
   for (const auto& cell : table.header) header.push_back(csv_text_value(cell));
+  const auto kind_of = [&](const std::string& name) {
+    if (name == "experiment") return Column::experiment;
+    if (name == "failed") return Column::failed;
+    if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) return Column::output;
+    if (parameter_named(config, name)) return Column::setting;
+    return Column::ignored;
+  };
   for (const auto& name : header) {
-    if (name == "experiment") kinds.push_back(Column::experiment);
-    else if (name == "failed") kinds.push_back(Column::failed);
-    else if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) kinds.push_back(Column::output);
-    else if (parameter_named(config, name)) kinds.push_back(Column::setting);
-    else kinds.push_back(Column::ignored), file.ignored_columns.push_back(name);
+    kinds.push_back(kind_of(name));
+    if (kinds.back() == Column::ignored) file.ignored_columns.push_back(name);
   }
+  // One column per name read, as the candidates reader asks: of two "temperature" columns only the
+  // last was compared with the setting sent (an edited first copy went through), and of two
+  // "experiment" columns the last named the row. Ignored columns may repeat (a spreadsheet's
+  // unnamed ones).
+  if (std::string why = repeated_column(path.string(), header, [&](const std::string& name) { return kind_of(name) != Column::ignored; });
+      !why.empty())
+    throw Error(why);
   // A result in another unit than the campaign declares would be recorded as if in its own.
   for (std::size_t i = 0; i < kinds.size(); ++i)
     if (const OutputSpec* spec = kinds[i] == Column::output ? config.find_output(header[i]) : nullptr)
@@ -440,7 +460,6 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
         const std::string& name = header[i];
         const auto v = parse_number(cell);
         if (!v && why.empty()) why = fmt::format("{}: \"{}\" {}", name, cell, not_a_number_reason(cell));
-        else if (v && e.values.contains(name) && why.empty()) why = fmt::format("{} is given twice", name);  // two columns, one output
         else if (v) e.values[name] = *v;
       }
     }

@@ -265,7 +265,12 @@ int run_real_suite(const BenchCommand& command) {
   const std::vector<std::filesystem::path> folders = checked_real_folders(options);
   // The kinds of dataset given (spec.json only: a few KB each), for the legend below.
   bool any_lookup = false, any_emulated = false;
-  for (const auto& folder : folders) (sim::read_dataset_spec(folder).lookup_table ? any_lookup : any_emulated) = true;
+  std::vector<long long> per_run;  // experiments per run at most, for the size of the whole
+  for (const auto& folder : folders) {
+    const sim::DatasetSpec spec = sim::read_dataset_spec(folder);
+    (spec.lookup_table ? any_lookup : any_emulated) = true;
+    per_run.push_back(real_run_experiments(spec, options));
+  }
   // Options of lookup-table runs, with no lookup table among the datasets: ignored without a word.
   if (!any_lookup) {
     const auto lookup_only = [](const char* option, const char* what) {
@@ -276,6 +281,8 @@ int run_real_suite(const BenchCommand& command) {
     if (command.max_given) lookup_only("--max", "caps the experiments of a lookup-table run (--budget sets an emulated dataset's)");
     if (command.whole_space) lookup_only("--whole-space", "searches a lookup table's whole space instead of its rows");
   }
+  check_bench_size(options.planners.size(), options.seeds, per_run, "experiments", "datasets",
+                   "--seeds, --max or --budget, or give fewer --planners or --datasets");
   stop_on_interrupt(command.output, {"real.csv", "real_rows.csv"});
   options.stop = &stop_requested;
   fmt::print("labloop bench --suite real: {} datasets × {} planners × {} seeds; writing to {}/real.csv (-o DIR to choose)\n", options.datasets.size(),
@@ -457,6 +464,11 @@ int run_bench(const BenchCommand& command) {
   options.batch = command.batch;
   // Every problem and planner checked before the header and legend, so a mistake is the one line shown.
   check_benchmark(options);
+  // And what the runs would hold: --seeds and --budget, each within its range, asked for terabytes.
+  std::vector<long long> per_run;
+  for (const auto& p : options.problems) per_run.push_back(p.budget);
+  check_bench_size(options.planners.size(), options.seeds, per_run, "evaluations", "problems",
+                   "--seeds or --budget, or give fewer --planners or --problems");
   stop_on_interrupt(command.output, {"bench.csv", "regret.svg"});
   options.stop = &stop_requested;
 

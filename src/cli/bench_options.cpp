@@ -107,6 +107,27 @@ void refuse_duplicate_planners(const std::vector<BenchmarkPlanner>& planners) {
                                                                      planners[i].label.front() == '{' ? " (JSON sections are compared as read, keys in any order)" : ""));
 }
 
+void check_bench_size(std::size_t planners, int seeds, const std::vector<long long>& per_run, const char* what, const char* of,
+                      const char* lower) {
+  long long summed = 0;  // at most 1000 problems of 1,000,000 each: no overflow
+  for (const long long n : per_run) summed += n;
+  // In long double: 256 planners × 100,000 seeds × 100,000 evaluations overflows no count here.
+  const long double total = static_cast<long double>(summed) * static_cast<long double>(planners) * seeds;
+  if (total <= kMaxBenchEvaluations) return;
+  throw ConfigError("labloop bench", "--seeds",
+                    fmt::format("{} seeds × {} planner{} (random included) × {} {} {} = {:.0f} {}, more than the {} a benchmark holds (it keeps "
+                                "each until its tables are written; bench/README.md): lower {}",
+                                seeds, planners, planners == 1 ? "" : "s", summed, what,
+                                per_run.size() == 1 ? "per run" : fmt::format("per seed and planner (summed over {} {})", per_run.size(), of),
+                                static_cast<double>(total), what, kMaxBenchEvaluations, lower));
+}
+
+long long real_run_experiments(const sim::DatasetSpec& spec, const RealBenchmarkOptions& options) {
+  if (!spec.lookup_table) return options.budget;
+  if (options.whole_space || spec.rows == 0) return options.max_experiments;
+  return std::min<long long>(options.max_experiments, static_cast<long long>(spec.rows));
+}
+
 void write_bench_file(const std::filesystem::path& path, std::string_view text) {
   std::error_code ec;
   // rename() onto a folder fails with a bare "Is a directory": say what is in the way.

@@ -7,7 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include "dataset.hpp"
 #include "planner_benchmark.hpp"
+#include "real_benchmark.hpp"
 
 namespace labloop::cli {
 
@@ -26,6 +28,25 @@ BenchmarkPlanner parse_bench_planner(const std::string& text, int initial);
 // first unless `planners` has it.
 void add_random_baseline(std::vector<BenchmarkPlanner>& planners, int initial);
 void refuse_duplicate_planners(const std::vector<BenchmarkPlanner>& planners);
+
+// Stated limit (bench/README.md, labloop bench --help): the evaluations (the real suite:
+// experiments) of all of a benchmark's runs together, seeds × planners × each problem's budget
+// summed over the problems. Every one is kept until the tables are drawn, with its line of
+// bench.csv or real_rows.csv being built: about 250 bytes each then, so this is about 250 MB,
+// where --seeds and --budget at their own limits asked for terabytes. The largest run the docs
+// give (the real suite at full size) holds about 210,000.
+constexpr long long kMaxBenchEvaluations = 1'000'000;
+
+// Throws ConfigError (source "labloop bench", --seeds) when `seeds` runs of each of `planners` on
+// each problem, of `per_run[i]` evaluations on problem i (at most: a lookup table's rows, say),
+// hold more than kMaxBenchEvaluations; the message names `lower`, the options that lower it.
+// `what`: "evaluations" or "experiments"; `of`: "problems" or "datasets".
+void check_bench_size(std::size_t planners, int seeds, const std::vector<long long>& per_run, const char* what, const char* of,
+                      const char* lower);
+// The experiments a real-suite run on the dataset of `spec` makes at most, for check_bench_size:
+// an emulated one options.budget; a lookup table's options.max_experiments or its rows, whichever
+// is fewer (a pool run never takes a row twice), and --whole-space's options.max_experiments.
+long long real_run_experiments(const sim::DatasetSpec& spec, const RealBenchmarkOptions& options);
 
 // The line bench redraws on a terminal while runs go on: "labloop bench: 37 of 80 runs done in
 // 1:12, about 1:24 left (Ctrl-C: stop after the runs under way)". The time left is the time so far

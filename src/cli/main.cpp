@@ -38,6 +38,7 @@
 #include "labloop/campaign/replay.hpp"
 #include "labloop/core/version.hpp"
 #include "bench.hpp"
+#include "bench_options.hpp"
 #include "manual.hpp"
 #include "keys.hpp"
 #include "labloop/campaign/prior_results.hpp"
@@ -229,6 +230,13 @@ int new_campaign(NewCommand command) {
     if (const std::string problem = labloop::endpoint_problem(command.endpoint, labloop::EndpointUse::connect); !problem.empty())
       throw labloop::ConfigError(source, "--endpoint", problem);
     const labloop::InstrumentInfo info = ask_driver(command.endpoint, options.name.empty() ? "labloop-new" : options.name, keys);
+    // A welcome may list no outputs; then there is no objective to choose, and the messages below
+    // named an empty list ("the driver measures : choose the objective").
+    if (info.outputs.empty())
+      throw labloop::ConfigError(source, "--endpoint",
+                                 fmt::format("the driver at {} declares no outputs (its welcome's \"outputs\" is empty): no campaign can use it; "
+                                             "fix the driver (docs/writing-a-driver.md)",
+                                             labloop::printable(command.endpoint)));
     std::string objective = command.objective;
     if (objective.empty() && info.outputs.size() == 1) objective = info.outputs.front();
     if (objective.empty())
@@ -888,9 +896,14 @@ int main(int argc, char** argv) {
                         "them, minus the true value of the best setting evaluated) (docs/benchmarks.md)")
       ->check(CLI::IsMember({"standard", "goals", "real"}));
   bench_cmd->add_option("--planners", bench.planners, "Planner kinds or JSON planner sections (random is always included)");
-  bench_cmd->add_option("--seeds", bench.seeds, "Seeds per planner and problem (default 10; the real suite: 40)")->check(count_up_to(100000));
+  // The options' own ranges allow far more than a benchmark can hold: the combined limit is said
+  // here, where the ranges are (bench_options.hpp).
+  const std::string bench_total = fmt::format("; seeds × planners × the problems' budgets is at most {} evaluations in all",
+                                              labloop::cli::kMaxBenchEvaluations);
+  bench_cmd->add_option("--seeds", bench.seeds, "Seeds per planner and problem (default 10; the real suite: 40)" + bench_total)
+      ->check(count_up_to(100000));
   bench_cmd->add_option("--budget", bench.budget,
-                        "Evaluations per run (default: each problem's own; the real suite's emulated datasets: 50)")
+                        "Evaluations per run (default: each problem's own; the real suite's emulated datasets: 50)" + bench_total)
       ->check(count_up_to(100000));
   bench_cmd->add_option("--initial", bench.initial, "Initial design size for bayesian planners without their own (default 10; the real suite: 5)")
       ->check(count_up_to(100000));
@@ -910,7 +923,8 @@ int main(int argc, char** argv) {
       ->check(between(0.01, 1));
   bench_cmd->add_option("--max", bench.max_experiments,
                         "Real suite, lookup tables: experiments per run at most (a run that never reaches a row counts as --max + 1; default: --budget "
-                        "when given, as before --max existed, else 200)")
+                        "when given, as before --max existed, else 200); seeds × planners × each dataset's --max (or its rows, when fewer) "
+                        "or --budget is at most " + std::to_string(labloop::cli::kMaxBenchEvaluations) + " experiments in all")
       ->check(count_up_to(1000000));
   bench_cmd->add_option("--objective", bench.objective,
                         "Real suite: the objective to optimize, by name, in every dataset given (each must have it; default: each dataset's "

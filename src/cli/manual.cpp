@@ -240,6 +240,15 @@ int correct(const EnterCommand& command, const Campaign& as_read) {
 
 int enter(const EnterCommand& command) {
   const Campaign c = open_campaign(command.directory);
+  // `labloop enter DIR yield=5`: the first value was taken for the experiment, and the reply asked
+  // for the values that were given. No id holds '=' (entry_path), so it is the id that is missing.
+  if (command.csv.empty() && command.experiment.find('=') != std::string::npos)
+    throw ConfigError("labloop enter", "EXPERIMENT",
+                      fmt::format("the experiment id is missing (\"{}\" is a value, not an experiment id): give it first, labloop enter {} "
+                                  "EXPERIMENT {}{}; `labloop pending {}` lists the experiments waiting",
+                                  printable(command.experiment), printable(path_word(command.directory)),
+                                  printable(shell_word(command.experiment)), command.values.empty() ? "" : " …",
+                                  printable(path_word(command.directory))));
   if (command.correct) return correct(command, c);
   std::vector<ManualEntry> entries;
   size_t accepted = 0, refused = 0, unsaved = 0;

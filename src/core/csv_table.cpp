@@ -110,6 +110,16 @@ std::string unit_conflict(const std::string& file, std::size_t column, const std
                      declared, name);
 }
 
+std::string repeated_column(const std::string& file, const std::vector<std::string>& header,
+                            const std::function<bool(const std::string& name)>& counts) {
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    if (counts && !counts(header[i])) continue;
+    if (std::find(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(i), header[i]) != header.begin() + static_cast<std::ptrdiff_t>(i))
+      return fmt::format("{}: column \"{}\" appears more than once; keep one", file, printable(header[i]));
+  }
+  return {};
+}
+
 std::optional<double> parse_number(const std::string& text) {
   // Decimal notation only ("71.5", "-3", "1e-3", "+2"): std::from_chars, unlike strtod, takes no
   // hexadecimal, so a person's "0x10" (or a cell holding it) is refused instead of read as 16.

@@ -20,6 +20,7 @@
 #include "labloop/core/child_process.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/core/version.hpp"
+#include "fake_driver.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -651,6 +652,26 @@ TEST_CASE("CLI: new --endpoint writes a campaign from what a running driver decl
   const Outcome valid = labloop_cli({"validate", file, "--instruments"}, dir);
   CHECK(valid.status == 0);
   CHECK_THAT(valid.output, Catch::Contains("instrument 'example-oven': ok — example-oven 1.0, capacity 1, outputs yield"));
+
+  // A driver that declares no outputs is named as the fault, with or without --objective (it
+  // said "the driver measures : choose the objective" and "does not measure "y" (its outputs: )").
+  const std::string silent = dir.ipc("silent");
+  test::FakeDriver no_outputs(silent, [](const std::string& payload) -> std::vector<std::string> {
+    if (test::FakeDriver::type_of(payload) != "hello") return {};
+    nlohmann::json welcome = nlohmann::json::parse(test::FakeDriver::welcome());
+    welcome["outputs"] = nlohmann::json::array();
+    return {welcome.dump()};
+  });
+  for (const std::vector<std::string>& objective : {std::vector<std::string>{}, std::vector<std::string>{"--objective", "y"}}) {
+    std::vector<std::string> args{"new", (dir / "none.json").string(), "--endpoint", silent, "--goal", "maximize"};
+    args.insert(args.end(), objective.begin(), objective.end());
+    const Outcome none = labloop_cli(args, dir);
+    CHECK(none.status == 2);
+    CHECK_THAT(none.output, Catch::Contains("error: labloop new: --endpoint: the driver at " + silent +
+                                            " declares no outputs (its welcome's \"outputs\" is empty): no campaign can use it; fix the driver "
+                                            "(docs/writing-a-driver.md)\n"));
+    CHECK(!std::filesystem::exists(dir / "none.json"));
+  }
 }
 
 TEST_CASE("CLI: status says where a campaign stands, for a person and as JSON, and names a folder without a journal", "[cli]") {

@@ -103,6 +103,13 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   o = test::cli({"enter", out.string(), "mixed-0000", "y=1"}, dir);
   CHECK(o.status == 2);
   CHECK_THAT(o.output, Catch::Contains("this campaign has no experiment \"mixed-0000\""));
+  // The id forgotten: said so, where the reply asked for the values that were given.
+  o = test::cli({"enter", out.string(), "y=5", "purity=0.5"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("EXPERIMENT: the experiment id is missing (\"y=5\" is a value, not an experiment id): give it first, "
+                                       "labloop enter " + out.string() + " EXPERIMENT y=5 …; `labloop pending " + out.string() +
+                                       "` lists the experiments waiting"));
+  CHECK_THAT(o.output, !Catch::Contains("give the measured values"));
   // A blank --by names nobody ("   " was recorded as the name; a red-team report), and a bidi
   // mark or line separator in it is refused, named.
   for (const char* by : {"", "   "}) {

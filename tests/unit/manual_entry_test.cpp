@@ -13,6 +13,7 @@
 #include <optional>
 #include <stop_token>
 #include <thread>
+#include <tuple>
 
 #include "labloop/core/utc_time.hpp"
 #include "labloop/campaign/manual_entry.hpp"
@@ -233,14 +234,86 @@ TEST_CASE("Values on the command line are refused with the precise reason, and a
 
 TEST_CASE("A CSV row whose value is not a number is refused alone, as that value on the command line is", "[manual]") {
   test::TempDir dir;
-  test::write_file(dir / "done.csv", "experiment,yield [%],yield\nby-hand-0001,abc,\nby-hand-0002,5,\nby-hand-0003,5,6\n");
+  test::write_file(dir / "done.csv", "experiment,yield [%],purity\nby-hand-0001,abc,\nby-hand-0002,5,\nby-hand-0003,5,9x\n");
   const EntryFile file = read_entry_csv(dir / "done.csv", manual_entry_config());
   REQUIRE(file.entries.size() == 1);
   CHECK(file.entries[0].experiment == "by-hand-0002");
   REQUIRE(file.refused.size() == 2);
   CHECK(file.refused[0].first.experiment == "by-hand-0001");
   CHECK_THAT(file.refused[0].second, Catch::Contains("yield: \"abc\" is not a number in decimal notation"));
-  CHECK_THAT(file.refused[1].second, Catch::Equals("yield is given twice"));
+  CHECK_THAT(file.refused[1].second, Catch::Contains("purity: \"9x\" is not a number"));
+}
+
+TEST_CASE("enter --csv refuses a header that names a column it reads twice, naming the column; ignored columns may repeat", "[manual]") {
+  // Of two "t" columns only the last was compared with the setting sent (an edited first copy went
+  // through), and of two "experiment" columns the last named the row (red-team report).
+  test::TempDir dir;
+  const CampaignConfig config = manual_entry_config();
+  for (const auto& [header, row, column] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"experiment,t [C],t [C],yield", "by-hand-0001,99.9,50,50", "t"},
+           {"experiment,experiment,yield", "by-hand-0003,by-hand-0002,77", "experiment"},
+           {"experiment,yield [%],yield", "by-hand-0001,5,6", "yield"},
+           {"failed,experiment,yield,failed", "spilt,by-hand-0001,,", "failed"}}) {
+    INFO(header);
+    test::write_file(dir / "done.csv", header + "\n" + row + "\n");
+    CHECK_THAT(test::message_of([&] { read_entry_csv(dir / "done.csv", config); }),
+               Catch::Equals((dir / "done.csv").string() + ": column \"" + column + "\" appears more than once; keep one"));
+  }
+  // Columns it does not read, a spreadsheet's unnamed ones among them, may repeat.
+  test::write_file(dir / "done.csv", "experiment,notes,notes,,,yield\nby-hand-0001,a,b,,,50\n");
+  const EntryFile file = read_entry_csv(dir / "done.csv", config);
+  REQUIRE(file.entries.size() == 1);
+  CHECK(file.entries[0].values.at("yield") == 50);
+}
+
+TEST_CASE("enter --csv tells an edited setting from the one sent on the parameter's own scale, however small its values", "[manual]") {
+  // A dose in [1e-12, 2e-12] mol sent at 1.13e-12 and edited to 1.99e-12 was taken: the tolerance
+  // was 1e-9 in absolute terms (red-team report).
+  const CampaignConfig config = parse_campaign_config(R"({"name": "dose",
+    "parameters": [{"name": "dose", "type": "continuous", "low": 1e-12, "high": 2e-12, "unit": "mol"},
+                   {"name": "rate", "type": "continuous", "low": 1e-9, "high": 1, "log": true},
+                   {"name": "level", "type": "discrete", "values": [1e-12, 1.5e-12, 2e-12]},
+                   {"name": "mass", "type": "continuous", "low": 0, "high": 1e12}],
+    "objective": {"name": "yield", "goal": "maximize"},
+    "planner": {"kind": "random"},
+    "instruments": [{"name": "chemist", "manual": true, "capacity": 1}],
+    "budget": {"experiments": 3}})",
+                                                      "dose.json", sim::catalogue());
+  const json sent{{"dose", 1.13e-12}, {"rate", 3.3e-9}, {"level", 1.5e-12}, {"mass", 123456789.123}};
+  std::vector<json> events{{{"event", "campaign_started"}, {"campaign", "dose"}},
+                           {{"event", "proposed"}, {"experiment", "dose-0001"}, {"params", sent}, {"planner", "random"}},
+                           {{"event", "dispatched"}, {"experiment", "dose-0001"}, {"instrument", "chemist"}}};
+  for (size_t i = 0; i < events.size(); ++i) {
+    events[i]["seq"] = i + 1;
+    events[i]["time"] = fmt::format("2026-12-05T08:{:02}:00.000Z", i);
+  }
+  const CampaignState state = CampaignState::fold(decode_events(events, "test"));
+  const auto check_cell = [&](const std::string& name, const std::string& cell) {
+    ManualEntry e;
+    e.experiment = "dose-0001";
+    e.by = "ann";
+    e.values = {{"yield", 42}};
+    e.settings[name] = cell;
+    return check_entry(config, state, e);
+  };
+  for (const auto& [name, value] : sent.items()) {
+    INFO(name);
+    const double v = value.get<double>();
+    // As pending --csv and results.csv write it (the shortest round trip), with 15 or 17 digits
+    // as a spreadsheet saves it, or empty: the setting sent.
+    CHECK(check_cell(name, fmt::format("{}", v)).empty());
+    CHECK(check_cell(name, fmt::format("{:.15g}", v)).empty());
+    CHECK(check_cell(name, fmt::format("{:.17g}", v)).empty());
+    CHECK(check_cell(name, "").empty());
+  }
+  // Edits, each to another value in range: refused, naming the column.
+  CHECK_THAT(check_cell("dose", "1.99e-12"), Catch::StartsWith("its dose column reads 1.99e-12, but dose-0001 was sent with dose = 1.13e-12"));
+  CHECK_THAT(check_cell("dose", "1.1300001e-12"), Catch::StartsWith("its dose column reads"));
+  CHECK_THAT(check_cell("rate", "3.4e-9"), Catch::StartsWith("its rate column reads"));
+  CHECK_THAT(check_cell("level", "2e-12"), Catch::StartsWith("its level column reads"));
+  // Within 1e-9 of a range of 1e12 (1000) is the same setting; past it, an edit.
+  CHECK(check_cell("mass", "123456989.123").empty());
+  CHECK_THAT(check_cell("mass", "123466789.123"), Catch::StartsWith("its mass column reads"));
 }
 
 TEST_CASE("enter --csv refuses a column in another unit than the campaign declares, naming both", "[manual][units]") {

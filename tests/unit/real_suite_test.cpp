@@ -372,3 +372,43 @@ TEST_CASE("Bench options: a result file is written whole or refused by name, an 
   CHECK(std::string(std::istreambuf_iterator<char>(now), {}) == "new");
   CHECK_FALSE(std::filesystem::exists(dir / "again" / "regret.svg.partial"));
 }
+
+TEST_CASE("Bench options: a benchmark larger than it can hold is refused before any run, and the documented ones are within it", "[bench]") {
+  using labloop::cli::check_bench_size;
+  using labloop::cli::kMaxBenchEvaluations;
+  // --seeds 100000 --budget 100000 --planners random, each option within its range, grew by
+  // 40 MB a second towards 80 GB (red-team report): refused, naming what to lower.
+  const std::string refusal = bench_refusal([] {
+    check_bench_size(1, 100000, {100000}, "evaluations", "problems", "--seeds or --budget, or give fewer --planners or --problems");
+  });
+  CHECK(refusal == "labloop bench: --seeds: 100000 seeds × 1 planner (random included) × 100000 evaluations per run = 10000000000 evaluations, "
+                   "more than the 1000000 a benchmark holds (it keeps each until its tables are written; bench/README.md): lower --seeds or "
+                   "--budget, or give fewer --planners or --problems");
+  // At the limit: taken; one evaluation more: refused.
+  CHECK_NOTHROW(check_bench_size(2, 5000, {50, 50}, "evaluations", "problems", "-"));
+  CHECK(kMaxBenchEvaluations == 2 * 5000 * 100);
+  CHECK_THAT(bench_refusal([] { check_bench_size(2, 5000, {50, 51}, "evaluations", "problems", "-"); }),
+             Catch::Contains("× 101 evaluations per seed and planner (summed over 2 problems) = 1010000 evaluations"));
+  // Every planner, seed and budget at its own limit: no overflow, refused.
+  CHECK_THAT(bench_refusal([] { check_bench_size(256, 100000, std::vector<long long>(1000, 1000000), "experiments", "datasets", "-"); }),
+             Catch::Contains("more than the 1000000"));
+
+  // The commands bench/README.md and docs/benchmarks.md give. The standard suite: every
+  // problem's own budget; goals: its problems with bayesian, ParEGO and random, 100 seeds.
+  std::vector<long long> standard, goals;
+  for (const auto& p : standard_problems()) standard.push_back(p.budget);
+  for (const auto& p : goal_problems()) goals.push_back(p.budget);
+  CHECK_NOTHROW(check_bench_size(3, 100, standard, "evaluations", "problems", "-"));
+  CHECK_NOTHROW(check_bench_size(3, 100, goals, "evaluations", "problems", "-"));
+  CHECK_NOTHROW(check_bench_size(2, 300, {50}, "evaluations", "problems", "-"));  // branin --noise 0.5 --seeds 300
+  // The real suite at full size (--seeds 40, every default dataset, random and bayesian), and its CI size.
+  RealBenchmarkOptions real;
+  std::vector<long long> full, ci;
+  for (const auto& name : real_suite_datasets()) full.push_back(labloop::cli::real_run_experiments(sim::read_dataset_spec(real_dataset_folder(name)), real));
+  CHECK_NOTHROW(check_bench_size(2, 40, full, "experiments", "datasets", "-"));
+  real.max_experiments = 30;
+  real.budget = 10;
+  for (const char* name : {"perovskites", "snar"}) ci.push_back(labloop::cli::real_run_experiments(sim::read_dataset_spec(real_dataset_folder(name)), real));
+  CHECK(ci == std::vector<long long>{30, 10});
+  CHECK_NOTHROW(check_bench_size(2, 2, ci, "experiments", "datasets", "-"));
+}

@@ -53,6 +53,14 @@ void scan_csv_text(const std::string& text, const std::string& name, const CsvLi
 std::string unit_conflict(const std::string& file, std::size_t column, const std::string& name, const std::string& written,
                           const std::string& declared);
 
+// Why `header` cannot be read because it names a column twice ("" when it does not):
+// "<file>: column "x1" appears more than once; keep one". A reader takes one cell per name, so the
+// other copy would be ignored, or read in its place, without a word. When `counts` is given, only
+// the names it holds count: a reader that ignores some columns (a spreadsheet's unnamed ones, a
+// notes column) need not refuse those repeated.
+std::string repeated_column(const std::string& file, const std::vector<std::string>& header,
+                            const std::function<bool(const std::string& name)>& counts = {});
+
 // The number in a cell, or nothing when the cell is not exactly one finite number in decimal
 // notation. A decimal too small for a double (1e-999) is read as 0, as strtod reads it.
 std::optional<double> parse_number(const std::string& text);
