@@ -572,6 +572,19 @@ def _too_deep(payload: bytes, max_depth: int = MAX_MESSAGE_DEPTH) -> bool:
     return False
 
 
+def _level_tolerance(levels: Sequence[float]) -> float:
+    """How far a value may be from a discrete level and still be it (docs/protocol.md section 4.2):
+    1e-9 of the larger of the levels' spread and their largest magnitude, as the C++
+    Parameter::level_tolerance. The spread overflows to infinity for levels near +-1.8e308, which
+    made every finite value one of the levels; the largest magnitude, at least half the spread,
+    stands in then."""
+    spread = max(levels) - min(levels)
+    scale = spread if math.isfinite(spread) else 0.0
+    for v in levels:
+        scale = max(scale, abs(v))
+    return 1e-9 * scale
+
+
 def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
     """Check a describe() dict and return a normalised copy; raise ValueError when it is wrong."""
     if not isinstance(desc, Mapping):
@@ -617,10 +630,9 @@ def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
             levels = sorted(float(v) for v in values)
             # The controller takes levels within 1e-9 of the levels' scale for one another
             # (docs/protocol.md): two such levels would be refused at its hello.
-            spread = levels[-1] - levels[0]
-            scale = max([spread if math.isfinite(spread) else 0.0] + [abs(v) for v in levels])
+            tolerance = _level_tolerance(levels)
             for low, high in zip(levels, levels[1:]):
-                if high - low <= 1e-9 * scale:
+                if high - low <= tolerance:
                     raise ValueError(f"describe(): discrete input '{name}' lists levels {low!r} and {high!r}, "
                                      f"closer than 1e-9 of its levels' scale: the controller would take one for the other")
             spec = dict(spec, values=sorted(values))
@@ -687,9 +699,8 @@ def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[st
             levels = spec["values"]
             if not _is_number(v) or not _is_finite(v):
                 raise ParamError(f"{name}={_fmt(v)} is not a finite number")
-            scale = max([levels[-1] - levels[0]] + [abs(x) for x in levels])
             level = min(levels, key=lambda x: abs(x - v))
-            if abs(level - v) > 1e-9 * scale:
+            if abs(level - v) > _level_tolerance(levels):
                 raise ParamError(f"{name}={_fmt(v)} is not one of the levels {_fmt(list(levels))}")
             v = level
         else:

@@ -391,6 +391,17 @@ def test_discrete_inputs() -> None:
         got = str(verdict({"conc": v}))
         check(got.startswith("rejected: "), f"conc={v!r} refused -> {got!r}")
     check("0.057, 0.1, 0.153" in str(verdict({"conc": 0.12})), "the refusal names the levels")
+    # Levels spanning past the largest double: the spread overflowed to infinity, and any finite
+    # value was taken as its nearest level (4e307 ran at 0). The tolerance is 1e-9 of 1e308 now.
+    wide = validate_describe(dict(desc, inputs=[{"name": "c", "type": "discrete", "values": [-1e308, 0, 1e308]}]))["inputs"]
+    for v in (4e307, -3e307, 1e300, 2e299):
+        try:
+            got = validate_params(wide, {"c": v})
+        except ParamError as e:
+            got = f"rejected: {e}"
+        check(str(got).startswith("rejected: c="), f"levels [-1e308, 0, 1e308]: c={v!r} refused -> {got!r}")
+    check(validate_params(wide, {"c": 1e308 * (1 - 1e-12)}) == {"c": 1e308} and validate_params(wide, {"c": 0}) == {"c": 0}
+          and validate_params(wide, {"c": 1e298}) == {"c": 0}, "... the levels themselves, within 1e-9 of 1e308, accepted")
 
     check(validate_describe(dict(desc, noise={"y": 2}))["noise"] == {"y": 2.0}, "a stated noise is kept")
     check("noise" not in validate_describe(desc), "no noise stated, none sent")
