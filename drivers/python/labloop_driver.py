@@ -466,7 +466,13 @@ def _log_handshake_failures(monitor: zmq.Socket) -> None:
 
 
 class ParamError(ValueError):
-    """Params do not satisfy the declared inputs; str(error) is the `rejected` reason."""
+    """Params do not satisfy the declared inputs; str(error) is the `rejected` reason, at most
+    MAX_ERROR_CHARS characters (docs/protocol.md section 7)."""
+
+    def __init__(self, reason: str) -> None:
+        # Reasons name inputs, and a driver's own names are not limited: cut here, so no reason
+        # passes 4096 characters whatever it quotes (a peer's text is shortened where it is quoted).
+        super().__init__(reason if len(reason) <= MAX_ERROR_CHARS else reason[:MAX_ERROR_CHARS - 3] + "...")
 
 
 class Driver:
@@ -671,7 +677,8 @@ def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[st
     declared = {spec["name"] for spec in inputs}
     for name in params:
         if name not in declared:
-            raise ParamError(f"unknown input {name}")
+            # The peer's name, shortened: a 1 MiB name made a reply larger than the 1 MiB a frame may be.
+            raise ParamError(f"unknown input {_fmt(name)}")
     out: dict[str, Any] = {}
     for spec in inputs:
         name = spec["name"]
@@ -1239,7 +1246,7 @@ class _Server:
             reply = self._dispatch(envelope, payload)
         except Exception as e:  # a driver bug must not kill the instrument's connection
             log.exception("internal error while handling a message")
-            reply = _error("internal", f"{type(e).__name__}: {e}")
+            reply = _error("internal", f"{type(e).__name__}: {e}"[:MAX_ERROR_CHARS])
         if reply is not None:
             self._send(sock, envelope, reply)
 

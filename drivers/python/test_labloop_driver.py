@@ -177,7 +177,14 @@ def test_fast_driver(c: Controller) -> None:
     r = reason({"x1": 12, "x2": 3})
     check(r is not None and "x1" in r and "limits" in r, f"x1=12 -> rejected ({r!r})")
     check(reason({"x1": 1}) is not None, "missing input -> rejected")
-    check(reason({"x1": 1, "x2": 1, "x3": 1}) is not None, "unknown input -> rejected")
+    check(reason({"x1": 1, "x2": 1, "x3": 1}) == 'unknown input "x3"', "unknown input -> rejected, named")
+    # A name filling a whole 1 MiB message was repeated in full: a reply over the 1 MiB limit.
+    long_name = "k" * ((1 << 20) - 60)
+    c.send(json.dumps({"v": 1, "type": "run", "experiment": "a-long", "params": {long_name: 1}}, separators=(",", ":")).encode())
+    frames = c.recv_frames() or [b"{}"]
+    r = json.loads(frames[-1])
+    check(r.get("type") == "rejected" and str(r.get("reason")).startswith('unknown input "kkk') and len(r["reason"]) <= 80 + 14
+          and len(frames[-1]) < 4096, f"an unknown input's 1 MiB name -> rejected, the name shortened ({len(frames[-1])} bytes)")
     check(reason({"x1": "1", "x2": 1}) is not None, "string for a number -> rejected")
     check(reason({"x1": True, "x2": 1}) is not None, "boolean for a number -> rejected")
     check(reason({"x1": 1, "x2": -0.001}) is not None, "x2 below low -> rejected")
@@ -391,6 +398,13 @@ def test_discrete_inputs() -> None:
         got = str(verdict({"conc": v}))
         check(got.startswith("rejected: "), f"conc={v!r} refused -> {got!r}")
     check("0.057, 0.1, 0.153" in str(verdict({"conc": 0.12})), "the refusal names the levels")
+    named = [{"name": "n" * 10000, "type": "continuous", "low": 0, "high": 1}]
+    for params, what in (({}, "missing"), ({"n" * 10000: 2}, "outside limits"), ({"n" * 10000: 0, "u" * 10000: 0}, "unknown")):
+        try:
+            validate_params(named, params)
+            check(False, f"{what} input refused")
+        except ParamError as e:
+            check(len(str(e)) <= 4096, f"a reason naming a 10,000-character input ({what}) is at most 4096 characters ({len(str(e))})")
     # Levels spanning past the largest double: the spread overflowed to infinity, and any finite
     # value was taken as its nearest level (4e307 ran at 0). The tolerance is 1e-9 of 1e308 now.
     wide = validate_describe(dict(desc, inputs=[{"name": "c", "type": "discrete", "values": [-1e308, 0, 1e308]}]))["inputs"]
