@@ -772,6 +772,13 @@ def _brief(value: Any) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def _said(value: Any) -> str:
+    """What a peer sent, for a log line: a string as it is, anything else as JSON, cut to 200
+    characters as _brief cuts, so one message of 1 MiB is not one log line of 1 MiB."""
+    text = value if isinstance(value, str) else _brief(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
 def _error(code: str, message: str, experiment: str | None = None) -> dict[str, Any]:
     msg: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "error", "code": code, "message": message}
     if experiment is not None:
@@ -891,7 +898,7 @@ class _Server:
         self.shutdown_timeout = shutdown_timeout
         self.stopping = stop_event if stop_event is not None else threading.Event()
         self.cache: dict[str, _Finished] = {}  # experiment id -> final result, params, owner
-        self._undelivered: dict[str, tuple[float, int]] = {}  # per reason: when last logged, how many since
+        self._logged: dict[str, tuple[float, int]] = {}  # per kind of line (_log_limited): when last written, how many left out since
         self.running: dict[str, _Job] = {}  # insertion order = start order
         self.done: queue.SimpleQueue[tuple[_Job, dict[str, Any]]] = queue.SimpleQueue()
         self.seq = 0  # experiments started by this process; exposed as meta.run_seq
@@ -1078,6 +1085,22 @@ class _Server:
         except Exception:  # nor a result that cannot be encoded: it stays cached in memory
             log.exception("cannot persist the result of %s to %s; it is kept in memory only", msg.get("experiment"), self.cache_path)
 
+    def _log_limited(self, kind: str, level: int, fmt: str, *args: Any) -> None:
+        """Writes a line a peer can make this driver write once per message it sends (its hello,
+        its error, a refusal, an undelivered reply) at most once a second per kind, the next one
+        saying how many were left out: a flood of messages must not fill the instrument PC's disk.
+        Main thread only."""
+        last, count = self._logged.get(kind, (-math.inf, 0))
+        now = time.monotonic()
+        if now - last < 1.0:
+            self._logged[kind] = (last, count + 1)
+            return
+        self._logged[kind] = (now, 0)
+        if count:
+            fmt += " (and %d more such left out since the last line saying so: at most one a second)"
+            args += (count,)
+        log.log(level, fmt, *args)
+
     # -- wake-up pipe: workers and signal handlers poke the main loop --------------------------
 
     def _wake(self) -> None:
@@ -1225,14 +1248,7 @@ class _Server:
                 log.warning("the result of %s was not delivered: %s. It stays cached, and is sent again when that "
                             "controller asks (its next ping, or the same run)", msg.get("experiment"), why)
                 return
-            last, count = self._undelivered.get(why, (0.0, 0))
-            now = time.monotonic()
-            if now - last < 1.0:
-                self._undelivered[why] = (last, count + 1)
-                return
-            self._undelivered[why] = (now, 0)
-            log.warning("a reply was not delivered: %s%s", why,
-                        f" ({count + 1} such since the last line saying so)" if count else "")
+            self._log_limited("undelivered: " + why, logging.WARNING, "a reply was not delivered: %s", why)
         except Exception:  # one unsendable reply must not stop the instrument serving everyone else
             log.exception("could not encode a %r reply; it was not sent", msg.get("type"))
 
@@ -1306,12 +1322,12 @@ class _Server:
             return self._on_abort(envelope, msg)
         if mtype == "error":
             # Never answer an error with an error: two peers could ping-pong forever.
-            log.warning("controller reported error %s: %s", msg.get("code"), msg.get("message"))
+            self._log_limited("error", logging.WARNING, "controller reported error %s: %s", _said(msg.get("code")), _said(msg.get("message")))
             return None
         return _error("unknown_type", f"unknown message type {_fmt(mtype)}")
 
     def _on_hello(self, envelope: list[bytes], msg: dict[str, Any]) -> dict[str, Any]:
-        log.info("hello from %s (campaign %s)", msg.get("controller"), msg.get("campaign"))
+        self._log_limited("hello", logging.INFO, "hello from %s (campaign %s)", _said(msg.get("controller")), _said(msg.get("campaign")))
         welcome = {"v": PROTOCOL_VERSION, "type": "welcome", **self.info}
         # Checked with or without exclusive control (section 4.1), as the C++ SDK does; only a
         # string is a campaign id, anything else is an old or foreign controller's field.
@@ -1333,7 +1349,8 @@ class _Server:
         self._remember_peer(envelope[0], claim, now)
         held = self.lease.current(now)
         assert held is not None
-        log.info("campaign %s %s this instrument until %s", claim[0], "holds" if taken == "taken" else "took back", _utc(held["until"]))
+        self._log_limited("held", logging.INFO, "campaign %s %s this instrument until %s", claim[0],
+                          "holds" if taken == "taken" else "took back", _utc(held["until"]))
         welcome["holder"] = {"campaign_id": held["campaign_id"], "since": _utc(held["since"]), "until": _utc(held["until"])}
         if held["key"]:
             welcome["holder"]["controller"] = held["key"]
@@ -1349,7 +1366,7 @@ class _Server:
             if outcome == "refused":
                 return self._busy("release", None)
             if outcome == "released":
-                log.info("campaign %s released this instrument", campaign_id)
+                self._log_limited("released", logging.INFO, "campaign %s released this instrument", campaign_id)
         return {"v": PROTOCOL_VERSION, "type": "released", "campaign_id": campaign_id}
 
     def _remember_peer(self, identity: bytes, claim: tuple[str, str], now: float) -> None:
@@ -1368,8 +1385,8 @@ class _Server:
         handled: another controller reusing the routing identity has said no hello of its own."""
         claim = self.peers.get(identity)
         if claim is not None and claim[1] != self._key:
-            log.warning("a controller with key %s uses the routing identity of campaign %s's controller (key %s): "
-                        "treated as one that said no hello", self._key or "none", claim[0], claim[1] or "none")
+            self._log_limited("identity", logging.WARNING, "a controller with key %s uses the routing identity of campaign %s's "
+                              "controller (key %s): treated as one that said no hello", self._key or "none", claim[0], claim[1] or "none")
             del self.peers[identity]
             return None
         if claim is not None:
@@ -1386,7 +1403,7 @@ class _Server:
     def _busy(self, what: str, experiment: str | None) -> dict[str, Any]:
         assert self.lease is not None
         message = self.lease.busy_message(time.time())
-        log.warning("refused a %s from a controller that does not hold this instrument: %s", what, message)
+        self._log_limited("busy", logging.WARNING, "refused a %s from a controller that does not hold this instrument: %s", what, message)
         return _error("busy", message, experiment)
 
     def _on_ping(self) -> dict[str, Any]:
@@ -1452,10 +1469,9 @@ class _Server:
     def _same_params(msg: dict[str, Any], stored: dict[str, Any]) -> bool:
         return "params" in msg and _same_json_value(msg["params"], stored)
 
-    @staticmethod
-    def _conflict(msg: dict[str, Any], exp_id: str, state: str, stored: dict[str, Any]) -> dict[str, Any]:
-        log.warning("conflict: rejected a run of %s with params %s: it %s with params %s", exp_id,
-                    _brief(msg["params"]) if "params" in msg else "(none)", state, _brief(stored))
+    def _conflict(self, msg: dict[str, Any], exp_id: str, state: str, stored: dict[str, Any]) -> dict[str, Any]:
+        self._log_limited("conflict", logging.WARNING, "conflict: rejected a run of %s with params %s: it %s with params %s", exp_id,
+                          _brief(msg["params"]) if "params" in msg else "(none)", state, _brief(stored))
         return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id,
                 "reason": f"conflict: experiment {exp_id} {state} with other parameters"}
 
@@ -1474,7 +1490,7 @@ class _Server:
         else:
             owner = (job.envelope[0], job.key) if job.envelope is not None else None  # type: ignore[union-attr]
         if owner != (envelope[0], self._key):
-            log.warning("ignored an abort of %s from a peer that did not run it", exp_id)
+            self._log_limited("abort", logging.WARNING, "ignored an abort of %s from a peer that did not run it", exp_id)
             return _error("unknown_experiment", f"no experiment {exp_id} was run by this peer", exp_id)
         if finished is not None:
             return finished.result

@@ -1163,6 +1163,58 @@ def test_log_text(tmp: str, ctx: zmq.Context) -> None:
     check(ld._shown("a\x1b\nb\u202e", keep_line_breaks=True) == "a\\x1b\nb\\u202e", "... and keeps line breaks when asked")
 
 
+def test_log_flood(tmp: str, ctx: zmq.Context) -> None:
+    """What a peer sends is quoted in log lines cut to 200 characters, and a line a peer can make
+    the driver write once per message is written at most once a second: 100 `error`s of 1 MB each
+    once made 100 MB of log."""
+    print("log lines a peer can flood")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    import labloop_driver as ld
+
+    messages: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Keep()
+    logger = logging.getLogger("labloop_driver")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    endpoint = f"ipc://{tmp}/flood.ipc"
+    t, stop = serve_in_thread(ld, quick_driver_class(ld)(), endpoint)
+    c = Controller(ctx, endpoint)
+    big = "x" * 500_000  # two of them fill a message
+    try:
+        check(c.ask({"v": 1, "type": "hello", "controller": big, "campaign": {"name": big}}).get("type") == "welcome",
+              "a hello naming a 500 kB controller and campaign is welcomed")
+        t0 = time.monotonic()
+        for _ in range(50):
+            c.send({"v": 1, "type": "error", "code": big, "message": big})
+        check(c.ask({"v": 1, "type": "ping"}, 10.0).get("type") == "pong", "50 errors of 1 MB each (code and message), then a ping answered")
+        seconds = time.monotonic() - t0
+        errors = [m for m in messages if m.startswith("controller reported error")]
+        hellos = [m for m in messages if m.startswith("hello from")]
+        check(1 <= len(errors) <= 1 + seconds and len(hellos) == 1,
+              f"at most one line a second for the 50 errors ({len(errors)} in {seconds:.2f} s), one for the hello")
+        check(max(map(len, messages)) <= 500, f"no log line quotes more than 200 characters of what a peer sent ({max(map(len, messages))})")
+        time.sleep(1.05)
+        c.send({"v": 1, "type": "error", "code": "bad_json", "message": "again"})
+        c.ask({"v": 1, "type": "ping"})
+        errors = [m for m in messages if m.startswith("controller reported error")]
+        left_out = [int(m.split("(and ")[1].split(" ")[0]) for m in errors if " more such left out since the last line saying so: " in m]
+        check(errors[-1].startswith("controller reported error bad_json: again (and ") and len(errors) + sum(left_out) == 51,
+              f"a second later the next one says how many were left out ({errors[-1]})")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        c.sock.close()
+        stop.set()
+        t.join(5.0)
+
+
 def run_kind(c: Controller, exp: str) -> str:
     r = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": 0.5}})
     if r.get("type") == "accepted":
@@ -1220,6 +1272,7 @@ def main() -> int:
         test_worker_failures(tmp, ctx)
         test_report_progress(tmp, ctx)
         test_log_text(tmp, ctx)
+        test_log_flood(tmp, ctx)
     except Exception as e:  # an exception is a failed check, not a hang
         import traceback
         traceback.print_exc()
@@ -1268,6 +1321,9 @@ class SdkTest(unittest.TestCase):
 
     def test_log_text(self) -> None:
         self.passes(test_log_text)
+
+    def test_log_flood(self) -> None:
+        self.passes(test_log_flood)
 
     def test_conformance(self) -> None:
         self.assertEqual(main(), 0, f"failed checks: {failures}")
