@@ -78,6 +78,10 @@ MAX_DISCRETE_LEVELS = 1000  # levels of a discrete input (docs/protocol.md)
 MAX_CAPACITY = 2147483647  # experiments a driver may run at once (docs/protocol.md)
 MAX_STATED_NOISE = 1e100  # the largest standard deviation a welcome's "noise" may state (docs/protocol.md)
 MAX_HOLDER_FILE_BYTES = 64 << 20  # the exclusive-control holder file, compacted at every start
+# While running, the holder file is rewritten to its current line once it passes this: each change
+# of holder appends a line, and a hello/release storm once grew it past MAX_HOLDER_FILE_BYTES,
+# after which the driver refused to start.
+HOLDER_COMPACT_BYTES = 64 << 10
 MAX_LEASE_S = 31536000.0  # the longest lease (a year), as the C++ SDK's kMaxLease
 MAX_PEERS = 4096  # claims remembered under exclusive control, one per connection that said hello
 
@@ -974,18 +978,33 @@ class _Server:
         except FileNotFoundError:
             return
         if lines > 1 or torn:
-            # Compacted to its current line (as the C++ SDK does), so the file grows only within one
-            # run of the driver; should the rename not survive a power cut, the old file gives the same holder.
+            # Compacted to its current line (as the C++ SDK does) at start, and past
+            # HOLDER_COMPACT_BYTES while running (_save_holder).
             held = self.lease.current(time.time())
-            temporary = path + ".compacting"
-            with open(temporary, "w", encoding="utf-8") as f:
-                f.write(json.dumps(held if held is not None else {"released": True}) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary, path)
+            self._rewrite_holder(path, held if held is not None else {"released": True})
         self.lease.saved()
         if self.lease.current(time.time()) is not None:
             log.info("restored the holder from %s: %s", path, self.lease.busy_message(time.time()))
+
+    @staticmethod
+    def _rewrite_holder(path: str, line: dict[str, Any]) -> None:
+        """Replaces the holder file by `line` alone: a temporary file, fsynced, renamed over it, then
+        the folder fsynced. Should the rename not survive a power cut, the old file, whose last line
+        was fsynced before, gives the same holder."""
+        temporary = path + ".compacting"
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+        try:
+            folder = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        except OSError:
+            pass  # a filesystem that cannot fsync a folder: the rename is atomic all the same
 
     def _save_holder(self) -> None:
         if self.lease is None or not self.lease.dirty:
@@ -998,8 +1017,17 @@ class _Server:
                     f.write(json.dumps(line) + "\n")
                     f.flush()
                     os.fsync(f.fileno())
+                    size = os.fstat(f.fileno()).st_size
             except OSError as e:
-                log.error("cannot write the holder file %s: %s (kept in memory only)", self.holder_path, e)
+                self._log_limited("holder file", logging.ERROR, "cannot write the holder file %s: %s (kept in memory only)",
+                                  self.holder_path, e)
+            else:
+                if size > HOLDER_COMPACT_BYTES:
+                    try:
+                        self._rewrite_holder(self.holder_path, line)
+                    except OSError as e:
+                        self._log_limited("holder file", logging.ERROR, "cannot compact the holder file %s: %s (the holder "
+                                          "is saved, but the file grows)", self.holder_path, e)
         self.lease.saved()
 
     # -- result cache on disk: JSON lines, each a final result message plus a "params" member

@@ -618,6 +618,38 @@ def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
     stop.set()
     t.join(5.0)
 
+    # A hello/release storm appends a line per change: the file is rewritten to its current line
+    # once past HOLDER_COMPACT_BYTES (made small here to keep this fast), so it stays small and a
+    # restart reads the right holder; it once grew past MAX_HOLDER_FILE_BYTES and the driver refused to start.
+    os.remove(cache + ".holder")
+    old_compact = ld.HOLDER_COMPACT_BYTES
+    ld.HOLDER_COMPACT_BYTES = 2048
+    try:
+        t = serving()
+        storm, largest = Controller(ctx, endpoint), 0
+        storm_id = "s" * 128
+        for i in range(100):
+            answered = storm.ask({"v": 1, "type": "hello", "campaign_id": storm_id}).get("type") == "welcome"
+            answered = answered and storm.ask({"v": 1, "type": "release", "campaign_id": storm_id}).get("type") == "released"
+            if not answered:
+                break
+            largest = max(largest, os.path.getsize(cache + ".holder"))
+        check(answered and largest <= 2048 + 300, f"100 hellos and releases: the holder file stays small (at most {largest} bytes)")
+        check(storm.ask({"v": 1, "type": "hello", "campaign_id": storm_id}).get("type") == "welcome", "the storm's campaign holds it last")
+        check(not os.path.exists(cache + ".holder.compacting"), "... and no temporary file is left")
+        stop.set()
+        t.join(5.0)
+    finally:
+        ld.HOLDER_COMPACT_BYTES = old_compact
+    t = serving()
+    c = Controller(ctx, endpoint)
+    r = c.ask({"v": 1, "type": "hello", "campaign_id": "c-ffff"})
+    check(r.get("code") == "busy" and "campaign sssssssssss" in r.get("message", ""), f"after a restart the storm's campaign holds it ({r})")
+    check(c.ask({"v": 1, "type": "hello", "campaign_id": storm_id}).get("holder", {}).get("campaign_id") == storm_id,
+          "... and takes it back")
+    stop.set()
+    t.join(5.0)
+
     # The serve loop survives a reply it cannot encode (logged, not sent).
     class FakeSocket:
         def send_multipart(self, frames: list[bytes], flags: int = 0) -> None:
