@@ -66,8 +66,11 @@ __all__ = [
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB, per payload frame
 # Frames up to this size are read and answered too_large; ZeroMQ drops the connection of a peer
-# sending a larger one before it is read, so a hostile frame cannot take the instrument PC's
-# memory. The C++ SDK's limit.
+# sending a larger one before it is read, so no one frame takes more of the instrument PC's memory.
+# The C++ SDK's limit. It bounds frames, not messages: libzmq keeps every frame of a message until
+# its last and has no option limiting frames per message, so frames marked "more" without end grow
+# the driver's memory without bound. Only a peer past the CURVE handshake sends a frame at all:
+# encryption (key_path, allowed_keys) closes this; on a plaintext link anyone who can connect can.
 MAX_FRAME_BYTES = 16 * MAX_MESSAGE_BYTES
 MAX_EXPERIMENT_ID_CHARS = 128
 MAX_CAMPAIGN_ID_CHARS = 128
