@@ -66,8 +66,11 @@ __all__ = [
 PROTOCOL_VERSION = 1
 MAX_MESSAGE_BYTES = 1 << 20  # 1 MiB, per payload frame
 # Frames up to this size are read and answered too_large; ZeroMQ drops the connection of a peer
-# sending a larger one before it is read, so a hostile frame cannot take the instrument PC's
-# memory. The C++ SDK's limit.
+# sending a larger one before it is read, so no one frame takes more of the instrument PC's memory.
+# The C++ SDK's limit. It bounds frames, not messages: libzmq keeps every frame of a message until
+# its last and has no option limiting frames per message, so frames marked "more" without end grow
+# the driver's memory without bound. Only a peer past the CURVE handshake sends a frame at all:
+# encryption (key_path, allowed_keys) closes this; on a plaintext link anyone who can connect can.
 MAX_FRAME_BYTES = 16 * MAX_MESSAGE_BYTES
 MAX_EXPERIMENT_ID_CHARS = 128
 MAX_CAMPAIGN_ID_CHARS = 128
@@ -78,6 +81,10 @@ MAX_DISCRETE_LEVELS = 1000  # levels of a discrete input (docs/protocol.md)
 MAX_CAPACITY = 2147483647  # experiments a driver may run at once (docs/protocol.md)
 MAX_STATED_NOISE = 1e100  # the largest standard deviation a welcome's "noise" may state (docs/protocol.md)
 MAX_HOLDER_FILE_BYTES = 64 << 20  # the exclusive-control holder file, compacted at every start
+# While running, the holder file is rewritten to its current line once it passes this: each change
+# of holder appends a line, and a hello/release storm once grew it past MAX_HOLDER_FILE_BYTES,
+# after which the driver refused to start.
+HOLDER_COMPACT_BYTES = 64 << 10
 MAX_LEASE_S = 31536000.0  # the longest lease (a year), as the C++ SDK's kMaxLease
 MAX_PEERS = 4096  # claims remembered under exclusive control, one per connection that said hello
 
@@ -466,7 +473,13 @@ def _log_handshake_failures(monitor: zmq.Socket) -> None:
 
 
 class ParamError(ValueError):
-    """Params do not satisfy the declared inputs; str(error) is the `rejected` reason."""
+    """Params do not satisfy the declared inputs; str(error) is the `rejected` reason, at most
+    MAX_ERROR_CHARS characters (docs/protocol.md section 7)."""
+
+    def __init__(self, reason: str) -> None:
+        # Reasons name inputs, and a driver's own names are not limited: cut here, so no reason
+        # passes 4096 characters whatever it quotes (a peer's text is shortened where it is quoted).
+        super().__init__(reason if len(reason) <= MAX_ERROR_CHARS else reason[:MAX_ERROR_CHARS - 3] + "...")
 
 
 class Driver:
@@ -572,6 +585,19 @@ def _too_deep(payload: bytes, max_depth: int = MAX_MESSAGE_DEPTH) -> bool:
     return False
 
 
+def _level_tolerance(levels: Sequence[float]) -> float:
+    """How far a value may be from a discrete level and still be it (docs/protocol.md section 4.2):
+    1e-9 of the larger of the levels' spread and their largest magnitude, as the C++
+    Parameter::level_tolerance. The spread overflows to infinity for levels near +-1.8e308, which
+    made every finite value one of the levels; the largest magnitude, at least half the spread,
+    stands in then."""
+    spread = max(levels) - min(levels)
+    scale = spread if math.isfinite(spread) else 0.0
+    for v in levels:
+        scale = max(scale, abs(v))
+    return 1e-9 * scale
+
+
 def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
     """Check a describe() dict and return a normalised copy; raise ValueError when it is wrong."""
     if not isinstance(desc, Mapping):
@@ -617,10 +643,9 @@ def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
             levels = sorted(float(v) for v in values)
             # The controller takes levels within 1e-9 of the levels' scale for one another
             # (docs/protocol.md): two such levels would be refused at its hello.
-            spread = levels[-1] - levels[0]
-            scale = max([spread if math.isfinite(spread) else 0.0] + [abs(v) for v in levels])
+            tolerance = _level_tolerance(levels)
             for low, high in zip(levels, levels[1:]):
-                if high - low <= 1e-9 * scale:
+                if high - low <= tolerance:
                     raise ValueError(f"describe(): discrete input '{name}' lists levels {low!r} and {high!r}, "
                                      f"closer than 1e-9 of its levels' scale: the controller would take one for the other")
             spec = dict(spec, values=sorted(values))
@@ -659,7 +684,8 @@ def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[st
     declared = {spec["name"] for spec in inputs}
     for name in params:
         if name not in declared:
-            raise ParamError(f"unknown input {name}")
+            # The peer's name, shortened: a 1 MiB name made a reply larger than the 1 MiB a frame may be.
+            raise ParamError(f"unknown input {_fmt(name)}")
     out: dict[str, Any] = {}
     for spec in inputs:
         name = spec["name"]
@@ -687,9 +713,8 @@ def validate_params(inputs: Sequence[Mapping[str, Any]], params: Any) -> dict[st
             levels = spec["values"]
             if not _is_number(v) or not _is_finite(v):
                 raise ParamError(f"{name}={_fmt(v)} is not a finite number")
-            scale = max([levels[-1] - levels[0]] + [abs(x) for x in levels])
             level = min(levels, key=lambda x: abs(x - v))
-            if abs(level - v) > 1e-9 * scale:
+            if abs(level - v) > _level_tolerance(levels):
                 raise ParamError(f"{name}={_fmt(v)} is not one of the levels {_fmt(list(levels))}")
             v = level
         else:
@@ -751,6 +776,13 @@ def _exception_text(e: BaseException) -> str:
 
 def _brief(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)  # for log lines
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _said(value: Any) -> str:
+    """What a peer sent, for a log line: a string as it is, anything else as JSON, cut to 200
+    characters as _brief cuts, so one message of 1 MiB is not one log line of 1 MiB."""
+    text = value if isinstance(value, str) else _brief(value)
     return text if len(text) <= 200 else text[:197] + "..."
 
 
@@ -873,7 +905,7 @@ class _Server:
         self.shutdown_timeout = shutdown_timeout
         self.stopping = stop_event if stop_event is not None else threading.Event()
         self.cache: dict[str, _Finished] = {}  # experiment id -> final result, params, owner
-        self._undelivered: dict[str, tuple[float, int]] = {}  # per reason: when last logged, how many since
+        self._logged: dict[str, tuple[float, int]] = {}  # per kind of line (_log_limited): when last written, how many left out since
         self.running: dict[str, _Job] = {}  # insertion order = start order
         self.done: queue.SimpleQueue[tuple[_Job, dict[str, Any]]] = queue.SimpleQueue()
         self.seq = 0  # experiments started by this process; exposed as meta.run_seq
@@ -949,18 +981,33 @@ class _Server:
         except FileNotFoundError:
             return
         if lines > 1 or torn:
-            # Compacted to its current line (as the C++ SDK does), so the file grows only within one
-            # run of the driver; should the rename not survive a power cut, the old file gives the same holder.
+            # Compacted to its current line (as the C++ SDK does) at start, and past
+            # HOLDER_COMPACT_BYTES while running (_save_holder).
             held = self.lease.current(time.time())
-            temporary = path + ".compacting"
-            with open(temporary, "w", encoding="utf-8") as f:
-                f.write(json.dumps(held if held is not None else {"released": True}) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(temporary, path)
+            self._rewrite_holder(path, held if held is not None else {"released": True})
         self.lease.saved()
         if self.lease.current(time.time()) is not None:
             log.info("restored the holder from %s: %s", path, self.lease.busy_message(time.time()))
+
+    @staticmethod
+    def _rewrite_holder(path: str, line: dict[str, Any]) -> None:
+        """Replaces the holder file by `line` alone: a temporary file, fsynced, renamed over it, then
+        the folder fsynced. Should the rename not survive a power cut, the old file, whose last line
+        was fsynced before, gives the same holder."""
+        temporary = path + ".compacting"
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+        try:
+            folder = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        except OSError:
+            pass  # a filesystem that cannot fsync a folder: the rename is atomic all the same
 
     def _save_holder(self) -> None:
         if self.lease is None or not self.lease.dirty:
@@ -973,8 +1020,17 @@ class _Server:
                     f.write(json.dumps(line) + "\n")
                     f.flush()
                     os.fsync(f.fileno())
+                    size = os.fstat(f.fileno()).st_size
             except OSError as e:
-                log.error("cannot write the holder file %s: %s (kept in memory only)", self.holder_path, e)
+                self._log_limited("holder file", logging.ERROR, "cannot write the holder file %s: %s (kept in memory only)",
+                                  self.holder_path, e)
+            else:
+                if size > HOLDER_COMPACT_BYTES:
+                    try:
+                        self._rewrite_holder(self.holder_path, line)
+                    except OSError as e:
+                        self._log_limited("holder file", logging.ERROR, "cannot compact the holder file %s: %s (the holder "
+                                          "is saved, but the file grows)", self.holder_path, e)
         self.lease.saved()
 
     # -- result cache on disk: JSON lines, each a final result message plus a "params" member
@@ -1059,6 +1115,22 @@ class _Server:
             log.error("cannot persist result cache to %s: %s", self.cache_path, e)
         except Exception:  # nor a result that cannot be encoded: it stays cached in memory
             log.exception("cannot persist the result of %s to %s; it is kept in memory only", msg.get("experiment"), self.cache_path)
+
+    def _log_limited(self, kind: str, level: int, fmt: str, *args: Any) -> None:
+        """Writes a line a peer can make this driver write once per message it sends (its hello,
+        its error, a refusal, an undelivered reply) at most once a second per kind, the next one
+        saying how many were left out: a flood of messages must not fill the instrument PC's disk.
+        Main thread only."""
+        last, count = self._logged.get(kind, (-math.inf, 0))
+        now = time.monotonic()
+        if now - last < 1.0:
+            self._logged[kind] = (last, count + 1)
+            return
+        self._logged[kind] = (now, 0)
+        if count:
+            fmt += " (and %d more such left out since the last line saying so: at most one a second)"
+            args += (count,)
+        log.log(level, fmt, *args)
 
     # -- wake-up pipe: workers and signal handlers poke the main loop --------------------------
 
@@ -1207,14 +1279,7 @@ class _Server:
                 log.warning("the result of %s was not delivered: %s. It stays cached, and is sent again when that "
                             "controller asks (its next ping, or the same run)", msg.get("experiment"), why)
                 return
-            last, count = self._undelivered.get(why, (0.0, 0))
-            now = time.monotonic()
-            if now - last < 1.0:
-                self._undelivered[why] = (last, count + 1)
-                return
-            self._undelivered[why] = (now, 0)
-            log.warning("a reply was not delivered: %s%s", why,
-                        f" ({count + 1} such since the last line saying so)" if count else "")
+            self._log_limited("undelivered: " + why, logging.WARNING, "a reply was not delivered: %s", why)
         except Exception:  # one unsendable reply must not stop the instrument serving everyone else
             log.exception("could not encode a %r reply; it was not sent", msg.get("type"))
 
@@ -1228,7 +1293,7 @@ class _Server:
             reply = self._dispatch(envelope, payload)
         except Exception as e:  # a driver bug must not kill the instrument's connection
             log.exception("internal error while handling a message")
-            reply = _error("internal", f"{type(e).__name__}: {e}")
+            reply = _error("internal", f"{type(e).__name__}: {e}"[:MAX_ERROR_CHARS])
         if reply is not None:
             self._send(sock, envelope, reply)
 
@@ -1288,12 +1353,12 @@ class _Server:
             return self._on_abort(envelope, msg)
         if mtype == "error":
             # Never answer an error with an error: two peers could ping-pong forever.
-            log.warning("controller reported error %s: %s", msg.get("code"), msg.get("message"))
+            self._log_limited("error", logging.WARNING, "controller reported error %s: %s", _said(msg.get("code")), _said(msg.get("message")))
             return None
         return _error("unknown_type", f"unknown message type {_fmt(mtype)}")
 
     def _on_hello(self, envelope: list[bytes], msg: dict[str, Any]) -> dict[str, Any]:
-        log.info("hello from %s (campaign %s)", msg.get("controller"), msg.get("campaign"))
+        self._log_limited("hello", logging.INFO, "hello from %s (campaign %s)", _said(msg.get("controller")), _said(msg.get("campaign")))
         welcome = {"v": PROTOCOL_VERSION, "type": "welcome", **self.info}
         # Checked with or without exclusive control (section 4.1), as the C++ SDK does; only a
         # string is a campaign id, anything else is an old or foreign controller's field.
@@ -1315,7 +1380,8 @@ class _Server:
         self._remember_peer(envelope[0], claim, now)
         held = self.lease.current(now)
         assert held is not None
-        log.info("campaign %s %s this instrument until %s", claim[0], "holds" if taken == "taken" else "took back", _utc(held["until"]))
+        self._log_limited("held", logging.INFO, "campaign %s %s this instrument until %s", claim[0],
+                          "holds" if taken == "taken" else "took back", _utc(held["until"]))
         welcome["holder"] = {"campaign_id": held["campaign_id"], "since": _utc(held["since"]), "until": _utc(held["until"])}
         if held["key"]:
             welcome["holder"]["controller"] = held["key"]
@@ -1331,7 +1397,7 @@ class _Server:
             if outcome == "refused":
                 return self._busy("release", None)
             if outcome == "released":
-                log.info("campaign %s released this instrument", campaign_id)
+                self._log_limited("released", logging.INFO, "campaign %s released this instrument", campaign_id)
         return {"v": PROTOCOL_VERSION, "type": "released", "campaign_id": campaign_id}
 
     def _remember_peer(self, identity: bytes, claim: tuple[str, str], now: float) -> None:
@@ -1350,8 +1416,8 @@ class _Server:
         handled: another controller reusing the routing identity has said no hello of its own."""
         claim = self.peers.get(identity)
         if claim is not None and claim[1] != self._key:
-            log.warning("a controller with key %s uses the routing identity of campaign %s's controller (key %s): "
-                        "treated as one that said no hello", self._key or "none", claim[0], claim[1] or "none")
+            self._log_limited("identity", logging.WARNING, "a controller with key %s uses the routing identity of campaign %s's "
+                              "controller (key %s): treated as one that said no hello", self._key or "none", claim[0], claim[1] or "none")
             del self.peers[identity]
             return None
         if claim is not None:
@@ -1368,7 +1434,7 @@ class _Server:
     def _busy(self, what: str, experiment: str | None) -> dict[str, Any]:
         assert self.lease is not None
         message = self.lease.busy_message(time.time())
-        log.warning("refused a %s from a controller that does not hold this instrument: %s", what, message)
+        self._log_limited("busy", logging.WARNING, "refused a %s from a controller that does not hold this instrument: %s", what, message)
         return _error("busy", message, experiment)
 
     def _on_ping(self) -> dict[str, Any]:
@@ -1434,10 +1500,9 @@ class _Server:
     def _same_params(msg: dict[str, Any], stored: dict[str, Any]) -> bool:
         return "params" in msg and _same_json_value(msg["params"], stored)
 
-    @staticmethod
-    def _conflict(msg: dict[str, Any], exp_id: str, state: str, stored: dict[str, Any]) -> dict[str, Any]:
-        log.warning("conflict: rejected a run of %s with params %s: it %s with params %s", exp_id,
-                    _brief(msg["params"]) if "params" in msg else "(none)", state, _brief(stored))
+    def _conflict(self, msg: dict[str, Any], exp_id: str, state: str, stored: dict[str, Any]) -> dict[str, Any]:
+        self._log_limited("conflict", logging.WARNING, "conflict: rejected a run of %s with params %s: it %s with params %s", exp_id,
+                          _brief(msg["params"]) if "params" in msg else "(none)", state, _brief(stored))
         return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id,
                 "reason": f"conflict: experiment {exp_id} {state} with other parameters"}
 
@@ -1456,7 +1521,7 @@ class _Server:
         else:
             owner = (job.envelope[0], job.key) if job.envelope is not None else None  # type: ignore[union-attr]
         if owner != (envelope[0], self._key):
-            log.warning("ignored an abort of %s from a peer that did not run it", exp_id)
+            self._log_limited("abort", logging.WARNING, "ignored an abort of %s from a peer that did not run it", exp_id)
             return _error("unknown_experiment", f"no experiment {exp_id} was run by this peer", exp_id)
         if finished is not None:
             return finished.result

@@ -177,7 +177,14 @@ def test_fast_driver(c: Controller) -> None:
     r = reason({"x1": 12, "x2": 3})
     check(r is not None and "x1" in r and "limits" in r, f"x1=12 -> rejected ({r!r})")
     check(reason({"x1": 1}) is not None, "missing input -> rejected")
-    check(reason({"x1": 1, "x2": 1, "x3": 1}) is not None, "unknown input -> rejected")
+    check(reason({"x1": 1, "x2": 1, "x3": 1}) == 'unknown input "x3"', "unknown input -> rejected, named")
+    # A name filling a whole 1 MiB message was repeated in full: a reply over the 1 MiB limit.
+    long_name = "k" * ((1 << 20) - 60)
+    c.send(json.dumps({"v": 1, "type": "run", "experiment": "a-long", "params": {long_name: 1}}, separators=(",", ":")).encode())
+    frames = c.recv_frames() or [b"{}"]
+    r = json.loads(frames[-1])
+    check(r.get("type") == "rejected" and str(r.get("reason")).startswith('unknown input "kkk') and len(r["reason"]) <= 80 + 14
+          and len(frames[-1]) < 4096, f"an unknown input's 1 MiB name -> rejected, the name shortened ({len(frames[-1])} bytes)")
     check(reason({"x1": "1", "x2": 1}) is not None, "string for a number -> rejected")
     check(reason({"x1": True, "x2": 1}) is not None, "boolean for a number -> rejected")
     check(reason({"x1": 1, "x2": -0.001}) is not None, "x2 below low -> rejected")
@@ -391,6 +398,24 @@ def test_discrete_inputs() -> None:
         got = str(verdict({"conc": v}))
         check(got.startswith("rejected: "), f"conc={v!r} refused -> {got!r}")
     check("0.057, 0.1, 0.153" in str(verdict({"conc": 0.12})), "the refusal names the levels")
+    named = [{"name": "n" * 10000, "type": "continuous", "low": 0, "high": 1}]
+    for params, what in (({}, "missing"), ({"n" * 10000: 2}, "outside limits"), ({"n" * 10000: 0, "u" * 10000: 0}, "unknown")):
+        try:
+            validate_params(named, params)
+            check(False, f"{what} input refused")
+        except ParamError as e:
+            check(len(str(e)) <= 4096, f"a reason naming a 10,000-character input ({what}) is at most 4096 characters ({len(str(e))})")
+    # Levels spanning past the largest double: the spread overflowed to infinity, and any finite
+    # value was taken as its nearest level (4e307 ran at 0). The tolerance is 1e-9 of 1e308 now.
+    wide = validate_describe(dict(desc, inputs=[{"name": "c", "type": "discrete", "values": [-1e308, 0, 1e308]}]))["inputs"]
+    for v in (4e307, -3e307, 1e300, 2e299):
+        try:
+            got = validate_params(wide, {"c": v})
+        except ParamError as e:
+            got = f"rejected: {e}"
+        check(str(got).startswith("rejected: c="), f"levels [-1e308, 0, 1e308]: c={v!r} refused -> {got!r}")
+    check(validate_params(wide, {"c": 1e308 * (1 - 1e-12)}) == {"c": 1e308} and validate_params(wide, {"c": 0}) == {"c": 0}
+          and validate_params(wide, {"c": 1e298}) == {"c": 0}, "... the levels themselves, within 1e-9 of 1e308, accepted")
 
     check(validate_describe(dict(desc, noise={"y": 2}))["noise"] == {"y": 2.0}, "a stated noise is kept")
     check("noise" not in validate_describe(desc), "no noise stated, none sent")
@@ -590,6 +615,38 @@ def test_exclusive(tmp: str, ctx: zmq.Context) -> None:
     check(c.ask({"v": 1, "type": "hello", "campaign_id": "c-cccc"}).get("holder", {}).get("campaign_id") == "c-cccc",
           "unreadable holder lines are skipped: the last good holder resumes")
     check(c.ask({"v": 1, "type": "hello", "campaign_id": "c-dddd"}).get("code") == "busy", "... and others are still refused")
+    stop.set()
+    t.join(5.0)
+
+    # A hello/release storm appends a line per change: the file is rewritten to its current line
+    # once past HOLDER_COMPACT_BYTES (made small here to keep this fast), so it stays small and a
+    # restart reads the right holder; it once grew past MAX_HOLDER_FILE_BYTES and the driver refused to start.
+    os.remove(cache + ".holder")
+    old_compact = ld.HOLDER_COMPACT_BYTES
+    ld.HOLDER_COMPACT_BYTES = 2048
+    try:
+        t = serving()
+        storm, largest = Controller(ctx, endpoint), 0
+        storm_id = "s" * 128
+        for i in range(100):
+            answered = storm.ask({"v": 1, "type": "hello", "campaign_id": storm_id}).get("type") == "welcome"
+            answered = answered and storm.ask({"v": 1, "type": "release", "campaign_id": storm_id}).get("type") == "released"
+            if not answered:
+                break
+            largest = max(largest, os.path.getsize(cache + ".holder"))
+        check(answered and largest <= 2048 + 300, f"100 hellos and releases: the holder file stays small (at most {largest} bytes)")
+        check(storm.ask({"v": 1, "type": "hello", "campaign_id": storm_id}).get("type") == "welcome", "the storm's campaign holds it last")
+        check(not os.path.exists(cache + ".holder.compacting"), "... and no temporary file is left")
+        stop.set()
+        t.join(5.0)
+    finally:
+        ld.HOLDER_COMPACT_BYTES = old_compact
+    t = serving()
+    c = Controller(ctx, endpoint)
+    r = c.ask({"v": 1, "type": "hello", "campaign_id": "c-ffff"})
+    check(r.get("code") == "busy" and "campaign sssssssssss" in r.get("message", ""), f"after a restart the storm's campaign holds it ({r})")
+    check(c.ask({"v": 1, "type": "hello", "campaign_id": storm_id}).get("holder", {}).get("campaign_id") == storm_id,
+          "... and takes it back")
     stop.set()
     t.join(5.0)
 
@@ -1138,6 +1195,58 @@ def test_log_text(tmp: str, ctx: zmq.Context) -> None:
     check(ld._shown("a\x1b\nb\u202e", keep_line_breaks=True) == "a\\x1b\nb\\u202e", "... and keeps line breaks when asked")
 
 
+def test_log_flood(tmp: str, ctx: zmq.Context) -> None:
+    """What a peer sends is quoted in log lines cut to 200 characters, and a line a peer can make
+    the driver write once per message is written at most once a second: 100 `error`s of 1 MB each
+    once made 100 MB of log."""
+    print("log lines a peer can flood")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    import labloop_driver as ld
+
+    messages: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Keep()
+    logger = logging.getLogger("labloop_driver")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    endpoint = f"ipc://{tmp}/flood.ipc"
+    t, stop = serve_in_thread(ld, quick_driver_class(ld)(), endpoint)
+    c = Controller(ctx, endpoint)
+    big = "x" * 500_000  # two of them fill a message
+    try:
+        check(c.ask({"v": 1, "type": "hello", "controller": big, "campaign": {"name": big}}).get("type") == "welcome",
+              "a hello naming a 500 kB controller and campaign is welcomed")
+        t0 = time.monotonic()
+        for _ in range(50):
+            c.send({"v": 1, "type": "error", "code": big, "message": big})
+        check(c.ask({"v": 1, "type": "ping"}, 10.0).get("type") == "pong", "50 errors of 1 MB each (code and message), then a ping answered")
+        seconds = time.monotonic() - t0
+        errors = [m for m in messages if m.startswith("controller reported error")]
+        hellos = [m for m in messages if m.startswith("hello from")]
+        check(1 <= len(errors) <= 1 + seconds and len(hellos) == 1,
+              f"at most one line a second for the 50 errors ({len(errors)} in {seconds:.2f} s), one for the hello")
+        check(max(map(len, messages)) <= 500, f"no log line quotes more than 200 characters of what a peer sent ({max(map(len, messages))})")
+        time.sleep(1.05)
+        c.send({"v": 1, "type": "error", "code": "bad_json", "message": "again"})
+        c.ask({"v": 1, "type": "ping"})
+        errors = [m for m in messages if m.startswith("controller reported error")]
+        left_out = [int(m.split("(and ")[1].split(" ")[0]) for m in errors if " more such left out since the last line saying so: " in m]
+        check(errors[-1].startswith("controller reported error bad_json: again (and ") and len(errors) + sum(left_out) == 51,
+              f"a second later the next one says how many were left out ({errors[-1]})")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        c.sock.close()
+        stop.set()
+        t.join(5.0)
+
+
 def run_kind(c: Controller, exp: str) -> str:
     r = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": 0.5}})
     if r.get("type") == "accepted":
@@ -1195,6 +1304,7 @@ def main() -> int:
         test_worker_failures(tmp, ctx)
         test_report_progress(tmp, ctx)
         test_log_text(tmp, ctx)
+        test_log_flood(tmp, ctx)
     except Exception as e:  # an exception is a failed check, not a hang
         import traceback
         traceback.print_exc()
@@ -1243,6 +1353,9 @@ class SdkTest(unittest.TestCase):
 
     def test_log_text(self) -> None:
         self.passes(test_log_text)
+
+    def test_log_flood(self) -> None:
+        self.passes(test_log_flood)
 
     def test_conformance(self) -> None:
         self.assertEqual(main(), 0, f"failed checks: {failures}")
