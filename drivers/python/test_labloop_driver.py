@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 import unittest
-from typing import Any
+from typing import Any, Optional
 
 import zmq
 
@@ -956,6 +956,24 @@ def test_undelivered(tmp: str, ctx: zmq.Context) -> None:
         t.join(5.0)
 
 
+def keep_log(messages: list, lines: Optional[list] = None) -> tuple:
+    """The SDK's log lines at INFO and above, kept in `messages` (and formatted in `lines`): returns
+    the logger, the handler and the level to restore."""
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+            if lines is not None:
+                lines.append(logging.Formatter("%(message)s").format(record))
+
+    handler = Keep()
+    logger = logging.getLogger("labloop_driver")
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return logger, handler, level
+
+
 def serve_in_thread(ld: Any, driver: Any, endpoint: str) -> tuple[threading.Thread, threading.Event]:
     """serve() in a thread of this process, started and bound; set the event to stop it."""
     stop, bound = threading.Event(), threading.Event()
@@ -1145,16 +1163,7 @@ def test_log_text(tmp: str, ctx: zmq.Context) -> None:
     lines: list[str] = []
     messages: list[str] = []
 
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            messages.append(record.getMessage())
-            lines.append(logging.Formatter("%(message)s").format(record))
-
-    handler = Keep()
-    logger = logging.getLogger("labloop_driver")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
+    logger, handler, level = keep_log(messages, lines)
     endpoint = f"ipc://{tmp}/hostile.ipc"
     t, stop = serve_in_thread(ld, Hostile(), endpoint)
     c, stranger = Controller(ctx, endpoint), Controller(ctx, endpoint)
@@ -1206,15 +1215,7 @@ def test_log_flood(tmp: str, ctx: zmq.Context) -> None:
 
     messages: list[str] = []
 
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            messages.append(record.getMessage())
-
-    handler = Keep()
-    logger = logging.getLogger("labloop_driver")
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
+    logger, handler, level = keep_log(messages)
     endpoint = f"ipc://{tmp}/flood.ipc"
     t, stop = serve_in_thread(ld, quick_driver_class(ld)(), endpoint)
     c = Controller(ctx, endpoint)

@@ -6,8 +6,10 @@
 #include <cmath>
 #include <deque>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
+#include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -134,11 +136,31 @@ class CheckLink {
     // An answer is at most 1 MiB (protocol §2); past a campaign's own limit ZeroMQ drops the frame.
     socket_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(Instrument::kMaxFrameBytes));
     if (options.keys) detail::set_client_keys(socket_, *options.keys);
+    // Before connecting: every connection's handshake and end is seen.
+    monitor_ = std::make_unique<detail::HandshakeMonitor>(context, socket_, ZMQ_EVENT_DISCONNECTED);
     try {
       socket_.connect(options.endpoint);
     } catch (const zmq::error_t& e) {
       throw Error(fmt::format("cannot connect to {}: {} (an endpoint is tcp://host:port or ipc://path)", options.endpoint, e.what()));
     }
+  }
+
+  // Whether the driver's connection was made and has closed since, with none made again: a
+  // driver that stopped or crashed (ZeroMQ keeps trying to connect, and a restarted one is up again).
+  bool gone() {
+    const auto drain = [this] {
+      while (const auto event = monitor_->next()) {
+        if (event->event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) connected_ = up_ = true;
+        else if (event->event == ZMQ_EVENT_DISCONNECTED) up_ = false;
+      }
+    };
+    drain();
+    // A connection ZeroMQ closed itself (a frame over the limit) is made again within a moment.
+    for (int i = 0; i < 10 && connected_ && !up_; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      drain();
+    }
+    return connected_ && !up_;
   }
 
   void send_frames(const std::vector<std::string>& frames) {
@@ -207,6 +229,8 @@ class CheckLink {
   }
 
   zmq::socket_t socket_;
+  std::unique_ptr<detail::HandshakeMonitor> monitor_;  // after socket_: closed before it
+  bool connected_ = false, up_ = false;
   ResultLedger ledger_;
   std::deque<Reply> backlog_;  // results only
   std::size_t backlog_bytes_ = 0;
@@ -382,21 +406,30 @@ class Checker {
       : options_(options), on_outcome_(on_outcome), link_(context_, options), tag_(random_tag()) {}
 
   DriverCheckReport run() {
-    handshake();
-    heartbeat();
-    envelope();
-    before_hello();
-    malformed();
-    errors_are_not_answered();
-    if (options_.run_experiments) {
-      experiments();
-    } else {
-      record("experiments", CheckVerdict::skipped,
-             "not sent: --run-experiments sends a few within the declared limits (they run at the instrument)");
+    try {
+      handshake();
+      heartbeat();
+      envelope();
+      before_hello();
+      malformed();
+      errors_are_not_answered();
+      if (options_.run_experiments) {
+        experiments();
+      } else {
+        record("experiments", CheckVerdict::skipped,
+               "not sent: --run-experiments sends a few within the declared limits (they run at the instrument)");
+      }
+      link_.drop_until(kQuietSpell, [](const Reply&) { return false; });  // results still on their way
+      finished_not_running();
+      results_answer_requests();
+    } catch (const DriverGone& gone) {
+      // Each check after it would wait its timeout for nothing (26 of them, 140 s, each saying only
+      // "no answer": a red-team report).
+      record("the checks after it", CheckVerdict::skipped,
+             fmt::format("not run: the driver closed its connection during \"{}\" and has not connected again (it stopped or "
+                         "crashed: its own output says why)",
+                         gone.check));
     }
-    link_.drop_until(kQuietSpell, [](const Reply&) { return false; });  // results still on their way
-    finished_not_running();
-    results_answer_requests();
     return std::move(report_);
   }
 
@@ -409,9 +442,16 @@ class Checker {
   // A driver that broke a check may still owe or have sent more than one answer, which the next
   // check would read as its own: every failure is followed by settle().
   void fail(std::string check, std::string detail) {
+    if (link_.gone()) {
+      record(check, CheckVerdict::failed, detail + "; the driver closed its connection");
+      throw DriverGone{std::move(check)};
+    }
     record(std::move(check), CheckVerdict::failed, std::move(detail));
     settle();
   }
+  struct DriverGone {
+    std::string check;
+  };
 
   // Reads up to the answer to an `abort` of an id never used: `error unknown_experiment` naming it
   // (§4.5), which only comes after everything answered before it. Results are kept for later.
@@ -495,11 +535,27 @@ class Checker {
     hello["campaign"] = "driver-check";
     const auto reply = ask(hello.dump());
     if (!reply) {
-      if (const std::string refusal = handshake_refusal(); !refusal.empty())
-        throw Error(fmt::format("{}: the driver {}{}", options_.endpoint, refusal,
-                                options_.keys ? "" : " (for driver-check: --server-key and --client-keys)"));
-      throw Error(fmt::format("{}: nothing answered hello within {:g} s. Is the driver running and listening there?{}", options_.endpoint,
-                              options_.reply_timeout.count() / 1000.0,
+      const double waited = options_.reply_timeout.count() / 1000.0;
+      const Probe probe = probe_connection();
+      switch (probe.kind) {
+        case Probe::refused:
+          throw Error(fmt::format("{}: the driver {}{}", options_.endpoint, probe.why,
+                                  options_.keys ? "" : " (for driver-check: --server-key and --client-keys)"));
+        case Probe::answered_late:
+          throw Error(fmt::format("{}: no welcome came within {:g} s, but the driver answered a second hello later: it is slower to answer "
+                                  "than --timeout allows; give it more (--timeout {:g}), or make its hello answer at once (protocol §4.1)",
+                                  options_.endpoint, waited, std::max(10.0, 4 * waited)));
+        case Probe::closed:
+          throw Error(fmt::format("{}: the driver closed its connection without answering hello: it stopped or crashed (its own output "
+                                  "says why), or sent a message over {} MiB, which is not read (protocol §7)",
+                                  options_.endpoint, Instrument::kMaxFrameBytes >> 20));
+        case Probe::silent:
+          throw Error(fmt::format("{}: a ZeroMQ program is there, but no welcome came within {:g} s: is it a labloop driver (protocol v1), "
+                                  "past its start-up? One slow to answer hello gets more time with --timeout",
+                                  options_.endpoint, waited));
+        case Probe::none: break;
+      }
+      throw Error(fmt::format("{}: nothing answered hello within {:g} s. Is the driver running and listening there?{}", options_.endpoint, waited,
                               options_.keys ? " With encryption, is this controller's key in its allow-list, and is --server-key its public key?"
                                             : " If it requires encryption, give --server-key and --client-keys (docs/security.md)."));
     }
@@ -547,20 +603,32 @@ class Checker {
     pass("hello again → the same welcome");
   }
 
-  // Why the connection was refused, as a campaign's link tells it (a key not in the allow-list,
-  // encryption required or not offered: wire/instrument.hpp), or "" when it was not refused.
-  std::string handshake_refusal() {
+  // What a second connection, made as a campaign makes it, finds when hello went unanswered: the
+  // handshake refused (a key not in the allow-list, encryption required or not offered:
+  // wire/instrument.hpp, said in its words), the connection closed, a ZeroMQ peer that stays
+  // silent, or a driver that does answer, only later than --timeout.
+  struct Probe {
+    enum Kind { none, refused, answered_late, closed, silent } kind = none;
+    std::string why;
+  };
+  Probe probe_connection() {
+    std::optional<Instrument> probe;
     try {
-      Instrument probe(context_, "driver", options_.endpoint, InstrumentTiming{.connect_timeout = std::chrono::milliseconds(1500)},
-                       [](const std::string&) {}, options_.keys);
-      probe.hello("driver-check");
+      probe.emplace(context_, "driver", options_.endpoint,
+                    InstrumentTiming{.connect_timeout = std::max(options_.reply_timeout, std::chrono::milliseconds(3000))},
+                    [](const std::string&) {}, options_.keys);
+      probe->hello("driver-check");
+      return {Probe::answered_late, ""};
     } catch (const InstrumentError& e) {
-      std::string why = e.what();  // "instrument 'driver': …"
-      why = why.substr(std::min(why.size(), why.find(": ") + 2));
-      if (!why.starts_with("no answer from")) return why;
+      if (probe && !probe->handshake_refusal().empty()) return {Probe::refused, probe->handshake_refusal()};
+      const std::string why = e.what();
+      if (why.find("but the connection was closed") != std::string::npos) return {Probe::closed, ""};
+      if (probe && probe->connection_up()) return {Probe::silent, ""};
+      // An answer other than a welcome (refused hello, held by a campaign): the first hello's
+      // answer is what the check reports, so this one is not said again.
     } catch (const Error&) {
     }
-    return "";
+    return {};
   }
 
   // ---- ping / pong (§4.4) -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // `labloop driver-check` against real drivers over real sockets: the drivers labloop ships pass
 // every check, and a driver that breaks the protocol fails exactly the checks it breaks.
 #include <catch2/catch.hpp>
+#include <optional>
 #include <fmt/format.h>
 
 #include <atomic>
@@ -277,6 +278,47 @@ TEST_CASE("driver-check: nothing listening, or a driver held by a campaign, is a
   options.endpoint = dir.ipc("held");
   options.reply_timeout = std::chrono::seconds(5);
   CHECK_THROWS_WITH(check_driver(options), Catch::Contains("held by a campaign") && Catch::Contains("5f3ac2e19b7d…"));
+
+  // A ZeroMQ program that never answers, and a driver slower than --timeout: said as that (both
+  // read "no welcome came within 2 s … `labloop driver-check` tells more", with encryption options
+  // for a plaintext driver; a red-team report).
+  test::FakeDriver silent(dir.ipc("silent"), [](const std::string&) -> std::vector<std::string> { return {}; });
+  options.endpoint = dir.ipc("silent");
+  options.reply_timeout = std::chrono::milliseconds(200);
+  CHECK_THROWS_WITH(check_driver(options), Catch::Contains("a ZeroMQ program is there, but no welcome came within 0.2 s") &&
+                                               !Catch::Contains("--server-key"));
+  test::FakeDriver slow(dir.ipc("slow"), [](const std::string&) -> std::vector<std::string> {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    return {test::FakeDriver::welcome()};
+  });
+  options.endpoint = dir.ipc("slow");
+  CHECK_THROWS_WITH(check_driver(options), Catch::Contains("the driver answered a second hello later") && Catch::Contains("--timeout"));
+}
+
+TEST_CASE("driver-check: a driver that stops after its welcome ends the checks with why, not a timeout each", "[driver-check]") {
+  // 26 checks each waited their timeout and said only "no answer" (140 s; a red-team report).
+  test::TempDir dir;
+  std::atomic<bool> welcomed{false};
+  std::optional<test::FakeDriver> driver;
+  driver.emplace(dir.ipc("dies"), [&](const std::string&) -> std::vector<std::string> {
+    welcomed = true;
+    return {test::FakeDriver::welcome()};
+  });
+  std::jthread stops([&](std::stop_token stop) {
+    while (!welcomed && !stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // its welcome on the way
+    driver.reset();
+  });
+  DriverCheckOptions options;
+  options.endpoint = dir.ipc("dies");
+  options.reply_timeout = std::chrono::milliseconds(300);
+  const DriverCheckReport report = check_driver(options);
+  REQUIRE(report.outcomes.size() >= 2);
+  INFO(test::checks_not_passed(report));
+  CHECK(report.outcomes.size() <= 8);  // of the 26 and more a driver that answers gets
+  CHECK(report.outcomes.back().verdict == CheckVerdict::skipped);
+  CHECK_THAT(report.outcomes.back().detail, Catch::Contains("the driver closed its connection during") && Catch::Contains("it stopped or crashed"));
+  CHECK_THAT(report.outcomes[report.outcomes.size() - 2].detail, Catch::EndsWith("; the driver closed its connection"));
 }
 
 TEST_CASE("driver-check on the command line: a line per check, exit 0 when all pass, 1 when nothing answers, 2 for a misused option",
