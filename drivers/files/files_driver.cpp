@@ -228,20 +228,17 @@ Values FilesDriver::read_result(const fs::path& result) const {
       const bool output = std::find(config_.declared.info.outputs.begin(), config_.declared.info.outputs.end(), table.header[i]) !=
                           config_.declared.info.outputs.end();
       if (!output || written.empty()) continue;
+      const std::string name = printable(table.header[i]), unit = printable(written);
+      const std::string column = fmt::format("the result file {} gives \"{}\" in {} (column {}, \"{} [{}]\")", result.string(), name, unit, i + 1, name, unit);
       const auto declared = config_.units.find(table.header[i]);
       if (declared == config_.units.end())
-        throw Error(fmt::format("the result file {} gives \"{}\" in {} (column {}, \"{} [{}]\"), but the driver's config declares no unit for it: "
-                                "add \"units\": {{\"{}\": \"{}\"}} to the config if the campaign takes it in {}, or have the instrument "
-                                "convert it and head the column \"{}\"",
-                                result.string(), printable(table.header[i]), printable(written), i + 1, printable(table.header[i]),
-                                printable(written), printable(table.header[i]), printable(written), printable(written), printable(table.header[i])));
+        throw Error(fmt::format("{}, but the driver's config declares no unit for it: add \"units\": {{\"{}\": \"{}\"}} to the config if the "
+                                "campaign takes it in {}, or have the instrument convert it and head the column \"{}\"",
+                                column, name, unit, unit, name));
       if (!unit_conflict(result.string(), i + 1, table.header[i], written, declared->second).empty())
-        throw Error(fmt::format("the result file {} gives \"{}\" in {} (column {}, \"{} [{}]\"), but the driver's config declares it in {} "
-                                "(/units): have the instrument write it in {} (heading the column \"{} [{}]\" or \"{}\"), or correct "
-                                "the config's unit",
-                                result.string(), printable(table.header[i]), printable(written), i + 1, printable(table.header[i]),
-                                printable(written), declared->second, declared->second, printable(table.header[i]), declared->second,
-                                printable(table.header[i])));
+        throw Error(fmt::format("{}, but the driver's config declares it in {} (/units): have the instrument write it in {} (heading the "
+                                "column \"{} [{}]\" or \"{}\"), or correct the config's unit",
+                                column, declared->second, declared->second, name, declared->second, name));
     }
   } else {
     if (text.size() > kMaxResultBytes) throw Error(fmt::format("the result file {} is over {} bytes", result.string(), kMaxResultBytes));

@@ -87,11 +87,7 @@ std::string printable(const std::string& text) {
 // replies with more than "read_termination" says (trimmed, it read as an empty line: no clue).
 std::string out_of_step(const std::string& line, const std::string& where) {
   const bool endings_only = !line.empty() && line.find_first_not_of("\r\n \t") == std::string::npos;
-  std::string shown;
-  if (endings_only)
-    for (const char c : ready::shortened(line, 200)) shown += c == '\r' ? std::string("\\r") : c == '\n' ? std::string("\\n") : std::string(1, c);
-  else
-    shown = ready::shortened(trimmed(line), 200);
+  const std::string shown = endings_only ? named_line_endings(ready::shortened(line, 200)) : ready::shortened(trimmed(line), 200);
   return fmt::format("the instrument sent {} no query was waiting for (\"{}\") {}: its replies are out of step, so the values read may "
                      "be other queries' answers ({})",
                      endings_only ? "line-ending characters" : "a line", printable(shown), where,

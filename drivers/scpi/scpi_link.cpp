@@ -237,12 +237,16 @@ namespace {
 // Bytes an instrument sent, for a message: the line endings named as people write them in the
 // config ("\r", "\n"), anything else not printable escaped, and at most 200 bytes.
 std::string shown_bytes(const std::string& bytes) {
-  std::string named;
-  for (const char c : bytes.substr(0, 200)) named += c == '\r' ? std::string("\\r") : c == '\n' ? std::string("\\n") : std::string(1, c);
-  return printable(named) + (bytes.size() > 200 ? fmt::format("… ({} bytes)", bytes.size()) : std::string());
+  return printable(named_line_endings(bytes.substr(0, 200))) + (bytes.size() > 200 ? fmt::format("… ({} bytes)", bytes.size()) : std::string());
 }
 
 }  // namespace
+
+std::string named_line_endings(const std::string& bytes) {
+  std::string named;
+  for (const char c : bytes) named += c == '\r' ? std::string("\\r") : c == '\n' ? std::string("\\n") : std::string(1, c);
+  return named;
+}
 
 // Why no reply came in time. Bytes that did come without the read termination are shown: the
 // usual cause is an instrument that ends its lines otherwise than "read_termination" says (a

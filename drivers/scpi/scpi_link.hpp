@@ -33,6 +33,11 @@ void check_network_address(const std::string& address);
 // Baud rates a serial port can be set to (termios's), for the config's check.
 bool supported_baud(int baud);
 
+// `bytes` with each carriage return and line feed written as the two characters \r and \n, as
+// the config writes them: the characters a read_termination mismatch is about, which a message
+// must show, not end a line with.
+std::string named_line_endings(const std::string& bytes);
+
 class ScpiLink {
  public:
   using Clock = std::chrono::steady_clock;

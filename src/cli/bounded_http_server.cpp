@@ -89,12 +89,15 @@ class BoundedStream final : public httplib::Stream {
     return static_cast<ssize_t>(n);
   }
 
+  // Never blocks past the write timeout: a reader that stops reading would otherwise hold a
+  // serving thread in send() for as long as it likes, whatever the socket's own timeouts.
   ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
-    ssize_t n;
-    do n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    return n;
+    for (;;) {
+      if (!is_writable()) return -1;
+      const ssize_t n = ::send(sock_, ptr, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+      return n;
+    }
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
