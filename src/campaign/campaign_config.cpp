@@ -241,7 +241,7 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
   if (!config.candidates.empty()) {
     const std::string file = std::filesystem::path(config.candidates).filename().string();
     static const std::vector<std::string_view> kWritten{"results.csv", "convergence.svg", "pareto.svg", "owner.lock", "owner.pid",
-                                                        ".journal.jsonl.lock", "inbox"};
+                                                        ".journal.jsonl.lock", ".journal.jsonl.correct.lock", "inbox"};
     const bool written = std::find(kWritten.begin(), kWritten.end(), file) != kWritten.end() || file.starts_with("journal.jsonl") ||
                          file.starts_with("stop-request.json") || file.ends_with(".descriptors.csv") || file.ends_with(".cache.jsonl") ||
                          file.ends_with(".completed.jsonl") || file.ends_with(".log");
