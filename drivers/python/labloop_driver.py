@@ -344,24 +344,50 @@ def key_fingerprint(z85_public: bytes) -> str:
     return "curve:" + z85_public[:16].decode("ascii", errors="replace")
 
 
+class _LineLimiter:
+    """Writes a line a peer can make this driver write once per message or connection it sends
+    (its hello, its error, a refusal, an undelivered reply, a refused handshake) at most once a
+    second per kind, the next one saying how many were left out: a flood of messages or
+    connections must not fill the instrument PC's disk. Thread-safe (the access check runs on
+    pyzmq's authenticator thread); the C++ SDK keeps the same rule (src/wire/log_limiter.hpp)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kinds: dict[str, tuple[float, int]] = {}  # kind -> when last written, how many left out since
+
+    def log(self, kind: str, level: int, fmt: str, *args: Any) -> None:
+        with self._lock:
+            last, count = self._kinds.get(kind, (-math.inf, 0))
+            now = time.monotonic()
+            if now - last < 1.0:
+                self._kinds[kind] = (last, count + 1)
+                return
+            self._kinds[kind] = (now, 0)
+        if count:
+            fmt += " (and %d more such left out since the last line saying so: at most one a second)"
+            args += (count,)
+        log.log(level, fmt, *args)
+
+
 class _AllowList:
     """pyzmq credentials provider: re-reads the allow-list at every handshake (no cache), so a key
     revoked with `labloop keys revoke` is refused from its next connection. Fails closed."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, limited: _LineLimiter) -> None:
         self.path = path
+        self.limited = limited
 
     def callback(self, domain: str, key: bytes) -> bool:
         try:
             allowed = read_public_keys(self.path)
         except Exception as e:  # noqa: BLE001 - the access-check thread must never die: refuse, say why, recover once fixed
-            log.error("refused controller key %s: the allow-list cannot be read (%s); every controller is refused until it is fixed",
-                      key_fingerprint(key), e)
+            self.limited.log("allow-list unreadable", logging.ERROR, "refused controller key %s: the allow-list cannot be read (%s); "
+                             "every controller is refused until it is fixed", key_fingerprint(key), e)
             return False
         if key in allowed:
             log.info("admitted controller key %s", key_fingerprint(key))
             return True
-        log.warning("refused controller key %s: it is not in the allow-list %s", key_fingerprint(key), self.path)
+        self.limited.log("key not allowed", logging.WARNING, "refused controller key %s: it is not in the allow-list %s", key_fingerprint(key), self.path)
         return False
 
 
@@ -451,7 +477,7 @@ class HolderLease:
 _current = threading.local()
 
 
-def _log_handshake_failures(monitor: zmq.Socket) -> None:
+def _log_handshake_failures(monitor: zmq.Socket, limited: _LineLimiter) -> None:
     """Logs the handshakes refused before the allow-list is asked (as the C++ SDK words them)."""
     for _ in range(1000):  # bounded: a flood of refused connections must not starve the loop
         try:
@@ -461,15 +487,15 @@ def _log_handshake_failures(monitor: zmq.Socket) -> None:
         if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL:
             # A plaintext client may see the mismatch first and hang up before this side reads
             # its greeting: then all the driver sees is a handshake cut short.
-            log.warning("a client closed its connection during the handshake (a plaintext client, or one encrypting to "
+            limited.log("handshake cut short", logging.WARNING, "a client closed its connection during the handshake (a plaintext client, or one encrypting to "
                         "another server key; the controller's error says which)")
         elif event["value"] == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
-            log.warning("refused a client without encryption: this driver requires CURVE (the controller needs a security section)")
+            limited.log("handshake plaintext", logging.WARNING, "refused a client without encryption: this driver requires CURVE (the controller needs a security section)")
         elif event["value"] == zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC:
-            log.warning("refused a client that encrypts to another server key: its security section names the wrong "
+            limited.log("handshake other key", logging.WARNING, "refused a client that encrypts to another server key: its security section names the wrong "
                         "server_public_key")
         else:
-            log.warning("refused a client: ZeroMQ handshake error %d", event["value"])
+            limited.log("handshake refused", logging.WARNING, "refused a client: ZeroMQ handshake error %d", event["value"])
 
 
 class ParamError(ValueError):
@@ -905,7 +931,7 @@ class _Server:
         self.shutdown_timeout = shutdown_timeout
         self.stopping = stop_event if stop_event is not None else threading.Event()
         self.cache: dict[str, _Finished] = {}  # experiment id -> final result, params, owner
-        self._logged: dict[str, tuple[float, int]] = {}  # per kind of line (_log_limited): when last written, how many left out since
+        self._limited = _LineLimiter()  # _log_limited
         self.running: dict[str, _Job] = {}  # insertion order = start order
         self.done: queue.SimpleQueue[tuple[_Job, dict[str, Any]]] = queue.SimpleQueue()
         self.seq = 0  # experiments started by this process; exposed as meta.run_seq
@@ -1117,20 +1143,8 @@ class _Server:
             log.exception("cannot persist the result of %s to %s; it is kept in memory only", msg.get("experiment"), self.cache_path)
 
     def _log_limited(self, kind: str, level: int, fmt: str, *args: Any) -> None:
-        """Writes a line a peer can make this driver write once per message it sends (its hello,
-        its error, a refusal, an undelivered reply) at most once a second per kind, the next one
-        saying how many were left out: a flood of messages must not fill the instrument PC's disk.
-        Main thread only."""
-        last, count = self._logged.get(kind, (-math.inf, 0))
-        now = time.monotonic()
-        if now - last < 1.0:
-            self._logged[kind] = (last, count + 1)
-            return
-        self._logged[kind] = (now, 0)
-        if count:
-            fmt += " (and %d more such left out since the last line saying so: at most one a second)"
-            args += (count,)
-        log.log(level, fmt, *args)
+        """A line a peer can make this driver write once per message: at most once a second per kind (_LineLimiter)."""
+        self._limited.log(kind, level, fmt, *args)
 
     # -- wake-up pipe: workers and signal handlers poke the main loop --------------------------
 
@@ -1153,7 +1167,7 @@ class _Server:
             # ZAP on inproc://zeromq.zap.01 of this context, started before bind.
             auth = zmq.auth.thread.ThreadAuthenticator(ctx, log=logging.getLogger("labloop_driver.zap"))
             auth.start()
-            auth.configure_curve_callback("*", credentials_provider=_AllowList(self.allowed_keys or ""))
+            auth.configure_curve_callback("*", credentials_provider=_AllowList(self.allowed_keys or "", self._limited))
         sock = ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 1000)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # an undeliverable reply is said, not silently dropped (_send)
@@ -1187,7 +1201,7 @@ class _Server:
                 if self.wake_r in events:
                     self._drain_wake()
                 if monitor is not None and monitor in events:
-                    _log_handshake_failures(monitor)
+                    _log_handshake_failures(monitor, self._limited)
                 self._flush_done(sock)
                 if sock in events:
                     for _ in range(1000):  # bounded so finished results are not starved

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,16 @@ WATCHDOG_S = 45.0
 procs: list[subprocess.Popen[bytes]] = []
 failures: list[str] = []
 checks = 0
+
+
+def wait_until(probe: Any, timeout: float) -> Any:
+    """probe()'s first truthy answer within `timeout` seconds, else its last answer."""
+    until = time.monotonic() + timeout
+    while True:
+        answer = probe()
+        if answer or time.monotonic() >= until:
+            return answer
+        time.sleep(0.02)
 
 
 def check(cond: bool, what: str) -> None:
@@ -831,6 +842,22 @@ def test_key_files(tmp: str, ctx: zmq.Context) -> None:
             check(r.get("type") == "<timeout>", f"handshake {attempt + 1} refused while a bad key file is in the allow-list ({r})")
         check(any("allow-list cannot be read" in line and "bad.pub" in line for line in lines),
               f"the refusal is logged with the file and why ({lines[-2:]})")
+        # A flood of refused handshakes is logged at most once a second, then counted.
+        time.sleep(1.1)
+        before = len(lines)
+        flood = [curve_controller(ctx, endpoint, d_pub, pairs["ctl"], f"flood-{i}".encode()) for i in range(30)]
+        wait_until(lambda: any("allow-list cannot be read" in line for line in lines[before:]), 5.0)
+        time.sleep(0.5)
+        for f in flood:
+            f.sock.close()
+        refused = [line for line in lines[before:] if "allow-list cannot be read" in line]
+        time.sleep(1.1)
+        late = curve_controller(ctx, endpoint, d_pub, pairs["ctl"], b"flood-late")
+        said = wait_until(lambda: [line for line in lines[before:] if "more such left out" in line], 5.0)
+        late.sock.close()
+        left_out = int(re.search(r"and (\d+) more such", said[0]).group(1)) if said else 0
+        check(len(refused) == 1 and left_out >= 20,
+              f"30 refused handshakes in half a second: one line, the next saying how many were left out ({len(refused)}, {said})")
         os.remove(bad)
         c = curve_controller(ctx, endpoint, d_pub, pairs["ctl"], b"kf-fixed")
         r = c.ask({"v": 1, "type": "hello"}, 5.0)

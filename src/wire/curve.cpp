@@ -53,7 +53,7 @@ KeyPair read_checked_key_pair(const std::filesystem::path& path) {
 namespace labloop::detail {
 
 ZapHandler::ZapHandler(zmq::context_t& context, std::filesystem::path allowed, Log log)
-    : allowed_(std::move(allowed)), log_(std::move(log)), socket_(context, zmq::socket_type::rep) {
+    : allowed_(std::move(allowed)), log_(std::move(log)), refusals_(log_), socket_(context, zmq::socket_type::rep) {
   socket_.set(zmq::sockopt::linger, 0);
   try {
     socket_.bind("inproc://zeromq.zap.01");
@@ -93,7 +93,7 @@ void ZapHandler::answer(std::vector<zmq::message_t>& request) {
   const std::string address = request[3].to_string();
   const std::string mechanism = request[5].to_string();
   if (mechanism != "CURVE" || request.size() < 7 || request[6].size() != 32) {
-    log_(fmt::format("refused a {} connection from {}: this driver admits CURVE clients only", mechanism, address));
+    refusals_.write("curve required", fmt::format("refused a {} connection from {}: this driver admits CURVE clients only", mechanism, address));
     return reply("400", "CURVE required", "");
   }
   Key32 key{};
@@ -103,13 +103,13 @@ void ZapHandler::answer(std::vector<zmq::message_t>& request) {
   try {
     allowed = read_public_keys(allowed_);
   } catch (const std::exception& e) {
-    log_(fmt::format("refused controller key {} from {}: the allow-list cannot be read ({}); every controller is refused until it is fixed",
+    refusals_.write("allow-list unreadable", fmt::format("refused controller key {} from {}: the allow-list cannot be read ({}); every controller is refused until it is fixed",
                      fingerprint, address, e.what()));
     return reply("500", "allow-list unreadable", "");
   }
   const auto found = std::find_if(allowed.begin(), allowed.end(), [&](const PublicKey& k) { return k.curve == key; });
   if (found == allowed.end()) {
-    log_(fmt::format("refused controller key {} from {}: it is not in the allow-list {}", fingerprint, address, allowed_.string()));
+    refusals_.write("key not allowed", fmt::format("refused controller key {} from {}: it is not in the allow-list {}", fingerprint, address, allowed_.string()));
     return reply("400", "key not in the allow-list", "");
   }
   log_(fmt::format("admitted controller key {} ({}) from {}", fingerprint, printable(found->name), printable(address)));

@@ -14,6 +14,7 @@
 
 #include "labloop/core/key_file.hpp"
 #include "labloop/wire/instrument_keys.hpp"
+#include "log_limiter.hpp"
 
 namespace labloop::detail {
 
@@ -34,7 +35,8 @@ bool curve_available();
 // removed from it (`labloop keys revoke`) is refused from its next connection; a handshake
 // already costs a key exchange, and the list holds at most kMaxAllowedKeys files. A list that
 // cannot be read refuses everyone (status 500) and says why in the log: it fails closed. Each
-// refusal is logged with the key's fingerprint; each admission too (who connected, for the log).
+// refusal is logged with the key's fingerprint (at most one a second of each kind, log_limiter.hpp);
+// each admission too (who connected, for the log).
 // One per context (the address is fixed by ZeroMQ). The constructor binds, so handshakes after it
 // returns find the handler; the destructor stops and joins the thread before the socket closes.
 class ZapHandler {
@@ -50,6 +52,7 @@ class ZapHandler {
 
   std::filesystem::path allowed_;
   Log log_;
+  LogLimiter refusals_;  // a client refused at every connection must not fill the disk
   zmq::socket_t socket_;
   std::jthread thread_;  // last: stopped and joined before the socket closes
 };

@@ -393,15 +393,15 @@ class Server {
       // A plaintext client may see the mismatch first and hang up before this side reads its
       // greeting: then all the driver sees is a handshake cut short.
       if (event->event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
-        options_.log("a client closed its connection during the handshake (a plaintext client, or one encrypting to another server key; "
+        limited_.write("handshake cut short", "a client closed its connection during the handshake (a plaintext client, or one encrypting to another server key; "
                      "the controller's error says which)");
       if (event->event != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) continue;
       if (event->value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
-        options_.log("refused a client without encryption: this driver requires CURVE (the controller needs a security section)");
+        limited_.write("handshake plaintext", "refused a client without encryption: this driver requires CURVE (the controller needs a security section)");
       else if (event->value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC)
-        options_.log("refused a client that encrypts to another server key: its security section names the wrong server_public_key");
+        limited_.write("handshake other key", "refused a client that encrypts to another server key: its security section names the wrong server_public_key");
       else
-        options_.log(fmt::format("refused a client: {}", detail::protocol_error_text(event->value)));
+        limited_.write("handshake refused", fmt::format("refused a client: {}", detail::protocol_error_text(event->value)));
     }
   }
 
@@ -490,7 +490,7 @@ class Server {
     try {
       dispatch(route, protocol::decode(payload, protocol::Reader::driver), key);
     } catch (const ProtocolError& e) {
-      options_.log(fmt::format("rejected a malformed message ({}): {}", e.code(), e.what()));
+      limited_.write("malformed", fmt::format("rejected a malformed message ({}): {}", e.code(), e.what()));
       send(route, protocol::Error{e.code(), e.what()});
     } catch (const std::exception& e) {
       options_.log(fmt::format("internal error while handling a message: {}", e.what()));
@@ -528,7 +528,7 @@ class Server {
       return handle_abort(route, abort->experiment, key);
     }
     if (const auto* error = std::get_if<protocol::Error>(&m))
-      return options_.log(fmt::format("controller reported error {}: {}", error->code, error->message));
+      return limited_.write("error", fmt::format("controller reported error {}: {}", error->code, error->message));
     send(route, protocol::Error{"unknown_type", fmt::format("a driver does not handle \"{}\" messages", protocol::type_name(m))});
   }
 
@@ -568,7 +568,7 @@ class Server {
     const auto it = peers_.find(identity(route));
     if (it == peers_.end()) return std::nullopt;
     if (it->second.claim.key != key) {
-      options_.log(fmt::format("a controller with key {} uses the routing identity of campaign {}'s controller (key {}): treated as one "
+      limited_.write("identity", fmt::format("a controller with key {} uses the routing identity of campaign {}'s controller (key {}): treated as one "
                                "that said no hello",
                                key.empty() ? "none" : key, it->second.claim.campaign_id,
                                it->second.claim.key.empty() ? "none" : it->second.claim.key));
@@ -588,7 +588,7 @@ class Server {
 
   void refuse_busy(const Envelope& route, const char* what, const std::optional<std::string>& experiment) {
     const std::string message = lease_->busy_message(now_unix());
-    options_.log(fmt::format("refused a {} from a controller that does not hold this instrument: {}", what, message));
+    limited_.write("busy", fmt::format("refused a {} from a controller that does not hold this instrument: {}", what, message));
     send(route, protocol::Error{std::string(protocol::kBusy), message, experiment});
   }
 
@@ -661,7 +661,7 @@ class Server {
   static bool same_params(const protocol::Run& m, const json& stored) { return !m.params.is_null() && m.params == stored; }
   void reject_conflict(const Envelope& route, const protocol::Run& m, const char* state, const json& stored) {
     const std::string& id = m.experiment;
-    options_.log(fmt::format("conflict: rejected a run of {} with params {}: it {} with params {}", id,
+    limited_.write("conflict", fmt::format("conflict: rejected a run of {} with params {}: it {} with params {}", id,
                              m.params.is_null() ? std::string("(none)") : brief(m.params), state, brief(stored)));
     send(route, protocol::Rejected{id, fmt::format("conflict: experiment {} {} with other parameters", id, state)});
   }
@@ -674,7 +674,7 @@ class Server {
     if (!m.params.is_object()) return send(route, protocol::Error{"bad_message", "run: \"params\" must be an object", id});
     const Params& params = m.params;
     if (std::string problem = check_params(info_.inputs, params); !problem.empty()) {
-      options_.log(fmt::format("rejected {}: {}", id, problem));
+      limited_.write("rejected", fmt::format("rejected {}: {}", id, problem));
       return send(route, protocol::Rejected{id, problem});
     }
     if (auto cached = cache_.find(id); cached != cache_.end()) {
@@ -711,7 +711,7 @@ class Server {
   // abort it or be re-sent its result through `abort`; to anyone else the experiment does not exist.
   void handle_abort(const Envelope& route, const std::string& id, const std::string& key) {
     auto not_theirs = [&] {
-      options_.log(fmt::format("ignored an abort of {} from a peer that did not run it", id));
+      limited_.write("abort", fmt::format("ignored an abort of {} from a peer that did not run it", id));
       send(route, protocol::Error{"unknown_experiment", fmt::format("no experiment {} was run by this peer", id), id});
     };
     if (auto cached = cache_.find(id); cached != cache_.end()) {
@@ -833,6 +833,8 @@ class Server {
   InstrumentInfo info_;
   ServeOptions options_;
   zmq::context_t context_;
+  // The lines a peer can make this driver write once per message or connection (log_limiter.hpp).
+  detail::LogLimiter limited_{[this](const std::string& line) { options_.log(line); }};
   std::unique_ptr<detail::ZapHandler> zap_;  // after context_: stopped before it terminates
   zmq::socket_t router_;
   std::unique_ptr<detail::HandshakeMonitor> monitor_;  // after router_: closed before it

@@ -825,6 +825,10 @@ class ServeLog {
     std::lock_guard lock(mutex_);
     return std::any_of(lines_.begin(), lines_.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
   }
+  int count(const std::string& part) {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(std::count_if(lines_.begin(), lines_.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; }));
+  }
   // Waits up to `timeout` for a line holding `part`.
   bool wait_for(const std::string& part, std::chrono::milliseconds timeout) {
     const auto until = std::chrono::steady_clock::now() + timeout;
@@ -856,6 +860,32 @@ TEST_CASE("serve's log shows control characters, escape sequences and bidi contr
   CHECK_FALSE(log.has("\x1b"));
   CHECK_FALSE(log.has("\n"));
   CHECK_FALSE(log.has("\xe2\x80\xae"));
+}
+
+TEST_CASE("serve writes a line a peer can cause with every message at most once a second per kind, then says how many it left out",
+          "[driver][serve]") {
+  // A peer sending malformed messages and `error`s as fast as it can made the driver write a line
+  // for each, without bound: a day of it fills the instrument PC's disk.
+  LambdaDriver driver([](double x, std::stop_token) { return labloop::Values{{"y", x}}; });
+  ServeLog log;
+  InProcessServer server(driver, log.sink());
+  Client client(server.endpoint());
+  constexpr int kFlood = 300;
+  for (int i = 0; i < kFlood; ++i) {
+    client.send_raw("{not json");
+    client.send(json{{"v", 1}, {"type", "error"}, {"code", "internal"}, {"message", "flood " + std::to_string(i)}});
+  }
+  for (int i = 0; i < kFlood; ++i) (void)client.receive();  // the bad_json answers: every message was handled
+  expect_still_serving(client);
+  const int malformed = log.count("rejected a malformed message"), errors = log.count("controller reported error");
+  INFO(malformed << " malformed, " << errors << " errors logged");
+  CHECK(malformed >= 1);
+  CHECK(errors >= 1);
+  CHECK(malformed + errors < 20);  // at most one a second of each, however slow this machine
+  std::this_thread::sleep_for(1100ms);
+  client.send_raw("{not json");
+  (void)client.receive();
+  CHECK(log.wait_for("more such left out since the last line saying so: at most one a second)", 5s));
 }
 
 TEST_CASE("serve says when a reply cannot be delivered, to a controller that does not read or is gone, and serves the others", "[driver][serve]") {
