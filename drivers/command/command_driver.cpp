@@ -248,8 +248,12 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
                             line.empty() ? "it printed nothing" : "\"" + printable(ready::shortened(line, 200)) + "\"",
                             why_not.empty() ? "" : ": " + why_not, (dir / "stdout.txt").string()));
   if (repeated) throw Error(fmt::format("the program's last line gives {} twice: {}", *repeated, ready::shortened(line, 200)));
-  // "error": null is no error (a null optional field is absent, protocol §2).
-  if (const auto error = printed.find("error"); error != printed.end() && !error->is_null()) {
+  // "error": null is no error (a null optional field is absent, protocol §2). An instrument may
+  // measure an output named "error" (a liquid handler's volume error): a number there is that
+  // measurement, a text the failure's reason.
+  const auto& outputs = config_.declared.info.outputs;
+  const bool error_measured = std::find(outputs.begin(), outputs.end(), "error") != outputs.end();
+  if (const auto error = printed.find("error"); error != printed.end() && !error->is_null() && !(error_measured && error->is_number())) {
     const std::string why = error->is_string() ? error->get<std::string>() : error->dump();
     throw Error(why.empty() ? "the program reported an error and gave no reason" : ready::shortened(why, kMaxErrorChars));
   }

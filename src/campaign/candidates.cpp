@@ -74,7 +74,12 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
   const auto size = fs::file_size(out.path, ec);
   if (!ec && size > kMaxCandidateBytes)
     refuse(fmt::format("{} has {} bytes, more than the {} a candidates file may have; split the campaign", name, size, kMaxCandidateBytes));
-  std::optional<std::string> bytes = file_bytes(out.path);
+  std::optional<std::string> bytes;
+  try {
+    bytes = file_bytes(out.path, kMaxCandidateBytes, "the candidates file");
+  } catch (const Error& e) {
+    refuse(e.what());  // replaced since the checks above
+  }
   if (!bytes) refuse(fmt::format("{}: cannot read it; check the path (relative paths start at the campaign file's folder)", name));
   out.sha256 = sha256_hex(*bytes);
   out.parameters = config.parameters;
@@ -211,10 +216,10 @@ std::optional<CandidateFile> journaled_candidates(const std::vector<JournalEvent
   // the pool, perhaps to drop a well; resuming on the old rows would ignore that). The copy in
   // the campaign folder serves only when the recorded file is gone (the folder was moved).
   fs::path place = path;
-  std::optional<std::string> bytes = file_bytes(place);
+  std::optional<std::string> bytes = file_bytes(place, kMaxCandidateBytes, "the candidates file");
   if (!bytes && !folder.empty() && !path.filename().empty()) {
     place = folder / path.filename();
-    bytes = file_bytes(place);
+    bytes = file_bytes(place, kMaxCandidateBytes, "the campaign's copy of its candidates file");
   }
   if (!bytes)
     throw Error(fmt::format("the candidates file {} this campaign was started with cannot be read{}: put it back (SHA-256 {}) to resume or replay",
@@ -235,13 +240,13 @@ void keep_candidates_copy(const CandidateFile& candidates, const fs::path& folde
   const fs::path copy = folder / candidates.path.filename();
   std::error_code ec;
   if (fs::exists(copy, ec)) {
-    const std::optional<std::string> there = file_bytes(copy);
+    const std::optional<std::string> there = file_bytes(copy, kMaxCandidateBytes, "the campaign's copy of its candidates file");
     if (there && sha256_hex(*there) == candidates.sha256) return;  // the file itself, or the same rows
     throw Error(fmt::format("{} holds another file named {}: the campaign keeps a copy of its candidates there; choose another --output "
                             "or rename one of them",
                             folder.string(), candidates.path.filename().string()));
   }
-  const std::optional<std::string> bytes = file_bytes(candidates.path);
+  const std::optional<std::string> bytes = file_bytes(candidates.path, kMaxCandidateBytes, "the candidates file");
   if (!bytes || sha256_hex(*bytes) != candidates.sha256)
     throw Error(fmt::format("the candidates file {} changed while the campaign was starting: start it again", candidates.path.string()));
   write_whole_file(copy.string(), *bytes, "the campaign's copy of its candidates file");

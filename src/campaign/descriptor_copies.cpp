@@ -21,7 +21,12 @@ namespace {
 std::optional<std::string> table_bytes(const fs::path& file) {
   std::error_code ec;
   const std::uintmax_t size = fs::file_size(file, ec);
-  return ec || size > kMaxDescriptorFileBytes ? std::nullopt : file_bytes(file);
+  if (ec || size > kMaxDescriptorFileBytes) return std::nullopt;
+  try {
+    return file_bytes(file, kMaxDescriptorFileBytes, "the descriptors file");
+  } catch (const Error&) {
+    return std::nullopt;  // replaced by a pipe or grown since: the caller's message names the limit
+  }
 }
 
 }  // namespace

@@ -2,10 +2,15 @@
 
 #include <sodium.h>
 
-#include <fstream>
-#include <iterator>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "labloop/core/error.hpp"
+#include "labloop/core/unique_fd.hpp"
 
 namespace labloop {
 
@@ -18,10 +23,29 @@ std::string sha256_hex(const std::string& bytes) {
   return hex;
 }
 
-std::optional<std::string> file_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+std::optional<std::string> file_bytes(const std::filesystem::path& path, std::uintmax_t max_bytes, std::string_view what) {
+  // Opened without waiting: a pipe's open would block until a writer came.
+  const UniqueFd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
+  if (fd.get() < 0) return std::nullopt;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return std::nullopt;
+  if (!S_ISREG(st.st_mode))
+    throw Error(fmt::format("{} {} is not a regular file ({}); name the file itself", what, path.string(),
+                            S_ISDIR(st.st_mode) ? "a folder" : S_ISFIFO(st.st_mode) ? "a pipe" : "a device or a socket"));
+  const auto too_large = [&](std::uintmax_t size) {
+    return Error(fmt::format("{} {} has {} bytes, more than the {} it may have", what, path.string(), size, max_bytes));
+  };
+  if (static_cast<std::uintmax_t>(st.st_size) > max_bytes) throw too_large(static_cast<std::uintmax_t>(st.st_size));
+  std::string bytes;
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) return bytes;
+    if (bytes.size() + static_cast<std::size_t>(n) > max_bytes) throw too_large(bytes.size() + static_cast<std::size_t>(n));  // it grew
+    bytes.append(buffer, static_cast<std::size_t>(n));
+  }
 }
 
 }  // namespace labloop

@@ -480,8 +480,13 @@ std::string check_correction(const CampaignConfig& config, const CampaignState& 
   if (state.dry_run()) return kDryRunTakesNoEntries;
   const ExperimentState* e = state.experiment(entry.experiment);
   if (!e || !e->proposed) return fmt::format("this campaign has no experiment \"{}\"", entry.experiment);
-  if (e->outcome != ExperimentOutcome::ok)
-    return fmt::format("{} has no recorded result to correct ({})", entry.experiment, e->outcome == ExperimentOutcome::open ? "it is still open: enter it" : "it failed");
+  if (e->outcome == ExperimentOutcome::open) return fmt::format("{} has no recorded result to correct (it is still open: enter it)", entry.experiment);
+  // A failure the planner was not told is no verdict to correct: it was tried again under another
+  // id (correct that one), or never run.
+  if (e->outcome == ExperimentOutcome::failed && e->retry_as)
+    return fmt::format("{} failed and was tried again as {}: correct that one", entry.experiment, *e->retry_as);
+  if (e->outcome == ExperimentOutcome::failed && !e->learned)
+    return fmt::format("{} has no result to correct: it ended without one ({})", entry.experiment, printable(e->error));
   const InstrumentConfig* ic = instrument_named(config, e->instrument);
   if (!ic || !ic->is_manual())
     return fmt::format("{} was measured by instrument '{}'; only results a person entered can be corrected", entry.experiment, e->instrument);

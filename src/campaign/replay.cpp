@@ -213,9 +213,12 @@ ReplayReport replay_journal(const std::vector<JournalEvent>& events, const Campa
     // A correction replaces what the planner was told, where the campaign replaced it.
     if (const auto* corrected = e.as<ResultCorrectedEvent>()) {
       const ExperimentState* x = state.experiment(corrected->experiment);
-      if (x && x->outcome == ExperimentOutcome::ok && x->objective) {
+      if (x && x->outcome == ExperimentOutcome::ok && x->objective && !corrected->previous_error) {
         const Point at = point_of(x->x);
         planner.amend(observation(at, x->values, *x->objective), observation(at, corrected->values, corrected->objective));
+      } else if (x && x->outcome == ExperimentOutcome::failed && x->learned && !x->retry_as && corrected->previous_error) {
+        const Point at = point_of(x->x);
+        planner.amend(Observation::failed(at), observation(at, corrected->values, corrected->objective));
       }
       state.apply(e);
       continue;

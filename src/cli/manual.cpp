@@ -215,8 +215,10 @@ int correct(const EnterCommand& command, const Campaign& as_read) {
   corrected.experiment = e.experiment;
   corrected.values = e.values;
   corrected.objective = e.values.at(c.config.objective.name);
-  corrected.previous_values = before.values;
+  const bool had_failed = before.outcome == ExperimentOutcome::failed;
+  corrected.previous_values = had_failed ? nlohmann::json::object() : before.values;
   corrected.previous_objective = before.objective.value_or(0);
+  if (had_failed) corrected.previous_error = before.error;
   corrected.reason = reason;
   corrected.by = e.by;
   journal.append(std::string(event_name(corrected)), encode_fields(corrected));
@@ -244,6 +246,8 @@ int correct(const EnterCommand& command, const Campaign& as_read) {
     if ((was && now && *was == *now) || (!was && !now)) continue;
     changes.push_back(fmt::format("{} {} → {}", printable(name), shown(was), shown(now)));
   }
+  if (had_failed)
+    changes.insert(changes.begin(), fmt::format("failed ({}) → a result", printable(before.error)));
   fmt::print("corrected {}: {} ({}); the journal keeps both, and the planner learns the new values when the campaign resumes\n", e.experiment,
              fmt::join(changes, ", "), reason);
   // results.csv and the plots show the corrected values now (docs/howto-manual.md), as status

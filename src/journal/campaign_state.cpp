@@ -284,9 +284,21 @@ void CampaignState::conclude(const JournalEvent& event) {
 
 void CampaignState::correct(const ResultCorrectedEvent& e) {
   ExperimentState* x = index_of_.contains(e.experiment) ? &experiments_[index_of_.at(e.experiment)] : nullptr;
-  if (!x || x->outcome != ExperimentOutcome::ok) {
-    problems_.push_back(fmt::format("line {}: a correction for {}, which has no recorded result", events_, e.experiment));
+  // A failure a person entered by mistake becomes the result they give (previous_error names it);
+  // only one the planner was told (not retried, not discarded), as `enter --correct` checks.
+  const bool failure = x && x->proposed && x->outcome == ExperimentOutcome::failed && x->learned && !x->retry_as;
+  if (e.previous_error ? !failure : !x || x->outcome != ExperimentOutcome::ok) {
+    problems_.push_back(e.previous_error
+                            ? fmt::format("line {}: a correction of a failure of {}, which has no failure the planner was told", events_, e.experiment)
+                            : fmt::format("line {}: a correction for {}, which has no recorded result", events_, e.experiment));
     return;
+  }
+  if (e.previous_error) {
+    x->outcome = ExperimentOutcome::ok;
+    x->error.clear();
+    --failed_;  // still an outcome the planner learned: done_ stays
+    --failed_outcomes_;
+    ++result_outcomes_;
   }
   // `labloop enter --correct` refuses any other (manual_entry.cpp); the correction still applies
   // below, as the loop that journaled it acted on it.

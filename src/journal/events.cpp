@@ -324,6 +324,7 @@ JournalEventBody decode_body(EventKind kind, const std::string& name, const Fiel
       if (!objective) r.fail("objective", "is not a number");
       e.objective = *objective;
       e.previous_objective = r.optional_number("previous_objective").value_or(0);
+      e.previous_error = r.optional_string("previous_error");
       e.reason = r.string_or_empty("reason");
       e.by = r.string_or_empty("by");
       return e;
@@ -533,6 +534,7 @@ json encode_fields(const JournalEventBody& body) {
           f["objective"] = e.objective;
           f["previous_values"] = e.previous_values;
           f["previous_objective"] = e.previous_objective;
+          put_if("previous_error", e.previous_error);
           f["reason"] = e.reason;
           f["by"] = e.by;
         } else if constexpr (std::is_same_v<Event, JournalSignedEvent>) {

@@ -77,6 +77,22 @@ echo '{"y": 4.25, "extra": 1}'
   CHECK_THAT(test::read_file(runs[0] / "stdout.txt"), Catch::StartsWith("some progress text\n"));
 }
 
+TEST_CASE("Command driver: an output named error is measured as a number; a text under error is still a failure's reason", "[command]") {
+  // Every experiment failed with its measured number as the reason (a red-team report): labloop
+  // allows an output named "error" (a liquid handler measures one).
+  test::TempDir dir;
+  test::write_file(dir / "program.sh", R"(read -r line; case "$line" in *'"x":1'*) echo '{"error": "pump jammed"}';; *) echo '{"y": 2, "error": 0.3}';; esac
+)");
+  test::write_file(dir / "instrument.json", R"({"driver": "sh-test", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 10}],
+    "outputs": ["y", "error"], "command": ["/bin/sh", "program.sh"], "timeout_s": 20})");
+  command::CommandDriver driver(command::read_command_config(dir / "instrument.json"));
+  CHECK(driver.run_experiment("c-0001", json{{"x", 2.5}}, {}) == Values{{"y", 2.0}, {"error", 0.3}});
+  CHECK_THROWS_WITH(driver.run_experiment("c-0002", json{{"x", 1}}, {}), "pump jammed");
+  // Not declared: a number under "error" is a failure, as before.
+  command::CommandDriver undeclared(command::read_command_config(command_config(dir, "echo '{\"y\": 2, \"error\": 0.3}'\n")));
+  CHECK(failure_of(undeclared) == "0.3");
+}
+
 TEST_CASE("Command driver: every other ending of the program is a failed experiment that says why", "[command]") {
   test::TempDir dir;
   const auto failure = [&](const std::string& script, double timeout_s = 20) {

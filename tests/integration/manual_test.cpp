@@ -319,6 +319,38 @@ TEST_CASE("Manual instrument: failures a person enters pause the campaign as a p
   CHECK_THAT(end.finish_reason(), Catch::StartsWith("paused: 5 of the last 5 experiments failed"));
   CHECK_FALSE(end.open_experiments().empty());  // still with the person: recorded on resume
   CHECK_THAT(test::cli({"status", out.string()}, dir).output, Catch::Contains(": paused: 5 of the last 5"));
+
+  // One was entered as failed by mistake: corrected into the result the person measured, saying
+  // why. It could not be before (a red-team report); nothing else changes, and the record holds both.
+  test::CliOutcome o = test::cli({"enter", out.string(), mine[0], "yield=55", "--correct", "wrong flask: this one gave product", "--by", "ann"}, dir);
+  CHECK(o.status == 0);
+  CHECK_THAT(o.output, Catch::Contains("corrected " + mine[0] + ": failed (no product (entered by "));
+  CHECK_THAT(o.output, Catch::Contains(")) → a result, yield (none) → 55 (wrong flask: this one gave product)"));
+  const CampaignState fixed = state_of(journal);
+  CHECK(fixed.problems().empty());
+  REQUIRE(fixed.experiment(mine[0]));
+  CHECK(fixed.experiment(mine[0])->outcome == ExperimentOutcome::ok);
+  CHECK(fixed.experiment(mine[0])->objective == 55);
+  CHECK(fixed.failed() == 4);
+  CHECK(fixed.best()->experiment == mine[0]);
+  {
+    std::string row;
+    std::istringstream csv(test::read_file(out / "results.csv"));
+    for (std::string line; std::getline(csv, line);)
+      if (line.rfind(mine[0] + ",", 0) == 0) row = line;
+    CHECK_THAT(row, Catch::Contains(",55,ok,"));
+  }
+  // A result cannot become a failure, and the failure is no longer there to correct.
+  const std::string before_refusals = test::read_file(journal);
+  o = test::cli({"enter", out.string(), mine[0], "--failed", "no product", "--correct", "it was right"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("a recorded result cannot become a failure"));
+  o = test::cli({"enter", out.string(), mine[5], "yield=1", "--correct", "early"}, dir);
+  CHECK(o.status == 2);
+  CHECK_THAT(o.output, Catch::Contains("it is still open: enter it"));
+  CHECK(test::read_file(journal) == before_refusals);
+  CHECK(test::cli({"verify", out.string()}, dir).status == 0);
+  CHECK(test::cli({"replay", out.string()}, dir).status == 0);
 }
 
 TEST_CASE("Manual instrument: pending quotes the commands it suggests, escapes what a terminal would obey, and writes its CSV as results.csv does", "[manual][pending][cli]") {

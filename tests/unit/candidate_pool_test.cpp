@@ -5,8 +5,10 @@
 #include <cmath>
 #include <random>
 #include <set>
+#include <sys/stat.h>
 
 #include "labloop/campaign/candidates.hpp"
+#include "labloop/campaign/file_digest.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/model/candidate_pool.hpp"
 #include "labloop/model/planner.hpp"
@@ -637,4 +639,20 @@ TEST_CASE("Ties: a new campaign with a categorical parameter or a pool gets rand
   test::write_file(dir / "c.json", c.dump());
   CHECK_THROWS_WITH(load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue()),
                     Catch::Contains("/planner/ties: must be one of: first, random"));
+}
+
+TEST_CASE("A file a campaign depends on is read only when it is a regular file within its limit, and a refusal names it", "[candidates]") {
+  // Resume and replay hung on a pipe at the recorded candidates path (even SIGTERM waited), read a
+  // 600 MiB file whole before refusing it, and said "basic_filebuf::underflow" of a folder (red-team reports).
+  test::TempDir dir;
+  test::write_file(dir / "c.csv", "a,b\n1,2\n");
+  CHECK(file_bytes(dir / "c.csv", 100, "the candidates file") == std::optional<std::string>("a,b\n1,2\n"));
+  CHECK_FALSE(file_bytes(dir / "gone.csv", 100, "the candidates file"));
+  CHECK_THROWS_WITH(file_bytes(dir / "c.csv", 4, "the candidates file"),
+                    "the candidates file " + (dir / "c.csv").string() + " has 8 bytes, more than the 4 it may have");
+  CHECK_THROWS_WITH(file_bytes(dir.path(), 100, "the candidates file"),
+                    "the candidates file " + dir.path().string() + " is not a regular file (a folder); name the file itself");
+  REQUIRE(::mkfifo((dir / "pipe.csv").c_str(), 0600) == 0);
+  CHECK_THROWS_WITH(file_bytes(dir / "pipe.csv", 100, "the candidates file"), Catch::Contains("is not a regular file (a pipe)"));
+  CHECK_THROWS_WITH(file_bytes("/dev/zero", 100, "the candidates file"), Catch::Contains("is not a regular file (a device or a socket)"));
 }

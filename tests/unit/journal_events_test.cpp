@@ -447,6 +447,46 @@ TEST_CASE("Campaign state: a person's result may be corrected", "[journal_events
   CHECK(s.best()->objective == 0.5);
 }
 
+TEST_CASE("Campaign state: a failure a person entered may become a result; a result, a retried or a discarded failure may not", "[journal_events]") {
+  json with_bench = config("maximize");
+  with_bench["instruments"] = json::array({json{{"name", "bench"}, {"manual", true}, {"capacity", 3}}});
+  ResultCorrectedEvent fix{"m-0001", json{{"y", 7.0}}, 7.0, json::object(), 0, "wrong flask", "ana"};
+  fix.previous_error = "no product";
+  std::vector<json> events{event("campaign_started", {{"campaign", "fold"}, {"config", with_bench}}),  // line 1
+                           proposed("m-0001", 1, 0.1), dispatched("m-0001", "bench"), failed("m-0001", "bench", "no product"),
+                           proposed("m-0002", 2, 0.2), dispatched("m-0002", "bench"), result("m-0002", "bench", 5.0),
+                           proposed("m-0003", 3, 0.3), dispatched("m-0003", "bench"),
+                           failed("m-0003", "bench", "timed out", false, std::string("m-0003-r2")),  // line 10
+                           retry("m-0003-r2", "m-0003", 2, 0.3),
+                           proposed("m-0004", 4, 0.4), failed("m-0004", "", "not run: campaign stopping", false)};
+  CHECK(fold_of(events).failed() == 1);
+  events.push_back(event("result_corrected", encode_fields(fix)));  // line 14
+  const CampaignState s = fold_of(events);
+  CHECK(s.problems().empty());
+  const ExperimentState* x = s.experiment("m-0001");
+  CHECK(x->outcome == ExperimentOutcome::ok);
+  CHECK(x->objective == 7.0);
+  CHECK(x->error.empty());
+  CHECK(s.failed() == 0);
+  CHECK(s.done() == 2);  // still two outcomes the planner learned
+  CHECK(s.result_outcomes() == 2);
+  CHECK(s.failed_outcomes() == 2);  // the retried and the discarded one
+  CHECK(s.best()->experiment == "m-0001");  // 7 > 5, maximized
+  // Corrected a second time, it is a result now: a correction naming a failure no longer fits.
+  std::vector<json> wrong = events;
+  wrong.push_back(event("result_corrected", encode_fields(fix)));  // line 15
+  for (const char* id : {"m-0003", "m-0004"}) {
+    ResultCorrectedEvent other = fix;
+    other.experiment = id;
+    wrong.push_back(event("result_corrected", encode_fields(other)));  // lines 16, 17
+  }
+  CHECK(fold_of(wrong).problems() == std::vector<std::string>{
+                                         "line 15: a correction of a failure of m-0001, which has no failure the planner was told",
+                                         "line 16: a correction of a failure of m-0003, which has no failure the planner was told",
+                                         "line 17: a correction of a failure of m-0004, which has no failure the planner was told",
+                                     });
+}
+
 TEST_CASE("Campaign state: a result from an instrument it was not dispatched to, or whose objective its values contradict, is listed", "[journal_events]") {
   std::vector<json> events = eventful_campaign("minimize");
   events.push_back(proposed("f-0006", 3, 0.6));                  // line 30

@@ -123,6 +123,29 @@ TEST_CASE("Bayesian planner: it does not propose a point that failed again", "[p
   CHECK(failures <= 1);
 }
 
+TEST_CASE("Bayesian planner: a failure amended into a result is as if the result had been told in its place", "[planner][bayesian]") {
+  // `labloop enter --correct` on a failure a person entered by mistake: replay and resume amend it.
+  const Space space = mixed_space();
+  auto source = planner_for(space, "random");
+  std::vector<Point> points;
+  for (int i = 0; i < 8; ++i) points.push_back(space.canonical(source->ask(1, {}).front()));
+  const auto mistaken = [](size_t i) { return i == 2 || i == 5; };
+  auto amended = planner_for(space, "bayesian", {{"initial", 4}});
+  auto told_right = planner_for(space, "bayesian", {{"initial", 4}});
+  auto unamended = planner_for(space, "bayesian", {{"initial", 4}});
+  for (size_t i = 0; i < points.size(); ++i) {
+    const Observation result = Observation::succeeded(points[i], toy_objective(space, points[i]));
+    amended->tell(mistaken(i) ? Observation::failed(points[i]) : result);
+    unamended->tell(mistaken(i) ? Observation::failed(points[i]) : result);
+    told_right->tell(result);
+  }
+  for (const size_t i : {size_t{5}, size_t{2}})
+    amended->amend(Observation::failed(points[i]), Observation::succeeded(points[i], toy_objective(space, points[i])));
+  const Point next = told_right->ask(2, {}).back();
+  CHECK((amended->ask(2, {}).back() - next).norm() == 0.0);
+  CHECK((unamended->ask(2, {}).back() - next).norm() > 0.0);  // the failures did make a difference
+}
+
 TEST_CASE("Bayesian planner: bad options are config errors naming the option", "[planner][bayesian]") {
   const Space space = mixed_space();
   CHECK_THROWS_WITH(planner_for(space, "bayesian", {{"acquisition", "ei"}}),

@@ -103,7 +103,9 @@ std::string check_entry_content(const CampaignConfig& config, const ManualEntry&
 std::string check_values(const CampaignConfig& config, const ManualEntry& entry, EntryWording wording = EntryWording::command_line);
 // Why `entry` cannot correct its experiment's recorded result ("" when it can): the result must
 // be recorded, from a manual instrument, and the new values must pass check_values (--by within
-// kMaxEntryText).
+// kMaxEntryText). A failure recorded for it (a person's --failed entered by mistake) may become
+// a result, if the planner was told it (not one retried or discarded); a result cannot become a
+// failure.
 std::string check_correction(const CampaignConfig& config, const CampaignState& state, const ManualEntry& entry);
 
 // Parses "name=value" words from the command line into entry.values; throws Error naming the

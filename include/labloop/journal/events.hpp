@@ -262,10 +262,14 @@ struct ResultCorrectedEvent {
   std::string experiment;
   nlohmann::json values;          // the corrected values
   double objective = 0;
-  nlohmann::json previous_values; // as recorded before
+  nlohmann::json previous_values; // as recorded before ({} when it had failed)
   double previous_objective = 0;
   std::string reason;
   std::string by;
+  // Present when the experiment had failed (its "failed" line's error): a person who entered a
+  // failure by mistake gives its result. Absent for corrected results (and in every
+  // correction journaled before this field was added).
+  std::optional<std::string> previous_error;
   bool operator==(const ResultCorrectedEvent&) const = default;
 };
 

@@ -105,7 +105,9 @@ class Planner {
   // The one way results reach a planner, successes and failures alike.
   virtual void tell(const Observation& observation) = 0;
   // A result told earlier was wrong (a person corrected a value they entered): replace `told` by
-  // `corrected` (same point). Planners that keep no observations need not override it.
+  // `corrected` (same point). `told` may be a failure (a person entered one by mistake): the
+  // planner then holds a result there instead. Planners that keep no observations need not
+  // override it.
   virtual void amend(const Observation& told, const Observation& corrected) {
     (void)told;
     (void)corrected;

@@ -252,6 +252,7 @@ class BayesianPlanner final : public Planner {
   void amend(const Observation& told, const Observation& corrected) override {
     if (!std::isfinite(corrected.objective)) return;
     const std::vector<double> now = corrected.objective_values();
+    if (told.status == ObservationStatus::failed) return amend_failure(told.x, corrected);
     for (size_t i = 0; i < observations_.xs.size(); ++i)
       if (observations_.ys[i] == told.objective && (observations_.xs[i] - told.x).squaredNorm() < 1e-24) {
         observations_.ys[i] = corrected.objective;
@@ -436,6 +437,34 @@ class BayesianPlanner final : public Planner {
   }
 
   // What one experiment taught, for the goal path's fronts and incumbents.
+  // A failure told at `x` becomes `corrected`'s result: what the models fit is rebuilt from
+  // everything told, in the order told, as tell() built it (the failure model's arrivals too).
+  // A result a model cannot hold (as tell() refuses it) leaves the failure as it was.
+  void amend_failure(const Point& x, const Observation& corrected) {
+    const std::vector<double> now = corrected.objective_values();
+    if (now.size() != 1 + extra_objectives_.size() || !std::all_of(now.begin(), now.end(), [](double v) { return std::isfinite(v); })) return;
+    const auto it = std::find_if(told_.begin(), told_.end(), [&](const Told& t) { return !t.ok && (t.x - x).squaredNorm() < 1e-24; });
+    if (it == told_.end()) return;
+    it->ok = true;
+    it->objectives = now;
+    for (size_t c = 0; c < it->constraints.size(); ++c)
+      it->constraints[c] = c < corrected.constraints.size() ? corrected.constraints[c] : std::numeric_limits<double>::quiet_NaN();
+    observations_ = {};
+    for (auto& extra : extra_objectives_) extra = {};
+    for (auto& constraint : constraints_) constraint = {};
+    for (const Told& t : told_) {
+      if (t.ok) {
+        observations_.add(t.x, t.objectives[0]);
+        for (size_t k = 0; k < extra_objectives_.size(); ++k) extra_objectives_[k].add(t.x, t.objectives[k + 1]);
+      } else {
+        observations_.add_failed(t.x);
+        for (auto& extra : extra_objectives_) extra.add_failed(t.x);
+      }
+      for (size_t c = 0; c < constraints_.size(); ++c)
+        if (std::isfinite(t.constraints[c])) constraints_[c].add(t.x, t.constraints[c]);
+    }
+  }
+
   struct Told {
     Point x;
     bool ok;                         // an objective value for every objective
