@@ -357,6 +357,40 @@ TEST_CASE("Linear constraints: inequalities that pin a setting are sampled along
   CHECK(high - low > 0.8);  // not stuck at the starting point
 }
 
+TEST_CASE("Linear constraints: a 12-component mixture with a thin cap and high floors is sampled across what is left", "[constraints][sampler]") {
+  // x2 <= 0.00005 is pinned flat, and no margin fits beside x2's side at 0: the centre used to be
+  // a corner (x0 = 0.99995 and the others 0; or x0 + x1 = 0.99995), from which hit-and-run found
+  // almost no direction with room, and every draw (every planner's every proposal) was that
+  // corner. The set left has room: x0 in [0.99, 0.99995], ten components sharing what it leaves.
+  std::vector<Parameter> parameters;
+  std::string sum;
+  for (int i = 0; i < 12; ++i) {
+    parameters.push_back(Parameter{.name = "x" + std::to_string(i), .low = 0, .high = 1});
+    sum += (i > 0 ? " + x" : "x") + std::to_string(i);
+  }
+  auto parse = [&](const std::string& text) { return *parse_linear_constraint(text, parameters).constraint; };
+  for (const auto& [floors, room] : {std::pair{std::vector<std::string>{"x0 >= 0.99"}, 0.002}, std::pair{std::vector<std::string>{"x0 >= 0.5", "x1 >= 0.49"}, 0.002}}) {
+    INFO(fmt::format("{}", fmt::join(floors, ", ")));
+    std::vector<LinearConstraint> constraints{parse(sum + " == 1"), parse("x2 <= 0.00005")};
+    for (const std::string& floor : floors) constraints.push_back(parse(floor));
+    const Space space(parameters, constraints);
+    FeasibleSampler sampler(space);
+    std::mt19937_64 rng(1);
+    std::set<std::vector<double>> distinct;
+    double low = 1, high = 0;
+    for (int i = 0; i < 40; ++i) {
+      const Params p = space.decode(sampler.next(rng));
+      REQUIRE(space.check(p) == "");
+      std::vector<double> values;
+      for (int j = 0; j < 12; ++j) values.push_back(std::round(p["x" + std::to_string(j)].get<double>() * 1e6));
+      distinct.insert(values);
+      low = std::min(low, p["x0"].get<double>()), high = std::max(high, p["x0"].get<double>());
+    }
+    CHECK(distinct.size() >= 35);
+    CHECK(high - low > room);  // x0 moves over a good part of what it may
+  }
+}
+
 TEST_CASE("Linear constraints: no proposal of the random, sobol or bayesian planner violates random constraint sets", "[constraints][planner]") {
   std::mt19937_64 gen(2026);
   std::uniform_real_distribution<double> u(0.0, 1.0);
