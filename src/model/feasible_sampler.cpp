@@ -40,6 +40,7 @@ Eigen::VectorXd FeasibleSampler::next(std::mt19937_64& rng) {
     for (Eigen::Index d = 0; d < x.size(); ++d) x[d] = uniform(rng);
     x = region.expand(y_, std::move(x));
     if (auto repaired = space_.repair(x)) return *repaired;
+    ++misses_;
   }
   throw PlannerError(fmt::format("no setting meeting the constraints was found in {} draws: integer or discrete parameters in "
                                  "equalities may have no solution among their whole values or levels; make them continuous or loosen the "

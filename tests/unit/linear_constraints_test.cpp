@@ -391,6 +391,29 @@ TEST_CASE("Linear constraints: a 12-component mixture with a thin cap and high f
   }
 }
 
+TEST_CASE("Linear constraints: whole-number solutions too rare to draw are refused for a new campaign, kept for a journal", "[constraints][config]") {
+  // 97*n1 - 89*n2 == 1 over 0..10000 has 103 whole solutions in 10^8 settings: parse_constraints'
+  // one draw can meet one, and validate passed while the run stopped at its first draw that missed
+  // 100 times in a row (sobol and bayesian before any experiment). A new campaign is refused now,
+  // naming the constraint; a journal's config still parses (its campaign goes on as far as it can).
+  labloop::test::TempDir dir;
+  json file = lc_config(json::array({"97*n1 - 89*n2 == 1"}));
+  file["instruments"] = json::array({{{"name", "m"}, {"manual", true}}});
+  file["parameters"] = json::array({{{"name", "n1"}, {"type", "integer"}, {"low", 0}, {"high", 10000}},
+                                    {{"name", "n2"}, {"type", "integer"}, {"low", 0}, {"high", 10000}}});
+  const auto loaded = [&] {
+    labloop::test::write_file(dir / "c.json", file.dump());
+    return test::message_of([&] { load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue()); });
+  };
+  CHECK_THAT(loaded(), Contains("/constraints/0") && Contains("97*n1 - 89*n2 == 1") && Contains("too rare for the planner to find"));
+  CHECK(lc_config_error(file) == "");
+  // Whole solutions plentiful enough are accepted: a line through the lattice every few steps.
+  file["constraints"] = json::array({"n1 + n2 == 10000"});
+  CHECK(loaded() == "");
+  file["constraints"] = json::array({"3*n1 - 2*n2 == 1"});
+  CHECK(loaded() == "");
+}
+
 TEST_CASE("Linear constraints: no proposal of the random, sobol or bayesian planner violates random constraint sets", "[constraints][planner]") {
   std::mt19937_64 gen(2026);
   std::uniform_real_distribution<double> u(0.0, 1.0);

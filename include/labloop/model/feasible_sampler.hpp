@@ -28,12 +28,16 @@ class FeasibleSampler {
   // Hit-and-run moves between draws: enough for the chain to forget where it was (a few times
   // the dimension it moves in).
   int thinning() const { return thinning_; }
+  // Draws whose rounding no repair could make meet the constraints, so far (each one is thrown
+  // away and drawn again): how rare whole-number solutions are, for the config's check.
+  long long misses() const { return misses_; }
 
  private:
   Space space_;
   Eigen::VectorXd y_;  // the chain's position (reduced coordinates)
   bool started_ = false;
   int thinning_ = 1;
+  long long misses_ = 0;
 };
 
 }  // namespace labloop
