@@ -414,6 +414,40 @@ TEST_CASE("Linear constraints: whole-number solutions too rare to draw are refus
   CHECK(loaded() == "");
 }
 
+TEST_CASE("Linear constraints: the constrained initial design keeps to the time limit, counted in work, so replay repeats it", "[constraints][planner]") {
+  // The design was a pool of max(10 n, 64) hit-and-run draws whatever their cost (300 parameters
+  // with 64 long constraints: 38 s before the first proposal with time_limit_s 1). Its draws are
+  // now bounded by time_limit_s in counted work, not by the clock, so a replay (which stretches the
+  // limit) draws the same pool; a design that fits is drawn as before, without a note.
+  std::vector<Parameter> parameters;
+  std::string sum;
+  for (int i = 0; i < 20; ++i) {
+    parameters.push_back(Parameter{.name = "c" + std::to_string(i), .low = 0, .high = 1});
+    sum += (i > 0 ? " + c" : "c") + std::to_string(i);
+  }
+  const Space space(parameters, {*parse_linear_constraint(sum + " == 1", parameters).constraint});
+  static const std::string source = "test.json";
+  auto first_ask = [&](double time_limit_s, double stretch, std::string& note) {
+    auto planner = make_planner(PlannerContext{space, 3, PlannerConfig{"bayesian", json{{"initial", 20}, {"time_limit_s", time_limit_s}}}, source});
+    planner->stretch_time_limit(stretch);
+    std::vector<Point> out = planner->ask(4, {});
+    note = planner->take_note();
+    return out;
+  };
+  std::string note, replayed_note, roomy_note;
+  const std::vector<Point> cut = first_ask(0.0002, 1.0, note);
+  CHECK_THAT(note, Contains("the initial design was chosen among") && Contains("instead of 200"));
+  CHECK(note.find("time limit") == std::string::npos);  // not a clock-cut ask: replay compares it as any other
+  const std::vector<Point> replayed = first_ask(0.0002, 10.0, replayed_note);
+  REQUIRE(replayed.size() == cut.size());
+  for (size_t i = 0; i < cut.size(); ++i) {
+    REQUIRE(space.check(space.decode(cut[i])) == "");
+    CHECK(replayed[i] == cut[i]);
+  }
+  first_ask(1, 1.0, roomy_note);
+  CHECK(roomy_note.empty());
+}
+
 TEST_CASE("Linear constraints: no proposal of the random, sobol or bayesian planner violates random constraint sets", "[constraints][planner]") {
   std::mt19937_64 gen(2026);
   std::uniform_real_distribution<double> u(0.0, 1.0);
