@@ -267,6 +267,51 @@ void require_new_campaign_limits(const CampaignConfig& config, const std::string
                                       "largest whole numbers a double holds exactly",
                                       value));
   }
+  // Whole-number solutions of the constraints too rare to find: parse_constraints' one draw can
+  // meet one (97*n1 - 89*n2 == 1 over 0..10000 has 103 in 10^8 settings), and the run then stopped
+  // at the first of its draws that missed 100 times in a row, before any experiment or after a few,
+  // with resume stopping the same way. The planners draw with FeasibleSampler, so this draws as
+  // they do: a campaign validate passes is one its run can sample. (Only for a new campaign: a
+  // journal that holds such constraints goes on as far as it can, as before.)
+  if (!config.constraints.empty() && config.candidates.empty()) {  // a candidate pool's rows are checked as they are
+    const Space space = config.space();
+    const std::vector<bool>& whole = space.region().integer();
+    if (std::find(whole.begin(), whole.end(), true) != whole.end()) {
+      FeasibleSampler sampler(space);
+      std::mt19937_64 rng(config.seed);
+      constexpr int kDraws = 64;
+      bool stopped = false;
+      int found = 0;
+      try {
+        for (; found < kDraws; ++found) sampler.next(rng);
+      } catch (const PlannerError&) {
+        stopped = true;
+      }
+      // A draw is thrown away when its rounding misses; the sampler gives up after 100 misses in a
+      // row. With more than 4 misses in 5 that comes within a run's draws (a design draws up to
+      // 4096) at a chance past 1e-6; below, it practically never does.
+      const long long misses = sampler.misses();
+      if (stopped || misses > 4 * kDraws) {
+        std::vector<std::string> named;
+        std::string path = "/constraints";
+        for (size_t i = 0; i < config.constraints.size(); ++i) {
+          const LinearConstraint& c = config.constraints[i];
+          const bool names_whole = std::any_of(c.terms.begin(), c.terms.end(), [&](const auto& term) {
+            const auto p = std::find_if(config.parameters.begin(), config.parameters.end(), [&](const Parameter& q) { return q.name == term.first; });
+            return p != config.parameters.end() && (p->type == ParameterType::integer || p->type == ParameterType::discrete);
+          });
+          if (names_whole && c.relation == ConstraintRelation::equal) named.push_back(fmt::format("/constraints/{} (\"{}\")", i, c.text)), path = fmt::format("/constraints/{}", i);
+        }
+        if (named.size() != 1) path = "/constraints";
+        const std::string which = named.empty() ? "the constraints" : fmt::format("{}", fmt::join(named, " and "));
+        throw ConfigError(source, path,
+                          fmt::format("whole-number settings meeting {} are too rare for the planner to find: {} of its first {} rounded "
+                                      "draws missed them{} (a run stops when 100 in a row miss); make those parameters continuous or loosen "
+                                      "the constraints",
+                                      which, misses, misses + found, stopped ? ", 100 of them in a row" : ""));
+      }
+    }
+  }
   // One driver behind two instruments would get the work of both, past the capacity it declared.
   std::map<std::string, size_t> endpoints;
   for (size_t i = 0; i < config.instruments.size(); ++i) {

@@ -40,6 +40,7 @@ Eigen::VectorXd FeasibleSampler::next(std::mt19937_64& rng) {
     for (Eigen::Index d = 0; d < x.size(); ++d) x[d] = uniform(rng);
     x = region.expand(y_, std::move(x));
     if (auto repaired = space_.repair(x)) return *repaired;
+    ++misses_;
   }
   throw PlannerError(fmt::format("no setting meeting the constraints was found in {} draws: integer or discrete parameters in "
                                  "equalities may have no solution among their whole values or levels; make them continuous or loosen the "
@@ -47,9 +48,19 @@ Eigen::VectorXd FeasibleSampler::next(std::mt19937_64& rng) {
                                  kMaxRepairs));
 }
 
-std::vector<Eigen::VectorXd> FeasibleSampler::design(int n, std::mt19937_64& rng) {
+int FeasibleSampler::design_pool(int n) { return std::min(std::max(10 * n, 64), 4096); }
+
+double FeasibleSampler::draw_flops() const {
+  const FeasibleRegion& region = space_.region();
+  const double k = region.reduced_dim();
+  const double rows = static_cast<double>(region.inequality_rows().rows() + region.equality_rows().rows());
+  return thinning_ * k * (4 * rows + 10);
+}
+
+std::vector<Eigen::VectorXd> FeasibleSampler::design(int n, std::mt19937_64& rng, int max_draws) {
   std::vector<Eigen::VectorXd> pool;
-  const int size = std::min(std::max(10 * n, 64), 4096);
+  int size = design_pool(n);
+  if (max_draws < size) size = std::max(max_draws, 1), n = std::min(n, size);
   for (int i = 0; i < size; ++i) pool.push_back(next(rng));
   std::vector<Eigen::VectorXd> chosen;
   std::vector<double> nearest(pool.size(), std::numeric_limits<double>::infinity());

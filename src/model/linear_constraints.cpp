@@ -352,6 +352,9 @@ std::string describe_infeasible(const std::vector<LinearConstraint>& constraints
 namespace {
 
 constexpr double kFeasibilitySlack = 1e-6;
+// A start on this many faces leaves them along about one random direction in 16 or fewer
+// (find_centre's corner case).
+constexpr int kStuckFaces = 5;
 // Hit-and-run draws its directions by projection from this many constrained coordinates on.
 constexpr Eigen::Index kProjectedDirectionsFrom = 64;
 
@@ -565,6 +568,41 @@ void FeasibleRegion::find_centre(size_t constraint_count) {
   }
   centre_ = *best;
   if (auto p = project(centre_); p && violation(*p) < violation(centre_)) centre_ = *p;
+  // No margin was found because some side hit-and-run cannot move away from anyway (x2 held at
+  // 0.00005 by a pinned row still has its box side 0 within 5e-5), and the feasibility solve may
+  // leave the point in a corner. A random direction has room there only when it leaves every face
+  // the point lies on, about one in 2^(faces − 1): the chain stayed put (12 mixture components with
+  // x2 <= 0.00005 and x0 >= 0.99, ten of them at 0: one setting for the whole budget). From
+  // kStuckFaces faces on, the centre is sought again with the margin on the sides that can move;
+  // every other centre, and so every journal proposed from one, is unchanged.
+  if (good == 0 && null_.cols() > 1 && active_sides(centre_) >= kStuckFaces) {
+    double inner = 0, outer = 0.5;
+    std::optional<Eigen::VectorXd> inside;
+    // Down to margins far below kPinTest: the room left can be as thin as the caps that made it.
+    for (int it = 0; it < 40 && (outer - inner > 1e-4 || !inside); ++it) {
+      const double t = 0.5 * (inner + outer);
+      if (auto y = feasible_point(all, t, nullptr, /*moving_sides_only=*/true)) inner = t, inside = y;
+      else outer = t;
+    }
+    if (inside && violation(*inside) <= kConstraintTolerance) centre_ = *inside;
+    else if (inside)
+      if (auto p = project(*inside); p && active_sides(*p) < kStuckFaces) centre_ = *p;
+  }
+}
+
+// A side "moves" when hit-and-run's directions change it: a box side of a coordinate that some
+// direction moves, an inequality row not constant along every direction.
+bool FeasibleRegion::coordinate_moves(Eigen::Index j) const { return null_.row(j).norm() > 1e-9; }
+
+bool FeasibleRegion::row_moves(Eigen::Index r) const { return (g_.row(r) * null_).norm() > 1e-9 * std::max(g_.row(r).norm(), 1e-300); }
+
+int FeasibleRegion::active_sides(const Eigen::VectorXd& y) const {
+  int n = 0;
+  for (Eigen::Index j = 0; j < y.size(); ++j)
+    if (lo_[j] < hi_[j] && coordinate_moves(j)) n += (y[j] - lo_[j] <= kFeasibilitySlack) + (hi_[j] - y[j] <= kFeasibilitySlack);
+  for (Eigen::Index r = 0; r < g_.rows(); ++r)
+    if (row_moves(r)) n += h_[r] - g_.row(r).dot(y) <= kFeasibilitySlack;
+  return n;
 }
 
 namespace {
@@ -725,13 +763,20 @@ double FeasibleRegion::violation(const Eigen::VectorXd& y) const {
 }
 
 // A point meeting the constraints in `use` with margin `margin` (inequalities and box), or none.
-std::optional<Eigen::VectorXd> FeasibleRegion::feasible_point(const std::vector<bool>& use, double margin, const Eigen::VectorXd* bounds) const {
+std::optional<Eigen::VectorXd> FeasibleRegion::feasible_point(const std::vector<bool>& use, double margin, const Eigen::VectorXd* bounds,
+                                                              bool moving_sides_only) const {
   const auto k = static_cast<Eigen::Index>(coords_.size());
   Eigen::MatrixXd g = select_rows(g_, g_source_, use), e = select_rows(e_, e_source_, use);
   Eigen::VectorXd h = select_entries(bounds ? *bounds : h_, g_source_, use).array() - margin, f = select_entries(f_, e_source_, use);
+  if (moving_sides_only) {
+    Eigen::VectorXd shifted = bounds ? *bounds : h_;
+    for (Eigen::Index r = 0; r < g_.rows(); ++r)
+      if (row_moves(r)) shifted[r] -= margin;
+    h = select_entries(shifted, g_source_, use);
+  }
   std::vector<double> lower(static_cast<size_t>(k)), upper(static_cast<size_t>(k));
   for (Eigen::Index j = 0; j < k; ++j) {
-    const bool fixed = !(lo_[j] < hi_[j]);
+    const bool fixed = !(lo_[j] < hi_[j]) || (moving_sides_only && !coordinate_moves(j));
     lower[static_cast<size_t>(j)] = fixed ? lo_[j] : lo_[j] + margin;
     upper[static_cast<size_t>(j)] = fixed ? hi_[j] : hi_[j] - margin;
     if (lower[static_cast<size_t>(j)] > upper[static_cast<size_t>(j)]) return std::nullopt;

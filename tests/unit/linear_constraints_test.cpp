@@ -357,6 +357,97 @@ TEST_CASE("Linear constraints: inequalities that pin a setting are sampled along
   CHECK(high - low > 0.8);  // not stuck at the starting point
 }
 
+TEST_CASE("Linear constraints: a 12-component mixture with a thin cap and high floors is sampled across what is left", "[constraints][sampler]") {
+  // x2 <= 0.00005 is pinned flat, and no margin fits beside x2's side at 0: the centre used to be
+  // a corner (x0 = 0.99995 and the others 0; or x0 + x1 = 0.99995), from which hit-and-run found
+  // almost no direction with room, and every draw (every planner's every proposal) was that
+  // corner. The set left has room: x0 in [0.99, 0.99995], ten components sharing what it leaves.
+  std::vector<Parameter> parameters;
+  std::string sum;
+  for (int i = 0; i < 12; ++i) {
+    parameters.push_back(Parameter{.name = "x" + std::to_string(i), .low = 0, .high = 1});
+    sum += (i > 0 ? " + x" : "x") + std::to_string(i);
+  }
+  auto parse = [&](const std::string& text) { return *parse_linear_constraint(text, parameters).constraint; };
+  for (const auto& [floors, room] : {std::pair{std::vector<std::string>{"x0 >= 0.99"}, 0.002}, std::pair{std::vector<std::string>{"x0 >= 0.5", "x1 >= 0.49"}, 0.002}}) {
+    INFO(fmt::format("{}", fmt::join(floors, ", ")));
+    std::vector<LinearConstraint> constraints{parse(sum + " == 1"), parse("x2 <= 0.00005")};
+    for (const std::string& floor : floors) constraints.push_back(parse(floor));
+    const Space space(parameters, constraints);
+    FeasibleSampler sampler(space);
+    std::mt19937_64 rng(1);
+    std::set<std::vector<double>> distinct;
+    double low = 1, high = 0;
+    for (int i = 0; i < 40; ++i) {
+      const Params p = space.decode(sampler.next(rng));
+      REQUIRE(space.check(p) == "");
+      std::vector<double> values;
+      for (int j = 0; j < 12; ++j) values.push_back(std::round(p["x" + std::to_string(j)].get<double>() * 1e6));
+      distinct.insert(values);
+      low = std::min(low, p["x0"].get<double>()), high = std::max(high, p["x0"].get<double>());
+    }
+    CHECK(distinct.size() >= 35);
+    CHECK(high - low > room);  // x0 moves over a good part of what it may
+  }
+}
+
+TEST_CASE("Linear constraints: whole-number solutions too rare to draw are refused for a new campaign, kept for a journal", "[constraints][config]") {
+  // 97*n1 - 89*n2 == 1 over 0..10000 has 103 whole solutions in 10^8 settings: parse_constraints'
+  // one draw can meet one, and validate passed while the run stopped at its first draw that missed
+  // 100 times in a row (sobol and bayesian before any experiment). A new campaign is refused now,
+  // naming the constraint; a journal's config still parses (its campaign goes on as far as it can).
+  labloop::test::TempDir dir;
+  json file = lc_config(json::array({"97*n1 - 89*n2 == 1"}));
+  file["instruments"] = json::array({{{"name", "m"}, {"manual", true}}});
+  file["parameters"] = json::array({{{"name", "n1"}, {"type", "integer"}, {"low", 0}, {"high", 10000}},
+                                    {{"name", "n2"}, {"type", "integer"}, {"low", 0}, {"high", 10000}}});
+  const auto loaded = [&] {
+    labloop::test::write_file(dir / "c.json", file.dump());
+    return test::message_of([&] { load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue()); });
+  };
+  CHECK_THAT(loaded(), Contains("/constraints/0") && Contains("97*n1 - 89*n2 == 1") && Contains("too rare for the planner to find"));
+  CHECK(lc_config_error(file) == "");
+  // Whole solutions plentiful enough are accepted: a line through the lattice every few steps.
+  file["constraints"] = json::array({"n1 + n2 == 10000"});
+  CHECK(loaded() == "");
+  file["constraints"] = json::array({"3*n1 - 2*n2 == 1"});
+  CHECK(loaded() == "");
+}
+
+TEST_CASE("Linear constraints: the constrained initial design keeps to the time limit, counted in work, so replay repeats it", "[constraints][planner]") {
+  // The design was a pool of max(10 n, 64) hit-and-run draws whatever their cost (300 parameters
+  // with 64 long constraints: 38 s before the first proposal with time_limit_s 1). Its draws are
+  // now bounded by time_limit_s in counted work, not by the clock, so a replay (which stretches the
+  // limit) draws the same pool; a design that fits is drawn as before, without a note.
+  std::vector<Parameter> parameters;
+  std::string sum;
+  for (int i = 0; i < 20; ++i) {
+    parameters.push_back(Parameter{.name = "c" + std::to_string(i), .low = 0, .high = 1});
+    sum += (i > 0 ? " + c" : "c") + std::to_string(i);
+  }
+  const Space space(parameters, {*parse_linear_constraint(sum + " == 1", parameters).constraint});
+  static const std::string source = "test.json";
+  auto first_ask = [&](double time_limit_s, double stretch, std::string& note) {
+    auto planner = make_planner(PlannerContext{space, 3, PlannerConfig{"bayesian", json{{"initial", 20}, {"time_limit_s", time_limit_s}}}, source});
+    planner->stretch_time_limit(stretch);
+    std::vector<Point> out = planner->ask(4, {});
+    note = planner->take_note();
+    return out;
+  };
+  std::string note, replayed_note, roomy_note;
+  const std::vector<Point> cut = first_ask(0.0002, 1.0, note);
+  CHECK_THAT(note, Contains("the initial design was chosen among") && Contains("instead of 200"));
+  CHECK(note.find("time limit") == std::string::npos);  // not a clock-cut ask: replay compares it as any other
+  const std::vector<Point> replayed = first_ask(0.0002, 10.0, replayed_note);
+  REQUIRE(replayed.size() == cut.size());
+  for (size_t i = 0; i < cut.size(); ++i) {
+    REQUIRE(space.check(space.decode(cut[i])) == "");
+    CHECK(replayed[i] == cut[i]);
+  }
+  first_ask(1, 1.0, roomy_note);
+  CHECK(roomy_note.empty());
+}
+
 TEST_CASE("Linear constraints: no proposal of the random, sobol or bayesian planner violates random constraint sets", "[constraints][planner]") {
   std::mt19937_64 gen(2026);
   std::uniform_real_distribution<double> u(0.0, 1.0);

@@ -5,6 +5,7 @@
 // parameters no constraint names) are drawn uniformly. Every point returned is canonical and
 // meets the constraints (Space::repair after rounding integers).
 #include <Eigen/Core>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -23,17 +24,29 @@ class FeasibleSampler {
   Eigen::VectorXd next(std::mt19937_64& rng);
   // n points spread over the feasible set: greedy maximin (each the pool point farthest from
   // those chosen, starting from a random one) out of a pool of max(10 n, 64) draws, at most 4096.
-  std::vector<Eigen::VectorXd> design(int n, std::mt19937_64& rng);
+  // With `max_draws` below that pool, the pool is max(max_draws, 1) draws and at most that many
+  // points are returned (the caller draws the rest with next()).
+  std::vector<Eigen::VectorXd> design(int n, std::mt19937_64& rng, int max_draws = std::numeric_limits<int>::max());
+  // The pool design(n) draws without a max_draws.
+  static int design_pool(int n);
+  // Floating-point operations one draw's hit-and-run takes, about (thinning × the work of a step:
+  // a direction, then every inequality row and box side against it): what a draw costs, counted
+  // the same on every machine.
+  double draw_flops() const;
 
   // Hit-and-run moves between draws: enough for the chain to forget where it was (a few times
   // the dimension it moves in).
   int thinning() const { return thinning_; }
+  // Draws whose rounding no repair could make meet the constraints, so far (each one is thrown
+  // away and drawn again): how rare whole-number solutions are, for the config's check.
+  long long misses() const { return misses_; }
 
  private:
   Space space_;
   Eigen::VectorXd y_;  // the chain's position (reduced coordinates)
   bool started_ = false;
   int thinning_ = 1;
+  long long misses_ = 0;
 };
 
 }  // namespace labloop

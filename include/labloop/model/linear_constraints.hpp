@@ -138,8 +138,15 @@ class FeasibleRegion {
   void hit_and_run(Eigen::VectorXd& y, const Eigen::VectorXd& lo, const Eigen::VectorXd& hi, int steps, std::mt19937_64& rng) const;
 
  private:
-  // `bounds` replaces h (same rows) when given.
-  std::optional<Eigen::VectorXd> feasible_point(const std::vector<bool>& use, double margin, const Eigen::VectorXd* bounds = nullptr) const;
+  // `bounds` replaces h (same rows) when given; `moving_sides_only` keeps the margin off the sides
+  // hit-and-run cannot move away from (coordinate_moves, row_moves), which find_centre's corner
+  // case needs (a coordinate an equality holds at 5e-5 would refuse any margin above it).
+  std::optional<Eigen::VectorXd> feasible_point(const std::vector<bool>& use, double margin, const Eigen::VectorXd* bounds = nullptr,
+                                                bool moving_sides_only = false) const;
+  bool coordinate_moves(Eigen::Index j) const;
+  bool row_moves(Eigen::Index r) const;
+  // Box sides and inequality rows that move and that y lies on (to kFeasibilitySlack).
+  int active_sides(const Eigen::VectorXd& y) const;
   void find_directions();
   void find_centre(size_t constraint_count);
   bool pin_implicit_equalities(const std::vector<bool>& all);

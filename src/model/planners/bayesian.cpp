@@ -398,7 +398,24 @@ class BayesianPlanner final : public Planner {
     if (sampler_) {
       // Made at the first use (building a planner, e.g. to check a config, should stay cheap),
       // at most kMaxFeasibleDesign points; later ones are plain feasible draws.
-      if (i == 0) feasible_design_ = sampler_->design(std::min(options_.initial, kMaxFeasibleDesign), design_rng_);
+      if (i == 0) {
+        // The design's draws are bounded by the time limit in counted work, not by the clock: the
+        // design serves every initial ask after this one too, and replay (which stretches the
+        // limit) must draw the same pool. A pool that fits is drawn as before; 300 parameters with
+        // 64 long constraints drew 2560 draws of 905 steps, 38 s before the first proposal with
+        // time_limit_s 1. The option, not time_limit_s(): replay's stretch must not change it.
+        const int n = std::min(options_.initial, kMaxFeasibleDesign);
+        const double affordable = options_.time_limit_s * kDesignFlopsPerSecond / sampler_->draw_flops();
+        const int pool = FeasibleSampler::design_pool(n);
+        const int draws = affordable < pool ? static_cast<int>(affordable) : pool;
+        feasible_design_ = sampler_->design(n, design_rng_, draws);
+        // Worded without "time limit": replay takes that for a clock-cut ask, which this is not.
+        if (draws < pool)
+          add_note(fmt::format("the initial design was chosen among {} feasible draws instead of {}, as many as time_limit_s ({:g} s) "
+                               "affords for constraints this size (counted in work, the same on every machine); its other points are "
+                               "single feasible draws",
+                               std::max(draws, 1), pool, options_.time_limit_s));
+      }
       if (i < static_cast<int>(feasible_design_.size())) return feasible_design_[static_cast<size_t>(i)];
       return sampler_->next(design_rng_);
     }
@@ -669,6 +686,10 @@ class BayesianPlanner final : public Planner {
   Eigen::MatrixXd initial_points_;
   int next_initial_ = 0;
   static constexpr int kMaxFeasibleDesign = 256;
+  // Hit-and-run work (FeasibleSampler::draw_flops) per second of time_limit_s the initial design
+  // may take: about what one core did in the red-team's 300-parameter case (4.8e9 counted a
+  // second), so only a design that overran its limit there is cut.
+  static constexpr double kDesignFlopsPerSecond = 4e9;
   std::optional<FeasibleSampler> sampler_;  // with constraints only
   std::mt19937_64 design_rng_;              // the sampler's draws (constraints only)
   std::vector<Point> feasible_design_;
