@@ -11,9 +11,11 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -853,27 +855,53 @@ class RawClient {
   }
   ~RawClient() { ::close(fd_); }
   bool send(const std::string& text) { return ::send(fd_, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size()); }
-  // One answer: its head, then as many bytes as its Content-Length says; "" when none comes within 5 s.
-  std::string answer() {
-    std::string got;
+  // One answer: its head, then as many bytes as its Content-Length says (none for a HEAD's:
+  // `head_only`); "" when none comes within 5 s. Bytes received past it are the next answer's
+  // (answers to pipelined requests).
+  std::string answer(bool head_only = false) {
+    std::string& got = received_;
     for (;;) {
       if (const auto end = got.find("\r\n\r\n"); end != std::string::npos) {
         const auto length = got.find("Content-Length: ");
-        const std::size_t body = length == std::string::npos ? 0 : std::stoul(got.substr(length + 16));
-        if (got.size() >= end + 4 + body) return got;
+        const std::size_t body = head_only || length == std::string::npos || length > end ? 0 : std::stoul(got.substr(length + 16));
+        if (got.size() >= end + 4 + body) {
+          std::string one = got.substr(0, end + 4 + body);
+          got.erase(0, one.size());
+          return one;
+        }
       }
       pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 5000) <= 0) return got;
+      if (::poll(&p, 1, 5000) <= 0) return std::exchange(got, "");
       char buffer[4096];
       const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) return got;
+      if (n <= 0) return std::exchange(got, "");
       got.append(buffer, static_cast<std::size_t>(n));
     }
+  }
+  // This end's port, by which the server's side of the connection is found.
+  int local_port() const {
+    sockaddr_in here{};
+    socklen_t length = sizeof here;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&here), &length);
+    return ntohs(here.sin_port);
   }
 
  private:
   int fd_;
+  std::string received_;
 };
+
+// The server's socket of a connection in this process whose other end is at `client_port` on
+// 127.0.0.1: -1 when none.
+int server_socket_of(int client_port) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    sockaddr_in peer{};
+    socklen_t length = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) == 0 && peer.sin_family == AF_INET && ntohs(peer.sin_port) == client_port)
+      return fd;
+  }
+  return -1;
+}
 
 }  // namespace
 
@@ -926,3 +954,80 @@ TEST_CASE("Console HTTP server: a request head past its bytes, its lines or its 
   server.stop();
   listening.join();
 }
+
+TEST_CASE("Console HTTP server: requests sent before the previous answer came (pipelined) are each answered, in order", "[console][http]") {
+  // Red-team report: three GETs in one write got one answer; the other two were neither answered
+  // nor refused, and the connection closed after the keep-alive wait. The bytes read past the
+  // first request's end were dropped with its stream.
+  cli::BoundedHttpServer server(cli::RequestLimits{});
+  server.Get("/(\\w+)", [&](const httplib::Request& request, httplib::Response& response) { response.set_content(request.matches[1], "text/plain"); });
+  server.Post("/(\\w+)", [&](const httplib::Request& request, httplib::Response& response) {
+    response.set_content(fmt::format("{} {}", request.matches[1].str(), request.body), "text/plain");
+  });
+  server.set_read_timeout(2, 0);
+  server.set_keep_alive_timeout(1);
+  server.set_keep_alive_max_count(100);
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread listening([&] { server.listen_after_bind(); });
+  const auto get = [](const std::string& path) { return fmt::format("GET /{} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path); };
+  {  // A GET, a HEAD, a POST with its body, a GET: one write.
+    RawClient client(port);
+    REQUIRE(client.send(get("one") + "HEAD /two HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" +
+                        "POST /three HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello" + get("four")));
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 200") && Catch::EndsWith("\r\n\r\none"));
+    const std::string head = client.answer(true);  // a HEAD's answer has a Content-Length and no body
+    CHECK_THAT(head, Catch::StartsWith("HTTP/1.1 200") && Catch::EndsWith("\r\n\r\n"));
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 200") && Catch::EndsWith("\r\n\r\nthree hello"));
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 200") && Catch::EndsWith("\r\n\r\nfour"));
+  }
+  {  // Sixty requests in one write: more than one read of the socket holds, heads cut between reads.
+    RawClient client(port);
+    std::string all;
+    for (int i = 0; i < 60; ++i) all += fmt::format("GET /r{} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: {}\r\n\r\n", i, std::string(100, 'x'));
+    REQUIRE(all.size() > 2 * 4096);
+    REQUIRE(client.send(all));
+    for (int i = 0; i < 60; ++i) {
+      const std::string answer = client.answer();
+      INFO("answer " << i << ": " << answer);
+      CHECK_THAT(answer, Catch::StartsWith("HTTP/1.1 200") && Catch::EndsWith(fmt::format("\r\n\r\nr{}", i)));
+    }
+  }
+  {  // Past the limits, pipelined or not, the request is refused and the connection closed.
+    RawClient client(port);
+    std::string many = "GET /many HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    for (int i = 0; i < 250; ++i) many += "H: x\r\n";  // past the 200 lines of a head
+    REQUIRE(client.send(get("fine") + many + "\r\n" + get("after")));
+    CHECK_THAT(client.answer(), Catch::EndsWith("\r\n\r\nfine"));
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 400"));
+    CHECK(client.answer().empty());
+  }
+  server.stop();
+  listening.join();
+}
+
+TEST_CASE("Console HTTP server: a connection's answers are sent without Nagle's delay (TCP_NODELAY)", "[console][http]") {
+  // Red-team report: an answer is written in two sends (head, body); with Nagle's algorithm the
+  // second waited for the client's delayed ACK, about 40 ms on each request after a kept-alive
+  // connection's first. The server's side of the connection is in this process: its option is read.
+  cli::BoundedHttpServer server(cli::RequestLimits{});
+  server.Get("/", [&](const httplib::Request&, httplib::Response& response) { response.set_content("ok", "text/plain"); });
+  server.set_keep_alive_timeout(2);
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread listening([&] { server.listen_after_bind(); });
+  {
+    RawClient client(port);
+    REQUIRE(client.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    CHECK_THAT(client.answer(), Catch::EndsWith("\r\n\r\nok"));
+    const int served_on = server_socket_of(client.local_port());  // kept alive: still open
+    REQUIRE(served_on >= 0);
+    int nodelay = 0;
+    socklen_t length = sizeof nodelay;
+    REQUIRE(::getsockopt(served_on, IPPROTO_TCP, TCP_NODELAY, &nodelay, &length) == 0);
+    CHECK(nodelay != 0);
+  }
+  server.stop();
+  listening.join();
+}
+
