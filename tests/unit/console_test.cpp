@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -29,6 +30,7 @@
 #include "labloop/journal/journal.hpp"
 #include "labloop/journal/report.hpp"
 #include "catalogue.hpp"
+#include "journal_edit.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -1031,3 +1033,123 @@ TEST_CASE("Console HTTP server: a connection's answers are sent without Nagle's 
   listening.join();
 }
 
+TEST_CASE("Console: a campaign is read again after any change to its journal or the copies beside it, a same-size edit with its time kept too",
+          "[console]") {
+  // Red-team report: the reading was kept while the journal's size and mtime stayed, and every
+  // journal that could not be read stamped alike. A displaced copy's note stayed after the copy
+  // was moved out, a journal that was a folder still said so once it was gone, and a same-size
+  // edit with its mtime put back was shown as before.
+  test::TempDir dir;
+  for (const char* name : {"a", "b", "c"}) fs::copy(kConsoleFixtures / "v0.1.0/finished", dir / name, fs::copy_options::recursive);
+  fs::copy_file(dir / "a/journal.jsonl", dir / "a/journal.jsonl.displaced-1");
+  fs::rename(dir / "b/journal.jsonl", dir / "b/kept.jsonl");
+  fs::create_directory(dir / "b/journal.jsonl");
+  const cli::ConsoleSite site({dir / "a", dir / "b", dir / "c"}, sim::catalogue());
+  const auto card = [&](int index) { return console_json(site, "/api/campaigns")["campaigns"][index]; };
+
+  REQUIRE(card(0)["overview"]["notes"].size() == 1);
+  fs::remove(dir / "a/journal.jsonl.displaced-1");
+  CHECK_FALSE(card(0)["overview"].contains("notes"));
+
+  CHECK_THAT(card(1)["error"].get<std::string>(), Catch::Contains("is a folder"));
+  fs::remove(dir / "b/journal.jsonl");
+  CHECK_THAT(card(1)["error"].get<std::string>(), !Catch::Contains("is a folder"));
+  CHECK(console_get(site, "/api/campaigns/1/experiments").status == 404);  // no journal, as labloop status says
+  fs::rename(dir / "b/kept.jsonl", dir / "b/journal.jsonl");
+  CHECK(card(1).contains("overview"));
+
+  const json before = card(2);
+  REQUIRE(before.contains("overview"));
+  // The same bytes but one digit of the first result, written in place with the mtime put back (as
+  // cp -p or a restore leaves it). A file's times tick coarsely (a few ms): the edit comes later.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const fs::path journal = dir / "c/journal.jsonl";
+  const auto modified = fs::last_write_time(journal);
+  std::string text = test::read_file(journal);
+  const auto at = text.find("\"objective\":48.120065414322674");
+  REQUIRE(at != std::string::npos);
+  text[at + std::string("\"objective\":4").size()] = '7';
+  {
+    std::fstream out(journal, std::ios::in | std::ios::out | std::ios::binary);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  }
+  fs::last_write_time(journal, modified);
+  REQUIRE(fs::last_write_time(journal) == modified);
+  CHECK(card(2) != before);
+}
+
+TEST_CASE("Console: the whole reading is kept for the campaigns last shown in detail only, every card's overview for all", "[console]") {
+  // Red-team report: a reading (some 4 bytes per byte of journal) was kept for every campaign
+  // read, for as long as the console ran: 4 campaigns of 23 MB journals held 589 MB. `version`
+  // tells a reading kept (the same) from one read again.
+  test::TempDir dir;
+  for (const char* name : {"a", "b", "c"}) fs::copy(kConsoleFixtures / "v0.1.0/finished", dir / name, fs::copy_options::recursive);
+  const cli::ConsoleSite site({dir / "a", dir / "b", dir / "c"}, sim::catalogue());
+  const auto version = [&](int index) { return console_json(site, fmt::format("/api/campaigns/{}/experiments", index))["version"].get<std::uint64_t>(); };
+  const json cards = console_json(site, "/api/campaigns");
+  const std::uint64_t a = version(0), b = version(1);
+  CHECK(version(0) == a);
+  CHECK(version(1) == b);
+  REQUIRE(cli::ConsoleSite::kMostWholeReadings == 2);
+  version(2);               // a third shown in detail: a's whole reading, the oldest, is let go
+  CHECK(version(1) == b);   // b's is kept
+  CHECK(version(0) != a);   // a's is read again from its journal
+  CHECK(console_json(site, "/api/campaigns") == cards);  // every card as before
+  CHECK(console_json(site, "/api/campaigns/0/experiments")["experiments"].size() == 12);
+}
+
+namespace {
+
+// A finished campaign of `parameters` continuous parameters and `experiments` results, written as
+// labloop writes its journal (the fixture's start, its config made wide).
+fs::path wide_campaign(const test::TempDir& dir, int parameters, int experiments) {
+  const fs::path folder = dir / "wide";
+  fs::create_directories(folder);
+  json start = json::parse(test::journal_lines(kConsoleFixtures / "v0.1.0/finished/journal.jsonl").front());
+  json& config = start["config"];
+  config["parameters"] = json::array();
+  for (int i = 1; i <= parameters; ++i) config["parameters"].push_back({{"name", fmt::format("x{}", i)}, {"type", "continuous"}, {"low", -5.0}, {"high", 5.0}});
+  config["instruments"][0]["simulator"] = "ackley";
+  config["instruments"][0]["options"] = {{"dim", parameters}};
+  config["planner"] = {{"kind", "random"}};
+  config["budget"]["experiments"] = experiments;
+  std::vector<json> events{start};
+  for (int k = 1; k <= experiments; ++k) {
+    const std::string id = fmt::format("fixture-{:04}", k);
+    json params = json::object(), x = json::array();
+    for (int i = 1; i <= parameters; ++i) params[fmt::format("x{}", i)] = 0.5, x.push_back(0.55);
+    events.push_back({{"event", "proposed"}, {"ask", k}, {"experiment", id}, {"params", params}, {"pending", json::array()}, {"planner", "random"}, {"x", x}});
+    events.push_back({{"event", "dispatched"}, {"experiment", id}, {"instrument", "sim"}});
+    events.push_back({{"event", "result"}, {"experiment", id}, {"instrument", "sim"}, {"objective", k}, {"status", "ok"}, {"values", {{"y", k}}}});
+  }
+  std::vector<std::string> lines;
+  for (std::size_t n = 0; n < events.size(); ++n) {
+    json& e = events[n];
+    e.erase("hash");
+    e["seq"] = n + 1;
+    e["time"] = start["time"];
+    std::string line = e.dump();
+    line.pop_back();
+    lines.push_back(line + ",\"hash\":\"\"}");  // written again by write_rechained
+  }
+  test::write_rechained(folder / "journal.jsonl", lines);
+  return folder;
+}
+
+}  // namespace
+
+TEST_CASE("Console: a wide campaign's experiments are sent up to a number of values, saying how many were left out", "[console]") {
+  // Red-team report: 1000 experiments of 500 parameters were a 13 MB answer, drawn again by the
+  // page at every refresh. 400 parameters and the objective (no other output): 401 values each.
+  test::TempDir dir;
+  const cli::ConsoleSite site({wide_campaign(dir, 400, 251)}, sim::catalogue());
+  const json answer = console_json(site, "/api/campaigns/0/experiments");
+  const std::size_t fit = cli::ConsoleSite::kMostValuesShown / 401;
+  REQUIRE(fit < 251);
+  CHECK(answer["experiments"].size() == fit);
+  CHECK(answer["omitted"] == 251 - fit);
+  CHECK(answer["most_values"] == cli::ConsoleSite::kMostValuesShown);
+  CHECK(answer["most_experiments"] == cli::ConsoleSite::kMostExperimentsShown);
+  CHECK(answer["experiments"].back()["experiment"] == "fixture-0251");  // the last ones
+  CHECK(answer["parameters"].size() == 400);
+}
