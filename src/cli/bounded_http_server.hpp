@@ -26,6 +26,9 @@ class BoundedHttpServer final : public httplib::Server {
  private:
   // httplib's own keeps a connection for keep_alive_max_count_ requests, each waited for up to
   // keep_alive_timeout_sec_; this does the same, each request read through a BoundedStream.
+  // Requests sent before the previous answer came (pipelined, HTTP/1.1) are answered in order:
+  // what one request's read took past its end is the next one's. The socket sends without
+  // Nagle's delay (TCP_NODELAY): an answer's head and body go in two writes.
   bool process_and_close_socket(socket_t sock) override;
 
   RequestLimits limits_;

@@ -3,8 +3,10 @@
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <malloc.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 
@@ -13,6 +15,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <iostream>
@@ -28,6 +31,7 @@
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/stop_request.hpp"
 #include "labloop/journal/audit.hpp"
+#include "labloop/journal/journal.hpp"
 #include "labloop/journal/report.hpp"
 #include "bounded_http_server.hpp"
 #include "serving_pool.hpp"
@@ -189,21 +193,58 @@ FormEntry entry_from_request(const std::string& body) {
   return {std::move(e), std::move(words), std::move(repeated)};
 }
 
-// The journal's size and modification time: a campaign is read again only once they change.
-std::pair<std::uintmax_t, fs::file_time_type> journal_stamp(const fs::path& folder) {
-  std::error_code ec;
+// What a file is now, as stat(2) says (following links, as reading it does): which file (device,
+// inode), of what type, its size, and when its bytes (mtime) and its inode (ctime) last changed;
+// or why it cannot be looked at (errno). The ctime cannot be set back by hand: a same-size edit
+// with the mtime kept (cp -p, rsync -a, a restore) still changes it.
+struct FileStamp {
+  int error = 0;
+  std::uint64_t device = 0, inode = 0;
+  std::uint32_t type = 0;
+  std::int64_t size = 0, modified_ns = 0, changed_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+FileStamp file_stamp(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return FileStamp{.error = errno};
+  const auto ns = [](const timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
+  return FileStamp{.device = st.st_dev,
+                   .inode = st.st_ino,
+                   .type = st.st_mode & S_IFMT,
+                   .size = st.st_size,
+                   .modified_ns = ns(st.st_mtim),
+                   .changed_ns = ns(st.st_ctim)};
+}
+
+// Everything a campaign's reading is drawn from: its journal, and the displaced copies beside it
+// that its card names (each with its event count). A campaign is read again once any of it
+// changes. Size and mtime alone kept a card stale: every journal that could not be read stamped
+// alike (a journal that was a folder kept saying so once it was gone), a displaced copy moved out
+// kept its note, and a same-size edit with its mtime restored was shown as before (red-team report).
+struct JournalStamp {
+  FileStamp journal;
+  std::vector<std::pair<fs::path, FileStamp>> displaced;
+  bool operator==(const JournalStamp&) const = default;
+};
+
+JournalStamp journal_stamp(const fs::path& folder) {
   const fs::path journal = journal_path_of(folder);
-  const auto size = fs::file_size(journal, ec);
-  if (ec) return {0, {}};
-  return {size, fs::last_write_time(journal, ec)};
+  JournalStamp stamp{file_stamp(journal), {}};
+  for (const fs::path& copy : displaced_copies(journal)) stamp.displaced.emplace_back(copy, file_stamp(copy));
+  return stamp;
 }
 
 }  // namespace
 
 struct ConsoleSite::Reading {
-  std::pair<std::uintmax_t, fs::file_time_type> stamp;
+  JournalStamp stamp;
   bool running = false;
-  std::optional<CampaignView> view;
+  std::uint64_t version = 0;  // another for each reading made: what the page compares to skip redrawing
+  std::optional<CampaignOverview> overview;  // what its card shows; none when it could not be read
+  // Everything read (each experiment's record, the config, the state): for the kMostWholeReadings
+  // campaigns last shown in detail only, null for the others (ConsoleSite::read).
+  std::shared_ptr<const CampaignView> view;
   std::string error;  // when the folder could not be read as a campaign
   // Its HTTP status: 404 when the folder holds no journal (gone since the console started), 500
   // when it holds one that cannot be read (damaged): the campaign is there, the server failed it.
@@ -350,7 +391,7 @@ std::size_t ConsoleSite::campaign_count() const {
   return folders_.size();
 }
 
-std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index) const {
+std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index, Need need) const {
   const fs::path folder = this->folder(index);
   std::mutex* folder_mutex;
   {
@@ -358,29 +399,62 @@ std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index)
     folder_mutex = &reading_[index];
   }
   std::lock_guard one_at_a_time(*folder_mutex);
-  // Read again only when the journal's size or time has changed, or whether a labloop process
-  // holds it (which the journal's bytes do not say: a kill -9 leaves them as they were). A
-  // finished campaign is read once.
+  // Read again only when the journal or a displaced copy beside it has changed (journal_stamp), or
+  // whether a labloop process holds it (which the journal's bytes do not say: a kill -9 leaves
+  // them as they were). A finished campaign is read once; its whole reading is read again only
+  // when it was let go (below) and is asked for.
   const auto stamp = journal_stamp(folder);
   const bool running = campaign_running(journal_path_of(folder));
   {
     std::lock_guard lock(mutex_);
     const auto it = readings_.find(index);
-    if (it != readings_.end() && it->second->stamp == stamp && it->second->running == running) return it->second;
+    if (it != readings_.end() && it->second->stamp == stamp && it->second->running == running &&
+        (need == Need::overview || it->second->view || !it->second->overview)) {
+      if (need == Need::whole) keep_whole(index);
+      return it->second;
+    }
   }
   auto reading = std::make_shared<Reading>();
   reading->stamp = stamp;
   reading->running = running;
+  reading->version = ++versions_;
+  std::shared_ptr<CampaignView> view;
   try {
-    reading->view = campaign_view(folder, simulators_);
+    view = std::make_shared<CampaignView>(campaign_view(folder, simulators_));
+    reading->overview = view->overview;
   } catch (const std::exception& e) {
     reading->error = e.what();
     std::error_code ec;
     if (fs::exists(journal_path_of(folder), ec)) reading->error_status = 500;
   }
-  std::lock_guard lock(mutex_);
-  readings_[index] = reading;
+  {
+    std::lock_guard lock(mutex_);
+    // The whole reading is kept for the campaigns last shown in detail only (keep_whole); for the
+    // others, the overview their cards need.
+    if (view && (need == Need::whole || std::find(whole_.begin(), whole_.end(), index) != whole_.end())) reading->view = std::move(view);
+    readings_[index] = reading;
+    if (need == Need::whole) keep_whole(index);
+  }
+  // What the fold took, and a reading replaced, are free now (or once the requests still holding
+  // it end): given back to the system, not kept by malloc for the life of the console. A journal
+  // of 1000 experiments of 500 parameters takes some 100 MB to fold.
+  view.reset();
+  ::malloc_trim(0);
   return reading;
+}
+
+void ConsoleSite::keep_whole(std::size_t index) const {
+  whole_.erase(std::remove(whole_.begin(), whole_.end(), index), whole_.end());
+  whole_.push_front(index);
+  while (whole_.size() > kMostWholeReadings) {
+    // Let go: the campaign keeps its overview, and is read again when its detail is asked.
+    const auto it = readings_.find(whole_.back());
+    whole_.pop_back();
+    if (it == readings_.end() || !it->second->view) continue;
+    auto overview_only = std::make_shared<Reading>(*it->second);
+    overview_only->view.reset();
+    it->second = std::move(overview_only);
+  }
 }
 
 ConsoleResponse ConsoleSite::respond(const ConsoleRequest& request) const {
@@ -437,10 +511,10 @@ ConsoleResponse ConsoleSite::campaigns() const {
       std::lock_guard lock(folders_mutex_);
       if (hidden_[i]) continue;
     }
-    const auto reading = read(i);
+    const auto reading = read(i, Need::overview);
     json entry{{"index", i}, {"folder", folder(i).string()}};
-    if (reading->view)
-      entry["overview"] = reading->view->overview.to_json();
+    if (reading->overview)
+      entry["overview"] = reading->overview->to_json();
     else
       entry["error"] = reading->error;
     list.push_back(std::move(entry));
@@ -454,7 +528,7 @@ ConsoleResponse ConsoleSite::campaigns() const {
 }
 
 ConsoleResponse ConsoleSite::experiments(std::size_t index) const {
-  const auto reading = read(index);
+  const auto reading = read(index, Need::whole);
   if (!reading->view) return error_response(reading->error_status, reading->error);
   const CampaignRecord& record = reading->view->record;
   json outputs = json::array();
@@ -462,7 +536,11 @@ ConsoleResponse ConsoleSite::experiments(std::size_t index) const {
   json parameters = json::array();
   for (std::size_t i = 0; i < record.parameter_names.size(); ++i)
     parameters.push_back({{"name", record.parameter_names[i]}, {"unit", i < record.parameter_units.size() ? record.parameter_units[i] : ""}});
-  const std::size_t shown = std::min(record.experiments.size(), kMostExperimentsShown);
+  // The last kMostExperimentsShown, fewer for a wide campaign: at most kMostValuesShown values,
+  // and one experiment at least.
+  const std::size_t values_each = record.parameter_names.size() + record.output_names.size() + 1;
+  const std::size_t fit = std::max<std::size_t>(1, kMostValuesShown / values_each);
+  const std::size_t shown = std::min({record.experiments.size(), kMostExperimentsShown, fit});
   const std::size_t omitted = record.experiments.size() - shown;
   json experiments = json::array();
   for (std::size_t i = omitted; i < record.experiments.size(); ++i) experiments.push_back(experiment_json(record.experiments[i]));
@@ -474,24 +552,27 @@ ConsoleResponse ConsoleSite::experiments(std::size_t index) const {
                         {"goal", record.maximize ? "maximize" : "minimize"},
                         {"outputs", outputs},
                         {"experiments", experiments},
-                        {"omitted", omitted}});
+                        {"omitted", omitted},
+                        {"most_experiments", kMostExperimentsShown},
+                        {"most_values", kMostValuesShown},
+                        {"version", reading->version}});
 }
 
 ConsoleResponse ConsoleSite::convergence(std::size_t index) const {
-  const auto reading = read(index);
+  const auto reading = read(index, Need::whole);
   if (!reading->view) return error_response(reading->error_status, reading->error);
   return {200, "image/svg+xml", convergence_svg(reading->view->record)};
 }
 
 ConsoleResponse ConsoleSite::pareto(std::size_t index) const {
-  const auto reading = read(index);
+  const auto reading = read(index, Need::whole);
   if (!reading->view) return error_response(reading->error_status, reading->error);
   if (reading->view->record.objectives.size() < 2) return error_response(404, "this campaign has one objective: its plot is convergence.svg");
   return {200, "image/svg+xml", pareto_svg(reading->view->record)};
 }
 
 ConsoleResponse ConsoleSite::pending(std::size_t index) const {
-  const auto reading = read(index);
+  const auto reading = read(index, Need::whole);
   if (!reading->view) return error_response(reading->error_status, reading->error);
   const CampaignConfig& config = reading->view->config;
   const std::vector<std::string> required = config.required_outputs();
@@ -569,12 +650,12 @@ ConsoleResponse ConsoleSite::stop(std::size_t index, const ConsoleRequest& reque
   if (ask.by.empty()) ask.by = entries_.operator_name;
   ask.at = utc_now_iso();
   const fs::path where = folder(index);
-  const auto reading = read(index);
+  const auto reading = read(index, Need::overview);
   if (!reading->running)
     return error_response(409, "the campaign is not running: there is nothing to stop (labloop resume continues it)");
   // Stopping already (a request it took, this run): nothing more to ask.
-  if (reading->view && reading->view->overview.stop_request) {
-    const StopRequestedEvent& taken = *reading->view->overview.stop_request;
+  if (reading->overview && reading->overview->stop_request) {
+    const StopRequestedEvent& taken = *reading->overview->stop_request;
     return json_response({{"asked", false}, {"message", fmt::format("the campaign is stopping already, as {} asked", taken.by.empty() ? "someone" : taken.by)}});
   }
   try {
@@ -622,7 +703,7 @@ ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& requ
   e.at = utc_now_iso();
   // Checked against the journal as it is now (read() reads it again once it has moved); the entry
   // file's exclusive creation settles two people entering the same experiment at once.
-  const auto reading = read(index);
+  const auto reading = read(index, Need::whole);
   if (!reading->view) return error_response(reading->error_status, reading->error);
   // In the page's words (your name, why it failed, an output's box), not the command line's.
   if (std::string why = check_entry(reading->view->config, reading->view->state, e, EntryWording::console); !why.empty()) return refused(why);

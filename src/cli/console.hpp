@@ -8,7 +8,9 @@
 // does, for whoever holds its key (decision 0026). docs/console.md.
 #include <CLI/CLI.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -99,6 +101,15 @@ class ConsoleSite {
   static constexpr std::size_t kMostCampaigns = 64;
   static constexpr std::size_t kMostExperimentsShown = 1000;
   static constexpr std::size_t kMostEntriesLooked = 10000;
+  // Memory: every campaign's overview is kept (a card's worth), and the whole reading — each
+  // experiment's record, the config and state, some 4 bytes for each byte of journal — of the
+  // kMostWholeReadings campaigns last shown in detail only; another's is read again when asked.
+  // Kept for every campaign, 4 campaigns of 1000 experiments of 500 parameters held 589 MB.
+  static constexpr std::size_t kMostWholeReadings = 2;
+  // /experiments sends the last kMostExperimentsShown experiments, fewer when they would hold more
+  // than kMostValuesShown values (settings, objective, outputs): 1000 rows of 500 parameters were
+  // a 13 MB answer, drawn again at every refresh.
+  static constexpr std::size_t kMostValuesShown = 100000;
 
   // `folders`: campaign folders (or their journal.jsonl), or folders holding campaign folders
   // (runs/ with runs/a, runs/b…), at most kMostCampaigns given. A folder without a journal whose
@@ -117,7 +128,13 @@ class ConsoleSite {
 
  private:
   struct Reading;  // one campaign read, kept while its journal and whether it runs are unchanged
-  std::shared_ptr<const Reading> read(std::size_t index) const;
+  // What a request needs of a campaign: its card's overview, or everything read (its experiments,
+  // plots, what waits for a person, an entry's check).
+  enum class Need { overview, whole };
+  std::shared_ptr<const Reading> read(std::size_t index, Need need) const;
+  // Marks `index` as the campaign last shown in detail, letting go of the whole reading of those
+  // past kMostWholeReadings. With mutex_ held.
+  void keep_whole(std::size_t index) const;
   ConsoleResponse campaigns() const;
   ConsoleResponse experiments(std::size_t index) const;
   ConsoleResponse convergence(std::size_t index) const;
@@ -145,8 +162,10 @@ class ConsoleSite {
   // One per folder: a campaign is read by one request at a time, and the others asking meanwhile
   // take that reading (a long journal takes a noticeable time and memory to fold).
   mutable std::deque<std::mutex> reading_;  // a deque: growing it moves none
-  mutable std::mutex mutex_;  // guards readings_
+  mutable std::mutex mutex_;  // guards readings_ and whole_
   mutable std::map<std::size_t, std::shared_ptr<const Reading>> readings_;
+  mutable std::deque<std::size_t> whole_;  // the campaigns whose whole reading is kept, the last shown first
+  mutable std::atomic<std::uint64_t> versions_{0};  // readings made
 };
 
 struct ConsoleCommand {

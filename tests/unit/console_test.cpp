@@ -8,12 +8,15 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +30,7 @@
 #include "labloop/journal/journal.hpp"
 #include "labloop/journal/report.hpp"
 #include "catalogue.hpp"
+#include "journal_edit.hpp"
 #include "test_support.hpp"
 
 using namespace labloop;
@@ -853,27 +857,53 @@ class RawClient {
   }
   ~RawClient() { ::close(fd_); }
   bool send(const std::string& text) { return ::send(fd_, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size()); }
-  // One answer: its head, then as many bytes as its Content-Length says; "" when none comes within 5 s.
-  std::string answer() {
-    std::string got;
+  // One answer: its head, then as many bytes as its Content-Length says (none for a HEAD's:
+  // `head_only`); "" when none comes within 5 s. Bytes received past it are the next answer's
+  // (answers to pipelined requests).
+  std::string answer(bool head_only = false) {
+    std::string& got = received_;
     for (;;) {
       if (const auto end = got.find("\r\n\r\n"); end != std::string::npos) {
         const auto length = got.find("Content-Length: ");
-        const std::size_t body = length == std::string::npos ? 0 : std::stoul(got.substr(length + 16));
-        if (got.size() >= end + 4 + body) return got;
+        const std::size_t body = head_only || length == std::string::npos || length > end ? 0 : std::stoul(got.substr(length + 16));
+        if (got.size() >= end + 4 + body) {
+          std::string one = got.substr(0, end + 4 + body);
+          got.erase(0, one.size());
+          return one;
+        }
       }
       pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 5000) <= 0) return got;
+      if (::poll(&p, 1, 5000) <= 0) return std::exchange(got, "");
       char buffer[4096];
       const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (n <= 0) return got;
+      if (n <= 0) return std::exchange(got, "");
       got.append(buffer, static_cast<std::size_t>(n));
     }
+  }
+  // This end's port, by which the server's side of the connection is found.
+  int local_port() const {
+    sockaddr_in here{};
+    socklen_t length = sizeof here;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&here), &length);
+    return ntohs(here.sin_port);
   }
 
  private:
   int fd_;
+  std::string received_;
 };
+
+// The server's socket of a connection in this process whose other end is at `client_port` on
+// 127.0.0.1: -1 when none.
+int server_socket_of(int client_port) {
+  for (int fd = 0; fd < 4096; ++fd) {
+    sockaddr_in peer{};
+    socklen_t length = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) == 0 && peer.sin_family == AF_INET && ntohs(peer.sin_port) == client_port)
+      return fd;
+  }
+  return -1;
+}
 
 }  // namespace
 
@@ -925,4 +955,201 @@ TEST_CASE("Console HTTP server: a request head past its bytes, its lines or its 
   CHECK(served == 2);
   server.stop();
   listening.join();
+}
+
+TEST_CASE("Console HTTP server: requests sent before the previous answer came (pipelined) are each answered, in order", "[console][http]") {
+  // Red-team report: three GETs in one write got one answer; the other two were neither answered
+  // nor refused, and the connection closed after the keep-alive wait. The bytes read past the
+  // first request's end were dropped with its stream.
+  cli::BoundedHttpServer server(cli::RequestLimits{});
+  server.Get("/(\\w+)", [&](const httplib::Request& request, httplib::Response& response) { response.set_content(request.matches[1], "text/plain"); });
+  server.Post("/(\\w+)", [&](const httplib::Request& request, httplib::Response& response) {
+    response.set_content(fmt::format("{} {}", request.matches[1].str(), request.body), "text/plain");
+  });
+  server.set_read_timeout(2, 0);
+  server.set_keep_alive_timeout(1);
+  server.set_keep_alive_max_count(100);
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread listening([&] { server.listen_after_bind(); });
+  const auto get = [](const std::string& path) { return fmt::format("GET /{} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path); };
+  {  // A GET, a HEAD, a POST with its body, a GET: one write.
+    RawClient client(port);
+    REQUIRE(client.send(get("one") + "HEAD /two HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" +
+                        "POST /three HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello" + get("four")));
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 200") && Catch::EndsWith("\r\n\r\none"));
+    const std::string head = client.answer(true);  // a HEAD's answer has a Content-Length and no body
+    CHECK_THAT(head, Catch::StartsWith("HTTP/1.1 200") && Catch::EndsWith("\r\n\r\n"));
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 200") && Catch::EndsWith("\r\n\r\nthree hello"));
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 200") && Catch::EndsWith("\r\n\r\nfour"));
+  }
+  {  // Sixty requests in one write: more than one read of the socket holds, heads cut between reads.
+    RawClient client(port);
+    std::string all;
+    for (int i = 0; i < 60; ++i) all += fmt::format("GET /r{} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: {}\r\n\r\n", i, std::string(100, 'x'));
+    REQUIRE(all.size() > 2 * 4096);
+    REQUIRE(client.send(all));
+    for (int i = 0; i < 60; ++i) {
+      const std::string answer = client.answer();
+      INFO("answer " << i << ": " << answer);
+      CHECK_THAT(answer, Catch::StartsWith("HTTP/1.1 200") && Catch::EndsWith(fmt::format("\r\n\r\nr{}", i)));
+    }
+  }
+  {  // Past the limits, pipelined or not, the request is refused and the connection closed.
+    RawClient client(port);
+    std::string many = "GET /many HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    for (int i = 0; i < 250; ++i) many += "H: x\r\n";  // past the 200 lines of a head
+    REQUIRE(client.send(get("fine") + many + "\r\n" + get("after")));
+    CHECK_THAT(client.answer(), Catch::EndsWith("\r\n\r\nfine"));
+    CHECK_THAT(client.answer(), Catch::StartsWith("HTTP/1.1 400"));
+    CHECK(client.answer().empty());
+  }
+  server.stop();
+  listening.join();
+}
+
+TEST_CASE("Console HTTP server: a connection's answers are sent without Nagle's delay (TCP_NODELAY)", "[console][http]") {
+  // Red-team report: an answer is written in two sends (head, body); with Nagle's algorithm the
+  // second waited for the client's delayed ACK, about 40 ms on each request after a kept-alive
+  // connection's first. The server's side of the connection is in this process: its option is read.
+  cli::BoundedHttpServer server(cli::RequestLimits{});
+  server.Get("/", [&](const httplib::Request&, httplib::Response& response) { response.set_content("ok", "text/plain"); });
+  server.set_keep_alive_timeout(2);
+  const int port = server.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread listening([&] { server.listen_after_bind(); });
+  {
+    RawClient client(port);
+    REQUIRE(client.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    CHECK_THAT(client.answer(), Catch::EndsWith("\r\n\r\nok"));
+    const int served_on = server_socket_of(client.local_port());  // kept alive: still open
+    REQUIRE(served_on >= 0);
+    int nodelay = 0;
+    socklen_t length = sizeof nodelay;
+    REQUIRE(::getsockopt(served_on, IPPROTO_TCP, TCP_NODELAY, &nodelay, &length) == 0);
+    CHECK(nodelay != 0);
+  }
+  server.stop();
+  listening.join();
+}
+
+TEST_CASE("Console: a campaign is read again after any change to its journal or the copies beside it, a same-size edit with its time kept too",
+          "[console]") {
+  // Red-team report: the reading was kept while the journal's size and mtime stayed, and every
+  // journal that could not be read stamped alike. A displaced copy's note stayed after the copy
+  // was moved out, a journal that was a folder still said so once it was gone, and a same-size
+  // edit with its mtime put back was shown as before.
+  test::TempDir dir;
+  for (const char* name : {"a", "b", "c"}) fs::copy(kConsoleFixtures / "v0.1.0/finished", dir / name, fs::copy_options::recursive);
+  fs::copy_file(dir / "a/journal.jsonl", dir / "a/journal.jsonl.displaced-1");
+  fs::rename(dir / "b/journal.jsonl", dir / "b/kept.jsonl");
+  fs::create_directory(dir / "b/journal.jsonl");
+  const cli::ConsoleSite site({dir / "a", dir / "b", dir / "c"}, sim::catalogue());
+  const auto card = [&](int index) { return console_json(site, "/api/campaigns")["campaigns"][index]; };
+
+  REQUIRE(card(0)["overview"]["notes"].size() == 1);
+  fs::remove(dir / "a/journal.jsonl.displaced-1");
+  CHECK_FALSE(card(0)["overview"].contains("notes"));
+
+  CHECK_THAT(card(1)["error"].get<std::string>(), Catch::Contains("is a folder"));
+  fs::remove(dir / "b/journal.jsonl");
+  CHECK_THAT(card(1)["error"].get<std::string>(), !Catch::Contains("is a folder"));
+  CHECK(console_get(site, "/api/campaigns/1/experiments").status == 404);  // no journal, as labloop status says
+  fs::rename(dir / "b/kept.jsonl", dir / "b/journal.jsonl");
+  CHECK(card(1).contains("overview"));
+
+  const json before = card(2);
+  REQUIRE(before.contains("overview"));
+  // The same bytes but one digit of the first result, written in place with the mtime put back (as
+  // cp -p or a restore leaves it). A file's times tick coarsely (a few ms): the edit comes later.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const fs::path journal = dir / "c/journal.jsonl";
+  const auto modified = fs::last_write_time(journal);
+  std::string text = test::read_file(journal);
+  const auto at = text.find("\"objective\":48.120065414322674");
+  REQUIRE(at != std::string::npos);
+  text[at + std::string("\"objective\":4").size()] = '7';
+  {
+    std::fstream out(journal, std::ios::in | std::ios::out | std::ios::binary);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  }
+  fs::last_write_time(journal, modified);
+  REQUIRE(fs::last_write_time(journal) == modified);
+  CHECK(card(2) != before);
+}
+
+TEST_CASE("Console: the whole reading is kept for the campaigns last shown in detail only, every card's overview for all", "[console]") {
+  // Red-team report: a reading (some 4 bytes per byte of journal) was kept for every campaign
+  // read, for as long as the console ran: 4 campaigns of 23 MB journals held 589 MB. `version`
+  // tells a reading kept (the same) from one read again.
+  test::TempDir dir;
+  for (const char* name : {"a", "b", "c"}) fs::copy(kConsoleFixtures / "v0.1.0/finished", dir / name, fs::copy_options::recursive);
+  const cli::ConsoleSite site({dir / "a", dir / "b", dir / "c"}, sim::catalogue());
+  const auto version = [&](int index) { return console_json(site, fmt::format("/api/campaigns/{}/experiments", index))["version"].get<std::uint64_t>(); };
+  const json cards = console_json(site, "/api/campaigns");
+  const std::uint64_t a = version(0), b = version(1);
+  CHECK(version(0) == a);
+  CHECK(version(1) == b);
+  REQUIRE(cli::ConsoleSite::kMostWholeReadings == 2);
+  version(2);               // a third shown in detail: a's whole reading, the oldest, is let go
+  CHECK(version(1) == b);   // b's is kept
+  CHECK(version(0) != a);   // a's is read again from its journal
+  CHECK(console_json(site, "/api/campaigns") == cards);  // every card as before
+  CHECK(console_json(site, "/api/campaigns/0/experiments")["experiments"].size() == 12);
+}
+
+namespace {
+
+// A finished campaign of `parameters` continuous parameters and `experiments` results, written as
+// labloop writes its journal (the fixture's start, its config made wide).
+fs::path wide_campaign(const test::TempDir& dir, int parameters, int experiments) {
+  const fs::path folder = dir / "wide";
+  fs::create_directories(folder);
+  json start = json::parse(test::journal_lines(kConsoleFixtures / "v0.1.0/finished/journal.jsonl").front());
+  json& config = start["config"];
+  config["parameters"] = json::array();
+  for (int i = 1; i <= parameters; ++i) config["parameters"].push_back({{"name", fmt::format("x{}", i)}, {"type", "continuous"}, {"low", -5.0}, {"high", 5.0}});
+  config["instruments"][0]["simulator"] = "ackley";
+  config["instruments"][0]["options"] = {{"dim", parameters}};
+  config["planner"] = {{"kind", "random"}};
+  config["budget"]["experiments"] = experiments;
+  std::vector<json> events{start};
+  for (int k = 1; k <= experiments; ++k) {
+    const std::string id = fmt::format("fixture-{:04}", k);
+    json params = json::object(), x = json::array();
+    for (int i = 1; i <= parameters; ++i) params[fmt::format("x{}", i)] = 0.5, x.push_back(0.55);
+    events.push_back({{"event", "proposed"}, {"ask", k}, {"experiment", id}, {"params", params}, {"pending", json::array()}, {"planner", "random"}, {"x", x}});
+    events.push_back({{"event", "dispatched"}, {"experiment", id}, {"instrument", "sim"}});
+    events.push_back({{"event", "result"}, {"experiment", id}, {"instrument", "sim"}, {"objective", k}, {"status", "ok"}, {"values", {{"y", k}}}});
+  }
+  std::vector<std::string> lines;
+  for (std::size_t n = 0; n < events.size(); ++n) {
+    json& e = events[n];
+    e.erase("hash");
+    e["seq"] = n + 1;
+    e["time"] = start["time"];
+    std::string line = e.dump();
+    line.pop_back();
+    lines.push_back(line + ",\"hash\":\"\"}");  // written again by write_rechained
+  }
+  test::write_rechained(folder / "journal.jsonl", lines);
+  return folder;
+}
+
+}  // namespace
+
+TEST_CASE("Console: a wide campaign's experiments are sent up to a number of values, saying how many were left out", "[console]") {
+  // Red-team report: 1000 experiments of 500 parameters were a 13 MB answer, drawn again by the
+  // page at every refresh. 400 parameters and the objective (no other output): 401 values each.
+  test::TempDir dir;
+  const cli::ConsoleSite site({wide_campaign(dir, 400, 251)}, sim::catalogue());
+  const json answer = console_json(site, "/api/campaigns/0/experiments");
+  const std::size_t fit = cli::ConsoleSite::kMostValuesShown / 401;
+  REQUIRE(fit < 251);
+  CHECK(answer["experiments"].size() == fit);
+  CHECK(answer["omitted"] == 251 - fit);
+  CHECK(answer["most_values"] == cli::ConsoleSite::kMostValuesShown);
+  CHECK(answer["most_experiments"] == cli::ConsoleSite::kMostExperimentsShown);
+  CHECK(answer["experiments"].back()["experiment"] == "fixture-0251");  // the last ones
+  CHECK(answer["parameters"].size() == 400);
 }

@@ -8,6 +8,8 @@ const REFRESH_MS = 2000;  // between the end of one refresh and the start of the
 const KEY_STORE = "labloop-console-key", NAME_STORE = "labloop-console-name";
 let selected = null;  // index of the campaign shown in detail, from the address's #campaign-N
 let plotVersion = "";
+let tableSignature = "";  // what the experiments table was last drawn from
+const MOST_PARAMETER_COLUMNS = 50;  // settings drawn as columns of the experiments table; the rest are left out, saying so
 let takesEntries = false;  // the console was started without --read-only
 let pageKey = null;  // the console's key when this browser keeps no storage
 
@@ -25,10 +27,27 @@ function consoleKey() {
   try { return localStorage.getItem(KEY_STORE) || pageKey; } catch (e) { return pageKey; }
 }
 
+// Text as the command line shows it (printable() in src/core/printable.cpp): control characters
+// as \x1b or \u0085, the bidirectional controls and marks (U+202A–U+202E, U+2066–U+2069, U+200E,
+// U+200F, U+061C), the line and paragraph separators and the characters nobody sees (U+200B,
+// U+2060–U+2064, U+FEFF, the soft hyphen) as \u202e, a tab as a space, a line break as \n unless
+// `keepLineBreaks` (a message of several lines). A unit "[\u202egm]" drawn raw read "[mg]"; a
+// name with a zero-width space in it reads as another name.
+function printable(text, keepLineBreaks = false) {
+  return String(text).replace(/[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g, (c) => {
+    if (c === "\t") return " ";
+    if (c === "\n") return keepLineBreaks ? c : "\\n";
+    const code = c.charCodeAt(0);
+    return code < 0x20 || code === 0x7f ? "\\x" + code.toString(16).padStart(2, "0") : "\\u" + code.toString(16).padStart(4, "0");
+  });
+}
+
+// Every text the page draws goes through here, printable: a campaign's names, units, settings,
+// errors and notes (the console's own messages of several lines keep their line breaks).
 function element(tag, className, text) {
   const e = document.createElement(tag);
   if (className) e.className = className;
-  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (text !== undefined && text !== null) e.textContent = printable(text, true);
   return e;
 }
 
@@ -186,7 +205,7 @@ function fillTable(table, headings, rows) {
   for (const row of rows) body.appendChild(row);
 }
 
-function experimentRows(data, bestId) {
+function experimentRows(data, parameters, bestId) {
   const rows = [];
   for (const x of data.experiments.slice().reverse()) {  // newest first
     const tr = element("tr", x.status + (x.experiment === bestId ? " best" : ""));
@@ -194,7 +213,7 @@ function experimentRows(data, bestId) {
     tr.appendChild(element("td", null, x.experiment));
     tr.appendChild(element("td", null, x.status));
     tr.appendChild(element("td", null, x.instrument || ""));
-    for (const p of data.parameters) tr.appendChild(element("td", "number", number(own(x.params, p.name))));
+    for (const p of parameters) tr.appendChild(element("td", "number", number(own(x.params, p.name))));
     tr.appendChild(element("td", "number", number(x.objective)));
     for (const out of data.outputs) tr.appendChild(element("td", "number", number(own(x.values, out.name))));
     tr.appendChild(element("td", null, x.error || x.finished_at || ""));
@@ -203,7 +222,7 @@ function experimentRows(data, bestId) {
   return rows;
 }
 
-function withUnit(name, unit) { return unit ? name + " [" + unit + "]" : name; }
+function withUnit(name, unit) { return unit ? printable(name) + " [" + printable(unit) + "]" : printable(name); }
 
 async function showDetail(entry) {
   const detail = document.getElementById("detail");
@@ -215,10 +234,10 @@ async function showDetail(entry) {
   const o = entry.overview;
   const data = await getJson("/api/campaigns/" + entry.index + "/experiments");
   detail.hidden = false;
-  document.getElementById("detail-title").textContent = o.campaign;
+  document.getElementById("detail-title").textContent = printable(o.campaign);
   document.getElementById("detail-summary").textContent =
-      (o.dry_run ? "dry run (every instrument a stand-in, no result measured): " : "") + phaseText(o, " (", ")") + "; started " +
-      o.started_at + "; last event " + o.last_event_at;
+      printable((o.dry_run ? "dry run (every instrument a stand-in, no result measured): " : "") + phaseText(o, " (", ")") + "; started " +
+                o.started_at + "; last event " + o.last_event_at);
   // The plot is fetched again only when the journal has moved.
   const version = entry.index + "-" + o.last_event_at + "-" + o.used;
   if (version !== plotVersion) {
@@ -257,14 +276,30 @@ async function showDetail(entry) {
               tr.appendChild(element("td", null, settings(e.params)));
               return tr;
             }));
+  // A wide campaign: its first MOST_PARAMETER_COLUMNS settings get a column each (results.csv
+  // has every one), and the console sends fewer rows (at most most_values values).
+  const parameters = data.parameters.slice(0, MOST_PARAMETER_COLUMNS);
+  const left = [];
+  if (data.omitted) left.push("and " + data.omitted + " earlier not shown" +
+                              (data.experiments.length < data.most_experiments ? " (the console sends at most " + data.most_values + " values)" : ""));
+  if (parameters.length < data.parameters.length)
+    left.push("settings of the first " + parameters.length + " of " + data.parameters.length + " parameters shown; results.csv has all");
   document.getElementById("experiments-title").textContent =
-      "Experiments (" + data.experiments.length + (data.omitted ? ", and " + data.omitted + " earlier not shown" : "") + ")";
+      "Experiments (" + data.experiments.length + (left.length ? ", " + left.join("; ") : "") + ")";
+  // Drawn again only when what it shows has changed: a table of a thousand rows of hundreds of
+  // columns, rebuilt at every refresh, held the page (every campaign's) for seconds each time.
+  // `version` is the console's reading of the journal: another as soon as the journal moves.
+  const bestId = o.best ? o.best.experiment : null;
+  const last = data.experiments.length ? data.experiments[data.experiments.length - 1] : null;
+  const signature = JSON.stringify([entry.index, data.version, data.experiments.length, data.omitted, last && last.experiment, last && last.status, bestId]);
+  if (signature === tableSignature) return;
   const headings = ["experiment", "status", "instrument"]
-      .concat(data.parameters.map((p) => withUnit(p.name, p.unit)))
+      .concat(parameters.map((p) => withUnit(p.name, p.unit)))
       .concat([withUnit(data.objective.name, data.objective.unit)])
       .concat(data.outputs.map((p) => withUnit(p.name, p.unit)))
       .concat(["finished / error"]);
-  fillTable(document.getElementById("experiments"), headings, experimentRows(data, o.best ? o.best.experiment : null));
+  fillTable(document.getElementById("experiments"), headings, experimentRows(data, parameters, bestId));
+  tableSignature = signature;
 }
 
 // ---- Stopping a campaign ----------------------------------------------------------------------
@@ -287,7 +322,7 @@ function showStop(entry) {
     document.getElementById("stop-open").hidden = true;
     document.getElementById("stop-confirm").hidden = true;
     document.getElementById("stop-status").textContent =
-        "stopping: asked from the " + o.stop_request.source + " by " + o.stop_request.by + (o.stop_request.reason ? " (" + o.stop_request.reason + ")" : "");
+        printable("stopping: asked from the " + o.stop_request.source + " by " + o.stop_request.by + (o.stop_request.reason ? " (" + o.stop_request.reason + ")" : ""));
   }
 }
 
@@ -302,7 +337,7 @@ async function askStop() {
   status.className = "entry-status";
   try {
     const [response, answer] = await postJson("/api/campaigns/" + stopCampaign + "/stop", request);
-    status.textContent = response.ok ? answer.message : (answer.error || response.status + " " + response.statusText);
+    status.textContent = printable(response.ok ? answer.message : (answer.error || response.status + " " + response.statusText), true);
     status.className = "entry-status " + (response.ok ? "saved" : "refused");
     if (response.ok) document.getElementById("stop-confirm").hidden = true;
     loop();
@@ -419,7 +454,7 @@ function updateEntryForm(form, p) {
   else if (p.unreadable) note = "its entry cannot be recorded: " + p.unreadable + "\nfix or delete that file, then enter again";
   if (note !== null) {
     body.hidden = true;
-    status.textContent = note;
+    status.textContent = printable(note, true);
     status.className = "entry-status" + (p.unreadable ? " refused" : " saved");
     form.dataset.note = "1";
   } else if (form.dataset.note === "1") {  // the file was deleted: it may be entered again
@@ -432,7 +467,7 @@ function updateEntryForm(form, p) {
 
 async function submitEntry(index, form, failed) {
   const status = form.querySelector(".entry-status");
-  const say = (text, kind) => { status.textContent = text; status.className = "entry-status" + (kind ? " " + kind : ""); };
+  const say = (text, kind) => { status.textContent = printable(text, true); status.className = "entry-status" + (kind ? " " + kind : ""); };
   const request = { experiment: form.dataset.experiment };
   const by = document.getElementById("entry-by").value.trim();
   if (by) request.by = by;
