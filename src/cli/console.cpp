@@ -193,6 +193,10 @@ FormEntry entry_from_request(const std::string& body) {
   return {std::move(e), std::move(words), std::move(repeated)};
 }
 
+}  // namespace
+
+// FileStamp and JournalStamp are outside the anonymous namespace: ConsoleSite::Reading holds one.
+
 // What a file is now, as stat(2) says (following links, as reading it does): which file (device,
 // inode), of what type, its size, and when its bytes (mtime) and its inode (ctime) last changed;
 // or why it cannot be looked at (errno). The ctime cannot be set back by hand: a same-size edit
@@ -205,7 +209,7 @@ struct FileStamp {
   bool operator==(const FileStamp&) const = default;
 };
 
-FileStamp file_stamp(const fs::path& path) {
+static FileStamp file_stamp(const fs::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return FileStamp{.error = errno};
   const auto ns = [](const timespec& t) { return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
@@ -227,6 +231,8 @@ struct JournalStamp {
   std::vector<std::pair<fs::path, FileStamp>> displaced;
   bool operator==(const JournalStamp&) const = default;
 };
+
+namespace {
 
 JournalStamp journal_stamp(const fs::path& folder) {
   const fs::path journal = journal_path_of(folder);

@@ -69,6 +69,17 @@ json lc_config(const json& constraints) {
 
 std::string lc_config_error(const json& config) { return labloop::test::config_error(config, "c.json"); }
 
+// n continuous components `prefix`0 … in [0, 1], and their sum as a constraint's text ("x0 + x1 + …").
+std::pair<std::vector<Parameter>, std::string> mixture(int n, const std::string& prefix) {
+  std::vector<Parameter> parameters;
+  std::string sum;
+  for (int i = 0; i < n; ++i) {
+    parameters.push_back(Parameter{.name = prefix + std::to_string(i), .low = 0, .high = 1});
+    sum += (i > 0 ? " + " : "") + prefix + std::to_string(i);
+  }
+  return {parameters, sum};
+}
+
 }  // namespace
 
 TEST_CASE("Linear constraints: the parser reads sums of number*name terms with numbers on either side", "[constraints]") {
@@ -362,12 +373,9 @@ TEST_CASE("Linear constraints: a 12-component mixture with a thin cap and high f
   // a corner (x0 = 0.99995 and the others 0; or x0 + x1 = 0.99995), from which hit-and-run found
   // almost no direction with room, and every draw (every planner's every proposal) was that
   // corner. The set left has room: x0 in [0.99, 0.99995], ten components sharing what it leaves.
-  std::vector<Parameter> parameters;
-  std::string sum;
-  for (int i = 0; i < 12; ++i) {
-    parameters.push_back(Parameter{.name = "x" + std::to_string(i), .low = 0, .high = 1});
-    sum += (i > 0 ? " + x" : "x") + std::to_string(i);
-  }
+  const auto made = mixture(12, "x");
+  const std::vector<Parameter>& parameters = made.first;
+  const std::string& sum = made.second;
   auto parse = [&](const std::string& text) { return *parse_linear_constraint(text, parameters).constraint; };
   for (const auto& [floors, room] : {std::pair{std::vector<std::string>{"x0 >= 0.99"}, 0.002}, std::pair{std::vector<std::string>{"x0 >= 0.5", "x1 >= 0.49"}, 0.002}}) {
     INFO(fmt::format("{}", fmt::join(floors, ", ")));
@@ -419,12 +427,9 @@ TEST_CASE("Linear constraints: the constrained initial design keeps to the time 
   // with 64 long constraints: 38 s before the first proposal with time_limit_s 1). Its draws are
   // now bounded by time_limit_s in counted work, not by the clock, so a replay (which stretches the
   // limit) draws the same pool; a design that fits is drawn as before, without a note.
-  std::vector<Parameter> parameters;
-  std::string sum;
-  for (int i = 0; i < 20; ++i) {
-    parameters.push_back(Parameter{.name = "c" + std::to_string(i), .low = 0, .high = 1});
-    sum += (i > 0 ? " + c" : "c") + std::to_string(i);
-  }
+  const auto made = mixture(20, "c");
+  const std::vector<Parameter>& parameters = made.first;
+  const std::string& sum = made.second;
   const Space space(parameters, {*parse_linear_constraint(sum + " == 1", parameters).constraint});
   static const std::string source = "test.json";
   auto first_ask = [&](double time_limit_s, double stretch, std::string& note) {
