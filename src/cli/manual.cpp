@@ -1,8 +1,6 @@
 #include "manual.hpp"
 
 #include <fmt/format.h>
-#include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,12 +14,12 @@
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/campaign/pareto_report.hpp"
 #include "labloop/campaign/replay.hpp"
+#include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/wire/instrument_keys.hpp"
 #include "labloop/core/os_user.hpp"
 #include "labloop/core/printable.hpp"
-#include "labloop/core/unique_fd.hpp"
 #include "labloop/core/utc_time.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/campaign_state.hpp"
@@ -128,18 +126,17 @@ int pending(const std::string& directory, bool csv) {
 namespace {
 
 // Held while a correction reads and appends to `journal`; waits up to 30 s for another correction
-// (each takes well under a second). Not held (-1) where the lock file cannot be made (a read-only
-// folder, where the Journal cannot be written either) or locks are not kept (some network mounts).
-UniqueFd wait_for_other_corrections(const fs::path& journal) {
-  UniqueFd lock{::open((journal.parent_path() / ("." + journal.filename().string() + ".correct.lock")).c_str(),
-                       O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)};
-  if (lock.get() < 0) return lock;
-  for (int waited_ms = 0; waited_ms < 30'000; waited_ms += 20) {
-    if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) return lock;
-    if (errno != EWOULDBLOCK && errno != EINTR) return UniqueFd{};
-    ::usleep(20'000);
+// (each takes well under a second). Not held where the lock file cannot be made (a read-only
+// folder: the Journal then says why it cannot be written) or locks are not kept (some network mounts).
+// `lock` holds it (AppendFile does not move).
+void wait_for_other_corrections(const fs::path& journal, std::optional<AppendFile>& lock) {
+  try {
+    lock.emplace((journal.parent_path() / ("." + journal.filename().string() + ".correct.lock")).string(), "the corrections' lock file");
+  } catch (const Error&) {
+    return;
   }
-  throw Error("another `labloop enter --correct` has held this campaign's journal for 30 s; try again when it has finished");
+  if (!lock->lock_exclusively(30'000))
+    throw Error("another `labloop enter --correct` has held this campaign's journal for 30 s; try again when it has finished");
 }
 
 // `enter --correct`: journaled at once, so the campaign must not hold the journal.
@@ -152,7 +149,8 @@ int correct(const EnterCommand& command, const Campaign& as_read) {
   // Corrections wait for one another on a lock of their own, for as long as a few take (CI saw
   // the third of three at once refused after the Journal's 200 ms wait); the Journal's own lock,
   // next, then finds only a run or an `extend` holding it, and refuses at once.
-  const UniqueFd one_correction_at_a_time = wait_for_other_corrections(as_read.journal);
+  std::optional<AppendFile> one_correction_at_a_time;
+  wait_for_other_corrections(as_read.journal, one_correction_at_a_time);
   std::optional<Journal> held;
   try {
     held.emplace(as_read.journal);
