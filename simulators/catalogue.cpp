@@ -11,6 +11,7 @@
 #include "dataset.hpp"
 #include "emulator.hpp"
 #include "function_options.hpp"
+#include "lookup_table.hpp"
 #include "labloop/core/error.hpp"
 #include "standard_inputs.hpp"
 #include "test_functions.hpp"
@@ -39,6 +40,21 @@ class LazyDatasetSpec {
   const std::vector<Parameter>& inputs() { return both().declared; }
   // What `labloop new` writes: a scattered set's without the choices no row holds.
   const std::vector<Parameter>& offered_inputs() { return both().offered; }
+  // Why a lookup table's rows cannot serve a campaign (an option spec.json does not list, an
+  // objective missing in a row), or empty: its rows are read once (under 0.1 s for the largest),
+  // as labloop-sim does when it starts. Throws ConfigError for a malformed file.
+  const std::string& table_problem() {
+    std::call_once(table_once_, [this] {
+      try {
+        LookupTable table(read_dataset(dir_));
+      } catch (const ConfigError&) {
+        throw;
+      } catch (const Error& e) {
+        table_problem_ = e.what();
+      }
+    });
+    return table_problem_;
+  }
 
  private:
   const EmulatedInputs& both() {
@@ -52,9 +68,10 @@ class LazyDatasetSpec {
   }
 
   std::filesystem::path dir_;
-  std::once_flag once_, inputs_once_;
+  std::once_flag once_, inputs_once_, table_once_;
   std::optional<DatasetSpec> spec_;
   EmulatedInputs inputs_;
+  std::string table_problem_;
 };
 
 // A function's objectives (every output when its facts name none) with its defaults; a
@@ -75,6 +92,9 @@ SimulatorGoals function_goals(const TestFunction& f, int dim) {
   return goals;
 }
 
+
+}  // namespace
+
 SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
   auto lazy = std::make_shared<LazyDatasetSpec>(dir);
   SimulatorSpec spec{.name = dir.filename().string()};
@@ -90,10 +110,11 @@ SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
   spec.inputs = [lazy](int) { return lazy->inputs(); };
   spec.offered_inputs = [lazy](int) { return lazy->offered_inputs(); };
   // A scattered set whose rows cannot make an emulator that accepts a range of settings (a column
-  // they hold constant): named where a campaign file or `labloop new` names it, instead of a
-  // campaign whose every experiment fails.
+  // they hold constant), or a lookup table its rows cannot make (an option spec.json lacks): named
+  // where a campaign file or `labloop new` names it, instead of a campaign whose every experiment
+  // fails or whose simulator exits at start (a red-team report).
   spec.unavailable = [lazy]() -> std::string {
-    if (lazy->get().lookup_table) return {};
+    if (lazy->get().lookup_table) return lazy->table_problem();
     try {
       lazy->inputs();
     } catch (const ConfigError&) {
@@ -118,8 +139,6 @@ SimulatorSpec dataset_simulator(const std::filesystem::path& dir) {
   };
   return spec;
 }
-
-}  // namespace
 
 const SimulatorCatalogue& catalogue() {
   static const SimulatorCatalogue instance = [] {

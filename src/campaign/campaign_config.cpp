@@ -134,6 +134,29 @@ void load_descriptors(const Node& node, Parameter& p, const std::string& source)
   }
 }
 
+// The journal records the candidates file and descriptor tables by path, as JSON text: a byte of
+// the path that is not UTF-8 (a Latin-1 folder name) would be journaled as U+FFFD, and resume
+// would then miss the file and its edit check (a red-team report). Only for a new campaign; a
+// relative path is resolved as the campaign file's folder.
+void require_text_paths(const CampaignConfig& config, const std::string& source) {
+  const auto check = [&](const std::string& pointer, const std::string& named, const char* what) {
+    std::filesystem::path path = named;
+    if (path.is_relative()) path = std::filesystem::path(source).parent_path() / path;
+    std::error_code ec;
+    const std::filesystem::path whole = std::filesystem::absolute(path, ec);
+    const std::string text = (ec ? path : whole).string();
+    if (!valid_utf8(text))
+      throw ConfigError(source, pointer,
+                        fmt::format("names {} {}, whose path holds bytes that are not UTF-8; the journal records the path as text, "
+                                    "so rename the folders on it (or move the files) to names in UTF-8",
+                                    what, printable(text)));
+  };
+  if (!config.candidates.empty()) check("/candidates", config.candidates, "the candidates file");
+  for (size_t i = 0; i < config.parameters.size(); ++i)
+    if (!config.parameters[i].descriptors.empty())
+      check(fmt::format("/parameters/{}/descriptors", i), config.parameters[i].descriptors, "the descriptors file");
+}
+
 // The dataset's descriptors.csv adopted (model/descriptors.hpp: adopt_descriptors, as `labloop
 // bench --suite real` does) when every simulator of the campaign that has one has the same file.
 // Only for a campaign file (load_campaign_config).
@@ -147,6 +170,11 @@ void adopt_dataset_descriptors(CampaignConfig& config, const SimulatorCatalogue&
   std::error_code ec;
   std::filesystem::path file = std::filesystem::absolute(*files.begin(), ec).lexically_normal();
   if (ec) file = *files.begin();
+  if (!valid_utf8(file.string()))  // as require_text_paths: the journal records the path as text
+    throw ConfigError(config.source, "/instruments",
+                      fmt::format("the dataset's descriptors file {} has a path with bytes that are not UTF-8; the journal records it as "
+                                  "text, so keep the datasets in a folder whose path is UTF-8 (LABLOOP_DATA_DIR)",
+                                  printable(file.string())));
   adopt_descriptors(config.parameters, file);
 }
 
@@ -1085,6 +1113,7 @@ CampaignConfig load_campaign_config(const std::string& path, const SimulatorCata
   if (text.size() > kMaxConfigBytes)
     throw ConfigError(path, "", fmt::format("is larger than {} MiB, the most a campaign file may be (is it the right file?)", kMaxConfigBytes >> 20));
   CampaignConfig config = parse_campaign_config(text, path, simulators);
+  require_text_paths(config, path);
   require_new_campaign_limits(config, path);
   require_simulator_constraints(config, simulators, path);
   adopt_dataset_descriptors(config, simulators);

@@ -656,3 +656,29 @@ TEST_CASE("A file a campaign depends on is read only when it is a regular file w
   CHECK_THROWS_WITH(file_bytes(dir / "pipe.csv", 100, "the candidates file"), Catch::Contains("is not a regular file (a pipe)"));
   CHECK_THROWS_WITH(file_bytes("/dev/zero", 100, "the candidates file"), Catch::Contains("is not a regular file (a device or a socket)"));
 }
+
+TEST_CASE("A new campaign refuses a candidates or descriptors file whose path is not UTF-8 (the journal records it as text)", "[candidates][config]") {
+  // A Latin-1 folder name was journaled as U+FFFD, so resume never found the recorded file and
+  // used the campaign's copy without noticing an edited pool (a red-team report).
+  test::TempDir dir;
+  const auto latin1 = dir / "caf\xe9";
+  std::filesystem::create_directories(latin1);
+  test::write_file(latin1 / "plate.csv", "temp,cycles,smiles\n30,2,CCO\n40,1,CCO\n");
+  test::write_file(latin1 / "c.json", pool_config("plate.csv").dump());
+  CHECK_THROWS_WITH(load_campaign_config((latin1 / "c.json").string(), labloop::sim::catalogue()),
+                    Catch::StartsWith((latin1 / "c.json").string() + ": /candidates: names the candidates file " + dir.path().string() +
+                                      "/caf\\xe9/plate.csv, whose path holds bytes that are not UTF-8"));
+  json described = pool_config("plate.csv");
+  described.erase("candidates");
+  described["parameters"][2]["descriptors"] = "d.csv";
+  test::write_file(latin1 / "d.csv", "smiles,mw,rings\nCCO,46,0\n\"C(C)O,N\",61,0\nc1ccccc1,78,1\n");
+  test::write_file(latin1 / "c.json", described.dump());
+  CHECK_THROWS_WITH(load_campaign_config((latin1 / "c.json").string(), labloop::sim::catalogue()),
+                    Catch::Contains("/parameters/2/descriptors: names the descriptors file"));
+  // The same files in a UTF-8 folder ("café") load.
+  const auto utf8 = dir / "caf\xc3\xa9";
+  std::filesystem::create_directories(utf8);
+  test::write_file(utf8 / "plate.csv", "temp,cycles,smiles\n30,2,CCO\n40,1,CCO\n");
+  test::write_file(utf8 / "c.json", pool_config("plate.csv").dump());
+  CHECK(load_campaign_config((utf8 / "c.json").string(), labloop::sim::catalogue()).candidates == "plate.csv");
+}

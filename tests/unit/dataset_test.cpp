@@ -152,6 +152,18 @@ TEST_CASE("Datasets: each lookup table answers with the CSV's values, for option
   }
 }
 
+TEST_CASE("Datasets: a lookup table whose rows its spec does not allow is unavailable to a campaign file", "[datasets]") {
+  test::TempDir dir;
+  // The rows hold solvent "d", which spec.json does not list: labloop-sim --list calls it unusable
+  // and its simulator exits at start, so `labloop new` and `validate` must refuse it too.
+  const SimulatorSpec broken = sim::dataset_simulator(small_dataset(dir, "solvent,temperature,yield\na,1,10\nd,1,20\na,2.5,30\na,1.0,11\n"));
+  REQUIRE(broken.unavailable);
+  CHECK_THAT(broken.unavailable(), Catch::Contains("line 3: solvent = \"d\" is not among its options in spec.json"));
+  test::TempDir other;
+  const SimulatorSpec fine = sim::dataset_simulator(small_dataset(other, kSmallCsv));
+  CHECK(fine.unavailable().empty());
+}
+
 TEST_CASE("Datasets: replicates are averaged, numbers match by value, and a missing combination is named", "[datasets]") {
   test::TempDir dir;
   const sim::LookupTable table(sim::read_dataset(small_dataset(dir, kSmallCsv)));
