@@ -604,7 +604,58 @@ class CampaignRun {
   }
 
   void start_instruments() {
-    for (size_t i = 0; i < config_.instruments.size(); ++i) start_instrument(i);
+    std::vector<Absent> absent;
+    for (size_t i = 0; i < config_.instruments.size(); ++i)
+      if (auto gone = start_instrument(i)) absent.push_back(std::move(*gone));
+    if (absent.empty()) return;
+    // Nothing answered that could run anything: as at a first start, the campaign stops here.
+    if (absent.size() == instruments_.size()) std::rethrow_exception(absent.front().error);
+    const auto now = Clock::now();
+    for (const Absent& gone : absent) carry_on_without(*instruments_[gone.index], gone, now);
+  }
+
+  // An instrument a resume could not take back: no answer to hello, a refusal, or a welcome whose
+  // limits no longer fit. A run treats the same as a loss or a change of its driver (quarantine,
+  // its open experiments elsewhere), so a resume does too instead of refusing the whole campaign
+  // while the others could carry on (a red-team report: one dead machine of three made a crashed
+  // campaign impossible to resume, and the results the other two had measured were never recorded).
+  struct Absent {
+    size_t index = 0;
+    std::exception_ptr error;  // why: what a first start would have stopped with
+    bool misfit = false;       // it answered, with limits that do not fit
+  };
+
+  void carry_on_without(LiveInstrument& inst, const Absent& gone, Clock::time_point now) {
+    // Its open experiments are its own still, not re-sent: the book holds them to their deadlines
+    // and gives them up as a loss would.
+    std::size_t open = 0;
+    for (const auto& [id, e] : in_flight_)
+      if (e.instrument == static_cast<int>(inst.index)) book_.dispatched(e.id, e.origin, e.attempt, inst.index, now, true), ++open;
+    const std::string experiments = open == 1 ? "its 1 open experiment" : fmt::format("its {} open experiments", open);
+    std::string why;
+    try {
+      std::rethrow_exception(gone.error);
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    if (gone.misfit) {
+      log(fmt::format("{}: its driver's welcome no longer fits this campaign; resuming with the other instruments: it gets nothing, and "
+                      "{} go to another instrument",
+                      inst.config->name, experiments));
+      const std::optional<GiveUp> changed = book_.changed_limits(inst.index);
+      if (changed && changed->quarantine) report_quarantine(*changed->quarantine, why);
+      for (const std::string& id : changed ? changed->experiments : std::vector<std::string>{}) {
+        inst.link->send(protocol::Abort{id});
+        settle(in_flight_.find(id), Outcome::instrument_changed, fmt::format("{} came back with different limits", inst.config->name));
+      }
+      return;
+    }
+    log(fmt::format("{}: not back at the resume, so the campaign goes on with the other instruments: asking it hello again every {:g} s; "
+                    "{} wait for it up to {:g} s (reconnect_s), then go to another instrument. At the resume: {}",
+                    inst.config->name, inst.config->connect_timeout_s, experiments, inst.config->reconnect_s, why));
+    ++inst.outages;
+    inst.hello_again_at = now;
+    say_hello_again(inst, now);
   }
 
  public:
@@ -631,7 +682,9 @@ class CampaignRun {
   }
 
  private:
-  void start_instrument(size_t i) {
+  // nullopt once the instrument is ready; at a resume, a driver at an endpoint that cannot be
+  // taken back gives what start_instruments needs to carry on without it.
+  std::optional<Absent> start_instrument(size_t i) {
     {
       const InstrumentConfig& ic = config_.instruments[i];
       auto live = std::make_unique<LiveInstrument>();
@@ -727,13 +780,29 @@ class CampaignRun {
       if (!options_.dry_run && !ic.keys && !ic.keys_error.empty()) throw InstrumentError(ic.name, ic.keys_error);
       live->link = std::make_unique<Instrument>(context_, ic.name, endpoint, timing, [this, inst = live.get()](const std::string& line) { note_from(*inst, line); },
                                                 options_.dry_run ? std::nullopt : ic.keys);
+      // A driver a resume cannot take back does not stop the others (start_instruments); a stop
+      // asked meanwhile, a simulator or a person's stand-in that cannot start, and a first start do.
+      const bool may_be_absent = options_.resume && !options_.dry_run && !ic.is_simulator() && !ic.is_manual();
+      // Called while its error is handled: rethrown, or kept for start_instruments.
+      const auto absent = [&](bool misfit) -> std::optional<Absent> {
+        instruments_.push_back(std::move(live));  // so that release_instruments() lets it go
+        if (!may_be_absent || options_.stop.stop_requested()) throw;
+        return Absent{.index = i, .error = std::current_exception(), .misfit = misfit};
+      };
       // No campaign id: `validate --instruments` (none yet) and journals from before ids never hold one.
-      const InstrumentInfo& info =
-          live->link->hello(config_.name, check, campaign_id_.empty() ? std::nullopt : std::optional<std::string>(campaign_id_));
+      std::optional<InstrumentInfo> answered;
+      try {
+        answered = live->link->hello(config_.name, check, campaign_id_.empty() ? std::nullopt : std::optional<std::string>(campaign_id_));
+      } catch (const InstrumentError&) {
+        return absent(false);
+      }
+      const InstrumentInfo& info = *answered;
       try {
         check_instrument_fits(config_, i, info);
+      } catch (const ConfigError&) {
+        return absent(true);
       } catch (...) {
-        instruments_.push_back(std::move(live));  // so that release_instruments() lets it go
+        instruments_.push_back(std::move(live));
         throw;
       }
       journal(ready_event(ic, info));
@@ -742,6 +811,7 @@ class CampaignRun {
       instruments_.push_back(std::move(live));
       resend_open(*instruments_.back(), "resumed");
     }
+    return std::nullopt;
   }
 
   // Re-sends `run` (same id) for every experiment open on `inst`: after a resume or when a lost

@@ -870,3 +870,80 @@ TEST_CASE("Hostile: a driver that is never free, or never stops an aborted run, 
                                                   "\\(docs/protocol.md §4.5\\)"));
   check_bookkeeping(stuck_out);
 }
+
+// A crashed campaign with experiments open on two instruments, resumed when one of them does not
+// come back, or comes back with limits that no longer fit: the resume goes on with the other, as
+// a run would after a loss or a changed driver, and refuses only when no instrument answers (a
+// red-team report: one dead machine made the campaign impossible to resume).
+TEST_CASE("Hostile: a resume goes on without an instrument that is gone or no longer fits, and stops only when none answers", "[fault][hostile][resume]") {
+  test::TempDir dir;
+  constexpr int kBudget = 6;
+  const std::string a_end = dir.ipc("a"), b_end = dir.ipc("b");
+  const auto original = dir / "original";
+  const auto instrument = [](const std::string& name, const std::string& endpoint) {
+    json i = quick({{"name", name}, {"endpoint", endpoint}});
+    i["connect_timeout_s"] = 0.5;
+    i["reconnect_s"] = 0.5;
+    return i;
+  };
+  {
+    FakeDriver a(a_end, honest()), b(b_end, honest());
+    REQUIRE(run_file(hostile_campaign(original.string(), {instrument("a", a_end), instrument("b", b_end)}, kBudget)).reason == "budget reached");
+  }
+  // Cut after b's first experiment was dispatched: it is open on b when the campaign resumes.
+  const auto events = events_of(original);
+  size_t cut = 0;
+  while (cut < events.size() && !(events[cut]["event"] == "dispatched" && events[cut]["instrument"] == "b")) ++cut;
+  REQUIRE(cut < events.size());
+  const std::string on_b = events[cut]["experiment"];
+  const auto resumed = [&](const std::string& name) {
+    const auto copy = dir / name;
+    std::filesystem::create_directories(copy);
+    std::filesystem::copy_file(original / "journal.jsonl", copy / "journal.jsonl");
+    test::keep_first_lines(copy / "journal.jsonl", cut + 1);
+    const CampaignConfig config = journaled_config(read_journal(copy / "journal.jsonl").events, name, labloop::sim::catalogue());
+    CampaignOptions options;
+    options.resume = true;
+    options.output = copy.string();
+    return std::pair(copy, run_campaign(config, options));
+  };
+  // What became of b's open experiment: failed with `error`, and its retry measured on a.
+  const auto settled_elsewhere = [&](const std::filesystem::path& out, const std::string& error) {
+    check_bookkeeping(out);
+    std::string retry;
+    for (const auto& e : events_of(out)) {
+      if (e["event"] == "failed" && e["experiment"] == on_b) {
+        CHECK(e["instrument"] == "b");
+        CHECK_THAT(e["error"].get<std::string>(), Catch::StartsWith(error));
+        retry = e.value("retry_as", "");
+      }
+      if (e["event"] == "dispatched" && !retry.empty() && e["experiment"] == retry) CHECK(e["instrument"] == "a");
+    }
+    CHECK_FALSE(retry.empty());
+    CHECK(count_of_kind(out, "instrument_quarantined") == 1);
+  };
+  {
+    FakeDriver a(a_end, honest());  // b's machine is gone for good
+    const auto [out, summary] = resumed("b-gone");
+    CHECK(summary.reason == "budget reached");
+    CHECK(summary.status.done == kBudget);
+    settled_elsewhere(out, "instrument b lost");
+  }
+  {
+    FakeDriver a(a_end, honest());
+    FakeDriver b(b_end, [](const std::string& payload) -> std::vector<std::string> {
+      if (FakeDriver::type_of(payload) != "hello") return {};
+      json narrower = json::parse(FakeDriver::welcome());
+      narrower["inputs"][0]["high"] = 4;  // x1 now ends at 4, the campaign's at 10
+      return {narrower.dump()};
+    });
+    const auto [out, summary] = resumed("b-narrower");
+    CHECK(summary.reason == "budget reached");
+    CHECK(summary.status.done == kBudget);
+    settled_elsewhere(out, "b came back with different limits");
+    for (const auto& e : events_of(out))
+      if (e["event"] == "instrument_quarantined") CHECK_THAT(e["reason"].get<std::string>(), Catch::Contains("instrument 'b' limits \"x1\" to [-5, 4]"));
+  }
+  // Neither answers: refused as before, naming the first.
+  CHECK_THROWS_WITH(resumed("none"), Catch::StartsWith("instrument 'a': no answer from"));
+}
