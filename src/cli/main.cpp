@@ -584,6 +584,7 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
   try {
     summary = labloop::run_campaign(config, options, &progress);
   } catch (const std::exception& e) {
+    progress.flush();  // what it showed first, then why it stopped
     // The folder may be gone by now (moved or deleted while the campaign ran): that the journal
     // is not where it was does not mean none was written.
     if (progress.saw_events() && !std::filesystem::exists(where / "journal.jsonl", unreadable)) {

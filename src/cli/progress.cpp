@@ -128,7 +128,8 @@ ProgressDisplay::ProgressDisplay(std::FILE* out, bool terminal, std::string obje
       objective_(std::move(objective_name)),
       other_objectives_(std::move(other_objectives)),
       parameter_order_(std::move(parameter_order)),
-      instruments_(instruments) {}
+      instruments_(instruments),
+      writer_(out, terminal) {}
 
 std::string ProgressDisplay::params_text(const nlohmann::json& params) const {
   std::vector<std::pair<std::string, const nlohmann::json*>> ordered;
@@ -151,7 +152,7 @@ std::string ProgressDisplay::params_text(const nlohmann::json& params) const {
 }
 
 ProgressDisplay::~ProgressDisplay() {
-  if (terminal_ && status_shown_) std::fputs("\n", out_);
+  if (terminal_ && status_shown_) writer_.line("\n");
 }
 
 std::string ProgressDisplay::best_text(const CampaignStatus& status) const {
@@ -166,10 +167,8 @@ std::string ProgressDisplay::best_text(const CampaignStatus& status) const {
 }
 
 void ProgressDisplay::line(const std::string& text) {
-  if (terminal_ && status_shown_) std::fputs("\r\033[K", out_);
-  std::fputs((printable(text) + "\n").c_str(), out_);
+  writer_.line((terminal_ && status_shown_ ? "\r\033[K" : "") + printable(text) + "\n");
   status_shown_ = false;
-  std::fflush(out_);
 }
 
 void ProgressDisplay::redraw(const CampaignStatus& s) {
@@ -179,8 +178,7 @@ void ProgressDisplay::redraw(const CampaignStatus& s) {
                                        s.planner_thinking ? " | planner thinking…" : "");
   // One column spare: some terminals wrap when the last column is written. The best result's part
   // gives way first: the time and the ETA are what a glance at the line is for.
-  std::fputs(("\r\033[K" + fit_status_line(printable(head), printable(tail), terminal_columns(out_) - 1)).c_str(), out_);
-  std::fflush(out_);
+  writer_.redraw("\r\033[K" + fit_status_line(printable(head), printable(tail), terminal_columns(out_) - 1));
   status_shown_ = true;
 }
 
@@ -277,6 +275,9 @@ void ProgressDisplay::on_status(const CampaignStatus& status) {
 void ProgressDisplay::on_log(const std::string& text) { line("note: " + fit_to_width(text, kMostShownChars)); }
 
 void ProgressDisplay::print_summary(const CampaignSummary& summary) {
+  // The campaign is over: waiting for the reader holds nothing up now, and no line of the summary
+  // may be left out for want of room.
+  writer_.flush();
   const CampaignStatus& s = summary.status;
   // A result meeting the failure condition is a failure to the planner and to the person reading
   // this, though its experiment gave a result: "(0 failed)" beside 3 of them misled.
@@ -298,6 +299,7 @@ void ProgressDisplay::print_summary(const CampaignSummary& summary) {
   }
   line(fmt::format("outputs: {0}/journal.jsonl  {0}/results.csv  {0}/convergence.svg{1}", summary.output.string(),
                    summary.pareto ? fmt::format("  {}/pareto.svg", summary.output.string()) : ""));
+  writer_.flush();
 }
 
 void ProgressDisplay::print_pareto_set(const ParetoSummary& pareto) {

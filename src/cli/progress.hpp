@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "background_writer.hpp"
 #include "labloop/core/printable.hpp"
 #include "labloop/campaign/campaign.hpp"
 
@@ -29,7 +30,10 @@ class ProgressDisplay final : public CampaignObserver {
   void on_event(const JournalEvent& event, const CampaignStatus& status) override;
   void on_status(const CampaignStatus& status) override;
   void on_log(const std::string& line) override;
-  void print_summary(const CampaignSummary& summary);
+  void print_summary(const CampaignSummary& summary);  // and flush()
+  // Returns once every line given so far is written (they are written on a thread of their own:
+  // background_writer.hpp), before anything else is printed to the terminal.
+  void flush() { writer_.flush(); }
   // Whether any event was journaled: a campaign that fails after that did start.
   bool saw_events() const { return saw_events_; }
 
@@ -50,6 +54,7 @@ class ProgressDisplay final : public CampaignObserver {
   bool status_shown_ = false;
   bool saw_events_ = false;
   std::chrono::steady_clock::time_point last_draw_{};
+  BackgroundWriter writer_;  // last: its thread may write until it is destroyed
 };
 
 std::string format_duration(double seconds);

@@ -2,9 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <sstream>
+#include <thread>
 
 #include "labloop/core/printable.hpp"
+#include "background_writer.hpp"
 #include "progress.hpp"
 
 using labloop::cli::fit_to_width;
@@ -286,4 +294,66 @@ TEST_CASE("Progress: a setting is shown in the order its parameters are declared
   }
   CHECK_THAT(printed_summary(summary, order),
              Catch::Matchers::Contains("(p12=12, p11=11, p10=10, p9=9, p8=8, p7=7, p6=6, p5=5, p4=4, p3=3 and 3 more)"));
+}
+
+TEST_CASE("Progress: a stream nobody reads never holds up the loop; lines past the limit are left out and the gap is said", "[progress]") {
+  // A pipe whose reader does not read (a terminal paused with Ctrl-S, an ssh session whose network
+  // died): the campaign's loop once blocked in its write, and with it every result and heartbeat.
+  int ends[2];
+  REQUIRE(::pipe(ends) == 0);
+  std::FILE* out = ::fdopen(ends[1], "w");
+  REQUIRE(out);
+  const std::string filler(994, 'x');
+  std::size_t given = 0, left_out = 0;
+  std::string read;
+  {
+    labloop::cli::BackgroundWriter writer(out, false);
+    // Three times what may wait, and the pipe's own 64 KiB: a blocking write would never return.
+    for (; given * 1000 < 3 * labloop::cli::BackgroundWriter::kMostWaitingBytes; ++given) writer.line(fmt::format("{:05d}{}\n", given, filler));
+    left_out = writer.left_out();
+    CHECK(left_out > given / 2);
+    // The reader comes back: what was kept comes out in order, and where lines were left out.
+    std::jthread reader([&] {
+      char buffer[65536];
+      for (ssize_t n; (n = ::read(ends[0], buffer, sizeof buffer)) > 0;) read.append(buffer, static_cast<std::size_t>(n));
+    });
+    writer.flush();
+    std::fclose(out);  // the reader sees the end of the pipe
+  }
+  ::close(ends[0]);
+  // Every line given is either written, whole and in order, or counted in a note where it was left out.
+  std::size_t written = 0, said = 0;
+  long last = -1;
+  std::istringstream lines(read);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() == 999) {
+      const long number = std::stol(line.substr(0, 5));
+      CHECK(number > last);
+      last = number;
+      ++written;
+      continue;
+    }
+    unsigned n = 0;
+    REQUIRE(std::sscanf(line.c_str(), "(%u lines left out here: nothing read this output for a while; the journal holds every event)", &n) == 1);
+    said += n;
+  }
+  CHECK(written >= labloop::cli::BackgroundWriter::kMostWaitingBytes / 1000);  // the limit's worth at least
+  CHECK(said == left_out);
+  CHECK(written + said == given);
+}
+
+TEST_CASE("Progress: a status line drawn before a line is shown before it, as when written at once", "[progress]") {
+  std::FILE* out = std::tmpfile();
+  REQUIRE(out);
+  {
+    labloop::cli::BackgroundWriter writer(out, true);
+    writer.redraw("\r\033[Kstatus 1");
+    writer.redraw("\r\033[Kstatus 2");  // replaces the first if it is not written yet
+    writer.line("\r\033[Kevent\n");
+  }
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  CHECK_THAT(text, Catch::EndsWith("\r\033[Kstatus 2\r\033[Kevent\n"));
 }
