@@ -212,9 +212,11 @@ std::string failure_path(const CampaignConfig& config, size_t i) {
   return config.failure_when.size() == 1 ? std::string("/failure/when") : fmt::format("/failure/when/{}", i);
 }
 
-// One driver's address however it is spelt: tcp://localhost:5555 and tcp://127.0.0.1:05555 reach
-// the driver at tcp://127.0.0.1:5555 (ZeroMQ resolves localhost to IPv4), and ipc://./a.ipc the one
-// at ipc://a.ipc. Other host names are kept as written: looking them up would ask the network.
+// One driver's address however it is spelt: tcp://localhost:5555, tcp://127.0.0.1:05555,
+// tcp://127.1:5555, tcp://2130706433:5555 and tcp://0.0.0.0:5555 reach the driver at
+// tcp://127.0.0.1:5555 (ZeroMQ resolves localhost to IPv4, reads a numeric host as inet_aton does,
+// and the kernel takes 0.0.0.0 for this machine), and ipc://./a.ipc the one at ipc://a.ipc. Other
+// host names are kept as written: looking them up would ask the network.
 std::string endpoint_identity(const std::string& endpoint) {
   if (endpoint.starts_with("ipc://")) {
     std::error_code ec;
@@ -225,7 +227,8 @@ std::string endpoint_identity(const std::string& endpoint) {
   if (!endpoint.starts_with("tcp://") || colon == std::string::npos || colon < 6) return endpoint;
   std::string host = endpoint.substr(6, colon - 6);
   std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (host == "localhost") host = "127.0.0.1";
+  if (const auto dotted = dotted_ipv4(host)) host = *dotted;
+  if (host == "localhost" || host == "0.0.0.0") host = "127.0.0.1";
   unsigned port = 0;
   const std::string digits = endpoint.substr(colon + 1);
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 namespace labloop {
@@ -25,6 +27,22 @@ std::string endpoint_problem(std::string_view endpoint, EndpointUse use) {
   if (port.empty() || error != std::errc() || stop != port.data() + port.size() || number < 1 || number > 65535)
     return fmt::format("{}: the port must be a number from 1 to 65535, got \"{}\"", quoted, port);
   return {};
+}
+
+std::optional<std::string> dotted_ipv4(const std::string& host) {
+  in_addr address{};
+  // inet_aton takes every form getaddrinfo takes for a numeric host, and stops at a space.
+  if (host.empty() || host.find_first_of(" \t\n") != std::string::npos || ::inet_aton(host.c_str(), &address) == 0) return std::nullopt;
+  char text[INET_ADDRSTRLEN];
+  if (!::inet_ntop(AF_INET, &address, text, sizeof text)) return std::nullopt;
+  return std::string(text);
+}
+
+bool loopback_host(const std::string& host) {
+  if (host == "localhost") return true;
+  if (const auto v4 = dotted_ipv4(host)) return v4->starts_with("127.") || *v4 == "0.0.0.0";
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 }  // namespace labloop

@@ -1,5 +1,7 @@
 #include "labloop/wire/instrument.hpp"
 
+#include "labloop/wire/endpoint.hpp"
+
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -17,7 +19,7 @@ namespace labloop {
 namespace {
 
 // True unless the endpoint stays on this machine: ipc:// and inproc://, or tcp:// to localhost or
-// a numeric loopback address (127.x.y.z, ::1). A name that merely starts with "127."
+// a numeric loopback address (127.x.y.z in any form the resolver reads, 0.0.0.0, ::1). A name that merely starts with "127."
 // (tcp://127.attacker.example) is a host name like any other, resolved by whoever answers for it.
 bool leaves_this_machine(const std::string& endpoint) {
   if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return false;  // local by construction
@@ -29,12 +31,7 @@ bool leaves_this_machine(const std::string& endpoint) {
   } else if (const auto colon = host.rfind(':'); colon != std::string::npos) {
     host = host.substr(0, colon);
   }
-  if (host == "localhost") return false;
-  in_addr v4{};
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) != 127;
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return !IN6_IS_ADDR_LOOPBACK(&v6);
-  return true;
+  return !loopback_host(host);
 }
 
 }  // namespace

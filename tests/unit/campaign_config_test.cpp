@@ -858,6 +858,15 @@ TEST_CASE("Config: a new campaign's names make distinct results.csv columns, its
   twice["instruments"][2]["endpoint"] = "tcp://LocalHost:05555";
   CHECK(error(twice) == "/instruments/2/endpoint: \"tcp://LocalHost:05555\" is also instrument 0's (\"a\", written \"tcp://127.0.0.1:5555\"): "
                         "one driver would get the work of both; raise its capacity instead, or give each instrument its own driver");
+  // Numeric forms the resolver reads as 127.0.0.1, and 0.0.0.0, which the kernel takes for this
+  // machine, all reached one driver of capacity 1 as two instruments (a red-team report).
+  for (const char* alias : {"tcp://127.1:5555", "tcp://2130706433:5555", "tcp://0x7f.0.0.1:5555", "tcp://0177.0.0.1:5555", "tcp://0.0.0.0:5555"}) {
+    INFO(alias);
+    twice["instruments"][2]["endpoint"] = alias;
+    CHECK_THAT(error(twice), Catch::StartsWith(fmt::format("/instruments/2/endpoint: \"{}\" is also instrument 0's", alias)));
+  }
+  twice["instruments"][2]["endpoint"] = "tcp://127.0.0.2:5555";  // another address: a driver may bind it alone
+  CHECK(error(twice) == "");
   twice["instruments"][2]["endpoint"] = "tcp://127.0.0.1:5556";
   CHECK(error(twice) == "");
   twice["instruments"][0]["endpoint"] = "ipc:///tmp/labloop-x/../labloop-y.ipc";

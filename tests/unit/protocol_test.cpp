@@ -431,6 +431,18 @@ TEST_CASE("parse_welcome rejects a discrete input without a list of distinct num
   CHECK(parse_welcome_code(welcome_with_inputs(json::array({json{{"name", "t"}, {"type", "discrete"}, {"values", many}}}))) == "bad_message");
 }
 
+TEST_CASE("Endpoints: a numeric IPv4 host in any form the resolver reads is one address, and loopback whatever its spelling", "[protocol][endpoint]") {
+  for (const char* form : {"127.0.0.1", "127.1", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "127.0.1"}) {
+    INFO(form);
+    CHECK(labloop::dotted_ipv4(form) == std::optional<std::string>("127.0.0.1"));
+    CHECK(labloop::loopback_host(form));
+  }
+  CHECK(labloop::dotted_ipv4("10.1") == std::optional<std::string>("10.0.0.1"));
+  for (const char* name : {"localhost", "lab-pc", "127.attacker.example", "::1", "", "127.0.0.1 x"}) CHECK_FALSE(labloop::dotted_ipv4(name));
+  for (const char* local : {"localhost", "127.9.9.9", "0.0.0.0", "0", "::1"}) CHECK(labloop::loopback_host(local));
+  for (const char* far : {"192.0.2.1", "lab-pc", "127.attacker.example", "::2", "3232235777"}) CHECK_FALSE(labloop::loopback_host(far));
+}
+
 TEST_CASE("Endpoints: what a controller connects to and a driver serves on, mistakes named", "[protocol][endpoint]") {
   for (const char* good : {"tcp://127.0.0.1:5555", "tcp://reactor-1.lab:1", "tcp://[::1]:65535", "ipc:///tmp/x.ipc"})
     for (labloop::EndpointUse use : {labloop::EndpointUse::connect, labloop::EndpointUse::bind}) CHECK(labloop::endpoint_problem(good, use).empty());
