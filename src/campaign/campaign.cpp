@@ -1498,6 +1498,13 @@ class CampaignRun {
         it = answered ? held.erase(it) : it + 1;
       }
     }
+    // Still held by this campaign on the driver's disk (it is down, or did not answer): every
+    // other campaign is refused until the lease ends, so say how to end it sooner.
+    for (const LiveInstrument* inst : held)
+      log(fmt::format("{}: not released (its driver did not answer release): it stays held by this campaign until its lease ends{}; once "
+                      "its driver answers, `labloop release {}` gives it back",
+                      inst->config->name, inst->link->holder()->until ? " (" + protocol::truncate_utf8(*inst->link->holder()->until, 64) + " or later)" : "",
+                      path_word(output_.string())));
   }
 
   // The instrument's welcome as journaled, at the start and after each reconnection. A simulator's

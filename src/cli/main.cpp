@@ -35,6 +35,7 @@
 #include "labloop/wire/endpoint.hpp"
 #include "labloop/model/descriptors.hpp"
 #include "labloop/model/planner.hpp"
+#include "labloop/campaign/release.hpp"
 #include "labloop/campaign/replay.hpp"
 #include "labloop/core/version.hpp"
 #include "bench.hpp"
@@ -718,6 +719,40 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
 // Exit 0 when every recorded proposal is reproduced, 1 otherwise (listing each difference).
 // results.csv, convergence.svg and pareto.svg again from the journal, as the campaign writes them:
 // after they were deleted, edited by hand or damaged (docs/outputs.md).
+// Gives back the instruments a stopped or finished campaign still holds: its driver was down when
+// the campaign released them at its stop, and every other campaign is refused until the lease ends.
+int release(const std::string& where) {
+  const auto path = labloop::journal_path_of(where);
+  if (labloop::campaign_running(path))
+    throw labloop::Error(fmt::format("{}: the campaign is running; it releases its instruments when it stops", path.string()));
+  const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
+  const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
+  const auto id = labloop::CampaignState::fold(events).campaign_id();
+  if (!id)
+    throw labloop::Error(fmt::format("{}: this campaign is from before campaign ids (labloop 0.2): it never held an instrument", path.string()));
+  int failed = 0;
+  const auto outcomes = labloop::release_instruments(config, *id);
+  for (const labloop::InstrumentRelease& r : outcomes) {
+    using Outcome = labloop::InstrumentRelease::Outcome;
+    switch (r.outcome) {
+      case Outcome::released: fmt::print("{}: released\n", r.instrument); break;
+      case Outcome::not_held: fmt::print("{}: not held by this campaign ({})\n", r.instrument, labloop::printable(r.detail)); break;
+      case Outcome::held_by_another:
+        fmt::print("{}: not held by this campaign: {}\n", r.instrument, labloop::printable(r.detail));
+        break;
+      case Outcome::unreachable:
+        ++failed;
+        fmt::print("{}: not released: {}\n", r.instrument, labloop::printable(r.detail));
+        break;
+    }
+  }
+  if (outcomes.empty()) fmt::print("{}: no instrument at an endpoint; simulators and people hold nothing\n", labloop::printable(path.string()));
+  if (failed > 0)
+    fmt::print("{} instrument{} not released: start {} driver{}, then `labloop release {}` again (or wait for the lease to end)\n", failed,
+               failed == 1 ? "" : "s", failed == 1 ? "its" : "their", failed == 1 ? "" : "s", labloop::path_word(where));
+  return failed > 0 ? 1 : 0;
+}
+
 int report(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
   if (labloop::campaign_running(path))
@@ -862,6 +897,9 @@ int main(int argc, char** argv) {
   extend_cmd->add_option("--grace", grace_s, "After Ctrl-C/SIGTERM: seconds running experiments get to finish (default 30)")->check(kGraceSeconds);
   auto* report_cmd = app.add_subcommand("report", "Write a campaign's results.csv and plots again from its journal (after they were deleted or edited)");
   report_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
+  auto* release_cmd = app.add_subcommand("release", "Give back the instruments a stopped or finished campaign still holds (exclusive control: "
+                                                     "its driver was down when the campaign ended)");
+  release_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
   auto* replay_cmd = app.add_subcommand("replay", "Re-run the planner over a journal and check every proposal is reproduced");
   replay_cmd->add_option("dir", directory, "Campaign output directory (or its journal.jsonl)")->required();
 
@@ -980,6 +1018,7 @@ int main(int argc, char** argv) {
     if (*resume_cmd) return resume(directory, grace_s);
     if (*replay_cmd) return replay(directory);
     if (*report_cmd) return report(directory);
+    if (*release_cmd) return release(directory);
     if (*extend_cmd) return extend(directory, more_experiments, more_hours, grace_s);
     if (*pending_cmd) return labloop::cli::pending(directory, pending_csv);
     if (*enter_cmd) return labloop::cli::enter(enter);

@@ -239,7 +239,9 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
                                                  error->message, endpoint_));
       if (error->code == protocol::kBusy)
         throw InstrumentError(name_, fmt::format("is in use by another campaign and cannot be used: {} (driver at {}). Wait for that "
-                                                 "campaign to end, or stop it (its own `labloop resume` takes the instrument back)",
+                                                 "campaign to end, or stop it (its own `labloop resume` takes the instrument back); one "
+                                                 "that has ended still holding it (its driver was down when it stopped) gives it back "
+                                                 "with `labloop release` on its folder",
                                                  error->message, endpoint_));
       throw InstrumentError(name_, fmt::format("refused hello: {} ({})", error->message, error->code));
     }

@@ -18,6 +18,9 @@
 
 #include "cli_process.hpp"
 #include "fake_driver.hpp"
+#include "labloop/campaign/campaign_config.hpp"
+#include "labloop/campaign/release.hpp"
+#include "catalogue.hpp"
 #include "labloop/core/child_process.hpp"
 #include "labloop/core/key_file.hpp"
 #include "labloop/journal/journal.hpp"
@@ -198,6 +201,51 @@ TEST_CASE("Exclusive control in serve(): the holder survives a driver restart, a
     CHECK_FALSE(c.ask(protocol::Hello{"t", "c", "cccc"}).contains("holder"));
     CHECK(c.ask(protocol::Release{"cccc"})["type"] == "released");
   }
+}
+
+TEST_CASE("Exclusive control: release gives back what a finished campaign still holds, says who else holds one, and leaves a driver "
+          "without exclusive control as it was",
+          "[exclusive]") {
+  // A campaign releases its instruments when it stops; a driver that was down then kept its lease
+  // on disk, and the next campaign was refused for an hour with advice it could not follow (its
+  // holder had finished: "resume" refused). `labloop release DIR` calls this.
+  const test::TempDir dir;
+  ExclusiveEcho echo;
+  zmq::context_t context;
+  const auto config = [&](const std::string& endpoint) {
+    const json file{{"name", "held"}, {"parameters", {{{"name", "x"}, {"type", "continuous"}, {"low", 0}, {"high", 1}}}},
+                    {"objective", {{"name", "y"}}}, {"budget", {{"experiments", 1}}},
+                    {"instruments", {{{"name", "echo"}, {"endpoint", endpoint}, {"connect_timeout_s", 0.5}}, {{"name", "bench"}, {"manual", true}}}}};
+    return parse_campaign_config(file.dump(), "held.json", sim::catalogue());
+  };
+  {
+    ExclusiveServed served(echo, dir.ipc("echo"), exclusive_echo_options(dir));
+    OldController finished(context, dir.ipc("echo"));
+    REQUIRE(finished.ask(protocol::Hello{"t", "held", "aaaa"})["holder"]["campaign_id"] == "aaaa");  // and never released
+    OldController next(context, dir.ipc("echo"));
+    CHECK(next.ask(protocol::Hello{"t", "next", "bbbb"})["code"] == "busy");
+    auto outcomes = release_instruments(config(dir.ipc("echo")), "aaaa");
+    REQUIRE(outcomes.size() == 1);  // a person holds nothing
+    CHECK(outcomes[0].instrument == "echo");
+    CHECK(outcomes[0].outcome == InstrumentRelease::Outcome::released);
+    CHECK(next.ask(protocol::Hello{"t", "next", "bbbb"})["holder"]["campaign_id"] == "bbbb");
+    // Held by the next campaign now: said so, and left to it.
+    outcomes = release_instruments(config(dir.ipc("echo")), "aaaa");
+    CHECK(outcomes[0].outcome == InstrumentRelease::Outcome::held_by_another);
+    CHECK_THAT(outcomes[0].detail, Catch::Contains("held by campaign bb"));
+    CHECK(next.ask(protocol::Run{"next-1", json{{"x", 0.5}}})["type"] == "accepted");
+  }
+  {
+    ServeOptions plain = exclusive_echo_options(dir);
+    plain.exclusive = false;
+    ExclusiveServed served(echo, dir.ipc("plain"), plain);
+    const auto outcomes = release_instruments(config(dir.ipc("plain")), "aaaa");
+    CHECK(outcomes[0].outcome == InstrumentRelease::Outcome::not_held);
+  }
+  // Nobody there: not released, and said why.
+  const auto outcomes = release_instruments(config(dir.ipc("gone")), "aaaa");
+  CHECK(outcomes[0].outcome == InstrumentRelease::Outcome::unreachable);
+  CHECK_THAT(outcomes[0].detail, Catch::Contains("no answer from"));
 }
 
 TEST_CASE("Exclusive control: a second campaign is refused naming the holder, a kill -9ed campaign's resume takes its instrument "
