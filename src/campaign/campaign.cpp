@@ -258,8 +258,10 @@ class CampaignRun {
       make_the_planner();
       if (!config_.prior_results.empty()) priors_ = read_prior_results(config_);
     }
+    bool started = false;
     try {
       start_instruments();
+      started = true;
       if (options_.budget_raise) journal(*options_.budget_raise);
       // A new campaign's journal starts once every instrument has answered and fits: a campaign
       // that cannot start (a wrong port, limits that do not fit) leaves no journal behind, and the
@@ -270,7 +272,10 @@ class CampaignRun {
       }
       loop();
     } catch (const std::exception& e) {
-      if (journal_) finish(fmt::format("error: {}", e.what()));
+      // A Ctrl-C while a resume's instruments start is the operator's stop, which a resume
+      // continues (journaled as an error, status said to fix a cause there was none of).
+      if (journal_ && !started && options_.stop.stop_requested()) finish(stop_text(StopReason::stopped_by_operator));
+      else if (journal_) finish(fmt::format("error: {}", e.what()));
       else release_instruments();  // an instrument further down the list refused: let go of those that said yes
       throw;
     }
@@ -682,6 +687,22 @@ class CampaignRun {
   }
 
  private:
+  // What a stop asked while the instruments start leaves to do. `labloop run` refuses a folder
+  // that holds a campaign, so a resume or an extension is repeated instead; an extension's raise
+  // is journaled only once every instrument answers (run()), so it was not recorded either (the
+  // advice to run again was refused, and a resume finished the old budget without the raise).
+  std::string start_again() const {
+    const std::string folder = path_word(output_.string());
+    if (!options_.resume) return "labloop run again to start over";
+    if (!options_.budget_raise) return fmt::format("`labloop resume {}` continues it", folder);
+    const json& journaled = state_.config();
+    const json budget = journaled.is_object() ? journaled.value("budget", json::object()) : json::object();
+    const int before = state_.budget_experiments().value_or(budget.is_object() ? budget.value("experiments", 0) : 0);
+    const int more = options_.budget_raise->experiments - before;
+    return fmt::format("the budget was not raised: `labloop extend {}{}{}` again extends it", folder,
+                       more > 0 ? fmt::format(" --experiments {}", more) : "", options_.budget_raise->hours ? " --hours H (as before)" : "");
+  }
+
   // nullopt once the instrument is ready; at a resume, a driver at an endpoint that cannot be
   // taken back gives what start_instruments needs to carry on without it.
   std::optional<Absent> start_instrument(size_t i) {
@@ -696,7 +717,7 @@ class CampaignRun {
       // answers held the run for its whole connect_timeout_s, then exited 1, not 130).
       std::function<void()> check = [this, name = ic.name] {
         if (options_.stop.stop_requested())
-          throw InstrumentError(name, "stopped while waiting for its driver's welcome; nothing was run (labloop run again to start over)");
+          throw InstrumentError(name, fmt::format("stopped while waiting for its driver's welcome; nothing was run ({})", start_again()));
       };
       if (options_.dry_run || ic.is_simulator() || ic.is_manual()) endpoint = fmt::format("ipc://{}/{}.ipc", temp_.path().string(), i);
       if (options_.dry_run || ic.is_manual()) {
@@ -749,7 +770,7 @@ class CampaignRun {
         const fs::path log_path = output_ / sim_log_name(ic.name);
         check = [this, process, log_path, name = ic.name, patience = ic.connect_timeout_s, started = Clock::now(), said = false]() mutable {
           if (options_.stop.stop_requested())
-            throw InstrumentError(name, "stopped while its simulator was starting; nothing was run (labloop run again to start over)");
+            throw InstrumentError(name, fmt::format("stopped while its simulator was starting; nothing was run ({})", start_again()));
           if (process->running()) {
             if (!said && Clock::now() - started > std::chrono::duration<double>(patience)) {
               said = true;

@@ -629,7 +629,16 @@ int resume(const std::string& where, double grace_s, std::optional<labloop::Budg
   options.stop = signals.token();
   labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config),
                                          parameter_order(config), config.instruments.size());
-  const auto summary = labloop::run_campaign(config, options, &progress);
+  labloop::CampaignSummary summary;
+  try {
+    summary = labloop::run_campaign(config, options, &progress);
+  } catch (const labloop::InstrumentError& e) {
+    if (!options.stop.stop_requested()) throw;
+    // Ctrl-C while the instruments were starting: journaled as the operator's stop, and exits
+    // as one, as run does.
+    std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n";
+    return 130;
+  }
   progress.print_summary(summary);
   return exit_code(summary);
 }
