@@ -275,6 +275,7 @@ class CampaignRun {
       // A Ctrl-C while a resume's instruments start is the operator's stop, which a resume
       // continues (journaled as an error, status said to fix a cause there was none of).
       if (journal_ && !started && options_.stop.stop_requested()) finish(stop_text(StopReason::stopped_by_operator));
+      else if (journal_ && !options_.resume && journal_->last_seq() == 0) forget_unbegun_journal();
       else if (journal_) finish(fmt::format("error: {}", e.what()));
       else release_instruments();  // an instrument further down the list refused: let go of those that said yes
       throw;
@@ -372,6 +373,16 @@ class CampaignRun {
     held.swap(held_events_);
     for (const JournalEventBody& event : held) journal(event);
     if (priors_) teach_prior_results(*priors_);
+  }
+
+  // A new campaign whose first line could not be written (a full disk) recorded nothing: its empty
+  // journal.jsonl, which verify called FAILED, is removed, so the same `labloop run` works once the
+  // cause is fixed. Removed while it is still locked: no other run can have taken it meanwhile.
+  void forget_unbegun_journal() {
+    release_instruments();
+    std::error_code ec;
+    fs::remove(journal_->path(), ec);
+    journal_.reset();
   }
 
   // Journaled, then told, in file order, before the first proposal: replay tells them in the same
@@ -1924,6 +1935,21 @@ class CampaignRun {
 };
 
 }  // namespace
+
+std::uint64_t open_files_needed(const CampaignConfig& config) {
+  // With fewer than 64 ZeroMQ aborted (16) or an instrument that could not get its descriptors
+  // looked as if it did not answer.
+  constexpr std::uint64_t kLeast = 64, kBase = 24, kPerInstrument = 10;
+  return std::max(kLeast, kBase + kPerInstrument * config.instruments.size());
+}
+
+void refuse_too_few_open_files(const CampaignConfig& config, std::uint64_t allowed) {
+  const std::uint64_t needed = open_files_needed(config);
+  if (allowed >= needed) return;
+  throw Error(fmt::format("at most {} open files are allowed (ulimit -n); a campaign with {} instrument{} needs at least {} (24, and "
+                          "about 10 per instrument): raise it (ulimit -n {}, or more)",
+                          allowed, config.instruments.size(), config.instruments.size() == 1 ? "" : "s", needed, std::max<std::uint64_t>(needed, 1024)));
+}
 
 std::filesystem::path campaign_output(const CampaignConfig& config, const CampaignOptions& options) {
   return options.output ? std::filesystem::path(*options.output) : std::filesystem::path(config.output + (options.dry_run ? "-dry-run" : ""));
