@@ -222,6 +222,10 @@ std::vector<double> as_vector(const Point& x) { return std::vector<double>(x.dat
 
 std::string sim_log_name(const std::string& instrument) { return instrument + ".log"; }
 
+// Free bytes below which a simulator that exits at start with an empty log is said to have found
+// the disk full: its cache's first line and its log's first message fit in less.
+constexpr std::uintmax_t kRoomToStart = 4096;
+
 // The controller's host name for the record of who ran what; nothing when the system has none.
 std::optional<std::string> controller_host_name() {
   char name[256] = {};
@@ -800,6 +804,13 @@ class CampaignRun {
             while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
             last = std::string(text.substr(text.rfind('\n') == std::string_view::npos ? 0 : text.rfind('\n') + 1));
           }
+          // An empty log on a full disk: what it said could not be written either, and the log it
+          // pointed to was empty; "No space left on device" was never said.
+          std::error_code unknown;
+          if (last.empty() && fs::space(log_path.parent_path(), unknown).available < kRoomToStart && !unknown)
+            last = fmt::format("the disk holding {} is full (No space left on device), so it could not write even its log: free space "
+                               "there, then start again",
+                               log_path.parent_path().string());
           throw InstrumentError(name, fmt::format("labloop-sim exited at start (status {}){}; see {}", process->exit_status().value_or(-1),
                                                   last.empty() ? "" : ": " + printable(last.substr(0, 500)), log_path.string()));
         };
