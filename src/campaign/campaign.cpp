@@ -222,6 +222,10 @@ std::vector<double> as_vector(const Point& x) { return std::vector<double>(x.dat
 
 std::string sim_log_name(const std::string& instrument) { return instrument + ".log"; }
 
+// Free bytes below which a simulator that exits at start with an empty log is said to have found
+// the disk full: its cache's first line and its log's first message fit in less.
+constexpr std::uintmax_t kRoomToStart = 4096;
+
 // The controller's host name for the record of who ran what; nothing when the system has none.
 std::optional<std::string> controller_host_name() {
   char name[256] = {};
@@ -258,8 +262,10 @@ class CampaignRun {
       make_the_planner();
       if (!config_.prior_results.empty()) priors_ = read_prior_results(config_);
     }
+    bool started = false;
     try {
       start_instruments();
+      started = true;
       if (options_.budget_raise) journal(*options_.budget_raise);
       // A new campaign's journal starts once every instrument has answered and fits: a campaign
       // that cannot start (a wrong port, limits that do not fit) leaves no journal behind, and the
@@ -270,7 +276,11 @@ class CampaignRun {
       }
       loop();
     } catch (const std::exception& e) {
-      if (journal_) finish(fmt::format("error: {}", e.what()));
+      // A Ctrl-C while a resume's instruments start is the operator's stop, which a resume
+      // continues (journaled as an error, status said to fix a cause there was none of).
+      if (journal_ && !started && options_.stop.stop_requested()) finish(stop_text(StopReason::stopped_by_operator));
+      else if (journal_ && !options_.resume && journal_->last_seq() == 0) forget_unbegun_journal();
+      else if (journal_) finish(fmt::format("error: {}", e.what()));
       else release_instruments();  // an instrument further down the list refused: let go of those that said yes
       throw;
     }
@@ -367,6 +377,16 @@ class CampaignRun {
     held.swap(held_events_);
     for (const JournalEventBody& event : held) journal(event);
     if (priors_) teach_prior_results(*priors_);
+  }
+
+  // A new campaign whose first line could not be written (a full disk) recorded nothing: its empty
+  // journal.jsonl, which verify called FAILED, is removed, so the same `labloop run` works once the
+  // cause is fixed. Removed while it is still locked: no other run can have taken it meanwhile.
+  void forget_unbegun_journal() {
+    release_instruments();
+    std::error_code ec;
+    fs::remove(journal_->path(), ec);
+    journal_.reset();
   }
 
   // Journaled, then told, in file order, before the first proposal: replay tells them in the same
@@ -682,6 +702,22 @@ class CampaignRun {
   }
 
  private:
+  // What a stop asked while the instruments start leaves to do. `labloop run` refuses a folder
+  // that holds a campaign, so a resume or an extension is repeated instead; an extension's raise
+  // is journaled only once every instrument answers (run()), so it was not recorded either (the
+  // advice to run again was refused, and a resume finished the old budget without the raise).
+  std::string start_again() const {
+    const std::string folder = path_word(output_.string());
+    if (!options_.resume) return "labloop run again to start over";
+    if (!options_.budget_raise) return fmt::format("`labloop resume {}` continues it", folder);
+    const json& journaled = state_.config();
+    const json budget = journaled.is_object() ? journaled.value("budget", json::object()) : json::object();
+    const int before = state_.budget_experiments().value_or(budget.is_object() ? budget.value("experiments", 0) : 0);
+    const int more = options_.budget_raise->experiments - before;
+    return fmt::format("the budget was not raised: `labloop extend {}{}{}` again extends it", folder,
+                       more > 0 ? fmt::format(" --experiments {}", more) : "", options_.budget_raise->hours ? " --hours H (as before)" : "");
+  }
+
   // nullopt once the instrument is ready; at a resume, a driver at an endpoint that cannot be
   // taken back gives what start_instruments needs to carry on without it.
   std::optional<Absent> start_instrument(size_t i) {
@@ -696,7 +732,7 @@ class CampaignRun {
       // answers held the run for its whole connect_timeout_s, then exited 1, not 130).
       std::function<void()> check = [this, name = ic.name] {
         if (options_.stop.stop_requested())
-          throw InstrumentError(name, "stopped while waiting for its driver's welcome; nothing was run (labloop run again to start over)");
+          throw InstrumentError(name, fmt::format("stopped while waiting for its driver's welcome; nothing was run ({})", start_again()));
       };
       if (options_.dry_run || ic.is_simulator() || ic.is_manual()) endpoint = fmt::format("ipc://{}/{}.ipc", temp_.path().string(), i);
       if (options_.dry_run || ic.is_manual()) {
@@ -749,7 +785,7 @@ class CampaignRun {
         const fs::path log_path = output_ / sim_log_name(ic.name);
         check = [this, process, log_path, name = ic.name, patience = ic.connect_timeout_s, started = Clock::now(), said = false]() mutable {
           if (options_.stop.stop_requested())
-            throw InstrumentError(name, "stopped while its simulator was starting; nothing was run (labloop run again to start over)");
+            throw InstrumentError(name, fmt::format("stopped while its simulator was starting; nothing was run ({})", start_again()));
           if (process->running()) {
             if (!said && Clock::now() - started > std::chrono::duration<double>(patience)) {
               said = true;
@@ -768,6 +804,13 @@ class CampaignRun {
             while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
             last = std::string(text.substr(text.rfind('\n') == std::string_view::npos ? 0 : text.rfind('\n') + 1));
           }
+          // An empty log on a full disk: what it said could not be written either, and the log it
+          // pointed to was empty; "No space left on device" was never said.
+          std::error_code unknown;
+          if (last.empty() && fs::space(log_path.parent_path(), unknown).available < kRoomToStart && !unknown)
+            last = fmt::format("the disk holding {} is full (No space left on device), so it could not write even its log: free space "
+                               "there, then start again",
+                               log_path.parent_path().string());
           throw InstrumentError(name, fmt::format("labloop-sim exited at start (status {}){}; see {}", process->exit_status().value_or(-1),
                                                   last.empty() ? "" : ": " + printable(last.substr(0, 500)), log_path.string()));
         };
@@ -1910,6 +1953,21 @@ class CampaignRun {
 };
 
 }  // namespace
+
+std::uint64_t open_files_needed(const CampaignConfig& config) {
+  // With fewer than 64 ZeroMQ aborted (16) or an instrument that could not get its descriptors
+  // looked as if it did not answer.
+  constexpr std::uint64_t kLeast = 64, kBase = 24, kPerInstrument = 10;
+  return std::max(kLeast, kBase + kPerInstrument * config.instruments.size());
+}
+
+void refuse_too_few_open_files(const CampaignConfig& config, std::uint64_t allowed) {
+  const std::uint64_t needed = open_files_needed(config);
+  if (allowed >= needed) return;
+  throw Error(fmt::format("at most {} open files are allowed (ulimit -n); a campaign with {} instrument{} needs at least {} (24, and "
+                          "about 10 per instrument): raise it (ulimit -n {}, or more)",
+                          allowed, config.instruments.size(), config.instruments.size() == 1 ? "" : "s", needed, std::max<std::uint64_t>(needed, 1024)));
+}
 
 std::filesystem::path campaign_output(const CampaignConfig& config, const CampaignOptions& options) {
   return options.output ? std::filesystem::path(*options.output) : std::filesystem::path(config.output + (options.dry_run ? "-dry-run" : ""));

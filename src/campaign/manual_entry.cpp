@@ -14,7 +14,9 @@
 #include <ctime>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
+#include <string>
 
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/csv_table.hpp"
@@ -50,6 +52,26 @@ void fsync_dir(const fs::path& dir) {
   UniqueFd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY)};
   if (d.get() >= 0) ::fsync(d.get());
 }
+
+// A temporary name in the inbox, removed on every way out of write_entry once it was made: one
+// whose write or fsync failed (a full disk) was left behind as inbox/.<experiment>.<pid>.tmp for good.
+class TemporaryName {
+ public:
+  TemporaryName(int dir, std::string name) : dir_(dir), name_(std::move(name)) {}
+  TemporaryName(const TemporaryName&) = delete;
+  TemporaryName& operator=(const TemporaryName&) = delete;
+  ~TemporaryName() { remove(); }
+
+  // Before the inbox's fsync, so that its removal is on disk with the entry.
+  void remove() noexcept {
+    if (!name_.empty()) ::unlinkat(dir_, name_.c_str(), 0);
+    name_.clear();
+  }
+
+ private:
+  int dir_;
+  std::string name_;
+};
 
 const InstrumentConfig* instrument_named(const CampaignConfig& config, const std::string& name) {
   for (const auto& ic : config.instruments)
@@ -150,11 +172,13 @@ void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
   // sharing the temporary name could link one's bytes under the other's success.
   static std::mutex writing;
   std::lock_guard one_at_a_time(writing);
+  std::optional<TemporaryName> temporary;
   {
     // Not through a link planted under the temporary name: it would be cut short and overwritten.
     UniqueFd f{::openat(dir.get(), temp_name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)};
     if (f.get() < 0 && refused_as_link(temp.string(), errno)) throw Error(symbolic_link_refusal(temp.string()));
     if (f.get() < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_error(errno)));
+    temporary.emplace(dir.get(), temp_name);
     write_all(f.get(), text, temp);
     if (::fsync(f.get()) != 0) throw Error(fmt::format("{}: cannot write to disk: {}", temp.string(), os_error(errno)));
   }
@@ -162,7 +186,7 @@ void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
   // each other; rename() would replace silently.
   const int rc = ::linkat(dir.get(), temp_name.c_str(), dir.get(), target_name.c_str(), 0);
   const int err = errno;
-  ::unlinkat(dir.get(), temp_name.c_str(), 0);
+  temporary->remove();
   if (rc != 0 && err == EEXIST) {
     std::error_code status_error;
     if (!fs::is_regular_file(fs::symlink_status(target, status_error)))

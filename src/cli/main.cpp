@@ -554,19 +554,15 @@ int exit_code(const labloop::CampaignSummary& summary) {
 }
 
 // Checked by the commands that run a campaign, once main() has raised the limit as far as
-// allowed: with 16, ZeroMQ aborted, and with a few more an instrument that could not get its
-// descriptors looked as if it did not answer.
-void refuse_too_few_files() {
-  constexpr rlim_t kFilesNeeded = 64;
-  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < kFilesNeeded)
-    throw labloop::Error(fmt::format("at most {} open files are allowed (ulimit -n); a campaign needs at least {} (about 10 per "
-                                     "instrument): raise it (ulimit -n 1024)",
-                                     static_cast<unsigned long long>(files.rlim_cur), static_cast<unsigned long long>(kFilesNeeded)));
+// allowed, and before anything is written: with too few, a start failed part-way.
+void refuse_too_few_files(const labloop::CampaignConfig& config) {
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY)
+    labloop::refuse_too_few_open_files(config, static_cast<std::uint64_t>(files.rlim_cur));
 }
 
 int run(const std::string& file, const std::string& output, bool dry_run, double grace_s) {
-  refuse_too_few_files();
   const auto config = labloop::load_campaign_config(file, labloop::sim::catalogue());
+  refuse_too_few_files(config);
   labloop::CampaignOptions options;
   options.dry_run = dry_run;
   options.stop_grace = std::chrono::milliseconds(static_cast<long long>(grace_s * 1000));
@@ -607,10 +603,10 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
 
 int resume(const std::string& where, double grace_s, std::optional<labloop::BudgetExtendedEvent> raise = std::nullopt,
            std::shared_ptr<labloop::Journal> held_journal = nullptr) {
-  refuse_too_few_files();
   const auto path = labloop::journal_path_of(where);
   const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
   auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
+  refuse_too_few_files(config);
   // What `verify` would reject in the bookkeeping (two outcomes for one experiment, a result for
   // one never proposed): said, not acted on; the campaign goes on from the journal's record.
   if (const labloop::JournalAudit audit = labloop::audit_journal(where); !audit.problems.empty())
@@ -631,7 +627,17 @@ int resume(const std::string& where, double grace_s, std::optional<labloop::Budg
   options.stop = signals.token();
   labloop::cli::ProgressDisplay progress(stdout, isatty(STDOUT_FILENO) != 0, config.objective.name, other_objectives(config),
                                          parameter_order(config), config.instruments.size());
-  const auto summary = labloop::run_campaign(config, options, &progress);
+  labloop::CampaignSummary summary;
+  try {
+    summary = labloop::run_campaign(config, options, &progress);
+  } catch (const labloop::InstrumentError& e) {
+    if (!options.stop.stop_requested()) throw;
+    // Ctrl-C while the instruments were starting: journaled as the operator's stop, and exits
+    // as one, as run does.
+    progress.flush();
+    std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n";
+    return 130;
+  }
   progress.print_summary(summary);
   return exit_code(summary);
 }

@@ -356,7 +356,6 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
                                    name, os_reason(err)));
   }
   UniqueFd fd(raw);
-
   if (!lock_exclusive(fd.get())) {
     if (errno == EWOULDBLOCK)
       throw JournalError(fmt::format("{}: the journal is already open in another labloop run; stop that run first "
@@ -364,6 +363,16 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
                                      name));
     throw JournalError(fmt::format("{}: cannot lock the journal: {}", name, os_reason(errno)));
   }
+  // A journal made here and then not opened (no descriptor left to make it durable, `ulimit -n`)
+  // is removed: an empty journal.jsonl was left behind, which verify called FAILED. Only once it
+  // is locked: until then another run may have opened it as its own.
+  struct RemovedUnlessOpened {
+    const std::filesystem::path& path;
+    bool made;
+    ~RemovedUnlessOpened() {
+      if (made) ::unlink(path.c_str());
+    }
+  } made_here{path_, created};
 
   const Parsed parsed = parse_file(fd.get(), path_);
   if (parsed.contents.torn_tail) {
@@ -383,6 +392,7 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
   }
   fd_ = fd.release();
   lock_fd_ = lock.release();
+  made_here.made = false;
 }
 
 Journal::~Journal() { close(); }

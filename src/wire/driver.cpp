@@ -421,7 +421,8 @@ class Server {
   // controller does not read and its queue is full) or cannot route (the controller is gone) is
   // dropped, as ROUTER always did, but said: a result each time, other replies at most once a
   // second for each reason, counting the rest. Nothing is lost for good: a result stays cached,
-  // and a controller that asks again (its pong reconcile, a repeated run) gets it.
+  // and a controller that asks again (its pong reconcile, a repeated run) gets it; one a driver
+  // shutting down did not cache is run again when asked.
   // Why ROUTER could not deliver a reply.
   enum class Undeliverable { queue_full, gone };
   void send_frames(const Envelope& route, const std::string& payload, const std::string& result_of = {}) {
@@ -446,9 +447,15 @@ class Server {
   void note_undelivered(Undeliverable why, const std::string& result_of) {
     const char* const reason = why == Undeliverable::queue_full ? "its controller's queue is full (it is not reading)" : "its controller is gone";
     if (!result_of.empty()) {
-      options_.log(fmt::format("the result of {} was not delivered: {}. It stays cached, and is sent again when that controller asks "
-                               "(its next ping, or the same run)",
-                               result_of, reason));
+      // A driver shutting down caches nothing (handle_completion): said so, not that it is kept.
+      if (cache_.count(result_of) == 0)
+        options_.log(fmt::format("the result of {} was not delivered: {}. It is not cached (this driver is shutting down; no verdict on "
+                                 "the experiment): a controller that resumes sends it again, to this driver restarted or another",
+                                 result_of, reason));
+      else
+        options_.log(fmt::format("the result of {} was not delivered: {}. It stays cached, and is sent again when that controller asks "
+                                 "(its next ping, or the same run)",
+                                 result_of, reason));
       return;
     }
     Undelivered& u = undelivered_[static_cast<std::size_t>(why)];

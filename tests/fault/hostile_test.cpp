@@ -21,6 +21,8 @@
 #include "fake_driver.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/campaign/campaign.hpp"
+#include "labloop/campaign/campaign_overview.hpp"
+#include "labloop/core/printable.hpp"
 #include "labloop/campaign/note_throttle.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/journal.hpp"
@@ -946,4 +948,42 @@ TEST_CASE("Hostile: a resume goes on without an instrument that is gone or no lo
   }
   // Neither answers: refused as before, naming the first.
   CHECK_THROWS_WITH(resumed("none"), Catch::StartsWith("instrument 'a': no answer from"));
+}
+
+TEST_CASE("Hostile: a Ctrl-C while an extension or a resume waits for its driver is the operator's stop, and says what to repeat", "[fault][hostile]") {
+  test::TempDir dir;
+  const std::string endpoint = dir.ipc("gone");
+  const auto out = dir / "out";
+  json instrument = quick({{"name", "gone"}, {"endpoint", endpoint}});
+  instrument["connect_timeout_s"] = 30;  // only the stop ends the wait
+  {
+    FakeDriver lab(endpoint, honest());
+    REQUIRE(run_file(hostile_campaign(out.string(), instrument, 2)).reason == "budget reached");
+  }
+  // The driver is down; the operator asks for 3 more (`labloop extend out --experiments 3`), then
+  // presses Ctrl-C while the extension waits for its welcome.
+  CampaignConfig config = journaled_config(events_of(out), "hostile", labloop::sim::catalogue());
+  config.budget.experiments = 5;
+  std::stop_source stop;
+  stop.request_stop();
+  CampaignOptions options;
+  options.resume = true;
+  options.output = out.string();
+  options.stop = stop.get_token();
+  options.budget_raise = BudgetExtendedEvent{.experiments = 5, .by = "tester"};
+  // `labloop run` again, as it said before, refuses the folder: the same extend is what works.
+  CHECK_THROWS_WITH(run_campaign(config, options),
+                    Catch::Contains(fmt::format("the budget was not raised: `labloop extend {} --experiments 3` again", path_word(out.string()))));
+  CHECK(count_of_kind(out, "budget_extended") == 0);
+  // Journaled as an error before, so that status said to fix its cause.
+  CHECK(events_of(out).back()["event"] == "campaign_finished");
+  CHECK(events_of(out).back()["reason"] == "stopped by operator");
+  CHECK(campaign_overview(out, labloop::sim::catalogue()).phase == CampaignPhase::finished);
+
+  // A resume stopped the same way says to resume again.
+  config.budget.experiments = 2;
+  options.budget_raise.reset();
+  CHECK_THROWS_WITH(run_campaign(config, options), Catch::Contains(fmt::format("nothing was run (`labloop resume {}` continues it)", path_word(out.string()))));
+  CHECK(events_of(out).back()["reason"] == "stopped by operator");
+  check_bookkeeping(out);
 }

@@ -888,6 +888,26 @@ TEST_CASE("serve writes a line a peer can cause with every message at most once 
   CHECK(log.wait_for("more such left out since the last line saying so: at most one a second)", 5s));
 }
 
+TEST_CASE("serve does not say a result it did not cache stays cached: a driver shutting down caches none", "[driver][serve]") {
+  LambdaDriver driver([](double x, std::stop_token stop) {
+    while (!stop.stop_requested()) std::this_thread::sleep_for(10ms);
+    return labloop::Values{{"y", x}};
+  });
+  ServeLog log;
+  {
+    InProcessServer server(driver, log.sink());
+    {
+      Client leaving(server.endpoint());
+      CHECK(leaving.request(labloop::protocol::to_json(labloop::protocol::Run{"cut-1", json{{"x", 1.5}}}))["type"] == "accepted");
+    }
+    std::this_thread::sleep_for(300ms);  // its controller's going is seen before the driver stops
+  }
+  // It said "It stays cached, and is sent again when that controller asks", of a result that a
+  // restarted driver runs again.
+  CHECK(log.has("the result of cut-1 was not delivered: its controller is gone. It is not cached (this driver is shutting down"));
+  CHECK_FALSE(log.has("stays cached"));
+}
+
 TEST_CASE("serve says when a reply cannot be delivered, to a controller that does not read or is gone, and serves the others", "[driver][serve]") {
   LambdaDriver driver([](double x, std::stop_token) {
     std::this_thread::sleep_for(300ms);

@@ -4,6 +4,8 @@
 
 #include <ctime>
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -387,6 +389,31 @@ TEST_CASE("An entry is not written through an inbox that is a link to a folder e
   CHECK_THAT(test::message_of([&] { read_entry(dir.path(), e.experiment); }),
              Catch::Contains("is not an entry file (it is not a regular file (a pipe, a socket or a device))"));
   CHECK_THAT(test::message_of([&] { write_entry(dir.path(), e); }), Catch::Contains("is in the way"));
+}
+
+TEST_CASE("An entry whose write fails (a full disk) leaves no temporary file in the inbox", "[manual]") {
+  test::TempDir dir;
+  ManualEntry e;
+  e.experiment = "by-hand-0001";
+  e.values = {{"yield", 71.5}};
+  // A file size limit fails the write part-way as a full disk would (EFBIG instead of ENOSPC),
+  // here, as an unprivileged test: its signal ignored, the write returns the error.
+  rlimit before{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &before) == 0);
+  const auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = before;
+  small.rlim_cur = 16;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const std::string message = test::message_of([&] { write_entry(dir.path(), e); });
+  ::setrlimit(RLIMIT_FSIZE, &before);
+  ::signal(SIGXFSZ, old_handler);
+  CHECK_THAT(message, Catch::Contains("cannot write"));
+  REQUIRE(fs::is_directory(inbox_dir(dir.path())));
+  CHECK(fs::is_empty(inbox_dir(dir.path())));
+  // With room again the same entry is saved, and only it is there.
+  write_entry(dir.path(), e);
+  CHECK(std::distance(fs::directory_iterator(inbox_dir(dir.path())), fs::directory_iterator()) == 1);
+  CHECK(fs::is_regular_file(entry_path(dir.path(), e.experiment)));
 }
 
 TEST_CASE("Who entered a result and why it failed are plain text on one line: a terminal shows them, never obeys them", "[manual]") {

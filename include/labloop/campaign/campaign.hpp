@@ -4,6 +4,7 @@
 // planner — until the budget, the target, the time limit or a stop request ends it. Every event
 // is journaled (and fsynced) before the loop acts on it; results.csv, convergence.svg and (several
 // objectives) pareto.svg are rewritten from the journal's events as results arrive.
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -109,6 +110,15 @@ struct InstrumentCheck {
 // checks each against the campaign (names, limits, outputs) and disconnects. Nothing runs and
 // nothing is written to the output directory. One entry per instrument, in file order.
 std::vector<InstrumentCheck> check_instruments(const CampaignConfig& config, const CampaignOptions& options);
+
+// The open files (`ulimit -n`) a campaign needs at least: 64, and 24 plus 10 per instrument beyond
+// that (ZeroMQ and the journal; each instrument's socket and ZeroMQ's signals, a simulator's pipes
+// and log, files its driver or entries are read through). Measured: about 4 per instrument while it
+// runs, more while it starts; with fewer, a start failed part-way with "Too many open files".
+std::uint64_t open_files_needed(const CampaignConfig& config);
+// Throws Error, naming `ulimit -n` and the number needed, when `allowed` is below open_files_needed:
+// `run` and `resume` call it before anything is written.
+void refuse_too_few_open_files(const CampaignConfig& config, std::uint64_t allowed);
 
 // Where the campaign writes: options.output, else the file's "output" (+ "-dry-run" for a dry run).
 std::filesystem::path campaign_output(const CampaignConfig& config, const CampaignOptions& options);
