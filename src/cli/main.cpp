@@ -585,9 +585,15 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
     // The folder may be gone by now (moved or deleted while the campaign ran): that the journal
     // is not where it was does not mean none was written.
     if (progress.saw_events() && !std::filesystem::exists(where / "journal.jsonl", unreadable)) {
-      std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n"
-                << "the campaign had started, but its folder " << where.string() << " is no longer there (moved or deleted while it ran?): "
-                << "its journal holds every event up to the stop; run `labloop resume` on the folder where it is now\n";
+      std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n";
+      // The folder is there, its journal not: renamed or deleted on its own (the error above says
+      // where what it wrote was saved), not a folder moved away.
+      if (std::filesystem::is_directory(where, unreadable))
+        std::cerr << "the campaign had started, but its journal.jsonl in " << where.string() << " was renamed or deleted while it ran: "
+                  << "put it back as journal.jsonl, then `labloop resume " << labloop::path_word(where.string()) << "`\n";
+      else
+        std::cerr << "the campaign had started, but its folder " << where.string() << " is no longer there (moved or deleted while it ran?): "
+                  << "its journal holds every event up to the stop; run `labloop resume` on the folder where it is now\n";
       return 1;
     }
     if (!fresh || std::filesystem::exists(where / "journal.jsonl", unreadable)) throw;

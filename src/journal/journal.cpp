@@ -521,6 +521,11 @@ void Journal::check_still_ours() {
     // Moved, with its folder most likely: the file is still whole, wherever it is now.
     std::error_code ec;
     const auto now_at = std::filesystem::read_symlink(fmt::format("/proc/self/fd/{}", fd_), ec);
+    // Renamed within its folder: "resume the folder where it is now" found no journal there.
+    if (!ec && now_at.parent_path() == std::filesystem::absolute(path_, ec).parent_path() && !ec)
+      stop(fmt::format("{}: the journal is no longer there: it was renamed to {} while the campaign ran. This controller stops; rename "
+                       "it back to {}, then `labloop resume` continues the campaign",
+                       name, now_at.filename().string(), path_.filename().string()));
     stop(fmt::format("{}: the journal is no longer there: it (or its folder) was moved{} while the campaign ran. This controller "
                      "stops; `labloop resume` on the folder where it is now continues the campaign",
                      name, ec ? std::string() : " to " + now_at.string()));
@@ -610,8 +615,14 @@ const std::string& journal_genesis_hash() {
 JournalContents read_journal(const std::filesystem::path& path) {
   UniqueFd fd(open_journal_file(path, O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
-    if (errno == ENOENT)
+    if (errno == ENOENT) {
+      // Deleted or renamed while its campaign ran: the run saved what it had written beside it.
+      if (const auto copies = displaced_copies(path); !copies.empty())
+        throw JournalError(fmt::format("{}: no such journal, but {} is what a run of this campaign had written when its journal was "
+                                       "deleted or renamed while it ran: put it back as {} (or the renamed file, if that is the right one)",
+                                       path.string(), copies.back().string(), path.filename().string()));
       throw JournalError(fmt::format("{}: no such journal (is the name right? a campaign's folder holds its journal.jsonl)", path.string()));
+    }
     throw JournalError(fmt::format("{}: cannot open the journal: {}", path.string(), os_reason(errno)));
   }
   return parse_file(fd.get(), path).contents;

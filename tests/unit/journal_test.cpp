@@ -345,6 +345,36 @@ TEST_CASE("Journal: a journal replaced while it is written stops its writer, who
   CHECK_THROWS_AS(journal.append("d"), JournalError);  // and stays stopped
 }
 
+TEST_CASE("Journal: a journal deleted while it is written is saved beside it, and reading the folder then names the copy", "[journal]") {
+  // status, verify and resume said only "no such journal" of a folder whose journal.jsonl.displaced-1
+  // held every event (a red-team report).
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  Journal journal(p);
+  journal.append("a");
+  fs::remove(p);
+  CHECK_THROWS_AS(journal.append("b"), JournalError);
+  REQUIRE(fs::exists(p.string() + ".displaced-1"));
+  CHECK_THROWS_WITH(read_journal(p), p.string() + ": no such journal, but " + p.string() + ".displaced-1 is what a run of this campaign had "
+                                         "written when its journal was deleted or renamed while it ran: put it back as journal.jsonl (or the "
+                                         "renamed file, if that is the right one)");
+  fs::rename(p.string() + ".displaced-1", p);
+  CHECK(read_journal(p).events.size() == 1);
+}
+
+TEST_CASE("Journal: a journal renamed within its folder while it is written stops its writer, saying to rename it back", "[journal]") {
+  // It said to resume "the folder where it is now": the same folder, which had no journal.jsonl.
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  Journal journal(p);
+  journal.append("a");
+  fs::rename(p, dir.path() / "journal.old");
+  CHECK_THROWS_WITH(journal.append("b"), p.string() + ": the journal is no longer there: it was renamed to journal.old while the campaign "
+                                                      "ran. This controller stops; rename it back to journal.jsonl, then `labloop resume` "
+                                                      "continues the campaign");
+  CHECK(read_journal(dir.path() / "journal.old").events.size() == 1);
+}
+
 TEST_CASE("Journal: a journal whose folder is moved while it is written stops its writer, naming where it went", "[journal]") {
   TempDir dir;
   fs::create_directory(dir.path() / "run");
