@@ -1290,6 +1290,11 @@ class _Server:
             why = {zmq.EAGAIN: "its controller's queue is full (it is not reading)",
                    zmq.EHOSTUNREACH: "its controller is gone"}.get(e.errno, str(e))
             if msg.get("type") == "result":
+                if msg.get("experiment") not in self.cache:  # cut short by our own shutdown: _flush_done kept none
+                    log.warning("the result of %s was not delivered: %s. It is not cached (this driver is shutting down; no "
+                                "verdict on the experiment): a controller that resumes sends it again, to this driver restarted "
+                                "or another", msg.get("experiment"), why)
+                    return
                 log.warning("the result of %s was not delivered: %s. It stays cached, and is sent again when that "
                             "controller asks (its next ping, or the same run)", msg.get("experiment"), why)
                 return
