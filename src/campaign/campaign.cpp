@@ -675,7 +675,11 @@ class CampaignRun {
                     inst.config->name, inst.config->connect_timeout_s, experiments, inst.config->reconnect_s, why));
     ++inst.outages;
     inst.hello_again_at = now;
-    say_hello_again(inst, now);
+    // As say_hello_again, without sending another: hello() sent one, which ZeroMQ keeps queued
+    // for the driver (each queued hello is answered, and only the first welcome counts).
+    inst.awaiting_welcome = true;
+    inst.welcome_wanted_since = now;
+    inst.hello_sent_at = now;
   }
 
  public:
@@ -1563,6 +1567,7 @@ class CampaignRun {
   // True when the campaign still fits it.
   bool recheck(LiveInstrument& inst, const protocol::Welcome& welcome) {
     journal_held(inst, welcome.holder);
+    if (welcome.holder && !campaign_id_.empty() && welcome.holder->campaign_id == campaign_id_) inst.link->adopt_holder(*welcome.holder);
     if (book_.quarantined(inst.index)) return false;
     std::string problem;
     try {

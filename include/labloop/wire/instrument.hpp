@@ -94,6 +94,9 @@ class Instrument {
   const InstrumentInfo& info() const { return info_; }
   // A later welcome the campaign checked and accepted (a restarted driver's): its declaration now.
   void adopt(InstrumentInfo info) { info_ = std::move(info); }
+  // A later welcome naming this campaign its holder: released at the stop (a driver first
+  // welcomed after a resume had not said so in answer to hello()).
+  void adopt_holder(protocol::Holder holder) { holder_ = std::move(holder); }
   zmq::socket_t& socket() { return socket_; }
   int malformed_count() const { return malformed_; }
   // What decode() said of the last malformed message, cut to kMostMalformedChars characters (its
