@@ -27,9 +27,10 @@ InstrumentRelease release_one(zmq::context_t& context, const CampaignConfig& con
     // (a resume does the same), one free or without exclusive control names no holder.
     (void)link.hello(config.name, {}, campaign_id);
   } catch (const InstrumentError& e) {
-    const bool busy = std::string_view(e.what()).find("is in use by another campaign") != std::string_view::npos;
+    // Busy: the driver's own words ("instrument held by campaign …"), not hello()'s advice to a run.
+    const bool busy = !link.busy_answer().empty();
     outcome.outcome = busy ? InstrumentRelease::Outcome::held_by_another : InstrumentRelease::Outcome::unreachable;
-    outcome.detail = e.what();
+    outcome.detail = busy ? link.busy_answer() : e.what();
     return outcome;
   }
   if (!link.holder()) {

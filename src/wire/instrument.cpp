@@ -197,6 +197,7 @@ std::optional<protocol::Message> Instrument::receive(std::chrono::milliseconds t
 const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::function<void()>& check,
                                         const std::optional<std::string>& campaign_id) {
   hello_ = protocol::Hello{fmt::format("labloop {}", kVersion), campaign, campaign_id};
+  busy_answer_.clear();
   send(hello_);
   const auto deadline = Clock::now() + timing_.connect_timeout;
   std::string malformed_answer;  // what decode() said of the last malformed message since the hello
@@ -237,12 +238,14 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
         throw InstrumentError(name_, fmt::format("is held by this campaign, but under another controller key: {} (driver at {}). "
                                                  "Resume with the key it was started with (its security section's client_keys)",
                                                  error->message, endpoint_));
-      if (error->code == protocol::kBusy)
+      if (error->code == protocol::kBusy) {
+        busy_answer_ = protocol::truncate_utf8(error->message, 200);
         throw InstrumentError(name_, fmt::format("is in use by another campaign and cannot be used: {} (driver at {}). Wait for that "
                                                  "campaign to end, or stop it (its own `labloop resume` takes the instrument back); one "
                                                  "that has ended still holding it (its driver was down when it stopped) gives it back "
                                                  "with `labloop release` on its folder",
                                                  error->message, endpoint_));
+      }
       throw InstrumentError(name_, fmt::format("refused hello: {} ({})", error->message, error->code));
     }
     log_(fmt::format("{}: ignored a {} message while waiting for welcome", name_, protocol::type_name(*message)));

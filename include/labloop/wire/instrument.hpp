@@ -108,6 +108,9 @@ class Instrument {
   // Why the last handshake failed, worded for people ("instrument reactor-1 refused this
   // controller's key curve:…"); empty when the last one succeeded or none failed yet.
   const std::string& handshake_refusal() const { return refusal_; }
+  // The driver's own words when the last hello() was refused as busy (another campaign holds it,
+  // protocol §12); empty otherwise.
+  const std::string& busy_answer() const { return busy_answer_; }
   // The driver's access check refused this controller's key (ZAP status 400: not in, or revoked
   // from, its allow-list) at the last handshake: no reconnection will be let in until someone
   // changes the allow-list. False once a handshake succeeds.
@@ -135,6 +138,7 @@ class Instrument {
   zmq::socket_t socket_;
   std::unique_ptr<detail::HandshakeMonitor> monitor_;  // after socket_: closed before it
   std::string refusal_;
+  std::string busy_answer_;
   bool key_refused_ = false;
   int silent_closes_ = 0;  // handshakes the driver ended without a word, since the last success
   int handshakes_ = 0;     // connections made on this socket
