@@ -172,6 +172,10 @@ struct LiveInstrument {
   std::chrono::steady_clock::time_point hello_sent_at{};  // the last one: asked again every connect timeout
   std::string hello_answer;  // what it answered that hello instead of a welcome ("busy: held by …"), for the log
   int hellos_unanswered = 0;  // hellos asked again since then, for the log
+  // Hellos sent and not yet answered by a welcome. ZeroMQ keeps those sent while the driver is
+  // away queued for it, and it answers each: the welcomes after the first are answers we asked
+  // for, not unasked ones to note.
+  int hellos_waiting = 0;
   NoteThrottle chatter{""};        // notes about what it sends unasked: a flood shows as a count
   int busy_in_a_row = 0;           // runs rejected as busy since the last one it accepted
   std::string busy_reason;         // the last of them's reason ("busy: 1/1 experiments running")
@@ -678,6 +682,7 @@ class CampaignRun {
     // As say_hello_again, without sending another: hello() sent one, which ZeroMQ keeps queued
     // for the driver (each queued hello is answered, and only the first welcome counts).
     inst.awaiting_welcome = true;
+    inst.hellos_waiting = 1;
     inst.welcome_wanted_since = now;
     inst.hello_sent_at = now;
   }
@@ -904,7 +909,8 @@ class CampaignRun {
         reason_ = stop_text(*stop_);
         book_.campaign_stopping();
         if (!stop_deadline_ && !in_flight_.empty())
-          log(fmt::format("{}: no new experiments; waiting for {} running ({})", reason_, in_flight_.size(), what_a_stop_does(false)));
+          log(fmt::format("{}: no new experiments; waiting for {} running{} ({})", reason_, in_flight_.size(), waited_for_lost(),
+                          what_a_stop_does(false)));
       } else if (stop_ && !stop_deadline_ && (options_.stop.stop_requested() || stopping_on_request_)) {
         // Already stopping for another reason (the target, the time budget), with experiments
         // still running: an operator's stop starts their grace period all the same. It was never
@@ -936,6 +942,11 @@ class CampaignRun {
         abort_all("not finished within the stop grace period; aborted");
         return;
       }
+      if (reason_.empty() && !budget_wait_said_ && waiting_.empty() && used() >= config_.budget.experiments)
+        if (const std::string lost = waited_for_lost(); !lost.empty()) {
+          budget_wait_said_ = true;
+          log(fmt::format("every experiment of the budget is proposed; waiting for {} running{}", in_flight_.size(), lost));
+        }
       poll_messages(std::chrono::milliseconds(50));
       read_after_absence();
       supervise(Clock::now());
@@ -1170,8 +1181,12 @@ class CampaignRun {
   void handle(LiveInstrument& inst, const protocol::Message& m) {
     if (const auto* welcome = std::get_if<protocol::Welcome>(&m)) {
       // Only the answer to our own hello counts: anyone can send a welcome at any time.
-      if (!inst.awaiting_welcome) return note_from(inst, fmt::format("{}: ignored a welcome it was not asked for", inst.config->name));
+      if (!inst.awaiting_welcome) {
+        if (inst.hellos_waiting > 0) return void(--inst.hellos_waiting);
+        return note_from(inst, fmt::format("{}: ignored a welcome it was not asked for", inst.config->name));
+      }
       inst.awaiting_welcome = false;
+      inst.hellos_waiting = std::max(0, inst.hellos_waiting - 1);
       const bool fits = recheck(inst, *welcome);
       if (inst.hello_again_at) {
         inst.hello_again_at.reset();
@@ -1425,6 +1440,7 @@ class CampaignRun {
     inst.awaiting_welcome = true;
     if (!inst.welcome_wanted_since) inst.welcome_wanted_since = now;
     inst.hello_sent_at = now;
+    ++inst.hellos_waiting;
     inst.link->send(inst.link->hello_message());
   }
 
@@ -1831,6 +1847,22 @@ class CampaignRun {
     return people == 0 ? graced : graced + "; " + open;
   }
 
+  // Open experiments on an instrument that is lost (or whose new connection has not welcomed
+  // us yet) are waited for up to its reconnect_s: said, or a stop looks like a hang.
+  std::string waited_for_lost() const {
+    std::string said;
+    for (const auto& inst : instruments_) {
+      if (!book_.lost(inst->index) && !inst->hello_again_at) continue;
+      const auto open = static_cast<std::size_t>(std::count_if(in_flight_.begin(), in_flight_.end(), [&](const auto& entry) {
+        return entry.second.instrument == static_cast<int>(inst->index);
+      }));
+      if (open == 0) continue;
+      said += fmt::format("{}{} on {}, which is not back: waited for up to its reconnect_s ({:g} s)", said.empty() ? ", " : "; ", open,
+                          inst->config->name, inst->config->reconnect_s);
+    }
+    return said;
+  }
+
   bool waits_for_person(const Experiment& e) const {
     return e.instrument >= 0 && instruments_[static_cast<size_t>(e.instrument)]->config->is_manual();
   }
@@ -1909,6 +1941,7 @@ class CampaignRun {
   fs::path output_;
   std::optional<Journal> journal_;
   bool stopping_on_request_ = false;  // a stop request in the folder stops this run
+  bool budget_wait_said_ = false;     // the budget is used and the last open experiments wait for a lost instrument: said once
   bool stop_request_stuck_ = false;   // one could not be removed: not looked at again
   std::vector<JournalEventBody> held_events_;
   std::optional<KeyPair> key_;  // config "controller_key": the journal is signed with it

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <climits>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <thread>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include <sstream>
 
 #include "fake_driver.hpp"
+#include "journal_edit.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/campaign/campaign.hpp"
 #include "labloop/campaign/campaign_overview.hpp"
@@ -898,7 +900,16 @@ TEST_CASE("Hostile: a resume goes on without an instrument that is gone or no lo
   while (cut < events.size() && !(events[cut]["event"] == "dispatched" && events[cut]["instrument"] == "b")) ++cut;
   REQUIRE(cut < events.size());
   const std::string on_b = events[cut]["experiment"];
-  const auto resumed = [&](const std::string& name) {
+  struct Notes : CampaignObserver {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+    void on_event(const JournalEvent&, const CampaignStatus&) override {}
+    void on_log(const std::string& line) override {
+      const std::lock_guard lock(mutex);
+      lines.push_back(line);
+    }
+  };
+  const auto resumed = [&](const std::string& name, Notes* notes = nullptr) {
     const auto copy = dir / name;
     std::filesystem::create_directories(copy);
     std::filesystem::copy_file(original / "journal.jsonl", copy / "journal.jsonl");
@@ -907,7 +918,7 @@ TEST_CASE("Hostile: a resume goes on without an instrument that is gone or no lo
     CampaignOptions options;
     options.resume = true;
     options.output = copy.string();
-    return std::pair(copy, run_campaign(config, options));
+    return std::pair(copy, run_campaign(config, options, notes));
   };
   // What became of b's open experiment: failed with `error`, and its retry measured on a.
   const auto settled_elsewhere = [&](const std::filesystem::path& out, const std::string& error) {
@@ -945,6 +956,67 @@ TEST_CASE("Hostile: a resume goes on without an instrument that is gone or no lo
     settled_elsewhere(out, "b came back with different limits");
     for (const auto& e : events_of(out))
       if (e["event"] == "instrument_quarantined") CHECK_THAT(e["reason"].get<std::string>(), Catch::Contains("instrument 'b' limits \"x1\" to [-5, 4]"));
+  }
+  {
+    // b is back only once the rest of the budget is done and the campaign says it waits for b,
+    // 1.2 s later (hello is asked again every 0.5 s): ZeroMQ kept those hellos queued for it, it
+    // answers each, and its open experiment, waited for (reconnect_s 5 s), is measured there. The
+    // later welcomes answer hellos we sent: no note of a welcome not asked for.
+    const auto copy = dir / "b-late";
+    std::filesystem::create_directories(copy);
+    std::filesystem::copy_file(original / "journal.jsonl", copy / "journal.jsonl");
+    test::keep_first_lines(copy / "journal.jsonl", cut + 1);
+    std::vector<std::string> lines = test::journal_lines(copy / "journal.jsonl");
+    // The journal's own text edited (keys are written sorted: b's reconnect_s follows its name).
+    const size_t b_at = lines.front().find("\"name\":\"b\"");
+    const size_t wait_at = lines.front().find("\"reconnect_s\":0.5", b_at);
+    REQUIRE(wait_at != std::string::npos);
+    lines.front().replace(wait_at, std::string("\"reconnect_s\":0.5").size(), "\"reconnect_s\":5.0");
+    // Heartbeats every second, so the hellos are not dropped with a socket made afresh (relink,
+    // first after two heartbeats) before b is back.
+    const size_t beat_at = lines.front().rfind("\"heartbeat_s\":0.1", b_at);
+    REQUIRE(beat_at != std::string::npos);
+    lines.front().replace(beat_at, std::string("\"heartbeat_s\":0.1").size(), "\"heartbeat_s\":1.0");
+    test::write_rechained(copy / "journal.jsonl", lines);
+    struct WaitNotes : Notes {
+      std::atomic<bool> waits_for_b = false;
+      void on_log(const std::string& line) override {
+        Notes::on_log(line);
+        if (line.find("1 on b, which is not back: waited for up to its reconnect_s (5 s)") != std::string::npos) waits_for_b = true;
+      }
+    } notes;
+    FakeDriver a(a_end, honest());
+    std::atomic<int> hellos = 0;
+    std::optional<FakeDriver> b;
+    std::jthread late([&](std::stop_token stop) {
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (!notes.waits_for_b && !stop.stop_requested() && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (!notes.waits_for_b) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+      b.emplace(b_end, [&, answer = honest()](const std::string& payload) mutable {
+        if (FakeDriver::type_of(payload) == "hello") ++hellos;
+        return answer(payload);
+      });
+    });
+    const CampaignConfig config = journaled_config(read_journal(copy / "journal.jsonl").events, "b-late", labloop::sim::catalogue());
+    CampaignOptions options;
+    options.resume = true;
+    options.output = copy.string();
+    const CampaignSummary summary = run_campaign(config, options, &notes);
+    late.request_stop();
+    late.join();
+    CHECK(notes.waits_for_b);
+    CHECK(summary.reason == "budget reached");
+    CHECK(summary.status.done == kBudget);
+    check_bookkeeping(copy);
+    bool measured_on_b = false;
+    for (const auto& e : events_of(copy))
+      if (e["event"] == "result" && e["experiment"] == on_b) measured_on_b = e.value("instrument", "") == "b";
+    CHECK(measured_on_b);
+    CHECK(hellos >= 3);
+    for (const std::string& line : notes.lines) CHECK_THAT(line, !Catch::Contains("not asked for"));
+    b.reset();
   }
   // Neither answers: refused as before, naming the first.
   CHECK_THROWS_WITH(resumed("none"), Catch::StartsWith("instrument 'a': no answer from"));
