@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds labloop (Release) and runs the quick-start campaign on a
 # simulated instrument. Extra arguments go to `labloop run` (e.g. --output DIR).
+# Run with sh, it would stop at the first bash-only line: run it with bash instead.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
+# A relative --output DIR is where the caller stands, not in the source tree.
+caller=$PWD
 cd "$(dirname "$0")/.."
+root=$PWD
 ./scripts/install-deps.sh
 # Only what the campaign runs: the controller and the simulator (tests and benchmarks are
 # scripts/test.sh's business; building them first took most of the time on a fresh machine).
@@ -19,4 +24,11 @@ cmake --build build/release -j "$(nproc)" --target labloop-cli labloop-sim
 # A fresh output directory per run, so running it again never collides with an earlier run.
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--output "runs/quickstart-$(date +%Y%m%d-%H%M%S)")
-./build/release/labloop run examples/quickstart.json "${args[@]}"
+cd "$caller"
+status=0
+"$root/build/release/labloop" run "$root/examples/quickstart.json" "${args[@]}" || status=$?
+# What to do next, with the program's own path (it is not on PATH).
+echo
+echo "labloop is $root/build/release/labloop: \`labloop --help\` lists what it does (status, resume, console, …);"
+echo "README.md and docs/ say how to write a campaign of your own."
+exit "$status"

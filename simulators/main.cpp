@@ -352,8 +352,10 @@ int main(int argc, char** argv) {
   double lease_s = 3600;
   app.add_flag("--exclusive", exclusive, "Serve one campaign at a time: others get `busy` naming the holder (default with --key)");
   app.add_flag("--no-exclusive", not_exclusive, "Serve every controller, even with --key (protocol v1 without holders)");
-  app.add_option("--lease", lease_s, "Seconds a silent holder keeps the instrument (default 3600; its messages renew it)")
-      ->check(between(1e-3, kMostSeconds));
+  // 1 s to a year, as serve() and the SDKs take it (docs/security.md); whole seconds are what the
+  // holder file keeps, so a fraction is rounded up.
+  app.add_option("--lease", lease_s, "Seconds a silent holder keeps the instrument, 1 to 31536000 (default 3600; its messages renew it)")
+      ->check(between(1, kMostSeconds));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

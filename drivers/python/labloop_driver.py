@@ -154,6 +154,22 @@ def _kind_of(path: str, mode: int) -> str:
     return ("a symbolic link to " + what) if os.path.islink(path) else what
 
 
+def _refuse_unless_regular_file(path: str, what: str) -> None:
+    """A file the driver keeps records in (its result cache, the holder beside it) must be a regular
+    file or not there yet, as the C++ SDK's AppendFile insists: a pipe blocked the driver's start for
+    good, /dev/zero was read "all" of until memory ran out, and a symbolic link writes elsewhere."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise ValueError(f"{what} {path} cannot be read: {e.strerror}") from None
+    if stat.S_ISLNK(mode):
+        raise ValueError(f"{what} {path} is a symbolic link; a driver writes only to regular files: replace it with the file itself")
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{what} {path} is not a regular file ({_kind_of(path, mode)}): name a file")
+
+
 def _read_key_text(path: str) -> bytes:
     """A key file's bytes: opened once without waiting on a pipe (O_NONBLOCK), judged by fstat (a
     folder, pipe or device is refused by name), read up to MAX_KEY_FILE_BYTES, as the C++ core."""
@@ -943,6 +959,7 @@ class _Server:
             # Two drivers on one cache would each answer from a file the other appends to unseen,
             # and run again what the other finished: the second is refused. The lock is held by
             # this open file for as long as the server lives.
+            _refuse_unless_regular_file(cache_path, "result cache")
             self._cache_lock = open(cache_path, "ab")
             deadline = time.monotonic() + 5.0  # a driver killed a moment ago still holds it for a while
             while True:
@@ -969,6 +986,7 @@ class _Server:
         self._key = ""  # the controller key of the message being handled (its connection's User-Id)
         self.holder_path = cache_path + ".holder" if cache_path else None
         if self.lease is not None and self.holder_path:
+            _refuse_unless_regular_file(self.holder_path, "the instrument's holder file")
             self._load_holder(self.holder_path)
 
     # -- the holder on disk beside the cache (the C++ SDK's format): JSON lines, the last good

@@ -795,6 +795,19 @@ def test_key_files(tmp: str, ctx: zmq.Context) -> None:
             check(False, f"lease_s={lease} is refused")
         except ValueError as e:
             check("1 to 31536000 seconds" in str(e), f"lease_s={lease} is refused ({e})")
+    # A result cache or holder file that is no regular file is refused at start, as the C++ SDK
+    # refuses it: a pipe held the driver's start for good, /dev/zero filled the memory.
+    fifo_dir = os.path.join(base, "fifo")
+    os.makedirs(fifo_dir, exist_ok=True)
+    os.mkfifo(os.path.join(fifo_dir, "pipe.cache"))
+    os.mkfifo(os.path.join(fifo_dir, "held.cache.holder"))
+    os.symlink("/dev/zero", os.path.join(fifo_dir, "zero.cache.holder"))
+    for cache, words in (("pipe.cache", "result cache"), ("held.cache", "holder file"), ("zero.cache", "symbolic link")):
+        try:
+            ld._Server(quick_driver_class(ld)(), "inproc://fifo-" + cache, os.path.join(fifo_dir, cache), 1.0, None, exclusive=True)
+            check(False, f"a cache at {cache} is refused")
+        except ValueError as e:
+            check(words in str(e), f"{cache}: refused at once ({e})")
     percent = write(os.path.join(base, "percent.pub"), f'curve\n    public-key = "{"%" * 40}"\n')
     check("not a 40-character Z85 key" in refused(ld.read_public_key, percent), "40 '%' is refused as no key, not a struct.error")
 

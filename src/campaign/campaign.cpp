@@ -196,6 +196,8 @@ struct Experiment {
   Clock::time_point not_before{};  // retries wait out their backoff
   int returns = 0;  // outages of its instrument it was re-sent after
   int outages_seen = 0;  // its instrument's outage count when it was last sent
+  // A person's: when its timeout found an entry in the inbox not yet read (waited for briefly).
+  std::optional<Clock::time_point> entry_at_timeout;
 };
 
 // An experiment whose driver's connection closes (or is made afresh) and comes back this many
@@ -602,7 +604,14 @@ class CampaignRun {
     reports_due_ = false;
     // One code path for every writer of the reports (pareto_report.hpp): a command that
     // regenerates them from a journal calls the same function, so the files cannot differ.
-    write_campaign_reports(config_, state_, output_);
+    try {
+      write_campaign_reports(config_, state_, output_);
+    } catch (const std::exception&) {
+      // A folder moved away while the campaign ran fails here first ("cannot rename the temporary
+      // file onto"): the journal's own check says what happened and where to resume.
+      if (journal_) journal_->check_still_ours();
+      throw;
+    }
   }
 
   // Several objectives: the Pareto set as the reports show it, recomputed from the journal's fold
@@ -947,6 +956,13 @@ class CampaignRun {
           budget_wait_said_ = true;
           log(fmt::format("every experiment of the budget is proposed; waiting for {} running{}", in_flight_.size(), lost));
         }
+      // Appends check that the journal is still where it was; a campaign waiting for people may
+      // append nothing for hours, while its inbox is read by path: a folder moved meanwhile left
+      // entries unread and `status` saying "running" (a red-team report). Asked every 2 s.
+      if (journal_ && now - last_place_check_ > std::chrono::seconds(2)) {
+        last_place_check_ = now;
+        journal_->check_still_ours();
+      }
       poll_messages(std::chrono::milliseconds(50));
       read_after_absence();
       supervise(Clock::now());
@@ -1727,6 +1743,12 @@ class CampaignRun {
       auto it = in_flight_.find(late.id);
       LiveInstrument& inst = *instruments_[static_cast<size_t>(it->second.instrument)];
       if (late.kind == Late::Kind::timed_out) {
+        // A person's entry saved just before the deadline is in the inbox, not yet read (the
+        // stand-in looks every kPoll): waited for, briefly, rather than thrown away.
+        if (inst.person && inst.person->entry_waiting(late.id)) {
+          if (!it->second.entry_at_timeout) it->second.entry_at_timeout = now;
+          if (now - *it->second.entry_at_timeout < detail::ManualInstrument::kEntryGrace) continue;
+        }
         // Nothing to a connection not yet confirmed, and the record says so: "aborted" would tell
         // the operator the instrument was told to stop.
         if (!inst.hello_again_at) inst.link->send(protocol::Abort{late.id});
@@ -1941,6 +1963,7 @@ class CampaignRun {
   fs::path output_;
   std::optional<Journal> journal_;
   bool stopping_on_request_ = false;  // a stop request in the folder stops this run
+  Clock::time_point last_place_check_{};  // the journal's place, checked between appends (loop)
   bool budget_wait_said_ = false;     // the budget is used and the last open experiments wait for a lost instrument: said once
   bool stop_request_stuck_ = false;   // one could not be removed: not looked at again
   std::vector<JournalEventBody> held_events_;
@@ -2023,7 +2046,7 @@ CampaignSummary run_campaign(const CampaignConfig& config, const CampaignOptions
 
 KeyPair read_controller_key(const CampaignConfig& config) {
   try {
-    return read_checked_key_pair(config.controller_key);
+    return read_signing_key(config.controller_key);
   } catch (const Error& e) {
     throw ConfigError(config.source, "/controller_key", fmt::format("{} (the key that signs this campaign's journal)", e.what()));
   }

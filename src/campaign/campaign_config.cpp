@@ -69,9 +69,9 @@ std::string quoted_list(const std::vector<std::string>& choices) {
   return short_list(choices, [](const std::string& c) { return json(c).dump(); });
 }
 
-// "controller_key": the controller's key pair, named relative to the campaign file. Read and
-// tried here (a signature made and checked), so a key that is missing, damaged, readable by
-// others or unable to sign stops the campaign before anything starts, not at its first stop.
+// "controller_key": the controller's key pair, named relative to the campaign file, read and
+// tried (read_signing_key), so a key that is missing, damaged, readable by others or unable to
+// sign stops the campaign before anything starts, not at its first stop.
 std::string parse_controller_key(const Node& node, const std::string& source) {
   const std::string given = node.as_string();
   if (given.empty()) node.fail("must name the controller's key pair, e.g. \"keys/controller\" (or leave the field out: the journal is then not signed)");
@@ -79,21 +79,7 @@ std::string parse_controller_key(const Node& node, const std::string& source) {
   std::error_code ec;
   if (const auto absolute = std::filesystem::absolute(path, ec); !ec) path = absolute.lexically_normal();
   try {
-    const KeyPair pair = read_checked_key_pair(path);
-    const std::string probe = "labloop: can controller_key sign?";
-    if (!signature_valid(pair.public_key, probe, sign_message(pair, probe)))
-      throw Error(fmt::format("key \"{}\" cannot sign: its signatures do not verify with its own public key (is it damaged?)", pair.public_key.name));
-    // Its .pub is what auditors are given (docs/security.md): one from another pair would have
-    // them told an untouched journal was changed after it was signed.
-    const std::filesystem::path pub = public_key_path(path);
-    if (std::filesystem::exists(std::filesystem::symlink_status(pub, ec))) {
-      const PublicKey published = read_public_key(pub);
-      if (published.curve != pair.public_key.curve || (published.sign && published.sign != pair.public_key.sign))
-        throw Error(fmt::format("{} is not this pair's public key ({} \"{}\", the pair's {} \"{}\"): `labloop verify --key` with it would call "
-                                "every signed journal changed. Put the pair's own .pub there (labloop keys list shows MISMATCH)",
-                                printable(pub.string()), published.fingerprint(), printable(published.name), pair.public_key.fingerprint(),
-                                printable(pair.public_key.name)));
-    }
+    (void)read_signing_key(path);
   } catch (const ConfigError&) {
     throw;
   } catch (const Error& e) {
@@ -922,6 +908,29 @@ std::string plain_syntax_error(const std::string& text, size_t at) {
 }
 
 }  // namespace
+
+KeyPair read_signing_key(const std::filesystem::path& path) {
+  const KeyPair pair = read_checked_key_pair(path);
+  if (!pair.sign_seed || !pair.public_key.sign)
+    throw Error(fmt::format("key \"{}\" cannot sign: it has no signing seed (was it made by another ZeroMQ tool? `labloop keys new` makes one "
+                            "that can)", printable(pair.public_key.name)));
+  const std::string probe = "labloop: can controller_key sign?";
+  if (!signature_valid(pair.public_key, probe, sign_message(pair, probe)))
+    throw Error(fmt::format("key \"{}\" cannot sign: its signatures do not verify with its own public key (is it damaged?)", printable(pair.public_key.name)));
+  // Its .pub is what auditors are given (docs/security.md): one from another pair would have
+  // them told an untouched journal was changed after it was signed.
+  const std::filesystem::path pub = public_key_path(path);
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(pub, ec))) {
+    const PublicKey published = read_public_key(pub);
+    if (published.curve != pair.public_key.curve || (published.sign && published.sign != pair.public_key.sign))
+      throw Error(fmt::format("{} is not this pair's public key ({} \"{}\", the pair's {} \"{}\"): `labloop verify --key` with it would call "
+                              "every signed journal changed. Put the pair's own .pub there (labloop keys list shows MISMATCH)",
+                              printable(pub.string()), published.fingerprint(), printable(published.name), pair.public_key.fingerprint(),
+                              printable(pair.public_key.name)));
+  }
+  return pair;
+}
 
 CampaignConfig parse_campaign_config(const std::string& text, const std::string& source, const SimulatorCatalogue& simulators) {
   // The JSON reader took a NUL byte for the end of the text: whatever followed was never checked.

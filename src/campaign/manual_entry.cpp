@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -142,7 +143,14 @@ namespace {
 UniqueFd open_inbox(const fs::path& campaign_dir) {
   const fs::path dir = inbox_dir(campaign_dir);
   std::error_code ec;
-  if (fs::create_directory(dir, ec)) fsync_dir(campaign_dir);
+  if (fs::create_directory(dir, ec)) {
+    // With the campaign folder's permissions, not the umask of whoever enters first: in a folder
+    // shared by a group (one login per technician, docs/console.md), an inbox made 0755 by one
+    // person refused every other's entries.
+    struct stat folder {};
+    if (::stat(campaign_dir.c_str(), &folder) == 0) (void)::chmod(dir.c_str(), folder.st_mode & (S_IRWXU | S_IRWXG | S_IRWXO | S_ISGID));
+    fsync_dir(campaign_dir);
+  }
   if (ec && ec != std::errc::file_exists) throw Error(fmt::format("{}: cannot create the inbox: {}", dir.string(), ec.message()));
   UniqueFd d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
   if (d.get() >= 0) return d;
@@ -177,6 +185,15 @@ void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
     // Not through a link planted under the temporary name: it would be cut short and overwritten.
     UniqueFd f{::openat(dir.get(), temp_name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644)};
     if (f.get() < 0 && refused_as_link(temp.string(), errno)) throw Error(symbolic_link_refusal(temp.string()));
+    if (f.get() < 0 && errno == EACCES) {
+      struct stat inbox {};
+      const std::string whose = ::fstat(dir.get(), &inbox) == 0 ? fmt::format(" (it belongs to user {}, group {}, mode {:04o})", inbox.st_uid,
+                                                                               inbox.st_gid, inbox.st_mode & 07777)
+                                                                 : std::string();
+      throw Error(fmt::format("{}: this login may not write in the campaign's inbox folder{}: enter as a user who may, or have its owner "
+                              "let the group write there (chmod g+w {})",
+                              inbox_dir(campaign_dir).string(), whose, shell_word(inbox_dir(campaign_dir).string())));
+    }
     if (f.get() < 0) throw Error(fmt::format("{}: cannot create: {}", temp.string(), os_error(errno)));
     temporary.emplace(dir.get(), temp_name);
     write_all(f.get(), text, temp);
@@ -478,9 +495,9 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
     for (size_t i = 0; i < kinds.size(); ++i) {
       const std::string& cell = row.fields[i];
       if (kinds[i] == Column::experiment) e.experiment = csv_text_value(cell);
-      else if (kinds[i] == Column::failed && !cell.empty()) e.failed = cell;
+      else if (kinds[i] == Column::failed && !is_blank(cell)) e.failed = trimmed(cell);  // as a typed reason is
       else if (kinds[i] == Column::setting) e.settings[header[i]] = cell;
-      else if (kinds[i] == Column::output && !cell.empty()) {
+      else if (kinds[i] == Column::output && !is_blank(cell)) {
         const std::string& name = header[i];
         const auto v = parse_number(cell);
         if (!v && why.empty()) why = fmt::format("{}: \"{}\" {}", name, cell, not_a_number_reason(cell));

@@ -29,6 +29,11 @@ std::optional<ManualEntry> ManualInstrument::entry_taken(const std::string& expe
   return it == taken_.end() ? std::nullopt : std::optional<ManualEntry>(it->second);
 }
 
+bool ManualInstrument::entry_waiting(const std::string& experiment) const {
+  std::error_code error;
+  return std::filesystem::exists(entry_path(dir_, experiment), error);
+}
+
 InstrumentInfo ManualInstrument::describe() const { return info_; }
 
 Values ManualInstrument::run(const Params&, std::stop_token) {

@@ -32,8 +32,16 @@ class ManualInstrument final : public Driver {
   // without who entered it, or with another entry's name (a red-team report).
   std::optional<ManualEntry> entry_taken(const std::string& experiment);
 
+  // Whether the inbox holds an entry for `experiment`, read or not yet, good or refused: at its
+  // timeout, the campaign waits kEntryGrace for it to be read rather than fail an experiment a
+  // person entered a moment before the deadline (an entry saved, then thrown away).
+  bool entry_waiting(const std::string& experiment) const;
+
   // How often a waiting experiment looks for its entry; a person never notices a quarter second.
   static constexpr std::chrono::milliseconds kPoll{250};
+  // Past a timeout, how long an entry in the inbox is waited for: a few polls, so a refused entry
+  // (the person is told why) does not hold the timeout for long.
+  static constexpr std::chrono::milliseconds kEntryGrace{2000};
 
  private:
   CampaignConfig config_;  // what an entry is checked against (outputs, ranges, the objective)

@@ -190,8 +190,7 @@ int correct(const EnterCommand& command, const Campaign& as_read) {
   std::optional<KeyPair> key;
   if (!c.config.controller_key.empty()) {
     try {
-      key = read_checked_key_pair(c.config.controller_key);
-      if (!key->sign_seed) throw Error(fmt::format("key {} cannot sign (it was made by another ZeroMQ tool)", c.config.controller_key));
+      key = read_signing_key(c.config.controller_key);
     } catch (const Error& error) {
       fmt::print("refused {}: this campaign's journal is signed, so its corrections are signed too, with its controller_key: {}\n",
                  e.experiment, printable(error.what()));

@@ -123,16 +123,16 @@ std::string repeated_column(const std::string& file, const std::vector<std::stri
 std::optional<double> parse_number(const std::string& text) {
   // Decimal notation only ("71.5", "-3", "1e-3", "+2"): std::from_chars, unlike strtod, takes no
   // hexadecimal, so a person's "0x10" (or a cell holding it) is refused instead of read as 16.
-  // White space around the number is skipped, at its start (as strtod did) and at its end alike:
-  // " 71.5" was taken and "71.5 " refused as no number.
-  std::size_t start = 0, stop = text.size();
-  while (start < stop && std::isspace(static_cast<unsigned char>(text[start]))) ++start;
-  while (stop > start && std::isspace(static_cast<unsigned char>(text[stop - 1]))) --stop;
-  const bool plus = start < stop && text[start] == '+';
+  // White space around the number is skipped, at its start (as strtod did) and at its end alike
+  // (" 71.5" was taken and "71.5 " refused as no number), Unicode's blanks too (trimmed(): a
+  // no-break space from a spreadsheet or a web page prints as a space, and was refused).
+  const std::string bare = trimmed(text);
+  std::size_t start = 0, stop = bare.size();
+  const bool plus = start < stop && bare[start] == '+';
   if (plus) ++start;
-  if (start == stop || (plus && (text[start] == '-' || text[start] == '+'))) return std::nullopt;
-  const char* first = text.data() + start;
-  const char* last = text.data() + stop;
+  if (start == stop || (plus && (bare[start] == '-' || bare[start] == '+'))) return std::nullopt;
+  const char* first = bare.data() + start;
+  const char* last = bare.data() + stop;
   double v = 0;
   const auto [end, error] = std::from_chars(first, last, v);
   if (error == std::errc::result_out_of_range && end == last) {
@@ -149,15 +149,15 @@ std::optional<double> parse_number(const std::string& text) {
 
 std::string not_a_number_reason(const std::string& text) {
   if (parse_number(text)) return {};
-  const auto b = text.find_first_not_of(" \t\r\n"), e = text.find_last_not_of(" \t\r\n");
-  if (b == std::string::npos) return "is empty: give a number (e.g. 71.5)";
-  std::string word = text.substr(b, e - b + 1);
+  const std::string bare = trimmed(text);
+  if (bare.empty()) return "is empty: give a number (e.g. 71.5)";
+  std::string word = bare;
   if (word[0] == '+' || word[0] == '-') word.erase(0, 1);
   std::transform(word.begin(), word.end(), word.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (word.rfind("nan", 0) == 0 || word.rfind("inf", 0) == 0) return "is not a finite number";
   double v = 0;
-  if (const auto [end, error] = std::from_chars(text.data() + b, text.data() + e + 1, v);
-      error == std::errc::result_out_of_range && end == text.data() + e + 1)
+  if (const auto [end, error] = std::from_chars(bare.data(), bare.data() + bare.size(), v);
+      error == std::errc::result_out_of_range && end == bare.data() + bare.size())
     return "is too large for a number (at most about 1.8e308)";
   return "is not a number in decimal notation (e.g. 71.5, -3, 1e-3; not 0x10)";
 }

@@ -196,7 +196,7 @@ TEST_CASE("C++ driver: a controller key's name is logged printable, and a damage
   CHECK_THAT(serve_error(damaged), Catch::Contains("drv.key is damaged"));
 }
 
-TEST_CASE("Example driver: --lease past a year, or not a number, is refused with exit 2", "[keys][lease]") {
+TEST_CASE("Example driver and labloop-sim: --lease under a second, past a year, or not a number, is refused with exit 2", "[keys][lease]") {
   test::TempDir dir;
   for (const std::string lease : {"9223372036854775807", "31536001", "0", "-5", "12abc"}) {
     INFO(lease);
@@ -205,6 +205,15 @@ TEST_CASE("Example driver: --lease past a year, or not a number, is refused with
     REQUIRE(status);
     CHECK(*status == 2);
     CHECK_THAT(test::read_file(dir / "ex.log"), Catch::Contains("--lease") && Catch::Contains("1 to 31536000"));
+  }
+  // labloop-sim states the same range (it took 0.001 s and rounded it up to a second).
+  for (const std::string lease : {"0.5", "31536001"}) {
+    INFO(lease);
+    ChildProcess process({LABLOOP_SIM_PATH, "--function", "branin", "--endpoint", dir.ipc("sim"), "--lease", lease}, dir / "sim.log");
+    const auto status = process.wait_for(10s);
+    REQUIRE(status);
+    CHECK(*status == 2);
+    CHECK_THAT(test::read_file(dir / "sim.log"), Catch::Contains("--lease") && Catch::Contains("31536000"));
   }
 }
 

@@ -195,6 +195,15 @@ TEST_CASE("Manual instrument: results entered while running and from a CSV after
   CHECK_THAT(o.output, Catch::Contains("its corrections are signed too, with its controller_key"));
   CHECK(test::read_file(journal) == before_correction);
   fs::rename(dir / "keys/away.key", dir / "keys/controller.key");
+  // Nor with a key that reads but cannot sign (its signing seed damaged): tried before writing.
+  {
+    const std::string key_text = test::damage_signing_seed(dir / "keys/controller.key");
+    o = test::cli({"enter", out.string(), mine[0], "y=11.5", "--correct", "misread the balance", "--by", "ben"}, dir);
+    CHECK(o.status == 2);
+    CHECK_THAT(o.output, Catch::Contains("is damaged: its signing seed"));
+    CHECK(test::read_file(journal) == before_correction);
+    test::write_key_text(dir / "keys/controller.key", key_text);
+  }
   o = test::cli({"enter", out.string(), mine[0], "y=11.5", "--correct", "misread the balance", "--by", "ben"}, dir);
   CHECK(o.status == 0);
   // Every value that changed: purity, left out of the correction, is no longer part of the result.

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 
 #include "catalogue.hpp"
@@ -111,6 +112,26 @@ inline KeyPair written_key_pair(const std::filesystem::path& dir, const std::str
   KeyPair pair = generate_key_pair(name);
   write_key_pair(dir / name, pair);
   return pair;
+}
+
+// Writes a key file again, private to its owner, as `labloop keys new` leaves it.
+inline void write_key_text(const std::filesystem::path& key_file, const std::string& text) {
+  write_file(key_file, text);
+  std::filesystem::permissions(key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
+// One character of a key file's signing seed changed: the pair still reads, but what it signs
+// does not verify with its public key. Returns the file's text as it was.
+inline std::string damage_signing_seed(const std::filesystem::path& key_file) {
+  const std::string text = read_file(key_file);
+  const std::string field = "sign-secret-seed = \"";
+  const auto at = text.find(field);
+  if (at == std::string::npos) throw std::runtime_error(key_file.string() + " has no signing seed");
+  std::string damaged = text;
+  char& c = damaged[at + field.size()];
+  c = c == 'a' ? 'b' : 'a';
+  write_key_text(key_file, damaged);
+  return text;
 }
 
 }  // namespace labloop::test

@@ -461,6 +461,10 @@ TEST_CASE("parse_number: one finite number in decimal notation, nothing else", "
   CHECK(parse_number(" 71.5\t") == 71.5);
   CHECK(parse_number("+2 ") == 2.0);
   CHECK(not_a_number_reason("71.5 ").empty());
+  // Unicode's blanks as well: a no-break space (a spreadsheet's, a web page's) or an ideographic one.
+  CHECK(parse_number("71.5\u00A0") == 71.5);
+  CHECK(parse_number("\u3000-2\u202F") == -2.0);
+  CHECK(not_a_number_reason("\u00A0") == "is empty: give a number (e.g. 71.5)");
   CHECK(parse_number("1.7976931348623157e308") == 1.7976931348623157e308);
   // Refused: not a number a person means, or not finite.
   for (const char* text : {"", " ", "+", "-", "0x10", "0X1p3", "nan", "inf", "-infinity", "1e999", "5abc", "5 x", "5,5", "+-5", "++5",

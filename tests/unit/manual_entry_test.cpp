@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -18,6 +19,7 @@
 #include <tuple>
 
 #include "labloop/core/utc_time.hpp"
+#include "labloop/campaign/campaign.hpp"
 #include "labloop/campaign/manual_entry.hpp"
 #include "labloop/core/csv_table.hpp"
 #include "labloop/core/printable.hpp"
@@ -572,4 +574,109 @@ TEST_CASE("A dry run takes no entries: nothing pending for a person, entries and
   CHECK(pending_experiments(dir.path(), config, fold()).empty());
   CHECK_THAT(check_entry(config, fold(), entry, EntryWording::command_line), Catch::StartsWith("this campaign is a dry run"));
   CHECK_THAT(check_correction(config, fold(), entry), Catch::StartsWith("this campaign is a dry run"));
+}
+
+TEST_CASE("An entry saved just before its experiment's timeout is recorded, not failed as late", "[manual][timeout]") {
+  // The stand-in reads the inbox every kPoll: an entry saved in the last quarter second before the
+  // deadline was in the inbox, `enter` had said "entered", and the experiment was failed as timed
+  // out all the same (a red-team report). Saved 30 ms before the deadline here.
+  test::TempDir dir;
+  const CampaignConfig config = parse_campaign_config(fmt::format(R"({{"name": "late",
+    "parameters": [{{"name": "t", "type": "continuous", "low": 40, "high": 100}}],
+    "objective": {{"name": "yield", "goal": "maximize"}},
+    "outputs": [{{"name": "yield", "unit": "%", "low": 0, "high": 100}}],
+    "planner": {{"kind": "sobol"}},
+    "instruments": [{{"name": "chemist", "manual": true, "capacity": 1, "timeout_s": 1, "retries": 0}}],
+    "budget": {{"experiments": 1}}, "output": {}}})",
+                                                                  json(dir.path().string()).dump()),
+                                                      "late.json", sim::catalogue());
+  struct Dispatch : CampaignObserver {
+    std::mutex mutex;
+    std::optional<std::pair<std::string, std::chrono::steady_clock::time_point>> sent;
+    void on_event(const JournalEvent& event, const CampaignStatus&) override {
+      if (const auto* d = event.as<DispatchedEvent>()) {
+        const std::lock_guard lock(mutex);
+        sent.emplace(d->experiment, std::chrono::steady_clock::now());
+      }
+    }
+  } dispatch;
+  std::jthread person([&](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      std::optional<std::pair<std::string, std::chrono::steady_clock::time_point>> sent;
+      {
+        const std::lock_guard lock(dispatch.mutex);
+        sent = dispatch.sent;
+      }
+      if (sent) {
+        std::this_thread::sleep_until(sent->second + std::chrono::milliseconds(970));
+        ManualEntry e;
+        e.experiment = sent->first;
+        e.values = {{"yield", 42}};
+        e.by = "ana";
+        e.at = utc_now_iso();
+        e.source = "command line";
+        write_entry(dir.path(), e);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  const CampaignSummary summary = run_campaign(config, CampaignOptions{}, &dispatch);
+  person.request_stop();
+  person.join();
+  CHECK(summary.reason == "budget reached");
+  const CampaignState state = CampaignState::fold(decode_events(read_journal(dir.path() / "journal.jsonl").events, "journal.jsonl"));
+  CHECK(state.done() == 1);
+  CHECK(state.failed_outcomes() == 0);
+}
+
+TEST_CASE("The inbox takes the campaign folder's permissions, not the umask of whoever enters first", "[manual]") {
+  // One login per technician in a group-writable folder: an inbox made 0755 by the first person's
+  // umask refused the second person's entries.
+  test::TempDir dir;
+  fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_all | fs::perms::others_read | fs::perms::others_exec);
+  const mode_t before = ::umask(022);
+  ManualEntry e;
+  e.experiment = "by-hand-0001";
+  e.values = {{"yield", 42}};
+  e.by = "ana";
+  e.at = utc_now_iso();
+  e.source = "command line";
+  write_entry(dir.path(), e);
+  ::umask(before);
+  const fs::perms inbox = fs::status(inbox_dir(dir.path())).permissions();
+  CHECK((inbox & fs::perms::group_write) == fs::perms::group_write);
+  CHECK((inbox & fs::perms::others_write) == fs::perms::none);
+}
+
+TEST_CASE("A campaign waiting for a person notices its folder moved, and stops saying where to resume", "[manual]") {
+  // Its inbox is read by path: moved, entries made in the new place went unread for good while
+  // `status` there said "running" (a red-team report). Appends notice a move; waiting for people
+  // there may be none for hours, so the loop asks too.
+  test::TempDir dir;
+  const fs::path before = dir / "before", after = dir / "after";
+  const CampaignConfig config = parse_campaign_config(fmt::format(R"({{"name": "moved",
+    "parameters": [{{"name": "t", "type": "continuous", "low": 40, "high": 100}}],
+    "objective": {{"name": "yield", "goal": "maximize"}},
+    "outputs": [{{"name": "yield", "unit": "%", "low": 0, "high": 100}}],
+    "planner": {{"kind": "sobol"}},
+    "instruments": [{{"name": "chemist", "manual": true, "capacity": 1}}],
+    "budget": {{"experiments": 1}}, "output": {}}})",
+                                                                  json(before.string()).dump()),
+                                                      "moved.json", sim::catalogue());
+  struct Dispatch : CampaignObserver {
+    std::atomic<bool> sent = false;
+    void on_event(const JournalEvent& event, const CampaignStatus&) override {
+      if (event.as<DispatchedEvent>()) sent = true;
+    }
+  } dispatch;
+  std::jthread mover([&](std::stop_token stop) {
+    while (!dispatch.sent && !stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!stop.stop_requested()) fs::rename(before, after);
+  });
+  const auto started = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH(run_campaign(config, CampaignOptions{}, &dispatch),
+                    Catch::Contains("was moved") && Catch::Contains("`labloop resume` on the folder where it is now"));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
+  mover.request_stop();
 }

@@ -171,3 +171,29 @@ TEST_CASE("Signing refusal: verify --key checks the signer a signature line name
   const auto events = decode_events(read_journal(path).events, "journal");
   CHECK_THAT(first_failing_signature(events, key.public_key), Catch::Contains("names another signer"));
 }
+
+TEST_CASE("Signing refusal: resume refuses a controller key that cannot sign, or whose .pub is another pair's, as run does, writing nothing",
+          "[signing][resume]") {
+  test::TempDir dir;
+  (void)test::written_key_pair(dir / "keys", "controller");
+  test::dry_run(test::signed_campaign_file(dir, 4, true, "refusal", 5));
+  const fs::path path = dir / "out/journal.jsonl";
+  cut_before_first_signature(path);
+  const size_t before = test::journal_lines(path).size();
+  std::string secret;
+  {
+    // One character of its signing seed changed: the pair still reads, but its signatures fail.
+    secret = test::damage_signing_seed(dir / "keys/controller.key");
+    CHECK_THROWS_WITH(test::dry_resume(dir / "out"), Catch::Contains("/controller_key") && Catch::Contains("is damaged: its signing seed"));
+    CHECK(test::journal_lines(path).size() == before);
+  }
+  {
+    // The pair intact, its .pub another pair's: auditors would be told the journal was changed.
+    test::write_key_text(dir / "keys/controller.key", secret);
+    fs::create_directories(dir / "other");
+    write_key_pair(dir / "other/controller", generate_key_pair("controller"));
+    fs::copy_file(dir / "other/controller.pub", dir / "keys/controller.pub", fs::copy_options::overwrite_existing);
+    CHECK_THROWS_WITH(test::dry_resume(dir / "out"), Catch::Contains("/controller_key") && Catch::Contains("is not this pair's public key"));
+    CHECK(test::journal_lines(path).size() == before);
+  }
+}

@@ -5,6 +5,7 @@
 // Every mistake throws ConfigError naming the file, the JSON pointer of the offending value and
 // the fix ("campaign.json: /parameters/2/high: must be greater than low (3 >= 5)").
 #include <cctype>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -160,6 +161,12 @@ struct CampaignConfig {
   const OutputSpec* find_output(const std::string& name) const;
   nlohmann::json to_json() const;  // normalized form, as journaled
 };
+
+// A controller key pair that can sign a journal: read (read_checked_key_pair: present, private,
+// well formed), a signature made and checked, and a .pub beside it, if any, of the same pair.
+// Every writer of a signed journal reads its key with this (run, resume, extend, a correction),
+// before it writes anything. Throws Error.
+KeyPair read_signing_key(const std::filesystem::path& path);
 
 // Parses and validates; throws ConfigError. `source` names the file in messages; `simulators`
 // are the simulated instruments a campaign may name (an empty catalogue refuses them all).

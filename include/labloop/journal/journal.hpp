@@ -87,14 +87,17 @@ class Journal {
   // ignored"), for a command to say; "" when there was none.
   const std::string& removed_torn_tail() const { return removed_torn_tail_; }
 
+  // Whether the path still names the file this Journal writes, whole; throws JournalError saying
+  // what happened otherwise (as an append would). Every append checks; a campaign that waits for
+  // hours without one (for people's entries, read from its folder by path) asks now and then.
+  void check_still_ours();
+
  private:
   // The one place a line reaches the file: seals `body` (a JSON object without its closing '}')
   // into the hash chain, writes and fsyncs it; returns the whole line as written.
   std::string write_line(const std::string& body);
   void close() noexcept;
 
-  // Whether path_ still names the file this Journal writes, whole; throws JournalError otherwise.
-  void check_still_ours();
   // Copies bytes [from, to) of the file it holds to "<journal>.<what>-N" (the first N free);
   // returns that path, or "" when it could not be written whole.
   std::string copy_aside(const char* what, std::uint64_t from, std::uint64_t to) const;

@@ -425,7 +425,8 @@ function entryForm(entry, p, outputs, canEnter) {
     const reasonLabel = element("label", null, "or, if it failed, why");
     const reason = element("input");
     reason.dataset.failed = "reason";
-    reason.maxLength = 1000;
+    // No maxlength: a paste past it was cut silently and the shortened text saved. The server
+    // refuses what is too long, and that message shows.
     reasonLabel.appendChild(reason);
     const fail = element("button", "fail", "Enter as failed");
     fail.type = "button";
