@@ -1635,6 +1635,9 @@ class CampaignRun {
       case QuarantineCause::lost_too_long:
         why = q.times_lost > 1 ? fmt::format("lost for {:g} s in all, over {} losses since its last result", q.lost_for_s, q.times_lost)
                                : fmt::format("lost for {:g} s", q.lost_for_s);
+        // Something answers at its address but fails the encrypted handshake (a driver restarted
+        // with another key, or another program there): the record says so, not only silence.
+        if (!inst.link->handshake_refusal().empty()) why += fmt::format("; its last handshake: {}", inst.link->handshake_refusal());
         break;
       case QuarantineCause::no_welcome: why = fmt::format("no welcome for {:g} s since it was asked hello again{}", q.lost_for_s, problem); break;
       case QuarantineCause::key_refused: why = fmt::format("its driver {} (not retried: no reconnection is let in until the key is allowed again)", problem); break;
@@ -1806,7 +1809,9 @@ class CampaignRun {
                                               : malformed ? fmt::format("no valid answer to its pings for {:g} s, but {} malformed message(s) since its last pong, the "
                                                                         "last: {} (its driver breaks the protocol: docs/protocol.md; labloop driver-check shows where)",
                                                                         silent_s, inst->link->malformed_count() - inst->malformed_at_pong, inst->link->last_malformed())
-                                                          : fmt::format("no answer for {:g} s", silent_s),
+                                                          : inst->link->handshake_refusal().empty()
+                                                              ? fmt::format("no answer for {:g} s", silent_s)
+                                                              : fmt::format("no answer for {:g} s; its last handshake: {}", silent_s, inst->link->handshake_refusal()),
                                     .wait_s = inst->config->reconnect_s});
       }
       // ZeroMQ drops a connection for good on a protocol error (a frame over the size limit,

@@ -57,9 +57,22 @@ CampaignConfig journaled_config(const std::vector<JournalEvent>& events, const s
       ic.keys_error = fmt::format("instrument {}: its keys cannot be read on this machine: {}", ic.name, e.what());
     }
   }
-  // `labloop extend` raises the budget by journaling it; the latest extension counts.
-  for (const JournalEvent& e : events)
-    if (const auto* extended = e.as<BudgetExtendedEvent>()) {
+  // `labloop extend` raises the budget by journaling it; the latest extension counts, within the
+  // limits extend keeps to (a raise past them, journaled by hand, ran on towards a billion).
+  for (size_t i = 0; i < events.size(); ++i)
+    if (const auto* extended = events[i].as<BudgetExtendedEvent>()) {
+      const auto refuse = [&](const std::string& what) {
+        throw JournalError(fmt::format("{}: line {}: budget_extended {}; `labloop extend` never journals that (the journal was edited or "
+                                       "damaged): restore journal.jsonl from a copy",
+                                       source, i + 1, what));
+      };
+      if (extended->experiments > kMaxExperiments)
+        refuse(fmt::format("raises the budget to {} experiments, past the most a campaign may have ({})", extended->experiments, kMaxExperiments));
+      if (config.planner.kind == "bayesian" && extended->experiments > kMostModelledResults)
+        refuse(fmt::format("raises the budget to {} experiments, past the {} results the bayesian planner learns from", extended->experiments,
+                           kMostModelledResults));
+      if (extended->hours && !(*extended->hours > 0 && *extended->hours <= kMaxSeconds / 3600))
+        refuse(fmt::format("gives {} hours, where a time budget is more than 0 and at most {:g}", json(*extended->hours).dump(), kMaxSeconds / 3600));
       config.budget.experiments = extended->experiments;
       if (extended->hours) config.budget.hours = *extended->hours;
     }
@@ -91,8 +104,13 @@ std::string point_problem(const std::vector<double>& x, const Space& space) {
 // Why journaled params cannot be the setting of the journaled point x ("" when they can); x has
 // the space's length (point_problem).
 std::string setting_problem(const Params& params, const std::vector<double>& x, const Space& space, bool within_bounds) {
-  if (within_bounds)
+  if (within_bounds) {
     if (const std::string outside = space.check_bounds(params); !outside.empty()) return fmt::format("are not within the bounds ({})", outside);
+    // The loop never journals a proposal that breaks a linear constraint (campaign.cpp): resume
+    // refused to send it as a planner's bug, on every attempt (a red-team report). Within the
+    // bounds, what check() finds is a broken constraint.
+    if (const std::string broken = space.check(params); !broken.empty()) return fmt::format("break the campaign's constraints ({})", broken);
+  }
   Eigen::VectorXd at;
   try {
     at = space.encode(params);
@@ -212,7 +230,7 @@ ReplayReport replay_journal(const std::vector<JournalEvent>& events, const Campa
     }
     // A correction replaces what the planner was told, where the campaign replaced it.
     if (const auto* corrected = e.as<ResultCorrectedEvent>()) {
-      const ExperimentState* x = state.experiment(corrected->experiment);
+      const ExperimentState* x = state.correction_problem(*corrected).empty() ? state.experiment(corrected->experiment) : nullptr;
       if (x && x->outcome == ExperimentOutcome::ok && x->objective && !corrected->previous_error) {
         const Point at = point_of(x->x);
         planner.amend(observation(at, x->values, *x->objective), observation(at, corrected->values, corrected->objective));

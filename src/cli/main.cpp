@@ -430,7 +430,7 @@ int verify(const std::string& where, const std::string& key_file) {
   try {
     audit = key ? labloop::audit_journal(where, *key) : labloop::audit_journal(where);
   } catch (const labloop::JournalError& e) {
-    fmt::print("{}\nverify: FAILED\n", e.what());
+    fmt::print("{}\nverify: FAILED\n", labloop::printable(e.what()));
     return 1;
   }
   const std::string name = audit.journal.string();
@@ -439,6 +439,7 @@ int verify(const std::string& where, const std::string& key_file) {
     const std::size_t events = labloop::read_journal(audit.journal).events.size();
     for (const auto& copy : copies) fmt::print("note: {}\n", labloop::printable(labloop::displaced_copy_note(copy, events)));
   }
+  if (!audit.unknown_kinds_note.empty()) fmt::print("note: {}\n", labloop::printable(audit.unknown_kinds_note));
   // Key names and signers come from files anyone may have written: shown, never obeyed.
   for (const auto& problem : audit.problems) fmt::print("{}: {}\n", labloop::printable(name), labloop::printable(problem));
   for (const auto& problem : audit.signature_problems) fmt::print("{}: {}\n", labloop::printable(name), labloop::printable(problem));
@@ -451,20 +452,22 @@ int verify(const std::string& where, const std::string& key_file) {
       labloop::check_journaled_points(events, labloop::journaled_config(events, name, labloop::sim::catalogue()));
     } catch (const labloop::Error& e) {
       config_problem = e.what();
-      fmt::print("{}\n", config_problem);
+      fmt::print("{}\n", labloop::printable(config_problem));
     }
   }
   if (!audit.torn_tail.empty())
     // An over-long last line was not left by a crash of labloop's (it never writes one): saying
     // so would send the technician after the wrong cause.
-    fmt::print("{}\n  ({}; {})\n", audit.torn_tail,
+    fmt::print("{}\n  ({}; {})\n", labloop::printable(audit.torn_tail),
                audit.torn_tail_overlong ? "something other than labloop wrote that line" : "a crash cut the last line short",
                audit.events == 0 ? "no campaign was recorded before it: `labloop run` starts one there afresh"
                                  : "`labloop resume` removes it and continues");
-  fmt::print("{}: {} events, hash chain {}; campaign \"{}\": {} proposed, {} results, {} failed, {} open\n", name, audit.events,
-             audit.torn_tail.empty() ? "intact" : "intact up to the torn last line", audit.campaign, audit.proposed, audit.results,
-             audit.failed, audit.open);
-  if (audit.finished) fmt::print("finished: {}\n", audit.finish_reason);
+  // The campaign's name and its finish reason come from the journal, which anyone may have
+  // edited: shown, never obeyed by the terminal (as status and replay show them).
+  fmt::print("{}: {} events, hash chain {}; campaign \"{}\": {} proposed, {} results, {} failed, {} open\n", labloop::printable(name), audit.events,
+             audit.torn_tail.empty() ? "intact" : "intact up to the torn last line", labloop::printable(audit.campaign), audit.proposed,
+             audit.results, audit.failed, audit.open);
+  if (audit.finished) fmt::print("finished: {}\n", labloop::printable(audit.finish_reason));
   else if (audit.problems.empty() && config_problem.empty() && labloop::campaign_running(audit.journal))
     fmt::print("not finished: running (its controller holds the journal)\n");
   else if (audit.problems.empty() && config_problem.empty()) fmt::print("not finished: `labloop resume {}` continues it\n", labloop::path_word(where));
@@ -615,9 +618,11 @@ int resume(const std::string& where, double grace_s, std::optional<labloop::Budg
   refuse_too_few_files(config);
   // What `verify` would reject in the bookkeeping (two outcomes for one experiment, a result for
   // one never proposed): said, not acted on; the campaign goes on from the journal's record.
-  if (const labloop::JournalAudit audit = labloop::audit_journal(where); !audit.problems.empty())
+  const labloop::JournalAudit audit = labloop::audit_journal(where);
+  if (!audit.problems.empty())
     fmt::print("warning: `labloop verify` finds {} problem{} in this journal's bookkeeping (first: {}); continuing from its record\n",
                audit.problems.size(), audit.problems.size() == 1 ? "" : "s", labloop::printable(audit.problems.front()));
+  if (!audit.unknown_kinds_note.empty()) fmt::print("note: {}\n", labloop::printable(audit.unknown_kinds_note));
   labloop::CampaignOptions options;
   if (raise) {
     config.budget.experiments = raise->experiments;

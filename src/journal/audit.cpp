@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "labloop/core/error.hpp"
+#include "labloop/core/version.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/journal/journal.hpp"
 #include "labloop/journal/signing.hpp"
@@ -131,6 +132,54 @@ std::vector<SessionRecord> sessions_of(const std::vector<JournalEvent>& events) 
   return sessions;
 }
 
+// "0.10.2" as numbers, to compare versions; missing or unreadable parts count as 0.
+std::vector<long> version_parts(std::string_view version) {
+  std::vector<long> parts;
+  while (!version.empty()) {
+    const std::size_t dot = version.find('.');
+    const std::string_view part = version.substr(0, dot);
+    long n = 0;
+    for (char c : part) {
+      if (c < '0' || c > '9' || n > 1'000'000) break;
+      n = n * 10 + (c - '0');
+    }
+    parts.push_back(n);
+    if (dot == std::string_view::npos) break;
+    version.remove_prefix(dot + 1);
+  }
+  return parts;
+}
+
+bool newer_than_this(const std::string& version) {
+  std::vector<long> theirs = version_parts(version), ours = version_parts(kVersion);
+  theirs.resize(std::max(theirs.size(), ours.size()));
+  ours.resize(theirs.size());
+  return theirs > ours;
+}
+
+// Every reader skips an event kind it does not know, so a newer labloop's record of something
+// (an experiment's outcome under a new name) was passed over without a word, and the experiment
+// ran again (a red-team report). Said, with where to turn.
+std::string unknown_kinds_note(const std::vector<JournalEvent>& events, const std::optional<std::string>& started_by) {
+  std::vector<std::pair<std::string, std::size_t>> kinds;  // name, first line
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (events[i].kind() != EventKind::unknown) continue;
+    const std::string name(events[i].name());
+    if (std::none_of(kinds.begin(), kinds.end(), [&](const auto& k) { return k.first == name; })) kinds.emplace_back(name, i + 1);
+  }
+  if (kinds.empty()) return {};
+  std::vector<std::string> named;
+  for (std::size_t i = 0; i < kinds.size() && i < 10; ++i) named.push_back(fmt::format("\"{}\" (line {})", kinds[i].first, kinds[i].second));
+  if (kinds.size() > 10) named.push_back(fmt::format("and {} more", kinds.size() - 10));
+  const std::string which = fmt::format("this journal holds event kinds labloop {} does not know, and every reader skips them: {}", kVersion,
+                                        fmt::join(named, ", "));
+  if (started_by && newer_than_this(*started_by))
+    return fmt::format("{}; labloop {}, newer than this one, started the campaign: what those lines record is not read here (an "
+                       "experiment they finished would run again), so verify, report and resume it with labloop {} or later",
+                       which, *started_by, *started_by);
+  return fmt::format("{}; labloop does not write them (the journal was edited, or a newer labloop resumed it)", which);
+}
+
 JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key) {
   JournalAudit audit;
   audit.journal = journal_path_of(where);
@@ -150,6 +199,7 @@ JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key)
   audit.failed = state.failed_outcomes();
   audit.open = state.open_count();
   audit.problems = state.problems();
+  audit.unknown_kinds_note = unknown_kinds_note(events, state.labloop_version());
   // Resume and replay refuse a journal without its first line; so does verify.
   if (events.empty())
     audit.problems.insert(audit.problems.begin(), "line 1: the journal has no events; a campaign's journal starts with campaign_started "

@@ -104,10 +104,10 @@ void CampaignState::apply(const JournalEvent& event) {
           propose(e, event.time);
         } else if constexpr (std::is_same_v<Event, DispatchedEvent>) {
           require_proposed(event);
-          touch(*id, e.instrument, event.time, true);
+          if (require_configured(event, e.instrument)) touch(*id, e.instrument, event.time, true);
         } else if constexpr (std::is_same_v<Event, AcceptedEvent>) {
           require_proposed(event);
-          touch(*id, e.instrument, event.time, false);
+          if (require_configured(event, e.instrument)) touch(*id, e.instrument, event.time, false);
         } else if constexpr (std::is_same_v<Event, RejectedEvent>) {
           require_proposed(event);
           reject(e);
@@ -141,6 +141,21 @@ void CampaignState::require_proposed(const JournalEvent& event) {
   const std::string& id = *event.experiment();
   const ExperimentState* x = experiment(id);
   if (!x || !x->proposed) problems_.push_back(fmt::format("line {}: {} for {}, which was never proposed", events_, event.name(), id));
+}
+
+bool CampaignState::configured(const std::string& instrument) const {
+  // A journal whose configuration lists no instruments (damaged; line 1 says so) cannot tell.
+  return instruments_.empty() || instrument.empty() || std::find(instruments_.begin(), instruments_.end(), instrument) != instruments_.end();
+}
+
+bool CampaignState::require_configured(const JournalEvent& event, const std::string& instrument) {
+  if (configured(instrument)) return true;
+  // Kept out of the fold: resume would otherwise wait on (or re-send to) an instrument it has no
+  // address for.
+  problems_.push_back(fmt::format("line {}: {} for {} names instrument '{}', which the campaign's configuration does not have (it has {}); "
+                                  "labloop sends experiments only to its configured instruments",
+                                  events_, event.name(), *event.experiment(), instrument, fmt::join(instruments_, ", ")));
+  return false;
 }
 
 void CampaignState::start(const CampaignStartedEvent& e, const std::string& time) {
@@ -179,12 +194,30 @@ void CampaignState::start(const CampaignStartedEvent& e, const std::string& time
   if (config_.is_object() && config_.contains("parameters") && config_["parameters"].is_array())
     for (const json& p : config_["parameters"]) parameter_names_.push_back(string_in(p, "name"));
   if (config_.is_object() && config_.contains("instruments") && config_["instruments"].is_array())
-    for (const json& i : config_["instruments"])
+    for (const json& i : config_["instruments"]) {
       if (i.is_object() && i.value("manual", json(false)) == json(true)) manual_instruments_.push_back(string_in(i, "name"));
+      if (const std::string name = string_in(i, "name"); !name.empty()) instruments_.push_back(name);
+    }
 }
 
 void CampaignState::propose(const ProposedEvent& e, const std::string& time) {
   ++proposed_lines_;
+  if (e.retry_of) {
+    // The loop proposes a retry right after the failure that names it ("retry_as"), or resume
+    // does after a crash between the two lines. Any other is not run: a retry is outside the
+    // budget, so an edited one ran an experiment more than the campaign allowed.
+    const ExperimentState* earlier = experiment(*e.retry_of);
+    const char* why = !earlier || !earlier->proposed                 ? "which was never proposed"
+                      : earlier->outcome != ExperimentOutcome::failed ? "which has not failed"
+                      : earlier->retry_as != e.experiment             ? "whose failure names another retry, or none"
+                                                                      : nullptr;
+    if (why) {
+      problems_.push_back(fmt::format("line {}: {} is proposed as a retry of {}, {}; labloop proposes a retry only after the failure that "
+                                      "announces it (\"retry_as\"), and this one is not run",
+                                      events_, e.experiment, *e.retry_of, why));
+      return;
+    }
+  }
   if (unproposed_retry_ && unproposed_retry_->id == e.experiment) unproposed_retry_.reset();
   ExperimentState& x = record_for(e.experiment);
   if (x.proposed) problems_.push_back(fmt::format("line {}: {} proposed twice", events_, e.experiment));
@@ -226,31 +259,30 @@ void CampaignState::conclude(const JournalEvent& event) {
   const auto* result = event.as<ResultEvent>();
   const auto* failure = event.as<FailedEvent>();
   const std::string& id = *event.experiment();
-  ExperimentState& x = record_for(id);
-  if (!x.proposed) {
+  const std::string& instrument = result ? result->instrument : failure->instrument;
+  // An outcome the loop could not have written is named and not recorded: it counted toward
+  // nothing, but it was the best result, a Pareto member and a row of results.csv, and resume
+  // told nobody (a red-team report). The experiment stays as the loop left it: open ones run.
+  const auto known = index_of_.find(id);
+  if (known == index_of_.end() || !experiments_[known->second].proposed) {
     problems_.push_back(fmt::format("line {}: {} for {}, which was never proposed", events_, event.name(), id));
-  } else if (x.outcome != ExperimentOutcome::open) {
+    return;
+  }
+  ExperimentState& x = experiments_[known->second];
+  if (x.outcome != ExperimentOutcome::open) {
+    // The first outcome is the one the loop acted on.
     problems_.push_back(fmt::format("line {}: a second final outcome ({}) for {}, already {}", events_, event.name(), id,
                                     x.reported ? "result" : "failed"));
-  } else if (result && x.dispatched_at.empty()) {
-    // A result comes from an instrument it was sent to (a person's entry too: the manual instrument
-    // is dispatched to); a failure may come without (no instrument could take it).
-    problems_.push_back(fmt::format("line {}: result for {}, which was never dispatched", events_, id));
+    return;
   }
-  if (x.outcome != ExperimentOutcome::open) return;  // the first outcome is the one the loop acted on
+  if (result) {
+    const std::string problem = result_problem(*result, x);
+    if (!problem.empty()) {
+      problems_.push_back(fmt::format("line {}: {}", events_, problem));
+      return;
+    }
+  }
 
-  const std::string& instrument = result ? result->instrument : failure->instrument;
-  // The loop takes a result only from the instrument the experiment runs on, and its objective
-  // from its values: a line that says otherwise was not written by it.
-  if (result && x.proposed && !x.dispatched_at.empty() && !instrument.empty() && !x.instrument.empty() && instrument != x.instrument)
-    problems_.push_back(fmt::format("line {}: result for {} from instrument '{}', but it was dispatched to '{}'", events_, id, instrument, x.instrument));
-  if (result && result->status == "ok" && result->objective && result->values.is_object()) {
-    const auto it = result->values.find(objective_name_);
-    // Not a number there ("NaN" as a string) is as foreign: the loop records only finite numbers.
-    if (it != result->values.end() && (!it->is_number() || it->get<double>() != *result->objective))
-      problems_.push_back(fmt::format("line {}: result for {} gives {} = {} in \"objective\" but {} in its values", events_, id, objective_name_,
-                                      json(*result->objective).dump(), it->dump()));
-  }
   if (!instrument.empty()) x.instrument = instrument;
   x.finished_at = event.time;
   x.completion_index = ++completed_;
@@ -267,8 +299,6 @@ void CampaignState::conclude(const JournalEvent& event) {
     x.learned = failure ? failure->learn : true;
     if (failure) x.retry_as = failure->retry_as;
   }
-  if (!x.proposed) return;  // listed in reports, but nothing the loop counted
-
   ++(result ? result_outcomes_ : failed_outcomes_);
   if (x.outcome == ExperimentOutcome::ok) {
     ++done_;
@@ -282,17 +312,50 @@ void CampaignState::conclude(const JournalEvent& event) {
   if (x.retry_as) unproposed_retry_ = UnproposedRetry{x.id, *x.retry_as};
 }
 
-void CampaignState::correct(const ResultCorrectedEvent& e) {
-  ExperimentState* x = index_of_.contains(e.experiment) ? &experiments_[index_of_.at(e.experiment)] : nullptr;
+std::string CampaignState::result_problem(const ResultEvent& result, const ExperimentState& x) const {
+  // A result comes from an instrument it was sent to (a person's entry too: the manual instrument
+  // is dispatched to); a failure may come without (no instrument could take it).
+  if (x.dispatched_at.empty()) return fmt::format("result for {}, which was never dispatched", x.id);
+  // The loop takes a result only from the instrument the experiment runs on, and its objective
+  // from its values: a line that says otherwise was not written by it.
+  if (!result.instrument.empty() && !x.instrument.empty() && result.instrument != x.instrument)
+    return fmt::format("result for {} from instrument '{}', but it was dispatched to '{}'", x.id, result.instrument, x.instrument);
+  if (!configured(result.instrument))
+    return fmt::format("result for {} from instrument '{}', which the campaign's configuration does not have", x.id, result.instrument);
+  if (result.status == "ok" && result.objective && result.values.is_object()) {
+    const auto it = result.values.find(objective_name_);
+    // Not a number there ("NaN" as a string) is as foreign: the loop records only finite numbers.
+    if (it != result.values.end() && (!it->is_number() || it->get<double>() != *result.objective))
+      return fmt::format("result for {} gives {} = {} in \"objective\" but {} in its values", x.id, objective_name_,
+                         json(*result.objective).dump(), it->dump());
+  }
+  return {};
+}
+
+std::string CampaignState::correction_problem(const ResultCorrectedEvent& e) const {
+  const ExperimentState* x = experiment(e.experiment);
   // A failure a person entered by mistake becomes the result they give (previous_error names it);
   // only one the planner was told (not retried, not discarded), as `enter --correct` checks.
   const bool failure = x && x->proposed && x->outcome == ExperimentOutcome::failed && x->learned && !x->retry_as;
-  if (e.previous_error ? !failure : !x || x->outcome != ExperimentOutcome::ok) {
-    problems_.push_back(e.previous_error
-                            ? fmt::format("line {}: a correction of a failure of {}, which has no failure the planner was told", events_, e.experiment)
-                            : fmt::format("line {}: a correction for {}, which has no recorded result", events_, e.experiment));
+  if (e.previous_error && !failure)
+    return fmt::format("a correction of a failure of {}, which has no failure the planner was told", e.experiment);
+  if (!e.previous_error && (!x || !x->proposed || x->outcome != ExperimentOutcome::ok))
+    return fmt::format("a correction for {}, which has no recorded result", e.experiment);
+  // `labloop enter --correct` refuses any other (manual_entry.cpp). Applied, an instrument's
+  // result edited this way became the best and the Pareto set (a red-team report).
+  if (std::find(manual_instruments_.begin(), manual_instruments_.end(), x->instrument) == manual_instruments_.end())
+    return fmt::format("a correction for {}, measured by instrument '{}', which is not a manual one; only results a person entered can be "
+                       "corrected, and this one is not applied",
+                       e.experiment, x->instrument);
+  return {};
+}
+
+void CampaignState::correct(const ResultCorrectedEvent& e) {
+  if (const std::string problem = correction_problem(e); !problem.empty()) {
+    problems_.push_back(fmt::format("line {}: {}", events_, problem));
     return;
   }
+  ExperimentState* x = &experiments_[index_of_.at(e.experiment)];
   if (e.previous_error) {
     x->outcome = ExperimentOutcome::ok;
     x->error.clear();
@@ -300,12 +363,6 @@ void CampaignState::correct(const ResultCorrectedEvent& e) {
     --failed_outcomes_;
     ++result_outcomes_;
   }
-  // `labloop enter --correct` refuses any other (manual_entry.cpp); the correction still applies
-  // below, as the loop that journaled it acted on it.
-  if (std::find(manual_instruments_.begin(), manual_instruments_.end(), x->instrument) == manual_instruments_.end())
-    problems_.push_back(fmt::format("line {}: a correction for {}, measured by instrument '{}', which is not a manual one; only results a "
-                                    "person entered can be corrected",
-                                    events_, e.experiment, x->instrument));
   x->values = e.values.is_null() ? json::object() : e.values;
   x->objective = e.objective;
   // The best may have been the corrected one: look again over every result, in completion order

@@ -14,6 +14,7 @@
 #include <type_traits>
 
 #include "labloop/core/error.hpp"
+#include "labloop/journal/journal.hpp"
 
 namespace labloop {
 
@@ -395,6 +396,12 @@ JournalEvent decode_event(const json& object, std::string_view source, size_t li
     decoded.seq = seq->get<std::uint64_t>();
   }
   decoded.time = reader.string_or_empty("time");
+  // Time budgets, clock checks and reports count from these: "yesterday" or the year 9999 would
+  // be read as no time or as one the clock cannot hold (a red-team report).
+  if (reader.find("time") && !journal_time_ms(decoded.time))
+    reader.fail("time", fmt::format("is \"{}\", not a time as labloop writes it (UTC, like \"2026-11-25T08:30:00.123Z\", in the years "
+                                    "2000 to 9999)",
+                                    decoded.time.size() > 40 ? decoded.time.substr(0, 40) + "…" : decoded.time));
   decoded.body = decode_body(event_kind_of(event), event, reader);
   decoded.raw = object;
   return decoded;

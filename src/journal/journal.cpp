@@ -33,6 +33,7 @@
 #include "labloop/core/append_file.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/core/unique_fd.hpp"
+#include "labloop/core/utc_time.hpp"
 #include "labloop/core/json_limits.hpp"
 
 namespace labloop {
@@ -117,7 +118,7 @@ int open_journal_file(const std::filesystem::path& path, int flags, mode_t mode 
   return fd.release();
 }
 
-std::string utc_now_iso() {
+std::string journal_now_iso() {
   using namespace std::chrono;
   const auto now = floor<milliseconds>(system_clock::now());
   const auto secs = floor<seconds>(now);
@@ -446,7 +447,7 @@ nlohmann::json Journal::append(const std::string& event, nlohmann::json fields) 
                                    path_.string()));
 
   // ordered_json only to put seq/time/event first on the line; the public type stays json.
-  nlohmann::ordered_json line{{"seq", last_seq_ + 1}, {"time", utc_now_iso()}, {"event", event}};
+  nlohmann::ordered_json line{{"seq", last_seq_ + 1}, {"time", journal_now_iso()}, {"event", event}};
   for (const auto& [key, value] : fields.items()) line[key] = nlohmann::ordered_json(value);
   // Replace invalid UTF-8 (e.g. a driver's error text) rather than throwing and losing the event.
   std::string body = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
@@ -632,14 +633,24 @@ JournalContents parse_journal(std::string_view text, const std::string& source) 
   return parse_text(text, source).contents;
 }
 
+std::optional<std::int64_t> journal_time_ms(std::string_view text) {
+  // The one form the journal writes (journal_now_iso above): 24 characters, milliseconds, UTC.
+  if (text.size() != 24 || text[19] != '.' || text[23] != 'Z') return std::nullopt;
+  for (std::size_t i = 20; i < 23; ++i)
+    if (text[i] < '0' || text[i] > '9') return std::nullopt;
+  const auto seconds = parse_utc_iso(std::string(text.substr(0, 19)) + "Z");  // a real date and time
+  if (!seconds || text.substr(0, 4) < "2000") return std::nullopt;
+  const int millis = (text[20] - '0') * 100 + (text[21] - '0') * 10 + (text[22] - '0');
+  return static_cast<std::int64_t>(*seconds) * 1000 + millis;
+}
+
 std::optional<std::chrono::system_clock::time_point> parse_journal_time(const std::string& text) {
-  std::tm tm{};
-  int millis = 0;
-  if (std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &millis) != 7)
-    return std::nullopt;
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return std::chrono::system_clock::from_time_t(timegm(&tm)) + std::chrono::milliseconds(millis);
+  using namespace std::chrono;
+  const auto ms = journal_time_ms(text);
+  // The clock counts nanoseconds to 2262: a later year (verify lets up to 9999 pass) wrapped round
+  // and ended a resumed campaign at once, "time budget reached" (a red-team report).
+  if (!ms || *ms > duration_cast<milliseconds>(system_clock::time_point::max().time_since_epoch()).count()) return std::nullopt;
+  return system_clock::time_point(duration_cast<system_clock::duration>(milliseconds(*ms)));
 }
 
 }  // namespace labloop

@@ -725,12 +725,21 @@ TEST_CASE("CLI: verify fails a journal whose configuration does not load, though
   std::filesystem::create_directories(dir / "bad");
   {
     labloop::Journal journal(dir / "bad" / "journal.jsonl");
-    journal.append("campaign_started", {{"campaign", "x"}, {"config", {{"name", "x"}, {"budget", {{"experiments", -5}}}}}});
+    // The name and the finish reason as someone with the file may write them: escapes that would
+    // retitle the window, clear the screen and turn the text around.
+    journal.append("campaign_started", {{"campaign", "x\x1b]0;pwned\x07\x1b[2J\u202e"}, {"config", {{"name", "x"}, {"budget", {{"experiments", -5}}}}}});
+    journal.append("campaign_finished", {{"reason", "budget reached\x1b[31m"}, {"experiments", 0}, {"failed", 0}});
   }
   const Outcome o = labloop_cli({"verify", (dir / "bad").string()}, dir);
   CHECK(o.status == 1);
   CHECK_THAT(o.output, Catch::Contains("verify: FAILED"));
   CHECK_THAT(o.output, !Catch::Contains("labloop resume"));
+  // Shown, never obeyed by the terminal, as status and replay show them.
+  INFO(o.output);
+  CHECK_THAT(o.output, Catch::Contains("campaign \"x") && Catch::Contains("finished: budget reached"));
+  CHECK(o.output.find('\x1b') == std::string::npos);
+  CHECK(o.output.find('\x07') == std::string::npos);
+  CHECK(o.output.find("\u202e") == std::string::npos);
 }
 
 TEST_CASE("CLI: a missing TMPDIR, stack or open-file limits too small and an output path too long are each named before anything starts", "[cli]") {

@@ -947,13 +947,13 @@ TEST_CASE("Config: prior results read back a results.csv whose choices and texts
       at(1, "campaign_started", {{"campaign", "demo"}, {"config", c.to_json()}}),
       at(2, "proposed", {{"experiment", "e1"}, {"params", {{"x1", -3.5}, {"x2", 1}, {"mode", "-fast"}}}}),
       at(3, "proposed", {{"experiment", "e2"}, {"params", {{"x1", 2}, {"x2", 3}, {"mode", "=slow"}}}}),
-      at(4, "dispatched", {{"experiment", "e1"}, {"instrument", "sim"}}),
-      at(5, "dispatched", {{"experiment", "e2"}, {"instrument", "sim"}}),
-      at(6, "result", {{"experiment", "e1"}, {"instrument", "sim"}, {"status", "ok"}, {"values", {{"y", -1.25}}}, {"objective", -1.25}}),
-      at(7, "result", {{"experiment", "e2"}, {"instrument", "sim"}, {"status", "ok"}, {"values", {{"y", 4}}}, {"objective", 4}}),
+      at(4, "dispatched", {{"experiment", "e1"}, {"instrument", "reactor-1"}}),
+      at(5, "dispatched", {{"experiment", "e2"}, {"instrument", "reactor-1"}}),
+      at(6, "result", {{"experiment", "e1"}, {"instrument", "reactor-1"}, {"status", "ok"}, {"values", {{"y", -1.25}}}, {"objective", -1.25}}),
+      at(7, "result", {{"experiment", "e2"}, {"instrument", "reactor-1"}, {"status", "ok"}, {"values", {{"y", 4}}}, {"objective", 4}}),
   };
   write_results_csv(summarize(events), dir / "results.csv");
-  REQUIRE_THAT(labloop::test::read_file(dir / "results.csv"), Catch::Contains("e1,sim,-3.5,1,'-fast,-1.25,"));
+  REQUIRE_THAT(labloop::test::read_file(dir / "results.csv"), Catch::Contains("e1,reactor-1,-3.5,1,'-fast,-1.25,"));
   const PriorResults prior = read_prior_results(c);
   CHECK(prior.skipped.empty());
   REQUIRE(prior.rows.size() == 2);
@@ -985,6 +985,7 @@ TEST_CASE("Config: prior results tell choices =a and '=a apart, and read headers
   for (size_t i = 0; i < choices.size(); ++i) {
     const std::string id = fmt::format("e{}", i + 1);
     events.push_back(at(seq++, "proposed", {{"experiment", id}, {"params", {{"-A1", double(i)}, {"mode", choices[i]}}}}));
+    events.push_back(at(seq++, "dispatched", {{"experiment", id}, {"instrument", "m"}}));
     events.push_back(at(seq++, "result", {{"experiment", id}, {"instrument", "m"}, {"status", "ok"}, {"values", {{"y", double(i)}, {"-2-3", double(i)}}}, {"objective", double(i)}}));
   }
   write_results_csv(summarize(events), dir / "results.csv");

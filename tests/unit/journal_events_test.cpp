@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "labloop/core/error.hpp"
+#include "labloop/core/version.hpp"
 #include "labloop/journal/audit.hpp"
 #include "labloop/journal/campaign_state.hpp"
 #include "labloop/journal/events.hpp"
@@ -221,7 +222,7 @@ TEST_CASE("Journal events: journals written by 0.1.0 decode, and re-encode to th
 }
 
 TEST_CASE("Journal events: a kind this version does not know is kept, not refused", "[journal_events]") {
-  const json object{{"seq", 9}, {"time", "t"}, {"event", "calibration_drift"}, {"instrument", "sim"}, {"ppm", 3}};
+  const json object{{"seq", 9}, {"time", "2026-11-25T08:30:00.123Z"}, {"event", "calibration_drift"}, {"instrument", "sim"}, {"ppm", 3}};
   const JournalEvent e = decode_event(object, "test", 9);
   CHECK(e.kind() == EventKind::unknown);
   CHECK(e.name() == "calibration_drift");
@@ -266,6 +267,21 @@ TEST_CASE("Journal events: a malformed event is a JournalError naming its line",
              Catch::Contains("\"best\" has no string \"experiment\""));
   CHECK_THAT(error_of(json{{"seq", 2}, {"event", 7}}), Catch::Contains("line 2: has no string \"event\""));
   CHECK_THAT(error_of(json::array({1, 2})), Catch::Contains("line 2: is not a JSON object"));
+  // A time labloop never writes: not one, not a real one, or outside the years 2000 to 9999.
+  for (const char* time : {"yesterday", "2026-02-30T00:00:00.000Z", "1999-12-31T23:59:59.999Z", "10000-01-01T00:00:00.000Z",
+                           "2026-11-25T08:30:00Z", "2026-11-25T08:30:00.1234Z", ""}) {
+    INFO(time);
+    json bad_time = good;
+    bad_time["time"] = time;
+    CHECK_THAT(error_of(bad_time), Catch::Contains(fmt::format("line 2: the proposed event's \"time\" is \"{}\", not a time as labloop "
+                                                              "writes it", time)));
+  }
+  json no_time = good;
+  no_time["time"] = 20261125;
+  CHECK_THAT(error_of(no_time), Catch::Contains("line 2: the proposed event's \"time\" is not a string"));
+  json far = good;
+  far["time"] = "9999-12-31T23:59:59.999Z";  // later than the clock holds, still a time: no error here
+  CHECK(error_of(far) == "(no error)");
 
   // Through the readers that decode whole journals.
   CHECK_THROWS_AS(summarize({line_of(CampaignStartedEvent{.campaign = "c"}, 1), bad_x}), JournalError);
@@ -403,14 +419,14 @@ TEST_CASE("Campaign state: what the loop never writes is listed, and the first o
   CHECK(s.experiment("f-0001")->objective == std::optional<double>(3.0));
   CHECK(s.best()->experiment == "f-0003");  // neither the stale -50 nor the ghost's -99
   CHECK(s.done() == 3);
-  CHECK(s.experiment("ghost")->completion_index == 7);  // reports still list it
+  CHECK(s.experiment("ghost") == nullptr);  // not recorded: a phantom was a row of results.csv, and its best
   CHECK(s.finished());
   CHECK(s.finish_reason() == "budget reached");
 
   const CampaignRecord record = campaign_record(s);
-  CHECK(record.experiments.size() == 8);
+  CHECK(record.experiments.size() == 7);
   CHECK(record.experiments[0].objective == std::optional<double>(3.0));
-  CHECK(record.experiments.back().id == "ghost");
+  CHECK(record.experiments.back().id == "f-0005");
 }
 
 TEST_CASE("Campaign state: dispatches for no proposal, undispatched results, a second start and a correction of a driver's result are listed", "[journal_events]") {
@@ -432,9 +448,14 @@ TEST_CASE("Campaign state: dispatches for no proposal, undispatched results, a s
                             "line 35: a second campaign_started (one journal holds one campaign; labloop writes campaign_resumed when it "
                             "continues it)",
                             "line 36: a correction for f-0003, measured by instrument 'B', which is not a manual one; only results a "
-                            "person entered can be corrected",
+                            "person entered can be corrected, and this one is not applied",
                         });
   CHECK(s.campaign_id() == std::optional<std::string>("feedfacefeedfacefeedfacefeedface"));  // the first start defines it
+  // Neither the undispatched result nor the correction of a driver's result is recorded.
+  CHECK(s.experiment("f-0006")->outcome == ExperimentOutcome::open);
+  CHECK(s.experiment("f-0003")->objective == std::optional<double>(1.0));
+  CHECK(s.best()->experiment == "f-0003");
+  CHECK(s.best()->objective == 1.0);
 }
 
 TEST_CASE("Campaign state: a person's result may be corrected", "[journal_events]") {
@@ -508,6 +529,66 @@ TEST_CASE("Campaign state: a result from an instrument it was not dispatched to,
                             "line 35: result for f-0007 gives y = -1000.0 in \"objective\" but 10.96 in its values",
                             "line 38: result for f-0008 gives y = 3.0 in \"objective\" but \"NaN\" in its values",
                         });
+  // None is recorded: the experiments stay open, and resume runs them again.
+  for (const char* id : {"f-0006", "f-0007", "f-0008"}) {
+    INFO(id);
+    CHECK(s.experiment(id)->outcome == ExperimentOutcome::open);
+  }
+  CHECK(s.open_count() == 4);  // with f-0005
+  CHECK(s.best()->experiment == "f-0003");
+  CHECK(s.result_outcomes() == 2);
+}
+
+TEST_CASE("Campaign state: a dispatch to or a result from an instrument the configuration lacks is named, and not recorded", "[journal_events]") {
+  json with_sim = config("minimize");
+  with_sim["instruments"] = json::array({json{{"name", "sim"}, {"simulator", "branin"}}});
+  const CampaignState s = fold_of({event("campaign_started", {{"campaign", "fold"}, {"config", with_sim}}),  // line 1
+                                   proposed("f-0001", 1, 0.1), proposed("f-0002", 1, 0.2),
+                                   dispatched("f-0001", "ghost"),                                              // line 4
+                                   event("accepted", {{"experiment", "f-0001"}, {"instrument", "ghost"}}),     // line 5
+                                   result("f-0001", "ghost", -70.0),                                           // line 6
+                                   dispatched("f-0002", "sim"), result("f-0002", "sim", 2.0)});
+  CHECK(s.problems() == std::vector<std::string>{
+                            "line 4: dispatched for f-0001 names instrument 'ghost', which the campaign's configuration does not have (it "
+                            "has sim); labloop sends experiments only to its configured instruments",
+                            "line 5: accepted for f-0001 names instrument 'ghost', which the campaign's configuration does not have (it "
+                            "has sim); labloop sends experiments only to its configured instruments",
+                            "line 6: result for f-0001, which was never dispatched",
+                        });
+  const ExperimentState* x = s.experiment("f-0001");
+  CHECK(x->outcome == ExperimentOutcome::open);  // waiting for dispatch: resume sends it to sim
+  CHECK_FALSE(x->assigned_to);
+  CHECK(x->instrument.empty());
+  CHECK(s.best()->experiment == "f-0002");
+  CHECK(campaign_record(s).best_index() == std::optional<size_t>(1));
+}
+
+TEST_CASE("Campaign state: a retry no failure announced is named, and not run", "[journal_events]") {
+  std::vector<json> events{event("campaign_started", {{"campaign", "fold"}, {"config", config("minimize")}}),  // line 1
+                           proposed("f-0001", 1, 0.1), dispatched("f-0001", "A"), result("f-0001", "A", 1.0),
+                           proposed("f-0002", 2, 0.2), dispatched("f-0002", "A"), failed("f-0002", "A", "no product"),
+                           retry("f-0042-r2", "f-0042", 2, 0.3),   // line 8: f-0042 was never proposed
+                           retry("f-0001-r2", "f-0001", 2, 0.1),   // line 9: f-0001 has a result
+                           retry("f-0002-r2", "f-0002", 2, 0.2)};  // line 10: its failure named no retry
+  const CampaignState s = fold_of(events);
+  CHECK(s.problems() == std::vector<std::string>{
+                            "line 8: f-0042-r2 is proposed as a retry of f-0042, which was never proposed; labloop proposes a retry only "
+                            "after the failure that announces it (\"retry_as\"), and this one is not run",
+                            "line 9: f-0001-r2 is proposed as a retry of f-0001, which has not failed; labloop proposes a retry only after "
+                            "the failure that announces it (\"retry_as\"), and this one is not run",
+                            "line 10: f-0002-r2 is proposed as a retry of f-0002, whose failure names another retry, or none; labloop "
+                            "proposes a retry only after the failure that announces it (\"retry_as\"), and this one is not run",
+                        });
+  CHECK(s.open_count() == 0);
+  CHECK(s.experiment("f-0042-r2") == nullptr);
+  CHECK(s.proposed_lines() == 5);  // verify counts the lines
+  CHECK(s.used() == 2);
+  // The one the failure announced is the loop's.
+  events[6] = failed("f-0002", "A", "timed out", false, std::string("f-0002-r2"));
+  events.erase(events.begin() + 7, events.begin() + 9);
+  const CampaignState announced = fold_of(events);
+  CHECK(announced.problems().empty());
+  CHECK(announced.open_count() == 1);
 }
 
 TEST_CASE("verify: an empty journal or a start without its configuration fails at line 1", "[journal_events]") {
@@ -565,4 +646,34 @@ TEST_CASE("Journal events: integers past int's range are refused, not wrapped", 
   CHECK_THROWS_WITH(decode_event(huge, "test", 2), Catch::Contains("\"capacity\" is out of range"));
   const json negative = json::parse(R"({"seq":2,"event":"proposed","experiment":"e","ask":-3000000000})");
   CHECK_THROWS_WITH(decode_event(negative, "test", 2), Catch::Contains("\"ask\" is out of range"));
+}
+
+TEST_CASE("verify: event kinds this version does not know are named, with the newer labloop that started the campaign", "[journal_events]") {
+  test::TempDir dir;
+  const auto journal_with = [&](const std::string& version) {
+    fs::remove(dir / "journal.jsonl");
+    Journal journal(dir / "journal.jsonl");
+    journal.append("campaign_started", encode_fields(CampaignStartedEvent{.campaign = "c", .config = config("minimize"), .labloop_version = version}));
+    json proposal = proposed("c-0001", 1, 0.1);
+    proposal.erase("event");
+    journal.append("proposed", proposal);
+    journal.append("outcome", {{"experiment", "c-0001"}, {"values", {{"y", 2.0}}}});
+    journal.append("outcome", {{"experiment", "c-0001"}, {"values", {{"y", 3.0}}}});
+  };
+  journal_with("9.0.0");
+  const JournalAudit newer = audit_journal(dir.path());
+  CHECK(newer.unknown_kinds_note ==
+        fmt::format("this journal holds event kinds labloop {} does not know, and every reader skips them: \"outcome\" (line 3); labloop "
+                    "9.0.0, newer than this one, started the campaign: what those lines record is not read here (an experiment they "
+                    "finished would run again), so verify, report and resume it with labloop 9.0.0 or later",
+                    kVersion));
+  journal_with("0.1.0");
+  CHECK_THAT(audit_journal(dir.path()).unknown_kinds_note, Catch::EndsWith("\"outcome\" (line 3); labloop does not write them (the journal "
+                                                                           "was edited, or a newer labloop resumed it)"));
+  {
+    fs::remove(dir / "journal.jsonl");
+    Journal journal(dir / "journal.jsonl");
+    journal.append("campaign_started", encode_fields(CampaignStartedEvent{.campaign = "c", .config = config("minimize"), .labloop_version = "9.0.0"}));
+  }
+  CHECK(audit_journal(dir.path()).unknown_kinds_note.empty());  // a newer version alone says nothing
 }

@@ -738,3 +738,24 @@ TEST_CASE("AppendFile: a symbolic link is refused at open, naming it, and the fi
   CHECK(test::read_file(whole) == "{}\n");
   CHECK(test::read_file(bashrc) == "export PATH=$HOME/bin:$PATH\n");
 }
+
+TEST_CASE("Journal: a time is read as the journal writes it, and one past what the clock holds is no time, not a wrapped one", "[journal]") {
+  using namespace std::chrono;
+  CHECK(journal_time_ms("2026-11-25T08:30:00.123Z") == std::optional<std::int64_t>(1795595400123));
+  CHECK(journal_time_ms("2000-01-01T00:00:00.000Z") == std::optional<std::int64_t>(946684800000));
+  CHECK(journal_time_ms("9999-12-31T23:59:59.999Z") == std::optional<std::int64_t>(253402300799999));
+  for (const char* bad : {"yesterday", "1999-12-31T23:59:59.999Z", "2026-02-30T00:00:00.000Z", "2026-11-25T24:00:00.000Z",
+                          "2026-11-25T08:30:00Z", "2026-11-25T08:30:00.12Z", "2026-11-25T08:30:00.123", "+2026-11-25T08:30:00.12Z", ""}) {
+    INFO(bad);
+    CHECK_FALSE(journal_time_ms(bad));
+    CHECK_FALSE(parse_journal_time(bad));
+  }
+  const auto at = parse_journal_time("2026-11-25T08:30:00.123Z");
+  REQUIRE(at);
+  CHECK(duration_cast<milliseconds>(at->time_since_epoch()).count() == 1795595400123);
+  // The nanosecond clock ends in April 2262: the year 9999 wrapped to a time long past, and a
+  // resumed campaign's time budget was spent at once.
+  CHECK(parse_journal_time("2262-04-11T00:00:00.000Z"));
+  CHECK_FALSE(parse_journal_time("2262-04-12T00:00:00.000Z"));
+  CHECK_FALSE(parse_journal_time("9999-12-31T23:59:59.999Z"));
+}

@@ -24,7 +24,9 @@ namespace {
 
 json pr_event(int seq, const std::string& kind, json fields = json::object()) {
   fields["seq"] = seq;
-  fields["time"] = "2026-12-02T08:00:" + std::string(seq < 10 ? "0" : "") + std::to_string(seq) + ".000Z";
+  // A real time for each line (a journal's times are read as times: 08:00:75 is none).
+  const auto two = [](int n) { return std::string(n < 10 ? "0" : "") + std::to_string(n); };
+  fields["time"] = "2026-12-02T" + two(8 + seq / 3600) + ":" + two(seq / 60 % 60) + ":" + two(seq % 60) + ".000Z";
   fields["event"] = kind;
   return fields;
 }
@@ -49,6 +51,7 @@ CampaignRecord pr_record(const CampaignConfig& config, const std::vector<json>& 
     events.push_back(pr_event(seq++, "proposed", {{"experiment", "e" + std::to_string(i + 1)}, {"params", {{"x", 0.1 * double(i)}}}}));
   for (size_t i = 0; i < outcomes.size(); ++i) {
     const std::string id = "e" + std::to_string(i + 1);
+    events.push_back(pr_event(seq++, "dispatched", {{"experiment", id}, {"instrument", "sim"}}));
     if (outcomes[i].is_null()) events.push_back(pr_event(seq++, "failed", {{"experiment", id}, {"instrument", "sim"}, {"error", "broke"}}));
     else events.push_back(pr_event(seq++, "result", {{"experiment", id}, {"instrument", "sim"}, {"status", "ok"}, {"values", outcomes[i]}}));
   }
@@ -221,7 +224,8 @@ TEST_CASE("Pareto report: a single-objective campaign's results.csv is unchanged
   const CampaignConfig config = pr_config(json::parse(R"([{"name": "y", "goal": "minimize"}])"));
   std::vector<json> events{pr_event(1, "campaign_started", {{"campaign", "mo"}, {"config", config.to_json()}}),
                            pr_event(2, "proposed", {{"experiment", "e1"}, {"params", {{"x", 0.5}}}}),
-                           pr_event(3, "result", {{"experiment", "e1"}, {"instrument", "sim"}, {"status", "ok"}, {"values", {{"y", 1.5}}}})};
+                           pr_event(3, "dispatched", {{"experiment", "e1"}, {"instrument", "sim"}}),
+                           pr_event(4, "result", {{"experiment", "e1"}, {"instrument", "sim"}, {"status", "ok"}, {"values", {{"y", 1.5}}}})};
   CampaignRecord record = summarize(events);
   write_results_csv(record, dir.path() / "plain.csv");
   annotate_goals(config, record);

@@ -36,7 +36,11 @@ size_t count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-std::string time_of(int seq) { return "2026-11-25T08:30:" + std::string(seq < 10 ? "0" : "") + std::to_string(seq) + ".000Z"; }
+// A real time for each line (a journal's times are read as times: 08:30:75 is none).
+std::string time_of(int seq) {
+  const auto two = [](int n) { return std::string(n < 10 ? "0" : "") + std::to_string(n); };
+  return "2026-11-25T" + two(8 + seq / 3600) + ":" + two(seq / 60 % 60) + ":" + two(seq % 60) + ".000Z";
+}
 
 json event(int seq, const std::string& kind, json fields = json::object()) {
   fields["seq"] = seq;
@@ -86,6 +90,7 @@ CampaignRecord record_with(const std::vector<double>& values, bool maximize, con
   for (size_t i = 0; i < values.size(); ++i) {
     const std::string id = "e" + std::to_string(i + 1);
     events.push_back(event(seq++, "proposed", {{"experiment", id}, {"params", {{"x1", 0.5}, {"solvent", "THF"}, {"cycles", 1}}}}));
+    events.push_back(event(seq++, "dispatched", {{"experiment", id}, {"instrument", "sim"}}));
     events.push_back(event(seq++, "result", {{"experiment", id}, {"instrument", "sim"}, {"status", "ok"}, {"values", {{"y", values[i]}}}, {"objective", values[i]}}));
   }
   return summarize(events);
@@ -350,6 +355,7 @@ CampaignRecord record_from(const json& config, const std::vector<std::optional<d
   for (size_t i = 0; i < results.size(); ++i) {
     const std::string id = "e" + std::to_string(i + 1);
     events.push_back(event(seq++, "proposed", {{"experiment", id}, {"params", {{"x1", 0.5}, {"x2", 2.0}}}, {"ask", int(i) + 1}}));
+    events.push_back(event(seq++, "dispatched", {{"experiment", id}, {"instrument", "sim"}}));
     if (results[i])
       events.push_back(event(seq++, "result", {{"experiment", id}, {"instrument", "sim"}, {"status", "ok"},
                                                {"values", {{objective, *results[i]}}}, {"objective", *results[i]}}));

@@ -58,6 +58,9 @@ struct JournalAudit {
   std::string torn_tail;          // non-empty: the last line was cut short (a crash mid-write)
   bool torn_tail_overlong = false;  // ... or passed the longest line a journal holds: not labloop's crash
   std::vector<std::string> problems;  // bookkeeping errors, each naming the line
+  // Non-empty when the journal holds event kinds this version does not know (every reader skips
+  // them): names them, their first lines, and the newer labloop that started the campaign, if one did.
+  std::string unknown_kinds_note;
 
   // ---- signatures and who ran what ----
   int signatures = 0;                   // journal_signed lines

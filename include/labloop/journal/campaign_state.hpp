@@ -10,10 +10,15 @@
 //   are stale (the loop had already moved on) and only noted as problems. After its outcome, an
 //   experiment's dispatches are ignored too.
 // - Counts the budget is measured by (done, failed, discarded, best) cover proposed experiments
-//   only; an outcome for an id never proposed is a problem, though reports still list it. So is a
-//   dispatch, acceptance or rejection of one, a result for an experiment never dispatched, a second
-//   campaign_started, one without its configuration, and a correction of a result no person
-//   entered (`labloop enter --correct` corrects only a manual instrument's).
+//   only. A line the loop could not have written is a problem (problems()), and what it claims is
+//   not recorded: an outcome for an id never proposed, a result for an experiment never
+//   dispatched, from another instrument than its own or one the configuration lacks, or whose
+//   objective its values contradict; a dispatch or acceptance on such an instrument; a retry of
+//   an experiment whose failure did not announce it; a correction of a result no person entered
+//   (`labloop enter --correct` corrects only a manual instrument's). The experiment stays as the
+//   loop left it, and reports, resume and replay see the campaign without the line. A dispatch,
+//   acceptance or rejection of an experiment never proposed, a second campaign_started and one
+//   without its configuration are problems too.
 // - A failed attempt that names its retry ("retry_as") is followed at once by that retry's
 //   "proposed" line; if a crash separated them, resume writes the line (unproposed_retry()).
 //
@@ -134,6 +139,9 @@ class CampaignState {
   std::size_t events() const { return events_; }
   // Bookkeeping the loop never writes, one line each, naming the event's 1-based line.
   const std::vector<std::string>& problems() const { return problems_; }
+  // Why the correction cannot apply to the journal folded so far ("" when it does), without the
+  // line number: replay tells the planner only the corrections the fold applies.
+  std::string correction_problem(const ResultCorrectedEvent& e) const;
 
  private:
   ExperimentState& record_for(const std::string& id);
@@ -144,6 +152,10 @@ class CampaignState {
   void touch(const std::string& id, const std::string& instrument, const std::string& time, bool dispatch);
   void reject(const RejectedEvent& e);
   void conclude(const JournalEvent& event);
+  // Why a result for the open experiment x could not be the loop's ("" when it could).
+  std::string result_problem(const ResultEvent& result, const ExperimentState& x) const;
+  bool configured(const std::string& instrument) const;  // named in the configuration, or nothing to check
+  bool require_configured(const JournalEvent& event, const std::string& instrument);  // a problem unless configured
   void note_best(const ExperimentState& x);
   bool counts(const ExperimentState& x) const;  // no outcome constraint or failure condition rules it out
   void correct(const ResultCorrectedEvent& e);
@@ -162,6 +174,7 @@ class CampaignState {
   std::vector<std::pair<OutcomeCondition, bool>> not_counting_;
   std::vector<std::string> parameter_names_;
   std::vector<std::string> manual_instruments_;  // "manual": true in the config: a person enters their results
+  std::vector<std::string> instruments_;         // every instrument the config names
 
   std::vector<ExperimentState> experiments_;
   std::unordered_map<std::string, std::size_t> index_of_;

@@ -149,8 +149,12 @@ std::string journal_hash(std::string_view previous_hash, std::string_view body);
 // The hash before the first line: 64 '0's.
 const std::string& journal_genesis_hash();
 
-// A journal's "time" ("2026-11-25T08:30:00.123Z") as a clock reading; nullopt when it is not one.
-// Time budgets count from the first start, across resumes and extensions.
+// A journal's "time" as milliseconds since 1970: the form the journal writes ("2026-11-25T08:30:00.123Z",
+// UTC), a real date and time in the years 2000 to 9999; nullopt for any other text. Reading an
+// event refuses any other (events.hpp).
+std::optional<std::int64_t> journal_time_ms(std::string_view text);
+// The same as a clock reading; nullopt when it is not one, or lies past what the clock can hold
+// (the year 2262). Time budgets count from the first start, across resumes and extensions.
 std::optional<std::chrono::system_clock::time_point> parse_journal_time(const std::string& text);
 
 }  // namespace labloop
