@@ -373,6 +373,14 @@ std::string check_entry(const CampaignConfig& config, const CampaignState& state
     return fmt::format("{} is not waiting for a person ({}); only experiments on manual instruments take entered results", entry.experiment,
                        e->assigned_to ? "it runs on instrument '" + *e->assigned_to + "'" : "it is not dispatched yet");
   if (std::string why = check_settings(config, *e, entry); !why.empty()) return why;
+  // The campaign refuses an entry made more than an hour before its experiment existed
+  // (read_checked_entry): a clock that far behind here is said now, not after "entered".
+  const auto at = parse_utc_iso(entry.at);
+  const auto proposed = parse_journal_time(e->proposed_at);
+  if (at && proposed && std::chrono::system_clock::from_time_t(*at) + std::chrono::seconds(kEntryClockGrace) < *proposed)
+    return fmt::format("this computer's clock says {}, more than an hour before {} was proposed ({}), so the campaign would refuse the entry "
+                       "as one for something else: set this computer's clock right, then enter again",
+                       entry.at, entry.experiment, e->proposed_at);
   return check_entry_content(config, entry, wording);
 }
 

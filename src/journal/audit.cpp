@@ -69,14 +69,17 @@ std::string signature_key_problem(const JournalSignedEvent& s, const std::string
 
 // A campaign that ran with a controller key signs right after each campaign_finished line: one
 // not followed by a signature lost it (removed with an edit; or the controller stopped between
-// the two lines). Its 1-based line, or 0.
+// the two lines). Its 1-based line, or 0. Not when a signature comes later (an extension's): it
+// signs the chain through every line before it, so those lines are proved (and a signature
+// removed from the middle breaks the chain the later one signs).
 std::size_t finish_without_signature(const std::vector<JournalEvent>& events) {
   bool keyed = false;
   for (std::size_t i = 0; i < events.size(); ++i) {
     if (const auto* started = events[i].as<CampaignStartedEvent>()) keyed = started->key_fingerprint.has_value();
     else if (const auto* resumed = events[i].as<CampaignResumedEvent>()) keyed = resumed->key_fingerprint.has_value();
     else if (keyed && events[i].kind() == EventKind::campaign_finished &&
-             (i + 1 == events.size() || events[i + 1].kind() != EventKind::journal_signed))
+             std::none_of(events.begin() + static_cast<std::ptrdiff_t>(i) + 1, events.end(),
+                          [](const JournalEvent& later) { return later.kind() == EventKind::journal_signed; }))
       return i + 1;
   }
   return 0;

@@ -680,3 +680,23 @@ TEST_CASE("A campaign waiting for a person notices its folder moved, and stops s
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
   mover.request_stop();
 }
+
+TEST_CASE("enter and the console refuse an entry the campaign would refuse for a clock more than an hour behind", "[manual]") {
+  // They said "entered", and the campaign then refused it as made before its experiment existed
+  // (a red-team report): the entering computer's clock was two hours behind.
+  const fs::path signed_folder = LABLOOP_SOURCE_DIR "/tests/fixtures/v0.2.0/signed";
+  const auto events = decode_events(read_journal(signed_folder / "journal.jsonl").events, "journal.jsonl");
+  const CampaignState state = CampaignState::fold(events);
+  const CampaignConfig config = journaled_config(events, "journal.jsonl", sim::catalogue());
+  ManualEntry entry;
+  entry.experiment = "signed-f8808d37c039-0005";
+  const std::string proposed = state.experiment(entry.experiment)->proposed_at;
+  REQUIRE(proposed.rfind("2026-12-04T22:", 0) == 0);
+  entry.by = "ana";
+  entry.values = {{"yield", 12.5}};
+  entry.at = "2026-12-04T22:30:00Z";  // within the hour: a clock a little off is fine
+  CHECK(check_entry(config, state, entry, EntryWording::command_line).empty());
+  entry.at = "2026-12-04T20:00:00Z";
+  CHECK_THAT(check_entry(config, state, entry, EntryWording::console),
+             Catch::StartsWith("this computer's clock says 2026-12-04T20:00:00Z, more than an hour before signed-f8808d37c039-0005 was proposed"));
+}

@@ -197,3 +197,23 @@ TEST_CASE("Signing refusal: resume refuses a controller key that cannot sign, or
     CHECK(test::journal_lines(path).size() == before);
   }
 }
+
+TEST_CASE("Signing refusal: a finish whose signature was lost is proved by a later signature, an extension's", "[signing][verify]") {
+  // A crash between campaign_finished and its signature, then `labloop extend`: the extension's
+  // signatures sign the chain through every line before them. verify said "nothing proves the
+  // lines before it" for good (a red-team report).
+  test::TempDir dir;
+  const KeyPair key = test::written_key_pair(dir / "keys", "controller");
+  test::dry_run(test::signed_campaign_file(dir, 4, true, "refusal", 5));
+  const fs::path path = dir / "out/journal.jsonl";
+  test::keep_first_lines(path, test::journal_lines(path).size() - 1);
+  CHECK_THAT(test::all_problems(audit_journal(path, key.public_key)), Catch::Contains("no signature follows"));
+  {
+    Journal journal(path);  // what `labloop extend` writes before it resumes
+    journal.append("budget_extended", {{"experiments", 6}, {"by", "ana"}});
+  }
+  test::dry_resume(dir / "out");
+  const JournalAudit audit = audit_journal(path, key.public_key);
+  INFO(test::all_problems(audit));
+  CHECK(audit.intact());
+}
