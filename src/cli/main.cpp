@@ -745,8 +745,13 @@ int release(const std::string& where) {
   const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const auto id = labloop::CampaignState::fold(events).campaign_id();
-  if (!id)
-    throw labloop::Error(fmt::format("{}: this campaign is from before campaign ids (labloop 0.2): it never held an instrument", path.string()));
+  // Nothing to give back is no failure (exit 0, as for simulators and people): exit 1 means an
+  // instrument could not be reached (docs/protocol.md §12).
+  if (!id) {
+    fmt::print("{}: this campaign is from before campaign ids (labloop 0.2): it never held an instrument; nothing to release\n",
+               labloop::printable(path.string()));
+    return 0;
+  }
   int failed = 0;
   const auto outcomes = labloop::release_instruments(config, *id);
   for (const labloop::InstrumentRelease& r : outcomes) {

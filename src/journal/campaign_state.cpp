@@ -110,7 +110,7 @@ void CampaignState::apply(const JournalEvent& event) {
           if (require_configured(event, e.instrument)) touch(*id, e.instrument, event.time, false);
         } else if constexpr (std::is_same_v<Event, RejectedEvent>) {
           require_proposed(event);
-          reject(e);
+          if (require_configured(event, e.instrument)) reject(e);
         } else if constexpr (std::is_same_v<Event, ResultEvent> || std::is_same_v<Event, FailedEvent>) {
           conclude(event);
         } else if constexpr (std::is_same_v<Event, BudgetExtendedEvent>) {
@@ -269,6 +269,8 @@ void CampaignState::conclude(const JournalEvent& event) {
     return;
   }
   ExperimentState& x = experiments_[known->second];
+  // A failure may name no instrument (none could take it); one it names is a configured one.
+  if (failure && !require_configured(event, instrument)) return;
   if (x.outcome != ExperimentOutcome::open) {
     // The first outcome is the one the loop acted on.
     problems_.push_back(fmt::format("line {}: a second final outcome ({}) for {}, already {}", events_, event.name(), id,

@@ -90,6 +90,10 @@ TEST_CASE("Compatibility: a finished 0.1.0 campaign verifies, replays exactly an
   CHECK(report.reproduced());
   CHECK(report.proposals == 12);
   CHECK_THROWS_WITH(resume(folder), Catch::Contains("already finished"));
+  // It never held an instrument: nothing to release is no failure (exit 1 means one unreachable).
+  const test::CliOutcome released = test::cli({"release", folder.string()}, dir);
+  CHECK(released.status == 0);
+  CHECK_THAT(released.output, Catch::Contains("never held an instrument; nothing to release"));
 }
 
 TEST_CASE("Compatibility: an interrupted 0.1.0 campaign resumes to its budget with ids of the old form", "[fault][compat]") {

@@ -547,13 +547,19 @@ TEST_CASE("Campaign state: a dispatch to or a result from an instrument the conf
                                    dispatched("f-0001", "ghost"),                                              // line 4
                                    event("accepted", {{"experiment", "f-0001"}, {"instrument", "ghost"}}),     // line 5
                                    result("f-0001", "ghost", -70.0),                                           // line 6
-                                   dispatched("f-0002", "sim"), result("f-0002", "sim", 2.0)});
+                                   dispatched("f-0002", "sim"), result("f-0002", "sim", 2.0),
+                                   event("rejected", {{"experiment", "f-0001"}, {"instrument", "ghost"}, {"reason", "busy"}}),  // line 9
+                                   failed("f-0001", "ghost", "no product")});                                  // line 10
   CHECK(s.problems() == std::vector<std::string>{
                             "line 4: dispatched for f-0001 names instrument 'ghost', which the campaign's configuration does not have (it "
                             "has sim); labloop sends experiments only to its configured instruments",
                             "line 5: accepted for f-0001 names instrument 'ghost', which the campaign's configuration does not have (it "
                             "has sim); labloop sends experiments only to its configured instruments",
                             "line 6: result for f-0001, which was never dispatched",
+                            "line 9: rejected for f-0001 names instrument 'ghost', which the campaign's configuration does not have (it "
+                            "has sim); labloop sends experiments only to its configured instruments",
+                            "line 10: failed for f-0001 names instrument 'ghost', which the campaign's configuration does not have (it "
+                            "has sim); labloop sends experiments only to its configured instruments",
                         });
   const ExperimentState* x = s.experiment("f-0001");
   CHECK(x->outcome == ExperimentOutcome::open);  // waiting for dispatch: resume sends it to sim
