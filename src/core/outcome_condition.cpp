@@ -10,7 +10,9 @@ namespace labloop {
 
 namespace {
 
-std::string trimmed(const std::string& s) {
+// ASCII blanks only: a condition is written in a config file. Not named trimmed(): in a unity
+// batch it would take calls meant for printable.hpp's, which trims Unicode blanks too.
+std::string trimmed_ascii(const std::string& s) {
   size_t a = 0, b = s.size();
   while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
   while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
@@ -65,7 +67,7 @@ std::string parse_outcome_condition(const std::string& text, OutcomeCondition& o
   const std::string op = text.substr(at, width);
   if (op == "==" || op == "=" || op == "!=")
     return fmt::format("uses \"{}\": a measured value is never exactly equal to a number; use \"<=\" or \">=\" to {}", op, example);
-  const std::string left = trimmed(text.substr(0, at)), right = trimmed(text.substr(at + width));
+  const std::string left = trimmed_ascii(text.substr(0, at)), right = trimmed_ascii(text.substr(at + width));
   if (right.find_first_of("<>=") != std::string::npos) return "has more than one comparison: " + example;
   const bool less = op[0] == '<', strict = width == 1;
   // "name <= 3" or "3 >= name"; "<" and ">" keep the bound out.
