@@ -174,7 +174,7 @@ struct LiveInstrument {
   int hellos_unanswered = 0;  // hellos asked again since then, for the log
   // Hellos sent and not yet answered by a welcome. ZeroMQ keeps those sent while the driver is
   // away queued for it, and it answers each: the welcomes after the first are answers we asked
-  // for, not unasked ones to note.
+  // for, not unasked ones to note. At most ZeroMQ's send queue (1000 messages) can be queued.
   int hellos_waiting = 0;
   NoteThrottle chatter{""};        // notes about what it sends unasked: a flood shows as a count
   int busy_in_a_row = 0;           // runs rejected as busy since the last one it accepted
@@ -1456,7 +1456,7 @@ class CampaignRun {
     inst.awaiting_welcome = true;
     if (!inst.welcome_wanted_since) inst.welcome_wanted_since = now;
     inst.hello_sent_at = now;
-    ++inst.hellos_waiting;
+    inst.hellos_waiting = std::min(inst.hellos_waiting + 1, 1000);
     inst.link->send(inst.link->hello_message());
   }
 

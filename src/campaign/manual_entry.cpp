@@ -252,6 +252,13 @@ std::optional<ManualEntry> read_entry(const fs::path& campaign_dir, const std::s
 namespace {
 std::string text_too_long(const char* what, const std::string& text);
 constexpr std::time_t kEntryClockGrace = 3600;  // seconds an entry's "at" may lie ahead of this clock, or before its experiment
+
+// Whether an entry's "at" lies more than kEntryClockGrace before `since` (its experiment's
+// proposal): made for something else, or on a computer whose clock is that far behind.
+bool entered_long_before(const std::string& at, std::chrono::system_clock::time_point since) {
+  const auto t = parse_utc_iso(at);
+  return t && std::chrono::system_clock::from_time_t(*t) + std::chrono::seconds(kEntryClockGrace) < since;
+}
 }  // namespace
 
 std::optional<ManualEntry> read_checked_entry(const fs::path& campaign_dir, const std::string& experiment, const CampaignConfig& config,
@@ -272,13 +279,10 @@ std::optional<ManualEntry> read_checked_entry(const fs::path& campaign_dir, cons
   if (why.empty() && entry->at > utc_text(std::time(nullptr) + kEntryClockGrace, "%Y-%m-%dT%H:%M:%SZ"))
     why = fmt::format("its \"at\" is {}, later than this computer's clock ({}) by more than an hour: write when it was entered",
                       printable(entry->at), utc_now_iso());
-  if (why.empty() && exists_since) {
-    const auto at = parse_utc_iso(entry->at);
-    if (at && std::chrono::system_clock::from_time_t(*at) + std::chrono::seconds(kEntryClockGrace) < *exists_since)
-      why = fmt::format("its \"at\" is {}, more than an hour before {} was proposed: it is an entry for something else (left from another "
-                        "campaign?)",
-                        entry->at, experiment);
-  }
+  if (why.empty() && exists_since && entered_long_before(entry->at, *exists_since))
+    why = fmt::format("its \"at\" is {}, more than an hour before {} was proposed: it is an entry for something else (left from another "
+                      "campaign?)",
+                      entry->at, experiment);
   if (why.empty()) why = text_too_long("where it was entered (\"source\")", entry->source);
   if (!why.empty())
     throw Error(fmt::format("{}: refused, not recorded: {}", entry_path(campaign_dir, experiment).string(), why));
@@ -375,9 +379,7 @@ std::string check_entry(const CampaignConfig& config, const CampaignState& state
   if (std::string why = check_settings(config, *e, entry); !why.empty()) return why;
   // The campaign refuses an entry made more than an hour before its experiment existed
   // (read_checked_entry): a clock that far behind here is said now, not after "entered".
-  const auto at = parse_utc_iso(entry.at);
-  const auto proposed = parse_journal_time(e->proposed_at);
-  if (at && proposed && std::chrono::system_clock::from_time_t(*at) + std::chrono::seconds(kEntryClockGrace) < *proposed)
+  if (const auto proposed = parse_journal_time(e->proposed_at); proposed && entered_long_before(entry.at, *proposed))
     return fmt::format("this computer's clock says {}, more than an hour before {} was proposed ({}), so the campaign would refuse the entry "
                        "as one for something else: set this computer's clock right, then enter again",
                        entry.at, entry.experiment, e->proposed_at);
