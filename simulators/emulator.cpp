@@ -460,6 +460,15 @@ Emulator::Emulator(const Dataset& data, const nlohmann::json* stored) : spec_(da
       fit->noise_in_warp = true;
       fit->noise_z = sz;
     }
+    // A value far beyond the others (one cell of 1e300 among values near 1) can leave the model
+    // without a usable number: its noise or its predictions nan, and every answer then the low end
+    // of the range, silently. Refused instead, naming the objective and its extremes.
+    const Eigen::VectorXd fitted = fit->gp->predict_mean(x);
+    if (!std::isfinite(e.noise_sd) || !std::isfinite(fit->noise_z) || !fitted.allFinite())
+      throw Error(fmt::format("{}: objective {}: its values ({:g} to {:g}) cannot be modelled: the fitted model's {} not a number. Is a "
+                              "value far beyond the others a typing error? Otherwise express the objective in a unit (or its logarithm) "
+                              "that keeps its values within a few orders of magnitude",
+                              spec_.name, o.name, fit->y_min, fit->y_max, fitted.allFinite() ? "noise is" : "predictions are"));
     objectives_.push_back(std::move(e));
     fits_.push_back(std::move(fit));
   }

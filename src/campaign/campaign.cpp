@@ -449,9 +449,9 @@ class CampaignRun {
                                 "its own candidates file)",
                                 path.string(), why));
       if (why == "target reached")
-        throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume (to aim higher, start a new campaign with a higher "
+        throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume (to aim {}, start a new campaign with a {} "
                                 "stop.target whose prior_results is this one's results.csv)",
-                                path.string(), why));
+                                path.string(), why, further_than_target(config_), further_than_target(config_)));
       if (why == "budget reached" || why == "time budget reached")
         throw Error(fmt::format("{}: the campaign already finished ({}); nothing to resume (`labloop extend {} {}` gives it more)", path.string(),
                                 why, path_word(output_.string()), why == "budget reached" ? "--experiments N" : "--hours H"));
@@ -859,7 +859,7 @@ class CampaignRun {
       }
       const InstrumentInfo& info = *answered;
       try {
-        check_instrument_fits(config_, i, info);
+        check_instrument_fits(config_, i, info, options_.resume ? InstrumentFit::started : InstrumentFit::new_campaign);
       } catch (const ConfigError&) {
         return absent(true);
       } catch (...) {
@@ -1598,13 +1598,12 @@ class CampaignRun {
   // campaign mean someone changed the instrument: quarantine it and take its experiments back.
   // True when the campaign still fits it.
   bool recheck(LiveInstrument& inst, const protocol::Welcome& welcome) {
-    journal_held(inst, welcome.holder);
-    if (welcome.holder && !campaign_id_.empty() && welcome.holder->campaign_id == campaign_id_) inst.link->adopt_holder(*welcome.holder);
+    if (inst.link->adopt_holder(welcome.holder)) journal_held(inst, inst.link->holder());
     if (book_.quarantined(inst.index)) return false;
     std::string problem;
     try {
       const InstrumentInfo info = protocol::parse_welcome(welcome);
-      check_instrument_fits(config_, inst.index, info);
+      check_instrument_fits(config_, inst.index, info, InstrumentFit::started);
       // A restarted driver may run more or fewer at once: its word now is what counts.
       if (info.capacity != inst.link->info().capacity)
         log(fmt::format("{}: its driver now runs {} at once (was {})", inst.config->name, info.capacity, inst.link->info().capacity));
@@ -2033,6 +2032,10 @@ void refuse_too_few_open_files(const CampaignConfig& config, std::uint64_t allow
   throw Error(fmt::format("at most {} open files are allowed (ulimit -n); a campaign with {} instrument{} needs at least {} (24, and "
                           "about 10 per instrument): raise it (ulimit -n {}, or more)",
                           allowed, config.instruments.size(), config.instruments.size() == 1 ? "" : "s", needed, std::max<std::uint64_t>(needed, 1024)));
+}
+
+const char* further_than_target(const CampaignConfig& config) {
+  return !config.objectives.empty() && config.objectives.front().goal == Goal::maximize ? "higher" : "lower";
 }
 
 std::filesystem::path campaign_output(const CampaignConfig& config, const CampaignOptions& options) {

@@ -1177,61 +1177,74 @@ InstrumentInfo manual_info(const CampaignConfig& config, size_t index) {
   return stand_in_info("labloop-manual", config.parameters, config.required_outputs(), config.instruments.at(index).capacity);
 }
 
-void check_instrument_fits(const CampaignConfig& config, size_t index, const InstrumentInfo& info) {
+void check_instrument_fits(const CampaignConfig& config, size_t index, const InstrumentInfo& info, InstrumentFit when) {
   const InstrumentConfig& ic = config.instruments.at(index);
   const std::string path = fmt::format("/instruments/{}", index);
-  auto fail = [&](const std::string& reason) { throw ConfigError(config.source, path, fmt::format("instrument '{}' {}", ic.name, reason)); };
+  // `advice`: what to change in a new campaign's file. A campaign that has started keeps the
+  // parameters it journaled (resume and extend read them there), so the instrument must change back.
+  auto fail = [&](const std::string& reason, const std::string& advice) {
+    throw ConfigError(config.source, path,
+                      when == InstrumentFit::new_campaign || advice.empty()
+                          ? fmt::format("instrument '{}' {}{}{}", ic.name, reason, advice.empty() ? "" : "; ", advice)
+                          : fmt::format("instrument '{}' {}; this campaign's parameters are fixed since it started: give the instrument back "
+                                        "the limits it had (its driver's declaration), then `labloop resume`",
+                                        ic.name, reason));
+  };
   std::vector<std::string> input_names;
   for (const auto& in : info.inputs) input_names.push_back(in.name);
 
   for (const auto& p : config.parameters) {
     auto it = std::find_if(info.inputs.begin(), info.inputs.end(), [&](const Parameter& in) { return in.name == p.name; });
     if (it == info.inputs.end())
-      fail(fmt::format("has no input named \"{}\"{} (it declares: {}); rename the parameter or use another instrument",
-                       p.name, did_you_mean(p.name, input_names), short_list(input_names, [](const std::string& n) { return n; })));
+      fail(fmt::format("has no input named \"{}\"{} (it declares: {})", p.name, did_you_mean(p.name, input_names),
+                       short_list(input_names, [](const std::string& n) { return n; })),
+           "rename the parameter or use another instrument");
     const Parameter& limit = *it;
     if (p.type == ParameterType::categorical) {
-      if (limit.type != ParameterType::categorical) fail(fmt::format("declares \"{}\" as {}, but the campaign makes it categorical", p.name, to_string(limit.type)));
+      if (limit.type != ParameterType::categorical)
+        fail(fmt::format("declares \"{}\" as {}, but the campaign makes it categorical", p.name, to_string(limit.type)), "");
       for (const auto& choice : p.choices)
         if (std::find(limit.choices.begin(), limit.choices.end(), choice) == limit.choices.end())
-          fail(fmt::format("does not accept choice {} for \"{}\" (it accepts: {})", json(choice).dump(), p.name, quoted_list(limit.choices)));
+          fail(fmt::format("does not accept choice {} for \"{}\" (it accepts: {})", json(choice).dump(), p.name, quoted_list(limit.choices)), "");
     } else if (p.type == ParameterType::discrete) {
       // Levels fit a continuous input within its bounds, an integer input when whole and within
       // them, a discrete input when it has every one of them.
-      if (limit.type == ParameterType::categorical) fail(fmt::format("declares \"{}\" as categorical, but the campaign makes it discrete", p.name));
+      if (limit.type == ParameterType::categorical) fail(fmt::format("declares \"{}\" as categorical, but the campaign makes it discrete", p.name), "");
       for (double v : p.values) {
         if (limit.type == ParameterType::discrete) {
           if (limit.level_index(v) < 0)
-            fail(fmt::format("does not accept level {} for \"{}\" (it accepts: {}); use only those levels", v, p.name,
-                             short_list(limit.values, [](double level) { return fmt::format("{}", level); })));
+            fail(fmt::format("does not accept level {} for \"{}\" (it accepts: {})", v, p.name,
+                             short_list(limit.values, [](double level) { return fmt::format("{}", level); })),
+                 "use only those levels");
         } else if (v < limit.low || v > limit.high) {
-          fail(fmt::format("limits \"{}\" to [{}, {}], but the campaign asks for level {}; drop the levels outside", p.name, limit.low, limit.high, v));
+          fail(fmt::format("limits \"{}\" to [{}, {}], but the campaign asks for level {}", p.name, limit.low, limit.high, v), "drop the levels outside");
         } else if (limit.type == ParameterType::integer && v != std::floor(v)) {
-          fail(fmt::format("declares \"{}\" as integer, but the campaign's level {} is not a whole number; use whole levels", p.name, v));
+          fail(fmt::format("declares \"{}\" as integer, but the campaign's level {} is not a whole number", p.name, v), "use whole levels");
         }
       }
     } else {
-      if (limit.type == ParameterType::categorical) fail(fmt::format("declares \"{}\" as categorical, but the campaign makes it {}", p.name, to_string(p.type)));
+      if (limit.type == ParameterType::categorical)
+        fail(fmt::format("declares \"{}\" as categorical, but the campaign makes it {}", p.name, to_string(p.type)), "");
       if (limit.type == ParameterType::discrete)
-        fail(fmt::format("declares \"{}\" as discrete (levels {}), but the campaign makes it {}; make the parameter \"type\": \"discrete\" "
-                         "with some of those levels as \"values\"",
-                         p.name, fmt::join(limit.values, ", "), to_string(p.type)));
+        fail(fmt::format("declares \"{}\" as discrete (levels {}), but the campaign makes it {}", p.name, fmt::join(limit.values, ", "), to_string(p.type)),
+             "make the parameter \"type\": \"discrete\" with some of those levels as \"values\"");
       if (limit.type == ParameterType::integer && p.type == ParameterType::continuous)
-        fail(fmt::format("declares \"{}\" as integer, but the campaign makes it continuous; make the parameter \"type\": \"integer\"", p.name));
+        fail(fmt::format("declares \"{}\" as integer, but the campaign makes it continuous", p.name), "make the parameter \"type\": \"integer\"");
       if (p.low < limit.low || p.high > limit.high)
-        fail(fmt::format("limits \"{}\" to [{}, {}], but the campaign asks for [{}, {}]; narrow the parameter's bounds to fit",
-                         p.name, limit.low, limit.high, p.low, p.high));
+        fail(fmt::format("limits \"{}\" to [{}, {}], but the campaign asks for [{}, {}]", p.name, limit.low, limit.high, p.low, p.high),
+             "narrow the parameter's bounds to fit");
     }
   }
   for (const auto& in : info.inputs) {
     if (!std::any_of(config.parameters.begin(), config.parameters.end(), [&](const Parameter& p) { return p.name == in.name; }))
-      fail(fmt::format("needs input \"{}\" ({}), but the campaign has no such parameter; add it to \"parameters\"", in.name, in.describe_domain()));
+      fail(fmt::format("needs input \"{}\" ({}), but the campaign has no such parameter", in.name, in.describe_domain()), "add it to \"parameters\"");
   }
   for (const std::string& needed : config.required_outputs()) {
     if (std::find(info.outputs.begin(), info.outputs.end(), needed) != info.outputs.end()) continue;
     const bool objective = std::any_of(config.objectives.begin(), config.objectives.end(), [&](const Objective& o) { return o.name == needed; });
     fail(fmt::format("does not measure the {} \"{}\"{} (its outputs: {})", objective ? "objective" : "output", needed,
-                     did_you_mean(needed, info.outputs), fmt::join(info.outputs, ", ")));
+                     did_you_mean(needed, info.outputs), fmt::join(info.outputs, ", ")),
+         "");
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 #include "labloop/campaign/manual_entry.hpp"
@@ -149,6 +150,7 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
   s.hours = state.budget_hours().value_or(config.budget.hours);
   s.used = state.used();
   s.failed = state.failed();
+  s.failed_uncounted = std::max(0, state.failed_outcomes() - state.failed());
   s.results = state.done() - state.failed();
   for (const ExperimentState* e : state.open_experiments()) {
     OpenExperiment o{e->id, e->assigned_to.value_or(""), false, e->assigned_to ? e->dispatched_at : e->proposed_at, e->params};
@@ -165,12 +167,19 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
   else
     s.best = state.best();
   s.problems = state.problems();
+  // What resume refuses as well (as verify says): a journaled point or setting the campaign's space
+  // cannot hold, such as one an edit put outside its constraints.
+  if (s.problems.empty()) try {
+      check_journaled_points(events, config);
+    } catch (const Error& e) {
+      s.problems.push_back(e.what());
+    }
   return view;
 }
 
 nlohmann::json CampaignOverview::to_json() const {
   nlohmann::json j{{"campaign", campaign}, {"directory", directory}, {"phase", phase_name(phase)}, {"started_at", started_at},
-                   {"last_event_at", last_event_at}, {"budget", budget}, {"used", used}, {"results", results}, {"failed", failed},
+                   {"last_event_at", last_event_at}, {"budget", budget}, {"used", used}, {"results", results}, {"failed", failed}, {"failed_uncounted", failed_uncounted},
                    {"objective", objective}, {"goal", maximize ? "maximize" : "minimize"}};
   if (!finish_reason.empty()) j["finish_reason"] = finish_reason;
   if (stop_request) j["stop_request"] = {{"by", stop_request->by}, {"reason", stop_request->reason}, {"source", stop_request->source}};

@@ -307,6 +307,9 @@ int status(const std::string& where, bool json) {
     }
     return labloop::cli::fit_to_width(fmt::format("{}", fmt::join(parts, ", ")), labloop::cli::kMostShownChars);
   };
+  // Resume refuses a journal with problems (listed below, and by verify).
+  const std::string go_on = s.problems.empty() ? fmt::format("`labloop resume {}` continues it", labloop::path_word(s.directory))
+                                               : std::string("`labloop resume` refuses it until the problems below are dealt with");
   std::string phase;
   switch (s.phase) {
     case labloop::CampaignPhase::running: phase = "running"; break;
@@ -314,12 +317,10 @@ int status(const std::string& where, bool json) {
     case labloop::CampaignPhase::finished: phase = "finished: " + labloop::cli::printable(s.finish_reason); break;
     case labloop::CampaignPhase::paused: phase = labloop::cli::printable(s.finish_reason); break;
     case labloop::CampaignPhase::error:
-      phase = fmt::format("stopped by an {}; fix the cause, then `labloop resume {}` continues it", labloop::cli::printable(s.finish_reason),
-                          labloop::path_word(s.directory));
+      phase = fmt::format("stopped by an {}; fix the cause, then {}", labloop::cli::printable(s.finish_reason), go_on);
       break;
     case labloop::CampaignPhase::interrupted:
-      phase = fmt::format("interrupted (not running and not finished: killed, crashed or the machine went down); `labloop resume {}` continues it",
-                          labloop::path_word(s.directory));
+      phase = fmt::format("interrupted (not running and not finished: killed, crashed or the machine went down); {}", go_on);
       break;
   }
   // Who asked is free text from a console or a file: shown printable, and within a line's width.
@@ -334,8 +335,12 @@ int status(const std::string& where, bool json) {
              s.directory, phase);
   for (const std::string& note : s.notes) fmt::format_to(std::back_inserter(out), "note: {}\n", labloop::cli::printable(note));
   fmt::format_to(std::back_inserter(out), "started {}{}; last event {}\n", s.started_at, s.labloop_version.empty() ? "" : " (labloop " + s.labloop_version + ")", s.last_event_at);
-  fmt::format_to(std::back_inserter(out), "experiments: {} of {} used — {} result{}, {} failed; {} open{}\n", s.used, s.budget, s.results, s.results == 1 ? "" : "s", s.failed,
-             s.open.size(), s.hours > 0 ? fmt::format("; time budget {:g} h", s.hours) : "");
+  fmt::format_to(std::back_inserter(out), "experiments: {} of {} used — {} result{}, {} failed{}; {} open{}\n", s.used, s.budget, s.results,
+                 s.results == 1 ? "" : "s", s.failed,
+                 s.failed_uncounted == 0 ? ""
+                                         : fmt::format(" (and {} attempt{} retried or never run, not counted; results.csv lists {} as failed rows)",
+                                                       s.failed_uncounted, s.failed_uncounted == 1 ? "" : "s", s.failed_uncounted == 1 ? "it" : "them"),
+                 s.open.size(), s.hours > 0 ? fmt::format("; time budget {:g} h", s.hours) : "");
   if (s.phase == labloop::CampaignPhase::running) {
     std::vector<std::string> shown;
     for (const labloop::InstrumentOverview& i : s.instruments) {
@@ -673,9 +678,10 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
   const auto state = labloop::CampaignState::fold(events);
   if (state.finished() && state.finish_reason() == "target reached")
     throw labloop::Error(fmt::format("{}: the campaign reached its target (stop.target {}); with more budget it would stop again at once. "
-                                     "To aim higher, start a new campaign with a higher stop.target whose prior_results is this one's "
+                                     "To aim {}, start a new campaign with a {} stop.target whose prior_results is this one's "
                                      "results.csv (docs/howto-continue.md)",
-                                     path.string(), config.target.value_or(0)));
+                                     path.string(), config.target.value_or(0), labloop::further_than_target(config),
+                                     labloop::further_than_target(config)));
   // More time for a campaign that has run its every experiment would resume it only to finish at
   // once, "continuing" and exit 0 with nothing done.
   if (more_experiments <= 0 && state.finished() && state.finish_reason() == "budget reached")

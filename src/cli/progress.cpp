@@ -283,7 +283,7 @@ void ProgressDisplay::print_summary(const CampaignSummary& summary) {
   // this, though its experiment gave a result: "(0 failed)" beside 3 of them misled.
   const std::string condition =
       s.met_failure_condition == 0 ? "" : fmt::format(", {} more met the failure condition", s.met_failure_condition);
-  line(fmt::format("campaign finished: {} — {} experiments ({} failed{}) in {}", summary.reason, s.done, s.failed, condition,
+  line(fmt::format("campaign finished: {} — {} experiment{} ({} failed{}) in {}", summary.reason, s.done, s.done == 1 ? "" : "s", s.failed, condition,
                    format_duration(s.elapsed_s)));
   if (summary.pareto) {
     print_pareto_set(*summary.pareto);

@@ -205,6 +205,12 @@ std::optional<Key32> z85_decode(std::string_view text) {
 
 std::string key_fingerprint(const Key32& curve_public) { return "curve:" + z85_encode(curve_public).substr(0, 16); }
 
+bool is_key_fingerprint(std::string_view text) {
+  constexpr std::string_view prefix = "curve:";
+  return text.size() == prefix.size() + 16 && text.substr(0, prefix.size()) == prefix &&
+         std::all_of(text.begin() + prefix.size(), text.end(), [](char c) { return kZ85Alphabet.find(c) != std::string_view::npos; });
+}
+
 fs::path secret_key_path(const fs::path& path) {
   fs::path p = path;
   std::error_code ec;

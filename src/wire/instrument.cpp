@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "labloop/core/error.hpp"
+#include "labloop/core/printable.hpp"
+#include "labloop/core/utc_time.hpp"
 #include "labloop/wire/protocol.hpp"
 #include "labloop/core/version.hpp"
 #include "curve.hpp"
@@ -154,6 +156,25 @@ std::string Instrument::refusal_text(int event, int value) const {
   return fmt::format("the handshake failed (error {})", value);
 }
 
+bool Instrument::adopt_holder(const std::optional<protocol::Holder>& named) {
+  if (!named) return false;
+  if (!hello_.campaign_id || named->campaign_id != *hello_.campaign_id) {
+    log_(fmt::format("{}: its welcome names campaign {} as its holder, not this one; taken as not held", name_,
+                     printable(protocol::truncate_utf8(named->campaign_id, 64))));
+    return false;
+  }
+  protocol::Holder held = *named;
+  const std::string mine = keys_ ? keys_->client.public_key.fingerprint() : std::string();
+  if (held.controller && *held.controller != mine) {
+    log_(fmt::format("{}: its welcome names {} as the holder's key, but this link {}; that key is not recorded", name_, *held.controller,
+                     keys_ ? fmt::format("authenticated with {}", mine) : std::string("is not encrypted")));
+    held.controller.reset();
+  }
+  if (held.since.empty()) held.since = utc_now_iso();
+  holder_ = std::move(held);
+  return true;
+}
+
 std::optional<protocol::Message> Instrument::receive(std::chrono::milliseconds timeout) {
   check_handshake();
   const auto deadline = Clock::now() + timeout;
@@ -224,10 +245,7 @@ const InstrumentInfo& Instrument::hello(const std::string& campaign, const std::
       // Only a holder naming this campaign is ours: a driver's welcome is its own word, and one
       // naming another campaign (or sent to a campaign that asked for no hold) is no grant to us.
       holder_.reset();
-      if (welcome->holder && campaign_id && welcome->holder->campaign_id == *campaign_id) holder_ = welcome->holder;
-      else if (welcome->holder)
-        log_(fmt::format("{}: its welcome names campaign {} as its holder, not this one; taken as not held", name_,
-                         protocol::truncate_utf8(welcome->holder->campaign_id, 64)));
+      adopt_holder(welcome->holder);
       note_alive();
       news_ = {};  // the welcome answers whatever connection it came over
       return info_;

@@ -10,7 +10,9 @@
 
 #include "labloop/core/error.hpp"
 #include "labloop/core/json_limits.hpp"
+#include "labloop/core/key_file.hpp"
 #include "labloop/core/printable.hpp"
+#include "labloop/core/utc_time.hpp"
 
 namespace labloop::protocol {
 
@@ -157,7 +159,15 @@ Message read_message(const json& m) {
         const auto it = holder->find(field);
         return it != holder->end() && it->is_string() ? std::optional<std::string>(it->get<std::string>()) : std::nullopt;
       };
-      if (auto id = text("campaign_id")) w.holder = Holder{std::move(*id), text("since").value_or(""), text("until"), text("controller")};
+      // Its times and key go into the journal: a field that is not what §12 says is dropped, not
+      // recorded as sent (a 5000-character "since", a "controller" that is no key fingerprint).
+      const auto time = [&text](const char* field) {
+        auto t = text(field);
+        return t && is_utc_iso(*t) ? t : std::nullopt;
+      };
+      auto controller = text("controller");
+      if (controller && !is_key_fingerprint(*controller)) controller.reset();
+      if (auto id = text("campaign_id")) w.holder = Holder{std::move(*id), time("since").value_or(""), time("until"), std::move(controller)};
     }
     if (const auto noise = m.find("noise"); noise != m.end() && noise->is_object())
       for (const auto& [name, sd] : noise->items()) w.noise[name] = sd.get<double>();

@@ -25,6 +25,7 @@
 #include "labloop/campaign/campaign.hpp"
 #include "labloop/campaign/campaign_overview.hpp"
 #include "labloop/core/printable.hpp"
+#include "labloop/core/utc_time.hpp"
 #include "labloop/campaign/note_throttle.hpp"
 #include "labloop/core/error.hpp"
 #include "labloop/journal/journal.hpp"
@@ -750,6 +751,46 @@ TEST_CASE("Hostile: a welcome naming another campaign as its holder is not journ
   CHECK(summary.reason == "budget reached");
   CHECK(count_of_kind(out, "instrument_held") == 0);
   CHECK(count_of_kind(out, "instrument_released") == 0);
+}
+
+TEST_CASE("Hostile: a plaintext welcome's holder key and malformed times are not journaled as sent", "[fault][hostile]") {
+  test::TempDir dir;
+  FakeDriver liar(dir.ipc("liar"), [](const std::string& payload) -> std::vector<std::string> {
+    const json m = json::parse(payload);
+    if (m["type"] == "hello") {
+      json w = json::parse(FakeDriver::welcome());
+      // Names this campaign, with a key no plaintext link has and a since no clock writes.
+      w["holder"] = {{"campaign_id", m["campaign_id"]}, {"since", std::string(5000, '7')}, {"controller", "curve:AAAAAAAAAAAAAAAA"}};
+      return {w.dump()};
+    }
+    if (m["type"] == "ping") return {kPong};
+    if (m["type"] == "release") return {json{{"v", 1}, {"type", "released"}, {"campaign_id", m["campaign_id"]}}.dump()};
+    if (m["type"] != "run") return {};
+    const std::string id = m["experiment"];
+    return {accepted(id), ok_result(id, y_of(m["params"]))};
+  });
+  const auto out = dir / "out";
+  struct Notes : CampaignObserver {
+    std::vector<std::string> lines;
+    void on_event(const JournalEvent&, const CampaignStatus&) override {}
+    void on_log(const std::string& line) override { lines.push_back(line); }
+  } notes;
+  const json file = hostile_campaign(out.string(), quick({{"name", "liar"}, {"endpoint", dir.ipc("liar")}}), 2);
+  const auto summary = run_campaign(parse_campaign_config(file.dump(), "hostile.json", labloop::sim::catalogue()), CampaignOptions{}, &notes);
+  const std::vector<std::string>& logs = notes.lines;
+  CHECK(summary.reason == "budget reached");
+  int held = 0;
+  for (const auto& e : events_of(out))
+    if (e["event"] == "instrument_held") {
+      ++held;
+      CHECK_FALSE(e.contains("controller"));
+      CHECK(is_utc_iso(e["since"].get<std::string>()));  // the welcome's arrival
+    }
+  CHECK(held == 1);
+  CHECK(count_of_kind(out, "instrument_released") == 1);
+  CHECK(std::count_if(logs.begin(), logs.end(), [](const std::string& line) {
+          return line.find("names curve:AAAAAAAAAAAAAAAA as the holder's key, but this link is not encrypted") != std::string::npos;
+        }) == 1);
 }
 
 TEST_CASE("Hostile: a stop after the time budget ran out still gives a driver that never answers only its grace period", "[fault][hostile]") {

@@ -581,6 +581,11 @@ TEST_CASE("Config: a discrete parameter fits a continuous input holding its leve
   info.inputs[0].high = 3;
   CHECK_THROWS_WITH(check_instrument_fits(c, 1, info),
                     "c.json: /instruments/1: instrument 'reactor-1' limits \"x1\" to [0, 3], but the campaign asks for level 4; drop the levels outside");
+  // A started campaign's parameters are journaled: the advice is to give the instrument its limits back.
+  CHECK_THROWS_WITH(check_instrument_fits(c, 1, info, InstrumentFit::started),
+                    "c.json: /instruments/1: instrument 'reactor-1' limits \"x1\" to [0, 3], but the campaign asks for level 4; this campaign's "
+                    "parameters are fixed since it started: give the instrument back the limits it had (its driver's declaration), then "
+                    "`labloop resume`");
   info.inputs[0] = Parameter{.name = "x1", .type = ParameterType::integer, .low = 0, .high = 4};
   CHECK_NOTHROW(check_instrument_fits(c, 1, info));
   info.inputs[0] = Parameter{.name = "x1", .type = ParameterType::discrete, .low = 1, .high = 8, .values = {1, 2, 4, 8}};

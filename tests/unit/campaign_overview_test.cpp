@@ -204,3 +204,28 @@ TEST_CASE("Overview: a journal copy a stopped run saved beside a replaced journa
   std::filesystem::rename(dir / "c" / "journal.jsonl.displaced-1", dir / "elsewhere");
   CHECK(overview_of(dir / "c").notes.empty());
 }
+
+TEST_CASE("Overview: a journaled setting outside the campaign's space is one of its problems, as resume and verify find it", "[overview]") {
+  // Status said "`labloop resume` continues it" of a journal whose edited proposal resume refuses.
+  test::TempDir dir;
+  std::filesystem::copy(kOverviewFixtures / "v0.2.0" / "interrupted", dir / "c", std::filesystem::copy_options::recursive);
+  const auto journal = dir / "c" / "journal.jsonl";
+  CHECK(overview_of(dir / "c").problems.empty());
+  std::vector<std::string> lines = test::journal_lines(journal);
+  const std::string from = R"("params":{"x1":0.06538297111774116,)", to = R"("params":{"x1":1.5,)";
+  for (std::string& line : lines)
+    if (const auto at = line.find(from); at != std::string::npos) line.replace(at, from.size(), to);
+  test::write_rechained(journal, lines);
+  const CampaignOverview s = overview_of(dir / "c");
+  REQUIRE(s.problems.size() == 1);
+  CHECK_THAT(s.problems[0], Catch::Contains("the params of goals-856c57c11548-0002 are not within the bounds"));
+  CHECK(s.to_json()["problems"].size() == 1);
+}
+
+TEST_CASE("Overview: attempts that failed and were retried are counted apart from the failures, as results.csv lists them", "[overview]") {
+  // Status said "0 failed" beside results.csv's failed rows of retried attempts (a red-team report).
+  const CampaignOverview s = overview_of(kOverviewFixtures / "v0.1.0" / "faulty");
+  CHECK(s.failed_uncounted == 2);  // faulty-0003 and faulty-0013 timed out, retried as -r2
+  CHECK(s.to_json()["failed_uncounted"] == 2);
+  CHECK(overview_of(kOverviewFixtures / "v0.1.0" / "finished").failed_uncounted == 0);
+}

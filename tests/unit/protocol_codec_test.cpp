@@ -52,7 +52,7 @@ TEST_CASE("Codec: each message type round-trips through encode and decode", "[pr
       protocol::Error{"unknown_experiment", "no such experiment", "q-0099"},
       // Exclusive control (spec §12): v1 extended.
       protocol::Hello{"labloop 0.3.0", "quickstart", "0123456789abcdef0123456789abcdef"},
-      protocol::Welcome{"d", "1", json::array(), {"y"}, 1, protocol::Holder{"0123456789abcdef", "2026-12-02T14:02:07Z", "2026-12-02T15:02:07Z", "curve:abc"}},
+      protocol::Welcome{"d", "1", json::array(), {"y"}, 1, protocol::Holder{"0123456789abcdef", "2026-12-02T14:02:07Z", "2026-12-02T15:02:07Z", "curve:abcdefghijklmnop"}},
       protocol::Welcome{"d", "1", json::array(), {"y"}, 1, protocol::Holder{"0123456789abcdef", "2026-12-02T14:02:07Z", std::nullopt, std::nullopt}},
       protocol::Release{"0123456789abcdef"},
       protocol::Released{"0123456789abcdef"},
@@ -145,7 +145,16 @@ TEST_CASE("Codec: exclusive control's fields are v1 extended, and old peers' mes
   CHECK_FALSE(std::get<protocol::Welcome>(protocol::decode(std::string(welcome) + R"(,"holder":"me"})")).holder);
   CHECK_FALSE(std::get<protocol::Welcome>(protocol::decode(std::string(welcome) + R"(,"holder":{"since":"x"}})")).holder);
   const auto held = std::get<protocol::Welcome>(protocol::decode(std::string(welcome) + R"(,"holder":{"campaign_id":"c","since":"s","x":1}})"));
-  CHECK(held.holder == protocol::Holder{"c", "s", std::nullopt, std::nullopt});
+  CHECK(held.holder == protocol::Holder{"c", "", std::nullopt, std::nullopt});
+  // What goes into the journal is what §12 says: UTC times to the second, a key fingerprint.
+  const auto fields = [&welcome](const std::string& holder) {
+    return *std::get<protocol::Welcome>(protocol::decode(std::string(welcome) + R"(,"holder":)" + holder + "}")).holder;
+  };
+  CHECK(fields(R"({"campaign_id":"c","since":"2026-12-02T14:02:07Z","until":"2026-12-02T15:02:07Z","controller":"curve:abcdefghijklmnop"})") ==
+        protocol::Holder{"c", "2026-12-02T14:02:07Z", "2026-12-02T15:02:07Z", "curve:abcdefghijklmnop"});
+  CHECK(fields(R"({"campaign_id":"c","since":")" + std::string(5000, '9') + R"(","until":"2026-13-02T15:02:07Z","controller":"me"})") ==
+        protocol::Holder{"c", "", std::nullopt, std::nullopt});
+  CHECK_FALSE(fields(R"({"campaign_id":"c","since":"2026-12-02T14:02:07Z","controller":"curve:abcdefghijklmno\n"})").controller);
 }
 
 TEST_CASE("Codec: every refusal keeps its code and text", "[protocol][codec]") {

@@ -123,6 +123,10 @@ void refuse_too_few_open_files(const CampaignConfig& config, std::uint64_t allow
 // Where the campaign writes: options.output, else the file's "output" (+ "-dry-run" for a dry run).
 std::filesystem::path campaign_output(const CampaignConfig& config, const CampaignOptions& options);
 
+// Which way past a reached stop.target a new campaign aims: "higher" when the first objective is
+// maximized, "lower" when minimized (a higher target of a minimized one is met even sooner).
+const char* further_than_target(const CampaignConfig& config);
+
 // The controller's key pair named by the campaign's controller_key (it signs the journal); a key
 // that cannot be read is a ConfigError at /controller_key.
 KeyPair read_controller_key(const CampaignConfig& config);

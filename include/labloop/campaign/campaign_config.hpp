@@ -181,8 +181,10 @@ CampaignConfig load_campaign_config(const std::string& path, const SimulatorCata
 // Checks the campaign's parameters against what instrument `index` declared at `welcome`: every
 // parameter is an input of the instrument with the same type, bounds inside its limits, categorical
 // choices among its choices, and the objective among its outputs. Throws ConfigError naming
-// /instruments/<index> when they do not fit.
-void check_instrument_fits(const CampaignConfig& config, size_t index, const InstrumentInfo& info);
+// /instruments/<index> when they do not fit. `when` words the advice: a new campaign's file can
+// change; a started one's parameters are journaled, so the instrument must change back.
+enum class InstrumentFit { new_campaign, started };
+void check_instrument_fits(const CampaignConfig& config, size_t index, const InstrumentInfo& info, InstrumentFit when = InstrumentFit::new_campaign);
 
 // A new campaign's objectives take the noise its instruments state (welcome "noise") where the file
 // states none and every instrument states one for that objective: the largest of them, since one

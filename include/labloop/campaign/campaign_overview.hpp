@@ -68,6 +68,9 @@ struct CampaignOverview {
   int budget = 0;             // experiments, as raised by `labloop extend`
   double hours = 0;           // time budget (0: none)
   int used = 0, results = 0, failed = 0;
+  // Attempts that failed without counting: retried under another id, or never run (results.csv
+  // lists them as failed rows, so a person counting them there needs this to agree).
+  int failed_uncounted = 0;
   std::vector<OpenExperiment> open;  // in proposal order
   std::vector<InstrumentOverview> instruments;  // in the config's order
   std::vector<std::string> parameters;  // declared order, for showing params

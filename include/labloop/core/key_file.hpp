@@ -37,6 +37,8 @@ std::optional<Key32> z85_decode(std::string_view text);
 // finding another key with the same fingerprint is out of reach). Authorization always compares
 // the whole key; the fingerprint is for people.
 std::string key_fingerprint(const Key32& curve_public);
+// Whether `text` has that form: "curve:" and 16 Z85 characters.
+bool is_key_fingerprint(std::string_view text);
 
 struct PublicKey {
   std::string name;           // metadata "name", else the file's stem

@@ -94,9 +94,12 @@ class Instrument {
   const InstrumentInfo& info() const { return info_; }
   // A later welcome the campaign checked and accepted (a restarted driver's): its declaration now.
   void adopt(InstrumentInfo info) { info_ = std::move(info); }
-  // A later welcome naming this campaign its holder: released at the stop (a driver first
-  // welcomed after a resume had not said so in answer to hello()).
-  void adopt_holder(protocol::Holder holder) { holder_ = std::move(holder); }
+  // The holder a welcome named, kept when it is this campaign (hello()'s campaign_id): released at
+  // the stop. hello() takes its welcome's; the campaign gives later ones (a driver first welcomed
+  // after a resume had not said so in answer to hello()). A `controller` that is not the key this
+  // link authenticated with (any, on a plaintext link) is the driver's word only: dropped, and so
+  // is a `since` the driver did not give (the welcome's arrival is recorded instead). True when kept.
+  bool adopt_holder(const std::optional<protocol::Holder>& named);
   zmq::socket_t& socket() { return socket_; }
   int malformed_count() const { return malformed_; }
   // What decode() said of the last malformed message, cut to kMostMalformedChars characters (its
