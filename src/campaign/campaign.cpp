@@ -19,7 +19,9 @@
 #include <deque>
 #include <map>
 #include <set>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include "dry_run_instrument.hpp"
 #include "manual_instrument.hpp"
@@ -246,6 +248,9 @@ std::optional<std::string> driver_key_fingerprint(const InstrumentConfig& ic) {
   return ic.keys->server.fingerprint();
 }
 
+// How often a resume says how far rebuilding the planner has come.
+constexpr auto kRebuildNoteEvery = std::chrono::seconds(5);
+
 class CampaignRun {
  public:
   CampaignRun(const CampaignConfig& config, const CampaignOptions& options, CampaignObserver* observer)
@@ -458,9 +463,27 @@ class CampaignRun {
     }
     // The pool the proposals were made from, refused if its file changed since (candidates.hpp).
     candidates_ = journaled_candidates(events, config_, output_);
+    state_ = CampaignState::fold(events);  // before the replay: start_again() reads it
     make_the_planner();
-    const ReplayReport replay = replay_journal(events, config_, *planner_);
-    state_ = CampaignState::fold(events);
+    // Said every few seconds while it lasts (a Bayesian planner replays about as long as it
+    // planned), and a first Ctrl-C ends it with nothing journaled.
+    const auto rebuilding = Clock::now();
+    auto said = rebuilding;
+    ReplayWatch watch{.progress = [&](int ask, int asks) {
+                        if (Clock::now() - said < kRebuildNoteEvery) return;
+                        said = Clock::now();
+                        log(fmt::format("rebuilding the planner from the journal: ask {} of {} ({:.0f} s so far)", ask, asks,
+                                        std::chrono::duration<double>(said - rebuilding).count()));
+                      },
+                      .stop = options_.stop};
+    ReplayReport replay;
+    try {
+      replay = replay_journal(events, config_, *planner_, watch);
+    } catch (const ReplayStopped& e) {
+      throw ReplayStopped(fmt::format("{}; nothing was journaled ({})", e.what(), start_again()));
+    }
+    if (said != rebuilding)
+      log(fmt::format("planner rebuilt from {} asks in {:.0f} s", replay.asks, std::chrono::duration<double>(Clock::now() - rebuilding).count()));
     // Journals written before campaign ids keep their ids' form ("<name>-0007").
     if (state_.campaign_id()) id_tag_ = state_.campaign_id()->substr(0, kIdTagChars);
     campaign_id_ = state_.campaign_id().value_or("");
@@ -1091,6 +1114,10 @@ class CampaignRun {
     std::vector<std::string> pending_ids;
     for (const auto& [id, e] : in_flight_) pending.push_back(e.x), pending_ids.push_back(id);
     for (const auto& e : waiting_) pending.push_back(e.x), pending_ids.push_back(e.id);
+    // The journal's own open experiments, when they are exactly these: then the planner is told
+    // them in proposal order and the journal says so ("pending_open") instead of listing them, so
+    // it grows with the experiments, not with their square. Otherwise the list, as before.
+    const bool pending_open = take_open_order(pending, pending_ids);
     const auto asked = Clock::now();
     const std::vector<Point> points = planner_->ask(count, pending);
     thinking_ = false;
@@ -1121,9 +1148,31 @@ class CampaignRun {
         throw PlannerError(fmt::format("planner \"{}\" proposed {}: {} (a bug: please report it)", config_.planner.kind, e.params.dump(), problem));
       e.x = space_.encode(e.params);
       journal(ProposedEvent{.experiment = e.id, .params = e.params, .planner = config_.planner.kind, .x = as_vector(e.x), .ask = asks_,
-                            .pending = pending_ids});
+                            .pending = pending_open ? std::nullopt : std::optional(pending_ids), .pending_open = pending_open});
       waiting_.push_back(std::move(e));
     }
+  }
+
+  // Reorders `pending` (points) and `ids` as the journal lists its open experiments (proposal
+  // order) when they are the same experiments; false, leaving both as they are, when not (such
+  // as before the journal is open).
+  bool take_open_order(std::vector<Point>& pending, std::vector<std::string>& ids) const {
+    if (!journal_) return false;
+    const std::vector<const ExperimentState*> open = state_.open_experiments();
+    if (open.size() != ids.size()) return false;
+    std::unordered_map<std::string_view, std::size_t> at;
+    for (std::size_t i = 0; i < ids.size(); ++i) at.emplace(ids[i], i);
+    std::vector<Point> ordered;
+    std::vector<std::string> ordered_ids;
+    for (const ExperimentState* x : open) {
+      const auto it = at.find(x->id);
+      if (it == at.end()) return false;
+      ordered.push_back(pending[it->second]);
+      ordered_ids.push_back(x->id);
+    }
+    pending = std::move(ordered);
+    ids = std::move(ordered_ids);
+    return true;
   }
 
   int free_slots(const LiveInstrument& inst, Clock::time_point now) const {

@@ -59,7 +59,7 @@ fs::path candidates_path(const CampaignConfig& config) {
 
 CandidateFile read_candidates(const CampaignConfig& config) { return read_candidates(config, candidates_path(config)); }
 
-CandidateFile read_candidates(const CampaignConfig& config, const fs::path& given) {
+CandidateFile read_candidates(const CampaignConfig& config, const fs::path& given, bool new_campaign) {
   auto refuse = [&](const std::string& why) { throw ConfigError(config.source, "/candidates", why); };
   CandidateFile out;
   out.source = config.candidates;
@@ -95,7 +95,16 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
   // larger than needed; it is cut to size at the end (the one copy then).
   const std::size_t newlines = static_cast<std::size_t>(std::count(bytes->begin(), bytes->end(), '\n'));
   const std::size_t lines = newlines + (!bytes->empty() && bytes->back() != '\n' ? 1 : 0);
-  Eigen::MatrixXd cube(static_cast<Eigen::Index>(std::min(lines > 0 ? lines - 1 : 0, kMaxCandidateRows)), space.cube_dim());
+  const std::size_t rows_at_most = std::min(lines > 0 ? lines - 1 : 0, kMaxCandidateRows);
+  // Checked before the memory is taken: a million rows of a categorical of 10,000 choices would
+  // need 80 GB, and the allocation's failure could not say why.
+  if (const std::size_t coordinates = rows_at_most * static_cast<std::size_t>(space.cube_dim());
+      new_campaign && coordinates > kMaxCandidateCoordinates)
+    refuse(fmt::format("{}: {} rows of {} coordinates each (the planner's: one per numeric parameter, one per choice of a categorical one) "
+                       "are {} numbers, more than the {} a pool may hold (each 8 bytes, held more than once); use fewer rows, or fewer "
+                       "choices per categorical parameter",
+                       name, rows_at_most, space.cube_dim(), coordinates, kMaxCandidateCoordinates));
+  Eigen::MatrixXd cube(static_cast<Eigen::Index>(rows_at_most), space.cube_dim());
   Eigen::Index kept = 0;
   out.values.reserve(static_cast<std::size_t>(cube.rows()) * count);
   out.lines.reserve(static_cast<std::size_t>(cube.rows()));
@@ -231,7 +240,7 @@ std::optional<CandidateFile> journaled_candidates(const std::vector<JournalEvent
   };
   if (const std::string now = sha256_hex(*bytes); now != want) throw changed(now);
   bytes.reset();  // read again below, with its rows: not held twice
-  CandidateFile file = read_candidates(config, place);
+  CandidateFile file = read_candidates(config, place, /*new_campaign=*/false);
   if (file.sha256 != want) throw changed(file.sha256);  // changed between the two readings
   return file;
 }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 
 #include "labloop/campaign/descriptor_copies.hpp"
 #include "labloop/campaign/goals.hpp"
@@ -153,8 +154,19 @@ void check_journaled_points(const std::vector<JournalEvent>& events, const Campa
   }
 }
 
-ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner) {
+ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner, const ReplayWatch& watch) {
   check_journaled_points(events, config);
+  int asks_total = 0;  // for `watch`: the planner's asks, as the loop below counts them
+  {
+    std::optional<int> last;
+    for (const JournalEvent& e : events)
+      if (const auto* p = e.as<ProposedEvent>(); p && !p->retry_of && p->ask) {
+        if (p->ask != last) ++asks_total;
+        last = p->ask;
+      } else {
+        last.reset();
+      }
+  }
   // The planner goes on with its own limit afterwards (resume asks it live), thrown or not.
   struct LimitRestored {
     Planner& planner;
@@ -181,15 +193,22 @@ ReplayReport replay_journal(const std::vector<JournalEvent>& events, const Campa
       continue;
     }
     if (const auto* first = e.as<ProposedEvent>(); first && !first->retry_of && first->ask) {
+      if (watch.stop.stop_requested())
+        throw ReplayStopped(fmt::format("stopped while rebuilding the planner from the journal, at ask {} of {}", report.asks + 1, asks_total));
+      if (watch.progress) watch.progress(report.asks + 1, asks_total);
       // One ask = the consecutive proposals carrying its number (a retry is not the planner's).
       size_t end = i + 1;
       for (; end < events.size(); ++end) {
         const auto* next = events[end].as<ProposedEvent>();
         if (!next || next->ask != first->ask) break;
       }
+      // "pending_open": the experiments open before the ask's first proposal, in proposal order.
+      std::vector<std::string> pending_ids = first->pending.value_or(std::vector<std::string>{});
+      if (first->pending_open)
+        for (const ExperimentState* x : state.open_experiments()) pending_ids.push_back(x->id);
       for (size_t k = i; k < end; ++k) state.apply(events[k]);
       std::vector<Point> pending;
-      for (const std::string& id : first->pending.value_or(std::vector<std::string>{})) {
+      for (const std::string& id : pending_ids) {
         const ExperimentState* x = state.experiment(id);
         if (!x || !x->proposed)
           throw JournalError(fmt::format("seq {}: pending experiment {} was never proposed", e.seq, json(id).dump()));

@@ -646,10 +646,10 @@ int resume(const std::string& where, double grace_s, std::optional<labloop::Budg
   labloop::CampaignSummary summary;
   try {
     summary = labloop::run_campaign(config, options, &progress);
-  } catch (const labloop::InstrumentError& e) {
+  } catch (const labloop::Error& e) {
     if (!options.stop.stop_requested()) throw;
-    // Ctrl-C while the instruments were starting: journaled as the operator's stop, and exits
-    // as one, as run does.
+    // Ctrl-C while the instruments were starting (journaled as the operator's stop) or while the
+    // planner was rebuilt (nothing journaled): exits as a stop, as run does.
     progress.flush();
     std::cerr << "error: " << labloop::cli::printable(e.what(), true) << "\n";
     return 130;

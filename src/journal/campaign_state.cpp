@@ -40,14 +40,12 @@ const ExperimentState* CampaignState::experiment(const std::string& id) const {
 
 std::vector<const ExperimentState*> CampaignState::open_experiments() const {
   std::vector<const ExperimentState*> open;
-  for (const std::string& id : proposal_order_) {
-    const ExperimentState& x = experiments_[index_of_.at(id)];
-    if (x.outcome == ExperimentOutcome::open) open.push_back(&x);
-  }
+  open.reserve(open_.size());
+  for (const auto& [key, index] : open_) open.push_back(&experiments_[index]);
   return open;
 }
 
-int CampaignState::open_count() const { return static_cast<int>(open_experiments().size()); }
+int CampaignState::open_count() const { return static_cast<int>(open_.size()); }
 
 bool CampaignState::paused() const { return finished_ && finish_reason_.rfind("paused", 0) == 0; }
 bool CampaignState::stopped_by_error() const { return finished_ && finish_reason_.rfind("error: ", 0) == 0; }
@@ -229,7 +227,9 @@ void CampaignState::propose(const ProposedEvent& e, const std::string& time) {
   if (e.ask) asks_ = std::max(asks_, *e.ask);
   if (x.proposed) return;
   x.proposed = true;
-  proposal_order_.push_back(e.experiment);
+  const std::size_t index = index_of_.at(e.experiment);
+  open_.emplace(proposals_seen_, index);
+  open_key_of_.emplace(index, proposals_seen_++);
   x.x = e.x;
   x.attempt = e.attempt.value_or(1);
   x.ask = e.ask;
@@ -288,6 +288,7 @@ void CampaignState::conclude(const JournalEvent& event) {
   if (!instrument.empty()) x.instrument = instrument;
   x.finished_at = event.time;
   x.completion_index = ++completed_;
+  if (const auto key = open_key_of_.find(known->second); key != open_key_of_.end()) open_.erase(key->second), open_key_of_.erase(key);
   x.reported = result != nullptr;
   x.assigned_to.reset();
   if (result && result->status == "ok") {

@@ -179,6 +179,8 @@ JournalEventBody decode_body(EventKind kind, const std::string& name, const Fiel
       e.x = r.numbers("x");
       e.ask = r.optional_int("ask");
       e.pending = r.optional_strings("pending");
+      e.pending_open = r.boolean("pending_open", false);
+      if (e.pending_open && e.pending) r.fail("pending_open", "comes with a \"pending\" list, which it replaces");
       e.retry_of = r.optional_string("retry_of");
       e.attempt = r.optional_int("attempt");
       e.after_s = r.number_as_written("after_s");
@@ -457,6 +459,7 @@ json encode_fields(const JournalEventBody& body) {
           f["x"] = e.x;
           put_if("ask", e.ask);
           put_if("pending", e.pending);
+          if (e.pending_open) f["pending_open"] = true;
           put_if("retry_of", e.retry_of);
           put_if("attempt", e.attempt);
           put_unless_null("after_s", e.after_s);

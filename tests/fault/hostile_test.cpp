@@ -1077,13 +1077,28 @@ TEST_CASE("Hostile: a Ctrl-C while an extension or a resume waits for its driver
   // presses Ctrl-C while the extension waits for its welcome.
   CampaignConfig config = journaled_config(events_of(out), "hostile", labloop::sim::catalogue());
   config.budget.experiments = 5;
-  std::stop_source stop;
-  stop.request_stop();
   CampaignOptions options;
   options.resume = true;
   options.output = out.string();
-  options.stop = stop.get_token();
   options.budget_raise = BudgetExtendedEvent{.experiments = 5, .by = "tester"};
+  {
+    // A stop before the planner is rebuilt ends the extension there, with nothing journaled.
+    std::stop_source early;
+    early.request_stop();
+    options.stop = early.get_token();
+    const std::size_t lines = events_of(out).size();
+    CHECK_THROWS_WITH(run_campaign(config, options),
+                      Catch::StartsWith("stopped while rebuilding the planner from the journal, at ask 1 of 2; nothing was journaled (the budget "
+                                        "was not raised"));
+    CHECK(events_of(out).size() == lines);
+  }
+  // The stop comes while the extension waits for its driver (the planner is rebuilt by then).
+  std::stop_source stop;
+  options.stop = stop.get_token();
+  std::jthread operator_([&stop](std::stop_token) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    stop.request_stop();
+  });
   // `labloop run` again, as it said before, refuses the folder: the same extend is what works.
   CHECK_THROWS_WITH(run_campaign(config, options),
                     Catch::Contains(fmt::format("the budget was not raised: `labloop extend {} --experiments 3` again", path_word(out.string()))));
@@ -1096,6 +1111,12 @@ TEST_CASE("Hostile: a Ctrl-C while an extension or a resume waits for its driver
   // A resume stopped the same way says to resume again.
   config.budget.experiments = 2;
   options.budget_raise.reset();
+  std::stop_source again;
+  options.stop = again.get_token();
+  std::jthread operator_again([&again](std::stop_token) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    again.request_stop();
+  });
   CHECK_THROWS_WITH(run_campaign(config, options), Catch::Contains(fmt::format("nothing was run (`labloop resume {}` continues it)", path_word(out.string()))));
   CHECK(events_of(out).back()["reason"] == "stopped by operator");
   check_bookkeeping(out);

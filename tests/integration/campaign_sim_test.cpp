@@ -146,6 +146,37 @@ TEST_CASE("Campaign: three simulated instruments share the budget and each exper
   CHECK_FALSE(events_of(dir / "out", "campaign_started").front()["config"]["objective"].contains("noise"));
 }
 
+TEST_CASE("Campaign: an ask's pending experiments are the journal's open ones, said once (pending_open), and replay tells the planner the same", "[campaign][replay]") {
+  // Every proposed line listed every open experiment: with 2000 open at once, 29 KB a line.
+  test::TempDir dir;
+  json file = branin_campaign((dir / "out").string());
+  file["planner"] = {{"kind", "bayesian"}, {"initial", 4}};
+  file["budget"]["experiments"] = 16;
+  file["instruments"] = {{{"name", "a"}, {"simulator", "branin"}, {"options", {{"delay", 0.05}, {"capacity", 2}}}},
+                         {{"name", "b"}, {"simulator", "branin"}, {"options", {{"delay", 0.08}, {"capacity", 2}}}}};
+  CHECK(run(file).reason == "budget reached");
+  const auto events = decode_events(read_journal(dir / "out" / "journal.jsonl").events, "journal");
+  CampaignState state;
+  int asks = 0, asks_with_open = 0;
+  std::optional<int> last_ask;
+  for (const JournalEvent& e : events) {
+    if (const auto* p = e.as<ProposedEvent>(); p && p->ask && !p->retry_of) {
+      CHECK_FALSE(p->pending);
+      CHECK(p->pending_open);
+      if (p->ask != last_ask) ++asks, asks_with_open += state.open_count() > 0;
+      last_ask = p->ask;
+    }
+    state.apply(e);
+  }
+  CHECK(asks > 4);
+  CHECK(asks_with_open > 0);  // experiments were running while the planner was asked
+  const CampaignConfig journaled = journaled_config(events, "journal", labloop::sim::catalogue());
+  const auto planner = make_planner(PlannerContext{journaled.space(), journaled.seed, journaled.planner, journaled.source, journaled.planner_goals()});
+  const ReplayReport report = replay_journal(events, journaled, *planner);
+  CHECK(report.asks == asks);
+  CHECK(report.reproduced());
+}
+
 TEST_CASE("Campaign: the noise its instruments state goes into the journaled config, the largest", "[campaign]") {
   test::TempDir dir;
   json file = branin_campaign((dir / "out").string());

@@ -1,5 +1,6 @@
 // Candidate pools: the pool value, every planner keeping to it, and the candidates file's checks.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -335,6 +336,24 @@ TEST_CASE("Candidates file: each mistake is a ConfigError at /candidates naming 
     const CampaignConfig device = parse_campaign_config(pool_config(odd).dump(), "c.json", labloop::sim::catalogue());
     CHECK_THROWS_WITH(read_candidates(device), "c.json: /candidates: " + odd + " is not a regular file (a folder, a device or a pipe); name the CSV file itself");
   }
+}
+
+TEST_CASE("Candidates file: more coordinates than a pool may hold are refused before the memory is taken, naming the numbers", "[pool][config]") {
+  // 100,000 rows of a 5000-choice categorical needed 8 GB, and the failure said only "out of memory".
+  test::TempDir dir;
+  json file = pool_config((dir / "plate.csv").string());
+  json choices = json::array();
+  for (int c = 0; c < 5000; ++c) choices.push_back(fmt::format("c{}", c));
+  file["parameters"] = {{{"name", "reagent"}, {"type", "categorical"}, {"choices", choices}}};
+  file.erase("constraints");
+  std::string csv = "reagent\n";
+  for (int r = 0; r < 20001; ++r) csv += fmt::format("c{}\n", r % 5000);  // repeated rows are refused later: the size first
+  test::write_file(dir / "plate.csv", csv);
+  const CampaignConfig config = parse_campaign_config(file.dump(), "c.json", labloop::sim::catalogue());
+  CHECK_THROWS_WITH(read_candidates(config), "c.json: /candidates: " + (dir / "plate.csv").string() +
+                                                 ": 20001 rows of 5000 coordinates each (the planner's: one per numeric parameter, one per "
+                                                 "choice of a categorical one) are 100005000 numbers, more than the 100000000 a pool may hold "
+                                                 "(each 8 bytes, held more than once); use fewer rows, or fewer choices per categorical parameter");
 }
 
 TEST_CASE("Candidates file: a column in another unit than its parameter declares is refused, naming both units", "[pool][config][units]") {

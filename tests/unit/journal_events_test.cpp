@@ -36,6 +36,7 @@ std::vector<JournalEventBody> one_of_each() {
       InstrumentReadyEvent{"sim", "(private)", "labloop-sim", "0.3.0", 4},
       ProposedEvent{"q-0001", params, "bayesian", {0.25, 0.5}, 3, std::vector<std::string>{"q-0000"}, std::nullopt, std::nullopt, nullptr},
       ProposedEvent{"q-0001-r2", params, "bayesian", {0.25, 0.5}, std::nullopt, std::nullopt, "q-0001", 2, 5.0},
+      ProposedEvent{.experiment = "q-0002", .params = params, .planner = "bayesian", .x = {0.5, 0.5}, .ask = 4, .pending_open = true},
       DispatchedEvent{"q-0001", "sim", "reconnected"},
       AcceptedEvent{"q-0001", "sim", 2, 30.5},
       RejectedEvent{"q-0001", "sim", "busy: 4 running", true},
@@ -168,7 +169,7 @@ TEST_CASE("Journal events: every kind survives encode and decode, field for fiel
     CHECK(decoded.raw == object);
     CHECK(encode_fields(decoded.body).dump() == without_envelope(object).dump());
   }
-  CHECK(seq == static_cast<std::uint64_t>(EventKind::unknown) + 2);  // every known kind, "campaign_started" and "proposed" twice
+  CHECK(seq == static_cast<std::uint64_t>(EventKind::unknown) + 3);  // every known kind, "campaign_started" twice and "proposed" thrice
 }
 
 TEST_CASE("Journal events: the encoding is the bytes the loop has always written", "[journal_events]") {
@@ -251,6 +252,10 @@ TEST_CASE("Journal events: a malformed event is a JournalError naming its line",
   json bad_x = good;
   bad_x["x"] = json::array({0.5, "half"});
   CHECK_THAT(error_of(bad_x), Catch::Contains("line 2: the proposed event's \"x\" is not an array of numbers"));
+  json both_pending = good;  // "pending_open" replaces the list: never both
+  both_pending["pending_open"] = true;
+  both_pending["pending"] = json::array({"e0"});
+  CHECK_THAT(error_of(both_pending), Catch::Contains("line 2: the proposed event's \"pending_open\" comes with a \"pending\" list, which it replaces"));
   json bad_ask = good;
   bad_ask["ask"] = 1.5;
   CHECK_THAT(error_of(bad_ask), Catch::Contains("\"ask\" is not an integer"));

@@ -89,3 +89,22 @@ TEST_CASE("Replay: a journaled budget extension past the limits `labloop extend`
              Catch::StartsWith("runs/demo/journal.jsonl: line 2: budget_extended raises the budget to 5001 experiments, past the 5000 "
                                "results the bayesian planner learns from;"));
 }
+
+TEST_CASE("Replay: progress hears every ask with the journal's count, and a stop ends it between asks", "[replay]") {
+  const CampaignConfig c = parse_campaign_config(campaign_file("sobol").dump(), "c.json", sim::catalogue());
+  json second = proposal(c, "demo-0002", 1, 2), third = proposal(c, "demo-0003", 2, 1);
+  second["ask"] = 2;
+  third["ask"] = 2;  // one ask of two
+  const std::vector<JournalEvent> events = journal_of(c, {proposal(c, "demo-0001", 1, 1), second, third});
+  const auto fresh = [&] { return make_planner(PlannerContext{c.space(), c.seed, c.planner, c.source, c.planner_goals()}); };
+  std::vector<std::pair<int, int>> heard;
+  ReplayWatch watch{.progress = [&](int ask, int asks) { heard.emplace_back(ask, asks); }};
+  const ReplayReport report = replay_journal(events, c, *fresh(), watch);
+  CHECK(report.asks == 2);
+  CHECK(heard == std::vector<std::pair<int, int>>{{1, 2}, {2, 2}});
+  std::stop_source stop;
+  stop.request_stop();
+  watch.stop = stop.get_token();
+  CHECK_THROWS_MATCHES(replay_journal(events, c, *fresh(), watch), ReplayStopped,
+                       Catch::Matchers::Message("stopped while rebuilding the planner from the journal, at ask 1 of 2"));
+}

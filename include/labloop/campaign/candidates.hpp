@@ -33,6 +33,10 @@ namespace labloop {
 constexpr std::size_t kMaxCandidateRows = 1000000;
 constexpr std::uintmax_t kMaxCandidateBytes = 256ull * 1024 * 1024;
 constexpr std::size_t kMaxCandidateField = 1000;
+// A new campaign's pool holds at most this many coordinates (rows × the planner's coordinates per
+// row, one per choice of a categorical): 800 MB as the planner sees them, about 1.6 GB in all for a
+// dry run. A campaign started before the limit resumes with its pool whatever its size.
+constexpr std::size_t kMaxCandidateCoordinates = 100000000;
 
 struct CandidateFile {
   std::string source;               // as the config names it
@@ -59,7 +63,7 @@ std::filesystem::path candidates_path(const CampaignConfig& config);
 // Reads and checks `path` (default: candidates_path(config)); throws ConfigError (path
 // /candidates) naming what is wrong and how to fix it.
 CandidateFile read_candidates(const CampaignConfig& config);
-CandidateFile read_candidates(const CampaignConfig& config, const std::filesystem::path& path);
+CandidateFile read_candidates(const CampaignConfig& config, const std::filesystem::path& path, bool new_campaign = true);
 
 // For resume and replay: the pool of the journaled campaign, read from the file the start event
 // recorded, or, when that file is gone (a campaign folder moved to another place or machine),

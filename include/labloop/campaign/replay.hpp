@@ -4,11 +4,15 @@
 // every outcome, in call order — so feeding the same calls to a new planner with the same seed and
 // settings (both in campaign_started) reproduces its state exactly. `labloop replay` uses this to
 // audit every proposal; `labloop resume` uses it to continue as if never interrupted.
-#include <nlohmann/json.hpp>
+#include <functional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "labloop/campaign/campaign_config.hpp"
+#include "labloop/core/error.hpp"
 #include "labloop/journal/events.hpp"
 #include "labloop/model/planner.hpp"
 
@@ -45,7 +49,18 @@ void check_journaled_points(const std::vector<JournalEvent>& events, const Campa
 // (Planner::stretch_time_limit), so a busier or slower machine still reproduces them; those it
 // cut get the limit as it was. Throws JournalError when a
 // pending experiment was never proposed, an ok result has no objective, or a point does not fit.
-ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner);
+//
+// `watch`: `progress` hears each ask replayed (its number, and how many the journal holds), and a
+// stop asked on `stop` ends the replay between asks with ReplayStopped: a Bayesian planner takes
+// about as long to replay a campaign as it took to plan it (minutes for a thousand experiments).
+struct ReplayWatch {
+  std::function<void(int asks_done, int asks_total)> progress;
+  std::stop_token stop;
+};
+struct ReplayStopped : Error {
+  using Error::Error;
+};
+ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner, const ReplayWatch& watch = {});
 // The same from the journal's objects; a malformed event throws JournalError naming its line.
 ReplayReport replay_journal(const std::vector<nlohmann::json>& events, const CampaignConfig& config, Planner& planner);
 

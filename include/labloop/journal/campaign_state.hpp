@@ -24,6 +24,7 @@
 //
 // Params are kept as JSON and points as plain vectors: the journal does not depend on the model.
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -178,7 +179,12 @@ class CampaignState {
 
   std::vector<ExperimentState> experiments_;
   std::unordered_map<std::string, std::size_t> index_of_;
-  std::vector<std::string> proposal_order_;  // ids of proposed experiments, each once
+  // Proposed experiments without an outcome: proposal number → index in experiments_ (and back),
+  // so listing them costs what is open, not all the campaign has run (the loop asks for them at
+  // every ask: a million experiments made that quadratic).
+  std::map<std::size_t, std::size_t> open_;
+  std::unordered_map<std::size_t, std::size_t> open_key_of_;
+  std::size_t proposals_seen_ = 0;
   std::optional<UnproposedRetry> unproposed_retry_;
   struct Announced {
     std::string id;

@@ -108,6 +108,10 @@ struct ProposedEvent {
   // Backoff before the retry may run. A number kept as written: a retry written on resume has the
   // integer 0, one written by the loop a double, and the journal's bytes must stay the same.
   nlohmann::json after_s;
+  // Instead of `pending` (from 0.3): that call was told the experiments open just before its first
+  // proposal, in proposal order, which the journal itself holds. Listing them on every line made a
+  // journal grow with the square of the experiments open at once (2000 open: 29 KB a line).
+  bool pending_open = false;
   bool operator==(const ProposedEvent&) const = default;
 };
 
