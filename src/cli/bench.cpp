@@ -356,6 +356,20 @@ int run_real_suite(const BenchCommand& command) {
       }
       fmt::print("{} {:>10}\n", row, fmt_ms(ask));
     }
+    // --whole-space on a table that lacks combinations: each asked for failed, as labloop-sim fails it.
+    if (lookup) {
+      size_t runs_missing = 0, experiments_missing = 0;
+      std::string example;
+      for (const auto& r : runs)
+        if (r.missing > 0) {
+          if (runs_missing++ == 0) example = r.first_missing;
+          experiments_missing += static_cast<size_t>(r.missing);
+        }
+      if (runs_missing > 0)
+        fmt::print("  {} experiments of {} of the {} runs asked for a combination missing from the table (first: {}): each failed, as "
+                   "labloop-sim fails it (real.csv's refused column counts them per run)\n",
+                   experiments_missing, runs_missing, runs.size(), example);
+    }
     std::fflush(stdout);
   };
   const size_t planned = options.datasets.size() * options.planners.size() * static_cast<size_t>(options.seeds);
@@ -376,8 +390,9 @@ int run_real_suite(const BenchCommand& command) {
     return "\"" + text + "\"";
   };
   std::ostringstream csv;
-  // One line per run. Lookup tables: pool, top_rows, to_top, to_best (regret empty); emulated:
-  // experiments, the final regret, refused and the reference (pool columns empty).
+  // One line per run. Lookup tables: pool, top_rows, to_top, to_best (regret empty; refused, with
+  // --whole-space: the experiments on combinations the table lacks); emulated: experiments, the
+  // final regret, refused and the reference (pool columns empty).
   csv << "dataset,kind,planner,seed,pool,top_rows,to_top,to_best,experiments,regret,refused,reference,median_ask_ms\n";
   for (const auto& r : runs) {
     const bool lookup = r.kind == RealDatasetKind::lookup_table;
@@ -385,7 +400,8 @@ int run_real_suite(const BenchCommand& command) {
     csv << csv_cell(r.dataset) << "," << (lookup ? "lookup_table" : "emulated") << "," << planner << "," << r.seed << ","
         << (lookup ? fmt::format("{},{},{},{},{}", r.pool, r.top_rows, r.to_top, r.to_best, r.proposed.size())
                    : fmt::format(",,,,{}", r.regret.size()))
-        << "," << (lookup || r.regret.empty() ? "" : fmt::format("{}", r.regret.back())) << "," << (lookup ? "" : std::to_string(r.refused)) << ","
+        << "," << (lookup || r.regret.empty() ? "" : fmt::format("{}", r.regret.back())) << ","
+        << (!lookup ? std::to_string(r.refused) : options.whole_space ? std::to_string(r.missing) : "") << ","
         << (lookup ? "" : fmt::format("{}", r.reference)) << "," << fmt::format("{}", r.median_ask_ms) << "\n";
   }
   write_bench_file(csv_path, csv.str());
@@ -397,8 +413,10 @@ int run_real_suite(const BenchCommand& command) {
   rows_csv << "dataset,planner,seed,experiment,row,value\n";
   for (const auto& r : runs) {
     const std::string planner = csv_field(r.planner);
-    for (size_t i = 0; i < r.proposed.size(); ++i) rows_csv << csv_cell(r.dataset) << "," << planner << "," << r.seed << "," << i + 1 << "," << r.proposed[i] << ","
-                                                     << fmt::format("{}", r.proposed_values[i]) << "\n";
+    // A combination the table lacks (--whole-space) has no row and no value: both cells empty.
+    for (size_t i = 0; i < r.proposed.size(); ++i)
+      rows_csv << csv_cell(r.dataset) << "," << planner << "," << r.seed << "," << i + 1 << ","
+               << (r.proposed[i] == kMissingRow ? std::string(",") : fmt::format("{},{}", r.proposed[i], r.proposed_values[i])) << "\n";
   }
   write_bench_file(rows_path, rows_csv.str());
   fmt::print("\nwall time {:.1f} s; wrote {} and {}\n", wall, csv_path.string(), rows_path.string());
