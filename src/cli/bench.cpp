@@ -452,20 +452,21 @@ int run_bench(const BenchCommand& command) {
   if (command.one_hot) real_only("--one-hot", "ignores a table's descriptors");
   if (command.whole_space) real_only("--whole-space", "searches a table's whole space instead of its rows");
   BenchmarkOptions options;
-  for (const auto& p : command.problems) options.problems.push_back(parse_bench_problem(p));
-  if (command.suite == BenchSuite::goals) {
-    const auto goals = goal_problems();
-    options.problems.insert(options.problems.end(), goals.begin(), goals.end());
-  }
+  // The goals suite's rows carry their own budgets, initial designs, noise and batches: --problems
+  // selects among them (docs/benchmarks.md's `--suite goals --problems branin` is the noisy row
+  // alone); it used to add noise-free problems of those names in front of every row.
+  if (command.suite == BenchSuite::goals) options.problems = select_goal_problems(command.problems);
+  else
+    for (const auto& p : command.problems) options.problems.push_back(parse_bench_problem(p));
   if (options.problems.empty()) options.problems = standard_problems();
-  // Runs are grouped by problem: one given twice ("levy:3 levy:03", or a goals problem also named
-  // in --problems) had its runs pooled as one problem's, each seed twice.
+  // Runs are grouped by problem: one given twice ("levy:3 levy:03") had its runs pooled as one
+  // problem's, each seed twice. (The goals suite's selection takes each row once.)
   for (size_t i = 0; i < options.problems.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (options.problems[i].label() == options.problems[j].label())
         throw ConfigError("labloop bench", "--problems",
-                          fmt::format("{} is given twice{}: give each problem once (its runs would be pooled as one problem's, each seed twice)",
-                                      options.problems[i].label(), command.suite == BenchSuite::goals ? " (the goals suite has it already)" : ""));
+                          fmt::format("{} is given twice: give each problem once (its runs would be pooled as one problem's, each seed twice)",
+                                      options.problems[i].label()));
   if (command.budget > 0)
     for (auto& p : options.problems) p.budget = command.budget;
   std::vector<std::string> planner_texts = command.planners;

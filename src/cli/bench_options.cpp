@@ -1,6 +1,7 @@
 #include "bench_options.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -54,6 +55,27 @@ BenchmarkProblem parse_bench_problem(const std::string& text) {
       if (p.dim == 0) p.dim = standard.dim;
     }
   return p;
+}
+
+std::vector<BenchmarkProblem> select_goal_problems(const std::vector<std::string>& names) {
+  const std::vector<BenchmarkProblem> rows = goal_problems();
+  if (names.empty()) return rows;
+  const auto selects = [](const std::string& name, const BenchmarkProblem& row) {
+    if (name == row.label() || name == row.function) return true;
+    return row.dim > 0 && (name == fmt::format("{}-{}", row.function, row.dim) || name == fmt::format("{}:{}", row.function, row.dim));
+  };
+  std::vector<std::string> labels;
+  for (const auto& row : rows) labels.push_back(row.label());
+  for (const auto& name : names)
+    if (std::none_of(rows.begin(), rows.end(), [&](const BenchmarkProblem& row) { return selects(name, row); }))
+      throw ConfigError("labloop bench", "--problems",
+                        fmt::format("\"{}\" is no row of the goals suite: with --suite goals, --problems selects among its rows, by label or by "
+                                    "function (each of its rows): {}",
+                                    shortened(name), fmt::join(labels, ", ")));
+  std::vector<BenchmarkProblem> chosen;
+  for (const auto& row : rows)
+    if (std::any_of(names.begin(), names.end(), [&](const std::string& name) { return selects(name, row); })) chosen.push_back(row);
+  return chosen;
 }
 
 BenchmarkPlanner parse_bench_planner(const std::string& text, int initial) {

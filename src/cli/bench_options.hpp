@@ -18,6 +18,13 @@ namespace labloop::cli {
 // dimension that is no whole number it allows.
 BenchmarkProblem parse_bench_problem(const std::string& text);
 
+// --suite goals's rows (goal_problems()), or those of them `names` selects: a row's label as the
+// tables show it ("branin noise 0.5", "dtlz2-6"), or a function ("branin", "dtlz2", "dtlz2:6"),
+// which selects each of its rows ("hartmann6": its noisy and its batch row), in the suite's order.
+// Throws ConfigError (--problems) for a name that is no row's, listing the rows.
+std::vector<BenchmarkProblem> select_goal_problems(const std::vector<std::string>& names);
+
+
 // A planner's name or a JSON planner section; a bayesian one without "initial" gets `initial`.
 // Throws ConfigError (--planners) for JSON that does not read or is no planner section.
 BenchmarkPlanner parse_bench_planner(const std::string& text, int initial);

@@ -943,7 +943,8 @@ int main(int argc, char** argv) {
   labloop::cli::BenchCommand bench;
   auto* bench_cmd = app.add_subcommand("bench",
                                        "Benchmark planners on simulated test functions, or on the datasets with --suite real (no instruments needed)");
-  bench_cmd->add_option("--problems", bench.problems, "Functions, e.g. branin hartmann6 rosenbrock:4 (default: the standard set)");
+  bench_cmd->add_option("--problems", bench.problems, "Functions, e.g. branin hartmann6 rosenbrock:4 (default: the standard set); with --suite goals, the rows "
+                        "to run, by label or function (default: all)");
   const std::map<std::string, labloop::cli::BenchSuite> suites{
       {"standard", labloop::cli::BenchSuite::standard}, {"goals", labloop::cli::BenchSuite::goals}, {"real", labloop::cli::BenchSuite::real}};
   // Read as text and checked against the names, so a mistake lists them (CLI11's enum

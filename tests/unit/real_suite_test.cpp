@@ -369,6 +369,27 @@ TEST_CASE("Bench options: --problems NAME:DIM takes whole dimensions the functio
   CHECK_THAT(bench_refusal([] { parse_bench_problem("brannin"); }), Catch::Contains("unknown function \"brannin\"; did you mean \"branin\"?"));
 }
 
+TEST_CASE("Bench options: --suite goals --problems selects among the suite's rows, by label or function, naming them otherwise", "[bench]") {
+  using labloop::cli::select_goal_problems;
+  const auto labels = [](const std::vector<BenchmarkProblem>& problems) {
+    std::vector<std::string> out;
+    for (const auto& p : problems) out.push_back(p.label());
+    return out;
+  };
+  CHECK(labels(select_goal_problems({})) == labels(goal_problems()));
+  // docs/benchmarks.md's `--suite goals --problems branin`: the noisy row alone, as the suite runs it.
+  const std::vector<BenchmarkProblem> branin = select_goal_problems({"branin"});
+  REQUIRE(branin.size() == 1);
+  CHECK(branin[0].label() == "branin noise 0.5");
+  CHECK(branin[0].budget == 50);
+  CHECK(branin[0].initial == 10);
+  // A function selects each of its rows, in the suite's order; a label one row; a name twice, once.
+  CHECK(labels(select_goal_problems({"hartmann6"})) == std::vector<std::string>{"hartmann6 noise 0.1", "hartmann6 batch 4"});
+  CHECK(labels(select_goal_problems({"hartmann6 batch 4", "dtlz2:6", "hartmann6 batch 4"})) == std::vector<std::string>{"dtlz2-6", "hartmann6 batch 4"});
+  CHECK(labels(select_goal_problems({"dtlz2-6"})) == std::vector<std::string>{"dtlz2-6"});
+  const std::string refusal = bench_refusal([] { select_goal_problems({"branin", "levy"}); });
+}
+
 TEST_CASE("Bench options: --planners JSON of the wrong types and planners given twice are refused with the option named", "[bench]") {
   using labloop::cli::parse_bench_planner;
   CHECK_THAT(bench_refusal([] { parse_bench_planner(R"({"kind":5})", 10); }),
