@@ -459,6 +459,7 @@ int run_bench(const BenchCommand& command) {
   else
     for (const auto& p : command.problems) options.problems.push_back(parse_bench_problem(p));
   if (options.problems.empty()) options.problems = standard_problems();
+  apply_bench_noise_and_batch(options.problems, command.noise, command.batch);
   // Runs are grouped by problem: one given twice ("levy:3 levy:03") had its runs pooled as one
   // problem's, each seed twice. (The goals suite's selection takes each row once.)
   for (size_t i = 0; i < options.problems.size(); ++i)

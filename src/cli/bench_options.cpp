@@ -78,6 +78,28 @@ std::vector<BenchmarkProblem> select_goal_problems(const std::vector<std::string
   return chosen;
 }
 
+void apply_bench_noise_and_batch(std::vector<BenchmarkProblem>& problems, double noise, int batch) {
+  // Applied to some rows and silently not to others, with no label saying which, a run could not
+  // be told from a noise-free or sequential one in bench.csv.
+  const auto refuse_own = [&](const char* option, const char* what, auto has_own) {
+    std::vector<std::string> own;
+    for (const auto& p : problems)
+      if (has_own(p)) own.push_back(p.label());
+    if (!own.empty())
+      throw ConfigError("labloop bench", option,
+                        fmt::format("{} {} {} of {} own, which {} would not change: leave {} out, or select other rows with --problems",
+                                    fmt::join(own, ", "), own.size() == 1 ? "has" : "have", what, own.size() == 1 ? "its" : "their", option, option));
+  };
+  if (noise > 0) {
+    refuse_own("--noise", "noise", [](const BenchmarkProblem& p) { return p.noise >= 0; });
+    for (auto& p : problems) p.noise = noise;
+  }
+  if (batch > 1) {
+    refuse_own("--batch", "a batch size", [](const BenchmarkProblem& p) { return p.batch > 0; });
+    for (auto& p : problems) p.batch = batch;
+  }
+}
+
 BenchmarkPlanner parse_bench_planner(const std::string& text, int initial) {
   BenchmarkPlanner p;
   if (!text.empty() && text.front() == '{') {

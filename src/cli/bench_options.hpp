@@ -24,6 +24,11 @@ BenchmarkProblem parse_bench_problem(const std::string& text);
 // Throws ConfigError (--problems) for a name that is no row's, listing the rows.
 std::vector<BenchmarkProblem> select_goal_problems(const std::vector<std::string>& names);
 
+// --noise and --batch (`noise` 0 and `batch` 1: none) made part of each problem, so its label,
+// the tables' and bench.csv's, says so ("branin noise 0.5", "hartmann6 batch 4"). Throws
+// ConfigError (--noise, --batch) when a problem has noise or a batch of its own (the goals suite's
+// noisy and batch rows), which the option would not change, naming them.
+void apply_bench_noise_and_batch(std::vector<BenchmarkProblem>& problems, double noise, int batch);
 
 // A planner's name or a JSON planner section; a bayesian one without "initial" gets `initial`.
 // Throws ConfigError (--planners) for JSON that does not read or is no planner section.

@@ -970,9 +970,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--initial", bench.initial, "Initial design size for bayesian planners without their own (default 10; the real suite: 5)")
       ->check(count_up_to(100000));
   bench_cmd->add_option("--jobs", bench.jobs, "Parallel runs (default: all cores)")->check(count_up_to(256));
-  bench_cmd->add_option("--batch", bench.batch, "Experiments proposed together per round (q); the initial design is a round of its own")
+  bench_cmd->add_option("--batch", bench.batch, "Experiments proposed together per round (q); the initial design is a round of its own (in each problem's label)")
       ->check(count_up_to(1000));
-  bench_cmd->add_option("--noise", bench.noise, "Gaussian noise on observations, its standard deviation (regret stays noise-free)")
+  bench_cmd->add_option("--noise", bench.noise, "Gaussian noise on observations, its standard deviation (regret stays noise-free; in each problem's label)")
       ->check(between(0, 1e100));
   bench_cmd->add_flag("--declare-noise", bench.declare_noise,
                       "Tell the planners each objective's noise, as an objective's \"noise\" in a campaign file does (default: they estimate it)");

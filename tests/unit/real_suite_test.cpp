@@ -388,6 +388,38 @@ TEST_CASE("Bench options: --suite goals --problems selects among the suite's row
   CHECK(labels(select_goal_problems({"hartmann6 batch 4", "dtlz2:6", "hartmann6 batch 4"})) == std::vector<std::string>{"dtlz2-6", "hartmann6 batch 4"});
   CHECK(labels(select_goal_problems({"dtlz2-6"})) == std::vector<std::string>{"dtlz2-6"});
   const std::string refusal = bench_refusal([] { select_goal_problems({"branin", "levy"}); });
+  CHECK_THAT(refusal, Catch::Contains("--problems: \"levy\" is no row of the goals suite") && Catch::Contains("branin noise 0.5, hartmann6 batch 4"));
+}
+
+TEST_CASE("Bench options: --noise and --batch are in each problem's label, and refused on goals rows that have their own", "[bench]") {
+  using labloop::cli::apply_bench_noise_and_batch;
+  std::vector<BenchmarkProblem> problems{labloop::cli::parse_bench_problem("branin"), labloop::cli::parse_bench_problem("hartmann6")};
+  apply_bench_noise_and_batch(problems, 0, 1);  // neither given: unchanged
+  CHECK(problems[0].label() == "branin");
+  apply_bench_noise_and_batch(problems, 0.5, 4);
+  CHECK(problems[0].label() == "branin noise 0.5 batch 4");
+  CHECK(problems[1].label() == "hartmann6 noise 0.5 batch 4");
+  // bench.csv's problem column is the run's label: a noisy run is no longer written as noise-free.
+  BenchmarkOptions options;
+  options.problems = {labloop::cli::parse_bench_problem("branin")};
+  apply_bench_noise_and_batch(options.problems, 0.5, 1);
+  options.planners = {labloop::cli::parse_bench_planner("random", 10)};
+  options.seeds = 1;
+  options.jobs = 1;
+  const std::vector<BenchmarkRun> runs = run_benchmark(options);
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].problem == "branin noise 0.5");
+  // The goals suite's noisy and batch rows: their own noise and batch would stay as they are.
+  std::vector<BenchmarkProblem> goals = goal_problems();
+  CHECK_THAT(bench_refusal([&] { apply_bench_noise_and_batch(goals, 5, 1); }),
+             Catch::Contains("--noise: hartmann6 noise 0.1, branin noise 0.5 have noise of their own, which --noise would not change"));
+  CHECK_THAT(bench_refusal([&] { apply_bench_noise_and_batch(goals, 0, 2); }),
+             Catch::Contains("--batch: hartmann6 batch 4 has a batch size of its own, which --batch would not change"));
+  // Rows without their own take them, and say so.
+  std::vector<BenchmarkProblem> two = labloop::cli::select_goal_problems({"branin_currin", "hartmann6 batch 4"});
+  apply_bench_noise_and_batch(two, 5, 1);
+  CHECK(two[0].label() == "branin_currin noise 5");
+  CHECK(two[1].label() == "hartmann6 noise 5 batch 4");
 }
 
 TEST_CASE("Bench options: --planners JSON of the wrong types and planners given twice are refused with the option named", "[bench]") {
