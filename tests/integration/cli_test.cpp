@@ -351,6 +351,20 @@ TEST_CASE("CLI: bench says where it writes, explains its columns, orders budgets
   CHECK(svg.find(">10</text>") != std::string::npos);                   // evaluation ticks (every 2nd of 15)
   CHECK(svg.find(">evaluations</text>") != std::string::npos);
   CHECK(svg.find("median and quartiles over seeds") != std::string::npos);
+  CHECK(svg.find("branin: simple regret (log scale)") != std::string::npos);
+
+  // Several objectives with no known maximum hypervolume (snar_kinetic): no "nan" in the table,
+  // and the panel plots the shortfall from the largest hypervolume reached, titled so (it plotted
+  // clamp(2 × random's median − hypervolume) under "simple regret").
+  const Outcome snar = labloop_cli({"bench", "--problems", "snar_kinetic", "--seeds", "2", "--budget", "12", "--planners", "sobol", "-o",
+                                    (dir / "snar").string()},
+                                   dir);
+  INFO(snar.output);
+  REQUIRE(snar.status == 0);
+  CHECK_THAT(snar.output, Catch::Contains("hypervolume (maximum unknown)") && !Catch::Contains("nan"));
+  const std::string snar_svg = test::read_file(dir / "snar" / "regret.svg");
+  CHECK_THAT(snar_svg, Catch::Contains("snar_kinetic: shortfall from the largest hypervolume any run reached (") &&
+                           Catch::Contains("the maximum is unknown) (log scale)") && !Catch::Contains("simple regret"));
 }
 
 TEST_CASE("CLI: bench refuses a planner before its header, says which file it cannot write, and writes what a stopped run finished", "[cli][bench]") {
