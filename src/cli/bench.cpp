@@ -382,6 +382,14 @@ int run_real_suite(const BenchCommand& command) {
   default_on_interrupt();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (runs.empty() && stop_requested.load()) return nothing_finished(command.output, {"real.csv", "real_rows.csv"}, planned);
+  // Datasets stopped before a seed of them was done by every planner (or never started): named,
+  // so they do not vanish from the output unsaid.
+  for (const auto& folder : folders) {
+    const std::string name = sim::read_dataset_spec(folder).name;
+    const std::string label = options.objective.empty() ? name : fmt::format("{}[{}]", name, options.objective);
+    if (std::none_of(runs.begin(), runs.end(), [&](const RealRun& r) { return r.dataset == label; }))
+      fmt::print("\n{} (0 of {} seeds: stopped)\n", label, options.seeds);
+  }
 
   std::filesystem::create_directories(command.output);
   const auto csv_path = std::filesystem::path(command.output) / "real.csv";
@@ -536,8 +544,15 @@ int run_bench(const BenchCommand& command) {
   std::map<std::pair<std::string, std::string>, RegretCurve> curves;
   for (size_t pi = 0; pi < options.problems.size(); ++pi) {
     const auto& problem = options.problems[pi];
-    if (!groups.contains({problem.label(), "random"})) continue;  // stopped before a seed of it was done by every planner
+    if (!groups.contains({problem.label(), "random"})) {
+      // Stopped before a seed of it was done by every planner: named, so it does not vanish unsaid.
+      fmt::print("\n{} (budget {}, 0 of {} seeds: stopped)\n", problem.label(), problem.budget, options.seeds);
+      continue;
+    }
     const size_t seeds = groups[{problem.label(), "random"}].size();
+    // Cut short: how many of its seeds it has, as the real suite's tables say.
+    const std::string seeds_text =
+        seeds < static_cast<size_t>(options.seeds) ? fmt::format("{} of {} seeds: stopped", seeds, options.seeds) : fmt::format("{} seeds", seeds);
     const int budget = problem.budget;
     std::vector<int> checkpoints{10, budget / 2, budget};
     checkpoints.erase(std::remove_if(checkpoints.begin(), checkpoints.end(), [&](int c) { return c < 1 || c > budget; }), checkpoints.end());
@@ -573,7 +588,7 @@ int run_bench(const BenchCommand& command) {
                              ? fmt::format("shortfall from the largest hypervolume any run reached ({:.4g}; the maximum is unknown)", hypervolume_top)
                              : fmt::format("hypervolume gap to the maximum {:.4g}", max_hypervolume));
 
-    fmt::print("\n{} (budget {}, {} seeds) — {}: median [IQR]\n", problem.label(), budget, seeds,
+    fmt::print("\n{} (budget {}, {}) — {}: median [IQR]\n", problem.label(), budget, seeds_text,
                !several                        ? std::string("simple regret")
                : std::isnan(max_hypervolume)   ? std::string("hypervolume (maximum unknown)")
                                                : fmt::format("hypervolume (maximum {:.4g})", max_hypervolume));

@@ -403,7 +403,9 @@ TEST_CASE("CLI: bench refuses a planner before its header, says which file it ca
   // seed 1's bayesian run is under way (random search's takes milliseconds).
   std::filesystem::remove(out / "bench.csv");
   const auto log = dir / "stopped.log";
-  ChildProcess bench({LABLOOP_CLI_PATH, "bench", "--problems", "hartmann6", "--seeds", "50", "--budget", "40", "--jobs", "1", "-o", out.string()}, log);
+  // branin, after hartmann6's 50 seeds, never starts: it is named as stopped, not left out unsaid.
+  ChildProcess bench({LABLOOP_CLI_PATH, "bench", "--problems", "hartmann6", "branin", "--seeds", "50", "--budget", "40", "--jobs", "1", "-o", out.string()},
+                     log);
   auto wait_for_header = [](const std::filesystem::path& file) {
     for (int i = 0; i < 2000 && test::read_file(file).find("labloop bench: ") == std::string::npos; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -413,7 +415,9 @@ TEST_CASE("CLI: bench refuses a planner before its header, says which file it ca
   CHECK(bench.wait_for(std::chrono::seconds(120)) == 128 + SIGINT);
   const std::string said = test::read_file(log);
   CHECK_THAT(said, Catch::Contains("labloop bench: stopping: no further run starts; the runs under way finish") &&
-                       Catch::Contains("stopped by signal 2 after ") && Catch::Contains(" of 100 runs") && Catch::Contains("wrote "));
+                       Catch::Contains("stopped by signal 2 after ") && Catch::Contains(" of 200 runs") && Catch::Contains("wrote "));
+  CHECK_THAT(said, Catch::Contains("\nhartmann6 (budget 40, ") && Catch::Contains(" of 50 seeds: stopped) — simple regret") &&
+                       Catch::Contains("\nbranin (budget 40, 0 of 50 seeds: stopped)\n"));
   std::map<int, std::set<std::string>> planners_by_seed;
   const std::string csv = test::read_file(out / "bench.csv");
   std::istringstream lines(csv);
