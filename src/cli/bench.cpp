@@ -76,9 +76,9 @@ std::vector<size_t> evaluation_ticks(size_t n) {
   return ticks;
 }
 
-// `what[i]`: what problem i's panel plots ("simple regret", "hypervolume gap to the maximum", …).
-void write_svg(const std::filesystem::path& path, const std::vector<std::string>& problems, const std::vector<std::string>& what,
-               const std::vector<std::string>& planners, const std::map<std::pair<std::string, std::string>, RegretCurve>& curves) {
+// regret.svg's text. `what[i]`: what problem i's panel plots ("simple regret", "hypervolume gap to the maximum", …).
+std::string regret_svg(const std::vector<std::string>& problems, const std::vector<std::string>& what,
+                       const std::vector<std::string>& planners, const std::map<std::pair<std::string, std::string>, RegretCurve>& curves) {
   const int panel_w = 520, panel_h = 260, margin = 60;
   const int height = static_cast<int>(problems.size()) * (panel_h + margin) + 40;
   const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
@@ -126,7 +126,7 @@ void write_svg(const std::filesystem::path& path, const std::vector<std::string>
     }
   }
   svg += "</svg>\n";
-  write_bench_file(path, svg);
+  return svg;
 }
 
 // A first Ctrl-C (or SIGTERM) stops bench the way a campaign stops: no further run starts, the
@@ -413,7 +413,6 @@ int run_real_suite(const BenchCommand& command) {
         << (!lookup ? std::to_string(r.refused) : options.whole_space ? std::to_string(r.missing) : "") << ","
         << (lookup ? "" : fmt::format("{}", r.reference)) << "," << fmt::format("{}", r.median_ask_ms) << "\n";
   }
-  write_bench_file(csv_path, csv.str());
   // The rows each lookup-table run chose, in order (row: 0-based data row of the dataset's
   // data.csv, header excluded; value: its first objective, replicates averaged), so a run can be
   // followed step by step.
@@ -427,7 +426,7 @@ int run_real_suite(const BenchCommand& command) {
       rows_csv << csv_cell(r.dataset) << "," << planner << "," << r.seed << "," << i + 1 << ","
                << (r.proposed[i] == kMissingRow ? std::string(",") : fmt::format("{},{}", r.proposed[i], r.proposed_values[i])) << "\n";
   }
-  write_bench_file(rows_path, rows_csv.str());
+  write_bench_files(command.output, {{"real.csv", csv.str()}, {"real_rows.csv", rows_csv.str()}});
   fmt::print("\nwall time {:.1f} s; wrote {} and {}\n", wall, csv_path.string(), rows_path.string());
   return stopped_status(runs.size(), planned);
 }
@@ -645,8 +644,7 @@ int run_bench(const BenchCommand& command) {
       curves[{problem.label(), planner}] = curve;
     }
   }
-  write_bench_file(std::filesystem::path(command.output) / "bench.csv", csv.str());
-  write_svg(std::filesystem::path(command.output) / "regret.svg", problem_labels, panel_what, planner_labels, curves);
+  write_bench_files(command.output, {{"bench.csv", csv.str()}, {"regret.svg", regret_svg(problem_labels, panel_what, planner_labels, curves)}});
   fmt::print("\nwall time {:.1f} s; wrote {}/bench.csv and {}/regret.svg\n", wall, command.output, command.output);
   return stopped_status(runs.size(), planned);
 }

@@ -195,4 +195,24 @@ std::string bench_progress_line(std::size_t done, std::size_t planned, double el
   return line + " (Ctrl-C: stop after the runs under way)";
 }
 
+void write_bench_files(const std::filesystem::path& folder, const std::vector<std::pair<std::string, std::string>>& files) {
+  for (size_t i = 0; i < files.size(); ++i) {
+    try {
+      write_bench_file(folder / files[i].first, files[i].second);
+    } catch (const Error& e) {
+      std::vector<std::string> written, earlier;
+      for (size_t k = 0; k < i; ++k) written.push_back(files[k].first);
+      std::error_code ec;
+      for (size_t k = i; k < files.size(); ++k)
+        if (std::filesystem::is_regular_file(folder / files[k].first, ec)) earlier.push_back(files[k].first);
+      std::string said = e.what();
+      if (!written.empty()) said += fmt::format("; {} in {} {} this run's", fmt::join(written, " and "), folder.string(), written.size() == 1 ? "is" : "are");
+      if (!earlier.empty())
+        said += fmt::format("; {} in {} {} from an earlier run, not this one", fmt::join(earlier, " and "), folder.string(),
+                            earlier.size() == 1 ? "is" : "are");
+      throw Error(said);
+    }
+  }
+}
+
 }  // namespace labloop::cli

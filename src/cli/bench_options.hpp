@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dataset.hpp"
@@ -68,5 +69,11 @@ std::string bench_progress_line(std::size_t done, std::size_t planned, double el
 // `text` as the whole of `path`, all or nothing (a temporary renamed over it, so an earlier good
 // file is never left half replaced). Throws Error "cannot write <path>: <reason>".
 void write_bench_file(const std::filesystem::path& path, std::string_view text);
+
+// Each (file name, text) of `files` into `folder`, in order, each by write_bench_file. When one
+// cannot be written (a full disk), throws Error naming it and saying which of the others this run
+// wrote and which, left in the folder, are an earlier run's (so a new bench.csv is not taken to
+// go with an earlier regret.svg).
+void write_bench_files(const std::filesystem::path& folder, const std::vector<std::pair<std::string, std::string>>& files);
 
 }  // namespace labloop::cli

@@ -483,6 +483,22 @@ TEST_CASE("Bench options: a result file is written whole or refused by name, an 
   CHECK_FALSE(std::filesystem::exists(dir / "again" / "regret.svg.partial"));
 }
 
+TEST_CASE("Bench options: when one of its files cannot be written, bench says which in the folder are this run's and which an earlier run's", "[bench]") {
+  const test::TempDir dir;
+  // An earlier run's files; then this run's bench.csv is written and its regret.svg is not (a
+  // folder in its way stands in for a full disk): the earlier notes.txt must not pass for this run's.
+  labloop::cli::write_bench_files(dir.path(), {{"bench.csv", "earlier\n"}, {"notes.txt", "earlier\n"}});
+  std::filesystem::create_directories(dir / "regret.svg");
+  const std::string said = test::message_of([&] {
+    labloop::cli::write_bench_files(dir.path(), {{"bench.csv", "new\n"}, {"regret.svg", "<svg/>"}, {"notes.txt", "new\n"}});
+  });
+  CHECK_THAT(said, Catch::StartsWith("cannot write " + (dir / "regret.svg").string() + ": a folder of that name is in its way") &&
+                       Catch::Contains("; bench.csv in " + dir.path().string() + " is this run's") &&
+                       Catch::Contains("; notes.txt in " + dir.path().string() + " is from an earlier run, not this one"));
+  CHECK(test::read_file(dir / "bench.csv") == "new\n");
+  CHECK(test::read_file(dir / "notes.txt") == "earlier\n");
+}
+
 TEST_CASE("Bench options: a benchmark larger than it can hold is refused before any run, and the documented ones are within it", "[bench]") {
   using labloop::cli::check_bench_size;
   using labloop::cli::kMaxBenchEvaluations;
