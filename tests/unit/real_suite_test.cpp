@@ -337,6 +337,14 @@ TEST_CASE("Real suite: --whole-space on a table lacking combinations fails those
   CHECK(missing > 0);  // a quarter of the space lacks a row: random search asks for some
 }
 
+TEST_CASE("Real suite: a dataset given as \".\" or with a trailing \"/.\" is named by its folder", "[bench][real]") {
+  const test::TempDir dir;
+  std::filesystem::copy(real_dataset_folder("perovskites"), dir / "perov_copy");
+  // `labloop bench --datasets .` in the folder named it "." in the tables and real.csv.
+  CHECK(sim::read_dataset_spec(real_dataset_folder((dir / "perov_copy" / ".").string())).name == "perov_copy");
+  CHECK(sim::read_dataset_spec(real_dataset_folder((dir / "perov_copy" / "").string())).name == "perov_copy");
+}
+
 // `labloop bench`'s command line (src/cli/bench_options.hpp): mistakes refused before any run.
 namespace {
 
