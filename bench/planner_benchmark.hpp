@@ -21,7 +21,9 @@ struct BenchmarkProblem {
   double noise = -1;     // standard deviation of noise on every output; < 0: BenchmarkOptions::noise
   int initial = 0;       // the bayesian planner's initial design here; 0: as the planner is configured
   int batch = 0;         // experiments proposed together after the initial design; 0: BenchmarkOptions::batch
-  std::string label() const;  // "hartmann6", "ackley-5", "hartmann6 noise 0.1", "hartmann6 batch 4"
+  // "hartmann6", "ackley-5", "hartmann6 noise 0.1", "hartmann6 batch 4": the noise and batch set
+  // here (BenchmarkOptions' defaults are not in it: the CLI sets --noise and --batch here).
+  std::string label() const;
 };
 
 struct BenchmarkPlanner {

@@ -44,6 +44,9 @@ constexpr int kReferencePolished = 4;
 
 enum class RealDatasetKind { lookup_table, emulated };
 
+// RealRun::proposed's entry for an experiment on a combination the table lacks (no data.csv row).
+constexpr std::size_t kMissingRow = static_cast<std::size_t>(-1);
+
 struct RealBenchmarkOptions {
   // Names in sim::data_dir() (buchwald_a) or dataset folders (spec.json + data.csv).
   std::vector<std::string> datasets;
@@ -57,7 +60,8 @@ struct RealBenchmarkOptions {
   bool descriptors = true;    // lookup tables: use descriptors.csv when there is one
   // Lookup tables: the planner searches the whole space, as a campaign without a candidates
   // file on the dataset's simulator does (each proposal looked up in the table), instead of
-  // choosing among the rows. Needs subset 1 (every setting must have a row).
+  // choosing among the rows. Needs subset 1 (every row must be there). A setting the table has no
+  // row for fails that experiment, as labloop-sim's lookup table fails it (RealRun::missing).
   bool whole_space = false;
   // The objective scored, by name, in every dataset (each must have it); empty: each dataset's
   // first. Runs are then labelled "dataset[objective]".
@@ -81,7 +85,12 @@ struct RealRun {
   int to_top = 0;     // experiments until the first top-1 % row (max_experiments + 1: never)
   int to_best = 0;    // experiments until the pool's best row (max_experiments + 1: never)
   std::vector<std::size_t> proposed;  // the rows proposed, in order: each one's first line in data.csv, 0-based after the header
-  std::vector<double> proposed_values;  // their objective, as the dataset states it (replicates averaged)
+                                      // (kMissingRow: a combination the table lacks, --whole-space)
+  std::vector<double> proposed_values;  // their objective, as the dataset states it (replicates averaged; NaN for kMissingRow)
+  // --whole-space: experiments that asked for a combination missing from the table, each failed (as
+  // labloop-sim fails it: docs/datasets.md), and the first of them ("cation=MA, anion=I").
+  int missing = 0;
+  std::string first_missing;
   // Emulated datasets: regret after each experiment (+inf before the first that succeeded), and
   // experiments the emulator refused (outside the rows' box: failed, as labloop-sim reports them).
   std::vector<double> regret;

@@ -27,12 +27,23 @@ def load(argument):
     """{column name: {dataset: {seed: experiments to the top 1 %}}} of one argument."""
     directory, _, wanted = argument.partition(":")
     columns = {}
+    name = f"{directory}/real.csv"
     try:
-        f = open(f"{directory}/real.csv", newline="")
+        # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would be part of
+        # the first column's name. surrogateescape: labloop writes a dataset folder's name as its bytes,
+        # which need not be UTF-8; they pass through to the table as they are.
+        f = open(name, newline="", encoding="utf-8-sig", errors="surrogateescape")
     except OSError as e:
-        sys.exit(f"compare-bench: cannot read {directory}/real.csv: {e.strerror}")
+        sys.exit(f"compare-bench: cannot read {name}: {e.strerror}")
     with f:
-        for line, row in enumerate(csv.DictReader(f), start=2):
+        reader = csv.DictReader(f)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except (csv.Error, OSError) as e:
+                sys.exit(f"compare-bench: {name} line {reader.line_num}: {e}")
             try:
                 if row["kind"] != "lookup_table" or row["to_top"] == "":
                     continue
@@ -41,7 +52,11 @@ def load(argument):
                     continue
                 seed, to_top = int(row["seed"]), int(row["to_top"])
             except (KeyError, TypeError, ValueError):
-                sys.exit(f"compare-bench: {directory}/real.csv line {line}: not a row of labloop bench's real.csv")
+                sys.exit(f"compare-bench: {name} line {reader.line_num}: not a row of labloop bench's real.csv")
+            if to_top < 1:
+                # Experiments until the first top-1 % row count the first experiment: at least 1 (and a
+                # geometric mean has no logarithm of 0).
+                sys.exit(f"compare-bench: {name} line {reader.line_num}: to_top {to_top} is not a count of experiments (1 or more)")
             columns.setdefault(f"{directory}:{planner}", {}).setdefault(row["dataset"], {})[seed] = to_top
     if not columns:
         sys.exit(f"compare-bench: {argument}: no lookup-table rows" + (f" for planner {wanted}" if wanted else " of a planner other than random"))
@@ -71,9 +86,11 @@ def compare(columns):
                 cells.append(None)
                 continue
             values = [runs[s] for s in common]
-            paired = [s for s in common if s in base.get(dataset, {})]
-            better = sum(runs[s] < base[dataset][s] for s in paired)
-            worse = sum(runs[s] > base[dataset][s] for s in paired)
+            # No baseline runs of this table: nothing to count better or worse against (None, shown "-").
+            better = worse = None
+            if dataset in base:
+                better = sum(runs[s] < base[dataset][s] for s in common)
+                worse = sum(runs[s] > base[dataset][s] for s in common)
             cells.append((statistics.median(values), geometric_mean(values), better, worse))
         rows.append((dataset, cells))
         if all(c is not None for c in cells):
@@ -84,6 +101,10 @@ def compare(columns):
 
 
 def main():
+    # Dataset names read with surrogateescape are written back as the bytes they were (on a UTF-8
+    # stdout), elsewhere escaped, instead of a UnicodeEncodeError.
+    utf8 = (sys.stdout.encoding or "").lower().replace("-", "") == "utf8"
+    sys.stdout.reconfigure(errors="surrogateescape" if utf8 else "backslashreplace")
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
         sys.exit(__doc__)
     columns = {}
@@ -100,7 +121,11 @@ def main():
     for dataset, cells in rows:
         line = f"{dataset:<24}"
         for cell in cells:
-            line += f"{'-':>22}" if cell is None else f"{cell[0]:>8.1f} {cell[1]:6.2f} {cell[2]:>3}:{cell[3]:<3}"
+            if cell is None:
+                line += f"{'-':>22}"
+            else:
+                counts = f"{'-':>4}{'':3}" if cell[2] is None else f"{cell[2]:>3}:{cell[3]:<3}"
+                line += f"{cell[0]:>8.1f} {cell[1]:6.2f} {counts}"
         print(line)
     print(f"{'geometric mean':<24}" + "".join(f"{'-':>22}" if g is None else f"{g:>15.2f}{'':7}" for g in summary))
     for note in notes:

@@ -157,7 +157,11 @@ DatasetSpec read_dataset_spec(const fs::path& dir) {
   if (!json.is_object()) top.expect_object({});
   DatasetSpec spec;
   spec.dir = dir;
-  spec.name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+  // Named by its folder as written out in full: "." or "data/.." named the dataset "." or "..".
+  std::error_code absolute_failed;
+  const fs::path named = fs::absolute(dir, absolute_failed).lexically_normal();
+  const fs::path folder = absolute_failed ? dir : named;
+  spec.name = folder.filename().empty() ? folder.parent_path().filename().string() : folder.filename().string();
   if (top.has("title")) spec.title = top.child("title").as_string(true);
   const JsonNode parameters = top.child("parameters");
   for (std::size_t i = 0; i < parameters.as_array().size(); ++i) spec.parameters.push_back(parameter_from_spec(parameters.at(i)));

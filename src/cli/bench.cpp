@@ -76,8 +76,9 @@ std::vector<size_t> evaluation_ticks(size_t n) {
   return ticks;
 }
 
-void write_svg(const std::filesystem::path& path, const std::vector<std::string>& problems, const std::vector<std::string>& planners,
-               const std::map<std::pair<std::string, std::string>, RegretCurve>& curves) {
+// regret.svg's text. `what[i]`: what problem i's panel plots ("simple regret", "hypervolume gap to the maximum", …).
+std::string regret_svg(const std::vector<std::string>& problems, const std::vector<std::string>& what,
+                       const std::vector<std::string>& planners, const std::map<std::pair<std::string, std::string>, RegretCurve>& curves) {
   const int panel_w = 520, panel_h = 260, margin = 60;
   const int height = static_cast<int>(problems.size()) * (panel_h + margin) + 40;
   const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
@@ -98,8 +99,8 @@ void write_svg(const std::filesystem::path& path, const std::vector<std::string>
     if (hi <= lo) hi = lo + 1;
     auto px = [&](size_t i) { return margin + static_cast<double>(i) / static_cast<double>(std::max<size_t>(n - 1, 1)) * panel_w; };
     auto py = [&](double v) { return top + (hi - v) / (hi - lo) * panel_h; };
-    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">{}: simple regret (log scale), median and quartiles over seeds</text>\n",
-                       margin, top - 8, problems[pi]);
+    svg += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"14\">{}: {} (log scale), median and quartiles over seeds</text>\n",
+                       margin, top - 8, problems[pi], what[pi]);
     svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#444\"/>\n", margin, top, panel_w, panel_h);
     // At most about eight labelled decades, so tall ranges stay readable.
     const double decade_step = std::max(1.0, std::ceil((hi - lo) / 8));
@@ -125,7 +126,7 @@ void write_svg(const std::filesystem::path& path, const std::vector<std::string>
     }
   }
   svg += "</svg>\n";
-  write_bench_file(path, svg);
+  return svg;
 }
 
 // A first Ctrl-C (or SIGTERM) stops bench the way a campaign stops: no further run starts, the
@@ -356,6 +357,20 @@ int run_real_suite(const BenchCommand& command) {
       }
       fmt::print("{} {:>10}\n", row, fmt_ms(ask));
     }
+    // --whole-space on a table that lacks combinations: each asked for failed, as labloop-sim fails it.
+    if (lookup) {
+      size_t runs_missing = 0, experiments_missing = 0;
+      std::string example;
+      for (const auto& r : runs)
+        if (r.missing > 0) {
+          if (runs_missing++ == 0) example = r.first_missing;
+          experiments_missing += static_cast<size_t>(r.missing);
+        }
+      if (runs_missing > 0)
+        fmt::print("  {} experiments of {} of the {} runs asked for a combination missing from the table (first: {}): each failed, as "
+                   "labloop-sim fails it (real.csv's refused column counts them per run)\n",
+                   experiments_missing, runs_missing, runs.size(), example);
+    }
     std::fflush(stdout);
   };
   const size_t planned = options.datasets.size() * options.planners.size() * static_cast<size_t>(options.seeds);
@@ -367,6 +382,14 @@ int run_real_suite(const BenchCommand& command) {
   default_on_interrupt();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (runs.empty() && stop_requested.load()) return nothing_finished(command.output, {"real.csv", "real_rows.csv"}, planned);
+  // Datasets stopped before a seed of them was done by every planner (or never started): named,
+  // so they do not vanish from the output unsaid.
+  for (const auto& folder : folders) {
+    const std::string name = sim::read_dataset_spec(folder).name;
+    const std::string label = options.objective.empty() ? name : fmt::format("{}[{}]", name, options.objective);
+    if (std::none_of(runs.begin(), runs.end(), [&](const RealRun& r) { return r.dataset == label; }))
+      fmt::print("\n{} (0 of {} seeds: stopped)\n", label, options.seeds);
+  }
 
   std::filesystem::create_directories(command.output);
   const auto csv_path = std::filesystem::path(command.output) / "real.csv";
@@ -376,8 +399,9 @@ int run_real_suite(const BenchCommand& command) {
     return "\"" + text + "\"";
   };
   std::ostringstream csv;
-  // One line per run. Lookup tables: pool, top_rows, to_top, to_best (regret empty); emulated:
-  // experiments, the final regret, refused and the reference (pool columns empty).
+  // One line per run. Lookup tables: pool, top_rows, to_top, to_best (regret empty; refused, with
+  // --whole-space: the experiments on combinations the table lacks); emulated: experiments, the
+  // final regret, refused and the reference (pool columns empty).
   csv << "dataset,kind,planner,seed,pool,top_rows,to_top,to_best,experiments,regret,refused,reference,median_ask_ms\n";
   for (const auto& r : runs) {
     const bool lookup = r.kind == RealDatasetKind::lookup_table;
@@ -385,10 +409,10 @@ int run_real_suite(const BenchCommand& command) {
     csv << csv_cell(r.dataset) << "," << (lookup ? "lookup_table" : "emulated") << "," << planner << "," << r.seed << ","
         << (lookup ? fmt::format("{},{},{},{},{}", r.pool, r.top_rows, r.to_top, r.to_best, r.proposed.size())
                    : fmt::format(",,,,{}", r.regret.size()))
-        << "," << (lookup || r.regret.empty() ? "" : fmt::format("{}", r.regret.back())) << "," << (lookup ? "" : std::to_string(r.refused)) << ","
+        << "," << (lookup || r.regret.empty() ? "" : fmt::format("{}", r.regret.back())) << ","
+        << (!lookup ? std::to_string(r.refused) : options.whole_space ? std::to_string(r.missing) : "") << ","
         << (lookup ? "" : fmt::format("{}", r.reference)) << "," << fmt::format("{}", r.median_ask_ms) << "\n";
   }
-  write_bench_file(csv_path, csv.str());
   // The rows each lookup-table run chose, in order (row: 0-based data row of the dataset's
   // data.csv, header excluded; value: its first objective, replicates averaged), so a run can be
   // followed step by step.
@@ -397,10 +421,12 @@ int run_real_suite(const BenchCommand& command) {
   rows_csv << "dataset,planner,seed,experiment,row,value\n";
   for (const auto& r : runs) {
     const std::string planner = csv_field(r.planner);
-    for (size_t i = 0; i < r.proposed.size(); ++i) rows_csv << csv_cell(r.dataset) << "," << planner << "," << r.seed << "," << i + 1 << "," << r.proposed[i] << ","
-                                                     << fmt::format("{}", r.proposed_values[i]) << "\n";
+    // A combination the table lacks (--whole-space) has no row and no value: both cells empty.
+    for (size_t i = 0; i < r.proposed.size(); ++i)
+      rows_csv << csv_cell(r.dataset) << "," << planner << "," << r.seed << "," << i + 1 << ","
+               << (r.proposed[i] == kMissingRow ? std::string(",") : fmt::format("{},{}", r.proposed[i], r.proposed_values[i])) << "\n";
   }
-  write_bench_file(rows_path, rows_csv.str());
+  write_bench_files(command.output, {{"real.csv", csv.str()}, {"real_rows.csv", rows_csv.str()}});
   fmt::print("\nwall time {:.1f} s; wrote {} and {}\n", wall, csv_path.string(), rows_path.string());
   return stopped_status(runs.size(), planned);
 }
@@ -434,20 +460,22 @@ int run_bench(const BenchCommand& command) {
   if (command.one_hot) real_only("--one-hot", "ignores a table's descriptors");
   if (command.whole_space) real_only("--whole-space", "searches a table's whole space instead of its rows");
   BenchmarkOptions options;
-  for (const auto& p : command.problems) options.problems.push_back(parse_bench_problem(p));
-  if (command.suite == BenchSuite::goals) {
-    const auto goals = goal_problems();
-    options.problems.insert(options.problems.end(), goals.begin(), goals.end());
-  }
+  // The goals suite's rows carry their own budgets, initial designs, noise and batches: --problems
+  // selects among them (docs/benchmarks.md's `--suite goals --problems branin` is the noisy row
+  // alone); it used to add noise-free problems of those names in front of every row.
+  if (command.suite == BenchSuite::goals) options.problems = select_goal_problems(command.problems);
+  else
+    for (const auto& p : command.problems) options.problems.push_back(parse_bench_problem(p));
   if (options.problems.empty()) options.problems = standard_problems();
-  // Runs are grouped by problem: one given twice ("levy:3 levy:03", or a goals problem also named
-  // in --problems) had its runs pooled as one problem's, each seed twice.
+  apply_bench_noise_and_batch(options.problems, command.noise, command.batch);
+  // Runs are grouped by problem: one given twice ("levy:3 levy:03") had its runs pooled as one
+  // problem's, each seed twice. (The goals suite's selection takes each row once.)
   for (size_t i = 0; i < options.problems.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (options.problems[i].label() == options.problems[j].label())
         throw ConfigError("labloop bench", "--problems",
-                          fmt::format("{} is given twice{}: give each problem once (its runs would be pooled as one problem's, each seed twice)",
-                                      options.problems[i].label(), command.suite == BenchSuite::goals ? " (the goals suite has it already)" : ""));
+                          fmt::format("{} is given twice: give each problem once (its runs would be pooled as one problem's, each seed twice)",
+                                      options.problems[i].label()));
   if (command.budget > 0)
     for (auto& p : options.problems) p.budget = command.budget;
   std::vector<std::string> planner_texts = command.planners;
@@ -482,7 +510,8 @@ int run_bench(const BenchCommand& command) {
              "  design ms     median time of one proposal of the initial design (Sobol, random: every proposal)\n"
              "  several objectives: @N is the hypervolume of the feasible points (true values) against the problem's reference point\n"
              "  and reach random counts evaluations to random search's median final hypervolume; infeasible and failed count\n"
-             "  evaluations after the initial design (median); recommended: true regret of the planner's recommended setting\n");
+             "  evaluations after the initial design (median); recommended: true regret of the planner's recommended setting\n"
+             "  regret.svg plots regret, or the gap to the maximum hypervolume (to the largest any run reached where it is unknown)\n");
   std::fflush(stdout);  // the header before the runs, also into a pipe or a file (a Ctrl-C's _exit flushes nothing)
   const auto started = std::chrono::steady_clock::now();
   const size_t planned = options.problems.size() * options.planners.size() * static_cast<size_t>(options.seeds);
@@ -495,12 +524,10 @@ int run_bench(const BenchCommand& command) {
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (runs.empty() && stop_requested.load()) return nothing_finished(command.output, {"bench.csv", "regret.svg"}, planned);
 
-  std::vector<std::string> problem_labels, planner_labels;
+  std::vector<std::string> problem_labels, panel_what, planner_labels;
   for (const auto& p : options.planners) planner_labels.push_back(p.label);
   std::map<std::pair<std::string, std::string>, std::vector<const BenchmarkRun*>> groups;
   for (const auto& r : runs) groups[{r.problem, r.planner}].push_back(&r);
-  for (const auto& p : options.problems)
-    if (groups.contains({p.label(), "random"})) problem_labels.push_back(p.label());  // stopped early: only those with runs
 
   std::filesystem::create_directories(command.output);
   std::ostringstream csv;
@@ -516,8 +543,15 @@ int run_bench(const BenchCommand& command) {
   std::map<std::pair<std::string, std::string>, RegretCurve> curves;
   for (size_t pi = 0; pi < options.problems.size(); ++pi) {
     const auto& problem = options.problems[pi];
-    if (!groups.contains({problem.label(), "random"})) continue;  // stopped before a seed of it was done by every planner
+    if (!groups.contains({problem.label(), "random"})) {
+      // Stopped before a seed of it was done by every planner: named, so it does not vanish unsaid.
+      fmt::print("\n{} (budget {}, 0 of {} seeds: stopped)\n", problem.label(), problem.budget, options.seeds);
+      continue;
+    }
     const size_t seeds = groups[{problem.label(), "random"}].size();
+    // Cut short: how many of its seeds it has, as the real suite's tables say.
+    const std::string seeds_text =
+        seeds < static_cast<size_t>(options.seeds) ? fmt::format("{} of {} seeds: stopped", seeds, options.seeds) : fmt::format("{} seeds", seeds);
     const int budget = problem.budget;
     std::vector<int> checkpoints{10, budget / 2, budget};
     checkpoints.erase(std::remove_if(checkpoints.begin(), checkpoints.end(), [&](int c) { return c < 1 || c > budget; }), checkpoints.end());
@@ -536,9 +570,27 @@ int run_bench(const BenchCommand& command) {
     std::vector<double> random_final;
     for (const auto* r : groups[{problem.label(), "random"}]) random_final.push_back(series(r).back());
     const double reach_target = quantile(random_final, 0.5);
+    // The panel of several objectives plots the gap to the maximum hypervolume on a log scale, so it
+    // reads like regret; when the maximum is unknown (snar_kinetic), the shortfall from the largest
+    // any run of any planner reached, said so in its title. (Twice random's median stood in for it,
+    // which drew every run beyond that at the axis's floor, as if at the optimum.)
+    double hypervolume_top = max_hypervolume;
+    if (several && std::isnan(hypervolume_top)) {
+      hypervolume_top = 0;
+      for (const auto& planner : planner_labels)
+        for (const auto* r : groups[{problem.label(), planner}])
+          for (double v : r->hypervolume) hypervolume_top = std::max(hypervolume_top, v);
+    }
+    problem_labels.push_back(problem.label());
+    panel_what.push_back(!several ? "simple regret"
+                         : std::isnan(max_hypervolume)
+                             ? fmt::format("shortfall from the largest hypervolume any run reached ({:.4g}; the maximum is unknown)", hypervolume_top)
+                             : fmt::format("hypervolume gap to the maximum {:.4g}", max_hypervolume));
 
-    fmt::print("\n{} (budget {}, {} seeds) — {}: median [IQR]\n", problem.label(), budget, seeds,
-               several ? fmt::format("hypervolume (maximum {:.4g})", max_hypervolume) : "simple regret");
+    fmt::print("\n{} (budget {}, {}) — {}: median [IQR]\n", problem.label(), budget, seeds_text,
+               !several                        ? std::string("simple regret")
+               : std::isnan(max_hypervolume)   ? std::string("hypervolume (maximum unknown)")
+                                               : fmt::format("hypervolume (maximum {:.4g})", max_hypervolume));
     std::string header = fmt::format("  {:<28}", "planner");
     for (int c : checkpoints) header += fmt::format(" {:>24}", fmt::format("@{}", c));
     header += fmt::format(" {:>14} {:>12} {:>12}", "reach random", "ms/ask", "design ms");
@@ -564,9 +616,11 @@ int run_bench(const BenchCommand& command) {
         reach.push_back(it == values.end() ? std::nan("") : static_cast<double>(it - values.begin() + 1));
         for (size_t a = 0; a < r->ask_seconds.size(); ++a) (a < r->design_asks ? design_ms : ask_ms).push_back(r->ask_seconds[a] * 1000);
       }
+      // "-" when fewer than half got there (docs/benchmarks.md): exactly half is shown, as random
+      // search's own row is with an even --seeds (half its runs reach its median).
       const auto reached = std::count_if(reach.begin(), reach.end(), [](double v) { return !std::isnan(v); });
       reach.erase(std::remove_if(reach.begin(), reach.end(), [](double v) { return std::isnan(v); }), reach.end());
-      row += fmt::format(" {:>14} {:>12} {:>12}", reached * 2 > static_cast<long>(group.size()) ? fmt::format("{:g}", quantile(reach, 0.5)) : "-",
+      row += fmt::format(" {:>14} {:>12} {:>12}", reached * 2 >= static_cast<long>(group.size()) ? fmt::format("{:g}", quantile(reach, 0.5)) : "-",
                          fmt_ms(ask_ms), fmt_ms(design_ms));
       std::vector<double> infeasible, failed, recommended;
       for (const auto* r : group) {
@@ -581,10 +635,9 @@ int run_bench(const BenchCommand& command) {
       RegretCurve curve;
       for (int i = 0; i < budget; ++i) {
         std::vector<double> at;
-        // Several objectives: the log of the gap to the maximum hypervolume (or of −hypervolume's
-        // shortfall from the best seen when the maximum is unknown), so the panel reads like regret.
+        // Several objectives: the log of the gap to hypervolume_top (above), so the panel reads like regret.
         for (const auto* r : group)
-          at.push_back(several ? log10_regret((std::isnan(max_hypervolume) ? reach_target * 2 : max_hypervolume) - r->hypervolume[static_cast<size_t>(i)])
+          at.push_back(several ? log10_regret(hypervolume_top - r->hypervolume[static_cast<size_t>(i)])
                                : log10_regret(r->regret[static_cast<size_t>(i)]));
         curve.median.push_back(quantile(at, 0.5));
         curve.q25.push_back(quantile(at, 0.25));
@@ -593,8 +646,7 @@ int run_bench(const BenchCommand& command) {
       curves[{problem.label(), planner}] = curve;
     }
   }
-  write_bench_file(std::filesystem::path(command.output) / "bench.csv", csv.str());
-  write_svg(std::filesystem::path(command.output) / "regret.svg", problem_labels, planner_labels, curves);
+  write_bench_files(command.output, {{"bench.csv", csv.str()}, {"regret.svg", regret_svg(problem_labels, panel_what, planner_labels, curves)}});
   fmt::print("\nwall time {:.1f} s; wrote {}/bench.csv and {}/regret.svg\n", wall, command.output, command.output);
   return stopped_status(runs.size(), planned);
 }

@@ -13,7 +13,7 @@ enum class BenchSuite { standard, goals, real };
 
 struct BenchCommand {
   std::vector<std::string> problems;   // "branin", "rosenbrock:4", …; empty = the standard set
-  BenchSuite suite = BenchSuite::standard;  // standard and goals add to `problems`
+  BenchSuite suite = BenchSuite::standard;  // goals: `problems` selects among its rows (select_goal_problems)
   bool suite_given = false;
   std::vector<std::string> planners;   // "random", "sobol", "bayesian", or JSON planner sections
   int seeds = 10;

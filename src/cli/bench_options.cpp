@@ -1,6 +1,7 @@
 #include "bench_options.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -54,6 +55,49 @@ BenchmarkProblem parse_bench_problem(const std::string& text) {
       if (p.dim == 0) p.dim = standard.dim;
     }
   return p;
+}
+
+std::vector<BenchmarkProblem> select_goal_problems(const std::vector<std::string>& names) {
+  const std::vector<BenchmarkProblem> rows = goal_problems();
+  if (names.empty()) return rows;
+  const auto selects = [](const std::string& name, const BenchmarkProblem& row) {
+    if (name == row.label() || name == row.function) return true;
+    return row.dim > 0 && (name == fmt::format("{}-{}", row.function, row.dim) || name == fmt::format("{}:{}", row.function, row.dim));
+  };
+  std::vector<std::string> labels;
+  for (const auto& row : rows) labels.push_back(row.label());
+  for (const auto& name : names)
+    if (std::none_of(rows.begin(), rows.end(), [&](const BenchmarkProblem& row) { return selects(name, row); }))
+      throw ConfigError("labloop bench", "--problems",
+                        fmt::format("\"{}\" is no row of the goals suite: with --suite goals, --problems selects among its rows, by label or by "
+                                    "function (each of its rows): {}",
+                                    shortened(name), fmt::join(labels, ", ")));
+  std::vector<BenchmarkProblem> chosen;
+  for (const auto& row : rows)
+    if (std::any_of(names.begin(), names.end(), [&](const std::string& name) { return selects(name, row); })) chosen.push_back(row);
+  return chosen;
+}
+
+void apply_bench_noise_and_batch(std::vector<BenchmarkProblem>& problems, double noise, int batch) {
+  // Applied to some rows and silently not to others, with no label saying which, a run could not
+  // be told from a noise-free or sequential one in bench.csv.
+  const auto refuse_own = [&](const char* option, const char* what, auto has_own) {
+    std::vector<std::string> own;
+    for (const auto& p : problems)
+      if (has_own(p)) own.push_back(p.label());
+    if (!own.empty())
+      throw ConfigError("labloop bench", option,
+                        fmt::format("{} {} {} of {} own, which {} would not change: leave {} out, or select other rows with --problems",
+                                    fmt::join(own, ", "), own.size() == 1 ? "has" : "have", what, own.size() == 1 ? "its" : "their", option, option));
+  };
+  if (noise > 0) {
+    refuse_own("--noise", "noise", [](const BenchmarkProblem& p) { return p.noise >= 0; });
+    for (auto& p : problems) p.noise = noise;
+  }
+  if (batch > 1) {
+    refuse_own("--batch", "a batch size", [](const BenchmarkProblem& p) { return p.batch > 0; });
+    for (auto& p : problems) p.batch = batch;
+  }
 }
 
 BenchmarkPlanner parse_bench_planner(const std::string& text, int initial) {
@@ -149,6 +193,26 @@ std::string bench_progress_line(std::size_t done, std::size_t planned, double el
   if (done > 0 && done < planned)
     line += fmt::format(", about {} left", clock(elapsed_s / static_cast<double>(done) * static_cast<double>(planned - done)));
   return line + " (Ctrl-C: stop after the runs under way)";
+}
+
+void write_bench_files(const std::filesystem::path& folder, const std::vector<std::pair<std::string, std::string>>& files) {
+  for (size_t i = 0; i < files.size(); ++i) {
+    try {
+      write_bench_file(folder / files[i].first, files[i].second);
+    } catch (const Error& e) {
+      std::vector<std::string> written, earlier;
+      for (size_t k = 0; k < i; ++k) written.push_back(files[k].first);
+      std::error_code ec;
+      for (size_t k = i; k < files.size(); ++k)
+        if (std::filesystem::is_regular_file(folder / files[k].first, ec)) earlier.push_back(files[k].first);
+      std::string said = e.what();
+      if (!written.empty()) said += fmt::format("; {} in {} {} this run's", fmt::join(written, " and "), folder.string(), written.size() == 1 ? "is" : "are");
+      if (!earlier.empty())
+        said += fmt::format("; {} in {} {} from an earlier run, not this one", fmt::join(earlier, " and "), folder.string(),
+                            earlier.size() == 1 ? "is" : "are");
+      throw Error(said);
+    }
+  }
 }
 
 }  // namespace labloop::cli

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "dataset.hpp"
@@ -17,6 +18,18 @@ namespace labloop::cli {
 // dimension). Throws ConfigError (source "labloop bench", --problems) for an unknown function or a
 // dimension that is no whole number it allows.
 BenchmarkProblem parse_bench_problem(const std::string& text);
+
+// --suite goals's rows (goal_problems()), or those of them `names` selects: a row's label as the
+// tables show it ("branin noise 0.5", "dtlz2-6"), or a function ("branin", "dtlz2", "dtlz2:6"),
+// which selects each of its rows ("hartmann6": its noisy and its batch row), in the suite's order.
+// Throws ConfigError (--problems) for a name that is no row's, listing the rows.
+std::vector<BenchmarkProblem> select_goal_problems(const std::vector<std::string>& names);
+
+// --noise and --batch (`noise` 0 and `batch` 1: none) made part of each problem, so its label,
+// the tables' and bench.csv's, says so ("branin noise 0.5", "hartmann6 batch 4"). Throws
+// ConfigError (--noise, --batch) when a problem has noise or a batch of its own (the goals suite's
+// noisy and batch rows), which the option would not change, naming them.
+void apply_bench_noise_and_batch(std::vector<BenchmarkProblem>& problems, double noise, int batch);
 
 // A planner's name or a JSON planner section; a bayesian one without "initial" gets `initial`.
 // Throws ConfigError (--planners) for JSON that does not read or is no planner section.
@@ -56,5 +69,11 @@ std::string bench_progress_line(std::size_t done, std::size_t planned, double el
 // `text` as the whole of `path`, all or nothing (a temporary renamed over it, so an earlier good
 // file is never left half replaced). Throws Error "cannot write <path>: <reason>".
 void write_bench_file(const std::filesystem::path& path, std::string_view text);
+
+// Each (file name, text) of `files` into `folder`, in order, each by write_bench_file. When one
+// cannot be written (a full disk), throws Error naming it and saying which of the others this run
+// wrote and which, left in the folder, are an earlier run's (so a new bench.csv is not taken to
+// go with an earlier regret.svg).
+void write_bench_files(const std::filesystem::path& folder, const std::vector<std::pair<std::string, std::string>>& files);
 
 }  // namespace labloop::cli

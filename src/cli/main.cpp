@@ -949,7 +949,8 @@ int main(int argc, char** argv) {
   labloop::cli::BenchCommand bench;
   auto* bench_cmd = app.add_subcommand("bench",
                                        "Benchmark planners on simulated test functions, or on the datasets with --suite real (no instruments needed)");
-  bench_cmd->add_option("--problems", bench.problems, "Functions, e.g. branin hartmann6 rosenbrock:4 (default: the standard set)");
+  bench_cmd->add_option("--problems", bench.problems, "Functions, e.g. branin hartmann6 rosenbrock:4 (default: the standard set); with --suite goals, the rows "
+                        "to run, by label or function (default: all)");
   const std::map<std::string, labloop::cli::BenchSuite> suites{
       {"standard", labloop::cli::BenchSuite::standard}, {"goals", labloop::cli::BenchSuite::goals}, {"real", labloop::cli::BenchSuite::real}};
   // Read as text and checked against the names, so a mistake lists them (CLI11's enum
@@ -975,9 +976,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--initial", bench.initial, "Initial design size for bayesian planners without their own (default 10; the real suite: 5)")
       ->check(count_up_to(100000));
   bench_cmd->add_option("--jobs", bench.jobs, "Parallel runs (default: all cores)")->check(count_up_to(256));
-  bench_cmd->add_option("--batch", bench.batch, "Experiments proposed together per round (q); the initial design is a round of its own")
+  bench_cmd->add_option("--batch", bench.batch, "Experiments proposed together per round (q); the initial design is a round of its own (in each problem's label)")
       ->check(count_up_to(1000));
-  bench_cmd->add_option("--noise", bench.noise, "Gaussian noise on observations, its standard deviation (regret stays noise-free)")
+  bench_cmd->add_option("--noise", bench.noise, "Gaussian noise on observations, its standard deviation (regret stays noise-free; in each problem's label)")
       ->check(between(0, 1e100));
   bench_cmd->add_flag("--declare-noise", bench.declare_noise,
                       "Tell the planners each objective's noise, as an objective's \"noise\" in a campaign file does (default: they estimate it)");

@@ -351,6 +351,20 @@ TEST_CASE("CLI: bench says where it writes, explains its columns, orders budgets
   CHECK(svg.find(">10</text>") != std::string::npos);                   // evaluation ticks (every 2nd of 15)
   CHECK(svg.find(">evaluations</text>") != std::string::npos);
   CHECK(svg.find("median and quartiles over seeds") != std::string::npos);
+  CHECK(svg.find("branin: simple regret (log scale)") != std::string::npos);
+
+  // Several objectives with no known maximum hypervolume (snar_kinetic): no "nan" in the table,
+  // and the panel plots the shortfall from the largest hypervolume reached, titled so (it plotted
+  // clamp(2 × random's median − hypervolume) under "simple regret").
+  const Outcome snar = labloop_cli({"bench", "--problems", "snar_kinetic", "--seeds", "2", "--budget", "12", "--planners", "sobol", "-o",
+                                    (dir / "snar").string()},
+                                   dir);
+  INFO(snar.output);
+  REQUIRE(snar.status == 0);
+  CHECK_THAT(snar.output, Catch::Contains("hypervolume (maximum unknown)") && !Catch::Contains("nan"));
+  const std::string snar_svg = test::read_file(dir / "snar" / "regret.svg");
+  CHECK_THAT(snar_svg, Catch::Contains("snar_kinetic: shortfall from the largest hypervolume any run reached (") &&
+                           Catch::Contains("the maximum is unknown) (log scale)") && !Catch::Contains("simple regret"));
 }
 
 TEST_CASE("CLI: bench refuses a planner before its header, says which file it cannot write, and writes what a stopped run finished", "[cli][bench]") {
@@ -389,7 +403,9 @@ TEST_CASE("CLI: bench refuses a planner before its header, says which file it ca
   // seed 1's bayesian run is under way (random search's takes milliseconds).
   std::filesystem::remove(out / "bench.csv");
   const auto log = dir / "stopped.log";
-  ChildProcess bench({LABLOOP_CLI_PATH, "bench", "--problems", "hartmann6", "--seeds", "50", "--budget", "40", "--jobs", "1", "-o", out.string()}, log);
+  // branin, after hartmann6's 50 seeds, never starts: it is named as stopped, not left out unsaid.
+  ChildProcess bench({LABLOOP_CLI_PATH, "bench", "--problems", "hartmann6", "branin", "--seeds", "50", "--budget", "40", "--jobs", "1", "-o", out.string()},
+                     log);
   auto wait_for_header = [](const std::filesystem::path& file) {
     for (int i = 0; i < 2000 && test::read_file(file).find("labloop bench: ") == std::string::npos; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -399,7 +415,9 @@ TEST_CASE("CLI: bench refuses a planner before its header, says which file it ca
   CHECK(bench.wait_for(std::chrono::seconds(120)) == 128 + SIGINT);
   const std::string said = test::read_file(log);
   CHECK_THAT(said, Catch::Contains("labloop bench: stopping: no further run starts; the runs under way finish") &&
-                       Catch::Contains("stopped by signal 2 after ") && Catch::Contains(" of 100 runs") && Catch::Contains("wrote "));
+                       Catch::Contains("stopped by signal 2 after ") && Catch::Contains(" of 200 runs") && Catch::Contains("wrote "));
+  CHECK_THAT(said, Catch::Contains("\nhartmann6 (budget 40, ") && Catch::Contains(" of 50 seeds: stopped) — simple regret") &&
+                       Catch::Contains("\nbranin (budget 40, 0 of 50 seeds: stopped)\n"));
   std::map<int, std::set<std::string>> planners_by_seed;
   const std::string csv = test::read_file(out / "bench.csv");
   std::istringstream lines(csv);

@@ -89,6 +89,29 @@ class CompareBench(unittest.TestCase):
         self.assertIn("real.csv line 2: not a row of labloop bench's real.csv", bad_row.stderr)
         self.assertNotIn("Traceback", bad_row.stderr)
 
+    def test_awkward_files(self):
+        # (a) a dataset folder whose name is not UTF-8 (labloop writes its bytes as they are),
+        # (b) a real.csv re-saved with a byte-order mark: compared as any other.
+        odd = os.path.join(self.tmp.name, "odd")
+        os.makedirs(odd)
+        with open(os.path.join(odd, "real.csv"), "wb") as f:
+            f.write(("\ufeff" + HEADER).encode())
+            f.write(b't1,lookup_table,"bayesian",1,100,1,6,6,6,,,,0.1\n')
+            f.write(b'perov\xe9,lookup_table,"bayesian",1,100,1,3,3,3,,,,0.1\n')
+        run = subprocess.run([sys.executable, SCRIPT, self.a, odd], capture_output=True)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertNotIn(b"Traceback", run.stderr)
+        self.assertRegex(run.stdout, rb"t1\s+4\.0\s+4\.00\s+0:0\s+6\.0\s+6\.00\s+0:1")  # over seed 1, the one both ran
+        # (c) The baseline never ran perov\xe9: its column is "-", and the other's better:worse too, not 0:0.
+        self.assertRegex(run.stdout, rb"perov\xe9\s+-\s+3\.0\s+3\.00\s+-\s*\n")
+        # (d) A to_top of 0 (no run needs fewer than one experiment): named by file and line.
+        zero = os.path.join(self.tmp.name, "zero")
+        write_run(zero, [("t1", "bayesian", 1, 4), ("t1", "bayesian", 2, 0)])
+        bad = subprocess.run([sys.executable, SCRIPT, zero], capture_output=True, text=True)
+        self.assertNotEqual(bad.returncode, 0)
+        self.assertNotIn("Traceback", bad.stderr)
+        self.assertIn(f"compare-bench: {zero}/real.csv line 3: to_top 0 is not a count of experiments (1 or more)", bad.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()

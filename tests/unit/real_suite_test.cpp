@@ -280,6 +280,71 @@ TEST_CASE("Real suite: --whole-space searches without a pool, and on a table of 
   CHECK_THROWS_WITH(run_real_benchmark(options, {}), Catch::Contains("--whole-space") && Catch::Contains("leave --subset out"));
 }
 
+TEST_CASE("Real suite: --whole-space on a table lacking combinations fails those experiments, naming one, and goes on", "[bench][real]") {
+  // perovskites without its fluorides (48 of the 192 combinations; the best row, an iodide, kept),
+  // as a user's incomplete table: it aborted the whole benchmark as "a point outside the table (a bug)".
+  const test::TempDir dir;
+  const std::filesystem::path gapped = dir / "perovskites_gapped";
+  std::filesystem::copy(real_dataset_folder("perovskites"), gapped);
+  const std::string data = test::read_file(gapped / "data.csv");
+  std::string kept;
+  size_t rows = 0;
+  for (size_t at = 0, end; at < data.size(); at = end + 1) {
+    end = data.find('\n', at);
+    if (end == std::string::npos) end = data.size();
+    const std::string line = data.substr(at, end - at);
+    const size_t anion = line.find(',', line.find(',') + 1) + 1;  // organic,cation,anion,hse_gap
+    if (line.empty() || line.compare(anion, 2, "F,") == 0) continue;
+    kept += line + "\n";
+    rows += at == 0 ? 0 : 1;
+  }
+  REQUIRE(rows == 144);
+  test::write_file(gapped / "data.csv", kept);
+  nlohmann::json spec = nlohmann::json::parse(test::read_file(gapped / "spec.json"));
+  spec["rows"] = rows;
+  test::write_file(gapped / "spec.json", spec.dump(1));
+
+  RealBenchmarkOptions options;
+  options.datasets = {"perovskites", gapped.string()};
+  options.planners = {real_test_planner("random"), real_test_planner("bayesian")};
+  options.seeds = 2;
+  options.max_experiments = 40;
+  options.jobs = 2;
+  options.whole_space = true;
+  const std::vector<RealRun> runs = run_real_benchmark(options, {});
+  REQUIRE(runs.size() == 8);  // both datasets: the healthy one is not lost to the other's gaps
+  const sim::Dataset table = sim::read_dataset(gapped);
+  int missing = 0;
+  for (const RealRun& r : runs) {
+    INFO(r.dataset << " " << r.planner << " seed " << r.seed);
+    const auto lacking = std::count(r.proposed.begin(), r.proposed.end(), kMissingRow);
+    CHECK(lacking == r.missing);
+    if (r.dataset == "perovskites") {
+      CHECK(r.missing == 0);
+      continue;
+    }
+    missing += r.missing;
+    if (r.missing > 0) CHECK_THAT(r.first_missing, Catch::Contains("anion=F") && Catch::Contains("organic="));
+    for (size_t k = 0; k < r.proposed.size(); ++k) {
+      if (r.proposed[k] == kMissingRow) {
+        CHECK(std::isnan(r.proposed_values[k]));
+        continue;
+      }
+      CHECK(table.rows.at(r.proposed[k]).fields.at(2) != "F");
+    }
+    CHECK(static_cast<int>(r.proposed.size()) <= options.max_experiments);
+  }
+  CHECK(missing > 0);  // a quarter of the space lacks a row: random search asks for some
+}
+
+TEST_CASE("Real suite: a dataset given as \".\" or with a trailing \"/.\" is named by its folder", "[bench][real]") {
+  const test::TempDir dir;
+  std::filesystem::copy(real_dataset_folder("perovskites"), dir / "perov_copy");
+  // `labloop bench --datasets .` in the folder named it "." in the tables and real.csv.
+  CHECK(sim::read_dataset_spec(real_dataset_folder((dir / "perov_copy" / ".").string())).name == "perov_copy");
+  CHECK(sim::read_dataset_spec(real_dataset_folder((dir / "perov_copy" / "").string())).name == "perov_copy");
+}
+
 // `labloop bench`'s command line (src/cli/bench_options.hpp): mistakes refused before any run.
 namespace {
 
@@ -310,6 +375,59 @@ TEST_CASE("Bench options: --problems NAME:DIM takes whole dimensions the functio
   CHECK_THAT(bench_refusal([] { parse_bench_problem("branin:3"); }), Catch::Contains("--problems: branin:3: branin is fixed at 2 dimensions: write branin"));
   CHECK_THAT(bench_refusal([] { parse_bench_problem("branin:abc"); }), Catch::Contains("branin is fixed at 2 dimensions"));
   CHECK_THAT(bench_refusal([] { parse_bench_problem("brannin"); }), Catch::Contains("unknown function \"brannin\"; did you mean \"branin\"?"));
+}
+
+TEST_CASE("Bench options: --suite goals --problems selects among the suite's rows, by label or function, naming them otherwise", "[bench]") {
+  using labloop::cli::select_goal_problems;
+  const auto labels = [](const std::vector<BenchmarkProblem>& problems) {
+    std::vector<std::string> out;
+    for (const auto& p : problems) out.push_back(p.label());
+    return out;
+  };
+  CHECK(labels(select_goal_problems({})) == labels(goal_problems()));
+  // docs/benchmarks.md's `--suite goals --problems branin`: the noisy row alone, as the suite runs it.
+  const std::vector<BenchmarkProblem> branin = select_goal_problems({"branin"});
+  REQUIRE(branin.size() == 1);
+  CHECK(branin[0].label() == "branin noise 0.5");
+  CHECK(branin[0].budget == 50);
+  CHECK(branin[0].initial == 10);
+  // A function selects each of its rows, in the suite's order; a label one row; a name twice, once.
+  CHECK(labels(select_goal_problems({"hartmann6"})) == std::vector<std::string>{"hartmann6 noise 0.1", "hartmann6 batch 4"});
+  CHECK(labels(select_goal_problems({"hartmann6 batch 4", "dtlz2:6", "hartmann6 batch 4"})) == std::vector<std::string>{"dtlz2-6", "hartmann6 batch 4"});
+  CHECK(labels(select_goal_problems({"dtlz2-6"})) == std::vector<std::string>{"dtlz2-6"});
+  const std::string refusal = bench_refusal([] { select_goal_problems({"branin", "levy"}); });
+  CHECK_THAT(refusal, Catch::Contains("--problems: \"levy\" is no row of the goals suite") && Catch::Contains("branin noise 0.5, hartmann6 batch 4"));
+}
+
+TEST_CASE("Bench options: --noise and --batch are in each problem's label, and refused on goals rows that have their own", "[bench]") {
+  using labloop::cli::apply_bench_noise_and_batch;
+  std::vector<BenchmarkProblem> problems{labloop::cli::parse_bench_problem("branin"), labloop::cli::parse_bench_problem("hartmann6")};
+  apply_bench_noise_and_batch(problems, 0, 1);  // neither given: unchanged
+  CHECK(problems[0].label() == "branin");
+  apply_bench_noise_and_batch(problems, 0.5, 4);
+  CHECK(problems[0].label() == "branin noise 0.5 batch 4");
+  CHECK(problems[1].label() == "hartmann6 noise 0.5 batch 4");
+  // bench.csv's problem column is the run's label: a noisy run is no longer written as noise-free.
+  BenchmarkOptions options;
+  options.problems = {labloop::cli::parse_bench_problem("branin")};
+  apply_bench_noise_and_batch(options.problems, 0.5, 1);
+  options.planners = {labloop::cli::parse_bench_planner("random", 10)};
+  options.seeds = 1;
+  options.jobs = 1;
+  const std::vector<BenchmarkRun> runs = run_benchmark(options);
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].problem == "branin noise 0.5");
+  // The goals suite's noisy and batch rows: their own noise and batch would stay as they are.
+  std::vector<BenchmarkProblem> goals = goal_problems();
+  CHECK_THAT(bench_refusal([&] { apply_bench_noise_and_batch(goals, 5, 1); }),
+             Catch::Contains("--noise: hartmann6 noise 0.1, branin noise 0.5 have noise of their own, which --noise would not change"));
+  CHECK_THAT(bench_refusal([&] { apply_bench_noise_and_batch(goals, 0, 2); }),
+             Catch::Contains("--batch: hartmann6 batch 4 has a batch size of its own, which --batch would not change"));
+  // Rows without their own take them, and say so.
+  std::vector<BenchmarkProblem> two = labloop::cli::select_goal_problems({"branin_currin", "hartmann6 batch 4"});
+  apply_bench_noise_and_batch(two, 5, 1);
+  CHECK(two[0].label() == "branin_currin noise 5");
+  CHECK(two[1].label() == "hartmann6 noise 5 batch 4");
 }
 
 TEST_CASE("Bench options: --planners JSON of the wrong types and planners given twice are refused with the option named", "[bench]") {
@@ -371,6 +489,22 @@ TEST_CASE("Bench options: a result file is written whole or refused by name, an 
   std::ifstream now(dir / "again" / "regret.svg");
   CHECK(std::string(std::istreambuf_iterator<char>(now), {}) == "new");
   CHECK_FALSE(std::filesystem::exists(dir / "again" / "regret.svg.partial"));
+}
+
+TEST_CASE("Bench options: when one of its files cannot be written, bench says which in the folder are this run's and which an earlier run's", "[bench]") {
+  const test::TempDir dir;
+  // An earlier run's files; then this run's bench.csv is written and its regret.svg is not (a
+  // folder in its way stands in for a full disk): the earlier notes.txt must not pass for this run's.
+  labloop::cli::write_bench_files(dir.path(), {{"bench.csv", "earlier\n"}, {"notes.txt", "earlier\n"}});
+  std::filesystem::create_directories(dir / "regret.svg");
+  const std::string said = test::message_of([&] {
+    labloop::cli::write_bench_files(dir.path(), {{"bench.csv", "new\n"}, {"regret.svg", "<svg/>"}, {"notes.txt", "new\n"}});
+  });
+  CHECK_THAT(said, Catch::StartsWith("cannot write " + (dir / "regret.svg").string() + ": a folder of that name is in its way") &&
+                       Catch::Contains("; bench.csv in " + dir.path().string() + " is this run's") &&
+                       Catch::Contains("; notes.txt in " + dir.path().string() + " is from an earlier run, not this one"));
+  CHECK(test::read_file(dir / "bench.csv") == "new\n");
+  CHECK(test::read_file(dir / "notes.txt") == "earlier\n");
 }
 
 TEST_CASE("Bench options: a benchmark larger than it can hold is refused before any run, and the documented ones are within it", "[bench]") {
