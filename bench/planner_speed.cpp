@@ -21,6 +21,12 @@
 //    centre) and one outcome constraint (x1 + … + x6 ≤ 3) at n = 100, against the one-objective
 //    proposal on the same points in the same run.
 //
+// 5. Feasible sampler: hit-and-run draws (FeasibleSampler) in mixtures, with and without a thin
+//    cap, in the same run with isotropic directions (what journals without "constraint_sampling"
+//    replay with) and rounded ones (a new campaign's): the first draw (burn-in included) and the
+//    median time per later draw, over kSamplerRuns samplers of kSamplerDraws draws, and the range
+//    the first component's draws covered (a thin cap's chain creeping near its start shows there).
+//
 // Timings are wall-clock (steady_clock) on an otherwise idle machine; nothing here tunes the
 // planner, every option not named above keeps its default.
 #include <CLI/CLI.hpp>
@@ -38,12 +44,15 @@
 #include <functional>
 #include <numeric>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "labloop/campaign/campaign_config.hpp"
 #include "labloop/core/error.hpp"
+#include "labloop/model/feasible_sampler.hpp"
+#include "labloop/model/linear_constraints.hpp"
 #include "labloop/model/planner.hpp"
 #include "labloop/model/sobol.hpp"
 #include "labloop/model/space.hpp"
@@ -228,6 +237,44 @@ std::vector<double> time_goal_asks(const Problem& problem, int n, int asks, std:
   return ms;
 }
 
+constexpr int kSamplerRuns = 5;
+constexpr int kSamplerDraws = 200;
+
+// n components c0 … in [0, 1] summing to 1, and "c0 <= cap" when cap > 0.
+labloop::Space mixture_space(int n, double cap, labloop::ConstraintSampling sampling) {
+  std::vector<labloop::Parameter> parameters;
+  // Built as parsed: 300 terms are longer than a campaign file's constraint may be.
+  labloop::LinearConstraint sum{.text = fmt::format("c0 + … + c{} == 1", n - 1), .relation = labloop::ConstraintRelation::equal, .rhs = 1};
+  for (int i = 0; i < n; ++i) {
+    parameters.push_back(labloop::Parameter{.name = fmt::format("c{}", i), .low = 0, .high = 1});
+    sum.terms.emplace_back(parameters.back().name, 1.0);
+  }
+  std::vector<labloop::LinearConstraint> constraints{sum};
+  // The cap on the last component, so the first one's range shows how far the chain travels.
+  if (cap > 0) constraints.push_back(*labloop::parse_linear_constraint(fmt::format("c{} <= {}", n - 1, cap), parameters).constraint);
+  return labloop::Space(std::move(parameters), std::move(constraints), sampling);
+}
+
+struct SamplerTimes {
+  std::vector<double> first_ms, draw_ms;
+  double low = 1, high = 0;  // the first component's range over every draw
+};
+
+SamplerTimes time_sampler(const labloop::Space& space, std::uint64_t seed) {
+  SamplerTimes out;
+  for (int run = 0; run < kSamplerRuns; ++run) {
+    labloop::FeasibleSampler sampler(space);
+    std::mt19937_64 rng(seed + static_cast<std::uint64_t>(run));
+    for (int i = 0; i < kSamplerDraws; ++i) {
+      const auto started = Clock::now();
+      const Eigen::VectorXd x = sampler.next(rng);
+      (i == 0 ? out.first_ms : out.draw_ms).push_back(elapsed_ms(started));
+      out.low = std::min(out.low, x[0]), out.high = std::max(out.high, x[0]);
+    }
+  }
+  return out;
+}
+
 struct SizeRow {
   int n = 0;
   bool full = false;
@@ -241,7 +288,7 @@ int run(int argc, char** argv) {
   int refit_every = 25;
   int max_n_full_refit = 1000;
   std::uint64_t seed = 1;
-  bool skip_campaign = false, skip_memory = false;
+  bool skip_campaign = false, skip_memory = false, skip_sampler = false;
   app.add_option("--sizes", sizes, "Numbers of observations n to time a proposal at")->capture_default_str()->check(CLI::Range(2, 100000));
   app.add_option("--reps", reps, "Timed asks per n (the refit-every-k column times max(reps, k))")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--refit-every", refit_every, "k for the 'refit every k observations' column")->capture_default_str()->check(CLI::PositiveNumber);
@@ -249,6 +296,7 @@ int run(int argc, char** argv) {
   app.add_option("--seed", seed, "Seed of the designs and planners")->capture_default_str();
   app.add_flag("--no-campaign", skip_campaign, "Skip the 50-evaluation campaign table");
   app.add_flag("--no-memory", skip_memory, "Skip the peak-memory measurement");
+  app.add_flag("--no-sampler", skip_sampler, "Skip the feasible-sampler table");
   CLI11_PARSE(app, argc, argv);
 
   const Problem problem;
@@ -353,6 +401,27 @@ int run(int argc, char** argv) {
     fmt::print("baseline child (startup only):                    {}\n", mib(baseline_kib));
     fmt::print("planner child (n = {} tells + {} asks, refit every ask): {}\n", kMemoryN, kMemoryAsks, mib(planner_kib));
     if (baseline_kib && planner_kib) fmt::print("planner footprint (difference):                   {}\n\n", mib(*planner_kib - *baseline_kib));
+  }
+
+  // 5. Feasible sampler.
+  if (!skip_sampler) {
+    fmt::print("== Feasible sampler: hit-and-run draws in a mixture, {} samplers x {} draws, isotropic | rounded ==\n", kSamplerRuns, kSamplerDraws);
+    fmt::print("{:<34} | {:>9} {:>9} {:>11} | {:>9} {:>9} {:>11}\n", "space", "first ms", "ms/draw", "c0 range", "first ms", "ms/draw",
+               "c0 range");
+    struct Case {
+      const char* name;
+      int n;
+      double cap;
+    };
+    for (const Case& c : {Case{"3 components, c2 <= 0.0003", 3, 0.0003}, Case{"20 components", 20, 0},
+                          Case{"60 components, c59 <= 0.0003", 60, 0.0003}, Case{"300 components", 300, 0}}) {
+      const SamplerTimes iso = time_sampler(mixture_space(c.n, c.cap, labloop::ConstraintSampling::isotropic), seed);
+      const SamplerTimes rounded = time_sampler(mixture_space(c.n, c.cap, labloop::ConstraintSampling::rounded), seed);
+      auto range = [](const SamplerTimes& t) { return fmt::format("{:.2f}-{:.2f}", t.low, t.high); };
+      fmt::print("{:<34} | {:>9.3f} {:>9.4f} {:>11} | {:>9.3f} {:>9.4f} {:>11}\n", c.name, median(iso.first_ms), median(iso.draw_ms), range(iso),
+                 median(rounded.first_ms), median(rounded.draw_ms), range(rounded));
+    }
+    fmt::print("(medians; 300 components draw directions by projection, where rounding does not apply)\n\n");
   }
 
   // The targets, checked against what was measured above.

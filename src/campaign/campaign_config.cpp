@@ -965,7 +965,8 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
   // parameters) run only when those parts are right.
   ConfigMistakes mistakes;
   top.expect_object({"name", "description", "seed", "parameters", "constraints", "objective", "objectives", "outcome_constraints", "failure",
-                     "outputs", "planner", "instruments", "budget", "stop", "output", "prior_results", "candidates", "controller_key"}, mistakes);
+                     "outputs", "planner", "instruments", "budget", "stop", "output", "prior_results", "candidates", "controller_key",
+                     "constraint_sampling"}, mistakes);
 
   CampaignConfig c;
   c.source = source;
@@ -1001,6 +1002,14 @@ CampaignConfig parse_campaign_config(const std::string& text, const std::string&
 
   // Constraints need the parameters; each is checked on its own, then all together (satisfiable).
   if (parameters_ok && top.has("constraints")) parse_constraints(top.child("constraints"), c, mistakes);
+  mistakes.check([&] {
+    if (!top.has("constraint_sampling")) return;
+    const Node node = top.child("constraint_sampling");
+    const std::string value = node.as_string();
+    if (value == "rounded") c.constraint_sampling = ConstraintSampling::rounded;
+    else if (value == "isotropic") c.constraint_sampling = ConstraintSampling::isotropic;
+    else node.fail(fmt::format("must be \"rounded\" or \"isotropic\", got \"{}\"{}", value, did_you_mean(value, {"rounded", "isotropic"})));
+  });
 
   const bool objective_ok = mistakes.check([&] { parse_objectives(top, c); });
   mistakes.check([&] { c.outcome_constraints = parse_conditions(top, "outcome_constraints", "an outcome constraint"); });
@@ -1123,6 +1132,8 @@ CampaignConfig load_campaign_config(const std::string& path, const SimulatorCata
   if (text.size() > kMaxConfigBytes)
     throw ConfigError(path, "", fmt::format("is larger than {} MiB, the most a campaign file may be (is it the right file?)", kMaxConfigBytes >> 20));
   CampaignConfig config = parse_campaign_config(text, path, simulators);
+  // First, so the checks below draw as the campaign's planners will.
+  if (!config.constraints.empty() && !config.constraint_sampling) config.constraint_sampling = ConstraintSampling::rounded;
   require_text_paths(config, path);
   require_new_campaign_limits(config, path);
   require_simulator_constraints(config, simulators, path);
@@ -1329,6 +1340,7 @@ nlohmann::json CampaignConfig::to_json() const {
     j["constraints"] = json::array();
     for (const auto& k : constraints) j["constraints"].push_back(k.text);
   }
+  if (constraint_sampling) j["constraint_sampling"] = *constraint_sampling == ConstraintSampling::rounded ? "rounded" : "isotropic";
   auto objective_json = [](const Objective& o) {
     json out{{"name", o.name}, {"goal", o.goal == Goal::minimize ? "minimize" : "maximize"}};
     if (o.threshold) out["threshold"] = *o.threshold;

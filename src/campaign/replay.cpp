@@ -4,7 +4,6 @@
 
 #include <cmath>
 #include <map>
-#include <optional>
 
 #include "labloop/campaign/descriptor_copies.hpp"
 #include "labloop/campaign/goals.hpp"
@@ -157,15 +156,11 @@ void check_journaled_points(const std::vector<JournalEvent>& events, const Campa
 ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner, const ReplayWatch& watch) {
   check_journaled_points(events, config);
   int asks_total = 0;  // for `watch`: the planner's asks, as the loop below counts them
-  {
-    std::optional<int> last;
-    for (const JournalEvent& e : events)
-      if (const auto* p = e.as<ProposedEvent>(); p && !p->retry_of && p->ask) {
-        if (p->ask != last) ++asks_total;
-        last = p->ask;
-      } else {
-        last.reset();
-      }
+  for (size_t k = 0; k < events.size(); ++k) {
+    const auto* p = events[k].as<ProposedEvent>();
+    if (!p || p->retry_of || !p->ask) continue;
+    const auto* before = k > 0 ? events[k - 1].as<ProposedEvent>() : nullptr;
+    if (!before || before->retry_of || before->ask != p->ask) ++asks_total;
   }
   // The planner goes on with its own limit afterwards (resume asks it live), thrown or not.
   struct LimitRestored {

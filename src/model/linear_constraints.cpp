@@ -414,8 +414,8 @@ std::vector<Eigen::Index> independent_rows(const Eigen::MatrixXd& e) {
 }  // namespace
 
 FeasibleRegion::FeasibleRegion(const std::vector<Parameter>& parameters, const std::vector<int>& offsets, int cube_dim,
-                               const std::vector<LinearConstraint>& constraints)
-    : constraints_(static_cast<int>(constraints.size())) {
+                               const std::vector<LinearConstraint>& constraints, ConstraintSampling sampling)
+    : constraints_(static_cast<int>(constraints.size())), sampling_(sampling) {
   (void)cube_dim;
   if (constraints.empty()) return;
   // Reduced coordinates: the parameters named by some constraint, in parameter order.
@@ -543,8 +543,15 @@ void FeasibleRegion::find_centre(size_t constraint_count) {
   // they become equalities (or fixed coordinates), once, and the centre is sought again.
   if (good == 0 && !pinned_checked_) {
     pinned_checked_ = true;
-    const auto before = std::make_tuple(g_, h_, e_, f_, g_source_, e_source_, lo_, hi_);
-    if (pin_implicit_equalities(all)) {
+    // Rounded (new campaigns): pin_implicit_equalities takes the rows first, each judged against
+    // its whole scale, and so held n + 10*x1 <= 10 with n in 0..10^7 as an equality (its scale is
+    // n's range) and n at 0 besides: x1 was held at 1, one setting for every proposal. Whole-number
+    // sides first, then rows judged against the room their free coordinates give them
+    // (pin_consistently) hold n at 0 and leave x1 its range. With one direction to move along, the
+    // region stays as written (hit-and-run crosses a thin interval in one move).
+    if (sampling_ == ConstraintSampling::rounded) {
+      if (null_.cols() > 1 && pin_consistently(all, /*row_span=*/true)) return find_centre(constraint_count);
+    } else if (const auto before = std::make_tuple(g_, h_, e_, f_, g_source_, e_source_, lo_, hi_); pin_implicit_equalities(all)) {
       // Pins that keep the set satisfiable are what every campaign validated so far was sampled
       // with: kept as they are. In a region thinner than kPinTest they can contradict each other
       // (x2 <= 0.001 with x2 in [0, 15]: the row pinned at x2 = 0.001, the box side at x2 = 0), and a
@@ -675,7 +682,7 @@ bool FeasibleRegion::pin_implicit_equalities(const std::vector<bool>& all) {
 // kPinTest is made flat on one of its faces rather than on two that miss each other. Integer and
 // discrete sides go first, so a thin whole-number range is held at its first or last value (a
 // whole value) rather than at an inequality's bound (n <= 1.5 would hold n at 1.5, no whole value).
-bool FeasibleRegion::pin_consistently(const std::vector<bool>& all) {
+bool FeasibleRegion::pin_consistently(const std::vector<bool>& all, bool row_span) {
   bool changed = false;
   auto pin_side = [&](Eigen::Index j) {
     if (!(lo_[j] < hi_[j])) return;
@@ -702,7 +709,7 @@ bool FeasibleRegion::pin_consistently(const std::vector<bool>& all) {
   std::vector<Eigen::Index> keep;
   for (Eigen::Index r = 0; r < g_.rows(); ++r) {
     Eigen::VectorXd h = h_;
-    h[r] -= kPinTest;
+    h[r] -= kPinTest * (row_span ? g_.row(r).cwiseAbs().dot(hi_ - lo_) : 1.0);
     if (feasible_point(all, 0.0, &h)) {
       keep.push_back(r);
       continue;
@@ -929,21 +936,42 @@ bool FeasibleRegion::satisfiable(const std::vector<bool>& use) const {
   return out.allFinite() && misses(out) <= 0.5 * kConstraintTolerance;
 }
 
+bool FeasibleRegion::directions_by_projection() const {
+  const auto k = static_cast<Eigen::Index>(coords_.size());
+  return k >= kProjectedDirectionsFrom && 3 * row_space_.cols() < k;
+}
+
 void FeasibleRegion::hit_and_run(Eigen::VectorXd& y, const Eigen::VectorXd& lo, const Eigen::VectorXd& hi, int steps,
                                  std::mt19937_64& rng) const {
-  if (null_.cols() == 0) return;  // a single point
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::uniform_real_distribution<double> uniform(0.0, 1.0);
   // A direction uniform in the null space: N z for z ~ N(0, I) in its basis N (k(k − r) flops), or
   // equally w − Q Qᵀ w for w ~ N(0, I_k) and Q the row space's basis (2kr flops) — the projection
   // of an isotropic Gaussian onto a subspace is isotropic there. The second is much cheaper with
   // many coordinates and few equalities (300 parameters in one mixture: 60 times fewer flops per
   // step); small spaces keep the first, and the random draws their journals were proposed from.
-  const bool by_projection = y.size() >= kProjectedDirectionsFrom && 3 * row_space_.cols() < y.size();
-  Eigen::VectorXd z(by_projection ? y.size() : null_.cols());
+  walk(y, lo, hi, steps, rng, nullptr);
+}
+
+void FeasibleRegion::hit_and_run(Eigen::VectorXd& y, const Eigen::VectorXd& lo, const Eigen::VectorXd& hi, int steps, std::mt19937_64& rng,
+                                 const Eigen::MatrixXd& directions) const {
+  walk(y, lo, hi, steps, rng, directions.cols() > 0 ? &directions : nullptr);
+}
+
+void FeasibleRegion::walk(Eigen::VectorXd& y, const Eigen::VectorXd& lo, const Eigen::VectorXd& hi, int steps, std::mt19937_64& rng,
+                          const Eigen::MatrixXd* shaped) const {
+  if (null_.cols() == 0) return;  // a single point
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  const bool by_projection = directions_by_projection();
+  Eigen::VectorXd z(by_projection ? y.size() : null_.cols()), w(shaped ? shaped->cols() : 0);
   for (int step = 0; step < steps; ++step) {
-    for (Eigen::Index i = 0; i < z.size(); ++i) z[i] = normal(rng);
-    const Eigen::VectorXd d = by_projection ? Eigen::VectorXd(z - row_space_ * (row_space_.transpose() * z)) : Eigen::VectorXd(null_ * z);
+    Eigen::VectorXd d;
+    if (shaped && step % 2 == 0) {
+      for (Eigen::Index i = 0; i < w.size(); ++i) w[i] = normal(rng);
+      d = *shaped * w;
+    } else {
+      for (Eigen::Index i = 0; i < z.size(); ++i) z[i] = normal(rng);
+      d = by_projection ? Eigen::VectorXd(z - row_space_ * (row_space_.transpose() * z)) : Eigen::VectorXd(null_ * z);
+    }
     double smin = -std::numeric_limits<double>::infinity(), smax = std::numeric_limits<double>::infinity();
     auto limit = [&](double slope, double room_up, double room_down) {
       // slope·s ≤ room_up and slope·s ≥ -room_down (rooms clamped at 0: a point a rounding error

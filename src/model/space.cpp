@@ -40,7 +40,12 @@ Space::Space(std::vector<Parameter> parameters) : parameters_(std::move(paramete
   }
 }
 
-Space::Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> constraints) : Space(std::move(parameters)) {
+Space::Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> constraints)
+    : Space(std::move(parameters), std::move(constraints), ConstraintSampling::isotropic) {}
+
+Space::Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> constraints, ConstraintSampling sampling)
+    : Space(std::move(parameters)) {
+  sampling_ = sampling;
   if (constraints.empty()) return;
   constraints_ = std::move(constraints);
   for (const auto& c : constraints_) {
@@ -59,7 +64,7 @@ Space::Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> co
     term_parameters_.push_back(std::move(indices));
     scales_.push_back(c.scale(parameters_));
   }
-  region_ = FeasibleRegion(parameters_, offsets_, cube_dim_, constraints_);
+  region_ = FeasibleRegion(parameters_, offsets_, cube_dim_, constraints_, sampling_);
   if (const auto subset = region_.infeasible_subset(); !subset.empty())
     throw PlannerError("search space: " + describe_infeasible(constraints_, subset));
 }

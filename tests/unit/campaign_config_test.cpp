@@ -105,7 +105,7 @@ TEST_CASE("Config: each mistake gets one message naming the JSON path and the fi
   }
   SECTION("unknown top-level key") {
     c["budgt"] = 1;
-    CHECK(error_for(c) == "c.json: /budgt: unknown key; did you mean \"budget\"? (allowed here: name, description, seed, parameters, constraints, objective, objectives, outcome_constraints, failure, outputs, planner, instruments, budget, stop, output, prior_results, candidates, controller_key)");
+    CHECK(error_for(c) == "c.json: /budgt: unknown key; did you mean \"budget\"? (allowed here: name, description, seed, parameters, constraints, objective, objectives, outcome_constraints, failure, outputs, planner, instruments, budget, stop, output, prior_results, candidates, controller_key, constraint_sampling)");
   }
   SECTION("stop.pause_on_failures is true or false") {
     c["stop"]["pause_on_failures"] = "no";
@@ -391,7 +391,7 @@ TEST_CASE("Config: every mistake in a file is reported at once, in file order, u
   } catch (const ConfigError& e) {
     REQUIRE(e.mistakes().size() == 4);
     CHECK(e.mistakes()[0] == "c.json: /budgett: unknown key; did you mean \"budget\"? (allowed here: name, description, seed, parameters, constraints, objective, "
-                             "objectives, outcome_constraints, failure, outputs, planner, instruments, budget, stop, output, prior_results, candidates, controller_key)");
+                             "objectives, outcome_constraints, failure, outputs, planner, instruments, budget, stop, output, prior_results, candidates, controller_key, constraint_sampling)");
     CHECK(e.mistakes()[1] == "c.json: /parameters/1/high: is -1, which must be greater than low (0)");
     CHECK(e.mistakes()[2].rfind("c.json: /instruments/1/endpoint: \"127.0.0.1:5555\" is not a ZeroMQ endpoint", 0) == 0);
     CHECK(e.mistakes()[3] == "c.json: /budget/experiments: must be at least 1 (got 0)");

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <set>
 #include <tuple>
@@ -281,27 +282,100 @@ TEST_CASE("Linear constraints: a 10-component simplex yields 1000 feasible point
     parameters.push_back(Parameter{.name = "c" + std::to_string(i), .low = 0, .high = 1});
     sum += (i > 1 ? " + c" : "c") + std::to_string(i);
   }
-  const Space space(parameters, {*parse_linear_constraint(sum + " == 1", parameters).constraint});
-  // An equality has measure zero in the box: a rejection sampler would never return one point,
-  // so 1000 of them (about 0.02 s in Release; its speed is not asserted here) show it walks
-  // inside the constraints.
+  // Rounded as well: a simplex is already round in its plane, and shaped directions must not
+  // make it less uniform.
+  for (const ConstraintSampling sampling : {ConstraintSampling::isotropic, ConstraintSampling::rounded}) {
+    INFO((sampling == ConstraintSampling::rounded ? "rounded" : "isotropic"));
+    const Space space(parameters, {*parse_linear_constraint(sum + " == 1", parameters).constraint}, sampling);
+    // An equality has measure zero in the box: a rejection sampler would never return one point,
+    // so 1000 of them (about 0.02 s in Release; its speed is not asserted here) show it walks
+    // inside the constraints.
+    FeasibleSampler sampler(space);
+    std::mt19937_64 rng(7);
+    std::vector<Eigen::VectorXd> points;
+    for (int i = 0; i < 1000; ++i) points.push_back(sampler.next(rng));
+    Eigen::VectorXd top = Eigen::VectorXd::Zero(10);
+    Eigen::VectorXd mean = Eigen::VectorXd::Zero(10);
+    for (const auto& x : points) {
+      REQUIRE(space.check(space.decode(x)).empty());
+      top = top.cwiseMax(x);
+      mean += x / 1000.0;
+    }
+    for (int i = 0; i < 10; ++i) {
+      // Reaches towards every vertex: uniformly, P(cᵢ > 0.4) = 0.6⁹ ≈ 1 %, so about 10 of the 1000
+      // points pass 0.4 for each component (0.5 would be passed by only 2, and by none 14 % of the time).
+      CHECK(top[i] > 0.4);
+      CHECK(mean[i] == Approx(0.1).margin(0.02));  // uniform on the simplex: each component's mean is 1/10
+    }
+  }
+}
+
+TEST_CASE("Linear constraints: rounded hit-and-run samples long thin regions uniformly along their length", "[constraints][sampler]") {
+  // Isotropic hit-and-run crosses a thin region in chords about as short as its width, so it
+  // creeps along the length: with x3 <= 0.0003 in a mixture, 40 random proposals all had x1 in
+  // 0.50–0.63 (the centre's neighbourhood). Shaped directions cross it end to end. Each region is
+  // parametrized by x1 and a thin coordinate; the share of it with x1 < t is computed exactly.
+  const std::vector<Parameter> parameters{Parameter{.name = "x1", .low = 0, .high = 1}, Parameter{.name = "x2", .low = 0, .high = 1},
+                                          Parameter{.name = "x3", .low = 0, .high = 1}};
+  auto parse = [&](const char* text) { return *parse_linear_constraint(text, parameters).constraint; };
+  struct Thin {
+    std::vector<LinearConstraint> constraints;
+    std::function<double(double)> share_below;  // exact P(x1 < t), for t in [0.2, 0.8]
+  };
+  // x3 in [0, c] and x2 = 1 - x1 - x3 >= 0: area c - c²/2, of which t·c has x1 < t.
+  constexpr double c = 0.0003;
+  // x2 in [x1 - w, x1] ∩ [0, 1] (x3 free, unconstrained): area w²/2 + w(1 - w), of which
+  // w²/2 + w(t - w) has x1 < t.
+  constexpr double w = 0.001;
+  const std::vector<Thin> regions{
+      {{parse("x1 + x2 + x3 == 1"), parse("x3 <= 0.0003")}, [](double t) { return t * c / (c - c * c / 2); }},
+      {{parse("x1 - x2 >= 0"), parse("x1 - x2 <= 0.001")}, [](double t) { return (w * w / 2 + w * (t - w)) / (w * w / 2 + w * (1 - w)); }}};
+  for (size_t r = 0; r < regions.size(); ++r) {
+    INFO("region " << r);
+    const Space space(parameters, regions[r].constraints, ConstraintSampling::rounded);
+    FeasibleSampler sampler(space);
+    std::mt19937_64 rng(5);
+    constexpr int kDraws = 400;
+    std::vector<double> x1;
+    for (int i = 0; i < kDraws; ++i) {
+      const Params p = space.decode(sampler.next(rng));
+      REQUIRE(space.check(p) == "");
+      x1.push_back(p["x1"].get<double>());
+    }
+    for (double t : {0.2, 0.4, 0.6, 0.8}) {
+      INFO("x1 < " << t);
+      const double share = static_cast<double>(std::count_if(x1.begin(), x1.end(), [&](double v) { return v < t; })) / kDraws;
+      // 0.1 is four standard deviations of the share among 400 independent uniform draws (at most
+      // 0.025): consecutive draws of a chain are not quite independent, and stuck ones are far off.
+      CHECK(share == Approx(regions[r].share_below(t)).margin(0.1));
+    }
+  }
+}
+
+TEST_CASE("Linear constraints: a wide integer a constraint holds to a few values is held, what is left still sampled across", "[constraints][sampler]") {
+  // n + 10*x1 <= 10 with n in 0..10^7 (a duration in ms) leaves n 0..10, a sliver of its range,
+  // and x1 anything in [0, 1] at n = 0. Judged against its scale (n's range), the constraint
+  // looked as thin as n and was held as an equality besides n at 0: x1 was held at 1, and every
+  // planner proposed (0, 1.0) every time. A rounded region holds n and leaves x1 its range.
+  const std::vector<Parameter> parameters{Parameter{.name = "x1", .low = 0, .high = 1},
+                                          Parameter{.name = "n", .type = ParameterType::integer, .low = 0, .high = 10000000}};
+  const Space space(parameters, {*parse_linear_constraint("n + 10*x1 <= 10", parameters).constraint}, ConstraintSampling::rounded);
   FeasibleSampler sampler(space);
-  std::mt19937_64 rng(7);
-  std::vector<Eigen::VectorXd> points;
-  for (int i = 0; i < 1000; ++i) points.push_back(sampler.next(rng));
-  Eigen::VectorXd top = Eigen::VectorXd::Zero(10);
-  Eigen::VectorXd mean = Eigen::VectorXd::Zero(10);
-  for (const auto& x : points) {
-    REQUIRE(space.check(space.decode(x)).empty());
-    top = top.cwiseMax(x);
-    mean += x / 1000.0;
+  std::mt19937_64 rng(5);
+  std::set<double> distinct;
+  double low = 1, high = 0;
+  for (int i = 0; i < 40; ++i) {
+    const Params p = space.decode(sampler.next(rng));
+    REQUIRE(space.check(p) == "");
+    const double x1 = p["x1"].get<double>();
+    distinct.insert(x1);
+    low = std::min(low, x1), high = std::max(high, x1);
   }
-  for (int i = 0; i < 10; ++i) {
-    // Reaches towards every vertex: uniformly, P(cᵢ > 0.4) = 0.6⁹ ≈ 1 %, so about 10 of the 1000
-    // points pass 0.4 for each component (0.5 would be passed by only 2, and by none 14 % of the time).
-    CHECK(top[i] > 0.4);
-    CHECK(mean[i] == Approx(0.1).margin(0.02));  // uniform on the simplex: each component's mean is 1/10
-  }
+  CHECK(distinct.size() == 40);
+  // x1 is uniform on [0, 1] there: 40 draws all above 0.2 (or all below 0.8) have a chance of
+  // 0.8^40, about 1e-4.
+  CHECK(low < 0.2);
+  CHECK(high > 0.8);
 }
 
 TEST_CASE("Linear constraints: a 64-component simplex is walked inside with directions drawn by projection", "[constraints][sampler]") {
@@ -420,6 +494,35 @@ TEST_CASE("Linear constraints: whole-number solutions too rare to draw are refus
   CHECK(loaded() == "");
   file["constraints"] = json::array({"3*n1 - 2*n2 == 1"});
   CHECK(loaded() == "");
+}
+
+TEST_CASE("Linear constraints: a new campaign samples its constraints rounded, a journal as it says or isotropic", "[constraints][config]") {
+  // A journal written before "constraint_sampling" existed names none: it was proposed from
+  // isotropic hit-and-run and must replay so (parse_campaign_config adopts nothing). A new
+  // campaign file gets rounded unless it says, and its journal says so.
+  labloop::test::TempDir dir;
+  json file = lc_config(json::array({"x1 + x2 + x3 == 1", "x3 <= 0.0003"}));
+  auto loaded = [&] {
+    labloop::test::write_file(dir / "c.json", file.dump());
+    return load_campaign_config((dir / "c.json").string(), labloop::sim::catalogue());
+  };
+  auto journaled = [&](const json& config) { return parse_campaign_config(config.dump(), "journal", labloop::sim::catalogue()); };
+  const CampaignConfig fresh = loaded();
+  CHECK(fresh.space().sampling() == ConstraintSampling::rounded);
+  CHECK(fresh.to_json().value("constraint_sampling", "") == "rounded");
+  CHECK(journaled(fresh.to_json()).space().sampling() == ConstraintSampling::rounded);
+  CHECK(journaled(file).space().sampling() == ConstraintSampling::isotropic);
+  CHECK_FALSE(journaled(file).to_json().contains("constraint_sampling"));
+  file["constraint_sampling"] = "isotropic";
+  CHECK(loaded().space().sampling() == ConstraintSampling::isotropic);
+  CHECK(loaded().to_json().value("constraint_sampling", "") == "isotropic");
+  // Without constraints there is nothing to sample inside: the journal stays as it was.
+  file.erase("constraint_sampling");
+  file.erase("constraints");
+  CHECK_FALSE(loaded().to_json().contains("constraint_sampling"));
+  file["constraint_sampling"] = "round";
+  CHECK_THAT(lc_config_error(file), Contains("/constraint_sampling: must be \"rounded\" or \"isotropic\", got \"round\"") &&
+                                        Contains("did you mean \"rounded\"?"));
 }
 
 TEST_CASE("Linear constraints: the constrained initial design keeps to the time limit, counted in work, so replay repeats it", "[constraints][planner]") {

@@ -130,6 +130,11 @@ struct CampaignConfig {
   // Known linear constraints on the parameters ("constraints": ["x1 + x2 + x3 == 1"]), parsed,
   // checked satisfiable (model/linear_constraints.hpp for the grammar and the limits).
   std::vector<LinearConstraint> constraints;
+  // "constraint_sampling": how feasible points are drawn (ConstraintSampling). Absent in a journal
+  // (every one written before the field existed): isotropic, as those journals were proposed
+  // from. A new campaign file with constraints that does not say gets rounded
+  // (load_campaign_config), written into the journal (docs/decisions/0029-rounded-hit-and-run.md).
+  std::optional<ConstraintSampling> constraint_sampling;
   Objective objective;               // the first of `objectives` (what one-objective code reads)
   std::vector<Objective> objectives;  // "objectives", or {objective}: never empty once parsed
   bool objectives_listed = false;      // the file said "objectives" (where its errors point)
@@ -151,7 +156,9 @@ struct CampaignConfig {
   // client_keys of instruments' security sections. "" = not signed.
   std::string controller_key;
 
-  Space space() const { return constraints.empty() ? Space(parameters) : Space(parameters, constraints); }
+  Space space() const {
+    return constraints.empty() ? Space(parameters) : Space(parameters, constraints, constraint_sampling.value_or(ConstraintSampling::isotropic));
+  }
   // What the planner must know of the objectives and outcome constraints.
   PlannerGoals planner_goals() const;
   // Every output a result must carry: the objectives, then the outputs outcome constraints and
@@ -173,8 +180,9 @@ KeyPair read_signing_key(const std::filesystem::path& path);
 CampaignConfig parse_campaign_config(const std::string& text, const std::string& source, const SimulatorCatalogue& simulators);
 // Reads `path` (throws ConfigError when it cannot be read) and parses it. A new campaign's file
 // only: a categorical parameter naming no descriptors takes those of the dataset simulator serving
-// the campaign (SimulatorSpec::descriptors) when the file describes every choice; the journaled
-// config then names that file, and a journal is parsed with parse_campaign_config, which adopts
+// the campaign (SimulatorSpec::descriptors) when the file describes every choice, and a file with
+// constraints that names no "constraint_sampling" gets rounded; the journaled config then names
+// that file and that sampling, and a journal is parsed with parse_campaign_config, which adopts
 // nothing, so campaigns written before this replay and resume as they ran.
 CampaignConfig load_campaign_config(const std::string& path, const SimulatorCatalogue& simulators);
 

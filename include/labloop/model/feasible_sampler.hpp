@@ -4,6 +4,14 @@
 // the region's interior point, thinned between draws; other coordinates (categorical choices,
 // parameters no constraint names) are drawn uniformly. Every point returned is canonical and
 // meets the constraints (Space::repair after rounding integers).
+//
+// With Space::sampling() rounded, the chain's directions follow the region's shape, estimated
+// during burn-in (a long thin region is sampled across its length, not near its centre): where
+// the chain moves in 2 or more dimensions and isotropic directions are not drawn by projection
+// (FeasibleRegion::directions_by_projection: from 64 constrained coordinates with few
+// equalities). Burn-in is then 4 rounds of max(200, 10 m) moves instead of 200 (m the dimension
+// moved in, below 64), each draw costs what it did. Otherwise, and for isotropic spaces, the
+// draws are exactly those of before rounding existed.
 #include <Eigen/Core>
 #include <limits>
 #include <random>
@@ -42,8 +50,12 @@ class FeasibleSampler {
   long long misses() const { return misses_; }
 
  private:
+  void burn_in(std::mt19937_64& rng);
+
   Space space_;
   Eigen::VectorXd y_;  // the chain's position (reduced coordinates)
+  bool rounded_ = false;
+  Eigen::MatrixXd directions_;  // rounded: the shaped directions (k × m), fixed after burn-in
   bool started_ = false;
   int thinning_ = 1;
   long long misses_ = 0;

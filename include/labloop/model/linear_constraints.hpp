@@ -78,14 +78,29 @@ ConstraintParse parse_linear_constraint(std::string_view text, const std::vector
 // /constraints/2 ("x1 <= 0.4") together: …" for a subset from FeasibleRegion::infeasible_subset.
 std::string describe_infeasible(const std::vector<LinearConstraint>& constraints, const std::vector<int>& subset);
 
+// How the feasible points of a constrained space are drawn (the campaign's "constraint_sampling",
+// docs/config.md; FeasibleSampler). `isotropic`: hit-and-run along directions uniform in the
+// equalities' null space, what every journal written before this field existed was proposed
+// from, so a journal without the field keeps it and replays. `rounded`: the directions follow
+// the region's shape (a covariance estimated during burn-in), so a long thin region is crossed
+// in a few moves rather than crept along (docs/decisions/0029-rounded-hit-and-run.md); what a new
+// campaign file gets.
+enum class ConstraintSampling { isotropic, rounded };
+
 class FeasibleRegion {
  public:
   FeasibleRegion() = default;
   // `offsets` are the parameters' first cube coordinates, `cube_dim` the cube's dimension.
   // Constraints must have been parsed against `parameters` (throws PlannerError for a name that
   // is not a continuous, integer or discrete parameter without log).
+  // `sampling` rounded also changes how a region with no room across some direction is made flat
+  // (find_centre): a thin whole-number range is held at its first or last value before the
+  // constraints are tested, each against the room its still-free parameters give it, so a
+  // constraint that only a wide integer's range made look thin is not held too (n in 0..10^7 with
+  // n + 10*x1 <= 10: n held at 0, x1 still over [0, 1]). Isotropic keeps every region as
+  // journals written before were sampled in.
   FeasibleRegion(const std::vector<Parameter>& parameters, const std::vector<int>& offsets, int cube_dim,
-                 const std::vector<LinearConstraint>& constraints);
+                 const std::vector<LinearConstraint>& constraints, ConstraintSampling sampling = ConstraintSampling::isotropic);
 
   bool empty() const { return constraints_ == 0; }  // no constraints: the whole cube
   int reduced_dim() const { return static_cast<int>(coords_.size()); }
@@ -136,6 +151,23 @@ class FeasibleRegion {
   // along a uniformly random direction to a uniform point of the chord inside the region and the
   // box [lo, hi] (which must contain y). Leaves the region's uniform distribution invariant.
   void hit_and_run(Eigen::VectorXd& y, const Eigen::VectorXd& lo, const Eigen::VectorXd& hi, int steps, std::mt19937_64& rng) const;
+  // The same with every other move (the first, third, …) along M z for z ~ N(0, I) of M's column
+  // count, the others along the isotropic directions above: `directions` (k × c, k =
+  // reduced_dim()) must lie in the span of moving_basis(). Each kind of move, with M fixed, is
+  // state-independent and symmetric (z and −z are equally likely), so each leaves the region's
+  // uniform distribution invariant whatever M is, and so does the alternation; the isotropic
+  // moves keep the chain mixing however poorly M fits the region. A move along M costs k·c flops
+  // for the direction, plus the chord.
+  void hit_and_run(Eigen::VectorXd& y, const Eigen::VectorXd& lo, const Eigen::VectorXd& hi, int steps, std::mt19937_64& rng,
+                   const Eigen::MatrixXd& directions) const;
+  // Orthonormal basis (k × m) of the directions hit-and-run moves along: the equalities' null
+  // space without the fixed coordinates. m = 0 for a single point.
+  const Eigen::MatrixXd& moving_basis() const { return null_; }
+  // Whether the isotropic directions are drawn by projecting a k-vector onto that null space
+  // (2·k·(k − m) flops, from 64 constrained coordinates on when the equalities take fewer than a
+  // third of them) rather than as N z (k·m flops): where a direction of any other shape would
+  // cost more per step.
+  bool directions_by_projection() const;
 
  private:
   // `bounds` replaces h (same rows) when given; `moving_sides_only` keeps the margin off the sides
@@ -153,9 +185,14 @@ class FeasibleRegion {
   // What find_centre does instead when pin_implicit_equalities' pins contradict each other in a
   // region thinner than its test (x2 <= 0.001 with x2 in [0, 15]: the row pinned at 0.001 and the
   // side at 0): each pin is kept only if the set stays satisfiable. True when anything changed.
-  bool pin_consistently(const std::vector<bool>& all);
+  // With `row_span`, a row's test is relative to the room the coordinates still free give it
+  // (Σ|gⱼ|(hiⱼ − loⱼ) over them) rather than to its whole scale (rounded regions).
+  bool pin_consistently(const std::vector<bool>& all, bool row_span = false);
   // Whether some point of the box meets the rows in `use` to the tolerance `contains` uses.
   bool satisfiable(const std::vector<bool>& use) const;
+  // Both hit_and_run: `shaped` (null: none) on even steps, isotropic directions on the others.
+  void walk(Eigen::VectorXd& y, const Eigen::VectorXd& lo, const Eigen::VectorXd& hi, int steps, std::mt19937_64& rng,
+            const Eigen::MatrixXd* shaped) const;
 
   int constraints_ = 0;
   std::vector<int> coords_;
@@ -171,6 +208,7 @@ class FeasibleRegion {
   Eigen::VectorXd f_independent_;
   Eigen::VectorXd centre_;
   bool pinned_checked_ = false;
+  ConstraintSampling sampling_ = ConstraintSampling::isotropic;
 };
 
 }  // namespace labloop

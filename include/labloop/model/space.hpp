@@ -34,6 +34,10 @@ class Space {
   // linear-scaled parameter, or when
   // no setting satisfies the constraints (naming a minimal set of them).
   Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> constraints);
+  // The same, with how feasible points are drawn (FeasibleSampler) and thin regions made flat
+  // (FeasibleRegion): a campaign's "constraint_sampling", isotropic (what the two-argument
+  // constructor keeps) for journals that do not name one.
+  Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> constraints, ConstraintSampling sampling);
 
   const std::vector<Parameter>& parameters() const { return parameters_; }
   int size() const { return static_cast<int>(parameters_.size()); }
@@ -45,6 +49,7 @@ class Space {
   bool constrained() const { return !constraints_.empty(); }
   // The constraints in cube coordinates (empty without constraints).
   const FeasibleRegion& region() const { return region_; }
+  ConstraintSampling sampling() const { return sampling_; }
 
   // User units → cube. Throws PlannerError when `params` fail `check_bounds` (a point outside
   // the constraints still has coordinates: prior results and retries of old settings need them).
@@ -92,6 +97,7 @@ class Space {
   };
   std::vector<ConstraintBound> bounds_;
   FeasibleRegion region_;
+  ConstraintSampling sampling_ = ConstraintSampling::isotropic;
 };
 
 }  // namespace labloop
