@@ -463,7 +463,7 @@ Emulator::Emulator(const Dataset& data, const nlohmann::json* stored) : spec_(da
     // A value far beyond the others (one cell of 1e300 among values near 1) can leave the model
     // without a usable number: its noise or its predictions nan, and every answer then the low end
     // of the range, silently. Refused instead, naming the objective and its extremes.
-    const Eigen::VectorXd fitted = fit->gp->predict_mean(x);
+    const Eigen::VectorXd fitted = fit->gp->fitted_mean();
     if (!std::isfinite(e.noise_sd) || !std::isfinite(fit->noise_z) || !fitted.allFinite())
       throw Error(fmt::format("{}: objective {}: its values ({:g} to {:g}) cannot be modelled: the fitted model's {} not a number. Is a "
                               "value far beyond the others a typing error? Otherwise express the objective in a unit (or its logarithm) "

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -155,13 +156,10 @@ void check_journaled_points(const std::vector<JournalEvent>& events, const Campa
 
 ReplayReport replay_journal(const std::vector<JournalEvent>& events, const CampaignConfig& config, Planner& planner, const ReplayWatch& watch) {
   check_journaled_points(events, config);
-  int asks_total = 0;  // for `watch`: the planner's asks, as the loop below counts them
-  for (size_t k = 0; k < events.size(); ++k) {
-    const auto* p = events[k].as<ProposedEvent>();
-    if (!p || p->retry_of || !p->ask) continue;
-    const auto* before = k > 0 ? events[k - 1].as<ProposedEvent>() : nullptr;
-    if (!before || before->retry_of || before->ask != p->ask) ++asks_total;
-  }
+  // For `watch`: the loop numbers its asks 1, 2, … and journals only those that proposed something.
+  int asks_total = 0;
+  for (const JournalEvent& e : events)
+    if (const auto* p = e.as<ProposedEvent>(); p && p->ask) asks_total = std::max(asks_total, *p->ask);
   // The planner goes on with its own limit afterwards (resume asks it live), thrown or not.
   struct LimitRestored {
     Planner& planner;

@@ -45,7 +45,6 @@ Space::Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> co
 
 Space::Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> constraints, ConstraintSampling sampling)
     : Space(std::move(parameters)) {
-  sampling_ = sampling;
   if (constraints.empty()) return;
   constraints_ = std::move(constraints);
   for (const auto& c : constraints_) {
@@ -64,7 +63,7 @@ Space::Space(std::vector<Parameter> parameters, std::vector<LinearConstraint> co
     term_parameters_.push_back(std::move(indices));
     scales_.push_back(c.scale(parameters_));
   }
-  region_ = FeasibleRegion(parameters_, offsets_, cube_dim_, constraints_, sampling_);
+  region_ = FeasibleRegion(parameters_, offsets_, cube_dim_, constraints_, sampling);
   if (const auto subset = region_.infeasible_subset(); !subset.empty())
     throw PlannerError("search space: " + describe_infeasible(constraints_, subset));
 }

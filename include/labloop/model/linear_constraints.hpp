@@ -103,6 +103,7 @@ class FeasibleRegion {
                  const std::vector<LinearConstraint>& constraints, ConstraintSampling sampling = ConstraintSampling::isotropic);
 
   bool empty() const { return constraints_ == 0; }  // no constraints: the whole cube
+  ConstraintSampling sampling() const { return sampling_; }  // isotropic without constraints
   int reduced_dim() const { return static_cast<int>(coords_.size()); }
   // The cube coordinates the constraints involve (reduced index → cube coordinate).
   const std::vector<int>& coordinates() const { return coords_; }

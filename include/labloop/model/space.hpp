@@ -49,7 +49,7 @@ class Space {
   bool constrained() const { return !constraints_.empty(); }
   // The constraints in cube coordinates (empty without constraints).
   const FeasibleRegion& region() const { return region_; }
-  ConstraintSampling sampling() const { return sampling_; }
+  ConstraintSampling sampling() const { return region_.sampling(); }
 
   // User units → cube. Throws PlannerError when `params` fail `check_bounds` (a point outside
   // the constraints still has coordinates: prior results and retries of old settings need them).
@@ -97,7 +97,6 @@ class Space {
   };
   std::vector<ConstraintBound> bounds_;
   FeasibleRegion region_;
-  ConstraintSampling sampling_ = ConstraintSampling::isotropic;
 };
 
 }  // namespace labloop
