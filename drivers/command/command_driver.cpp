@@ -218,6 +218,9 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
     if (output_bytes() > kMaxOutputBytes) throw output_over_cap(" and was stopped" + stop_run());
   }
   if (output_bytes() > kMaxOutputBytes) throw output_over_cap("");
+  // Ended by itself: what it started goes on (README: a service meant to outlive the run), and
+  // its result goes out now, not after a grace period spent stopping that service.
+  program.leave_group_running();
   if (*status != 0) {
     const std::string said = printable(last_line(err.get()).text);
     const std::optional<int> signal = program.ending_signal();

@@ -364,7 +364,7 @@ class CampaignRun {
   // journal cuts the torn line away. Such a folder refused run, resume and status alike.
   static bool only_a_torn_first_line(const fs::path& journal_path) {
     try {
-      const JournalContents contents = read_journal(journal_path);
+      const JournalEvents contents = read_journal_events(journal_path);
       return contents.events.empty() && contents.torn_tail;
     } catch (const std::exception&) {
       return false;  // damaged otherwise: refused as a campaign, which verify explains
@@ -424,18 +424,18 @@ class CampaignRun {
   void restore() {
     const fs::path path = output_ / "journal.jsonl";
     if (!fs::exists(path)) throw Error(fmt::format("{} holds no journal.jsonl: there is no campaign to resume there", output_.string()));
-    const JournalContents before = read_journal(path);
+    JournalEvents before = read_journal_events(path);
     // A run stopped because its journal was replaced saved what it wrote beside it: resuming from
     // the replacement would go on without those events (experiments run, results recorded).
     if (const auto copies = displaced_copies(path); !copies.empty())
       throw Error(fmt::format("not resumed: {}; then `labloop resume` again", displaced_copy_note(copies.front(), before.events.size())));
-    const std::vector<JournalEvent> events = decode_events(before.events, path.string());
+    const std::vector<JournalEvent> events = std::move(before.events);
     refuse_another_key(events);
     if (options_.held_journal) journal_.emplace(std::move(*options_.held_journal));  // extend's, its lock held since it read
     else journal_.emplace(path);  // takes the lock, cuts a torn last line away
     // Read before the lock: an extend or resume that slipped in between wrote what this run,
     // and the configuration it was given, would not know (a raised budget ignored).
-    const std::uint64_t read_through = before.events.empty() ? 0 : before.events.back().value("seq", std::uint64_t{0});
+    const std::uint64_t read_through = events.empty() ? 0 : events.back().seq;
     if (journal_->last_seq() != read_through)
       throw Error(fmt::format("{}: another labloop run wrote to the journal while this one was starting (an extend or a resume at the same "
                               "time?); run `labloop resume {}` again",

@@ -118,12 +118,13 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
   // Whether it runs, asked before reading: a campaign that finishes meanwhile then reads as
   // finished, never a finished one as interrupted.
   const bool running = campaign_running(journal);
-  const JournalContents contents = read_journal(journal);
+  JournalEvents contents = read_journal_events(journal);
   // Nothing but a torn (or overlong) line: said as that, not as a journal that "does not start with
   // a campaign_started event".
   if (contents.events.empty() && contents.torn_tail)
     throw JournalError(fmt::format("{} (the journal holds no whole event: no campaign is recorded there)", contents.torn_tail_message));
-  const auto events = decode_events(contents.events, journal.string());
+  const std::size_t journal_events = contents.events.size();
+  const std::vector<JournalEvent> events = std::move(contents.events);
   CampaignView view;
   view.config = journaled_config(events, journal.string(), simulators);
   view.state = CampaignState::fold(events);
@@ -134,7 +135,7 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
   CampaignOverview& s = view.overview;
   s.campaign = state.campaign();
   s.directory = journal.parent_path().string();
-  for (const auto& copy : displaced_copies(journal)) s.notes.push_back(displaced_copy_note(copy, contents.events.size()));
+  for (const auto& copy : displaced_copies(journal)) s.notes.push_back(displaced_copy_note(copy, journal_events));
   s.phase = running ? CampaignPhase::running
             : state.paused() ? CampaignPhase::paused
             : state.stopped_by_error() ? CampaignPhase::error

@@ -441,8 +441,7 @@ int verify(const std::string& where, const std::string& key_file) {
   const std::string name = audit.journal.string();
   // The journal may be whole and still lack what a run wrote before it was replaced.
   if (const auto copies = labloop::displaced_copies(audit.journal); !copies.empty()) {
-    const std::size_t events = labloop::read_journal(audit.journal).events.size();
-    for (const auto& copy : copies) fmt::print("note: {}\n", labloop::printable(labloop::displaced_copy_note(copy, events)));
+    for (const auto& copy : copies) fmt::print("note: {}\n", labloop::printable(labloop::displaced_copy_note(copy, audit.events)));
   }
   if (!audit.unknown_kinds_note.empty()) fmt::print("note: {}\n", labloop::printable(audit.unknown_kinds_note));
   // Key names and signers come from files anyone may have written: shown, never obeyed.
@@ -453,7 +452,7 @@ int verify(const std::string& where, const std::string& key_file) {
   std::string config_problem;
   if (audit.problems.empty()) {
     try {
-      const auto events = labloop::decode_events(labloop::read_journal(audit.journal).events, name);
+      const auto events = labloop::read_journal_events(audit.journal).events;
       labloop::check_journaled_points(events, labloop::journaled_config(events, name, labloop::sim::catalogue()));
     } catch (const labloop::Error& e) {
       config_problem = e.what();
@@ -618,7 +617,7 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
 int resume(const std::string& where, double grace_s, std::optional<labloop::BudgetExtendedEvent> raise = std::nullopt,
            std::shared_ptr<labloop::Journal> held_journal = nullptr) {
   const auto path = labloop::journal_path_of(where);
-  const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
+  const auto events = labloop::read_journal_events(path).events;
   auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   refuse_too_few_files(config);
   // What `verify` would reject in the bookkeeping (two outcomes for one experiment, a result for
@@ -667,13 +666,13 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
     throw labloop::Error(fmt::format("{}: the campaign is running; stop it (Ctrl-C), then extend it", path.string()));
   // Read before the journal is opened for writing, which would make one (and its lock file) under
   // a mistyped name.
-  (void)labloop::read_journal(path);
+  (void)labloop::read_journal_events(path);
   // Held from the reading to the raise: two extends at once each raised the budget they had read
   // (30 + 3 and 30 + 5 gave 35), so one raise was lost.
   auto journal = std::make_shared<labloop::Journal>(path);
   // Said, as resume says it: opening cut it away.
   if (!journal->removed_torn_tail().empty()) fmt::print(stderr, "note: {} (removed; it was never acted on)\n", journal->removed_torn_tail());
-  const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
+  const auto events = labloop::read_journal_events(path).events;
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const auto state = labloop::CampaignState::fold(events);
   if (state.finished() && state.finish_reason() == "target reached")
@@ -748,7 +747,7 @@ int release(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
   if (labloop::campaign_running(path))
     throw labloop::Error(fmt::format("{}: the campaign is running; it releases its instruments when it stops", path.string()));
-  const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
+  const auto events = labloop::read_journal_events(path).events;
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const auto id = labloop::CampaignState::fold(events).campaign_id();
   // Nothing to give back is no failure (exit 0, as for simulators and people): exit 1 means an
@@ -786,7 +785,7 @@ int report(const std::string& where) {
   if (labloop::campaign_running(path))
     throw labloop::Error(fmt::format("{}: the campaign is running: its controller writes these files within a second of each event",
                                      path.string()));
-  const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
+  const auto events = labloop::read_journal_events(path).events;
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const std::filesystem::path folder = std::filesystem::is_directory(where) ? std::filesystem::path(where) : path.parent_path();
   const labloop::CampaignRecord record = labloop::write_campaign_reports(config, labloop::CampaignState::fold(events), folder);
@@ -799,7 +798,7 @@ int report(const std::string& where) {
 
 int replay(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
-  const auto events = labloop::decode_events(labloop::read_journal(path).events, path.string());
+  const auto events = labloop::read_journal_events(path).events;
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const auto candidates = labloop::journaled_candidates(events, config, path.parent_path());
   labloop::PlannerContext context{config.space(), config.seed, config.planner, path.string(), config.planner_goals()};

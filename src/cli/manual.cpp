@@ -44,7 +44,7 @@ Campaign open_campaign(const std::string& where) {
   Campaign c;
   c.journal = journal_path_of(where);
   c.directory = campaign_folder_of(where);  // its inbox, where the campaign looks (through a link to the journal too)
-  const auto events = decode_events(read_journal(c.journal).events, c.journal.string());
+  const auto events = read_journal_events(c.journal).events;
   c.config = journaled_config(events, c.journal.string(), sim::catalogue());
   c.state = CampaignState::fold(events);
   c.events = events;

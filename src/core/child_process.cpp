@@ -407,6 +407,13 @@ void ChildProcess::terminate(std::chrono::milliseconds grace) noexcept {
   kill();
 }
 
+bool ChildProcess::leave_group_running() noexcept {
+  if (pid_ < 0 || stopped_) return true;
+  if (!reap(/*block=*/false)) return false;
+  stopped_ = true;
+  return true;
+}
+
 void ChildProcess::kill() noexcept {
   if (pid_ < 0 || stopped_) return;
   ::kill(-pid_, SIGKILL);

@@ -186,13 +186,13 @@ std::string unknown_kinds_note(const std::vector<JournalEvent>& events, const st
 JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key) {
   JournalAudit audit;
   audit.journal = journal_path_of(where);
-  const JournalContents contents = read_journal(audit.journal);
+  JournalEvents contents = read_journal_events(audit.journal);
   audit.events = contents.events.size();
   audit.head_hash = contents.last_hash;
   audit.torn_tail = contents.torn_tail_message;
   audit.torn_tail_overlong = contents.torn_tail_overlong;
 
-  const std::vector<JournalEvent> events = decode_events(contents.events, audit.journal.string());
+  const std::vector<JournalEvent> events = std::move(contents.events);
   const CampaignState state = CampaignState::fold(events);
   audit.campaign = state.campaign();
   audit.finished = state.finished();
@@ -225,8 +225,7 @@ JournalAudit run_audit(const std::filesystem::path& where, const PublicKey* key)
     }
     if (!key) continue;
     // The chain as it is now, not as the line claims it was.
-    const std::string head = contents.events[i - 1].at("hash").get<std::string>();
-    if (const std::string problem = signature_key_problem(*s, campaign_id, head, *key); !problem.empty()) {
+    if (const std::string problem = signature_key_problem(*s, campaign_id, events[i].chain_before, *key); !problem.empty()) {
       ++audit.failed_signatures;
       audit.signature_problems.push_back(fmt::format("line {}: {}", line, problem));
       continue;
@@ -304,10 +303,8 @@ std::string first_failing_signature(const std::vector<JournalEvent>& events, con
     const std::size_t line = i + 1;
     std::string problem = signature_form_problem(*s, line);
     if (problem.empty()) {
-      const auto hash = events[i - 1].raw.find("hash");
-      problem = hash != events[i - 1].raw.end() && hash->is_string()
-                    ? signature_key_problem(*s, campaign_id, hash->get<std::string>(), key)
-                    : std::string("the line before it carries no hash");
+      problem = !events[i].chain_before.empty() ? signature_key_problem(*s, campaign_id, events[i].chain_before, key)
+                                                : std::string("the line before it carries no hash");
     } else {
       problem = "malformed signature: " + problem;
     }

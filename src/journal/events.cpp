@@ -405,14 +405,20 @@ JournalEvent decode_event(const json& object, std::string_view source, size_t li
                                     "2000 to 9999)",
                                     decoded.time.size() > 40 ? decoded.time.substr(0, 40) + "…" : decoded.time));
   decoded.body = decode_body(event_kind_of(event), event, reader);
-  decoded.raw = object;
+  if (decoded.kind() == EventKind::unknown) decoded.raw = object;
   return decoded;
 }
 
 std::vector<JournalEvent> decode_events(const std::vector<json>& objects, std::string_view source) {
   std::vector<JournalEvent> events;
   events.reserve(objects.size());
-  for (size_t i = 0; i < objects.size(); ++i) events.push_back(decode_event(objects[i], source, i + 1));
+  for (size_t i = 0; i < objects.size(); ++i) {
+    events.push_back(decode_event(objects[i], source, i + 1));
+    if (i > 0 && events.back().kind() == EventKind::journal_signed) {
+      const auto hash = objects[i - 1].find("hash");
+      if (hash != objects[i - 1].end() && hash->is_string()) events.back().chain_before = hash->get<std::string>();
+    }
+  }
   return events;
 }
 

@@ -35,6 +35,7 @@
 #include "labloop/core/unique_fd.hpp"
 #include "labloop/core/utc_time.hpp"
 #include "labloop/core/json_limits.hpp"
+#include "labloop/journal/events.hpp"
 
 namespace labloop {
 
@@ -141,8 +142,17 @@ void fsync_directory_of(const std::filesystem::path& path) {
     throw JournalError(fmt::format("{}: cannot fsync the journal's directory: {}", path.string(), os_reason(errno)));
 }
 
+// What a reading keeps of each line once it is checked: its JSON object (read_journal), its
+// decoded event (read_journal_events), or nothing (opening a Journal, which needs only the end of
+// the chain). A long campaign's JSON objects take 15 times the journal's size; a reader that keeps
+// them and then decodes them holds both.
+enum class Keep { objects, events, nothing };
+
 struct Parsed {
-  JournalContents contents;
+  JournalContents contents;           // its events only with Keep::objects
+  std::vector<JournalEvent> decoded;  // Keep::events
+  std::string first_undecodable;      // Keep::events: the first line's decoding error, thrown once the chain holds
+  std::uint64_t last_seq = 0;
   size_t good_bytes = 0;  // length of the prefix made of complete, valid lines
 };
 
@@ -150,7 +160,7 @@ struct Parsed {
 // messages.
 class LineChecker {
  public:
-  explicit LineChecker(std::string name) : name_(std::move(name)) { parsed_.contents.last_hash = journal_genesis_hash(); }
+  LineChecker(std::string name, Keep keep) : name_(std::move(name)), keep_(keep) { parsed_.contents.last_hash = journal_genesis_hash(); }
 
   // The 1-based number of the line being read.
   size_t line_number() const { return line_number_ + 1; }
@@ -224,14 +234,15 @@ class LineChecker {
       throw JournalError(fmt::format("{}: line {} does not match its hash chain: it was changed, or a line before "
                                      "it was removed or inserted; {}",
                                      name, line_number, kDamagedAdvice));
-    previous_hash_ = expected;
+    std::string before = std::exchange(previous_hash_, expected);
     const auto s = seq->get<std::uint64_t>();
     if (s != previous_seq_ + 1)
       throw JournalError(fmt::format("{}: line {} has seq {} but {} was expected (events are missing or out of "
                                      "order); {}",
                                      name, line_number, s, previous_seq_ + 1, kDamagedAdvice));
     previous_seq_ = s;
-    parsed_.contents.events.push_back(std::move(event));
+    keep(std::move(event), line_number, line_number > 1 ? std::move(before) : std::string());
+    parsed_.last_seq = s;
     parsed_.contents.last_hash = previous_hash_;
     parsed_.good_bytes += line.size() + 1;
   }
@@ -239,12 +250,29 @@ class LineChecker {
   Parsed take() { return std::move(parsed_); }
 
  private:
+  void keep(json&& event, size_t line_number, std::string chain_before) {
+    if (keep_ == Keep::objects) {
+      parsed_.contents.events.push_back(std::move(event));
+    } else if (keep_ == Keep::events && parsed_.first_undecodable.empty()) {
+      // A damaged chain further on is the graver news, as it was when whole journals were decoded
+      // after reading: the first event that does not decode is said only once the chain holds.
+      try {
+        parsed_.decoded.push_back(decode_event(event, name_, line_number));
+        if (parsed_.decoded.back().kind() == EventKind::journal_signed) parsed_.decoded.back().chain_before = std::move(chain_before);
+      } catch (const JournalError& e) {
+        parsed_.first_undecodable = e.what();
+        std::vector<JournalEvent>().swap(parsed_.decoded);
+      }
+    }
+  }
+
   [[noreturn]] void too_long_at(size_t line_number) const {
     throw JournalError(fmt::format("{}: line {} is longer than {} MiB; labloop never writes such a line; {}", name_, line_number,
                                    kMaxJournalLineBytes >> 20, kDamagedAdvice));
   }
 
   std::string name_;
+  Keep keep_;
   Parsed parsed_;
   size_t line_number_ = 0;  // complete lines so far
   std::uint64_t previous_seq_ = 0;
@@ -253,7 +281,7 @@ class LineChecker {
 
 // Journal text already in memory.
 Parsed parse_text(std::string_view text, const std::string& name) {
-  LineChecker checker(name);
+  LineChecker checker(name, Keep::objects);
   size_t start = 0;
   while (start < text.size()) {
     const size_t newline = text.find('\n', start);
@@ -272,8 +300,8 @@ Parsed parse_text(std::string_view text, const std::string& name) {
 // ends first; either way the rest of it is only scanned for the newline, never kept, and a sparse
 // file's holes in it are skipped (a tail of gigabytes of zeros after a crash costs neither memory
 // nor a long read).
-Parsed parse_file(int fd, const std::filesystem::path& path) {
-  LineChecker checker(path.string());
+Parsed parse_file(int fd, const std::filesystem::path& path, Keep keep) {
+  LineChecker checker(path.string(), keep);
   std::string line;           // the current line so far
   bool overlong = false;      // the current line passed the limit; its bytes are not kept
   std::vector<char> buffer(1 << 16);
@@ -375,7 +403,7 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
     }
   } made_here{path_, created};
 
-  const Parsed parsed = parse_file(fd.get(), path_);
+  const Parsed parsed = parse_file(fd.get(), path_, Keep::nothing);
   if (parsed.contents.torn_tail) {
     if (::ftruncate(fd.get(), static_cast<off_t>(parsed.good_bytes)) != 0 || fsync_retrying(fd.get()) != 0)
       throw JournalError(fmt::format("{}: cannot truncate the torn last line: {}", name, os_reason(errno)));
@@ -385,7 +413,7 @@ Journal::Journal(const std::filesystem::path& path) : path_(path) {
 
   size_ = parsed.good_bytes;
   last_hash_ = parsed.contents.last_hash;
-  if (!parsed.contents.events.empty()) last_seq_ = parsed.contents.events.back()["seq"].get<std::uint64_t>();
+  last_seq_ = parsed.last_seq;
   struct stat info {};
   if (::fstat(fd.get(), &info) == 0) {
     device_ = static_cast<std::uint64_t>(info.st_dev);
@@ -613,7 +641,9 @@ const std::string& journal_genesis_hash() {
   return genesis;
 }
 
-JournalContents read_journal(const std::filesystem::path& path) {
+namespace {
+
+Parsed read_journal_keeping(const std::filesystem::path& path, Keep keep) {
   UniqueFd fd(open_journal_file(path, O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) {
     if (errno == ENOENT) {
@@ -626,7 +656,18 @@ JournalContents read_journal(const std::filesystem::path& path) {
     }
     throw JournalError(fmt::format("{}: cannot open the journal: {}", path.string(), os_reason(errno)));
   }
-  return parse_file(fd.get(), path).contents;
+  return parse_file(fd.get(), path, keep);
+}
+
+}  // namespace
+
+JournalContents read_journal(const std::filesystem::path& path) { return read_journal_keeping(path, Keep::objects).contents; }
+
+JournalEvents read_journal_events(const std::filesystem::path& path) {
+  Parsed parsed = read_journal_keeping(path, Keep::events);
+  if (!parsed.first_undecodable.empty()) throw JournalError(parsed.first_undecodable);
+  JournalContents& c = parsed.contents;
+  return JournalEvents{std::move(parsed.decoded), c.torn_tail, std::move(c.torn_tail_message), c.torn_tail_overlong, std::move(c.last_hash)};
 }
 
 JournalContents parse_journal(std::string_view text, const std::string& source) {

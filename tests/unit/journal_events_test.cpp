@@ -166,7 +166,7 @@ TEST_CASE("Journal events: every kind survives encode and decode, field for fiel
     CHECK(decoded.name() == event_name(body));
     CHECK(decoded.seq == seq);
     CHECK(decoded.time == "2026-11-25T08:30:00.123Z");
-    CHECK(decoded.raw == object);
+    CHECK(decoded.raw == (decoded.kind() == EventKind::unknown ? object : json()));  // only what has no type of its own
     CHECK(encode_fields(decoded.body).dump() == without_envelope(object).dump());
   }
   CHECK(seq == static_cast<std::uint64_t>(EventKind::unknown) + 3);  // every known kind, "campaign_started" twice and "proposed" thrice
@@ -211,10 +211,11 @@ TEST_CASE("Journal events: journals written by 0.1.0 decode, and re-encode to th
     const JournalContents contents = read_journal(kFixtures / name / "journal.jsonl");
     const std::vector<JournalEvent> events = decode_events(contents.events, name);
     REQUIRE(events.size() == contents.events.size());
-    for (const JournalEvent& e : events) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      const JournalEvent& e = events[i];
       INFO(name << " seq " << e.seq);
       CHECK(e.kind() != EventKind::unknown);
-      CHECK(encode_fields(e.body).dump() == without_envelope(e.raw).dump());
+      CHECK(encode_fields(e.body).dump() == without_envelope(contents.events[i]).dump());
     }
     const CampaignState state = CampaignState::fold(events);
     CHECK(state.problems().empty());

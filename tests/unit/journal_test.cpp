@@ -169,8 +169,31 @@ TEST_CASE("Journal: a broken line before the last one throws naming the line", "
                     sealed({R"({"seq":3,"time":"t","event":"c"})"}));
   const std::string expected = p.string() + ": line 2 is not valid JSON; " + kDamaged;
   REQUIRE_THROWS_MATCHES(read_journal(p), JournalError, Catch::Matchers::Message(expected));
+  REQUIRE_THROWS_MATCHES(read_journal_events(p), JournalError, Catch::Matchers::Message(expected));
   // Appending after damage would bury it, so opening for writing refuses too.
   REQUIRE_THROWS_MATCHES(Journal(p), JournalError, Catch::Matchers::Message(expected));
+}
+
+TEST_CASE("Journal: read decoded, an event that does not decode is named once the chain holds, and a broken chain after it first",
+          "[journal]") {
+  TempDir dir;
+  const fs::path p = dir.path() / "journal.jsonl";
+  const std::string started = R"({"seq":1,"time":"2026-11-25T08:30:00.123Z","event":"campaign_started","campaign":"c"})";
+  const std::string bad_result = R"({"seq":2,"time":"2026-11-25T08:30:01.123Z","event":"result","experiment":7})";
+  write_text(p, sealed({started, bad_result}));
+  std::string undecodable;
+  try {
+    (void)decode_events(read_journal(p).events, p.string());
+  } catch (const JournalError& e) {
+    undecodable = e.what();
+  }
+  REQUIRE_THAT(undecodable, Catch::Matchers::Contains("line 2"));
+  REQUIRE_THROWS_MATCHES(read_journal_events(p), JournalError, Catch::Matchers::Message(undecodable));
+  // A line further on that breaks the chain is the graver news, as it is for read_journal.
+  write_text(p, "{\"seq\":3,\"time\":\"t\",\"eve\n", /*append=*/true);
+  write_text(p, sealed({R"({"seq":4,"time":"2026-11-25T08:30:02.123Z","event":"planner_note","text":"x"})"}), /*append=*/true);
+  const std::string broken = p.string() + ": line 3 is not valid JSON; " + kDamaged;
+  REQUIRE_THROWS_MATCHES(read_journal_events(p), JournalError, Catch::Matchers::Message(broken));
 }
 
 TEST_CASE("Journal: a damaged complete last line is corruption, not a torn write, and is never cut away", "[journal]") {

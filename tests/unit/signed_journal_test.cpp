@@ -57,6 +57,21 @@ TEST_CASE("Signed journals: a campaign with controller_key signs its journal, an
   CHECK(started->key_fingerprint == key.public_key.fingerprint());
   CHECK(started->config.contains("controller_key"));  // resume finds the key from the journal
 
+  // Read as resume, status and verify read it: the same events, each signature with the chain it
+  // must sign, and no other line holding a hash or its object.
+  const JournalContents objects = read_journal(dir / "out/journal.jsonl");
+  const JournalEvents decoded = read_journal_events(dir / "out/journal.jsonl");
+  REQUIRE(decoded.events.size() == events.size());
+  CHECK(decoded.last_hash == objects.last_hash);
+  for (size_t i = 0; i < events.size(); ++i) {
+    CHECK(decoded.events[i].body == events[i].body);
+    CHECK(decoded.events[i].seq == events[i].seq);
+    CHECK(decoded.events[i].raw.is_null());
+    CHECK(decoded.events[i].chain_before == events[i].chain_before);
+    if (events[i].kind() == EventKind::journal_signed) CHECK(decoded.events[i].chain_before == objects.events[i - 1].at("hash"));
+    else CHECK(decoded.events[i].chain_before.empty());
+  }
+
   const JournalAudit proved = audit_journal(dir / "out", key.public_key);
   INFO(test::all_problems(proved));
   CHECK(proved.intact());

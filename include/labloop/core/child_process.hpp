@@ -76,6 +76,11 @@ class ChildProcess {
   // SIGKILL to the process group at once, then reaps (fault tests use it): exit_status() is then
   // 128 + 9 unless the child had already exited. Idempotent like terminate().
   void kill() noexcept;
+  // Once the child has exited by itself (exit_status() has a value): lets what it started in its
+  // group go on running, so the destructor signals nothing. A program may start a service meant
+  // to outlive it (the command driver's promise); stopping it is for aborts and timeouts. Returns
+  // false, and changes nothing, while the child still runs.
+  bool leave_group_running() noexcept;
   // argv[0] as given.
   const std::string& program() const { return program_; }
 

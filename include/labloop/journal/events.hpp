@@ -5,8 +5,9 @@
 //
 // The format is a contract with every journal already written (tests/fixtures/v0.1.0): field names
 // are the ones labloop has always written, a field that older versions did not write is optional
-// here, and each decoded event keeps its whole JSON object (`raw`), so fields a newer version adds
-// are carried along rather than lost.
+// here, and an event of a kind this version does not know keeps its whole JSON object (`raw`). A
+// known event keeps only its typed fields: a long campaign's journal is held as events by resume,
+// status and verify, and a JSON object per line beside them took 15 times the journal's size.
 //
 // Decoding rules. An event must carry the fields that say what it is about ("experiment" for an
 // experiment's events, "instrument" for an instrument's); any field that is present must have its
@@ -343,7 +344,11 @@ struct JournalEvent {
   std::uint64_t seq = 0;  // 0 when the object had none (an event not from a journal file)
   std::string time;       // UTC ISO-8601 with milliseconds; "" when absent
   JournalEventBody body;
-  nlohmann::json raw;     // the whole object as read, unknown fields included
+  // A journal_signed line's: the "hash" of the line before it as read, which its signature must
+  // sign (the chain as it is, not as the line claims it was); "" for other lines, for the first,
+  // and when that line has none. Only these lines keep a hash: a long journal is held as events.
+  std::string chain_before;
+  nlohmann::json raw;     // an UnknownEvent's whole object as read; null for every known kind
 
   EventKind kind() const { return static_cast<EventKind>(body.index()); }
   std::string_view name() const;  // as written in "event"
