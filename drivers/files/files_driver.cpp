@@ -91,6 +91,13 @@ FilesConfig read_files_config(const fs::path& file) {
     config.asked_dir = folder / (file.stem().string() + "-asked");
     if (fs::weakly_canonical(config.requests_dir) == fs::weakly_canonical(config.results_dir))
       root.child("results").fail("is the requests folder too: a request would be read as its own result; give each its own folder");
+    // The driver's record of each request has a request's content: in the requests folder the
+    // instrument would run it as a second request, in the results folder it would be read as one.
+    for (const char* field : {"requests", "results"})
+      if (fs::weakly_canonical(folder / root.child(field).as_string()) == fs::weakly_canonical(config.asked_dir))
+        root.child(field).fail(fmt::format("is {}, the folder where this driver records what it asked (the config's name + \"-asked\"): give "
+                                           "the instrument another folder",
+                                           config.asked_dir.string()));
     if (root.has("format")) {
       const std::string format = root.child("format").as_string();
       if (format != "json" && format != "csv") root.child("format").fail(fmt::format("is \"{}\"; it is \"json\" or \"csv\"", format));
@@ -128,13 +135,26 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
   const json this_run{{"experiment", experiment}, {"params", params}};
   std::error_code ec;
   Withdrawal withdrawal;
-  if (fs::exists(fs::symlink_status(result, ec))) {
+  // The record says what was asked and, once the request is in the folder, "placed": a run of the
+  // same experiment after this driver restarted (the controller sends it again) finds the request
+  // still waiting, or taken by the instrument, which is measuring it: either way it waits for
+  // that result instead of asking a second time. Records of earlier versions have no "placed".
+  const json earlier = [&] {
     std::ifstream in(asked);
-    const json earlier = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (!earlier.is_object() || earlier != this_run)  // (a discarded value compares unequal to nothing)
+    return json::parse(in, nullptr, /*allow_exceptions=*/false);
+  }();
+  const bool asked_before = earlier.is_object() && earlier.value("experiment", json()) == this_run["experiment"] &&
+                            earlier.value("params", json()) == this_run["params"];
+  const bool placed_before = asked_before && earlier.contains("placed") && earlier["placed"] == true;
+  bool request_written = false;  // by this run or one before it: the instrument may have it
+  if (fs::exists(fs::symlink_status(result, ec))) {
+    if (!asked_before)  // (a discarded value compares unequal to nothing)
       throw Error(fmt::format("a result file {} is already there, but {}: move it away to measure this experiment", result.string(),
                               earlier.is_object() ? "it answers the same experiment id run with other params"
                                                   : "no request of this driver asked for it"));
+  } else if (placed_before) {
+    request_written = true;
+    if (fs::exists(fs::symlink_status(request, ec))) withdrawal.arm(request);  // not taken yet: still ours to take back
   } else {
     write_whole_file(asked.string(), this_run.dump() + "\n", "the record of the request");
     // Written under a hidden name and renamed: the instrument never sees half a request.
@@ -143,8 +163,19 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
     fs::rename(partial, request, ec);
     if (ec) throw Error(fmt::format("cannot place the request {}: {}", request.string(), ec.message()));
     withdrawal.arm(request);
+    request_written = true;
+    json placed = this_run;
+    placed["placed"] = true;
+    write_whole_file(asked.string(), placed.dump() + "\n", "the record of the request");
   }
-  const bool request_written = withdrawal.armed();
+  // A request taken back is no longer "placed": the same experiment asked again is asked afresh
+  // rather than waited for. The record stays: software that reads a request and leaves it in
+  // place may still answer it, and its result is then this experiment's.
+  const auto withdraw = [&] {
+    const bool untaken = withdrawal.now();
+    if (untaken) write_whole_file(asked.string(), this_run.dump() + "\n", "the record of the request");
+    return untaken;
+  };
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(config_.declared.timeout_s);
   const auto poll = std::chrono::duration<double>(config_.poll_s);
   // A result that does not read yet may still be being written: it gets this long to become whole.
@@ -168,9 +199,16 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
       }
       last_size = size;
     }
-    if (stop.stop_requested()) throw Error("aborted");  // serve() reports an aborted experiment as such whatever this says
+    if (stop.stop_requested()) {
+      // serve() reports an aborted experiment as such whatever this says; when the driver shuts
+      // down, one the instrument has taken is left to it, to be asked for again (ExperimentGoesOn).
+      if (!request_written) throw Error("aborted");
+      if (!withdraw())
+        throw ExperimentGoesOn(fmt::format("the instrument has taken the request and goes on with it; its result will be in {}", result.string()));
+      throw Error("aborted; the request was never taken and has been withdrawn");
+    }
     if (std::chrono::steady_clock::now() > deadline) {
-      const bool untaken = withdrawal.now();
+      const bool untaken = withdraw();
       std::string what;
       if (!unreadable.empty()) what = fmt::format("the result file {} never read whole within timeout_s ({:g} s): {}", result.string(), config_.declared.timeout_s, unreadable);
       else if (last_size == 0u) what = fmt::format("the result file {} is empty (0 bytes) and was not written again within timeout_s ({:g} s)", result.string(), config_.declared.timeout_s);

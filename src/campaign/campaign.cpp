@@ -95,8 +95,14 @@ class TempDir {
     std::string pattern = (tmp / "labloop-XXXXXX").string();
     if (!mkdtemp(pattern.data())) throw Error(fmt::format("cannot create a temporary directory in {}", fs::temp_directory_path().string()));
     path_ = pattern;
-    lock_fd_ = ::open((path_ / "owner.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lock_fd_ >= 0) (void)::flock(lock_fd_, LOCK_EX | LOCK_NB);
+    // Locked under another name, then renamed into place: a campaign starting at the same moment
+    // found owner.lock made and not yet locked, took this folder for an orphan and removed it
+    // (a simulator's socket then could not be bound).
+    lock_fd_ = ::open((path_ / "owner.lock.new").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lock_fd_ >= 0) {
+      (void)::flock(lock_fd_, LOCK_EX | LOCK_NB);
+      (void)::rename((path_ / "owner.lock.new").c_str(), (path_ / "owner.lock").c_str());
+    }
     // For older versions' cleaners, which know only this.
     if (FILE* f = std::fopen((path_ / "owner.pid").c_str(), "w")) {
       std::fprintf(f, "%ld\n", static_cast<long>(::getpid()));

@@ -294,6 +294,9 @@ struct RunningExperiment {
   json params;             // as received, compared with those of a repeated run
   protocol::Accepted accepted;  // re-sent as it was for a repeated run
   bool aborted = false;
+  // Set by the worker before it reports: the driver threw ExperimentGoesOn (shared with the
+  // worker, which never touches the map of running experiments).
+  std::shared_ptr<std::atomic<bool>> goes_on = std::make_shared<std::atomic<bool>>(false);
   std::jthread worker;     // last member: joined first on destruction, while the rest is alive
 };
 
@@ -709,7 +712,8 @@ class Server {
     experiment->accepted = protocol::Accepted::of(id, estimate.expected_s, estimate.max_s);
     // Accepted goes out before the worker starts, so it always precedes the result.
     send(route, experiment->accepted);
-    experiment->worker = std::jthread([this, id, declared](std::stop_token stop) { work(id, declared, stop); });
+    experiment->worker =
+        std::jthread([this, id, declared, goes_on = experiment->goes_on](std::stop_token stop) { work(id, declared, stop, *goes_on); });
     order_.push_back(id);
     running_.emplace(id, std::move(experiment));
   }
@@ -740,7 +744,7 @@ class Server {
 
   // Runs on a worker thread: everything it touches is its own, except the driver (whose run()
   // is documented as called concurrently) and a fresh PUSH socket to report back.
-  void work(const std::string& id, const Params& params, std::stop_token stop) {
+  void work(const std::string& id, const Params& params, std::stop_token stop, std::atomic<bool>& goes_on) {
     const double started = now_unix();
     protocol::Result result;
     try {
@@ -754,6 +758,9 @@ class Server {
       }
       const json meta{{"started_at", started}, {"duration_s", now_unix() - started}};
       result = problem.empty() ? protocol::Result::ok(id, values, meta) : protocol::Result::failed(id, problem, meta);
+    } catch (const ExperimentGoesOn& e) {
+      goes_on = true;
+      result = protocol::Result::failed(id, e.what(), json{{"started_at", started}, {"duration_s", now_unix() - started}});
     } catch (const std::exception& e) {
       result = protocol::Result::failed(id, e.what(), json{{"started_at", started}, {"duration_s", now_unix() - started}});
     } catch (...) {
@@ -777,6 +784,16 @@ class Server {
     // What the driver itself said, for the log when the protocol's word replaces it below (a
     // driver that could not leave its instrument safe after an abort says so here).
     const std::string said = result.status == protocol::ResultStatus::failed ? result.error : std::string();
+    if (shutting_down_ && *it->second->goes_on) {
+      // The instrument still has it: no answer, so the controller asks this driver again once it
+      // is back, instead of running it a second time under another id.
+      options_.log(fmt::format("{} is left to the instrument, which goes on with it ({}): not answered, so a controller that sends the same "
+                               "run to this driver restarted gets its result",
+                               id, said));
+      running_.erase(it);
+      order_.erase(std::find(order_.begin(), order_.end(), id));
+      return;
+    }
     if (shutting_down_) {
       // Not a verdict on the experiment: not cached, so a restarted driver runs it when asked.
       result = protocol::Result::failed(id, "driver shutting down", result.meta);

@@ -181,6 +181,17 @@ TEST_CASE("Command driver: an abort stops the program and everything it started"
   }
 }
 
+TEST_CASE("Command driver: a program that ends by itself leaves what it started running", "[command]") {
+  // README: a program may start a service meant to outlive the run. Every normal return stopped
+  // its process group (SIGTERM, then SIGKILL after 2 s), holding the result back meanwhile.
+  test::TempDir dir;
+  command::CommandDriver driver(command::read_command_config(command_config(dir, "sleep 60 & echo $! > service.pid; echo '{\"y\": 2}'\n")));
+  CHECK(driver.run_experiment("c-0001", json{{"x", 2.5}}, {}).at("y") == 2);
+  const pid_t service = std::stoi(test::read_file(dir / "service.pid"));
+  CHECK(process_running(service));
+  ::kill(service, SIGKILL);
+}
+
 TEST_CASE("Command driver: a config's mistakes are named where they are", "[command]") {
   test::TempDir dir;
   test::write_file(dir / "plain.txt", "not a program");

@@ -908,6 +908,37 @@ TEST_CASE("serve does not say a result it did not cache stays cached: a driver s
   CHECK_FALSE(log.has("stays cached"));
 }
 
+TEST_CASE("serve shutting down answers nothing for an experiment its instrument goes on with, and the shutdown for the others",
+          "[driver][serve]") {
+  // An instrument that took the experiment cannot be called back: "driver shutting down" had the
+  // controller run it again under another id while the instrument still measured it.
+  LambdaDriver driver([](double x, std::stop_token stop) -> labloop::Values {
+    while (!stop.stop_requested()) std::this_thread::sleep_for(10ms);
+    if (x > 1) throw labloop::ExperimentGoesOn("the plate is in the reader");
+    throw std::runtime_error("stopped");
+  });
+  ServeLog log;
+  zmq::context_t context;
+  zmq::socket_t controller(context, zmq::socket_type::dealer);
+  controller.set(zmq::sockopt::linger, 0);
+  {
+    InProcessServer server(driver, log.sink());
+    controller.connect(server.endpoint());
+    for (const auto& [id, x] : {std::pair{"taken-1", 1.5}, std::pair{"loose-1", 0.5}}) {
+      controller.send(zmq::buffer(labloop::protocol::to_json(labloop::protocol::Run{id, json{{"x", x}}}).dump()), zmq::send_flags::none);
+      zmq::message_t reply;
+      REQUIRE(controller.recv(reply));
+      CHECK(json::parse(reply.to_string())["type"] == "accepted");
+    }
+  }
+  std::vector<json> after;
+  for (zmq::message_t reply; controller.recv(reply, zmq::recv_flags::dontwait);) after.push_back(json::parse(reply.to_string()));
+  REQUIRE(after.size() == 1);
+  CHECK(after[0]["experiment"] == "loose-1");
+  CHECK(after[0]["error"] == "driver shutting down");
+  CHECK(log.has("taken-1 is left to the instrument, which goes on with it (the plate is in the reader)"));
+}
+
 TEST_CASE("serve says when a reply cannot be delivered, to a controller that does not read or is gone, and serves the others", "[driver][serve]") {
   LambdaDriver driver([](double x, std::stop_token) {
     std::this_thread::sleep_for(300ms);

@@ -201,8 +201,61 @@ TEST_CASE("Files driver: on timeout or abort a request not yet taken is withdraw
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     stop.request_stop();
   });
-  CHECK(failure_of(driver, "p-0005", stop.get_token()) == "aborted");
+  CHECK(failure_of(driver, "p-0005", stop.get_token()) == "aborted; the request was never taken and has been withdrawn");
   CHECK(fs::is_empty(dir / "inbox"));
+  // Asked again, it is asked afresh, not waited for.
+  FolderInstrument reader(dir / "inbox", dir / "outbox", [](const std::string&) { return R"({"y": 5})"; });
+  CHECK(driver.run_experiment("p-0005", json{{"x", 2.5}, {"dye", "b, c"}}, {}).at("y") == 5);
+  CHECK(reader.taken() == 1);
+}
+
+TEST_CASE("Files driver: a request the instrument took is left to it when the driver stops, and the same run after a restart waits for "
+          "its result instead of asking again",
+          "[files]") {
+  test::TempDir dir;
+  std::atomic<int> taken{0};
+  // Takes each request at once and answers only when told: a plate reader measuring.
+  std::atomic<bool> answer{false};
+  std::jthread instrument([&](std::stop_token stop) {
+    std::set<std::string> measuring;
+    while (!stop.stop_requested()) {
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(dir / "inbox", ec))
+        if (const std::string name = entry.path().filename().string(); !name.starts_with(".")) {
+          fs::remove(entry.path());
+          taken.fetch_add(1);
+          measuring.insert(name);
+        }
+      if (answer.load())
+        for (const std::string& name : std::exchange(measuring, {})) test::write_file(dir / "outbox" / name, R"({"y": 7})");
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  const auto config = files::read_files_config(files_config(dir));
+  {
+    files::FilesDriver driver(config);
+    std::stop_source stop;
+    std::jthread stopper([&] {
+      while (taken.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      stop.request_stop();  // the driver shuts down while the reader measures
+    });
+    try {
+      driver.run_experiment("p-0009", json{{"x", 2.5}, {"dye", "a"}}, stop.get_token());
+      FAIL("a stopped run returned");
+    } catch (const ExperimentGoesOn& e) {
+      CHECK_THAT(std::string(e.what()), Catch::Contains("has taken the request") && Catch::Contains("p-0009.json"));
+    }
+  }
+  // Restarted; the controller sends the same run again. Nothing new reaches the reader.
+  files::FilesDriver restarted(config);
+  std::jthread done_measuring([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    answer = true;
+  });
+  CHECK(restarted.run_experiment("p-0009", json{{"x", 2.5}, {"dye", "a"}}, {}).at("y") == 7);
+  CHECK(taken.load() == 1);
+  // Other params under that id are another experiment: asked, not answered by the first's result.
+  CHECK_THAT(failure_of(restarted, "p-0009"), Catch::Contains("other params"));
 }
 
 TEST_CASE("Files driver: a config's mistakes are named where they are", "[files]") {
@@ -218,6 +271,9 @@ TEST_CASE("Files driver: a config's mistakes are named where they are", "[files]
   };
   CHECK_THAT(error_of(R"(, "results": "out")"), Catch::Contains("requests"));
   CHECK_THAT(error_of(R"(, "requests": "box", "results": "./box")"), Catch::Contains("/results: is the requests folder too"));
+  // The driver's own record of each request has a request's content: run twice, or read as a result.
+  CHECK_THAT(error_of(R"(, "requests": "bad-asked", "results": "out")"), Catch::Contains("/requests: is") && Catch::Contains("bad-asked, the folder"));
+  CHECK_THAT(error_of(R"(, "requests": "in", "results": "./bad-asked")"), Catch::Contains("/results: is") && Catch::Contains("records what it asked"));
   CHECK_THAT(error_of(R"(, "requests": "in", "results": "out", "format": "xml")"), Catch::Contains("/format: is \"xml\""));
   CHECK_THAT(error_of(R"(, "requests": "in", "results": "out", "poll_s": 0)"), Catch::Contains("/poll_s"));
   CHECK_THAT(error_of(R"(, "requests": "in", "results": "out", "units": {"z": "AU"})"), Catch::Contains("/units") && Catch::Contains("z"));

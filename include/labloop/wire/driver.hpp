@@ -28,6 +28,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <stop_token>
 #include <string>
 
@@ -41,6 +42,17 @@ using Values = std::map<std::string, double>;
 struct RunEstimate {
   std::optional<double> expected_s;  // how long the driver expects the experiment to take
   std::optional<double> max_s;       // the longest it may take before something is wrong
+};
+
+// Thrown by a driver's run when it is stopped but its instrument goes on with the experiment and
+// cannot be called back (a request the instrument's software has taken, a sample already in the
+// machine). When the driver shuts down, serve() then sends no result for it: "driver shutting
+// down" would have the controller run the experiment again under another id while the instrument
+// still measures it. A controller that sends the same run to the driver restarted gets the result
+// the instrument produces, if the driver can find it then (drivers/files does). On an abort it
+// fails the experiment like any other exception ("aborted").
+struct ExperimentGoesOn : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 class Driver {
