@@ -53,6 +53,7 @@ __all__ = [
     "MAX_MESSAGE_DEPTH",
     "Driver",
     "ParamError",
+    "ExperimentGoesOn",
     "validate_describe",
     "validate_params",
     "serve",
@@ -524,6 +525,16 @@ class ParamError(ValueError):
         super().__init__(reason if len(reason) <= MAX_ERROR_CHARS else reason[:MAX_ERROR_CHARS - 3] + "...")
 
 
+class ExperimentGoesOn(Exception):
+    """Raised by run() when it is stopped but its instrument goes on with the experiment and cannot
+    be called back (a request the instrument's software has taken, a sample already in the
+    machine). When the driver shuts down, serve() then sends no result for it: "driver shutting
+    down" would have the controller run the experiment again under another id while the instrument
+    still measures it. A controller that sends the same run to the driver restarted gets the result
+    the instrument produces, if run() can find it then. On an abort it fails the experiment like
+    any other exception ("aborted"). The C++ SDK's labloop::ExperimentGoesOn."""
+
+
 class Driver:
     """Subclass and implement describe() and run(); optionally estimate()."""
 
@@ -539,7 +550,8 @@ class Driver:
         `params` is already validated against the inputs (integers arrive as int). Raise to
         report status "failed" (the exception text becomes "error"); sys.exit() and
         KeyboardInterrupt fail this experiment too, never the driver. Check `stop` often: once it
-        is set the experiment is reported as aborted, whatever run() returns. May also return a
+        is set the experiment is reported as aborted, whatever run() returns; raise
+        ExperimentGoesOn instead when the instrument goes on with it regardless. May also return a
         tuple (values, meta) where meta is a JSON-serialisable dict merged into the result meta.
         """
         raise NotImplementedError
@@ -786,6 +798,7 @@ class _Job:
         self.stop = threading.Event()
         self.progress: float | None = None  # written by the worker, read by the main thread
         self.shutdown = False
+        self.goes_on: str | None = None  # set by the worker: run() raised ExperimentGoesOn, with its text
         self.thread: threading.Thread | None = None
 
 
@@ -1288,6 +1301,12 @@ class _Server:
             except queue.Empty:
                 return
             self.running.pop(job.exp_id, None)
+            if job.shutdown and job.goes_on is not None:
+                # The instrument still has it: no answer, so the controller asks this driver again
+                # once it is back, instead of running it a second time under another id.
+                log.warning("%s is left to the instrument, which goes on with it (%s): not answered, so a controller that "
+                            "sends the same run to this driver restarted gets its result", job.exp_id, job.goes_on)
+                continue
             if not job.shutdown:
                 # An experiment cut short by our own shutdown is no verdict on the experiment:
                 # it is reported but not cached, so a restarted driver runs it if asked again.
@@ -1602,6 +1621,8 @@ class _Server:
                 result.update(status="ok", values=self._check_values(ret))
         except BaseException as e:  # noqa: BLE001 - sys.exit() in vendor code fails its experiment, not the driver
             text = _exception_text(e) if isinstance(e, Exception) else f"run() raised {_exception_text(e)}"
+            if isinstance(e, ExperimentGoesOn):
+                job.goes_on = text[:MAX_ERROR_CHARS]
             if not job.stop.is_set():
                 if isinstance(e, Exception):
                     log.info("experiment %s failed: %s", job.exp_id, text)
@@ -1612,7 +1633,9 @@ class _Server:
             said = result.get("error")
             result.pop("values", None)
             result.update(status="failed", error="driver shutting down" if job.shutdown else "aborted")
-            if said and said != result["error"]:  # e.g. a driver that could not leave its instrument safe
+            # e.g. a driver that could not leave its instrument safe; not one whose instrument goes
+            # on with it at shutdown: nothing is sent for that one, and _flush_done says so.
+            if said and said != result["error"] and not (job.shutdown and job.goes_on is not None):
                 log.warning("experiment %s %s; the driver said: %s", job.exp_id, result["error"], said)
         meta: dict[str, Any] = {}
         if isinstance(user_meta, Mapping):

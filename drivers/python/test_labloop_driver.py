@@ -1014,11 +1014,12 @@ def keep_log(messages: list, lines: Optional[list] = None) -> tuple:
     return logger, handler, level
 
 
-def serve_in_thread(ld: Any, driver: Any, endpoint: str) -> tuple[threading.Thread, threading.Event]:
+def serve_in_thread(ld: Any, driver: Any, endpoint: str, **options: Any) -> tuple[threading.Thread, threading.Event]:
     """serve() in a thread of this process, started and bound; set the event to stop it."""
     stop, bound = threading.Event(), threading.Event()
     t = threading.Thread(target=ld.serve, args=(driver, endpoint),
-                         kwargs={"ready": lambda _: bound.set(), "install_signal_handlers": False, "stop_event": stop}, daemon=True)
+                         kwargs={"ready": lambda _: bound.set(), "install_signal_handlers": False, "stop_event": stop, **options},
+                         daemon=True)
     t.start()
     check(bound.wait(5.0), f"driver {driver.describe()['driver']} serving in-process")
     return t, stop
@@ -1120,6 +1121,66 @@ def test_worker_failures(tmp: str, ctx: zmq.Context) -> None:
         stop.set()
         t.join(5.0)
     check(not t.is_alive(), "... and stops cleanly")
+
+
+def test_experiment_goes_on(tmp: str, ctx: zmq.Context) -> None:
+    """At shutdown an experiment whose run() raises ExperimentGoesOn (its instrument has taken it)
+    gets no result and is not cached: "driver shutting down" had the controller run it again under
+    another id while the instrument still measured it. The others still get "driver shutting
+    down"; on an abort ExperimentGoesOn fails its experiment "aborted" like any exception."""
+    print("ExperimentGoesOn")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    import labloop_driver as ld
+
+    started = threading.Semaphore(0)
+
+    class Reader(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "reader", "version": "1", "inputs": [{"name": "x", "type": "continuous", "low": 0, "high": 1}],
+                    "outputs": ["y"], "capacity": 2}
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            started.release()
+            stop.wait(10.0)
+            if params["x"] > 0.5:
+                raise ld.ExperimentGoesOn("the plate is in the reader")
+            raise RuntimeError("stopped")
+
+    messages: list[str] = []
+    logger, handler, level = keep_log(messages)
+    endpoint, cache = f"ipc://{tmp}/goes-on.ipc", os.path.join(tmp, "goes-on.jsonl")
+    t, stop = serve_in_thread(ld, Reader(), endpoint, cache_path=cache)
+    c = Controller(ctx, endpoint)
+    try:
+        check(c.ask({"v": 1, "type": "run", "experiment": "g-abort", "params": {"x": 0.75}}).get("type") == "accepted"
+              and started.acquire(timeout=3.0), "a run whose instrument goes on with it is accepted")
+        res = c.ask({"v": 1, "type": "abort", "experiment": "g-abort"})
+        check(res.get("experiment") == "g-abort" and res.get("status") == "failed" and res.get("error") == "aborted",
+              f"... its abort -> result failed 'aborted', as for any exception ({res})")
+        for exp, x in (("g-taken", 0.75), ("g-loose", 0.25)):
+            check(c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": x}}).get("type") == "accepted"
+                  and started.acquire(timeout=3.0), f"{exp} accepted and running")
+        stop.set()
+        t.join(5.0)
+        after: list[dict[str, Any]] = []
+        while (reply := c.recv(1.0)) is not None:
+            after.append(reply)
+        check(len(after) == 1 and after[0].get("experiment") == "g-loose" and after[0].get("error") == "driver shutting down",
+              f"at shutdown only the other experiment is answered, 'driver shutting down' ({after})")
+        check(any(m.startswith("g-taken is left to the instrument, which goes on with it (the plate is in the reader): not answered")
+                  for m in messages), "... and the log says g-taken is left to the instrument")
+        check(not any("g-taken" in m and "driver shutting down" in m for m in messages), "... not that it was shut down")
+        with open(cache, encoding="utf-8") as f:
+            kept = [json.loads(line).get("experiment") for line in f.read().splitlines()[1:]]
+        check(kept == ["g-abort"], f"only the aborted experiment is cached, not g-taken ({kept})")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        c.sock.close()
+        stop.set()
+        t.join(5.0)
+    check(not t.is_alive(), "... and serve() returned")
 
 
 def test_report_progress(tmp: str, ctx: zmq.Context) -> None:
@@ -1343,6 +1404,7 @@ def main() -> int:
         test_peer_table(tmp, ctx)
         test_undelivered(tmp, ctx)
         test_worker_failures(tmp, ctx)
+        test_experiment_goes_on(tmp, ctx)
         test_report_progress(tmp, ctx)
         test_log_text(tmp, ctx)
         test_log_flood(tmp, ctx)
@@ -1388,6 +1450,9 @@ class SdkTest(unittest.TestCase):
 
     def test_worker_failures(self) -> None:
         self.passes(test_worker_failures)
+
+    def test_experiment_goes_on(self) -> None:
+        self.passes(test_experiment_goes_on)
 
     def test_report_progress(self) -> None:
         self.passes(test_report_progress)
