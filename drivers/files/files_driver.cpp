@@ -49,25 +49,35 @@ std::string csv_cell(const json& value) {
 // Takes a request back, if the instrument has not taken it yet, on whichever way run_experiment
 // leaves once it is written: a result read, a result that fails the experiment (an error, too
 // large, no number), an abort, the timeout. One left behind could still run, unasked.
+// Taking back is a rename to a hidden name beside it (atomic: the instrument has the request or we
+// do), then the mark that it was placed goes, then the file: a driver killed in between leaves the
+// hidden file, which tells the next run of that experiment that it was taken back, not taken.
 class Withdrawal {
  public:
   Withdrawal() = default;
   Withdrawal(const Withdrawal&) = delete;
   Withdrawal& operator=(const Withdrawal&) = delete;
   ~Withdrawal() { now(); }
-  void arm(fs::path request) { request_ = std::move(request); }
-  bool armed() const { return request_.has_value(); }
+  void arm(fs::path request, fs::path withdrawn, fs::path placed_mark) {
+    request_ = std::move(request);
+    withdrawn_ = std::move(withdrawn);
+    placed_mark_ = std::move(placed_mark);
+  }
   // Whether the request was still there (so never taken) and is gone now.
   bool now() {
     if (!request_) return false;
-    std::error_code ignored;
-    const bool removed = fs::remove(*request_, ignored);
+    std::error_code ec;
+    fs::rename(*request_, withdrawn_, ec);
     request_.reset();
-    return removed;
+    if (ec) return false;
+    fs::remove(placed_mark_, ec);
+    fs::remove(withdrawn_, ec);
+    return true;
   }
 
  private:
   std::optional<fs::path> request_;
+  fs::path withdrawn_, placed_mark_;
 };
 
 std::string request_text(const std::string& experiment, const Params& params, FileFormat format) {
@@ -135,47 +145,49 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
   const json this_run{{"experiment", experiment}, {"params", params}};
   std::error_code ec;
   Withdrawal withdrawal;
-  // The record says what was asked and, once the request is in the folder, "placed": a run of the
-  // same experiment after this driver restarted (the controller sends it again) finds the request
-  // still waiting, or taken by the instrument, which is measuring it: either way it waits for
-  // that result instead of asking a second time. Records of earlier versions have no "placed".
+  // Beside the record, a mark (NAME.placed) made before the request is renamed into view and gone
+  // once it is taken back: a run of the same experiment after this driver restarted (the controller
+  // sends it again) finds the request still waiting, or taken by the instrument, which is
+  // measuring it, and waits for that result instead of asking a second time. A mark with the
+  // hidden request still beside it (.NAME.partial: never in view; .NAME.withdrawn: taken back)
+  // is a driver killed in between: asked afresh.
+  const fs::path placed_mark = config_.asked_dir / (name + ".placed");
+  const fs::path partial = config_.requests_dir / ("." + name + ".partial");
+  const fs::path withdrawn = config_.requests_dir / ("." + name + ".withdrawn");
   const json earlier = [&] {
     std::ifstream in(asked);
     return json::parse(in, nullptr, /*allow_exceptions=*/false);
   }();
-  const bool asked_before = earlier.is_object() && earlier.value("experiment", json()) == this_run["experiment"] &&
-                            earlier.value("params", json()) == this_run["params"];
-  const bool placed_before = asked_before && earlier.contains("placed") && earlier["placed"] == true;
+  const bool asked_before = earlier.is_object() && earlier == this_run;  // (a discarded value compares unequal to nothing)
+  bool placed_before = asked_before && fs::exists(fs::symlink_status(placed_mark, ec));
+  if (placed_before && !fs::exists(fs::symlink_status(request, ec)) &&
+      (fs::exists(fs::symlink_status(withdrawn, ec)) || fs::exists(fs::symlink_status(partial, ec)))) {
+    fs::remove(withdrawn, ec);
+    fs::remove(placed_mark, ec);
+    placed_before = false;
+  }
   bool request_written = false;  // by this run or one before it: the instrument may have it
   if (fs::exists(fs::symlink_status(result, ec))) {
-    if (!asked_before)  // (a discarded value compares unequal to nothing)
+    if (!asked_before)
       throw Error(fmt::format("a result file {} is already there, but {}: move it away to measure this experiment", result.string(),
                               earlier.is_object() ? "it answers the same experiment id run with other params"
                                                   : "no request of this driver asked for it"));
   } else if (placed_before) {
     request_written = true;
-    if (fs::exists(fs::symlink_status(request, ec))) withdrawal.arm(request);  // not taken yet: still ours to take back
+    if (fs::exists(fs::symlink_status(request, ec))) withdrawal.arm(request, withdrawn, placed_mark);  // not taken yet: still ours to take back
   } else {
     write_whole_file(asked.string(), this_run.dump() + "\n", "the record of the request");
     // Written under a hidden name and renamed: the instrument never sees half a request.
-    const fs::path partial = config_.requests_dir / ("." + name + ".partial");
     write_whole_file(partial.string(), request_text(experiment, params, config_.format), "the request");
+    write_whole_file(placed_mark.string(), "", "the mark that the request is placed");
     fs::rename(partial, request, ec);
     if (ec) throw Error(fmt::format("cannot place the request {}: {}", request.string(), ec.message()));
-    withdrawal.arm(request);
+    withdrawal.arm(request, withdrawn, placed_mark);
     request_written = true;
-    json placed = this_run;
-    placed["placed"] = true;
-    write_whole_file(asked.string(), placed.dump() + "\n", "the record of the request");
   }
-  // A request taken back is no longer "placed": the same experiment asked again is asked afresh
-  // rather than waited for. The record stays: software that reads a request and leaves it in
-  // place may still answer it, and its result is then this experiment's.
-  const auto withdraw = [&] {
-    const bool untaken = withdrawal.now();
-    if (untaken) write_whole_file(asked.string(), this_run.dump() + "\n", "the record of the request");
-    return untaken;
-  };
+  // A request taken back loses its mark: the same experiment asked again is asked afresh rather
+  // than waited for. Its record stays: software that reads a request and leaves it in place may
+  // still answer it, and its result is then this experiment's.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(config_.declared.timeout_s);
   const auto poll = std::chrono::duration<double>(config_.poll_s);
   // A result that does not read yet may still be being written: it gets this long to become whole.
@@ -203,12 +215,12 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
       // serve() reports an aborted experiment as such whatever this says; when the driver shuts
       // down, one the instrument has taken is left to it, to be asked for again (ExperimentGoesOn).
       if (!request_written) throw Error("aborted");
-      if (!withdraw())
+      if (!withdrawal.now())
         throw ExperimentGoesOn(fmt::format("the instrument has taken the request and goes on with it; its result will be in {}", result.string()));
       throw Error("aborted; the request was never taken and has been withdrawn");
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      const bool untaken = withdraw();
+      const bool untaken = withdrawal.now();
       std::string what;
       if (!unreadable.empty()) what = fmt::format("the result file {} never read whole within timeout_s ({:g} s): {}", result.string(), config_.declared.timeout_s, unreadable);
       else if (last_size == 0u) what = fmt::format("the result file {} is empty (0 bytes) and was not written again within timeout_s ({:g} s)", result.string(), config_.declared.timeout_s);

@@ -799,6 +799,7 @@ class _Job:
         self.progress: float | None = None  # written by the worker, read by the main thread
         self.shutdown = False
         self.goes_on: str | None = None  # set by the worker: run() raised ExperimentGoesOn, with its text
+        self.aborted = False  # its controller aborted it: answered even at shutdown (it wants no result)
         self.thread: threading.Thread | None = None
 
 
@@ -1301,7 +1302,7 @@ class _Server:
             except queue.Empty:
                 return
             self.running.pop(job.exp_id, None)
-            if job.shutdown and job.goes_on is not None:
+            if job.shutdown and job.goes_on is not None and not job.aborted:
                 # The instrument still has it: no answer, so the controller asks this driver again
                 # once it is back, instead of running it a second time under another id.
                 log.warning("%s is left to the instrument, which goes on with it (%s): not answered, so a controller that "
@@ -1582,6 +1583,7 @@ class _Server:
         if finished is not None:
             return finished.result
         job.envelope, job.key = envelope, self._key  # type: ignore[union-attr]
+        job.aborted = True  # type: ignore[union-attr]
         job.stop.set()  # type: ignore[union-attr]
         return None  # the reply is the `result` (failed, "aborted") once run() has returned
 
@@ -1635,7 +1637,7 @@ class _Server:
             result.update(status="failed", error="driver shutting down" if job.shutdown else "aborted")
             # e.g. a driver that could not leave its instrument safe; not one whose instrument goes
             # on with it at shutdown: nothing is sent for that one, and _flush_done says so.
-            if said and said != result["error"] and not (job.shutdown and job.goes_on is not None):
+            if said and said != result["error"] and not (job.shutdown and job.goes_on is not None and not job.aborted):
                 log.warning("experiment %s %s; the driver said: %s", job.exp_id, result["error"], said)
         meta: dict[str, Any] = {}
         if isinstance(user_meta, Mapping):

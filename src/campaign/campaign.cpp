@@ -15,6 +15,7 @@
 #include <climits>
 #include <cstdio>
 #include <ctime>
+#include <sys/stat.h>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -129,6 +130,16 @@ class TempDir {
       if (name.rfind("labloop-", 0) != 0 || name.size() != 14) continue;
       if (const int lock = ::open((it->path() / "owner.lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW); lock >= 0) {
         const bool orphan = ::flock(lock, LOCK_EX | LOCK_NB) == 0;
+        ::close(lock);
+        std::error_code ignored;
+        if (orphan) fs::remove_all(it->path(), ignored);
+        continue;
+      }
+      // A controller killed before its lock took its name: unlocked, and older than any start
+      // (a folder a minute old whose lock is not yet in place is no starting controller's).
+      if (const int lock = ::open((it->path() / "owner.lock.new").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW); lock >= 0) {
+        struct stat made {};
+        const bool orphan = ::fstat(lock, &made) == 0 && std::time(nullptr) - made.st_mtime > 60 && ::flock(lock, LOCK_EX | LOCK_NB) == 0;
         ::close(lock);
         std::error_code ignored;
         if (orphan) fs::remove_all(it->path(), ignored);

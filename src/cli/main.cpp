@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <csignal>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <filesystem>
 #include <iostream>
@@ -835,6 +836,21 @@ int replay(const std::string& where) {
 constexpr rlim_t kFilesWanted = 4096;
 constexpr rlim_t kStackWanted = rlim_t{8} << 20;  // Linux's usual default
 constexpr rlim_t kStackNeeded = rlim_t{1} << 20;
+constexpr std::size_t kThreadStack = std::size_t{2} << 20;
+constexpr rlim_t kAddressSpaceNeeded = rlim_t{64} << 20;
+
+// Raises a soft limit below `wanted` as far as the hard limit allows; returns the soft limit then
+// (RLIM_INFINITY when there is none, or it cannot be read: nothing to refuse).
+static rlim_t raise_soft_limit(int resource, rlim_t wanted) {
+  rlimit limit{};
+  if (::getrlimit(resource, &limit) != 0) return RLIM_INFINITY;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min<rlim_t>(limit.rlim_max, wanted);
+    ::setrlimit(resource, &limit);
+    (void)::getrlimit(resource, &limit);
+  }
+  return limit.rlim_cur;
+}
 
 int main(int argc, char** argv) {
   // A reader of our output that goes away (`| head`, a closed pager) must not end a campaign
@@ -847,20 +863,26 @@ int main(int argc, char** argv) {
   // Each instrument takes a few descriptors (its socket, ZeroMQ's signalling, a simulator's pipes
   // and log): under a low limit (ulimit -n 16) connections failed inside ZeroMQ, and instruments
   // that were serving were reported as not answering. The soft limit is raised as far as allowed.
-  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < kFilesWanted) {
-    files.rlim_cur = files.rlim_max == RLIM_INFINITY ? kFilesWanted : std::min<rlim_t>(files.rlim_max, kFilesWanted);
-    ::setrlimit(RLIMIT_NOFILE, &files);
-  }
+  raise_soft_limit(RLIMIT_NOFILE, kFilesWanted);
   // The planner's linear algebra keeps buffers of up to 128 KiB on the stack: under a small
   // limit (ulimit -s 128) it crashed mid-campaign. Raised where allowed, else refused at once.
-  if (rlimit stack{}; ::getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur != RLIM_INFINITY && stack.rlim_cur < kStackWanted) {
-    stack.rlim_cur = stack.rlim_max == RLIM_INFINITY ? kStackWanted : std::min<rlim_t>(stack.rlim_max, kStackWanted);
-    ::setrlimit(RLIMIT_STACK, &stack);
-    if (::getrlimit(RLIMIT_STACK, &stack) == 0 && stack.rlim_cur < kStackNeeded) {
-      std::cerr << "error: the stack size limit is " << (stack.rlim_cur >> 10) << " KiB (ulimit -s), and labloop needs at least "
-                << (kStackNeeded >> 10) << " KiB: raise it (ulimit -s 8192)\n";
-      return 1;
-    }
+  if (const rlim_t stack = raise_soft_limit(RLIMIT_STACK, kStackWanted); stack < kStackNeeded) {
+    std::cerr << "error: the stack size limit is " << (stack >> 10) << " KiB (ulimit -s), and labloop needs at least "
+              << (kStackNeeded >> 10) << " KiB: raise it (ulimit -s 8192)\n";
+    return 1;
+  }
+  // Threads take their stack size from the limit just raised, 8 MiB of address space each, though
+  // none needs more than the planner's 128 KiB buffers: under an address-space limit (ulimit -v
+  // 65536) ZeroMQ could not start its threads and aborted. Threads made from here on get 2 MiB,
+  // and every example campaign runs in 64 MiB; below that, a message instead of ZeroMQ's abort.
+  if (const rlim_t space = raise_soft_limit(RLIMIT_AS, kAddressSpaceNeeded); space < kAddressSpaceNeeded) {
+    std::cerr << "error: the address-space limit is " << (space >> 10) << " KiB (ulimit -v), and labloop needs at least "
+              << (kAddressSpaceNeeded >> 10) << " KiB, more for large campaigns: raise it (ulimit -v 1048576)\n";
+    return 1;
+  }
+  if (pthread_attr_t attr; ::pthread_attr_init(&attr) == 0) {
+    if (::pthread_attr_setstacksize(&attr, kThreadStack) == 0) (void)::pthread_setattr_default_np(&attr);
+    ::pthread_attr_destroy(&attr);
   }
   CLI::App app{"labloop: closed-loop autonomous lab controller.\n"
                "Plans experiments, runs them on instruments over ZeroMQ, records every event."};

@@ -784,9 +784,10 @@ class Server {
     // What the driver itself said, for the log when the protocol's word replaces it below (a
     // driver that could not leave its instrument safe after an abort says so here).
     const std::string said = result.status == protocol::ResultStatus::failed ? result.error : std::string();
-    if (shutting_down_ && *it->second->goes_on) {
+    if (shutting_down_ && *it->second->goes_on && !it->second->aborted) {
       // The instrument still has it: no answer, so the controller asks this driver again once it
-      // is back, instead of running it a second time under another id.
+      // is back, instead of running it a second time under another id. (One its controller
+      // aborted is answered as before: that controller wants no result.)
       options_.log(fmt::format("{} is left to the instrument, which goes on with it ({}): not answered, so a controller that sends the same "
                                "run to this driver restarted gets its result",
                                id, said));

@@ -258,6 +258,51 @@ TEST_CASE("Files driver: a request the instrument took is left to it when the dr
   CHECK_THAT(failure_of(restarted, "p-0009"), Catch::Contains("other params"));
 }
 
+TEST_CASE("Files driver: a driver killed at any step of asking or taking back leaves what the next run of that experiment reads right",
+          "[files]") {
+  test::TempDir dir;
+  const json params{{"x", 2.5}, {"dye", "a"}};
+  const std::string record = json{{"experiment", "p-0011"}, {"params", params}}.dump();
+  const auto leave = [&](const std::vector<std::string>& files) {
+    for (const std::string& file : files) test::write_file(dir / file, file.ends_with(".json.json") ? record : "experiment request");
+  };
+  files::FilesDriver driver(files::read_files_config(files_config(dir, "json", 0.3)));
+  // Killed after the mark, before the hidden request was renamed into view: never asked, so asked now.
+  leave({"reader-asked/p-0011.json.json", "reader-asked/p-0011.json.placed", "inbox/.p-0011.json.partial"});
+  {
+    FolderInstrument reader(dir / "inbox", dir / "outbox", [](const std::string&) { return R"({"y": 1})"; });
+    CHECK(driver.run_experiment("p-0011", params, {}).at("y") == 1);
+    CHECK(reader.taken() == 1);
+  }
+  // Killed while taking it back (renamed aside, the mark still there): asked afresh.
+  fs::remove(dir / "outbox" / "p-0011.json");
+  leave({"reader-asked/p-0011.json.placed", "inbox/.p-0011.json.withdrawn"});
+  {
+    FolderInstrument reader(dir / "inbox", dir / "outbox", [](const std::string&) { return R"({"y": 2})"; });
+    CHECK(driver.run_experiment("p-0011", params, {}).at("y") == 2);
+    CHECK(reader.taken() == 1);
+  }
+  CHECK_FALSE(fs::exists(dir / "inbox" / ".p-0011.json.withdrawn"));
+  // Killed while its request waited in the folder: not written again, and taken back at the timeout.
+  fs::remove(dir / "outbox" / "p-0011.json");
+  leave({"reader-asked/p-0011.json.placed", "inbox/p-0011.json"});
+  std::string while_waiting;
+  std::jthread look([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    while_waiting = test::read_file(dir / "inbox" / "p-0011.json");
+  });
+  try {
+    driver.run_experiment("p-0011", params, {});
+    FAIL("no result came");
+  } catch (const Error& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("never taken") && Catch::Contains("withdrawn"));
+  }
+  look.join();
+  CHECK(while_waiting == "experiment request");
+  CHECK(fs::is_empty(dir / "inbox"));
+  CHECK_FALSE(fs::exists(dir / "reader-asked" / "p-0011.json.placed"));
+}
+
 TEST_CASE("Files driver: a config's mistakes are named where they are", "[files]") {
   test::TempDir dir;
   const auto error_of = [&](const std::string& own) {
