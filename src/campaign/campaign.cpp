@@ -441,11 +441,12 @@ class CampaignRun {
   void restore() {
     const fs::path path = output_ / "journal.jsonl";
     if (!fs::exists(path)) throw Error(fmt::format("{} holds no journal.jsonl: there is no campaign to resume there", output_.string()));
-    JournalEvents before = read_journal_events(path);
     // A run stopped because its journal was replaced saved what it wrote beside it: resuming from
     // the replacement would go on without those events (experiments run, results recorded).
+    // Asked before the events are read, which a long journal's refusal does not need.
     if (const auto copies = displaced_copies(path); !copies.empty())
-      throw Error(fmt::format("not resumed: {}; then `labloop resume` again", displaced_copy_note(copies.front(), before.events.size())));
+      throw Error(fmt::format("not resumed: {}; then `labloop resume` again", displaced_copy_note(copies.front(), count_journal_events(path))));
+    JournalEvents before = read_campaign_journal(path);
     const std::vector<JournalEvent> events = std::move(before.events);
     refuse_another_key(events);
     if (options_.held_journal) journal_.emplace(std::move(*options_.held_journal));  // extend's, its lock held since it read

@@ -118,11 +118,7 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
   // Whether it runs, asked before reading: a campaign that finishes meanwhile then reads as
   // finished, never a finished one as interrupted.
   const bool running = campaign_running(journal);
-  JournalEvents contents = read_journal_events(journal);
-  // Nothing but a torn (or overlong) line: said as that, not as a journal that "does not start with
-  // a campaign_started event".
-  if (contents.events.empty() && contents.torn_tail)
-    throw JournalError(fmt::format("{} (the journal holds no whole event: no campaign is recorded there)", contents.torn_tail_message));
+  JournalEvents contents = read_campaign_journal(journal);
   const std::size_t journal_events = contents.events.size();
   const std::vector<JournalEvent> events = std::move(contents.events);
   CampaignView view;

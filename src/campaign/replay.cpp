@@ -18,7 +18,11 @@ namespace labloop {
 using nlohmann::json;
 
 CampaignConfig journaled_config(const std::vector<JournalEvent>& events, const std::string& source, const SimulatorCatalogue& simulators) {
-  const auto* started = events.empty() ? nullptr : events.front().as<CampaignStartedEvent>();
+  if (events.empty())
+    throw JournalError(fmt::format("{}: holds no events; a campaign's journal starts with campaign_started carrying its configuration (a "
+                                   "crash before it leaves nothing to resume: run the campaign again)",
+                                   source));
+  const auto* started = events.front().as<CampaignStartedEvent>();
   if (!started || started->config.is_null())
     throw JournalError(fmt::format("{}: does not start with a campaign_started event carrying the configuration", source));
   // The controller's key is not read here: replay, verify and `enter` need no secret, and an

@@ -10,6 +10,9 @@
 #include <cmath>
 #include <csignal>
 #include <pthread.h>
+#include <utility>
+#include <cstdlib>
+#include <new>
 #include <sys/resource.h>
 #include <filesystem>
 #include <iostream>
@@ -618,8 +621,13 @@ int run(const std::string& file, const std::string& output, bool dry_run, double
 int resume(const std::string& where, double grace_s, std::optional<labloop::BudgetExtendedEvent> raise = std::nullopt,
            std::shared_ptr<labloop::Journal> held_journal = nullptr) {
   const auto path = labloop::journal_path_of(where);
-  const auto events = labloop::read_journal_events(path).events;
-  auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
+  // The events only for the configuration: the campaign reads the journal again as it resumes, and
+  // a long one's events held here as well doubled what resuming it took.
+  auto [config, dry_run] = [&] {
+    const auto events = labloop::read_campaign_journal(path).events;
+    return std::pair{labloop::journaled_config(events, path.string(), labloop::sim::catalogue()),
+                     events.front().as<labloop::CampaignStartedEvent>()->dry_run};  // journaled_config checked it is one
+  }();
   refuse_too_few_files(config);
   // What `verify` would reject in the bookkeeping (two outcomes for one experiment, a result for
   // one never proposed): said, not acted on; the campaign goes on from the journal's record.
@@ -637,7 +645,7 @@ int resume(const std::string& where, double grace_s, std::optional<labloop::Budg
   }
   options.resume = true;
   options.output = std::filesystem::is_directory(where) ? where : path.parent_path().string();
-  options.dry_run = events.front().as<labloop::CampaignStartedEvent>()->dry_run;  // journaled_config checked it is one
+  options.dry_run = dry_run;
   options.stop_grace = std::chrono::milliseconds(static_cast<long long>(grace_s * 1000));
   StopOnSignal signals;
   options.stop = signals.token();
@@ -673,7 +681,7 @@ int extend(const std::string& where, int more_experiments, double more_hours, do
   auto journal = std::make_shared<labloop::Journal>(path);
   // Said, as resume says it: opening cut it away.
   if (!journal->removed_torn_tail().empty()) fmt::print(stderr, "note: {} (removed; it was never acted on)\n", journal->removed_torn_tail());
-  const auto events = labloop::read_journal_events(path).events;
+  const auto events = labloop::read_campaign_journal(path).events;
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const auto state = labloop::CampaignState::fold(events);
   if (state.finished() && state.finish_reason() == "target reached")
@@ -748,7 +756,7 @@ int release(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
   if (labloop::campaign_running(path))
     throw labloop::Error(fmt::format("{}: the campaign is running; it releases its instruments when it stops", path.string()));
-  const auto events = labloop::read_journal_events(path).events;
+  const auto events = labloop::read_campaign_journal(path).events;
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const auto id = labloop::CampaignState::fold(events).campaign_id();
   // Nothing to give back is no failure (exit 0, as for simulators and people): exit 1 means an
@@ -786,7 +794,7 @@ int report(const std::string& where) {
   if (labloop::campaign_running(path))
     throw labloop::Error(fmt::format("{}: the campaign is running: its controller writes these files within a second of each event",
                                      path.string()));
-  const auto events = labloop::read_journal_events(path).events;
+  const auto events = labloop::read_campaign_journal(path).events;
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const std::filesystem::path folder = std::filesystem::is_directory(where) ? std::filesystem::path(where) : path.parent_path();
   const labloop::CampaignRecord record = labloop::write_campaign_reports(config, labloop::CampaignState::fold(events), folder);
@@ -799,7 +807,7 @@ int report(const std::string& where) {
 
 int replay(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
-  const auto events = labloop::read_journal_events(path).events;
+  const auto events = labloop::read_campaign_journal(path).events;
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
   const auto candidates = labloop::journaled_candidates(events, config, path.parent_path());
   labloop::PlannerContext context{config.space(), config.seed, config.planner, path.string(), config.planner_goals()};
@@ -838,6 +846,17 @@ constexpr rlim_t kStackWanted = rlim_t{8} << 20;  // Linux's usual default
 constexpr rlim_t kStackNeeded = rlim_t{1} << 20;
 constexpr std::size_t kThreadStack = std::size_t{2} << 20;
 constexpr rlim_t kAddressSpaceNeeded = rlim_t{64} << 20;
+
+// Room for running out of memory in: nlohmann's JSON values allocate while they are destroyed, so
+// a bad_alloc thrown deep in reading a long journal threw again from a destructor on its way out,
+// and verify, status and report aborted (exit 134) instead of saying "out of memory". The first
+// allocation that fails gives this back before it throws, for the unwinding to use.
+static void* g_unwind_reserve = nullptr;
+constexpr std::size_t kUnwindReserve = std::size_t{8} << 20;
+static void give_back_reserve_and_fail() {
+  std::free(std::exchange(g_unwind_reserve, nullptr));
+  throw std::bad_alloc();
+}
 
 // Raises a soft limit below `wanted` as far as the hard limit allows; returns the soft limit then
 // (RLIM_INFINITY when there is none, or it cannot be read: nothing to refuse).
@@ -880,6 +899,8 @@ int main(int argc, char** argv) {
               << (kAddressSpaceNeeded >> 10) << " KiB, more for large campaigns: raise it (ulimit -v 1048576)\n";
     return 1;
   }
+  g_unwind_reserve = std::malloc(kUnwindReserve);
+  std::set_new_handler(give_back_reserve_and_fail);
   if (pthread_attr_t attr; ::pthread_attr_init(&attr) == 0) {
     if (::pthread_attr_setstacksize(&attr, kThreadStack) == 0) (void)::pthread_setattr_default_np(&attr);
     ::pthread_attr_destroy(&attr);

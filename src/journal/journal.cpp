@@ -613,7 +613,7 @@ std::vector<std::filesystem::path> displaced_copies(const std::filesystem::path&
 std::string displaced_copy_note(const std::filesystem::path& copy, std::size_t journal_events) {
   std::string events;
   try {
-    events = fmt::format("{} events", read_journal(copy).events.size());
+    events = fmt::format("{} events", count_journal_events(copy));
   } catch (const JournalError&) {
     events = "not readable as a journal";
   }
@@ -662,6 +662,20 @@ Parsed read_journal_keeping(const std::filesystem::path& path, Keep keep) {
 }  // namespace
 
 JournalContents read_journal(const std::filesystem::path& path) { return read_journal_keeping(path, Keep::objects).contents; }
+
+std::size_t count_journal_events(const std::filesystem::path& path) {
+  return static_cast<std::size_t>(read_journal_keeping(path, Keep::nothing).last_seq);  // seqs run 1, 2, … (checked)
+}
+
+JournalEvents read_campaign_journal(const std::filesystem::path& path) {
+  JournalEvents journal = read_journal_events(path);
+  // Said as what it is, not as a journal that "does not start with a campaign_started event".
+  if (journal.events.empty() && journal.torn_tail)
+    throw JournalError(fmt::format("{} (the journal holds no whole event: no campaign is recorded there, and `labloop run` starts one there "
+                                   "afresh)",
+                                   journal.torn_tail_message));
+  return journal;
+}
 
 JournalEvents read_journal_events(const std::filesystem::path& path) {
   Parsed parsed = read_journal_keeping(path, Keep::events);

@@ -229,3 +229,19 @@ TEST_CASE("Overview: attempts that failed and were retried are counted apart fro
   CHECK(s.to_json()["failed_uncounted"] == 2);
   CHECK(overview_of(kOverviewFixtures / "v0.1.0" / "finished").failed_uncounted == 0);
 }
+
+TEST_CASE("Overview: a journal with no whole event, empty or only a torn line, is said to be that, not one without its first event",
+          "[overview]") {
+  test::TempDir dir;
+  const auto journal = dir / "journal.jsonl";
+  test::write_file(journal, "");
+  REQUIRE_THROWS_WITH(overview_of(dir.path()), Catch::Contains("holds no events") && Catch::Contains("run the campaign again") &&
+                                                   !Catch::Contains("does not start with"));
+  test::write_file(journal, R"({"seq":1,"time":"2026-11-25T08:30:00.123Z","event":"campaign_started","campaign":"c","con)");
+  REQUIRE_THROWS_WITH(overview_of(dir.path()), Catch::Contains("line 1 is incomplete (torn write)") &&
+                                                   Catch::Contains("`labloop run` starts one there afresh"));
+  // Counted without holding anything.
+  CHECK(count_journal_events(journal) == 0);
+  CHECK(count_journal_events(LABLOOP_SOURCE_DIR "/tests/fixtures/v0.1.0/finished/journal.jsonl") ==
+        read_journal(LABLOOP_SOURCE_DIR "/tests/fixtures/v0.1.0/finished/journal.jsonl").events.size());
+}

@@ -147,6 +147,11 @@ struct JournalEvents {
   std::string last_hash;
 };
 JournalEvents read_journal_events(const std::filesystem::path& path);
+// read_journal_events for a reader that needs a campaign there (status, resume, extend, report,
+// replay): a journal holding no whole event, only a torn line, throws JournalError saying so.
+JournalEvents read_campaign_journal(const std::filesystem::path& path);
+// The checks of read_journal, keeping nothing: how many events the journal holds.
+std::size_t count_journal_events(const std::filesystem::path& path);
 
 // The copies a controller saved beside `journal` when another program replaced or deleted it while
 // the campaign ran ("journal.jsonl.displaced-1", …: everything that controller had written), in
