@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
+#include <set>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -800,25 +802,45 @@ std::string convergence_svg(const CampaignRecord& record) {
         kLeft + 6, y - 6, kTargetColor, *record.target);
   }
 
-  // Best so far as a step line: it holds its value until a better result arrives.
+  // Best so far as a step line: it holds its value until a better result arrives. A corner where
+  // it improves, and its end: a vertex per result made 2.4 MB of line for 59,653 results.
   const size_t first = static_cast<size_t>(
       std::find_if(best_so_far.begin(), best_so_far.end(), [](const std::optional<double>& b) { return b.has_value(); }) - best_so_far.begin());
   if (first < points.size()) {
     std::string steps = fmt::format("{:.1f},{:.1f}", sx(points[first].x), place(*best_so_far[first]).y);
     for (size_t i = first + 1; i < points.size(); ++i) {
+      if (best_so_far[i] == best_so_far[i - 1] && i + 1 < points.size()) continue;
       steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(*best_so_far[i - 1]).y);
-      steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(*best_so_far[i]).y);
+      if (best_so_far[i] != best_so_far[i - 1]) steps += fmt::format(" {:.1f},{:.1f}", sx(points[i].x), place(*best_so_far[i]).y);
     }
     svg += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2.5\" stroke-linejoin=\"round\"/>\n",
                        steps, kBestColor);
   }
 
-  // Dots last so they stay on top; each carries a tooltip with its experiment id and value.
+  // Dots last so they stay on top; each carries a tooltip with its experiment id and value. A dot
+  // that would land within a few pixels of one of its kind already drawn is not drawn: it would
+  // hide under it (and its tooltip with it). A campaign of 59,653 results drew every one, 10.6 MB
+  // of plot, which the console sent again at every refresh; results.csv keeps every result.
   int off_scale = 0, ruled_out = 0;
+  std::set<std::tuple<int, long, long>> drawn;  // kind, cell of kDotCell pixels
+  constexpr double kDotCell = 3;
+  const auto covered = [&](int kind, double cx, double cy) {
+    return !drawn.emplace(kind, std::lround(cx / kDotCell), std::lround(cy / kDotCell)).second;
+  };
+  std::size_t hidden = 0;
+  // The best result ringed, so the eye finds it; its own dot always drawn.
+  const auto best_it = std::find_if(points.begin(), points.end(), [&](const Point& p) { return p.counts && best && p.value == *best; });
+  const Point* const best_dot = best_it == points.end() ? nullptr : &*best_it;
   for (const Point& p : points) {
     Place at = place(p.y);
     // A value clamped to be drawn lies beyond any axis, at the edge in its direction.
     if (p.value != p.y) at = p.value > p.y ? Place{sy_plot(ya.hi), 1} : Place{sy_plot(ya.lo), -1};
+    if (&p != best_dot && covered(at.beyond != 0 ? 2 : p.counts ? 0 : 1, sx(p.x), at.y)) {
+      ++hidden;
+      off_scale += at.beyond != 0;
+      ruled_out += !p.counts;
+      continue;
+    }
     const std::string tooltip = fmt::format("<title>{}: {}{}</title>", xml_escape(p.experiment->id), p.value, p.counts ? "" : " (ruled out by a condition)");
     if (at.beyond != 0) {
       ++off_scale;
@@ -833,8 +855,9 @@ std::string convergence_svg(const CampaignRecord& record) {
                          sx(p.x), at.y, kResultColor, tooltip);
     }
   }
-  // The best result ringed, so the eye finds it.
-  const auto best_it = std::find_if(points.begin(), points.end(), [&](const Point& p) { return p.counts && best && p.value == *best; });
+  if (hidden > 0)
+    svg += fmt::format("<desc>{} of the {} results are not drawn: each would lie under a dot drawn (results.csv holds every one)</desc>\n",
+                       hidden, points.size());
   if (best_it != points.end())
     svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"7\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"/>\n",
                        sx(best_it->x), place(best_it->y).y, kBestColor);
