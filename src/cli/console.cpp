@@ -530,7 +530,7 @@ ConsoleResponse ConsoleSite::campaigns() const {
       if (hidden_[i]) continue;
     }
     const auto reading = read(i, Need::overview);
-    json entry{{"index", i}, {"folder", folder(i).string()}};
+    json entry{{"index", i}, {"folder", printable(folder(i).string())}};  // escaped as status writes it
     if (reading->overview)
       entry["overview"] = reading->overview->to_json();
     else
@@ -563,7 +563,7 @@ ConsoleResponse ConsoleSite::experiments(std::size_t index) const {
   json experiments = json::array();
   for (std::size_t i = omitted; i < record.experiments.size(); ++i) experiments.push_back(experiment_json(record.experiments[i]));
   return json_response({{"index", index},
-                        {"folder", folder(index).string()},
+                        {"folder", printable(folder(index).string())},
                         {"campaign", record.campaign},
                         {"parameters", parameters},
                         {"objective", {{"name", record.objective_name}, {"unit", record.objective_unit}}},

@@ -1153,3 +1153,15 @@ TEST_CASE("Console: a wide campaign's experiments are sent up to a number of val
   CHECK(answer["experiments"].back()["experiment"] == "fixture-0251");  // the last ones
   CHECK(answer["parameters"].size() == 400);
 }
+
+TEST_CASE("Console: folders whose names are not UTF-8 are shown escaped as status writes them, so two never read the same", "[console]") {
+  test::TempDir dir;
+  const fs::path fe = dir / "run\xfe", ff = dir / "run\xff";
+  for (const fs::path& to : {fe, ff}) fs::copy(kConsoleFixtures / "v0.1.0/finished", to, fs::copy_options::recursive);
+  const cli::ConsoleSite site({fe, ff}, sim::catalogue());
+  const json campaigns = console_json(site, "/api/campaigns")["campaigns"];
+  REQUIRE(campaigns.size() == 2);
+  CHECK(campaigns[0]["folder"] == (dir / "run\\xfe").string());
+  CHECK(campaigns[1]["folder"] == (dir / "run\\xff").string());
+  CHECK(campaigns[1]["overview"]["directory"] == (dir / "run\\xff").string());
+}
