@@ -158,7 +158,8 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
     std::ifstream in(asked);
     return json::parse(in, nullptr, /*allow_exceptions=*/false);
   }();
-  const bool asked_before = earlier.is_object() && earlier == this_run;  // (a discarded value compares unequal to nothing)
+  const bool asked_before = earlier.is_object() && earlier.value("experiment", json()) == this_run["experiment"] &&
+                            earlier.value("params", json()) == this_run["params"];  // (a discarded value is no object)
   bool placed_before = asked_before && fs::exists(fs::symlink_status(placed_mark, ec));
   if (placed_before && !fs::exists(fs::symlink_status(request, ec)) &&
       (fs::exists(fs::symlink_status(withdrawn, ec)) || fs::exists(fs::symlink_status(partial, ec)))) {
@@ -179,6 +180,7 @@ Values FilesDriver::run_experiment(const std::string& experiment, const Params& 
     write_whole_file(asked.string(), this_run.dump() + "\n", "the record of the request");
     // Written under a hidden name and renamed: the instrument never sees half a request.
     write_whole_file(partial.string(), request_text(experiment, params, config_.format), "the request");
+    fs::remove(withdrawn, ec);  // one left by a driver killed while taking an earlier request back would say this one was too
     write_whole_file(placed_mark.string(), "", "the mark that the request is placed");
     fs::rename(partial, request, ec);
     if (ec) throw Error(fmt::format("cannot place the request {}: {}", request.string(), ec.message()));

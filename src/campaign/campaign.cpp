@@ -650,7 +650,8 @@ class CampaignRun {
     // regenerates them from a journal calls the same function, so the files cannot differ.
     try {
       write_campaign_reports(config_, state_, output_);
-      report_interval_ = std::max<Clock::duration>(std::chrono::seconds(1), 20 * (Clock::now() - now));
+      // At most a minute: one stalled write (a network folder) must not hold them back for long.
+      report_interval_ = std::clamp<Clock::duration>(20 * (Clock::now() - now), std::chrono::seconds(1), std::chrono::seconds(60));
     } catch (const std::exception&) {
       // A folder moved away while the campaign ran fails here first ("cannot rename the temporary
       // file onto"): the journal's own check says what happened and where to resume.

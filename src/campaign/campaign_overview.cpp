@@ -177,8 +177,8 @@ CampaignView campaign_view(const std::filesystem::path& where, const SimulatorCa
 
 nlohmann::json CampaignOverview::to_json() const {
   // A path is bytes: one that is not UTF-8 is escaped as status writes it (\xff), not turned into U+FFFD,
-  // which made two folders read the same.
-  nlohmann::json j{{"campaign", campaign}, {"directory", printable(directory)}, {"phase", phase_name(phase)}, {"started_at", started_at},
+  // which made two folders read the same; any other as it is.
+  nlohmann::json j{{"campaign", campaign}, {"directory", valid_utf8(directory) ? directory : printable(directory)}, {"phase", phase_name(phase)}, {"started_at", started_at},
                    {"last_event_at", last_event_at}, {"budget", budget}, {"used", used}, {"results", results}, {"failed", failed}, {"failed_uncounted", failed_uncounted},
                    {"objective", objective}, {"goal", maximize ? "maximize" : "minimize"}};
   if (!finish_reason.empty()) j["finish_reason"] = finish_reason;

@@ -259,6 +259,10 @@ struct ConsoleSite::Reading {
   int error_status = 404;
 };
 
+// A folder's name as JSON carries it: as it is, or, when it is not UTF-8, escaped as status writes
+// it (run\xff), not turned into U+FFFD, which made two folders read the same.
+static std::string shown_path(const fs::path& path) { return valid_utf8(path.string()) ? path.string() : printable(path.string()); }
+
 std::optional<ConsoleResponse> refuse_before_routing(const ConsoleRequestHead& head) {
   // The methods run_console routes to the site, which answers each (405 itself for all but GET,
   // HEAD and POST); TRACE, CONNECT, PRI and methods the HTTP server does not know would get its
@@ -423,10 +427,10 @@ std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index,
     // as old as it took to make: a long campaign's page is a few seconds behind, a short one's not.
     const bool fresh_enough = [&] {
       if (it == readings_.end() || it->second->running != running) return false;
-      return it->second->stamp == stamp || (running && now - it->second->made < 5 * it->second->cost);
+      return it->second->stamp == stamp || (need != Need::whole_now && running && now - it->second->made < 5 * it->second->cost);
     }();
     if (fresh_enough && (need == Need::overview || it->second->view || !it->second->overview)) {
-      if (need == Need::whole) keep_whole(index);
+      if (need != Need::overview) keep_whole(index);
       return it->second;
     }
   }
@@ -449,9 +453,9 @@ std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index,
     std::lock_guard lock(mutex_);
     // The whole reading is kept for the campaigns last shown in detail only (keep_whole); for the
     // others, the overview their cards need.
-    if (view && (need == Need::whole || std::find(whole_.begin(), whole_.end(), index) != whole_.end())) reading->view = std::move(view);
+    if (view && (need != Need::overview || std::find(whole_.begin(), whole_.end(), index) != whole_.end())) reading->view = std::move(view);
     readings_[index] = reading;
-    if (need == Need::whole) keep_whole(index);
+    if (need != Need::overview) keep_whole(index);
   }
   // What the fold took, and a reading replaced, are free now (or once the requests still holding
   // it end): given back to the system, not kept by malloc for the life of the console. A journal
@@ -530,7 +534,7 @@ ConsoleResponse ConsoleSite::campaigns() const {
       if (hidden_[i]) continue;
     }
     const auto reading = read(i, Need::overview);
-    json entry{{"index", i}, {"folder", printable(folder(i).string())}};  // escaped as status writes it
+    json entry{{"index", i}, {"folder", shown_path(folder(i))}};
     if (reading->overview)
       entry["overview"] = reading->overview->to_json();
     else
@@ -563,7 +567,7 @@ ConsoleResponse ConsoleSite::experiments(std::size_t index) const {
   json experiments = json::array();
   for (std::size_t i = omitted; i < record.experiments.size(); ++i) experiments.push_back(experiment_json(record.experiments[i]));
   return json_response({{"index", index},
-                        {"folder", printable(folder(index).string())},
+                        {"folder", shown_path(folder(index))},
                         {"campaign", record.campaign},
                         {"parameters", parameters},
                         {"objective", {{"name", record.objective_name}, {"unit", record.objective_unit}}},
@@ -724,7 +728,7 @@ ConsoleResponse ConsoleSite::enter(std::size_t index, const ConsoleRequest& requ
   e.at = utc_now_iso();
   // Checked against the journal as it is now (read() reads it again once it has moved); the entry
   // file's exclusive creation settles two people entering the same experiment at once.
-  const auto reading = read(index, Need::whole);
+  const auto reading = read(index, Need::whole_now);
   if (!reading->view) return error_response(reading->error_status, reading->error);
   // In the page's words (your name, why it failed, an output's box), not the command line's.
   if (std::string why = check_entry(reading->view->config, reading->view->state, e, EntryWording::console); !why.empty()) return refused(why);

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <csignal>
 #include <pthread.h>
+#include <atomic>
 #include <utility>
 #include <cstdlib>
 #include <new>
@@ -792,7 +793,7 @@ int release(const std::string& where) {
 int report(const std::string& where) {
   const auto path = labloop::journal_path_of(where);
   if (labloop::campaign_running(path))
-    throw labloop::Error(fmt::format("{}: the campaign is running: its controller writes these files within a second of each event",
+    throw labloop::Error(fmt::format("{}: the campaign is running: its controller writes these files as it runs (within a second of each event, later for a large campaign)",
                                      path.string()));
   const auto events = labloop::read_campaign_journal(path).events;
   const auto config = labloop::journaled_config(events, path.string(), labloop::sim::catalogue());
@@ -851,10 +852,10 @@ constexpr rlim_t kAddressSpaceNeeded = rlim_t{64} << 20;
 // a bad_alloc thrown deep in reading a long journal threw again from a destructor on its way out,
 // and verify, status and report aborted (exit 134) instead of saying "out of memory". The first
 // allocation that fails gives this back before it throws, for the unwinding to use.
-static void* g_unwind_reserve = nullptr;
+static std::atomic<void*> g_unwind_reserve = nullptr;  // any thread may be the first to run out
 constexpr std::size_t kUnwindReserve = std::size_t{8} << 20;
 static void give_back_reserve_and_fail() {
-  std::free(std::exchange(g_unwind_reserve, nullptr));
+  std::free(g_unwind_reserve.exchange(nullptr));
   throw std::bad_alloc();
 }
 

@@ -437,7 +437,11 @@ TEST_CASE("CLI: bench refuses a planner before its header, says which file it ca
   // says it is not this run's.
   test::write_file(out / "bench.csv", "earlier\n");
   const auto quit_log = dir / "quit.log";
-  ChildProcess quit({LABLOOP_CLI_PATH, "bench", "--problems", "hartmann6", "--seeds", "50", "--budget", "100", "--jobs", "1", "-o", out.string()}, quit_log);
+  // Bayesian runs only, long ones: a run under way at the first Ctrl-C must still be running at
+  // the second (a random run under way finished in between, and its results were written).
+  ChildProcess quit({LABLOOP_CLI_PATH, "bench", "--problems", "hartmann6", "--planners", "bayesian", "--seeds", "50", "--budget", "300", "--jobs",
+                     "1", "-o", out.string()},
+                    quit_log);
   wait_for_header(quit_log);
   ::kill(quit.pid(), SIGINT);
   for (int i = 0; i < 500 && test::read_file(quit_log).find("stopping:") == std::string::npos; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
