@@ -404,6 +404,7 @@ std::size_t ConsoleSite::campaign_count() const {
 }
 
 std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index, Need need) const {
+  const bool wants_whole = need == Need::whole || need == Need::whole_now;
   const fs::path folder = this->folder(index);
   std::mutex* folder_mutex;
   {
@@ -427,10 +428,11 @@ std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index,
     // as old as it took to make: a long campaign's page is a few seconds behind, a short one's not.
     const bool fresh_enough = [&] {
       if (it == readings_.end() || it->second->running != running) return false;
-      return it->second->stamp == stamp || (need != Need::whole_now && running && now - it->second->made < 5 * it->second->cost);
+      const bool now_wanted = need == Need::overview_now || need == Need::whole_now;
+      return it->second->stamp == stamp || (!now_wanted && running && now - it->second->made < 5 * it->second->cost);
     }();
-    if (fresh_enough && (need == Need::overview || it->second->view || !it->second->overview)) {
-      if (need != Need::overview) keep_whole(index);
+    if (fresh_enough && (!wants_whole || it->second->view || !it->second->overview)) {
+      if (wants_whole) keep_whole(index);
       return it->second;
     }
   }
@@ -453,9 +455,9 @@ std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index,
     std::lock_guard lock(mutex_);
     // The whole reading is kept for the campaigns last shown in detail only (keep_whole); for the
     // others, the overview their cards need.
-    if (view && (need != Need::overview || std::find(whole_.begin(), whole_.end(), index) != whole_.end())) reading->view = std::move(view);
+    if (view && (wants_whole || std::find(whole_.begin(), whole_.end(), index) != whole_.end())) reading->view = std::move(view);
     readings_[index] = reading;
-    if (need != Need::overview) keep_whole(index);
+    if (wants_whole) keep_whole(index);
   }
   // What the fold took, and a reading replaced, are free now (or once the requests still holding
   // it end): given back to the system, not kept by malloc for the life of the console. A journal
@@ -672,10 +674,10 @@ ConsoleResponse ConsoleSite::stop(std::size_t index, const ConsoleRequest& reque
   if (ask.by.empty()) ask.by = entries_.operator_name;
   ask.at = utc_now_iso();
   const fs::path where = folder(index);
-  // At most the reading in progress is waited for (read() serves a running campaign's reading while
-  // it is recent): behind each viewer's reading of a long running campaign, a stop took 17 to 42 s
-  // and thousands of experiments more (a red-team report).
-  const auto reading = read(index, Need::overview);
+  // Read as the journal is now (a stop it took is news), but the viewers' requests queued before it
+  // no longer each read it again (read() serves them a running campaign's recent reading): behind
+  // them, a stop took 17 to 42 s and thousands of experiments more (a red-team report).
+  const auto reading = read(index, Need::overview_now);
   if (!reading->running)
     return error_response(409, "the campaign is not running: there is nothing to stop (labloop resume continues it)");
   // Stopping already (a request it took, this run): nothing more to ask.

@@ -129,9 +129,9 @@ class ConsoleSite {
  private:
   struct Reading;  // one campaign read, kept while its journal and whether it runs are unchanged
   // What a request needs of a campaign: its card's overview, or everything read (its experiments,
-  // plots, what waits for a person), or everything as the journal is now (an entry's check: a
-  // running campaign's recent reading, which the others may be served, is not enough).
-  enum class Need { overview, whole, whole_now };
+  // plots, what waits for a person); for an action (a stop, an entry's check), as the journal is
+  // now: a running campaign's recent reading, which the others may be served, is not enough.
+  enum class Need { overview, whole, overview_now, whole_now };
   std::shared_ptr<const Reading> read(std::size_t index, Need need) const;
   // Marks `index` as the campaign last shown in detail, letting go of the whole reading of those
   // past kMostWholeReadings. With mutex_ held.
