@@ -294,9 +294,9 @@ struct RunningExperiment {
   json params;             // as received, compared with those of a repeated run
   protocol::Accepted accepted;  // re-sent as it was for a repeated run
   bool aborted = false;
-  // Set by the worker before it reports: the driver threw ExperimentGoesOn (shared with the
-  // worker, which never touches the map of running experiments).
-  std::shared_ptr<std::atomic<bool>> goes_on = std::make_shared<std::atomic<bool>>(false);
+  // Set by the worker before it reports: the driver threw ExperimentGoesOn. (The worker, joined
+  // before the rest is destroyed, writes only this member.)
+  std::atomic<bool> goes_on{false};
   std::jthread worker;     // last member: joined first on destruction, while the rest is alive
 };
 
@@ -713,7 +713,7 @@ class Server {
     // Accepted goes out before the worker starts, so it always precedes the result.
     send(route, experiment->accepted);
     experiment->worker =
-        std::jthread([this, id, declared, goes_on = experiment->goes_on](std::stop_token stop) { work(id, declared, stop, *goes_on); });
+        std::jthread([this, id, declared, &goes_on = experiment->goes_on](std::stop_token stop) { work(id, declared, stop, goes_on); });
     order_.push_back(id);
     running_.emplace(id, std::move(experiment));
   }
@@ -784,28 +784,26 @@ class Server {
     // What the driver itself said, for the log when the protocol's word replaces it below (a
     // driver that could not leave its instrument safe after an abort says so here).
     const std::string said = result.status == protocol::ResultStatus::failed ? result.error : std::string();
-    if (shutting_down_ && *it->second->goes_on && !it->second->aborted) {
+    if (shutting_down_ && it->second->goes_on && !it->second->aborted) {
       // The instrument still has it: no answer, so the controller asks this driver again once it
       // is back, instead of running it a second time under another id. (One its controller
       // aborted is answered as before: that controller wants no result.)
       options_.log(fmt::format("{} is left to the instrument, which goes on with it ({}): not answered, so a controller that sends the same "
                                "run to this driver restarted gets its result",
                                id, said));
-      running_.erase(it);
-      order_.erase(std::find(order_.begin(), order_.end(), id));
-      return;
+    } else {
+      if (shutting_down_) {
+        // Not a verdict on the experiment: not cached, so a restarted driver runs it when asked.
+        result = protocol::Result::failed(id, "driver shutting down", result.meta);
+      } else if (it->second->aborted) {
+        result = protocol::Result::failed(id, "aborted", result.meta);
+      }
+      const std::string payload = protocol::encode(result);
+      if (!shutting_down_) remember(id, result, payload, *it->second);
+      if (!it->second->route.empty()) send(it->second->route, payload, id);
+      options_.log(fmt::format("{} finished: {}{}", id, result.status == protocol::ResultStatus::ok ? result.values.dump() : result.error,
+                               !said.empty() && said != result.error ? fmt::format(" (the driver said: {})", said) : ""));
     }
-    if (shutting_down_) {
-      // Not a verdict on the experiment: not cached, so a restarted driver runs it when asked.
-      result = protocol::Result::failed(id, "driver shutting down", result.meta);
-    } else if (it->second->aborted) {
-      result = protocol::Result::failed(id, "aborted", result.meta);
-    }
-    const std::string payload = protocol::encode(result);
-    if (!shutting_down_) remember(id, result, payload, *it->second);
-    if (!it->second->route.empty()) send(it->second->route, payload, id);
-    options_.log(fmt::format("{} finished: {}{}", id, result.status == protocol::ResultStatus::ok ? result.values.dump() : result.error,
-                             !said.empty() && said != result.error ? fmt::format(" (the driver said: {})", said) : ""));
     running_.erase(it);  // joins the worker, which has finished after its send
     order_.erase(std::find(order_.begin(), order_.end(), id));
   }
