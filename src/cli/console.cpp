@@ -248,8 +248,8 @@ struct ConsoleSite::Reading {
   bool running = false;
   std::uint64_t version = 0;  // another for each reading made: what the page compares to skip redrawing
   std::optional<CampaignOverview> overview;  // what its card shows; none when it could not be read
-  // Everything read (each experiment's record, the config, the state): for the kMostWholeReadings
-  // campaigns last shown in detail only, null for the others (ConsoleSite::read).
+  // Everything read (each experiment's record, the config, the state): for the campaigns last
+  // shown in detail only (ConsoleSite::keep_whole), null for the others.
   std::shared_ptr<const CampaignView> view;
   std::string error;  // when the folder could not be read as a campaign
   std::chrono::steady_clock::time_point made;  // when it was read, and how long that took
@@ -306,8 +306,9 @@ std::string new_console_key() {
   return key;
 }
 
-ConsoleSite::ConsoleSite(std::vector<fs::path> folders, const SimulatorCatalogue& simulators, ConsoleEntries entries)
-    : given_(std::move(folders)), simulators_(simulators), entries_(std::move(entries)) {
+ConsoleSite::ConsoleSite(std::vector<fs::path> folders, const SimulatorCatalogue& simulators, ConsoleEntries entries,
+                         std::uint64_t whole_journal_bytes)
+    : given_(std::move(folders)), simulators_(simulators), entries_(std::move(entries)), whole_journal_bytes_(whole_journal_bytes) {
   if (given_.size() > kMostCampaigns)
     throw ConfigError("labloop console", "folders", fmt::format("{} given; the console shows at most {}", given_.size(), kMostCampaigns));
   discover();
@@ -470,7 +471,18 @@ std::shared_ptr<const ConsoleSite::Reading> ConsoleSite::read(std::size_t index,
 void ConsoleSite::keep_whole(std::size_t index) const {
   whole_.erase(std::remove(whole_.begin(), whole_.end(), index), whole_.end());
   whole_.push_front(index);
-  while (whole_.size() > kMostWholeReadings) {
+  // A reading's size goes with its journal's (some 4 bytes for each byte): the campaigns shown
+  // last are kept while their journals hold at most whole_journal_bytes_ together, the last
+  // shown whatever its size.
+  std::uint64_t kept = 0;
+  std::size_t keep = 0;
+  for (; keep < whole_.size(); ++keep) {
+    const auto it = readings_.find(whole_[keep]);
+    const std::uint64_t size = it == readings_.end() ? 0 : static_cast<std::uint64_t>(std::max<std::int64_t>(it->second->stamp.journal.size, 0));
+    if (keep > 0 && kept + size > whole_journal_bytes_) break;
+    kept += size;
+  }
+  while (whole_.size() > keep) {
     // Let go: the campaign keeps its overview, and is read again when its detail is asked.
     const auto it = readings_.find(whole_.back());
     whole_.pop_back();

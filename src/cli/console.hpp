@@ -103,9 +103,11 @@ class ConsoleSite {
   static constexpr std::size_t kMostEntriesLooked = 10000;
   // Memory: every campaign's overview is kept (a card's worth), and the whole reading — each
   // experiment's record, the config and state, some 4 bytes for each byte of journal — of the
-  // kMostWholeReadings campaigns last shown in detail only; another's is read again when asked.
-  // Kept for every campaign, 4 campaigns of 1000 experiments of 500 parameters held 589 MB.
-  static constexpr std::size_t kMostWholeReadings = 2;
+  // campaigns last shown in detail, as many as have journals of kMostWholeJournalBytes together
+  // (the last shown always); another's is read again when asked. Kept for every campaign, 4
+  // campaigns of 1000 experiments of 500 parameters held 589 MB; kept for 2 only, viewers of 3
+  // campaigns each read their campaign again at every refresh.
+  static constexpr std::uint64_t kMostWholeJournalBytes = 64ull << 20;
   // /experiments sends the last kMostExperimentsShown experiments, fewer when they would hold more
   // than kMostValuesShown values (settings, objective, outputs): 1000 rows of 500 parameters were
   // a 13 MB answer, drawn again at every refresh.
@@ -117,7 +119,9 @@ class ConsoleSite {
   // each /api/campaigns, among its first kMostEntriesLooked entries); any other folder is one
   // campaign, read when asked, so one that has not started yet shows its error until it does.
   // A campaign keeps its number once shown; at most kMostCampaigns are shown.
-  ConsoleSite(std::vector<std::filesystem::path> folders, const SimulatorCatalogue& simulators, ConsoleEntries entries = {});
+  // `whole_journal_bytes`: kMostWholeJournalBytes but in tests.
+  ConsoleSite(std::vector<std::filesystem::path> folders, const SimulatorCatalogue& simulators, ConsoleEntries entries = {},
+              std::uint64_t whole_journal_bytes = kMostWholeJournalBytes);
   ConsoleResponse respond(const ConsoleRequest& request) const;
   // Places given to campaigns so far (numbers 0 … N-1; a folder of campaigns holds several).
   std::size_t campaign_count() const;
@@ -134,7 +138,8 @@ class ConsoleSite {
   enum class Need { overview, whole, overview_now, whole_now };
   std::shared_ptr<const Reading> read(std::size_t index, Need need) const;
   // Marks `index` as the campaign last shown in detail, letting go of the whole reading of those
-  // past kMostWholeReadings. With mutex_ held.
+  // shown longest ago while the journals of those kept hold more than whole_journal_bytes_
+  // together. With mutex_ held.
   void keep_whole(std::size_t index) const;
   ConsoleResponse campaigns() const;
   ConsoleResponse experiments(std::size_t index) const;
@@ -160,6 +165,7 @@ class ConsoleSite {
   mutable std::size_t not_shown_ = 0;  // campaigns found past kMostCampaigns
   const SimulatorCatalogue& simulators_;
   ConsoleEntries entries_;
+  std::uint64_t whole_journal_bytes_;
   // One per folder: a campaign is read by one request at a time, and the others asking meanwhile
   // take that reading (a long journal takes a noticeable time and memory to fold).
   mutable std::deque<std::mutex> reading_;  // a deque: growing it moves none
