@@ -171,9 +171,10 @@ def _refuse_unless_regular_file(path: str, what: str) -> None:
         raise ValueError(f"{what} {path} is not a regular file ({_kind_of(path, mode)}): name a file")
 
 
-def _read_key_text(path: str) -> bytes:
+def _read_key_text(path: str, judge: Callable[[str, os.stat_result], None] | None = None) -> bytes:
     """A key file's bytes: opened once without waiting on a pipe (O_NONBLOCK), judged by fstat (a
-    folder, pipe or device is refused by name), read up to MAX_KEY_FILE_BYTES, as the C++ core."""
+    folder, pipe or device is refused by name; then by `judge`, so what is judged is what is read),
+    read up to MAX_KEY_FILE_BYTES, as the C++ core."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
@@ -182,6 +183,8 @@ def _read_key_text(path: str) -> bytes:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise KeyFileError(f"key file {path} is {_kind_of(path, info.st_mode)}, not a key file: name the file `labloop keys new` wrote")
+        if judge is not None:
+            judge(path, info)
         if info.st_size > MAX_KEY_FILE_BYTES:
             raise KeyFileError(f"key file {path} is {info.st_size} bytes; a key file is at most {MAX_KEY_FILE_BYTES} bytes: "
                                "is this the right file?")
@@ -231,7 +234,7 @@ def _printable(text: bytes) -> str:
     return text.decode("utf-8", errors="backslashreplace").encode("unicode_escape").decode("ascii")
 
 
-def _certificate_fields(path: str) -> dict[str, bytes]:
+def _certificate_fields(path: str, judge: Callable[[str, os.stat_result], None] | None = None) -> dict[str, bytes]:
     """The name = "value" lines of a ZPL certificate by section ("metadata/name",
     "curve/public-key"), or a bare Z85 key as "curve/public-key": the C++ core's
     read_certificate_fields, rule for rule. A section is a line that starts at its first column and
@@ -239,7 +242,7 @@ def _certificate_fields(path: str) -> dict[str, bytes]:
     curve section, a field given twice and a line that is neither are refused."""
     fields: dict[str, bytes] = {}
     section = b""
-    for number, line in enumerate(_read_key_text(path).split(b"\n"), 1):
+    for number, line in enumerate(_read_key_text(path, judge).split(b"\n"), 1):
         if line.endswith(b"\r"):
             line = line[:-1]
         stripped = line.lstrip(b" \t")
@@ -279,10 +282,37 @@ def _required_key(fields: dict[str, bytes], field: str, path: str) -> bytes:
     return _z85_key(fields[field], path, field)
 
 
-def read_public_key(path: str) -> bytes:
+def _user_named(uid: int) -> str:
+    try:
+        import pwd
+        return f"user {_printable(pwd.getpwuid(uid).pw_name.encode())} (uid {uid})"
+    except (KeyError, ImportError):
+        return f"uid {uid}"
+
+
+def _key_owner_problem(owner: int) -> str:
+    """Why a key file owned by `owner` is refused ("" when it is not): another user than this one or
+    root, who may read and replace it (the C++ core's key_owner_problem)."""
+    user = os.geteuid()
+    if owner in (user, 0):
+        return ""
+    return f"belongs to {_user_named(owner)}, who may read and replace it, not to {_user_named(user)}"
+
+
+def _judge_allowed(path: str, info: os.stat_result) -> None:
+    """An allow-list (its directory, each .pub in it) others may change would let them add their own
+    key: refused, as the C++ core's allowed_keys_problem and sshd's StrictModes."""
+    problem = (f"may be changed by other users (mode {stat.S_IMODE(info.st_mode):04o}): anyone who may could let their own key in"
+               if info.st_mode & 0o022 else _key_owner_problem(info.st_uid))
+    if problem:
+        raise KeyFileError(f"allowed keys {path} {problem}; an allow-list must be changed by its owner only (`chmod go-w {path}`, "
+                           "owned by the user who runs the driver or by root)")
+
+
+def read_public_key(path: str, judge: Callable[[str, os.stat_result], None] | None = None) -> bytes:
     """The Z85 CURVE public key of a .pub file (ZeroMQ certificate, or one bare Z85 line), read by
     the C++ SDK's rule. A file that holds a secret key (a .key where a public key belongs) is refused."""
-    fields = _certificate_fields(path)
+    fields = _certificate_fields(path, judge)
     for secret in ("curve/secret-key", "metadata/sign-secret-seed"):
         if secret in fields:
             raise KeyFileError(f"key file {path} holds a secret key ({secret}) where a public key belongs: name the .pub file. A public "
@@ -305,10 +335,17 @@ def read_key_pair(path: str) -> tuple[bytes, bytes]:
     if not stat.S_ISREG(mode):
         raise KeyFileError(f"secret key {secret_path} is {_kind_of(secret_path, mode)}, not a key file: name the NAME.key file "
                            "`labloop keys new` wrote")
-    if mode & 0o077:
-        raise KeyFileError(f"secret key {secret_path} may be read or changed by other users (mode {mode & 0o7777:04o}); "
-                           f"a secret key must be its owner's only: run `chmod 600 {secret_path}`")
-    fields = _certificate_fields(secret_path)
+
+    def judge(opened: str, info: os.stat_result) -> None:
+        # Judged on the file read, not on the stat above: a file swapped in meanwhile.
+        if info.st_mode & 0o077:
+            raise KeyFileError(f"secret key {opened} may be read or changed by other users (mode {info.st_mode & 0o7777:04o}); "
+                               f"a secret key must be its owner's only: run `chmod 600 {opened}`")
+        if problem := _key_owner_problem(info.st_uid):
+            raise KeyFileError(f"secret key {opened} {problem}; a secret key must be its owner's only: make a new key pair as the user "
+                               "who runs the driver (`labloop keys new`), and revoke this one")
+
+    fields = _certificate_fields(secret_path, judge)
     public = _required_key(fields, "curve/public-key", secret_path)
     secret = _required_key(fields, "curve/secret-key", secret_path)
     if ("metadata/sign-public-key" in fields) != ("metadata/sign-secret-seed" in fields):
@@ -332,7 +369,11 @@ def read_public_keys(path: str) -> list[bytes]:
     if not os.path.exists(path):
         raise KeyFileError(f"allowed keys {path} do not exist: name a public key file or a directory of them")
     if not os.path.isdir(path):
-        return [read_public_key(path)]
+        return [read_public_key(path, _judge_allowed)]
+    try:
+        _judge_allowed(path, os.stat(path))
+    except OSError as e:
+        raise KeyFileError(f"allowed keys {path} cannot be read: {e.strerror}") from None
     names = []
     try:
         listed = os.listdir(path)
@@ -353,7 +394,7 @@ def read_public_keys(path: str) -> list[bytes]:
     names.sort(key=os.fsencode)
     if len(names) > MAX_ALLOWED_KEYS:
         raise KeyFileError(f"allowed keys {path} hold more than {MAX_ALLOWED_KEYS} public keys: split them by instrument")
-    return [read_public_key(os.path.join(path, n)) for n in names]
+    return [read_public_key(os.path.join(path, n), _judge_allowed) for n in names]
 
 
 def key_fingerprint(z85_public: bytes) -> str:

@@ -11,6 +11,7 @@ bounded by a watchdog. Exit status 0 = all checks passed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -24,7 +25,7 @@ import tempfile
 import threading
 import time
 import unittest
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import zmq
 
@@ -828,6 +829,29 @@ def test_key_files(tmp: str, ctx: zmq.Context) -> None:
     check("is a pipe" in refused(ld.read_public_keys, fifo_pub), "a pipe as --allowed is refused, not waited on")
     os.mkfifo(os.path.join(allowed, "pipe.pub"), 0o600)  # a pipe among the entries is no key file: skipped, never opened
 
+    # An allow-list others may change lets them add their own key; a secret another user owns is
+    # theirs to read (red-team report: both were used without a word).
+    shared = os.path.join(base, "shared")
+    os.makedirs(shared)
+    os.chmod(shared, 0o755)
+    shared_pub = write(os.path.join(shared, "ctl.pub"), f'curve\n    public-key = "{a}"\n')
+    check(ld.read_public_keys(shared) == [a.encode()], "an allow-list its owner alone may change is read")
+    os.chmod(shared, 0o1777)
+    why = refused(ld.read_public_keys, shared)
+    check("mode 1777" in why and "chmod go-w" in why, f"... one others may write is refused ({why})")
+    os.chmod(shared, 0o755)
+    os.chmod(shared_pub, 0o666)
+    check("mode 0666" in refused(ld.read_public_keys, shared) and "mode 0666" in refused(ld.read_public_keys, shared_pub),
+          "... and a key in it others may write, read from the directory or alone")
+    check(refused(ld.read_public_key, shared_pub) == "<accepted>", "... which is still a key when not read as an allow-list")
+    os.chmod(shared_pub, 0o644)
+    if os.geteuid() == 0:  # only root can give a file away
+        given = write(os.path.join(base, "given.key"), key_text, 0o600)
+        os.chown(given, 65534, 65534)
+        check("belongs to" in refused(ld.read_key_pair, given), "a secret key another user owns is refused, whatever its mode")
+        os.chown(shared_pub, 65534, 65534)
+        check("belongs to" in refused(ld.read_public_keys, shared), "... and so is an allow-list entry")
+
     write(os.path.join(allowed, "ctl.pub"), f'curve\n    public-key = "{a}"\n')
     lines: list[str] = []
 
@@ -996,9 +1020,10 @@ def test_undelivered(tmp: str, ctx: zmq.Context) -> None:
         t.join(5.0)
 
 
-def keep_log(messages: list, lines: Optional[list] = None) -> tuple:
-    """The SDK's log lines at INFO and above, kept in `messages` (and formatted in `lines`): returns
-    the logger, the handler and the level to restore."""
+@contextlib.contextmanager
+def kept_log(messages: list, lines: Optional[list] = None) -> Iterator[None]:
+    """The SDK's log lines at INFO and above, kept in `messages` (and formatted in `lines`) while
+    in the block."""
 
     class Keep(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
@@ -1011,18 +1036,31 @@ def keep_log(messages: list, lines: Optional[list] = None) -> tuple:
     level = logger.level
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
-    return logger, handler, level
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
-def serve_in_thread(ld: Any, driver: Any, endpoint: str, **options: Any) -> tuple[threading.Thread, threading.Event]:
-    """serve() in a thread of this process, started and bound; set the event to stop it."""
+@contextlib.contextmanager
+def served(ld: Any, driver: Any, endpoint: str, ctx: zmq.Context,
+           **options: Any) -> Iterator[tuple[threading.Thread, threading.Event, Controller]]:
+    """serve() in a thread of this process, started and bound, and a controller connected to it,
+    while in the block: set the event to stop it earlier. Both end with the block."""
     stop, bound = threading.Event(), threading.Event()
     t = threading.Thread(target=ld.serve, args=(driver, endpoint),
                          kwargs={"ready": lambda _: bound.set(), "install_signal_handlers": False, "stop_event": stop, **options},
                          daemon=True)
     t.start()
     check(bound.wait(5.0), f"driver {driver.describe()['driver']} serving in-process")
-    return t, stop
+    c = Controller(ctx, endpoint)
+    try:
+        yield t, stop, c
+    finally:
+        c.sock.close()
+        stop.set()
+        t.join(5.0)
 
 
 def test_worker_failures(tmp: str, ctx: zmq.Context) -> None:
@@ -1085,9 +1123,7 @@ def test_worker_failures(tmp: str, ctx: zmq.Context) -> None:
                 sys.exit(1)
             return {"y": 2.0}
 
-    t, stop = serve_in_thread(ld, Exits(), f"ipc://{tmp}/exits.ipc")
-    c = Controller(ctx, f"ipc://{tmp}/exits.ipc")
-    try:
+    with served(ld, Exits(), f"ipc://{tmp}/exits.ipc", ctx) as (t, stop, c):
         def outcome(exp: str, mode: str) -> dict[str, Any]:
             acc = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"mode": mode}})
             res = c.recv(3.0) if acc.get("type") == "accepted" else None
@@ -1116,10 +1152,6 @@ def test_worker_failures(tmp: str, ctx: zmq.Context) -> None:
         check(res.get("experiment") == "w-stop" and res.get("status") == "failed" and res.get("error") == "aborted",
               f"... its abort is answered: result failed 'aborted' ({res})")
         check(outcome("w-last", "ok").get("status") == "ok" and t.is_alive(), "the driver still serves after all of them")
-    finally:
-        c.sock.close()
-        stop.set()
-        t.join(5.0)
     check(not t.is_alive(), "... and stops cleanly")
 
 
@@ -1148,11 +1180,8 @@ def test_experiment_goes_on(tmp: str, ctx: zmq.Context) -> None:
             raise RuntimeError("stopped")
 
     messages: list[str] = []
-    logger, handler, level = keep_log(messages)
     endpoint, cache = f"ipc://{tmp}/goes-on.ipc", os.path.join(tmp, "goes-on.jsonl")
-    t, stop = serve_in_thread(ld, Reader(), endpoint, cache_path=cache)
-    c = Controller(ctx, endpoint)
-    try:
+    with kept_log(messages), served(ld, Reader(), endpoint, ctx, cache_path=cache) as (t, stop, c):
         check(c.ask({"v": 1, "type": "run", "experiment": "g-abort", "params": {"x": 0.75}}).get("type") == "accepted"
               and started.acquire(timeout=3.0), "a run whose instrument goes on with it is accepted")
         res = c.ask({"v": 1, "type": "abort", "experiment": "g-abort"})
@@ -1174,12 +1203,6 @@ def test_experiment_goes_on(tmp: str, ctx: zmq.Context) -> None:
         with open(cache, encoding="utf-8") as f:
             kept = [json.loads(line).get("experiment") for line in f.read().splitlines()[1:]]
         check(kept == ["g-abort"], f"only the aborted experiment is cached, not g-taken ({kept})")
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        c.sock.close()
-        stop.set()
-        t.join(5.0)
     check(not t.is_alive(), "... and serve() returned")
 
 
@@ -1211,26 +1234,22 @@ def test_report_progress(tmp: str, ctx: zmq.Context) -> None:
             return {"y": params["x"]}
 
     endpoint = f"ipc://{tmp}/progress.ipc"
-    t, stop = serve_in_thread(ld, Progress(), endpoint)
-    c = Controller(ctx, endpoint)
-    try:
-        check(c.ask({"v": 1, "type": "run", "experiment": "p-1", "params": {"x": 0.5}}).get("type") == "accepted", "run accepted")
-        check(reported.wait(3.0), "run() went on after reporting 10**400, -10**400, NaN, ±inf, a string and None")
-        p = c.ask({"v": 1, "type": "ping"})
-        check(p.get("running") == ["p-1"] and p.get("progress") == {"p-1": 0.25}, f"... all ignored: progress 0.25 ({p})")
-        go.set()
-        check(clamped.wait(3.0), "report_progress(7) then 10**400")
-        p = c.ask({"v": 1, "type": "ping"})
-        check(p.get("progress") == {"p-1": 1.0}, f"... 7 is clamped to 1, 10**400 ignored ({p})")
-        finish.set()
-        res = c.recv(3.0) or {}
-        check(res.get("status") == "ok" and res.get("values") == {"y": 0.5}, f"the experiment ends ok ({res})")
-    finally:
-        go.set()
-        finish.set()
-        c.sock.close()
-        stop.set()
-        t.join(5.0)
+    with served(ld, Progress(), endpoint, ctx) as (t, stop, c):
+        try:
+            check(c.ask({"v": 1, "type": "run", "experiment": "p-1", "params": {"x": 0.5}}).get("type") == "accepted", "run accepted")
+            check(reported.wait(3.0), "run() went on after reporting 10**400, -10**400, NaN, ±inf, a string and None")
+            p = c.ask({"v": 1, "type": "ping"})
+            check(p.get("running") == ["p-1"] and p.get("progress") == {"p-1": 0.25}, f"... all ignored: progress 0.25 ({p})")
+            go.set()
+            check(clamped.wait(3.0), "report_progress(7) then 10**400")
+            p = c.ask({"v": 1, "type": "ping"})
+            check(p.get("progress") == {"p-1": 1.0}, f"... 7 is clamped to 1, 10**400 ignored ({p})")
+            finish.set()
+            res = c.recv(3.0) or {}
+            check(res.get("status") == "ok" and res.get("values") == {"y": 0.5}, f"the experiment ends ok ({res})")
+        finally:
+            go.set()
+            finish.set()
 
 
 # What a terminal acts on or reorders a line by, and a log line must not hold: C0 (line breaks
@@ -1264,41 +1283,35 @@ def test_log_text(tmp: str, ctx: zmq.Context) -> None:
     lines: list[str] = []
     messages: list[str] = []
 
-    logger, handler, level = keep_log(messages, lines)
     endpoint = f"ipc://{tmp}/hostile.ipc"
-    t, stop = serve_in_thread(ld, Hostile(), endpoint)
-    c, stranger = Controller(ctx, endpoint), Controller(ctx, endpoint)
     exp = "a\x1b]0;owned\x07\x1b[2J\u202e\u2066\u2028\u061c\x85\tz"
-    try:
-        acc = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": 0.5}})
-        res = c.recv(3.0) or {}
-        check(acc.get("type") == "accepted" and res.get("experiment") == exp and res.get("error") == failure,
-              "on the wire the id and the failure text are as sent and said")
-        r = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": 0.7}})
-        check(r.get("type") == "rejected" and exp in str(r.get("reason")), "a conflict's reason names the id as sent")
-        check(stranger.ask({"v": 1, "type": "abort", "experiment": exp}).get("code") == "unknown_experiment", "a stranger's abort is refused")
-        c.ask({"v": 1, "type": "ping"})
-        c.send({"v": 1, "type": "error", "code": "x\x1b[2J", "message": "\u202eboo\x07"})
-        c.ask({"v": 1, "type": "ping"})  # the error is logged before this is answered
-        shown = "a\\x1b]0;owned\\x07\\x1b[2J\\u202e\\u2066\\u2028\\u061c\\u0085 z"
-        check(any(f"experiment {shown} failed: lamp \\x1b]0;pwned\\x07\\x1b[2J\\u202eevil" == m for m in messages),
-              "the failure is logged with the id and its text escaped")
-        check(any(m.startswith(f"conflict: rejected a run of {shown} with params") for m in messages), "... and the conflict")
-        check(any(m == f"ignored an abort of {shown} from a peer that did not run it" for m in messages), "... and the refused abort")
-        check(any(m == "controller reported error x\\x1b[2J: \\u202eboo\\x07" for m in messages), "... and a controller's error")
-        estimated = [line for line in lines if line.startswith(f"estimate() failed for {shown}")]
-        check(len(estimated) == 1 and "ValueError: estimate \\x1b[2J\\u2066gone" in estimated[0] and "\nTraceback" in estimated[0],
-              f"... and an exception's traceback, its line breaks kept ({estimated})")
-        unsafe = [line for line in lines if any(ch in UNSAFE_FOR_TERMINALS for ch in line)]
-        check(len(lines) >= 5 and not unsafe, f"no log line holds a control or bidirectional character ({unsafe})")
-        check(not any("\n" in m for m in messages), "no log message spans lines")
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        c.sock.close()
-        stranger.sock.close()
-        stop.set()
-        t.join(5.0)
+    with kept_log(messages, lines), served(ld, Hostile(), endpoint, ctx) as (t, stop, c):
+        stranger = Controller(ctx, endpoint)
+        try:
+            acc = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": 0.5}})
+            res = c.recv(3.0) or {}
+            check(acc.get("type") == "accepted" and res.get("experiment") == exp and res.get("error") == failure,
+                  "on the wire the id and the failure text are as sent and said")
+            r = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"x": 0.7}})
+            check(r.get("type") == "rejected" and exp in str(r.get("reason")), "a conflict's reason names the id as sent")
+            check(stranger.ask({"v": 1, "type": "abort", "experiment": exp}).get("code") == "unknown_experiment", "a stranger's abort is refused")
+            c.ask({"v": 1, "type": "ping"})
+            c.send({"v": 1, "type": "error", "code": "x\x1b[2J", "message": "\u202eboo\x07"})
+            c.ask({"v": 1, "type": "ping"})  # the error is logged before this is answered
+            shown = "a\\x1b]0;owned\\x07\\x1b[2J\\u202e\\u2066\\u2028\\u061c\\u0085 z"
+            check(any(f"experiment {shown} failed: lamp \\x1b]0;pwned\\x07\\x1b[2J\\u202eevil" == m for m in messages),
+                  "the failure is logged with the id and its text escaped")
+            check(any(m.startswith(f"conflict: rejected a run of {shown} with params") for m in messages), "... and the conflict")
+            check(any(m == f"ignored an abort of {shown} from a peer that did not run it" for m in messages), "... and the refused abort")
+            check(any(m == "controller reported error x\\x1b[2J: \\u202eboo\\x07" for m in messages), "... and a controller's error")
+            estimated = [line for line in lines if line.startswith(f"estimate() failed for {shown}")]
+            check(len(estimated) == 1 and "ValueError: estimate \\x1b[2J\\u2066gone" in estimated[0] and "\nTraceback" in estimated[0],
+                  f"... and an exception's traceback, its line breaks kept ({estimated})")
+            unsafe = [line for line in lines if any(ch in UNSAFE_FOR_TERMINALS for ch in line)]
+            check(len(lines) >= 5 and not unsafe, f"no log line holds a control or bidirectional character ({unsafe})")
+            check(not any("\n" in m for m in messages), "no log message spans lines")
+        finally:
+            stranger.sock.close()
     check(ld._shown("\x1b]0;t\x07\x00\x7f\x85\x9f\u202a\u202e\u2066\u2069\u200e\u200f\u061c\u2028\u2029\r\n\t\ud800 é 日本 ok")
           == "\\x1b]0;t\\x07\\x00\\x7f\\u0085\\u009f\\u202a\\u202e\\u2066\\u2069\\u200e\\u200f\\u061c\\u2028\\u2029\\x0d\\n \\ud800 é 日本 ok",
           "_shown() escapes C0, DEL, C1, bidi controls, separators and lone surrogates; a tab is a space; other text is kept")
@@ -1316,12 +1329,9 @@ def test_log_flood(tmp: str, ctx: zmq.Context) -> None:
 
     messages: list[str] = []
 
-    logger, handler, level = keep_log(messages)
     endpoint = f"ipc://{tmp}/flood.ipc"
-    t, stop = serve_in_thread(ld, quick_driver_class(ld)(), endpoint)
-    c = Controller(ctx, endpoint)
     big = "x" * 500_000  # two of them fill a message
-    try:
+    with kept_log(messages), served(ld, quick_driver_class(ld)(), endpoint, ctx) as (t, stop, c):
         check(c.ask({"v": 1, "type": "hello", "controller": big, "campaign": {"name": big}}).get("type") == "welcome",
               "a hello naming a 500 kB controller and campaign is welcomed")
         t0 = time.monotonic()
@@ -1341,12 +1351,6 @@ def test_log_flood(tmp: str, ctx: zmq.Context) -> None:
         left_out = [int(m.split("(and ")[1].split(" ")[0]) for m in errors if " more such left out since the last line saying so: " in m]
         check(errors[-1].startswith("controller reported error bad_json: again (and ") and len(errors) + sum(left_out) == 51,
               f"a second later the next one says how many were left out ({errors[-1]})")
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        c.sock.close()
-        stop.set()
-        t.join(5.0)
 
 
 def run_kind(c: Controller, exp: str) -> str:

@@ -49,12 +49,15 @@ int keys_new(const std::string& name, const fs::path& dir) {
   return 0;
 }
 
-// A secret file's permission bits (as read_key_pair stats it, links followed), or nothing when it
-// cannot be stat()ed.
-std::optional<unsigned> mode_of(const fs::path& file) {
+// A file's permission bits and owner (as read_key_pair and read_public_keys judge them, links
+// followed), or nothing when it cannot be stat()ed.
+struct FileAccess {
+  unsigned mode = 0, owner = 0;
+};
+std::optional<FileAccess> access_of(const fs::path& file) {
   struct stat info {};
   if (::stat(file.c_str(), &info) != 0) return std::nullopt;
-  return static_cast<unsigned>(info.st_mode & 07777);
+  return FileAccess{static_cast<unsigned>(info.st_mode & 07777), static_cast<unsigned>(info.st_uid)};
 }
 
 // An entry of a key directory that is a regular file (links followed), or the reason it cannot be
@@ -91,6 +94,13 @@ int keys_list(const fs::path& dir) {
   }
   if (ec) throw Error(fmt::format("cannot list {}: {}", printable(dir.string()), ec.message()));
   int status = 0;
+  // As an allow-list, drivers refuse a directory others may change (read_public_keys).
+  if (const auto access = access_of(dir)) {
+    if (const std::string problem = allowed_keys_problem(access->mode, access->owner, ::geteuid()); !problem.empty()) {
+      fmt::print("{} {}; drivers refuse it as an allow-list (`chmod go-w {}`)\n", printable(dir.string()), problem, printable(dir.string()));
+      status = 1;
+    }
+  }
   fmt::print("{:<24} {:<22} {:<12} {:<8} {}\n", "NAME", "FINGERPRINT", "KIND", "SIGNS", "SECRET");
   for (const auto& stem : stems) {
     const fs::path pub = dir / (stem + ".pub"), key = dir / (stem + ".key");
@@ -99,22 +109,26 @@ int keys_list(const fs::path& dir) {
     try {
       if (has_key) {
         kind = has_pub ? "pair" : "secret only";
-        // Judged by the rule read_key_pair applies (secret_key_mode_problem), and shown as the
-        // mode the file has: "ok (0600)" was printed for every mode it took (0400, 0700).
-        const auto mode = mode_of(key);
-        const std::string problem = mode ? secret_key_mode_problem(*mode) : std::string();
-        if (!problem.empty()) {
+        // Judged by the rules read_key_pair applies (secret_key_mode_problem, key_owner_problem),
+        // and shown as the mode the file has: "ok (0600)" was printed for every mode it took (0400,
+        // 0700), and for a file another user owns.
+        const auto access = access_of(key);
+        const std::string mode_problem = access ? secret_key_mode_problem(access->mode) : std::string();
+        const std::string owner_problem = access ? key_owner_problem(access->owner, ::geteuid()) : std::string();
+        if (!mode_problem.empty() || !owner_problem.empty()) {
           // read_key_pair refuses it; the public part still names the key.
           const PublicKey p = read_any_public_part(key);
           fingerprint = p.fingerprint();
           signs = p.sign ? "yes" : "no";
-          secret = fmt::format("UNSAFE ({:04o}): others may read it; labloop refuses it (run `chmod 600 {}`)", *mode, printable(key.string()));
+          secret = !mode_problem.empty()
+                       ? fmt::format("UNSAFE ({:04o}): others may read it; labloop refuses it (run `chmod 600 {}`)", access->mode, printable(key.string()))
+                       : fmt::format("UNSAFE ({:04o}): it {}; labloop refuses it", access->mode, owner_problem);
           status = 1;
         } else {
           const KeyPair pair = read_checked_key_pair(key);
           fingerprint = pair.public_key.fingerprint();
           signs = pair.sign_seed ? "yes" : "no";
-          secret = fmt::format("ok ({:04o})", mode.value_or(0600));
+          secret = fmt::format("ok ({:04o})", access ? access->mode : 0600u);
           if (has_pub && read_public_key(pub).curve != pair.public_key.curve) {
             secret = fmt::format("MISMATCH: {} is not this pair's public key", printable(pub.string()));
             status = 1;
@@ -126,6 +140,13 @@ int keys_list(const fs::path& dir) {
         fingerprint = p.fingerprint();
         signs = p.sign ? "yes" : "no";
         secret = "-";
+        // As an allow-list entry, drivers refuse a file others may change (read_public_keys).
+        if (const auto access = access_of(pub)) {
+          if (const std::string problem = allowed_keys_problem(access->mode, access->owner, ::geteuid()); !problem.empty()) {
+            secret = fmt::format("- (UNSAFE ({:04o}): it {}; drivers refuse it in an allow-list)", access->mode, problem);
+            status = 1;
+          }
+        }
       }
     } catch (const Error& e) {
       fmt::print("{:<24} DAMAGED: {}\n", printable(stem), printable(e.what()));

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,9 +44,13 @@ std::string kind_of(const fs::path& file, const struct stat& info) {
   return what;
 }
 
+// Throws when the file opened (its fstat) may not be used: read_key_text's `judge`.
+using KeyFileJudge = void (*)(const fs::path& file, const struct stat& info);
+
 // The text of a key file: opened once without waiting on a pipe, judged by what was opened (a
-// folder, a pipe or a device is refused by name), and read up to kMaxKeyFileBytes.
-std::string read_key_text(const fs::path& file) {
+// folder, a pipe or a device is refused by name; then by `judge`, so what is judged is what is
+// read, not a file put in its place meanwhile), and read up to kMaxKeyFileBytes.
+std::string read_key_text(const fs::path& file, KeyFileJudge judge = nullptr) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw Error(fmt::format("key file {} cannot be read: {}", file.string(), std::strerror(errno)));
   struct Close {
@@ -56,6 +61,7 @@ std::string read_key_text(const fs::path& file) {
   if (::fstat(fd, &info) != 0) throw Error(fmt::format("key file {} cannot be read: {}", file.string(), std::strerror(errno)));
   if (!S_ISREG(info.st_mode))
     throw Error(fmt::format("key file {} is {}, not a key file: name the file `labloop keys new` wrote", file.string(), kind_of(file, info)));
+  if (judge) judge(file, info);
   if (static_cast<std::uintmax_t>(info.st_size) > kMaxKeyFileBytes)
     throw Error(fmt::format("key file {} is {} bytes; a key file is at most {} bytes: is this the right file?", file.string(),
                             static_cast<std::uintmax_t>(info.st_size), kMaxKeyFileBytes));
@@ -78,8 +84,8 @@ std::string read_key_text(const fs::path& file) {
 // holds no '='; a field is name = "value" (quotes optional) and belongs to the section above it.
 // public-key and secret-key belong to the curve section: one anywhere else is refused, so no
 // reader can take another key from the same file (the Python SDK follows this rule exactly).
-std::map<std::string, std::string> read_certificate_fields(const fs::path& file) {
-  std::istringstream in(read_key_text(file));
+std::map<std::string, std::string> read_certificate_fields(const fs::path& file, KeyFileJudge judge = nullptr) {
+  std::istringstream in(read_key_text(file, judge));
   std::map<std::string, std::string> fields;
   std::string line, section;
   int line_number = 0;
@@ -226,9 +232,10 @@ fs::path public_key_path(const fs::path& path) {
   return fs::path(p.string() + ".pub");
 }
 
-PublicKey read_public_key(const fs::path& file) {
-  if (!fs::exists(file)) throw Error(fmt::format("key file {} does not exist", file.string()));
-  const auto fields = read_certificate_fields(file);
+namespace {
+
+// The public part of a file meant to hold only that: one holding a secret is refused.
+PublicKey public_key_only(const std::map<std::string, std::string>& fields, const fs::path& file) {
   for (const char* secret : {"curve/secret-key", "metadata/sign-secret-seed"})
     if (fields.count(secret))
       throw Error(fmt::format("key file {} holds a secret key ({}) where a public key belongs: name the .pub file. A public key file is "
@@ -236,6 +243,13 @@ PublicKey read_public_key(const fs::path& file) {
                               "key pair (`labloop keys new`) and revoke this one",
                               file.string(), secret));
   return public_part(fields, file);
+}
+
+}  // namespace
+
+PublicKey read_public_key(const fs::path& file) {
+  if (!fs::exists(file)) throw Error(fmt::format("key file {} does not exist", file.string()));
+  return public_key_only(read_certificate_fields(file), file);
 }
 
 PublicKey read_any_public_part(const fs::path& file) {
@@ -248,6 +262,25 @@ std::string secret_key_mode_problem(unsigned mode) {
   return fmt::format("may be read or changed by other users (mode {:04o})", mode & 07777);
 }
 
+namespace {
+
+std::string user_named(unsigned uid) {
+  const struct passwd* user = ::getpwuid(uid);
+  return user && user->pw_name ? fmt::format("user {} (uid {})", printable(user->pw_name), uid) : fmt::format("uid {}", uid);
+}
+
+}  // namespace
+
+std::string key_owner_problem(unsigned owner, unsigned user) {
+  if (owner == user || owner == 0) return {};
+  return fmt::format("belongs to {}, who may read and replace it, not to {}", user_named(owner), user_named(user));
+}
+
+std::string allowed_keys_problem(unsigned mode, unsigned owner, unsigned user) {
+  if (mode & 022) return fmt::format("may be changed by other users (mode {:04o}): anyone who may could let their own key in", mode & 07777);
+  return key_owner_problem(owner, user);
+}
+
 KeyPair read_key_pair(const fs::path& path) {
   const fs::path file = secret_key_path(path);
   struct stat info {};
@@ -257,9 +290,15 @@ KeyPair read_key_pair(const fs::path& path) {
   if (!S_ISREG(info.st_mode))
     throw Error(fmt::format("secret key {} is {}, not a key file: name the NAME.key file `labloop keys new` wrote", file.string(),
                             kind_of(file, info)));
-  if (const std::string problem = secret_key_mode_problem(info.st_mode & 07777); !problem.empty())
-    throw Error(fmt::format("secret key {} {}; a secret key must be its owner's only: run `chmod 600 {}`", file.string(), problem, file.string()));
-  const auto fields = read_certificate_fields(file);
+  // Judged on the file read (read_key_text), not on this path's stat: a file swapped in meanwhile.
+  const auto fields = read_certificate_fields(file, [](const fs::path& opened, const struct stat& found) {
+    if (const std::string problem = secret_key_mode_problem(found.st_mode & 07777); !problem.empty())
+      throw Error(fmt::format("secret key {} {}; a secret key must be its owner's only: run `chmod 600 {}`", opened.string(), problem, opened.string()));
+    if (const std::string problem = key_owner_problem(found.st_uid, ::geteuid()); !problem.empty())
+      throw Error(fmt::format("secret key {} {}; a secret key must be its owner's only: make a new key pair as the user who runs labloop "
+                              "(`labloop keys new`), and revoke this one",
+                              opened.string(), problem));
+  });
   KeyPair pair;
   pair.public_key = public_part(fields, file);
   pair.curve_secret = required_key(fields, "curve/secret-key", file);
@@ -269,11 +308,30 @@ KeyPair read_key_pair(const fs::path& path) {
   return pair;
 }
 
+namespace {
+
+// Which keys may use an instrument is which files its allow-list holds: a list others may change
+// lets them in (sshd's StrictModes refuses an authorized_keys others may write, for the same reason).
+void judge_allowed(const fs::path& what, const struct stat& info) {
+  if (const std::string problem = allowed_keys_problem(info.st_mode & 07777, info.st_uid, ::geteuid()); !problem.empty())
+    throw Error(fmt::format("allowed keys {} {}; an allow-list must be changed by its owner only (`chmod go-w {}`, owned by the user "
+                            "who runs the driver or by root)",
+                            printable(what.string()), problem, printable(what.string())));
+}
+
+PublicKey read_allowed_key(const fs::path& file) { return public_key_only(read_certificate_fields(file, judge_allowed), file); }
+
+}  // namespace
+
 std::vector<PublicKey> read_public_keys(const fs::path& file_or_directory) {
   std::error_code ec;
   if (!fs::exists(file_or_directory, ec))
     throw Error(fmt::format("allowed keys {} do not exist: name a public key file or a directory of them", file_or_directory.string()));
-  if (!fs::is_directory(file_or_directory, ec)) return {read_public_key(file_or_directory)};
+  if (!fs::is_directory(file_or_directory, ec)) return {read_allowed_key(file_or_directory)};
+  struct stat directory {};
+  if (::stat(file_or_directory.c_str(), &directory) != 0)
+    throw Error(fmt::format("allowed keys {} cannot be read: {}", file_or_directory.string(), std::strerror(errno)));
+  judge_allowed(file_or_directory, directory);
   std::vector<fs::path> files;
   for (const auto& entry : fs::directory_iterator(file_or_directory, ec)) {
     if (entry.path().extension() != ".pub") continue;
@@ -292,7 +350,7 @@ std::vector<PublicKey> read_public_keys(const fs::path& file_or_directory) {
   std::sort(files.begin(), files.end());
   std::vector<PublicKey> keys;
   keys.reserve(files.size());
-  for (const auto& file : files) keys.push_back(read_public_key(file));
+  for (const auto& file : files) keys.push_back(read_allowed_key(file));
   return keys;
 }
 

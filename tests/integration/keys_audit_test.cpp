@@ -120,6 +120,26 @@ TEST_CASE("keys list: names printable, an unreadable entry named and skipped, a 
   }
   fs::permissions(keys / "good.key", fs::perms::owner_read | fs::perms::owner_write);
 
+  // As drivers judge an allow-list: a directory or a public key others may change is flagged; a
+  // secret another user owns (who may read it) is refused, whatever its mode.
+  fs::permissions(keys, static_cast<fs::perms>(0777));
+  fs::permissions(keys / "good.pub", static_cast<fs::perms>(0666));
+  if (::geteuid() == 0) REQUIRE(::chown((keys / "good.key").c_str(), 65534, 65534) == 0);
+  const auto open = test::cli({"keys", "list", keys.string()}, dir);
+  INFO(open.output);
+  CHECK(open.status == 1);
+  CHECK_THAT(open.output, Catch::Contains("may be changed by other users (mode 0777)") && Catch::Contains("drivers refuse it as an allow-list"));
+  if (::geteuid() == 0) {
+    CHECK_THAT(open.output, Catch::Contains("UNSAFE (0600): it belongs to") && Catch::Contains("uid 65534"));
+    REQUIRE(::chown((keys / "good.key").c_str(), 0, 0) == 0);
+  }
+  fs::permissions(keys, static_cast<fs::perms>(0755));
+  fs::remove(keys / "good.key");
+  const auto shared = test::cli({"keys", "list", keys.string()}, dir);
+  INFO(shared.output);
+  CHECK_THAT(shared.output, Catch::Contains("public only") && Catch::Contains("UNSAFE (0666)") && Catch::Contains("drivers refuse it in an allow-list"));
+  fs::permissions(keys / "good.pub", static_cast<fs::perms>(0644));
+
   // The allow-list holds a link loop and the key to revoke: the loop is reported, the key revoked.
   const fs::path allowed = dir / "allowed";
   fs::create_directories(allowed);

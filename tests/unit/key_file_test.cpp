@@ -169,6 +169,49 @@ TEST_CASE("An allow-list is a public key file or a directory of them", "[keys]")
   CHECK_THROWS_WITH(labloop::read_public_keys(dir.path / "nowhere"), Catch::Contains("do not exist"));
 }
 
+TEST_CASE("A key file others may change or read is refused: an allow-list others may write, a key another user owns", "[keys]") {
+  // Red-team report: an allow-list directory of mode 1777 let any local user add their own .pub and
+  // run experiments, and a secret key chown'ed to another user (mode 0600) was used and listed "ok".
+  const unsigned me = ::geteuid();
+  CHECK(labloop::key_owner_problem(me, me).empty());
+  CHECK(labloop::key_owner_problem(0, me).empty());  // root's
+  CHECK_THAT(labloop::key_owner_problem(me + 1, me), Catch::Contains("belongs to") && Catch::Contains(fmt::format("uid {}", me + 1)));
+  for (const unsigned mode : {0755u, 0700u, 0644u, 0444u, 01755u})
+    CHECK(labloop::allowed_keys_problem(mode, me, me).empty());
+  for (const unsigned mode : {0775u, 0757u, 01777u, 0664u, 0646u})
+    CHECK_THAT(labloop::allowed_keys_problem(mode, me, me), Catch::Contains(fmt::format("may be changed by other users (mode {:04o})", mode)));
+  CHECK_THAT(labloop::allowed_keys_problem(0755, me + 1, me), Catch::Contains("belongs to"));
+
+  TempDir dir;
+  std::mt19937 rng(4);
+  const fs::path allowed = dir.path / "allowed";
+  fs::create_directories(allowed);
+  fs::permissions(allowed, static_cast<fs::perms>(0755));
+  labloop::write_key_pair(allowed / "a", sample_pair(rng, "a"));
+  REQUIRE(labloop::read_public_keys(allowed).size() == 1);
+  SECTION("a directory others may write") {
+    fs::permissions(allowed, static_cast<fs::perms>(01777));
+    CHECK_THROWS_WITH(labloop::read_public_keys(allowed), Catch::Contains("allowed keys") && Catch::Contains("mode 1777") && Catch::Contains("chmod go-w"));
+  }
+  SECTION("a key in it others may write, read from the directory or alone") {
+    fs::permissions(allowed / "a.pub", static_cast<fs::perms>(0666));
+    CHECK_THROWS_WITH(labloop::read_public_keys(allowed), Catch::Contains("a.pub") && Catch::Contains("mode 0666"));
+    CHECK_THROWS_WITH(labloop::read_public_keys(allowed / "a.pub"), Catch::Contains("mode 0666"));
+    CHECK(labloop::read_public_key(allowed / "a.pub").name == "a");  // a peer's key given to a controller is not an allow-list
+  }
+  if (me == 0) {  // only root can give a file away
+    SECTION("files another user owns") {
+      constexpr unsigned kNobody = 65534;
+      REQUIRE(::chown((allowed / "a.key").c_str(), kNobody, kNobody) == 0);
+      CHECK_THROWS_WITH(labloop::read_key_pair(allowed / "a"), Catch::Contains("belongs to") && Catch::Contains("uid 65534"));
+      REQUIRE(::chown((allowed / "a.pub").c_str(), kNobody, kNobody) == 0);
+      CHECK_THROWS_WITH(labloop::read_public_keys(allowed), Catch::Contains("belongs to"));
+      REQUIRE(::chown(allowed.c_str(), kNobody, kNobody) == 0);
+      CHECK_THROWS_WITH(labloop::read_public_keys(allowed), Catch::Contains("belongs to"));
+    }
+  }
+}
+
 TEST_CASE("labloop keys: one identity signs journals and speaks CurveZMQ", "[keys]") {
   const auto pair = labloop::generate_key_pair("controller");
   REQUIRE(pair.sign_seed);

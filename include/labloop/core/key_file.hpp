@@ -62,16 +62,25 @@ PublicKey read_public_key(const std::filesystem::path& file);
 // The public part of any key file, NAME.key included (labloop keys list).
 PublicKey read_any_public_part(const std::filesystem::path& file);
 // Reads a key pair from "keys/controller" or "keys/controller.key". Refuses a secret file that
-// its group or others may read or write ("chmod 600 …" in the message), and one whose public and
-// secret parts are missing or malformed.
+// its group or others may read or write ("chmod 600 …" in the message), one that belongs to
+// another user than the one running (root's are taken), and one whose public and secret parts
+// are missing or malformed.
 KeyPair read_key_pair(const std::filesystem::path& path);
 // Why labloop refuses a secret key file whose permission bits are `mode` ("" when it reads it): its
 // group or others may read, write or run it. Owner-only modes (0600, 0400, 0700) are taken.
 // read_key_pair and `labloop keys list` judge by this one rule.
 std::string secret_key_mode_problem(unsigned mode);
+// Why labloop refuses a key file (a secret key, an allow-list or a key in it) owned by `owner`
+// when run by `user` ("" when it reads it): another user, who may read and replace it. Root's
+// files are taken (root may do so anyway).
+std::string key_owner_problem(unsigned owner, unsigned user);
+// Why labloop refuses an allow-list (a public key file, or the directory of them, and each *.pub
+// in it) of permission bits `mode` and owner `owner`, read by `user`: its group or others may
+// write it (and so add their own key), or key_owner_problem.
+std::string allowed_keys_problem(unsigned mode, unsigned owner, unsigned user);
 // An allow-list: one public key file, or a directory whose *.pub files are read (not recursive,
-// in name order; other files are ignored). Throws Error for a missing path, a damaged file, or
-// more than kMaxAllowedKeys keys.
+// in name order; other files are ignored). Throws Error for a missing path, a damaged file, more
+// than kMaxAllowedKeys keys, or a directory or file others may change (allowed_keys_problem).
 std::vector<PublicKey> read_public_keys(const std::filesystem::path& file_or_directory);
 
 // Writes STEM.pub (mode 0644) and STEM.key (mode 0600, created exclusively), both fsynced.
