@@ -1,6 +1,7 @@
 #include "command_driver.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "labloop/core/json_check.hpp"
 #include "labloop/core/json_limits.hpp"
 #include "labloop/core/printable.hpp"
+#include "labloop/core/small_file.hpp"
 #include "labloop/core/unique_fd.hpp"
 #include "labloop/core/utc_time.hpp"
 #include "labloop/wire/protocol.hpp"
@@ -148,6 +150,45 @@ CommandDriver::CommandDriver(CommandConfig config) : config_(std::move(config)) 
   fs::create_directories(config_.runs_dir, ec);
   if (ec || !fs::is_directory(config_.runs_dir))
     throw Error(fmt::format("cannot make the runs folder {}: {}", config_.runs_dir.string(), ec ? ec.message() : "it is not a folder"));
+  // One driver per runs folder: what a run left running is found by its folder (below), and two
+  // drivers would take each other's runs for a dead driver's.
+  const fs::path lock = config_.runs_dir / kRunsLockName;
+  runs_lock_ = UniqueFd(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (runs_lock_.get() < 0) throw Error(fmt::format("cannot open {}: {}", lock.string(), std::strerror(errno)));
+  if (::flock(runs_lock_.get(), LOCK_EX | LOCK_NB) != 0)
+    throw Error(errno == EWOULDBLOCK ? fmt::format("the runs folder {} is in use by another labloop-driver-command: give each driver its own "
+                                                   "runs_dir",
+                                                   config_.runs_dir.string())
+                                     : fmt::format("cannot lock {}: {}", lock.string(), std::strerror(errno)));
+  stop_unfinished_runs();
+}
+
+void CommandDriver::stop_unfinished_runs() {
+  // A run whose folder still holds its mark was under way when the driver that started it died
+  // (kill -9, a crash, power): the program's own group got SIGTERM from the kernel with the driver
+  // (PR_SET_PDEATHSIG reaches the direct child only), but what it started (a shell's child, a
+  // helper) measures on, beside the run a restarted driver makes of the same experiment. Stopped
+  // now, as an abort would have; its experiment fails or runs again, as after any driver crash.
+  std::error_code ec;
+  std::size_t runs = 0, processes = 0;
+  for (fs::directory_iterator it(config_.runs_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code kind;
+    if (!it->is_directory(kind) || it->is_symlink(kind)) continue;  // the lock, or what a person put there
+    const fs::path mark = it->path() / kRunningMarkName;
+    // The mark holds the environment entry the run was started with, as it was written: the
+    // driver may be started now from another folder, which names the same run differently.
+    const SmallFile entry = read_small_file(mark, 65536);
+    if (entry.status == SmallFile::Status::missing) continue;
+    if (entry.status == SmallFile::Status::read && entry.text.rfind("LABLOOP_RUN_DIR=", 0) == 0)
+      processes += stop_processes_with_environment(entry.text, std::chrono::milliseconds(2000));
+    std::error_code removed;
+    fs::remove(mark, removed);
+    ++runs;
+  }
+  if (runs > 0)
+    stopped_at_start_ = fmt::format("{} run{} a previous driver left unfinished (it was killed or crashed): {} process{} still running "
+                                    "stopped",
+                                    runs, runs == 1 ? "" : "s", processes, processes == 1 ? "" : "es");
 }
 
 fs::path CommandDriver::new_run_dir(const std::string& experiment) {
@@ -173,6 +214,16 @@ Values CommandDriver::run_experiment(const std::string& experiment, const Params
   io.output = dir / "stdout.txt";
   io.working_dir = config_.declared.folder;
   io.environment = {{"LABLOOP_EXPERIMENT", experiment}, {"LABLOOP_RUN_DIR", dir.string()}};
+  // Marks the run as under way until it has ended (or been stopped): declared before the program,
+  // so removed after it is; left behind only when the driver dies (stop_unfinished_runs).
+  struct RunningMark {
+    fs::path file;
+    ~RunningMark() {
+      std::error_code ec;
+      fs::remove(file, ec);
+    }
+  } running{dir / kRunningMarkName};
+  write_whole_file(running.file.string(), "LABLOOP_RUN_DIR=" + dir.string(), "the run's mark");
   ChildProcess program(config_.command, dir / "stderr.txt", io);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(config_.declared.timeout_s);
   // Measured on the driver's descriptors: a program that removes stdout.txt and prints on is

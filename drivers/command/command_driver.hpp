@@ -7,6 +7,7 @@
 #include <labloop/driver.hpp>
 
 #include "driver_config.hpp"
+#include "labloop/core/unique_fd.hpp"
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -26,6 +27,8 @@ CommandConfig read_command_config(const std::filesystem::path& file);
 
 class CommandDriver final : public Driver {
  public:
+  // Holds runs_dir for itself (another driver on it is refused), and stops what runs a driver
+  // that died there left under way (stopped_at_start says so).
   explicit CommandDriver(CommandConfig config);
   InstrumentInfo describe() const override { return config_.declared.info; }
   Values run(const Params& params, std::stop_token stop) override { return run_experiment("experiment", params, stop); }
@@ -33,11 +36,21 @@ class CommandDriver final : public Driver {
   // stdout.txt and stderr.txt. Throws (a failed experiment) when it exits other than 0, runs past
   // timeout_s, or prints no JSON object with a number for every output, or {"error": "why"}.
   Values run_experiment(const std::string& experiment, const Params& params, std::stop_token stop) override;
+  // "" or one line for the log: what was stopped at start of runs a dead driver left under way.
+  const std::string& stopped_at_start() const { return stopped_at_start_; }
+
+  // In runs_dir: the lock a driver holds on it; in a run's folder while the run is under way,
+  // the LABLOOP_RUN_DIR entry its processes carry.
+  static constexpr const char* kRunsLockName = ".labloop-driver.lock";
+  static constexpr const char* kRunningMarkName = ".labloop-running";
 
  private:
   std::filesystem::path new_run_dir(const std::string& experiment);
+  void stop_unfinished_runs();
 
   CommandConfig config_;
+  UniqueFd runs_lock_;
+  std::string stopped_at_start_;
 };
 
 }  // namespace labloop::command

@@ -13,7 +13,9 @@ int main(int argc, char** argv) {
         // Another program, or other arguments, measure otherwise: a cache of theirs is refused.
         labloop::ready::ReadyDriver ready{nullptr, config.declared.endpoint, nlohmann::json{{"command", config.declared.source["command"]}},
                                           "each run's params, output and errors are kept in " + config.runs_dir.string()};
-        ready.driver = std::make_unique<labloop::command::CommandDriver>(std::move(config));
+        auto driver = std::make_unique<labloop::command::CommandDriver>(std::move(config));
+        if (!driver->stopped_at_start().empty()) ready.note += "; " + driver->stopped_at_start();
+        ready.driver = std::move(driver);
         return ready;
       });
 }

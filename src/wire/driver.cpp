@@ -798,7 +798,7 @@ class Server {
       } else if (it->second->aborted) {
         result = protocol::Result::failed(id, "aborted", result.meta);
       }
-      const std::string payload = protocol::encode(result);
+      const std::string payload = fitted_to_a_message(result);
       if (!shutting_down_) remember(id, result, payload, *it->second);
       if (!it->second->route.empty()) send(it->second->route, payload, id);
       options_.log(fmt::format("{} finished: {}{}", id, result.status == protocol::ResultStatus::ok ? result.values.dump() : result.error,
@@ -806,6 +806,41 @@ class Server {
     }
     running_.erase(it);  // joins the worker, which has finished after its send
     order_.erase(std::find(order_.begin(), order_.end(), id));
+  }
+
+  // `result` encoded, within the size of a message (protocol §7): past it, the controller would
+  // refuse it as too large and send the run again, and the instrument measure the same setting
+  // once more each time (a red-team driver returning a spectrum as 60,000 values). The values of
+  // outputs the driver did not declare go first; a result still too large fails, saying why.
+  std::string fitted_to_a_message(protocol::Result& result) {
+    std::string payload = protocol::encode(result);
+    if (payload.size() <= protocol::kMaxMessageBytes) return payload;
+    const std::size_t size = payload.size();
+    std::size_t dropped = 0;
+    if (result.values.is_object()) {
+      for (auto v = result.values.begin(); v != result.values.end();) {
+        if (std::find(info_.outputs.begin(), info_.outputs.end(), v.key()) == info_.outputs.end()) {
+          v = result.values.erase(v);
+          ++dropped;
+        } else {
+          ++v;
+        }
+      }
+    }
+    payload = protocol::encode(result);
+    if (payload.size() > protocol::kMaxMessageBytes) {
+      result = protocol::Result::failed(result.experiment,
+                                        fmt::format("the driver's result was {} bytes; a message is at most {} bytes (protocol §7)", size,
+                                                    protocol::kMaxMessageBytes),
+                                        result.meta);
+      payload = protocol::encode(result);
+    }
+    options_.log(fmt::format("{}: its result was {} bytes, over the {} bytes of a message: {}", result.experiment, size,
+                             protocol::kMaxMessageBytes,
+                             result.status == protocol::ResultStatus::ok
+                                 ? fmt::format("the values of {} output{} not declared in describe() were left out", dropped, dropped == 1 ? "" : "s")
+                                 : "failed"));
+    return payload;
   }
 
   // Caches a final result, on disk first when there is a cache file: once the controller has

@@ -70,7 +70,8 @@ echo '{"y": 4.25, "extra": 1}'
   CHECK(test::read_file(dir / "id.txt") == "c-0001\n");
   // The run's folder keeps what it was given and what it said.
   std::vector<fs::path> runs;
-  for (const auto& entry : fs::directory_iterator(dir / "instrument-runs")) runs.push_back(entry.path());
+  for (const auto& entry : fs::directory_iterator(dir / "instrument-runs"))
+    if (entry.is_directory()) runs.push_back(entry.path());  // beside the driver's lock
   REQUIRE(runs.size() == 1);
   CHECK_THAT(runs[0].filename().string(), Catch::EndsWith("-c-0001"));
   CHECK(test::read_file(runs[0] / "stderr.txt") == "warming up\n");
@@ -89,7 +90,8 @@ TEST_CASE("Command driver: an output named error is measured as a number; a text
   CHECK(driver.run_experiment("c-0001", json{{"x", 2.5}}, {}) == Values{{"y", 2.0}, {"error", 0.3}});
   CHECK_THROWS_WITH(driver.run_experiment("c-0002", json{{"x", 1}}, {}), "pump jammed");
   // Not declared: a number under "error" is a failure, as before.
-  command::CommandDriver undeclared(command::read_command_config(command_config(dir, "echo '{\"y\": 2, \"error\": 0.3}'\n")));
+  command::CommandDriver undeclared(
+      command::read_command_config(command_config(dir, "echo '{\"y\": 2, \"error\": 0.3}'\n", 20, R"(, "runs_dir": "undeclared-runs")")));
   CHECK(failure_of(undeclared) == "0.3");
 }
 
@@ -179,6 +181,9 @@ TEST_CASE("Command driver: an abort stops the program and everything it started"
     INFO(file);
     CHECK_FALSE(process_running(pid));
   }
+  // Stopped, the run is no longer under way: its mark is gone (a driver starting would stop it).
+  for (const auto& run : fs::directory_iterator(dir / "instrument-runs"))
+    if (run.is_directory()) CHECK_FALSE(fs::exists(run.path() / command::CommandDriver::kRunningMarkName));
 }
 
 TEST_CASE("Command driver: a program that ends by itself leaves what it started running", "[command]") {
@@ -189,6 +194,50 @@ TEST_CASE("Command driver: a program that ends by itself leaves what it started 
   CHECK(driver.run_experiment("c-0001", json{{"x", 2.5}}, {}).at("y") == 2);
   const pid_t service = std::stoi(test::read_file(dir / "service.pid"));
   CHECK(process_running(service));
+  ::kill(service, SIGKILL);
+}
+
+TEST_CASE("Command driver: what a run left under way by a driver that died is stopped when a driver starts; a finished run's service is not",
+          "[command]") {
+  // Red-team report: kill -9 of the driver left the program's child measuring (the kernel's
+  // PR_SET_PDEATHSIG reaches the direct child only), and the restarted driver ran the same
+  // experiment beside it on a capacity-1 instrument.
+  test::TempDir dir;
+  const fs::path config = command_config(dir, "sleep 60 & echo $! > service.pid; echo '{\"y\": 2}'\n");
+  const fs::path runs = dir / "instrument-runs";
+  {
+    command::CommandDriver driver(command::read_command_config(config));
+    CHECK(driver.run_experiment("c-0001", json{{"x", 2.5}}, {}).at("y") == 2);
+    CHECK_THROWS_WITH(command::CommandDriver(command::read_command_config(config)),
+                      Catch::Contains("is in use by another labloop-driver-command") && Catch::Contains("its own runs_dir"));
+  }
+  // A run that ended took its mark away (one stopped too: "an abort stops the program…" below).
+  for (const auto& run : fs::directory_iterator(runs))
+    if (run.is_directory()) CHECK_FALSE(fs::exists(run.path() / command::CommandDriver::kRunningMarkName));
+  const pid_t service = std::stoi(test::read_file(dir / "service.pid"));
+  REQUIRE(process_running(service));
+
+  // A run as a killed driver leaves it: its mark, and a process of its own session carrying its
+  // LABLOOP_RUN_DIR (reparented, as the shell that started it exits).
+  const fs::path orphan_run = runs / "20261208T000000Z-c-0002";
+  fs::create_directories(orphan_run);
+  const std::string entry = "LABLOOP_RUN_DIR=" + orphan_run.string();
+  test::write_file(orphan_run / command::CommandDriver::kRunningMarkName, entry);
+  REQUIRE(std::system(fmt::format("cd '{}' && env '{}' setsid sleep 60 < /dev/null > /dev/null 2>&1 & echo $! > '{}'", dir.path().string(),
+                                  entry, (dir / "orphan.pid").string())
+                          .c_str()) == 0);
+  const pid_t orphan = test::wait_until([&] { return fs::exists(dir / "orphan.pid") && !test::read_file(dir / "orphan.pid").empty(); },
+                                        std::chrono::seconds(5))
+                           ? std::stoi(test::read_file(dir / "orphan.pid"))
+                           : -1;
+  REQUIRE(orphan > 0);
+  REQUIRE(test::wait_until([&] { return !processes_with_environment(entry).empty(); }, std::chrono::seconds(5)));
+
+  command::CommandDriver restarted(command::read_command_config(config));
+  CHECK(restarted.stopped_at_start() == "1 run a previous driver left unfinished (it was killed or crashed): 1 process still running stopped");
+  CHECK_FALSE(process_running(orphan));
+  CHECK_FALSE(fs::exists(orphan_run / command::CommandDriver::kRunningMarkName));
+  CHECK(process_running(service));  // a finished run's service is left alone
   ::kill(service, SIGKILL);
 }
 
@@ -224,7 +273,7 @@ TEST_CASE("Command driver: labloop-driver-command over a real socket passes ever
   CHECK(report.all_passed());
   // Exactly one run reached the program: the repeat came from the cache, the rest were refused.
   std::size_t runs = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir / "instrument-runs")) ++runs;
+  for (const auto& entry : fs::directory_iterator(dir / "instrument-runs")) runs += entry.is_directory();
   CHECK(runs == 1);
 }
 
@@ -251,7 +300,7 @@ TEST_CASE("Command driver: the shipped example (an oven run by a Python script) 
   CHECK(std::count(results.begin(), results.end(), '\n') == 9);  // the header and 8 experiments
   // Each ran the program once, in a folder of its own (the driver-check's one run besides).
   std::size_t runs = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir / "oven-runs")) ++runs;
+  for (const auto& entry : fs::directory_iterator(dir / "oven-runs")) runs += entry.is_directory();
   CHECK(runs == 9);
 }
 #endif

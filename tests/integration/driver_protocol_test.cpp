@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -13,6 +15,7 @@
 #include <functional>
 #include <future>
 #include <limits>
+#include <mutex>
 #include <numbers>
 #include <optional>
 #include <sstream>
@@ -748,6 +751,33 @@ TEST_CASE("serve reports the values a driver returns", "[driver][serve]") {
   REQUIRE(result["status"] == "ok");
   CHECK(result["values"]["y"].get<double>() == 7.0);
   CHECK(result["meta"].is_object());
+}
+
+TEST_CASE("serve sends no result over the size of a message: undeclared values are left out first", "[driver][serve]") {
+  // Red-team report: a driver returning a spectrum as 60,000 undeclared values sent a 2 MB result;
+  // the controller refused it as too large and sent the run again, three times, each measured.
+  LambdaDriver driver([](double x, std::stop_token) {
+    labloop::Values values{{"y", x}};
+    for (int k = 0; k < 60000; ++k) values[fmt::format("wavelength_{:05}", k)] = 0.1 * k;
+    return values;
+  });
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  InProcessServer server(driver, [&](const std::string& line) {
+    std::lock_guard lock(mutex);
+    lines.push_back(line);
+  });
+  Client client(server.endpoint());
+  const json result = run_x(client, "big-1", 1.5);
+  CHECK(result["status"] == "ok");
+  CHECK(result["values"] == json{{"y", 1.5}});
+  CHECK(result.dump().size() <= labloop::protocol::kMaxMessageBytes);
+  client.send(labloop::protocol::to_json(labloop::protocol::Run{"big-1", json{{"x", 1.5}}}));
+  CHECK(client.receive() == result);  // cached as sent
+  std::lock_guard lock(mutex);
+  CHECK(std::any_of(lines.begin(), lines.end(), [](const std::string& line) {
+    return line.find("big-1: its result was") != std::string::npos && line.find("the values of 60000 outputs not declared") != std::string::npos;
+  }));
 }
 
 TEST_CASE("serve turns an exception from run into a failed result with its message", "[driver][serve]") {

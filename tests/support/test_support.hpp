@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "catalogue.hpp"
 #include "labloop/campaign/campaign_config.hpp"
@@ -40,6 +42,17 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Whether `done()` came true within `most`, looked at every 10 ms.
+template <typename F>
+bool wait_until(F&& done, std::chrono::milliseconds most) {
+  const auto deadline = std::chrono::steady_clock::now() + most;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
 
 // What the message of `f`'s exception holds ("" when nothing is thrown).
 template <typename F>
