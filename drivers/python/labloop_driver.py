@@ -1408,10 +1408,12 @@ class _Server:
     def _dispatch(self, envelope: list[bytes], payload: bytes) -> dict[str, Any] | None:
         if len(payload) > MAX_MESSAGE_BYTES:
             return _error("too_large", f"message of {len(payload)} bytes exceeds {MAX_MESSAGE_BYTES}")
-        if _too_deep(payload):
-            return _error("too_deep", f"message nested deeper than {MAX_MESSAGE_DEPTH} levels")
+        # docs/protocol.md section 2 orders the checks size, byte-order mark, depth, as the C++ SDK
+        # does: a frame failing both is bad_json from either SDK, never too_deep from one of them.
         if payload.startswith(b"\xef\xbb\xbf"):
             return _error("bad_json", "not valid UTF-8 JSON: a byte-order mark is not allowed")
+        if _too_deep(payload):
+            return _error("too_deep", f"message nested deeper than {MAX_MESSAGE_DEPTH} levels")
         try:
             msg = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant, parse_float=_parse_float,
                              parse_int=_parse_int, object_pairs_hook=_unique_keys)

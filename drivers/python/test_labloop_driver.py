@@ -218,6 +218,8 @@ def test_fast_driver(c: Controller) -> None:
     check(code(b"\xef\xbb\xbf" + json.dumps({"v": 1, "type": "ping"}).encode()) == "bad_json",
           "a byte-order mark before the JSON -> error bad_json")
     check(code(b'{"v":1,"type":"ping","type":"pong"}') == "bad_json", "a key twice in one object -> error bad_json")
+    # docs/protocol.md section 2: byte-order mark before depth, as the C++ SDK (it answered too_deep).
+    check(code(b"\xef\xbb\xbf" + b"[" * 70 + b"]" * 70) == "bad_json", "a byte-order mark and 70 levels -> bad_json, not too_deep")
     check(code(b'{"v":1,"type":"ping","x":{"y":1},"z":[{"y":2},{"y":3}]}') is None, "one key in several objects is no repeat")
     t0 = time.monotonic()
     check(code(b"[" * 100_000) == "too_deep", f"100,000 '[' -> error too_deep ({time.monotonic() - t0:.2f} s)")
