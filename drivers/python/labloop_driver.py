@@ -87,6 +87,8 @@ MAX_HOLDER_FILE_BYTES = 64 << 20  # the exclusive-control holder file, compacted
 # after which the driver refused to start.
 HOLDER_COMPACT_BYTES = 64 << 10
 MAX_LEASE_S = 31536000.0  # the longest lease (a year), as the C++ SDK's kMaxLease
+# estimate() runs on the thread that answers every peer; one taking longer is logged (at most once a second).
+SLOW_ESTIMATE_S = 0.5
 MAX_PEERS = 4096  # claims remembered under exclusive control, one per connection that said hello
 
 log = logging.getLogger("labloop_driver")
@@ -598,7 +600,15 @@ class Driver:
         raise NotImplementedError
 
     def estimate(self, params: dict[str, Any]) -> dict[str, float]:
-        """Optional {"expected_s": ..., "max_s": ...} sent in `accepted`; default: none."""
+        """Optional {"expected_s": ..., "max_s": ...} (seconds, finite numbers >= 0) sent in
+        `accepted`; default: none.
+
+        Called on the socket thread, the one that answers ping and hello, before the run starts:
+        it must return at once, computed from `params` alone (no instrument I/O, no waiting).
+        While it runs no peer is answered, and a controller takes a driver silent for about 5 s
+        as lost; a call taking over 0.5 s is logged. What is no dict, or a value that is no
+        finite number >= 0, is left out of `accepted` (logged once); an exception too.
+        """
         return {}
 
     def report_progress(self, fraction: float) -> None:
@@ -637,6 +647,15 @@ def _fmt(v: Any) -> str:
         text = json.dumps(v, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _fmt_any(v: Any) -> str:
+    """A value a driver returned, for a log line: its repr (a tuple shows as one), cut to 80 characters."""
+    try:
+        text = repr(v)
+    except Exception:  # noqa: BLE001 - a __repr__ that raises: its type must do
+        text = f"<{type(v).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -1003,6 +1022,7 @@ class _Server:
         self.stopping = stop_event if stop_event is not None else threading.Event()
         self.cache: dict[str, _Finished] = {}  # experiment id -> final result, params, owner
         self._limited = _LineLimiter()  # _log_limited
+        self._estimate_said: set[str] = set()  # the ways estimate() went wrong that were logged (_say_estimate_once)
         self.running: dict[str, _Job] = {}  # insertion order = start order
         self.done: queue.SimpleQueue[tuple[_Job, dict[str, Any]]] = queue.SimpleQueue()
         self.seq = 0  # experiments started by this process; exposed as meta.run_seq
@@ -1577,15 +1597,7 @@ class _Server:
             return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id,
                     "reason": f"busy: {len(self.running)}/{self.capacity} experiments running"}
         accepted: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "accepted", "experiment": exp_id}
-        try:
-            est = self.driver.estimate(dict(clean)) or {}
-        except Exception:
-            log.exception("estimate() failed for %s; accepting without an estimate", exp_id)
-            est = {}
-        for key in ("expected_s", "max_s"):
-            val = est.get(key)
-            if _is_number(val) and math.isfinite(val) and val >= 0:
-                accepted[key] = float(val)
+        accepted.update(self._estimate(exp_id, clean))
         job = _Job(exp_id, clean, params, envelope, self._key, accepted)
         self.seq += 1
         job.thread = threading.Thread(target=self._work, args=(job, self.seq),
@@ -1595,6 +1607,59 @@ class _Server:
         # The `accepted` is sent by our caller before the main loop can flush this job's result,
         # so the controller always sees accepted before result.
         return accepted
+
+    def _estimate(self, exp_id: str, params: dict[str, Any]) -> dict[str, float]:
+        """The usable part of driver.estimate(): expected_s and max_s when each is a finite number
+        >= 0. Whatever else it gives (a tuple, a string for a number, an exception) accepts the run
+        without that estimate: a slip in an optional hint must not cost the run (a tuple once made
+        every run an `internal` error naming no experiment, and nothing ran)."""
+        t0 = time.monotonic()
+        try:
+            est = self.driver.estimate(dict(params))
+        except Exception:
+            log.exception("estimate() failed for %s; accepting without an estimate", exp_id)
+            est = None
+        took = time.monotonic() - t0
+        if took > SLOW_ESTIMATE_S:
+            # estimate() runs on the one thread that answers every peer: while it runs no ping is
+            # answered, and the controller takes a driver silent for about 5 s as lost.
+            self._log_limited("slow estimate", logging.WARNING, "estimate() for %s took %.2f s (more than %.1f s); it runs on the thread that "
+                              "answers ping and hello, which waited meanwhile (a controller takes a driver silent for about 5 s as "
+                              "lost): make estimate() return at once from the params alone, without talking to the instrument",
+                              exp_id, took, SLOW_ESTIMATE_S)
+        if est is None:
+            return {}
+        out: dict[str, float] = {}
+        try:
+            if not isinstance(est, Mapping):
+                self._say_estimate_once(f"returned {type(est).__name__}", "estimate() returned %s, not a dict such as "
+                                        "{\"expected_s\": 120.0, \"max_s\": 600.0}; runs are accepted without an estimate",
+                                        _fmt_any(est))
+                return {}
+            for key, val in est.items():
+                if key not in ("expected_s", "max_s"):
+                    self._say_estimate_once(f"key {key!r}", "estimate() returned the key %s, which is neither expected_s nor max_s: "
+                                            "ignored", _fmt_any(key))
+                elif val is None:
+                    continue  # absent, as null is in an optional field
+                elif not (_is_number(val) and _is_finite(val) and val >= 0):
+                    self._say_estimate_once(f"{key} {type(val).__name__}", "estimate() gave %s=%s, not a finite number of "
+                                            "seconds >= 0: accepted without it", key, _fmt_any(val))
+                else:
+                    out[key] = float(val)
+        except Exception as e:  # noqa: BLE001 - a mapping whose items cannot be read: no estimate, the run goes on
+            self._say_estimate_once(f"unreadable {type(e).__name__}", "estimate() returned a %s whose items cannot be read (%s); "
+                                    "runs are accepted without an estimate", type(est).__name__, _exception_text(e))
+            return {}
+        return out
+
+    def _say_estimate_once(self, cause: str, fmt: str, *args: Any) -> None:
+        """Logs each way estimate() goes wrong once (the first run saying it; every run would repeat
+        it), for a bounded number of ways."""
+        if cause in self._estimate_said or len(self._estimate_said) >= 64:
+            return
+        self._estimate_said.add(cause)
+        log.warning(fmt + " (said once)", *args)
 
     @staticmethod
     def _same_params(msg: dict[str, Any], stored: dict[str, Any]) -> bool:

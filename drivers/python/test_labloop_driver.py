@@ -1208,6 +1208,60 @@ def test_experiment_goes_on(tmp: str, ctx: zmq.Context) -> None:
     check(not t.is_alive(), "... and serve() returned")
 
 
+def test_estimate(tmp: str, ctx: zmq.Context) -> None:
+    """estimate() is an optional hint: what is no dict of finite numbers >= 0 is left out of
+    `accepted`, the run goes on, and each way it goes wrong is logged once. A tuple once made every
+    run an `internal` error naming no experiment, and nothing ran. It runs on the socket thread, so
+    a slow one delays every ping: logged, naming how long it took."""
+    print("estimate() returning what is no estimate, or slowly")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    import labloop_driver as ld
+
+    modes = {"tuple": (2.0, 10.0), "strings": {"expected_s": "2", "max_s": -1}, "huge": {"expected_s": 10**400, "max_s": 7},
+             "keys": {"expected": 2.0}, "slow": {"expected_s": 1.0}, "ok": {"expected_s": 3, "max_s": 9.5}, "none": None}
+
+    class Estimates(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "estimates", "version": "1",
+                    "inputs": [{"name": "mode", "type": "categorical", "choices": list(modes)}], "outputs": ["y"], "capacity": 1}
+
+        def estimate(self, params: dict[str, Any]) -> Any:
+            if params["mode"] == "slow":
+                time.sleep(0.7)
+            return modes[params["mode"]]
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            return {"y": 1.0}
+
+    messages: list[str] = []
+    with kept_log(messages), served(ld, Estimates(), f"ipc://{tmp}/estimates.ipc", ctx) as (t, stop, c):
+        def accepted(exp: str, mode: str) -> dict[str, Any]:
+            acc = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"mode": mode}})
+            res = c.recv(3.0) if acc.get("type") == "accepted" else None
+            return acc if (res or {}).get("status") == "ok" and res.get("experiment") == exp else {"reply": acc, "result": res}
+
+        for mode, want in (("tuple", {}), ("strings", {}), ("huge", {"max_s": 7.0}), ("keys", {}), ("none", {}),
+                           ("ok", {"expected_s": 3.0, "max_s": 9.5})):
+            for i in range(2):
+                acc = accepted(f"e-{mode}-{i}", mode)
+                got = {k: acc[k] for k in ("expected_s", "max_s") if k in acc}
+                check(acc.get("type") == "accepted" and got == want,
+                      f"estimate() returning {modes[mode]!r:.40} -> accepted with {want}, and it ran ok ({acc})")
+        said = [m for m in messages if m.startswith("estimate() ")]
+        check(len([m for m in said if "returned tuple" not in m and "(2.0, 10.0), not a dict" in m]) == 1,
+              f"... the tuple logged once for two runs, shown as returned ({said})")
+        check(len([m for m in said if "expected_s='2'" in m]) == 1 and len([m for m in said if "max_s=-1" in m]) == 1
+              and len([m for m in said if "expected_s=1000" in m]) == 1, f"... each unusable value once, named ({said})")
+        check(len([m for m in said if "'expected'" in m and "neither expected_s nor max_s" in m]) == 1, f"... an unknown key once ({said})")
+        check(not any("took" in m for m in said), "... no quick estimate is called slow")
+        check(accepted("e-slow", "slow").get("expected_s") == 1.0, "a slow estimate() still gives its estimate")
+        slow = [m for m in messages if m.startswith("estimate() for e-slow took ")]
+        check(len(slow) == 1 and re.match(r"estimate\(\) for e-slow took 0\.[6-9]\d s \(more than 0\.5 s\).*without talking to the instrument", slow[0])
+              is not None, f"... and is logged with how long it took and what to do ({slow})")
+    check(not t.is_alive(), "... and serve() returned")
+
+
 def test_report_progress(tmp: str, ctx: zmq.Context) -> None:
     """report_progress() ignores what is no finite number, an integer no double holds as NaN: it
     once raised OverflowError for 10**400 inside run(), failing the experiment."""
@@ -1411,6 +1465,7 @@ def main() -> int:
         test_undelivered(tmp, ctx)
         test_worker_failures(tmp, ctx)
         test_experiment_goes_on(tmp, ctx)
+        test_estimate(tmp, ctx)
         test_report_progress(tmp, ctx)
         test_log_text(tmp, ctx)
         test_log_flood(tmp, ctx)
@@ -1459,6 +1514,9 @@ class SdkTest(unittest.TestCase):
 
     def test_experiment_goes_on(self) -> None:
         self.passes(test_experiment_goes_on)
+
+    def test_estimate(self) -> None:
+        self.passes(test_estimate)
 
     def test_report_progress(self) -> None:
         self.passes(test_report_progress)
