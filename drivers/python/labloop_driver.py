@@ -574,12 +574,14 @@ class ExperimentGoesOn(Exception):
     machine). When the driver shuts down, serve() then sends no result for it: "driver shutting
     down" would have the controller run the experiment again under another id while the instrument
     still measures it. A controller that sends the same run to the driver restarted gets the result
-    the instrument produces, if run() can find it then. On an abort it fails the experiment like
-    any other exception ("aborted"). The C++ SDK's labloop::ExperimentGoesOn."""
+    the instrument produces, if the driver can find it then: override Driver.run_experiment(), which
+    is given the experiment's id. On an abort it fails the experiment like any other exception
+    ("aborted"). The C++ SDK's labloop::ExperimentGoesOn."""
 
 
 class Driver:
-    """Subclass and implement describe() and run(); optionally estimate()."""
+    """Subclass and implement describe() and run() (or run_experiment(), to get the experiment's
+    id); optionally estimate()."""
 
     def describe(self) -> dict[str, Any]:
         """Return {"driver", "version", "inputs", "outputs", "capacity"} (the `welcome` body),
@@ -598,6 +600,15 @@ class Driver:
         tuple (values, meta) where meta is a JSON-serialisable dict merged into the result meta.
         """
         raise NotImplementedError
+
+    def run_experiment(self, experiment: str, params: dict[str, Any], stop: threading.Event) -> Any:
+        """What serve() calls for each experiment: run(params, stop) by default, as the C++ SDK's
+        run_experiment. Override it instead of run() when the experiment's id matters to the
+        instrument: a sample label, a request file named after it, or finding, after a restart,
+        the result of an experiment the instrument went on with (ExperimentGoesOn). `experiment`
+        is the id the controller sent (1 to 128 characters, any text: escape it before using it
+        in a file name); the rest is as for run()."""
+        return self.run(params, stop)
 
     def estimate(self, params: dict[str, Any]) -> dict[str, float]:
         """Optional {"expected_s": ..., "max_s": ...} (seconds, finite numbers >= 0) sent in
@@ -1724,7 +1735,7 @@ class _Server:
         result: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "result", "experiment": job.exp_id}
         user_meta: Any = None
         try:
-            ret = self.driver.run(dict(job.params), job.stop)
+            ret = self.driver.run_experiment(job.exp_id, dict(job.params), job.stop)
             if isinstance(ret, tuple) and len(ret) == 2:
                 ret, user_meta = ret
             if not job.stop.is_set():

@@ -1207,6 +1207,32 @@ def test_experiment_goes_on(tmp: str, ctx: zmq.Context) -> None:
         check(kept == ["g-abort"], f"only the aborted experiment is cached, not g-taken ({kept})")
     check(not t.is_alive(), "... and serve() returned")
 
+    # Back after the restart, the driver finds what its instrument measured for that id: run()
+    # is not given the id, run_experiment() is (it could not be done before it existed).
+    measured = {"g-taken": 0.875}
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    class Finder(Reader):
+        def run_experiment(self, experiment: str, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            asked.append((experiment, params))
+            if experiment in measured:
+                return {"y": measured[experiment]}
+            return super().run_experiment(experiment, params, stop)
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            return {"y": -params["x"]}
+
+    with served(ld, Finder(), endpoint, ctx, cache_path=cache) as (t, stop, c):
+        acc = c.ask({"v": 1, "type": "run", "experiment": "g-taken", "params": {"x": 0.75}})
+        res = c.recv(3.0) or {}
+        check(acc.get("type") == "accepted" and res.get("status") == "ok" and res.get("values") == {"y": 0.875}
+              and asked == [("g-taken", {"x": 0.75})],
+              f"the same run after a restart: run_experiment() gets its id and params and finds the instrument's result ({res}, {asked})")
+        check(c.ask({"v": 1, "type": "run", "experiment": "g-new", "params": {"x": 0.5}}).get("type") == "accepted", "another run accepted")
+        res = c.recv(3.0) or {}
+        check(res.get("values") == {"y": -0.5} and asked[-1] == ("g-new", {"x": 0.5}),
+              f"... and its default (super().run_experiment) calls run(params, stop) ({res})")
+
 
 def test_estimate(tmp: str, ctx: zmq.Context) -> None:
     """estimate() is an optional hint: what is no dict of finite numbers >= 0 is left out of
