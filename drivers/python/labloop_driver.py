@@ -778,6 +778,17 @@ def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"describe(): input '{name}' has unknown type {kind!r}")
         if "unit" in spec and not isinstance(spec["unit"], str):
             raise ValueError(f"describe(): input '{name}' has a non-string 'unit'")
+        # Every field goes into each welcome as it is (extra ones too): one that JSON cannot hold
+        # (NaN, an object) let the driver start, then no hello was ever answered (only a traceback
+        # per hello in its log). Encoded as the wire encodes it (_encode: no NaN, UTF-8).
+        for field, value in spec.items():
+            if not isinstance(field, str):
+                raise ValueError(f"describe(): input '{name}' has a field named {_fmt_any(field)}; field names are strings")
+            try:
+                _encode({field: value})
+            except (TypeError, ValueError, RecursionError) as e:
+                raise ValueError(f"describe(): input '{name}' field {_fmt_any(field)} = {_fmt_any(value)} cannot be sent as JSON ({e}): "
+                                 "a welcome holds only strings, finite numbers, true, false, null, lists and objects") from None
         norm_inputs.append(dict(spec))
     outputs = desc.get("outputs")
     if (not isinstance(outputs, Sequence) or isinstance(outputs, str)
@@ -795,6 +806,19 @@ def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
                 or not all(_is_number(v) and 0 <= v <= MAX_STATED_NOISE for v in noise.values())):
             raise ValueError("describe(): 'noise' must map outputs to standard deviations from 0 to 1e100")
         described["noise"] = {k: float(v) for k, v in noise.items()}
+    # The welcome as a whole: a driver name, version or output that is not valid Unicode (a lone
+    # surrogate), and its size: a welcome over the 1 MiB a message may be is refused by every
+    # controller (docs/protocol.md section 7).
+    try:
+        size = len(_encode({"v": PROTOCOL_VERSION, "type": "welcome", **described, "holder": {}}))
+    except (TypeError, ValueError, RecursionError) as e:
+        raise ValueError(f"describe(): its driver, version or outputs cannot be sent as JSON ({e}): "
+                         "write them as valid Unicode text") from None
+    # 1 KiB spare for the holder a welcome names under exclusive control (a campaign id of up to
+    # 128 characters, 512 bytes of UTF-8, its times and controller key).
+    if size + 1024 > MAX_MESSAGE_BYTES:
+        raise ValueError(f"describe(): the welcome would be {size} bytes; a message is at most {MAX_MESSAGE_BYTES} bytes (1 MiB, "
+                         "docs/protocol.md section 7), 1 KiB of them kept for the holder it may name: declare fewer inputs, choices or levels")
     return described
 
 
@@ -926,11 +950,19 @@ def _cache_stamp(info: Mapping[str, Any], results_depend_on: Any) -> dict[str, A
     other options would answer as if this instrument had measured them. The digest covers what
     decides a result besides its params (driver name, inputs, outputs, results_depend_on), not the
     version or capacity, so an update that measures the same keeps its cache."""
-    decisive = {"driver": info["driver"], "inputs": info["inputs"], "outputs": info["outputs"],
-                "results_depend_on": results_depend_on}
+    decisive = {"driver": info["driver"], "inputs": info["inputs"], "outputs": info["outputs"]}
+    # Blame what is at fault: describe() (validate_describe refuses what the wire cannot send, but
+    # a caller may hand this any info), else results_depend_on.
+    try:
+        json.dumps(decisive, sort_keys=True, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as e:
+        raise ValueError(f"describe() cannot be written as plain JSON for the result cache's stamp ({e}): its driver name, "
+                         "inputs and outputs must hold only strings, finite numbers, true, false, null, lists and objects") from None
+    decisive["results_depend_on"] = results_depend_on
     try:
         canonical = json.dumps(decisive, sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as e:
+        canonical.encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as e:
         raise ValueError(f"results_depend_on must be plain JSON (objects, arrays, strings, finite numbers): {e}") from None
     return {"cache_of": {"driver": info["driver"], "welcome_sha256": hashlib.sha256(canonical.encode("utf-8")).hexdigest()}}
 

@@ -442,6 +442,66 @@ def test_discrete_inputs() -> None:
             check("'noise'" in str(e), f"noise with {what} refused: {e}")
 
 
+def test_describe_json(tmp: str) -> None:
+    """describe() holding what JSON cannot send is refused at start, naming the input and field: a
+    NaN in an extra field let the driver start, then every hello failed to encode its welcome
+    (only a traceback in the log). With a cache, the refusal blamed results_depend_on."""
+    print("describe() that JSON cannot send")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    import labloop_driver as ld
+
+    x = {"name": "x", "type": "continuous", "low": 0, "high": 1}
+    desc = {"driver": "d", "version": "1", "outputs": ["y"], "inputs": [x]}
+    for spec, field, what in ((dict(x, default=float("nan")), "'default'", "NaN in an extra field"),
+                              (dict(x, vendor={"gain": float("inf")}), "'vendor'", "infinity inside an extra object"),
+                              (dict(x, calibrate=object()), "'calibrate'", "an object in an extra field"),
+                              ({"name": "c", "type": "categorical", "choices": ["a", float("nan")]}, "'choices'", "NaN among the choices"),
+                              (dict(x, unit="deg\ud800"), "'unit'", "a unit that is not valid Unicode"),
+                              (dict(x, **{"note\udc00": 1}), "'note", "a field name that is not valid Unicode"),
+                              ({**x, 7: "seven"}, "named 7", "a field named by a number")):
+        try:
+            ld.validate_describe(dict(desc, inputs=[spec]))
+            check(False, f"describe with {what} refused")
+        except ValueError as e:
+            check(f"input '{spec['name']}'" in str(e) and field in str(e), f"describe with {what} refused, naming input and field: {e}")
+    for bad, what in ((dict(desc, driver="d\ud800"), "a driver name"), (dict(desc, outputs=["y\udfff"]), "an output")):
+        try:
+            ld.validate_describe(bad)
+            check(False, f"describe with {what} that is not valid Unicode refused")
+        except ValueError as e:
+            check("cannot be sent as JSON" in str(e), f"describe with {what} that is not valid Unicode refused: {e}")
+    many = dict(desc, inputs=[{"name": f"c{i}", "type": "discrete", "values": [j / 7 + i for j in range(1000)]} for i in range(64)])
+    try:
+        ld.validate_describe(many)
+        check(False, "a welcome over 1 MiB refused")
+    except ValueError as e:
+        check(re.search(r"the welcome would be \d+ bytes; a message is at most 1048576 bytes", str(e)) is not None,
+              f"a welcome over 1 MiB (64 inputs of 1000 levels) refused, saying its size and the limit: {str(e)[:160]}")
+    check(ld.validate_describe(dict(desc, inputs=[dict(x, default=0.5, vendor={"gain": [1, None, True]})]))["inputs"][0]["default"] == 0.5,
+          "extra fields of plain JSON are kept")
+
+    class Nan(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return dict(desc, inputs=[dict(x, default=float("nan"))])
+
+    cache = os.path.join(tmp, "nan.jsonl")
+    try:
+        ld.serve(Nan(), f"ipc://{tmp}/nan.ipc", cache_path=cache, install_signal_handlers=False)
+        check(False, "serve() refuses to start on such a describe()")
+    except ValueError as e:
+        check("input 'x' field 'default'" in str(e) and "results_depend_on" not in str(e),
+              f"serve() with a cache refuses to start, blaming describe(), not results_depend_on: {e}")
+    info = {"driver": "d", "inputs": [dict(x, default=float("nan"))], "outputs": ["y"]}
+    for args, blamed, innocent in (((info, None), "describe()", "results_depend_on"),
+                                   ((dict(info, inputs=[x]), {"gain": float("nan")}), "results_depend_on", "describe()")):
+        try:
+            ld._cache_stamp(*args)
+            check(False, f"a cache stamp of {blamed} holding NaN refused")
+        except ValueError as e:
+            check(str(e).startswith(blamed) and innocent not in str(e), f"a cache stamp of {blamed} holding NaN blames it alone: {e}")
+
+
 def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
     print("result cache on disk (--cache)")
     import labloop_driver as ld
@@ -1470,6 +1530,7 @@ def main() -> int:
         test_slow_driver(cb)
         test_validate_params()
         test_discrete_inputs()
+        test_describe_json(tmp)
 
         print("shutdown")
         pb.send_signal(signal.SIGTERM)
