@@ -1238,6 +1238,12 @@ class _Server:
                     if params is not None and not isinstance(params, dict):
                         log.warning("result cache %s: skipped line %d whose params are not an object", path, number)
                         continue
+                    if len(line) > MAX_MESSAGE_BYTES and len(json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode()) > MAX_MESSAGE_BYTES:
+                        # Written by an SDK that sent results of any size: never sent again (the
+                        # controller discards it as too_large), so the experiment runs anew if asked.
+                        log.warning("result cache %s: skipped line %d, a result over the %d bytes (1 MiB) a message may be",
+                                    path, number, MAX_MESSAGE_BYTES)
+                        continue
                     self.cache[msg["experiment"]] = _Finished(msg, params, None)
         except FileNotFoundError:
             return
@@ -1427,7 +1433,14 @@ class _Server:
         # gone; ROUTER_MANDATORY) is dropped but said: a result each time, other replies at most
         # once a second per reason, counting the rest. A result stays cached for the next ask.
         try:
-            sock.send_multipart(envelope + [_encode(msg)], zmq.NOBLOCK)
+            payload = _encode(msg)
+            if len(payload) > MAX_MESSAGE_BYTES:
+                # Made small enough where it is made (_fit, validate_describe); a frame over the
+                # limit is discarded by the peer anyway, so never sent.
+                log.error("a %s reply of %d bytes was not sent: a message is at most %d bytes (1 MiB); a driver bug, please report it",
+                          _said(msg.get("type")), len(payload), MAX_MESSAGE_BYTES)
+                return
+            sock.send_multipart(envelope + [payload], zmq.NOBLOCK)
         except zmq.ZMQError as e:
             why = {zmq.EAGAIN: "its controller's queue is full (it is not reading)",
                    zmq.EHOSTUNREACH: "its controller is gone"}.get(e.errno, str(e))
@@ -1795,21 +1808,54 @@ class _Server:
             meta.update(user_meta)
         meta.update(run_seq=seq, started_at=started_at, duration_s=round(time.monotonic() - t0, 6))
         result["meta"] = meta
-        try:
-            if len(_encode(result)) > MAX_MESSAGE_BYTES:
-                raise ValueError("result exceeds 1 MiB")
-        except (TypeError, ValueError, RecursionError) as e:  # RecursionError: meta nested past what json can write
-            log.error("experiment %s: meta dropped: %s", job.exp_id, e)
-            result["meta"] = {"run_seq": seq, "started_at": started_at}
-            try:
-                _encode(result)
-            except (TypeError, ValueError) as e2:
-                # Values that cannot be sent (an output name that is not valid Unicode) must
-                # still give the controller a final answer rather than none.
-                log.error("experiment %s: result cannot be encoded: %s", job.exp_id, e2)
-                result.pop("values", None)
-                result.update(status="failed", error=f"driver bug: its result cannot be encoded as JSON ({e2})"[:MAX_ERROR_CHARS])
+        self._fit(job, result, seq, started_at)
         return result
+
+    def _fit(self, job: _Job, result: dict[str, Any], seq: int, started_at: float) -> None:
+        """Makes `result` a message that can be sent: JSON, at most MAX_MESSAGE_BYTES (1 MiB,
+        docs/protocol.md section 7). A larger one is discarded by the controller as too_large,
+        which then sends the run again: the instrument measured the same setting three times, and
+        the oversized result was cached and re-sent. What goes first, until it fits: the driver's
+        meta, then the values of outputs describe() does not declare (the declared ones are what
+        the campaign uses); if it still does not fit, the experiment fails saying so."""
+        try:
+            size = len(_encode(result))
+            if size <= MAX_MESSAGE_BYTES:
+                return
+            why = f"the result is {size} bytes with it; a message is at most {MAX_MESSAGE_BYTES} bytes (1 MiB)"
+        except (TypeError, ValueError, RecursionError) as e:  # RecursionError: meta nested past what json can write
+            why = str(e)
+        own = {k: result["meta"][k] for k in ("run_seq", "started_at", "duration_s") if k in result["meta"]}
+        if own != result["meta"]:  # the driver's own meta; the SDK's three numbers are never the cause
+            log.error("experiment %s: meta dropped: %s", job.exp_id, why)
+            result["meta"] = own
+        try:
+            size = len(_encode(result))
+        except (TypeError, ValueError, RecursionError) as e:
+            # Values that cannot be sent (an output name that is not valid Unicode) must
+            # still give the controller a final answer rather than none.
+            log.error("experiment %s: result cannot be encoded: %s", job.exp_id, e)
+            result.pop("values", None)
+            result.update(status="failed", error=f"driver bug: its result cannot be encoded as JSON ({e})"[:MAX_ERROR_CHARS])
+            return
+        values = result.get("values")
+        if size > MAX_MESSAGE_BYTES and isinstance(values, dict):
+            declared = set(self.info["outputs"])
+            extra = [name for name in values if name not in declared]
+            if extra:
+                result["values"] = {name: v for name, v in values.items() if name in declared}
+                shown = ", ".join(_fmt(name) for name in extra[:5]) + (", ..." if len(extra) > 5 else "")
+                log.error("experiment %s: the result is %d bytes, over the %d bytes (1 MiB) a message may be: sent with its %d declared "
+                          "output(s) only, the values of %d output(s) describe() does not declare dropped (%s). Keep large data such as "
+                          "spectra out of the result (a file named after the experiment), or declare what the campaign needs",
+                          job.exp_id, size, MAX_MESSAGE_BYTES, len(result["values"]), len(extra), shown)
+                size = len(_encode(result))
+        if size > MAX_MESSAGE_BYTES:
+            error = (f"the result is {size} bytes; a message is at most {MAX_MESSAGE_BYTES} bytes (1 MiB, docs/protocol.md section 7), "
+                     f"so it cannot be sent: return fewer or shorter-named outputs")
+            log.error("experiment %s failed: %s", job.exp_id, error)
+            result.pop("values", None)
+            result.update(status="failed", error=error)
 
     def _check_values(self, ret: Any) -> dict[str, float | int]:
         # Failing here (not sending a half-valid "ok") keeps the controller's data clean.

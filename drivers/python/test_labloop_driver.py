@@ -1348,6 +1348,88 @@ def test_estimate(tmp: str, ctx: zmq.Context) -> None:
     check(not t.is_alive(), "... and serve() returned")
 
 
+def test_big_results(tmp: str, ctx: zmq.Context) -> None:
+    """No result over the 1 MiB a message may be is sent or cached: the driver's meta goes first,
+    then the values of outputs describe() does not declare, else the experiment fails saying why.
+    60,000 undeclared values made a 2 MB result the controller discarded as too_large and sent the
+    run again (the instrument measured the same setting three times); it was cached too."""
+    print("results over 1 MiB")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    import labloop_driver as ld
+
+    runs: list[str] = []
+    many = [f"o{i:05d}" for i in range(40_000)]  # a welcome of ~400 kB, their values ~1.2 MB
+
+    class Big(ld.Driver):
+        def __init__(self, outputs: list[str]) -> None:
+            self.outputs = outputs
+
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "big", "version": "1", "outputs": self.outputs, "capacity": 1,
+                    "inputs": [{"name": "mode", "type": "categorical", "choices": ["spectrum", "meta", "small", "declared"]}]}
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> Any:
+            runs.append(params["mode"])
+            values = {o: 0.12345678901234567 for o in self.outputs}
+            if params["mode"] == "spectrum":
+                values.update({f"wavelength_{i:07d}": 0.123456789 * i for i in range(60_000)})
+            if params["mode"] == "meta":
+                return values, {"trace": "x" * (2 << 20)}
+            return values
+
+    messages: list[str] = []
+    cache = os.path.join(tmp, "big.jsonl")
+    with kept_log(messages), served(ld, Big(["y"]), f"ipc://{tmp}/big.ipc", ctx, cache_path=cache) as (t, stop, c):
+        def outcome(exp: str, mode: str) -> tuple[dict[str, Any], int]:
+            acc = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"mode": mode}})
+            frames = c.recv_frames(5.0) if acc.get("type") == "accepted" else None
+            if acc.get("type") == "result":
+                frames = [json.dumps(acc).encode()]
+            return (json.loads(frames[0]), len(frames[0])) if frames else ({"reply": acc}, 0)
+
+        res, size = outcome("b-spectrum", "spectrum")
+        check(res.get("status") == "ok" and res.get("values") == {"y": 0.12345678901234567} and 0 < size <= ld.MAX_MESSAGE_BYTES,
+              f"run() returning 60,000 undeclared values -> ok with the declared output only, {size} bytes ({str(res)[:200]})")
+        said = [m for m in messages if "b-spectrum" in m and "values of 60000 output(s) describe() does not declare dropped" in m]
+        check(len(said) == 1 and "wavelength_0000000" in said[0] and "1048576 bytes (1 MiB)" in said[0],
+              f"... the log says how many were dropped, which, and the limit ({said})")
+        check(not any("b-spectrum: meta dropped" in m for m in messages), "... and does not blame the meta, which was the SDK's own")
+        again, _ = outcome("b-spectrum", "spectrum")
+        check(again == res and runs.count("spectrum") == 1, "... a repeated run is answered from the cache, not run again")
+        res, size = outcome("b-meta", "meta")
+        check(res.get("status") == "ok" and "trace" not in res.get("meta", {}) and 0 < size <= ld.MAX_MESSAGE_BYTES,
+              f"meta of 2 MB -> ok, meta dropped ({size} bytes)")
+        check(any("b-meta: meta dropped: the result is" in m and "at most 1048576 bytes" in m for m in messages), "... and said so")
+    with open(cache, "rb") as f:
+        longest = max(len(line) for line in f)
+    check(longest < ld.MAX_MESSAGE_BYTES, f"no cached line is over 1 MiB ({longest} bytes)")
+
+    messages.clear()
+    with kept_log(messages), served(ld, Big(many), f"ipc://{tmp}/big2.ipc", ctx) as (t, stop, c):
+        acc = c.ask({"v": 1, "type": "run", "experiment": "b-declared", "params": {"mode": "declared"}})
+        frames = c.recv_frames(5.0) or [b"{}"]
+        res = json.loads(frames[0])
+        check(res.get("status") == "failed" and re.match(r"the result is \d+ bytes; a message is at most 1048576 bytes \(1 MiB",
+                                                         str(res.get("error"))) is not None and len(frames[0]) < 10_000,
+              f"40,000 declared outputs (1.2 MB of values) -> failed, saying the size and the limit ({str(res)[:240]})")
+
+    # A cache an older SDK wrote holds a result over 1 MiB: skipped, so that run runs again.
+    old = os.path.join(tmp, "big-old.jsonl")
+    huge = {"v": 1, "type": "result", "experiment": "b-old", "status": "ok",
+            "values": {"y": 1.0, **{f"w{i:07d}": 0.5 for i in range(100_000)}}, "params": {"mode": "small"}}
+    with open(old, "w", encoding="utf-8") as f:
+        f.write(json.dumps(huge) + "\n")
+    runs.clear()
+    messages.clear()
+    with kept_log(messages), served(ld, Big(["y"]), f"ipc://{tmp}/big3.ipc", ctx, cache_path=old) as (t, stop, c):
+        acc = c.ask({"v": 1, "type": "run", "experiment": "b-old", "params": {"mode": "small"}})
+        res = c.recv(3.0) or {}
+        check(acc.get("type") == "accepted" and res.get("values") == {"y": 0.12345678901234567} and runs == ["small"],
+              f"a cached result over 1 MiB from an older SDK is not sent: the run runs ({acc.get('type')}, {runs})")
+        check(any("skipped line 1, a result over the 1048576 bytes" in m for m in messages), "... and the log says the line was skipped")
+
+
 def test_report_progress(tmp: str, ctx: zmq.Context) -> None:
     """report_progress() ignores what is no finite number, an integer no double holds as NaN: it
     once raised OverflowError for 10**400 inside run(), failing the experiment."""
@@ -1553,6 +1635,7 @@ def main() -> int:
         test_worker_failures(tmp, ctx)
         test_experiment_goes_on(tmp, ctx)
         test_estimate(tmp, ctx)
+        test_big_results(tmp, ctx)
         test_report_progress(tmp, ctx)
         test_log_text(tmp, ctx)
         test_log_flood(tmp, ctx)
@@ -1604,6 +1687,9 @@ class SdkTest(unittest.TestCase):
 
     def test_estimate(self) -> None:
         self.passes(test_estimate)
+
+    def test_big_results(self) -> None:
+        self.passes(test_big_results)
 
     def test_report_progress(self) -> None:
         self.passes(test_report_progress)
