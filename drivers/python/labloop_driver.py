@@ -618,7 +618,8 @@ class Driver:
         it must return at once, computed from `params` alone (no instrument I/O, no waiting).
         While it runs no peer is answered, and a controller takes a driver silent for about 5 s
         as lost; a call taking over 0.5 s is logged. What is no dict, or a value that is no
-        finite number >= 0, is left out of `accepted` (logged once); an exception too.
+        finite number >= 0, is left out of `accepted` (logged once per cause); an exception
+        accepts the run without an estimate (its traceback logged once per exception type).
         """
         return {}
 
@@ -1015,6 +1016,11 @@ def _encode(msg: Mapping[str, Any]) -> bytes:
     return json.dumps(msg, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
+def _encode_any(msg: Mapping[str, Any]) -> bytes:
+    """As _encode, for measuring a cache line an older SDK wrote: Infinity (1e999 read back) written, not refused."""
+    return json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -1238,7 +1244,7 @@ class _Server:
                     if params is not None and not isinstance(params, dict):
                         log.warning("result cache %s: skipped line %d whose params are not an object", path, number)
                         continue
-                    if len(line) > MAX_MESSAGE_BYTES and len(json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode()) > MAX_MESSAGE_BYTES:
+                    if len(line) > MAX_MESSAGE_BYTES and len(_encode_any(msg)) > MAX_MESSAGE_BYTES:
                         # Written by an SDK that sent results of any size: never sent again (the
                         # controller discards it as too_large), so the experiment runs anew if asked.
                         log.warning("result cache %s: skipped line %d, a result over the %d bytes (1 MiB) a message may be",
@@ -1672,8 +1678,15 @@ class _Server:
         t0 = time.monotonic()
         try:
             est = self.driver.estimate(dict(params))
-        except Exception:
-            log.exception("estimate() failed for %s; accepting without an estimate", exp_id)
+        except Exception as e:  # noqa: BLE001 - an optional hint: its failure must not cost the run
+            # With its traceback the first time per exception type; then a line at most once a
+            # second, since each run a peer sends could raise it again.
+            if f"raised {type(e).__name__}" not in self._estimate_said and len(self._estimate_said) < 64:
+                self._estimate_said.add(f"raised {type(e).__name__}")
+                log.exception("estimate() failed for %s; accepting without an estimate", exp_id)
+            else:
+                self._log_limited("estimate failed", logging.WARNING, "estimate() failed for %s: %s; accepting without an estimate",
+                                  exp_id, _exception_text(e)[:200])
             est = None
         took = time.monotonic() - t0
         if took > SLOW_ESTIMATE_S:
@@ -1808,10 +1821,10 @@ class _Server:
             meta.update(user_meta)
         meta.update(run_seq=seq, started_at=started_at, duration_s=round(time.monotonic() - t0, 6))
         result["meta"] = meta
-        self._fit(job, result, seq, started_at)
+        self._fit(job, result)
         return result
 
-    def _fit(self, job: _Job, result: dict[str, Any], seq: int, started_at: float) -> None:
+    def _fit(self, job: _Job, result: dict[str, Any]) -> None:
         """Makes `result` a message that can be sent: JSON, at most MAX_MESSAGE_BYTES (1 MiB,
         docs/protocol.md section 7). A larger one is discarded by the controller as too_large,
         which then sends the run again: the instrument measured the same setting three times, and

@@ -1305,7 +1305,7 @@ def test_estimate(tmp: str, ctx: zmq.Context) -> None:
     import labloop_driver as ld
 
     modes = {"tuple": (2.0, 10.0), "strings": {"expected_s": "2", "max_s": -1}, "huge": {"expected_s": 10**400, "max_s": 7},
-             "keys": {"expected": 2.0}, "slow": {"expected_s": 1.0}, "ok": {"expected_s": 3, "max_s": 9.5}, "none": None}
+             "keys": {"expected": 2.0}, "slow": {"expected_s": 1.0}, "ok": {"expected_s": 3, "max_s": 9.5}, "none": None, "raises": None}
 
     class Estimates(ld.Driver):
         def describe(self) -> dict[str, Any]:
@@ -1315,13 +1315,16 @@ def test_estimate(tmp: str, ctx: zmq.Context) -> None:
         def estimate(self, params: dict[str, Any]) -> Any:
             if params["mode"] == "slow":
                 time.sleep(0.7)
+            if params["mode"] == "raises":
+                raise ValueError(f"no estimate for run {len(messages)}")
             return modes[params["mode"]]
 
         def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
             return {"y": 1.0}
 
     messages: list[str] = []
-    with kept_log(messages), served(ld, Estimates(), f"ipc://{tmp}/estimates.ipc", ctx) as (t, stop, c):
+    lines: list[str] = []
+    with kept_log(messages, lines), served(ld, Estimates(), f"ipc://{tmp}/estimates.ipc", ctx) as (t, stop, c):
         def accepted(exp: str, mode: str) -> dict[str, Any]:
             acc = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"mode": mode}})
             res = c.recv(3.0) if acc.get("type") == "accepted" else None
@@ -1341,6 +1344,11 @@ def test_estimate(tmp: str, ctx: zmq.Context) -> None:
               and len([m for m in said if "expected_s=1000" in m]) == 1, f"... each unusable value once, named ({said})")
         check(len([m for m in said if "'expected'" in m and "neither expected_s nor max_s" in m]) == 1, f"... an unknown key once ({said})")
         check(not any("took" in m for m in said), "... no quick estimate is called slow")
+        for i in range(2):
+            check(accepted(f"e-raises-{i}", "raises").get("type") == "accepted", f"estimate() raising -> accepted, and it ran ok (run {i + 1})")
+        raised = [m for m in lines if m.startswith("estimate() failed for e-raises-")]
+        check(len(raised) == 2 and "Traceback" in raised[0] and raised[1].startswith("estimate() failed for e-raises-1: no estimate for run")
+              and "Traceback" not in raised[1], f"... its traceback logged once, then one line a second at most ({raised})")
         check(accepted("e-slow", "slow").get("expected_s") == 1.0, "a slow estimate() still gives its estimate")
         slow = [m for m in messages if m.startswith("estimate() for e-slow took ")]
         check(len(slow) == 1 and re.match(r"estimate\(\) for e-slow took 0\.[6-9]\d s \(more than 0\.5 s\).*without talking to the instrument", slow[0])
