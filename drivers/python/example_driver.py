@@ -47,6 +47,7 @@ class BraninDriver(Driver):
         }
 
     def estimate(self, params: dict[str, Any]) -> dict[str, float]:
+        # Runs on the socket thread that answers ping and hello: from what is known, at once.
         return {"expected_s": self.delay, "max_s": self.delay * 3 + 10}
 
     def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, float]:

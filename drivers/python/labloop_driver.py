@@ -87,6 +87,8 @@ MAX_HOLDER_FILE_BYTES = 64 << 20  # the exclusive-control holder file, compacted
 # after which the driver refused to start.
 HOLDER_COMPACT_BYTES = 64 << 10
 MAX_LEASE_S = 31536000.0  # the longest lease (a year), as the C++ SDK's kMaxLease
+# estimate() runs on the thread that answers every peer; one taking longer is logged (at most once a second).
+SLOW_ESTIMATE_S = 0.5
 MAX_PEERS = 4096  # claims remembered under exclusive control, one per connection that said hello
 
 log = logging.getLogger("labloop_driver")
@@ -572,12 +574,14 @@ class ExperimentGoesOn(Exception):
     machine). When the driver shuts down, serve() then sends no result for it: "driver shutting
     down" would have the controller run the experiment again under another id while the instrument
     still measures it. A controller that sends the same run to the driver restarted gets the result
-    the instrument produces, if run() can find it then. On an abort it fails the experiment like
-    any other exception ("aborted"). The C++ SDK's labloop::ExperimentGoesOn."""
+    the instrument produces, if the driver can find it then: override Driver.run_experiment(), which
+    is given the experiment's id. On an abort it fails the experiment like any other exception
+    ("aborted"). The C++ SDK's labloop::ExperimentGoesOn."""
 
 
 class Driver:
-    """Subclass and implement describe() and run(); optionally estimate()."""
+    """Subclass and implement describe() and run() (or run_experiment(), to get the experiment's
+    id); optionally estimate()."""
 
     def describe(self) -> dict[str, Any]:
         """Return {"driver", "version", "inputs", "outputs", "capacity"} (the `welcome` body),
@@ -597,8 +601,26 @@ class Driver:
         """
         raise NotImplementedError
 
+    def run_experiment(self, experiment: str, params: dict[str, Any], stop: threading.Event) -> Any:
+        """What serve() calls for each experiment: run(params, stop) by default, as the C++ SDK's
+        run_experiment. Override it instead of run() when the experiment's id matters to the
+        instrument: a sample label, a request file named after it, or finding, after a restart,
+        the result of an experiment the instrument went on with (ExperimentGoesOn). `experiment`
+        is the id the controller sent (1 to 128 characters, any text: escape it before using it
+        in a file name); the rest is as for run()."""
+        return self.run(params, stop)
+
     def estimate(self, params: dict[str, Any]) -> dict[str, float]:
-        """Optional {"expected_s": ..., "max_s": ...} sent in `accepted`; default: none."""
+        """Optional {"expected_s": ..., "max_s": ...} (seconds, finite numbers >= 0) sent in
+        `accepted`; default: none.
+
+        Called on the socket thread, the one that answers ping and hello, before the run starts:
+        it must return at once, computed from `params` alone (no instrument I/O, no waiting).
+        While it runs no peer is answered, and a controller takes a driver silent for about 5 s
+        as lost; a call taking over 0.5 s is logged. What is no dict, or a value that is no
+        finite number >= 0, is left out of `accepted` (logged once per cause); an exception
+        accepts the run without an estimate (its traceback logged once per exception type).
+        """
         return {}
 
     def report_progress(self, fraction: float) -> None:
@@ -637,6 +659,15 @@ def _fmt(v: Any) -> str:
         text = json.dumps(v, ensure_ascii=False)
     except (TypeError, ValueError):
         text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _fmt_any(v: Any) -> str:
+    """A value a driver returned, for a log line: its repr (a tuple shows as one), cut to 80 characters."""
+    try:
+        text = repr(v)
+    except Exception:  # noqa: BLE001 - a __repr__ that raises: its type must do
+        text = f"<{type(v).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -748,6 +779,17 @@ def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"describe(): input '{name}' has unknown type {kind!r}")
         if "unit" in spec and not isinstance(spec["unit"], str):
             raise ValueError(f"describe(): input '{name}' has a non-string 'unit'")
+        # Every field goes into each welcome as it is (extra ones too): one that JSON cannot hold
+        # (NaN, an object) let the driver start, then no hello was ever answered (only a traceback
+        # per hello in its log). Encoded as the wire encodes it (_encode: no NaN, UTF-8).
+        for field, value in spec.items():
+            if not isinstance(field, str):
+                raise ValueError(f"describe(): input '{name}' has a field named {_fmt_any(field)}; field names are strings")
+            try:
+                _encode({field: value})
+            except (TypeError, ValueError, RecursionError) as e:
+                raise ValueError(f"describe(): input '{name}' field {_fmt_any(field)} = {_fmt_any(value)} cannot be sent as JSON ({e}): "
+                                 "a welcome holds only strings, finite numbers, true, false, null, lists and objects") from None
         norm_inputs.append(dict(spec))
     outputs = desc.get("outputs")
     if (not isinstance(outputs, Sequence) or isinstance(outputs, str)
@@ -765,6 +807,19 @@ def validate_describe(desc: Mapping[str, Any]) -> dict[str, Any]:
                 or not all(_is_number(v) and 0 <= v <= MAX_STATED_NOISE for v in noise.values())):
             raise ValueError("describe(): 'noise' must map outputs to standard deviations from 0 to 1e100")
         described["noise"] = {k: float(v) for k, v in noise.items()}
+    # The welcome as a whole: a driver name, version or output that is not valid Unicode (a lone
+    # surrogate), and its size: a welcome over the 1 MiB a message may be is refused by every
+    # controller (docs/protocol.md section 7).
+    try:
+        size = len(_encode({"v": PROTOCOL_VERSION, "type": "welcome", **described, "holder": {}}))
+    except (TypeError, ValueError, RecursionError) as e:
+        raise ValueError(f"describe(): its driver, version or outputs cannot be sent as JSON ({e}): "
+                         "write them as valid Unicode text") from None
+    # 1 KiB spare for the holder a welcome names under exclusive control (a campaign id of up to
+    # 128 characters, 512 bytes of UTF-8, its times and controller key).
+    if size + 1024 > MAX_MESSAGE_BYTES:
+        raise ValueError(f"describe(): the welcome would be {size} bytes; a message is at most {MAX_MESSAGE_BYTES} bytes (1 MiB, "
+                         "docs/protocol.md section 7), 1 KiB of them kept for the holder it may name: declare fewer inputs, choices or levels")
     return described
 
 
@@ -896,11 +951,19 @@ def _cache_stamp(info: Mapping[str, Any], results_depend_on: Any) -> dict[str, A
     other options would answer as if this instrument had measured them. The digest covers what
     decides a result besides its params (driver name, inputs, outputs, results_depend_on), not the
     version or capacity, so an update that measures the same keeps its cache."""
-    decisive = {"driver": info["driver"], "inputs": info["inputs"], "outputs": info["outputs"],
-                "results_depend_on": results_depend_on}
+    decisive = {"driver": info["driver"], "inputs": info["inputs"], "outputs": info["outputs"]}
+    # Blame what is at fault: describe() (validate_describe refuses what the wire cannot send, but
+    # a caller may hand this any info), else results_depend_on.
+    try:
+        json.dumps(decisive, sort_keys=True, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as e:
+        raise ValueError(f"describe() cannot be written as plain JSON for the result cache's stamp ({e}): its driver name, "
+                         "inputs and outputs must hold only strings, finite numbers, true, false, null, lists and objects") from None
+    decisive["results_depend_on"] = results_depend_on
     try:
         canonical = json.dumps(decisive, sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as e:
+        canonical.encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as e:
         raise ValueError(f"results_depend_on must be plain JSON (objects, arrays, strings, finite numbers): {e}") from None
     return {"cache_of": {"driver": info["driver"], "welcome_sha256": hashlib.sha256(canonical.encode("utf-8")).hexdigest()}}
 
@@ -953,6 +1016,11 @@ def _encode(msg: Mapping[str, Any]) -> bytes:
     return json.dumps(msg, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
+def _encode_any(msg: Mapping[str, Any]) -> bytes:
+    """As _encode, for measuring a cache line an older SDK wrote: Infinity (1e999 read back) written, not refused."""
+    return json.dumps(msg, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -1003,6 +1071,7 @@ class _Server:
         self.stopping = stop_event if stop_event is not None else threading.Event()
         self.cache: dict[str, _Finished] = {}  # experiment id -> final result, params, owner
         self._limited = _LineLimiter()  # _log_limited
+        self._estimate_said: set[str] = set()  # the ways estimate() went wrong that were logged (_say_estimate_once)
         self.running: dict[str, _Job] = {}  # insertion order = start order
         self.done: queue.SimpleQueue[tuple[_Job, dict[str, Any]]] = queue.SimpleQueue()
         self.seq = 0  # experiments started by this process; exposed as meta.run_seq
@@ -1174,6 +1243,12 @@ class _Server:
                     params = msg.pop("params", None)
                     if params is not None and not isinstance(params, dict):
                         log.warning("result cache %s: skipped line %d whose params are not an object", path, number)
+                        continue
+                    if len(line) > MAX_MESSAGE_BYTES and len(_encode_any(msg)) > MAX_MESSAGE_BYTES:
+                        # Written by an SDK that sent results of any size: never sent again (the
+                        # controller discards it as too_large), so the experiment runs anew if asked.
+                        log.warning("result cache %s: skipped line %d, a result over the %d bytes (1 MiB) a message may be",
+                                    path, number, MAX_MESSAGE_BYTES)
                         continue
                     self.cache[msg["experiment"]] = _Finished(msg, params, None)
         except FileNotFoundError:
@@ -1364,7 +1439,14 @@ class _Server:
         # gone; ROUTER_MANDATORY) is dropped but said: a result each time, other replies at most
         # once a second per reason, counting the rest. A result stays cached for the next ask.
         try:
-            sock.send_multipart(envelope + [_encode(msg)], zmq.NOBLOCK)
+            payload = _encode(msg)
+            if len(payload) > MAX_MESSAGE_BYTES:
+                # Made small enough where it is made (_fit, validate_describe); a frame over the
+                # limit is discarded by the peer anyway, so never sent.
+                log.error("a %s reply of %d bytes was not sent: a message is at most %d bytes (1 MiB); a driver bug, please report it",
+                          _said(msg.get("type")), len(payload), MAX_MESSAGE_BYTES)
+                return
+            sock.send_multipart(envelope + [payload], zmq.NOBLOCK)
         except zmq.ZMQError as e:
             why = {zmq.EAGAIN: "its controller's queue is full (it is not reading)",
                    zmq.EHOSTUNREACH: "its controller is gone"}.get(e.errno, str(e))
@@ -1408,10 +1490,12 @@ class _Server:
     def _dispatch(self, envelope: list[bytes], payload: bytes) -> dict[str, Any] | None:
         if len(payload) > MAX_MESSAGE_BYTES:
             return _error("too_large", f"message of {len(payload)} bytes exceeds {MAX_MESSAGE_BYTES}")
-        if _too_deep(payload):
-            return _error("too_deep", f"message nested deeper than {MAX_MESSAGE_DEPTH} levels")
+        # docs/protocol.md section 2 orders the checks size, byte-order mark, depth, as the C++ SDK
+        # does: a frame failing both is bad_json from either SDK, never too_deep from one of them.
         if payload.startswith(b"\xef\xbb\xbf"):
             return _error("bad_json", "not valid UTF-8 JSON: a byte-order mark is not allowed")
+        if _too_deep(payload):
+            return _error("too_deep", f"message nested deeper than {MAX_MESSAGE_DEPTH} levels")
         try:
             msg = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant, parse_float=_parse_float,
                              parse_int=_parse_int, object_pairs_hook=_unique_keys)
@@ -1575,15 +1659,7 @@ class _Server:
             return {"v": PROTOCOL_VERSION, "type": "rejected", "experiment": exp_id,
                     "reason": f"busy: {len(self.running)}/{self.capacity} experiments running"}
         accepted: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "accepted", "experiment": exp_id}
-        try:
-            est = self.driver.estimate(dict(clean)) or {}
-        except Exception:
-            log.exception("estimate() failed for %s; accepting without an estimate", exp_id)
-            est = {}
-        for key in ("expected_s", "max_s"):
-            val = est.get(key)
-            if _is_number(val) and math.isfinite(val) and val >= 0:
-                accepted[key] = float(val)
+        accepted.update(self._estimate(exp_id, clean))
         job = _Job(exp_id, clean, params, envelope, self._key, accepted)
         self.seq += 1
         job.thread = threading.Thread(target=self._work, args=(job, self.seq),
@@ -1593,6 +1669,66 @@ class _Server:
         # The `accepted` is sent by our caller before the main loop can flush this job's result,
         # so the controller always sees accepted before result.
         return accepted
+
+    def _estimate(self, exp_id: str, params: dict[str, Any]) -> dict[str, float]:
+        """The usable part of driver.estimate(): expected_s and max_s when each is a finite number
+        >= 0. Whatever else it gives (a tuple, a string for a number, an exception) accepts the run
+        without that estimate: a slip in an optional hint must not cost the run (a tuple once made
+        every run an `internal` error naming no experiment, and nothing ran)."""
+        t0 = time.monotonic()
+        try:
+            est = self.driver.estimate(dict(params))
+        except Exception as e:  # noqa: BLE001 - an optional hint: its failure must not cost the run
+            # With its traceback the first time per exception type; then a line at most once a
+            # second, since each run a peer sends could raise it again.
+            if f"raised {type(e).__name__}" not in self._estimate_said and len(self._estimate_said) < 64:
+                self._estimate_said.add(f"raised {type(e).__name__}")
+                log.exception("estimate() failed for %s; accepting without an estimate", exp_id)
+            else:
+                self._log_limited("estimate failed", logging.WARNING, "estimate() failed for %s: %s; accepting without an estimate",
+                                  exp_id, _exception_text(e)[:200])
+            est = None
+        took = time.monotonic() - t0
+        if took > SLOW_ESTIMATE_S:
+            # estimate() runs on the one thread that answers every peer: while it runs no ping is
+            # answered, and the controller takes a driver silent for about 5 s as lost.
+            self._log_limited("slow estimate", logging.WARNING, "estimate() for %s took %.2f s (more than %.1f s); it runs on the thread that "
+                              "answers ping and hello, which waited meanwhile (a controller takes a driver silent for about 5 s as "
+                              "lost): make estimate() return at once from the params alone, without talking to the instrument",
+                              exp_id, took, SLOW_ESTIMATE_S)
+        if est is None:
+            return {}
+        out: dict[str, float] = {}
+        try:
+            if not isinstance(est, Mapping):
+                self._say_estimate_once(f"returned {type(est).__name__}", "estimate() returned %s, not a dict such as "
+                                        "{\"expected_s\": 120.0, \"max_s\": 600.0}; runs are accepted without an estimate",
+                                        _fmt_any(est))
+                return {}
+            for key, val in est.items():
+                if key not in ("expected_s", "max_s"):
+                    self._say_estimate_once(f"key {key!r}", "estimate() returned the key %s, which is neither expected_s nor max_s: "
+                                            "ignored", _fmt_any(key))
+                elif val is None:
+                    continue  # absent, as null is in an optional field
+                elif not (_is_number(val) and _is_finite(val) and val >= 0):
+                    self._say_estimate_once(f"{key} {type(val).__name__}", "estimate() gave %s=%s, not a finite number of "
+                                            "seconds >= 0: accepted without it", key, _fmt_any(val))
+                else:
+                    out[key] = float(val)
+        except Exception as e:  # noqa: BLE001 - a mapping whose items cannot be read: no estimate, the run goes on
+            self._say_estimate_once(f"unreadable {type(e).__name__}", "estimate() returned a %s whose items cannot be read (%s); "
+                                    "runs are accepted without an estimate", type(est).__name__, _exception_text(e))
+            return {}
+        return out
+
+    def _say_estimate_once(self, cause: str, fmt: str, *args: Any) -> None:
+        """Logs each way estimate() goes wrong once (the first run saying it; every run would repeat
+        it), for a bounded number of ways."""
+        if cause in self._estimate_said or len(self._estimate_said) >= 64:
+            return
+        self._estimate_said.add(cause)
+        log.warning(fmt + " (said once)", *args)
 
     @staticmethod
     def _same_params(msg: dict[str, Any], stored: dict[str, Any]) -> bool:
@@ -1657,7 +1793,7 @@ class _Server:
         result: dict[str, Any] = {"v": PROTOCOL_VERSION, "type": "result", "experiment": job.exp_id}
         user_meta: Any = None
         try:
-            ret = self.driver.run(dict(job.params), job.stop)
+            ret = self.driver.run_experiment(job.exp_id, dict(job.params), job.stop)
             if isinstance(ret, tuple) and len(ret) == 2:
                 ret, user_meta = ret
             if not job.stop.is_set():
@@ -1685,21 +1821,54 @@ class _Server:
             meta.update(user_meta)
         meta.update(run_seq=seq, started_at=started_at, duration_s=round(time.monotonic() - t0, 6))
         result["meta"] = meta
-        try:
-            if len(_encode(result)) > MAX_MESSAGE_BYTES:
-                raise ValueError("result exceeds 1 MiB")
-        except (TypeError, ValueError, RecursionError) as e:  # RecursionError: meta nested past what json can write
-            log.error("experiment %s: meta dropped: %s", job.exp_id, e)
-            result["meta"] = {"run_seq": seq, "started_at": started_at}
-            try:
-                _encode(result)
-            except (TypeError, ValueError) as e2:
-                # Values that cannot be sent (an output name that is not valid Unicode) must
-                # still give the controller a final answer rather than none.
-                log.error("experiment %s: result cannot be encoded: %s", job.exp_id, e2)
-                result.pop("values", None)
-                result.update(status="failed", error=f"driver bug: its result cannot be encoded as JSON ({e2})"[:MAX_ERROR_CHARS])
+        self._fit(job, result)
         return result
+
+    def _fit(self, job: _Job, result: dict[str, Any]) -> None:
+        """Makes `result` a message that can be sent: JSON, at most MAX_MESSAGE_BYTES (1 MiB,
+        docs/protocol.md section 7). A larger one is discarded by the controller as too_large,
+        which then sends the run again: the instrument measured the same setting three times, and
+        the oversized result was cached and re-sent. What goes first, until it fits: the driver's
+        meta, then the values of outputs describe() does not declare (the declared ones are what
+        the campaign uses); if it still does not fit, the experiment fails saying so."""
+        try:
+            size = len(_encode(result))
+            if size <= MAX_MESSAGE_BYTES:
+                return
+            why = f"the result is {size} bytes with it; a message is at most {MAX_MESSAGE_BYTES} bytes (1 MiB)"
+        except (TypeError, ValueError, RecursionError) as e:  # RecursionError: meta nested past what json can write
+            why = str(e)
+        own = {k: result["meta"][k] for k in ("run_seq", "started_at", "duration_s") if k in result["meta"]}
+        if own != result["meta"]:  # the driver's own meta; the SDK's three numbers are never the cause
+            log.error("experiment %s: meta dropped: %s", job.exp_id, why)
+            result["meta"] = own
+        try:
+            size = len(_encode(result))
+        except (TypeError, ValueError, RecursionError) as e:
+            # Values that cannot be sent (an output name that is not valid Unicode) must
+            # still give the controller a final answer rather than none.
+            log.error("experiment %s: result cannot be encoded: %s", job.exp_id, e)
+            result.pop("values", None)
+            result.update(status="failed", error=f"driver bug: its result cannot be encoded as JSON ({e})"[:MAX_ERROR_CHARS])
+            return
+        values = result.get("values")
+        if size > MAX_MESSAGE_BYTES and isinstance(values, dict):
+            declared = set(self.info["outputs"])
+            extra = [name for name in values if name not in declared]
+            if extra:
+                result["values"] = {name: v for name, v in values.items() if name in declared}
+                shown = ", ".join(_fmt(name) for name in extra[:5]) + (", ..." if len(extra) > 5 else "")
+                log.error("experiment %s: the result is %d bytes, over the %d bytes (1 MiB) a message may be: sent with its %d declared "
+                          "output(s) only, the values of %d output(s) describe() does not declare dropped (%s). Keep large data such as "
+                          "spectra out of the result (a file named after the experiment), or declare what the campaign needs",
+                          job.exp_id, size, MAX_MESSAGE_BYTES, len(result["values"]), len(extra), shown)
+                size = len(_encode(result))
+        if size > MAX_MESSAGE_BYTES:
+            error = (f"the result is {size} bytes; a message is at most {MAX_MESSAGE_BYTES} bytes (1 MiB, docs/protocol.md section 7), "
+                     f"so it cannot be sent: return fewer or shorter-named outputs")
+            log.error("experiment %s failed: %s", job.exp_id, error)
+            result.pop("values", None)
+            result.update(status="failed", error=error)
 
     def _check_values(self, ret: Any) -> dict[str, float | int]:
         # Failing here (not sending a half-valid "ok") keeps the controller's data clean.

@@ -218,6 +218,8 @@ def test_fast_driver(c: Controller) -> None:
     check(code(b"\xef\xbb\xbf" + json.dumps({"v": 1, "type": "ping"}).encode()) == "bad_json",
           "a byte-order mark before the JSON -> error bad_json")
     check(code(b'{"v":1,"type":"ping","type":"pong"}') == "bad_json", "a key twice in one object -> error bad_json")
+    # docs/protocol.md section 2: byte-order mark before depth, as the C++ SDK (it answered too_deep).
+    check(code(b"\xef\xbb\xbf" + b"[" * 70 + b"]" * 70) == "bad_json", "a byte-order mark and 70 levels -> bad_json, not too_deep")
     check(code(b'{"v":1,"type":"ping","x":{"y":1},"z":[{"y":2},{"y":3}]}') is None, "one key in several objects is no repeat")
     t0 = time.monotonic()
     check(code(b"[" * 100_000) == "too_deep", f"100,000 '[' -> error too_deep ({time.monotonic() - t0:.2f} s)")
@@ -438,6 +440,66 @@ def test_discrete_inputs() -> None:
             check(False, f"noise with {what} refused")
         except ValueError as e:
             check("'noise'" in str(e), f"noise with {what} refused: {e}")
+
+
+def test_describe_json(tmp: str) -> None:
+    """describe() holding what JSON cannot send is refused at start, naming the input and field: a
+    NaN in an extra field let the driver start, then every hello failed to encode its welcome
+    (only a traceback in the log). With a cache, the refusal blamed results_depend_on."""
+    print("describe() that JSON cannot send")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    import labloop_driver as ld
+
+    x = {"name": "x", "type": "continuous", "low": 0, "high": 1}
+    desc = {"driver": "d", "version": "1", "outputs": ["y"], "inputs": [x]}
+    for spec, field, what in ((dict(x, default=float("nan")), "'default'", "NaN in an extra field"),
+                              (dict(x, vendor={"gain": float("inf")}), "'vendor'", "infinity inside an extra object"),
+                              (dict(x, calibrate=object()), "'calibrate'", "an object in an extra field"),
+                              ({"name": "c", "type": "categorical", "choices": ["a", float("nan")]}, "'choices'", "NaN among the choices"),
+                              (dict(x, unit="deg\ud800"), "'unit'", "a unit that is not valid Unicode"),
+                              (dict(x, **{"note\udc00": 1}), "'note", "a field name that is not valid Unicode"),
+                              ({**x, 7: "seven"}, "named 7", "a field named by a number")):
+        try:
+            ld.validate_describe(dict(desc, inputs=[spec]))
+            check(False, f"describe with {what} refused")
+        except ValueError as e:
+            check(f"input '{spec['name']}'" in str(e) and field in str(e), f"describe with {what} refused, naming input and field: {e}")
+    for bad, what in ((dict(desc, driver="d\ud800"), "a driver name"), (dict(desc, outputs=["y\udfff"]), "an output")):
+        try:
+            ld.validate_describe(bad)
+            check(False, f"describe with {what} that is not valid Unicode refused")
+        except ValueError as e:
+            check("cannot be sent as JSON" in str(e), f"describe with {what} that is not valid Unicode refused: {e}")
+    many = dict(desc, inputs=[{"name": f"c{i}", "type": "discrete", "values": [j / 7 + i for j in range(1000)]} for i in range(64)])
+    try:
+        ld.validate_describe(many)
+        check(False, "a welcome over 1 MiB refused")
+    except ValueError as e:
+        check(re.search(r"the welcome would be \d+ bytes; a message is at most 1048576 bytes", str(e)) is not None,
+              f"a welcome over 1 MiB (64 inputs of 1000 levels) refused, saying its size and the limit: {str(e)[:160]}")
+    check(ld.validate_describe(dict(desc, inputs=[dict(x, default=0.5, vendor={"gain": [1, None, True]})]))["inputs"][0]["default"] == 0.5,
+          "extra fields of plain JSON are kept")
+
+    class Nan(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return dict(desc, inputs=[dict(x, default=float("nan"))])
+
+    cache = os.path.join(tmp, "nan.jsonl")
+    try:
+        ld.serve(Nan(), f"ipc://{tmp}/nan.ipc", cache_path=cache, install_signal_handlers=False)
+        check(False, "serve() refuses to start on such a describe()")
+    except ValueError as e:
+        check("input 'x' field 'default'" in str(e) and "results_depend_on" not in str(e),
+              f"serve() with a cache refuses to start, blaming describe(), not results_depend_on: {e}")
+    info = {"driver": "d", "inputs": [dict(x, default=float("nan"))], "outputs": ["y"]}
+    for args, blamed, innocent in (((info, None), "describe()", "results_depend_on"),
+                                   ((dict(info, inputs=[x]), {"gain": float("nan")}), "results_depend_on", "describe()")):
+        try:
+            ld._cache_stamp(*args)
+            check(False, f"a cache stamp of {blamed} holding NaN refused")
+        except ValueError as e:
+            check(str(e).startswith(blamed) and innocent not in str(e), f"a cache stamp of {blamed} holding NaN blames it alone: {e}")
 
 
 def test_persistent_cache(tmp: str, ctx: zmq.Context) -> None:
@@ -1205,6 +1267,176 @@ def test_experiment_goes_on(tmp: str, ctx: zmq.Context) -> None:
         check(kept == ["g-abort"], f"only the aborted experiment is cached, not g-taken ({kept})")
     check(not t.is_alive(), "... and serve() returned")
 
+    # Back after the restart, the driver finds what its instrument measured for that id: run()
+    # is not given the id, run_experiment() is (it could not be done before it existed).
+    measured = {"g-taken": 0.875}
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    class Finder(Reader):
+        def run_experiment(self, experiment: str, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            asked.append((experiment, params))
+            if experiment in measured:
+                return {"y": measured[experiment]}
+            return super().run_experiment(experiment, params, stop)
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            return {"y": -params["x"]}
+
+    with served(ld, Finder(), endpoint, ctx, cache_path=cache) as (t, stop, c):
+        acc = c.ask({"v": 1, "type": "run", "experiment": "g-taken", "params": {"x": 0.75}})
+        res = c.recv(3.0) or {}
+        check(acc.get("type") == "accepted" and res.get("status") == "ok" and res.get("values") == {"y": 0.875}
+              and asked == [("g-taken", {"x": 0.75})],
+              f"the same run after a restart: run_experiment() gets its id and params and finds the instrument's result ({res}, {asked})")
+        check(c.ask({"v": 1, "type": "run", "experiment": "g-new", "params": {"x": 0.5}}).get("type") == "accepted", "another run accepted")
+        res = c.recv(3.0) or {}
+        check(res.get("values") == {"y": -0.5} and asked[-1] == ("g-new", {"x": 0.5}),
+              f"... and its default (super().run_experiment) calls run(params, stop) ({res})")
+
+
+def test_estimate(tmp: str, ctx: zmq.Context) -> None:
+    """estimate() is an optional hint: what is no dict of finite numbers >= 0 is left out of
+    `accepted`, the run goes on, and each way it goes wrong is logged once. A tuple once made every
+    run an `internal` error naming no experiment, and nothing ran. It runs on the socket thread, so
+    a slow one delays every ping: logged, naming how long it took."""
+    print("estimate() returning what is no estimate, or slowly")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    import labloop_driver as ld
+
+    modes = {"tuple": (2.0, 10.0), "strings": {"expected_s": "2", "max_s": -1}, "huge": {"expected_s": 10**400, "max_s": 7},
+             "keys": {"expected": 2.0}, "slow": {"expected_s": 1.0}, "ok": {"expected_s": 3, "max_s": 9.5}, "none": None, "raises": None}
+
+    class Estimates(ld.Driver):
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "estimates", "version": "1",
+                    "inputs": [{"name": "mode", "type": "categorical", "choices": list(modes)}], "outputs": ["y"], "capacity": 1}
+
+        def estimate(self, params: dict[str, Any]) -> Any:
+            if params["mode"] == "slow":
+                time.sleep(0.7)
+            if params["mode"] == "raises":
+                raise ValueError(f"no estimate for run {len(messages)}")
+            return modes[params["mode"]]
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> dict[str, Any]:
+            return {"y": 1.0}
+
+    messages: list[str] = []
+    lines: list[str] = []
+    with kept_log(messages, lines), served(ld, Estimates(), f"ipc://{tmp}/estimates.ipc", ctx) as (t, stop, c):
+        def accepted(exp: str, mode: str) -> dict[str, Any]:
+            acc = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"mode": mode}})
+            res = c.recv(3.0) if acc.get("type") == "accepted" else None
+            return acc if (res or {}).get("status") == "ok" and res.get("experiment") == exp else {"reply": acc, "result": res}
+
+        for mode, want in (("tuple", {}), ("strings", {}), ("huge", {"max_s": 7.0}), ("keys", {}), ("none", {}),
+                           ("ok", {"expected_s": 3.0, "max_s": 9.5})):
+            for i in range(2):
+                acc = accepted(f"e-{mode}-{i}", mode)
+                got = {k: acc[k] for k in ("expected_s", "max_s") if k in acc}
+                check(acc.get("type") == "accepted" and got == want,
+                      f"estimate() returning {modes[mode]!r:.40} -> accepted with {want}, and it ran ok ({acc})")
+        said = [m for m in messages if m.startswith("estimate() ")]
+        check(len([m for m in said if "returned tuple" not in m and "(2.0, 10.0), not a dict" in m]) == 1,
+              f"... the tuple logged once for two runs, shown as returned ({said})")
+        check(len([m for m in said if "expected_s='2'" in m]) == 1 and len([m for m in said if "max_s=-1" in m]) == 1
+              and len([m for m in said if "expected_s=1000" in m]) == 1, f"... each unusable value once, named ({said})")
+        check(len([m for m in said if "'expected'" in m and "neither expected_s nor max_s" in m]) == 1, f"... an unknown key once ({said})")
+        check(not any("took" in m for m in said), "... no quick estimate is called slow")
+        for i in range(2):
+            check(accepted(f"e-raises-{i}", "raises").get("type") == "accepted", f"estimate() raising -> accepted, and it ran ok (run {i + 1})")
+        raised = [m for m in lines if m.startswith("estimate() failed for e-raises-")]
+        check(len(raised) == 2 and "Traceback" in raised[0] and raised[1].startswith("estimate() failed for e-raises-1: no estimate for run")
+              and "Traceback" not in raised[1], f"... its traceback logged once, then one line a second at most ({raised})")
+        check(accepted("e-slow", "slow").get("expected_s") == 1.0, "a slow estimate() still gives its estimate")
+        slow = [m for m in messages if m.startswith("estimate() for e-slow took ")]
+        check(len(slow) == 1 and re.match(r"estimate\(\) for e-slow took 0\.[6-9]\d s \(more than 0\.5 s\).*without talking to the instrument", slow[0])
+              is not None, f"... and is logged with how long it took and what to do ({slow})")
+    check(not t.is_alive(), "... and serve() returned")
+
+
+def test_big_results(tmp: str, ctx: zmq.Context) -> None:
+    """No result over the 1 MiB a message may be is sent or cached: the driver's meta goes first,
+    then the values of outputs describe() does not declare, else the experiment fails saying why.
+    60,000 undeclared values made a 2 MB result the controller discarded as too_large and sent the
+    run again (the instrument measured the same setting three times); it was cached too."""
+    print("results over 1 MiB")
+    sys.path.insert(0, HERE)
+    sys.dont_write_bytecode = True
+    import labloop_driver as ld
+
+    runs: list[str] = []
+    many = [f"o{i:05d}" for i in range(40_000)]  # a welcome of ~400 kB, their values ~1.2 MB
+
+    class Big(ld.Driver):
+        def __init__(self, outputs: list[str]) -> None:
+            self.outputs = outputs
+
+        def describe(self) -> dict[str, Any]:
+            return {"driver": "big", "version": "1", "outputs": self.outputs, "capacity": 1,
+                    "inputs": [{"name": "mode", "type": "categorical", "choices": ["spectrum", "meta", "small", "declared"]}]}
+
+        def run(self, params: dict[str, Any], stop: threading.Event) -> Any:
+            runs.append(params["mode"])
+            values = {o: 0.12345678901234567 for o in self.outputs}
+            if params["mode"] == "spectrum":
+                values.update({f"wavelength_{i:07d}": 0.123456789 * i for i in range(60_000)})
+            if params["mode"] == "meta":
+                return values, {"trace": "x" * (2 << 20)}
+            return values
+
+    messages: list[str] = []
+    cache = os.path.join(tmp, "big.jsonl")
+    with kept_log(messages), served(ld, Big(["y"]), f"ipc://{tmp}/big.ipc", ctx, cache_path=cache) as (t, stop, c):
+        def outcome(exp: str, mode: str) -> tuple[dict[str, Any], int]:
+            acc = c.ask({"v": 1, "type": "run", "experiment": exp, "params": {"mode": mode}})
+            frames = c.recv_frames(5.0) if acc.get("type") == "accepted" else None
+            if acc.get("type") == "result":
+                frames = [json.dumps(acc).encode()]
+            return (json.loads(frames[0]), len(frames[0])) if frames else ({"reply": acc}, 0)
+
+        res, size = outcome("b-spectrum", "spectrum")
+        check(res.get("status") == "ok" and res.get("values") == {"y": 0.12345678901234567} and 0 < size <= ld.MAX_MESSAGE_BYTES,
+              f"run() returning 60,000 undeclared values -> ok with the declared output only, {size} bytes ({str(res)[:200]})")
+        said = [m for m in messages if "b-spectrum" in m and "values of 60000 output(s) describe() does not declare dropped" in m]
+        check(len(said) == 1 and "wavelength_0000000" in said[0] and "1048576 bytes (1 MiB)" in said[0],
+              f"... the log says how many were dropped, which, and the limit ({said})")
+        check(not any("b-spectrum: meta dropped" in m for m in messages), "... and does not blame the meta, which was the SDK's own")
+        again, _ = outcome("b-spectrum", "spectrum")
+        check(again == res and runs.count("spectrum") == 1, "... a repeated run is answered from the cache, not run again")
+        res, size = outcome("b-meta", "meta")
+        check(res.get("status") == "ok" and "trace" not in res.get("meta", {}) and 0 < size <= ld.MAX_MESSAGE_BYTES,
+              f"meta of 2 MB -> ok, meta dropped ({size} bytes)")
+        check(any("b-meta: meta dropped: the result is" in m and "at most 1048576 bytes" in m for m in messages), "... and said so")
+    with open(cache, "rb") as f:
+        longest = max(len(line) for line in f)
+    check(longest < ld.MAX_MESSAGE_BYTES, f"no cached line is over 1 MiB ({longest} bytes)")
+
+    messages.clear()
+    with kept_log(messages), served(ld, Big(many), f"ipc://{tmp}/big2.ipc", ctx) as (t, stop, c):
+        acc = c.ask({"v": 1, "type": "run", "experiment": "b-declared", "params": {"mode": "declared"}})
+        frames = c.recv_frames(5.0) or [b"{}"]
+        res = json.loads(frames[0])
+        check(res.get("status") == "failed" and re.match(r"the result is \d+ bytes; a message is at most 1048576 bytes \(1 MiB",
+                                                         str(res.get("error"))) is not None and len(frames[0]) < 10_000,
+              f"40,000 declared outputs (1.2 MB of values) -> failed, saying the size and the limit ({str(res)[:240]})")
+
+    # A cache an older SDK wrote holds a result over 1 MiB: skipped, so that run runs again.
+    old = os.path.join(tmp, "big-old.jsonl")
+    huge = {"v": 1, "type": "result", "experiment": "b-old", "status": "ok",
+            "values": {"y": 1.0, **{f"w{i:07d}": 0.5 for i in range(100_000)}}, "params": {"mode": "small"}}
+    with open(old, "w", encoding="utf-8") as f:
+        f.write(json.dumps(huge) + "\n")
+    runs.clear()
+    messages.clear()
+    with kept_log(messages), served(ld, Big(["y"]), f"ipc://{tmp}/big3.ipc", ctx, cache_path=old) as (t, stop, c):
+        acc = c.ask({"v": 1, "type": "run", "experiment": "b-old", "params": {"mode": "small"}})
+        res = c.recv(3.0) or {}
+        check(acc.get("type") == "accepted" and res.get("values") == {"y": 0.12345678901234567} and runs == ["small"],
+              f"a cached result over 1 MiB from an older SDK is not sent: the run runs ({acc.get('type')}, {runs})")
+        check(any("skipped line 1, a result over the 1048576 bytes" in m for m in messages), "... and the log says the line was skipped")
+
 
 def test_report_progress(tmp: str, ctx: zmq.Context) -> None:
     """report_progress() ignores what is no finite number, an integer no double holds as NaN: it
@@ -1388,6 +1620,7 @@ def main() -> int:
         test_slow_driver(cb)
         test_validate_params()
         test_discrete_inputs()
+        test_describe_json(tmp)
 
         print("shutdown")
         pb.send_signal(signal.SIGTERM)
@@ -1409,6 +1642,8 @@ def main() -> int:
         test_undelivered(tmp, ctx)
         test_worker_failures(tmp, ctx)
         test_experiment_goes_on(tmp, ctx)
+        test_estimate(tmp, ctx)
+        test_big_results(tmp, ctx)
         test_report_progress(tmp, ctx)
         test_log_text(tmp, ctx)
         test_log_flood(tmp, ctx)
@@ -1457,6 +1692,12 @@ class SdkTest(unittest.TestCase):
 
     def test_experiment_goes_on(self) -> None:
         self.passes(test_experiment_goes_on)
+
+    def test_estimate(self) -> None:
+        self.passes(test_estimate)
+
+    def test_big_results(self) -> None:
+        self.passes(test_big_results)
 
     def test_report_progress(self) -> None:
         self.passes(test_report_progress)
