@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <cctype>
 #include <cerrno>
 #include <iostream>
@@ -595,8 +596,15 @@ Values ScpiDriver::run_experiment(const std::string& experiment, const Params& p
     for (const Step& step : config_.run) do_step(step, params, transcript, deadline, stop);
     check_errors(transcript, stop, "the run steps");
     measuring_ = true;
+    // Each distinct query once: outputs read as fields of one reply (MEAS:ALL?) come from one
+    // measurement, not from as many as they are (a query that triggers a reading, READ?, took
+    // the voltage of one and the current of the next).
+    std::map<std::string, std::string> replies;
     for (const Measurement& m : config_.measure) {
-      const std::string reply = trimmed(ask(filled(m.query, params), transcript, deadline, stop));
+      const std::string query = filled(m.query, params);
+      auto asked = replies.find(query);
+      if (asked == replies.end()) asked = replies.emplace(query, trimmed(ask(query, transcript, deadline, stop))).first;
+      const std::string& reply = asked->second;
       const std::optional<std::string> field = m.field ? field_of(reply, *m.field) : reply;
       if (!field) throw Error(fmt::format("the reply to {} has no field {} (\"{}\")", m.query.source, *m.field, printable(ready::shortened(reply, 200))));
       const std::string& part = *field;

@@ -704,7 +704,7 @@ class Server {
 
     // The instrument gets its own levels (protocol §4.2); the run is known by the params as sent.
     const Params declared = at_declared_levels(info_.inputs, params);
-    const RunEstimate estimate = driver_.estimate(declared);
+    const RunEstimate estimate = usable_estimate(id, declared);
     auto experiment = std::make_unique<RunningExperiment>();
     experiment->route = route;
     experiment->key = key;
@@ -741,6 +741,39 @@ class Server {
       options_.log(fmt::format("aborting {}", id));
     }
   }
+
+  // The driver's estimate(), each figure kept when it is a finite number of seconds >= 0. An
+  // optional hint that throws, or gives what is no duration, accepts the run without it (said in
+  // the log): it must not cost the run, nor send the controller a NaN or a negative time.
+  // estimate() runs on the one thread that answers every peer, so a slow one is said too.
+  RunEstimate usable_estimate(const std::string& id, const Params& params) {
+    const auto started = std::chrono::steady_clock::now();
+    RunEstimate estimate;
+    try {
+      estimate = driver_.estimate(params);
+    } catch (const std::exception& e) {
+      limited_.write("estimate failed", fmt::format("estimate() failed for {}: {}; accepted without an estimate", id, e.what()));
+      estimate = {};
+    } catch (...) {
+      limited_.write("estimate failed", fmt::format("estimate() failed for {}; accepted without an estimate", id));
+      estimate = {};
+    }
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (took > kSlowEstimateS)
+      limited_.write("slow estimate", fmt::format("estimate() for {} took {:.2f} s; it runs on the thread that answers ping and hello, which waited "
+                                                  "meanwhile (a controller takes a driver silent for about 5 s as lost): make estimate() "
+                                                  "return at once from the params alone, without talking to the instrument",
+                                                  id, took));
+    for (auto* figure : {&estimate.expected_s, &estimate.max_s}) {
+      if (*figure && !(std::isfinite(**figure) && **figure >= 0)) {
+        limited_.write("estimate unusable", fmt::format("estimate() for {} gave {}, not a finite number of seconds >= 0: accepted without it", id,
+                                                        **figure));
+        figure->reset();
+      }
+    }
+    return estimate;
+  }
+  static constexpr double kSlowEstimateS = 0.5;
 
   // Runs on a worker thread: everything it touches is its own, except the driver (whose run()
   // is documented as called concurrently) and a fresh PUSH socket to report back.

@@ -780,6 +780,63 @@ TEST_CASE("serve sends no result over the size of a message: undeclared values a
   }));
 }
 
+TEST_CASE("serve accepts a run whatever estimate() does: a figure that is no duration, or an exception, is left out and said", "[driver][serve]") {
+  // The Python SDK's red-team report (a tuple from estimate() made every run an internal error
+  // naming no experiment): the C++ SDK let an exception out of the run's handling the same way.
+  class Estimating final : public labloop::Driver {
+   public:
+    labloop::InstrumentInfo describe() const override {
+      labloop::InstrumentInfo info;
+      info.driver = "estimating";
+      info.version = "test";
+      labloop::Parameter x;
+      x.name = "x";
+      x.low = -10;
+      x.high = 10;
+      info.inputs = {x};
+      info.outputs = {"y"};
+      return info;
+    }
+    labloop::RunEstimate estimate(const labloop::Params& params) const override {
+      const double x = params.at("x").get<double>();
+      if (x < 0) throw std::runtime_error("no estimate below zero");
+      if (x == 0) return {std::numeric_limits<double>::quiet_NaN(), -1.0};
+      return {x, 2 * x};
+    }
+    labloop::Values run(const labloop::Params& params, std::stop_token) override { return {{"y", params.at("x").get<double>()}}; }
+  } driver;
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  InProcessServer server(driver, [&](const std::string& line) {
+    std::lock_guard lock(mutex);
+    lines.push_back(line);
+  });
+  Client client(server.endpoint());
+  const auto accepted = [&](const std::string& id, double x) {
+    const json reply = client.request(labloop::protocol::to_json(labloop::protocol::Run{id, json{{"x", x}}}));
+    CHECK(client.receive()["status"] == "ok");
+    return reply;
+  };
+  const json good = accepted("e-1", 3.0);
+  CHECK(good["type"] == "accepted");
+  CHECK(good["expected_s"] == 3.0);
+  CHECK(good["max_s"] == 6.0);
+  for (const auto& [id, x] : {std::pair{"e-2", -1.0}, std::pair{"e-3", 0.0}}) {
+    const json reply = accepted(id, x);
+    INFO(reply.dump());
+    CHECK(reply["type"] == "accepted");
+    CHECK(reply["experiment"] == id);
+    CHECK_FALSE(reply.contains("expected_s"));
+    CHECK_FALSE(reply.contains("max_s"));
+  }
+  std::lock_guard lock(mutex);
+  const auto said = [&](const std::string& text) {
+    return std::any_of(lines.begin(), lines.end(), [&](const std::string& line) { return line.find(text) != std::string::npos; });
+  };
+  CHECK(said("estimate() failed for e-2: no estimate below zero; accepted without an estimate"));
+  CHECK(said("estimate() for e-3 gave nan, not a finite number of seconds >= 0"));
+}
+
 TEST_CASE("serve turns an exception from run into a failed result with its message", "[driver][serve]") {
   LambdaDriver driver([](double, std::stop_token) -> labloop::Values { throw std::runtime_error("pump pressure too high"); });
   InProcessServer server(driver);

@@ -329,6 +329,21 @@ TEST_CASE("SCPI driver: an instrument's error, a reply that is no number and ove
   CHECK_THAT(measured_by("*IDN?"), Catch::Contains("is not a number: \"labloop,FakeSupply"));
 }
 
+TEST_CASE("SCPI driver: outputs read as fields of one query come from one reply, one measurement", "[scpi]") {
+  // Red-team report: MEAS:ALL? was sent once per output, so the voltage came from one reading and
+  // the current from the next (with READ?, two acquisitions).
+  FakeScpiSupply supply;
+  test::TempDir dir;
+  json config = json::parse(test::read_file(scpi_config(dir, supply.address())));
+  config["outputs"] = {"current", "volts_read"};
+  config["measure"] = {{"current", {{"query", "MEAS:ALL?"}, {"field", 1}}}, {"volts_read", {{"query", "MEAS:ALL?"}, {"field", 0}}}};
+  test::write_file(dir / "both.json", config.dump());
+  scpi::ScpiDriver driver(scpi::read_scpi_config(dir / "both.json"));
+  CHECK(driver.run_experiment("s-0001", json{{"volts", 8.0}, {"mode", "FAST"}}, {}) == Values{{"current", 2.0}, {"volts_read", 8.0}});
+  const auto lines = supply.lines();
+  CHECK(std::count(lines.begin(), lines.end(), "MEAS:ALL?") == 1);
+}
+
 TEST_CASE("SCPI driver: an abort while the instrument works sends the abort and finish steps, and the next experiment starts afresh", "[scpi]") {
   FakeScpiSupply supply;
   test::TempDir dir;

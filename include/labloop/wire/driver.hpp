@@ -71,7 +71,10 @@ class Driver {
     (void)experiment;
     return run(params, stop);
   }
-  // Optional time estimate sent with `accepted`.
+  // Optional time estimate sent with `accepted`. Called on the thread that answers every peer
+  // (ping, hello): return at once, from the params alone, without talking to the instrument (a
+  // call over 0.5 s is said in the log). One that throws, or gives a figure that is no finite
+  // number of seconds >= 0, accepts the run without that figure, said in the log.
   virtual RunEstimate estimate(const Params& /*params*/) const { return {}; }
 };
 
