@@ -658,11 +658,12 @@ TEST_CASE("labloop-sim exits with status 0 soon after SIGTERM", "[driver][sim]")
 
 namespace {
 
-// A one-input driver whose run() is a lambda: y = f(x), x in [-10, 10].
+// A one-input driver whose run() is a lambda: y = f(x), x in [-10, 10]; estimate() too, when given.
 class LambdaDriver final : public labloop::Driver {
  public:
   using Function = std::function<labloop::Values(double x, std::stop_token stop)>;
-  explicit LambdaDriver(Function function) : function_(std::move(function)) {}
+  using Estimate = std::function<labloop::RunEstimate(double x)>;
+  explicit LambdaDriver(Function function, Estimate estimate = {}) : function_(std::move(function)), estimate_(std::move(estimate)) {}
   labloop::InstrumentInfo describe() const override {
     labloop::InstrumentInfo info;
     info.driver = "lambda-driver";
@@ -679,9 +680,13 @@ class LambdaDriver final : public labloop::Driver {
   labloop::Values run(const labloop::Params& params, std::stop_token stop) override {
     return function_(params.at("x").get<double>(), stop);
   }
+  labloop::RunEstimate estimate(const labloop::Params& params) const override {
+    return estimate_ ? estimate_(params.at("x").get<double>()) : labloop::RunEstimate{};
+  }
 
  private:
   Function function_;
+  Estimate estimate_;
 };
 
 // serve(driver) on a jthread at a fresh ipc endpoint; the destructor requests stop and joins.
@@ -783,28 +788,12 @@ TEST_CASE("serve sends no result over the size of a message: undeclared values a
 TEST_CASE("serve accepts a run whatever estimate() does: a figure that is no duration, or an exception, is left out and said", "[driver][serve]") {
   // The Python SDK's red-team report (a tuple from estimate() made every run an internal error
   // naming no experiment): the C++ SDK let an exception out of the run's handling the same way.
-  class Estimating final : public labloop::Driver {
-   public:
-    labloop::InstrumentInfo describe() const override {
-      labloop::InstrumentInfo info;
-      info.driver = "estimating";
-      info.version = "test";
-      labloop::Parameter x;
-      x.name = "x";
-      x.low = -10;
-      x.high = 10;
-      info.inputs = {x};
-      info.outputs = {"y"};
-      return info;
-    }
-    labloop::RunEstimate estimate(const labloop::Params& params) const override {
-      const double x = params.at("x").get<double>();
-      if (x < 0) throw std::runtime_error("no estimate below zero");
-      if (x == 0) return {std::numeric_limits<double>::quiet_NaN(), -1.0};
-      return {x, 2 * x};
-    }
-    labloop::Values run(const labloop::Params& params, std::stop_token) override { return {{"y", params.at("x").get<double>()}}; }
-  } driver;
+  LambdaDriver driver([](double x, std::stop_token) { return labloop::Values{{"y", x}}; },
+                      [](double x) -> labloop::RunEstimate {
+                        if (x < 0) throw std::runtime_error("no estimate below zero");
+                        if (x == 0) return {std::numeric_limits<double>::quiet_NaN(), -1.0};
+                        return {x, 2 * x};
+                      });
   std::mutex mutex;
   std::vector<std::string> lines;
   InProcessServer server(driver, [&](const std::string& line) {
