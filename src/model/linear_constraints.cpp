@@ -618,6 +618,17 @@ namespace {
 constexpr double kPinTest = 1e-4;
 }  // namespace
 
+std::pair<bool, bool> FeasibleRegion::can_leave_sides(Eigen::Index j, const std::vector<bool>& all) {
+  const double low = lo_[j], high = hi_[j];
+  lo_[j] = std::min(low + kPinTest, high);
+  const bool can_leave_low = feasible_point(all, 0.0).has_value();
+  lo_[j] = low;
+  hi_[j] = std::max(high - kPinTest, low);
+  const bool can_leave_high = feasible_point(all, 0.0).has_value();
+  hi_[j] = high;
+  return {can_leave_low, can_leave_high};
+}
+
 // Inequality rows and box sides that cannot move by kPinTest without leaving the region become
 // equality rows (when independent of those already there; a dependent one is implied and
 // dropped) or fixed coordinates. True when anything changed.
@@ -665,12 +676,7 @@ bool FeasibleRegion::pin_implicit_equalities(const std::vector<bool>& all) {
   for (Eigen::Index j = 0; j < lo_.size(); ++j) {
     if (!(lo_[j] < hi_[j])) continue;
     const double low = lo_[j], high = hi_[j];
-    lo_[j] = std::min(low + kPinTest, high);
-    const bool can_leave_low = feasible_point(all, 0.0).has_value();
-    lo_[j] = low;
-    hi_[j] = std::max(high - kPinTest, low);
-    const bool can_leave_high = feasible_point(all, 0.0).has_value();
-    hi_[j] = high;
+    const auto [can_leave_low, can_leave_high] = can_leave_sides(j, all);
     if (!can_leave_low) hi_[j] = low, changed = true;
     else if (!can_leave_high) lo_[j] = high, changed = true;
   }
@@ -687,12 +693,7 @@ bool FeasibleRegion::pin_consistently(const std::vector<bool>& all, bool row_spa
   auto pin_side = [&](Eigen::Index j) {
     if (!(lo_[j] < hi_[j])) return;
     const double low = lo_[j], high = hi_[j];
-    lo_[j] = std::min(low + kPinTest, high);
-    const bool can_leave_low = feasible_point(all, 0.0).has_value();
-    lo_[j] = low;
-    hi_[j] = std::max(high - kPinTest, low);
-    const bool can_leave_high = feasible_point(all, 0.0).has_value();
-    hi_[j] = high;
+    const auto [can_leave_low, can_leave_high] = can_leave_sides(j, all);
     if (!can_leave_low) {
       hi_[j] = low;
       if (satisfiable(all)) return void(changed = true);

@@ -183,6 +183,9 @@ class FeasibleRegion {
   void find_directions();
   void find_centre(size_t constraint_count);
   bool pin_implicit_equalities(const std::vector<bool>& all);
+  // Whether the rows in `all` stay satisfiable with coordinate j held kPinTest off its low side,
+  // and off its high side (the box is left as it was).
+  std::pair<bool, bool> can_leave_sides(Eigen::Index j, const std::vector<bool>& all);
   // What find_centre does instead when pin_implicit_equalities' pins contradict each other in a
   // region thinner than its test (x2 <= 0.001 with x2 in [0, 15]: the row pinned at 0.001 and the
   // side at 0): each pin is kept only if the set stays satisfiable. True when anything changed.
