@@ -987,14 +987,15 @@ class CampaignRun {
       // said nothing of the failures and exited 130 (a red-team report).
       if (stop_deadline_ && waiting_.empty() && !in_flight_.empty() &&
           std::all_of(in_flight_.begin(), in_flight_.end(), [&](const auto& entry) { return waits_for_person(entry.second); })) {
-        if (stop_ != StopReason::paused) stop_ = StopReason::stopped_by_operator, reason_ = stop_text(*stop_);
-        log(fmt::format("{} wait{} for a person: enter the result{} (`labloop pending {}`), then `labloop resume {}`",
-                        in_flight_.size() == 1 ? "1 experiment" : fmt::format("{} experiments", in_flight_.size()), in_flight_.size() == 1 ? "s" : "",
-                        in_flight_.size() == 1 ? "" : "s", path_word(output_.string()), path_word(output_.string())));
+        leave_to_people();
         return;
       }
       if (stop_deadline_ && now > *stop_deadline_) {
         abort_all("not finished within the stop grace period; aborted");
+        // What a person runs is left open by abort_all: the same ending as above. Ended with the
+        // target's or the time budget's reason instead, the campaign could not be resumed, and
+        // the result entered for it was never recorded (a red-team report).
+        if (!in_flight_.empty()) leave_to_people();
         return;
       }
       if (reason_.empty() && !budget_wait_said_ && waiting_.empty() && used() >= config_.budget.experiments)
@@ -1963,6 +1964,15 @@ class CampaignRun {
 
   bool waits_for_person(const Experiment& e) const {
     return e.instrument >= 0 && instruments_[static_cast<size_t>(e.instrument)]->config->is_manual();
+  }
+
+  // Ends the loop with only people's experiments open: as stopped (a pause stays one), so that
+  // `resume` records the results entered meanwhile; says what to do.
+  void leave_to_people() {
+    if (stop_ != StopReason::paused) stop_ = StopReason::stopped_by_operator, reason_ = stop_text(*stop_);
+    log(fmt::format("{} wait{} for a person: enter the result{} (`labloop pending {}`), then `labloop resume {}`",
+                    in_flight_.size() == 1 ? "1 experiment" : fmt::format("{} experiments", in_flight_.size()), in_flight_.size() == 1 ? "s" : "",
+                    in_flight_.size() == 1 ? "" : "s", path_word(output_.string()), path_word(output_.string())));
   }
 
   void abort_all(const std::string& why) {

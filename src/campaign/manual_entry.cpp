@@ -216,7 +216,9 @@ void write_entry(const fs::path& campaign_dir, const ManualEntry& entry) {
       throw Error(fmt::format("{} is in the way: {}; remove it, then enter again", target.string(), e.what()));
     }
     const std::string who = earlier && !earlier->by.empty() ? fmt::format(" by {} at {}", printable(earlier->by), earlier->at) : std::string();
-    throw Error(fmt::format("{} already has an entered result{} ({}); an entry is never replaced", entry.experiment, who, target.string()));
+    throw Error(fmt::format("{} already has an entered result{} ({}); an entry is never replaced: until the campaign records it, "
+                            "deleting that file lets it be entered again; once recorded, `labloop enter --correct` corrects it",
+                            entry.experiment, who, target.string()));
   }
   if (rc != 0) throw Error(fmt::format("{}: cannot create: {}", target.string(), os_error(err)));
   if (::fsync(dir.get()) != 0) throw Error(fmt::format("{}: cannot write to disk: {}", inbox_dir(campaign_dir).string(), os_error(errno)));
@@ -498,13 +500,28 @@ EntryFile read_entry_csv(const fs::path& path, const CampaignConfig& config) {
       if (std::string why = unit_conflict(path.string(), i + 1, header[i], table.units[i], spec->unit); !why.empty()) throw Error(why);
   if (std::find(kinds.begin(), kinds.end(), Column::experiment) == kinds.end())
     throw Error(fmt::format("{}: line 1 must be a header with an \"experiment\" column (got: {})", path.string(), fmt::join(table.header, ",")));
+  // No column an output or "failed": every row would be skipped as not measured yet, and a plate
+  // of results whose header misspells the output ("yield[%]") was saved as nothing, exit 0.
+  if (std::none_of(kinds.begin(), kinds.end(), [](Column k) { return k == Column::output || k == Column::failed; })) {
+    std::vector<std::string> hints;
+    for (const std::string& name : file.ignored_columns) {
+      // A unit written against the name ("yield[%]") is no part of it.
+      std::string base = name.substr(0, name.find_first_of("[("));
+      while (!base.empty() && base.back() == ' ') base.pop_back();
+      if (std::string hint = did_you_mean(base, outputs); !hint.empty()) hints.push_back(fmt::format("\"{}\"{}", name, hint));
+    }
+    throw Error(fmt::format("{}: no column of line 1 is an output of this campaign ({}) or \"failed\", so no result could be read{}", path.string(),
+                            fmt::join(outputs, ", "), hints.empty() ? "" : fmt::format(": {}", fmt::join(hints, "; "))));
+  }
   for (const CsvRow& row : table.rows) {
     ManualEntry e;
     e.source = fmt::format("{} line {}", path.filename().string(), row.line);
     std::string why;
     for (size_t i = 0; i < kinds.size(); ++i) {
       const std::string& cell = row.fields[i];
-      if (kinds[i] == Column::experiment) e.experiment = csv_text_value(cell);
+      // Trimmed of Unicode's blanks too, as values are (howto-manual): a no-break space a
+      // spreadsheet kept after the id made it no id of this campaign.
+      if (kinds[i] == Column::experiment) e.experiment = trimmed(csv_text_value(trimmed(cell)));
       else if (kinds[i] == Column::failed && !is_blank(cell)) e.failed = trimmed(cell);  // as a typed reason is
       else if (kinds[i] == Column::setting) e.settings[header[i]] = cell;
       else if (kinds[i] == Column::output && !is_blank(cell)) {
@@ -531,7 +548,13 @@ std::string check_correction(const CampaignConfig& config, const CampaignState& 
   if (state.dry_run()) return kDryRunTakesNoEntries;
   const ExperimentState* e = state.experiment(entry.experiment);
   if (!e || !e->proposed) return fmt::format("this campaign has no experiment \"{}\"", entry.experiment);
-  if (e->outcome == ExperimentOutcome::open) return fmt::format("{} has no recorded result to correct (it is still open: enter it)", entry.experiment);
+  // An entry made and not yet recorded waits in the inbox: "enter it" alone sent a person to
+  // enter, which refuses a second entry (a red-team report).
+  if (e->outcome == ExperimentOutcome::open)
+    return fmt::format("{} has no recorded result to correct: it is still open. Enter its result; one entered already waits in the "
+                       "campaign's inbox until the campaign runs or resumes and records it: correct it after that, or delete "
+                       "inbox/{}.json first and enter it again",
+                       entry.experiment, entry.experiment);
   // A failure the planner was not told is no verdict to correct: it was tried again under another
   // id (correct that one), or never run.
   if (e->outcome == ExperimentOutcome::failed && e->retry_as)

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -198,6 +199,48 @@ TEST_CASE("Campaign: it stops once the target is reached", "[campaign]") {
   REQUIRE(summary.status.best);
   CHECK(*summary.status.best <= 20.0);
   CHECK(summary.status.done < 50);
+}
+
+TEST_CASE("Campaign: stopped after its target while a person still works, it ends as stopped, so the entered result can be resumed",
+          "[campaign][manual]") {
+  // Red-team report: the target reached, a Ctrl-C aborted the instruments' experiments after the
+  // grace and the campaign ended "target reached" with the person's experiment open: `enter` took
+  // its result "for resume", and resume and extend refused a finished campaign.
+  test::TempDir dir;
+  json file = branin_campaign((dir / "out").string());
+  file["planner"] = {{"kind", "random"}};
+  file["instruments"] = {{{"name", "fast"}, {"simulator", "branin"}, {"options", {{"delay", 0.3}}}},
+                         {{"name", "slow"}, {"simulator", "branin"}, {"options", {{"delay", 60}}}},
+                         {{"name", "tech"}, {"manual", true}, {"capacity", 1}}};
+  file["stop"] = {{"target", 1000.0}};  // the first result reaches it
+  struct FirstResult : CampaignObserver {
+    std::atomic<bool> seen = false;
+    void on_event(const JournalEvent& event, const CampaignStatus&) override {
+      if (event.as<ResultEvent>()) seen = true;
+    }
+  } first;
+  std::stop_source ctrl_c;
+  std::jthread operator_([&](std::stop_token stop) {
+    while (!first.seen && !stop.stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the campaign is stopping for its target by now
+    ctrl_c.request_stop();
+  });
+  CampaignOptions options;
+  options.stop = ctrl_c.get_token();
+  options.stop_grace = std::chrono::milliseconds(200);
+  options.simulator = LABLOOP_SIM_PATH;
+  const CampaignSummary summary =
+      run_campaign(parse_campaign_config(file.dump(), "test.json", labloop::sim::catalogue()), options, &first);
+  CHECK(summary.stop == StopReason::stopped_by_operator);
+  const CampaignState state = CampaignState::fold(decode_events(read_journal(dir / "out" / "journal.jsonl").events, "journal.jsonl"));
+  CHECK(state.finish_reason() == "stopped by operator");  // which resume continues
+  std::size_t open = 0;
+  for (const ExperimentState& e : state.experiments())
+    if (e.outcome == ExperimentOutcome::open) {
+      ++open;
+      CHECK(e.instrument == "tech");
+    }
+  CHECK(open == 1);
 }
 
 TEST_CASE("Campaign: a maximized objective keeps the largest result as best", "[campaign]") {

@@ -356,7 +356,7 @@ TEST_CASE("Manual instrument: failures a person enters pause the campaign as a p
   CHECK_THAT(o.output, Catch::Contains("a recorded result cannot become a failure"));
   o = test::cli({"enter", out.string(), mine[5], "yield=1", "--correct", "early"}, dir);
   CHECK(o.status == 2);
-  CHECK_THAT(o.output, Catch::Contains("it is still open: enter it"));
+  CHECK_THAT(o.output, Catch::Contains("it is still open. Enter its result") && Catch::Contains("delete inbox/" + mine[5] + ".json first"));
   CHECK(test::read_file(journal) == before_refusals);
   CHECK(test::cli({"verify", out.string()}, dir).status == 0);
   CHECK(test::cli({"replay", out.string()}, dir).status == 0);

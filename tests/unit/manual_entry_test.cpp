@@ -649,6 +649,43 @@ TEST_CASE("The inbox takes the campaign folder's permissions, not the umask of w
   CHECK((inbox & fs::perms::others_write) == fs::perms::none);
 }
 
+TEST_CASE("enter --csv refuses a file none of whose columns is an output or failed, suggesting the output a header misspells", "[manual]") {
+  // Red-team report: headers "yield[%]" and "Yield [%]" made every row "not measured yet", nothing
+  // was saved and enter exited 0.
+  test::TempDir dir;
+  test::write_file(dir / "done.csv", "experiment,yield[%]\nby-hand-0001,71.5\n");
+  CHECK_THROWS_WITH(read_entry_csv(dir / "done.csv", manual_entry_config()),
+                    Catch::Contains("no column of line 1 is an output of this campaign (yield") &&
+                        Catch::Contains("\"yield[%]\"; did you mean \"yield\"?"));
+  test::write_file(dir / "failed.csv", "experiment,failed\nby-hand-0001,spilled\n");
+  CHECK(read_entry_csv(dir / "failed.csv", manual_entry_config()).entries.size() == 1);  // failures alone are results
+  // An id cell is trimmed as a value is, of a spreadsheet's no-break spaces too.
+  test::write_file(dir / "nbsp.csv", "experiment,yield\n\u00a0by-hand-0001\u00a0 ,71.5\n");
+  const EntryFile nbsp = read_entry_csv(dir / "nbsp.csv", manual_entry_config());
+  REQUIRE(nbsp.entries.size() == 1);
+  CHECK(nbsp.entries[0].experiment == "by-hand-0001");
+}
+
+TEST_CASE("A second entry for an experiment is refused saying how to enter again: delete the first until it is recorded", "[manual]") {
+  // Red-team report: --correct on an entry not yet recorded said "enter it", and enter refused a
+  // second entry without a way out.
+  test::TempDir dir;
+  ManualEntry e;
+  e.experiment = "by-hand-0001";
+  e.values = {{"yield", 17.5}};
+  e.by = "ana";
+  e.at = utc_now_iso();
+  e.source = "command line";
+  write_entry(dir.path(), e);
+  e.values = {{"yield", 71.5}};
+  CHECK_THROWS_WITH(write_entry(dir.path(), e), Catch::Contains("already has an entered result by ana") &&
+                                                    Catch::Contains("deleting that file lets it be entered again") &&
+                                                    Catch::Contains("`labloop enter --correct`"));
+  fs::remove(dir / "inbox" / "by-hand-0001.json");
+  write_entry(dir.path(), e);
+  CHECK(read_entry(dir.path(), "by-hand-0001")->values.at("yield") == 71.5);
+}
+
 TEST_CASE("A campaign waiting for a person notices its folder moved, and stops saying where to resume", "[manual]") {
   // Its inbox is read by path: moved, entries made in the new place went unread for good while
   // `status` there said "running" (a red-team report). Appends notice a move; waiting for people
