@@ -19,6 +19,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A cell of a pool: a number or a choice (at most 1000 characters, 4 bytes each at most in UTF-8).
+constexpr std::size_t kMaxCandidateValueChars = 4000;
+
+}  // namespace
+
+namespace {
+
 // Rows named in one message; the rest are counted.
 constexpr std::size_t kMaxReportedRows = 10;
 
@@ -181,7 +188,7 @@ CandidateFile read_candidates(const CampaignConfig& config, const fs::path& give
   };
   bool any_row = false;
   try {
-    scan_csv_text(*bytes, name, {.max_rows = kMaxCandidateRows, .max_bytes = kMaxCandidateBytes}, check_header, [&](CsvRow&& row) {
+    scan_csv_text(*bytes, name, {.max_rows = kMaxCandidateRows, .max_bytes = kMaxCandidateBytes, .max_field_chars = kMaxCandidateValueChars}, check_header, [&](CsvRow&& row) {
       any_row = true;
       read_row(std::move(row));
     });

@@ -240,7 +240,18 @@ TEST_CASE("Datasets: the CSV reader refuses a file over its size, row or column 
   CHECK(read_csv_table(file, {.max_bytes = 12}).rows.size() == 2);
   // A line without end (a candidates or prior-results path to a device or a pipe) is refused at the
   // limit, not read into memory for ever; the last line may lack its '\n'.
-  CHECK(test::message_of([&] { read_csv_table("/dev/zero", {.max_bytes = 1 << 20}); }) == "/dev/zero: larger than 1 MiB; split the file");
+  CHECK(test::message_of([&] { read_csv_table("/dev/zero", {.max_bytes = 1 << 20, .max_field_chars = 1 << 20}); }) ==
+        "/dev/zero: larger than 1 MiB; split the file");
+  // A cell longer than its limit is refused once that many bytes come without a comma, however
+  // far the file's limit is (a 250 MiB cell within a 256 MiB file took 1 GB before its refusal),
+  // quoted or not, on the header line or in a quoted field's later lines.
+  CHECK(test::message_of([&] { read_csv_table("/dev/zero", {.max_bytes = 1 << 30}); }) ==
+        "/dev/zero: line 1 holds a value of more than 65536 bytes; at most 65536 are allowed");
+  test::write_file(file, "a,b\n1,\"" + std::string(30, 'x') + "\"\n");
+  CHECK(read_csv_table(file, {.max_field_chars = 30}).rows.size() == 1);  // its quotes are no part of it
+  test::write_file(file, "a,b\n1,\"x\n" + std::string(70, 'x') + "\"\n");
+  CHECK(test::message_of([&] { read_csv_table(file, {.max_field_chars = 30}); }) ==
+        file.string() + ": line 3 holds a value of more than 30 bytes; at most 30 are allowed");
   // Cells become JSON text, whose writer threw on bytes that are not UTF-8 (an internal error, exit 1).
   test::write_file(file, "s,y\nTHF,1\nDM\xe9" "F,2\n");
   CHECK(test::message_of([&] { read_csv_table(file, {}); }) ==
