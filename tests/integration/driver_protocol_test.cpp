@@ -748,6 +748,39 @@ json run_x(Client& client, const std::string& id, double x) {
 
 }  // namespace
 
+namespace {
+
+// serve()'s log lines, kept for a test to look through.
+class ServeLog {
+ public:
+  std::function<void(const std::string&)> sink() {
+    return [this](const std::string& line) {
+      std::lock_guard lock(mutex_);
+      lines_.push_back(line);
+    };
+  }
+  bool has(const std::string& part) {
+    std::lock_guard lock(mutex_);
+    return std::any_of(lines_.begin(), lines_.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
+  }
+  int count(const std::string& part) {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(std::count_if(lines_.begin(), lines_.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; }));
+  }
+  // Waits up to `timeout` for a line holding `part`.
+  bool wait_for(const std::string& part, std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (!has(part) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
+    return has(part);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+}  // namespace
+
 TEST_CASE("serve reports the values a driver returns", "[driver][serve]") {
   LambdaDriver driver([](double x, std::stop_token) { return labloop::Values{{"y", 2 * x}, {"extra", 1.0}}; });
   InProcessServer server(driver);
@@ -766,25 +799,21 @@ TEST_CASE("serve sends no result over the size of a message: undeclared values a
     for (int k = 0; k < 60000; ++k) values[fmt::format("wavelength_{:05}", k)] = 0.1 * k;
     return values;
   });
-  std::mutex mutex;
-  std::vector<std::string> lines;
-  InProcessServer server(driver, [&](const std::string& line) {
-    std::lock_guard lock(mutex);
-    lines.push_back(line);
-  });
+  ServeLog log;
+  InProcessServer server(driver, log.sink());
   Client client(server.endpoint());
   // Making, encoding and trimming 60,000 values takes seconds under the sanitizers: a longer wait.
   REQUIRE(client.request(labloop::protocol::to_json(labloop::protocol::Run{"big-1", json{{"x", 1.5}}}))["type"] == "accepted");
   const json result = client.receive(std::chrono::seconds(60));
+  REQUIRE(result["type"] == "result");
+  CHECK(result["experiment"] == "big-1");
   CHECK(result["status"] == "ok");
   CHECK(result["values"] == json{{"y", 1.5}});
   CHECK(result.dump().size() <= labloop::protocol::kMaxMessageBytes);
   client.send(labloop::protocol::to_json(labloop::protocol::Run{"big-1", json{{"x", 1.5}}}));
   CHECK(client.receive(std::chrono::seconds(60)) == result);  // cached as sent
-  std::lock_guard lock(mutex);
-  CHECK(std::any_of(lines.begin(), lines.end(), [](const std::string& line) {
-    return line.find("big-1: its result was") != std::string::npos && line.find("the values of 60000 outputs not declared") != std::string::npos;
-  }));
+  CHECK(log.has("big-1: its result was"));
+  CHECK(log.has("the values of 60000 outputs not declared"));
 }
 
 TEST_CASE("serve accepts a run whatever estimate() does: a figure that is no duration, or an exception, is left out and said", "[driver][serve]") {
@@ -796,12 +825,8 @@ TEST_CASE("serve accepts a run whatever estimate() does: a figure that is no dur
                         if (x == 0) return {std::numeric_limits<double>::quiet_NaN(), -1.0};
                         return {x, 2 * x};
                       });
-  std::mutex mutex;
-  std::vector<std::string> lines;
-  InProcessServer server(driver, [&](const std::string& line) {
-    std::lock_guard lock(mutex);
-    lines.push_back(line);
-  });
+  ServeLog log;
+  InProcessServer server(driver, log.sink());
   Client client(server.endpoint());
   const auto accepted = [&](const std::string& id, double x) {
     const json reply = client.request(labloop::protocol::to_json(labloop::protocol::Run{id, json{{"x", x}}}));
@@ -820,12 +845,8 @@ TEST_CASE("serve accepts a run whatever estimate() does: a figure that is no dur
     CHECK_FALSE(reply.contains("expected_s"));
     CHECK_FALSE(reply.contains("max_s"));
   }
-  std::lock_guard lock(mutex);
-  const auto said = [&](const std::string& text) {
-    return std::any_of(lines.begin(), lines.end(), [&](const std::string& line) { return line.find(text) != std::string::npos; });
-  };
-  CHECK(said("estimate() failed for e-2: no estimate below zero; accepted without an estimate"));
-  CHECK(said("estimate() for e-3 gave nan, not a finite number of seconds >= 0"));
+  CHECK(log.has("estimate() failed for e-2: no estimate below zero; accepted without an estimate"));
+  CHECK(log.has("estimate() for e-3 gave nan, not a finite number of seconds >= 0"));
 }
 
 TEST_CASE("serve turns an exception from run into a failed result with its message", "[driver][serve]") {
@@ -888,38 +909,6 @@ TEST_CASE("serve stops a running experiment when a stop is requested", "[driver]
   CHECK(result["status"] == "failed");
 }
 
-namespace {
-
-// serve()'s log lines, kept for a test to look through.
-class ServeLog {
- public:
-  std::function<void(const std::string&)> sink() {
-    return [this](const std::string& line) {
-      std::lock_guard lock(mutex_);
-      lines_.push_back(line);
-    };
-  }
-  bool has(const std::string& part) {
-    std::lock_guard lock(mutex_);
-    return std::any_of(lines_.begin(), lines_.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
-  }
-  int count(const std::string& part) {
-    std::lock_guard lock(mutex_);
-    return static_cast<int>(std::count_if(lines_.begin(), lines_.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; }));
-  }
-  // Waits up to `timeout` for a line holding `part`.
-  bool wait_for(const std::string& part, std::chrono::milliseconds timeout) {
-    const auto until = std::chrono::steady_clock::now() + timeout;
-    while (!has(part) && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(10ms);
-    return has(part);
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::string> lines_;
-};
-
-}  // namespace
 
 TEST_CASE("serve's log shows control characters, escape sequences and bidi controls as escapes, from peers and from the driver alike",
           "[driver][serve]") {
